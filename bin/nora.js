@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+/* global process */
+// Entry point for `nora` / `npx nora`. NORA runs its TypeScript sources directly with Node 24's
+// type stripping; `npm ci` installs Node 24 for the project's scripts.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  process.stderr.write(
+    `nora: Node.js >= 24 is required (this is ${process.version}). Run it through npm ` +
+      '(`npm start`, `npx nora`) after `npm ci`, which brings Node 24 into node_modules/.bin.\n',
+  );
+  process.exit(2);
+}
+const { main } = await import('../src/main.ts');
+await main(process.argv.slice(2));

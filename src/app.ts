@@ -1,0 +1,194 @@
+/**
+ * The composition root: builds every service from the configuration and mounts every format.
+ * It never listens (server.ts does), so tests drive it in-process with `app.inject()` or on an
+ * ephemeral port.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { AccessControl } from './auth/access.ts';
+import type { AppConfig, FormatName, RepositoryConfig } from './config/schema.ts';
+import { toRegistryError } from './core/errors.ts';
+import type { Logger } from './core/logger.ts';
+import { SqlBlobIndex } from './db/blob-index.ts';
+import { checkDatabase, type Db, openDatabase } from './db/database.ts';
+import type { FormatContext, FormatModule } from './formats/format.ts';
+import { FORMATS } from './formats/index.ts';
+import { unavailableMount } from './formats/unavailable.ts';
+import { genericErrorBody, installHooks, requestIdFrom } from './http/hooks.ts';
+import { registerSystemRoutes } from './http/system-routes.ts';
+import { Metrics } from './metrics/metrics.ts';
+import { RepositoryRegistry } from './repos/repository.ts';
+import { BlobStore } from './storage/blob-store.ts';
+import type { StorageDriver } from './storage/driver.ts';
+import { createStorageDriver } from './storage/drivers/index.ts';
+import { VERSION } from './version.ts';
+
+export interface BuildOptions {
+  readonly formats?: readonly FormatModule[];
+  /** Overrides server.log_level (tests pass 'silent'). */
+  readonly logLevel?: string;
+}
+
+export interface NoraApp {
+  readonly fastify: FastifyInstance;
+  readonly context: FormatContext;
+  /** Applies a new configuration to everything that reads it per request. */
+  reload(next: AppConfig): string[];
+  close(): Promise<void>;
+}
+
+const MB = 1024 * 1024;
+
+export async function buildApp(initial: AppConfig, options: BuildOptions = {}): Promise<NoraApp> {
+  let config = initial;
+  const formats = options.formats ?? FORMATS;
+  const closeTasks: (() => Promise<void> | void)[] = [];
+
+  const driver = await createStorageDriver(config.storage);
+  await fs.rm(path.join(driver.spoolDir(), 'ingest'), { recursive: true, force: true });
+  const db = await openDatabase({
+    file: databaseFile(config),
+    migrations: Object.assign({}, ...formats.map((f) => f.migrations ?? {})) as Record<string, never>,
+  });
+  const blobs = new BlobStore(driver, new SqlBlobIndex(db));
+  const repositories = RepositoryRegistry.build(defaultRepositories(formats, config), config.repositories);
+  const metrics = new Metrics();
+  const access = new AccessControl(accessPolicy(config));
+
+  const fastify = Fastify({
+    logger: { level: options.logLevel ?? config.server.log_level },
+    disableRequestLogging: true,
+    genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
+    bodyLimit: config.server.body_limit_mb * MB,
+    // Accept anything the formats' own parsers accept: OCI names and npm scopes need it.
+    routerOptions: { maxParamLength: 8192, ignoreDuplicateSlashes: false },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  const log = fastify.log as unknown as Logger;
+
+  const context: FormatContext = {
+    config: () => config,
+    db,
+    blobs,
+    repositories,
+    access,
+    metrics,
+    log,
+    onClose: (task) => closeTasks.push(task),
+  };
+
+  fastify.setErrorHandler((err, request, reply) => {
+    const registryError = toRegistryError(err);
+    if (registryError.status >= 500) request.log.error({ err }, 'request failed');
+    const { status, body } = genericErrorBody(registryError);
+    return reply.code(status).headers(registryError.headers ?? {}).send(body);
+  });
+  fastify.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found' }));
+
+  installHooks(fastify, {
+    access,
+    metrics,
+    bodyLimitBytes: () => config.server.body_limit_mb * MB,
+    registryLabel: registryLabeler(formats, repositories),
+  });
+
+  registerSystemRoutes(fastify, {
+    version: VERSION,
+    metrics,
+    storageBackend: driver.name,
+    checkStorage: () => driver.check(),
+    checkDatabase: () => checkDatabase(db),
+    totalSizeBytes: () => blobs.totalSize(),
+    registries: () => new Map(formats.map((f) => [f.format, isEnabled(config, f.format)])),
+  });
+
+  for (const format of formats) {
+    await fastify.register(async (scope) => {
+      if (isEnabled(config, format.format)) {
+        await format.register(scope, context);
+      } else {
+        const message = `the ${format.format} registry is disabled (NORA_${format.format.toUpperCase()}_ENABLED=false)`;
+        unavailableMount(scope, format.mount, message);
+        for (const repo of repositories.byFormat(format.format).filter((r) => !r.isDefault)) {
+          unavailableMount(scope, `/repository/${repo.name}`, message);
+        }
+      }
+    });
+  }
+  await fastify.ready();
+
+  return {
+    fastify,
+    context,
+    reload(next: AppConfig): string[] {
+      const needsRestart = restartOnlyChanges(config, next);
+      config = next;
+      access.updatePolicy(accessPolicy(next));
+      return needsRestart;
+    },
+    async close() {
+      await fastify.close();
+      for (const task of closeTasks.reverse()) await task();
+      await db.destroy();
+      await driver.close();
+    },
+  };
+}
+
+export function databaseFile(config: AppConfig): string {
+  if (config.database.path !== undefined) return config.database.path;
+  switch (config.storage.mode) {
+    case 'memory':
+      return ':memory:';
+    case 'local':
+      return path.join(config.storage.path, 'nora.db');
+    case 's3':
+      return path.join('data', 'nora.db');
+  }
+}
+
+function defaultRepositories(formats: readonly FormatModule[], config: AppConfig): RepositoryConfig[] {
+  return formats.flatMap((f) => f.defaultRepositories(config));
+}
+
+function isEnabled(config: AppConfig, format: FormatName): boolean {
+  return config[format].enabled;
+}
+
+function accessPolicy(config: AppConfig) {
+  return { authEnabled: config.auth.enabled, anonymousRead: config.auth.anonymous_read };
+}
+
+/** Keys that only take effect on restart; reported when a reload changes them. */
+function restartOnlyChanges(current: AppConfig, next: AppConfig): string[] {
+  const watched: [string, unknown, unknown][] = [
+    ['server.host', current.server.host, next.server.host],
+    ['server.port', current.server.port, next.server.port],
+    ['storage', JSON.stringify(current.storage), JSON.stringify(next.storage)],
+    ['database', JSON.stringify(current.database), JSON.stringify(next.database)],
+    ['repositories', JSON.stringify(current.repositories), JSON.stringify(next.repositories)],
+    ...(['docker', 'npm', 'pypi', 'maven', 'cargo', 'go', 'raw'] as const).map(
+      (f): [string, unknown, unknown] => [`${f}.enabled`, current[f].enabled, next[f].enabled],
+    ),
+  ];
+  return watched.filter(([, a, b]) => a !== b).map(([key]) => key);
+}
+
+/** Bounded metric label from a path: a format name, a configured repository, or "system". */
+function registryLabeler(formats: readonly FormatModule[], repositories: RepositoryRegistry) {
+  const mounts = formats.map((f) => [f.mount, f.format] as const);
+  return (pathname: string): string => {
+    if (pathname.startsWith('/repository/')) {
+      const name = pathname.split('/')[2] ?? '';
+      return repositories.get(name)?.name ?? 'unknown';
+    }
+    for (const [mount, format] of mounts) {
+      if (pathname === mount || pathname.startsWith(`${mount}/`)) return format;
+    }
+    return 'system';
+  };
+}
+
+export type { Db, StorageDriver };

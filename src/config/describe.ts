@@ -1,0 +1,45 @@
+/** Renders the effective configuration for humans (`nora config check`), secrets masked. */
+import { stringify } from 'smol-toml';
+import { z } from 'zod';
+import { fieldMeta, unwrap } from './env.ts';
+import { isRecord } from './load.ts';
+import { type AppConfig, configSchema } from './schema.ts';
+
+export const MASK = '********';
+
+export function maskSecrets(config: AppConfig): Record<string, unknown> {
+  return mask(config, configSchema) as Record<string, unknown>;
+}
+
+export function describeConfig(config: AppConfig): string {
+  return stringify(maskSecrets(config));
+}
+
+function mask(value: unknown, schema: z.ZodType): unknown {
+  if (isSecretField(schema)) return value === undefined ? value : MASK;
+  const inner = unwrap(schema);
+  if (inner instanceof z.ZodObject && isRecord(value)) {
+    const shape = inner.shape as Record<string, z.ZodType>;
+    return Object.fromEntries(
+      Object.entries(value).map(([key, child]) => {
+        const childSchema = shape[key];
+        return [key, childSchema ? mask(child, childSchema) : child];
+      }),
+    );
+  }
+  if (inner instanceof z.ZodArray && Array.isArray(value)) {
+    return value.map((item) => mask(item, inner.element as z.ZodType));
+  }
+  if (inner instanceof z.ZodPipe) return mask(value, inner.in as z.ZodType);
+  return value;
+}
+
+function isSecretField(schema: z.ZodType): boolean {
+  let current: z.ZodType = schema;
+  for (;;) {
+    if (fieldMeta(current).secret === true) return true;
+    const next = unwrap(current);
+    if (next === current) return false;
+    current = next;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * NORA_* environment overlay, derived from the schema (never written out per key):
+ * `[server] port` ← NORA_PORT, `[<section>] <key>` ← NORA_<SECTION>_<KEY>, unless a field's
+ * metadata names its variables (aliases such as NORA_DOCKER_PROXIES) or a parser for lists.
+ */
+import { z } from 'zod';
+import type { FieldMeta } from './fields.ts';
+
+/** Sections whose keys map without the section name (NORA_HOST, not NORA_SERVER_HOST). */
+const UNPREFIXED_SECTIONS = new Set(['server']);
+
+export interface EnvBinding {
+  /** Dotted config path, e.g. `docker.proxy_timeout`. */
+  readonly path: readonly string[];
+  readonly names: readonly string[];
+  readonly parse: (value: string) => unknown;
+  readonly secret: boolean;
+}
+
+/** Every config leaf with its environment variable names and string parser. */
+export function envBindings(schema: z.ZodType): EnvBinding[] {
+  const root = unwrap(schema);
+  if (!(root instanceof z.ZodObject)) return [];
+  const bindings: EnvBinding[] = [];
+  for (const [section, sectionSchema] of Object.entries<z.ZodType>(root.shape)) {
+    const inner = unwrap(sectionSchema);
+    if (!(inner instanceof z.ZodObject)) continue; // arrays of tables (repositories) are file-only
+    for (const [key, field] of Object.entries<z.ZodType>(inner.shape)) {
+      const meta = fieldMeta(field);
+      const derived = UNPREFIXED_SECTIONS.has(section)
+        ? `NORA_${key.toUpperCase()}`
+        : `NORA_${section.toUpperCase()}_${key.toUpperCase()}`;
+      const parse = meta.fromEnv ?? parserFor(unwrap(field));
+      if (!parse) continue;
+      bindings.push({
+        path: [section, key],
+        names: meta.env ?? [derived],
+        parse,
+        secret: meta.secret === true || isSecret(field),
+      });
+    }
+  }
+  return bindings;
+}
+
+export interface EnvOverlay {
+  readonly values: Record<string, Record<string, unknown>>;
+  /** config path → the variable that supplied it, for error messages. */
+  readonly sources: Map<string, string>;
+}
+
+export function readEnvOverlay(schema: z.ZodType, env: NodeJS.ProcessEnv): EnvOverlay {
+  const values: Record<string, Record<string, unknown>> = {};
+  const sources = new Map<string, string>();
+  for (const binding of envBindings(schema)) {
+    const name = binding.names.find((n) => env[n] !== undefined && env[n] !== '');
+    if (name === undefined) continue;
+    const raw = env[name] ?? '';
+    const [section = '', key = ''] = binding.path;
+    values[section] ??= {};
+    values[section][key] = binding.parse(raw);
+    sources.set(binding.path.join('.'), name);
+  }
+  return { values, sources };
+}
+
+export function fieldMeta(field: z.ZodType): FieldMeta {
+  return (field.meta() ?? {}) as FieldMeta;
+}
+
+function isSecret(field: z.ZodType): boolean {
+  let current: z.ZodType | undefined = field;
+  while (current) {
+    if (fieldMeta(current).secret === true) return true;
+    current = inner(current);
+  }
+  return false;
+}
+
+export function unwrap(schema: z.ZodType): z.ZodType {
+  let current = schema;
+  for (;;) {
+    const next = inner(current);
+    if (!next) return current;
+    current = next;
+  }
+}
+
+function inner(schema: z.ZodType): z.ZodType | undefined {
+  if (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional || schema instanceof z.ZodNullable) {
+    return schema.unwrap() as z.ZodType;
+  }
+  return undefined;
+}
+
+function parserFor(schema: z.ZodType): ((value: string) => unknown) | undefined {
+  if (schema instanceof z.ZodNumber) return parseNumber;
+  if (schema instanceof z.ZodBoolean) return parseBoolean;
+  if (schema instanceof z.ZodString || schema instanceof z.ZodEnum) return (value) => value;
+  if (schema instanceof z.ZodArray && unwrap(schema.element as z.ZodType) instanceof z.ZodString) {
+    return (value) => value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  }
+  return undefined;
+}
+
+/** Leaves the string as-is when it is not a number, so the schema reports the right key. */
+function parseNumber(value: string): unknown {
+  const trimmed = value.trim();
+  return trimmed !== '' && Number.isFinite(Number(trimmed)) ? Number(trimmed) : value;
+}
+
+function parseBoolean(value: string): unknown {
+  const normalized = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(normalized)) return true;
+  if (['false', '0', 'no', 'off'].includes(normalized)) return false;
+  return value;
+}

@@ -1,0 +1,112 @@
+/**
+ * The configuration schema: the single source of truth for keys, defaults, validation and the
+ * NORA_* environment mapping (derived in env.ts). `config.toml` sections mirror NORA's.
+ */
+import { z } from 'zod';
+import { cargoSectionSchema } from '../formats/cargo/config.ts';
+import { goSectionSchema } from '../formats/go/config.ts';
+import { mavenSectionSchema } from '../formats/maven/config.ts';
+import { npmSectionSchema } from '../formats/npm/config.ts';
+import { dockerSectionSchema, dockerUpstreamSchema } from '../formats/oci/config.ts';
+import { pypiSectionSchema } from '../formats/pypi/config.ts';
+import { rawSectionSchema } from '../formats/raw/config.ts';
+import { credentials, httpUrl, withMeta } from './fields.ts';
+
+export const FORMAT_NAMES = ['docker', 'npm', 'pypi', 'maven', 'cargo', 'go', 'raw'] as const;
+export type FormatName = (typeof FORMAT_NAMES)[number];
+
+export const REPOSITORY_KINDS = ['hosted', 'proxy', 'group'] as const;
+export type RepositoryKind = (typeof REPOSITORY_KINDS)[number];
+
+const serverSchema = z.object({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(4000),
+  /** External base URL (behind a reverse proxy); used in every URL we hand to clients. */
+  public_url: httpUrl.optional(),
+  body_limit_mb: z.number().int().positive().default(2048),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Bound on finishing in-flight requests after SIGTERM, seconds. */
+  shutdown_timeout: z.number().positive().default(30),
+});
+
+const storageSchema = z.object({
+  mode: z.enum(['local', 's3', 'memory']).default('local'),
+  path: z.string().min(1).default('data/storage'),
+  s3_url: httpUrl.default('http://127.0.0.1:9000'),
+  bucket: z.string().min(1).default('registry'),
+  s3_access_key: withMeta(z.string().optional(), { secret: true }),
+  s3_secret_key: withMeta(z.string().optional(), { secret: true }),
+  s3_region: z.string().default('us-east-1'),
+});
+
+const databaseSchema = z.object({
+  /** SQLite file; default `<storage.path>/../metadata.db` next to the storage directory. */
+  path: z.string().min(1).optional(),
+});
+
+const authSchema = z.object({
+  enabled: z.boolean().default(false),
+  anonymous_read: z.boolean().default(true),
+});
+
+const repositoryNamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+export const repositorySchema = z
+  .object({
+    name: z.string().regex(repositoryNamePattern, {
+      message: 'expected a lowercase name: letters, digits, ".", "_" or "-" (max 64)',
+    }),
+    format: z.enum(FORMAT_NAMES),
+    kind: z.enum(REPOSITORY_KINDS),
+    /** group: member repository names, read in order. */
+    members: z.array(z.string()).default([]),
+    /** group: the hosted member that receives writes (default: the first hosted member). */
+    write_member: z.string().optional(),
+    /** proxy: upstreams, tried in order. */
+    upstreams: z.array(dockerUpstreamSchema).default([]),
+    proxy_timeout: z.number().positive().optional(),
+    metadata_ttl: z.number().int().min(-1).optional(),
+    serve_stale: z.boolean().optional(),
+  })
+  .superRefine((repo, ctx) => {
+    if (repo.kind === 'proxy' && repo.upstreams.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['upstreams'], message: 'a proxy repository needs at least one upstream' });
+    }
+    if (repo.kind === 'group' && repo.members.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['members'], message: 'a group repository needs at least one member' });
+    }
+  });
+
+export type RepositoryConfig = z.infer<typeof repositorySchema>;
+
+export const configSchema = z
+  .object({
+    server: serverSchema.default(() => serverSchema.parse({})),
+    storage: storageSchema.default(() => storageSchema.parse({})),
+    database: databaseSchema.default(() => databaseSchema.parse({})),
+    auth: authSchema.default(() => authSchema.parse({})),
+    docker: dockerSectionSchema.default(() => dockerSectionSchema.parse({})),
+    npm: npmSectionSchema.default(() => npmSectionSchema.parse({})),
+    pypi: pypiSectionSchema.default(() => pypiSectionSchema.parse({})),
+    maven: mavenSectionSchema.default(() => mavenSectionSchema.parse({})),
+    cargo: cargoSectionSchema.default(() => cargoSectionSchema.parse({})),
+    go: goSectionSchema.default(() => goSectionSchema.parse({})),
+    raw: rawSectionSchema.default(() => rawSectionSchema.parse({})),
+    repositories: z.array(repositorySchema).default([]),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.repositories.forEach((repo, index) => {
+      if (seen.has(repo.name)) {
+        ctx.addIssue({ code: 'custom', path: ['repositories', index, 'name'], message: `duplicate repository name "${repo.name}"` });
+      }
+      seen.add(repo.name);
+    });
+  });
+
+export type AppConfig = z.infer<typeof configSchema>;
+export type ServerConfig = AppConfig['server'];
+export type StorageConfig = AppConfig['storage'];
+
+// Re-exported so format code can name upstream credentials without reaching into config fields.
+export { credentials };

@@ -1,0 +1,80 @@
+/**
+ * The one internal error type. Services throw `RegistryError` with a code from this table;
+ * each format's HTTP layer maps it to its own wire shape (OCI envelope, npm `{error}`, plain text…).
+ * A `protocolCode` lets a format carry its exact wire code (e.g. OCI `BLOB_UNKNOWN`) while the
+ * generic code still decides the HTTP status.
+ */
+export const ERROR_STATUS = {
+  BAD_REQUEST: 400,
+  NAME_INVALID: 400,
+  DIGEST_INVALID: 400,
+  SIZE_INVALID: 400,
+  MANIFEST_INVALID: 400,
+  UNAUTHORIZED: 401,
+  DENIED: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  TOO_LARGE: 413,
+  RANGE_NOT_SATISFIABLE: 416,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  TOO_MANY_REQUESTS: 429,
+  INTERNAL: 500,
+  NOT_IMPLEMENTED: 501,
+  UPSTREAM_FAILED: 502,
+  UNAVAILABLE: 503,
+  UPSTREAM_TIMEOUT: 504,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface RegistryErrorOptions {
+  /** The protocol's own code for the wire (e.g. OCI `BLOB_UNKNOWN`). */
+  readonly protocolCode?: string;
+  /** Structured detail for the wire; never contains secrets or upstream hosts. */
+  readonly detail?: unknown;
+  /** Extra response headers (e.g. `Retry-After`, `Range`). */
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly cause?: unknown;
+}
+
+export class RegistryError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly protocolCode: string | undefined;
+  readonly detail: unknown;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: RegistryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RegistryError';
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.protocolCode = options.protocolCode;
+    this.detail = options.detail;
+    this.headers = options.headers;
+  }
+}
+
+export function isRegistryError(err: unknown): err is RegistryError {
+  return err instanceof RegistryError;
+}
+
+/** Node errors carry a `code` string (ENOENT, EPIPE, …). */
+export function errnoCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = err.code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+/** Converts anything thrown into a RegistryError; unknown errors become INTERNAL (500). */
+export function toRegistryError(err: unknown): RegistryError {
+  if (isRegistryError(err)) return err;
+  const code = errnoCode(err);
+  if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'ECONNABORTED') {
+    return new RegistryError('BAD_REQUEST', 'request body was interrupted', { cause: err });
+  }
+  return new RegistryError('INTERNAL', 'internal server error', { cause: err });
+}

@@ -1,0 +1,41 @@
+/**
+ * What a format module is. Adding a format = a folder under src/formats/ + one entry in
+ * src/formats/index.ts (+ its config section in config/schema.ts).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AccessControl } from '../auth/access.ts';
+import type { AppConfig, FormatName, RepositoryConfig } from '../config/schema.ts';
+import type { Db, Migrations } from '../db/database.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { RepositoryRegistry } from '../repos/repository.ts';
+import type { BlobStore } from '../storage/blob-store.ts';
+import type { Logger } from '../core/logger.ts';
+
+/** Everything a format gets from the composition root. */
+export interface FormatContext {
+  /** The current configuration (changes on SIGHUP reload: read it per request). */
+  readonly config: () => AppConfig;
+  readonly db: Db;
+  readonly blobs: BlobStore;
+  readonly repositories: RepositoryRegistry;
+  readonly access: AccessControl;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /** Registers a task to run on shutdown (timers, pools). */
+  readonly onClose: (task: () => Promise<void> | void) => void;
+}
+
+export interface FormatModule {
+  readonly format: FormatName;
+  /** NORA's fixed mount, e.g. `/v2`, `/npm`. */
+  readonly mount: string;
+  /** The repository served at the mount. */
+  readonly defaultRepository: string;
+  readonly migrations?: Migrations;
+  defaultRepositories(config: AppConfig): RepositoryConfig[];
+  /**
+   * Mounts the format's routes (its mount and `/repository/<name>/` for its named repositories)
+   * inside its own encapsulated Fastify scope.
+   */
+  register(scope: FastifyInstance, context: FormatContext): Promise<void>;
+}

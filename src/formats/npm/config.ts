@@ -1,0 +1,16 @@
+/** `[npm]` section: NORA's keys. There is no built-in upstream host: `proxy` must be configured. */
+import { z } from 'zod';
+import { credentials, httpUrl, positiveSeconds, ttlSeconds } from '../../config/fields.ts';
+
+export const npmSectionSchema = z.object({
+  enabled: z.boolean().default(true),
+  /** Upstream registry URL; unset = hosted only. */
+  proxy: httpUrl.optional(),
+  proxy_auth: credentials.optional(),
+  proxy_timeout: positiveSeconds.default(30),
+  metadata_ttl: ttlSeconds.default(300),
+  serve_stale: z.boolean().default(true),
+  revalidate: z.boolean().default(true),
+});
+
+export type NpmSection = z.infer<typeof npmSectionSchema>;

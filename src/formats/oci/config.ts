@@ -1,0 +1,62 @@
+/** `[docker]` section: NORA's keys and environment variables, exactly. */
+import { z } from 'zod';
+import { credentials, httpUrl, positiveSeconds, ttlSeconds, withMeta } from '../../config/fields.ts';
+
+export const dockerUpstreamSchema = z.object({
+  url: httpUrl,
+  auth: credentials.optional(),
+  /** Cache namespace for this upstream's content (defaults to the upstream host). */
+  namespace: z.string().min(1).optional(),
+  /** First path segment that routes a name to this upstream (`/v2/<prefix>/<image>`). */
+  prefix: z
+    .string()
+    .regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, { message: 'expected a lowercase path segment' })
+    .optional(),
+});
+
+export type DockerUpstreamConfig = z.infer<typeof dockerUpstreamSchema>;
+
+/** `url1,url2` or `url|auth|prefix,url2|auth2` (NORA's NORA_DOCKER_PROXIES format). */
+export function parseDockerUpstreamList(value: string): unknown[] {
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      const [url, auth, prefix] = entry.split('|').map((part) => part.trim());
+      return {
+        url,
+        ...(auth ? { auth } : {}),
+        ...(prefix ? { prefix } : {}),
+      };
+    });
+}
+
+export const dockerSectionSchema = z.object({
+  enabled: z.boolean().default(true),
+  proxy_timeout: positiveSeconds.default(60),
+  /** Per-chunk read timeout while streaming from an upstream, seconds. */
+  read_timeout: positiveSeconds.default(60),
+  /** Tag freshness: 0 revalidates every pull with one HEAD, >0 trusts a tag that long. */
+  metadata_ttl: ttlSeconds.default(0),
+  serve_stale: z.boolean().default(true),
+  /** For names that match no upstream prefix: try the upstreams (allow) or not (deny). */
+  default_action: z.enum(['allow', 'deny']).default('allow'),
+  upstreams: withMeta(
+    z.array(dockerUpstreamSchema).default([{ url: 'https://registry-1.docker.io' }]),
+    {
+      env: ['NORA_DOCKER_UPSTREAMS', 'NORA_DOCKER_PROXIES'],
+      fromEnv: parseDockerUpstreamList,
+    },
+  ),
+  max_upload_sessions: withMeta(z.number().int().positive().default(100), {
+    env: ['NORA_MAX_UPLOAD_SESSIONS'],
+  }),
+  max_upload_session_size_mb: withMeta(z.number().int().positive().default(2048), {
+    env: ['NORA_MAX_UPLOAD_SESSION_SIZE_MB'],
+  }),
+  /** Idle upload sessions older than this are purged, seconds. */
+  upload_session_ttl: z.number().int().positive().default(1800),
+});
+
+export type DockerSection = z.infer<typeof dockerSectionSchema>;

@@ -1,0 +1,30 @@
+/**
+ * A mount for a format that is disabled in config or not built yet: its URLs exist and answer a
+ * clear 404 instead of falling through to a generic "not found".
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { AppConfig, FormatName, RepositoryConfig } from '../config/schema.ts';
+import type { FormatModule } from './format.ts';
+
+export function unavailableMount(scope: FastifyInstance, mount: string, message: string): void {
+  const handler = async (_request: unknown, reply: FastifyReply) =>
+    reply.code(404).type('text/plain; charset=utf-8').send(`${message}\n`);
+  scope.all(mount, handler);
+  scope.all(`${mount}/*`, handler);
+}
+
+/** A format whose protocol is not implemented in this build yet (answers 404 with a reason). */
+export function notYetBuilt(format: FormatName, mount: string): FormatModule {
+  return {
+    format,
+    mount,
+    defaultRepository: format,
+    defaultRepositories: (_config: AppConfig): RepositoryConfig[] => [
+      { name: format, format, kind: 'hosted', members: [], upstreams: [] },
+    ],
+    register(scope) {
+      unavailableMount(scope, mount, `the ${format} registry is not available in this build yet`);
+      return Promise.resolve();
+    },
+  };
+}

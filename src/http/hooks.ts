@@ -1,0 +1,96 @@
+/**
+ * Hooks every request passes through, in order: request id → path guard → declared body size →
+ * principal → (format handler) → security headers → metrics + access log.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AccessControl } from '../auth/access.ts';
+import { isRegistryError, RegistryError } from '../core/errors.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import { rawPath } from './request.ts';
+
+export const MAX_URL_LENGTH = 8192;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'strict-origin-when-cross-origin',
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'",
+};
+
+export function requestIdFrom(header: string | string[] | undefined): string {
+  const value = Array.isArray(header) ? header[0] : header;
+  return value !== undefined && REQUEST_ID.test(value) ? value : randomUUID();
+}
+
+/**
+ * Rejects paths that try to escape or confuse routing before any format sees them:
+ * `..`/`.` segments (raw or percent-encoded), NUL bytes, malformed escapes, over-long URLs.
+ */
+export function checkRequestPath(url: string): RegistryError | undefined {
+  if (url.length > MAX_URL_LENGTH) return new RegistryError('BAD_REQUEST', 'request URL is too long');
+  const pathOnly = url.split('?', 1)[0] ?? '';
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathOnly);
+  } catch {
+    return new RegistryError('BAD_REQUEST', 'malformed percent-encoding in request path');
+  }
+  if (decoded.includes('\0')) return new RegistryError('BAD_REQUEST', 'NUL byte in request path');
+  for (const segment of decoded.split(/[/\\]/)) {
+    if (segment === '..' || segment === '.') {
+      return new RegistryError('BAD_REQUEST', 'path traversal segments are not allowed');
+    }
+  }
+  return undefined;
+}
+
+export interface HookOptions {
+  readonly access: AccessControl;
+  readonly metrics: Metrics;
+  readonly bodyLimitBytes: () => number;
+  readonly registryLabel: (path: string) => string;
+}
+
+export function installHooks(app: FastifyInstance, options: HookOptions): void {
+  // Set per request in onRequest; null here keeps Fastify's request shape stable.
+  app.decorateRequest('principal', null, []);
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+    const problem = checkRequestPath(request.raw.url ?? '/');
+    if (problem) throw problem;
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (declared > options.bodyLimitBytes()) {
+      throw new RegistryError('TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${options.bodyLimitBytes()} bytes`);
+    }
+    const authorization = request.headers.authorization;
+    request.principal = await options.access.authenticate({ authorization });
+  });
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+      if (!reply.hasHeader(name)) void reply.header(name, value);
+    }
+    return payload;
+  });
+
+  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    const registry = options.registryLabel(rawPath(request));
+    const method = request.method;
+    options.metrics.httpRequests.inc({ registry, method, status: String(reply.statusCode) });
+    options.metrics.httpDuration.observe({ registry, method }, reply.elapsedTime / 1000);
+    request.log.info(
+      { method, url: request.raw.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      'request',
+    );
+  });
+}
+
+/** Wire shape for errors outside any format (system routes, unknown paths). */
+export function genericErrorBody(err: unknown): { status: number; body: { error: string } } {
+  if (isRegistryError(err)) return { status: err.status, body: { error: err.message } };
+  return { status: 500, body: { error: 'internal server error' } };
+}

@@ -1,0 +1,54 @@
+/** `/health`, `/ready` and `/metrics`: always public, never behind a format. */
+import type { FastifyInstance } from 'fastify';
+import type { FormatName } from '../config/schema.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+
+export interface HealthSources {
+  readonly version: string;
+  readonly metrics: Metrics;
+  readonly storageBackend: string;
+  readonly checkStorage: () => Promise<void>;
+  readonly checkDatabase: () => Promise<void>;
+  readonly totalSizeBytes: () => Promise<number>;
+  /** Format → enabled; answers `registries` in /health. */
+  readonly registries: () => ReadonlyMap<FormatName, boolean>;
+  /** Per-upstream circuit state, when a proxy engine reports it. */
+  readonly upstreams?: () => Record<string, unknown>;
+}
+
+export function registerSystemRoutes(app: FastifyInstance, sources: HealthSources): void {
+  app.get('/health', async (_request, reply) => {
+    const reachable = await sources.checkStorage().then(
+      () => true,
+      () => false,
+    );
+    const total = reachable ? await sources.totalSizeBytes().catch(() => 0) : 0;
+    const registries = Object.fromEntries(
+      [...sources.registries()].map(([name, enabled]) => [name, enabled ? 'ok' : 'disabled']),
+    );
+    const body = {
+      status: reachable ? 'healthy' : 'unhealthy',
+      version: sources.version,
+      uptime_seconds: sources.metrics.uptimeSeconds,
+      storage: { backend: sources.storageBackend, reachable, total_size_bytes: total },
+      registries,
+      upstreams: sources.upstreams?.() ?? {},
+    };
+    return reply.code(reachable ? 200 : 503).header('cache-control', 'no-store').send(body);
+  });
+
+  app.get('/ready', async (_request, reply) => {
+    try {
+      await sources.checkStorage();
+      await sources.checkDatabase();
+      return await reply.header('cache-control', 'no-store').send({ status: 'ready' });
+    } catch (err) {
+      return reply.code(503).send({ status: 'not ready', reason: (err as Error).message });
+    }
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await sources.metrics.registry.metrics();
+    return reply.header('content-type', sources.metrics.registry.contentType).send(text);
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * The repository model (DESIGN.md §4). A repository has a name, a format and a kind:
+ * hosted (stores pushes), proxy (read-only cache of upstreams) or group (ordered members read as
+ * one; writes go to its write member). NORA's fixed mounts are default repositories built from
+ * the format sections; `[[repositories]]` adds named ones at `/repository/<name>/`.
+ */
+import type { DockerUpstreamConfig } from '../formats/oci/config.ts';
+import type { AppConfig, FormatName, RepositoryConfig, RepositoryKind } from '../config/schema.ts';
+
+export type UpstreamConfig = DockerUpstreamConfig;
+
+export interface Repository {
+  readonly name: string;
+  readonly format: FormatName;
+  readonly kind: RepositoryKind;
+  /** group: members in read order. */
+  readonly members: readonly string[];
+  /** group: the hosted member receiving writes, if any. */
+  readonly writeMember: string | undefined;
+  /** proxy: upstreams in order. */
+  readonly upstreams: readonly UpstreamConfig[];
+  /** proxy: overrides of the format section's settings. */
+  readonly proxyTimeout: number | undefined;
+  readonly metadataTtl: number | undefined;
+  readonly serveStale: boolean | undefined;
+  /** True for the repositories behind NORA's fixed mounts. */
+  readonly isDefault: boolean;
+}
+
+export class RepositoryConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RepositoryConfigError';
+  }
+}
+
+export function toRepository(config: RepositoryConfig, isDefault: boolean): Repository {
+  return {
+    name: config.name,
+    format: config.format,
+    kind: config.kind,
+    members: config.members,
+    writeMember: config.write_member,
+    upstreams: config.upstreams,
+    proxyTimeout: config.proxy_timeout,
+    metadataTtl: config.metadata_ttl,
+    serveStale: config.serve_stale,
+    isDefault,
+  };
+}
+
+/** Default repositories of one format, provided by the format module. */
+export type DefaultRepositories = (config: AppConfig) => RepositoryConfig[];
+
+export class RepositoryRegistry {
+  readonly #byName: ReadonlyMap<string, Repository>;
+
+  private constructor(repositories: readonly Repository[]) {
+    this.#byName = new Map(repositories.map((r) => [r.name, r]));
+  }
+
+  /** Builds and cross-checks every repository; throws RepositoryConfigError naming the problem. */
+  static build(defaults: readonly RepositoryConfig[], named: readonly RepositoryConfig[]): RepositoryRegistry {
+    const all = [...defaults.map((r) => toRepository(r, true)), ...named.map((r) => toRepository(r, false))];
+    const byName = new Map<string, Repository>();
+    for (const repo of all) {
+      if (byName.has(repo.name)) {
+        throw new RepositoryConfigError(`repository name "${repo.name}" is already used by a default repository`);
+      }
+      byName.set(repo.name, repo);
+    }
+    for (const repo of all) {
+      if (repo.kind !== 'group') continue;
+      for (const memberName of repo.members) {
+        const member = byName.get(memberName);
+        if (!member) throw new RepositoryConfigError(`group "${repo.name}": unknown member "${memberName}"`);
+        if (member.format !== repo.format) {
+          throw new RepositoryConfigError(`group "${repo.name}": member "${memberName}" is ${member.format}, not ${repo.format}`);
+        }
+        if (member.kind === 'group') {
+          throw new RepositoryConfigError(`group "${repo.name}": member "${memberName}" is itself a group`);
+        }
+      }
+      if (repo.writeMember !== undefined) {
+        const target = byName.get(repo.writeMember);
+        if (target?.kind !== 'hosted' || !repo.members.includes(repo.writeMember)) {
+          throw new RepositoryConfigError(`group "${repo.name}": write_member must be one of its hosted members`);
+        }
+      }
+    }
+    return new RepositoryRegistry(all);
+  }
+
+  get(name: string): Repository | undefined {
+    return this.#byName.get(name);
+  }
+
+  all(): Repository[] {
+    return [...this.#byName.values()];
+  }
+
+  byFormat(format: FormatName): Repository[] {
+    return this.all().filter((r) => r.format === format);
+  }
+
+  /** Members of a group in order (a non-group repository is its own single member). */
+  membersOf(repo: Repository): Repository[] {
+    if (repo.kind !== 'group') return [repo];
+    return repo.members.map((name) => this.#byName.get(name)).filter((r): r is Repository => r !== undefined);
+  }
+
+  /** Where writes addressed to `repo` land: itself if hosted, its write member if a group. */
+  writeTarget(repo: Repository): Repository | undefined {
+    if (repo.kind === 'hosted') return repo;
+    if (repo.kind === 'proxy') return undefined;
+    const name = repo.writeMember ?? this.membersOf(repo).find((m) => m.kind === 'hosted')?.name;
+    return name === undefined ? undefined : this.#byName.get(name);
+  }
+}

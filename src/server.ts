@@ -1,0 +1,68 @@
+/**
+ * Runs the app on a socket: listen, graceful shutdown on SIGTERM/SIGINT (stop accepting, let
+ * in-flight requests finish within `server.shutdown_timeout`), and SIGHUP reload (a bad config
+ * keeps the old one and logs why).
+ */
+import { buildApp, type NoraApp } from './app.ts';
+import { ConfigError, loadConfig, type LoadOptions } from './config/load.ts';
+import type { AppConfig } from './config/schema.ts';
+import { VERSION } from './version.ts';
+
+export interface RunningServer {
+  readonly app: NoraApp;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: AppConfig, loadOptions: LoadOptions, warnings: readonly string[] = []): Promise<RunningServer> {
+  const app = await buildApp(config);
+  const log = app.fastify.log;
+  for (const warning of warnings) log.warn(warning);
+  if (!config.auth.enabled) log.warn('authentication is disabled: anyone who can reach this server can read and write');
+
+  const url = await app.fastify.listen({ host: config.server.host, port: config.server.port });
+  log.info({ version: VERSION, url, storage: config.storage.mode }, 'nora listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const bound = config.server.shutdown_timeout * 1000;
+      const timer = setTimeout(() => {
+        log.error(`in-flight requests did not finish within ${config.server.shutdown_timeout}s; exiting`);
+        process.exit(1);
+      }, bound);
+      timer.unref();
+      await app.close();
+      clearTimeout(timer);
+    })();
+    return stopping;
+  };
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  process.on('SIGHUP', () => {
+    loadConfig(loadOptions).then(
+      (loaded) => {
+        const restart = app.reload(loaded.config);
+        for (const warning of loaded.warnings) log.warn(warning);
+        log.info({ requires_restart: restart }, 'configuration reloaded');
+      },
+      (err: unknown) => {
+        const reason = err instanceof ConfigError ? err.message : String(err);
+        log.warn({ error: reason }, 'configuration reload failed, keeping previous config');
+      },
+    );
+  });
+
+  return { app, url, stop };
+}

@@ -1,0 +1,155 @@
+/**
+ * Content-addressed blob store shared by every format and repository: bytes are stored once under
+ * `blobs/<alg>/<xx>/<hex>`. Ingest streams to a spool file while hashing, verifies the expected
+ * digest and size, then commits atomically — or discards. Nothing unverified is ever visible.
+ * Which repository may see a blob is metadata (SQL), not this module's concern.
+ */
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { type Digest, type DigestAlgorithm, formatDigest } from '../core/digest.ts';
+import { RegistryError } from '../core/errors.ts';
+import { limitBytes } from '../core/streams.ts';
+import type { ObjectInfo, ReadOptions, StorageDriver } from './driver.ts';
+import { blobKey } from './keys.ts';
+
+/** Hashes a format may want besides the content address (npm shasum = sha1, Maven md5/sha1). */
+export type HashName = DigestAlgorithm | 'sha1' | 'md5';
+
+export interface IngestOptions {
+  /** When given, the content must hash to it; its algorithm becomes the content address. */
+  readonly expected?: Digest;
+  readonly expectedSize?: number;
+  /** Extra hashes to compute while streaming. */
+  readonly hashes?: readonly HashName[];
+  /** Fail with 413 past this many bytes. */
+  readonly maxBytes?: number;
+}
+
+export interface IngestResult {
+  readonly digest: Digest;
+  readonly size: number;
+  /** Hex of every hash computed (always includes the content address's algorithm). */
+  readonly hashes: Readonly<Partial<Record<HashName, string>>>;
+  /** false when identical content was already stored (dedup). */
+  readonly created: boolean;
+}
+
+/** Bookkeeping of stored blobs (sizes for /health and GC); implemented over SQL. */
+export interface BlobIndex {
+  record(digest: string, size: number): Promise<void>;
+  remove(digest: string): Promise<void>;
+  totalSize(): Promise<number>;
+}
+
+export class BlobStore {
+  readonly #driver: StorageDriver;
+  readonly #index: BlobIndex;
+
+  constructor(driver: StorageDriver, index: BlobIndex) {
+    this.#driver = driver;
+    this.#index = index;
+  }
+
+  get driver(): StorageDriver {
+    return this.#driver;
+  }
+
+  /** Size and mtime of a blob, or undefined. */
+  stat(digest: Digest): Promise<ObjectInfo | undefined> {
+    return this.#driver.stat(blobKey(digest));
+  }
+
+  open(digest: Digest, options?: ReadOptions): Promise<Readable> {
+    return this.#driver.read(blobKey(digest), options);
+  }
+
+  /** A fresh spool path for callers that assemble a blob themselves (chunked uploads, fills). */
+  async spoolPath(prefix: string): Promise<string> {
+    const dir = path.join(this.#driver.spoolDir(), prefix);
+    await fs.mkdir(dir, { recursive: true });
+    return path.join(dir, randomUUID());
+  }
+
+  /** Streams `body` into the store, verifying `expected` when given. */
+  async ingest(body: Readable, options: IngestOptions = {}): Promise<IngestResult> {
+    const primary: DigestAlgorithm = options.expected?.algorithm ?? 'sha256';
+    const names = new Set<HashName>([primary, ...(options.hashes ?? [])]);
+    const hashes = new Map<HashName, Hash>([...names].map((n) => [n, createHash(n)]));
+    let size = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        size += chunk.length;
+        for (const hash of hashes.values()) hash.update(chunk);
+        callback(null, chunk);
+      },
+    });
+    const spool = await this.spoolPath('ingest');
+    try {
+      const stages: (Readable | Transform)[] = [body];
+      if (options.maxBytes !== undefined) stages.push(limitBytes(options.maxBytes));
+      await pipeline([...stages, tap, createWriteStream(spool, { flags: 'wx' })]);
+      const hex = Object.fromEntries([...hashes].map(([n, h]) => [n, h.digest('hex')]));
+      const digest: Digest = { algorithm: primary, hex: hex[primary] ?? '' };
+      verify(digest, size, options);
+      const created = await this.#commit(spool, digest, size);
+      return { digest, size, hashes: hex, created };
+    } finally {
+      await fs.rm(spool, { force: true });
+    }
+  }
+
+  /**
+   * Commits a spool file whose digest the caller has already computed while writing it
+   * (e.g. an OCI chunked upload). The file is consumed.
+   */
+  async commitFile(localPath: string, digest: Digest, size: number): Promise<boolean> {
+    try {
+      return await this.#commit(localPath, digest, size);
+    } finally {
+      await fs.rm(localPath, { force: true });
+    }
+  }
+
+  async delete(digest: Digest): Promise<boolean> {
+    const deleted = await this.#driver.delete(blobKey(digest));
+    await this.#index.remove(formatDigest(digest));
+    return deleted;
+  }
+
+  totalSize(): Promise<number> {
+    return this.#index.totalSize();
+  }
+
+  async #commit(localPath: string, digest: Digest, size: number): Promise<boolean> {
+    const key = blobKey(digest);
+    const existing = await this.#driver.stat(key);
+    if (existing?.size === size) {
+      await this.#index.record(formatDigest(digest), size);
+      return false;
+    }
+    await this.#driver.writeFile(key, localPath);
+    await this.#index.record(formatDigest(digest), size);
+    return true;
+  }
+}
+
+function verify(actual: Digest, size: number, options: IngestOptions): void {
+  const { expected, expectedSize } = options;
+  if (expectedSize !== undefined && expectedSize !== size) {
+    throw new RegistryError('SIZE_INVALID', `size mismatch: expected ${expectedSize}, got ${size}`, {
+      protocolCode: 'SIZE_INVALID',
+    });
+  }
+  if (expected && expected.hex !== actual.hex) {
+    throw new RegistryError(
+      'DIGEST_INVALID',
+      `digest mismatch: expected ${formatDigest(expected)}, got ${formatDigest(actual)}`,
+      { protocolCode: 'DIGEST_INVALID' },
+    );
+  }
+}

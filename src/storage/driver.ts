@@ -1,0 +1,52 @@
+/**
+ * The storage driver: a dumb object store (fs | s3 | memory). It knows nothing about digests,
+ * formats or repositories — the blob store and metadata store above it do. Writes are atomic:
+ * an object is visible only when complete. Keys come only from `keys.ts` and are validated by
+ * `GuardedDriver` before any driver sees them.
+ */
+import type { Readable } from 'node:stream';
+
+export type StorageKey = string & { readonly __brand: 'StorageKey' };
+
+export interface ObjectInfo {
+  readonly key: StorageKey;
+  readonly size: number;
+  readonly modifiedAt: Date;
+}
+
+export interface ReadOptions {
+  /** Inclusive byte offsets. */
+  readonly start?: number;
+  readonly end?: number;
+}
+
+export interface StorageDriver {
+  readonly name: string;
+  /** undefined when absent; never throws for a missing key. */
+  stat(key: StorageKey): Promise<ObjectInfo | undefined>;
+  /** Throws StorageNotFoundError when absent. */
+  read(key: StorageKey, options?: ReadOptions): Promise<Readable>;
+  /** Atomically stores a whole stream or buffer. */
+  write(key: StorageKey, body: Readable | Uint8Array): Promise<ObjectInfo>;
+  /**
+   * Atomically moves a finished local file (created under `spoolDir()`) into the store. The file
+   * is consumed. fs: fsync + rename + fsync dir; object stores: upload then unlink.
+   */
+  writeFile(key: StorageKey, localPath: string): Promise<ObjectInfo>;
+  /** Idempotent; true when something was deleted. */
+  delete(key: StorageKey): Promise<boolean>;
+  /** Every object under a prefix, recursively. */
+  list(prefix: StorageKey): AsyncIterable<ObjectInfo>;
+  /** A local directory for spool files, on the same filesystem as the store when possible. */
+  spoolDir(): string;
+  /** Readiness probe: throws when the backend is unreachable. */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class StorageNotFoundError extends Error {
+  constructor(key: string) {
+    super(`storage object not found: ${key}`);
+    this.name = 'StorageNotFoundError';
+  }
+}

@@ -1,0 +1,88 @@
+/** In-memory driver for tests: same contract as the others, nothing on disk but the spool. */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { StorageNotFoundError } from '../driver.ts';
+import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from '../driver.ts';
+
+interface StoredObject {
+  readonly data: Buffer;
+  readonly modifiedAt: Date;
+}
+
+export class MemoryDriver implements StorageDriver {
+  readonly name = 'memory';
+  readonly #objects = new Map<string, StoredObject>();
+  readonly #spool: string;
+
+  private constructor(spool: string) {
+    this.#spool = spool;
+  }
+
+  static async open(): Promise<MemoryDriver> {
+    return new MemoryDriver(await fs.mkdtemp(path.join(os.tmpdir(), 'nora-mem-spool-')));
+  }
+
+  stat(key: StorageKey): Promise<ObjectInfo | undefined> {
+    const object = this.#objects.get(key);
+    return Promise.resolve(
+      object ? { key, size: object.data.length, modifiedAt: object.modifiedAt } : undefined,
+    );
+  }
+
+  read(key: StorageKey, options: ReadOptions = {}): Promise<Readable> {
+    const object = this.#objects.get(key);
+    if (!object) return Promise.reject(new StorageNotFoundError(key));
+    const start = options.start ?? 0;
+    const end = options.end === undefined ? object.data.length : options.end + 1;
+    return Promise.resolve(Readable.from([object.data.subarray(start, end)]));
+  }
+
+  async write(key: StorageKey, body: Readable | Uint8Array): Promise<ObjectInfo> {
+    let data: Buffer;
+    if (body instanceof Readable) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(Buffer.from(chunk as Uint8Array));
+      data = Buffer.concat(chunks);
+    } else {
+      data = Buffer.from(body);
+    }
+    const modifiedAt = new Date();
+    this.#objects.set(key, { data, modifiedAt });
+    return { key, size: data.length, modifiedAt };
+  }
+
+  async writeFile(key: StorageKey, localPath: string): Promise<ObjectInfo> {
+    const data = await fs.readFile(localPath);
+    await fs.rm(localPath, { force: true });
+    return this.write(key, data);
+  }
+
+  delete(key: StorageKey): Promise<boolean> {
+    return Promise.resolve(this.#objects.delete(key));
+  }
+
+  list(prefix: StorageKey): AsyncIterable<ObjectInfo> {
+    const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
+    const keys = [...this.#objects.keys()].filter((k) => k.startsWith(base)).sort();
+    const infos: ObjectInfo[] = [];
+    for (const key of keys) {
+      const object = this.#objects.get(key);
+      if (object) infos.push({ key: key as StorageKey, size: object.data.length, modifiedAt: object.modifiedAt });
+    }
+    return Readable.from(infos);
+  }
+
+  spoolDir(): string {
+    return this.#spool;
+  }
+
+  check(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    await fs.rm(this.#spool, { recursive: true, force: true });
+  }
+}

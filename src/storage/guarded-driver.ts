@@ -1,0 +1,55 @@
+/**
+ * The storage trust boundary: every driver call passes through here, so every key is validated
+ * in one place whatever the backend (cf. Distribution's driver/base).
+ */
+import type { Readable } from 'node:stream';
+import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from './driver.ts';
+import { validateKey, validatePrefix } from './keys.ts';
+
+export class GuardedDriver implements StorageDriver {
+  readonly #inner: StorageDriver;
+
+  constructor(inner: StorageDriver) {
+    this.#inner = inner;
+  }
+
+  get name(): string {
+    return this.#inner.name;
+  }
+
+  stat(key: StorageKey): Promise<ObjectInfo | undefined> {
+    return this.#inner.stat(validateKey(key));
+  }
+
+  read(key: StorageKey, options?: ReadOptions): Promise<Readable> {
+    return this.#inner.read(validateKey(key), options);
+  }
+
+  write(key: StorageKey, body: Readable | Uint8Array): Promise<ObjectInfo> {
+    return this.#inner.write(validateKey(key), body);
+  }
+
+  writeFile(key: StorageKey, localPath: string): Promise<ObjectInfo> {
+    return this.#inner.writeFile(validateKey(key), localPath);
+  }
+
+  delete(key: StorageKey): Promise<boolean> {
+    return this.#inner.delete(validateKey(key));
+  }
+
+  list(prefix: StorageKey): AsyncIterable<ObjectInfo> {
+    return this.#inner.list(validatePrefix(prefix));
+  }
+
+  spoolDir(): string {
+    return this.#inner.spoolDir();
+  }
+
+  check(): Promise<void> {
+    return this.#inner.check();
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}

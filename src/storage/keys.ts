@@ -1,0 +1,53 @@
+/**
+ * THE ONLY place storage keys are built, and where key validity is defined.
+ *
+ * Layout of the object store:
+ *
+ *   blobs/<algorithm>/<first 2 hex>/<hex>     content-addressed bytes of every format
+ *
+ * Everything else (which repository sees which blob, tags, packages, versions, upload sessions)
+ * is metadata in SQL. Spool files live outside the key space (driver.spoolDir()).
+ */
+import type { Digest } from '../core/digest.ts';
+import { RegistryError } from '../core/errors.ts';
+import type { StorageKey } from './driver.ts';
+
+export const MAX_KEY_LENGTH = 1024;
+const SEGMENT = /^[A-Za-z0-9_@+=,~-][A-Za-z0-9._@+=,~-]*$/;
+
+/** Validates a key: relative, no `.`/`..` segments, no NUL or backslash, bounded length. */
+export function validateKey(key: string): StorageKey {
+  if (key.length === 0 || key.length > MAX_KEY_LENGTH) throw invalidKey(key, 'bad length');
+  if (key.startsWith('/') || key.endsWith('/')) throw invalidKey(key, 'must be relative');
+  for (const segment of key.split('/')) {
+    if (segment === '.' || segment === '..' || !SEGMENT.test(segment)) {
+      throw invalidKey(key, 'bad segment');
+    }
+  }
+  return key as StorageKey;
+}
+
+/** A prefix for listing: like a key, but may end with `/`. */
+export function validatePrefix(prefix: string): StorageKey {
+  const trimmed = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  validateKey(trimmed);
+  return prefix as StorageKey;
+}
+
+export function blobKey(digest: Digest): StorageKey {
+  return validateKey(`blobs/${digest.algorithm}/${digest.hex.slice(0, 2)}/${digest.hex}`);
+}
+
+export const BLOBS_PREFIX = 'blobs/' as StorageKey;
+
+/** Inverse of blobKey, for GC sweeps over `list(BLOBS_PREFIX)`. */
+export function digestFromBlobKey(key: string): string | undefined {
+  const match = /^blobs\/(sha256|sha512)\/[a-f0-9]{2}\/([a-f0-9]+)$/.exec(key);
+  return match ? `${match[1] ?? ''}:${match[2] ?? ''}` : undefined;
+}
+
+function invalidKey(key: string, why: string): RegistryError {
+  return new RegistryError('BAD_REQUEST', `invalid storage key (${why})`, {
+    detail: { key: key.slice(0, 200) },
+  });
+}
