@@ -1,0 +1,79 @@
+/**
+ * Starts the real app on 127.0.0.1 and a free port, with its own temporary data directory.
+ * Real clients (skopeo, npm, …) talk to it over TCP; tests can also use `app.fastify.inject()`.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { buildApp, type NoraApp } from '../../src/app.ts';
+import { parseConfigObject } from '../../src/config/load.ts';
+import type { AppConfig } from '../../src/config/schema.ts';
+import type { FormatModule } from '../../src/formats/format.ts';
+import { removeDir } from './tmp.ts';
+
+export interface TestServer {
+  /** e.g. http://127.0.0.1:40123 */
+  readonly url: string;
+  /** e.g. 127.0.0.1:40123 (for docker-style references) */
+  readonly host: string;
+  readonly port: number;
+  readonly app: NoraApp;
+  readonly config: AppConfig;
+  /** The server's data directory (storage + database). */
+  readonly dataDir: string;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface TestServerOptions {
+  /** TOML-shaped config merged over the test defaults (section by section). */
+  readonly config?: Record<string, unknown>;
+  /** NORA_* variables applied on top, as in production. */
+  readonly env?: Record<string, string>;
+  /** Reuse a data directory (restart scenarios); it is then not removed on close. */
+  readonly dataDir?: string;
+  readonly port?: number;
+  readonly formats?: readonly FormatModule[];
+  readonly logLevel?: string;
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const ownsDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'nora-srv-')));
+  const base: Record<string, unknown> = {
+    server: { host: '127.0.0.1', port: options.port ?? 0, log_level: 'silent' },
+    storage: { mode: 'local', path: path.join(dataDir, 'storage') },
+  };
+  const merged = mergeSections(base, options.config ?? {});
+  const { config } = parseConfigObject(merged, options.env ?? {});
+  const app = await buildApp(config, {
+    logLevel: options.logLevel ?? process.env['NORA_TEST_LOG_LEVEL'] ?? 'silent',
+    ...(options.formats ? { formats: options.formats } : {}),
+  });
+  await app.fastify.listen({ host: '127.0.0.1', port: config.server.port });
+  const address = app.fastify.server.address();
+  if (address === null || typeof address === 'string') throw new Error('server did not bind a TCP port');
+  const host = `127.0.0.1:${address.port}`;
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await app.close();
+    if (ownsDir) await removeDir(dataDir);
+  };
+  return { url: `http://${host}`, host, port: address.port, app, config, dataDir, close, [Symbol.asyncDispose]: close };
+}
+
+function mergeSections(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] =
+      isPlainObject(current) && isPlainObject(value) ? { ...current, ...value } : value;
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

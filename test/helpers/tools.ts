@@ -1,0 +1,72 @@
+/**
+ * Real-client plumbing: find a tool (PATH or the project's .tools/bin), run it asynchronously
+ * (never spawnSync: the server under test shares this event loop), and skip with a reason when
+ * a client is missing — a missing client never makes a test pass.
+ */
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+
+export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
+export const TOOLS_BIN = path.join(PROJECT_ROOT, '.tools', 'bin');
+
+export function findTool(name: string): string | undefined {
+  const dirs = [TOOLS_BIN, ...(process.env['PATH'] ?? '').split(path.delimiter)];
+  for (const dir of dirs) {
+    if (dir === '') continue;
+    const candidate = path.join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** For `test(name, { skip: missingTools('skopeo') }, …)`: a reason string, or false. */
+export function missingTools(...names: string[]): string | false {
+  const missing = names.filter((n) => findTool(n) === undefined);
+  return missing.length === 0 ? false : `client not installed: ${missing.join(', ')} (run scripts/install-test-clients.sh)`;
+}
+
+export interface RunResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunOptions extends SpawnOptions {
+  readonly input?: string;
+  readonly timeoutMs?: number;
+  /** Throw when the exit code is not 0 (default true). */
+  readonly check?: boolean;
+}
+
+export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const { input, timeoutMs = 300_000, check = true, ...spawnOptions } = options;
+  const executable = findTool(command) ?? command;
+  return new Promise((resolve, reject) => {
+    const child = spawn(executable, args, { stdio: ['pipe', 'pipe', 'pipe'], ...spawnOptions });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const result = { code, stdout, stderr };
+      if (check && code !== 0) {
+        reject(new Error(`${command} ${args.join(' ')} exited ${code}\nstdout: ${stdout.slice(-4000)}\nstderr: ${stderr.slice(-4000)}`));
+      } else {
+        resolve(result);
+      }
+    });
+    child.stdin?.end(input ?? '');
+  });
+}
