@@ -92,7 +92,7 @@ trap cleanup EXIT
 SYS_STAMP="$STATE_DIR/apt-update.stamp"
 apt_update_system() {
   log "apt-get update"
-  if apt-get -q update >>"$LOG" 2>&1; then
+  if apt-get -q -o DPkg::Lock::Timeout=300 update >>"$LOG" 2>&1; then
     touch "$SYS_STAMP"
     return 0
   fi
@@ -116,20 +116,20 @@ install_apt_packages() {
   fi
   say "apt: installing ${#missing[@]} packages: ${missing[*]}"
   log "apt-get install ${missing[*]}"
-  if apt-get -q install -y --no-install-recommends "${missing[@]}" >>"$LOG" 2>&1; then
+  if apt-get -q -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}" >>"$LOG" 2>&1; then
     return 0
   fi
   if [ "$updated" = 0 ]; then
     say "apt: install failed with cached lists, updating and retrying"
     apt_update_system
     log "apt-get install (retry) ${missing[*]}"
-    apt-get -q install -y --no-install-recommends "${missing[@]}" >>"$LOG" 2>&1 && return 0
+    apt-get -q -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}" >>"$LOG" 2>&1 && return 0
   fi
   # one by one, so a single broken package does not block the others
   for p in "${missing[@]}"; do
     is_installed "$p" && continue
     log "apt-get install $p"
-    apt-get -q install -y --no-install-recommends "$p" >>"$LOG" 2>&1 || APT_FAIL[$p]="apt-get install $p failed, see $LOG"
+    apt-get -q -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "$p" >>"$LOG" 2>&1 || APT_FAIL[$p]="apt-get install $p failed, see $LOG"
   done
 }
 
@@ -288,14 +288,20 @@ report_tools() {
   fi
 }
 
-install_apt_packages
-install_oras
-install_npm_tools
-report_tools
+timed() {
+  local t0=$SECONDS
+  "$@"
+  PHASES+=("$1 $((SECONDS - t0))s")
+}
+PHASES=()
+timed install_apt_packages
+timed install_oras
+timed install_npm_tools
+timed report_tools
 END=$(date +%s)
 if [ "$MISSING_COUNT" -gt 0 ]; then
-  say "done in $((END - START)) s; $MISSING_COUNT tool(s) MISSING (optional; see above and $LOG)"
+  say "done in $((END - START)) s (${PHASES[*]}); $MISSING_COUNT tool(s) MISSING (optional; see above and $LOG)"
 else
-  say "done in $((END - START)) s; all tools present. PATH hint: export PATH=\"$TOOLS_DIR/bin:\$PATH\""
+  say "done in $((END - START)) s (${PHASES[*]}); all tools present. PATH hint: export PATH=\"$TOOLS_DIR/bin:\$PATH\""
 fi
 exit 0
