@@ -1,0 +1,391 @@
+/**
+ * OCI metadata in SQL: which blobs a repository/name can see (links), manifests with what the
+ * referrers API needs, tags, and upload sessions. Bytes are never here: manifests and layers live
+ * in the shared blob store, addressed by digest.
+ */
+import { type Kysely, sql } from 'kysely';
+import type { Migration } from 'kysely/migration';
+import type { Db, Migrations } from '../../db/database.ts';
+import type { CoreTables } from '../../db/tables.ts';
+
+export interface OciBlobLinksTable {
+  repo: string;
+  name: string;
+  digest: string;
+  size: number;
+  created_at: number;
+}
+
+export interface OciManifestsTable {
+  repo: string;
+  name: string;
+  digest: string;
+  media_type: string;
+  size: number;
+  /** Digest of the manifest's `subject`, for the referrers API. */
+  subject: string | null;
+  /** `artifactType`, else the config media type (what the referrers API reports). */
+  artifact_type: string | null;
+  config_media_type: string | null;
+  /** JSON of the manifest's annotations (returned by the referrers API). */
+  annotations: string | null;
+  created_at: number;
+}
+
+export interface OciTagsTable {
+  repo: string;
+  name: string;
+  tag: string;
+  digest: string;
+  updated_at: number;
+}
+
+export interface OciUploadsTable {
+  uuid: string;
+  repo: string;
+  name: string;
+  offset: number;
+  spool_path: string;
+  started_at: number;
+  updated_at: number;
+}
+
+// A type alias (not an interface) so it satisfies Kysely's index-signature constraint.
+export type OciTables = {
+  oci_blob_links: OciBlobLinksTable;
+  oci_manifests: OciManifestsTable;
+  oci_tags: OciTagsTable;
+  oci_uploads: OciUploadsTable;
+};
+
+export type OciDb = Kysely<CoreTables & OciTables>;
+
+export const ociMigrations: Migrations = {
+  '0100_oci_initial': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('oci_blob_links')
+        .addColumn('repo', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('oci_blob_links_pk', ['repo', 'name', 'digest'])
+        .execute();
+      await db.schema
+        .createIndex('oci_blob_links_digest')
+        .on('oci_blob_links')
+        .columns(['repo', 'digest'])
+        .execute();
+      await db.schema
+        .createTable('oci_manifests')
+        .addColumn('repo', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('media_type', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('subject', 'text')
+        .addColumn('artifact_type', 'text')
+        .addColumn('config_media_type', 'text')
+        .addColumn('annotations', 'text')
+        .addColumn('created_at', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('oci_manifests_pk', ['repo', 'name', 'digest'])
+        .execute();
+      await db.schema
+        .createIndex('oci_manifests_subject')
+        .on('oci_manifests')
+        .columns(['repo', 'name', 'subject'])
+        .where(sql.ref('subject'), 'is not', null)
+        .execute();
+      await db.schema
+        .createTable('oci_tags')
+        .addColumn('repo', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('tag', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('oci_tags_pk', ['repo', 'name', 'tag'])
+        .execute();
+      await db.schema
+        .createIndex('oci_tags_digest')
+        .on('oci_tags')
+        .columns(['repo', 'name', 'digest'])
+        .execute();
+      await db.schema
+        .createTable('oci_uploads')
+        .addColumn('uuid', 'text', (c) => c.primaryKey())
+        .addColumn('repo', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('offset', 'integer', (c) => c.notNull())
+        .addColumn('spool_path', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'integer', (c) => c.notNull())
+        .addColumn('updated_at', 'integer', (c) => c.notNull())
+        .execute();
+    },
+  } satisfies Migration,
+};
+
+export interface ManifestRow {
+  readonly digest: string;
+  readonly media_type: string;
+  readonly size: number;
+}
+
+export interface NewManifest {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly size: number;
+  readonly subject: string | undefined;
+  readonly artifactType: string | undefined;
+  readonly configMediaType: string | undefined;
+  readonly annotations: Readonly<Record<string, string>> | undefined;
+}
+
+export interface ReferrerRow {
+  readonly digest: string;
+  readonly media_type: string;
+  readonly size: number;
+  readonly artifact_type: string | null;
+  readonly annotations: string | null;
+}
+
+/** All OCI SQL in one place (one indexed query per hot-path read). */
+export class OciStore {
+  readonly #db: OciDb;
+
+  constructor(db: Db) {
+    this.#db = db.$extendTables<OciTables>();
+  }
+
+  get db(): OciDb {
+    return this.#db;
+  }
+
+  async manifestByTag(repo: string, name: string, tag: string): Promise<ManifestRow | undefined> {
+    return this.#db
+      .selectFrom('oci_tags as t')
+      .innerJoin('oci_manifests as m', (join) =>
+        join
+          .onRef('m.repo', '=', 't.repo')
+          .onRef('m.name', '=', 't.name')
+          .onRef('m.digest', '=', 't.digest'),
+      )
+      .select(['m.digest', 'm.media_type', 'm.size'])
+      .where('t.repo', '=', repo)
+      .where('t.name', '=', name)
+      .where('t.tag', '=', tag)
+      .executeTakeFirst();
+  }
+
+  async manifestByDigest(
+    repo: string,
+    name: string,
+    digest: string,
+  ): Promise<ManifestRow | undefined> {
+    return this.#db
+      .selectFrom('oci_manifests')
+      .select(['digest', 'media_type', 'size'])
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+  }
+
+  async putManifest(
+    repo: string,
+    name: string,
+    manifest: NewManifest,
+    tags: readonly string[],
+  ): Promise<void> {
+    const now = Date.now();
+    await this.#db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('oci_manifests')
+        .values({
+          repo,
+          name,
+          digest: manifest.digest,
+          media_type: manifest.mediaType,
+          size: manifest.size,
+          subject: manifest.subject ?? null,
+          artifact_type: manifest.artifactType ?? null,
+          config_media_type: manifest.configMediaType ?? null,
+          annotations:
+            manifest.annotations === undefined ? null : JSON.stringify(manifest.annotations),
+          created_at: now,
+        })
+        .onConflict((oc) => oc.columns(['repo', 'name', 'digest']).doNothing())
+        .execute();
+      for (const tag of tags) {
+        await trx
+          .insertInto('oci_tags')
+          .values({ repo, name, tag, digest: manifest.digest, updated_at: now })
+          .onConflict((oc) =>
+            oc
+              .columns(['repo', 'name', 'tag'])
+              .doUpdateSet({ digest: manifest.digest, updated_at: now }),
+          )
+          .execute();
+      }
+    });
+  }
+
+  /** Deletes a manifest and every tag pointing at it; false when it was not there. */
+  async deleteManifest(repo: string, name: string, digest: string): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const deleted = await trx
+        .deleteFrom('oci_manifests')
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .where('digest', '=', digest)
+        .executeTakeFirst();
+      await trx
+        .deleteFrom('oci_tags')
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .where('digest', '=', digest)
+        .execute();
+      return deleted.numDeletedRows > 0n;
+    });
+  }
+
+  async deleteTag(repo: string, name: string, tag: string): Promise<boolean> {
+    const deleted = await this.#db
+      .deleteFrom('oci_tags')
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .where('tag', '=', tag)
+      .executeTakeFirst();
+    return deleted.numDeletedRows > 0n;
+  }
+
+  async tags(repo: string, name: string): Promise<string[] | undefined> {
+    const rows = await this.#db
+      .selectFrom('oci_tags')
+      .select('tag')
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .orderBy('tag')
+      .execute();
+    if (rows.length > 0) return rows.map((r) => r.tag);
+    // A name with only untagged manifests (or only blobs) still exists: empty list, not 404.
+    const known = await this.#db
+      .selectFrom('oci_manifests')
+      .select('digest')
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .limit(1)
+      .executeTakeFirst();
+    return known ? [] : undefined;
+  }
+
+  async names(repo: string): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('oci_manifests')
+      .select('name')
+      .distinct()
+      .where('repo', '=', repo)
+      .orderBy('name')
+      .execute();
+    return rows.map((r) => r.name);
+  }
+
+  async referrers(repo: string, name: string, subject: string): Promise<ReferrerRow[]> {
+    return this.#db
+      .selectFrom('oci_manifests')
+      .select(['digest', 'media_type', 'size', 'artifact_type', 'annotations'])
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .where('subject', '=', subject)
+      .orderBy('created_at')
+      .execute();
+  }
+
+  async blobLink(repo: string, name: string, digest: string): Promise<number | undefined> {
+    const row = await this.#db
+      .selectFrom('oci_blob_links')
+      .select('size')
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return row?.size;
+  }
+
+  /** Any name in `repo` linking `digest` (mount without `from`). */
+  async blobLinkAnyName(repo: string, digest: string): Promise<number | undefined> {
+    const row = await this.#db
+      .selectFrom('oci_blob_links')
+      .select('size')
+      .where('repo', '=', repo)
+      .where('digest', '=', digest)
+      .limit(1)
+      .executeTakeFirst();
+    return row?.size;
+  }
+
+  async linkBlob(repo: string, name: string, digest: string, size: number): Promise<void> {
+    await this.#db
+      .insertInto('oci_blob_links')
+      .values({ repo, name, digest, size, created_at: Date.now() })
+      .onConflict((oc) => oc.columns(['repo', 'name', 'digest']).doNothing())
+      .execute();
+  }
+
+  async unlinkBlob(repo: string, name: string, digest: string): Promise<boolean> {
+    const deleted = await this.#db
+      .deleteFrom('oci_blob_links')
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return deleted.numDeletedRows > 0n;
+  }
+
+  // Upload sessions.
+
+  async createUpload(row: OciUploadsTable): Promise<void> {
+    await this.#db.insertInto('oci_uploads').values(row).execute();
+  }
+
+  async upload(uuid: string): Promise<OciUploadsTable | undefined> {
+    return this.#db
+      .selectFrom('oci_uploads')
+      .selectAll()
+      .where('uuid', '=', uuid)
+      .executeTakeFirst();
+  }
+
+  async setUploadOffset(uuid: string, offset: number): Promise<void> {
+    await this.#db
+      .updateTable('oci_uploads')
+      .set({ offset, updated_at: Date.now() })
+      .where('uuid', '=', uuid)
+      .execute();
+  }
+
+  async deleteUpload(uuid: string): Promise<void> {
+    await this.#db.deleteFrom('oci_uploads').where('uuid', '=', uuid).execute();
+  }
+
+  async countUploads(): Promise<number> {
+    const row = await this.#db
+      .selectFrom('oci_uploads')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirst();
+    return row?.n ?? 0;
+  }
+
+  async idleUploads(before: number): Promise<OciUploadsTable[]> {
+    return this.#db
+      .selectFrom('oci_uploads')
+      .selectAll()
+      .where('updated_at', '<', before)
+      .execute();
+  }
+
+  async uploadSpoolPaths(): Promise<Set<string>> {
+    const rows = await this.#db.selectFrom('oci_uploads').select('spool_path').execute();
+    return new Set(rows.map((r) => r.spool_path));
+  }
+}
