@@ -49,6 +49,15 @@ const authSchema = z.object({
   anonymous_read: z.boolean().default(true),
 });
 
+/** Per-upstream circuit breaker of the proxy engine (every format's proxy repositories). */
+const circuitBreakerSchema = z.object({
+  enabled: withMeta(z.boolean().default(true), { env: ['NORA_CB_ENABLED'] }),
+  /** Consecutive failures that open the circuit. */
+  threshold: withMeta(z.number().int().positive().default(5), { env: ['NORA_CB_THRESHOLD'] }),
+  /** Seconds an open circuit waits before letting one probe through. */
+  reset_timeout: withMeta(z.number().positive().default(30), { env: ['NORA_CB_RESET_TIMEOUT'] }),
+});
+
 const repositoryNamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export const repositorySchema = z
@@ -85,6 +94,7 @@ export const configSchema = z
     storage: storageSchema.default(() => storageSchema.parse({})),
     database: databaseSchema.default(() => databaseSchema.parse({})),
     auth: authSchema.default(() => authSchema.parse({})),
+    circuit_breaker: circuitBreakerSchema.default(() => circuitBreakerSchema.parse({})),
     docker: dockerSectionSchema.default(() => dockerSectionSchema.parse({})),
     npm: npmSectionSchema.default(() => npmSectionSchema.parse({})),
     pypi: pypiSectionSchema.default(() => pypiSectionSchema.parse({})),
