@@ -1,0 +1,383 @@
+/**
+ * The proxy engine shared by every format's proxy repositories (DESIGN.md §6). It knows nothing
+ * about formats: a format's upstream adapter says how to ask an upstream and what a key means;
+ * the engine provides
+ * - `upstream()`: a target with its auth strategy, timeouts and circuit breaker,
+ * - `resolve()`: mutable metadata under the freshness rule, revalidated, single-flight, served
+ *   stale (flagged) when every upstream fails,
+ * - `openBlob()`: immutable content, served from the blob store or streamed through one
+ *   single-flight fill (verified, committed even if every client leaves),
+ * - `storeDocument()`: small documents (manifests, packuments) into the blob store.
+ */
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { type Digest, formatDigest, tryParseDigest } from '../core/digest.ts';
+import { isRegistryError, RegistryError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Db } from '../db/database.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { BlobStore, IngestResult } from '../storage/blob-store.ts';
+import { type AuthStrategy, ChallengeAuth, StaticAuth, TokenCache } from './auth.ts';
+import {
+  CIRCUIT_STATE_VALUE,
+  CircuitBreaker,
+  type CircuitBreakerSettings,
+  type CircuitSnapshot,
+} from './circuit-breaker.ts';
+import {
+  BlobFill,
+  type FillOptions,
+  type FillResult,
+  type FillSource,
+  type ReadRange,
+} from './fill.ts';
+import { isFresh } from './freshness.ts';
+import { ProxyMetrics } from './metrics.ts';
+import { SingleFlight } from './single-flight.ts';
+import { type CachedEntry, type EntryInput, ProxyStateStore } from './state.ts';
+import { UpstreamClient, type UpstreamTarget } from './upstream-client.ts';
+
+export interface ProxyEngineOptions {
+  readonly db: Db;
+  readonly blobs: BlobStore;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /** Read per call so a config reload applies at once. */
+  readonly circuitBreaker: () => CircuitBreakerSettings;
+  readonly dispatcher?: Dispatcher;
+}
+
+export interface UpstreamDefinition {
+  /** Stable, host-free label: `<repository>#<index>` or the upstream's prefix. */
+  readonly label: string;
+  /** The repository (metric label). */
+  readonly registry: string;
+  readonly url: string;
+  /** "user:password". */
+  readonly credentials?: string | undefined;
+  /** `challenge`: Docker's Basic/Bearer challenge dance; `basic`: preemptive basic (npm); or a custom strategy. */
+  readonly auth: 'challenge' | 'basic' | AuthStrategy;
+  readonly timeoutSeconds: number;
+  readonly readTimeoutSeconds: number;
+}
+
+/** What a format's refresh callback reports for one metadata key. */
+export type Refresh =
+  /** The cached copy is still current (304, or a HEAD with the same digest). */
+  | {
+      readonly kind: 'unchanged';
+      readonly etag?: string | undefined;
+      readonly upstream?: string | undefined;
+    }
+  /** New content, already in the blob store (see storeDocument). */
+  | { readonly kind: 'updated'; readonly entry: EntryInput }
+  /** Every upstream that answered says it does not exist. */
+  | { readonly kind: 'absent' };
+
+export interface ResolveRequest {
+  readonly registry: string;
+  readonly key: string;
+  /** -1 forever, 0 always revalidate, >0 seconds. */
+  readonly ttlSeconds: number;
+  readonly serveStale: boolean;
+  /** Asks the upstreams; throws an upstream error when none answered. */
+  readonly refresh: (cached: CachedEntry | undefined) => Promise<Refresh>;
+}
+
+export interface Resolved {
+  readonly entry: CachedEntry;
+  /** true when every upstream failed and this is the last known copy (send `x-nora-stale: true`). */
+  readonly stale: boolean;
+  readonly result: 'hit' | 'miss' | 'revalidated' | 'stale';
+}
+
+export interface BlobRequest {
+  readonly registry: string;
+  readonly digest: Digest;
+  /** Opens the upstream body (status already checked), or undefined when no upstream has it. */
+  readonly fetch: () => Promise<FillSource | undefined>;
+  readonly fill?: Omit<FillOptions, 'expected'>;
+}
+
+export interface OpenedBlob {
+  /** Total size, when known (always for cached blobs). */
+  readonly size: number | undefined;
+  readonly source: 'cache' | 'upstream';
+  /** Opens the bytes (a range when given). Call once per response. */
+  open(range?: ReadRange): Promise<Readable>;
+  /** Settles when the blob is committed (immediately for cached ones). */
+  readonly committed: Promise<FillResult | undefined>;
+}
+
+/** How long a finished fill stays findable, so a request racing its commit reads the store. */
+const FINISHED_FILL_GRACE_MS = 10_000;
+
+export class ProxyEngine {
+  readonly client: UpstreamClient;
+  readonly state: ProxyStateStore;
+  readonly metrics: ProxyMetrics;
+  readonly #blobs: BlobStore;
+  readonly #log: Logger;
+  readonly #tokens = new TokenCache();
+  readonly #breakerSettings: () => CircuitBreakerSettings;
+  readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #targets = new Map<string, UpstreamTarget>();
+  readonly #metadataFlights = new SingleFlight<Resolved | undefined>();
+  readonly #fills = new Map<string, Promise<BlobFill | undefined>>();
+
+  constructor(options: ProxyEngineOptions) {
+    this.metrics = new ProxyMetrics(options.metrics);
+    this.client = new UpstreamClient({
+      metrics: this.metrics,
+      ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+    });
+    this.state = new ProxyStateStore(options.db);
+    this.#blobs = options.blobs;
+    this.#log = options.log;
+    this.#breakerSettings = options.circuitBreaker;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  /** The target for one upstream; memoised by label so breakers and auth state persist. */
+  upstream(definition: UpstreamDefinition): UpstreamTarget {
+    const memoKey = `${definition.label} ${definition.url} ${definition.credentials ?? ''} ${definition.timeoutSeconds} ${definition.readTimeoutSeconds}`;
+    const known = this.#targets.get(memoKey);
+    if (known) return known;
+    const target: UpstreamTarget = {
+      label: definition.label,
+      registry: definition.registry,
+      baseUrl: definition.url,
+      auth: this.#authFor(definition),
+      breaker: this.#breaker(definition.label),
+      timeoutMs: definition.timeoutSeconds * 1000,
+      readTimeoutMs: definition.readTimeoutSeconds * 1000,
+    };
+    this.#targets.set(memoKey, target);
+    return target;
+  }
+
+  /** Circuit state per upstream label, for /health `upstreams`. */
+  circuits(): Record<string, CircuitSnapshot> {
+    return Object.fromEntries(
+      [...this.#breakers].map(([label, breaker]) => [label, breaker.snapshot()]),
+    );
+  }
+
+  /** Mutable metadata: fresh cache → hit; else one refresh for all concurrent callers. */
+  async resolve(request: ResolveRequest): Promise<Resolved | undefined> {
+    const cached = await this.state.get(request.registry, request.key);
+    if (
+      cached &&
+      isFresh(cached.fetchedAt, request.ttlSeconds) &&
+      (await this.#hasBlob(cached.digest))
+    ) {
+      this.metrics.record(request.registry, 'hit');
+      return { entry: cached, stale: false, result: 'hit' };
+    }
+    const flight = this.#metadataFlights.run(`${request.registry}\n${request.key}`, () =>
+      this.#refresh(request),
+    );
+    if (flight.joined) this.metrics.coalesced.inc({ registry: request.registry });
+    const resolved = await flight.promise;
+    if (resolved) this.metrics.record(request.registry, flight.joined ? 'hit' : resolved.result);
+    return resolved;
+  }
+
+  async #refresh(request: ResolveRequest): Promise<Resolved | undefined> {
+    // Read again inside the flight: a previous flight may just have refreshed it.
+    const found = await this.state.get(request.registry, request.key);
+    const cached = found && (await this.#hasBlob(found.digest)) ? found : undefined;
+    if (cached && isFresh(cached.fetchedAt, request.ttlSeconds))
+      return { entry: cached, stale: false, result: 'hit' };
+    let outcome: Refresh;
+    try {
+      outcome = await request.refresh(cached);
+    } catch (err) {
+      if (cached && request.serveStale) {
+        this.#log.warn(
+          { registry: request.registry, key: request.key, error: describe(err) },
+          'upstreams failed, serving stale copy',
+        );
+        return { entry: cached, stale: true, result: 'stale' };
+      }
+      throw err;
+    }
+    const now = Date.now();
+    switch (outcome.kind) {
+      case 'unchanged': {
+        if (!cached)
+          throw new RegistryError(
+            'UPSTREAM_FAILED',
+            'upstream reported "unchanged" for content we do not have',
+          );
+        await this.state.touch(request.registry, request.key, now, outcome.etag);
+        return {
+          entry: { ...cached, fetchedAt: now, etag: outcome.etag ?? cached.etag },
+          stale: false,
+          result: 'revalidated',
+        };
+      }
+      case 'updated': {
+        const entry = await this.state.put(request.registry, request.key, outcome.entry, now);
+        return { entry, stale: false, result: cached ? 'revalidated' : 'miss' };
+      }
+      case 'absent':
+        return undefined;
+    }
+  }
+
+  /** Records (or replaces) an entry without asking upstream, e.g. a manifest by digest. */
+  remember(registry: string, key: string, entry: EntryInput): Promise<CachedEntry> {
+    return this.state.put(registry, key, entry, Date.now());
+  }
+
+  lookup(registry: string, key: string): Promise<CachedEntry | undefined> {
+    return this.state.get(registry, key);
+  }
+
+  /** Stores a small upstream document (manifest, packument) as a blob; verifies `expected`. */
+  storeDocument(
+    body: Readable,
+    options: { expected?: Digest; maxBytes: number },
+  ): Promise<IngestResult> {
+    return this.#blobs.ingest(body, {
+      maxBytes: options.maxBytes,
+      ...(options.expected === undefined ? {} : { expected: options.expected }),
+    });
+  }
+
+  /**
+   * Immutable content by digest: from the blob store when present, otherwise from the single
+   * in-flight fill for that digest (started here if none). Returns undefined when no upstream has it.
+   */
+  async openBlob(request: BlobRequest): Promise<OpenedBlob | undefined> {
+    const id = formatDigest(request.digest);
+    let pending = this.#fills.get(id);
+    if (pending === undefined) {
+      const stored = await this.#blobs.stat(request.digest);
+      if (stored) {
+        this.metrics.record(request.registry, 'hit');
+        return this.#fromStore(request.digest, stored.size);
+      }
+      pending = this.#fills.get(id);
+    }
+    let joined = true;
+    if (pending === undefined) {
+      joined = false;
+      pending = this.#startFill(id, request);
+    }
+    const fill = await pending;
+    if (fill === undefined) {
+      if (!joined) return undefined;
+      // The flight we joined found nothing or failed; ours may still be served from the store.
+      const stored = await this.#blobs.stat(request.digest);
+      return stored ? this.#fromStore(request.digest, stored.size) : undefined;
+    }
+    if (joined) this.metrics.coalesced.inc({ registry: request.registry });
+    this.metrics.record(request.registry, joined ? 'coalesced' : 'miss');
+    if (fill.state === 'committed') {
+      const stored = await this.#blobs.stat(request.digest);
+      if (stored) return this.#fromStore(request.digest, stored.size);
+    }
+    return {
+      size: fill.size,
+      source: 'upstream',
+      open: (range) => Promise.resolve(fill.reader(range)),
+      committed: fill.done,
+    };
+  }
+
+  /** Whether an in-flight or just-finished fill exists for a digest (tests, diagnostics). */
+  isFilling(digest: Digest): boolean {
+    return this.#fills.has(formatDigest(digest));
+  }
+
+  #startFill(id: string, request: BlobRequest): Promise<BlobFill | undefined> {
+    const started = (async () => {
+      const source = await request.fetch();
+      if (source === undefined) return undefined;
+      return BlobFill.start(this.#blobs, source, { ...request.fill, expected: request.digest });
+    })();
+    this.#fills.set(id, started);
+    const forget = (): void => {
+      const timer = setTimeout(() => {
+        if (this.#fills.get(id) === started) this.#fills.delete(id);
+      }, FINISHED_FILL_GRACE_MS);
+      timer.unref();
+    };
+    started.then(
+      (fill) => {
+        if (fill === undefined) {
+          this.#fills.delete(id);
+          return;
+        }
+        fill.done.then(forget, (err: unknown) => {
+          // A failed fill must not be served to later requests: they start a new one.
+          if (this.#fills.get(id) === started) this.#fills.delete(id);
+          this.#log.warn(
+            { registry: request.registry, digest: id, error: describe(err) },
+            'proxy fill failed',
+          );
+        });
+      },
+      () => {
+        if (this.#fills.get(id) === started) this.#fills.delete(id);
+      },
+    );
+    return started;
+  }
+
+  #fromStore(digest: Digest, size: number): OpenedBlob {
+    return {
+      size,
+      source: 'cache',
+      open: (range) => this.#blobs.open(digest, range),
+      committed: Promise.resolve(undefined),
+    };
+  }
+
+  async #hasBlob(digest: string): Promise<boolean> {
+    const parsed = tryParseDigest(digest);
+    return parsed !== undefined && (await this.#blobs.stat(parsed)) !== undefined;
+  }
+
+  #authFor(definition: UpstreamDefinition): AuthStrategy {
+    if (typeof definition.auth === 'object') return definition.auth;
+    if (definition.auth === 'basic') return StaticAuth.basic(definition.credentials);
+    const timeoutMs = definition.timeoutSeconds * 1000;
+    return new ChallengeAuth(definition.credentials, this.#tokens, (url, basic) =>
+      this.client.fetchToken(url, basic, timeoutMs),
+    );
+  }
+
+  #breaker(label: string): CircuitBreaker {
+    let breaker = this.#breakers.get(label);
+    if (!breaker) {
+      breaker = new CircuitBreaker(this.#breakerSettings);
+      const gauge = this.metrics.circuitState;
+      gauge.set({ registry: label }, 0);
+      breaker.onStateChange((state) => {
+        gauge.set({ registry: label }, CIRCUIT_STATE_VALUE[state]);
+      });
+      this.#breakers.set(label, breaker);
+    }
+    return breaker;
+  }
+}
+
+/** True for errors that mean "the upstream could not be used" (as opposed to bad input). */
+export function isUpstreamFailure(err: unknown): boolean {
+  return (
+    isRegistryError(err) &&
+    (err.code === 'UPSTREAM_FAILED' ||
+      err.code === 'UPSTREAM_TIMEOUT' ||
+      err.code === 'UNAVAILABLE')
+  );
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,255 @@
+/**
+ * Stream-through cache fill. One upstream body is written to a spool file while it is hashed;
+ * every client (the first one included) reads the growing spool file, so
+ * - a slow or disconnected client never stalls or aborts the fill (the write outlives it),
+ * - any number of concurrent clients cost one upstream GET,
+ * - only verified bytes are committed to the blob store (digest + size checked first), and a
+ *   crash mid-fill leaves only a spool file under `<spool>/ingest`, wiped at start.
+ * Readers use positional reads on the fill's own file handle, which stays valid after the commit
+ * renames (or uploads and unlinks) the spool file.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { type Digest, type DigestAlgorithm, formatDigest } from '../core/digest.ts';
+import { RegistryError } from '../core/errors.ts';
+import type { BlobStore, HashName } from '../storage/blob-store.ts';
+
+export interface FillSource {
+  readonly body: Readable;
+  /** Announced length (Content-Length), when known. */
+  readonly size: number | undefined;
+}
+
+export interface FillOptions {
+  /** The bytes must hash to this; its algorithm becomes the content address. */
+  readonly expected?: Digest;
+  readonly expectedSize?: number;
+  /** Extra hashes to compute (npm shasum = sha1). */
+  readonly hashes?: readonly HashName[];
+  /** Abort the fill past this many bytes. */
+  readonly maxBytes?: number;
+}
+
+export interface FillResult {
+  readonly digest: Digest;
+  readonly size: number;
+  readonly hashes: Readonly<Partial<Record<HashName, string>>>;
+}
+
+export interface ReadRange {
+  /** Inclusive byte offsets. */
+  readonly start?: number;
+  readonly end?: number;
+}
+
+const READ_CHUNK = 1024 * 1024;
+/** Upstream reads pause while this much is waiting for the disk. */
+const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+
+export class BlobFill {
+  /** Announced size (upstream Content-Length or expected size), when known. */
+  readonly size: number | undefined;
+  /** Settles when the blob is committed (or the fill failed). Never rejects unhandled. */
+  readonly done: Promise<FillResult>;
+  readonly #handle: fs.FileHandle;
+  readonly #spool: string;
+  #written = 0;
+  #state: 'running' | 'committed' | 'failed' = 'running';
+  #error: Error | undefined;
+  #readers = 0;
+  #waiters: (() => void)[] = [];
+
+  private constructor(
+    handle: fs.FileHandle,
+    spool: string,
+    size: number | undefined,
+    run: (fill: BlobFill) => Promise<FillResult>,
+  ) {
+    this.#handle = handle;
+    this.#spool = spool;
+    this.size = size;
+    this.done = run(this);
+    this.done.catch(() => undefined);
+  }
+
+  /** Starts filling from `source` at once; returns as soon as readers can attach. */
+  static async start(
+    blobs: BlobStore,
+    source: FillSource,
+    options: FillOptions = {},
+  ): Promise<BlobFill> {
+    const spool = await blobs.spoolPath('ingest');
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(spool, 'wx+');
+    } catch (err) {
+      source.body.destroy();
+      throw err;
+    }
+    const size = options.expectedSize ?? source.size;
+    return new BlobFill(handle, spool, size, (fill) => fill.#run(blobs, source, options));
+  }
+
+  get state(): 'running' | 'committed' | 'failed' {
+    return this.#state;
+  }
+
+  /**
+   * A stream of the blob's bytes (or a range), following the fill as it grows. Destroying it
+   * (client gone) only detaches this reader; the fill goes on.
+   */
+  reader(range: ReadRange = {}): Readable {
+    this.#readers += 1;
+    let position = range.start ?? 0;
+    const end = range.end;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.#readers -= 1;
+      void this.#closeIfIdle();
+    };
+    const next = async (): Promise<Buffer | null> => {
+      for (;;) {
+        const limit = end === undefined ? this.#written : Math.min(this.#written, end + 1);
+        if (position < limit) {
+          const length = Math.min(limit - position, READ_CHUNK);
+          const buffer = Buffer.allocUnsafe(length);
+          const { bytesRead } = await this.#handle.read(buffer, 0, length, position);
+          if (bytesRead === 0) throw new Error('spool file shrank while reading');
+          position += bytesRead;
+          return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+        }
+        if (end !== undefined && position > end) return null;
+        if (this.#state === 'failed') throw this.#error ?? new Error('fill failed');
+        if (this.#state === 'committed') return null;
+        await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      }
+    };
+    return new Readable({
+      highWaterMark: READ_CHUNK,
+      read() {
+        next().then(
+          (chunk) => this.push(chunk),
+          (err: unknown) => this.destroy(err instanceof Error ? err : new Error(String(err))),
+        );
+      },
+      destroy(err, callback) {
+        release();
+        callback(err);
+      },
+    });
+  }
+
+  async #run(blobs: BlobStore, source: FillSource, options: FillOptions): Promise<FillResult> {
+    const primary: DigestAlgorithm = options.expected?.algorithm ?? 'sha256';
+    const names = new Set<HashName>([primary, ...(options.hashes ?? [])]);
+    const hashes = new Map<HashName, Hash>([...names].map((n) => [n, createHash(n)]));
+    try {
+      await this.#pump(source.body, hashes, options.maxBytes);
+      const hex = Object.fromEntries([...hashes].map(([n, h]) => [n, h.digest('hex')]));
+      const digest: Digest = { algorithm: primary, hex: hex[primary] ?? '' };
+      const size = this.#written;
+      const expectedSize = options.expectedSize ?? source.size;
+      if (expectedSize !== undefined && expectedSize !== size) {
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream sent ${size} bytes, expected ${expectedSize}`,
+        );
+      }
+      if (options.expected !== undefined && options.expected.hex !== digest.hex) {
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream content does not match its digest: expected ${formatDigest(options.expected)}, got ${formatDigest(digest)}`,
+        );
+      }
+      await this.#handle.sync();
+      await blobs.commitFile(this.#spool, digest, size);
+      this.#settle('committed');
+      return { digest, size, hashes: hex };
+    } catch (err) {
+      source.body.destroy();
+      this.#error = err instanceof Error ? err : new Error(String(err));
+      this.#settle('failed');
+      await fs.rm(this.#spool, { force: true });
+      throw this.#error;
+    } finally {
+      await this.#closeIfIdle();
+    }
+  }
+
+  /** Copies the body to the spool, batching chunks while the previous write is in flight. */
+  async #pump(
+    body: Readable,
+    hashes: Map<HashName, Hash>,
+    maxBytes: number | undefined,
+  ): Promise<void> {
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let writing: Promise<void> | undefined;
+    let failure: Error | undefined;
+    const flush = (): void => {
+      if (writing !== undefined || pending.length === 0) return;
+      const batch = pending;
+      const bytes = pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+      writing = this.#handle
+        .writev(batch, this.#written)
+        .then(({ bytesWritten }) => {
+          if (bytesWritten !== bytes) throw new Error('short write to spool file');
+          this.#written += bytes;
+          this.#wake();
+        })
+        .catch((err: unknown) => {
+          failure = err instanceof Error ? err : new Error(String(err));
+        })
+        .finally(() => {
+          writing = undefined;
+          if (failure === undefined) flush();
+        });
+    };
+    let seen = 0;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (failure !== undefined) throw failure;
+      seen += chunk.length;
+      if (maxBytes !== undefined && seen > maxBytes) {
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream content exceeds the limit of ${maxBytes} bytes`,
+        );
+      }
+      for (const hash of hashes.values()) hash.update(chunk);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      flush();
+      while (pendingBytes >= MAX_PENDING_BYTES && writing !== undefined) await writing;
+    }
+    while (writing !== undefined || pending.length > 0) {
+      if (writing !== undefined) await writing;
+      else flush();
+      if (failure !== undefined) throw failure;
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  #settle(state: 'committed' | 'failed'): void {
+    this.#state = state;
+    this.#wake();
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  #closing: Promise<void> | undefined;
+
+  async #closeIfIdle(): Promise<void> {
+    if (this.#state === 'running' || this.#readers > 0) return;
+    this.#closing ??= this.#handle.close().catch(() => undefined);
+    await this.#closing;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Proxy freshness state in SQL: for each (repository, key) the content digest last fetched, its
+ * ETag, media type, size and when it was fetched. The bytes themselves are blobs in the shared
+ * blob store. Keys are chosen by the format (`tag:<name>:<tag>`, `packument:<name>`, …).
+ *
+ * `proxyMigrations` is exported for every format with proxy repositories to include in its
+ * FormatModule.migrations; Kysely keys migrations by name, so including it twice is harmless.
+ */
+import type { Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+import type { Db } from '../db/database.ts';
+
+// Type aliases, not interfaces: Kysely's withTables needs index-signature-compatible shapes.
+export type ProxyEntriesTable = {
+  repository: string;
+  key: string;
+  digest: string;
+  size: number;
+  media_type: string | null;
+  etag: string | null;
+  /** Which upstream answered (its label), for diagnostics. */
+  upstream: string | null;
+  /** Epoch ms of the last successful fetch or revalidation. */
+  fetched_at: number;
+};
+
+export type ProxyTables = {
+  proxy_entries: ProxyEntriesTable;
+};
+
+export const proxyMigrations: Record<string, Migration> = {
+  '0300_proxy_entries': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('proxy_entries')
+        .addColumn('repository', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('media_type', 'text')
+        .addColumn('etag', 'text')
+        .addColumn('upstream', 'text')
+        .addColumn('fetched_at', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('proxy_entries_pk', ['repository', 'key'])
+        .execute();
+    },
+  },
+};
+
+/** One cached entry as the engine and formats see it. */
+export interface CachedEntry {
+  readonly key: string;
+  /** Content address in the blob store, e.g. `sha256:…`. */
+  readonly digest: string;
+  readonly size: number;
+  readonly mediaType: string | undefined;
+  readonly etag: string | undefined;
+  readonly upstream: string | undefined;
+  readonly fetchedAt: number;
+}
+
+export type EntryInput = Omit<CachedEntry, 'key' | 'fetchedAt'>;
+
+export class ProxyStateStore {
+  readonly #db: Kysely<ProxyTables>;
+
+  constructor(db: Db) {
+    this.#db = db.$extendTables<ProxyTables>();
+  }
+
+  async get(repository: string, key: string): Promise<CachedEntry | undefined> {
+    const row = await this.#db
+      .selectFrom('proxy_entries')
+      .selectAll()
+      .where('repository', '=', repository)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    return row === undefined ? undefined : toEntry(row);
+  }
+
+  async put(
+    repository: string,
+    key: string,
+    entry: EntryInput,
+    fetchedAt: number,
+  ): Promise<CachedEntry> {
+    const row: ProxyEntriesTable = {
+      repository,
+      key,
+      digest: entry.digest,
+      size: entry.size,
+      media_type: entry.mediaType ?? null,
+      etag: entry.etag ?? null,
+      upstream: entry.upstream ?? null,
+      fetched_at: fetchedAt,
+    };
+    await this.#db
+      .insertInto('proxy_entries')
+      .values(row)
+      .onConflict((oc) =>
+        oc.columns(['repository', 'key']).doUpdateSet({
+          digest: row.digest,
+          size: row.size,
+          media_type: row.media_type,
+          etag: row.etag,
+          upstream: row.upstream,
+          fetched_at: row.fetched_at,
+        }),
+      )
+      .execute();
+    return toEntry(row);
+  }
+
+  /** Marks an entry fresh again after a successful revalidation. */
+  async touch(repository: string, key: string, fetchedAt: number, etag?: string): Promise<void> {
+    await this.#db
+      .updateTable('proxy_entries')
+      .set(etag === undefined ? { fetched_at: fetchedAt } : { fetched_at: fetchedAt, etag })
+      .where('repository', '=', repository)
+      .where('key', '=', key)
+      .execute();
+  }
+
+  async delete(repository: string, key: string): Promise<void> {
+    await this.#db
+      .deleteFrom('proxy_entries')
+      .where('repository', '=', repository)
+      .where('key', '=', key)
+      .execute();
+  }
+
+  /** Keys of one repository starting with `prefix` (e.g. every cached tag of an image). */
+  async keys(repository: string, prefix: string, limit = 10_000): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('proxy_entries')
+      .select('key')
+      .where('repository', '=', repository)
+      .where('key', '>=', prefix)
+      .where('key', '<', `${prefix}\uffff`)
+      .orderBy('key')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.key);
+  }
+}
+
+function toEntry(row: ProxyEntriesTable): CachedEntry {
+  return {
+    key: row.key,
+    digest: row.digest,
+    size: row.size,
+    mediaType: row.media_type ?? undefined,
+    etag: row.etag ?? undefined,
+    upstream: row.upstream ?? undefined,
+    fetchedAt: row.fetched_at,
+  };
+}

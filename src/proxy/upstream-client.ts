@@ -1,0 +1,321 @@
+/**
+ * The HTTP client every proxy repository uses to reach its upstreams: undici with keep-alive pools
+ * per origin (one dispatcher per engine), outbound HTTP_PROXY/HTTPS_PROXY/NO_PROXY honoured
+ * (EnvHttpProxyAgent), a connect+headers timeout and a per-chunk body read timeout, redirects
+ * followed (blob CDNs) without carrying credentials to another origin, the auth strategy's
+ * challenge dance, and the per-upstream circuit breaker.
+ *
+ * Errors thrown from here are RegistryErrors naming the upstream by its label, never its host.
+ */
+import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher, EnvHttpProxyAgent } from 'undici';
+import { RegistryError } from '../core/errors.ts';
+import type { AuthStrategy, IssuedToken } from './auth.ts';
+import type { CircuitBreaker } from './circuit-breaker.ts';
+import type { ProxyMetrics } from './metrics.ts';
+
+/** One configured upstream as the engine sees it. */
+export interface UpstreamTarget {
+  /** Stable label for metrics, /health and error messages (never the host). */
+  readonly label: string;
+  /** Metric label: the repository this upstream belongs to. */
+  readonly registry: string;
+  /** Base URL; request paths are appended to it (a path prefix is kept). */
+  readonly baseUrl: string;
+  readonly auth: AuthStrategy;
+  readonly breaker: CircuitBreaker;
+  /** Connect + response-headers timeout, ms (proxy_timeout). */
+  readonly timeoutMs: number;
+  /** Longest silence between two body chunks, ms (read_timeout). */
+  readonly readTimeoutMs: number;
+}
+
+export interface UpstreamRequest {
+  readonly method: 'GET' | 'HEAD';
+  /** Path (and query) appended to the base URL, already percent-encoded. */
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Auth scope hint (Docker: `repository:<name>:pull`), the token cache key. */
+  readonly scope?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface UpstreamResponse {
+  readonly status: number;
+  header(name: string): string | undefined;
+  /** Must be consumed or destroyed by the caller. */
+  readonly body: Readable;
+}
+
+const MAX_REDIRECTS = 5;
+const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
+
+export interface UpstreamClientOptions {
+  readonly metrics: ProxyMetrics;
+  /** Tests and embedders may bring their own dispatcher; default: EnvHttpProxyAgent. */
+  readonly dispatcher?: Dispatcher;
+}
+
+export class UpstreamClient {
+  readonly #dispatcher: Dispatcher;
+  readonly #metrics: ProxyMetrics;
+
+  constructor(options: UpstreamClientOptions) {
+    this.#metrics = options.metrics;
+    // EnvHttpProxyAgent reads HTTP_PROXY/HTTPS_PROXY/NO_PROXY itself and keeps one keep-alive
+    // pool per origin, like a plain Agent when no proxy variable is set.
+    this.#dispatcher =
+      options.dispatcher ??
+      new EnvHttpProxyAgent({
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 600_000,
+        connections: 64,
+        pipelining: 1,
+      });
+  }
+
+  /** A plain Agent (no proxy variables): for tests that must not depend on the environment. */
+  static directDispatcher(): Dispatcher {
+    return new Agent({ keepAliveTimeout: 30_000, connections: 64 });
+  }
+
+  async close(): Promise<void> {
+    await this.#dispatcher.close();
+  }
+
+  /**
+   * Sends one request to an upstream, answering its auth challenge once. Returns any HTTP
+   * response (the caller decides what 404 means); throws UPSTREAM_FAILED / UPSTREAM_TIMEOUT /
+   * UNAVAILABLE (circuit open) otherwise.
+   */
+  async request(target: UpstreamTarget, request: UpstreamRequest): Promise<UpstreamResponse> {
+    if (!target.breaker.tryAcquire()) {
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label} is unavailable (circuit open)`,
+        {
+          detail: { upstream: target.label, circuit: 'open' },
+        },
+      );
+    }
+    const url = joinUrl(target.baseUrl, request.path);
+    const origin = url.origin;
+    try {
+      let response = await this.#send(
+        target,
+        url,
+        request,
+        target.auth.initial(origin, request.scope),
+      );
+      if (response.status === 401) {
+        const retryWith = await target.auth.challenge(
+          origin,
+          response.header('www-authenticate'),
+          request.scope,
+        );
+        if (retryWith !== undefined) {
+          response.body.destroy();
+          response = await this.#send(target, url, request, retryWith);
+        }
+      }
+      if (response.status >= 500) target.breaker.recordFailure();
+      else target.breaker.recordSuccess();
+      // A body that dies mid-stream (read timeout, reset) is an upstream failure too.
+      response.body.once('error', () => {
+        target.breaker.recordFailure();
+      });
+      return response;
+    } catch (err) {
+      if (isCallerAbort(err, request.signal)) target.breaker.release();
+      else target.breaker.recordFailure();
+      throw toUpstreamError(err, target.label);
+    }
+  }
+
+  /** GETs a bearer token endpoint; used by ChallengeAuth. */
+  async fetchToken(url: URL, basic: string | undefined, timeoutMs: number): Promise<IssuedToken> {
+    const response = await this.#dispatcher.request({
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
+      method: 'GET',
+      headers: {
+        accept: 'application/json',
+        ...(basic === undefined ? {} : { authorization: basic }),
+      },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > MAX_TOKEN_RESPONSE_BYTES) {
+        response.body.destroy();
+        throw new RegistryError('UPSTREAM_FAILED', 'upstream token response is too large');
+      }
+      chunks.push(chunk);
+    }
+    if (response.statusCode !== 200) {
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream token endpoint answered ${response.statusCode}`,
+      );
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      throw new RegistryError('UPSTREAM_FAILED', 'upstream token response is not JSON');
+    }
+    const body = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<
+      string,
+      unknown
+    >;
+    const token = typeof body['token'] === 'string' ? body['token'] : body['access_token'];
+    if (typeof token !== 'string' || token === '') {
+      throw new RegistryError('UPSTREAM_FAILED', 'upstream token response has no token');
+    }
+    const expires = body['expires_in'];
+    return { token, expiresInSeconds: typeof expires === 'number' && expires > 0 ? expires : 300 };
+  }
+
+  async #send(
+    target: UpstreamTarget,
+    start: URL,
+    request: UpstreamRequest,
+    authorization: string | undefined,
+  ): Promise<UpstreamResponse> {
+    const ended = this.#metrics.upstreamDuration.startTimer({ registry: target.registry });
+    // One timer covers connect + response headers of every hop, and is cleared once headers are
+    // in: the body has its own per-chunk timeout (a long layer may take longer than the timeout).
+    const deadline = new AbortController();
+    const timer = setTimeout(() => {
+      deadline.abort(new TimeoutError());
+    }, target.timeoutMs);
+    const signal = request.signal
+      ? AbortSignal.any([request.signal, deadline.signal])
+      : deadline.signal;
+    try {
+      return await this.#follow(target, start, request, authorization, signal, ended);
+    } catch (err) {
+      if (deadline.signal.aborted && request.signal?.aborted !== true) throw new TimeoutError();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #follow(
+    target: UpstreamTarget,
+    start: URL,
+    request: UpstreamRequest,
+    authorization: string | undefined,
+    signal: AbortSignal,
+    ended: (labels: { status: string }) => void,
+  ): Promise<UpstreamResponse> {
+    let url = start;
+    for (let hop = 0; ; hop++) {
+      const sameOrigin = url.origin === start.origin;
+      const headers: Record<string, string> = { ...request.headers };
+      if (authorization !== undefined && sameOrigin) headers['authorization'] = authorization;
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await this.#dispatcher.request({
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
+          method: request.method,
+          headers,
+          headersTimeout: target.timeoutMs,
+          bodyTimeout: target.readTimeoutMs,
+          signal,
+        });
+      } catch (err) {
+        ended({ status: 'error' });
+        throw err;
+      }
+      const location = headerValue(response.headers, 'location');
+      if (isRedirect(response.statusCode) && location !== undefined && hop < MAX_REDIRECTS) {
+        response.body.destroy();
+        const next = new URL(location, url);
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+          ended({ status: 'error' });
+          throw new RegistryError(
+            'UPSTREAM_FAILED',
+            `upstream ${target.label} redirected to an unsupported scheme`,
+          );
+        }
+        url = next;
+        continue;
+      }
+      ended({ status: String(response.statusCode) });
+      const raw = response.headers;
+      const body = response.body as unknown as Readable;
+      return { status: response.statusCode, header: (name) => headerValue(raw, name), body };
+    }
+  }
+}
+
+/** Appends `path` to `base` keeping the base's own path prefix. */
+export function joinUrl(base: string, path: string): URL {
+  const url = new URL(base);
+  const prefix = url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
+  const [pathname, query] = splitQuery(path.startsWith('/') ? path : `/${path}`);
+  url.pathname = `${prefix}${pathname}`;
+  url.search = query;
+  return url;
+}
+
+function splitQuery(path: string): [string, string] {
+  const index = path.indexOf('?');
+  return index < 0 ? [path, ''] : [path.slice(0, index), path.slice(index)];
+}
+
+function isRedirect(status: number): boolean {
+  return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
+}
+
+function headerValue(
+  headers: Record<string, string | string[] | undefined>,
+  name: string,
+): string | undefined {
+  const value = headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+class TimeoutError extends Error {
+  constructor() {
+    super('upstream timeout');
+    this.name = 'TimeoutError';
+  }
+}
+
+function isCallerAbort(err: unknown, signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true && !(err instanceof Error && err.name === 'TimeoutError');
+}
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+/** Maps a transport error to a RegistryError that names the upstream by label only. */
+export function toUpstreamError(err: unknown, label: string): RegistryError {
+  if (err instanceof RegistryError) return err;
+  const code =
+    typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
+  const name = err instanceof Error ? err.name : '';
+  if (name === 'TimeoutError' || (code !== undefined && TIMEOUT_CODES.has(code))) {
+    return new RegistryError('UPSTREAM_TIMEOUT', `upstream ${label} timed out`, {
+      detail: { upstream: label },
+      cause: err,
+    });
+  }
+  const reason = code ?? (name || 'error');
+  return new RegistryError('UPSTREAM_FAILED', `upstream ${label} failed (${reason})`, {
+    detail: { upstream: label },
+    cause: err,
+  });
+}
