@@ -18,6 +18,8 @@ import { unavailableMount } from './formats/unavailable.ts';
 import { genericErrorBody, installHooks, requestIdFrom } from './http/hooks.ts';
 import { registerSystemRoutes } from './http/system-routes.ts';
 import { Metrics } from './metrics/metrics.ts';
+import { ProxyEngine } from './proxy/engine.ts';
+import { proxyMigrations } from './proxy/state.ts';
 import { RepositoryRegistry } from './repos/repository.ts';
 import { BlobStore } from './storage/blob-store.ts';
 import type { StorageDriver } from './storage/driver.ts';
@@ -49,7 +51,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   await fs.rm(path.join(driver.spoolDir(), 'ingest'), { recursive: true, force: true });
   const db = await openDatabase({
     file: databaseFile(config),
-    migrations: Object.assign({}, ...formats.map((f) => f.migrations ?? {})) as Record<string, never>,
+    migrations: Object.assign({}, proxyMigrations, ...formats.map((f) => f.migrations ?? {})) as Record<string, never>,
   });
   const blobs = new BlobStore(driver, new SqlBlobIndex(db));
   const repositories = RepositoryRegistry.build(defaultRepositories(formats, config), config.repositories);
@@ -67,6 +69,18 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     forceCloseConnections: 'idle',
   });
   const log = fastify.log as unknown as Logger;
+  const proxy = new ProxyEngine({
+    db,
+    blobs,
+    metrics,
+    log,
+    circuitBreaker: () => ({
+      enabled: config.circuit_breaker.enabled,
+      threshold: config.circuit_breaker.threshold,
+      resetTimeoutMs: config.circuit_breaker.reset_timeout * 1000,
+    }),
+  });
+  closeTasks.push(() => proxy.close());
 
   const context: FormatContext = {
     config: () => config,
@@ -76,6 +90,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     access,
     metrics,
     log,
+    proxy,
     onClose: (task) => closeTasks.push(task),
   };
 
@@ -102,6 +117,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     checkDatabase: () => checkDatabase(db),
     totalSizeBytes: () => blobs.totalSize(),
     registries: () => new Map(formats.map((f) => [f.format, isEnabled(config, f.format)])),
+    upstreams: () => proxy.circuits(),
   });
 
   for (const format of formats) {

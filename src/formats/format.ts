@@ -10,6 +10,7 @@ import type { Metrics } from '../metrics/metrics.ts';
 import type { RepositoryRegistry } from '../repos/repository.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { Logger } from '../core/logger.ts';
+import type { ProxyEngine } from '../proxy/engine.ts';
 
 /** Everything a format gets from the composition root. */
 export interface FormatContext {
@@ -21,6 +22,8 @@ export interface FormatContext {
   readonly access: AccessControl;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** The shared proxy engine (upstream client, circuit breakers, fills) for proxy repositories. */
+  readonly proxy: ProxyEngine;
   /** Registers a task to run on shutdown (timers, pools). */
   readonly onClose: (task: () => Promise<void> | void) => void;
 }
