@@ -1,6 +1,12 @@
 /** `[docker]` section: NORA's keys and environment variables, exactly. */
 import { z } from 'zod';
-import { credentials, httpUrl, positiveSeconds, ttlSeconds, withMeta } from '../../config/fields.ts';
+import {
+  credentials,
+  httpUrl,
+  positiveSeconds,
+  ttlSeconds,
+  withMeta,
+} from '../../config/fields.ts';
 
 export const dockerUpstreamSchema = z.object({
   url: httpUrl,

@@ -1,0 +1,298 @@
+/**
+ * The hosted side of the OCI format: reads (`OciBackend` over SQL rows + the shared blob store)
+ * and writes (manifests, tags, blob links). Manifest bodies are immutable per digest, so a small
+ * bounded LRU keeps the hot "GET manifest by tag" path at one indexed query and no storage read.
+ */
+import { Readable } from 'node:stream';
+import { digestOf, formatDigest, parseDigest } from '../../core/digest.ts';
+import { RegistryError } from '../../core/errors.ts';
+import type { ByteRange } from '../../core/http-range.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
+import { StorageNotFoundError } from '../../storage/driver.ts';
+import type {
+  BlobHandle,
+  Descriptor,
+  HostedMachinery,
+  ManifestContent,
+  ManifestInfo,
+  OciBackend,
+  OciCacheWriter,
+} from './backend.ts';
+import { MAX_MANIFEST_BYTES, parseManifest, type ParsedManifest } from './manifest.ts';
+import type { Reference } from './reference.ts';
+import type { ManifestRow, OciStore } from './store.ts';
+
+/** Byte-bounded LRU of manifest bodies keyed by digest (content-addressed, so never stale). */
+export class ManifestCache {
+  readonly #entries = new Map<string, Buffer>();
+  readonly #maxBytes: number;
+  #bytes = 0;
+
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+  }
+
+  get(digest: string): Buffer | undefined {
+    const body = this.#entries.get(digest);
+    if (body !== undefined) {
+      this.#entries.delete(digest);
+      this.#entries.set(digest, body);
+    }
+    return body;
+  }
+
+  set(digest: string, body: Buffer): void {
+    if (body.length > this.#maxBytes / 4 || this.#entries.has(digest)) return;
+    this.#entries.set(digest, body);
+    this.#bytes += body.length;
+    for (const [key, value] of this.#entries) {
+      if (this.#bytes <= this.#maxBytes) break;
+      this.#entries.delete(key);
+      this.#bytes -= value.length;
+    }
+  }
+}
+
+export interface PutManifestResult {
+  readonly digest: string;
+  readonly subject: string | undefined;
+}
+
+export class Hosted implements HostedMachinery, OciCacheWriter {
+  readonly #store: OciStore;
+  readonly #blobs: BlobStore;
+  readonly #cache: ManifestCache;
+
+  constructor(store: OciStore, blobs: BlobStore, cache: ManifestCache) {
+    this.#store = store;
+    this.#blobs = blobs;
+    this.#cache = cache;
+  }
+
+  get store(): OciCacheWriter {
+    return this;
+  }
+
+  get sql(): OciStore {
+    return this.#store;
+  }
+
+  forRepository(repository: Repository): OciBackend {
+    return new HostedBackend(repository, this);
+  }
+
+  // Reads used by HostedBackend.
+
+  async manifestRow(
+    repo: string,
+    name: string,
+    reference: Reference,
+  ): Promise<ManifestRow | undefined> {
+    return reference.kind === 'tag'
+      ? this.#store.manifestByTag(repo, name, reference.tag)
+      : this.#store.manifestByDigest(repo, name, reference.digest);
+  }
+
+  async manifestBody(row: ManifestRow): Promise<Buffer | undefined> {
+    const cached = this.#cache.get(row.digest);
+    if (cached) return cached;
+    try {
+      const stream = await this.#blobs.open(parseDigest(row.digest));
+      const body = await readAllBounded(stream, MAX_MANIFEST_BYTES, 'manifest');
+      this.#cache.set(row.digest, body);
+      return body;
+    } catch (err) {
+      if (err instanceof StorageNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  async blobHandle(repo: string, name: string, digest: string): Promise<BlobHandle | undefined> {
+    const size = await this.#store.blobLink(repo, name, digest);
+    if (size === undefined) return undefined;
+    return this.handleFor(digest, size);
+  }
+
+  handleFor(digest: string, size: number): BlobHandle {
+    const blobs = this.#blobs;
+    return {
+      digest,
+      size,
+      async open(range?: ByteRange) {
+        try {
+          return await blobs.open(
+            parseDigest(digest),
+            range ? { start: range.start, end: range.end } : undefined,
+          );
+        } catch (err) {
+          if (err instanceof StorageNotFoundError) throw blobUnknown(digest);
+          throw err;
+        }
+      },
+    };
+  }
+
+  // Writes.
+
+  /**
+   * Validates and stores a manifest under repo/name; tags it with `tags`. `expectedDigest` is set
+   * when the client PUT by digest (its algorithm decides the hash).
+   */
+  async putManifest(
+    repo: string,
+    name: string,
+    body: Buffer,
+    contentType: string | undefined,
+    tags: readonly string[],
+    expectedDigest: string | undefined,
+  ): Promise<PutManifestResult> {
+    const parsed = parseManifest(body, contentType);
+    const digest = manifestDigest(body, expectedDigest);
+    await this.#checkReferences(repo, name, parsed);
+    await this.#storeManifest(repo, name, body, digest, parsed, tags);
+    return { digest, subject: parsed.subject };
+  }
+
+  async cacheManifest(
+    repo: string,
+    name: string,
+    body: Buffer,
+    mediaType: string,
+    tag?: string,
+  ): Promise<ManifestInfo> {
+    const parsed = parseManifest(body, mediaType);
+    const digest = formatDigest(digestOf(body));
+    await this.#storeManifest(repo, name, body, digest, parsed, tag === undefined ? [] : [tag]);
+    return { digest, mediaType: parsed.mediaType, size: body.length };
+  }
+
+  async linkBlob(repo: string, name: string, digest: string, size: number): Promise<void> {
+    await this.#store.linkBlob(repo, name, digest, size);
+  }
+
+  async #storeManifest(
+    repo: string,
+    name: string,
+    body: Buffer,
+    digest: string,
+    parsed: ParsedManifest,
+    tags: readonly string[],
+  ): Promise<void> {
+    await this.#blobs.ingest(Readable.from([body]), {
+      expected: parseDigest(digest),
+      expectedSize: body.length,
+    });
+    this.#cache.set(digest, body);
+    await this.#store.putManifest(
+      repo,
+      name,
+      {
+        digest,
+        mediaType: parsed.mediaType,
+        size: body.length,
+        subject: parsed.subject,
+        artifactType: parsed.artifactType,
+        configMediaType: parsed.configMediaType,
+        annotations: parsed.annotations,
+      },
+      tags,
+    );
+  }
+
+  async #checkReferences(repo: string, name: string, parsed: ParsedManifest): Promise<void> {
+    for (const digest of new Set(parsed.blobs)) {
+      if ((await this.#store.blobLink(repo, name, digest)) === undefined) {
+        throw new RegistryError('MANIFEST_INVALID', `manifest references unknown blob ${digest}`, {
+          protocolCode: 'MANIFEST_BLOB_UNKNOWN',
+          detail: { digest },
+        });
+      }
+    }
+    for (const digest of new Set(parsed.children)) {
+      if ((await this.#store.manifestByDigest(repo, name, digest)) === undefined) {
+        throw new RegistryError('MANIFEST_INVALID', `index references unknown manifest ${digest}`, {
+          protocolCode: 'MANIFEST_BLOB_UNKNOWN',
+          detail: { digest },
+        });
+      }
+    }
+  }
+}
+
+export class HostedBackend implements OciBackend {
+  readonly repository: Repository;
+  readonly #hosted: Hosted;
+
+  constructor(repository: Repository, hosted: Hosted) {
+    this.repository = repository;
+    this.#hosted = hosted;
+  }
+
+  async getManifest(name: string, reference: Reference): Promise<ManifestContent | undefined> {
+    const row = await this.#hosted.manifestRow(this.repository.name, name, reference);
+    if (!row) return undefined;
+    const body = await this.#hosted.manifestBody(row);
+    if (!body) return undefined;
+    return { digest: row.digest, mediaType: row.media_type, size: row.size, body };
+  }
+
+  async statManifest(name: string, reference: Reference): Promise<ManifestInfo | undefined> {
+    const row = await this.#hosted.manifestRow(this.repository.name, name, reference);
+    return row ? { digest: row.digest, mediaType: row.media_type, size: row.size } : undefined;
+  }
+
+  getBlob(name: string, digest: string): Promise<BlobHandle | undefined> {
+    return this.#hosted.blobHandle(this.repository.name, name, digest);
+  }
+
+  async listTags(name: string): Promise<readonly string[] | undefined> {
+    return this.#hosted.sql.tags(this.repository.name, name);
+  }
+
+  catalog(): Promise<readonly string[]> {
+    return this.#hosted.sql.names(this.repository.name);
+  }
+
+  async referrers(name: string, digest: string): Promise<readonly Descriptor[]> {
+    const rows = await this.#hosted.sql.referrers(this.repository.name, name, digest);
+    return rows.map((row) => {
+      const annotations =
+        row.annotations === null
+          ? undefined
+          : (JSON.parse(row.annotations) as Record<string, string>);
+      return {
+        mediaType: row.media_type,
+        digest: row.digest,
+        size: row.size,
+        ...(row.artifact_type === null ? {} : { artifactType: row.artifact_type }),
+        ...(annotations === undefined ? {} : { annotations }),
+      };
+    });
+  }
+}
+
+/** The digest of manifest bytes; when the client named one, it must match (DIGEST_INVALID). */
+function manifestDigest(body: Buffer, expected: string | undefined): string {
+  if (expected === undefined) return formatDigest(digestOf(body));
+  const wanted = parseDigest(expected);
+  const actual = formatDigest(digestOf(body, wanted.algorithm));
+  if (actual !== expected) {
+    throw new RegistryError(
+      'DIGEST_INVALID',
+      `manifest digest mismatch: expected ${expected}, got ${actual}`,
+      {
+        protocolCode: 'DIGEST_INVALID',
+      },
+    );
+  }
+  return actual;
+}
+
+export function blobUnknown(digest: string): RegistryError {
+  return new RegistryError('NOT_FOUND', `blob unknown to registry: ${digest}`, {
+    protocolCode: 'BLOB_UNKNOWN',
+    detail: { digest },
+  });
+}

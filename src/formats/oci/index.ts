@@ -1,0 +1,133 @@
+/**
+ * The Docker/OCI format module (OCI Distribution Spec 1.1), mounted at `/v2` for the default
+ * `docker` group and at `/repository/<name>/v2` (and `/v2/<name>/<image>`) for named repositories.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
+import type { FormatContext, FormatModule } from '../format.ts';
+import { emptyBackend, type OciBackend, type OciBackendFactories } from './backend.ts';
+import { GroupBackend } from './group.ts';
+import { Hosted, ManifestCache } from './hosted.ts';
+import { registerOciRoutes } from './routes.ts';
+import { OciService } from './service.ts';
+import { OciStore, ociMigrations } from './store.ts';
+import { UploadManager } from './uploads.ts';
+
+const MB = 1024 * 1024;
+const MANIFEST_CACHE_BYTES = 32 * MB;
+
+/**
+ * Read backends per repository kind. The proxy engine plugs in here with one line
+ * (`proxy: createOciProxyBackend`); until then a proxy member has nothing.
+ */
+export const OCI_BACKEND_FACTORIES: OciBackendFactories = {
+  hosted: (repository, deps) => deps.hosted.forRepository(repository),
+  proxy: (repository) => emptyBackend(repository),
+};
+
+export function createOciFormat(
+  factories: OciBackendFactories = OCI_BACKEND_FACTORIES,
+): FormatModule {
+  return {
+    format: 'docker',
+    mount: '/v2',
+    defaultRepository: 'docker',
+    migrations: ociMigrations,
+    defaultRepositories,
+    register: (scope, context) => register(scope, context, factories),
+  };
+}
+
+export const ociFormat: FormatModule = createOciFormat();
+
+function defaultRepositories(config: AppConfig): RepositoryConfig[] {
+  const hosted: RepositoryConfig = {
+    name: 'docker-hosted',
+    format: 'docker',
+    kind: 'hosted',
+    members: [],
+    upstreams: [],
+  };
+  const repos: RepositoryConfig[] = [hosted];
+  if (config.docker.upstreams.length > 0) {
+    repos.push({
+      name: 'docker-proxy',
+      format: 'docker',
+      kind: 'proxy',
+      members: [],
+      upstreams: config.docker.upstreams,
+    });
+  }
+  repos.push({
+    name: 'docker',
+    format: 'docker',
+    kind: 'group',
+    members: repos.map((r) => r.name),
+    write_member: 'docker-hosted',
+    upstreams: [],
+  });
+  return repos;
+}
+
+function register(
+  scope: FastifyInstance,
+  context: FormatContext,
+  factories: OciBackendFactories,
+): Promise<void> {
+  const store = new OciStore(context.db);
+  const hosted = new Hosted(store, context.blobs, new ManifestCache(MANIFEST_CACHE_BYTES));
+  const dockerRepos = context.repositories.byFormat('docker');
+  const backends = new Map<string, OciBackend>();
+  for (const repo of dockerRepos) {
+    if (repo.kind === 'group') continue;
+    backends.set(repo.name, factories[repo.kind](repo, { context, hosted }));
+  }
+  for (const repo of dockerRepos) {
+    if (repo.kind !== 'group') continue;
+    const members = context.repositories
+      .membersOf(repo)
+      .map((m) => backends.get(m.name) ?? emptyBackend(m));
+    backends.set(repo.name, new GroupBackend(repo, members));
+  }
+  const limits = () => {
+    const config = context.config();
+    return {
+      maxSessions: config.docker.max_upload_sessions,
+      maxSessionBytes: config.docker.max_upload_session_size_mb * MB,
+      maxRequestBytes: config.server.body_limit_mb * MB,
+      ttlSeconds: config.docker.upload_session_ttl,
+    };
+  };
+  const uploads = new UploadManager(store, context.blobs, limits);
+  const named = dockerRepos.filter((r) => !r.isDefault).map((r) => r.name);
+  const service = new OciService({
+    repositories: context.repositories,
+    access: context.access,
+    blobs: context.blobs,
+    hosted,
+    uploads,
+    backends,
+    defaultRepository: 'docker',
+    namedRepositories: () => named,
+    maxRequestBytes: () => Math.min(limits().maxRequestBytes, limits().maxSessionBytes),
+  });
+  registerOciRoutes(scope, {
+    service,
+    repositories: context.repositories,
+    mount: '/v2',
+    repositoryNames: dockerRepos.map((r) => r.name),
+  });
+
+  // Idle sessions are purged on a timer; unref'd so it never keeps the process alive.
+  const every = Math.min(60_000, Math.max(1000, (limits().ttlSeconds * 1000) / 2));
+  const timer = setInterval(() => {
+    uploads.purgeIdle().catch((err: unknown) => {
+      context.log.warn({ err }, 'purging idle upload sessions failed');
+    });
+  }, every);
+  timer.unref();
+  context.onClose(() => {
+    clearInterval(timer);
+  });
+  return Promise.resolve();
+}

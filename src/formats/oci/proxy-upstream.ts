@@ -1,0 +1,252 @@
+/**
+ * The Docker Registry v2 upstream adapter: which upstreams a name goes to (prefix routing,
+ * default_action, Docker Hub's `library/` convention) and how to ask them for a manifest or a blob
+ * through the proxy engine's client. No caching here: proxy.ts decides that.
+ */
+import type { Readable } from 'node:stream';
+import { RegistryError } from '../../core/errors.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import type {
+  UpstreamClient,
+  UpstreamResponse,
+  UpstreamTarget,
+} from '../../proxy/upstream-client.ts';
+import type { DockerUpstreamConfig } from './config.ts';
+
+/** Every manifest type we can serve, sent as Accept so the upstream never down-converts. */
+export const MANIFEST_ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.oci.artifact.manifest.v1+json',
+].join(', ');
+
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+const DOCKER_HUB_HOSTS = new Set([
+  'registry-1.docker.io',
+  'index.docker.io',
+  'docker.io',
+  'registry.hub.docker.com',
+]);
+
+/** One place to ask for a name: an upstream and the name as that upstream spells it. */
+export interface Candidate {
+  readonly target: UpstreamTarget;
+  readonly remoteName: string;
+}
+
+export interface RoutableUpstream {
+  readonly config: DockerUpstreamConfig;
+  readonly target: UpstreamTarget;
+}
+
+/**
+ * The upstreams to try for `name`, in order:
+ * - a name whose first segment is an upstream's `prefix` goes only to the upstreams with that
+ *   prefix, with the prefix stripped (`/v2/ghcr/org/app` → `org/app` on that upstream);
+ * - any other name goes to the upstreams without a prefix, unless default_action is `deny`;
+ * - a one-segment name means `library/<name>` on Docker Hub (as the docker CLI does); on other
+ *   registries it is tried as written, then as `library/<name>` (a mirror of Hub's layout).
+ */
+export function routeName(
+  name: string,
+  upstreams: readonly RoutableUpstream[],
+  defaultAction: 'allow' | 'deny',
+): Candidate[] {
+  const slash = name.indexOf('/');
+  const first = slash < 0 ? undefined : name.slice(0, slash);
+  const prefixed = upstreams.filter(
+    (u) => u.config.prefix !== undefined && u.config.prefix === first,
+  );
+  const chosen =
+    prefixed.length > 0
+      ? prefixed.map((u) => ({ upstream: u, remote: name.slice(slash + 1) }))
+      : defaultAction === 'deny'
+        ? []
+        : upstreams
+            .filter((u) => u.config.prefix === undefined)
+            .map((u) => ({ upstream: u, remote: name }));
+  const candidates: Candidate[] = [];
+  for (const { upstream, remote } of chosen) {
+    if (remote.includes('/')) {
+      candidates.push({ target: upstream.target, remoteName: remote });
+    } else if (isDockerHub(upstream.config.url)) {
+      candidates.push({ target: upstream.target, remoteName: `library/${remote}` });
+    } else {
+      candidates.push({ target: upstream.target, remoteName: remote });
+      candidates.push({ target: upstream.target, remoteName: `library/${remote}` });
+    }
+  }
+  return candidates;
+}
+
+export function isDockerHub(url: string): boolean {
+  return URL.canParse(url) && DOCKER_HUB_HOSTS.has(new URL(url).hostname);
+}
+
+function scopeOf(remoteName: string): string {
+  return `repository:${remoteName}:pull`;
+}
+
+function path(remoteName: string, kind: 'manifests' | 'blobs', reference: string): string {
+  return `/v2/${remoteName}/${kind}/${encodeURIComponent(reference)}`;
+}
+
+/** What a manifest request to one upstream gave. */
+export type ManifestAnswer =
+  | {
+      readonly kind: 'found';
+      readonly body: Buffer;
+      readonly mediaType: string;
+      readonly digest: string | undefined;
+    }
+  | {
+      readonly kind: 'head';
+      readonly digest: string | undefined;
+      readonly mediaType: string | undefined;
+    }
+  | { readonly kind: 'absent' };
+
+export class DockerUpstream {
+  readonly #client: UpstreamClient;
+
+  constructor(client: UpstreamClient) {
+    this.#client = client;
+  }
+
+  /** GET (or HEAD) a manifest by tag or digest from one candidate. */
+  async manifest(
+    candidate: Candidate,
+    reference: string,
+    method: 'GET' | 'HEAD',
+  ): Promise<ManifestAnswer> {
+    const response = await this.#client.request(candidate.target, {
+      method,
+      path: path(candidate.remoteName, 'manifests', reference),
+      headers: { accept: MANIFEST_ACCEPT },
+      scope: scopeOf(candidate.remoteName),
+    });
+    if (isAbsent(response)) {
+      response.body.destroy();
+      return { kind: 'absent' };
+    }
+    expectOk(response, candidate);
+    const digest = response.header('docker-content-digest');
+    const mediaType = contentType(response);
+    if (method === 'HEAD') {
+      response.body.destroy();
+      return { kind: 'head', digest, mediaType };
+    }
+    const declared = Number(response.header('content-length') ?? '0');
+    if (declared > MAX_MANIFEST_BYTES) {
+      response.body.destroy();
+      throw upstreamGarbage(candidate, `manifest larger than ${MAX_MANIFEST_BYTES} bytes`);
+    }
+    const body = await readAllBounded(
+      response.body as AsyncIterable<Uint8Array>,
+      MAX_MANIFEST_BYTES,
+      'upstream manifest',
+    ).catch((err: unknown) => {
+      throw err instanceof RegistryError && err.code === 'TOO_LARGE'
+        ? upstreamGarbage(candidate, `manifest larger than ${MAX_MANIFEST_BYTES} bytes`)
+        : err;
+    });
+    return { kind: 'found', body, mediaType: mediaType ?? mediaTypeFromBody(body) ?? '', digest };
+  }
+
+  /** Opens a blob body from one candidate; undefined when the upstream does not have it. */
+  async blob(
+    candidate: Candidate,
+    digest: string,
+    method: 'GET' | 'HEAD' = 'GET',
+  ): Promise<{ body: Readable; size: number | undefined } | undefined> {
+    const response = await this.#client.request(candidate.target, {
+      method,
+      path: path(candidate.remoteName, 'blobs', digest),
+      scope: scopeOf(candidate.remoteName),
+    });
+    if (isAbsent(response)) {
+      response.body.destroy();
+      return undefined;
+    }
+    expectOk(response, candidate);
+    const length = response.header('content-length');
+    const size = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
+    return { body: response.body, size };
+  }
+
+  /** First page of an upstream tag list; undefined when unknown there. */
+  async tags(candidate: Candidate): Promise<string[] | undefined> {
+    const response = await this.#client.request(candidate.target, {
+      method: 'GET',
+      path: `/v2/${candidate.remoteName}/tags/list`,
+      scope: scopeOf(candidate.remoteName),
+    });
+    if (isAbsent(response)) {
+      response.body.destroy();
+      return undefined;
+    }
+    expectOk(response, candidate);
+    const body = await readAllBounded(
+      response.body as AsyncIterable<Uint8Array>,
+      MAX_MANIFEST_BYTES,
+      'upstream tag list',
+    );
+    try {
+      const parsed = JSON.parse(body.toString('utf8')) as { tags?: unknown };
+      return Array.isArray(parsed.tags)
+        ? parsed.tags.filter((t): t is string => typeof t === 'string')
+        : [];
+    } catch {
+      throw upstreamGarbage(candidate, 'tag list is not JSON');
+    }
+  }
+}
+
+/**
+ * 404, and 401/403 that survived the auth dance, mean "not here" for a pull-through cache: the
+ * next upstream is asked. (Docker Hub answers 401 for images that do not exist.)
+ */
+function isAbsent(response: UpstreamResponse): boolean {
+  return response.status === 404 || response.status === 401 || response.status === 403;
+}
+
+function expectOk(response: UpstreamResponse, candidate: Candidate): void {
+  if (response.status === 200) return;
+  response.body.destroy();
+  const code =
+    response.status === 429
+      ? 'UPSTREAM_FAILED'
+      : response.status === 504
+        ? 'UPSTREAM_TIMEOUT'
+        : 'UPSTREAM_FAILED';
+  throw new RegistryError(code, `upstream ${candidate.target.label} answered ${response.status}`, {
+    detail: { upstream: candidate.target.label, status: response.status },
+  });
+}
+
+export function upstreamGarbage(candidate: Candidate, why: string): RegistryError {
+  return new RegistryError(
+    'UPSTREAM_FAILED',
+    `upstream ${candidate.target.label} sent an invalid response: ${why}`,
+    {
+      detail: { upstream: candidate.target.label },
+    },
+  );
+}
+
+function contentType(response: UpstreamResponse): string | undefined {
+  const value = response.header('content-type');
+  return value?.split(';')[0]?.trim() || undefined;
+}
+
+function mediaTypeFromBody(body: Buffer): string | undefined {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { mediaType?: unknown };
+    return typeof parsed.mediaType === 'string' ? parsed.mediaType : undefined;
+  } catch {
+    return undefined;
+  }
+}

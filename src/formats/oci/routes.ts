@@ -1,0 +1,131 @@
+/**
+ * Fastify adapter for the OCI service: raw bodies, raw paths, the OCI error envelope, and the
+ * `Docker-Distribution-API-Version` header on every response of the scope.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { toRegistryError, type RegistryError } from '../../core/errors.ts';
+import { checkRequestPath } from '../../http/hooks.ts';
+import { rawPath, useRawBodies } from '../../http/request.ts';
+import type { RepositoryRegistry } from '../../repos/repository.ts';
+import { stripMount } from './paths.ts';
+import type { OciReply, OciService } from './service.ts';
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+/** Generic error codes → the spec's codes, for errors thrown without a protocol code. */
+const OCI_CODES: Readonly<Record<string, string>> = {
+  NAME_INVALID: 'NAME_INVALID',
+  DIGEST_INVALID: 'DIGEST_INVALID',
+  SIZE_INVALID: 'SIZE_INVALID',
+  MANIFEST_INVALID: 'MANIFEST_INVALID',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  DENIED: 'DENIED',
+  NOT_FOUND: 'NAME_UNKNOWN',
+  METHOD_NOT_ALLOWED: 'UNSUPPORTED',
+  TOO_LARGE: 'SIZE_INVALID',
+  RANGE_NOT_SATISFIABLE: 'BLOB_UPLOAD_INVALID',
+  UNSUPPORTED_MEDIA_TYPE: 'MANIFEST_INVALID',
+  TOO_MANY_REQUESTS: 'TOOMANYREQUESTS',
+  BAD_REQUEST: 'BLOB_UPLOAD_INVALID',
+};
+
+export interface OciRoutesOptions {
+  readonly service: OciService;
+  readonly repositories: RepositoryRegistry;
+  readonly mount: string;
+  /** Docker repositories served at `/repository/<name>/v2`. */
+  readonly repositoryNames: readonly string[];
+}
+
+export function registerOciRoutes(scope: FastifyInstance, options: OciRoutesOptions): void {
+  useRawBodies(scope);
+  scope.addHook('onRequest', async (_request, reply) => {
+    void reply.header('docker-distribution-api-version', 'registry/2.0');
+  });
+  scope.setErrorHandler((err, request, reply) => renderError(err, request, reply));
+
+  const { service, mount } = options;
+  const handle =
+    (prefix: (request: FastifyRequest) => { prefix: string; repoName?: string } | undefined) =>
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      const where = prefix(request);
+      const raw = rawPath(request);
+      const repository =
+        where?.repoName === undefined ? undefined : options.repositories.get(where.repoName);
+      const rest = where === undefined ? undefined : stripMount(raw, where.prefix);
+      if (
+        where === undefined ||
+        rest === undefined ||
+        (where.repoName !== undefined && repository?.format !== 'docker')
+      ) {
+        return sendReply(reply, {
+          status: 404,
+          headers: {},
+          body: envelope('NAME_UNKNOWN', 'repository not found', undefined),
+        });
+      }
+      const query = new URL(request.raw.url ?? '/', 'http://x').searchParams;
+      const result = await service.handle({
+        method: request.method,
+        principal: request.principal,
+        prefix: where.prefix,
+        repository,
+        rest,
+        query,
+        header: (name) => headerValue(request.headers[name]),
+        body: request.raw,
+      });
+      return sendReply(reply, result);
+    };
+
+  const routeOptions = { exposeHeadRoute: false } as const;
+  const atMount = handle(() => ({ prefix: mount }));
+  scope.route({ method: [...METHODS], url: mount, handler: atMount, ...routeOptions });
+  scope.route({ method: [...METHODS], url: `${mount}/*`, handler: atMount, ...routeOptions });
+  // Static per-repository routes: `/repository/<name>/…` of other formats never collide.
+  for (const repoName of options.repositoryNames) {
+    const prefix = `/repository/${repoName}/v2`;
+    const named = handle(() => ({ prefix, repoName }));
+    scope.route({ method: [...METHODS], url: prefix, handler: named, ...routeOptions });
+    scope.route({ method: [...METHODS], url: `${prefix}/*`, handler: named, ...routeOptions });
+  }
+}
+
+function sendReply(reply: FastifyReply, result: OciReply): FastifyReply {
+  void reply.code(result.status).headers(result.headers);
+  return result.body === undefined ? reply.send() : reply.send(result.body);
+}
+
+function renderError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  let error: RegistryError = toRegistryError(err);
+  if (
+    error.code === 'BAD_REQUEST' &&
+    error.protocolCode === undefined &&
+    checkRequestPath(request.raw.url ?? '/')
+  ) {
+    // The global path guard refused the URL: in OCI terms the name is invalid.
+    error = Object.assign(toRegistryError(err), { protocolCode: 'NAME_INVALID' });
+  }
+  if (error.status >= 500) request.log.error({ err }, 'request failed');
+  const code = error.protocolCode ?? OCI_CODES[error.code] ?? 'UNKNOWN';
+  const message = error.status >= 500 ? 'internal server error' : error.message;
+  const headers: Record<string, string> = { ...(error.headers ?? {}) };
+  if (error.status === 401) headers['www-authenticate'] = 'Basic realm="nora"';
+  const body = envelope(code, message, error.status >= 500 ? undefined : error.detail);
+  // Whatever is left of a refused upload body is not worth reading: close after replying.
+  if (!request.raw.complete && request.method !== 'GET' && request.method !== 'HEAD')
+    headers['connection'] = 'close';
+  return reply
+    .code(error.status)
+    .headers(headers)
+    .type('application/json')
+    .send(request.method === 'HEAD' ? undefined : body);
+}
+
+function envelope(code: string, message: string, detail: unknown): string {
+  return JSON.stringify({ errors: [{ code, message, detail: detail ?? null }] });
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,610 @@
+/**
+ * The OCI distribution API as plain functions: a parsed request in, a status + headers + body
+ * out. No Fastify here (routes.ts adapts). This layer picks the repository a URL addresses,
+ * checks access, sends reads to that repository's backend and writes to its hosted write target
+ * (405 UNSUPPORTED when there is none, e.g. a proxy).
+ */
+import type { Readable } from 'node:stream';
+import type { AccessControl, Action, Principal } from '../../auth/access.ts';
+import { parseDigest } from '../../core/digest.ts';
+import { RegistryError } from '../../core/errors.ts';
+import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
+import type { OciBackend } from './backend.ts';
+import { compare } from './group.ts';
+import { blobUnknown, type Hosted } from './hosted.ts';
+import { MAX_MANIFEST_BYTES, MEDIA_TYPES } from './manifest.ts';
+import { parseOciPath, type OciRoute } from './paths.ts';
+import {
+  isValidName,
+  isValidTag,
+  parseDigestString,
+  referenceText,
+  type Reference,
+} from './reference.ts';
+import type { UploadManager } from './uploads.ts';
+
+export interface OciRequest {
+  readonly method: string;
+  readonly principal: Principal;
+  /** The URL prefix the client used: `/v2` or `/repository/<repo>/v2`. */
+  readonly prefix: string;
+  /** The repository addressed by `/repository/<repo>/v2`, or undefined under `/v2`. */
+  readonly repository: Repository | undefined;
+  /** Raw path after the prefix and its slash (`myapp/manifests/latest`). */
+  readonly rest: string;
+  readonly query: URLSearchParams;
+  header(name: string): string | undefined;
+  readonly body: Readable;
+}
+
+export interface OciReply {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: Buffer | Readable | string;
+}
+
+export interface OciServiceDeps {
+  readonly repositories: RepositoryRegistry;
+  readonly access: AccessControl;
+  readonly blobs: BlobStore;
+  readonly hosted: Hosted;
+  readonly uploads: UploadManager;
+  readonly backends: ReadonlyMap<string, OciBackend>;
+  /** The repository behind `/v2/` (the default docker group). */
+  readonly defaultRepository: string;
+  /** Named (non-default) docker repositories reachable as `/v2/<repo>/<image>`. */
+  readonly namedRepositories: () => readonly string[];
+  readonly maxRequestBytes: () => number;
+}
+
+/** Where a URL's name lands. */
+interface Target {
+  readonly repo: Repository;
+  readonly backend: OciBackend;
+  /** Name inside the repository. */
+  readonly name: string;
+  /** Name as written in the URL (for Location headers and tag lists). */
+  readonly urlName: string;
+}
+
+const INDEX_TYPE = MEDIA_TYPES.ociIndex;
+
+export class OciService {
+  readonly #deps: OciServiceDeps;
+
+  constructor(deps: OciServiceDeps) {
+    this.#deps = deps;
+  }
+
+  async handle(request: OciRequest): Promise<OciReply> {
+    const route = parseOciPath(request.rest);
+    if (!route) throw notFoundRoute();
+    switch (route.kind) {
+      case 'base':
+        return allow(request, ['GET', 'HEAD'], () => ({
+          status: 200,
+          headers: jsonHeaders(2),
+          body: '{}',
+        }));
+      case 'catalog':
+        return allow(request, ['GET'], () => this.#catalog(request));
+      case 'tags':
+        return allow(request, ['GET'], () => this.#tags(request, route.name));
+      case 'manifest':
+        return this.#manifest(request, route);
+      case 'blob':
+        return this.#blob(request, route);
+      case 'uploads':
+        return allow(request, ['POST'], () => this.#startUpload(request, route.name));
+      case 'upload':
+        return this.#upload(request, route);
+      case 'referrers':
+        return allow(request, ['GET'], () => this.#referrers(request, route.name, route.digest));
+    }
+  }
+
+  // Resolution and access.
+
+  #target(request: OciRequest, urlName: string): Target {
+    const { repositories } = this.#deps;
+    let repo = request.repository;
+    let name = urlName;
+    if (repo === undefined) {
+      const slash = urlName.indexOf('/');
+      const first = slash === -1 ? '' : urlName.slice(0, slash);
+      const named = first === '' ? undefined : repositories.get(first);
+      if (named !== undefined && this.#deps.namedRepositories().includes(first)) {
+        repo = named;
+        name = urlName.slice(slash + 1);
+      } else {
+        repo = repositories.get(this.#deps.defaultRepository);
+      }
+    }
+    const backend = repo === undefined ? undefined : this.#deps.backends.get(repo.name);
+    if (repo === undefined || backend === undefined) {
+      throw new RegistryError('NOT_FOUND', 'repository not found', {
+        protocolCode: 'NAME_UNKNOWN',
+      });
+    }
+    return { repo, backend, name, urlName };
+  }
+
+  #authorize(request: OciRequest, repo: Repository, action: Action): void {
+    this.#deps.access.authorize(request.principal, repo, action);
+  }
+
+  /** The hosted repository receiving writes for `target`, or 405 UNSUPPORTED. */
+  #writeRepo(request: OciRequest, target: Target, action: Action): string {
+    this.#authorize(request, target.repo, action);
+    const writeTo = this.#deps.repositories.writeTarget(target.repo);
+    if (writeTo === undefined) {
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        `repository ${target.repo.name} is read-only (${target.repo.kind})`,
+        {
+          protocolCode: 'UNSUPPORTED',
+        },
+      );
+    }
+    return writeTo.name;
+  }
+
+  // Listings.
+
+  async #catalog(request: OciRequest): Promise<OciReply> {
+    let names: string[];
+    if (request.repository !== undefined) {
+      const target = this.#target(request, 'catalog');
+      this.#authorize(request, target.repo, 'read');
+      names = [...(await target.backend.catalog())];
+    } else {
+      const root = this.#target(request, 'catalog');
+      this.#authorize(request, root.repo, 'read');
+      names = [...(await root.backend.catalog())];
+      for (const repoName of this.#deps.namedRepositories()) {
+        const backend = this.#deps.backends.get(repoName);
+        const repo = this.#deps.repositories.get(repoName);
+        if (!backend || !repo) continue;
+        this.#authorize(request, repo, 'read');
+        for (const name of await backend.catalog()) names.push(`${repoName}/${name}`);
+      }
+      names.sort(compare);
+    }
+    const page = paginate(names, request.query);
+    const body = JSON.stringify({ repositories: page.items });
+    return {
+      status: 200,
+      headers: {
+        ...jsonHeaders(Buffer.byteLength(body)),
+        ...page.link(`${request.prefix}/_catalog`),
+      },
+      body,
+    };
+  }
+
+  async #tags(request: OciRequest, urlName: string): Promise<OciReply> {
+    const target = this.#target(request, urlName);
+    this.#authorize(request, target.repo, 'read');
+    const tags = await target.backend.listTags(target.name);
+    if (tags === undefined) throw nameUnknown(urlName);
+    const page = paginate([...tags], request.query);
+    const body = JSON.stringify({ name: urlName, tags: page.items });
+    return {
+      status: 200,
+      headers: {
+        ...jsonHeaders(Buffer.byteLength(body)),
+        ...page.link(`${request.prefix}/${urlName}/tags/list`),
+      },
+      body,
+    };
+  }
+
+  async #referrers(request: OciRequest, urlName: string, digest: string): Promise<OciReply> {
+    const target = this.#target(request, urlName);
+    this.#authorize(request, target.repo, 'read');
+    let manifests = [...(await target.backend.referrers(target.name, digest))];
+    const headers: Record<string, string> = {};
+    const artifactType = request.query.get('artifactType');
+    if (artifactType !== null) {
+      manifests = manifests.filter((m) => m.artifactType === artifactType);
+      headers['oci-filters-applied'] = 'artifactType';
+    }
+    const body = JSON.stringify({ schemaVersion: 2, mediaType: INDEX_TYPE, manifests });
+    return {
+      status: 200,
+      headers: {
+        ...headers,
+        'content-type': INDEX_TYPE,
+        'content-length': String(Buffer.byteLength(body)),
+      },
+      body,
+    };
+  }
+
+  // Manifests.
+
+  async #manifest(
+    request: OciRequest,
+    route: Extract<OciRoute, { kind: 'manifest' }>,
+  ): Promise<OciReply> {
+    const target = this.#target(request, route.name);
+    const { reference } = route;
+    switch (request.method) {
+      case 'GET':
+      case 'HEAD': {
+        this.#authorize(request, target.repo, 'read');
+        if (request.method === 'HEAD') {
+          const info = await target.backend.statManifest(target.name, reference);
+          if (!info) throw manifestUnknown(reference);
+          return { status: 200, headers: manifestHeaders(info) };
+        }
+        const manifest = await target.backend.getManifest(target.name, reference);
+        if (!manifest) throw manifestUnknown(reference);
+        if (request.header('if-none-match') === `"${manifest.digest}"`) {
+          return {
+            status: 304,
+            headers: { etag: `"${manifest.digest}"`, 'docker-content-digest': manifest.digest },
+          };
+        }
+        return { status: 200, headers: manifestHeaders(manifest), body: manifest.body };
+      }
+      case 'PUT':
+        return this.#putManifest(request, target, reference);
+      case 'DELETE': {
+        const repo = this.#writeRepo(request, target, 'delete');
+        const { sql } = this.#deps.hosted;
+        const deleted =
+          reference.kind === 'tag'
+            ? await sql.deleteTag(repo, target.name, reference.tag)
+            : await sql.deleteManifest(repo, target.name, reference.digest);
+        if (!deleted) throw manifestUnknown(reference);
+        return { status: 202, headers: { 'content-length': '0' } };
+      }
+      default:
+        throw methodNotAllowed(request.method);
+    }
+  }
+
+  async #putManifest(request: OciRequest, target: Target, reference: Reference): Promise<OciReply> {
+    const repo = this.#writeRepo(request, target, 'write');
+    const body = await readAllBounded(request.body, MAX_MANIFEST_BYTES, 'manifest');
+    const contentType = request.header('content-type')?.split(';')[0]?.trim();
+    const tags = reference.kind === 'tag' ? [reference.tag] : request.query.getAll('tag');
+    for (const tag of tags) {
+      if (!isValidTag(tag)) {
+        throw new RegistryError('MANIFEST_INVALID', `invalid tag: ${tag.slice(0, 140)}`, {
+          protocolCode: 'MANIFEST_INVALID',
+        });
+      }
+    }
+    const expected = reference.kind === 'digest' ? reference.digest : undefined;
+    const result = await this.#deps.hosted.putManifest(
+      repo,
+      target.name,
+      body,
+      contentType,
+      tags,
+      expected,
+    );
+    const headers: Record<string, string> = {
+      location: `${request.prefix}/${target.urlName}/manifests/${result.digest}`,
+      'docker-content-digest': result.digest,
+      'content-length': '0',
+    };
+    if (result.subject !== undefined) headers['oci-subject'] = result.subject;
+    return { status: 201, headers };
+  }
+
+  // Blobs.
+
+  async #blob(request: OciRequest, route: Extract<OciRoute, { kind: 'blob' }>): Promise<OciReply> {
+    const target = this.#target(request, route.name);
+    switch (request.method) {
+      case 'GET':
+      case 'HEAD': {
+        this.#authorize(request, target.repo, 'read');
+        const blob = await target.backend.getBlob(target.name, route.digest);
+        if (!blob) throw blobUnknown(route.digest);
+        const base = {
+          'content-type': 'application/octet-stream',
+          'docker-content-digest': blob.digest,
+          etag: `"${blob.digest}"`,
+          'accept-ranges': 'bytes',
+        };
+        const range = parseRange(request.header('range'), blob.size);
+        if (range.kind === 'unsatisfiable') {
+          throw new RegistryError('RANGE_NOT_SATISFIABLE', 'requested range is not satisfiable', {
+            protocolCode: 'BLOB_UNKNOWN',
+            headers: { 'content-range': `bytes */${blob.size}` },
+          });
+        }
+        if (range.kind === 'range') {
+          const length = range.range.end - range.range.start + 1;
+          const headers = {
+            ...base,
+            'content-length': String(length),
+            'content-range': contentRangeHeader(range.range, blob.size),
+          };
+          if (request.method === 'HEAD') return { status: 206, headers };
+          return { status: 206, headers, body: await blob.open(range.range) };
+        }
+        const headers = { ...base, 'content-length': String(blob.size) };
+        if (request.method === 'HEAD') return { status: 200, headers };
+        return { status: 200, headers, body: await blob.open() };
+      }
+      case 'DELETE': {
+        const repo = this.#writeRepo(request, target, 'delete');
+        if (!(await this.#deps.hosted.sql.unlinkBlob(repo, target.name, route.digest)))
+          throw blobUnknown(route.digest);
+        return { status: 202, headers: { 'content-length': '0' } };
+      }
+      default:
+        throw methodNotAllowed(request.method);
+    }
+  }
+
+  // Uploads.
+
+  async #startUpload(request: OciRequest, urlName: string): Promise<OciReply> {
+    const target = this.#target(request, urlName);
+    const repo = this.#writeRepo(request, target, 'write');
+    const mount = request.query.get('mount');
+    if (mount !== null) {
+      const mounted = await this.#mount(
+        request,
+        target,
+        repo,
+        parseDigestString(mount),
+        request.query.get('from'),
+      );
+      if (mounted) return mounted;
+    }
+    const digest = request.query.get('digest');
+    if (digest !== null) {
+      // Monolithic upload: the whole blob in the POST body.
+      const expected = parseDigest(digest);
+      const result = await this.#deps.blobs.ingest(request.body, {
+        expected,
+        maxBytes: this.#deps.maxRequestBytes(),
+      });
+      const canonical = parseDigestString(digest);
+      await this.#deps.hosted.sql.linkBlob(repo, target.name, canonical, result.size);
+      return blobCreated(request, target, canonical);
+    }
+    const status = await this.#deps.uploads.start(repo, target.name);
+    return uploadReply(request, target, 202, status.uuid, status.offset);
+  }
+
+  /** Cross-repository mount; undefined when not mountable (the caller starts an upload: 202). */
+  async #mount(
+    request: OciRequest,
+    target: Target,
+    repo: string,
+    digest: string,
+    from: string | null,
+  ): Promise<OciReply | undefined> {
+    const { hosted, blobs } = this.#deps;
+    let size: number | undefined;
+    if (from === null || from === '') {
+      // No source named: mount only what this repository already holds under another name.
+      size = await hosted.sql.blobLinkAnyName(repo, digest);
+    } else {
+      if (!isValidName(from)) return undefined;
+      const source = this.#target(request, from);
+      try {
+        this.#authorize(request, source.repo, 'read');
+      } catch {
+        return undefined;
+      }
+      const blob = await source.backend.getBlob(source.name, digest);
+      if (blob && (await blobs.stat(parseDigest(digest))) !== undefined) size = blob.size;
+    }
+    if (size === undefined) return undefined;
+    await hosted.sql.linkBlob(repo, target.name, digest, size);
+    return blobCreated(request, target, digest);
+  }
+
+  async #upload(
+    request: OciRequest,
+    route: Extract<OciRoute, { kind: 'upload' }>,
+  ): Promise<OciReply> {
+    const target = this.#target(request, route.name);
+    const { uploads } = this.#deps;
+    switch (request.method) {
+      case 'GET': {
+        const repo = this.#writeRepo(request, target, 'write');
+        const status = await uploads.status(repo, target.name, route.uuid);
+        return uploadReply(request, target, 204, status.uuid, status.offset);
+      }
+      case 'PATCH': {
+        const repo = this.#writeRepo(request, target, 'write');
+        const range = parseContentRange(request.header('content-range'));
+        const status = await uploads.append(
+          repo,
+          target.name,
+          route.uuid,
+          request.body,
+          range,
+          declaredLength(request),
+        );
+        return uploadReply(request, target, 202, status.uuid, status.offset);
+      }
+      case 'PUT': {
+        const repo = this.#writeRepo(request, target, 'write');
+        const digest = request.query.get('digest');
+        if (digest === null) {
+          throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required', {
+            protocolCode: 'DIGEST_INVALID',
+          });
+        }
+        const range = parseContentRange(request.header('content-range'));
+        const length = declaredLength(request);
+        const hasBody =
+          (length !== undefined && length > 0) || request.header('transfer-encoding') !== undefined;
+        const result = await uploads.finish(
+          repo,
+          target.name,
+          route.uuid,
+          digest,
+          hasBody ? request.body : undefined,
+          range,
+        );
+        await this.#deps.hosted.sql.linkBlob(repo, target.name, result.digest, result.size);
+        return blobCreated(request, target, result.digest);
+      }
+      case 'DELETE': {
+        const repo = this.#writeRepo(request, target, 'write');
+        await uploads.cancel(repo, target.name, route.uuid);
+        return { status: 204, headers: {} };
+      }
+      default:
+        throw methodNotAllowed(request.method);
+    }
+  }
+}
+
+// Helpers.
+
+async function allow(
+  request: OciRequest,
+  methods: readonly string[],
+  handler: () => OciReply | Promise<OciReply>,
+): Promise<OciReply> {
+  if (!methods.includes(request.method)) throw methodNotAllowed(request.method);
+  const reply = await handler();
+  if (request.method === 'HEAD') return { status: reply.status, headers: reply.headers };
+  return reply;
+}
+
+function jsonHeaders(length: number): Record<string, string> {
+  return { 'content-type': 'application/json', 'content-length': String(length) };
+}
+
+function manifestHeaders(info: {
+  digest: string;
+  mediaType: string;
+  size: number;
+}): Record<string, string> {
+  return {
+    'content-type': info.mediaType,
+    'content-length': String(info.size),
+    'docker-content-digest': info.digest,
+    etag: `"${info.digest}"`,
+  };
+}
+
+function blobCreated(request: OciRequest, target: Target, digest: string): OciReply {
+  return {
+    status: 201,
+    headers: {
+      location: `${request.prefix}/${target.urlName}/blobs/${digest}`,
+      'docker-content-digest': digest,
+      'content-length': '0',
+    },
+  };
+}
+
+function uploadReply(
+  request: OciRequest,
+  target: Target,
+  status: number,
+  uuid: string,
+  offset: number,
+): OciReply {
+  return {
+    status,
+    headers: {
+      location: `${request.prefix}/${target.urlName}/blobs/uploads/${uuid}`,
+      range: `0-${Math.max(0, offset - 1)}`,
+      'docker-upload-uuid': uuid,
+      'content-length': '0',
+    },
+  };
+}
+
+const CONTENT_RANGE = /^(?:bytes[ =])?(\d+)-(\d+)$/;
+
+/** `Content-Range: <start>-<end>` as the distribution spec writes it (inclusive end). */
+export function parseContentRange(
+  header: string | undefined,
+): { start: number; end: number } | undefined {
+  if (header === undefined || header.trim() === '') return undefined;
+  const match = CONTENT_RANGE.exec(header.trim());
+  const start = Number(match?.[1]);
+  const end = Number(match?.[2]);
+  if (!match || !Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
+    throw new RegistryError(
+      'RANGE_NOT_SATISFIABLE',
+      `invalid Content-Range: ${header.slice(0, 100)}`,
+      {
+        protocolCode: 'BLOB_UPLOAD_INVALID',
+      },
+    );
+  }
+  return { start, end };
+}
+
+function declaredLength(request: OciRequest): number | undefined {
+  const value = request.header('content-length');
+  if (value === undefined) return undefined;
+  const length = Number(value);
+  return Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+}
+
+interface Page {
+  readonly items: string[];
+  link(path: string): Record<string, string>;
+}
+
+/** `n`/`last` pagination over a sorted list, with the spec's `Link: <…>; rel="next"`. */
+export function paginate(sorted: readonly string[], query: URLSearchParams): Page {
+  const last = query.get('last');
+  const nText = query.get('n');
+  let n: number | undefined;
+  if (nText !== null && nText !== '') {
+    n = Number(nText);
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new RegistryError('BAD_REQUEST', 'n must be a non-negative integer', {
+        protocolCode: 'PAGINATION_NUMBER_INVALID',
+      });
+    }
+  }
+  const after = last === null || last === '' ? sorted : sorted.filter((item) => item > last);
+  const items = n === undefined ? [...after] : after.slice(0, n);
+  const more = n !== undefined && n > 0 && after.length > items.length;
+  return {
+    items,
+    link(path: string) {
+      if (!more || n === undefined) return {};
+      const lastItem = items[items.length - 1] ?? '';
+      return { link: `<${path}?n=${n}&last=${encodeURIComponent(lastItem)}>; rel="next"` };
+    },
+  };
+}
+
+function nameUnknown(name: string): RegistryError {
+  return new RegistryError('NOT_FOUND', `repository name not known to registry: ${name}`, {
+    protocolCode: 'NAME_UNKNOWN',
+  });
+}
+
+function manifestUnknown(reference: Reference): RegistryError {
+  return new RegistryError('NOT_FOUND', `manifest unknown: ${referenceText(reference)}`, {
+    protocolCode: 'MANIFEST_UNKNOWN',
+  });
+}
+
+function methodNotAllowed(method: string): RegistryError {
+  return new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
+    protocolCode: 'UNSUPPORTED',
+  });
+}
+
+function notFoundRoute(): RegistryError {
+  return new RegistryError('NOT_FOUND', 'not an OCI distribution API route', {
+    protocolCode: 'NOT_FOUND',
+  });
+}

@@ -1,0 +1,262 @@
+/**
+ * Blob upload sessions (POST → PATCH… → PUT). A session is a SQL row plus a spool file; bytes are
+ * appended as they stream in and hashed incrementally (the sha256 state lives in memory per
+ * session). When that state is unknown — after a restart, a failed chunk, or a sha512 digest — the
+ * spool file is re-hashed at finalize. Nothing reaches the blob store before its digest verifies.
+ */
+import { randomInt, randomUUID, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createHasher, formatDigest, parseDigest } from '../../core/digest.ts';
+import { errnoCode, RegistryError } from '../../core/errors.ts';
+import { KeyedMutex } from '../../core/keyed-mutex.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
+import type { OciStore, OciUploadsTable } from './store.ts';
+
+export interface UploadLimits {
+  readonly maxSessions: number;
+  readonly maxSessionBytes: number;
+  /** Per-request body bound (server.body_limit_mb). */
+  readonly maxRequestBytes: number;
+  readonly ttlSeconds: number;
+}
+
+export interface UploadStatus {
+  readonly uuid: string;
+  readonly offset: number;
+}
+
+interface LiveState {
+  /** sha256 of bytes [0, offset); undefined when it must be recomputed from the spool. */
+  hash: Hash | undefined;
+}
+
+export class UploadManager {
+  readonly #store: OciStore;
+  readonly #blobs: BlobStore;
+  readonly #limits: () => UploadLimits;
+  readonly #live = new Map<string, LiveState>();
+  readonly #locks = new KeyedMutex();
+
+  constructor(store: OciStore, blobs: BlobStore, limits: () => UploadLimits) {
+    this.#store = store;
+    this.#blobs = blobs;
+    this.#limits = limits;
+  }
+
+  async start(repo: string, name: string): Promise<UploadStatus> {
+    const limits = this.#limits();
+    if ((await this.#store.countUploads()) >= limits.maxSessions) {
+      throw tooMany(`too many concurrent upload sessions (max ${limits.maxSessions})`);
+    }
+    const uuid = randomUUID();
+    const spool = await this.#blobs.spoolPath('uploads');
+    await fs.writeFile(spool, '', { flag: 'wx' });
+    const now = Date.now();
+    await this.#store.createUpload({
+      uuid,
+      repo,
+      name,
+      offset: 0,
+      spool_path: spool,
+      started_at: now,
+      updated_at: now,
+    });
+    this.#live.set(uuid, { hash: createHasher('sha256') });
+    return { uuid, offset: 0 };
+  }
+
+  /** The session, or BLOB_UPLOAD_UNKNOWN when it does not exist under this repo/name. */
+  async status(repo: string, name: string, uuid: string): Promise<UploadStatus> {
+    const row = await this.#row(repo, name, uuid);
+    return { uuid, offset: row.offset };
+  }
+
+  /**
+   * Appends `body` at `start` (the Content-Range start, or the current offset when absent).
+   * A start other than the current offset is out of order → 416 with the current Range.
+   */
+  async append(
+    repo: string,
+    name: string,
+    uuid: string,
+    body: Readable,
+    range: { readonly start: number; readonly end: number } | undefined,
+    declaredLength: number | undefined,
+  ): Promise<UploadStatus> {
+    return this.#locks.run(uuid, async () => {
+      const row = await this.#row(repo, name, uuid);
+      if (range !== undefined) {
+        if (range.start !== row.offset) throw outOfOrder(row.offset);
+        if (declaredLength !== undefined && range.end - range.start + 1 !== declaredLength) {
+          throw outOfOrder(row.offset);
+        }
+      }
+      const offset = await this.#write(row, body);
+      return { uuid, offset };
+    });
+  }
+
+  /** Appends an optional last chunk, verifies `digest`, commits the blob; returns its size. */
+  async finish(
+    repo: string,
+    name: string,
+    uuid: string,
+    digestText: string,
+    body: Readable | undefined,
+    range: { readonly start: number; readonly end: number } | undefined,
+  ): Promise<{ digest: string; size: number }> {
+    const expected = parseDigest(digestText);
+    return this.#locks.run(uuid, async () => {
+      const row = await this.#row(repo, name, uuid);
+      if (range !== undefined && range.start !== row.offset) throw outOfOrder(row.offset);
+      const size = body === undefined ? row.offset : await this.#write(row, body);
+      const live = this.#live.get(uuid);
+      const hash = expected.algorithm === 'sha256' ? live?.hash : undefined;
+      // A Hash can be finalised once: forget it so a retry after a failed commit re-hashes.
+      if (live) live.hash = undefined;
+      const hex =
+        hash !== undefined
+          ? hash.digest('hex')
+          : await hashFile(row.spool_path, expected.algorithm);
+      const actual = formatDigest({ algorithm: expected.algorithm, hex });
+      if (actual !== formatDigest(expected)) {
+        await this.#discard(row);
+        throw new RegistryError(
+          'DIGEST_INVALID',
+          `digest mismatch: expected ${formatDigest(expected)}, got ${actual}`,
+          {
+            protocolCode: 'DIGEST_INVALID',
+          },
+        );
+      }
+      await this.#blobs.commitFile(row.spool_path, expected, size);
+      await this.#store.deleteUpload(uuid);
+      this.#live.delete(uuid);
+      return { digest: actual, size };
+    });
+  }
+
+  async cancel(repo: string, name: string, uuid: string): Promise<void> {
+    await this.#locks.run(uuid, async () => {
+      const row = await this.#row(repo, name, uuid);
+      await this.#discard(row);
+    });
+  }
+
+  /** Drops sessions idle longer than the TTL, and spool files no session owns. */
+  async purgeIdle(now = Date.now()): Promise<number> {
+    const cutoff = now - this.#limits().ttlSeconds * 1000;
+    const idle = await this.#store.idleUploads(cutoff);
+    for (const row of idle) await this.#locks.run(row.uuid, () => this.#discard(row));
+    await this.#sweepOrphanSpools(cutoff);
+    return idle.length;
+  }
+
+  async #sweepOrphanSpools(cutoff: number): Promise<void> {
+    const dir = await this.#blobs.spoolPath('uploads').then((p) => p.slice(0, p.lastIndexOf('/')));
+    const owned = await this.#store.uploadSpoolPaths();
+    for (const entry of await fs.readdir(dir).catch(() => [] as string[])) {
+      const file = `${dir}/${entry}`;
+      if (owned.has(file)) continue;
+      const info = await fs.stat(file).catch(() => undefined);
+      if (info && info.mtimeMs < cutoff) await fs.rm(file, { force: true });
+    }
+  }
+
+  async #row(repo: string, name: string, uuid: string): Promise<OciUploadsTable> {
+    const row = await this.#store.upload(uuid);
+    if (row?.repo !== repo || row.name !== name) {
+      throw new RegistryError('NOT_FOUND', `upload session ${uuid} is unknown`, {
+        protocolCode: 'BLOB_UPLOAD_UNKNOWN',
+      });
+    }
+    return row;
+  }
+
+  /** Streams `body` onto the spool; on failure the file is cut back to the last good offset. */
+  async #write(row: OciUploadsTable, body: Readable): Promise<number> {
+    const limits = this.#limits();
+    const live = this.#live.get(row.uuid) ?? { hash: undefined };
+    this.#live.set(row.uuid, live);
+    let written = 0;
+    const sessionRoom = limits.maxSessionBytes - row.offset;
+    const hash = live.hash;
+    const meter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        written += chunk.length;
+        if (row.offset + written > limits.maxSessionBytes) {
+          callback(tooMany(`upload session exceeds the limit of ${limits.maxSessionBytes} bytes`));
+          return;
+        }
+        if (written > limits.maxRequestBytes) {
+          callback(
+            new RegistryError(
+              'TOO_LARGE',
+              `request body exceeds the limit of ${limits.maxRequestBytes} bytes`,
+            ),
+          );
+          return;
+        }
+        hash?.update(chunk);
+        callback(null, chunk);
+      },
+    });
+    if (sessionRoom < 0) throw tooMany('upload session is over its size limit');
+    try {
+      await pipeline(body, meter, createWriteStream(row.spool_path, { flags: 'a' }));
+    } catch (err) {
+      // The hash has seen bytes the file will not keep: recompute it at finalize.
+      live.hash = undefined;
+      await fs.truncate(row.spool_path, row.offset).catch(() => undefined);
+      if (errnoCode(err) === 'ENOENT') {
+        throw new RegistryError('NOT_FOUND', 'upload session is gone', {
+          protocolCode: 'BLOB_UPLOAD_UNKNOWN',
+        });
+      }
+      throw err;
+    }
+    const offset = row.offset + written;
+    await this.#store.setUploadOffset(row.uuid, offset);
+    return offset;
+  }
+
+  async #discard(row: OciUploadsTable): Promise<void> {
+    this.#live.delete(row.uuid);
+    await this.#store.deleteUpload(row.uuid);
+    await fs.rm(row.spool_path, { force: true });
+  }
+}
+
+async function hashFile(file: string, algorithm: 'sha256' | 'sha512'): Promise<string> {
+  const hash = createHasher(algorithm);
+  await pipeline(
+    createReadStream(file, { highWaterMark: 1024 * 1024 }),
+    async function* (source: AsyncIterable<Buffer>) {
+      for await (const chunk of source) hash.update(chunk);
+      yield* [];
+    },
+  );
+  return hash.digest('hex');
+}
+
+/** 429 with NORA's jittered Retry-After (3–10 s) so clients back off without stampeding. */
+export function tooMany(message: string): RegistryError {
+  return new RegistryError('TOO_MANY_REQUESTS', message, {
+    protocolCode: 'TOOMANYREQUESTS',
+    headers: { 'retry-after': String(randomInt(3, 11)) },
+  });
+}
+
+function outOfOrder(offset: number): RegistryError {
+  return new RegistryError(
+    'RANGE_NOT_SATISFIABLE',
+    `chunk does not start at the current offset ${offset}`,
+    {
+      protocolCode: 'BLOB_UPLOAD_INVALID',
+      headers: { range: `0-${Math.max(0, offset - 1)}` },
+    },
+  );
+}
