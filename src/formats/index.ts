@@ -1,10 +1,12 @@
 /** THE registration point of formats: one entry per format. */
 import type { FormatModule } from './format.ts';
+import { npmFormat } from './npm/index.ts';
+import { ociFormat } from './oci/index.ts';
 import { notYetBuilt } from './unavailable.ts';
 
 export const FORMATS: readonly FormatModule[] = [
-  notYetBuilt('docker', '/v2'),
-  notYetBuilt('npm', '/npm'),
+  ociFormat,
+  npmFormat,
   notYetBuilt('pypi', '/simple'),
   notYetBuilt('maven', '/maven2'),
   notYetBuilt('cargo', '/cargo'),
