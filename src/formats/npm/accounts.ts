@@ -1,0 +1,130 @@
+/**
+ * npm's account endpoints over the shared user and token stores: `npm adduser`/`login`
+ * (CouchDB-style `PUT /-/user/org.couchdb.user:<name>`), `npm whoami`, `npm logout` and
+ * `npm token list|create|revoke` (`/-/npm/v1/tokens`).
+ */
+import type { Principal } from '../../auth/access.ts';
+import type { TokenInfo, TokenStore, UserStore } from '../../auth/users.ts';
+import { RegistryError } from '../../core/errors.ts';
+import type { Json } from './store.ts';
+
+const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export class NpmAccounts {
+  readonly #users: UserStore;
+  readonly #tokens: TokenStore;
+
+  constructor(users: UserStore, tokens: TokenStore) {
+    this.#users = users;
+    this.#tokens = tokens;
+  }
+
+  /** Creates the user on first use, else logs in; either way returns a fresh token. */
+  async login(urlName: string, body: Json): Promise<Json> {
+    if (!USER_NAME.test(urlName)) throw new RegistryError('BAD_REQUEST', 'invalid user name');
+    if (body['name'] !== undefined && body['name'] !== urlName) {
+      throw new RegistryError('BAD_REQUEST', 'user name in the body does not match the URL');
+    }
+    const password = body['password'];
+    if (typeof password !== 'string' || password.length === 0) {
+      throw new RegistryError('BAD_REQUEST', 'password is required');
+    }
+    if (password.length > 1024) throw new RegistryError('BAD_REQUEST', 'password is too long');
+    const email = typeof body['email'] === 'string' ? body['email'] : undefined;
+    const created = await this.#users.create(urlName, password, email);
+    if (!created && !(await this.#users.verify(urlName, password))) {
+      throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
+    }
+    const { secret } = await this.#tokens.create(urlName);
+    return { ok: true, id: `org.couchdb.user:${urlName}`, rev: '1', token: secret };
+  }
+
+  async profile(urlName: string, principal: Principal): Promise<Json> {
+    const user = requireUser(principal);
+    if (user !== urlName)
+      throw new RegistryError('DENIED', 'you may only read your own user document');
+    const found = await this.#users.get(user);
+    if (!found) throw new RegistryError('NOT_FOUND', 'user not found');
+    return {
+      _id: `org.couchdb.user:${user}`,
+      name: user,
+      ...(found.email ? { email: found.email } : {}),
+      type: 'user',
+      roles: [],
+    };
+  }
+
+  whoami(principal: Principal): Json {
+    return { username: requireUser(principal) };
+  }
+
+  async logout(secret: string, principal: Principal): Promise<Json> {
+    requireUser(principal);
+    if (!(await this.#tokens.revokeSecret(secret)))
+      throw new RegistryError('NOT_FOUND', 'token not found');
+    return { ok: true };
+  }
+
+  async listTokens(principal: Principal): Promise<Json> {
+    const tokens = await this.#tokens.list(requireUser(principal));
+    return { objects: tokens.map(tokenJson), total: tokens.length, urls: {} };
+  }
+
+  async createToken(principal: Principal, body: Json): Promise<Json> {
+    const user = requireUser(principal);
+    const password = body['password'];
+    // npm sends the password to confirm; a token may not mint tokens without it.
+    if (typeof password !== 'string' || !(await this.#users.verify(user, password))) {
+      throw new RegistryError(
+        'UNAUTHORIZED',
+        'password is required and must be correct to create a token',
+      );
+    }
+    const cidr = body['cidr_whitelist'];
+    if (
+      cidr !== undefined &&
+      cidr !== null &&
+      (!Array.isArray(cidr) || !cidr.every((c) => typeof c === 'string'))
+    ) {
+      throw new RegistryError('BAD_REQUEST', 'cidr_whitelist must be a list of strings');
+    }
+    const { secret, info } = await this.#tokens.create(user, {
+      readonly: body['readonly'] === true,
+      cidrWhitelist: Array.isArray(cidr) ? cidr : [],
+    });
+    return { ...tokenJson(info), token: secret };
+  }
+
+  async revokeToken(principal: Principal, keyOrPrefix: string): Promise<void> {
+    const user = requireUser(principal);
+    const tokens = await this.#tokens.list(user);
+    const matches = tokens.filter(
+      (t) => t.key === keyOrPrefix || (keyOrPrefix.length >= 6 && t.key.startsWith(keyOrPrefix)),
+    );
+    if (matches.length !== 1 || !matches[0]) {
+      throw new RegistryError(
+        matches.length === 0 ? 'NOT_FOUND' : 'BAD_REQUEST',
+        matches.length === 0 ? 'token not found' : 'token id is ambiguous',
+      );
+    }
+    await this.#tokens.revoke(user, matches[0].key);
+  }
+}
+
+function requireUser(principal: Principal): string {
+  if (principal.kind !== 'user')
+    throw new RegistryError('UNAUTHORIZED', 'you must be logged in (npm login)');
+  return principal.name;
+}
+
+function tokenJson(info: TokenInfo): Json {
+  const created = new Date(info.createdAt).toISOString();
+  return {
+    key: info.key,
+    token: info.display,
+    readonly: info.readonly,
+    cidr_whitelist: info.cidrWhitelist.length > 0 ? info.cidrWhitelist : null,
+    created,
+    updated: created,
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * The npm format module: default repositories `npm-hosted`, `npm-proxy` (only when [npm] proxy
+ * is set: there is no built-in upstream) and the group `npm` at `/npm`; named npm repositories at
+ * `/repository/<name>`. Users and tokens (src/auth) are migrated and resolved from here, since
+ * npm is the first format that logs users in.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import { authMigrations, type AuthTables } from '../../auth/migrations.ts';
+import { BasicPasswordResolver, BearerTokenResolver } from '../../auth/resolvers.ts';
+import { TokenStore, UserStore } from '../../auth/users.ts';
+import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
+import type { FormatContext, FormatModule } from '../format.ts';
+import { NpmAccounts } from './accounts.ts';
+import { npmMigrations, type NpmTables } from './migrations.ts';
+import { registerNpmRoutes } from './routes.ts';
+import { NpmService } from './service.ts';
+import { NpmStore } from './store.ts';
+import { createUpstreams } from './proxy.ts';
+
+export const NPM_MOUNT = '/npm';
+
+export const npmFormat: FormatModule = {
+  format: 'npm',
+  mount: NPM_MOUNT,
+  defaultRepository: 'npm',
+  migrations: { ...authMigrations, ...npmMigrations },
+  defaultRepositories(config: AppConfig): RepositoryConfig[] {
+    const hosted: RepositoryConfig = {
+      name: 'npm-hosted',
+      format: 'npm',
+      kind: 'hosted',
+      members: [],
+      upstreams: [],
+    };
+    const members = ['npm-hosted'];
+    const repos: RepositoryConfig[] = [hosted];
+    if (config.npm.proxy !== undefined) {
+      repos.push({
+        name: 'npm-proxy',
+        format: 'npm',
+        kind: 'proxy',
+        members: [],
+        upstreams: [
+          {
+            url: config.npm.proxy,
+            ...(config.npm.proxy_auth ? { auth: config.npm.proxy_auth } : {}),
+          },
+        ],
+      });
+      members.push('npm-proxy');
+    }
+    repos.push({
+      name: 'npm',
+      format: 'npm',
+      kind: 'group',
+      members,
+      upstreams: [],
+      write_member: 'npm-hosted',
+    });
+    return repos;
+  },
+  register(scope: FastifyInstance, context: FormatContext): Promise<void> {
+    const authDb: Kysely<AuthTables> = context.db.$extendTables<AuthTables>();
+    const users = new UserStore(authDb);
+    const tokens = new TokenStore(authDb);
+    context.access.addResolver(new BearerTokenResolver(tokens));
+    context.access.addResolver(new BasicPasswordResolver(users));
+    const store = new NpmStore(context.db.$extendTables<NpmTables>());
+    const upstreams = createUpstreams(context, store);
+    const service = new NpmService({
+      store,
+      blobs: context.blobs,
+      repositories: context.repositories,
+      access: context.access,
+      upstream: (repo) => upstreams.get(repo),
+      lookupEmail: async (name) => (await users.get(name))?.email,
+    });
+    const accounts = new NpmAccounts(users, tokens);
+    const npmRepos = context.repositories.byFormat('npm');
+    const mounts = npmRepos.map((repo) => ({
+      prefix: repo.name === 'npm' && repo.isDefault ? NPM_MOUNT : `/repository/${repo.name}`,
+      repo,
+    }));
+    registerNpmRoutes(scope, mounts, { service, accounts, config: context.config });
+    return Promise.resolve();
+  },
+};

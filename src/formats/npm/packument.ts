@@ -1,0 +1,120 @@
+/**
+ * Packument rendering: the full document and the abbreviated ("corgi") one installers ask for
+ * with `Accept: application/vnd.npm.install-v1+json`. Tarball URLs are always built from our own
+ * base URL and the repository's mount, never copied from where the data came from.
+ */
+import type { Json } from './store.ts';
+import { namePath } from './names.ts';
+
+export const ABBREVIATED_TYPE = 'application/vnd.npm.install-v1+json';
+
+export type PackumentForm = 'full' | 'abbreviated';
+
+export interface VersionView {
+  readonly version: string;
+  readonly manifest: Json;
+  readonly filename: string;
+  readonly integrity: string | undefined;
+  readonly shasum: string | undefined;
+  /** ISO date, or undefined when unknown. */
+  readonly time: string | undefined;
+  readonly deprecated: string | undefined;
+}
+
+export interface PackageView {
+  readonly name: string;
+  readonly rev: string;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly versions: readonly VersionView[];
+  readonly created: string | undefined;
+  readonly modified: string | undefined;
+  /** Package-level fields for the full form (description, readme, maintainers, …). */
+  readonly meta: Json;
+}
+
+/** Fields of a version manifest kept in the abbreviated form (npm's install-v1 list). */
+const ABBREVIATED_FIELDS = [
+  'name',
+  'version',
+  'deprecated',
+  'dependencies',
+  'optionalDependencies',
+  'devDependencies',
+  'bundleDependencies',
+  'bundledDependencies',
+  'peerDependencies',
+  'peerDependenciesMeta',
+  'acceptDependencies',
+  'bin',
+  'directories',
+  'engines',
+  'cpu',
+  'os',
+  'libc',
+  'funding',
+  '_hasShrinkwrap',
+  'hasInstallScript',
+] as const;
+
+export function wantsAbbreviated(accept: string | undefined): boolean {
+  return accept !== undefined && accept.includes(ABBREVIATED_TYPE);
+}
+
+/** `<base><mount>/<name>/-/<file>`; `mountUrl` has no trailing slash. */
+export function tarballUrl(mountUrl: string, name: string, filename: string): string {
+  return `${mountUrl}/${namePath(name)}/-/${encodeURIComponent(filename)}`;
+}
+
+function dist(view: VersionView, mountUrl: string, name: string, original: unknown): Json {
+  const base: Json =
+    typeof original === 'object' && original !== null ? { ...(original as Json) } : {};
+  if (view.integrity !== undefined) base['integrity'] = view.integrity;
+  else delete base['integrity'];
+  if (view.shasum !== undefined) base['shasum'] = view.shasum;
+  base['tarball'] = tarballUrl(mountUrl, name, view.filename);
+  return base;
+}
+
+export function renderPackument(view: PackageView, form: PackumentForm, mountUrl: string): Json {
+  const versions: Json = {};
+  const time: Json = {};
+  if (view.created !== undefined) time['created'] = view.created;
+  if (view.modified !== undefined) time['modified'] = view.modified;
+  for (const v of view.versions) {
+    let manifest: Json;
+    if (form === 'abbreviated') {
+      manifest = {};
+      for (const field of ABBREVIATED_FIELDS) {
+        const value = v.manifest[field];
+        if (value !== undefined) manifest[field] = value;
+      }
+    } else {
+      manifest = { ...v.manifest };
+    }
+    if (v.deprecated !== undefined && v.deprecated !== '') manifest['deprecated'] = v.deprecated;
+    else delete manifest['deprecated'];
+    manifest['dist'] = dist(v, mountUrl, view.name, v.manifest['dist']);
+    versions[v.version] = manifest;
+    if (v.time !== undefined) time[v.version] = v.time;
+  }
+  if (form === 'abbreviated') {
+    // `time` is not in npm's abbreviated form, but pnpm needs it (time-based resolution) and
+    // yarn berry's age gate reads it: Verdaccio added it for the same reason.
+    return {
+      name: view.name,
+      modified: view.modified,
+      'dist-tags': view.tags,
+      versions,
+      time,
+    };
+  }
+  return {
+    _id: view.name,
+    _rev: view.rev,
+    name: view.name,
+    ...view.meta,
+    'dist-tags': view.tags,
+    versions,
+    time,
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * URL grammar of the npm registry API, parsed from the undecoded path below a repository's mount.
+ * Names arrive as `name`, `@scope%2fname` (npm) or `@scope/name` (yarn, pnpm, tarball URLs).
+ */
+import { RegistryError } from '../../core/errors.ts';
+import { checkName } from './names.ts';
+
+export type NpmRoute =
+  | { readonly kind: 'ping' }
+  | { readonly kind: 'whoami' }
+  | { readonly kind: 'user'; readonly user: string }
+  | { readonly kind: 'logout'; readonly token: string }
+  | { readonly kind: 'tokens' }
+  | { readonly kind: 'token'; readonly key: string }
+  | { readonly kind: 'search' }
+  | { readonly kind: 'audit'; readonly endpoint: 'advisories/bulk' | 'audits/quick' | 'audits' }
+  | { readonly kind: 'dist-tags'; readonly name: string; readonly tag: string | undefined }
+  | { readonly kind: 'packument'; readonly name: string; readonly rev: string | undefined }
+  | {
+      readonly kind: 'tarball';
+      readonly name: string;
+      readonly filename: string;
+      readonly rev: string | undefined;
+    }
+  | { readonly kind: 'version'; readonly name: string; readonly spec: string };
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new RegistryError('BAD_REQUEST', 'malformed percent-encoding in request path');
+  }
+}
+
+/** `rest` is the path below the mount, starting with `/` (or empty). */
+export function parseNpmPath(rest: string): NpmRoute {
+  const segments = rest.split('/').slice(1);
+  if (segments.length === 0 || segments[0] === '') throw notFound();
+  if (segments[0] === '-') return parseSpecial(segments.slice(1));
+
+  let name: string;
+  let tail: string[];
+  const first = segments[0] ?? '';
+  if (first.startsWith('@') && !/%2f/i.test(first)) {
+    if (segments.length < 2 || segments[1] === '') throw notFound();
+    name = `${decode(first)}/${decode(segments[1] ?? '')}`;
+    tail = segments.slice(2);
+  } else {
+    name = decode(first);
+    tail = segments.slice(1);
+  }
+  checkName(name);
+  if (tail.length === 0 || (tail.length === 1 && tail[0] === '')) {
+    return { kind: 'packument', name, rev: undefined };
+  }
+  if (tail[0] === '-rev' && tail.length === 2) {
+    return { kind: 'packument', name, rev: decode(tail[1] ?? '') };
+  }
+  if (tail[0] === '-' && tail.length >= 2) {
+    const filename = decode(tail[1] ?? '');
+    if (tail.length === 2) return { kind: 'tarball', name, filename, rev: undefined };
+    if (tail.length === 4 && tail[2] === '-rev') {
+      return { kind: 'tarball', name, filename, rev: decode(tail[3] ?? '') };
+    }
+    throw notFound();
+  }
+  if (tail.length === 1) return { kind: 'version', name, spec: decode(tail[0] ?? '') };
+  throw notFound();
+}
+
+function parseSpecial(parts: string[]): NpmRoute {
+  const joined = parts.join('/');
+  if (joined === 'ping') return { kind: 'ping' };
+  if (joined === 'whoami') return { kind: 'whoami' };
+  if (joined === 'v1/search') return { kind: 'search' };
+  if (joined === 'npm/v1/tokens') return { kind: 'tokens' };
+  if (parts.length === 5 && joined.startsWith('npm/v1/tokens/token/')) {
+    return { kind: 'token', key: decode(parts[4] ?? '') };
+  }
+  if (joined === 'npm/v1/security/advisories/bulk')
+    return { kind: 'audit', endpoint: 'advisories/bulk' };
+  if (joined === 'npm/v1/security/audits/quick') return { kind: 'audit', endpoint: 'audits/quick' };
+  if (joined === 'npm/v1/security/audits') return { kind: 'audit', endpoint: 'audits' };
+  if (parts[0] === 'user' && parts.length === 2 && parts[1]?.startsWith('org.couchdb.user:')) {
+    const user = decode(parts[1].slice('org.couchdb.user:'.length));
+    if (user === '') throw new RegistryError('BAD_REQUEST', 'missing user name');
+    return { kind: 'user', user };
+  }
+  if (parts[0] === 'user' && parts[1] === 'token' && parts.length === 3) {
+    return { kind: 'logout', token: decode(parts[2] ?? '') };
+  }
+  if (parts[0] === 'package' && parts.length >= 3) {
+    // /-/package/<name>/dist-tags[/<tag>] with name either %2f-encoded or split in two segments.
+    const rest = parts.slice(1);
+    const index = rest.indexOf('dist-tags');
+    if (index === 1 || index === 2) {
+      const name = checkName(rest.slice(0, index).map(decode).join('/'));
+      const after = rest.slice(index + 1);
+      if (after.length === 0 || (after.length === 1 && after[0] === '')) {
+        return { kind: 'dist-tags', name, tag: undefined };
+      }
+      if (after.length === 1) return { kind: 'dist-tags', name, tag: decode(after[0] ?? '') };
+    }
+  }
+  throw notFound();
+}
+
+function notFound(): RegistryError {
+  return new RegistryError('NOT_FOUND', 'not found');
+}

@@ -1,0 +1,311 @@
+/**
+ * `npm publish` bodies: a packument with the new version(s) and their tarballs as base64
+ * `_attachments`. The body is read whole (bounded by body_limit_mb), but tarballs are decoded
+ * one at a time straight into the blob store, verified against the manifest's `dist.integrity`
+ * and `dist.shasum` before any metadata is written.
+ */
+import { Readable } from 'node:stream';
+import { type Digest, formatDigest } from '../../core/digest.ts';
+import { RegistryError, isRegistryError } from '../../core/errors.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
+import { checkPublishName, checkTag, checkVersion, tarballFilename, unscoped } from './names.ts';
+import type { Json, NewVersion, PublishInput } from './store.ts';
+
+/** Package-level fields kept from the last publish and rendered in the full packument. */
+export const META_FIELDS = [
+  'description',
+  'readme',
+  'readmeFilename',
+  'keywords',
+  'license',
+  'homepage',
+  'repository',
+  'author',
+  'bugs',
+  'maintainers',
+  'contributors',
+] as const;
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const ATTACHMENT_KEY = /^(?:@[a-z0-9~-][a-z0-9._~-]*\/)?[A-Za-z0-9~-][A-Za-z0-9._~+-]*\.tgz$/;
+
+export function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function parseBody(raw: Buffer): Json {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new RegistryError('BAD_REQUEST', 'request body is not valid JSON');
+  }
+  if (!isObject(body)) throw new RegistryError('BAD_REQUEST', 'request body must be a JSON object');
+  return body;
+}
+
+/** The body's name must be the URL's name (npm's `name` and the CouchDB-era `_id`). */
+export function checkBodyName(body: Json, name: string): void {
+  for (const field of ['name', '_id'] as const) {
+    const value = body[field];
+    if (value !== undefined && value !== name) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `package ${field} in the body (${JSON.stringify(value).slice(0, 220)}) does not match the URL (${name})`,
+      );
+    }
+  }
+}
+
+export function hasAttachments(body: Json): boolean {
+  const attachments = body['_attachments'];
+  return isObject(attachments) && Object.keys(attachments).length > 0;
+}
+
+export interface Publisher {
+  readonly name: string;
+  readonly email: string | undefined;
+}
+
+/**
+ * Validates a publish body and stores its tarballs; returns what the metadata store needs.
+ * Throws 400 on anything malformed, before the metadata is touched.
+ */
+export async function ingestPublish(
+  blobs: BlobStore,
+  name: string,
+  body: Json,
+  publisher: Publisher | undefined,
+): Promise<PublishInput> {
+  checkPublishName(name);
+  checkBodyName(body, name);
+  const versions = body['versions'];
+  const attachments = body['_attachments'];
+  if (!isObject(versions) || Object.keys(versions).length === 0) {
+    throw new RegistryError('BAD_REQUEST', 'publish body has no versions');
+  }
+  if (!isObject(attachments))
+    throw new RegistryError('BAD_REQUEST', 'publish body has no _attachments');
+  const keys = Object.keys(attachments);
+  if (keys.length !== Object.keys(versions).length) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      'publish body must carry exactly one attachment per version',
+    );
+  }
+  for (const key of keys) {
+    if (!ATTACHMENT_KEY.test(key) || key.includes('..')) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `invalid attachment name: ${JSON.stringify(key.slice(0, 220))}`,
+      );
+    }
+  }
+
+  const out: NewVersion[] = [];
+  for (const [version, manifestValue] of Object.entries(versions)) {
+    checkVersion(version);
+    if (!isObject(manifestValue))
+      throw new RegistryError('BAD_REQUEST', `manifest of ${version} is not an object`);
+    if (manifestValue['name'] !== name) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `manifest name of ${version} does not match the URL (${name})`,
+      );
+    }
+    if (manifestValue['version'] !== version) {
+      throw new RegistryError('BAD_REQUEST', `manifest version does not match its key ${version}`);
+    }
+    const key =
+      keys.find((k) => k === `${name}-${version}.tgz`) ??
+      keys.find((k) => k === `${unscoped(name)}-${version}.tgz`);
+    if (key === undefined) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `no attachment named ${name}-${version}.tgz for version ${version}`,
+      );
+    }
+    const stored = await ingestAttachment(blobs, name, version, attachments[key], manifestValue);
+    out.push({
+      ...stored,
+      manifest: versionManifest(name, version, manifestValue, stored, publisher),
+    });
+  }
+
+  const tags: Record<string, string> = {};
+  const bodyTags = body['dist-tags'];
+  if (bodyTags !== undefined && !isObject(bodyTags))
+    throw new RegistryError('BAD_REQUEST', 'dist-tags must be an object');
+  for (const [tag, version] of Object.entries(bodyTags ?? {})) {
+    checkTag(tag);
+    if (typeof version !== 'string' || !out.some((v) => v.version === version)) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `dist-tag "${tag}" must point at a version being published`,
+      );
+    }
+    tags[tag] = version;
+  }
+  return { versions: out, tags, meta: packageMeta(body, out, publisher) };
+}
+
+async function ingestAttachment(
+  blobs: BlobStore,
+  name: string,
+  version: string,
+  attachment: unknown,
+  manifest: Json,
+): Promise<Omit<NewVersion, 'manifest'>> {
+  if (!isObject(attachment) || typeof attachment['data'] !== 'string') {
+    throw new RegistryError('BAD_REQUEST', `attachment of ${version} has no base64 data`);
+  }
+  const data = attachment['data'];
+  if (data.length === 0 || data.length % 4 !== 0 || !BASE64.test(data)) {
+    throw new RegistryError('BAD_REQUEST', `attachment of ${version} is not valid base64`);
+  }
+  // The only decoded tarball held in memory; it is released before the next one is decoded.
+  const bytes = Buffer.from(data, 'base64');
+  const declared = attachment['length'];
+  if (declared !== undefined && declared !== bytes.length) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `attachment of ${version}: length ${JSON.stringify(declared)} does not match ${bytes.length} decoded bytes`,
+    );
+  }
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
+    throw new RegistryError('BAD_REQUEST', `attachment of ${version} is not a gzipped tarball`);
+  }
+  const dist = isObject(manifest['dist']) ? manifest['dist'] : {};
+  const expected = expectedSha512(dist['integrity']);
+  let result;
+  try {
+    result = await blobs.ingest(Readable.from([bytes]), {
+      ...(expected ? { expected } : {}),
+      hashes: ['sha512', 'sha1'],
+    });
+  } catch (err) {
+    if (isRegistryError(err) && err.code === 'DIGEST_INVALID') {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `tarball of ${name}@${version} does not match dist.integrity`,
+      );
+    }
+    throw err;
+  }
+  // Without a sha512 integrity to check, the content address is sha256 (the store's default).
+  const sha512 = result.hashes.sha512 ?? '';
+  const sha1 = result.hashes.sha1 ?? '';
+  if (typeof dist['shasum'] === 'string' && dist['shasum'] !== sha1) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `tarball of ${name}@${version} does not match dist.shasum`,
+    );
+  }
+  return {
+    version,
+    filename: tarballFilename(name, version),
+    digest: formatDigest(result.digest),
+    integrity: `sha512-${Buffer.from(sha512, 'hex').toString('base64')}`,
+    shasum: sha1,
+    size: result.size,
+  };
+}
+
+/** `sha512-<base64>` → a digest to verify against; other algorithms are checked via shasum. */
+function expectedSha512(integrity: unknown): Digest | undefined {
+  if (typeof integrity !== 'string') return undefined;
+  for (const part of integrity.trim().split(/\s+/)) {
+    if (part.startsWith('sha512-')) {
+      const hex = Buffer.from(part.slice(7), 'base64').toString('hex');
+      if (hex.length !== 128) throw new RegistryError('BAD_REQUEST', 'malformed dist.integrity');
+      return { algorithm: 'sha512', hex };
+    }
+  }
+  return undefined;
+}
+
+function versionManifest(
+  name: string,
+  version: string,
+  manifest: Json,
+  stored: Omit<NewVersion, 'manifest'>,
+  publisher: Publisher | undefined,
+): Json {
+  const dist = isObject(manifest['dist']) ? { ...manifest['dist'] } : {};
+  delete dist['tarball'];
+  dist['integrity'] = stored.integrity;
+  dist['shasum'] = stored.shasum;
+  const out: Json = { ...manifest, _id: `${name}@${version}`, dist };
+  if (publisher)
+    out['_npmUser'] = {
+      name: publisher.name,
+      ...(publisher.email ? { email: publisher.email } : {}),
+    };
+  return out;
+}
+
+function packageMeta(
+  body: Json,
+  versions: readonly NewVersion[],
+  publisher: Publisher | undefined,
+): Json {
+  const last = versions.at(-1)?.manifest ?? {};
+  const meta: Json = {};
+  for (const field of META_FIELDS) {
+    const value = body[field] ?? last[field];
+    if (value !== undefined) meta[field] = value;
+  }
+  if (meta['maintainers'] === undefined && publisher) {
+    meta['maintainers'] = [
+      { name: publisher.name, ...(publisher.email ? { email: publisher.email } : {}) },
+    ];
+  }
+  return meta;
+}
+
+export interface UpdateAnalysis {
+  readonly deprecations: Map<string, string | undefined>;
+  readonly remove: string[];
+  readonly tags: Record<string, string> | undefined;
+}
+
+/**
+ * A packument PUT without attachments: `npm deprecate` (PUT /<name>) or the first step of
+ * `npm unpublish <name>@<version>` (PUT /<name>/-rev/<rev>, versions missing = removed).
+ */
+export function analyzeUpdate(
+  name: string,
+  body: Json,
+  liveVersions: readonly string[],
+  removesMissing: boolean,
+): UpdateAnalysis {
+  checkBodyName(body, name);
+  const versions = body['versions'];
+  if (!isObject(versions))
+    throw new RegistryError('BAD_REQUEST', 'packument body has no versions object');
+  const deprecations = new Map<string, string | undefined>();
+  const remove: string[] = [];
+  for (const version of liveVersions) {
+    const manifest = versions[version];
+    if (manifest === undefined) {
+      if (removesMissing) remove.push(version);
+      continue;
+    }
+    if (!isObject(manifest))
+      throw new RegistryError('BAD_REQUEST', `manifest of ${version} is not an object`);
+    const deprecated = manifest['deprecated'];
+    if (deprecated !== undefined && typeof deprecated !== 'string') {
+      throw new RegistryError('BAD_REQUEST', `deprecated of ${version} must be a string`);
+    }
+    deprecations.set(version, deprecated);
+  }
+  let tags: Record<string, string> | undefined;
+  const bodyTags = body['dist-tags'];
+  if (removesMissing && isObject(bodyTags)) {
+    tags = {};
+    for (const [tag, version] of Object.entries(bodyTags)) {
+      if (typeof version === 'string' && !remove.includes(version)) tags[checkTag(tag)] = version;
+    }
+  }
+  return { deprecations, remove, tags };
+}

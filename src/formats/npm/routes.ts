@@ -1,0 +1,276 @@
+/**
+ * HTTP edge of the npm registry: one wildcard route per npm repository mount (`/npm` and
+ * `/repository/<name>`), dispatched on the path grammar in paths.ts. Everything protocol-level is
+ * in service.ts and accounts.ts; errors leave as npm's `{"error": "..."}`.
+ */
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppConfig } from '../../config/schema.ts';
+import { RegistryError, toRegistryError } from '../../core/errors.ts';
+import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
+import { limitBytes, readAllBounded } from '../../core/streams.ts';
+import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { NpmAccounts } from './accounts.ts';
+import { gzipOf } from './cache.ts';
+import { ABBREVIATED_TYPE, wantsAbbreviated } from './packument.ts';
+import { type NpmRoute, parseNpmPath } from './paths.ts';
+import { parseBody } from './publish.ts';
+import { parseSearchQuery } from './search.ts';
+import type { NpmService } from './service.ts';
+
+const MB = 1024 * 1024;
+/** Account, tag and audit bodies are small documents. */
+const SMALL_BODY = 16 * MB;
+
+export interface NpmRouteDeps {
+  readonly service: NpmService;
+  readonly accounts: NpmAccounts;
+  readonly config: () => AppConfig;
+}
+
+export function registerNpmRoutes(
+  scope: FastifyInstance,
+  mounts: readonly { prefix: string; repo: Repository }[],
+  deps: NpmRouteDeps,
+): void {
+  useRawBodies(scope);
+  scope.setErrorHandler((err, request, reply) => {
+    const error = toRegistryError(err);
+    if (error.status >= 500 && error.status !== 502 && error.status !== 504) {
+      request.log.error({ err }, 'npm request failed');
+    }
+    return reply
+      .code(error.status)
+      .headers(error.headers ?? {})
+      .type('application/json')
+      .send({ error: error.message });
+  });
+  for (const { prefix, repo } of mounts) {
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      const rest = rawPath(request).slice(prefix.length);
+      const route = parseNpmPath(rest);
+      return dispatch(route, repo, prefix, request, reply, deps);
+    };
+    scope.all(prefix, handler);
+    scope.all(`${prefix}/*`, handler);
+  }
+}
+
+async function dispatch(
+  route: NpmRoute,
+  repo: Repository,
+  prefix: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: NpmRouteDeps,
+): Promise<unknown> {
+  const { service, accounts } = deps;
+  const method = request.method;
+  const principal = request.principal;
+  const mountUrl = () => `${baseUrl(request, deps.config().server.public_url)}${prefix}`;
+  const bodyLimit = () => deps.config().server.body_limit_mb * MB;
+
+  switch (route.kind) {
+    case 'ping':
+      allow(method, ['GET', 'HEAD']);
+      return reply.type('application/json').send({});
+    case 'whoami':
+      allow(method, ['GET']);
+      return reply.send(accounts.whoami(principal));
+    case 'user':
+      if (method === 'GET') return reply.send(await accounts.profile(route.user, principal));
+      allow(method, ['PUT']);
+      return reply
+        .code(201)
+        .send(await accounts.login(route.user, parseBody(await readBody(request, SMALL_BODY))));
+    case 'logout':
+      allow(method, ['DELETE']);
+      return reply.send(await accounts.logout(route.token, principal));
+    case 'tokens':
+      if (method === 'GET') return reply.send(await accounts.listTokens(principal));
+      allow(method, ['POST']);
+      return reply.send(
+        await accounts.createToken(principal, parseBody(await readBody(request, SMALL_BODY))),
+      );
+    case 'token':
+      allow(method, ['DELETE']);
+      await accounts.revokeToken(principal, route.key);
+      return reply.code(204).send();
+    case 'search': {
+      allow(method, ['GET']);
+      const query = parseSearchQuery(new URL(request.raw.url ?? '/', 'http://x').searchParams);
+      return reply.send(await service.search(repo, query, principal));
+    }
+    case 'audit': {
+      allow(method, ['POST']);
+      const body = parseBody(await readBody(request, SMALL_BODY));
+      const result = await service.audit(repo, route.endpoint, body, principal);
+      return reply.code(result.status).type(result.contentType).send(result.body);
+    }
+    case 'dist-tags':
+      if (route.tag === undefined) {
+        allow(method, ['GET']);
+        return reply.send(await service.distTags(repo, route.name, principal));
+      }
+      if (method === 'DELETE')
+        return reply.send(await service.removeDistTag(repo, route.name, route.tag, principal));
+      allow(method, ['PUT', 'POST']);
+      return reply
+        .code(201)
+        .send(
+          await service.setDistTag(
+            repo,
+            route.name,
+            route.tag,
+            await readJsonValue(request),
+            principal,
+          ),
+        );
+    case 'packument':
+      if (method === 'GET' || method === 'HEAD') {
+        if (route.rev !== undefined)
+          throw new RegistryError('METHOD_NOT_ALLOWED', 'use GET /<name>');
+        return sendPackument(route.name, repo, mountUrl(), request, reply, service);
+      }
+      if (method === 'PUT') {
+        const body = parseBody(await readBody(request, bodyLimit()));
+        return reply
+          .code(201)
+          .send(await service.put(repo, route.name, body, principal, route.rev));
+      }
+      if (method === 'DELETE' && route.rev !== undefined) {
+        return reply.send(await service.unpublishPackage(repo, route.name, principal));
+      }
+      throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`);
+    case 'tarball':
+      if (method === 'DELETE' && route.rev !== undefined) {
+        return reply.send(await service.deleteTarball(repo, route.name, route.filename, principal));
+      }
+      allow(method, ['GET', 'HEAD']);
+      return sendTarball(route.name, route.filename, repo, request, reply, service);
+    case 'version': {
+      allow(method, ['GET']);
+      const { manifest, stale } = await service.versionManifest(
+        repo,
+        route.name,
+        route.spec,
+        mountUrl(),
+        principal,
+      );
+      if (stale) void reply.header('x-nora-stale', 'true');
+      return reply.send(manifest);
+    }
+  }
+}
+
+function allow(method: string, allowed: readonly string[]): void {
+  if (!allowed.includes(method)) {
+    throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
+      headers: { allow: allowed.join(', ') },
+    });
+  }
+}
+
+async function sendPackument(
+  name: string,
+  repo: Repository,
+  mountUrl: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  service: NpmService,
+): Promise<unknown> {
+  const abbreviated = wantsAbbreviated(request.headers.accept);
+  const doc = await service.packument(
+    repo,
+    name,
+    abbreviated ? 'abbreviated' : 'full',
+    mountUrl,
+    request.principal,
+  );
+  void reply
+    .headers(doc.headers)
+    .header('etag', doc.etag)
+    .header('vary', 'accept, accept-encoding')
+    .header('cache-control', 'no-cache')
+    .type(abbreviated ? ABBREVIATED_TYPE : 'application/json');
+  if (request.headers['if-none-match'] === doc.etag) return reply.code(304).send();
+  const gzip = /\bgzip\b/.test(request.headers['accept-encoding'] ?? '') ? gzipOf(doc) : undefined;
+  if (gzip)
+    return reply
+      .header('content-encoding', 'gzip')
+      .send(request.method === 'HEAD' ? undefined : gzip);
+  return reply.send(request.method === 'HEAD' ? undefined : doc.body);
+}
+
+async function sendTarball(
+  name: string,
+  filename: string,
+  repo: Repository,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  service: NpmService,
+): Promise<unknown> {
+  const tarball = await service.tarball(repo, name, filename, request.principal);
+  void reply
+    .headers(tarball.headers)
+    .type('application/octet-stream')
+    .header('accept-ranges', 'bytes');
+  if (tarball.etag !== undefined) {
+    void reply.header('etag', tarball.etag);
+    if (request.headers['if-none-match'] === tarball.etag) return reply.code(304).send();
+  }
+  const size = tarball.size;
+  if (size !== undefined) {
+    const range = parseRange(request.headers.range, size);
+    if (range.kind === 'unsatisfiable') {
+      return reply.code(416).header('content-range', `bytes */${size}`).send();
+    }
+    if (range.kind === 'range') {
+      void reply
+        .code(206)
+        .header('content-range', contentRangeHeader(range.range, size))
+        .header('content-length', range.range.end - range.range.start + 1);
+      if (request.method === 'HEAD') return reply.send();
+      return reply.send(await tarball.open(range.range));
+    }
+    void reply.header('content-length', size);
+  }
+  if (request.method === 'HEAD') return reply.send();
+  return reply.send(await tarball.open());
+}
+
+/** The request body, bounded, gunzipped when the client compressed it (npm audit does). */
+async function readBody(request: FastifyRequest, maxBytes: number): Promise<Buffer> {
+  const encoding = request.headers['content-encoding'];
+  if (encoding === undefined || encoding === 'identity')
+    return readAllBounded(request.raw, maxBytes);
+  if (encoding !== 'gzip')
+    throw new RegistryError('UNSUPPORTED_MEDIA_TYPE', `unsupported content-encoding: ${encoding}`);
+  const chunks: Buffer[] = [];
+  const gunzip = createGunzip();
+  try {
+    await pipeline(
+      request.raw,
+      gunzip,
+      limitBytes(maxBytes),
+      async (source: AsyncIterable<Buffer>) => {
+        for await (const chunk of source) chunks.push(chunk);
+      },
+    );
+  } catch (err) {
+    if (err instanceof RegistryError) throw err;
+    throw new RegistryError('BAD_REQUEST', 'request body is not valid gzip');
+  }
+  return Buffer.concat(chunks);
+}
+
+async function readJsonValue(request: FastifyRequest): Promise<unknown> {
+  const text = (await readBody(request, SMALL_BODY)).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new RegistryError('BAD_REQUEST', 'request body is not valid JSON');
+  }
+}

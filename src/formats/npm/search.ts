@@ -1,0 +1,130 @@
+/**
+ * `GET /-/v1/search?text=&size=&from=` over hosted packages and the packuments proxies have
+ * cached, in the registry's response shape (objects[].package, score.final/detail, searchScore,
+ * total, time). Qualifiers understood: `keywords:a,b`, `scope:x`, `author:`/`maintainer:`;
+ * other words must each appear in the name, keywords or description.
+ */
+import { RegistryError } from '../../core/errors.ts';
+import { scopeOf } from './names.ts';
+import type { SearchRow } from './store.ts';
+
+export interface SearchQuery {
+  readonly text: string;
+  readonly size: number;
+  readonly from: number;
+}
+
+export interface SearchResponse {
+  readonly objects: unknown[];
+  readonly total: number;
+  readonly time: string;
+}
+
+const MAX_SIZE = 250;
+
+export function parseSearchQuery(params: URLSearchParams): SearchQuery {
+  const text = params.get('text') ?? '';
+  if (text.length > 1024) throw new RegistryError('BAD_REQUEST', 'search text is too long');
+  const size = intParam(params.get('size'), 20, 'size');
+  const from = intParam(params.get('from'), 0, 'from');
+  if (size < 1 || size > MAX_SIZE)
+    throw new RegistryError('BAD_REQUEST', `size must be between 1 and ${MAX_SIZE}`);
+  return { text, size, from };
+}
+
+function intParam(value: string | null, fallback: number, what: string): number {
+  if (value === null || value === '') return fallback;
+  if (!/^\d{1,9}$/.test(value))
+    throw new RegistryError('BAD_REQUEST', `${what} must be a non-negative integer`);
+  return Number(value);
+}
+
+interface Terms {
+  readonly words: string[];
+  readonly keywords: string[];
+  readonly scope: string | undefined;
+  readonly people: string[];
+}
+
+function parseTerms(text: string): Terms {
+  const terms: Terms = { words: [], keywords: [], scope: undefined, people: [] };
+  let scope: string | undefined;
+  for (const raw of text.toLowerCase().split(/\s+/).filter(Boolean)) {
+    const colon = raw.indexOf(':');
+    const qualifier = colon > 0 ? raw.slice(0, colon) : '';
+    const value = colon > 0 ? raw.slice(colon + 1) : raw;
+    if (qualifier === 'keywords') terms.keywords.push(...value.split(',').filter(Boolean));
+    else if (qualifier === 'scope') scope = value.replace(/^@/, '');
+    else if (qualifier === 'author' || qualifier === 'maintainer') terms.people.push(value);
+    else if (qualifier === '') terms.words.push(value);
+    // Other qualifiers (is:, not:, boost-exact:) do not narrow a private registry's results.
+  }
+  return { ...terms, scope };
+}
+
+function people(meta: Record<string, unknown>): { username: string; email?: string }[] {
+  const maintainers = meta['maintainers'];
+  if (!Array.isArray(maintainers)) return [];
+  return maintainers.flatMap((m: unknown) => {
+    if (typeof m !== 'object' || m === null) return [];
+    const record = m as Record<string, unknown>;
+    const name = record['name'] ?? record['username'];
+    if (typeof name !== 'string') return [];
+    return [
+      {
+        username: name,
+        ...(typeof record['email'] === 'string' ? { email: record['email'] } : {}),
+      },
+    ];
+  });
+}
+
+export function searchPackages(rows: readonly SearchRow[], query: SearchQuery): SearchResponse {
+  const terms = parseTerms(query.text);
+  const scored: { row: SearchRow; score: number }[] = [];
+  for (const row of rows) {
+    const name = row.name.toLowerCase();
+    const keywords = row.keywords.split(' ').filter(Boolean);
+    const description = row.description.toLowerCase();
+    if (terms.scope !== undefined && scopeOf(name) !== terms.scope) continue;
+    if (!terms.keywords.every((k) => keywords.includes(k))) continue;
+    const maintainers = people(row.meta).map((p) => p.username.toLowerCase());
+    if (!terms.people.every((p) => maintainers.includes(p))) continue;
+    let score = terms.keywords.length * 2;
+    let matched = true;
+    for (const word of terms.words) {
+      if (name === word) score += 10;
+      else if (name.includes(word)) score += 4;
+      else if (keywords.includes(word)) score += 2;
+      else if (description.includes(word)) score += 1;
+      else {
+        matched = false;
+        break;
+      }
+    }
+    if (matched) scored.push({ row, score });
+  }
+  scored.sort((a, b) => b.score - a.score || a.row.name.localeCompare(b.row.name));
+  const best = Math.max(1, ...scored.map((s) => s.score));
+  const objects = scored.slice(query.from, query.from + query.size).map(({ row, score }) => {
+    const final = score / best;
+    const maintainers = people(row.meta);
+    return {
+      package: {
+        name: row.name,
+        scope: scopeOf(row.name) ?? 'unscoped',
+        version: row.latest,
+        description: row.description,
+        keywords: row.keywords.split(' ').filter(Boolean),
+        date: new Date(row.modifiedAt).toISOString(),
+        links: {},
+        ...(maintainers[0] ? { publisher: maintainers[0] } : {}),
+        maintainers,
+      },
+      flags: {},
+      score: { final, detail: { quality: final, popularity: final, maintenance: final } },
+      searchScore: score,
+    };
+  });
+  return { objects, total: scored.length, time: new Date().toUTCString() };
+}

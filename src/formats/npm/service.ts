@@ -1,0 +1,477 @@
+/**
+ * The npm registry service: packuments, tarballs, publish, unpublish, deprecate, dist-tags and
+ * search over hosted, proxy and group repositories. No HTTP types here: routes.ts translates.
+ *
+ * Group semantics: hosted members are read first and merged (first member wins per version and
+ * per tag); a name that a hosted member has ever published is never looked up upstream (the
+ * dependency-confusion guard); otherwise proxy members are asked in order.
+ */
+import type { Readable } from 'node:stream';
+import type { AccessControl, Action, Principal } from '../../auth/access.ts';
+import { parseDigest } from '../../core/digest.ts';
+import { RegistryError, isRegistryError } from '../../core/errors.ts';
+import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
+import { PackumentCache, type RenderedDoc, makeDoc } from './cache.ts';
+import { checkName, checkTag, checkVersion, compareVersions, isValidVersion } from './names.ts';
+import {
+  type PackageView,
+  type PackumentForm,
+  type VersionView,
+  renderPackument,
+} from './packument.ts';
+import { analyzeUpdate, hasAttachments, ingestPublish, type Publisher } from './publish.ts';
+import { type SearchQuery, type SearchResponse, searchPackages } from './search.ts';
+import type { Json, NpmStore, StoredPackage } from './store.ts';
+import type { NpmUpstream, UpstreamPackument } from './upstream.ts';
+
+export interface TarballResponse {
+  readonly size: number | undefined;
+  readonly etag: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  open(range?: { start: number; end: number }): Promise<Readable>;
+}
+
+export interface NpmServiceDeps {
+  readonly store: NpmStore;
+  readonly blobs: BlobStore;
+  readonly repositories: RepositoryRegistry;
+  readonly access: AccessControl;
+  /** The upstream of a proxy repository (undefined for hosted/group). */
+  readonly upstream: (repo: Repository) => NpmUpstream | undefined;
+  readonly lookupEmail: (user: string) => Promise<string | undefined>;
+  readonly cache?: PackumentCache;
+}
+
+interface Resolved {
+  readonly view: PackageView;
+  readonly validUntil: number;
+  readonly stale: boolean;
+}
+
+export class NpmService {
+  readonly #deps: NpmServiceDeps;
+  readonly #cache: PackumentCache;
+
+  constructor(deps: NpmServiceDeps) {
+    this.#deps = deps;
+    this.#cache = deps.cache ?? new PackumentCache();
+  }
+
+  authorize(principal: Principal, repo: Repository, action: Action): void {
+    this.#deps.access.authorize(principal, repo, action);
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** The rendered packument (cached per repository, name, form and mount URL). */
+  async packument(
+    repo: Repository,
+    name: string,
+    form: PackumentForm,
+    mountUrl: string,
+    principal: Principal,
+  ): Promise<RenderedDoc> {
+    this.authorize(principal, repo, 'read');
+    checkName(name);
+    const key = `${repo.name}\n${name}\n${form}\n${mountUrl}`;
+    const cached = this.#cache.get(key, name);
+    if (cached) return cached;
+    const generation = this.#cache.generation(name);
+    const resolved = await this.#resolve(repo, name);
+    if (!resolved) throw notFound(name);
+    const doc = makeDoc(
+      renderPackument(resolved.view, form, mountUrl),
+      resolved.validUntil,
+      resolved.stale ? { 'x-nora-stale': 'true' } : {},
+    );
+    // A stale document is never cached: the next request should try the upstream again.
+    if (!resolved.stale) this.#cache.set(key, name, generation, doc);
+    return doc;
+  }
+
+  /** `GET /<name>/<version|tag>`: one version manifest as in the full packument. */
+  async versionManifest(
+    repo: Repository,
+    name: string,
+    spec: string,
+    mountUrl: string,
+    principal: Principal,
+  ): Promise<{ manifest: Json; stale: boolean }> {
+    const doc = await this.packument(repo, name, 'full', mountUrl, principal);
+    const packument = JSON.parse(doc.body.toString('utf8')) as {
+      'dist-tags': Record<string, string>;
+      versions: Record<string, Json>;
+    };
+    const version = isValidVersion(spec) ? spec : packument['dist-tags'][spec];
+    const manifest = version === undefined ? undefined : packument.versions[version];
+    if (!manifest)
+      throw new RegistryError('NOT_FOUND', `version or tag "${spec}" of ${name} not found`);
+    return { manifest, stale: doc.headers['x-nora-stale'] === 'true' };
+  }
+
+  async tarball(
+    repo: Repository,
+    name: string,
+    filename: string,
+    principal: Principal,
+  ): Promise<TarballResponse> {
+    this.authorize(principal, repo, 'read');
+    checkName(name);
+    const members = this.#deps.repositories.membersOf(repo);
+    let claimed = false;
+    for (const member of members.filter((m) => m.kind === 'hosted')) {
+      const ref = await this.#deps.store.tarball(member.name, name, filename);
+      if (ref) {
+        const digest = parseDigest(ref.digest);
+        const blobs = this.#deps.blobs;
+        return {
+          size: ref.size,
+          etag: `"${ref.digest}"`,
+          headers: {},
+          open: (range) => blobs.open(digest, range),
+        };
+      }
+      claimed ||= await this.#deps.store.claims(member.name, name);
+    }
+    if (!claimed) {
+      const failures: RegistryError[] = [];
+      for (const member of members.filter((m) => m.kind === 'proxy')) {
+        const upstream = this.#deps.upstream(member);
+        if (!upstream) continue;
+        try {
+          const found = await upstream.tarball(name, filename);
+          if (found) {
+            return {
+              size: found.size,
+              etag: found.etag,
+              headers: found.stale ? { 'x-nora-stale': 'true' } : {},
+              open: (range) => found.open(range),
+            };
+          }
+        } catch (err) {
+          if (!isRegistryError(err) || err.status < 500) throw err;
+          failures.push(err);
+        }
+      }
+      if (failures[0]) throw failures[0];
+    }
+    throw new RegistryError('NOT_FOUND', `tarball ${filename} of ${name} not found`);
+  }
+
+  async #resolve(repo: Repository, name: string): Promise<Resolved | undefined> {
+    const members = this.#deps.repositories.membersOf(repo);
+    const hosted = members.filter((m) => m.kind === 'hosted');
+    const found = (await Promise.all(hosted.map((m) => this.#deps.store.get(m.name, name)))).filter(
+      (p): p is StoredPackage => p !== undefined,
+    );
+    if (found.length > 0) {
+      return { view: mergeViews(found.map(hostedView)), validUntil: Infinity, stale: false };
+    }
+    for (const member of hosted) {
+      // Unpublished everywhere but claimed: still never fetched from upstream.
+      if (await this.#deps.store.claims(member.name, name)) return undefined;
+    }
+    const results: UpstreamPackument[] = [];
+    const failures: RegistryError[] = [];
+    for (const member of members.filter((m) => m.kind === 'proxy')) {
+      const upstream = this.#deps.upstream(member);
+      if (!upstream) continue;
+      try {
+        const result = await upstream.packument(name);
+        if (result) results.push(result);
+      } catch (err) {
+        if (!isRegistryError(err) || err.status < 500) throw err;
+        failures.push(err);
+      }
+    }
+    if (results.length === 0) {
+      // "The upstream failed" must not read as "no such package".
+      if (failures[0]) throw failures[0];
+      return undefined;
+    }
+    return {
+      view: mergeViews(results.map((r) => r.view)),
+      validUntil: Math.min(...results.map((r) => r.validUntil)),
+      stale: results.some((r) => r.stale) || failures.length > 0,
+    };
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** `PUT /<name>`: a publish (with attachments) or a metadata update (`npm deprecate`). */
+  async put(
+    repo: Repository,
+    name: string,
+    body: Json,
+    principal: Principal,
+    rev: string | undefined,
+  ): Promise<Json> {
+    const target = this.#writeTarget(repo, principal, rev === undefined ? 'write' : 'delete');
+    checkName(name);
+    try {
+      if (hasAttachments(body)) {
+        if (rev !== undefined)
+          throw new RegistryError(
+            'BAD_REQUEST',
+            'attachments are not accepted on a revision update',
+          );
+        const input = await ingestPublish(
+          this.#deps.blobs,
+          name,
+          body,
+          await this.#publisher(principal),
+        );
+        const newRev = await this.#deps.store.publish(target.name, name, input);
+        return { ok: true, id: name, rev: revString(newRev, name), success: true };
+      }
+      const current = await this.#deps.store.get(target.name, name);
+      if (!current) throw notFound(name);
+      const live = current.versions.map((v) => v.version);
+      const changes = analyzeUpdate(name, body, live, rev !== undefined);
+      await this.#deps.store.update(target.name, name, changes);
+      return { ok: true, id: name, rev: revString(current.rev + 1, name) };
+    } finally {
+      this.#cache.invalidate(name);
+    }
+  }
+
+  /** `DELETE /<name>/-rev/<rev>`: unpublish the whole package. */
+  async unpublishPackage(repo: Repository, name: string, principal: Principal): Promise<Json> {
+    const target = this.#writeTarget(repo, principal, 'delete');
+    checkName(name);
+    try {
+      await this.#deps.store.unpublishAll(target.name, name);
+    } finally {
+      this.#cache.invalidate(name);
+    }
+    return { ok: true };
+  }
+
+  /** `DELETE /<name>/-/<file>/-rev/<rev>`: the last step of a version unpublish. */
+  async deleteTarball(
+    repo: Repository,
+    name: string,
+    filename: string,
+    principal: Principal,
+  ): Promise<Json> {
+    const target = this.#writeTarget(repo, principal, 'delete');
+    checkName(name);
+    const ref = await this.#deps.store.tarball(target.name, name, filename);
+    if (ref) {
+      // The client deletes a tarball whose version is still live: unpublish that version.
+      try {
+        await this.#deps.store.update(target.name, name, { remove: [ref.version] });
+      } finally {
+        this.#cache.invalidate(name);
+      }
+    } else if (!(await this.#deps.store.claims(target.name, name))) {
+      throw notFound(name);
+    }
+    // The bytes stay in the shared content-addressed store until GC finds them unreferenced.
+    return { ok: true };
+  }
+
+  async distTags(
+    repo: Repository,
+    name: string,
+    principal: Principal,
+  ): Promise<Record<string, string>> {
+    this.authorize(principal, repo, 'read');
+    const resolved = await this.#resolve(repo, checkName(name));
+    if (!resolved) throw notFound(name);
+    return { ...resolved.view.tags };
+  }
+
+  async setDistTag(
+    repo: Repository,
+    name: string,
+    tag: string,
+    body: unknown,
+    principal: Principal,
+  ): Promise<Json> {
+    const target = this.#writeTarget(repo, principal, 'write');
+    checkName(name);
+    checkTag(tag);
+    if (typeof body !== 'string')
+      throw new RegistryError('BAD_REQUEST', 'dist-tag body must be a JSON string (the version)');
+    checkVersion(body);
+    try {
+      await this.#deps.store.setTag(target.name, name, tag, body);
+    } finally {
+      this.#cache.invalidate(name);
+    }
+    return { ok: true, id: name, [tag]: body };
+  }
+
+  async removeDistTag(
+    repo: Repository,
+    name: string,
+    tag: string,
+    principal: Principal,
+  ): Promise<Json> {
+    const target = this.#writeTarget(repo, principal, 'write');
+    checkName(name);
+    if (tag === 'latest')
+      throw new RegistryError('BAD_REQUEST', 'the "latest" dist-tag cannot be removed');
+    try {
+      await this.#deps.store.removeTag(target.name, name, tag);
+    } finally {
+      this.#cache.invalidate(name);
+    }
+    return { ok: true };
+  }
+
+  async search(
+    repo: Repository,
+    query: SearchQuery,
+    principal: Principal,
+  ): Promise<SearchResponse> {
+    this.authorize(principal, repo, 'read');
+    const members = this.#deps.repositories.membersOf(repo);
+    const hosted = await this.#deps.store.searchRows(
+      members.filter((m) => m.kind === 'hosted').map((m) => m.name),
+    );
+    const proxied = await this.#deps.store.searchProxied(
+      members.filter((m) => m.kind === 'proxy').map((m) => m.name),
+    );
+    const hostedNames = new Set(hosted.map((r) => r.name));
+    return searchPackages([...hosted, ...proxied.filter((r) => !hostedNames.has(r.name))], query);
+  }
+
+  /** Audit bodies go to the first proxy member's upstream, hosted-only names stripped. */
+  async audit(repo: Repository, endpoint: string, body: Json, principal: Principal) {
+    this.authorize(principal, repo, 'read');
+    const members = this.#deps.repositories.membersOf(repo);
+    const proxy = members.find((m) => m.kind === 'proxy' && this.#deps.upstream(m) !== undefined);
+    const upstream = proxy ? this.#deps.upstream(proxy) : undefined;
+    if (!upstream) {
+      throw new RegistryError(
+        'NOT_IMPLEMENTED',
+        `npm audit needs an upstream registry: repository "${repo.name}" has none (set [npm] proxy / NORA_NPM_PROXY)`,
+      );
+    }
+    const hostedNames = new Set<string>();
+    for (const member of members.filter((m) => m.kind === 'hosted')) {
+      for (const name of auditNames(endpoint, body)) {
+        if (await this.#deps.store.claims(member.name, name)) hostedNames.add(name);
+      }
+    }
+    const stripped = stripAuditNames(endpoint, body, hostedNames);
+    return upstream.audit(endpoint, Buffer.from(JSON.stringify(stripped)));
+  }
+
+  #writeTarget(repo: Repository, principal: Principal, action: Action): Repository {
+    const target = this.#deps.repositories.writeTarget(repo);
+    if (!target) {
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        repo.kind === 'proxy'
+          ? `repository "${repo.name}" is a read-only proxy`
+          : `group "${repo.name}" has no hosted member to write to`,
+      );
+    }
+    this.authorize(principal, target, action);
+    return target;
+  }
+
+  async #publisher(principal: Principal): Promise<Publisher | undefined> {
+    if (principal.kind !== 'user') return undefined;
+    return { name: principal.name, email: await this.#deps.lookupEmail(principal.name) };
+  }
+}
+
+function notFound(name: string): RegistryError {
+  return new RegistryError('NOT_FOUND', `package ${name} not found`);
+}
+
+function revString(rev: number, name: string): string {
+  return `${rev}-${Buffer.from(`${name}:${rev}`).toString('hex').slice(0, 16)}`;
+}
+
+export function hostedView(pkg: StoredPackage): PackageView {
+  const versions: VersionView[] = pkg.versions.map((v) => ({
+    version: v.version,
+    manifest: JSON.parse(v.manifest) as Json,
+    filename: v.filename,
+    integrity: v.integrity,
+    shasum: v.shasum,
+    time: new Date(v.publishedAt).toISOString(),
+    deprecated: v.deprecated,
+  }));
+  versions.sort((a, b) => compareVersions(a.version, b.version));
+  return {
+    name: pkg.name,
+    rev: revString(pkg.rev, pkg.name),
+    tags: pkg.tags,
+    versions,
+    created: new Date(pkg.createdAt).toISOString(),
+    modified: new Date(pkg.modifiedAt).toISOString(),
+    meta: pkg.meta,
+  };
+}
+
+/** First view wins per version and per tag; times span all of them. */
+export function mergeViews(views: readonly PackageView[]): PackageView {
+  const [first, ...rest] = views;
+  if (!first) throw new Error('mergeViews needs at least one view');
+  if (rest.length === 0) return first;
+  const versions = new Map(first.versions.map((v) => [v.version, v]));
+  const tags: Record<string, string> = { ...first.tags };
+  for (const view of rest) {
+    for (const v of view.versions) if (!versions.has(v.version)) versions.set(v.version, v);
+    for (const [tag, version] of Object.entries(view.tags)) tags[tag] ??= version;
+  }
+  const created = views
+    .map((v) => v.created)
+    .filter((t): t is string => t !== undefined)
+    .sort()[0];
+  const modified = views
+    .map((v) => v.modified)
+    .filter((t): t is string => t !== undefined)
+    .sort()
+    .at(-1);
+  return {
+    ...first,
+    tags,
+    versions: [...versions.values()].sort((a, b) => compareVersions(a.version, b.version)),
+    created,
+    modified,
+  };
+}
+
+/** Package names an audit body mentions (bulk: top-level keys; quick: the dependency tree). */
+export function auditNames(endpoint: string, body: Json): string[] {
+  if (endpoint === 'advisories/bulk') return Object.keys(body);
+  const names = new Set<string>();
+  const walk = (deps: unknown) => {
+    if (typeof deps !== 'object' || deps === null) return;
+    for (const [name, value] of Object.entries(deps as Json)) {
+      names.add(name);
+      if (typeof value === 'object' && value !== null) walk((value as Json)['dependencies']);
+    }
+  };
+  walk(body['dependencies']);
+  walk(body['requires']);
+  return [...names];
+}
+
+export function stripAuditNames(endpoint: string, body: Json, names: ReadonlySet<string>): Json {
+  if (names.size === 0) return body;
+  if (endpoint === 'advisories/bulk') {
+    return Object.fromEntries(Object.entries(body).filter(([name]) => !names.has(name)));
+  }
+  const strip = (deps: unknown): unknown => {
+    if (typeof deps !== 'object' || deps === null) return deps;
+    const out: Json = {};
+    for (const [name, value] of Object.entries(deps as Json)) {
+      if (names.has(name)) continue;
+      out[name] =
+        typeof value === 'object' && value !== null && 'dependencies' in value
+          ? { ...(value as Json), dependencies: strip((value as Json)['dependencies']) }
+          : value;
+    }
+    return out;
+  };
+  return { ...body, dependencies: strip(body['dependencies']), requires: strip(body['requires']) };
+}

@@ -1,0 +1,503 @@
+/**
+ * SQL metadata of hosted npm repositories. Every write is one transaction, so two concurrent
+ * publishes of different versions both land (the read-modify-write of a packument file is exactly
+ * what loses one in file-based registries), and a failed write leaves nothing behind.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import { RegistryError } from '../../core/errors.ts';
+import type { NpmTables } from './migrations.ts';
+import { highestVersion } from './names.ts';
+
+export type Json = Record<string, unknown>;
+
+export interface StoredVersion {
+  readonly version: string;
+  /** Manifest JSON text as stored (parsed only when a packument is rendered). */
+  readonly manifest: string;
+  readonly filename: string;
+  readonly digest: string;
+  readonly integrity: string;
+  readonly shasum: string;
+  readonly size: number;
+  readonly publishedAt: number;
+  readonly deprecated: string | undefined;
+}
+
+export interface StoredPackage {
+  readonly repo: string;
+  readonly name: string;
+  readonly createdAt: number;
+  readonly modifiedAt: number;
+  readonly rev: number;
+  readonly meta: Json;
+  readonly versions: readonly StoredVersion[];
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface NewVersion {
+  readonly version: string;
+  readonly manifest: Json;
+  readonly filename: string;
+  readonly digest: string;
+  readonly integrity: string;
+  readonly shasum: string;
+  readonly size: number;
+}
+
+export interface PublishInput {
+  readonly versions: readonly NewVersion[];
+  readonly tags: Readonly<Record<string, string>>;
+  readonly meta: Json;
+}
+
+export interface MetadataChanges {
+  /** version → message ('' or undefined clears). */
+  readonly deprecations?: ReadonlyMap<string, string | undefined> | undefined;
+  /** When given, the package's complete set of dist-tags after the write. */
+  readonly tags?: Readonly<Record<string, string>> | undefined;
+  /** Versions to unpublish. */
+  readonly remove?: readonly string[] | undefined;
+}
+
+export interface TarballRef {
+  readonly version: string;
+  readonly digest: string;
+  readonly size: number;
+  readonly integrity: string;
+}
+
+export interface SearchRow {
+  readonly repo: string;
+  readonly name: string;
+  readonly description: string;
+  readonly keywords: string;
+  readonly latest: string;
+  readonly modifiedAt: number;
+  readonly meta: Json;
+}
+
+export class NpmStore {
+  readonly #db: Kysely<NpmTables>;
+
+  constructor(db: Kysely<NpmTables>) {
+    this.#db = db;
+  }
+
+  /** A package with its live versions and tags, or undefined when it has none. */
+  async get(repo: string, name: string): Promise<StoredPackage | undefined> {
+    const pkg = await this.#db
+      .selectFrom('npm_packages')
+      .selectAll()
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (!pkg) return undefined;
+    const [versions, tags] = await Promise.all([
+      this.#db
+        .selectFrom('npm_versions')
+        .selectAll()
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .where('unpublished_at', 'is', null)
+        .execute(),
+      this.#db
+        .selectFrom('npm_dist_tags')
+        .select(['tag', 'version'])
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .execute(),
+    ]);
+    return {
+      repo,
+      name,
+      createdAt: pkg.created_at,
+      modifiedAt: pkg.modified_at,
+      rev: pkg.rev,
+      meta: parseJson(pkg.meta),
+      versions: versions.map((v) => ({
+        version: v.version,
+        manifest: v.manifest,
+        filename: v.filename,
+        digest: v.digest,
+        integrity: v.integrity,
+        shasum: v.shasum,
+        size: v.size,
+        publishedAt: v.published_at,
+        deprecated: v.deprecated ?? undefined,
+      })),
+      tags: Object.fromEntries(tags.map((t) => [t.tag, t.version])),
+    };
+  }
+
+  /** True when the name was ever published in `repo` (live or unpublished): it is claimed there. */
+  async claims(repo: string, name: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('npm_versions')
+      .select('version')
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async tarball(repo: string, name: string, filename: string): Promise<TarballRef | undefined> {
+    const row = await this.#db
+      .selectFrom('npm_versions')
+      .select(['version', 'digest', 'size', 'integrity'])
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .where('filename', '=', filename)
+      .where('unpublished_at', 'is', null)
+      .executeTakeFirst();
+    return row;
+  }
+
+  /** Adds versions atomically; 409 when any of them exists or existed. Returns the new rev. */
+  async publish(repo: string, name: string, input: PublishInput): Promise<number> {
+    return this.#db.transaction().execute(async (trx) => {
+      const now = Date.now();
+      for (const v of input.versions) {
+        const existing = await trx
+          .selectFrom('npm_versions')
+          .select(['unpublished_at'])
+          .where('repo', '=', repo)
+          .where('name', '=', name)
+          .where('version', '=', v.version)
+          .executeTakeFirst();
+        if (existing) {
+          const why =
+            existing.unpublished_at === null ? 'previously published' : 'previously unpublished';
+          throw new RegistryError(
+            'CONFLICT',
+            `cannot publish over the ${why} version ${v.version} of ${name}: versions are immutable`,
+          );
+        }
+        await trx
+          .insertInto('npm_versions')
+          .values({
+            repo,
+            name,
+            version: v.version,
+            manifest: JSON.stringify(v.manifest),
+            filename: v.filename,
+            digest: v.digest,
+            integrity: v.integrity,
+            shasum: v.shasum,
+            size: v.size,
+            published_at: now,
+            deprecated: null,
+            unpublished_at: null,
+          })
+          .execute();
+      }
+      const pkg = await trx
+        .selectFrom('npm_packages')
+        .select(['rev'])
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .executeTakeFirst();
+      const description =
+        typeof input.meta['description'] === 'string' ? input.meta['description'] : '';
+      const keywords = Array.isArray(input.meta['keywords'])
+        ? input.meta['keywords']
+            .filter((k) => typeof k === 'string')
+            .join(' ')
+            .toLowerCase()
+        : '';
+      const rev = (pkg?.rev ?? 0) + 1;
+      if (pkg) {
+        await trx
+          .updateTable('npm_packages')
+          .set({ modified_at: now, rev, meta: JSON.stringify(input.meta), description, keywords })
+          .where('repo', '=', repo)
+          .where('name', '=', name)
+          .execute();
+      } else {
+        await trx
+          .insertInto('npm_packages')
+          .values({
+            repo,
+            name,
+            created_at: now,
+            modified_at: now,
+            rev,
+            meta: JSON.stringify(input.meta),
+            description,
+            keywords,
+          })
+          .execute();
+      }
+      for (const [tag, version] of Object.entries(input.tags))
+        await setTag(trx, repo, name, tag, version);
+      const latest = await trx
+        .selectFrom('npm_dist_tags')
+        .select('version')
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .where('tag', '=', 'latest')
+        .executeTakeFirst();
+      // A package always has `latest` (clients resolve bare names through it).
+      if (!latest) {
+        const newest = highestVersion(await liveVersions(trx, repo, name));
+        if (newest !== undefined) await setTag(trx, repo, name, 'latest', newest);
+      }
+      return rev;
+    });
+  }
+
+  /** Deprecations, tag rewrites and version removals in one transaction. 404 when unknown. */
+  async update(repo: string, name: string, changes: MetadataChanges): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const pkg = await trx
+        .selectFrom('npm_packages')
+        .select(['rev'])
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (!pkg) throw notFound(name);
+      const now = Date.now();
+      for (const [version, message] of changes.deprecations ?? []) {
+        await trx
+          .updateTable('npm_versions')
+          .set({ deprecated: message === undefined || message === '' ? null : message })
+          .where('repo', '=', repo)
+          .where('name', '=', name)
+          .where('version', '=', version)
+          .where('unpublished_at', 'is', null)
+          .execute();
+      }
+      if (changes.remove && changes.remove.length > 0) {
+        await trx
+          .updateTable('npm_versions')
+          .set({ unpublished_at: now, manifest: '{}' })
+          .where('repo', '=', repo)
+          .where('name', '=', name)
+          .where('version', 'in', changes.remove)
+          .where('unpublished_at', 'is', null)
+          .execute();
+      }
+      const live = await liveVersions(trx, repo, name);
+      if (live.length === 0) {
+        await dropPackage(trx, repo, name);
+        return;
+      }
+      if (changes.tags) {
+        await trx
+          .deleteFrom('npm_dist_tags')
+          .where('repo', '=', repo)
+          .where('name', '=', name)
+          .execute();
+        for (const [tag, version] of Object.entries(changes.tags)) {
+          if (live.includes(version)) await setTag(trx, repo, name, tag, version);
+        }
+      } else {
+        // Tags pointing at removed versions go away.
+        await trx
+          .deleteFrom('npm_dist_tags')
+          .where('repo', '=', repo)
+          .where('name', '=', name)
+          .where('version', 'not in', live)
+          .execute();
+      }
+      const latest = await trx
+        .selectFrom('npm_dist_tags')
+        .select('version')
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .where('tag', '=', 'latest')
+        .executeTakeFirst();
+      if (!latest) {
+        const newest = highestVersion(live);
+        if (newest !== undefined) await setTag(trx, repo, name, 'latest', newest);
+      }
+      await trx
+        .updateTable('npm_packages')
+        .set({ modified_at: now, rev: pkg.rev + 1 })
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .execute();
+    });
+  }
+
+  /** Unpublishes every version; the tombstones keep name@version from being reused. */
+  async unpublishAll(repo: string, name: string): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const pkg = await trx
+        .selectFrom('npm_packages')
+        .select('rev')
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (!pkg) throw notFound(name);
+      await trx
+        .updateTable('npm_versions')
+        .set({ unpublished_at: Date.now(), manifest: '{}' })
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .where('unpublished_at', 'is', null)
+        .execute();
+      await dropPackage(trx, repo, name);
+    });
+  }
+
+  async setTag(repo: string, name: string, tag: string, version: string): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const live = await liveVersions(trx, repo, name);
+      if (live.length === 0) throw notFound(name);
+      if (!live.includes(version)) {
+        throw new RegistryError('NOT_FOUND', `version ${version} of ${name} does not exist`);
+      }
+      await setTag(trx, repo, name, tag, version);
+      await bumpRev(trx, repo, name);
+    });
+  }
+
+  async removeTag(repo: string, name: string, tag: string): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const result = await trx
+        .deleteFrom('npm_dist_tags')
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .where('tag', '=', tag)
+        .executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) {
+        throw new RegistryError('NOT_FOUND', `${name} has no dist-tag "${tag}"`);
+      }
+      await bumpRev(trx, repo, name);
+    });
+  }
+
+  /** Hosted packages of `repos` with their latest version, for search. */
+  async searchRows(repos: readonly string[]): Promise<SearchRow[]> {
+    if (repos.length === 0) return [];
+    const rows = await this.#db
+      .selectFrom('npm_packages')
+      .leftJoin('npm_dist_tags', (join) =>
+        join
+          .onRef('npm_dist_tags.repo', '=', 'npm_packages.repo')
+          .onRef('npm_dist_tags.name', '=', 'npm_packages.name')
+          .on('npm_dist_tags.tag', '=', 'latest'),
+      )
+      .select([
+        'npm_packages.repo',
+        'npm_packages.name',
+        'npm_packages.description',
+        'npm_packages.keywords',
+        'npm_packages.modified_at',
+        'npm_packages.meta',
+        'npm_dist_tags.version',
+      ])
+      .where('npm_packages.repo', 'in', repos)
+      .execute();
+    return rows.map((r) => ({
+      repo: r.repo,
+      name: r.name,
+      description: r.description,
+      keywords: r.keywords,
+      latest: r.version ?? '',
+      modifiedAt: r.modified_at,
+      meta: parseJson(r.meta),
+    }));
+  }
+
+  /** Records (or refreshes) an upstream packument seen by a proxy repository, for search. */
+  async indexProxied(repo: string, row: Omit<SearchRow, 'repo' | 'meta'>): Promise<void> {
+    await this.#db
+      .insertInto('npm_proxy_index')
+      .values({
+        repo,
+        name: row.name,
+        description: row.description,
+        keywords: row.keywords,
+        latest: row.latest,
+        modified_at: row.modifiedAt,
+      })
+      .onConflict((oc) =>
+        oc.columns(['repo', 'name']).doUpdateSet({
+          description: row.description,
+          keywords: row.keywords,
+          latest: row.latest,
+          modified_at: row.modifiedAt,
+        }),
+      )
+      .execute();
+  }
+
+  async searchProxied(repos: readonly string[]): Promise<SearchRow[]> {
+    if (repos.length === 0) return [];
+    const rows = await this.#db
+      .selectFrom('npm_proxy_index')
+      .selectAll()
+      .where('repo', 'in', repos)
+      .execute();
+    return rows.map((r) => ({
+      repo: r.repo,
+      name: r.name,
+      description: r.description,
+      keywords: r.keywords,
+      latest: r.latest,
+      modifiedAt: r.modified_at,
+      meta: {},
+    }));
+  }
+}
+
+async function liveVersions(
+  trx: Transaction<NpmTables>,
+  repo: string,
+  name: string,
+): Promise<string[]> {
+  const rows = await trx
+    .selectFrom('npm_versions')
+    .select('version')
+    .where('repo', '=', repo)
+    .where('name', '=', name)
+    .where('unpublished_at', 'is', null)
+    .execute();
+  return rows.map((r) => r.version);
+}
+
+async function setTag(
+  trx: Transaction<NpmTables>,
+  repo: string,
+  name: string,
+  tag: string,
+  version: string,
+): Promise<void> {
+  await trx
+    .insertInto('npm_dist_tags')
+    .values({ repo, name, tag, version })
+    .onConflict((oc) => oc.columns(['repo', 'name', 'tag']).doUpdateSet({ version }))
+    .execute();
+}
+
+async function bumpRev(trx: Transaction<NpmTables>, repo: string, name: string): Promise<void> {
+  const result = await trx
+    .updateTable('npm_packages')
+    .set((eb) => ({ rev: eb('rev', '+', 1), modified_at: Date.now() }))
+    .where('repo', '=', repo)
+    .where('name', '=', name)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) throw notFound(name);
+}
+
+async function dropPackage(trx: Transaction<NpmTables>, repo: string, name: string): Promise<void> {
+  await trx.deleteFrom('npm_dist_tags').where('repo', '=', repo).where('name', '=', name).execute();
+  await trx.deleteFrom('npm_packages').where('repo', '=', repo).where('name', '=', name).execute();
+}
+
+function notFound(name: string): RegistryError {
+  return new RegistryError('NOT_FOUND', `package ${name} not found`);
+}
+
+export function parseJson(text: string): Json {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Json)
+      : {};
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * What the npm service needs from a proxy repository. The implementation (proxy.ts) sits on the
+ * shared proxy engine in src/proxy; the service only sees validated views and byte streams.
+ */
+import type { Readable } from 'node:stream';
+import type { PackageView } from './packument.ts';
+
+export interface UpstreamPackument {
+  readonly view: PackageView;
+  /** ms epoch until which a rendering of this view may be reused. */
+  readonly validUntil: number;
+  /** True when served from cache because every upstream failed. */
+  readonly stale: boolean;
+}
+
+export interface UpstreamTarball {
+  readonly size: number | undefined;
+  readonly etag: string | undefined;
+  readonly stale: boolean;
+  /** Opens the bytes (a range when given; inclusive offsets). */
+  open(range?: { start: number; end: number }): Promise<Readable>;
+}
+
+export interface NpmUpstream {
+  /** The upstream packument, or undefined when the upstream says 404. Throws 502/504 otherwise. */
+  packument(name: string): Promise<UpstreamPackument | undefined>;
+  /** A tarball named in the upstream packument, verified against its integrity when filled. */
+  tarball(name: string, filename: string): Promise<UpstreamTarball | undefined>;
+  /** Forwards an audit request body; returns the upstream status and body. */
+  audit(
+    endpoint: string,
+    body: Buffer,
+  ): Promise<{ status: number; body: Buffer; contentType: string }>;
+}

@@ -1,0 +1,119 @@
+/** Builders for npm test packages: a real gzipped tarball and the body `npm publish` sends. */
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+
+function tarHeader(name: string, size: number): Buffer {
+  const header = Buffer.alloc(512, 0);
+  header.write(name, 0, 100, 'utf8');
+  header.write('0000644\0', 100, 8, 'ascii');
+  header.write('0000000\0', 108, 8, 'ascii');
+  header.write('0000000\0', 116, 8, 'ascii');
+  header.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 12, 'ascii');
+  header.write(
+    `${Math.floor(Date.now() / 1000)
+      .toString(8)
+      .padStart(11, '0')}\0`,
+    136,
+    12,
+    'ascii',
+  );
+  header.write('        ', 148, 8, 'ascii');
+  header.write('0', 156, 1, 'ascii');
+  header.write('ustar\0', 257, 6, 'ascii');
+  header.write('00', 263, 2, 'ascii');
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
+  return header;
+}
+
+/** A gzipped tar with `package/<file>` entries, as `npm pack` makes. */
+export function makeTarball(files: Record<string, string>): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, content] of Object.entries(files)) {
+    const data = Buffer.from(content);
+    parts.push(
+      tarHeader(`package/${name}`, data.length),
+      data,
+      Buffer.alloc((512 - (data.length % 512)) % 512),
+    );
+  }
+  parts.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(parts));
+}
+
+export interface PackageSpec {
+  readonly name: string;
+  readonly version: string;
+  readonly dependencies?: Record<string, string>;
+  readonly description?: string;
+  readonly keywords?: string[];
+  readonly tag?: string;
+  readonly extra?: Record<string, unknown>;
+}
+
+export function manifestOf(spec: PackageSpec): Record<string, unknown> {
+  return {
+    name: spec.name,
+    version: spec.version,
+    description: spec.description ?? `test package ${spec.name}`,
+    keywords: spec.keywords ?? [],
+    main: 'index.js',
+    dependencies: spec.dependencies ?? {},
+    ...spec.extra,
+  };
+}
+
+export function tarballOf(spec: PackageSpec): Buffer {
+  const manifest = manifestOf(spec);
+  return makeTarball({
+    'package.json': JSON.stringify(manifest, null, 2),
+    'index.js': `module.exports = ${JSON.stringify(`${spec.name}@${spec.version}`)};\n`,
+  });
+}
+
+export function integrityOf(data: Buffer): { integrity: string; shasum: string } {
+  return {
+    integrity: `sha512-${createHash('sha512').update(data).digest('base64')}`,
+    shasum: createHash('sha1').update(data).digest('hex'),
+  };
+}
+
+/** The JSON body of `npm publish` for one version. */
+export function publishBody(
+  spec: PackageSpec,
+  registry = 'http://127.0.0.1/npm',
+): Record<string, unknown> {
+  const tarball = tarballOf(spec);
+  const { integrity, shasum } = integrityOf(tarball);
+  const unscoped = spec.name.includes('/') ? spec.name.split('/')[1]! : spec.name;
+  const manifest = {
+    ...manifestOf(spec),
+    _id: `${spec.name}@${spec.version}`,
+    dist: {
+      integrity,
+      shasum,
+      tarball: `${registry}/${spec.name}/-/${unscoped}-${spec.version}.tgz`,
+    },
+  };
+  return {
+    _id: spec.name,
+    name: spec.name,
+    description: spec.description ?? `test package ${spec.name}`,
+    'dist-tags': { [spec.tag ?? 'latest']: spec.version },
+    versions: { [spec.version]: manifest },
+    access: null,
+    _attachments: {
+      [`${spec.name}-${spec.version}.tgz`]: {
+        content_type: 'application/octet-stream',
+        data: tarball.toString('base64'),
+        length: tarball.length,
+      },
+    },
+  };
+}
+
+/** Path form npm uses for a name: `@scope%2fname`. */
+export function escapedName(name: string): string {
+  return name.replace('/', '%2f');
+}
