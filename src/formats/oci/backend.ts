@@ -40,6 +40,11 @@ export interface ManifestInfo {
   readonly digest: string;
   readonly mediaType: string;
   readonly size: number;
+  /**
+   * Set by a proxy backend when every upstream failed and this is the last cached copy of a tag:
+   * the HTTP layer answers it with `x-nora-stale: true`.
+   */
+  readonly stale?: boolean;
 }
 
 /** A manifest with its exact bytes (the digest is over these bytes). */
