@@ -1,0 +1,342 @@
+/**
+ * The OCI backend of a proxy repository (the pull-through cache). Cached content lives in the
+ * hosted-style rows under the proxy repository's own name (so tags/list, _catalog and referrers
+ * work from the cache); tag freshness lives in the proxy engine's state. Rules:
+ * - manifests and blobs by digest are immutable: once cached they are served without asking;
+ * - a tag is revalidated per metadata_ttl with one HEAD (Docker-Content-Digest), so a warm pull by
+ *   tag costs the upstream at most one request; when every upstream fails the cached tag is served
+ *   flagged stale, and an uncached one fails with 502/504 (never 404);
+ * - blobs stream through one verified fill per digest (see src/proxy/fill.ts).
+ */
+import { parseDigest } from '../../core/digest.ts';
+import type { RegistryError } from '../../core/errors.ts';
+import { isRegistryError } from '../../core/errors.ts';
+import type { ByteRange } from '../../core/http-range.ts';
+import type { Counter } from 'prom-client';
+import { type ProxyEngine, isUpstreamFailure } from '../../proxy/engine.ts';
+import { SingleFlight } from '../../proxy/single-flight.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { FormatContext } from '../format.ts';
+import type {
+  BlobHandle,
+  Descriptor,
+  HostedMachinery,
+  ManifestContent,
+  ManifestInfo,
+  OciBackend,
+  OciBackendDeps,
+} from './backend.ts';
+import { compare } from './group.ts';
+import {
+  type Candidate,
+  DockerUpstream,
+  type RoutableUpstream,
+  routeName,
+  upstreamGarbage,
+} from './proxy-upstream.ts';
+import type { Reference } from './reference.ts';
+
+/** The factory registered for `proxy` repositories in OCI_BACKEND_FACTORIES. */
+export function createOciProxyBackend(repository: Repository, deps: OciBackendDeps): OciBackend {
+  return new OciProxyBackend(repository, deps.context, deps.hosted);
+}
+
+interface ProxySettings {
+  readonly ttlSeconds: number;
+  readonly serveStale: boolean;
+  readonly defaultAction: 'allow' | 'deny';
+  readonly upstreams: readonly RoutableUpstream[];
+}
+
+export class OciProxyBackend implements OciBackend {
+  readonly repository: Repository;
+  readonly #context: FormatContext;
+  readonly #engine: ProxyEngine;
+  readonly #hosted: HostedMachinery;
+  readonly #cache: OciBackend;
+  readonly #docker: DockerUpstream;
+  readonly #manifestFlights = new SingleFlight<ManifestContent | undefined>();
+  readonly #downloads: Counter;
+
+  constructor(repository: Repository, context: FormatContext, hosted: HostedMachinery) {
+    this.repository = repository;
+    this.#context = context;
+    this.#engine = context.proxy;
+    this.#hosted = hosted;
+    this.#cache = hosted.forRepository(repository);
+    this.#docker = new DockerUpstream(context.proxy.client);
+    this.#downloads = context.metrics.counter(
+      'nora_docker_downloads_total',
+      'Docker pull operations (manifest GETs)',
+    );
+  }
+
+  /** Settings are derived per request so a SIGHUP reload of [docker] applies at once. */
+  #settings(): ProxySettings {
+    const docker = this.#context.config().docker;
+    const repo = this.repository;
+    const upstreams = repo.upstreams.map((config, index) => ({
+      config,
+      target: this.#engine.upstream({
+        label: `${repo.name}/${config.prefix ?? String(index)}`,
+        registry: repo.name,
+        url: config.url,
+        credentials: config.auth,
+        auth: 'challenge',
+        timeoutSeconds: repo.proxyTimeout ?? docker.proxy_timeout,
+        readTimeoutSeconds: docker.read_timeout,
+      }),
+    }));
+    return {
+      ttlSeconds: repo.metadataTtl ?? docker.metadata_ttl,
+      serveStale: repo.serveStale ?? docker.serve_stale,
+      defaultAction: docker.default_action,
+      upstreams,
+    };
+  }
+
+  async getManifest(name: string, reference: Reference): Promise<ManifestContent | undefined> {
+    const manifest =
+      reference.kind === 'digest'
+        ? await this.#manifestByDigest(name, reference.digest)
+        : await this.#manifestByTag(name, reference.tag);
+    if (manifest) this.#downloads.inc();
+    return manifest;
+  }
+
+  async statManifest(name: string, reference: Reference): Promise<ManifestInfo | undefined> {
+    const manifest =
+      reference.kind === 'digest'
+        ? await this.#manifestByDigest(name, reference.digest)
+        : await this.#manifestByTag(name, reference.tag);
+    if (!manifest) return undefined;
+    return {
+      digest: manifest.digest,
+      mediaType: manifest.mediaType,
+      size: manifest.size,
+      ...(manifest.stale === true ? { stale: true } : {}),
+    };
+  }
+
+  async #manifestByTag(name: string, tag: string): Promise<ManifestContent | undefined> {
+    const settings = this.#settings();
+    const candidates = routeName(name, settings.upstreams, settings.defaultAction);
+    if (candidates.length === 0) return undefined;
+    const resolved = await this.#engine.resolve({
+      registry: this.repository.name,
+      key: `tag:${name}:${tag}`,
+      ttlSeconds: settings.ttlSeconds,
+      serveStale: settings.serveStale,
+      refresh: async (cached) => {
+        const outcome = await this.#askUpstreams(candidates, async (candidate) => {
+          if (cached !== undefined && cached.upstream === candidate.target.label) {
+            const head = await this.#docker.manifest(candidate, tag, 'HEAD');
+            if (head.kind === 'absent') return undefined;
+            if (head.kind === 'head' && head.digest === cached.digest) {
+              return { kind: 'unchanged' as const, upstream: candidate.target.label };
+            }
+          }
+          const answer = await this.#docker.manifest(candidate, tag, 'GET');
+          if (answer.kind !== 'found') return undefined;
+          const info = await this.#store(
+            candidate,
+            name,
+            answer.body,
+            answer.mediaType,
+            answer.digest,
+            tag,
+          );
+          return {
+            kind: 'updated' as const,
+            entry: {
+              digest: info.digest,
+              size: info.size,
+              mediaType: info.mediaType,
+              etag: undefined,
+              upstream: candidate.target.label,
+            },
+          };
+        });
+        return outcome ?? { kind: 'absent' as const };
+      },
+    });
+    if (!resolved) return undefined;
+    const manifest = await this.#cache.getManifest(name, {
+      kind: 'digest',
+      digest: resolved.entry.digest,
+    });
+    if (!manifest) return undefined;
+    return resolved.stale ? { ...manifest, stale: true } : manifest;
+  }
+
+  async #manifestByDigest(name: string, digest: string): Promise<ManifestContent | undefined> {
+    const cached = await this.#cache.getManifest(name, { kind: 'digest', digest });
+    if (cached) {
+      this.#engine.metrics.record(this.repository.name, 'hit');
+      return cached;
+    }
+    const settings = this.#settings();
+    const candidates = routeName(name, settings.upstreams, settings.defaultAction);
+    if (candidates.length === 0) return undefined;
+    const flight = this.#manifestFlights.run(`${name}@${digest}`, () =>
+      this.#askUpstreams(candidates, async (candidate) => {
+        const answer = await this.#docker.manifest(candidate, digest, 'GET');
+        if (answer.kind !== 'found') return undefined;
+        const info = await this.#store(
+          candidate,
+          name,
+          answer.body,
+          answer.mediaType,
+          digest,
+          undefined,
+        );
+        return { ...info, body: answer.body };
+      }),
+    );
+    if (flight.joined) this.#engine.metrics.coalesced.inc({ registry: this.repository.name });
+    const manifest = await flight.promise;
+    if (manifest)
+      this.#engine.metrics.record(this.repository.name, flight.joined ? 'coalesced' : 'miss');
+    return manifest;
+  }
+
+  /** Verifies fetched manifest bytes against the digest they were asked or announced by, then caches them. */
+  async #store(
+    candidate: Candidate,
+    name: string,
+    body: Buffer,
+    mediaType: string,
+    expectedDigest: string | undefined,
+    tag: string | undefined,
+  ): Promise<ManifestInfo> {
+    let info: ManifestInfo;
+    try {
+      info = await this.#hosted.store.cacheManifest(
+        this.repository.name,
+        name,
+        body,
+        mediaType,
+        tag,
+      );
+    } catch (err) {
+      if (isRegistryError(err) && err.status < 500) throw upstreamGarbage(candidate, err.message);
+      throw err;
+    }
+    if (
+      expectedDigest !== undefined &&
+      expectedDigest.startsWith('sha256:') &&
+      info.digest !== expectedDigest
+    ) {
+      throw upstreamGarbage(
+        candidate,
+        `manifest digest ${info.digest} does not match ${expectedDigest}`,
+      );
+    }
+    return info;
+  }
+
+  async getBlob(name: string, digest: string): Promise<BlobHandle | undefined> {
+    const linked = await this.#cache.getBlob(name, digest);
+    if (linked) {
+      this.#engine.metrics.record(this.repository.name, 'hit');
+      return linked;
+    }
+    const settings = this.#settings();
+    const candidates = routeName(name, settings.upstreams, settings.defaultAction);
+    if (candidates.length === 0) return undefined;
+    const parsed = parseDigest(digest);
+    const repo = this.repository.name;
+    const stored = await this.#context.blobs.stat(parsed);
+    if (stored) {
+      // The bytes are here (another name or repository) but this name never saw them: only an
+      // upstream that has them under this name may make them visible here. One HEAD, no download.
+      const present = await this.#askUpstreams(candidates, async (candidate) => {
+        const head = await this.#docker.blob(candidate, digest, 'HEAD');
+        if (!head) return undefined;
+        head.body.destroy();
+        return true;
+      });
+      if (present !== true) return undefined;
+      await this.#hosted.store.linkBlob(repo, name, digest, stored.size);
+      return this.#cache.getBlob(name, digest);
+    }
+    const opened = await this.#engine.openBlob({
+      registry: repo,
+      digest: parsed,
+      fetch: () =>
+        this.#askUpstreams(candidates, (candidate) => this.#docker.blob(candidate, digest)),
+    });
+    if (!opened) return undefined;
+    // Link once committed, whoever started the fill and whether or not this client stays.
+    void opened.committed
+      .then(
+        (result) =>
+          this.#hosted.store.linkBlob(repo, name, digest, result?.size ?? opened.size ?? 0),
+        () => undefined,
+      )
+      .catch((err: unknown) => {
+        this.#context.log.warn({ err, digest }, 'linking a proxied blob failed');
+      });
+    let size = opened.size;
+    if (size === undefined) {
+      // No Content-Length upstream: the size is known once the fill is verified.
+      size = (await opened.committed)?.size ?? (await this.#context.blobs.stat(parsed))?.size ?? 0;
+    }
+    return {
+      digest,
+      size,
+      open: (range?: ByteRange) =>
+        opened.open(range === undefined ? undefined : { start: range.start, end: range.end }),
+    };
+  }
+
+  async listTags(name: string): Promise<readonly string[] | undefined> {
+    const cached = await this.#cache.listTags(name);
+    const settings = this.#settings();
+    const candidates = routeName(name, settings.upstreams, settings.defaultAction);
+    let remote: string[] | undefined;
+    try {
+      remote = await this.#askUpstreams(candidates, (candidate) => this.#docker.tags(candidate));
+    } catch (err) {
+      // Upstreams down: the cached tags are the best answer we have.
+      if (!isUpstreamFailure(err) || cached === undefined) throw err;
+    }
+    if (remote === undefined) return cached;
+    return [...new Set([...remote, ...(cached ?? [])])].sort(compare);
+  }
+
+  catalog(): Promise<readonly string[]> {
+    return this.#cache.catalog();
+  }
+
+  referrers(name: string, digest: string): Promise<readonly Descriptor[]> {
+    return this.#cache.referrers(name, digest);
+  }
+
+  /**
+   * Asks each candidate in order until one has an answer. A candidate without the content
+   * (undefined) or failing (down, open circuit, garbage) passes to the next. When none had it:
+   * undefined if every upstream answered "absent", otherwise the last failure is thrown.
+   */
+  async #askUpstreams<T>(
+    candidates: readonly Candidate[],
+    ask: (candidate: Candidate) => Promise<T | undefined>,
+  ): Promise<T | undefined> {
+    let failure: RegistryError | undefined;
+    for (const candidate of candidates) {
+      try {
+        const answer = await ask(candidate);
+        if (answer !== undefined) return answer;
+      } catch (err) {
+        if (!isRegistryError(err)) throw err;
+        failure = err;
+        this.#context.log.debug(
+          { upstream: candidate.target.label, error: err.message },
+          'upstream failed, trying the next',
+        );
+      }
+    }
+    if (failure !== undefined) throw failure;
+    return undefined;
+  }
+}
