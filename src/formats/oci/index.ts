@@ -7,6 +7,7 @@ import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import type { FormatContext, FormatModule } from '../format.ts';
 import { emptyBackend, type OciBackend, type OciBackendFactories } from './backend.ts';
 import { GroupBackend } from './group.ts';
+import { createOciProxyBackend } from './proxy.ts';
 import { Hosted, ManifestCache } from './hosted.ts';
 import { registerOciRoutes } from './routes.ts';
 import { OciService } from './service.ts';
@@ -22,7 +23,7 @@ const MANIFEST_CACHE_BYTES = 32 * MB;
  */
 export const OCI_BACKEND_FACTORIES: OciBackendFactories = {
   hosted: (repository, deps) => deps.hosted.forRepository(repository),
-  proxy: (repository) => emptyBackend(repository),
+  proxy: createOciProxyBackend,
 };
 
 export function createOciFormat(

@@ -93,7 +93,9 @@ export function registerOciRoutes(scope: FastifyInstance, options: OciRoutesOpti
 
 function sendReply(reply: FastifyReply, result: OciReply): FastifyReply {
   void reply.code(result.status).headers(result.headers);
-  return result.body === undefined ? reply.send() : reply.send(result.body);
+  if (result.body === undefined) return reply.send();
+  // Strings go out as bytes so Fastify does not append a charset to OCI media types.
+  return reply.send(typeof result.body === 'string' ? Buffer.from(result.body) : result.body);
 }
 
 function renderError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
@@ -119,7 +121,7 @@ function renderError(err: unknown, request: FastifyRequest, reply: FastifyReply)
     .code(error.status)
     .headers(headers)
     .type('application/json')
-    .send(request.method === 'HEAD' ? undefined : body);
+    .send(request.method === 'HEAD' ? undefined : Buffer.from(body));
 }
 
 function envelope(code: string, message: string, detail: unknown): string {
