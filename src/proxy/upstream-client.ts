@@ -120,9 +120,10 @@ export class UpstreamClient {
       }
       if (response.status >= 500) target.breaker.recordFailure();
       else target.breaker.recordSuccess();
-      // A body that dies mid-stream (read timeout, reset) is an upstream failure too.
-      response.body.once('error', () => {
-        target.breaker.recordFailure();
+      // A body that dies mid-stream (read timeout, reset) is an upstream failure too; one we
+      // destroyed ourselves (HEAD, redirect, client gone) is not.
+      response.body.once('error', (err) => {
+        if (isTransportFailure(err)) target.breaker.recordFailure();
       });
       return response;
     } catch (err) {
@@ -281,6 +282,19 @@ function headerValue(
 ): string | undefined {
   const value = headers[name.toLowerCase()];
   return Array.isArray(value) ? value[0] : value;
+}
+
+const TRANSPORT_FAILURE_CODES = new Set([
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+]);
+
+function isTransportFailure(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+  return TRANSPORT_FAILURE_CODES.has(code);
 }
 
 class TimeoutError extends Error {

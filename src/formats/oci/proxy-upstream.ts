@@ -91,7 +91,8 @@ function scopeOf(remoteName: string): string {
 }
 
 function path(remoteName: string, kind: 'manifests' | 'blobs', reference: string): string {
-  return `/v2/${remoteName}/${kind}/${encodeURIComponent(reference)}`;
+  // Tags and digests were validated by reference.ts: URL-safe as written.
+  return `/v2/${remoteName}/${kind}/${reference}`;
 }
 
 /** What a manifest request to one upstream gave. */
