@@ -12,6 +12,7 @@ import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { freePort } from '../../helpers/process.ts';
 import { run } from '../../helpers/tools.ts';
@@ -315,7 +316,7 @@ async function writeTarLayer(
   }
   let total = 0;
   await pipeline(
-    chunks(),
+    Readable.from(chunks()),
     async function* (source: AsyncIterable<Buffer>) {
       for await (const chunk of source) {
         hash.update(chunk);
