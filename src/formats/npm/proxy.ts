@@ -1,16 +1,534 @@
 /**
- * npm proxy repositories on the shared proxy engine (src/proxy). Placeholder until the engine
- * lands: no upstreams, so proxy members contribute nothing.
+ * npm proxy repositories on the shared proxy engine (src/proxy): packuments are mutable metadata
+ * (`packument:<name>`, TTL + ETag revalidation + stale serving, single-flight); tarballs are
+ * immutable blobs addressed by the packument's sha512 integrity, streamed through one verified
+ * fill. Upstream documents are validated here, where they enter; the tarball URLs they carry are
+ * used only to fetch, never shown to clients.
  */
-import type { FormatContext } from '../format.ts';
+import { Readable } from 'node:stream';
+import { request as undiciRequest } from 'undici';
+import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
+import { RegistryError } from '../../core/errors.ts';
+import { readAllBounded } from '../../core/streams.ts';
 import type { Repository } from '../../repos/repository.ts';
-import type { NpmStore } from './store.ts';
-import type { NpmUpstream } from './upstream.ts';
+import { isUpstreamFailure } from '../../proxy/engine.ts';
+import { SingleFlight } from '../../proxy/single-flight.ts';
+import type { CachedEntry } from '../../proxy/state.ts';
+import type { UpstreamTarget } from '../../proxy/upstream-client.ts';
+import type { FormatContext } from '../format.ts';
+import { compareVersions, isValidTag, isValidVersion, namePath, tarballFilename } from './names.ts';
+import type { PackageView, VersionView } from './packument.ts';
+import { META_FIELDS, isObject } from './publish.ts';
+import type { Json, NpmStore } from './store.ts';
+import type { NpmUpstream, UpstreamPackument, UpstreamTarball } from './upstream.ts';
+
+const MAX_PACKUMENT_BYTES = 128 * 1024 * 1024;
+const MAX_TARBALL_BYTES = 1024 * 1024 * 1024;
+const MAX_AUDIT_RESPONSE_BYTES = 64 * 1024 * 1024;
+const PARSED_CACHE_ENTRIES = 256;
 
 export interface Upstreams {
   get(repo: Repository): NpmUpstream | undefined;
 }
 
-export function createUpstreams(_context: FormatContext, _store: NpmStore): Upstreams {
-  return { get: () => undefined };
+/** Where a version's tarball lives upstream and what it must hash to. */
+interface TarballSource {
+  readonly version: string;
+  readonly url: string;
+  readonly sha512: Digest | undefined;
+  readonly shasum: string | undefined;
+}
+
+interface ParsedPackument {
+  readonly view: PackageView;
+  readonly tarballs: ReadonlyMap<string, TarballSource>;
+}
+
+export function createUpstreams(context: FormatContext, store: NpmStore): Upstreams {
+  const byRepo = new Map<string, NpmProxyUpstream>();
+  const parsed = new ParsedCache();
+  return {
+    get(repo) {
+      if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
+      let upstream = byRepo.get(repo.name);
+      if (!upstream) {
+        upstream = new NpmProxyUpstream(context, store, repo, parsed);
+        byRepo.set(repo.name, upstream);
+      }
+      return upstream;
+    },
+  };
+}
+
+/** Parsed upstream packuments by content digest (re-parsing a 10 MB document per miss is costly). */
+class ParsedCache {
+  readonly #entries = new Map<string, ParsedPackument>();
+
+  get(digest: string): ParsedPackument | undefined {
+    const found = this.#entries.get(digest);
+    if (found) {
+      this.#entries.delete(digest);
+      this.#entries.set(digest, found);
+    }
+    return found;
+  }
+
+  set(digest: string, value: ParsedPackument): void {
+    this.#entries.set(digest, value);
+    if (this.#entries.size > PARSED_CACHE_ENTRIES) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+  }
+}
+
+class NpmProxyUpstream implements NpmUpstream {
+  readonly #context: FormatContext;
+  readonly #store: NpmStore;
+  readonly #repo: Repository;
+  readonly #parsed: ParsedCache;
+  readonly #legacyFills = new SingleFlight<Digest | undefined>();
+
+  constructor(context: FormatContext, store: NpmStore, repo: Repository, parsed: ParsedCache) {
+    this.#context = context;
+    this.#store = store;
+    this.#repo = repo;
+    this.#parsed = parsed;
+  }
+
+  #settings() {
+    const npm = this.#context.config().npm;
+    return {
+      ttl: this.#repo.metadataTtl ?? npm.metadata_ttl,
+      serveStale: this.#repo.serveStale ?? npm.serve_stale,
+      timeout: this.#repo.proxyTimeout ?? npm.proxy_timeout,
+      revalidate: npm.revalidate,
+    };
+  }
+
+  #targets(): UpstreamTarget[] {
+    const { timeout } = this.#settings();
+    return this.#repo.upstreams.map((u, index) =>
+      this.#context.proxy.upstream({
+        label: `${this.#repo.name}#${index}`,
+        registry: this.#repo.name,
+        url: u.url,
+        credentials: u.auth,
+        auth: 'basic',
+        timeoutSeconds: timeout,
+        readTimeoutSeconds: timeout,
+      }),
+    );
+  }
+
+  async packument(name: string): Promise<UpstreamPackument | undefined> {
+    const found = await this.#packument(name);
+    return found && { view: found.parsed.view, validUntil: found.validUntil, stale: found.stale };
+  }
+
+  async #packument(
+    name: string,
+  ): Promise<{ parsed: ParsedPackument; validUntil: number; stale: boolean } | undefined> {
+    const settings = this.#settings();
+    const resolved = await this.#context.proxy.resolve({
+      registry: this.#repo.name,
+      key: `packument:${name}`,
+      ttlSeconds: settings.ttl,
+      serveStale: settings.serveStale,
+      refresh: (cached) => this.#refresh(name, cached, settings.revalidate),
+    });
+    if (!resolved) return undefined;
+    const parsed = await this.#load(name, resolved.entry);
+    const validUntil =
+      settings.ttl < 0
+        ? Infinity
+        : settings.ttl === 0
+          ? 0
+          : resolved.entry.fetchedAt + settings.ttl * 1000;
+    return { parsed, validUntil, stale: resolved.stale };
+  }
+
+  async #refresh(name: string, cached: CachedEntry | undefined, revalidate: boolean) {
+    let failure: unknown;
+    let absent = 0;
+    const targets = this.#targets();
+    for (const target of targets) {
+      try {
+        const response = await this.#context.proxy.client.request(target, {
+          method: 'GET',
+          path: `/${name.replace('/', '%2f')}`,
+          headers: {
+            accept: 'application/json',
+            ...(revalidate && cached?.etag !== undefined && cached.upstream === target.label
+              ? { 'if-none-match': cached.etag }
+              : {}),
+          },
+        });
+        if (response.status === 304 && cached) {
+          response.body.destroy();
+          return {
+            kind: 'unchanged' as const,
+            etag: response.header('etag') ?? cached.etag,
+            upstream: target.label,
+          };
+        }
+        if (response.status === 404) {
+          response.body.destroy();
+          absent++;
+          continue;
+        }
+        if (response.status !== 200) {
+          response.body.destroy();
+          throw new RegistryError(
+            'UPSTREAM_FAILED',
+            `upstream ${target.label} answered ${response.status} for ${name}`,
+          );
+        }
+        const body = await readAllBounded(
+          response.body,
+          MAX_PACKUMENT_BYTES,
+          `upstream packument of ${name}`,
+        );
+        const parsed = parseUpstream(name, body, target.baseUrl);
+        const stored = await this.#context.proxy.storeDocument(Readable.from([body]), {
+          maxBytes: MAX_PACKUMENT_BYTES,
+        });
+        const digest = formatDigest(stored.digest);
+        this.#parsed.set(digest, parsed);
+        await this.#index(name, parsed);
+        return {
+          kind: 'updated' as const,
+          entry: {
+            digest,
+            size: stored.size,
+            mediaType: 'application/json',
+            etag: response.header('etag'),
+            upstream: target.label,
+          },
+        };
+      } catch (err) {
+        failure = err;
+      }
+    }
+    if (absent === targets.length) return { kind: 'absent' as const };
+    throw asUpstreamError(failure, name);
+  }
+
+  async #load(name: string, entry: CachedEntry): Promise<ParsedPackument> {
+    const known = this.#parsed.get(entry.digest);
+    if (known) return known;
+    const stream = await this.#context.blobs.open(parseDigest(entry.digest));
+    const body = await readAllBounded(stream, MAX_PACKUMENT_BYTES, `cached packument of ${name}`);
+    const baseUrl = this.#repo.upstreams[0]?.url ?? '';
+    const parsed = parseUpstream(name, body, baseUrl);
+    this.#parsed.set(entry.digest, parsed);
+    return parsed;
+  }
+
+  async #index(name: string, parsed: ParsedPackument): Promise<void> {
+    const meta = parsed.view.meta;
+    await this.#store.indexProxied(this.#repo.name, {
+      name,
+      description:
+        typeof meta['description'] === 'string' ? meta['description'].slice(0, 1024) : '',
+      keywords: Array.isArray(meta['keywords'])
+        ? meta['keywords']
+            .filter((k): k is string => typeof k === 'string')
+            .join(' ')
+            .toLowerCase()
+            .slice(0, 1024)
+        : '',
+      latest: parsed.view.tags['latest'] ?? '',
+      modifiedAt:
+        parsed.view.modified === undefined
+          ? Date.now()
+          : Date.parse(parsed.view.modified) || Date.now(),
+    });
+  }
+
+  async tarball(name: string, filename: string): Promise<UpstreamTarball | undefined> {
+    // Prefer the cached packument as it is: a tarball we hold must be served even when the
+    // packument is due for revalidation and the upstream is down.
+    let source: TarballSource | undefined;
+    let stale = false;
+    const cachedEntry = await this.#context.proxy.lookup(this.#repo.name, `packument:${name}`);
+    if (cachedEntry) {
+      try {
+        source = (await this.#load(name, cachedEntry)).tarballs.get(filename);
+      } catch {
+        source = undefined;
+      }
+    }
+    if (source?.sha512) {
+      const stat = await this.#context.blobs.stat(source.sha512);
+      if (stat) return this.#fromStore(source.sha512, stat.size, false);
+    }
+    if (!source) {
+      const packument = await this.#packument(name);
+      if (!packument) return undefined;
+      stale = packument.stale;
+      const parsed = packument.parsed;
+      source = parsed.tarballs.get(filename);
+      if (!source) return undefined;
+    }
+    if (source.sha512) return this.#streamThrough(name, source, source.sha512, stale);
+    return this.#legacy(name, filename, source, stale);
+  }
+
+  #fromStore(digest: Digest, size: number, stale: boolean): UpstreamTarball {
+    const blobs = this.#context.blobs;
+    return {
+      size,
+      etag: `"${formatDigest(digest)}"`,
+      stale,
+      open: (range) => blobs.open(digest, range),
+    };
+  }
+
+  async #streamThrough(
+    name: string,
+    source: TarballSource,
+    digest: Digest,
+    stale: boolean,
+  ): Promise<UpstreamTarball | undefined> {
+    const opened = await this.#context.proxy.openBlob({
+      registry: this.#repo.name,
+      digest,
+      fetch: () => this.#fetchTarball(name, source),
+      fill: { hashes: ['sha1'], maxBytes: MAX_TARBALL_BYTES },
+    });
+    if (!opened) return undefined;
+    return {
+      size: opened.size,
+      etag: `"${formatDigest(digest)}"`,
+      stale,
+      open: (range) => opened.open(range),
+    };
+  }
+
+  /** Old versions carry only a sha1 shasum: ingest whole, verify, then serve from the store. */
+  async #legacy(
+    name: string,
+    filename: string,
+    source: TarballSource,
+    stale: boolean,
+  ): Promise<UpstreamTarball | undefined> {
+    const key = `tarball:${name}:${filename}`;
+    const known = await this.#context.proxy.lookup(this.#repo.name, key);
+    if (known) {
+      const digest = parseDigest(known.digest);
+      const stat = await this.#context.blobs.stat(digest);
+      if (stat) return this.#fromStore(digest, stat.size, stale);
+    }
+    const flight = this.#legacyFills.run(key, async () => {
+      const fetched = await this.#fetchTarball(name, source);
+      if (!fetched) return undefined;
+      const result = await this.#context.blobs.ingest(fetched.body, {
+        hashes: ['sha1'],
+        maxBytes: MAX_TARBALL_BYTES,
+      });
+      if (source.shasum !== undefined && result.hashes.sha1 !== source.shasum) {
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream tarball ${filename} of ${name} does not match its shasum`,
+        );
+      }
+      await this.#context.proxy.remember(this.#repo.name, key, {
+        digest: formatDigest(result.digest),
+        size: result.size,
+        mediaType: 'application/octet-stream',
+        etag: undefined,
+        upstream: undefined,
+      });
+      return result.digest;
+    });
+    const digest = await flight.promise;
+    if (!digest) return undefined;
+    const stat = await this.#context.blobs.stat(digest);
+    return stat ? this.#fromStore(digest, stat.size, stale) : undefined;
+  }
+
+  async #fetchTarball(
+    name: string,
+    source: TarballSource,
+  ): Promise<{ body: Readable; size: number | undefined } | undefined> {
+    let failure: unknown;
+    for (const target of this.#targets()) {
+      try {
+        const response = await this.#context.proxy.client.request(target, {
+          method: 'GET',
+          path: tarballPath(target.baseUrl, source.url, name, source.version),
+        });
+        if (response.status === 404) {
+          response.body.destroy();
+          continue;
+        }
+        if (response.status !== 200) {
+          response.body.destroy();
+          throw new RegistryError(
+            'UPSTREAM_FAILED',
+            `upstream ${target.label} answered ${response.status} for a tarball of ${name}`,
+          );
+        }
+        const length = Number(response.header('content-length'));
+        return {
+          body: response.body,
+          size: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
+        };
+      } catch (err) {
+        failure = err;
+      }
+    }
+    if (failure === undefined) return undefined;
+    throw asUpstreamError(failure, name);
+  }
+
+  async audit(
+    endpoint: string,
+    body: Buffer,
+  ): Promise<{ status: number; body: Buffer; contentType: string }> {
+    const upstream = this.#repo.upstreams[0];
+    if (!upstream)
+      throw new RegistryError('NOT_IMPLEMENTED', 'no upstream to forward npm audit to');
+    const { timeout } = this.#settings();
+    const base = upstream.url.replace(/\/+$/, '');
+    // The engine's client only GETs; an audit is one small POST with the same timeout and auth.
+    try {
+      const response = await undiciRequest(`${base}/-/npm/v1/security/${endpoint}`, {
+        method: 'POST',
+        body,
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          ...(upstream.auth
+            ? { authorization: `Basic ${Buffer.from(upstream.auth).toString('base64')}` }
+            : {}),
+        },
+        headersTimeout: timeout * 1000,
+        bodyTimeout: timeout * 1000,
+      });
+      const text = await readAllBounded(
+        response.body,
+        MAX_AUDIT_RESPONSE_BYTES,
+        'upstream audit response',
+      );
+      const contentType = response.headers['content-type'];
+      return {
+        status: response.statusCode >= 500 ? 502 : response.statusCode,
+        body: text,
+        contentType: typeof contentType === 'string' ? contentType : 'application/json',
+      };
+    } catch (err) {
+      throw asUpstreamError(err, 'npm audit');
+    }
+  }
+}
+
+function asUpstreamError(err: unknown, what: string): RegistryError {
+  if (err instanceof RegistryError && (isUpstreamFailure(err) || err.status >= 500)) return err;
+  if (err instanceof RegistryError) return err;
+  return new RegistryError('UPSTREAM_FAILED', `the upstream failed for ${what}`, { cause: err });
+}
+
+/**
+ * The request path for a tarball on an upstream: the path of its `dist.tarball` URL below the
+ * upstream's base path when it lives there, else the canonical `/<name>/-/<file>`.
+ */
+function tarballPath(baseUrl: string, tarballUrl: string, name: string, version: string): string {
+  const canonical = `/${namePath(name)}/-/${tarballFilename(name, version)}`;
+  try {
+    const base = new URL(baseUrl);
+    const url = new URL(tarballUrl);
+    const prefix = base.pathname.replace(/\/+$/, '');
+    if (url.origin === base.origin && url.pathname.startsWith(`${prefix}/`)) {
+      return url.pathname.slice(prefix.length) + url.search;
+    }
+  } catch {
+    // fall through to the canonical path
+  }
+  return canonical;
+}
+
+/** Validates an upstream packument and turns it into a view (bad versions are dropped). */
+export function parseUpstream(name: string, body: Buffer, _baseUrl: string): ParsedPackument {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new RegistryError('UPSTREAM_FAILED', `upstream packument of ${name} is not valid JSON`);
+  }
+  if (!isObject(doc) || (doc['name'] !== undefined && doc['name'] !== name)) {
+    throw new RegistryError('UPSTREAM_FAILED', `upstream packument of ${name} is malformed`);
+  }
+  const versionsValue = isObject(doc['versions']) ? doc['versions'] : {};
+  const time = isObject(doc['time']) ? doc['time'] : {};
+  const versions: VersionView[] = [];
+  const tarballs = new Map<string, TarballSource>();
+  for (const [version, manifest] of Object.entries(versionsValue)) {
+    if (!isValidVersion(version) || !isObject(manifest)) continue;
+    const dist = isObject(manifest['dist']) ? manifest['dist'] : {};
+    const url = typeof dist['tarball'] === 'string' ? dist['tarball'] : '';
+    const integrity = typeof dist['integrity'] === 'string' ? dist['integrity'] : undefined;
+    const shasum =
+      typeof dist['shasum'] === 'string' && /^[a-f0-9]{40}$/.test(dist['shasum'])
+        ? dist['shasum']
+        : undefined;
+    const sha512 = sha512Of(integrity);
+    if (!sha512 && !shasum) continue;
+    const filename = tarballFilename(name, version);
+    tarballs.set(filename, { version, url, sha512, shasum });
+    const deprecated = manifest['deprecated'];
+    versions.push({
+      version,
+      manifest,
+      filename,
+      integrity,
+      shasum,
+      time: typeof time[version] === 'string' ? time[version] : undefined,
+      deprecated: typeof deprecated === 'string' ? deprecated : undefined,
+    });
+  }
+  versions.sort((a, b) => compareVersions(a.version, b.version));
+  const tags: Record<string, string> = {};
+  if (isObject(doc['dist-tags'])) {
+    for (const [tag, version] of Object.entries(doc['dist-tags'])) {
+      if (
+        typeof version === 'string' &&
+        (isValidTag(tag) || tag === 'latest') &&
+        tarballs.has(tarballFilename(name, version))
+      ) {
+        tags[tag] = version;
+      }
+    }
+  }
+  const meta: Json = {};
+  for (const field of META_FIELDS) if (doc[field] !== undefined) meta[field] = doc[field];
+  return {
+    view: {
+      name,
+      rev: typeof doc['_rev'] === 'string' ? doc['_rev'] : '1-0',
+      tags,
+      versions,
+      created: typeof time['created'] === 'string' ? time['created'] : undefined,
+      modified:
+        typeof time['modified'] === 'string'
+          ? time['modified']
+          : typeof doc['modified'] === 'string'
+            ? doc['modified']
+            : undefined,
+      meta,
+    },
+    tarballs,
+  };
+}
+
+function sha512Of(integrity: string | undefined): Digest | undefined {
+  if (integrity === undefined) return undefined;
+  for (const part of integrity.trim().split(/\s+/)) {
+    if (part.startsWith('sha512-')) {
+      const hex = Buffer.from(part.slice(7), 'base64').toString('hex');
+      if (hex.length === 128) return { algorithm: 'sha512', hex };
+    }
+  }
+  return undefined;
 }
