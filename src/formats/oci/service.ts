@@ -487,12 +487,15 @@ function manifestHeaders(info: {
   digest: string;
   mediaType: string;
   size: number;
+  stale?: boolean;
 }): Record<string, string> {
   return {
     'content-type': info.mediaType,
     'content-length': String(info.size),
     'docker-content-digest': info.digest,
     etag: `"${info.digest}"`,
+    // A proxy served its last cached copy because every upstream failed.
+    ...(info.stale === true ? { 'x-nora-stale': 'true' } : {}),
   };
 }
 
