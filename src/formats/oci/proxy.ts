@@ -128,35 +128,39 @@ export class OciProxyBackend implements OciBackend {
       ttlSeconds: settings.ttlSeconds,
       serveStale: settings.serveStale,
       refresh: async (cached) => {
-        const outcome = await this.#askUpstreams(candidates, async (candidate) => {
-          if (cached !== undefined && cached.upstream === candidate.target.label) {
-            const head = await this.#docker.manifest(candidate, tag, 'HEAD');
-            if (head.kind === 'absent') return undefined;
-            if (head.kind === 'head' && head.digest === cached.digest) {
-              return { kind: 'unchanged' as const, upstream: candidate.target.label };
+        const outcome = await this.#askUpstreams(
+          candidates,
+          async (candidate) => {
+            if (cached !== undefined && cached.upstream === candidateId(candidate)) {
+              const head = await this.#docker.manifest(candidate, tag, 'HEAD');
+              if (head.kind === 'absent') return undefined;
+              if (head.kind === 'head' && head.digest === cached.digest) {
+                return { kind: 'unchanged' as const, upstream: candidateId(candidate) };
+              }
             }
-          }
-          const answer = await this.#docker.manifest(candidate, tag, 'GET');
-          if (answer.kind !== 'found') return undefined;
-          const info = await this.#store(
-            candidate,
-            name,
-            answer.body,
-            answer.mediaType,
-            answer.digest,
-            tag,
-          );
-          return {
-            kind: 'updated' as const,
-            entry: {
-              digest: info.digest,
-              size: info.size,
-              mediaType: info.mediaType,
-              etag: undefined,
-              upstream: candidate.target.label,
-            },
-          };
-        });
+            const answer = await this.#docker.manifest(candidate, tag, 'GET');
+            if (answer.kind !== 'found') return undefined;
+            const info = await this.#store(
+              candidate,
+              name,
+              answer.body,
+              answer.mediaType,
+              answer.digest,
+              tag,
+            );
+            return {
+              kind: 'updated' as const,
+              entry: {
+                digest: info.digest,
+                size: info.size,
+                mediaType: info.mediaType,
+                etag: undefined,
+                upstream: candidateId(candidate),
+              },
+            };
+          },
+          cached === undefined ? 'absent' : 'fail',
+        );
         return outcome ?? { kind: 'absent' as const };
       },
     });
@@ -316,17 +320,22 @@ export class OciProxyBackend implements OciBackend {
   /**
    * Asks each candidate in order until one has an answer. A candidate without the content
    * (undefined) or failing (down, open circuit, garbage) passes to the next. When none had it:
-   * undefined if every upstream answered "absent", otherwise the last failure is thrown.
+   * "absent" (undefined) if every upstream answered, the last failure if none did; when some
+   * answered "absent" and others failed, `mixed` decides: a cached tag whose upstream is down must
+   * be served stale ('fail'), while new content some upstream denies is a 404 ('absent').
    */
   async #askUpstreams<T>(
     candidates: readonly Candidate[],
     ask: (candidate: Candidate) => Promise<T | undefined>,
+    mixed: 'absent' | 'fail' = 'absent',
   ): Promise<T | undefined> {
     let failure: RegistryError | undefined;
+    let answered = false;
     for (const candidate of candidates) {
       try {
         const answer = await ask(candidate);
         if (answer !== undefined) return answer;
+        answered = true;
       } catch (err) {
         if (!isRegistryError(err)) throw err;
         failure = err;
@@ -336,7 +345,12 @@ export class OciProxyBackend implements OciBackend {
         );
       }
     }
-    if (failure !== undefined) throw failure;
+    if (failure !== undefined && (!answered || mixed === 'fail')) throw failure;
     return undefined;
   }
+}
+
+/** Which upstream and remote name a cached tag came from: where its revalidation HEAD goes. */
+function candidateId(candidate: Candidate): string {
+  return `${candidate.target.label} ${candidate.remoteName}`;
 }

@@ -12,7 +12,7 @@ import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { freePort } from '../../helpers/process.ts';
 import { run } from '../../helpers/tools.ts';
@@ -87,6 +87,8 @@ export interface Front {
   readonly requests: FrontRequest[];
   /** true: every request gets a 503 (or the socket is destroyed when `hang` is chosen). */
   down: false | '503' | 'reset';
+  /** Bytes per second for response bodies (simulates a slow upstream), 0 = unlimited. */
+  throttle: number;
   tokensIssued: number;
   count(method: string, pattern: RegExp): number;
   close(): Promise<void>;
@@ -106,6 +108,7 @@ export async function startFront(
     host: '',
     requests: [],
     down: false,
+    throttle: 0,
     tokensIssued: 0,
     count: (method, pattern) =>
       front.requests.filter((r) => r.method === method && pattern.test(r.path)).length,
@@ -167,7 +170,9 @@ export async function startFront(
     delete headers.host;
     const upstream = http.request(`${target}${url}`, { method: req.method, headers }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-      pipeline(upRes, res).catch(() => undefined);
+      const rate = front.throttle;
+      const stages = rate > 0 ? [upRes, throttle(rate), res] : [upRes, res];
+      pipeline(stages).catch(() => undefined);
     });
     upstream.on('error', () => {
       if (!res.headersSent) res.writeHead(502);
@@ -190,6 +195,27 @@ export async function startFront(
       }),
   });
   return front;
+}
+
+/** Passes bytes at about `bytesPerSecond`, in 64 KiB slices. */
+function throttle(bytesPerSecond: number): Transform {
+  const slice = 64 * 1024;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      const parts: Buffer[] = [];
+      for (let i = 0; i < chunk.length; i += slice) parts.push(chunk.subarray(i, i + slice));
+      const push = () => {
+        const part = parts.shift();
+        if (part === undefined) {
+          callback();
+          return;
+        }
+        this.push(part);
+        setTimeout(push, (part.length / bytesPerSecond) * 1000);
+      };
+      push();
+    },
+  });
 }
 
 export interface LayoutImage {
