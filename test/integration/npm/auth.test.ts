@@ -1,0 +1,133 @@
+/** npm accounts with [auth] enabled: adduser/login, whoami, tokens, publish needs a user. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { NpmHttp } from './client.ts';
+
+describe('npm accounts and tokens (auth enabled)', () => {
+  let server: TestServer;
+  let anon: NpmHttp;
+
+  before(async () => {
+    server = await startTestServer({ config: { auth: { enabled: true, anonymous_read: true } } });
+    anon = new NpmHttp(`${server.url}/npm`);
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('anonymous publish → 401, anonymous read allowed, whoami → 401', async () => {
+    const reply = await anon.publish({ name: 'secured', version: '1.0.0' });
+    assert.equal(reply.status, 401);
+    assert.ok(reply.json<{ error: string }>().error);
+    assert.equal((await anon.packument('secured')).status, 404);
+    assert.equal((await anon.request('GET', '/-/whoami')).status, 401);
+  });
+
+  test('adduser creates the user and returns a token; publish and whoami with it', async () => {
+    const alice = new NpmHttp(`${server.url}/npm`);
+    const reply = await alice.login('alice', 's3cret-pass');
+    assert.equal(reply.status, 201, reply.text);
+    assert.match(alice.token ?? '', /^nora_/);
+    assert.deepEqual((await alice.request('GET', '/-/whoami')).json(), { username: 'alice' });
+    assert.equal((await alice.publish({ name: 'secured', version: '1.0.0' })).status, 201);
+    const doc = (await anon.packument('secured')).json<{
+      versions: Record<string, { _npmUser?: { name: string } }>;
+      maintainers: { name: string }[];
+    }>();
+    assert.equal(doc.versions['1.0.0']!._npmUser?.name, 'alice');
+    assert.equal(doc.maintainers[0]!.name, 'alice');
+  });
+
+  test('login again: right password → new token, wrong password → 401; bad bodies → 400', async () => {
+    const again = new NpmHttp(`${server.url}/npm`);
+    assert.equal((await again.login('alice', 's3cret-pass')).status, 201);
+    const wrong = new NpmHttp(`${server.url}/npm`);
+    assert.equal((await wrong.login('alice', 'nope')).status, 401);
+    const noPassword = await anon.request('PUT', '/-/user/org.couchdb.user:bob', { name: 'bob' });
+    assert.equal(noPassword.status, 400);
+    const mismatch = await anon.request('PUT', '/-/user/org.couchdb.user:bob', {
+      name: 'eve',
+      password: 'x',
+    });
+    assert.equal(mismatch.status, 400);
+    const badName = await anon.request('PUT', '/-/user/org.couchdb.user:..%2fx', {
+      name: '../x',
+      password: 'x',
+    });
+    assert.equal(badName.status, 400);
+  });
+
+  test('Basic credentials work too', async () => {
+    const basic = `Basic ${Buffer.from('alice:s3cret-pass').toString('base64')}`;
+    const reply = await anon.request('GET', '/-/whoami', undefined, { authorization: basic });
+    assert.deepEqual(reply.json(), { username: 'alice' });
+    const bad = await anon.request('GET', '/-/whoami', undefined, {
+      authorization: `Basic ${Buffer.from('alice:wrong').toString('base64')}`,
+    });
+    assert.equal(bad.status, 401);
+  });
+
+  test('token list / create (password required) / revoke; revoked and unknown tokens → 401', async () => {
+    const alice = new NpmHttp(`${server.url}/npm`);
+    await alice.login('alice', 's3cret-pass');
+    const noPassword = await alice.request('POST', '/-/npm/v1/tokens', { readonly: true });
+    assert.equal(noPassword.status, 401);
+    const created = await alice.request('POST', '/-/npm/v1/tokens', {
+      password: 's3cret-pass',
+      readonly: true,
+      cidr_whitelist: [],
+    });
+    assert.equal(created.status, 200, created.text);
+    const token = created.json<{ token: string; key: string; readonly: boolean }>();
+    assert.equal(token.readonly, true);
+    const list = (await alice.request('GET', '/-/npm/v1/tokens')).json<{
+      objects: { key: string; token: string; readonly: boolean }[];
+      total: number;
+    }>();
+    assert.ok(list.total >= 2);
+    const listed = list.objects.find((o) => o.key === token.key);
+    assert.ok(listed);
+    assert.ok(!listed.token.includes(token.token.slice(12)), 'the secret is never listed');
+
+    const readonly = new NpmHttp(`${server.url}/npm`, token.token);
+    assert.deepEqual((await readonly.request('GET', '/-/whoami')).json(), { username: 'alice' });
+    assert.equal((await readonly.publish({ name: 'secured', version: '2.0.0' })).status, 403);
+
+    assert.equal(
+      (await alice.request('DELETE', `/-/npm/v1/tokens/token/${token.key.slice(0, 8)}`)).status,
+      204,
+    );
+    assert.equal((await readonly.request('GET', '/-/whoami')).status, 401);
+    assert.equal(
+      (await alice.request('DELETE', '/-/npm/v1/tokens/token/doesnotexist')).status,
+      404,
+    );
+    assert.equal(
+      (await new NpmHttp(`${server.url}/npm`, 'nora_bogus').request('GET', '/-/whoami')).status,
+      401,
+    );
+  });
+
+  test('logout revokes the session token', async () => {
+    const carol = new NpmHttp(`${server.url}/npm`);
+    await carol.login('carol', 'carol-pass');
+    const secret = carol.token!;
+    assert.equal((await carol.request('DELETE', `/-/user/token/${secret}`)).status, 200);
+    assert.equal((await carol.request('GET', '/-/whoami')).status, 401);
+  });
+
+  test('tokens are stored as sha256 only, passwords as scrypt', async () => {
+    const dave = new NpmHttp(`${server.url}/npm`);
+    await dave.login('dave', 'dave-pass');
+    const db = server.app.context.db as unknown as {
+      selectFrom(t: string): { selectAll(): { execute(): Promise<Record<string, unknown>[]> } };
+    };
+    const tokens = await db.selectFrom('auth_tokens').selectAll().execute();
+    const dump = JSON.stringify(tokens);
+    assert.ok(!dump.includes(dave.token!), 'no secret in the database');
+    const users = await db.selectFrom('auth_users').selectAll().execute();
+    assert.ok(users.every((u) => String(u['password_hash']).startsWith('scrypt$')));
+    assert.ok(!JSON.stringify(users).includes('dave-pass'));
+  });
+});
