@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { AccessControl } from './auth/access.ts';
 import type { AppConfig, FormatName, RepositoryConfig } from './config/schema.ts';
 import { toRegistryError } from './core/errors.ts';
@@ -51,16 +51,24 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   await fs.rm(path.join(driver.spoolDir(), 'ingest'), { recursive: true, force: true });
   const db = await openDatabase({
     file: databaseFile(config),
-    migrations: Object.assign({}, proxyMigrations, ...formats.map((f) => f.migrations ?? {})) as Record<string, never>,
+    migrations: Object.assign(
+      {},
+      proxyMigrations,
+      ...formats.map((f) => f.migrations ?? {}),
+    ) as Record<string, never>,
   });
   const blobs = new BlobStore(driver, new SqlBlobIndex(db));
-  const repositories = RepositoryRegistry.build(defaultRepositories(formats, config), config.repositories);
+  const repositories = RepositoryRegistry.build(
+    defaultRepositories(formats, config),
+    config.repositories,
+  );
   const metrics = new Metrics();
   const access = new AccessControl(accessPolicy(config));
 
   const fastify = Fastify({
     logger: { level: options.logLevel ?? config.server.log_level },
-    disableRequestLogging: true,
+    // Our onResponse hook writes one compact access-log line per request instead.
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
     bodyLimit: config.server.body_limit_mb * MB,
     // Accept anything the formats' own parsers accept: OCI names and npm scopes need it.
@@ -98,7 +106,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     const registryError = toRegistryError(err);
     if (registryError.status >= 500) request.log.error({ err }, 'request failed');
     const { status, body } = genericErrorBody(registryError);
-    return reply.code(status).headers(registryError.headers ?? {}).send(body);
+    return reply
+      .code(status)
+      .headers(registryError.headers ?? {})
+      .send(body);
   });
   fastify.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found' }));
 
@@ -165,7 +176,10 @@ export function databaseFile(config: AppConfig): string {
   }
 }
 
-function defaultRepositories(formats: readonly FormatModule[], config: AppConfig): RepositoryConfig[] {
+function defaultRepositories(
+  formats: readonly FormatModule[],
+  config: AppConfig,
+): RepositoryConfig[] {
   return formats.flatMap((f) => f.defaultRepositories(config));
 }
 

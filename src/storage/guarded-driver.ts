@@ -1,5 +1,5 @@
 /**
- * The storage trust boundary: every driver call passes through here, so every key is validated
+ * The storage trust boundary (methods are async so a bad key is a rejected promise, never a throw): every driver call passes through here, so every key is validated
  * in one place whatever the backend (cf. Distribution's driver/base).
  */
 import type { Readable } from 'node:stream';
@@ -17,24 +17,24 @@ export class GuardedDriver implements StorageDriver {
     return this.#inner.name;
   }
 
-  stat(key: StorageKey): Promise<ObjectInfo | undefined> {
-    return this.#inner.stat(validateKey(key));
+  async stat(key: StorageKey): Promise<ObjectInfo | undefined> {
+    return await this.#inner.stat(validateKey(key));
   }
 
-  read(key: StorageKey, options?: ReadOptions): Promise<Readable> {
-    return this.#inner.read(validateKey(key), options);
+  async read(key: StorageKey, options?: ReadOptions): Promise<Readable> {
+    return await this.#inner.read(validateKey(key), options);
   }
 
-  write(key: StorageKey, body: Readable | Uint8Array): Promise<ObjectInfo> {
-    return this.#inner.write(validateKey(key), body);
+  async write(key: StorageKey, body: Readable | Uint8Array): Promise<ObjectInfo> {
+    return await this.#inner.write(validateKey(key), body);
   }
 
-  writeFile(key: StorageKey, localPath: string): Promise<ObjectInfo> {
-    return this.#inner.writeFile(validateKey(key), localPath);
+  async writeFile(key: StorageKey, localPath: string): Promise<ObjectInfo> {
+    return await this.#inner.writeFile(validateKey(key), localPath);
   }
 
-  delete(key: StorageKey): Promise<boolean> {
-    return this.#inner.delete(validateKey(key));
+  async delete(key: StorageKey): Promise<boolean> {
+    return await this.#inner.delete(validateKey(key));
   }
 
   list(prefix: StorageKey): AsyncIterable<ObjectInfo> {

@@ -1,0 +1,87 @@
+/** Running NORA as a real child process (the way the README and operators run it). */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { PROJECT_ROOT } from './tools.ts';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => { resolve(port); });
+    });
+  });
+}
+
+export interface NoraProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  output(): string;
+  /** Resolves with the exit code (or signal name). */
+  readonly exited: Promise<number | string>;
+}
+
+/** Starts `node src/main.ts <args>` (or any command) with env; waits for /health when `port` given. */
+export async function startNoraProcess(options: {
+  readonly args?: readonly string[];
+  readonly env: Record<string, string>;
+  readonly port: number;
+  readonly command?: readonly string[];
+  readonly cwd?: string;
+  /** Own process group, so the whole tree can be signalled (as a terminal or systemd does). */
+  readonly detached?: boolean;
+}): Promise<NoraProcess> {
+  const [cmd, ...rest] = options.command ?? [
+    process.execPath,
+    path.join(PROJECT_ROOT, 'src/main.ts'),
+    ...(options.args ?? ['serve']),
+  ];
+  const child = spawn(cmd ?? process.execPath, rest, {
+    cwd: options.cwd ?? PROJECT_ROOT,
+    env: {
+      ...process.env,
+      NORA_HOST: '127.0.0.1',
+      NORA_PORT: String(options.port),
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => { resolve(code ?? signal ?? -1); }),
+  );
+  const url = `http://127.0.0.1:${options.port}`;
+  await waitForHealth(url, 30_000, exited, () => output);
+  return { child, url, output: () => output, exited };
+}
+
+export async function waitForHealth(
+  url: string,
+  timeoutMs: number,
+  exited?: Promise<unknown>,
+  output?: () => string,
+): Promise<number> {
+  const started = performance.now();
+  const state = { exited: false };
+  void exited?.then(() => {
+    state.exited = true;
+  });
+  while (performance.now() - started < timeoutMs) {
+    if (state.exited) throw new Error(`server exited before becoming healthy:\n${output?.() ?? ''}`);
+    try {
+      const res = await fetch(`${url}/health`);
+      await res.arrayBuffer();
+      if (res.status === 200) return performance.now() - started;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`server at ${url} not healthy after ${timeoutMs} ms:\n${output?.() ?? ''}`);
+}

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { startTestServer } from '../../helpers/server.ts';
+
+describe('HTTP edge', async () => {
+  const server = await startTestServer({ config: { server: { body_limit_mb: 1 } } });
+  const inject = server.app.fastify.inject.bind(server.app.fastify);
+  test.after(() => server.close());
+
+  test('/health reports status, version, uptime, storage and registries', async () => {
+    const res = await fetch(`${server.url}/health`);
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as Record<string, unknown>;
+    assert.equal(body['status'], 'healthy');
+    assert.match(String(body['version']), /^\d+\.\d+\.\d+/);
+    assert.equal(typeof body['uptime_seconds'], 'number');
+    assert.deepEqual(body['storage'], { backend: 'local', reachable: true, total_size_bytes: 0 });
+    const registries = body['registries'] as Record<string, string>;
+    for (const name of ['docker', 'npm', 'pypi', 'maven', 'cargo', 'go', 'raw'])
+      assert.ok(name in registries, name);
+  });
+
+  test('/ready answers 200 when storage and database are reachable', async () => {
+    const res = await inject({ url: '/ready' });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(res.json(), { status: 'ready' });
+  });
+
+  test('/metrics exposes NORA names with bounded labels', async () => {
+    await inject({ url: '/health' });
+    await inject({ url: '/v2/some/random/name/that/must/not/become/a/label' });
+    const res = await inject({ url: '/metrics' });
+    assert.equal(res.statusCode, 200);
+    assert.match(
+      res.body,
+      /nora_http_requests_total\{registry="system",method="GET",status="200"\}/,
+    );
+    assert.match(res.body, /nora_http_request_duration_seconds_bucket/);
+    assert.match(res.body, /nora_uptime_seconds \d/);
+    assert.match(res.body, /process_resident_memory_bytes/);
+    assert.doesNotMatch(res.body, /must\/not\/become/);
+  });
+
+  test('security headers and request ids on every response', async () => {
+    const res = await inject({ url: '/health', headers: { 'x-request-id': 'trace-123' } });
+    assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    assert.equal(res.headers['x-frame-options'], 'DENY');
+    assert.equal(res.headers['referrer-policy'], 'strict-origin-when-cross-origin');
+    assert.match(String(res.headers['content-security-policy']), /default-src 'self'/);
+    assert.equal(res.headers['x-request-id'], 'trace-123');
+    const generated = await inject({
+      url: '/health',
+      headers: { 'x-request-id': 'bad id with spaces' },
+    });
+    assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+  });
+
+  test('path tricks are rejected with 400 before any format sees them', async () => {
+    for (const url of [
+      '/raw/a/../b',
+      '/raw/a/%2e%2e/b',
+      '/raw/%2E%2E/etc/passwd',
+      '/npm/a%00b',
+      '/v2/x/%2e/y',
+      '/raw/a/%zz',
+      `/raw/${'a'.repeat(9000)}`,
+    ]) {
+      assert.equal(await rawGetStatus(server.port, url), 400, url);
+    }
+  });
+
+  test('a declared body over NORA_BODY_LIMIT_MB gets 413', async () => {
+    const res = await inject({
+      method: 'PUT',
+      url: '/raw/big.bin',
+      headers: {
+        'content-length': String(2 * 1024 * 1024),
+        'content-type': 'application/octet-stream',
+      },
+      payload: Buffer.alloc(2 * 1024 * 1024),
+    });
+    assert.equal(res.statusCode, 413);
+  });
+
+  test('every NORA mount exists and answers (never a generic 404)', async () => {
+    for (const mount of ['/simple/', '/maven2/', '/cargo/', '/go/']) {
+      const res = await inject({ url: `${mount}x` });
+      assert.notEqual(res.body, '{"error":"not found"}', mount);
+    }
+  });
+
+  test('/health is 503 "unhealthy" when storage is unreachable', async () => {
+    const broken = await startTestServer();
+    try {
+      await fs.rm(path.join(broken.dataDir, 'storage'), { recursive: true, force: true });
+      const res = await fetch(`${broken.url}/health`);
+      assert.equal(res.status, 503);
+      const body = (await res.json()) as { status: string; storage: { reachable: boolean } };
+      assert.equal(body.status, 'unhealthy');
+      assert.equal(body.storage.reachable, false);
+      const ready = await fetch(`${broken.url}/ready`);
+      assert.equal(ready.status, 503);
+      await ready.arrayBuffer();
+    } finally {
+      await broken.close();
+    }
+  });
+});
+
+describe('disabled formats', async () => {
+  const server = await startTestServer({ env: { NORA_PYPI_ENABLED: 'false' } });
+  test.after(() => server.close());
+
+  test('a disabled mount says so, and /health marks it disabled', async () => {
+    const res = await server.app.fastify.inject({ url: '/simple/requests/' });
+    assert.equal(res.statusCode, 404);
+    assert.match(res.body, /pypi registry is disabled \(NORA_PYPI_ENABLED=false\)/);
+    const health = (await server.app.fastify.inject({ url: '/health' })).json<{
+      registries: Record<string, string>;
+    }>();
+    assert.equal(health.registries['pypi'], 'disabled');
+  });
+});
+
+/** GET with the path sent byte-for-byte (fetch would normalise `..` away client-side). */
+function rawGetStatus(port: number, rawPath: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: rawPath, method: 'GET' }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

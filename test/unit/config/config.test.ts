@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { glob } from 'node:fs/promises';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { describeConfig, MASK } from '../../../src/config/describe.ts';
+import { envBindings } from '../../../src/config/env.ts';
+import { ConfigError, loadConfig, parseConfigObject } from '../../../src/config/load.ts';
+import { configSchema } from '../../../src/config/schema.ts';
+import { PROJECT_ROOT } from '../../helpers/tools.ts';
+
+test('defaults match NORA: 127.0.0.1:4000, data under ./data, Docker Hub upstream', () => {
+  const { config } = parseConfigObject({});
+  assert.equal(config.server.host, '127.0.0.1');
+  assert.equal(config.server.port, 4000);
+  assert.equal(config.server.body_limit_mb, 2048);
+  assert.equal(config.storage.mode, 'local');
+  assert.equal(config.storage.path, 'data/storage');
+  assert.deepEqual(config.docker.upstreams, [{ url: 'https://registry-1.docker.io' }]);
+  assert.equal(config.docker.max_upload_sessions, 100);
+  assert.equal(config.npm.proxy, undefined, 'no built-in npm upstream host');
+  assert.equal(config.npm.metadata_ttl, 300);
+});
+
+test('env mapping is derived from the schema with NORA names', () => {
+  const names = new Map(envBindings(configSchema).map((b) => [b.path.join('.'), b.names]));
+  assert.deepEqual(names.get('server.host'), ['NORA_HOST']);
+  assert.deepEqual(names.get('server.port'), ['NORA_PORT']);
+  assert.deepEqual(names.get('server.public_url'), ['NORA_PUBLIC_URL']);
+  assert.deepEqual(names.get('server.body_limit_mb'), ['NORA_BODY_LIMIT_MB']);
+  assert.deepEqual(names.get('storage.mode'), ['NORA_STORAGE_MODE']);
+  assert.deepEqual(names.get('storage.path'), ['NORA_STORAGE_PATH']);
+  assert.deepEqual(names.get('storage.s3_url'), ['NORA_STORAGE_S3_URL']);
+  assert.deepEqual(names.get('docker.enabled'), ['NORA_DOCKER_ENABLED']);
+  assert.deepEqual(names.get('docker.proxy_timeout'), ['NORA_DOCKER_PROXY_TIMEOUT']);
+  assert.deepEqual(names.get('docker.upstreams'), ['NORA_DOCKER_UPSTREAMS', 'NORA_DOCKER_PROXIES']);
+  assert.deepEqual(names.get('docker.max_upload_sessions'), ['NORA_MAX_UPLOAD_SESSIONS']);
+  assert.deepEqual(names.get('npm.proxy'), ['NORA_NPM_PROXY']);
+  assert.deepEqual(names.get('npm.metadata_ttl'), ['NORA_NPM_METADATA_TTL']);
+});
+
+test('environment overrides the file, and typed values are parsed', () => {
+  const { config } = parseConfigObject(
+    { server: { port: 5000, host: '0.0.0.0' }, docker: { proxy_timeout: 10 } },
+    {
+      NORA_PORT: '4100',
+      NORA_DOCKER_ENABLED: 'false',
+      NORA_DOCKER_PROXIES: 'http://a.example:5000|user:tok|ghcr, http://b.example',
+      NORA_STORAGE_PATH: '/srv/nora',
+    },
+  );
+  assert.equal(config.server.port, 4100);
+  assert.equal(config.server.host, '0.0.0.0', 'file value kept when no env');
+  assert.equal(config.docker.enabled, false);
+  assert.equal(config.docker.proxy_timeout, 10);
+  assert.deepEqual(config.docker.upstreams, [
+    { url: 'http://a.example:5000', auth: 'user:tok', prefix: 'ghcr' },
+    { url: 'http://b.example' },
+  ]);
+  assert.equal(config.storage.path, '/srv/nora');
+});
+
+test('an invalid value names the key, the variable and the expected form', () => {
+  assert.throws(
+    () => parseConfigObject({}, { NORA_PORT: 'eighty' }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.message.includes('server.port') &&
+      err.message.includes('NORA_PORT') &&
+      /expected number/i.test(err.message),
+  );
+  assert.throws(
+    () => parseConfigObject({ storage: { mode: 'ftp' } }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.message.includes('storage.mode') &&
+      err.message.includes('"local"'),
+  );
+  assert.throws(
+    () => parseConfigObject({ npm: { proxy: 'not a url' } }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.message.includes('npm.proxy') &&
+      err.message.includes('http(s) URL'),
+  );
+});
+
+test('unknown keys warn instead of failing', () => {
+  const { warnings } = parseConfigObject({ server: { colour: 'blue' }, nonsense: { a: 1 } });
+  assert.deepEqual(warnings.sort(), [
+    'unknown config key "nonsense" (ignored)',
+    'unknown config key "server.colour" (ignored)',
+  ]);
+});
+
+test('repositories are validated: kinds, members, duplicate names', () => {
+  assert.throws(
+    () => parseConfigObject({ repositories: [{ name: 'p', format: 'docker', kind: 'proxy' }] }),
+    /at least one upstream/,
+  );
+  assert.throws(
+    () => parseConfigObject({ repositories: [{ name: 'g', format: 'npm', kind: 'group' }] }),
+    /at least one member/,
+  );
+  assert.throws(
+    () =>
+      parseConfigObject({
+        repositories: [
+          { name: 'x', format: 'raw', kind: 'hosted' },
+          { name: 'x', format: 'raw', kind: 'hosted' },
+        ],
+      }),
+    /duplicate repository name/,
+  );
+  assert.throws(
+    () =>
+      parseConfigObject({ repositories: [{ name: 'Bad Name', format: 'raw', kind: 'hosted' }] }),
+    /repositories\.0\.name/,
+  );
+});
+
+test('secrets are masked when the configuration is printed', () => {
+  const { config } = parseConfigObject(
+    {
+      npm: { proxy: 'http://up.example/', proxy_auth: 'bob:hunter2' },
+      storage: { s3_secret_key: 'topsecret' },
+    },
+    { NORA_DOCKER_UPSTREAMS: 'http://r.example|alice:pa55' },
+  );
+  const printed = describeConfig(config);
+  for (const secret of ['hunter2', 'topsecret', 'pa55'])
+    assert.ok(!printed.includes(secret), `${secret} leaked`);
+  assert.ok(printed.includes(MASK));
+  assert.ok(printed.includes('http://r.example'));
+});
+
+test('NORA_CONFIG_PATH must exist when set; ./config.toml is optional', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-cfg-'));
+  await assert.rejects(
+    loadConfig({ cwd: dir, env: { NORA_CONFIG_PATH: path.join(dir, 'missing.toml') } }),
+    ConfigError,
+  );
+  const loaded = await loadConfig({ cwd: dir, env: {} });
+  assert.equal(loaded.file, undefined);
+  await fs.writeFile(path.join(dir, 'config.toml'), '[server]\nport = 4321\n');
+  assert.equal((await loadConfig({ cwd: dir, env: {} })).config.server.port, 4321);
+  await fs.writeFile(path.join(dir, 'config.toml'), '[server\nport = ');
+  await assert.rejects(loadConfig({ cwd: dir, env: {} }), /TOML parse error .* at line 1/);
+});
+
+test('every example config shipped in the repo is valid', async () => {
+  const files: string[] = [];
+  for await (const file of glob('examples/*.toml', { cwd: PROJECT_ROOT })) files.push(file);
+  assert.ok(files.length >= 2);
+  for (const file of files) {
+    const loaded = await loadConfig({ file: path.join(PROJECT_ROOT, file), env: {} });
+    assert.deepEqual(loaded.warnings, [], `${file} has unknown keys`);
+  }
+});

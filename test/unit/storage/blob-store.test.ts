@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { test } from 'node:test';
+import { digestOf, formatDigest, parseDigest } from '../../../src/core/digest.ts';
+import { RegistryError } from '../../../src/core/errors.ts';
+import { BlobStore, type BlobIndex } from '../../../src/storage/blob-store.ts';
+import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
+import { GuardedDriver } from '../../../src/storage/guarded-driver.ts';
+
+class MapIndex implements BlobIndex {
+  readonly sizes = new Map<string, number>();
+  record(digest: string, size: number) {
+    this.sizes.set(digest, size);
+    return Promise.resolve();
+  }
+  remove(digest: string) {
+    this.sizes.delete(digest);
+    return Promise.resolve();
+  }
+  totalSize() {
+    return Promise.resolve([...this.sizes.values()].reduce((a, b) => a + b, 0));
+  }
+}
+
+async function store() {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-blobs-'));
+  const index = new MapIndex();
+  return { dir, index, blobs: new BlobStore(new GuardedDriver(await FsDriver.open(dir)), index) };
+}
+
+async function spoolEntries(dir: string): Promise<string[]> {
+  return fs.readdir(path.join(dir, '.tmp', 'ingest')).catch(() => []);
+}
+
+test('ingest hashes, commits and reads back; extra hashes computed in one pass', async () => {
+  const { blobs, index, dir } = await store();
+  const data = Buffer.from('layer bytes');
+  const result = await blobs.ingest(Readable.from([data]), { hashes: ['sha512', 'sha1', 'md5'] });
+  assert.equal(formatDigest(result.digest), formatDigest(digestOf(data)));
+  assert.equal(result.size, data.length);
+  assert.equal(result.hashes.sha512, createHash('sha512').update(data).digest('hex'));
+  assert.equal(result.hashes.sha1, createHash('sha1').update(data).digest('hex'));
+  assert.equal(result.created, true);
+  assert.equal(await text(await blobs.open(result.digest)), 'layer bytes');
+  assert.equal(await blobs.totalSize(), data.length);
+  assert.equal(index.sizes.size, 1);
+  assert.deepEqual(await spoolEntries(dir), []);
+});
+
+test('a digest mismatch stores nothing and is DIGEST_INVALID', async () => {
+  const { blobs, dir } = await store();
+  const wrong = digestOf('something else');
+  await assert.rejects(
+    blobs.ingest(Readable.from([Buffer.from('actual')]), { expected: wrong }),
+    (err: unknown) => err instanceof RegistryError && err.code === 'DIGEST_INVALID',
+  );
+  assert.equal(await blobs.stat(wrong), undefined);
+  assert.equal(await blobs.stat(digestOf('actual')), undefined);
+  assert.deepEqual(await spoolEntries(dir), []);
+});
+
+test('a size mismatch or an oversized body stores nothing', async () => {
+  const { blobs } = await store();
+  const data = Buffer.from('0123456789');
+  await assert.rejects(blobs.ingest(Readable.from([data]), { expectedSize: 9 }), /size mismatch/);
+  await assert.rejects(
+    blobs.ingest(Readable.from([data]), { maxBytes: 5 }),
+    (err: unknown) => err instanceof RegistryError && err.status === 413,
+  );
+  assert.equal(await blobs.stat(digestOf(data)), undefined);
+});
+
+test('sha512 content addressing when the expected digest is sha512', async () => {
+  const { blobs } = await store();
+  const data = Buffer.from('sha512 blob');
+  const expected = digestOf(data, 'sha512');
+  const result = await blobs.ingest(Readable.from([data]), { expected });
+  assert.equal(result.digest.algorithm, 'sha512');
+  assert.equal(await text(await blobs.open(expected)), 'sha512 blob');
+  assert.equal((await blobs.stat(expected))?.size, data.length);
+});
+
+test('identical content is stored once (dedup) and a truncated stream commits nothing', async () => {
+  const { blobs } = await store();
+  const first = await blobs.ingest(Readable.from([Buffer.from('same')]));
+  const second = await blobs.ingest(Readable.from([Buffer.from('same')]));
+  assert.equal(first.created, true);
+  assert.equal(second.created, false);
+  const truncated = new Readable({
+    read() {
+      this.push(Buffer.from('partial'));
+      this.destroy(new Error('client went away'));
+    },
+  });
+  await assert.rejects(
+    blobs.ingest(truncated, { expected: parseDigest(formatDigest(digestOf('partial data'))) }),
+  );
+  assert.equal(await blobs.stat(digestOf('partial')), undefined);
+});
