@@ -152,7 +152,7 @@ export class UpstreamClient {
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
       total += chunk.length;
       if (total > MAX_TOKEN_RESPONSE_BYTES) {
-        response.body.destroy();
+        response.body.on('error', () => undefined).destroy();
         throw new RegistryError('UPSTREAM_FAILED', 'upstream token response is too large');
       }
       chunks.push(chunk);
@@ -237,7 +237,7 @@ export class UpstreamClient {
       }
       const location = headerValue(response.headers, 'location');
       if (isRedirect(response.statusCode) && location !== undefined && hop < MAX_REDIRECTS) {
-        response.body.destroy();
+        response.body.on('error', () => undefined).destroy();
         const next = new URL(location, url);
         if (next.protocol !== 'http:' && next.protocol !== 'https:') {
           ended({ status: 'error' });
@@ -252,6 +252,10 @@ export class UpstreamClient {
       ended({ status: String(response.statusCode) });
       const raw = response.headers;
       const body = response.body as unknown as Readable;
+      // undici emits 'error' when we destroy an unread body (401 before a retry, HEAD, a client
+      // gone): never let that become an uncaught exception. Consumers still see errors through
+      // their own pipeline.
+      body.on('error', () => undefined);
       return { status: response.statusCode, header: (name) => headerValue(raw, name), body };
     }
   }

@@ -128,8 +128,16 @@ export class OciProxyBackend implements OciBackend {
       ttlSeconds: settings.ttlSeconds,
       serveStale: settings.serveStale,
       refresh: async (cached) => {
+        // Ask the upstream the tag came from first: its HEAD is the whole warm-pull cost.
+        const ordered =
+          cached === undefined
+            ? candidates
+            : [
+                ...candidates.filter((c) => candidateId(c) === cached.upstream),
+                ...candidates.filter((c) => candidateId(c) !== cached.upstream),
+              ];
         const outcome = await this.#askUpstreams(
-          candidates,
+          ordered,
           async (candidate) => {
             if (cached !== undefined && cached.upstream === candidateId(candidate)) {
               const head = await this.#docker.manifest(candidate, tag, 'HEAD');
