@@ -23,6 +23,8 @@ export type TokensTable = {
   /** First characters of the secret, for display. */
   token_prefix: string;
   user_name: string;
+  /** Optional label (`npm token create --name`). */
+  name: string | null;
   readonly: number;
   /** JSON array of CIDRs (informational for now). */
   cidr_whitelist: string;
@@ -53,6 +55,7 @@ export const authMigrations: Record<string, Migration> = {
         .addColumn('user_name', 'text', (c) =>
           c.notNull().references('auth_users.name').onDelete('cascade'),
         )
+        .addColumn('name', 'text')
         .addColumn('readonly', 'integer', (c) => c.notNull())
         .addColumn('cidr_whitelist', 'text', (c) => c.notNull())
         .addColumn('created_at', 'integer', (c) => c.notNull())

@@ -23,6 +23,7 @@ export interface TokenInfo {
   /** Masked secret for display (`nora_ab…`). */
   readonly display: string;
   readonly user: string;
+  readonly name: string | undefined;
   readonly readonly: boolean;
   readonly cidrWhitelist: readonly string[];
   readonly createdAt: number;
@@ -152,13 +153,14 @@ export class TokenStore {
   /** Creates a token and returns its secret (shown once) with its info. */
   async create(
     user: string,
-    options: { readonly?: boolean; cidrWhitelist?: readonly string[] } = {},
+    options: { readonly?: boolean; cidrWhitelist?: readonly string[]; name?: string } = {},
   ): Promise<{ secret: string; info: TokenInfo }> {
     const secret = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const info: TokenInfo = {
       key: randomBytes(16).toString('hex'),
       display: `${secret.slice(0, TOKEN_PREFIX.length + 6)}…`,
       user,
+      name: options.name,
       readonly: options.readonly ?? false,
       cidrWhitelist: options.cidrWhitelist ?? [],
       createdAt: Date.now(),
@@ -170,6 +172,7 @@ export class TokenStore {
         token_hash: sha256Hex(secret),
         token_prefix: info.display,
         user_name: user,
+        name: info.name ?? null,
         readonly: info.readonly ? 1 : 0,
         cidr_whitelist: JSON.stringify(info.cidrWhitelist),
         created_at: info.createdAt,
@@ -189,6 +192,7 @@ export class TokenStore {
       key: row.key,
       display: row.token_prefix,
       user: row.user_name,
+      name: row.name ?? undefined,
       readonly: row.readonly === 1,
       cidrWhitelist: parseStringArray(row.cidr_whitelist),
       createdAt: row.created_at,

@@ -88,7 +88,9 @@ export class NpmAccounts {
     ) {
       throw new RegistryError('BAD_REQUEST', 'cidr_whitelist must be a list of strings');
     }
+    const name = typeof body['name'] === 'string' ? body['name'].slice(0, 128) : undefined;
     const { secret, info } = await this.#tokens.create(user, {
+      ...(name === undefined ? {} : { name }),
       readonly: body['readonly'] === true,
       cidrWhitelist: Array.isArray(cidr) ? cidr : [],
     });
@@ -122,6 +124,7 @@ function tokenJson(info: TokenInfo): Json {
   return {
     key: info.key,
     token: info.display,
+    name: info.name ?? `token-${info.key.slice(0, 6)}`,
     readonly: info.readonly,
     cidr_whitelist: info.cidrWhitelist.length > 0 ? info.cidrWhitelist : null,
     created,
