@@ -141,9 +141,13 @@ export class BlobStore {
 function verify(actual: Digest, size: number, options: IngestOptions): void {
   const { expected, expectedSize } = options;
   if (expectedSize !== undefined && expectedSize !== size) {
-    throw new RegistryError('SIZE_INVALID', `size mismatch: expected ${expectedSize}, got ${size}`, {
-      protocolCode: 'SIZE_INVALID',
-    });
+    throw new RegistryError(
+      'SIZE_INVALID',
+      `size mismatch: expected ${expectedSize}, got ${size}`,
+      {
+        protocolCode: 'SIZE_INVALID',
+      },
+    );
   }
   if (expected && expected.hex !== actual.hex) {
     throw new RegistryError(

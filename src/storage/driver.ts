@@ -37,6 +37,13 @@ export interface StorageDriver {
   delete(key: StorageKey): Promise<boolean>;
   /** Every object under a prefix, recursively. */
   list(prefix: StorageKey): AsyncIterable<ObjectInfo>;
+  /**
+   * Optional server-side copy (fs: hard link or copy; S3: CopyObject) so callers need not stream
+   * bytes through the process. Callers fall back to read + write when absent.
+   */
+  copy?(from: StorageKey, to: StorageKey): Promise<ObjectInfo>;
+  /** Optional time-limited direct URL (S3 presigned GET); undefined when not supported. */
+  signedUrl?(key: StorageKey, expiresInSeconds: number): Promise<string | undefined>;
   /** A local directory for spool files, on the same filesystem as the store when possible. */
   spoolDir(): string;
   /** Readiness probe: throws when the backend is unreachable. */

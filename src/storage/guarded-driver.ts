@@ -41,6 +41,17 @@ export class GuardedDriver implements StorageDriver {
     return this.#inner.list(validatePrefix(prefix));
   }
 
+  async copy(from: StorageKey, to: StorageKey): Promise<ObjectInfo> {
+    const source = validateKey(from);
+    const target = validateKey(to);
+    if (this.#inner.copy) return this.#inner.copy(source, target);
+    return this.#inner.write(target, await this.#inner.read(source));
+  }
+
+  async signedUrl(key: StorageKey, expiresInSeconds: number): Promise<string | undefined> {
+    return this.#inner.signedUrl?.(validateKey(key), expiresInSeconds);
+  }
+
   spoolDir(): string {
     return this.#inner.spoolDir();
   }

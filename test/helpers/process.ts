@@ -24,7 +24,7 @@ export interface NoraProcess {
   readonly exited: Promise<number | string>;
 }
 
-/** Starts `node src/main.ts <args>` (or any command) with env; waits for /health when `port` given. */
+/** Starts `node bin/nora.js <args>` (or any command) with env; waits for /health when `port` given. */
 export async function startNoraProcess(options: {
   readonly args?: readonly string[];
   readonly env: Record<string, string>;
@@ -36,7 +36,7 @@ export async function startNoraProcess(options: {
 }): Promise<NoraProcess> {
   const [cmd, ...rest] = options.command ?? [
     process.execPath,
-    path.join(PROJECT_ROOT, 'src/main.ts'),
+    path.join(PROJECT_ROOT, 'bin/nora.js'),
     ...(options.args ?? ['serve']),
   ];
   const child = spawn(cmd ?? process.execPath, rest, {

@@ -115,6 +115,19 @@ export class FsDriver implements StorageDriver {
     }
   }
 
+  /** Hard link when possible (same inode, no bytes moved); objects are immutable once written. */
+  async copy(from: StorageKey, to: StorageKey): Promise<ObjectInfo> {
+    const source = this.#path(from);
+    const temp = this.#tempFile();
+    try {
+      await fs.link(source, temp);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw new StorageNotFoundError(from);
+      await fs.copyFile(source, temp);
+    }
+    return this.writeFile(to, temp);
+  }
+
   async *list(prefix: StorageKey): AsyncIterable<ObjectInfo> {
     const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
     const start = this.#path(base as StorageKey);

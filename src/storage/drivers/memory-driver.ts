@@ -69,7 +69,12 @@ export class MemoryDriver implements StorageDriver {
     const infos: ObjectInfo[] = [];
     for (const key of keys) {
       const object = this.#objects.get(key);
-      if (object) infos.push({ key: key as StorageKey, size: object.data.length, modifiedAt: object.modifiedAt });
+      if (object)
+        infos.push({
+          key: key as StorageKey,
+          size: object.data.length,
+          modifiedAt: object.modifiedAt,
+        });
     }
     return Readable.from(infos);
   }

@@ -129,6 +129,22 @@ export function runDriverContract(name: string, create: () => Promise<StorageDri
         }
       }));
 
+    test('copy duplicates an object; the copy is independent of later writes', () =>
+      withDriver(async (d) => {
+        await d.write(key('c/src'), Buffer.from('original'));
+        await d.copy?.(key('c/src'), key('c/dst'));
+        await d.write(key('c/src'), Buffer.from('changed'));
+        assert.equal(await text(await d.read(key('c/dst'))), 'original');
+        await assert.rejects(d.copy?.(key('c/missing'), key('c/x')) ?? Promise.reject(new Error('no copy')));
+      }));
+
+    test('signedUrl is optional: undefined when the backend has none', () =>
+      withDriver(async (d) => {
+        await d.write(key('s/x'), Buffer.from('x'));
+        const url = await d.signedUrl?.(key('s/x'), 60);
+        assert.ok(url === undefined || /^https?:\/\//.test(url));
+      }));
+
     test('check passes on a healthy backend', () => withDriver((d) => d.check()));
   });
 }
