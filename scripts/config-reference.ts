@@ -8,7 +8,7 @@ import { envBindings } from '../src/config/env.ts';
 import { configSchema } from '../src/config/schema.ts';
 
 export function configReference(): string {
-  const defaults = configSchema.parse({}) as Record<string, Record<string, unknown>>;
+  const defaults = configSchema.parse({}) as unknown as Record<string, Record<string, unknown>>;
   const rows = envBindings(configSchema).map((binding) => {
     const [section = '', key = ''] = binding.path;
     const value = defaults[section]?.[key];
@@ -20,10 +20,18 @@ export function configReference(): string {
 
 function formatDefault(value: unknown): string {
   if (value === undefined) return '(unset)';
-  if (Array.isArray(value)) {
-    return value.map((v) => (typeof v === 'object' && v !== null && 'url' in v ? String(v.url) : JSON.stringify(v))).join(', ');
-  }
-  return `\`${String(value)}\``;
+  if (Array.isArray(value))
+    return value.map((v: unknown) => upstreamUrl(v) ?? JSON.stringify(v)).join(', ');
+  return `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``;
+}
+
+function upstreamUrl(value: unknown): string | undefined {
+  return typeof value === 'object' &&
+    value !== null &&
+    'url' in value &&
+    typeof value.url === 'string'
+    ? value.url
+    : undefined;
 }
 
 const START = '<!-- config-reference:start -->';

@@ -36,7 +36,11 @@ stream.on('test:fail', (event) => {
   process.exitCode = 1;
 });
 stream.compose(spec).pipe(process.stdout);
-await new Promise<void>((resolve) => stream.once('end', () => { resolve(); }));
+await new Promise<void>((resolve) =>
+  stream.once('end', () => {
+    resolve();
+  }),
+);
 process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
 if (files.length === 0 || passed + failed === 0) {
   process.stdout.write('no tests ran\n');

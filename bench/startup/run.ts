@@ -26,13 +26,20 @@ for (let i = 0; i < runs; i++) {
   await fs.rm(dir, { recursive: true, force: true });
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 const start = median(startMs);
 const rss = median(rssMb);
 console.log(`runs: ${runs}`);
-console.log(`cold start to first /health 200: median ${start.toFixed(0)} ms (all: ${startMs.map((v) => v.toFixed(0)).join(', ')})  target < 1000 ms  ${start < 1000 ? 'OK' : 'MISSED'}`);
-console.log(`idle RSS after 2 s:              median ${rss.toFixed(1)} MB (all: ${rssMb.map((v) => v.toFixed(1)).join(', ')})  target < 80 MB  ${rss < 80 ? 'OK' : 'MISSED'}`);
-console.log(`vs NORA's claims (< 3 s, < 50 MB): start ${(start / 3000).toFixed(2)}x of the claim, RSS ${(rss / 50).toFixed(2)}x`);
+console.log(
+  `cold start to first /health 200: median ${start.toFixed(0)} ms (all: ${startMs.map((v) => v.toFixed(0)).join(', ')})  target < 1000 ms  ${start < 1000 ? 'OK' : 'MISSED'}`,
+);
+console.log(
+  `idle RSS after 2 s:              median ${rss.toFixed(1)} MB (all: ${rssMb.map((v) => v.toFixed(1)).join(', ')})  target < 80 MB  ${rss < 80 ? 'OK' : 'MISSED'}`,
+);
+console.log(
+  `vs NORA's claims (< 3 s, < 50 MB): start ${(start / 3000).toFixed(2)}x of the claim, RSS ${(rss / 50).toFixed(2)}x`,
+);
 
 async function rssOf(pid: number): Promise<number> {
   const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');

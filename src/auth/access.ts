@@ -51,7 +51,8 @@ export class AccessControl {
   }
 
   async authenticate(credentials: RequestCredentials): Promise<Principal> {
-    if (credentials.authorization === undefined || credentials.authorization === '') return ANONYMOUS;
+    if (credentials.authorization === undefined || credentials.authorization === '')
+      return ANONYMOUS;
     for (const resolver of this.#resolvers) {
       const principal = await resolver.resolve(credentials);
       if (principal) return principal;
@@ -67,7 +68,10 @@ export class AccessControl {
     if (!this.#policy.authEnabled) return;
     if (principal.kind === 'anonymous') {
       if (action === 'read' && this.#policy.anonymousRead) return;
-      throw new RegistryError('UNAUTHORIZED', `authentication required to ${action} ${repository.name}`);
+      throw new RegistryError(
+        'UNAUTHORIZED',
+        `authentication required to ${action} ${repository.name}`,
+      );
     }
     const needed: Role = action === 'read' ? 'read' : action === 'admin' ? 'admin' : 'write';
     if (!hasRole(principal.roles, needed)) {

@@ -11,7 +11,9 @@ export async function freePort(): Promise<number> {
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => { resolve(port); });
+      server.close(() => {
+        resolve(port);
+      });
     });
   });
 }
@@ -54,7 +56,9 @@ export async function startNoraProcess(options: {
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | string>((resolve) =>
-    child.on('exit', (code, signal) => { resolve(code ?? signal ?? -1); }),
+    child.on('exit', (code, signal) => {
+      resolve(code ?? signal ?? -1);
+    }),
   );
   const url = `http://127.0.0.1:${options.port}`;
   await waitForHealth(url, 30_000, exited, () => output);
@@ -73,7 +77,8 @@ export async function waitForHealth(
     state.exited = true;
   });
   while (performance.now() - started < timeoutMs) {
-    if (state.exited) throw new Error(`server exited before becoming healthy:\n${output?.() ?? ''}`);
+    if (state.exited)
+      throw new Error(`server exited before becoming healthy:\n${output?.() ?? ''}`);
     try {
       const res = await fetch(`${url}/health`);
       await res.arrayBuffer();

@@ -133,7 +133,9 @@ describe('crash safety', () => {
       child.stdout.on('data', (d: Buffer) => {
         if (d.toString().includes('spooling')) resolve();
       });
-      child.on('exit', () => { reject(new Error('ingest child exited early')); });
+      child.on('exit', () => {
+        reject(new Error('ingest child exited early'));
+      });
     });
     const spooled = await fs.readdir(path.join(storage, '.tmp', 'ingest'));
     assert.equal(spooled.length, 1, 'a spool file is being written');

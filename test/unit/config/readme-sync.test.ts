@@ -12,7 +12,8 @@ test('the README configuration table matches the schema (run `npm run docs:confi
 
 test('the README quick start is the three documented commands', async () => {
   const readme = await fs.readFile(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
-  for (const command of ['npm ci', 'npm start', 'npm test']) assert.ok(readme.includes(`${command} `), command);
+  for (const command of ['npm ci', 'npm start', 'npm test'])
+    assert.ok(readme.includes(`${command} `), command);
   const pkg = JSON.parse(await fs.readFile(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
     scripts: Record<string, string>;
     engines: { node: string };

@@ -135,7 +135,9 @@ export function runDriverContract(name: string, create: () => Promise<StorageDri
         await d.copy?.(key('c/src'), key('c/dst'));
         await d.write(key('c/src'), Buffer.from('changed'));
         assert.equal(await text(await d.read(key('c/dst'))), 'original');
-        await assert.rejects(d.copy?.(key('c/missing'), key('c/x')) ?? Promise.reject(new Error('no copy')));
+        await assert.rejects(
+          d.copy?.(key('c/missing'), key('c/x')) ?? Promise.reject(new Error('no copy')),
+        );
       }));
 
     test('signedUrl is optional: undefined when the backend has none', () =>
