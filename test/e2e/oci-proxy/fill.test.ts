@@ -91,7 +91,7 @@ describe('stream-through fills', { skip, timeout: 240_000 }, () => {
       const res = await fetch(`${nora.url}/v2/${layer.name}/blobs/${layer.digest}`, {
         signal: controller.signal,
       });
-      const reader = res.body!.getReader();
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       let received = 0;
       while (received < 2 * MB) {
         const { value, done } = await reader.read();
@@ -139,7 +139,7 @@ describe('stream-through fills', { skip, timeout: 240_000 }, () => {
     front.throttle = 20 * MB;
     try {
       const res = await fetch(`${nora.url}/v2/${layer.name}/blobs/${layer.digest}`);
-      const reader = res.body!.getReader();
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       let received = 0;
       while (received < 5 * MB) {
         const { value, done } = await reader.read();
