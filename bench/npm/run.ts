@@ -1,0 +1,351 @@
+/**
+ * npm benchmarks, NORA side by side with Verdaccio (installed on demand into a temp dir) and
+ * nginx, in one run on this machine. Not part of `npm test`.
+ *
+ *   npx node bench/npm/run.ts [packument] [ci] [tarball]     (default: all three)
+ *
+ * - packument: GET req/s of a warm 200-version package (abbreviated, gzip, as installers ask),
+ *   wrk -t2 -c64. Target: NORA ≥ 5× Verdaccio.
+ * - ci: `npm ci` of a ~530-package lockfile (bench/npm/fixture) through each server's proxy of
+ *   the machine's registry (`npm config get registry`), empty client cache every run; cold
+ *   (empty server cache) then warm. Targets: warm ≤ 0.8×, cold ≤ 1.0× Verdaccio's time.
+ * - tarball: GET throughput of one ~5 MB tarball, wrk -t2 -c16, vs nginx serving the same
+ *   bytes. Target: ≥ 0.7× nginx.
+ * Every server listens on 127.0.0.1 on a free port and is stopped by PID at the end.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
+import { run } from '../../test/helpers/tools.ts';
+import { NpmHttp } from '../../test/integration/npm/client.ts';
+import { makeTarball, publishBody } from '../../test/integration/npm/fixtures.ts';
+
+const VERDACCIO_VERSION = '6.8.0';
+const ABBREVIATED = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
+const sections = new Set(process.argv.slice(2));
+const all = sections.size === 0;
+const results: Record<string, unknown> = {};
+const cleanups: (() => Promise<void>)[] = [];
+
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^npm_/i.test(key)) env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+async function tmp(prefix: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function stopOnExit(child: ChildProcess): void {
+  cleanups.push(async () => {
+    if (child.exitCode !== null || child.pid === undefined) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const done = await Promise.race([
+      exited.then(() => true),
+      new Promise((r) =>
+        setTimeout(() => {
+          r(false);
+        }, 5000),
+      ),
+    ]);
+    if (done !== true) child.kill('SIGKILL');
+  });
+}
+
+async function waitFor(url: string, timeoutMs = 60_000): Promise<void> {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.status < 500) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function startNora(upstream: string): Promise<NoraProcess> {
+  const dir = await tmp('nora-bench-npm-');
+  const nora = await startNoraProcess({
+    port: await freePort(),
+    env: {
+      NORA_STORAGE_PATH: path.join(dir, 'storage'),
+      NORA_NPM_PROXY: upstream,
+      NORA_LOG_LEVEL: 'warn',
+    },
+  });
+  stopOnExit(nora.child);
+  return nora;
+}
+
+async function startVerdaccio(upstream: string): Promise<string> {
+  const dir = await tmp('nora-bench-verdaccio-');
+  await fs.writeFile(
+    path.join(dir, 'package.json'),
+    JSON.stringify({
+      name: 'verdaccio-bench',
+      private: true,
+      overrides: { 'node-fetch': '2.7.0' },
+    }),
+  );
+  console.log(`installing verdaccio@${VERDACCIO_VERSION} into ${dir} …`);
+  await run('npm', ['install', '--no-audit', '--no-fund', `verdaccio@${VERDACCIO_VERSION}`], {
+    cwd: dir,
+    env: cleanEnv(),
+    timeoutMs: 600_000,
+  });
+  const port = await freePort();
+  const config = [
+    `storage: ${path.join(dir, 'storage')}`,
+    `auth: { htpasswd: { file: ${path.join(dir, 'htpasswd')}, max_users: 1000 } }`,
+    `uplinks: { upstream: { url: ${JSON.stringify(upstream)}, maxage: 30m, timeout: 60s } }`,
+    'packages:',
+    "  'bench-*': { access: $all, publish: $authenticated, unpublish: $authenticated }",
+    "  '@*/*': { access: $all, publish: $authenticated, proxy: upstream }",
+    "  '**': { access: $all, publish: $authenticated, proxy: upstream }",
+    'max_body_size: 200mb',
+    `listen: 127.0.0.1:${port}`,
+    'log: { type: stdout, format: pretty, level: warn }',
+    '',
+  ].join('\n');
+  await fs.writeFile(path.join(dir, 'config.yaml'), config);
+  const child = spawn(
+    path.join(dir, 'node_modules', '.bin', 'verdaccio'),
+    ['--config', path.join(dir, 'config.yaml')],
+    {
+      cwd: dir,
+      env: cleanEnv(),
+      stdio: 'ignore',
+    },
+  );
+  stopOnExit(child);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/-/ping`);
+  return url;
+}
+
+async function startNginx(root: string): Promise<string> {
+  const dir = await tmp('nora-bench-nginx-');
+  const port = await freePort();
+  await fs.writeFile(
+    path.join(dir, 'nginx.conf'),
+    [
+      'worker_processes 2;',
+      `pid ${path.join(dir, 'nginx.pid')};`,
+      `error_log ${path.join(dir, 'error.log')} warn;`,
+      'events { worker_connections 1024; }',
+      'http {',
+      '  sendfile on; tcp_nopush on; access_log off; keepalive_requests 1000000;',
+      `  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
+      `  server { listen 127.0.0.1:${port}; root ${root}; }`,
+      '}',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(
+    'nginx',
+    ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'],
+    { stdio: 'ignore' },
+  );
+  stopOnExit(child);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/`);
+  return url;
+}
+
+async function wrk(
+  url: string,
+  connections: number,
+  seconds: number,
+  headers: Record<string, string> = {},
+) {
+  const args = ['-t2', `-c${connections}`, `-d${seconds}s`];
+  for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
+  const out = (await run('wrk', [...args, url], { timeoutMs: (seconds + 30) * 1000 })).stdout;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  if (non2xx > 0) throw new Error(`wrk saw ${non2xx} error responses from ${url}`);
+  return rps;
+}
+
+async function loginVerdaccio(url: string): Promise<string> {
+  const client = new NpmHttp(url);
+  const reply = await client.login('bench', 'bench-password');
+  if (reply.status !== 201) throw new Error(`verdaccio adduser: ${reply.status} ${reply.text}`);
+  return client.token!;
+}
+
+async function publishMany(
+  base: string,
+  token: string | undefined,
+  name: string,
+  count: number,
+): Promise<void> {
+  const deps: Record<string, string> = {};
+  for (let i = 0; i < 12; i++) deps[`dep-${i}`] = '^1.0.0';
+  for (let i = 0; i < count; i++) {
+    const body = publishBody(
+      { name, version: `1.${i}.0`, dependencies: deps, description: 'benchmark package' },
+      base,
+    );
+    const res = await fetch(`${base}/${name}`, {
+      method: 'PUT',
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: JSON.stringify(body),
+    });
+    if (res.status !== 201 && res.status !== 200)
+      throw new Error(`publish to ${base}: ${res.status} ${await res.text()}`);
+  }
+}
+
+async function npmCi(registry: string): Promise<number> {
+  const dir = await tmp('nora-bench-ci-');
+  const fixture = path.join(import.meta.dirname, 'fixture');
+  for (const file of ['package.json', 'package-lock.json'])
+    await fs.copyFile(path.join(fixture, file), path.join(dir, file));
+  await fs.writeFile(path.join(dir, 'npmrc'), '');
+  const started = performance.now();
+  await run(
+    'npm',
+    [
+      'ci',
+      '--no-audit',
+      '--no-fund',
+      '--ignore-scripts',
+      '--registry',
+      registry,
+      '--cache',
+      path.join(dir, 'cache'),
+    ],
+    {
+      cwd: dir,
+      env: cleanEnv({ NPM_CONFIG_USERCONFIG: path.join(dir, 'npmrc') }),
+      timeoutMs: 900_000,
+    },
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await fs.rm(dir, { recursive: true, force: true });
+  return seconds;
+}
+
+function verdict(ok: boolean): string {
+  return ok ? 'OK' : 'MISSED';
+}
+
+try {
+  const upstream = (
+    await run('npm', ['config', 'get', 'registry'], { env: cleanEnv() })
+  ).stdout.trim();
+  const nora = await startNora(upstream);
+  const noraNpm = `${nora.url}/npm`;
+  const needVerdaccio = all || sections.has('packument') || sections.has('ci');
+  const verdaccio = needVerdaccio ? await startVerdaccio(upstream) : undefined;
+  console.log(
+    `load average at start: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (${os.cpus().length} cores)`,
+  );
+
+  if ((all || sections.has('packument')) && verdaccio) {
+    console.log('\n== packument GET, 200 versions, warm, abbreviated + gzip (wrk -t2 -c64 -d10s)');
+    const token = await loginVerdaccio(verdaccio);
+    await publishMany(noraNpm, undefined, 'bench-big', 200);
+    await publishMany(verdaccio, token, 'bench-big', 200);
+    const headers = { accept: ABBREVIATED, 'accept-encoding': 'gzip, deflate, br' };
+    await wrk(`${noraNpm}/bench-big`, 64, 2, headers);
+    const noraRps = await wrk(`${noraNpm}/bench-big`, 64, 10, headers);
+    await wrk(`${verdaccio}/bench-big`, 64, 2, headers);
+    const verdaccioRps = await wrk(`${verdaccio}/bench-big`, 64, 10, headers);
+    const ratio = noraRps / verdaccioRps;
+    results['packument'] = { noraRps, verdaccioRps, ratio };
+    console.log(
+      `NORA ${noraRps.toFixed(0)} req/s, Verdaccio ${verdaccioRps.toFixed(0)} req/s → ${ratio.toFixed(2)}× (target ≥ 5×) ${verdict(ratio >= 5)}`,
+    );
+  }
+
+  if ((all || sections.has('ci')) && verdaccio) {
+    console.log('\n== npm ci of bench/npm/fixture (531 packages), empty client cache each run');
+    const noraCold = await npmCi(`${noraNpm}/`);
+    console.log(`NORA cold ${noraCold.toFixed(1)} s`);
+    const verdaccioCold = await npmCi(`${verdaccio}/`);
+    console.log(`Verdaccio cold ${verdaccioCold.toFixed(1)} s`);
+    const noraWarm = await npmCi(`${noraNpm}/`);
+    console.log(`NORA warm ${noraWarm.toFixed(1)} s`);
+    const verdaccioWarm = await npmCi(`${verdaccio}/`);
+    console.log(`Verdaccio warm ${verdaccioWarm.toFixed(1)} s`);
+    results['ci'] = { noraCold, verdaccioCold, noraWarm, verdaccioWarm };
+    console.log(
+      `cold ${(noraCold / verdaccioCold).toFixed(2)}× (target ≤ 1.0×) ${verdict(noraCold <= verdaccioCold)}; ` +
+        `warm ${(noraWarm / verdaccioWarm).toFixed(2)}× (target ≤ 0.8×) ${verdict(noraWarm <= 0.8 * verdaccioWarm)}`,
+    );
+  }
+
+  if (all || sections.has('tarball')) {
+    console.log(
+      '\n== tarball GET, one ~5 MB tarball (wrk -t2 -c16 -d10s) vs nginx serving the same bytes',
+    );
+    const name = 'bench-tarball';
+    const tarball = makeTarball({
+      'package.json': JSON.stringify({ name, version: '1.0.0' }),
+      'data.txt': randomBytes(3_800_000).toString('base64'),
+    });
+    const body = publishBody({ name, version: '1.0.0' }, noraNpm);
+    const attachments = body['_attachments'] as Record<string, { data: string; length: number }>;
+    const [key] = Object.keys(attachments);
+    const sha = (await import('node:crypto')).createHash('sha512').update(tarball).digest('base64');
+    attachments[key!] = { data: tarball.toString('base64'), length: tarball.length };
+    const versions = body['versions'] as Record<string, { dist: Record<string, unknown> }>;
+    versions['1.0.0']!.dist = { integrity: `sha512-${sha}` };
+    const put = await fetch(`${noraNpm}/${name}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (put.status !== 201) throw new Error(`tarball publish: ${put.status} ${await put.text()}`);
+    const root = await tmp('nora-bench-www-');
+    await fs.writeFile(path.join(root, `${name}-1.0.0.tgz`), tarball);
+    const nginx = await startNginx(root);
+    const noraUrl = `${noraNpm}/${name}/-/${name}-1.0.0.tgz`;
+    const nginxUrl = `${nginx}/${name}-1.0.0.tgz`;
+    await wrk(noraUrl, 16, 2);
+    const noraRps = await wrk(noraUrl, 16, 10);
+    await wrk(nginxUrl, 16, 2);
+    const nginxRps = await wrk(nginxUrl, 16, 10);
+    const mb = tarball.length / 1e6;
+    const ratio = noraRps / nginxRps;
+    results['tarball'] = {
+      sizeBytes: tarball.length,
+      noraMBps: noraRps * mb,
+      nginxMBps: nginxRps * mb,
+      ratio,
+    };
+    console.log(
+      `NORA ${(noraRps * mb).toFixed(0)} MB/s, nginx ${(nginxRps * mb).toFixed(0)} MB/s (${tarball.length} bytes) → ${ratio.toFixed(2)}× (target ≥ 0.7×) ${verdict(ratio >= 0.7)}`,
+    );
+  }
+  console.log(
+    `\nload average at end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+  console.log(JSON.stringify(results));
+} finally {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+}
