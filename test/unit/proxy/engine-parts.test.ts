@@ -127,7 +127,7 @@ describe('token cache and challenge auth', () => {
     assert.equal(header, 'Bearer tok');
     assert.equal(calls.length, 1);
     assert.equal(calls[0]?.url, 'http://auth/token?service=svc&scope=repository%3Aa%3Apull');
-    assert.equal(calls[0]!.basic, `Basic ${Buffer.from('robot:pw').toString('base64')}`);
+    assert.equal(calls[0].basic, `Basic ${Buffer.from('robot:pw').toString('base64')}`);
     assert.equal(auth.initial('http://r', 'repository:a:pull'), 'Bearer tok');
   });
 

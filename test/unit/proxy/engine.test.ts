@@ -14,7 +14,6 @@ import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { type Digest, digestOf, formatDigest } from '../../../src/core/digest.ts';
 import { RegistryError } from '../../../src/core/errors.ts';
-import type { Logger } from '../../../src/core/logger.ts';
 import { SqlBlobIndex } from '../../../src/db/blob-index.ts';
 import { type Db, openDatabase } from '../../../src/db/database.ts';
 import { Metrics } from '../../../src/metrics/metrics.ts';
@@ -223,7 +222,7 @@ describe('proxy engine', () => {
     mode = 'fail';
     const stale = await engine.resolve(request);
     assert.equal(stale?.stale, true);
-    assert.equal(stale!.entry.digest, formatDigest(stored.digest));
+    assert.equal(stale.entry.digest, formatDigest(stored.digest));
     await assert.rejects(engine.resolve({ ...request, serveStale: false }), /upstream x failed/);
     await assert.rejects(
       engine.resolve({ ...request, key: 'doc:never-cached' }),
