@@ -2,6 +2,7 @@
  * Fastify adapter for the OCI service: raw bodies, raw paths, the OCI error envelope, and the
  * `Docker-Distribution-API-Version` header on every response of the scope.
  */
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { toRegistryError, type RegistryError } from '../../core/errors.ts';
 import { checkRequestPath } from '../../http/hooks.ts';
@@ -9,6 +10,9 @@ import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { RepositoryRegistry } from '../../repos/repository.ts';
 import { stripMount } from './paths.ts';
 import type { OciReply, OciService } from './service.ts';
+
+/** How long a refused upload body is drained before its connection is dropped. */
+const LINGER_MS = 2000;
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
@@ -114,9 +118,16 @@ function renderError(err: unknown, request: FastifyRequest, reply: FastifyReply)
   const headers: Record<string, string> = { ...(error.headers ?? {}) };
   if (error.status === 401) headers['www-authenticate'] = 'Basic realm="nora"';
   const body = envelope(code, message, error.status >= 500 ? undefined : error.detail);
-  // Whatever is left of a refused upload body is not worth reading: close after replying.
-  if (!request.raw.complete && request.method !== 'GET' && request.method !== 'HEAD')
+  if (!request.raw.complete && request.method !== 'GET' && request.method !== 'HEAD') {
+    // A refused upload body is not worth reading, but closing at once can reset the connection
+    // before the client reads our answer: discard briefly (lingering close), then drop it.
     headers['connection'] = 'close';
+    reply.raw.once('finish', () => {
+      request.raw.resume();
+      const socket = request.raw.socket as Socket | null;
+      setTimeout(() => socket?.destroy(), LINGER_MS).unref();
+    });
+  }
   return reply
     .code(error.status)
     .headers(headers)

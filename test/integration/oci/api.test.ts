@@ -4,10 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import type { TestServer } from '../../helpers/server.ts';
 import {
   Client,
   expectError,
+  startOciServer,
   OCI_CONFIG,
   OCI_INDEX,
   OCI_MANIFEST,
@@ -19,7 +20,7 @@ let server: TestServer;
 let client: Client;
 
 before(async () => {
-  server = await startTestServer({ config: { docker: { upstreams: [] } } });
+  server = await startOciServer({ config: { docker: { upstreams: [] } } });
   client = new Client(server.url);
 });
 after(async () => {

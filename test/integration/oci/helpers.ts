@@ -1,6 +1,27 @@
 /** Small HTTP helpers for OCI integration tests (plain fetch against a listening test server). */
 import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
+import { startTestServer, type TestServer, type TestServerOptions } from '../../helpers/server.ts';
+
+/**
+ * startTestServer whose close also drops keep-alive connections that become idle while closing:
+ * a response can reach the client a moment before the server sees it "finish", and such a
+ * connection would otherwise hold close() for the whole keep-alive timeout (~72 s).
+ */
+export async function startOciServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const server = await startTestServer(options);
+  const close = async () => {
+    const timer = setInterval(() => {
+      server.app.fastify.server.closeIdleConnections();
+    }, 25);
+    try {
+      await server.close();
+    } finally {
+      clearInterval(timer);
+    }
+  };
+  return { ...server, close, [Symbol.asyncDispose]: close };
+}
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
