@@ -65,6 +65,15 @@ describe(
             proxy_timeout: 5,
             metadata_ttl: 0,
           },
+          repositories: [
+            {
+              name: 'mirror',
+              format: 'docker',
+              kind: 'proxy',
+              upstreams: [{ url: front.url }],
+              metadata_ttl: 300,
+            },
+          ],
         },
       });
     });
@@ -185,6 +194,33 @@ describe(
       const made = front.requests.slice(before);
       assert.ok(made.length <= 1, `upstream requests during a warm pull: ${JSON.stringify(made)}`);
       assert.ok(made.every((r) => r.method === 'HEAD'));
+    });
+
+    test('a named proxy repository: /v2/<repo>/<image> and /repository/<repo>/v2; read-only (405)', async () => {
+      await pullAndVerify('mirror/team/app:v1', 'named');
+      const inspect = await run('skopeo', [
+        'inspect',
+        '--raw',
+        '--tls-verify=false',
+        `docker://${nora.host}/mirror/team/app:v1`,
+      ]);
+      const digest = `sha256:${createHash('sha256').update(inspect.stdout).digest('hex')}`;
+      assert.equal(digest, await upstreamDigest(upstreamA.url, 'team/app', 'v1'));
+      // metadata_ttl 300 on this repository: a warm pull by tag costs the upstream nothing.
+      const before = front.requests.length;
+      await pullAndVerify('mirror/team/app:v1', 'named-warm');
+      assert.equal(front.requests.length, before);
+      const viaPath = await fetch(`${nora.url}/repository/mirror/v2/team/app/manifests/v1`, {
+        headers: { accept: MANIFEST_ACCEPT },
+      });
+      await viaPath.arrayBuffer();
+      assert.equal(viaPath.status, 200);
+      const upload = await fetch(`${nora.url}/repository/mirror/v2/team/app/blobs/uploads/`, {
+        method: 'POST',
+      });
+      const text = await upload.text();
+      assert.equal(upload.status, 405, text);
+      assert.match(text, /"errors"/);
     });
 
     test('podman pulls through the cache', { skip: missingTools('podman') }, async () => {
