@@ -1,0 +1,283 @@
+/**
+ * The Docker proxy against a scripted fixture upstream (no external tools): routing rules
+ * (prefix stripping, default_action deny, Docker Hub's library/ convention), the tag freshness
+ * rule, and upstream garbage — a manifest that does not match its digest, a non-manifest body,
+ * blob bytes that do not match — answered with a clear 5xx in the OCI envelope and never cached.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { routeName } from '../../../src/formats/oci/proxy-upstream.ts';
+import type { UpstreamTarget } from '../../../src/proxy/upstream-client.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+
+const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
+
+function sha(data: string | Buffer): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+interface Fixture {
+  readonly url: string;
+  readonly hits: string[];
+  /** path → response */
+  readonly routes: Map<
+    string,
+    { status: number; headers?: Record<string, string>; body?: string | Buffer }
+  >;
+  close(): Promise<void>;
+}
+
+async function fixtureUpstream(): Promise<Fixture> {
+  const hits: string[] = [];
+  const routes: Fixture['routes'] = new Map();
+  const server = http.createServer((req, res) => {
+    hits.push(`${req.method ?? ''} ${req.url ?? ''}`);
+    const route = routes.get(req.url ?? '');
+    if (!route) {
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end('{"errors":[{"code":"NAME_UNKNOWN"}]}');
+      return;
+    }
+    const body = route.body ?? '';
+    res.writeHead(route.status, {
+      'content-length': String(Buffer.byteLength(body)),
+      ...route.headers,
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return {
+    url,
+    hits,
+    routes,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
+
+/** Publishes a one-layer image at name:tag on the fixture; returns its digests. */
+function publish(fixture: Fixture, name: string, tag: string, layer = 'layer-bytes') {
+  const config = '{"architecture":"amd64","os":"linux"}';
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MANIFEST_TYPE,
+    config: {
+      mediaType: 'application/vnd.oci.image.config.v1+json',
+      digest: sha(config),
+      size: config.length,
+    },
+    layers: [
+      {
+        mediaType: 'application/vnd.oci.image.layer.v1.tar',
+        digest: sha(layer),
+        size: layer.length,
+      },
+    ],
+  });
+  const digest = sha(manifest);
+  const headers = { 'content-type': MANIFEST_TYPE, 'docker-content-digest': digest };
+  fixture.routes.set(`/v2/${name}/manifests/${tag}`, { status: 200, headers, body: manifest });
+  fixture.routes.set(`/v2/${name}/manifests/${digest}`, { status: 200, headers, body: manifest });
+  fixture.routes.set(`/v2/${name}/blobs/${sha(layer)}`, { status: 200, body: layer });
+  fixture.routes.set(`/v2/${name}/blobs/${sha(config)}`, { status: 200, body: config });
+  return { digest, manifest, layer: sha(layer) };
+}
+
+describe('docker proxy routing and upstream garbage (fixture upstream)', () => {
+  let hub: Fixture;
+  let quay: Fixture;
+  let nora: TestServer;
+  let strict: TestServer;
+
+  before(async () => {
+    hub = await fixtureUpstream();
+    quay = await fixtureUpstream();
+    nora = await startTestServer({
+      config: {
+        docker: {
+          upstreams: [{ url: hub.url }, { url: quay.url, prefix: 'quay' }],
+          metadata_ttl: 2,
+        },
+      },
+    });
+    strict = await startTestServer({
+      config: {
+        docker: { upstreams: [{ url: quay.url, prefix: 'quay' }], default_action: 'deny' },
+      },
+    });
+  });
+
+  after(async () => {
+    await nora.close();
+    await strict.close();
+    await hub.close();
+    await quay.close();
+  });
+
+  test('prefix routing strips the prefix; default_action deny refuses other names without asking', async () => {
+    const image = publish(quay, 'org/tool', '1.0');
+    const res = await fetch(`${strict.url}/v2/quay/org/tool/manifests/1.0`, {
+      headers: { accept: MANIFEST_TYPE },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('docker-content-digest'), image.digest);
+    await res.arrayBuffer();
+    const before = quay.hits.length;
+    const denied = await fetch(`${strict.url}/v2/org/tool/manifests/1.0`, {
+      headers: { accept: MANIFEST_TYPE },
+    });
+    await denied.arrayBuffer();
+    assert.equal(denied.status, 404);
+    assert.equal(quay.hits.length, before, 'a denied name never reaches an upstream');
+  });
+
+  test('metadata_ttl > 0: a fresh tag costs the upstream nothing; once stale, one HEAD', async () => {
+    publish(hub, 'team/ttl', 'v1');
+    const get = () =>
+      fetch(`${nora.url}/v2/team/ttl/manifests/v1`, { headers: { accept: MANIFEST_TYPE } }).then(
+        async (r) => {
+          await r.arrayBuffer();
+          return r.status;
+        },
+      );
+    assert.equal(await get(), 200);
+    const afterFirst = hub.hits.length;
+    assert.equal(await get(), 200);
+    assert.equal(await get(), 200);
+    assert.equal(hub.hits.length, afterFirst, 'fresh within the TTL');
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    assert.equal(await get(), 200);
+    assert.deepEqual(hub.hits.slice(afterFirst), ['HEAD /v2/team/ttl/manifests/v1']);
+  });
+
+  test('a moved tag is re-fetched after revalidation', async () => {
+    publish(hub, 'team/moving', 'latest', 'first');
+    const first = await fetch(`${nora.url}/v2/team/moving/manifests/latest`, {
+      headers: { accept: MANIFEST_TYPE },
+    });
+    const firstDigest = first.headers.get('docker-content-digest');
+    await first.arrayBuffer();
+    const second = publish(hub, 'team/moving', 'latest', 'second');
+    assert.notEqual(second.digest, firstDigest);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const res = await fetch(`${nora.url}/v2/team/moving/manifests/latest`, {
+      headers: { accept: MANIFEST_TYPE },
+    });
+    assert.equal(res.headers.get('docker-content-digest'), second.digest);
+    await res.arrayBuffer();
+  });
+
+  test('a manifest whose bytes do not match the requested digest: 502, not cached', async () => {
+    const good = publish(hub, 'team/liar', 'v1');
+    const other = publish(hub, 'team/other', 'v1', 'something else');
+    hub.routes.set(`/v2/team/liar/manifests/${good.digest}`, {
+      status: 200,
+      headers: { 'content-type': MANIFEST_TYPE },
+      body: other.manifest,
+    });
+    const res = await fetch(`${nora.url}/v2/team/liar/manifests/${good.digest}`, {
+      headers: { accept: MANIFEST_TYPE },
+    });
+    const text = await res.text();
+    assert.equal(res.status, 502, text);
+    assert.match(text, /"errors"/);
+    assert.doesNotMatch(text, /127\.0\.0\.1/);
+  });
+
+  test('a non-manifest body from upstream: 502 in the OCI envelope', async () => {
+    hub.routes.set('/v2/team/junk/manifests/v1', {
+      status: 200,
+      headers: { 'content-type': MANIFEST_TYPE },
+      body: '<html>oops</html>',
+    });
+    const res = await fetch(`${nora.url}/v2/team/junk/manifests/v1`, {
+      headers: { accept: MANIFEST_TYPE },
+    });
+    const text = await res.text();
+    assert.equal(res.status, 502, text);
+    assert.match(text, /"errors"/);
+  });
+
+  test('blob bytes that do not match the digest are never committed; the next pull fetches again', async () => {
+    const image = publish(hub, 'team/badblob', 'v1', 'the real layer');
+    hub.routes.set(`/v2/team/badblob/blobs/${image.layer}`, {
+      status: 200,
+      body: 'a fake layer!!',
+    });
+    const res = await fetch(`${nora.url}/v2/team/badblob/blobs/${image.layer}`).catch(
+      () => undefined,
+    );
+    const body = res ? await res.arrayBuffer().catch(() => undefined) : undefined;
+    assert.ok(
+      body === undefined || sha(Buffer.from(body)) !== image.layer,
+      'the client never gets a verified-looking wrong blob',
+    );
+    hub.routes.set(`/v2/team/badblob/blobs/${image.layer}`, {
+      status: 200,
+      body: 'the real layer',
+    });
+    const again = await fetch(`${nora.url}/v2/team/badblob/blobs/${image.layer}`);
+    assert.equal(again.status, 200);
+    assert.equal(sha(Buffer.from(await again.arrayBuffer())), image.layer);
+  });
+
+  test('upstream answering 500: 502 for uncached content, in the OCI envelope', async () => {
+    hub.routes.set('/v2/team/broken/manifests/v1', {
+      status: 500,
+      body: 'internal error at 127.0.0.1',
+    });
+    const res = await fetch(`${nora.url}/v2/team/broken/manifests/v1`, {
+      headers: { accept: MANIFEST_TYPE },
+    });
+    const text = await res.text();
+    assert.equal(res.status, 502);
+    assert.doesNotMatch(text, /127\.0\.0\.1/);
+  });
+});
+
+describe('routeName (pure)', () => {
+  const target = (label: string) => ({ label }) as UpstreamTarget;
+  const hub = { config: { url: 'https://registry-1.docker.io' }, target: target('hub') };
+  const ghcr = { config: { url: 'https://ghcr.example', prefix: 'ghcr' }, target: target('ghcr') };
+  const local = { config: { url: 'http://127.0.0.1:5000' }, target: target('local') };
+
+  test('Docker Hub: one-segment names are library/<name>', () => {
+    assert.deepEqual(
+      routeName('nginx', [hub], 'allow').map((c) => c.remoteName),
+      ['library/nginx'],
+    );
+    assert.deepEqual(
+      routeName('grafana/grafana', [hub], 'allow').map((c) => c.remoteName),
+      ['grafana/grafana'],
+    );
+  });
+
+  test('prefixes select their upstream only, stripped', () => {
+    assert.deepEqual(
+      routeName('ghcr/org/app', [hub, ghcr], 'allow').map((c) => [c.target.label, c.remoteName]),
+      [['ghcr', 'org/app']],
+    );
+    assert.deepEqual(
+      routeName('org/app', [hub, ghcr], 'allow').map((c) => c.target.label),
+      ['hub'],
+    );
+    assert.deepEqual(routeName('org/app', [hub, ghcr], 'deny'), []);
+  });
+
+  test('other registries: a one-segment name is tried as written, then under library/', () => {
+    assert.deepEqual(
+      routeName('alpine', [local], 'allow').map((c) => c.remoteName),
+      ['alpine', 'library/alpine'],
+    );
+  });
+});
