@@ -13,7 +13,9 @@ export const EXIT_CONFIG = 2;
 
 export function buildProgram(): Command {
   const program = new Command('nora')
-    .description('NORA: one self-hosted registry for Docker/OCI, npm, PyPI, Maven, Cargo, Go and raw files')
+    .description(
+      'NORA: one self-hosted registry for Docker/OCI, npm, PyPI, Maven, Cargo, Go and raw files',
+    )
     .version(VERSION, '-V, --version')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
@@ -23,7 +25,10 @@ export function buildProgram(): Command {
     .description('run the registry server (NORA_HOST:NORA_PORT, default 127.0.0.1:4000)')
     .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
     .action(async (opts: { config?: string }) => {
-      const loadOptions = { env: process.env, ...(opts.config === undefined ? {} : { file: opts.config }) };
+      const loadOptions = {
+        env: process.env,
+        ...(opts.config === undefined ? {} : { file: opts.config }),
+      };
       const loaded = await loadConfig(loadOptions);
       await startServer(loaded.config, loadOptions, loaded.warnings);
     });
@@ -32,11 +37,18 @@ export function buildProgram(): Command {
   config
     .command('check')
     .argument('[file]', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
-    .description('validate a config file (with NORA_* overrides) and print the effective config, secrets masked')
+    .description(
+      'validate a config file (with NORA_* overrides) and print the effective config, secrets masked',
+    )
     .action(async (file: string | undefined) => {
-      const loaded = await loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
+      const loaded = await loadConfig({
+        env: process.env,
+        ...(file === undefined ? {} : { file }),
+      });
       for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
-      process.stdout.write(`# effective configuration (${loaded.file ?? 'defaults + environment'})\n`);
+      process.stdout.write(
+        `# effective configuration (${loaded.file ?? 'defaults + environment'})\n`,
+      );
       process.stdout.write(describeConfig(loaded.config));
       process.stdout.write('\n');
     });

@@ -14,11 +14,16 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(config: AppConfig, loadOptions: LoadOptions, warnings: readonly string[] = []): Promise<RunningServer> {
+export async function startServer(
+  config: AppConfig,
+  loadOptions: LoadOptions,
+  warnings: readonly string[] = [],
+): Promise<RunningServer> {
   const app = await buildApp(config);
   const log = app.fastify.log;
   for (const warning of warnings) log.warn(warning);
-  if (!config.auth.enabled) log.warn('authentication is disabled: anyone who can reach this server can read and write');
+  if (!config.auth.enabled)
+    log.warn('authentication is disabled: anyone who can reach this server can read and write');
 
   const url = await app.fastify.listen({ host: config.server.host, port: config.server.port });
   log.info({ version: VERSION, url, storage: config.storage.mode }, 'nora listening');
@@ -28,7 +33,9 @@ export async function startServer(config: AppConfig, loadOptions: LoadOptions, w
     stopping ??= (async () => {
       const bound = config.server.shutdown_timeout * 1000;
       const timer = setTimeout(() => {
-        log.error(`in-flight requests did not finish within ${config.server.shutdown_timeout}s; exiting`);
+        log.error(
+          `in-flight requests did not finish within ${config.server.shutdown_timeout}s; exiting`,
+        );
         process.exit(1);
       }, bound);
       timer.unref();

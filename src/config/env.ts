@@ -87,7 +87,11 @@ export function unwrap(schema: z.ZodType): z.ZodType {
 }
 
 function inner(schema: z.ZodType): z.ZodType | undefined {
-  if (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional || schema instanceof z.ZodNullable) {
+  if (
+    schema instanceof z.ZodDefault ||
+    schema instanceof z.ZodOptional ||
+    schema instanceof z.ZodNullable
+  ) {
     return schema.unwrap() as z.ZodType;
   }
   return undefined;
@@ -98,7 +102,11 @@ function parserFor(schema: z.ZodType): ((value: string) => unknown) | undefined 
   if (schema instanceof z.ZodBoolean) return parseBoolean;
   if (schema instanceof z.ZodString || schema instanceof z.ZodEnum) return (value) => value;
   if (schema instanceof z.ZodArray && unwrap(schema.element as z.ZodType) instanceof z.ZodString) {
-    return (value) => value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    return (value) =>
+      value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
   }
   return undefined;
 }

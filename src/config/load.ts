@@ -35,7 +35,10 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   const env = options.env ?? {};
   const cwd = options.cwd ?? process.cwd();
   const explicit = options.file ?? env['NORA_CONFIG_PATH'];
-  const file = explicit === undefined || explicit === '' ? path.join(cwd, 'config.toml') : path.resolve(cwd, explicit);
+  const file =
+    explicit === undefined || explicit === ''
+      ? path.join(cwd, 'config.toml')
+      : path.resolve(cwd, explicit);
   const required = explicit !== undefined && explicit !== '';
 
   let raw: Record<string, unknown> = {};
@@ -78,7 +81,9 @@ function parseTomlText(text: string, file: string): Record<string, unknown> {
     return parseToml(text);
   } catch (err) {
     if (err instanceof TomlError) {
-      throw new ConfigError(`TOML parse error in ${file} at line ${err.line}: ${err.message.split('\n')[0] ?? ''}`);
+      throw new ConfigError(
+        `TOML parse error in ${file} at line ${err.line}: ${err.message.split('\n')[0] ?? ''}`,
+      );
     }
     throw err;
   }
@@ -105,7 +110,9 @@ function unknownKeys(raw: unknown, schema: z.ZodType, prefix = ''): string[] {
     });
   }
   if (inner instanceof z.ZodArray && Array.isArray(raw)) {
-    return raw.flatMap((item, index) => unknownKeys(item, inner.element as z.ZodType, `${prefix}[${index}]`));
+    return raw.flatMap((item, index) =>
+      unknownKeys(item, inner.element as z.ZodType, `${prefix}[${index}]`),
+    );
   }
   if (inner instanceof z.ZodPipe) {
     return unknownKeys(raw, inner.in as z.ZodType, prefix);

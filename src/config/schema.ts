@@ -79,10 +79,18 @@ export const repositorySchema = z
   })
   .superRefine((repo, ctx) => {
     if (repo.kind === 'proxy' && repo.upstreams.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['upstreams'], message: 'a proxy repository needs at least one upstream' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstreams'],
+        message: 'a proxy repository needs at least one upstream',
+      });
     }
     if (repo.kind === 'group' && repo.members.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['members'], message: 'a group repository needs at least one member' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['members'],
+        message: 'a group repository needs at least one member',
+      });
     }
   });
 
@@ -108,7 +116,11 @@ export const configSchema = z
     const seen = new Set<string>();
     config.repositories.forEach((repo, index) => {
       if (seen.has(repo.name)) {
-        ctx.addIssue({ code: 'custom', path: ['repositories', index, 'name'], message: `duplicate repository name "${repo.name}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['repositories', index, 'name'],
+          message: `duplicate repository name "${repo.name}"`,
+        });
       }
       seen.add(repo.name);
     });

@@ -27,7 +27,8 @@ export function tryParseDigest(value: string): Digest | undefined {
   if (!match) return undefined;
   const algorithm = match[1];
   const hex = match[2];
-  if (algorithm === undefined || hex === undefined || !isDigestAlgorithm(algorithm)) return undefined;
+  if (algorithm === undefined || hex === undefined || !isDigestAlgorithm(algorithm))
+    return undefined;
   if (hex.length !== DIGEST_ALGORITHMS[algorithm]) return undefined;
   return { algorithm, hex };
 }

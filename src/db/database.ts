@@ -23,12 +23,18 @@ export interface OpenDatabaseOptions {
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
-  if (options.file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
-  const sqlite = new DatabaseSync(options.file, { timeout: 5000, enableForeignKeyConstraints: true });
+  if (options.file !== ':memory:')
+    fs.mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
+  const sqlite = new DatabaseSync(options.file, {
+    timeout: 5000,
+    enableForeignKeyConstraints: true,
+  });
   sqlite.exec('PRAGMA journal_mode = WAL');
   sqlite.exec('PRAGMA synchronous = NORMAL');
   sqlite.exec('PRAGMA foreign_keys = ON');
-  const db = new Kysely<CoreTables>({ dialect: new SqliteDialect({ database: adaptNodeSqlite(sqlite) }) });
+  const db = new Kysely<CoreTables>({
+    dialect: new SqliteDialect({ database: adaptNodeSqlite(sqlite) }),
+  });
   await migrate(db, { ...coreMigrations, ...options.migrations });
   return db;
 }

@@ -30,7 +30,8 @@ export function requestIdFrom(header: string | string[] | undefined): string {
  * `..`/`.` segments (raw or percent-encoded), NUL bytes, malformed escapes, over-long URLs.
  */
 export function checkRequestPath(url: string): RegistryError | undefined {
-  if (url.length > MAX_URL_LENGTH) return new RegistryError('BAD_REQUEST', 'request URL is too long');
+  if (url.length > MAX_URL_LENGTH)
+    return new RegistryError('BAD_REQUEST', 'request URL is too long');
   const pathOnly = url.split('?', 1)[0] ?? '';
   let decoded: string;
   try {
@@ -64,7 +65,10 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
     if (problem) throw problem;
     const declared = Number(request.headers['content-length'] ?? 0);
     if (declared > options.bodyLimitBytes()) {
-      throw new RegistryError('TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${options.bodyLimitBytes()} bytes`);
+      throw new RegistryError(
+        'TOO_LARGE',
+        `request body of ${declared} bytes exceeds the limit of ${options.bodyLimitBytes()} bytes`,
+      );
     }
     const authorization = request.headers.authorization;
     request.principal = await options.access.authenticate({ authorization });
@@ -83,7 +87,12 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
     options.metrics.httpRequests.inc({ registry, method, status: String(reply.statusCode) });
     options.metrics.httpDuration.observe({ registry, method }, reply.elapsedTime / 1000);
     request.log.info(
-      { method, url: request.raw.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      {
+        method,
+        url: request.raw.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
       'request',
     );
   });

@@ -34,7 +34,10 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
       registries,
       upstreams: sources.upstreams?.() ?? {},
     };
-    return reply.code(reachable ? 200 : 503).header('cache-control', 'no-store').send(body);
+    return reply
+      .code(reachable ? 200 : 503)
+      .header('cache-control', 'no-store')
+      .send(body);
   });
 
   app.get('/ready', async (_request, reply) => {

@@ -60,12 +60,20 @@ export class RepositoryRegistry {
   }
 
   /** Builds and cross-checks every repository; throws RepositoryConfigError naming the problem. */
-  static build(defaults: readonly RepositoryConfig[], named: readonly RepositoryConfig[]): RepositoryRegistry {
-    const all = [...defaults.map((r) => toRepository(r, true)), ...named.map((r) => toRepository(r, false))];
+  static build(
+    defaults: readonly RepositoryConfig[],
+    named: readonly RepositoryConfig[],
+  ): RepositoryRegistry {
+    const all = [
+      ...defaults.map((r) => toRepository(r, true)),
+      ...named.map((r) => toRepository(r, false)),
+    ];
     const byName = new Map<string, Repository>();
     for (const repo of all) {
       if (byName.has(repo.name)) {
-        throw new RepositoryConfigError(`repository name "${repo.name}" is already used by a default repository`);
+        throw new RepositoryConfigError(
+          `repository name "${repo.name}" is already used by a default repository`,
+        );
       }
       byName.set(repo.name, repo);
     }
@@ -73,18 +81,25 @@ export class RepositoryRegistry {
       if (repo.kind !== 'group') continue;
       for (const memberName of repo.members) {
         const member = byName.get(memberName);
-        if (!member) throw new RepositoryConfigError(`group "${repo.name}": unknown member "${memberName}"`);
+        if (!member)
+          throw new RepositoryConfigError(`group "${repo.name}": unknown member "${memberName}"`);
         if (member.format !== repo.format) {
-          throw new RepositoryConfigError(`group "${repo.name}": member "${memberName}" is ${member.format}, not ${repo.format}`);
+          throw new RepositoryConfigError(
+            `group "${repo.name}": member "${memberName}" is ${member.format}, not ${repo.format}`,
+          );
         }
         if (member.kind === 'group') {
-          throw new RepositoryConfigError(`group "${repo.name}": member "${memberName}" is itself a group`);
+          throw new RepositoryConfigError(
+            `group "${repo.name}": member "${memberName}" is itself a group`,
+          );
         }
       }
       if (repo.writeMember !== undefined) {
         const target = byName.get(repo.writeMember);
         if (target?.kind !== 'hosted' || !repo.members.includes(repo.writeMember)) {
-          throw new RepositoryConfigError(`group "${repo.name}": write_member must be one of its hosted members`);
+          throw new RepositoryConfigError(
+            `group "${repo.name}": write_member must be one of its hosted members`,
+          );
         }
       }
     }
@@ -106,7 +121,9 @@ export class RepositoryRegistry {
   /** Members of a group in order (a non-group repository is its own single member). */
   membersOf(repo: Repository): Repository[] {
     if (repo.kind !== 'group') return [repo];
-    return repo.members.map((name) => this.#byName.get(name)).filter((r): r is Repository => r !== undefined);
+    return repo.members
+      .map((name) => this.#byName.get(name))
+      .filter((r): r is Repository => r !== undefined);
   }
 
   /** Where writes addressed to `repo` land: itself if hosted, its write member if a group. */

@@ -52,7 +52,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   });
   await app.fastify.listen({ host: '127.0.0.1', port: config.server.port });
   const address = app.fastify.server.address();
-  if (address === null || typeof address === 'string') throw new Error('server did not bind a TCP port');
+  if (address === null || typeof address === 'string')
+    throw new Error('server did not bind a TCP port');
   const host = `127.0.0.1:${address.port}`;
   let closed = false;
   const close = async () => {
@@ -61,15 +62,26 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     await app.close();
     if (ownsDir) await removeDir(dataDir);
   };
-  return { url: `http://${host}`, host, port: address.port, app, config, dataDir, close, [Symbol.asyncDispose]: close };
+  return {
+    url: `http://${host}`,
+    host,
+    port: address.port,
+    app,
+    config,
+    dataDir,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }
 
-function mergeSections(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+function mergeSections(
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) {
     const current = out[key];
-    out[key] =
-      isPlainObject(current) && isPlainObject(value) ? { ...current, ...value } : value;
+    out[key] = isPlainObject(current) && isPlainObject(value) ? { ...current, ...value } : value;
   }
   return out;
 }

@@ -3,7 +3,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-export async function tempDir(prefix = 'nora-test-'): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
+export async function tempDir(
+  prefix = 'nora-test-',
+): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
   return {
     path: dir,

@@ -28,7 +28,9 @@ export function findTool(name: string): string | undefined {
 /** For `test(name, { skip: missingTools('skopeo') }, …)`: a reason string, or false. */
 export function missingTools(...names: string[]): string | false {
   const missing = names.filter((n) => findTool(n) === undefined);
-  return missing.length === 0 ? false : `client not installed: ${missing.join(', ')} (run scripts/install-test-clients.sh)`;
+  return missing.length === 0
+    ? false
+    : `client not installed: ${missing.join(', ')} (run scripts/install-test-clients.sh)`;
 }
 
 export interface RunResult {
@@ -44,7 +46,11 @@ export interface RunOptions extends SpawnOptions {
   readonly check?: boolean;
 }
 
-export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export function run(
+  command: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   const { input, timeoutMs = 300_000, check = true, ...spawnOptions } = options;
   const executable = findTool(command) ?? command;
   return new Promise((resolve, reject) => {
@@ -62,7 +68,11 @@ export function run(command: string, args: readonly string[], options: RunOption
       clearTimeout(timer);
       const result = { code, stdout, stderr };
       if (check && code !== 0) {
-        reject(new Error(`${command} ${args.join(' ')} exited ${code}\nstdout: ${stdout.slice(-4000)}\nstderr: ${stderr.slice(-4000)}`));
+        reject(
+          new Error(
+            `${command} ${args.join(' ')} exited ${code}\nstdout: ${stdout.slice(-4000)}\nstderr: ${stderr.slice(-4000)}`,
+          ),
+        );
       } else {
         resolve(result);
       }
