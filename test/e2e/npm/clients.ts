@@ -38,16 +38,15 @@ export interface NpmClient {
 }
 
 const TIMEOUT = 180_000;
-const PNPM = path.join(PROJECT_ROOT, 'node_modules', 'pnpm', 'bin', 'pnpm.mjs');
-const YARN_CLASSIC = path.join(PROJECT_ROOT, 'node_modules', 'yarn', 'bin', 'yarn.js');
-const YARN_BERRY = path.join(
-  PROJECT_ROOT,
-  'node_modules',
-  '@yarnpkg',
-  'cli-dist',
-  'bin',
-  'yarn.js',
-);
+/**
+ * pnpm and yarn are installed by scripts/install-test-clients.sh under .tools/npm-tools, not as
+ * devDependencies: pnpm's lockfile entry needs per-platform binaries that the registry this
+ * machine reaches does not all serve, which breaks `npm ci`.
+ */
+const NPM_TOOLS = path.join(PROJECT_ROOT, '.tools', 'npm-tools', 'node_modules');
+const PNPM = path.join(NPM_TOOLS, 'pnpm', 'bin', 'pnpm.mjs');
+const YARN_CLASSIC = path.join(NPM_TOOLS, 'yarn', 'bin', 'yarn.js');
+const YARN_BERRY = path.join(NPM_TOOLS, '@yarnpkg', 'cli-dist', 'bin', 'yarn.js');
 
 /** The parent environment minus every package-manager setting. */
 function cleanEnv(): NodeJS.ProcessEnv {
@@ -60,7 +59,9 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 function scriptMissing(script: string, what: string): string | false {
-  return existsSync(script) ? false : `client not installed: ${what} (run npm ci in the project)`;
+  return existsSync(script)
+    ? false
+    : `client not installed: ${what} (run scripts/install-test-clients.sh)`;
 }
 
 async function writeNpmrc(ctx: ClientContext): Promise<string> {
