@@ -31,7 +31,13 @@ export interface Distribution {
 
 export async function startDistribution(
   dir: string,
-  options: { htpasswd?: { user: string; password: string }; port?: number } = {},
+  options: {
+    htpasswd?: { user: string; password: string };
+    port?: number;
+    /** Run Distribution as a pull-through cache of this upstream (`proxy: remoteurl:`). */
+    proxyRemote?: string;
+    logLevel?: string;
+  } = {},
 ): Promise<Distribution> {
   const port = options.port ?? (await freePort());
   const dataDir = path.join(dir, 'data');
@@ -42,10 +48,12 @@ export async function startDistribution(
     await run('htpasswd', ['-Bbc', file, options.htpasswd.user, options.htpasswd.password]);
     auth = `auth:\n  htpasswd:\n    realm: test-realm\n    path: ${file}\n`;
   }
+  const proxy =
+    options.proxyRemote === undefined ? '' : `proxy:\n  remoteurl: ${options.proxyRemote}\n`;
   const config = path.join(dir, 'config.yml');
   await fs.writeFile(
     config,
-    `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  cache:\n    blobdescriptor: inmemory\n  filesystem:\n    rootdirectory: ${dataDir}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${auth}`,
+    `version: 0.1\nlog:\n  level: ${options.logLevel ?? 'info'}\n  accesslog:\n    disabled: false\nstorage:\n  cache:\n    blobdescriptor: inmemory\n  filesystem:\n    rootdirectory: ${dataDir}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${auth}${proxy}`,
   );
   let child: ChildProcess | undefined;
   let output = '';

@@ -1,0 +1,184 @@
+/**
+ * Docker pull-through benchmark, one run, side by side (not part of `npm test`):
+ * - cold pull of a ~100 MB image through NORA vs directly from the upstream,
+ * - warm (cached) pull through NORA vs a pull of the same image from NORA's hosted repository,
+ * - upstream requests during a warm pull by tag,
+ * - the same cold/warm pulls through Distribution configured as a pull-through proxy
+ *   (`proxy: remoteurl:`) of the same upstream.
+ * The upstream is Debian's docker-registry; the client is skopeo (`copy … dir:`); NORA runs as a
+ * child process (`node src/main.ts serve`). Everything listens on 127.0.0.1; servers are stopped
+ * by PID.
+ *
+ *   npx node bench/oci-proxy/run.ts                 # BENCH_ROUNDS=3 BENCH_LAYERS_MB=40,30,20,10
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
+import { missingTools, run } from '../../test/helpers/tools.ts';
+import {
+  buildOciLayout,
+  type Distribution,
+  pushLayout,
+  startDistribution,
+} from '../../test/e2e/oci-proxy/fixtures.ts';
+
+const MB = 1024 * 1024;
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const LAYERS = (process.env['BENCH_LAYERS_MB'] ?? '40,30,20,10')
+  .split(',')
+  .map((n) => Number(n) * MB);
+const NAME = 'bench/app';
+type Key = 'direct' | 'noraCold' | 'noraWarm' | 'noraHosted' | 'distCold' | 'distWarm';
+const TAG = 'v1';
+
+const missing = missingTools('skopeo', 'docker-registry');
+if (missing !== false) {
+  process.stderr.write(`${missing}\n`);
+  process.exit(2);
+}
+
+const work = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-bench-ociproxy-'));
+const stops: (() => Promise<void>)[] = [];
+try {
+  const upstream = await startDistribution(path.join(work, 'upstream'), { logLevel: 'warn' });
+  stops.push(() => upstream.stop());
+  const layout = path.join(work, 'layout');
+  await buildOciLayout(layout, TAG, { layerSizes: LAYERS });
+  await pushLayout(layout, TAG, `${upstream.host}/${NAME}:${TAG}`);
+  const size = await imageSize(upstream.url);
+  log(
+    `image ${NAME}:${TAG}: ${(size / MB).toFixed(1)} MB in ${LAYERS.length} layers; ${ROUNDS} rounds, skopeo copy → dir:`,
+  );
+
+  const results: Record<Key, number[]> = {
+    direct: [],
+    noraCold: [],
+    noraWarm: [],
+    noraHosted: [],
+    distCold: [],
+    distWarm: [],
+  };
+  const warmUpstreamRequests: number[] = [];
+
+  for (let round = 0; round < ROUNDS; round++) {
+    results.direct.push(await pull(upstream.host, `${NAME}:${TAG}`));
+
+    const nora = await startNora(path.join(work, `nora-${round}`), upstream.url);
+    try {
+      results.noraCold.push(await pull(nora.host, `${NAME}:${TAG}`));
+      const before = countRequests(upstream);
+      results.noraWarm.push(await pull(nora.host, `${NAME}:${TAG}`));
+      warmUpstreamRequests.push(countRequests(upstream) - before);
+      // The same image pushed into NORA's hosted repository, pulled from there.
+      await run('skopeo', [
+        'copy',
+        '--dest-tls-verify=false',
+        `oci:${layout}:${TAG}`,
+        `docker://${nora.host}/hosted/app:${TAG}`,
+      ]);
+      results.noraHosted.push(await pull(nora.host, `hosted/app:${TAG}`));
+    } finally {
+      nora.child.kill('SIGTERM');
+      await nora.exited;
+    }
+
+    const dist = await startDistribution(path.join(work, `dist-proxy-${round}`), {
+      proxyRemote: upstream.url,
+      logLevel: 'warn',
+    });
+    try {
+      results.distCold.push(await pull(dist.host, `${NAME}:${TAG}`));
+      results.distWarm.push(await pull(dist.host, `${NAME}:${TAG}`));
+    } finally {
+      await dist.stop();
+    }
+  }
+
+  const median = (values: number[]) =>
+    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+  const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)])) as Record<
+    Key,
+    number
+  >;
+  const mbps = (seconds: number) => `${(size / MB / seconds).toFixed(0)} MB/s`;
+  const row = (label: string, seconds: number) => {
+    log(`${label.padEnd(44)} ${seconds.toFixed(3)} s  ${mbps(seconds)}`);
+  };
+  log('\nmedian wall time of `skopeo copy` (lower is better)');
+  row('direct from the upstream', m.direct);
+  row('NORA cold (pull-through, empty cache)', m.noraCold);
+  row('NORA warm (cached)', m.noraWarm);
+  row('NORA hosted (same image pushed to NORA)', m.noraHosted);
+  row('Distribution proxy cold', m.distCold);
+  row('Distribution proxy warm', m.distWarm);
+  log('\nratios (throughput; ≥ target passes)');
+  const ratio = (label: string, value: number, target: number) => {
+    log(
+      `${label.padEnd(44)} ${value.toFixed(2)}×  (target ≥ ${target}) ${value >= target ? 'PASS' : 'FAIL'}`,
+    );
+  };
+  ratio('NORA cold vs direct', m.direct / m.noraCold, 0.9);
+  ratio('NORA warm vs NORA hosted', m.noraHosted / m.noraWarm, 0.95);
+  ratio('NORA cold vs Distribution proxy cold', m.distCold / m.noraCold, 1);
+  ratio('NORA warm vs Distribution proxy warm', m.distWarm / m.noraWarm, 1);
+  log(
+    `upstream requests during a warm pull by tag: ${warmUpstreamRequests.join(', ')} (target ≤ 1)`,
+  );
+  log(`raw seconds: ${JSON.stringify(results)}`);
+} finally {
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  await fs.rm(work, { recursive: true, force: true });
+}
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function startNora(dir: string, upstream: string): Promise<NoraProcess & { host: string }> {
+  const port = await freePort();
+  const nora = await startNoraProcess({
+    port,
+    env: {
+      NORA_STORAGE_PATH: path.join(dir, 'storage'),
+      NORA_DOCKER_UPSTREAMS: upstream,
+      NORA_LOG_LEVEL: 'warn',
+    },
+  });
+  return Object.assign(nora, { host: `127.0.0.1:${port}` });
+}
+
+let pulls = 0;
+async function pull(host: string, reference: string): Promise<number> {
+  const out = path.join(work, 'pulled', String(pulls++));
+  await fs.mkdir(path.dirname(out), { recursive: true });
+  const started = performance.now();
+  await run('skopeo', [
+    'copy',
+    '--src-tls-verify=false',
+    `docker://${host}/${reference}`,
+    `dir:${out}`,
+  ]);
+  const seconds = (performance.now() - started) / 1000;
+  await fs.rm(out, { recursive: true, force: true });
+  return seconds;
+}
+
+/** Requests the upstream Distribution has logged so far (its access log lines). */
+function countRequests(upstream: Distribution): number {
+  return upstream
+    .log()
+    .split('\n')
+    .filter((line) => /"(GET|HEAD) \/v2\/[^ ]+ HTTP/.test(line)).length;
+}
+
+async function imageSize(base: string): Promise<number> {
+  const res = await fetch(`${base}/v2/${NAME}/manifests/${TAG}`, {
+    headers: {
+      accept:
+        'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+    },
+  });
+  const manifest = (await res.json()) as { config: { size: number }; layers: { size: number }[] };
+  return manifest.layers.reduce((sum, l) => sum + l.size, manifest.config.size);
+}
