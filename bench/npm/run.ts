@@ -15,7 +15,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
@@ -273,7 +276,15 @@ try {
     await wrk(`${verdaccio}/bench-big`, 64, 2, headers);
     const verdaccioRps = await wrk(`${verdaccio}/bench-big`, 64, 10, headers);
     const ratio = noraRps / verdaccioRps;
-    results['packument'] = { noraRps, verdaccioRps, ratio };
+    // Reference point: a 1-version package (what earlier Verdaccio figures were measured on).
+    await publishMany(noraNpm, undefined, 'bench-small', 1);
+    await publishMany(verdaccio, token, 'bench-small', 1);
+    const noraSmall = await wrk(`${noraNpm}/bench-small`, 64, 5, headers);
+    const verdaccioSmall = await wrk(`${verdaccio}/bench-small`, 64, 5, headers);
+    console.log(
+      `1-version package: NORA ${noraSmall.toFixed(0)} req/s, Verdaccio ${verdaccioSmall.toFixed(0)} req/s`,
+    );
+    results['packument'] = { noraRps, verdaccioRps, ratio, noraSmall, verdaccioSmall };
     console.log(
       `NORA ${noraRps.toFixed(0)} req/s, Verdaccio ${verdaccioRps.toFixed(0)} req/s → ${ratio.toFixed(2)}× (target ≥ 5×) ${verdict(ratio >= 5)}`,
     );
@@ -319,7 +330,9 @@ try {
     });
     if (put.status !== 201) throw new Error(`tarball publish: ${put.status} ${await put.text()}`);
     const root = await tmp('nora-bench-www-');
-    await fs.writeFile(path.join(root, `${name}-1.0.0.tgz`), tarball);
+    await fs.writeFile(path.join(root, `${name}-1.0.0.tgz`), tarball, { mode: 0o644 });
+    // nginx workers drop root privileges: the directory must be world-readable.
+    await fs.chmod(root, 0o755);
     const nginx = await startNginx(root);
     const noraUrl = `${noraNpm}/${name}/-/${name}-1.0.0.tgz`;
     const nginxUrl = `${nginx}/${name}-1.0.0.tgz`;
@@ -327,14 +340,30 @@ try {
     const noraRps = await wrk(noraUrl, 16, 10);
     await wrk(nginxUrl, 16, 2);
     const nginxRps = await wrk(nginxUrl, 16, 10);
+    // Context: the ceiling of a bare node:http file server (one thread) on the same bytes.
+    const bare = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': tarball.length });
+      createReadStream(path.join(root, `${name}-1.0.0.tgz`), { highWaterMark: 1024 * 1024 }).pipe(
+        res,
+      );
+    });
+    await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
+    const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/x`;
+    await wrk(bareUrl, 16, 2);
+    const bareRps = await wrk(bareUrl, 16, 10);
+    await new Promise((resolve) => bare.close(resolve));
     const mb = tarball.length / 1e6;
     const ratio = noraRps / nginxRps;
     results['tarball'] = {
       sizeBytes: tarball.length,
       noraMBps: noraRps * mb,
       nginxMBps: nginxRps * mb,
+      bareNodeMBps: bareRps * mb,
       ratio,
     };
+    console.log(
+      `bare node:http file server ${(bareRps * mb).toFixed(0)} MB/s (context: one JS thread vs 2 nginx workers with sendfile)`,
+    );
     console.log(
       `NORA ${(noraRps * mb).toFixed(0)} MB/s, nginx ${(nginxRps * mb).toFixed(0)} MB/s (${tarball.length} bytes) → ${ratio.toFixed(2)}× (target ≥ 0.7×) ${verdict(ratio >= 0.7)}`,
     );

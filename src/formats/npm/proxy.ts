@@ -6,6 +6,7 @@
  * used only to fetch, never shown to clients.
  */
 import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { request as undiciRequest } from 'undici';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
@@ -159,6 +160,8 @@ class NpmProxyUpstream implements NpmUpstream {
           path: `/${name.replace('/', '%2f')}`,
           headers: {
             accept: 'application/json',
+            // Full packuments of popular packages are tens of MB; gzip cuts the transfer ~10×.
+            'accept-encoding': 'gzip',
             ...(revalidate && cached?.etag !== undefined && cached.upstream === target.label
               ? { 'if-none-match': cached.etag }
               : {}),
@@ -185,7 +188,7 @@ class NpmProxyUpstream implements NpmUpstream {
           );
         }
         const body = await readAllBounded(
-          response.body,
+          decoded(response.body, response.header('content-encoding'), name),
           MAX_PACKUMENT_BYTES,
           `upstream packument of ${name}`,
         );
@@ -422,6 +425,22 @@ class NpmProxyUpstream implements NpmUpstream {
       throw asUpstreamError(err, 'npm audit');
     }
   }
+}
+
+/** The upstream body, gunzipped when the upstream compressed it (we ask for gzip). */
+function decoded(body: Readable, encoding: string | undefined, name: string): Readable {
+  if (encoding === undefined || encoding === 'identity') return body;
+  if (encoding !== 'gzip') {
+    body.destroy();
+    throw new RegistryError(
+      'UPSTREAM_FAILED',
+      `upstream packument of ${name} has unsupported encoding ${encoding}`,
+    );
+  }
+  const gunzip = createGunzip();
+  body.on('error', (err) => gunzip.destroy(err));
+  gunzip.on('error', () => body.destroy());
+  return body.pipe(gunzip);
 }
 
 function asUpstreamError(err: unknown, what: string): RegistryError {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { NpmHttp } from './client.ts';
 import { integrityOf, tarballOf } from './fixtures.ts';
@@ -184,6 +184,20 @@ describe('npm proxy against a scripted upstream', () => {
           send(200, legacy);
           return;
         }
+        if (path === '/gz-pkg') {
+          const { integrity, shasum } = integrityOf(good);
+          const doc = JSON.stringify(packument('gz-pkg', '1.0.0', integrity, shasum));
+          if (!/gzip/.test(req.headers['accept-encoding'] ?? '')) {
+            send(200, doc);
+            return;
+          }
+          send(200, gzipSync(doc), { 'content-encoding': 'gzip' });
+          return;
+        }
+        if (path === '/bad-gz') {
+          send(200, 'not gzip at all', { 'content-encoding': 'gzip' });
+          return;
+        }
         if (path === '/broken') {
           send(500, 'boom');
           return;
@@ -269,6 +283,13 @@ describe('npm proxy against a scripted upstream', () => {
     const res = await fetch(doc.versions['0.0.1']!.dist.tarball);
     assert.equal(res.status, 200);
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), legacy);
+  });
+
+  test('gzip-compressed upstream packuments are decoded; corrupt gzip → 502', async () => {
+    const reply = await client.packument('gz-pkg');
+    assert.equal(reply.status, 200, reply.text);
+    assert.deepEqual(Object.keys(reply.json<Packument>().versions), ['1.0.0']);
+    assert.equal((await client.packument('bad-gz')).status, 502);
   });
 
   test('upstream 500 → 502, malformed packument → 502, never 404', async () => {
