@@ -29,6 +29,7 @@ const LAYERS = (process.env['BENCH_LAYERS_MB'] ?? '40,30,20,10')
   .split(',')
   .map((n) => Number(n) * MB);
 const NAME = 'bench/app';
+let pulls = 0;
 type Key = 'direct' | 'noraCold' | 'noraWarm' | 'noraHosted' | 'distCold' | 'distWarm';
 const TAG = 'v1';
 
@@ -148,7 +149,6 @@ async function startNora(dir: string, upstream: string): Promise<NoraProcess & {
   return Object.assign(nora, { host: `127.0.0.1:${port}` });
 }
 
-let pulls = 0;
 async function pull(host: string, reference: string): Promise<number> {
   const out = path.join(work, 'pulled', String(pulls++));
   await fs.mkdir(path.dirname(out), { recursive: true });
