@@ -277,7 +277,7 @@ async function main(): Promise<void> {
     );
     const nodeBin = process.execPath;
     const nora = start('nora', nodeBin, [
-      path.join(ROOT, 'src', 'main.ts'),
+      path.join(ROOT, 'bin', 'nora.js'),
       'serve',
       '-c',
       path.join(dir, 'nora.toml'),
