@@ -26,7 +26,8 @@ import type { NpmUpstream, UpstreamPackument, UpstreamTarball } from './upstream
 const MAX_PACKUMENT_BYTES = 128 * 1024 * 1024;
 const MAX_TARBALL_BYTES = 1024 * 1024 * 1024;
 const MAX_AUDIT_RESPONSE_BYTES = 64 * 1024 * 1024;
-const PARSED_CACHE_ENTRIES = 256;
+const PARSED_CACHE_ENTRIES = 128;
+const SOURCE_INDEX_ENTRIES = 20_000;
 
 export interface Upstreams {
   get(repo: Repository): NpmUpstream | undefined;
@@ -89,6 +90,8 @@ class NpmProxyUpstream implements NpmUpstream {
   readonly #repo: Repository;
   readonly #parsed: ParsedCache;
   readonly #legacyFills = new SingleFlight<Digest | undefined>();
+  /** Tarball sources per package: small, so many more fit than parsed packuments. */
+  readonly #sources = new Map<string, ReadonlyMap<string, TarballSource>>();
 
   constructor(context: FormatContext, store: NpmStore, repo: Repository, parsed: ParsedCache) {
     this.#context = context;
@@ -198,6 +201,7 @@ class NpmProxyUpstream implements NpmUpstream {
         });
         const digest = formatDigest(stored.digest);
         this.#parsed.set(digest, parsed);
+        this.#rememberSources(name, parsed);
         await this.#index(name, parsed);
         return {
           kind: 'updated' as const,
@@ -225,6 +229,7 @@ class NpmProxyUpstream implements NpmUpstream {
     const baseUrl = this.#repo.upstreams[0]?.url ?? '';
     const parsed = parseUpstream(name, body, baseUrl);
     this.#parsed.set(entry.digest, parsed);
+    this.#rememberSources(name, parsed);
     return parsed;
   }
 
@@ -250,32 +255,64 @@ class NpmProxyUpstream implements NpmUpstream {
   }
 
   async tarball(name: string, filename: string): Promise<UpstreamTarball | undefined> {
-    // Prefer the cached packument as it is: a tarball we hold must be served even when the
-    // packument is due for revalidation and the upstream is down.
-    let source: TarballSource | undefined;
+    // 1. A tarball served before: one SQL lookup, no packument parsing (the warm install path).
+    const key = tarballKey(name, filename);
+    const known = await this.#context.proxy.lookup(this.#repo.name, key);
+    if (known) {
+      const digest = parseDigest(known.digest);
+      const stat = await this.#context.blobs.stat(digest);
+      if (stat) return this.#fromStore(digest, stat.size, false);
+    }
+    // 2. The cached packument as it is: a tarball we hold must be served even when the
+    //    packument is due for revalidation and the upstream is down.
+    let source: TarballSource | undefined = this.#sources.get(name)?.get(filename);
     let stale = false;
-    const cachedEntry = await this.#context.proxy.lookup(this.#repo.name, `packument:${name}`);
-    if (cachedEntry) {
-      try {
-        source = (await this.#load(name, cachedEntry)).tarballs.get(filename);
-      } catch {
-        source = undefined;
+    if (!source) {
+      const cachedEntry = await this.#context.proxy.lookup(this.#repo.name, `packument:${name}`);
+      if (cachedEntry) {
+        try {
+          source = (await this.#load(name, cachedEntry)).tarballs.get(filename);
+        } catch {
+          source = undefined;
+        }
       }
     }
     if (source?.sha512) {
       const stat = await this.#context.blobs.stat(source.sha512);
-      if (stat) return this.#fromStore(source.sha512, stat.size, false);
+      if (stat) {
+        await this.#remember(key, source.sha512, stat.size);
+        return this.#fromStore(source.sha512, stat.size, false);
+      }
     }
+    // 3. Ask the upstream for the packument, then the tarball.
     if (!source) {
       const packument = await this.#packument(name);
       if (!packument) return undefined;
       stale = packument.stale;
-      const parsed = packument.parsed;
-      source = parsed.tarballs.get(filename);
+      source = packument.parsed.tarballs.get(filename);
       if (!source) return undefined;
     }
-    if (source.sha512) return this.#streamThrough(name, source, source.sha512, stale);
+    if (source.sha512) return this.#streamThrough(name, key, source, source.sha512, stale);
     return this.#legacy(name, filename, source, stale);
+  }
+
+  #rememberSources(name: string, parsed: ParsedPackument): void {
+    this.#sources.delete(name);
+    this.#sources.set(name, parsed.tarballs);
+    if (this.#sources.size > SOURCE_INDEX_ENTRIES) {
+      const oldest = this.#sources.keys().next().value;
+      if (oldest !== undefined) this.#sources.delete(oldest);
+    }
+  }
+
+  async #remember(key: string, digest: Digest, size: number): Promise<void> {
+    await this.#context.proxy.remember(this.#repo.name, key, {
+      digest: formatDigest(digest),
+      size,
+      mediaType: 'application/octet-stream',
+      etag: undefined,
+      upstream: undefined,
+    });
   }
 
   #fromStore(digest: Digest, size: number, stale: boolean): UpstreamTarball {
@@ -290,6 +327,7 @@ class NpmProxyUpstream implements NpmUpstream {
 
   async #streamThrough(
     name: string,
+    key: string,
     source: TarballSource,
     digest: Digest,
     stale: boolean,
@@ -301,6 +339,13 @@ class NpmProxyUpstream implements NpmUpstream {
       fill: { hashes: ['sha1'], maxBytes: MAX_TARBALL_BYTES },
     });
     if (!opened) return undefined;
+    if (opened.source === 'upstream') {
+      // Once verified and committed, later requests find it with one lookup.
+      opened.committed.then(
+        (result) => (result ? this.#remember(key, digest, result.size) : undefined),
+        () => undefined,
+      );
+    }
     return {
       size: opened.size,
       etag: `"${formatDigest(digest)}"`,
@@ -316,13 +361,7 @@ class NpmProxyUpstream implements NpmUpstream {
     source: TarballSource,
     stale: boolean,
   ): Promise<UpstreamTarball | undefined> {
-    const key = `tarball:${name}:${filename}`;
-    const known = await this.#context.proxy.lookup(this.#repo.name, key);
-    if (known) {
-      const digest = parseDigest(known.digest);
-      const stat = await this.#context.blobs.stat(digest);
-      if (stat) return this.#fromStore(digest, stat.size, stale);
-    }
+    const key = tarballKey(name, filename);
     const flight = this.#legacyFills.run(key, async () => {
       const fetched = await this.#fetchTarball(name, source);
       if (!fetched) return undefined;
@@ -441,6 +480,10 @@ function decoded(body: Readable, encoding: string | undefined, name: string): Re
   body.on('error', (err) => gunzip.destroy(err));
   gunzip.on('error', () => body.destroy());
   return body.pipe(gunzip);
+}
+
+function tarballKey(name: string, filename: string): string {
+  return `tarball:${name}:${filename}`;
 }
 
 function asUpstreamError(err: unknown, what: string): RegistryError {
