@@ -55,7 +55,7 @@ export class BlobFill {
   readonly #handle: fs.FileHandle;
   readonly #spool: string;
   #written = 0;
-  #state: 'running' | 'committed' | 'failed' = 'running';
+  #state: 'running' | 'verified' | 'committed' | 'failed' = 'running';
   #error: Error | undefined;
   #readers = 0;
   #waiters: (() => void)[] = [];
@@ -91,7 +91,7 @@ export class BlobFill {
     return new BlobFill(handle, spool, size, (fill) => fill.#run(blobs, source, options));
   }
 
-  get state(): 'running' | 'committed' | 'failed' {
+  get state(): 'running' | 'verified' | 'committed' | 'failed' {
     return this.#state;
   }
 
@@ -123,7 +123,8 @@ export class BlobFill {
         }
         if (end !== undefined && position > end) return null;
         if (this.#state === 'failed') throw this.#error ?? new Error('fill failed');
-        if (this.#state === 'committed') return null;
+        // Verified bytes are final: readers need not wait for the commit's fsync.
+        if (this.#state === 'verified' || this.#state === 'committed') return null;
         await new Promise<void>((resolve) => this.#waiters.push(resolve));
       }
     };
@@ -164,7 +165,8 @@ export class BlobFill {
           `upstream content does not match its digest: expected ${formatDigest(options.expected)}, got ${formatDigest(digest)}`,
         );
       }
-      await this.#handle.sync();
+      this.#settle('verified');
+      // commitFile makes it durable (fsync + rename); readers are already served.
       await blobs.commitFile(this.#spool, digest, size);
       this.#settle('committed');
       return { digest, size, hashes: hex };
@@ -234,7 +236,7 @@ export class BlobFill {
     if (failure !== undefined) throw failure;
   }
 
-  #settle(state: 'committed' | 'failed'): void {
+  #settle(state: 'verified' | 'committed' | 'failed'): void {
     this.#state = state;
     this.#wake();
   }
@@ -248,7 +250,7 @@ export class BlobFill {
   #closing: Promise<void> | undefined;
 
   async #closeIfIdle(): Promise<void> {
-    if (this.#state === 'running' || this.#readers > 0) return;
+    if (this.#state === 'running' || this.#state === 'verified' || this.#readers > 0) return;
     this.#closing ??= this.#handle.close().catch(() => undefined);
     await this.#closing;
   }
