@@ -162,7 +162,12 @@ export class ProxyEngine {
   /** Circuit state per upstream label, for /health `upstreams`. */
   circuits(): Record<string, CircuitSnapshot> {
     return Object.fromEntries(
-      [...this.#breakers].map(([label, breaker]) => [label, breaker.snapshot()]),
+      [...this.#breakers].map(([label, breaker]) => {
+        const snapshot = breaker.snapshot();
+        // open → half-open happens with time, not an event: refresh the gauge when asked.
+        this.metrics.circuitState.set({ registry: label }, CIRCUIT_STATE_VALUE[snapshot.state]);
+        return [label, snapshot];
+      }),
     );
   }
 
