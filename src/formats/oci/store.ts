@@ -161,20 +161,16 @@ export class OciStore {
     return this.#db;
   }
 
+  /**
+   * The hot path (GET manifest by tag): a raw statement skips the query builder's per-call
+   * compilation; the SQL text is constant, so the dialect reuses one prepared statement.
+   */
   async manifestByTag(repo: string, name: string, tag: string): Promise<ManifestRow | undefined> {
-    return this.#db
-      .selectFrom('oci_tags as t')
-      .innerJoin('oci_manifests as m', (join) =>
-        join
-          .onRef('m.repo', '=', 't.repo')
-          .onRef('m.name', '=', 't.name')
-          .onRef('m.digest', '=', 't.digest'),
-      )
-      .select(['m.digest', 'm.media_type', 'm.size'])
-      .where('t.repo', '=', repo)
-      .where('t.name', '=', name)
-      .where('t.tag', '=', tag)
-      .executeTakeFirst();
+    const result = await sql<ManifestRow>`
+      select m.digest, m.media_type, m.size from oci_tags t
+      join oci_manifests m on m.repo = t.repo and m.name = t.name and m.digest = t.digest
+      where t.repo = ${repo} and t.name = ${name} and t.tag = ${tag}`.execute(this.#db);
+    return result.rows[0];
   }
 
   async manifestByDigest(
