@@ -4,6 +4,8 @@
  * after a restart.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { tempDir } from '../../helpers/tmp.ts';
 import { Client, expectError, startOciServer, sha256 } from './helpers.ts';
@@ -158,5 +160,32 @@ describe('upload limits and sessions', () => {
       await (await client.fetch(`/v2/restart/img/blobs/${sha256(whole)}`)).text(),
       whole,
     );
+  });
+});
+
+describe('deduplication', () => {
+  test('concurrent pushes of one layer to many repositories store it once', async () => {
+    await using server = await startOciServer({ config: NAMED });
+    const client = new Client(server.url);
+    const layer = Buffer.alloc(256 * 1024, 42);
+    const digest = sha256(layer);
+    const names = ['dedup/a', 'dedup/b', 'dedup/c', 'team/dedup', 'dedup/d', 'dedup/e'];
+    await Promise.all(names.map((name) => client.pushBlob(name, layer)));
+    for (const name of names) {
+      const head = await client.fetch(`/v2/${name}/blobs/${digest}`, { method: 'HEAD' });
+      assert.equal(head.status, 200, name);
+    }
+    const hex = digest.slice('sha256:'.length);
+    const dir = path.join(server.config.storage.path, 'blobs', 'sha256', hex.slice(0, 2));
+    assert.deepEqual(
+      (await fs.readdir(dir)).filter((f) => f === hex),
+      [hex],
+    );
+    const rows = await server.app.context.db
+      .selectFrom('blobs')
+      .select('digest')
+      .where('digest', '=', digest)
+      .execute();
+    assert.equal(rows.length, 1);
   });
 });
