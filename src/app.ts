@@ -156,7 +156,16 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       return needsRestart;
     },
     async close() {
-      await fastify.close();
+      // A keep-alive connection that goes idle while we close would hold close() until its
+      // keep-alive timeout (72 s); sweep idle connections until every in-flight request is done.
+      const sweeper = setInterval(() => {
+        fastify.server.closeIdleConnections();
+      }, 200);
+      try {
+        await fastify.close();
+      } finally {
+        clearInterval(sweeper);
+      }
       for (const task of closeTasks.reverse()) await task();
       await db.destroy();
       await driver.close();
