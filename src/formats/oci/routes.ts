@@ -112,12 +112,15 @@ function renderError(err: unknown, request: FastifyRequest, reply: FastifyReply)
     // The global path guard refused the URL: in OCI terms the name is invalid.
     error = Object.assign(toRegistryError(err), { protocolCode: 'NAME_INVALID' });
   }
-  if (error.status >= 500) request.log.error({ err }, 'request failed');
+  // Only a 500 is our bug; 502/503/504 are upstream conditions whose messages are host-free.
+  const isBug = error.status === 500;
+  if (isBug) request.log.error({ err }, 'request failed');
+  else if (error.status > 500) request.log.warn({ err: error.message }, 'upstream failure');
   const code = error.protocolCode ?? OCI_CODES[error.code] ?? 'UNKNOWN';
-  const message = error.status >= 500 ? 'internal server error' : error.message;
+  const message = isBug ? 'internal server error' : error.message;
   const headers: Record<string, string> = { ...(error.headers ?? {}) };
   if (error.status === 401) headers['www-authenticate'] = 'Basic realm="nora"';
-  const body = envelope(code, message, error.status >= 500 ? undefined : error.detail);
+  const body = envelope(code, message, isBug ? undefined : error.detail);
   if (!request.raw.complete && request.method !== 'GET' && request.method !== 'HEAD') {
     // A refused upload body is not worth reading, but closing at once can reset the connection
     // before the client reads our answer: discard briefly (lingering close), then drop it.
