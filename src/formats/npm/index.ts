@@ -82,7 +82,12 @@ export const npmFormat: FormatModule = {
       prefix: repo.name === 'npm' && repo.isDefault ? NPM_MOUNT : `/repository/${repo.name}`,
       repo,
     }));
-    registerNpmRoutes(scope, mounts, { service, accounts, config: context.config });
+    registerNpmRoutes(scope, mounts, {
+      service,
+      accounts,
+      config: context.config,
+      spoolPath: () => context.blobs.spoolPath('ingest'),
+    });
     return Promise.resolve();
   },
 };

@@ -1,14 +1,17 @@
 /**
  * `npm publish` bodies: a packument with the new version(s) and their tarballs as base64
- * `_attachments`. The body is read whole (bounded by body_limit_mb), but tarballs are decoded
- * one at a time straight into the blob store, verified against the manifest's `dist.integrity`
- * and `dist.shasum` before any metadata is written.
+ * `_attachments`. publish-scan.ts has already decoded the attachments to spool files while the
+ * body streamed in; here each one is ingested into the blob store, verified against the
+ * manifest's `dist.integrity` and `dist.shasum`, before any metadata is written.
  */
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { type Digest, formatDigest } from '../../core/digest.ts';
 import { RegistryError, isRegistryError } from '../../core/errors.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { checkPublishName, checkTag, checkVersion, tarballFilename, unscoped } from './names.ts';
+import type { SpooledAttachment } from './publish-scan.ts';
 import type { Json, NewVersion, PublishInput } from './store.ts';
 
 /** Package-level fields kept from the last publish and rendered in the full packument. */
@@ -76,6 +79,7 @@ export async function ingestPublish(
   name: string,
   body: Json,
   publisher: Publisher | undefined,
+  spools: ReadonlyMap<string, SpooledAttachment> = new Map(),
 ): Promise<PublishInput> {
   checkPublishName(name);
   checkBodyName(body, name);
@@ -125,7 +129,14 @@ export async function ingestPublish(
         `no attachment named ${name}-${version}.tgz for version ${version}`,
       );
     }
-    const stored = await ingestAttachment(blobs, name, version, attachments[key], manifestValue);
+    const stored = await ingestAttachment(
+      blobs,
+      name,
+      version,
+      attachments[key],
+      manifestValue,
+      spools,
+    );
     out.push({
       ...stored,
       manifest: versionManifest(name, version, manifestValue, stored, publisher),
@@ -155,31 +166,51 @@ async function ingestAttachment(
   version: string,
   attachment: unknown,
   manifest: Json,
+  spools: ReadonlyMap<string, SpooledAttachment>,
 ): Promise<Omit<NewVersion, 'manifest'>> {
   if (!isObject(attachment) || typeof attachment['data'] !== 'string') {
     throw new RegistryError('BAD_REQUEST', `attachment of ${version} has no base64 data`);
   }
   const data = attachment['data'];
-  if (data.length === 0 || data.length % 4 !== 0 || !BASE64.test(data)) {
-    throw new RegistryError('BAD_REQUEST', `attachment of ${version} is not valid base64`);
+  const spooled = spools.get(data);
+  let size: number;
+  let head: Buffer;
+  let open: () => Readable;
+  if (spooled) {
+    // Decoded to disk while the body streamed in (publish-scan.ts): nothing held in memory.
+    size = spooled.size;
+    head = Buffer.alloc(2);
+    const handle = await fs.open(spooled.path, 'r');
+    try {
+      await handle.read(head, 0, 2, 0);
+    } finally {
+      await handle.close();
+    }
+    open = () => createReadStream(spooled.path);
+  } else {
+    if (data.length === 0 || data.length % 4 !== 0 || !BASE64.test(data)) {
+      throw new RegistryError('BAD_REQUEST', `attachment of ${version} is not valid base64`);
+    }
+    const bytes = Buffer.from(data, 'base64');
+    size = bytes.length;
+    head = bytes.subarray(0, 2);
+    open = () => Readable.from([bytes]);
   }
-  // The only decoded tarball held in memory; it is released before the next one is decoded.
-  const bytes = Buffer.from(data, 'base64');
   const declared = attachment['length'];
-  if (declared !== undefined && declared !== bytes.length) {
+  if (declared !== undefined && declared !== size) {
     throw new RegistryError(
       'BAD_REQUEST',
-      `attachment of ${version}: length ${JSON.stringify(declared)} does not match ${bytes.length} decoded bytes`,
+      `attachment of ${version}: length ${JSON.stringify(declared)} does not match ${size} decoded bytes`,
     );
   }
-  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
+  if (size < 2 || head[0] !== 0x1f || head[1] !== 0x8b) {
     throw new RegistryError('BAD_REQUEST', `attachment of ${version} is not a gzipped tarball`);
   }
   const dist = isObject(manifest['dist']) ? manifest['dist'] : {};
   const expected = expectedSha512(dist['integrity']);
   let result;
   try {
-    result = await blobs.ingest(Readable.from([bytes]), {
+    result = await blobs.ingest(open(), {
       ...(expected ? { expected } : {}),
       hashes: ['sha512', 'sha1'],
     });

@@ -17,6 +17,7 @@ import { gzipOf } from './cache.ts';
 import { ABBREVIATED_TYPE, wantsAbbreviated } from './packument.ts';
 import { type NpmRoute, parseNpmPath } from './paths.ts';
 import { parseBody } from './publish.ts';
+import { scanPublishBody } from './publish-scan.ts';
 import { parseSearchQuery } from './search.ts';
 import type { NpmService } from './service.ts';
 
@@ -28,6 +29,8 @@ export interface NpmRouteDeps {
   readonly service: NpmService;
   readonly accounts: NpmAccounts;
   readonly config: () => AppConfig;
+  /** A fresh spool file path for publish attachments (wiped at start if we crash). */
+  readonly spoolPath: () => Promise<string>;
 }
 
 export function registerNpmRoutes(
@@ -135,10 +138,22 @@ async function dispatch(
         return sendPackument(route.name, repo, mountUrl(), request, reply, service);
       }
       if (method === 'PUT') {
-        const body = parseBody(await readBody(request, bodyLimit()));
+        const scan = () =>
+          scanPublishBody(decodedBody(request), deps.spoolPath, bodyLimit()).catch(
+            (err: unknown) => {
+              if (err instanceof RegistryError) throw err;
+              throw new RegistryError(
+                'BAD_REQUEST',
+                'request body could not be read (bad gzip or interrupted)',
+                {
+                  cause: err,
+                },
+              );
+            },
+          );
         return reply
           .code(201)
-          .send(await service.put(repo, route.name, body, principal, route.rev));
+          .send(await service.put(repo, route.name, scan, principal, route.rev));
       }
       if (method === 'DELETE' && route.rev !== undefined) {
         return reply.send(await service.unpublishPackage(repo, route.name, principal));
@@ -239,6 +254,19 @@ async function sendTarball(
   }
   if (request.method === 'HEAD') return reply.send();
   return reply.send(await tarball.open());
+}
+
+/** The raw request body stream, gunzipped when the client compressed it. */
+function decodedBody(request: FastifyRequest): AsyncIterable<Buffer> {
+  const encoding = request.headers['content-encoding'];
+  if (encoding === undefined || encoding === 'identity') return request.raw;
+  if (encoding !== 'gzip') {
+    throw new RegistryError('UNSUPPORTED_MEDIA_TYPE', `unsupported content-encoding: ${encoding}`);
+  }
+  const gunzip = createGunzip();
+  request.raw.on('error', (err) => gunzip.destroy(err));
+  gunzip.on('error', () => request.raw.destroy());
+  return request.raw.pipe(gunzip);
 }
 
 /** The request body, bounded, gunzipped when the client compressed it (npm audit does). */

@@ -20,7 +20,14 @@ import {
   type VersionView,
   renderPackument,
 } from './packument.ts';
-import { analyzeUpdate, hasAttachments, ingestPublish, type Publisher } from './publish.ts';
+import {
+  analyzeUpdate,
+  hasAttachments,
+  ingestPublish,
+  parseBody,
+  type Publisher,
+} from './publish.ts';
+import type { ScannedBody } from './publish-scan.ts';
 import { type SearchQuery, type SearchResponse, searchPackages } from './search.ts';
 import type { Json, NpmStore, StoredPackage } from './store.ts';
 import type { NpmUpstream, UpstreamPackument } from './upstream.ts';
@@ -203,13 +210,16 @@ export class NpmService {
   async put(
     repo: Repository,
     name: string,
-    body: Json,
+    readBody: () => Promise<ScannedBody>,
     principal: Principal,
     rev: string | undefined,
   ): Promise<Json> {
+    // Authorise before reading: an anonymous client must not make us spool a large body.
     const target = this.#writeTarget(repo, principal, rev === undefined ? 'write' : 'delete');
     checkName(name);
+    const scanned = await readBody();
     try {
+      const body = parseBody(Buffer.from(scanned.text));
       if (hasAttachments(body)) {
         if (rev !== undefined)
           throw new RegistryError(
@@ -221,6 +231,7 @@ export class NpmService {
           name,
           body,
           await this.#publisher(principal),
+          scanned.spools,
         );
         const newRev = await this.#deps.store.publish(target.name, name, input);
         return { ok: true, id: name, rev: revString(newRev, name), success: true };
@@ -232,6 +243,7 @@ export class NpmService {
       await this.#deps.store.update(target.name, name, changes);
       return { ok: true, id: name, rev: revString(current.rev + 1, name) };
     } finally {
+      await scanned.cleanup();
       this.#cache.invalidate(name);
     }
   }

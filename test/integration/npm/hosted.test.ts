@@ -1,10 +1,11 @@
 /** npm hosted + group registry over HTTP: every endpoint and the bad inputs around it. */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { NpmHttp } from './client.ts';
-import { escapedName, integrityOf, publishBody, tarballOf } from './fixtures.ts';
+import { escapedName, integrityOf, makeTarball, publishBody, tarballOf } from './fixtures.ts';
 
 type Packument = {
   name: string;
@@ -178,6 +179,43 @@ describe('npm hosted registry (auth disabled)', () => {
     assert.equal((await npm.packument('beta')).status, 404);
     const upper = await npm.request('PUT', '/Beta', { ...good, name: 'Beta', _id: 'Beta' });
     assert.equal(upper.status, 400);
+  });
+
+  test('a large publish streams through (attachment decoded to disk, not memory) and round-trips', async () => {
+    const data = randomBytes(24 * 1024 * 1024);
+    const tarball = makeTarball({
+      'package.json': '{"name":"large","version":"1.0.0"}',
+      'blob.b64': data.toString('base64'),
+    });
+    const body = publishBody({ name: 'large', version: '1.0.0' }) as {
+      _attachments: Record<string, { data: string; length: number }>;
+      versions: Record<string, { dist: Record<string, unknown> }>;
+    };
+    const key = Object.keys(body._attachments)[0]!;
+    body._attachments[key] = { data: tarball.toString('base64'), length: tarball.length };
+    body.versions['1.0.0']!.dist = integrityOf(tarball);
+    const reply = await npm.request('PUT', '/large', body);
+    assert.equal(reply.status, 201, reply.text);
+    const res = await fetch(`${server.url}/npm/large/-/large-1.0.0.tgz`);
+    assert.ok(Buffer.from(await res.arrayBuffer()).equals(tarball));
+  });
+
+  test('gzip-compressed publish bodies are accepted; corrupt gzip → 400', async () => {
+    const body = gzipSync(
+      Buffer.from(JSON.stringify(publishBody({ name: 'zipped', version: '1.0.0' }))),
+    );
+    const ok = await fetch(`${server.url}/npm/zipped`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body,
+    });
+    assert.equal(ok.status, 201);
+    const bad = await fetch(`${server.url}/npm/zipped2`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: body.subarray(0, 40),
+    });
+    assert.equal(bad.status, 400);
   });
 
   test('an oversized publish is refused with 413', async () => {

@@ -1,0 +1,258 @@
+/**
+ * Streaming reader of `npm publish` bodies. The body is JSON whose `_attachments.<file>.data`
+ * strings hold whole tarballs in base64; everything else is small. This scanner walks the JSON
+ * byte by byte, keeps the small parts as text, and decodes each attachment's base64 straight to a
+ * spool file — so memory stays flat however large the tarball, and no decoded tarball is held in
+ * memory at all. The attachment's value in the kept text becomes a placeholder naming its spool.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import { RegistryError } from '../../core/errors.ts';
+
+export const SPOOL_PLACEHOLDER = '@@nora-spool:';
+
+export interface SpooledAttachment {
+  readonly path: string;
+  readonly size: number;
+}
+
+export interface ScannedBody {
+  /** The body's JSON text with attachment data replaced by placeholders. */
+  readonly text: string;
+  readonly spools: ReadonlyMap<string, SpooledAttachment>;
+  /** Removes every spool file (call in `finally`). */
+  cleanup(): Promise<void>;
+}
+
+interface Frame {
+  readonly kind: 'object' | 'array';
+  key: string | undefined;
+  expectKey: boolean;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const MAX_KEY_BYTES = 4096;
+const MAX_KEPT_BYTES = 64 * 1024 * 1024;
+const MAX_DEPTH = 256;
+
+const BASE64_GROUPS = /^[A-Za-z0-9+/]*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Decodes base64 arriving in arbitrary pieces to a file, in whole 4-character groups. */
+class Base64Spool {
+  readonly path: string;
+  readonly #out: WriteStream;
+  #pending = '';
+  #size = 0;
+  #padded = false;
+
+  constructor(path: string) {
+    this.path = path;
+    this.#out = createWriteStream(path, { flags: 'wx' });
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    if (chunk.length === 0) return;
+    if (this.#padded) throw invalid();
+    const text = this.#pending + chunk.toString('latin1');
+    const whole = text.length - (text.length % 4);
+    const groups = text.slice(0, whole);
+    this.#pending = text.slice(whole);
+    if (groups.length === 0) return;
+    if (!BASE64_GROUPS.test(groups)) throw invalid();
+    // Padding ends the data: nothing may follow it.
+    if (groups.endsWith('=')) {
+      this.#padded = true;
+      if (this.#pending.length > 0) throw invalid();
+    }
+    const bytes = Buffer.from(groups, 'base64');
+    this.#size += bytes.length;
+    if (!this.#out.write(bytes)) {
+      await new Promise<void>((resolve, reject) => {
+        this.#out.once('drain', resolve);
+        this.#out.once('error', reject);
+      });
+    }
+  }
+
+  async end(): Promise<void> {
+    if (this.#pending.length !== 0) throw invalid();
+    await new Promise<void>((resolve, reject) => {
+      this.#out.once('error', reject);
+      this.#out.end(() => {
+        resolve();
+      });
+    });
+  }
+
+  destroy(): void {
+    this.#out.destroy();
+  }
+}
+
+function invalid(): RegistryError {
+  return new RegistryError('BAD_REQUEST', 'attachment data is not valid base64');
+}
+
+/** Scans `body`; spool files are created with `spoolPath()`. Throws 400/413 on bad input. */
+export async function scanPublishBody(
+  body: AsyncIterable<Buffer | string>,
+  spoolPath: () => Promise<string>,
+  maxBytes: number,
+): Promise<ScannedBody> {
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  const spools = new Map<string, SpooledAttachment>();
+  const paths: string[] = [];
+  const cleanup = async () => {
+    await Promise.all(paths.map((p) => fs.rm(p, { force: true })));
+  };
+  const stack: Frame[] = [];
+  let inString = false;
+  let escaped = false;
+  let stringIsKey = false;
+  let keyBytes: number[] = [];
+  let spool: Base64Spool | undefined;
+  let spoolId = '';
+  let total = 0;
+
+  const keep = (buffer: Buffer) => {
+    keptBytes += buffer.length;
+    if (keptBytes > MAX_KEPT_BYTES) {
+      throw new RegistryError('TOO_LARGE', 'publish metadata (outside attachments) is too large');
+    }
+    kept.push(buffer);
+  };
+
+  try {
+    for await (const raw of body) {
+      const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
+      total += chunk.length;
+      if (total > maxBytes) {
+        throw new RegistryError('TOO_LARGE', `request body exceeds the limit of ${maxBytes} bytes`);
+      }
+      let segmentStart = 0;
+      for (let i = 0; i < chunk.length; i++) {
+        const byte = chunk[i] ?? 0;
+        if (inString) {
+          if (spool) {
+            if (byte === QUOTE) {
+              await spool.write(chunk.subarray(segmentStart, i));
+              await spool.end();
+              spools.set(spoolId, { path: spool.path, size: spool.size });
+              spool = undefined;
+              inString = false;
+              segmentStart = i; // the closing quote is kept
+            } else if (byte === BACKSLASH) {
+              throw invalid();
+            }
+            continue;
+          }
+          if (escaped) {
+            escaped = false;
+            if (stringIsKey) keyBytes.push(byte);
+            continue;
+          }
+          if (byte === BACKSLASH) {
+            escaped = true;
+            if (stringIsKey) keyBytes.push(byte);
+            continue;
+          }
+          if (byte === QUOTE) {
+            inString = false;
+            if (stringIsKey) {
+              const frame = stack.at(-1);
+              if (frame) frame.key = decodeKey(keyBytes);
+              keyBytes = [];
+            }
+            continue;
+          }
+          if (stringIsKey) {
+            keyBytes.push(byte);
+            if (keyBytes.length > MAX_KEY_BYTES)
+              throw new RegistryError('BAD_REQUEST', 'JSON key too long');
+          }
+          continue;
+        }
+        switch (byte) {
+          case QUOTE: {
+            inString = true;
+            const frame = stack.at(-1);
+            stringIsKey = frame?.kind === 'object' && frame.expectKey;
+            if (!stringIsKey && isAttachmentData(stack)) {
+              // Keep `"` + placeholder; route the base64 to a spool file.
+              keep(chunk.subarray(segmentStart, i + 1));
+              const path = await spoolPath();
+              paths.push(path);
+              spoolId = `${SPOOL_PLACEHOLDER}${paths.length - 1}`;
+              keep(Buffer.from(spoolId));
+              spool = new Base64Spool(path);
+              segmentStart = i + 1;
+            }
+            break;
+          }
+          case 0x7b: // {
+          case 0x5b: // [
+            if (stack.length >= MAX_DEPTH)
+              throw new RegistryError('BAD_REQUEST', 'JSON nested too deeply');
+            stack.push({
+              kind: byte === 0x7b ? 'object' : 'array',
+              key: undefined,
+              expectKey: byte === 0x7b,
+            });
+            break;
+          case 0x7d: // }
+          case 0x5d: // ]
+            stack.pop();
+            break;
+          case 0x3a: // :
+            {
+              const top = stack.at(-1);
+              if (top?.kind === 'object') top.expectKey = false;
+            }
+            break;
+          case 0x2c: // ,
+            {
+              const top = stack.at(-1);
+              if (top?.kind === 'object') top.expectKey = true;
+            }
+            break;
+          default:
+            break;
+        }
+      }
+      if (spool) await spool.write(chunk.subarray(segmentStart));
+      else keep(chunk.subarray(segmentStart));
+    }
+    if (spool || inString) throw new RegistryError('BAD_REQUEST', 'request body is not valid JSON');
+  } catch (err) {
+    spool?.destroy();
+    await cleanup();
+    throw err;
+  }
+  return { text: Buffer.concat(kept).toString('utf8'), spools, cleanup };
+}
+
+/** True when a string value starting now sits at `_attachments.<file>.data`. */
+function isAttachmentData(stack: readonly Frame[]): boolean {
+  return (
+    stack.length === 3 &&
+    stack[0]?.kind === 'object' &&
+    stack[0].key === '_attachments' &&
+    stack[1]?.kind === 'object' &&
+    stack[2]?.kind === 'object' &&
+    stack[2].key === 'data'
+  );
+}
+
+function decodeKey(bytes: readonly number[]): string {
+  try {
+    return JSON.parse(`"${Buffer.from(bytes).toString('utf8')}"`) as string;
+  } catch {
+    throw new RegistryError('BAD_REQUEST', 'request body is not valid JSON');
+  }
+}

@@ -1,0 +1,96 @@
+/** The streaming publish-body scanner: same JSON, attachments decoded to spool files, any chunking. */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { isRegistryError } from '../../../src/core/errors.ts';
+import { scanPublishBody } from '../../../src/formats/npm/publish-scan.ts';
+
+function chunked(buffer: Buffer, cuts: readonly number[]): Buffer[] {
+  const points = [...new Set(cuts.map((c) => c % (buffer.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let start = 0;
+  for (const p of points) {
+    out.push(buffer.subarray(start, p));
+    start = p;
+  }
+  out.push(buffer.subarray(start));
+  return out.filter((b) => b.length > 0);
+}
+
+async function scan(chunks: Buffer[], max = 1 << 30) {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-scan-'));
+  try {
+    const result = await scanPublishBody(
+      Readable.from(chunks),
+      () => Promise.resolve(path.join(dir, randomUUID())),
+      max,
+    );
+    const files = new Map<string, Buffer>();
+    for (const [id, spool] of result.spools) files.set(id, await fs.readFile(spool.path));
+    await result.cleanup();
+    assert.deepEqual(await fs.readdir(dir), [], 'cleanup removes every spool');
+    return { text: result.text, files };
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('any chunking: metadata kept verbatim, attachments decoded to spools', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 })),
+      fc.array(fc.nat(2000), { maxLength: 8 }),
+      async (bytes, extra, cuts) => {
+        const data = Buffer.from(bytes);
+        const body = {
+          ...extra,
+          name: 'p\u00e9',
+          _attachments: {
+            'p-1.0.0.tgz': {
+              content_type: 'x',
+              data: data.toString('base64'),
+              length: data.length,
+            },
+          },
+        };
+        const raw = Buffer.from(JSON.stringify(body));
+        const { text, files } = await scan(chunked(raw, cuts));
+        const parsed = JSON.parse(text) as { _attachments: Record<string, { data: string }> };
+        const id = parsed._attachments['p-1.0.0.tgz']!.data;
+        assert.deepEqual(files.get(id), data);
+        assert.deepEqual(
+          { ...parsed, _attachments: {} },
+          { ...JSON.parse(raw.toString()), _attachments: {} },
+        );
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+test('bad base64, escapes in data, truncation and oversize are 4xx', async () => {
+  const cases: [string, number][] = [
+    ['{"_attachments":{"a.tgz":{"data":"@@@@"}}}', 400],
+    ['{"_attachments":{"a.tgz":{"data":"QQ==QQ=="}}}', 400],
+    ['{"_attachments":{"a.tgz":{"data":"QU\\u0042"}}}', 400],
+    ['{"_attachments":{"a.tgz":{"data":"QUJD', 400],
+    ['{"_attachments":{"a.tgz":{"data":"QUJ"}}}', 400],
+  ];
+  for (const [body, status] of cases) {
+    await assert.rejects(
+      scan([Buffer.from(body)]),
+      (err) => isRegistryError(err) && err.status === status,
+      body,
+    );
+  }
+  await assert.rejects(
+    scan([Buffer.from('{"a":"' + 'x'.repeat(100) + '"}')], 50),
+    (err) => isRegistryError(err) && err.status === 413,
+  );
+});
