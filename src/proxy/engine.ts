@@ -274,7 +274,15 @@ export class ProxyEngine {
       joined = false;
       pending = this.#startFill(id, request);
     }
-    const fill = await pending;
+    let fill = await pending;
+    if (joined && fill?.state === 'failed') {
+      // We joined a fill that has just failed (its cleanup runs a tick later): start afresh
+      // rather than attach to its closed spool file.
+      if (this.#fills.get(id) === pending) this.#fills.delete(id);
+      joined = false;
+      pending = this.#startFill(id, request);
+      fill = await pending;
+    }
     if (fill === undefined) {
       if (!joined) return undefined;
       // The flight we joined found nothing or failed; ours may still be served from the store.
@@ -290,7 +298,11 @@ export class ProxyEngine {
     return {
       size: fill.size,
       source: 'upstream',
-      open: (range) => Promise.resolve(fill.reader(range)),
+      // A fill that committed in the meantime may have closed its spool: read the store then.
+      open: (range) =>
+        fill.state === 'committed'
+          ? this.#blobs.open(request.digest, range)
+          : Promise.resolve(fill.reader(range)),
       committed: fill.done,
     };
   }

@@ -112,6 +112,8 @@ export class BlobFill {
     };
     const next = async (): Promise<Buffer | null> => {
       for (;;) {
+        // A failed fill closes its spool file: report its error, never a read on a closed fd.
+        if (this.#state === 'failed') throw this.#error ?? new Error('fill failed');
         const limit = end === undefined ? this.#written : Math.min(this.#written, end + 1);
         if (position < limit) {
           const length = Math.min(limit - position, READ_CHUNK);

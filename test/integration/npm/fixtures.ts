@@ -10,9 +10,8 @@ function tarHeader(name: string, size: number): Buffer {
   header.write('0000000\0', 116, 8, 'ascii');
   header.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 12, 'ascii');
   header.write(
-    `${Math.floor(Date.now() / 1000)
-      .toString(8)
-      .padStart(11, '0')}\0`,
+    // A fixed mtime keeps tarballs byte-identical across calls (tests compare integrities).
+    `${(1_700_000_000).toString(8).padStart(11, '0')}\0`,
     136,
     12,
     'ascii',
