@@ -124,7 +124,6 @@ export class BlobFill {
           return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
         }
         if (end !== undefined && position > end) return null;
-        if (this.#state === 'failed') throw this.#error ?? new Error('fill failed');
         // Verified bytes are final: readers need not wait for the commit's fsync.
         if (this.#state === 'verified' || this.#state === 'committed') return null;
         await new Promise<void>((resolve) => this.#waiters.push(resolve));
