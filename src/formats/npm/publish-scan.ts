@@ -5,6 +5,7 @@
  * spool file — so memory stays flat however large the tarball, and no decoded tarball is held in
  * memory at all. The attachment's value in the kept text becomes a placeholder naming its spool.
  */
+import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { RegistryError } from '../../core/errors.ts';
@@ -71,12 +72,8 @@ class Base64Spool {
     }
     const bytes = Buffer.from(groups, 'base64');
     this.#size += bytes.length;
-    if (!this.#out.write(bytes)) {
-      await new Promise<void>((resolve, reject) => {
-        this.#out.once('drain', resolve);
-        this.#out.once('error', reject);
-      });
-    }
+    // events.once rejects on 'error' and removes both listeners: no listener piles up per wait.
+    if (!this.#out.write(bytes)) await once(this.#out, 'drain');
   }
 
   async end(): Promise<void> {
