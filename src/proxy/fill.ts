@@ -8,12 +8,16 @@
  * Readers use positional reads on the fill's own file handle, which stays valid after the commit
  * renames (or uploads and unlinks) the spool file.
  */
-import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { type Digest, type DigestAlgorithm, formatDigest } from '../core/digest.ts';
+import { type Digest, formatDigest } from '../core/digest.ts';
 import { RegistryError } from '../core/errors.ts';
-import type { BlobStore, HashName } from '../storage/blob-store.ts';
+import {
+  type BlobStore,
+  type HashName,
+  HashSet,
+  type IngestOptions,
+} from '../storage/blob-store.ts';
 
 export interface FillSource {
   readonly body: Readable;
@@ -21,15 +25,8 @@ export interface FillSource {
   readonly size: number | undefined;
 }
 
-export interface FillOptions {
-  /** The bytes must hash to this; its algorithm becomes the content address. */
-  readonly expected?: Digest;
-  readonly expectedSize?: number;
-  /** Extra hashes to compute (npm shasum = sha1). */
-  readonly hashes?: readonly HashName[];
-  /** Abort the fill past this many bytes. */
-  readonly maxBytes?: number;
-}
+/** Same options as a blob store ingest: expected digest/size, extra hashes, byte cap. */
+export type FillOptions = IngestOptions;
 
 export interface FillResult {
   readonly digest: Digest;
@@ -145,13 +142,10 @@ export class BlobFill {
   }
 
   async #run(blobs: BlobStore, source: FillSource, options: FillOptions): Promise<FillResult> {
-    const primary: DigestAlgorithm = options.expected?.algorithm ?? 'sha256';
-    const names = new Set<HashName>([primary, ...(options.hashes ?? [])]);
-    const hashes = new Map<HashName, Hash>([...names].map((n) => [n, createHash(n)]));
+    const hashes = new HashSet(options.expected?.algorithm ?? 'sha256', options.hashes);
     try {
       await this.#pump(source.body, hashes, options.maxBytes);
-      const hex = Object.fromEntries([...hashes].map(([n, h]) => [n, h.digest('hex')]));
-      const digest: Digest = { algorithm: primary, hex: hex[primary] ?? '' };
+      const { digest, hashes: hex } = hashes.digest();
       const size = this.#written;
       const expectedSize = options.expectedSize ?? source.size;
       if (expectedSize !== undefined && expectedSize !== size) {
@@ -183,11 +177,7 @@ export class BlobFill {
   }
 
   /** Copies the body to the spool, batching chunks while the previous write is in flight. */
-  async #pump(
-    body: Readable,
-    hashes: Map<HashName, Hash>,
-    maxBytes: number | undefined,
-  ): Promise<void> {
+  async #pump(body: Readable, hashes: HashSet, maxBytes: number | undefined): Promise<void> {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let writing: Promise<void> | undefined;
@@ -223,7 +213,7 @@ export class BlobFill {
           `upstream content exceeds the limit of ${maxBytes} bytes`,
         );
       }
-      for (const hash of hashes.values()) hash.update(chunk);
+      hashes.update(chunk);
       pending.push(chunk);
       pendingBytes += chunk.length;
       flush();

@@ -46,6 +46,32 @@ export interface BlobIndex {
   totalSize(): Promise<number>;
 }
 
+/**
+ * The hashes one pass over a body computes: the content address's algorithm plus any extras.
+ * Shared by ingest and the proxy engine's stream-through fill.
+ */
+export class HashSet {
+  readonly primary: DigestAlgorithm;
+  readonly #hashes: Map<HashName, Hash>;
+
+  constructor(primary: DigestAlgorithm, extra: readonly HashName[] = []) {
+    this.primary = primary;
+    this.#hashes = new Map(
+      [...new Set<HashName>([primary, ...extra])].map((n) => [n, createHash(n)]),
+    );
+  }
+
+  update(chunk: Buffer): void {
+    for (const hash of this.#hashes.values()) hash.update(chunk);
+  }
+
+  /** Finishes every hash: the content digest and the hex of each hash. */
+  digest(): { digest: Digest; hashes: Partial<Record<HashName, string>> } {
+    const hashes = Object.fromEntries([...this.#hashes].map(([n, h]) => [n, h.digest('hex')]));
+    return { digest: { algorithm: this.primary, hex: hashes[this.primary] ?? '' }, hashes };
+  }
+}
+
 export class BlobStore {
   readonly #driver: StorageDriver;
   readonly #index: BlobIndex;
@@ -77,14 +103,12 @@ export class BlobStore {
 
   /** Streams `body` into the store, verifying `expected` when given. */
   async ingest(body: Readable, options: IngestOptions = {}): Promise<IngestResult> {
-    const primary: DigestAlgorithm = options.expected?.algorithm ?? 'sha256';
-    const names = new Set<HashName>([primary, ...(options.hashes ?? [])]);
-    const hashes = new Map<HashName, Hash>([...names].map((n) => [n, createHash(n)]));
+    const hashSet = new HashSet(options.expected?.algorithm ?? 'sha256', options.hashes);
     let size = 0;
     const tap = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         size += chunk.length;
-        for (const hash of hashes.values()) hash.update(chunk);
+        hashSet.update(chunk);
         callback(null, chunk);
       },
     });
@@ -93,11 +117,10 @@ export class BlobStore {
       const stages: (Readable | Transform)[] = [body];
       if (options.maxBytes !== undefined) stages.push(limitBytes(options.maxBytes));
       await pipeline([...stages, tap, createWriteStream(spool, { flags: 'wx' })]);
-      const hex = Object.fromEntries([...hashes].map(([n, h]) => [n, h.digest('hex')]));
-      const digest: Digest = { algorithm: primary, hex: hex[primary] ?? '' };
+      const { digest, hashes } = hashSet.digest();
       verify(digest, size, options);
       const created = await this.#commit(spool, digest, size);
-      return { digest, size, hashes: hex, created };
+      return { digest, size, hashes, created };
     } finally {
       await fs.rm(spool, { force: true });
     }
