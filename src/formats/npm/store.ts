@@ -230,18 +230,7 @@ export class NpmStore {
       }
       for (const [tag, version] of Object.entries(input.tags))
         await setTag(trx, repo, name, tag, version);
-      const latest = await trx
-        .selectFrom('npm_dist_tags')
-        .select('version')
-        .where('repo', '=', repo)
-        .where('name', '=', name)
-        .where('tag', '=', 'latest')
-        .executeTakeFirst();
-      // A package always has `latest` (clients resolve bare names through it).
-      if (!latest) {
-        const newest = highestVersion(await liveVersions(trx, repo, name));
-        if (newest !== undefined) await setTag(trx, repo, name, 'latest', newest);
-      }
+      await ensureLatest(trx, repo, name, () => liveVersions(trx, repo, name));
       return rev;
     });
   }
@@ -300,17 +289,7 @@ export class NpmStore {
           .where('version', 'not in', live)
           .execute();
       }
-      const latest = await trx
-        .selectFrom('npm_dist_tags')
-        .select('version')
-        .where('repo', '=', repo)
-        .where('name', '=', name)
-        .where('tag', '=', 'latest')
-        .executeTakeFirst();
-      if (!latest) {
-        const newest = highestVersion(live);
-        if (newest !== undefined) await setTag(trx, repo, name, 'latest', newest);
-      }
+      await ensureLatest(trx, repo, name, () => Promise.resolve(live));
       await trx
         .updateTable('npm_packages')
         .set({ modified_at: now, rev: pkg.rev + 1 })
@@ -456,6 +435,28 @@ async function liveVersions(
     .where('unpublished_at', 'is', null)
     .execute();
   return rows.map((r) => r.version);
+}
+
+/**
+ * A package always has `latest` (clients resolve bare names through it): when the tag is
+ * missing, point it at the highest live version.
+ */
+async function ensureLatest(
+  trx: Transaction<NpmTables>,
+  repo: string,
+  name: string,
+  versions: () => Promise<readonly string[]>,
+): Promise<void> {
+  const latest = await trx
+    .selectFrom('npm_dist_tags')
+    .select('version')
+    .where('repo', '=', repo)
+    .where('name', '=', name)
+    .where('tag', '=', 'latest')
+    .executeTakeFirst();
+  if (latest) return;
+  const newest = highestVersion(await versions());
+  if (newest !== undefined) await setTag(trx, repo, name, 'latest', newest);
 }
 
 async function setTag(
