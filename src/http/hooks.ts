@@ -1,6 +1,6 @@
 /**
- * Hooks every request passes through, in order: request id → path guard → declared body size →
- * principal → (format handler) → security headers → metrics + access log.
+ * Hooks every request passes through, in order: request id + security headers → path guard →
+ * declared body size → principal → (format handler) → metrics + access log.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -60,7 +60,9 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
   app.decorateRequest('principal', null, []);
 
   app.addHook('onRequest', async (request, reply) => {
-    void reply.header('x-request-id', request.id);
+    // Set up front (handlers may override them) so replies that bypass onSend — bodies sent by
+    // http/send-body.ts — carry them too.
+    void reply.header('x-request-id', request.id).headers(SECURITY_HEADERS);
     const problem = checkRequestPath(request.raw.url ?? '/');
     if (problem) throw problem;
     const declared = Number(request.headers['content-length'] ?? 0);
@@ -72,13 +74,6 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
     }
     const authorization = request.headers.authorization;
     request.principal = await options.access.authenticate({ authorization });
-  });
-
-  app.addHook('onSend', async (_request, reply, payload) => {
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
-      if (!reply.hasHeader(name)) void reply.header(name, value);
-    }
-    return payload;
   });
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {

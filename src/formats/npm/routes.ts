@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
 import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
+import { sendBody } from '../../http/send-body.ts';
 import { limitBytes, readAllBounded } from '../../core/streams.ts';
 import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -248,12 +249,12 @@ async function sendTarball(
         .header('content-range', contentRangeHeader(range.range, size))
         .header('content-length', range.range.end - range.range.start + 1);
       if (request.method === 'HEAD') return reply.send();
-      return reply.send(await tarball.open(range.range));
+      return sendBody(reply, await tarball.open(range.range));
     }
     void reply.header('content-length', size);
   }
   if (request.method === 'HEAD') return reply.send();
-  return reply.send(await tarball.open());
+  return sendBody(reply, await tarball.open());
 }
 
 /** The raw request body stream, gunzipped when the client compressed it. */

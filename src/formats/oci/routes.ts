@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { toRegistryError, type RegistryError } from '../../core/errors.ts';
 import { checkRequestPath } from '../../http/hooks.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
+import { sendBody } from '../../http/send-body.ts';
 import type { RepositoryRegistry } from '../../repos/repository.ts';
 import { stripMount } from './paths.ts';
 import type { OciReply, OciService } from './service.ts';
@@ -99,7 +100,7 @@ function sendReply(reply: FastifyReply, result: OciReply): FastifyReply {
   void reply.code(result.status).headers(result.headers);
   if (result.body === undefined) return reply.send();
   // Strings go out as bytes so Fastify does not append a charset to OCI media types.
-  return reply.send(typeof result.body === 'string' ? Buffer.from(result.body) : result.body);
+  return sendBody(reply, typeof result.body === 'string' ? Buffer.from(result.body) : result.body);
 }
 
 function renderError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {

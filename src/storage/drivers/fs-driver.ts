@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errnoCode } from '../../core/errors.ts';
 import { StorageNotFoundError } from '../driver.ts';
+import { tagLocalFile } from '../local-file.ts';
 import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from '../driver.ts';
 
 const TMP_DIR = '.tmp';
@@ -62,13 +63,14 @@ export class FsDriver implements StorageDriver {
       }
       throw err;
     }
-    return createReadStream('', {
+    const stream = createReadStream('', {
       fd,
       autoClose: true,
       highWaterMark: 1024 * 1024,
       ...(options.start === undefined ? {} : { start: options.start }),
       ...(options.end === undefined ? {} : { end: options.end }),
     });
+    return tagLocalFile(stream, { fd, start: options.start ?? 0, end: options.end });
   }
 
   async write(key: StorageKey, body: Readable | Uint8Array): Promise<ObjectInfo> {

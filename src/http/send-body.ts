@@ -1,0 +1,123 @@
+/**
+ * THE way a format handler sends a response body. Bodies backed by a local file (see
+ * `storage/local-file.ts`) are written straight to the socket from a small pool of reused 1 MiB
+ * buffers, reading the next chunk while the previous one is being written. Everything else goes
+ * through Fastify as usual.
+ *
+ * Why not stream the file: a read stream allocates a fresh buffer per chunk, and at several GB/s
+ * that garbage keeps the collector busy — measured here, a 100 MB blob went out at 1.2–1.5 GB/s
+ * streamed and 4.6 GB/s with reused buffers (nginx with sendfile: 2.5 GB/s on the same machine).
+ */
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
+import { localFileOf, type LocalFileSource } from '../storage/local-file.ts';
+import { read as readCallback } from 'node:fs';
+
+export type ReplyBody = Readable | Buffer | string | undefined;
+
+const CHUNK_BYTES = 1024 * 1024;
+
+/** Idle buffers kept for reuse; beyond this, buffers are left to the collector. */
+const POOL_KEEP = 16;
+
+class BufferPool {
+  readonly #free: Buffer[] = [];
+
+  take(): Buffer {
+    return this.#free.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
+  }
+
+  give(buffer: Buffer): void {
+    if (this.#free.length < POOL_KEEP) this.#free.push(buffer);
+  }
+}
+
+const pool = new BufferPool();
+
+export function sendBody(reply: FastifyReply, body: ReplyBody): FastifyReply {
+  const file = localFileOf(body);
+  if (file === undefined || body === undefined || typeof body === 'string' || Buffer.isBuffer(body))
+    return reply.send(body);
+  const stream = body;
+  // Fastify runs no onSend hook for a hijacked reply and writes no headers: we write the ones
+  // set on the reply. onResponse hooks (metrics, access log) still run when the response ends.
+  void reply.hijack();
+  const response = reply.raw;
+  const declared = Number(reply.getHeader('content-length'));
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) response.setHeader(name, value);
+  }
+  response.writeHead(reply.statusCode);
+  pumpFile(response, file, Number.isFinite(declared) ? declared : undefined).then(
+    () => stream.destroy(),
+    (err: unknown) => {
+      if (!response.destroyed) reply.log.warn({ err }, 'sending a stored file failed');
+      response.destroy();
+      stream.destroy();
+    },
+  );
+  return reply;
+}
+
+/** Writes the file range to the response and ends it; rejects (without ending) on any failure. */
+async function pumpFile(
+  response: ServerResponse,
+  file: LocalFileSource,
+  declared: number | undefined,
+): Promise<void> {
+  const buffers: Buffer[] = [];
+  // A buffer may be reused only once the write holding it has finished (or failed).
+  let writing: Promise<void> = Promise.resolve();
+  const last = file.end ?? Number.MAX_SAFE_INTEGER;
+  let position = file.start;
+  let sent = 0;
+  try {
+    for (let turn = 0; position <= last; turn ^= 1) {
+      const buffer = (buffers[turn] ??= pool.take());
+      const count = await readAt(
+        file.fd,
+        buffer,
+        Math.min(CHUNK_BYTES, last - position + 1),
+        position,
+      );
+      if (count === 0) break;
+      position += count;
+      await writing;
+      if (response.destroyed) throw new Error('client went away');
+      writing = writeChunk(response, count === buffer.length ? buffer : buffer.subarray(0, count));
+      // Observed by the `await writing` above or in `finally`; never left unhandled.
+      writing.catch(() => undefined);
+      sent += count;
+    }
+    await writing;
+    if (declared !== undefined && sent !== declared) {
+      throw new Error(`stored file has ${sent} bytes, ${declared} were announced`);
+    }
+    response.end();
+  } catch (err) {
+    response.destroy();
+    throw err;
+  } finally {
+    await writing.catch(() => undefined);
+    for (const buffer of buffers) pool.give(buffer);
+  }
+}
+
+function readAt(fd: number, buffer: Buffer, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    readCallback(fd, buffer, 0, length, position, (err, bytesRead) => {
+      if (err) reject(err);
+      else resolve(bytesRead);
+    });
+  });
+}
+
+function writeChunk(response: ServerResponse, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    response.write(chunk, (err) => {
+      if (err) reject(err);
+      else resolve();
+    });
+  });
+}
