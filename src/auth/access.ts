@@ -2,14 +2,22 @@
  * The auth hook point. Every request resolves a Principal (one place: `authenticate`), and every
  * repository operation asks one function (`authorize`). Today: anonymous principals and an
  * allow-all policy unless `[auth] enabled`; credential resolvers (npm tokens, Basic, Bearer) plug
- * in here without scattering checks through the formats.
+ * in here without scattering checks through the formats. A credential restricted to address
+ * ranges (a token's `cidr_whitelist`) is refused here when the client address is outside them.
  */
 import { RegistryError } from '../core/errors.ts';
 import type { Repository } from '../repos/repository.ts';
+import type { NetworkList } from './networks.ts';
 
 export type Principal =
   | { readonly kind: 'anonymous' }
-  | { readonly kind: 'user'; readonly name: string; readonly roles: readonly Role[] };
+  | {
+      readonly kind: 'user';
+      readonly name: string;
+      readonly roles: readonly Role[];
+      /** The address ranges this credential may be used from (a token's CIDR list); any when unset. */
+      readonly networks?: NetworkList | undefined;
+    };
 
 export type Role = 'read' | 'write' | 'admin';
 export type Action = 'read' | 'write' | 'delete' | 'admin';
@@ -18,6 +26,8 @@ export const ANONYMOUS: Principal = { kind: 'anonymous' };
 
 export interface RequestCredentials {
   readonly authorization: string | undefined;
+  /** The client's address as the socket reports it (`request.ip`); checked against `networks`. */
+  readonly remoteAddress?: string | undefined;
 }
 
 /** Turns request credentials into a principal; returns undefined when it does not apply. */
@@ -55,12 +65,29 @@ export class AccessControl {
       return ANONYMOUS;
     for (const resolver of this.#resolvers) {
       const principal = await resolver.resolve(credentials);
-      if (principal) return principal;
+      if (!principal) continue;
+      if (credentials.remoteAddress !== undefined) this.admit(principal, credentials.remoteAddress);
+      return principal;
     }
     if (this.#policy.authEnabled) {
       throw new RegistryError('UNAUTHORIZED', 'invalid credentials');
     }
     return ANONYMOUS;
+  }
+
+  /**
+   * Refuses (401) a credential restricted to address ranges when the client address is outside
+   * them, whether or not auth is enabled: a token used from the wrong place is never silently
+   * downgraded to anonymous. An unknown address fails closed.
+   */
+  admit(principal: Principal, remoteAddress: string | undefined): void {
+    if (principal.kind !== 'user' || principal.networks === undefined) return;
+    if (principal.networks.allows(remoteAddress)) return;
+    throw new RegistryError(
+      'UNAUTHORIZED',
+      `this token may only be used from ${principal.networks.cidrs.join(', ')} (its CIDR whitelist); ` +
+        `this request comes from ${remoteAddress ?? 'an unknown address'}`,
+    );
   }
 
   /** Throws UNAUTHORIZED (no identity) or DENIED (identity without the right). */

@@ -26,7 +26,7 @@ export type TokensTable = {
   /** Optional label (`npm token create --name`). */
   name: string | null;
   readonly: number;
-  /** JSON array of CIDRs (informational for now). */
+  /** JSON array of CIDRs the token may be used from (empty: anywhere); see networks.ts. */
   cidr_whitelist: string;
   created_at: number;
 };

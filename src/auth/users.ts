@@ -7,6 +7,7 @@ import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } fr
 import type { Kysely } from 'kysely';
 import type { Principal, Role } from './access.ts';
 import type { AuthTables } from './migrations.ts';
+import { networkListOf } from './networks.ts';
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32 } as const;
 const TOKEN_PREFIX = 'nora_';
@@ -218,12 +219,20 @@ export class TokenStore {
     return Number(result.numDeletedRows) > 0;
   }
 
-  /** The principal a secret stands for, or undefined. */
+  /**
+   * The principal a secret stands for, or undefined. A token with a CIDR whitelist carries it as
+   * `networks`; AccessControl refuses it from other addresses.
+   */
   async principal(secret: string): Promise<Principal | undefined> {
     const row = await this.#db
       .selectFrom('auth_tokens')
       .innerJoin('auth_users', 'auth_users.name', 'auth_tokens.user_name')
-      .select(['auth_tokens.user_name', 'auth_tokens.readonly', 'auth_users.roles'])
+      .select([
+        'auth_tokens.user_name',
+        'auth_tokens.readonly',
+        'auth_tokens.cidr_whitelist',
+        'auth_users.roles',
+      ])
       .where('auth_tokens.token_hash', '=', sha256Hex(secret))
       .executeTakeFirst();
     if (!row) return undefined;
@@ -231,7 +240,13 @@ export class TokenStore {
     // A read-only token narrows the user's roles; it never widens them.
     const effective: Role[] = row.readonly === 1 ? roles.filter((r) => r === 'read') : roles;
     if (row.readonly === 1 && effective.length === 0 && roles.length > 0) effective.push('read');
-    return { kind: 'user', name: row.user_name, roles: effective };
+    const networks = networkListOf(parseStringArray(row.cidr_whitelist));
+    return {
+      kind: 'user',
+      name: row.user_name,
+      roles: effective,
+      ...(networks === undefined ? {} : { networks }),
+    };
   }
 }
 

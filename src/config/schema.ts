@@ -47,6 +47,12 @@ const databaseSchema = z.object({
 const authSchema = z.object({
   enabled: z.boolean().default(false),
   anonymous_read: z.boolean().default(true),
+  /**
+   * Self-registration: may `npm adduser`/`npm login` with an unknown name create an account?
+   * Off by default (like Nexus; Verdaccio's `max_users: -1`): existing users still log in. Turn it
+   * on to let a team sign up, then off again (SIGHUP reload applies it at once).
+   */
+  allow_registration: z.boolean().default(false),
 });
 
 /** Per-upstream circuit breaker of the proxy engine (every format's proxy repositories). */

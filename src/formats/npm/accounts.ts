@@ -4,22 +4,34 @@
  * `npm token list|create|revoke` (`/-/npm/v1/tokens`).
  */
 import type { Principal } from '../../auth/access.ts';
+import { invalidCidrs, MAX_CIDRS } from '../../auth/networks.ts';
 import type { TokenInfo, TokenStore, UserStore } from '../../auth/users.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Json } from './store.ts';
 
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+export interface AccountPolicy {
+  /** `[auth] allow_registration`: may an unknown name create an account? Read per request. */
+  readonly allowRegistration: () => boolean;
+}
+
 export class NpmAccounts {
   readonly #users: UserStore;
   readonly #tokens: TokenStore;
+  readonly #policy: AccountPolicy;
 
-  constructor(users: UserStore, tokens: TokenStore) {
+  constructor(users: UserStore, tokens: TokenStore, policy: AccountPolicy) {
     this.#users = users;
     this.#tokens = tokens;
+    this.#policy = policy;
   }
 
-  /** Creates the user on first use, else logs in; either way returns a fresh token. */
+  /**
+   * Logs an existing user in, or creates the user on first use when self-registration is
+   * allowed; either way returns a fresh token. With registration off an unknown name gets 403
+   * (npm prints the message), a known name with a wrong password 401.
+   */
   async login(urlName: string, body: Json): Promise<Json> {
     if (!USER_NAME.test(urlName)) throw new RegistryError('BAD_REQUEST', 'invalid user name');
     if (body['name'] !== undefined && body['name'] !== urlName) {
@@ -31,8 +43,19 @@ export class NpmAccounts {
     }
     if (password.length > 1024) throw new RegistryError('BAD_REQUEST', 'password is too long');
     const email = typeof body['email'] === 'string' ? body['email'] : undefined;
-    const created = await this.#users.create(urlName, password, email);
-    if (!created && !(await this.#users.verify(urlName, password))) {
+    if (this.#policy.allowRegistration()) {
+      const created = await this.#users.create(urlName, password, email);
+      if (!created && !(await this.#users.verify(urlName, password))) {
+        throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
+      }
+    } else if (!(await this.#users.verify(urlName, password))) {
+      if (!(await this.#users.get(urlName))) {
+        throw new RegistryError(
+          'DENIED',
+          `user "${urlName}" does not exist and self-registration is disabled on this registry ` +
+            '([auth] allow_registration = false): ask its administrator for an account',
+        );
+      }
       throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
     }
     const { secret } = await this.#tokens.create(urlName);
@@ -88,11 +111,25 @@ export class NpmAccounts {
     ) {
       throw new RegistryError('BAD_REQUEST', 'cidr_whitelist must be a list of strings');
     }
+    const cidrs = Array.isArray(cidr) ? cidr.map((c) => c.trim()) : [];
+    if (cidrs.length > MAX_CIDRS) {
+      throw new RegistryError('BAD_REQUEST', `cidr_whitelist may list at most ${MAX_CIDRS} ranges`);
+    }
+    const invalid = invalidCidrs(cidrs);
+    if (invalid.length > 0) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `invalid CIDR in cidr_whitelist: ${invalid
+          .slice(0, 3)
+          .map((c) => JSON.stringify(c.slice(0, 64)))
+          .join(', ')} (expected IPv4 or IPv6 ranges such as 192.168.0.0/16 or fd00::/8)`,
+      );
+    }
     const name = typeof body['name'] === 'string' ? body['name'].slice(0, 128) : undefined;
     const { secret, info } = await this.#tokens.create(user, {
       ...(name === undefined ? {} : { name }),
       readonly: body['readonly'] === true,
-      cidrWhitelist: Array.isArray(cidr) ? cidr : [],
+      cidrWhitelist: cidrs,
     });
     return { ...tokenJson(info), token: secret };
   }

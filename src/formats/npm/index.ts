@@ -76,7 +76,9 @@ export const npmFormat: FormatModule = {
       upstream: (repo) => upstreams.get(repo),
       lookupEmail: async (name) => (await users.get(name))?.email,
     });
-    const accounts = new NpmAccounts(users, tokens);
+    const accounts = new NpmAccounts(users, tokens, {
+      allowRegistration: () => context.config().auth.allow_registration,
+    });
     const npmRepos = context.repositories.byFormat('npm');
     const mounts = npmRepos.map((repo) => ({
       prefix: repo.name === 'npm' && repo.isDefault ? NPM_MOUNT : `/repository/${repo.name}`,

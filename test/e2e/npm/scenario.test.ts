@@ -38,7 +38,7 @@ for (const client of CLIENTS) {
       { timeout: 600_000 },
       async (t) => {
         await using server = await startTestServer({
-          config: { auth: { enabled: true, anonymous_read: true } },
+          config: { auth: { enabled: true, anonymous_read: true, allow_registration: true } },
         });
         await using tmp = await tempDir(`nora-e2e-${client.id}-`);
         const registry = `${server.url}/npm/`;

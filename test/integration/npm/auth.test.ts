@@ -1,4 +1,7 @@
-/** npm accounts with [auth] enabled: adduser/login, whoami, tokens, publish needs a user. */
+/**
+ * npm accounts with [auth] enabled: adduser/login, whoami, tokens, publish needs a user;
+ * self-registration on and off (`[auth] allow_registration`); tokens restricted to CIDRs.
+ */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
@@ -9,7 +12,9 @@ describe('npm accounts and tokens (auth enabled)', () => {
   let anon: NpmHttp;
 
   before(async () => {
-    server = await startTestServer({ config: { auth: { enabled: true, anonymous_read: true } } });
+    server = await startTestServer({
+      config: { auth: { enabled: true, anonymous_read: true, allow_registration: true } },
+    });
     anon = new NpmHttp(`${server.url}/npm`);
   });
   after(async () => {
@@ -129,5 +134,114 @@ describe('npm accounts and tokens (auth enabled)', () => {
     const users = await db.selectFrom('auth_users').selectAll().execute();
     assert.ok(users.every((u) => String(u['password_hash']).startsWith('scrypt$')));
     assert.ok(!JSON.stringify(users).includes('dave-pass'));
+  });
+
+  test('token create validates cidr_whitelist: bad ranges → 400 naming them', async () => {
+    const erin = new NpmHttp(`${server.url}/npm`);
+    await erin.login('erin', 'erin-pass');
+    for (const bad of [['10.0.0.0/33'], ['not-an-ip'], ['10.0.0.0/8', 'fe80::1%eth0/64']]) {
+      const reply = await erin.request('POST', '/-/npm/v1/tokens', {
+        password: 'erin-pass',
+        cidr_whitelist: bad,
+      });
+      assert.equal(reply.status, 400, reply.text);
+      assert.match(reply.json<{ error: string }>().error, /invalid CIDR/);
+    }
+    const tooMany = await erin.request('POST', '/-/npm/v1/tokens', {
+      password: 'erin-pass',
+      cidr_whitelist: Array.from({ length: 65 }, (_, i) => `10.0.${i}.0/24`),
+    });
+    assert.equal(tooMany.status, 400);
+  });
+
+  test('a CIDR-restricted token works inside its ranges and is refused (401) outside', async () => {
+    const frank = new NpmHttp(`${server.url}/npm`);
+    await frank.login('frank', 'frank-pass');
+    const create = async (cidrs: string[]) => {
+      const reply = await frank.request('POST', '/-/npm/v1/tokens', {
+        password: 'frank-pass',
+        cidr_whitelist: cidrs,
+      });
+      assert.equal(reply.status, 200, reply.text);
+      const created = reply.json<{ token: string; cidr_whitelist: string[] }>();
+      assert.deepEqual(created.cidr_whitelist, cidrs);
+      return created.token;
+    };
+    // Over TCP from 127.0.0.1.
+    const local = new NpmHttp(`${server.url}/npm`, await create(['127.0.0.0/8']));
+    assert.deepEqual((await local.request('GET', '/-/whoami')).json(), { username: 'frank' });
+    assert.equal((await local.publish({ name: 'cidr-ok', version: '1.0.0' })).status, 201);
+    const mapped = new NpmHttp(`${server.url}/npm`, await create(['::ffff:127.0.0.1/128']));
+    assert.equal((await mapped.request('GET', '/-/whoami')).status, 200);
+    const elsewhere = new NpmHttp(`${server.url}/npm`, await create(['10.0.0.0/8', 'fd00::/8']));
+    const refused = await elsewhere.request('GET', '/-/whoami');
+    assert.equal(refused.status, 401);
+    assert.match(
+      refused.json<{ error: string }>().error,
+      /may only be used from 10\.0\.0\.0\/8, fd00::\/8.*127\.0\.0\.1/,
+    );
+    // Refused for reads too, and before anything else happens (no anonymous fallback).
+    assert.equal((await elsewhere.packument('cidr-ok')).status, 401);
+    assert.equal((await elsewhere.publish({ name: 'cidr-no', version: '1.0.0' })).status, 401);
+    assert.equal((await anon.packument('cidr-no')).status, 404);
+
+    // Other client addresses, as the socket would report them (inject sets remoteAddress).
+    const inject = (token: string, remoteAddress: string) =>
+      server.app.fastify.inject({
+        method: 'GET',
+        url: '/npm/-/whoami',
+        headers: { authorization: `Bearer ${token}` },
+        remoteAddress,
+      });
+    const v6 = await create(['fd00::/8']);
+    assert.equal((await inject(v6, 'fd00::1234')).statusCode, 200);
+    assert.equal((await inject(v6, '2001:db8::1')).statusCode, 401);
+    const v4 = await create(['10.0.0.0/8']);
+    assert.equal((await inject(v4, '::ffff:10.9.8.7')).statusCode, 200);
+    assert.equal((await inject(v4, '10.9.8.7')).statusCode, 200);
+    assert.equal((await inject(v4, '::ffff:11.0.0.1')).statusCode, 401);
+  });
+});
+
+describe('npm self-registration off ([auth] allow_registration = false, the default)', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer({
+      config: { auth: { enabled: true, allow_registration: true } },
+    });
+    // An account made while registration was open, then registration closed by a reload.
+    assert.equal((await new NpmHttp(`${server.url}/npm`).login('gina', 'gina-pass')).status, 201);
+    server.app.reload({
+      ...server.config,
+      auth: { ...server.config.auth, allow_registration: false },
+    });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('the default is off', async () => {
+    const { parseConfigObject } = await import('../../../src/config/load.ts');
+    assert.equal(parseConfigObject({}, {}).config.auth.allow_registration, false);
+  });
+
+  test('an unknown name cannot register: 403 with a message npm prints', async () => {
+    const mallory = new NpmHttp(`${server.url}/npm`);
+    const reply = await mallory.login('mallory', 'whatever');
+    assert.equal(reply.status, 403, reply.text);
+    assert.match(reply.json<{ error: string }>().error, /self-registration is disabled/);
+    assert.equal(mallory.token, undefined);
+    // Not created as a side effect: still unknown afterwards.
+    assert.equal((await mallory.login('mallory', 'whatever')).status, 403);
+  });
+
+  test('an existing user still logs in (right password → token, wrong → 401) and publishes', async () => {
+    const gina = new NpmHttp(`${server.url}/npm`);
+    assert.equal((await gina.login('gina', 'wrong')).status, 401);
+    const reply = await gina.login('gina', 'gina-pass');
+    assert.equal(reply.status, 201, reply.text);
+    assert.deepEqual((await gina.request('GET', '/-/whoami')).json(), { username: 'gina' });
+    assert.equal((await gina.publish({ name: 'closed-reg', version: '1.0.0' })).status, 201);
   });
 });
