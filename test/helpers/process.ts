@@ -26,6 +26,9 @@ export interface NoraProcess {
   readonly exited: Promise<number | string>;
 }
 
+/** The V8 flags `npm start` and bin/nora.js's shebang run the server with. */
+export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+
 /** Starts `node bin/nora.js <args>` (or any command) with env; waits for /health when `port` given. */
 export async function startNoraProcess(options: {
   readonly args?: readonly string[];
@@ -38,6 +41,7 @@ export async function startNoraProcess(options: {
 }): Promise<NoraProcess> {
   const [cmd, ...rest] = options.command ?? [
     process.execPath,
+    ...NODE_FLAGS,
     path.join(PROJECT_ROOT, 'bin/nora.js'),
     ...(options.args ?? ['serve']),
   ];
