@@ -31,9 +31,12 @@ export interface UpstreamTarget {
 }
 
 export interface UpstreamRequest {
-  readonly method: 'GET' | 'HEAD';
+  /** POST is for small forwarded documents (npm audit): the body is a Buffer, so it can be resent. */
+  readonly method: 'GET' | 'HEAD' | 'POST';
   /** Path (and query) appended to the base URL, already percent-encoded. */
   readonly path: string;
+  /** Request body (POST); resent on an auth retry and on 307/308, which keep the method. */
+  readonly body?: Buffer;
   readonly headers?: Readonly<Record<string, string>>;
   /** Auth scope hint (Docker: `repository:<name>:pull`), the token cache key. */
   readonly scope?: string;
@@ -227,6 +230,7 @@ export class UpstreamClient {
           path: `${url.pathname}${url.search}`,
           method: request.method,
           headers,
+          ...(request.body === undefined ? {} : { body: request.body }),
           headersTimeout: target.timeoutMs,
           bodyTimeout: target.readTimeoutMs,
           signal,
@@ -236,7 +240,11 @@ export class UpstreamClient {
         throw err;
       }
       const location = headerValue(response.headers, 'location');
-      if (isRedirect(response.statusCode) && location !== undefined && hop < MAX_REDIRECTS) {
+      if (
+        isRedirect(response.statusCode, request.body !== undefined) &&
+        location !== undefined &&
+        hop < MAX_REDIRECTS
+      ) {
         response.body.on('error', () => undefined).destroy();
         const next = new URL(location, url);
         if (next.protocol !== 'http:' && next.protocol !== 'https:') {
@@ -276,8 +284,10 @@ function splitQuery(path: string): [string, string] {
   return index < 0 ? [path, ''] : [path.slice(0, index), path.slice(index)];
 }
 
-function isRedirect(status: number): boolean {
-  return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
+/** A request with a body follows only 307/308 (the others would turn it into a GET). */
+function isRedirect(status: number, hasBody: boolean): boolean {
+  if (status === 307 || status === 308) return true;
+  return !hasBody && (status === 301 || status === 302 || status === 303);
 }
 
 function headerValue(

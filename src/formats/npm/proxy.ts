@@ -7,7 +7,6 @@
  */
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { request as undiciRequest } from 'undici';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
@@ -15,7 +14,7 @@ import type { Repository } from '../../repos/repository.ts';
 import { isUpstreamFailure } from '../../proxy/engine.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
-import type { UpstreamTarget } from '../../proxy/upstream-client.ts';
+import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
 import type { FormatContext } from '../format.ts';
 import { compareVersions, isValidTag, isValidVersion, namePath, tarballFilename } from './names.ts';
 import type { PackageView, VersionView } from './packument.ts';
@@ -191,7 +190,7 @@ class NpmProxyUpstream implements NpmUpstream {
           );
         }
         const body = await readAllBounded(
-          decoded(response.body, response.header('content-encoding'), name),
+          decoded(response.body, response.header('content-encoding'), `packument of ${name}`),
           MAX_PACKUMENT_BYTES,
           `upstream packument of ${name}`,
         );
@@ -425,55 +424,78 @@ class NpmProxyUpstream implements NpmUpstream {
     throw asUpstreamError(failure, name);
   }
 
+  /**
+   * Forwards an audit body through the engine's upstream client: the same auth, timeouts and
+   * circuit breaker as packument fetches (an audit failure counts against the upstream, and an
+   * open circuit is not asked). Upstreams are tried in order; an answer below 300 or a 4xx is
+   * passed through, a 5xx, redirect, timeout or open circuit moves on, and when none answered
+   * the client gets 502 (504 on a timeout) with a message saying so.
+   */
   async audit(
     endpoint: string,
     body: Buffer,
   ): Promise<{ status: number; body: Buffer; contentType: string }> {
-    const upstream = this.#repo.upstreams[0];
-    if (!upstream)
-      throw new RegistryError('NOT_IMPLEMENTED', 'no upstream to forward npm audit to');
-    const { timeout } = this.#settings();
-    const base = upstream.url.replace(/\/+$/, '');
-    // The engine's client only GETs; an audit is one small POST with the same timeout and auth.
-    try {
-      const response = await undiciRequest(`${base}/-/npm/v1/security/${endpoint}`, {
-        method: 'POST',
-        body,
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json',
-          ...(upstream.auth
-            ? { authorization: `Basic ${Buffer.from(upstream.auth).toString('base64')}` }
-            : {}),
-        },
-        headersTimeout: timeout * 1000,
-        bodyTimeout: timeout * 1000,
-      });
-      const text = await readAllBounded(
-        response.body,
-        MAX_AUDIT_RESPONSE_BYTES,
-        'upstream audit response',
-      );
-      const contentType = response.headers['content-type'];
-      return {
-        status: response.statusCode >= 500 ? 502 : response.statusCode,
-        body: text,
-        contentType: typeof contentType === 'string' ? contentType : 'application/json',
-      };
-    } catch (err) {
-      throw asUpstreamError(err, 'npm audit');
+    let failure: unknown;
+    for (const target of this.#targets()) {
+      try {
+        const response = await this.#context.proxy.client.request(target, {
+          method: 'POST',
+          path: `/-/npm/v1/security/${endpoint}`,
+          body,
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json',
+            'accept-encoding': 'identity',
+          },
+        });
+        if (response.status >= 300 && !(response.status >= 400 && response.status < 500)) {
+          response.body.destroy();
+          throw new RegistryError(
+            'UPSTREAM_FAILED',
+            `upstream ${target.label} answered ${response.status}`,
+          );
+        }
+        const text = await readAllBounded(
+          decoded(response.body, response.header('content-encoding'), 'audit response'),
+          MAX_AUDIT_RESPONSE_BYTES,
+          `the audit response of upstream ${target.label}`,
+        );
+        return {
+          status: response.status,
+          body: text,
+          contentType: response.header('content-type') ?? 'application/json',
+        };
+      } catch (err) {
+        // A response over the limit is the upstream's fault (502), not the client's (413).
+        failure =
+          err instanceof RegistryError && err.code === 'TOO_LARGE'
+            ? new RegistryError('UPSTREAM_FAILED', err.message)
+            : toUpstreamError(err, target.label);
+      }
     }
+    throw auditError(failure);
   }
 }
 
+/** npm prints the `error` of a failed audit: say it was the forwarding that failed, and why. */
+function auditError(err: unknown): RegistryError {
+  const cause = asUpstreamError(err, 'npm audit');
+  if (!isUpstreamFailure(cause)) return cause;
+  return new RegistryError(
+    cause.code === 'UPSTREAM_TIMEOUT' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED',
+    `npm audit could not be forwarded: ${cause.message}`,
+    { cause },
+  );
+}
+
 /** The upstream body, gunzipped when the upstream compressed it (we ask for gzip). */
-function decoded(body: Readable, encoding: string | undefined, name: string): Readable {
+function decoded(body: Readable, encoding: string | undefined, what: string): Readable {
   if (encoding === undefined || encoding === 'identity') return body;
   if (encoding !== 'gzip') {
     body.destroy();
     throw new RegistryError(
       'UPSTREAM_FAILED',
-      `upstream packument of ${name} has unsupported encoding ${encoding}`,
+      `upstream ${what} has unsupported encoding ${encoding}`,
     );
   }
   const gunzip = createGunzip();
