@@ -3,12 +3,17 @@
  * nginx, in one run on this machine. Not part of `npm test`.
  *
  *   npx node bench/npm/run.ts [packument] [ci] [tarball]     (default: all three)
+ *   BENCH_ROUNDS=3 BENCH_CI_FIXTURE=bench/npm/fixture npx node bench/npm/run.ts ci
  *
  * - packument: GET req/s of a warm 200-version package (abbreviated, gzip, as installers ask),
  *   wrk -t2 -c64. Target: NORA ≥ 5× Verdaccio.
- * - ci: `npm ci` of a ~530-package lockfile (bench/npm/fixture) through each server's proxy of
- *   the machine's registry (`npm config get registry`), empty client cache every run; cold
- *   (empty server cache) then warm. Targets: warm ≤ 0.8×, cold ≤ 1.0× Verdaccio's time.
+ * - ci: `npm ci` of a ~530-package lockfile (bench/npm/fixture, or the directory holding
+ *   package.json + package-lock.json named by BENCH_CI_FIXTURE) through each server's proxy of
+ *   the machine's registry (`npm config get registry`), empty client cache every run. Each of
+ *   BENCH_ROUNDS rounds (default 3, at least 1) starts both servers afresh, installs cold (empty
+ *   server cache) then warm, and alternates which server goes first (NORA, Verdaccio | Verdaccio,
+ *   NORA | …) so neither always meets the upstream's colder edge caches. Reported: median and
+ *   min–max per server, ratio of the medians. Targets: warm ≤ 0.8×, cold ≤ 1.0× Verdaccio's time.
  * - tarball: GET throughput of one ~5 MB tarball, wrk -t2 -c16, vs nginx serving the same
  *   bytes. Target: ≥ 0.7× nginx.
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID at the end.
@@ -27,6 +32,10 @@ import { NpmHttp } from '../../test/integration/npm/client.ts';
 import { makeTarball, publishBody } from '../../test/integration/npm/fixtures.ts';
 
 const VERDACCIO_VERSION = '6.8.0';
+const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 3)) || 1);
+const CI_FIXTURE = path.resolve(
+  process.env['BENCH_CI_FIXTURE'] ?? path.join(import.meta.dirname, 'fixture'),
+);
 const ABBREVIATED = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
 const sections = new Set(process.argv.slice(2));
 const all = sections.size === 0;
@@ -47,21 +56,24 @@ async function tmp(prefix: string): Promise<string> {
   return dir;
 }
 
+/** Stops one child we started (SIGTERM, SIGKILL after 5 s); a no-op once it has exited. */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const done = await Promise.race([
+    exited.then(() => true),
+    new Promise((r) =>
+      setTimeout(() => {
+        r(false);
+      }, 5000),
+    ),
+  ]);
+  if (done !== true) child.kill('SIGKILL');
+}
+
 function stopOnExit(child: ChildProcess): void {
-  cleanups.push(async () => {
-    if (child.exitCode !== null || child.pid === undefined) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const done = await Promise.race([
-      exited.then(() => true),
-      new Promise((r) =>
-        setTimeout(() => {
-          r(false);
-        }, 5000),
-      ),
-    ]);
-    if (done !== true) child.kill('SIGKILL');
-  });
+  cleanups.push(() => stop(child));
 }
 
 async function waitFor(url: string, timeoutMs = 60_000): Promise<void> {
@@ -79,7 +91,7 @@ async function waitFor(url: string, timeoutMs = 60_000): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
-async function startNora(upstream: string): Promise<NoraProcess> {
+async function startNora(upstream: string): Promise<NoraProcess & { dir: string }> {
   const dir = await tmp('nora-bench-npm-');
   const nora = await startNoraProcess({
     port: await freePort(),
@@ -90,10 +102,11 @@ async function startNora(upstream: string): Promise<NoraProcess> {
     },
   });
   stopOnExit(nora.child);
-  return nora;
+  return { ...nora, dir };
 }
 
-async function startVerdaccio(upstream: string): Promise<string> {
+/** Installs Verdaccio once into a temp dir; each server started from it has its own storage. */
+async function installVerdaccio(): Promise<string> {
   const dir = await tmp('nora-bench-verdaccio-');
   await fs.writeFile(
     path.join(dir, 'package.json'),
@@ -109,6 +122,14 @@ async function startVerdaccio(upstream: string): Promise<string> {
     env: cleanEnv(),
     timeoutMs: 600_000,
   });
+  return dir;
+}
+
+async function startVerdaccio(
+  installDir: string,
+  upstream: string,
+): Promise<{ url: string; child: ChildProcess; dir: string }> {
+  const dir = await tmp('nora-bench-verdaccio-data-');
   const port = await freePort();
   const config = [
     `storage: ${path.join(dir, 'storage')}`,
@@ -125,7 +146,7 @@ async function startVerdaccio(upstream: string): Promise<string> {
   ].join('\n');
   await fs.writeFile(path.join(dir, 'config.yaml'), config);
   const child = spawn(
-    path.join(dir, 'node_modules', '.bin', 'verdaccio'),
+    path.join(installDir, 'node_modules', '.bin', 'verdaccio'),
     ['--config', path.join(dir, 'config.yaml')],
     {
       cwd: dir,
@@ -136,7 +157,7 @@ async function startVerdaccio(upstream: string): Promise<string> {
   stopOnExit(child);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/-/ping`);
-  return url;
+  return { url, child, dir };
 }
 
 async function startNginx(root: string): Promise<string> {
@@ -218,9 +239,8 @@ async function publishMany(
 
 async function npmCi(registry: string): Promise<number> {
   const dir = await tmp('nora-bench-ci-');
-  const fixture = path.join(import.meta.dirname, 'fixture');
   for (const file of ['package.json', 'package-lock.json'])
-    await fs.copyFile(path.join(fixture, file), path.join(dir, file));
+    await fs.copyFile(path.join(CI_FIXTURE, file), path.join(dir, file));
   await fs.writeFile(path.join(dir, 'npmrc'), '');
   const started = performance.now();
   await run(
@@ -250,14 +270,75 @@ function verdict(ok: boolean): string {
   return ok ? 'OK' : 'MISSED';
 }
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] ?? NaN)
+    : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+}
+
+/** `30.1 s (29.0–31.5)`: the median and the range of the rounds. */
+function spread(values: readonly number[]): string {
+  return `${median(values).toFixed(1)} s (${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)})`;
+}
+
+type CiServer = 'NORA' | 'Verdaccio';
+
+/**
+ * Rounds of cold-then-warm `npm ci` against fresh servers, alternating which server goes first
+ * (even rounds NORA first, odd rounds Verdaccio first).
+ */
+async function ciRounds(upstream: string, verdaccioInstall: string) {
+  const times: Record<CiServer, { cold: number[]; warm: number[] }> = {
+    NORA: { cold: [], warm: [] },
+    Verdaccio: { cold: [], warm: [] },
+  };
+  const orders: CiServer[][] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const order: CiServer[] = round % 2 === 0 ? ['NORA', 'Verdaccio'] : ['Verdaccio', 'NORA'];
+    orders.push(order);
+    const nora = await startNora(upstream);
+    const verdaccio = await startVerdaccio(verdaccioInstall, upstream);
+    const registries: Record<CiServer, string> = {
+      NORA: `${nora.url}/npm/`,
+      Verdaccio: `${verdaccio.url}/`,
+    };
+    try {
+      for (const phase of ['cold', 'warm'] as const) {
+        for (const server of order) {
+          const seconds = await npmCi(registries[server]);
+          times[server][phase].push(seconds);
+          console.log(`round ${round + 1}/${ROUNDS}: ${server} ${phase} ${seconds.toFixed(1)} s`);
+        }
+      }
+    } finally {
+      await stop(nora.child);
+      await stop(verdaccio.child);
+      // Each round's server caches hold the whole tree: free the disk before the next round.
+      for (const dir of [nora.dir, verdaccio.dir])
+        await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+  return { times, orders };
+}
+
 try {
   const upstream = (
     await run('npm', ['config', 'get', 'registry'], { env: cleanEnv() })
   ).stdout.trim();
-  const nora = await startNora(upstream);
-  const noraNpm = `${nora.url}/npm`;
+  // The ci comparison starts its own servers per round; the others share this NORA.
+  const nora =
+    all || sections.has('packument') || sections.has('tarball')
+      ? await startNora(upstream)
+      : undefined;
+  const noraNpm = nora === undefined ? '' : `${nora.url}/npm`;
   const needVerdaccio = all || sections.has('packument') || sections.has('ci');
-  const verdaccio = needVerdaccio ? await startVerdaccio(upstream) : undefined;
+  const verdaccioInstall = needVerdaccio ? await installVerdaccio() : undefined;
+  const verdaccio =
+    verdaccioInstall !== undefined && (all || sections.has('packument'))
+      ? (await startVerdaccio(verdaccioInstall, upstream)).url
+      : undefined;
   console.log(
     `load average at start: ${os
       .loadavg()
@@ -290,17 +371,33 @@ try {
     );
   }
 
-  if ((all || sections.has('ci')) && verdaccio) {
-    console.log('\n== npm ci of bench/npm/fixture (531 packages), empty client cache each run');
-    const noraCold = await npmCi(`${noraNpm}/`);
-    console.log(`NORA cold ${noraCold.toFixed(1)} s`);
-    const verdaccioCold = await npmCi(`${verdaccio}/`);
-    console.log(`Verdaccio cold ${verdaccioCold.toFixed(1)} s`);
-    const noraWarm = await npmCi(`${noraNpm}/`);
-    console.log(`NORA warm ${noraWarm.toFixed(1)} s`);
-    const verdaccioWarm = await npmCi(`${verdaccio}/`);
-    console.log(`Verdaccio warm ${verdaccioWarm.toFixed(1)} s`);
-    results['ci'] = { noraCold, verdaccioCold, noraWarm, verdaccioWarm };
+  if ((all || sections.has('ci')) && verdaccioInstall !== undefined) {
+    const lock = JSON.parse(
+      await fs.readFile(path.join(CI_FIXTURE, 'package-lock.json'), 'utf8'),
+    ) as { packages?: Record<string, unknown> };
+    const count = Object.keys(lock.packages ?? {}).filter((k) => k !== '').length;
+    console.log(
+      `\n== npm ci of ${path.relative(process.cwd(), CI_FIXTURE) || '.'} (${count} package${count === 1 ? '' : 's'}), ` +
+        `empty client cache each run; ${ROUNDS} round(s), fresh servers each, order alternating`,
+    );
+    const { times, orders } = await ciRounds(upstream, verdaccioInstall);
+    const noraCold = median(times.NORA.cold);
+    const verdaccioCold = median(times.Verdaccio.cold);
+    const noraWarm = median(times.NORA.warm);
+    const verdaccioWarm = median(times.Verdaccio.warm);
+    results['ci'] = {
+      rounds: ROUNDS,
+      orders,
+      times,
+      noraCold,
+      verdaccioCold,
+      noraWarm,
+      verdaccioWarm,
+    };
+    console.log(
+      `median (min–max) of ${ROUNDS}: cold NORA ${spread(times.NORA.cold)}, Verdaccio ${spread(times.Verdaccio.cold)}; ` +
+        `warm NORA ${spread(times.NORA.warm)}, Verdaccio ${spread(times.Verdaccio.warm)}`,
+    );
     console.log(
       `cold ${(noraCold / verdaccioCold).toFixed(2)}× (target ≤ 1.0×) ${verdict(noraCold <= verdaccioCold)}; ` +
         `warm ${(noraWarm / verdaccioWarm).toFixed(2)}× (target ≤ 0.8×) ${verdict(noraWarm <= 0.8 * verdaccioWarm)}`,
