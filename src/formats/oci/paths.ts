@@ -7,13 +7,24 @@
  * contain a component called `blobs` or `manifests`: the operation is matched from the right.
  */
 import { RegistryError } from '../../core/errors.ts';
-import { parseDigestString, parseName, parseReference, type Reference } from './reference.ts';
+import {
+  isValidTag,
+  parseDigestString,
+  parseName,
+  parseReference,
+  type Reference,
+} from './reference.ts';
 
 export type OciRoute =
   | { readonly kind: 'base' }
   | { readonly kind: 'catalog' }
   | { readonly kind: 'tags'; readonly name: string }
   | { readonly kind: 'manifest'; readonly name: string; readonly reference: Reference }
+  /**
+   * A manifest reference that is neither a digest nor a valid tag (`.INVALID_MANIFEST_NAME`):
+   * no such manifest can exist, so reads answer 404 MANIFEST_UNKNOWN; a PUT is invalid.
+   */
+  | { readonly kind: 'manifest-invalid-tag'; readonly name: string; readonly tag: string }
   | { readonly kind: 'blob'; readonly name: string; readonly digest: string }
   | { readonly kind: 'uploads'; readonly name: string }
   | { readonly kind: 'upload'; readonly name: string; readonly uuid: string }
@@ -25,7 +36,10 @@ const PATTERNS: readonly [RegExp, (name: string, last: string) => OciRoute][] = 
   [/^(.+)\/tags\/list$/, (name) => ({ kind: 'tags', name })],
   [
     /^(.+)\/manifests\/([^/]+)$/,
-    (name, ref) => ({ kind: 'manifest', name, reference: parseReference(ref) }),
+    (name, ref) =>
+      ref.includes(':') || isValidTag(ref)
+        ? { kind: 'manifest', name, reference: parseReference(ref) }
+        : { kind: 'manifest-invalid-tag', name, tag: ref },
   ],
   [/^(.+)\/blobs\/uploads\/?$/, (name) => ({ kind: 'uploads', name })],
   [

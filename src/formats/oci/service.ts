@@ -95,6 +95,8 @@ export class OciService {
         return allow(request, ['GET'], () => this.#tags(request, route.name));
       case 'manifest':
         return this.#manifest(request, route);
+      case 'manifest-invalid-tag':
+        return this.#invalidTag(request, route);
       case 'blob':
         return this.#blob(request, route);
       case 'uploads':
@@ -263,6 +265,34 @@ export class OciService {
         if (!deleted) throw manifestUnknown(reference);
         return { status: 202, headers: { 'content-length': '0' } };
       }
+      default:
+        throw methodNotAllowed(request.method);
+    }
+  }
+
+  /**
+   * A reference that can name no manifest: reads and deletes find nothing (404, as the
+   * conformance suite requires for `.INVALID_MANIFEST_NAME`), a PUT is refused as invalid.
+   */
+  #invalidTag(
+    request: OciRequest,
+    route: Extract<OciRoute, { kind: 'manifest-invalid-tag' }>,
+  ): never {
+    const target = this.#target(request, route.name);
+    switch (request.method) {
+      case 'GET':
+      case 'HEAD':
+        this.#authorize(request, target.repo, 'read');
+        throw manifestUnknown({ kind: 'tag', tag: route.tag });
+      case 'DELETE':
+        this.#writeRepo(request, target, 'delete');
+        throw manifestUnknown({ kind: 'tag', tag: route.tag });
+      case 'PUT':
+        this.#writeRepo(request, target, 'write');
+        throw new RegistryError('MANIFEST_INVALID', `invalid tag: ${route.tag.slice(0, 140)}`, {
+          protocolCode: 'MANIFEST_INVALID',
+          detail: { tag: route.tag.slice(0, 140) },
+        });
       default:
         throw methodNotAllowed(request.method);
     }

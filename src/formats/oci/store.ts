@@ -264,15 +264,25 @@ export class OciStore {
       .orderBy('tag')
       .execute();
     if (rows.length > 0) return rows.map((r) => r.tag);
-    // A name with only untagged manifests (or only blobs) still exists: empty list, not 404.
-    const known = await this.#db
+    // A name with only untagged manifests, or only blobs (its last manifest was just deleted),
+    // still exists: an empty list, not 404 (the conformance suite lists tags right after
+    // deleting the only tagged manifest and expects 200).
+    const manifest = await this.#db
       .selectFrom('oci_manifests')
       .select('digest')
       .where('repo', '=', repo)
       .where('name', '=', name)
       .limit(1)
       .executeTakeFirst();
-    return known ? [] : undefined;
+    if (manifest) return [];
+    const blob = await this.#db
+      .selectFrom('oci_blob_links')
+      .select('digest')
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .limit(1)
+      .executeTakeFirst();
+    return blob ? [] : undefined;
   }
 
   async names(repo: string): Promise<string[]> {
