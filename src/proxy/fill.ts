@@ -1,7 +1,9 @@
 /**
  * Stream-through cache fill. One upstream body is written to a spool file while it is hashed;
- * every client (the first one included) reads the growing spool file, so
+ * every client (the first one included) reads the growing fill, so
  * - a slow or disconnected client never stalls or aborts the fill (the write outlives it),
+ * - clients that keep up are served the received chunks from memory (the last ~8 MiB are kept),
+ *   others read the spool file: no read back from disk on the common path,
  * - any number of concurrent clients cost one upstream GET,
  * - only verified bytes are committed to the blob store (digest + size checked first), and a
  *   crash mid-fill leaves only a spool file under `<spool>/ingest`, wiped at start.
@@ -41,6 +43,8 @@ export interface ReadRange {
 }
 
 const READ_CHUNK = 1024 * 1024;
+/** Received bytes kept in memory once written, for readers that keep up with the upstream. */
+const WINDOW_BYTES = 8 * 1024 * 1024;
 /** Upstream reads pause while this much is waiting for the disk. */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 
@@ -51,7 +55,13 @@ export class BlobFill {
   readonly done: Promise<FillResult>;
   readonly #handle: fs.FileHandle;
   readonly #spool: string;
+  /** Bytes on disk in the spool file. */
   #written = 0;
+  /** Bytes received and hashed (≥ #written); readers may be served up to here. */
+  #received = 0;
+  /** Received chunks from offset #windowStart to #received; everything before is on disk. */
+  #window: Buffer[] = [];
+  #windowStart = 0;
   #state: 'running' | 'verified' | 'committed' | 'failed' = 'running';
   #error: Error | undefined;
   #readers = 0;
@@ -111,8 +121,13 @@ export class BlobFill {
       for (;;) {
         // A failed fill closes its spool file: report its error, never a read on a closed fd.
         if (this.#state === 'failed') throw this.#error ?? new Error('fill failed');
-        const limit = end === undefined ? this.#written : Math.min(this.#written, end + 1);
+        const limit = end === undefined ? this.#received : Math.min(this.#received, end + 1);
         if (position < limit) {
+          const inMemory = this.#fromWindow(position, limit);
+          if (inMemory !== undefined) {
+            position += inMemory.length;
+            return inMemory;
+          }
           const length = Math.min(limit - position, READ_CHUNK);
           const buffer = Buffer.allocUnsafe(length);
           const { bytesRead } = await this.#handle.read(buffer, 0, length, position);
@@ -143,10 +158,11 @@ export class BlobFill {
 
   async #run(blobs: BlobStore, source: FillSource, options: FillOptions): Promise<FillResult> {
     const hashes = new HashSet(options.expected?.algorithm ?? 'sha256', options.hashes);
+    let flushed: Promise<void> | undefined;
     try {
-      await this.#pump(source.body, hashes, options.maxBytes);
+      ({ flushed } = await this.#receive(source.body, hashes, options.maxBytes));
       const { digest, hashes: hex } = hashes.digest();
-      const size = this.#written;
+      const size = this.#received;
       const expectedSize = options.expectedSize ?? source.size;
       if (expectedSize !== undefined && expectedSize !== size) {
         throw new RegistryError(
@@ -160,8 +176,10 @@ export class BlobFill {
           `upstream content does not match its digest: expected ${formatDigest(options.expected)}, got ${formatDigest(digest)}`,
         );
       }
+      // Readers finish now, from memory: the spool writes still in flight only matter to the
+      // commit, which makes the file durable (fsync + rename).
       this.#settle('verified');
-      // commitFile makes it durable (fsync + rename); readers are already served.
+      await flushed;
       await blobs.commitFile(this.#spool, digest, size);
       this.#settle('committed');
       return { digest, size, hashes: hex };
@@ -169,6 +187,7 @@ export class BlobFill {
       source.body.destroy();
       this.#error = err instanceof Error ? err : new Error(String(err));
       this.#settle('failed');
+      await flushed?.catch(() => undefined);
       await fs.rm(this.#spool, { force: true });
       throw this.#error;
     } finally {
@@ -176,12 +195,21 @@ export class BlobFill {
     }
   }
 
-  /** Copies the body to the spool, batching chunks while the previous write is in flight. */
-  async #pump(body: Readable, hashes: HashSet, maxBytes: number | undefined): Promise<void> {
+  /**
+   * Receives the body: hashes each chunk, keeps it for readers and queues it for the spool file,
+   * batching chunks while the previous write is in flight. Resolves once everything is received,
+   * with a promise that the spool file holds it all.
+   */
+  async #receive(
+    body: Readable,
+    hashes: HashSet,
+    maxBytes: number | undefined,
+  ): Promise<{ readonly flushed: Promise<void> }> {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let writing: Promise<void> | undefined;
-    let failure: Error | undefined;
+    // A property, not a local: writes fail in callbacks that flow analysis does not follow.
+    const spool: { failure?: Error } = {};
     const flush = (): void => {
       if (writing !== undefined || pending.length === 0) return;
       const batch = pending;
@@ -193,19 +221,19 @@ export class BlobFill {
         .then(({ bytesWritten }) => {
           if (bytesWritten !== bytes) throw new Error('short write to spool file');
           this.#written += bytes;
-          this.#wake();
+          this.#trimWindow();
         })
         .catch((err: unknown) => {
-          failure = err instanceof Error ? err : new Error(String(err));
+          spool.failure = err instanceof Error ? err : new Error(String(err));
         })
         .finally(() => {
           writing = undefined;
-          if (failure === undefined) flush();
+          if (spool.failure === undefined) flush();
         });
     };
     let seen = 0;
     for await (const chunk of body as AsyncIterable<Buffer>) {
-      if (failure !== undefined) throw failure;
+      if (spool.failure !== undefined) throw spool.failure;
       seen += chunk.length;
       if (maxBytes !== undefined && seen > maxBytes) {
         throw new RegistryError(
@@ -216,20 +244,59 @@ export class BlobFill {
       hashes.update(chunk);
       pending.push(chunk);
       pendingBytes += chunk.length;
+      this.#window.push(chunk);
+      this.#received += chunk.length;
+      this.#wake();
       flush();
       while (pendingBytes >= MAX_PENDING_BYTES && writing !== undefined) await writing;
     }
-    while (writing !== undefined || pending.length > 0) {
-      if (writing !== undefined) await writing;
-      else flush();
-      if (failure !== undefined) throw failure;
-    }
-    if (failure !== undefined) throw failure;
+    if (spool.failure !== undefined) throw spool.failure;
+    const flushed = (async () => {
+      while (writing !== undefined || pending.length > 0) {
+        if (writing !== undefined) await writing;
+        else flush();
+        if (spool.failure !== undefined) throw spool.failure;
+      }
+      if (spool.failure !== undefined) throw spool.failure;
+    })();
+    flushed.catch(() => undefined); // awaited by #run
+    return { flushed };
   }
 
   #settle(state: 'verified' | 'committed' | 'failed'): void {
     this.#state = state;
+    if (state !== 'verified') {
+      // Everything is on disk (or nothing is wanted any more): readers use the file from here.
+      this.#window = [];
+      this.#windowStart = this.#received;
+    }
     this.#wake();
+  }
+
+  /** A slice of received bytes at `position` (< limit) still held in memory; no copy. */
+  #fromWindow(position: number, limit: number): Buffer | undefined {
+    if (position < this.#windowStart) return undefined;
+    let offset = this.#windowStart;
+    for (const chunk of this.#window) {
+      if (position < offset + chunk.length) {
+        const from = position - offset;
+        return chunk.subarray(from, Math.min(chunk.length, from + (limit - position)));
+      }
+      offset += chunk.length;
+    }
+    return undefined;
+  }
+
+  /** Drops the oldest written chunks beyond WINDOW_BYTES. */
+  #trimWindow(): void {
+    let held = this.#received - this.#windowStart;
+    while (held > WINDOW_BYTES) {
+      const oldest = this.#window[0];
+      if (oldest === undefined || this.#windowStart + oldest.length > this.#written) break;
+      this.#window.shift();
+      this.#windowStart += oldest.length;
+      held -= oldest.length;
+    }
   }
 
   #wake(): void {

@@ -1,0 +1,104 @@
+/**
+ * BlobFill readers: one that keeps up is served from memory, one that falls behind the memory
+ * window reads the spool file, one that arrives after the commit reads the store's copy; all get
+ * the same verified bytes, and a digest mismatch reaches every reader as an error.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { digestOf } from '../../../src/core/digest.ts';
+import { SqlBlobIndex } from '../../../src/db/blob-index.ts';
+import { type Db, openDatabase } from '../../../src/db/database.ts';
+import { BlobFill } from '../../../src/proxy/fill.ts';
+import { BlobStore } from '../../../src/storage/blob-store.ts';
+import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
+import { GuardedDriver } from '../../../src/storage/guarded-driver.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+const CHUNK = 64 * 1024;
+
+/** An upstream body in 64 KiB chunks, pausing now and then like a network would. */
+function upstream(payload: Buffer): Readable {
+  return Readable.from(
+    (async function* () {
+      for (let offset = 0; offset < payload.length; offset += CHUNK) {
+        if (offset % (4 * 1024 * 1024) === 0) await sleep(1);
+        yield payload.subarray(offset, offset + CHUNK);
+      }
+    })(),
+  );
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('BlobFill readers', async () => {
+  await using dir = await tempDir();
+  let db: Db;
+  let blobs: BlobStore;
+
+  before(async () => {
+    db = await openDatabase({ file: ':memory:', migrations: {} });
+    blobs = new BlobStore(new GuardedDriver(await FsDriver.open(dir.path)), new SqlBlobIndex(db));
+  });
+
+  after(async () => {
+    await db.destroy();
+  });
+
+  test('fast, slow (beyond the memory window), ranged and late readers get the same bytes', async () => {
+    const payload = randomBytes(24 * 1024 * 1024 + 123);
+    const digest = digestOf(payload);
+    const fill = await BlobFill.start(
+      blobs,
+      { body: upstream(payload), size: payload.length },
+      {
+        expected: digest,
+      },
+    );
+    const fast = readAll(fill.reader());
+    const slowStream = fill.reader();
+    const ranged = readAll(fill.reader({ start: 3 * 1024 * 1024 + 7, end: 20 * 1024 * 1024 }));
+    // The slow reader takes one chunk, then waits until the whole blob went past the window.
+    const first = await new Promise<Buffer>((resolve) =>
+      slowStream.once('data', (chunk: Buffer) => {
+        slowStream.pause();
+        resolve(chunk);
+      }),
+    );
+    const result = await fill.done;
+    assert.equal(result.size, payload.length);
+    slowStream.resume();
+    const rest = await readAll(slowStream);
+    assert.ok(Buffer.concat([first, rest]).equals(payload), 'slow reader');
+    assert.ok((await fast).equals(payload), 'fast reader');
+    assert.ok((await ranged).equals(payload.subarray(3 * 1024 * 1024 + 7, 20 * 1024 * 1024 + 1)));
+    assert.equal(fill.state, 'committed');
+    const stored = await blobs.stat(digest);
+    assert.equal(stored?.size, payload.length);
+  });
+
+  test('a digest mismatch fails every reader and commits nothing', async () => {
+    const payload = randomBytes(3 * 1024 * 1024);
+    const claimed = digestOf(Buffer.from('something else'));
+    const fill = await BlobFill.start(
+      blobs,
+      { body: upstream(payload), size: payload.length },
+      {
+        expected: claimed,
+      },
+    );
+    const readers = Promise.allSettled([
+      readAll(fill.reader()),
+      readAll(fill.reader({ start: 10 })),
+    ]);
+    await assert.rejects(fill.done, /does not match its digest/);
+    for (const reader of await readers) assert.equal(reader.status, 'rejected');
+    assert.equal(await blobs.stat(claimed), undefined);
+  });
+});
