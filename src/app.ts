@@ -119,17 +119,6 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     bodyLimitBytes: () => config.server.body_limit_mb * MB,
     registryLabel: registryLabeler(formats, repositories),
   });
-  // The request hook above authenticates from the Authorization header alone; the client address
-  // a token may be restricted to (its CIDR whitelist) is checked here, right after it. Once
-  // http/hooks.ts passes `remoteAddress: request.ip` to authenticate, this hook can go.
-  fastify.addHook('onRequest', (request, _reply, done) => {
-    try {
-      access.admit(request.principal, request.ip);
-      done();
-    } catch (err) {
-      done(err as Error);
-    }
-  });
 
   registerSystemRoutes(fastify, {
     version: VERSION,

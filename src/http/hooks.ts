@@ -73,7 +73,10 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
       );
     }
     const authorization = request.headers.authorization;
-    request.principal = await options.access.authenticate({ authorization });
+    request.principal = await options.access.authenticate({
+      authorization,
+      remoteAddress: request.ip,
+    });
   });
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {

@@ -113,9 +113,18 @@ function readAt(fd: number, buffer: Buffer, length: number, position: number): P
   });
 }
 
+/**
+ * Settles when the chunk is written, or when the connection closes: a write still queued inside
+ * the response when the socket goes away may never call back, and nothing reads the chunk then.
+ */
 function writeChunk(response: ServerResponse, chunk: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
+    const onClose = (): void => {
+      reject(new Error('client went away'));
+    };
+    response.once('close', onClose);
     response.write(chunk, (err) => {
+      response.off('close', onClose);
       if (err) reject(err);
       else resolve();
     });
