@@ -47,10 +47,22 @@ export class Metrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
+  /** `collect` runs before each scrape, for values that change with time rather than events. */
+  gauge<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    collect?: () => void,
+  ): Gauge<L> {
     const existing = this.registry.getSingleMetric(name);
     if (existing instanceof Gauge) return existing;
-    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+    return new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      ...(collect === undefined ? {} : { collect }),
+    });
   }
 
   histogram<L extends string>(

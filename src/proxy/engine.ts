@@ -126,7 +126,9 @@ export class ProxyEngine {
   readonly #fills = new Map<string, Promise<BlobFill | undefined>>();
 
   constructor(options: ProxyEngineOptions) {
-    this.metrics = new ProxyMetrics(options.metrics);
+    this.metrics = new ProxyMetrics(options.metrics, () => {
+      this.circuits();
+    });
     this.client = new UpstreamClient({
       metrics: this.metrics,
       ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
@@ -164,7 +166,8 @@ export class ProxyEngine {
     return Object.fromEntries(
       [...this.#breakers].map(([label, breaker]) => {
         const snapshot = breaker.snapshot();
-        // open → half-open happens with time, not an event: refresh the gauge when asked.
+        // open → half-open happens with time, not an event: refresh the gauge when asked
+        // (/health, and every /metrics scrape).
         this.metrics.circuitState.set({ registry: label }, CIRCUIT_STATE_VALUE[snapshot.state]);
         return [label, snapshot];
       }),

@@ -13,7 +13,8 @@ export class ProxyMetrics {
   readonly coalesced: Counter<'registry'>;
   readonly circuitState: Gauge<'registry'>;
 
-  constructor(metrics: Metrics) {
+  /** `refreshCircuits` updates the circuit gauge before a scrape (open → half-open is timed). */
+  constructor(metrics: Metrics, refreshCircuits: () => void) {
     this.cacheHits = metrics.counter(
       'nora_cache_hits_total',
       'Proxied content served from the local cache',
@@ -41,6 +42,7 @@ export class ProxyMetrics {
       'nora_circuit_breaker_state',
       'Upstream circuit state (0 closed, 1 half-open, 2 open)',
       ['registry'],
+      refreshCircuits,
     );
   }
 

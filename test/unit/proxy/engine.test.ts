@@ -36,6 +36,8 @@ describe('proxy engine', () => {
   let base: string;
   let handler: Handler = (_req, res) => res.writeHead(404).end();
   const hits: string[] = [];
+  const metrics = new Metrics();
+  let resetTimeoutMs = 60_000;
 
   before(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-proxy-engine-'));
@@ -44,9 +46,9 @@ describe('proxy engine', () => {
     engine = new ProxyEngine({
       db,
       blobs,
-      metrics: new Metrics(),
+      metrics,
       log: pino({ level: 'silent' }),
-      circuitBreaker: () => ({ enabled: true, threshold: 2, resetTimeoutMs: 60_000 }),
+      circuitBreaker: () => ({ enabled: true, threshold: 2, resetTimeoutMs }),
     });
     server = http.createServer((req, res) => {
       hits.push(`${req.method ?? ''} ${req.url ?? ''}`);
@@ -253,6 +255,16 @@ describe('proxy engine', () => {
     );
     assert.ok(Date.now() - started < 50, 'an open circuit fails fast');
     assert.equal(engine.circuits()['hung']?.state, 'open');
+    // open → half-open comes with time alone; a scrape still reports it.
+    const gauge = async (): Promise<string | undefined> =>
+      /nora_circuit_breaker_state\{registry="hung"\} (\d)/.exec(
+        await metrics.registry.metrics(),
+      )?.[1];
+    assert.equal(await gauge(), '2');
+    resetTimeoutMs = 1;
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(await gauge(), '1');
+    resetTimeoutMs = 60_000;
   });
 
   test('a body that stalls longer than read_timeout fails the fill (the headers came in time)', async () => {
