@@ -35,7 +35,10 @@ export interface BuildOptions {
 export interface NoraApp {
   readonly fastify: FastifyInstance;
   readonly context: FormatContext;
-  /** Applies a new configuration to everything that reads it per request. */
+  /**
+   * Applies a new configuration to everything that reads it per request, and returns the keys
+   * whose change needs a restart. Throws, applying nothing, when the repositories are invalid.
+   */
   reload(next: AppConfig): string[];
   close(): Promise<void>;
 }
@@ -150,7 +153,15 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     fastify,
     context,
     reload(next: AppConfig): string[] {
+      // Throws (RepositoryConfigError) before anything is applied when the new set is invalid.
+      const nextRepositories = RepositoryRegistry.build(
+        defaultRepositories(formats, next),
+        next.repositories,
+      );
       const needsRestart = restartOnlyChanges(config, next);
+      for (const key of repositories.reload(nextRepositories)) {
+        if (!needsRestart.includes(key)) needsRestart.push(key);
+      }
       config = next;
       access.updatePolicy(accessPolicy(next));
       return needsRestart;
@@ -207,7 +218,6 @@ function restartOnlyChanges(current: AppConfig, next: AppConfig): string[] {
     ['server.port', current.server.port, next.server.port],
     ['storage', JSON.stringify(current.storage), JSON.stringify(next.storage)],
     ['database', JSON.stringify(current.database), JSON.stringify(next.database)],
-    ['repositories', JSON.stringify(current.repositories), JSON.stringify(next.repositories)],
     ...(['docker', 'npm', 'pypi', 'maven', 'cargo', 'go', 'raw'] as const).map(
       (f): [string, unknown, unknown] => [`${f}.enabled`, current[f].enabled, next[f].enabled],
     ),

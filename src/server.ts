@@ -6,6 +6,7 @@
 import { buildApp, type NoraApp } from './app.ts';
 import { ConfigError, loadConfig, type LoadOptions } from './config/load.ts';
 import type { AppConfig } from './config/schema.ts';
+import { RepositoryConfigError } from './repos/repository.ts';
 import { VERSION } from './version.ts';
 
 export interface RunningServer {
@@ -58,17 +59,19 @@ export async function startServer(
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   process.on('SIGHUP', () => {
-    loadConfig(loadOptions).then(
-      (loaded) => {
+    loadConfig(loadOptions)
+      .then((loaded) => {
         const restart = app.reload(loaded.config);
         for (const warning of loaded.warnings) log.warn(warning);
         log.info({ requires_restart: restart }, 'configuration reloaded');
-      },
-      (err: unknown) => {
-        const reason = err instanceof ConfigError ? err.message : String(err);
+      })
+      .catch((err: unknown) => {
+        const reason =
+          err instanceof ConfigError || err instanceof RepositoryConfigError
+            ? err.message
+            : String(err);
         log.warn({ error: reason }, 'configuration reload failed, keeping previous config');
-      },
-    );
+      });
   });
 
   return { app, url, stop };

@@ -9,6 +9,8 @@ import type { AppConfig, FormatName, RepositoryConfig, RepositoryKind } from '..
 
 export type UpstreamConfig = DockerUpstreamConfig;
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 export interface Repository {
   readonly name: string;
   readonly format: FormatName;
@@ -17,9 +19,9 @@ export interface Repository {
   readonly members: readonly string[];
   /** group: the hosted member receiving writes, if any. */
   readonly writeMember: string | undefined;
-  /** proxy: upstreams in order. */
+  /** proxy: upstreams in order. Updated in place by a reload (RepositoryRegistry.reload). */
   readonly upstreams: readonly UpstreamConfig[];
-  /** proxy: overrides of the format section's settings. */
+  /** proxy: overrides of the format section's settings; also updated by a reload. */
   readonly proxyTimeout: number | undefined;
   readonly metadataTtl: number | undefined;
   readonly serveStale: boolean | undefined;
@@ -108,6 +110,38 @@ export class RepositoryRegistry {
 
   get(name: string): Repository | undefined {
     return this.#byName.get(name);
+  }
+
+  /**
+   * Applies a reloaded configuration. Upstreams and proxy timings change in place — backends read
+   * them from their Repository per request — so a SIGHUP can repoint a proxy. Anything that
+   * changes routing (names, formats, kinds, members) needs a restart: those changes are not
+   * applied, and the returned list names them.
+   */
+  reload(next: RepositoryRegistry): string[] {
+    const shape = (r: Repository): string =>
+      JSON.stringify([r.format, r.kind, r.members, r.writeMember, r.isDefault]);
+    const names = [...this.#byName.keys()].sort();
+    const nextNames = [...next.#byName.keys()].sort();
+    const changed =
+      JSON.stringify(names) !== JSON.stringify(nextNames) ||
+      names.some((name) => {
+        const current = this.#byName.get(name);
+        const updated = next.#byName.get(name);
+        return current === undefined || updated === undefined || shape(current) !== shape(updated);
+      });
+    if (changed) return ['repositories'];
+    for (const [name, repo] of this.#byName) {
+      const updated = next.#byName.get(name);
+      if (updated === undefined) continue;
+      // The one place a Repository changes after start-up (see the interface's mutable fields).
+      const live = repo as Mutable<Repository>;
+      live.upstreams = updated.upstreams;
+      live.proxyTimeout = updated.proxyTimeout;
+      live.metadataTtl = updated.metadataTtl;
+      live.serveStale = updated.serveStale;
+    }
+    return [];
   }
 
   all(): Repository[] {

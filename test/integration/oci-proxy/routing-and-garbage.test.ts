@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { parseConfigObject } from '../../../src/config/load.ts';
 import { routeName } from '../../../src/formats/oci/proxy-upstream.ts';
 import type { UpstreamTarget } from '../../../src/proxy/upstream-client.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
@@ -242,6 +243,49 @@ describe('docker proxy routing and upstream garbage (fixture upstream)', () => {
     const text = await res.text();
     assert.equal(res.status, 502);
     assert.doesNotMatch(text, /127\.0\.0\.1/);
+  });
+
+  test('a reload repoints the upstreams at once; a routing change is reported, not applied', async () => {
+    const other = await fixtureUpstream();
+    const reloading = await startTestServer({
+      config: { docker: { upstreams: [{ url: hub.url }] } },
+    });
+    try {
+      const image = publish(other, 'team/app', '2.0');
+      const ask = () =>
+        fetch(`${reloading.url}/v2/team/app/manifests/2.0`, { headers: { accept: MANIFEST_TYPE } });
+      const before = await ask();
+      await before.arrayBuffer();
+      assert.equal(before.status, 404, 'the first upstream does not have it');
+
+      const { config: next } = parseConfigObject(
+        {
+          server: { host: '127.0.0.1', port: 0 },
+          storage: reloading.config.storage,
+          docker: { upstreams: [{ url: other.url }] },
+        },
+        {},
+      );
+      assert.deepEqual(reloading.app.reload(next), []);
+      const after = await ask();
+      assert.equal(after.status, 200);
+      assert.equal(after.headers.get('docker-content-digest'), image.digest);
+      await after.arrayBuffer();
+
+      const { config: regrouped } = parseConfigObject(
+        {
+          server: { host: '127.0.0.1', port: 0 },
+          storage: reloading.config.storage,
+          docker: { upstreams: [{ url: other.url }] },
+          repositories: [{ name: 'extra', format: 'docker', kind: 'hosted' }],
+        },
+        {},
+      );
+      assert.deepEqual(reloading.app.reload(regrouped), ['repositories']);
+    } finally {
+      await reloading.close();
+      await other.close();
+    }
   });
 });
 
