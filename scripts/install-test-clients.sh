@@ -37,6 +37,8 @@ STATE_DIR="$TOOLS_DIR/state"
 APT_PACKAGES=(
   # OCI clients / image builders / reference registry
   skopeo umoci podman buildah docker-registry
+  # htpasswd (bcrypt) for the basic-auth upstream in test/e2e/oci-proxy/upstream-auth.test.ts
+  apache2-utils
   # HTTP + benchmarks (nginx = static throughput peer and Maven WebDAV peer)
   curl nginx wrk hey hyperfine
   # PyPI side
@@ -264,6 +266,7 @@ report_tools() {
   report podman podman podman podman --version
   report buildah buildah buildah buildah --version
   report docker-registry docker-registry docker-registry docker-registry --version
+  report htpasswd apache2-utils htpasswd htpasswd -v
   if [ -n "$ORAS_FAIL" ]; then missing oras "$ORAS_FAIL"; else report oras - "$t/oras" "$t/oras" version; fi
   report curl curl curl curl --version
   report nginx nginx nginx nginx -v

@@ -1228,12 +1228,30 @@ class TestData {
       },
       opts.extraField,
     );
-    const body = Buffer.from(JSON.stringify(manifest));
+    // An image manifest's referrer entry carries its config media type when it has no artifactType.
+    return this.#addDocument(
+      MT.manifest,
+      manifest,
+      opts,
+      annotations,
+      opts.artifactType ?? config.mediaType,
+    );
+  }
+
+  /** Registers a manifest or index: its bytes, descriptor, referrer entry (with a subject) and tag. */
+  #addDocument(
+    mediaType: string,
+    document: unknown,
+    opts: GenOpts,
+    annotations: Record<string, string> | undefined,
+    artifactType: string | undefined,
+  ): string {
+    const body = Buffer.from(JSON.stringify(document));
     const digest = digestOf(body, opts.algo ?? 'sha256');
     this.manifests.set(digest, body);
     this.manOrder.push(digest);
     this.desc.set(digest, {
-      mediaType: MT.manifest,
+      mediaType,
       digest,
       size: body.length,
       ...(opts.setData === true ? { data: body.toString('base64') } : {}),
@@ -1241,8 +1259,8 @@ class TestData {
     if (opts.subject) {
       const list = this.referrers.get(opts.subject.digest) ?? [];
       list.push({
-        mediaType: MT.manifest,
-        artifactType: opts.artifactType ?? config.mediaType,
+        mediaType,
+        ...(artifactType !== undefined ? { artifactType } : {}),
         digest,
         size: body.length,
         ...(annotations ? { annotations } : {}),
@@ -1310,29 +1328,7 @@ class TestData {
       },
       opts.extraField,
     );
-    const body = Buffer.from(JSON.stringify(index));
-    const digest = digestOf(body, opts.algo ?? 'sha256');
-    this.manifests.set(digest, body);
-    this.manOrder.push(digest);
-    this.desc.set(digest, {
-      mediaType: MT.index,
-      digest,
-      size: body.length,
-      ...(opts.setData === true ? { data: body.toString('base64') } : {}),
-    });
-    if (opts.subject) {
-      const list = this.referrers.get(opts.subject.digest) ?? [];
-      list.push({
-        mediaType: MT.index,
-        ...(opts.artifactType ? { artifactType: opts.artifactType } : {}),
-        digest,
-        size: body.length,
-        ...(annotations ? { annotations } : {}),
-      });
-      this.referrers.set(opts.subject.digest, list);
-    }
-    if (opts.tag !== undefined) this.tags.set(opts.tag, digest);
-    return digest;
+    return this.#addDocument(MT.index, index, opts, annotations, opts.artifactType);
   }
 
   /** An index of images, one per platform, every option passed down to the images too. */
