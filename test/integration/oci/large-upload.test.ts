@@ -120,9 +120,10 @@ interface Answer {
   readonly body: string;
 }
 
-function request(url: string, method: string): Promise<Answer> {
+/** The response to `req`, body read as text. */
+function answerOf(req: http.ClientRequest): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent: false }, (res) => {
+    req.once('response', (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
@@ -131,9 +132,15 @@ function request(url: string, method: string): Promise<Answer> {
       });
       res.on('error', reject);
     });
-    req.on('error', reject);
-    req.end();
+    req.once('error', reject);
   });
+}
+
+function request(url: string, method: string): Promise<Answer> {
+  const req = http.request(url, { method, agent: false });
+  const answer = answerOf(req);
+  req.end();
+  return answer;
 }
 
 /** Streams the generated body as one request, hashing what goes out. */
@@ -150,18 +157,7 @@ async function streamUpload(
     agent: false,
     headers: { 'content-type': 'application/octet-stream', 'content-length': String(total) },
   });
-  const answer = new Promise<Answer>((resolve, reject) => {
-    req.once('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-      });
-      res.on('error', reject);
-    });
-    req.once('error', reject);
-  });
+  const answer = answerOf(req);
   const tap = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
