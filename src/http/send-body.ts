@@ -69,7 +69,9 @@ async function pumpFile(
   const buffers: Buffer[] = [];
   // A buffer may be reused only once the write holding it has finished (or failed).
   let writing: Promise<void> = Promise.resolve();
-  const last = file.end ?? Number.MAX_SAFE_INTEGER;
+  // The announced length bounds the reads too: a small file then costs one read, not two (EOF).
+  const last =
+    file.end ?? (declared === undefined ? Number.MAX_SAFE_INTEGER : file.start + declared - 1);
   let position = file.start;
   let sent = 0;
   try {
