@@ -108,6 +108,8 @@ export type ManifestAnswer =
       readonly digest: string | undefined;
       readonly mediaType: string | undefined;
     }
+  /** A conditional GET (If-None-Match) answered 304: the tag still points at that digest. */
+  | { readonly kind: 'not-modified' }
   | { readonly kind: 'absent' };
 
 export class DockerUpstream {
@@ -117,21 +119,32 @@ export class DockerUpstream {
     this.#client = client;
   }
 
-  /** GET (or HEAD) a manifest by tag or digest from one candidate. */
+  /**
+   * GET (or HEAD) a manifest by tag or digest from one candidate. `ifNoneMatch` (a digest) makes
+   * the GET conditional, for upstreams whose HEAD does not name the digest.
+   */
   async manifest(
     candidate: Candidate,
     reference: string,
     method: 'GET' | 'HEAD',
+    ifNoneMatch?: string,
   ): Promise<ManifestAnswer> {
     const response = await this.#client.request(candidate.target, {
       method,
       path: path(candidate.remoteName, 'manifests', reference),
-      headers: { accept: MANIFEST_ACCEPT },
+      headers: {
+        accept: MANIFEST_ACCEPT,
+        ...(ifNoneMatch === undefined ? {} : { 'if-none-match': `"${ifNoneMatch}"` }),
+      },
       scope: scopeOf(candidate.remoteName),
     });
     if (isAbsent(response)) {
       response.body.destroy();
       return { kind: 'absent' };
+    }
+    if (response.status === 304 && ifNoneMatch !== undefined) {
+      response.body.destroy();
+      return { kind: 'not-modified' };
     }
     expectOk(response, candidate);
     const digest = response.header('docker-content-digest');

@@ -139,14 +139,21 @@ export class OciProxyBackend implements OciBackend {
         const outcome = await this.#askUpstreams(
           ordered,
           async (candidate) => {
+            let ifNoneMatch: string | undefined;
             if (cached !== undefined && cached.upstream === candidateId(candidate)) {
               const head = await this.#docker.manifest(candidate, tag, 'HEAD');
               if (head.kind === 'absent') return undefined;
               if (head.kind === 'head' && head.digest === cached.digest) {
                 return { kind: 'unchanged' as const, upstream: candidateId(candidate) };
               }
+              // A HEAD without Docker-Content-Digest says nothing: ask with If-None-Match, so an
+              // unchanged tag costs a 304 instead of the manifest.
+              if (head.kind === 'head' && head.digest === undefined) ifNoneMatch = cached.digest;
             }
-            const answer = await this.#docker.manifest(candidate, tag, 'GET');
+            const answer = await this.#docker.manifest(candidate, tag, 'GET', ifNoneMatch);
+            if (answer.kind === 'not-modified') {
+              return { kind: 'unchanged' as const, upstream: candidateId(candidate) };
+            }
             if (answer.kind !== 'found') return undefined;
             const info = await this.#store(
               candidate,

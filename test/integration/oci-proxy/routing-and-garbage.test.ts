@@ -22,24 +22,39 @@ function sha(data: string | Buffer): string {
 interface Fixture {
   readonly url: string;
   readonly hits: string[];
+  /** If-None-Match values received, in order. */
+  readonly conditional: string[];
   /** path → response */
   readonly routes: Map<
     string,
-    { status: number; headers?: Record<string, string>; body?: string | Buffer }
+    {
+      status: number;
+      headers?: Record<string, string>;
+      body?: string | Buffer;
+      /** When set, a request with `If-None-Match: <etag>` gets 304. */
+      etag?: string;
+    }
   >;
   close(): Promise<void>;
 }
 
 async function fixtureUpstream(): Promise<Fixture> {
   const hits: string[] = [];
+  const conditional: string[] = [];
   const routes: Fixture['routes'] = new Map();
   const server = http.createServer((req, res) => {
     hits.push(`${req.method ?? ''} ${req.url ?? ''}`);
+    const ifNoneMatch = req.headers['if-none-match'];
+    if (ifNoneMatch !== undefined) conditional.push(ifNoneMatch);
     const route = routes.get(req.url ?? '');
     if (!route) {
       res
         .writeHead(404, { 'content-type': 'application/json' })
         .end('{"errors":[{"code":"NAME_UNKNOWN"}]}');
+      return;
+    }
+    if (route.etag !== undefined && req.headers['if-none-match'] === route.etag) {
+      res.writeHead(304, { etag: route.etag }).end();
       return;
     }
     const body = route.body ?? '';
@@ -55,6 +70,7 @@ async function fixtureUpstream(): Promise<Fixture> {
   return {
     url,
     hits,
+    conditional,
     routes,
     close: () =>
       new Promise((resolve) => {
@@ -159,6 +175,36 @@ describe('docker proxy routing and upstream garbage (fixture upstream)', () => {
     await new Promise((resolve) => setTimeout(resolve, 2100));
     assert.equal(await get(), 200);
     assert.deepEqual(hub.hits.slice(afterFirst), ['HEAD /v2/team/ttl/manifests/v1']);
+  });
+
+  test('an upstream whose HEAD omits the digest: the tag is revalidated with If-None-Match (304)', async () => {
+    const image = publish(hub, 'team/etag', 'v1');
+    const tagPath = '/v2/team/etag/manifests/v1';
+    const route = hub.routes.get(tagPath);
+    assert.ok(route);
+    // No Docker-Content-Digest on this tag (HEAD or GET); conditional GETs are honoured.
+    hub.routes.set(tagPath, {
+      ...route,
+      headers: { 'content-type': MANIFEST_TYPE },
+      etag: `"${image.digest}"`,
+    });
+    const get = async () => {
+      const r = await fetch(`${nora.url}/v2/team/etag/manifests/v1`, {
+        headers: { accept: MANIFEST_TYPE },
+      });
+      await r.arrayBuffer();
+      return [r.status, r.headers.get('docker-content-digest')];
+    };
+    assert.deepEqual(await get(), [200, image.digest]);
+    const afterFirst = hub.hits.length;
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    assert.deepEqual(await get(), [200, image.digest]);
+    assert.deepEqual(hub.hits.slice(afterFirst), [`HEAD ${tagPath}`, `GET ${tagPath}`]);
+    assert.equal(
+      hub.conditional.at(-1),
+      `"${image.digest}"`,
+      'the GET carried If-None-Match with the cached digest',
+    );
   });
 
   test('a moved tag is re-fetched after revalidation', async () => {
