@@ -95,6 +95,11 @@ export class OciProxyBackend implements OciBackend {
     };
   }
 
+  /** The upstreams (with the remote name) `name` routes to under the current settings. */
+  #candidates(name: string, settings: ProxySettings = this.#settings()): Candidate[] {
+    return routeName(name, settings.upstreams, settings.defaultAction);
+  }
+
   async getManifest(name: string, reference: Reference): Promise<ManifestContent | undefined> {
     const manifest =
       reference.kind === 'digest'
@@ -120,7 +125,7 @@ export class OciProxyBackend implements OciBackend {
 
   async #manifestByTag(name: string, tag: string): Promise<ManifestContent | undefined> {
     const settings = this.#settings();
-    const candidates = routeName(name, settings.upstreams, settings.defaultAction);
+    const candidates = this.#candidates(name, settings);
     if (candidates.length === 0) return undefined;
     const resolved = await this.#engine.resolve({
       registry: this.repository.name,
@@ -194,8 +199,7 @@ export class OciProxyBackend implements OciBackend {
       this.#engine.metrics.record(this.repository.name, 'hit');
       return cached;
     }
-    const settings = this.#settings();
-    const candidates = routeName(name, settings.upstreams, settings.defaultAction);
+    const candidates = this.#candidates(name);
     if (candidates.length === 0) return undefined;
     const flight = this.#manifestFlights.run(`${name}@${digest}`, () =>
       this.#askUpstreams(candidates, async (candidate) => {
@@ -260,8 +264,7 @@ export class OciProxyBackend implements OciBackend {
       this.#engine.metrics.record(this.repository.name, 'hit');
       return linked;
     }
-    const settings = this.#settings();
-    const candidates = routeName(name, settings.upstreams, settings.defaultAction);
+    const candidates = this.#candidates(name);
     if (candidates.length === 0) return undefined;
     const parsed = parseDigest(digest);
     const repo = this.repository.name;
@@ -311,8 +314,7 @@ export class OciProxyBackend implements OciBackend {
 
   async listTags(name: string): Promise<readonly string[] | undefined> {
     const cached = await this.#cache.listTags(name);
-    const settings = this.#settings();
-    const candidates = routeName(name, settings.upstreams, settings.defaultAction);
+    const candidates = this.#candidates(name);
     let remote: string[] | undefined;
     try {
       remote = await this.#askUpstreams(candidates, (candidate) => this.#docker.tags(candidate));
