@@ -121,6 +121,7 @@ export class ProxyEngine {
   readonly #tokens = new TokenCache();
   readonly #breakerSettings: () => CircuitBreakerSettings;
   readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #urlByLabel = new Map<string, string>();
   readonly #targets = new Map<string, UpstreamTarget>();
   readonly #metadataFlights = new SingleFlight<Resolved | undefined>();
   readonly #fills = new Map<string, Promise<BlobFill | undefined>>();
@@ -148,6 +149,15 @@ export class ProxyEngine {
     const memoKey = `${definition.label} ${definition.url} ${definition.credentials ?? ''} ${definition.timeoutSeconds} ${definition.readTimeoutSeconds}`;
     const known = this.#targets.get(memoKey);
     if (known) return known;
+    // A label repointed at another URL (config reload) starts with a closed circuit: the open
+    // circuit of a dead old URL must not keep skipping its replacement.
+    if (this.#urlByLabel.get(definition.label) !== definition.url) {
+      this.#breakers.delete(definition.label);
+      for (const [key, old] of this.#targets) {
+        if (old.label === definition.label) this.#targets.delete(key);
+      }
+      this.#urlByLabel.set(definition.label, definition.url);
+    }
     const target: UpstreamTarget = {
       label: definition.label,
       registry: definition.registry,

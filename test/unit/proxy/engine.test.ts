@@ -267,6 +267,20 @@ describe('proxy engine', () => {
     resetTimeoutMs = 60_000;
   });
 
+  test('a label repointed at another URL (config reload) starts with a closed circuit', async () => {
+    handler = (_req, res) => res.writeHead(200, { 'content-length': '2' }).end('ok');
+    const dead = target('moved', { url: 'http://127.0.0.1:1' });
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(engine.client.request(dead, { method: 'GET', path: '/x' }));
+    }
+    assert.equal(engine.circuits()['moved']?.state, 'open');
+    const live = target('moved');
+    const response = await engine.client.request(live, { method: 'GET', path: '/x' });
+    assert.equal(response.status, 200);
+    response.body.destroy();
+    assert.equal(engine.circuits()['moved']?.state, 'closed');
+  });
+
   test('a body that stalls longer than read_timeout fails the fill (the headers came in time)', async () => {
     const payload = randomBytes(2000);
     handler = (_req, res) => {
