@@ -77,6 +77,9 @@ export function run(
         resolve(result);
       }
     });
-    child.stdin?.end(input ?? '');
+    // A child may exit before reading its stdin (EPIPE): its exit code is the verdict, not that.
+    child.stdin?.on('error', () => undefined);
+    if (input === undefined) child.stdin?.end();
+    else child.stdin?.end(input);
   });
 }
