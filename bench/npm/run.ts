@@ -26,7 +26,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
+import {
+  freePort,
+  startNoraProcess,
+  type NoraProcess,
+  waitForUrl,
+} from '../../test/helpers/process.ts';
+import { envWithoutNpmVars, npmCiFixture } from '../../test/helpers/npm-ci.ts';
 import { run } from '../../test/helpers/tools.ts';
 import { NpmHttp } from '../../test/integration/npm/client.ts';
 import { makeTarball, publishBody } from '../../test/integration/npm/fixtures.ts';
@@ -41,14 +47,6 @@ const sections = new Set(process.argv.slice(2));
 const all = sections.size === 0;
 const results: Record<string, unknown> = {};
 const cleanups: (() => Promise<void>)[] = [];
-
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^npm_/i.test(key)) env[key] = value;
-  }
-  return { ...env, ...extra };
-}
 
 async function tmp(prefix: string): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
@@ -74,21 +72,6 @@ async function stop(child: ChildProcess): Promise<void> {
 
 function stopOnExit(child: ChildProcess): void {
   cleanups.push(() => stop(child));
-}
-
-async function waitFor(url: string, timeoutMs = 60_000): Promise<void> {
-  const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      if (res.status < 500) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
 }
 
 async function startNora(upstream: string): Promise<NoraProcess & { dir: string }> {
@@ -119,7 +102,7 @@ async function installVerdaccio(): Promise<string> {
   console.log(`installing verdaccio@${VERDACCIO_VERSION} into ${dir} …`);
   await run('npm', ['install', '--no-audit', '--no-fund', `verdaccio@${VERDACCIO_VERSION}`], {
     cwd: dir,
-    env: cleanEnv(),
+    env: envWithoutNpmVars(),
     timeoutMs: 600_000,
   });
   return dir;
@@ -150,13 +133,13 @@ async function startVerdaccio(
     ['--config', path.join(dir, 'config.yaml')],
     {
       cwd: dir,
-      env: cleanEnv(),
+      env: envWithoutNpmVars(),
       stdio: 'ignore',
     },
   );
   stopOnExit(child);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/-/ping`);
+  await waitForUrl(`${url}/-/ping`);
   return { url, child, dir };
 }
 
@@ -185,7 +168,7 @@ async function startNginx(root: string): Promise<string> {
   );
   stopOnExit(child);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/`);
+  await waitForUrl(`${url}/`);
   return url;
 }
 
@@ -239,28 +222,8 @@ async function publishMany(
 
 async function npmCi(registry: string): Promise<number> {
   const dir = await tmp('nora-bench-ci-');
-  for (const file of ['package.json', 'package-lock.json'])
-    await fs.copyFile(path.join(CI_FIXTURE, file), path.join(dir, file));
-  await fs.writeFile(path.join(dir, 'npmrc'), '');
   const started = performance.now();
-  await run(
-    'npm',
-    [
-      'ci',
-      '--no-audit',
-      '--no-fund',
-      '--ignore-scripts',
-      '--registry',
-      registry,
-      '--cache',
-      path.join(dir, 'cache'),
-    ],
-    {
-      cwd: dir,
-      env: cleanEnv({ NPM_CONFIG_USERCONFIG: path.join(dir, 'npmrc') }),
-      timeoutMs: 900_000,
-    },
-  );
+  await npmCiFixture(CI_FIXTURE, dir, registry, 900_000);
   const seconds = (performance.now() - started) / 1000;
   await fs.rm(dir, { recursive: true, force: true });
   return seconds;
@@ -325,7 +288,7 @@ async function ciRounds(upstream: string, verdaccioInstall: string) {
 
 try {
   const upstream = (
-    await run('npm', ['config', 'get', 'registry'], { env: cleanEnv() })
+    await run('npm', ['config', 'get', 'registry'], { env: envWithoutNpmVars() })
   ).stdout.trim();
   // The ci comparison starts its own servers per round; the others share this NORA.
   const nora =

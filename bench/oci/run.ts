@@ -19,7 +19,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { request } from 'undici';
-import { NODE_FLAGS } from '../../test/helpers/process.ts';
+import { NODE_FLAGS, waitForUrl } from '../../test/helpers/process.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
@@ -46,21 +46,6 @@ async function freePort(): Promise<number> {
       });
     });
   });
-}
-
-async function waitFor(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`${url}: server exited ${child.exitCode}`);
-    try {
-      const response = await fetch(url);
-      await response.arrayBuffer();
-      if (response.status < 500) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
 }
 
 function start(
@@ -336,9 +321,12 @@ http { sendfile on; tcp_nopush on; access_log off; keepalive_requests 1000000;
       { label: 'nora', base: `http://127.0.0.1:${noraPort}`, child: nora },
       { label: 'docker-registry', base: `http://127.0.0.1:${regPort}`, child: registry },
     ];
-    for (const s of servers) await waitFor(`${s.base}/v2/`, s.child);
+    for (const s of servers)
+      await waitForUrl(`${s.base}/v2/`, { gone: () => s.child.exitCode !== null });
     const startupRss = await rssMb(nora.pid ?? 0);
-    await waitFor(`http://127.0.0.1:${nginxPort}/blob100m.bin`, nginx);
+    await waitForUrl(`http://127.0.0.1:${nginxPort}/blob100m.bin`, {
+      gone: () => nginx.exitCode !== null,
+    });
 
     const results: Record<string, Record<string, number>> = {
       nora: {},

@@ -69,28 +69,51 @@ export async function startNoraProcess(options: {
   return { child, url, output: () => output, exited };
 }
 
+/**
+ * Polls `url` until `ready(status)` (default: any answer below 500). Throws when `gone()` says
+ * the server process has exited, or after `timeoutMs`; `output` adds the server's log to either.
+ * Returns the milliseconds it took.
+ */
+export async function waitForUrl(
+  url: string,
+  options: {
+    readonly timeoutMs?: number;
+    readonly ready?: (status: number) => boolean;
+    readonly gone?: () => boolean;
+    readonly output?: () => string;
+  } = {},
+): Promise<number> {
+  const { timeoutMs = 60_000, ready = (status) => status < 500, gone, output } = options;
+  const started = performance.now();
+  while (performance.now() - started < timeoutMs) {
+    if (gone?.() === true)
+      throw new Error(`server exited before ${url} answered:\n${output?.() ?? ''}`);
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (ready(res.status)) return performance.now() - started;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms:\n${output?.() ?? ''}`);
+}
+
 export async function waitForHealth(
   url: string,
   timeoutMs: number,
   exited?: Promise<unknown>,
   output?: () => string,
 ): Promise<number> {
-  const started = performance.now();
   const state = { exited: false };
   void exited?.then(() => {
     state.exited = true;
   });
-  while (performance.now() - started < timeoutMs) {
-    if (state.exited)
-      throw new Error(`server exited before becoming healthy:\n${output?.() ?? ''}`);
-    try {
-      const res = await fetch(`${url}/health`);
-      await res.arrayBuffer();
-      if (res.status === 200) return performance.now() - started;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`server at ${url} not healthy after ${timeoutMs} ms:\n${output?.() ?? ''}`);
+  return waitForUrl(`${url}/health`, {
+    timeoutMs,
+    ready: (status) => status === 200,
+    gone: () => state.exited,
+    ...(output === undefined ? {} : { output }),
+  });
 }

@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { npmCiFixture } from '../../helpers/npm-ci.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { missingTools, run } from '../../helpers/tools.ts';
 import { NpmHttp } from '../../integration/npm/client.ts';
@@ -127,28 +128,7 @@ test(
     await using server = await startTestServer({ config: { npm: { proxy: registry } } });
     await using tmp = await tempDir('nora-real-');
     const fixture = path.join(import.meta.dirname, 'fixtures', 'real-project');
-    for (const file of ['package.json', 'package-lock.json']) {
-      await fs.copyFile(path.join(fixture, file), path.join(tmp.path, file));
-    }
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
-    await run(
-      'npm',
-      [
-        'ci',
-        '--no-audit',
-        '--no-fund',
-        '--ignore-scripts',
-        '--registry',
-        `${server.url}/npm/`,
-        '--cache',
-        path.join(tmp.path, 'cache'),
-      ],
-      {
-        cwd: tmp.path,
-        env: { ...env, NPM_CONFIG_USERCONFIG: path.join(tmp.path, 'npmrc') },
-        timeoutMs: 540_000,
-      },
-    );
+    await npmCiFixture(fixture, tmp.path, `${server.url}/npm/`, 540_000);
     const express = JSON.parse(
       await fs.readFile(path.join(tmp.path, 'node_modules', 'express', 'package.json'), 'utf8'),
     ) as {

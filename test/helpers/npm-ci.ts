@@ -1,0 +1,48 @@
+/**
+ * `npm ci` of a fixture project (package.json + package-lock.json) through one registry, as the
+ * opt-in real-lockfile test and bench/npm run it: a fresh directory, an empty client cache, no
+ * user npmrc, no `npm_*` variables inherited from an npm script that started us.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { run, type RunResult } from './tools.ts';
+
+/** The environment without the `npm_*` variables an enclosing `npm run` sets. */
+export function envWithoutNpmVars(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^npm_/i.test(key)) env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/** Copies the fixture's manifests into `dir` (which must exist) and runs `npm ci` there. */
+export async function npmCiFixture(
+  fixture: string,
+  dir: string,
+  registry: string,
+  timeoutMs: number,
+): Promise<RunResult> {
+  for (const file of ['package.json', 'package-lock.json']) {
+    await fs.copyFile(path.join(fixture, file), path.join(dir, file));
+  }
+  await fs.writeFile(path.join(dir, 'npmrc'), '');
+  return run(
+    'npm',
+    [
+      'ci',
+      '--no-audit',
+      '--no-fund',
+      '--ignore-scripts',
+      '--registry',
+      registry,
+      '--cache',
+      path.join(dir, 'cache'),
+    ],
+    {
+      cwd: dir,
+      env: envWithoutNpmVars({ NPM_CONFIG_USERCONFIG: path.join(dir, 'npmrc') }),
+      timeoutMs,
+    },
+  );
+}
