@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { AccessControl } from './auth/access.ts';
+import { NetworkList } from './auth/networks.ts';
 import type { AppConfig, FormatName, RepositoryConfig } from './config/schema.ts';
 import { toRegistryError } from './core/errors.ts';
 import type { Logger } from './core/logger.ts';
@@ -67,6 +68,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   );
   const metrics = new Metrics();
   const access = new AccessControl(accessPolicy(config));
+  // Replaced on reload; Fastify asks it per request (client address, X-Forwarded-Proto/Host).
+  let trustedProxies = new NetworkList(config.auth.trusted_proxies);
 
   const fastify = Fastify({
     logger: { level: options.logLevel ?? config.server.log_level },
@@ -76,6 +79,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     bodyLimit: config.server.body_limit_mb * MB,
     // Accept anything the formats' own parsers accept: OCI names and npm scopes need it.
     routerOptions: { maxParamLength: 8192, ignoreDuplicateSlashes: false },
+    // Only these peers' X-Forwarded-* headers count (request.ip, request.protocol, request.host).
+    trustProxy: (address: string) => trustedProxies.allows(address),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
@@ -164,6 +169,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       }
       config = next;
       access.updatePolicy(accessPolicy(next));
+      trustedProxies = new NetworkList(next.auth.trusted_proxies);
       return needsRestart;
     },
     async close() {

@@ -10,6 +10,7 @@ import { npmSectionSchema } from '../formats/npm/config.ts';
 import { dockerSectionSchema, dockerUpstreamSchema } from '../formats/oci/config.ts';
 import { pypiSectionSchema } from '../formats/pypi/config.ts';
 import { rawSectionSchema } from '../formats/raw/config.ts';
+import { invalidCidrs } from '../auth/networks.ts';
 import { credentials, httpUrl, withMeta } from './fields.ts';
 
 export const FORMAT_NAMES = ['docker', 'npm', 'pypi', 'maven', 'cargo', 'go', 'raw'] as const;
@@ -53,6 +54,24 @@ const authSchema = z.object({
    * on to let a team sign up, then off again (SIGHUP reload applies it at once).
    */
   allow_registration: z.boolean().default(false),
+  /**
+   * Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For, -Proto and -Host are
+   * believed: the client address that token ranges are checked against, and the scheme and host
+   * of URLs handed to clients. A request from any other address is taken at its socket address,
+   * whatever its headers claim. NORA's default: loopback only (a proxy on the same host).
+   */
+  trusted_proxies: z
+    .array(z.string())
+    .default(['127.0.0.1', '::1'])
+    .superRefine((entries, ctx) => {
+      const invalid = invalidCidrs(entries);
+      if (invalid.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected IP addresses or CIDR ranges, got ${invalid.map((e) => JSON.stringify(e)).join(', ')}`,
+        });
+      }
+    }),
 });
 
 /** Per-upstream circuit breaker of the proxy engine (every format's proxy repositories). */

@@ -13,20 +13,12 @@ declare module 'fastify' {
 
 /**
  * The base URL to hand to clients: NORA_PUBLIC_URL when set, else the request's own scheme and
- * host (X-Forwarded-Proto/Host honoured) — never an upstream's host.
+ * host — from X-Forwarded-Proto/Host only when the request came through a trusted proxy
+ * (`[auth] trusted_proxies`, applied by Fastify) — never an upstream's host.
  */
 export function baseUrl(request: FastifyRequest, publicUrl: string | undefined): string {
   if (publicUrl !== undefined) return publicUrl.replace(/\/+$/, '');
-  const forwardedProto = firstHeader(request.headers['x-forwarded-proto']);
-  const forwardedHost = firstHeader(request.headers['x-forwarded-host']);
-  const proto = forwardedProto ?? request.protocol;
-  const host = forwardedHost ?? request.headers.host ?? 'localhost';
-  return `${proto}://${host}`;
-}
-
-function firstHeader(value: string | string[] | undefined): string | undefined {
-  const first = Array.isArray(value) ? value[0] : value;
-  return first?.split(',')[0]?.trim() || undefined;
+  return `${request.protocol}://${request.host || 'localhost'}`;
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * npm accounts with [auth] enabled: adduser/login, whoami, tokens, publish needs a user;
- * self-registration on and off (`[auth] allow_registration`); tokens restricted to CIDRs.
+ * self-registration on and off (`[auth] allow_registration`); tokens restricted to CIDRs, with the
+ * client address taken from X-Forwarded-For behind a trusted proxy (`[auth] trusted_proxies`).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -200,6 +201,92 @@ describe('npm accounts and tokens (auth enabled)', () => {
     assert.equal((await inject(v4, '::ffff:10.9.8.7')).statusCode, 200);
     assert.equal((await inject(v4, '10.9.8.7')).statusCode, 200);
     assert.equal((await inject(v4, '::ffff:11.0.0.1')).statusCode, 401);
+  });
+
+  test('behind a trusted proxy X-Forwarded-For is the client address; from anyone else it is ignored', async () => {
+    const ivy = new NpmHttp(`${server.url}/npm`);
+    await ivy.login('ivy', 'ivy-pass');
+    const reply = await ivy.request('POST', '/-/npm/v1/tokens', {
+      password: 'ivy-pass',
+      cidr_whitelist: ['10.0.0.0/8'],
+    });
+    const token = reply.json<{ token: string }>().token;
+    const whoami = (peer: string, forwardedFor: string) =>
+      server.app.fastify.inject({
+        method: 'GET',
+        url: '/npm/-/whoami',
+        headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': forwardedFor },
+        remoteAddress: peer,
+      });
+    // Default trusted_proxies: loopback (a proxy on the same host).
+    assert.equal((await whoami('127.0.0.1', '10.1.2.3')).statusCode, 200);
+    assert.equal((await whoami('::1', '10.1.2.3')).statusCode, 200);
+    // Chains are walked from the right past trusted hops only: the first untrusted one counts.
+    assert.equal((await whoami('127.0.0.1', '10.1.2.3, 127.0.0.1')).statusCode, 200);
+    const spoofed = await whoami('127.0.0.1', '10.1.2.3, 192.0.2.9');
+    assert.equal(spoofed.statusCode, 401);
+    assert.match(spoofed.json<{ error: string }>().error, /192\.0\.2\.9/);
+    // A peer that is not a trusted proxy is taken at its socket address, whatever it claims.
+    const direct = await whoami('192.0.2.5', '10.1.2.3');
+    assert.equal(direct.statusCode, 401);
+    assert.match(direct.json<{ error: string }>().error, /192\.0\.2\.5/);
+  });
+});
+
+describe('[auth] trusted_proxies', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer({ config: { auth: { trusted_proxies: ['10.9.0.0/16'] } } });
+    const alpha = await new NpmHttp(`${server.url}/npm`).publish({ name: 'fwd', version: '1.0.0' });
+    assert.equal(alpha.status, 201, alpha.text);
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  const tarballUrl = async (peer: string, headers: Record<string, string>) => {
+    const reply = await server.app.fastify.inject({
+      method: 'GET',
+      url: '/npm/fwd',
+      headers: { host: 'nora.internal:4000', ...headers },
+      remoteAddress: peer,
+    });
+    assert.equal(reply.statusCode, 200, reply.body);
+    const doc = reply.json<{ versions: Record<string, { dist: { tarball: string } }> }>();
+    return doc.versions['1.0.0']?.dist.tarball;
+  };
+  const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'npm.example.com' };
+
+  test('tarball URLs follow X-Forwarded-Proto/Host from a trusted proxy only', async () => {
+    assert.equal(
+      await tarballUrl('10.9.1.1', forwarded),
+      'https://npm.example.com/npm/fwd/-/fwd-1.0.0.tgz',
+    );
+    // Loopback is not in this list: its forwarded headers are ignored.
+    assert.equal(
+      await tarballUrl('127.0.0.1', forwarded),
+      'http://nora.internal:4000/npm/fwd/-/fwd-1.0.0.tgz',
+    );
+  });
+
+  test('a reload applies a new list at once', async () => {
+    server.app.reload({ ...server.config, auth: { ...server.config.auth, trusted_proxies: [] } });
+    assert.equal(
+      await tarballUrl('10.9.1.1', forwarded),
+      'http://nora.internal:4000/npm/fwd/-/fwd-1.0.0.tgz',
+    );
+  });
+
+  test('invalid entries are a configuration error naming the key; the variable takes a list', async () => {
+    const { parseConfigObject } = await import('../../../src/config/load.ts');
+    assert.throws(
+      () => parseConfigObject({ auth: { trusted_proxies: ['10.0.0.0/33', 'proxy.local'] } }, {}),
+      /trusted_proxies[\s\S]*"10\.0\.0\.0\/33", "proxy\.local"/,
+    );
+    const { config } = parseConfigObject({}, { NORA_AUTH_TRUSTED_PROXIES: '10.0.0.0/8, fd00::/8' });
+    assert.deepEqual(config.auth.trusted_proxies, ['10.0.0.0/8', 'fd00::/8']);
+    assert.deepEqual(parseConfigObject({}, {}).config.auth.trusted_proxies, ['127.0.0.1', '::1']);
   });
 });
 
