@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
+import { isUpstreamFailure } from '../../proxy/engine.ts';
 import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
@@ -336,7 +337,7 @@ export class OciService {
       case 'GET':
       case 'HEAD': {
         this.#authorize(request, target.repo, 'read');
-        const blob = await target.backend.getBlob(target.name, route.digest);
+        const blob = await this.#findBlob(request, target, route.digest);
         if (!blob) throw blobUnknown(route.digest);
         const base = {
           'content-type': 'application/octet-stream',
@@ -408,6 +409,20 @@ export class OciService {
     return uploadReply(request, target, 202, status.uuid, status.offset);
   }
 
+  /**
+   * The blob for GET/HEAD. A push asks HEAD for every blob before uploading it, and in a writable
+   * group the upstreams are asked too: when they cannot be reached (an air-gapped machine whose
+   * configuration still names Docker Hub, the default upstream), "cannot tell" must not fail the
+   * push. So for HEAD in a group an upstream failure means "not here" (404, the client uploads);
+   * GET keeps the 502 that says the upstream failed.
+   */
+  #findBlob(request: OciRequest, target: Target, digest: string) {
+    const found = target.backend.getBlob(target.name, digest);
+    return request.method === 'HEAD' && target.repo.kind === 'group'
+      ? undefinedOnUpstreamFailure(found)
+      : found;
+  }
+
   /** Cross-repository mount; undefined when not mountable (the caller starts an upload: 202). */
   async #mount(
     request: OciRequest,
@@ -429,7 +444,8 @@ export class OciService {
       } catch {
         return undefined;
       }
-      const blob = await source.backend.getBlob(source.name, digest);
+      // An unreachable upstream makes the mount fail, not the push: the client uploads instead.
+      const blob = await undefinedOnUpstreamFailure(source.backend.getBlob(source.name, digest));
       if (blob && (await blobs.stat(parseDigest(digest))) !== undefined) size = blob.size;
     }
     if (size === undefined) return undefined;
@@ -640,4 +656,14 @@ function notFoundRoute(): RegistryError {
   return new RegistryError('NOT_FOUND', 'not an OCI distribution API route', {
     protocolCode: 'NOT_FOUND',
   });
+}
+
+/** The value, or undefined when the promise failed because an upstream could not be reached. */
+async function undefinedOnUpstreamFailure<T>(pending: Promise<T>): Promise<T | undefined> {
+  try {
+    return await pending;
+  } catch (err) {
+    if (isUpstreamFailure(err)) return undefined;
+    throw err;
+  }
 }

@@ -1,0 +1,104 @@
+/**
+ * Pushing to the default `/v2/` group while its upstream cannot be reached: the air-gapped
+ * machine whose configuration still names Docker Hub (the default upstream). skopeo asks HEAD
+ * for every blob before uploading it and may try a cross-repository mount; neither may fail the
+ * push because the upstream is down. Pulls of content nobody has still get the 502.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { removeDir } from '../../helpers/tmp.ts';
+import { missingTools, run } from '../../helpers/tools.ts';
+import { buildOciLayout, freePort } from './fixtures.ts';
+
+const skip = missingTools('skopeo');
+const UNKNOWN = `sha256:${'0'.repeat(64)}`;
+
+describe('push to the default group with its upstream unreachable (skopeo)', { skip }, () => {
+  let dir: string;
+  let nora: TestServer;
+  let host: string;
+
+  before(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-unreachable-'));
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    nora = await startTestServer({
+      config: {
+        docker: { upstreams: [{ url: dead }], proxy_timeout: 5 },
+        repositories: [
+          { name: 'mirror', format: 'docker', kind: 'proxy', upstreams: [{ url: dead }] },
+        ],
+      },
+    });
+    host = new URL(nora.url).host;
+    await buildOciLayout(path.join(dir, 'layout'), 'v1', { layerSizes: [4096, 200_000] });
+  });
+  after(async () => {
+    await nora.close();
+    await removeDir(dir);
+  });
+
+  test('skopeo pushes, then pulls the same image back', async () => {
+    await run('skopeo', [
+      'copy',
+      '--dest-tls-verify=false',
+      `oci:${path.join(dir, 'layout')}:v1`,
+      `docker://${host}/team/app:v1`,
+    ]);
+    // A second name: skopeo now tries to mount the blobs from team/app first.
+    await run('skopeo', [
+      'copy',
+      '--dest-tls-verify=false',
+      `oci:${path.join(dir, 'layout')}:v1`,
+      `docker://${host}/team/copy:v1`,
+    ]);
+    for (const name of ['team/app', 'team/copy']) {
+      const out = path.join(dir, name.replace('/', '_'));
+      await run('skopeo', [
+        'copy',
+        '--src-tls-verify=false',
+        `docker://${host}/${name}:v1`,
+        `dir:${out}`,
+      ]);
+      // skopeo may recompress layers on push: check what was pulled against its own digests.
+      const manifest = JSON.parse(await fs.readFile(path.join(out, 'manifest.json'), 'utf8')) as {
+        layers: { digest: string }[];
+      };
+      assert.equal(manifest.layers.length, 2, name);
+      for (const layer of manifest.layers) {
+        const hex = layer.digest.split(':')[1] ?? '';
+        const bytes = await fs.readFile(path.join(out, hex));
+        assert.equal(createHash('sha256').update(bytes).digest('hex'), hex, `${name}: ${hex}`);
+      }
+    }
+  });
+
+  test('HEAD of a blob nobody has: 404 in the group; GET still says the upstream failed (502)', async () => {
+    const url = `${nora.url}/v2/team/other/blobs/${UNKNOWN}`;
+    assert.equal((await fetch(url, { method: 'HEAD' })).status, 404);
+    const get = await fetch(url);
+    assert.equal(get.status, 502);
+    const body = (await get.json()) as { errors: { message: string }[] };
+    assert.match(body.errors[0]?.message ?? '', /upstream .* (failed|unavailable)/);
+  });
+
+  test('a mount from a name the group cannot reach falls back to an upload (202)', async () => {
+    const reply = await fetch(
+      `${nora.url}/v2/team/third/blobs/uploads/?mount=${UNKNOWN}&from=elsewhere/app`,
+      { method: 'POST' },
+    );
+    assert.equal(reply.status, 202);
+    assert.ok(reply.headers.get('location'));
+  });
+
+  test('a proxy repository (read-only, nothing to push) keeps the 502 for HEAD too', async () => {
+    const reply = await fetch(`${nora.url}/v2/mirror/team/app/blobs/${UNKNOWN}`, {
+      method: 'HEAD',
+    });
+    assert.equal(reply.status, 502);
+  });
+});
