@@ -149,9 +149,24 @@ export interface ReferrerRow {
   readonly annotations: string | null;
 }
 
+/** Tag lookups remembered by the hot path; beyond this many the memory starts afresh. */
+const TAG_CACHE_ENTRIES = 10_000;
+
 /** All OCI SQL in one place (one indexed query per hot-path read). */
 export class OciStore {
   readonly #db: OciDb;
+  /**
+   * `repo \0 name \0 tag` → the tagged manifest (or undefined: no such tag). Every write to tags
+   * or manifests goes through this class, which forgets what it changes, so the cache is never
+   * stale within this process. Measured: the tag query was ~13 µs of a ~120 µs manifest GET.
+   */
+  readonly #tagRows = new Map<string, ManifestRow | undefined>();
+  /**
+   * Bumped by every write. A lookup that started before a write must not store what it read:
+   * node:sqlite answers synchronously, but the caller's continuation runs later, possibly after
+   * the write committed and cleared the entry.
+   */
+  #generation = 0;
 
   constructor(db: Db) {
     this.#db = db.$extendTables<OciTables>();
@@ -166,11 +181,25 @@ export class OciStore {
    * compilation; the SQL text is constant, so the dialect reuses one prepared statement.
    */
   async manifestByTag(repo: string, name: string, tag: string): Promise<ManifestRow | undefined> {
+    const key = `${repo}\0${name}\0${tag}`;
+    if (this.#tagRows.has(key)) return this.#tagRows.get(key);
+    const generation = this.#generation;
     const result = await sql<ManifestRow>`
       select m.digest, m.media_type, m.size from oci_tags t
       join oci_manifests m on m.repo = t.repo and m.name = t.name and m.digest = t.digest
       where t.repo = ${repo} and t.name = ${name} and t.tag = ${tag}`.execute(this.#db);
-    return result.rows[0];
+    const row = result.rows[0];
+    if (generation === this.#generation) {
+      if (this.#tagRows.size >= TAG_CACHE_ENTRIES) this.#tagRows.clear();
+      this.#tagRows.set(key, row);
+    }
+    return row;
+  }
+
+  /** Forgets every remembered tag lookup; called around each write to tags or manifests. */
+  #tagsChanged(): void {
+    this.#generation += 1;
+    this.#tagRows.clear();
   }
 
   async manifestByDigest(
@@ -188,6 +217,20 @@ export class OciStore {
   }
 
   async putManifest(
+    repo: string,
+    name: string,
+    manifest: NewManifest,
+    tags: readonly string[],
+  ): Promise<void> {
+    this.#tagsChanged();
+    try {
+      await this.#putManifest(repo, name, manifest, tags);
+    } finally {
+      this.#tagsChanged();
+    }
+  }
+
+  async #putManifest(
     repo: string,
     name: string,
     manifest: NewManifest,
@@ -228,6 +271,15 @@ export class OciStore {
 
   /** Deletes a manifest and every tag pointing at it; false when it was not there. */
   async deleteManifest(repo: string, name: string, digest: string): Promise<boolean> {
+    this.#tagsChanged();
+    try {
+      return await this.#deleteManifest(repo, name, digest);
+    } finally {
+      this.#tagsChanged();
+    }
+  }
+
+  #deleteManifest(repo: string, name: string, digest: string): Promise<boolean> {
     return this.#db.transaction().execute(async (trx) => {
       const deleted = await trx
         .deleteFrom('oci_manifests')
@@ -246,13 +298,18 @@ export class OciStore {
   }
 
   async deleteTag(repo: string, name: string, tag: string): Promise<boolean> {
-    const deleted = await this.#db
-      .deleteFrom('oci_tags')
-      .where('repo', '=', repo)
-      .where('name', '=', name)
-      .where('tag', '=', tag)
-      .executeTakeFirst();
-    return deleted.numDeletedRows > 0n;
+    this.#tagsChanged();
+    try {
+      const deleted = await this.#db
+        .deleteFrom('oci_tags')
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .where('tag', '=', tag)
+        .executeTakeFirst();
+      return deleted.numDeletedRows > 0n;
+    } finally {
+      this.#tagsChanged();
+    }
   }
 
   async tags(repo: string, name: string): Promise<string[] | undefined> {
