@@ -196,7 +196,19 @@ export class OciStore {
     return row;
   }
 
-  /** Forgets every remembered tag lookup; called around each write to tags or manifests. */
+  /**
+   * Runs a write to tags or manifests, forgetting every remembered tag lookup before it (lookups
+   * in flight then do not store what they read) and after it, whether it succeeded or not.
+   */
+  async #changingTags<T>(write: () => Promise<T>): Promise<T> {
+    this.#tagsChanged();
+    try {
+      return await write();
+    } finally {
+      this.#tagsChanged();
+    }
+  }
+
   #tagsChanged(): void {
     this.#generation += 1;
     this.#tagRows.clear();
@@ -216,18 +228,13 @@ export class OciStore {
       .executeTakeFirst();
   }
 
-  async putManifest(
+  putManifest(
     repo: string,
     name: string,
     manifest: NewManifest,
     tags: readonly string[],
   ): Promise<void> {
-    this.#tagsChanged();
-    try {
-      await this.#putManifest(repo, name, manifest, tags);
-    } finally {
-      this.#tagsChanged();
-    }
+    return this.#changingTags(() => this.#putManifest(repo, name, manifest, tags));
   }
 
   async #putManifest(
@@ -270,13 +277,8 @@ export class OciStore {
   }
 
   /** Deletes a manifest and every tag pointing at it; false when it was not there. */
-  async deleteManifest(repo: string, name: string, digest: string): Promise<boolean> {
-    this.#tagsChanged();
-    try {
-      return await this.#deleteManifest(repo, name, digest);
-    } finally {
-      this.#tagsChanged();
-    }
+  deleteManifest(repo: string, name: string, digest: string): Promise<boolean> {
+    return this.#changingTags(() => this.#deleteManifest(repo, name, digest));
   }
 
   #deleteManifest(repo: string, name: string, digest: string): Promise<boolean> {
@@ -297,9 +299,8 @@ export class OciStore {
     });
   }
 
-  async deleteTag(repo: string, name: string, tag: string): Promise<boolean> {
-    this.#tagsChanged();
-    try {
+  deleteTag(repo: string, name: string, tag: string): Promise<boolean> {
+    return this.#changingTags(async () => {
       const deleted = await this.#db
         .deleteFrom('oci_tags')
         .where('repo', '=', repo)
@@ -307,9 +308,7 @@ export class OciStore {
         .where('tag', '=', tag)
         .executeTakeFirst();
       return deleted.numDeletedRows > 0n;
-    } finally {
-      this.#tagsChanged();
-    }
+    });
   }
 
   async tags(repo: string, name: string): Promise<string[] | undefined> {
