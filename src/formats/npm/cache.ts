@@ -6,7 +6,10 @@
  * upstream copy's freshness.
  */
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+
+const gzipInPool = promisify(gzip);
 
 export interface RenderedDoc {
   readonly body: Buffer;
@@ -15,7 +18,8 @@ export interface RenderedDoc {
   readonly validUntil: number;
   /** Response headers that describe how the data was obtained (x-nora-stale). */
   readonly headers: Readonly<Record<string, string>>;
-  gzip?: Buffer;
+  /** The gzip of `body`, computed on first demand and shared by every later request. */
+  gzip?: Promise<Buffer> | undefined;
 }
 
 export function makeDoc(
@@ -28,10 +32,18 @@ export function makeDoc(
   return { body, etag, validUntil, headers };
 }
 
-/** gzip once per cached document; small documents are not worth it. */
-export function gzipOf(doc: RenderedDoc): Buffer | undefined {
+/**
+ * gzip once per cached document, in libuv's thread pool: a popular package's packument is
+ * megabytes (one measured here: 10 MB, ~40 ms to compress), and compressing it on the main thread
+ * stalled every other request for that long. Small documents are not worth it (undefined); a
+ * failed compression is forgotten, so the next request tries again or goes uncompressed.
+ */
+export function gzipOf(doc: RenderedDoc): Promise<Buffer> | undefined {
   if (doc.body.length < 1024) return undefined;
-  doc.gzip ??= gzipSync(doc.body, { level: 6 });
+  doc.gzip ??= gzipInPool(doc.body, { level: 6 }).catch((err: unknown) => {
+    doc.gzip = undefined;
+    throw err;
+  });
   return doc.gzip;
 }
 

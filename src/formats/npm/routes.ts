@@ -212,7 +212,9 @@ async function sendPackument(
     .header('cache-control', 'no-cache')
     .type(abbreviated ? ABBREVIATED_TYPE : 'application/json');
   if (request.headers['if-none-match'] === doc.etag) return reply.code(304).send();
-  const gzip = /\bgzip\b/.test(request.headers['accept-encoding'] ?? '') ? gzipOf(doc) : undefined;
+  const accepted = /\bgzip\b/.test(request.headers['accept-encoding'] ?? '');
+  // A failed compression is not the client's problem: send the document as it is.
+  const gzip = accepted ? await gzipOf(doc)?.catch(() => undefined) : undefined;
   if (gzip)
     return reply
       .header('content-encoding', 'gzip')
