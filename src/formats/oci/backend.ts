@@ -68,6 +68,11 @@ export interface OciBackend {
   statManifest(name: string, reference: Reference): Promise<ManifestInfo | undefined>;
   /** A blob linked to `name` in this repository. */
   getBlob(name: string, digest: string): Promise<BlobHandle | undefined>;
+  /**
+   * The same blob when its bytes are not wanted (HEAD): a proxy asks its upstream with HEAD
+   * instead of starting a download; opening the handle fetches as getBlob would.
+   */
+  statBlob(name: string, digest: string): Promise<BlobHandle | undefined>;
   /** Tags of `name`, sorted lexically; undefined when the name is unknown here. */
   listTags(name: string): Promise<readonly string[] | undefined>;
   /** Image names this repository holds, sorted lexically (what `_catalog` lists). */
@@ -130,6 +135,7 @@ export function emptyBackend(repository: Repository): OciBackend {
     getManifest: () => Promise.resolve(undefined),
     statManifest: () => Promise.resolve(undefined),
     getBlob: () => Promise.resolve(undefined),
+    statBlob: () => Promise.resolve(undefined),
     listTags: () => Promise.resolve(undefined),
     catalog: () => Promise.resolve([]),
     referrers: () => Promise.resolve([]),

@@ -33,6 +33,10 @@ export class GroupBackend implements OciBackend {
     return this.#first((m) => m.getBlob(name, digest));
   }
 
+  statBlob(name: string, digest: string): Promise<BlobHandle | undefined> {
+    return this.#first((m) => m.statBlob(name, digest));
+  }
+
   async listTags(name: string): Promise<readonly string[] | undefined> {
     let found = false;
     const tags = new Set<string>();

@@ -27,6 +27,7 @@ import type {
   OciBackendDeps,
 } from './backend.ts';
 import { compare } from './group.ts';
+import { blobUnknown } from './hosted.ts';
 import {
   type Candidate,
   DockerUpstream,
@@ -256,6 +257,40 @@ export class OciProxyBackend implements OciBackend {
       );
     }
     return info;
+  }
+
+  /**
+   * HEAD of a blob: answered from the cache, from a fill already running, or from the bytes
+   * stored under another name (getBlob's rules: at most one upstream HEAD, no new download);
+   * otherwise by one upstream HEAD. A HEAD must not start a download of what may be gigabytes
+   * that nobody will read; the handle downloads only if it is opened.
+   */
+  async statBlob(name: string, digest: string): Promise<BlobHandle | undefined> {
+    const linked = await this.#cache.getBlob(name, digest);
+    if (linked) return linked;
+    const candidates = this.#candidates(name);
+    if (candidates.length === 0) return undefined;
+    const parsed = parseDigest(digest);
+    if (this.#engine.isFilling(parsed) || (await this.#context.blobs.stat(parsed)) !== undefined)
+      return this.getBlob(name, digest);
+    const size = await this.#askUpstreams(candidates, async (candidate) => {
+      const head = await this.#docker.blob(candidate, digest, 'HEAD');
+      if (!head) return undefined;
+      head.body.destroy();
+      return head.size ?? null;
+    });
+    if (size === undefined) return undefined;
+    // An upstream that names no length: only the bytes can tell it.
+    if (size === null) return this.getBlob(name, digest);
+    return {
+      digest,
+      size,
+      open: async (range) => {
+        const blob = await this.getBlob(name, digest);
+        if (!blob) throw blobUnknown(digest);
+        return blob.open(range);
+      },
+    };
   }
 
   async getBlob(name: string, digest: string): Promise<BlobHandle | undefined> {

@@ -410,17 +410,17 @@ export class OciService {
   }
 
   /**
-   * The blob for GET/HEAD. A push asks HEAD for every blob before uploading it, and in a writable
+   * The blob for GET/HEAD (HEAD never starts a download: see statBlob). A push asks HEAD for every
+   * blob before uploading it, and in a writable
    * group the upstreams are asked too: when they cannot be reached (an air-gapped machine whose
    * configuration still names Docker Hub, the default upstream), "cannot tell" must not fail the
    * push. So for HEAD in a group an upstream failure means "not here" (404, the client uploads);
    * GET keeps the 502 that says the upstream failed.
    */
   #findBlob(request: OciRequest, target: Target, digest: string) {
-    const found = target.backend.getBlob(target.name, digest);
-    return request.method === 'HEAD' && target.repo.kind === 'group'
-      ? undefinedOnUpstreamFailure(found)
-      : found;
+    if (request.method !== 'HEAD') return target.backend.getBlob(target.name, digest);
+    const found = target.backend.statBlob(target.name, digest);
+    return target.repo.kind === 'group' ? undefinedOnUpstreamFailure(found) : found;
   }
 
   /** Cross-repository mount; undefined when not mountable (the caller starts an upload: 202). */

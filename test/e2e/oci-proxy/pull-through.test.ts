@@ -47,6 +47,7 @@ describe(
         [upstreamA, 'team/app', 'v1', [2048, 300_000]],
         [upstreamA, 'multi/app', 'v1', [4096], ['linux/amd64', 'linux/arm64']],
         [upstreamA, 'library/alpine', '3', [1500]],
+        [upstreamA, 'head/only', 'v1', [123_456]],
         [upstreamB, 'tools/cli', 'v2', [70_000]],
       ];
       for (const [registry, name, tag, sizes, platforms] of images) {
@@ -194,6 +195,31 @@ describe(
       const made = front.requests.slice(before);
       assert.ok(made.length <= 1, `upstream requests during a warm pull: ${JSON.stringify(made)}`);
       assert.ok(made.every((r) => r.method === 'HEAD'));
+    });
+
+    test('HEAD of an uncached blob costs one upstream HEAD and downloads nothing', async () => {
+      const manifest = (await (
+        await fetch(`${upstreamA.url}/v2/head/only/manifests/v1`, {
+          headers: { accept: MANIFEST_ACCEPT },
+        })
+      ).json()) as { layers: { digest: string; size: number }[] };
+      const layer = manifest.layers[0];
+      assert.ok(layer);
+      const path = `/v2/head/only/blobs/${layer.digest}`;
+      const head = await fetch(`${nora.url}${path}`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('content-length'), String(layer.size));
+      assert.equal(head.headers.get('docker-content-digest'), layer.digest);
+      // The digest is hex after `sha256:`: nothing to escape.
+      const escaped = new RegExp(`/blobs/${layer.digest}$`);
+      assert.equal(front.count('HEAD', escaped), 1);
+      assert.equal(front.count('GET', escaped), 0, 'a HEAD starts no download');
+      // The bytes come when they are asked for, verified as ever.
+      const get = await fetch(`${nora.url}${path}`);
+      assert.equal(get.status, 200);
+      const body = Buffer.from(await get.arrayBuffer());
+      assert.equal(`sha256:${createHash('sha256').update(body).digest('hex')}`, layer.digest);
+      assert.equal(front.count('GET', escaped), 1);
     });
 
     test('a named proxy repository: /v2/<repo>/<image> and /repository/<repo>/v2; read-only (405)', async () => {
