@@ -3,6 +3,7 @@
  * NORA_* environment mapping (derived in env.ts). `config.toml` sections mirror NORA's.
  */
 import { z } from 'zod';
+import { invalidCidrs } from '../auth/networks.ts';
 import { cargoSectionSchema } from '../formats/cargo/config.ts';
 import { goSectionSchema } from '../formats/go/config.ts';
 import { mavenSectionSchema } from '../formats/maven/config.ts';
@@ -10,7 +11,6 @@ import { npmSectionSchema } from '../formats/npm/config.ts';
 import { dockerSectionSchema, dockerUpstreamSchema } from '../formats/oci/config.ts';
 import { pypiSectionSchema } from '../formats/pypi/config.ts';
 import { rawSectionSchema } from '../formats/raw/config.ts';
-import { invalidCidrs } from '../auth/networks.ts';
 import { credentials, httpUrl, withMeta } from './fields.ts';
 
 export const FORMAT_NAMES = ['docker', 'npm', 'pypi', 'maven', 'cargo', 'go', 'raw'] as const;

@@ -260,20 +260,16 @@ export class OciProxyBackend implements OciBackend {
   }
 
   /**
-   * HEAD of a blob: answered from the cache, from a fill already running, or from the bytes
-   * stored under another name (getBlob's rules: at most one upstream HEAD, no new download);
-   * otherwise by one upstream HEAD. A HEAD must not start a download of what may be gigabytes
-   * that nobody will read; the handle downloads only if it is opened.
+   * HEAD of a blob. Bytes already here (linked to this name, or stored under another) and a fill
+   * already running are getBlob's business: at most one upstream HEAD, no new download. Anything
+   * else costs one upstream HEAD: a HEAD must not start a download of what may be gigabytes that
+   * nobody will read; the handle downloads only if it is opened.
    */
   async statBlob(name: string, digest: string): Promise<BlobHandle | undefined> {
-    const linked = await this.#cache.getBlob(name, digest);
-    if (linked) return linked;
-    const candidates = this.#candidates(name);
-    if (candidates.length === 0) return undefined;
     const parsed = parseDigest(digest);
     if (this.#engine.isFilling(parsed) || (await this.#context.blobs.stat(parsed)) !== undefined)
       return this.getBlob(name, digest);
-    const size = await this.#askUpstreams(candidates, async (candidate) => {
+    const size = await this.#askUpstreams(this.#candidates(name), async (candidate) => {
       const head = await this.#docker.blob(candidate, digest, 'HEAD');
       if (!head) return undefined;
       head.body.destroy();

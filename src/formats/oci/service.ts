@@ -8,9 +8,9 @@ import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
-import { isUpstreamFailure } from '../../proxy/engine.ts';
 import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
 import { readAllBounded } from '../../core/streams.ts';
+import { isUpstreamFailure } from '../../proxy/engine.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import type { OciBackend } from './backend.ts';
@@ -410,12 +410,12 @@ export class OciService {
   }
 
   /**
-   * The blob for GET/HEAD (HEAD never starts a download: see statBlob). A push asks HEAD for every
-   * blob before uploading it, and in a writable
-   * group the upstreams are asked too: when they cannot be reached (an air-gapped machine whose
-   * configuration still names Docker Hub, the default upstream), "cannot tell" must not fail the
-   * push. So for HEAD in a group an upstream failure means "not here" (404, the client uploads);
-   * GET keeps the 502 that says the upstream failed.
+   * The blob for GET/HEAD; HEAD never starts a download (statBlob). A push asks HEAD for every
+   * blob before uploading it, and in a writable group the upstreams are asked too: when they
+   * cannot be reached (an air-gapped machine whose configuration still names Docker Hub, the
+   * default upstream), "cannot tell" must not fail the push. So for HEAD in a group an upstream
+   * failure means "not here" (404, the client uploads); GET keeps the 502 that says the upstream
+   * failed.
    */
   #findBlob(request: OciRequest, target: Target, digest: string) {
     if (request.method !== 'HEAD') return target.backend.getBlob(target.name, digest);
