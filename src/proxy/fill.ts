@@ -23,6 +23,7 @@ import {
 } from '../storage/blob-store.ts';
 
 export interface FillSource {
+  /** The upstream bytes. Its chunks are handed to readers as they are: it must not reuse them. */
   readonly body: Readable;
   /** Announced length (Content-Length), when known. */
   readonly size: number | undefined;
@@ -50,6 +51,8 @@ const WINDOW_BYTES = 8 * 1024 * 1024;
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 /** Received bytes are copied into slabs of this size; a full slab is one spool write. */
 const SLAB_BYTES = 1024 * 1024;
+/** The newest received chunks kept as they came, for readers that keep up (see #recent). */
+const RECENT_BYTES = 1024 * 1024;
 
 /**
  * Reused slabs for received bytes. Why not keep the received chunks themselves: each is its own
@@ -100,6 +103,15 @@ export class BlobFill {
    */
   #window: Slab[] = [];
   #windowStart = 0;
+  /**
+   * The newest received chunks themselves, covering offsets #recentStart to #received. A reader
+   * that keeps up (the usual first client) is handed views of these instead of copies from the
+   * slabs: the chunks are never reused, and they die young either way. Halves the bytes a cold
+   * pull allocates outside V8's heap, which is what sets off its major GCs (V8 starts one per
+   * ~64 MB of such allocations).
+   */
+  #recent: Buffer[] = [];
+  #recentStart = 0;
   #state: 'running' | 'verified' | 'committed' | 'failed' = 'running';
   #error: Error | undefined;
   #readers = 0;
@@ -161,7 +173,7 @@ export class BlobFill {
         if (this.#state === 'failed') throw this.#error ?? new Error('fill failed');
         const limit = end === undefined ? this.#received : Math.min(this.#received, end + 1);
         if (position < limit) {
-          const inMemory = this.#fromWindow(position, limit);
+          const inMemory = this.#fromRecent(position, limit) ?? this.#fromWindow(position, limit);
           if (inMemory !== undefined) {
             position += inMemory.length;
             return inMemory;
@@ -277,6 +289,7 @@ export class BlobFill {
         );
       }
       hashes.update(chunk);
+      this.#keepRecent(chunk);
       let copied = 0;
       while (copied < chunk.length) {
         if (tail === undefined) {
@@ -321,8 +334,38 @@ export class BlobFill {
       for (const slab of this.#window) slabPool.give(slab.buffer);
       this.#window = [];
       this.#windowStart = this.#received;
+      this.#recent = [];
+      this.#recentStart = this.#received;
     }
     this.#wake();
+  }
+
+  /** Remembers a received chunk (before #received counts it); forgets the oldest beyond RECENT_BYTES. */
+  #keepRecent(chunk: Buffer): void {
+    this.#recent.push(chunk);
+    let held = this.#received + chunk.length - this.#recentStart;
+    for (;;) {
+      const oldest = this.#recent[0];
+      if (oldest === undefined || held - oldest.length < RECENT_BYTES) break;
+      this.#recent.shift();
+      this.#recentStart += oldest.length;
+      held -= oldest.length;
+    }
+  }
+
+  /** A view of received bytes at `position` (< limit) in one of the newest chunks. */
+  #fromRecent(position: number, limit: number): Buffer | undefined {
+    if (position < this.#recentStart) return undefined;
+    let start = this.#recentStart;
+    for (const chunk of this.#recent) {
+      const end = start + chunk.length;
+      if (position < end) {
+        const from = position - start;
+        return chunk.subarray(from, Math.min(chunk.length, from + (limit - position)));
+      }
+      start = end;
+    }
+    return undefined;
   }
 
   /**
