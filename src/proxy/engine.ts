@@ -97,12 +97,16 @@ export interface BlobRequest {
   /** Opens the upstream body (status already checked), or undefined when no upstream has it. */
   readonly fetch: () => Promise<FillSource | undefined>;
   readonly fill?: Omit<FillOptions, 'expected'>;
+  /** A download nobody asked for yet (prefetch): not counted as a cache request. */
+  readonly background?: boolean;
 }
 
 export interface OpenedBlob {
   /** Total size, when known (always for cached blobs). */
   readonly size: number | undefined;
   readonly source: 'cache' | 'upstream';
+  /** This request started the upstream download (false when it joined one already running). */
+  readonly started: boolean;
   /** Opens the bytes (a range when given). Call once per response. */
   open(range?: ReadRange): Promise<Readable>;
   /** Settles when the blob is committed (immediately for cached ones). */
@@ -277,7 +281,7 @@ export class ProxyEngine {
     if (pending === undefined) {
       const stored = await this.#blobs.stat(request.digest);
       if (stored) {
-        this.metrics.record(request.registry, 'hit');
+        if (request.background !== true) this.metrics.record(request.registry, 'hit');
         return this.#fromStore(request.digest, stored.size);
       }
       pending = this.#fills.get(id);
@@ -302,15 +306,18 @@ export class ProxyEngine {
       const stored = await this.#blobs.stat(request.digest);
       return stored ? this.#fromStore(request.digest, stored.size) : undefined;
     }
-    if (joined) this.metrics.coalesced.inc({ registry: request.registry });
-    this.metrics.record(request.registry, joined ? 'coalesced' : 'miss');
+    if (request.background !== true) {
+      if (joined) this.metrics.coalesced.inc({ registry: request.registry });
+      this.metrics.record(request.registry, joined ? 'coalesced' : 'miss');
+    }
     if (fill.state === 'committed') {
       const stored = await this.#blobs.stat(request.digest);
-      if (stored) return this.#fromStore(request.digest, stored.size);
+      if (stored) return this.#fromStore(request.digest, stored.size, !joined);
     }
     return {
       size: fill.size,
       source: 'upstream',
+      started: !joined,
       // A fill that committed in the meantime may have closed its spool: read the store then.
       open: (range) =>
         fill.state === 'committed'
@@ -360,10 +367,11 @@ export class ProxyEngine {
     return started;
   }
 
-  #fromStore(digest: Digest, size: number): OpenedBlob {
+  #fromStore(digest: Digest, size: number, started = false): OpenedBlob {
     return {
       size,
       source: 'cache',
+      started,
       open: (range) => this.#blobs.open(digest, range),
       committed: Promise.resolve(undefined),
     };

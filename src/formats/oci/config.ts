@@ -48,6 +48,11 @@ export const dockerSectionSchema = z.object({
   serve_stale: z.boolean().default(true),
   /** For names that match no upstream prefix: try the upstreams (allow) or not (deny). */
   default_action: z.enum(['allow', 'deny']).default('allow'),
+  /**
+   * Once a client starts downloading an image's layers through a proxy, fetch the image's other
+   * layers in the background (3 at a time) so they are cached by the time it asks (our addition).
+   */
+  prefetch_layers: z.boolean().default(true),
   upstreams: withMeta(
     z.array(dockerUpstreamSchema).default([{ url: 'https://registry-1.docker.io' }]),
     {

@@ -13,7 +13,7 @@ import type { RegistryError } from '../../core/errors.ts';
 import { isRegistryError } from '../../core/errors.ts';
 import type { ByteRange } from '../../core/http-range.ts';
 import type { Counter } from 'prom-client';
-import { type ProxyEngine, isUpstreamFailure } from '../../proxy/engine.ts';
+import { type OpenedBlob, type ProxyEngine, isUpstreamFailure } from '../../proxy/engine.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { FormatContext } from '../format.ts';
@@ -28,6 +28,8 @@ import type {
 } from './backend.ts';
 import { compare } from './group.ts';
 import { blobUnknown } from './hosted.ts';
+import { MANIFEST_MEDIA_TYPES, parseManifest } from './manifest.ts';
+import { forEachLimited, PrefetchIndex } from './prefetch.ts';
 import {
   type Candidate,
   DockerUpstream,
@@ -41,6 +43,9 @@ import type { Reference } from './reference.ts';
 export function createOciProxyBackend(repository: Repository, deps: OciBackendDeps): OciBackend {
   return new OciProxyBackend(repository, deps.context, deps.hosted);
 }
+
+/** Background layer downloads at once per image being pulled (docker's own default is 3). */
+const PREFETCH_CONCURRENCY = 3;
 
 interface ProxySettings {
   readonly ttlSeconds: number;
@@ -58,6 +63,8 @@ export class OciProxyBackend implements OciBackend {
   readonly #docker: DockerUpstream;
   readonly #manifestFlights = new SingleFlight<ManifestContent | undefined>();
   readonly #downloads: Counter;
+  readonly #prefetch = new PrefetchIndex();
+  readonly #prefetched: Counter;
 
   constructor(repository: Repository, context: FormatContext, hosted: HostedMachinery) {
     this.repository = repository;
@@ -69,6 +76,10 @@ export class OciProxyBackend implements OciBackend {
     this.#downloads = context.metrics.counter(
       'nora_docker_downloads_total',
       'Docker pull operations (manifest GETs)',
+    );
+    this.#prefetched = context.metrics.counter(
+      'nora_docker_prefetched_blobs_total',
+      'Blobs downloaded ahead of the client because it started pulling their image',
     );
   }
 
@@ -106,8 +117,30 @@ export class OciProxyBackend implements OciBackend {
       reference.kind === 'digest'
         ? await this.#manifestByDigest(name, reference.digest)
         : await this.#manifestByTag(name, reference.tag);
-    if (manifest) this.#downloads.inc();
+    if (manifest) {
+      this.#downloads.inc();
+      this.#rememberImage(name, manifest);
+    }
     return manifest;
+  }
+
+  /** Notes an image manifest's blobs, so its first layer download can prefetch the others. */
+  #rememberImage(name: string, manifest: ManifestContent): void {
+    if (!this.#context.config().docker.prefetch_layers) return;
+    if (
+      !MANIFEST_MEDIA_TYPES.has(manifest.mediaType) ||
+      this.#prefetch.knows(name, manifest.digest)
+    )
+      return;
+    let blobs: readonly string[];
+    try {
+      const parsed = parseManifest(manifest.body, manifest.mediaType);
+      blobs = parsed.blobs;
+    } catch {
+      return; // verified and cached already; a manifest we cannot read just is not prefetched
+    }
+    const [config, ...layers] = blobs;
+    if (config !== undefined) this.#prefetch.remember(name, manifest.digest, config, layers);
   }
 
   async statManifest(name: string, reference: Reference): Promise<ManifestInfo | undefined> {
@@ -313,11 +346,36 @@ export class OciProxyBackend implements OciBackend {
       await this.#hosted.store.linkBlob(repo, name, digest, stored.size);
       return this.#cache.getBlob(name, digest);
     }
+    const opened = await this.#download(name, digest, candidates, false);
+    if (!opened) return undefined;
+    if (opened.started) this.#prefetchSiblings(name, digest);
+    let size = opened.size;
+    if (size === undefined) {
+      // No Content-Length upstream: the size is known once the fill is verified.
+      size = (await opened.committed)?.size ?? (await this.#context.blobs.stat(parsed))?.size ?? 0;
+    }
+    return {
+      digest,
+      size,
+      open: (range?: ByteRange) =>
+        opened.open(range === undefined ? undefined : { start: range.start, end: range.end }),
+    };
+  }
+
+  /** The blob from the store or through the one fill for its digest, linked to `name` once committed. */
+  async #download(
+    name: string,
+    digest: string,
+    candidates: readonly Candidate[],
+    background: boolean,
+  ): Promise<OpenedBlob | undefined> {
+    const repo = this.repository.name;
     const opened = await this.#engine.openBlob({
       registry: repo,
-      digest: parsed,
+      digest: parseDigest(digest),
       fetch: () =>
         this.#askUpstreams(candidates, (candidate) => this.#docker.blob(candidate, digest)),
+      background,
     });
     if (!opened) return undefined;
     // Link once committed, whoever started the fill and whether or not this client stays.
@@ -330,17 +388,33 @@ export class OciProxyBackend implements OciBackend {
       .catch((err: unknown) => {
         this.#context.log.warn({ err, digest }, 'linking a proxied blob failed');
       });
-    let size = opened.size;
-    if (size === undefined) {
-      // No Content-Length upstream: the size is known once the fill is verified.
-      size = (await opened.committed)?.size ?? (await this.#context.blobs.stat(parsed))?.size ?? 0;
-    }
-    return {
-      digest,
-      size,
-      open: (range?: ByteRange) =>
-        opened.open(range === undefined ? undefined : { start: range.start, end: range.end }),
-    };
+    return opened;
+  }
+
+  /**
+   * A client started downloading a layer of an image it fetched the manifest of: fetch the
+   * image's other blobs it does not have yet in the background (see prefetch.ts). Blobs stored
+   * under another name are left to getBlob, which must first ask an upstream about this name.
+   */
+  #prefetchSiblings(name: string, digest: string): void {
+    if (!this.#context.config().docker.prefetch_layers) return;
+    const siblings = this.#prefetch.claim(name, digest);
+    if (siblings === undefined) return;
+    const candidates = this.#candidates(name);
+    void forEachLimited(siblings, PREFETCH_CONCURRENCY, async (sibling) => {
+      const parsed = parseDigest(sibling);
+      if (this.#engine.isFilling(parsed) || (await this.#context.blobs.stat(parsed))) return;
+      try {
+        const opened = await this.#download(name, sibling, candidates, true);
+        if (opened?.started === true) this.#prefetched.inc();
+        await opened?.committed;
+      } catch (err) {
+        this.#context.log.debug(
+          { digest: sibling, error: err instanceof Error ? err.message : String(err) },
+          'layer prefetch failed; a client asking for it will fetch it',
+        );
+      }
+    });
   }
 
   async listTags(name: string): Promise<readonly string[] | undefined> {

@@ -5,109 +5,23 @@
  * blob bytes that do not match — answered with a clear 5xx in the OCI envelope and never cached.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { parseConfigObject } from '../../../src/config/load.ts';
 import { routeName } from '../../../src/formats/oci/proxy-upstream.ts';
 import type { UpstreamTarget } from '../../../src/proxy/upstream-client.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-
-const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
-
-function sha(data: string | Buffer): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-
-interface Fixture {
-  readonly url: string;
-  readonly hits: string[];
-  /** If-None-Match values received, in order. */
-  readonly conditional: string[];
-  /** path → response */
-  readonly routes: Map<
-    string,
-    {
-      status: number;
-      headers?: Record<string, string>;
-      body?: string | Buffer;
-      /** When set, a request with `If-None-Match: <etag>` gets 304. */
-      etag?: string;
-    }
-  >;
-  close(): Promise<void>;
-}
-
-async function fixtureUpstream(): Promise<Fixture> {
-  const hits: string[] = [];
-  const conditional: string[] = [];
-  const routes: Fixture['routes'] = new Map();
-  const server = http.createServer((req, res) => {
-    hits.push(`${req.method ?? ''} ${req.url ?? ''}`);
-    const ifNoneMatch = req.headers['if-none-match'];
-    if (ifNoneMatch !== undefined) conditional.push(ifNoneMatch);
-    const route = routes.get(req.url ?? '');
-    if (!route) {
-      res
-        .writeHead(404, { 'content-type': 'application/json' })
-        .end('{"errors":[{"code":"NAME_UNKNOWN"}]}');
-      return;
-    }
-    if (route.etag !== undefined && req.headers['if-none-match'] === route.etag) {
-      res.writeHead(304, { etag: route.etag }).end();
-      return;
-    }
-    const body = route.body ?? '';
-    res.writeHead(route.status, {
-      'content-length': String(Buffer.byteLength(body)),
-      ...route.headers,
-    });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  return {
-    url,
-    hits,
-    conditional,
-    routes,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
-  };
-}
+import {
+  type Fixture,
+  fixtureUpstream,
+  MANIFEST_TYPE,
+  publishImage,
+  sha,
+} from './fixture-upstream.ts';
 
 /** Publishes a one-layer image at name:tag on the fixture; returns its digests. */
 function publish(fixture: Fixture, name: string, tag: string, layer = 'layer-bytes') {
-  const config = '{"architecture":"amd64","os":"linux"}';
-  const manifest = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MANIFEST_TYPE,
-    config: {
-      mediaType: 'application/vnd.oci.image.config.v1+json',
-      digest: sha(config),
-      size: config.length,
-    },
-    layers: [
-      {
-        mediaType: 'application/vnd.oci.image.layer.v1.tar',
-        digest: sha(layer),
-        size: layer.length,
-      },
-    ],
-  });
-  const digest = sha(manifest);
-  const headers = { 'content-type': MANIFEST_TYPE, 'docker-content-digest': digest };
-  fixture.routes.set(`/v2/${name}/manifests/${tag}`, { status: 200, headers, body: manifest });
-  fixture.routes.set(`/v2/${name}/manifests/${digest}`, { status: 200, headers, body: manifest });
-  fixture.routes.set(`/v2/${name}/blobs/${sha(layer)}`, { status: 200, body: layer });
-  fixture.routes.set(`/v2/${name}/blobs/${sha(config)}`, { status: 200, body: config });
-  return { digest, manifest, layer: sha(layer) };
+  const image = publishImage(fixture, name, tag, [layer]);
+  return { digest: image.digest, manifest: image.manifest, layer: sha(layer) };
 }
 
 describe('docker proxy routing and upstream garbage (fixture upstream)', () => {

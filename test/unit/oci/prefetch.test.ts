@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { forEachLimited, PrefetchIndex } from '../../../src/formats/oci/prefetch.ts';
+
+describe('PrefetchIndex', () => {
+  test('a layer of a remembered image claims the other layers and the config, once', () => {
+    const index = new PrefetchIndex();
+    index.remember('app', 'sha256:m1', 'sha256:c', ['sha256:a', 'sha256:b', 'sha256:d']);
+    assert.equal(index.knows('app', 'sha256:m1'), true);
+    assert.deepEqual(index.claim('app', 'sha256:b'), ['sha256:a', 'sha256:d', 'sha256:c']);
+    assert.equal(index.claim('app', 'sha256:a'), undefined, 'an image is prefetched once');
+  });
+
+  test('the config, unknown digests and other names claim nothing', () => {
+    const index = new PrefetchIndex();
+    index.remember('app', 'sha256:m1', 'sha256:c', ['sha256:a', 'sha256:b']);
+    assert.equal(index.claim('app', 'sha256:c'), undefined);
+    assert.equal(index.claim('app', 'sha256:zz'), undefined);
+    assert.equal(index.claim('other', 'sha256:a'), undefined);
+    assert.deepEqual(index.claim('app', 'sha256:a'), ['sha256:b', 'sha256:c']);
+  });
+
+  test('a shared base layer points at the newest image that lists it', () => {
+    const index = new PrefetchIndex();
+    index.remember('app', 'sha256:old', 'sha256:c1', ['sha256:base', 'sha256:v1']);
+    index.remember('app', 'sha256:new', 'sha256:c2', ['sha256:base', 'sha256:v2']);
+    assert.deepEqual(index.claim('app', 'sha256:base'), ['sha256:v2', 'sha256:c2']);
+    assert.deepEqual(index.claim('app', 'sha256:v1'), ['sha256:base', 'sha256:c1']);
+  });
+
+  test('the oldest images are forgotten beyond the cap', () => {
+    const index = new PrefetchIndex();
+    for (let i = 0; i <= 4096; i++)
+      index.remember('app', `sha256:m${i}`, 'sha256:c', [`sha256:l${i}`, `sha256:x${i}`]);
+    assert.equal(index.knows('app', 'sha256:m0'), false);
+    assert.equal(index.claim('app', 'sha256:l0'), undefined);
+    assert.deepEqual(index.claim('app', 'sha256:l4096'), ['sha256:x4096', 'sha256:c']);
+  });
+});
+
+describe('forEachLimited', () => {
+  test('runs every item with at most `limit` at once, and survives failures', async () => {
+    let running = 0;
+    let peak = 0;
+    const done: number[] = [];
+    await forEachLimited([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
+      running += 1;
+      peak = Math.max(peak, running);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      running -= 1;
+      if (n === 2) throw new Error('boom');
+      done.push(n);
+    });
+    assert.equal(peak, 3);
+    assert.deepEqual(done.sort(), [1, 3, 4, 5, 6, 7]);
+  });
+});
