@@ -7,15 +7,21 @@
  *   (`proxy: remoteurl:`) of the same upstream.
  * The upstream is Debian's docker-registry; the client is skopeo (`copy … dir:`); NORA runs as a
  * child process (`node src/main.ts serve`). Everything listens on 127.0.0.1; servers are stopped
- * by PID.
+ * by PID. "Cold" means this image is not cached, not that the server process just started: each
+ * proxy (NORA and Distribution alike) first pulls an unrelated small image, untimed, as a server
+ * in service has (a fresh Node process also compiles its hot code during its first requests).
  *
  *   npx node bench/oci-proxy/run.ts                 # BENCH_ROUNDS=3 BENCH_LAYERS_MB=40,30,20,10
+ *   BENCH_UPSTREAM_MBPS=25 npx node bench/oci-proxy/run.ts
+ *     every pull from the upstream (direct, NORA's, Distribution's) goes through a relay that
+ *     serves each connection at most 25 MB/s, as a remote registry's CDN does (throttle.ts)
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
 import { missingTools, run } from '../../test/helpers/tools.ts';
+import { throttledLink } from './throttle.ts';
 import {
   buildOciLayout,
   type Distribution,
@@ -29,6 +35,8 @@ const LAYERS = (process.env['BENCH_LAYERS_MB'] ?? '40,30,20,10')
   .split(',')
   .map((n) => Number(n) * MB);
 const NAME = 'bench/app';
+/** An unrelated image each proxy pulls once before it is measured (see the header). */
+const WARMUP = 'bench/warmup';
 let pulls = 0;
 type Key = 'direct' | 'noraCold' | 'noraWarm' | 'noraHosted' | 'distCold' | 'distWarm';
 const TAG = 'v1';
@@ -47,10 +55,22 @@ try {
   const layout = path.join(work, 'layout');
   await buildOciLayout(layout, TAG, { layerSizes: LAYERS });
   await pushLayout(layout, TAG, `${upstream.host}/${NAME}:${TAG}`);
+  const warmupLayout = path.join(work, 'warmup-layout');
+  await buildOciLayout(warmupLayout, TAG, { layerSizes: [10 * MB, 3 * MB] });
+  await pushLayout(warmupLayout, TAG, `${upstream.host}/${WARMUP}:${TAG}`);
   const size = await imageSize(upstream.url);
   log(
     `image ${NAME}:${TAG}: ${(size / MB).toFixed(1)} MB in ${LAYERS.length} layers; ${ROUNDS} rounds, skopeo copy → dir:`,
   );
+  // Where pulls from the upstream go: the upstream itself, or a rate-limiting relay in front of it.
+  let served: { readonly host: string; readonly url: string } = upstream;
+  const upstreamMBps = Number(process.env['BENCH_UPSTREAM_MBPS'] ?? 0);
+  if (upstreamMBps > 0) {
+    const link = await throttledLink(upstream.port, upstreamMBps * MB);
+    stops.push(() => link.close());
+    served = link;
+    log(`upstream throttled to ${upstreamMBps} MB/s per connection`);
+  }
 
   const results: Record<Key, number[]> = {
     direct: [],
@@ -63,10 +83,11 @@ try {
   const warmUpstreamRequests: number[] = [];
 
   for (let round = 0; round < ROUNDS; round++) {
-    results.direct.push(await pull(upstream.host, `${NAME}:${TAG}`));
+    results.direct.push(await pull(served.host, `${NAME}:${TAG}`));
 
-    const nora = await startNora(path.join(work, `nora-${round}`), upstream.url);
+    const nora = await startNora(path.join(work, `nora-${round}`), served.url);
     try {
+      await pull(nora.host, `${WARMUP}:${TAG}`);
       results.noraCold.push(await pull(nora.host, `${NAME}:${TAG}`));
       const before = countRequests(upstream);
       results.noraWarm.push(await pull(nora.host, `${NAME}:${TAG}`));
@@ -85,10 +106,11 @@ try {
     }
 
     const dist = await startDistribution(path.join(work, `dist-proxy-${round}`), {
-      proxyRemote: upstream.url,
+      proxyRemote: served.url,
       logLevel: 'warn',
     });
     try {
+      await pull(dist.host, `${WARMUP}:${TAG}`);
       results.distCold.push(await pull(dist.host, `${NAME}:${TAG}`));
       results.distWarm.push(await pull(dist.host, `${NAME}:${TAG}`));
     } finally {
