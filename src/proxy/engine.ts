@@ -111,6 +111,8 @@ export interface OpenedBlob {
   open(range?: ReadRange): Promise<Readable>;
   /** Settles when the blob is committed (immediately for cached ones). */
   readonly committed: Promise<FillResult | undefined>;
+  /** Bytes received from the upstream so far (the whole size for cached ones). */
+  received(): number;
 }
 
 /** How long a finished fill stays findable, so a request racing its commit reads the store. */
@@ -324,6 +326,7 @@ export class ProxyEngine {
           ? this.#blobs.open(request.digest, range)
           : Promise.resolve(fill.reader(range)),
       committed: fill.done,
+      received: () => fill.received,
     };
   }
 
@@ -374,6 +377,7 @@ export class ProxyEngine {
       started,
       open: (range) => this.#blobs.open(digest, range),
       committed: Promise.resolve(undefined),
+      received: () => size,
     };
   }
 

@@ -152,6 +152,11 @@ export class BlobFill {
     return this.#state;
   }
 
+  /** Bytes received from the upstream so far. */
+  get received(): number {
+    return this.#received;
+  }
+
   /**
    * A stream of the blob's bytes (or a range), following the fill as it grows. Destroying it
    * (client gone) only detaches this reader; the fill goes on.

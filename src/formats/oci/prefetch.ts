@@ -71,6 +71,17 @@ export class PrefetchIndex {
   }
 }
 
+/**
+ * An upstream connection at least this fast (bytes/s) is as fast as a client takes its bytes
+ * (skopeo reads ~200 MB/s here): prefetching would only add a write and a read-back per byte.
+ */
+const FAST_UPSTREAM_BYTES_PER_SECOND = 100 * 1024 * 1024;
+
+/** Whether one upstream connection delivered `bytes` in `seconds` as fast as a client reads. */
+export function upstreamKeepsUp(bytes: number, seconds: number): boolean {
+  return bytes / Math.max(seconds, 0.001) >= FAST_UPSTREAM_BYTES_PER_SECOND;
+}
+
 /** Runs `task` over `items` with at most `limit` at once; settles when all have settled. */
 export async function forEachLimited<T>(
   items: readonly T[],

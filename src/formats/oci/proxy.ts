@@ -29,7 +29,7 @@ import type {
 import { compare } from './group.ts';
 import { blobUnknown } from './hosted.ts';
 import { MANIFEST_MEDIA_TYPES, parseManifest } from './manifest.ts';
-import { forEachLimited, PrefetchIndex } from './prefetch.ts';
+import { forEachLimited, PrefetchIndex, upstreamKeepsUp } from './prefetch.ts';
 import {
   type Candidate,
   DockerUpstream,
@@ -46,6 +46,8 @@ export function createOciProxyBackend(repository: Repository, deps: OciBackendDe
 
 /** Background layer downloads at once per image being pulled (docker's own default is 3). */
 const PREFETCH_CONCURRENCY = 3;
+/** How long the layer that sets off a prefetch is watched before deciding (see #prefetchSiblings). */
+const PREFETCH_PROBE_MS = 100;
 
 interface ProxySettings {
   readonly ttlSeconds: number;
@@ -348,7 +350,7 @@ export class OciProxyBackend implements OciBackend {
     }
     const opened = await this.#download(name, digest, candidates, false);
     if (!opened) return undefined;
-    if (opened.started) this.#prefetchSiblings(name, digest);
+    if (opened.started) this.#prefetchSiblings(name, digest, opened);
     let size = opened.size;
     if (size === undefined) {
       // No Content-Length upstream: the size is known once the fill is verified.
@@ -395,13 +397,34 @@ export class OciProxyBackend implements OciBackend {
    * A client started downloading a layer of an image it fetched the manifest of: fetch the
    * image's other blobs it does not have yet in the background (see prefetch.ts). Blobs stored
    * under another name are left to getBlob, which must first ask an upstream about this name.
+   * The layer's own download is watched for PREFETCH_PROBE_MS first: an upstream connection as
+   * fast as the client (a registry on the same LAN) gains nothing from it, and the prefetched
+   * bytes would cost a spool write and a read back for the client on the cores it needs.
    */
-  #prefetchSiblings(name: string, digest: string): void {
+  #prefetchSiblings(name: string, digest: string, trigger: OpenedBlob): void {
     if (!this.#context.config().docker.prefetch_layers) return;
     const siblings = this.#prefetch.claim(name, digest);
     if (siblings === undefined) return;
+    const started = performance.now();
+    let finished: number | undefined;
+    trigger.committed.then(
+      () => (finished = performance.now()),
+      () => undefined,
+    );
+    const timer = setTimeout(() => {
+      const seconds = ((finished ?? performance.now()) - started) / 1000;
+      if (upstreamKeepsUp(trigger.received(), seconds)) {
+        this.#context.log.debug({ digest }, 'upstream as fast as the client: no prefetch');
+        return;
+      }
+      this.#fetchInBackground(name, siblings);
+    }, PREFETCH_PROBE_MS);
+    timer.unref();
+  }
+
+  #fetchInBackground(name: string, digests: readonly string[]): void {
     const candidates = this.#candidates(name);
-    void forEachLimited(siblings, PREFETCH_CONCURRENCY, async (sibling) => {
+    void forEachLimited(digests, PREFETCH_CONCURRENCY, async (sibling) => {
       const parsed = parseDigest(sibling);
       if (this.#engine.isFilling(parsed) || (await this.#context.blobs.stat(parsed))) return;
       try {

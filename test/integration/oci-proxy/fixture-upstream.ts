@@ -25,6 +25,8 @@ export interface Fixture {
       body?: string | Buffer;
       /** When set, a request with `If-None-Match: <etag>` gets 304. */
       etag?: string;
+      /** Sends the first half of a body, then the rest this much later (a slow connection). */
+      pauseMs?: number;
     }
   >;
   close(): Promise<void>;
@@ -54,7 +56,17 @@ export async function fixtureUpstream(): Promise<Fixture> {
       'content-length': String(Buffer.byteLength(body)),
       ...route.headers,
     });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    if (route.pauseMs === undefined) {
+      res.end(body);
+      return;
+    }
+    const bytes = Buffer.from(body);
+    res.write(bytes.subarray(0, bytes.length >> 1));
+    setTimeout(() => res.end(bytes.subarray(bytes.length >> 1)), route.pauseMs);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -74,13 +86,18 @@ export async function fixtureUpstream(): Promise<Fixture> {
   };
 }
 
-/** Publishes an image with these layers at name:tag (and by digest) on the fixture. */
+/**
+ * Publishes an image with these layers at name:tag (and by digest) on the fixture; `pauseMs`
+ * makes every blob body arrive in two halves that far apart.
+ */
 export function publishImage(
   fixture: Fixture,
   name: string,
   tag: string,
   layers: readonly (string | Buffer)[],
+  pauseMs?: number,
 ) {
+  const slow = pauseMs === undefined ? {} : { pauseMs };
   const config = '{"architecture":"amd64","os":"linux"}';
   const manifest = JSON.stringify({
     schemaVersion: 2,
@@ -101,7 +118,7 @@ export function publishImage(
   fixture.routes.set(`/v2/${name}/manifests/${tag}`, { status: 200, headers, body: manifest });
   fixture.routes.set(`/v2/${name}/manifests/${digest}`, { status: 200, headers, body: manifest });
   for (const layer of layers)
-    fixture.routes.set(`/v2/${name}/blobs/${sha(layer)}`, { status: 200, body: layer });
-  fixture.routes.set(`/v2/${name}/blobs/${sha(config)}`, { status: 200, body: config });
+    fixture.routes.set(`/v2/${name}/blobs/${sha(layer)}`, { status: 200, body: layer, ...slow });
+  fixture.routes.set(`/v2/${name}/blobs/${sha(config)}`, { status: 200, body: config, ...slow });
   return { digest, manifest, config: sha(config), layers: layers.map((layer) => sha(layer)) };
 }

@@ -1,8 +1,11 @@
 /**
  * Layer prefetch of the Docker proxy, against a scripted fixture upstream: the first layer a
  * client downloads of an image it fetched the manifest of sets off background downloads of the
- * image's other blobs (each fetched from the upstream once, then served from the cache); a
- * manifest or config fetch alone downloads nothing; `prefetch_layers = false` turns it off.
+ * image's other blobs (each fetched from the upstream once, then served from the cache) when the
+ * upstream is slower than a client; a manifest or config fetch alone downloads nothing;
+ * `prefetch_layers = false` turns it off. (Whether an upstream counts as fast is decided by
+ * `upstreamKeepsUp`, unit-tested in test/unit/oci/prefetch.test.ts: in one process, the speed of a
+ * loopback transfer depends on the machine's load.)
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +20,8 @@ import {
 } from './fixture-upstream.ts';
 
 const LAYERS = [randomBytes(300_000), randomBytes(200_000), randomBytes(100_000)];
+/** Each blob arrives in two halves this far apart: ~1.5 MB/s, a slow upstream connection. */
+const SLOW = 200;
 
 describe('docker proxy layer prefetch (fixture upstream)', () => {
   let hub: Fixture;
@@ -63,7 +68,7 @@ describe('docker proxy layer prefetch (fixture upstream)', () => {
   }
 
   test('the first layer download fetches the other blobs once in the background; later GETs are served from the cache', async () => {
-    const image = publishImage(hub, 'team/app', 'v1', LAYERS);
+    const image = publishImage(hub, 'team/app', 'v1', LAYERS, SLOW);
     await getManifest(nora, 'team/app');
     const [first, ...others] = image.layers;
     assert.ok(first);
@@ -90,6 +95,7 @@ describe('docker proxy layer prefetch (fixture upstream)', () => {
       'team/watched',
       'v1',
       LAYERS.map((l) => Buffer.concat([l, l])),
+      SLOW,
     );
     await getManifest(nora, 'team/watched');
     assert.equal(await getBlob(nora, 'team/watched', image.config), image.config);
@@ -106,6 +112,7 @@ describe('docker proxy layer prefetch (fixture upstream)', () => {
       'team/quiet',
       'v1',
       LAYERS.map((l) => l.subarray(1)),
+      SLOW,
     );
     await getManifest(off, 'team/quiet');
     const [first] = image.layers;

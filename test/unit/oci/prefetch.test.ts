@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { forEachLimited, PrefetchIndex } from '../../../src/formats/oci/prefetch.ts';
+import {
+  forEachLimited,
+  PrefetchIndex,
+  upstreamKeepsUp,
+} from '../../../src/formats/oci/prefetch.ts';
 
 describe('PrefetchIndex', () => {
   test('a layer of a remembered image claims the other layers and the config, once', () => {
@@ -53,5 +57,16 @@ describe('forEachLimited', () => {
     });
     assert.equal(peak, 3);
     assert.deepEqual(done.sort(), [1, 3, 4, 5, 6, 7]);
+  });
+});
+
+describe('upstreamKeepsUp', () => {
+  test('100 MiB/s and more per connection keeps up with a client; less does not', () => {
+    const MiB = 1024 * 1024;
+    assert.equal(upstreamKeepsUp(20 * MiB, 0.1), true); // 200 MiB/s: a loopback or LAN registry
+    assert.equal(upstreamKeepsUp(10 * MiB, 0.1), true);
+    assert.equal(upstreamKeepsUp(2.5 * MiB, 0.1), false); // 25 MiB/s: a CDN connection
+    assert.equal(upstreamKeepsUp(300_000, 0.2), false);
+    assert.equal(upstreamKeepsUp(4 * MiB, 0), true, 'an instant transfer counts as fast');
   });
 });
