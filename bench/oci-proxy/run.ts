@@ -13,20 +13,20 @@
  *
  *   npx node bench/oci-proxy/run.ts                 # BENCH_ROUNDS=3 BENCH_LAYERS_MB=40,30,20,10
  *   BENCH_UPSTREAM_MBPS=25 npx node bench/oci-proxy/run.ts
- *     every pull from the upstream (direct, NORA's, Distribution's) goes through a relay that
- *     serves each connection at most 25 MB/s, as a remote registry's CDN does (throttle.ts)
+ *     every pull from the upstream (direct, NORA's, Distribution's) goes through a front that
+ *     sends each response body at most at 25 MB/s, as a remote registry's CDN does
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
 import { missingTools, run } from '../../test/helpers/tools.ts';
-import { throttledLink } from './throttle.ts';
 import {
   buildOciLayout,
   type Distribution,
   pushLayout,
   startDistribution,
+  startFront,
 } from '../../test/e2e/oci-proxy/fixtures.ts';
 
 const MB = 1024 * 1024;
@@ -66,10 +66,11 @@ try {
   let served: { readonly host: string; readonly url: string } = upstream;
   const upstreamMBps = Number(process.env['BENCH_UPSTREAM_MBPS'] ?? 0);
   if (upstreamMBps > 0) {
-    const link = await throttledLink(upstream.port, upstreamMBps * MB);
-    stops.push(() => link.close());
-    served = link;
-    log(`upstream throttled to ${upstreamMBps} MB/s per connection`);
+    const front = await startFront(upstream.url);
+    front.throttle = upstreamMBps * MB;
+    stops.push(() => front.close());
+    served = front;
+    log(`upstream throttled to ${upstreamMBps} MB/s per response`);
   }
 
   const results: Record<Key, number[]> = {
