@@ -56,7 +56,7 @@ describe(
     /** skopeo copy into dir:, every blob checked against its name; returns the blob digests. */
     async function pull(host: string, name: string): Promise<string[]> {
       const out = path.join(dir, 'pulled', name.replace('/', '_'));
-    await fs.mkdir(path.dirname(out), { recursive: true });
+      await fs.mkdir(path.dirname(out), { recursive: true });
       await run('skopeo', [
         'copy',
         '--src-tls-verify=false',
