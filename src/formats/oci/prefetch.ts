@@ -20,14 +20,18 @@ interface ImageBlobs {
   claimed: boolean;
 }
 
-/** Remembered images; the oldest are forgotten first. ~200 bytes per layer. */
+/** Remembered images; the oldest are forgotten first. */
 const MAX_IMAGES = 4096;
+/** Remembered layers across all images (~250 bytes each): bounds the index at a few MB. */
+const MAX_LAYERS = 16_384;
 
 export class PrefetchIndex {
   /** `${name}@${manifestDigest}` → image, in insertion order (oldest first). */
   readonly #images = new Map<string, ImageBlobs>();
   /** `${name}@${layerDigest}` → the image that most recently listed that layer. */
   readonly #byLayer = new Map<string, ImageBlobs>();
+  /** Layers listed by the remembered images (what MAX_LAYERS bounds). */
+  #layers = 0;
 
   /** Whether the image manifest `digest` of `name` is already remembered. */
   knows(name: string, digest: string): boolean {
@@ -40,12 +44,14 @@ export class PrefetchIndex {
     if (this.#images.has(key) || layers.length === 0) return;
     const image: ImageBlobs = { key, config, layers, claimed: false };
     this.#images.set(key, image);
+    this.#layers += layers.length;
     // A layer shared by several images (a base layer) points at the newest: the image the client
     // pulling now most likely fetched the manifest of last.
     for (const layer of layers) this.#byLayer.set(`${name}@${layer}`, image);
-    if (this.#images.size > MAX_IMAGES) {
+    while (this.#images.size > MAX_IMAGES || (this.#layers > MAX_LAYERS && this.#images.size > 1)) {
       const oldest = this.#images.values().next().value;
-      if (oldest !== undefined) this.#forget(oldest);
+      if (oldest === undefined) break;
+      this.#forget(oldest);
     }
   }
 
@@ -63,6 +69,7 @@ export class PrefetchIndex {
 
   #forget(image: ImageBlobs): void {
     this.#images.delete(image.key);
+    this.#layers -= image.layers.length;
     const name = image.key.slice(0, image.key.lastIndexOf('@'));
     for (const layer of image.layers) {
       const key = `${name}@${layer}`;

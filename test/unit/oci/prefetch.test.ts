@@ -40,6 +40,18 @@ describe('PrefetchIndex', () => {
     assert.equal(index.claim('app', 'sha256:l0'), undefined);
     assert.deepEqual(index.claim('app', 'sha256:l4096'), ['sha256:x4096', 'sha256:c']);
   });
+
+  test('the oldest images are forgotten once the layers remembered exceed the layer cap', () => {
+    const index = new PrefetchIndex();
+    const layers = (i: number) => Array.from({ length: 100 }, (_, j) => `sha256:l${i}-${j}`);
+    for (let i = 0; i < 200; i++) index.remember('app', `sha256:m${i}`, 'sha256:c', layers(i));
+    // 200 images x 100 layers = 20,000 > 16,384: the oldest 37 are gone, the newest kept.
+    assert.equal(index.knows('app', 'sha256:m0'), false);
+    assert.equal(index.knows('app', 'sha256:m36'), false);
+    assert.equal(index.knows('app', 'sha256:m37'), true);
+    assert.equal(index.claim('app', 'sha256:l0-5'), undefined);
+    assert.equal(index.claim('app', 'sha256:l199-5')?.length, 100);
+  });
 });
 
 describe('forEachLimited', () => {
