@@ -2,9 +2,10 @@
  * Stream-through cache fill. One upstream body is written to a spool file while it is hashed;
  * every client (the first one included) reads the growing fill, so
  * - a slow or disconnected client never stalls or aborts the fill (the write outlives it),
- * - received bytes go into reused 1 MiB slabs (see SlabPool), one spool write per slab; clients
- *   that keep up are served from the slabs still in memory (the last ~8 MiB), others read the
- *   spool file: no read back from disk on the common path,
+ * - received bytes go into reused 1 MiB slabs (see SlabPool), one spool write per slab; a client
+ *   that keeps up is handed views of the newest received chunks (the last ~1 MiB), one a little
+ *   behind copies from the slabs still in memory (the last ~8 MiB), others read the spool file:
+ *   no read back from disk on the common path,
  * - any number of concurrent clients cost one upstream GET,
  * - only verified bytes are committed to the blob store (digest + size checked first), and a
  *   crash mid-fill leaves only a spool file under `<spool>/ingest`, wiped at start.
@@ -60,8 +61,7 @@ const RECENT_BYTES = 1024 * 1024;
  * promoted to V8's old space, where only a major GC frees them, and major GCs cost CPU on the
  * cores the client and the upstream need. Copied into reused slabs, the chunks die young, for
  * ~10 ms of copying per 100 MB: NORA's CPU per cold 100 MB pull went from a median of 0.53 s to
- * 0.48 s (the major GCs left are set off by the socket's own read buffers). Readers get copies
- * too, since a slab is reused once written.
+ * 0.48 s. A reader served from a slab gets a copy, since the slab is reused once written.
  */
 class SlabPool {
   readonly #free: Buffer[] = [];
@@ -107,8 +107,8 @@ export class BlobFill {
    * The newest received chunks themselves, covering offsets #recentStart to #received. A reader
    * that keeps up (the usual first client) is handed views of these instead of copies from the
    * slabs: the chunks are never reused, and they die young either way. Halves the bytes a cold
-   * pull allocates outside V8's heap, which is what sets off its major GCs (V8 starts one per
-   * ~64 MB of such allocations).
+   * pull allocates outside V8's heap, which V8 counts against the old generation's headroom
+   * (see growHeapForStreaming in src/server.ts).
    */
   #recent: Buffer[] = [];
   #recentStart = 0;

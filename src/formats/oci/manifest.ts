@@ -22,6 +22,11 @@ const IMAGE_TYPES = new Set<string>([MEDIA_TYPES.ociManifest, MEDIA_TYPES.docker
 const INDEX_TYPES = new Set<string>([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList]);
 export const MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([...IMAGE_TYPES, ...INDEX_TYPES]);
 
+/** Whether a manifest of this media type is an image (config + layers), not an index. */
+export function isImageManifest(mediaType: string): boolean {
+  return IMAGE_TYPES.has(mediaType);
+}
+
 export interface ParsedManifest {
   readonly mediaType: string;
   /** Blobs that must be linked in the repository (config + distributable layers). */

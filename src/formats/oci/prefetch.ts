@@ -41,7 +41,8 @@ export class PrefetchIndex {
   /** Remembers the blobs of the image manifest `digest` of `name` (config first, then layers). */
   remember(name: string, digest: string, config: string, layers: readonly string[]): void {
     const key = `${name}@${digest}`;
-    if (this.#images.has(key) || layers.length === 0) return;
+    // Remembered even without layers (an artifact): knows() then spares the caller a re-parse.
+    if (this.#images.has(key)) return;
     const image: ImageBlobs = { key, config, layers, claimed: false };
     this.#images.set(key, image);
     this.#layers += layers.length;

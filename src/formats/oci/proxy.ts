@@ -28,7 +28,7 @@ import type {
 } from './backend.ts';
 import { compare } from './group.ts';
 import { blobUnknown } from './hosted.ts';
-import { MANIFEST_MEDIA_TYPES, parseManifest } from './manifest.ts';
+import { isImageManifest, parseManifest } from './manifest.ts';
 import { forEachLimited, PrefetchIndex, upstreamKeepsUp } from './prefetch.ts';
 import {
   type Candidate,
@@ -126,18 +126,16 @@ export class OciProxyBackend implements OciBackend {
     return manifest;
   }
 
-  /** Notes an image manifest's blobs, so its first layer download can prefetch the others. */
+  /**
+   * Notes an image manifest's blobs, so its first layer download can prefetch the others. Each
+   * manifest is parsed once (indexes never): this runs on every manifest GET.
+   */
   #rememberImage(name: string, manifest: ManifestContent): void {
     if (!this.#context.config().docker.prefetch_layers) return;
-    if (
-      !MANIFEST_MEDIA_TYPES.has(manifest.mediaType) ||
-      this.#prefetch.knows(name, manifest.digest)
-    )
-      return;
+    if (!isImageManifest(manifest.mediaType) || this.#prefetch.knows(name, manifest.digest)) return;
     let blobs: readonly string[];
     try {
-      const parsed = parseManifest(manifest.body, manifest.mediaType);
-      blobs = parsed.blobs;
+      blobs = parseManifest(manifest.body, manifest.mediaType).blobs;
     } catch {
       return; // verified and cached already; a manifest we cannot read just is not prefetched
     }

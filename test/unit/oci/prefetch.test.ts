@@ -15,6 +15,13 @@ describe('PrefetchIndex', () => {
     assert.equal(index.claim('app', 'sha256:a'), undefined, 'an image is prefetched once');
   });
 
+  test('a manifest without layers is remembered (no re-parse) and claims nothing', () => {
+    const index = new PrefetchIndex();
+    index.remember('app', 'sha256:artifact', 'sha256:c', []);
+    assert.equal(index.knows('app', 'sha256:artifact'), true);
+    assert.equal(index.claim('app', 'sha256:c'), undefined);
+  });
+
   test('the config, unknown digests and other names claim nothing', () => {
     const index = new PrefetchIndex();
     index.remember('app', 'sha256:m1', 'sha256:c', ['sha256:a', 'sha256:b']);
