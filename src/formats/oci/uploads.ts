@@ -3,6 +3,13 @@
  * appended as they stream in and hashed incrementally (the sha256 state lives in memory per
  * session). When that state is unknown — after a restart, a failed chunk, or a sha512 digest — the
  * spool file is re-hashed at finalize. Nothing reaches the blob store before its digest verifies.
+ *
+ * Crash safety: the row's `offset` is the session's committed length and the only offset ever
+ * reported. A chunk's bytes are fsynced before the row moves past them, so the first `offset`
+ * bytes of the spool are always durable; bytes past it (a PATCH cut by a crash or kill -9) were
+ * never acknowledged and are cut off before the session is written to or finalised again. A
+ * spool shorter than its offset (storage that lost synced bytes) cannot be resumed: the session
+ * is dropped (BLOB_UPLOAD_UNKNOWN) and the client starts over.
  */
 import { randomInt, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -87,7 +94,7 @@ export class UploadManager {
     declaredLength: number | undefined,
   ): Promise<UploadStatus> {
     return this.#locks.run(uuid, async () => {
-      const row = await this.#row(repo, name, uuid);
+      const row = await this.#resumable(repo, name, uuid);
       if (range !== undefined) {
         if (range.start !== row.offset) throw outOfOrder(row.offset);
         if (declaredLength !== undefined && range.end - range.start + 1 !== declaredLength) {
@@ -110,7 +117,7 @@ export class UploadManager {
   ): Promise<{ digest: string; size: number }> {
     const expected = parseDigest(digestText);
     return this.#locks.run(uuid, async () => {
-      const row = await this.#row(repo, name, uuid);
+      const row = await this.#resumable(repo, name, uuid);
       if (range !== undefined && range.start !== row.offset) throw outOfOrder(row.offset);
       const size = body === undefined ? row.offset : await this.#write(row, body);
       const live = this.#live.get(uuid);
@@ -176,7 +183,39 @@ export class UploadManager {
     return row;
   }
 
-  /** Streams `body` onto the spool; on failure the file is cut back to the last good offset. */
+  /**
+   * The session (as #row), its spool cut back to the committed offset: bytes past it are what a
+   * crash left of an unacknowledged chunk. Call under the session's lock. A spool shorter than the
+   * offset drops the session (see the module comment) and throws BLOB_UPLOAD_UNKNOWN.
+   */
+  async #resumable(repo: string, name: string, uuid: string): Promise<OciUploadsTable> {
+    const row = await this.#row(repo, name, uuid);
+    const size = await fs.stat(row.spool_path).then(
+      (info) => info.size,
+      (err: unknown) => {
+        if (errnoCode(err) === 'ENOENT') return -1;
+        throw err;
+      },
+    );
+    if (size === row.offset) return row;
+    if (size > row.offset) {
+      await fs.truncate(row.spool_path, row.offset);
+      // An in-memory hash covers exactly the committed bytes, so it stays valid.
+      return row;
+    }
+    await this.#discard(row);
+    throw new RegistryError(
+      'NOT_FOUND',
+      `upload session ${uuid} lost bytes it had acknowledged; start the upload again`,
+      { protocolCode: 'BLOB_UPLOAD_UNKNOWN' },
+    );
+  }
+
+  /**
+   * Streams `body` onto the spool at the committed offset, fsyncs it, then records the new offset
+   * (so a recorded offset never names bytes a crash can lose); on failure the file is cut back to
+   * the last good offset.
+   */
   async #write(row: OciUploadsTable, body: Readable): Promise<number> {
     const limits = this.#limits();
     const live = this.#live.get(row.uuid) ?? { hash: undefined };
@@ -206,7 +245,13 @@ export class UploadManager {
     });
     if (sessionRoom < 0) throw tooMany('upload session is over its size limit');
     try {
-      await pipeline(body, meter, createWriteStream(row.spool_path, { flags: 'a' }));
+      await pipeline(
+        body,
+        meter,
+        createWriteStream(row.spool_path, { flags: 'r+', start: row.offset }),
+      );
+      await syncFile(row.spool_path);
+      await this.#store.setUploadOffset(row.uuid, row.offset + written);
     } catch (err) {
       // The hash has seen bytes the file will not keep: recompute it at finalize.
       live.hash = undefined;
@@ -218,15 +263,23 @@ export class UploadManager {
       }
       throw err;
     }
-    const offset = row.offset + written;
-    await this.#store.setUploadOffset(row.uuid, offset);
-    return offset;
+    return row.offset + written;
   }
 
   async #discard(row: OciUploadsTable): Promise<void> {
     this.#live.delete(row.uuid);
     await this.#store.deleteUpload(row.uuid);
     await fs.rm(row.spool_path, { force: true });
+  }
+}
+
+/** fsync of a file's data (any descriptor of the file flushes it). */
+async function syncFile(file: string): Promise<void> {
+  const handle = await fs.open(file, 'r');
+  try {
+    await handle.datasync();
+  } finally {
+    await handle.close();
   }
 }
 
