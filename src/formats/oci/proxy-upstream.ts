@@ -1,17 +1,23 @@
 /**
  * The Docker Registry v2 upstream adapter: which upstreams a name goes to (prefix routing,
- * default_action, Docker Hub's `library/` convention) and how to ask them for a manifest or a blob
- * through the proxy engine's client. No caching here: proxy.ts decides that.
+ * default_action, Docker Hub's `library/` convention) and how to ask them for a manifest, a blob,
+ * a tag list or referrers (lists read across all their pages, bounded) through the proxy engine's
+ * client. No caching here: proxy.ts decides that.
  */
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../../core/errors.ts';
+import { tryParseDigest } from '../../core/digest.ts';
 import { readAllBounded } from '../../core/streams.ts';
-import type {
-  UpstreamClient,
-  UpstreamResponse,
-  UpstreamTarget,
+import { nextPage, UPSTREAM_LIST_LIMITS } from '../../proxy/pagination.ts';
+import {
+  joinUrl,
+  type UpstreamClient,
+  type UpstreamResponse,
+  type UpstreamTarget,
 } from '../../proxy/upstream-client.ts';
+import type { Descriptor } from './backend.ts';
 import type { DockerUpstreamConfig } from './config.ts';
+import { isValidTag } from './reference.ts';
 
 /** Every manifest type we can serve, sent as Accept so the upstream never down-converts. */
 export const MANIFEST_ACCEPT = [
@@ -191,32 +197,178 @@ export class DockerUpstream {
     return { body: response.body, size };
   }
 
-  /** First page of an upstream tag list; undefined when unknown there. */
-  async tags(candidate: Candidate): Promise<string[] | undefined> {
-    const response = await this.#client.request(candidate.target, {
-      method: 'GET',
-      path: `/v2/${candidate.remoteName}/tags/list`,
-      scope: scopeOf(candidate.remoteName),
-    });
-    if (isAbsent(response)) {
-      response.body.destroy();
-      return undefined;
-    }
-    expectOk(response, candidate);
-    const body = await readAllBounded(
-      response.body as AsyncIterable<Uint8Array>,
-      MAX_MANIFEST_BYTES,
-      'upstream tag list',
+  /**
+   * An upstream's whole tag list, every page of it (see #pages); undefined when the name is
+   * unknown there. Entries that are not valid tags are dropped (they could not be pulled).
+   */
+  tags(candidate: Candidate): Promise<UpstreamList<string> | undefined> {
+    return this.#pages(
+      candidate,
+      `/v2/${candidate.remoteName}/tags/list`,
+      'tag list',
+      {},
+      (json) => {
+        if (!isObject(json)) return undefined;
+        const tags = json['tags'];
+        // Distribution answers `"tags": null` for a name whose tags were all deleted.
+        if (tags === null || tags === undefined) return [];
+        if (!Array.isArray(tags)) return undefined;
+        return tags.filter((t): t is string => typeof t === 'string' && isValidTag(t));
+      },
     );
+  }
+
+  /**
+   * The upstream's referrers of `digest` (OCI referrers API, every page), unfiltered; undefined
+   * when the upstream answers 404 for that API (it does not implement it, or does not know the
+   * name): the caller then asks the tag-schema fallback (see referrersTag).
+   */
+  referrers(candidate: Candidate, digest: string): Promise<UpstreamList<Descriptor> | undefined> {
+    return this.#pages(
+      candidate,
+      `/v2/${candidate.remoteName}/referrers/${digest}`,
+      'referrers list',
+      { accept: OCI_INDEX },
+      (json) => (isObject(json) ? parseDescriptors(json['manifests']) : undefined),
+    );
+  }
+
+  /**
+   * The referrers the tag-schema fallback records for `digest`: the image index tagged
+   * `<alg>-<hex>` (cut to 128 characters, the tag limit), or undefined when no such tag exists.
+   */
+  async referrersTag(candidate: Candidate, digest: string): Promise<Descriptor[] | undefined> {
+    const answer = await this.manifest(candidate, referrersTagOf(digest), 'GET');
+    if (answer.kind !== 'found') return undefined;
+    let json: unknown;
     try {
-      const parsed = JSON.parse(body.toString('utf8')) as { tags?: unknown };
-      return Array.isArray(parsed.tags)
-        ? parsed.tags.filter((t): t is string => typeof t === 'string')
-        : [];
+      json = JSON.parse(answer.body.toString('utf8'));
     } catch {
-      throw upstreamGarbage(candidate, 'tag list is not JSON');
+      throw upstreamGarbage(candidate, 'referrers tag is not JSON');
+    }
+    const manifests = isObject(json) ? parseDescriptors(json['manifests']) : undefined;
+    if (manifests === undefined) {
+      throw upstreamGarbage(candidate, 'referrers tag does not hold an image index');
+    }
+    return manifests;
+  }
+
+  /**
+   * Reads a paged list: the first page at `firstPath`, then each `Link: <…>; rel="next"` while
+   * it stays on the upstream (src/proxy/pagination.ts) and within UPSTREAM_LIST_LIMITS. Returns
+   * undefined when the first page is absent (404/401/403); a later page that is absent or fails,
+   * or a body that `parse` rejects (undefined), throws an upstream failure, so a list is either
+   * complete, stopped at a documented bound (`incomplete` says which), or not answered at all.
+   */
+  async #pages<T>(
+    candidate: Candidate,
+    firstPath: string,
+    what: string,
+    headers: Readonly<Record<string, string>>,
+    parse: (json: unknown) => T[] | undefined,
+  ): Promise<UpstreamList<T> | undefined> {
+    const limits = UPSTREAM_LIST_LIMITS;
+    const items: T[] = [];
+    const seen = new Set<string>();
+    let bytes = 0;
+    let path = firstPath;
+    for (let page = 1; ; page++) {
+      seen.add(path);
+      const response = await this.#client.request(candidate.target, {
+        method: 'GET',
+        path,
+        headers,
+        scope: scopeOf(candidate.remoteName),
+      });
+      if (isAbsent(response)) {
+        response.body.destroy();
+        if (page === 1) return undefined;
+        throw upstreamGarbage(candidate, `${what} page ${page} answered ${response.status}`);
+      }
+      expectOk(response, candidate);
+      const body = await readAllBounded(
+        response.body as AsyncIterable<Uint8Array>,
+        MAX_MANIFEST_BYTES,
+        `upstream ${what}`,
+      ).catch((err: unknown) => {
+        throw err instanceof RegistryError && err.code === 'TOO_LARGE'
+          ? upstreamGarbage(candidate, `${what} page larger than ${MAX_MANIFEST_BYTES} bytes`)
+          : err;
+      });
+      bytes += body.length;
+      let json: unknown;
+      try {
+        json = JSON.parse(body.toString('utf8'));
+      } catch {
+        throw upstreamGarbage(candidate, `${what} is not JSON`);
+      }
+      const parsed = parse(json);
+      if (parsed === undefined) throw upstreamGarbage(candidate, `${what} has an invalid shape`);
+      const room = limits.items - items.length;
+      items.push(...parsed.slice(0, room));
+      if (parsed.length > room) return { items, incomplete: `more than ${limits.items} entries` };
+      const next = nextPage(
+        response.header('link'),
+        joinUrl(candidate.target.baseUrl, path),
+        candidate.target.baseUrl,
+      );
+      if (next.kind === 'none') return { items };
+      if (next.kind === 'refused') return { items, incomplete: next.reason };
+      if (seen.has(next.path)) return { items, incomplete: 'next link repeats a page' };
+      if (page >= limits.pages) return { items, incomplete: `more than ${limits.pages} pages` };
+      if (bytes >= limits.bytes) return { items, incomplete: `more than ${limits.bytes} bytes` };
+      path = next.path;
     }
   }
+}
+
+/** A list read across an upstream's pages; `incomplete` says why the reading stopped early. */
+export interface UpstreamList<T> {
+  readonly items: T[];
+  readonly incomplete?: string;
+}
+
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+
+/** The tag-schema fallback's tag for a subject digest: `<alg>-<hex>`, at most 128 characters. */
+export function referrersTagOf(digest: string): string {
+  return digest.replace(':', '-').slice(0, 128);
+}
+
+/**
+ * Descriptors from an upstream document (`manifests` of an index), validated where they enter:
+ * undefined unless it is an array of objects with a media type, a valid digest and a size.
+ * Optional `artifactType` and string `annotations` are kept; anything else is dropped.
+ */
+export function parseDescriptors(value: unknown): Descriptor[] | undefined {
+  if (value === null || value === undefined) return [];
+  if (!Array.isArray(value)) return undefined;
+  const descriptors: Descriptor[] = [];
+  for (const entry of value as unknown[]) {
+    if (!isObject(entry)) return undefined;
+    const { mediaType, digest, size, artifactType, annotations } = entry;
+    if (typeof mediaType !== 'string' || mediaType === '') return undefined;
+    if (typeof digest !== 'string' || tryParseDigest(digest) === undefined) return undefined;
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return undefined;
+    const kept: Record<string, string> = {};
+    if (isObject(annotations)) {
+      for (const [key, text] of Object.entries(annotations)) {
+        if (typeof text === 'string') kept[key] = text;
+      }
+    }
+    descriptors.push({
+      mediaType,
+      digest,
+      size,
+      ...(typeof artifactType === 'string' && artifactType !== '' ? { artifactType } : {}),
+      ...(Object.keys(kept).length > 0 ? { annotations: kept } : {}),
+    });
+  }
+  return descriptors;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

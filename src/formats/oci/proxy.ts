@@ -6,14 +6,24 @@
  * - a tag is revalidated per metadata_ttl with one HEAD (Docker-Content-Digest), so a warm pull by
  *   tag costs the upstream at most one request; when every upstream fails the cached tag is served
  *   flagged stale, and an uncached one fails with 502/504 (never 404);
- * - blobs stream through one verified fill per digest (see src/proxy/fill.ts).
+ * - blobs stream through one verified fill per digest (see src/proxy/fill.ts);
+ * - lists come from the upstream whole: tags/list and referrers follow the upstream's pagination
+ *   (bounded, src/proxy/pagination.ts); referrers are cached under the tag freshness rule and
+ *   never answered "none" when no upstream could be asked.
  */
-import { parseDigest } from '../../core/digest.ts';
+import { Readable } from 'node:stream';
+import { formatDigest, parseDigest } from '../../core/digest.ts';
 import type { RegistryError } from '../../core/errors.ts';
 import { isRegistryError } from '../../core/errors.ts';
 import type { ByteRange } from '../../core/http-range.ts';
 import type { Counter } from 'prom-client';
-import { type OpenedBlob, type ProxyEngine, isUpstreamFailure } from '../../proxy/engine.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import {
+  type OpenedBlob,
+  type ProxyEngine,
+  type Refresh,
+  isUpstreamFailure,
+} from '../../proxy/engine.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { FormatContext } from '../format.ts';
@@ -33,8 +43,10 @@ import { forEachLimited, PrefetchIndex, upstreamKeepsUp } from './prefetch.ts';
 import {
   type Candidate,
   DockerUpstream,
+  parseDescriptors,
   type RoutableUpstream,
   routeName,
+  type UpstreamList,
   upstreamGarbage,
 } from './proxy-upstream.ts';
 import type { Reference } from './reference.ts';
@@ -48,6 +60,11 @@ export function createOciProxyBackend(repository: Repository, deps: OciBackendDe
 const PREFETCH_CONCURRENCY = 3;
 /** How long the layer that sets off a prefetch is watched before deciding (see #prefetchSiblings). */
 const PREFETCH_PROBE_MS = 100;
+/**
+ * Bound on one cached referrers document: the upstream pages it came from are bounded to 16 MiB
+ * (UPSTREAM_LIST_LIMITS), re-serialised descriptors stay well below twice that.
+ */
+const MAX_REFERRERS_DOCUMENT_BYTES = 32 * 1024 * 1024;
 
 interface ProxySettings {
   readonly ttlSeconds: number;
@@ -443,7 +460,9 @@ export class OciProxyBackend implements OciBackend {
     const candidates = this.#candidates(name);
     let remote: string[] | undefined;
     try {
-      remote = await this.#askUpstreams(candidates, (candidate) => this.#docker.tags(candidate));
+      remote = await this.#askUpstreams(candidates, async (candidate) =>
+        this.#complete(candidate, name, 'tag list', await this.#docker.tags(candidate)),
+      );
     } catch (err) {
       // Upstreams down: the cached tags are the best answer we have.
       if (!isUpstreamFailure(err) || cached === undefined) throw err;
@@ -456,8 +475,112 @@ export class OciProxyBackend implements OciBackend {
     return this.#cache.catalog();
   }
 
-  referrers(name: string, digest: string): Promise<readonly Descriptor[]> {
-    return this.#cache.referrers(name, digest);
+  /**
+   * Referrers of `digest`: the upstream's (its referrers API, or the `<alg>-<hex>` tag-schema
+   * fallback when that API answers 404), kept as a cached document under the tag freshness rule
+   * (metadata_ttl, served stale when every upstream fails), merged with the referrers among the
+   * manifests this proxy has cached. An upstream that names referrers wins; "none" is only
+   * answered when every upstream asked said so. When no upstream can be reached and nothing was
+   * cached, the upstream failure is thrown (502/504 alone, "not here" in a group): an empty 200
+   * would read as "unsigned".
+   */
+  async referrers(name: string, digest: string): Promise<readonly Descriptor[]> {
+    const local = await this.#cache.referrers(name, digest);
+    const settings = this.#settings();
+    const candidates = this.#candidates(name, settings);
+    if (candidates.length === 0) return local;
+    let remote: Descriptor[];
+    try {
+      const resolved = await this.#engine.resolve({
+        registry: this.repository.name,
+        key: `referrers:${name}:${digest}`,
+        ttlSeconds: settings.ttlSeconds,
+        serveStale: settings.serveStale,
+        refresh: () => this.#fetchReferrers(candidates, name, digest),
+      });
+      remote = resolved === undefined ? [] : await this.#readReferrers(resolved.entry.digest);
+    } catch (err) {
+      if (!isUpstreamFailure(err) || local.length === 0) throw err;
+      this.#context.log.warn(
+        { name, digest, error: err instanceof Error ? err.message : String(err) },
+        'upstreams failed for referrers; serving the cached referrer manifests only',
+      );
+      return local;
+    }
+    const merged = new Map<string, Descriptor>();
+    for (const descriptor of [...remote, ...local]) {
+      if (!merged.has(descriptor.digest)) merged.set(descriptor.digest, descriptor);
+    }
+    return [...merged.values()];
+  }
+
+  /** Asks the candidates for referrers and stores the answer as a document (a `Refresh`). */
+  async #fetchReferrers(
+    candidates: readonly Candidate[],
+    name: string,
+    digest: string,
+  ): Promise<Refresh> {
+    const found = await this.#askUpstreams(
+      candidates,
+      async (candidate) => {
+        const listed = this.#complete(
+          candidate,
+          name,
+          'referrers list',
+          await this.#docker.referrers(candidate, digest),
+        );
+        const list = listed ?? (await this.#docker.referrersTag(candidate, digest)) ?? [];
+        return list.length > 0 ? { candidate, list } : undefined;
+      },
+      // An upstream that failed may hold the referrers the others do not: no "none" then.
+      'fail',
+    );
+    const body = Buffer.from(JSON.stringify(found?.list ?? []));
+    const stored = await this.#engine.storeDocument(Readable.from([body]), {
+      maxBytes: MAX_REFERRERS_DOCUMENT_BYTES,
+    });
+    return {
+      kind: 'updated',
+      entry: {
+        digest: formatDigest(stored.digest),
+        size: stored.size,
+        mediaType: 'application/json',
+        etag: undefined,
+        upstream: found === undefined ? undefined : candidateId(found.candidate),
+      },
+    };
+  }
+
+  /** A referrers document stored by #fetchReferrers. */
+  async #readReferrers(digest: string): Promise<Descriptor[]> {
+    const stream = await this.#context.blobs.open(parseDigest(digest));
+    const body = await readAllBounded(
+      stream as AsyncIterable<Uint8Array>,
+      MAX_REFERRERS_DOCUMENT_BYTES,
+      'cached referrers',
+    );
+    return parseDescriptors(JSON.parse(body.toString('utf8'))) ?? [];
+  }
+
+  /** A paged upstream list's items; a list cut at a bound is served as read, and logged. */
+  #complete<T>(
+    candidate: Candidate,
+    name: string,
+    what: string,
+    list: UpstreamList<T> | undefined,
+  ): T[] | undefined {
+    if (list?.incomplete !== undefined) {
+      this.#context.log.warn(
+        {
+          upstream: candidate.target.label,
+          name,
+          entries: list.items.length,
+          reason: list.incomplete,
+        },
+        `upstream ${what} not read to its end; serving the entries read`,
+      );
+    }
+    return list?.items;
   }
 
   /**
