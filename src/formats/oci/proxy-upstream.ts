@@ -220,8 +220,9 @@ export class DockerUpstream {
 
   /**
    * The upstream's referrers of `digest` (OCI referrers API, every page), unfiltered; undefined
-   * when the upstream answers 404 for that API (it does not implement it, or does not know the
-   * name): the caller then asks the tag-schema fallback (see referrersTag).
+   * when the upstream answers 404 for that API (the spec's "not supported", or an unknown name),
+   * or 400/405/406/501 as registries without the route do: the caller then asks the tag-schema
+   * fallback (see referrersTag).
    */
   referrers(candidate: Candidate, digest: string): Promise<UpstreamList<Descriptor> | undefined> {
     return this.#pages(
@@ -230,6 +231,7 @@ export class DockerUpstream {
       'referrers list',
       { accept: OCI_INDEX },
       (json) => (isObject(json) ? parseDescriptors(json['manifests']) : undefined),
+      (status) => NO_REFERRERS_API.has(status),
     );
   }
 
@@ -256,7 +258,8 @@ export class DockerUpstream {
   /**
    * Reads a paged list: the first page at `firstPath`, then each `Link: <…>; rel="next"` while
    * it stays on the upstream (src/proxy/pagination.ts) and within UPSTREAM_LIST_LIMITS. Returns
-   * undefined when the first page is absent (404/401/403); a later page that is absent or fails,
+   * undefined when the first page is absent (404/401/403, or a status `alsoAbsent` accepts); a
+   * later page that is absent or fails,
    * or a body that `parse` rejects (undefined), throws an upstream failure, so a list is either
    * complete, stopped at a documented bound (`incomplete` says which), or not answered at all.
    */
@@ -266,6 +269,7 @@ export class DockerUpstream {
     what: string,
     headers: Readonly<Record<string, string>>,
     parse: (json: unknown) => T[] | undefined,
+    alsoAbsent: (status: number) => boolean = () => false,
   ): Promise<UpstreamList<T> | undefined> {
     const limits = UPSTREAM_LIST_LIMITS;
     const items: T[] = [];
@@ -280,7 +284,7 @@ export class DockerUpstream {
         headers,
         scope: scopeOf(candidate.remoteName),
       });
-      if (isAbsent(response)) {
+      if (isAbsent(response) || (page === 1 && alsoAbsent(response.status))) {
         response.body.destroy();
         if (page === 1) return undefined;
         throw upstreamGarbage(candidate, `${what} page ${page} answered ${response.status}`);
@@ -329,6 +333,8 @@ export interface UpstreamList<T> {
 }
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+/** Statuses registries without a referrers route answer besides the spec's 404. */
+const NO_REFERRERS_API = new Set([400, 405, 406, 501]);
 
 /** The tag-schema fallback's tag for a subject digest: `<alg>-<hex>`, at most 128 characters. */
 export function referrersTagOf(digest: string): string {
