@@ -13,7 +13,15 @@ import { RegistryError, isRegistryError } from '../../core/errors.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { PackumentCache, type RenderedDoc, makeDoc } from './cache.ts';
-import { checkName, checkTag, checkVersion, compareVersions, isValidVersion } from './names.ts';
+import {
+  checkName,
+  checkTag,
+  checkVersion,
+  compareVersions,
+  findEqualVersion,
+  isValidVersion,
+  precedenceKey,
+} from './names.ts';
 import {
   type PackageView,
   type PackumentForm,
@@ -110,7 +118,10 @@ export class NpmService {
       'dist-tags': Record<string, string>;
       versions: Record<string, Json>;
     };
-    const version = isValidVersion(spec) ? spec : packument['dist-tags'][spec];
+    // A version finds its precedence class (3.0.0 → 3.0.0+b1), as npm's clients match with semver.
+    const version = isValidVersion(spec)
+      ? findEqualVersion(spec, Object.keys(packument.versions))
+      : packument['dist-tags'][spec];
     const manifest = version === undefined ? undefined : packument.versions[version];
     if (!manifest)
       throw new RegistryError('NOT_FOUND', `version or tag "${spec}" of ${name} not found`);
@@ -423,16 +434,29 @@ export function hostedView(pkg: StoredPackage): PackageView {
   };
 }
 
-/** First view wins per version and per tag; times span all of them. */
+/**
+ * First view wins per version and per tag; times span all of them. Versions are matched by
+ * SemVer precedence: a hosted `3.0.0+b1` hides a proxied `3.0.0` (one version, never two
+ * different tarballs for what clients treat as the same version); a later view's tag naming a
+ * hidden version points at the one served.
+ */
 export function mergeViews(views: readonly PackageView[]): PackageView {
   const [first, ...rest] = views;
   if (!first) throw new Error('mergeViews needs at least one view');
   if (rest.length === 0) return first;
-  const versions = new Map(first.versions.map((v) => [v.version, v]));
+  const keyOf = (version: string) => precedenceKey(version) ?? version;
+  const versions = new Map(first.versions.map((v) => [keyOf(v.version), v]));
   const tags: Record<string, string> = { ...first.tags };
   for (const view of rest) {
-    for (const v of view.versions) if (!versions.has(v.version)) versions.set(v.version, v);
-    for (const [tag, version] of Object.entries(view.tags)) tags[tag] ??= version;
+    for (const v of view.versions) {
+      const key = keyOf(v.version);
+      if (!versions.has(key)) versions.set(key, v);
+    }
+    for (const [tag, version] of Object.entries(view.tags)) {
+      // Pointed at the version of the precedence class that is served.
+      const served = versions.get(keyOf(version));
+      if (tags[tag] === undefined && served) tags[tag] = served.version;
+    }
   }
   const created = views
     .map((v) => v.created)
