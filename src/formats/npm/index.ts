@@ -78,6 +78,7 @@ export const npmFormat: FormatModule = {
     });
     const accounts = new NpmAccounts(users, tokens, {
       allowRegistration: () => context.config().auth.allow_registration,
+      authEnabled: () => context.access.authEnabled,
     });
     const npmRepos = context.repositories.byFormat('npm');
     const mounts = npmRepos.map((repo) => ({
