@@ -56,12 +56,19 @@ export interface NpmServiceDeps {
   readonly upstream: (repo: Repository) => NpmUpstream | undefined;
   readonly lookupEmail: (user: string) => Promise<string | undefined>;
   readonly cache?: PackumentCache;
+  /**
+   * Counts a proxy cache hit (`nora_cache_hits_total`) for a proxy repository, when a rendered
+   * packument built from its cached upstream data is served again without asking the proxy.
+   */
+  readonly recordCacheHit?: (proxyRepository: string) => void;
 }
 
 interface Resolved {
   readonly view: PackageView;
   readonly validUntil: number;
   readonly stale: boolean;
+  /** The proxy members whose data the view holds (empty for hosted data). */
+  readonly proxied: readonly string[];
 }
 
 export class NpmService {
@@ -91,7 +98,10 @@ export class NpmService {
     checkName(name);
     const key = `${repo.name}\n${name}\n${form}\n${mountUrl}`;
     const cached = this.#cache.get(key, name);
-    if (cached) return cached;
+    if (cached) {
+      for (const proxy of cached.proxied ?? []) this.#deps.recordCacheHit?.(proxy);
+      return cached;
+    }
     const generation = this.#cache.generation(name);
     const resolved = await this.#resolve(repo, name);
     if (!resolved) throw notFound(name);
@@ -100,6 +110,7 @@ export class NpmService {
       resolved.validUntil,
       resolved.stale ? { 'x-nora-stale': 'true' } : {},
     );
+    if (resolved.proxied.length > 0) doc.proxied = resolved.proxied;
     // A stale document is never cached: the next request should try the upstream again.
     if (!resolved.stale) this.#cache.set(key, name, generation, doc);
     return doc;
@@ -184,20 +195,29 @@ export class NpmService {
       (p): p is StoredPackage => p !== undefined,
     );
     if (found.length > 0) {
-      return { view: mergeViews(found.map(hostedView)), validUntil: Infinity, stale: false };
+      return {
+        view: mergeViews(found.map(hostedView)),
+        validUntil: Infinity,
+        stale: false,
+        proxied: [],
+      };
     }
     for (const member of hosted) {
       // Unpublished everywhere but claimed: still never fetched from upstream.
       if (await this.#deps.store.claims(member.name, name)) return undefined;
     }
     const results: UpstreamPackument[] = [];
+    const proxied: string[] = [];
     const failures: RegistryError[] = [];
     for (const member of members.filter((m) => m.kind === 'proxy')) {
       const upstream = this.#deps.upstream(member);
       if (!upstream) continue;
       try {
         const result = await upstream.packument(name);
-        if (result) results.push(result);
+        if (result) {
+          results.push(result);
+          proxied.push(member.name);
+        }
       } catch (err) {
         if (!isRegistryError(err) || err.status < 500) throw err;
         failures.push(err);
@@ -212,6 +232,7 @@ export class NpmService {
       view: mergeViews(results.map((r) => r.view)),
       validUntil: Math.min(...results.map((r) => r.validUntil)),
       stale: results.some((r) => r.stale) || failures.length > 0,
+      proxied,
     };
   }
 

@@ -396,8 +396,12 @@ export class NpmStore {
     }));
   }
 
-  /** Records (or refreshes) an upstream packument seen by a proxy repository, for search. */
-  async indexProxied(repo: string, row: Omit<SearchRow, 'repo' | 'meta'>): Promise<void> {
+  /**
+   * Records (or refreshes) an upstream packument seen by a proxy repository, for search. `meta`
+   * holds what a search result shows (see `searchMeta` in search.ts).
+   */
+  async indexProxied(repo: string, row: Omit<SearchRow, 'repo'>): Promise<void> {
+    const meta = JSON.stringify(row.meta);
     await this.#db
       .insertInto('npm_proxy_index')
       .values({
@@ -407,6 +411,7 @@ export class NpmStore {
         keywords: row.keywords,
         latest: row.latest,
         modified_at: row.modifiedAt,
+        meta,
       })
       .onConflict((oc) =>
         oc.columns(['repo', 'name']).doUpdateSet({
@@ -414,6 +419,7 @@ export class NpmStore {
           keywords: row.keywords,
           latest: row.latest,
           modified_at: row.modifiedAt,
+          meta,
         }),
       )
       .execute();
@@ -433,7 +439,7 @@ export class NpmStore {
       keywords: r.keywords,
       latest: r.latest,
       modifiedAt: r.modified_at,
-      meta: {},
+      meta: parseJson(r.meta),
     }));
   }
 }
