@@ -17,6 +17,8 @@ export type Principal =
       readonly roles: readonly Role[];
       /** The address ranges this credential may be used from (a token's CIDR list); any when unset. */
       readonly networks?: NetworkList | undefined;
+      /** A read-only credential (`npm token create --read-only`): reads only, even with auth off. */
+      readonly readOnly?: boolean | undefined;
     };
 
 export type Role = 'read' | 'write' | 'admin';
@@ -90,8 +92,18 @@ export class AccessControl {
     );
   }
 
-  /** Throws UNAUTHORIZED (no identity) or DENIED (identity without the right). */
+  /**
+   * Throws UNAUTHORIZED (no identity) or DENIED (identity without the right). A read-only
+   * credential is refused every write whether or not auth is enabled: whoever asked for a
+   * read-only token (to hand to CI, say) relies on it being one, as with CIDR lists.
+   */
   authorize(principal: Principal, repository: Repository, action: Action): void {
+    if (principal.kind === 'user' && principal.readOnly === true && action !== 'read') {
+      throw new RegistryError(
+        'DENIED',
+        `this token is read-only: it may not ${action} ${repository.name} (create a publish token with npm token create)`,
+      );
+    }
     if (!this.#policy.authEnabled) return;
     if (principal.kind === 'anonymous') {
       if (action === 'read' && this.#policy.anonymousRead) return;

@@ -246,6 +246,7 @@ export class TokenStore {
       name: row.user_name,
       roles: effective,
       ...(networks === undefined ? {} : { networks }),
+      ...(row.readonly === 1 ? { readOnly: true } : {}),
     };
   }
 }

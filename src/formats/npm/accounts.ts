@@ -1,8 +1,15 @@
 /**
  * npm's account endpoints over the shared user and token stores: `npm adduser`/`login`
- * (CouchDB-style `PUT /-/user/org.couchdb.user:<name>`), `npm whoami`, `npm logout` and
+ * (CouchDB-style `PUT /-/user/org.couchdb.user:<name>`, and npm 11's web login
+ * `POST /-/v1/login` when auth is off), `npm whoami`, `npm logout` and
  * `npm token list|create|revoke` (`/-/npm/v1/tokens`).
+ *
+ * With `[auth] enabled = false` every request may read and write, but npm refuses to publish
+ * without a token in its config (ENEEDAUTH). So `npm login` hands back an *anonymous token*: a
+ * random string that is stored nowhere and creates no account; it resolves to no one, so it is
+ * exactly as powerful as no token (everything while auth is off, nothing once auth is on).
  */
+import { randomBytes } from 'node:crypto';
 import type { Principal } from '../../auth/access.ts';
 import { invalidCidrs, MAX_CIDRS } from '../../auth/networks.ts';
 import type { TokenInfo, TokenStore, UserStore } from '../../auth/users.ts';
@@ -14,7 +21,18 @@ const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export interface AccountPolicy {
   /** `[auth] allow_registration`: may an unknown name create an account? Read per request. */
   readonly allowRegistration: () => boolean;
+  /** `[auth] enabled`, read per request (SIGHUP may change it). */
+  readonly authEnabled: () => boolean;
 }
+
+/** A token standing for no one (see the module comment); never stored, never logged. */
+function anonymousToken(): string {
+  return `nora_anonymous_${randomBytes(24).toString('base64url')}`;
+}
+
+/** The path (below a mount) of the web-login `doneUrl`; the `loginUrl` page is `…/open`. */
+export const WEB_LOGIN_DONE = '/-/v1/login/done';
+export const WEB_LOGIN_OPEN = '/-/v1/login/open';
 
 export class NpmAccounts {
   readonly #users: UserStore;
@@ -49,6 +67,10 @@ export class NpmAccounts {
         throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
       }
     } else if (!(await this.#users.verify(urlName, password))) {
+      if (!(await this.#users.get(urlName)) && !this.#policy.authEnabled()) {
+        // Auth is off: nothing to log in to, but npm needs a token to publish.
+        return { ok: true, id: `org.couchdb.user:${urlName}`, rev: '1', token: anonymousToken() };
+      }
       if (!(await this.#users.get(urlName))) {
         throw new RegistryError(
           'DENIED',
@@ -60,6 +82,39 @@ export class NpmAccounts {
     }
     const { secret } = await this.#tokens.create(urlName);
     return { ok: true, id: `org.couchdb.user:${urlName}`, rev: '1', token: secret };
+  }
+
+  /**
+   * `POST /-/v1/login` (npm ≥ 9 tries this first, for `npm login` and `npm adduser`). With auth
+   * off it answers at once: `loginUrl` is a page saying there is nothing to do, and `doneUrl`
+   * answers 200 with an anonymous token on the first poll, so npm finishes without a browser or
+   * a prompt. With auth on there is no web flow here: 404 makes npm fall back to the
+   * username/password login (its "web login not supported" path).
+   * `mountUrl` is the repository's public base URL without a trailing slash.
+   */
+  webLogin(mountUrl: string): Json {
+    if (this.#policy.authEnabled()) {
+      throw new RegistryError(
+        'NOT_FOUND',
+        'web login is not supported by this registry: log in with a username and password',
+      );
+    }
+    return { loginUrl: `${mountUrl}${WEB_LOGIN_OPEN}`, doneUrl: `${mountUrl}${WEB_LOGIN_DONE}` };
+  }
+
+  /** The `doneUrl` poll: `{ token }` while auth is off (404 once it is on). */
+  webLoginDone(): Json {
+    if (this.#policy.authEnabled()) {
+      throw new RegistryError('NOT_FOUND', 'web login is not supported by this registry');
+    }
+    return { token: anonymousToken() };
+  }
+
+  /** The text shown at `loginUrl`. */
+  webLoginPage(): string {
+    return this.#policy.authEnabled()
+      ? 'web login is not supported by this registry: log in with a username and password\n'
+      : 'Authentication is disabled on this registry ([auth] enabled = false): npm has been given an anonymous token and needs nothing else.\n';
   }
 
   async profile(urlName: string, principal: Principal): Promise<Json> {
@@ -82,6 +137,8 @@ export class NpmAccounts {
   }
 
   async logout(secret: string, principal: Principal): Promise<Json> {
+    // An anonymous token (auth off) has nothing to revoke.
+    if (principal.kind === 'anonymous' && !this.#policy.authEnabled()) return { ok: true };
     requireUser(principal);
     if (!(await this.#tokens.revokeSecret(secret)))
       throw new RegistryError('NOT_FOUND', 'token not found');
@@ -128,7 +185,7 @@ export class NpmAccounts {
     const name = typeof body['name'] === 'string' ? body['name'].slice(0, 128) : undefined;
     const { secret, info } = await this.#tokens.create(user, {
       ...(name === undefined ? {} : { name }),
-      readonly: body['readonly'] === true,
+      readonly: readOnlyRequested(body),
       cidrWhitelist: cidrs,
     });
     return { ...tokenJson(info), token: secret };
@@ -148,6 +205,30 @@ export class NpmAccounts {
     }
     await this.#tokens.revoke(user, matches[0].key);
   }
+}
+
+/**
+ * Whether a token-create body asks for a read-only token. npm ≤ 10 (npm-profile) sends
+ * `readonly: true` for `--read-only`; npm 11 sends granular-token fields instead, and its
+ * `--read-only` flag sends nothing at all (11.19: the body is `{name, password}`), so there the
+ * way to ask is `--packages-and-scopes-permission=read-only`, sent as
+ * `packages_and_scopes_permission: "read-only"`. Throws 400 for a level NORA cannot give.
+ */
+export function readOnlyRequested(body: Json): boolean {
+  const levels = [body['packages_and_scopes_permission'], body['orgs_permission']];
+  for (const level of levels) {
+    if (level === undefined || level === null || level === 'read-only' || level === 'read-write')
+      continue;
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `unsupported token permission ${JSON.stringify(level).slice(0, 40)}: NORA tokens are "read-only" or "read-write"`,
+    );
+  }
+  return (
+    body['readonly'] === true ||
+    body['packages_and_scopes_permission'] === 'read-only' ||
+    body['orgs_permission'] === 'read-only'
+  );
 }
 
 function requireUser(principal: Principal): string {

@@ -18,6 +18,8 @@ export interface RenderedDoc {
   readonly validUntil: number;
   /** Response headers that describe how the data was obtained (x-nora-stale). */
   readonly headers: Readonly<Record<string, string>>;
+  /** Proxy repositories whose cached upstream data this document was built from (metrics). */
+  proxied?: readonly string[] | undefined;
   /** The gzip of `body`, computed on first demand and shared by every later request. */
   gzip?: Promise<Buffer> | undefined;
 }

@@ -75,9 +75,13 @@ export const npmFormat: FormatModule = {
       access: context.access,
       upstream: (repo) => upstreams.get(repo),
       lookupEmail: async (name) => (await users.get(name))?.email,
+      recordCacheHit: (registry) => {
+        context.proxy.metrics.record(registry, 'hit');
+      },
     });
     const accounts = new NpmAccounts(users, tokens, {
       allowRegistration: () => context.config().auth.allow_registration,
+      authEnabled: () => context.access.authEnabled,
     });
     const npmRepos = context.repositories.byFormat('npm');
     const mounts = npmRepos.map((repo) => ({

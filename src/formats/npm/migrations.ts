@@ -1,5 +1,5 @@
 /** npm metadata (`0200_npm_*`): packages, versions (immutable, tombstoned on unpublish), dist-tags. */
-import type { Kysely } from 'kysely';
+import type { ColumnType, Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 
 export type NpmPackagesTable = {
@@ -49,6 +49,12 @@ export type NpmProxyIndexTable = {
   keywords: string;
   latest: string;
   modified_at: number;
+  /**
+   * JSON: what a search result shows of the package (author, maintainers, publisher, links,
+   * date = the latest version's publish time), taken from the upstream packument. '{}' for rows
+   * indexed before 0202.
+   */
+  meta: ColumnType<string, string | undefined, string>;
 };
 
 export type NpmTables = {
@@ -115,6 +121,15 @@ export const npmMigrations: Record<string, Migration> = {
         .addColumn('latest', 'text', (c) => c.notNull())
         .addColumn('modified_at', 'integer', (c) => c.notNull())
         .addPrimaryKeyConstraint('npm_proxy_index_pk', ['repo', 'name'])
+        .execute();
+    },
+  },
+  '0202_npm_proxy_index_meta': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Search results of proxied packages carry their author, links and publish date.
+      await db.schema
+        .alterTable('npm_proxy_index')
+        .addColumn('meta', 'text', (c) => c.notNull().defaultTo('{}'))
         .execute();
     },
   },

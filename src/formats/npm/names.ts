@@ -2,13 +2,12 @@
  * npm package names and versions: the one place they are validated. Reads accept legacy names
  * (mixed case, as old packages on public registries have); publishing requires the modern rules.
  */
+import semver, { type SemVer } from 'semver';
 import { RegistryError } from '../../core/errors.ts';
 
 const MAX_NAME_LENGTH = 214;
 const READ_NAME = /^(?:@[A-Za-z0-9~-][A-Za-z0-9._~-]*\/)?[A-Za-z0-9~-][A-Za-z0-9._~-]*$/;
 const PUBLISH_NAME = /^(?:@[a-z0-9~-][a-z0-9._~-]*\/)?[a-z0-9~-][a-z0-9._~-]*$/;
-const SEMVER =
-  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
 const TAG = /^[A-Za-z][A-Za-z0-9._-]{0,127}$/;
 
 export function isValidName(name: string): boolean {
@@ -35,8 +34,22 @@ export function checkPublishName(name: string): string {
   return name;
 }
 
+/**
+ * A strict SemVer 2.0.0 version as npm's `semver` parses it, written canonically: no `v`/`=`
+ * prefix, no spaces (semver would accept and strip them; a registry key must be the clean form).
+ * semver also bounds the length (256) and each number (Number.MAX_SAFE_INTEGER).
+ */
+function parse(version: string): SemVer | undefined {
+  if (version.length > 256) return undefined;
+  const parsed = semver.parse(version, { loose: false });
+  if (!parsed) return undefined;
+  const canonical =
+    parsed.build.length > 0 ? `${parsed.version}+${parsed.build.join('.')}` : parsed.version;
+  return canonical === version ? parsed : undefined;
+}
+
 export function isValidVersion(version: string): boolean {
-  return version.length <= 256 && SEMVER.test(version);
+  return parse(version) !== undefined;
 }
 
 export function checkVersion(version: string): string {
@@ -51,7 +64,7 @@ export function checkVersion(version: string): string {
 
 export function isValidTag(tag: string): boolean {
   // A tag that parses as a version would shadow it in `npm install name@tag`.
-  return TAG.test(tag) && !isValidVersion(tag);
+  return TAG.test(tag) && semver.valid(tag) === null;
 }
 
 export function checkTag(tag: string): string {
@@ -85,51 +98,49 @@ export function namePath(name: string): string {
     : encodeURIComponent(name);
 }
 
-interface ParsedVersion {
-  readonly core: readonly [number, number, number];
-  readonly pre: readonly (string | number)[];
+/**
+ * The SemVer §10 precedence class of a valid version: the version without its build metadata
+ * (`3.0.0+b1` → `3.0.0`). Two versions of one package with the same key are one version for
+ * npm's clients (semver.eq ignores build metadata), so a registry may hold only one of them.
+ * Returns undefined for an invalid version.
+ */
+export function precedenceKey(version: string): string | undefined {
+  return parse(version)?.version;
 }
 
-function parseVersion(version: string): ParsedVersion | undefined {
-  const match = SEMVER.exec(version);
-  if (!match) return undefined;
-  const pre =
-    match[4] === undefined ? [] : match[4].split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-  return { core: [Number(match[1]), Number(match[2]), Number(match[3])], pre };
-}
-
-/** Semver precedence (build metadata ignored); invalid versions sort first. */
+/** Semver precedence via npm's `semver` (build metadata ignored); invalid versions sort first. */
 export function compareVersions(a: string, b: string): number {
-  const pa = parseVersion(a);
-  const pb = parseVersion(b);
-  if (!pa || !pb) return pa ? 1 : pb ? -1 : a.localeCompare(b);
-  for (let i = 0; i < 3; i++) {
-    const diff = (pa.core[i] ?? 0) - (pb.core[i] ?? 0);
-    if (diff !== 0) return Math.sign(diff);
-  }
-  if (pa.pre.length === 0 || pb.pre.length === 0)
-    return pb.pre.length - pa.pre.length === 0 ? 0 : pa.pre.length === 0 ? 1 : -1;
-  for (let i = 0; i < Math.max(pa.pre.length, pb.pre.length); i++) {
-    const x = pa.pre[i];
-    const y = pb.pre[i];
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    if (x === y) continue;
-    if (typeof x === 'number' && typeof y === 'number') return Math.sign(x - y);
-    if (typeof x === 'number') return -1;
-    if (typeof y === 'number') return 1;
-    return x < y ? -1 : 1;
-  }
-  return 0;
+  const pa = parse(a);
+  const pb = parse(b);
+  if (!pa || !pb) return pa ? 1 : pb ? -1 : a < b ? -1 : a > b ? 1 : 0;
+  return pa.compare(pb);
 }
 
 export function isPrerelease(version: string): boolean {
-  return (parseVersion(version)?.pre.length ?? 0) > 0;
+  return (parse(version)?.prerelease.length ?? 0) > 0;
 }
 
 /** The highest release version (prereleases only when there is nothing else). */
 export function highestVersion(versions: Iterable<string>): string | undefined {
-  const all = [...versions].sort(compareVersions);
+  const all = [...versions].filter((v) => parse(v) !== undefined).sort(compareVersions);
   const releases = all.filter((v) => !isPrerelease(v));
   return releases.at(-1) ?? all.at(-1);
+}
+
+/**
+ * Of `candidates`, the one equal to `version` by SemVer precedence (the exact string first), or
+ * undefined. `GET /<name>/3.0.0` finds `3.0.0+b1`, as npm's clients would with `semver.eq`.
+ */
+export function findEqualVersion(
+  version: string,
+  candidates: Iterable<string>,
+): string | undefined {
+  const key = precedenceKey(version);
+  if (key === undefined) return undefined;
+  let found: string | undefined;
+  for (const candidate of candidates) {
+    if (candidate === version) return candidate;
+    if (found === undefined && precedenceKey(candidate) === key) found = candidate;
+  }
+  return found;
 }

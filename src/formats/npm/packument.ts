@@ -5,6 +5,7 @@
  */
 import type { Json } from './store.ts';
 import { namePath } from './names.ts';
+import { hasInstallScript } from './tarball-facts.ts';
 
 export const ABBREVIATED_TYPE = 'application/vnd.npm.install-v1+json';
 
@@ -88,6 +89,10 @@ export function renderPackument(view: PackageView, form: PackumentForm, mountUrl
         const value = v.manifest[field];
         if (value !== undefined) manifest[field] = value;
       }
+      // Derived by npm's registry, not copied: versions stored before it was derived at publish,
+      // and upstream full documents (which may lack it), get it from their scripts/gypfile.
+      if (manifest['hasInstallScript'] !== true && hasInstallScript(v.manifest))
+        manifest['hasInstallScript'] = true;
     } else {
       manifest = { ...v.manifest };
     }

@@ -8,6 +8,7 @@ import { checkName } from './names.ts';
 export type NpmRoute =
   | { readonly kind: 'ping' }
   | { readonly kind: 'whoami' }
+  | { readonly kind: 'web-login'; readonly step: 'start' | 'done' | 'open' }
   | { readonly kind: 'user'; readonly user: string }
   | { readonly kind: 'logout'; readonly token: string }
   | { readonly kind: 'tokens' }
@@ -72,6 +73,9 @@ function parseSpecial(parts: string[]): NpmRoute {
   const joined = parts.join('/');
   if (joined === 'ping') return { kind: 'ping' };
   if (joined === 'whoami') return { kind: 'whoami' };
+  if (joined === 'v1/login') return { kind: 'web-login', step: 'start' };
+  if (joined === 'v1/login/done') return { kind: 'web-login', step: 'done' };
+  if (joined === 'v1/login/open') return { kind: 'web-login', step: 'open' };
   if (joined === 'v1/search') return { kind: 'search' };
   if (joined === 'npm/v1/tokens') return { kind: 'tokens' };
   if (parts.length === 5 && joined.startsWith('npm/v1/tokens/token/')) {

@@ -19,6 +19,7 @@ import type { FormatContext } from '../format.ts';
 import { compareVersions, isValidTag, isValidVersion, namePath, tarballFilename } from './names.ts';
 import type { PackageView, VersionView } from './packument.ts';
 import { META_FIELDS, isObject } from './publish.ts';
+import { searchMeta } from './search.ts';
 import type { Json, NpmStore } from './store.ts';
 import type { NpmUpstream, UpstreamPackument, UpstreamTarball } from './upstream.ts';
 
@@ -250,6 +251,7 @@ class NpmProxyUpstream implements NpmUpstream {
         parsed.view.modified === undefined
           ? Date.now()
           : Date.parse(parsed.view.modified) || Date.now(),
+      meta: searchMeta(parsed.view),
     });
   }
 
@@ -260,7 +262,11 @@ class NpmProxyUpstream implements NpmUpstream {
     if (known) {
       const digest = parseDigest(known.digest);
       const stat = await this.#context.blobs.stat(digest);
-      if (stat) return this.#fromStore(digest, stat.size, false);
+      if (stat) {
+        // Served from the cache without the engine's openBlob: count it here (as Docker's are).
+        this.#context.proxy.metrics.record(this.#repo.name, 'hit');
+        return this.#fromStore(digest, stat.size, false);
+      }
     }
     // 2. The cached packument as it is: a tarball we hold must be served even when the
     //    packument is due for revalidation and the upstream is down.
@@ -280,6 +286,7 @@ class NpmProxyUpstream implements NpmUpstream {
       const stat = await this.#context.blobs.stat(source.sha512);
       if (stat) {
         await this.#remember(key, source.sha512, stat.size);
+        this.#context.proxy.metrics.record(this.#repo.name, 'hit');
         return this.#fromStore(source.sha512, stat.size, false);
       }
     }
@@ -364,6 +371,7 @@ class NpmProxyUpstream implements NpmUpstream {
     const flight = this.#legacyFills.run(key, async () => {
       const fetched = await this.#fetchTarball(name, source);
       if (!fetched) return undefined;
+      this.#context.proxy.metrics.record(this.#repo.name, 'miss');
       const result = await this.#context.blobs.ingest(fetched.body, {
         hashes: ['sha1'],
         maxBytes: MAX_TARBALL_BYTES,

@@ -7,11 +7,12 @@
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { type Digest, formatDigest } from '../../core/digest.ts';
+import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError, isRegistryError } from '../../core/errors.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { checkPublishName, checkTag, checkVersion, tarballFilename, unscoped } from './names.ts';
 import type { SpooledAttachment } from './publish-scan.ts';
+import { tarballFacts, withDerivedFields } from './tarball-facts.ts';
 import type { Json, NewVersion, PublishInput } from './store.ts';
 
 /** Package-level fields kept from the last publish and rendered in the full packument. */
@@ -137,9 +138,15 @@ export async function ingestPublish(
       manifestValue,
       spools,
     );
+    // What the registry derives from the tarball (_hasShrinkwrap, hasInstallScript, fileCount,
+    // unpackedSize), read back from the store as a bounded stream.
+    const facts = await tarballFacts(await blobs.open(parseDigest(stored.digest)));
     out.push({
       ...stored,
-      manifest: versionManifest(name, version, manifestValue, stored, publisher),
+      manifest: withDerivedFields(
+        versionManifest(name, version, manifestValue, stored, publisher),
+        facts,
+      ),
     });
   }
 

@@ -83,6 +83,15 @@ async function dispatch(
     case 'whoami':
       allow(method, ['GET']);
       return reply.send(accounts.whoami(principal));
+    case 'web-login':
+      if (route.step === 'start') {
+        allow(method, ['POST']);
+        await readBody(request, SMALL_BODY); // `{}` or `{"create":true}`: nothing in it matters
+        return reply.send(accounts.webLogin(mountUrl()));
+      }
+      allow(method, ['GET']);
+      if (route.step === 'done') return reply.send(accounts.webLoginDone());
+      return reply.type('text/plain; charset=utf-8').send(accounts.webLoginPage());
     case 'user':
       if (method === 'GET') return reply.send(await accounts.profile(route.user, principal));
       allow(method, ['PUT']);

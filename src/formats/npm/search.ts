@@ -6,7 +6,82 @@
  */
 import { RegistryError } from '../../core/errors.ts';
 import { scopeOf } from './names.ts';
-import type { SearchRow } from './store.ts';
+import type { PackageView } from './packument.ts';
+import type { Json, SearchRow } from './store.ts';
+
+const MAX_META_PEOPLE = 20;
+const MAX_META_STRING = 1024;
+
+/**
+ * What a search result shows of a proxied package, from its upstream packument: `author`,
+ * `maintainers` (at most 20), `publisher` (the latest version's `_npmUser`), `homepage`,
+ * `repository`, `bugs` and `date` (the latest version's publish time from `time`, ISO string).
+ * Strings are cut at 1 KiB so one packument cannot bloat the index.
+ */
+export function searchMeta(view: PackageView): Json {
+  const out: Json = {};
+  const meta = view.meta;
+  const author = person(meta['author']);
+  if (author) out['author'] = author;
+  if (Array.isArray(meta['maintainers'])) {
+    out['maintainers'] = meta['maintainers']
+      .map(person)
+      .filter((p) => p !== undefined)
+      .slice(0, MAX_META_PEOPLE);
+  }
+  for (const field of ['homepage', 'repository', 'bugs'] as const) {
+    const url = urlOf(meta[field]);
+    if (url !== undefined) out[field] = url;
+  }
+  const latest = view.tags['latest'];
+  const version = view.versions.find((v) => v.version === latest) ?? view.versions.at(-1);
+  if (version) {
+    const publisher = person(version.manifest['_npmUser']);
+    if (publisher) out['publisher'] = publisher;
+    if (version.time !== undefined && !Number.isNaN(Date.parse(version.time)))
+      out['date'] = new Date(version.time).toISOString();
+  }
+  return out;
+}
+
+/** A person as npm writes it: `{ name, email?, url? }` or `"Name <email> (url)"`. */
+function person(value: unknown): Json | undefined {
+  if (typeof value === 'string') {
+    const match = /^([^<(]*?)\s*(?:<([^>]*)>)?\s*(?:\(([^)]*)\))?\s*$/.exec(value);
+    const name = (match?.[1] ?? value).trim();
+    if (name === '') return undefined;
+    return {
+      name: cut(name),
+      ...(match?.[2] ? { email: cut(match[2]) } : {}),
+      ...(match?.[3] ? { url: cut(match[3]) } : {}),
+    };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const record = value as Json;
+  const name = record['name'] ?? record['username'];
+  if (typeof name !== 'string' || name === '') return undefined;
+  return {
+    name: cut(name),
+    ...(typeof record['email'] === 'string' ? { email: cut(record['email']) } : {}),
+    ...(typeof record['url'] === 'string' ? { url: cut(record['url']) } : {}),
+  };
+}
+
+/** `"url"` or `{ url }` → the URL, `git+` prefix dropped (what npm's search shows). */
+function urlOf(value: unknown): string | undefined {
+  const raw =
+    typeof value === 'string'
+      ? value
+      : typeof value === 'object' && value !== null && typeof (value as Json)['url'] === 'string'
+        ? ((value as Json)['url'] as string)
+        : undefined;
+  if (raw === undefined || raw === '') return undefined;
+  return cut(raw.replace(/^git\+/, ''));
+}
+
+function cut(text: string): string {
+  return text.slice(0, MAX_META_STRING);
+}
 
 export interface SearchQuery {
   readonly text: string;
@@ -62,6 +137,16 @@ function parseTerms(text: string): Terms {
   return { ...terms, scope };
 }
 
+/** `links` of a search result: homepage, repository, bugs when the package names them. */
+function links(meta: Json): Json {
+  const out: Json = {};
+  for (const field of ['homepage', 'repository', 'bugs'] as const) {
+    const url = urlOf(meta[field]);
+    if (url !== undefined) out[field] = url;
+  }
+  return out;
+}
+
 function people(meta: Record<string, unknown>): { username: string; email?: string }[] {
   const maintainers = meta['maintainers'];
   if (!Array.isArray(maintainers)) return [];
@@ -109,6 +194,9 @@ export function searchPackages(rows: readonly SearchRow[], query: SearchQuery): 
   const objects = scored.slice(query.from, query.from + query.size).map(({ row, score }) => {
     const final = score / best;
     const maintainers = people(row.meta);
+    const publisher = people({ maintainers: [row.meta['publisher']] })[0] ?? maintainers[0];
+    const author = person(row.meta['author']);
+    const date = row.meta['date'];
     return {
       package: {
         name: row.name,
@@ -116,9 +204,14 @@ export function searchPackages(rows: readonly SearchRow[], query: SearchQuery): 
         version: row.latest,
         description: row.description,
         keywords: row.keywords.split(' ').filter(Boolean),
-        date: new Date(row.modifiedAt).toISOString(),
-        links: {},
-        ...(maintainers[0] ? { publisher: maintainers[0] } : {}),
+        // The latest version's publish time when known (proxied rows), else the last change.
+        date:
+          typeof date === 'string' && !Number.isNaN(Date.parse(date))
+            ? date
+            : new Date(row.modifiedAt).toISOString(),
+        links: links(row.meta),
+        ...(author ? { author } : {}),
+        ...(publisher ? { publisher } : {}),
         maintainers,
       },
       flags: {},

@@ -13,7 +13,15 @@ import { RegistryError, isRegistryError } from '../../core/errors.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { PackumentCache, type RenderedDoc, makeDoc } from './cache.ts';
-import { checkName, checkTag, checkVersion, compareVersions, isValidVersion } from './names.ts';
+import {
+  checkName,
+  checkTag,
+  checkVersion,
+  compareVersions,
+  findEqualVersion,
+  isValidVersion,
+  precedenceKey,
+} from './names.ts';
 import {
   type PackageView,
   type PackumentForm,
@@ -48,12 +56,19 @@ export interface NpmServiceDeps {
   readonly upstream: (repo: Repository) => NpmUpstream | undefined;
   readonly lookupEmail: (user: string) => Promise<string | undefined>;
   readonly cache?: PackumentCache;
+  /**
+   * Counts a proxy cache hit (`nora_cache_hits_total`) for a proxy repository, when a rendered
+   * packument built from its cached upstream data is served again without asking the proxy.
+   */
+  readonly recordCacheHit?: (proxyRepository: string) => void;
 }
 
 interface Resolved {
   readonly view: PackageView;
   readonly validUntil: number;
   readonly stale: boolean;
+  /** The proxy members whose data the view holds (empty for hosted data). */
+  readonly proxied: readonly string[];
 }
 
 export class NpmService {
@@ -83,7 +98,10 @@ export class NpmService {
     checkName(name);
     const key = `${repo.name}\n${name}\n${form}\n${mountUrl}`;
     const cached = this.#cache.get(key, name);
-    if (cached) return cached;
+    if (cached) {
+      for (const proxy of cached.proxied ?? []) this.#deps.recordCacheHit?.(proxy);
+      return cached;
+    }
     const generation = this.#cache.generation(name);
     const resolved = await this.#resolve(repo, name);
     if (!resolved) throw notFound(name);
@@ -92,6 +110,7 @@ export class NpmService {
       resolved.validUntil,
       resolved.stale ? { 'x-nora-stale': 'true' } : {},
     );
+    if (resolved.proxied.length > 0) doc.proxied = resolved.proxied;
     // A stale document is never cached: the next request should try the upstream again.
     if (!resolved.stale) this.#cache.set(key, name, generation, doc);
     return doc;
@@ -110,7 +129,10 @@ export class NpmService {
       'dist-tags': Record<string, string>;
       versions: Record<string, Json>;
     };
-    const version = isValidVersion(spec) ? spec : packument['dist-tags'][spec];
+    // A version finds its precedence class (3.0.0 → 3.0.0+b1), as npm's clients match with semver.
+    const version = isValidVersion(spec)
+      ? findEqualVersion(spec, Object.keys(packument.versions))
+      : packument['dist-tags'][spec];
     const manifest = version === undefined ? undefined : packument.versions[version];
     if (!manifest)
       throw new RegistryError('NOT_FOUND', `version or tag "${spec}" of ${name} not found`);
@@ -173,20 +195,29 @@ export class NpmService {
       (p): p is StoredPackage => p !== undefined,
     );
     if (found.length > 0) {
-      return { view: mergeViews(found.map(hostedView)), validUntil: Infinity, stale: false };
+      return {
+        view: mergeViews(found.map(hostedView)),
+        validUntil: Infinity,
+        stale: false,
+        proxied: [],
+      };
     }
     for (const member of hosted) {
       // Unpublished everywhere but claimed: still never fetched from upstream.
       if (await this.#deps.store.claims(member.name, name)) return undefined;
     }
     const results: UpstreamPackument[] = [];
+    const proxied: string[] = [];
     const failures: RegistryError[] = [];
     for (const member of members.filter((m) => m.kind === 'proxy')) {
       const upstream = this.#deps.upstream(member);
       if (!upstream) continue;
       try {
         const result = await upstream.packument(name);
-        if (result) results.push(result);
+        if (result) {
+          results.push(result);
+          proxied.push(member.name);
+        }
       } catch (err) {
         if (!isRegistryError(err) || err.status < 500) throw err;
         failures.push(err);
@@ -201,6 +232,7 @@ export class NpmService {
       view: mergeViews(results.map((r) => r.view)),
       validUntil: Math.min(...results.map((r) => r.validUntil)),
       stale: results.some((r) => r.stale) || failures.length > 0,
+      proxied,
     };
   }
 
@@ -423,16 +455,29 @@ export function hostedView(pkg: StoredPackage): PackageView {
   };
 }
 
-/** First view wins per version and per tag; times span all of them. */
+/**
+ * First view wins per version and per tag; times span all of them. Versions are matched by
+ * SemVer precedence: a hosted `3.0.0+b1` hides a proxied `3.0.0` (one version, never two
+ * different tarballs for what clients treat as the same version); a later view's tag naming a
+ * hidden version points at the one served.
+ */
 export function mergeViews(views: readonly PackageView[]): PackageView {
   const [first, ...rest] = views;
   if (!first) throw new Error('mergeViews needs at least one view');
   if (rest.length === 0) return first;
-  const versions = new Map(first.versions.map((v) => [v.version, v]));
+  const keyOf = (version: string) => precedenceKey(version) ?? version;
+  const versions = new Map(first.versions.map((v) => [keyOf(v.version), v]));
   const tags: Record<string, string> = { ...first.tags };
   for (const view of rest) {
-    for (const v of view.versions) if (!versions.has(v.version)) versions.set(v.version, v);
-    for (const [tag, version] of Object.entries(view.tags)) tags[tag] ??= version;
+    for (const v of view.versions) {
+      const key = keyOf(v.version);
+      if (!versions.has(key)) versions.set(key, v);
+    }
+    for (const [tag, version] of Object.entries(view.tags)) {
+      // Pointed at the version of the precedence class that is served.
+      const served = versions.get(keyOf(version));
+      if (tags[tag] === undefined && served) tags[tag] = served.version;
+    }
   }
   const created = views
     .map((v) => v.created)

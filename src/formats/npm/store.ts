@@ -6,7 +6,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { RegistryError } from '../../core/errors.ts';
 import type { NpmTables } from './migrations.ts';
-import { highestVersion } from './names.ts';
+import { findEqualVersion, highestVersion, precedenceKey } from './names.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -157,22 +157,36 @@ export class NpmStore {
   async publish(repo: string, name: string, input: PublishInput): Promise<number> {
     return this.#db.transaction().execute(async (trx) => {
       const now = Date.now();
+      // Versions equal by SemVer precedence (3.0.0, 3.0.0+b1) are one version: its key is taken
+      // once, by whichever came first, live or unpublished (npm's clients compare with semver.eq,
+      // so two of them would install different bytes for one "3.0.0").
+      const taken = new Map<string, { version: string; unpublished: boolean }>();
+      const rows = await trx
+        .selectFrom('npm_versions')
+        .select(['version', 'unpublished_at'])
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .execute();
+      for (const row of rows) {
+        const key = precedenceKey(row.version);
+        if (key !== undefined && !taken.has(key))
+          taken.set(key, { version: row.version, unpublished: row.unpublished_at !== null });
+      }
       for (const v of input.versions) {
-        const existing = await trx
-          .selectFrom('npm_versions')
-          .select(['unpublished_at'])
-          .where('repo', '=', repo)
-          .where('name', '=', name)
-          .where('version', '=', v.version)
-          .executeTakeFirst();
+        const key = precedenceKey(v.version) ?? v.version;
+        const existing = taken.get(key);
         if (existing) {
-          const why =
-            existing.unpublished_at === null ? 'previously published' : 'previously unpublished';
+          const why = existing.unpublished ? 'previously unpublished' : 'previously published';
+          const same =
+            existing.version === v.version
+              ? ''
+              : ` (${v.version} and ${existing.version} differ only in build metadata, which SemVer precedence ignores)`;
           throw new RegistryError(
             'CONFLICT',
-            `cannot publish over the ${why} version ${v.version} of ${name}: versions are immutable`,
+            `cannot publish over the ${why} version ${existing.version} of ${name}${same}: versions are immutable`,
           );
         }
+        taken.set(key, { version: v.version, unpublished: false });
         await trx
           .insertInto('npm_versions')
           .values({
@@ -324,10 +338,12 @@ export class NpmStore {
     await this.#db.transaction().execute(async (trx) => {
       const live = await liveVersions(trx, repo, name);
       if (live.length === 0) throw notFound(name);
-      if (!live.includes(version)) {
+      // `npm dist-tag add name@3.0.0` finds 3.0.0+b1: one version per precedence class.
+      const stored = findEqualVersion(version, live);
+      if (stored === undefined) {
         throw new RegistryError('NOT_FOUND', `version ${version} of ${name} does not exist`);
       }
-      await setTag(trx, repo, name, tag, version);
+      await setTag(trx, repo, name, tag, stored);
       await bumpRev(trx, repo, name);
     });
   }
@@ -380,8 +396,12 @@ export class NpmStore {
     }));
   }
 
-  /** Records (or refreshes) an upstream packument seen by a proxy repository, for search. */
-  async indexProxied(repo: string, row: Omit<SearchRow, 'repo' | 'meta'>): Promise<void> {
+  /**
+   * Records (or refreshes) an upstream packument seen by a proxy repository, for search. `meta`
+   * holds what a search result shows (see `searchMeta` in search.ts).
+   */
+  async indexProxied(repo: string, row: Omit<SearchRow, 'repo'>): Promise<void> {
+    const meta = JSON.stringify(row.meta);
     await this.#db
       .insertInto('npm_proxy_index')
       .values({
@@ -391,6 +411,7 @@ export class NpmStore {
         keywords: row.keywords,
         latest: row.latest,
         modified_at: row.modifiedAt,
+        meta,
       })
       .onConflict((oc) =>
         oc.columns(['repo', 'name']).doUpdateSet({
@@ -398,6 +419,7 @@ export class NpmStore {
           keywords: row.keywords,
           latest: row.latest,
           modified_at: row.modifiedAt,
+          meta,
         }),
       )
       .execute();
@@ -417,7 +439,7 @@ export class NpmStore {
       keywords: r.keywords,
       latest: r.latest,
       modifiedAt: r.modified_at,
-      meta: {},
+      meta: parseJson(r.meta),
     }));
   }
 }

@@ -1,0 +1,155 @@
+/**
+ * Issue 11 with the real clients: `npm login` then `npm publish` out of the box with auth off
+ * (fresh user config, no token); a read-only token from `npm token create` cannot publish but
+ * installs; and a version equal by SemVer precedence to a published one (3.0.0+b2 after
+ * 3.0.0+b1) is refused for every client, which then installs the first bytes.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { startTestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { missingTools, run } from '../../helpers/tools.ts';
+import { NpmHttp } from '../../integration/npm/client.ts';
+import { CLIENTS } from './clients.ts';
+
+/** A private HOME whose user config names only the registry: no token, nothing inherited. */
+async function freshNpm(home: string, registry: string) {
+  await fs.mkdir(home, { recursive: true });
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env))
+    if (!/^(npm_|yarn_|pnpm_|corepack_)/i.test(key)) env[key] = value;
+  Object.assign(env, {
+    HOME: home,
+    NPM_CONFIG_USERCONFIG: path.join(home, '.npmrc'),
+    NPM_CONFIG_CACHE: path.join(home, 'npm-cache'),
+    NPM_CONFIG_UPDATE_NOTIFIER: 'false',
+    NPM_CONFIG_FUND: 'false',
+    NPM_CONFIG_AUDIT: 'false',
+  });
+  await fs.writeFile(path.join(home, '.npmrc'), `registry=${registry}\n`);
+  return (args: readonly string[], cwd = home, check = true) =>
+    run('npm', args, { cwd, env, check, timeoutMs: 120_000, input: '' });
+}
+
+async function writePackage(dir: string, name: string, version: string, main: string) {
+  await fs.mkdir(dir, { recursive: true });
+  await fs.writeFile(
+    path.join(dir, 'package.json'),
+    `${JSON.stringify({ name, version, license: 'MIT', main: 'index.js' }, null, 2)}\n`,
+  );
+  await fs.writeFile(path.join(dir, 'index.js'), main);
+}
+
+describe('npm defaults with auth off (real npm)', { skip: missingTools('npm') }, () => {
+  for (const command of ['login', 'adduser']) {
+    test(`fresh config: publish → ENEEDAUTH; npm ${command} → ok; publish and install work`, async () => {
+      await using server = await startTestServer();
+      await using tmp = await tempDir('nora-e2e-login-');
+      const registry = `${server.url}/npm/`;
+      const npm = await freshNpm(path.join(tmp.path, 'home'), registry);
+      const pkg = path.join(tmp.path, 'pkg');
+      await writePackage(pkg, `open-${command}`, '1.0.0', "module.exports = 'open';\n");
+
+      const before = await npm(['publish'], pkg, false);
+      assert.notEqual(before.code, 0);
+      assert.match(before.stderr, /ENEEDAUTH/);
+
+      const login = await npm([command], tmp.path, false);
+      assert.equal(login.code, 0, `${login.stdout}\n${login.stderr}`);
+      assert.match(login.stdout + login.stderr, /Logged in/);
+      const npmrc = await fs.readFile(path.join(tmp.path, 'home', '.npmrc'), 'utf8');
+      assert.match(npmrc, /_authToken=nora_anonymous_/);
+
+      const publish = await npm(['publish'], pkg, false);
+      assert.equal(publish.code, 0, publish.stderr);
+      const project = path.join(tmp.path, 'project');
+      await writePackage(project, 'consumer', '1.0.0', '');
+      await npm(['install', `open-${command}`], project);
+      const installed = await fs.readFile(
+        path.join(project, 'node_modules', `open-${command}`, 'index.js'),
+        'utf8',
+      );
+      assert.match(installed, /open/);
+    });
+  }
+
+  test('npm token create --packages-and-scopes-permission=read-only: installs, cannot publish', async () => {
+    await using server = await startTestServer({ config: { auth: { allow_registration: true } } });
+    await using tmp = await tempDir('nora-e2e-rotoken-');
+    const registry = `${server.url}/npm/`;
+    const http = new NpmHttp(`${server.url}/npm`);
+    assert.equal((await http.login('rita', 'rita-password')).status, 201);
+    const home = path.join(tmp.path, 'home');
+    const npm = await freshNpm(home, registry);
+    const hostPath = registry.replace(/^https?:/, '');
+    await fs.appendFile(path.join(home, '.npmrc'), `${hostPath}:_authToken=${http.token!}\n`);
+    const pkg = path.join(tmp.path, 'pkg');
+    await writePackage(pkg, 'ro-target', '1.0.0', "module.exports = 'ro';\n");
+    await npm(['publish'], pkg);
+
+    // npm 11 sends `packages_and_scopes_permission: "read-only"` for this flag (its `--read-only`
+    // flag sends nothing: see docs/npm.md).
+    const created = await npm([
+      'token',
+      'create',
+      '--packages-and-scopes-permission=read-only',
+      '--password=rita-password',
+      '--json',
+    ]);
+    const token = (JSON.parse(created.stdout) as { token: string; readonly: boolean }).token;
+    assert.equal((JSON.parse(created.stdout) as { readonly: boolean }).readonly, true);
+    await fs.writeFile(
+      path.join(home, '.npmrc'),
+      `registry=${registry}\n${hostPath}:_authToken=${token}\n`,
+    );
+    await writePackage(pkg, 'ro-target', '2.0.0', "module.exports = 'ro2';\n");
+    const refused = await npm(['publish'], pkg, false);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /403|read-only/);
+    const tag = await npm(['dist-tag', 'add', 'ro-target@1.0.0', 'beta'], tmp.path, false);
+    assert.notEqual(tag.code, 0);
+    const project = path.join(tmp.path, 'project');
+    await writePackage(project, 'consumer', '1.0.0', '');
+    await npm(['install', 'ro-target'], project);
+    const doc = (await http.packument('ro-target')).json<{ versions: object }>();
+    assert.deepEqual(Object.keys(doc.versions), ['1.0.0']);
+  });
+});
+
+for (const client of CLIENTS) {
+  describe(`build metadata with ${client.id}`, { skip: client.missing }, () => {
+    test('3.0.0+b2 after 3.0.0+b1 is refused; installing ~3.0.0 gets the first bytes', async () => {
+      await using server = await startTestServer();
+      await using tmp = await tempDir(`nora-e2e-build-${client.id}-`);
+      const http = new NpmHttp(`${server.url}/npm`);
+      // Auth is off: an anonymous login gives the clients the token they insist on.
+      assert.equal((await http.login('anyone', 'anything')).status, 201);
+      const name = `buildmeta-${client.id.replace(/[^a-z]/g, '')}`;
+      assert.equal((await http.publish({ name, version: '3.0.0+b1' })).status, 201);
+      const home = path.join(tmp.path, 'home');
+      await fs.mkdir(home, { recursive: true });
+      await client.configure({ registry: `${server.url}/npm/`, token: http.token!, home });
+
+      const pkg = path.join(tmp.path, 'pkg');
+      await writePackage(pkg, name, '3.0.0+b2', "module.exports = 'second';\n");
+      await client.prepareProject(pkg);
+      await assert.rejects(client.publish(pkg), 'the second publish must fail');
+      const doc = (await http.packument(name)).json<{ versions: object }>();
+      assert.deepEqual(Object.keys(doc.versions), ['3.0.0+b1']);
+
+      const project = path.join(tmp.path, 'project');
+      await writePackage(project, 'consumer', '1.0.0', '');
+      await client.prepareProject(project);
+      // A range, as dependencies say it (npm and pnpm look an exact version up by its key, and
+      // the key stored is 3.0.0+b1).
+      await client.install(project, [`${name}@~3.0.0`]);
+      const installed = await fs.readFile(
+        path.join(project, 'node_modules', name, 'index.js'),
+        'utf8',
+      );
+      assert.match(installed, /3\.0\.0\+b1/, 'the bytes of the first publish');
+    });
+  });
+}
