@@ -17,6 +17,7 @@ import type { FormatContext, FormatModule } from './formats/format.ts';
 import { FORMATS } from './formats/index.ts';
 import { unavailableMount } from './formats/unavailable.ts';
 import { genericErrorBody, installHooks, requestIdFrom } from './http/hooks.ts';
+import { useRawBodies } from './http/request.ts';
 import { registerSystemRoutes } from './http/system-routes.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { ProxyEngine } from './proxy/engine.ts';
@@ -41,6 +42,8 @@ export interface NoraApp {
    * whose change needs a restart. Throws, applying nothing, when the repositories are invalid.
    */
   reload(next: AppConfig): string[];
+  /** Every route Fastify registered (method, URL pattern), for checks over all routes. */
+  readonly routes: readonly { readonly method: string; readonly url: string }[];
   close(): Promise<void>;
 }
 
@@ -110,6 +113,15 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     onClose: (task) => closeTasks.push(task),
   };
 
+  const routes: { method: string; url: string }[] = [];
+  fastify.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
+  // No route outside a format reads a body, and each format parses its own from the raw stream:
+  // Fastify's default JSON/text parsers would otherwise run for every route (system routes, the
+  // not-found handler, unavailable mounts) and refuse other media types before any handler runs.
+  useRawBodies(fastify);
+
   fastify.setErrorHandler((err, request, reply) => {
     const registryError = toRegistryError(err);
     if (registryError.status >= 500) request.log.error({ err }, 'request failed');
@@ -157,6 +169,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   return {
     fastify,
     context,
+    routes,
     reload(next: AppConfig): string[] {
       // Throws (RepositoryConfigError) before anything is applied when the new set is invalid.
       const nextRepositories = RepositoryRegistry.build(

@@ -76,5 +76,25 @@ export function toRegistryError(err: unknown): RegistryError {
   if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'ECONNABORTED') {
     return new RegistryError('BAD_REQUEST', 'request body was interrupted', { cause: err });
   }
+  const fastifyStatus = fastifyClientStatus(err);
+  if (fastifyStatus !== undefined) {
+    const generic = (Object.keys(ERROR_STATUS) as ErrorCode[]).find(
+      (c) => ERROR_STATUS[c] === fastifyStatus,
+    );
+    return new RegistryError(generic ?? 'BAD_REQUEST', (err as Error).message, { cause: err });
+  }
   return new RegistryError('INTERNAL', 'internal server error', { cause: err });
+}
+
+/**
+ * The 4xx status of an error Fastify raised about the request itself (FST_ERR_CTP_* for a body
+ * it could not take: unsupported media type, invalid JSON, too large), else undefined. Such an
+ * error is the client's, never a 500.
+ */
+function fastifyClientStatus(err: unknown): number | undefined {
+  const code = errnoCode(err);
+  if (code === undefined || !code.startsWith('FST_ERR_') || !(err instanceof Error))
+    return undefined;
+  const status = (err as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }

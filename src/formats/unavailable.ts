@@ -1,6 +1,7 @@
 /**
  * A mount for a format that is disabled in config or not built yet: its URLs exist and answer a
- * clear 404 instead of falling through to a generic "not found".
+ * clear 404 instead of falling through to a generic "not found", for every method and whatever
+ * body a client sends (the app reads no body outside a format, so nothing is parsed here).
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppConfig, FormatName, RepositoryConfig } from '../config/schema.ts';
@@ -22,8 +23,13 @@ export function notYetBuilt(format: FormatName, mount: string): FormatModule {
     defaultRepositories: (_config: AppConfig): RepositoryConfig[] => [
       { name: format, format, kind: 'hosted', members: [], upstreams: [] },
     ],
-    register(scope) {
-      unavailableMount(scope, mount, `the ${format} registry is not available in this build yet`);
+    register(scope, context) {
+      const message = `the ${format} registry is not available in this build yet`;
+      unavailableMount(scope, mount, message);
+      // Named repositories of this format say so too, rather than a generic "not found".
+      for (const repo of context.repositories.byFormat(format).filter((r) => !r.isDefault)) {
+        unavailableMount(scope, `/repository/${repo.name}`, message);
+      }
       return Promise.resolve();
     },
   };

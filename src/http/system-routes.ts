@@ -1,4 +1,8 @@
-/** `/health`, `/ready` and `/metrics`: always public, never behind a format. */
+/**
+ * `/health`, `/ready` and `/metrics`: always public, never behind a format. Each answers GET and
+ * HEAD (Fastify's exposed HEAD route: same status and headers, no body); any other method gets
+ * 405 with `Allow`, whatever body it carries.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { FormatName } from '../config/schema.ts';
 import type { Metrics } from '../metrics/metrics.ts';
@@ -54,4 +58,16 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
     const text = await sources.metrics.registry.metrics();
     return reply.header('content-type', sources.metrics.registry.contentType).send(text);
   });
+
+  for (const url of ['/health', '/ready', '/metrics']) {
+    app.route({
+      method: ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      url,
+      handler: async (request, reply) =>
+        reply
+          .code(405)
+          .header('allow', 'GET, HEAD')
+          .send({ error: `${request.method} is not supported on ${url}` }),
+    });
+  }
 }

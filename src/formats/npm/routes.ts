@@ -71,7 +71,10 @@ async function dispatch(
   deps: NpmRouteDeps,
 ): Promise<unknown> {
   const { service, accounts } = deps;
-  const method = request.method;
+  // Every GET answers HEAD: routes that must not open a body for HEAD (packuments, tarballs)
+  // look at request.method; the others run as GET and Node drops the body of a HEAD response
+  // (Fastify still sets the content-length of the document it would have sent).
+  const method = request.method === 'HEAD' ? 'GET' : request.method;
   const principal = request.principal;
   const mountUrl = () => `${baseUrl(request, deps.config().server.public_url)}${prefix}`;
   const bodyLimit = () => deps.config().server.body_limit_mb * MB;

@@ -132,11 +132,14 @@ function renderError(err: unknown, request: FastifyRequest, reply: FastifyReply)
       setTimeout(() => socket?.destroy(), LINGER_MS).unref();
     });
   }
-  return reply
-    .code(error.status)
-    .headers(headers)
-    .type('application/json')
-    .send(request.method === 'HEAD' ? undefined : Buffer.from(body));
+  return (
+    reply
+      .code(error.status)
+      .headers(headers)
+      .type('application/json')
+      // Node sends no body for HEAD; the content-length stays the one GET gets.
+      .send(Buffer.from(body))
+  );
 }
 
 function envelope(code: string, message: string, detail: unknown): string {

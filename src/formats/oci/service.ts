@@ -460,7 +460,9 @@ export class OciService {
     const target = this.#target(request, route.name);
     const { uploads } = this.#deps;
     switch (request.method) {
-      case 'GET': {
+      case 'GET':
+      case 'HEAD': {
+        // The status answer has no body: HEAD is the same answer.
         const repo = this.#writeRepo(request, target, 'write');
         const status = await uploads.status(repo, target.name, route.uuid);
         return uploadReply(request, target, 204, status.uuid, status.offset);
@@ -519,10 +521,21 @@ async function allow(
   methods: readonly string[],
   handler: () => OciReply | Promise<OciReply>,
 ): Promise<OciReply> {
-  if (!methods.includes(request.method)) throw methodNotAllowed(request.method);
+  // Every GET answers HEAD (same status and headers, no body), whether or not the route lists it.
+  const head = request.method === 'HEAD' && methods.includes('GET');
+  if (!head && !methods.includes(request.method)) throw methodNotAllowed(request.method);
   const reply = await handler();
-  if (request.method === 'HEAD') return { status: reply.status, headers: reply.headers };
-  return reply;
+  if (request.method !== 'HEAD') return reply;
+  const headers = { ...reply.headers };
+  if (headers['content-length'] === undefined && reply.body !== undefined) {
+    if (typeof reply.body === 'string')
+      headers['content-length'] = String(Buffer.byteLength(reply.body));
+    else if (Buffer.isBuffer(reply.body)) headers['content-length'] = String(reply.body.length);
+  }
+  if (reply.body !== undefined && typeof reply.body !== 'string' && !Buffer.isBuffer(reply.body)) {
+    reply.body.destroy();
+  }
+  return { status: reply.status, headers };
 }
 
 function jsonHeaders(length: number): Record<string, string> {
