@@ -78,26 +78,38 @@ export function createUpstreams(context: FormatContext, store: NpmStore): Upstre
  * Parsed upstream packuments by content digest (re-parsing a 10 MB document per miss is costly),
  * bounded by an estimate of their memory (`PARSED_CACHE_BYTES`).
  */
-class ParsedCache {
-  readonly #entries = new ByteLru<string, { parsed: ParsedPackument; bytes: number }>(
-    PARSED_CACHE_BYTES,
-    (entry) => entry.bytes,
-    // Large packuments are the ones worth keeping parsed (one 10 MB document: ~40 ms to parse).
-    { largestShare: 1 },
-  );
+export class ParsedCache<T = ParsedPackument> {
+  readonly #entries: ByteLru<string, { parsed: T; bytes: number }>;
 
-  get(digest: string): ParsedPackument | undefined {
+  /** `maxBytes`: the budget in (estimated) bytes. */
+  constructor(maxBytes = PARSED_CACHE_BYTES) {
+    this.#entries = new ByteLru(
+      maxBytes,
+      (entry) => entry.bytes,
+      // Large packuments are the ones worth keeping parsed (one 10 MB document: ~40 ms to parse).
+      { largestShare: 1 },
+    );
+  }
+
+  /** Estimated bytes held (what the budget bounds). */
+  get bytes(): number {
+    return this.#entries.bytes;
+  }
+
+  get(digest: string): T | undefined {
     return this.#entries.get(digest)?.parsed;
   }
 
   /** `jsonBytes`: the length of the JSON it was parsed from. */
-  set(digest: string, parsed: ParsedPackument, jsonBytes: number): void {
+  set(digest: string, parsed: T, jsonBytes: number): void {
     this.#entries.set(digest, { parsed, bytes: jsonBytes * PARSED_BYTES_PER_JSON_BYTE });
   }
 }
 
-/** Estimated memory of one package's tarball index, bytes. */
-function sourcesBytes(sources: ReadonlyMap<string, TarballSource>): number {
+/** Estimated memory of one package's tarball index, bytes (strings count 2 bytes a char). */
+export function sourcesBytes(
+  sources: ReadonlyMap<string, { readonly version: string; readonly url: string }>,
+): number {
   let bytes = 0;
   for (const [filename, source] of sources)
     bytes +=
