@@ -5,6 +5,7 @@
  */
 import v8 from 'node:v8';
 import { buildApp, type NoraApp } from './app.ts';
+import { collectWhenIdle } from './core/idle-gc.ts';
 import { ConfigError, loadConfig, type LoadOptions } from './config/load.ts';
 import type { AppConfig } from './config/schema.ts';
 import { RepositoryConfigError } from './repos/repository.ts';
@@ -29,6 +30,14 @@ export async function startServer(
 
   const url = await app.fastify.listen({ host: config.server.host, port: config.server.port });
   growHeapForStreaming();
+  const idleGc = collectWhenIdle({
+    onCollect: (before, after) => {
+      log.debug(
+        { rss_before_mb: Math.round(before / 1e6), rss_after_mb: Math.round(after / 1e6) },
+        'quiet after work: garbage collected',
+      );
+    },
+  });
   log.info({ version: VERSION, url, storage: config.storage.mode }, 'nora listening');
 
   let stopping: Promise<void> | undefined;
@@ -42,6 +51,7 @@ export async function startServer(
         process.exit(1);
       }, bound);
       timer.unref();
+      idleGc.stop();
       await app.close();
       clearTimeout(timer);
     })();

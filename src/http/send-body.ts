@@ -18,18 +18,54 @@ export type ReplyBody = Readable | Buffer | string | undefined;
 
 const CHUNK_BYTES = 1024 * 1024;
 
-/** Idle buffers kept for reuse; beyond this, buffers are left to the collector. */
+/** Idle buffers kept for reuse (16 MiB); beyond this, buffers are left to the collector. */
 const POOL_KEEP = 16;
 
-class BufferPool {
+/** A pool unused this long lets its idle buffers go, so RSS comes back down after a load. */
+const POOL_IDLE_MS = 10_000;
+
+/**
+ * Reused 1 MiB read buffers: at most `keep` idle ones (the bound in bytes is `keep` MiB), all of
+ * them released once the pool has gone unused for `idleMs`.
+ */
+export class BufferPool {
   readonly #free: Buffer[] = [];
+  readonly #keep: number;
+  readonly #idleMs: number;
+  #lastUse = 0;
+  #trimTimer: NodeJS.Timeout | undefined;
+
+  constructor(keep = POOL_KEEP, idleMs = POOL_IDLE_MS) {
+    this.#keep = keep;
+    this.#idleMs = idleMs;
+  }
+
+  /** Idle buffers held now. */
+  get idle(): number {
+    return this.#free.length;
+  }
 
   take(): Buffer {
+    this.#lastUse = performance.now();
     return this.#free.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
   }
 
   give(buffer: Buffer): void {
-    if (this.#free.length < POOL_KEEP) this.#free.push(buffer);
+    this.#lastUse = performance.now();
+    if (this.#free.length < this.#keep) this.#free.push(buffer);
+    this.#scheduleTrim(this.#idleMs);
+  }
+
+  #scheduleTrim(delay: number): void {
+    if (this.#trimTimer !== undefined) return;
+    this.#trimTimer = setTimeout(() => {
+      this.#trimTimer = undefined;
+      const idleFor = performance.now() - this.#lastUse;
+      if (idleFor >= this.#idleMs) this.#free.length = 0;
+      else this.#scheduleTrim(this.#idleMs - idleFor);
+    }, delay);
+    // Never what keeps the process alive (tests, shutdown).
+    this.#trimTimer.unref();
   }
 }
 

@@ -1,15 +1,27 @@
 /**
  * Rendered packuments, ready to send: the hot path of every install. Keyed by repository, name,
  * form and base URL; invalidated per package name on any write (a generation counter, so a
- * render racing a write can never store a stale document under the new generation), and bounded
- * in bytes (least recently used first). Documents built from upstream data also expire with the
- * upstream copy's freshness.
+ * render racing a write can never store a stale document under the new generation; the write
+ * also drops the name's documents at once, so superseded documents never wait for eviction), and
+ * bounded in bytes (least recently used first): each document's body and, once computed, its gzip,
+ * counted by what they keep alive (core/byte-lru.ts). Documents built from upstream data also
+ * expire with the upstream copy's freshness.
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
 
 const gzipInPool = promisify(gzip);
+
+/** Default budget of the rendered-packument cache (`[npm] packument_cache_mb`), bytes. */
+export const DEFAULT_PACKUMENT_CACHE_BYTES = 64 * 1024 * 1024;
+
+/** Names whose write generation is remembered; see `PackumentCache.generation`. */
+const REMEMBERED_GENERATIONS = 10_000;
+
+/** A cache key (name + mount URL), the entry objects and the doc's headers, rounded up. */
+const ENTRY_OVERHEAD_BYTES = 1024;
 
 export interface RenderedDoc {
   readonly body: Buffer;
@@ -22,6 +34,8 @@ export interface RenderedDoc {
   proxied?: readonly string[] | undefined;
   /** The gzip of `body`, computed on first demand and shared by every later request. */
   gzip?: Promise<Buffer> | undefined;
+  /** Told the gzip's size in bytes once it exists (the cache that holds the doc counts it). */
+  onCompressed?: ((bytes: number) => void) | undefined;
 }
 
 export function makeDoc(
@@ -29,7 +43,11 @@ export function makeDoc(
   validUntil: number,
   headers: Readonly<Record<string, string>> = {},
 ): RenderedDoc {
-  const body = Buffer.from(JSON.stringify(json));
+  const text = JSON.stringify(json);
+  // Written into a buffer of its own: `Buffer.from` would slice a small document out of a shared
+  // 64 KiB pool slab, which a cached document would then keep alive whole.
+  const body = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+  body.write(text);
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
   return { body, etag, validUntil, headers };
 }
@@ -42,10 +60,18 @@ export function makeDoc(
  */
 export function gzipOf(doc: RenderedDoc): Promise<Buffer> | undefined {
   if (doc.body.length < 1024) return undefined;
-  doc.gzip ??= gzipInPool(doc.body, { level: 6 }).catch((err: unknown) => {
-    doc.gzip = undefined;
-    throw err;
-  });
+  doc.gzip ??= gzipInPool(doc.body, { level: 6 }).then(
+    (compressed) => {
+      // zlib hands back a slice of its output chunk: keep an exact copy instead.
+      const owned = ownedBuffer(compressed);
+      doc.onCompressed?.(retainedBytes(owned));
+      return owned;
+    },
+    (err: unknown) => {
+      doc.gzip = undefined;
+      throw err;
+    },
+  );
   return doc.gzip;
 }
 
@@ -55,52 +81,95 @@ interface Entry {
   readonly name: string;
 }
 
+/**
+ * Shapes: keys are opaque strings chosen by the caller (repository, name, form, mount URL);
+ * `name` is the package name whose writes invalidate the entry. Bounded by `maxBytes` (bytes of
+ * bodies and gzips plus a fixed per-entry overhead); a document larger than a quarter of the
+ * budget is not kept.
+ */
 export class PackumentCache {
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries: ByteLru<string, Entry>;
+  /** Keys cached per package name, so a write drops that name's documents at once. */
+  readonly #keysByName = new Map<string, Set<string>>();
+  /**
+   * Write generations of the names written most recently (least recently written out first). A
+   * name not in here has generation `#floor`, which is raised past every generation forgotten:
+   * generations come from one increasing counter, so a write always moves the name's generation
+   * above any value read before it, remembered or not.
+   */
   readonly #generations = new Map<string, number>();
-  readonly #maxBytes: number;
-  #bytes = 0;
+  #counter = 0;
+  #floor = 0;
+  readonly #budget: () => number;
 
-  constructor(maxBytes = 256 * 1024 * 1024) {
-    this.#maxBytes = maxBytes;
+  /**
+   * `maxBytes`: the budget in bytes, or a function read before each store (so a reloaded config
+   * applies); 0 turns the cache off.
+   */
+  constructor(maxBytes: number | (() => number) = DEFAULT_PACKUMENT_CACHE_BYTES) {
+    this.#budget = typeof maxBytes === 'number' ? () => maxBytes : maxBytes;
+    this.#entries = new ByteLru<string, Entry>(
+      this.#budget(),
+      (entry) => retainedBytes(entry.doc.body) + ENTRY_OVERHEAD_BYTES,
+      {
+        onEvict: (key, entry) => {
+          entry.doc.onCompressed = undefined;
+          const keys = this.#keysByName.get(entry.name);
+          keys?.delete(key);
+          if (keys?.size === 0) this.#keysByName.delete(entry.name);
+        },
+      },
+    );
+  }
+
+  /** Bytes accounted to the cached documents (what the budget bounds). */
+  get bytes(): number {
+    return this.#entries.bytes;
+  }
+
+  /** Number of cached documents. */
+  get size(): number {
+    return this.#entries.size;
   }
 
   generation(name: string): number {
-    return this.#generations.get(name) ?? 0;
+    return this.#generations.get(name) ?? this.#floor;
   }
 
   get(key: string, name: string): RenderedDoc | undefined {
     const entry = this.#entries.get(key);
     if (!entry) return undefined;
     if (entry.generation !== this.generation(name) || entry.doc.validUntil <= Date.now()) {
-      this.#delete(key, entry);
+      this.#entries.delete(key);
       return undefined;
     }
-    // Refresh recency (Map keeps insertion order).
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
     return entry.doc;
   }
 
   /** Stores `doc` only if no write happened to `name` since `generation` was read. */
   set(key: string, name: string, generation: number, doc: RenderedDoc): void {
     if (generation !== this.generation(name)) return;
-    const previous = this.#entries.get(key);
-    if (previous) this.#delete(key, previous);
-    this.#entries.set(key, { doc, generation, name });
-    this.#bytes += doc.body.length;
-    for (const [oldKey, oldEntry] of this.#entries) {
-      if (this.#bytes <= this.#maxBytes) break;
-      this.#delete(oldKey, oldEntry);
-    }
+    const budget = this.#budget();
+    if (budget !== this.#entries.maxBytes) this.#entries.maxBytes = budget;
+    if (!this.#entries.set(key, { doc, generation, name })) return;
+    let keys = this.#keysByName.get(name);
+    if (!keys) this.#keysByName.set(name, (keys = new Set()));
+    keys.add(key);
+    doc.onCompressed = (bytes) => {
+      if (this.#entries.peek(key)?.doc === doc) this.#entries.grow(key, bytes);
+    };
   }
 
   invalidate(name: string): void {
-    this.#generations.set(name, this.generation(name) + 1);
-  }
-
-  #delete(key: string, entry: Entry): void {
-    this.#entries.delete(key);
-    this.#bytes -= entry.doc.body.length;
+    this.#generations.delete(name);
+    this.#generations.set(name, ++this.#counter);
+    if (this.#generations.size > REMEMBERED_GENERATIONS) {
+      const [oldest, value] = this.#generations.entries().next().value ?? [];
+      if (oldest !== undefined && value !== undefined) {
+        this.#generations.delete(oldest);
+        this.#floor = Math.max(this.#floor, value);
+      }
+    }
+    for (const key of [...(this.#keysByName.get(name) ?? [])]) this.#entries.delete(key);
   }
 }

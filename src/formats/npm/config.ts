@@ -11,6 +11,11 @@ export const npmSectionSchema = z.object({
   metadata_ttl: ttlSeconds.default(300),
   serve_stale: z.boolean().default(true),
   revalidate: z.boolean().default(true),
+  /**
+   * Memory for rendered packuments (and their gzip) kept ready to send, MB, counted by what the
+   * documents keep alive; 0 = off. Our addition.
+   */
+  packument_cache_mb: z.number().int().nonnegative().default(64),
 });
 
 export type NpmSection = z.infer<typeof npmSectionSchema>;

@@ -12,6 +12,7 @@ import { TokenStore, UserStore } from '../../auth/users.ts';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import type { FormatContext, FormatModule } from '../format.ts';
 import { NpmAccounts } from './accounts.ts';
+import { PackumentCache } from './cache.ts';
 import { npmMigrations, type NpmTables } from './migrations.ts';
 import { registerNpmRoutes } from './routes.ts';
 import { NpmService } from './service.ts';
@@ -78,6 +79,7 @@ export const npmFormat: FormatModule = {
       recordCacheHit: (registry) => {
         context.proxy.metrics.record(registry, 'hit');
       },
+      cache: new PackumentCache(() => context.config().npm.packument_cache_mb * 1024 * 1024),
     });
     const accounts = new NpmAccounts(users, tokens, {
       allowRegistration: () => context.config().auth.allow_registration,

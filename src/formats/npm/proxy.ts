@@ -8,6 +8,7 @@
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
+import { ByteLru } from '../../core/byte-lru.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -26,8 +27,20 @@ import type { NpmUpstream, UpstreamPackument, UpstreamTarball } from './upstream
 const MAX_PACKUMENT_BYTES = 128 * 1024 * 1024;
 const MAX_TARBALL_BYTES = 1024 * 1024 * 1024;
 const MAX_AUDIT_RESPONSE_BYTES = 64 * 1024 * 1024;
-const PARSED_CACHE_ENTRIES = 128;
-const SOURCE_INDEX_ENTRIES = 20_000;
+/**
+ * Memory for parsed upstream packuments, estimated as 3x their JSON (what V8's objects and strings
+ * for a parsed document take, measured on large packuments): 96 MiB holds ~32 MB of JSON, e.g.
+ * three 10 MB packuments or a few hundred ordinary ones.
+ */
+const PARSED_CACHE_BYTES = 96 * 1024 * 1024;
+const PARSED_BYTES_PER_JSON_BYTE = 3;
+/**
+ * Memory for the per-package tarball index that lets a tarball request skip the packument
+ * (estimated from its strings): 32 MiB, some 100,000 versions.
+ */
+const SOURCE_INDEX_BYTES = 32 * 1024 * 1024;
+/** A source's Map entry, object, digest and fixed-length hashes, beyond its variable strings. */
+const SOURCE_OVERHEAD_BYTES = 320;
 
 export interface Upstreams {
   get(repo: Repository): NpmUpstream | undefined;
@@ -62,26 +75,47 @@ export function createUpstreams(context: FormatContext, store: NpmStore): Upstre
   };
 }
 
-/** Parsed upstream packuments by content digest (re-parsing a 10 MB document per miss is costly). */
-class ParsedCache {
-  readonly #entries = new Map<string, ParsedPackument>();
+/**
+ * Parsed upstream packuments by content digest (re-parsing a 10 MB document per miss is costly),
+ * bounded by an estimate of their memory (`PARSED_CACHE_BYTES`).
+ */
+export class ParsedCache<T = ParsedPackument> {
+  readonly #entries: ByteLru<string, { parsed: T; bytes: number }>;
 
-  get(digest: string): ParsedPackument | undefined {
-    const found = this.#entries.get(digest);
-    if (found) {
-      this.#entries.delete(digest);
-      this.#entries.set(digest, found);
-    }
-    return found;
+  /** `maxBytes`: the budget in (estimated) bytes. */
+  constructor(maxBytes = PARSED_CACHE_BYTES) {
+    this.#entries = new ByteLru(
+      maxBytes,
+      (entry) => entry.bytes,
+      // Large packuments are the ones worth keeping parsed (one 10 MB document: ~40 ms to parse).
+      { largestShare: 1 },
+    );
   }
 
-  set(digest: string, value: ParsedPackument): void {
-    this.#entries.set(digest, value);
-    if (this.#entries.size > PARSED_CACHE_ENTRIES) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
-    }
+  /** Estimated bytes held (what the budget bounds). */
+  get bytes(): number {
+    return this.#entries.bytes;
   }
+
+  get(digest: string): T | undefined {
+    return this.#entries.get(digest)?.parsed;
+  }
+
+  /** `jsonBytes`: the length of the JSON it was parsed from. */
+  set(digest: string, parsed: T, jsonBytes: number): void {
+    this.#entries.set(digest, { parsed, bytes: jsonBytes * PARSED_BYTES_PER_JSON_BYTE });
+  }
+}
+
+/** Estimated memory of one package's tarball index, bytes (strings count 2 bytes a char). */
+export function sourcesBytes(
+  sources: ReadonlyMap<string, { readonly version: string; readonly url: string }>,
+): number {
+  let bytes = 0;
+  for (const [filename, source] of sources)
+    bytes +=
+      SOURCE_OVERHEAD_BYTES + 2 * (filename.length + source.version.length + source.url.length);
+  return bytes;
 }
 
 class NpmProxyUpstream implements NpmUpstream {
@@ -91,7 +125,10 @@ class NpmProxyUpstream implements NpmUpstream {
   readonly #parsed: ParsedCache;
   readonly #legacyFills = new SingleFlight<Digest | undefined>();
   /** Tarball sources per package: small, so many more fit than parsed packuments. */
-  readonly #sources = new Map<string, ReadonlyMap<string, TarballSource>>();
+  readonly #sources = new ByteLru<string, ReadonlyMap<string, TarballSource>>(
+    SOURCE_INDEX_BYTES,
+    sourcesBytes,
+  );
 
   constructor(context: FormatContext, store: NpmStore, repo: Repository, parsed: ParsedCache) {
     this.#context = context;
@@ -200,7 +237,7 @@ class NpmProxyUpstream implements NpmUpstream {
           maxBytes: MAX_PACKUMENT_BYTES,
         });
         const digest = formatDigest(stored.digest);
-        this.#parsed.set(digest, parsed);
+        this.#parsed.set(digest, parsed, body.length);
         this.#rememberSources(name, parsed);
         await this.#index(name, parsed);
         return {
@@ -228,7 +265,7 @@ class NpmProxyUpstream implements NpmUpstream {
     const body = await readAllBounded(stream, MAX_PACKUMENT_BYTES, `cached packument of ${name}`);
     const baseUrl = this.#repo.upstreams[0]?.url ?? '';
     const parsed = parseUpstream(name, body, baseUrl);
-    this.#parsed.set(entry.digest, parsed);
+    this.#parsed.set(entry.digest, parsed, body.length);
     this.#rememberSources(name, parsed);
     return parsed;
   }
@@ -303,12 +340,7 @@ class NpmProxyUpstream implements NpmUpstream {
   }
 
   #rememberSources(name: string, parsed: ParsedPackument): void {
-    this.#sources.delete(name);
     this.#sources.set(name, parsed.tarballs);
-    if (this.#sources.size > SOURCE_INDEX_ENTRIES) {
-      const oldest = this.#sources.keys().next().value;
-      if (oldest !== undefined) this.#sources.delete(oldest);
-    }
   }
 
   async #remember(key: string, digest: Digest, size: number): Promise<void> {

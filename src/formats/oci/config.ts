@@ -66,6 +66,11 @@ export const dockerSectionSchema = z.object({
   max_upload_session_size_mb: withMeta(z.number().int().positive().default(2048), {
     env: ['NORA_MAX_UPLOAD_SESSION_SIZE_MB'],
   }),
+  /**
+   * Memory for manifest bodies kept to answer pulls without a storage read, MB (what the bodies
+   * keep alive, counted exactly; 0 = off). Our addition.
+   */
+  manifest_cache_mb: z.number().int().nonnegative().default(32),
   /** Idle upload sessions older than this are purged, seconds. */
   upload_session_ttl: z.number().int().positive().default(1800),
 });

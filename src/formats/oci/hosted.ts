@@ -4,6 +4,7 @@
  * bounded LRU keeps the hot "GET manifest by tag" path at one indexed query and no storage read.
  */
 import { Readable } from 'node:stream';
+import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
 import { digestOf, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { ByteRange } from '../../core/http-range.ts';
@@ -24,36 +25,47 @@ import { MAX_MANIFEST_BYTES, parseManifest, type ParsedManifest } from './manife
 import type { Reference } from './reference.ts';
 import type { ManifestRow, OciStore } from './store.ts';
 
-/** Byte-bounded LRU of manifest bodies keyed by digest (content-addressed, so never stale). */
+/**
+ * Manifest bodies keyed by digest (content-addressed, so never stale), least recently used out
+ * first, bounded by the bytes they keep alive: each body is stored as an exact copy (a slice of
+ * Node's 64 KiB buffer pool would pin its whole slab, see core/byte-lru.ts) and counted with its
+ * key and map entry.
+ */
 export class ManifestCache {
-  readonly #entries = new Map<string, Buffer>();
-  readonly #maxBytes: number;
-  #bytes = 0;
+  readonly #entries: ByteLru<string, Buffer>;
+  readonly #budget: () => number;
 
-  constructor(maxBytes: number) {
-    this.#maxBytes = maxBytes;
+  /**
+   * `maxBytes`: the budget in bytes (`[docker] manifest_cache_mb`), or a function read before each
+   * store so a reloaded config applies; 0 turns the cache off.
+   */
+  constructor(maxBytes: number | (() => number)) {
+    this.#budget = typeof maxBytes === 'number' ? () => maxBytes : maxBytes;
+    this.#entries = new ByteLru(
+      this.#budget(),
+      (body) => retainedBytes(body) + ENTRY_OVERHEAD_BYTES,
+    );
+  }
+
+  /** Bytes accounted to the stored bodies (what the budget bounds). */
+  get bytes(): number {
+    return this.#entries.bytes;
   }
 
   get(digest: string): Buffer | undefined {
-    const body = this.#entries.get(digest);
-    if (body !== undefined) {
-      this.#entries.delete(digest);
-      this.#entries.set(digest, body);
-    }
-    return body;
+    return this.#entries.get(digest);
   }
 
   set(digest: string, body: Buffer): void {
-    if (body.length > this.#maxBytes / 4 || this.#entries.has(digest)) return;
-    this.#entries.set(digest, body);
-    this.#bytes += body.length;
-    for (const [key, value] of this.#entries) {
-      if (this.#bytes <= this.#maxBytes) break;
-      this.#entries.delete(key);
-      this.#bytes -= value.length;
-    }
+    const budget = this.#budget();
+    if (budget !== this.#entries.maxBytes) this.#entries.maxBytes = budget;
+    if (this.#entries.has(digest)) return;
+    this.#entries.set(digest, ownedBuffer(body));
   }
 }
+
+/** A digest key (71 chars), the Map entry and the Buffer object, rounded up. */
+const ENTRY_OVERHEAD_BYTES = 256;
 
 export interface PutManifestResult {
   readonly digest: string;

@@ -15,7 +15,6 @@ import { OciStore, ociMigrations } from './store.ts';
 import { UploadManager } from './uploads.ts';
 
 const MB = 1024 * 1024;
-const MANIFEST_CACHE_BYTES = 32 * MB;
 
 /**
  * Read backends per repository kind. The proxy engine plugs in here with one line
@@ -76,7 +75,11 @@ function register(
   factories: OciBackendFactories,
 ): Promise<void> {
   const store = new OciStore(context.db);
-  const hosted = new Hosted(store, context.blobs, new ManifestCache(MANIFEST_CACHE_BYTES));
+  const hosted = new Hosted(
+    store,
+    context.blobs,
+    new ManifestCache(() => context.config().docker.manifest_cache_mb * MB),
+  );
   const dockerRepos = context.repositories.byFormat('docker');
   const backends = new Map<string, OciBackend>();
   for (const repo of dockerRepos) {

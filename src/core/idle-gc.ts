@@ -1,0 +1,86 @@
+/**
+ * One full garbage collection when the server falls quiet after work, so the memory a load left
+ * behind goes back before the next one instead of sitting in garbage.
+ *
+ * Why it is needed: the server runs V8 with a large heap growth factor (server.ts) so that
+ * streaming does not set off a full GC every few MB; the other side of that is that V8 collects
+ * only when it allocates, so once requests stop, whatever garbage was on the heap (and every
+ * Buffer it alone keeps alive: socket reads, request bodies, rendered documents) stays until the
+ * next request wave. Measured with bench/soak (docs/performance.md): without it, heap used and
+ * external memory stayed at their end-of-load values for the whole idle period.
+ *
+ * The collection is Node's `gc()` (exposed at run time into a throw-away context, so it is
+ * never a global of ours), run once per quiet period, only when the event loop was busy since the
+ * last one; a quiet period is `quietSamples` consecutive samples of event-loop utilisation below
+ * `quietUtilization`. It costs one full GC (tens of ms for our heap) while nothing else runs.
+ */
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+export interface IdleCollectorOptions {
+  /** Sampling period, ms (default 5000). */
+  readonly intervalMs?: number;
+  /** Consecutive quiet samples before collecting (default 2: 10 s of quiet). */
+  readonly quietSamples?: number;
+  /** Event-loop utilisation (0-1) below which a sample is quiet (default 0.02). */
+  readonly quietUtilization?: number;
+  /** The collector (default: V8's full GC); tests pass a spy. */
+  readonly collect?: () => void;
+  /** Told the resident set size before and after each collection, bytes. */
+  readonly onCollect?: (rssBefore: number, rssAfter: number) => void;
+}
+
+export interface IdleCollector {
+  stop(): void;
+}
+
+/** Starts sampling (an unref'd timer: it never keeps the process alive). */
+export function collectWhenIdle(options: IdleCollectorOptions = {}): IdleCollector {
+  const quietSamples = options.quietSamples ?? 2;
+  const quietUtilization = options.quietUtilization ?? 0.02;
+  const collect = options.collect ?? fullGc();
+  let last: EventLoopUtilization = performance.eventLoopUtilization();
+  let quiet = 0;
+  let busySinceCollect = false;
+  const timer = setInterval(() => {
+    const now = performance.eventLoopUtilization();
+    const { utilization } = performance.eventLoopUtilization(now, last);
+    last = now;
+    if (utilization >= quietUtilization) {
+      quiet = 0;
+      busySinceCollect = true;
+      return;
+    }
+    quiet += 1;
+    if (quiet < quietSamples || !busySinceCollect) return;
+    busySinceCollect = false;
+    const before = process.memoryUsage.rss();
+    collect();
+    options.onCollect?.(before, process.memoryUsage.rss());
+    // The collection itself shows up as utilisation in the next sample; it is not work.
+    last = performance.eventLoopUtilization();
+  }, options.intervalMs ?? 5000);
+  timer.unref();
+  return {
+    stop: () => {
+      clearInterval(timer);
+    },
+  };
+}
+
+/**
+ * V8's full GC, from a throw-away context with `--expose-gc` set for it (the flag only decides
+ * whether new contexts get a `gc` function; ours keeps none).
+ */
+function fullGc(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as (options?: { type: 'major'; execution: 'sync' }) => void;
+  v8.setFlagsFromString('--no-expose-gc');
+  return () => {
+    // Twice: the first frees what is dead; V8 settles the external memory (the Buffers those
+    // objects held) and releases emptied pages on the next one.
+    gc({ type: 'major', execution: 'sync' });
+    gc({ type: 'major', execution: 'sync' });
+  };
+}
