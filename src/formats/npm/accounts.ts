@@ -224,11 +224,8 @@ export function readOnlyRequested(body: Json): boolean {
       `unsupported token permission ${JSON.stringify(level).slice(0, 40)}: NORA tokens are "read-only" or "read-write"`,
     );
   }
-  return (
-    body['readonly'] === true ||
-    body['packages_and_scopes_permission'] === 'read-only' ||
-    body['orgs_permission'] === 'read-only'
-  );
+  // orgs_permission governs organisation settings, which NORA does not have: validated only.
+  return body['readonly'] === true || body['packages_and_scopes_permission'] === 'read-only';
 }
 
 function requireUser(principal: Principal): string {

@@ -48,8 +48,21 @@ function parse(version: string): SemVer | undefined {
   return canonical === version ? parsed : undefined;
 }
 
+function parseLoose(version: string): SemVer | undefined {
+  return version.length > 256 ? undefined : (semver.parse(version, { loose: true }) ?? undefined);
+}
+
 export function isValidVersion(version: string): boolean {
   return parse(version) !== undefined;
+}
+
+/**
+ * A version as an upstream registry may hold it: anything npm's `semver` parses loosely (old
+ * packages carry `v1.0.0` or `1.0.0-01`). Proxied documents keep them, since the clients decide;
+ * what is published here must pass `isValidVersion`.
+ */
+export function isValidUpstreamVersion(version: string): boolean {
+  return version.length <= 256 && semver.valid(version, { loose: true }) !== null;
 }
 
 export function checkVersion(version: string): string {
@@ -110,8 +123,9 @@ export function precedenceKey(version: string): string | undefined {
 
 /** Semver precedence via npm's `semver` (build metadata ignored); invalid versions sort first. */
 export function compareVersions(a: string, b: string): number {
-  const pa = parse(a);
-  const pb = parse(b);
+  // Loose too: proxied documents keep versions such as `1.0.0-01` (isValidUpstreamVersion).
+  const pa = parse(a) ?? parseLoose(a);
+  const pb = parse(b) ?? parseLoose(b);
   if (!pa || !pb) return pa ? 1 : pb ? -1 : a < b ? -1 : a > b ? 1 : 0;
   return pa.compare(pb);
 }

@@ -17,7 +17,13 @@ import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
 import type { FormatContext } from '../format.ts';
-import { compareVersions, isValidTag, isValidVersion, namePath, tarballFilename } from './names.ts';
+import {
+  compareVersions,
+  isValidTag,
+  isValidUpstreamVersion,
+  namePath,
+  tarballFilename,
+} from './names.ts';
 import type { PackageView, VersionView } from './packument.ts';
 import { META_FIELDS, isObject } from './publish.ts';
 import { searchMeta } from './search.ts';
@@ -589,7 +595,7 @@ export function parseUpstream(name: string, body: Buffer, _baseUrl: string): Par
   const versions: VersionView[] = [];
   const tarballs = new Map<string, TarballSource>();
   for (const [version, manifest] of Object.entries(versionsValue)) {
-    if (!isValidVersion(version) || !isObject(manifest)) continue;
+    if (!isValidUpstreamVersion(version) || !isObject(manifest)) continue;
     const dist = isObject(manifest['dist']) ? manifest['dist'] : {};
     const url = typeof dist['tarball'] === 'string' ? dist['tarball'] : '';
     const integrity = typeof dist['integrity'] === 'string' ? dist['integrity'] : undefined;

@@ -118,6 +118,42 @@ describe('npm defaults with auth off (real npm)', { skip: missingTools('npm') },
   });
 });
 
+describe('npm search of a proxied package (real npm)', { skip: missingTools('npm') }, () => {
+  test('shows its description, author, publisher and publish date, not the cache time', async () => {
+    await using upstream = await startTestServer({
+      config: { auth: { allow_registration: true } },
+    });
+    const up = new NpmHttp(`${upstream.url}/npm`);
+    assert.equal((await up.login('ursula', 'ursula-password')).status, 201);
+    const publish = await up.publish({
+      name: 'found-lib',
+      version: '2.0.0',
+      description: 'a library worth finding',
+      keywords: ['findable'],
+      extra: { author: 'Ann Author <ann@example.test>' },
+    });
+    assert.equal(publish.status, 201, publish.text);
+    const time = (await up.packument('found-lib')).json<{ time: Record<string, string> }>().time;
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await using server = await startTestServer({
+      config: { npm: { proxy: `${upstream.url}/npm/` } },
+    });
+    await using tmp = await tempDir('nora-e2e-search-');
+    const npm = await freshNpm(path.join(tmp.path, 'home'), `${server.url}/npm/`);
+    await npm(['view', 'found-lib', 'version']); // the proxy sees (and indexes) it
+    const out = await npm(['search', 'found-lib', '--json']);
+    const results = JSON.parse(out.stdout) as Record<string, unknown>[];
+    const found = results.find((r) => r['name'] === 'found-lib');
+    assert.ok(found, out.stdout);
+    assert.equal(found['description'], 'a library worth finding');
+    assert.equal(found['version'], '2.0.0');
+    assert.deepEqual(found['keywords'], ['findable']);
+    assert.equal(new Date(String(found['date'])).toISOString(), time['2.0.0']);
+    assert.match(JSON.stringify(found['publisher']), /ursula/);
+    assert.match(JSON.stringify(found), /Ann Author/);
+  });
+});
+
 for (const client of CLIENTS) {
   describe(`build metadata with ${client.id}`, { skip: client.missing }, () => {
     test('3.0.0+b2 after 3.0.0+b1 is refused; installing ~3.0.0 gets the first bytes', async () => {

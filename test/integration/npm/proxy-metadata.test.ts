@@ -66,8 +66,15 @@ describe('npm proxy: cache metrics and search metadata', () => {
       assert.equal((await group.packument('meta-lib')).status, 200);
       assert.equal((await group.request('GET', tarball)).status, 200);
     }
+    // A warm tarball request that races the first fill's commit joins it ("coalesced", no
+    // upstream fetch) instead of reading the store: under load that happens, so count both.
     const hits = (await counter(server, 'nora_cache_hits_total')) - hits0;
-    assert.ok(hits >= 6, `6 warm requests counted as hits, got ${hits}`);
+    const joined = await counter(
+      server,
+      'nora_cache_requests_total\\{registry="npm-proxy",result="coalesced"\\}',
+    );
+    assert.ok(hits >= 4, `the warm packuments at least are hits, got ${hits}`);
+    assert.ok(hits + joined >= 6, `6 warm requests: ${hits} hits + ${joined} joined a fill`);
     assert.equal(await counter(server, 'nora_cache_misses_total'), misses0 + 2, 'no new miss');
   });
 
