@@ -8,6 +8,7 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { AccessControl } from './auth/access.ts';
 import { NetworkList } from './auth/networks.ts';
+import { ConfigError, loadConfig, type LoadedConfig, type LoadOptions } from './config/load.ts';
 import type { AppConfig, FormatName, RepositoryConfig } from './config/schema.ts';
 import { toRegistryError } from './core/errors.ts';
 import type { Logger } from './core/logger.ts';
@@ -22,7 +23,7 @@ import { registerSystemRoutes } from './http/system-routes.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { ProxyEngine } from './proxy/engine.ts';
 import { proxyMigrations } from './proxy/state.ts';
-import { RepositoryRegistry } from './repos/repository.ts';
+import { RepositoryConfigError, RepositoryRegistry } from './repos/repository.ts';
 import { BlobStore } from './storage/blob-store.ts';
 import type { StorageDriver } from './storage/driver.ts';
 import { createStorageDriver } from './storage/drivers/index.ts';
@@ -38,8 +39,11 @@ export interface NoraApp {
   readonly fastify: FastifyInstance;
   readonly context: FormatContext;
   /**
-   * Applies a new configuration to everything that reads it per request, and returns the keys
-   * whose change needs a restart. Throws, applying nothing, when the repositories are invalid.
+   * Applies a new configuration to everything that can change while running (per-request
+   * readers, access policy, trusted proxies, proxy upstreams and timings, the log level) and
+   * returns the keys whose change needs a restart, compared with what is running: such a key
+   * keeps its running value in `context.config()`, so it is reported again on every reload
+   * until the process restarts. Throws, applying nothing, when the repositories are invalid.
    */
   reload(next: AppConfig): string[];
   /** Every route Fastify registered (method, URL pattern), for checks over all routes. */
@@ -49,9 +53,40 @@ export interface NoraApp {
 
 const MB = 1024 * 1024;
 
+/**
+ * Loads the configuration (file + environment, see loadConfig) and makes every check `serve`
+ * makes before it opens anything: the one validation `nora serve`, `nora config check` and a
+ * SIGHUP reload share. Throws ConfigError naming the key or repository at fault.
+ */
+export async function loadCheckedConfig(
+  options: LoadOptions,
+  formats: readonly FormatModule[] = FORMATS,
+): Promise<LoadedConfig> {
+  const loaded = await loadConfig(options);
+  checkConfig(loaded.config, formats);
+  return loaded;
+}
+
+/**
+ * The checks of a schema-valid configuration that need the formats: the repository set (default
+ * repositories of every format plus the named ones: unique names, group members that exist and
+ * match). Throws ConfigError.
+ */
+export function checkConfig(config: AppConfig, formats: readonly FormatModule[] = FORMATS): void {
+  try {
+    RepositoryRegistry.build(defaultRepositories(formats, config), config.repositories);
+  } catch (err) {
+    if (err instanceof RepositoryConfigError) {
+      throw new ConfigError(`invalid configuration:\n  repositories: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
 export async function buildApp(initial: AppConfig, options: BuildOptions = {}): Promise<NoraApp> {
   let config = initial;
   const formats = options.formats ?? FORMATS;
+  checkConfig(config, formats);
   const closeTasks: (() => Promise<void> | void)[] = [];
 
   const driver = await createStorageDriver(config.storage);
@@ -180,9 +215,11 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       for (const key of repositories.reload(nextRepositories)) {
         if (!needsRestart.includes(key)) needsRestart.push(key);
       }
-      config = next;
-      access.updatePolicy(accessPolicy(next));
-      trustedProxies = new NetworkList(next.auth.trusted_proxies);
+      config = keepRestartOnly(config, next);
+      access.updatePolicy(accessPolicy(config));
+      trustedProxies = new NetworkList(config.auth.trusted_proxies);
+      // Child loggers are made per request from this one, so the next request logs at the new level.
+      fastify.log.level = options.logLevel ?? config.server.log_level;
       return needsRestart;
     },
     async close() {
@@ -228,6 +265,26 @@ function isEnabled(config: AppConfig, format: FormatName): boolean {
 
 function accessPolicy(config: AppConfig) {
   return { authEnabled: config.auth.enabled, anonymousRead: config.auth.anonymous_read };
+}
+
+/**
+ * `next` with the keys that only take effect on restart kept at their running values, so that
+ * `context.config()` says what is running and the next reload compares with it.
+ */
+function keepRestartOnly(running: AppConfig, next: AppConfig): AppConfig {
+  const enabled = Object.fromEntries(
+    (['docker', 'npm', 'pypi', 'maven', 'cargo', 'go', 'raw'] as const).map((f) => [
+      f,
+      { ...next[f], enabled: running[f].enabled },
+    ]),
+  );
+  return {
+    ...next,
+    ...enabled,
+    server: { ...next.server, host: running.server.host, port: running.server.port },
+    storage: running.storage,
+    database: running.database,
+  };
 }
 
 /** Keys that only take effect on restart; reported when a reload changes them. */

@@ -1,15 +1,38 @@
 /**
  * The `nora` command line: `nora serve` (default), `nora config check [FILE]`, `--version`,
- * `--help`. Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage.
+ * `--help`; the other verbs of NORA's CLI are listed and say they are not in this build yet.
+ * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage (unknown command or
+ * option, a verb not built yet).
  */
 import { Command, CommanderError } from 'commander';
+import { loadCheckedConfig } from './app.ts';
 import { describeConfig } from './config/describe.ts';
-import { ConfigError, loadConfig } from './config/load.ts';
+import { ConfigError, type LoadOptions } from './config/load.ts';
+import { errnoCode } from './core/errors.ts';
 import { startServer } from './server.ts';
 import { VERSION } from './version.ts';
 
 export const EXIT_RUNTIME = 1;
 export const EXIT_CONFIG = 2;
+
+/** NORA's CLI verbs that this build does not have yet (each answers so, exit 2). */
+export const NOT_YET_BUILT = [
+  ['backup', 'write a backup archive of the storage'],
+  ['restore', 'restore a backup archive'],
+  ['migrate', 'copy the storage between backends'],
+  ['migrate-docker-keys', 'migrate pre-0.9 Docker storage keys'],
+  ['mirror', 'pre-fetch packages through a running server (air-gap)'],
+  ['gc', 'remove blobs nothing references'],
+  ['retention-plan', 'show what the retention rules would delete'],
+  ['retention-apply', 'apply the retention rules'],
+  ['import', 'import from Artifactory or Nexus'],
+  ['re-pin', 'repair a hash pin'],
+  ['curation', 'validate or explain the curation policy'],
+  ['healthcheck', 'probe a running server (for container health checks)'],
+] as const;
+
+/** A command-line mistake: its message is printed as is (it starts with `nora …:`), exit 2. */
+class UsageError extends Error {}
 
 export function buildProgram(): Command {
   const program = new Command('nora')
@@ -17,20 +40,31 @@ export function buildProgram(): Command {
       'NORA: one self-hosted registry for Docker/OCI, npm, PyPI, Maven, Cargo, Go and raw files',
     )
     .version(VERSION, '-V, --version')
-    .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    .exitOverride();
 
   program
     .command('serve', { isDefault: true })
     .description('run the registry server (NORA_HOST:NORA_PORT, default 127.0.0.1:4000)')
     .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
-    .action(async (opts: { config?: string }) => {
-      const loadOptions = {
+    // `nora <word>` lands here when <word> is no command: say that, not "too many arguments".
+    .allowExcessArguments(true)
+    .action(async (opts: { config?: string }, command: Command) => {
+      const [word] = command.args;
+      if (word !== undefined) {
+        throw new UsageError(`nora: unknown command '${word}' (see nora --help)`);
+      }
+      const loadOptions: LoadOptions = {
         env: process.env,
         ...(opts.config === undefined ? {} : { file: opts.config }),
       };
-      const loaded = await loadConfig(loadOptions);
-      await startServer(loaded.config, loadOptions, loaded.warnings);
+      const loaded = await loadCheckedConfig(loadOptions);
+      // A reload reads the file the server started from: if it is gone, that is an error.
+      const reloadOptions: LoadOptions =
+        loaded.file === undefined ? loadOptions : { ...loadOptions, file: loaded.file };
+      await startServer(loaded.config, {
+        warnings: loaded.warnings,
+        reload: () => loadCheckedConfig(reloadOptions),
+      });
     });
 
   const config = program.command('config').description('configuration tools');
@@ -38,10 +72,10 @@ export function buildProgram(): Command {
     .command('check')
     .argument('[file]', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
     .description(
-      'validate a config file (with NORA_* overrides) and print the effective config, secrets masked',
+      'validate a config file (with NORA_* overrides) exactly as `serve` does, and print the effective config, secrets masked',
     )
     .action(async (file: string | undefined) => {
-      const loaded = await loadConfig({
+      const loaded = await loadCheckedConfig({
         env: process.env,
         ...(file === undefined ? {} : { file }),
       });
@@ -53,10 +87,50 @@ export function buildProgram(): Command {
       process.stdout.write('\n');
     });
 
+  for (const [verb, what] of NOT_YET_BUILT) {
+    program
+      .command(verb)
+      .description(`${what} (not available in this build yet)`)
+      .allowUnknownOption(true)
+      .allowExcessArguments(true)
+      .action(() => {
+        throw new UsageError(`nora ${verb}: not available in this build yet`);
+      });
+  }
+
+  nameCommandsInErrors(program);
   return program;
 }
 
+/**
+ * Commander's own errors ("error: unknown option '--x'") do not say which command refused them;
+ * each command prints them as `nora <command>: …`.
+ */
+function nameCommandsInErrors(command: Command, path = 'nora'): void {
+  command.configureOutput({
+    writeErr: (text) => process.stderr.write(text),
+    outputError: (text, write) => {
+      write(text.replace(/^error: /, `${path}: `));
+    },
+  });
+  for (const sub of command.commands) nameCommandsInErrors(sub, `${path} ${sub.name()}`);
+}
+
+/**
+ * A closed stdout (`nora config check | head -1`) ends the command quietly: the reader has what
+ * it wanted. Any other stream error is still thrown.
+ */
+function quietOnBrokenPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err) => {
+      if (errnoCode(err) === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
+  quietOnBrokenPipe();
   try {
     await buildProgram().parseAsync([...argv], { from: 'user' });
   } catch (err) {
@@ -64,8 +138,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_CONFIG;
       return;
     }
-    if (err instanceof ConfigError) {
-      process.stderr.write(`nora: ${err.message}\n`);
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(
+        err instanceof UsageError ? `${err.message}\n` : `nora: ${err.message}\n`,
+      );
       process.exitCode = EXIT_CONFIG;
       return;
     }

@@ -1,12 +1,13 @@
 /**
  * Runs the app on a socket: listen, graceful shutdown on SIGTERM/SIGINT (stop accepting, let
- * in-flight requests finish within `server.shutdown_timeout`), and SIGHUP reload (a bad config
- * keeps the old one and logs why).
+ * in-flight requests finish within `server.shutdown_timeout`), and SIGHUP reload (a bad config,
+ * or a config file that is gone, keeps the running one and logs an error).
  */
+import { isDeepStrictEqual } from 'node:util';
 import v8 from 'node:v8';
 import { buildApp, type NoraApp } from './app.ts';
 import { collectWhenIdle } from './core/idle-gc.ts';
-import { ConfigError, loadConfig, type LoadOptions } from './config/load.ts';
+import { ConfigError, isRecord, type LoadedConfig } from './config/load.ts';
 import type { AppConfig } from './config/schema.ts';
 import { RepositoryConfigError } from './repos/repository.ts';
 import { VERSION } from './version.ts';
@@ -17,11 +18,21 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  /**
+   * Loads and checks the configuration again, for SIGHUP. When the server started from a file it
+   * must read that same file (a file deleted since is an error, not a fall back to defaults).
+   */
+  readonly reload: () => Promise<LoadedConfig>;
+  /** Warnings of the first load, logged once the logger exists. */
+  readonly warnings?: readonly string[];
+}
+
 export async function startServer(
   config: AppConfig,
-  loadOptions: LoadOptions,
-  warnings: readonly string[] = [],
+  options: StartOptions,
 ): Promise<RunningServer> {
+  const warnings = options.warnings ?? [];
   const app = await buildApp(config);
   const log = app.fastify.log;
   for (const warning of warnings) log.warn(warning);
@@ -43,13 +54,12 @@ export async function startServer(
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      const bound = config.server.shutdown_timeout * 1000;
+      // The running value: a reload may have changed it.
+      const seconds = app.context.config().server.shutdown_timeout;
       const timer = setTimeout(() => {
-        log.error(
-          `in-flight requests did not finish within ${config.server.shutdown_timeout}s; exiting`,
-        );
+        log.error(`in-flight requests did not finish within ${seconds}s; exiting`);
         process.exit(1);
-      }, bound);
+      }, seconds * 1000);
       timer.unref();
       idleGc.stop();
       await app.close();
@@ -71,22 +81,36 @@ export async function startServer(
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   process.on('SIGHUP', () => {
-    loadConfig(loadOptions)
+    options
+      .reload()
       .then((loaded) => {
+        const before = app.context.config();
         const restart = app.reload(loaded.config);
         for (const warning of loaded.warnings) log.warn(warning);
-        log.info({ requires_restart: restart }, 'configuration reloaded');
+        const applied = changedKeys(before, app.context.config());
+        log.info({ applied, requires_restart: restart }, 'configuration reloaded');
       })
       .catch((err: unknown) => {
         const reason =
           err instanceof ConfigError || err instanceof RepositoryConfigError
             ? err.message
             : String(err);
-        log.warn({ error: reason }, 'configuration reload failed, keeping previous config');
+        log.error({ error: reason }, 'configuration reload failed, keeping previous config');
       });
   });
 
   return { app, url, stop };
+}
+
+/** Dotted keys (`server.log_level`, `repositories`) whose values differ between two configs. */
+export function changedKeys(before: unknown, after: unknown, prefix = ''): string[] {
+  if (isRecord(before) && isRecord(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+    return keys.flatMap((key) =>
+      changedKeys(before[key], after[key], prefix === '' ? key : `${prefix}.${key}`),
+    );
+  }
+  return isDeepStrictEqual(before, after) ? [] : [prefix];
 }
 
 /** The growth factor V8's old generation limit gets after each full GC (1 + percent / 100). */

@@ -15,6 +15,8 @@ export interface EnvBinding {
   readonly names: readonly string[];
   readonly parse: (value: string) => unknown;
   readonly secret: boolean;
+  /** An empty variable is a value, not "unset" (FieldMeta.emptyIsValue). */
+  readonly emptyIsValue: boolean;
 }
 
 /** Every config leaf with its environment variable names and string parser. */
@@ -37,6 +39,7 @@ export function envBindings(schema: z.ZodType): EnvBinding[] {
         names: meta.env ?? [derived],
         parse,
         secret: meta.secret === true || isSecret(field),
+        emptyIsValue: meta.emptyIsValue === true,
       });
     }
   }
@@ -53,7 +56,9 @@ export function readEnvOverlay(schema: z.ZodType, env: NodeJS.ProcessEnv): EnvOv
   const values: Record<string, Record<string, unknown>> = {};
   const sources = new Map<string, string>();
   for (const binding of envBindings(schema)) {
-    const name = binding.names.find((n) => env[n] !== undefined && env[n] !== '');
+    const name = binding.names.find(
+      (n) => env[n] !== undefined && (env[n] !== '' || binding.emptyIsValue),
+    );
     if (name === undefined) continue;
     const raw = env[name] ?? '';
     const [section = '', key = ''] = binding.path;
@@ -62,6 +67,61 @@ export function readEnvOverlay(schema: z.ZodType, env: NodeJS.ProcessEnv): EnvOv
     sources.set(binding.path.join('.'), name);
   }
   return { values, sources };
+}
+
+/** `NORA_*` variables read outside the config schema: the config file path, test and tool knobs. */
+const NON_CONFIG_VARIABLES = new Set([
+  'NORA_CONFIG_PATH',
+  'NORA_TOOLS_DIR',
+  'NORA_APT_MAX_AGE_MIN',
+  'NORA_SKIP_NPM_TOOLS',
+]);
+const NON_CONFIG_PREFIXES = ['NORA_TEST_', 'NORA_BENCH_'];
+
+/**
+ * One warning per `NORA_*` variable in `env` that no config key reads (a typo is otherwise
+ * silently ignored), with a "did you mean" when a known variable is close (edit distance ≤ 3).
+ * Variables of the test and tool scripts are not config and are left alone.
+ */
+export function unknownEnvWarnings(schema: z.ZodType, env: NodeJS.ProcessEnv): string[] {
+  const known = envBindings(schema).flatMap((b) => b.names);
+  const all = new Set([...known, ...NON_CONFIG_VARIABLES]);
+  return Object.keys(env)
+    .filter((name) => name.startsWith('NORA_') && !all.has(name))
+    .filter((name) => !NON_CONFIG_PREFIXES.some((prefix) => name.startsWith(prefix)))
+    .sort()
+    .map((name) => {
+      const close = closest(name, [...all]);
+      const hint = close === undefined ? '' : ` (did you mean ${close}?)`;
+      return `unknown environment variable ${name} (ignored)${hint}`;
+    });
+}
+
+function closest(name: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.min(3, Math.floor(name.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(name, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance (insert, delete, substitute), O(|a|·|b|) on short names. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
 }
 
 export function fieldMeta(field: z.ZodType): FieldMeta {

@@ -10,6 +10,11 @@ export interface FieldMeta {
   readonly env?: readonly string[];
   /** Parses an environment value into the field's TOML shape. */
   readonly fromEnv?: (value: string) => unknown;
+  /**
+   * An empty variable is a value (handed to `fromEnv`), not "unset": `NORA_DOCKER_UPSTREAMS=""`
+   * means no upstreams. Other fields treat an empty variable as absent.
+   */
+  readonly emptyIsValue?: boolean;
   /** Masked by `nora config check` and in logs. */
   readonly secret?: boolean;
   readonly description?: string;

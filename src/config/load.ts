@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { errnoCode } from '../core/errors.ts';
-import { readEnvOverlay, unwrap } from './env.ts';
+import { readEnvOverlay, unknownEnvWarnings, unwrap } from './env.ts';
 import { type AppConfig, configSchema } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -60,9 +60,10 @@ export function parseConfigObject(
   raw: Record<string, unknown>,
   env: NodeJS.ProcessEnv = {},
 ): { config: AppConfig; warnings: string[] } {
-  const warnings = unknownKeys(raw, configSchema).map(
-    (key) => `unknown config key "${key}" (ignored)`,
-  );
+  const warnings = [
+    ...unknownKeys(raw, configSchema).map((key) => `unknown config key "${key}" (ignored)`),
+    ...unknownEnvWarnings(configSchema, env),
+  ];
   const overlay = readEnvOverlay(configSchema, env);
   const merged: Record<string, unknown> = { ...raw };
   for (const [section, values] of Object.entries(overlay.values)) {
@@ -92,7 +93,17 @@ function parseTomlText(text: string, file: string): Record<string, unknown> {
 function formatIssues(error: z.ZodError, sources: Map<string, string>): string {
   const lines = error.issues.map((issue) => {
     const key = issue.path.map(String).join('.') || '(root)';
-    const source = sources.get(key);
+    // An issue inside a value (docker.upstreams.0.url) names the variable that set the value.
+    const source = issue.path
+      .map((_, i) =>
+        sources.get(
+          issue.path
+            .slice(0, issue.path.length - i)
+            .map(String)
+            .join('.'),
+        ),
+      )
+      .find((name) => name !== undefined);
     const from = source ? ` (from ${source})` : '';
     return `  ${key}${from}: ${issue.message}`;
   });

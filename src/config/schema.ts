@@ -138,6 +138,14 @@ export const configSchema = z
     repositories: z.array(repositorySchema).default([]),
   })
   .superRefine((config, ctx) => {
+    // Part of the schema, so `nora config check` refuses what `nora serve` would.
+    if (config.storage.mode === 's3') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['storage', 'mode'],
+        message: '"s3" is not available in this build yet: use "local" (or "memory" for tests)',
+      });
+    }
     const seen = new Set<string>();
     config.repositories.forEach((repo, index) => {
       if (seen.has(repo.name)) {

@@ -22,9 +22,14 @@ export const dockerUpstreamSchema = z.object({
 
 export type DockerUpstreamConfig = z.infer<typeof dockerUpstreamSchema>;
 
-/** `url1,url2` or `url|auth|prefix,url2|auth2` (NORA's NORA_DOCKER_PROXIES format). */
+/**
+ * `url1,url2` or `url|auth|prefix,url2|auth2` (NORA's NORA_DOCKER_PROXIES format); `""` or
+ * `none` is no upstream at all (the Docker cache off, as `upstreams = []` in config.toml).
+ */
 export function parseDockerUpstreamList(value: string): unknown[] {
-  return value
+  const trimmed = value.trim();
+  if (trimmed === '' || trimmed.toLowerCase() === 'none') return [];
+  return trimmed
     .split(',')
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '')
@@ -58,6 +63,7 @@ export const dockerSectionSchema = z.object({
     {
       env: ['NORA_DOCKER_UPSTREAMS', 'NORA_DOCKER_PROXIES'],
       fromEnv: parseDockerUpstreamList,
+      emptyIsValue: true,
     },
   ),
   max_upload_sessions: withMeta(z.number().int().positive().default(100), {

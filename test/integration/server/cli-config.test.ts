@@ -1,0 +1,239 @@
+/**
+ * The CLI and the configuration as an operator meets them, run as real processes: verbs not in
+ * this build, unknown commands and options, a closed stdout, `config check` = `serve`'s
+ * validation, unknown NORA_* variables, and SIGHUP against the running configuration.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { NOT_YET_BUILT } from '../../../src/main.ts';
+import { freePort, NODE_FLAGS, startNoraProcess } from '../../helpers/process.ts';
+import { PROJECT_ROOT, run } from '../../helpers/tools.ts';
+
+const BIN = path.join(PROJECT_ROOT, 'bin/nora.js');
+
+/** Runs `nora <args>` with no NORA_* variable from the test's own environment. */
+const nora = (args: string[], env: Record<string, string> = {}, cwd = os.tmpdir()) =>
+  run(process.execPath, [BIN, ...args], {
+    check: false,
+    env: { ...cleanEnv(), ...env },
+    cwd,
+  });
+
+function cleanEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      (entry): entry is [string, string] => !entry[0].startsWith('NORA_') && entry[1] !== undefined,
+    ),
+  );
+}
+
+async function tempDir(prefix: string): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+describe('CLI verbs, commands and options', () => {
+  test('a verb of NORA that is not built yet says so, exit 2', async () => {
+    for (const [verb] of NOT_YET_BUILT) {
+      const res = await nora([verb, '--some-flag', 'arg']);
+      assert.equal(res.code, 2, verb);
+      assert.equal(res.stderr, `nora ${verb}: not available in this build yet\n`, verb);
+    }
+    const help = await nora(['--help']);
+    assert.match(help.stdout, /backup\s+write a backup archive of the storage \(not available/);
+  });
+
+  test('an unknown command is named as one, not as an argument of serve', async () => {
+    const res = await nora(['frobnicate']);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /^nora: unknown command 'frobnicate'/);
+    assert.doesNotMatch(res.stderr, /too many arguments/);
+  });
+
+  test('an unknown option names the option and the command it was given to', async () => {
+    const serve = await nora(['serve', '--bogus']);
+    assert.equal(serve.code, 2);
+    assert.match(serve.stderr, /^nora serve: unknown option '--bogus'/);
+    const check = await nora(['config', 'check', '--bogus']);
+    assert.equal(check.code, 2);
+    assert.match(check.stderr, /^nora config check: unknown option '--bogus'/);
+    const typo = await nora(['serve', '--conifg', 'x.toml']);
+    assert.match(typo.stderr, /nora serve: unknown option '--conifg'[\s\S]*--config/);
+  });
+
+  test('a closed stdout (`nora config check | head -1`) ends quietly', async () => {
+    const child = spawn(process.execPath, [...NODE_FLAGS, BIN, 'config', 'check'], {
+      cwd: os.tmpdir(),
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // The reader goes away before nora writes: every write then fails with EPIPE.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
+  });
+});
+
+describe('config check runs the validation serve runs', () => {
+  test('NORA_STORAGE_MODE=s3: both refuse it, exit 2, naming the variable', async () => {
+    const env = { NORA_STORAGE_MODE: 's3', NORA_PORT: String(await freePort()) };
+    const check = await nora(['config', 'check'], env);
+    const serve = await nora(['serve'], env);
+    for (const res of [check, serve]) {
+      assert.equal(res.code, 2, res.stderr);
+      assert.match(res.stderr, /storage\.mode \(from NORA_STORAGE_MODE\): "s3" is not available/);
+    }
+  });
+
+  test('a group with an unknown member: both refuse it with exit 2', async () => {
+    const dir = await tempDir('nora-repos-');
+    const file = path.join(dir, 'config.toml');
+    await fs.writeFile(
+      file,
+      '[[repositories]]\nname = "team"\nformat = "docker"\nkind = "group"\nmembers = ["nope"]\n',
+    );
+    const env = { NORA_STORAGE_PATH: path.join(dir, 'storage'), NORA_PORT: '0' };
+    const check = await nora(['config', 'check', file], env);
+    const serve = await nora(['serve', '--config', file], env);
+    for (const res of [check, serve]) {
+      assert.equal(res.code, 2, res.stderr);
+      assert.match(res.stderr, /group "team": unknown member "nope"/);
+    }
+  });
+
+  test('unknown NORA_* variables are warned about, with a suggestion when close', async () => {
+    const res = await nora(['config', 'check'], {
+      NORA_DOKER_UPSTREAMS: 'none',
+      NORA_SOMETHING_ELSE: '1',
+      NORA_TEST_ANYTHING: '1',
+      NORA_TOOLS_DIR: '/x',
+    });
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(
+      res.stderr,
+      /warning: unknown environment variable NORA_DOKER_UPSTREAMS \(ignored\) \(did you mean NORA_DOCKER_UPSTREAMS\?\)/,
+    );
+    assert.match(res.stderr, /unknown environment variable NORA_SOMETHING_ELSE \(ignored\)\n/);
+    assert.doesNotMatch(res.stderr, /NORA_TEST_ANYTHING|NORA_TOOLS_DIR/);
+  });
+
+  test('NORA_DOCKER_UPSTREAMS: errors name it; "" and "none" switch the Docker cache off', async () => {
+    const bad = await nora(['config', 'check'], { NORA_DOCKER_UPSTREAMS: 'not-a-url' });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /docker\.upstreams\.0\.url \(from NORA_DOCKER_UPSTREAMS\)/);
+    for (const value of ['', 'none']) {
+      const off = await nora(['config', 'check'], { NORA_DOCKER_UPSTREAMS: value });
+      assert.equal(off.code, 0, off.stderr);
+      assert.match(off.stdout, /\[docker\][^[]*\nupstreams = \[\]\n/, JSON.stringify(value));
+    }
+  });
+});
+
+describe('SIGHUP against the running configuration', () => {
+  test('log_level is applied live; unknown variables are warned about at start', async () => {
+    const dir = await tempDir('nora-hup-level-');
+    const file = path.join(dir, 'config.toml');
+    await fs.writeFile(file, '[server]\nlog_level = "warn"\n');
+    const server = await startNoraProcess({
+      port: await freePort(),
+      env: {
+        NORA_CONFIG_PATH: file,
+        NORA_STORAGE_PATH: path.join(dir, 'storage'),
+        NORA_LOG_LEVL: 'info',
+      },
+    });
+    try {
+      assert.match(server.output(), /NORA_LOG_LEVL \(ignored\) \(did you mean NORA_LOG_LEVEL\?\)/);
+      await (await fetch(`${server.url}/ready`)).arrayBuffer();
+      assert.doesNotMatch(server.output(), /"msg":"request"/, 'warn level: no access lines');
+      await fs.writeFile(file, '[server]\nlog_level = "info"\n');
+      server.child.kill('SIGHUP');
+      await waitFor(() => server.output().includes('configuration reloaded'));
+      assert.match(server.output(), /"applied":\["server\.log_level"\],"requires_restart":\[\]/);
+      await (await fetch(`${server.url}/ready`)).arrayBuffer();
+      await waitFor(() => /"url":"\/ready".*"msg":"request"/.test(server.output()));
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+
+  test('requires_restart compares with what runs, not with the last file', async () => {
+    const dir = await tempDir('nora-hup-restart-');
+    const file = path.join(dir, 'config.toml');
+    await fs.writeFile(file, '[docker]\nenabled = true\n');
+    const server = await startNoraProcess({
+      port: await freePort(),
+      env: { NORA_CONFIG_PATH: file, NORA_STORAGE_PATH: path.join(dir, 'storage') },
+    });
+    const reloads = () => server.output().match(/"requires_restart":\[[^\]]*\]/g) ?? [];
+    try {
+      await fs.writeFile(file, '[docker]\nenabled = false\n');
+      server.child.kill('SIGHUP');
+      await waitFor(() => reloads().length === 1);
+      // Same file again: docker is still enabled in the running process.
+      server.child.kill('SIGHUP');
+      await waitFor(() => reloads().length === 2);
+      assert.deepEqual(reloads(), [
+        '"requires_restart":["docker.enabled"]',
+        '"requires_restart":["docker.enabled"]',
+      ]);
+      const health = (await (await fetch(`${server.url}/health`)).json()) as {
+        registries: Record<string, string>;
+      };
+      assert.equal(health.registries['docker'], 'ok', '/health says what runs');
+      // Back to what runs: nothing to restart for.
+      await fs.writeFile(file, '[docker]\nenabled = true\n');
+      server.child.kill('SIGHUP');
+      await waitFor(() => reloads().length === 3);
+      assert.equal(reloads()[2], '"requires_restart":[]');
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+
+  test('a config file deleted before SIGHUP keeps the running config and logs an error', async () => {
+    const dir = await tempDir('nora-hup-gone-');
+    // ./config.toml in the working directory: the file that is optional at start.
+    const file = path.join(dir, 'config.toml');
+    await fs.writeFile(file, '[server]\nlog_level = "warn"\n');
+    const server = await startNoraProcess({
+      port: await freePort(),
+      cwd: dir,
+      command: [process.execPath, ...NODE_FLAGS, BIN, 'serve'],
+      env: { ...cleanEnv(), NORA_STORAGE_PATH: path.join(dir, 'storage') },
+    });
+    try {
+      await fs.rm(file);
+      server.child.kill('SIGHUP');
+      await waitFor(() => server.output().includes('configuration reload failed'));
+      assert.match(
+        server.output(),
+        /"level":50,.*"error":"cannot read config file [^"]*config\.toml: ENOENT.*"msg":"configuration reload failed, keeping previous config"/,
+      );
+      assert.doesNotMatch(server.output(), /configuration reloaded/);
+      // Still at "warn" (the default would be "info" and log this request).
+      await (await fetch(`${server.url}/ready`)).arrayBuffer();
+      await new Promise((r) => setTimeout(r, 200));
+      assert.doesNotMatch(server.output(), /"msg":"request"/);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
