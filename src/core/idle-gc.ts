@@ -23,7 +23,7 @@ export interface IdleCollectorOptions {
   readonly intervalMs?: number;
   /** Consecutive quiet samples before collecting (default 2: 10 s of quiet). */
   readonly quietSamples?: number;
-  /** Event-loop utilisation (0-1) below which a sample is quiet (default 0.02). */
+  /** Event-loop utilisation (0-1) below which a sample is quiet (default 0.05). */
   readonly quietUtilization?: number;
   /** The collector (default: V8's full GC); tests pass a spy. */
   readonly collect?: () => void;
@@ -38,7 +38,7 @@ export interface IdleCollector {
 /** Starts sampling (an unref'd timer: it never keeps the process alive). */
 export function collectWhenIdle(options: IdleCollectorOptions = {}): IdleCollector {
   const quietSamples = options.quietSamples ?? 2;
-  const quietUtilization = options.quietUtilization ?? 0.02;
+  const quietUtilization = options.quietUtilization ?? 0.05;
   const collect = options.collect ?? fullGc();
   let last: EventLoopUtilization = performance.eventLoopUtilization();
   let quiet = 0;

@@ -6,6 +6,7 @@
  *   registry + scope until its `expires_in` (default 300 s) runs out.
  * Static strategies (preemptive basic, a fixed bearer token) serve upstreams such as npm.
  */
+import { ByteLru } from '../core/byte-lru.ts';
 
 export interface AuthStrategy {
   /** Authorization header to send up front, if one is already known for this origin + scope. */
@@ -78,17 +79,35 @@ export class StaticAuth implements AuthStrategy {
   }
 }
 
-const MAX_CACHED_TOKENS = 10_000;
+/**
+ * Memory for cached upstream tokens: keys carry a scope built from requested image names and a
+ * bearer token can be kilobytes, so the bound is in bytes (8 MiB: thousands of scopes).
+ */
+const TOKEN_CACHE_BYTES = 8 * 1024 * 1024;
 /** Refresh a little before expiry so a token never dies in flight. */
 const EXPIRY_SLACK_MS = 5_000;
 
+interface CachedToken {
+  readonly header: string;
+  readonly expiresAt: number;
+  /** Estimated memory of the entry: both strings at 2 bytes a char, plus objects. */
+  readonly bytes: number;
+}
+
 /** Token cache keyed by registry origin + scope; an instance per engine (no module state). */
 export class TokenCache {
-  readonly #tokens = new Map<string, { header: string; expiresAt: number }>();
+  readonly #tokens: ByteLru<string, CachedToken>;
   readonly #now: () => number;
 
-  constructor(now: () => number = Date.now) {
+  /** `maxBytes`: the memory budget in (estimated) bytes. */
+  constructor(now: () => number = Date.now, maxBytes = TOKEN_CACHE_BYTES) {
     this.#now = now;
+    this.#tokens = new ByteLru(maxBytes, (entry) => entry.bytes);
+  }
+
+  /** Estimated bytes held (what the budget bounds). */
+  get bytes(): number {
+    return this.#tokens.bytes;
   }
 
   get(origin: string, scope: string | undefined): string | undefined {
@@ -103,12 +122,13 @@ export class TokenCache {
   }
 
   set(origin: string, scope: string | undefined, header: string, expiresInSeconds: number): void {
-    if (this.#tokens.size >= MAX_CACHED_TOKENS) {
-      const oldest = this.#tokens.keys().next();
-      if (oldest.done !== true) this.#tokens.delete(oldest.value);
-    }
     const lifetime = Math.max(0, expiresInSeconds * 1000 - EXPIRY_SLACK_MS);
-    this.#tokens.set(`${origin} ${scope ?? ''}`, { header, expiresAt: this.#now() + lifetime });
+    const key = `${origin} ${scope ?? ''}`;
+    this.#tokens.set(key, {
+      header,
+      expiresAt: this.#now() + lifetime,
+      bytes: 2 * (key.length + header.length) + 200,
+    });
   }
 }
 

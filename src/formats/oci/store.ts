@@ -5,6 +5,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import type { Migration } from 'kysely/migration';
+import { ByteLru } from '../../core/byte-lru.ts';
 import type { Db, Migrations } from '../../db/database.ts';
 import type { CoreTables } from '../../db/tables.ts';
 
@@ -149,8 +150,11 @@ export interface ReferrerRow {
   readonly annotations: string | null;
 }
 
-/** Tag lookups remembered by the hot path; beyond this many the memory starts afresh. */
-const TAG_CACHE_ENTRIES = 10_000;
+/**
+ * Memory for tag lookups remembered by the hot path (estimated: key and row strings at 2 bytes a
+ * char plus objects), least recently used out first: 4 MiB, some 10,000 tags.
+ */
+const TAG_CACHE_BYTES = 4 * 1024 * 1024;
 
 /** All OCI SQL in one place (one indexed query per hot-path read). */
 export class OciStore {
@@ -160,7 +164,10 @@ export class OciStore {
    * or manifests goes through this class, which forgets what it changes, so the cache is never
    * stale within this process. Measured: the tag query was ~13 µs of a ~120 µs manifest GET.
    */
-  readonly #tagRows = new Map<string, ManifestRow | undefined>();
+  readonly #tagRows = new ByteLru<string, { row: ManifestRow | undefined; bytes: number }>(
+    TAG_CACHE_BYTES,
+    (entry) => entry.bytes,
+  );
   /**
    * Bumped by every write. A lookup that started before a write must not store what it read:
    * node:sqlite answers synchronously, but the caller's continuation runs later, possibly after
@@ -176,13 +183,19 @@ export class OciStore {
     return this.#db;
   }
 
+  /** Estimated bytes held by remembered tag lookups (bounded by 4 MiB). */
+  get tagCacheBytes(): number {
+    return this.#tagRows.bytes;
+  }
+
   /**
    * The hot path (GET manifest by tag): a raw statement skips the query builder's per-call
    * compilation; the SQL text is constant, so the dialect reuses one prepared statement.
    */
   async manifestByTag(repo: string, name: string, tag: string): Promise<ManifestRow | undefined> {
     const key = `${repo}\0${name}\0${tag}`;
-    if (this.#tagRows.has(key)) return this.#tagRows.get(key);
+    const known = this.#tagRows.get(key);
+    if (known) return known.row;
     const generation = this.#generation;
     const result = await sql<ManifestRow>`
       select m.digest, m.media_type, m.size from oci_tags t
@@ -190,8 +203,8 @@ export class OciStore {
       where t.repo = ${repo} and t.name = ${name} and t.tag = ${tag}`.execute(this.#db);
     const row = result.rows[0];
     if (generation === this.#generation) {
-      if (this.#tagRows.size >= TAG_CACHE_ENTRIES) this.#tagRows.clear();
-      this.#tagRows.set(key, row);
+      const rowBytes = row === undefined ? 0 : 2 * (row.digest.length + row.media_type.length);
+      this.#tagRows.set(key, { row, bytes: 2 * key.length + rowBytes + 200 });
     }
     return row;
   }

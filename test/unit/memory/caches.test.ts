@@ -13,6 +13,7 @@ import { gzipOf, makeDoc, PackumentCache } from '../../../src/formats/npm/cache.
 import { ParsedCache, sourcesBytes } from '../../../src/formats/npm/proxy.ts';
 import { ManifestCache } from '../../../src/formats/oci/hosted.ts';
 import { BufferPool } from '../../../src/http/send-body.ts';
+import { TokenCache } from '../../../src/proxy/auth.ts';
 
 const MB = 1024 * 1024;
 
@@ -175,6 +176,20 @@ describe('npm proxy caches', () => {
       sources.set(`p-1.0.${i}.tgz`, { version: `1.0.${i}`, url: `http://u/p/-/p-1.0.${i}.tgz` });
     const bytes = sourcesBytes(sources);
     assert.ok(bytes >= 1000 * 300 && bytes < 1000 * 600, `${bytes}`);
+  });
+});
+
+describe('upstream token cache', () => {
+  test('10 MB of 2 KB tokens for distinct scopes: what is kept stays within budget', () => {
+    const cache = new TokenCache(Date.now, MB);
+    const token = `Bearer ${'t'.repeat(2048)}`;
+    for (let i = 0; i < 2500; i++) cache.set('https://u', `repository:img${i}:pull`, token, 300);
+    let kept = 0;
+    for (let i = 0; i < 2500; i++) if (cache.get('https://u', `repository:img${i}:pull`)) kept++;
+    // Each kept token holds at least its header (2 bytes a char).
+    assert.ok(kept * 2 * token.length <= MB, `${kept} tokens kept`);
+    assert.ok(kept > 100 && cache.bytes <= MB);
+    assert.ok(cache.get('https://u', 'repository:img2499:pull'), 'the newest is kept');
   });
 });
 

@@ -66,4 +66,13 @@ describe('OciStore tag lookups', () => {
     await assert.rejects(store.putManifest('r', 'fail', broken, ['v1']));
     assert.equal((await store.manifestByTag('r', 'fail', 'v1'))?.digest, manifest(6).digest);
   });
+
+  test('remembered lookups are bounded in bytes: 10 MB of long names stay within 4 MiB', async () => {
+    // 12,000 lookups of ~400-character keys: ~10 MB at 2 bytes a char.
+    const long = 'n'.repeat(200);
+    for (let i = 0; i < 12_000; i++)
+      await store.manifestByTag('r', `${long}/${i}`, `t${'x'.repeat(180)}`);
+    assert.ok(store.tagCacheBytes <= 4 * 1024 * 1024, `${store.tagCacheBytes}`);
+    assert.ok(store.tagCacheBytes > 1024 * 1024, 'lookups are still remembered');
+  });
 });
