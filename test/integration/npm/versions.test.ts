@@ -72,6 +72,17 @@ describe('npm versions equal by SemVer precedence are one version', () => {
     assert.match(again.text, /previously unpublished/);
   });
 
+  test('concurrent publishes of one class: exactly one lands', async () => {
+    const replies = await Promise.all(
+      ['5.0.0+a', '5.0.0+b', '5.0.0+c', '5.0.0'].map((version) =>
+        npm.publish({ name: 'racing-meta', version }),
+      ),
+    );
+    assert.deepEqual(replies.map((r) => r.status).sort(), [201, 409, 409, 409]);
+    const doc = (await npm.packument('racing-meta')).json<Packument>();
+    assert.equal(Object.keys(doc.versions).length, 1);
+  });
+
   test('one body with two versions of one class → 409, nothing stored', async () => {
     const a = npmBody('two-in-one', '1.0.0+a');
     const b = npmBody('two-in-one', '1.0.0+b');
