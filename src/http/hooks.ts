@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessControl } from '../auth/access.ts';
 import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { closeAfterUnreadBody } from './refusal.ts';
 import { rawPath } from './request.ts';
 
 export const MAX_URL_LENGTH = 8192;
@@ -77,6 +78,12 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
       authorization,
       remoteAddress: request.ip,
     });
+  });
+
+  // Every answer sent while the body is still unread (a refusal) closes the connection promptly.
+  app.addHook('onSend', async (request, reply, payload) => {
+    closeAfterUnreadBody(request.raw, reply.raw);
+    return payload;
   });
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {

@@ -33,9 +33,28 @@ interface Frame {
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const MAX_KEY_BYTES = 4096;
-const MAX_KEPT_BYTES = 64 * 1024 * 1024;
-const MAX_DEPTH = 256;
+
+/**
+ * What one `PUT /<name>` body may cost, checked while it streams so a hostile shape is refused at
+ * the first byte past a bound, before anything beyond it is spooled or kept. npm, pnpm and yarn
+ * publish one version with one tarball; deprecate/unpublish bodies carry the whole packument
+ * (every version's manifest) and no attachments, so only attachment-bearing bodies are held to
+ * the small version count.
+ */
+export const PUBLISH_LIMITS = {
+  /** Entries of `_attachments` (one tarball per new version). */
+  attachments: 16,
+  /** Entries of `versions` in any body (a deprecate re-sends every live version). */
+  versions: 100_000,
+  /** Object/array nesting. package.json manifests nest a handful of levels. */
+  depth: 64,
+  /** One object key, in bytes as sent. */
+  keyBytes: 4096,
+  /** JSON values (objects, arrays, commas) in the kept metadata: bounds what JSON.parse builds. */
+  values: 2_000_000,
+  /** Bytes kept outside the attachments' base64 (readme, manifests). */
+  keptBytes: 64 * 1024 * 1024,
+} as const;
 
 const BASE64_GROUPS = /^[A-Za-z0-9+/]*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -46,10 +65,16 @@ class Base64Spool {
   #pending = '';
   #size = 0;
   #padded = false;
+  #error: Error | undefined;
 
   constructor(path: string) {
     this.path = path;
     this.#out = createWriteStream(path, { flags: 'wx' });
+    // Write errors surface through drain/end; one raised after destroy() (a refused body with a
+    // write still queued) has nobody to tell and must not become an uncaught 'error' event.
+    this.#out.on('error', (err) => {
+      this.#error ??= err;
+    });
   }
 
   get size(): number {
@@ -57,6 +82,7 @@ class Base64Spool {
   }
 
   async write(chunk: Buffer): Promise<void> {
+    if (this.#error) throw this.#error;
     if (chunk.length === 0) return;
     if (this.#padded) throw invalid();
     const text = this.#pending + chunk.toString('latin1');
@@ -72,16 +98,17 @@ class Base64Spool {
     }
     const bytes = Buffer.from(groups, 'base64');
     this.#size += bytes.length;
-    // events.once rejects on 'error' and removes both listeners: no listener piles up per wait.
+    // events.once rejects on 'error' and removes its listeners: no listener piles up per wait.
     if (!this.#out.write(bytes)) await once(this.#out, 'drain');
   }
 
   async end(): Promise<void> {
     if (this.#pending.length !== 0) throw invalid();
     await new Promise<void>((resolve, reject) => {
-      this.#out.once('error', reject);
-      this.#out.end(() => {
-        resolve();
+      this.#out.end((err?: Error | null) => {
+        const failure = err ?? this.#error;
+        if (failure) reject(failure);
+        else resolve();
       });
     });
   }
@@ -95,7 +122,12 @@ function invalid(): RegistryError {
   return new RegistryError('BAD_REQUEST', 'attachment data is not valid base64');
 }
 
-/** Scans `body`; spool files are created with `spoolPath()`. Throws 400/413 on bad input. */
+/**
+ * Scans `body` (raw JSON bytes, any chunking); spool files are created with `spoolPath()`, at
+ * most one per attachment. Throws 413 past `maxBytes` or `PUBLISH_LIMITS.keptBytes`, 400 on bad
+ * JSON/base64 or any other `PUBLISH_LIMITS` bound, as soon as the offending byte arrives; every
+ * spool created so far is removed before it throws.
+ */
 export async function scanPublishBody(
   body: AsyncIterable<Buffer | string>,
   spoolPath: () => Promise<string>,
@@ -116,13 +148,58 @@ export async function scanPublishBody(
   let spool: Base64Spool | undefined;
   let spoolId = '';
   let total = 0;
+  let values = 0;
+  let attachmentCount = 0;
+  let versionCount = 0;
 
   const keep = (buffer: Buffer) => {
     keptBytes += buffer.length;
-    if (keptBytes > MAX_KEPT_BYTES) {
-      throw new RegistryError('TOO_LARGE', 'publish metadata (outside attachments) is too large');
+    if (keptBytes > PUBLISH_LIMITS.keptBytes) {
+      throw new RegistryError(
+        'TOO_LARGE',
+        `publish metadata (outside attachments) exceeds ${PUBLISH_LIMITS.keptBytes} bytes`,
+      );
     }
     kept.push(buffer);
+  };
+
+  const countValue = () => {
+    values++;
+    if (values > PUBLISH_LIMITS.values) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `publish body has more than ${PUBLISH_LIMITS.values} JSON values`,
+      );
+    }
+  };
+
+  // Counted as each key completes, so the entry past a bound is refused before its value is read.
+  const countEntry = (rootKey: string | undefined) => {
+    if (rootKey === '_attachments') {
+      attachmentCount++;
+      if (attachmentCount > PUBLISH_LIMITS.attachments) {
+        throw new RegistryError(
+          'BAD_REQUEST',
+          `publish body has more than ${PUBLISH_LIMITS.attachments} attachments (one tarball per version)`,
+        );
+      }
+    } else if (rootKey === 'versions') {
+      versionCount++;
+      if (versionCount > PUBLISH_LIMITS.versions) {
+        throw new RegistryError(
+          'BAD_REQUEST',
+          `packument body has more than ${PUBLISH_LIMITS.versions} versions`,
+        );
+      }
+    } else {
+      return;
+    }
+    if (attachmentCount > 0 && versionCount > PUBLISH_LIMITS.attachments) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `a publish carries at most ${PUBLISH_LIMITS.attachments} versions (one per attachment)`,
+      );
+    }
   };
 
   try {
@@ -165,13 +242,18 @@ export async function scanPublishBody(
               const frame = stack.at(-1);
               if (frame) frame.key = decodeKey(keyBytes);
               keyBytes = [];
+              if (stack.length === 2 && stack[0]?.kind === 'object') countEntry(stack[0].key);
             }
             continue;
           }
           if (stringIsKey) {
             keyBytes.push(byte);
-            if (keyBytes.length > MAX_KEY_BYTES)
-              throw new RegistryError('BAD_REQUEST', 'JSON key too long');
+            if (keyBytes.length > PUBLISH_LIMITS.keyBytes) {
+              throw new RegistryError(
+                'BAD_REQUEST',
+                `JSON key longer than ${PUBLISH_LIMITS.keyBytes} bytes`,
+              );
+            }
           }
           continue;
         }
@@ -181,6 +263,10 @@ export async function scanPublishBody(
             const frame = stack.at(-1);
             stringIsKey = frame?.kind === 'object' && frame.expectKey;
             if (!stringIsKey && isAttachmentData(stack)) {
+              // One spool per attachment entry: a repeated `data` key must not open more files.
+              if (paths.length >= attachmentCount) {
+                throw new RegistryError('BAD_REQUEST', 'an attachment has more than one data key');
+              }
               // Keep `"` + placeholder; route the base64 to a spool file.
               keep(chunk.subarray(segmentStart, i + 1));
               const path = await spoolPath();
@@ -194,8 +280,13 @@ export async function scanPublishBody(
           }
           case 0x7b: // {
           case 0x5b: // [
-            if (stack.length >= MAX_DEPTH)
-              throw new RegistryError('BAD_REQUEST', 'JSON nested too deeply');
+            if (stack.length >= PUBLISH_LIMITS.depth) {
+              throw new RegistryError(
+                'BAD_REQUEST',
+                `JSON nested deeper than ${PUBLISH_LIMITS.depth} levels`,
+              );
+            }
+            countValue();
             stack.push({
               kind: byte === 0x7b ? 'object' : 'array',
               key: undefined,
@@ -214,6 +305,7 @@ export async function scanPublishBody(
             break;
           case 0x2c: // ,
             {
+              countValue();
               const top = stack.at(-1);
               if (top?.kind === 'object') top.expectKey = true;
             }

@@ -271,10 +271,14 @@ async function sendTarball(
   return sendBody(reply, await tarball.open());
 }
 
-/** The raw request body stream, gunzipped when the client compressed it. */
+/**
+ * The raw request body stream, gunzipped when the client compressed it. A scan that stops early
+ * (a refusal) leaves the request stream intact, so http/refusal.ts can discard the rest.
+ */
 function decodedBody(request: FastifyRequest): AsyncIterable<Buffer> {
   const encoding = request.headers['content-encoding'];
-  if (encoding === undefined || encoding === 'identity') return request.raw;
+  if (encoding === undefined || encoding === 'identity')
+    return request.raw.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
   if (encoding !== 'gzip') {
     throw new RegistryError('UNSUPPORTED_MEDIA_TYPE', `unsupported content-encoding: ${encoding}`);
   }

@@ -2,7 +2,6 @@
  * Fastify adapter for the OCI service: raw bodies, raw paths, the OCI error envelope, and the
  * `Docker-Distribution-API-Version` header on every response of the scope.
  */
-import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { toRegistryError, type RegistryError } from '../../core/errors.ts';
 import { checkRequestPath } from '../../http/hooks.ts';
@@ -11,9 +10,6 @@ import { sendBody } from '../../http/send-body.ts';
 import type { RepositoryRegistry } from '../../repos/repository.ts';
 import { stripMount } from './paths.ts';
 import type { OciReply, OciService } from './service.ts';
-
-/** How long a refused upload body is drained before its connection is dropped. */
-const LINGER_MS = 2000;
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
@@ -122,16 +118,7 @@ function renderError(err: unknown, request: FastifyRequest, reply: FastifyReply)
   const headers: Record<string, string> = { ...(error.headers ?? {}) };
   if (error.status === 401) headers['www-authenticate'] = 'Basic realm="nora"';
   const body = envelope(code, message, isBug ? undefined : error.detail);
-  if (!request.raw.complete && request.method !== 'GET' && request.method !== 'HEAD') {
-    // A refused upload body is not worth reading, but closing at once can reset the connection
-    // before the client reads our answer: discard briefly (lingering close), then drop it.
-    headers['connection'] = 'close';
-    reply.raw.once('finish', () => {
-      request.raw.resume();
-      const socket = request.raw.socket as Socket | null;
-      setTimeout(() => socket?.destroy(), LINGER_MS).unref();
-    });
-  }
+  // A refused upload body is closed after the answer by the shared hook (http/refusal.ts).
   return (
     reply
       .code(error.status)

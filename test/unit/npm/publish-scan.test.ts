@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { isRegistryError } from '../../../src/core/errors.ts';
-import { scanPublishBody } from '../../../src/formats/npm/publish-scan.ts';
+import { PUBLISH_LIMITS, scanPublishBody } from '../../../src/formats/npm/publish-scan.ts';
 
 function chunked(buffer: Buffer, cuts: readonly number[]): Buffer[] {
   const points = [...new Set(cuts.map((c) => c % (buffer.length + 1)))].sort((a, b) => a - b);
@@ -93,4 +93,57 @@ test('bad base64, escapes in data, truncation and oversize are 4xx', async () =>
     scan([Buffer.from('{"a":"' + 'x'.repeat(100) + '"}')], 50),
     (err) => isRegistryError(err) && err.status === 413,
   );
+});
+
+test('spool files and counts are bounded by the limits, refused before the entry past them', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-scan-'));
+  let created = 0;
+  const spoolPath = () => {
+    created++;
+    return Promise.resolve(path.join(dir, randomUUID()));
+  };
+  const entries = (n: number) =>
+    Array.from({ length: n }, (_, i) => `"a${i}.tgz":{"data":"QUJD"}`).join(',');
+  try {
+    // Exactly at the bound: accepted, one spool each.
+    const ok = await scanPublishBody(
+      Readable.from([Buffer.from(`{"_attachments":{${entries(PUBLISH_LIMITS.attachments)}}}`)]),
+      spoolPath,
+      1 << 30,
+    );
+    assert.equal(ok.spools.size, PUBLISH_LIMITS.attachments);
+    await ok.cleanup();
+    created = 0;
+    // 200,000 entries: refused at entry 17, with 16 spools created and all removed.
+    await assert.rejects(
+      scanPublishBody(
+        Readable.from([Buffer.from(`{"_attachments":{${entries(200_000)}}}`)]),
+        spoolPath,
+        1 << 30,
+      ),
+      (err) => isRegistryError(err) && err.status === 400 && /attachments/.test(err.message),
+    );
+    assert.equal(created, PUBLISH_LIMITS.attachments);
+    assert.deepEqual(await fs.readdir(dir), []);
+    // More versions than attachments allow, in either order.
+    const versions = Array.from({ length: 17 }, (_, i) => `"1.0.${i}":{}`).join(',');
+    for (const body of [
+      `{"versions":{${versions}},"_attachments":{"a.tgz":{"data":""}}}`,
+      `{"_attachments":{"a.tgz":{"data":""}},"versions":{${versions}}}`,
+    ]) {
+      await assert.rejects(
+        scanPublishBody(Readable.from([Buffer.from(body)]), spoolPath, 1 << 30),
+        (err) => isRegistryError(err) && /at most 16 versions/.test(err.message),
+      );
+    }
+    // Without attachments (a deprecate), many versions are fine.
+    const update = await scanPublishBody(
+      Readable.from([Buffer.from(`{"versions":{${versions}},"_attachments":{}}`)]),
+      spoolPath,
+      1 << 30,
+    );
+    await update.cleanup();
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });
