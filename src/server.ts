@@ -87,7 +87,9 @@ export async function startServer(
         const before = app.context.config();
         const restart = app.reload(loaded.config);
         for (const warning of loaded.warnings) log.warn(warning);
-        const applied = changedKeys(before, app.context.config());
+        const applied = changedKeys(before, app.context.config()).filter(
+          (key) => !restart.some((r) => key === r || key.startsWith(`${r}.`)),
+        );
         log.info({ applied, requires_restart: restart }, 'configuration reloaded');
       })
       .catch((err: unknown) => {

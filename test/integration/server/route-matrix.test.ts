@@ -7,7 +7,11 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { describe, test } from 'node:test';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { startTestServer } from '../../helpers/server.ts';
+import { missingTools, run } from '../../helpers/tools.ts';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const UUID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
@@ -154,6 +158,25 @@ describe('every route, method and body type', async () => {
       assert.match(answer.body.toString(), /not available in this build yet|disabled/, url);
     }
   });
+
+  test(
+    'curl -T and curl -F to mounts that do not take them: 4xx',
+    { skip: missingTools('curl') },
+    async () => {
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-curl-'));
+      const file = path.join(dir, 'file.txt');
+      await fs.writeFile(file, 'some bytes\n');
+      const curl = (args: string[]) =>
+        run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', ...args]);
+      // `curl -T file /raw/x` (was 500), a twine-like multipart upload to /simple/, a form POST.
+      assert.equal((await curl(['-T', file, `${server.url}/raw/x`])).stdout, '404');
+      assert.equal((await curl(['-F', `content=@${file}`, `${server.url}/simple/`])).stdout, '404');
+      assert.equal((await curl(['-F', `content=@${file}`, `${server.url}/health`])).stdout, '405');
+      assert.equal((await curl(['-T', file, `${server.url}/v2/_catalog`])).stdout, '405');
+      assert.equal((await curl(['-T', file, `${server.url}/npm/-/whoami`])).stdout, '405');
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  );
 
   test('every registered GET route also has a HEAD route', () => {
     const byUrl = new Map<string, Set<string>>();
