@@ -35,26 +35,44 @@ export interface IdleCollector {
   stop(): void;
 }
 
+/**
+ * The decision, apart from the clock: fed one event-loop utilisation sample (0-1) at a time,
+ * `observe` answers true when this sample ends a quiet period that followed work (collect now).
+ */
+export class QuietAfterWork {
+  readonly #quietSamples: number;
+  readonly #quietUtilization: number;
+  #quiet = 0;
+  #busySinceCollect = false;
+
+  constructor(quietSamples: number, quietUtilization: number) {
+    this.#quietSamples = quietSamples;
+    this.#quietUtilization = quietUtilization;
+  }
+
+  observe(utilization: number): boolean {
+    if (utilization >= this.#quietUtilization) {
+      this.#quiet = 0;
+      this.#busySinceCollect = true;
+      return false;
+    }
+    this.#quiet += 1;
+    if (this.#quiet < this.#quietSamples || !this.#busySinceCollect) return false;
+    this.#busySinceCollect = false;
+    return true;
+  }
+}
+
 /** Starts sampling (an unref'd timer: it never keeps the process alive). */
 export function collectWhenIdle(options: IdleCollectorOptions = {}): IdleCollector {
-  const quietSamples = options.quietSamples ?? 2;
-  const quietUtilization = options.quietUtilization ?? 0.05;
+  const gate = new QuietAfterWork(options.quietSamples ?? 2, options.quietUtilization ?? 0.05);
   const collect = options.collect ?? fullGc();
   let last: EventLoopUtilization = performance.eventLoopUtilization();
-  let quiet = 0;
-  let busySinceCollect = false;
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
     const { utilization } = performance.eventLoopUtilization(now, last);
     last = now;
-    if (utilization >= quietUtilization) {
-      quiet = 0;
-      busySinceCollect = true;
-      return;
-    }
-    quiet += 1;
-    if (quiet < quietSamples || !busySinceCollect) return;
-    busySinceCollect = false;
+    if (!gate.observe(utilization)) return;
     const before = process.memoryUsage.rss();
     collect();
     options.onCollect?.(before, process.memoryUsage.rss());
