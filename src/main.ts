@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { describeConfig } from './config/describe.ts';
+import { redactText } from './core/redact.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { startServer } from './server.ts';
 import { VERSION } from './version.ts';
@@ -65,11 +66,12 @@ export async function main(argv: readonly string[]): Promise<void> {
       return;
     }
     if (err instanceof ConfigError) {
-      process.stderr.write(`nora: ${err.message}\n`);
+      process.stderr.write(`nora: ${redactText(err.message)}\n`);
       process.exitCode = EXIT_CONFIG;
       return;
     }
-    process.stderr.write(`nora: ${err instanceof Error ? err.message : String(err)}\n`);
+    // A config file's syntax error quotes its line, which may hold a credential.
+    process.stderr.write(`nora: ${redactText(err instanceof Error ? err.message : String(err))}\n`);
     process.exitCode = EXIT_RUNTIME;
   }
 }
