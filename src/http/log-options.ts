@@ -22,7 +22,7 @@ export function loggerOptions(level: string): LoggerOptions {
     level,
     hooks: {
       logMethod(args: Parameters<LogFn>, method: LogFn) {
-        const redacted = (args as unknown[]).map((arg) => redactDeep(arg));
+        const redacted = args.map((arg) => redactDeep(arg)) as Parameters<LogFn>;
         method.apply(this, redacted);
       },
     },
