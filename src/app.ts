@@ -18,6 +18,7 @@ import type { FormatContext, FormatModule } from './formats/format.ts';
 import { FORMATS } from './formats/index.ts';
 import { unavailableMount } from './formats/unavailable.ts';
 import { genericErrorBody, installHooks, requestIdFrom } from './http/hooks.ts';
+import { loggerOptions } from './http/log-options.ts';
 import { useRawBodies } from './http/request.ts';
 import { registerSystemRoutes } from './http/system-routes.ts';
 import { Metrics } from './metrics/metrics.ts';
@@ -110,7 +111,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   let trustedProxies = new NetworkList(config.auth.trusted_proxies);
 
   const fastify = Fastify({
-    logger: { level: options.logLevel ?? config.server.log_level },
+    // Every line is redacted on its way out (no credential in any log line).
+    logger: loggerOptions(options.logLevel ?? config.server.log_level),
     // Our onResponse hook writes one compact access-log line per request instead.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: (request) => requestIdFrom(request.headers['x-request-id']),

@@ -9,6 +9,7 @@ import { loadCheckedConfig } from './app.ts';
 import { describeConfig } from './config/describe.ts';
 import { ConfigError, type LoadOptions } from './config/load.ts';
 import { errnoCode } from './core/errors.ts';
+import { redactText } from './core/redact.ts';
 import { startServer } from './server.ts';
 import { VERSION } from './version.ts';
 
@@ -140,12 +141,13 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
     if (err instanceof ConfigError || err instanceof UsageError) {
       process.stderr.write(
-        err instanceof UsageError ? `${err.message}\n` : `nora: ${err.message}\n`,
+        err instanceof UsageError ? `${err.message}\n` : `nora: ${redactText(err.message)}\n`,
       );
       process.exitCode = EXIT_CONFIG;
       return;
     }
-    process.stderr.write(`nora: ${err instanceof Error ? err.message : String(err)}\n`);
+    // A config file's syntax error quotes its line, which may hold a credential.
+    process.stderr.write(`nora: ${redactText(err instanceof Error ? err.message : String(err))}\n`);
     process.exitCode = EXIT_RUNTIME;
   }
 }

@@ -1,6 +1,7 @@
 /** Renders the effective configuration for humans (`nora config check`), secrets masked. */
 import { stringify } from 'smol-toml';
 import { z } from 'zod';
+import { redactText } from '../core/redact.ts';
 import { fieldMeta, unwrap } from './env.ts';
 import { isRecord } from './load.ts';
 import { type AppConfig, configSchema } from './schema.ts';
@@ -31,7 +32,8 @@ function mask(value: unknown, schema: z.ZodType): unknown {
     return value.map((item) => mask(item, inner.element as z.ZodType));
   }
   if (inner instanceof z.ZodPipe) return mask(value, inner.in as z.ZodType);
-  return value;
+  // Credentials inside ordinary values (userinfo in an upstream URL) are masked too.
+  return typeof value === 'string' ? redactText(value) : value;
 }
 
 function isSecretField(schema: z.ZodType): boolean {

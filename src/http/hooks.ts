@@ -1,6 +1,7 @@
 /**
  * Hooks every request passes through, in order: request id + security headers → path guard →
- * declared body size → principal → (format handler) → metrics + access log.
+ * declared body size → principal → (format handler) → close after an unread body (refusal.ts) →
+ * metrics + access log.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -91,6 +92,7 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
     const method = request.method;
     options.metrics.httpRequests.inc({ registry, method, status: String(reply.statusCode) });
     options.metrics.httpDuration.observe({ registry, method }, reply.elapsedTime / 1000);
+    // The raw URL: the logger redacts credentials in it (npm logout's token path) for every line.
     request.log.info(
       {
         method,

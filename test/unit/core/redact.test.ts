@@ -1,0 +1,101 @@
+/** Credential redaction (core/redact.ts) and the logger that applies it to every line. */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import pino from 'pino';
+import { REDACTED, redactDeep, redactText } from '../../../src/core/redact.ts';
+import { loggerOptions } from '../../../src/http/log-options.ts';
+
+test('each credential shape is redacted, the rest of the text kept', () => {
+  const cases: [string, string][] = [
+    ['/npm/-/user/token/npm_abcDEF123', `/npm/-/user/token/${REDACTED}`],
+    [
+      'DELETE /repository/n/-/user/token/t0k?x=1',
+      `DELETE /repository/n/-/user/token/${REDACTED}?x=1`,
+    ],
+    ['/npm/-/npm/v1/tokens/token/abc123', `/npm/-/npm/v1/tokens/token/${REDACTED}`],
+    ['/npm%2F-%2Fuser%2Ftoken%2Fabc', `/npm%2F-%2Fuser%2Ftoken%2F${REDACTED}`],
+    ['https://user:p%40ss@host.test/v2/', `https://${REDACTED}@host.test/v2/`],
+    [
+      '/x?token=abc&page=2&access_token=zz&password=pw&client_secret=s',
+      `/x?token=${REDACTED}&page=2&access_token=${REDACTED}&password=${REDACTED}&client_secret=${REDACTED}`,
+    ],
+    ['Authorization: Bearer abc.def-ghi', `Authorization: Bearer ${REDACTED}`],
+    ['basic dXNlcjpwYXNz', 'basic dXNlcjpwYXNz'], // lower-case word in prose: not a header
+    ['Basic dXNlcjpwYXNz', `Basic ${REDACTED}`],
+    ['auth = "user:secret123"', `auth = "${REDACTED}"`],
+    ['//reg/npm/:_authToken=npm_XXXX', `//reg/npm/:_authToken=${REDACTED}`],
+    ['http://h:9|robot:tok|pfx,http://b', `http://h:9|${REDACTED}|pfx,http://b`],
+  ];
+  for (const [input, expected] of cases) assert.equal(redactText(input), expected, input);
+  for (const harmless of [
+    'GET /npm/lodash',
+    '/npm/tokenizer/-/tokenizer-1.0.0.tgz',
+    'package tokenizer@1.0.0 not found',
+    'request body of 28311625 bytes exceeds the limit of 8388608 bytes',
+    '/v2/library/alpine/manifests/sha256:abc',
+    'http://127.0.0.1:4000/npm/',
+  ]) {
+    assert.equal(redactText(harmless), harmless);
+  }
+});
+
+test('a random token never survives any of the shapes it is sent in', () => {
+  const token = fc.stringMatching(/^[A-Za-z0-9_.~-]{8,64}$/);
+  fc.assert(
+    fc.property(token, fc.constantFrom('', '/npm', '/repository/x'), (secret, mount) => {
+      for (const text of [
+        `${mount}/-/user/token/${secret}`,
+        `${mount}/-/npm/v1/tokens/token/${secret}`,
+        `${mount}/-/ping?token=${secret}`,
+        `${mount}/-/ping?a=1&access_token=${secret}#f`,
+        `http://user:${secret}@127.0.0.1:4000${mount}/`,
+        `Authorization: Bearer ${secret}`,
+        `_authToken=${secret}`,
+      ]) {
+        assert.ok(!redactText(text).includes(secret), text);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('redactDeep: strings in plain objects, whole values of credential keys, bounded depth', () => {
+  const out = redactDeep({
+    url: '/npm/-/user/token/abc',
+    headers: { authorization: 'Bearer x', cookie: 'sid=1', accept: 'json' },
+    list: ['?password=pw'],
+    n: 1,
+  });
+  assert.deepEqual(out, {
+    url: `/npm/-/user/token/${REDACTED}`,
+    headers: { authorization: REDACTED, cookie: REDACTED, accept: 'json' },
+    list: [`?password=${REDACTED}`],
+    n: 1,
+  });
+  let deep: unknown = '/-/user/token/abc';
+  for (let i = 0; i < 50; i++) deep = { deep };
+  assert.ok(!JSON.stringify(redactDeep(deep)).includes('abc'));
+});
+
+test('the logger redacts every line: messages, objects, errors and their stacks', () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const log = pino(loggerOptions('debug'), sink);
+  const secret = 'npm_s3cretTokenValue';
+  log.info({ method: 'DELETE', url: `/npm/-/user/token/${secret}` }, 'request');
+  log.warn(`upstream http://u:${secret}@h.test/ failed`);
+  log.error({ err: new Error(`bad request /npm/-/user/token/${secret}`) }, 'failed');
+  log.debug({ headers: { authorization: `Bearer ${secret}` } }, 'headers');
+  log.child({ reqId: '1' }).info({ error: `token=${secret}` }, 'child');
+  assert.equal(lines.length, 5);
+  for (const line of lines) assert.ok(!line.includes(secret), line);
+  assert.match(lines[0] ?? '', /"url":"\/npm\/-\/user\/token\/\[redacted\]"/);
+  assert.match(lines[2] ?? '', /"stack":"Error: bad request \/npm\/-\/user\/token\/\[redacted\]/);
+});
