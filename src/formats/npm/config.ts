@@ -11,6 +11,11 @@ export const npmSectionSchema = z.object({
   metadata_ttl: ttlSeconds.default(300),
   serve_stale: z.boolean().default(true),
   revalidate: z.boolean().default(true),
+  /**
+   * The default `/npm/` group serves a package name that npm-hosted has (or ever had) from
+   * npm-hosted only, never from the upstream (the dependency-confusion guard).
+   */
+  protect_hosted_names: z.boolean().default(true),
 });
 
 export type NpmSection = z.infer<typeof npmSectionSchema>;

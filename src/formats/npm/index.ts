@@ -57,6 +57,7 @@ export const npmFormat: FormatModule = {
       members,
       upstreams: [],
       write_member: 'npm-hosted',
+      protect_hosted_names: config.npm.protect_hosted_names,
     });
     return repos;
   },
