@@ -17,6 +17,7 @@ import { registerNpmRoutes } from './routes.ts';
 import { NpmService } from './service.ts';
 import { NpmStore } from './store.ts';
 import { createUpstreams } from './proxy.ts';
+import { GroupReader } from '../../repos/group-read.ts';
 
 export const NPM_MOUNT = '/npm';
 
@@ -76,6 +77,10 @@ export const npmFormat: FormatModule = {
       access: context.access,
       upstream: (repo) => upstreams.get(repo),
       lookupEmail: async (name) => (await users.get(name))?.email,
+      reader: new GroupReader({
+        log: context.log,
+        failures: context.metrics.groupMemberFailures,
+      }),
     });
     const accounts = new NpmAccounts(users, tokens, {
       allowRegistration: () => context.config().auth.allow_registration,
