@@ -101,6 +101,12 @@ export const repositorySchema = z
     proxy_timeout: z.number().positive().optional(),
     metadata_ttl: z.number().int().min(-1).optional(),
     serve_stale: z.boolean().optional(),
+    /**
+     * group: a name with content in a hosted member is served from the hosted members only
+     * (tags, manifests by tag, packuments): an upstream cannot take over a private name
+     * (dependency confusion). Default true; the default groups follow their format section's key.
+     */
+    protect_hosted_names: z.boolean().optional(),
   })
   .superRefine((repo, ctx) => {
     if (repo.kind === 'proxy' && repo.upstreams.length === 0) {

@@ -8,6 +8,8 @@ export class Metrics {
   readonly registry = new Registry();
   readonly httpRequests: Counter<'registry' | 'method' | 'status'>;
   readonly httpDuration: Histogram<'registry' | 'method'>;
+  /** Group reads a member could not answer (its upstream unreachable): see repos/group-read.ts. */
+  readonly groupMemberFailures: Counter<'repository' | 'member'>;
   readonly #started = Date.now();
 
   constructor() {
@@ -23,6 +25,12 @@ export class Metrics {
       help: 'HTTP request duration in seconds',
       labelNames: ['registry', 'method'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    this.groupMemberFailures = new Counter({
+      name: 'nora_group_member_failures_total',
+      help: 'Group reads answered without a member whose upstream failed, by group and member',
+      labelNames: ['repository', 'member'],
       registers: [this.registry],
     });
     const started = this.#started;

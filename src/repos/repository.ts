@@ -25,6 +25,11 @@ export interface Repository {
   readonly proxyTimeout: number | undefined;
   readonly metadataTtl: number | undefined;
   readonly serveStale: boolean | undefined;
+  /**
+   * group: a name with hosted content is served from hosted members only (see group-read.ts
+   * `membersForName`). Updated by a reload.
+   */
+  readonly protectHostedNames: boolean;
   /** True for the repositories behind NORA's fixed mounts. */
   readonly isDefault: boolean;
 }
@@ -47,6 +52,7 @@ export function toRepository(config: RepositoryConfig, isDefault: boolean): Repo
     proxyTimeout: config.proxy_timeout,
     metadataTtl: config.metadata_ttl,
     serveStale: config.serve_stale,
+    protectHostedNames: config.protect_hosted_names ?? true,
     isDefault,
   };
 }
@@ -140,6 +146,7 @@ export class RepositoryRegistry {
       live.proxyTimeout = updated.proxyTimeout;
       live.metadataTtl = updated.metadataTtl;
       live.serveStale = updated.serveStale;
+      live.protectHostedNames = updated.protectHostedNames;
     }
     return [];
   }

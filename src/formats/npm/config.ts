@@ -16,6 +16,11 @@ export const npmSectionSchema = z.object({
    * documents keep alive; 0 = off. Our addition.
    */
   packument_cache_mb: z.number().int().nonnegative().default(64),
+  /**
+   * The default `/npm/` group serves a package name that npm-hosted has (or ever had) from
+   * npm-hosted only, never from the upstream (the dependency-confusion guard).
+   */
+  protect_hosted_names: z.boolean().default(true),
 });
 
 export type NpmSection = z.infer<typeof npmSectionSchema>;

@@ -18,6 +18,7 @@ import { registerNpmRoutes } from './routes.ts';
 import { NpmService } from './service.ts';
 import { NpmStore } from './store.ts';
 import { createUpstreams } from './proxy.ts';
+import { GroupReader } from '../../repos/group-read.ts';
 
 export const NPM_MOUNT = '/npm';
 
@@ -58,6 +59,7 @@ export const npmFormat: FormatModule = {
       members,
       upstreams: [],
       write_member: 'npm-hosted',
+      protect_hosted_names: config.npm.protect_hosted_names,
     });
     return repos;
   },
@@ -80,6 +82,10 @@ export const npmFormat: FormatModule = {
         context.proxy.metrics.record(registry, 'hit');
       },
       cache: new PackumentCache(() => context.config().npm.packument_cache_mb * 1024 * 1024),
+      reader: new GroupReader({
+        log: context.log,
+        failures: context.metrics.groupMemberFailures,
+      }),
     });
     const accounts = new NpmAccounts(users, tokens, {
       allowRegistration: () => context.config().auth.allow_registration,

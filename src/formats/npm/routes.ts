@@ -20,7 +20,7 @@ import { type NpmRoute, parseNpmPath } from './paths.ts';
 import { parseBody } from './publish.ts';
 import { scanPublishBody } from './publish-scan.ts';
 import { parseSearchQuery } from './search.ts';
-import type { NpmService } from './service.ts';
+import type { NpmService, ReadIntent } from './service.ts';
 
 const MB = 1024 * 1024;
 /** Account, tag and audit bodies are small documents. */
@@ -128,7 +128,7 @@ async function dispatch(
     case 'dist-tags':
       if (route.tag === undefined) {
         allow(method, ['GET']);
-        return reply.send(await service.distTags(repo, route.name, principal));
+        return reply.send(await service.distTags(repo, route.name, principal, readIntent(request)));
       }
       if (method === 'DELETE')
         return reply.send(await service.removeDistTag(repo, route.name, route.tag, principal));
@@ -186,11 +186,25 @@ async function dispatch(
         route.spec,
         mountUrl(),
         principal,
+        readIntent(request),
       );
       if (stale) void reply.header('x-nora-stale', 'true');
       return reply.send(manifest);
     }
   }
+}
+
+/**
+ * npm commands that write: the reads they send first (npm 11's publish GETs the packument twice
+ * to compare with the latest version) are steps of the write, and must not send the name to an
+ * upstream. npm names its command in `npm-command` (npm 7+) and older clients in `referer`.
+ */
+const WRITE_COMMANDS = new Set(['publish', 'unpublish', 'deprecate', 'owner', 'access']);
+
+function readIntent(request: FastifyRequest): ReadIntent {
+  const header = request.headers['npm-command'] ?? request.headers.referer;
+  const command = typeof header === 'string' ? header.trim().split(/\s+/)[0] : undefined;
+  return command !== undefined && WRITE_COMMANDS.has(command) ? 'write' : 'read';
 }
 
 function allow(method: string, allowed: readonly string[]): void {
@@ -216,6 +230,7 @@ async function sendPackument(
     abbreviated ? 'abbreviated' : 'full',
     mountUrl,
     request.principal,
+    readIntent(request),
   );
   void reply
     .headers(doc.headers)

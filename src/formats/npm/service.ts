@@ -4,12 +4,17 @@
  *
  * Group semantics: hosted members are read first and merged (first member wins per version and
  * per tag); a name that a hosted member has ever published is never looked up upstream (the
- * dependency-confusion guard); otherwise proxy members are asked in order.
+ * dependency-confusion guard, `protect_hosted_names`); otherwise proxy members are asked in order.
+ * A proxy member whose upstream fails is "not here" (the shared group rule, repos/group-read.ts):
+ * a total miss is a 404 naming the failed upstream, never a 502 from a group. A read that is
+ * part of a write (`npm publish` asks for the packument first) never reaches an upstream: the
+ * name may be private.
  */
 import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { parseDigest } from '../../core/digest.ts';
-import { RegistryError, isRegistryError } from '../../core/errors.ts';
+import { RegistryError } from '../../core/errors.ts';
+import { type GroupReader, missNote } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { PackumentCache, type RenderedDoc, makeDoc } from './cache.ts';
@@ -38,7 +43,7 @@ import {
 import type { ScannedBody } from './publish-scan.ts';
 import { type SearchQuery, type SearchResponse, searchPackages } from './search.ts';
 import type { Json, NpmStore, StoredPackage } from './store.ts';
-import type { NpmUpstream, UpstreamPackument } from './upstream.ts';
+import type { NpmUpstream } from './upstream.ts';
 
 export interface TarballResponse {
   readonly size: number | undefined;
@@ -61,7 +66,16 @@ export interface NpmServiceDeps {
    * packument built from its cached upstream data is served again without asking the proxy.
    */
   readonly recordCacheHit?: (proxyRepository: string) => void;
+  /** The shared group rule: failing members are "not here", counted and logged. */
+  readonly reader: GroupReader;
 }
+
+/**
+ * Why a client reads: `write` when the read is a step of a write (npm sends `npm-command:
+ * publish` on the packument GET before a publish). A write-step read is answered from hosted
+ * members only: a name being published must never be sent to an upstream.
+ */
+export type ReadIntent = 'read' | 'write';
 
 interface Resolved {
   readonly view: PackageView;
@@ -93,17 +107,18 @@ export class NpmService {
     form: PackumentForm,
     mountUrl: string,
     principal: Principal,
+    intent: ReadIntent = 'read',
   ): Promise<RenderedDoc> {
     this.authorize(principal, repo, 'read');
     checkName(name);
-    const key = `${repo.name}\n${name}\n${form}\n${mountUrl}`;
+    const key = `${repo.name}\n${name}\n${form}\n${mountUrl}\n${intent}`;
     const cached = this.#cache.get(key, name);
     if (cached) {
       for (const proxy of cached.proxied ?? []) this.#deps.recordCacheHit?.(proxy);
       return cached;
     }
     const generation = this.#cache.generation(name);
-    const resolved = await this.#resolve(repo, name);
+    const resolved = await this.#resolve(repo, name, intent);
     if (!resolved) throw notFound(name);
     const doc = makeDoc(
       renderPackument(resolved.view, form, mountUrl),
@@ -123,8 +138,9 @@ export class NpmService {
     spec: string,
     mountUrl: string,
     principal: Principal,
+    intent: ReadIntent = 'read',
   ): Promise<{ manifest: Json; stale: boolean }> {
-    const doc = await this.packument(repo, name, 'full', mountUrl, principal);
+    const doc = await this.packument(repo, name, 'full', mountUrl, principal, intent);
     const packument = JSON.parse(doc.body.toString('utf8')) as {
       'dist-tags': Record<string, string>;
       versions: Record<string, Json>;
@@ -148,6 +164,7 @@ export class NpmService {
     this.authorize(principal, repo, 'read');
     checkName(name);
     const members = this.#deps.repositories.membersOf(repo);
+    const protect = protectsHostedNames(repo);
     let claimed = false;
     for (const member of members.filter((m) => m.kind === 'hosted')) {
       const ref = await this.#deps.store.tarball(member.name, name, filename);
@@ -161,78 +178,76 @@ export class NpmService {
           open: (range) => blobs.open(digest, range),
         };
       }
-      claimed ||= await this.#deps.store.claims(member.name, name);
+      if (protect) claimed ||= await this.#deps.store.claims(member.name, name);
     }
-    if (!claimed) {
-      const failures: RegistryError[] = [];
-      for (const member of members.filter((m) => m.kind === 'proxy')) {
-        const upstream = this.#deps.upstream(member);
-        if (!upstream) continue;
-        try {
-          const found = await upstream.tarball(name, filename);
-          if (found) {
-            return {
-              size: found.size,
-              etag: found.etag,
-              headers: found.stale ? { 'x-nora-stale': 'true' } : {},
-              open: (range) => found.open(range),
-            };
-          }
-        } catch (err) {
-          if (!isRegistryError(err) || err.status < 500) throw err;
-          failures.push(err);
-        }
-      }
-      if (failures[0]) throw failures[0];
-    }
-    throw new RegistryError('NOT_FOUND', `tarball ${filename} of ${name} not found`);
+    const missing = (note = '') =>
+      new RegistryError('NOT_FOUND', `tarball ${filename} of ${name} not found${note}`);
+    if (claimed) throw missing();
+    const found = await this.#deps.reader.first(
+      repo,
+      this.#proxies(members),
+      (member) => this.#upstreamOf(member).tarball(name, filename),
+      missing,
+    );
+    if (!found) throw missing();
+    return {
+      size: found.size,
+      etag: found.etag,
+      headers: found.stale ? { 'x-nora-stale': 'true' } : {},
+      open: (range) => found.open(range),
+    };
   }
 
-  async #resolve(repo: Repository, name: string): Promise<Resolved | undefined> {
+  /** Proxy members that have an upstream, in member order. */
+  #proxies(members: readonly Repository[]): Repository[] {
+    return members.filter((m) => m.kind === 'proxy' && this.#deps.upstream(m) !== undefined);
+  }
+
+  #upstreamOf(member: Repository): NpmUpstream {
+    const upstream = this.#deps.upstream(member);
+    if (!upstream) throw new Error(`repository ${member.name} has no upstream`);
+    return upstream;
+  }
+
+  async #resolve(
+    repo: Repository,
+    name: string,
+    intent: ReadIntent = 'read',
+  ): Promise<Resolved | undefined> {
     const members = this.#deps.repositories.membersOf(repo);
     const hosted = members.filter((m) => m.kind === 'hosted');
+    const protect = protectsHostedNames(repo);
     const found = (await Promise.all(hosted.map((m) => this.#deps.store.get(m.name, name)))).filter(
       (p): p is StoredPackage => p !== undefined,
     );
-    if (found.length > 0) {
-      return {
-        view: mergeViews(found.map(hostedView)),
-        validUntil: Infinity,
-        stale: false,
-        proxied: [],
-      };
+    const hostedViews = found.map(hostedView);
+    if (found.length > 0 && (protect || intent === 'write')) {
+      return { view: mergeViews(hostedViews), validUntil: Infinity, stale: false, proxied: [] };
     }
-    for (const member of hosted) {
-      // Unpublished everywhere but claimed: still never fetched from upstream.
-      if (await this.#deps.store.claims(member.name, name)) return undefined;
-    }
-    const results: UpstreamPackument[] = [];
-    const proxied: string[] = [];
-    const failures: RegistryError[] = [];
-    for (const member of members.filter((m) => m.kind === 'proxy')) {
-      const upstream = this.#deps.upstream(member);
-      if (!upstream) continue;
-      try {
-        const result = await upstream.packument(name);
-        if (result) {
-          results.push(result);
-          proxied.push(member.name);
-        }
-      } catch (err) {
-        if (!isRegistryError(err) || err.status < 500) throw err;
-        failures.push(err);
+    // A step of a write never sends the name upstream: it may be a private name.
+    if (intent === 'write') return undefined;
+    if (protect && found.length === 0) {
+      for (const member of hosted) {
+        // Unpublished everywhere but claimed: still never fetched from upstream.
+        if (await this.#deps.store.claims(member.name, name)) return undefined;
       }
     }
-    if (results.length === 0) {
-      // "The upstream failed" must not read as "no such package".
-      if (failures[0]) throw failures[0];
+    const { answers, failures } = await this.#deps.reader.all(
+      repo,
+      this.#proxies(members),
+      (member) => this.#upstreamOf(member).packument(name),
+    );
+    const results = answers.map((a) => a.value);
+    if (hostedViews.length === 0 && results.length === 0) {
+      // A group's upstream that failed is "not here", but the 404 says why.
+      if (failures.length > 0) throw notFound(name, missNote(failures));
       return undefined;
     }
     return {
-      view: mergeViews(results.map((r) => r.view)),
-      validUntil: Math.min(...results.map((r) => r.validUntil)),
+      view: mergeViews([...hostedViews, ...results.map((r) => r.view)]),
+      validUntil: Math.min(Infinity, ...results.map((r) => r.validUntil)),
       stale: results.some((r) => r.stale) || failures.length > 0,
-      proxied,
+      proxied: answers.map((a) => a.member.name),
     };
   }
 
@@ -320,9 +335,10 @@ export class NpmService {
     repo: Repository,
     name: string,
     principal: Principal,
+    intent: ReadIntent = 'read',
   ): Promise<Record<string, string>> {
     this.authorize(principal, repo, 'read');
-    const resolved = await this.#resolve(repo, checkName(name));
+    const resolved = await this.#resolve(repo, checkName(name), intent);
     if (!resolved) throw notFound(name);
     return { ...resolved.view.tags };
   }
@@ -425,8 +441,13 @@ export class NpmService {
   }
 }
 
-function notFound(name: string): RegistryError {
-  return new RegistryError('NOT_FOUND', `package ${name} not found`);
+function notFound(name: string, note = ''): RegistryError {
+  return new RegistryError('NOT_FOUND', `package ${name} not found${note}`);
+}
+
+/** The dependency-confusion guard applies to groups that keep it on (and trivially elsewhere). */
+function protectsHostedNames(repo: Repository): boolean {
+  return repo.kind !== 'group' || repo.protectHostedNames;
 }
 
 function revString(rev: number, name: string): string {

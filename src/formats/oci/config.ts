@@ -58,6 +58,12 @@ export const dockerSectionSchema = z.object({
    * layers in the background (3 at a time) so they are cached by the time it asks (our addition).
    */
   prefetch_layers: z.boolean().default(true),
+  /**
+   * The default `/v2/` group serves an image name that has content in docker-hosted from
+   * docker-hosted only: tags and manifests by tag are never taken from an upstream for it
+   * (the dependency-confusion guard; `[[repositories]] protect_hosted_names` for named groups).
+   */
+  protect_hosted_names: z.boolean().default(true),
   upstreams: withMeta(
     z.array(dockerUpstreamSchema).default([{ url: 'https://registry-1.docker.io' }]),
     {

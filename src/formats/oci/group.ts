@@ -1,7 +1,13 @@
 /**
  * A group repository read as one: members are asked in order and the first that has the content
- * answers; listings (tags, catalog, referrers) are merged.
+ * answers; listings (tags, catalog, referrers) are merged. The shared group rule
+ * (src/repos/group-read.ts) applies to every read: a member whose upstream fails counts as "not
+ * here" (a total miss is the OCI 404 naming the failed upstream, never a 502), and an image name
+ * with content in a hosted member takes its tags and manifests-by-tag from hosted members only
+ * (`protect_hosted_names`). Reads by digest are not guarded: the bytes are what was asked for.
  */
+import type { GroupReader, NameGuard } from '../../repos/group-read.ts';
+import { hostedNameGuard, missNote } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type {
   BlobHandle,
@@ -10,67 +16,101 @@ import type {
   ManifestInfo,
   OciBackend,
 } from './backend.ts';
+import { blobUnknown, manifestUnknown, nameUnknown } from './hosted.ts';
 import type { Reference } from './reference.ts';
 
 export class GroupBackend implements OciBackend {
   readonly repository: Repository;
   readonly #members: readonly OciBackend[];
+  readonly #reader: GroupReader;
 
-  constructor(repository: Repository, members: readonly OciBackend[]) {
+  constructor(repository: Repository, members: readonly OciBackend[], reader: GroupReader) {
     this.repository = repository;
     this.#members = members;
+    this.#reader = reader;
+  }
+
+  /** The members this group may read by tag for `name` (see protect_hosted_names). */
+  #guard(name: string): NameGuard<OciBackend> {
+    return hostedNameGuard(
+      this.repository,
+      this.#members,
+      async (member) => (await member.listTags(name)) !== undefined,
+    );
   }
 
   getManifest(name: string, reference: Reference): Promise<ManifestContent | undefined> {
-    return this.#first((m) => m.getManifest(name, reference));
+    return this.#reader.first(
+      this.repository,
+      this.#members,
+      (m) => m.getManifest(name, reference),
+      (note) => manifestUnknown(reference, note),
+      reference.kind === 'tag' ? this.#guard(name) : undefined,
+    );
   }
 
   statManifest(name: string, reference: Reference): Promise<ManifestInfo | undefined> {
-    return this.#first((m) => m.statManifest(name, reference));
+    return this.#reader.first(
+      this.repository,
+      this.#members,
+      (m) => m.statManifest(name, reference),
+      (note) => manifestUnknown(reference, note),
+      reference.kind === 'tag' ? this.#guard(name) : undefined,
+    );
   }
 
   getBlob(name: string, digest: string): Promise<BlobHandle | undefined> {
-    return this.#first((m) => m.getBlob(name, digest));
+    return this.#reader.first(
+      this.repository,
+      this.#members,
+      (m) => m.getBlob(name, digest),
+      (note) => blobUnknown(digest, note),
+    );
   }
 
   statBlob(name: string, digest: string): Promise<BlobHandle | undefined> {
-    return this.#first((m) => m.statBlob(name, digest));
+    return this.#reader.first(
+      this.repository,
+      this.#members,
+      (m) => m.statBlob(name, digest),
+      (note) => blobUnknown(digest, note),
+    );
   }
 
   async listTags(name: string): Promise<readonly string[] | undefined> {
-    let found = false;
-    const tags = new Set<string>();
-    for (const member of this.#members) {
-      const list = await member.listTags(name);
-      if (list === undefined) continue;
-      found = true;
-      for (const tag of list) tags.add(tag);
+    const { answers, failures } = await this.#reader.all(
+      this.repository,
+      this.#members,
+      (m) => m.listTags(name),
+      this.#guard(name),
+    );
+    if (answers.length === 0) {
+      if (failures.length > 0) throw nameUnknown(name, missNote(failures));
+      return undefined;
     }
-    return found ? [...tags].sort(compare) : undefined;
+    const tags = new Set<string>();
+    for (const { value } of answers) for (const tag of value) tags.add(tag);
+    return [...tags].sort(compare);
   }
 
   async catalog(): Promise<readonly string[]> {
+    const { answers } = await this.#reader.all(this.repository, this.#members, (m) => m.catalog());
     const names = new Set<string>();
-    for (const member of this.#members) for (const name of await member.catalog()) names.add(name);
+    for (const { value } of answers) for (const name of value) names.add(name);
     return [...names].sort(compare);
   }
 
   async referrers(name: string, digest: string): Promise<readonly Descriptor[]> {
+    const { answers } = await this.#reader.all(this.repository, this.#members, (m) =>
+      m.referrers(name, digest),
+    );
     const seen = new Map<string, Descriptor>();
-    for (const member of this.#members) {
-      for (const descriptor of await member.referrers(name, digest)) {
+    for (const { value } of answers) {
+      for (const descriptor of value) {
         if (!seen.has(descriptor.digest)) seen.set(descriptor.digest, descriptor);
       }
     }
     return [...seen.values()];
-  }
-
-  async #first<T>(read: (member: OciBackend) => Promise<T | undefined>): Promise<T | undefined> {
-    for (const member of this.#members) {
-      const value = await read(member);
-      if (value !== undefined) return value;
-    }
-    return undefined;
   }
 }
 

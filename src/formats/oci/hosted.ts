@@ -22,7 +22,7 @@ import type {
   OciCacheWriter,
 } from './backend.ts';
 import { MAX_MANIFEST_BYTES, parseManifest, type ParsedManifest } from './manifest.ts';
-import type { Reference } from './reference.ts';
+import { referenceText, type Reference } from './reference.ts';
 import type { ManifestRow, OciStore } from './store.ts';
 
 /**
@@ -307,9 +307,25 @@ function manifestDigest(body: Buffer, expected: string | undefined): string {
   return actual;
 }
 
-export function blobUnknown(digest: string): RegistryError {
-  return new RegistryError('NOT_FOUND', `blob unknown to registry: ${digest}`, {
+/**
+ * The OCI 404s. `note` is what a group appends when a member could not be asked
+ * (` (upstream docker-proxy/0 unreachable: ECONNREFUSED)`, see repos/group-read.ts).
+ */
+export function blobUnknown(digest: string, note = ''): RegistryError {
+  return new RegistryError('NOT_FOUND', `blob unknown to registry: ${digest}${note}`, {
     protocolCode: 'BLOB_UNKNOWN',
     detail: { digest },
+  });
+}
+
+export function manifestUnknown(reference: Reference, note = ''): RegistryError {
+  return new RegistryError('NOT_FOUND', `manifest unknown: ${referenceText(reference)}${note}`, {
+    protocolCode: 'MANIFEST_UNKNOWN',
+  });
+}
+
+export function nameUnknown(name: string, note = ''): RegistryError {
+  return new RegistryError('NOT_FOUND', `repository name not known to registry: ${name}${note}`, {
+    protocolCode: 'NAME_UNKNOWN',
   });
 }

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import type { FormatContext, FormatModule } from '../format.ts';
 import { emptyBackend, type OciBackend, type OciBackendFactories } from './backend.ts';
+import { GroupReader } from '../../repos/group-read.ts';
 import { GroupBackend } from './group.ts';
 import { createOciProxyBackend } from './proxy.ts';
 import { Hosted, ManifestCache } from './hosted.ts';
@@ -65,6 +66,7 @@ function defaultRepositories(config: AppConfig): RepositoryConfig[] {
     members: repos.map((r) => r.name),
     write_member: 'docker-hosted',
     upstreams: [],
+    protect_hosted_names: config.docker.protect_hosted_names,
   });
   return repos;
 }
@@ -82,6 +84,10 @@ function register(
   );
   const dockerRepos = context.repositories.byFormat('docker');
   const backends = new Map<string, OciBackend>();
+  const reader = new GroupReader({
+    log: context.log,
+    failures: context.metrics.groupMemberFailures,
+  });
   for (const repo of dockerRepos) {
     if (repo.kind === 'group') continue;
     backends.set(repo.name, factories[repo.kind](repo, { context, hosted }));
@@ -91,7 +97,7 @@ function register(
     const members = context.repositories
       .membersOf(repo)
       .map((m) => backends.get(m.name) ?? emptyBackend(m));
-    backends.set(repo.name, new GroupBackend(repo, members));
+    backends.set(repo.name, new GroupBackend(repo, members, reader));
   }
   const limits = () => {
     const config = context.config();

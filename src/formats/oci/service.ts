@@ -11,20 +11,15 @@ import { RegistryError } from '../../core/errors.ts';
 import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { isUpstreamFailure } from '../../proxy/engine.ts';
+import { isNotFound } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import type { OciBackend } from './backend.ts';
 import { compare } from './group.ts';
-import { blobUnknown, type Hosted } from './hosted.ts';
-import { MAX_MANIFEST_BYTES, MEDIA_TYPES } from './manifest.ts';
+import { blobUnknown, type Hosted, manifestUnknown, nameUnknown } from './hosted.ts';
+import { MAX_MANIFEST_BYTES, MEDIA_TYPES, parseManifest, type ParsedManifest } from './manifest.ts';
 import { parseOciPath, type OciRoute } from './paths.ts';
-import {
-  isValidName,
-  isValidTag,
-  parseDigestString,
-  referenceText,
-  type Reference,
-} from './reference.ts';
+import { isValidName, isValidTag, parseDigestString, type Reference } from './reference.ts';
 import type { UploadManager } from './uploads.ts';
 
 export interface OciRequest {
@@ -312,6 +307,7 @@ export class OciService {
       }
     }
     const expected = reference.kind === 'digest' ? reference.digest : undefined;
+    if (target.repo.name !== repo) await this.#supplyReferences(target, repo, body, contentType, 1);
     const result = await this.#deps.hosted.putManifest(
       repo,
       target.name,
@@ -327,6 +323,50 @@ export class OciService {
     };
     if (result.subject !== undefined) headers['oci-subject'] = result.subject;
     return { status: 201, headers };
+  }
+
+  /**
+   * "What a group says exists is usable through it": a client pushing through a group asks HEAD
+   * for each blob first, and a proxy member may answer 200, so the client skips the upload. The
+   * manifest then references blobs the hosted write member has not linked. Before the manifest
+   * is accepted, each such reference the group can supply is linked into the write member: at
+   * once when the bytes are already in the shared blob store (content-addressed, so verified),
+   * else after filling them through the group, verified against the digest. Child manifests of
+   * an index are copied the same way, one level deep. Bounded by the manifest's own references;
+   * a reference nobody has is left to putManifest (400 MANIFEST_BLOB_UNKNOWN).
+   */
+  async #supplyReferences(
+    target: Target,
+    repo: string,
+    body: Buffer,
+    contentType: string | undefined,
+    depth: number,
+  ): Promise<void> {
+    let parsed: ParsedManifest;
+    try {
+      parsed = parseManifest(body, contentType);
+    } catch {
+      return; // putManifest refuses it with the precise error
+    }
+    const { hosted, blobs } = this.#deps;
+    for (const digest of new Set(parsed.blobs)) {
+      if ((await hosted.sql.blobLink(repo, target.name, digest)) !== undefined) continue;
+      const handle = await undefinedWhenAbsent(target.backend.getBlob(target.name, digest));
+      if (!handle) continue;
+      const address = parseDigest(digest);
+      let size = (await blobs.stat(address))?.size;
+      size ??= (await blobs.ingest(await handle.open(), { expected: address })).size;
+      await hosted.sql.linkBlob(repo, target.name, digest, size);
+    }
+    if (depth === 0) return;
+    for (const digest of new Set(parsed.children)) {
+      const reference = { kind: 'digest', digest } as const;
+      if ((await hosted.sql.manifestByDigest(repo, target.name, digest)) !== undefined) continue;
+      const child = await undefinedWhenAbsent(target.backend.getManifest(target.name, reference));
+      if (!child) continue;
+      await this.#supplyReferences(target, repo, child.body, child.mediaType, depth - 1);
+      await hosted.putManifest(repo, target.name, child.body, child.mediaType, [], digest);
+    }
   }
 
   // Blobs.
@@ -410,17 +450,15 @@ export class OciService {
   }
 
   /**
-   * The blob for GET/HEAD; HEAD never starts a download (statBlob). A push asks HEAD for every
-   * blob before uploading it, and in a writable group the upstreams are asked too: when they
-   * cannot be reached (an air-gapped machine whose configuration still names Docker Hub, the
-   * default upstream), "cannot tell" must not fail the push. So for HEAD in a group an upstream
-   * failure means "not here" (404, the client uploads); GET keeps the 502 that says the upstream
-   * failed.
+   * The blob for GET/HEAD; HEAD never starts a download (statBlob). In a group, a member whose
+   * upstream cannot be reached counts as "not here" (the group rule, repos/group-read.ts): a push
+   * on an air-gapped machine whose configuration still names Docker Hub gets its 404s and
+   * uploads; a proxy addressed alone keeps its 502/504.
    */
   #findBlob(request: OciRequest, target: Target, digest: string) {
-    if (request.method !== 'HEAD') return target.backend.getBlob(target.name, digest);
-    const found = target.backend.statBlob(target.name, digest);
-    return target.repo.kind === 'group' ? undefinedOnUpstreamFailure(found) : found;
+    return request.method === 'HEAD'
+      ? target.backend.statBlob(target.name, digest)
+      : target.backend.getBlob(target.name, digest);
   }
 
   /** Cross-repository mount; undefined when not mountable (the caller starts an upload: 202). */
@@ -445,7 +483,7 @@ export class OciService {
         return undefined;
       }
       // An unreachable upstream makes the mount fail, not the push: the client uploads instead.
-      const blob = await undefinedOnUpstreamFailure(source.backend.getBlob(source.name, digest));
+      const blob = await undefinedWhenAbsent(source.backend.getBlob(source.name, digest));
       if (blob && (await blobs.stat(parseDigest(digest))) !== undefined) size = blob.size;
     }
     if (size === undefined) return undefined;
@@ -647,18 +685,6 @@ export function paginate(sorted: readonly string[], query: URLSearchParams): Pag
   };
 }
 
-function nameUnknown(name: string): RegistryError {
-  return new RegistryError('NOT_FOUND', `repository name not known to registry: ${name}`, {
-    protocolCode: 'NAME_UNKNOWN',
-  });
-}
-
-function manifestUnknown(reference: Reference): RegistryError {
-  return new RegistryError('NOT_FOUND', `manifest unknown: ${referenceText(reference)}`, {
-    protocolCode: 'MANIFEST_UNKNOWN',
-  });
-}
-
 function methodNotAllowed(method: string): RegistryError {
   return new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
     protocolCode: 'UNSUPPORTED',
@@ -671,12 +697,15 @@ function notFoundRoute(): RegistryError {
   });
 }
 
-/** The value, or undefined when the promise failed because an upstream could not be reached. */
-async function undefinedOnUpstreamFailure<T>(pending: Promise<T>): Promise<T | undefined> {
+/**
+ * The value, or undefined when the promise failed because an upstream could not be reached (a
+ * proxy addressed alone) or the content is not there (a group's 404 naming a failed upstream).
+ */
+async function undefinedWhenAbsent<T>(pending: Promise<T>): Promise<T | undefined> {
   try {
     return await pending;
   } catch (err) {
-    if (isUpstreamFailure(err)) return undefined;
+    if (isUpstreamFailure(err) || isNotFound(err)) return undefined;
     throw err;
   }
 }

@@ -287,9 +287,13 @@ describe(
         assert.equal(res.status, 200);
         assert.equal(res.headers.get('x-nora-stale'), 'true');
 
-        const missing = await fetch(`${nora.url}/v2/team/never-cached/manifests/v1`, {
-          headers: { accept: MANIFEST_ACCEPT },
-        });
+        // A proxy addressed alone: an uncached miss is the upstream's failure (502/504).
+        const missing = await fetch(
+          `${nora.url}/repository/docker-proxy/v2/team/never-cached/manifests/v1`,
+          {
+            headers: { accept: MANIFEST_ACCEPT },
+          },
+        );
         const text = await missing.text();
         assert.ok(
           missing.status === 502 || missing.status === 504,
@@ -299,10 +303,18 @@ describe(
         assert.ok(Array.isArray(body.errors) && body.errors.length > 0, 'OCI error envelope');
         assert.doesNotMatch(text, /127\.0\.0\.1/, 'no upstream host in the error');
 
-        const blob = await fetch(`${nora.url}/v2/team/app/blobs/sha256:${'0'.repeat(64)}`);
+        const blob = await fetch(
+          `${nora.url}/repository/docker-proxy/v2/team/app/blobs/sha256:${'0'.repeat(64)}`,
+        );
         const blobText = await blob.text();
         assert.ok(blob.status === 502 || blob.status === 504, `blob status ${blob.status}`);
         assert.doesNotMatch(blobText, /127\.0\.0\.1/);
+        // Through the group the failed member is "not here": the OCI 404, naming the upstream.
+        const viaGroup = await fetch(`${nora.url}/v2/team/app/blobs/sha256:${'0'.repeat(64)}`);
+        const viaGroupText = await viaGroup.text();
+        assert.equal(viaGroup.status, 404, viaGroupText);
+        assert.match(viaGroupText, /BLOB_UNKNOWN.*upstream docker-proxy\/\S+ unreachable/);
+        assert.doesNotMatch(viaGroupText, /127\.0\.0\.1/);
 
         const health = (await (await fetch(`${nora.url}/health`)).json()) as {
           upstreams: Record<string, { state: string }>;

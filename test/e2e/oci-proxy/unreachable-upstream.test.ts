@@ -77,13 +77,14 @@ describe('push to the default group with its upstream unreachable (skopeo)', { s
     }
   });
 
-  test('HEAD of a blob nobody has: 404 in the group; GET still says the upstream failed (502)', async () => {
+  test('a blob nobody has: 404 in the group for HEAD and GET, the message naming the upstream', async () => {
     const url = `${nora.url}/v2/team/other/blobs/${UNKNOWN}`;
     assert.equal((await fetch(url, { method: 'HEAD' })).status, 404);
     const get = await fetch(url);
-    assert.equal(get.status, 502);
-    const body = (await get.json()) as { errors: { message: string }[] };
-    assert.match(body.errors[0]?.message ?? '', /upstream .* (failed|unavailable)/);
+    assert.equal(get.status, 404);
+    const body = (await get.json()) as { errors: { code: string; message: string }[] };
+    assert.equal(body.errors[0]?.code, 'BLOB_UNKNOWN');
+    assert.match(JSON.stringify(body), /upstream docker-proxy\/0 unreachable: /);
   });
 
   test('a mount from a name the group cannot reach falls back to an upload (202)', async () => {

@@ -169,9 +169,17 @@ describe('npm audit through the proxy engine', () => {
       upstreams: Record<string, { state: string }>;
     };
     assert.equal(health.upstreams['npm-proxy#0']?.state, 'open');
-    // The same breaker guards packument fetches of that upstream.
+    // The same breaker guards packument fetches of that upstream: the proxy alone says 502, the
+    // group (whose member is "not here") a 404 naming the open circuit.
+    const direct = new NpmHttp(`${server.url}/repository/npm-proxy`);
+    const alone = await direct.packument('never-cached');
+    assert.equal(alone.status, 502);
+    assert.match(alone.json<{ error: string }>().error, /circuit open/);
     const packument = await client.packument('never-cached');
-    assert.equal(packument.status, 502);
-    assert.match(packument.json<{ error: string }>().error, /circuit open/);
+    assert.equal(packument.status, 404);
+    assert.match(
+      packument.json<{ error: string }>().error,
+      /upstream npm-proxy#0 unreachable: circuit open/,
+    );
   });
 });

@@ -80,7 +80,7 @@ describe('npm group over hosted + a NORA upstream', () => {
     assert.ok(names.includes('remote-lib'), JSON.stringify(names));
   });
 
-  test('upstream down: cached packument and tarball served stale; uncached → 502 saying so', async () => {
+  test('upstream down: cached packument and tarball served stale; uncached → 404 in the group, 502 alone, saying why', async () => {
     await up.publish({ name: 'cached-then-down', version: '1.0.0' });
     const first = (await group.packument('cached-then-down')).json<Packument>();
     assert.equal((await fetch(first.versions['1.0.0']!.dist.tarball)).status, 200);
@@ -91,9 +91,21 @@ describe('npm group over hosted + a NORA upstream', () => {
     const tarball = await fetch(first.versions['1.0.0']!.dist.tarball);
     assert.equal(tarball.status, 200);
     const missing = await group.packument('never-fetched');
-    assert.ok(missing.status === 502 || missing.status === 504, `${missing.status}`);
-    assert.match(missing.json<{ error: string }>().error, /upstream/);
+    assert.equal(missing.status, 404);
+    assert.match(
+      missing.json<{ error: string }>().error,
+      /^package never-fetched not found \(upstream npm-proxy#0 unreachable: \w+\)$/,
+    );
     assert.ok(!missing.text.includes('127.0.0.1'), 'no upstream host in the message');
+    const tarball404 = await fetch(`${server.url}/npm/never-fetched/-/never-fetched-1.0.0.tgz`);
+    assert.equal(tarball404.status, 404);
+    assert.match(await tarball404.text(), /upstream npm-proxy#0 unreachable/);
+    const alone = await new NpmHttp(`${server.url}/repository/npm-proxy`).packument(
+      'never-fetched',
+    );
+    assert.ok(alone.status === 502 || alone.status === 504, `${alone.status}`);
+    assert.match(alone.json<{ error: string }>().error, /upstream/);
+    assert.ok(!alone.text.includes('127.0.0.1'), 'no upstream host in the message');
   });
 });
 
@@ -104,6 +116,7 @@ describe('npm proxy against a scripted upstream', () => {
   const seen: { path: string; headers: http.IncomingHttpHeaders; body: string }[] = [];
   let server: TestServer;
   let client: NpmHttp;
+  let direct: NpmHttp;
   const good = tarballOf({ name: 'fake-pkg', version: '1.0.0' });
   const other = tarballOf({ name: 'fake-pkg', version: '6.6.6' });
   const legacy = tarballOf({ name: 'old-pkg', version: '0.0.1' });
@@ -224,6 +237,7 @@ describe('npm proxy against a scripted upstream', () => {
       },
     });
     client = new NpmHttp(`${server.url}/npm`);
+    direct = new NpmHttp(`${server.url}/repository/npm-proxy`);
     await client.publish({ name: 'internal-only', version: '1.0.0' });
   });
   after(async () => {
@@ -289,15 +303,22 @@ describe('npm proxy against a scripted upstream', () => {
     const reply = await client.packument('gz-pkg');
     assert.equal(reply.status, 200, reply.text);
     assert.deepEqual(Object.keys(reply.json<Packument>().versions), ['1.0.0']);
-    assert.equal((await client.packument('bad-gz')).status, 502);
+    assert.equal((await direct.packument('bad-gz')).status, 502);
+    assert.equal((await client.packument('bad-gz')).status, 404, 'the group: not here');
   });
 
-  test('upstream 500 → 502, malformed packument → 502, never 404', async () => {
-    const broken = await client.packument('broken');
+  test('upstream 500 → 502 and malformed packument → 502 from the proxy alone; the group says 404 and why', async () => {
+    const broken = await direct.packument('broken');
     assert.equal(broken.status, 502);
     assert.match(broken.json<{ error: string }>().error, /upstream/);
-    const garbage = await client.packument('garbage');
+    const garbage = await direct.packument('garbage');
     assert.equal(garbage.status, 502);
+    const viaGroup = await client.packument('broken');
+    assert.equal(viaGroup.status, 404);
+    assert.match(
+      viaGroup.json<{ error: string }>().error,
+      /upstream npm-proxy#0 unreachable: HTTP 500/,
+    );
   });
 
   test('audit is forwarded with hosted-only names stripped', async () => {

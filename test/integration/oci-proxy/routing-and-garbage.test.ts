@@ -146,13 +146,26 @@ describe('docker proxy routing and upstream garbage (fixture upstream)', () => {
       headers: { 'content-type': MANIFEST_TYPE },
       body: other.manifest,
     });
-    const res = await fetch(`${nora.url}/v2/team/liar/manifests/${good.digest}`, {
-      headers: { accept: MANIFEST_TYPE },
-    });
+    const res = await fetch(
+      `${nora.url}/repository/docker-proxy/v2/team/liar/manifests/${good.digest}`,
+      {
+        headers: { accept: MANIFEST_TYPE },
+      },
+    );
     const text = await res.text();
     assert.equal(res.status, 502, text);
     assert.match(text, /"errors"/);
     assert.doesNotMatch(text, /127\.0\.0\.1/);
+    // Through the group the failed member is "not here": 404, naming what failed.
+    const group = await fetch(`${nora.url}/v2/team/liar/manifests/${good.digest}`, {
+      headers: { accept: MANIFEST_TYPE },
+    });
+    const groupText = await group.text();
+    assert.equal(group.status, 404, groupText);
+    assert.match(
+      groupText,
+      /MANIFEST_UNKNOWN.*upstream docker-proxy\/0 unreachable: invalid response/,
+    );
   });
 
   test('a non-manifest body from upstream: 502 in the OCI envelope', async () => {
@@ -161,12 +174,16 @@ describe('docker proxy routing and upstream garbage (fixture upstream)', () => {
       headers: { 'content-type': MANIFEST_TYPE },
       body: '<html>oops</html>',
     });
-    const res = await fetch(`${nora.url}/v2/team/junk/manifests/v1`, {
+    const res = await fetch(`${nora.url}/repository/docker-proxy/v2/team/junk/manifests/v1`, {
       headers: { accept: MANIFEST_TYPE },
     });
     const text = await res.text();
     assert.equal(res.status, 502, text);
     assert.match(text, /"errors"/);
+    const group = await fetch(`${nora.url}/v2/team/junk/manifests/v1`, {
+      headers: { accept: MANIFEST_TYPE },
+    });
+    assert.equal(group.status, 404, await group.text());
   });
 
   test('blob bytes that do not match the digest are never committed; the next pull fetches again', async () => {
@@ -197,12 +214,19 @@ describe('docker proxy routing and upstream garbage (fixture upstream)', () => {
       status: 500,
       body: 'internal error at 127.0.0.1',
     });
-    const res = await fetch(`${nora.url}/v2/team/broken/manifests/v1`, {
+    const res = await fetch(`${nora.url}/repository/docker-proxy/v2/team/broken/manifests/v1`, {
       headers: { accept: MANIFEST_TYPE },
     });
     const text = await res.text();
     assert.equal(res.status, 502);
     assert.doesNotMatch(text, /127\.0\.0\.1/);
+    const group = await fetch(`${nora.url}/v2/team/broken/manifests/v1`, {
+      headers: { accept: MANIFEST_TYPE },
+    });
+    const groupText = await group.text();
+    assert.equal(group.status, 404, groupText);
+    assert.match(groupText, /upstream docker-proxy\/0 unreachable: HTTP 500/);
+    assert.doesNotMatch(groupText, /127\.0\.0\.1/);
   });
 
   test('a reload repoints the upstreams at once; a routing change is reported, not applied', async () => {

@@ -1,0 +1,204 @@
+/**
+ * The one rule every format's group reads by (DESIGN.md §4, "a failing member is not here"):
+ *
+ * - A member whose upstream cannot be used — unreachable, timed out, open circuit, an upstream
+ *   5xx or garbage, i.e. `isUpstreamFailure` — counts as "not here" for that read. The group
+ *   answers with what the other members say: the first that has it, or the merge of those that
+ *   answered.
+ * - When nobody has it and some member failed, the answer is the protocol's 404 (the format
+ *   builds it) whose message names what failed, e.g.
+ *   `manifest unknown: v1 (upstream docker-proxy/0 unreachable: ECONNREFUSED)`, so the user still
+ *   learns why. Never a 502 when another member answered.
+ * - Each failing member is counted in `nora_group_member_failures_total{repository,member}` and
+ *   the read logs one warning naming every failure.
+ * - A repository that is not a group (a proxy addressed alone) keeps its failures: the read
+ *   rethrows them, and the format answers 502/504 for an uncached miss.
+ *
+ * Also here, so every format's group applies it the same way: which members may answer for a
+ * name (`protect_hosted_names`, the dependency-confusion guard: a name with hosted content is
+ * served from hosted members only).
+ */
+import type { Counter } from 'prom-client';
+import { isRegistryError, type RegistryError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { isUpstreamFailure } from '../proxy/engine.ts';
+import type { Repository } from './repository.ts';
+
+/** One member that could not answer a group read. */
+export interface MemberFailure {
+  readonly member: string;
+  /** Host-free label of the upstream (`docker-proxy/0`, `npm-proxy#0`), or the member's name. */
+  readonly upstream: string;
+  /** Short reason: an errno code (`ECONNREFUSED`), `timeout`, `circuit open`, `HTTP 503`. */
+  readonly reason: string;
+}
+
+/** What a group read answered: each member's answer in member order (undefined: absent or failed). */
+export interface GroupAnswers<M, T> {
+  readonly answers: readonly { readonly member: M; readonly value: T }[];
+  readonly failures: readonly MemberFailure[];
+}
+
+export interface GroupReaderDeps {
+  readonly log: Logger;
+  /** `nora_group_member_failures_total{repository,member}` (declared in src/metrics). */
+  readonly failures: Counter<'repository' | 'member'>;
+}
+
+/** Anything a group reads through: a member backend (OCI) or the member repository itself (npm). */
+export type MemberOf = { readonly repository: Repository } | Repository;
+
+function repositoryOf(member: MemberOf): Repository {
+  return 'repository' in member ? member.repository : member;
+}
+
+export class GroupReader {
+  readonly #deps: GroupReaderDeps;
+
+  constructor(deps: GroupReaderDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Asks `members` in order and returns the first answer that is not undefined. Failing members
+   * (see the module comment) are skipped. When nobody answered: undefined if no member failed,
+   * else the error `miss(note)` builds, `note` being ` (upstream X unreachable: CODE; …)`.
+   * `group` is the repository the client addressed: when it is not a group, a failure is rethrown.
+   */
+  async first<M extends MemberOf, T>(
+    group: Repository,
+    members: readonly M[],
+    read: (member: M) => Promise<T | undefined>,
+    miss: (note: string) => Error,
+    guard?: NameGuard<M>,
+  ): Promise<T | undefined> {
+    const failures: MemberFailure[] = [];
+    try {
+      for (const member of members) {
+        if (guard !== undefined && !(await guard.allows(member))) continue;
+        const value = await this.#ask(group, member, read, failures);
+        if (value !== undefined) return value;
+      }
+    } finally {
+      this.#report(group, failures);
+    }
+    if (failures.length > 0) throw miss(missNote(failures));
+    return undefined;
+  }
+
+  /**
+   * Asks every member in order (for merges: tags, catalog, referrers, packuments). Returns the
+   * answers of the members that had something, in member order, and the failures; the caller
+   * merges, and on an empty merge with failures answers `miss(missNote(failures))`.
+   */
+  async all<M extends MemberOf, T>(
+    group: Repository,
+    members: readonly M[],
+    read: (member: M) => Promise<T | undefined>,
+    guard?: NameGuard<M>,
+  ): Promise<GroupAnswers<M, T>> {
+    const failures: MemberFailure[] = [];
+    const answers: { member: M; value: T }[] = [];
+    try {
+      for (const member of members) {
+        if (guard !== undefined && !(await guard.allows(member))) continue;
+        const value = await this.#ask(group, member, read, failures);
+        if (value !== undefined) answers.push({ member, value });
+      }
+    } finally {
+      this.#report(group, failures);
+    }
+    return { answers, failures };
+  }
+
+  async #ask<M extends MemberOf, T>(
+    group: Repository,
+    member: M,
+    read: (member: M) => Promise<T | undefined>,
+    failures: MemberFailure[],
+  ): Promise<T | undefined> {
+    try {
+      return await read(member);
+    } catch (err) {
+      if (group.kind !== 'group' || !isUpstreamFailure(err)) throw err;
+      const name = repositoryOf(member).name;
+      failures.push(describeFailure(name, err as RegistryError));
+      this.#deps.failures.inc({ repository: group.name, member: name });
+      return undefined;
+    }
+  }
+
+  /** One warning per group read, naming every member that failed (never a credential or host). */
+  #report(group: Repository, failures: readonly MemberFailure[]): void {
+    if (failures.length === 0) return;
+    this.#deps.log.warn(
+      { repository: group.name, failures },
+      `group ${group.name}: ${failures.map((f) => `upstream ${f.upstream} unreachable (${f.reason})`).join('; ')}; answering from the other members`,
+    );
+  }
+}
+
+/** ` (upstream docker-proxy/0 unreachable: ECONNREFUSED)` — appended to a group's 404 message. */
+export function missNote(failures: readonly MemberFailure[]): string {
+  if (failures.length === 0) return '';
+  return ` (${failures.map((f) => `upstream ${f.upstream} unreachable: ${f.reason}`).join('; ')})`;
+}
+
+/** Reduces an upstream error to its host-free label and a short reason. */
+export function describeFailure(member: string, err: RegistryError): MemberFailure {
+  const detail = err.detail;
+  const detailUpstream =
+    typeof detail === 'object' && detail !== null && 'upstream' in detail
+      ? String(detail.upstream)
+      : undefined;
+  const upstream = detailUpstream ?? /^upstream (\S+)/.exec(err.message)?.[1] ?? member;
+  let reason: string;
+  if (err.code === 'UPSTREAM_TIMEOUT') reason = 'timeout';
+  else if (err.message.includes('circuit open')) reason = 'circuit open';
+  else {
+    const status = /answered (\d{3})/.exec(err.message)?.[1];
+    const code = /\(([A-Z_0-9]+)\)$/.exec(err.message)?.[1];
+    const invalid = err.message.includes('invalid response') ? 'invalid response' : undefined;
+    reason = status !== undefined ? `HTTP ${status}` : (code ?? invalid ?? 'failed');
+  }
+  return { member, upstream, reason };
+}
+
+/** Decides, per member, whether it may answer for one name (see `hostedNameGuard`). */
+export interface NameGuard<M> {
+  allows(member: M): Promise<boolean>;
+}
+
+/**
+ * The dependency-confusion guard of `protect_hosted_names`, for one name in one group: a hosted
+ * member may always answer; any other member (a proxy) only when no hosted member has the name.
+ * `hostedHas` tells whether one hosted member holds (or ever held) the name; it is asked lazily,
+ * once, when the first non-hosted member comes up, so a read that a hosted member answers costs
+ * nothing extra. A group with `protect_hosted_names = false`, or a non-group, allows every member.
+ */
+export function hostedNameGuard<M extends MemberOf>(
+  group: Repository,
+  members: readonly M[],
+  hostedHas: (member: M) => Promise<boolean>,
+): NameGuard<M> {
+  let hostedName: Promise<boolean> | undefined;
+  const anyHosted = async (): Promise<boolean> => {
+    for (const member of members) {
+      if (repositoryOf(member).kind === 'hosted' && (await hostedHas(member))) return true;
+    }
+    return false;
+  };
+  return {
+    async allows(member) {
+      if (group.kind !== 'group' || !group.protectHostedNames) return true;
+      if (repositoryOf(member).kind === 'hosted') return true;
+      hostedName ??= anyHosted();
+      return !(await hostedName);
+    },
+  };
+}
+
+/** True when `err` is a 404 a group built for a miss (callers that probe treat it as absent). */
+export function isNotFound(err: unknown): boolean {
+  return isRegistryError(err) && err.code === 'NOT_FOUND';
+}
