@@ -63,8 +63,7 @@ export class AccessControl {
   }
 
   async authenticate(credentials: RequestCredentials): Promise<Principal> {
-    if (credentials.authorization === undefined || credentials.authorization === '')
-      return ANONYMOUS;
+    if (isEmptyCredential(credentials.authorization)) return ANONYMOUS;
     for (const resolver of this.#resolvers) {
       const principal = await resolver.resolve(credentials);
       if (!principal) continue;
@@ -93,6 +92,18 @@ export class AccessControl {
   }
 
   /**
+   * Throws UNAUTHORIZED when auth is enabled and the request carries no identity, whatever the
+   * anonymous-read policy. For protocol endpoints whose 401 is how a client learns it should send
+   * credentials (the OCI base `/v2/`: docker, podman and skopeo only send them after a challenge
+   * there, and `podman login` treats a 200 as "logged in" without sending any).
+   */
+  requireIdentity(principal: Principal): void {
+    if (this.#policy.authEnabled && principal.kind === 'anonymous') {
+      throw new RegistryError('UNAUTHORIZED', 'authentication required');
+    }
+  }
+
+  /**
    * Throws UNAUTHORIZED (no identity) or DENIED (identity without the right). A read-only
    * credential is refused every write whether or not auth is enabled: whoever asked for a
    * read-only token (to hand to CI, say) relies on it being one, as with CIDR lists.
@@ -117,6 +128,16 @@ export class AccessControl {
       throw new RegistryError('DENIED', `${principal.name} may not ${action} ${repository.name}`);
     }
   }
+}
+
+/**
+ * No header, an empty one, or Basic with an empty user and password (`Basic Og==`, what
+ * containers/image sends for `--no-creds` after a Basic challenge): no credential, not a wrong one.
+ */
+function isEmptyCredential(authorization: string | undefined): boolean {
+  if (authorization === undefined || authorization.trim() === '') return true;
+  const basic = /^Basic\s+([A-Za-z0-9+/=]*)\s*$/i.exec(authorization);
+  return basic !== null && Buffer.from(basic[1] ?? '', 'base64').toString('utf8') === ':';
 }
 
 function hasRole(roles: readonly Role[], needed: Role): boolean {

@@ -80,6 +80,8 @@ export class OciService {
     if (!route) throw notFoundRoute();
     switch (route.kind) {
       case 'base':
+        // The version check is where clients learn to send credentials (a 401 challenge).
+        this.#deps.access.requireIdentity(request.principal);
         return allow(request, ['GET', 'HEAD'], () => ({
           status: 200,
           headers: jsonHeaders(2),
