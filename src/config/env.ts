@@ -97,7 +97,8 @@ export function unknownEnvWarnings(schema: z.ZodType, env: NodeJS.ProcessEnv): s
     });
 }
 
-function closest(name: string, candidates: readonly string[]): string | undefined {
+/** The candidate nearest to `name` by edit distance, if near enough to be a likely typo. */
+export function closest(name: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.min(3, Math.floor(name.length / 3)) + 1;
   for (const candidate of candidates) {

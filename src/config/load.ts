@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { errnoCode } from '../core/errors.ts';
-import { readEnvOverlay, unknownEnvWarnings, unwrap } from './env.ts';
+import { closest, readEnvOverlay, unknownEnvWarnings, unwrap } from './env.ts';
 import { type AppConfig, configSchema } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -61,7 +61,10 @@ export function parseConfigObject(
   env: NodeJS.ProcessEnv = {},
 ): { config: AppConfig; warnings: string[] } {
   const warnings = [
-    ...unknownKeys(raw, configSchema).map((key) => `unknown config key "${key}" (ignored)`),
+    ...unknownKeys(raw, configSchema).map(
+      ({ key, near }) =>
+        `unknown config key "${key}" (ignored)${near === undefined ? '' : ` (did you mean "${near}"?)`}`,
+    ),
     ...unknownEnvWarnings(configSchema, env),
   ];
   const overlay = readEnvOverlay(configSchema, env);
@@ -110,14 +113,23 @@ function formatIssues(error: z.ZodError, sources: Map<string, string>): string {
   return `invalid configuration:\n${lines.join('\n')}`;
 }
 
-function unknownKeys(raw: unknown, schema: z.ZodType, prefix = ''): string[] {
+/** Keys of `raw` the schema does not read, dotted, each with the known sibling it is closest to. */
+function unknownKeys(
+  raw: unknown,
+  schema: z.ZodType,
+  prefix = '',
+): { key: string; near: string | undefined }[] {
   const inner = unwrap(schema);
   if (inner instanceof z.ZodObject && isRecord(raw)) {
     const shape = inner.shape as Record<string, z.ZodType>;
     return Object.entries(raw).flatMap(([key, value]) => {
       const child = shape[key];
       const dotted = prefix === '' ? key : `${prefix}.${key}`;
-      return child ? unknownKeys(value, child, dotted) : [dotted];
+      if (child) return unknownKeys(value, child, dotted);
+      const near = closest(key, Object.keys(shape));
+      return [
+        { key: dotted, near: near === undefined ? undefined : dotted.slice(0, -key.length) + near },
+      ];
     });
   }
   if (inner instanceof z.ZodArray && Array.isArray(raw)) {

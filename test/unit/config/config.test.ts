@@ -94,6 +94,13 @@ test('unknown keys warn instead of failing', () => {
   ]);
 });
 
+test('an unknown key close to a known one says which it may be', () => {
+  const { warnings } = parseConfigObject({ server: { log_levl: 'debug' } });
+  assert.deepEqual(warnings, [
+    'unknown config key "server.log_levl" (ignored) (did you mean "server.log_level"?)',
+  ]);
+});
+
 test('repositories are validated: kinds, members, duplicate names', () => {
   assert.throws(
     () => parseConfigObject({ repositories: [{ name: 'p', format: 'docker', kind: 'proxy' }] }),
