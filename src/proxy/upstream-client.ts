@@ -97,7 +97,7 @@ export class UpstreamClient {
         'UPSTREAM_FAILED',
         `upstream ${target.label} is unavailable (circuit open)`,
         {
-          detail: { upstream: target.label, circuit: 'open' },
+          detail: { upstream: target.label, circuit: 'open', reason: 'circuit open' },
         },
       );
     }
@@ -337,13 +337,13 @@ export function toUpstreamError(err: unknown, label: string): RegistryError {
   const name = err instanceof Error ? err.name : '';
   if (name === 'TimeoutError' || (code !== undefined && TIMEOUT_CODES.has(code))) {
     return new RegistryError('UPSTREAM_TIMEOUT', `upstream ${label} timed out`, {
-      detail: { upstream: label },
+      detail: { upstream: label, reason: 'timeout' },
       cause: err,
     });
   }
   const reason = code ?? (name || 'error');
   return new RegistryError('UPSTREAM_FAILED', `upstream ${label} failed (${reason})`, {
-    detail: { upstream: label },
+    detail: { upstream: label, reason },
     cause: err,
   });
 }

@@ -144,24 +144,31 @@ export function missNote(failures: readonly MemberFailure[]): string {
   return ` (${failures.map((f) => `upstream ${f.upstream} unreachable: ${f.reason}`).join('; ')})`;
 }
 
-/** Reduces an upstream error to its host-free label and a short reason. */
+/**
+ * Reduces an upstream error to its host-free label and a short reason. The upstream client puts
+ * both in the error's detail (`{upstream, reason}`: transport failures, timeouts, open circuits);
+ * errors raised elsewhere (an upstream's bad answer) fall back to their message's wording.
+ */
 export function describeFailure(member: string, err: RegistryError): MemberFailure {
-  const detail = err.detail;
-  const detailUpstream =
-    typeof detail === 'object' && detail !== null && 'upstream' in detail
-      ? String(detail.upstream)
-      : undefined;
-  const upstream = detailUpstream ?? /^upstream (\S+)/.exec(err.message)?.[1] ?? member;
-  let reason: string;
-  if (err.code === 'UPSTREAM_TIMEOUT') reason = 'timeout';
-  else if (err.message.includes('circuit open')) reason = 'circuit open';
-  else {
-    const status = /answered (\d{3})/.exec(err.message)?.[1];
-    const code = /\(([A-Z_0-9]+)\)$/.exec(err.message)?.[1];
-    const invalid = err.message.includes('invalid response') ? 'invalid response' : undefined;
-    reason = status !== undefined ? `HTTP ${status}` : (code ?? invalid ?? 'failed');
-  }
-  return { member, upstream, reason };
+  const detail = isRecordDetail(err.detail) ? err.detail : {};
+  const upstream =
+    typeof detail['upstream'] === 'string'
+      ? detail['upstream']
+      : (/^upstream (\S+)/.exec(err.message)?.[1] ?? member);
+  if (typeof detail['reason'] === 'string') return { member, upstream, reason: detail['reason'] };
+  if (err.code === 'UPSTREAM_TIMEOUT') return { member, upstream, reason: 'timeout' };
+  const status = /answered (\d{3})/.exec(err.message)?.[1];
+  const code = /\(([A-Z_0-9]+)\)$/.exec(err.message)?.[1];
+  const invalid = err.message.includes('invalid response') ? 'invalid response' : undefined;
+  return {
+    member,
+    upstream,
+    reason: status !== undefined ? `HTTP ${status}` : (code ?? invalid ?? 'failed'),
+  };
+}
+
+function isRecordDetail(detail: unknown): detail is Record<string, unknown> {
+  return typeof detail === 'object' && detail !== null;
 }
 
 /** Decides, per member, whether it may answer for one name (see `hostedNameGuard`). */
