@@ -357,7 +357,14 @@ export class OciService {
       if (!handle) continue;
       const address = parseDigest(digest);
       let size = (await blobs.stat(address))?.size;
-      size ??= (await blobs.ingest(await handle.open(), { expected: address })).size;
+      // Bounded by the size the group reported (and the digest), whatever the member streams.
+      size ??= (
+        await blobs.ingest(await handle.open(), {
+          expected: address,
+          expectedSize: handle.size,
+          maxBytes: handle.size,
+        })
+      ).size;
       await hosted.sql.linkBlob(repo, target.name, digest, size);
     }
     if (depth === 0) return;
