@@ -7,6 +7,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { AccessControl } from './auth/access.ts';
+import { createIdentity } from './auth/identity.ts';
+import { authMigrations } from './auth/migrations.ts';
 import { NetworkList } from './auth/networks.ts';
 import { ConfigError, loadConfig, type LoadedConfig, type LoadOptions } from './config/load.ts';
 import type { AppConfig, FormatName, RepositoryConfig } from './config/schema.ts';
@@ -97,6 +99,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     migrations: Object.assign(
       {},
       proxyMigrations,
+      authMigrations,
       ...formats.map((f) => f.migrations ?? {}),
     ) as Record<string, never>,
   });
@@ -107,6 +110,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   );
   const metrics = new Metrics();
   const access = new AccessControl(accessPolicy(config));
+  const identity = createIdentity(db, access);
   // Replaced on reload; Fastify asks it per request (client address, X-Forwarded-Proto/Host).
   let trustedProxies = new NetworkList(config.auth.trusted_proxies);
 
@@ -144,6 +148,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     blobs,
     repositories,
     access,
+    identity,
     metrics,
     log,
     proxy,

@@ -1,30 +1,80 @@
 /**
- * The auth hook point. Every request resolves a Principal (one place: `authenticate`), and every
- * repository operation asks one function (`authorize`). Today: anonymous principals and an
- * allow-all policy unless `[auth] enabled`; credential resolvers (npm tokens, Basic, Bearer) plug
- * in here without scattering checks through the formats. A credential restricted to address
- * ranges (a token's `cidr_whitelist`) is refused here when the client address is outside them.
+ * The auth choke point. Every request resolves a Principal once (`authenticate`, called by the
+ * request hook), and every repository operation asks one function
+ * (`authorize(principal, repository, action, path)`). Formats never inspect credentials or roles
+ * themselves.
+ *
+ * What a principal may do is the intersection of three things:
+ * 1. the permission rules (`Permissions`, src/auth/rules.ts): what the user (or anonymous) is
+ *    granted on a repository and path;
+ * 2. the credential's own ceiling: a read-only token reads only; a token, registry token or OIDC
+ *    identity limited to some repositories/paths (`scope`) reaches nothing else;
+ * 3. the credential's address ranges (`networks`), checked once in `authenticate` (`admit`).
+ * An admin (by role) passes 1; 2 and 3 still apply.
  */
 import { RegistryError } from '../core/errors.ts';
 import type { Repository } from '../repos/repository.ts';
 import type { NetworkList } from './networks.ts';
 
-export type Principal =
-  | { readonly kind: 'anonymous' }
-  | {
-      readonly kind: 'user';
-      readonly name: string;
-      readonly roles: readonly Role[];
-      /** The address ranges this credential may be used from (a token's CIDR list); any when unset. */
-      readonly networks?: NetworkList | undefined;
-      /** A read-only credential (`npm token create --read-only`): reads only, even with auth off. */
-      readonly readOnly?: boolean | undefined;
-    };
+/** How the principal proved who it is. */
+export type CredentialKind = 'password' | 'token' | 'registry-token' | 'oidc';
+
+export interface UserPrincipal {
+  readonly kind: 'user';
+  readonly name: string;
+  /** What the user may do where the rules give no narrower answer (token role caps it). */
+  readonly roles: readonly Role[];
+  /** Groups the user belongs to (`[auth.groups]`), for rules that name groups. */
+  readonly groups?: readonly string[] | undefined;
+  readonly credential?: CredentialKind | undefined;
+  /** The API token's public id when the credential is a token (rules may name tokens). */
+  readonly tokenId?: string | undefined;
+  /** The address ranges this credential may be used from (a token's CIDR list); any when unset. */
+  readonly networks?: NetworkList | undefined;
+  /** A read-only credential: reads only, even with auth off. */
+  readonly readOnly?: boolean | undefined;
+  /**
+   * A ceiling narrower than the user's rights: a registry token's granted access list, an OIDC
+   * provider's namespace scope, an API token limited to some repositories. Applies even with
+   * auth off, like `readOnly`: whoever narrowed a credential relies on it being narrow.
+   */
+  readonly scope?: Scope | undefined;
+}
+
+export type Principal = { readonly kind: 'anonymous' } | UserPrincipal;
 
 export type Role = 'read' | 'write' | 'admin';
 export type Action = 'read' | 'write' | 'delete' | 'admin';
 
 export const ANONYMOUS: Principal = { kind: 'anonymous' };
+
+/**
+ * Where an operation happens: a repository and, inside it, the format's own path of the thing
+ * touched — an OCI image name (`team/app`), an npm package name (`@corp/pkg`), a Maven path
+ * (`com/example/lib/1.0/lib-1.0.jar`), a crate name. Undefined for repository-wide operations
+ * (catalog, search).
+ */
+export interface AccessTarget {
+  readonly repository: Repository;
+  readonly path?: string | undefined;
+}
+
+/** A ceiling carried by a credential: which (repository, path, action) it may reach at all. */
+export interface Scope {
+  allows(target: AccessTarget, action: Action): boolean;
+  /** For error messages: what the credential is limited to. */
+  readonly description: string;
+}
+
+/**
+ * The permission rules (src/auth/rules.ts). `decide` answers for a non-admin principal (anonymous
+ * included) whether the rules grant `action` on `target`: true/false when a rule or repository
+ * setting speaks, undefined when none does — then the defaults apply: anonymous may read when
+ * `anonymousRead` is on, a user may do what its roles allow.
+ */
+export interface Permissions {
+  decide(principal: Principal, target: AccessTarget, action: Action): boolean | undefined;
+}
 
 export interface RequestCredentials {
   readonly authorization: string | undefined;
@@ -32,30 +82,45 @@ export interface RequestCredentials {
   readonly remoteAddress?: string | undefined;
 }
 
-/** Turns request credentials into a principal; returns undefined when it does not apply. */
+/**
+ * Turns request credentials into a principal. Returns undefined when the credential is not of
+ * its kind; throws UNAUTHORIZED when it is of its kind but invalid (an expired token), so a later
+ * resolver cannot silently take it as something else.
+ */
 export interface CredentialResolver {
   resolve(credentials: RequestCredentials): Promise<Principal | undefined>;
 }
 
 export interface AccessPolicy {
   readonly authEnabled: boolean;
+  /** Anonymous read everywhere unless a rule or repository setting says otherwise. */
   readonly anonymousRead: boolean;
 }
+
+/** No rules: the defaults decide everywhere. */
+export const NO_RULES: Permissions = { decide: () => undefined };
 
 export class AccessControl {
   readonly #resolvers: CredentialResolver[] = [];
   #policy: AccessPolicy;
+  #permissions: Permissions;
 
-  constructor(policy: AccessPolicy) {
+  constructor(policy: AccessPolicy, permissions: Permissions = NO_RULES) {
     this.#policy = policy;
+    this.#permissions = permissions;
   }
 
   get authEnabled(): boolean {
     return this.#policy.authEnabled;
   }
 
-  updatePolicy(policy: AccessPolicy): void {
+  get anonymousRead(): boolean {
+    return this.#policy.anonymousRead;
+  }
+
+  updatePolicy(policy: AccessPolicy, permissions?: Permissions): void {
     this.#policy = policy;
+    if (permissions !== undefined) this.#permissions = permissions;
   }
 
   addResolver(resolver: CredentialResolver): void {
@@ -93,9 +158,8 @@ export class AccessControl {
 
   /**
    * Throws UNAUTHORIZED when auth is enabled and the request carries no identity, whatever the
-   * anonymous-read policy. For protocol endpoints whose 401 is how a client learns it should send
-   * credentials (the OCI base `/v2/`: docker, podman and skopeo only send them after a challenge
-   * there, and `podman login` treats a 200 as "logged in" without sending any).
+   * anonymous-read policy. For endpoints whose 401 is how a client learns it should send
+   * credentials, and for account endpoints.
    */
   requireIdentity(principal: Principal): void {
     if (this.#policy.authEnabled && principal.kind === 'anonymous') {
@@ -103,29 +167,44 @@ export class AccessControl {
     }
   }
 
+  /** True when `authorize` would pass; for filtering listings (catalog, search) without throwing. */
+  can(principal: Principal, repository: Repository, action: Action, path?: string): boolean {
+    try {
+      this.authorize(principal, repository, action, path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /**
-   * Throws UNAUTHORIZED (no identity) or DENIED (identity without the right). A read-only
-   * credential is refused every write whether or not auth is enabled: whoever asked for a
-   * read-only token (to hand to CI, say) relies on it being one, as with CIDR lists.
+   * Throws UNAUTHORIZED (no identity) or DENIED (identity without the right) unless `principal`
+   * may do `action` on `path` inside `repository`. A read-only or scoped credential is held to
+   * its ceiling whether or not auth is enabled.
    */
-  authorize(principal: Principal, repository: Repository, action: Action): void {
-    if (principal.kind === 'user' && principal.readOnly === true && action !== 'read') {
-      throw new RegistryError(
-        'DENIED',
-        `this token is read-only: it may not ${action} ${repository.name} (create a publish token with npm token create)`,
-      );
+  authorize(principal: Principal, repository: Repository, action: Action, path?: string): void {
+    const target: AccessTarget = { repository, path };
+    const where = path === undefined ? repository.name : `${path} in ${repository.name}`;
+    if (principal.kind === 'user') {
+      if (principal.readOnly === true && action !== 'read') {
+        throw new RegistryError('DENIED', `this token is read-only: it may not ${action} ${where}`);
+      }
+      if (principal.scope !== undefined && !principal.scope.allows(target, action)) {
+        throw new RegistryError(
+          'DENIED',
+          `this credential may not ${action} ${where} (it is limited to ${principal.scope.description})`,
+        );
+      }
     }
     if (!this.#policy.authEnabled) return;
+    if (principal.kind === 'user' && principal.roles.includes('admin')) return;
+    const ruled = this.#permissions.decide(principal, target, action);
     if (principal.kind === 'anonymous') {
-      if (action === 'read' && this.#policy.anonymousRead) return;
-      throw new RegistryError(
-        'UNAUTHORIZED',
-        `authentication required to ${action} ${repository.name}`,
-      );
+      if (ruled ?? (action === 'read' && this.#policy.anonymousRead)) return;
+      throw new RegistryError('UNAUTHORIZED', `authentication required to ${action} ${where}`);
     }
-    const needed: Role = action === 'read' ? 'read' : action === 'admin' ? 'admin' : 'write';
-    if (!hasRole(principal.roles, needed)) {
-      throw new RegistryError('DENIED', `${principal.name} may not ${action} ${repository.name}`);
+    if (!(ruled ?? hasRole(principal.roles, neededRole(action)))) {
+      throw new RegistryError('DENIED', `${principal.name} may not ${action} ${where}`);
     }
   }
 }
@@ -140,7 +219,13 @@ function isEmptyCredential(authorization: string | undefined): boolean {
   return basic !== null && Buffer.from(basic[1] ?? '', 'base64').toString('utf8') === ':';
 }
 
-function hasRole(roles: readonly Role[], needed: Role): boolean {
+/** The role an action needs: read → read, write/delete → write, admin → admin. */
+export function neededRole(action: Action): Role {
+  return action === 'read' ? 'read' : action === 'admin' ? 'admin' : 'write';
+}
+
+/** Roles are ordered: admin ⊃ write ⊃ read. */
+export function hasRole(roles: readonly Role[], needed: Role): boolean {
   if (roles.includes('admin')) return true;
   if (needed === 'read') return roles.includes('read') || roles.includes('write');
   return roles.includes(needed);

@@ -1,6 +1,6 @@
 /**
- * Users and tokens (`0050_auth_*`). Contributed from src/auth and included by every format module
- * that logs users in (npm today); the migrator dedups by name, so several formats may include it.
+ * Users and tokens (`0050_auth_*`), shared by every format; the composition root (app.ts) adds
+ * them to the migration set.
  */
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';

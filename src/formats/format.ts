@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AccessControl } from '../auth/access.ts';
+import type { Identity } from '../auth/identity.ts';
 import type { AppConfig, FormatName, RepositoryConfig } from '../config/schema.ts';
 import type { Db, Migrations } from '../db/database.ts';
 import type { Metrics } from '../metrics/metrics.ts';
@@ -20,6 +21,8 @@ export interface FormatContext {
   readonly blobs: BlobStore;
   readonly repositories: RepositoryRegistry;
   readonly access: AccessControl;
+  /** Users and API tokens shared by every format (their resolvers are already registered). */
+  readonly identity: Identity;
   readonly metrics: Metrics;
   readonly log: Logger;
   /** The shared proxy engine (upstream client, circuit breakers, fills) for proxy repositories. */

@@ -1,14 +1,9 @@
 /**
  * The npm format module: default repositories `npm-hosted`, `npm-proxy` (only when [npm] proxy
  * is set: there is no built-in upstream) and the group `npm` at `/npm`; named npm repositories at
- * `/repository/<name>`. Users and tokens (src/auth) are migrated and resolved from here, since
- * npm is the first format that logs users in.
+ * `/repository/<name>`. Users and tokens come from the shared identity (src/auth/identity.ts).
  */
 import type { FastifyInstance } from 'fastify';
-import type { Kysely } from 'kysely';
-import { authMigrations, type AuthTables } from '../../auth/migrations.ts';
-import { BasicPasswordResolver, BearerTokenResolver } from '../../auth/resolvers.ts';
-import { TokenStore, UserStore } from '../../auth/users.ts';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import type { FormatContext, FormatModule } from '../format.ts';
 import { NpmAccounts } from './accounts.ts';
@@ -26,7 +21,7 @@ export const npmFormat: FormatModule = {
   format: 'npm',
   mount: NPM_MOUNT,
   defaultRepository: 'npm',
-  migrations: { ...authMigrations, ...npmMigrations },
+  migrations: npmMigrations,
   defaultRepositories(config: AppConfig): RepositoryConfig[] {
     const hosted: RepositoryConfig = {
       name: 'npm-hosted',
@@ -64,11 +59,7 @@ export const npmFormat: FormatModule = {
     return repos;
   },
   register(scope: FastifyInstance, context: FormatContext): Promise<void> {
-    const authDb: Kysely<AuthTables> = context.db.$extendTables<AuthTables>();
-    const users = new UserStore(authDb);
-    const tokens = new TokenStore(authDb);
-    context.access.addResolver(new BearerTokenResolver(tokens));
-    context.access.addResolver(new BasicPasswordResolver(users));
+    const { users, tokens } = context.identity;
     const store = new NpmStore(context.db.$extendTables<NpmTables>());
     const upstreams = createUpstreams(context, store);
     const service = new NpmService({
