@@ -10,6 +10,7 @@ import { AccessControl } from './auth/access.ts';
 import { createIdentity } from './auth/identity.ts';
 import { authMigrations } from './auth/migrations.ts';
 import { NetworkList } from './auth/networks.ts';
+import { permissionsFromConfig } from './auth/rules.ts';
 import { ConfigError, loadConfig, type LoadedConfig, type LoadOptions } from './config/load.ts';
 import type { AppConfig, FormatName, RepositoryConfig } from './config/schema.ts';
 import { toRegistryError } from './core/errors.ts';
@@ -109,7 +110,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     config.repositories,
   );
   const metrics = new Metrics();
-  const access = new AccessControl(accessPolicy(config));
+  const access = new AccessControl(
+    accessPolicy(config),
+    permissionsFromConfig(config, repositories),
+  );
   const identity = createIdentity(db, access);
   // Replaced on reload; Fastify asks it per request (client address, X-Forwarded-Proto/Host).
   let trustedProxies = new NetworkList(config.auth.trusted_proxies);
@@ -223,7 +227,9 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
         if (!needsRestart.includes(key)) needsRestart.push(key);
       }
       config = keepRestartOnly(config, next);
-      access.updatePolicy(accessPolicy(config));
+      // The rules were validated with the rest of the file (loadCheckedConfig): a bad rule never
+      // gets here, the running ones stay.
+      access.updatePolicy(accessPolicy(config), permissionsFromConfig(config, repositories));
       trustedProxies = new NetworkList(config.auth.trusted_proxies);
       // Child loggers are made per request from this one, so the next request logs at the new level.
       fastify.log.level = options.logLevel ?? config.server.log_level;

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { invalidCidrs } from '../auth/networks.ts';
+import { ACTIONS, ruleProblem } from '../auth/rules.ts';
 import { cargoSectionSchema } from '../formats/cargo/config.ts';
 import { goSectionSchema } from '../formats/go/config.ts';
 import { mavenSectionSchema } from '../formats/maven/config.ts';
@@ -45,6 +46,27 @@ const databaseSchema = z.object({
   path: z.string().min(1).optional(),
 });
 
+/**
+ * One `[[auth.rules]]` entry (src/auth/rules.ts has the semantics): who (`users`, `groups`,
+ * `tokens`, `anonymous`) may do which `actions` on which `repositories` (name globs) and `paths`
+ * (globs on the format's name inside the repository).
+ */
+const ruleSchema = z
+  // Strict: a misspelt key in a permission rule (`path = …`) would silently widen it.
+  .strictObject({
+    repositories: z.array(z.string()).min(1).default(['*']),
+    paths: z.array(z.string()).min(1).default(['**']),
+    users: z.array(z.string().min(1)).default([]),
+    groups: z.array(z.string().min(1)).default([]),
+    tokens: z.array(z.string().min(1)).default([]),
+    anonymous: z.boolean().default(false),
+    actions: z.array(z.enum(ACTIONS)).min(1),
+  })
+  .superRefine((rule, ctx) => {
+    const problem = ruleProblem(rule);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 const authSchema = z.object({
   enabled: z.boolean().default(false),
   anonymous_read: z.boolean().default(true),
@@ -60,6 +82,10 @@ const authSchema = z.object({
    * of URLs handed to clients. A request from any other address is taken at its socket address,
    * whatever its headers claim. NORA's default: loopback only (a proxy on the same host).
    */
+  /** `[auth.groups]`: group name → user names, for rules that name groups. */
+  groups: z.record(z.string(), z.array(z.string().min(1))).default({}),
+  /** `[[auth.rules]]`: per-repository and per-path permissions (docs/auth.md "Permissions"). */
+  rules: z.array(ruleSchema).default([]),
   trusted_proxies: z
     .array(z.string())
     .default(['127.0.0.1', '::1'])
@@ -107,6 +133,8 @@ export const repositorySchema = z
      * (dependency confusion). Default true; the default groups follow their format section's key.
      */
     protect_hosted_names: z.boolean().optional(),
+    /** May anonymous clients read this repository? Overrides `[auth] anonymous_read` here. */
+    anonymous_read: z.boolean().optional(),
   })
   .superRefine((repo, ctx) => {
     if (repo.kind === 'proxy' && repo.upstreams.length === 0) {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AccessControl } from '../auth/access.ts';
+import { type AccessControl, ANONYMOUS } from '../auth/access.ts';
 import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { closeAfterUnreadBody } from './refusal.ts';
@@ -50,6 +50,17 @@ export function checkRequestPath(url: string): RegistryError | undefined {
   return undefined;
 }
 
+/**
+ * Route config flag of routes anyone may call (`/health`, `/ready`, `/metrics`):
+ * `app.get(url, { config: PUBLIC_ROUTE }, handler)`.
+ */
+export const PUBLIC_ROUTE = { public: true } as const;
+
+function isPublicRoute(request: FastifyRequest): boolean {
+  const config = request.routeOptions.config as { public?: unknown } | undefined;
+  return config?.public === true;
+}
+
 export interface HookOptions {
   readonly access: AccessControl;
   readonly metrics: Metrics;
@@ -75,10 +86,17 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
       );
     }
     const authorization = request.headers.authorization;
-    request.principal = await options.access.authenticate({
-      authorization,
-      remoteAddress: request.ip,
-    });
+    try {
+      request.principal = await options.access.authenticate({
+        authorization,
+        remoteAddress: request.ip,
+      });
+    } catch (err) {
+      // A public route answers whatever credential comes with it: a probe carrying a stale or
+      // wrong header still learns the server is healthy (and nothing else).
+      if (!isPublicRoute(request)) throw err;
+      request.principal = ANONYMOUS;
+    }
   });
 
   // Every answer sent while the body is still unread (a refusal) closes the connection promptly.

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { FormatName } from '../config/schema.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { PUBLIC_ROUTE } from './hooks.ts';
 
 export interface HealthSources {
   readonly version: string;
@@ -21,7 +22,7 @@ export interface HealthSources {
 }
 
 export function registerSystemRoutes(app: FastifyInstance, sources: HealthSources): void {
-  app.get('/health', async (_request, reply) => {
+  app.get('/health', { config: PUBLIC_ROUTE }, async (_request, reply) => {
     const reachable = await sources.checkStorage().then(
       () => true,
       () => false,
@@ -44,7 +45,7 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
       .send(body);
   });
 
-  app.get('/ready', async (_request, reply) => {
+  app.get('/ready', { config: PUBLIC_ROUTE }, async (_request, reply) => {
     try {
       await sources.checkStorage();
       await sources.checkDatabase();
@@ -54,7 +55,7 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
     }
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { config: PUBLIC_ROUTE }, async (_request, reply) => {
     const text = await sources.metrics.registry.metrics();
     return reply.header('content-type', sources.metrics.registry.contentType).send(text);
   });
@@ -63,6 +64,7 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
     app.route({
       method: ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
       url,
+      config: PUBLIC_ROUTE,
       handler: async (request, reply) =>
         reply
           .code(405)

@@ -67,6 +67,8 @@ interface Target {
 }
 
 const INDEX_TYPE = MEDIA_TYPES.ociIndex;
+/** Names checked for a mount without `from` (bounded work; past them the client uploads). */
+const MOUNT_CANDIDATES = 100;
 
 export class OciService {
   readonly #deps: OciServiceDeps;
@@ -132,14 +134,26 @@ export class OciService {
     return { repo, backend, name, urlName };
   }
 
-  #authorize(request: OciRequest, repo: Repository, action: Action): void {
-    this.#deps.access.authorize(request.principal, repo, action);
+  /** `path`: the image name inside `repo` (rules name it); undefined for repository-wide reads. */
+  #authorize(request: OciRequest, repo: Repository, action: Action, path?: string): void {
+    this.#deps.access.authorize(request.principal, repo, action, path);
   }
 
-  /** The hosted repository receiving writes for `target`, or 405 UNSUPPORTED. */
+  #can(request: OciRequest, repo: Repository, path?: string): boolean {
+    return this.#deps.access.can(request.principal, repo, 'read', path);
+  }
+
+  /**
+   * The hosted repository receiving writes for `target`, or 405 UNSUPPORTED. A write through a
+   * group is checked on the group and on the member it lands in, so a rule on the member holds
+   * whichever way a client addresses it.
+   */
   #writeRepo(request: OciRequest, target: Target, action: Action): string {
-    this.#authorize(request, target.repo, action);
+    this.#authorize(request, target.repo, action, target.name);
     const writeTo = this.#deps.repositories.writeTarget(target.repo);
+    if (writeTo !== undefined && writeTo.name !== target.repo.name) {
+      this.#authorize(request, writeTo, action, target.name);
+    }
     if (writeTo === undefined) {
       throw new RegistryError(
         'METHOD_NOT_ALLOWED',
@@ -155,21 +169,24 @@ export class OciService {
   // Listings.
 
   async #catalog(request: OciRequest): Promise<OciReply> {
+    // The listing names only what the principal may read: refusing it whole would hide what it
+    // may read, listing everything would leak names it may not.
     let names: string[];
     if (request.repository !== undefined) {
       const target = this.#target(request, 'catalog');
       this.#authorize(request, target.repo, 'read');
-      names = [...(await target.backend.catalog())];
+      names = (await target.backend.catalog()).filter((n) => this.#can(request, target.repo, n));
     } else {
       const root = this.#target(request, 'catalog');
       this.#authorize(request, root.repo, 'read');
-      names = [...(await root.backend.catalog())];
+      names = (await root.backend.catalog()).filter((n) => this.#can(request, root.repo, n));
       for (const repoName of this.#deps.namedRepositories()) {
         const backend = this.#deps.backends.get(repoName);
         const repo = this.#deps.repositories.get(repoName);
-        if (!backend || !repo) continue;
-        this.#authorize(request, repo, 'read');
-        for (const name of await backend.catalog()) names.push(`${repoName}/${name}`);
+        if (!backend || !repo || !this.#can(request, repo)) continue;
+        for (const name of await backend.catalog()) {
+          if (this.#can(request, repo, name)) names.push(`${repoName}/${name}`);
+        }
       }
       names.sort(compare);
     }
@@ -187,7 +204,7 @@ export class OciService {
 
   async #tags(request: OciRequest, urlName: string): Promise<OciReply> {
     const target = this.#target(request, urlName);
-    this.#authorize(request, target.repo, 'read');
+    this.#authorize(request, target.repo, 'read', target.name);
     const tags = await target.backend.listTags(target.name);
     if (tags === undefined) throw nameUnknown(urlName);
     const page = paginate([...tags], request.query);
@@ -204,7 +221,7 @@ export class OciService {
 
   async #referrers(request: OciRequest, urlName: string, digest: string): Promise<OciReply> {
     const target = this.#target(request, urlName);
-    this.#authorize(request, target.repo, 'read');
+    this.#authorize(request, target.repo, 'read', target.name);
     let manifests = [...(await target.backend.referrers(target.name, digest))];
     const headers: Record<string, string> = {};
     const artifactType = request.query.get('artifactType');
@@ -235,7 +252,7 @@ export class OciService {
     switch (request.method) {
       case 'GET':
       case 'HEAD': {
-        this.#authorize(request, target.repo, 'read');
+        this.#authorize(request, target.repo, 'read', target.name);
         if (request.method === 'HEAD') {
           const info = await target.backend.statManifest(target.name, reference);
           if (!info) throw manifestUnknown(reference);
@@ -280,7 +297,7 @@ export class OciService {
     switch (request.method) {
       case 'GET':
       case 'HEAD':
-        this.#authorize(request, target.repo, 'read');
+        this.#authorize(request, target.repo, 'read', target.name);
         throw manifestUnknown({ kind: 'tag', tag: route.tag });
       case 'DELETE':
         this.#writeRepo(request, target, 'delete');
@@ -385,7 +402,7 @@ export class OciService {
     switch (request.method) {
       case 'GET':
       case 'HEAD': {
-        this.#authorize(request, target.repo, 'read');
+        this.#authorize(request, target.repo, 'read', target.name);
         const blob = await this.#findBlob(request, target, route.digest);
         if (!blob) throw blobUnknown(route.digest);
         const base = {
@@ -481,13 +498,18 @@ export class OciService {
     const { hosted, blobs } = this.#deps;
     let size: number | undefined;
     if (from === null || from === '') {
-      // No source named: mount only what this repository already holds under another name.
-      size = await hosted.sql.blobLinkAnyName(repo, digest);
+      // No source named: mount only what this repository already holds under another name the
+      // principal may read (a digest is no proof of access to a name the rules keep from it).
+      const writeRepo = this.#deps.repositories.get(repo);
+      const links = await hosted.sql.blobLinksAnyName(repo, digest, MOUNT_CANDIDATES);
+      size = links.find(
+        (link) => writeRepo !== undefined && this.#can(request, writeRepo, link.name),
+      )?.size;
     } else {
       if (!isValidName(from)) return undefined;
       const source = this.#target(request, from);
       try {
-        this.#authorize(request, source.repo, 'read');
+        this.#authorize(request, source.repo, 'read', source.name);
       } catch {
         return undefined;
       }

@@ -388,15 +388,20 @@ export class OciStore {
   }
 
   /** Any name in `repo` linking `digest` (mount without `from`). */
-  async blobLinkAnyName(repo: string, digest: string): Promise<number | undefined> {
-    const row = await this.#db
+  /** Up to `limit` names of `repo` holding `digest`, with its size. */
+  async blobLinksAnyName(
+    repo: string,
+    digest: string,
+    limit: number,
+  ): Promise<{ name: string; size: number }[]> {
+    return this.#db
       .selectFrom('oci_blob_links')
-      .select('size')
+      .select(['name', 'size'])
       .where('repo', '=', repo)
       .where('digest', '=', digest)
-      .limit(1)
-      .executeTakeFirst();
-    return row?.size;
+      .orderBy('name')
+      .limit(limit)
+      .execute();
   }
 
   async linkBlob(repo: string, name: string, digest: string, size: number): Promise<void> {

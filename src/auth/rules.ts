@@ -1,0 +1,230 @@
+/**
+ * Permission rules (`[[auth.rules]]`): who may do what on which repositories and paths.
+ *
+ * Semantics (docs/auth.md "Permissions" is the user-facing statement of the same):
+ * - A rule *covers* a target (repository R, path P) when one of its `repositories` globs matches
+ *   R or a group R is a member of (a rule on the group `npm` also covers `npm-hosted`, so going
+ *   to the member directly is no way around it), and one of its `paths` globs matches P.
+ * - A target covered by a rule that names someone other than anonymous (users, groups, tokens,
+ *   or nobody at all) is *owned*: a non-admin principal may do there exactly the union of the
+ *   `actions` of the covering rules that name it, and nothing else. A rule naming only
+ *   anonymous owns nothing: it lets everyone read its space and takes nothing from signed-in users
+ *   (the switch for anonymous reads of one repository or namespace). A user's roles cap the union
+ *   (a user or token whose roles only read gets only `read`; a user without roles gets nothing).
+ *   Admins (role admin) are decided before the rules (access.ts) and pass.
+ * - A rule names its principals by `users` (`"*"` = any signed-in user), `groups` (`[auth.groups]`
+ *   members plus the groups a principal carries), `tokens` (API token ids) and `anonymous = true`,
+ *   which makes the rule apply to everyone, signed in or not (what anonymous may read, a signed-in
+ *   user may read too). A rule naming nobody reserves its space for admins.
+ * - A target covered only by anonymous-only rules, or by none, is *unowned*: nothing changes
+ *   there (a user does what its roles allow; anonymous reads when the repository's
+ *   `anonymous_read`, else the per-format default, else `[auth] anonymous_read` says so, or when
+ *   an anonymous rule grants it). Adding one rule never locks anyone out of anything else.
+ * - Repository-wide operations (catalog, search: no path) pass when some rule covering the
+ *   repository grants the action to the principal, are refused when a rule covers every path of
+ *   it (`**`) and none grants, and otherwise follow the defaults; their results are then filtered
+ *   name by name (`AccessControl.can`).
+ */
+import type { Action, Permissions, Principal, AccessTarget } from './access.ts';
+import { hasRole } from './access.ts';
+import type { AppConfig } from '../config/schema.ts';
+import type { RepositoryRegistry } from '../repos/repository.ts';
+import { globToRegExp, patternProblem } from './patterns.ts';
+
+export const ACTIONS = ['read', 'write', 'delete', 'admin'] as const;
+
+/** One `[[auth.rules]]` entry as the config schema hands it over (defaults applied). */
+export interface RuleConfig {
+  readonly repositories: readonly string[];
+  readonly paths: readonly string[];
+  readonly users: readonly string[];
+  readonly groups: readonly string[];
+  readonly tokens: readonly string[];
+  readonly anonymous: boolean;
+  readonly actions: readonly Action[];
+}
+
+/** What the rules need from the rest of the configuration. */
+export interface RulesOptions {
+  readonly rules: readonly RuleConfig[];
+  /** `[auth.groups]`: group name → user names. */
+  readonly groups?: Readonly<Record<string, readonly string[]>> | undefined;
+  /** Named repositories' own `anonymous_read` (repository name → setting), when set. */
+  readonly repositoryAnonymousRead?: ReadonlyMap<string, boolean> | undefined;
+  /** The groups a repository is a member of (repository name → group names). */
+  readonly groupsContaining?: ((repository: string) => readonly string[]) | undefined;
+  /**
+   * Per-format default for anonymous reads on an unowned target, between a repository's own
+   * setting and `[auth] anonymous_read` (e.g. Docker's `docker_anon_pull`); undefined = no opinion.
+   */
+  readonly anonymousReadDefault?: ((target: AccessTarget) => boolean | undefined) | undefined;
+}
+
+/**
+ * Why a rule is unusable (for config validation), or undefined. Checks every pattern with the
+ * shared syntax and refuses rules that would let anonymous clients change anything.
+ */
+export function ruleProblem(rule: RuleConfig): string | undefined {
+  for (const repository of rule.repositories) {
+    if (repository.includes('/') || repository.includes(':')) {
+      return `repositories: "${repository}" is not a repository name glob (names have no "/" or ":")`;
+    }
+    const problem = patternProblem(repository);
+    if (problem) return `repositories: ${problem}`;
+  }
+  for (const path of rule.paths) {
+    if (path.includes(':'))
+      return `paths: "${path}" has a ":" (put repositories in "repositories")`;
+    const problem = patternProblem(path);
+    if (problem) return `paths: ${problem}`;
+  }
+  if (rule.anonymous && rule.actions.some((a) => a !== 'read')) {
+    return 'a rule with anonymous = true may only grant "read" (anonymous changes cannot be attributed)';
+  }
+  return undefined;
+}
+
+interface CompiledRule {
+  readonly repositories: readonly RegExp[];
+  readonly paths: readonly RegExp[];
+  /** True when the rule covers every path of its repositories (`**`). */
+  readonly allPaths: boolean;
+  readonly users: ReadonlySet<string>;
+  readonly anyUser: boolean;
+  readonly groups: ReadonlySet<string>;
+  readonly tokens: ReadonlySet<string>;
+  readonly anonymous: boolean;
+  readonly actions: ReadonlySet<Action>;
+  /**
+   * False for a rule naming only anonymous: it opens its space to everyone (read) without taking
+   * anything away from signed-in users, the per-repository anonymous-read switch.
+   */
+  readonly owns: boolean;
+}
+
+function compile(rule: RuleConfig): CompiledRule {
+  return {
+    repositories: rule.repositories.map(globToRegExp),
+    paths: rule.paths.map(globToRegExp),
+    allPaths: rule.paths.includes('**'),
+    users: new Set(rule.users.filter((u) => u !== '*')),
+    anyUser: rule.users.includes('*'),
+    groups: new Set(rule.groups),
+    tokens: new Set(rule.tokens),
+    anonymous: rule.anonymous,
+    actions: new Set(rule.actions),
+    owns: !rule.anonymous || rule.users.length + rule.groups.length + rule.tokens.length > 0,
+  };
+}
+
+/** The rule set behind `Permissions.decide` (see the module comment for the semantics). */
+export class RuleSet implements Permissions {
+  readonly #rules: readonly CompiledRule[];
+  readonly #memberOf: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly #options: RulesOptions;
+
+  constructor(options: RulesOptions) {
+    this.#options = options;
+    this.#rules = options.rules.map(compile);
+    const memberOf = new Map<string, Set<string>>();
+    for (const [group, users] of Object.entries(options.groups ?? {})) {
+      for (const user of users) {
+        const set = memberOf.get(user) ?? new Set<string>();
+        set.add(group);
+        memberOf.set(user, set);
+      }
+    }
+    this.#memberOf = memberOf;
+  }
+
+  /** How many rules are configured (0: the role defaults decide everywhere). */
+  get size(): number {
+    return this.#rules.length;
+  }
+
+  decide(principal: Principal, target: AccessTarget, action: Action): boolean | undefined {
+    const repositories = [
+      target.repository.name,
+      ...(this.#options.groupsContaining?.(target.repository.name) ?? []),
+    ];
+    const covering = this.#rules.filter((rule) =>
+      repositories.some((name) => rule.repositories.some((glob) => glob.test(name))),
+    );
+    const path = target.path;
+    // Without a path (a listing), every rule on the repository counts for a grant; only a rule
+    // over all its paths makes it owned.
+    const relevant =
+      path === undefined
+        ? covering
+        : covering.filter((rule) => rule.paths.some((glob) => glob.test(path)));
+    if (relevant.some((rule) => this.#grants(rule, principal, action))) {
+      return this.#capped(principal, action);
+    }
+    const owned = relevant.some((rule) => rule.owns && (path !== undefined || rule.allPaths));
+    if (owned) return false;
+    return this.#defaults(principal, target, action);
+  }
+
+  /** Unowned target: the repository's own anonymous_read, then the format's default. */
+  #defaults(principal: Principal, target: AccessTarget, action: Action): boolean | undefined {
+    if (principal.kind !== 'anonymous' || action !== 'read') return undefined;
+    const own = this.#options.repositoryAnonymousRead?.get(target.repository.name);
+    if (own !== undefined) return own;
+    return this.#options.anonymousReadDefault?.(target);
+  }
+
+  #grants(rule: CompiledRule, principal: Principal, action: Action): boolean {
+    return rule.actions.has(action) && this.#names(rule, principal);
+  }
+
+  #names(rule: CompiledRule, principal: Principal): boolean {
+    if (rule.anonymous) return true;
+    if (principal.kind !== 'user') return false;
+    if (rule.anyUser || rule.users.has(principal.name)) return true;
+    if (principal.tokenId !== undefined && rule.tokens.has(principal.tokenId)) return true;
+    if (rule.groups.size === 0) return false;
+    const configured = this.#memberOf.get(principal.name);
+    if (configured && [...configured].some((g) => rule.groups.has(g))) return true;
+    return (principal.groups ?? []).some((g) => rule.groups.has(g));
+  }
+
+  /**
+   * A granted action, held to the principal's roles: read-only roles read only, no roles nothing.
+   * Anonymous rules grant only read (ruleProblem refuses anything else).
+   */
+  #capped(principal: Principal, action: Action): boolean {
+    if (principal.kind !== 'user') return action === 'read';
+    if (hasRole(principal.roles, 'write')) return true;
+    return action === 'read' && hasRole(principal.roles, 'read');
+  }
+}
+
+/**
+ * The rule set of a configuration: `[[auth.rules]]`, `[auth.groups]`, the named repositories'
+ * `anonymous_read`, and group membership from the running repository registry (membership
+ * changes need a restart, so the running registry is the right one on a reload too).
+ */
+export function permissionsFromConfig(
+  config: AppConfig,
+  registry: RepositoryRegistry,
+  anonymousReadDefault?: (target: AccessTarget) => boolean | undefined,
+): RuleSet {
+  const containing = new Map<string, string[]>();
+  for (const repo of registry.all()) {
+    if (repo.kind !== 'group') continue;
+    for (const member of repo.members)
+      containing.set(member, [...(containing.get(member) ?? []), repo.name]);
+  }
+  const repositoryAnonymousRead = new Map<string, boolean>();
+  for (const repo of config.repositories) {
+    if (repo.anonymous_read !== undefined)
+      repositoryAnonymousRead.set(repo.name, repo.anonymous_read);
+  }
+  return new RuleSet({
+    rules: config.auth.rules,
+    groups: config.auth.groups,
+    repositoryAnonymousRead,
+    groupsContaining: (name) => containing.get(name) ?? [],
+    anonymousReadDefault,
+  });
+}

@@ -1,0 +1,218 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AccessControl, type Action, type Principal } from '../../../src/auth/access.ts';
+import {
+  type RuleConfig,
+  ruleProblem,
+  RuleSet,
+  type RulesOptions,
+} from '../../../src/auth/rules.ts';
+import { parseConfigObject } from '../../../src/config/load.ts';
+import { type Repository, toRepository } from '../../../src/repos/repository.ts';
+
+function repo(name: string, format: Repository['format'] = 'docker'): Repository {
+  return toRepository({ name, format, kind: 'hosted', members: [], upstreams: [] }, false);
+}
+
+function rule(partial: Partial<RuleConfig> & Pick<RuleConfig, 'actions'>): RuleConfig {
+  return {
+    repositories: ['*'],
+    paths: ['**'],
+    users: [],
+    groups: [],
+    tokens: [],
+    anonymous: false,
+    ...partial,
+  };
+}
+
+const alice: Principal = { kind: 'user', name: 'alice', roles: ['read', 'write'] };
+const bob: Principal = { kind: 'user', name: 'bob', roles: ['read', 'write'] };
+const reader: Principal = { kind: 'user', name: 'alice', roles: ['read'], readOnly: true };
+const admin: Principal = { kind: 'user', name: 'root', roles: ['admin'] };
+const anonymous: Principal = { kind: 'anonymous' };
+
+function access(
+  options: Partial<RulesOptions> & Pick<RulesOptions, 'rules'>,
+  anonymousRead = false,
+) {
+  return new AccessControl({ authEnabled: true, anonymousRead }, new RuleSet(options));
+}
+
+const docker = repo('docker');
+const npm = repo('npm', 'npm');
+
+describe('permission rules', () => {
+  it('no rules: the role defaults decide', () => {
+    const a = access({ rules: [] });
+    assert.ok(a.can(bob, docker, 'write', 'any/app'));
+    assert.ok(!a.can(bob, docker, 'admin', 'any/app'));
+    assert.ok(!a.can(anonymous, docker, 'read', 'any/app'));
+    assert.ok(access({ rules: [] }, true).can(anonymous, docker, 'read', 'any/app'));
+  });
+
+  it('a namespace rule owns its namespace only; outside it the defaults hold', () => {
+    const a = access({
+      rules: [
+        rule({
+          repositories: ['docker'],
+          paths: ['team/**'],
+          users: ['alice'],
+          actions: ['read', 'write'],
+        }),
+      ],
+    });
+    assert.ok(a.can(alice, docker, 'write', 'team/app'));
+    assert.ok(a.can(alice, docker, 'read', 'team/a/b'));
+    assert.ok(!a.can(alice, docker, 'delete', 'team/app'), 'only the granted actions');
+    assert.ok(!a.can(bob, docker, 'read', 'team/app'), 'an owned space admits only grants');
+    assert.ok(a.can(bob, docker, 'write', 'other/app'), 'unowned: role defaults');
+    assert.ok(a.can(alice, docker, 'delete', 'other/app'));
+    assert.ok(a.can(bob, npm, 'write', '@corp/pkg'), 'other repositories are untouched');
+    assert.ok(a.can(admin, docker, 'delete', 'team/app'), 'admins pass');
+  });
+
+  it('roles cap what a rule grants; anonymous rules grant read to everyone', () => {
+    const a = access({
+      rules: [
+        rule({
+          repositories: ['docker'],
+          paths: ['team/**'],
+          users: ['alice'],
+          actions: ['read', 'write'],
+        }),
+        rule({
+          repositories: ['docker'],
+          paths: ['team/public/**'],
+          anonymous: true,
+          actions: ['read'],
+        }),
+      ],
+    });
+    assert.ok(a.can(reader, docker, 'read', 'team/app'));
+    assert.ok(!a.can(reader, docker, 'write', 'team/app'), 'a read-only token never writes');
+    const noRoles: Principal = { kind: 'user', name: 'alice', roles: [] };
+    assert.ok(!a.can(noRoles, docker, 'read', 'team/app'));
+    assert.ok(a.can(anonymous, docker, 'read', 'team/public/x'));
+    assert.ok(a.can(bob, docker, 'read', 'team/public/x'), 'what anonymous reads, users read');
+    assert.ok(!a.can(bob, docker, 'write', 'team/public/x'));
+    assert.ok(!a.can(anonymous, docker, 'read', 'team/app'));
+  });
+
+  it('an anonymous-only rule opens reads without taking anything from users', () => {
+    const a = access({
+      rules: [rule({ repositories: ['npm'], anonymous: true, actions: ['read'] })],
+    });
+    assert.ok(a.can(anonymous, npm, 'read', 'lodash'));
+    assert.ok(a.can(anonymous, npm, 'read'), 'search');
+    assert.ok(!a.can(anonymous, npm, 'write', 'lodash'), 'still 401 for writes');
+    assert.ok(a.can(bob, npm, 'write', 'lodash'), 'publishing is not locked');
+    assert.ok(!a.can(anonymous, docker, 'read', 'x'));
+  });
+
+  it('groups from [auth.groups] and from the principal; tokens by id; "*" users', () => {
+    const a = access({
+      rules: [
+        rule({
+          repositories: ['maven*'],
+          paths: ['com/example/**'],
+          groups: ['devs'],
+          actions: ['read', 'write'],
+        }),
+        rule({ repositories: ['cargo'], paths: ['serde'], tokens: ['tok1'], actions: ['write'] }),
+        rule({ repositories: ['cargo'], paths: ['serde'], users: ['*'], actions: ['read'] }),
+      ],
+      groups: { devs: ['alice'] },
+    });
+    const maven = repo('maven-hosted', 'maven');
+    const cargo = repo('cargo', 'cargo');
+    assert.ok(a.can(alice, maven, 'write', 'com/example/lib/1.0/lib-1.0.jar'));
+    assert.ok(!a.can(bob, maven, 'read', 'com/example/lib/1.0/lib-1.0.jar'));
+    const oidcBob: Principal = { kind: 'user', name: 'bob', roles: ['write'], groups: ['devs'] };
+    assert.ok(a.can(oidcBob, maven, 'write', 'com/example/x'));
+    const token: Principal = { kind: 'user', name: 'carol', roles: ['write'], tokenId: 'tok1' };
+    assert.ok(a.can(token, cargo, 'write', 'serde'));
+    assert.ok(!a.can(bob, cargo, 'write', 'serde'));
+    assert.ok(a.can(bob, cargo, 'read', 'serde'));
+    assert.ok(!a.can(anonymous, cargo, 'read', 'serde'));
+    assert.ok(a.can(bob, cargo, 'write', 'tokio'), 'another crate is unowned');
+  });
+
+  it('a rule on a group covers its members', () => {
+    const a = access({
+      rules: [
+        rule({
+          repositories: ['npm'],
+          paths: ['@corp/*'],
+          users: ['alice'],
+          actions: ['read', 'write'],
+        }),
+      ],
+      groupsContaining: (name) => (name === 'npm-hosted' ? ['npm'] : []),
+    });
+    const hosted = repo('npm-hosted', 'npm');
+    assert.ok(a.can(alice, hosted, 'write', '@corp/pkg'));
+    assert.ok(!a.can(bob, hosted, 'write', '@corp/pkg'), 'no way around the group');
+    assert.ok(a.can(bob, hosted, 'write', '@other/pkg'));
+  });
+
+  it('repository-wide reads: allowed unless a rule owns every path and grants nothing', () => {
+    const a = access({
+      rules: [
+        rule({ repositories: ['docker'], paths: ['team/**'], users: ['alice'], actions: ['read'] }),
+        rule({ repositories: ['secret'], users: ['alice'], actions: ['read'] }),
+        rule({ repositories: ['docker'], paths: ['pub/**'], anonymous: true, actions: ['read'] }),
+      ],
+    });
+    const secret = repo('secret');
+    assert.ok(a.can(bob, docker, 'read'), 'bob lists what he may read');
+    assert.ok(a.can(anonymous, docker, 'read'), 'anonymous may list pub/**');
+    assert.ok(!a.can(bob, secret, 'read'));
+    assert.ok(a.can(alice, secret, 'read'));
+  });
+
+  it('per-repository anonymous_read and the per-format hook, on unowned targets', () => {
+    const a = access(
+      {
+        rules: [],
+        repositoryAnonymousRead: new Map([
+          ['open', true],
+          ['closed', false],
+        ]),
+        anonymousReadDefault: (t) => (t.repository.format === 'docker' ? false : undefined),
+      },
+      true,
+    );
+    assert.ok(a.can(anonymous, repo('open'), 'read', 'x'));
+    assert.ok(!a.can(anonymous, repo('closed', 'npm'), 'read', 'x'));
+    assert.ok(!a.can(anonymous, repo('dock'), 'read', 'x'), 'the format hook');
+    assert.ok(a.can(anonymous, repo('npmx', 'npm'), 'read', 'x'), 'the global default');
+    assert.ok(!a.can(anonymous, repo('open'), 'write', 'x'));
+  });
+
+  it('validation: patterns, anonymous writes, misspelt keys', () => {
+    assert.match(
+      ruleProblem(rule({ repositories: ['a/b'], actions: ['read'] })) ?? '',
+      /repository name/,
+    );
+    assert.match(ruleProblem(rule({ paths: ['x:y'], actions: ['read'] })) ?? '', /":"/);
+    assert.match(ruleProblem(rule({ paths: [''], actions: ['read'] })) ?? '', /empty/);
+    assert.match(ruleProblem(rule({ anonymous: true, actions: ['write'] })) ?? '', /anonymous/);
+    assert.equal(ruleProblem(rule({ actions: ['read'] })), undefined);
+    const parse = (auth: Record<string, unknown>) => () => parseConfigObject({ auth }, {});
+    assert.throws(parse({ rules: [{ users: ['a'], path: ['x/**'], actions: ['read'] }] }), /path/);
+    assert.throws(parse({ rules: [{ users: ['a'], actions: ['fly'] }] }), /actions/);
+    assert.throws(parse({ rules: [{ users: ['a'] }] }), /actions/);
+    const { config } = parseConfigObject(
+      {
+        auth: {
+          groups: { devs: ['alice'] },
+          rules: [{ groups: ['devs'], actions: ['read'] as Action[] }],
+        },
+      },
+      {},
+    );
+    assert.deepEqual(config.auth.rules[0]?.repositories, ['*']);
+    assert.deepEqual(config.auth.rules[0].paths, ['**']);
+  });
+});
