@@ -1,0 +1,430 @@
+/**
+ * The route table: every route the app registers (method + URL pattern, read from `app.routes`)
+ * has sample URLs with the action each needs (`TABLE`), and every principal kind gets exactly the
+ * status class the rules give for that action (`EXPECTED`), with auth on and anonymous read off.
+ * A registered route with no entry in the table fails the test, so a new route cannot arrive
+ * without a permission decision. Expectations come from the declarative tables, not from the
+ * server's code.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import type { TestServer } from '../../helpers/server.ts';
+import { startTestServer } from '../../helpers/server.ts';
+
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+const UUID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+
+/**
+ * What a request needs:
+ * - public: anyone, whatever credential it carries (`/health`, `/ready`, `/metrics`);
+ * - identity: any valid credential (the `/v2/` version check where clients learn to send theirs,
+ *   npm whoami and the token list);
+ * - open: answered without a credential, but a bad credential is refused (npm ping, npm's web
+ *   login steps, which this registry answers with 404);
+ * - own-profile: alice's user document: alice only (admins included: it is not theirs);
+ * - alice-token: creating a token with alice's password in the body: alice only (the admin's own
+ *   password is not the one in the body);
+ * - unsupported: a method the mount does not serve: a 4xx other than 401/403 for any caller, a
+ *   bad credential still 401;
+ * - read / write / delete / admin: that action on the repository;
+ * - account-change: changes to the caller's own tokens (needs write);
+ * - login: the credentials are in the body (npm adduser of an unknown name, registration off): 403
+ *   whoever calls;
+ * - unavailable: a format not built (or disabled): 404 for anyone with a valid credential.
+ */
+type Need =
+  | 'public'
+  | 'identity'
+  | 'open'
+  | 'own-profile'
+  | 'alice-token'
+  | 'unsupported'
+  | 'read'
+  | 'write'
+  | 'delete'
+  | 'admin'
+  | 'account-change'
+  | 'login'
+  | 'unavailable';
+
+interface Sample {
+  readonly url: string;
+  readonly need: Need;
+  readonly body?: { readonly type: string; readonly text: string };
+  /** Why the expectation is not met yet (a part of issue 12 another change brings): reported, not asserted. */
+  readonly pending?: string;
+}
+
+type Principal =
+  | 'anonymous'
+  | 'read token'
+  | 'write user'
+  | 'admin'
+  | 'wrong password'
+  | 'disallowed address'
+  | 'expired token';
+
+/**
+ * `ok` = let through (any status but 401/403; never 500, which is a bug; 501/502 are a format's
+ * own answers); `refused` = a 4xx other than 401/403; 401 / 403 exactly.
+ */
+type Outcome = 'ok' | 'refused' | 401 | 403;
+
+/** The rules, as a table: what each principal kind gets for each need. */
+const EXPECTED: Record<Need, Record<Principal, Outcome>> = {
+  public: row('ok', 'ok', 'ok', 'ok', 'ok'),
+  identity: row(401, 'ok', 'ok', 'ok', 401),
+  open: row('ok', 'ok', 'ok', 'ok', 401),
+  'own-profile': row(401, 'ok', 'ok', 403, 401),
+  'alice-token': row(401, 403, 'ok', 401, 401),
+  unsupported: row('refused', 'refused', 'refused', 'refused', 401),
+  read: row(401, 'ok', 'ok', 'ok', 401),
+  write: row(401, 403, 'ok', 'ok', 401),
+  delete: row(401, 403, 'ok', 'ok', 401),
+  admin: row(401, 403, 403, 'ok', 401),
+  'account-change': row(401, 403, 'ok', 'ok', 401),
+  login: row(403, 403, 403, 403, 401),
+  unavailable: row('ok', 'ok', 'ok', 'ok', 401),
+};
+
+/** anonymous, read token, write user, admin; a bad credential (wrong password, other address, expired). */
+function row(
+  anonymous: Outcome,
+  readToken: Outcome,
+  writeUser: Outcome,
+  admin: Outcome,
+  badCredential: Outcome,
+): Record<Principal, Outcome> {
+  return {
+    anonymous,
+    'read token': readToken,
+    'write user': writeUser,
+    admin,
+    'wrong password': badCredential,
+    'disallowed address': badCredential,
+    'expired token': badCredential,
+  };
+}
+
+const json = (text: string) => ({ type: 'application/json', text });
+const manifest = {
+  type: 'application/vnd.oci.image.manifest.v1+json',
+  text: JSON.stringify({ schemaVersion: 2, config: {}, layers: [] }),
+};
+const bytes = { type: 'application/octet-stream', text: 'abc' };
+
+/** OCI samples under a prefix (`/v2`, `/repository/<docker repo>/v2`), per method. */
+function ociSamples(p: string): Record<string, Sample[]> {
+  const reads: Sample[] = [
+    { url: `${p}/`, need: 'identity' },
+    { url: `${p}/_catalog`, need: 'read' },
+    { url: `${p}/team/app/tags/list`, need: 'read' },
+    { url: `${p}/team/app/manifests/latest`, need: 'read' },
+    { url: `${p}/team/app/manifests/${DIGEST}`, need: 'read' },
+    { url: `${p}/team/app/blobs/${DIGEST}`, need: 'read' },
+    { url: `${p}/team/app/referrers/${DIGEST}`, need: 'read' },
+    { url: `${p}/team/app/blobs/uploads/${UUID}`, need: 'write' },
+  ];
+  return {
+    GET: reads,
+    HEAD: reads,
+    POST: [
+      { url: `${p}/team/app/blobs/uploads/`, need: 'write' },
+      { url: `${p}/team/app/blobs/uploads/?digest=${DIGEST}`, need: 'write', body: bytes },
+    ],
+    PUT: [
+      { url: `${p}/team/app/manifests/v1`, need: 'write', body: manifest },
+      { url: `${p}/team/app/blobs/uploads/${UUID}?digest=${DIGEST}`, need: 'write', body: bytes },
+    ],
+    PATCH: [{ url: `${p}/team/app/blobs/uploads/${UUID}`, need: 'write', body: bytes }],
+    DELETE: [
+      { url: `${p}/team/app/manifests/${DIGEST}`, need: 'delete' },
+      { url: `${p}/team/app/blobs/${DIGEST}`, need: 'delete' },
+      { url: `${p}/team/app/blobs/uploads/${UUID}`, need: 'write' },
+    ],
+  };
+}
+
+/** `/v2` itself (no slash): the version check for GET/HEAD; other methods after the credential check. */
+function ociBase(p: string): Record<string, Sample[]> {
+  const one = (need: Need): Sample[] => [{ url: p, need }];
+  return {
+    GET: one('identity'),
+    HEAD: one('identity'),
+    POST: one('identity'),
+    PUT: one('identity'),
+    PATCH: one('identity'),
+    DELETE: one('identity'),
+  };
+}
+
+const NPM_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'QUERY'];
+
+/** npm samples under a prefix (`/npm`, `/repository/<npm repo>`), per method. */
+function npmSamples(p: string): Record<string, Sample[]> {
+  const reads: Sample[] = [
+    { url: `${p}/pkg`, need: 'read' },
+    { url: `${p}/@corp%2fpkg`, need: 'read' },
+    { url: `${p}/pkg/1.0.0`, need: 'read' },
+    { url: `${p}/pkg/-/pkg-1.0.0.tgz`, need: 'read' },
+    { url: `${p}/-/package/pkg/dist-tags`, need: 'read' },
+    { url: `${p}/-/v1/search?text=x`, need: 'read' },
+    { url: `${p}/-/ping`, need: 'open' },
+    { url: `${p}/-/whoami`, need: 'identity' },
+    { url: `${p}/-/user/org.couchdb.user:alice`, need: 'own-profile' },
+    { url: `${p}/-/npm/v1/tokens`, need: 'identity' },
+    { url: `${p}/-/v1/login/done`, need: 'open' },
+  ];
+  const unsupported: Sample[] = [{ url: `${p}/pkg`, need: 'unsupported' }];
+  return {
+    GET: reads,
+    HEAD: reads,
+    POST: [
+      { url: `${p}/-/npm/v1/security/audits/quick`, need: 'read', body: json('{}') },
+      {
+        url: `${p}/-/npm/v1/tokens`,
+        need: 'alice-token',
+        body: json('{"password":"alice-pw-1","readonly":true}'),
+        pending: 'account changes need the write role (helper abuse)',
+      },
+      { url: `${p}/-/v1/login`, need: 'open', body: json('{}') },
+    ],
+    PUT: [
+      { url: `${p}/pkg`, need: 'write', body: json('{"name":"pkg"}') },
+      { url: `${p}/pkg/-rev/1-abc`, need: 'delete', body: json('{"name":"pkg"}') },
+      { url: `${p}/-/package/pkg/dist-tags/beta`, need: 'write', body: json('"1.0.0"') },
+      {
+        url: `${p}/-/user/org.couchdb.user:nobody`,
+        need: 'login',
+        body: json('{"name":"nobody","password":"wrong-password"}'),
+      },
+    ],
+    DELETE: [
+      { url: `${p}/pkg/-rev/1-abc`, need: 'delete' },
+      { url: `${p}/pkg/-/pkg-1.0.0.tgz/-rev/1-abc`, need: 'delete' },
+      { url: `${p}/-/package/pkg/dist-tags/beta`, need: 'write' },
+      {
+        url: `${p}/-/npm/v1/tokens/token/0123456789abcdef`,
+        need: 'account-change',
+        pending: 'account changes need the write role (helper abuse)',
+      },
+      { url: `${p}/-/user/token/nora_not-a-token`, need: 'identity' },
+    ],
+    PATCH: unsupported,
+    OPTIONS: unsupported,
+    TRACE: unsupported,
+    QUERY: unsupported,
+  };
+}
+
+function systemSamples(url: string): Record<string, Sample[]> {
+  const one: Sample[] = [{ url, need: 'public' }];
+  return Object.fromEntries(
+    ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].map((m) => [m, one]),
+  );
+}
+
+function unavailableSamples(p: string): Record<string, Sample[]> {
+  const one: Sample[] = [{ url: `${p}/some/file`, need: 'unavailable' }];
+  return Object.fromEntries(NPM_METHODS.map((m) => [m, one]));
+}
+
+/**
+ * Registered route pattern → samples per method. A configured repository's name in
+ * `/repository/<name>` is written `{docker}` / `{npm}` / `{pypi}` (its format) in the keys.
+ */
+const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
+  '/health': () => systemSamples('/health'),
+  '/ready': () => systemSamples('/ready'),
+  '/metrics': () => systemSamples('/metrics'),
+  '/v2': ociBase,
+  '/v2/*': (p) => ociSamples(p.slice(0, -2)),
+  '/repository/{docker}/v2': ociBase,
+  '/repository/{docker}/v2/*': (p) => ociSamples(p.slice(0, -2)),
+  '/npm': (p) => npmSamples(p),
+  '/npm/*': (p) => npmSamples(p.slice(0, -2)),
+  '/repository/{npm}': (p) => npmSamples(p),
+  '/repository/{npm}/*': (p) => npmSamples(p.slice(0, -2)),
+  '/simple': unavailableSamples,
+  '/simple/*': (p) => unavailableSamples(p.slice(0, -2)),
+  '/repository/{pypi}': unavailableSamples,
+  '/repository/{pypi}/*': (p) => unavailableSamples(p.slice(0, -2)),
+  '/maven2': unavailableSamples,
+  '/maven2/*': (p) => unavailableSamples(p.slice(0, -2)),
+  '/cargo': unavailableSamples,
+  '/cargo/*': (p) => unavailableSamples(p.slice(0, -2)),
+  '/go': unavailableSamples,
+  '/go/*': (p) => unavailableSamples(p.slice(0, -2)),
+  '/raw': unavailableSamples,
+  '/raw/*': (p) => unavailableSamples(p.slice(0, -2)),
+};
+
+interface Answer {
+  readonly status: number;
+  readonly body: string;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+
+function send(
+  port: number,
+  method: string,
+  url: string,
+  authorization: string | undefined,
+  body?: { type: string; text: string },
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    if (authorization !== undefined) headers['authorization'] = authorization;
+    if (body !== undefined) {
+      headers['content-type'] = body.type;
+      headers['content-length'] = String(Buffer.byteLength(body.text));
+    }
+    const req = http.request(
+      { host: '127.0.0.1', port, method, path: url, headers, agent },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body?.text);
+  });
+}
+
+function matches(outcome: Outcome, status: number): boolean {
+  if (outcome === 'ok') return status !== 401 && status !== 403 && status !== 500 && status >= 200;
+  if (outcome === 'refused')
+    return status >= 400 && status < 500 && status !== 401 && status !== 403;
+  return status === outcome;
+}
+
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+describe('route table: every route × every principal kind (auth on, anonymous read off)', () => {
+  let server: TestServer;
+  const credentials = new Map<Principal, string | undefined>();
+  let expiredSkip: string | undefined;
+
+  before(async () => {
+    server = await startTestServer({
+      config: {
+        docker: { upstreams: [] },
+        auth: { enabled: true, anonymous_read: false },
+        repositories: [
+          { name: 'dock', format: 'docker', kind: 'hosted' },
+          { name: 'npmh', format: 'npm', kind: 'hosted' },
+          { name: 'py', format: 'pypi', kind: 'hosted' },
+        ],
+      },
+    });
+    const { users, tokens } = server.app.context.identity;
+    assert.ok(await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']));
+    assert.ok(await users.create('root', 'root-pw-1', undefined, ['admin']));
+    const readToken = await tokens.create('alice', { readonly: true });
+    const elsewhere = await tokens.create('alice', { cidrWhitelist: ['10.0.0.0/8'] });
+    credentials.set('anonymous', undefined);
+    credentials.set('read token', `Bearer ${readToken.secret}`);
+    credentials.set('write user', basic('alice', 'alice-pw-1'));
+    credentials.set('admin', basic('root', 'root-pw-1'));
+    credentials.set('wrong password', basic('alice', 'not-the-password'));
+    credentials.set('disallowed address', `Bearer ${elsewhere.secret}`);
+    // Token expiry arrives with the identity work (helper ident): enabled here once
+    // `TokenStore.create` takes `expiresAt` (epoch ms) and reports it back in the token's info.
+    const expiring = await tokens.create('alice', {
+      expiresAt: Date.now() - 60_000,
+    } as Parameters<typeof tokens.create>[1]);
+    if ((expiring.info as unknown as Record<string, unknown>)['expiresAt'] === undefined) {
+      expiredSkip =
+        'TokenStore.create has no expiry option (expiresAt) yet: the "expired token" principal ' +
+        'is skipped until token expiry is merged';
+    } else {
+      credentials.set('expired token', `Bearer ${expiring.secret}`);
+    }
+  });
+
+  after(async () => {
+    agent.destroy();
+    await server.close();
+  });
+
+  /** Every registered route with its samples; throws listing the routes the table lacks. */
+  function plan(): { method: string; route: string; sample: Sample }[] {
+    const { repositories } = server.app.context;
+    const missing: string[] = [];
+    const out: { method: string; route: string; sample: Sample }[] = [];
+    const seen = new Set<string>();
+    for (const { method, url } of server.app.routes) {
+      const key = `${method} ${url}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const named = /^\/repository\/([^/]+)/.exec(url);
+      const format = named ? repositories.get(named[1] ?? '')?.format : undefined;
+      const pattern = named ? url.replace(named[0], `/repository/{${format ?? '?'}}`) : url;
+      const samples = TABLE[pattern]?.(url)[method];
+      if (samples === undefined || samples.length === 0) {
+        missing.push(`${key} (table key "${pattern}", method ${method})`);
+        continue;
+      }
+      for (const sample of samples) out.push({ method, route: key, sample });
+    }
+    assert.deepEqual(missing, [], 'routes without a permission decision in the table');
+    return out;
+  }
+
+  test('every registered route has samples in the table', () => {
+    const rows = plan();
+    assert.ok(rows.length > 100, `routes were enumerated (${rows.length} samples)`);
+  });
+
+  for (const principal of [
+    'anonymous',
+    'read token',
+    'write user',
+    'admin',
+    'wrong password',
+    'disallowed address',
+    'expired token',
+  ] as const) {
+    test(`${principal}: the status class the rules give, on every route`, async (t) => {
+      if (principal === 'expired token' && expiredSkip !== undefined) {
+        console.log(`# skipped: ${expiredSkip}`);
+        t.skip(expiredSkip);
+        return;
+      }
+      const authorization = credentials.get(principal);
+      const failures: string[] = [];
+      const pending: string[] = [];
+      // A bad credential is refused before any route runs: one sample per route proves it for
+      // every route (each costs a password hash).
+      const seen = new Set<string>();
+      const bad = EXPECTED.read[principal] === 401 && principal !== 'anonymous';
+      const rows = plan().filter((r) => !bad || (!seen.has(r.route) && seen.add(r.route)));
+      // A few requests at a time: a wrong password costs a key derivation per request.
+      const worker = async () => {
+        for (let row = rows.shift(); row !== undefined; row = rows.shift()) {
+          const { method, sample } = row;
+          const expected = EXPECTED[sample.need][principal];
+          const answer = await send(server.port, method, sample.url, authorization, sample.body);
+          if (matches(expected, answer.status)) continue;
+          // The body of a refusal says why; a success's body may hold a secret (a new token).
+          const why = answer.status >= 400 ? `: ${answer.body.slice(0, 120)}` : '';
+          const line = `${method} ${sample.url} [${sample.need}] → ${answer.status}, expected ${expected}${why}`;
+          if (sample.pending !== undefined) pending.push(`${line} (pending: ${sample.pending})`);
+          else failures.push(line);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, worker));
+      failures.sort();
+      pending.sort();
+      for (const line of pending) console.log(`# not asserted yet: ${line}`);
+      assert.deepEqual(failures, []);
+    });
+  }
+});
