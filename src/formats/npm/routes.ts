@@ -121,6 +121,7 @@ async function dispatch(
     }
     case 'audit': {
       allow(method, ['POST']);
+      service.authorize(principal, repo, 'read');
       const body = parseBody(await readBody(request, SMALL_BODY));
       const result = await service.audit(repo, route.endpoint, body, principal);
       return reply.code(result.status).type(result.contentType).send(result.body);
@@ -133,6 +134,8 @@ async function dispatch(
       if (method === 'DELETE')
         return reply.send(await service.removeDistTag(repo, route.name, route.tag, principal));
       allow(method, ['PUT', 'POST']);
+      // Refuse before reading the body: a caller without the right gets 401/403, not a 400.
+      service.authorize(principal, repo, 'write', route.name);
       return reply
         .code(201)
         .send(

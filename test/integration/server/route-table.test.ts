@@ -181,7 +181,7 @@ function npmSamples(p: string): Record<string, Sample[]> {
     GET: reads,
     HEAD: reads,
     POST: [
-      { url: `${p}/-/npm/v1/security/audits/quick`, need: 'read', body: json('{}') },
+      { url: `${p}/-/npm/v1/security/audits/quick`, need: 'read', body: json('{not json') },
       {
         url: `${p}/-/npm/v1/tokens`,
         need: 'alice-token',
@@ -191,9 +191,10 @@ function npmSamples(p: string): Record<string, Sample[]> {
       { url: `${p}/-/v1/login`, need: 'open', body: json('{}') },
     ],
     PUT: [
-      { url: `${p}/pkg`, need: 'write', body: json('{"name":"pkg"}') },
+      { url: `${p}/pkg`, need: 'write', body: json('{not json') },
       { url: `${p}/pkg/-rev/1-abc`, need: 'delete', body: json('{"name":"pkg"}') },
-      { url: `${p}/-/package/pkg/dist-tags/beta`, need: 'write', body: json('"1.0.0"') },
+      // Bodies a caller with the right gets a 400 for: refused (401/403) before reading otherwise.
+      { url: `${p}/-/package/pkg/dist-tags/beta`, need: 'write', body: json('{not json') },
       {
         url: `${p}/-/user/org.couchdb.user:nobody`,
         need: 'login',
