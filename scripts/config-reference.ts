@@ -8,12 +8,19 @@ import { envBindings } from '../src/config/env.ts';
 import { configSchema } from '../src/config/schema.ts';
 
 export function configReference(): string {
-  const defaults = configSchema.parse({}) as unknown as Record<string, Record<string, unknown>>;
+  const defaults: unknown = configSchema.parse({});
   const rows = envBindings(configSchema).map((binding) => {
-    const [section = '', key = ''] = binding.path;
-    const value = defaults[section]?.[key];
+    const table = binding.path.slice(0, -1).join('.');
+    const key = binding.path.at(-1) ?? '';
+    const value = binding.path.reduce<unknown>(
+      (node, name) =>
+        typeof node === 'object' && node !== null
+          ? (node as Record<string, unknown>)[name]
+          : undefined,
+      defaults,
+    );
     const shown = binding.secret ? '' : formatDefault(value);
-    return `| \`[${section}] ${key}\` | ${binding.names.map((n) => `\`${n}\``).join(', ')} | ${shown} |`;
+    return `| \`[${table}] ${key}\` | ${binding.names.map((n) => `\`${n}\``).join(', ')} | ${shown} |`;
   });
   return ['| key | environment | default |', '|---|---|---|', ...rows].join('\n');
 }

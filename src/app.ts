@@ -8,6 +8,7 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { AccessControl } from './auth/access.ts';
 import { createIdentity } from './auth/identity.ts';
+import { OidcResolver } from './auth/oidc.ts';
 import { authMigrations } from './auth/migrations.ts';
 import { NetworkList } from './auth/networks.ts';
 import { permissionsFromConfig } from './auth/rules.ts';
@@ -114,6 +115,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     accessPolicy(config),
     permissionsFromConfig(config, repositories),
   );
+  // First: a CI token is told apart by its shape and issuer, before any password hashing.
+  access.addResolver(new OidcResolver({ config: () => config.auth.oidc, log: () => log, metrics }));
   const identity = createIdentity(db, access);
   // Replaced on reload; Fastify asks it per request (client address, X-Forwarded-Proto/Host).
   let trustedProxies = new NetworkList(config.auth.trusted_proxies);

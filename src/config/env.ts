@@ -19,31 +19,46 @@ export interface EnvBinding {
   readonly emptyIsValue: boolean;
 }
 
-/** Every config leaf with its environment variable names and string parser. */
+/**
+ * Every config leaf with its environment variable names and string parser. Sub-tables are walked
+ * too (`[auth.oidc] enabled` ← NORA_AUTH_OIDC_ENABLED); arrays of tables are file-only.
+ */
 export function envBindings(schema: z.ZodType): EnvBinding[] {
   const root = unwrap(schema);
   if (!(root instanceof z.ZodObject)) return [];
   const bindings: EnvBinding[] = [];
   for (const [section, sectionSchema] of Object.entries<z.ZodType>(root.shape)) {
-    const inner = unwrap(sectionSchema);
-    if (!(inner instanceof z.ZodObject)) continue; // arrays of tables (repositories) are file-only
-    for (const [key, field] of Object.entries<z.ZodType>(inner.shape)) {
-      const meta = fieldMeta(field);
-      const derived = UNPREFIXED_SECTIONS.has(section)
-        ? `NORA_${key.toUpperCase()}`
-        : `NORA_${section.toUpperCase()}_${key.toUpperCase()}`;
-      const parse = meta.fromEnv ?? parserFor(unwrap(field));
-      if (!parse) continue;
-      bindings.push({
-        path: [section, key],
-        names: meta.env ?? [derived],
-        parse,
-        secret: meta.secret === true || isSecret(field),
-        emptyIsValue: meta.emptyIsValue === true,
-      });
-    }
+    const prefix = UNPREFIXED_SECTIONS.has(section) ? 'NORA' : `NORA_${section.toUpperCase()}`;
+    collectBindings(unwrap(sectionSchema), [section], prefix, bindings);
   }
   return bindings;
+}
+
+function collectBindings(
+  table: z.ZodType,
+  path: readonly string[],
+  prefix: string,
+  out: EnvBinding[],
+): void {
+  if (!(table instanceof z.ZodObject)) return; // arrays of tables (repositories) are file-only
+  for (const [key, field] of Object.entries<z.ZodType>(table.shape)) {
+    const meta = fieldMeta(field);
+    const derived = `${prefix}_${key.toUpperCase()}`;
+    const inner = unwrap(field);
+    if (inner instanceof z.ZodObject && meta.fromEnv === undefined) {
+      collectBindings(inner, [...path, key], derived, out);
+      continue;
+    }
+    const parse = meta.fromEnv ?? parserFor(inner);
+    if (!parse) continue;
+    out.push({
+      path: [...path, key],
+      names: meta.env ?? [derived],
+      parse,
+      secret: meta.secret === true || isSecret(field),
+      emptyIsValue: meta.emptyIsValue === true,
+    });
+  }
 }
 
 export interface EnvOverlay {
@@ -61,9 +76,13 @@ export function readEnvOverlay(schema: z.ZodType, env: NodeJS.ProcessEnv): EnvOv
     );
     if (name === undefined) continue;
     const raw = env[name] ?? '';
-    const [section = '', key = ''] = binding.path;
-    values[section] ??= {};
-    values[section][key] = binding.parse(raw);
+    const [section = '', ...rest] = binding.path;
+    let table: Record<string, unknown> = (values[section] ??= {});
+    for (const key of rest.slice(0, -1)) {
+      const next = table[key];
+      table = isRecord(next) ? next : (table[key] = {});
+    }
+    table[rest.at(-1) ?? ''] = binding.parse(raw);
     sources.set(binding.path.join('.'), name);
   }
   return { values, sources };
@@ -123,6 +142,10 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length] ?? 0;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function fieldMeta(field: z.ZodType): FieldMeta {

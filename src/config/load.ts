@@ -68,16 +68,25 @@ export function parseConfigObject(
     ...unknownEnvWarnings(configSchema, env),
   ];
   const overlay = readEnvOverlay(configSchema, env);
-  const merged: Record<string, unknown> = { ...raw };
-  for (const [section, values] of Object.entries(overlay.values)) {
-    const current = merged[section];
-    merged[section] = { ...(isRecord(current) ? current : {}), ...values };
-  }
+  const merged = mergeTables(raw, overlay.values);
   const result = configSchema.safeParse(merged);
   if (!result.success) {
     throw new ConfigError(formatIssues(result.error, overlay.sources));
   }
   return { config: result.data, warnings };
+}
+
+/** `over` laid on `base`, table by table (a sub-table set by env keeps its other file keys). */
+function mergeTables(
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] = isRecord(value) ? mergeTables(isRecord(current) ? current : {}, value) : value;
+  }
+  return out;
 }
 
 function parseTomlText(text: string, file: string): Record<string, unknown> {

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { invalidCidrs } from '../auth/networks.ts';
 import { ACTIONS, ruleProblem } from '../auth/rules.ts';
+import { oidcSectionSchema } from '../auth/oidc-config.ts';
 import { cargoSectionSchema } from '../formats/cargo/config.ts';
 import { goSectionSchema } from '../formats/go/config.ts';
 import { mavenSectionSchema } from '../formats/maven/config.ts';
@@ -98,6 +99,8 @@ const authSchema = z.object({
         });
       }
     }),
+  /** CI workload identity: OIDC ID tokens from CI platforms (src/auth/oidc.ts). */
+  oidc: oidcSectionSchema.default(() => oidcSectionSchema.parse({})),
 });
 
 /** Per-upstream circuit breaker of the proxy engine (every format's proxy repositories). */

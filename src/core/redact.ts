@@ -10,7 +10,8 @@
  * - userinfo in URLs: `scheme://user:password@host`;
  * - query parameters and `name=value` / `name: value` pairs whose name says secret (token,
  *   password, secret, auth, signature, credential, api key, session, `_authToken`);
- * - `Bearer`/`Basic` credentials.
+ * - `Bearer`/`Basic` credentials;
+ * - bare JWTs (OIDC ID tokens, registry tokens).
  */
 
 export const REDACTED = '[redacted]';
@@ -38,6 +39,9 @@ const PATTERNS: readonly [RegExp, string][] = [
     ),
     `$1${REDACTED}`,
   ],
+  // A bare JWT (an OIDC ID token or registry token pasted anywhere): header and payload are
+  // base64url JSON objects, so both start with "eyJ".
+  [/\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, REDACTED],
   // NORA_DOCKER_UPSTREAMS entries `url|user:token|prefix`: the part after the URL's `|`.
   [/(\bhttps?:\/\/[^|\s,]*\|)[^|,\s"']+/gi, `$1${REDACTED}`],
 ];
