@@ -80,8 +80,11 @@ export class OciService {
     if (!route) throw notFoundRoute();
     switch (route.kind) {
       case 'base':
-        // The version check is where clients learn to send credentials (a 401 challenge).
-        this.#deps.access.requireIdentity(request.principal);
+        // The version check is where clients learn to send credentials (a 401 challenge), unless
+        // anonymous pulls are allowed: a daemon using NORA as a mirror then never logs in.
+        if (!this.#deps.access.anonymousPull('docker')) {
+          this.#deps.access.requireIdentity(request.principal);
+        }
         return allow(request, ['GET', 'HEAD'], () => ({
           status: 200,
           headers: jsonHeaders(2),
@@ -108,37 +111,47 @@ export class OciService {
 
   // Resolution and access.
 
-  #target(request: OciRequest, urlName: string): Target {
+  /**
+   * Where a name written under `/v2/` lands: `/v2/<repo>/<image>` for a named docker repository,
+   * else the default repository. Undefined when that repository does not exist. The token
+   * endpoint resolves the names of `repository:<name>:…` scopes with it, so a token grants exactly
+   * what the URL with that name reaches.
+   */
+  locate(urlName: string): { readonly repository: Repository; readonly name: string } | undefined {
     const { repositories } = this.#deps;
-    let repo = request.repository;
-    let name = urlName;
-    if (repo === undefined) {
-      const slash = urlName.indexOf('/');
-      const first = slash === -1 ? '' : urlName.slice(0, slash);
-      const named = first === '' ? undefined : repositories.get(first);
-      if (named !== undefined && this.#deps.namedRepositories().includes(first)) {
-        repo = named;
-        name = urlName.slice(slash + 1);
-      } else {
-        repo = repositories.get(this.#deps.defaultRepository);
-      }
+    const slash = urlName.indexOf('/');
+    const first = slash === -1 ? '' : urlName.slice(0, slash);
+    const named = first === '' ? undefined : repositories.get(first);
+    if (named !== undefined && this.#deps.namedRepositories().includes(first)) {
+      return { repository: named, name: urlName.slice(slash + 1) };
     }
+    const repository = repositories.get(this.#deps.defaultRepository);
+    return repository === undefined ? undefined : { repository, name: urlName };
+  }
+
+  #target(request: OciRequest, urlName: string): Target {
+    const located =
+      request.repository === undefined
+        ? this.locate(urlName)
+        : { repository: request.repository, name: urlName };
+    const repo = located?.repository;
     const backend = repo === undefined ? undefined : this.#deps.backends.get(repo.name);
-    if (repo === undefined || backend === undefined) {
+    if (located === undefined || repo === undefined || backend === undefined) {
       throw new RegistryError('NOT_FOUND', 'repository not found', {
         protocolCode: 'NAME_UNKNOWN',
       });
     }
-    return { repo, backend, name, urlName };
+    return { repo, backend, name: located.name, urlName };
   }
 
-  #authorize(request: OciRequest, repo: Repository, action: Action): void {
-    this.#deps.access.authorize(request.principal, repo, action);
+  /** `path` is the image name inside `repo`; undefined for repository-wide reads (catalog). */
+  #authorize(request: OciRequest, repo: Repository, action: Action, path?: string): void {
+    this.#deps.access.authorize(request.principal, repo, action, path);
   }
 
   /** The hosted repository receiving writes for `target`, or 405 UNSUPPORTED. */
   #writeRepo(request: OciRequest, target: Target, action: Action): string {
-    this.#authorize(request, target.repo, action);
+    this.#authorize(request, target.repo, action, target.name);
     const writeTo = this.#deps.repositories.writeTarget(target.repo);
     if (writeTo === undefined) {
       throw new RegistryError(
@@ -187,7 +200,7 @@ export class OciService {
 
   async #tags(request: OciRequest, urlName: string): Promise<OciReply> {
     const target = this.#target(request, urlName);
-    this.#authorize(request, target.repo, 'read');
+    this.#authorize(request, target.repo, 'read', target.name);
     const tags = await target.backend.listTags(target.name);
     if (tags === undefined) throw nameUnknown(urlName);
     const page = paginate([...tags], request.query);
@@ -204,7 +217,7 @@ export class OciService {
 
   async #referrers(request: OciRequest, urlName: string, digest: string): Promise<OciReply> {
     const target = this.#target(request, urlName);
-    this.#authorize(request, target.repo, 'read');
+    this.#authorize(request, target.repo, 'read', target.name);
     let manifests = [...(await target.backend.referrers(target.name, digest))];
     const headers: Record<string, string> = {};
     const artifactType = request.query.get('artifactType');
@@ -235,7 +248,7 @@ export class OciService {
     switch (request.method) {
       case 'GET':
       case 'HEAD': {
-        this.#authorize(request, target.repo, 'read');
+        this.#authorize(request, target.repo, 'read', target.name);
         if (request.method === 'HEAD') {
           const info = await target.backend.statManifest(target.name, reference);
           if (!info) throw manifestUnknown(reference);
@@ -280,7 +293,7 @@ export class OciService {
     switch (request.method) {
       case 'GET':
       case 'HEAD':
-        this.#authorize(request, target.repo, 'read');
+        this.#authorize(request, target.repo, 'read', target.name);
         throw manifestUnknown({ kind: 'tag', tag: route.tag });
       case 'DELETE':
         this.#writeRepo(request, target, 'delete');
@@ -385,7 +398,7 @@ export class OciService {
     switch (request.method) {
       case 'GET':
       case 'HEAD': {
-        this.#authorize(request, target.repo, 'read');
+        this.#authorize(request, target.repo, 'read', target.name);
         const blob = await this.#findBlob(request, target, route.digest);
         if (!blob) throw blobUnknown(route.digest);
         const base = {
@@ -487,7 +500,7 @@ export class OciService {
       if (!isValidName(from)) return undefined;
       const source = this.#target(request, from);
       try {
-        this.#authorize(request, source.repo, 'read');
+        this.#authorize(request, source.repo, 'read', source.name);
       } catch {
         return undefined;
       }
