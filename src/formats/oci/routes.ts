@@ -117,6 +117,16 @@ export function registerOciRoutes(scope: FastifyInstance, options: OciRoutesOpti
         header: (name) => headerValue(request.headers[name]),
         body: request.raw,
       });
+      if (rest === '' && result.status === 200 && request.principal.kind === 'anonymous') {
+        // Anonymous pulls allowed (docker_anon_pull): the ping answers 200, and still names the
+        // token endpoint so containers/image clients holding credentials learn where to use them.
+        if (options.token.authEnabled()) {
+          return sendReply(reply, {
+            ...result,
+            headers: { ...result.headers, 'www-authenticate': challenge(request) },
+          });
+        }
+      }
       return sendReply(reply, result);
     };
 
