@@ -313,3 +313,32 @@ describe('OCI /v2/token', () => {
     assert.equal(tags.status, 200, await tags.clone().text());
   });
 });
+
+describe('OCI /v2/token with anonymous_read on (the default)', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startOciServer({
+      config: { docker: { upstreams: [] }, auth: { enabled: true } },
+    });
+  });
+
+  after(async () => {
+    await server.close();
+  });
+
+  test('anonymous gets pull, never push; /v2/ still challenges anonymous', async () => {
+    const response = await fetch(`${server.url}/v2/token?scope=repository:team/app:pull,push`);
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as TokenBody;
+    assert.deepEqual(accessOf(body.token), [
+      { type: 'repository', name: 'team/app', actions: ['pull'] },
+    ]);
+    const ping = await fetch(`${server.url}/v2/`);
+    assert.equal(ping.status, 401);
+    const tags = await fetch(`${server.url}/v2/team/app/tags/list`, {
+      headers: { authorization: `Bearer ${body.token}` },
+    });
+    await expectError(tags, 404, 'NAME_UNKNOWN');
+  });
+});
