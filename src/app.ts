@@ -280,7 +280,11 @@ function isEnabled(config: AppConfig, format: FormatName): boolean {
 }
 
 function accessPolicy(config: AppConfig) {
-  return { authEnabled: config.auth.enabled, anonymousRead: config.auth.anonymous_read };
+  return {
+    authEnabled: config.auth.enabled,
+    anonymousRead: config.auth.anonymous_read,
+    anonymousPullFormats: config.auth.docker_anon_pull ? ['docker'] : [],
+  };
 }
 
 /**

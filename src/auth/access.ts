@@ -95,6 +95,12 @@ export interface AccessPolicy {
   readonly authEnabled: boolean;
   /** Anonymous read everywhere unless a rule or repository setting says otherwise. */
   readonly anonymousRead: boolean;
+  /**
+   * Formats whose repositories anonymous may pull from even when `anonymousRead` is off
+   * (`[auth] docker_anon_pull` → `docker`). A pull reads a path (an image); repository-wide
+   * reads (the catalog) stay authenticated.
+   */
+  readonly anonymousPullFormats?: readonly string[] | undefined;
 }
 
 /** No rules: the defaults decide everywhere. */
@@ -116,6 +122,11 @@ export class AccessControl {
 
   get anonymousRead(): boolean {
     return this.#policy.anonymousRead;
+  }
+
+  /** True when anonymous may pull from repositories of `format` (see AccessPolicy). */
+  anonymousPull(format: string): boolean {
+    return this.#policy.anonymousPullFormats?.includes(format) === true;
   }
 
   updatePolicy(policy: AccessPolicy, permissions?: Permissions): void {
@@ -200,7 +211,9 @@ export class AccessControl {
     if (principal.kind === 'user' && principal.roles.includes('admin')) return;
     const ruled = this.#permissions.decide(principal, target, action);
     if (principal.kind === 'anonymous') {
-      if (ruled ?? (action === 'read' && this.#policy.anonymousRead)) return;
+      const anonymousReads =
+        this.#policy.anonymousRead || (path !== undefined && this.anonymousPull(repository.format));
+      if (ruled ?? (action === 'read' && anonymousReads)) return;
       throw new RegistryError('UNAUTHORIZED', `authentication required to ${action} ${where}`);
     }
     if (!(ruled ?? hasRole(principal.roles, neededRole(action)))) {

@@ -31,9 +31,21 @@ export type TokensTable = {
   created_at: number;
 };
 
+/** Keys that sign Docker registry tokens (registry-token.ts); kept so tokens survive restarts. */
+export type SigningKeysTable = {
+  /** The JWS `kid` header of tokens signed with this key. */
+  kid: string;
+  /** JWS algorithm (`ES256`). */
+  algorithm: string;
+  /** The private key as a JWK (JSON); never leaves the metadata store. */
+  private_jwk: string;
+  created_at: number;
+};
+
 export type AuthTables = {
   auth_users: UsersTable;
   auth_tokens: TokensTable;
+  auth_signing_keys: SigningKeysTable;
 };
 
 export const authMigrations: Record<string, Migration> = {
@@ -64,6 +76,17 @@ export const authMigrations: Record<string, Migration> = {
         .createIndex('auth_tokens_user')
         .on('auth_tokens')
         .column('user_name')
+        .execute();
+    },
+  },
+  '0052_auth_signing_keys': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('auth_signing_keys')
+        .addColumn('kid', 'text', (c) => c.primaryKey())
+        .addColumn('algorithm', 'text', (c) => c.notNull())
+        .addColumn('private_jwk', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'integer', (c) => c.notNull())
         .execute();
     },
   },

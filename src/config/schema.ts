@@ -72,6 +72,14 @@ const authSchema = z.object({
   enabled: z.boolean().default(false),
   anonymous_read: z.boolean().default(true),
   /**
+   * NORA's `NORA_AUTH_DOCKER_ANON_PULL`: anonymous may pull from Docker repositories even when
+   * `anonymous_read` is off, and `GET /v2/` answers 200 to anonymous (a registry mirror for
+   * daemons that cannot log in); pushes and `_catalog` stay authenticated.
+   */
+  docker_anon_pull: z.boolean().default(false),
+  /** Lifetime of the Docker registry tokens issued at `/v2/token`, seconds. */
+  docker_token_ttl: z.number().int().min(30).max(86_400).default(300),
+  /**
    * Self-registration: may `npm adduser`/`npm login` with an unknown name create an account?
    * Off by default (like Nexus; Verdaccio's `max_users: -1`): existing users still log in. Turn it
    * on to let a team sign up, then off again (SIGHUP reload applies it at once).

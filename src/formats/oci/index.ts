@@ -10,8 +10,11 @@ import { GroupReader } from '../../repos/group-read.ts';
 import { GroupBackend } from './group.ts';
 import { createOciProxyBackend } from './proxy.ts';
 import { Hosted, ManifestCache } from './hosted.ts';
+import { REGISTRY_SERVICE } from '../../auth/registry-token.ts';
+import { baseUrl } from '../../http/request.ts';
 import { registerOciRoutes } from './routes.ts';
 import { OciService } from './service.ts';
+import { TokenEndpoint } from './token.ts';
 import { OciStore, ociMigrations } from './store.ts';
 import { UploadManager } from './uploads.ts';
 
@@ -121,11 +124,33 @@ function register(
     namedRepositories: () => named,
     maxRequestBytes: () => Math.min(limits().maxRequestBytes, limits().maxSessionBytes),
   });
+  const endpoint = new TokenEndpoint({
+    access: context.access,
+    tokens: context.identity.registryTokens,
+    users: context.identity.users,
+    locate: (name) => service.locate(name),
+    catalogRepositories: () =>
+      ['docker', ...named].flatMap((name) => context.repositories.get(name) ?? []),
+    service: () => REGISTRY_SERVICE,
+    ttlSeconds: () => context.config().auth.docker_token_ttl,
+  });
   registerOciRoutes(scope, {
     service,
     repositories: context.repositories,
     mount: '/v2',
     repositoryNames: dockerRepos.map((r) => r.name),
+    defaultRepository: 'docker',
+    token: {
+      endpoint,
+      authEnabled: () => context.access.authEnabled,
+      realm: (request) => `${baseUrl(request, context.config().server.public_url)}/v2/token`,
+      service: () => REGISTRY_SERVICE,
+      authenticate: (request, username, password) =>
+        context.access.authenticate({
+          authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`,
+          remoteAddress: request.ip,
+        }),
+    },
   });
 
   // Idle sessions are purged on a timer; unref'd so it never keeps the process alive.

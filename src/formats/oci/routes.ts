@@ -3,13 +3,25 @@
  * `Docker-Distribution-API-Version` header on every response of the scope.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '../../auth/access.ts';
 import { toRegistryError, type RegistryError } from '../../core/errors.ts';
+import { readAllBounded } from '../../core/streams.ts';
 import { checkRequestPath } from '../../http/hooks.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import { sendBody } from '../../http/send-body.ts';
 import type { RepositoryRegistry } from '../../repos/repository.ts';
-import { stripMount } from './paths.ts';
+import { parseOciPath, stripMount } from './paths.ts';
 import type { OciReply, OciService } from './service.ts';
+import {
+  bearerChallenge,
+  challengeActions,
+  TokenError,
+  type TokenEndpoint,
+  type TokenResponse,
+} from './token.ts';
+
+/** A token request form is a few short fields; anything bigger is not one. */
+const MAX_TOKEN_FORM_BYTES = 64 * 1024;
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
@@ -36,6 +48,25 @@ export interface OciRoutesOptions {
   readonly mount: string;
   /** Docker repositories served at `/repository/<name>/v2`. */
   readonly repositoryNames: readonly string[];
+  /** The repository behind the mount (`docker`): its images have no repository prefix. */
+  readonly defaultRepository: string;
+  readonly token: OciTokenOptions;
+}
+
+/** The token endpoint and what the Bearer challenge names. */
+export interface OciTokenOptions {
+  readonly endpoint: TokenEndpoint;
+  /** True when auth is on: 401s then carry a Bearer challenge instead of Basic. */
+  readonly authEnabled: () => boolean;
+  /** The token endpoint's absolute URL for this request (`<base url>/v2/token`). */
+  readonly realm: (request: FastifyRequest) => string;
+  readonly service: () => string;
+  /** Authenticates a form's username and password as a Basic header would be. */
+  readonly authenticate: (
+    request: FastifyRequest,
+    username: string,
+    password: string,
+  ) => Promise<Principal>;
 }
 
 export function registerOciRoutes(scope: FastifyInstance, options: OciRoutesOptions): void {
@@ -43,9 +74,19 @@ export function registerOciRoutes(scope: FastifyInstance, options: OciRoutesOpti
   scope.addHook('onRequest', async (_request, reply) => {
     void reply.header('docker-distribution-api-version', 'registry/2.0');
   });
-  scope.setErrorHandler((err, request, reply) => renderError(err, request, reply));
-
   const { service, mount } = options;
+  const tokenPath = `${mount}/token`;
+  const challenge = (request: FastifyRequest): string => {
+    const raw = rawPath(request);
+    if (raw === tokenPath) return 'Basic realm="nora"';
+    if (!options.token.authEnabled()) return 'Basic realm="nora"';
+    return bearerChallenge(
+      options.token.realm(request),
+      options.token.service(),
+      challengeScope(raw, request.method, options),
+    );
+  };
+  scope.setErrorHandler((err, request, reply) => renderError(err, request, reply, challenge));
   const handle =
     (prefix: (request: FastifyRequest) => { prefix: string; repoName?: string } | undefined) =>
     async (request: FastifyRequest, reply: FastifyReply) => {
@@ -76,8 +117,51 @@ export function registerOciRoutes(scope: FastifyInstance, options: OciRoutesOpti
         header: (name) => headerValue(request.headers[name]),
         body: request.raw,
       });
+      if (rest === '' && result.status === 200 && request.principal.kind === 'anonymous') {
+        // Anonymous pulls allowed (docker_anon_pull): the ping answers 200, and still names the
+        // token endpoint so containers/image clients holding credentials learn where to use them.
+        if (options.token.authEnabled()) {
+          return sendReply(reply, {
+            ...result,
+            headers: { ...result.headers, 'www-authenticate': challenge(request) },
+          });
+        }
+      }
       return sendReply(reply, result);
     };
+
+  // The token endpoint; a static route, so it wins over `/v2/*` (no image is named `token` alone).
+  const token = async (request: FastifyRequest, reply: FastifyReply) => {
+    const post = request.method === 'POST';
+    const params = post
+      ? new URLSearchParams((await readAllBounded(request.raw, MAX_TOKEN_FORM_BYTES)).toString())
+      : new URL(request.raw.url ?? '/', 'http://x').searchParams;
+    let body: TokenResponse;
+    try {
+      body = await options.token.endpoint.handle({
+        method: post ? 'POST' : 'GET',
+        principal: request.principal,
+        params,
+        authenticate: (username, password) =>
+          options.token.authenticate(request, username, password),
+      });
+    } catch (err) {
+      // OAuth2 (POST) answers in RFC 6749's shape; GET in the registry's error envelope.
+      if (!post || !(err instanceof TokenError)) throw err;
+      const oauth = { error: err.oauthError, error_description: err.message };
+      return reply
+        .code(err.status)
+        .header('cache-control', 'no-store')
+        .type('application/json')
+        .send(Buffer.from(JSON.stringify(oauth)));
+    }
+    return reply
+      .code(200)
+      .header('cache-control', 'no-store')
+      .type('application/json')
+      .send(Buffer.from(JSON.stringify(body)));
+  };
+  scope.route({ method: ['GET', 'POST'], url: tokenPath, handler: token });
 
   const routeOptions = { exposeHeadRoute: false } as const;
   const atMount = handle(() => ({ prefix: mount }));
@@ -99,7 +183,42 @@ function sendReply(reply: FastifyReply, result: OciReply): FastifyReply {
   return sendBody(reply, typeof result.body === 'string' ? Buffer.from(result.body) : result.body);
 }
 
-function renderError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+/**
+ * The scope a refused request needed, as the token endpoint reads it: `repository:<name>:<actions>`
+ * with the name as `/v2/<name>` spells it (a named repository's prefix included), or
+ * `registry:catalog:*`; undefined for `/v2/` itself and unparseable paths.
+ */
+function challengeScope(
+  raw: string,
+  method: string,
+  options: Pick<OciRoutesOptions, 'mount' | 'repositoryNames' | 'defaultRepository'>,
+): string | undefined {
+  let prefix = options.mount;
+  let namePrefix = '';
+  const named = /^\/repository\/([^/]+)\/v2(?:\/|$)/.exec(raw);
+  if (named?.[1] !== undefined && options.repositoryNames.includes(named[1])) {
+    prefix = `/repository/${named[1]}/v2`;
+    if (named[1] !== options.defaultRepository) namePrefix = `${named[1]}/`;
+  }
+  const rest = stripMount(raw, prefix);
+  if (rest === undefined || rest === '') return undefined;
+  let route;
+  try {
+    route = parseOciPath(rest);
+  } catch {
+    return undefined;
+  }
+  if (!route || route.kind === 'base') return undefined;
+  if (route.kind === 'catalog') return 'registry:catalog:*';
+  return `repository:${namePrefix}${route.name}:${challengeActions(method)}`;
+}
+
+function renderError(
+  err: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  challenge: (request: FastifyRequest) => string,
+): FastifyReply {
   let error: RegistryError = toRegistryError(err);
   if (
     error.code === 'BAD_REQUEST' &&
@@ -116,7 +235,7 @@ function renderError(err: unknown, request: FastifyRequest, reply: FastifyReply)
   const code = error.protocolCode ?? OCI_CODES[error.code] ?? 'UNKNOWN';
   const message = isBug ? 'internal server error' : error.message;
   const headers: Record<string, string> = { ...(error.headers ?? {}) };
-  if (error.status === 401) headers['www-authenticate'] = 'Basic realm="nora"';
+  if (error.status === 401) headers['www-authenticate'] = challenge(request);
   const body = envelope(code, message, isBug ? undefined : error.detail);
   // A refused upload body is closed after the answer by the shared hook (http/refusal.ts).
   return (

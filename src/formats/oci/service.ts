@@ -82,8 +82,11 @@ export class OciService {
     if (!route) throw notFoundRoute();
     switch (route.kind) {
       case 'base':
-        // The version check is where clients learn to send credentials (a 401 challenge).
-        this.#deps.access.requireIdentity(request.principal);
+        // The version check is where clients learn to send credentials (a 401 challenge), unless
+        // anonymous pulls are allowed: a daemon using NORA as a mirror then never logs in.
+        if (!this.#deps.access.anonymousPull('docker')) {
+          this.#deps.access.requireIdentity(request.principal);
+        }
         return allow(request, ['GET', 'HEAD'], () => ({
           status: 200,
           headers: jsonHeaders(2),
@@ -110,28 +113,37 @@ export class OciService {
 
   // Resolution and access.
 
-  #target(request: OciRequest, urlName: string): Target {
+  /**
+   * Where a name written under `/v2/` lands: `/v2/<repo>/<image>` for a named docker repository,
+   * else the default repository. Undefined when that repository does not exist. The token
+   * endpoint resolves the names of `repository:<name>:…` scopes with it, so a token grants exactly
+   * what the URL with that name reaches.
+   */
+  locate(urlName: string): { readonly repository: Repository; readonly name: string } | undefined {
     const { repositories } = this.#deps;
-    let repo = request.repository;
-    let name = urlName;
-    if (repo === undefined) {
-      const slash = urlName.indexOf('/');
-      const first = slash === -1 ? '' : urlName.slice(0, slash);
-      const named = first === '' ? undefined : repositories.get(first);
-      if (named !== undefined && this.#deps.namedRepositories().includes(first)) {
-        repo = named;
-        name = urlName.slice(slash + 1);
-      } else {
-        repo = repositories.get(this.#deps.defaultRepository);
-      }
+    const slash = urlName.indexOf('/');
+    const first = slash === -1 ? '' : urlName.slice(0, slash);
+    const named = first === '' ? undefined : repositories.get(first);
+    if (named !== undefined && this.#deps.namedRepositories().includes(first)) {
+      return { repository: named, name: urlName.slice(slash + 1) };
     }
+    const repository = repositories.get(this.#deps.defaultRepository);
+    return repository === undefined ? undefined : { repository, name: urlName };
+  }
+
+  #target(request: OciRequest, urlName: string): Target {
+    const located =
+      request.repository === undefined
+        ? this.locate(urlName)
+        : { repository: request.repository, name: urlName };
+    const repo = located?.repository;
     const backend = repo === undefined ? undefined : this.#deps.backends.get(repo.name);
-    if (repo === undefined || backend === undefined) {
+    if (located === undefined || repo === undefined || backend === undefined) {
       throw new RegistryError('NOT_FOUND', 'repository not found', {
         protocolCode: 'NAME_UNKNOWN',
       });
     }
-    return { repo, backend, name, urlName };
+    return { repo, backend, name: located.name, urlName };
   }
 
   /** `path`: the image name inside `repo` (rules name it); undefined for repository-wide reads. */

@@ -1,0 +1,359 @@
+/**
+ * Docker registry tokens (the distribution "Token Authentication Specification"): short-lived
+ * JWTs that NORA issues at `/v2/token` and accepts back as `Authorization: Bearer <jwt>` on `/v2/`.
+ *
+ * - Access tokens: ES256, `iss` = {@link REGISTRY_TOKEN_ISSUER}, `aud` = the service, `sub` = the
+ *   user (empty for anonymous), `exp`/`nbf`/`iat`/`jti`, and the spec's `access` claim
+ *   (`[{type, name, actions}]`). A private `nora` claim carries what the grant means in our terms
+ *   (repository and path inside it, our actions) and the holder's roles and groups, so a request
+ *   needs no database lookup and the access check is the same `authorize` every credential meets.
+ * - Refresh tokens (OAuth2 `refresh_token`, docker's "identity token"): a JWT with the audience
+ *   {@link REFRESH_AUDIENCE} and a long lifetime, exchangeable at `/v2/token` only; a refresh token
+ *   sent as a bearer is refused (401).
+ *
+ * The signing key is generated once and kept in the metadata store (`auth_signing_keys`), so
+ * tokens survive restarts and every instance sharing the database verifies every other's tokens.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  decodeJwt,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type CryptoKey,
+  jwtVerify,
+  type JWK,
+  type JWTPayload,
+  SignJWT,
+} from 'jose';
+import type { Kysely } from 'kysely';
+import { RegistryError } from '../core/errors.ts';
+import {
+  ANONYMOUS,
+  type AccessTarget,
+  type Action,
+  type CredentialResolver,
+  type Principal,
+  type RequestCredentials,
+  type Role,
+  type Scope,
+} from './access.ts';
+import type { AuthTables } from './migrations.ts';
+
+/** The `iss` of every token NORA signs; a JWT with another issuer is not ours. */
+export const REGISTRY_TOKEN_ISSUER = 'nora';
+/** The default `service` (the challenge's `service`, the access token's `aud`). */
+export const REGISTRY_SERVICE = 'nora';
+/** The audience of refresh tokens: never the service, so they never pass as access tokens. */
+export const REFRESH_AUDIENCE = 'nora-refresh';
+/** Refresh tokens live 30 days; the user's existence and rights are re-checked at each exchange. */
+export const REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 60 * 60;
+/** Clock skew tolerated between instances, seconds. */
+const CLOCK_TOLERANCE_SECONDS = 30;
+const ALGORITHM = 'ES256';
+
+/** One entry of the spec's `access` claim. */
+export interface ResourceAccess {
+  readonly type: string;
+  readonly name: string;
+  readonly actions: readonly string[];
+}
+
+/** What one access entry reaches in NORA's terms. */
+export interface Grant {
+  readonly repository: string;
+  /** The path inside the repository (OCI image name); undefined for repository-wide (catalog). */
+  readonly path?: string | undefined;
+  readonly actions: readonly Action[];
+}
+
+export interface IssuedToken {
+  readonly token: string;
+  /** Seconds. */
+  readonly expiresIn: number;
+  readonly issuedAt: Date;
+}
+
+export interface AccessTokenRequest {
+  /** Who the token is for; anonymous gets `sub` "". */
+  readonly principal: Principal;
+  readonly service: string;
+  readonly access: readonly ResourceAccess[];
+  readonly grants: readonly Grant[];
+  /** Lifetime, seconds. */
+  readonly ttlSeconds: number;
+}
+
+/** The private claim: the grant in our terms and the holder's roles at issue time. */
+interface NoraClaim {
+  readonly grants: readonly Grant[];
+  readonly roles: readonly Role[];
+  readonly groups?: readonly string[] | undefined;
+}
+
+interface SigningKey {
+  readonly kid: string;
+  readonly privateKey: CryptoKey;
+  readonly publicKey: CryptoKey;
+}
+
+/** The ES256 keys in `auth_signing_keys`: the newest signs, any verifies (by `kid`). */
+export class SigningKeys {
+  readonly #db: Kysely<AuthTables>;
+  #current: Promise<SigningKey> | undefined;
+  readonly #byKid = new Map<string, Promise<SigningKey | undefined>>();
+
+  constructor(db: Kysely<AuthTables>) {
+    this.#db = db;
+  }
+
+  /** The key to sign with; generated and stored on first use. */
+  current(): Promise<SigningKey> {
+    this.#current ??= this.#loadOrCreate().catch((err: unknown) => {
+      this.#current = undefined;
+      throw err;
+    });
+    return this.#current;
+  }
+
+  /** The key named by a token's `kid`, or undefined when the store has no such key. */
+  async byKid(kid: string): Promise<SigningKey | undefined> {
+    const current = await this.current();
+    if (current.kid === kid) return current;
+    let found = this.#byKid.get(kid);
+    if (found === undefined) {
+      found = this.#load(kid);
+      // Unknown kids are not cached: the bound keeps forged kids from filling memory.
+      if ((await found) !== undefined) this.#byKid.set(kid, found);
+    }
+    return found;
+  }
+
+  async #load(kid: string): Promise<SigningKey | undefined> {
+    const row = await this.#db
+      .selectFrom('auth_signing_keys')
+      .selectAll()
+      .where('kid', '=', kid)
+      .executeTakeFirst();
+    return row === undefined ? undefined : toSigningKey(row.kid, row.private_jwk);
+  }
+
+  async #loadOrCreate(): Promise<SigningKey> {
+    const newest = () =>
+      this.#db
+        .selectFrom('auth_signing_keys')
+        .selectAll()
+        .where('algorithm', '=', ALGORITHM)
+        .orderBy('created_at', 'desc')
+        .orderBy('kid')
+        .executeTakeFirst();
+    let row = await newest();
+    if (row === undefined) {
+      const { privateKey } = await generateKeyPair(ALGORITHM, { extractable: true });
+      const jwk = await exportJWK(privateKey);
+      await this.#db
+        .insertInto('auth_signing_keys')
+        .values({
+          kid: randomUUID(),
+          algorithm: ALGORITHM,
+          private_jwk: JSON.stringify(jwk),
+          created_at: Date.now(),
+        })
+        .execute();
+      // Two instances starting together may both insert: both then sign with the same newest key.
+      row = await newest();
+      if (row === undefined) throw new Error('the signing key was not stored');
+    }
+    return toSigningKey(row.kid, row.private_jwk);
+  }
+}
+
+async function toSigningKey(kid: string, privateJwk: string): Promise<SigningKey> {
+  const jwk = JSON.parse(privateJwk) as JWK;
+  // The public half: the JWK without its private component `d`.
+  const publicJwk = Object.fromEntries(Object.entries(jwk).filter(([k]) => k !== 'd')) as JWK;
+  return {
+    kid,
+    privateKey: (await importJWK(jwk, ALGORITHM)) as CryptoKey,
+    publicKey: (await importJWK(publicJwk, ALGORITHM)) as CryptoKey,
+  };
+}
+
+/** Issues and verifies registry access and refresh tokens. */
+export class RegistryTokens {
+  readonly #keys: SigningKeys;
+
+  constructor(keys: SigningKeys) {
+    this.#keys = keys;
+  }
+
+  /** Signs an access token for `request.principal` granting `request.access`. */
+  async issueAccess(request: AccessTokenRequest): Promise<IssuedToken> {
+    const key = await this.#keys.current();
+    const now = Math.floor(Date.now() / 1000);
+    const { principal } = request;
+    const nora: NoraClaim =
+      principal.kind === 'user'
+        ? {
+            grants: request.grants,
+            roles: principal.roles,
+            ...(principal.groups === undefined ? {} : { groups: principal.groups }),
+          }
+        : { grants: request.grants, roles: [] };
+    const token = await new SignJWT({ access: request.access, nora })
+      .setProtectedHeader({ alg: ALGORITHM, kid: key.kid, typ: 'JWT' })
+      .setIssuer(REGISTRY_TOKEN_ISSUER)
+      .setAudience(request.service)
+      .setSubject(principal.kind === 'user' ? principal.name : '')
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(now + request.ttlSeconds)
+      .setJti(randomUUID())
+      .sign(key.privateKey);
+    return { token, expiresIn: request.ttlSeconds, issuedAt: new Date(now * 1000) };
+  }
+
+  /** Signs a refresh token for user `subject` (exchangeable at `/v2/token` only). */
+  async issueRefresh(subject: string): Promise<string> {
+    const key = await this.#keys.current();
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ typ: 'refresh' })
+      .setProtectedHeader({ alg: ALGORITHM, kid: key.kid, typ: 'JWT' })
+      .setIssuer(REGISTRY_TOKEN_ISSUER)
+      .setAudience(REFRESH_AUDIENCE)
+      .setSubject(subject)
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(now + REFRESH_TOKEN_TTL_SECONDS)
+      .setJti(randomUUID())
+      .sign(key.privateKey);
+  }
+
+  /** The user a refresh token was issued to; throws UNAUTHORIZED when it is not a valid one. */
+  async verifyRefresh(token: string): Promise<string> {
+    const payload = await this.#verify(token, REFRESH_AUDIENCE, 'refresh token');
+    if (payload.sub === undefined || payload.sub === '') {
+      throw new RegistryError('UNAUTHORIZED', 'invalid refresh token');
+    }
+    return payload.sub;
+  }
+
+  /**
+   * The principal an access token stands for: undefined when `token` is not a JWT issued by us
+   * (another issuer's JWT is some other resolver's); throws UNAUTHORIZED when it is ours but
+   * expired, not yet valid, tampered with, for another service, or a refresh token.
+   */
+  async principal(token: string, service: string): Promise<Principal | undefined> {
+    if (!isOurs(token)) return undefined;
+    const payload = await this.#verify(token, service, 'registry token');
+    const nora = payload['nora'] as NoraClaim | undefined;
+    if (nora === undefined || !Array.isArray(nora.grants)) {
+      throw new RegistryError('UNAUTHORIZED', 'invalid registry token');
+    }
+    if (payload.sub === undefined || payload.sub === '') return ANONYMOUS;
+    return {
+      kind: 'user',
+      name: payload.sub,
+      roles: nora.roles,
+      ...(nora.groups === undefined ? {} : { groups: nora.groups }),
+      credential: 'registry-token',
+      scope: new GrantScope(nora.grants),
+    };
+  }
+
+  async #verify(token: string, audience: string, what: string): Promise<JWTPayload> {
+    let kid: string | undefined;
+    try {
+      kid = decodeProtectedHeader(token).kid;
+    } catch {
+      throw new RegistryError('UNAUTHORIZED', `invalid ${what}`);
+    }
+    const key = kid === undefined ? undefined : await this.#keys.byKid(kid);
+    if (key === undefined) throw new RegistryError('UNAUTHORIZED', `invalid ${what}: unknown key`);
+    try {
+      const { payload } = await jwtVerify(token, key.publicKey, {
+        issuer: REGISTRY_TOKEN_ISSUER,
+        audience,
+        algorithms: [ALGORITHM],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        requiredClaims: ['exp', 'iat', 'sub'],
+      });
+      return payload;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      const reason =
+        code === 'ERR_JWT_EXPIRED'
+          ? 'expired'
+          : code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' &&
+              (err as { claim?: unknown }).claim === 'aud'
+            ? audience === REFRESH_AUDIENCE
+              ? 'not a refresh token'
+              : 'a refresh token is exchanged at /v2/token, never sent as a bearer'
+            : 'invalid';
+      throw new RegistryError('UNAUTHORIZED', `${what} ${reason}`);
+    }
+  }
+}
+
+/** True when `token` is a JWT whose (unverified) issuer is ours. */
+function isOurs(token: string): boolean {
+  if (token.split('.').length !== 3) return false;
+  try {
+    return decodeJwt(token).iss === REGISTRY_TOKEN_ISSUER;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The ceiling of a registry token: exactly the granted (repository, path, action)s. A grant
+ * without a path (the catalog) reaches only repository-wide reads; a grant with one reaches only
+ * that path.
+ */
+export class GrantScope implements Scope {
+  readonly #grants: readonly Grant[];
+
+  constructor(grants: readonly Grant[]) {
+    this.#grants = grants;
+  }
+
+  allows(target: AccessTarget, action: Action): boolean {
+    return this.#grants.some(
+      (g) =>
+        g.repository === target.repository.name &&
+        (g.path ?? undefined) === target.path &&
+        g.actions.includes(action),
+    );
+  }
+
+  get description(): string {
+    if (this.#grants.length === 0) return 'nothing (the token grants no access)';
+    return this.#grants
+      .map(
+        (g) =>
+          `${g.repository}${g.path === undefined ? '' : `:${g.path}`} (${g.actions.join(',')})`,
+      )
+      .join(', ');
+  }
+}
+
+/**
+ * `Authorization: Bearer <jwt>` issued by us → the principal the token stands for, held to its
+ * grant. Other bearers (API tokens, provider JWTs) are left to the other resolvers.
+ */
+export class RegistryTokenResolver implements CredentialResolver {
+  readonly #tokens: RegistryTokens;
+  readonly #service: () => string;
+
+  constructor(tokens: RegistryTokens, service: () => string = () => REGISTRY_SERVICE) {
+    this.#tokens = tokens;
+    this.#service = service;
+  }
+
+  resolve(credentials: RequestCredentials): Promise<Principal | undefined> {
+    const match = /^Bearer\s+(\S+)$/i.exec(credentials.authorization ?? '');
+    if (!match?.[1]) return Promise.resolve(undefined);
+    return this.#tokens.principal(match[1], this.#service());
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * The Docker registry token endpoint (`/v2/token`) and the Bearer challenge that points clients
+ * to it, as plain functions (routes.ts adapts them to Fastify).
+ *
+ * - `GET /v2/token?service=…&scope=…&offline_token=true&client_id=…` (distribution's "Token
+ *   Authentication Specification"): the caller authenticates with Basic (the central resolvers
+ *   already did: `principal`) or comes anonymous.
+ * - `POST /v2/token` form-encoded ("OAuth2 Token Authentication"): `grant_type=password` with
+ *   `username`/`password`, or `grant_type=refresh_token` with `refresh_token`; `access_type=offline`
+ *   asks for a refresh token.
+ *
+ * Each requested `repository:<name>:<actions>` is resolved to (repository, image) exactly as a
+ * `/v2/<name>/…` URL is (OciService.locate), and the token grants the requested actions that
+ * `access.can` allows now; the rest are left out (the spec lets a token grant a subset).
+ */
+import { type AccessControl, type Action, ANONYMOUS, type Principal } from '../../auth/access.ts';
+import { type Grant, type RegistryTokens, type ResourceAccess } from '../../auth/registry-token.ts';
+import type { UserStore } from '../../auth/users.ts';
+import { RegistryError } from '../../core/errors.ts';
+import type { Repository } from '../../repos/repository.ts';
+import { isValidName } from './reference.ts';
+
+/** The registry's actions → ours; `*` is every one of them. */
+const ACTIONS: Readonly<Record<string, readonly Action[]>> = {
+  pull: ['read'],
+  push: ['write'],
+  delete: ['delete'],
+  '*': ['read', 'write', 'delete'],
+};
+
+export interface TokenEndpointDeps {
+  readonly access: AccessControl;
+  readonly tokens: RegistryTokens;
+  readonly users: UserStore;
+  /** OciService.locate: where `/v2/<name>/…` lands. */
+  readonly locate: (
+    name: string,
+  ) => { readonly repository: Repository; readonly name: string } | undefined;
+  /** The repositories `_catalog` under `/v2/` lists (the default one first). */
+  readonly catalogRepositories: () => readonly Repository[];
+  readonly service: () => string;
+  /** Access token lifetime, seconds (`[auth] docker_token_ttl`). */
+  readonly ttlSeconds: () => number;
+}
+
+export interface TokenRequest {
+  readonly method: 'GET' | 'POST';
+  /** Who the central resolvers say the caller is (Basic on GET; usually anonymous on POST). */
+  readonly principal: Principal;
+  /** GET: the query; POST: the form body. */
+  readonly params: URLSearchParams;
+  /** Authenticates a username and password as a Basic header would (POST grant_type=password). */
+  readonly authenticate: (username: string, password: string) => Promise<Principal>;
+}
+
+export interface TokenResponse {
+  readonly token: string;
+  readonly access_token: string;
+  readonly expires_in: number;
+  readonly issued_at: string;
+  readonly refresh_token?: string;
+}
+
+/** A refused token request: its status and the OAuth2 error code (`invalid_request`, …). */
+export class TokenError extends RegistryError {
+  readonly oauthError: string;
+
+  constructor(status: 400 | 401, oauthError: string, message: string) {
+    super(status === 401 ? 'UNAUTHORIZED' : 'BAD_REQUEST', message, {
+      protocolCode: oauthError.toUpperCase(),
+    });
+    this.oauthError = oauthError;
+  }
+}
+
+/** A parsed `type:name:actions` scope (the name may itself contain `:`, e.g. a host port). */
+export interface ParsedScope {
+  readonly type: string;
+  readonly name: string;
+  readonly actions: readonly string[];
+}
+
+/**
+ * Parses the space-separated scopes of every `scope` parameter. Throws TokenError 400
+ * `invalid_scope` for a malformed one (fewer than three parts, an empty part, an invalid
+ * repository name).
+ */
+export function parseScopes(values: readonly string[]): ParsedScope[] {
+  const scopes: ParsedScope[] = [];
+  for (const text of values.flatMap((v) => v.split(' ')).filter((t) => t !== '')) {
+    const first = text.indexOf(':');
+    const last = text.lastIndexOf(':');
+    if (first <= 0 || last === first || last === text.length - 1) {
+      throw new TokenError(
+        400,
+        'invalid_scope',
+        `malformed scope "${text}": expected type:name:actions`,
+      );
+    }
+    // `repository(plugin):name:pull` is the spec's resource class; the class does not matter here.
+    const type = text.slice(0, first).replace(/\(.*\)$/, '');
+    const name = text.slice(first + 1, last);
+    const actions = text.slice(last + 1).split(',');
+    if (type === 'repository' && !isValidName(name)) {
+      throw new TokenError(400, 'invalid_scope', `scope "${text}" names an invalid repository`);
+    }
+    if (actions.some((a) => a === '')) {
+      throw new TokenError(400, 'invalid_scope', `malformed scope "${text}": empty action`);
+    }
+    scopes.push({ type, name, actions });
+  }
+  return scopes;
+}
+
+export class TokenEndpoint {
+  readonly #deps: TokenEndpointDeps;
+
+  constructor(deps: TokenEndpointDeps) {
+    this.#deps = deps;
+  }
+
+  /** Answers a token request; throws TokenError (400/401) or RegistryError UNAUTHORIZED. */
+  async handle(request: TokenRequest): Promise<TokenResponse> {
+    const { params } = request;
+    const service = params.get('service');
+    if (service !== null && service !== '' && service !== this.#deps.service()) {
+      throw new TokenError(400, 'invalid_request', `unknown service "${service}"`);
+    }
+    const scopes = parseScopes(params.getAll('scope'));
+    let principal = request.principal;
+    let offline = params.get('offline_token') === 'true';
+    if (request.method === 'POST') {
+      offline = params.get('access_type') === 'offline';
+      const grantType = params.get('grant_type');
+      if (grantType === 'refresh_token') {
+        principal = await this.#fromRefreshToken(params.get('refresh_token'));
+      } else if (grantType === 'password') {
+        const username = params.get('username');
+        const password = params.get('password');
+        if (username === null || password === null) {
+          throw new TokenError(
+            400,
+            'invalid_request',
+            'grant_type=password needs username and password',
+          );
+        }
+        principal = await request.authenticate(username, password).catch(() => ANONYMOUS);
+        if (principal.kind === 'anonymous') {
+          throw new TokenError(401, 'invalid_grant', 'invalid username or password');
+        }
+      } else {
+        throw new TokenError(
+          400,
+          'unsupported_grant_type',
+          `grant_type must be password or refresh_token, got ${JSON.stringify(grantType ?? '')}`,
+        );
+      }
+    }
+    const { access, grants } = this.#grant(principal, scopes);
+    const issued = await this.#deps.tokens.issueAccess({
+      principal,
+      service: this.#deps.service(),
+      access,
+      grants,
+      ttlSeconds: this.#deps.ttlSeconds(),
+    });
+    const response: TokenResponse = {
+      token: issued.token,
+      access_token: issued.token,
+      expires_in: issued.expiresIn,
+      issued_at: issued.issuedAt.toISOString(),
+    };
+    if (offline && mayRefresh(principal)) {
+      return { ...response, refresh_token: await this.#deps.tokens.issueRefresh(principal.name) };
+    }
+    return response;
+  }
+
+  /** The user behind a refresh token, with the rights the store gives it now. */
+  async #fromRefreshToken(token: string | null): Promise<Principal> {
+    if (token === null || token === '') {
+      throw new TokenError(400, 'invalid_request', 'grant_type=refresh_token needs refresh_token');
+    }
+    let subject: string;
+    try {
+      subject = await this.#deps.tokens.verifyRefresh(token);
+    } catch (err) {
+      throw new TokenError(401, 'invalid_grant', (err as Error).message);
+    }
+    const user = await this.#deps.users.get(subject);
+    if (user === undefined) {
+      throw new TokenError(401, 'invalid_grant', 'the refresh token belongs to no current user');
+    }
+    return { kind: 'user', name: user.name, roles: user.roles, credential: 'password' };
+  }
+
+  /** What `principal` gets of each requested scope: only the actions `access.can` allows. */
+  #grant(
+    principal: Principal,
+    scopes: readonly ParsedScope[],
+  ): { access: ResourceAccess[]; grants: Grant[] } {
+    const { access: control } = this.#deps;
+    const merged = new Map<string, { type: string; name: string; actions: Set<string> }>();
+    for (const scope of scopes) {
+      const key = `${scope.type}:${scope.name}`;
+      const entry = merged.get(key) ?? { type: scope.type, name: scope.name, actions: new Set() };
+      for (const action of scope.actions) entry.actions.add(action);
+      merged.set(key, entry);
+    }
+    const access: ResourceAccess[] = [];
+    const grants: Grant[] = [];
+    for (const { type, name, actions } of merged.values()) {
+      if (type === 'registry' && name === 'catalog') {
+        const repositories = this.#deps.catalogRepositories();
+        const readable =
+          repositories.length > 0 && repositories.every((r) => control.can(principal, r, 'read'));
+        if (!readable || !actions.has('*')) continue;
+        access.push({ type, name, actions: ['*'] });
+        for (const r of repositories) grants.push({ repository: r.name, actions: ['read'] });
+        continue;
+      }
+      if (type !== 'repository') continue; // unknown resource types get nothing
+      const located = this.#deps.locate(name);
+      if (located === undefined) continue;
+      const { repository, name: path } = located;
+      const allowed = (ours: readonly Action[]) =>
+        ours.every((a) => control.can(principal, repository, a, path));
+      const granted = [...actions].filter((a) => ACTIONS[a] !== undefined && allowed(ACTIONS[a]));
+      if (granted.length === 0) continue;
+      access.push({ type, name, actions: granted });
+      const ours = new Set(granted.flatMap((a) => ACTIONS[a] ?? []));
+      grants.push({ repository: repository.name, path, actions: [...ours] });
+    }
+    return { access, grants };
+  }
+}
+
+/**
+ * Refresh tokens go to users who proved a password only: a refresh token from an API token, a
+ * registry token or an OIDC identity would outlive (and widen) the credential it came from.
+ */
+function mayRefresh(principal: Principal): principal is Extract<Principal, { kind: 'user' }> {
+  return (
+    principal.kind === 'user' &&
+    (principal.credential === undefined || principal.credential === 'password') &&
+    principal.tokenId === undefined &&
+    principal.readOnly !== true &&
+    principal.scope === undefined &&
+    principal.networks === undefined
+  );
+}
+
+/** The registry action a request method needs: reads pull, DELETE deletes, other writes push. */
+export function challengeActions(method: string): string {
+  if (method === 'GET' || method === 'HEAD') return 'pull';
+  if (method === 'DELETE') return 'delete';
+  return 'pull,push';
+}
+
+/**
+ * The `WWW-Authenticate` value of a 401 when auth is on: a Bearer challenge naming our token
+ * endpoint, the service, and the scope the refused request needed (omitted when none).
+ */
+export function bearerChallenge(realm: string, service: string, scope: string | undefined): string {
+  const parts = [`realm="${realm}"`, `service="${service}"`];
+  if (scope !== undefined) parts.push(`scope="${scope}"`);
+  return `Bearer ${parts.join(',')}`;
+}
