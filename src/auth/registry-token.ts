@@ -322,7 +322,8 @@ export class GrantScope implements Scope {
     return this.#grants.some(
       (g) =>
         g.repository === target.repository.name &&
-        (g.path ?? undefined) === target.path &&
+        // A grant without a path (the catalog's) covers the whole repository.
+        (g.path === undefined || g.path === target.path) &&
         g.actions.includes(action),
     );
   }

@@ -129,6 +129,7 @@ function register(
     tokens: context.identity.registryTokens,
     users: context.identity.users,
     locate: (name) => service.locate(name),
+    writeTarget: (repository) => context.repositories.writeTarget(repository),
     catalogRepositories: () =>
       ['docker', ...named].flatMap((name) => context.repositories.get(name) ?? []),
     service: () => REGISTRY_SERVICE,

@@ -36,6 +36,11 @@ export interface TokenEndpointDeps {
   readonly locate: (
     name: string,
   ) => { readonly repository: Repository; readonly name: string } | undefined;
+  /**
+   * Where a write to `repository` lands (a group's hosted member; itself when hosted). The OCI
+   * service authorizes a write on both, so a push/delete grant must cover both.
+   */
+  readonly writeTarget: (repository: Repository) => Repository | undefined;
   /** The repositories `_catalog` under `/v2/` lists (the default one first). */
   readonly catalogRepositories: () => readonly Repository[];
   readonly service: () => string;
@@ -223,13 +228,23 @@ export class TokenEndpoint {
       const located = this.#deps.locate(name);
       if (located === undefined) continue;
       const { repository, name: path } = located;
+      const member = this.#deps.writeTarget(repository);
+      const landsElsewhere = member !== undefined && member.name !== repository.name;
       const allowed = (ours: readonly Action[]) =>
-        ours.every((a) => control.can(principal, repository, a, path));
+        ours.every(
+          (a) =>
+            control.can(principal, repository, a, path) &&
+            (a === 'read' || !landsElsewhere || control.can(principal, member, a, path)),
+        );
       const granted = [...actions].filter((a) => ACTIONS[a] !== undefined && allowed(ACTIONS[a]));
       if (granted.length === 0) continue;
       access.push({ type, name, actions: granted });
       const ours = new Set(granted.flatMap((a) => ACTIONS[a] ?? []));
       grants.push({ repository: repository.name, path, actions: [...ours] });
+      const writes = [...ours].filter((a) => a !== 'read');
+      if (landsElsewhere && writes.length > 0) {
+        grants.push({ repository: member.name, path, actions: writes });
+      }
     }
     return { access, grants };
   }

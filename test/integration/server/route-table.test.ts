@@ -240,6 +240,19 @@ const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
   '/ready': () => systemSamples('/ready'),
   '/metrics': () => systemSamples('/metrics'),
   '/v2': ociBase,
+  // The Docker token endpoint: anonymous gets a token granting what anonymous may do; a bad
+  // credential is refused (so `docker login` with a wrong password fails).
+  '/v2/token': () => ({
+    GET: [{ url: '/v2/token?service=nora&scope=repository:team/app:pull', need: 'open' }],
+    HEAD: [{ url: '/v2/token?service=nora', need: 'open' }],
+    POST: [
+      {
+        url: '/v2/token',
+        need: 'open',
+        body: { type: 'application/x-www-form-urlencoded', text: 'grant_type=password' },
+      },
+    ],
+  }),
   '/v2/*': (p) => ociSamples(p.slice(0, -2)),
   '/repository/{docker}/v2': ociBase,
   '/repository/{docker}/v2/*': (p) => ociSamples(p.slice(0, -2)),
