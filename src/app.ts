@@ -7,6 +7,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { AccessControl } from './auth/access.ts';
+import { registerTokenRoutes } from './auth/api/routes.ts';
+import { TokenApi } from './auth/api/tokens.ts';
 import { createIdentity } from './auth/identity.ts';
 import { authMigrations } from './auth/migrations.ts';
 import { NetworkList } from './auth/networks.ts';
@@ -110,7 +112,6 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   );
   const metrics = new Metrics();
   const access = new AccessControl(accessPolicy(config));
-  const identity = createIdentity(db, access);
   // Replaced on reload; Fastify asks it per request (client address, X-Forwarded-Proto/Host).
   let trustedProxies = new NetworkList(config.auth.trusted_proxies);
 
@@ -129,6 +130,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     forceCloseConnections: 'idle',
   });
   const log = fastify.log as unknown as Logger;
+  const identity = await createIdentity(db, access, config.auth, { log });
+  closeTasks.push(() => {
+    identity.close();
+  });
   const proxy = new ProxyEngine({
     db,
     blobs,
@@ -193,6 +198,9 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     upstreams: () => proxy.circuits(),
   });
 
+  // NORA's token API: at the root, owned by no format.
+  registerTokenRoutes(fastify, new TokenApi(identity.directory, identity.tokens));
+
   for (const format of formats) {
     await fastify.register(async (scope) => {
       if (isEnabled(config, format.format)) {
@@ -224,6 +232,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       }
       config = keepRestartOnly(config, next);
       access.updatePolicy(accessPolicy(config));
+      // Re-reads the htpasswd file and admins in the background; identity logs its own failures.
+      void identity.reload(config.auth);
       trustedProxies = new NetworkList(config.auth.trusted_proxies);
       // Child loggers are made per request from this one, so the next request logs at the new level.
       fastify.log.level = options.logLevel ?? config.server.log_level;

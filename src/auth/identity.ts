@@ -1,27 +1,87 @@
 /**
- * The identity services every format shares, built once by the composition root: users and API
- * tokens in the metadata store, and the credential resolvers that turn an `Authorization` header
- * into a principal for every route of every format (Bearer token; Basic with a user's password,
- * or with a token as the password under any username).
+ * The identity services every format shares, built once by the composition root: users (the
+ * htpasswd file and the metadata store, admins by `[auth] admin_users`), API tokens, and the
+ * credential resolvers that turn an `Authorization` header into a principal for every route of
+ * every format (Bearer token; Basic with a user's password, or with a token as the password
+ * under any username).
  */
+import path from 'node:path';
 import type { Kysely } from 'kysely';
+import type { Logger } from '../core/logger.ts';
 import type { Db } from '../db/database.ts';
 import type { AccessControl } from './access.ts';
+import { UserDirectory } from './directory.ts';
+import { HtpasswdUsers } from './htpasswd.ts';
 import type { AuthTables } from './migrations.ts';
-import { BasicPasswordResolver, BearerTokenResolver } from './resolvers.ts';
+import { BasicPasswordResolver, BearerTokenResolver, TokenAuthenticator } from './resolvers.ts';
 import { TokenStore, UserStore } from './users.ts';
 
-export interface Identity {
-  readonly users: UserStore;
-  readonly tokens: TokenStore;
+/** The `[auth]` keys identity reads (re-applied on SIGHUP). */
+export interface IdentitySettings {
+  /** Relative paths are taken from the working directory, as NORA does. */
+  readonly htpasswd_file: string;
+  readonly admin_users: readonly string[];
 }
 
-/** Builds the stores and registers their resolvers on `access` (tokens first: cheap, no KDF). */
-export function createIdentity(db: Db, access: AccessControl): Identity {
+export interface IdentityOptions {
+  readonly log: Logger;
+  /** How often the htpasswd file is polled for changes, ms (default 1000). */
+  readonly htpasswdPollMs?: number;
+}
+
+export interface Identity {
+  /** Users of the metadata store (npm adduser). */
+  readonly users: UserStore;
+  readonly tokens: TokenStore;
+  /** Every user (htpasswd + store) with their roles: use it for password checks. */
+  readonly directory: UserDirectory;
+  readonly htpasswd: HtpasswdUsers;
+  /** Applies new `[auth]` settings (SIGHUP): re-reads the htpasswd file, admins, drops caches. */
+  reload(settings: IdentitySettings): Promise<void>;
+  /** Resolves when the latest htpasswd read (startup, reload, file change) is done. */
+  settled(): Promise<void>;
+  close(): void;
+}
+
+/**
+ * Builds the stores and registers their resolvers on `access` (tokens first: cheap, no KDF).
+ * The htpasswd file is read before this resolves.
+ */
+export async function createIdentity(
+  db: Db,
+  access: AccessControl,
+  settings: IdentitySettings,
+  options: IdentityOptions,
+): Promise<Identity> {
   const authDb: Kysely<AuthTables> = db.$extendTables<AuthTables>();
   const users = new UserStore(authDb);
   const tokens = new TokenStore(authDb);
-  access.addResolver(new BearerTokenResolver(tokens));
-  access.addResolver(new BasicPasswordResolver(users));
-  return { users, tokens };
+  let basic: BasicPasswordResolver | undefined;
+  const htpasswd = new HtpasswdUsers({
+    log: options.log,
+    ...(options.htpasswdPollMs === undefined ? {} : { pollIntervalMs: options.htpasswdPollMs }),
+    onChange: () => basic?.clear(),
+  });
+  const directory = new UserDirectory(users, htpasswd, settings.admin_users);
+  const tokenAuth = new TokenAuthenticator(tokens, directory);
+  basic = new BasicPasswordResolver(directory, tokenAuth);
+  access.addResolver(new BearerTokenResolver(tokenAuth));
+  access.addResolver(basic);
+  await htpasswd.use(path.resolve(settings.htpasswd_file));
+  return {
+    users,
+    tokens,
+    directory,
+    htpasswd,
+    async reload(next: IdentitySettings): Promise<void> {
+      directory.setAdmins(next.admin_users);
+      basic.clear();
+      await htpasswd.use(path.resolve(next.htpasswd_file));
+      basic.clear();
+    },
+    settled: () => htpasswd.settled(),
+    close: () => {
+      htpasswd.close();
+    },
+  };
 }

@@ -10,7 +10,8 @@
  * - userinfo in URLs: `scheme://user:password@host`;
  * - query parameters and `name=value` / `name: value` pairs whose name says secret (token,
  *   password, secret, auth, signature, credential, api key, session, `_authToken`);
- * - `Bearer`/`Basic` credentials.
+ * - `Bearer`/`Basic` credentials;
+ * - API token secrets (`nra_…`, `nora_…`) anywhere in the text.
  */
 
 export const REDACTED = '[redacted]';
@@ -38,6 +39,9 @@ const PATTERNS: readonly [RegExp, string][] = [
     ),
     `$1${REDACTED}`,
   ],
+  // API token secrets wherever they appear (`nra_…`, and `nora_…` from before the NORA prefix).
+  // (Random base64url: long, with capitals; metric names such as `nora_http_requests_total` are not.)
+  [/\b(nra|nora)_(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{30,}/g, `$1_${REDACTED}`],
   // NORA_DOCKER_UPSTREAMS entries `url|user:token|prefix`: the part after the URL's `|`.
   [/(\bhttps?:\/\/[^|\s,]*\|)[^|,\s"']+/gi, `$1${REDACTED}`],
 ];
