@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { AccessControl } from './auth/access.ts';
-import { registerTokenRoutes } from './auth/api/routes.ts';
+import { registerTokenRoutes } from './http/tokens-api.ts';
 import { TokenApi } from './auth/api/tokens.ts';
 import { createIdentity } from './auth/identity.ts';
 import { authMigrations } from './auth/migrations.ts';
@@ -98,12 +98,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   await fs.rm(path.join(driver.spoolDir(), 'ingest'), { recursive: true, force: true });
   const db = await openDatabase({
     file: databaseFile(config),
-    migrations: Object.assign(
-      {},
-      proxyMigrations,
-      authMigrations,
-      ...formats.map((f) => f.migrations ?? {}),
-    ) as Record<string, never>,
+    migrations: allMigrations(formats),
   });
   const blobs = new BlobStore(driver, new SqlBlobIndex(db));
   const repositories = RepositoryRegistry.build(
@@ -255,6 +250,16 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       await driver.close();
     },
   };
+}
+
+/** Every migration the app runs (core ones aside): for any tool that opens the same database. */
+export function allMigrations(formats: readonly FormatModule[] = FORMATS): Record<string, never> {
+  return Object.assign(
+    {},
+    proxyMigrations,
+    authMigrations,
+    ...formats.map((f) => f.migrations ?? {}),
+  ) as Record<string, never>;
 }
 
 export function databaseFile(config: AppConfig): string {

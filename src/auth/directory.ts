@@ -62,7 +62,8 @@ export class UserDirectory {
   }
 
   #withAdmin(name: string, roles: readonly Role[], source: Account['source']): Account {
-    const all = this.#admins.has(name) && !roles.includes('admin') ? [...roles, 'admin' as const] : roles;
+    const all =
+      this.#admins.has(name) && !roles.includes('admin') ? [...roles, 'admin' as const] : roles;
     return { name, roles: all, source };
   }
 }

@@ -56,15 +56,17 @@ export async function createIdentity(
   const authDb: Kysely<AuthTables> = db.$extendTables<AuthTables>();
   const users = new UserStore(authDb);
   const tokens = new TokenStore(authDb);
-  let basic: BasicPasswordResolver | undefined;
   const htpasswd = new HtpasswdUsers({
     log: options.log,
     ...(options.htpasswdPollMs === undefined ? {} : { pollIntervalMs: options.htpasswdPollMs }),
-    onChange: () => basic?.clear(),
+    // Called only after `use` below, once `basic` exists.
+    onChange: () => {
+      basic.clear();
+    },
   });
   const directory = new UserDirectory(users, htpasswd, settings.admin_users);
   const tokenAuth = new TokenAuthenticator(tokens, directory);
-  basic = new BasicPasswordResolver(directory, tokenAuth);
+  const basic = new BasicPasswordResolver(directory, tokenAuth);
   access.addResolver(new BearerTokenResolver(tokenAuth));
   access.addResolver(basic);
   await htpasswd.use(path.resolve(settings.htpasswd_file));

@@ -248,7 +248,10 @@ export function parseScope(value: unknown): readonly string[] | undefined {
     );
   }
   if (list.length > MAX_SCOPE_PATTERNS) {
-    throw new RegistryError('BAD_REQUEST', `"scope" may list at most ${MAX_SCOPE_PATTERNS} patterns`);
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `"scope" may list at most ${MAX_SCOPE_PATTERNS} patterns`,
+    );
   }
   for (const pattern of list) {
     const problem = patternProblem(pattern);
@@ -266,7 +269,10 @@ function optionalString(body: Json, key: string, max: number): string | undefine
   const value = body[key];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || value.length > max) {
-    throw new RegistryError('BAD_REQUEST', `"${key}" must be a string of at most ${max} characters`);
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `"${key}" must be a string of at most ${max} characters`,
+    );
   }
   return value;
 }

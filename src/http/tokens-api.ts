@@ -1,12 +1,12 @@
 /**
  * NORA's token endpoints at the root (no format owns them): POST only, JSON in and out, errors
- * as `{"error": "..."}` (the app's root error handler). The logic is in tokens.ts.
+ * as `{"error": "..."}` (the app's root error handler). The logic is in src/auth/api/tokens.ts.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { RegistryError } from '../../core/errors.ts';
-import { readAllBounded } from '../../core/streams.ts';
-import type { Principal } from '../access.ts';
-import type { Json, TokenApi } from './tokens.ts';
+import { RegistryError } from '../core/errors.ts';
+import { readAllBounded } from '../core/streams.ts';
+import type { Principal } from '../auth/access.ts';
+import type { Json, TokenApi } from '../auth/api/tokens.ts';
 
 /** A token request is a few fields: anything bigger is not one. */
 const MAX_BODY = 64 * 1024;
