@@ -94,8 +94,9 @@ export class NpmService {
     this.#cache = deps.cache ?? new PackumentCache();
   }
 
-  authorize(principal: Principal, repo: Repository, action: Action): void {
-    this.#deps.access.authorize(principal, repo, action);
+  /** `name`: the package touched (a token scope such as `npm:@corp/*` is checked against it). */
+  authorize(principal: Principal, repo: Repository, action: Action, name?: string): void {
+    this.#deps.access.authorize(principal, repo, action, name);
   }
 
   // ---------------------------------------------------------------- reads
@@ -109,7 +110,7 @@ export class NpmService {
     principal: Principal,
     intent: ReadIntent = 'read',
   ): Promise<RenderedDoc> {
-    this.authorize(principal, repo, 'read');
+    this.authorize(principal, repo, 'read', name);
     checkName(name);
     const key = `${repo.name}\n${name}\n${form}\n${mountUrl}\n${intent}`;
     const cached = this.#cache.get(key, name);
@@ -161,7 +162,7 @@ export class NpmService {
     filename: string,
     principal: Principal,
   ): Promise<TarballResponse> {
-    this.authorize(principal, repo, 'read');
+    this.authorize(principal, repo, 'read', name);
     checkName(name);
     const members = this.#deps.repositories.membersOf(repo);
     const protect = protectsHostedNames(repo);
@@ -262,7 +263,7 @@ export class NpmService {
     rev: string | undefined,
   ): Promise<Json> {
     // Authorise before reading: an anonymous client must not make us spool a large body.
-    const target = this.#writeTarget(repo, principal, rev === undefined ? 'write' : 'delete');
+    const target = this.#writeTarget(repo, principal, rev === undefined ? 'write' : 'delete', name);
     checkName(name);
     const scanned = await readBody();
     try {
@@ -297,7 +298,7 @@ export class NpmService {
 
   /** `DELETE /<name>/-rev/<rev>`: unpublish the whole package. */
   async unpublishPackage(repo: Repository, name: string, principal: Principal): Promise<Json> {
-    const target = this.#writeTarget(repo, principal, 'delete');
+    const target = this.#writeTarget(repo, principal, 'delete', name);
     checkName(name);
     try {
       await this.#deps.store.unpublishAll(target.name, name);
@@ -314,7 +315,7 @@ export class NpmService {
     filename: string,
     principal: Principal,
   ): Promise<Json> {
-    const target = this.#writeTarget(repo, principal, 'delete');
+    const target = this.#writeTarget(repo, principal, 'delete', name);
     checkName(name);
     const ref = await this.#deps.store.tarball(target.name, name, filename);
     if (ref) {
@@ -337,7 +338,7 @@ export class NpmService {
     principal: Principal,
     intent: ReadIntent = 'read',
   ): Promise<Record<string, string>> {
-    this.authorize(principal, repo, 'read');
+    this.authorize(principal, repo, 'read', name);
     const resolved = await this.#resolve(repo, checkName(name), intent);
     if (!resolved) throw notFound(name);
     return { ...resolved.view.tags };
@@ -350,7 +351,7 @@ export class NpmService {
     body: unknown,
     principal: Principal,
   ): Promise<Json> {
-    const target = this.#writeTarget(repo, principal, 'write');
+    const target = this.#writeTarget(repo, principal, 'write', name);
     checkName(name);
     checkTag(tag);
     if (typeof body !== 'string')
@@ -370,7 +371,7 @@ export class NpmService {
     tag: string,
     principal: Principal,
   ): Promise<Json> {
-    const target = this.#writeTarget(repo, principal, 'write');
+    const target = this.#writeTarget(repo, principal, 'write', name);
     checkName(name);
     if (tag === 'latest')
       throw new RegistryError('BAD_REQUEST', 'the "latest" dist-tag cannot be removed');
@@ -421,7 +422,7 @@ export class NpmService {
     return upstream.audit(endpoint, Buffer.from(JSON.stringify(stripped)));
   }
 
-  #writeTarget(repo: Repository, principal: Principal, action: Action): Repository {
+  #writeTarget(repo: Repository, principal: Principal, action: Action, name: string): Repository {
     const target = this.#deps.repositories.writeTarget(repo);
     if (!target) {
       throw new RegistryError(
@@ -431,7 +432,7 @@ export class NpmService {
           : `group "${repo.name}" has no hosted member to write to`,
       );
     }
-    this.authorize(principal, target, action);
+    this.authorize(principal, target, action, name);
     return target;
   }
 
