@@ -171,10 +171,9 @@ describe('npm and curl with API tokens and htpasswd users', { skip: missing }, (
         );
       for (const creds of [`anything:${writeToken}`, `token:${writeToken}`, 'hanna:hanna-pw']) {
         const res = await curl('-u', creds);
-        const [body = '', status] = [
-          res.stdout.slice(0, res.stdout.lastIndexOf('\n')),
-          res.stdout.slice(res.stdout.lastIndexOf('\n') + 1),
-        ];
+        const split = res.stdout.lastIndexOf('\n');
+        const body = res.stdout.slice(0, split);
+        const status = res.stdout.slice(split + 1);
         assert.equal(status, '200', creds.split(':')[0]);
         assert.equal((JSON.parse(body) as { name: string }).name, '@tok/lib');
       }
