@@ -132,13 +132,14 @@ export class OciService {
     return { repo, backend, name, urlName };
   }
 
-  #authorize(request: OciRequest, repo: Repository, action: Action): void {
-    this.#deps.access.authorize(request.principal, repo, action);
+  /** `name`: the image inside the repository (token scopes and path rules are checked on it). */
+  #authorize(request: OciRequest, repo: Repository, action: Action, name?: string): void {
+    this.#deps.access.authorize(request.principal, repo, action, name);
   }
 
   /** The hosted repository receiving writes for `target`, or 405 UNSUPPORTED. */
   #writeRepo(request: OciRequest, target: Target, action: Action): string {
-    this.#authorize(request, target.repo, action);
+    this.#authorize(request, target.repo, action, target.name);
     const writeTo = this.#deps.repositories.writeTarget(target.repo);
     if (writeTo === undefined) {
       throw new RegistryError(
@@ -187,7 +188,7 @@ export class OciService {
 
   async #tags(request: OciRequest, urlName: string): Promise<OciReply> {
     const target = this.#target(request, urlName);
-    this.#authorize(request, target.repo, 'read');
+    this.#authorize(request, target.repo, 'read', target.name);
     const tags = await target.backend.listTags(target.name);
     if (tags === undefined) throw nameUnknown(urlName);
     const page = paginate([...tags], request.query);
@@ -204,7 +205,7 @@ export class OciService {
 
   async #referrers(request: OciRequest, urlName: string, digest: string): Promise<OciReply> {
     const target = this.#target(request, urlName);
-    this.#authorize(request, target.repo, 'read');
+    this.#authorize(request, target.repo, 'read', target.name);
     let manifests = [...(await target.backend.referrers(target.name, digest))];
     const headers: Record<string, string> = {};
     const artifactType = request.query.get('artifactType');
@@ -235,7 +236,7 @@ export class OciService {
     switch (request.method) {
       case 'GET':
       case 'HEAD': {
-        this.#authorize(request, target.repo, 'read');
+        this.#authorize(request, target.repo, 'read', target.name);
         if (request.method === 'HEAD') {
           const info = await target.backend.statManifest(target.name, reference);
           if (!info) throw manifestUnknown(reference);
@@ -280,7 +281,7 @@ export class OciService {
     switch (request.method) {
       case 'GET':
       case 'HEAD':
-        this.#authorize(request, target.repo, 'read');
+        this.#authorize(request, target.repo, 'read', target.name);
         throw manifestUnknown({ kind: 'tag', tag: route.tag });
       case 'DELETE':
         this.#writeRepo(request, target, 'delete');
@@ -385,7 +386,7 @@ export class OciService {
     switch (request.method) {
       case 'GET':
       case 'HEAD': {
-        this.#authorize(request, target.repo, 'read');
+        this.#authorize(request, target.repo, 'read', target.name);
         const blob = await this.#findBlob(request, target, route.digest);
         if (!blob) throw blobUnknown(route.digest);
         const base = {
@@ -487,7 +488,7 @@ export class OciService {
       if (!isValidName(from)) return undefined;
       const source = this.#target(request, from);
       try {
-        this.#authorize(request, source.repo, 'read');
+        this.#authorize(request, source.repo, 'read', source.name);
       } catch {
         return undefined;
       }
