@@ -5,17 +5,19 @@
  * option, a verb not built yet).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { loadCheckedConfig } from './app.ts';
+import { allMigrations, databaseFile, loadCheckedConfig } from './app.ts';
 import type { Role } from './auth/access.ts';
 import {
   createTokenOffline,
   listTokensOffline,
   revokeTokenOffline,
+  type TokenCliContext,
   TokenCommandError,
 } from './auth/token-cli.ts';
 import { describeConfig } from './config/describe.ts';
 import { ConfigError, type LoadOptions } from './config/load.ts';
 import { errnoCode } from './core/errors.ts';
+import { openDatabase } from './db/database.ts';
 import { redactText } from './core/redact.ts';
 import { startServer } from './server.ts';
 import { VERSION } from './version.ts';
@@ -112,14 +114,21 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** `--config` as `serve` reads it: the file, or NORA_CONFIG_PATH / ./config.toml, + NORA_*. */
-async function configFrom(file: string | undefined) {
+/**
+ * `--config` as `serve` reads it (the file, or NORA_CONFIG_PATH / ./config.toml, + NORA_*), and
+ * the database it names, opened with every migration the server runs.
+ */
+async function tokenContext(file: string | undefined): Promise<TokenCliContext> {
   const loaded = await loadCheckedConfig({
     env: process.env,
     ...(file === undefined ? {} : { file }),
   });
   for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
-  return loaded.config;
+  const config = loaded.config;
+  return {
+    config,
+    openDb: () => openDatabase({ file: databaseFile(config), migrations: allMigrations() }),
+  };
 }
 
 function positiveDays(value: string): number {
@@ -168,8 +177,7 @@ function addTokenCommands(program: Command): void {
         scope: string[];
         config?: string;
       }) => {
-        const config = await configFrom(opts.config);
-        const created = await createTokenOffline(config, {
+        const created = await createTokenOffline(await tokenContext(opts.config), {
           user: opts.user,
           role: opts.role,
           ttlDays: opts.ttlDays,
@@ -186,8 +194,7 @@ function addTokenCommands(program: Command): void {
     .option('-u, --user <name>', "only this user's tokens")
     .addOption(configOption())
     .action(async (opts: { user?: string; config?: string }) => {
-      const config = await configFrom(opts.config);
-      for (const line of await listTokensOffline(config, opts.user)) {
+      for (const line of await listTokensOffline(await tokenContext(opts.config), opts.user)) {
         process.stdout.write(`${line}\n`);
       }
     });
@@ -197,8 +204,7 @@ function addTokenCommands(program: Command): void {
     .description('revoke a token')
     .addOption(configOption())
     .action(async (ref: string, opts: { config?: string }) => {
-      const config = await configFrom(opts.config);
-      process.stderr.write(`${await revokeTokenOffline(config, ref)}\n`);
+      process.stderr.write(`${await revokeTokenOffline(await tokenContext(opts.config), ref)}\n`);
     });
 }
 

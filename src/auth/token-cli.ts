@@ -5,10 +5,9 @@
  * `[auth] admin_users`. The secret is printed once, alone on stdout (scripts capture it); the
  * rest goes to stderr.
  */
-import { allMigrations, databaseFile } from '../app.ts';
 import type { AppConfig } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
-import { openDatabase } from '../db/database.ts';
+import type { Db } from '../db/database.ts';
 import { AccessControl } from './access.ts';
 import { parseScope } from './api/tokens.ts';
 import { createIdentity, type Identity } from './identity.ts';
@@ -33,11 +32,20 @@ function stderrLogger(): Logger {
   return logger;
 }
 
+/**
+ * What the commands work on: the loaded configuration and a way to open its database with every
+ * migration the server runs (the caller, main.ts, knows the composition root's).
+ */
+export interface TokenCliContext {
+  readonly config: AppConfig;
+  readonly openDb: () => Promise<Db>;
+}
+
 async function withIdentity<T>(
-  config: AppConfig,
+  { config, openDb }: TokenCliContext,
   work: (identity: Identity) => Promise<T>,
 ): Promise<T> {
-  const db = await openDatabase({ file: databaseFile(config), migrations: allMigrations() });
+  const db = await openDb();
   const access = new AccessControl({ authEnabled: true, anonymousRead: false });
   const identity = await createIdentity(db, access, config.auth, { log: stderrLogger() });
   try {
@@ -58,7 +66,7 @@ export interface CreateOptions {
 
 /** Creates a token; returns the secret and a one-line summary. Throws TokenCommandError. */
 export async function createTokenOffline(
-  config: AppConfig,
+  context: TokenCliContext,
   options: CreateOptions,
 ): Promise<{ secret: string; summary: string }> {
   let scope: readonly string[] | undefined;
@@ -70,7 +78,7 @@ export async function createTokenOffline(
   } catch (err) {
     throw new TokenCommandError((err as Error).message);
   }
-  return withIdentity(config, async (identity) => {
+  return withIdentity(context, async (identity) => {
     const owner = await identity.directory.account(options.user);
     if (!owner) {
       throw new TokenCommandError(
@@ -100,8 +108,11 @@ export async function createTokenOffline(
 }
 
 /** The tokens (of one user, or everyone's) as text lines, header first. */
-export async function listTokensOffline(config: AppConfig, user?: string): Promise<string[]> {
-  return withIdentity(config, async (identity) => {
+export async function listTokensOffline(
+  context: TokenCliContext,
+  user?: string,
+): Promise<string[]> {
+  return withIdentity(context, async (identity) => {
     const tokens = await identity.tokens.list(user);
     const now = Date.now();
     const date = (ms: number | undefined) =>
@@ -142,8 +153,8 @@ export async function listTokensOffline(config: AppConfig, user?: string): Promi
 }
 
 /** Revokes the one token `ref` names (id, id prefix or hash prefix). Throws TokenCommandError. */
-export async function revokeTokenOffline(config: AppConfig, ref: string): Promise<string> {
-  return withIdentity(config, async (identity) => {
+export async function revokeTokenOffline(context: TokenCliContext, ref: string): Promise<string> {
+  return withIdentity(context, async (identity) => {
     const matches = await identity.tokens.find(ref);
     if (matches.length === 0) throw new TokenCommandError(`no token matches "${ref}"`);
     if (matches.length > 1) {
