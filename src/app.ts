@@ -7,6 +7,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { AccessControl } from './auth/access.ts';
+import { registerTokenRoutes } from './http/tokens-api.ts';
+import { TokenApi } from './auth/api/tokens.ts';
 import { createIdentity } from './auth/identity.ts';
 import { OidcResolver } from './auth/oidc.ts';
 import { authMigrations } from './auth/migrations.ts';
@@ -98,12 +100,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   await fs.rm(path.join(driver.spoolDir(), 'ingest'), { recursive: true, force: true });
   const db = await openDatabase({
     file: databaseFile(config),
-    migrations: Object.assign(
-      {},
-      proxyMigrations,
-      authMigrations,
-      ...formats.map((f) => f.migrations ?? {}),
-    ) as Record<string, never>,
+    migrations: allMigrations(formats),
   });
   const blobs = new BlobStore(driver, new SqlBlobIndex(db));
   const repositories = RepositoryRegistry.build(
@@ -115,9 +112,6 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     accessPolicy(config),
     permissionsFromConfig(config, repositories),
   );
-  // First: a CI token is told apart by its shape and issuer, before any password hashing.
-  access.addResolver(new OidcResolver({ config: () => config.auth.oidc, log: () => log, metrics }));
-  const identity = createIdentity(db, access);
   // Replaced on reload; Fastify asks it per request (client address, X-Forwarded-Proto/Host).
   let trustedProxies = new NetworkList(config.auth.trusted_proxies);
 
@@ -136,6 +130,12 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     forceCloseConnections: 'idle',
   });
   const log = fastify.log as unknown as Logger;
+  // First: a CI token is told apart by its shape and issuer, before any password hashing.
+  access.addResolver(new OidcResolver({ config: () => config.auth.oidc, log: () => log, metrics }));
+  const identity = await createIdentity(db, access, config.auth, { log });
+  closeTasks.push(() => {
+    identity.close();
+  });
   const proxy = new ProxyEngine({
     db,
     blobs,
@@ -200,6 +200,9 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     upstreams: () => proxy.circuits(),
   });
 
+  // NORA's token API: at the root, owned by no format.
+  registerTokenRoutes(fastify, new TokenApi(identity.directory, identity.tokens));
+
   for (const format of formats) {
     await fastify.register(async (scope) => {
       if (isEnabled(config, format.format)) {
@@ -233,6 +236,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       // The rules were validated with the rest of the file (loadCheckedConfig): a bad rule never
       // gets here, the running ones stay.
       access.updatePolicy(accessPolicy(config), permissionsFromConfig(config, repositories));
+      // Re-reads the htpasswd file and admins in the background; identity logs its own failures.
+      void identity.reload(config.auth);
       trustedProxies = new NetworkList(config.auth.trusted_proxies);
       // Child loggers are made per request from this one, so the next request logs at the new level.
       fastify.log.level = options.logLevel ?? config.server.log_level;
@@ -254,6 +259,16 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       await driver.close();
     },
   };
+}
+
+/** Every migration the app runs (core ones aside): for any tool that opens the same database. */
+export function allMigrations(formats: readonly FormatModule[] = FORMATS): Record<string, never> {
+  return Object.assign(
+    {},
+    proxyMigrations,
+    authMigrations,
+    ...formats.map((f) => f.migrations ?? {}),
+  ) as Record<string, never>;
 }
 
 export function databaseFile(config: AppConfig): string {

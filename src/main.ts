@@ -1,14 +1,23 @@
 /**
- * The `nora` command line: `nora serve` (default), `nora config check [FILE]`, `--version`,
- * `--help`; the other verbs of NORA's CLI are listed and say they are not in this build yet.
+ * The `nora` command line: `nora serve` (default), `nora config check [FILE]`,
+ * `nora token create|list|revoke` (offline, on the configured database), `--version`, `--help`; the other verbs of NORA's CLI are listed and say they are not in this build yet.
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage (unknown command or
  * option, a verb not built yet).
  */
-import { Command, CommanderError } from 'commander';
-import { loadCheckedConfig } from './app.ts';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { allMigrations, databaseFile, loadCheckedConfig } from './app.ts';
+import type { Role } from './auth/access.ts';
+import {
+  createTokenOffline,
+  listTokensOffline,
+  revokeTokenOffline,
+  type TokenCliContext,
+  TokenCommandError,
+} from './auth/token-cli.ts';
 import { describeConfig } from './config/describe.ts';
 import { ConfigError, type LoadOptions } from './config/load.ts';
 import { errnoCode } from './core/errors.ts';
+import { openDatabase } from './db/database.ts';
 import { redactText } from './core/redact.ts';
 import { startServer } from './server.ts';
 import { VERSION } from './version.ts';
@@ -88,6 +97,8 @@ export function buildProgram(): Command {
       process.stdout.write('\n');
     });
 
+  addTokenCommands(program);
+
   for (const [verb, what] of NOT_YET_BUILT) {
     program
       .command(verb)
@@ -101,6 +112,100 @@ export function buildProgram(): Command {
 
   nameCommandsInErrors(program);
   return program;
+}
+
+/**
+ * `--config` as `serve` reads it (the file, or NORA_CONFIG_PATH / ./config.toml, + NORA_*), and
+ * the database it names, opened with every migration the server runs.
+ */
+async function tokenContext(file: string | undefined): Promise<TokenCliContext> {
+  const loaded = await loadCheckedConfig({
+    env: process.env,
+    ...(file === undefined ? {} : { file }),
+  });
+  for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+  const config = loaded.config;
+  return {
+    config,
+    openDb: () => openDatabase({ file: databaseFile(config), migrations: allMigrations() }),
+  };
+}
+
+function positiveDays(value: string): number {
+  const days = Number(value);
+  if (!/^\d+$/.test(value) || days < 1 || days > 3650) {
+    throw new InvalidArgumentError('expected a whole number of days from 1 to 3650');
+  }
+  return days;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `nora token create|list|revoke`: API tokens managed on the host (src/auth/token-cli.ts). */
+function addTokenCommands(program: Command): void {
+  const token = program
+    .command('token')
+    .description('API tokens (nra_…), managed offline on the configured database');
+  const configOption = () =>
+    new Option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)');
+  token
+    .command('create')
+    .description('create a token for a user (htpasswd or metadata store); prints the secret once')
+    .requiredOption('-u, --user <name>', 'the user the token acts as')
+    .addOption(
+      new Option('-r, --role <role>', 'what it may do')
+        .choices(['read', 'write', 'admin'])
+        .default('read'),
+    )
+    .option('--ttl-days <days>', 'expire after this many days (default: never)', positiveDays)
+    .option('-d, --description <text>', 'what the token is for')
+    .option(
+      '-s, --scope <pattern>',
+      'limit it to a resource pattern such as "team/**" or "npm:@corp/*" (repeatable)',
+      collect,
+      [],
+    )
+    .addOption(configOption())
+    .action(
+      async (opts: {
+        user: string;
+        role: Role;
+        ttlDays?: number;
+        description?: string;
+        scope: string[];
+        config?: string;
+      }) => {
+        const created = await createTokenOffline(await tokenContext(opts.config), {
+          user: opts.user,
+          role: opts.role,
+          ttlDays: opts.ttlDays,
+          description: opts.description,
+          scope: opts.scope,
+        });
+        process.stdout.write(`${created.secret}\n`);
+        process.stderr.write(`${created.summary}\n`);
+      },
+    );
+  token
+    .command('list')
+    .description('list tokens (never their secrets): id, hash prefix, role, dates, description')
+    .option('-u, --user <name>', "only this user's tokens")
+    .addOption(configOption())
+    .action(async (opts: { user?: string; config?: string }) => {
+      for (const line of await listTokensOffline(await tokenContext(opts.config), opts.user)) {
+        process.stdout.write(`${line}\n`);
+      }
+    });
+  token
+    .command('revoke')
+    .argument('<id-or-prefix>', 'token id, or a prefix (≥ 6 characters) of its id or hash')
+    .description('revoke a token')
+    .addOption(configOption())
+    .action(async (ref: string, opts: { config?: string }) => {
+      process.stderr.write(`${await revokeTokenOffline(await tokenContext(opts.config), ref)}\n`);
+    });
 }
 
 /**
@@ -137,6 +242,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_CONFIG;
+      return;
+    }
+    if (err instanceof TokenCommandError) {
+      process.stderr.write(`nora token: ${redactText(err.message)}\n`);
+      process.exitCode = EXIT_RUNTIME;
       return;
     }
     if (err instanceof ConfigError || err instanceof UsageError) {

@@ -1,36 +1,96 @@
 /**
- * The identity services every format shares, built once by the composition root: users and API
- * tokens in the metadata store, and the credential resolvers that turn an `Authorization` header
- * into a principal for every route of every format (Bearer token; Basic with a user's password,
- * or with a token as the password under any username; Bearer registry tokens issued at
- * `/v2/token`).
+ * The identity services every format shares, built once by the composition root: users (the
+ * htpasswd file and the metadata store, admins by `[auth] admin_users`), API tokens, Docker
+ * registry tokens, and the credential resolvers that turn an `Authorization` header into a
+ * principal for every route of every format (Bearer registry token issued at `/v2/token`; Bearer
+ * API token; Basic with a user's password, or with a token as the password under any username).
  */
+import path from 'node:path';
 import type { Kysely } from 'kysely';
+import type { Logger } from '../core/logger.ts';
 import type { Db } from '../db/database.ts';
 import type { AccessControl } from './access.ts';
+import { UserDirectory } from './directory.ts';
+import { HtpasswdUsers } from './htpasswd.ts';
 import type { AuthTables } from './migrations.ts';
 import { RegistryTokenResolver, RegistryTokens, SigningKeys } from './registry-token.ts';
-import { BasicPasswordResolver, BearerTokenResolver } from './resolvers.ts';
+import { BasicPasswordResolver, BearerTokenResolver, TokenAuthenticator } from './resolvers.ts';
 import { TokenStore, UserStore } from './users.ts';
 
+/** The `[auth]` keys identity reads (re-applied on SIGHUP). */
+export interface IdentitySettings {
+  /** Relative paths are taken from the working directory, as NORA does. */
+  readonly htpasswd_file: string;
+  readonly admin_users: readonly string[];
+}
+
+export interface IdentityOptions {
+  readonly log: Logger;
+  /** How often the htpasswd file is polled for changes, ms (default 1000). */
+  readonly htpasswdPollMs?: number;
+}
+
 export interface Identity {
+  /** Users of the metadata store (npm adduser). */
   readonly users: UserStore;
   readonly tokens: TokenStore;
+  /** Every user (htpasswd + store) with their roles: use it for password checks. */
+  readonly directory: UserDirectory;
+  readonly htpasswd: HtpasswdUsers;
   /** Docker registry tokens (`/v2/token`): issued by the OCI format, accepted on every route. */
   readonly registryTokens: RegistryTokens;
+  /** Applies new `[auth]` settings (SIGHUP): re-reads the htpasswd file, admins, drops caches. */
+  reload(settings: IdentitySettings): Promise<void>;
+  /** Resolves when the latest htpasswd read (startup, reload, file change) is done. */
+  settled(): Promise<void>;
+  close(): void;
 }
 
 /**
  * Builds the stores and registers their resolvers on `access`: registry tokens first (a signature
  * check, no database), then API tokens (one indexed lookup, no KDF), then passwords.
+ * The htpasswd file is read before this resolves.
  */
-export function createIdentity(db: Db, access: AccessControl): Identity {
+export async function createIdentity(
+  db: Db,
+  access: AccessControl,
+  settings: IdentitySettings,
+  options: IdentityOptions,
+): Promise<Identity> {
   const authDb: Kysely<AuthTables> = db.$extendTables<AuthTables>();
   const users = new UserStore(authDb);
   const tokens = new TokenStore(authDb);
+  const htpasswd = new HtpasswdUsers({
+    log: options.log,
+    ...(options.htpasswdPollMs === undefined ? {} : { pollIntervalMs: options.htpasswdPollMs }),
+    // Called only after `use` below, once `basic` exists.
+    onChange: () => {
+      basic.clear();
+    },
+  });
+  const directory = new UserDirectory(users, htpasswd, settings.admin_users);
+  const tokenAuth = new TokenAuthenticator(tokens, directory);
+  const basic = new BasicPasswordResolver(directory, tokenAuth);
   const registryTokens = new RegistryTokens(new SigningKeys(authDb));
   access.addResolver(new RegistryTokenResolver(registryTokens));
-  access.addResolver(new BearerTokenResolver(tokens));
-  access.addResolver(new BasicPasswordResolver(users));
-  return { users, tokens, registryTokens };
+  access.addResolver(new BearerTokenResolver(tokenAuth));
+  access.addResolver(basic);
+  await htpasswd.use(path.resolve(settings.htpasswd_file));
+  return {
+    users,
+    tokens,
+    directory,
+    htpasswd,
+    registryTokens,
+    async reload(next: IdentitySettings): Promise<void> {
+      directory.setAdmins(next.admin_users);
+      basic.clear();
+      await htpasswd.use(path.resolve(next.htpasswd_file));
+      basic.clear();
+    },
+    settled: () => htpasswd.settled(),
+    close: () => {
+      htpasswd.close();
+    },
+  };
 }

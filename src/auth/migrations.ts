@@ -1,8 +1,8 @@
 /**
- * Users and tokens (`0050_auth_*`), shared by every format; the composition root (app.ts) adds
- * them to the migration set.
+ * Users and tokens (`0050_auth_*`, `0051_auth_tokens_roles`), shared by every format; the
+ * composition root (app.ts) adds them to the migration set.
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Migration } from 'kysely/migration';
 
 export type UsersTable = {
@@ -29,6 +29,15 @@ export type TokensTable = {
   /** JSON array of CIDRs the token may be used from (empty: anywhere); see networks.ts. */
   cidr_whitelist: string;
   created_at: number;
+  /** `read` | `write` | `admin` (0051); `readonly` is kept equal to `role = 'read'`. */
+  role: string;
+  /** Epoch ms after which the token is refused ("token expired"); null: never. */
+  expires_at: number | null;
+  description: string | null;
+  /** Epoch ms of the last request made with it, written at most once a minute. */
+  last_used_at: number | null;
+  /** JSON array of resource patterns (patterns.ts) the token is limited to; null: no limit. */
+  scope: string | null;
 };
 
 /** Keys that sign Docker registry tokens (registry-token.ts); kept so tokens survive restarts. */
@@ -77,6 +86,22 @@ export const authMigrations: Record<string, Migration> = {
         .on('auth_tokens')
         .column('user_name')
         .execute();
+    },
+  },
+  // NORA's token shape: a role instead of a read-only flag, expiry, description, last use, scope.
+  '0051_auth_tokens_roles': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .alterTable('auth_tokens')
+        .addColumn('role', 'text', (c) => c.notNull().defaultTo('write'))
+        .execute();
+      for (const column of ['expires_at', 'last_used_at'] as const) {
+        await db.schema.alterTable('auth_tokens').addColumn(column, 'integer').execute();
+      }
+      for (const column of ['description', 'scope'] as const) {
+        await db.schema.alterTable('auth_tokens').addColumn(column, 'text').execute();
+      }
+      await sql`UPDATE auth_tokens SET role = 'read' WHERE readonly = 1`.execute(db);
     },
   },
   '0052_auth_signing_keys': {

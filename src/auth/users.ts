@@ -5,29 +5,21 @@
  */
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Principal, Role } from './access.ts';
+import type { Role } from './access.ts';
 import type { AuthTables } from './migrations.ts';
-import { networkListOf } from './networks.ts';
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32 } as const;
-const TOKEN_PREFIX = 'nora_';
 
 export interface User {
   readonly name: string;
   readonly email: string | undefined;
   readonly roles: readonly Role[];
   readonly createdAt: number;
-}
-
-export interface TokenInfo {
-  readonly key: string;
-  /** Masked secret for display (`nora_ab…`). */
-  readonly display: string;
-  readonly user: string;
-  readonly name: string | undefined;
-  readonly readonly: boolean;
-  readonly cidrWhitelist: readonly string[];
-  readonly createdAt: number;
+  /**
+   * False for a row made only to own tokens of a user known from the htpasswd file: it has no
+   * password, and is no account once that user leaves the file.
+   */
+  readonly hasPassword: boolean;
 }
 
 /** Self-registered users may read and publish until the auth issue brings roles management. */
@@ -106,6 +98,7 @@ export class UserStore {
       email: row.email ?? undefined,
       roles: parseRoles(row.roles),
       createdAt: row.created_at,
+      hasPassword: row.password_hash !== '',
     };
   }
 
@@ -144,69 +137,186 @@ export class UserStore {
   }
 }
 
+/** What a token is stored as; the secret itself never is. */
+export interface TokenInfo {
+  /** Public id (`npm token list`'s key, `tokenId` of its principals). */
+  readonly key: string;
+  /** The first 16 hex digits of the secret's sha256: NORA's `hash_prefix`, for revoking. */
+  readonly hashPrefix: string;
+  /** Masked secret for display (`nra_ab12cd…`). */
+  readonly display: string;
+  readonly user: string;
+  /** npm's token name (`npm token create --name`). */
+  readonly name: string | undefined;
+  readonly description: string | undefined;
+  readonly role: Role;
+  /** `role === 'read'`. */
+  readonly readonly: boolean;
+  readonly cidrWhitelist: readonly string[];
+  /** Resource patterns (patterns.ts) the token is limited to; undefined: no limit. */
+  readonly scope: readonly string[] | undefined;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  /** Epoch ms; undefined: never expires. */
+  readonly expiresAt: number | undefined;
+  /** Epoch ms, to the minute (see TokenStore.touch). */
+  readonly lastUsedAt: number | undefined;
+}
+
+export interface NewToken {
+  readonly role?: Role;
+  /** Days until the token expires; undefined: never. */
+  readonly ttlDays?: number | undefined;
+  readonly description?: string | undefined;
+  readonly name?: string | undefined;
+  readonly cidrWhitelist?: readonly string[];
+  readonly scope?: readonly string[] | undefined;
+}
+
+/** New tokens: `nra_` + 256 random bits, NORA's prefix. */
+export const TOKEN_PREFIX = 'nra_';
+/** Tokens made before the NORA prefix; still accepted. */
+export const LEGACY_TOKEN_PREFIX = 'nora_';
+const DAY_MS = 86_400_000;
+/** A token's last-used time is written at most this often (never a write per request). */
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
+/**
+ * True when `secret` has the shape of an API token (`nra_…`, or `nora_…` from before): a Basic
+ * password of this shape is checked as a token, under any username, and never as a password.
+ */
+export function looksLikeToken(secret: string): boolean {
+  return /^(?:nra|nora)_[A-Za-z0-9_-]{20,}$/.test(secret);
+}
+
+/** Roles are ordered read < write < admin; the highest a role list reaches, or undefined. */
+export function highestRole(roles: readonly Role[]): Role | undefined {
+  if (roles.includes('admin')) return 'admin';
+  if (roles.includes('write')) return 'write';
+  if (roles.includes('read')) return 'read';
+  return undefined;
+}
+
+const RANK: Record<Role, number> = { read: 1, write: 2, admin: 3 };
+
+/** A token's role capped by its owner's roles (a write token of a read-only user reads). */
+export function capRole(tokenRole: Role, userRoles: readonly Role[]): Role | undefined {
+  const ceiling = highestRole(userRoles);
+  if (ceiling === undefined) return undefined;
+  return RANK[tokenRole] <= RANK[ceiling] ? tokenRole : ceiling;
+}
+
+export function isRole(value: unknown): value is Role {
+  return value === 'read' || value === 'write' || value === 'admin';
+}
+
+type TokenRow = AuthTables['auth_tokens'];
+
+function tokenInfo(row: TokenRow): TokenInfo {
+  const role: Role = isRole(row.role) ? row.role : row.readonly === 1 ? 'read' : 'write';
+  return {
+    key: row.key,
+    hashPrefix: row.token_hash.slice(0, 16),
+    display: row.token_prefix,
+    user: row.user_name,
+    name: row.name ?? undefined,
+    description: row.description ?? undefined,
+    role,
+    readonly: role === 'read',
+    cidrWhitelist: parseStringArray(row.cidr_whitelist),
+    scope: row.scope === null ? undefined : parseStringArray(row.scope),
+    createdAt: row.created_at,
+    expiresAt: row.expires_at ?? undefined,
+    lastUsedAt: row.last_used_at ?? undefined,
+  };
+}
+
 export class TokenStore {
   readonly #db: Kysely<AuthTables>;
+  /** Keys whose last-used write is in flight or was just made (bounded by the token count). */
+  readonly #touched = new Map<string, number>();
 
   constructor(db: Kysely<AuthTables>) {
     this.#db = db;
   }
 
-  /** Creates a token and returns its secret (shown once) with its info. */
-  async create(
-    user: string,
-    options: { readonly?: boolean; cidrWhitelist?: readonly string[]; name?: string } = {},
-  ): Promise<{ secret: string; info: TokenInfo }> {
+  /**
+   * Creates a token for `user` and returns its secret (shown once) with its info. The owner
+   * must exist (the caller checks, see UserDirectory); a user known only from the htpasswd file
+   * gets a row without a password in `auth_users`, which tokens reference.
+   */
+  async create(user: string, options: NewToken = {}): Promise<{ secret: string; info: TokenInfo }> {
     const secret = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
-    const info: TokenInfo = {
+    const now = Date.now();
+    const role = options.role ?? 'write';
+    const row: TokenRow = {
       key: randomBytes(16).toString('hex'),
-      display: `${secret.slice(0, TOKEN_PREFIX.length + 6)}…`,
-      user,
-      name: options.name,
-      readonly: options.readonly ?? false,
-      cidrWhitelist: options.cidrWhitelist ?? [],
-      createdAt: Date.now(),
+      token_hash: sha256Hex(secret),
+      token_prefix: `${secret.slice(0, TOKEN_PREFIX.length + 6)}…`,
+      user_name: user,
+      name: options.name ?? null,
+      readonly: role === 'read' ? 1 : 0,
+      cidr_whitelist: JSON.stringify(options.cidrWhitelist ?? []),
+      created_at: now,
+      role,
+      expires_at: options.ttlDays === undefined ? null : now + options.ttlDays * DAY_MS,
+      description: options.description ?? null,
+      last_used_at: null,
+      scope: options.scope === undefined ? null : JSON.stringify(options.scope),
     };
-    await this.#db
-      .insertInto('auth_tokens')
-      .values({
-        key: info.key,
-        token_hash: sha256Hex(secret),
-        token_prefix: info.display,
-        user_name: user,
-        name: info.name ?? null,
-        readonly: info.readonly ? 1 : 0,
-        cidr_whitelist: JSON.stringify(info.cidrWhitelist),
-        created_at: info.createdAt,
-      })
-      .execute();
-    return { secret, info };
+    await this.#db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('auth_users')
+        .values({
+          name: user,
+          password_hash: '',
+          email: null,
+          roles: JSON.stringify(DEFAULT_ROLES),
+          created_at: now,
+        })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .execute();
+      await trx.insertInto('auth_tokens').values(row).execute();
+    });
+    return { secret, info: tokenInfo(row) };
   }
 
-  async list(user: string): Promise<TokenInfo[]> {
-    const rows = await this.#db
-      .selectFrom('auth_tokens')
-      .selectAll()
-      .where('user_name', '=', user)
-      .orderBy('created_at')
-      .execute();
-    return rows.map((row) => ({
-      key: row.key,
-      display: row.token_prefix,
-      user: row.user_name,
-      name: row.name ?? undefined,
-      readonly: row.readonly === 1,
-      cidrWhitelist: parseStringArray(row.cidr_whitelist),
-      createdAt: row.created_at,
-    }));
+  /** `user`'s tokens, oldest first; every user's when `user` is undefined. */
+  async list(user?: string): Promise<TokenInfo[]> {
+    let query = this.#db.selectFrom('auth_tokens').selectAll();
+    if (user !== undefined) query = query.where('user_name', '=', user);
+    const rows = await query.orderBy('created_at').orderBy('key').execute();
+    return rows.map(tokenInfo);
   }
 
-  /** Revokes one of `user`'s tokens by key; false when there is no such token. */
-  async revoke(user: string, key: string): Promise<boolean> {
-    const result = await this.#db
-      .deleteFrom('auth_tokens')
-      .where('user_name', '=', user)
-      .where('key', '=', key)
-      .executeTakeFirst();
+  /**
+   * The tokens (of `user`, or anyone's when undefined) that `ref` names: the exact key, or a
+   * prefix of at least 6 characters of the key or of the hash (NORA's `hash_prefix`).
+   */
+  async find(ref: string, user?: string): Promise<TokenInfo[]> {
+    const tokens = await this.list(user);
+    const exact = tokens.filter((t) => t.key === ref);
+    if (exact.length > 0 || ref.length < 6) return exact;
+    const hashes =
+      /^[0-9a-f]+$/.test(ref) && ref.length > 16
+        ? await this.#db
+            .selectFrom('auth_tokens')
+            .select('key')
+            .where('token_hash', 'like', `${ref}%`)
+            .execute()
+        : [];
+    const byHash = new Set(hashes.map((h) => h.key));
+    return tokens.filter(
+      (t) => t.key.startsWith(ref) || t.hashPrefix.startsWith(ref) || byHash.has(t.key),
+    );
+  }
+
+  /** Revokes one token by key (of `user` when given); false when there is no such token. */
+  async revoke(key: string, user?: string): Promise<boolean> {
+    let query = this.#db.deleteFrom('auth_tokens').where('key', '=', key);
+    if (user !== undefined) query = query.where('user_name', '=', user);
+    const result = await query.executeTakeFirst();
+    this.#touched.delete(key);
     return Number(result.numDeletedRows) > 0;
   }
 
@@ -219,35 +329,30 @@ export class TokenStore {
     return Number(result.numDeletedRows) > 0;
   }
 
-  /**
-   * The principal a secret stands for, or undefined. A token with a CIDR whitelist carries it as
-   * `networks`; AccessControl refuses it from other addresses.
-   */
-  async principal(secret: string): Promise<Principal | undefined> {
+  /** The token a secret is, or undefined (expiry is the caller's to judge: see resolvers.ts). */
+  async lookup(secret: string): Promise<TokenInfo | undefined> {
     const row = await this.#db
       .selectFrom('auth_tokens')
-      .innerJoin('auth_users', 'auth_users.name', 'auth_tokens.user_name')
-      .select([
-        'auth_tokens.user_name',
-        'auth_tokens.readonly',
-        'auth_tokens.cidr_whitelist',
-        'auth_users.roles',
-      ])
-      .where('auth_tokens.token_hash', '=', sha256Hex(secret))
+      .selectAll()
+      .where('token_hash', '=', sha256Hex(secret))
       .executeTakeFirst();
-    if (!row) return undefined;
-    const roles = parseRoles(row.roles);
-    // A read-only token narrows the user's roles; it never widens them.
-    const effective: Role[] = row.readonly === 1 ? roles.filter((r) => r === 'read') : roles;
-    if (row.readonly === 1 && effective.length === 0 && roles.length > 0) effective.push('read');
-    const networks = networkListOf(parseStringArray(row.cidr_whitelist));
-    return {
-      kind: 'user',
-      name: row.user_name,
-      roles: effective,
-      ...(networks === undefined ? {} : { networks }),
-      ...(row.readonly === 1 ? { readOnly: true } : {}),
-    };
+    return row ? tokenInfo(row) : undefined;
+  }
+
+  /**
+   * Records a use of `token` at `now` (epoch ms) unless one was recorded less than a minute ago:
+   * at most one write per token per minute, however many requests it makes.
+   */
+  async touch(token: TokenInfo, now = Date.now()): Promise<void> {
+    const last = Math.max(token.lastUsedAt ?? 0, this.#touched.get(token.key) ?? 0);
+    if (now - last < LAST_USED_RESOLUTION_MS) return;
+    if (this.#touched.size > 10_000) this.#touched.clear();
+    this.#touched.set(token.key, now);
+    await this.#db
+      .updateTable('auth_tokens')
+      .set({ last_used_at: now })
+      .where('key', '=', token.key)
+      .execute();
   }
 }
 

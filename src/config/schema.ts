@@ -86,6 +86,14 @@ const authSchema = z.object({
    */
   allow_registration: z.boolean().default(false),
   /**
+   * Users and bcrypt passwords (`htpasswd -B`), NORA's NORA_AUTH_HTPASSWD_FILE; relative to the
+   * working directory. Optional: without it users come from the metadata store (npm adduser).
+   * Re-read on SIGHUP and when it changes.
+   */
+  htpasswd_file: z.string().min(1).default('users.htpasswd'),
+  /** Users whose credentials carry the admin role (NORA_AUTH_ADMIN_USERS, a comma list). */
+  admin_users: z.array(z.string().min(1)).default([]),
+  /**
    * Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For, -Proto and -Host are
    * believed: the client address that token ranges are checked against, and the scheme and host
    * of URLs handed to clients. A request from any other address is taken at its socket address,

@@ -12,6 +12,7 @@
  *   password, secret, auth, signature, credential, api key, session, `_authToken`);
  * - `Bearer`/`Basic` credentials;
  * - bare JWTs (OIDC ID tokens, registry tokens).
+ * - API token secrets (`nra_…`, `nora_…`) anywhere in the text.
  */
 
 export const REDACTED = '[redacted]';
@@ -42,6 +43,9 @@ const PATTERNS: readonly [RegExp, string][] = [
   // A bare JWT (an OIDC ID token or registry token pasted anywhere): header and payload are
   // base64url JSON objects, so both start with "eyJ".
   [/\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, REDACTED],
+  // API token secrets wherever they appear (`nra_…`, and `nora_…` from before the NORA prefix).
+  // (Random base64url: long, with capitals; metric names such as `nora_http_requests_total` are not.)
+  [/\b(nra|nora)_(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{30,}/g, `$1_${REDACTED}`],
   // NORA_DOCKER_UPSTREAMS entries `url|user:token|prefix`: the part after the URL's `|`.
   [/(\bhttps?:\/\/[^|\s,]*\|)[^|,\s"']+/gi, `$1${REDACTED}`],
 ];

@@ -11,6 +11,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '../../auth/access.ts';
+import { requireAccountChangeBy } from '../../auth/api/tokens.ts';
+import type { UserDirectory } from '../../auth/directory.ts';
 import { invalidCidrs, MAX_CIDRS } from '../../auth/networks.ts';
 import type { TokenInfo, TokenStore, UserStore } from '../../auth/users.ts';
 import { RegistryError } from '../../core/errors.ts';
@@ -35,11 +37,22 @@ export const WEB_LOGIN_DONE = '/-/v1/login/done';
 export const WEB_LOGIN_OPEN = '/-/v1/login/open';
 
 export class NpmAccounts {
+  readonly #directory: UserDirectory;
   readonly #users: UserStore;
   readonly #tokens: TokenStore;
   readonly #policy: AccountPolicy;
 
-  constructor(users: UserStore, tokens: TokenStore, policy: AccountPolicy) {
+  /**
+   * `directory` checks passwords (the htpasswd file first, then the store); `users` is the store
+   * that `npm adduser` writes to; `tokens` are the shared API tokens (npm's are the same ones).
+   */
+  constructor(
+    directory: UserDirectory,
+    users: UserStore,
+    tokens: TokenStore,
+    policy: AccountPolicy,
+  ) {
+    this.#directory = directory;
     this.#users = users;
     this.#tokens = tokens;
     this.#policy = policy;
@@ -61,7 +74,12 @@ export class NpmAccounts {
     }
     if (password.length > 1024) throw new RegistryError('BAD_REQUEST', 'password is too long');
     const email = typeof body['email'] === 'string' ? body['email'] : undefined;
-    if (this.#policy.allowRegistration()) {
+    if (this.#directory.inHtpasswd(urlName)) {
+      // The operator's file decides this user's password; nothing is registered.
+      if (!(await this.#directory.verify(urlName, password))) {
+        throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
+      }
+    } else if (this.#policy.allowRegistration()) {
       const created = await this.#users.create(urlName, password, email);
       if (!created && !(await this.#users.verify(urlName, password))) {
         throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
@@ -80,7 +98,10 @@ export class NpmAccounts {
       }
       throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
     }
-    const { secret } = await this.#tokens.create(urlName);
+    const { secret } = await this.#tokens.create(urlName, {
+      role: 'write',
+      description: 'npm login',
+    });
     return { ok: true, id: `org.couchdb.user:${urlName}`, rev: '1', token: secret };
   }
 
@@ -122,11 +143,12 @@ export class NpmAccounts {
     if (user !== urlName)
       throw new RegistryError('DENIED', 'you may only read your own user document');
     const found = await this.#users.get(user);
-    if (!found) throw new RegistryError('NOT_FOUND', 'user not found');
+    if (!found && !this.#directory.inHtpasswd(user))
+      throw new RegistryError('NOT_FOUND', 'user not found');
     return {
       _id: `org.couchdb.user:${user}`,
       name: user,
-      ...(found.email ? { email: found.email } : {}),
+      ...(found?.email ? { email: found.email } : {}),
       type: 'user',
       roles: [],
     };
@@ -152,9 +174,11 @@ export class NpmAccounts {
 
   async createToken(principal: Principal, body: Json): Promise<Json> {
     const user = requireUser(principal);
+    // Account changes need the write or admin role: a read-only token cannot mint tokens.
+    requireAccountChangeBy(principal);
     const password = body['password'];
     // npm sends the password to confirm; a token may not mint tokens without it.
-    if (typeof password !== 'string' || !(await this.#users.verify(user, password))) {
+    if (typeof password !== 'string' || !(await this.#directory.verify(user, password))) {
       throw new RegistryError(
         'UNAUTHORIZED',
         'password is required and must be correct to create a token',
@@ -185,25 +209,28 @@ export class NpmAccounts {
     const name = typeof body['name'] === 'string' ? body['name'].slice(0, 128) : undefined;
     const { secret, info } = await this.#tokens.create(user, {
       ...(name === undefined ? {} : { name }),
-      readonly: readOnlyRequested(body),
+      role: readOnlyRequested(body) ? 'read' : 'write',
+      description: 'npm token create',
       cidrWhitelist: cidrs,
     });
     return { ...tokenJson(info), token: secret };
   }
 
+  /**
+   * `npm token revoke <id>`: any token of the user, whatever made it (npm, the API, the CLI),
+   * by key, key prefix or hash prefix. A read-only token may not (403).
+   */
   async revokeToken(principal: Principal, keyOrPrefix: string): Promise<void> {
     const user = requireUser(principal);
-    const tokens = await this.#tokens.list(user);
-    const matches = tokens.filter(
-      (t) => t.key === keyOrPrefix || (keyOrPrefix.length >= 6 && t.key.startsWith(keyOrPrefix)),
-    );
+    requireAccountChangeBy(principal);
+    const matches = await this.#tokens.find(keyOrPrefix, user);
     if (matches.length !== 1 || !matches[0]) {
       throw new RegistryError(
         matches.length === 0 ? 'NOT_FOUND' : 'BAD_REQUEST',
         matches.length === 0 ? 'token not found' : 'token id is ambiguous',
       );
     }
-    await this.#tokens.revoke(user, matches[0].key);
+    await this.#tokens.revoke(matches[0].key, user);
   }
 }
 
@@ -239,7 +266,7 @@ function tokenJson(info: TokenInfo): Json {
   return {
     key: info.key,
     token: info.display,
-    name: info.name ?? `token-${info.key.slice(0, 6)}`,
+    name: info.name ?? info.description ?? `token-${info.key.slice(0, 6)}`,
     readonly: info.readonly,
     cidr_whitelist: info.cidrWhitelist.length > 0 ? info.cidrWhitelist : null,
     created,

@@ -78,7 +78,7 @@ export const npmFormat: FormatModule = {
         failures: context.metrics.groupMemberFailures,
       }),
     });
-    const accounts = new NpmAccounts(users, tokens, {
+    const accounts = new NpmAccounts(context.identity.directory, users, tokens, {
       allowRegistration: () => context.config().auth.allow_registration,
       authEnabled: () => context.access.authEnabled,
     });

@@ -34,7 +34,7 @@ describe('npm accounts and tokens (auth enabled)', () => {
     const alice = new NpmHttp(`${server.url}/npm`);
     const reply = await alice.login('alice', 's3cret-pass');
     assert.equal(reply.status, 201, reply.text);
-    assert.match(alice.token ?? '', /^nora_/);
+    assert.match(alice.token ?? '', /^nra_/);
     assert.deepEqual((await alice.request('GET', '/-/whoami')).json(), { username: 'alice' });
     assert.equal((await alice.publish({ name: 'secured', version: '1.0.0' })).status, 201);
     const doc = (await anon.packument('secured')).json<{

@@ -99,3 +99,18 @@ test('the logger redacts every line: messages, objects, errors and their stacks'
   assert.match(lines[0] ?? '', /"url":"\/npm\/-\/user\/token\/\[redacted\]"/);
   assert.match(lines[2] ?? '', /"stack":"Error: bad request \/npm\/-\/user\/token\/\[redacted\]/);
 });
+
+test('API token secrets are redacted anywhere in the text; metric names are not tokens', () => {
+  const secret = 'nra_Q9x-7pLm2ZbV4kT8sR1wY6cN3hJ0dF5gA2eU9iO7qWs';
+  const legacy = 'nora_k3J9-xLq2MzP8vB5nR7tY1wC4hG6dS0fA3eU9iO2pQe';
+  for (const text of [
+    `revoke failed for ${secret}`,
+    `{"token":"${secret}"}`,
+    `basic auth as x:${legacy} refused`,
+  ]) {
+    const out = redactText(text);
+    assert.ok(!out.includes(secret.slice(4)) && !out.includes(legacy.slice(5)), out);
+  }
+  const metrics = 'nora_http_requests_total nora_docker_prefetched_blobs_total';
+  assert.equal(redactText(metrics), metrics);
+});

@@ -1,0 +1,298 @@
+/**
+ * NORA's token API, protocol logic only (routes.ts carries it over HTTP):
+ * - `POST /api/tokens` — create: `{username, password, role, ttl_days, description, scope}`, or
+ *   the request's own credential instead of username/password → `{token, …}`, the secret once;
+ * - `POST /api/tokens/list` — the tokens of that user, never their secrets;
+ * - `POST /api/tokens/revoke` — by `hash_prefix` or `id`;
+ * - `POST /api/v1/admin/tokens` — admins only: `{action: "list" | "create" | "revoke", user, …}`
+ *   lists every user's tokens (or one user's), creates a token for a named user, revokes any.
+ *
+ * Account changes (create, revoke) need the write or admin role: a read-only token can list its
+ * user's tokens but neither make nor revoke one. A token limited to some resources (scope,
+ * CIDR ranges) or a short-lived CI identity may not mint tokens: the new token would outlive
+ * or outreach it. Only admins (`[auth] admin_users`) get admin tokens (NORA's GHSA-78cx fix).
+ */
+import { RegistryError } from '../../core/errors.ts';
+import { hasRole, type Principal, type Role } from '../access.ts';
+import type { UserDirectory } from '../directory.ts';
+import { patternProblem } from '../patterns.ts';
+import { isRole, type TokenInfo, type TokenStore } from '../users.ts';
+
+export type Json = Record<string, unknown>;
+
+/** Bounds on what a create body may ask. */
+export const MAX_TTL_DAYS = 3650;
+export const MAX_SCOPE_PATTERNS = 32;
+const MAX_DESCRIPTION = 256;
+
+/** Who a request acts as: from credentials in the body, or the request's principal. */
+interface Subject {
+  readonly name: string;
+  readonly roles: readonly Role[];
+  readonly readOnly: boolean;
+  /** Narrowed credentials (scope, address ranges, CI identities) may not mint tokens. */
+  readonly narrowed: boolean;
+}
+
+/** What a new token asks for, validated. */
+export interface TokenRequest {
+  readonly role: Role;
+  readonly ttlDays: number | undefined;
+  readonly description: string | undefined;
+  readonly scope: readonly string[] | undefined;
+}
+
+export class TokenApi {
+  readonly #directory: UserDirectory;
+  readonly #tokens: TokenStore;
+
+  constructor(directory: UserDirectory, tokens: TokenStore) {
+    this.#directory = directory;
+    this.#tokens = tokens;
+  }
+
+  /** `POST /api/tokens`. Default role: read (least privilege; ask for write to publish). */
+  async create(principal: Principal, body: Json): Promise<Json> {
+    const subject = await this.#subject(principal, body);
+    requireAccountChange(subject);
+    const request = parseTokenRequest(body);
+    if (request.role === 'admin' && !subject.roles.includes('admin')) {
+      throw new RegistryError(
+        'DENIED',
+        'only admins ([auth] admin_users, with an admin credential) may create admin tokens',
+      );
+    }
+    return this.#mint(subject.name, request);
+  }
+
+  /** `POST /api/tokens/list`. */
+  async list(principal: Principal, body: Json): Promise<Json> {
+    const subject = await this.#subject(principal, body);
+    const tokens = await this.#tokens.list(subject.name);
+    return { tokens: tokens.map((t) => tokenJson(t)) };
+  }
+
+  /** `POST /api/tokens/revoke`: one of the user's own tokens. */
+  async revoke(principal: Principal, body: Json): Promise<Json> {
+    const subject = await this.#subject(principal, body);
+    requireAccountChange(subject);
+    const token = await this.#findOne(body, subject.name);
+    await this.#tokens.revoke(token.key, subject.name);
+    return { revoked: true, id: token.key, hash_prefix: token.hashPrefix };
+  }
+
+  /** `POST /api/v1/admin/tokens` (see the module comment). */
+  async admin(principal: Principal, body: Json): Promise<Json> {
+    const subject = await this.#subject(principal, body);
+    if (!subject.roles.includes('admin')) {
+      throw new RegistryError('DENIED', 'this endpoint is for admins ([auth] admin_users)');
+    }
+    const action = body['action'] ?? 'list';
+    const user = optionalString(body, 'user', 128);
+    switch (action) {
+      case 'list': {
+        const tokens = await this.#tokens.list(user);
+        return { tokens: tokens.map((t) => tokenJson(t)) };
+      }
+      case 'create': {
+        requireAccountChange(subject);
+        if (user === undefined) throw new RegistryError('BAD_REQUEST', '"user" is required');
+        const owner = await this.#directory.account(user);
+        if (!owner) throw new RegistryError('NOT_FOUND', `no user "${user}"`);
+        const request = parseTokenRequest(body);
+        if (request.role === 'admin' && !owner.roles.includes('admin')) {
+          throw new RegistryError(
+            'BAD_REQUEST',
+            `"${user}" is not an admin ([auth] admin_users): an admin token of theirs would only write`,
+          );
+        }
+        return this.#mint(user, request);
+      }
+      case 'revoke': {
+        requireAccountChange(subject);
+        const token = await this.#findOne(body, user);
+        await this.#tokens.revoke(token.key);
+        return { revoked: true, id: token.key, hash_prefix: token.hashPrefix, user: token.user };
+      }
+      default:
+        throw new RegistryError('BAD_REQUEST', '"action" must be "list", "create" or "revoke"');
+    }
+  }
+
+  async #mint(user: string, request: TokenRequest): Promise<Json> {
+    const { secret, info } = await this.#tokens.create(user, {
+      role: request.role,
+      ttlDays: request.ttlDays,
+      description: request.description,
+      scope: request.scope,
+    });
+    return { token: secret, ...tokenJson(info) };
+  }
+
+  async #findOne(body: Json, user: string | undefined): Promise<TokenInfo> {
+    const ref = optionalString(body, 'hash_prefix', 128) ?? optionalString(body, 'id', 128);
+    if (ref === undefined) {
+      throw new RegistryError('BAD_REQUEST', '"hash_prefix" (or "id") of the token is required');
+    }
+    const matches = await this.#tokens.find(ref, user);
+    if (matches.length > 1) throw new RegistryError('BAD_REQUEST', 'token id is ambiguous');
+    const [token] = matches;
+    if (!token) throw new RegistryError('NOT_FOUND', 'token not found');
+    return token;
+  }
+
+  async #subject(principal: Principal, body: Json): Promise<Subject> {
+    const username = body['username'];
+    const password = body['password'];
+    if (username !== undefined || password !== undefined) {
+      if (typeof username !== 'string' || typeof password !== 'string') {
+        throw new RegistryError('BAD_REQUEST', '"username" and "password" must both be strings');
+      }
+      if (password.length > 1024) throw new RegistryError('BAD_REQUEST', 'password is too long');
+      const account = await this.#directory.verify(username, password);
+      if (!account) throw new RegistryError('UNAUTHORIZED', 'invalid username or password');
+      return { name: account.name, roles: account.roles, readOnly: false, narrowed: false };
+    }
+    if (principal.kind !== 'user') {
+      throw new RegistryError(
+        'UNAUTHORIZED',
+        'authentication required: send "username" and "password", or an Authorization header',
+      );
+    }
+    return subjectOf(principal);
+  }
+}
+
+/**
+ * Throws DENIED unless the request's credential may change its user's account (create or revoke
+ * tokens): the write or admin role, not read-only, not narrowed (scope, address ranges, CI).
+ * For account endpoints outside this API (npm's `/-/npm/v1/tokens`).
+ */
+export function requireAccountChangeBy(principal: Principal): void {
+  if (principal.kind !== 'user') {
+    throw new RegistryError('UNAUTHORIZED', 'authentication required');
+  }
+  requireAccountChange(subjectOf(principal));
+}
+
+function subjectOf(principal: Principal & { kind: 'user' }): Subject {
+  return {
+    name: principal.name,
+    roles: principal.roles,
+    readOnly: principal.readOnly === true,
+    narrowed:
+      principal.scope !== undefined ||
+      principal.networks !== undefined ||
+      principal.credential === 'oidc' ||
+      principal.credential === 'registry-token',
+  };
+}
+
+/** Throws DENIED unless the subject may change the account (create or revoke tokens). */
+function requireAccountChange(subject: Subject): void {
+  if (subject.readOnly || !hasRole(subject.roles, 'write')) {
+    throw new RegistryError(
+      'DENIED',
+      'a read-only credential may not create or revoke tokens (account changes need the write or admin role)',
+    );
+  }
+  if (subject.narrowed) {
+    throw new RegistryError(
+      'DENIED',
+      'a credential limited to some resources or addresses, or a CI identity, may not create or revoke tokens',
+    );
+  }
+}
+
+/**
+ * Validates what a create body asks: `role` (read | write | admin, default read), `ttl_days`
+ * (1–3650, absent or null: never expires), `description` (≤ 256 characters), `scope` (resource
+ * patterns, patterns.ts). Throws BAD_REQUEST naming the field.
+ */
+export function parseTokenRequest(body: Json, defaultRole: Role = 'read'): TokenRequest {
+  const role = body['role'] ?? defaultRole;
+  if (!isRole(role)) throw new RegistryError('BAD_REQUEST', '"role" must be read, write or admin');
+  const ttl = body['ttl_days'];
+  if (
+    ttl !== undefined &&
+    ttl !== null &&
+    (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_DAYS)
+  ) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `"ttl_days" must be a whole number of days from 1 to ${MAX_TTL_DAYS}`,
+    );
+  }
+  const description = optionalString(body, 'description', MAX_DESCRIPTION);
+  const scope = parseScope(body['scope']);
+  return {
+    role,
+    ttlDays: typeof ttl === 'number' ? ttl : undefined,
+    description,
+    scope,
+  };
+}
+
+/** A token scope: a non-empty list of resource patterns, or undefined (no limit). */
+export function parseScope(value: unknown): readonly string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const list = typeof value === 'string' ? [value] : value;
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    !list.every((p): p is string => typeof p === 'string')
+  ) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      '"scope" must be a non-empty list of resource patterns such as "team/**" or "npm:@corp/*"',
+    );
+  }
+  if (list.length > MAX_SCOPE_PATTERNS) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `"scope" may list at most ${MAX_SCOPE_PATTERNS} patterns`,
+    );
+  }
+  for (const pattern of list) {
+    const problem = patternProblem(pattern);
+    if (problem !== undefined) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `invalid scope pattern ${JSON.stringify(pattern.slice(0, 80))}: ${problem}`,
+      );
+    }
+  }
+  return list;
+}
+
+function optionalString(body: Json, key: string, max: number): string | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.length > max) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `"${key}" must be a string of at most ${max} characters`,
+    );
+  }
+  return value;
+}
+
+function iso(ms: number | undefined): string | null {
+  return ms === undefined ? null : new Date(ms).toISOString();
+}
+
+/** A token as the API shows it: never the secret, nor enough of it to matter. */
+export function tokenJson(info: TokenInfo, now = Date.now()): Json {
+  return {
+    id: info.key,
+    hash_prefix: info.hashPrefix,
+    user: info.user,
+    role: info.role,
+    description: info.description ?? info.name ?? null,
+    scope: info.scope ?? null,
+    created_at: iso(info.createdAt),
+    expires_at: iso(info.expiresAt),
+    expired: info.expiresAt !== undefined && info.expiresAt <= now,
+    last_used_at: iso(info.lastUsedAt),
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * Who the users are: the htpasswd file (operators' accounts, `htpasswd -B`) and the metadata
+ * store (`npm adduser`), with the admins named by `[auth] admin_users`. A user in both is one
+ * user: the htpasswd entry decides the password check (the operator's file wins over a
+ * self-registered password), the store keeps its e-mail and its tokens.
+ */
+import type { Role } from './access.ts';
+import type { HtpasswdUsers } from './htpasswd.ts';
+import { DEFAULT_ROLES, type UserStore } from './users.ts';
+
+export interface Account {
+  readonly name: string;
+  /** The user's roles, `admin` included when `[auth] admin_users` names it. */
+  readonly roles: readonly Role[];
+  readonly source: 'htpasswd' | 'store';
+}
+
+export class UserDirectory {
+  readonly #users: UserStore;
+  readonly #htpasswd: HtpasswdUsers;
+  #admins: ReadonlySet<string>;
+
+  constructor(users: UserStore, htpasswd: HtpasswdUsers, admins: readonly string[] = []) {
+    this.#users = users;
+    this.#htpasswd = htpasswd;
+    this.#admins = new Set(admins);
+  }
+
+  /** `[auth] admin_users` (SIGHUP may change it). */
+  setAdmins(admins: readonly string[]): void {
+    this.#admins = new Set(admins);
+  }
+
+  isAdmin(name: string): boolean {
+    return this.#admins.has(name);
+  }
+
+  /**
+   * The user named `name`, or undefined: in the htpasswd file, or in the store with a password.
+   * A store row without a password (made to own tokens of an htpasswd user) is no account once
+   * the user has left the file, so that user's tokens stop working with it.
+   */
+  async account(name: string): Promise<Account | undefined> {
+    if (this.#htpasswd.has(name)) return this.#withAdmin(name, DEFAULT_ROLES, 'htpasswd');
+    const stored = await this.#users.get(name);
+    if (!stored?.hasPassword) return undefined;
+    return this.#withAdmin(name, stored.roles, 'store');
+  }
+
+  /** The account when `password` is right for `name` (htpasswd first), else undefined. */
+  async verify(name: string, password: string): Promise<Account | undefined> {
+    const inFile = await this.#htpasswd.verify(name, password);
+    if (inFile === true) return this.#withAdmin(name, DEFAULT_ROLES, 'htpasswd');
+    if (inFile === false) return undefined;
+    const stored = await this.#users.verify(name, password);
+    return stored ? this.#withAdmin(name, stored.roles, 'store') : undefined;
+  }
+
+  /** True when `name` is a user of the htpasswd file (its password is not the store's). */
+  inHtpasswd(name: string): boolean {
+    return this.#htpasswd.has(name);
+  }
+
+  #withAdmin(name: string, roles: readonly Role[], source: Account['source']): Account {
+    const all =
+      this.#admins.has(name) && !roles.includes('admin') ? [...roles, 'admin' as const] : roles;
+    return { name, roles: all, source };
+  }
+}

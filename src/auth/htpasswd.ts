@@ -1,0 +1,219 @@
+/**
+ * Users from an Apache htpasswd file (`[auth] htpasswd_file`, NORA_AUTH_HTPASSWD_FILE), as NORA
+ * reads it: bcrypt entries only (`htpasswd -B`: `$2y$`, `$2a$`, `$2b$`). Other hash kinds (MD5
+ * `$apr1$`, `{SHA}`, crypt, plain text) are weak or unsalted: their lines are skipped with a
+ * warning naming the user and the line, never a crash.
+ *
+ * The file is re-read on SIGHUP (Identity.reload) and when it changes on disk (polled with
+ * fs.watchFile, which also sees a file that is created later or replaced by rename, as editors
+ * and `htpasswd` itself do). A file that disappears or becomes unreadable keeps the last good
+ * users: a half-finished edit never locks everyone out.
+ */
+import fs from 'node:fs';
+import bcrypt from 'bcryptjs';
+import { errnoCode } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+
+/** A line of the file that was not taken, and why (for the warning). */
+export interface HtpasswdProblem {
+  readonly line: number;
+  readonly user: string | undefined;
+  readonly reason: string;
+}
+
+export interface ParsedHtpasswd {
+  /** user → bcrypt hash */
+  readonly users: ReadonlyMap<string, string>;
+  readonly problems: readonly HtpasswdProblem[];
+}
+
+const BCRYPT = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+
+/** The kind of a non-bcrypt hash, for the warning (never the hash itself). */
+function hashKind(hash: string): string {
+  if (hash.startsWith('$apr1$')) return 'MD5 ($apr1$)';
+  if (hash.startsWith('{SHA}')) return 'SHA-1 ({SHA})';
+  if (hash.startsWith('$5$') || hash.startsWith('$6$')) return 'SHA-crypt';
+  if (hash.startsWith('$2')) return 'malformed bcrypt';
+  if (/^[./A-Za-z0-9]{13}$/.test(hash)) return 'DES crypt';
+  return 'plain text or unknown';
+}
+
+/**
+ * Parses htpasswd text: `user:hash` per line; blank lines and `#` comments are ignored. Only
+ * bcrypt hashes are taken; a later line for the same user wins, as Apache's own lookup does not
+ * say otherwise and an appended line is what an operator means.
+ */
+export function parseHtpasswd(text: string): ParsedHtpasswd {
+  const users = new Map<string, string>();
+  const problems: HtpasswdProblem[] = [];
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const colon = line.indexOf(':');
+    if (colon <= 0) {
+      problems.push({ line: index + 1, user: undefined, reason: 'not a "user:hash" line' });
+      return;
+    }
+    const user = line.slice(0, colon);
+    const hash = line.slice(colon + 1);
+    if (!BCRYPT.test(hash)) {
+      problems.push({
+        line: index + 1,
+        user,
+        reason: `${hashKind(hash)} hash: only bcrypt (htpasswd -B) is accepted`,
+      });
+      return;
+    }
+    users.set(user, hash);
+  });
+  return { users, problems };
+}
+
+export interface HtpasswdOptions {
+  readonly log: Logger;
+  /** How often the file is polled for changes, ms (tests make it short). */
+  readonly pollIntervalMs?: number;
+  /** Called after a re-read that changed the users (verified-credential caches drop). */
+  readonly onChange?: () => void;
+}
+
+const DEBOUNCE_MS = 150;
+
+/** The users of one htpasswd file, kept current (see the module comment). */
+export class HtpasswdUsers {
+  readonly #log: Logger;
+  readonly #pollIntervalMs: number;
+  readonly #onChange: () => void;
+  #file: string | undefined;
+  #users: ReadonlyMap<string, string> = new Map();
+  #watching: string | undefined;
+  #debounce: NodeJS.Timeout | undefined;
+  #loading: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: HtpasswdOptions) {
+    this.#log = options.log;
+    this.#pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.#onChange = options.onChange ?? (() => undefined);
+  }
+
+  /** The absolute path read, or undefined before `use`. */
+  get file(): string | undefined {
+    return this.#file;
+  }
+
+  get size(): number {
+    return this.#users.size;
+  }
+
+  has(user: string): boolean {
+    return this.#users.has(user);
+  }
+
+  /**
+   * Reads `file` (an absolute path) and watches it; a new path (a SIGHUP reload) drops the old
+   * users and the old watch. Resolves when the read is done; never rejects.
+   */
+  use(file: string): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (file !== this.#file) {
+      this.#unwatch();
+      this.#file = file;
+      this.#users = new Map();
+      this.#watch(file);
+      this.#loading = this.#load(file, true);
+    } else {
+      this.#loading = this.#load(file, false);
+    }
+    return this.#loading;
+  }
+
+  /** Resolves once the latest read (startup, reload or file change) is done. */
+  settled(): Promise<void> {
+    return this.#loading;
+  }
+
+  /**
+   * true: the user is in the file and the password matches; false: in the file, wrong password;
+   * undefined: not in the file (the metadata store decides).
+   */
+  async verify(user: string, password: string): Promise<boolean | undefined> {
+    const hash = this.#users.get(user);
+    if (hash === undefined) return undefined;
+    // bcryptjs reads $2y$ (PHP's and Apache's name for the fixed $2a$) like $2b$.
+    return bcrypt.compare(password, hash);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#unwatch();
+  }
+
+  async #load(file: string, first: boolean): Promise<void> {
+    let text: string;
+    try {
+      text = await fs.promises.readFile(file, 'utf8');
+    } catch (err) {
+      if (file !== this.#file) return;
+      const code = errnoCode(err);
+      if (first && code === 'ENOENT') {
+        this.#log.info(
+          { file },
+          'no htpasswd file: users come only from the metadata store (npm adduser) until it is created',
+        );
+      } else {
+        this.#log.warn(
+          { file, code, users: this.#users.size },
+          'htpasswd file could not be read: keeping the users read before',
+        );
+      }
+      return;
+    }
+    if (file !== this.#file) return; // a reload moved to another file meanwhile
+    const parsed = parseHtpasswd(text);
+    for (const problem of parsed.problems) {
+      this.#log.warn(
+        { file, line: problem.line, user: problem.user },
+        `htpasswd line ${problem.line}${problem.user === undefined ? '' : ` (user "${problem.user}")`} skipped: ${problem.reason}`,
+      );
+    }
+    const changed = !sameUsers(this.#users, parsed.users);
+    this.#users = parsed.users;
+    if (changed || first) {
+      this.#log.info({ file, users: parsed.users.size }, 'htpasswd users loaded');
+    }
+    if (changed) this.#onChange();
+  }
+
+  #watch(file: string): void {
+    this.#watching = file;
+    fs.watchFile(file, { interval: this.#pollIntervalMs, persistent: false }, this.#listener);
+  }
+
+  #unwatch(): void {
+    if (this.#debounce !== undefined) clearTimeout(this.#debounce);
+    if (this.#watching !== undefined) fs.unwatchFile(this.#watching, this.#listener);
+    this.#watching = undefined;
+  }
+
+  readonly #listener = (current: fs.Stats, previous: fs.Stats): void => {
+    if (current.mtimeMs === previous.mtimeMs && current.size === previous.size) {
+      if (current.ino === previous.ino) return;
+    }
+    if (this.#debounce !== undefined) clearTimeout(this.#debounce);
+    // Several writes in a row (an editor's save) make one re-read.
+    this.#debounce = setTimeout(() => {
+      this.#debounce = undefined;
+      const file = this.#file;
+      if (file !== undefined && !this.#closed) this.#loading = this.#load(file, false);
+    }, DEBOUNCE_MS);
+    this.#debounce.unref();
+  };
+}
+
+function sameUsers(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [user, hash] of a) if (b.get(user) !== hash) return false;
+  return true;
+}

@@ -1,0 +1,135 @@
+/**
+ * API tokens with real OCI clients, auth on and anonymous read off: `podman login` with any
+ * username and an `nra_` token (a wrong token fails), skopeo push and pull with `--creds
+ * token:nra_…` and with an htpasswd user's password; a read token pulls but cannot push; a token
+ * limited to one namespace (`team-a/**`) cannot read another.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import bcrypt from 'bcryptjs';
+import type { TestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { missingTools, run } from '../../helpers/tools.ts';
+import { startOciServer } from '../../integration/oci/helpers.ts';
+import { buildOciLayout } from '../oci-proxy/fixtures.ts';
+
+const skip = missingTools('skopeo', 'podman');
+
+describe('OCI clients with API tokens', { skip }, () => {
+  let server: TestServer;
+  let work: { path: string; [Symbol.asyncDispose](): Promise<void> };
+  const tokens: Record<'write' | 'read' | 'scoped', string> = { write: '', read: '', scoped: '' };
+
+  const env = (): NodeJS.ProcessEnv => ({
+    ...process.env,
+    REGISTRY_AUTH_FILE: path.join(work.path, 'auth.json'),
+    CONTAINERS_REGISTRIES_CONF: path.join(work.path, 'registries.conf'),
+    HOME: work.path,
+  });
+  const tool = (name: string, args: readonly string[]) =>
+    run(name, args, { env: env(), cwd: work.path, timeoutMs: 120_000, check: false });
+  const layout = () => `oci:${path.join(work.path, 'layout')}:v1`;
+  const push = (creds: string, image: string) =>
+    tool('skopeo', [
+      'copy',
+      '--dest-tls-verify=false',
+      '--dest-creds',
+      creds,
+      layout(),
+      `docker://${server.host}/${image}`,
+    ]);
+  const pull = (creds: string, image: string) =>
+    tool('skopeo', [
+      'inspect',
+      '--tls-verify=false',
+      '--creds',
+      creds,
+      '--raw',
+      `docker://${server.host}/${image}`,
+    ]);
+
+  before(async () => {
+    work = await tempDir('nora-oci-tokens-');
+    await fs.writeFile(path.join(work.path, 'auth.json'), '{"auths":{}}');
+    await fs.writeFile(
+      path.join(work.path, 'registries.conf'),
+      'unqualified-search-registries = []\n',
+    );
+    const htpasswd = path.join(work.path, 'users.htpasswd');
+    await fs.writeFile(htpasswd, `dora:${bcrypt.hashSync('dora-pw', 5)}\n`);
+    server = await startOciServer({
+      config: {
+        docker: { upstreams: [] },
+        auth: { enabled: true, anonymous_read: false, htpasswd_file: htpasswd },
+      },
+    });
+    for (const [kind, body] of [
+      ['write', { role: 'write' }],
+      ['read', { role: 'read' }],
+      ['scoped', { role: 'write', scope: ['team-a/**'] }],
+    ] as const) {
+      const res = await fetch(`${server.url}/api/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'dora', password: 'dora-pw', ...body }),
+      });
+      assert.equal(res.status, 200);
+      tokens[kind] = ((await res.json()) as { token: string }).token;
+    }
+    await buildOciLayout(path.join(work.path, 'layout'), 'v1', { layerSizes: [2048] });
+  });
+
+  after(async () => {
+    await server.close();
+    await work[Symbol.asyncDispose]();
+  });
+
+  test('podman login with any username and a token; a wrong token fails', async () => {
+    for (const user of ['token', 'dora', 'ci-bot']) {
+      const ok = await tool('podman', [
+        'login',
+        '--tls-verify=false',
+        '-u',
+        user,
+        '-p',
+        tokens.write,
+        server.host,
+      ]);
+      assert.equal(ok.code, 0, `${user}: ${ok.stderr}`);
+    }
+    const wrong = await tool('podman', [
+      'login',
+      '--tls-verify=false',
+      '-u',
+      'token',
+      '-p',
+      `nra_${'W'.repeat(43)}`,
+      server.host,
+    ]);
+    assert.notEqual(wrong.code, 0, `an unknown token logged in: ${wrong.stdout}`);
+  });
+
+  test('skopeo: push/pull with a token and with a password; a read token cannot push', async () => {
+    assert.equal((await push(`token:${tokens.write}`, 'team-a/app:v1')).code, 0);
+    assert.equal((await push('dora:dora-pw', 'team-b/app:v1')).code, 0);
+    const pulled = await pull(`anything:${tokens.read}`, 'team-a/app:v1');
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.match(pulled.stdout, /schemaVersion/);
+    const refused = await push(`token:${tokens.read}`, 'team-a/app:v2');
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /denied|read-only|403/i);
+  });
+
+  test('a token limited to team-a/** cannot read team-b', async () => {
+    assert.equal((await push(`token:${tokens.write}`, 'team-a/lib:v1')).code, 0);
+    assert.equal((await push(`token:${tokens.write}`, 'team-b/lib:v1')).code, 0);
+    const own = await pull(`token:${tokens.scoped}`, 'team-a/lib:v1');
+    assert.equal(own.code, 0, own.stderr);
+    const other = await pull(`token:${tokens.scoped}`, 'team-b/lib:v1');
+    assert.notEqual(other.code, 0, 'read across namespaces');
+    assert.equal((await push(`token:${tokens.scoped}`, 'team-a/new:v1')).code, 0);
+    assert.notEqual((await push(`token:${tokens.scoped}`, 'team-b/new:v1')).code, 0);
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * `nora token create|list|revoke` run as real processes (bin/nora.js) on a config file's
+ * database, offline; the printed secret then works against a server on that database, and a
+ * revoked one stops working. Exit codes: 0 ok, 1 failure, 2 usage.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import bcrypt from 'bcryptjs';
+import { startTestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { PROJECT_ROOT, run } from '../../helpers/tools.ts';
+
+const BIN = path.join(PROJECT_ROOT, 'bin/nora.js');
+
+function cleanEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      (entry): entry is [string, string] => !entry[0].startsWith('NORA_') && entry[1] !== undefined,
+    ),
+  );
+}
+
+describe('nora token', () => {
+  test('create prints a secret once that works; list shows it without it; revoke ends it', async () => {
+    await using dir = await tempDir('nora-cli-tokens-');
+    const htpasswd = path.join(dir.path, 'users.htpasswd');
+    await fs.writeFile(
+      htpasswd,
+      `ops:${bcrypt.hashSync('ops-pw', 4)}\nroot:${bcrypt.hashSync('root-pw', 4)}\n`,
+    );
+    const config = path.join(dir.path, 'config.toml');
+    await fs.writeFile(
+      config,
+      [
+        '[storage]',
+        `path = ${JSON.stringify(path.join(dir.path, 'storage'))}`,
+        '[auth]',
+        'enabled = true',
+        'anonymous_read = false',
+        `htpasswd_file = ${JSON.stringify(htpasswd)}`,
+        'admin_users = ["root"]',
+        '',
+      ].join('\n'),
+    );
+    const nora = (args: string[]) =>
+      run(process.execPath, [BIN, ...args], { check: false, env: cleanEnv(), cwd: dir.path });
+
+    const created = await nora([
+      'token',
+      'create',
+      '--user',
+      'ops',
+      '--role',
+      'write',
+      '--ttl-days',
+      '7',
+      '--description',
+      'deploy bot',
+      '--scope',
+      'team/**',
+      '--scope',
+      '@team/*',
+      '-c',
+      config,
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    const secret = created.stdout.trim();
+    assert.match(secret, /^nra_[A-Za-z0-9_-]{43}$/);
+    assert.match(created.stderr, /created write token [0-9a-f]{32} .*for ops, expires/);
+
+    const listed = await nora(['token', 'list', '-c', config]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^ID\s+HASH_PREFIX\s+USER\s+ROLE/);
+    assert.match(listed.stdout, /ops\s+write\s.*team\/\*\*,@team\/\*\s+deploy bot/);
+    assert.ok(!listed.stdout.includes(secret.slice(4, 12)), 'no secret in the list');
+    const id = /^([0-9a-f]{32})\s/m.exec(listed.stdout)?.[1];
+    assert.ok(id);
+    assert.match(
+      (await nora(['token', 'list', '--user', 'root', '-c', config])).stdout,
+      /^ID[^\n]*\n?$/,
+    );
+
+    // Failures (exit 1) and usage errors (exit 2).
+    const failures: [string[], number, RegExp][] = [
+      [['token', 'create', '--user', 'nobody', '-c', config], 1, /no user "nobody"/],
+      [['token', 'create', '--user', 'ops', '--role', 'admin', '-c', config], 1, /not an admin/],
+      [['token', 'revoke', 'ffffffffff', '-c', config], 1, /no token matches/],
+      [['token', 'create', '--role', 'write', '-c', config], 2, /required option/],
+      [['token', 'create', '--user', 'ops', '--role', 'owner', '-c', config], 2, /Allowed choices/],
+      [['token', 'create', '--user', 'ops', '--ttl-days', '0', '-c', config], 2, /whole number/],
+      [['token', 'create', '--user', 'ops', '--scope', 'a:b:c', '-c', config], 1, /invalid scope/],
+      [['token', 'revoke', '-c', config], 2, /missing required argument/],
+    ];
+    for (const [args, code, message] of failures) {
+      const res = await nora(args);
+      assert.equal(res.code, code, `${args.join(' ')}: ${res.stderr}`);
+      assert.match(res.stderr, message, args.join(' '));
+      assert.equal(res.stdout, '', args.join(' '));
+    }
+    const admin = await nora([
+      'token',
+      'create',
+      '--user',
+      'root',
+      '--role',
+      'admin',
+      '-c',
+      config,
+    ]);
+    assert.equal(admin.code, 0, admin.stderr);
+
+    // The server on the same database takes the token.
+    await using server = await startTestServer({
+      dataDir: dir.path,
+      config: { auth: { enabled: true, anonymous_read: false, htpasswd_file: htpasswd } },
+    });
+    const whoami = () =>
+      fetch(`${server.url}/npm/-/whoami`, { headers: { authorization: `Bearer ${secret}` } });
+    const ok = await whoami();
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { username: 'ops' });
+
+    const revoked = await nora(['token', 'revoke', id.slice(0, 8), '-c', config]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stderr, new RegExp(`revoked token ${id} of ops`));
+    assert.equal((await whoami()).status, 401);
+  });
+});

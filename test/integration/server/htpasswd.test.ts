@@ -1,0 +1,147 @@
+/**
+ * htpasswd interop with Debian's real `htpasswd` (apache2-utils): bcrypt users it writes
+ * (`-B`, `$2y$`) log in over HTTP Basic; other hash kinds it can write (MD5, SHA-1, plain) are
+ * skipped with a warning naming the user and the line; the file is re-read when it changes (a
+ * user added, a password changed, the cache of verified passwords dropped), a deleted file keeps
+ * the last users, and a reload (what SIGHUP runs) switches to another file.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HtpasswdUsers } from '../../../src/auth/htpasswd.ts';
+import type { Logger } from '../../../src/core/logger.ts';
+import { startTestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { missingTools, run } from '../../helpers/tools.ts';
+
+const missing = missingTools('htpasswd');
+
+const htpasswd = (...args: string[]) => run('htpasswd', args);
+
+function capturingLogger(lines: string[]): Logger {
+  const record =
+    (level: string) =>
+    (obj: object | string, msg?: string): void => {
+      lines.push(
+        `${level} ${typeof obj === 'string' ? obj : `${msg ?? ''} ${JSON.stringify(obj)}`}`,
+      );
+    };
+  const logger: Logger = {
+    error: record('error'),
+    warn: record('warn'),
+    info: record('info'),
+    debug: record('debug'),
+    child: () => logger,
+  };
+  return logger;
+}
+
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+/** Polls `check` until it is true, at most `ms` (bounded). */
+async function eventually(what: string, check: () => Promise<boolean>, ms = 10_000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  assert.fail(`not within ${ms} ms: ${what}`);
+}
+
+describe('htpasswd users', { skip: missing }, () => {
+  test('bcrypt lines are users; MD5, SHA-1 and plain lines are skipped with a warning', async () => {
+    await using dir = await tempDir('nora-htpasswd-');
+    const file = path.join(dir.path, 'users.htpasswd');
+    await htpasswd('-B', '-b', '-c', file, 'alice', 'alice-pw');
+    await htpasswd('-m', '-b', file, 'bob', 'bob-pw');
+    await htpasswd('-s', '-b', file, 'carol', 'carol-pw');
+    await htpasswd('-p', '-b', file, 'dave', 'dave-pw');
+    await htpasswd('-B', '-C', '5', '-b', file, 'erin', 'erin-pw');
+    const text = await fs.readFile(file, 'utf8');
+    assert.match(text, /^alice:\$2y\$/m, 'htpasswd -B writes $2y$');
+    const lines: string[] = [];
+    const users = new HtpasswdUsers({ log: capturingLogger(lines) });
+    await users.use(file);
+    try {
+      assert.equal(users.size, 2);
+      assert.equal(await users.verify('alice', 'alice-pw'), true);
+      assert.equal(await users.verify('alice', 'wrong'), false);
+      assert.equal(await users.verify('erin', 'erin-pw'), true);
+      for (const [user, line, kind] of [
+        ['bob', 2, /MD5/],
+        ['carol', 3, /SHA-1/],
+        ['dave', 4, /plain/],
+      ] as const) {
+        assert.equal(await users.verify(user, `${user}-pw`), undefined, user);
+        const warning = lines.find((l) => l.startsWith('warn') && l.includes(`"${user}"`));
+        assert.ok(warning, `a warning for ${user}: ${lines.join('\n')}`);
+        assert.match(warning, new RegExp(`line ${line}\\b`));
+        assert.match(warning, kind);
+      }
+      // The hashes (and dave's plain password) never reach the log.
+      const hashes = text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.slice(l.indexOf(':') + 1));
+      for (const hash of hashes) assert.ok(!lines.some((l) => l.includes(hash)), hash.slice(0, 6));
+    } finally {
+      users.close();
+    }
+  });
+
+  test('over HTTP: login, re-read on change, deleted file keeps users, reload switches files', async () => {
+    await using dir = await tempDir('nora-htpasswd-');
+    const file = path.join(dir.path, 'users.htpasswd');
+    const other = path.join(dir.path, 'other.htpasswd');
+    await htpasswd('-B', '-b', '-c', file, 'alice', 'alice-pw');
+    await htpasswd('-B', '-b', '-c', other, 'olga', 'olga-pw');
+    await using server = await startTestServer({
+      config: { auth: { enabled: true, anonymous_read: false } },
+      env: { NORA_AUTH_HTPASSWD_FILE: file },
+    });
+    const whoami = async (user: string, password: string) => {
+      const res = await fetch(`${server.url}/npm/-/whoami`, {
+        headers: { authorization: basic(user, password) },
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    assert.deepEqual(await whoami('alice', 'alice-pw'), {
+      status: 200,
+      body: { username: 'alice' },
+    });
+    const wrong = await whoami('alice', 'nope');
+    assert.equal(wrong.status, 401);
+    assert.equal(typeof wrong.body['error'], 'string');
+    assert.equal((await whoami('frank', 'frank-pw')).status, 401);
+
+    // A user added by htpasswd itself is seen without a restart.
+    await htpasswd('-B', '-b', file, 'frank', 'frank-pw');
+    await eventually(
+      'frank can log in',
+      async () => (await whoami('frank', 'frank-pw')).status === 200,
+    );
+
+    // A changed password: the remembered old one stops working too.
+    await htpasswd('-B', '-b', file, 'alice', 'alice-new');
+    await eventually(
+      'alice-new works',
+      async () => (await whoami('alice', 'alice-new')).status === 200,
+    );
+    assert.equal((await whoami('alice', 'alice-pw')).status, 401);
+
+    // A deleted file keeps the last good users.
+    await fs.rm(file);
+    await sleep(2500);
+    assert.equal((await whoami('alice', 'alice-new')).status, 200);
+
+    // What SIGHUP runs: a reload with another file.
+    const config = server.app.context.config();
+    server.app.reload({ ...config, auth: { ...config.auth, htpasswd_file: other } });
+    await server.app.context.identity.settled();
+    assert.equal((await whoami('olga', 'olga-pw')).status, 200);
+    assert.equal((await whoami('alice', 'alice-new')).status, 401);
+  });
+});
