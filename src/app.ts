@@ -21,6 +21,7 @@ import { FORMATS } from './formats/index.ts';
 import { unavailableMount } from './formats/unavailable.ts';
 import { genericErrorBody, installHooks, requestIdFrom } from './http/hooks.ts';
 import { loggerOptions } from './http/log-options.ts';
+import { RateLimiter } from './http/rate-limit.ts';
 import { useRawBodies } from './http/request.ts';
 import { registerSystemRoutes } from './http/system-routes.ts';
 import { Metrics } from './metrics/metrics.ts';
@@ -175,11 +176,14 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   });
   fastify.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found' }));
 
+  const rateLimiter = new RateLimiter(config.rate_limit);
   installHooks(fastify, {
     access,
     metrics,
     bodyLimitBytes: () => config.server.body_limit_mb * MB,
     registryLabel: registryLabeler(formats, repositories),
+    rateLimiter,
+    publicMetrics: () => config.auth.public_metrics,
   });
 
   registerSystemRoutes(fastify, {
@@ -225,6 +229,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       config = keepRestartOnly(config, next);
       access.updatePolicy(accessPolicy(config));
       trustedProxies = new NetworkList(config.auth.trusted_proxies);
+      rateLimiter.configure(config.rate_limit);
       // Child loggers are made per request from this one, so the next request logs at the new level.
       fastify.log.level = options.logLevel ?? config.server.log_level;
       return needsRestart;
