@@ -10,7 +10,10 @@
  * - userinfo in URLs: `scheme://user:password@host`;
  * - query parameters and `name=value` / `name: value` pairs whose name says secret (token,
  *   password, secret, auth, signature, credential, api key, session, `_authToken`);
- * - `Bearer`/`Basic` credentials.
+ * - `Bearer`/`Basic` credentials;
+ * - API tokens by their shape wherever they appear (`nra_…`, `nora_…`: a URL path, a body, a
+ *   message) and JSON Web Tokens (OIDC identity tokens, registry tokens: `eyJ….….…`);
+ * - JSON members with a secret-sounding name (`"password":"…"`).
  */
 
 export const REDACTED = '[redacted]';
@@ -27,13 +30,16 @@ const PATTERNS: readonly [RegExp, string][] = [
   [/(\/-\/npm\/v1\/tokens\/token\/)[^/?#\s"']+/gi, `$1${REDACTED}`],
   // Same, percent-encoded slashes (a path logged before decoding).
   [/(%2F-%2Fuser%2Ftoken%2F)[^/?#&\s"']+/gi, `$1${REDACTED}`],
+  // API tokens and JWTs by shape, wherever they appear (a path segment, a form body, a message).
+  [/\b(nra|nora)_[A-Za-z0-9_-]{16,}/g, `$1_${REDACTED}`],
+  [/\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, REDACTED],
   // URL userinfo.
   [/(\b[a-z][a-z0-9+.-]*:\/\/)[^/?#\s@"']+@/gi, `$1${REDACTED}@`],
-  // Query parameters and name=value / name: "value" pairs with a secret-sounding name.
+  // Query parameters and name=value / name: "value" / "name":"value" pairs with a secret name.
   [new RegExp(`([?&;]${SECRET_NAME}=)[^&#\\s"']*`, 'gi'), `$1${REDACTED}`],
   [
     new RegExp(
-      `(\\b${SECRET_NAME}\\s*[=:]\\s*["']?)(?!${escape(REDACTED)}|Bearer\\b|Basic\\b)[^\\s"',&}]+`,
+      `(\\b${SECRET_NAME}["']?\\s*[=:]\\s*["']?)(?!${escape(REDACTED)}|Bearer\\b|Basic\\b)[^\\s"',&}]+`,
       'gi',
     ),
     `$1${REDACTED}`,
@@ -76,7 +82,7 @@ export function redactDeep(value: unknown, depth = 8): unknown {
 }
 
 const SECRET_KEY =
-  /^(?:authorization|cookie|set-cookie|proxy-authorization|password|token|secret|auth|_authToken|credentials)$/i;
+  /^(?:authorization|cookie|set-cookie|proxy-authorization|password|token|secret|auth|_authToken|credentials|access_token|refresh_token|id_token|client_secret|assertion)$/i;
 
 /** Whether an object key names a credential whose whole value is secret. */
 export function isSecretKey(key: string): boolean {

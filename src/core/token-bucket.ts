@@ -18,7 +18,10 @@ export interface BucketRate {
 
 export type TakeResult =
   | { readonly allowed: true }
-  | { readonly allowed: false; /** Milliseconds until one token is back. */ readonly retryAfterMs: number };
+  | {
+      readonly allowed: false;
+      /** Milliseconds until one token is back. */ readonly retryAfterMs: number;
+    };
 
 interface Bucket {
   tokens: number;

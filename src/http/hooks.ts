@@ -107,7 +107,11 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
       authorization,
       remoteAddress: request.ip,
     });
-    if (pathname === '/metrics' && options.access.authEnabled && request.principal.kind !== 'user') {
+    if (
+      pathname === '/metrics' &&
+      options.access.authEnabled &&
+      request.principal.kind !== 'user'
+    ) {
       throw new RegistryError(
         'UNAUTHORIZED',
         'authentication required to read /metrics ([auth] public_metrics is false)',
