@@ -1,7 +1,8 @@
 /**
- * `/health`, `/ready` and `/metrics`: always public, never behind a format. Each answers GET and
- * HEAD (Fastify's exposed HEAD route: same status and headers, no body); any other method gets
- * 405 with `Allow`, whatever body it carries.
+ * `/health`, `/ready` and `/metrics`, never behind a format. `/health` and `/ready` are always
+ * public; `/metrics` is unless `[auth] public_metrics = false` (both enforced in hooks.ts). Each
+ * answers GET and HEAD (Fastify's exposed HEAD route: same status and headers, no body); any other
+ * method gets 405 with `Allow`, whatever body it carries.
  */
 import type { FastifyInstance } from 'fastify';
 import type { FormatName } from '../config/schema.ts';
