@@ -3,7 +3,7 @@
  * exponential, max 900 s"). Checked by `AccessControl.authenticate` before any resolver runs, so
  * a locked client costs no password hash (scrypt's cost is the denial-of-service vector).
  *
- * The rule:
+ * The rule (an "address" is an IPv4 address or an IPv6 /64, see core/address-key.ts):
  * - Every failed authentication counts against the client address. A failed Basic password also
  *   counts against the user name it claims; a Bearer token, or a Basic password that is a token
  *   (`nra_…`/`nora_…`, which any user name accepts), counts against the address only.
@@ -20,6 +20,8 @@
  * Memory is bounded: each table holds at most `maxEntries` (known-good: `maxKnownGood`), the least
  * recently touched dropped first.
  */
+
+import { addressKey } from '../core/address-key.ts';
 
 export const LOCKOUT_THRESHOLD = 5;
 export const LOCKOUT_BASE_MS = 1000;
@@ -153,10 +155,12 @@ function pairKey(user: string, address: string): string {
 }
 
 /**
- * The attempt an `Authorization` header makes from `address`: the Basic user name when the
+ * The attempt an `Authorization` header makes from `remoteAddress` (counted by its addressKey:
+ * an IPv6 client by its /64): the Basic user name when the
  * password is a password (not an `nra_`/`nora_` token, which any user name accepts); else address only.
  */
-export function loginAttempt(authorization: string, address: string): LoginAttempt {
+export function loginAttempt(authorization: string, remoteAddress: string): LoginAttempt {
+  const address = addressKey(remoteAddress);
   const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
   if (basic === null) return { address };
   const decoded = Buffer.from(basic[1] ?? '', 'base64').toString('utf8');

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ANONYMOUS, type AccessControl } from '../auth/access.ts';
+import { addressKey } from '../core/address-key.ts';
 import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { classifyRequest, type RateLimiter } from './rate-limit.ts';
@@ -82,7 +83,7 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
     const tier = classifyRequest(request.method, pathname);
     if (tier !== undefined && options.rateLimiter?.enabled === true) {
       try {
-        options.rateLimiter.check(tier, request.ip);
+        options.rateLimiter.check(tier, addressKey(request.ip));
       } catch (err) {
         rateLimited.inc({ tier });
         throw err;

@@ -1,7 +1,8 @@
 /**
  * Per-client-address rate limits in NORA's three tiers (`[rate_limit]`): each tier is a token
  * bucket per address (core/token-bucket.ts). The client address is `request.ip`: the socket
- * peer, or the X-Forwarded-For client when the peer is one of `[auth] trusted_proxies`.
+ * peer, or the X-Forwarded-For client when the peer is one of `[auth] trusted_proxies`; the
+ * caller counts it by `addressKey` (an IPv6 client by its /64).
  *
  * A refused request is a RegistryError TOO_MANY_REQUESTS with `Retry-After` (whole seconds),
  * thrown from the request hook, so each format's error handler renders it in its own shape: the

@@ -107,6 +107,13 @@ describe('rate limits per client address', () => {
     assert.match(metrics.text, /nora_rate_limited_total\{tier="general"\} [1-9]/);
   });
 
+  test('IPv6 clients are counted by their /64', async () => {
+    assert.equal((await get(server, '/npm/-/ping', '2001:db8:7:1::a')).status, 200);
+    assert.equal((await get(server, '/npm/-/ping', '2001:db8:7:1::b')).status, 200);
+    assert.equal((await get(server, '/npm/-/ping', '2001:db8:7:1:ffff::c')).status, 429);
+    assert.equal((await get(server, '/npm/-/ping', '2001:db8:7:2::a')).status, 200);
+  });
+
   test('a reload (SIGHUP) applies new limits', async () => {
     const from = '10.0.4.1';
     for (let i = 0; i < 2; i++) await get(server, '/npm/-/ping', from);
