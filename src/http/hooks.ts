@@ -74,6 +74,10 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
     'Requests refused by the per-address rate limit, by tier (auth, upload, general)',
     ['tier'],
   );
+  const lockedOut = options.metrics.counter(
+    'nora_auth_lockout_refused_total',
+    'Requests refused because their address or user is locked after failed logins',
+  );
 
   app.addHook('onRequest', async (request, reply) => {
     // Set up front (handlers may override them) so replies that bypass onSend — bodies sent by
@@ -104,10 +108,15 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
       return;
     }
     const authorization = request.headers.authorization;
-    request.principal = await options.access.authenticate({
-      authorization,
-      remoteAddress: request.ip,
-    });
+    try {
+      request.principal = await options.access.authenticate({
+        authorization,
+        remoteAddress: request.ip,
+      });
+    } catch (err) {
+      if (isRegistryError(err) && err.code === 'TOO_MANY_REQUESTS') lockedOut.inc();
+      throw err;
+    }
     if (
       pathname === '/metrics' &&
       options.access.authEnabled &&

@@ -203,6 +203,10 @@ describe('failed-login lockout and public system routes (auth enabled)', () => {
     assert.equal(oci.status, 429);
     assert.match(oci.text, /"code":"TOOMANYREQUESTS"/);
     assert.equal(verifications, before, 'no password was verified for a locked address');
+    const counted = await server.app.context.metrics.registry.getSingleMetricAsString(
+      'nora_auth_lockout_refused_total',
+    );
+    assert.match(counted, /nora_auth_lockout_refused_total [1-9]/);
     // alice is locked from a fresh address…
     const fresh = await get(server, '/npm/-/whoami', '10.1.0.2', {
       authorization: basic('alice', 'alice-password'),
