@@ -1,6 +1,6 @@
 /**
- * Real npm against a rate-limited NORA: a general-tier burst of 1 refuses npm's second request
- * with 429; npm retries (make-fetch-happen retries 408/420/429 with its own backoff — it does not
+ * Real npm against a rate-limited NORA (about 10 s): a general-tier burst of 1 refuses npm's second
+ * request with 429; npm retries (make-fetch-happen retries 408/420/429 with its own backoff — it does not
  * read Retry-After, so `fetch-retry-mintimeout` sets the wait) and the install still succeeds.
  */
 import assert from 'node:assert/strict';
@@ -16,7 +16,9 @@ describe('npm through a rate-limited server (real npm)', { skip: missingTools('n
   test('npm install retries 429 and succeeds', async () => {
     await using server = await startTestServer({
       config: {
-        rate_limit: { enabled: true, general_rps: 1, general_burst: 1, upload_burst: 10 },
+        // One token every 5 s: npm's second request (the tarball) is refused however slowly the
+        // machine runs, and npm's retries (1.5 s, then 3 s each) outlast the refill.
+        rate_limit: { enabled: true, general_rps: 0.2, general_burst: 1, upload_burst: 10 },
       },
     });
     await using tmp = await tempDir('nora-e2e-ratelimit-');
@@ -47,14 +49,13 @@ describe('npm through a rate-limited server (real npm)', { skip: missingTools('n
       NPM_CONFIG_AUDIT: 'false',
       NPM_CONFIG_FETCH_RETRY_MINTIMEOUT: '1500',
       NPM_CONFIG_FETCH_RETRY_MAXTIMEOUT: '3000',
-      NPM_CONFIG_FETCH_RETRIES: '4',
+      NPM_CONFIG_FETCH_RETRIES: '5',
     });
-    const started = Date.now();
     const install = await run('npm', ['install', 'limited-pkg', '--loglevel=http'], {
       cwd: project,
       env,
       check: false,
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
       input: '',
     });
     assert.equal(install.code, 0, `${install.stdout}\n${install.stderr}`);
@@ -68,6 +69,5 @@ describe('npm through a rate-limited server (real npm)', { skip: missingTools('n
     const refused =
       await server.app.context.metrics.registry.getSingleMetricAsString('nora_rate_limited_total');
     assert.match(refused, /nora_rate_limited_total\{tier="general"\} [1-9]/);
-    assert.ok(Date.now() - started < 30_000);
   });
 });
