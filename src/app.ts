@@ -25,6 +25,7 @@ import { FORMATS } from './formats/index.ts';
 import { unavailableMount } from './formats/unavailable.ts';
 import { genericErrorBody, installHooks, requestIdFrom } from './http/hooks.ts';
 import { loggerOptions } from './http/log-options.ts';
+import { RateLimiter } from './http/rate-limit.ts';
 import { useRawBodies } from './http/request.ts';
 import { registerSystemRoutes } from './http/system-routes.ts';
 import { Metrics } from './metrics/metrics.ts';
@@ -182,11 +183,14 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   });
   fastify.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found' }));
 
+  const rateLimiter = new RateLimiter(config.rate_limit);
   installHooks(fastify, {
     access,
     metrics,
     bodyLimitBytes: () => config.server.body_limit_mb * MB,
     registryLabel: registryLabeler(formats, repositories),
+    rateLimiter,
+    publicMetrics: () => config.auth.public_metrics,
   });
 
   registerSystemRoutes(fastify, {
@@ -239,6 +243,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       // Re-reads the htpasswd file and admins in the background; identity logs its own failures.
       void identity.reload(config.auth);
       trustedProxies = new NetworkList(config.auth.trusted_proxies);
+      rateLimiter.configure(config.rate_limit);
       // Child loggers are made per request from this one, so the next request logs at the new level.
       fastify.log.level = options.logLevel ?? config.server.log_level;
       return needsRestart;

@@ -82,6 +82,8 @@ async function startNora(upstream: string): Promise<NoraProcess & { dir: string 
       NORA_STORAGE_PATH: path.join(dir, 'storage'),
       NORA_NPM_PROXY: upstream,
       NORA_LOG_LEVEL: 'warn',
+      // Benchmarks measure the server, not the limiter (NORA's own benchmarks do the same).
+      NORA_RATE_LIMIT_ENABLED: 'false',
     },
   });
   stopOnExit(nora.child);

@@ -179,6 +179,8 @@ async function startNora(dir: string, upstream: string): Promise<NoraProcess & {
       NORA_STORAGE_PATH: path.join(dir, 'storage'),
       NORA_DOCKER_UPSTREAMS: upstream,
       NORA_LOG_LEVEL: 'warn',
+      // Benchmarks measure the server, not the limiter (NORA's own benchmarks do the same).
+      NORA_RATE_LIMIT_ENABLED: 'false',
     },
   });
   return Object.assign(nora, { host: `127.0.0.1:${port}` });

@@ -264,6 +264,8 @@ async function main(): Promise<void> {
         'body_limit_mb = 8192',
         '[storage]',
         `path = "${noraData}"`,
+        '[rate_limit]',
+        'enabled = false # the benchmark measures the server, not the limiter',
         '[docker]',
         'upstreams = []',
         'max_upload_session_size_mb = 8192',

@@ -76,7 +76,11 @@ const server = await startNoraProcess({
     config,
   ],
   cwd: path.join(dir),
-  env: { NORA_STORAGE_PATH: path.join(dir, 'storage'), NORA_LOG_LEVEL: 'warn' },
+  env: {
+    NORA_STORAGE_PATH: path.join(dir, 'storage'),
+    NORA_LOG_LEVEL: 'warn',
+    NORA_RATE_LIMIT_ENABLED: 'false',
+  },
 });
 const base = server.url;
 const agent = new Agent({ connections: CLIENTS + 8, keepAliveTimeout: 30_000 });

@@ -12,8 +12,9 @@
  * 3. the credential's address ranges (`networks`), checked once in `authenticate` (`admit`).
  * An admin (by role) passes 1; 2 and 3 still apply.
  */
-import { RegistryError } from '../core/errors.ts';
+import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Repository } from '../repos/repository.ts';
+import { LoginLockout, loginAttempt } from './lockout.ts';
 import type { NetworkList } from './networks.ts';
 
 /** How the principal proved who it is. */
@@ -107,6 +108,8 @@ export interface AccessPolicy {
 export const NO_RULES: Permissions = { decide: () => undefined };
 
 export class AccessControl {
+  /** Failed-login lockout per address and user (src/auth/lockout.ts), applied when auth is on. */
+  readonly lockout = new LoginLockout();
   readonly #resolvers: CredentialResolver[] = [];
   #policy: AccessPolicy;
   #permissions: Permissions;
@@ -138,18 +141,52 @@ export class AccessControl {
     this.#resolvers.push(resolver);
   }
 
+  /**
+   * The principal the request's credentials prove. Throws UNAUTHORIZED for invalid credentials
+   * when auth is enabled, and TOO_MANY_REQUESTS (with Retry-After) while the client address or
+   * the claimed user is locked out after repeated failures — before any password is hashed.
+   */
   async authenticate(credentials: RequestCredentials): Promise<Principal> {
-    if (isEmptyCredential(credentials.authorization)) return ANONYMOUS;
+    const authorization = credentials.authorization;
+    if (authorization === undefined || isEmptyCredential(authorization)) return ANONYMOUS;
+    // With auth off a wrong credential falls back to anonymous: nothing to guess, nothing to lock.
+    const attempt =
+      this.#policy.authEnabled && credentials.remoteAddress !== undefined
+        ? loginAttempt(authorization, credentials.remoteAddress)
+        : undefined;
+    if (attempt !== undefined) this.#refuseIfLocked(attempt);
     for (const resolver of this.#resolvers) {
-      const principal = await resolver.resolve(credentials);
+      let principal: Principal | undefined;
+      try {
+        principal = await resolver.resolve(credentials);
+      } catch (err) {
+        // A credential of the resolver's kind that is invalid (an expired token) is a failure.
+        if (attempt !== undefined && isRegistryError(err) && err.code === 'UNAUTHORIZED') {
+          this.lockout.failed(attempt);
+        }
+        throw err;
+      }
       if (!principal) continue;
+      if (attempt !== undefined) this.lockout.succeeded(attempt);
       if (credentials.remoteAddress !== undefined) this.admit(principal, credentials.remoteAddress);
       return principal;
     }
     if (this.#policy.authEnabled) {
+      if (attempt !== undefined) this.lockout.failed(attempt);
       throw new RegistryError('UNAUTHORIZED', 'invalid credentials');
     }
     return ANONYMOUS;
+  }
+
+  #refuseIfLocked(attempt: { address: string; user?: string | undefined }): void {
+    const state = this.lockout.state(attempt);
+    if (!state.locked) return;
+    const seconds = Math.max(1, Math.ceil(state.retryAfterMs / 1000));
+    throw new RegistryError(
+      'TOO_MANY_REQUESTS',
+      `too many failed logins ${state.by === 'user' ? 'for this user' : 'from this address'}; retry in ${seconds} s`,
+      { headers: { 'retry-after': String(seconds) } },
+    );
   }
 
   /**
@@ -226,8 +263,8 @@ export class AccessControl {
  * No header, an empty one, or Basic with an empty user and password (`Basic Og==`, what
  * containers/image sends for `--no-creds` after a Basic challenge): no credential, not a wrong one.
  */
-function isEmptyCredential(authorization: string | undefined): boolean {
-  if (authorization === undefined || authorization.trim() === '') return true;
+function isEmptyCredential(authorization: string): boolean {
+  if (authorization.trim() === '') return true;
   const basic = /^Basic\s+([A-Za-z0-9+/=]*)\s*$/i.exec(authorization);
   return basic !== null && Buffer.from(basic[1] ?? '', 'base64').toString('utf8') === ':';
 }

@@ -24,6 +24,7 @@ function mask(value: unknown, schema: z.ZodType): unknown {
     return Object.fromEntries(
       Object.entries(value).map(([key, child]) => {
         const childSchema = shape[key];
+        if (typeof child === 'string' && looksSecret(key)) return [key, MASK];
         return [key, childSchema ? mask(child, childSchema) : child];
       }),
     );
@@ -44,4 +45,15 @@ function isSecretField(schema: z.ZodType): boolean {
     if (next === current) return false;
     current = next;
   }
+}
+
+/**
+ * A key whose name says its value is a credential (`proxy_auth`, `client_secret`, `password`,
+ * `s3_secret_key`, `bind_token`): masked even when its schema field forgot `secret: true`.
+ * Names of files and places (`htpasswd_file`, `token_storage`, `jwks_uri`) are not secrets.
+ */
+export function looksSecret(key: string): boolean {
+  return /(?:^|_)(?:auth|password|passwd|secret|token|credentials?|(?:api|access|secret|private)_key)$/i.test(
+    key,
+  );
 }

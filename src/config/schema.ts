@@ -117,6 +117,29 @@ const authSchema = z.object({
     }),
   /** CI workload identity: OIDC ID tokens from CI platforms (src/auth/oidc.ts). */
   oidc: oidcSectionSchema.default(() => oidcSectionSchema.parse({})),
+  /**
+   * May `/metrics` be scraped without credentials? NORA's default: yes. When false and auth is
+   * enabled, a scrape needs an authenticated principal (any user or token, any role).
+   */
+  public_metrics: z.boolean().default(true),
+});
+
+const rps = z.number().positive();
+const burst = z.number().int().positive();
+
+/**
+ * Per-client-address token buckets (src/http/rate-limit.ts), NORA's tiers and defaults: `burst`
+ * requests at once, then `rps` per second. auth: credential-issuing routes; upload: writes to
+ * registry routes; general: everything else. `/health` and `/ready` are never limited.
+ */
+const rateLimitSchema = z.object({
+  enabled: z.boolean().default(true),
+  auth_rps: rps.default(1),
+  auth_burst: burst.default(5),
+  upload_rps: rps.default(200),
+  upload_burst: burst.default(500),
+  general_rps: rps.default(100),
+  general_burst: burst.default(200),
 });
 
 /** Per-upstream circuit breaker of the proxy engine (every format's proxy repositories). */
@@ -181,6 +204,7 @@ export const configSchema = z
     database: databaseSchema.default(() => databaseSchema.parse({})),
     auth: authSchema.default(() => authSchema.parse({})),
     circuit_breaker: circuitBreakerSchema.default(() => circuitBreakerSchema.parse({})),
+    rate_limit: rateLimitSchema.default(() => rateLimitSchema.parse({})),
     docker: dockerSectionSchema.default(() => dockerSectionSchema.parse({})),
     npm: npmSectionSchema.default(() => npmSectionSchema.parse({})),
     pypi: pypiSectionSchema.default(() => pypiSectionSchema.parse({})),

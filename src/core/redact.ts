@@ -11,8 +11,9 @@
  * - query parameters and `name=value` / `name: value` pairs whose name says secret (token,
  *   password, secret, auth, signature, credential, api key, session, `_authToken`);
  * - `Bearer`/`Basic` credentials;
- * - bare JWTs (OIDC ID tokens, registry tokens).
- * - API token secrets (`nra_…`, `nora_…`) anywhere in the text.
+ * - API tokens by their shape wherever they appear (`nra_…`, `nora_…`: a URL path, a body, a
+ *   message) and JSON Web Tokens (OIDC identity tokens, registry tokens: `eyJ….….…`);
+ * - JSON members with a secret-sounding name (`"password":"…"`).
  */
 
 export const REDACTED = '[redacted]';
@@ -29,23 +30,22 @@ const PATTERNS: readonly [RegExp, string][] = [
   [/(\/-\/npm\/v1\/tokens\/token\/)[^/?#\s"']+/gi, `$1${REDACTED}`],
   // Same, percent-encoded slashes (a path logged before decoding).
   [/(%2F-%2Fuser%2Ftoken%2F)[^/?#&\s"']+/gi, `$1${REDACTED}`],
+  // API tokens and JWTs by shape, wherever they appear (a path segment, a form body, a message).
+  // (`nora_…` from before the NORA prefix; random base64url: long, with capitals, so metric
+  // names such as `nora_http_requests_total` are not taken for tokens.)
+  [/\b(nra|nora)_(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{30,}/g, `$1_${REDACTED}`],
+  [/\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, REDACTED],
   // URL userinfo.
   [/(\b[a-z][a-z0-9+.-]*:\/\/)[^/?#\s@"']+@/gi, `$1${REDACTED}@`],
-  // Query parameters and name=value / name: "value" pairs with a secret-sounding name.
+  // Query parameters and name=value / name: "value" / "name":"value" pairs with a secret name.
   [new RegExp(`([?&;]${SECRET_NAME}=)[^&#\\s"']*`, 'gi'), `$1${REDACTED}`],
   [
     new RegExp(
-      `(\\b${SECRET_NAME}\\s*[=:]\\s*["']?)(?!${escape(REDACTED)}|Bearer\\b|Basic\\b)[^\\s"',&}]+`,
+      `(\\b${SECRET_NAME}["']?\\s*[=:]\\s*["']?)(?!${escape(REDACTED)}|Bearer\\b|Basic\\b)[^\\s"',&}]+`,
       'gi',
     ),
     `$1${REDACTED}`,
   ],
-  // A bare JWT (an OIDC ID token or registry token pasted anywhere): header and payload are
-  // base64url JSON objects, so both start with "eyJ".
-  [/\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, REDACTED],
-  // API token secrets wherever they appear (`nra_…`, and `nora_…` from before the NORA prefix).
-  // (Random base64url: long, with capitals; metric names such as `nora_http_requests_total` are not.)
-  [/\b(nra|nora)_(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{30,}/g, `$1_${REDACTED}`],
   // NORA_DOCKER_UPSTREAMS entries `url|user:token|prefix`: the part after the URL's `|`.
   [/(\bhttps?:\/\/[^|\s,]*\|)[^|,\s"']+/gi, `$1${REDACTED}`],
 ];
@@ -84,7 +84,7 @@ export function redactDeep(value: unknown, depth = 8): unknown {
 }
 
 const SECRET_KEY =
-  /^(?:authorization|cookie|set-cookie|proxy-authorization|password|token|secret|auth|_authToken|credentials)$/i;
+  /^(?:authorization|cookie|set-cookie|proxy-authorization|password|token|secret|auth|_authToken|credentials|access_token|refresh_token|id_token|client_secret|assertion)$/i;
 
 /** Whether an object key names a credential whose whole value is secret. */
 export function isSecretKey(key: string): boolean {

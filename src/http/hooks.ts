@@ -1,13 +1,15 @@
 /**
- * Hooks every request passes through, in order: request id + security headers → path guard →
- * declared body size → principal → (format handler) → close after an unread body (refusal.ts) →
+ * Hooks every request passes through, in order: request id + security headers → rate limit →
+ * path guard → declared body size → principal (skipped on public system routes) → (format handler) → close after an unread body (refusal.ts) →
  * metrics + access log.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type AccessControl, ANONYMOUS } from '../auth/access.ts';
+import { ANONYMOUS, type AccessControl } from '../auth/access.ts';
+import { addressKey } from '../core/address-key.ts';
 import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { classifyRequest, type RateLimiter } from './rate-limit.ts';
 import { closeAfterUnreadBody } from './refusal.ts';
 import { rawPath } from './request.ts';
 
@@ -50,32 +52,47 @@ export function checkRequestPath(url: string): RegistryError | undefined {
   return undefined;
 }
 
-/**
- * Route config flag of routes anyone may call (`/health`, `/ready`, `/metrics`):
- * `app.get(url, { config: PUBLIC_ROUTE }, handler)`.
- */
-export const PUBLIC_ROUTE = { public: true } as const;
-
-function isPublicRoute(request: FastifyRequest): boolean {
-  const config = request.routeOptions.config as { public?: unknown } | undefined;
-  return config?.public === true;
-}
-
 export interface HookOptions {
   readonly access: AccessControl;
   readonly metrics: Metrics;
   readonly bodyLimitBytes: () => number;
   readonly registryLabel: (path: string) => string;
+  /** Per-address limits (`[rate_limit]`); none: unlimited. */
+  readonly rateLimiter?: RateLimiter | undefined;
+  /** `[auth] public_metrics`: may /metrics be read without credentials? Default: yes. */
+  readonly publicMetrics?: () => boolean;
 }
+
+/** Probes: never limited, never authenticated (a wrong credential must not fail a probe). */
+const PROBES = new Set(['/health', '/ready']);
 
 export function installHooks(app: FastifyInstance, options: HookOptions): void {
   // Set per request in onRequest; null here keeps Fastify's request shape stable.
   app.decorateRequest('principal', null, []);
+  const rateLimited = options.metrics.counter(
+    'nora_rate_limited_total',
+    'Requests refused by the per-address rate limit, by tier (auth, upload, general)',
+    ['tier'],
+  );
+  const lockedOut = options.metrics.counter(
+    'nora_auth_lockout_refused_total',
+    'Requests refused because their address or user is locked after failed logins',
+  );
 
   app.addHook('onRequest', async (request, reply) => {
     // Set up front (handlers may override them) so replies that bypass onSend — bodies sent by
     // http/send-body.ts — carry them too.
     void reply.header('x-request-id', request.id).headers(SECURITY_HEADERS);
+    const pathname = rawPath(request);
+    const tier = classifyRequest(request.method, pathname);
+    if (tier !== undefined && options.rateLimiter?.enabled === true) {
+      try {
+        options.rateLimiter.check(tier, addressKey(request.ip));
+      } catch (err) {
+        rateLimited.inc({ tier });
+        throw err;
+      }
+    }
     const problem = checkRequestPath(request.raw.url ?? '/');
     if (problem) throw problem;
     const declared = Number(request.headers['content-length'] ?? 0);
@@ -85,6 +102,11 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
         `request body of ${declared} bytes exceeds the limit of ${options.bodyLimitBytes()} bytes`,
       );
     }
+    const publicMetrics = options.publicMetrics?.() ?? true;
+    if (PROBES.has(pathname) || (pathname === '/metrics' && publicMetrics)) {
+      request.principal = ANONYMOUS;
+      return;
+    }
     const authorization = request.headers.authorization;
     try {
       request.principal = await options.access.authenticate({
@@ -92,10 +114,19 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
         remoteAddress: request.ip,
       });
     } catch (err) {
-      // A public route answers whatever credential comes with it: a probe carrying a stale or
-      // wrong header still learns the server is healthy (and nothing else).
-      if (!isPublicRoute(request)) throw err;
-      request.principal = ANONYMOUS;
+      if (isRegistryError(err) && err.code === 'TOO_MANY_REQUESTS') lockedOut.inc();
+      throw err;
+    }
+    if (
+      pathname === '/metrics' &&
+      options.access.authEnabled &&
+      request.principal.kind !== 'user'
+    ) {
+      throw new RegistryError(
+        'UNAUTHORIZED',
+        'authentication required to read /metrics ([auth] public_metrics is false)',
+        { headers: { 'www-authenticate': 'Basic realm="nora"' } },
+      );
     }
   });
 

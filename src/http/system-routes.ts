@@ -1,12 +1,12 @@
 /**
- * `/health`, `/ready` and `/metrics`: always public, never behind a format. Each answers GET and
- * HEAD (Fastify's exposed HEAD route: same status and headers, no body); any other method gets
- * 405 with `Allow`, whatever body it carries.
+ * `/health`, `/ready` and `/metrics`, never behind a format. `/health` and `/ready` are always
+ * public; `/metrics` is unless `[auth] public_metrics = false` (both enforced in hooks.ts). Each
+ * answers GET and HEAD (Fastify's exposed HEAD route: same status and headers, no body); any other
+ * method gets 405 with `Allow`, whatever body it carries.
  */
 import type { FastifyInstance } from 'fastify';
 import type { FormatName } from '../config/schema.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import { PUBLIC_ROUTE } from './hooks.ts';
 
 export interface HealthSources {
   readonly version: string;
@@ -22,7 +22,7 @@ export interface HealthSources {
 }
 
 export function registerSystemRoutes(app: FastifyInstance, sources: HealthSources): void {
-  app.get('/health', { config: PUBLIC_ROUTE }, async (_request, reply) => {
+  app.get('/health', async (_request, reply) => {
     const reachable = await sources.checkStorage().then(
       () => true,
       () => false,
@@ -45,7 +45,7 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
       .send(body);
   });
 
-  app.get('/ready', { config: PUBLIC_ROUTE }, async (_request, reply) => {
+  app.get('/ready', async (_request, reply) => {
     try {
       await sources.checkStorage();
       await sources.checkDatabase();
@@ -55,7 +55,7 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
     }
   });
 
-  app.get('/metrics', { config: PUBLIC_ROUTE }, async (_request, reply) => {
+  app.get('/metrics', async (_request, reply) => {
     const text = await sources.metrics.registry.metrics();
     return reply.header('content-type', sources.metrics.registry.contentType).send(text);
   });
@@ -64,7 +64,6 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
     app.route({
       method: ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
       url,
-      config: PUBLIC_ROUTE,
       handler: async (request, reply) =>
         reply
           .code(405)

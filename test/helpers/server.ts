@@ -43,6 +43,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const base: Record<string, unknown> = {
     server: { host: '127.0.0.1', port: options.port ?? 0, log_level: 'silent' },
     storage: { mode: 'local', path: path.join(dataDir, 'storage') },
+    // Off unless a test turns it on: real clients in parallel tests share 127.0.0.1.
+    rate_limit: { enabled: false },
   };
   const merged = mergeSections(base, options.config ?? {});
   const { config } = parseConfigObject(merged, options.env ?? {});

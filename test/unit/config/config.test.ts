@@ -4,7 +4,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { describeConfig, MASK } from '../../../src/config/describe.ts';
+import { describeConfig, MASK, maskSecrets } from '../../../src/config/describe.ts';
+import type { AppConfig } from '../../../src/config/schema.ts';
 import { envBindings } from '../../../src/config/env.ts';
 import { ConfigError, loadConfig, parseConfigObject } from '../../../src/config/load.ts';
 import { configSchema } from '../../../src/config/schema.ts';
@@ -140,6 +141,30 @@ test('secrets are masked when the configuration is printed', () => {
     assert.ok(!printed.includes(secret), `${secret} leaked`);
   assert.ok(printed.includes(MASK));
   assert.ok(printed.includes('http://r.example'));
+});
+
+test('keys whose name says secret are masked even without secret metadata; paths are not', () => {
+  const { config } = parseConfigObject({});
+  const withNewKeys = {
+    ...config,
+    auth: {
+      ...config.auth,
+      client_secret: 'oidc-s3cret',
+      bind_password: 'ldap-s3cret',
+      proxy_auth: 'u:p4ss',
+      htpasswd_file: '/etc/nora/users.htpasswd',
+      token_storage: 'data/tokens',
+      jwks_uri: 'https://issuer.example/jwks',
+    },
+  } as AppConfig;
+  const masked = maskSecrets(withNewKeys)['auth'] as Record<string, unknown>;
+  assert.equal(masked['client_secret'], MASK);
+  assert.equal(masked['bind_password'], MASK);
+  assert.equal(masked['proxy_auth'], MASK);
+  assert.equal(masked['htpasswd_file'], '/etc/nora/users.htpasswd');
+  assert.equal(masked['token_storage'], 'data/tokens');
+  assert.equal(masked['jwks_uri'], 'https://issuer.example/jwks');
+  assert.equal(masked['public_metrics'], true);
 });
 
 test('NORA_CONFIG_PATH must exist when set; ./config.toml is optional', async () => {

@@ -114,3 +114,39 @@ test('API token secrets are redacted anywhere in the text; metric names are not 
   const metrics = 'nora_http_requests_total nora_docker_prefetched_blobs_total';
   assert.equal(redactText(metrics), metrics);
 });
+
+test('issue 12 credential shapes: API tokens, JWTs, /v2/token parameters, password fields', () => {
+  const token = `nra_${'Ab3-_x'.repeat(7)}`;
+  const legacyToken = `nora_${'Zz9_-q'.repeat(7)}`;
+  const jwt =
+    'eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJyZXBvOm9yZy9hcHAiLCJhdWQiOiJub3JhIn0.c2lnbmF0dXJlLWJ5dGVz';
+  const texts = [
+    `DELETE /api/tokens/${token}`,
+    `GET /npm/lodash?x=${legacyToken}`,
+    `token ${token} is expired`,
+    `grant_type=password&username=bob&password=hunter2-secret&service=nora`,
+    `GET /v2/token?service=nora&scope=repository:a:pull&refresh_token=hunter2-secret&account=bob`,
+    `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=${jwt}`,
+    `Authorization: Bearer ${jwt}`,
+    `OIDC token ${jwt} has expired`,
+    `{"name":"bob","password":"hunter2-secret"}`,
+    `{"refresh_token": "hunter2-secret"}`,
+  ];
+  for (const text of texts) {
+    const out = redactText(text);
+    for (const secret of [token, legacyToken, jwt, 'hunter2-secret']) {
+      assert.ok(!out.includes(secret), `${text} → ${out}`);
+    }
+  }
+  // What is not a credential stays readable.
+  assert.equal(
+    redactText('GET /v2/token?service=nora&scope=repository:team/app:pull,push'),
+    'GET /v2/token?service=nora&scope=repository:team/app:pull,push',
+  );
+  assert.equal(redactText('{"name":"bob"}'), '{"name":"bob"}');
+  assert.deepEqual(redactDeep({ refresh_token: 'r', client_secret: 's', user: 'bob' }), {
+    refresh_token: REDACTED,
+    client_secret: REDACTED,
+    user: 'bob',
+  });
+});
