@@ -58,6 +58,11 @@ export const ANONYMOUS: Principal = { kind: 'anonymous' };
 export interface AccessTarget {
   readonly repository: Repository;
   readonly path?: string | undefined;
+  /**
+   * The name is only being listed (a catalog entry), not read: a credential granted the listing
+   * of a repository (a registry token's `registry:catalog:*`) may see names it may not pull.
+   */
+  readonly listing?: boolean | undefined;
 }
 
 /** A ceiling carried by a credential: which (repository, path, action) it may reach at all. */
@@ -215,10 +220,19 @@ export class AccessControl {
     }
   }
 
-  /** True when `authorize` would pass; for filtering listings (catalog, search) without throwing. */
-  can(principal: Principal, repository: Repository, action: Action, path?: string): boolean {
+  /**
+   * True when `authorize` would pass; for filtering listings (catalog, search) without throwing.
+   * `listing`: the check is for listing `path` (see AccessTarget.listing).
+   */
+  can(
+    principal: Principal,
+    repository: Repository,
+    action: Action,
+    path?: string,
+    listing?: boolean,
+  ): boolean {
     try {
-      this.authorize(principal, repository, action, path);
+      this.authorize(principal, repository, action, path, listing);
       return true;
     } catch {
       return false;
@@ -230,8 +244,14 @@ export class AccessControl {
    * may do `action` on `path` inside `repository`. A read-only or scoped credential is held to
    * its ceiling whether or not auth is enabled.
    */
-  authorize(principal: Principal, repository: Repository, action: Action, path?: string): void {
-    const target: AccessTarget = { repository, path };
+  authorize(
+    principal: Principal,
+    repository: Repository,
+    action: Action,
+    path?: string,
+    listing?: boolean,
+  ): void {
+    const target: AccessTarget = { repository, path, listing };
     const where = path === undefined ? repository.name : `${path} in ${repository.name}`;
     if (principal.kind === 'user') {
       if (principal.readOnly === true && action !== 'read') {

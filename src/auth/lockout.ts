@@ -69,6 +69,13 @@ export class LoginLockout {
     this.#maxKnownGood = options.maxKnownGood ?? 10_000;
   }
 
+  /** Forgets every failure, lock and known-good pair (tests that send many bad credentials). */
+  clear(): void {
+    this.#byAddress.clear();
+    this.#byUser.clear();
+    this.#knownGood.clear();
+  }
+
   /** Whether `attempt` is refused now, and by which lock. */
   state(attempt: LoginAttempt): LockState {
     const now = this.#now();

@@ -322,8 +322,8 @@ export class GrantScope implements Scope {
     return this.#grants.some(
       (g) =>
         g.repository === target.repository.name &&
-        // A grant without a path (the catalog's) covers the whole repository.
-        (g.path === undefined || g.path === target.path) &&
+        // A grant without a path (the catalog's) lists the repository's names, reads none.
+        (g.path === target.path || (g.path === undefined && target.listing === true)) &&
         g.actions.includes(action),
     );
   }

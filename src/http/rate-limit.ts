@@ -37,8 +37,9 @@ const AUTH_ROUTES: readonly { readonly methods?: readonly string[]; readonly pat
   // NORA's token API (username + password in the body) and its admin variant.
   { path: /^\/api\/tokens(?:\/|$)/ },
   { path: /^\/api\/v1\/admin\/tokens(?:\/|$)/ },
-  // Docker registry token endpoint (`docker login` with a token service).
-  { path: /(?:^|\/)v2\/token$/ },
+  // Not the Docker token endpoint (`/v2/token`): clients fetch a token per repository scope, and
+  // a `docker compose pull` of several images asks for several at once — a 5-request burst would
+  // fail pulls. Password guessing there is held by the failed-login lockout instead.
 ];
 
 /** Routes never limited: probes must answer whatever a client does. */

@@ -127,7 +127,7 @@ function register(
   const endpoint = new TokenEndpoint({
     access: context.access,
     tokens: context.identity.registryTokens,
-    users: context.identity.users,
+    users: context.identity.directory,
     locate: (name) => service.locate(name),
     writeTarget: (repository) => context.repositories.writeTarget(repository),
     catalogRepositories: () =>

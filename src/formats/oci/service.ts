@@ -151,8 +151,9 @@ export class OciService {
     this.#deps.access.authorize(request.principal, repo, action, path);
   }
 
-  #can(request: OciRequest, repo: Repository, path?: string): boolean {
-    return this.#deps.access.can(request.principal, repo, 'read', path);
+  /** `listing`: `path` is a catalog entry being listed, not read. */
+  #can(request: OciRequest, repo: Repository, path?: string, listing?: boolean): boolean {
+    return this.#deps.access.can(request.principal, repo, 'read', path, listing);
   }
 
   /**
@@ -187,17 +188,19 @@ export class OciService {
     if (request.repository !== undefined) {
       const target = this.#target(request, 'catalog');
       this.#authorize(request, target.repo, 'read');
-      names = (await target.backend.catalog()).filter((n) => this.#can(request, target.repo, n));
+      names = (await target.backend.catalog()).filter((n) =>
+        this.#can(request, target.repo, n, true),
+      );
     } else {
       const root = this.#target(request, 'catalog');
       this.#authorize(request, root.repo, 'read');
-      names = (await root.backend.catalog()).filter((n) => this.#can(request, root.repo, n));
+      names = (await root.backend.catalog()).filter((n) => this.#can(request, root.repo, n, true));
       for (const repoName of this.#deps.namedRepositories()) {
         const backend = this.#deps.backends.get(repoName);
         const repo = this.#deps.repositories.get(repoName);
         if (!backend || !repo || !this.#can(request, repo)) continue;
         for (const name of await backend.catalog()) {
-          if (this.#can(request, repo, name)) names.push(`${repoName}/${name}`);
+          if (this.#can(request, repo, name, true)) names.push(`${repoName}/${name}`);
         }
       }
       names.sort(compare);

@@ -15,7 +15,7 @@
  */
 import { type AccessControl, type Action, ANONYMOUS, type Principal } from '../../auth/access.ts';
 import { type Grant, type RegistryTokens, type ResourceAccess } from '../../auth/registry-token.ts';
-import type { UserStore } from '../../auth/users.ts';
+import type { UserDirectory } from '../../auth/directory.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { isValidName } from './reference.ts';
@@ -31,7 +31,8 @@ const ACTIONS: Readonly<Record<string, readonly Action[]>> = {
 export interface TokenEndpointDeps {
   readonly access: AccessControl;
   readonly tokens: RegistryTokens;
-  readonly users: UserStore;
+  /** Every user (htpasswd and store): a refresh re-checks that its user still exists. */
+  readonly users: UserDirectory;
   /** OciService.locate: where `/v2/<name>/…` lands. */
   readonly locate: (
     name: string,
@@ -192,7 +193,7 @@ export class TokenEndpoint {
     } catch (err) {
       throw new TokenError(401, 'invalid_grant', (err as Error).message);
     }
-    const user = await this.#deps.users.get(subject);
+    const user = await this.#deps.users.account(subject);
     if (user === undefined) {
       throw new TokenError(401, 'invalid_grant', 'the refresh token belongs to no current user');
     }

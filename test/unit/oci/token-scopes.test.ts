@@ -64,6 +64,10 @@ describe('registry token scopes', () => {
       !scope.allows({ repository: repo('mirror'), path: 'x' }, 'read'),
       'catalog grant reads no image',
     );
+    assert.ok(
+      scope.allows({ repository: repo('mirror'), path: 'x', listing: true }, 'read'),
+      'catalog grant lists the names',
+    );
     assert.match(scope.description, /docker:team\/app \(read,write\)/);
   });
 
