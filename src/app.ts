@@ -205,7 +205,12 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   });
 
   // NORA's token API: at the root, owned by no format.
-  registerTokenRoutes(fastify, new TokenApi(identity.directory, identity.tokens));
+  registerTokenRoutes(
+    fastify,
+    new TokenApi(identity.directory, identity.tokens, (user, address, verify) =>
+      access.checkPassword(user, address, verify),
+    ),
+  );
 
   for (const format of formats) {
     await fastify.register(async (scope) => {

@@ -14,6 +14,7 @@
  */
 import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Repository } from '../repos/repository.ts';
+import { addressKey } from '../core/address-key.ts';
 import { LoginLockout, loginAttempt } from './lockout.ts';
 import type { NetworkList } from './networks.ts';
 
@@ -181,6 +182,26 @@ export class AccessControl {
       throw new RegistryError('UNAUTHORIZED', 'invalid credentials');
     }
     return ANONYMOUS;
+  }
+
+  /**
+   * A password check made outside the Authorization header (a login body: npm login,
+   * `POST /api/tokens`), held to the same failed-login lockout as header credentials: throws
+   * TOO_MANY_REQUESTS (with Retry-After) while `user` or the address is locked, before `verify`
+   * spends a key derivation; records the outcome. `verify` resolves undefined for a wrong password.
+   */
+  async checkPassword<T>(
+    user: string,
+    remoteAddress: string | undefined,
+    verify: () => Promise<T | undefined>,
+  ): Promise<T | undefined> {
+    if (!this.#policy.authEnabled || remoteAddress === undefined) return verify();
+    const attempt = { address: addressKey(remoteAddress), user };
+    this.#refuseIfLocked(attempt);
+    const result = await verify();
+    if (result === undefined) this.lockout.failed(attempt);
+    else this.lockout.succeeded(attempt);
+    return result;
   }
 
   #refuseIfLocked(attempt: { address: string; user?: string | undefined }): void {

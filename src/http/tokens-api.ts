@@ -20,11 +20,11 @@ export const TOKEN_ROUTES = {
 
 /** Registers the four endpoints on `app` (the root scope, whose bodies are raw streams). */
 export function registerTokenRoutes(app: FastifyInstance, api: TokenApi): void {
-  const routes: [string, (principal: Principal, body: Json) => Promise<Json>][] = [
-    [TOKEN_ROUTES.create, (p, b) => api.create(p, b)],
-    [TOKEN_ROUTES.list, (p, b) => api.list(p, b)],
-    [TOKEN_ROUTES.revoke, (p, b) => api.revoke(p, b)],
-    [TOKEN_ROUTES.admin, (p, b) => api.admin(p, b)],
+  const routes: [string, (principal: Principal, body: Json, address: string) => Promise<Json>][] = [
+    [TOKEN_ROUTES.create, (p, b, a) => api.create(p, b, a)],
+    [TOKEN_ROUTES.list, (p, b, a) => api.list(p, b, a)],
+    [TOKEN_ROUTES.revoke, (p, b, a) => api.revoke(p, b, a)],
+    [TOKEN_ROUTES.admin, (p, b, a) => api.admin(p, b, a)],
   ];
   for (const [url, handle] of routes) {
     app.all(url, async (request: FastifyRequest, reply: FastifyReply) => {
@@ -34,7 +34,7 @@ export function registerTokenRoutes(app: FastifyInstance, api: TokenApi): void {
         });
       }
       const body = await readJsonObject(request);
-      const result = await handle(request.principal, body);
+      const result = await handle(request.principal, body, request.ip);
       // A fresh secret must not be cached by anything on the way.
       return reply.code(200).header('cache-control', 'no-store').send(result);
     });

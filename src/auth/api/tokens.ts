@@ -42,18 +42,32 @@ export interface TokenRequest {
   readonly scope: readonly string[] | undefined;
 }
 
+/**
+ * Checks a password from a request body under the failed-login lockout
+ * (AccessControl.checkPassword); `address` is the client's.
+ */
+export type PasswordGuard = <T>(
+  user: string,
+  address: string | undefined,
+  verify: () => Promise<T | undefined>,
+) => Promise<T | undefined>;
+
+const UNGUARDED: PasswordGuard = (_user, _address, verify) => verify();
+
 export class TokenApi {
   readonly #directory: UserDirectory;
   readonly #tokens: TokenStore;
+  readonly #guard: PasswordGuard;
 
-  constructor(directory: UserDirectory, tokens: TokenStore) {
+  constructor(directory: UserDirectory, tokens: TokenStore, guard: PasswordGuard = UNGUARDED) {
     this.#directory = directory;
     this.#tokens = tokens;
+    this.#guard = guard;
   }
 
   /** `POST /api/tokens`. Default role: read (least privilege; ask for write to publish). */
-  async create(principal: Principal, body: Json): Promise<Json> {
-    const subject = await this.#subject(principal, body);
+  async create(principal: Principal, body: Json, address?: string): Promise<Json> {
+    const subject = await this.#subject(principal, body, address);
     requireAccountChange(subject);
     const request = parseTokenRequest(body);
     if (request.role === 'admin' && !subject.roles.includes('admin')) {
@@ -66,15 +80,15 @@ export class TokenApi {
   }
 
   /** `POST /api/tokens/list`. */
-  async list(principal: Principal, body: Json): Promise<Json> {
-    const subject = await this.#subject(principal, body);
+  async list(principal: Principal, body: Json, address?: string): Promise<Json> {
+    const subject = await this.#subject(principal, body, address);
     const tokens = await this.#tokens.list(subject.name);
     return { tokens: tokens.map((t) => tokenJson(t)) };
   }
 
   /** `POST /api/tokens/revoke`: one of the user's own tokens. */
-  async revoke(principal: Principal, body: Json): Promise<Json> {
-    const subject = await this.#subject(principal, body);
+  async revoke(principal: Principal, body: Json, address?: string): Promise<Json> {
+    const subject = await this.#subject(principal, body, address);
     requireAccountChange(subject);
     const token = await this.#findOne(body, subject.name);
     await this.#tokens.revoke(token.key, subject.name);
@@ -82,8 +96,8 @@ export class TokenApi {
   }
 
   /** `POST /api/v1/admin/tokens` (see the module comment). */
-  async admin(principal: Principal, body: Json): Promise<Json> {
-    const subject = await this.#subject(principal, body);
+  async admin(principal: Principal, body: Json, address?: string): Promise<Json> {
+    const subject = await this.#subject(principal, body, address);
     if (!subject.roles.includes('admin')) {
       throw new RegistryError('DENIED', 'this endpoint is for admins ([auth] admin_users)');
     }
@@ -141,7 +155,7 @@ export class TokenApi {
     return token;
   }
 
-  async #subject(principal: Principal, body: Json): Promise<Subject> {
+  async #subject(principal: Principal, body: Json, address?: string): Promise<Subject> {
     const username = body['username'];
     const password = body['password'];
     if (username !== undefined || password !== undefined) {
@@ -149,7 +163,9 @@ export class TokenApi {
         throw new RegistryError('BAD_REQUEST', '"username" and "password" must both be strings');
       }
       if (password.length > 1024) throw new RegistryError('BAD_REQUEST', 'password is too long');
-      const account = await this.#directory.verify(username, password);
+      const account = await this.#guard(username, address, () =>
+        this.#directory.verify(username, password),
+      );
       if (!account) throw new RegistryError('UNAUTHORIZED', 'invalid username or password');
       return { name: account.name, roles: account.roles, readOnly: false, narrowed: false };
     }

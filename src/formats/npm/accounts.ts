@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '../../auth/access.ts';
+import type { PasswordGuard } from '../../auth/api/tokens.ts';
 import { requireAccountChangeBy } from '../../auth/api/tokens.ts';
 import type { UserDirectory } from '../../auth/directory.ts';
 import { invalidCidrs, MAX_CIDRS } from '../../auth/networks.ts';
@@ -25,6 +26,8 @@ export interface AccountPolicy {
   readonly allowRegistration: () => boolean;
   /** `[auth] enabled`, read per request (SIGHUP may change it). */
   readonly authEnabled: () => boolean;
+  /** Password checks from request bodies go through the failed-login lockout. */
+  readonly checkPassword?: PasswordGuard | undefined;
 }
 
 /** A token standing for no one (see the module comment); never stored, never logged. */
@@ -63,7 +66,9 @@ export class NpmAccounts {
    * allowed; either way returns a fresh token. With registration off an unknown name gets 403
    * (npm prints the message), a known name with a wrong password 401.
    */
-  async login(urlName: string, body: Json): Promise<Json> {
+  async login(urlName: string, body: Json, address?: string): Promise<Json> {
+    const guarded = <T>(verify: () => Promise<T | undefined>) =>
+      this.#policy.checkPassword?.(urlName, address, verify) ?? verify();
     if (!USER_NAME.test(urlName)) throw new RegistryError('BAD_REQUEST', 'invalid user name');
     if (body['name'] !== undefined && body['name'] !== urlName) {
       throw new RegistryError('BAD_REQUEST', 'user name in the body does not match the URL');
@@ -76,15 +81,15 @@ export class NpmAccounts {
     const email = typeof body['email'] === 'string' ? body['email'] : undefined;
     if (this.#directory.inHtpasswd(urlName)) {
       // The operator's file decides this user's password; nothing is registered.
-      if (!(await this.#directory.verify(urlName, password))) {
+      if (!(await guarded(() => this.#directory.verify(urlName, password)))) {
         throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
       }
     } else if (this.#policy.allowRegistration()) {
       const created = await this.#users.create(urlName, password, email);
-      if (!created && !(await this.#users.verify(urlName, password))) {
+      if (!created && !(await guarded(() => this.#users.verify(urlName, password)))) {
         throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
       }
-    } else if (!(await this.#users.verify(urlName, password))) {
+    } else if (!(await guarded(() => this.#users.verify(urlName, password)))) {
       if (!(await this.#users.get(urlName)) && !this.#policy.authEnabled()) {
         // Auth is off: nothing to log in to, but npm needs a token to publish.
         return { ok: true, id: `org.couchdb.user:${urlName}`, rev: '1', token: anonymousToken() };
@@ -172,13 +177,16 @@ export class NpmAccounts {
     return { objects: tokens.map(tokenJson), total: tokens.length, urls: {} };
   }
 
-  async createToken(principal: Principal, body: Json): Promise<Json> {
+  async createToken(principal: Principal, body: Json, address?: string): Promise<Json> {
     const user = requireUser(principal);
     // Account changes need the write or admin role: a read-only token cannot mint tokens.
     requireAccountChangeBy(principal);
     const password = body['password'];
     // npm sends the password to confirm; a token may not mint tokens without it.
-    if (typeof password !== 'string' || !(await this.#directory.verify(user, password))) {
+    const check = (secret: string) =>
+      this.#policy.checkPassword?.(user, address, () => this.#directory.verify(user, secret)) ??
+      this.#directory.verify(user, secret);
+    if (typeof password !== 'string' || !(await check(password))) {
       throw new RegistryError(
         'UNAUTHORIZED',
         'password is required and must be correct to create a token',

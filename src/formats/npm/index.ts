@@ -81,6 +81,7 @@ export const npmFormat: FormatModule = {
     const accounts = new NpmAccounts(context.identity.directory, users, tokens, {
       allowRegistration: () => context.config().auth.allow_registration,
       authEnabled: () => context.access.authEnabled,
+      checkPassword: (user, address, verify) => context.access.checkPassword(user, address, verify),
     });
     const npmRepos = context.repositories.byFormat('npm');
     const mounts = npmRepos.map((repo) => ({

@@ -100,7 +100,13 @@ async function dispatch(
       allow(method, ['PUT']);
       return reply
         .code(201)
-        .send(await accounts.login(route.user, parseBody(await readBody(request, SMALL_BODY))));
+        .send(
+          await accounts.login(
+            route.user,
+            parseBody(await readBody(request, SMALL_BODY)),
+            request.ip,
+          ),
+        );
     case 'logout':
       allow(method, ['DELETE']);
       return reply.send(await accounts.logout(route.token, principal));
@@ -108,7 +114,11 @@ async function dispatch(
       if (method === 'GET') return reply.send(await accounts.listTokens(principal));
       allow(method, ['POST']);
       return reply.send(
-        await accounts.createToken(principal, parseBody(await readBody(request, SMALL_BODY))),
+        await accounts.createToken(
+          principal,
+          parseBody(await readBody(request, SMALL_BODY)),
+          request.ip,
+        ),
       );
     case 'token':
       allow(method, ['DELETE']);

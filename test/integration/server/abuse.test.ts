@@ -269,6 +269,31 @@ describe('failed-login lockout and public system routes (auth enabled)', () => {
     assert.equal(bob.status, 200);
   });
 
+  test('passwords in request bodies (npm login, POST /api/tokens) count for the lockout too', async () => {
+    await server.app.context.identity.users.create('dave', 'dave-password', undefined);
+    const from = '10.9.0.1';
+    const login = (password: string) =>
+      fetch(`${server.url}/npm/-/user/org.couchdb.user:dave`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': from },
+        body: JSON.stringify({ name: 'dave', password }),
+      });
+    const tokens = (password: string) =>
+      fetch(`${server.url}/api/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': from },
+        body: JSON.stringify({ username: 'dave', password, role: 'read' }),
+      });
+    for (let i = 0; i < 3; i++) assert.equal((await login('wrong')).status, 401);
+    for (let i = 0; i < 2; i++) assert.equal((await tokens('wrong')).status, 401);
+    const before = verifications;
+    const locked = await tokens('dave-password');
+    assert.equal(locked.status, 429, await locked.text());
+    assert.ok(Number(locked.headers.get('retry-after')) >= 1);
+    assert.equal((await login('dave-password')).status, 429);
+    assert.equal(verifications, before, 'a locked client costs no password verification');
+  });
+
   test('/health and /ready answer whatever Authorization is sent, even from a locked address', async () => {
     for (const authorization of [
       'Basic !!!garbage',
