@@ -64,6 +64,18 @@ export interface AccessTarget {
    * of a repository (a registry token's `registry:catalog:*`) may see names it may not pull.
    */
   readonly listing?: boolean | undefined;
+  /**
+   * The group the client addressed when the operation lands in one of its members (a push or
+   * publish through a group is checked on the group and on the hosted member): a credential
+   * scope naming the group covers the member it writes to.
+   */
+  readonly via?: Repository | undefined;
+}
+
+/** Options of `authorize`/`can` beyond the target's repository and path. */
+export interface TargetOptions {
+  readonly listing?: boolean | undefined;
+  readonly via?: Repository | undefined;
 }
 
 /** A ceiling carried by a credential: which (repository, path, action) it may reach at all. */
@@ -243,17 +255,17 @@ export class AccessControl {
 
   /**
    * True when `authorize` would pass; for filtering listings (catalog, search) without throwing.
-   * `listing`: the check is for listing `path` (see AccessTarget.listing).
+   * `options.listing`: the check is for listing `path` (see AccessTarget.listing).
    */
   can(
     principal: Principal,
     repository: Repository,
     action: Action,
     path?: string,
-    listing?: boolean,
+    options: TargetOptions = {},
   ): boolean {
     try {
-      this.authorize(principal, repository, action, path, listing);
+      this.authorize(principal, repository, action, path, options);
       return true;
     } catch {
       return false;
@@ -270,9 +282,9 @@ export class AccessControl {
     repository: Repository,
     action: Action,
     path?: string,
-    listing?: boolean,
+    options: TargetOptions = {},
   ): void {
-    const target: AccessTarget = { repository, path, listing };
+    const target: AccessTarget = { repository, path, ...options };
     const where = path === undefined ? repository.name : `${path} in ${repository.name}`;
     if (principal.kind === 'user') {
       if (principal.readOnly === true && action !== 'read') {

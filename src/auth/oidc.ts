@@ -32,7 +32,7 @@ import {
   type OidcProviderConfig,
   type OidcRoleRule,
 } from './oidc-config.ts';
-import { globToRegExp, ResourcePatterns } from './patterns.ts';
+import { globToRegExp, ResourcePatterns, targetRefs } from './patterns.ts';
 
 /** Three base64url parts, the first two non-empty: a compact JWS. */
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -208,8 +208,8 @@ export class OidcResolver implements CredentialResolver {
     return {
       description,
       allows(target: AccessTarget, action: Action): boolean {
-        const ref = { repository: target.repository.name, path: target.path };
-        const inScope = limits.every((l) => l.matches(ref));
+        const refs = targetRefs(target);
+        const inScope = limits.every((l) => refs.some((ref) => l.matches(ref)));
         count(provider.name, inScope ? 'allow' : audit ? 'audit' : 'deny');
         if (inScope) return true;
         if (!audit) return false;

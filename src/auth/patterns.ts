@@ -82,3 +82,17 @@ export function patternProblem(text: string): string | undefined {
   if (text.split(':').length > 2) return `"${text}" has more than one ":"`;
   return undefined;
 }
+
+/**
+ * The refs a check on `target` may be matched as: its repository, and the group it was reached
+ * through (`via`), so a pattern naming the group covers the member a write lands in.
+ */
+export function targetRefs(target: {
+  readonly repository: { readonly name: string };
+  readonly path?: string | undefined;
+  readonly via?: { readonly name: string } | undefined;
+}): ResourceRef[] {
+  const refs: ResourceRef[] = [{ repository: target.repository.name, path: target.path }];
+  if (target.via !== undefined) refs.push({ repository: target.via.name, path: target.path });
+  return refs;
+}

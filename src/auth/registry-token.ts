@@ -321,7 +321,7 @@ export class GrantScope implements Scope {
   allows(target: AccessTarget, action: Action): boolean {
     return this.#grants.some(
       (g) =>
-        g.repository === target.repository.name &&
+        (g.repository === target.repository.name || g.repository === target.via?.name) &&
         // A grant without a path (the catalog's) lists the repository's names, reads none.
         (g.path === target.path || (g.path === undefined && target.listing === true)) &&
         g.actions.includes(action),

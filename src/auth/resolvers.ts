@@ -21,15 +21,14 @@ import type {
 } from './access.ts';
 import type { UserDirectory } from './directory.ts';
 import { networkListOf } from './networks.ts';
-import { ResourcePatterns } from './patterns.ts';
+import { ResourcePatterns, targetRefs } from './patterns.ts';
 import { capRole, looksLikeToken, sha256Hex, type TokenStore } from './users.ts';
 
 /** A Scope (access.ts) from resource patterns: the credential reaches only what they cover. */
 export function patternScope(texts: readonly string[]): Scope {
   const patterns = new ResourcePatterns(texts);
   return {
-    allows: (target: AccessTarget) =>
-      patterns.matches({ repository: target.repository.name, path: target.path }),
+    allows: (target: AccessTarget) => targetRefs(target).some((ref) => patterns.matches(ref)),
     description: texts.length === 0 ? 'nothing' : texts.join(', '),
   };
 }

@@ -95,8 +95,15 @@ export class NpmService {
   }
 
   /** `name`: the package (rules name packages and scopes); undefined for repository-wide reads. */
-  authorize(principal: Principal, repo: Repository, action: Action, name?: string): void {
-    this.#deps.access.authorize(principal, repo, action, name);
+  /** `via`: the group addressed when the operation lands in its member `repo`. */
+  authorize(
+    principal: Principal,
+    repo: Repository,
+    action: Action,
+    name?: string,
+    via?: Repository,
+  ): void {
+    this.#deps.access.authorize(principal, repo, action, name, { via });
   }
 
   // ---------------------------------------------------------------- reads
@@ -443,7 +450,7 @@ export class NpmService {
       );
     }
     if (target.name !== repo.name) this.authorize(principal, repo, action, name);
-    this.authorize(principal, target, action, name);
+    this.authorize(principal, target, action, name, target.name === repo.name ? undefined : repo);
     return target;
   }
 

@@ -147,13 +147,19 @@ export class OciService {
   }
 
   /** `path`: the image name inside `repo` (rules name it); undefined for repository-wide reads. */
-  #authorize(request: OciRequest, repo: Repository, action: Action, path?: string): void {
-    this.#deps.access.authorize(request.principal, repo, action, path);
+  #authorize(
+    request: OciRequest,
+    repo: Repository,
+    action: Action,
+    path?: string,
+    via?: Repository,
+  ): void {
+    this.#deps.access.authorize(request.principal, repo, action, path, { via });
   }
 
   /** `listing`: `path` is a catalog entry being listed, not read. */
   #can(request: OciRequest, repo: Repository, path?: string, listing?: boolean): boolean {
-    return this.#deps.access.can(request.principal, repo, 'read', path, listing);
+    return this.#deps.access.can(request.principal, repo, 'read', path, { listing });
   }
 
   /**
@@ -165,7 +171,7 @@ export class OciService {
     this.#authorize(request, target.repo, action, target.name);
     const writeTo = this.#deps.repositories.writeTarget(target.repo);
     if (writeTo !== undefined && writeTo.name !== target.repo.name) {
-      this.#authorize(request, writeTo, action, target.name);
+      this.#authorize(request, writeTo, action, target.name, target.repo);
     }
     if (writeTo === undefined) {
       throw new RegistryError(

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { globToRegExp, ResourcePatterns } from '../../../src/auth/patterns.ts';
+import type { Repository } from '../../../src/repos/repository.ts';
 
 describe('resource patterns', () => {
   it('globs are segment-aware', () => {
@@ -33,5 +34,29 @@ describe('resource patterns', () => {
     assert.equal(p.matches({ repository: 'docker', path: 'team/app' }), true);
     assert.equal(p.matches({ repository: 'npm-hosted' }), true);
     assert.equal(p.matches({ repository: 'docker', path: 'other/app' }), false);
+  });
+});
+
+describe('a credential scope naming a group', () => {
+  it('covers the hosted member a write through that group lands in, not the member addressed alone', async () => {
+    const { AccessControl } = await import('../../../src/auth/access.ts');
+    const { patternScope } = await import('../../../src/auth/resolvers.ts');
+    const repo = (name: string) => ({ name, format: 'npm' }) as unknown as Repository;
+    const access = new AccessControl({ authEnabled: true, anonymousRead: false });
+    const principal = {
+      kind: 'user',
+      name: 'ci',
+      roles: ['write'],
+      scope: patternScope(['npm:@corp/*']),
+    } as const;
+    const group = repo('npm');
+    const member = repo('npm-hosted');
+    access.authorize(principal, group, 'write', '@corp/pkg');
+    access.authorize(principal, member, 'write', '@corp/pkg', { via: group });
+    assert.throws(() => access.authorize(principal, member, 'write', '@corp/pkg'), /limited to/);
+    assert.throws(
+      () => access.authorize(principal, member, 'write', '@other/pkg', { via: group }),
+      /limited to/,
+    );
   });
 });
