@@ -53,10 +53,11 @@ describe('a credential scope naming a group', () => {
     const member = repo('npm-hosted');
     access.authorize(principal, group, 'write', '@corp/pkg');
     access.authorize(principal, member, 'write', '@corp/pkg', { via: group });
-    assert.throws(() => access.authorize(principal, member, 'write', '@corp/pkg'), /limited to/);
-    assert.throws(
-      () => access.authorize(principal, member, 'write', '@other/pkg', { via: group }),
-      /limited to/,
-    );
+    assert.throws(() => {
+      access.authorize(principal, member, 'write', '@corp/pkg');
+    }, /limited to/);
+    assert.throws(() => {
+      access.authorize(principal, member, 'write', '@other/pkg', { via: group });
+    }, /limited to/);
   });
 });
