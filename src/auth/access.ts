@@ -167,6 +167,15 @@ export class AccessControl {
   async authenticate(credentials: RequestCredentials): Promise<Principal> {
     const authorization = credentials.authorization;
     if (authorization === undefined || isEmptyCredential(authorization)) return ANONYMOUS;
+    // npm's saved token from auth-off mode (npm/accounts.ts): stands for no one. Not a guess, so
+    // no lockout count; with auth on, say what it is instead of "invalid credentials".
+    if (/^Bearer\s+nora_anonymous_/i.test(authorization)) {
+      if (!this.#policy.authEnabled) return ANONYMOUS;
+      throw new RegistryError(
+        'UNAUTHORIZED',
+        'this is the anonymous token npm saved while auth was off; run npm login',
+      );
+    }
     // With auth off a wrong credential falls back to anonymous: nothing to guess, nothing to lock.
     const attempt =
       this.#policy.authEnabled && credentials.remoteAddress !== undefined

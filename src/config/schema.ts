@@ -138,8 +138,11 @@ const rateLimitSchema = z.object({
   auth_burst: burst.default(5),
   upload_rps: rps.default(200),
   upload_burst: burst.default(500),
-  general_rps: rps.default(100),
-  general_burst: burst.default(200),
+  // Ten times NORA's 100/200: at NORA's, a pnpm install of a 400-package project from one CI
+  // host gets hundreds of 429s and fails (pnpm does not wait long enough); NORA's own deployment
+  // guide tells heavy CI users to raise it to these values.
+  general_rps: rps.default(1000),
+  general_burst: burst.default(2000),
 });
 
 /** Per-upstream circuit breaker of the proxy engine (every format's proxy repositories). */

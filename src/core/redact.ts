@@ -38,10 +38,11 @@ const PATTERNS: readonly [RegExp, string][] = [
   // URL userinfo.
   [/(\b[a-z][a-z0-9+.-]*:\/\/)[^/?#\s@"']+@/gi, `$1${REDACTED}@`],
   // Query parameters and name=value / name: "value" / "name":"value" pairs with a secret name.
+  // A bare `name: word` is not one: config errors read `auth.docker_token_ttl: expected number`.
   [new RegExp(`([?&;]${SECRET_NAME}=)[^&#\\s"']*`, 'gi'), `$1${REDACTED}`],
   [
     new RegExp(
-      `(\\b${SECRET_NAME}["']?\\s*[=:]\\s*["']?)(?!${escape(REDACTED)}|Bearer\\b|Basic\\b)[^\\s"',&}]+`,
+      `(\\b${SECRET_NAME}["']?\\s*(?:=\\s*["']?|:\\s*["']|:(?=[^\\s"'])|(?<=["'])\\s*:\\s*))(?!${escape(REDACTED)}|Bearer\\b|Basic\\b)[^\\s"',&}]+`,
       'gi',
     ),
     `$1${REDACTED}`,

@@ -85,6 +85,14 @@ export class NpmAccounts {
         throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
       }
     } else if (this.#policy.allowRegistration()) {
+      // An admin name nobody holds yet must not go to whoever registers it first.
+      if (this.#directory.isAdmin(urlName) && !(await this.#users.get(urlName))) {
+        throw new RegistryError(
+          'DENIED',
+          `"${urlName}" is an admin name ([auth] admin_users): admins are not self-registered; ` +
+            'add them to the htpasswd file',
+        );
+      }
       const created = await this.#users.create(urlName, password, email);
       if (!created && !(await guarded(() => this.#users.verify(urlName, password)))) {
         throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');

@@ -61,6 +61,17 @@ describe('npm login with auth off', () => {
     assert.equal((await client.request('GET', '/-/v1/login/done')).status, 404);
     assert.equal((await client.login('nobody-here', 'whatever')).status, 403);
   });
+
+  test('with auth on, the anonymous token saved while it was off: 401 saying so, no lockout', async () => {
+    await using secured = await startTestServer({ config: { auth: { enabled: true } } });
+    for (let i = 0; i < 7; i++) {
+      const res = await fetch(`${secured.url}/npm/-/whoami`, {
+        headers: { authorization: 'Bearer nora_anonymous_AbCdEfGhIjKlMnOpQrStUvWxYz012345' },
+      });
+      assert.equal(res.status, 401);
+      assert.match(await res.text(), /anonymous token npm saved while auth was off; run npm login/);
+    }
+  });
 });
 
 for (const authEnabled of [false, true]) {

@@ -144,4 +144,44 @@ describe('htpasswd users', { skip: missing }, () => {
     assert.equal((await whoami('olga', 'olga-pw')).status, 200);
     assert.equal((await whoami('alice', 'alice-new')).status, 401);
   });
+
+  test('a user removed from the file loses its Docker refresh tokens, even with tokens in the store', async () => {
+    await using dir = await tempDir('nora-htpasswd-');
+    const file = path.join(dir.path, 'users.htpasswd');
+    await htpasswd('-B', '-b', '-c', file, 'bob', 'bob-pw');
+    await using server = await startTestServer({
+      config: { docker: { upstreams: [] }, auth: { enabled: true, anonymous_read: false } },
+      env: { NORA_AUTH_HTPASSWD_FILE: file },
+    });
+    // An API token puts a password-less row for bob in the store.
+    const api = await fetch(`${server.url}/api/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'bob', password: 'bob-pw', role: 'read' }),
+    });
+    assert.equal(api.status, 200);
+    const offline = await fetch(
+      `${server.url}/v2/token?service=nora&offline_token=true&client_id=t&scope=repository:bobapp:pull,push`,
+      { headers: { authorization: basic('bob', 'bob-pw') } },
+    );
+    const refresh = ((await offline.json()) as { refresh_token?: string }).refresh_token;
+    assert.ok(refresh !== undefined);
+    const exchange = () =>
+      fetch(`${server.url}/v2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: refresh,
+          service: 'nora',
+          scope: 'repository:bobapp:pull,push',
+        }).toString(),
+      });
+    assert.equal((await exchange()).status, 200);
+    await htpasswd('-D', file, 'bob');
+    await eventually(
+      'the refresh token stops working',
+      async () => (await exchange()).status === 401,
+    );
+  });
 });

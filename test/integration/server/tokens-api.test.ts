@@ -365,3 +365,23 @@ describe('npm token endpoints over the same tokens', () => {
     );
   });
 });
+
+describe('self-registration and admin names', () => {
+  test('an admin name nobody holds cannot be self-registered (it would be an admin)', async () => {
+    await using server = await startTestServer({
+      config: {
+        auth: {
+          enabled: true,
+          anonymous_read: false,
+          allow_registration: true,
+          admin_users: ['ops'],
+        },
+      },
+    });
+    const npm = new NpmHttp(`${server.url}/npm`);
+    const taken = await npm.login('ops', 'attacker-pw');
+    assert.equal(taken.status, 403, taken.text);
+    assert.match(taken.text, /admin name/);
+    assert.equal((await npm.login('someone', 'someone-pw')).status, 201);
+  });
+});
