@@ -80,6 +80,14 @@ export class ResourcePatterns {
 export function patternProblem(text: string): string | undefined {
   if (text.trim() === '') return 'empty pattern';
   if (text.split(':').length > 2) return `"${text}" has more than one ":"`;
+  if (text.length > 512) return 'longer than 512 characters';
+  if (/[\s\0]/.test(text)) return 'contains whitespace or NUL';
+  const colon = text.indexOf(':');
+  const path = colon === -1 ? text : text.slice(colon + 1);
+  if (colon !== -1 && text.slice(0, colon).includes('/')) return 'a repository name has no "/"';
+  if (path !== '' && path.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+    return 'empty, "." or ".." path segment (names never have them, so it would match nothing)';
+  }
   return undefined;
 }
 

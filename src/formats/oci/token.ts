@@ -86,6 +86,8 @@ export interface ParsedScope {
   readonly actions: readonly string[];
 }
 
+const MAX_SCOPES = 64;
+
 /**
  * Parses the space-separated scopes of every `scope` parameter. Throws TokenError 400
  * `invalid_scope` for a malformed one (fewer than three parts, an empty part, an invalid
@@ -93,7 +95,12 @@ export interface ParsedScope {
  */
 export function parseScopes(values: readonly string[]): ParsedScope[] {
   const scopes: ParsedScope[] = [];
-  for (const text of values.flatMap((v) => v.split(' ')).filter((t) => t !== '')) {
+  const texts = values.flatMap((v) => v.split(' ')).filter((t) => t !== '');
+  // A token carries its grants: hundreds of scopes would make a JWT no client can send back.
+  if (texts.length > MAX_SCOPES) {
+    throw new TokenError(400, 'invalid_scope', `at most ${MAX_SCOPES} scopes per token request`);
+  }
+  for (const text of texts) {
     const first = text.indexOf(':');
     const last = text.lastIndexOf(':');
     if (first <= 0 || last === first || last === text.length - 1) {

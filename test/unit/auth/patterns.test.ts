@@ -61,3 +61,15 @@ describe('a credential scope naming a group', () => {
     }, /limited to/);
   });
 });
+
+describe('pattern validation', () => {
+  it('refuses patterns that can match nothing or hide mistakes', async () => {
+    const { patternProblem } = await import('../../../src/auth/patterns.ts');
+    for (const bad of ['', '../../x', 'a//b', 'team/./x', 'a:b:c', 'docker/x:team/**', 'a b']) {
+      assert.ok(patternProblem(bad) !== undefined, bad);
+    }
+    for (const good of ['team/**', 'npm:@corp/*', '**', 'docker:', 'npm-*:lib-*']) {
+      assert.equal(patternProblem(good), undefined, good);
+    }
+  });
+});

@@ -26,6 +26,15 @@ describe('registry token scopes', () => {
       { type: 'plugin', name: 'host:5000/x', actions: ['pull'] },
     ]);
     assert.deepEqual(parseScopes([]), []);
+    // Bounded: a token carries its grants, and a huge JWT could not be sent back.
+    assert.equal(
+      parseScopes(Array.from({ length: 64 }, (_, i) => `repository:a${i}:pull`)).length,
+      64,
+    );
+    assert.throws(
+      () => parseScopes(Array.from({ length: 65 }, (_, i) => `repository:a${i}:pull`)),
+      /at most 64 scopes/,
+    );
   });
 
   it('refuses malformed scopes with invalid_scope', () => {
