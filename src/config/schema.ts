@@ -103,18 +103,22 @@ const authSchema = z.object({
   groups: z.record(z.string(), z.array(z.string().min(1))).default({}),
   /** `[[auth.rules]]`: per-repository and per-path permissions (docs/auth.md "Permissions"). */
   rules: z.array(ruleSchema).default([]),
-  trusted_proxies: z
-    .array(z.string())
-    .default(['127.0.0.1', '::1'])
-    .superRefine((entries, ctx) => {
-      const invalid = invalidCidrs(entries);
-      if (invalid.length > 0) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected IP addresses or CIDR ranges, got ${invalid.map((e) => JSON.stringify(e)).join(', ')}`,
-        });
-      }
-    }),
+  // An empty NORA_AUTH_TRUSTED_PROXIES means none (trust no forwarded header), not the default.
+  trusted_proxies: withMeta(
+    z
+      .array(z.string())
+      .default(['127.0.0.1', '::1'])
+      .superRefine((entries, ctx) => {
+        const invalid = invalidCidrs(entries);
+        if (invalid.length > 0) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected IP addresses or CIDR ranges, got ${invalid.map((e) => JSON.stringify(e)).join(', ')}`,
+          });
+        }
+      }),
+    { emptyIsValue: true },
+  ),
   /** CI workload identity: OIDC ID tokens from CI platforms (src/auth/oidc.ts). */
   oidc: oidcSectionSchema.default(() => oidcSectionSchema.parse({})),
   /**

@@ -190,3 +190,16 @@ test('every example config shipped in the repo is valid', async () => {
     assert.deepEqual(loaded.warnings, [], `${file} has unknown keys`);
   }
 });
+
+test('an empty NORA_AUTH_TRUSTED_PROXIES trusts no proxy (not the loopback default)', async () => {
+  const cwd = os.tmpdir();
+  const unset = await loadConfig({ cwd, env: { NORA_CONFIG_PATH: '' } });
+  assert.deepEqual(unset.config.auth.trusted_proxies, ['127.0.0.1', '::1']);
+  const empty = await loadConfig({ cwd, env: { NORA_AUTH_TRUSTED_PROXIES: '' } });
+  assert.deepEqual(empty.config.auth.trusted_proxies, []);
+  const set = await loadConfig({
+    cwd,
+    env: { NORA_AUTH_TRUSTED_PROXIES: '10.0.0.1, 10.1.0.0/16' },
+  });
+  assert.deepEqual(set.config.auth.trusted_proxies, ['10.0.0.1', '10.1.0.0/16']);
+});
