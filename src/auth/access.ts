@@ -295,23 +295,32 @@ export class AccessControl {
   ): void {
     const target: AccessTarget = { repository, path, ...options };
     const where = path === undefined ? repository.name : `${path} in ${repository.name}`;
-    if (principal.kind === 'user') {
-      if (principal.readOnly === true && action !== 'read') {
-        throw new RegistryError('DENIED', `this token is read-only: it may not ${action} ${where}`);
-      }
-      if (principal.scope !== undefined && !principal.scope.allows(target, action)) {
-        throw new RegistryError(
-          'DENIED',
-          `this credential may not ${action} ${where} (it is limited to ${principal.scope.description})`,
-        );
-      }
+    if (principal.kind === 'user' && principal.readOnly === true && action !== 'read') {
+      throw new RegistryError('DENIED', `this token is read-only: it may not ${action} ${where}`);
     }
-    if (!this.#policy.authEnabled) return;
+    // The user's own rights first: when they already refuse, say so rather than blame the
+    // credential's narrower scope (a registry token granting nothing because the user may not).
+    if (this.#policy.authEnabled) this.#checkRights(principal, target, action, where);
+    if (
+      principal.kind === 'user' &&
+      principal.scope !== undefined &&
+      !principal.scope.allows(target, action)
+    ) {
+      throw new RegistryError(
+        'DENIED',
+        `this credential may not ${action} ${where} (it is limited to ${principal.scope.description})`,
+      );
+    }
+  }
+
+  /** The rules and role defaults (auth on): UNAUTHORIZED for anonymous, DENIED for a user. */
+  #checkRights(principal: Principal, target: AccessTarget, action: Action, where: string): void {
     if (principal.kind === 'user' && principal.roles.includes('admin')) return;
     const ruled = this.#permissions.decide(principal, target, action);
     if (principal.kind === 'anonymous') {
       const anonymousReads =
-        this.#policy.anonymousRead || (path !== undefined && this.anonymousPull(repository.format));
+        this.#policy.anonymousRead ||
+        (target.path !== undefined && this.anonymousPull(target.repository.format));
       if (ruled ?? (action === 'read' && anonymousReads)) return;
       throw new RegistryError('UNAUTHORIZED', `authentication required to ${action} ${where}`);
     }
