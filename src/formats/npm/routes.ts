@@ -42,7 +42,8 @@ export function registerNpmRoutes(
   useRawBodies(scope);
   scope.setErrorHandler((err, request, reply) => {
     const error = toRegistryError(err);
-    if (error.status >= 500 && error.status !== 502 && error.status !== 504) {
+    // 501 (audit with no upstream: every `npm install` asks), 502 and 504 are answers, not faults.
+    if (error.status >= 500 && ![501, 502, 504].includes(error.status)) {
       request.log.error({ err }, 'npm request failed');
     }
     return reply
