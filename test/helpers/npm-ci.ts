@@ -16,6 +16,30 @@ export function envWithoutNpmVars(extra: Record<string, string> = {}): NodeJS.Pr
   return { ...env, ...extra };
 }
 
+/**
+ * An npm environment isolated in `home`: no inherited `npm_`/`yarn_`/`pnpm_`/`corepack_`
+ * variables, its own user npmrc and cache, no update notifier, fund or audit chatter.
+ */
+export function isolatedNpmEnv(
+  home: string,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^(npm_|yarn_|pnpm_|corepack_)/i.test(key)) env[key] = value;
+  }
+  return {
+    ...env,
+    HOME: home,
+    NPM_CONFIG_USERCONFIG: path.join(home, '.npmrc'),
+    NPM_CONFIG_CACHE: path.join(home, 'npm-cache'),
+    NPM_CONFIG_UPDATE_NOTIFIER: 'false',
+    NPM_CONFIG_FUND: 'false',
+    NPM_CONFIG_AUDIT: 'false',
+    ...extra,
+  };
+}
+
 /** Copies the fixture's manifests into `dir` (which must exist) and runs `npm ci` there. */
 export async function npmCiFixture(
   fixture: string,

@@ -14,6 +14,7 @@ import { tempDir } from '../../helpers/tmp.ts';
 import { missingTools, run } from '../../helpers/tools.ts';
 import { startOciServer } from '../../integration/oci/helpers.ts';
 import { buildOciLayout } from '../oci-proxy/fixtures.ts';
+import { isolatedNpmEnv } from '../../helpers/npm-ci.ts';
 
 const SUB_MAIN = 'repo:myorg/app:ref:refs/heads/main';
 const SUB_PR = 'repo:myorg/app:ref:refs/pull/3/merge';
@@ -77,17 +78,7 @@ describe('CI OIDC tokens with real clients', () => {
         JSON.stringify({ name: 'ci-built', version: '1.0.0', license: 'MIT' }),
       );
       await fs.writeFile(path.join(pkg, 'index.js'), 'module.exports = 1;\n');
-      const env: NodeJS.ProcessEnv = {};
-      for (const [key, value] of Object.entries(process.env))
-        if (!/^(npm_|yarn_|pnpm_|corepack_)/i.test(key)) env[key] = value;
-      Object.assign(env, {
-        HOME: home,
-        NPM_CONFIG_USERCONFIG: path.join(home, '.npmrc'),
-        NPM_CONFIG_CACHE: path.join(home, 'npm-cache'),
-        NPM_CONFIG_UPDATE_NOTIFIER: 'false',
-        NPM_CONFIG_FUND: 'false',
-        NPM_CONFIG_AUDIT: 'false',
-      });
+      const env = isolatedNpmEnv(home);
       const npm = (args: readonly string[]) =>
         run('npm', args, { cwd: pkg, env, check: false, timeoutMs: 120_000, input: '' });
 

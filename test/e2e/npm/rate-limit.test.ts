@@ -11,6 +11,7 @@ import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { missingTools, run } from '../../helpers/tools.ts';
 import { NpmHttp } from '../../integration/npm/client.ts';
+import { isolatedNpmEnv } from '../../helpers/npm-ci.ts';
 
 describe('npm through a rate-limited server (real npm)', { skip: missingTools('npm') }, () => {
   test('npm install retries 429 and succeeds', async () => {
@@ -37,16 +38,7 @@ describe('npm through a rate-limited server (real npm)', { skip: missingTools('n
       path.join(project, 'package.json'),
       JSON.stringify({ name: 'consumer', version: '1.0.0', license: 'MIT' }),
     );
-    const env: NodeJS.ProcessEnv = {};
-    for (const [key, value] of Object.entries(process.env))
-      if (!/^(npm_|yarn_|pnpm_|corepack_)/i.test(key)) env[key] = value;
-    Object.assign(env, {
-      HOME: home,
-      NPM_CONFIG_USERCONFIG: path.join(home, '.npmrc'),
-      NPM_CONFIG_CACHE: path.join(home, 'npm-cache'),
-      NPM_CONFIG_UPDATE_NOTIFIER: 'false',
-      NPM_CONFIG_FUND: 'false',
-      NPM_CONFIG_AUDIT: 'false',
+    const env = isolatedNpmEnv(home, {
       NPM_CONFIG_FETCH_RETRY_MINTIMEOUT: '1500',
       NPM_CONFIG_FETCH_RETRY_MAXTIMEOUT: '3000',
       NPM_CONFIG_FETCH_RETRIES: '5',
