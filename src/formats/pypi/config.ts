@@ -1,8 +1,74 @@
-/** `[pypi]` section. */
+/**
+ * `[pypi]` section: NORA's keys (`NORA_PYPI_*`). NORA's default upstream is the public index; on
+ * an air-gapped host it is simply unreachable, and the default group still serves pypi-hosted.
+ */
 import { z } from 'zod';
+import {
+  credentials,
+  httpUrl,
+  positiveSeconds,
+  ttlSeconds,
+  withMeta,
+} from '../../config/fields.ts';
+
+export const pypiUpstreamSchema = z.object({
+  /** A simple index root, e.g. `https://pypi.org/simple/` (what pip's `--index-url` takes). */
+  url: httpUrl,
+  auth: credentials.optional(),
+});
+
+export type PypiUpstreamConfig = z.infer<typeof pypiUpstreamSchema>;
+
+/**
+ * NORA_PYPI_PROXIES: `url1,url2` or `url|user:pass,url2` (first = the `--index-url`, the rest =
+ * `--extra-index-url`s, asked in order); `""` or `none` = no upstream.
+ */
+export function parsePypiUpstreamList(value: string): unknown[] {
+  const trimmed = value.trim();
+  if (trimmed === '' || trimmed.toLowerCase() === 'none') return [];
+  return trimmed
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      const [url, auth] = entry.split('|').map((part) => part.trim());
+      return { url, ...(auth ? { auth } : {}) };
+    });
+}
 
 export const pypiSectionSchema = z.object({
   enabled: z.boolean().default(true),
+  /**
+   * The upstream simple index (NORA_PYPI_PROXY); `""`/`none` = none. Used when `proxies` is
+   * empty; `proxy_auth` applies to it.
+   */
+  proxy: withMeta(z.union([httpUrl, z.literal('')]).default('https://pypi.org/simple/'), {
+    fromEnv: (value: string) => (value.trim().toLowerCase() === 'none' ? '' : value.trim()),
+    emptyIsValue: true,
+  }),
+  proxy_auth: credentials.optional(),
+  /** Several upstream indexes in order (NORA_PYPI_PROXIES); when set, replaces `proxy`. */
+  proxies: withMeta(z.array(pypiUpstreamSchema).default([]), {
+    fromEnv: parsePypiUpstreamList,
+  }),
+  proxy_timeout: positiveSeconds.default(30),
+  /** Freshness of proxied project pages, seconds (-1 forever, 0 revalidate every read). Our addition. */
+  metadata_ttl: ttlSeconds.default(300),
+  serve_stale: z.boolean().default(true),
+  /** Largest file an upload may carry, MB. Our addition. */
+  max_upload_mb: z.number().int().positive().default(1024),
+  /**
+   * The default `/simple/` group serves a project that pypi-hosted has (or ever had) from
+   * pypi-hosted only, never from an upstream (the dependency-confusion guard).
+   */
+  protect_hosted_names: z.boolean().default(true),
 });
 
 export type PypiSection = z.infer<typeof pypiSectionSchema>;
+
+/** The upstreams a default `pypi-proxy` asks, in order (`proxies`, else `proxy`). */
+export function pypiUpstreams(section: PypiSection): PypiUpstreamConfig[] {
+  if (section.proxies.length > 0) return section.proxies;
+  if (section.proxy === '') return [];
+  return [{ url: section.proxy, ...(section.proxy_auth ? { auth: section.proxy_auth } : {}) }];
+}
