@@ -1,8 +1,63 @@
-/** `[maven]` section. */
+/**
+ * `[maven]` section: NORA's keys (`NORA_MAVEN_*`). NORA's default upstream is Maven Central; on an
+ * air-gapped host it is simply unreachable, and the default `/maven2/` group still serves
+ * maven-hosted.
+ */
 import { z } from 'zod';
+import {
+  credentials,
+  httpUrl,
+  positiveSeconds,
+  ttlSeconds,
+  withMeta,
+} from '../../config/fields.ts';
+
+export const mavenUpstreamSchema = z.object({
+  /** A Maven 2 repository root, e.g. `https://repo1.maven.org/maven2`. */
+  url: httpUrl,
+  auth: credentials.optional(),
+});
+
+export type MavenUpstreamConfig = z.infer<typeof mavenUpstreamSchema>;
+
+/** NORA_MAVEN_PROXIES: `url1,url2|user:pass` (asked in order); `""` or `none` = no upstream. */
+export function parseMavenUpstreamList(value: string): unknown[] {
+  const trimmed = value.trim();
+  if (trimmed === '' || trimmed.toLowerCase() === 'none') return [];
+  return trimmed
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      const [url, auth] = entry.split('|').map((part) => part.trim());
+      return { url, ...(auth ? { auth } : {}) };
+    });
+}
 
 export const mavenSectionSchema = z.object({
   enabled: z.boolean().default(true),
+  /** Upstream repositories in order (NORA_MAVEN_PROXIES, `url|auth,…`). */
+  proxies: withMeta(
+    z.array(mavenUpstreamSchema).default([{ url: 'https://repo1.maven.org/maven2' }]),
+    { fromEnv: parseMavenUpstreamList, emptyIsValue: true },
+  ),
+  proxy_timeout: positiveSeconds.default(30),
+  /** Verify uploaded checksum files against the computed hashes (mismatch → 400). */
+  checksum_verify: z.boolean().default(true),
+  /** A deployed release file can never be replaced (re-deploy → 409). */
+  immutable_releases: z.boolean().default(true),
+  /** Freshness of proxied `maven-metadata.xml`, seconds (-1 forever, 0 always revalidate). */
+  metadata_ttl: ttlSeconds.default(300),
+  serve_stale: z.boolean().default(true),
+  /** How long a proxied miss is remembered, seconds (Maven probes every repository). Our addition. */
+  negative_cache_ttl: ttlSeconds.default(300),
+  /** Largest file a deploy may carry, MB. Our addition. */
+  max_upload_mb: z.number().int().positive().default(2048),
+  /**
+   * The default `/maven2/` group serves a groupId:artifactId that maven-hosted has from
+   * maven-hosted only, never from an upstream (the dependency-confusion guard).
+   */
+  protect_hosted_names: z.boolean().default(true),
 });
 
 export type MavenSection = z.infer<typeof mavenSectionSchema>;
