@@ -1,0 +1,79 @@
+/**
+ * The shapes every Maven repository kind answers in, so hosted, proxy and group repositories are
+ * interchangeable behind the routes (DESIGN.md §4) and `maven-metadata.xml` is rendered in one
+ * place (metadata.ts) whoever produced it.
+ *
+ * Paths are repository-relative Maven 2 layout paths (`org/example/demo/1.0/demo-1.0.jar`),
+ * already validated (no empty, `.` or `..` segments, no encoded separators) by coordinates.ts.
+ */
+import type { Readable } from 'node:stream';
+import type { Repository } from '../../repos/repository.ts';
+import type { ReadRange } from '../../proxy/fill.ts';
+
+/** The checksum files Maven asks for, by extension (`.md5`, `.sha1`, `.sha256`, `.sha512`). */
+export type ChecksumName = 'md5' | 'sha1' | 'sha256' | 'sha512';
+export const CHECKSUM_NAMES: readonly ChecksumName[] = ['md5', 'sha1', 'sha256', 'sha512'];
+
+/** A stored or cached file (artifact, POM, signature…; never maven-metadata.xml). */
+export interface OpenedMavenFile {
+  readonly size: number;
+  /** Lowercase hex of every checksum, computed when the bytes were ingested. */
+  readonly checksums: Readonly<Record<ChecksumName, string>>;
+  /** Milliseconds since the epoch (Last-Modified). */
+  readonly modifiedAt: number;
+  /** Opens the bytes (a range when given); call once per response. */
+  open(range?: ReadRange): Promise<Readable>;
+}
+
+/** One `<snapshotVersion>` of a snapshot version's metadata. */
+export interface SnapshotVersion {
+  readonly classifier: string | undefined;
+  readonly extension: string;
+  /** `1.0-20261130.101010-3` */
+  readonly value: string;
+  /** `yyyyMMddHHmmss` UTC */
+  readonly updated: string;
+}
+
+/** One `<plugin>` of group-level metadata (Maven plugin prefixes). */
+export interface PluginEntry {
+  readonly name: string | undefined;
+  readonly prefix: string;
+  readonly artifactId: string;
+}
+
+/**
+ * A `maven-metadata.xml` document as data: artifact level (groupId + artifactId + versioning),
+ * snapshot-version level (+ version + snapshot/snapshotVersions) or group level (plugins).
+ */
+export interface MavenMetadata {
+  readonly groupId: string | undefined;
+  readonly artifactId: string | undefined;
+  /** Snapshot-version level only: `1.0-SNAPSHOT`. */
+  readonly version: string | undefined;
+  /** Artifact level: every version, in Maven (ComparableVersion) order. */
+  readonly versions: readonly string[];
+  readonly latest: string | undefined;
+  readonly release: string | undefined;
+  /** `yyyyMMddHHmmss` UTC */
+  readonly lastUpdated: string | undefined;
+  /** Snapshot-version level: the newest timestamped build. */
+  readonly snapshot: { readonly timestamp: string; readonly buildNumber: number } | undefined;
+  readonly snapshotVersions: readonly SnapshotVersion[];
+  /** Group level. */
+  readonly plugins: readonly PluginEntry[];
+}
+
+/**
+ * What one repository kind answers. Absent = undefined, never an error; a proxy whose upstreams
+ * failed throws the upstream error (isUpstreamFailure), which a group treats as "not here".
+ */
+export interface MavenSource {
+  /** A file at `path` (not maven-metadata.xml, not a checksum file: routes derive those). */
+  openFile(repo: Repository, path: string): Promise<OpenedMavenFile | undefined>;
+  /**
+   * The metadata document of the directory `dir` (`org/example/demo`, `org/example/demo/1.0-SNAPSHOT`
+   * or `org/example` for plugins), as data; the routes render it and its checksums.
+   */
+  metadata(repo: Repository, dir: string): Promise<MavenMetadata | undefined>;
+}
