@@ -258,6 +258,7 @@ async function dispatch(
   switch (route.kind) {
     case 'redirect': {
       allow(method, ['GET']);
+      service.authorize(principal, repo, 'read');
       const url = request.raw.url ?? '';
       const query = url.includes('?') ? url.slice(url.indexOf('?')) : '';
       return reply
