@@ -6,12 +6,12 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
-import { RegistryError } from '../../core/errors.ts';
 import { GroupReader } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { FormatContext, FormatModule } from '../format.ts';
 import { pypiUpstreams } from './config.ts';
 import { PypiGroup } from './group.ts';
+import { PypiProxy } from './proxy.ts';
 import type { PypiSource } from './model.ts';
 import { type PypiMount, registerPypiRoutes } from './routes.ts';
 import { type PypiHostedOperations, type PypiJsonApi, PypiService } from './service.ts';
@@ -40,22 +40,8 @@ const EMPTY_HOSTED: PypiSource = {
   openCoreMetadata: () => Promise.resolve(undefined),
 };
 
-/** A proxy whose upstream cannot be used (a group treats it as "not here"). */
-const UNAVAILABLE_PROXY: PypiSource = {
-  projectNames: () => Promise.resolve([]),
-  projectPage: (repo) => Promise.reject(proxyUnavailable(repo)),
-  openFile: (repo) => Promise.reject(proxyUnavailable(repo)),
-  openCoreMetadata: (repo) => Promise.reject(proxyUnavailable(repo)),
-};
-
-function proxyUnavailable(repo: Repository): RegistryError {
-  return new RegistryError('UNAVAILABLE', `proxy ${repo.name} is not available in this build`, {
-    detail: { upstream: `${repo.name}/0`, reason: 'not built' },
-  });
-}
-
-function defaultBackends(): PypiBackends {
-  return { hosted: EMPTY_HOSTED, proxy: UNAVAILABLE_PROXY };
+function defaultBackends(context: FormatContext): PypiBackends {
+  return { hosted: EMPTY_HOSTED, proxy: new PypiProxy(context) };
 }
 
 /** The default repositories of the PyPI format (see the module comment). */
