@@ -198,7 +198,10 @@ export class StaticUpstream {
 
   add(project: string, filename: string, bytes: string): void {
     let files = this.#projects.get(project);
-    if (!files) this.#projects.set(project, (files = new Map()));
+    if (!files) {
+      files = new Map<string, Buffer>();
+      this.#projects.set(project, files);
+    }
     files.set(filename, Buffer.from(bytes));
   }
 
@@ -210,6 +213,10 @@ export class StaticUpstream {
 
   async close(): Promise<void> {
     this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => {
+        resolve();
+      });
+    });
   }
 }
