@@ -30,7 +30,7 @@ export interface FixtureIndex {
   /** Answer every page request with this status instead. */
   status?: number;
   /** Replace every page body with this (Content-Type as `format` says). */
-  body?: Buffer | (() => AsyncIterable<Buffer>);
+  body?: Buffer | (() => Iterable<Buffer>);
   /** Serve ETags and honour If-None-Match. */
   etags: boolean;
 }
@@ -97,20 +97,31 @@ export class FixtureUpstream {
     };
     const match = /^\/([^/]+)\/(simple|files)\/(.*)$/.exec(url);
     const index = match ? this.indexes.get(match[1]!) : undefined;
-    if (!match || !index) return send(404, 'not found');
+    if (!match || !index) {
+      send(404, 'not found');
+      return;
+    }
     const [, root, kind, rest] = match as unknown as [string, string, string, string];
     if (kind === 'files') {
       for (const files of index.projects.values()) {
         for (const file of files) {
-          if (rest === encodeURIComponent(file.filename))
-            return send(200, file.body, { 'content-length': file.body.length });
-          if (file.metadata && rest === `${encodeURIComponent(file.filename)}.metadata`)
-            return send(200, file.metadata);
+          if (rest === encodeURIComponent(file.filename)) {
+            send(200, file.body, { 'content-length': file.body.length });
+            return;
+          }
+          if (file.metadata && rest === `${encodeURIComponent(file.filename)}.metadata`) {
+            send(200, file.metadata);
+            return;
+          }
         }
       }
-      return send(404, 'no such file');
+      send(404, 'no such file');
+      return;
     }
-    if (index.status !== undefined) return send(index.status, 'scripted failure');
+    if (index.status !== undefined) {
+      send(index.status, 'scripted failure');
+      return;
+    }
     const project = rest.replace(/\/$/, '');
     const type =
       index.format === 'json' ? 'application/vnd.pypi.simple.v1+json' : 'text/html; charset=utf-8';
@@ -122,7 +133,7 @@ export class FixtureUpstream {
       }
       res.writeHead(200, { 'content-type': type });
       try {
-        for await (const chunk of index.body()) {
+        for (const chunk of index.body()) {
           if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
           if (res.destroyed) return;
         }
@@ -133,10 +144,16 @@ export class FixtureUpstream {
       return;
     }
     const files = index.projects.get(project);
-    if (!files) return send(404, 'no such project');
+    if (!files) {
+      send(404, 'no such project');
+      return;
+    }
     const body = index.format === 'json' ? this.#json(root, project, files) : this.#html(files);
     const etag = `"${sha256(body).slice(0, 16)}"`;
-    if (index.etags && ifNoneMatch === etag) return send(304, '', { etag });
+    if (index.etags && ifNoneMatch === etag) {
+      send(304, '', { etag });
+      return;
+    }
     send(200, body, { 'content-type': type, ...(index.etags ? { etag } : {}) });
   }
 

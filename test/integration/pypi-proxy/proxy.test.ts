@@ -444,7 +444,7 @@ describe('pypi proxy source', () => {
       (err: unknown) => isUpstreamFailure(err),
     );
     const huge = upstream.index('huge', 'html');
-    huge.body = async function* () {
+    huge.body = function* () {
       const chunk = Buffer.alloc(1024 * 1024, 'a');
       for (let i = 0; i < 65; i++) yield chunk;
     };
