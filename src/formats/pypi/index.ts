@@ -18,6 +18,7 @@ import { PypiProxy } from './proxy.ts';
 import { parseVersion } from './versions.ts';
 import type { PypiSource } from './model.ts';
 import { type PypiMount, registerPypiRoutes } from './routes.ts';
+import { PageRenderCache } from './simple-index.ts';
 import { type PypiHostedOperations, type PypiJsonApi, PypiService } from './service.ts';
 
 export const PYPI_MOUNT = '/simple';
@@ -176,6 +177,7 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
       registerPypiRoutes(scope, repositories.byFormat('pypi').map(pypiMountOf), {
         service,
         config: context.config,
+        pages: new PageRenderCache(),
       });
     },
   };

@@ -33,7 +33,8 @@ import type { PypiService } from './service.ts';
 import {
   etagMatches,
   negotiateSimple,
-  renderPage,
+  PageRenderCache,
+  type RenderedPage,
   SERVED_TYPES,
   urlSegment,
 } from './simple-index.ts';
@@ -45,6 +46,8 @@ const SMALL_BODY = 64 * 1024;
 export interface PypiRouteDeps {
   readonly service: PypiService;
   readonly config: () => AppConfig;
+  /** Rendered pages reused while their content is unchanged. */
+  readonly pages: PageRenderCache;
 }
 
 /** Where a repository is mounted: `base` holds everything; `simple`/`json` are its two areas. */
@@ -282,13 +285,15 @@ async function dispatch(
       allow(method, ['GET']);
       const type = negotiate(request);
       const names = await service.projectNames(repo, principal);
-      return sendPage(request, reply, renderPage(type, { projects: names }), false);
+      const rendered = deps.pages.render(`${repo.name}/`, type, { projects: names });
+      return sendPage(request, reply, rendered, false);
     }
     case 'page': {
       allow(method, ['GET']);
       const type = negotiate(request);
       const page = await service.projectPage(repo, route.project, principal);
-      return sendPage(request, reply, renderPage(type, { project: page }), page.stale === true);
+      const rendered = deps.pages.render(`${repo.name}/${route.project}`, type, { project: page });
+      return sendPage(request, reply, rendered, page.stale === true);
     }
     case 'file':
       allow(method, ['GET']);
@@ -388,7 +393,7 @@ function negotiate(request: FastifyRequest) {
 function sendPage(
   request: FastifyRequest,
   reply: FastifyReply,
-  page: ReturnType<typeof renderPage>,
+  page: RenderedPage,
   stale: boolean,
 ): FastifyReply {
   void reply
