@@ -171,21 +171,26 @@ async function readForm(
   }
   const fields = new Map<string, string[]>();
   let fieldBytes = 0;
-  let failure: RegistryError | undefined;
-  let fileDone: Promise<SpooledFile> | undefined;
+  // Set from the parser's callbacks (a holder, so the checks after `await` are not narrowed away).
+  const state: { failure?: RegistryError; fileDone?: Promise<SpooledFile> } = {};
   const fail = (err: RegistryError): void => {
-    failure ??= err;
-    parser.destroy(failure);
+    state.failure ??= err;
+    parser.destroy(state.failure);
   };
 
   parser.on('field', (name, value, info) => {
-    if (info.nameTruncated) return fail(bad('a form field name is too long'));
+    if (info.nameTruncated) {
+      fail(bad('a form field name is too long'));
+      return;
+    }
     if (info.valueTruncated) {
-      return fail(bad(`form field ${name} is longer than ${MAX_FIELD_BYTES} bytes`));
+      fail(bad(`form field ${name} is longer than ${MAX_FIELD_BYTES} bytes`));
+      return;
     }
     fieldBytes += Buffer.byteLength(name) + Buffer.byteLength(value);
     if (fieldBytes > MAX_FIELDS_TOTAL_BYTES) {
-      return fail(bad(`form fields exceed ${MAX_FIELDS_TOTAL_BYTES} bytes in all`));
+      fail(bad(`form fields exceed ${MAX_FIELDS_TOTAL_BYTES} bytes in all`));
+      return;
     }
     const list = fields.get(name);
     if (list) list.push(value);
@@ -197,9 +202,10 @@ async function readForm(
       stream.resume();
       return;
     }
-    if (fileDone !== undefined) {
+    if (state.fileDone !== undefined) {
       stream.resume();
-      return fail(bad('more than one content part'));
+      fail(bad('more than one content part'));
+      return;
     }
     stream.on('limit', () => {
       fail(
@@ -209,31 +215,41 @@ async function readForm(
         ),
       );
     });
-    fileDone = spoolFile(info.filename, stream, spool);
+    const done = spoolFile(info.filename, stream, spool);
     // Observed after the body is read; never an unhandled rejection meanwhile.
-    fileDone.catch(() => undefined);
+    done.catch(() => undefined);
+    state.fileDone = done;
   });
-  parser.on('fieldsLimit', () => fail(bad(`more than ${MAX_FIELDS} form fields`)));
-  parser.on('partsLimit', () => fail(bad(`more than ${MAX_FIELDS + 2} form parts`)));
-  parser.on('filesLimit', () => fail(bad('more than one content part')));
+  parser.on('fieldsLimit', () => {
+    fail(bad(`more than ${MAX_FIELDS} form fields`));
+  });
+  parser.on('partsLimit', () => {
+    fail(bad(`more than ${MAX_FIELDS + 2} form parts`));
+  });
+  parser.on('filesLimit', () => {
+    fail(bad('more than one content part'));
+  });
 
   try {
     await pipeline(body, parser);
   } catch (err) {
-    if (failure) throw failure;
-    throw formError(err);
+    throw state.failure ?? formError(err);
   }
-  if (failure) throw failure;
+  if (state.failure) throw state.failure;
   let file: SpooledFile | undefined;
-  if (fileDone !== undefined) {
+  if (state.fileDone !== undefined) {
     try {
-      file = await fileDone;
+      file = await state.fileDone;
     } catch (err) {
-      if (failure) throw failure;
-      throw formError(err);
+      // A limit hit while the file was streaming is the reason; the file's own error follows it.
+      throw currentFailure(state) ?? formError(err);
     }
   }
   return { fields, file };
+}
+
+function currentFailure(state: { failure?: RegistryError }): RegistryError | undefined {
+  return state.failure;
 }
 
 /** Busboy's own errors (truncated form, malformed headers) and an aborted body are 400s. */

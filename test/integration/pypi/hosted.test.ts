@@ -547,15 +547,16 @@ describe('pypi hosted: yank, unyank, delete and the JSON API', () => {
     assert.match(wheel.upload_time_iso_8601, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     assert.equal(wheel.yanked, false);
     assert.equal(wheel.yanked_reason, null);
-    assert.equal(json.urls[1]?.packagetype, 'sdist');
-    assert.equal(json.urls[1]?.python_version, 'source');
+    assert.equal(json.urls.at(1)?.packagetype, 'sdist');
+    assert.equal(json.urls.at(1)?.python_version, 'source');
   });
 
   test('version JSON in any PEP 440-equal spelling; unknown → undefined', async () => {
     const json = await fx.hosted.json(fx.repo, 'omega-pkg', '1.0.0', url);
-    assert.equal(json?.info['version'], '1.0');
-    assert.equal(json?.urls.length, 2);
-    assert.equal(json?.releases, undefined);
+    assert.ok(json);
+    assert.equal(json.info['version'], '1.0');
+    assert.equal(json.urls.length, 2);
+    assert.equal(json.releases, undefined);
     assert.equal(await fx.hosted.json(fx.repo, 'omega-pkg', '9.0', url), undefined);
     assert.equal(await fx.hosted.json(fx.repo, 'nothing', undefined, url), undefined);
   });
@@ -575,10 +576,11 @@ describe('pypi hosted: yank, unyank, delete and the JSON API', () => {
     let json = await fx.hosted.json(fx.repo, 'omega-pkg', undefined, url);
     assert.equal(json?.info['version'], '1.0', 'the latest non-yanked final release');
     const v11 = await fx.hosted.json(fx.repo, 'omega-pkg', '1.1', url);
-    assert.equal(v11?.info['yanked'], true);
-    assert.equal(v11?.info['yanked_reason'], 'broken build');
-    assert.equal(v11?.urls[0]?.yanked, true);
-    assert.equal(v11?.urls[0]?.yanked_reason, 'broken build');
+    assert.ok(v11);
+    assert.equal(v11.info['yanked'], true);
+    assert.equal(v11.info['yanked_reason'], 'broken build');
+    assert.equal(v11.urls.at(0)?.yanked, true);
+    assert.equal(v11.urls.at(0)?.yanked_reason, 'broken build');
 
     const noReason = await fx.hosted.yank(fx.repo, 'omega-pkg', '1.0');
     assert.equal(noReason.yankedReason, '');
