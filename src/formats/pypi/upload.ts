@@ -76,6 +76,12 @@ const TEXT_FIELDS = [
 export interface UploadLimits {
   /** Largest file, bytes ([pypi] max_upload_mb); past it the upload fails with 413. */
   readonly maxFileBytes: number;
+  /**
+   * Called with the normalised project as soon as the form names it (while the body streams
+   * when `name` precedes `content`, as twine sends it), and again before anything is stored;
+   * throws (UNAUTHORIZED/DENIED) to refuse.
+   */
+  readonly authorize?: ((project: string) => void) | undefined;
 }
 
 export interface UploadResult {
@@ -132,7 +138,7 @@ export async function receiveUpload(
   const spool = await blobs.spoolPath('pypi-upload');
   try {
     const form = await readForm(contentType, body, spool, limits);
-    return await storeUpload(blobs, store, repo, uploader, form);
+    return await storeUpload(blobs, store, repo, uploader, form, limits.authorize);
   } finally {
     await fs.rm(spool, { force: true });
   }
@@ -191,6 +197,14 @@ async function readForm(
     if (fieldBytes > MAX_FIELDS_TOTAL_BYTES) {
       fail(bad(`form fields exceed ${MAX_FIELDS_TOTAL_BYTES} bytes in all`));
       return;
+    }
+    if (name === 'name' && limits.authorize !== undefined && isValidProjectName(value.trim())) {
+      try {
+        limits.authorize(normalizeProjectName(value.trim()));
+      } catch (err) {
+        fail(err instanceof RegistryError ? err : new RegistryError('DENIED', String(err)));
+        return;
+      }
     }
     const list = fields.get(name);
     if (list) list.push(value);
@@ -317,6 +331,7 @@ async function storeUpload(
   repo: string,
   uploader: string | undefined,
   form: ReceivedForm,
+  authorize: ((project: string) => void) | undefined,
 ): Promise<UploadResult> {
   const { fields, file } = form;
   const action = single(fields, ':action');
@@ -333,6 +348,7 @@ async function storeUpload(
     );
   }
   const project = normalizeProjectName(name);
+  authorize?.(project);
   const versionField = required(fields, 'version');
   const version = parseVersion(versionField);
   if (version === undefined) {

@@ -669,3 +669,44 @@ describe('pypi hosted: yank, unyank, delete and the JSON API', () => {
     assert.equal(result.duplicate, false);
   });
 });
+
+describe('pypi hosted: per-project authorization during upload', () => {
+  test('authorize is called with the normalised project; a refusal stores nothing, early or late', async () => {
+    const fx = await hostedFixture();
+    try {
+      const asked: string[] = [];
+      const deny = (project: string) => {
+        asked.push(project);
+        if (project === 'secret-pkg') throw new RegistryError('DENIED', `no write on ${project}`);
+      };
+      const secret = makeSdist('Secret_Pkg', '1.0');
+      for (const fileFirst of [false, true]) {
+        const before = await fx.fileRows();
+        await assert.rejects(
+          fx.hosted.upload(
+            fx.repo,
+            'bob',
+            MULTIPART,
+            chunked(multipartBody(twineFields('Secret_Pkg', '1.0', secret), secret, { fileFirst })),
+            deny,
+          ),
+          (e: RegistryError) => e.status === 403 && /no write on secret-pkg/.test(e.message),
+        );
+        assert.equal(await fx.fileRows(), before);
+        assert.deepEqual(await fx.spoolFiles(), []);
+      }
+      const open = makeSdist('open', '1.0');
+      await fx.hosted.upload(
+        fx.repo,
+        'bob',
+        MULTIPART,
+        chunked(multipartBody(twineFields('open', '1.0', open), open)),
+        deny,
+      );
+      assert.ok(asked.includes('secret-pkg') && asked.includes('open'));
+      assert.equal(await fx.hosted.hasProject(fx.repo, 'secret-pkg'), false);
+    } finally {
+      await fx.close();
+    }
+  });
+});
