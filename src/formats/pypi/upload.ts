@@ -151,7 +151,7 @@ async function readForm(
   spool: string,
   limits: UploadLimits,
 ): Promise<ReceivedForm> {
-  if (contentType === undefined || !/^multipart\/form-data\s*;/i.test(contentType)) {
+  if (contentType === undefined || !/^multipart\/form-data\s*(?:;|$)/i.test(contentType)) {
     throw new RegistryError(
       'UNSUPPORTED_MEDIA_TYPE',
       'upload must be multipart/form-data (the legacy upload API)',

@@ -409,6 +409,21 @@ describe('pypi hosted: bad input is a clear 4xx and leaves nothing behind', () =
     );
     await refused(
       fx,
+      fx.hosted.upload(fx.repo, 'alice', 'multipart/form-data', chunked(body)),
+      400,
+      /invalid multipart\/form-data request/,
+    );
+    const empty = { filename: 'delta-1.0.tar.gz', data: Buffer.alloc(0) };
+    await refused(fx, upload(fx, twineFields('delta', '1.0', empty), empty), 400, /invalid sdist/);
+    const emptyWheel = { filename: 'delta-1.0-py3-none-any.whl', data: Buffer.alloc(0) };
+    await refused(
+      fx,
+      upload(fx, twineFields('delta', '1.0', emptyWheel), emptyWheel),
+      400,
+      /invalid wheel/,
+    );
+    await refused(
+      fx,
       fx.hosted.upload(
         fx.repo,
         'alice',
