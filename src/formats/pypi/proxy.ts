@@ -212,9 +212,25 @@ export class PypiProxy implements PypiSource {
     const sha256 = file?.sha256;
     if (file === undefined || sha256 === undefined) return undefined;
     const flight = this.#metadataFlights.run(`${repo.name}\n${key}`, async () => {
-      if (file.coreMetadata) {
-        const digest = await this.#upstreamMetadata(repo, project, file, file.coreMetadata.sha256);
-        if (digest) return digest;
+      const advertised = file.coreMetadata?.sha256;
+      // Unverifiable bytes are taken only from the index's own origin (see #onIndexOrigin).
+      if (
+        file.coreMetadata &&
+        (advertised !== undefined || this.#onIndexOrigin(repo, file.upstream, file.url))
+      ) {
+        try {
+          const digest = await this.#upstreamMetadata(repo, project, file, advertised);
+          if (digest) return digest;
+        } catch (err) {
+          // The upstream is down or its file unusable: a cached wheel's METADATA serves when it
+          // hashes as the page advertised (PyPI's .metadata is that file, byte for byte).
+          if ((await this.#ctx.blobs.stat(sha256Digest(sha256))) === undefined) throw err;
+          const extracted = await this.#extractMetadata(repo, project, file, sha256);
+          if (extracted && (advertised === undefined || extracted.hex === advertised)) {
+            return extracted;
+          }
+          throw err;
+        }
       }
       if (!file.filename.endsWith('.whl')) return undefined;
       const ranged = await this.#rangedMetadata(repo, project, file, sha256);
@@ -404,7 +420,9 @@ export class PypiProxy implements PypiSource {
     });
     const todo = out
       .map((file, index) => ({ file, index }))
-      .filter(({ file }) => file.sha256 === undefined)
+      .filter(
+        ({ file }) => file.sha256 === undefined && this.#onIndexOrigin(repo, upstream, file.url),
+      )
       .sort((a, b) => compareVersions(b.file.version, a.file.version))
       .slice(0, MAX_HASHED_PER_REFRESH);
     const worker = async (): Promise<void> => {
@@ -614,6 +632,22 @@ export class PypiProxy implements PypiSource {
       readTimeoutSeconds: timeout,
     });
     return { target: hostTarget, path: fileUrl.pathname + fileUrl.search };
+  }
+
+  /**
+   * Whether `url` lies on the origin of upstream `upstream`'s index URL. Bytes we cannot verify
+   * against an upstream-stated sha256 (files listed without one, `.metadata` offered without one)
+   * are fetched only from there: an upstream page may name any URL, and serving whatever an
+   * arbitrary URL answers would let a hostile upstream read internal services through us.
+   */
+  #onIndexOrigin(repo: Repository, upstream: number, url: string): boolean {
+    const index = repo.upstreams[upstream]?.url;
+    if (index === undefined) return false;
+    try {
+      return new URL(url).origin === new URL(index).origin;
+    } catch {
+      return false;
+    }
   }
 
   /** The upstream's `<url>.metadata` into the blob store (verified when its sha256 is known). */
