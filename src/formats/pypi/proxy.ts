@@ -21,6 +21,8 @@
  *   hashed when the page is fetched (at most `MAX_HASHED_PER_REFRESH` per refresh, newest versions
  *   first; the hashes are kept with the stored page, so each file is hashed once): every page we
  *   serve carries a sha256 for each file it lists, and a file not yet hashed is not listed.
+ *   Bytes that cannot be verified against an upstream-stated sha256 are fetched only from the
+ *   index's own origin (see #onIndexOrigin).
  * - PEP 658/714 core metadata: offered for every wheel. The upstream's `<url>.metadata` when it
  *   offers one (verified against its sha256 when stated); otherwise extracted from the wheel
  *   (fetched through the same verified fill and cached, which pip downloads next anyway), stored
