@@ -221,6 +221,8 @@ export interface ProjectSpec {
   readonly dependencies?: readonly string[];
   readonly requiresPython?: string;
   readonly description?: string;
+  /** PEP 517 backend (default setuptools); both are Debian packages, so builds stay offline. */
+  readonly backend?: 'setuptools' | 'pdm-pep517';
 }
 
 /** The import package of a distribution: `nora-demo-lib` → `nora_demo_lib`. */
@@ -228,19 +230,23 @@ export function moduleName(dist: string): string {
   return dist.toLowerCase().replace(/[-_.]+/g, '_');
 }
 
+const BACKENDS = {
+  setuptools: ['requires = ["setuptools>=61"]', 'build-backend = "setuptools.build_meta"'],
+  'pdm-pep517': ['requires = ["pdm-pep517>=1.0"]', 'build-backend = "pdm.pep517.api"'],
+} as const;
+
 /**
- * Writes a setuptools project (PEP 621 `[project]` table, src layout) into `dir`: one module
- * whose `__version__` is the version.
+ * Writes a PEP 621 project (`[project]` table, src layout, setuptools or pdm-pep517 backend)
+ * into `dir`: one module whose `__version__` is the version.
  */
-export async function writeSetuptoolsProject(dir: string, spec: ProjectSpec): Promise<void> {
+export async function writeProject(dir: string, spec: ProjectSpec): Promise<void> {
   const mod = moduleName(spec.name);
   await fs.mkdir(path.join(dir, 'src', mod), { recursive: true });
   await fs.writeFile(
     path.join(dir, 'pyproject.toml'),
     [
       '[build-system]',
-      'requires = ["setuptools>=61"]',
-      'build-backend = "setuptools.build_meta"',
+      ...BACKENDS[spec.backend ?? 'setuptools'],
       '',
       '[project]',
       `name = ${JSON.stringify(spec.name)}`,
@@ -290,7 +296,7 @@ export async function buildDists(
 }
 
 /**
- * Writes and builds several setuptools projects in parallel under `workDir` (sources in
+ * Writes and builds several projects in parallel under `workDir` (sources in
  * `<name>-<version>/`, files in `<name>-<version>-dist/`); returns every file built, sorted by
  * base name.
  */
@@ -303,7 +309,7 @@ export async function buildProjects(
   const built = await Promise.all(
     specs.map(async (spec) => {
       const dir = path.join(workDir, `${spec.name}-${spec.version}`);
-      await writeSetuptoolsProject(dir, spec);
+      await writeProject(dir, spec);
       return buildDists(home, dir, `${dir}-dist`, only);
     }),
   );

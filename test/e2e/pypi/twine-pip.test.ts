@@ -64,8 +64,8 @@ describe(
       index = indexUrl(server.url);
     });
     after(async () => {
-      await server?.close();
-      await work?.[Symbol.asyncDispose]();
+      await (server as TestServer | undefined)?.close();
+      await (work as typeof work | undefined)?.[Symbol.asyncDispose]();
     });
 
     test('python3 -m build --no-isolation made an sdist and a wheel of each', () => {
