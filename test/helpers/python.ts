@@ -53,9 +53,10 @@ const NEED_CHECKS: Record<PythonNeed, () => string | undefined> = {
   // Debian's venv module seeds pip from python3-pip-whl (ensurepip is patched to use it).
   venv: () =>
     debianWheels().some((f) => f.startsWith('pip-')) &&
-    existsSync('/var/lib/dpkg/info/python3-venv.list')
+    existsSync('/var/lib/dpkg/info/python3-venv.list') &&
+    existsSync(path.join(SYSTEM_SITE, 'pip'))
       ? undefined
-      : 'python3-venv (python3-pip-whl)',
+      : 'python3-venv, python3-pip (python3-pip-whl)',
   twine: () => (findTool('twine') ? undefined : 'twine'),
   poetry: () =>
     findTool('poetry') && existsSync(path.join(SYSTEM_SITE, 'poetry', 'core'))
@@ -185,20 +186,34 @@ export function output(result: RunResult): string {
 export interface Venv {
   readonly dir: string;
   readonly python: string;
-  /** Runs `<venv>/bin/python -m pip …`. */
+  /** Runs pip for this venv (installs go into it). */
   pip(args: readonly string[], options?: StepOptions): Promise<RunResult>;
   /** `importlib.metadata.version(dist)` for each name, or null when not installed. */
   versions(...dists: string[]): Promise<Record<string, string | null>>;
 }
 
-/** A fresh venv (`/usr/bin/python3 -m venv`, pip seeded from Debian's wheel, no network). */
-export async function createVenv(home: PythonHome, dir: string): Promise<Venv> {
-  await step(home, SYSTEM_PYTHON, ['-m', 'venv', dir]);
+/**
+ * A fresh venv (`/usr/bin/python3 -m venv`), offline. By default without a pip of its own:
+ * `pip()` runs Debian's pip on it (`python3 -m pip --python <venv>/bin/python`, pip ≥ 22.3),
+ * which installs into the venv exactly as the venv's own pip would, without ensurepip's seconds
+ * of installing pip + setuptools into every venv. `seed: true` runs ensurepip (pip and
+ * setuptools inside: needed to build an sdist with `--no-build-isolation`) and uses that pip.
+ */
+export async function createVenv(
+  home: PythonHome,
+  dir: string,
+  options: { readonly seed?: boolean } = {},
+): Promise<Venv> {
+  const seed = options.seed ?? false;
+  await step(home, SYSTEM_PYTHON, ['-m', 'venv', ...(seed ? [] : ['--without-pip']), dir]);
   const python = path.join(dir, 'bin', 'python');
   return {
     dir,
     python,
-    pip: (args, options) => step(home, python, ['-m', 'pip', ...args], options),
+    pip: (args, stepOptions) =>
+      seed
+        ? step(home, python, ['-m', 'pip', ...args], stepOptions)
+        : step(home, SYSTEM_PYTHON, ['-m', 'pip', '--python', python, ...args], stepOptions),
     async versions(...dists) {
       const script = [
         'import importlib.metadata as m, json, sys',

@@ -40,7 +40,8 @@ describe(
     let files: string[];
     let index: string;
     const venvCount = { n: 0 };
-    const freshVenv = () => createVenv(home, path.join(work.path, `venv-${++venvCount.n}`));
+    const freshVenv = (seed = false) =>
+      createVenv(home, path.join(work.path, `venv-${++venvCount.n}`), { seed });
     const file = (re: RegExp) => {
       const found = files.find((f) => re.test(path.basename(f)));
       assert.ok(
@@ -214,7 +215,7 @@ describe(
       assert.match(res.stdout, /Successfully installed/, output(res));
       assert.doesNotMatch(output(res), /\.tar\.gz/, 'no sdist was fetched');
       // The sdist path: fetched from the index, built with the venv's own setuptools.
-      const sdist = await freshVenv();
+      const sdist = await freshVenv(true);
       const built = await sdist.pip([
         'install',
         '--no-cache-dir',
