@@ -88,7 +88,8 @@ describe(
     });
 
     test('pip install into a fresh venv resolves the hosted dependency (newest: 1.1.0)', async () => {
-      const venv = await freshVenv();
+      // This venv has its own pip (ensurepip), as a user's would.
+      const venv = await freshVenv(true);
       const res = await venv.pip([
         'install',
         '--no-cache-dir',
