@@ -105,14 +105,14 @@ export class PypiHosted implements PypiSource {
    * The legacy upload API (upload.ts `receiveUpload`): `contentType` is the request's header,
    * `body` the request stream, `uploader` the authenticated principal's name (recorded).
    */
-  upload(
+  async upload(
     repo: Repository,
     uploader: string | undefined,
     contentType: string | undefined,
     body: Readable,
   ): Promise<UploadResult> {
     checkHosted(repo);
-    return receiveUpload(this.#blobs, this.store, repo.name, uploader, contentType, body, {
+    return await receiveUpload(this.#blobs, this.store, repo.name, uploader, contentType, body, {
       maxFileBytes: this.#maxUploadBytes(),
     });
   }
@@ -123,7 +123,8 @@ export class PypiHosted implements PypiSource {
    */
   async yank(repo: Repository, project: string, version: string, reason = ''): Promise<YankResult> {
     checkHosted(repo);
-    if (reason.length > 1000) throw new RegistryError('BAD_REQUEST', 'yank reason is longer than 1000 characters');
+    if (reason.length > 1000)
+      throw new RegistryError('BAD_REQUEST', 'yank reason is longer than 1000 characters');
     return this.#setYanked(repo, project, version, reason);
   }
 
@@ -234,7 +235,10 @@ function checkHosted(repo: Repository): void {
 function versionKey(version: string): string {
   const parsed = parseVersion(version);
   if (parsed === undefined) {
-    throw new RegistryError('BAD_REQUEST', `invalid version: ${JSON.stringify(version.slice(0, 140))} is not a PEP 440 version`);
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `invalid version: ${JSON.stringify(version.slice(0, 140))} is not a PEP 440 version`,
+    );
   }
   return parsed.key;
 }

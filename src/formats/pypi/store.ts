@@ -28,8 +28,7 @@ export interface StoredFile {
   /** Milliseconds since the epoch. */
   readonly uploadTime: number;
   readonly metadata:
-    | { readonly blob: string; readonly sha256: string; readonly size: number }
-    | undefined;
+    { readonly blob: string; readonly sha256: string; readonly size: number } | undefined;
   readonly uploader: string | undefined;
 }
 

@@ -320,7 +320,9 @@ async function storeUpload(
   const versionField = required(fields, 'version');
   const version = parseVersion(versionField);
   if (version === undefined) {
-    throw bad(`Invalid version: ${JSON.stringify(versionField.slice(0, 140))} is not a PEP 440 version`);
+    throw bad(
+      `Invalid version: ${JSON.stringify(versionField.slice(0, 140))} is not a PEP 440 version`,
+    );
   }
   if (version.local) {
     throw bad(`Can't use PEP 440 local versions (${versionField}) on this repository`);
@@ -329,7 +331,9 @@ async function storeUpload(
   if (file === undefined) throw bad('content: Upload a valid file (the content part is missing).');
 
   if (!isSafeFilename(file.filename)) {
-    throw bad(`Invalid filename: ${JSON.stringify(file.filename.slice(0, 300))} (a plain file name, no path)`);
+    throw bad(
+      `Invalid filename: ${JSON.stringify(file.filename.slice(0, 300))} (a plain file name, no path)`,
+    );
   }
   // With the name first (it settles where an sdist's name ends), else without it, so a file of
   // another project is reported as such rather than as unparsable.
@@ -386,7 +390,11 @@ async function storeUpload(
   let metadataRef: { blob: string; sha256: string; size: number } | undefined;
   if (metadata !== undefined) {
     const stored = await blobs.ingest(Readable.from([metadata]));
-    metadataRef = { blob: `sha256:${stored.digest.hex}`, sha256: stored.digest.hex, size: stored.size };
+    metadataRef = {
+      blob: `sha256:${stored.digest.hex}`,
+      sha256: stored.digest.hex,
+      size: stored.size,
+    };
   }
   const written = await store.addFile(repo, {
     project,
@@ -420,7 +428,9 @@ function checkFiletype(dist: DistFilename, filetype: string): void {
   const expected = dist.kind === 'wheel' ? 'bdist_wheel' : 'sdist';
   if (filetype === expected) return;
   if (filetype !== 'bdist_wheel' && filetype !== 'sdist') {
-    throw bad(`Unknown type of file: filetype ${JSON.stringify(filetype.slice(0, 40))} (only sdist and bdist_wheel are accepted)`);
+    throw bad(
+      `Unknown type of file: filetype ${JSON.stringify(filetype.slice(0, 40))} (only sdist and bdist_wheel are accepted)`,
+    );
   }
   throw bad(`Invalid filetype ${filetype} for ${dist.filename} (expected ${expected})`);
 }
@@ -433,7 +443,9 @@ function checkDigests(fields: ReadonlyMap<string, readonly string[]>, file: Spoo
     blake2_256: single(fields, 'blake2_256_digest')?.trim().toLowerCase(),
   };
   if (!given.sha256 && !given.md5 && !given.blake2_256) {
-    throw bad('Include at least one message digest (sha256_digest, md5_digest or blake2_256_digest).');
+    throw bad(
+      'Include at least one message digest (sha256_digest, md5_digest or blake2_256_digest).',
+    );
   }
   for (const [alg, value] of Object.entries(given)) {
     if (!value) continue;
@@ -455,10 +467,14 @@ function checkWheelMetadata(metadata: Buffer, dist: DistFilename): void {
     throw bad(`invalid wheel: ${dist.filename} METADATA has no Name or Version`);
   }
   if (normalizeProjectName(metaName) !== dist.project) {
-    throw bad(`invalid wheel: METADATA names project ${JSON.stringify(metaName.slice(0, 220))}, the filename ${dist.filename}`);
+    throw bad(
+      `invalid wheel: METADATA names project ${JSON.stringify(metaName.slice(0, 220))}, the filename ${dist.filename}`,
+    );
   }
   if (parseVersion(metaVersion)?.key !== dist.parsed.key) {
-    throw bad(`invalid wheel: METADATA has version ${JSON.stringify(metaVersion.slice(0, 140))}, the filename ${dist.version}`);
+    throw bad(
+      `invalid wheel: METADATA has version ${JSON.stringify(metaVersion.slice(0, 140))}, the filename ${dist.version}`,
+    );
   }
 }
 
@@ -490,7 +506,9 @@ async function checkSdistMagic(file: SpooledFile, dist: DistFilename): Promise<v
   const zip = head.readUInt32LE(0) === 0x04034b50;
   const ok = dist.filename.endsWith('.zip') ? zip : gzip;
   if (!ok) {
-    throw bad(`invalid sdist: ${dist.filename} is not a ${dist.filename.endsWith('.zip') ? 'zip' : 'gzip'} archive`);
+    throw bad(
+      `invalid sdist: ${dist.filename} is not a ${dist.filename.endsWith('.zip') ? 'zip' : 'gzip'} archive`,
+    );
   }
 }
 

@@ -33,6 +33,12 @@ export interface FixtureIndex {
   body?: Buffer | (() => Iterable<Buffer>);
   /** Serve ETags and honour If-None-Match. */
   etags: boolean;
+  /** Files answer Range requests with 206 (default true). */
+  ranges?: boolean;
+  /** Basic credentials `user:password` every request of this root must carry. */
+  auth?: string;
+  /** Milliseconds to wait before answering a page. */
+  delayMs?: number;
 }
 
 export function sha256(data: Buffer | string): string {
@@ -45,6 +51,7 @@ export class FixtureUpstream {
     method: string;
     url: string;
     ifNoneMatch: string | undefined;
+    range: string | undefined;
     status: number;
   }[] = [];
   #server: http.Server | undefined;
@@ -85,7 +92,8 @@ export class FixtureUpstream {
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = req.url ?? '/';
     const ifNoneMatch = req.headers['if-none-match'];
-    const log = { method: req.method ?? 'GET', url, ifNoneMatch, status: 0 };
+    const range = req.headers.range;
+    const log = { method: req.method ?? 'GET', url, ifNoneMatch, range, status: 0 };
     this.requests.push(log);
     const send = (
       status: number,
@@ -102,11 +110,32 @@ export class FixtureUpstream {
       return;
     }
     const [, root, kind, rest] = match as unknown as [string, string, string, string];
+    if (
+      index.auth !== undefined &&
+      req.headers.authorization !== `Basic ${Buffer.from(index.auth).toString('base64')}`
+    ) {
+      send(401, 'credentials needed', { 'www-authenticate': 'Basic realm="fixture"' });
+      return;
+    }
+    if (kind === 'simple' && index.delayMs !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, index.delayMs));
+    }
     if (kind === 'files') {
       for (const files of index.projects.values()) {
         for (const file of files) {
           if (rest === encodeURIComponent(file.filename)) {
-            send(200, file.body, { 'content-length': file.body.length });
+            const wanted = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
+            if (wanted && index.ranges !== false) {
+              const start = Number(wanted[1]);
+              const end = Math.min(Number(wanted[2]), file.body.length - 1);
+              send(206, file.body.subarray(start, end + 1), {
+                'content-range': `bytes ${start}-${end}/${file.body.length}`,
+              });
+              return;
+            }
+            send(200, req.method === 'HEAD' ? '' : file.body, {
+              'content-length': file.body.length,
+            });
             return;
           }
           if (file.metadata && rest === `${encodeURIComponent(file.filename)}.metadata`) {
@@ -239,11 +268,13 @@ export function makeZip(entries: Record<string, string | Buffer>): Buffer {
 export function makeWheel(
   name: string,
   version: string,
+  payload?: Buffer,
 ): { filename: string; body: Buffer; metadataText: string } {
   const dist = `${name.replace(/-/g, '_')}-${version}`;
   const metadata = `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\nRequires-Python: >=3.7\nSummary: a test wheel\n\n`;
   const body = makeZip({
     [`${name.replace(/-/g, '_')}/__init__.py`]: `VERSION = "${version}"\n`,
+    ...(payload === undefined ? {} : { [`${name.replace(/-/g, '_')}/data.bin`]: payload }),
     [`${dist}.dist-info/METADATA`]: metadata,
     [`${dist}.dist-info/WHEEL`]:
       'Wheel-Version: 1.0\nGenerator: nora-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n',

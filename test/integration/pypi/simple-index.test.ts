@@ -12,7 +12,7 @@ import type { FormatModule } from '../../../src/formats/format.ts';
 import { createPypiFormat } from '../../../src/formats/pypi/index.ts';
 import { PypiProxy } from '../../../src/formats/pypi/proxy.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { FakeHosted, sha256, StaticUpstream } from './fixtures.ts';
+import { FakeHosted, sha256, StaticUpstream } from './index-fixtures.ts';
 
 const JSON_V1 = 'application/vnd.pypi.simple.v1+json';
 const WHEEL = 'private_pkg-1.0.0-py3-none-any.whl';
