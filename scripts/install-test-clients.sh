@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real clients, reference servers and load tools used by NORA's
-# e2e tests and benchmarks (Docker/OCI, npm, PyPI side + benches).
+# e2e tests and benchmarks (Docker/OCI, npm, PyPI: twine, pip, poetry, pipenv, pdm; benches).
 #
 #   sudo scripts/install-test-clients.sh          # idempotent; 2nd run ~ seconds
 #
@@ -43,6 +43,9 @@ APT_PACKAGES=(
   curl nginx wrk hey hyperfine
   # PyPI side
   twine python3-build python3-pip python3-setuptools python3-wheel python3-venv
+  # PyPI clients for test/e2e/pypi (poetry brings poetry-core, pdm brings pdm-pep517: both
+  # build offline) and Debian's real wheels (/usr/share/python-wheels) as upload input
+  python3-poetry pipenv python3-pdm python3-pip-whl python3-setuptools-whl python3-wheel-whl
   # Go modules side (bookworm: Go 1.19)
   golang-go
 )
@@ -279,6 +282,14 @@ report_tools() {
   report setuptools python3-setuptools "$py" "$py" -c 'import setuptools; print(setuptools.__version__)'
   report wheel python3-wheel "$py" "$py" -c 'import wheel; print(wheel.__version__)'
   report venv python3-venv "$py" "$py" -c 'import ensurepip, venv, sys; print(sys.version.split()[0])'
+  report poetry python3-poetry poetry poetry --version
+  report poetry-core python3-poetry-core "$py" "$py" -c 'import poetry.core; print(poetry.core.__version__)'
+  report pipenv pipenv pipenv pipenv --version
+  report pdm python3-pdm pdm env PDM_CHECK_UPDATE=false pdm --version
+  report pdm-pep517 python3-pdm-pep517 "$py" "$py" -c 'import pdm.pep517; print(pdm.pep517.__version__)'
+  report pip-whl python3-pip-whl "$py" "$py" -c 'import glob, os; print(os.path.basename(glob.glob("/usr/share/python-wheels/pip-*.whl")[0]).split("-")[1])'
+  report setuptools-whl python3-setuptools-whl "$py" "$py" -c 'import glob, os; print(os.path.basename(glob.glob("/usr/share/python-wheels/setuptools-*.whl")[0]).split("-")[1])'
+  report wheel-whl python3-wheel-whl "$py" "$py" -c 'import glob, os; print(os.path.basename(glob.glob("/usr/share/python-wheels/wheel-*.whl")[0]).split("-")[1])'
   report go golang-go go go version
   if [ -n "$NPM_FAIL" ]; then
     for n in verdaccio pnpm yarn1 yarn-berry autocannon; do missing "$n" "$NPM_FAIL"; done

@@ -1,0 +1,278 @@
+/**
+ * Issue 13 "Proof (real clients)": twine and pip against a listening NORA on its default
+ * configuration (the `/simple/` group), with the upstream unreachable (NORA_PYPI_PROXY =
+ * http://127.0.0.1:9/simple/, an air-gapped machine): build `nora-demo-base` 1.0.0 and
+ * `nora-demo-lib` 1.0.0 + 1.1.0 (which depend on the hosted base) with
+ * `python3 -m build --no-isolation`, `twine upload` (again → refused, `--skip-existing` → fine),
+ * pip install into fresh venvs, `pip download` (same bytes), `--require-hashes`,
+ * `--only-binary :all:`, the sdist path, and PEP 592: yank 1.1.0 through the yank API, pip picks
+ * 1.0.0 unless `==1.1.0` is pinned.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import {
+  buildProjects,
+  createVenv,
+  indexUrl,
+  missingPython,
+  output,
+  pythonHome,
+  sha256File,
+  step,
+  twineUpload,
+  type PythonHome,
+} from '../../helpers/python.ts';
+
+const missing = missingPython('build', 'venv', 'twine');
+const ANY = { username: 'anyone', password: 'anything' };
+
+describe(
+  'twine + pip on the default /simple/ group (upstream unreachable)',
+  { skip: missing },
+  () => {
+    let server: TestServer;
+    let work: { path: string; [Symbol.asyncDispose](): Promise<void> };
+    let home: PythonHome;
+    let files: string[];
+    let index: string;
+    const venvCount = { n: 0 };
+    const freshVenv = (seed = false) =>
+      createVenv(home, path.join(work.path, `venv-${++venvCount.n}`), { seed });
+    const file = (re: RegExp) => {
+      const found = files.find((f) => re.test(path.basename(f)));
+      assert.ok(
+        found,
+        `no built file matches ${re}: ${files.map((f) => path.basename(f)).join(', ')}`,
+      );
+      return found;
+    };
+
+    before(async () => {
+      work = await tempDir('nora-e2e-pypi-twine-');
+      home = await pythonHome(path.join(work.path, 'home'));
+      [files, server] = await Promise.all([
+        buildProjects(home, path.join(work.path, 'src'), [
+          { name: 'nora-demo-base', version: '1.0.0' },
+          { name: 'nora-demo-lib', version: '1.0.0', dependencies: ['nora-demo-base>=1.0'] },
+          { name: 'nora-demo-lib', version: '1.1.0', dependencies: ['nora-demo-base>=1.0'] },
+        ]),
+        startTestServer({ env: { NORA_PYPI_PROXY: 'http://127.0.0.1:9/simple/' } }),
+      ]);
+      index = indexUrl(server.url);
+    });
+    after(async () => {
+      await (server as TestServer | undefined)?.close();
+      await (work as typeof work | undefined)?.[Symbol.asyncDispose]();
+    });
+
+    test('python3 -m build --no-isolation made an sdist and a wheel of each', () => {
+      const names = files.map((f) => path.basename(f));
+      assert.equal(names.length, 6, names.join(', '));
+      assert.equal(names.filter((n) => n.endsWith('.whl')).length, 3, names.join(', '));
+      assert.equal(names.filter((n) => n.endsWith('.tar.gz')).length, 3, names.join(', '));
+    });
+
+    test('twine upload; the same files again → refused; --skip-existing → success', async () => {
+      const first = await twineUpload(home, index, ANY, files);
+      assert.equal(first.code, 0, output(first));
+      const again = await twineUpload(home, index, ANY, [file(/^nora_demo_base-1\.0\.0-.*\.whl$/)]);
+      assert.notEqual(again.code, 0, output(again));
+      assert.match(output(again), /400|File already exists/i, output(again));
+      const skip = await twineUpload(home, index, ANY, files, ['--skip-existing']);
+      assert.equal(skip.code, 0, output(skip));
+      assert.match(output(skip), /Skipping/, output(skip));
+    });
+
+    test('pip install into a fresh venv resolves the hosted dependency (newest: 1.1.0)', async () => {
+      // This venv has its own pip (ensurepip), as a user's would.
+      const venv = await freshVenv(true);
+      const res = await venv.pip([
+        'install',
+        '--no-cache-dir',
+        '--index-url',
+        index,
+        'nora-demo-lib',
+      ]);
+      assert.match(res.stdout, /Successfully installed/, output(res));
+      assert.deepEqual(await venv.versions('nora-demo-lib', 'nora-demo-base'), {
+        'nora-demo-lib': '1.1.0',
+        'nora-demo-base': '1.0.0',
+      });
+      const imported = await step(home, venv.python, [
+        '-c',
+        'import nora_demo_lib; print(nora_demo_lib.__version__)',
+      ]);
+      assert.equal(imported.stdout.trim(), '1.1.0');
+    });
+
+    test('pip download gets the very bytes that were uploaded (wheel and sdist)', async () => {
+      const venv = await freshVenv();
+      const dest = path.join(work.path, 'downloads');
+      await venv.pip([
+        'download',
+        '--no-cache-dir',
+        '--index-url',
+        index,
+        '-d',
+        dest,
+        'nora-demo-lib==1.0.0',
+      ]);
+      const sdistDest = path.join(work.path, 'downloads-sdist');
+      await venv.pip([
+        'download',
+        '--no-cache-dir',
+        '--no-deps',
+        '--no-binary',
+        ':all:',
+        '--no-build-isolation',
+        '--index-url',
+        index,
+        '-d',
+        sdistDest,
+        'nora-demo-lib==1.0.0',
+      ]);
+      const got = [
+        ...(await fs.readdir(dest)).map((f) => path.join(dest, f)),
+        ...(await fs.readdir(sdistDest)).map((f) => path.join(sdistDest, f)),
+      ];
+      const names = got.map((f) => path.basename(f)).sort();
+      assert.deepEqual(
+        names,
+        [
+          path.basename(file(/^nora[-_]demo[-_]lib-1\.0\.0\.tar\.gz$/)),
+          path.basename(file(/^nora_demo_base-1\.0\.0-.*\.whl$/)),
+          path.basename(file(/^nora_demo_lib-1\.0\.0-.*\.whl$/)),
+        ].sort(),
+      );
+      for (const downloaded of got) {
+        const original = files.find((f) => path.basename(f) === path.basename(downloaded));
+        assert.ok(original);
+        assert.equal(
+          await sha256File(downloaded),
+          await sha256File(original),
+          path.basename(original),
+        );
+      }
+    });
+
+    test('pip --require-hashes: the right sha256 installs, a wrong one is refused', async () => {
+      const lib = file(/^nora_demo_lib-1\.0\.0-.*\.whl$/);
+      const base = file(/^nora_demo_base-1\.0\.0-.*\.whl$/);
+      const good = path.join(work.path, 'requirements-good.txt');
+      await fs.writeFile(
+        good,
+        [
+          `nora-demo-lib==1.0.0 --hash=sha256:${await sha256File(lib)}`,
+          `nora-demo-base==1.0.0 --hash=sha256:${await sha256File(base)}`,
+          '',
+        ].join('\n'),
+      );
+      const venv = await freshVenv();
+      const ok = await venv.pip([
+        'install',
+        '--no-cache-dir',
+        '--index-url',
+        index,
+        '--require-hashes',
+        '-r',
+        good,
+      ]);
+      assert.match(ok.stdout, /Successfully installed/, output(ok));
+      assert.deepEqual(await venv.versions('nora-demo-lib'), { 'nora-demo-lib': '1.0.0' });
+
+      const bad = path.join(work.path, 'requirements-bad.txt');
+      await fs.writeFile(
+        bad,
+        [
+          `nora-demo-lib==1.0.0 --hash=sha256:${'0'.repeat(64)}`,
+          `nora-demo-base==1.0.0 --hash=sha256:${await sha256File(base)}`,
+          '',
+        ].join('\n'),
+      );
+      const refused = await (
+        await freshVenv()
+      ).pip(['install', '--no-cache-dir', '--index-url', index, '--require-hashes', '-r', bad], {
+        check: false,
+      });
+      assert.notEqual(refused.code, 0, output(refused));
+      assert.match(output(refused), /hash/i, output(refused));
+    });
+
+    test('pip --only-binary :all: installs wheels; --no-binary installs from the sdist', async () => {
+      const wheels = await freshVenv();
+      const res = await wheels.pip([
+        'install',
+        '--no-cache-dir',
+        '--index-url',
+        index,
+        '--only-binary',
+        ':all:',
+        'nora-demo-lib==1.0.0',
+      ]);
+      assert.match(res.stdout, /Successfully installed/, output(res));
+      assert.doesNotMatch(output(res), /\.tar\.gz/, 'no sdist was fetched');
+      // The sdist path: fetched from the index, built with the venv's own setuptools.
+      const sdist = await freshVenv(true);
+      const built = await sdist.pip([
+        'install',
+        '--no-cache-dir',
+        '--index-url',
+        index,
+        '--no-binary',
+        'nora-demo-lib',
+        '--no-build-isolation',
+        'nora-demo-lib==1.0.0',
+      ]);
+      assert.match(output(built), /nora[-_]demo[-_]lib-1\.0\.0\.tar\.gz/, output(built));
+      assert.deepEqual(await sdist.versions('nora-demo-lib', 'nora-demo-base'), {
+        'nora-demo-lib': '1.0.0',
+        'nora-demo-base': '1.0.0',
+      });
+    });
+
+    test('yank 1.1.0 (POST /pypi/…/yank): pip picks 1.0.0; ==1.1.0 still installs it', async () => {
+      const yank = await fetch(`${server.url}/pypi/nora-demo-lib/1.1.0/yank`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: 'broken on purpose' }),
+      });
+      assert.equal(yank.status, 200, await yank.text());
+
+      const unpinned = await freshVenv();
+      const res = await unpinned.pip([
+        'install',
+        '--no-cache-dir',
+        '--index-url',
+        index,
+        'nora-demo-lib',
+      ]);
+      assert.match(res.stdout, /Successfully installed/, output(res));
+      assert.deepEqual(await unpinned.versions('nora-demo-lib'), { 'nora-demo-lib': '1.0.0' });
+
+      const pinned = await freshVenv();
+      const pin = await pinned.pip([
+        'install',
+        '--no-cache-dir',
+        '--index-url',
+        index,
+        'nora-demo-lib==1.1.0',
+      ]);
+      assert.deepEqual(await pinned.versions('nora-demo-lib'), { 'nora-demo-lib': '1.1.0' });
+      // pip warns with the reason (PEP 592).
+      assert.match(output(pin), /yanked/i, output(pin));
+      assert.match(output(pin), /broken on purpose/, output(pin));
+
+      const unyank = await fetch(`${server.url}/pypi/nora-demo-lib/1.1.0/unyank`, {
+        method: 'POST',
+      });
+      assert.equal(unyank.status, 200, await unyank.text());
+      const again = await freshVenv();
+      await again.pip(['install', '--no-cache-dir', '--index-url', index, 'nora-demo-lib']);
+      assert.deepEqual(await again.versions('nora-demo-lib'), { 'nora-demo-lib': '1.1.0' });
+    });
+  },
+);
