@@ -2,12 +2,13 @@
 import type { FormatModule } from './format.ts';
 import { npmFormat } from './npm/index.ts';
 import { ociFormat } from './oci/index.ts';
+import { pypiFormat } from './pypi/index.ts';
 import { notYetBuilt } from './unavailable.ts';
 
 export const FORMATS: readonly FormatModule[] = [
   ociFormat,
   npmFormat,
-  notYetBuilt('pypi', '/simple'),
+  pypiFormat,
   notYetBuilt('maven', '/maven2'),
   notYetBuilt('cargo', '/cargo'),
   notYetBuilt('go', '/go'),

@@ -218,6 +218,77 @@ function npmSamples(p: string): Record<string, Sample[]> {
   };
 }
 
+const multipart = { type: 'multipart/form-data; boundary=x', text: '--x--\r\n' };
+
+/** PyPI simple-index samples under P (`/simple`, `/repository/<pypi repo>/simple`), per method. */
+function pypiSimpleSamples(p: string): Record<string, Sample[]> {
+  const reads: Sample[] = [
+    { url: `${p}/`, need: 'read' },
+    { url: `${p}/pkg/`, need: 'read' },
+    { url: `${p}/Pkg_Name/`, need: 'read' },
+    { url: `${p}/pkg`, need: 'read' },
+    { url: `${p}/pkg/pkg-1.0.tar.gz`, need: 'read' },
+    { url: `${p}/pkg/pkg-1.0-py3-none-any.whl.metadata`, need: 'read' },
+  ];
+  const unsupported: Sample[] = [{ url: `${p}/pkg/`, need: 'unsupported' }];
+  return {
+    GET: reads,
+    HEAD: reads,
+    POST: [
+      { url: `${p}/`, need: 'write', body: multipart },
+      { url: `${p}/legacy/`, need: 'write', body: multipart },
+    ],
+    PUT: unsupported,
+    PATCH: unsupported,
+    DELETE: unsupported,
+    OPTIONS: unsupported,
+    TRACE: unsupported,
+    QUERY: unsupported,
+  };
+}
+
+/** PyPI JSON API and management samples under J (`/pypi`, `/repository/<pypi repo>/pypi`). */
+function pypiJsonSamples(p: string): Record<string, Sample[]> {
+  const reads: Sample[] = [
+    { url: `${p}/pkg/json`, need: 'read' },
+    { url: `${p}/pkg/1.0/json`, need: 'read' },
+  ];
+  const unsupported: Sample[] = [{ url: `${p}/pkg/json`, need: 'unsupported' }];
+  return {
+    GET: reads,
+    HEAD: reads,
+    POST: [
+      { url: `${p}/pkg/1.0/yank`, need: 'write', body: json('{"reason":"broken"}') },
+      { url: `${p}/pkg/1.0/unyank`, need: 'write' },
+    ],
+    DELETE: [
+      { url: `${p}/pkg/1.0`, need: 'delete' },
+      { url: `${p}/pkg/1.0/pkg-1.0.tar.gz`, need: 'delete' },
+    ],
+    PUT: unsupported,
+    PATCH: unsupported,
+    OPTIONS: unsupported,
+    TRACE: unsupported,
+    QUERY: unsupported,
+  };
+}
+
+/** A named pypi repository `/repository/<name>`: its simple index, JSON API and upload root. */
+function pypiNamedSamples(p: string): Record<string, Sample[]> {
+  const simple = pypiSimpleSamples(`${p}/simple`);
+  const api = pypiJsonSamples(`${p}/pypi`);
+  return Object.fromEntries(
+    NPM_METHODS.map((m) => [
+      m,
+      [
+        ...(simple[m] ?? []),
+        ...(api[m] ?? []),
+        ...(m === 'POST' ? [{ url: `${p}/`, need: 'write' as const, body: multipart }] : []),
+      ],
+    ]),
+  );
+}
+
 function systemSamples(url: string): Record<string, Sample[]> {
   const one: Sample[] = [{ url, need: 'public' }];
   return Object.fromEntries(
@@ -272,10 +343,16 @@ const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
   '/npm/*': (p) => npmSamples(p.slice(0, -2)),
   '/repository/{npm}': (p) => npmSamples(p),
   '/repository/{npm}/*': (p) => npmSamples(p.slice(0, -2)),
-  '/simple': unavailableSamples,
-  '/simple/*': (p) => unavailableSamples(p.slice(0, -2)),
-  '/repository/{pypi}': unavailableSamples,
-  '/repository/{pypi}/*': (p) => unavailableSamples(p.slice(0, -2)),
+  '/simple': (p) => ({ ...pypiSimpleSamples(p), GET: [{ url: p, need: 'read' }] }),
+  '/simple/*': (p) => pypiSimpleSamples(p.slice(0, -2)),
+  '/pypi': (p) => ({ ...pypiJsonSamples(p), GET: [{ url: `${p}/`, need: 'read' }] }),
+  '/pypi/*': (p) => pypiJsonSamples(p.slice(0, -2)),
+  '/repository/{pypi}': (p) => ({
+    ...pypiNamedSamples(p),
+    GET: [{ url: p, need: 'read' }],
+    POST: [{ url: p, need: 'write', body: multipart }],
+  }),
+  '/repository/{pypi}/*': (p) => pypiNamedSamples(p.slice(0, -2)),
   '/maven2': unavailableSamples,
   '/maven2/*': (p) => unavailableSamples(p.slice(0, -2)),
   '/cargo': unavailableSamples,
@@ -341,6 +418,7 @@ describe('route table: every route × every principal kind (auth on, anonymous r
     server = await startTestServer({
       config: {
         docker: { upstreams: [] },
+        pypi: { proxy: '' },
         auth: { enabled: true, anonymous_read: false },
         repositories: [
           { name: 'dock', format: 'docker', kind: 'hosted' },

@@ -1,0 +1,131 @@
+/**
+ * PyPI groups (DESIGN.md §4): the members' pages merged into one, read through the shared
+ * GroupReader so the group rule and the dependency-confusion guard are the ones every format
+ * keeps (src/repos/group-read.ts):
+ *
+ * - project page: the merge of the members' pages in member order, one entry per filename (the
+ *   first member listing a filename wins); a member that fails (upstream down) is "not here";
+ *   404 naming the failures only when no member has the project;
+ * - the guard (`protect_hosted_names`): a project a hosted member holds (or ever held) is served
+ *   from hosted members only, so an upstream can never add files to a private name;
+ * - file and core-metadata reads: the first member (the guard applied) whose page lists the
+ *   filename, so a file is always served by the member whose page named it;
+ * - the project list: the union of the members' lists.
+ */
+import { RegistryError } from '../../core/errors.ts';
+import {
+  type GroupReader,
+  hostedNameGuard,
+  missNote,
+  type NameGuard,
+} from '../../repos/group-read.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { DistFile, OpenedDistFile, ProjectPage, PypiSource } from './model.ts';
+
+export interface PypiGroupDeps {
+  readonly reader: GroupReader;
+  /** The members of a group, in read order. */
+  readonly membersOf: (group: Repository) => readonly Repository[];
+  /** The source answering for one (non-group) member repository. */
+  readonly sourceOf: (member: Repository) => PypiSource;
+  /**
+   * True when the hosted member holds or ever held `project` (the guard's question). Defaults to
+   * "its page exists" when the hosted source offers nothing better.
+   */
+  readonly hostedKnows?: (member: Repository, project: string) => Promise<boolean>;
+}
+
+/** The PypiSource of group repositories. */
+export class PypiGroup implements PypiSource {
+  readonly #deps: PypiGroupDeps;
+
+  constructor(deps: PypiGroupDeps) {
+    this.#deps = deps;
+  }
+
+  /** Union of the members' project lists; failing members are left out (and logged). */
+  async projectNames(group: Repository): Promise<readonly string[]> {
+    const { answers } = await this.#deps.reader.all(group, this.#deps.membersOf(group), (member) =>
+      this.#deps.sourceOf(member).projectNames(member),
+    );
+    const names = new Set<string>();
+    for (const { value } of answers) for (const name of value) names.add(name);
+    return [...names].sort();
+  }
+
+  /**
+   * The merged page (first member wins per filename; `stale` when an answering member's page
+   * was stale). Undefined when no member has the project and none failed; NOT_FOUND naming the
+   * failures when no member has it and some failed.
+   */
+  async projectPage(group: Repository, project: string): Promise<ProjectPage | undefined> {
+    const members = this.#deps.membersOf(group);
+    const { answers, failures } = await this.#deps.reader.all(
+      group,
+      members,
+      (member) => this.#deps.sourceOf(member).projectPage(member, project),
+      this.#guard(group, members, project),
+    );
+    if (answers.length === 0) {
+      if (failures.length > 0) throw notFound(project, missNote(failures));
+      return undefined;
+    }
+    const files = new Map<string, DistFile>();
+    let stale = false;
+    for (const { value } of answers) {
+      if (value.stale === true) stale = true;
+      for (const file of value.files) if (!files.has(file.filename)) files.set(file.filename, file);
+    }
+    return { name: project, files: [...files.values()], ...(stale ? { stale } : {}) };
+  }
+
+  openFile(group: Repository, project: string, filename: string) {
+    return this.#fromLister(group, project, filename, (source, member) =>
+      source.openFile(member, project, filename),
+    );
+  }
+
+  openCoreMetadata(group: Repository, project: string, filename: string) {
+    return this.#fromLister(group, project, filename, (source, member) =>
+      source.openCoreMetadata(member, project, filename),
+    );
+  }
+
+  /** Reads `filename` from the first allowed member whose page lists it. */
+  async #fromLister(
+    group: Repository,
+    project: string,
+    filename: string,
+    open: (source: PypiSource, member: Repository) => Promise<OpenedDistFile | undefined>,
+  ): Promise<OpenedDistFile | undefined> {
+    const members = this.#deps.membersOf(group);
+    return this.#deps.reader.first(
+      group,
+      members,
+      async (member) => {
+        const source = this.#deps.sourceOf(member);
+        const page = await source.projectPage(member, project);
+        if (page?.files.some((file) => file.filename === filename) !== true) return undefined;
+        return open(source, member);
+      },
+      (note) => notFound(`${project}/${filename}`, note),
+      this.#guard(group, members, project),
+    );
+  }
+
+  #guard(
+    group: Repository,
+    members: readonly Repository[],
+    project: string,
+  ): NameGuard<Repository> {
+    const knows =
+      this.#deps.hostedKnows ??
+      (async (member: Repository, name: string) =>
+        (await this.#deps.sourceOf(member).projectPage(member, name)) !== undefined);
+    return hostedNameGuard(group, members, (member) => knows(member, project));
+  }
+}
+
+function notFound(what: string, note: string): RegistryError {
+  return new RegistryError('NOT_FOUND', `not found: ${what}${note}`);
+}

@@ -1,0 +1,139 @@
+/**
+ * The PyPI format module: default repositories `pypi-hosted`, `pypi-proxy` (only when
+ * pypiUpstreams([pypi]) is non-empty) and the group `pypi` served at `/simple` (simple index) and
+ * `/pypi` (JSON API and management); named pypi repositories at `/repository/<name>/simple` and
+ * `/repository/<name>/pypi` (uploads also to `/repository/<name>/`).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
+import { GroupReader } from '../../repos/group-read.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { FormatContext, FormatModule } from '../format.ts';
+import { pypiUpstreams } from './config.ts';
+import { PypiGroup } from './group.ts';
+import { PypiProxy } from './proxy.ts';
+import type { PypiSource } from './model.ts';
+import { type PypiMount, registerPypiRoutes } from './routes.ts';
+import { type PypiHostedOperations, type PypiJsonApi, PypiService } from './service.ts';
+
+export const PYPI_MOUNT = '/simple';
+export const PYPI_JSON_MOUNT = '/pypi';
+
+/** What answers for hosted and proxy repositories (the group is built over them). */
+export interface PypiBackends {
+  readonly hosted: PypiSource;
+  readonly proxy: PypiSource;
+  readonly operations?: PypiHostedOperations | undefined;
+  readonly jsonApi?: PypiJsonApi | undefined;
+}
+
+export interface PypiFormatOptions {
+  /** Builds the backends from the app's context (tests substitute in-memory ones). */
+  readonly backends?: (context: FormatContext) => PypiBackends | Promise<PypiBackends>;
+}
+
+/** A hosted repository with nothing in it (until the hosted store is wired). */
+const EMPTY_HOSTED: PypiSource = {
+  projectNames: () => Promise.resolve([]),
+  projectPage: () => Promise.resolve(undefined),
+  openFile: () => Promise.resolve(undefined),
+  openCoreMetadata: () => Promise.resolve(undefined),
+};
+
+function defaultBackends(context: FormatContext): PypiBackends {
+  return { hosted: EMPTY_HOSTED, proxy: new PypiProxy(context) };
+}
+
+/** The default repositories of the PyPI format (see the module comment). */
+export function pypiDefaultRepositories(config: AppConfig): RepositoryConfig[] {
+  const hosted: RepositoryConfig = {
+    name: 'pypi-hosted',
+    format: 'pypi',
+    kind: 'hosted',
+    members: [],
+    upstreams: [],
+  };
+  const repos: RepositoryConfig[] = [hosted];
+  const members = ['pypi-hosted'];
+  const upstreams = pypiUpstreams(config.pypi);
+  if (upstreams.length > 0) {
+    repos.push({
+      name: 'pypi-proxy',
+      format: 'pypi',
+      kind: 'proxy',
+      members: [],
+      upstreams: upstreams.map((u) => ({ url: u.url, ...(u.auth ? { auth: u.auth } : {}) })),
+      proxy_timeout: config.pypi.proxy_timeout,
+      metadata_ttl: config.pypi.metadata_ttl,
+      serve_stale: config.pypi.serve_stale,
+    });
+    members.push('pypi-proxy');
+  }
+  repos.push({
+    name: 'pypi',
+    format: 'pypi',
+    kind: 'group',
+    members,
+    upstreams: [],
+    write_member: 'pypi-hosted',
+    protect_hosted_names: config.pypi.protect_hosted_names,
+  });
+  return repos;
+}
+
+/** Where a pypi repository is mounted: the default group at /simple + /pypi, others by name. */
+export function pypiMountOf(repo: Repository): PypiMount {
+  if (repo.name === 'pypi' && repo.isDefault) {
+    return {
+      repo,
+      prefixes: [PYPI_MOUNT, PYPI_JSON_MOUNT],
+      simple: PYPI_MOUNT,
+      json: PYPI_JSON_MOUNT,
+    };
+  }
+  const base = `/repository/${repo.name}`;
+  return { repo, prefixes: [base], simple: `${base}/simple`, json: `${base}/pypi`, base };
+}
+
+/** The PyPI format module; `options.backends` replaces the hosted/proxy sources (tests). */
+export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule {
+  return {
+    format: 'pypi',
+    mount: PYPI_MOUNT,
+    defaultRepository: 'pypi',
+    defaultRepositories: pypiDefaultRepositories,
+    async register(scope: FastifyInstance, context: FormatContext): Promise<void> {
+      const backends = await (options.backends ?? defaultBackends)(context);
+      const { repositories } = context;
+      const sourceOf = (member: Repository): PypiSource =>
+        member.kind === 'proxy' ? backends.proxy : backends.hosted;
+      const operations = backends.operations;
+      const group = new PypiGroup({
+        reader: new GroupReader({ log: context.log, failures: context.metrics.groupMemberFailures }),
+        membersOf: (repo) => repositories.membersOf(repo),
+        sourceOf,
+        ...(operations?.knowsProject !== undefined
+          ? {
+              hostedKnows: (member: Repository, project: string) =>
+                operations.knowsProject?.(member, project) ?? Promise.resolve(false),
+            }
+          : {}),
+      });
+      const service = new PypiService({
+        repositories,
+        access: context.access,
+        hosted: backends.hosted,
+        proxy: backends.proxy,
+        group,
+        operations,
+        jsonApi: backends.jsonApi,
+      });
+      registerPypiRoutes(scope, repositories.byFormat('pypi').map(pypiMountOf), {
+        service,
+        config: context.config,
+      });
+    },
+  };
+}
+
+export const pypiFormat: FormatModule = createPypiFormat();

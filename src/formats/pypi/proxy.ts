@@ -1,0 +1,701 @@
+/**
+ * PyPI proxy repositories on the shared proxy engine (src/proxy/engine.ts), a `PypiSource`:
+ *
+ * - Project pages are mutable metadata, key `pypi-page:<project>`: `engine.resolve` with
+ *   ttl = repo.metadataTtl ?? [pypi].metadata_ttl, ETag revalidation (If-None-Match to the
+ *   upstream that gave the copy), single-flight, served stale (`stale: true`) when every upstream
+ *   fails. The stored document is the parsed, normalised page as JSON in the blob store (as npm
+ *   stores packuments), with the upstream file URLs kept internal (clients get relative links).
+ * - Several upstreams (repo.upstreams: `--index-url` first, then the `--extra-index-url`s):
+ *   FIRST HIT, not pip's merge. The first upstream in order that has the project supplies its
+ *   whole page; the next ones are asked only when it says 404/410 or fails. Merging would let
+ *   anyone who can publish a project name on a later index (the public one, typically) inject
+ *   files into a project of an earlier (private) one: the dependency confusion that
+ *   `--extra-index-url` is known for. Put your private index first. An upstream that fails while
+ *   a later one answers is not fatal, except that a project cached from an earlier upstream is
+ *   not switched to a later one while the earlier one fails (the cached copy is served stale).
+ * - Files are immutable blobs addressed by their sha256 (the upstream's, checked by the engine's
+ *   verified fill: a mismatch commits nothing), fetched once and cached forever
+ *   (`pypi-file:<project>/<filename>` remembers the digest so a warm hit costs one lookup).
+ *   Files an upstream lists without a sha256 (a plain directory listing, say) are downloaded and
+ *   hashed when the page is fetched (at most `MAX_HASHED_PER_REFRESH` per refresh, newest versions
+ *   first; the hashes are kept with the stored page, so each file is hashed once): every page we
+ *   serve carries a sha256 for each file it lists, and a file not yet hashed is not listed.
+ * - PEP 658/714 core metadata: offered for every wheel. The upstream's `<url>.metadata` when it
+ *   offers one (verified against its sha256 when stated); otherwise extracted from the wheel
+ *   (fetched through the same verified fill and cached, which pip downloads next anyway), stored
+ *   as a blob and remembered under `pypi-meta:<project>/<filename>`. Pages advertise
+ *   `core-metadata: true` (sha256 unknown) for wheels whose metadata we extract, since the hash is
+ *   only known after extraction: PEP 714 allows it and pip accepts it.
+ * - The project list: only the projects cached here (a public index lists ~600k; a proxy's root
+ *   page is for browsing what it holds, and pip never reads it).
+ *
+ * Upstream errors are RegistryErrors for which `isUpstreamFailure` is true, so a group treats
+ * this member as "not here"; a proxy addressed alone answers 502/504 for an uncached miss.
+ */
+import { Readable } from 'node:stream';
+import { ByteLru } from '../../core/byte-lru.ts';
+import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
+import { RegistryError } from '../../core/errors.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import { isUpstreamFailure, type OpenedBlob } from '../../proxy/engine.ts';
+import type { FillSource } from '../../proxy/fill.ts';
+import { SingleFlight } from '../../proxy/single-flight.ts';
+import type { CachedEntry } from '../../proxy/state.ts';
+import { joinUrl, toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { FormatContext } from '../format.ts';
+import { MAX_CORE_METADATA_BYTES, readWheelCoreMetadata } from './core-metadata.ts';
+import { isSafeFilename } from './filenames.ts';
+import type { DistFile, OpenedDistFile, ProjectPage, PypiSource } from './model.ts';
+import {
+  MAX_UPSTREAM_PAGE_BYTES,
+  parseUpstreamPage,
+  UPSTREAM_PAGE_ACCEPT,
+  type UpstreamFile,
+} from './upstream-page.ts';
+import { compareVersions } from './versions.ts';
+
+/** The largest distribution file fetched from an upstream (PyPI's own limit is a few GB). */
+const MAX_FILE_BYTES = 4 * 1024 * 1024 * 1024;
+/** Files without an upstream sha256 hashed per page refresh (the rest on later refreshes). */
+export const MAX_HASHED_PER_REFRESH = 64;
+const HASH_CONCURRENCY = 4;
+/** Memory for parsed stored pages (estimated as 3x their JSON). */
+const PARSED_PAGES_BYTES = 64 * 1024 * 1024;
+/** The most projects the root page of a proxy lists (the ones cached here). */
+const MAX_LISTED_PROJECTS = 100_000;
+/** File hosts per upstream with their own circuit breaker; more share one label. */
+const MAX_FILE_HOSTS = 8;
+
+/** What the proxy needs from the composition root (a FormatContext has it all). */
+export type PypiProxyContext = Pick<FormatContext, 'config' | 'proxy' | 'blobs' | 'log'>;
+
+/** One file of a stored page: the upstream's facts plus which upstream listed it. */
+interface StoredFile extends UpstreamFile {
+  /** Index into repo.upstreams of the upstream whose page listed it. */
+  readonly upstream: number;
+  /** true when the sha256 was computed here (the upstream stated none). */
+  readonly sha256Computed?: boolean;
+}
+
+/** The stored document of `pypi-page:<project>` (JSON in the blob store). */
+interface StoredPage {
+  readonly v: 1;
+  readonly name: string;
+  readonly files: readonly StoredFile[];
+}
+
+type Fetched =
+  | {
+      readonly kind: 'page';
+      readonly body: Buffer;
+      readonly type: string | undefined;
+      readonly etag: string | undefined;
+    }
+  | { readonly kind: 'unchanged'; readonly etag: string | undefined }
+  | { readonly kind: 'absent' };
+
+function pageKey(project: string): string {
+  return `pypi-page:${project}`;
+}
+function fileKey(project: string, filename: string): string {
+  return `pypi-file:${project}/${filename}`;
+}
+function metaKey(project: string, filename: string): string {
+  return `pypi-meta:${project}/${filename}`;
+}
+
+/**
+ * The PypiSource of proxy repositories (one instance serves every proxy repository; state is
+ * keyed by repository name). See the module comment for the semantics.
+ */
+export class PypiProxy implements PypiSource {
+  readonly #ctx: PypiProxyContext;
+  readonly #pages = new ByteLru<string, StoredPage>(PARSED_PAGES_BYTES, pageBytes, {
+    largestShare: 1,
+  });
+  readonly #metadataFlights = new SingleFlight<Digest | undefined>();
+  readonly #fileHosts = new Map<string, number>();
+
+  constructor(context: PypiProxyContext) {
+    this.#ctx = context;
+  }
+
+  /** The projects cached in this proxy (never the whole upstream index), normalised, sorted. */
+  async projectNames(repo: Repository): Promise<readonly string[]> {
+    if (repo.kind !== 'proxy') return [];
+    const prefix = pageKey('');
+    const keys = await this.#ctx.proxy.state.keys(repo.name, prefix, MAX_LISTED_PROJECTS);
+    return keys.map((key) => key.slice(prefix.length));
+  }
+
+  /**
+   * The project's page from the first upstream that has it (cached, TTL, revalidated, stale when
+   * the upstreams fail). Undefined when every upstream says 404; throws an upstream error when
+   * none answered and nothing is cached.
+   */
+  async projectPage(repo: Repository, project: string): Promise<ProjectPage | undefined> {
+    const found = await this.#page(repo, project);
+    if (!found) return undefined;
+    const files: DistFile[] = [];
+    for (const file of found.page.files) {
+      if (file.sha256 === undefined) continue;
+      files.push({
+        filename: file.filename,
+        version: file.version,
+        sha256: file.sha256,
+        size: file.size,
+        requiresPython: file.requiresPython,
+        yanked: file.yanked,
+        uploadTime: file.uploadTime,
+        coreMetadata:
+          file.coreMetadata ?? (file.filename.endsWith('.whl') ? { sha256: undefined } : undefined),
+      });
+    }
+    return { name: project, files, ...(found.stale ? { stale: true } : {}) };
+  }
+
+  /**
+   * A file of the project: from the blob store when cached, else streamed through one verified
+   * fill from the upstream that listed it (cached forever once its sha256 checks out).
+   */
+  async openFile(
+    repo: Repository,
+    project: string,
+    filename: string,
+  ): Promise<OpenedDistFile | undefined> {
+    if (repo.kind !== 'proxy' || !isSafeFilename(filename)) return undefined;
+    const key = fileKey(project, filename);
+    const known = await this.#fromKey(repo, key);
+    if (known) return known;
+    const file = await this.#findFile(repo, project, filename);
+    if (file?.sha256 === undefined) return undefined;
+    const opened = await this.#openBlob(repo, project, file, file.sha256);
+    if (!opened) return undefined;
+    let size = opened.size ?? file.size;
+    if (size === undefined) {
+      // No length announced: serve once committed (the fill goes on whoever reads it).
+      const result = await opened.committed;
+      size = result?.size ?? (await this.#ctx.blobs.stat(sha256Digest(file.sha256)))?.size;
+      if (size === undefined) return undefined;
+    }
+    return { size, sha256: file.sha256, open: (range) => opened.open(range) };
+  }
+
+  /**
+   * PEP 658: the core metadata of a wheel (or of any file whose upstream offers it): the
+   * upstream's `.metadata` file when offered, else extracted from the (cached) wheel.
+   */
+  async openCoreMetadata(
+    repo: Repository,
+    project: string,
+    filename: string,
+  ): Promise<OpenedDistFile | undefined> {
+    if (repo.kind !== 'proxy' || !isSafeFilename(filename)) return undefined;
+    const key = metaKey(project, filename);
+    const known = await this.#fromKey(repo, key);
+    if (known) return known;
+    const file = await this.#findFile(repo, project, filename);
+    const sha256 = file?.sha256;
+    if (file === undefined || sha256 === undefined) return undefined;
+    const flight = this.#metadataFlights.run(`${repo.name}\n${key}`, async () => {
+      if (file.coreMetadata) {
+        const digest = await this.#upstreamMetadata(repo, project, file, file.coreMetadata.sha256);
+        if (digest) return digest;
+      }
+      if (!file.filename.endsWith('.whl')) return undefined;
+      return this.#extractMetadata(repo, project, file, sha256);
+    });
+    const digest = await flight.promise;
+    if (!digest) return undefined;
+    await this.#remember(repo, key, digest);
+    return this.#fromKey(repo, key);
+  }
+
+  #settings(repo: Repository) {
+    const pypi = this.#ctx.config().pypi;
+    return {
+      ttl: repo.metadataTtl ?? pypi.metadata_ttl,
+      serveStale: repo.serveStale ?? pypi.serve_stale,
+      timeout: repo.proxyTimeout ?? pypi.proxy_timeout,
+    };
+  }
+
+  #targets(repo: Repository): UpstreamTarget[] {
+    const { timeout } = this.#settings(repo);
+    return repo.upstreams.map((u, index) =>
+      this.#ctx.proxy.upstream({
+        label: `${repo.name}#${index}`,
+        registry: repo.name,
+        url: u.url,
+        credentials: u.auth,
+        auth: 'basic',
+        timeoutSeconds: timeout,
+        readTimeoutSeconds: timeout,
+      }),
+    );
+  }
+
+  async #page(
+    repo: Repository,
+    project: string,
+  ): Promise<{ page: StoredPage; stale: boolean } | undefined> {
+    if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
+    const settings = this.#settings(repo);
+    const resolved = await this.#ctx.proxy.resolve({
+      registry: repo.name,
+      key: pageKey(project),
+      ttlSeconds: settings.ttl,
+      serveStale: settings.serveStale,
+      refresh: (cached) => this.#refresh(repo, project, cached),
+    });
+    if (!resolved) return undefined;
+    return { page: await this.#load(project, resolved.entry), stale: resolved.stale };
+  }
+
+  /** The engine's refresh: first hit over the upstreams in order (see the module comment). */
+  async #refresh(repo: Repository, project: string, cached: CachedEntry | undefined) {
+    const targets = this.#targets(repo);
+    const cachedFrom =
+      cached?.upstream === undefined ? -1 : targets.findIndex((t) => t.label === cached.upstream);
+    let failure: RegistryError | undefined;
+    let absent = 0;
+    for (const [index, target] of targets.entries()) {
+      let fetched: Fetched;
+      try {
+        fetched = await this.#fetchPage(target, project, cached);
+      } catch (err) {
+        failure = pageError(err, target.label, project);
+        continue;
+      }
+      if (fetched.kind === 'absent') {
+        absent++;
+        continue;
+      }
+      // Our copy came from an earlier upstream that failed just now: keep it (served stale)
+      // rather than switch the project to a later upstream's files.
+      if (failure !== undefined && cachedFrom >= 0 && cachedFrom < index) throw failure;
+      if (fetched.kind === 'unchanged') {
+        return { kind: 'unchanged' as const, etag: fetched.etag, upstream: target.label };
+      }
+      try {
+        const pageUrl = joinUrl(target.baseUrl, `/${project}/`).href;
+        const parsed = parseUpstreamPage(fetched.body, fetched.type, pageUrl, project);
+        const previous = cached
+          ? await this.#load(project, cached).catch(() => undefined)
+          : undefined;
+        const files = await this.#hashMissing(repo, project, index, parsed.files, previous);
+        const doc: StoredPage = { v: 1, name: project, files };
+        const json = Buffer.from(JSON.stringify(doc));
+        const stored = await this.#ctx.proxy.storeDocument(Readable.from([json]), {
+          maxBytes: 4 * MAX_UPSTREAM_PAGE_BYTES,
+        });
+        const digest = formatDigest(stored.digest);
+        this.#pages.set(digest, doc);
+        return {
+          kind: 'updated' as const,
+          entry: {
+            digest,
+            size: stored.size,
+            mediaType: 'application/json',
+            etag: fetched.etag,
+            upstream: target.label,
+          },
+        };
+      } catch (err) {
+        failure = pageError(err, target.label, project);
+      }
+    }
+    if (absent === targets.length) return { kind: 'absent' as const };
+    throw failure ?? new RegistryError('UPSTREAM_FAILED', `no upstream answered for ${project}`);
+  }
+
+  async #fetchPage(
+    target: UpstreamTarget,
+    project: string,
+    cached: CachedEntry | undefined,
+  ): Promise<Fetched> {
+    const revalidate = cached?.etag !== undefined && cached.upstream === target.label;
+    const response = await this.#ctx.proxy.client.request(target, {
+      method: 'GET',
+      path: `/${project}/`,
+      headers: {
+        accept: UPSTREAM_PAGE_ACCEPT,
+        'accept-encoding': 'identity',
+        ...(revalidate ? { 'if-none-match': cached.etag } : {}),
+      },
+    });
+    if (response.status === 304 && revalidate) {
+      response.body.destroy();
+      return { kind: 'unchanged', etag: response.header('etag') ?? cached.etag };
+    }
+    if (response.status === 404 || response.status === 410) {
+      response.body.destroy();
+      return { kind: 'absent' };
+    }
+    if (response.status !== 200) {
+      response.body.destroy();
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label} answered ${response.status} for the page of ${project}`,
+      );
+    }
+    const length = Number(response.header('content-length'));
+    if (Number.isFinite(length) && length > MAX_UPSTREAM_PAGE_BYTES) {
+      response.body.destroy();
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label}: the page of ${project} exceeds ${MAX_UPSTREAM_PAGE_BYTES} bytes`,
+      );
+    }
+    const body = await readAllBounded(
+      response.body,
+      MAX_UPSTREAM_PAGE_BYTES,
+      `upstream ${target.label}: the page of ${project}`,
+    );
+    return {
+      kind: 'page',
+      body,
+      type: response.header('content-type'),
+      etag: response.header('etag'),
+    };
+  }
+
+  /**
+   * The page's files with the upstream index they came from; files without a sha256 take the one
+   * computed before (same URL) or are downloaded and hashed now (bounded, newest first).
+   */
+  async #hashMissing(
+    repo: Repository,
+    project: string,
+    upstream: number,
+    files: readonly UpstreamFile[],
+    previous: StoredPage | undefined,
+  ): Promise<StoredFile[]> {
+    const computed = new Map<string, string>();
+    for (const file of previous?.files ?? []) {
+      if (file.sha256Computed === true && file.sha256 !== undefined)
+        computed.set(file.url, file.sha256);
+    }
+    const out: StoredFile[] = files.map((file) => {
+      if (file.sha256 !== undefined) return { ...file, upstream };
+      const sha256 = computed.get(file.url);
+      return {
+        ...file,
+        upstream,
+        sha256Computed: true,
+        ...(sha256 === undefined ? {} : { sha256 }),
+      };
+    });
+    const todo = out
+      .map((file, index) => ({ file, index }))
+      .filter(({ file }) => file.sha256 === undefined)
+      .sort((a, b) => compareVersions(b.file.version, a.file.version))
+      .slice(0, MAX_HASHED_PER_REFRESH);
+    const worker = async (): Promise<void> => {
+      for (let next = todo.shift(); next !== undefined; next = todo.shift()) {
+        const { file, index } = next;
+        try {
+          const source = await this.#fetchFile(repo, file, file.url);
+          if (!source) continue;
+          const stored = await this.#ctx.proxy.storeDocument(source.body, {
+            maxBytes: MAX_FILE_BYTES,
+          });
+          this.#ctx.proxy.metrics.record(repo.name, 'miss');
+          await this.#remember(repo, fileKey(project, file.filename), stored.digest);
+          out[index] = { ...file, sha256: stored.digest.hex };
+        } catch (err) {
+          // Not listed this time; tried again at the next refresh.
+          this.#ctx.log.warn(
+            { registry: repo.name, project, filename: file.filename, error: describe(err) },
+            'could not hash an upstream file that has no sha256',
+          );
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: HASH_CONCURRENCY }, worker));
+    return out;
+  }
+
+  async #load(project: string, entry: CachedEntry): Promise<StoredPage> {
+    const known = this.#pages.get(entry.digest);
+    if (known) return known;
+    const stream = await this.#ctx.blobs.open(parseDigest(entry.digest));
+    const body = await readAllBounded(
+      stream,
+      4 * MAX_UPSTREAM_PAGE_BYTES,
+      `cached page of ${project}`,
+    );
+    let doc: unknown;
+    try {
+      doc = JSON.parse(body.toString('utf8'));
+    } catch {
+      doc = undefined;
+    }
+    if (
+      typeof doc !== 'object' ||
+      doc === null ||
+      (doc as { v?: unknown }).v !== 1 ||
+      !Array.isArray((doc as { files?: unknown }).files)
+    ) {
+      throw new RegistryError('INTERNAL', `the cached page of ${project} is unreadable`);
+    }
+    const page = doc as StoredPage;
+    this.#pages.set(entry.digest, page);
+    return page;
+  }
+
+  /**
+   * The listing of `filename`: from the cached page as it is when it lists it (files are
+   * immutable: no need to revalidate the page to serve one), else from the resolved page.
+   */
+  async #findFile(
+    repo: Repository,
+    project: string,
+    filename: string,
+  ): Promise<StoredFile | undefined> {
+    const entry = await this.#ctx.proxy.lookup(repo.name, pageKey(project));
+    if (entry) {
+      try {
+        const cached = await this.#load(project, entry);
+        const file = cached.files.find((f) => f.filename === filename);
+        if (file?.sha256 !== undefined) return file;
+      } catch {
+        // The cached copy is gone or unreadable: ask the upstream below.
+      }
+    }
+    const found = await this.#page(repo, project);
+    return found?.page.files.find((f) => f.filename === filename);
+  }
+
+  async #fromKey(repo: Repository, key: string): Promise<OpenedDistFile | undefined> {
+    const known = await this.#ctx.proxy.lookup(repo.name, key);
+    if (!known) return undefined;
+    const digest = parseDigest(known.digest);
+    const stat = await this.#ctx.blobs.stat(digest);
+    if (!stat) return undefined;
+    // Served without the engine's openBlob: count the hit here (as npm's warm path does).
+    this.#ctx.proxy.metrics.record(repo.name, 'hit');
+    const blobs = this.#ctx.blobs;
+    return { size: stat.size, sha256: digest.hex, open: (range) => blobs.open(digest, range) };
+  }
+
+  async #remember(repo: Repository, key: string, digest: Digest): Promise<void> {
+    const stat = await this.#ctx.blobs.stat(digest);
+    if (!stat) return;
+    await this.#ctx.proxy.remember(repo.name, key, {
+      digest: formatDigest(digest),
+      size: stat.size,
+      mediaType: 'application/octet-stream',
+      etag: undefined,
+      upstream: undefined,
+    });
+  }
+
+  /** The file through the engine: store hit, or the one verified single-flight fill. */
+  async #openBlob(
+    repo: Repository,
+    project: string,
+    file: StoredFile,
+    sha256: string,
+  ): Promise<OpenedBlob | undefined> {
+    const digest = sha256Digest(sha256);
+    const opened = await this.#ctx.proxy.openBlob({
+      registry: repo.name,
+      digest,
+      fetch: () => this.#fetchFile(repo, file, file.url),
+      fill: {
+        maxBytes: MAX_FILE_BYTES,
+        // Only an upstream-stated size alongside an upstream-stated hash is checked.
+        ...(file.size !== undefined && file.sha256Computed !== true
+          ? { expectedSize: file.size }
+          : {}),
+      },
+    });
+    if (!opened) return undefined;
+    const key = fileKey(project, file.filename);
+    opened.committed.then(
+      () => this.#remember(repo, key, digest),
+      () => undefined,
+    );
+    return opened;
+  }
+
+  /** GETs `url` (a file or its `.metadata`) from the upstream that listed it. */
+  async #fetchFile(
+    repo: Repository,
+    file: StoredFile,
+    url: string,
+  ): Promise<FillSource | undefined> {
+    const { target, path } = this.#fileTarget(repo, file.upstream, url);
+    let response;
+    try {
+      response = await this.#ctx.proxy.client.request(target, {
+        method: 'GET',
+        path,
+        headers: { 'accept-encoding': 'identity' },
+      });
+    } catch (err) {
+      throw toUpstreamError(err, target.label);
+    }
+    if (response.status === 404 || response.status === 410) {
+      response.body.destroy();
+      return undefined;
+    }
+    if (response.status !== 200) {
+      response.body.destroy();
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label} answered ${response.status} for ${file.filename}`,
+      );
+    }
+    const length = Number(response.header('content-length'));
+    return {
+      body: response.body,
+      size: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
+    };
+  }
+
+  /**
+   * The target and request path for a URL an upstream page gave: the index's own target when
+   * the URL lies below the index URL, else a target for the URL's origin (credentials are sent
+   * only to the index's own origin, as pip does).
+   */
+  #fileTarget(
+    repo: Repository,
+    upstream: number,
+    url: string,
+  ): { target: UpstreamTarget; path: string } {
+    const targets = this.#targets(repo);
+    const index = upstream < targets.length ? upstream : 0;
+    const config = repo.upstreams[index];
+    const target = targets[index];
+    if (!config || !target) {
+      throw new RegistryError('UPSTREAM_FAILED', `proxy ${repo.name} has no upstream`);
+    }
+    const fileUrl = new URL(url);
+    const base = new URL(config.url);
+    const prefix = base.pathname.replace(/\/+$/, '');
+    if (fileUrl.origin === base.origin && fileUrl.pathname.startsWith(`${prefix}/`)) {
+      return { target, path: fileUrl.pathname.slice(prefix.length) + fileUrl.search };
+    }
+    const hostKey = `${repo.name}#${index} ${fileUrl.origin}`;
+    let ordinal = this.#fileHosts.get(hostKey);
+    if (ordinal === undefined) {
+      const used = [...this.#fileHosts.keys()].filter((k) =>
+        k.startsWith(`${repo.name}#${index} `),
+      );
+      ordinal = used.length < MAX_FILE_HOSTS ? used.length : MAX_FILE_HOSTS;
+      if (ordinal < MAX_FILE_HOSTS) this.#fileHosts.set(hostKey, ordinal);
+    }
+    const { timeout } = this.#settings(repo);
+    const hostTarget = this.#ctx.proxy.upstream({
+      label: `${repo.name}#${index}-files${ordinal === 0 ? '' : `-${ordinal}`}`,
+      registry: repo.name,
+      url: fileUrl.origin,
+      credentials: fileUrl.origin === base.origin ? config.auth : undefined,
+      auth: 'basic',
+      timeoutSeconds: timeout,
+      readTimeoutSeconds: timeout,
+    });
+    return { target: hostTarget, path: fileUrl.pathname + fileUrl.search };
+  }
+
+  /** The upstream's `<url>.metadata` into the blob store (verified when its sha256 is known). */
+  async #upstreamMetadata(
+    repo: Repository,
+    project: string,
+    file: StoredFile,
+    sha256: string | undefined,
+  ): Promise<Digest | undefined> {
+    const url = new URL(file.url);
+    url.pathname += '.metadata';
+    try {
+      const source = await this.#fetchFile(repo, file, url.href);
+      if (!source) return undefined;
+      const stored = await this.#ctx.proxy.storeDocument(source.body, {
+        maxBytes: MAX_CORE_METADATA_BYTES,
+        ...(sha256 === undefined ? {} : { expected: sha256Digest(sha256) }),
+      });
+      this.#ctx.proxy.metrics.record(repo.name, 'miss');
+      return stored.digest;
+    } catch (err) {
+      if (!(err instanceof RegistryError) || isUpstreamFailure(err))
+        throw pageError(err, 'metadata', project);
+      // A digest mismatch or an oversized file: the upstream's metadata is unusable.
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream metadata of ${file.filename} is unusable: ${err.message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** METADATA read out of the wheel, once it is in the blob store (fetched through the fill). */
+  async #extractMetadata(
+    repo: Repository,
+    project: string,
+    file: StoredFile,
+    sha256: string,
+  ): Promise<Digest | undefined> {
+    const opened = await this.#openBlob(repo, project, file, sha256);
+    if (!opened) return undefined;
+    await opened.committed;
+    const digest = sha256Digest(sha256);
+    const stat = await this.#ctx.blobs.stat(digest);
+    if (!stat) return undefined;
+    const blobs = this.#ctx.blobs;
+    let metadata: Buffer;
+    try {
+      metadata = await readWheelCoreMetadata(file.filename, stat.size, (start, end) =>
+        end <= start
+          ? Promise.resolve(Readable.from([]))
+          : blobs.open(digest, { start, end: end - 1 }),
+      );
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'BAD_REQUEST') {
+        this.#ctx.log.warn(
+          { registry: repo.name, project, filename: file.filename, error: err.message },
+          'proxied wheel has no readable METADATA',
+        );
+        return undefined;
+      }
+      throw err;
+    }
+    const stored = await this.#ctx.proxy.storeDocument(Readable.from([metadata]), {
+      maxBytes: MAX_CORE_METADATA_BYTES,
+    });
+    return stored.digest;
+  }
+}
+
+function sha256Digest(hex: string): Digest {
+  return { algorithm: 'sha256', hex };
+}
+
+/** Any failure while reading an upstream page is that upstream's failure (502/504), never a 500. */
+function pageError(err: unknown, label: string, project: string): RegistryError {
+  if (err instanceof RegistryError) {
+    if (isUpstreamFailure(err)) return err;
+    return new RegistryError(
+      'UPSTREAM_FAILED',
+      `upstream ${label} for ${project}: ${err.message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  return toUpstreamError(err, label);
+}
+
+function pageBytes(page: StoredPage): number {
+  // ~3x the JSON: strings count 2 bytes a char plus objects.
+  let bytes = 256;
+  for (const file of page.files) bytes += 400 + 2 * (file.filename.length + file.url.length);
+  return bytes;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

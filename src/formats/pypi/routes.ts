@@ -1,0 +1,468 @@
+/**
+ * HTTP edge of the PyPI registry (the only PyPI file that touches Fastify). Per repository:
+ *
+ *   P = /simple (default repository) or /repository/<name>/simple (named)
+ *   J = /pypi   (default repository) or /repository/<name>/pypi   (named)
+ *
+ *   GET|HEAD P/                          project list (PEP 503 HTML / PEP 691 JSON by Accept)
+ *   GET|HEAD P/<project>/                project page (301 to the normalised name / the slash form)
+ *   GET|HEAD P/<project>/<file>          a distribution file (Range, ETag, immutable)
+ *   GET|HEAD P/<project>/<file>.metadata PEP 658/714 core metadata
+ *   POST     P/, P/legacy/ (and /repository/<name>/, /repository/<name>/legacy/)
+ *                                        legacy upload API (multipart, streamed to the hosted store)
+ *   GET|HEAD J/<project>/json, J/<project>/<version>/json   Warehouse-style JSON API
+ *   POST     J/<project>/<version>/yank   (optional JSON body {"reason": "…"}), …/unyank
+ *   DELETE   J/<project>/<version>, J/<project>/<version>/<file>
+ *
+ * Errors are PyPI's: `text/plain`, one line; on writes the HTTP reason phrase carries the message
+ * too (twine prints it); a 401 carries `WWW-Authenticate: Basic realm="nora"` so pip and twine
+ * fall back to keyring/netrc/prompted credentials.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppConfig } from '../../config/schema.ts';
+import { RegistryError, toRegistryError } from '../../core/errors.ts';
+import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import { rawPath, useRawBodies } from '../../http/request.ts';
+import { sendBody } from '../../http/send-body.ts';
+import type { Repository } from '../../repos/repository.ts';
+import { isSafeFilename } from './filenames.ts';
+import type { OpenedDistFile } from './model.ts';
+import { isValidProjectName, normalizeProjectName } from './names.ts';
+import type { PypiService } from './service.ts';
+import { etagMatches, negotiateSimple, renderPage, SERVED_TYPES } from './simple-index.ts';
+
+const MB = 1024 * 1024;
+/** Yank bodies are a reason string. */
+const SMALL_BODY = 64 * 1024;
+
+export interface PypiRouteDeps {
+  readonly service: PypiService;
+  readonly config: () => AppConfig;
+}
+
+/** Where a repository is mounted: `base` holds everything; `simple`/`json` are its two areas. */
+export interface PypiMount {
+  readonly repo: Repository;
+  /** Registered prefixes (each gets `prefix` and `prefix/*`). */
+  readonly prefixes: readonly string[];
+  /** The simple index prefix P. */
+  readonly simple: string;
+  /** The JSON API prefix J. */
+  readonly json: string;
+  /** Named repositories: `/repository/<name>` (uploads may post to its root). */
+  readonly base?: string | undefined;
+}
+
+/** What a request path asks for (see the module comment for the grammar). */
+export type PypiRoute =
+  | { readonly kind: 'redirect'; readonly location: string }
+  | { readonly kind: 'list' }
+  | { readonly kind: 'upload' }
+  | { readonly kind: 'page'; readonly project: string }
+  | { readonly kind: 'file'; readonly project: string; readonly filename: string }
+  | { readonly kind: 'metadata'; readonly project: string; readonly filename: string }
+  | { readonly kind: 'json'; readonly project: string; readonly version: string | undefined }
+  | {
+      readonly kind: 'yank';
+      readonly project: string;
+      readonly version: string;
+      readonly yank: boolean;
+    }
+  | { readonly kind: 'release'; readonly project: string; readonly version: string }
+  | {
+      readonly kind: 'release-file';
+      readonly project: string;
+      readonly version: string;
+      readonly filename: string;
+    }
+  | { readonly kind: 'not-found'; readonly message: string };
+
+const METADATA_SUFFIX = '.metadata';
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new RegistryError('BAD_REQUEST', `invalid percent-encoding in path: ${segment}`);
+  }
+}
+
+function checkedFilename(segment: string): string {
+  const filename = decodeSegment(segment);
+  if (!isSafeFilename(filename)) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `invalid filename ${JSON.stringify(filename.slice(0, 300))}: one path segment expected`,
+    );
+  }
+  return filename;
+}
+
+/** A project segment: its normalised name, or undefined when it cannot be a project. */
+function projectOf(segment: string): { name: string; normalised: boolean } | undefined {
+  const name = decodeSegment(segment);
+  if (!isValidProjectName(name)) return undefined;
+  const normalised = normalizeProjectName(name);
+  return { name: normalised, normalised: normalised === name };
+}
+
+/**
+ * Parses a path under the simple prefix P (`rest` starts after P: '', '/', '/<project>/', …).
+ * `method` is the request's (HEAD as GET): a POST to `/` or `/legacy/` is an upload, a GET there
+ * the project list or the page of the project named `legacy`. Redirect locations are relative to P.
+ */
+export function parseSimplePath(rest: string, method: string): PypiRoute {
+  if (method === 'POST' && ['', '/', '/legacy', '/legacy/'].includes(rest)) return { kind: 'upload' };
+  if (rest === '') return { kind: 'redirect', location: '/' };
+  if (rest === '/') return { kind: 'list' };
+  const parts = rest.slice(1).split('/');
+  const [projectSegment = '', second, ...more] = parts;
+  const project = projectOf(projectSegment);
+  if (project === undefined) {
+    return { kind: 'not-found', message: `not found: ${decodeSegment(projectSegment)}` };
+  }
+  if (second === undefined || (second === '' && more.length === 0)) {
+    if (!project.normalised || second === undefined) {
+      return { kind: 'redirect', location: `/${project.name}/` };
+    }
+    return { kind: 'page', project: project.name };
+  }
+  if (more.length > 0 || second === '') {
+    return { kind: 'not-found', message: `not found: ${rest}` };
+  }
+  if (!project.normalised) return { kind: 'redirect', location: `/${project.name}/${second}` };
+  const filename = checkedFilename(second);
+  if (filename.endsWith(METADATA_SUFFIX) && filename.length > METADATA_SUFFIX.length) {
+    return {
+      kind: 'metadata',
+      project: project.name,
+      filename: filename.slice(0, -METADATA_SUFFIX.length),
+    };
+  }
+  return { kind: 'file', project: project.name, filename };
+}
+
+/** Parses a path under the JSON API prefix J (`rest` starts after J). */
+export function parseJsonPath(rest: string, method: string): PypiRoute {
+  const parts = rest.split('/').slice(1);
+  // One trailing slash is tolerated (`/pypi/x/json/`).
+  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
+  const [projectSegment = '', ...tail] = parts;
+  const project = projectOf(projectSegment);
+  if (project === undefined || tail.length === 0 || tail.length > 3) {
+    return { kind: 'not-found', message: `not found: ${rest}` };
+  }
+  const redirectable = method === 'GET' && !project.normalised;
+  const [first = '', second, third] = tail;
+  if (tail.length === 1 && first === 'json') {
+    if (redirectable) return { kind: 'redirect', location: `/${project.name}/json` };
+    return { kind: 'json', project: project.name, version: undefined };
+  }
+  const version = decodeSegment(first);
+  if (version === '' || version.length > 128) {
+    return { kind: 'not-found', message: `not found: ${rest}` };
+  }
+  if (tail.length === 1) return { kind: 'release', project: project.name, version };
+  if (tail.length === 2 && second === 'json' && method !== 'DELETE') {
+    if (redirectable) return { kind: 'redirect', location: `/${project.name}/${first}/json` };
+    return { kind: 'json', project: project.name, version };
+  }
+  if (tail.length === 2 && (second === 'yank' || second === 'unyank') && method === 'POST') {
+    return { kind: 'yank', project: project.name, version, yank: second === 'yank' };
+  }
+  if (tail.length === 2 && second !== undefined && third === undefined) {
+    return {
+      kind: 'release-file',
+      project: project.name,
+      version,
+      filename: checkedFilename(second),
+    };
+  }
+  return { kind: 'not-found', message: `not found: ${rest}` };
+}
+
+/** Registers every mount's routes in `scope` (bodies stay raw streams). */
+export function registerPypiRoutes(
+  scope: FastifyInstance,
+  mounts: readonly PypiMount[],
+  deps: PypiRouteDeps,
+): void {
+  useRawBodies(scope);
+  scope.setErrorHandler((err, request, reply) => {
+    const error = toRegistryError(err);
+    if (error.status >= 500 && ![501, 502, 504].includes(error.status)) {
+      request.log.error({ err }, 'pypi request failed');
+    }
+    const message = oneLine(error.message);
+    // 406 has no generic code (core/errors.ts): negotiate() marks it by its protocol code.
+    const status = error.protocolCode === 'NOT_ACCEPTABLE' ? 406 : error.status;
+    void reply
+      .code(status)
+      .headers(error.headers ?? {})
+      .type('text/plain; charset=utf-8');
+    if (status === 401 && !reply.hasHeader('www-authenticate')) {
+      void reply.header('www-authenticate', 'Basic realm="nora"');
+    }
+    // twine (and poetry) print the reason phrase of a failed upload: make it the message.
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      reply.raw.statusMessage = reasonPhrase(message);
+    }
+    return reply.send(request.method === 'HEAD' ? undefined : `${message}\n`);
+  });
+  for (const mount of mounts) {
+    const handler = async (request: FastifyRequest, reply: FastifyReply) =>
+      dispatch(mount, request, reply, deps);
+    for (const prefix of mount.prefixes) {
+      scope.all(prefix, handler);
+      scope.all(`${prefix}/*`, handler);
+    }
+  }
+}
+
+/** Where a path under a mount goes, and the prefix its redirects are relative to. */
+function routeOf(mount: PypiMount, path: string, method: string): [PypiRoute, string] {
+  if (path === mount.simple || path.startsWith(`${mount.simple}/`)) {
+    return [parseSimplePath(path.slice(mount.simple.length), method), mount.simple];
+  }
+  if (path === mount.json || path.startsWith(`${mount.json}/`)) {
+    return [parseJsonPath(path.slice(mount.json.length), method), mount.json];
+  }
+  if (mount.base !== undefined && path.startsWith(mount.base)) {
+    const rest = path.slice(mount.base.length);
+    if (method === 'POST' && ['', '/', '/legacy', '/legacy/'].includes(rest)) {
+      return [{ kind: 'upload' }, mount.base];
+    }
+    return [
+      {
+        kind: 'not-found',
+        message: `not found: ${path} (this repository's simple index is ${mount.simple}/, uploads go to ${mount.base}/)`,
+      },
+      mount.base,
+    ];
+  }
+  return [{ kind: 'not-found', message: `not found: ${path}` }, mount.simple];
+}
+
+async function dispatch(
+  mount: PypiMount,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: PypiRouteDeps,
+): Promise<unknown> {
+  const { service } = deps;
+  const { repo } = mount;
+  const method = request.method === 'HEAD' ? 'GET' : request.method;
+  const principal = request.principal;
+  const [route, prefix] = routeOf(mount, rawPath(request), method);
+  switch (route.kind) {
+    case 'redirect': {
+      allow(method, ['GET']);
+      service.authorize(principal, repo, 'read');
+      const url = request.raw.url ?? '';
+      const query = url.includes('?') ? url.slice(url.indexOf('?')) : '';
+      return reply
+        .code(301)
+        .header('location', `${prefix}${route.location}${query}`)
+        .type('text/plain; charset=utf-8')
+        .send(`moved to ${prefix}${route.location}\n`);
+    }
+    case 'not-found':
+      // A write to an unknown path is refused for what it is, after the caller's rights.
+      if (method === 'GET') service.authorize(principal, repo, 'read');
+      throw new RegistryError('NOT_FOUND', route.message);
+    case 'list': {
+      allow(method, ['GET']);
+      const type = negotiate(request);
+      const names = await service.projectNames(repo, principal);
+      return sendPage(request, reply, renderPage(type, { projects: names }), false);
+    }
+    case 'page': {
+      allow(method, ['GET']);
+      const type = negotiate(request);
+      const page = await service.projectPage(repo, route.project, principal);
+      return sendPage(request, reply, renderPage(type, { project: page }), page.stale === true);
+    }
+    case 'file':
+      allow(method, ['GET']);
+      return sendFile(
+        request,
+        reply,
+        await service.file(repo, route.project, route.filename, principal),
+        'application/octet-stream',
+      );
+    case 'metadata':
+      allow(method, ['GET']);
+      return sendFile(
+        request,
+        reply,
+        await service.coreMetadata(repo, route.project, route.filename, principal),
+        'application/octet-stream',
+      );
+    case 'upload': {
+      allow(method, ['POST']);
+      const declared = request.headers['content-length'];
+      const contentLength = declared === undefined ? undefined : Number(declared);
+      const max = deps.config().pypi.max_upload_mb * MB;
+      // Refuse before reading when the declared size already says no (the store counts too).
+      if (contentLength !== undefined && contentLength > max) {
+        service.authorize(principal, repo, 'write');
+        throw new RegistryError(
+          'TOO_LARGE',
+          `upload of ${contentLength} bytes exceeds the limit of ${max} bytes ([pypi] max_upload_mb)`,
+        );
+      }
+      const result = await service.upload(
+        repo,
+        {
+          body: request.raw,
+          contentType: request.headers['content-type'],
+          contentLength:
+            contentLength !== undefined && Number.isSafeInteger(contentLength)
+              ? contentLength
+              : undefined,
+        },
+        principal,
+      );
+      return reply.type('text/plain; charset=utf-8').send(`OK: ${result.filename} stored\n`);
+    }
+    case 'json': {
+      allow(method, ['GET']);
+      const document = await service.projectJson(repo, route.project, route.version, principal);
+      return reply.type('application/json').header('cache-control', 'no-cache').send(document);
+    }
+    case 'yank': {
+      allow(method, ['POST']);
+      // Refused before the body is read when the caller may not write.
+      service.authorize(principal, repo, 'write', route.project);
+      const reason = route.yank ? await readYankReason(request) : false;
+      return reply.send(
+        await service.setYanked(repo, route.project, route.version, reason, principal),
+      );
+    }
+    case 'release':
+      allow(method, ['DELETE']);
+      return reply.send(
+        await service.deleteRelease(repo, route.project, route.version, principal),
+      );
+    case 'release-file':
+      allow(method, ['DELETE']);
+      return reply.send(
+        await service.deleteFile(repo, route.project, route.version, route.filename, principal),
+      );
+  }
+}
+
+/** The negotiated page type (PEP 691, `?format=` first); 406 naming what is served. */
+function negotiate(request: FastifyRequest) {
+  const url = request.raw.url ?? '';
+  const query = url.indexOf('?');
+  const format =
+    query === -1 ? undefined : (new URLSearchParams(url.slice(query + 1)).get('format') ?? undefined);
+  const type = negotiateSimple(request.headers.accept, format);
+  if (type === undefined) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `none of the accepted media types is served here; ask for one of: ${SERVED_TYPES.join(', ')}`,
+      { protocolCode: 'NOT_ACCEPTABLE' },
+    );
+  }
+  return type;
+}
+
+function sendPage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  page: ReturnType<typeof renderPage>,
+  stale: boolean,
+): FastifyReply {
+  void reply
+    .header('content-type', page.contentType)
+    .header('vary', 'Accept')
+    .header('etag', page.etag)
+    .header('cache-control', 'max-age=0, must-revalidate');
+  if (stale) void reply.header('x-nora-stale', 'true');
+  if (etagMatches(request.headers['if-none-match'], page.etag)) return reply.code(304).send();
+  return reply.send(page.body);
+}
+
+async function sendFile(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  file: OpenedDistFile,
+  contentType: string,
+): Promise<FastifyReply> {
+  const etag = `"${file.sha256}"`;
+  void reply
+    .type(contentType)
+    .header('accept-ranges', 'bytes')
+    .header('etag', etag)
+    .header('cache-control', 'public, max-age=31536000, immutable');
+  if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
+  const size = file.size;
+  const range = parseRange(
+    // A Range under a stale If-Range is ignored: the whole (different) file is sent.
+    ifRangeHolds(request.headers['if-range'], etag) ? request.headers.range : undefined,
+    size,
+  );
+  if (range.kind === 'unsatisfiable') {
+    return reply.code(416).header('content-range', `bytes */${size}`).send();
+  }
+  if (range.kind === 'range') {
+    void reply
+      .code(206)
+      .header('content-range', contentRangeHeader(range.range, size))
+      .header('content-length', range.range.end - range.range.start + 1);
+    if (request.method === 'HEAD') return reply.send();
+    return sendBody(reply, await file.open(range.range));
+  }
+  void reply.header('content-length', size);
+  if (request.method === 'HEAD') return reply.send();
+  return sendBody(reply, await file.open());
+}
+
+function ifRangeHolds(ifRange: string | string[] | undefined, etag: string): boolean {
+  if (ifRange === undefined) return true;
+  if (Array.isArray(ifRange)) return false;
+  return ifRange.trim() === etag;
+}
+
+async function readYankReason(request: FastifyRequest): Promise<string> {
+  const text = (await readAllBounded(request.raw, SMALL_BODY)).toString('utf8').trim();
+  if (text === '') return '';
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new RegistryError('BAD_REQUEST', 'yank body must be JSON: {"reason": "..."}');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new RegistryError('BAD_REQUEST', 'yank body must be a JSON object: {"reason": "..."}');
+  }
+  const reason = (body as Record<string, unknown>)['reason'];
+  if (reason === undefined || reason === null) return '';
+  if (typeof reason !== 'string' || reason.length > 1000) {
+    throw new RegistryError('BAD_REQUEST', 'yank reason must be a string of at most 1000 characters');
+  }
+  return reason;
+}
+
+function allow(method: string, allowed: readonly string[]): void {
+  if (!allowed.includes(method)) {
+    const headers = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
+    throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
+      headers: { allow: headers.join(', ') },
+    });
+  }
+}
+
+/** One line, for a text/plain error body. */
+function oneLine(message: string): string {
+  return message.replace(/[\r\n]+/g, ' ').trim();
+}
+
+/** A message usable as an HTTP reason phrase: printable ASCII, bounded. */
+function reasonPhrase(message: string): string {
+  const ascii = message.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+  return ascii === '' ? 'Error' : ascii;
+}

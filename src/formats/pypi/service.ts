@@ -1,0 +1,280 @@
+/**
+ * The PyPI service: the one place that decides which PypiSource answers for a repository (hosted,
+ * proxy or the group merge of group.ts), checks every operation with access control
+ * (`authorize(principal, repo, action, <project>)`), and routes writes to the repository that
+ * takes them (a hosted repository, or a group's write member; a proxy refuses). Free of HTTP:
+ * routes.ts turns its answers and RegistryErrors into responses.
+ */
+import type { Readable } from 'node:stream';
+import type { AccessControl, Action, Principal } from '../../auth/access.ts';
+import { RegistryError } from '../../core/errors.ts';
+import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
+import type { OpenedDistFile, ProjectPage, PypiSource } from './model.ts';
+
+/** A legacy-API upload as the routes hand it over: the raw body, unparsed. */
+export interface UploadRequest {
+  /** The request body as received (multipart/form-data), never buffered by the routes. */
+  readonly body: Readable;
+  readonly contentType: string | undefined;
+  /** The declared Content-Length, when the client sent one. */
+  readonly contentLength: number | undefined;
+  /**
+   * Called with the normalised project once the form names it, before anything is stored;
+   * throws UNAUTHORIZED/DENIED to refuse (rules may grant writes per project).
+   */
+  readonly authorize: (project: string) => void;
+}
+
+/** What an upload stored. */
+export interface UploadResult {
+  readonly project: string;
+  readonly filename: string;
+}
+
+/**
+ * What hosted repositories do beyond reading (the pypi-hosted module implements it): upload,
+ * yank/unyank (PEP 592), deletes, and the Warehouse-style JSON API. Values returned are JSON
+ * documents for the client.
+ */
+export interface PypiHostedOperations {
+  upload(repo: Repository, request: UploadRequest): Promise<UploadResult>;
+  /** `yanked`: false to unyank, else the reason ('' for none). */
+  setYanked(
+    repo: Repository,
+    project: string,
+    version: string,
+    yanked: false | string,
+  ): Promise<unknown>;
+  deleteRelease(repo: Repository, project: string, version: string): Promise<unknown>;
+  deleteFile(
+    repo: Repository,
+    project: string,
+    version: string,
+    filename: string,
+  ): Promise<unknown>;
+  /** True when the hosted repository holds or ever held `project` (the group guard). */
+  knowsProject?(repo: Repository, project: string): Promise<boolean>;
+}
+
+/**
+ * The Warehouse JSON API document (`/pypi/<project>/json`, `/pypi/<project>/<version>/json`) of a
+ * page, for any repository kind; undefined when the project or version is unknown.
+ */
+export type PypiJsonApi = (
+  repo: Repository,
+  source: PypiSource,
+  page: ProjectPage,
+  version: string | undefined,
+) => Promise<unknown>;
+
+export interface PypiServiceDeps {
+  readonly repositories: RepositoryRegistry;
+  readonly access: AccessControl;
+  readonly hosted: PypiSource;
+  readonly proxy: PypiSource;
+  readonly group: PypiSource;
+  readonly operations?: PypiHostedOperations | undefined;
+  readonly jsonApi?: PypiJsonApi | undefined;
+}
+
+export class PypiService {
+  readonly #deps: PypiServiceDeps;
+
+  constructor(deps: PypiServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /** The source answering for `repo` by its kind. */
+  sourceOf(repo: Repository): PypiSource {
+    switch (repo.kind) {
+      case 'hosted':
+        return this.#deps.hosted;
+      case 'proxy':
+        return this.#deps.proxy;
+      case 'group':
+        return this.#deps.group;
+    }
+  }
+
+  /**
+   * Refuses unless `principal` may `action` `project` in `repo` (UNAUTHORIZED / DENIED).
+   * `project` undefined: a repository-wide operation (the project list, an upload before the
+   * form names its project).
+   */
+  authorize(
+    principal: Principal,
+    repo: Repository,
+    action: Action,
+    project?: string,
+    via?: Repository,
+  ): void {
+    this.#deps.access.authorize(principal, repo, action, project, { via });
+  }
+
+  /** PEP 503 root: the projects `principal` may read, sorted (normalised names). */
+  async projectNames(repo: Repository, principal: Principal): Promise<string[]> {
+    this.authorize(principal, repo, 'read');
+    const names = await this.sourceOf(repo).projectNames(repo);
+    return names.filter((name) =>
+      this.#deps.access.can(principal, repo, 'read', name, { listing: true }),
+    );
+  }
+
+  /** A project page; NOT_FOUND when no such project (naming failing upstreams in a group). */
+  async projectPage(
+    repo: Repository,
+    project: string,
+    principal: Principal,
+  ): Promise<ProjectPage> {
+    this.authorize(principal, repo, 'read', project);
+    const page = await this.sourceOf(repo).projectPage(repo, project);
+    if (page === undefined) throw notFound(`project ${project}`);
+    return page;
+  }
+
+  /** A distribution file; NOT_FOUND when absent. */
+  async file(
+    repo: Repository,
+    project: string,
+    filename: string,
+    principal: Principal,
+  ): Promise<OpenedDistFile> {
+    this.authorize(principal, repo, 'read', project);
+    const file = await this.sourceOf(repo).openFile(repo, project, filename);
+    if (file === undefined) throw notFound(`${project}/${filename}`);
+    return file;
+  }
+
+  /** PEP 658 core metadata of a wheel; NOT_FOUND when absent. */
+  async coreMetadata(
+    repo: Repository,
+    project: string,
+    filename: string,
+    principal: Principal,
+  ): Promise<OpenedDistFile> {
+    this.authorize(principal, repo, 'read', project);
+    const file = await this.sourceOf(repo).openCoreMetadata(repo, project, filename);
+    if (file === undefined) throw notFound(`${project}/${filename}.metadata`);
+    return file;
+  }
+
+  /** The Warehouse JSON document of a project (or one version of it). */
+  async projectJson(
+    repo: Repository,
+    project: string,
+    version: string | undefined,
+    principal: Principal,
+  ): Promise<unknown> {
+    const jsonApi = this.#deps.jsonApi;
+    if (jsonApi === undefined) {
+      this.authorize(principal, repo, 'read', project);
+      throw new RegistryError('NOT_IMPLEMENTED', 'the JSON API is not available in this build');
+    }
+    const page = await this.projectPage(repo, project, principal);
+    const document = await jsonApi(repo, this.sourceOf(repo), page, version);
+    if (document === undefined) {
+      throw notFound(version === undefined ? `project ${project}` : `${project} ${version}`);
+    }
+    return document;
+  }
+
+  /**
+   * A legacy-API upload (twine, poetry, pdm) to `repo` or its write member. Repository-wide
+   * `write` is checked before the body is read, then `write` on the project the form names.
+   */
+  async upload(
+    repo: Repository,
+    request: Omit<UploadRequest, 'authorize'>,
+    principal: Principal,
+  ): Promise<UploadResult> {
+    const target = this.#writeTarget(repo, principal, 'write');
+    return this.#operations().upload(target, {
+      ...request,
+      authorize: (project) => {
+        this.#checkWrite(repo, target, principal, 'write', project);
+      },
+    });
+  }
+
+  /** PEP 592 yank (`yanked` = reason, '' for none) or unyank (`false`) of a release. */
+  async setYanked(
+    repo: Repository,
+    project: string,
+    version: string,
+    yanked: false | string,
+    principal: Principal,
+  ): Promise<unknown> {
+    const target = this.#writeTarget(repo, principal, 'write', project);
+    return this.#operations().setYanked(target, project, version, yanked);
+  }
+
+  /** Deletes a release (every file of it). */
+  async deleteRelease(
+    repo: Repository,
+    project: string,
+    version: string,
+    principal: Principal,
+  ): Promise<unknown> {
+    const target = this.#writeTarget(repo, principal, 'delete', project);
+    return this.#operations().deleteRelease(target, project, version);
+  }
+
+  /** Deletes one file of a release. */
+  async deleteFile(
+    repo: Repository,
+    project: string,
+    version: string,
+    filename: string,
+    principal: Principal,
+  ): Promise<unknown> {
+    const target = this.#writeTarget(repo, principal, 'delete', project);
+    return this.#operations().deleteFile(target, project, version, filename);
+  }
+
+  #operations(): PypiHostedOperations {
+    const operations = this.#deps.operations;
+    if (operations === undefined) {
+      throw new RegistryError('NOT_IMPLEMENTED', 'uploads are not available in this build');
+    }
+    return operations;
+  }
+
+  /**
+   * Where a write addressed to `repo` lands (itself when hosted, a group's write member), after
+   * checking `action` on both the group and the member (a rule on either holds). A proxy, or a
+   * group without a hosted member, refuses with 405.
+   */
+  #writeTarget(
+    repo: Repository,
+    principal: Principal,
+    action: Action,
+    project?: string,
+  ): Repository {
+    const target = this.#deps.repositories.writeTarget(repo);
+    if (target === undefined) {
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        repo.kind === 'proxy'
+          ? `repository "${repo.name}" is a read-only proxy`
+          : `group "${repo.name}" has no hosted member to write to`,
+      );
+    }
+    this.#checkWrite(repo, target, principal, action, project);
+    return target;
+  }
+
+  #checkWrite(
+    repo: Repository,
+    target: Repository,
+    principal: Principal,
+    action: Action,
+    project: string | undefined,
+  ): void {
+    if (target.name !== repo.name) this.authorize(principal, repo, action, project);
+    this.authorize(principal, target, action, project, target.name === repo.name ? undefined : repo);
+  }
+}
+
+function notFound(what: string): RegistryError {
+  return new RegistryError('NOT_FOUND', `not found: ${what}`);
+}
