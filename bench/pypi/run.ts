@@ -50,6 +50,14 @@ import {
 import { missingTools, PROJECT_ROOT, run } from '../../test/helpers/tools.ts';
 
 const PYTHON = '/usr/bin/python3';
+/**
+ * The pip that installs: BENCH_PIP=system is Debian's (`python3 -m pip`, 23.0.1 on bookworm);
+ * otherwise a pip wheel run as `python3 <wheel>/pip` — BENCH_PIP names one, by default the newest
+ * pip wheel bundled with a pyenv Python here (pip 24.2). Debian's pip 23.0.1 has the PEP 714 bug:
+ * it crashes (`TypeError: unhashable type: 'dict'`) on a PEP 691 JSON page that carries the
+ * `dist-info-metadata` key.
+ */
+const PIP = await choosePip(process.env['BENCH_PIP']);
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 3)) || 1);
 const SECONDS = Math.max(1, Math.floor(Number(process.env['BENCH_SECONDS'] ?? 5)) || 5);
 const CPU_PROF = process.env['BENCH_CPU_PROF'];
@@ -97,6 +105,33 @@ async function stop(child: ChildProcess): Promise<void> {
     ),
   ]);
   if (done !== true) child.kill('SIGKILL');
+}
+
+async function choosePip(wanted: string | undefined): Promise<{ args: string[]; label: string }> {
+  if (wanted === 'system') return { args: ['-m', 'pip'], label: 'python3 -m pip (Debian)' };
+  let wheel = wanted;
+  if (wheel === undefined || wheel === '') {
+    const found: { version: number[]; path: string }[] = [];
+    const base = '/root/.pyenv/versions';
+    for (const v of await fs.readdir(base).catch(() => [] as string[])) {
+      const lib = path.join(base, v, 'lib');
+      for (const py of await fs.readdir(lib).catch(() => [] as string[])) {
+        const bundled = path.join(lib, py, 'ensurepip', '_bundled');
+        for (const f of await fs.readdir(bundled).catch(() => [] as string[])) {
+          const m = /^pip-(\d+)\.(\d+)(?:\.(\d+))?-py3-none-any\.whl$/.exec(f);
+          if (m)
+            found.push({
+              version: [1, 2, 3].map((i) => Number(m[i] ?? 0)),
+              path: path.join(bundled, f),
+            });
+        }
+      }
+    }
+    found.sort((a, b) => a.version.reduce((acc, x, i) => acc || x - (b.version[i] ?? 0), 0));
+    wheel = found.at(-1)?.path;
+    if (wheel === undefined) return { args: ['-m', 'pip'], label: 'python3 -m pip (Debian)' };
+  }
+  return { args: [path.join(wheel, 'pip')], label: path.basename(wheel) };
 }
 
 /** The environment pip runs in: none of the machine's PIP_* settings or configuration files. */
@@ -241,8 +276,7 @@ async function pipInstall(index: string, manifest: Manifest): Promise<number> {
   await run(
     PYTHON,
     [
-      '-m',
-      'pip',
+      ...PIP.args,
       '--python',
       path.join(dir, 'bin', 'python'),
       'install',
@@ -349,7 +383,7 @@ function cpuNote(cpu: number): string {
 async function installRounds(nginx: string, manifest: Manifest): Promise<void> {
   log(
     `\n== pip install of ${manifest.install.length} projects (${(manifest.installBytes / 1e6).toFixed(1)} MB of wheels) ` +
-      `into a fresh venv, --no-cache-dir --no-compile; ${ROUNDS} round(s), fresh NORA each, order alternating`,
+      `into a fresh venv with ${PIP.label}, --no-cache-dir --no-compile; ${ROUNDS} round(s), fresh NORA each, order alternating`,
   );
   const times = { direct: [] as number[], cold: [] as number[], warm: [] as number[] };
   const noraCpu = { cold: [] as number[], warm: [] as number[] };
