@@ -223,6 +223,31 @@ def satisfiable(cands: list[dict], available: dict[str, Version]) -> list[dict]:
         keep = nxt
 
 
+def closed_subset(cands: list[dict], room: int) -> list[dict]:
+    """At most `room` candidates, taken by name with everything they need (markers evaluated)."""
+    env = {**default_environment(), "extra": ""}
+    by_key = {c["key"]: c for c in cands}
+
+    def closure(c: dict, acc: dict[str, dict]) -> None:
+        if c["key"] in acc:
+            return
+        acc[c["key"]] = c
+        for req in c["requires"]:
+            if req.marker is not None and not req.marker.evaluate(env):
+                continue
+            dep = by_key.get(canonicalize_name(req.name))
+            if dep is not None:
+                closure(dep, acc)
+
+    chosen: dict[str, dict] = {}
+    for c in sorted(cands, key=lambda c: c["key"]):
+        acc = dict(chosen)
+        closure(c, acc)
+        if len(acc) <= room:
+            chosen = acc
+    return sorted(chosen.values(), key=lambda c: c["key"])
+
+
 def repack(c: dict, out_dir: str) -> str:
     dist = c["dist"]
     wn = wheel_name(c["name"])
@@ -355,7 +380,8 @@ def main() -> None:
     ap.add_argument("--many", type=int, default=500, help="files of the many-file project")
     ap.add_argument("--big-mb", type=float, default=6, help="size of the big wheel, MB")
     ap.add_argument("--chain", type=int, default=5, help="projects built with python -m build")
-    ap.add_argument("--min-projects", type=int, default=30)
+    ap.add_argument("--min-projects", type=int, default=30, help="smallest install set")
+    ap.add_argument("--max-install", type=int, default=40, help="largest install set")
     ap.add_argument("--no-metadata", action="store_true", help="no PEP 658 .metadata files")
     ap.add_argument("--no-debian", action="store_true", help="no repacked Debian distributions")
     args = ap.parse_args()
@@ -378,10 +404,11 @@ def main() -> None:
     debian = [] if args.no_debian else debian_candidates()
     debian = satisfiable(debian, {k: v for k, v in real_versions.items() if k in REAL_INSTALL})
     for c in debian:
-        repack(c, pkgs)
-    install += sorted((c["name"] for c in debian), key=canonicalize_name)
+        repack(c, pkgs)  # all of them in the tree; the install set takes a closed subset
+    chosen = closed_subset(debian, max(0, args.max_install - len(install) - args.chain))
+    install += [c["name"] for c in chosen]
 
-    chain = max(args.chain, args.min_projects - len(install) - 0)
+    chain = max(args.chain, args.min_projects - len(install))
     last = "six>=1.0" if "six" in install else None
     install += build_chain(chain, last, pkgs)
 
@@ -403,7 +430,8 @@ def main() -> None:
         "installBytes": sum(os.path.getsize(os.path.join(pkgs, f)) for f in install_files),
         "sources": {
             "realWheels": sorted(k for k in real_versions if k in REAL_INSTALL),
-            "debianRepacks": sorted(c["key"] for c in debian),
+            "debianRepacks": [canonicalize_name(c["name"]) for c in chosen],
+            "debianInTreeOnly": sorted(set(c["key"] for c in debian) - set(c["key"] for c in chosen)),
             "built": install[len(install) - chain :],
         },
         "projects": len(projects),
