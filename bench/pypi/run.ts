@@ -270,12 +270,23 @@ async function venv(): Promise<string> {
  * The venv stays until the bench ends (deleting it hands its page cache back to the VM's host,
  * and the next install would pay for that: see docs/performance.md).
  */
-async function pipInstall(index: string, manifest: Manifest): Promise<number> {
+async function pipInstall(
+  index: string,
+  manifest: Manifest,
+): Promise<{ seconds: number; pipCpu: number }> {
   const dir = await venv();
+  const timing = path.join(path.dirname(dir), 'time.txt');
   const started = performance.now();
+  // /usr/bin/time: pip's own CPU (user + system, its children included), a figure the machine's
+  // load moves less than wall time.
   await run(
-    PYTHON,
+    '/usr/bin/time',
     [
+      '-f',
+      '%U %S',
+      '-o',
+      timing,
+      PYTHON,
       ...PIP.args,
       '--python',
       path.join(dir, 'bin', 'python'),
@@ -293,6 +304,8 @@ async function pipInstall(index: string, manifest: Manifest): Promise<number> {
     { env: pipEnv(), timeoutMs: 600_000 },
   );
   const seconds = (performance.now() - started) / 1000;
+  const [user, sys] = (await fs.readFile(timing, 'utf8')).trim().split(/\s+/).slice(-2).map(Number);
+  const pipCpu = (user ?? NaN) + (sys ?? NaN);
   const [lib] = await fs.readdir(path.join(dir, 'lib'));
   const site = path.join(dir, 'lib', lib ?? 'python3', 'site-packages');
   const installed = (await fs.readdir(site)).filter((n) => n.endsWith('.dist-info')).length;
@@ -300,7 +313,7 @@ async function pipInstall(index: string, manifest: Manifest): Promise<number> {
     throw new Error(
       `pip installed ${installed} projects from ${index}, expected ${manifest.install.length}`,
     );
-  return seconds;
+  return { seconds, pipCpu };
 }
 
 async function wrk(
@@ -390,6 +403,7 @@ async function installRounds(nginx: string, manifest: Manifest): Promise<void> {
   );
   const times = { direct: [] as number[], cold: [] as number[], warm: [] as number[] };
   const noraCpu = { cold: [] as number[], warm: [] as number[] };
+  const pipCpus = { direct: [] as number[], cold: [] as number[], warm: [] as number[] };
   const direct = `${nginx}/simple/`;
   for (let round = 0; round < ROUNDS; round++) {
     const nora = await startNora(`${nginx}/simple/`);
@@ -407,16 +421,22 @@ async function installRounds(nginx: string, manifest: Manifest): Promise<void> {
         const order = round % 2 === 0 ? ['direct', 'nora'] : ['nora', 'direct'];
         for (const who of order) {
           if (who === 'direct') {
-            const s = await pipInstall(direct, manifest);
-            times.direct.push(s);
-            log(`round ${round + 1}/${ROUNDS}: direct from nginx ${s.toFixed(2)} s`);
+            const { seconds, pipCpu } = await pipInstall(direct, manifest);
+            times.direct.push(seconds);
+            pipCpus.direct.push(pipCpu);
+            log(
+              `round ${round + 1}/${ROUNDS}: direct from nginx ${seconds.toFixed(2)} s (pip CPU ${pipCpu.toFixed(2)} s)`,
+            );
           } else {
             const before = await cpuSeconds(nora.child.pid);
-            const s = await pipInstall(index, manifest);
+            const { seconds, pipCpu } = await pipInstall(index, manifest);
             const cpu = (await cpuSeconds(nora.child.pid)) - before;
-            times[phase].push(s);
+            times[phase].push(seconds);
+            pipCpus[phase].push(pipCpu);
             noraCpu[phase].push(cpu);
-            log(`round ${round + 1}/${ROUNDS}: NORA ${phase} ${s.toFixed(2)} s${cpuNote(cpu)}`);
+            log(
+              `round ${round + 1}/${ROUNDS}: NORA ${phase} ${seconds.toFixed(2)} s (pip CPU ${pipCpu.toFixed(2)} s${cpuNote(cpu)})`,
+            );
           }
         }
       }
@@ -427,7 +447,11 @@ async function installRounds(nginx: string, manifest: Manifest): Promise<void> {
   const d = median(times.direct);
   const cold = median(times.cold) / d;
   const warm = median(times.warm) / d;
+  const cpuMedians =
+    `median CPU seconds: pip direct ${median(pipCpus.direct).toFixed(2)}, through NORA cold ${median(pipCpus.cold).toFixed(2)} ` +
+    `(+ NORA ${median(noraCpu.cold).toFixed(2)}), warm ${median(pipCpus.warm).toFixed(2)} (+ NORA ${median(noraCpu.warm).toFixed(2)})`;
   results['install'] = {
+    pipCpus,
     rounds: ROUNDS,
     projects: manifest.install.length,
     times,
@@ -438,6 +462,7 @@ async function installRounds(nginx: string, manifest: Manifest): Promise<void> {
   log(
     `median (min–max): direct ${spread(times.direct)}; NORA cold ${spread(times.cold)}, warm ${spread(times.warm)}`,
   );
+  log(cpuMedians);
   log(
     `cold ${cold.toFixed(2)}× direct (target ≤ 1.2×) ${verdict(cold <= 1.2)}; ` +
       `warm ${warm.toFixed(2)}× direct (target ≤ 1.0×) ${verdict(warm <= 1.0)}`,
