@@ -109,7 +109,10 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
         member.kind === 'proxy' ? backends.proxy : backends.hosted;
       const operations = backends.operations;
       const group = new PypiGroup({
-        reader: new GroupReader({ log: context.log, failures: context.metrics.groupMemberFailures }),
+        reader: new GroupReader({
+          log: context.log,
+          failures: context.metrics.groupMemberFailures,
+        }),
         membersOf: (repo) => repositories.membersOf(repo),
         sourceOf,
         ...(operations?.knowsProject !== undefined

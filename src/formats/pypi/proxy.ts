@@ -65,6 +65,8 @@ const HASH_CONCURRENCY = 4;
 const PARSED_PAGES_BYTES = 64 * 1024 * 1024;
 /** The most projects the root page of a proxy lists (the ones cached here). */
 const MAX_LISTED_PROJECTS = 100_000;
+/** Wheels at least this large get their metadata by HTTP ranges; smaller ones are fetched whole. */
+const RANGED_METADATA_MIN_BYTES = 1024 * 1024;
 /** File hosts per upstream with their own circuit breaker; more share one label. */
 const MAX_FILE_HOSTS = 8;
 
@@ -205,6 +207,8 @@ export class PypiProxy implements PypiSource {
         if (digest) return digest;
       }
       if (!file.filename.endsWith('.whl')) return undefined;
+      const ranged = await this.#rangedMetadata(repo, project, file, sha256);
+      if (ranged) return ranged;
       return this.#extractMetadata(repo, project, file, sha256);
     });
     const digest = await flight.promise;
@@ -630,6 +634,69 @@ export class PypiProxy implements PypiSource {
         { cause: err },
       );
     }
+  }
+
+  /**
+   * METADATA read out of a large wheel that is not cached yet through HTTP ranges of the upstream
+   * file: the zip's end record, central directory and one entry, not the whole wheel (pip asks
+   * for the metadata of candidates it may never install). Undefined (fall back to fetching the
+   * whole wheel) when the wheel is cached or small, or the upstream does not serve ranges. The
+   * bytes are not verified against the wheel's sha256 (they cannot be without the whole file),
+   * exactly as an upstream's own `.metadata` file is not.
+   */
+  async #rangedMetadata(
+    repo: Repository,
+    project: string,
+    file: StoredFile,
+    sha256: string,
+  ): Promise<Digest | undefined> {
+    if ((await this.#ctx.blobs.stat(sha256Digest(sha256))) !== undefined) return undefined;
+    if (this.#ctx.proxy.isFilling(sha256Digest(sha256))) return undefined;
+    const { target, path } = this.#fileTarget(repo, file.upstream, file.url);
+    const client = this.#ctx.proxy.client;
+    let size = file.sha256Computed === true ? undefined : file.size;
+    if (size === undefined) {
+      const head = await client.request(target, { method: 'HEAD', path });
+      head.body.destroy();
+      const length = Number(head.header('content-length'));
+      if (head.status !== 200 || !Number.isSafeInteger(length)) return undefined;
+      size = length;
+    }
+    if (size < RANGED_METADATA_MIN_BYTES) return undefined;
+    const ranges = { unsupported: false };
+    let metadata: Buffer;
+    try {
+      metadata = await readWheelCoreMetadata(file.filename, size, async (start, end) => {
+        if (end <= start) return Readable.from([]);
+        const response = await client.request(target, {
+          method: 'GET',
+          path,
+          headers: { range: `bytes=${start}-${end - 1}`, 'accept-encoding': 'identity' },
+        });
+        const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(response.header('content-range') ?? '');
+        if (
+          response.status !== 206 ||
+          Number(range?.[1]) !== start ||
+          Number(range?.[2]) !== end - 1
+        ) {
+          response.body.destroy();
+          ranges.unsupported = true;
+          throw new RegistryError('UPSTREAM_FAILED', `upstream ${target.label} serves no ranges`);
+        }
+        return response.body;
+      });
+    } catch (err) {
+      // No ranges, or a zip we could not read this way: the whole wheel is fetched instead.
+      if (ranges.unsupported || (err instanceof RegistryError && err.code === 'BAD_REQUEST')) {
+        return undefined;
+      }
+      throw pageError(err, target.label, project);
+    }
+    this.#ctx.proxy.metrics.record(repo.name, 'miss');
+    const stored = await this.#ctx.proxy.storeDocument(Readable.from([metadata]), {
+      maxBytes: MAX_CORE_METADATA_BYTES,
+    });
+    return stored.digest;
   }
 
   /** METADATA read out of the wheel, once it is in the blob store (fetched through the fill). */

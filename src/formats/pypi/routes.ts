@@ -113,7 +113,8 @@ function projectOf(segment: string): { name: string; normalised: boolean } | und
  * the project list or the page of the project named `legacy`. Redirect locations are relative to P.
  */
 export function parseSimplePath(rest: string, method: string): PypiRoute {
-  if (method === 'POST' && ['', '/', '/legacy', '/legacy/'].includes(rest)) return { kind: 'upload' };
+  if (method === 'POST' && ['', '/', '/legacy', '/legacy/'].includes(rest))
+    return { kind: 'upload' };
   if (rest === '') return { kind: 'redirect', location: '/' };
   if (rest === '/') return { kind: 'list' };
   const parts = rest.slice(1).split('/');
@@ -342,9 +343,7 @@ async function dispatch(
     }
     case 'release':
       allow(method, ['DELETE']);
-      return reply.send(
-        await service.deleteRelease(repo, route.project, route.version, principal),
-      );
+      return reply.send(await service.deleteRelease(repo, route.project, route.version, principal));
     case 'release-file':
       allow(method, ['DELETE']);
       return reply.send(
@@ -358,7 +357,9 @@ function negotiate(request: FastifyRequest) {
   const url = request.raw.url ?? '';
   const query = url.indexOf('?');
   const format =
-    query === -1 ? undefined : (new URLSearchParams(url.slice(query + 1)).get('format') ?? undefined);
+    query === -1
+      ? undefined
+      : (new URLSearchParams(url.slice(query + 1)).get('format') ?? undefined);
   const type = negotiateSimple(request.headers.accept, format);
   if (type === undefined) {
     throw new RegistryError(
@@ -442,7 +443,10 @@ async function readYankReason(request: FastifyRequest): Promise<string> {
   const reason = (body as Record<string, unknown>)['reason'];
   if (reason === undefined || reason === null) return '';
   if (typeof reason !== 'string' || reason.length > 1000) {
-    throw new RegistryError('BAD_REQUEST', 'yank reason must be a string of at most 1000 characters');
+    throw new RegistryError(
+      'BAD_REQUEST',
+      'yank reason must be a string of at most 1000 characters',
+    );
   }
   return reason;
 }

@@ -121,11 +121,7 @@ export class PypiService {
   }
 
   /** A project page; NOT_FOUND when no such project (naming failing upstreams in a group). */
-  async projectPage(
-    repo: Repository,
-    project: string,
-    principal: Principal,
-  ): Promise<ProjectPage> {
+  async projectPage(repo: Repository, project: string, principal: Principal): Promise<ProjectPage> {
     this.authorize(principal, repo, 'read', project);
     const page = await this.sourceOf(repo).projectPage(repo, project);
     if (page === undefined) throw notFound(`project ${project}`);
@@ -271,7 +267,13 @@ export class PypiService {
     project: string | undefined,
   ): void {
     if (target.name !== repo.name) this.authorize(principal, repo, action, project);
-    this.authorize(principal, target, action, project, target.name === repo.name ? undefined : repo);
+    this.authorize(
+      principal,
+      target,
+      action,
+      project,
+      target.name === repo.name ? undefined : repo,
+    );
   }
 }
 

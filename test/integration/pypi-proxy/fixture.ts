@@ -30,9 +30,11 @@ export interface FixtureIndex {
   /** Answer every page request with this status instead. */
   status?: number;
   /** Replace every page body with this (Content-Type as `format` says). */
-  body?: Buffer | (() => AsyncIterable<Buffer>);
+  body?: Buffer | (() => Iterable<Buffer>);
   /** Serve ETags and honour If-None-Match. */
   etags: boolean;
+  /** Files answer Range requests with 206 (default true). */
+  ranges?: boolean;
 }
 
 export function sha256(data: Buffer | string): string {
@@ -45,6 +47,7 @@ export class FixtureUpstream {
     method: string;
     url: string;
     ifNoneMatch: string | undefined;
+    range: string | undefined;
     status: number;
   }[] = [];
   #server: http.Server | undefined;
@@ -85,7 +88,8 @@ export class FixtureUpstream {
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = req.url ?? '/';
     const ifNoneMatch = req.headers['if-none-match'];
-    const log = { method: req.method ?? 'GET', url, ifNoneMatch, status: 0 };
+    const range = req.headers.range;
+    const log = { method: req.method ?? 'GET', url, ifNoneMatch, range, status: 0 };
     this.requests.push(log);
     const send = (
       status: number,
@@ -97,20 +101,42 @@ export class FixtureUpstream {
     };
     const match = /^\/([^/]+)\/(simple|files)\/(.*)$/.exec(url);
     const index = match ? this.indexes.get(match[1]!) : undefined;
-    if (!match || !index) return send(404, 'not found');
+    if (!match || !index) {
+      send(404, 'not found');
+      return;
+    }
     const [, root, kind, rest] = match as unknown as [string, string, string, string];
     if (kind === 'files') {
       for (const files of index.projects.values()) {
         for (const file of files) {
-          if (rest === encodeURIComponent(file.filename))
-            return send(200, file.body, { 'content-length': file.body.length });
-          if (file.metadata && rest === `${encodeURIComponent(file.filename)}.metadata`)
-            return send(200, file.metadata);
+          if (rest === encodeURIComponent(file.filename)) {
+            const wanted = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
+            if (wanted && index.ranges !== false) {
+              const start = Number(wanted[1]);
+              const end = Math.min(Number(wanted[2]), file.body.length - 1);
+              send(206, file.body.subarray(start, end + 1), {
+                'content-range': `bytes ${start}-${end}/${file.body.length}`,
+              });
+              return;
+            }
+            send(200, req.method === 'HEAD' ? '' : file.body, {
+              'content-length': file.body.length,
+            });
+            return;
+          }
+          if (file.metadata && rest === `${encodeURIComponent(file.filename)}.metadata`) {
+            send(200, file.metadata);
+            return;
+          }
         }
       }
-      return send(404, 'no such file');
+      send(404, 'no such file');
+      return;
     }
-    if (index.status !== undefined) return send(index.status, 'scripted failure');
+    if (index.status !== undefined) {
+      send(index.status, 'scripted failure');
+      return;
+    }
     const project = rest.replace(/\/$/, '');
     const type =
       index.format === 'json' ? 'application/vnd.pypi.simple.v1+json' : 'text/html; charset=utf-8';
@@ -122,7 +148,7 @@ export class FixtureUpstream {
       }
       res.writeHead(200, { 'content-type': type });
       try {
-        for await (const chunk of index.body()) {
+        for (const chunk of index.body()) {
           if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
           if (res.destroyed) return;
         }
@@ -133,10 +159,16 @@ export class FixtureUpstream {
       return;
     }
     const files = index.projects.get(project);
-    if (!files) return send(404, 'no such project');
+    if (!files) {
+      send(404, 'no such project');
+      return;
+    }
     const body = index.format === 'json' ? this.#json(root, project, files) : this.#html(files);
     const etag = `"${sha256(body).slice(0, 16)}"`;
-    if (index.etags && ifNoneMatch === etag) return send(304, '', { etag });
+    if (index.etags && ifNoneMatch === etag) {
+      send(304, '', { etag });
+      return;
+    }
     send(200, body, { 'content-type': type, ...(index.etags ? { etag } : {}) });
   }
 
@@ -222,11 +254,13 @@ export function makeZip(entries: Record<string, string | Buffer>): Buffer {
 export function makeWheel(
   name: string,
   version: string,
+  payload?: Buffer,
 ): { filename: string; body: Buffer; metadataText: string } {
   const dist = `${name.replace(/-/g, '_')}-${version}`;
   const metadata = `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\nRequires-Python: >=3.7\nSummary: a test wheel\n\n`;
   const body = makeZip({
     [`${name.replace(/-/g, '_')}/__init__.py`]: `VERSION = "${version}"\n`,
+    ...(payload === undefined ? {} : { [`${name.replace(/-/g, '_')}/data.bin`]: payload }),
     [`${dist}.dist-info/METADATA`]: metadata,
     [`${dist}.dist-info/WHEEL`]:
       'Wheel-Version: 1.0\nGenerator: nora-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n',

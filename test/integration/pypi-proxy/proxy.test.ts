@@ -7,6 +7,7 @@
  * pages as upstream failures, files listed without a hash.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -384,6 +385,54 @@ describe('pypi proxy source', () => {
     );
   });
 
+  test('PEP 658 for a large uncached wheel: HTTP ranges of the upstream zip, not the whole file', async () => {
+    const big = makeWheel('big-pkg', '1.0', randomBytes(2 * 1024 * 1024));
+    const ranged = upstream.index('ranged', 'json');
+    ranged.projects.set('big-pkg', [big]);
+    const r = repo([upstream.url('ranged')]);
+    const meta = await source.openCoreMetadata(r, 'big-pkg', big.filename);
+    assert.equal((await readAll(await meta!.open())).toString(), big.metadataText);
+    const gets = upstream.requests.filter((q) => q.url.endsWith(`/ranged/files/${big.filename}`));
+    assert.ok(gets.length >= 1);
+    assert.ok(
+      gets.every((q) => q.status === 206 && q.range !== undefined),
+      'only ranged reads: ' + JSON.stringify(gets),
+    );
+    const read = gets.reduce((sum, q) => {
+      const [a, b] = q.range!.slice(6).split('-').map(Number);
+      return sum + b! - a! + 1;
+    }, 0);
+    assert.ok(read < 256 * 1024, `read ${read} bytes of ${big.body.length}`);
+    // The wheel itself is then fetched whole, verified, once.
+    const file = await source.openFile(r, 'big-pkg', big.filename);
+    assert.deepEqual(await readAll(await file!.open()), big.body);
+
+    // An upstream without ranges (HTML: no size, asked with HEAD): the whole wheel, then extracted.
+    const big2 = makeWheel('big-pkg', '2.0', randomBytes(2 * 1024 * 1024));
+    const plain = upstream.index('noranges', 'html');
+    plain.ranges = false;
+    plain.projects.set('big-pkg', [big2]);
+    const r2 = repo([upstream.url('noranges')]);
+    const meta2 = await source.openCoreMetadata(r2, 'big-pkg', big2.filename);
+    assert.equal((await readAll(await meta2!.open())).toString(), big2.metadataText);
+    const full = upstream.requests.filter(
+      (q) =>
+        q.url.endsWith(`/noranges/files/${big2.filename}`) &&
+        q.method === 'GET' &&
+        q.range === undefined,
+    );
+    assert.equal(full.length, 1, 'the whole wheel once');
+    const file2 = await source.openFile(r2, 'big-pkg', big2.filename);
+    assert.deepEqual(await readAll(await file2!.open()), big2.body);
+    assert.equal(
+      upstream.requests.filter(
+        (q) => q.url.endsWith(`/noranges/files/${big2.filename}`) && q.method === 'GET',
+      ).length,
+      2,
+      'one ranged attempt (refused with 200), one full fetch; the file then comes from the cache',
+    );
+  });
+
   test('PEP 658 from real Debian wheels', async (t) => {
     const pip = await debianWheel('pip');
     const wheel = await debianWheel('wheel');
@@ -444,7 +493,7 @@ describe('pypi proxy source', () => {
       (err: unknown) => isUpstreamFailure(err),
     );
     const huge = upstream.index('huge', 'html');
-    huge.body = async function* () {
+    huge.body = function* () {
       const chunk = Buffer.alloc(1024 * 1024, 'a');
       for (let i = 0; i < 65; i++) yield chunk;
     };

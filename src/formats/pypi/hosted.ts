@@ -1,0 +1,248 @@
+/**
+ * Hosted PyPI repositories: the PypiSource the routes read (project list, project pages with
+ * sha256, size, requires-python, PEP 592 yanked, PEP 700 upload-time and PEP 658 core metadata;
+ * files and `.metadata` from the blob store, ranged), the legacy upload (upload.ts), PEP 592
+ * yank/unyank and deletion of a release or a file, and the Warehouse JSON API (json-api.ts).
+ *
+ * Deleting removes rows only: the bytes stay in the content-addressed blob store (other rows may
+ * share them) until a garbage collection finds them unreferenced. A project whose files are all
+ * deleted stays known (`hasProject`), so a group keeps refusing that name from its upstreams
+ * (the dependency-confusion guard). A deleted filename may be uploaded again (PyPI forbids
+ * filename reuse; a private registry's operator deleting a broken file usually wants to).
+ *
+ * Methods take plain values (repository, names, streams); no HTTP framework types.
+ */
+import type { Readable } from 'node:stream';
+import type { Kysely } from 'kysely';
+import { parseDigest } from '../../core/digest.ts';
+import { RegistryError } from '../../core/errors.ts';
+import type { ReadRange } from '../../proxy/fill.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
+import { projectJson, versionJson, type FileUrl, type WarehouseJson } from './json-api.ts';
+import type { PypiTables } from './migrations.ts';
+import type { DistFile, OpenedDistFile, ProjectPage, PypiSource } from './model.ts';
+import { checkProjectName } from './names.ts';
+import { PypiStore, type StoredFile, type StoredProject } from './store.ts';
+import { receiveUpload, type UploadResult } from './upload.ts';
+import { parseVersion } from './versions.ts';
+
+export interface PypiHostedOptions {
+  readonly db: Kysely<PypiTables>;
+  readonly blobs: BlobStore;
+  /** Largest upload, bytes (read per upload: `[pypi] max_upload_mb` may change on reload). */
+  readonly maxUploadBytes: () => number;
+  /** Clock for upload times (tests). */
+  readonly now?: () => number;
+}
+
+/** What yank/unyank answer (and the routes return as JSON). */
+export interface YankResult {
+  readonly project: string;
+  /** The release as stored (its first file's spelling). */
+  readonly version: string;
+  readonly yanked: boolean;
+  readonly yankedReason: string | null;
+}
+
+export class PypiHosted implements PypiSource {
+  readonly store: PypiStore;
+  readonly #blobs: BlobStore;
+  readonly #maxUploadBytes: () => number;
+
+  constructor(options: PypiHostedOptions) {
+    this.store = new PypiStore(options.db, options.now);
+    this.#blobs = options.blobs;
+    this.#maxUploadBytes = options.maxUploadBytes;
+  }
+
+  /** Normalised names of projects with at least one file, sorted. */
+  projectNames(repo: Repository): Promise<readonly string[]> {
+    return this.store.projectNames(repo.name);
+  }
+
+  /** `project` normalised; undefined when it has no files in `repo`. */
+  async projectPage(repo: Repository, project: string): Promise<ProjectPage | undefined> {
+    const stored = await this.store.project(repo.name, project);
+    if (stored === undefined || stored.files.length === 0) return undefined;
+    const yanked = new Map(stored.releases.map((r) => [r.versionKey, r.yanked]));
+    return {
+      name: stored.name,
+      files: stored.files.map((f) => toDistFile(f, yanked.get(f.versionKey) ?? false)),
+    };
+  }
+
+  async openFile(
+    repo: Repository,
+    project: string,
+    filename: string,
+  ): Promise<OpenedDistFile | undefined> {
+    const file = await this.store.file(repo.name, project, filename);
+    if (file === undefined) return undefined;
+    return this.#opened(file.blob, file.sha256, file.size);
+  }
+
+  /** PEP 658: `<filename>.metadata` of a wheel uploaded here (`filename` is the wheel's). */
+  async openCoreMetadata(
+    repo: Repository,
+    project: string,
+    filename: string,
+  ): Promise<OpenedDistFile | undefined> {
+    const file = await this.store.file(repo.name, project, filename);
+    if (file?.metadata === undefined) return undefined;
+    return this.#opened(file.metadata.blob, file.metadata.sha256, file.metadata.size);
+  }
+
+  /**
+   * True when `project` (normalised) was ever uploaded to `repo`, even if deleted since: the
+   * group's dependency-confusion guard.
+   */
+  hasProject(repo: Repository, project: string): Promise<boolean> {
+    return this.store.hasProject(repo.name, project);
+  }
+
+  /**
+   * The legacy upload API (upload.ts `receiveUpload`): `contentType` is the request's header,
+   * `body` the request stream, `uploader` the authenticated principal's name (recorded).
+   */
+  async upload(
+    repo: Repository,
+    uploader: string | undefined,
+    contentType: string | undefined,
+    body: Readable,
+  ): Promise<UploadResult> {
+    checkHosted(repo);
+    return await receiveUpload(this.#blobs, this.store, repo.name, uploader, contentType, body, {
+      maxFileBytes: this.#maxUploadBytes(),
+    });
+  }
+
+  /**
+   * PEP 592: yanks the release `version` (any PEP 440-equal spelling) with `reason` ('' none).
+   * NOT_FOUND when there is no such release; BAD_REQUEST for an invalid name or version.
+   */
+  async yank(repo: Repository, project: string, version: string, reason = ''): Promise<YankResult> {
+    checkHosted(repo);
+    if (reason.length > 1000)
+      throw new RegistryError('BAD_REQUEST', 'yank reason is longer than 1000 characters');
+    return this.#setYanked(repo, project, version, reason);
+  }
+
+  /** Undoes yank. NOT_FOUND when there is no such release. */
+  async unyank(repo: Repository, project: string, version: string): Promise<YankResult> {
+    checkHosted(repo);
+    return this.#setYanked(repo, project, version, false);
+  }
+
+  /**
+   * Deletes the release `version` and all its files; returns their filenames. NOT_FOUND when
+   * there is no such release.
+   */
+  async deleteRelease(repo: Repository, project: string, version: string): Promise<string[]> {
+    checkHosted(repo);
+    const name = checkProjectName(project);
+    const deleted = await this.store.deleteRelease(repo.name, name, versionKey(version));
+    if (deleted.length === 0) throw releaseNotFound(name, version);
+    return deleted.map((f) => f.filename);
+  }
+
+  /** Deletes one file of `project`. NOT_FOUND when there is no such file. */
+  async deleteFile(repo: Repository, project: string, filename: string): Promise<void> {
+    checkHosted(repo);
+    const name = checkProjectName(project);
+    const deleted = await this.store.deleteFile(repo.name, name, filename);
+    if (deleted === undefined) {
+      throw new RegistryError('NOT_FOUND', `no file ${filename} in project ${name}`);
+    }
+  }
+
+  /**
+   * Warehouse JSON of `project` (`GET /pypi/<project>/json`), or of one release when `version`
+   * is given (`/pypi/<project>/<version>/json`, any PEP 440-equal spelling). undefined when the
+   * project or release does not exist. `fileUrl` builds each file's `url`.
+   */
+  async json(
+    repo: Repository,
+    project: string,
+    version: string | undefined,
+    fileUrl: FileUrl,
+  ): Promise<WarehouseJson | undefined> {
+    const stored = await this.#project(repo, project);
+    if (stored === undefined) return undefined;
+    if (version === undefined) return projectJson(stored, fileUrl);
+    return versionJson(stored, version, fileUrl);
+  }
+
+  async #project(repo: Repository, project: string): Promise<StoredProject | undefined> {
+    const stored = await this.store.project(repo.name, project);
+    return stored !== undefined && stored.files.length > 0 ? stored : undefined;
+  }
+
+  async #setYanked(
+    repo: Repository,
+    project: string,
+    version: string,
+    reason: false | string,
+  ): Promise<YankResult> {
+    const name = checkProjectName(project);
+    const key = versionKey(version);
+    const found = await this.store.setYanked(repo.name, name, key, reason);
+    if (!found) throw releaseNotFound(name, version);
+    const release = (await this.store.project(repo.name, name))?.releases.find(
+      (r) => r.versionKey === key,
+    );
+    return {
+      project: name,
+      version: release?.version ?? version,
+      yanked: reason !== false,
+      yankedReason: reason === false ? null : reason,
+    };
+  }
+
+  #opened(blob: string, sha256: string, size: number): OpenedDistFile {
+    const digest = parseDigest(blob);
+    return {
+      size,
+      sha256,
+      open: (range?: ReadRange): Promise<Readable> =>
+        this.#blobs.open(digest, range === undefined ? undefined : { ...range }),
+    };
+  }
+}
+
+function toDistFile(file: StoredFile, yanked: false | string): DistFile {
+  return {
+    filename: file.filename,
+    version: file.version,
+    sha256: file.sha256,
+    size: file.size,
+    requiresPython: file.requiresPython,
+    yanked,
+    uploadTime: new Date(file.uploadTime).toISOString(),
+    coreMetadata: file.metadata === undefined ? undefined : { sha256: file.metadata.sha256 },
+  };
+}
+
+function checkHosted(repo: Repository): void {
+  if (repo.kind !== 'hosted') {
+    throw new RegistryError(
+      'METHOD_NOT_ALLOWED',
+      `repository ${repo.name} is a ${repo.kind} repository; uploads and changes go to a hosted one`,
+    );
+  }
+}
+
+function versionKey(version: string): string {
+  const parsed = parseVersion(version);
+  if (parsed === undefined) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `invalid version: ${JSON.stringify(version.slice(0, 140))} is not a PEP 440 version`,
+    );
+  }
+  return parsed.key;
+}
+
+function releaseNotFound(project: string, version: string): RegistryError {
+  return new RegistryError('NOT_FOUND', `no release ${version} of project ${project}`);
+}

@@ -1,0 +1,128 @@
+/**
+ * The PyPI proxy through a listening NORA: the default `/simple/` group (pypi-hosted +
+ * pypi-proxy, NORA_PYPI_PROXY-style `[pypi] proxy`) over a PEP 691 JSON fixture upstream, and a
+ * named proxy repository over a PEP 503 HTML one. pip (when installed) downloads and installs
+ * through both, then again after the upstream is stopped (pages served stale, files from the
+ * cache). HTTP checks: relative links only, no upstream host in any answer, PEP 658 metadata.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { removeDir } from '../../helpers/tmp.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { findTool, run } from '../../helpers/tools.ts';
+import { FixtureUpstream, makeWheel, sha256 } from './fixture.ts';
+
+const PIP_ENV = {
+  ...process.env,
+  PIP_CONFIG_FILE: '/dev/null',
+  PIP_NO_INPUT: '1',
+  PIP_DISABLE_PIP_VERSION_CHECK: '1',
+  PIP_NO_CACHE_DIR: '1',
+};
+
+async function pipMissing(): Promise<string | false> {
+  if (findTool('python3') === undefined) return 'python3 not installed';
+  const probe = await run('python3', ['-m', 'pip', '--version'], { check: false, env: PIP_ENV });
+  return probe.code === 0 ? false : 'pip not installed for python3 (python3-pip)';
+}
+
+describe('pypi proxy routes (and pip through them)', () => {
+  const upstream = new FixtureUpstream();
+  let server: TestServer;
+  let work: string;
+  const demo = makeWheel('demo-pkg', '1.0');
+  const demo2 = makeWheel('demo-pkg', '2.0');
+
+  before(async () => {
+    work = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-pypi-pip-'));
+    await upstream.start();
+    upstream.index('json', 'json').projects.set('demo-pkg', [demo, demo2]);
+    upstream.index('html', 'html').projects.set('demo-pkg', [{ ...demo, requiresPython: '>=3' }]);
+    server = await startTestServer({
+      config: {
+        pypi: { proxy: upstream.url('json'), metadata_ttl: 0 },
+        repositories: [
+          {
+            name: 'py-html',
+            format: 'pypi',
+            kind: 'proxy',
+            metadata_ttl: 0,
+            upstreams: [{ url: upstream.url('html') }],
+          },
+        ],
+      },
+    });
+  });
+  after(async () => {
+    await server.close();
+    await upstream.stop();
+    await removeDir(work);
+  });
+
+  test('pages, files and PEP 658 metadata through the default group and a named proxy', async () => {
+    for (const prefix of ['/simple', '/repository/py-html/simple']) {
+      const page = await fetch(`${server.url}${prefix}/demo-pkg/`);
+      assert.equal(page.status, 200, prefix);
+      const html = await page.text();
+      assert.ok(html.includes(`href="${demo.filename}#sha256=${sha256(demo.body)}"`), html);
+      assert.ok(!html.includes(upstream.base), 'no upstream URL');
+      const file = await fetch(`${server.url}${prefix}/demo-pkg/${demo.filename}`);
+      assert.equal(file.status, 200);
+      assert.equal(sha256(Buffer.from(await file.arrayBuffer())), sha256(demo.body));
+      const meta = await fetch(`${server.url}${prefix}/demo-pkg/${demo.filename}.metadata`);
+      assert.equal(meta.status, 200);
+      assert.equal(await meta.text(), demo.metadataText);
+    }
+    const json = await fetch(`${server.url}/simple/demo-pkg/`, {
+      headers: { accept: 'application/vnd.pypi.simple.v1+json' },
+    });
+    const doc = (await json.json()) as { files: { filename: string; url: string }[] };
+    assert.deepEqual(doc.files.map((f) => f.url).sort(), [demo.filename, demo2.filename].sort());
+    const missing = await fetch(`${server.url}/repository/py-html/simple/no-such-project/`);
+    assert.equal(missing.status, 404);
+  });
+
+  test('pip download and install through the proxy, then again with the upstream stopped', async (t) => {
+    const why = await pipMissing();
+    if (why !== false) {
+      t.skip(why);
+      return;
+    }
+    const pip = (args: string[]) =>
+      run('python3', ['-m', 'pip', ...args], { env: PIP_ENV, timeoutMs: 120_000 });
+    const download = async (index: string, spec: string, into: string) => {
+      await pip(['download', '--no-deps', '--index-url', index, '-d', into, spec]);
+      return fs.readdir(into);
+    };
+    const group = `${server.url}/simple/`;
+    const named = `${server.url}/repository/py-html/simple/`;
+    assert.deepEqual(await download(group, 'demo-pkg', path.join(work, 'a')), [demo2.filename]);
+    assert.deepEqual(await download(named, 'demo-pkg', path.join(work, 'b')), [demo.filename]);
+    await pip([
+      'install',
+      '--no-deps',
+      '--index-url',
+      group,
+      '--target',
+      path.join(work, 'site'),
+      'demo-pkg==1.0',
+    ]);
+    const installed = await fs.readFile(path.join(work, 'site', 'demo_pkg', '__init__.py'), 'utf8');
+    assert.match(installed, /VERSION = "1.0"/);
+
+    const fileGets = upstream.count((u) => u.includes('/files/'));
+    await upstream.stop();
+    assert.deepEqual(await download(group, 'demo-pkg==1.0', path.join(work, 'c')), [demo.filename]);
+    assert.deepEqual(await download(named, 'demo-pkg', path.join(work, 'd')), [demo.filename]);
+    assert.equal(
+      upstream.count((u) => u.includes('/files/')),
+      fileGets,
+      'files from the cache',
+    );
+    const stale = await fetch(`${server.url}/simple/demo-pkg/`);
+    assert.equal(stale.status, 200);
+  });
+});
