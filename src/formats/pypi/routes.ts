@@ -23,14 +23,20 @@ import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
 import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
 import { readAllBounded } from '../../core/streams.ts';
-import { rawPath, useRawBodies } from '../../http/request.ts';
+import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
 import { sendBody } from '../../http/send-body.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { isSafeFilename } from './filenames.ts';
 import type { OpenedDistFile } from './model.ts';
 import { isValidProjectName, normalizeProjectName } from './names.ts';
 import type { PypiService } from './service.ts';
-import { etagMatches, negotiateSimple, renderPage, SERVED_TYPES } from './simple-index.ts';
+import {
+  etagMatches,
+  negotiateSimple,
+  renderPage,
+  SERVED_TYPES,
+  urlSegment,
+} from './simple-index.ts';
 
 const MB = 1024 * 1024;
 /** Yank bodies are a reason string. */
@@ -322,6 +328,7 @@ async function dispatch(
             contentLength !== undefined && Number.isSafeInteger(contentLength)
               ? contentLength
               : undefined,
+          uploader: principal.kind === 'user' ? principal.name : undefined,
         },
         principal,
       );
@@ -329,7 +336,14 @@ async function dispatch(
     }
     case 'json': {
       allow(method, ['GET']);
-      const document = await service.projectJson(repo, route.project, route.version, principal);
+      const files = `${baseUrl(request, deps.config().server.public_url)}${mount.simple}`;
+      const document = await service.projectJson(
+        repo,
+        route.project,
+        route.version,
+        (project, filename) => `${files}/${project}/${urlSegment(filename)}`,
+        principal,
+      );
       return reply.type('application/json').header('cache-control', 'no-cache').send(document);
     }
     case 'yank': {

@@ -35,6 +35,10 @@ export interface FixtureIndex {
   etags: boolean;
   /** Files answer Range requests with 206 (default true). */
   ranges?: boolean;
+  /** Basic credentials `user:password` every request of this root must carry. */
+  auth?: string;
+  /** Milliseconds to wait before answering a page. */
+  delayMs?: number;
 }
 
 export function sha256(data: Buffer | string): string {
@@ -106,6 +110,16 @@ export class FixtureUpstream {
       return;
     }
     const [, root, kind, rest] = match as unknown as [string, string, string, string];
+    if (
+      index.auth !== undefined &&
+      req.headers.authorization !== `Basic ${Buffer.from(index.auth).toString('base64')}`
+    ) {
+      send(401, 'credentials needed', { 'www-authenticate': 'Basic realm="fixture"' });
+      return;
+    }
+    if (kind === 'simple' && index.delayMs !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, index.delayMs));
+    }
     if (kind === 'files') {
       for (const files of index.projects.values()) {
         for (const file of files) {

@@ -477,6 +477,33 @@ describe('pypi proxy source', () => {
     );
   });
 
+  test('upstream credentials (user:password) are sent; a slow upstream times out (504)', async () => {
+    const secured = upstream.index('secured', 'html');
+    secured.auth = 'alice:s3cret';
+    secured.projects.set('demo-pkg', [demo]);
+    await assert.rejects(
+      source.projectPage(repo([upstream.url('secured')]), 'demo-pkg'),
+      (err: unknown) => isUpstreamFailure(err),
+    );
+    const r = repo([]);
+    const withAuth: Repository = {
+      ...r,
+      upstreams: [{ url: upstream.url('secured'), auth: 'alice:s3cret' }],
+    };
+    assert.equal((await source.projectPage(withAuth, 'demo-pkg'))?.files.length, 1);
+    const file = await source.openFile(withAuth, 'demo-pkg', demo.filename);
+    assert.deepEqual(await readAll(await file!.open()), demo.body);
+
+    const slow = upstream.index('slow', 'json');
+    slow.delayMs = 2500;
+    slow.projects.set('demo-pkg', [demo]);
+    const quick: Repository = { ...repo([upstream.url('slow')]), proxyTimeout: 1 };
+    await assert.rejects(source.projectPage(quick, 'demo-pkg'), (err: unknown) => {
+      assert.ok(isRegistryError(err) && err.status === 504, String(err));
+      return true;
+    });
+  });
+
   test('garbage and oversize pages are upstream failures (502), not 500s', async () => {
     const garbage = upstream.index('garbage', 'json');
     garbage.body = Buffer.from('{"files": 42}');
