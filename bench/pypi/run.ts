@@ -537,32 +537,43 @@ async function pageSection(
   results['page'] = rows;
 }
 
-async function fileSection(nginx: string, nora: NoraProcess, manifest: Manifest, hosted: boolean) {
+async function fileSection(
+  nginx: string,
+  root: string,
+  nora: NoraProcess,
+  manifest: Manifest,
+  hosted: boolean,
+) {
   const mb = manifest.big.size / 1e6;
   log(`\n== file GET, one ${mb.toFixed(1)} MB wheel (wrk -t2 -c16 -d${SECONDS}s) vs nginx`);
   const pid = nora.child.pid;
-  const urls: [string, string][] = [
-    ['proxied (cached)', `${nora.url}/simple/${manifest.big.project}/${manifest.big.filename}`],
+  const urls: { label: string; url: string; size: number }[] = [
+    {
+      label: 'proxied (cached)',
+      url: `${nora.url}/simple/${manifest.big.project}/${manifest.big.filename}`,
+      size: manifest.big.size,
+    },
   ];
-  if (hosted)
-    urls.push([
-      'hosted',
-      `${nora.url}/simple/${manifest.hostedBig.project}/${manifest.hostedBig.filename}`,
-    ]);
+  if (hosted) {
+    const { filename, project } = manifest.hostedBig;
+    const { size } = await fs.stat(path.join(root, 'upload', filename));
+    urls.push({ label: 'hosted', url: `${nora.url}/simple/${project}/${filename}`, size });
+  }
   const direct = `${nginx}/packages/${manifest.big.filename}`;
   await get(`${nora.url}/simple/${manifest.big.project}/`);
-  for (const [, url] of urls) {
+  for (const { url, size } of urls) {
     const body = await get(url);
-    if (body.length !== manifest.big.size) throw new Error(`${url}: ${body.length} bytes`);
+    if (body.length !== size) throw new Error(`${url}: ${body.length} bytes, expected ${size}`);
   }
   const g = await measure(direct, 16);
   const rows: Record<string, unknown> = { nginxMBps: g.rps * mb };
-  for (const [label, url] of urls) {
+  for (const { label, url, size } of urls) {
     const n = await measure(url, 16, {}, pid);
-    const ratio = n.rps / g.rps;
-    rows[label] = { noraMBps: n.rps * mb, ratio, noraCpu: n.cpu };
+    const noraMBps = (n.rps * size) / 1e6;
+    const ratio = noraMBps / (g.rps * mb);
+    rows[label] = { noraMBps, ratio, noraCpu: n.cpu };
     log(
-      `${label.padEnd(18)} NORA ${(n.rps * mb).toFixed(0)} MB/s, nginx ${(g.rps * mb).toFixed(0)} MB/s → ` +
+      `${label.padEnd(18)} NORA ${noraMBps.toFixed(0)} MB/s, nginx ${(g.rps * mb).toFixed(0)} MB/s → ` +
         `${ratio.toFixed(2)}× (target ≥ 0.7×) ${verdict(ratio >= 0.7)}${cpuNote(n.cpu)}`,
     );
   }
@@ -607,7 +618,7 @@ try {
       log(`\nno hosted figures: the upload API answered 501 (${err.message.trim()})`);
     }
     if (all || sections.has('page')) await pageSection(nginx, root, nora, manifest, hosted);
-    if (all || sections.has('file')) await fileSection(nginx, nora, manifest, hosted);
+    if (all || sections.has('file')) await fileSection(nginx, root, nora, manifest, hosted);
     await stop(nora.child);
   }
   log(
