@@ -328,8 +328,14 @@ async function wrk(
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   if (non2xx > 0) throw new Error(`wrk saw ${non2xx} error responses from ${url}`);
+  // wrk gives up on a request after 2 s: a server that slow shows as timeouts, not as a rate.
+  const timeouts = Number(/Socket errors:.*timeout (\d+)/.exec(out)?.[1] ?? 0);
+  if (timeouts > 0) lastTimeouts = timeouts;
   return rps;
 }
+
+/** Timeouts of the last wrk run that had any (reset by `measure`). */
+let lastTimeouts = 0;
 
 /** wrk after a 1 s warm-up, with NORA's CPU seconds over the measured part. */
 async function measure(
@@ -337,11 +343,12 @@ async function measure(
   connections: number,
   headers: Record<string, string> = {},
   pid?: number,
-): Promise<{ rps: number; cpu: number }> {
+): Promise<{ rps: number; cpu: number; timeouts: number }> {
   await wrk(url, connections, 1, headers);
   const before = await cpuSeconds(pid);
+  lastTimeouts = 0;
   const rps = await wrk(url, connections, SECONDS, headers);
-  return { rps, cpu: (await cpuSeconds(pid)) - before };
+  return { rps, cpu: (await cpuSeconds(pid)) - before, timeouts: lastTimeouts };
 }
 
 class UploadsUnavailable extends Error {}
@@ -522,10 +529,18 @@ async function pageSection(
     const n = await measure(url, 64, { accept: c.accept }, pid);
     const g = await measure(staticUrl, 64, { accept: c.accept });
     const ratio = n.rps / g.rps;
-    rows[c.label] = { bytes: body.length, noraRps: n.rps, nginxRps: g.rps, ratio, noraCpu: n.cpu };
+    rows[c.label] = {
+      bytes: body.length,
+      noraRps: n.rps,
+      nginxRps: g.rps,
+      ratio,
+      noraCpu: n.cpu,
+      noraTimeouts: n.timeouts,
+    };
     log(
       `${c.label.padEnd(27)} ${(body.length / 1000).toFixed(0)} kB: NORA ${n.rps.toFixed(0)} req/s, nginx ${g.rps.toFixed(0)} req/s → ` +
-        `${ratio.toFixed(2)}× (target ≥ 0.5×) ${verdict(ratio >= 0.5)}${cpuNote(n.cpu)}`,
+        `${ratio.toFixed(2)}× (target ≥ 0.5×) ${verdict(ratio >= 0.5)}${cpuNote(n.cpu)}` +
+        (n.timeouts > 0 ? `, ${n.timeouts} requests timed out (> 2 s)` : ''),
     );
   }
   // The tree's own static page (what pip reads from nginx directly), for context.
