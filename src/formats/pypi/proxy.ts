@@ -119,6 +119,7 @@ export class PypiProxy implements PypiSource {
   });
   readonly #metadataFlights = new SingleFlight<Digest | undefined>();
   readonly #fileHosts = new Map<string, number>();
+  readonly #views = new WeakMap<StoredPage, readonly DistFile[]>();
 
   constructor(context: PypiProxyContext) {
     this.#ctx = context;
@@ -140,8 +141,16 @@ export class PypiProxy implements PypiSource {
   async projectPage(repo: Repository, project: string): Promise<ProjectPage | undefined> {
     const found = await this.#page(repo, project);
     if (!found) return undefined;
+    const files = this.#view(found.page);
+    return { name: project, files, ...(found.stale ? { stale: true } : {}) };
+  }
+
+  /** The DistFiles of a stored page, built once per parsed page (warm pages cost no mapping). */
+  #view(page: StoredPage): readonly DistFile[] {
+    const known = this.#views.get(page);
+    if (known) return known;
     const files: DistFile[] = [];
-    for (const file of found.page.files) {
+    for (const file of page.files) {
       if (file.sha256 === undefined) continue;
       files.push({
         filename: file.filename,
@@ -155,7 +164,8 @@ export class PypiProxy implements PypiSource {
           file.coreMetadata ?? (file.filename.endsWith('.whl') ? { sha256: undefined } : undefined),
       });
     }
-    return { name: project, files, ...(found.stale ? { stale: true } : {}) };
+    this.#views.set(page, files);
+    return files;
   }
 
   /**

@@ -182,7 +182,7 @@ export class PypiService {
       if (document !== undefined) return document;
     }
     throw notFound(
-      `${version === undefined ? `project ${project}` : `release ${version} of ${project}`}` +
+      (version === undefined ? `project ${project}` : `release ${version} of ${project}`) +
         (repo.kind === 'proxy' ? ' (the JSON API answers for uploaded projects only)' : ''),
     );
   }

@@ -324,6 +324,31 @@ describe('pypi proxy source', () => {
     assert.deepEqual((await source.projectPage(r2, 'only-second'))?.files.length, 1);
     const r3 = repo(['http://127.0.0.1:1/simple/', upstream.url('second')]);
     assert.deepEqual((await source.projectPage(r3, 'only-second'))?.files.length, 1);
+    // Cached from the first upstream, which then fails: its copy is served stale, the project
+    // is not switched to the second upstream's files.
+    const a = upstream.index('switch-a', 'json');
+    const b = upstream.index('switch-b', 'json');
+    a.projects.set('switch', [makeWheel('switch', '1.0')]);
+    b.projects.set('switch', [makeWheel('switch', '6.6')]);
+    const r4 = repo([upstream.url('switch-a'), upstream.url('switch-b')], { ttl: 0 });
+    assert.deepEqual(
+      (await source.projectPage(r4, 'switch'))?.files.map((f) => f.version),
+      ['1.0'],
+    );
+    a.status = 503;
+    const kept = await source.projectPage(r4, 'switch');
+    assert.deepEqual(
+      kept?.files.map((f) => f.version),
+      ['1.0'],
+    );
+    assert.equal(kept.stale, true);
+    // Never cached: the second upstream's answer is taken (a failing first one is not fatal).
+    const r5 = repo([upstream.url('switch-a'), upstream.url('switch-b')], { ttl: 0 });
+    assert.deepEqual(
+      (await source.projectPage(r5, 'switch'))?.files.map((f) => f.version),
+      ['6.6'],
+    );
+
     // Absent in one, failing in the other: an upstream failure, not "absent".
     await assert.rejects(source.projectPage(r2, 'nowhere'), (err: unknown) =>
       isUpstreamFailure(err),
