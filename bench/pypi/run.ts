@@ -1,0 +1,648 @@
+/**
+ * PyPI benchmarks: NORA side by side with nginx serving a static PEP 503 tree (the upstream, and
+ * the physical limit), in one run on this machine. Not part of `npm test`.
+ *
+ *   npx node bench/pypi/run.ts [install] [page] [file]      (default: all three)
+ *   BENCH_ROUNDS=3 BENCH_SECONDS=5 BENCH_PYPI_TREE=/tmp/tree npx node bench/pypi/run.ts
+ *
+ * The tree: bench/pypi/make_tree.py (Debian's python3: real PyPI wheels found on the machine,
+ * the pure-Python distributions Debian installed repacked as wheels, a dependency chain built with
+ * `python3 -m build --no-isolation --wheel`, a project with 500 small files, a ~6 MB wheel; PEP
+ * 658 `.metadata` files and `data-core-metadata` as PyPI has them). BENCH_PYPI_TREE names a tree
+ * to reuse (made when the directory does not exist yet, kept afterwards).
+ *
+ * - install: `pip install` of the whole install set (≥ 30 projects, one command, all their
+ *   dependencies inside the set) into a fresh venv (`python3 -m venv --without-pip`, pip run with
+ *   `--python`), `--no-cache-dir --no-compile`, pip's configuration files and PIP_* variables
+ *   ignored. Directly from nginx vs through NORA's default `/simple/` group with
+ *   NORA_PYPI_PROXY=<nginx>/simple/. Each of BENCH_ROUNDS rounds (default 3) starts a NORA on
+ *   empty storage, warms the process (one untimed page + file + .metadata of a project outside
+ *   the set, as a server in service has compiled its hot code), then times: cold = the first
+ *   install through NORA (every page, .metadata and wheel fetched from nginx), warm = a second
+ *   install in another fresh venv; a direct install runs next to each, the order alternating by
+ *   round. Reported: medians and min–max, ratios of the medians to direct.
+ *   Targets: cold ≤ 1.2×, warm ≤ 1.0× the direct time. `--no-compile`: byte-compiling the
+ *   installed files is the same client CPU either way and doubles the time (11.5 → 5.1 s here).
+ * - page: GET req/s of the 500-file project page, warm, wrk -t2 -c64, vs nginx serving the same
+ *   bytes as a static file (NORA's page saved into nginx's root: the same page, not merely the
+ *   same files): proxied (`bench-many`, from the tree through NORA's proxy) and hosted
+ *   (`bench-hosted-many`, 500 wheels uploaded through the legacy upload API), as HTML
+ *   (`Accept: text/html`), and as PEP 691 JSON with pip's Accept header. Target ≥ 0.5× nginx.
+ * - file: GET throughput of one ~6 MB wheel, wrk -t2 -c16, proxied (cached after a first GET)
+ *   and hosted, vs nginx serving it from the tree. Target ≥ 0.7× nginx.
+ *
+ * BENCH_CPU_PROF=<dir>: NORA runs with `--cpu-prof --cpu-prof-dir <dir>` (one .cpuprofile per
+ * NORA process, written when it stops), and each line reports NORA's CPU seconds.
+ * Every server listens on 127.0.0.1 on a free port and is stopped by PID at the end.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  freePort,
+  NODE_FLAGS,
+  startNoraProcess,
+  type NoraProcess,
+  waitForUrl,
+} from '../../test/helpers/process.ts';
+import { missingTools, PROJECT_ROOT, run } from '../../test/helpers/tools.ts';
+
+const PYTHON = '/usr/bin/python3';
+/**
+ * The pip that installs: BENCH_PIP=system is Debian's (`python3 -m pip`, 23.0.1 on bookworm);
+ * otherwise a pip wheel run as `python3 <wheel>/pip` — BENCH_PIP names one, by default the newest
+ * pip wheel bundled with a pyenv Python here (pip 24.2). Debian's pip 23.0.1 has the PEP 714 bug:
+ * it crashes (`TypeError: unhashable type: 'dict'`) on a PEP 691 JSON page that carries the
+ * `dist-info-metadata` key.
+ */
+const PIP = await choosePip(process.env['BENCH_PIP']);
+const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 3)) || 1);
+const SECONDS = Math.max(1, Math.floor(Number(process.env['BENCH_SECONDS'] ?? 5)) || 5);
+const CPU_PROF = process.env['BENCH_CPU_PROF'];
+/** What pip 23 sends for a project page (PEP 691 first). */
+const PIP_ACCEPT =
+  'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01';
+const sections = new Set(process.argv.slice(2));
+const all = sections.size === 0;
+const results: Record<string, unknown> = {};
+const cleanups: (() => Promise<void>)[] = [];
+
+interface Manifest {
+  install: string[];
+  installBytes: number;
+  sources: { realWheels: string[]; debianRepacks: string[]; built: string[] };
+  projects: number;
+  files: number;
+  many: { project: string; files: number };
+  big: { project: string; filename: string; size: number };
+  hostedMany: { project: string; files: number };
+  hostedBig: { project: string; filename: string };
+}
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function tmp(prefix: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Stops one child we started (SIGTERM, SIGKILL after 10 s); a no-op once it has exited. */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const done = await Promise.race([
+    exited.then(() => true),
+    new Promise((r) =>
+      setTimeout(() => {
+        r(false);
+      }, 10_000),
+    ),
+  ]);
+  if (done !== true) child.kill('SIGKILL');
+}
+
+async function choosePip(wanted: string | undefined): Promise<{ args: string[]; label: string }> {
+  if (wanted === 'system') return { args: ['-m', 'pip'], label: 'python3 -m pip (Debian)' };
+  let wheel = wanted;
+  if (wheel === undefined || wheel === '') {
+    const found: { version: number[]; path: string }[] = [];
+    const base = '/root/.pyenv/versions';
+    for (const v of await fs.readdir(base).catch(() => [] as string[])) {
+      const lib = path.join(base, v, 'lib');
+      for (const py of await fs.readdir(lib).catch(() => [] as string[])) {
+        const bundled = path.join(lib, py, 'ensurepip', '_bundled');
+        for (const f of await fs.readdir(bundled).catch(() => [] as string[])) {
+          const m = /^pip-(\d+)\.(\d+)(?:\.(\d+))?-py3-none-any\.whl$/.exec(f);
+          if (m)
+            found.push({
+              version: [1, 2, 3].map((i) => Number(m[i] ?? 0)),
+              path: path.join(bundled, f),
+            });
+        }
+      }
+    }
+    found.sort((a, b) => a.version.reduce((acc, x, i) => acc || x - (b.version[i] ?? 0), 0));
+    wheel = found.at(-1)?.path;
+    if (wheel === undefined) return { args: ['-m', 'pip'], label: 'python3 -m pip (Debian)' };
+  }
+  return { args: [path.join(wheel, 'pip')], label: path.basename(wheel) };
+}
+
+/** The environment pip runs in: none of the machine's PIP_* settings or configuration files. */
+function pipEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PIP_')) env[k] = v;
+  env['PIP_CONFIG_FILE'] = os.devNull;
+  return env;
+}
+
+async function makeTree(): Promise<{ root: string; manifest: Manifest }> {
+  const given = process.env['BENCH_PYPI_TREE'];
+  let root: string;
+  if (given !== undefined && given !== '') {
+    root = path.resolve(given);
+    const exists = await fs.stat(path.join(root, 'manifest.json')).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) await generate(root);
+  } else {
+    root = path.join(await tmp('nora-bench-pypi-tree-'), 'tree');
+    await generate(root);
+  }
+  // nginx workers drop root privileges: every directory on the way must be world-readable.
+  await run('chmod', ['-R', 'a+rX', root]);
+  await fs.chmod(path.dirname(root), 0o755);
+  const manifest = JSON.parse(
+    await fs.readFile(path.join(root, 'manifest.json'), 'utf8'),
+  ) as Manifest;
+  return { root, manifest };
+}
+
+async function generate(root: string): Promise<void> {
+  const started = performance.now();
+  await run(PYTHON, [path.join(import.meta.dirname, 'make_tree.py'), root], {
+    timeoutMs: 300_000,
+  });
+  log(`tree generated in ${((performance.now() - started) / 1000).toFixed(1)} s: ${root}`);
+}
+
+async function startNginx(root: string): Promise<{ url: string; child: ChildProcess }> {
+  const dir = await tmp('nora-bench-pypi-nginx-');
+  const port = await freePort();
+  await fs.writeFile(
+    path.join(dir, 'nginx.conf'),
+    [
+      'worker_processes 2;',
+      `pid ${path.join(dir, 'nginx.pid')};`,
+      `error_log ${path.join(dir, 'error.log')} warn;`,
+      'events { worker_connections 1024; }',
+      'http {',
+      '  sendfile on; tcp_nopush on; access_log off; keepalive_requests 1000000;',
+      '  types { text/html html; application/json json; } default_type application/octet-stream;',
+      `  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
+      `  server { listen 127.0.0.1:${port}; root ${root}; }`,
+      '}',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(
+    'nginx',
+    ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  cleanups.push(() => stop(child));
+  const url = `http://127.0.0.1:${port}`;
+  await waitForUrl(`${url}/simple/`);
+  return { url, child };
+}
+
+let profiles = 0;
+async function startNora(upstream: string): Promise<NoraProcess> {
+  const dir = await tmp('nora-bench-pypi-');
+  const port = await freePort();
+  const command =
+    CPU_PROF === undefined
+      ? undefined
+      : [
+          process.execPath,
+          ...NODE_FLAGS,
+          '--cpu-prof',
+          '--cpu-prof-dir',
+          path.resolve(CPU_PROF),
+          '--cpu-prof-name',
+          `nora-pypi-${process.pid}-${profiles++}.cpuprofile`,
+          path.join(PROJECT_ROOT, 'bin/nora.js'),
+          'serve',
+        ];
+  const nora = await startNoraProcess({
+    port,
+    ...(command ? { command } : {}),
+    env: {
+      NORA_STORAGE_PATH: path.join(dir, 'storage'),
+      NORA_PYPI_PROXY: upstream,
+      NORA_LOG_LEVEL: 'warn',
+      // Benchmarks measure the server, not the limiter (NORA's own benchmarks do the same).
+      NORA_RATE_LIMIT_ENABLED: 'false',
+    },
+  });
+  cleanups.push(() => stop(nora.child));
+  return nora;
+}
+
+/** User + system CPU seconds a process has used so far (Linux /proc; NaN elsewhere). */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return NaN;
+  }
+}
+
+async function get(url: string, headers: Record<string, string> = {}): Promise<Buffer> {
+  const res = await fetch(url, { headers });
+  const body = Buffer.from(await res.arrayBuffer());
+  if (res.status !== 200)
+    throw new Error(`GET ${url}: ${res.status} ${body.toString().slice(0, 300)}`);
+  return body;
+}
+
+/** A fresh venv without pip (pip runs from outside with `--python`): ~50 ms instead of ~3 s. */
+async function venv(): Promise<string> {
+  const dir = path.join(await tmp('nora-bench-pypi-venv-'), 'venv');
+  await run(PYTHON, ['-m', 'venv', '--without-pip', dir]);
+  return dir;
+}
+
+/**
+ * One timed `pip install` of the set from `index` into a fresh venv; checks every project landed.
+ * The venv stays until the bench ends (deleting it hands its page cache back to the VM's host,
+ * and the next install would pay for that: see docs/performance.md).
+ */
+async function pipInstall(
+  index: string,
+  manifest: Manifest,
+): Promise<{ seconds: number; pipCpu: number }> {
+  const dir = await venv();
+  const timing = path.join(path.dirname(dir), 'time.txt');
+  const started = performance.now();
+  // /usr/bin/time: pip's own CPU (user + system, its children included), a figure the machine's
+  // load moves less than wall time.
+  await run(
+    '/usr/bin/time',
+    [
+      '-f',
+      '%U %S',
+      '-o',
+      timing,
+      PYTHON,
+      ...PIP.args,
+      '--python',
+      path.join(dir, 'bin', 'python'),
+      'install',
+      '--quiet',
+      '--no-cache-dir',
+      '--no-compile',
+      '--disable-pip-version-check',
+      '--progress-bar',
+      'off',
+      '--index-url',
+      index,
+      ...manifest.install,
+    ],
+    { env: pipEnv(), timeoutMs: 600_000 },
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const [user, sys] = (await fs.readFile(timing, 'utf8')).trim().split(/\s+/).slice(-2).map(Number);
+  const pipCpu = (user ?? NaN) + (sys ?? NaN);
+  const [lib] = await fs.readdir(path.join(dir, 'lib'));
+  const site = path.join(dir, 'lib', lib ?? 'python3', 'site-packages');
+  const installed = (await fs.readdir(site)).filter((n) => n.endsWith('.dist-info')).length;
+  if (installed !== manifest.install.length)
+    throw new Error(
+      `pip installed ${installed} projects from ${index}, expected ${manifest.install.length}`,
+    );
+  return { seconds, pipCpu };
+}
+
+async function wrk(
+  url: string,
+  connections: number,
+  seconds: number,
+  headers: Record<string, string> = {},
+): Promise<number> {
+  const args = ['-t2', `-c${connections}`, `-d${seconds}s`];
+  for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
+  const out = (await run('wrk', [...args, url], { timeoutMs: (seconds + 30) * 1000 })).stdout;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  if (non2xx > 0) throw new Error(`wrk saw ${non2xx} error responses from ${url}`);
+  // wrk gives up on a request after 2 s: a server that slow shows as timeouts, not as a rate.
+  const timeouts = Number(/Socket errors:.*timeout (\d+)/.exec(out)?.[1] ?? 0);
+  if (timeouts > 0) lastTimeouts = timeouts;
+  return rps;
+}
+
+/** Timeouts of the last wrk run that had any (reset by `measure`). */
+let lastTimeouts = 0;
+
+/** wrk after a 1 s warm-up, with NORA's CPU seconds over the measured part. */
+async function measure(
+  url: string,
+  connections: number,
+  headers: Record<string, string> = {},
+  pid?: number,
+): Promise<{ rps: number; cpu: number; timeouts: number }> {
+  await wrk(url, connections, 1, headers);
+  const before = await cpuSeconds(pid);
+  lastTimeouts = 0;
+  const rps = await wrk(url, connections, SECONDS, headers);
+  return { rps, cpu: (await cpuSeconds(pid)) - before, timeouts: lastTimeouts };
+}
+
+class UploadsUnavailable extends Error {}
+
+/** The legacy upload API (what twine sends): one multipart POST per file. */
+async function upload(base: string, file: string): Promise<void> {
+  const bytes = await fs.readFile(file);
+  const filename = path.basename(file);
+  const [name, version] = filename.split('-');
+  const form = new FormData();
+  form.set(':action', 'file_upload');
+  form.set('protocol_version', '1');
+  form.set('metadata_version', '2.1');
+  form.set('name', name ?? '');
+  form.set('version', version ?? '');
+  form.set('filetype', 'bdist_wheel');
+  form.set('pyversion', 'py3');
+  form.set('sha256_digest', createHash('sha256').update(bytes).digest('hex'));
+  form.set('content', new Blob([bytes]), filename);
+  const res = await fetch(`${base}/simple/`, { method: 'POST', body: form });
+  if (res.status === 501) throw new UploadsUnavailable(await res.text());
+  if (res.status !== 200) throw new Error(`upload ${filename}: ${res.status} ${await res.text()}`);
+}
+
+/** Uploads a set of files, 8 at a time. */
+async function uploadAll(base: string, files: readonly string[]): Promise<void> {
+  const queue = [...files];
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let f = queue.shift(); f !== undefined; f = queue.shift()) await upload(base, f);
+    }),
+  );
+}
+
+function verdict(ok: boolean): string {
+  return ok ? 'OK' : 'MISSED';
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] ?? NaN)
+    : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+}
+
+function spread(values: readonly number[]): string {
+  return `${median(values).toFixed(2)} s (${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)})`;
+}
+
+function cpuNote(cpu: number): string {
+  return Number.isNaN(cpu) ? '' : `, NORA CPU ${cpu.toFixed(2)} s`;
+}
+
+async function installRounds(nginx: string, manifest: Manifest): Promise<void> {
+  log(
+    `\n== pip install of ${manifest.install.length} projects (${(manifest.installBytes / 1e6).toFixed(1)} MB of wheels) ` +
+      `into a fresh venv with ${PIP.label}, --no-cache-dir --no-compile; ${ROUNDS} round(s), fresh NORA each, order alternating`,
+  );
+  const times = { direct: [] as number[], cold: [] as number[], warm: [] as number[] };
+  const noraCpu = { cold: [] as number[], warm: [] as number[] };
+  const pipCpus = { direct: [] as number[], cold: [] as number[], warm: [] as number[] };
+  const direct = `${nginx}/simple/`;
+  for (let round = 0; round < ROUNDS; round++) {
+    const nora = await startNora(`${nginx}/simple/`);
+    try {
+      // Warm the process, not the cache: a project outside the install set.
+      const page = (await get(`${nora.url}/simple/pip/`, { accept: 'text/html' })).toString();
+      const href = /href="([^"#]+\.whl)[#"]/.exec(page)?.[1];
+      if (href === undefined)
+        throw new Error(`no wheel on NORA's page of pip:\n${page.slice(0, 500)}`);
+      const fileUrl = new URL(href, `${nora.url}/simple/pip/`).href;
+      await get(fileUrl);
+      await get(`${fileUrl}.metadata`).catch(() => undefined);
+      const index = `${nora.url}/simple/`;
+      for (const phase of ['cold', 'warm'] as const) {
+        const order = round % 2 === 0 ? ['direct', 'nora'] : ['nora', 'direct'];
+        for (const who of order) {
+          if (who === 'direct') {
+            const { seconds, pipCpu } = await pipInstall(direct, manifest);
+            times.direct.push(seconds);
+            pipCpus.direct.push(pipCpu);
+            log(
+              `round ${round + 1}/${ROUNDS}: direct from nginx ${seconds.toFixed(2)} s (pip CPU ${pipCpu.toFixed(2)} s)`,
+            );
+          } else {
+            const before = await cpuSeconds(nora.child.pid);
+            const { seconds, pipCpu } = await pipInstall(index, manifest);
+            const cpu = (await cpuSeconds(nora.child.pid)) - before;
+            times[phase].push(seconds);
+            pipCpus[phase].push(pipCpu);
+            noraCpu[phase].push(cpu);
+            log(
+              `round ${round + 1}/${ROUNDS}: NORA ${phase} ${seconds.toFixed(2)} s (pip CPU ${pipCpu.toFixed(2)} s${cpuNote(cpu)})`,
+            );
+          }
+        }
+      }
+    } finally {
+      await stop(nora.child);
+    }
+  }
+  const d = median(times.direct);
+  const cold = median(times.cold) / d;
+  const warm = median(times.warm) / d;
+  const cpuMedians =
+    `median CPU seconds: pip direct ${median(pipCpus.direct).toFixed(2)}, through NORA cold ${median(pipCpus.cold).toFixed(2)} ` +
+    `(+ NORA ${median(noraCpu.cold).toFixed(2)}), warm ${median(pipCpus.warm).toFixed(2)} (+ NORA ${median(noraCpu.warm).toFixed(2)})`;
+  results['install'] = {
+    pipCpus,
+    rounds: ROUNDS,
+    projects: manifest.install.length,
+    times,
+    noraCpu,
+    cold,
+    warm,
+  };
+  log(
+    `median (min–max): direct ${spread(times.direct)}; NORA cold ${spread(times.cold)}, warm ${spread(times.warm)}`,
+  );
+  log(cpuMedians);
+  log(
+    `cold ${cold.toFixed(2)}× direct (target ≤ 1.2×) ${verdict(cold <= 1.2)}; ` +
+      `warm ${warm.toFixed(2)}× direct (target ≤ 1.0×) ${verdict(warm <= 1.0)}`,
+  );
+}
+
+async function pageSection(
+  nginx: string,
+  root: string,
+  nora: NoraProcess,
+  manifest: Manifest,
+  hosted: boolean,
+) {
+  log(
+    `\n== project page GET, ${manifest.many.files} files, warm (wrk -t2 -c64 -d${SECONDS}s) vs nginx serving NORA's page as a static file`,
+  );
+  const pages = path.join(root, 'bench-pages');
+  await fs.mkdir(pages, { recursive: true, mode: 0o755 });
+  const pid = nora.child.pid;
+  const rows: Record<string, unknown> = {};
+  const cases = [
+    { label: 'proxied, HTML', project: manifest.many.project, accept: 'text/html', ext: 'html' },
+    {
+      label: 'proxied, JSON (pip Accept)',
+      project: manifest.many.project,
+      accept: PIP_ACCEPT,
+      ext: 'json',
+    },
+  ];
+  if (hosted)
+    cases.push(
+      {
+        label: 'hosted, HTML',
+        project: manifest.hostedMany.project,
+        accept: 'text/html',
+        ext: 'html',
+      },
+      {
+        label: 'hosted, JSON (pip Accept)',
+        project: manifest.hostedMany.project,
+        accept: PIP_ACCEPT,
+        ext: 'json',
+      },
+    );
+  for (const c of cases) {
+    const url = `${nora.url}/simple/${c.project}/`;
+    const body = await get(url, { accept: c.accept });
+    const count =
+      c.ext === 'json'
+        ? (JSON.parse(body.toString()) as { files: unknown[] }).files.length
+        : (body.toString().match(/<a /g) ?? []).length;
+    if (count !== manifest.many.files)
+      throw new Error(`${url} (${c.accept}) lists ${count} files, expected ${manifest.many.files}`);
+    const file = `${c.project}.${c.ext}`;
+    await fs.writeFile(path.join(pages, file), body, { mode: 0o644 });
+    const staticUrl = `${nginx}/bench-pages/${file}`;
+    const n = await measure(url, 64, { accept: c.accept }, pid);
+    const g = await measure(staticUrl, 64, { accept: c.accept });
+    const ratio = n.rps / g.rps;
+    rows[c.label] = {
+      bytes: body.length,
+      noraRps: n.rps,
+      nginxRps: g.rps,
+      ratio,
+      noraCpu: n.cpu,
+      noraTimeouts: n.timeouts,
+    };
+    log(
+      `${c.label.padEnd(27)} ${(body.length / 1000).toFixed(0)} kB: NORA ${n.rps.toFixed(0)} req/s, nginx ${g.rps.toFixed(0)} req/s → ` +
+        `${ratio.toFixed(2)}× (target ≥ 0.5×) ${verdict(ratio >= 0.5)}${cpuNote(n.cpu)}` +
+        (n.timeouts > 0 ? `, ${n.timeouts} requests timed out (> 2 s)` : ''),
+    );
+  }
+  // The tree's own static page (what pip reads from nginx directly), for context.
+  const tree = await measure(`${nginx}/simple/${manifest.many.project}/`, 64);
+  rows['nginx, the tree page'] = { rps: tree.rps };
+  log(
+    `context: nginx serving the tree's own ${manifest.many.project} page ${tree.rps.toFixed(0)} req/s`,
+  );
+  results['page'] = rows;
+}
+
+async function fileSection(
+  nginx: string,
+  root: string,
+  nora: NoraProcess,
+  manifest: Manifest,
+  hosted: boolean,
+) {
+  const mb = manifest.big.size / 1e6;
+  log(`\n== file GET, one ${mb.toFixed(1)} MB wheel (wrk -t2 -c16 -d${SECONDS}s) vs nginx`);
+  const pid = nora.child.pid;
+  const urls: { label: string; url: string; size: number }[] = [
+    {
+      label: 'proxied (cached)',
+      url: `${nora.url}/simple/${manifest.big.project}/${manifest.big.filename}`,
+      size: manifest.big.size,
+    },
+  ];
+  if (hosted) {
+    const { filename, project } = manifest.hostedBig;
+    const { size } = await fs.stat(path.join(root, 'upload', filename));
+    urls.push({ label: 'hosted', url: `${nora.url}/simple/${project}/${filename}`, size });
+  }
+  const direct = `${nginx}/packages/${manifest.big.filename}`;
+  await get(`${nora.url}/simple/${manifest.big.project}/`);
+  for (const { url, size } of urls) {
+    const body = await get(url);
+    if (body.length !== size) throw new Error(`${url}: ${body.length} bytes, expected ${size}`);
+  }
+  const g = await measure(direct, 16);
+  const rows: Record<string, unknown> = { nginxMBps: g.rps * mb };
+  for (const { label, url, size } of urls) {
+    const n = await measure(url, 16, {}, pid);
+    const noraMBps = (n.rps * size) / 1e6;
+    const ratio = noraMBps / (g.rps * mb);
+    rows[label] = { noraMBps, ratio, noraCpu: n.cpu };
+    log(
+      `${label.padEnd(18)} NORA ${noraMBps.toFixed(0)} MB/s, nginx ${(g.rps * mb).toFixed(0)} MB/s → ` +
+        `${ratio.toFixed(2)}× (target ≥ 0.7×) ${verdict(ratio >= 0.7)}${cpuNote(n.cpu)}`,
+    );
+  }
+  results['file'] = rows;
+}
+
+const missing = missingTools('nginx', 'wrk');
+if (missing !== false) {
+  process.stderr.write(`${missing}\n`);
+  process.exit(2);
+}
+const started = performance.now();
+try {
+  const { root, manifest } = await makeTree();
+  const nginx = (await startNginx(root)).url;
+  log(
+    `tree: ${manifest.projects} projects, ${manifest.files} files; install set ${manifest.install.length} projects ` +
+      `(${manifest.sources.realWheels.length} real PyPI wheels, ${manifest.sources.debianRepacks.length} Debian repacks, ` +
+      `${manifest.sources.built.length} built with python -m build)`,
+  );
+  log(
+    `load average at start: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (${os.cpus().length} cores)`,
+  );
+  if (all || sections.has('install')) await installRounds(nginx, manifest);
+  if (all || sections.has('page') || sections.has('file')) {
+    const nora = await startNora(`${nginx}/simple/`);
+    const uploads = path.join(root, 'upload');
+    const files = (await fs.readdir(uploads)).map((f) => path.join(uploads, f));
+    const t = performance.now();
+    let hosted = true;
+    try {
+      await uploadAll(nora.url, files);
+      log(
+        `\nuploaded ${files.length} wheels to NORA's hosted repository in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+      );
+    } catch (err) {
+      if (!(err instanceof UploadsUnavailable)) throw err;
+      hosted = false;
+      log(`\nno hosted figures: the upload API answered 501 (${err.message.trim()})`);
+    }
+    if (all || sections.has('page')) await pageSection(nginx, root, nora, manifest, hosted);
+    if (all || sections.has('file')) await fileSection(nginx, root, nora, manifest, hosted);
+    await stop(nora.child);
+  }
+  log(
+    `\nload average at end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}; ${((performance.now() - started) / 1000).toFixed(0)} s in all`,
+  );
+  log(JSON.stringify(results));
+} finally {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+}
