@@ -38,6 +38,7 @@ import type {
   PluginEntry,
   SnapshotVersion,
 } from './model.ts';
+import type { HostedNames } from './group.ts';
 import { EMPTY_METADATA } from './metadata.ts';
 import { type MavenStore, releaseConflict, type StoredMavenFile } from './store.ts';
 
@@ -74,7 +75,7 @@ export interface DeployResult {
   readonly pruned: readonly string[];
 }
 
-export class MavenHosted implements MavenSource {
+export class MavenHosted implements MavenSource, HostedNames {
   readonly #deps: MavenHostedDeps;
 
   constructor(deps: MavenHostedDeps) {
@@ -266,8 +267,8 @@ export class MavenHosted implements MavenSource {
     );
   }
 
-  /** True when `repo` holds any file of groupId:artifactId (the dependency-confusion guard). */
-  claims(repo: Repository, groupId: string, artifactId: string): Promise<boolean> {
+  /** True when `repo` holds any file of groupId:artifactId (group.ts's dependency-confusion guard). */
+  hasArtifact(repo: Repository, groupId: string, artifactId: string): Promise<boolean> {
     return this.#deps.store.hasArtifact(repo.name, groupId, artifactId);
   }
 

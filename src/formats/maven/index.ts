@@ -6,13 +6,14 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
-import { RegistryError } from '../../core/errors.ts';
+import { GroupReader } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { FormatContext, FormatModule } from '../format.ts';
 import { MavenHosted } from './hosted.ts';
 import { mavenMigrations, type MavenTables } from './migrations.ts';
-import type { MavenMetadata, MavenSource, OpenedMavenFile } from './model.ts';
-import { mergeMetadata, renderMetadata } from './metadata.ts';
+import { MavenGroup } from './group.ts';
+import { MavenProxy, mavenProxyMigrations } from './proxy.ts';
+import { renderMetadata } from './metadata.ts';
 import { registerMavenRoutes } from './routes.ts';
 import { type HostedSettings, MavenService } from './service.ts';
 import { MavenStore } from './store.ts';
@@ -24,7 +25,7 @@ export const mavenFormat: FormatModule = {
   format: 'maven',
   mount: MAVEN_MOUNT,
   defaultRepository: 'maven',
-  migrations: mavenMigrations,
+  migrations: { ...mavenMigrations, ...mavenProxyMigrations },
   defaultRepositories(config: AppConfig): RepositoryConfig[] {
     const maven = config.maven;
     const repos: RepositoryConfig[] = [
@@ -80,11 +81,18 @@ export const mavenFormat: FormatModule = {
         keepSnapshots: entry?.keep_snapshots ?? 0,
       };
     };
-    const proxySource = interimUnbuiltProxy;
-    const groupSource = interimGroupSource(
-      (repo) => context.repositories.membersOf(repo),
-      (member) => (member.kind === 'hosted' ? hosted : proxySource),
-    );
+    const proxySource = new MavenProxy({
+      config: context.config,
+      db: context.db,
+      blobs: context.blobs,
+      proxy: context.proxy,
+    });
+    const groupSource = new MavenGroup({
+      reader: new GroupReader({ log: context.log, failures: context.metrics.groupMemberFailures }),
+      membersOf: (repo) => context.repositories.membersOf(repo),
+      sourceOf: (member) => (member.kind === 'hosted' ? hosted : proxySource),
+      hostedNames: hosted,
+    });
     const service = new MavenService({
       hosted,
       repositories: context.repositories,
@@ -102,46 +110,3 @@ export const mavenFormat: FormatModule = {
     return Promise.resolve();
   },
 };
-
-// ------------------------------------------------------------------------------------------
-// INTERIM, until the maven-meta-proxy branch lands proxy.ts and group.ts: a proxy that has
-// nothing and a group that reads members in order and merges their metadata. Replaced (and
-// deleted) at the merge.
-
-/** A proxy repository before proxy.ts: nothing cached, nothing fetched. */
-const interimUnbuiltProxy: MavenSource = {
-  openFile: () => Promise.resolve(undefined),
-  metadata: () => Promise.resolve(undefined),
-};
-
-/** Members in order for files; metadata merged across members (metadata.ts). */
-function interimGroupSource(
-  membersOf: (repo: Repository) => Repository[],
-  sourceOf: (member: Repository) => MavenSource,
-): MavenSource {
-  return {
-    async openFile(repo, path): Promise<OpenedMavenFile | undefined> {
-      for (const member of membersOf(repo)) {
-        try {
-          const file = await sourceOf(member).openFile(member, path);
-          if (file) return file;
-        } catch (err) {
-          if (err instanceof RegistryError && err.status < 500) throw err;
-        }
-      }
-      return undefined;
-    },
-    async metadata(repo, dir): Promise<MavenMetadata | undefined> {
-      const found: MavenMetadata[] = [];
-      for (const member of membersOf(repo)) {
-        try {
-          const metadata = await sourceOf(member).metadata(member, dir);
-          if (metadata) found.push(metadata);
-        } catch (err) {
-          if (err instanceof RegistryError && err.status < 500) throw err;
-        }
-      }
-      return mergeMetadata(found);
-    },
-  };
-}
