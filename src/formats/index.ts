@@ -1,5 +1,6 @@
 /** THE registration point of formats: one entry per format. */
 import type { FormatModule } from './format.ts';
+import { mavenFormat } from './maven/index.ts';
 import { npmFormat } from './npm/index.ts';
 import { ociFormat } from './oci/index.ts';
 import { pypiFormat } from './pypi/index.ts';
@@ -9,7 +10,7 @@ export const FORMATS: readonly FormatModule[] = [
   ociFormat,
   npmFormat,
   pypiFormat,
-  notYetBuilt('maven', '/maven2'),
+  mavenFormat,
   notYetBuilt('cargo', '/cargo'),
   notYetBuilt('go', '/go'),
   notYetBuilt('raw', '/raw'),

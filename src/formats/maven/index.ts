@@ -1,0 +1,112 @@
+/**
+ * The Maven format module: default repositories `maven-hosted` (version policy `mixed`: releases
+ * and snapshots, as NORA's single hosted Maven repository), `maven-proxy` (only when [maven]
+ * proxies is non-empty) and the group `maven` at `/maven2` (write member maven-hosted); named
+ * Maven repositories at `/repository/<name>`.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
+import { GroupReader } from '../../repos/group-read.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { FormatContext, FormatModule } from '../format.ts';
+import { MavenHosted } from './hosted.ts';
+import { mavenMigrations, type MavenTables } from './migrations.ts';
+import { MavenGroup } from './group.ts';
+import { MavenProxy, mavenProxyMigrations } from './proxy.ts';
+import { renderMetadata } from './metadata.ts';
+import { registerMavenRoutes } from './routes.ts';
+import { type HostedSettings, MavenService } from './service.ts';
+import { MavenStore } from './store.ts';
+import { compareMavenVersions } from './version.ts';
+
+export const MAVEN_MOUNT = '/maven2';
+
+export const mavenFormat: FormatModule = {
+  format: 'maven',
+  mount: MAVEN_MOUNT,
+  defaultRepository: 'maven',
+  migrations: { ...mavenMigrations, ...mavenProxyMigrations },
+  defaultRepositories(config: AppConfig): RepositoryConfig[] {
+    const maven = config.maven;
+    const repos: RepositoryConfig[] = [
+      {
+        name: 'maven-hosted',
+        format: 'maven',
+        kind: 'hosted',
+        members: [],
+        upstreams: [],
+        version_policy: 'mixed',
+        keep_snapshots: 0,
+      },
+    ];
+    const members = ['maven-hosted'];
+    if (maven.proxies.length > 0) {
+      repos.push({
+        name: 'maven-proxy',
+        format: 'maven',
+        kind: 'proxy',
+        members: [],
+        upstreams: maven.proxies.map((u) => ({ url: u.url, ...(u.auth ? { auth: u.auth } : {}) })),
+        proxy_timeout: maven.proxy_timeout,
+        metadata_ttl: maven.metadata_ttl,
+        serve_stale: maven.serve_stale,
+      });
+      members.push('maven-proxy');
+    }
+    repos.push({
+      name: 'maven',
+      format: 'maven',
+      kind: 'group',
+      members,
+      upstreams: [],
+      write_member: 'maven-hosted',
+      protect_hosted_names: maven.protect_hosted_names,
+    });
+    return repos;
+  },
+  register(scope: FastifyInstance, context: FormatContext): Promise<void> {
+    const store = new MavenStore(context.db.$extendTables<MavenTables>());
+    const hosted = new MavenHosted({
+      store,
+      blobs: context.blobs,
+      compareVersions: compareMavenVersions,
+    });
+    const settingsOf = (repo: Repository): HostedSettings => {
+      const config = context.config();
+      const entry =
+        config.repositories.find((r) => r.name === repo.name) ??
+        mavenFormat.defaultRepositories(config).find((r) => r.name === repo.name);
+      return {
+        versionPolicy: entry?.version_policy ?? 'mixed',
+        keepSnapshots: entry?.keep_snapshots ?? 0,
+      };
+    };
+    const proxySource = new MavenProxy({
+      config: context.config,
+      db: context.db,
+      blobs: context.blobs,
+      proxy: context.proxy,
+    });
+    const groupSource = new MavenGroup({
+      reader: new GroupReader({ log: context.log, failures: context.metrics.groupMemberFailures }),
+      membersOf: (repo) => context.repositories.membersOf(repo),
+      sourceOf: (member) => (member.kind === 'hosted' ? hosted : proxySource),
+      hostedNames: hosted,
+    });
+    const service = new MavenService({
+      hosted,
+      repositories: context.repositories,
+      access: context.access,
+      config: context.config,
+      settingsOf,
+      sourceOf: (repo) => (repo.kind === 'group' ? groupSource : proxySource),
+      render: renderMetadata,
+    });
+    const mounts = context.repositories.byFormat('maven').map((repo) => ({
+      prefix: repo.name === 'maven' && repo.isDefault ? MAVEN_MOUNT : `/repository/${repo.name}`,
+      repo,
+    }));
+    registerMavenRoutes(scope, mounts, { service, config: context.config });
+    return Promise.resolve();
+  },
+};
