@@ -6,14 +6,19 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
+import { RegistryError } from '../../core/errors.ts';
 import { GroupReader } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { FormatContext, FormatModule } from '../format.ts';
 import { pypiUpstreams } from './config.ts';
 import { PypiGroup } from './group.ts';
+import { PypiHosted } from './hosted.ts';
+import { type PypiTables, pypiMigrations } from './migrations.ts';
 import { PypiProxy } from './proxy.ts';
+import { parseVersion } from './versions.ts';
 import type { PypiSource } from './model.ts';
 import { type PypiMount, registerPypiRoutes } from './routes.ts';
+import { PageRenderCache } from './simple-index.ts';
 import { type PypiHostedOperations, type PypiJsonApi, PypiService } from './service.ts';
 
 export const PYPI_MOUNT = '/simple';
@@ -32,16 +37,53 @@ export interface PypiFormatOptions {
   readonly backends?: (context: FormatContext) => PypiBackends | Promise<PypiBackends>;
 }
 
-/** A hosted repository with nothing in it (until the hosted store is wired). */
-const EMPTY_HOSTED: PypiSource = {
-  projectNames: () => Promise.resolve([]),
-  projectPage: () => Promise.resolve(undefined),
-  openFile: () => Promise.resolve(undefined),
-  openCoreMetadata: () => Promise.resolve(undefined),
-};
+const MB = 1024 * 1024;
 
+/** The real backends: the hosted store (hosted.ts) and the proxy on the shared engine (proxy.ts). */
 function defaultBackends(context: FormatContext): PypiBackends {
-  return { hosted: EMPTY_HOSTED, proxy: new PypiProxy(context) };
+  const hosted = new PypiHosted({
+    db: context.db.$extendTables<PypiTables>(),
+    blobs: context.blobs,
+    maxUploadBytes: () => context.config().pypi.max_upload_mb * MB,
+  });
+  return {
+    hosted,
+    proxy: new PypiProxy(context),
+    operations: hostedOperations(hosted),
+    jsonApi: (repo, project, version, fileUrl) => hosted.json(repo, project, version, fileUrl),
+  };
+}
+
+/** The service's write operations on a PypiHosted (hosted.ts), with plain JSON answers. */
+export function hostedOperations(hosted: PypiHosted): PypiHostedOperations {
+  return {
+    upload: (repo, request) =>
+      hosted.upload(repo, request.uploader, request.contentType, request.body),
+    setYanked: (repo, project, version, yanked) =>
+      yanked === false
+        ? hosted.unyank(repo, project, version)
+        : hosted.yank(repo, project, version, yanked),
+    deleteRelease: async (repo, project, version) => ({
+      project,
+      version,
+      deleted: await hosted.deleteRelease(repo, project, version),
+    }),
+    deleteFile: async (repo, project, version, filename) => {
+      // The file must belong to the release the URL names.
+      const file = (await hosted.projectPage(repo, project))?.files.find(
+        (f) => f.filename === filename,
+      );
+      if (file === undefined || parseVersion(file.version)?.key !== parseVersion(version)?.key) {
+        throw new RegistryError(
+          'NOT_FOUND',
+          `no file ${filename} in release ${version} of project ${project}`,
+        );
+      }
+      await hosted.deleteFile(repo, project, filename);
+      return { project, version, deleted: [filename] };
+    },
+    knowsProject: (repo, project) => hosted.hasProject(repo, project),
+  };
 }
 
 /** The default repositories of the PyPI format (see the module comment). */
@@ -101,6 +143,7 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
     format: 'pypi',
     mount: PYPI_MOUNT,
     defaultRepository: 'pypi',
+    migrations: pypiMigrations,
     defaultRepositories: pypiDefaultRepositories,
     async register(scope: FastifyInstance, context: FormatContext): Promise<void> {
       const backends = await (options.backends ?? defaultBackends)(context);
@@ -134,6 +177,7 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
       registerPypiRoutes(scope, repositories.byFormat('pypi').map(pypiMountOf), {
         service,
         config: context.config,
+        pages: new PageRenderCache(),
       });
     },
   };

@@ -23,14 +23,21 @@ import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
 import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
 import { readAllBounded } from '../../core/streams.ts';
-import { rawPath, useRawBodies } from '../../http/request.ts';
+import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
 import { sendBody } from '../../http/send-body.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { isSafeFilename } from './filenames.ts';
 import type { OpenedDistFile } from './model.ts';
 import { isValidProjectName, normalizeProjectName } from './names.ts';
 import type { PypiService } from './service.ts';
-import { etagMatches, negotiateSimple, renderPage, SERVED_TYPES } from './simple-index.ts';
+import {
+  etagMatches,
+  negotiateSimple,
+  type PageRenderCache,
+  type RenderedPage,
+  SERVED_TYPES,
+  urlSegment,
+} from './simple-index.ts';
 
 const MB = 1024 * 1024;
 /** Yank bodies are a reason string. */
@@ -39,6 +46,8 @@ const SMALL_BODY = 64 * 1024;
 export interface PypiRouteDeps {
   readonly service: PypiService;
   readonly config: () => AppConfig;
+  /** Rendered pages reused while their content is unchanged. */
+  readonly pages: PageRenderCache;
 }
 
 /** Where a repository is mounted: `base` holds everything; `simple`/`json` are its two areas. */
@@ -276,13 +285,15 @@ async function dispatch(
       allow(method, ['GET']);
       const type = negotiate(request);
       const names = await service.projectNames(repo, principal);
-      return sendPage(request, reply, renderPage(type, { projects: names }), false);
+      const rendered = deps.pages.render(`${repo.name}/`, type, { projects: names });
+      return sendPage(request, reply, rendered, false);
     }
     case 'page': {
       allow(method, ['GET']);
       const type = negotiate(request);
       const page = await service.projectPage(repo, route.project, principal);
-      return sendPage(request, reply, renderPage(type, { project: page }), page.stale === true);
+      const rendered = deps.pages.render(`${repo.name}/${route.project}`, type, { project: page });
+      return sendPage(request, reply, rendered, page.stale === true);
     }
     case 'file':
       allow(method, ['GET']);
@@ -322,6 +333,7 @@ async function dispatch(
             contentLength !== undefined && Number.isSafeInteger(contentLength)
               ? contentLength
               : undefined,
+          uploader: principal.kind === 'user' ? principal.name : undefined,
         },
         principal,
       );
@@ -329,7 +341,14 @@ async function dispatch(
     }
     case 'json': {
       allow(method, ['GET']);
-      const document = await service.projectJson(repo, route.project, route.version, principal);
+      const files = `${baseUrl(request, deps.config().server.public_url)}${mount.simple}`;
+      const document = await service.projectJson(
+        repo,
+        route.project,
+        route.version,
+        (project, filename) => `${files}/${project}/${urlSegment(filename)}`,
+        principal,
+      );
       return reply.type('application/json').header('cache-control', 'no-cache').send(document);
     }
     case 'yank': {
@@ -374,7 +393,7 @@ function negotiate(request: FastifyRequest) {
 function sendPage(
   request: FastifyRequest,
   reply: FastifyReply,
-  page: ReturnType<typeof renderPage>,
+  page: RenderedPage,
   stale: boolean,
 ): FastifyReply {
   void reply

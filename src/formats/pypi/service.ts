@@ -18,6 +18,8 @@ export interface UploadRequest {
   readonly contentType: string | undefined;
   /** The declared Content-Length, when the client sent one. */
   readonly contentLength: number | undefined;
+  /** The authenticated user's name (recorded with the file); undefined for anonymous. */
+  readonly uploader: string | undefined;
   /**
    * Called with the normalised project once the form names it, before anything is stored;
    * throws UNAUTHORIZED/DENIED to refuse (rules may grant writes per project).
@@ -56,15 +58,18 @@ export interface PypiHostedOperations {
   knowsProject?(repo: Repository, project: string): Promise<boolean>;
 }
 
+/** The absolute URL of a file for the JSON API's `url` fields. */
+export type FileUrl = (project: string, filename: string) => string;
+
 /**
- * The Warehouse JSON API document (`/pypi/<project>/json`, `/pypi/<project>/<version>/json`) of a
- * page, for any repository kind; undefined when the project or version is unknown.
+ * The Warehouse JSON API document (`/pypi/<project>/json`, `/pypi/<project>/<version>/json`) of
+ * a hosted repository; undefined when the project or version is unknown there.
  */
 export type PypiJsonApi = (
   repo: Repository,
-  source: PypiSource,
-  page: ProjectPage,
+  project: string,
   version: string | undefined,
+  fileUrl: FileUrl,
 ) => Promise<unknown>;
 
 export interface PypiServiceDeps {
@@ -154,24 +159,32 @@ export class PypiService {
     return file;
   }
 
-  /** The Warehouse JSON document of a project (or one version of it). */
+  /**
+   * The Warehouse JSON document of a project (or one version of it), from a hosted repository,
+   * or from the first hosted member of a group that has it (uploaded projects: a proxy's
+   * upstream JSON API is not mirrored). NOT_FOUND otherwise.
+   */
   async projectJson(
     repo: Repository,
     project: string,
     version: string | undefined,
+    fileUrl: FileUrl,
     principal: Principal,
   ): Promise<unknown> {
+    this.authorize(principal, repo, 'read', project);
     const jsonApi = this.#deps.jsonApi;
     if (jsonApi === undefined) {
-      this.authorize(principal, repo, 'read', project);
       throw new RegistryError('NOT_IMPLEMENTED', 'the JSON API is not available in this build');
     }
-    const page = await this.projectPage(repo, project, principal);
-    const document = await jsonApi(repo, this.sourceOf(repo), page, version);
-    if (document === undefined) {
-      throw notFound(version === undefined ? `project ${project}` : `${project} ${version}`);
+    const hosted = this.#deps.repositories.membersOf(repo).filter((m) => m.kind === 'hosted');
+    for (const member of hosted) {
+      const document = await jsonApi(member, project, version, fileUrl);
+      if (document !== undefined) return document;
     }
-    return document;
+    throw notFound(
+      (version === undefined ? `project ${project}` : `release ${version} of ${project}`) +
+        (repo.kind === 'proxy' ? ' (the JSON API answers for uploaded projects only)' : ''),
+    );
   }
 
   /**

@@ -15,7 +15,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { DistFile, ProjectPage } from './model.ts';
-import { compareVersions, parseVersion } from './versions.ts';
+import { parse as parsePep440 } from '@renovatebot/pep440';
+import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
+import { parseVersion } from './versions.ts';
 
 /** PEP 691 JSON, version 1. */
 export const SIMPLE_JSON_V1 = 'application/vnd.pypi.simple.v1+json';
@@ -57,14 +59,100 @@ export function urlSegment(name: string): string {
 
 /**
  * Files in the order pages list them: by PEP 440 precedence of their version (invalid versions
- * first), then by filename. Returns a new array.
+ * first), then by filename. Returns a new array. Each distinct version is compared once (a page
+ * has many files per release), so a 500-file page costs a few hundred comparisons.
  */
 export function sortFiles(files: readonly DistFile[]): DistFile[] {
+  const rank = versionRanks(files.map((f) => f.version));
   return [...files].sort(
     (a, b) =>
-      compareVersions(a.version, b.version) ||
+      (rank.get(a.version) ?? 0) - (rank.get(b.version) ?? 0) ||
       (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0),
   );
+}
+
+/** Each distinct version → its position in PEP 440 order (equal versions share a rank). */
+function versionRanks(versions: readonly string[]): Map<string, number> {
+  // One parse per distinct version: comparing strings would parse both sides every time.
+  const keyed = [...new Set(versions)].map((version) => ({ version, key: sortKey(version) }));
+  keyed.sort((a, b) => compareKeys(a.key, b.key) || (a.version < b.version ? -1 : 1));
+  const rank = new Map<string, number>();
+  let position = 0;
+  keyed.forEach((entry, index) => {
+    const previous = keyed[index - 1];
+    if (previous !== undefined && compareKeys(previous.key, entry.key) !== 0) position += 1;
+    rank.set(entry.version, position);
+  });
+  return rank;
+}
+
+/** A PEP 440 sort key (packaging's `_cmpkey`); invalid versions sort first, by their string. */
+type SortKey = readonly (number | string | readonly (number | string)[])[];
+
+interface RuntimeVersion {
+  readonly epoch: number;
+  readonly release: readonly number[];
+  readonly pre: readonly [string, number] | null;
+  readonly post: readonly [string, number] | null;
+  readonly dev: readonly [string, number] | null;
+  readonly local: readonly (string | number)[] | null;
+}
+
+const PRE_ORDER: Readonly<Record<string, number>> = { a: 0, b: 1, rc: 2 };
+
+/**
+ * Parsing a PEP 440 version is costly (~0.1 ms) and pages repeat the same versions request after
+ * request: keys and normalised forms are memoised, up to MEMO_ENTRIES versions (then started over).
+ */
+const MEMO_ENTRIES = 100_000;
+const sortKeys = new Map<string, SortKey>();
+const parsedVersions = new Map<string, ReturnType<typeof parseVersion>>();
+
+function memo<V>(cache: Map<string, V>, version: string, compute: (v: string) => V): V {
+  if (cache.has(version)) return cache.get(version) as V;
+  if (cache.size >= MEMO_ENTRIES) cache.clear();
+  const value = compute(version);
+  cache.set(version, value);
+  return value;
+}
+
+function sortKey(version: string): SortKey {
+  return memo(sortKeys, version, computeSortKey);
+}
+
+function computeSortKey(version: string): SortKey {
+  const parsed = parsePep440(version) as RuntimeVersion | null;
+  if (parsed === null) return [0, version];
+  const release = [...parsed.release];
+  while (release.length > 0 && release[release.length - 1] === 0) release.pop();
+  // A dev release of the final version sorts before its pre-releases; no pre = after them.
+  const pre =
+    parsed.pre !== null
+      ? [PRE_ORDER[parsed.pre[0]] ?? 0, parsed.pre[1]]
+      : parsed.post === null && parsed.dev !== null
+        ? [-Infinity]
+        : [Infinity];
+  const post = parsed.post === null ? -Infinity : parsed.post[1];
+  const dev = parsed.dev === null ? Infinity : parsed.dev[1];
+  // Local segments: numbers sort after strings; no local sorts first.
+  const local =
+    parsed.local === null
+      ? [-Infinity]
+      : parsed.local.flatMap((part) => (typeof part === 'number' ? [1, part] : [0, part]));
+  return [1, parsed.epoch, release, pre, post, dev, local];
+}
+
+function compareKeys(a: SortKey | SortKey[number], b: SortKey | SortKey[number]): number {
+  if (Array.isArray(a) && Array.isArray(b)) {
+    const length = Math.min(a.length, b.length);
+    for (let i = 0; i < length; i += 1) {
+      const c = compareKeys(a[i] as SortKey[number], b[i] as SortKey[number]);
+      if (c !== 0) return c;
+    }
+    return a.length - b.length;
+  }
+  if (a === b) return 0;
+  return (a as number | string) < (b as number | string) ? -1 : 1;
 }
 
 /**
@@ -72,13 +160,19 @@ export function sortFiles(files: readonly DistFile[]): DistFile[] {
  * versions.ts key), normalised, in PEP 440 order. A version that is not PEP 440 is kept as spelled.
  */
 export function releaseVersions(files: readonly DistFile[]): string[] {
+  return releasesOf(sortFiles(files));
+}
+
+/** releaseVersions of files already in page order. */
+function releasesOf(sorted: readonly DistFile[]): string[] {
   const byKey = new Map<string, string>();
-  for (const file of sortFiles(files)) {
-    const parsed = parseVersion(file.version);
+  for (const file of sorted) {
+    const parsed = memo(parsedVersions, file.version, parseVersion);
     const key = parsed?.key ?? `\u0000${file.version}`;
     if (!byKey.has(key)) byKey.set(key, parsed?.normalized ?? file.version);
   }
-  return [...byKey.values()].sort(compareVersions);
+  // Already in precedence order (the files were sorted by version).
+  return [...byKey.values()];
 }
 
 /** The `#sha256=` fragment-carrying href of a file (relative to the project page). */
@@ -162,11 +256,12 @@ function jsonFile(file: DistFile): SimpleJsonFile {
  * HTML page; `size`/`upload-time` present when known), `versions` (PEP 700).
  */
 export function renderProjectJson(page: ProjectPage): string {
+  const sorted = sortFiles(page.files);
   return JSON.stringify({
     meta: { 'api-version': API_VERSION },
     name: page.name,
-    files: sortFiles(page.files).map(jsonFile),
-    versions: releaseVersions(page.files),
+    files: sorted.map(jsonFile),
+    versions: releasesOf(sorted),
   });
 }
 
@@ -328,3 +423,53 @@ function bestRange(
 
 /** The media types a client may ask for, for a 406's message. */
 export const SERVED_TYPES: readonly string[] = [SIMPLE_JSON_V1, SIMPLE_HTML_V1, TEXT_HTML];
+
+/** What identifies a page's content: everything the renderers read, hashed. */
+function fingerprintOf(
+  content: { readonly project: ProjectPage } | { readonly projects: readonly string[] },
+): string {
+  const hash = createHash('sha1');
+  if ('projects' in content) {
+    for (const name of content.projects) hash.update(`${name}\n`);
+    return `l${hash.digest('base64')}`;
+  }
+  hash.update(`${content.project.name}\n`);
+  for (const f of content.project.files) {
+    const metadata = f.coreMetadata === undefined ? '-' : (f.coreMetadata.sha256 ?? '+');
+    hash.update(
+      `${f.filename}\t${f.version}\t${f.sha256}\t${f.size ?? ''}\t${f.requiresPython ?? ''}\t${f.yanked === false ? '-' : `y${f.yanked}`}\t${f.uploadTime ?? ''}\t${metadata}\n`,
+    );
+  }
+  return `p${hash.digest('base64')}`;
+}
+
+/**
+ * Rendered pages kept by (repository, page, media type) and reused while the page's content is
+ * the same (checked by a hash of everything the renderers read, so a changed page is never
+ * served from here): a warm 500-file page costs a hash instead of a sort and a render. Bounded
+ * by bytes (LRU).
+ */
+export class PageRenderCache {
+  readonly #lru: ByteLru<string, { readonly fingerprint: string; readonly page: RenderedPage }>;
+
+  /** `maxBytes`: the budget for the rendered bodies (0 = no caching). */
+  constructor(maxBytes = 32 * 1024 * 1024) {
+    this.#lru = new ByteLru(maxBytes, (entry) => retainedBytes(entry.page.body) + 256);
+  }
+
+  /** The page rendered in `type`; `key` names the page (e.g. `<repo>/<project>`). */
+  render(
+    key: string,
+    type: SimpleMediaType,
+    content: { readonly project: ProjectPage } | { readonly projects: readonly string[] },
+  ): RenderedPage {
+    const fingerprint = fingerprintOf(content);
+    const cacheKey = `${type} ${key}`;
+    const hit = this.#lru.get(cacheKey);
+    if (hit?.fingerprint === fingerprint) return hit.page;
+    const rendered = renderPage(type, content);
+    const page = { ...rendered, body: ownedBuffer(rendered.body) };
+    this.#lru.set(cacheKey, { fingerprint, page });
+    return page;
+  }
+}

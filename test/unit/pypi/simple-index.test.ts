@@ -5,6 +5,7 @@ import type { DistFile, ProjectPage } from '../../../src/formats/pypi/model.ts';
 import {
   etagMatches,
   negotiateSimple,
+  PageRenderCache,
   releaseVersions,
   renderPage,
   renderProjectHtml,
@@ -198,4 +199,23 @@ test('renderPage: content type per chosen type, ETag of the bytes, If-None-Match
   assert.ok(etagMatches('*', html.etag));
   assert.ok(!etagMatches('"other"', html.etag));
   assert.ok(!etagMatches(undefined, html.etag));
+});
+
+test('PageRenderCache: reuses a render while the content is the same, never once it changed', () => {
+  const cache = new PageRenderCache();
+  const first = cache.render('repo/demo-pkg', TEXT_HTML, { project: page });
+  assert.equal(cache.render('repo/demo-pkg', TEXT_HTML, { project: { ...page } }), first);
+  const json = cache.render('repo/demo-pkg', SIMPLE_JSON_V1, { project: page });
+  assert.equal(json.contentType, SIMPLE_JSON_V1);
+  const yanked: ProjectPage = {
+    ...page,
+    files: page.files.map((f, i) => (i === 0 ? { ...f, yanked: 'now' } : f)),
+  };
+  const changed = cache.render('repo/demo-pkg', TEXT_HTML, { project: yanked });
+  assert.notEqual(changed.etag, first.etag);
+  assert.ok(changed.body.toString().includes('data-yanked="now"'));
+  assert.deepEqual(
+    cache.render('repo/', TEXT_HTML, { projects: ['a'] }).body,
+    renderPage(TEXT_HTML, { projects: ['a'] }).body,
+  );
 });
