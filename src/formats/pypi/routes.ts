@@ -33,7 +33,7 @@ import type { PypiService } from './service.ts';
 import {
   etagMatches,
   negotiateSimple,
-  PageRenderCache,
+  type PageRenderCache,
   type RenderedPage,
   SERVED_TYPES,
   urlSegment,

@@ -526,6 +526,27 @@ describe('pypi proxy source', () => {
     );
   });
 
+  test('concurrent readers: one page request and one file download upstream', async () => {
+    const wheel = makeWheel('busy-pkg', '1.0', Buffer.alloc(512 * 1024, 7));
+    upstream.index('busy', 'json').projects.set('busy-pkg', [wheel]);
+    const r = repo([upstream.url('busy')]);
+    const bodies = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const opened = await source.openFile(r, 'busy-pkg', wheel.filename);
+        return readAll(await opened!.open());
+      }),
+    );
+    for (const body of bodies) assert.equal(sha256(body), sha256(wheel.body));
+    assert.equal(
+      upstream.count((u) => u === '/busy/simple/busy-pkg/'),
+      1,
+    );
+    assert.equal(
+      upstream.count((u) => u.endsWith(`/busy/files/${wheel.filename}`)),
+      1,
+    );
+  });
+
   test('upstream credentials (user:password) are sent; a slow upstream times out (504)', async () => {
     const secured = upstream.index('secured', 'html');
     secured.auth = 'alice:s3cret';
