@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real clients, reference servers and load tools used by NORA's
-# e2e tests and benchmarks (Docker/OCI, npm, PyPI side + benches).
+# e2e tests and benchmarks (Docker/OCI, npm, PyPI, Maven side + benches).
 #
 #   sudo scripts/install-test-clients.sh          # idempotent; 2nd run ~ seconds
 #
@@ -45,6 +45,9 @@ APT_PACKAGES=(
   twine python3-build python3-pip python3-setuptools python3-wheel python3-venv
   # Go modules side (bookworm: Go 1.19)
   golang-go
+  # Maven side: Debian's Maven 3.8.7 and Gradle 4.4.1 (~100 MB with its libraries; runs on the
+  # default JDK 17). Plugins come from the machine's local Maven repository (test/helpers/maven.ts).
+  maven gradle
 )
 ORAS_SUITE="trixie"
 # npm-side tools (versions measured on this machine; verdaccio 6.8.0 is the
@@ -280,6 +283,9 @@ report_tools() {
   report wheel python3-wheel "$py" "$py" -c 'import wheel; print(wheel.__version__)'
   report venv python3-venv "$py" "$py" -c 'import ensurepip, venv, sys; print(sys.version.split()[0])'
   report go golang-go go go version
+  report maven maven mvn mvn -v
+  # `gradle --version` also prints the JDK's version first: keep Gradle's own line.
+  report gradle gradle gradle sh -c 'gradle --version 2>/dev/null | grep "^Gradle"'
   if [ -n "$NPM_FAIL" ]; then
     for n in verdaccio pnpm yarn1 yarn-berry autocannon; do missing "$n" "$NPM_FAIL"; done
   else
