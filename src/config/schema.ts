@@ -184,6 +184,13 @@ export const repositorySchema = z
     protect_hosted_names: z.boolean().optional(),
     /** May anonymous clients read this repository? Overrides `[auth] anonymous_read` here. */
     anonymous_read: z.boolean().optional(),
+    /**
+     * maven hosted: which versions a deploy may carry — `release` (no `-SNAPSHOT`), `snapshot`
+     * (only `-SNAPSHOT`) or `mixed` (both; the default, as NORA's single maven-hosted).
+     */
+    version_policy: z.enum(['release', 'snapshot', 'mixed']).optional(),
+    /** maven hosted: timestamped builds kept per snapshot version (0 = keep all, the default). */
+    keep_snapshots: z.number().int().min(0).max(10_000).optional(),
   })
   .superRefine((repo, ctx) => {
     if (repo.kind === 'proxy' && repo.upstreams.length === 0) {

@@ -1,5 +1,6 @@
 /** THE registration point of formats: one entry per format. */
 import type { FormatModule } from './format.ts';
+import { mavenFormat } from './maven/index.ts';
 import { npmFormat } from './npm/index.ts';
 import { ociFormat } from './oci/index.ts';
 import { notYetBuilt } from './unavailable.ts';
@@ -8,7 +9,7 @@ export const FORMATS: readonly FormatModule[] = [
   ociFormat,
   npmFormat,
   notYetBuilt('pypi', '/simple'),
-  notYetBuilt('maven', '/maven2'),
+  mavenFormat,
   notYetBuilt('cargo', '/cargo'),
   notYetBuilt('go', '/go'),
   notYetBuilt('raw', '/raw'),

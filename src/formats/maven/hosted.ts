@@ -1,0 +1,480 @@
+/**
+ * Hosted Maven repositories: deploys (`PUT`, what `mvn deploy` and Gradle's `maven-publish`
+ * send), reads, checksums, generated metadata and deletes, over the blob store (bytes) and
+ * store.ts (one SQL row per file).
+ *
+ * - Version policy per repository (`release` | `snapshot` | `mixed`), like Nexus's.
+ * - Release files are immutable (a re-deploy of an existing path answers 409) unless
+ *   `immutable_releases = false`; snapshot files may be replaced.
+ * - Snapshot versions take timestamped builds (`demo-1.0-20261130.101010-3.jar`, mvn 3) and
+ *   non-unique files (`demo-1.0-SNAPSHOT.jar`, old Gradle); a read of the non-unique name answers
+ *   the newest build of that classifier/extension. `keep_snapshots = N` keeps the newest N builds.
+ * - md5/sha1/sha256/sha512 are computed while the body streams into the blob store and recorded:
+ *   checksum files are served from the row, never stored.
+ * - `maven-metadata.xml` is derived from the rows when asked for (artifact, snapshot-version and
+ *   group/plugin levels): never read-modify-write, so concurrent deploys of different versions all
+ *   appear. The POM of a deploy is parsed (bounded, DOCTYPE refused, entities off) only for its
+ *   `<packaging>` and plugin prefix.
+ */
+import type { Readable } from 'node:stream';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
+import { RegistryError } from '../../core/errors.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
+import {
+  fileCoordinate,
+  isSnapshotVersion,
+  type MavenFileCoordinate,
+  pluginPrefix,
+  timestampedVersion,
+} from './coordinates.ts';
+import type {
+  ChecksumName,
+  MavenMetadata,
+  MavenSource,
+  OpenedMavenFile,
+  PluginEntry,
+  SnapshotVersion,
+} from './model.ts';
+import { type MavenStore, releaseConflict, type StoredMavenFile } from './store.ts';
+
+/** `version_policy` of a hosted repository. */
+export type VersionPolicy = 'release' | 'snapshot' | 'mixed';
+
+/** The settings a deploy obeys, read per request (a SIGHUP reload applies at once). */
+export interface DeploySettings {
+  readonly versionPolicy: VersionPolicy;
+  /** Timestamped builds kept per snapshot version; 0 keeps all. */
+  readonly keepSnapshots: number;
+  readonly immutableReleases: boolean;
+  /** Largest body, bytes (413 past it). */
+  readonly maxBytes: number;
+}
+
+/** Largest POM we parse for its packaging and plugin prefix (a bigger one is refused, 400). */
+export const MAX_POM_BYTES = 4 * 1024 * 1024;
+
+/** Compares two Maven versions; negative when `a` sorts before `b`. */
+export type VersionComparator = (a: string, b: string) => number;
+
+export interface MavenHostedDeps {
+  readonly store: MavenStore;
+  readonly blobs: BlobStore;
+  /** Maven's version order (ComparableVersion). */
+  readonly compareVersions: VersionComparator;
+}
+
+export interface DeployResult {
+  /** false when the path already held a file (a snapshot replaced). */
+  readonly created: boolean;
+  /** Paths of old snapshot builds removed by `keep_snapshots`. */
+  readonly pruned: readonly string[];
+}
+
+export class MavenHosted implements MavenSource {
+  readonly #deps: MavenHostedDeps;
+
+  constructor(deps: MavenHostedDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * The stored file at `path`; the non-unique name of a snapshot file answers the newest build of
+   * its classifier/extension. Undefined when absent (or not a layout path).
+   */
+  async openFile(repo: Repository, path: string): Promise<OpenedMavenFile | undefined> {
+    const row = await this.#row(repo, path);
+    return row === undefined ? undefined : this.#opened(row);
+  }
+
+  async #row(repo: Repository, path: string): Promise<StoredMavenFile | undefined> {
+    const coordinate = fileCoordinate(path.split('/'), path);
+    if (
+      coordinate !== undefined &&
+      coordinate.snapshot === undefined &&
+      isSnapshotVersion(coordinate.version)
+    ) {
+      return this.#deps.store.newestSnapshotFile(
+        repo.name,
+        coordinate.groupId,
+        coordinate.artifactId,
+        coordinate.version,
+        coordinate.classifier,
+        coordinate.extension,
+      );
+    }
+    return this.#deps.store.file(repo.name, path);
+  }
+
+  #opened(row: StoredMavenFile): OpenedMavenFile {
+    const digest = parseDigest(row.digest);
+    const blobs = this.#deps.blobs;
+    return {
+      size: row.size,
+      checksums: { md5: row.md5, sha1: row.sha1, sha256: row.sha256, sha512: row.sha512 },
+      modifiedAt: row.updated_at,
+      open: (range) => blobs.open(digest, range),
+    };
+  }
+
+  /**
+   * The metadata of `dir`: snapshot-version level when `dir` is `<g>/<a>/<x>-SNAPSHOT` with files,
+   * else artifact level when `dir` is `<g>/<a>` with files, else group level (plugins of the
+   * groupId `dir`), else undefined.
+   */
+  async metadata(repo: Repository, dir: string): Promise<MavenMetadata | undefined> {
+    const segments = dir === '' ? [] : dir.split('/');
+    const last = segments.at(-1);
+    if (last !== undefined && segments.length >= 3 && isSnapshotVersion(last)) {
+      const groupId = segments.slice(0, -2).join('.');
+      const artifactId = segments.at(-2) ?? '';
+      const rows = await this.#deps.store.versionFiles(repo.name, groupId, artifactId, last);
+      if (rows.length > 0) return snapshotMetadata(groupId, artifactId, last, rows);
+    }
+    if (last !== undefined && segments.length >= 2) {
+      const groupId = segments.slice(0, -1).join('.');
+      const versions = await this.#deps.store.versions(repo.name, groupId, last);
+      if (versions.length > 0) {
+        return artifactMetadata(groupId, last, versions, this.#deps.compareVersions);
+      }
+    }
+    if (segments.length >= 1) {
+      const rows = await this.#deps.store.plugins(repo.name, segments.join('.'));
+      if (rows.length > 0) return pluginMetadata(rows);
+    }
+    return undefined;
+  }
+
+  /**
+   * Deploys one file (`coordinate`, parsed from the PUT path) from `body`. Refuses: a version the
+   * repository's policy excludes (400), an existing release file when immutable (409, before the
+   * body is read, and again atomically at commit), a body past `maxBytes` (413), a POM that is
+   * malformed, has a DOCTYPE or exceeds MAX_POM_BYTES (400). Nothing is recorded on failure.
+   */
+  async deploy(
+    repo: Repository,
+    coordinate: MavenFileCoordinate,
+    body: Readable,
+    settings: DeploySettings,
+  ): Promise<DeployResult> {
+    const snapshot = isSnapshotVersion(coordinate.version);
+    if (settings.versionPolicy === 'release' && snapshot) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `repository "${repo.name}" takes release versions only (version_policy = release), not ${coordinate.version}`,
+      );
+    }
+    if (settings.versionPolicy === 'snapshot' && !snapshot) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `repository "${repo.name}" takes snapshot versions only (version_policy = snapshot), not ${coordinate.version}`,
+      );
+    }
+    const immutable = !snapshot && settings.immutableReleases;
+    const existing = await this.#deps.store.file(repo.name, coordinate.path);
+    if (existing && immutable) throw releaseConflict(coordinate.path);
+    const ingested = await this.#deps.blobs.ingest(body, {
+      hashes: ['md5', 'sha1', 'sha512'],
+      maxBytes: settings.maxBytes,
+    });
+    const pom =
+      coordinate.extension === 'pom'
+        ? await this.#pomFacts(ingested.digest, coordinate.artifactId)
+        : undefined;
+    const hex = (name: 'md5' | 'sha1' | 'sha256' | 'sha512') => ingested.hashes[name] ?? '';
+    const pruned = await this.#deps.store.put(
+      repo.name,
+      {
+        repo: repo.name,
+        path: coordinate.path,
+        group_id: coordinate.groupId,
+        artifact_id: coordinate.artifactId,
+        version: coordinate.version,
+        classifier: coordinate.classifier,
+        extension: coordinate.extension,
+        snapshot_ts: coordinate.snapshot?.timestamp ?? null,
+        build_number: coordinate.snapshot?.buildNumber ?? null,
+        digest: formatDigest(ingested.digest),
+        size: ingested.size,
+        md5: hex('md5'),
+        sha1: hex('sha1'),
+        sha256: hex('sha256'),
+        sha512: hex('sha512'),
+        packaging: pom?.packaging ?? null,
+        plugin_prefix: pom?.prefix ?? null,
+        plugin_name: pom?.name ?? null,
+      },
+      { immutable, keepSnapshots: snapshot ? settings.keepSnapshots : 0 },
+    );
+    return { created: existing === undefined, pruned };
+  }
+
+  /**
+   * Compares an uploaded checksum file of `path` (text: the hex, optionally followed by a file
+   * name, as `sha1sum` writes it) with the hash recorded at ingest. Returns 'match', 'mismatch',
+   * or 'unknown' when no such file is stored (nothing to compare).
+   */
+  async compareChecksum(
+    repo: Repository,
+    path: string,
+    algorithm: ChecksumName,
+    text: string,
+  ): Promise<'match' | 'mismatch' | 'unknown'> {
+    const row = await this.#row(repo, path);
+    if (!row) return 'unknown';
+    const sent = text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+    return sent === row[algorithm] ? 'match' : 'mismatch';
+  }
+
+  /**
+   * Deletes what a DELETE path names: a directory `<g>/<a>` (the whole artifact, when it exists)
+   * or `<g>/<a>/<version>` (one version), or one file. Throws NOT_FOUND when nothing matched.
+   * Metadata is derived from the rows, so it is regenerated by construction.
+   */
+  async remove(
+    repo: Repository,
+    target: { kind: 'dir'; segments: readonly string[] } | { kind: 'file'; path: string },
+  ): Promise<{ removed: number; what: string }> {
+    const store = this.#deps.store;
+    if (target.kind === 'file') {
+      const removed = await store.delete(repo.name, { path: target.path });
+      if (removed === 0) throw new RegistryError('NOT_FOUND', `${target.path} not found`);
+      return { removed, what: target.path };
+    }
+    const segments = target.segments;
+    if (segments.length >= 2) {
+      const groupId = segments.slice(0, -1).join('.');
+      const artifactId = segments.at(-1) ?? '';
+      if (await store.hasArtifact(repo.name, groupId, artifactId)) {
+        const removed = await store.delete(repo.name, { groupId, artifactId });
+        return { removed, what: `${groupId}:${artifactId}` };
+      }
+    }
+    if (segments.length >= 3) {
+      const groupId = segments.slice(0, -2).join('.');
+      const artifactId = segments.at(-2) ?? '';
+      const version = segments.at(-1) ?? '';
+      const removed = await store.delete(repo.name, { groupId, artifactId, version });
+      if (removed > 0) return { removed, what: `${groupId}:${artifactId}:${version}` };
+    }
+    throw new RegistryError(
+      'NOT_FOUND',
+      `${segments.join('/')}/ is neither a stored artifact (<groupId dirs>/<artifactId>/) nor a stored version (…/<artifactId>/<version>/)`,
+    );
+  }
+
+  /** True when `repo` holds any file of groupId:artifactId (the dependency-confusion guard). */
+  claims(repo: Repository, groupId: string, artifactId: string): Promise<boolean> {
+    return this.#deps.store.hasArtifact(repo.name, groupId, artifactId);
+  }
+
+  async #pomFacts(digest: Digest, artifactId: string): Promise<PomFacts> {
+    const stream = await this.#deps.blobs.open(digest);
+    let bytes: Buffer;
+    try {
+      bytes = await readAllBounded(stream, MAX_POM_BYTES, 'POM');
+    } catch (err) {
+      stream.destroy();
+      if (err instanceof RegistryError && err.code === 'TOO_LARGE') {
+        throw new RegistryError('BAD_REQUEST', `POM larger than ${MAX_POM_BYTES} bytes`);
+      }
+      throw err;
+    }
+    return parsePomFacts(bytes.toString('utf8'), artifactId);
+  }
+}
+
+/** What a deploy records of a POM. */
+export interface PomFacts {
+  readonly packaging: string;
+  /** `maven-plugin` packaging only. */
+  readonly prefix: string | undefined;
+  readonly name: string | undefined;
+}
+
+const pomParser = new XMLParser({
+  processEntities: false,
+  ignoreAttributes: true,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  parseTagValue: false,
+  isArray: (name) => name === 'plugin',
+});
+
+/**
+ * `<packaging>` (default `jar`), and for `maven-plugin` packaging its goal prefix (the
+ * maven-plugin-plugin's `<goalPrefix>` when the POM sets it, else derived from the artifactId as
+ * Maven does) and `<name>`. Throws BAD_REQUEST for a DOCTYPE/ENTITY declaration or malformed XML.
+ */
+export function parsePomFacts(text: string, artifactId: string): PomFacts {
+  if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
+    throw new RegistryError('BAD_REQUEST', 'POM must not contain a DOCTYPE or ENTITY declaration');
+  }
+  // fast-xml-validator (the successor) is not a dependency; this validator is what ships with
+  // fast-xml-parser 5 and is enough for well-formedness.
+  // eslint-disable-next-line @typescript-eslint/no-deprecated
+  const valid = XMLValidator.validate(text);
+  if (valid !== true) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `POM is not well-formed XML (line ${valid.err.line}: ${valid.err.msg})`,
+    );
+  }
+  const doc = pomParser.parse(text) as Record<string, unknown>;
+  const project = asRecord(doc['project']);
+  if (!project) throw new RegistryError('BAD_REQUEST', 'POM has no <project> element');
+  const packaging = text1(project['packaging']) ?? 'jar';
+  if (packaging !== 'maven-plugin') return { packaging, prefix: undefined, name: undefined };
+  const plugins = asRecord(asRecord(project['build'])?.['plugins'])?.['plugin'];
+  let prefix: string | undefined;
+  if (Array.isArray(plugins)) {
+    for (const plugin of plugins) {
+      const entry = asRecord(plugin);
+      if (text1(entry?.['artifactId']) !== 'maven-plugin-plugin') continue;
+      const configured = text1(asRecord(entry?.['configuration'])?.['goalPrefix']);
+      if (configured !== undefined && /^[A-Za-z0-9_.-]{1,128}$/.test(configured)) {
+        prefix = configured;
+      }
+    }
+  }
+  return {
+    packaging,
+    prefix: prefix ?? pluginPrefix(artifactId),
+    name: text1(project['name'])?.slice(0, 512),
+  };
+}
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+function text1(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const trimmed = value.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+/** `yyyyMMddHHmmss` (UTC) of a time in ms: metadata's `lastUpdated`. */
+export function metadataTimestamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+function emptyMetadata(): MavenMetadata {
+  return {
+    groupId: undefined,
+    artifactId: undefined,
+    version: undefined,
+    versions: [],
+    latest: undefined,
+    release: undefined,
+    lastUpdated: undefined,
+    snapshot: undefined,
+    snapshotVersions: [],
+    plugins: [],
+  };
+}
+
+/** Artifact level: every version in Maven order, `latest`, `release` (newest non-snapshot). */
+export function artifactMetadata(
+  groupId: string,
+  artifactId: string,
+  versions: readonly { version: string; updatedAt: number }[],
+  compare: VersionComparator,
+): MavenMetadata {
+  const sorted = versions.map((v) => v.version).sort(compare);
+  const releases = sorted.filter((v) => !isSnapshotVersion(v));
+  return {
+    ...emptyMetadata(),
+    groupId,
+    artifactId,
+    versions: sorted,
+    latest: sorted.at(-1),
+    release: releases.at(-1),
+    lastUpdated: metadataTimestamp(Math.max(...versions.map((v) => v.updatedAt))),
+  };
+}
+
+/**
+ * Snapshot-version level: the newest timestamped build (`snapshot`), and per
+ * classifier/extension its newest file (`snapshotVersions`); a non-unique file counts where no
+ * build of its classifier/extension exists.
+ */
+export function snapshotMetadata(
+  groupId: string,
+  artifactId: string,
+  version: string,
+  rows: readonly StoredMavenFile[],
+): MavenMetadata {
+  let newest: StoredMavenFile | undefined;
+  const byKind = new Map<string, StoredMavenFile>();
+  for (const row of rows) {
+    if (
+      row.snapshot_ts !== null &&
+      (newest === undefined || (row.build_number ?? 0) > (newest.build_number ?? 0))
+    ) {
+      newest = row;
+    }
+    const key = `${row.classifier}\n${row.extension}`;
+    const current = byKind.get(key);
+    if (current === undefined || newerFile(row, current)) byKind.set(key, row);
+  }
+  const snapshotVersions: SnapshotVersion[] = [...byKind.values()]
+    .sort(
+      (a, b) => a.extension.localeCompare(b.extension) || a.classifier.localeCompare(b.classifier),
+    )
+    .map((row) => ({
+      classifier: row.classifier === '' ? undefined : row.classifier,
+      extension: row.extension,
+      value:
+        row.snapshot_ts === null
+          ? version
+          : timestampedVersion(version, row.snapshot_ts, row.build_number ?? 0),
+      updated: metadataTimestamp(row.updated_at),
+    }));
+  return {
+    ...emptyMetadata(),
+    groupId,
+    artifactId,
+    version,
+    lastUpdated: metadataTimestamp(Math.max(...rows.map((r) => r.updated_at))),
+    snapshot:
+      newest === undefined || newest.snapshot_ts === null
+        ? undefined
+        : { timestamp: newest.snapshot_ts, buildNumber: newest.build_number ?? 0 },
+    snapshotVersions,
+  };
+}
+
+/** A timestamped build beats a non-unique file; between builds the higher number wins. */
+function newerFile(a: StoredMavenFile, b: StoredMavenFile): boolean {
+  if (a.snapshot_ts !== null && b.snapshot_ts === null) return true;
+  if (a.snapshot_ts === null && b.snapshot_ts !== null) return false;
+  if (a.snapshot_ts === null) return a.updated_at > b.updated_at;
+  return (
+    (a.build_number ?? 0) > (b.build_number ?? 0) ||
+    ((a.build_number ?? 0) === (b.build_number ?? 0) && a.snapshot_ts > (b.snapshot_ts ?? ''))
+  );
+}
+
+/** Group level: one `<plugin>` per plugin artifactId (its newest POM's prefix and name). */
+export function pluginMetadata(rows: readonly StoredMavenFile[]): MavenMetadata {
+  const byArtifact = new Map<string, StoredMavenFile>();
+  for (const row of rows) {
+    const current = byArtifact.get(row.artifact_id);
+    if (current === undefined || row.updated_at > current.updated_at) {
+      byArtifact.set(row.artifact_id, row);
+    }
+  }
+  const plugins: PluginEntry[] = [...byArtifact.values()]
+    .sort((a, b) => a.artifact_id.localeCompare(b.artifact_id))
+    .map((row) => ({
+      name: row.plugin_name ?? undefined,
+      prefix: row.plugin_prefix ?? pluginPrefix(row.artifact_id),
+      artifactId: row.artifact_id,
+    }));
+  return { ...emptyMetadata(), plugins };
+}

@@ -1,0 +1,210 @@
+/**
+ * HTTP edge of Maven repositories: one wildcard route per mount (`/maven2` for the default group
+ * `maven`, `/repository/<name>` for named Maven repositories). Paths are parsed by
+ * coordinates.ts; everything protocol-level is in service.ts. Errors leave as one line of plain
+ * text; a 401 carries `WWW-Authenticate: Basic` (Maven's HTTP transport only sends credentials
+ * after a challenge).
+ *
+ *   GET/HEAD  <p>/<path>                       file (Content-Type by extension, Range, ETag, 304)
+ *   GET/HEAD  <p>/<path>.md5|.sha1|.sha256|.sha512   computed checksums (hex)
+ *   GET/HEAD  <p>/<dir>/maven-metadata.xml (+ checksums)   generated
+ *   PUT       <p>/<path>                       deploy (checksums verified, metadata ignored)
+ *   DELETE    <p>/<g>/<a>/ | <p>/<g>/<a>/<v>/ | <p>/<file>   delete an artifact, a version, a file
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppConfig } from '../../config/schema.ts';
+import { RegistryError, toRegistryError } from '../../core/errors.ts';
+import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
+import { sendBody } from '../../http/send-body.ts';
+import { rawPath, useRawBodies } from '../../http/request.ts';
+import type { Repository } from '../../repos/repository.ts';
+import { parseMavenPath } from './coordinates.ts';
+import type { MavenDocument, MavenService } from './service.ts';
+import type { OpenedMavenFile } from './model.ts';
+
+export interface MavenRouteDeps {
+  readonly service: MavenService;
+  readonly config: () => AppConfig;
+}
+
+export const BASIC_CHALLENGE = 'Basic realm="nora"';
+
+export function registerMavenRoutes(
+  scope: FastifyInstance,
+  mounts: readonly { prefix: string; repo: Repository }[],
+  deps: MavenRouteDeps,
+): void {
+  useRawBodies(scope);
+  scope.setErrorHandler((err, request, reply) => {
+    const error = toRegistryError(err);
+    if (error.status >= 500 && ![501, 502, 504].includes(error.status)) {
+      request.log.error({ err }, 'maven request failed');
+    }
+    const headers: Record<string, string> = { ...(error.headers ?? {}) };
+    if (error.status === 401) headers['www-authenticate'] = BASIC_CHALLENGE;
+    return reply
+      .code(error.status)
+      .headers(headers)
+      .type('text/plain; charset=utf-8')
+      .send(`${error.message.replace(/[\r\n]+/g, ' ')}\n`);
+  });
+  for (const { prefix, repo } of mounts) {
+    const handler = async (request: FastifyRequest, reply: FastifyReply) =>
+      dispatch(repo, rawPath(request).slice(prefix.length), request, reply, deps);
+    scope.all(prefix, handler);
+    scope.all(`${prefix}/*`, handler);
+  }
+}
+
+async function dispatch(
+  repo: Repository,
+  rest: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: MavenRouteDeps,
+): Promise<unknown> {
+  const { service } = deps;
+  const method = request.method;
+  const parsed = parseMavenPath(rest);
+  switch (method) {
+    case 'GET':
+    case 'HEAD': {
+      const result = await service.read(repo, parsed, request.principal);
+      if (result.kind === 'document') return sendDocument(result.document, request, reply);
+      return sendFile(result.file, parsed.kind === 'file' ? parsed.path : '', request, reply);
+    }
+    case 'PUT': {
+      const encoding = request.headers['content-encoding'];
+      if (encoding !== undefined && encoding !== 'identity') {
+        throw new RegistryError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          `unsupported content-encoding: ${encoding}`,
+        );
+      }
+      const declared = request.headers['content-length'];
+      const answer = await service.deploy(
+        repo,
+        parsed,
+        request.raw,
+        request.principal,
+        declared === undefined ? undefined : Number(declared),
+      );
+      return reply
+        .code(answer.status)
+        .type('text/plain; charset=utf-8')
+        .send(`${answer.message}\n`);
+    }
+    case 'DELETE': {
+      const message = await service.remove(repo, parsed, request.principal);
+      return reply.code(200).type('text/plain; charset=utf-8').send(`${message}\n`);
+    }
+    default:
+      throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
+        headers: { allow: 'GET, HEAD, PUT, DELETE' },
+      });
+  }
+}
+
+/** Content-Type by extension (the last one: `.jar.asc` is a signature, text). */
+export function contentTypeOf(path: string): string {
+  const name = path.slice(path.lastIndexOf('/') + 1).toLowerCase();
+  if (name.endsWith('.tar.gz')) return 'application/gzip';
+  const ext = name.slice(name.lastIndexOf('.') + 1);
+  switch (ext) {
+    case 'jar':
+    case 'war':
+    case 'ear':
+    case 'rar':
+    case 'aar':
+      return 'application/java-archive';
+    case 'pom':
+    case 'xml':
+      return 'application/xml';
+    case 'asc':
+    case 'md5':
+    case 'sha1':
+    case 'sha256':
+    case 'sha512':
+    case 'txt':
+      return 'text/plain';
+    case 'module':
+    case 'json':
+      return 'application/json';
+    case 'zip':
+      return 'application/zip';
+    case 'gz':
+    case 'tgz':
+      return 'application/gzip';
+    default:
+      return 'application/octet-stream';
+  }
+}
+
+function notModified(
+  request: FastifyRequest,
+  etag: string,
+  modifiedAt: number | undefined,
+): boolean {
+  const ifNoneMatch = request.headers['if-none-match'];
+  if (ifNoneMatch !== undefined) {
+    return ifNoneMatch
+      .split(',')
+      .map((t) => t.trim().replace(/^W\//, ''))
+      .some((t) => t === etag || t === '*');
+  }
+  const since = request.headers['if-modified-since'];
+  if (since !== undefined && modifiedAt !== undefined) {
+    const when = Date.parse(since);
+    return Number.isFinite(when) && Math.floor(modifiedAt / 1000) * 1000 <= when;
+  }
+  return false;
+}
+
+function sendDocument(
+  document: MavenDocument,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const etag = `"${document.sha1}"`;
+  void reply
+    .header('etag', etag)
+    .header('cache-control', 'no-cache')
+    .type(document.contentType === 'text/plain' ? 'text/plain; charset=utf-8' : 'application/xml');
+  if (document.modifiedAt !== undefined) {
+    void reply.header('last-modified', new Date(document.modifiedAt).toUTCString());
+  }
+  if (notModified(request, etag, document.modifiedAt)) return reply.code(304).send();
+  void reply.header('content-length', document.body.length);
+  return reply.send(request.method === 'HEAD' ? undefined : document.body);
+}
+
+async function sendFile(
+  file: OpenedMavenFile,
+  path: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const etag = `"${file.checksums.sha1}"`;
+  void reply
+    .type(contentTypeOf(path))
+    .header('accept-ranges', 'bytes')
+    .header('etag', etag)
+    .header('last-modified', new Date(file.modifiedAt).toUTCString());
+  if (notModified(request, etag, file.modifiedAt)) return reply.code(304).send();
+  const size = file.size;
+  const range = parseRange(request.headers.range, size);
+  if (range.kind === 'unsatisfiable') {
+    return reply.code(416).header('content-range', `bytes */${size}`).send();
+  }
+  if (range.kind === 'range') {
+    void reply
+      .code(206)
+      .header('content-range', contentRangeHeader(range.range, size))
+      .header('content-length', range.range.end - range.range.start + 1);
+    if (request.method === 'HEAD') return reply.send();
+    return sendBody(reply, await file.open(range.range));
+  }
+  void reply.header('content-length', size);
+  if (request.method === 'HEAD') return reply.send();
+  return sendBody(reply, await file.open());
+}

@@ -1,0 +1,287 @@
+/**
+ * The Maven repository service: reads (files, checksums, generated metadata), deploys and
+ * deletes over hosted, proxy and group repositories. No HTTP types here: routes.ts translates.
+ *
+ * Every operation authorizes first (`access.authorize(principal, repo, action, path)` with the
+ * repository-relative layout path of the thing touched — the target file's path for a checksum —
+ * so `[[auth.rules]] paths = ["com/example/**"]` covers a groupId's subtree), before any body is
+ * read. Writes land in the repository's write target (a group's write member; a proxy refuses
+ * with 405) and are authorized on the addressed repository and on the target.
+ */
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { AccessControl, Action, Principal } from '../../auth/access.ts';
+import type { AppConfig } from '../../config/schema.ts';
+import { RegistryError } from '../../core/errors.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
+import { type MavenPath } from './coordinates.ts';
+import type { MavenHosted, VersionPolicy } from './hosted.ts';
+import {
+  type ChecksumName,
+  type MavenMetadata,
+  type MavenSource,
+  type OpenedMavenFile,
+} from './model.ts';
+
+const MB = 1024 * 1024;
+/** An uploaded checksum file: a hex digest and maybe a file name. */
+const MAX_CHECKSUM_BODY = 4096;
+/** An uploaded maven-metadata.xml is read and discarded: bounded. */
+const MAX_METADATA_BODY = 16 * MB;
+
+/** Per-repository settings of a hosted Maven repository. */
+export interface HostedSettings {
+  readonly versionPolicy: VersionPolicy;
+  readonly keepSnapshots: number;
+}
+
+export interface MavenServiceDeps {
+  readonly hosted: MavenHosted;
+  readonly repositories: RepositoryRegistry;
+  readonly access: AccessControl;
+  readonly config: () => AppConfig;
+  /** The settings of a hosted repository (its `[[repositories]]` entry or the defaults). */
+  readonly settingsOf: (repo: Repository) => HostedSettings;
+  /** The MavenSource of a proxy or group repository. */
+  readonly sourceOf: (repo: Repository) => MavenSource;
+  /** Renders metadata to its XML bytes (metadata.ts). */
+  readonly render: (metadata: MavenMetadata) => Buffer;
+}
+
+/** A generated document (metadata XML, or a checksum's hex). */
+export interface MavenDocument {
+  readonly body: Buffer;
+  /** `application/xml` or `text/plain`. */
+  readonly contentType: string;
+  /** sha1 of the body, hex. */
+  readonly sha1: string;
+  /** ms since the epoch, when known. */
+  readonly modifiedAt: number | undefined;
+}
+
+export type MavenReadResult =
+  | { readonly kind: 'file'; readonly file: OpenedMavenFile }
+  | { readonly kind: 'document'; readonly document: MavenDocument };
+
+/** What a PUT did: 201 for a new file, 200 when it replaced one or was accepted and ignored. */
+export interface DeployAnswer {
+  readonly status: 200 | 201;
+  readonly message: string;
+}
+
+export class MavenService {
+  readonly #deps: MavenServiceDeps;
+
+  constructor(deps: MavenServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /** Throws UNAUTHORIZED/DENIED unless `principal` may `action` `path` in `repo`. */
+  authorize(
+    principal: Principal,
+    repo: Repository,
+    action: Action,
+    path: string | undefined,
+    via?: Repository,
+  ): void {
+    this.#deps.access.authorize(principal, repo, action, path, { via });
+  }
+
+  /** The MavenSource answering reads of `repo`. */
+  sourceOf(repo: Repository): MavenSource {
+    return repo.kind === 'hosted' ? this.#deps.hosted : this.#deps.sourceOf(repo);
+  }
+
+  /**
+   * `GET`/`HEAD` of a file, a checksum (`<file>.<alg>`, served from the hashes computed at
+   * ingest) or a generated `maven-metadata.xml`. Throws NOT_FOUND when absent, BAD_REQUEST for a
+   * directory or the root (no listings).
+   */
+  async read(repo: Repository, parsed: MavenPath, principal: Principal): Promise<MavenReadResult> {
+    if (parsed.kind === 'root' || parsed.kind === 'dir') {
+      this.authorize(principal, repo, 'read', parsed.kind === 'dir' ? parsed.path : undefined);
+      throw new RegistryError('NOT_FOUND', 'directory listings are not served');
+    }
+    const target = parsed.kind === 'checksum' ? parsed.target : parsed;
+    this.authorize(principal, repo, 'read', target.path);
+    const source = this.sourceOf(repo);
+    if (target.kind === 'metadata') {
+      const document = await this.#metadataDocument(source, repo, target.dir);
+      if (parsed.kind !== 'checksum') return { kind: 'document', document };
+      return {
+        kind: 'document',
+        document: checksumDocument(hashHex(parsed.algorithm, document.body), document.modifiedAt),
+      };
+    }
+    const file = await source.openFile(repo, target.path);
+    if (!file) throw new RegistryError('NOT_FOUND', `${target.path} not found in ${repo.name}`);
+    if (parsed.kind !== 'checksum') return { kind: 'file', file };
+    return {
+      kind: 'document',
+      document: checksumDocument(file.checksums[parsed.algorithm], file.modifiedAt),
+    };
+  }
+
+  async #metadataDocument(
+    source: MavenSource,
+    repo: Repository,
+    dir: string,
+  ): Promise<MavenDocument> {
+    const metadata = await source.metadata(repo, dir);
+    if (!metadata) {
+      throw new RegistryError(
+        'NOT_FOUND',
+        `${dir === '' ? '' : `${dir}/`}maven-metadata.xml not found in ${repo.name}`,
+      );
+    }
+    const body = this.#deps.render(metadata);
+    return {
+      body,
+      contentType: 'application/xml',
+      sha1: hashHex('sha1', body),
+      modifiedAt: parseMetadataTime(metadata.lastUpdated),
+    };
+  }
+
+  /**
+   * `PUT`: deploys a file to the write target of `repo`; compares an uploaded checksum file with
+   * the recorded hash (400 on mismatch when `checksum_verify`; never stored); accepts and ignores
+   * an uploaded `maven-metadata.xml` and its checksums (metadata is generated). Refuses a path
+   * that is not a Maven coordinate (400), a proxy (405), a declared length past `max_upload_mb`
+   * (413, before reading).
+   */
+  async deploy(
+    repo: Repository,
+    parsed: MavenPath,
+    body: Readable,
+    principal: Principal,
+    declaredLength: number | undefined,
+  ): Promise<DeployAnswer> {
+    if (parsed.kind === 'root' || parsed.kind === 'dir') {
+      throw new RegistryError('BAD_REQUEST', 'a deploy needs a file path, not a directory');
+    }
+    const authPath = parsed.kind === 'checksum' ? parsed.target.path : parsed.path;
+    const target = this.#writeTarget(repo, principal, 'write', authPath);
+    const maven = this.#deps.config().maven;
+    if (
+      parsed.kind === 'metadata' ||
+      (parsed.kind === 'checksum' && parsed.target.kind === 'metadata')
+    ) {
+      await readAllBounded(body, MAX_METADATA_BODY, 'maven-metadata.xml');
+      return { status: 201, message: 'accepted and ignored: maven-metadata.xml is generated' };
+    }
+    if (parsed.kind === 'checksum') {
+      const text = (await readAllBounded(body, MAX_CHECKSUM_BODY, 'checksum file')).toString(
+        'utf8',
+      );
+      const outcome = await this.#deps.hosted.compareChecksum(
+        target,
+        parsed.target.path,
+        parsed.algorithm,
+        text,
+      );
+      if (outcome === 'mismatch' && maven.checksum_verify) {
+        throw new RegistryError(
+          'BAD_REQUEST',
+          `checksum mismatch: the uploaded ${parsed.algorithm} of ${parsed.target.path} does not match the stored file`,
+        );
+      }
+      return {
+        status: 201,
+        message:
+          outcome === 'unknown'
+            ? 'checksum accepted (no such file to compare yet); checksums are computed, not stored'
+            : 'checksum verified; checksums are computed, not stored',
+      };
+    }
+    const coordinate = parsed.coordinate;
+    if (!coordinate) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `${parsed.path} is not a Maven layout path (<groupId dirs>/<artifactId>/<version>/<artifactId>-<version>[-<classifier>].<extension>)`,
+      );
+    }
+    const maxBytes = maven.max_upload_mb * MB;
+    if (declaredLength !== undefined && declaredLength > maxBytes) {
+      throw new RegistryError(
+        'TOO_LARGE',
+        `${declaredLength} bytes exceed the deploy limit of ${maven.max_upload_mb} MB (max_upload_mb)`,
+      );
+    }
+    const settings = this.#deps.settingsOf(target);
+    const result = await this.#deps.hosted.deploy(target, coordinate, body, {
+      versionPolicy: settings.versionPolicy,
+      keepSnapshots: settings.keepSnapshots,
+      immutableReleases: maven.immutable_releases,
+      maxBytes,
+    });
+    return result.created
+      ? { status: 201, message: `stored ${coordinate.path}` }
+      : { status: 200, message: `replaced ${coordinate.path}` };
+  }
+
+  /**
+   * `DELETE` of `<g>/<a>/` (an artifact), `<g>/<a>/<version>/` (a version) or one file, in the
+   * write target of `repo`. Metadata is regenerated by construction.
+   */
+  async remove(repo: Repository, parsed: MavenPath, principal: Principal): Promise<string> {
+    if (parsed.kind === 'root') throw new RegistryError('BAD_REQUEST', 'nothing to delete here');
+    if (parsed.kind === 'metadata' || parsed.kind === 'checksum') {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        'metadata and checksums are generated: delete the version or artifact instead',
+      );
+    }
+    const target = this.#writeTarget(repo, principal, 'delete', parsed.path);
+    const { removed, what } = await this.#deps.hosted.remove(
+      target,
+      parsed.kind === 'dir'
+        ? { kind: 'dir', segments: parsed.segments }
+        : { kind: 'file', path: parsed.path },
+    );
+    return `deleted ${what} (${removed} file${removed === 1 ? '' : 's'})`;
+  }
+
+  /** The hosted repository a write through `repo` lands in, authorized on both. */
+  #writeTarget(repo: Repository, principal: Principal, action: Action, path: string): Repository {
+    const target = this.#deps.repositories.writeTarget(repo);
+    if (!target) {
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        repo.kind === 'proxy'
+          ? `repository "${repo.name}" is a read-only proxy`
+          : `group "${repo.name}" has no hosted member to write to`,
+        { headers: { allow: 'GET, HEAD' } },
+      );
+    }
+    if (target.name !== repo.name) this.authorize(principal, repo, action, path);
+    this.authorize(principal, target, action, path, target.name === repo.name ? undefined : repo);
+    return target;
+  }
+}
+
+function hashHex(algorithm: ChecksumName, body: Buffer): string {
+  return createHash(algorithm).update(body).digest('hex');
+}
+
+function checksumDocument(hex: string, modifiedAt: number | undefined): MavenDocument {
+  const body = Buffer.from(hex);
+  return { body, contentType: 'text/plain', sha1: hashHex('sha1', body), modifiedAt };
+}
+
+/** `yyyyMMddHHmmss` (UTC) → ms, or undefined. */
+export function parseMetadataTime(value: string | undefined): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(value ?? '');
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s] = m.map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  return Date.UTC(y, mo - 1, d, h, mi, s);
+}

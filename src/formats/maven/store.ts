@@ -1,0 +1,226 @@
+/**
+ * SQL metadata of hosted Maven repositories (table `maven_files`, migrations.ts). Each write is
+ * one transaction: a deploy that loses a race on an immutable release gets its 409 here, and a
+ * failed write leaves nothing behind. Metadata documents are derived from these rows on demand.
+ */
+import type { Kysely } from 'kysely';
+import { RegistryError } from '../../core/errors.ts';
+import type { MavenFilesTable, MavenTables } from './migrations.ts';
+
+export type StoredMavenFile = MavenFilesTable;
+
+/** A file row to record (timestamps are set by the store). */
+export type NewMavenFile = Omit<MavenFilesTable, 'created_at' | 'updated_at'>;
+
+export interface PutOptions {
+  /** Refuse (409) to replace an existing row at the same path. */
+  readonly immutable: boolean;
+  /** Keep only this many timestamped builds of the row's snapshot version (0 = all). */
+  readonly keepSnapshots: number;
+}
+
+export interface VersionSummary {
+  readonly version: string;
+  /** Newest `updated_at` of its files, ms. */
+  readonly updatedAt: number;
+}
+
+export class MavenStore {
+  readonly #db: Kysely<MavenTables>;
+
+  constructor(db: Kysely<MavenTables>) {
+    this.#db = db;
+  }
+
+  /** The row of `path` in `repo`, or undefined. */
+  file(repo: string, path: string): Promise<StoredMavenFile | undefined> {
+    return this.#db
+      .selectFrom('maven_files')
+      .selectAll()
+      .where('repo', '=', repo)
+      .where('path', '=', path)
+      .executeTakeFirst();
+  }
+
+  /**
+   * The newest file of a snapshot version for one classifier/extension: the highest timestamped
+   * build, or the non-unique file when it was written after that build (or no build exists).
+   */
+  async newestSnapshotFile(
+    repo: string,
+    groupId: string,
+    artifactId: string,
+    version: string,
+    classifier: string,
+    extension: string,
+  ): Promise<StoredMavenFile | undefined> {
+    const rows = await this.#db
+      .selectFrom('maven_files')
+      .selectAll()
+      .where('repo', '=', repo)
+      .where('group_id', '=', groupId)
+      .where('artifact_id', '=', artifactId)
+      .where('version', '=', version)
+      .where('classifier', '=', classifier)
+      .where('extension', '=', extension)
+      .execute();
+    let build: StoredMavenFile | undefined;
+    let plain: StoredMavenFile | undefined;
+    for (const row of rows) {
+      if (row.snapshot_ts === null) plain = row;
+      else if (build === undefined || compareBuilds(row, build) > 0) build = row;
+    }
+    if (build && plain) return plain.updated_at > build.updated_at ? plain : build;
+    return build ?? plain;
+  }
+
+  /**
+   * Records a file. With `immutable`, an existing row at the path is a 409 (checked inside the
+   * transaction, so of two racing deploys of one release file exactly one wins). Then prunes old
+   * timestamped builds past `keepSnapshots`; returns the paths pruned.
+   */
+  async put(repo: string, row: NewMavenFile, options: PutOptions): Promise<string[]> {
+    return this.#db.transaction().execute(async (trx) => {
+      const now = Date.now();
+      const existing = await trx
+        .selectFrom('maven_files')
+        .select(['created_at'])
+        .where('repo', '=', repo)
+        .where('path', '=', row.path)
+        .executeTakeFirst();
+      if (existing && options.immutable) throw releaseConflict(row.path);
+      if (existing) {
+        await trx
+          .updateTable('maven_files')
+          .set({ ...row, repo, updated_at: now })
+          .where('repo', '=', repo)
+          .where('path', '=', row.path)
+          .execute();
+      } else {
+        await trx
+          .insertInto('maven_files')
+          .values({ ...row, repo, created_at: now, updated_at: now })
+          .execute();
+      }
+      if (row.snapshot_ts === null || options.keepSnapshots <= 0) return [];
+      const builds = await trx
+        .selectFrom('maven_files')
+        .select(['snapshot_ts', 'build_number'])
+        .distinct()
+        .where('repo', '=', repo)
+        .where('group_id', '=', row.group_id)
+        .where('artifact_id', '=', row.artifact_id)
+        .where('version', '=', row.version)
+        .where('snapshot_ts', 'is not', null)
+        .execute();
+      builds.sort((a, b) => compareBuilds(b, a));
+      const pruned: string[] = [];
+      for (const old of builds.slice(options.keepSnapshots)) {
+        const doomed = await trx
+          .deleteFrom('maven_files')
+          .where('repo', '=', repo)
+          .where('group_id', '=', row.group_id)
+          .where('artifact_id', '=', row.artifact_id)
+          .where('version', '=', row.version)
+          .where('snapshot_ts', '=', old.snapshot_ts)
+          .where('build_number', '=', old.build_number)
+          .returning('path')
+          .execute();
+        pruned.push(...doomed.map((d) => d.path));
+      }
+      return pruned;
+    });
+  }
+
+  /** Versions of an artifact with their newest file time (unordered). */
+  async versions(repo: string, groupId: string, artifactId: string): Promise<VersionSummary[]> {
+    const rows = await this.#db
+      .selectFrom('maven_files')
+      .select(['version', (eb) => eb.fn.max('updated_at').as('updated_at')])
+      .where('repo', '=', repo)
+      .where('group_id', '=', groupId)
+      .where('artifact_id', '=', artifactId)
+      .groupBy('version')
+      .execute();
+    return rows.map((r) => ({ version: r.version, updatedAt: r.updated_at }));
+  }
+
+  /** Every file of one version. */
+  versionFiles(
+    repo: string,
+    groupId: string,
+    artifactId: string,
+    version: string,
+  ): Promise<StoredMavenFile[]> {
+    return this.#db
+      .selectFrom('maven_files')
+      .selectAll()
+      .where('repo', '=', repo)
+      .where('group_id', '=', groupId)
+      .where('artifact_id', '=', artifactId)
+      .where('version', '=', version)
+      .execute();
+  }
+
+  /** POM rows of `maven-plugin` packaging in a groupId (group-level metadata). */
+  plugins(repo: string, groupId: string): Promise<StoredMavenFile[]> {
+    return this.#db
+      .selectFrom('maven_files')
+      .selectAll()
+      .where('repo', '=', repo)
+      .where('group_id', '=', groupId)
+      .where('packaging', '=', 'maven-plugin')
+      .where('plugin_prefix', 'is not', null)
+      .execute();
+  }
+
+  /** True when `repo` holds any file of groupId:artifactId. */
+  async hasArtifact(repo: string, groupId: string, artifactId: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('maven_files')
+      .select('path')
+      .where('repo', '=', repo)
+      .where('group_id', '=', groupId)
+      .where('artifact_id', '=', artifactId)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /**
+   * Deletes the rows of one file, one version (`version` given) or a whole artifact; returns how
+   * many rows went. The bytes stay in the content-addressed store until GC finds them unused.
+   */
+  async delete(
+    repo: string,
+    target: { path: string } | { groupId: string; artifactId: string; version?: string },
+  ): Promise<number> {
+    let query = this.#db.deleteFrom('maven_files').where('repo', '=', repo);
+    if ('path' in target) query = query.where('path', '=', target.path);
+    else {
+      query = query
+        .where('group_id', '=', target.groupId)
+        .where('artifact_id', '=', target.artifactId);
+      if (target.version !== undefined) query = query.where('version', '=', target.version);
+    }
+    const result = await query.executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
+
+/** Orders timestamped builds: build number first, then timestamp. */
+function compareBuilds(
+  a: { snapshot_ts: string | null; build_number: number | null },
+  b: { snapshot_ts: string | null; build_number: number | null },
+): number {
+  const byNumber = (a.build_number ?? 0) - (b.build_number ?? 0);
+  if (byNumber !== 0) return byNumber;
+  return (a.snapshot_ts ?? '').localeCompare(b.snapshot_ts ?? '');
+}
+
+export function releaseConflict(path: string): RegistryError {
+  return new RegistryError(
+    'CONFLICT',
+    `${path} already exists and release files are immutable (immutable_releases)`,
+  );
+}

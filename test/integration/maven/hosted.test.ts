@@ -1,0 +1,403 @@
+/**
+ * Maven hosted repositories over HTTP (a started server, fetch): deploy, checksums, release
+ * immutability, snapshots (timestamped and non-unique, keep-last-N), generated metadata at the
+ * three levels, concurrent deploys, delete, version policies, and the bad inputs of issue 14.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+
+const G = 'org/example';
+
+function hex(alg: string, body: Buffer | string): string {
+  return createHash(alg).update(body).digest('hex');
+}
+
+function pom(artifactId: string, version: string, extra = ''): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>org.example</groupId>
+  <artifactId>${artifactId}</artifactId>
+  <version>${version}</version>
+  ${extra}
+</project>
+`;
+}
+
+/** Sends a raw request (paths sent exactly as written: encoded traversal stays encoded). */
+function raw(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: Buffer,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        headers: body ? { ...headers, 'content-length': String(body.length) } : headers,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('maven hosted repository (auth disabled)', () => {
+  let server: TestServer;
+  let base: string;
+
+  const put = (path: string, body: Buffer | string, prefix = '/maven2') =>
+    fetch(`${server.url}${prefix}/${path}`, { method: 'PUT', body });
+  const get = (path: string, init: RequestInit = {}, prefix = '/maven2') =>
+    fetch(`${server.url}${prefix}/${path}`, init);
+
+  before(async () => {
+    server = await startTestServer({
+      config: {
+        maven: { proxies: [], max_upload_mb: 1 },
+        repositories: [
+          { name: 'releases', format: 'maven', kind: 'hosted', version_policy: 'release' },
+          {
+            name: 'snapshots',
+            format: 'maven',
+            kind: 'hosted',
+            version_policy: 'snapshot',
+            keep_snapshots: 2,
+          },
+          {
+            name: 'mproxy',
+            format: 'maven',
+            kind: 'proxy',
+            upstreams: [{ url: 'http://127.0.0.1:9/maven2' }],
+          },
+        ],
+      },
+    });
+    base = `${server.url}/maven2`;
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('deploy a release: jar, pom, checksums; GET with content types, ETag, Range, 304', async () => {
+    const jar = randomBytes(5000);
+    const dir = `${G}/demo/1.0`;
+    let r = await put(`${dir}/demo-1.0.jar`, jar);
+    assert.equal(r.status, 201, await r.text());
+    r = await put(`${dir}/demo-1.0.jar.sha1`, hex('sha1', jar));
+    assert.equal(r.status, 201, await r.text());
+    r = await put(`${dir}/demo-1.0.jar.md5`, `${hex('md5', jar)}  demo-1.0.jar\n`);
+    assert.equal(r.status, 201, await r.text());
+    r = await put(`${dir}/demo-1.0.pom`, pom('demo', '1.0'));
+    assert.equal(r.status, 201, await r.text());
+    r = await put(`${dir}/demo-1.0.jar.asc`, '-----BEGIN PGP SIGNATURE-----\nx\n');
+    assert.equal(r.status, 201, await r.text());
+
+    const got = await get(`${dir}/demo-1.0.jar`);
+    assert.equal(got.status, 200);
+    assert.equal(got.headers.get('content-type'), 'application/java-archive');
+    assert.equal(got.headers.get('etag'), `"${hex('sha1', jar)}"`);
+    assert.ok(got.headers.get('last-modified'));
+    assert.deepEqual(Buffer.from(await got.arrayBuffer()), jar);
+
+    for (const alg of ['md5', 'sha1', 'sha256', 'sha512']) {
+      const c = await get(`${dir}/demo-1.0.jar.${alg}`);
+      assert.equal(c.status, 200, alg);
+      assert.equal(await c.text(), hex(alg, jar), alg);
+    }
+    const pomGet = await get(`${dir}/demo-1.0.pom`);
+    assert.match(pomGet.headers.get('content-type') ?? '', /xml/);
+    const asc = await get(`${dir}/demo-1.0.jar.asc`);
+    assert.match(asc.headers.get('content-type') ?? '', /^text\/plain/);
+    const ascSha1 = await get(`${dir}/demo-1.0.jar.asc.sha1`);
+    assert.equal(await ascSha1.text(), hex('sha1', '-----BEGIN PGP SIGNATURE-----\nx\n'));
+
+    const ranged = await get(`${dir}/demo-1.0.jar`, { headers: { range: 'bytes=10-19' } });
+    assert.equal(ranged.status, 206);
+    assert.deepEqual(Buffer.from(await ranged.arrayBuffer()), jar.subarray(10, 20));
+    const cached = await get(`${dir}/demo-1.0.jar`, {
+      headers: { 'if-none-match': `"${hex('sha1', jar)}"` },
+    });
+    assert.equal(cached.status, 304);
+    const head = await get(`${dir}/demo-1.0.jar`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), '5000');
+
+    // The same file through the hosted member's own URL.
+    const direct = await get(`${dir}/demo-1.0.jar`, {}, '/repository/maven-hosted');
+    assert.equal(direct.status, 200);
+  });
+
+  test('release files are immutable (409), whatever the bytes', async () => {
+    const dir = `${G}/immut/2.0`;
+    assert.equal((await put(`${dir}/immut-2.0.jar`, 'one')).status, 201);
+    const again = await put(`${dir}/immut-2.0.jar`, 'two');
+    assert.equal(again.status, 409);
+    assert.match(await again.text(), /immutable/);
+    assert.equal(await (await get(`${dir}/immut-2.0.jar`)).text(), 'one');
+  });
+
+  test('a checksum that does not match is refused (400) and nothing is stored for it', async () => {
+    const dir = `${G}/sums/1.0`;
+    assert.equal((await put(`${dir}/sums-1.0.jar`, 'content')).status, 201);
+    const bad = await put(`${dir}/sums-1.0.jar.sha1`, 'a'.repeat(40));
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /checksum mismatch/);
+    const served = await get(`${dir}/sums-1.0.jar.sha1`);
+    assert.equal(await served.text(), hex('sha1', 'content'));
+  });
+
+  test('an uploaded maven-metadata.xml is accepted and ignored; metadata is generated', async () => {
+    const r = await put(`${G}/demo/maven-metadata.xml`, '<metadata><bogus/></metadata>');
+    assert.equal(r.status, 201);
+    assert.equal((await put(`${G}/demo/maven-metadata.xml.sha1`, 'ffff')).status, 201);
+    const md = await get(`${G}/demo/maven-metadata.xml`);
+    assert.equal(md.status, 200);
+    const text = await md.text();
+    assert.doesNotMatch(text, /bogus/);
+    assert.match(text, /<groupId>org\.example<\/groupId>/);
+    assert.match(text, /<artifactId>demo<\/artifactId>/);
+    const sha1 = await get(`${G}/demo/maven-metadata.xml.sha1`);
+    assert.equal(await sha1.text(), hex('sha1', text));
+    const md5 = await get(`${G}/demo/maven-metadata.xml.md5`);
+    assert.equal(await md5.text(), hex('md5', text));
+  });
+
+  test('artifact metadata: versions in Maven order, latest, release, lastUpdated', async () => {
+    for (const v of ['1.9', '1.10', '1.10-alpha-1', '2.0-SNAPSHOT', '1.10-rc-1']) {
+      const name = v === '2.0-SNAPSHOT' ? `order-2.0-20261130.101010-1.jar` : `order-${v}.jar`;
+      const r = await put(`${G}/order/${v}/${name}`, v);
+      assert.equal(r.status, 201, `${v}: ${await r.text()}`);
+    }
+    const text = await (await get(`${G}/order/maven-metadata.xml`)).text();
+    const versions = [...text.matchAll(/<version>([^<]+)<\/version>/g)].map((m) => m[1]);
+    assert.deepEqual(versions, ['1.9', '1.10-alpha-1', '1.10-rc-1', '1.10', '2.0-SNAPSHOT']);
+    assert.match(text, /<latest>2\.0-SNAPSHOT<\/latest>/);
+    assert.match(text, /<release>1\.10<\/release>/);
+    assert.match(text, /<lastUpdated>\d{14}<\/lastUpdated>/);
+  });
+
+  test('snapshots: timestamped builds, -SNAPSHOT resolves to the newest, snapshot metadata', async () => {
+    const dir = `${G}/snap/1.0-SNAPSHOT`;
+    for (const [ts, n] of [
+      ['20261130.101010', 1],
+      ['20261130.111111', 2],
+    ] as const) {
+      for (const [suffix, body] of [
+        ['.jar', `jar ${n}`],
+        ['.pom', pom('snap', '1.0-SNAPSHOT')],
+        ['-sources.jar', `src ${n}`],
+      ] as const) {
+        const r = await put(`${dir}/snap-1.0-${ts}-${n}${suffix}`, body);
+        assert.equal(r.status, 201, await r.text());
+      }
+    }
+    // A re-deploy of a snapshot build file is allowed (snapshots are mutable).
+    assert.equal((await put(`${dir}/snap-1.0-20261130.111111-2.jar`, 'jar 2')).status, 200);
+    assert.equal(await (await get(`${dir}/snap-1.0-SNAPSHOT.jar`)).text(), 'jar 2');
+    assert.equal(await (await get(`${dir}/snap-1.0-SNAPSHOT-sources.jar`)).text(), 'src 2');
+    assert.equal(
+      await (await get(`${dir}/snap-1.0-SNAPSHOT.jar.sha1`)).text(),
+      hex('sha1', 'jar 2'),
+    );
+    assert.equal(await (await get(`${dir}/snap-1.0-20261130.101010-1.jar`)).text(), 'jar 1');
+
+    const text = await (await get(`${dir}/maven-metadata.xml`)).text();
+    assert.match(text, /<version>1\.0-SNAPSHOT<\/version>/);
+    assert.match(text, /<timestamp>20261130\.111111<\/timestamp>/);
+    assert.match(text, /<buildNumber>2<\/buildNumber>/);
+    assert.match(
+      text,
+      /<classifier>sources<\/classifier>\s*<extension>jar<\/extension>\s*<value>1\.0-20261130\.111111-2<\/value>/,
+    );
+    assert.match(text, /<extension>pom<\/extension>\s*<value>1\.0-20261130\.111111-2<\/value>/);
+    const artifactLevel = await (await get(`${G}/snap/maven-metadata.xml`)).text();
+    assert.match(artifactLevel, /<version>1\.0-SNAPSHOT<\/version>/);
+  });
+
+  test('a non-unique snapshot file (old Gradle) is accepted and served', async () => {
+    const dir = `${G}/plain/1.0-SNAPSHOT`;
+    assert.equal((await put(`${dir}/plain-1.0-SNAPSHOT.jar`, 'v1')).status, 201);
+    assert.equal((await put(`${dir}/plain-1.0-SNAPSHOT.jar`, 'v2')).status, 200);
+    assert.equal(await (await get(`${dir}/plain-1.0-SNAPSHOT.jar`)).text(), 'v2');
+    const text = await (await get(`${dir}/maven-metadata.xml`)).text();
+    assert.match(text, /<value>1\.0-SNAPSHOT<\/value>/);
+  });
+
+  test('keep_snapshots keeps the newest N builds (repository setting)', async () => {
+    const dir = `${G}/kept/1.0-SNAPSHOT`;
+    for (let n = 1; n <= 4; n++) {
+      const r = await put(
+        `${dir}/kept-1.0-20261130.10101${n}-${n}.jar`,
+        `b${n}`,
+        '/repository/snapshots',
+      );
+      assert.equal(r.status, 201, await r.text());
+    }
+    const at = (n: number) =>
+      get(`${dir}/kept-1.0-20261130.10101${n}-${n}.jar`, {}, '/repository/snapshots');
+    assert.equal((await at(1)).status, 404);
+    assert.equal((await at(2)).status, 404);
+    assert.equal((await at(3)).status, 200);
+    assert.equal((await at(4)).status, 200);
+  });
+
+  test('version policies: a release repository refuses snapshots, a snapshot one releases', async () => {
+    const snap = await put(
+      `${G}/pol/1.0-SNAPSHOT/pol-1.0-20261130.101010-1.jar`,
+      'x',
+      '/repository/releases',
+    );
+    assert.equal(snap.status, 400);
+    assert.match(await snap.text(), /version_policy = release/);
+    const rel = await put(`${G}/pol/1.0/pol-1.0.jar`, 'x', '/repository/snapshots');
+    assert.equal(rel.status, 400);
+    assert.equal((await put(`${G}/pol/1.0/pol-1.0.jar`, 'x', '/repository/releases')).status, 201);
+  });
+
+  test('two concurrent deploys of different versions both end up in the metadata', async () => {
+    const versions = Array.from({ length: 12 }, (_, i) => `3.${i}`);
+    const answers = await Promise.all(
+      versions.map((v) => put(`${G}/race/${v}/race-${v}.jar`, `jar ${v}`)),
+    );
+    for (const a of answers) assert.equal(a.status, 201);
+    const text = await (await get(`${G}/race/maven-metadata.xml`)).text();
+    for (const v of versions) assert.ok(text.includes(`<version>${v}</version>`), v);
+  });
+
+  test('maven-plugin POMs give group-level metadata with prefixes', async () => {
+    const plugins = [
+      ['foo-maven-plugin', ''],
+      ['maven-bar-plugin', '<name>Bar Plugin</name>'],
+      [
+        'custom-plugin',
+        '<build><plugins><plugin><artifactId>maven-plugin-plugin</artifactId><configuration><goalPrefix>cust</goalPrefix></configuration></plugin></plugins></build>',
+      ],
+    ] as const;
+    for (const [a, extra] of plugins) {
+      const r = await put(
+        `org/plug/${a}/1.0/${a}-1.0.pom`,
+        pom(a, '1.0', `<packaging>maven-plugin</packaging>${extra}`).replace(
+          'org.example',
+          'org.plug',
+        ),
+      );
+      assert.equal(r.status, 201, await r.text());
+    }
+    const text = await (await get('org/plug/maven-metadata.xml')).text();
+    assert.match(text, /<prefix>foo<\/prefix>\s*<artifactId>foo-maven-plugin<\/artifactId>/);
+    assert.match(
+      text,
+      /<name>Bar Plugin<\/name>\s*<prefix>bar<\/prefix>\s*<artifactId>maven-bar-plugin<\/artifactId>/,
+    );
+    assert.match(text, /<prefix>cust<\/prefix>\s*<artifactId>custom-plugin<\/artifactId>/);
+  });
+
+  test('delete a version, then the whole artifact; metadata regenerated', async () => {
+    for (const v of ['1.0', '1.1']) {
+      assert.equal((await put(`${G}/gone/${v}/gone-${v}.jar`, v)).status, 201);
+    }
+    const delVersion = await fetch(`${base}/${G}/gone/1.1/`, { method: 'DELETE' });
+    assert.equal(delVersion.status, 200, await delVersion.text());
+    assert.equal((await get(`${G}/gone/1.1/gone-1.1.jar`)).status, 404);
+    const text = await (await get(`${G}/gone/maven-metadata.xml`)).text();
+    assert.doesNotMatch(text, /1\.1/);
+    assert.match(text, /<release>1\.0<\/release>/);
+    const delArtifact = await fetch(`${base}/${G}/gone/`, { method: 'DELETE' });
+    assert.equal(delArtifact.status, 200);
+    assert.equal((await get(`${G}/gone/maven-metadata.xml`)).status, 404);
+    assert.equal((await fetch(`${base}/${G}/gone/`, { method: 'DELETE' })).status, 404);
+    // A deleted release version may be deployed again.
+    assert.equal((await put(`${G}/gone/1.1/gone-1.1.jar`, 'again')).status, 201);
+  });
+
+  test('bad input: traversal, encoded traversal, non-coordinates, bad POMs, size limits', async () => {
+    const port = server.port;
+    for (const path of [
+      `/maven2/${G}/../../etc/passwd`,
+      `/maven2/${G}/%2e%2e/x/1.0/x-1.0.jar`,
+      `/maven2/${G}/x%2F..%2F/1.0/x-1.0.jar`,
+      `/maven2/${G}/x/1.0/%00.jar`,
+    ]) {
+      const r = await raw(port, 'GET', path);
+      assert.equal(r.status, 400, `${path}: ${r.status} ${r.body}`);
+      const w = await raw(port, 'PUT', path, {}, Buffer.from('x'));
+      assert.equal(w.status, 400, `PUT ${path}: ${w.status} ${w.body}`);
+    }
+    for (const path of ['foo.jar', `${G}/x/1.0/other-1.0.jar`, `${G}/x/1.0/x-2.0.jar`, 'a/b.jar']) {
+      const r = await put(path, 'x');
+      assert.equal(r.status, 400, `${path}: ${r.status}`);
+      assert.match(await r.text(), /not a Maven layout path/);
+    }
+    const doctype = await put(
+      `${G}/evil/1.0/evil-1.0.pom`,
+      '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><project>&a;</project>',
+    );
+    assert.equal(doctype.status, 400);
+    assert.match(await doctype.text(), /DOCTYPE/);
+    const broken = await put(`${G}/evil/1.0/evil-1.0.pom`, '<project><unclosed></project>');
+    assert.equal(broken.status, 400);
+    assert.equal((await get(`${G}/evil/1.0/evil-1.0.pom`)).status, 404);
+    const big = await put(`${G}/big/1.0/big-1.0.jar`, randomBytes(1024 * 1024 + 1));
+    assert.equal(big.status, 413);
+    assert.equal((await get(`${G}/big/1.0/big-1.0.jar`)).status, 404);
+    const hugeMetadata = await put(`${G}/big/maven-metadata.xml`, randomBytes(17 * 1024 * 1024));
+    assert.equal(hugeMetadata.status, 413);
+    const longChecksum = await put(`${G}/demo/1.0/demo-1.0.jar.sha1`, 'a'.repeat(5000));
+    assert.equal(longChecksum.status, 413);
+    assert.equal((await get('')).status, 404);
+    assert.equal((await fetch(`${base}/${G}/demo/`, { method: 'POST' })).status, 405);
+  });
+
+  test('a proxy repository refuses writes (405)', async () => {
+    const r = await put(`${G}/demo/9.0/demo-9.0.jar`, 'x', '/repository/mproxy');
+    assert.equal(r.status, 405);
+    assert.match(await r.text(), /read-only proxy/);
+  });
+});
+
+describe('maven hosted repository (auth enabled)', () => {
+  let server: TestServer;
+  const auth = `Basic ${Buffer.from('alice:alice-pw-1').toString('base64')}`;
+
+  before(async () => {
+    server = await startTestServer({
+      config: { maven: { proxies: [] }, auth: { enabled: true, anonymous_read: true } },
+    });
+    await server.app.context.identity.users.create('alice', 'alice-pw-1', undefined, ['write']);
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('anonymous deploy gets a 401 Basic challenge; with credentials it lands', async () => {
+    const url = `${server.url}/maven2/${G}/sec/1.0/sec-1.0.jar`;
+    const anon = await fetch(url, { method: 'PUT', body: 'x' });
+    assert.equal(anon.status, 401);
+    assert.match(anon.headers.get('www-authenticate') ?? '', /^Basic /);
+    const del = await fetch(`${server.url}/maven2/${G}/sec/`, { method: 'DELETE' });
+    assert.equal(del.status, 401);
+    const ok = await fetch(url, { method: 'PUT', body: 'x', headers: { authorization: auth } });
+    assert.equal(ok.status, 201);
+    assert.equal((await fetch(url)).status, 200);
+  });
+});
