@@ -30,6 +30,7 @@ import {
 } from '../../helpers/maven.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { removeDir } from '../../helpers/tmp.ts';
+import { run } from '../../helpers/tools.ts';
 
 const missing = mavenMissing();
 const GROUP = 'com.example.nora';
@@ -240,11 +241,31 @@ public final class Main {
 `,
           },
         });
-        return mvn(['-U', '-C', 'package', '-DskipTests'], {
+        const result = await mvn(['-U', '-C', 'package', '-DskipTests'], {
           cwd: consumer,
           settings,
           localRepo: consumerRepo,
         });
+        if (result.code !== 0) return result;
+        // Run it against the jars Maven resolved: the right build of the library is on the path.
+        const resolvedLib = path.join(consumerRepo, GROUP_PATH, LIB, libVersion);
+        const classpath = [
+          path.join(consumer, 'target', 'classes'),
+          path.join(resolvedLib, `${LIB}-${libVersion}.jar`),
+          path.join(
+            consumerRepo,
+            'commons-io/commons-io',
+            THIRD_PARTY.version,
+            `commons-io-${THIRD_PARTY.version}.jar`,
+          ),
+        ].join(path.delimiter);
+        const ran = await run('java', ['-cp', classpath, 'com.example.nora.app.Main'], {
+          check: false,
+          timeoutMs: 60_000,
+        });
+        assert.equal(ran.code, 0, ran.stderr);
+        assert.equal(ran.stdout.trim(), `jar ${expected}`);
+        return result;
       };
       const release = await build('1.0.0', 'release 1.0.0');
       assert.equal(release.code, 0, tail(release));
@@ -253,13 +274,13 @@ public final class Main {
       const snapshot = await build(SNAPSHOT, 'snapshot build 2');
       assert.equal(snapshot.code, 0, tail(snapshot));
       const resolvedDir = path.join(consumerRepo, GROUP_PATH, LIB, SNAPSHOT);
-      const resolved = (await fs.readdir(resolvedDir)).filter((f) => /-2\.jar$/.test(f));
-      assert.equal(resolved.length, 1, `the newest build resolved: ${resolved.join(', ')}`);
       assert.deepEqual(
-        await fs.readFile(path.join(resolvedDir, resolved[0] ?? '')),
+        await fs.readFile(path.join(resolvedDir, `${LIB}-${SNAPSHOT}.jar`)),
         await fs.readFile(path.join(work, 'snapshot-build-2.jar')),
         'the snapshot jar resolved is build 2',
       );
+      const meta = await fs.readFile(path.join(resolvedDir, 'maven-metadata-nora.xml'), 'utf8');
+      assert.match(meta, /<buildNumber>2<\/buildNumber>/, meta);
       const third = path.join(
         consumerRepo,
         'commons-io/commons-io',
