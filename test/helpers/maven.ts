@@ -109,7 +109,11 @@ http {
     gone: () => child.exitCode !== null,
     output: () => stderr,
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
   return {
     url,
     pid: child.pid ?? 0,
