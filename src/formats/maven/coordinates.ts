@@ -14,6 +14,7 @@
  */
 import { RegistryError } from '../../core/errors.ts';
 import type { ChecksumName } from './model.ts';
+import { isSnapshot } from './version.ts';
 
 export const METADATA_FILE = 'maven-metadata.xml';
 export const SNAPSHOT_SUFFIX = '-SNAPSHOT';
@@ -158,7 +159,7 @@ export function fileCoordinate(
   let snapshot: MavenFileCoordinate['snapshot'];
   if (rest.startsWith(version) && isVersionEnd(rest, version.length)) {
     rest = rest.slice(version.length);
-  } else if (version.endsWith(SNAPSHOT_SUFFIX)) {
+  } else if (isSnapshotVersion(version)) {
     // `1.0-SNAPSHOT` → builds named `1.0-<yyyyMMdd.HHmmss>-<n>`.
     const base = version.slice(0, -'SNAPSHOT'.length);
     if (!rest.startsWith(base)) return undefined;
@@ -209,9 +210,12 @@ export function isValidVersion(version: string): boolean {
   );
 }
 
-/** True for `1.0-SNAPSHOT` (Maven's `ArtifactUtils.isSnapshot` on a base version). */
+/**
+ * True for a snapshot directory version such as `1.0-SNAPSHOT`: it ends with `SNAPSHOT` in any
+ * case, as Maven's `ArtifactUtils.isSnapshot` (version.ts `isSnapshot`) decides.
+ */
 export function isSnapshotVersion(version: string): boolean {
-  return version.endsWith(SNAPSHOT_SUFFIX);
+  return isSnapshot(version) && version.toUpperCase().endsWith('SNAPSHOT');
 }
 
 /** `org.example` → `org/example`. */

@@ -9,13 +9,13 @@ import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { FormatContext, FormatModule } from '../format.ts';
-import { isSnapshotVersion } from './coordinates.ts';
 import { MavenHosted } from './hosted.ts';
 import { mavenMigrations, type MavenTables } from './migrations.ts';
 import type { MavenMetadata, MavenSource, OpenedMavenFile } from './model.ts';
 import { registerMavenRoutes } from './routes.ts';
 import { type HostedSettings, MavenService } from './service.ts';
 import { MavenStore } from './store.ts';
+import { compareMavenVersions } from './version.ts';
 
 export const MAVEN_MOUNT = '/maven2';
 
@@ -67,7 +67,7 @@ export const mavenFormat: FormatModule = {
     const hosted = new MavenHosted({
       store,
       blobs: context.blobs,
-      compareVersions: interimCompareVersions,
+      compareVersions: compareMavenVersions,
     });
     const settingsOf = (repo: Repository): HostedSettings => {
       const config = context.config();
@@ -103,8 +103,8 @@ export const mavenFormat: FormatModule = {
 };
 
 // ------------------------------------------------------------------------------------------
-// INTERIM, until the maven-meta-proxy branch lands version.ts, metadata.ts, proxy.ts and
-// group.ts: a simple version order, a renderer, a proxy that has nothing and a group that reads
+// INTERIM, until the maven-meta-proxy branch lands metadata.ts, proxy.ts and group.ts: a
+// renderer, a proxy that has nothing and a group that reads
 // members in order. Replaced (and deleted) at the merge.
 
 /** A proxy repository before proxy.ts: nothing cached, nothing fetched. */
@@ -142,48 +142,6 @@ function interimGroupSource(
       return undefined;
     },
   };
-}
-
-const QUALIFIERS = ['alpha', 'beta', 'milestone', 'rc', 'snapshot', '', 'sp'];
-
-function qualifierRank(q: string): number {
-  const alias: Record<string, string> = {
-    a: 'alpha',
-    b: 'beta',
-    m: 'milestone',
-    cr: 'rc',
-    ga: '',
-    final: '',
-    release: '',
-  };
-  const index = QUALIFIERS.indexOf(alias[q] ?? q);
-  return index === -1 ? QUALIFIERS.length : index;
-}
-
-function versionItems(version: string): (number | string)[] {
-  return (version.toLowerCase().match(/\d+|[a-z]+/g) ?? []).map((t) =>
-    /^\d+$/.test(t) ? Number(t) : t,
-  );
-}
-
-/** A close approximation of Maven's ComparableVersion order (interim). */
-function interimCompareVersions(a: string, b: string): number {
-  const x = versionItems(a);
-  const y = versionItems(b);
-  for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    const p = x[i] ?? (typeof y[i] === 'number' ? 0 : '');
-    const q = y[i] ?? (typeof x[i] === 'number' ? 0 : '');
-    if (typeof p === 'number' && typeof q === 'number') {
-      if (p !== q) return p - q;
-      continue;
-    }
-    if (typeof p === 'number') return 1;
-    if (typeof q === 'number') return -1;
-    const byRank = qualifierRank(p) - qualifierRank(q);
-    if (byRank !== 0) return byRank;
-    if (p !== q) return p < q ? -1 : 1;
-  }
-  return isSnapshotVersion(a) === isSnapshotVersion(b) ? 0 : isSnapshotVersion(a) ? -1 : 1;
 }
 
 function xml(text: string): string {

@@ -245,6 +245,9 @@ export class MavenService {
 
   /** The hosted repository a write through `repo` lands in, authorized on both. */
   #writeTarget(repo: Repository, principal: Principal, action: Action, path: string): Repository {
+    // Authorized on the addressed repository first (as OCI does): a proxy's 405 is for those who
+    // may write there at all, everyone else gets the 401 challenge or 403.
+    this.authorize(principal, repo, action, path);
     const target = this.#deps.repositories.writeTarget(repo);
     if (!target) {
       throw new RegistryError(
@@ -255,8 +258,7 @@ export class MavenService {
         { headers: { allow: 'GET, HEAD' } },
       );
     }
-    if (target.name !== repo.name) this.authorize(principal, repo, action, path);
-    this.authorize(principal, target, action, path, target.name === repo.name ? undefined : repo);
+    if (target.name !== repo.name) this.authorize(principal, target, action, path, repo);
     return target;
   }
 }

@@ -234,6 +234,37 @@ function tokenApiSamples(url: string, need: Need): Record<string, Sample[]> {
   };
 }
 
+/** Maven samples under a prefix (`/maven2`, `/repository/<maven repo>`), per method. */
+function mavenSamples(p: string): Record<string, Sample[]> {
+  const dir = `${p}/org/example/demo`;
+  const reads: Sample[] = [
+    { url: `${dir}/1.0/demo-1.0.jar`, need: 'read' },
+    { url: `${dir}/1.0/demo-1.0.jar.sha1`, need: 'read' },
+    { url: `${dir}/1.0-SNAPSHOT/demo-1.0-SNAPSHOT.jar`, need: 'read' },
+    { url: `${dir}/maven-metadata.xml`, need: 'read' },
+    { url: `${dir}/maven-metadata.xml.sha256`, need: 'read' },
+  ];
+  const unsupported: Sample[] = [{ url: `${dir}/1.0/demo-1.0.jar`, need: 'unsupported' }];
+  return {
+    GET: reads,
+    HEAD: reads,
+    PUT: [
+      { url: `${dir}/1.0/demo-1.0.jar`, need: 'write', body: bytes },
+      { url: `${dir}/1.0/demo-1.0.jar.sha1`, need: 'write', body: bytes },
+      { url: `${dir}/maven-metadata.xml`, need: 'write', body: bytes },
+    ],
+    DELETE: [
+      { url: `${dir}/1.0/`, need: 'delete' },
+      { url: `${dir}/`, need: 'delete' },
+    ],
+    POST: unsupported,
+    PATCH: unsupported,
+    OPTIONS: unsupported,
+    TRACE: unsupported,
+    QUERY: unsupported,
+  };
+}
+
 function unavailableSamples(p: string): Record<string, Sample[]> {
   const one: Sample[] = [{ url: `${p}/some/file`, need: 'unavailable' }];
   return Object.fromEntries(NPM_METHODS.map((m) => [m, one]));
@@ -276,8 +307,10 @@ const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
   '/simple/*': (p) => unavailableSamples(p.slice(0, -2)),
   '/repository/{pypi}': unavailableSamples,
   '/repository/{pypi}/*': (p) => unavailableSamples(p.slice(0, -2)),
-  '/maven2': unavailableSamples,
-  '/maven2/*': (p) => unavailableSamples(p.slice(0, -2)),
+  '/maven2': (p) => mavenSamples(p),
+  '/maven2/*': (p) => mavenSamples(p.slice(0, -2)),
+  '/repository/{maven}': (p) => mavenSamples(p),
+  '/repository/{maven}/*': (p) => mavenSamples(p.slice(0, -2)),
   '/cargo': unavailableSamples,
   '/cargo/*': (p) => unavailableSamples(p.slice(0, -2)),
   '/go': unavailableSamples,
@@ -346,6 +379,7 @@ describe('route table: every route × every principal kind (auth on, anonymous r
           { name: 'dock', format: 'docker', kind: 'hosted' },
           { name: 'npmh', format: 'npm', kind: 'hosted' },
           { name: 'py', format: 'pypi', kind: 'hosted' },
+          { name: 'mvnh', format: 'maven', kind: 'hosted' },
         ],
       },
     });

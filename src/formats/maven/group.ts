@@ -1,0 +1,130 @@
+/**
+ * Maven group repositories, read through the shared GroupReader (src/repos/group-read.ts):
+ *
+ * - Files: members in order, the first that has the file answers. A member whose upstream fails
+ *   is "not here" for that read; when nobody has the file and some member failed, the answer is a
+ *   404 naming the failure (never a 502 when another member answered).
+ * - `maven-metadata.xml`: every member's document, merged (metadata.ts `mergeMetadata`: all
+ *   versions in Maven order, the newest latest/release/lastUpdated/snapshot), as Nexus does; the
+ *   routes render the merged document and its checksums.
+ * - The dependency-confusion guard (`protect_hosted_names` on the group): a groupId:artifactId
+ *   that a hosted member holds is served (files and metadata) from hosted members only, never
+ *   from a proxy, so an upstream cannot shadow or extend an internal artifact.
+ */
+import { RegistryError } from '../../core/errors.ts';
+import {
+  GroupReader,
+  hostedNameGuard,
+  missNote,
+  type NameGuard,
+} from '../../repos/group-read.ts';
+import type { Repository } from '../../repos/repository.ts';
+import { mergeMetadata } from './metadata.ts';
+import type { MavenMetadata, MavenSource, OpenedMavenFile } from './model.ts';
+
+/** What the group needs from hosted repositories for the dependency-confusion guard. */
+export interface HostedNames {
+  /** True when the hosted repository `repo` holds (any version of) groupId:artifactId. */
+  hasArtifact(repo: Repository, groupId: string, artifactId: string): Promise<boolean>;
+}
+
+export interface MavenGroupDeps {
+  readonly reader: GroupReader;
+  /** The group's members in read order. */
+  readonly membersOf: (group: Repository) => readonly Repository[];
+  /** The source answering for one member (hosted or proxy). */
+  readonly sourceOf: (member: Repository) => MavenSource;
+  readonly hostedNames: HostedNames;
+}
+
+/** A groupId:artifactId. */
+export interface ArtifactName {
+  readonly groupId: string;
+  readonly artifactId: string;
+}
+
+/**
+ * The artifact a file path belongs to: `<group dirs>/<artifactId>/<version>/<file>` (at least
+ * four segments). Undefined for shorter paths (root files such as `archetype-catalog.xml`).
+ */
+export function artifactOfFile(path: string): ArtifactName | undefined {
+  const segments = path.split('/');
+  if (segments.length < 4) return undefined;
+  return {
+    groupId: segments.slice(0, -3).join('.'),
+    artifactId: segments.at(-3) ?? '',
+  };
+}
+
+/**
+ * The artifact a metadata directory belongs to: `<group dirs>/<artifactId>/<x>-SNAPSHOT`
+ * (snapshot-version level) or `<group dirs>/<artifactId>` (artifact level; at least two
+ * segments). A group-level directory (plugins) reads as an artifact named after its last
+ * segment, which no hosted repository holds in practice, so plugin lists stay merged.
+ */
+export function artifactOfMetadataDir(dir: string): ArtifactName | undefined {
+  const segments = dir === '' ? [] : dir.split('/');
+  const last = segments.at(-1) ?? '';
+  if (last.toUpperCase().endsWith('-SNAPSHOT') && segments.length >= 3) {
+    return { groupId: segments.slice(0, -2).join('.'), artifactId: segments.at(-2) ?? '' };
+  }
+  if (segments.length < 2) return undefined;
+  return { groupId: segments.slice(0, -1).join('.'), artifactId: last };
+}
+
+/** MavenSource of group repositories (see the module comment). */
+export class MavenGroup implements MavenSource {
+  readonly #deps: MavenGroupDeps;
+
+  constructor(deps: MavenGroupDeps) {
+    this.#deps = deps;
+  }
+
+  #guard(
+    group: Repository,
+    members: readonly Repository[],
+    name: ArtifactName | undefined,
+  ): NameGuard<Repository> | undefined {
+    if (name === undefined) return undefined;
+    return hostedNameGuard(group, members, (member) =>
+      this.#deps.hostedNames.hasArtifact(member, name.groupId, name.artifactId),
+    );
+  }
+
+  /**
+   * The first member's file at `path`. Undefined when no member has it; throws NOT_FOUND (404)
+   * naming the failing upstreams when none has it and some failed.
+   */
+  async openFile(group: Repository, path: string): Promise<OpenedMavenFile | undefined> {
+    const members = this.#deps.membersOf(group);
+    return this.#deps.reader.first(
+      group,
+      members,
+      (member) => this.#deps.sourceOf(member).openFile(member, path),
+      (note) => new RegistryError('NOT_FOUND', `${path} not found${note}`),
+      this.#guard(group, members, artifactOfFile(path)),
+    );
+  }
+
+  /**
+   * Every member's `maven-metadata.xml` of `dir`, merged. Undefined when no member has one;
+   * throws NOT_FOUND naming the failing upstreams when none has it and some failed.
+   */
+  async metadata(group: Repository, dir: string): Promise<MavenMetadata | undefined> {
+    const members = this.#deps.membersOf(group);
+    const { answers, failures } = await this.#deps.reader.all(
+      group,
+      members,
+      (member) => this.#deps.sourceOf(member).metadata(member, dir),
+      this.#guard(group, members, artifactOfMetadataDir(dir)),
+    );
+    if (answers.length === 0) {
+      if (failures.length > 0) {
+        const what = dir === '' ? 'maven-metadata.xml' : `${dir}/maven-metadata.xml`;
+        throw new RegistryError('NOT_FOUND', `${what} not found${missNote(failures)}`);
+      }
+      return undefined;
+    }
+    return mergeMetadata(answers.map((a) => a.value));
+  }
+}

@@ -1,0 +1,659 @@
+/**
+ * Maven proxy repositories on the shared proxy engine (src/proxy/engine.ts):
+ *
+ * - Artifact files (jars, POMs, signatures, any non-metadata path) are immutable: fetched once,
+ *   verified, cached forever. Before the file, the upstream's checksum is fetched: `.sha1` (what
+ *   every Maven repository publishes), else `.sha256`, else `.sha512`.
+ *   - With a `.sha256`/`.sha512`, the file goes through the engine's blob fill (`openBlob`:
+ *     single-flight, verified against that digest before anything is committed) and the other
+ *     checksums are computed during the fill (HashSet extras).
+ *   - With a `.sha1` only, it is ingested into the blob store through a hashing stage that fails
+ *     the ingest when the sha1 differs (nothing committed, nothing recorded), one download per
+ *     (repository, path) at a time.
+ *   - With none of them, the file is accepted and recorded as unverified (`verified_by = 'none'`
+ *     in `maven_proxy_files`), as Maven itself does with `checksumPolicy=warn`.
+ *   Every cached file's md5/sha1/sha256/sha512 (computed from the bytes) are recorded in
+ *   `maven_proxy_files` per (repository, path): a cached file costs one SQL lookup.
+ * - `maven-metadata.xml` is mutable metadata through `engine.resolve` (`metadata:<dir>`): TTL =
+ *   the repository's metadata_ttl, else [maven] metadata_ttl; revalidated with If-None-Match /
+ *   If-Modified-Since against the upstream that gave it; served stale when every upstream fails
+ *   (serve_stale). Upstream XML is parsed safely (metadata.ts) before it is stored.
+ * - Misses are remembered for [maven] negative_cache_ttl seconds (per repository and path), so a
+ *   group does not ask the upstream again for a missing `.pom` on every build.
+ * - Upstreams are asked in order (the first that has the file answers), with Basic credentials.
+ *   When none has it: undefined if every upstream said 404; else the upstream error
+ *   (`isUpstreamFailure`: a group treats it as "not here"; a proxy addressed alone answers
+ *   502/504 for an uncached miss).
+ */
+import { createHash } from 'node:crypto';
+import { Readable, Transform, pipeline } from 'node:stream';
+import type { Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+import { ByteLru } from '../../core/byte-lru.ts';
+import { type Digest, formatDigest, parseDigest, tryParseDigest } from '../../core/digest.ts';
+import { RegistryError } from '../../core/errors.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import type { Db } from '../../db/database.ts';
+import { isUpstreamFailure, type ProxyEngine } from '../../proxy/engine.ts';
+import { SingleFlight } from '../../proxy/single-flight.ts';
+import type { CachedEntry } from '../../proxy/state.ts';
+import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import type { AppConfig } from '../../config/schema.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
+import { HashSet } from '../../storage/blob-store.ts';
+import { MAX_METADATA_BYTES, parseMetadata } from './metadata.ts';
+import type { ChecksumName, MavenMetadata, MavenSource, OpenedMavenFile } from './model.ts';
+
+/** Largest file taken from an upstream, bytes. */
+export const MAX_PROXIED_FILE_BYTES = 4 * 1024 * 1024 * 1024;
+/** Largest upstream checksum file read, bytes (a hex digest plus a file name). */
+const MAX_CHECKSUM_FILE_BYTES = 4096;
+/** Parsed metadata documents kept in memory, by estimated size. */
+const PARSED_METADATA_BYTES = 32 * 1024 * 1024;
+/** Remembered misses (per repository and path), at most. */
+const NEGATIVE_CACHE_ENTRIES = 100_000;
+
+// ---------------------------------------------------------------------------------------------
+// The table of cached files
+
+export type MavenProxyFilesTable = {
+  repository: string;
+  path: string;
+  /** Content address in the blob store (`sha256:…` or `sha512:…`). */
+  digest: string;
+  size: number;
+  md5: string;
+  sha1: string;
+  sha256: string;
+  sha512: string;
+  /** Which upstream checksum verified the bytes: `sha1`, `sha256`, `sha512`, or `none`. */
+  verified_by: string;
+  /** Host-free label of the upstream (`<repository>#<index>`). */
+  upstream: string;
+  /** Epoch ms of the fetch. */
+  fetched_at: number;
+};
+
+export type MavenProxyTables = { maven_proxy_files: MavenProxyFilesTable };
+
+/** For the Maven format module's migrations (the table of cached proxy files). */
+export const mavenProxyMigrations: Record<string, Migration> = {
+  '0510_maven_proxy_files': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('maven_proxy_files')
+        .addColumn('repository', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('md5', 'text', (c) => c.notNull())
+        .addColumn('sha1', 'text', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('sha512', 'text', (c) => c.notNull())
+        .addColumn('verified_by', 'text', (c) => c.notNull())
+        .addColumn('upstream', 'text', (c) => c.notNull())
+        .addColumn('fetched_at', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('maven_proxy_files_pk', ['repository', 'path'])
+        .execute();
+    },
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// The negative cache
+
+/** Misses remembered until an expiry (ms), bounded (the oldest entries go first). */
+export class NegativeCache {
+  readonly #expiries = new Map<string, number>();
+  readonly #max: number;
+
+  constructor(max = NEGATIVE_CACHE_ENTRIES) {
+    this.#max = max;
+  }
+
+  /** True while `key` is a remembered miss. */
+  has(key: string, now = Date.now()): boolean {
+    const expiry = this.#expiries.get(key);
+    if (expiry === undefined) return false;
+    if (expiry > now) return true;
+    this.#expiries.delete(key);
+    return false;
+  }
+
+  /** Remembers a miss for `ttlSeconds` (-1 forever, 0 not at all). */
+  add(key: string, ttlSeconds: number, now = Date.now()): void {
+    if (ttlSeconds === 0) return;
+    this.#expiries.delete(key);
+    if (this.#expiries.size >= this.#max) {
+      const oldest = this.#expiries.keys().next();
+      if (oldest.done !== true) this.#expiries.delete(oldest.value);
+    }
+    this.#expiries.set(key, ttlSeconds < 0 ? Infinity : now + ttlSeconds * 1000);
+  }
+
+  delete(key: string): void {
+    this.#expiries.delete(key);
+  }
+
+  get size(): number {
+    return this.#expiries.size;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The proxy
+
+export interface MavenProxyDeps {
+  readonly config: () => AppConfig;
+  readonly db: Db;
+  readonly blobs: BlobStore;
+  readonly proxy: ProxyEngine;
+}
+
+type UpstreamChecksum = { readonly algorithm: ChecksumName; readonly hex: string };
+
+const HEX_LENGTH: Readonly<Record<ChecksumName, number>> = {
+  md5: 32,
+  sha1: 40,
+  sha256: 64,
+  sha512: 128,
+};
+
+/** The checksum files asked for, in order: the first one present verifies the file. */
+const VERIFYING: readonly ChecksumName[] = ['sha1', 'sha256', 'sha512'];
+
+type Fetched =
+  | { readonly kind: 'file'; readonly file: OpenedMavenFile }
+  | { readonly kind: 'absent' };
+
+/** MavenSource of proxy repositories (see the module comment). */
+export class MavenProxy implements MavenSource {
+  readonly #deps: MavenProxyDeps;
+  readonly #db: Kysely<MavenProxyTables>;
+  readonly #fetches = new SingleFlight<Fetched>();
+  readonly #misses = new NegativeCache();
+  readonly #parsed = new ByteLru<string, MavenMetadata>(PARSED_METADATA_BYTES, metadataBytes);
+
+  constructor(deps: MavenProxyDeps) {
+    this.#deps = deps;
+    this.#db = deps.db.$extendTables<MavenProxyTables>();
+  }
+
+  /** Remembered misses (tests, diagnostics). */
+  get negativeCache(): NegativeCache {
+    return this.#misses;
+  }
+
+  #settings(repo: Repository) {
+    const maven = this.#deps.config().maven;
+    return {
+      ttl: repo.metadataTtl ?? maven.metadata_ttl,
+      serveStale: repo.serveStale ?? maven.serve_stale,
+      timeout: repo.proxyTimeout ?? maven.proxy_timeout,
+      negativeTtl: maven.negative_cache_ttl,
+    };
+  }
+
+  #targets(repo: Repository): UpstreamTarget[] {
+    const { timeout } = this.#settings(repo);
+    return repo.upstreams.map((u, index) =>
+      this.#deps.proxy.upstream({
+        label: `${repo.name}#${index}`,
+        registry: repo.name,
+        url: u.url,
+        credentials: u.auth,
+        auth: 'basic',
+        timeoutSeconds: timeout,
+        readTimeoutSeconds: timeout,
+      }),
+    );
+  }
+
+  /**
+   * A file of the proxy (cached, or fetched now from the first upstream having it, verified).
+   * Undefined when it is not a proxy with upstreams, or every upstream says 404 (remembered for
+   * negative_cache_ttl). Throws the upstream error (502/504 class) when an upstream failed and
+   * none had it, or the one that had it sent bytes that do not match its checksum.
+   */
+  async openFile(repo: Repository, path: string): Promise<OpenedMavenFile | undefined> {
+    if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
+    const cached = await this.#cached(repo, path);
+    if (cached) {
+      this.#deps.proxy.metrics.record(repo.name, 'hit');
+      return cached;
+    }
+    const missKey = `${repo.name}\nfile:${path}`;
+    if (this.#misses.has(missKey)) return undefined;
+    const flight = this.#fetches.run(`${repo.name}\n${path}`, () => this.#fetchFile(repo, path));
+    if (flight.joined) this.#deps.proxy.metrics.record(repo.name, 'coalesced');
+    const fetched = await flight.promise;
+    if (fetched.kind === 'absent') {
+      if (!flight.joined) this.#misses.add(missKey, this.#settings(repo).negativeTtl);
+      return undefined;
+    }
+    return fetched.file;
+  }
+
+  async #cached(repo: Repository, path: string): Promise<OpenedMavenFile | undefined> {
+    const row = await this.#db
+      .selectFrom('maven_proxy_files')
+      .selectAll()
+      .where('repository', '=', repo.name)
+      .where('path', '=', path)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const digest = tryParseDigest(row.digest);
+    if (!digest || !(await this.#deps.blobs.stat(digest))) return undefined;
+    return this.#opened(digest, row);
+  }
+
+  #opened(
+    digest: Digest,
+    row: Pick<MavenProxyFilesTable, 'size' | 'md5' | 'sha1' | 'sha256' | 'sha512' | 'fetched_at'>,
+  ): OpenedMavenFile {
+    const blobs = this.#deps.blobs;
+    return {
+      size: row.size,
+      checksums: { md5: row.md5, sha1: row.sha1, sha256: row.sha256, sha512: row.sha512 },
+      modifiedAt: row.fetched_at,
+      open: (range) => blobs.open(digest, range),
+    };
+  }
+
+  async #fetchFile(repo: Repository, path: string): Promise<Fetched> {
+    const targets = this.#targets(repo);
+    let failure: unknown;
+    let absent = 0;
+    for (const target of targets) {
+      try {
+        const file = await this.#fetchFrom(repo, target, path);
+        if (file === undefined) {
+          absent++;
+          continue;
+        }
+        this.#deps.proxy.metrics.record(repo.name, 'miss');
+        return { kind: 'file', file };
+      } catch (err) {
+        failure = err;
+      }
+    }
+    if (absent === targets.length) return { kind: 'absent' };
+    this.#deps.proxy.metrics.record(repo.name, 'error');
+    throw asUpstreamError(failure, path);
+  }
+
+  /** One upstream: its checksum, then the file, verified and recorded; undefined on 404. */
+  async #fetchFrom(
+    repo: Repository,
+    target: UpstreamTarget,
+    path: string,
+  ): Promise<OpenedMavenFile | undefined> {
+    const checksum = await this.#upstreamChecksum(target, path);
+    let result: { digest: Digest; size: number; hashes: Record<ChecksumName, string> } | undefined;
+    if (checksum !== undefined && checksum.algorithm !== 'sha1' && checksum.algorithm !== 'md5') {
+      result = await this.#fill(repo, target, path, {
+        algorithm: checksum.algorithm,
+        hex: checksum.hex,
+      });
+    } else {
+      result = await this.#ingest(target, path, checksum);
+    }
+    if (result === undefined) return undefined;
+    const row: MavenProxyFilesTable = {
+      repository: repo.name,
+      path,
+      digest: formatDigest(result.digest),
+      size: result.size,
+      md5: result.hashes.md5,
+      sha1: result.hashes.sha1,
+      sha256: result.hashes.sha256,
+      sha512: result.hashes.sha512,
+      verified_by: checksum?.algorithm ?? 'none',
+      upstream: target.label,
+      fetched_at: Date.now(),
+    };
+    await this.#db
+      .insertInto('maven_proxy_files')
+      .values(row)
+      .onConflict((oc) =>
+        oc.columns(['repository', 'path']).doUpdateSet({
+          digest: row.digest,
+          size: row.size,
+          md5: row.md5,
+          sha1: row.sha1,
+          sha256: row.sha256,
+          sha512: row.sha512,
+          verified_by: row.verified_by,
+          upstream: row.upstream,
+          fetched_at: row.fetched_at,
+        }),
+      )
+      .execute();
+    return this.#opened(result.digest, row);
+  }
+
+  /**
+   * The upstream's checksum of `path`: `.sha1`, else `.sha256`, else `.sha512` (the first that
+   * exists and holds a hex digest of the right length). Undefined when none does.
+   */
+  async #upstreamChecksum(
+    target: UpstreamTarget,
+    path: string,
+  ): Promise<UpstreamChecksum | undefined> {
+    for (const algorithm of VERIFYING) {
+      const response = await this.#deps.proxy.client.request(target, {
+        method: 'GET',
+        path: upstreamPath(`${path}.${algorithm}`),
+      });
+      if (response.status === 404) {
+        response.body.destroy();
+        continue;
+      }
+      if (response.status !== 200) {
+        response.body.destroy();
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream ${target.label} answered ${response.status} for ${path}.${algorithm}`,
+        );
+      }
+      const text = (
+        await readAllBounded(response.body, MAX_CHECKSUM_FILE_BYTES, `${path}.${algorithm}`)
+      ).toString('latin1');
+      const hex = parseChecksumFile(text, algorithm);
+      if (hex !== undefined) return { algorithm, hex };
+    }
+    return undefined;
+  }
+
+  /** `.sha256`/`.sha512` known: the engine's verified, single-flight blob fill. */
+  async #fill(
+    repo: Repository,
+    target: UpstreamTarget,
+    path: string,
+    expected: Digest,
+  ): Promise<{ digest: Digest; size: number; hashes: Record<ChecksumName, string> } | undefined> {
+    const opened = await this.#deps.proxy.openBlob({
+      registry: repo.name,
+      digest: expected,
+      fetch: async () => {
+        const response = await this.#deps.proxy.client.request(target, {
+          method: 'GET',
+          path: upstreamPath(path),
+        });
+        if (response.status === 404) {
+          response.body.destroy();
+          return undefined;
+        }
+        if (response.status !== 200) {
+          response.body.destroy();
+          throw new RegistryError(
+            'UPSTREAM_FAILED',
+            `upstream ${target.label} answered ${response.status} for ${path}`,
+          );
+        }
+        return { body: response.body, size: contentLength(response.header('content-length')) };
+      },
+      fill: { hashes: ['md5', 'sha1', 'sha256', 'sha512'], maxBytes: MAX_PROXIED_FILE_BYTES },
+    });
+    if (opened === undefined) return undefined;
+    let filled;
+    try {
+      filled = await opened.committed;
+    } catch (err) {
+      throw asUpstreamError(err, path, target.label);
+    }
+    const hashes =
+      filled !== undefined && hasAllChecksums(filled.hashes)
+        ? filled.hashes
+        : await this.#hashStored(expected);
+    return { digest: expected, size: filled?.size ?? opened.size ?? 0, hashes };
+  }
+
+  /** `.sha1` (or nothing) known: ingest through a hashing stage that refuses a wrong sha1. */
+  async #ingest(
+    target: UpstreamTarget,
+    path: string,
+    checksum: UpstreamChecksum | undefined,
+  ): Promise<{ digest: Digest; size: number; hashes: Record<ChecksumName, string> } | undefined> {
+    const response = await this.#deps.proxy.client.request(target, {
+      method: 'GET',
+      path: upstreamPath(path),
+    });
+    if (response.status === 404) {
+      response.body.destroy();
+      return undefined;
+    }
+    if (response.status !== 200) {
+      response.body.destroy();
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label} answered ${response.status} for ${path}`,
+      );
+    }
+    const hashes = new HashSet('sha512', ['md5', 'sha1']);
+    let computed: Partial<Record<string, string>> = {};
+    const verifier = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hashes.update(chunk);
+        callback(null, chunk);
+      },
+      flush(callback) {
+        computed = hashes.digest().hashes;
+        if (checksum !== undefined && computed[checksum.algorithm] !== checksum.hex) {
+          callback(
+            new RegistryError(
+              'UPSTREAM_FAILED',
+              `upstream ${target.label} sent ${path} not matching its .${checksum.algorithm} (expected ${checksum.hex}, got ${computed[checksum.algorithm] ?? '?'})`,
+            ),
+          );
+          return;
+        }
+        callback();
+      },
+    });
+    const body = pipeline(response.body, verifier, () => undefined);
+    let stored;
+    try {
+      stored = await this.#deps.blobs.ingest(body, {
+        maxBytes: MAX_PROXIED_FILE_BYTES,
+        ...(contentLength(response.header('content-length')) === undefined
+          ? {}
+          : { expectedSize: contentLength(response.header('content-length')) as number }),
+      });
+    } catch (err) {
+      throw asUpstreamError(err, path, target.label);
+    }
+    return {
+      digest: stored.digest,
+      size: stored.size,
+      hashes: {
+        md5: computed['md5'] ?? '',
+        sha1: computed['sha1'] ?? '',
+        sha256: stored.digest.hex,
+        sha512: computed['sha512'] ?? '',
+      },
+    };
+  }
+
+  /** Every checksum of a stored blob, by reading it (a fill that found the blob already stored). */
+  async #hashStored(digest: Digest): Promise<Record<ChecksumName, string>> {
+    const all = ['md5', 'sha1', 'sha256', 'sha512'] as const;
+    const hashers = all.map((name) => createHash(name));
+    for await (const chunk of await this.#deps.blobs.open(digest)) {
+      for (const hasher of hashers) hasher.update(chunk as Buffer);
+    }
+    const [md5, sha1, sha256, sha512] = hashers.map((h) => h.digest('hex')) as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    return { md5, sha1, sha256, sha512 };
+  }
+
+  /**
+   * The upstream's `maven-metadata.xml` of directory `dir` as data (cached with TTL, revalidated,
+   * stale when the upstreams fail and serve_stale). Undefined when not a proxy, or every upstream
+   * says 404 (remembered for negative_cache_ttl). Throws the upstream error when none answered and
+   * nothing is cached.
+   */
+  async metadata(repo: Repository, dir: string): Promise<MavenMetadata | undefined> {
+    if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
+    const missKey = `${repo.name}\nmetadata:${dir}`;
+    if (this.#misses.has(missKey)) return undefined;
+    const settings = this.#settings(repo);
+    const resolved = await this.#deps.proxy.resolve({
+      registry: repo.name,
+      key: `metadata:${dir}`,
+      ttlSeconds: settings.ttl,
+      serveStale: settings.serveStale,
+      refresh: (cached) => this.#refreshMetadata(repo, dir, cached),
+    });
+    if (resolved === undefined) {
+      this.#misses.add(missKey, settings.negativeTtl);
+      return undefined;
+    }
+    return this.#loadMetadata(resolved.entry);
+  }
+
+  async #refreshMetadata(repo: Repository, dir: string, cached: CachedEntry | undefined) {
+    const path = dir === '' ? 'maven-metadata.xml' : `${dir}/maven-metadata.xml`;
+    const targets = this.#targets(repo);
+    let failure: unknown;
+    let absent = 0;
+    for (const target of targets) {
+      try {
+        const headers: Record<string, string> = { accept: 'application/xml, text/xml, */*' };
+        if (cached !== undefined && cached.upstream === target.label && cached.etag) {
+          if (cached.etag.startsWith('lm:')) headers['if-modified-since'] = cached.etag.slice(3);
+          else headers['if-none-match'] = cached.etag;
+        }
+        const response = await this.#deps.proxy.client.request(target, {
+          method: 'GET',
+          path: upstreamPath(path),
+          headers,
+        });
+        if (response.status === 304 && cached) {
+          response.body.destroy();
+          return { kind: 'unchanged' as const, upstream: target.label };
+        }
+        if (response.status === 404) {
+          response.body.destroy();
+          absent++;
+          continue;
+        }
+        if (response.status !== 200) {
+          response.body.destroy();
+          throw new RegistryError(
+            'UPSTREAM_FAILED',
+            `upstream ${target.label} answered ${response.status} for ${path}`,
+          );
+        }
+        const body = await readAllBounded(
+          response.body,
+          MAX_METADATA_BYTES,
+          `upstream ${target.label} ${path}`,
+        );
+        let parsed: MavenMetadata;
+        try {
+          parsed = parseMetadata(body);
+        } catch (err) {
+          throw new RegistryError(
+            'UPSTREAM_FAILED',
+            `upstream ${target.label} sent an unusable ${path}: ${err instanceof Error ? err.message : String(err)}`,
+          );
+        }
+        const stored = await this.#deps.proxy.storeDocument(streamOf(body), {
+          maxBytes: MAX_METADATA_BYTES,
+        });
+        const digest = formatDigest(stored.digest);
+        this.#parsed.set(digest, parsed);
+        const etag = response.header('etag');
+        const lastModified = response.header('last-modified');
+        return {
+          kind: 'updated' as const,
+          entry: {
+            digest,
+            size: stored.size,
+            mediaType: 'application/xml',
+            etag: etag ?? (lastModified === undefined ? undefined : `lm:${lastModified}`),
+            upstream: target.label,
+          },
+        };
+      } catch (err) {
+        failure = err;
+      }
+    }
+    if (absent === targets.length) return { kind: 'absent' as const };
+    throw asUpstreamError(failure, path);
+  }
+
+  async #loadMetadata(entry: CachedEntry): Promise<MavenMetadata> {
+    const known = this.#parsed.get(entry.digest);
+    if (known) return known;
+    const stream = await this.#deps.blobs.open(parseDigest(entry.digest));
+    const body = await readAllBounded(stream, MAX_METADATA_BYTES, 'cached maven-metadata.xml');
+    const parsed = parseMetadata(body);
+    this.#parsed.set(entry.digest, parsed);
+    return parsed;
+  }
+}
+
+/** Estimated memory of a parsed document (strings count 2 bytes a char, plus overhead). */
+function metadataBytes(metadata: MavenMetadata): number {
+  let bytes = 512;
+  for (const v of metadata.versions) bytes += 64 + 2 * v.length;
+  bytes += metadata.snapshotVersions.length * 256 + metadata.plugins.length * 256;
+  return bytes;
+}
+
+function streamOf(body: Buffer): Readable {
+  return Readable.from([body]);
+}
+
+/** The request path on an upstream: each segment percent-encoded, below the upstream's base. */
+export function upstreamPath(path: string): string {
+  return `/${path.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/**
+ * The hex digest in an upstream checksum file: Maven repositories write the bare hex, some tools
+ * `hex  filename` or `hex *filename`, old ones `SHA1(file)= hex`. Undefined when there is no hex
+ * run of the algorithm's length.
+ */
+export function parseChecksumFile(text: string, algorithm: ChecksumName): string | undefined {
+  const length = HEX_LENGTH[algorithm];
+  const match = new RegExp(`(?:^|[^0-9a-fA-F])([0-9a-fA-F]{${length}})(?:$|[^0-9a-fA-F])`).exec(
+    text.trim(),
+  );
+  return match?.[1]?.toLowerCase();
+}
+
+function contentLength(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
+  return Number(value);
+}
+
+function hasAllChecksums(
+  hashes: Readonly<Partial<Record<string, string>>>,
+): hashes is Record<ChecksumName, string> {
+  return (['md5', 'sha1', 'sha256', 'sha512'] as const).every(
+    (name) => typeof hashes[name] === 'string',
+  );
+}
+
+/** An error while fetching from upstreams, as an upstream failure (502 class). */
+function asUpstreamError(err: unknown, what: string, label?: string): RegistryError {
+  if (err instanceof RegistryError && isUpstreamFailure(err)) return err;
+  if (err instanceof RegistryError) {
+    // An upstream's oversized or mismatching body is the upstream's fault, not the client's.
+    return new RegistryError(
+      'UPSTREAM_FAILED',
+      `upstream ${label ?? ''} failed for ${what}: ${err.message}`.replace('  ', ' '),
+      { cause: err },
+    );
+  }
+  if (label !== undefined) return toUpstreamError(err, label);
+  return new RegistryError('UPSTREAM_FAILED', `the upstreams failed for ${what}`, { cause: err });
+}

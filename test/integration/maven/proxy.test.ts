@@ -1,0 +1,524 @@
+/**
+ * Maven proxy and group sources against a fixture upstream (real artifacts copied from
+ * ~/.m2/repository, served by node:http on loopback): files cached forever (upstream hits
+ * counted), verification against the upstream's .sha1/.sha256 (a mismatch caches nothing),
+ * unverified files recorded, metadata TTL/revalidation/stale serving, the negative cache,
+ * upstreams in order with Basic credentials, and the group: merged metadata, a failing member
+ * is "not here", the dependency-confusion guard.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { Readable } from 'node:stream';
+import pino from 'pino';
+import type { AppConfig, RepositoryConfig } from '../../../src/config/schema.ts';
+import { isRegistryError } from '../../../src/core/errors.ts';
+import { readAllBounded } from '../../../src/core/streams.ts';
+import { SqlBlobIndex } from '../../../src/db/blob-index.ts';
+import { type Db, openDatabase } from '../../../src/db/database.ts';
+import { mavenSectionSchema } from '../../../src/formats/maven/config.ts';
+import { MavenGroup } from '../../../src/formats/maven/group.ts';
+import { EMPTY_METADATA, renderMetadata } from '../../../src/formats/maven/metadata.ts';
+import type {
+  MavenMetadata,
+  MavenSource,
+  OpenedMavenFile,
+} from '../../../src/formats/maven/model.ts';
+import { MavenProxy, mavenProxyMigrations } from '../../../src/formats/maven/proxy.ts';
+import { Metrics } from '../../../src/metrics/metrics.ts';
+import { isUpstreamFailure, ProxyEngine } from '../../../src/proxy/engine.ts';
+import { proxyMigrations } from '../../../src/proxy/state.ts';
+import { GroupReader } from '../../../src/repos/group-read.ts';
+import { type Repository, toRepository } from '../../../src/repos/repository.ts';
+import { BlobStore } from '../../../src/storage/blob-store.ts';
+import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
+import { GuardedDriver } from '../../../src/storage/guarded-driver.ts';
+import { removeDir } from '../../helpers/tmp.ts';
+import { type FixtureUpstream, realArtifacts, startFixtureUpstream } from './fixture-upstream.ts';
+
+function repo(config: Partial<RepositoryConfig> & { name: string }): Repository {
+  return toRepository(
+    { format: 'maven', kind: 'proxy', members: [], upstreams: [], ...config },
+    false,
+  );
+}
+
+async function bytesOf(file: OpenedMavenFile): Promise<Buffer> {
+  return readAllBounded(await file.open(), 1 << 30, 'test');
+}
+
+function hex(algorithm: string, body: Buffer): string {
+  return createHash(algorithm).update(body).digest('hex');
+}
+
+describe('maven proxy and group', () => {
+  let dir: string;
+  let db: Db;
+  let blobs: BlobStore;
+  let engine: ProxyEngine;
+  let upstream: FixtureUpstream;
+  let second: FixtureUpstream;
+  let proxy: MavenProxy;
+  let maven = mavenSectionSchema.parse({ proxies: [] });
+  let artifacts: { path: string; body: Buffer }[];
+  const metrics = new Metrics();
+
+  before(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-maven-proxy-'));
+    db = await openDatabase({
+      file: ':memory:',
+      migrations: { ...proxyMigrations, ...mavenProxyMigrations },
+    });
+    blobs = new BlobStore(new GuardedDriver(await FsDriver.open(dir)), new SqlBlobIndex(db));
+    engine = new ProxyEngine({
+      db,
+      blobs,
+      metrics,
+      log: pino({ level: 'silent' }),
+      circuitBreaker: () => ({ enabled: false, threshold: 5, resetTimeoutMs: 1000 }),
+    });
+    upstream = await startFixtureUpstream();
+    second = await startFixtureUpstream({ credentials: 'reader:s3cret' });
+    artifacts = await realArtifacts();
+    if (artifacts.length === 0) {
+      // A machine without a local Maven repository: synthetic artifacts in the same layout.
+      artifacts = [
+        { path: 'junit/junit/3.8.1/junit-3.8.1.jar', body: Buffer.from('jar 3.8.1') },
+        { path: 'junit/junit/3.8.1/junit-3.8.1.pom', body: Buffer.from('<project/>') },
+        { path: 'junit/junit/3.8.2/junit-3.8.2.jar', body: Buffer.from('jar 3.8.2') },
+        { path: 'javax/inject/javax.inject/1/javax.inject-1.jar', body: Buffer.from('inject') },
+      ];
+    }
+    for (const a of artifacts) await upstream.put(a.path, a.body);
+    proxy = new MavenProxy({
+      config: () => ({ maven }) as unknown as AppConfig,
+      db,
+      blobs,
+      proxy: engine,
+    });
+  });
+
+  after(async () => {
+    await upstream.close();
+    await second.close();
+    await engine.close();
+    await db.destroy();
+    await removeDir(dir);
+  });
+
+  beforeEach(() => {
+    maven = mavenSectionSchema.parse({ proxies: [] });
+  });
+
+  test('an artifact is fetched once, verified against .sha1, then served from the cache', async () => {
+    const proxyRepo = repo({ name: 'p-forever', upstreams: [{ url: upstream.url() }] });
+    const artifact = artifacts[0];
+    assert.ok(artifact);
+    const before = upstream.hits.length;
+    const file = await proxy.openFile(proxyRepo, artifact.path);
+    assert.ok(file);
+    assert.ok((await bytesOf(file)).equals(artifact.body));
+    assert.equal(file.size, artifact.body.length);
+    for (const algorithm of ['md5', 'sha1', 'sha256', 'sha512'] as const)
+      assert.equal(file.checksums[algorithm], hex(algorithm, artifact.body), algorithm);
+    assert.deepEqual(upstream.hits.slice(before), [
+      `GET /${artifact.path}.sha1`,
+      `GET /${artifact.path}`,
+    ]);
+    // Concurrent and later reads: no upstream request at all.
+    const again = await Promise.all([1, 2, 3].map(() => proxy.openFile(proxyRepo, artifact.path)));
+    for (const f of again) assert.ok(f && (await bytesOf(f)).equals(artifact.body));
+    assert.equal(upstream.hits.length, before + 2, 'cached forever');
+    // Even with the upstream down.
+    await upstream.stop();
+    try {
+      const offline = await proxy.openFile(proxyRepo, artifact.path);
+      assert.ok(offline && (await bytesOf(offline)).equals(artifact.body));
+    } finally {
+      await upstream.start();
+    }
+    const row = await db
+      .selectFrom('maven_proxy_files' as never)
+      .selectAll()
+      .where('path' as never, '=', artifact.path as never)
+      .executeTakeFirst();
+    assert.equal((row as { verified_by?: string } | undefined)?.verified_by, 'sha1');
+  });
+
+  test('concurrent first requests share one download', async () => {
+    const proxyRepo = repo({ name: 'p-flight', upstreams: [{ url: upstream.url() }] });
+    const artifact = artifacts[1] ?? artifacts[0];
+    assert.ok(artifact);
+    const before = upstream.hitsFor(`GET /${artifact.path}`);
+    const files = await Promise.all(
+      Array.from({ length: 5 }, () => proxy.openFile(proxyRepo, artifact.path)),
+    );
+    for (const f of files) assert.ok(f && (await bytesOf(f)).equals(artifact.body));
+    assert.equal(upstream.hitsFor(`GET /${artifact.path}`) - before, 1);
+  });
+
+  test('a .sha1 mismatch caches nothing and is an upstream failure', async () => {
+    const proxyRepo = repo({ name: 'p-bad-sha1', upstreams: [{ url: upstream.url() }] });
+    const target = 'org/evil/tampered/1.0/tampered-1.0.jar';
+    await upstream.put(target, 'tampered bytes', []);
+    await upstream.put(`${target}.sha1`, `${'0'.repeat(40)}\n`, []);
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(proxy.openFile(proxyRepo, target), (err: unknown) => {
+        assert.ok(isUpstreamFailure(err), String(err));
+        assert.match((err as Error).message, /not matching its \.sha1/);
+        return true;
+      });
+    }
+    // Nothing was recorded: each try asked the upstream again.
+    assert.equal(upstream.hitsFor(`GET /${target}`), 2);
+    const rows = await db
+      .selectFrom('maven_proxy_files' as never)
+      .selectAll()
+      .where('path' as never, '=', target as never)
+      .execute();
+    assert.equal(rows.length, 0);
+    // Fixed upstream: now it is served.
+    await upstream.put(target, 'tampered bytes');
+    const file = await proxy.openFile(proxyRepo, target);
+    assert.ok(file && (await bytesOf(file)).toString() === 'tampered bytes');
+  });
+
+  test('.sha256 only: the engine fill verifies it; a mismatch caches nothing', async () => {
+    const proxyRepo = repo({ name: 'p-sha256', upstreams: [{ url: upstream.url() }] });
+    const good = 'org/example/modern/2.0/modern-2.0.jar';
+    const body = Buffer.from('modern artifact bytes '.repeat(1000));
+    await upstream.put(good, body, ['sha256']);
+    const file = await proxy.openFile(proxyRepo, good);
+    assert.ok(file);
+    assert.ok((await bytesOf(file)).equals(body));
+    assert.equal(file.checksums.sha1, hex('sha1', body));
+    assert.equal(file.checksums.md5, hex('md5', body));
+    assert.equal(file.checksums.sha512, hex('sha512', body));
+    assert.deepEqual(
+      upstream.hits.filter((h) => h.includes('modern-2.0.jar')),
+      [`GET /${good}.sha1`, `GET /${good}.sha256`, `GET /${good}`],
+    );
+    const bad = 'org/example/modern/2.1/modern-2.1.jar';
+    await upstream.put(bad, 'other bytes', []);
+    await upstream.put(`${bad}.sha256`, 'a'.repeat(64), []);
+    await assert.rejects(proxy.openFile(proxyRepo, bad), (err: unknown) => isUpstreamFailure(err));
+    await assert.rejects(proxy.openFile(proxyRepo, bad), (err: unknown) => isUpstreamFailure(err));
+    assert.equal(upstream.hitsFor(`GET /${bad}`), 2, 'nothing cached: asked again');
+  });
+
+  test('no checksum upstream: accepted and recorded as unverified', async () => {
+    const proxyRepo = repo({ name: 'p-nosum', upstreams: [{ url: upstream.url() }] });
+    const target = 'org/example/bare/1.0/bare-1.0.pom';
+    await upstream.put(target, '<project/>', []);
+    const file = await proxy.openFile(proxyRepo, target);
+    assert.ok(file);
+    assert.equal(file.checksums.sha1, hex('sha1', Buffer.from('<project/>')));
+    const row = (await db
+      .selectFrom('maven_proxy_files' as never)
+      .selectAll()
+      .where('path' as never, '=', target as never)
+      .executeTakeFirst()) as { verified_by?: string } | undefined;
+    assert.equal(row?.verified_by, 'none');
+  });
+
+  test('a miss is remembered for negative_cache_ttl (counted upstream requests)', async () => {
+    const proxyRepo = repo({ name: 'p-negative', upstreams: [{ url: upstream.url() }] });
+    const missing = 'org/example/missing/1.0/missing-1.0.pom';
+    assert.equal(await proxy.openFile(proxyRepo, missing), undefined);
+    const asked = upstream.hits.filter((h) => h.includes('missing-1.0.pom')).length;
+    assert.ok(asked >= 1);
+    for (let i = 0; i < 5; i++) assert.equal(await proxy.openFile(proxyRepo, missing), undefined);
+    assert.equal(upstream.hits.filter((h) => h.includes('missing-1.0.pom')).length, asked);
+    // negative_cache_ttl = 0: every miss asks again.
+    maven = { ...maven, negative_cache_ttl: 0 };
+    const other = 'org/example/missing/2.0/missing-2.0.pom';
+    await proxy.openFile(proxyRepo, other);
+    const first = upstream.hits.filter((h) => h.includes('missing-2.0.pom')).length;
+    await proxy.openFile(proxyRepo, other);
+    assert.equal(upstream.hits.filter((h) => h.includes('missing-2.0.pom')).length, 2 * first);
+  });
+
+  test('metadata: TTL, revalidation (304), new content, stale when the upstream is down', async () => {
+    const proxyRepo = repo({
+      name: 'p-meta',
+      upstreams: [{ url: upstream.url() }],
+      metadata_ttl: 0,
+    });
+    const dir = 'org/example/meta';
+    const doc = (versions: string[]): Buffer =>
+      renderMetadata({
+        ...EMPTY_METADATA,
+        groupId: 'org.example',
+        artifactId: 'meta',
+        versions,
+        latest: versions.at(-1),
+        release: versions.at(-1),
+        lastUpdated: '20261130101010',
+      });
+    await upstream.put(`${dir}/maven-metadata.xml`, doc(['1.0', '1.9']), []);
+    const first = await proxy.metadata(proxyRepo, dir);
+    assert.deepEqual(first?.versions, ['1.0', '1.9']);
+    // TTL 0: every read revalidates; an unchanged document answers 304.
+    const again = await proxy.metadata(proxyRepo, dir);
+    assert.deepEqual(again?.versions, ['1.0', '1.9']);
+    const conditional = upstream.hits.filter((h) => h === `GET /${dir}/maven-metadata.xml`);
+    assert.equal(conditional.length, 2);
+    await upstream.put(`${dir}/maven-metadata.xml`, doc(['1.0', '1.9', '1.10']), []);
+    assert.equal((await proxy.metadata(proxyRepo, dir))?.latest, '1.10');
+    // A long TTL: no request at all.
+    const cachedRepo = repo({
+      name: 'p-meta',
+      upstreams: [{ url: upstream.url() }],
+      metadata_ttl: 3600,
+    });
+    const count = upstream.hits.length;
+    assert.equal((await proxy.metadata(cachedRepo, dir))?.latest, '1.10');
+    assert.equal(upstream.hits.length, count, 'fresh within the TTL');
+    // Upstream down: the last copy is served (stale), an unknown document fails.
+    await upstream.stop();
+    try {
+      assert.equal((await proxy.metadata(proxyRepo, dir))?.latest, '1.10');
+      await assert.rejects(proxy.metadata(proxyRepo, 'org/example/never'), (err: unknown) =>
+        isUpstreamFailure(err),
+      );
+      await assert.rejects(
+        proxy.openFile(proxyRepo, 'org/example/never/1/never-1.jar'),
+        (err: unknown) => isUpstreamFailure(err),
+      );
+      // serve_stale off: the failure shows.
+      maven = { ...maven, serve_stale: false };
+      await assert.rejects(proxy.metadata(proxyRepo, dir), (err: unknown) =>
+        isUpstreamFailure(err),
+      );
+    } finally {
+      await upstream.start();
+    }
+  });
+
+  test('hostile upstream metadata is an upstream failure, not cached', async () => {
+    const proxyRepo = repo({ name: 'p-hostile', upstreams: [{ url: upstream.url() }] });
+    const dir = 'org/example/hostile';
+    await upstream.put(
+      `${dir}/maven-metadata.xml`,
+      '<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaa">]><metadata><groupId>&a;</groupId></metadata>',
+      [],
+    );
+    await assert.rejects(proxy.metadata(proxyRepo, dir), (err: unknown) => {
+      assert.ok(isUpstreamFailure(err));
+      assert.match((err as Error).message, /DOCTYPE/);
+      return true;
+    });
+  });
+
+  test('upstreams in order, with Basic credentials', async () => {
+    const target = 'org/example/second/1.0/second-1.0.jar';
+    await second.put(target, 'from the second upstream');
+    const proxyRepo = repo({
+      name: 'p-two',
+      upstreams: [{ url: upstream.url() }, { url: second.url(), auth: 'reader:s3cret' }],
+    });
+    const file = await proxy.openFile(proxyRepo, target);
+    assert.ok(file && (await bytesOf(file)).toString() === 'from the second upstream');
+    assert.ok(upstream.hitsFor(`GET /${target}.sha1`) >= 1, 'the first upstream was asked first');
+    // Without credentials the second upstream refuses (401): an upstream failure, not a miss.
+    const noAuth = repo({
+      name: 'p-two-noauth',
+      upstreams: [{ url: upstream.url() }, { url: second.url() }],
+    });
+    await assert.rejects(proxy.openFile(noAuth, target), (err: unknown) => isUpstreamFailure(err));
+  });
+
+  describe('group', () => {
+    const hostedRepo = toRepository(
+      {
+        name: 'g-hosted',
+        format: 'maven',
+        kind: 'hosted',
+        members: [],
+        upstreams: [],
+      },
+      false,
+    );
+    const hostedFiles = new Map<string, Buffer>();
+    const hostedMetadata = new Map<string, MavenMetadata>();
+    const hosted: MavenSource = {
+      openFile(_repo, p) {
+        const body = hostedFiles.get(p);
+        return Promise.resolve(
+          body === undefined
+            ? undefined
+            : {
+                size: body.length,
+                checksums: { md5: '', sha1: '', sha256: '', sha512: '' },
+                modifiedAt: 0,
+                open: () => Promise.resolve(Readable.from([body])),
+              },
+        );
+      },
+      metadata(_repo, d) {
+        return Promise.resolve(hostedMetadata.get(d));
+      },
+    };
+    let proxyMember: Repository;
+    let deadMember: Repository;
+    let group: MavenGroup;
+    let groupRepo: Repository;
+
+    before(() => {
+      proxyMember = repo({ name: 'g-proxy', upstreams: [{ url: upstream.url() }] });
+      deadMember = repo({ name: 'g-dead', upstreams: [{ url: 'http://127.0.0.1:9' }] });
+      groupRepo = toRepository(
+        {
+          name: 'g',
+          format: 'maven',
+          kind: 'group',
+          members: ['g-hosted', 'g-dead', 'g-proxy'],
+          upstreams: [],
+          protect_hosted_names: true,
+        },
+        false,
+      );
+      const members = [hostedRepo, deadMember, proxyMember];
+      group = new MavenGroup({
+        reader: new GroupReader({
+          log: pino({ level: 'silent' }),
+          failures: metrics.groupMemberFailures,
+        }),
+        membersOf: () => members,
+        sourceOf: (member) => (member.kind === 'hosted' ? hosted : proxy),
+        hostedNames: {
+          hasArtifact: (_repo, groupId, artifactId) =>
+            Promise.resolve(
+              [...hostedFiles.keys()].some((p) =>
+                p.startsWith(`${groupId.replaceAll('.', '/')}/${artifactId}/`),
+              ),
+            ),
+        },
+      });
+    });
+
+    test('files: first member having it; a dead member is "not here"', async () => {
+      const artifact = artifacts.find((a) => a.path.startsWith('javax/')) ?? artifacts[0];
+      assert.ok(artifact);
+      const file = await group.openFile(groupRepo, artifact.path);
+      assert.ok(file && (await bytesOf(file)).equals(artifact.body));
+      // Nobody has it, a member failed: 404 naming the failure (never 502).
+      await assert.rejects(group.openFile(groupRepo, 'org/none/x/1/x-1.pom'), (err: unknown) => {
+        assert.ok(isRegistryError(err) && err.status === 404);
+        assert.match(err.message, /g-dead#0 unreachable/);
+        return true;
+      });
+    });
+
+    test('a missing .pom through the group asks the upstream once per negative TTL', async () => {
+      const missing = 'org/example/absent/1.0/absent-1.0.pom';
+      const hitsOf = () => upstream.hits.filter((h) => h.includes('absent-1.0.pom')).length;
+      await assert.rejects(group.openFile(groupRepo, missing));
+      const asked = hitsOf();
+      assert.ok(asked >= 1);
+      for (let i = 0; i < 5; i++) await assert.rejects(group.openFile(groupRepo, missing));
+      assert.equal(hitsOf(), asked);
+    });
+
+    test('metadata merged across members: all versions, newest latest/release', async () => {
+      await upstream.put(
+        'junit/junit/maven-metadata.xml',
+        renderMetadata({
+          ...EMPTY_METADATA,
+          groupId: 'junit',
+          artifactId: 'junit',
+          versions: ['3.8.1', '3.8.2', '4.13.1'],
+          latest: '4.13.1',
+          release: '4.13.1',
+          lastUpdated: '20250101000000',
+        }),
+        [],
+      );
+      hostedMetadata.set('org/example/shared', {
+        ...EMPTY_METADATA,
+        groupId: 'org.example',
+        artifactId: 'shared',
+        versions: ['1.10'],
+        latest: '1.10',
+        release: '1.10',
+        lastUpdated: '20261130101010',
+      });
+      await upstream.put(
+        'org/example/shared/maven-metadata.xml',
+        renderMetadata({
+          ...EMPTY_METADATA,
+          groupId: 'org.example',
+          artifactId: 'shared',
+          versions: ['1.2', '1.9', '2.0-SNAPSHOT'],
+          latest: '2.0-SNAPSHOT',
+          release: '1.9',
+          lastUpdated: '20250101000000',
+        }),
+        [],
+      );
+      const merged = await group.metadata(groupRepo, 'org/example/shared');
+      assert.ok(merged);
+      assert.deepEqual(merged.versions, ['1.2', '1.9', '1.10', '2.0-SNAPSHOT']);
+      assert.equal(merged.latest, '2.0-SNAPSHOT');
+      assert.equal(merged.release, '1.10');
+      assert.equal(merged.lastUpdated, '20261130101010');
+      assert.deepEqual((await group.metadata(groupRepo, 'junit/junit'))?.versions, [
+        '3.8.1',
+        '3.8.2',
+        '4.13.1',
+      ]);
+      // Nobody has it and a member failed: the 404 names the failure.
+      await assert.rejects(group.metadata(groupRepo, 'org/none/none'), (err: unknown) => {
+        assert.ok(isRegistryError(err) && err.status === 404);
+        assert.match(err.message, /g-dead#0 unreachable/);
+        return true;
+      });
+    });
+
+    test('dependency-confusion guard: a hosted name is never served from the proxy', async () => {
+      const internal = 'com/acme/internal/1.0/internal-1.0.jar';
+      hostedFiles.set(internal, Buffer.from('internal'));
+      hostedMetadata.set('com/acme/internal', {
+        ...EMPTY_METADATA,
+        groupId: 'com.acme',
+        artifactId: 'internal',
+        versions: ['1.0'],
+        latest: '1.0',
+        release: '1.0',
+      });
+      await upstream.put('com/acme/internal/9.9/internal-9.9.jar', 'malicious');
+      await upstream.put(
+        'com/acme/internal/maven-metadata.xml',
+        renderMetadata({
+          ...EMPTY_METADATA,
+          groupId: 'com.acme',
+          artifactId: 'internal',
+          versions: ['9.9'],
+          latest: '9.9',
+          release: '9.9',
+        }),
+        [],
+      );
+      const before = upstream.hits.filter((h) => h.includes('com/acme/internal')).length;
+      assert.equal(
+        await group.openFile(groupRepo, 'com/acme/internal/9.9/internal-9.9.jar'),
+        undefined,
+      );
+      const merged = await group.metadata(groupRepo, 'com/acme/internal');
+      assert.ok(merged);
+      assert.deepEqual(merged.versions, ['1.0']);
+      assert.equal(merged.latest, '1.0');
+      assert.equal(
+        upstream.hits.filter((h) => h.includes('com/acme/internal')).length,
+        before,
+        'the proxy was not even asked',
+      );
+      // Without the guard the upstream's version shows up.
+      const open = { ...groupRepo, protectHostedNames: false };
+      assert.deepEqual((await group.metadata(open, 'com/acme/internal'))?.versions, ['1.0', '9.9']);
+    });
+  });
+});
