@@ -137,7 +137,10 @@ export interface ServerCredentials {
   readonly password: string;
 }
 
-/** settings.xml: one mirror of everything (`*`) at `mirrorUrl`, credentials in `<servers>`. */
+/**
+ * settings.xml: one mirror of everything (`*`) at `mirrorUrl` with snapshots enabled, credentials
+ * in `<servers>`.
+ */
 export function settingsXml(
   mirrorUrl: string,
   servers: readonly ServerCredentials[] = [],
@@ -151,6 +154,22 @@ export function settingsXml(
   <mirrors>
     <mirror><id>${esc(mirrorId)}</id><mirrorOf>*</mirrorOf><url>${esc(mirrorUrl)}</url></mirror>
   </mirrors>
+  <profiles>
+    <!-- The super POM's central has snapshots off and the mirror inherits that: turn them on, as
+         Nexus's recommended settings.xml does. -->
+    <profile>
+      <id>nora-snapshots</id>
+      <repositories>
+        <repository><id>central</id><url>http://central</url>
+          <releases><enabled>true</enabled></releases><snapshots><enabled>true</enabled></snapshots></repository>
+      </repositories>
+      <pluginRepositories>
+        <pluginRepository><id>central</id><url>http://central</url>
+          <releases><enabled>true</enabled></releases><snapshots><enabled>true</enabled></snapshots></pluginRepository>
+      </pluginRepositories>
+    </profile>
+  </profiles>
+  <activeProfiles><activeProfile>nora-snapshots</activeProfile></activeProfiles>
   <servers>
 ${servers
   .map(
@@ -250,7 +269,7 @@ export interface MvnOptions {
 }
 
 /**
- * Runs `mvn -B -ntp -s <settings> -Dmaven.repo.local=<localRepo> <args>`; never throws on a
+ * Runs `mvn -B -s <settings> -Dmaven.repo.local=<localRepo> <args>`; never throws on a
  * non-zero exit (the caller asserts). A JVM tuned for short runs (C1 only), as CI setups do.
  */
 export function mvn(args: readonly string[], options: MvnOptions): Promise<RunResult> {
@@ -258,7 +277,6 @@ export function mvn(args: readonly string[], options: MvnOptions): Promise<RunRe
     'mvn',
     [
       '-B',
-      '-ntp',
       '-s',
       options.settings,
       `-Dmaven.repo.local=${options.localRepo}`,

@@ -121,7 +121,7 @@ public final class App {
         assert.match(result.stdout, /nowhere.*9\.9/);
       }
       const asked = (await nginx?.accessLog())?.filter((l) =>
-        l.includes('/org/example/absent/nowhere/9.9/nowhere-9.9.pom'),
+        l.endsWith('/org/example/absent/nowhere/9.9/nowhere-9.9.pom'),
       );
       assert.equal(asked?.length, 1, `upstream asked ${asked?.length} times: ${asked?.join(', ')}`);
     },
