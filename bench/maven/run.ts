@@ -180,7 +180,12 @@ async function build(
   return { seconds, files };
 }
 
-async function benchResolve(nginx: Nginx): Promise<void> {
+async function benchResolve(): Promise<void> {
+  // Its own nginx, with an access log: the upstream requests of each variant are counted.
+  const nginx = await startNginx(M2_REPOSITORY, path.join(work, 'nginx-resolve'));
+  stops.push(() => nginx.stop());
+  const upstream = { cold: [] as string[], warm: [] as string[], direct: [] as string[] };
+  const count = async (since: number) => (await nginx.accessLog()).slice(since);
   const project = path.join(work, 'resolve-project');
   await benchProject(project);
   const times = { direct: [] as number[], cold: [] as number[], warm: [] as number[] };
@@ -188,7 +193,9 @@ async function benchResolve(nginx: Nginx): Promise<void> {
   // One untimed build straight from nginx: the JVM's and the page cache's first touches.
   await build(project, nginx.url, false);
   for (let round = 0; round < ROUNDS; round++) {
+    let mark = (await nginx.accessLog()).length;
     const direct = await build(project, nginx.url, false);
+    if (round === 0) upstream.direct = await count(mark);
     times.direct.push(direct.seconds);
     files = direct.files;
     const nora = await startNora(nginx.url);
@@ -199,8 +206,12 @@ async function benchResolve(nginx: Nginx): Promise<void> {
     ]) {
       await (await fetch(`${nora.url}/maven2/${p}`)).arrayBuffer();
     }
+    mark = (await nginx.accessLog()).length;
     const cold = await build(project, `${nora.url}/maven2/`, true);
+    if (round === 0) upstream.cold = await count(mark);
+    mark = (await nginx.accessLog()).length;
     const warm = await build(project, `${nora.url}/maven2/`, true);
+    if (round === 0) upstream.warm = await count(mark);
     if (cold.files !== files || warm.files !== files)
       throw new Error(`trees differ: direct ${files}, cold ${cold.files}, warm ${warm.files}`);
     times.cold.push(cold.seconds);
@@ -223,6 +234,18 @@ async function benchResolve(nginx: Nginx): Promise<void> {
   log(
     `  through NORA /maven2/ warm (-C strict)     ${w.toFixed(2)} s  ${(w / d).toFixed(2)}×  (target ≤ 1.0×) ${verdict(w / d <= 1.0)}`,
   );
+  const describe = (lines: string[]) => {
+    const by = new Map<string, number>();
+    for (const line of lines) {
+      const [status = '', uri = ''] = line.split(' ');
+      const kind = /\.(sha1|sha256|sha512|md5)$/.exec(uri)?.[1] ?? 'file';
+      by.set(`${kind} ${status}`, (by.get(`${kind} ${status}`) ?? 0) + 1);
+    }
+    return `${lines.length} (${[...by].map(([k, v]) => `${k}: ${v}`).join(', ')})`;
+  };
+  log(`  requests nginx answered, round 1: direct ${describe(upstream.direct)}`);
+  log(`    NORA cold ${describe(upstream.cold)}`);
+  log(`    NORA warm ${describe(upstream.warm)}`);
 }
 
 async function benchArtifact(nginx: Nginx): Promise<void> {
@@ -344,7 +367,7 @@ try {
   const nginx = await startNginx(M2_REPOSITORY, path.join(work, 'nginx'), { accessLog: false });
   stops.push(() => nginx.stop());
   log(`maven bench: nginx serves ${M2_REPOSITORY}; ${ROUNDS} round(s); wrk ${SECONDS} s`);
-  if (all || sections.has('resolve')) await benchResolve(nginx);
+  if (all || sections.has('resolve')) await benchResolve();
   if (all || sections.has('artifact')) await benchArtifact(nginx);
   if (all || sections.has('metadata')) await benchMetadata(nginx);
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
