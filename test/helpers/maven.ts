@@ -290,7 +290,7 @@ export function mvn(args: readonly string[], options: MvnOptions): Promise<RunRe
         MAVEN_OPTS: '-XX:+TieredCompilation -XX:TieredStopAtLevel=1 -Xshare:auto',
         MAVEN_ARGS: '',
       },
-      timeoutMs: options.timeoutMs ?? 180_000,
+      timeoutMs: options.timeoutMs ?? 280_000,
       check: false,
     },
   );

@@ -94,7 +94,7 @@ describe('mvn deploy and resolve through /maven2/ (auth on)', { skip: missing },
     if (work !== '') await removeDir(work);
   });
 
-  test('mvn deploy of a release (Basic after a 401 challenge)', { timeout: 180_000 }, async () => {
+  test('mvn deploy of a release (Basic after a 401 challenge)', { timeout: 300_000 }, async () => {
     const challenge = await fetch(`${deployUrl()}${GROUP_PATH}/${LIB}/maven-metadata.xml`);
     await challenge.arrayBuffer();
     assert.equal(challenge.status, 401, 'anonymous read is off: a 401 challenge');
@@ -127,7 +127,7 @@ describe('mvn deploy and resolve through /maven2/ (auth on)', { skip: missing },
   test(
     'mvn deploy of two snapshot builds: timestamped files and generated metadata',
     {
-      timeout: 180_000,
+      timeout: 300_000,
     },
     async () => {
       for (const build of [1, 2]) {
@@ -167,7 +167,7 @@ describe('mvn deploy and resolve through /maven2/ (auth on)', { skip: missing },
     },
   );
 
-  test('a re-deploy of the release fails with 409 Conflict', { timeout: 180_000 }, async () => {
+  test('a re-deploy of the release fails with 409 Conflict', { timeout: 300_000 }, async () => {
     const result = await deploy('1.0.0', 'release 1.0.0 again');
     assert.notEqual(result.code, 0, tail(result));
     assert.match(result.stdout + result.stderr, /409/, tail(result));
@@ -179,7 +179,7 @@ describe('mvn deploy and resolve through /maven2/ (auth on)', { skip: missing },
   test(
     'a deploy without credentials fails with 401, with a read-only token with 403',
     {
-      timeout: 180_000,
+      timeout: 300_000,
     },
     async () => {
       const anonymous = path.join(work, 'settings-anonymous.xml');
@@ -218,7 +218,7 @@ describe('mvn deploy and resolve through /maven2/ (auth on)', { skip: missing },
   test(
     'a consumer build (-U -C, fresh local repository) resolves the release, the newest snapshot and a third-party library',
     {
-      timeout: 180_000,
+      timeout: 300_000,
     },
     async () => {
       const consumerRepo = path.join(work, 'consumer-m2');

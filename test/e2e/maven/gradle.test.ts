@@ -24,7 +24,7 @@ test(
   'gradle 4.4.1 resolves a hosted and a proxied dependency from /maven2/ (auth on)',
   {
     skip: missing,
-    timeout: 240_000,
+    timeout: 300_000,
   },
   async () => {
     const work = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-e2e-gradle-'));

@@ -29,7 +29,7 @@ import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { removeDir } from '../../helpers/tmp.ts';
 
 const missing = mavenMissing();
-const TIMEOUT = 180_000;
+const TIMEOUT = 300_000;
 
 describe('mvn through the Maven proxy of a real tree (auth off)', { skip: missing }, () => {
   let work = '';
