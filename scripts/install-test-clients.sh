@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real clients, reference servers and load tools used by NORA's
-# e2e tests and benchmarks (Docker/OCI, npm, PyPI: twine, pip, poetry, pipenv, pdm; benches).
+# e2e tests and benchmarks (Docker/OCI, npm, PyPI: twine, pip, poetry, pipenv, pdm; Maven: mvn,
+# Gradle; benches).
 #
 #   sudo scripts/install-test-clients.sh          # idempotent; 2nd run ~ seconds
 #
@@ -48,6 +49,9 @@ APT_PACKAGES=(
   python3-poetry pipenv python3-pdm python3-pip-whl python3-setuptools-whl python3-wheel-whl
   # Go modules side (bookworm: Go 1.19)
   golang-go
+  # Maven side: Debian's Maven 3.8.7 and Gradle 4.4.1 (~100 MB with its libraries; runs on the
+  # default JDK 17). Plugins come from the machine's local Maven repository (test/helpers/maven.ts).
+  maven gradle
 )
 ORAS_SUITE="trixie"
 # npm-side tools (versions measured on this machine; verdaccio 6.8.0 is the
@@ -291,6 +295,9 @@ report_tools() {
   report setuptools-whl python3-setuptools-whl "$py" "$py" -c 'import glob, os; print(os.path.basename(glob.glob("/usr/share/python-wheels/setuptools-*.whl")[0]).split("-")[1])'
   report wheel-whl python3-wheel-whl "$py" "$py" -c 'import glob, os; print(os.path.basename(glob.glob("/usr/share/python-wheels/wheel-*.whl")[0]).split("-")[1])'
   report go golang-go go go version
+  report maven maven mvn mvn -v
+  # `gradle --version` also prints the JDK's version first: keep Gradle's own line.
+  report gradle gradle gradle sh -c 'gradle --version 2>/dev/null | grep "^Gradle"'
   if [ -n "$NPM_FAIL" ]; then
     for n in verdaccio pnpm yarn1 yarn-berry autocannon; do missing "$n" "$NPM_FAIL"; done
   else

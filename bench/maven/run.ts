@@ -1,0 +1,379 @@
+/**
+ * Maven benchmarks, NORA side by side with nginx, one run on this machine (not part of `npm test`):
+ *
+ *   npx node bench/maven/run.ts [resolve] [artifact] [metadata]     (default: all three)
+ *   BENCH_ROUNDS=3 BENCH_SECONDS=5 BENCH_CPU_PROF=1 npx node bench/maven/run.ts
+ *
+ * - resolve: Debian's `mvn -B package` of a small real project (the pinned build plugins and a
+ *   third-party library: the dependency tree is ~160 .pom/.jar files, counted and printed) with a
+ *   fresh local repository every run, (1) directly from nginx serving the machine's local Maven
+ *   repository, (2) through NORA's default group `/maven2/` proxying that nginx, cold (NORA's cache
+ *   empty), (3) warm (cached). Each of BENCH_ROUNDS rounds (default 2) starts a fresh NORA, which
+ *   first serves an unrelated artifact untimed (a server in service has compiled its hot code;
+ *   "cold" is about the cache). Reported: median wall time per variant; targets cold ≤ 1.2×,
+ *   warm ≤ 1.0× direct.
+ * - artifact: GET throughput of one cached jar (~500 KB) and one pom, wrk -t2 -c16, from NORA's
+ *   group vs nginx serving the same files. Target ≥ 0.7× nginx (req/s).
+ * - metadata: `maven-metadata.xml` of an artifact with 1,000 versions deployed into maven-hosted by
+ *   PUT, GET req/s through the group and from maven-hosted directly, vs nginx serving the same
+ *   bytes as a static file. Target ≥ 0.5× nginx.
+ * BENCH_CPU_PROF=1 runs NORA with `--cpu-prof` and prints the functions with the most self time.
+ * Every server listens on 127.0.0.1 on a free port and is stopped by PID at the end.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  M2_REPOSITORY,
+  THIRD_PARTY,
+  listFiles,
+  mavenMissing,
+  mvn,
+  settingsXml,
+  startNginx,
+  tail,
+  writeProject,
+  type Nginx,
+} from '../../test/helpers/maven.ts';
+import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
+import { missingTools, run } from '../../test/helpers/tools.ts';
+
+const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 2)) || 1);
+const SECONDS = Math.max(1, Number(process.env['BENCH_SECONDS'] ?? 5));
+const VERSIONS = Math.max(1, Number(process.env['BENCH_METADATA_VERSIONS'] ?? 1000));
+const CPU_PROF = process.env['BENCH_CPU_PROF'] === '1';
+const sections = new Set(process.argv.slice(2));
+const all = sections.size === 0;
+
+const missing = mavenMissing() || missingTools('wrk');
+if (missing !== false) {
+  process.stderr.write(`${missing}\n`);
+  process.exit(2);
+}
+
+const work = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-bench-maven-'));
+const stops: (() => Promise<void>)[] = [];
+const profiles: string[] = [];
+let noraCount = 0;
+
+function log(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] ?? NaN)
+    : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+}
+
+function verdict(ok: boolean): string {
+  return ok ? 'PASS' : 'MISS';
+}
+
+/**
+ * A NORA child process proxying `upstream`; `dir` reuses a data directory (a restart). Profiled
+ * (BENCH_CPU_PROF=1) unless `profile` is false: set-up phases stay out of the profile.
+ */
+async function startNora(
+  upstream: string,
+  options: { readonly dir?: string; readonly profile?: boolean } = {},
+): Promise<NoraProcess & { stop(): Promise<void>; dir: string }> {
+  const port = await freePort();
+  const dir = options.dir ?? path.join(work, `nora-${noraCount++}`);
+  const profDir = path.join(work, 'profiles');
+  const profile = CPU_PROF && options.profile !== false;
+  const nora = await startNoraProcess({
+    port,
+    ...(profile
+      ? {
+          command: [
+            process.execPath,
+            '--max-semi-space-size=4',
+            '--cpu-prof',
+            `--cpu-prof-dir=${profDir}`,
+            path.join(import.meta.dirname, '..', '..', 'bin', 'nora.js'),
+            'serve',
+          ],
+        }
+      : {}),
+    env: {
+      NORA_STORAGE_PATH: path.join(dir, 'storage'),
+      NORA_MAVEN_PROXIES: upstream,
+      NORA_LOG_LEVEL: 'warn',
+      // Benchmarks measure the server, not the limiter (NORA's own benchmarks do the same).
+      NORA_RATE_LIMIT_ENABLED: 'false',
+    },
+  });
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    nora.child.kill('SIGTERM');
+    await nora.exited;
+    if (profile) profiles.push(profDir);
+  };
+  stops.push(stop);
+  return Object.assign(nora, { stop, dir });
+}
+
+interface Wrk {
+  readonly rps: number;
+  readonly mbps: number;
+  readonly non2xx: boolean;
+}
+
+async function wrk(url: string, connections = 16): Promise<Wrk> {
+  const res = await run('wrk', ['-t2', `-c${connections}`, `-d${SECONDS}s`, url], {
+    timeoutMs: (SECONDS + 30) * 1000,
+  });
+  const out = res.stdout;
+  const transfer = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/.exec(out);
+  const unit = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[transfer?.[2] ?? 'B'] ?? 1;
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    mbps: (Number(transfer?.[1] ?? 0) * unit) / 1024 ** 2,
+    non2xx: /Non-2xx/.test(out),
+  };
+}
+
+/** The project whose dependency tree is resolved (the e2e proxy test builds the same shape). */
+async function benchProject(dir: string): Promise<void> {
+  await writeProject(dir, {
+    groupId: 'com.example.bench',
+    artifactId: 'bench-app',
+    version: '1.0.0',
+    dependencies: [THIRD_PARTY],
+    sources: {
+      'com/example/bench/App.java': `package com.example.bench;
+public final class App {
+  public static String ext(String name) { return org.apache.commons.io.FilenameUtils.getExtension(name); }
+}
+`,
+    },
+  });
+}
+
+let buildCount = 0;
+/** One `mvn package` with a fresh local repository; seconds and the tree size. */
+async function build(
+  project: string,
+  mirror: string,
+  strict: boolean,
+): Promise<{ seconds: number; files: number }> {
+  const n = buildCount++;
+  const settings = path.join(work, `settings-${n}.xml`);
+  await fs.writeFile(settings, settingsXml(mirror));
+  const localRepo = path.join(work, `m2-${n}`);
+  await fs.rm(path.join(project, 'target'), { recursive: true, force: true });
+  const started = performance.now();
+  const result = await mvn([...(strict ? ['-C'] : []), 'package', '-DskipTests'], {
+    cwd: project,
+    settings,
+    localRepo,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  if (result.code !== 0) throw new Error(`mvn package via ${mirror} failed:\n${tail(result)}`);
+  const files = (await listFiles(localRepo, ['.jar', '.pom'])).length;
+  await fs.rm(localRepo, { recursive: true, force: true });
+  return { seconds, files };
+}
+
+async function benchResolve(): Promise<void> {
+  // Its own nginx, with an access log: the upstream requests of each variant are counted.
+  const nginx = await startNginx(M2_REPOSITORY, path.join(work, 'nginx-resolve'));
+  stops.push(() => nginx.stop());
+  const upstream = { cold: [] as string[], warm: [] as string[], direct: [] as string[] };
+  const count = async (since: number) => (await nginx.accessLog()).slice(since);
+  const project = path.join(work, 'resolve-project');
+  await benchProject(project);
+  const times = { direct: [] as number[], cold: [] as number[], warm: [] as number[] };
+  let files = 0;
+  // One untimed build straight from nginx: the JVM's and the page cache's first touches.
+  await build(project, nginx.url, false);
+  for (let round = 0; round < ROUNDS; round++) {
+    let mark = (await nginx.accessLog()).length;
+    const direct = await build(project, nginx.url, false);
+    if (round === 0) upstream.direct = await count(mark);
+    times.direct.push(direct.seconds);
+    files = direct.files;
+    const nora = await startNora(nginx.url);
+    // Untimed: an unrelated artifact through the group, so that the process has served before.
+    for (const p of [
+      'junit/junit/4.13.2/junit-4.13.2.pom',
+      'org/hamcrest/hamcrest-core/1.3/hamcrest-core-1.3.pom',
+    ]) {
+      await (await fetch(`${nora.url}/maven2/${p}`)).arrayBuffer();
+    }
+    mark = (await nginx.accessLog()).length;
+    const cold = await build(project, `${nora.url}/maven2/`, true);
+    if (round === 0) upstream.cold = await count(mark);
+    mark = (await nginx.accessLog()).length;
+    const warm = await build(project, `${nora.url}/maven2/`, true);
+    if (round === 0) upstream.warm = await count(mark);
+    if (cold.files !== files || warm.files !== files)
+      throw new Error(`trees differ: direct ${files}, cold ${cold.files}, warm ${warm.files}`);
+    times.cold.push(cold.seconds);
+    times.warm.push(warm.seconds);
+    await nora.stop();
+    log(
+      `  round ${round + 1}: direct ${direct.seconds.toFixed(2)} s, NORA cold ${cold.seconds.toFixed(2)} s, warm ${warm.seconds.toFixed(2)} s`,
+    );
+  }
+  const d = median(times.direct);
+  const c = median(times.cold);
+  const w = median(times.warm);
+  log(
+    `\nresolve: mvn -B package, fresh local repository, ${files} .pom/.jar files, median of ${ROUNDS}`,
+  );
+  log(`  direct from nginx (no checksums there)     ${d.toFixed(2)} s`);
+  log(
+    `  through NORA /maven2/ cold (-C strict)     ${c.toFixed(2)} s  ${(c / d).toFixed(2)}×  (target ≤ 1.2×) ${verdict(c / d <= 1.2)}`,
+  );
+  log(
+    `  through NORA /maven2/ warm (-C strict)     ${w.toFixed(2)} s  ${(w / d).toFixed(2)}×  (target ≤ 1.0×) ${verdict(w / d <= 1.0)}`,
+  );
+  const describe = (lines: string[]) => {
+    const by = new Map<string, number>();
+    for (const line of lines) {
+      const [status = '', uri = ''] = line.split(' ');
+      const kind = /\.(sha1|sha256|sha512|md5)$/.exec(uri)?.[1] ?? 'file';
+      by.set(`${kind} ${status}`, (by.get(`${kind} ${status}`) ?? 0) + 1);
+    }
+    return `${lines.length} (${[...by].map(([k, v]) => `${k}: ${v}`).join(', ')})`;
+  };
+  log(`  requests nginx answered, round 1: direct ${describe(upstream.direct)}`);
+  log(`    NORA cold ${describe(upstream.cold)}`);
+  log(`    NORA warm ${describe(upstream.warm)}`);
+}
+
+async function benchArtifact(nginx: Nginx): Promise<void> {
+  const nora = await startNora(nginx.url);
+  const jar = `${THIRD_PARTY.groupId.replace(/\./g, '/')}/${THIRD_PARTY.artifactId}/${THIRD_PARTY.version}/${THIRD_PARTY.artifactId}-${THIRD_PARTY.version}.jar`;
+  const pom = jar.replace(/\.jar$/, '.pom');
+  const size = (await fs.stat(path.join(M2_REPOSITORY, jar))).size;
+  for (const p of [jar, pom]) {
+    const res = await fetch(`${nora.url}/maven2/${p}`);
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`NORA GET ${p}: ${res.status}`);
+  }
+  log(`\nartifact GET (cached in NORA), wrk -t2 -c16 -d${SECONDS}s`);
+  for (const [label, p] of [
+    [`jar ${(size / 1024).toFixed(0)} KB`, jar],
+    ['pom', pom],
+  ] as const) {
+    const viaNora = await wrk(`${nora.url}/maven2/${p}`);
+    const viaNginx = await wrk(`${nginx.url}${p}`);
+    const ratio = viaNora.rps / viaNginx.rps;
+    log(
+      `  ${label.padEnd(12)} NORA ${viaNora.rps.toFixed(0)} req/s (${viaNora.mbps.toFixed(0)} MB/s)  nginx ${viaNginx.rps.toFixed(0)} req/s (${viaNginx.mbps.toFixed(0)} MB/s)  ${ratio.toFixed(2)}×  (target ≥ 0.7×) ${verdict(ratio >= 0.7)}${viaNora.non2xx || viaNginx.non2xx ? '  NON-2XX!' : ''}`,
+    );
+  }
+  await nora.stop();
+}
+
+async function benchMetadata(nginx: Nginx): Promise<void> {
+  const deployer = await startNora(nginx.url, { profile: false });
+  const nora = deployer;
+  const dir = 'com/example/bench/many';
+  const started = performance.now();
+  let next = 0;
+  const put = async (url: string, body: string) => {
+    const res = await fetch(url, { method: 'PUT', body });
+    await res.arrayBuffer();
+    if (res.status >= 300) throw new Error(`PUT ${url}: ${res.status}`);
+  };
+  const worker = async () => {
+    while (next < VERSIONS) {
+      const i = next++;
+      const version = `1.${Math.floor(i / 100)}.${i % 100}`;
+      const pom = `<project><modelVersion>4.0.0</modelVersion><groupId>com.example.bench</groupId><artifactId>many</artifactId><version>${version}</version></project>\n`;
+      await put(`${nora.url}/maven2/${dir}/${version}/many-${version}.pom`, pom);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  const deploySeconds = (performance.now() - started) / 1000;
+  await deployer.stop();
+  // The same data, a new process: only the GETs are profiled.
+  const reader = await startNora(nginx.url, { dir: deployer.dir });
+  const viaGroup = `${reader.url}/maven2/${dir}/maven-metadata.xml`;
+  const viaHosted = `${reader.url}/repository/maven-hosted/${dir}/maven-metadata.xml`;
+  const res = await fetch(viaGroup);
+  const xml = await res.text();
+  const count = (xml.match(/<version>/g) ?? []).length;
+  if (res.status !== 200 || count !== VERSIONS)
+    throw new Error(`metadata: ${res.status}, ${count} versions\n${xml.slice(0, 500)}`);
+  // nginx serves the same bytes as a static file.
+  const staticRoot = path.join(work, 'static');
+  await fs.mkdir(path.join(staticRoot, dir), { recursive: true });
+  await fs.writeFile(path.join(staticRoot, dir, 'maven-metadata.xml'), xml);
+  await fs.chmod(work, 0o755);
+  const staticNginx = await startNginx(staticRoot, path.join(work, 'nginx-static'), {
+    accessLog: false,
+  });
+  stops.push(() => staticNginx.stop());
+  log(
+    `\nmaven-metadata.xml with ${VERSIONS} versions (${(Buffer.byteLength(xml) / 1024).toFixed(0)} KB; deployed by ${VERSIONS} PUTs in ${deploySeconds.toFixed(1)} s), wrk -t2 -c16 -d${SECONDS}s`,
+  );
+  const fromNginx = await wrk(`${staticNginx.url}${dir}/maven-metadata.xml`);
+  for (const [label, url] of [
+    ['group /maven2/', viaGroup],
+    ['maven-hosted', viaHosted],
+  ] as const) {
+    const r = await wrk(url);
+    const ratio = r.rps / fromNginx.rps;
+    log(
+      `  NORA ${label.padEnd(16)} ${r.rps.toFixed(0)} req/s  nginx ${fromNginx.rps.toFixed(0)} req/s  ${ratio.toFixed(2)}×  (target ≥ 0.5×) ${verdict(ratio >= 0.5)}${r.non2xx ? '  NON-2XX!' : ''}`,
+    );
+  }
+  await reader.stop();
+}
+
+/** The functions with the most self time across the profiles NORA wrote. */
+async function summarizeProfiles(): Promise<void> {
+  interface Node {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    hitCount?: number;
+  }
+  const self = new Map<string, number>();
+  let total = 0;
+  for (const dir of new Set(profiles)) {
+    for (const file of await fs.readdir(dir).catch(() => [])) {
+      if (!file.endsWith('.cpuprofile')) continue;
+      const profile = JSON.parse(await fs.readFile(path.join(dir, file), 'utf8')) as {
+        nodes: Node[];
+      };
+      for (const node of profile.nodes) {
+        const hits = node.hitCount ?? 0;
+        const f = node.callFrame;
+        const where = f.url.replace(/^.*\/(node_modules|src)\//, '$1/');
+        const key = `${f.functionName || '(anonymous)'} ${where}:${f.lineNumber + 1}`;
+        self.set(key, (self.get(key) ?? 0) + hits);
+        total += hits;
+      }
+    }
+  }
+  if (total === 0) return;
+  log('\nNORA CPU profile (--cpu-prof), top self time:');
+  for (const [key, hits] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+    log(`  ${((100 * hits) / total).toFixed(1).padStart(5)}%  ${key}`);
+  }
+}
+
+try {
+  await fs.chmod(work, 0o755);
+  const nginx = await startNginx(M2_REPOSITORY, path.join(work, 'nginx'), { accessLog: false });
+  stops.push(() => nginx.stop());
+  log(`maven bench: nginx serves ${M2_REPOSITORY}; ${ROUNDS} round(s); wrk ${SECONDS} s`);
+  if (all || sections.has('resolve')) await benchResolve();
+  if (all || sections.has('artifact')) await benchArtifact(nginx);
+  if (all || sections.has('metadata')) await benchMetadata(nginx);
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  stops.length = 0;
+  if (CPU_PROF) await summarizeProfiles();
+} finally {
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  await fs.rm(work, { recursive: true, force: true });
+}
