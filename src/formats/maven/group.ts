@@ -12,8 +12,9 @@
  *   from a proxy, so an upstream cannot shadow or extend an internal artifact.
  */
 import { RegistryError } from '../../core/errors.ts';
+import type {
+  GroupReader} from '../../repos/group-read.ts';
 import {
-  GroupReader,
   hostedNameGuard,
   missNote,
   type NameGuard,
