@@ -164,8 +164,7 @@ const HEX_LENGTH: Readonly<Record<ChecksumName, number>> = {
 const VERIFYING: readonly ChecksumName[] = ['sha1', 'sha256', 'sha512'];
 
 type Fetched =
-  | { readonly kind: 'file'; readonly file: OpenedMavenFile }
-  | { readonly kind: 'absent' };
+  { readonly kind: 'file'; readonly file: OpenedMavenFile } | { readonly kind: 'absent' };
 
 /** MavenSource of proxy repositories (see the module comment). */
 export class MavenProxy implements MavenSource {
