@@ -12,7 +12,8 @@
  *   from a proxy, so an upstream cannot shadow or extend an internal artifact.
  */
 import { RegistryError } from '../../core/errors.ts';
-import { GroupReader, hostedNameGuard, missNote, type NameGuard } from '../../repos/group-read.ts';
+import type { GroupReader } from '../../repos/group-read.ts';
+import { hostedNameGuard, missNote, type NameGuard } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { mergeMetadata } from './metadata.ts';
 import type { MavenMetadata, MavenSource, OpenedMavenFile } from './model.ts';

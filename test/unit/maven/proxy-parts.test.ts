@@ -1,0 +1,71 @@
+/**
+ * Small parts of the Maven proxy and group: upstream checksum files in the formats repositories
+ * write, the bounded negative cache with its TTL rules, request paths, and which
+ * groupId:artifactId a path belongs to (the dependency-confusion guard's key).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { artifactOfFile, artifactOfMetadataDir } from '../../../src/formats/maven/group.ts';
+import {
+  NegativeCache,
+  parseChecksumFile,
+  upstreamPath,
+} from '../../../src/formats/maven/proxy.ts';
+
+const SHA1 = 'a94a8fe5ccb19ba61c4c0873d391e987982fbbd3';
+
+test('checksum files: bare, with a file name, BSD style, uppercase; garbage is no checksum', () => {
+  assert.equal(parseChecksumFile(SHA1, 'sha1'), SHA1);
+  assert.equal(parseChecksumFile(`${SHA1}\n`, 'sha1'), SHA1);
+  assert.equal(parseChecksumFile(`${SHA1}  demo-1.0.jar\n`, 'sha1'), SHA1);
+  assert.equal(parseChecksumFile(`${SHA1} *demo-1.0.jar`, 'sha1'), SHA1);
+  assert.equal(parseChecksumFile(`SHA1(demo-1.0.jar)= ${SHA1}`, 'sha1'), SHA1);
+  assert.equal(parseChecksumFile(SHA1.toUpperCase(), 'sha1'), SHA1);
+  assert.equal(parseChecksumFile('<html>not found</html>', 'sha1'), undefined);
+  assert.equal(parseChecksumFile(`${SHA1}ab`, 'sha1'), undefined, 'too long is not a sha1');
+  assert.equal(parseChecksumFile(SHA1, 'sha256'), undefined);
+  assert.equal(parseChecksumFile('ab'.repeat(32), 'sha256'), 'ab'.repeat(32));
+});
+
+test('negative cache: TTL, 0 = off, -1 = forever, bounded', () => {
+  const cache = new NegativeCache(3);
+  cache.add('a', 10, 1000);
+  assert.equal(cache.has('a', 5000), true);
+  assert.equal(cache.has('a', 11_001), false, 'expired');
+  cache.add('off', 0, 1000);
+  assert.equal(cache.has('off', 1000), false);
+  cache.add('forever', -1, 1000);
+  assert.equal(cache.has('forever', Number.MAX_SAFE_INTEGER), true);
+  cache.add('b', 10, 1000);
+  cache.add('c', 10, 1000);
+  cache.add('d', 10, 1000);
+  assert.equal(cache.size, 3);
+  assert.equal(cache.has('forever', 1000), false, 'the oldest entry went first');
+  assert.equal(cache.has('d', 1000), true);
+});
+
+test('upstream request paths are percent-encoded per segment', () => {
+  assert.equal(
+    upstreamPath('org/example/demo/1.0/demo-1.0.jar'),
+    '/org/example/demo/1.0/demo-1.0.jar',
+  );
+  assert.equal(upstreamPath('a/b+c/x y'), '/a/b%2Bc/x%20y');
+});
+
+test('the artifact a path or metadata directory belongs to', () => {
+  assert.deepEqual(artifactOfFile('org/example/demo/1.0/demo-1.0.jar'), {
+    groupId: 'org.example',
+    artifactId: 'demo',
+  });
+  assert.equal(artifactOfFile('archetype-catalog.xml'), undefined);
+  assert.deepEqual(artifactOfMetadataDir('org/example/demo'), {
+    groupId: 'org.example',
+    artifactId: 'demo',
+  });
+  assert.deepEqual(artifactOfMetadataDir('org/example/demo/1.0-SNAPSHOT'), {
+    groupId: 'org.example',
+    artifactId: 'demo',
+  });
+  assert.equal(artifactOfMetadataDir(''), undefined);
+  assert.equal(artifactOfMetadataDir('org'), undefined);
+});
