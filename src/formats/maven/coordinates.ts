@@ -181,7 +181,8 @@ export function fileCoordinate(
   }
   if (!rest.startsWith('.') || rest.length < 2) return undefined;
   const extension = rest.slice(1);
-  if (extension.split('.').some((part) => part === '')) return undefined;
+  // `jar`, `tar.gz`, `jar.asc`: dot-separated words (a `-` there means a misplaced version).
+  if (!/^[A-Za-z0-9_+]+(?:\.[A-Za-z0-9_+]+)*$/.test(extension)) return undefined;
   return {
     groupId: groupParts.join('.'),
     artifactId,

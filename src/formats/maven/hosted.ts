@@ -38,6 +38,8 @@ import type {
   PluginEntry,
   SnapshotVersion,
 } from './model.ts';
+import type { HostedNames } from './group.ts';
+import { EMPTY_METADATA } from './metadata.ts';
 import { type MavenStore, releaseConflict, type StoredMavenFile } from './store.ts';
 
 /** `version_policy` of a hosted repository. */
@@ -73,7 +75,7 @@ export interface DeployResult {
   readonly pruned: readonly string[];
 }
 
-export class MavenHosted implements MavenSource {
+export class MavenHosted implements MavenSource, HostedNames {
   readonly #deps: MavenHostedDeps;
 
   constructor(deps: MavenHostedDeps) {
@@ -265,8 +267,8 @@ export class MavenHosted implements MavenSource {
     );
   }
 
-  /** True when `repo` holds any file of groupId:artifactId (the dependency-confusion guard). */
-  claims(repo: Repository, groupId: string, artifactId: string): Promise<boolean> {
+  /** True when `repo` holds any file of groupId:artifactId (group.ts's dependency-confusion guard). */
+  hasArtifact(repo: Repository, groupId: string, artifactId: string): Promise<boolean> {
     return this.#deps.store.hasArtifact(repo.name, groupId, artifactId);
   }
 
@@ -363,21 +365,6 @@ export function metadataTimestamp(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }
 
-function emptyMetadata(): MavenMetadata {
-  return {
-    groupId: undefined,
-    artifactId: undefined,
-    version: undefined,
-    versions: [],
-    latest: undefined,
-    release: undefined,
-    lastUpdated: undefined,
-    snapshot: undefined,
-    snapshotVersions: [],
-    plugins: [],
-  };
-}
-
 /** Artifact level: every version in Maven order, `latest`, `release` (newest non-snapshot). */
 export function artifactMetadata(
   groupId: string,
@@ -388,7 +375,7 @@ export function artifactMetadata(
   const sorted = versions.map((v) => v.version).sort(compare);
   const releases = sorted.filter((v) => !isSnapshotVersion(v));
   return {
-    ...emptyMetadata(),
+    ...EMPTY_METADATA,
     groupId,
     artifactId,
     versions: sorted,
@@ -436,7 +423,7 @@ export function snapshotMetadata(
       updated: metadataTimestamp(row.updated_at),
     }));
   return {
-    ...emptyMetadata(),
+    ...EMPTY_METADATA,
     groupId,
     artifactId,
     version,
@@ -476,5 +463,5 @@ export function pluginMetadata(rows: readonly StoredMavenFile[]): MavenMetadata 
       prefix: row.plugin_prefix ?? pluginPrefix(row.artifact_id),
       artifactId: row.artifact_id,
     }));
-  return { ...emptyMetadata(), plugins };
+  return { ...EMPTY_METADATA, plugins };
 }

@@ -12,8 +12,8 @@ import type { FormatContext, FormatModule } from '../format.ts';
 import { MavenHosted } from './hosted.ts';
 import { mavenMigrations, type MavenTables } from './migrations.ts';
 import { MavenGroup } from './group.ts';
-import { renderMetadata } from './metadata.ts';
 import { MavenProxy, mavenProxyMigrations } from './proxy.ts';
+import { renderMetadata } from './metadata.ts';
 import { registerMavenRoutes } from './routes.ts';
 import { type HostedSettings, MavenService } from './service.ts';
 import { MavenStore } from './store.ts';
@@ -91,9 +91,7 @@ export const mavenFormat: FormatModule = {
       reader: new GroupReader({ log: context.log, failures: context.metrics.groupMemberFailures }),
       membersOf: (repo) => context.repositories.membersOf(repo),
       sourceOf: (member) => (member.kind === 'hosted' ? hosted : proxySource),
-      hostedNames: {
-        hasArtifact: (repo, groupId, artifactId) => hosted.claims(repo, groupId, artifactId),
-      },
+      hostedNames: hosted,
     });
     const service = new MavenService({
       hosted,

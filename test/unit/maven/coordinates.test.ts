@@ -1,0 +1,137 @@
+/** Maven layout paths (coordinates.ts) and POM facts (hosted.ts parsePomFacts). */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { RegistryError } from '../../../src/core/errors.ts';
+import {
+  fileCoordinate,
+  parseMavenPath,
+  pluginPrefix,
+  timestampedVersion,
+} from '../../../src/formats/maven/coordinates.ts';
+import { parsePomFacts } from '../../../src/formats/maven/hosted.ts';
+
+const coord = (path: string) => fileCoordinate(path.split('/'), path);
+
+describe('maven layout paths', () => {
+  test('release, classifier, multi-dot extension and signature files', () => {
+    assert.deepEqual(coord('org/example/demo/1.0/demo-1.0.jar'), {
+      groupId: 'org.example',
+      artifactId: 'demo',
+      version: '1.0',
+      filename: 'demo-1.0.jar',
+      classifier: '',
+      extension: 'jar',
+      snapshot: undefined,
+      path: 'org/example/demo/1.0/demo-1.0.jar',
+    });
+    const sources = coord('org/example/demo/1.0/demo-1.0-sources.jar');
+    assert.equal(sources?.classifier, 'sources');
+    assert.equal(coord('org/example/demo/1.0/demo-1.0-bin.tar.gz')?.extension, 'tar.gz');
+    assert.equal(coord('org/example/demo/1.0/demo-1.0.jar.asc')?.extension, 'jar.asc');
+  });
+
+  test('snapshot directories: timestamped builds and the non-unique name', () => {
+    const build = coord('org/example/demo/1.0-SNAPSHOT/demo-1.0-20261130.101010-3-tests.jar');
+    assert.deepEqual(build?.snapshot, { timestamp: '20261130.101010', buildNumber: 3 });
+    assert.equal(build?.classifier, 'tests');
+    const plain = coord('org/example/demo/1.0-SNAPSHOT/demo-1.0-SNAPSHOT.pom');
+    assert.equal(plain?.snapshot, undefined);
+    assert.equal(plain?.extension, 'pom');
+    assert.equal(timestampedVersion('1.0-SNAPSHOT', '20261130.101010', 3), '1.0-20261130.101010-3');
+  });
+
+  test('not coordinates: wrong artifactId or version in the name, too short, no extension', () => {
+    for (const path of [
+      'org/example/demo/1.0/other-1.0.jar',
+      'org/example/demo/1.0/demo-2.0.jar',
+      'demo/1.0/demo-1.0.jar',
+      'org/example/demo/1.0/demo-1.0',
+      'org/example/demo/1.0/demo-1.0-.jar',
+      'org/example/demo/1.0/demo-1.0.jar.',
+      'org/example/demo/1.0/demo-1.0-20261130.101010-3.jar',
+    ]) {
+      assert.equal(coord(path), undefined, path);
+    }
+  });
+
+  test('checksum and metadata paths', () => {
+    const sum = parseMavenPath('/org/example/demo/1.0/demo-1.0.jar.sha256');
+    assert.equal(sum.kind, 'checksum');
+    assert.ok(sum.kind === 'checksum' && sum.algorithm === 'sha256' && sum.target.kind === 'file');
+    const md = parseMavenPath('/org/example/demo/maven-metadata.xml.md5');
+    assert.ok(md.kind === 'checksum' && md.target.kind === 'metadata');
+    assert.ok(
+      md.kind === 'checksum' &&
+        md.target.kind === 'metadata' &&
+        md.target.dir === 'org/example/demo',
+    );
+    const dir = parseMavenPath('/org/example/demo/1.0/');
+    assert.deepEqual(dir, {
+      kind: 'dir',
+      path: 'org/example/demo/1.0',
+      segments: ['org', 'example', 'demo', '1.0'],
+    });
+    assert.equal(parseMavenPath('').kind, 'root');
+  });
+
+  test('traversal, encoded separators, NUL, odd characters and long paths are 400', () => {
+    for (const raw of [
+      '/org/../etc/passwd',
+      '/org/%2e%2e/x',
+      '/org/%2E/x',
+      '/org/a%2Fb/x',
+      '/org/a%5Cb/x',
+      '/org/a%00/x',
+      '/org//x',
+      '/org/a b/x',
+      '/org/%ZZ/x',
+      '/org/<x>/y',
+      `/${'a/'.repeat(70)}x`,
+      `/${'a'.repeat(300)}`,
+      'no-leading-slash',
+    ]) {
+      assert.throws(
+        () => parseMavenPath(raw),
+        (err: unknown) => err instanceof RegistryError && err.status === 400,
+        raw,
+      );
+    }
+  });
+
+  test('plugin prefixes as Maven derives them', () => {
+    assert.equal(pluginPrefix('foo-maven-plugin'), 'foo');
+    assert.equal(pluginPrefix('maven-foo-plugin'), 'foo');
+    assert.equal(pluginPrefix('foo-plugin'), 'foo-plugin');
+  });
+});
+
+describe('POM facts', () => {
+  test('packaging, plugin prefix (configured or derived) and name', () => {
+    assert.deepEqual(parsePomFacts('<project><artifactId>a</artifactId></project>', 'a'), {
+      packaging: 'jar',
+      prefix: undefined,
+      name: undefined,
+    });
+    assert.deepEqual(
+      parsePomFacts(
+        '<project><packaging>maven-plugin</packaging><name>X</name></project>',
+        'x-maven-plugin',
+      ),
+      { packaging: 'maven-plugin', prefix: 'x', name: 'X' },
+    );
+  });
+
+  test('DOCTYPE, entities and malformed XML are refused', () => {
+    for (const text of [
+      '<!DOCTYPE project [<!ENTITY x "y">]><project>&x;</project>',
+      '<project><packaging>jar</project>',
+      '<notaproject/>',
+    ]) {
+      assert.throws(
+        () => parsePomFacts(text, 'a'),
+        (err: unknown) => err instanceof RegistryError && err.status === 400,
+        text,
+      );
+    }
+  });
+});
