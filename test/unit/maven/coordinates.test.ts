@@ -32,11 +32,13 @@ describe('maven layout paths', () => {
 
   test('snapshot directories: timestamped builds and the non-unique name', () => {
     const build = coord('org/example/demo/1.0-SNAPSHOT/demo-1.0-20261130.101010-3-tests.jar');
-    assert.deepEqual(build?.snapshot, { timestamp: '20261130.101010', buildNumber: 3 });
-    assert.equal(build?.classifier, 'tests');
+    assert.ok(build);
+    assert.deepEqual(build.snapshot, { timestamp: '20261130.101010', buildNumber: 3 });
+    assert.equal(build.classifier, 'tests');
     const plain = coord('org/example/demo/1.0-SNAPSHOT/demo-1.0-SNAPSHOT.pom');
-    assert.equal(plain?.snapshot, undefined);
-    assert.equal(plain?.extension, 'pom');
+    assert.ok(plain);
+    assert.equal(plain.snapshot, undefined);
+    assert.equal(plain.extension, 'pom');
     assert.equal(timestampedVersion('1.0-SNAPSHOT', '20261130.101010', 3), '1.0-20261130.101010-3');
   });
 
@@ -56,15 +58,16 @@ describe('maven layout paths', () => {
 
   test('checksum and metadata paths', () => {
     const sum = parseMavenPath('/org/example/demo/1.0/demo-1.0.jar.sha256');
-    assert.equal(sum.kind, 'checksum');
-    assert.ok(sum.kind === 'checksum' && sum.algorithm === 'sha256' && sum.target.kind === 'file');
+    if (sum.kind !== 'checksum') assert.fail(`not a checksum: ${sum.kind}`);
+    assert.equal(sum.algorithm, 'sha256');
+    assert.equal(sum.target.kind, 'file');
     const md = parseMavenPath('/org/example/demo/maven-metadata.xml.md5');
-    assert.ok(md.kind === 'checksum' && md.target.kind === 'metadata');
-    assert.ok(
-      md.kind === 'checksum' &&
-        md.target.kind === 'metadata' &&
-        md.target.dir === 'org/example/demo',
-    );
+    if (md.kind !== 'checksum') assert.fail(`not a checksum: ${md.kind}`);
+    assert.deepEqual(md.target, {
+      kind: 'metadata',
+      path: 'org/example/demo/maven-metadata.xml',
+      dir: 'org/example/demo',
+    });
     const dir = parseMavenPath('/org/example/demo/1.0/');
     assert.deepEqual(dir, {
       kind: 'dir',
