@@ -18,10 +18,11 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { blake2b } from '@noble/hashes/blake2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import busboy from 'busboy';
 import { errnoCode, RegistryError } from '../../core/errors.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
-import { Blake2b } from './blake2b.ts';
 import { readWheelCoreMetadata } from './core-metadata.ts';
 import {
   checkDistFilename,
@@ -285,7 +286,9 @@ async function spoolFile(
 ): Promise<SpooledFile> {
   const sha256 = createHash('sha256');
   const md5 = createHash('md5');
-  const blake = new Blake2b(32);
+  // PyPI's blake2_256 is BLAKE2b with a 32-byte digest, which node:crypto cannot make (its
+  // blake2b512 has a fixed length and a different output).
+  const blake = blake2b.create({ dkLen: 32 });
   let size = 0;
   const tap = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -303,7 +306,7 @@ async function spoolFile(
     size,
     sha256: hex(sha256),
     md5: hex(md5),
-    blake2_256: blake.digest(),
+    blake2_256: bytesToHex(blake.digest()),
   };
 }
 

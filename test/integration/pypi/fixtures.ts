@@ -12,7 +12,8 @@ import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import type { Kysely } from 'kysely';
 import { openDatabase } from '../../../src/db/database.ts';
 import { SqlBlobIndex } from '../../../src/db/blob-index.ts';
-import { Blake2b } from '../../../src/formats/pypi/blake2b.ts';
+import { blake2b } from '@noble/hashes/blake2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { PypiHosted } from '../../../src/formats/pypi/hosted.ts';
 import { pypiMigrations, type PypiTables } from '../../../src/formats/pypi/migrations.ts';
 import { toRepository, type Repository } from '../../../src/repos/repository.ts';
@@ -177,7 +178,7 @@ export function digestsOf(data: Buffer): { sha256: string; md5: string; blake2_2
   return {
     sha256: createHash('sha256').update(data).digest('hex'),
     md5: createHash('md5').update(data).digest('hex'),
-    blake2_256: new Blake2b(32).update(data).digest(),
+    blake2_256: bytesToHex(blake2b(data, { dkLen: 32 })),
   };
 }
 
