@@ -5,6 +5,8 @@
  * the plain algorithm over 32-bit word pairs. Streaming: `update` any number of times, then
  * `digest` once.
  */
+/* eslint-disable @typescript-eslint/no-non-null-assertion -- typed-array indices here are in
+   range by construction, and a `?? 0` per word access in the compression loop costs speed. */
 import { endianness } from 'node:os';
 
 const IV32 = new Int32Array([
@@ -36,7 +38,6 @@ const LITTLE_ENDIAN = endianness() === 'LE';
 export class Blake2b {
   readonly #outputLength: number;
   readonly #h = new Int32Array(16);
-  readonly #v = new Int32Array(32);
   readonly #block = new Uint8Array(BLOCK);
   /** The block as message words; a view, so no copy on little-endian hosts. */
   readonly #m = LITTLE_ENDIAN ? new Int32Array(this.#block.buffer) : new Int32Array(32);
@@ -88,108 +89,353 @@ export class Blake2b {
   }
 
   #compress(last: boolean): void {
-    const v = this.#v;
-    const m = this.#m;
     const h = this.#h;
-    v.set(h, 0);
-    v.set(IV32, 16);
-    v[24] = (v[24] ?? 0) ^ this.#counter;
-    v[25] = (v[25] ?? 0) ^ Math.floor(this.#counter / 0x100000000);
-    if (last) {
-      v[28] = ~(v[28] ?? 0);
-      v[29] = ~(v[29] ?? 0);
-    }
+    const m = this.#m;
     if (!LITTLE_ENDIAN) {
       const b = Buffer.from(this.#block.buffer);
       for (let i = 0; i < 32; i++) m[i] = b.readInt32LE(4 * i);
     }
-    for (let r = 0; r < 12; r++) {
-      const s = r * 16;
-      g(v, m, 0, 8, 16, 24, SIGMA2[s]!, SIGMA2[s + 1]!);
-      g(v, m, 2, 10, 18, 26, SIGMA2[s + 2]!, SIGMA2[s + 3]!);
-      g(v, m, 4, 12, 20, 28, SIGMA2[s + 4]!, SIGMA2[s + 5]!);
-      g(v, m, 6, 14, 22, 30, SIGMA2[s + 6]!, SIGMA2[s + 7]!);
-      g(v, m, 0, 10, 20, 30, SIGMA2[s + 8]!, SIGMA2[s + 9]!);
-      g(v, m, 2, 12, 22, 24, SIGMA2[s + 10]!, SIGMA2[s + 11]!);
-      g(v, m, 4, 14, 16, 26, SIGMA2[s + 12]!, SIGMA2[s + 13]!);
-      g(v, m, 6, 8, 18, 28, SIGMA2[s + 14]!, SIGMA2[s + 15]!);
+    // The sixteen 64-bit working words as 32 int32 locals (lo, hi): the rounds touch no memory.
+    let v0 = h[0]!;
+    let v1 = h[1]!;
+    let v2 = h[2]!;
+    let v3 = h[3]!;
+    let v4 = h[4]!;
+    let v5 = h[5]!;
+    let v6 = h[6]!;
+    let v7 = h[7]!;
+    let v8 = h[8]!;
+    let v9 = h[9]!;
+    let v10 = h[10]!;
+    let v11 = h[11]!;
+    let v12 = h[12]!;
+    let v13 = h[13]!;
+    let v14 = h[14]!;
+    let v15 = h[15]!;
+    let v16 = IV32[0]!;
+    let v17 = IV32[1]!;
+    let v18 = IV32[2]!;
+    let v19 = IV32[3]!;
+    let v20 = IV32[4]!;
+    let v21 = IV32[5]!;
+    let v22 = IV32[6]!;
+    let v23 = IV32[7]!;
+    let v24 = IV32[8]! ^ this.#counter;
+    let v25 = IV32[9]! ^ Math.floor(this.#counter / 0x100000000);
+    let v26 = IV32[10]!;
+    let v27 = IV32[11]!;
+    let v28 = last ? ~IV32[12]! : IV32[12]!;
+    let v29 = last ? ~IV32[13]! : IV32[13]!;
+    let v30 = IV32[14]!;
+    let v31 = IV32[15]!;
+    let t: number, xl: number, xh: number, xi: number, yi: number;
+    for (let s = 0; s < 192; s += 16) {
+      // G on words 0, 4, 8, 12
+      xi = SIGMA2[s + 0]!;
+      yi = SIGMA2[s + 1]!;
+      t = (v0 + v8) | 0;
+      v1 = (v1 + v9 + (t >>> 0 < v0 >>> 0 ? 1 : 0)) | 0;
+      v0 = t;
+      t = (v0 + m[xi]!) | 0;
+      v1 = (v1 + m[xi + 1]! + (t >>> 0 < v0 >>> 0 ? 1 : 0)) | 0;
+      v0 = t;
+      t = v24 ^ v0;
+      v24 = v25 ^ v1;
+      v25 = t;
+      t = (v16 + v24) | 0;
+      v17 = (v17 + v25 + (t >>> 0 < v16 >>> 0 ? 1 : 0)) | 0;
+      v16 = t;
+      xl = v8 ^ v16;
+      xh = v9 ^ v17;
+      v8 = (xl >>> 24) | (xh << 8);
+      v9 = (xh >>> 24) | (xl << 8);
+      t = (v0 + v8) | 0;
+      v1 = (v1 + v9 + (t >>> 0 < v0 >>> 0 ? 1 : 0)) | 0;
+      v0 = t;
+      t = (v0 + m[yi]!) | 0;
+      v1 = (v1 + m[yi + 1]! + (t >>> 0 < v0 >>> 0 ? 1 : 0)) | 0;
+      v0 = t;
+      xl = v24 ^ v0;
+      xh = v25 ^ v1;
+      v24 = (xl >>> 16) | (xh << 16);
+      v25 = (xh >>> 16) | (xl << 16);
+      t = (v16 + v24) | 0;
+      v17 = (v17 + v25 + (t >>> 0 < v16 >>> 0 ? 1 : 0)) | 0;
+      v16 = t;
+      xl = v8 ^ v16;
+      xh = v9 ^ v17;
+      v8 = (xh >>> 31) | (xl << 1);
+      v9 = (xl >>> 31) | (xh << 1);
+      // G on words 1, 5, 9, 13
+      xi = SIGMA2[s + 2]!;
+      yi = SIGMA2[s + 3]!;
+      t = (v2 + v10) | 0;
+      v3 = (v3 + v11 + (t >>> 0 < v2 >>> 0 ? 1 : 0)) | 0;
+      v2 = t;
+      t = (v2 + m[xi]!) | 0;
+      v3 = (v3 + m[xi + 1]! + (t >>> 0 < v2 >>> 0 ? 1 : 0)) | 0;
+      v2 = t;
+      t = v26 ^ v2;
+      v26 = v27 ^ v3;
+      v27 = t;
+      t = (v18 + v26) | 0;
+      v19 = (v19 + v27 + (t >>> 0 < v18 >>> 0 ? 1 : 0)) | 0;
+      v18 = t;
+      xl = v10 ^ v18;
+      xh = v11 ^ v19;
+      v10 = (xl >>> 24) | (xh << 8);
+      v11 = (xh >>> 24) | (xl << 8);
+      t = (v2 + v10) | 0;
+      v3 = (v3 + v11 + (t >>> 0 < v2 >>> 0 ? 1 : 0)) | 0;
+      v2 = t;
+      t = (v2 + m[yi]!) | 0;
+      v3 = (v3 + m[yi + 1]! + (t >>> 0 < v2 >>> 0 ? 1 : 0)) | 0;
+      v2 = t;
+      xl = v26 ^ v2;
+      xh = v27 ^ v3;
+      v26 = (xl >>> 16) | (xh << 16);
+      v27 = (xh >>> 16) | (xl << 16);
+      t = (v18 + v26) | 0;
+      v19 = (v19 + v27 + (t >>> 0 < v18 >>> 0 ? 1 : 0)) | 0;
+      v18 = t;
+      xl = v10 ^ v18;
+      xh = v11 ^ v19;
+      v10 = (xh >>> 31) | (xl << 1);
+      v11 = (xl >>> 31) | (xh << 1);
+      // G on words 2, 6, 10, 14
+      xi = SIGMA2[s + 4]!;
+      yi = SIGMA2[s + 5]!;
+      t = (v4 + v12) | 0;
+      v5 = (v5 + v13 + (t >>> 0 < v4 >>> 0 ? 1 : 0)) | 0;
+      v4 = t;
+      t = (v4 + m[xi]!) | 0;
+      v5 = (v5 + m[xi + 1]! + (t >>> 0 < v4 >>> 0 ? 1 : 0)) | 0;
+      v4 = t;
+      t = v28 ^ v4;
+      v28 = v29 ^ v5;
+      v29 = t;
+      t = (v20 + v28) | 0;
+      v21 = (v21 + v29 + (t >>> 0 < v20 >>> 0 ? 1 : 0)) | 0;
+      v20 = t;
+      xl = v12 ^ v20;
+      xh = v13 ^ v21;
+      v12 = (xl >>> 24) | (xh << 8);
+      v13 = (xh >>> 24) | (xl << 8);
+      t = (v4 + v12) | 0;
+      v5 = (v5 + v13 + (t >>> 0 < v4 >>> 0 ? 1 : 0)) | 0;
+      v4 = t;
+      t = (v4 + m[yi]!) | 0;
+      v5 = (v5 + m[yi + 1]! + (t >>> 0 < v4 >>> 0 ? 1 : 0)) | 0;
+      v4 = t;
+      xl = v28 ^ v4;
+      xh = v29 ^ v5;
+      v28 = (xl >>> 16) | (xh << 16);
+      v29 = (xh >>> 16) | (xl << 16);
+      t = (v20 + v28) | 0;
+      v21 = (v21 + v29 + (t >>> 0 < v20 >>> 0 ? 1 : 0)) | 0;
+      v20 = t;
+      xl = v12 ^ v20;
+      xh = v13 ^ v21;
+      v12 = (xh >>> 31) | (xl << 1);
+      v13 = (xl >>> 31) | (xh << 1);
+      // G on words 3, 7, 11, 15
+      xi = SIGMA2[s + 6]!;
+      yi = SIGMA2[s + 7]!;
+      t = (v6 + v14) | 0;
+      v7 = (v7 + v15 + (t >>> 0 < v6 >>> 0 ? 1 : 0)) | 0;
+      v6 = t;
+      t = (v6 + m[xi]!) | 0;
+      v7 = (v7 + m[xi + 1]! + (t >>> 0 < v6 >>> 0 ? 1 : 0)) | 0;
+      v6 = t;
+      t = v30 ^ v6;
+      v30 = v31 ^ v7;
+      v31 = t;
+      t = (v22 + v30) | 0;
+      v23 = (v23 + v31 + (t >>> 0 < v22 >>> 0 ? 1 : 0)) | 0;
+      v22 = t;
+      xl = v14 ^ v22;
+      xh = v15 ^ v23;
+      v14 = (xl >>> 24) | (xh << 8);
+      v15 = (xh >>> 24) | (xl << 8);
+      t = (v6 + v14) | 0;
+      v7 = (v7 + v15 + (t >>> 0 < v6 >>> 0 ? 1 : 0)) | 0;
+      v6 = t;
+      t = (v6 + m[yi]!) | 0;
+      v7 = (v7 + m[yi + 1]! + (t >>> 0 < v6 >>> 0 ? 1 : 0)) | 0;
+      v6 = t;
+      xl = v30 ^ v6;
+      xh = v31 ^ v7;
+      v30 = (xl >>> 16) | (xh << 16);
+      v31 = (xh >>> 16) | (xl << 16);
+      t = (v22 + v30) | 0;
+      v23 = (v23 + v31 + (t >>> 0 < v22 >>> 0 ? 1 : 0)) | 0;
+      v22 = t;
+      xl = v14 ^ v22;
+      xh = v15 ^ v23;
+      v14 = (xh >>> 31) | (xl << 1);
+      v15 = (xl >>> 31) | (xh << 1);
+      // G on words 0, 5, 10, 15
+      xi = SIGMA2[s + 8]!;
+      yi = SIGMA2[s + 9]!;
+      t = (v0 + v10) | 0;
+      v1 = (v1 + v11 + (t >>> 0 < v0 >>> 0 ? 1 : 0)) | 0;
+      v0 = t;
+      t = (v0 + m[xi]!) | 0;
+      v1 = (v1 + m[xi + 1]! + (t >>> 0 < v0 >>> 0 ? 1 : 0)) | 0;
+      v0 = t;
+      t = v30 ^ v0;
+      v30 = v31 ^ v1;
+      v31 = t;
+      t = (v20 + v30) | 0;
+      v21 = (v21 + v31 + (t >>> 0 < v20 >>> 0 ? 1 : 0)) | 0;
+      v20 = t;
+      xl = v10 ^ v20;
+      xh = v11 ^ v21;
+      v10 = (xl >>> 24) | (xh << 8);
+      v11 = (xh >>> 24) | (xl << 8);
+      t = (v0 + v10) | 0;
+      v1 = (v1 + v11 + (t >>> 0 < v0 >>> 0 ? 1 : 0)) | 0;
+      v0 = t;
+      t = (v0 + m[yi]!) | 0;
+      v1 = (v1 + m[yi + 1]! + (t >>> 0 < v0 >>> 0 ? 1 : 0)) | 0;
+      v0 = t;
+      xl = v30 ^ v0;
+      xh = v31 ^ v1;
+      v30 = (xl >>> 16) | (xh << 16);
+      v31 = (xh >>> 16) | (xl << 16);
+      t = (v20 + v30) | 0;
+      v21 = (v21 + v31 + (t >>> 0 < v20 >>> 0 ? 1 : 0)) | 0;
+      v20 = t;
+      xl = v10 ^ v20;
+      xh = v11 ^ v21;
+      v10 = (xh >>> 31) | (xl << 1);
+      v11 = (xl >>> 31) | (xh << 1);
+      // G on words 1, 6, 11, 12
+      xi = SIGMA2[s + 10]!;
+      yi = SIGMA2[s + 11]!;
+      t = (v2 + v12) | 0;
+      v3 = (v3 + v13 + (t >>> 0 < v2 >>> 0 ? 1 : 0)) | 0;
+      v2 = t;
+      t = (v2 + m[xi]!) | 0;
+      v3 = (v3 + m[xi + 1]! + (t >>> 0 < v2 >>> 0 ? 1 : 0)) | 0;
+      v2 = t;
+      t = v24 ^ v2;
+      v24 = v25 ^ v3;
+      v25 = t;
+      t = (v22 + v24) | 0;
+      v23 = (v23 + v25 + (t >>> 0 < v22 >>> 0 ? 1 : 0)) | 0;
+      v22 = t;
+      xl = v12 ^ v22;
+      xh = v13 ^ v23;
+      v12 = (xl >>> 24) | (xh << 8);
+      v13 = (xh >>> 24) | (xl << 8);
+      t = (v2 + v12) | 0;
+      v3 = (v3 + v13 + (t >>> 0 < v2 >>> 0 ? 1 : 0)) | 0;
+      v2 = t;
+      t = (v2 + m[yi]!) | 0;
+      v3 = (v3 + m[yi + 1]! + (t >>> 0 < v2 >>> 0 ? 1 : 0)) | 0;
+      v2 = t;
+      xl = v24 ^ v2;
+      xh = v25 ^ v3;
+      v24 = (xl >>> 16) | (xh << 16);
+      v25 = (xh >>> 16) | (xl << 16);
+      t = (v22 + v24) | 0;
+      v23 = (v23 + v25 + (t >>> 0 < v22 >>> 0 ? 1 : 0)) | 0;
+      v22 = t;
+      xl = v12 ^ v22;
+      xh = v13 ^ v23;
+      v12 = (xh >>> 31) | (xl << 1);
+      v13 = (xl >>> 31) | (xh << 1);
+      // G on words 2, 7, 8, 13
+      xi = SIGMA2[s + 12]!;
+      yi = SIGMA2[s + 13]!;
+      t = (v4 + v14) | 0;
+      v5 = (v5 + v15 + (t >>> 0 < v4 >>> 0 ? 1 : 0)) | 0;
+      v4 = t;
+      t = (v4 + m[xi]!) | 0;
+      v5 = (v5 + m[xi + 1]! + (t >>> 0 < v4 >>> 0 ? 1 : 0)) | 0;
+      v4 = t;
+      t = v26 ^ v4;
+      v26 = v27 ^ v5;
+      v27 = t;
+      t = (v16 + v26) | 0;
+      v17 = (v17 + v27 + (t >>> 0 < v16 >>> 0 ? 1 : 0)) | 0;
+      v16 = t;
+      xl = v14 ^ v16;
+      xh = v15 ^ v17;
+      v14 = (xl >>> 24) | (xh << 8);
+      v15 = (xh >>> 24) | (xl << 8);
+      t = (v4 + v14) | 0;
+      v5 = (v5 + v15 + (t >>> 0 < v4 >>> 0 ? 1 : 0)) | 0;
+      v4 = t;
+      t = (v4 + m[yi]!) | 0;
+      v5 = (v5 + m[yi + 1]! + (t >>> 0 < v4 >>> 0 ? 1 : 0)) | 0;
+      v4 = t;
+      xl = v26 ^ v4;
+      xh = v27 ^ v5;
+      v26 = (xl >>> 16) | (xh << 16);
+      v27 = (xh >>> 16) | (xl << 16);
+      t = (v16 + v26) | 0;
+      v17 = (v17 + v27 + (t >>> 0 < v16 >>> 0 ? 1 : 0)) | 0;
+      v16 = t;
+      xl = v14 ^ v16;
+      xh = v15 ^ v17;
+      v14 = (xh >>> 31) | (xl << 1);
+      v15 = (xl >>> 31) | (xh << 1);
+      // G on words 3, 4, 9, 14
+      xi = SIGMA2[s + 14]!;
+      yi = SIGMA2[s + 15]!;
+      t = (v6 + v8) | 0;
+      v7 = (v7 + v9 + (t >>> 0 < v6 >>> 0 ? 1 : 0)) | 0;
+      v6 = t;
+      t = (v6 + m[xi]!) | 0;
+      v7 = (v7 + m[xi + 1]! + (t >>> 0 < v6 >>> 0 ? 1 : 0)) | 0;
+      v6 = t;
+      t = v28 ^ v6;
+      v28 = v29 ^ v7;
+      v29 = t;
+      t = (v18 + v28) | 0;
+      v19 = (v19 + v29 + (t >>> 0 < v18 >>> 0 ? 1 : 0)) | 0;
+      v18 = t;
+      xl = v8 ^ v18;
+      xh = v9 ^ v19;
+      v8 = (xl >>> 24) | (xh << 8);
+      v9 = (xh >>> 24) | (xl << 8);
+      t = (v6 + v8) | 0;
+      v7 = (v7 + v9 + (t >>> 0 < v6 >>> 0 ? 1 : 0)) | 0;
+      v6 = t;
+      t = (v6 + m[yi]!) | 0;
+      v7 = (v7 + m[yi + 1]! + (t >>> 0 < v6 >>> 0 ? 1 : 0)) | 0;
+      v6 = t;
+      xl = v28 ^ v6;
+      xh = v29 ^ v7;
+      v28 = (xl >>> 16) | (xh << 16);
+      v29 = (xh >>> 16) | (xl << 16);
+      t = (v18 + v28) | 0;
+      v19 = (v19 + v29 + (t >>> 0 < v18 >>> 0 ? 1 : 0)) | 0;
+      v18 = t;
+      xl = v8 ^ v18;
+      xh = v9 ^ v19;
+      v8 = (xh >>> 31) | (xl << 1);
+      v9 = (xl >>> 31) | (xh << 1);
     }
-    for (let i = 0; i < 16; i++) h[i] = h[i]! ^ v[i]! ^ v[i + 16]!;
+    h[0] = h[0]! ^ v0 ^ v16;
+    h[1] = h[1]! ^ v1 ^ v17;
+    h[2] = h[2]! ^ v2 ^ v18;
+    h[3] = h[3]! ^ v3 ^ v19;
+    h[4] = h[4]! ^ v4 ^ v20;
+    h[5] = h[5]! ^ v5 ^ v21;
+    h[6] = h[6]! ^ v6 ^ v22;
+    h[7] = h[7]! ^ v7 ^ v23;
+    h[8] = h[8]! ^ v8 ^ v24;
+    h[9] = h[9]! ^ v9 ^ v25;
+    h[10] = h[10]! ^ v10 ^ v26;
+    h[11] = h[11]! ^ v11 ^ v27;
+    h[12] = h[12]! ^ v12 ^ v28;
+    h[13] = h[13]! ^ v13 ^ v29;
+    h[14] = h[14]! ^ v14 ^ v30;
+    h[15] = h[15]! ^ v15 ^ v31;
   }
-}
-
-/**
- * The G mixing function (RFC 7693 §3.1) with rotations 32, 24, 16, 63, on lo/hi word pairs held
- * in locals (each 64-bit add carries from the low word).
- */
-function g(
-  v: Int32Array,
-  m: Int32Array,
-  a: number,
-  b: number,
-  c: number,
-  d: number,
-  ix: number,
-  iy: number,
-): void {
-  let al = v[a]!;
-  let ah = v[a + 1]!;
-  let bl = v[b]!;
-  let bh = v[b + 1]!;
-  let cl = v[c]!;
-  let ch = v[c + 1]!;
-  let dl = v[d]!;
-  let dh = v[d + 1]!;
-  // a += b + x
-  let t = (al + bl) | 0;
-  ah = (ah + bh + (t >>> 0 < al >>> 0 ? 1 : 0)) | 0;
-  al = t;
-  t = (al + m[ix]!) | 0;
-  ah = (ah + m[ix + 1]! + (t >>> 0 < al >>> 0 ? 1 : 0)) | 0;
-  al = t;
-  // d = (d ^ a) >>> 32
-  let xl = dl ^ al;
-  let xh = dh ^ ah;
-  dl = xh;
-  dh = xl;
-  // c += d
-  t = (cl + dl) | 0;
-  ch = (ch + dh + (t >>> 0 < cl >>> 0 ? 1 : 0)) | 0;
-  cl = t;
-  // b = (b ^ c) >>> 24
-  xl = bl ^ cl;
-  xh = bh ^ ch;
-  bl = (xl >>> 24) | (xh << 8) | 0;
-  bh = (xh >>> 24) | (xl << 8) | 0;
-  // a += b + y
-  t = (al + bl) | 0;
-  ah = (ah + bh + (t >>> 0 < al >>> 0 ? 1 : 0)) | 0;
-  al = t;
-  t = (al + m[iy]!) | 0;
-  ah = (ah + m[iy + 1]! + (t >>> 0 < al >>> 0 ? 1 : 0)) | 0;
-  al = t;
-  // d = (d ^ a) >>> 16
-  xl = dl ^ al;
-  xh = dh ^ ah;
-  dl = (xl >>> 16) | (xh << 16) | 0;
-  dh = (xh >>> 16) | (xl << 16) | 0;
-  // c += d
-  t = (cl + dl) | 0;
-  ch = (ch + dh + (t >>> 0 < cl >>> 0 ? 1 : 0)) | 0;
-  cl = t;
-  // b = (b ^ c) >>> 63
-  xl = bl ^ cl;
-  xh = bh ^ ch;
-  bl = (xh >>> 31) | (xl << 1) | 0;
-  bh = (xl >>> 31) | (xh << 1) | 0;
-  v[a] = al;
-  v[a + 1] = ah;
-  v[b] = bl;
-  v[b + 1] = bh;
-  v[c] = cl;
-  v[c + 1] = ch;
-  v[d] = dl;
-  v[d + 1] = dh;
 }
 
 /** BLAKE2b-256 of `data` as hex (PyPI's `blake2_256_digest`). */

@@ -104,16 +104,21 @@ export class PypiHosted implements PypiSource {
   /**
    * The legacy upload API (upload.ts `receiveUpload`): `contentType` is the request's header,
    * `body` the request stream, `uploader` the authenticated principal's name (recorded).
+   * `authorize`, when given, is called with the normalised project the form names before
+   * anything is stored (and early, while the file streams, when `name` comes first); it throws
+   * to refuse (access rules per project).
    */
   async upload(
     repo: Repository,
     uploader: string | undefined,
     contentType: string | undefined,
     body: Readable,
+    authorize?: (project: string) => void,
   ): Promise<UploadResult> {
     checkHosted(repo);
     return await receiveUpload(this.#blobs, this.store, repo.name, uploader, contentType, body, {
       maxFileBytes: this.#maxUploadBytes(),
+      authorize,
     });
   }
 

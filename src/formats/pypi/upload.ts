@@ -76,6 +76,12 @@ const TEXT_FIELDS = [
 export interface UploadLimits {
   /** Largest file, bytes ([pypi] max_upload_mb); past it the upload fails with 413. */
   readonly maxFileBytes: number;
+  /**
+   * Called with the normalised project as soon as the form names it (while the body streams
+   * when `name` precedes `content`, as twine sends it), and again before anything is stored;
+   * throws (UNAUTHORIZED/DENIED) to refuse.
+   */
+  readonly authorize?: ((project: string) => void) | undefined;
 }
 
 export interface UploadResult {
@@ -132,7 +138,7 @@ export async function receiveUpload(
   const spool = await blobs.spoolPath('pypi-upload');
   try {
     const form = await readForm(contentType, body, spool, limits);
-    return await storeUpload(blobs, store, repo, uploader, form);
+    return await storeUpload(blobs, store, repo, uploader, form, limits.authorize);
   } finally {
     await fs.rm(spool, { force: true });
   }
@@ -145,7 +151,7 @@ async function readForm(
   spool: string,
   limits: UploadLimits,
 ): Promise<ReceivedForm> {
-  if (contentType === undefined || !/^multipart\/form-data\s*;/i.test(contentType)) {
+  if (contentType === undefined || !/^multipart\/form-data\s*(?:;|$)/i.test(contentType)) {
     throw new RegistryError(
       'UNSUPPORTED_MEDIA_TYPE',
       'upload must be multipart/form-data (the legacy upload API)',
@@ -171,21 +177,34 @@ async function readForm(
   }
   const fields = new Map<string, string[]>();
   let fieldBytes = 0;
-  let failure: RegistryError | undefined;
-  let fileDone: Promise<SpooledFile> | undefined;
+  // Set from the parser's callbacks (a holder, so the checks after `await` are not narrowed away).
+  const state: { failure?: RegistryError; fileDone?: Promise<SpooledFile> } = {};
   const fail = (err: RegistryError): void => {
-    failure ??= err;
-    parser.destroy(failure);
+    state.failure ??= err;
+    parser.destroy(state.failure);
   };
 
   parser.on('field', (name, value, info) => {
-    if (info.nameTruncated) return fail(bad('a form field name is too long'));
+    if (info.nameTruncated) {
+      fail(bad('a form field name is too long'));
+      return;
+    }
     if (info.valueTruncated) {
-      return fail(bad(`form field ${name} is longer than ${MAX_FIELD_BYTES} bytes`));
+      fail(bad(`form field ${name} is longer than ${MAX_FIELD_BYTES} bytes`));
+      return;
     }
     fieldBytes += Buffer.byteLength(name) + Buffer.byteLength(value);
     if (fieldBytes > MAX_FIELDS_TOTAL_BYTES) {
-      return fail(bad(`form fields exceed ${MAX_FIELDS_TOTAL_BYTES} bytes in all`));
+      fail(bad(`form fields exceed ${MAX_FIELDS_TOTAL_BYTES} bytes in all`));
+      return;
+    }
+    if (name === 'name' && limits.authorize !== undefined && isValidProjectName(value.trim())) {
+      try {
+        limits.authorize(normalizeProjectName(value.trim()));
+      } catch (err) {
+        fail(err instanceof RegistryError ? err : new RegistryError('DENIED', String(err)));
+        return;
+      }
     }
     const list = fields.get(name);
     if (list) list.push(value);
@@ -197,9 +216,10 @@ async function readForm(
       stream.resume();
       return;
     }
-    if (fileDone !== undefined) {
+    if (state.fileDone !== undefined) {
       stream.resume();
-      return fail(bad('more than one content part'));
+      fail(bad('more than one content part'));
+      return;
     }
     stream.on('limit', () => {
       fail(
@@ -209,31 +229,41 @@ async function readForm(
         ),
       );
     });
-    fileDone = spoolFile(info.filename, stream, spool);
+    const done = spoolFile(info.filename, stream, spool);
     // Observed after the body is read; never an unhandled rejection meanwhile.
-    fileDone.catch(() => undefined);
+    done.catch(() => undefined);
+    state.fileDone = done;
   });
-  parser.on('fieldsLimit', () => fail(bad(`more than ${MAX_FIELDS} form fields`)));
-  parser.on('partsLimit', () => fail(bad(`more than ${MAX_FIELDS + 2} form parts`)));
-  parser.on('filesLimit', () => fail(bad('more than one content part')));
+  parser.on('fieldsLimit', () => {
+    fail(bad(`more than ${MAX_FIELDS} form fields`));
+  });
+  parser.on('partsLimit', () => {
+    fail(bad(`more than ${MAX_FIELDS + 2} form parts`));
+  });
+  parser.on('filesLimit', () => {
+    fail(bad('more than one content part'));
+  });
 
   try {
     await pipeline(body, parser);
   } catch (err) {
-    if (failure) throw failure;
-    throw formError(err);
+    throw state.failure ?? formError(err);
   }
-  if (failure) throw failure;
+  if (state.failure) throw state.failure;
   let file: SpooledFile | undefined;
-  if (fileDone !== undefined) {
+  if (state.fileDone !== undefined) {
     try {
-      file = await fileDone;
+      file = await state.fileDone;
     } catch (err) {
-      if (failure) throw failure;
-      throw formError(err);
+      // A limit hit while the file was streaming is the reason; the file's own error follows it.
+      throw currentFailure(state) ?? formError(err);
     }
   }
   return { fields, file };
+}
+
+function currentFailure(state: { failure?: RegistryError }): RegistryError | undefined {
+  return state.failure;
 }
 
 /** Busboy's own errors (truncated form, malformed headers) and an aborted body are 400s. */
@@ -301,6 +331,7 @@ async function storeUpload(
   repo: string,
   uploader: string | undefined,
   form: ReceivedForm,
+  authorize: ((project: string) => void) | undefined,
 ): Promise<UploadResult> {
   const { fields, file } = form;
   const action = single(fields, ':action');
@@ -317,6 +348,7 @@ async function storeUpload(
     );
   }
   const project = normalizeProjectName(name);
+  authorize?.(project);
   const versionField = required(fields, 'version');
   const version = parseVersion(versionField);
   if (version === undefined) {

@@ -298,7 +298,7 @@ export async function hostedFixture(maxUploadBytes = 64 * 1024 * 1024): Promise<
     async fileRows() {
       const row = await db
         .selectFrom('pypi_files')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .select((eb) => eb.fn.countAll<number | bigint>().as('n'))
         .executeTakeFirstOrThrow();
       return Number(row.n);
     },

@@ -409,6 +409,21 @@ describe('pypi hosted: bad input is a clear 4xx and leaves nothing behind', () =
     );
     await refused(
       fx,
+      fx.hosted.upload(fx.repo, 'alice', 'multipart/form-data', chunked(body)),
+      400,
+      /invalid multipart\/form-data request/,
+    );
+    const empty = { filename: 'delta-1.0.tar.gz', data: Buffer.alloc(0) };
+    await refused(fx, upload(fx, twineFields('delta', '1.0', empty), empty), 400, /invalid sdist/);
+    const emptyWheel = { filename: 'delta-1.0-py3-none-any.whl', data: Buffer.alloc(0) };
+    await refused(
+      fx,
+      upload(fx, twineFields('delta', '1.0', emptyWheel), emptyWheel),
+      400,
+      /invalid wheel/,
+    );
+    await refused(
+      fx,
       fx.hosted.upload(
         fx.repo,
         'alice',
@@ -547,15 +562,16 @@ describe('pypi hosted: yank, unyank, delete and the JSON API', () => {
     assert.match(wheel.upload_time_iso_8601, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     assert.equal(wheel.yanked, false);
     assert.equal(wheel.yanked_reason, null);
-    assert.equal(json.urls[1]?.packagetype, 'sdist');
-    assert.equal(json.urls[1]?.python_version, 'source');
+    assert.equal(json.urls.at(1)?.packagetype, 'sdist');
+    assert.equal(json.urls.at(1)?.python_version, 'source');
   });
 
   test('version JSON in any PEP 440-equal spelling; unknown → undefined', async () => {
     const json = await fx.hosted.json(fx.repo, 'omega-pkg', '1.0.0', url);
-    assert.equal(json?.info['version'], '1.0');
-    assert.equal(json?.urls.length, 2);
-    assert.equal(json?.releases, undefined);
+    assert.ok(json);
+    assert.equal(json.info['version'], '1.0');
+    assert.equal(json.urls.length, 2);
+    assert.equal(json.releases, undefined);
     assert.equal(await fx.hosted.json(fx.repo, 'omega-pkg', '9.0', url), undefined);
     assert.equal(await fx.hosted.json(fx.repo, 'nothing', undefined, url), undefined);
   });
@@ -575,10 +591,11 @@ describe('pypi hosted: yank, unyank, delete and the JSON API', () => {
     let json = await fx.hosted.json(fx.repo, 'omega-pkg', undefined, url);
     assert.equal(json?.info['version'], '1.0', 'the latest non-yanked final release');
     const v11 = await fx.hosted.json(fx.repo, 'omega-pkg', '1.1', url);
-    assert.equal(v11?.info['yanked'], true);
-    assert.equal(v11?.info['yanked_reason'], 'broken build');
-    assert.equal(v11?.urls[0]?.yanked, true);
-    assert.equal(v11?.urls[0]?.yanked_reason, 'broken build');
+    assert.ok(v11);
+    assert.equal(v11.info['yanked'], true);
+    assert.equal(v11.info['yanked_reason'], 'broken build');
+    assert.equal(v11.urls.at(0)?.yanked, true);
+    assert.equal(v11.urls.at(0)?.yanked_reason, 'broken build');
 
     const noReason = await fx.hosted.yank(fx.repo, 'omega-pkg', '1.0');
     assert.equal(noReason.yankedReason, '');
@@ -665,5 +682,46 @@ describe('pypi hosted: yank, unyank, delete and the JSON API', () => {
     const again = makeSdist('Omega_Pkg', '1.1');
     const result = await upload(fx, twineFields('Omega_Pkg', '1.1', again), again);
     assert.equal(result.duplicate, false);
+  });
+});
+
+describe('pypi hosted: per-project authorization during upload', () => {
+  test('authorize is called with the normalised project; a refusal stores nothing, early or late', async () => {
+    const fx = await hostedFixture();
+    try {
+      const asked: string[] = [];
+      const deny = (project: string) => {
+        asked.push(project);
+        if (project === 'secret-pkg') throw new RegistryError('DENIED', `no write on ${project}`);
+      };
+      const secret = makeSdist('Secret_Pkg', '1.0');
+      for (const fileFirst of [false, true]) {
+        const before = await fx.fileRows();
+        await assert.rejects(
+          fx.hosted.upload(
+            fx.repo,
+            'bob',
+            MULTIPART,
+            chunked(multipartBody(twineFields('Secret_Pkg', '1.0', secret), secret, { fileFirst })),
+            deny,
+          ),
+          (e: RegistryError) => e.status === 403 && /no write on secret-pkg/.test(e.message),
+        );
+        assert.equal(await fx.fileRows(), before);
+        assert.deepEqual(await fx.spoolFiles(), []);
+      }
+      const open = makeSdist('open', '1.0');
+      await fx.hosted.upload(
+        fx.repo,
+        'bob',
+        MULTIPART,
+        chunked(multipartBody(twineFields('open', '1.0', open), open)),
+        deny,
+      );
+      assert.ok(asked.includes('secret-pkg') && asked.includes('open'));
+      assert.equal(await fx.hosted.hasProject(fx.repo, 'secret-pkg'), false);
+    } finally {
+      await fx.close();
+    }
   });
 });
