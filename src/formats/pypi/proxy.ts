@@ -21,6 +21,8 @@
  *   hashed when the page is fetched (at most `MAX_HASHED_PER_REFRESH` per refresh, newest versions
  *   first; the hashes are kept with the stored page, so each file is hashed once): every page we
  *   serve carries a sha256 for each file it lists, and a file not yet hashed is not listed.
+ *   Bytes that cannot be verified against an upstream-stated sha256 are fetched only from the
+ *   index's own origin (see #onIndexOrigin).
  * - PEP 658/714 core metadata: offered for every wheel. The upstream's `<url>.metadata` when it
  *   offers one (verified against its sha256 when stated); otherwise extracted from the wheel
  *   (fetched through the same verified fill and cached, which pip downloads next anyway), stored
@@ -119,6 +121,7 @@ export class PypiProxy implements PypiSource {
   });
   readonly #metadataFlights = new SingleFlight<Digest | undefined>();
   readonly #fileHosts = new Map<string, number>();
+  readonly #views = new WeakMap<StoredPage, readonly DistFile[]>();
 
   constructor(context: PypiProxyContext) {
     this.#ctx = context;
@@ -140,8 +143,16 @@ export class PypiProxy implements PypiSource {
   async projectPage(repo: Repository, project: string): Promise<ProjectPage | undefined> {
     const found = await this.#page(repo, project);
     if (!found) return undefined;
+    const files = this.#view(found.page);
+    return { name: project, files, ...(found.stale ? { stale: true } : {}) };
+  }
+
+  /** The DistFiles of a stored page, built once per parsed page (warm pages cost no mapping). */
+  #view(page: StoredPage): readonly DistFile[] {
+    const known = this.#views.get(page);
+    if (known) return known;
     const files: DistFile[] = [];
-    for (const file of found.page.files) {
+    for (const file of page.files) {
       if (file.sha256 === undefined) continue;
       files.push({
         filename: file.filename,
@@ -155,7 +166,8 @@ export class PypiProxy implements PypiSource {
           file.coreMetadata ?? (file.filename.endsWith('.whl') ? { sha256: undefined } : undefined),
       });
     }
-    return { name: project, files, ...(found.stale ? { stale: true } : {}) };
+    this.#views.set(page, files);
+    return files;
   }
 
   /**
@@ -202,9 +214,25 @@ export class PypiProxy implements PypiSource {
     const sha256 = file?.sha256;
     if (file === undefined || sha256 === undefined) return undefined;
     const flight = this.#metadataFlights.run(`${repo.name}\n${key}`, async () => {
-      if (file.coreMetadata) {
-        const digest = await this.#upstreamMetadata(repo, project, file, file.coreMetadata.sha256);
-        if (digest) return digest;
+      const advertised = file.coreMetadata?.sha256;
+      // Unverifiable bytes are taken only from the index's own origin (see #onIndexOrigin).
+      if (
+        file.coreMetadata &&
+        (advertised !== undefined || this.#onIndexOrigin(repo, file.upstream, file.url))
+      ) {
+        try {
+          const digest = await this.#upstreamMetadata(repo, project, file, advertised);
+          if (digest) return digest;
+        } catch (err) {
+          // The upstream is down or its file unusable: a cached wheel's METADATA serves when it
+          // hashes as the page advertised (PyPI's .metadata is that file, byte for byte).
+          if ((await this.#ctx.blobs.stat(sha256Digest(sha256))) === undefined) throw err;
+          const extracted = await this.#extractMetadata(repo, project, file, sha256);
+          if (extracted && (advertised === undefined || extracted.hex === advertised)) {
+            return extracted;
+          }
+          throw err;
+        }
       }
       if (!file.filename.endsWith('.whl')) return undefined;
       const ranged = await this.#rangedMetadata(repo, project, file, sha256);
@@ -394,7 +422,9 @@ export class PypiProxy implements PypiSource {
     });
     const todo = out
       .map((file, index) => ({ file, index }))
-      .filter(({ file }) => file.sha256 === undefined)
+      .filter(
+        ({ file }) => file.sha256 === undefined && this.#onIndexOrigin(repo, upstream, file.url),
+      )
       .sort((a, b) => compareVersions(b.file.version, a.file.version))
       .slice(0, MAX_HASHED_PER_REFRESH);
     const worker = async (): Promise<void> => {
@@ -604,6 +634,22 @@ export class PypiProxy implements PypiSource {
       readTimeoutSeconds: timeout,
     });
     return { target: hostTarget, path: fileUrl.pathname + fileUrl.search };
+  }
+
+  /**
+   * Whether `url` lies on the origin of upstream `upstream`'s index URL. Bytes we cannot verify
+   * against an upstream-stated sha256 (files listed without one, `.metadata` offered without one)
+   * are fetched only from there: an upstream page may name any URL, and serving whatever an
+   * arbitrary URL answers would let a hostile upstream read internal services through us.
+   */
+  #onIndexOrigin(repo: Repository, upstream: number, url: string): boolean {
+    const index = repo.upstreams[upstream]?.url;
+    if (index === undefined) return false;
+    try {
+      return new URL(url).origin === new URL(index).origin;
+    } catch {
+      return false;
+    }
   }
 
   /** The upstream's `<url>.metadata` into the blob store (verified when its sha256 is known). */

@@ -37,6 +37,8 @@ export interface FixtureIndex {
   ranges?: boolean;
   /** Basic credentials `user:password` every request of this root must carry. */
   auth?: string;
+  /** Answer every file request with this status instead. */
+  filesStatus?: number;
   /** Milliseconds to wait before answering a page. */
   delayMs?: number;
 }
@@ -119,6 +121,10 @@ export class FixtureUpstream {
     }
     if (kind === 'simple' && index.delayMs !== undefined) {
       await new Promise((resolve) => setTimeout(resolve, index.delayMs));
+    }
+    if (kind === 'files' && index.filesStatus !== undefined) {
+      send(index.filesStatus, 'scripted failure');
+      return;
     }
     if (kind === 'files') {
       for (const files of index.projects.values()) {

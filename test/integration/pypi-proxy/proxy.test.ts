@@ -389,6 +389,22 @@ describe('pypi proxy source', () => {
       isUpstreamFailure(err),
     );
 
+    // The upstream's .metadata cannot be fetched now, but the wheel is cached: its METADATA
+    // serves, since it hashes as the page advertised.
+    const third = makeWheel('meta-pkg', '3.0');
+    const down = upstream.index('meta-down', 'json');
+    down.projects.set('meta-pkg', [{ ...third, metadata: Buffer.from(third.metadataText) }]);
+    const rd = repo([upstream.url('meta-down')]);
+    const wheel = await source.openFile(rd, 'meta-pkg', third.filename);
+    await readAll(await wheel!.open());
+    await waitFor(
+      async () =>
+        (await blobs.stat({ algorithm: 'sha256', hex: sha256(third.body) })) !== undefined,
+    );
+    down.filesStatus = 500;
+    const fromWheel = await source.openCoreMetadata(rd, 'meta-pkg', third.filename);
+    assert.equal(fromWheel?.sha256, sha256(third.metadataText));
+
     // No upstream metadata: extracted from the wheel (which is then cached too).
     const r2 = repo([upstream.url('json')]);
     const extracted = await source.openCoreMetadata(r2, 'demo-pkg', demo2.filename);
@@ -484,10 +500,18 @@ describe('pypi proxy source', () => {
 
   test('files listed without a sha256 are hashed once, then served from the cache', async () => {
     const plain = makeWheel('plain', '1.0');
-    upstream.index('nohash', 'html', false).projects.set('plain', [{ ...plain, sha256: null }]);
+    const foreign = makeWheel('plain', '2.0');
+    upstream.index('nohash', 'html', false).projects.set('plain', [
+      { ...plain, sha256: null },
+      // Unverifiable bytes on another origin are never fetched (nor listed).
+      { ...foreign, sha256: null, href: `http://localhost:1/files/${foreign.filename}` },
+    ]);
     const r = repo([upstream.url('nohash')], { ttl: 0 });
     const page = await source.projectPage(r, 'plain');
-    assert.equal(page?.files[0]?.sha256, sha256(plain.body));
+    assert.deepEqual(
+      page?.files.map((f) => [f.filename, f.sha256]),
+      [[plain.filename, sha256(plain.body)]],
+    );
     assert.equal(
       upstream.count((u) => u.endsWith(`/nohash/files/${plain.filename}`)),
       1,
@@ -499,6 +523,27 @@ describe('pypi proxy source', () => {
       upstream.count((u) => u.endsWith(`/nohash/files/${plain.filename}`)),
       1,
       'hashed once, served from the store afterwards',
+    );
+  });
+
+  test('concurrent readers: one page request and one file download upstream', async () => {
+    const wheel = makeWheel('busy-pkg', '1.0', Buffer.alloc(512 * 1024, 7));
+    upstream.index('busy', 'json').projects.set('busy-pkg', [wheel]);
+    const r = repo([upstream.url('busy')]);
+    const bodies = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const opened = await source.openFile(r, 'busy-pkg', wheel.filename);
+        return readAll(await opened!.open());
+      }),
+    );
+    for (const body of bodies) assert.equal(sha256(body), sha256(wheel.body));
+    assert.equal(
+      upstream.count((u) => u === '/busy/simple/busy-pkg/'),
+      1,
+    );
+    assert.equal(
+      upstream.count((u) => u.endsWith(`/busy/files/${wheel.filename}`)),
+      1,
     );
   });
 
