@@ -57,8 +57,20 @@ function defaultBackends(context: FormatContext): PypiBackends {
 /** The service's write operations on a PypiHosted (hosted.ts), with plain JSON answers. */
 export function hostedOperations(hosted: PypiHosted): PypiHostedOperations {
   return {
-    upload: (repo, request) =>
-      hosted.upload(repo, request.uploader, request.contentType, request.body),
+    upload: async (repo, request) => {
+      const result = await hosted.upload(repo, request.uploader, request.contentType, request.body);
+      // hosted.upload names the project only once it has read the form: a caller whose write
+      // rights stop short of this project (path rules) is refused now and the new file removed.
+      try {
+        request.authorize(result.project);
+      } catch (err) {
+        if (!result.duplicate) {
+          await hosted.deleteFile(repo, result.project, result.filename).catch(() => undefined);
+        }
+        throw err;
+      }
+      return result;
+    },
     setYanked: (repo, project, version, yanked) =>
       yanked === false
         ? hosted.unyank(repo, project, version)

@@ -218,7 +218,8 @@ export function registerPypiRoutes(
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       reply.raw.statusMessage = reasonPhrase(message);
     }
-    return reply.send(request.method === 'HEAD' ? undefined : `${message}\n`);
+    // For HEAD too: Node sends no body for HEAD, and the length matches GET's.
+    return reply.send(`${message}\n`);
   });
   for (const mount of mounts) {
     const handler = async (request: FastifyRequest, reply: FastifyReply) =>

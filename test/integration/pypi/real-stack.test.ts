@@ -159,3 +159,51 @@ describe('pypi: real hosted + proxy through the default group', () => {
     assert.match(await again.text(), /File already exists/);
   });
 });
+
+describe('pypi uploads under per-project rules', () => {
+  test('a rule owning team-* refuses bob there (nothing stays) and lets him upload elsewhere', async () => {
+    await using server = await startTestServer({
+      config: {
+        pypi: { proxy: '' },
+        auth: {
+          enabled: true,
+          anonymous_read: false,
+          rules: [
+            {
+              repositories: ['pypi', 'pypi-hosted'],
+              paths: ['team-*'],
+              users: ['alice'],
+              actions: ['read', 'write'],
+            },
+          ],
+        },
+      },
+    });
+    const { users } = server.app.context.identity;
+    await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']);
+    await users.create('bob', 'bob-pw-1', undefined, ['read', 'write']);
+    const send = (user: string, name: string, file: { filename: string; data: Buffer }) =>
+      fetch(`${server.url}/simple/`, {
+        method: 'POST',
+        body: multipartBody(twineFields(name, '1.0', file), file),
+        headers: {
+          'content-type': MULTIPART,
+          authorization: `Basic ${Buffer.from(`${user}:${user}-pw-1`).toString('base64')}`,
+        },
+      });
+    const team = makeSdist('team-x', '1.0');
+    const refused = await send('bob', 'team-x', team);
+    assert.equal(refused.status, 403, await refused.text());
+    const asAlice = (path: string) =>
+      fetch(`${server.url}${path}`, {
+        headers: { authorization: `Basic ${Buffer.from('alice:alice-pw-1').toString('base64')}` },
+      });
+    const none = await asAlice('/simple/team-x/');
+    assert.equal(none.status, 404, 'the refused upload left no file');
+    await none.arrayBuffer();
+    const ok = await send('alice', 'team-x', team);
+    assert.equal(ok.status, 200, await ok.text());
+    const elsewhere = await send('bob', 'bobs-pkg', makeSdist('bobs-pkg', '1.0'));
+    assert.equal(elsewhere.status, 200, await elsewhere.text());
+  });
+});
