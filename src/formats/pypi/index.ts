@@ -57,20 +57,10 @@ function defaultBackends(context: FormatContext): PypiBackends {
 /** The service's write operations on a PypiHosted (hosted.ts), with plain JSON answers. */
 export function hostedOperations(hosted: PypiHosted): PypiHostedOperations {
   return {
-    upload: async (repo, request) => {
-      const result = await hosted.upload(repo, request.uploader, request.contentType, request.body);
-      // hosted.upload names the project only once it has read the form: a caller whose write
-      // rights stop short of this project (path rules) is refused now and the new file removed.
-      try {
-        request.authorize(result.project);
-      } catch (err) {
-        if (!result.duplicate) {
-          await hosted.deleteFile(repo, result.project, result.filename).catch(() => undefined);
-        }
-        throw err;
-      }
-      return result;
-    },
+    // The project's write rule is checked by hosted.upload as soon as the form names the project
+    // (and again before anything is stored), so a refused upload leaves nothing behind.
+    upload: (repo, request) =>
+      hosted.upload(repo, request.uploader, request.contentType, request.body, request.authorize),
     setYanked: (repo, project, version, yanked) =>
       yanked === false
         ? hosted.unyank(repo, project, version)

@@ -223,7 +223,6 @@ export interface SimpleJsonFile {
   readonly 'requires-python'?: string;
   readonly yanked: boolean | string;
   readonly 'core-metadata': false | true | { readonly sha256: string };
-  readonly 'dist-info-metadata': false | true | { readonly sha256: string };
   readonly size?: number;
   readonly 'upload-time'?: string;
 }
@@ -244,8 +243,10 @@ function jsonFile(file: DistFile): SimpleJsonFile {
       : {}),
     // PEP 691: a reason string, or true when yanked without one.
     yanked: file.yanked === false ? false : file.yanked === '' ? true : file.yanked,
+    // PEP 714: only the new key in JSON. pip 22.3–23.0 (Debian's pip is 23.0.1) crash with
+    // "unhashable type: 'dict'" on a dict-valued `dist-info-metadata`, which is why the key was
+    // renamed; the HTML page keeps both attributes (their values are strings there).
     'core-metadata': metadata,
-    'dist-info-metadata': metadata,
     ...(file.size !== undefined ? { size: file.size } : {}),
     ...(file.uploadTime !== undefined ? { 'upload-time': file.uploadTime } : {}),
   };
