@@ -331,6 +331,23 @@ export async function buildProjects(
   return built.flat().sort((a, b) => path.basename(a).localeCompare(path.basename(b)));
 }
 
+/**
+ * Copies a wheel to `dest` (a path) with a zip comment added: a valid wheel with the same name and
+ * other bytes, as a rebuild would make. An index refuses it when the name is taken (PyPI answers
+ * an identical re-upload 200 — twine retries rely on it — and a different one 400
+ * "File already exists").
+ */
+export async function alteredWheel(home: PythonHome, file: string, dest: string): Promise<string> {
+  await fs.mkdir(path.dirname(dest), { recursive: true });
+  if (path.resolve(file) !== path.resolve(dest)) await fs.copyFile(file, dest);
+  await step(home, SYSTEM_PYTHON, [
+    '-c',
+    "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'a') as z: z.comment = b'rebuilt by the NORA tests'",
+    dest,
+  ]);
+  return dest;
+}
+
 /** Hex sha256 of a file. */
 export async function sha256File(file: string): Promise<string> {
   return createHash('sha256')

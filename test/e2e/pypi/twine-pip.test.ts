@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import {
+  alteredWheel,
   buildProjects,
   createVenv,
   indexUrl,
@@ -76,13 +77,23 @@ describe(
       assert.equal(names.filter((n) => n.endsWith('.tar.gz')).length, 3, names.join(', '));
     });
 
-    test('twine upload; the same files again → refused; --skip-existing → success', async () => {
+    test('twine upload; identical again → 200 (as PyPI); another file, same name → 400; --skip-existing', async () => {
       const first = await twineUpload(home, index, ANY, files);
       assert.equal(first.code, 0, output(first));
-      const again = await twineUpload(home, index, ANY, [file(/^nora_demo_base-1\.0\.0-.*\.whl$/)]);
+      // An identical re-upload is a no-op success on PyPI (twine's retries rely on it).
+      const same = await twineUpload(home, index, ANY, [file(/^nora_demo_base-1\.0\.0-.*\.whl$/)]);
+      assert.equal(same.code, 0, output(same));
+      // Other bytes under a name already taken: refused with the words twine knows.
+      const other = await alteredWheel(
+        home,
+        file(/^nora_demo_base-1\.0\.0-.*\.whl$/),
+        path.join(work.path, 'rebuilt', path.basename(file(/^nora_demo_base-1\.0\.0-.*\.whl$/))),
+      );
+      const again = await twineUpload(home, index, ANY, [other]);
       assert.notEqual(again.code, 0, output(again));
-      assert.match(output(again), /400|File already exists/i, output(again));
-      const skip = await twineUpload(home, index, ANY, files, ['--skip-existing']);
+      assert.match(output(again), /400/, output(again));
+      assert.match(output(again), /File already exists/i, output(again));
+      const skip = await twineUpload(home, index, ANY, [other, ...files], ['--skip-existing']);
       assert.equal(skip.code, 0, output(skip));
       assert.match(output(skip), /Skipping/, output(skip));
     });
