@@ -3,7 +3,7 @@
  * upstream (NORA_PYPI_PROXY=""). Two pdm-pep517 projects are built offline with
  * `python3 -m build --no-isolation` (pdm 2.2's own `pdm build --no-isolation` still installs the
  * backend into the project environment from the index, which an offline machine cannot), then
- * `pdm publish --no-build -r <index> -u -P` uploads them (again → refused); an application whose
+ * `pdm publish --no-build -r <index> -u -P` uploads them (a rebuilt wheel under a taken name → refused); an application whose
  * `[[tool.pdm.source]]` named `pypi` is our index runs `pdm add`, and a fresh copy with the lock
  * runs `pdm install`.
  */

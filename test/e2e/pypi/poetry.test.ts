@@ -2,7 +2,7 @@
  * Issue 13 "Proof (real clients)": Debian's poetry against NORA's default `/simple/` group with
  * no upstream at all (NORA_PYPI_PROXY=none). `poetry build` (poetry-core, offline) of two
  * projects, `poetry publish -r nora` (a repository set with `poetry config repositories.nora`),
- * again → refused, `--skip-existing` → fine; then an application whose `[[tool.poetry.source]]`
+ * a rebuilt wheel under a taken name → refused, `--skip-existing` → fine; then an application whose `[[tool.poetry.source]]`
  * is the index: `poetry add` resolves and installs the dependency tree, and `poetry install
  * --no-root` from the lock file in a fresh copy installs the same versions.
  */

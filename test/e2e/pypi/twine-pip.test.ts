@@ -3,7 +3,8 @@
  * configuration (the `/simple/` group), with the upstream unreachable (NORA_PYPI_PROXY =
  * http://127.0.0.1:9/simple/, an air-gapped machine): build `nora-demo-base` 1.0.0 and
  * `nora-demo-lib` 1.0.0 + 1.1.0 (which depend on the hosted base) with
- * `python3 -m build --no-isolation`, `twine upload` (again → refused, `--skip-existing` → fine),
+ * `python3 -m build --no-isolation`, `twine upload` (identical again → 200 as on PyPI, a rebuilt wheel under a taken name → 400
+ * "File already exists", `--skip-existing` → fine),
  * pip install into fresh venvs, `pip download` (same bytes), `--require-hashes`,
  * `--only-binary :all:`, the sdist path, and PEP 592: yank 1.1.0 through the yank API, pip picks
  * 1.0.0 unless `==1.1.0` is pinned.
