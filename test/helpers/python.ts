@@ -196,16 +196,24 @@ export interface Venv {
  * A fresh venv (`/usr/bin/python3 -m venv`), offline. By default without a pip of its own:
  * `pip()` runs Debian's pip on it (`python3 -m pip --python <venv>/bin/python`, pip ≥ 22.3),
  * which installs into the venv exactly as the venv's own pip would, without ensurepip's seconds
- * of installing pip + setuptools into every venv. `seed: true` runs ensurepip (pip and
- * setuptools inside: needed to build an sdist with `--no-build-isolation`) and uses that pip.
+ * of installing pip + setuptools into every venv. `seed: true` runs ensurepip and uses the
+ * venv's own pip; `buildTools: true` lets the venv see Debian's setuptools and wheel (an sdist
+ * built with `--no-build-isolation`; ensurepip alone brings no `wheel`).
  */
 export async function createVenv(
   home: PythonHome,
   dir: string,
-  options: { readonly seed?: boolean } = {},
+  options: { readonly seed?: boolean; readonly buildTools?: boolean } = {},
 ): Promise<Venv> {
   const seed = options.seed ?? false;
-  await step(home, SYSTEM_PYTHON, ['-m', 'venv', ...(seed ? [] : ['--without-pip']), dir]);
+  await step(home, SYSTEM_PYTHON, [
+    '-m',
+    'venv',
+    ...(seed ? [] : ['--without-pip']),
+    // Debian's setuptools + wheel visible inside: building an sdist with --no-build-isolation.
+    ...(options.buildTools === true ? ['--system-site-packages'] : []),
+    dir,
+  ]);
   const python = path.join(dir, 'bin', 'python');
   return {
     dir,

@@ -122,7 +122,7 @@ describe(
     });
 
     test('pip download gets the very bytes that were uploaded (wheel and sdist)', async () => {
-      const venv = await freshVenv();
+      const venv = await freshVenv(false, true);
       const dest = path.join(work.path, 'downloads');
       await venv.pip([
         'download',
@@ -228,7 +228,7 @@ describe(
       assert.match(res.stdout, /Successfully installed/, output(res));
       assert.doesNotMatch(output(res), /\.tar\.gz/, 'no sdist was fetched');
       // The sdist path: fetched from the index, built with the venv's own setuptools.
-      const sdist = await freshVenv(true);
+      const sdist = await freshVenv(false, true);
       const built = await sdist.pip([
         'install',
         '--no-cache-dir',
