@@ -42,8 +42,8 @@ describe(
     let files: string[];
     let index: string;
     const venvCount = { n: 0 };
-    const freshVenv = (seed = false) =>
-      createVenv(home, path.join(work.path, `venv-${++venvCount.n}`), { seed });
+    const freshVenv = (seed = false, buildTools = false) =>
+      createVenv(home, path.join(work.path, `venv-${++venvCount.n}`), { seed, buildTools });
     const file = (re: RegExp) => {
       const found = files.find((f) => re.test(path.basename(f)));
       assert.ok(
