@@ -196,16 +196,24 @@ export interface Venv {
  * A fresh venv (`/usr/bin/python3 -m venv`), offline. By default without a pip of its own:
  * `pip()` runs Debian's pip on it (`python3 -m pip --python <venv>/bin/python`, pip ≥ 22.3),
  * which installs into the venv exactly as the venv's own pip would, without ensurepip's seconds
- * of installing pip + setuptools into every venv. `seed: true` runs ensurepip (pip and
- * setuptools inside: needed to build an sdist with `--no-build-isolation`) and uses that pip.
+ * of installing pip + setuptools into every venv. `seed: true` runs ensurepip and uses the
+ * venv's own pip; `buildTools: true` lets the venv see Debian's setuptools and wheel (an sdist
+ * built with `--no-build-isolation`; ensurepip alone brings no `wheel`).
  */
 export async function createVenv(
   home: PythonHome,
   dir: string,
-  options: { readonly seed?: boolean } = {},
+  options: { readonly seed?: boolean; readonly buildTools?: boolean } = {},
 ): Promise<Venv> {
   const seed = options.seed ?? false;
-  await step(home, SYSTEM_PYTHON, ['-m', 'venv', ...(seed ? [] : ['--without-pip']), dir]);
+  await step(home, SYSTEM_PYTHON, [
+    '-m',
+    'venv',
+    ...(seed ? [] : ['--without-pip']),
+    // Debian's setuptools + wheel visible inside: building an sdist with --no-build-isolation.
+    ...(options.buildTools === true ? ['--system-site-packages'] : []),
+    dir,
+  ]);
   const python = path.join(dir, 'bin', 'python');
   return {
     dir,
@@ -329,6 +337,23 @@ export async function buildProjects(
     }),
   );
   return built.flat().sort((a, b) => path.basename(a).localeCompare(path.basename(b)));
+}
+
+/**
+ * Copies a wheel to `dest` (a path) with a zip comment added: a valid wheel with the same name and
+ * other bytes, as a rebuild would make. An index refuses it when the name is taken (PyPI answers
+ * an identical re-upload 200 — twine retries rely on it — and a different one 400
+ * "File already exists").
+ */
+export async function alteredWheel(home: PythonHome, file: string, dest: string): Promise<string> {
+  await fs.mkdir(path.dirname(dest), { recursive: true });
+  if (path.resolve(file) !== path.resolve(dest)) await fs.copyFile(file, dest);
+  await step(home, SYSTEM_PYTHON, [
+    '-c',
+    "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'a') as z: z.comment = b'rebuilt by the NORA tests'",
+    dest,
+  ]);
+  return dest;
 }
 
 /** Hex sha256 of a file. */

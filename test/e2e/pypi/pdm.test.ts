@@ -3,7 +3,7 @@
  * upstream (NORA_PYPI_PROXY=""). Two pdm-pep517 projects are built offline with
  * `python3 -m build --no-isolation` (pdm 2.2's own `pdm build --no-isolation` still installs the
  * backend into the project environment from the index, which an offline machine cannot), then
- * `pdm publish --no-build -r <index> -u -P` uploads them (again → refused); an application whose
+ * `pdm publish --no-build -r <index> -u -P` uploads them (a rebuilt wheel under a taken name → refused); an application whose
  * `[[tool.pdm.source]]` named `pypi` is our index runs `pdm add`, and a fresh copy with the lock
  * runs `pdm install`.
  */
@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import {
+  alteredWheel,
   buildDists,
   indexUrl,
   missingPython,
@@ -71,7 +72,7 @@ describe('pdm publish / add / install through the /simple/ group', { skip: missi
     await (work as typeof work | undefined)?.[Symbol.asyncDispose]();
   });
 
-  test('pdm publish --no-build -r <index> -u -P; the same again → refused', async () => {
+  test('pdm publish --no-build -r <index> -u -P; a rebuilt wheel → refused', async () => {
     const specs = [
       { name: 'nora-pdm-base', version: '0.1.0', backend: 'pdm-pep517' as const },
       {
@@ -96,6 +97,11 @@ describe('pdm publish / add / install through the /simple/ group', { skip: missi
       );
       assert.match(output(published), /Uploading/i, output(published));
     }
+    // A rebuilt wheel (other bytes, same name): the index refuses it.
+    const dist = path.join(work.path, 'nora-pdm-base', 'dist');
+    const wheel = (await fs.readdir(dist)).find((f) => f.endsWith('.whl'));
+    assert.ok(wheel);
+    await alteredWheel(home, path.join(dist, wheel), path.join(dist, wheel));
     const again = await pdm(
       ['publish', '--no-build', '-r', index, '-u', 'pdm-user', '-P', 'pw'],
       path.join(work.path, 'nora-pdm-base'),

@@ -3,7 +3,8 @@
  * configuration (the `/simple/` group), with the upstream unreachable (NORA_PYPI_PROXY =
  * http://127.0.0.1:9/simple/, an air-gapped machine): build `nora-demo-base` 1.0.0 and
  * `nora-demo-lib` 1.0.0 + 1.1.0 (which depend on the hosted base) with
- * `python3 -m build --no-isolation`, `twine upload` (again → refused, `--skip-existing` → fine),
+ * `python3 -m build --no-isolation`, `twine upload` (identical again → 200 as on PyPI, a rebuilt wheel under a taken name → 400
+ * "File already exists", `--skip-existing` → fine),
  * pip install into fresh venvs, `pip download` (same bytes), `--require-hashes`,
  * `--only-binary :all:`, the sdist path, and PEP 592: yank 1.1.0 through the yank API, pip picks
  * 1.0.0 unless `==1.1.0` is pinned.
@@ -15,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import {
+  alteredWheel,
   buildProjects,
   createVenv,
   indexUrl,
@@ -40,8 +42,8 @@ describe(
     let files: string[];
     let index: string;
     const venvCount = { n: 0 };
-    const freshVenv = (seed = false) =>
-      createVenv(home, path.join(work.path, `venv-${++venvCount.n}`), { seed });
+    const freshVenv = (seed = false, buildTools = false) =>
+      createVenv(home, path.join(work.path, `venv-${++venvCount.n}`), { seed, buildTools });
     const file = (re: RegExp) => {
       const found = files.find((f) => re.test(path.basename(f)));
       assert.ok(
@@ -76,13 +78,23 @@ describe(
       assert.equal(names.filter((n) => n.endsWith('.tar.gz')).length, 3, names.join(', '));
     });
 
-    test('twine upload; the same files again → refused; --skip-existing → success', async () => {
+    test('twine upload; identical again → 200 (as PyPI); another file, same name → 400; --skip-existing', async () => {
       const first = await twineUpload(home, index, ANY, files);
       assert.equal(first.code, 0, output(first));
-      const again = await twineUpload(home, index, ANY, [file(/^nora_demo_base-1\.0\.0-.*\.whl$/)]);
+      // An identical re-upload is a no-op success on PyPI (twine's retries rely on it).
+      const same = await twineUpload(home, index, ANY, [file(/^nora_demo_base-1\.0\.0-.*\.whl$/)]);
+      assert.equal(same.code, 0, output(same));
+      // Other bytes under a name already taken: refused with the words twine knows.
+      const other = await alteredWheel(
+        home,
+        file(/^nora_demo_base-1\.0\.0-.*\.whl$/),
+        path.join(work.path, 'rebuilt', path.basename(file(/^nora_demo_base-1\.0\.0-.*\.whl$/))),
+      );
+      const again = await twineUpload(home, index, ANY, [other]);
       assert.notEqual(again.code, 0, output(again));
-      assert.match(output(again), /400|File already exists/i, output(again));
-      const skip = await twineUpload(home, index, ANY, files, ['--skip-existing']);
+      assert.match(output(again), /400/, output(again));
+      assert.match(output(again), /File already exists/i, output(again));
+      const skip = await twineUpload(home, index, ANY, [other, ...files], ['--skip-existing']);
       assert.equal(skip.code, 0, output(skip));
       assert.match(output(skip), /Skipping/, output(skip));
     });
@@ -110,7 +122,7 @@ describe(
     });
 
     test('pip download gets the very bytes that were uploaded (wheel and sdist)', async () => {
-      const venv = await freshVenv();
+      const venv = await freshVenv(false, true);
       const dest = path.join(work.path, 'downloads');
       await venv.pip([
         'download',
@@ -216,7 +228,7 @@ describe(
       assert.match(res.stdout, /Successfully installed/, output(res));
       assert.doesNotMatch(output(res), /\.tar\.gz/, 'no sdist was fetched');
       // The sdist path: fetched from the index, built with the venv's own setuptools.
-      const sdist = await freshVenv(true);
+      const sdist = await freshVenv(false, true);
       const built = await sdist.pip([
         'install',
         '--no-cache-dir',
