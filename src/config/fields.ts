@@ -40,3 +40,23 @@ export const credentials = withMeta(
   z.string().regex(/^[^:]+:.*$/, { message: 'expected "user:password"' }),
   { secret: true },
 );
+
+/**
+ * An upstream list in NORA's environment syntax: `url1,url2` or `url|user:pass|extra,…`, each
+ * entry's `|`-separated parts named by `keys` (e.g. `['url', 'auth', 'prefix']`); empty parts are
+ * left out. `""` or `none` is no upstream at all. Returns the TOML shape for the schema to check.
+ */
+export function parseUpstreamList(value: string, keys: readonly string[]): unknown[] {
+  const trimmed = value.trim();
+  if (trimmed === '' || trimmed.toLowerCase() === 'none') return [];
+  return trimmed
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      const parts = entry.split('|').map((part) => part.trim());
+      return Object.fromEntries(
+        keys.flatMap((key, i) => (i === 0 || parts[i] ? [[key, parts[i]]] : [])),
+      );
+    });
+}

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import {
   credentials,
+  parseUpstreamList,
   httpUrl,
   positiveSeconds,
   ttlSeconds,
@@ -22,16 +23,7 @@ export type MavenUpstreamConfig = z.infer<typeof mavenUpstreamSchema>;
 
 /** NORA_MAVEN_PROXIES: `url1,url2|user:pass` (asked in order); `""` or `none` = no upstream. */
 export function parseMavenUpstreamList(value: string): unknown[] {
-  const trimmed = value.trim();
-  if (trimmed === '' || trimmed.toLowerCase() === 'none') return [];
-  return trimmed
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '')
-    .map((entry) => {
-      const [url, auth] = entry.split('|').map((part) => part.trim());
-      return { url, ...(auth ? { auth } : {}) };
-    });
+  return parseUpstreamList(value, ['url', 'auth']);
 }
 
 export const mavenSectionSchema = z.object({

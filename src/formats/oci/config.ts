@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import {
   credentials,
+  parseUpstreamList,
   httpUrl,
   positiveSeconds,
   ttlSeconds,
@@ -27,20 +28,7 @@ export type DockerUpstreamConfig = z.infer<typeof dockerUpstreamSchema>;
  * `none` is no upstream at all (the Docker cache off, as `upstreams = []` in config.toml).
  */
 export function parseDockerUpstreamList(value: string): unknown[] {
-  const trimmed = value.trim();
-  if (trimmed === '' || trimmed.toLowerCase() === 'none') return [];
-  return trimmed
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '')
-    .map((entry) => {
-      const [url, auth, prefix] = entry.split('|').map((part) => part.trim());
-      return {
-        url,
-        ...(auth ? { auth } : {}),
-        ...(prefix ? { prefix } : {}),
-      };
-    });
+  return parseUpstreamList(value, ['url', 'auth', 'prefix']);
 }
 
 export const dockerSectionSchema = z.object({

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import {
   credentials,
+  parseUpstreamList,
   httpUrl,
   positiveSeconds,
   ttlSeconds,
@@ -24,16 +25,7 @@ export type PypiUpstreamConfig = z.infer<typeof pypiUpstreamSchema>;
  * `--extra-index-url`s, asked in order); `""` or `none` = no upstream.
  */
 export function parsePypiUpstreamList(value: string): unknown[] {
-  const trimmed = value.trim();
-  if (trimmed === '' || trimmed.toLowerCase() === 'none') return [];
-  return trimmed
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '')
-    .map((entry) => {
-      const [url, auth] = entry.split('|').map((part) => part.trim());
-      return { url, ...(auth ? { auth } : {}) };
-    });
+  return parseUpstreamList(value, ['url', 'auth']);
 }
 
 export const pypiSectionSchema = z.object({
