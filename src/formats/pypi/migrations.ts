@@ -58,10 +58,19 @@ export type PypiFilesTable = {
   uploader: string | null;
 };
 
+/** Filenames of deleted files: never accepted again in that repository (as on the public index). */
+export type PypiDeletedFilesTable = {
+  repo: string;
+  filename: string;
+  sha256: string;
+  deleted_at: number;
+};
+
 export type PypiTables = {
   pypi_projects: PypiProjectsTable;
   pypi_releases: PypiReleasesTable;
   pypi_files: PypiFilesTable;
+  pypi_deleted_files: PypiDeletedFilesTable;
 };
 
 export const pypiMigrations: Record<string, Migration> = {
@@ -113,6 +122,18 @@ export const pypiMigrations: Record<string, Migration> = {
         .createIndex('pypi_files_project')
         .on('pypi_files')
         .columns(['repo', 'project', 'version_key'])
+        .execute();
+    },
+  },
+  '0401_pypi_deleted_files': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('pypi_deleted_files')
+        .addColumn('repo', 'text', (c) => c.notNull())
+        .addColumn('filename', 'text', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('deleted_at', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('pypi_deleted_files_pk', ['repo', 'filename'])
         .execute();
     },
   },

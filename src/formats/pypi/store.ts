@@ -64,6 +64,18 @@ export function fileExistsError(filename: string): RegistryError {
   });
 }
 
+/**
+ * A deleted file's name, refused for good: the same filename must never mean other bytes to a
+ * lockfile or a cache (the public index's rule; twine does not skip it).
+ */
+export function filenameUsedError(filename: string): RegistryError {
+  return new RegistryError(
+    'BAD_REQUEST',
+    `This filename has already been used by a deleted file, use a different version ('${filename}')`,
+    { protocolCode: 'FILENAME_USED' },
+  );
+}
+
 export class PypiStore {
   readonly #db: Kysely<PypiTables>;
   readonly #now: () => number;
@@ -156,6 +168,17 @@ export class PypiStore {
     return row !== undefined;
   }
 
+  /** Was a file of this name deleted from `repo` (its name can never be used again)? */
+  async filenameDeleted(repo: string, filename: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('pypi_deleted_files')
+      .select('filename')
+      .where('repo', '=', repo)
+      .where('filename', '=', filename)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /**
    * Adds a file, creating its project and release when new (a file whose version is spelled
    * differently but is PEP 440-equal joins the existing release). One transaction. Throws
@@ -166,6 +189,7 @@ export class PypiStore {
     try {
       return await this.#db.transaction().execute(async (trx) => {
         if (await this.#exists(trx, repo, file.filename)) throw fileExistsError(file.filename);
+        if (await this.#deleted(trx, repo, file.filename)) throw filenameUsedError(file.filename);
         await trx
           .insertInto('pypi_projects')
           .values({
@@ -268,6 +292,7 @@ export class PypiStore {
         .where('version_key', '=', versionKey)
         .executeTakeFirst();
       if (release.numDeletedRows === 0n) return [];
+      await this.#remember(trx, repo, files);
       await trx
         .deleteFrom('pypi_files')
         .where('repo', '=', repo)
@@ -293,6 +318,7 @@ export class PypiStore {
         .where('filename', '=', filename)
         .executeTakeFirst();
       if (!row) return undefined;
+      await this.#remember(trx, repo, [row]);
       await trx
         .deleteFrom('pypi_files')
         .where('repo', '=', repo)
@@ -316,6 +342,31 @@ export class PypiStore {
       }
       return toStoredFile(row);
     });
+  }
+
+  async #remember(
+    trx: Kysely<PypiTables>,
+    repo: string,
+    files: readonly { readonly filename: string; readonly sha256: string }[],
+  ): Promise<void> {
+    const deletedAt = this.#now();
+    for (const file of files) {
+      await trx
+        .insertInto('pypi_deleted_files')
+        .values({ repo, filename: file.filename, sha256: file.sha256, deleted_at: deletedAt })
+        .onConflict((oc) => oc.columns(['repo', 'filename']).doNothing())
+        .execute();
+    }
+  }
+
+  async #deleted(trx: Kysely<PypiTables>, repo: string, filename: string): Promise<boolean> {
+    const row = await trx
+      .selectFrom('pypi_deleted_files')
+      .select('filename')
+      .where('repo', '=', repo)
+      .where('filename', '=', filename)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   async #exists(trx: Kysely<PypiTables>, repo: string, filename: string): Promise<boolean> {

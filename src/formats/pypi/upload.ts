@@ -31,7 +31,7 @@ import {
   type DistFilename,
 } from './filenames.ts';
 import { isValidProjectName, normalizeProjectName } from './names.ts';
-import { fileExistsError, type PypiStore, type ReleaseMeta } from './store.ts';
+import { fileExistsError, filenameUsedError, type PypiStore, type ReleaseMeta } from './store.ts';
 import { parseVersion } from './versions.ts';
 
 /** One field's value; a README `description` is the largest real one. */
@@ -391,6 +391,7 @@ async function storeUpload(
     throw bad(`requires_python is longer than ${MAX_REQUIRES_PYTHON} characters`);
   }
 
+  if (await store.filenameDeleted(repo, file.filename)) throw filenameUsedError(file.filename);
   const existing = await store.file(repo, project, file.filename);
   if (existing !== undefined || (await store.fileExists(repo, file.filename))) {
     if (existing?.sha256 === file.sha256) {

@@ -679,9 +679,15 @@ describe('pypi hosted: yank, unyank, delete and the JSON API', () => {
       'ever hosted: still guarded',
     );
 
-    // A deleted filename may be uploaded again.
+    // A deleted filename is never taken again (other bytes under an old name would fool
+    // lockfiles and caches), even with identical bytes; a new version is fine.
     const again = makeSdist('Omega_Pkg', '1.1');
-    const result = await upload(fx, twineFields('Omega_Pkg', '1.1', again), again);
+    await assert.rejects(
+      upload(fx, twineFields('Omega_Pkg', '1.1', again), again),
+      (e: RegistryError) => e.status === 400 && /already been used/.test(e.message),
+    );
+    const next = makeSdist('Omega_Pkg', '1.2');
+    const result = await upload(fx, twineFields('Omega_Pkg', '1.2', next), next);
     assert.equal(result.duplicate, false);
   });
 });
