@@ -181,10 +181,17 @@ export class MavenHosted implements MavenSource, HostedNames {
       hashes: ['md5', 'sha1', 'sha512'],
       maxBytes: settings.maxBytes,
     });
-    const pom =
-      coordinate.extension === 'pom'
-        ? await this.#pomFacts(ingested.digest, coordinate.artifactId)
-        : undefined;
+    let pom: PomFacts | undefined;
+    if (coordinate.extension === 'pom') {
+      try {
+        pom = await this.#pomFacts(ingested.digest, coordinate.groupId, coordinate.artifactId);
+      } catch (err) {
+        // A refused POM leaves nothing behind: its bytes were new to the store and nothing
+        // refers to them (a blob that was already there belongs to someone else: keep it).
+        if (ingested.created) await this.#deps.blobs.delete(ingested.digest).catch(() => false);
+        throw err;
+      }
+    }
     const hex = (name: 'md5' | 'sha1' | 'sha256' | 'sha512') => ingested.hashes[name] ?? '';
     const pruned = await this.#deps.store.put(
       repo.name,
@@ -272,7 +279,7 @@ export class MavenHosted implements MavenSource, HostedNames {
     return this.#deps.store.hasArtifact(repo.name, groupId, artifactId);
   }
 
-  async #pomFacts(digest: Digest, artifactId: string): Promise<PomFacts> {
+  async #pomFacts(digest: Digest, groupId: string, artifactId: string): Promise<PomFacts> {
     const stream = await this.#deps.blobs.open(digest);
     let bytes: Buffer;
     try {
@@ -284,7 +291,7 @@ export class MavenHosted implements MavenSource, HostedNames {
       }
       throw err;
     }
-    return parsePomFacts(bytes.toString('utf8'), artifactId);
+    return parsePomFacts(bytes.toString('utf8'), artifactId, groupId);
   }
 }
 
@@ -310,7 +317,7 @@ const pomParser = new XMLParser({
  * maven-plugin-plugin's `<goalPrefix>` when the POM sets it, else derived from the artifactId as
  * Maven does) and `<name>`. Throws BAD_REQUEST for a DOCTYPE/ENTITY declaration or malformed XML.
  */
-export function parsePomFacts(text: string, artifactId: string): PomFacts {
+export function parsePomFacts(text: string, artifactId: string, groupId?: string): PomFacts {
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
     throw new RegistryError('BAD_REQUEST', 'POM must not contain a DOCTYPE or ENTITY declaration');
   }
@@ -324,9 +331,35 @@ export function parsePomFacts(text: string, artifactId: string): PomFacts {
       `POM is not well-formed XML (line ${valid.err.line}: ${valid.err.msg})`,
     );
   }
-  const doc = pomParser.parse(text) as Record<string, unknown>;
+  let doc: Record<string, unknown>;
+  try {
+    doc = pomParser.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    // The parser's own limits (e.g. nesting depth) are about the document: the client's fault.
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `POM is not acceptable XML (${err instanceof Error ? err.message : String(err)})`,
+    );
+  }
   const project = asRecord(doc['project']);
   if (!project) throw new RegistryError('BAD_REQUEST', 'POM has no <project> element');
+  // A POM must describe the coordinate it is deployed at (property references are left alone:
+  // they are resolved by Maven, not here).
+  const declared = {
+    artifactId: text1(project['artifactId']),
+    groupId: text1(project['groupId']) ?? text1(asRecord(project['parent'])?.['groupId']),
+  };
+  const expected = { artifactId, groupId };
+  for (const key of ['artifactId', 'groupId'] as const) {
+    const value = declared[key];
+    const wanted = expected[key];
+    if (value !== undefined && wanted !== undefined && !value.includes('${') && value !== wanted) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `POM declares ${key} ${JSON.stringify(value.slice(0, 200))} but is deployed at ${key} ${JSON.stringify(wanted)}`,
+      );
+    }
+  }
   const packaging = text1(project['packaging']) ?? 'jar';
   if (packaging !== 'maven-plugin') return { packaging, prefix: undefined, name: undefined };
   const plugins = asRecord(asRecord(project['build'])?.['plugins'])?.['plugin'];

@@ -124,14 +124,29 @@ describe('POM facts', () => {
     );
   });
 
-  test('DOCTYPE, entities and malformed XML are refused', () => {
+  test('the deployed coordinate may be inherited or a property reference', () => {
+    for (const text of [
+      '<project><parent><groupId>org.example</groupId></parent><artifactId>a</artifactId></project>',
+      '<project><groupId>${g}</groupId><artifactId>a</artifactId></project>',
+    ]) {
+      assert.equal(parsePomFacts(text, 'a', 'org.example').packaging, 'jar', text);
+    }
+  });
+
+  test('DOCTYPE, entities, malformed or too deep XML and other coordinates are refused', () => {
     for (const text of [
       '<!DOCTYPE project [<!ENTITY x "y">]><project>&x;</project>',
       '<project><packaging>jar</project>',
       '<notaproject/>',
+      // Deeper than the parser's nesting limit: a 400, not the parser's exception (a 500).
+      `<project>${'<a>'.repeat(150)}${'</a>'.repeat(150)}</project>`,
+      // Coordinates that disagree with the deployed path.
+      '<project><artifactId>other</artifactId></project>',
+      '<project><groupId>org.other</groupId><artifactId>a</artifactId></project>',
+      '<project><parent><groupId>org.other</groupId></parent><artifactId>a</artifactId></project>',
     ]) {
       assert.throws(
-        () => parsePomFacts(text, 'a'),
+        () => parsePomFacts(text, 'a', 'org.example'),
         (err: unknown) => err instanceof RegistryError && err.status === 400,
         text,
       );
