@@ -36,8 +36,20 @@ export interface PypiGroupDeps {
 }
 
 /** The PypiSource of group repositories. */
+/** Merged pages kept (see #merged). */
+const KEPT_MERGES = 256;
+
 export class PypiGroup implements PypiSource {
   readonly #deps: PypiGroupDeps;
+  /**
+   * `<group>\n<project>` → the last merge and the member `files` arrays it was made of: the same
+   * arrays (members hand out the same array while their page is unchanged) give the same merged
+   * array, which the render cache recognises by identity.
+   */
+  readonly #merges = new Map<
+    string,
+    { readonly parts: readonly (readonly DistFile[])[]; readonly files: readonly DistFile[] }
+  >();
 
   constructor(deps: PypiGroupDeps) {
     this.#deps = deps;
@@ -70,13 +82,36 @@ export class PypiGroup implements PypiSource {
       if (failures.length > 0) throw notFound(project, missNote(failures));
       return undefined;
     }
-    const files = new Map<string, DistFile>();
-    let stale = false;
-    for (const { value } of answers) {
-      if (value.stale === true) stale = true;
-      for (const file of value.files) if (!files.has(file.filename)) files.set(file.filename, file);
+    const stale = answers.some(({ value }) => value.stale === true);
+    const files = this.#merged(
+      `${group.name}\n${project}`,
+      answers.map(({ value }) => value.files),
+    );
+    return { name: project, files, ...(stale ? { stale } : {}) };
+  }
+
+  /** The members' files merged in order (first wins per filename); reused when `parts` are. */
+  #merged(key: string, parts: readonly (readonly DistFile[])[]): readonly DistFile[] {
+    const kept = this.#merges.get(key);
+    if (
+      kept !== undefined &&
+      kept.parts.length === parts.length &&
+      kept.parts.every((part, i) => part === parts[i])
+    ) {
+      return kept.files;
     }
-    return { name: project, files: [...files.values()], ...(stale ? { stale } : {}) };
+    const byName = new Map<string, DistFile>();
+    for (const part of parts) {
+      for (const file of part) if (!byName.has(file.filename)) byName.set(file.filename, file);
+    }
+    const files = [...byName.values()];
+    this.#merges.delete(key);
+    if (this.#merges.size >= KEPT_MERGES) {
+      const oldest = this.#merges.keys().next();
+      if (oldest.done !== true) this.#merges.delete(oldest.value);
+    }
+    this.#merges.set(key, { parts, files });
+    return files;
   }
 
   openFile(group: Repository, project: string, filename: string) {

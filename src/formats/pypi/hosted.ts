@@ -45,8 +45,21 @@ export interface YankResult {
   readonly yankedReason: string | null;
 }
 
+/** Project pages kept in memory (the most recently read; each is a few hundred kB at most). */
+const KEPT_PAGES = 256;
+
 export class PypiHosted implements PypiSource {
   readonly store: PypiStore;
+  /**
+   * `<repo>\n<project>` → the page (or its absence) and whether the project is known, as read at
+   * the store's generation `generation`: reused while nothing was written to the project, so a
+   * warm page read costs no SQL and no JSON parsing, and returns the same `files` array (which
+   * the render cache recognises by identity).
+   */
+  readonly #pages = new Map<
+    string,
+    { readonly generation: number; page?: ProjectPage | undefined; known?: boolean }
+  >();
   readonly #blobs: BlobStore;
   readonly #maxUploadBytes: () => number;
 
@@ -63,13 +76,45 @@ export class PypiHosted implements PypiSource {
 
   /** `project` normalised; undefined when it has no files in `repo`. */
   async projectPage(repo: Repository, project: string): Promise<ProjectPage | undefined> {
+    const kept = this.#kept(repo, project);
+    if (kept.entry !== undefined && 'page' in kept.entry) return kept.entry.page;
     const stored = await this.store.project(repo.name, project);
-    if (stored === undefined || stored.files.length === 0) return undefined;
-    const yanked = new Map(stored.releases.map((r) => [r.versionKey, r.yanked]));
-    return {
-      name: stored.name,
-      files: stored.files.map((f) => toDistFile(f, yanked.get(f.versionKey) ?? false)),
-    };
+    let page: ProjectPage | undefined;
+    if (stored !== undefined && stored.files.length > 0) {
+      const yanked = new Map(stored.releases.map((r) => [r.versionKey, r.yanked]));
+      page = {
+        name: stored.name,
+        files: stored.files.map((f) => toDistFile(f, yanked.get(f.versionKey) ?? false)),
+      };
+    }
+    this.#keep(kept.key, kept.generation, { page, known: stored !== undefined });
+    return page;
+  }
+
+  /** The kept entry of `project` when still current (see #pages), and what to keep it under. */
+  #kept(repo: Repository, project: string) {
+    const key = `${repo.name}\n${project}`;
+    const generation = this.store.generation(repo.name, project);
+    const entry = this.#pages.get(key);
+    return { key, generation, entry: entry?.generation === generation ? entry : undefined };
+  }
+
+  #keep(
+    key: string,
+    generation: number,
+    values: { page?: ProjectPage | undefined; known?: boolean },
+  ): void {
+    const entry = this.#pages.get(key);
+    if (entry?.generation === generation) {
+      Object.assign(entry, values);
+      return;
+    }
+    this.#pages.delete(key);
+    if (this.#pages.size >= KEPT_PAGES) {
+      const oldest = this.#pages.keys().next();
+      if (oldest.done !== true) this.#pages.delete(oldest.value);
+    }
+    this.#pages.set(key, { generation, ...values });
   }
 
   async openFile(
@@ -97,8 +142,12 @@ export class PypiHosted implements PypiSource {
    * True when `project` (normalised) was ever uploaded to `repo`, even if deleted since: the
    * group's dependency-confusion guard.
    */
-  hasProject(repo: Repository, project: string): Promise<boolean> {
-    return this.store.hasProject(repo.name, project);
+  async hasProject(repo: Repository, project: string): Promise<boolean> {
+    const kept = this.#kept(repo, project);
+    if (kept.entry?.known !== undefined) return kept.entry.known;
+    const known = await this.store.hasProject(repo.name, project);
+    this.#keep(kept.key, kept.generation, { known });
+    return known;
   }
 
   /**

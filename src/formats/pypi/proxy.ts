@@ -42,6 +42,7 @@ import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { isUpstreamFailure, type OpenedBlob } from '../../proxy/engine.ts';
 import type { FillSource } from '../../proxy/fill.ts';
+import { isFresh } from '../../proxy/freshness.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { joinUrl, toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
@@ -65,6 +66,8 @@ export const MAX_HASHED_PER_REFRESH = 64;
 const HASH_CONCURRENCY = 4;
 /** Memory for parsed stored pages (estimated as 3x their JSON). */
 const PARSED_PAGES_BYTES = 64 * 1024 * 1024;
+/** Fresh proxied pages served without asking the engine (see #fresh). */
+const FRESH_PAGES = 256;
 /** The most projects the root page of a proxy lists (the ones cached here). */
 const MAX_LISTED_PROJECTS = 100_000;
 /** Wheels at least this large get their metadata by HTTP ranges; smaller ones are fetched whole. */
@@ -116,6 +119,12 @@ function metaKey(project: string, filename: string): string {
  */
 export class PypiProxy implements PypiSource {
   readonly #ctx: PypiProxyContext;
+  /**
+   * `<repo>\n<project>` → the last page the engine resolved fresh, with its entry's fetch time:
+   * while that is within the TTL the page is served from here without asking the engine (which
+   * reads the state row and stats the page blob per read). Only this process writes the state.
+   */
+  readonly #fresh = new Map<string, { readonly fetchedAt: number; readonly page: StoredPage }>();
   readonly #pages = new ByteLru<string, StoredPage>(PARSED_PAGES_BYTES, pageBytes, {
     largestShare: 1,
   });
@@ -275,6 +284,12 @@ export class PypiProxy implements PypiSource {
   ): Promise<{ page: StoredPage; stale: boolean } | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
     const settings = this.#settings(repo);
+    const freshKey = `${repo.name}\n${project}`;
+    const fresh = this.#fresh.get(freshKey);
+    if (fresh !== undefined && isFresh(fresh.fetchedAt, settings.ttl)) {
+      this.#ctx.proxy.metrics.record(repo.name, 'hit');
+      return { page: fresh.page, stale: false };
+    }
     const resolved = await this.#ctx.proxy.resolve({
       registry: repo.name,
       key: pageKey(project),
@@ -282,8 +297,20 @@ export class PypiProxy implements PypiSource {
       serveStale: settings.serveStale,
       refresh: (cached) => this.#refresh(repo, project, cached),
     });
-    if (!resolved) return undefined;
-    return { page: await this.#load(project, resolved.entry), stale: resolved.stale };
+    if (!resolved) {
+      this.#fresh.delete(freshKey);
+      return undefined;
+    }
+    const page = await this.#load(project, resolved.entry);
+    this.#fresh.delete(freshKey);
+    if (!resolved.stale) {
+      if (this.#fresh.size >= FRESH_PAGES) {
+        const oldest = this.#fresh.keys().next();
+        if (oldest.done !== true) this.#fresh.delete(oldest.value);
+      }
+      this.#fresh.set(freshKey, { fetchedAt: resolved.entry.fetchedAt, page });
+    }
+    return { page, stale: resolved.stale };
   }
 
   /** The engine's refresh: first hit over the upstreams in order (see the module comment). */

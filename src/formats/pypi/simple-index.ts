@@ -426,22 +426,38 @@ function bestRange(
 export const SERVED_TYPES: readonly string[] = [SIMPLE_JSON_V1, SIMPLE_HTML_V1, TEXT_HTML];
 
 /** What identifies a page's content: everything the renderers read, hashed. */
-function fingerprintOf(
-  content: { readonly project: ProjectPage } | { readonly projects: readonly string[] },
-): string {
+/**
+ * The fingerprint of a page's files, kept per `files` array: sources hand out the same array for
+ * as long as the page is unchanged (hosted: per store generation; proxy: per parsed page; group:
+ * per set of member arrays), and treat those arrays as immutable, so a warm page is recognised
+ * without hashing 500 files.
+ */
+const filesFingerprints = new WeakMap<readonly DistFile[], string>();
+
+function filesFingerprint(files: readonly DistFile[]): string {
+  const known = filesFingerprints.get(files);
+  if (known !== undefined) return known;
   const hash = createHash('sha1');
-  if ('projects' in content) {
-    for (const name of content.projects) hash.update(`${name}\n`);
-    return `l${hash.digest('base64')}`;
-  }
-  hash.update(`${content.project.name}\n`);
-  for (const f of content.project.files) {
+  for (const f of files) {
     const metadata = f.coreMetadata === undefined ? '-' : (f.coreMetadata.sha256 ?? '+');
     hash.update(
       `${f.filename}\t${f.version}\t${f.sha256}\t${f.size ?? ''}\t${f.requiresPython ?? ''}\t${f.yanked === false ? '-' : `y${f.yanked}`}\t${f.uploadTime ?? ''}\t${metadata}\n`,
     );
   }
-  return `p${hash.digest('base64')}`;
+  const fingerprint = hash.digest('base64');
+  filesFingerprints.set(files, fingerprint);
+  return fingerprint;
+}
+
+function fingerprintOf(
+  content: { readonly project: ProjectPage } | { readonly projects: readonly string[] },
+): string {
+  if ('projects' in content) {
+    const hash = createHash('sha1');
+    for (const name of content.projects) hash.update(`${name}\n`);
+    return `l${hash.digest('base64')}`;
+  }
+  return `p${filesFingerprint(content.project.files)} ${content.project.name}`;
 }
 
 /**

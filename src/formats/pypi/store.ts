@@ -79,10 +79,28 @@ export function filenameUsedError(filename: string): RegistryError {
 export class PypiStore {
   readonly #db: Kysely<PypiTables>;
   readonly #now: () => number;
+  /** `<repo>\n<project>` → writes finished so far (see generation()). */
+  readonly #generations = new Map<string, number>();
 
   constructor(db: Kysely<PypiTables>, now: () => number = Date.now) {
     this.#db = db;
     this.#now = now;
+  }
+
+  /**
+   * A change counter of `project` in `repo`: bumped after every write to it through this store
+   * (upload, yank/unyank, deletes) has finished, committed or not. Read it BEFORE reading the
+   * project: what was read may then be kept for as long as the counter stays the same (a write
+   * that committed before or during the read bumps it afterwards). In-process only (NORA is one
+   * process; the database is written through this class alone).
+   */
+  generation(repo: string, project: string): number {
+    return this.#generations.get(`${repo}\n${project}`) ?? 0;
+  }
+
+  #bump(repo: string, project: string): void {
+    const key = `${repo}\n${project}`;
+    this.#generations.set(key, (this.#generations.get(key) ?? 0) + 1);
   }
 
   /** Normalised names of the projects with at least one file in `repo`, sorted. */
@@ -185,6 +203,14 @@ export class PypiStore {
    * "File already exists" (400) when the filename is taken in `repo`.
    */
   async addFile(repo: string, file: NewFile): Promise<{ release: string; uploadTime: number }> {
+    try {
+      return await this.#addFile(repo, file);
+    } finally {
+      this.#bump(repo, file.project);
+    }
+  }
+
+  async #addFile(repo: string, file: NewFile): Promise<{ release: string; uploadTime: number }> {
     const now = this.#now();
     try {
       return await this.#db.transaction().execute(async (trx) => {
@@ -265,6 +291,19 @@ export class PypiStore {
     versionKey: string,
     reason: false | string,
   ): Promise<boolean> {
+    try {
+      return await this.#setYanked(repo, project, versionKey, reason);
+    } finally {
+      this.#bump(repo, project);
+    }
+  }
+
+  async #setYanked(
+    repo: string,
+    project: string,
+    versionKey: string,
+    reason: false | string,
+  ): Promise<boolean> {
     const result = await this.#db
       .updateTable('pypi_releases')
       .set({ yanked: reason === false ? 0 : 1, yanked_reason: reason === false ? null : reason })
@@ -277,6 +316,14 @@ export class PypiStore {
 
   /** Deletes a release and all its files; returns the deleted files (empty: no such release). */
   async deleteRelease(repo: string, project: string, versionKey: string): Promise<StoredFile[]> {
+    try {
+      return await this.#deleteRelease(repo, project, versionKey);
+    } finally {
+      this.#bump(repo, project);
+    }
+  }
+
+  async #deleteRelease(repo: string, project: string, versionKey: string): Promise<StoredFile[]> {
     return this.#db.transaction().execute(async (trx) => {
       const files = await trx
         .selectFrom('pypi_files')
@@ -305,6 +352,18 @@ export class PypiStore {
 
   /** Deletes one file (its release too when it was the last); undefined when there is none. */
   async deleteFile(
+    repo: string,
+    project: string,
+    filename: string,
+  ): Promise<StoredFile | undefined> {
+    try {
+      return await this.#deleteFile(repo, project, filename);
+    } finally {
+      this.#bump(repo, project);
+    }
+  }
+
+  async #deleteFile(
     repo: string,
     project: string,
     filename: string,

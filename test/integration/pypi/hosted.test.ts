@@ -689,6 +689,11 @@ describe('pypi hosted: yank, unyank, delete and the JSON API', () => {
     const next = makeSdist('Omega_Pkg', '1.2');
     const result = await upload(fx, twineFields('Omega_Pkg', '1.2', next), next);
     assert.equal(result.duplicate, false);
+    // The page read above (absent) is not kept past the upload.
+    assert.deepEqual(
+      (await fx.hosted.projectPage(fx.repo, 'omega-pkg'))?.files.map((f) => f.filename),
+      [again.filename],
+    );
   });
 });
 
