@@ -692,7 +692,7 @@ describe('pypi hosted: yank, unyank, delete and the JSON API', () => {
     // The page read above (absent) is not kept past the upload.
     assert.deepEqual(
       (await fx.hosted.projectPage(fx.repo, 'omega-pkg'))?.files.map((f) => f.filename),
-      [again.filename],
+      [next.filename],
     );
   });
 });
