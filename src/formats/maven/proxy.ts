@@ -43,7 +43,14 @@ import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { HashSet } from '../../storage/blob-store.ts';
 import { MAX_METADATA_BYTES, parseMetadata } from './metadata.ts';
-import type { ChecksumName, MavenMetadata, MavenSource, OpenedMavenFile } from './model.ts';
+import {
+  bound,
+  type ChecksumName,
+  type MavenMetadata,
+  type MavenSource,
+  type MetadataValidity,
+  type OpenedMavenFile,
+} from './model.ts';
 
 /** Largest file taken from an upstream, bytes. */
 export const MAX_PROXIED_FILE_BYTES = 4 * 1024 * 1024 * 1024;
@@ -130,6 +137,11 @@ export class NegativeCache {
       if (oldest.done !== true) this.#expiries.delete(oldest.value);
     }
     this.#expiries.set(key, ttlSeconds < 0 ? Infinity : now + ttlSeconds * 1000);
+  }
+
+  /** When the remembered miss of `key` expires (ms epoch), or undefined when none is. */
+  expiry(key: string): number | undefined {
+    return this.#expiries.get(key);
   }
 
   delete(key: string): void {
@@ -497,11 +509,19 @@ export class MavenProxy implements MavenSource {
    * says 404 (remembered for negative_cache_ttl). Throws the upstream error when none answered and
    * nothing is cached.
    */
-  async metadata(repo: Repository, dir: string): Promise<MavenMetadata | undefined> {
+  async metadata(
+    repo: Repository,
+    dir: string,
+    validity?: MetadataValidity,
+  ): Promise<MavenMetadata | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
     const missKey = `${repo.name}\nmetadata:${dir}`;
-    if (this.#misses.has(missKey)) return undefined;
+    if (this.#misses.has(missKey)) {
+      bound(validity, this.#misses.expiry(missKey) ?? 0);
+      return undefined;
+    }
     const settings = this.#settings(repo);
+    const now = Date.now();
     const resolved = await this.#deps.proxy.resolve({
       registry: repo.name,
       key: `metadata:${dir}`,
@@ -510,10 +530,17 @@ export class MavenProxy implements MavenSource {
       refresh: (cached) => this.#refreshMetadata(repo, dir, cached),
     });
     if (resolved === undefined) {
-      this.#misses.add(missKey, settings.negativeTtl);
+      this.#misses.add(missKey, settings.negativeTtl, now);
       return undefined;
     }
-    return this.#loadMetadata(resolved.entry);
+    const metadata = await this.#loadMetadata(resolved.entry);
+    // A stale copy (every upstream failed) is not kept: the next read tries the upstreams again.
+    const ttl = settings.ttl;
+    bound(
+      validity,
+      resolved.stale ? 0 : ttl < 0 ? Infinity : ttl === 0 ? 0 : resolved.entry.fetchedAt + ttl * 1000,
+    );
+    return metadata;
   }
 
   async #refreshMetadata(repo: Repository, dir: string, cached: CachedEntry | undefined) {
