@@ -538,7 +538,13 @@ export class MavenProxy implements MavenSource {
     const ttl = settings.ttl;
     bound(
       validity,
-      resolved.stale ? 0 : ttl < 0 ? Infinity : ttl === 0 ? 0 : resolved.entry.fetchedAt + ttl * 1000,
+      resolved.stale
+        ? 0
+        : ttl < 0
+          ? Infinity
+          : ttl === 0
+            ? 0
+            : resolved.entry.fetchedAt + ttl * 1000,
     );
     return metadata;
   }

@@ -190,7 +190,8 @@ export class MavenService {
       document,
       checksums,
     };
-    if (cache !== undefined && validity.until > Date.now()) cache.set(key, scope, generation, entry);
+    if (cache !== undefined && validity.until > Date.now())
+      cache.set(key, scope, generation, entry);
     return entry;
   }
 
