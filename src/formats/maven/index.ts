@@ -76,7 +76,9 @@ export const mavenFormat: FormatModule = {
       store,
       blobs: context.blobs,
       compareVersions: compareMavenVersions,
-      changed: (scope) => metadataCache.invalidate(scope),
+      changed: (scope) => {
+        metadataCache.invalidate(scope);
+      },
     });
     const settingsOf = (repo: Repository): HostedSettings => {
       const config = context.config();

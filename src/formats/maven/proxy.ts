@@ -25,7 +25,6 @@
  *   (`isUpstreamFailure`: a group treats it as "not here"; a proxy addressed alone answers
  *   502/504 for an uncached miss).
  */
-import { createHash } from 'node:crypto';
 import { Readable, Transform, pipeline } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
@@ -172,9 +171,6 @@ const HEX_LENGTH: Readonly<Record<ChecksumName, number>> = {
   sha512: 128,
 };
 
-/** The checksum files asked for, in order: the first one present verifies the file. */
-const VERIFYING: readonly ChecksumName[] = ['sha1', 'sha256', 'sha512'];
-
 type Fetched =
   { readonly kind: 'file'; readonly file: OpenedMavenFile } | { readonly kind: 'absent' };
 
@@ -294,22 +290,27 @@ export class MavenProxy implements MavenSource {
     throw asUpstreamError(failure, path);
   }
 
-  /** One upstream: its checksum, then the file, verified and recorded; undefined on 404. */
+  /**
+   * One upstream: the file and its `.sha1` asked for at once (a file 404 costs nothing more; a
+   * `.sha1` 404 falls back to `.sha256`, then `.sha512`, while the file streams in), the file
+   * verified against the first checksum found before it is committed, and recorded. Undefined on
+   * 404 of the file.
+   */
   async #fetchFrom(
     repo: Repository,
     target: UpstreamTarget,
     path: string,
   ): Promise<OpenedMavenFile | undefined> {
-    const checksum = await this.#upstreamChecksum(target, path);
-    let result: { digest: Digest; size: number; hashes: Record<ChecksumName, string> } | undefined;
-    if (checksum !== undefined && checksum.algorithm !== 'sha1' && checksum.algorithm !== 'md5') {
-      result = await this.#fill(repo, target, path, {
-        algorithm: checksum.algorithm,
-        hex: checksum.hex,
-      });
-    } else {
-      result = await this.#ingest(target, path, checksum);
-    }
+    const sha1 = this.#checksumFile(target, path, 'sha1');
+    sha1.catch(() => undefined); // awaited below, or irrelevant once the file is absent
+    const result = await this.#ingest(target, path, () =>
+      sha1.then(
+        async (found) =>
+          found ??
+          (await this.#checksumFile(target, path, 'sha256')) ??
+          (await this.#checksumFile(target, path, 'sha512')),
+      ),
+    );
     if (result === undefined) return undefined;
     const row: MavenProxyFilesTable = {
       repository: repo.name,
@@ -320,7 +321,7 @@ export class MavenProxy implements MavenSource {
       sha1: result.hashes.sha1,
       sha256: result.hashes.sha256,
       sha512: result.hashes.sha512,
-      verified_by: checksum?.algorithm ?? 'none',
+      verified_by: result.checksum?.algorithm ?? 'none',
       upstream: target.label,
       fetched_at: Date.now(),
     };
@@ -345,88 +346,54 @@ export class MavenProxy implements MavenSource {
   }
 
   /**
-   * The upstream's checksum of `path`: `.sha1`, else `.sha256`, else `.sha512` (the first that
-   * exists and holds a hex digest of the right length). Undefined when none does.
+   * The upstream's `.<algorithm>` of `path`: undefined when it is 404 or does not hold a hex
+   * digest of the right length; throws UPSTREAM_FAILED for any other answer.
    */
-  async #upstreamChecksum(
+  async #checksumFile(
     target: UpstreamTarget,
     path: string,
+    algorithm: ChecksumName,
   ): Promise<UpstreamChecksum | undefined> {
-    for (const algorithm of VERIFYING) {
-      const response = await this.#deps.proxy.client.request(target, {
-        method: 'GET',
-        path: upstreamPath(`${path}.${algorithm}`),
-      });
-      if (response.status === 404) {
-        response.body.destroy();
-        continue;
-      }
-      if (response.status !== 200) {
-        response.body.destroy();
-        throw new RegistryError(
-          'UPSTREAM_FAILED',
-          `upstream ${target.label} answered ${response.status} for ${path}.${algorithm}`,
-        );
-      }
-      const text = (
-        await readAllBounded(response.body, MAX_CHECKSUM_FILE_BYTES, `${path}.${algorithm}`)
-      ).toString('latin1');
-      const hex = parseChecksumFile(text, algorithm);
-      if (hex !== undefined) return { algorithm, hex };
-    }
-    return undefined;
-  }
-
-  /** `.sha256`/`.sha512` known: the engine's verified, single-flight blob fill. */
-  async #fill(
-    repo: Repository,
-    target: UpstreamTarget,
-    path: string,
-    expected: Digest,
-  ): Promise<{ digest: Digest; size: number; hashes: Record<ChecksumName, string> } | undefined> {
-    const opened = await this.#deps.proxy.openBlob({
-      registry: repo.name,
-      digest: expected,
-      fetch: async () => {
-        const response = await this.#deps.proxy.client.request(target, {
-          method: 'GET',
-          path: upstreamPath(path),
-        });
-        if (response.status === 404) {
-          response.body.destroy();
-          return undefined;
-        }
-        if (response.status !== 200) {
-          response.body.destroy();
-          throw new RegistryError(
-            'UPSTREAM_FAILED',
-            `upstream ${target.label} answered ${response.status} for ${path}`,
-          );
-        }
-        return { body: response.body, size: contentLength(response.header('content-length')) };
-      },
-      fill: { hashes: ['md5', 'sha1', 'sha256', 'sha512'], maxBytes: MAX_PROXIED_FILE_BYTES },
+    const response = await this.#deps.proxy.client.request(target, {
+      method: 'GET',
+      path: upstreamPath(`${path}.${algorithm}`),
     });
-    if (opened === undefined) return undefined;
-    let filled;
-    try {
-      filled = await opened.committed;
-    } catch (err) {
-      throw asUpstreamError(err, path, target.label);
+    if (response.status === 404) {
+      response.body.destroy();
+      return undefined;
     }
-    const hashes =
-      filled !== undefined && hasAllChecksums(filled.hashes)
-        ? filled.hashes
-        : await this.#hashStored(expected);
-    return { digest: expected, size: filled?.size ?? opened.size ?? 0, hashes };
+    if (response.status !== 200) {
+      response.body.destroy();
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label} answered ${response.status} for ${path}.${algorithm}`,
+      );
+    }
+    const text = (
+      await readAllBounded(response.body, MAX_CHECKSUM_FILE_BYTES, `${path}.${algorithm}`)
+    ).toString('latin1');
+    const hex = parseChecksumFile(text, algorithm);
+    return hex === undefined ? undefined : { algorithm, hex };
   }
 
-  /** `.sha1` (or nothing) known: ingest through a hashing stage that refuses a wrong sha1. */
+  /**
+   * The file, ingested through a hashing stage (md5, sha1, sha256, sha512) whose end waits for
+   * `checksum()` (asked for only once the file answered 200) and refuses bytes that do not match
+   * it, so nothing unverified is committed. Undefined on 404.
+   */
   async #ingest(
     target: UpstreamTarget,
     path: string,
-    checksum: UpstreamChecksum | undefined,
-  ): Promise<{ digest: Digest; size: number; hashes: Record<ChecksumName, string> } | undefined> {
+    checksum: () => Promise<UpstreamChecksum | undefined>,
+  ): Promise<
+    | {
+        digest: Digest;
+        size: number;
+        hashes: Record<ChecksumName, string>;
+        checksum: UpstreamChecksum | undefined;
+      }
+    | undefined
+  > {
     const response = await this.#deps.proxy.client.request(target, {
       method: 'GET',
       path: upstreamPath(path),
@@ -442,7 +409,9 @@ export class MavenProxy implements MavenSource {
         `upstream ${target.label} answered ${response.status} for ${path}`,
       );
     }
-    const hashes = new HashSet('sha512', ['md5', 'sha1']);
+    const expected = checksum();
+    expected.catch(() => undefined); // the verifier's flush reports it
+    const hashes = new HashSet('sha256', ['md5', 'sha1', 'sha512']);
     let computed: Partial<Record<string, string>> = {};
     const verifier = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
@@ -451,16 +420,23 @@ export class MavenProxy implements MavenSource {
       },
       flush(callback) {
         computed = hashes.digest().hashes;
-        if (checksum !== undefined && computed[checksum.algorithm] !== checksum.hex) {
-          callback(
-            new RegistryError(
-              'UPSTREAM_FAILED',
-              `upstream ${target.label} sent ${path} not matching its .${checksum.algorithm} (expected ${checksum.hex}, got ${computed[checksum.algorithm] ?? '?'})`,
-            ),
-          );
-          return;
-        }
-        callback();
+        expected.then(
+          (sum) => {
+            if (sum !== undefined && computed[sum.algorithm] !== sum.hex) {
+              callback(
+                new RegistryError(
+                  'UPSTREAM_FAILED',
+                  `upstream ${target.label} sent ${path} not matching its .${sum.algorithm} (expected ${sum.hex}, got ${computed[sum.algorithm] ?? '?'})`,
+                ),
+              );
+              return;
+            }
+            callback();
+          },
+          (err: unknown) => {
+            callback(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
       },
     });
     const body = pipeline(response.body, verifier, () => undefined);
@@ -484,23 +460,8 @@ export class MavenProxy implements MavenSource {
         sha256: stored.digest.hex,
         sha512: computed['sha512'] ?? '',
       },
+      checksum: await expected,
     };
-  }
-
-  /** Every checksum of a stored blob, by reading it (a fill that found the blob already stored). */
-  async #hashStored(digest: Digest): Promise<Record<ChecksumName, string>> {
-    const all = ['md5', 'sha1', 'sha256', 'sha512'] as const;
-    const hashers = all.map((name) => createHash(name));
-    for await (const chunk of await this.#deps.blobs.open(digest)) {
-      for (const hasher of hashers) hasher.update(chunk as Buffer);
-    }
-    const [md5, sha1, sha256, sha512] = hashers.map((h) => h.digest('hex')) as [
-      string,
-      string,
-      string,
-      string,
-    ];
-    return { md5, sha1, sha256, sha512 };
   }
 
   /**
@@ -665,14 +626,6 @@ export function parseChecksumFile(text: string, algorithm: ChecksumName): string
 function contentLength(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
   return Number(value);
-}
-
-function hasAllChecksums(
-  hashes: Readonly<Partial<Record<string, string>>>,
-): hashes is Record<ChecksumName, string> {
-  return (['md5', 'sha1', 'sha256', 'sha512'] as const).every(
-    (name) => typeof hashes[name] === 'string',
-  );
 }
 
 /** An error while fetching from upstreams, as an upstream failure (502 class). */
