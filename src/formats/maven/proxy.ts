@@ -2,16 +2,14 @@
  * Maven proxy repositories on the shared proxy engine (src/proxy/engine.ts):
  *
  * - Artifact files (jars, POMs, signatures, any non-metadata path) are immutable: fetched once,
- *   verified, cached forever. Before the file, the upstream's checksum is fetched: `.sha1` (what
- *   every Maven repository publishes), else `.sha256`, else `.sha512`.
- *   - With a `.sha256`/`.sha512`, the file goes through the engine's blob fill (`openBlob`:
- *     single-flight, verified against that digest before anything is committed) and the other
- *     checksums are computed during the fill (HashSet extras).
- *   - With a `.sha1` only, it is ingested into the blob store through a hashing stage that fails
- *     the ingest when the sha1 differs (nothing committed, nothing recorded), one download per
- *     (repository, path) at a time.
- *   - With none of them, the file is accepted and recorded as unverified (`verified_by = 'none'`
- *     in `maven_proxy_files`), as Maven itself does with `checksumPolicy=warn`.
+ *   verified, cached forever. The file and its `.sha1` (what every Maven repository publishes)
+ *   are asked for at once; only when the file answered 200 and the `.sha1` is 404 are `.sha256`,
+ *   then `.sha512`, asked for (while the file streams in), so a missing file costs one checksum
+ *   request at most. The file is ingested into the blob store through a hashing stage (md5, sha1,
+ *   sha256, sha512) whose end waits for the checksum and fails the ingest when it differs
+ *   (nothing committed, nothing recorded), one download per (repository, path) at a time.
+ *   With no checksum at all, the file is accepted and recorded as unverified (`verified_by =
+ *   'none'` in `maven_proxy_files`), as Maven itself does with `checksumPolicy=warn`.
  *   Every cached file's md5/sha1/sha256/sha512 (computed from the bytes) are recorded in
  *   `maven_proxy_files` per (repository, path): a cached file costs one SQL lookup.
  * - `maven-metadata.xml` is mutable metadata through `engine.resolve` (`metadata:<dir>`): TTL =
