@@ -124,9 +124,9 @@ interface Wrk {
   readonly non2xx: boolean;
 }
 
-async function wrk(url: string, connections = 16): Promise<Wrk> {
-  const res = await run('wrk', ['-t2', `-c${connections}`, `-d${SECONDS}s`, url], {
-    timeoutMs: (SECONDS + 30) * 1000,
+async function wrk(url: string, connections = 16, seconds = SECONDS): Promise<Wrk> {
+  const res = await run('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, url], {
+    timeoutMs: (seconds + 30) * 1000,
   });
   const out = res.stdout;
   const transfer = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/.exec(out);
@@ -321,6 +321,7 @@ async function benchMetadata(nginx: Nginx): Promise<void> {
     ['group /maven2/', viaGroup],
     ['maven-hosted', viaHosted],
   ] as const) {
+    await wrk(url, 16, 2); // untimed warm-up: a server in service has compiled its hot path
     const r = await wrk(url);
     const ratio = r.rps / fromNginx.rps;
     log(

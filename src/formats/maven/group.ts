@@ -16,7 +16,13 @@ import type { GroupReader } from '../../repos/group-read.ts';
 import { hostedNameGuard, missNote, type NameGuard } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { mergeMetadata } from './metadata.ts';
-import type { MavenMetadata, MavenSource, OpenedMavenFile } from './model.ts';
+import {
+  bound,
+  type MavenMetadata,
+  type MavenSource,
+  type MetadataValidity,
+  type OpenedMavenFile,
+} from './model.ts';
 
 /** What the group needs from hosted repositories for the dependency-confusion guard. */
 export interface HostedNames {
@@ -106,14 +112,20 @@ export class MavenGroup implements MavenSource {
    * Every member's `maven-metadata.xml` of `dir`, merged. Undefined when no member has one;
    * throws NOT_FOUND naming the failing upstreams when none has it and some failed.
    */
-  async metadata(group: Repository, dir: string): Promise<MavenMetadata | undefined> {
+  async metadata(
+    group: Repository,
+    dir: string,
+    validity?: MetadataValidity,
+  ): Promise<MavenMetadata | undefined> {
     const members = this.#deps.membersOf(group);
     const { answers, failures } = await this.#deps.reader.all(
       group,
       members,
-      (member) => this.#deps.sourceOf(member).metadata(member, dir),
+      (member) => this.#deps.sourceOf(member).metadata(member, dir, validity),
       this.#guard(group, members, artifactOfMetadataDir(dir)),
     );
+    // A merge without a failing member's part is answered, never kept.
+    if (failures.length > 0) bound(validity, 0);
     if (answers.length === 0) {
       if (failures.length > 0) {
         const what = dir === '' ? 'maven-metadata.xml' : `${dir}/maven-metadata.xml`;

@@ -14,6 +14,10 @@ import { mavenMigrations, type MavenTables } from './migrations.ts';
 import { MavenGroup } from './group.ts';
 import { MavenProxy, mavenProxyMigrations } from './proxy.ts';
 import { renderMetadata } from './metadata.ts';
+import { PackumentCache } from '../npm/cache.ts';
+
+/** Budget of the rendered-metadata cache, bytes (bodies; a 1,000-version document is ~31 KB). */
+const METADATA_CACHE_BYTES = 32 * 1024 * 1024;
 import { registerMavenRoutes } from './routes.ts';
 import { type HostedSettings, MavenService } from './service.ts';
 import { MavenStore } from './store.ts';
@@ -66,10 +70,15 @@ export const mavenFormat: FormatModule = {
   },
   register(scope: FastifyInstance, context: FormatContext): Promise<void> {
     const store = new MavenStore(context.db.$extendTables<MavenTables>());
+    // Rendered maven-metadata.xml (npm's packument cache: LRU by bytes, generation per scope).
+    const metadataCache = new PackumentCache(METADATA_CACHE_BYTES);
     const hosted = new MavenHosted({
       store,
       blobs: context.blobs,
       compareVersions: compareMavenVersions,
+      changed: (scope) => {
+        metadataCache.invalidate(scope);
+      },
     });
     const settingsOf = (repo: Repository): HostedSettings => {
       const config = context.config();
@@ -101,6 +110,7 @@ export const mavenFormat: FormatModule = {
       settingsOf,
       sourceOf: (repo) => (repo.kind === 'group' ? groupSource : proxySource),
       render: renderMetadata,
+      metadataCache,
     });
     const mounts = context.repositories.byFormat('maven').map((repo) => ({
       prefix: repo.name === 'maven' && repo.isDefault ? MAVEN_MOUNT : `/repository/${repo.name}`,

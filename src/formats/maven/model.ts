@@ -74,6 +74,25 @@ export interface MavenSource {
   /**
    * The metadata document of the directory `dir` (`org/example/demo`, `org/example/demo/1.0-SNAPSHOT`
    * or `org/example` for plugins), as data; the routes render it and its checksums.
+   * `validity`, when given, is lowered to the ms epoch after which this answer (a document or an
+   * absence) may be out of date for reasons other than a hosted write (a proxy's freshness, a
+   * remembered upstream miss, an upstream failure → 0): the service keeps the rendered document
+   * until then.
    */
-  metadata(repo: Repository, dir: string): Promise<MavenMetadata | undefined>;
+  metadata(
+    repo: Repository,
+    dir: string,
+    validity?: MetadataValidity,
+  ): Promise<MavenMetadata | undefined>;
+}
+
+/** How long a metadata answer stays right without a hosted write: see MavenSource.metadata. */
+export interface MetadataValidity {
+  /** ms since the epoch; Infinity until a hosted write, 0 = do not keep. */
+  until: number;
+}
+
+/** Lowers `validity` (when given) to `until`. */
+export function bound(validity: MetadataValidity | undefined, until: number): void {
+  if (validity !== undefined && until < validity.until) validity.until = until;
 }

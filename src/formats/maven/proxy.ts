@@ -2,16 +2,14 @@
  * Maven proxy repositories on the shared proxy engine (src/proxy/engine.ts):
  *
  * - Artifact files (jars, POMs, signatures, any non-metadata path) are immutable: fetched once,
- *   verified, cached forever. Before the file, the upstream's checksum is fetched: `.sha1` (what
- *   every Maven repository publishes), else `.sha256`, else `.sha512`.
- *   - With a `.sha256`/`.sha512`, the file goes through the engine's blob fill (`openBlob`:
- *     single-flight, verified against that digest before anything is committed) and the other
- *     checksums are computed during the fill (HashSet extras).
- *   - With a `.sha1` only, it is ingested into the blob store through a hashing stage that fails
- *     the ingest when the sha1 differs (nothing committed, nothing recorded), one download per
- *     (repository, path) at a time.
- *   - With none of them, the file is accepted and recorded as unverified (`verified_by = 'none'`
- *     in `maven_proxy_files`), as Maven itself does with `checksumPolicy=warn`.
+ *   verified, cached forever. The file and its `.sha1` (what every Maven repository publishes)
+ *   are asked for at once; only when the file answered 200 and the `.sha1` is 404 are `.sha256`,
+ *   then `.sha512`, asked for (while the file streams in), so a missing file costs one checksum
+ *   request at most. The file is ingested into the blob store through a hashing stage (md5, sha1,
+ *   sha256, sha512) whose end waits for the checksum and fails the ingest when it differs
+ *   (nothing committed, nothing recorded), one download per (repository, path) at a time.
+ *   With no checksum at all, the file is accepted and recorded as unverified (`verified_by =
+ *   'none'` in `maven_proxy_files`), as Maven itself does with `checksumPolicy=warn`.
  *   Every cached file's md5/sha1/sha256/sha512 (computed from the bytes) are recorded in
  *   `maven_proxy_files` per (repository, path): a cached file costs one SQL lookup.
  * - `maven-metadata.xml` is mutable metadata through `engine.resolve` (`metadata:<dir>`): TTL =
@@ -25,7 +23,6 @@
  *   (`isUpstreamFailure`: a group treats it as "not here"; a proxy addressed alone answers
  *   502/504 for an uncached miss).
  */
-import { createHash } from 'node:crypto';
 import { Readable, Transform, pipeline } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
@@ -43,7 +40,14 @@ import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { HashSet } from '../../storage/blob-store.ts';
 import { MAX_METADATA_BYTES, parseMetadata } from './metadata.ts';
-import type { ChecksumName, MavenMetadata, MavenSource, OpenedMavenFile } from './model.ts';
+import {
+  bound,
+  type ChecksumName,
+  type MavenMetadata,
+  type MavenSource,
+  type MetadataValidity,
+  type OpenedMavenFile,
+} from './model.ts';
 
 /** Largest file taken from an upstream, bytes. */
 export const MAX_PROXIED_FILE_BYTES = 4 * 1024 * 1024 * 1024;
@@ -132,6 +136,11 @@ export class NegativeCache {
     this.#expiries.set(key, ttlSeconds < 0 ? Infinity : now + ttlSeconds * 1000);
   }
 
+  /** When the remembered miss of `key` expires (ms epoch), or undefined when none is. */
+  expiry(key: string): number | undefined {
+    return this.#expiries.get(key);
+  }
+
   delete(key: string): void {
     this.#expiries.delete(key);
   }
@@ -159,9 +168,6 @@ const HEX_LENGTH: Readonly<Record<ChecksumName, number>> = {
   sha256: 64,
   sha512: 128,
 };
-
-/** The checksum files asked for, in order: the first one present verifies the file. */
-const VERIFYING: readonly ChecksumName[] = ['sha1', 'sha256', 'sha512'];
 
 type Fetched =
   { readonly kind: 'file'; readonly file: OpenedMavenFile } | { readonly kind: 'absent' };
@@ -282,22 +288,27 @@ export class MavenProxy implements MavenSource {
     throw asUpstreamError(failure, path);
   }
 
-  /** One upstream: its checksum, then the file, verified and recorded; undefined on 404. */
+  /**
+   * One upstream: the file and its `.sha1` asked for at once (a file 404 costs nothing more; a
+   * `.sha1` 404 falls back to `.sha256`, then `.sha512`, while the file streams in), the file
+   * verified against the first checksum found before it is committed, and recorded. Undefined on
+   * 404 of the file.
+   */
   async #fetchFrom(
     repo: Repository,
     target: UpstreamTarget,
     path: string,
   ): Promise<OpenedMavenFile | undefined> {
-    const checksum = await this.#upstreamChecksum(target, path);
-    let result: { digest: Digest; size: number; hashes: Record<ChecksumName, string> } | undefined;
-    if (checksum !== undefined && checksum.algorithm !== 'sha1' && checksum.algorithm !== 'md5') {
-      result = await this.#fill(repo, target, path, {
-        algorithm: checksum.algorithm,
-        hex: checksum.hex,
-      });
-    } else {
-      result = await this.#ingest(target, path, checksum);
-    }
+    const sha1 = this.#checksumFile(target, path, 'sha1');
+    sha1.catch(() => undefined); // awaited below, or irrelevant once the file is absent
+    const result = await this.#ingest(target, path, () =>
+      sha1.then(
+        async (found) =>
+          found ??
+          (await this.#checksumFile(target, path, 'sha256')) ??
+          (await this.#checksumFile(target, path, 'sha512')),
+      ),
+    );
     if (result === undefined) return undefined;
     const row: MavenProxyFilesTable = {
       repository: repo.name,
@@ -308,7 +319,7 @@ export class MavenProxy implements MavenSource {
       sha1: result.hashes.sha1,
       sha256: result.hashes.sha256,
       sha512: result.hashes.sha512,
-      verified_by: checksum?.algorithm ?? 'none',
+      verified_by: result.checksum?.algorithm ?? 'none',
       upstream: target.label,
       fetched_at: Date.now(),
     };
@@ -333,88 +344,54 @@ export class MavenProxy implements MavenSource {
   }
 
   /**
-   * The upstream's checksum of `path`: `.sha1`, else `.sha256`, else `.sha512` (the first that
-   * exists and holds a hex digest of the right length). Undefined when none does.
+   * The upstream's `.<algorithm>` of `path`: undefined when it is 404 or does not hold a hex
+   * digest of the right length; throws UPSTREAM_FAILED for any other answer.
    */
-  async #upstreamChecksum(
+  async #checksumFile(
     target: UpstreamTarget,
     path: string,
+    algorithm: ChecksumName,
   ): Promise<UpstreamChecksum | undefined> {
-    for (const algorithm of VERIFYING) {
-      const response = await this.#deps.proxy.client.request(target, {
-        method: 'GET',
-        path: upstreamPath(`${path}.${algorithm}`),
-      });
-      if (response.status === 404) {
-        response.body.destroy();
-        continue;
-      }
-      if (response.status !== 200) {
-        response.body.destroy();
-        throw new RegistryError(
-          'UPSTREAM_FAILED',
-          `upstream ${target.label} answered ${response.status} for ${path}.${algorithm}`,
-        );
-      }
-      const text = (
-        await readAllBounded(response.body, MAX_CHECKSUM_FILE_BYTES, `${path}.${algorithm}`)
-      ).toString('latin1');
-      const hex = parseChecksumFile(text, algorithm);
-      if (hex !== undefined) return { algorithm, hex };
-    }
-    return undefined;
-  }
-
-  /** `.sha256`/`.sha512` known: the engine's verified, single-flight blob fill. */
-  async #fill(
-    repo: Repository,
-    target: UpstreamTarget,
-    path: string,
-    expected: Digest,
-  ): Promise<{ digest: Digest; size: number; hashes: Record<ChecksumName, string> } | undefined> {
-    const opened = await this.#deps.proxy.openBlob({
-      registry: repo.name,
-      digest: expected,
-      fetch: async () => {
-        const response = await this.#deps.proxy.client.request(target, {
-          method: 'GET',
-          path: upstreamPath(path),
-        });
-        if (response.status === 404) {
-          response.body.destroy();
-          return undefined;
-        }
-        if (response.status !== 200) {
-          response.body.destroy();
-          throw new RegistryError(
-            'UPSTREAM_FAILED',
-            `upstream ${target.label} answered ${response.status} for ${path}`,
-          );
-        }
-        return { body: response.body, size: contentLength(response.header('content-length')) };
-      },
-      fill: { hashes: ['md5', 'sha1', 'sha256', 'sha512'], maxBytes: MAX_PROXIED_FILE_BYTES },
+    const response = await this.#deps.proxy.client.request(target, {
+      method: 'GET',
+      path: upstreamPath(`${path}.${algorithm}`),
     });
-    if (opened === undefined) return undefined;
-    let filled;
-    try {
-      filled = await opened.committed;
-    } catch (err) {
-      throw asUpstreamError(err, path, target.label);
+    if (response.status === 404) {
+      response.body.destroy();
+      return undefined;
     }
-    const hashes =
-      filled !== undefined && hasAllChecksums(filled.hashes)
-        ? filled.hashes
-        : await this.#hashStored(expected);
-    return { digest: expected, size: filled?.size ?? opened.size ?? 0, hashes };
+    if (response.status !== 200) {
+      response.body.destroy();
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label} answered ${response.status} for ${path}.${algorithm}`,
+      );
+    }
+    const text = (
+      await readAllBounded(response.body, MAX_CHECKSUM_FILE_BYTES, `${path}.${algorithm}`)
+    ).toString('latin1');
+    const hex = parseChecksumFile(text, algorithm);
+    return hex === undefined ? undefined : { algorithm, hex };
   }
 
-  /** `.sha1` (or nothing) known: ingest through a hashing stage that refuses a wrong sha1. */
+  /**
+   * The file, ingested through a hashing stage (md5, sha1, sha256, sha512) whose end waits for
+   * `checksum()` (asked for only once the file answered 200) and refuses bytes that do not match
+   * it, so nothing unverified is committed. Undefined on 404.
+   */
   async #ingest(
     target: UpstreamTarget,
     path: string,
-    checksum: UpstreamChecksum | undefined,
-  ): Promise<{ digest: Digest; size: number; hashes: Record<ChecksumName, string> } | undefined> {
+    checksum: () => Promise<UpstreamChecksum | undefined>,
+  ): Promise<
+    | {
+        digest: Digest;
+        size: number;
+        hashes: Record<ChecksumName, string>;
+        checksum: UpstreamChecksum | undefined;
+      }
+    | undefined
+  > {
     const response = await this.#deps.proxy.client.request(target, {
       method: 'GET',
       path: upstreamPath(path),
@@ -430,7 +407,9 @@ export class MavenProxy implements MavenSource {
         `upstream ${target.label} answered ${response.status} for ${path}`,
       );
     }
-    const hashes = new HashSet('sha512', ['md5', 'sha1']);
+    const expected = checksum();
+    expected.catch(() => undefined); // the verifier's flush reports it
+    const hashes = new HashSet('sha256', ['md5', 'sha1', 'sha512']);
     let computed: Partial<Record<string, string>> = {};
     const verifier = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
@@ -439,16 +418,23 @@ export class MavenProxy implements MavenSource {
       },
       flush(callback) {
         computed = hashes.digest().hashes;
-        if (checksum !== undefined && computed[checksum.algorithm] !== checksum.hex) {
-          callback(
-            new RegistryError(
-              'UPSTREAM_FAILED',
-              `upstream ${target.label} sent ${path} not matching its .${checksum.algorithm} (expected ${checksum.hex}, got ${computed[checksum.algorithm] ?? '?'})`,
-            ),
-          );
-          return;
-        }
-        callback();
+        expected.then(
+          (sum) => {
+            if (sum !== undefined && computed[sum.algorithm] !== sum.hex) {
+              callback(
+                new RegistryError(
+                  'UPSTREAM_FAILED',
+                  `upstream ${target.label} sent ${path} not matching its .${sum.algorithm} (expected ${sum.hex}, got ${computed[sum.algorithm] ?? '?'})`,
+                ),
+              );
+              return;
+            }
+            callback();
+          },
+          (err: unknown) => {
+            callback(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
       },
     });
     const body = pipeline(response.body, verifier, () => undefined);
@@ -472,23 +458,8 @@ export class MavenProxy implements MavenSource {
         sha256: stored.digest.hex,
         sha512: computed['sha512'] ?? '',
       },
+      checksum: await expected,
     };
-  }
-
-  /** Every checksum of a stored blob, by reading it (a fill that found the blob already stored). */
-  async #hashStored(digest: Digest): Promise<Record<ChecksumName, string>> {
-    const all = ['md5', 'sha1', 'sha256', 'sha512'] as const;
-    const hashers = all.map((name) => createHash(name));
-    for await (const chunk of await this.#deps.blobs.open(digest)) {
-      for (const hasher of hashers) hasher.update(chunk as Buffer);
-    }
-    const [md5, sha1, sha256, sha512] = hashers.map((h) => h.digest('hex')) as [
-      string,
-      string,
-      string,
-      string,
-    ];
-    return { md5, sha1, sha256, sha512 };
   }
 
   /**
@@ -497,11 +468,19 @@ export class MavenProxy implements MavenSource {
    * says 404 (remembered for negative_cache_ttl). Throws the upstream error when none answered and
    * nothing is cached.
    */
-  async metadata(repo: Repository, dir: string): Promise<MavenMetadata | undefined> {
+  async metadata(
+    repo: Repository,
+    dir: string,
+    validity?: MetadataValidity,
+  ): Promise<MavenMetadata | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
     const missKey = `${repo.name}\nmetadata:${dir}`;
-    if (this.#misses.has(missKey)) return undefined;
+    if (this.#misses.has(missKey)) {
+      bound(validity, this.#misses.expiry(missKey) ?? 0);
+      return undefined;
+    }
     const settings = this.#settings(repo);
+    const now = Date.now();
     const resolved = await this.#deps.proxy.resolve({
       registry: repo.name,
       key: `metadata:${dir}`,
@@ -510,10 +489,23 @@ export class MavenProxy implements MavenSource {
       refresh: (cached) => this.#refreshMetadata(repo, dir, cached),
     });
     if (resolved === undefined) {
-      this.#misses.add(missKey, settings.negativeTtl);
+      this.#misses.add(missKey, settings.negativeTtl, now);
       return undefined;
     }
-    return this.#loadMetadata(resolved.entry);
+    const metadata = await this.#loadMetadata(resolved.entry);
+    // A stale copy (every upstream failed) is not kept: the next read tries the upstreams again.
+    const ttl = settings.ttl;
+    bound(
+      validity,
+      resolved.stale
+        ? 0
+        : ttl < 0
+          ? Infinity
+          : ttl === 0
+            ? 0
+            : resolved.entry.fetchedAt + ttl * 1000,
+    );
+    return metadata;
   }
 
   async #refreshMetadata(repo: Repository, dir: string, cached: CachedEntry | undefined) {
@@ -632,14 +624,6 @@ export function parseChecksumFile(text: string, algorithm: ChecksumName): string
 function contentLength(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
   return Number(value);
-}
-
-function hasAllChecksums(
-  hashes: Readonly<Partial<Record<string, string>>>,
-): hashes is Record<ChecksumName, string> {
-  return (['md5', 'sha1', 'sha256', 'sha512'] as const).every(
-    (name) => typeof hashes[name] === 'string',
-  );
 }
 
 /** An error while fetching from upstreams, as an upstream failure (502 class). */

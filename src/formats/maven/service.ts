@@ -16,13 +16,16 @@ import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import { type MavenPath } from './coordinates.ts';
-import type { MavenHosted, VersionPolicy } from './hosted.ts';
+import { type MavenHosted, metadataScope, type VersionPolicy } from './hosted.ts';
 import {
+  CHECKSUM_NAMES,
   type ChecksumName,
   type MavenMetadata,
   type MavenSource,
+  type MetadataValidity,
   type OpenedMavenFile,
 } from './model.ts';
+import type { PackumentCache, RenderedDoc } from '../npm/cache.ts';
 
 const MB = 1024 * 1024;
 /** An uploaded checksum file: a hex digest and maybe a file name. */
@@ -47,6 +50,17 @@ export interface MavenServiceDeps {
   readonly sourceOf: (repo: Repository) => MavenSource;
   /** Renders metadata to its XML bytes (metadata.ts). */
   readonly render: (metadata: MavenMetadata) => Buffer;
+  /**
+   * Rendered `maven-metadata.xml` documents, by repository and directory; names are metadata
+   * scopes (hosted.ts `metadataScope`), invalidated by every hosted write. Absent: not kept.
+   */
+  readonly metadataCache?: PackumentCache | undefined;
+}
+
+/** A rendered metadata document and its four checksum documents, as the cache keeps them. */
+interface CachedMetadata extends RenderedDoc {
+  readonly document: MavenDocument;
+  readonly checksums: Readonly<Record<ChecksumName, MavenDocument>>;
 }
 
 /** A generated document (metadata XML, or a checksum's hex). */
@@ -72,6 +86,9 @@ export interface DeployAnswer {
 
 export class MavenService {
   readonly #deps: MavenServiceDeps;
+  /** The config last seen and its number: a reload (members, TTLs) starts new cache keys. */
+  #config: AppConfig | undefined;
+  #epoch = 0;
 
   constructor(deps: MavenServiceDeps) {
     this.#deps = deps;
@@ -107,11 +124,10 @@ export class MavenService {
     this.authorize(principal, repo, 'read', target.path);
     const source = this.sourceOf(repo);
     if (target.kind === 'metadata') {
-      const document = await this.#metadataDocument(source, repo, target.dir);
-      if (parsed.kind !== 'checksum') return { kind: 'document', document };
+      const cached = await this.#metadataDocuments(source, repo, target.dir);
       return {
         kind: 'document',
-        document: checksumDocument(hashHex(parsed.algorithm, document.body), document.modifiedAt),
+        document: parsed.kind === 'checksum' ? cached.checksums[parsed.algorithm] : cached.document,
       };
     }
     const file = await source.openFile(repo, target.path);
@@ -123,25 +139,60 @@ export class MavenService {
     };
   }
 
-  async #metadataDocument(
+  /**
+   * The rendered metadata of `dir` and its checksums: from the cache while no hosted write touched
+   * its scope and every proxy part is fresh (a warm read does no SQL, parse, sort or render),
+   * else built and kept.
+   */
+  async #metadataDocuments(
     source: MavenSource,
     repo: Repository,
     dir: string,
-  ): Promise<MavenDocument> {
-    const metadata = await source.metadata(repo, dir);
+  ): Promise<CachedMetadata> {
+    const cache = this.#deps.metadataCache;
+    const config = this.#deps.config();
+    if (config !== this.#config) {
+      this.#config = config;
+      this.#epoch++;
+    }
+    const key = `${this.#epoch}\n${repo.name}\n${dir}`;
+    const scope = metadataScope(dir);
+    const hit = cache?.get(key, scope) as CachedMetadata | undefined;
+    if (hit !== undefined) return hit;
+    const generation = cache?.generation(scope) ?? 0;
+    const validity: MetadataValidity = { until: Infinity };
+    const metadata = await source.metadata(repo, dir, validity);
     if (!metadata) {
       throw new RegistryError(
         'NOT_FOUND',
         `${dir === '' ? '' : `${dir}/`}maven-metadata.xml not found in ${repo.name}`,
       );
     }
-    const body = this.#deps.render(metadata);
-    return {
+    const rendered = this.#deps.render(metadata);
+    // A buffer of its own, so a kept document never pins a shared pool slab.
+    const body = Buffer.allocUnsafeSlow(rendered.length);
+    rendered.copy(body);
+    const modifiedAt = parseMetadataTime(metadata.lastUpdated);
+    const document: MavenDocument = {
       body,
       contentType: 'application/xml',
       sha1: hashHex('sha1', body),
-      modifiedAt: parseMetadataTime(metadata.lastUpdated),
+      modifiedAt,
     };
+    const checksums = Object.fromEntries(
+      CHECKSUM_NAMES.map((name) => [name, checksumDocument(hashHex(name, body), modifiedAt)]),
+    ) as Record<ChecksumName, MavenDocument>;
+    const entry: CachedMetadata = {
+      body,
+      etag: `"${document.sha1}"`,
+      validUntil: validity.until,
+      headers: {},
+      document,
+      checksums,
+    };
+    if (cache !== undefined && validity.until > Date.now())
+      cache.set(key, scope, generation, entry);
+    return entry;
   }
 
   /**
