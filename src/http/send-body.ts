@@ -12,6 +12,7 @@ import { read as readCallback } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
+import { contentRangeHeader, parseRange, type ByteRange } from '../core/http-range.ts';
 import { localFileOf, type LocalFileSource } from '../storage/local-file.ts';
 
 export type ReplyBody = Readable | Buffer | string | undefined;
@@ -167,4 +168,35 @@ function writeChunk(response: ServerResponse, chunk: Buffer): Promise<void> {
       else resolve();
     });
   });
+}
+
+/**
+ * Sends an artifact of `size` bytes whose caller already set its type and validators (ETag…):
+ * one `Range` (`rangeHeader`, RFC 9110 §14; undefined = whole body) answers 206 with
+ * Content-Range, an unsatisfiable one 416 with `bytes *\/size`, otherwise 200; HEAD gets the
+ * headers only. `open` is called at most once, with the inclusive byte range when there is one.
+ * The one ranged send of every format (npm tarballs, PyPI files, Maven artifacts).
+ */
+export async function sendRanged(
+  reply: FastifyReply,
+  method: string,
+  size: number,
+  rangeHeader: string | undefined,
+  open: (range?: ByteRange) => Promise<ReplyBody>,
+): Promise<FastifyReply> {
+  const range = parseRange(rangeHeader, size);
+  if (range.kind === 'unsatisfiable') {
+    return reply.code(416).header('content-range', `bytes */${size}`).send();
+  }
+  if (range.kind === 'range') {
+    void reply
+      .code(206)
+      .header('content-range', contentRangeHeader(range.range, size))
+      .header('content-length', range.range.end - range.range.start + 1);
+    if (method === 'HEAD') return reply.send();
+    return sendBody(reply, await open(range.range));
+  }
+  void reply.header('content-length', size);
+  if (method === 'HEAD') return reply.send();
+  return sendBody(reply, await open());
 }

@@ -14,8 +14,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
-import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
-import { sendBody } from '../../http/send-body.ts';
+import { sendRanged } from '../../http/send-body.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { parseMavenPath } from './coordinates.ts';
@@ -191,20 +190,7 @@ async function sendFile(
     .header('etag', etag)
     .header('last-modified', new Date(file.modifiedAt).toUTCString());
   if (notModified(request, etag, file.modifiedAt)) return reply.code(304).send();
-  const size = file.size;
-  const range = parseRange(request.headers.range, size);
-  if (range.kind === 'unsatisfiable') {
-    return reply.code(416).header('content-range', `bytes */${size}`).send();
-  }
-  if (range.kind === 'range') {
-    void reply
-      .code(206)
-      .header('content-range', contentRangeHeader(range.range, size))
-      .header('content-length', range.range.end - range.range.start + 1);
-    if (request.method === 'HEAD') return reply.send();
-    return sendBody(reply, await file.open(range.range));
-  }
-  void reply.header('content-length', size);
-  if (request.method === 'HEAD') return reply.send();
-  return sendBody(reply, await file.open());
+  return sendRanged(reply, request.method, file.size, request.headers.range, (range) =>
+    file.open(range),
+  );
 }

@@ -8,8 +8,7 @@ import { createGunzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
-import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
-import { sendBody } from '../../http/send-body.ts';
+import { sendBody, sendRanged } from '../../http/send-body.ts';
 import { limitBytes, readAllBounded } from '../../core/streams.ts';
 import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -282,19 +281,9 @@ async function sendTarball(
   }
   const size = tarball.size;
   if (size !== undefined) {
-    const range = parseRange(request.headers.range, size);
-    if (range.kind === 'unsatisfiable') {
-      return reply.code(416).header('content-range', `bytes */${size}`).send();
-    }
-    if (range.kind === 'range') {
-      void reply
-        .code(206)
-        .header('content-range', contentRangeHeader(range.range, size))
-        .header('content-length', range.range.end - range.range.start + 1);
-      if (request.method === 'HEAD') return reply.send();
-      return sendBody(reply, await tarball.open(range.range));
-    }
-    void reply.header('content-length', size);
+    return sendRanged(reply, request.method, size, request.headers.range, (range) =>
+      tarball.open(range),
+    );
   }
   if (request.method === 'HEAD') return reply.send();
   return sendBody(reply, await tarball.open());

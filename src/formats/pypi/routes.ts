@@ -21,10 +21,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
-import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
-import { sendBody } from '../../http/send-body.ts';
+import { sendRanged } from '../../http/send-body.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { isSafeFilename } from './filenames.ts';
 import type { OpenedDistFile } from './model.ts';
@@ -420,26 +419,14 @@ async function sendFile(
     .header('etag', etag)
     .header('cache-control', 'public, max-age=31536000, immutable');
   if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
-  const size = file.size;
-  const range = parseRange(
+  return sendRanged(
+    reply,
+    request.method,
+    file.size,
     // A Range under a stale If-Range is ignored: the whole (different) file is sent.
     ifRangeHolds(request.headers['if-range'], etag) ? request.headers.range : undefined,
-    size,
+    (range) => file.open(range),
   );
-  if (range.kind === 'unsatisfiable') {
-    return reply.code(416).header('content-range', `bytes */${size}`).send();
-  }
-  if (range.kind === 'range') {
-    void reply
-      .code(206)
-      .header('content-range', contentRangeHeader(range.range, size))
-      .header('content-length', range.range.end - range.range.start + 1);
-    if (request.method === 'HEAD') return reply.send();
-    return sendBody(reply, await file.open(range.range));
-  }
-  void reply.header('content-length', size);
-  if (request.method === 'HEAD') return reply.send();
-  return sendBody(reply, await file.open());
 }
 
 function ifRangeHolds(ifRange: string | string[] | undefined, etag: string): boolean {
