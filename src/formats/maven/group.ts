@@ -97,12 +97,25 @@ export class MavenGroup implements MavenSource {
    * The first member's file at `path`. Undefined when no member has it; throws NOT_FOUND (404)
    * naming the failing upstreams when none has it and some failed.
    */
-  async openFile(group: Repository, path: string): Promise<OpenedMavenFile | undefined> {
+  async openFile(
+    group: Repository,
+    path: string,
+    validity?: MetadataValidity,
+  ): Promise<OpenedMavenFile | undefined> {
     const members = this.#deps.membersOf(group);
     return this.#deps.reader.first(
       group,
       members,
-      (member) => this.#deps.sourceOf(member).openFile(member, path),
+      async (member) => {
+        try {
+          return await this.#deps.sourceOf(member).openFile(member, path, validity);
+        } catch (err) {
+          // An answer given while a member failed (another member's file, or a 404) is not
+          // kept: the failing member may have it, or come first, once it is back.
+          bound(validity, 0);
+          throw err;
+        }
+      },
       (note) => new RegistryError('NOT_FOUND', `${path} not found${note}`),
       this.#guard(group, members, artifactOfFile(path)),
     );

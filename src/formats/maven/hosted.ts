@@ -68,9 +68,10 @@ export interface MavenHostedDeps {
   readonly compareVersions: VersionComparator;
   /**
    * Told after every write (deploy, prune, delete; also after a failed one) the metadata scope it
-   * may have changed (`metadataScope`): the rendered-metadata cache drops that scope.
+   * may have changed (`metadataScope`) and the repository written: the rendered-metadata cache
+   * drops that scope, the hot-file cache (hot-files.ts) the repository's answers.
    */
-  readonly changed?: ((scope: string) => void) | undefined;
+  readonly changed?: ((scope: string, repository: string) => void) | undefined;
 }
 
 /**
@@ -196,7 +197,7 @@ export class MavenHosted implements MavenSource, HostedNames {
     try {
       return await this.#store(repo, coordinate, body, settings, existing !== undefined);
     } finally {
-      this.#deps.changed?.(metadataScope(coordinate.groupId));
+      this.#deps.changed?.(metadataScope(coordinate.groupId), repo.name);
     }
   }
 
@@ -283,6 +284,7 @@ export class MavenHosted implements MavenSource, HostedNames {
     } finally {
       this.#deps.changed?.(
         metadataScope(target.kind === 'file' ? target.path : target.segments.join('/')),
+        repo.name,
       );
     }
   }

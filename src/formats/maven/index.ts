@@ -10,6 +10,7 @@ import { GroupReader } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { FormatContext, FormatModule } from '../format.ts';
 import { MavenHosted } from './hosted.ts';
+import { HotFiles } from './hot-files.ts';
 import { mavenMigrations, type MavenTables } from './migrations.ts';
 import { MavenGroup } from './group.ts';
 import { MavenProxy, mavenProxyMigrations } from './proxy.ts';
@@ -72,12 +73,15 @@ export const mavenFormat: FormatModule = {
     const store = new MavenStore(context.db.$extendTables<MavenTables>());
     // Rendered maven-metadata.xml (npm's packument cache: LRU by bytes, generation per scope).
     const metadataCache = new PackumentCache(METADATA_CACHE_BYTES);
+    // What each (repository, path) answered: repeated artifact GETs skip SQL, stat and group walk.
+    const hotFiles = new HotFiles();
     const hosted = new MavenHosted({
       store,
       blobs: context.blobs,
       compareVersions: compareMavenVersions,
-      changed: (scope) => {
+      changed: (scope, repository) => {
         metadataCache.invalidate(scope);
+        hotFiles.changed(repository);
       },
     });
     const settingsOf = (repo: Repository): HostedSettings => {
@@ -111,6 +115,7 @@ export const mavenFormat: FormatModule = {
       sourceOf: (repo) => (repo.kind === 'group' ? groupSource : proxySource),
       render: renderMetadata,
       metadataCache,
+      hotFiles,
     });
     const mounts = context.repositories.byFormat('maven').map((repo) => ({
       prefix: repo.name === 'maven' && repo.isDefault ? MAVEN_MOUNT : `/repository/${repo.name}`,

@@ -69,8 +69,17 @@ export interface MavenMetadata {
  * failed throws the upstream error (isUpstreamFailure), which a group treats as "not here".
  */
 export interface MavenSource {
-  /** A file at `path` (not maven-metadata.xml, not a checksum file: routes derive those). */
-  openFile(repo: Repository, path: string): Promise<OpenedMavenFile | undefined>;
+  /**
+   * A file at `path` (not maven-metadata.xml, not a checksum file: routes derive those).
+   * `validity`, when given, is lowered to the ms epoch after which this answer may be out of date
+   * for reasons other than a hosted write (a remembered upstream miss expiring; an upstream
+   * failure → 0): the service's hot-file cache (hot-files.ts) keeps the answer until then.
+   */
+  openFile(
+    repo: Repository,
+    path: string,
+    validity?: MetadataValidity,
+  ): Promise<OpenedMavenFile | undefined>;
   /**
    * The metadata document of the directory `dir` (`org/example/demo`, `org/example/demo/1.0-SNAPSHOT`
    * or `org/example` for plugins), as data; the routes render it and its checksums.

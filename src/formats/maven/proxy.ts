@@ -221,7 +221,11 @@ export class MavenProxy implements MavenSource {
    * negative_cache_ttl). Throws the upstream error (502/504 class) when an upstream failed and
    * none had it, or the one that had it sent bytes that do not match its checksum.
    */
-  async openFile(repo: Repository, path: string): Promise<OpenedMavenFile | undefined> {
+  async openFile(
+    repo: Repository,
+    path: string,
+    validity?: MetadataValidity,
+  ): Promise<OpenedMavenFile | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
     const cached = await this.#cached(repo, path);
     if (cached) {
@@ -229,12 +233,17 @@ export class MavenProxy implements MavenSource {
       return cached;
     }
     const missKey = `${repo.name}\nfile:${path}`;
-    if (this.#misses.has(missKey)) return undefined;
+    if (this.#misses.has(missKey)) {
+      bound(validity, this.#misses.expiry(missKey) ?? 0);
+      return undefined;
+    }
     const flight = this.#fetches.run(`${repo.name}\n${path}`, () => this.#fetchFile(repo, path));
     if (flight.joined) this.#deps.proxy.metrics.record(repo.name, 'coalesced');
     const fetched = await flight.promise;
     if (fetched.kind === 'absent') {
       if (!flight.joined) this.#misses.add(missKey, this.#settings(repo).negativeTtl);
+      // Kept (by the hot-file cache) no longer than the proxy remembers the miss.
+      bound(validity, this.#misses.expiry(missKey) ?? 0);
       return undefined;
     }
     return fetched.file;

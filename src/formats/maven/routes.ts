@@ -19,7 +19,7 @@ import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { parseMavenPath } from './coordinates.ts';
 import type { MavenDocument, MavenService } from './service.ts';
-import type { OpenedMavenFile } from './model.ts';
+import type { HotFile } from './hot-files.ts';
 
 export interface MavenRouteDeps {
   readonly service: MavenService;
@@ -144,14 +144,16 @@ function notModified(
   etag: string,
   modifiedAt: number | undefined,
 ): boolean {
-  const ifNoneMatch = request.headers['if-none-match'];
+  const headers = request.headers;
+  const ifNoneMatch = headers['if-none-match'];
   if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch === etag) return true;
     return ifNoneMatch
       .split(',')
       .map((t) => t.trim().replace(/^W\//, ''))
       .some((t) => t === etag || t === '*');
   }
-  const since = request.headers['if-modified-since'];
+  const since = headers['if-modified-since'];
   if (since !== undefined && modifiedAt !== undefined) {
     const when = Date.parse(since);
     return Number.isFinite(when) && Math.floor(modifiedAt / 1000) * 1000 <= when;
@@ -164,32 +166,31 @@ function sendDocument(
   request: FastifyRequest,
   reply: FastifyReply,
 ): FastifyReply {
-  const etag = `"${document.sha1}"`;
+  const etag = document.etag;
   void reply
     .header('etag', etag)
     .header('cache-control', 'no-cache')
     .type(document.contentType === 'text/plain' ? 'text/plain; charset=utf-8' : 'application/xml');
-  if (document.modifiedAt !== undefined) {
-    void reply.header('last-modified', new Date(document.modifiedAt).toUTCString());
-  }
+  if (document.lastModified !== undefined)
+    void reply.header('last-modified', document.lastModified);
   if (notModified(request, etag, document.modifiedAt)) return reply.code(304).send();
   void reply.header('content-length', document.body.length);
   return reply.send(request.method === 'HEAD' ? undefined : document.body);
 }
 
 async function sendFile(
-  file: OpenedMavenFile,
+  file: HotFile,
   path: string,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
-  const etag = `"${file.checksums.sha1}"`;
+  const etag = file.etag;
   void reply
     .type(contentTypeOf(path))
     .header('accept-ranges', 'bytes')
     .header('etag', etag)
-    .header('last-modified', new Date(file.modifiedAt).toUTCString());
-  if (notModified(request, etag, file.modifiedAt)) return reply.code(304).send();
+    .header('last-modified', file.lastModified);
+  if (notModified(request, etag, file.modifiedSeconds)) return reply.code(304).send();
   return sendRanged(reply, request.method, file.size, request.headers.range, (range) =>
     file.open(range),
   );

@@ -23,9 +23,9 @@ import {
   type MavenMetadata,
   type MavenSource,
   type MetadataValidity,
-  type OpenedMavenFile,
 } from './model.ts';
 import type { PackumentCache, RenderedDoc } from '../npm/cache.ts';
+import { type HotFile, type HotFiles, hotFile } from './hot-files.ts';
 
 const MB = 1024 * 1024;
 /** An uploaded checksum file: a hex digest and maybe a file name. */
@@ -55,6 +55,8 @@ export interface MavenServiceDeps {
    * scopes (hosted.ts `metadataScope`), invalidated by every hosted write. Absent: not kept.
    */
   readonly metadataCache?: PackumentCache | undefined;
+  /** What each (repository, path) answered last (hot-files.ts). Absent: asked every time. */
+  readonly hotFiles?: HotFiles | undefined;
 }
 
 /** A rendered metadata document and its four checksum documents, as the cache keeps them. */
@@ -70,12 +72,16 @@ export interface MavenDocument {
   readonly contentType: string;
   /** sha1 of the body, hex. */
   readonly sha1: string;
+  /** `"<sha1>"` */
+  readonly etag: string;
   /** ms since the epoch, when known. */
   readonly modifiedAt: number | undefined;
+  /** `modifiedAt` as an HTTP-date, when known. */
+  readonly lastModified: string | undefined;
 }
 
 export type MavenReadResult =
-  | { readonly kind: 'file'; readonly file: OpenedMavenFile }
+  | { readonly kind: 'file'; readonly file: HotFile }
   | { readonly kind: 'document'; readonly document: MavenDocument };
 
 /** What a PUT did: 201 for a new file, 200 when it replaced one or was accepted and ignored. */
@@ -130,13 +136,38 @@ export class MavenService {
         document: parsed.kind === 'checksum' ? cached.checksums[parsed.algorithm] : cached.document,
       };
     }
-    const file = await source.openFile(repo, target.path);
+    const file = await this.#file(source, repo, target.path);
     if (!file) throw new RegistryError('NOT_FOUND', `${target.path} not found in ${repo.name}`);
     if (parsed.kind !== 'checksum') return { kind: 'file', file };
+    const algorithm = parsed.algorithm;
     return {
       kind: 'document',
-      document: checksumDocument(file.checksums[parsed.algorithm], file.modifiedAt),
+      document: (file.checksumDocuments[algorithm] ??= checksumDocument(
+        file.checksums[algorithm],
+        file.modifiedAt,
+      )),
     };
+  }
+
+  /** The file at `path`: the hot-file cache's answer when kept, else the source's. */
+  async #file(source: MavenSource, repo: Repository, path: string): Promise<HotFile | undefined> {
+    this.#syncConfig();
+    const hot = this.#deps.hotFiles;
+    if (hot !== undefined) {
+      return hot.get(repo, path, (validity) => source.openFile(repo, path, validity));
+    }
+    const found = await source.openFile(repo, path);
+    return found === undefined ? undefined : hotFile(found);
+  }
+
+  /** A config reload (members, upstreams, TTLs) starts new metadata keys and forgets answers. */
+  #syncConfig(): void {
+    const config = this.#deps.config();
+    if (config !== this.#config) {
+      this.#config = config;
+      this.#epoch++;
+      this.#deps.hotFiles?.reset();
+    }
   }
 
   /**
@@ -150,11 +181,7 @@ export class MavenService {
     dir: string,
   ): Promise<CachedMetadata> {
     const cache = this.#deps.metadataCache;
-    const config = this.#deps.config();
-    if (config !== this.#config) {
-      this.#config = config;
-      this.#epoch++;
-    }
+    this.#syncConfig();
     const key = `${this.#epoch}\n${repo.name}\n${dir}`;
     const scope = metadataScope(dir);
     const hit = cache?.get(key, scope) as CachedMetadata | undefined;
@@ -173,11 +200,14 @@ export class MavenService {
     const body = Buffer.allocUnsafeSlow(rendered.length);
     rendered.copy(body);
     const modifiedAt = parseMetadataTime(metadata.lastUpdated);
+    const sha1 = hashHex('sha1', body);
     const document: MavenDocument = {
       body,
       contentType: 'application/xml',
-      sha1: hashHex('sha1', body),
+      sha1,
+      etag: `"${sha1}"`,
       modifiedAt,
+      lastModified: modifiedAt === undefined ? undefined : new Date(modifiedAt).toUTCString(),
     };
     const checksums = Object.fromEntries(
       CHECKSUM_NAMES.map((name) => [name, checksumDocument(hashHex(name, body), modifiedAt)]),
@@ -320,7 +350,15 @@ function hashHex(algorithm: ChecksumName, body: Buffer): string {
 
 function checksumDocument(hex: string, modifiedAt: number | undefined): MavenDocument {
   const body = Buffer.from(hex);
-  return { body, contentType: 'text/plain', sha1: hashHex('sha1', body), modifiedAt };
+  const sha1 = hashHex('sha1', body);
+  return {
+    body,
+    contentType: 'text/plain',
+    sha1,
+    etag: `"${sha1}"`,
+    modifiedAt,
+    lastModified: modifiedAt === undefined ? undefined : new Date(modifiedAt).toUTCString(),
+  };
 }
 
 /** `yyyyMMddHHmmss` (UTC) → ms, or undefined. */

@@ -1,0 +1,197 @@
+/**
+ * The hot path of Maven artifact GETs: what `(repository, path)` answered last time — the file's
+ * blob, size, checksums and times, with its response headers already formatted, or "absent" — so a
+ * repeated GET (every build asks for the same POMs and jars, and their `.sha1`) does no SQL, no
+ * blob stat, no group walk and no header formatting. Only the blob itself is opened per request.
+ *
+ * Why an answer stays right, and when it stops:
+ * - Each hosted repository has a write generation, bumped by every deploy, prune and delete in it
+ *   (`changed`). An answer records the generation of the repository it was asked of (for a group,
+ *   the sum over its members: counters only grow, so any member's write changes the sum), taken
+ *   *before* the lookup, so a write racing a lookup leaves an answer that is already stale. A
+ *   snapshot's non-unique name therefore always resolves to the newest build, and a group's
+ *   answer (which member has the file, the dependency-confusion guard) is re-asked after any
+ *   member's write.
+ * - A proxy's cached file is immutable (artifacts are cached forever), so its answer needs no
+ *   expiry; a proxy's remembered miss expires when the proxy's negative cache forgets it
+ *   (`MavenSource.openFile`'s `validity`); an answer given while some member's upstream failed is
+ *   never kept.
+ * - A config reload (members, upstreams, TTLs) clears everything (`reset`).
+ * - A blob that can no longer be opened (deleted under us) drops its answer: the next GET asks
+ *   the source again, which notices (a proxy refetches).
+ * Bounded in entries by an estimate of their bytes (core/byte-lru.ts), least recently used first.
+ *
+ * The bodies of small files (≤ HOT_BODY_MAX_BYTES) asked for a second time are also kept in
+ * memory (HOT_BODIES_BYTES in all, least recently used first): a POM then costs no open, read
+ * and close in libuv's thread pool (which NORA shares with the client on 2 cores), only a write
+ * of bytes already in memory, as nginx's page cache does. Blobs are content-addressed and never
+ * change, so a kept body is right for as long as its answer is; it goes with its answer.
+ */
+import type { Readable } from 'node:stream';
+import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import type { ReadRange } from '../../proxy/fill.ts';
+import type { Repository } from '../../repos/repository.ts';
+import { type ChecksumName, type MetadataValidity, type OpenedMavenFile } from './model.ts';
+import type { MavenDocument } from './service.ts';
+
+/** Default budget of answers, bytes (an entry is ~1 KB: ~16,000 paths). */
+export const HOT_FILES_BYTES = 16 * 1024 * 1024;
+/** Default budget of file bodies kept in memory, bytes. */
+export const HOT_BODIES_BYTES = 64 * 1024 * 1024;
+/** Largest file whose body is kept in memory, bytes (POMs, most jars). */
+export const HOT_BODY_MAX_BYTES = 1024 * 1024;
+
+/** A file ready to send: the source's answer plus its formatted headers and checksum bodies. */
+export interface HotFile extends Omit<OpenedMavenFile, 'open'> {
+  /** Opens the bytes (a range when given): from memory when kept, else from the blob store. */
+  open(range?: ReadRange): Promise<Readable | Buffer>;
+  /** `"<sha1>"` */
+  readonly etag: string;
+  /** RFC 9110 HTTP-date of `modifiedAt`. */
+  readonly lastModified: string;
+  /** `modifiedAt` rounded down to whole seconds (If-Modified-Since compares at that precision). */
+  readonly modifiedSeconds: number;
+  /** The `.md5`/`.sha1`/… responses, made on first demand and kept with the answer. */
+  readonly checksumDocuments: Partial<Record<ChecksumName, MavenDocument>>;
+}
+
+interface Entry {
+  readonly generation: number;
+  /** ms epoch after which the answer must be asked again (Infinity: only a write ends it). */
+  readonly until: number;
+  /** undefined: the file is absent. */
+  readonly file: HotFile | undefined;
+}
+
+/** The per-entry bytes not in the key: the entry, the file object, four hex digests, headers. */
+const ENTRY_BYTES = 1024;
+
+export class HotFiles {
+  readonly #entries: ByteLru<string, Entry>;
+  readonly #bodies: ByteLru<HotFile, Buffer>;
+  readonly #generations = new Map<string, number>();
+
+  constructor(maxBytes = HOT_FILES_BYTES, bodyBytes = HOT_BODIES_BYTES) {
+    this.#bodies = new ByteLru<HotFile, Buffer>(bodyBytes, retainedBytes);
+    this.#entries = new ByteLru<string, Entry>(maxBytes, () => ENTRY_BYTES, {
+      largestShare: 1,
+      onEvict: (_key, entry) => {
+        if (entry.file !== undefined) this.#bodies.delete(entry.file);
+      },
+    });
+  }
+
+  /** Bytes of file bodies held in memory (tests, diagnostics). */
+  get bodyBytes(): number {
+    return this.#bodies.bytes;
+  }
+
+  /** Entries held (tests, diagnostics). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** A hosted repository changed (deploy, prune, delete): its answers and its groups' go stale. */
+  changed(repository: string): void {
+    this.#generations.set(repository, (this.#generations.get(repository) ?? 0) + 1);
+  }
+
+  /** Forgets every answer (config reload). */
+  reset(): void {
+    this.#entries.clear();
+  }
+
+  /** The write generation answers of `repo` are valid for (a group: the sum over its members). */
+  generation(repo: Repository): number {
+    if (repo.kind !== 'group') return this.#generations.get(repo.name) ?? 0;
+    let sum = 0;
+    for (const member of repo.members) sum += this.#generations.get(member) ?? 0;
+    return sum;
+  }
+
+  /**
+   * The file at `path` in `repo`: the kept answer while valid, else `lookup`'s, kept until
+   * `validity.until` (set by the sources) or the next write. Undefined = absent.
+   */
+  async get(
+    repo: Repository,
+    path: string,
+    lookup: (validity: MetadataValidity) => Promise<OpenedMavenFile | undefined>,
+  ): Promise<HotFile | undefined> {
+    const key = `${repo.name}\n${path}`;
+    const generation = this.generation(repo);
+    const hit = this.#entries.get(key);
+    if (hit !== undefined && hit.generation === generation) {
+      if (hit.until === Infinity || hit.until > Date.now()) return hit.file;
+    }
+    const validity: MetadataValidity = { until: Infinity };
+    const found = await lookup(validity);
+    const file = found === undefined ? undefined : this.#hot(key, found);
+    if (validity.until > Date.now()) {
+      this.#entries.set(key, { generation, until: validity.until, file });
+    } else {
+      this.#entries.delete(key);
+    }
+    return file;
+  }
+
+  #hot(key: string, found: OpenedMavenFile): HotFile {
+    const entries = this.#entries;
+    const bodies = this.#bodies;
+    const small = found.size <= HOT_BODY_MAX_BYTES && bodies.maxBytes > 0;
+    let opened = 0;
+    let loading = false;
+    const fromDisk = (range?: ReadRange): Promise<Readable> =>
+      found.open(range).catch((err: unknown) => {
+        // The blob went away (or cannot be read): ask the source again next time.
+        if (entries.peek(key)?.file === file) entries.delete(key);
+        throw err;
+      });
+    const load = async (): Promise<void> => {
+      const body = ownedBuffer(await readAllBounded(await fromDisk(), found.size, key));
+      // Kept only while its answer is (a write or eviction may have dropped it meanwhile).
+      if (body.length === found.size && entries.peek(key)?.file === file) bodies.set(file, body);
+    };
+    const file: HotFile = hotFile(found, (range) => {
+      const body = small ? bodies.get(file) : undefined;
+      if (body !== undefined) {
+        return Promise.resolve(
+          range === undefined
+            ? body
+            : body.subarray(range.start ?? 0, range.end === undefined ? undefined : range.end + 1),
+        );
+      }
+      // The second request of a small file loads its body, for the ones after it.
+      if (small && !loading && ++opened >= 2) {
+        loading = true;
+        // A failed load is not retried (loading stays set): the body is read from disk.
+        load().then(
+          () => {
+            loading = false;
+          },
+          () => undefined,
+        );
+      }
+      return fromDisk(range);
+    });
+    return file;
+  }
+}
+
+/** `found` with its headers formatted; `open` replaces its opener when given. */
+export function hotFile(
+  found: OpenedMavenFile,
+  open: (range?: ReadRange) => Promise<Readable | Buffer> = (range) => found.open(range),
+): HotFile {
+  return {
+    size: found.size,
+    checksums: found.checksums,
+    modifiedAt: found.modifiedAt,
+    etag: `"${found.checksums.sha1}"`,
+    lastModified: new Date(found.modifiedAt).toUTCString(),
+    modifiedSeconds: Math.floor(found.modifiedAt / 1000) * 1000,
+    checksumDocuments: {},
+    open,
+  };
+}
