@@ -5,9 +5,12 @@
  *   verified, cached forever. The file and its `.sha1` (what every Maven repository publishes)
  *   are asked for at once; only when the file answered 200 and the `.sha1` is 404 are `.sha256`,
  *   then `.sha512`, asked for (while the file streams in), so a missing file costs one checksum
- *   request at most. The file is ingested into the blob store through a hashing stage (md5, sha1,
- *   sha256, sha512) whose end waits for the checksum and fails the ingest when it differs
- *   (nothing committed, nothing recorded), one download per (repository, path) at a time.
+ *   request at most. The file is filled into the blob store (src/proxy/fill.ts) through a hashing
+ *   stage (md5, sha1, sha256, sha512) whose end waits for the checksum and fails the fill when it
+ *   differs (nothing committed, nothing recorded, nothing served), one download per (repository,
+ *   path) at a time. Once verified, the file is served from the fill (its last bytes are still in
+ *   memory) while the commit (fsync, rename) and the row are written in the background: a cold
+ *   read no longer waits for the disk's fsyncs and the SQL insert.
  *   With no checksum at all, the file is accepted and recorded as unverified (`verified_by =
  *   'none'` in `maven_proxy_files`), as Maven itself does with `checksumPolicy=warn`.
  *   Every cached file's md5/sha1/sha256/sha512 (computed from the bytes) are recorded in
@@ -32,6 +35,7 @@ import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Db } from '../../db/database.ts';
 import { isUpstreamFailure, type ProxyEngine } from '../../proxy/engine.ts';
+import { BlobFill } from '../../proxy/fill.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
@@ -179,10 +183,22 @@ export class MavenProxy implements MavenSource {
   readonly #fetches = new SingleFlight<Fetched>();
   readonly #misses = new NegativeCache();
   readonly #parsed = new ByteLru<string, MavenMetadata>(PARSED_METADATA_BYTES, metadataBytes);
+  /** Verified files whose commit and row are still being written, by `<repository>\n<path>`. */
+  readonly #filling = new Map<string, OpenedMavenFile>();
+  /** The background commits and row writes of those files. */
+  readonly #recording = new Set<Promise<void>>();
 
   constructor(deps: MavenProxyDeps) {
     this.#deps = deps;
     this.#db = deps.db.$extendTables<MavenProxyTables>();
+  }
+
+  /**
+   * Settles once every fetched file's commit and row are written (tests; an orderly shutdown).
+   * Reads never wait for this: a verified file is served from its fill meanwhile.
+   */
+  async settled(): Promise<void> {
+    while (this.#recording.size > 0) await Promise.allSettled([...this.#recording]);
   }
 
   /** Remembered misses (tests, diagnostics). */
@@ -227,6 +243,11 @@ export class MavenProxy implements MavenSource {
     validity?: MetadataValidity,
   ): Promise<OpenedMavenFile | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
+    const filling = this.#filling.get(`${repo.name}\n${path}`);
+    if (filling !== undefined) {
+      this.#deps.proxy.metrics.record(repo.name, 'hit');
+      return filling;
+    }
     const cached = await this.#cached(repo, path);
     if (cached) {
       this.#deps.proxy.metrics.record(repo.name, 'hit');
@@ -332,24 +353,56 @@ export class MavenProxy implements MavenSource {
       upstream: target.label,
       fetched_at: Date.now(),
     };
-    await this.#db
-      .insertInto('maven_proxy_files')
-      .values(row)
-      .onConflict((oc) =>
-        oc.columns(['repository', 'path']).doUpdateSet({
-          digest: row.digest,
-          size: row.size,
-          md5: row.md5,
-          sha1: row.sha1,
-          sha256: row.sha256,
-          sha512: row.sha512,
-          verified_by: row.verified_by,
-          upstream: row.upstream,
-          fetched_at: row.fetched_at,
-        }),
-      )
-      .execute();
-    return this.#opened(result.digest, row);
+    // Verified: served now, from the fill (memory, then its spool file) until the blob is
+    // committed, then from the blob store. The commit (fsync, rename) and the row are written
+    // meanwhile; reads of the path find the file in #filling until the row is there.
+    const { fill, digest } = result;
+    const blobs = this.#deps.blobs;
+    const file: OpenedMavenFile = {
+      ...this.#opened(digest, row),
+      open: (range) =>
+        fill.state === 'committed' || fill.state === 'failed'
+          ? blobs.open(digest, range)
+          : Promise.resolve(fill.reader(range)),
+    };
+    const key = `${repo.name}\n${path}`;
+    this.#filling.set(key, file);
+    const recording = this.#record(row, fill).finally(() => {
+      if (this.#filling.get(key) === file) this.#filling.delete(key);
+      this.#recording.delete(recording);
+    });
+    this.#recording.add(recording);
+    return file;
+  }
+
+  /** Waits for the fill's commit, then records the row (a failed commit records nothing). */
+  async #record(row: MavenProxyFilesTable, fill: BlobFill): Promise<void> {
+    try {
+      await fill.done;
+    } catch {
+      return; // nothing committed; the next read fetches again
+    }
+    try {
+      await this.#db
+        .insertInto('maven_proxy_files')
+        .values(row)
+        .onConflict((oc) =>
+          oc.columns(['repository', 'path']).doUpdateSet({
+            digest: row.digest,
+            size: row.size,
+            md5: row.md5,
+            sha1: row.sha1,
+            sha256: row.sha256,
+            sha512: row.sha512,
+            verified_by: row.verified_by,
+            upstream: row.upstream,
+            fetched_at: row.fetched_at,
+          }),
+        )
+        .execute();
+    } catch {
+      // The blob is stored; without its row the next read after a restart fetches again.
+    }
   }
 
   /**
@@ -384,9 +437,11 @@ export class MavenProxy implements MavenSource {
   }
 
   /**
-   * The file, ingested through a hashing stage (md5, sha1, sha256, sha512) whose end waits for
-   * `checksum()` (asked for only once the file answered 200) and refuses bytes that do not match
-   * it, so nothing unverified is committed. Undefined on 404.
+   * The file, filled (src/proxy/fill.ts) through a hashing stage (md5, sha1, sha256, sha512) whose
+   * end waits for `checksum()` (asked for only once the file answered 200) and refuses bytes that
+   * do not match it, so nothing unverified is committed or served. Resolves once every byte is
+   * received and verified, before the commit's fsync: the fill serves readers meanwhile.
+   * Undefined on 404.
    */
   async #ingest(
     target: UpstreamTarget,
@@ -394,6 +449,7 @@ export class MavenProxy implements MavenSource {
     checksum: () => Promise<UpstreamChecksum | undefined>,
   ): Promise<
     | {
+        fill: BlobFill;
         digest: Digest;
         size: number;
         hashes: Record<ChecksumName, string>;
@@ -419,55 +475,90 @@ export class MavenProxy implements MavenSource {
     const expected = checksum();
     expected.catch(() => undefined); // the verifier's flush reports it
     const hashes = new HashSet('sha256', ['md5', 'sha1', 'sha512']);
-    let computed: Partial<Record<string, string>> = {};
+    let settle!: {
+      resolve: (sum: UpstreamChecksum | undefined) => void;
+      reject: (err: Error) => void;
+    };
+    const verified = new Promise<UpstreamChecksum | undefined>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    verified.catch(() => undefined); // awaited below
+    let computed: { digest: Digest; hashes: Partial<Record<string, string>> } | undefined;
+    let size = 0;
     const verifier = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         hashes.update(chunk);
+        size += chunk.length;
         callback(null, chunk);
       },
       flush(callback) {
-        computed = hashes.digest().hashes;
+        const done = hashes.digest();
+        computed = done;
         expected.then(
           (sum) => {
-            if (sum !== undefined && computed[sum.algorithm] !== sum.hex) {
-              callback(
-                new RegistryError(
-                  'UPSTREAM_FAILED',
-                  `upstream ${target.label} sent ${path} not matching its .${sum.algorithm} (expected ${sum.hex}, got ${computed[sum.algorithm] ?? '?'})`,
-                ),
+            if (sum !== undefined && done.hashes[sum.algorithm] !== sum.hex) {
+              const err = new RegistryError(
+                'UPSTREAM_FAILED',
+                `upstream ${target.label} sent ${path} not matching its .${sum.algorithm} (expected ${sum.hex}, got ${done.hashes[sum.algorithm] ?? '?'})`,
               );
+              settle.reject(err);
+              callback(err);
               return;
             }
+            settle.resolve(sum);
             callback();
           },
           (err: unknown) => {
-            callback(err instanceof Error ? err : new Error(String(err)));
+            const error = err instanceof Error ? err : new Error(String(err));
+            settle.reject(error);
+            callback(error);
           },
         );
       },
     });
-    const body = pipeline(response.body, verifier, () => undefined);
-    let stored;
+    const body = pipeline(response.body, verifier, (err) => {
+      if (err) settle.reject(err);
+    });
+    const announced = contentLength(response.header('content-length'));
+    let fill: BlobFill;
     try {
-      stored = await this.#deps.blobs.ingest(body, {
-        maxBytes: MAX_PROXIED_FILE_BYTES,
-        ...(contentLength(response.header('content-length')) === undefined
-          ? {}
-          : { expectedSize: contentLength(response.header('content-length')) as number }),
-      });
+      fill = await BlobFill.start(
+        this.#deps.blobs,
+        { body, size: announced },
+        { maxBytes: MAX_PROXIED_FILE_BYTES },
+      );
+    } catch (err) {
+      body.destroy();
+      throw asUpstreamError(err, path, target.label);
+    }
+    // A fill that fails on its own (size, byte cap, spool) fails the verification too.
+    fill.done.catch((err: unknown) => {
+      settle.reject(err instanceof Error ? err : new Error(String(err)));
+    });
+    let sum: UpstreamChecksum | undefined;
+    try {
+      sum = await verified;
     } catch (err) {
       throw asUpstreamError(err, path, target.label);
     }
+    if (computed === undefined) throw new Error('verified before the end of the body');
+    if (announced !== undefined && announced !== size) {
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label} sent ${size} bytes of ${path}, announced ${announced}`,
+      );
+    }
     return {
-      digest: stored.digest,
-      size: stored.size,
+      fill,
+      digest: computed.digest,
+      size,
       hashes: {
-        md5: computed['md5'] ?? '',
-        sha1: computed['sha1'] ?? '',
-        sha256: stored.digest.hex,
-        sha512: computed['sha512'] ?? '',
+        md5: computed.hashes['md5'] ?? '',
+        sha1: computed.hashes['sha1'] ?? '',
+        sha256: computed.digest.hex,
+        sha512: computed.hashes['sha512'] ?? '',
       },
-      checksum: await expected,
+      checksum: sum,
     };
   }
 

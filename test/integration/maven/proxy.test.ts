@@ -140,6 +140,7 @@ describe('maven proxy and group', () => {
     } finally {
       await upstream.start();
     }
+    await proxy.settled(); // the row is written after the file is served
     const row = await db
       .selectFrom('maven_proxy_files' as never)
       .selectAll()
@@ -220,6 +221,7 @@ describe('maven proxy and group', () => {
     const file = await proxy.openFile(proxyRepo, target);
     assert.ok(file);
     assert.equal(file.checksums.sha1, hex('sha1', Buffer.from('<project/>')));
+    await proxy.settled(); // the row is written after the file is served
     const row = (await db
       .selectFrom('maven_proxy_files' as never)
       .selectAll()
