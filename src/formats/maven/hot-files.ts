@@ -71,6 +71,8 @@ export class HotFiles {
   readonly #entries: ByteLru<string, Entry>;
   readonly #bodies: ByteLru<HotFile, Buffer>;
   readonly #generations = new Map<string, number>();
+  /** Bumped by `reset`: a lookup that started before a reset is not kept after it. */
+  #epoch = 0;
 
   constructor(maxBytes = HOT_FILES_BYTES, bodyBytes = HOT_BODIES_BYTES) {
     this.#bodies = new ByteLru<HotFile, Buffer>(bodyBytes, retainedBytes);
@@ -99,6 +101,7 @@ export class HotFiles {
 
   /** Forgets every answer (config reload). */
   reset(): void {
+    this.#epoch++;
     this.#entries.clear();
   }
 
@@ -125,10 +128,11 @@ export class HotFiles {
     if (hit !== undefined && hit.generation === generation) {
       if (hit.until === Infinity || hit.until > Date.now()) return hit.file;
     }
+    const epoch = this.#epoch;
     const validity: MetadataValidity = { until: Infinity };
     const found = await lookup(validity);
     const file = found === undefined ? undefined : this.#hot(key, found);
-    if (validity.until > Date.now()) {
+    if (validity.until > Date.now() && epoch === this.#epoch) {
       this.#entries.set(key, { generation, until: validity.until, file });
     } else {
       this.#entries.delete(key);
