@@ -1,0 +1,162 @@
+/**
+ * Hosted raw repositories over the blob store (bytes, content-addressed, so a path never touches
+ * the file system) and store.ts (one SQL row per file and folder: the source of truth).
+ *
+ * A PUT streams into the blob store with the size limit enforced mid-stream (413, nothing
+ * recorded), then records the path under its write condition in one transaction (immutable by
+ * default: 409; `If-None-Match: *`: 412; `If-Match`: compare-and-swap on the digest, 412). The
+ * conditions are also checked before the body is read, so a refused PUT costs no upload.
+ */
+import type { Readable } from 'node:stream';
+import { formatDigest, parseDigest } from '../../core/digest.ts';
+import { RegistryError } from '../../core/errors.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
+import type { OpenedRawFile, RawListing, RawSource } from './model.ts';
+import { type RawStore, type StoredRawFile, type WriteCondition } from './store.ts';
+
+export interface RawHostedDeps {
+  readonly store: RawStore;
+  readonly blobs: BlobStore;
+}
+
+export interface WriteResult {
+  readonly created: boolean;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+export class RawHosted implements RawSource {
+  readonly #deps: RawHostedDeps;
+
+  constructor(deps: RawHostedDeps) {
+    this.#deps = deps;
+  }
+
+  async openFile(repo: Repository, path: string): Promise<OpenedRawFile | undefined> {
+    const row = await this.#deps.store.file(repo.name, path);
+    return row === undefined ? undefined : this.#opened(row);
+  }
+
+  #opened(row: StoredRawFile): OpenedRawFile {
+    const digest = parseDigest(row.digest);
+    const blobs = this.#deps.blobs;
+    return {
+      size: row.size,
+      sha256: digest.hex,
+      modifiedAt: row.updated_at,
+      open: (range) => blobs.open(digest, range),
+    };
+  }
+
+  async list(
+    repo: Repository,
+    dir: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<RawListing | undefined> {
+    if (dir !== '' && (await this.#deps.store.dir(repo.name, dir)) === undefined) return undefined;
+    const page = await this.#deps.store.list(repo.name, dir, after, limit);
+    return {
+      more: page.more,
+      entries: page.entries.map((e) =>
+        e.kind === 'dir'
+          ? {
+              kind: 'dir',
+              name: e.name,
+              size: undefined,
+              sha256: undefined,
+              files: e.files,
+              modifiedAt: e.updatedAt,
+            }
+          : {
+              kind: 'file',
+              name: e.name,
+              size: e.size,
+              sha256: parseDigest(e.digest).hex,
+              files: undefined,
+              modifiedAt: e.updatedAt,
+            },
+      ),
+    };
+  }
+
+  /** True when `path` is a folder holding files. */
+  async isDir(repo: Repository, path: string): Promise<boolean> {
+    return (await this.#deps.store.dir(repo.name, path)) !== undefined;
+  }
+
+  /**
+   * Checks `condition` against what `path` holds now, before any body is read (the same check
+   * runs again atomically at commit). Throws CONFLICT / PRECONDITION_FAILED.
+   */
+  async precheck(repo: Repository, path: string, condition: WriteCondition): Promise<void> {
+    const existing = await this.#deps.store.file(repo.name, path);
+    if (condition.kind === 'create' && existing) {
+      throw new RegistryError(
+        'CONFLICT',
+        `${path} already exists and raw files are immutable: overwrite with If-Match: "<etag>"`,
+      );
+    }
+    if (condition.kind === 'create-only' && existing) {
+      throw new RegistryError('PRECONDITION_FAILED', `${path} already exists (If-None-Match: *)`);
+    }
+    if (condition.kind === 'match' && !existing) {
+      throw new RegistryError('PRECONDITION_FAILED', `${path} does not exist (If-Match)`);
+    }
+    if (!existing && (await this.isDir(repo, path))) {
+      throw new RegistryError('CONFLICT', `${path} is a folder, not a file`);
+    }
+  }
+
+  /**
+   * Stores `body` at `path` under `condition`: streamed into the blob store (TOO_LARGE past
+   * `maxBytes`, mid-stream; SIZE_INVALID when `expectedSize` is given and differs), then recorded
+   * atomically. Nothing is recorded on any failure; bytes new to the store that end up unrecorded
+   * are removed again.
+   */
+  async write(
+    repo: Repository,
+    path: string,
+    body: Readable,
+    options: { condition: WriteCondition; maxBytes: number; expectedSize?: number | undefined },
+  ): Promise<WriteResult> {
+    const ingested = await this.#deps.blobs.ingest(body, {
+      maxBytes: options.maxBytes,
+      ...(options.expectedSize === undefined ? {} : { expectedSize: options.expectedSize }),
+    });
+    const digest = formatDigest(ingested.digest);
+    try {
+      const result = await this.#deps.store.put(
+        repo.name,
+        path,
+        digest,
+        ingested.size,
+        options.condition,
+      );
+      return { created: result.created, sha256: ingested.digest.hex, size: ingested.size };
+    } catch (err) {
+      // Lost a race (409/412): bytes this write brought and nothing refers to go again.
+      if (ingested.created && !(await this.#deps.store.referenced(digest))) {
+        await this.#deps.blobs.delete(ingested.digest).catch(() => false);
+      }
+      throw err;
+    }
+  }
+
+  /** Deletes the file at `path` (only if its ETag is one of `etags`, when given). */
+  async remove(repo: Repository, path: string, etags?: readonly string[]): Promise<void> {
+    const digest = await this.#deps.store.delete(repo.name, path, etags);
+    if (digest === undefined) {
+      if (await this.isDir(repo, path)) {
+        throw new RegistryError(
+          'CONFLICT',
+          `${path} is a folder: delete its files (a folder goes with its last file)`,
+        );
+      }
+      throw new RegistryError('NOT_FOUND', `${path} not found in ${repo.name}`);
+    }
+    // The bytes stay in the content-addressed store: another repository or format may hold the
+    // same content (the store deduplicates across formats).
+  }
+}
