@@ -27,9 +27,6 @@ import { NegativeCache } from '../maven/proxy.ts';
 import type { OpenedRawFile, RawListing, RawSource } from './model.ts';
 import { encodePath } from './paths.ts';
 
-/** How long a finished fill stays joinable, so a request racing its commit reads the store. */
-const FINISHED_FILL_GRACE_MS = 5_000;
-
 export interface RawProxyDeps {
   readonly config: () => AppConfig;
   readonly blobs: BlobStore;
@@ -40,8 +37,12 @@ type Fetched =
   | {
       readonly kind: 'file';
       readonly file: OpenedRawFile;
-      /** A fill is running: the flight stays joinable until it commits. */
+      /** A fill is running: the flight stays joinable until it is recorded. */
       readonly filling: boolean;
+      /** True once every byte arrived (a later request should not join but look again). */
+      readonly arrived?: () => boolean;
+      /** Settles once the fill is recorded (or failed). */
+      readonly recorded?: Promise<void>;
     }
   | { readonly kind: 'absent' };
 
@@ -97,8 +98,15 @@ export class RawProxy implements RawSource {
     const flightKey = `${repo.name}\n${path}`;
     const running = this.#flights.get(flightKey);
     if (running !== undefined) {
-      metrics.record(repo.name, 'coalesced');
-      return fileOf(await running);
+      const joined = await running.catch(() => undefined);
+      if (joined?.kind === 'file' && joined.arrived?.() === true) {
+        // That download is over: wait for its record, then answer as a new request would (a
+        // TTL of 0 revalidates even right after a fill).
+        await joined.recorded;
+      } else {
+        metrics.record(repo.name, 'coalesced');
+        return fileOf(await running);
+      }
     }
     const settings = this.#settings(repo);
     const cached = await this.#cached(repo, path);
@@ -209,7 +217,7 @@ export class RawProxy implements RawSource {
         const forget = (): void => {
           this.#flights.delete(flightKey);
         };
-        fill.done
+        const recorded = fill.done
           .then(async (result) => {
             await engine.remember(repo.name, key, {
               digest: formatDigest(result.digest),
@@ -219,8 +227,8 @@ export class RawProxy implements RawSource {
               upstream: target.label,
             });
             committed = result.digest.hex;
-            // Joinable a little longer, so a request racing the commit reads the store.
-            setTimeout(forget, FINISHED_FILL_GRACE_MS).unref();
+            // Recorded: from now on a request finds the state row, so the flight may go.
+            forget();
           })
           .catch(forget);
         engine.metrics.record(repo.name, 'miss');
@@ -238,6 +246,8 @@ export class RawProxy implements RawSource {
                 : Promise.resolve(fill.reader(range)),
           },
           filling: true,
+          arrived: () => fill.state !== 'running',
+          recorded,
         };
       } catch (err) {
         failure = err;

@@ -14,8 +14,9 @@ import {
 } from '../../../src/formats/raw/paths.ts';
 import { parseEtags, writeCondition } from '../../../src/formats/raw/service.ts';
 
-const badRequest = (fn: () => unknown) =>
+const badRequest = (fn: () => unknown) => {
   assert.throws(fn, (err: unknown) => err instanceof RegistryError && err.status === 400);
+};
 
 describe('parseRawPath', () => {
   test('root, folders, files, the api namespace', () => {
