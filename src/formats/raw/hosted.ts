@@ -8,7 +8,9 @@
  * conditions are also checked before the body is read, so a refused PUT costs no upload.
  */
 import type { Readable } from 'node:stream';
-import { formatDigest, parseDigest } from '../../core/digest.ts';
+import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
+import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
+import { readAllBounded } from '../../core/streams.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -18,7 +20,16 @@ import { type RawStore, type StoredRawFile, type WriteCondition } from './store.
 export interface RawHostedDeps {
   readonly store: RawStore;
   readonly blobs: BlobStore;
+  /** Budget of the file-row cache, bytes (estimated); 0 = off. */
+  readonly rowCacheBytes?: number;
+  /** Budget of the small-file byte cache, bytes; 0 = off. */
+  readonly smallFileCacheBytes?: number;
 }
+
+/** Files up to this size are kept in memory once read (their bytes never change: by digest). */
+export const SMALL_FILE_BYTES = 64 * 1024;
+const ROW_CACHE_BYTES = 16 * 1024 * 1024;
+const SMALL_FILE_CACHE_BYTES = 64 * 1024 * 1024;
 
 export interface WriteResult {
   readonly created: boolean;
@@ -26,27 +37,81 @@ export interface WriteResult {
   readonly size: number;
 }
 
+/**
+ * Two caches make a warm GET cost no SQL and, for a small file, no file system call (measured:
+ * open/read/close and the SQL statement were a third of the CPU of a 1 KB GET):
+ * - file rows by (repository, path). Every write goes through this class in this process, and a
+ *   write bumps a generation before and after it commits: a read that overlapped a write does not
+ *   store what it read, so the cache never holds a replaced or deleted row.
+ * - the bytes of small files by digest: content-addressed, so never stale.
+ */
 export class RawHosted implements RawSource {
   readonly #deps: RawHostedDeps;
+  readonly #rows: ByteLru<string, StoredRawFile>;
+  readonly #small: ByteLru<string, Buffer>;
+  #generation = 0;
 
   constructor(deps: RawHostedDeps) {
     this.#deps = deps;
+    this.#rows = new ByteLru(
+      deps.rowCacheBytes ?? ROW_CACHE_BYTES,
+      (row) => 256 + 2 * (row.path.length + row.parent.length + row.name.length),
+    );
+    this.#small = new ByteLru<string, Buffer>(
+      deps.smallFileCacheBytes ?? SMALL_FILE_CACHE_BYTES,
+      (b) => retainedBytes(b),
+    );
   }
 
   async openFile(repo: Repository, path: string): Promise<OpenedRawFile | undefined> {
+    const key = `${repo.name}\n${path}`;
+    const known = this.#rows.get(key);
+    if (known !== undefined) return this.#opened(known);
+    const generation = this.#generation;
     const row = await this.#deps.store.file(repo.name, path);
-    return row === undefined ? undefined : this.#opened(row);
+    if (row === undefined) return undefined;
+    if (generation === this.#generation) this.#rows.set(key, row);
+    return this.#opened(row);
   }
 
   #opened(row: StoredRawFile): OpenedRawFile {
     const digest = parseDigest(row.digest);
     const blobs = this.#deps.blobs;
+    if (row.size > SMALL_FILE_BYTES) {
+      return {
+        size: row.size,
+        sha256: digest.hex,
+        modifiedAt: row.updated_at,
+        open: (range) => blobs.open(digest, range),
+      };
+    }
     return {
       size: row.size,
       sha256: digest.hex,
       modifiedAt: row.updated_at,
-      open: (range) => blobs.open(digest, range),
+      open: async (range) => {
+        const bytes = await this.#smallBytes(row.digest, digest, row.size);
+        if (range === undefined) return bytes;
+        return bytes.subarray(
+          range.start ?? 0,
+          range.end === undefined ? undefined : range.end + 1,
+        );
+      },
     };
+  }
+
+  async #smallBytes(key: string, digest: Digest, size: number): Promise<Buffer> {
+    const cached = this.#small.get(key);
+    if (cached !== undefined) return cached;
+    const bytes = ownedBuffer(await readAllBounded(await this.#deps.blobs.open(digest), size, key));
+    this.#small.set(key, bytes);
+    return bytes;
+  }
+
+  /** Called around every write: see the class comment. */
+  #changed(repo: Repository, path: string): void {
+    this.#generation++;
+    this.#rows.delete(`${repo.name}\n${path}`);
   }
 
   async list(
@@ -126,6 +191,7 @@ export class RawHosted implements RawSource {
       ...(options.expectedSize === undefined ? {} : { expectedSize: options.expectedSize }),
     });
     const digest = formatDigest(ingested.digest);
+    this.#changed(repo, path);
     try {
       const result = await this.#deps.store.put(
         repo.name,
@@ -141,12 +207,20 @@ export class RawHosted implements RawSource {
         await this.#deps.blobs.delete(ingested.digest).catch(() => false);
       }
       throw err;
+    } finally {
+      this.#changed(repo, path);
     }
   }
 
   /** Deletes the file at `path` (only if its ETag is one of `etags`, when given). */
   async remove(repo: Repository, path: string, etags?: readonly string[]): Promise<void> {
-    const digest = await this.#deps.store.delete(repo.name, path, etags);
+    this.#changed(repo, path);
+    let digest: string | undefined;
+    try {
+      digest = await this.#deps.store.delete(repo.name, path, etags);
+    } finally {
+      this.#changed(repo, path);
+    }
     if (digest === undefined) {
       if (await this.isDir(repo, path)) {
         throw new RegistryError(

@@ -15,8 +15,11 @@ export interface OpenedRawFile {
   readonly sha256: string | undefined;
   /** ms since the epoch (Last-Modified): the write, or the upstream's Last-Modified / fetch. */
   readonly modifiedAt: number;
-  /** Opens the bytes (an inclusive range when given); call once per response. */
-  open(range?: ReadRange): Promise<Readable>;
+  /**
+   * Opens the bytes (an inclusive range when given); call once per response. Small hosted files
+   * come as a Buffer from memory (see hosted.ts), everything else as a stream.
+   */
+  open(range?: ReadRange): Promise<Readable | Buffer>;
 }
 
 /** One entry of a folder listing. */
