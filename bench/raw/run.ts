@@ -32,7 +32,10 @@ if (missing !== false) {
   process.exit(2);
 }
 
-const work = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-bench-raw-'));
+// BENCH_DIR=/dev/shm puts both servers' data on tmpfs (fsync then costs nothing: its share shows).
+const work = await fs.mkdtemp(
+  path.join(process.env['BENCH_DIR'] ?? os.tmpdir(), 'nora-bench-raw-'),
+);
 const stops: (() => Promise<void>)[] = [];
 
 function log(line = ''): void {
@@ -111,7 +114,11 @@ http {
     gone: () => child.exitCode !== null,
     output: () => stderr,
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
   return {
     url,
     async stop() {
