@@ -52,18 +52,26 @@ interface Wrk {
   readonly non2xx: string | undefined;
 }
 
-async function wrk(url: string, script?: string, args: readonly string[] = []): Promise<Wrk> {
+/** A short untimed run first: a server in service has compiled its hot path. */
+const WARM_SECONDS = Math.min(2, SECONDS);
+
+async function wrk(
+  url: string,
+  script?: string,
+  args: readonly string[] = [],
+  seconds = SECONDS,
+): Promise<Wrk> {
   const res = await run(
     'wrk',
     [
       '-t2',
       `-c${CONNECTIONS}`,
-      `-d${SECONDS}s`,
+      `-d${seconds}s`,
       ...(script === undefined ? [] : ['-s', script]),
       url,
       ...(args.length > 0 ? ['--', ...args] : []),
     ],
-    { timeoutMs: (SECONDS + 30) * 1000 },
+    { timeoutMs: (seconds + 30) * 1000 },
   );
   const out = res.stdout;
   const transfer = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/.exec(out);
@@ -167,7 +175,7 @@ async function benchGet(noraUrl: string, nginxUrl: string, root: string): Promis
     const res = await fetch(`${noraUrl}/raw/${name}`, { method: 'PUT', body });
     await res.arrayBuffer();
     if (res.status !== 201) throw new Error(`PUT ${name}: ${res.status}`);
-    await wrk(`${noraUrl}/raw/${name}`); // untimed warm-up: a server in service is compiled
+    await wrk(`${noraUrl}/raw/${name}`, undefined, [], WARM_SECONDS);
     const nora = await wrk(`${noraUrl}/raw/${name}`);
     const nginx = await wrk(`${nginxUrl}/${name}`);
     const ratio = nora.rps / nginx.rps;
@@ -196,7 +204,7 @@ end
   );
   log(`\nPUT of new files, wrk -t2 -c${CONNECTIONS} -d${SECONDS}s (every request a new path)`);
   for (const [label, size] of SIZES.slice(0, 2)) {
-    await wrk(`${noraUrl}/`, script, [`/raw/warm-${size}`, String(size)]); // untimed warm-up
+    await wrk(`${noraUrl}/`, script, [`/raw/warm-${size}`, String(size)], WARM_SECONDS);
     const nora = await wrk(`${noraUrl}/`, script, [`/raw/put-${size}`, String(size)]);
     const nginx = await wrk(`${nginxUrl}/`, script, [`/put-${size}`, String(size)]);
     const ratio = nora.rps / nginx.rps;
