@@ -42,6 +42,8 @@ APT_PACKAGES=(
   apache2-utils
   # HTTP + benchmarks (nginx = static throughput peer and Maven WebDAV peer)
   curl nginx wrk hey hyperfine
+  # Raw files: `wget -r -np` mirrors a folder listing (test/e2e/raw)
+  wget
   # PyPI side
   twine python3-build python3-pip python3-setuptools python3-wheel python3-venv
   # PyPI clients for test/e2e/pypi (poetry brings poetry-core, pdm brings pdm-pep517: both

@@ -4,6 +4,7 @@ import { mavenFormat } from './maven/index.ts';
 import { npmFormat } from './npm/index.ts';
 import { ociFormat } from './oci/index.ts';
 import { pypiFormat } from './pypi/index.ts';
+import { rawFormat } from './raw/index.ts';
 import { notYetBuilt } from './unavailable.ts';
 
 export const FORMATS: readonly FormatModule[] = [
@@ -13,5 +14,5 @@ export const FORMATS: readonly FormatModule[] = [
   mavenFormat,
   notYetBuilt('cargo', '/cargo'),
   notYetBuilt('go', '/go'),
-  notYetBuilt('raw', '/raw'),
+  rawFormat,
 ];

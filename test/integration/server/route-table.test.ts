@@ -336,6 +336,27 @@ function mavenSamples(p: string): Record<string, Sample[]> {
   };
 }
 
+/** Raw samples under a prefix (`/raw`, `/repository/<raw repo>`), per method. */
+function rawSamples(p: string): Record<string, Sample[]> {
+  const reads: Sample[] = [
+    { url: `${p}/tools/1.0/tool.tar.gz`, need: 'read' },
+    { url: `${p}/tools/`, need: 'read' },
+    { url: `${p}/`, need: 'read' },
+  ];
+  const unsupported: Sample[] = [{ url: `${p}/tools/1.0/tool.tar.gz`, need: 'unsupported' }];
+  return {
+    GET: reads,
+    HEAD: reads,
+    PUT: [{ url: `${p}/tools/1.0/tool.tar.gz`, need: 'write', body: bytes }],
+    DELETE: [{ url: `${p}/tools/1.0/tool.tar.gz`, need: 'delete' }],
+    POST: [{ url: `${p}/-/reindex`, need: 'write' }, ...unsupported],
+    PATCH: unsupported,
+    OPTIONS: unsupported,
+    TRACE: unsupported,
+    QUERY: unsupported,
+  };
+}
+
 function unavailableSamples(p: string): Record<string, Sample[]> {
   const one: Sample[] = [{ url: `${p}/some/file`, need: 'unavailable' }];
   return Object.fromEntries(NPM_METHODS.map((m) => [m, one]));
@@ -392,8 +413,10 @@ const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
   '/cargo/*': (p) => unavailableSamples(p.slice(0, -2)),
   '/go': unavailableSamples,
   '/go/*': (p) => unavailableSamples(p.slice(0, -2)),
-  '/raw': unavailableSamples,
-  '/raw/*': (p) => unavailableSamples(p.slice(0, -2)),
+  '/raw': (p) => rawSamples(p),
+  '/raw/*': (p) => rawSamples(p.slice(0, -2)),
+  '/repository/{raw}': (p) => rawSamples(p),
+  '/repository/{raw}/*': (p) => rawSamples(p.slice(0, -2)),
 };
 
 interface Answer {
@@ -458,6 +481,7 @@ describe('route table: every route × every principal kind (auth on, anonymous r
           { name: 'npmh', format: 'npm', kind: 'hosted' },
           { name: 'py', format: 'pypi', kind: 'hosted' },
           { name: 'mvnh', format: 'maven', kind: 'hosted' },
+          { name: 'rawh', format: 'raw', kind: 'hosted' },
         ],
       },
     });

@@ -1,0 +1,65 @@
+/**
+ * Raw group repositories, read through the shared GroupReader (src/repos/group-read.ts):
+ * - files: members in order, the first that has the path answers; a member whose upstream fails
+ *   is "not here" (a 404 naming the failure when nobody has it, never a 502);
+ * - listings: the pages of every member that has the folder, merged by name (the first member
+ *   wins a name present in several), then cut to the page size: each member's page is sorted and
+ *   starts after the same cursor, so the merge is exact.
+ */
+import { RegistryError } from '../../core/errors.ts';
+import type { GroupReader } from '../../repos/group-read.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { OpenedRawFile, RawListing, RawListingEntry, RawSource } from './model.ts';
+import { compareNames } from './store.ts';
+
+export interface RawGroupDeps {
+  readonly reader: GroupReader;
+  readonly membersOf: (group: Repository) => readonly Repository[];
+  readonly sourceOf: (member: Repository) => RawSource;
+}
+
+export class RawGroup implements RawSource {
+  readonly #deps: RawGroupDeps;
+
+  constructor(deps: RawGroupDeps) {
+    this.#deps = deps;
+  }
+
+  openFile(group: Repository, path: string): Promise<OpenedRawFile | undefined> {
+    return this.#deps.reader.first(
+      group,
+      this.#deps.membersOf(group),
+      (member) => this.#deps.sourceOf(member).openFile(member, path),
+      (note) => new RegistryError('NOT_FOUND', `${path} not found${note}`),
+    );
+  }
+
+  async list(
+    group: Repository,
+    dir: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<RawListing | undefined> {
+    const { answers } = await this.#deps.reader.all(group, this.#deps.membersOf(group), (member) =>
+      this.#deps.sourceOf(member).list(member, dir, after, limit),
+    );
+    if (answers.length === 0) return undefined;
+    return mergeListings(
+      answers.map((a) => a.value),
+      limit,
+    );
+  }
+}
+
+/** Merges sorted pages (earlier pages win a name), keeping `limit` entries. */
+export function mergeListings(pages: readonly RawListing[], limit: number): RawListing {
+  const byName = new Map<string, RawListingEntry>();
+  for (const page of pages) {
+    for (const entry of page.entries) if (!byName.has(entry.name)) byName.set(entry.name, entry);
+  }
+  const merged = [...byName.values()].sort((a, b) => compareNames(a.name, b.name));
+  return {
+    entries: merged.slice(0, limit),
+    more: merged.length > limit || pages.some((p) => p.more),
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * The raw format module: the default repository `raw-hosted` (hosted, as NORA's raw store) at
+ * `/raw`, so NORA's URLs (`PUT/GET/HEAD/DELETE /raw/<path>`) work unchanged; named raw
+ * repositories (hosted, proxy of any HTTP origin, group) at `/repository/<name>`.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
+import { GroupReader } from '../../repos/group-read.ts';
+import type { FormatContext, FormatModule } from '../format.ts';
+import { RawGroup } from './group.ts';
+import { RawHosted } from './hosted.ts';
+import { rawMigrations, type RawTables } from './migrations.ts';
+import { RawProxy } from './proxy.ts';
+import { registerRawRoutes } from './routes.ts';
+import { RawService } from './service.ts';
+import { RawStore } from './store.ts';
+
+export const RAW_MOUNT = '/raw';
+export const RAW_DEFAULT_REPOSITORY = 'raw-hosted';
+
+export const rawFormat: FormatModule = {
+  format: 'raw',
+  mount: RAW_MOUNT,
+  defaultRepository: RAW_DEFAULT_REPOSITORY,
+  migrations: rawMigrations,
+  defaultRepositories(_config: AppConfig): RepositoryConfig[] {
+    return [
+      { name: RAW_DEFAULT_REPOSITORY, format: 'raw', kind: 'hosted', members: [], upstreams: [] },
+    ];
+  },
+  register(scope: FastifyInstance, context: FormatContext): Promise<void> {
+    const store = new RawStore(context.db.$extendTables<RawTables>());
+    const hosted = new RawHosted({ store, blobs: context.blobs });
+    const proxySource = new RawProxy({
+      config: context.config,
+      blobs: context.blobs,
+      proxy: context.proxy,
+    });
+    const groupSource = new RawGroup({
+      reader: new GroupReader({ log: context.log, failures: context.metrics.groupMemberFailures }),
+      membersOf: (repo) => context.repositories.membersOf(repo),
+      sourceOf: (member) => (member.kind === 'hosted' ? hosted : proxySource),
+    });
+    const service = new RawService({
+      hosted,
+      repositories: context.repositories,
+      access: context.access,
+      config: context.config,
+      sourceOf: (repo) => (repo.kind === 'group' ? groupSource : proxySource),
+    });
+    const mounts = context.repositories.byFormat('raw').map((repo) => ({
+      prefix:
+        repo.name === RAW_DEFAULT_REPOSITORY && repo.isDefault
+          ? RAW_MOUNT
+          : `/repository/${repo.name}`,
+      repo,
+    }));
+    registerRawRoutes(scope, mounts, { service, config: context.config });
+    return Promise.resolve();
+  },
+};

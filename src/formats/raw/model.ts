@@ -1,0 +1,62 @@
+/**
+ * The shapes every raw repository kind answers in (hosted, proxy, group), so they are
+ * interchangeable behind the service and routes (DESIGN.md §4). Paths are repository-relative and
+ * already checked by paths.ts.
+ */
+import type { Readable } from 'node:stream';
+import type { ReadRange } from '../../proxy/fill.ts';
+import type { Repository } from '../../repos/repository.ts';
+
+/** A stored, cached or in-flight file. */
+export interface OpenedRawFile {
+  /** Bytes; undefined while a proxied file without Content-Length is still arriving. */
+  readonly size: number | undefined;
+  /** Lowercase sha256 hex (the ETag), when known (a proxied file still arriving has none yet). */
+  readonly sha256: string | undefined;
+  /** ms since the epoch (Last-Modified): the write, or the upstream's Last-Modified / fetch. */
+  readonly modifiedAt: number;
+  /**
+   * Opens the bytes (an inclusive range when given); call once per response. Small hosted files
+   * come as a Buffer from memory (see hosted.ts), everything else as a stream.
+   */
+  open(range?: ReadRange): Promise<Readable | Buffer>;
+}
+
+/** One entry of a folder listing. */
+export interface RawListingEntry {
+  readonly kind: 'dir' | 'file';
+  readonly name: string;
+  /** Files: bytes. Folders: undefined. */
+  readonly size: number | undefined;
+  /** Files: sha256 hex. */
+  readonly sha256: string | undefined;
+  /** Folders: files anywhere beneath. */
+  readonly files: number | undefined;
+  /** ms since the epoch. */
+  readonly modifiedAt: number;
+}
+
+/** One page of a folder: entries by name, and whether more follow the last one. */
+export interface RawListing {
+  readonly entries: readonly RawListingEntry[];
+  readonly more: boolean;
+}
+
+/**
+ * What one repository kind answers. Absent = undefined, never an error; a proxy whose upstreams
+ * failed throws the upstream error (isUpstreamFailure), which a group treats as "not here".
+ */
+export interface RawSource {
+  openFile(repo: Repository, path: string): Promise<OpenedRawFile | undefined>;
+  /**
+   * One page of the folder `dir` (`` = root): entries named after `after`, at most `limit`.
+   * Undefined when this repository has no such folder (a proxy lists nothing: an HTTP origin has
+   * no listing protocol).
+   */
+  list(
+    repo: Repository,
+    dir: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<RawListing | undefined>;
+}

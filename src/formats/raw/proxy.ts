@@ -1,0 +1,283 @@
+/**
+ * Raw proxy repositories: a cache of any HTTP origin (the "generic remote" of Nexus and
+ * Artifactory: release downloads, tool archives). A file is fetched from the first upstream that
+ * has it (`<upstream base>/<path>`), streamed to the client while it is written to the blob store
+ * (the shared engine's stream-through fill, src/proxy/fill.ts: one upstream GET however many
+ * clients ask at once, committed even if they all leave) and recorded in the engine's freshness
+ * state (`proxy_entries`, key `file:<path>`: digest, upstream ETag or Last-Modified, fetch time).
+ *
+ * Freshness is the engine's one rule (src/proxy/freshness.ts) with the repository's
+ * `metadata_ttl`, else `[raw] proxy_ttl` (default -1: cached forever). A stale copy is
+ * revalidated with If-None-Match / If-Modified-Since against the upstream that gave it (304 →
+ * kept, 200 → replaced), and served stale when every upstream fails (`serve_stale`). A 404 is
+ * remembered for `negative_cache_ttl`. Upstream origins carry no digests, so bytes are verified
+ * against the announced Content-Length only; their sha256 is computed and becomes the ETag.
+ */
+import { formatDigest, parseDigest, tryParseDigest } from '../../core/digest.ts';
+import { RegistryError } from '../../core/errors.ts';
+import type { AppConfig } from '../../config/schema.ts';
+import { isUpstreamFailure, type ProxyEngine } from '../../proxy/engine.ts';
+import { BlobFill } from '../../proxy/fill.ts';
+import { isFresh } from '../../proxy/freshness.ts';
+import type { CachedEntry } from '../../proxy/state.ts';
+import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
+import { NegativeCache } from '../maven/proxy.ts';
+import type { OpenedRawFile, RawListing, RawSource } from './model.ts';
+import { encodePath } from './paths.ts';
+
+export interface RawProxyDeps {
+  readonly config: () => AppConfig;
+  readonly blobs: BlobStore;
+  readonly proxy: ProxyEngine;
+}
+
+type Fetched =
+  | {
+      readonly kind: 'file';
+      readonly file: OpenedRawFile;
+      /** A fill is running: the flight stays joinable until it is recorded. */
+      readonly filling: boolean;
+      /** True once every byte arrived (a later request should not join but look again). */
+      readonly arrived?: () => boolean;
+      /** Settles once the fill is recorded (or failed). */
+      readonly recorded?: Promise<void>;
+    }
+  | { readonly kind: 'absent' };
+
+export class RawProxy implements RawSource {
+  readonly #deps: RawProxyDeps;
+  /** In-flight fetches by repository and path, kept until their fill has committed. */
+  readonly #flights = new Map<string, Promise<Fetched>>();
+  readonly #misses = new NegativeCache();
+
+  constructor(deps: RawProxyDeps) {
+    this.#deps = deps;
+  }
+
+  #settings(repo: Repository) {
+    const raw = this.#deps.config().raw;
+    return {
+      ttl: repo.metadataTtl ?? raw.proxy_ttl,
+      serveStale: repo.serveStale ?? raw.serve_stale,
+      timeout: repo.proxyTimeout ?? raw.proxy_timeout,
+      negativeTtl: raw.negative_cache_ttl,
+      maxBytes: raw.proxy_max_file_size,
+    };
+  }
+
+  #targets(repo: Repository): UpstreamTarget[] {
+    const { timeout } = this.#settings(repo);
+    return repo.upstreams.map((u, index) =>
+      this.#deps.proxy.upstream({
+        label: `${repo.name}#${index}`,
+        registry: repo.name,
+        url: u.url,
+        credentials: u.auth,
+        auth: 'basic',
+        timeoutSeconds: timeout,
+        readTimeoutSeconds: timeout,
+      }),
+    );
+  }
+
+  /** Proxies have no listing: an HTTP origin has no listing protocol. */
+  list(): Promise<RawListing | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  /**
+   * The file at `path`: cached and fresh, revalidated, or fetched now (streamed while it fills).
+   * Undefined when every upstream says 404. Throws the upstream error (502/504 class) when an
+   * upstream failed and nothing usable is cached.
+   */
+  async openFile(repo: Repository, path: string): Promise<OpenedRawFile | undefined> {
+    if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
+    const metrics = this.#deps.proxy.metrics;
+    const flightKey = `${repo.name}\n${path}`;
+    const running = this.#flights.get(flightKey);
+    if (running !== undefined) {
+      const joined = await running.catch(() => undefined);
+      if (joined?.kind === 'file' && joined.arrived?.() === true) {
+        // That download is over: wait for its record, then answer as a new request would (a
+        // TTL of 0 revalidates even right after a fill).
+        await joined.recorded;
+      } else {
+        metrics.record(repo.name, 'coalesced');
+        return fileOf(await running);
+      }
+    }
+    const settings = this.#settings(repo);
+    const cached = await this.#cached(repo, path);
+    if (cached !== undefined && isFresh(cached.fetchedAt, settings.ttl)) {
+      metrics.record(repo.name, 'hit');
+      return this.#fromStore(cached);
+    }
+    const missKey = flightKey;
+    if (cached === undefined && this.#misses.has(missKey)) return undefined;
+    const flight = this.#fetch(repo, path, cached);
+    this.#flights.set(flightKey, flight);
+    const forget = (): void => {
+      if (this.#flights.get(flightKey) === flight) this.#flights.delete(flightKey);
+    };
+    flight.then((fetched) => {
+      if (fetched.kind === 'absent') this.#misses.add(missKey, settings.negativeTtl);
+      if (fetched.kind === 'absent' || !fetched.filling) forget();
+    }, forget);
+    const fetched = await flight;
+    if (fetched.kind === 'file') this.#misses.delete(missKey);
+    return fileOf(fetched);
+  }
+
+  async #cached(repo: Repository, path: string): Promise<CachedEntry | undefined> {
+    const entry = await this.#deps.proxy.lookup(repo.name, `file:${path}`);
+    if (entry === undefined) return undefined;
+    const digest = tryParseDigest(entry.digest);
+    if (digest === undefined || (await this.#deps.blobs.stat(digest)) === undefined)
+      return undefined;
+    return entry;
+  }
+
+  #fromStore(entry: CachedEntry): OpenedRawFile {
+    const digest = parseDigest(entry.digest);
+    const blobs = this.#deps.blobs;
+    return {
+      size: entry.size,
+      sha256: digest.hex,
+      modifiedAt: entry.fetchedAt,
+      open: (range) => blobs.open(digest, range),
+    };
+  }
+
+  /** Asks the upstreams in order (see the module comment). */
+  async #fetch(repo: Repository, path: string, cached: CachedEntry | undefined): Promise<Fetched> {
+    const engine = this.#deps.proxy;
+    const settings = this.#settings(repo);
+    const targets = this.#targets(repo);
+    const key = `file:${path}`;
+    let failure: unknown;
+    let absent = 0;
+    for (const target of targets) {
+      try {
+        const headers: Record<string, string> = { accept: '*/*' };
+        const validator = cached?.upstream === target.label ? cached.etag : undefined;
+        if (validator !== undefined) {
+          if (validator.startsWith('lm:')) headers['if-modified-since'] = validator.slice(3);
+          else headers['if-none-match'] = validator;
+        }
+        const response = await engine.client.request(target, {
+          method: 'GET',
+          path: encodePath(path) === '' ? '/' : `/${encodePath(path)}`,
+          headers,
+        });
+        if (response.status === 304 && cached !== undefined) {
+          response.body.destroy();
+          const now = Date.now();
+          await engine.state.touch(repo.name, key, now);
+          engine.metrics.record(repo.name, 'revalidated');
+          return {
+            kind: 'file',
+            file: this.#fromStore({ ...cached, fetchedAt: now }),
+            filling: false,
+          };
+        }
+        if (response.status === 404 || response.status === 410) {
+          response.body.destroy();
+          absent++;
+          continue;
+        }
+        if (response.status !== 200) {
+          response.body.destroy();
+          throw new RegistryError(
+            'UPSTREAM_FAILED',
+            `upstream ${target.label} answered ${response.status} for ${path}`,
+          );
+        }
+        const announced = contentLength(response.header('content-length'));
+        if (announced !== undefined && announced > settings.maxBytes) {
+          response.body.destroy();
+          throw new RegistryError(
+            'UPSTREAM_FAILED',
+            `upstream ${target.label} announced ${announced} bytes for ${path}, past proxy_max_file_size`,
+          );
+        }
+        const fill = await BlobFill.start(
+          this.#deps.blobs,
+          { body: response.body, size: announced },
+          { maxBytes: settings.maxBytes },
+        );
+        const etag = response.header('etag');
+        const lastModified = response.header('last-modified');
+        const validatorOut =
+          etag !== undefined ? etag : lastModified === undefined ? undefined : `lm:${lastModified}`;
+        const flightKey = `${repo.name}\n${path}`;
+        const blobs = this.#deps.blobs;
+        let committed: string | undefined;
+        const forget = (): void => {
+          this.#flights.delete(flightKey);
+        };
+        const recorded = fill.done
+          .then(async (result) => {
+            await engine.remember(repo.name, key, {
+              digest: formatDigest(result.digest),
+              size: result.size,
+              mediaType: response.header('content-type'),
+              etag: validatorOut,
+              upstream: target.label,
+            });
+            committed = result.digest.hex;
+            // Recorded: from now on a request finds the state row, so the flight may go.
+            forget();
+          })
+          .catch(forget);
+        engine.metrics.record(repo.name, 'miss');
+        return {
+          kind: 'file',
+          file: {
+            size: fill.size,
+            get sha256() {
+              return committed;
+            },
+            modifiedAt: Date.now(),
+            open: (range) =>
+              committed !== undefined
+                ? blobs.open({ algorithm: 'sha256', hex: committed }, range)
+                : Promise.resolve(fill.reader(range)),
+          },
+          filling: true,
+          arrived: () => fill.state !== 'running',
+          recorded,
+        };
+      } catch (err) {
+        failure = err;
+      }
+    }
+    if (absent === targets.length) return { kind: 'absent' };
+    if (cached !== undefined && settings.serveStale) {
+      engine.metrics.record(repo.name, 'stale');
+      return { kind: 'file', file: this.#fromStore(cached), filling: false };
+    }
+    engine.metrics.record(repo.name, 'error');
+    throw asUpstreamError(failure, path);
+  }
+}
+
+function fileOf(fetched: Fetched): OpenedRawFile | undefined {
+  return fetched.kind === 'file' ? fetched.file : undefined;
+}
+
+function contentLength(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
+  return Number(value);
+}
+
+function asUpstreamError(err: unknown, what: string): RegistryError {
+  if (err instanceof RegistryError && isUpstreamFailure(err)) return err;
+  if (err instanceof RegistryError) {
+    return new RegistryError('UPSTREAM_FAILED', `upstream failed for ${what}: ${err.message}`, {
+      cause: err,
+    });
+  }
+  return toUpstreamError(err, what);
+}

@@ -1,0 +1,285 @@
+/**
+ * HTTP edge of raw repositories: one wildcard route per mount (`/raw` for the default
+ * `raw-hosted`, `/repository/<name>` for named raw repositories). Paths are parsed by paths.ts;
+ * everything else is in service.ts. Errors leave as one line of plain text (as NORA's raw store);
+ * a 401 carries `WWW-Authenticate: Basic`.
+ *
+ *   GET/HEAD  <p>/<path>        file: Content-Type by extension, ETag (sha256), Last-Modified,
+ *                               Cache-Control ([raw] cache_control), Range/If-Range, 304s
+ *   GET/HEAD  <p>/<dir>/        listing: HTML, or JSON for Accept: application/json;
+ *                               ?limit=&after= pages, Link: rel="next"
+ *   PUT       <p>/<path>        store (immutable: 409; If-None-Match: * → 412; If-Match → CAS)
+ *   DELETE    <p>/<path>        delete a file (If-Match honoured)
+ *   POST      <p>/-/reindex     NORA's; nothing to do (the metadata store is the source of truth)
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppConfig } from '../../config/schema.ts';
+import { RegistryError, toRegistryError } from '../../core/errors.ts';
+import { sendBody, sendRanged } from '../../http/send-body.ts';
+import { rawPath, useRawBodies } from '../../http/request.ts';
+import type { Repository } from '../../repos/repository.ts';
+import { listingHtml, listingJson, nextPageUrl, type ListingView } from './listing.ts';
+import type { OpenedRawFile } from './model.ts';
+import { contentTypeOf, encodePath, parseRawPath } from './paths.ts';
+import { MAX_PAGE, parseEtags, type RawReadResult, type RawService } from './service.ts';
+
+export interface RawRouteDeps {
+  readonly service: RawService;
+  readonly config: () => AppConfig;
+}
+
+export const BASIC_CHALLENGE = 'Basic realm="nora"';
+
+/**
+ * Stored files are served from the registry's origin: a stored HTML or SVG page must not run
+ * scripts there (it could act with a visitor's cookies), so file answers are sandboxed.
+ */
+const FILE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox";
+
+export function registerRawRoutes(
+  scope: FastifyInstance,
+  mounts: readonly { prefix: string; repo: Repository }[],
+  deps: RawRouteDeps,
+): void {
+  useRawBodies(scope);
+  scope.setErrorHandler((err, request, reply) => {
+    const error = toRegistryError(err);
+    if (error.status >= 500 && ![501, 502, 504].includes(error.status)) {
+      request.log.error({ err }, 'raw request failed');
+    }
+    const headers: Record<string, string> = { ...(error.headers ?? {}) };
+    if (error.status === 401) headers['www-authenticate'] = BASIC_CHALLENGE;
+    return reply
+      .code(error.status)
+      .headers(headers)
+      .type('text/plain; charset=utf-8')
+      .send(`${error.message.replace(/[\r\n]+/g, ' ')}\n`);
+  });
+  for (const { prefix, repo } of mounts) {
+    const handler = async (request: FastifyRequest, reply: FastifyReply) =>
+      dispatch(repo, prefix, request, reply, deps);
+    scope.all(prefix, handler);
+    scope.all(`${prefix}/*`, handler);
+  }
+}
+
+async function dispatch(
+  repo: Repository,
+  prefix: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: RawRouteDeps,
+): Promise<unknown> {
+  const { service } = deps;
+  const method = request.method;
+  const parsed = parseRawPath(rawPath(request).slice(prefix.length));
+  if (parsed.kind === 'api') {
+    if (parsed.name === 'reindex' && method === 'POST') {
+      service.authorizeReindex(repo, request.principal);
+      return reply.code(200).send({
+        reindexed: 0,
+        note: 'nothing to do: the metadata store is the source of truth (files are only added through PUT)',
+      });
+    }
+    throw new RegistryError('NOT_FOUND', `no such endpoint: ${prefix}/-/${parsed.name}`);
+  }
+  switch (method) {
+    case 'GET':
+    case 'HEAD': {
+      const page = pageOf(request);
+      let result: RawReadResult = await service.read(repo, parsed, request.principal, page);
+      if (result.kind === 'folder') {
+        if (!wantsJson(request)) {
+          const query = queryOf(request);
+          return reply
+            .code(301)
+            .header('location', `${prefix}/${encodePath(result.dir)}/${query}`)
+            .type('text/plain; charset=utf-8')
+            .send(`${result.dir} is a folder\n`);
+        }
+        result = await service.list(repo, result.dir, request.principal, page);
+      }
+      if (result.kind === 'listing') {
+        return sendListing(
+          {
+            repository: repo.name,
+            prefix,
+            dir: result.dir,
+            listing: result.listing,
+            limit: result.limit,
+          },
+          request,
+          reply,
+        );
+      }
+      if (result.kind === 'file') return sendFile(result.file, result.path, request, reply, deps);
+      return reply.code(404).send();
+    }
+    case 'PUT': {
+      if (parsed.kind !== 'file') {
+        throw new RegistryError('BAD_REQUEST', 'a PUT needs a file path, not a folder');
+      }
+      const encoding = request.headers['content-encoding'];
+      if (encoding !== undefined && encoding !== 'identity') {
+        throw new RegistryError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          `unsupported content-encoding: ${encoding}`,
+        );
+      }
+      const declared = request.headers['content-length'];
+      const answer = await service.write(repo, parsed.path, request.raw, request.principal, {
+        ifMatch: header(request, 'if-match'),
+        ifNoneMatch: header(request, 'if-none-match'),
+        contentLength: declared === undefined ? undefined : Number(declared),
+      });
+      return reply
+        .code(answer.status)
+        .header('etag', `"${answer.sha256}"`)
+        .header('location', `${prefix}/${encodePath(parsed.path)}`)
+        .type('text/plain; charset=utf-8')
+        .send(
+          `${answer.status === 201 ? 'stored' : 'replaced'} ${parsed.path} (${answer.size} bytes, sha256 ${answer.sha256})\n`,
+        );
+    }
+    case 'DELETE': {
+      if (parsed.kind !== 'file') {
+        throw new RegistryError(
+          'BAD_REQUEST',
+          'a DELETE needs a file path (a folder goes with its last file)',
+        );
+      }
+      await service.remove(repo, parsed.path, request.principal, header(request, 'if-match'));
+      return reply.code(204).send();
+    }
+    default:
+      throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
+        headers: { allow: 'GET, HEAD, PUT, DELETE' },
+      });
+  }
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function queryOf(request: FastifyRequest): string {
+  const url = request.raw.url ?? '';
+  const q = url.indexOf('?');
+  return q < 0 ? '' : url.slice(q);
+}
+
+/** `?limit=` (1…MAX_PAGE) and `?after=` of a listing request. BAD_REQUEST when malformed. */
+function pageOf(request: FastifyRequest): { after: string | undefined; limit: number | undefined } {
+  const params = new URLSearchParams(queryOf(request));
+  const limitText = params.get('limit');
+  let limit: number | undefined;
+  if (limitText !== null) {
+    limit = Number(limitText);
+    if (!/^\d{1,6}$/.test(limitText) || limit < 1 || limit > MAX_PAGE) {
+      throw new RegistryError('BAD_REQUEST', `limit must be an integer from 1 to ${MAX_PAGE}`);
+    }
+  }
+  const after = params.get('after') ?? undefined;
+  if (after !== undefined && (after.length > 1024 || after.includes('/'))) {
+    throw new RegistryError('BAD_REQUEST', 'after must be one entry name of the folder');
+  }
+  return { after, limit };
+}
+
+function wantsJson(request: FastifyRequest): boolean {
+  if (new URLSearchParams(queryOf(request)).get('format') === 'json') return true;
+  const accept = request.headers.accept ?? '';
+  return /application\/json/i.test(accept) && !/text\/html/i.test(accept);
+}
+
+function sendListing(
+  view: ListingView,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const next = nextPageUrl(view);
+  if (next !== undefined) void reply.header('link', `<${next}>; rel="next"`);
+  void reply.header('cache-control', 'no-cache').header('vary', 'Accept');
+  const json = wantsJson(request);
+  const body = json ? listingJson(view) : listingHtml(view);
+  void reply.type(json ? 'application/json' : 'text/html; charset=utf-8');
+  void reply.header('content-length', Buffer.byteLength(body));
+  return reply.send(request.method === 'HEAD' ? undefined : body);
+}
+
+/** True when one of the tags in `header` (an If-None-Match / If-Match list) names `etag`. */
+function tagMatches(header: string, sha256: string | undefined): boolean {
+  if (header.trim() === '*') return true;
+  if (sha256 === undefined) return false;
+  try {
+    return parseEtags(header).includes(sha256);
+  } catch {
+    return false;
+  }
+}
+
+function sameSecond(modifiedAt: number, httpDate: string, cmp: 'le' | 'gt'): boolean | undefined {
+  const when = Date.parse(httpDate);
+  if (!Number.isFinite(when)) return undefined;
+  const modified = Math.floor(modifiedAt / 1000) * 1000;
+  return cmp === 'le' ? modified <= when : modified > when;
+}
+
+async function sendFile(
+  file: OpenedRawFile,
+  path: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: RawRouteDeps,
+): Promise<FastifyReply> {
+  const sha256 = file.sha256;
+  void reply
+    .type(contentTypeOf(path))
+    .header('accept-ranges', 'bytes')
+    .header('last-modified', new Date(file.modifiedAt).toUTCString())
+    .header('cache-control', deps.config().raw.cache_control)
+    .header('content-security-policy', FILE_CSP);
+  if (sha256 !== undefined) void reply.header('etag', `"${sha256}"`);
+  // RFC 9110 §13.2.2: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since, If-Range.
+  const ifMatch = header(request, 'if-match');
+  if (ifMatch !== undefined && !tagMatches(ifMatch, sha256)) {
+    return reply
+      .code(412)
+      .type('text/plain; charset=utf-8')
+      .send(`${path} has changed (If-Match)\n`);
+  }
+  const ifUnmodified = header(request, 'if-unmodified-since');
+  if (ifMatch === undefined && ifUnmodified !== undefined) {
+    if (sameSecond(file.modifiedAt, ifUnmodified, 'gt') === true) {
+      return reply
+        .code(412)
+        .type('text/plain; charset=utf-8')
+        .send(`${path} has changed (If-Unmodified-Since)\n`);
+    }
+  }
+  const ifNoneMatch = header(request, 'if-none-match');
+  if (ifNoneMatch !== undefined) {
+    if (tagMatches(ifNoneMatch, sha256)) return reply.code(304).send();
+  } else {
+    const since = header(request, 'if-modified-since');
+    if (since !== undefined && sameSecond(file.modifiedAt, since, 'le') === true) {
+      return reply.code(304).send();
+    }
+  }
+  let range = header(request, 'range');
+  const ifRange = header(request, 'if-range');
+  if (range !== undefined && ifRange !== undefined) {
+    const keep =
+      ifRange.trim().startsWith('"') || ifRange.trim().startsWith('W/')
+        ? !ifRange.trim().startsWith('W/') && tagMatches(ifRange, sha256)
+        : Date.parse(ifRange) === Math.floor(file.modifiedAt / 1000) * 1000;
+    if (!keep) range = undefined;
+  }
+  if (file.size === undefined) {
+    // A proxied file still arriving without a Content-Length: the whole body, as it comes.
+    if (request.method === 'HEAD') return reply.send();
+    return sendBody(reply, await file.open());
+  }
+  return sendRanged(reply, request.method, file.size, range, (r) => file.open(r));
+}

@@ -1,0 +1,226 @@
+/**
+ * The raw repository service: reads (files, folder listings), writes and deletes over hosted,
+ * proxy and group repositories. No HTTP types here: routes.ts translates.
+ *
+ * Every operation authorizes first, with the repository-relative path of the thing touched (so
+ * `[[auth.rules]] paths = ["team-a/**"]` covers a folder), before any body is read. A listing
+ * shows only the entries the caller may read. Writes land in the repository's write target (a
+ * group's write member; a proxy refuses with 405) and are authorized on both.
+ */
+import type { Readable } from 'node:stream';
+import type { AccessControl, Action, Principal } from '../../auth/access.ts';
+import type { AppConfig } from '../../config/schema.ts';
+import { RegistryError } from '../../core/errors.ts';
+import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
+import type { RawHosted } from './hosted.ts';
+import type { OpenedRawFile, RawListing, RawSource } from './model.ts';
+import type { RawPath } from './paths.ts';
+import type { WriteCondition } from './store.ts';
+
+/** Most entries one listing page may ask for (`?limit=`). */
+export const MAX_PAGE = 10_000;
+
+export interface RawServiceDeps {
+  readonly hosted: RawHosted;
+  readonly repositories: RepositoryRegistry;
+  readonly access: AccessControl;
+  readonly config: () => AppConfig;
+  /** The RawSource of a proxy or group repository. */
+  readonly sourceOf: (repo: Repository) => RawSource;
+}
+
+export type RawReadResult =
+  | { readonly kind: 'file'; readonly path: string; readonly file: OpenedRawFile }
+  /** A folder (`dir`, `` = root): one page of its listing. */
+  | {
+      readonly kind: 'listing';
+      readonly dir: string;
+      readonly listing: RawListing;
+      readonly limit: number;
+    }
+  /** A folder asked without its trailing slash: answer a redirect to `<dir>/`. */
+  | { readonly kind: 'folder'; readonly dir: string };
+
+/** The conditional headers of a write, as sent. */
+export interface WriteHeaders {
+  readonly ifMatch: string | undefined;
+  readonly ifNoneMatch: string | undefined;
+  readonly contentLength: number | undefined;
+}
+
+export interface WriteAnswer {
+  readonly status: 200 | 201;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+export class RawService {
+  readonly #deps: RawServiceDeps;
+
+  constructor(deps: RawServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /** `POST -/reindex` (NORA's) needs write access to the repository, though it changes nothing. */
+  authorizeReindex(repo: Repository, principal: Principal): void {
+    this.#deps.access.authorize(principal, repo, 'write', undefined);
+  }
+
+  sourceOf(repo: Repository): RawSource {
+    return repo.kind === 'hosted' ? this.#deps.hosted : this.#deps.sourceOf(repo);
+  }
+
+  /**
+   * `GET`/`HEAD`: a file, a folder's listing page (`after` = the last name of the previous page,
+   * `limit` ≤ MAX_PAGE), or `folder` for a folder named without its slash. NOT_FOUND when absent.
+   */
+  async read(
+    repo: Repository,
+    parsed: RawPath,
+    principal: Principal,
+    page: { after: string | undefined; limit: number | undefined },
+  ): Promise<RawReadResult> {
+    if (parsed.kind === 'api')
+      throw new RegistryError('NOT_FOUND', `no such endpoint: -/${parsed.name}`);
+    const source = this.sourceOf(repo);
+    if (parsed.kind === 'file') {
+      this.#deps.access.authorize(principal, repo, 'read', parsed.path);
+      const file = await source.openFile(repo, parsed.path);
+      if (file) return { kind: 'file', path: parsed.path, file };
+      if ((await source.list(repo, parsed.path, undefined, 1)) !== undefined) {
+        return { kind: 'folder', dir: parsed.path };
+      }
+      throw new RegistryError('NOT_FOUND', `${parsed.path} not found in ${repo.name}`);
+    }
+    const dir = parsed.kind === 'root' ? '' : parsed.path;
+    return this.list(repo, dir, principal, page);
+  }
+
+  /** One listing page of `dir`, filtered to what `principal` may read. */
+  async list(
+    repo: Repository,
+    dir: string,
+    principal: Principal,
+    page: { after: string | undefined; limit: number | undefined },
+  ): Promise<RawReadResult> {
+    this.#deps.access.authorize(principal, repo, 'read', dir === '' ? undefined : dir);
+    const limit = Math.min(page.limit ?? this.#deps.config().raw.list_page_size, MAX_PAGE);
+    const listing = await this.sourceOf(repo).list(repo, dir, page.after, limit);
+    if (listing === undefined && dir !== '') {
+      throw new RegistryError('NOT_FOUND', `folder ${dir}/ not found in ${repo.name}`);
+    }
+    const access = this.#deps.access;
+    const entries = (listing?.entries ?? []).filter((e) =>
+      access.can(principal, repo, 'read', dir === '' ? e.name : `${dir}/${e.name}`),
+    );
+    return { kind: 'listing', dir, listing: { entries, more: listing?.more ?? false }, limit };
+  }
+
+  /**
+   * `PUT`: stores `body` at `path` in the write target of `repo`. Without conditions the file
+   * must not exist (409; `[raw] immutable = false` replaces); `If-None-Match: *` creates only
+   * (412); `If-Match: "<etag>"[, …]` or `*` replaces only that content (412), atomically.
+   * TOO_LARGE (413) past `[raw] max_file_size`, before reading when Content-Length says so.
+   */
+  async write(
+    repo: Repository,
+    path: string,
+    body: Readable,
+    principal: Principal,
+    headers: WriteHeaders,
+  ): Promise<WriteAnswer> {
+    const target = this.#writeTarget(repo, principal, 'write', path);
+    const raw = this.#deps.config().raw;
+    const condition = writeCondition(headers, raw.immutable);
+    if (headers.contentLength !== undefined && headers.contentLength > raw.max_file_size) {
+      throw new RegistryError(
+        'TOO_LARGE',
+        `${headers.contentLength} bytes exceed the raw file limit of ${raw.max_file_size} bytes (max_file_size)`,
+      );
+    }
+    await this.#deps.hosted.precheck(target, path, condition);
+    const result = await this.#deps.hosted.write(target, path, body, {
+      condition,
+      maxBytes: raw.max_file_size,
+      expectedSize: headers.contentLength,
+    });
+    return { status: result.created ? 201 : 200, sha256: result.sha256, size: result.size };
+  }
+
+  /** `DELETE` of a file (with `If-Match`, only that content) in the write target of `repo`. */
+  async remove(
+    repo: Repository,
+    path: string,
+    principal: Principal,
+    ifMatch: string | undefined,
+  ): Promise<void> {
+    const target = this.#writeTarget(repo, principal, 'delete', path);
+    await this.#deps.hosted.remove(
+      target,
+      path,
+      ifMatch === undefined ? undefined : parseEtags(ifMatch),
+    );
+  }
+
+  /** The hosted repository a write through `repo` lands in, authorized on both. */
+  #writeTarget(repo: Repository, principal: Principal, action: Action, path: string): Repository {
+    this.#deps.access.authorize(principal, repo, action, path);
+    const target = this.#deps.repositories.writeTarget(repo);
+    if (!target) {
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        repo.kind === 'proxy'
+          ? `repository "${repo.name}" is a read-only proxy`
+          : `group "${repo.name}" has no hosted member to write to`,
+        { headers: { allow: 'GET, HEAD' } },
+      );
+    }
+    if (target.name !== repo.name) {
+      this.#deps.access.authorize(principal, target, action, path, { via: repo });
+    }
+    return target;
+  }
+}
+
+/**
+ * The write condition of a PUT (see RawService.write). BAD_REQUEST for both headers at once, an
+ * `If-None-Match` other than `*`, or an `If-Match` without a quoted ETag.
+ */
+export function writeCondition(
+  headers: Pick<WriteHeaders, 'ifMatch' | 'ifNoneMatch'>,
+  immutable: boolean,
+): WriteCondition {
+  if (headers.ifMatch !== undefined && headers.ifNoneMatch !== undefined) {
+    throw new RegistryError('BAD_REQUEST', 'send If-Match or If-None-Match, not both');
+  }
+  if (headers.ifNoneMatch !== undefined) {
+    if (headers.ifNoneMatch.trim() !== '*') {
+      throw new RegistryError('BAD_REQUEST', 'a PUT takes If-None-Match: * only (create only)');
+    }
+    return { kind: 'create-only' };
+  }
+  if (headers.ifMatch !== undefined) return { kind: 'match', etags: parseEtags(headers.ifMatch) };
+  return immutable ? { kind: 'create' } : { kind: 'any' };
+}
+
+/**
+ * The entity tags of an `If-Match` / `If-None-Match` value, unquoted (`W/` dropped: a file's
+ * ETag is its sha256, strong either way): `"ab", "cd"` → [`ab`, `cd`]; `*` → [`*`].
+ * BAD_REQUEST when it holds neither.
+ */
+export function parseEtags(value: string): string[] {
+  const trimmed = value.trim();
+  if (trimmed === '*') return ['*'];
+  const tags: string[] = [];
+  for (const part of trimmed.split(',')) {
+    const m = /^\s*(?:W\/)?"([^"]*)"\s*$/.exec(part);
+    if (!m) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `malformed entity tag list: ${JSON.stringify(value.slice(0, 100))}`,
+      );
+    }
+    tags.push(m[1] ?? '');
+  }
+  return tags;
+}

@@ -1,0 +1,119 @@
+/**
+ * RawStore on an in-memory SQLite: write conditions (immutable, create-only, compare-and-swap),
+ * racing CAS writers, file/folder shape, folder counts, and listing pagination (two tables merged
+ * by name, byte order, cursors) with a big folder.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { RegistryError } from '../../../src/core/errors.ts';
+import { openDatabase, type Db } from '../../../src/db/database.ts';
+import { rawMigrations, type RawTables } from '../../../src/formats/raw/migrations.ts';
+import { RawStore } from '../../../src/formats/raw/store.ts';
+
+const d = (hex: string) => `sha256:${hex.padEnd(64, '0')}`;
+const status = (code: number) => (err: unknown) =>
+  err instanceof RegistryError && err.status === code;
+
+describe('RawStore', () => {
+  let db: Db;
+  let store: RawStore;
+
+  before(async () => {
+    db = await openDatabase({ file: ':memory:', migrations: rawMigrations });
+    store = new RawStore(db.$extendTables<RawTables>());
+  });
+  after(async () => {
+    await db.destroy();
+  });
+
+  test('create, immutable (409), create-only (412), compare-and-swap (412 / replace)', async () => {
+    assert.deepEqual(await store.put('r', 'a/b.txt', d('1'), 1, { kind: 'create' }), {
+      created: true,
+      previous: undefined,
+    });
+    await assert.rejects(store.put('r', 'a/b.txt', d('2'), 1, { kind: 'create' }), status(409));
+    await assert.rejects(
+      store.put('r', 'a/b.txt', d('2'), 1, { kind: 'create-only' }),
+      status(412),
+    );
+    await assert.rejects(
+      store.put('r', 'a/b.txt', d('2'), 1, { kind: 'match', etags: ['ff'] }),
+      status(412),
+    );
+    await assert.rejects(
+      store.put('r', 'a/none.txt', d('2'), 1, { kind: 'match', etags: ['*'] }),
+      status(412),
+    );
+    const swapped = await store.put('r', 'a/b.txt', d('2'), 2, {
+      kind: 'match',
+      etags: ['x', '1'.padEnd(64, '0')],
+    });
+    assert.deepEqual(swapped, { created: false, previous: d('1') });
+    assert.equal((await store.file('r', 'a/b.txt'))?.digest, d('2'));
+    assert.equal((await store.dir('r', 'a'))?.files, 1);
+    // Another repository is another namespace.
+    assert.equal((await store.put('r2', 'a/b.txt', d('3'), 1, { kind: 'create' })).created, true);
+  });
+
+  test('racing compare-and-swap writers: exactly one wins', async () => {
+    await store.put('r', 'race.bin', d('a'), 1, { kind: 'create' });
+    const etag = 'a'.padEnd(64, '0');
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        store.put('r', 'race.bin', d(`b${i.toString(16)}`), 1, { kind: 'match', etags: [etag] }),
+      ),
+    );
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    assert.ok(
+      results.every((r) => r.status === 'fulfilled' || status(412)(r.reason)),
+      'the losers get 412',
+    );
+  });
+
+  test('shape: no file under a file, no file over a folder; folders follow their files', async () => {
+    await store.put('s', 'x/y/z.txt', d('1'), 1, { kind: 'create' });
+    await store.put('s', 'x/y/w.txt', d('1'), 1, { kind: 'create' });
+    await assert.rejects(store.put('s', 'x/y/z.txt/q', d('1'), 1, { kind: 'create' }), status(409));
+    await assert.rejects(store.put('s', 'x/y', d('1'), 1, { kind: 'any' }), status(409));
+    assert.equal((await store.dir('s', 'x'))?.files, 2);
+    assert.equal(await store.delete('s', 'x/y/z.txt'), d('1'));
+    assert.equal((await store.dir('s', 'x/y'))?.files, 1);
+    await assert.rejects(store.delete('s', 'x/y/w.txt', ['ff']), status(412));
+    assert.equal(await store.delete('s', 'x/y/w.txt', ['1'.padEnd(64, '0')]), d('1'));
+    assert.equal(await store.dir('s', 'x/y'), undefined);
+    assert.equal(await store.dir('s', 'x'), undefined);
+    assert.equal(await store.delete('s', 'x/y/w.txt'), undefined);
+  });
+
+  test('listing: folders and files merged by byte order, paginated exactly', async () => {
+    const names: string[] = [];
+    for (let i = 0; i < 250; i++) {
+      const name = `f-${String(i).padStart(3, '0')}.bin`;
+      names.push(name);
+      await store.put('big', `dir/${name}`, d('c'), i, { kind: 'create' });
+    }
+    for (const sub of ['a-sub', 'f-100a', 'zz', 'É']) {
+      await store.put('big', `dir/${sub}/inner.txt`, d('c'), 1, { kind: 'create' });
+      names.push(sub);
+    }
+    names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const seen: string[] = [];
+    let after: string | undefined;
+    let pages = 0;
+    for (;;) {
+      const page = await store.list('big', 'dir', after, 40);
+      seen.push(...page.entries.map((e) => e.name));
+      pages++;
+      if (!page.more) break;
+      after = page.entries.at(-1)?.name;
+    }
+    assert.deepEqual(seen, names);
+    assert.equal(pages, Math.ceil(names.length / 40));
+    const root = await store.list('big', '', undefined, 10);
+    assert.deepEqual(
+      root.entries.map((e) => [e.kind, e.name]),
+      [['dir', 'dir']],
+    );
+    assert.equal(root.more, false);
+  });
+});
