@@ -41,11 +41,8 @@ export interface CargoGroupDeps {
   readonly membersOf: (group: Repository) => readonly Repository[];
   /** The source answering for one (non-group) member repository. */
   readonly sourceOf: (member: Repository) => CargoSource;
-  /**
-   * True when the hosted member holds or ever held `name` (the guard's question). Defaults to
-   * "its index file exists".
-   */
-  readonly hostedKnows?: (member: Repository, name: string) => Promise<boolean>;
+  /** True when the hosted repository `member` holds crate `name` (lower-cased): the guard's question. */
+  readonly hostedHas: (member: Repository, name: string) => Promise<boolean>;
 }
 
 /** Merged index files kept (see #merged). */
@@ -227,11 +224,7 @@ export class CargoGroup implements CargoSource {
   }
 
   #guard(group: Repository, members: readonly Repository[], name: string): NameGuard<Repository> {
-    const knows =
-      this.#deps.hostedKnows ??
-      (async (member: Repository, crate: string) =>
-        (await this.#deps.sourceOf(member).indexFile(member, crate)) !== undefined);
-    return hostedNameGuard(group, members, (member) => knows(member, name));
+    return hostedNameGuard(group, members, (member) => this.#deps.hostedHas(member, name));
   }
 }
 

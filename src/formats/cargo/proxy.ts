@@ -32,7 +32,6 @@ import { ByteLru } from '../../core/byte-lru.ts';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
-import type { AppConfig } from '../../config/schema.ts';
 import { isUpstreamFailure, type Refresh } from '../../proxy/engine.ts';
 import type { FillSource } from '../../proxy/fill.ts';
 import { isFresh } from '../../proxy/freshness.ts';
@@ -66,6 +65,11 @@ const ABSENT = new Set([404, 410, 451]);
 /** What the proxy needs from the composition root (a FormatContext has it all). */
 export type CargoProxyContext = Pick<FormatContext, 'config' | 'proxy' | 'blobs' | 'log'>;
 
+/** The CargoSource of proxy repositories (index.ts calls this once at registration). */
+export function createCargoProxy(context: CargoProxyContext): CargoProxy {
+  return new CargoProxy(context);
+}
+
 function indexKey(name: string): string {
   return `cargo-index:${name}`;
 }
@@ -74,13 +78,6 @@ function configKey(upstream: number): string {
 }
 function crateKey(name: string, version: string): string {
   return `cargo-crate:${name}/${version}`;
-}
-
-/** The proxy settings of `[cargo]`, read per call (a reload applies at once). */
-function cargoDefaults(config: AppConfig): { ttl: number; timeout: number } {
-  // Typed loosely: the section's keys are declared in config.ts.
-  const section = config.cargo as { metadata_ttl?: number; proxy_timeout?: number };
-  return { ttl: section.metadata_ttl ?? 300, timeout: section.proxy_timeout ?? 30 };
 }
 
 type Fetched =
@@ -185,11 +182,11 @@ export class CargoProxy implements CargoSource {
   }
 
   #settings(repo: Repository): { ttl: number; timeout: number; serveStale: boolean } {
-    const defaults = cargoDefaults(this.#ctx.config());
+    const cargo = this.#ctx.config().cargo;
     return {
-      ttl: repo.metadataTtl ?? defaults.ttl,
-      timeout: repo.proxyTimeout ?? defaults.timeout,
-      serveStale: repo.serveStale ?? true,
+      ttl: repo.metadataTtl ?? cargo.metadata_ttl,
+      timeout: repo.proxyTimeout ?? cargo.proxy_timeout,
+      serveStale: repo.serveStale ?? cargo.serve_stale,
     };
   }
 

@@ -348,6 +348,7 @@ describe('cargo proxy and group sources', () => {
         }),
         membersOf: () => members,
         sourceOf: (m) => (m.kind === 'hosted' ? hosted : proxy),
+        hostedHas: (_m, name) => Promise.resolve(hostedEntries.has(name)),
       });
       const mine = fakeCrate('mine', '0.1.0');
       hostedFiles.set('mine/0.1.0', mine);
