@@ -7,7 +7,6 @@
  */
 import { createHash } from 'node:crypto';
 import type { IndexDependency, IndexEntry, IndexFile } from './model.ts';
-import { isValidCrateName } from './names.ts';
 
 /**
  * The prefix path of `name` (lower-cased): `1/a`, `2/ab`, `3/a/abc`, `se/rd/serde`
@@ -35,7 +34,9 @@ export function indexPath(name: string): string {
 export function nameFromIndexPath(path: string): string | undefined {
   const parts = path.split('/');
   const name = parts[parts.length - 1]?.toLowerCase() ?? '';
-  if (!isValidCrateName(name)) return undefined;
+  // Syntax only: reserved names are refused at publish, but an upstream may hold one
+  // (crates.io has `compiler_builtins`), and reading it must work.
+  if (!/^[a-z][a-z0-9_-]{0,63}$/.test(name)) return undefined;
   return indexPath(name) === path.toLowerCase() ? name : undefined;
 }
 

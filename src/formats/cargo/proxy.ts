@@ -90,6 +90,8 @@ interface Parsed {
   readonly file: IndexFile;
   /** By `vers`, for openCrate. */
   readonly byVersion: ReadonlyMap<string, IndexEntry>;
+  /** The same file flagged stale, made when first served so. */
+  stale?: IndexFile;
 }
 
 /**
@@ -120,7 +122,10 @@ export class CargoProxy implements CargoSource {
   async indexFile(repo: Repository, name: string): Promise<IndexFile | undefined> {
     const found = await this.#resolveIndex(repo, name);
     if (!found) return undefined;
-    return found.stale ? { ...found.parsed.file, stale: true } : found.parsed.file;
+    if (!found.stale) return found.parsed.file;
+    // One stale object per copy too, so its rendering is reused while the upstream is down.
+    found.parsed.stale ??= { ...found.parsed.file, stale: true };
+    return found.parsed.stale;
   }
 
   /**
