@@ -116,8 +116,8 @@ for (const authRequired of [false, true]) {
         delete env['RUSTC_WRAPPER'];
       });
       after(async () => {
-        await server?.close();
-        await work?.[Symbol.asyncDispose]();
+        await server.close();
+        await work[Symbol.asyncDispose]();
       });
 
       test('cargo login stores the nra_ token; publish of a library and of a dependent crate', async () => {
