@@ -276,7 +276,8 @@ export class CargoProxy implements CargoSource {
       if (fetched.kind === 'unchanged') {
         return { kind: 'unchanged', etag: fetched.etag, upstream: target.label };
       }
-      if (parseIndexFile(fetched.body, name).length === 0) {
+      const entries = parseIndexFile(fetched.body, name);
+      if (entries.length === 0) {
         // Nothing Cargo could use: as good as absent from this upstream.
         this.#ctx.log.warn(
           { registry: repo.name, upstream: target.label, crate: name },
@@ -288,10 +289,13 @@ export class CargoProxy implements CargoSource {
       const stored = await this.#ctx.proxy.storeDocument(Readable.from([fetched.body]), {
         maxBytes: MAX_INDEX_FILE_BYTES,
       });
+      // Parsed already: #load need not read the blob back.
+      const digest = formatDigest(stored.digest);
+      if (this.#parsed.get(digest) === undefined) this.#parsed.set(digest, toParsed(name, entries));
       return {
         kind: 'updated',
         entry: {
-          digest: formatDigest(stored.digest),
+          digest,
           size: stored.size,
           mediaType: 'text/plain',
           etag: fetched.etag,
@@ -350,11 +354,7 @@ export class CargoProxy implements CargoSource {
       MAX_INDEX_FILE_BYTES,
       `the cached index file of ${name}`,
     );
-    const entries = parseIndexFile(body, name);
-    const parsed: Parsed = {
-      file: { name: entries[0]?.name ?? name, entries },
-      byVersion: new Map(entries.map((e) => [e.vers, e])),
-    };
+    const parsed = toParsed(name, parseIndexFile(body, name));
     this.#parsed.set(entry.digest, parsed);
     return parsed;
   }
@@ -570,6 +570,13 @@ function upstreamError(err: unknown, label: string, what: string): RegistryError
     });
   }
   return toUpstreamError(err, label);
+}
+
+function toParsed(name: string, entries: IndexEntry[]): Parsed {
+  return {
+    file: { name: entries[0]?.name ?? name, entries },
+    byVersion: new Map(entries.map((e) => [e.vers, e])),
+  };
 }
 
 function fileBytes(parsed: Parsed): number {
