@@ -27,6 +27,7 @@
  * Upstream errors are RegistryErrors for which `isUpstreamFailure` is true, so a group treats
  * this member as "not here"; a proxy addressed alone answers 502/504 for an uncached miss.
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ByteLru } from '../../core/byte-lru.ts';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
@@ -107,6 +108,8 @@ export class CargoProxy implements CargoSource {
   });
   /** `<repo>#<n>` → the upstream's `dl` while its config.json copy is fresh. */
   readonly #dlMemo = new Map<string, { readonly fetchedAt: number; readonly dl: string }>();
+  /** `<repo>\n<name>` → the blob write of the index file just fetched, while it runs. */
+  readonly #writes = new Map<string, Promise<unknown>>();
   /** `<repo>\n<name>\n<vers>` → the cached crate's sha256 and size. */
   readonly #crates = new Map<string, { readonly sha256: string; readonly size: number }>();
 
@@ -224,6 +227,9 @@ export class CargoProxy implements CargoSource {
       this.#ctx.proxy.metrics.record(repo.name, 'hit');
       return { parsed: fresh.parsed, stale: false, upstream: -1 };
     }
+    // A copy whose blob is still being written (see #refreshIndex) is revalidated once it is
+    // there, rather than fetched again whole.
+    await this.#writes.get(freshKey);
     const resolved = await this.#ctx.proxy.resolve({
       registry: repo.name,
       key: indexKey(name),
@@ -286,17 +292,37 @@ export class CargoProxy implements CargoSource {
         absent++;
         continue;
       }
-      const stored = await this.#ctx.proxy.storeDocument(Readable.from([fetched.body]), {
-        maxBytes: MAX_INDEX_FILE_BYTES,
-      });
-      // Parsed already: #load need not read the blob back.
-      const digest = formatDigest(stored.digest);
+      // The copy is answered from memory (parsed above) while its blob is written: a cold index
+      // read does not wait for the store's fsyncs. Until the write lands the engine finds no blob
+      // for the row and treats the copy as absent (it refetches), so a failed write costs a
+      // refetch, never a wrong answer.
+      const digest = `sha256:${createHash('sha256').update(fetched.body).digest('hex')}`;
       if (this.#parsed.get(digest) === undefined) this.#parsed.set(digest, toParsed(name, entries));
+      const writeKey = `${repo.name}\n${name}`;
+      const write = this.#ctx.proxy
+        .storeDocument(Readable.from([fetched.body]), {
+          maxBytes: MAX_INDEX_FILE_BYTES,
+          expected: parseDigest(digest),
+        })
+        .catch((err: unknown) => {
+          this.#ctx.log.warn(
+            {
+              registry: repo.name,
+              crate: name,
+              error: err instanceof Error ? err.message : String(err),
+            },
+            'could not store a proxied index file',
+          );
+        })
+        .finally(() => {
+          if (this.#writes.get(writeKey) === write) this.#writes.delete(writeKey);
+        });
+      this.#writes.set(writeKey, write);
       return {
         kind: 'updated',
         entry: {
           digest,
-          size: stored.size,
+          size: fetched.body.length,
           mediaType: 'text/plain',
           etag: fetched.etag,
           upstream: target.label,
