@@ -19,7 +19,7 @@ import type { CargoTables } from './migrations.ts';
 import type { CargoSource, IndexFile, OpenedCrate } from './model.ts';
 import { canonicalName, checkCrateName, checkCrateVersion } from './names.ts';
 import { receivePublish } from './publish.ts';
-import { CargoStore, type PublishCheck, type StoredCrate } from './store.ts';
+import { CargoStore, type PublishCheck, type StoredCrate, type StoredVersion } from './store.ts';
 
 export interface CargoHostedOptions {
   readonly db: Kysely<CargoTables>;
@@ -36,6 +36,12 @@ export interface PublishResult {
   readonly cksum: string;
 }
 
+interface KeptCrate {
+  readonly generation: number;
+  readonly file: IndexFile | undefined;
+  readonly versions: readonly StoredVersion[];
+}
+
 /** Index files kept in memory (the most recently read; a few kB each). */
 const KEPT_FILES = 1024;
 
@@ -44,11 +50,11 @@ export class CargoHosted implements CargoSource {
   readonly #blobs: BlobStore;
   readonly #maxCrateBytes: () => number;
   /**
-   * `<repo>\n<crate>` → the index file (or its absence) read at store generation `generation`:
-   * reused while nothing was written to the crate, so a warm index read costs no SQL, and the
-   * same IndexFile object lets index-file.ts reuse its rendering.
+   * `<repo>\n<crate>` → the versions and index file (or its absence) read at store generation
+   * `generation`: reused while nothing was written to the crate, so a warm index read or
+   * download costs no SQL, and the same IndexFile object lets index-file.ts reuse its rendering.
    */
-  readonly #files = new Map<string, { generation: number; file: IndexFile | undefined }>();
+  readonly #files = new Map<string, KeptCrate>();
 
   constructor(options: CargoHostedOptions) {
     this.store = new CargoStore(options.db, options.now);
@@ -57,10 +63,15 @@ export class CargoHosted implements CargoSource {
   }
 
   async indexFile(repo: Repository, name: string): Promise<IndexFile | undefined> {
+    return (await this.#read(repo, name)).file;
+  }
+
+  /** The crate's versions and index file, from memory while the store generation holds. */
+  async #read(repo: Repository, name: string): Promise<KeptCrate> {
     const key = `${repo.name}\n${name}`;
     const generation = this.store.generation(repo.name, name);
     const kept = this.#files.get(key);
-    if (kept?.generation === generation) return kept.file;
+    if (kept?.generation === generation) return kept;
     const versions = await this.store.versions(repo.name, name);
     const file: IndexFile | undefined =
       versions.length === 0
@@ -71,8 +82,9 @@ export class CargoHosted implements CargoSource {
       const oldest = this.#files.keys().next();
       if (oldest.done !== true) this.#files.delete(oldest.value);
     }
-    this.#files.set(key, { generation, file });
-    return file;
+    const entry = { generation, file, versions };
+    this.#files.set(key, entry);
+    return entry;
   }
 
   async openCrate(
@@ -80,11 +92,9 @@ export class CargoHosted implements CargoSource {
     name: string,
     version: string,
   ): Promise<OpenedCrate | undefined> {
-    const parsed = checkCrateVersionOrUndefined(version);
-    if (parsed === undefined) return undefined;
-    const stored = await this.store.version(repo.name, name, parsed.key);
-    // The exact spelling the index gave (`1.0.0+build`): another build of the key is not it.
-    if (stored === undefined || stored.vers !== version) return undefined;
+    // The exact spelling the index gave (`1.0.0+build`): another build of the same key is not it.
+    const stored = (await this.#read(repo, name)).versions.find((v) => v.vers === version);
+    if (stored === undefined) return undefined;
     const digest = parseDigest(stored.blob);
     return {
       size: stored.size,
@@ -197,14 +207,6 @@ export class CargoHosted implements CargoSource {
 
   search(repo: Repository, query: string, limit: number) {
     return this.store.search(repo.name, query, limit);
-  }
-}
-
-function checkCrateVersionOrUndefined(version: string) {
-  try {
-    return checkCrateVersion(version);
-  } catch {
-    return undefined;
   }
 }
 

@@ -735,3 +735,63 @@ describe('cargo hosted (auth on, anonymous read on)', () => {
     );
   });
 });
+
+describe('cargo named repositories', () => {
+  test('a named group writes to its hosted member; a proxy refuses writes (405)', async () => {
+    await using server = await startTestServer({
+      config: {
+        cargo: { proxy: '' },
+        repositories: [
+          { name: 'crates-internal', format: 'cargo', kind: 'hosted' },
+          { name: 'crates-all', format: 'cargo', kind: 'group', members: ['crates-internal'] },
+          {
+            name: 'crates-mirror',
+            format: 'cargo',
+            kind: 'proxy',
+            upstreams: [{ url: 'http://127.0.0.1:9' }],
+          },
+        ],
+      },
+    });
+    const published = await call(server, 'PUT', '/repository/crates-all/api/v1/crates/new', {
+      body: await crateBody('internal-only', '0.1.0'),
+    });
+    assert.equal(published.status, 200, published.text);
+    for (const base of ['/repository/crates-all', '/repository/crates-internal']) {
+      const index = await call(server, 'GET', `${base}/index/in/te/internal-only`);
+      assert.equal(index.status, 200, `${base}: ${index.text}`);
+      const dl = await fetch(`${server.url}${base}/api/v1/crates/internal-only/0.1.0/download`);
+      assert.equal(dl.status, 200);
+      await dl.arrayBuffer();
+    }
+    assert.equal(
+      (await call(server, 'GET', '/cargo/index/in/te/internal-only')).status,
+      404,
+      'the default group does not include crates-internal',
+    );
+    cargoError(
+      await call(server, 'PUT', '/repository/crates-mirror/api/v1/crates/new', {
+        body: await crateBody('nope', '0.1.0'),
+      }),
+      405,
+      /read-only proxy/,
+    );
+    cargoError(
+      await call(server, 'DELETE', '/repository/crates-mirror/api/v1/crates/nope/0.1.0/yank'),
+      405,
+      /read-only proxy/,
+    );
+    const config = await call(server, 'GET', '/repository/crates-all/index/config.json');
+    assert.deepEqual(config.json, {
+      dl: `${server.url}/repository/crates-all/api/v1/crates`,
+      api: `${server.url}/repository/crates-all`,
+    });
+  });
+
+  test('[cargo] enabled = false: the mount answers a clear 404', async () => {
+    await using server = await startTestServer({ config: { cargo: { enabled: false } } });
+    const res = await call(server, 'GET', '/cargo/index/config.json');
+    assert.equal(res.status, 404);
+    assert.match(res.text, /disabled|not available/);
+  });
+});
