@@ -132,8 +132,12 @@ export class CargoHosted implements CargoSource {
     const { metadata, entry } = received;
     let blob: string;
     try {
-      // Existing versions are refused before committing bytes (the transaction checks again).
+      // Ownership and existing versions are refused before committing bytes (the transaction
+      // checks both again), so a refused publish leaves no blob behind.
       const name = metadata.name.toLowerCase();
+      if (await this.store.hasCrate(repo.name, name)) {
+        options.check(metadata.name)(await this.store.owners(repo.name, name));
+      }
       const existing = await this.store.version(repo.name, name, received.version.key);
       if (existing !== undefined) {
         throw new RegistryError(

@@ -611,6 +611,7 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
       token: reader,
     });
     assert.deepEqual(owners.json, { users: [{ id: 1, login: 'alice', name: 'alice' }] });
+    const blobsBefore = await blobFiles(server);
     cargoError(
       await call(server, 'PUT', '/cargo/api/v1/crates/new', {
         body: await crateBody('owned', '1.1.0'),
@@ -619,6 +620,7 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
       403,
       /bob is not an owner of crate `owned`/,
     );
+    assert.deepEqual(await blobFiles(server), blobsBefore, 'no blob stored');
     cargoError(
       await call(server, 'DELETE', '/cargo/api/v1/crates/owned/1.0.0/yank', { token: bob }),
       403,
