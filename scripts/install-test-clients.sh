@@ -54,6 +54,9 @@ APT_PACKAGES=(
   # Maven side: Debian's Maven 3.8.7 and Gradle 4.4.1 (~100 MB with its libraries; runs on the
   # default JDK 17). Plugins come from the machine's local Maven repository (test/helpers/maven.ts).
   maven gradle
+  # Cargo proxy e2e + bench/cargo: real crate sources (/usr/share/cargo/registry, ≥ 100 crates)
+  librust-clap-dev librust-tokio-dev librust-serde-json-dev librust-regex-dev librust-anyhow-dev
+  librust-thiserror-dev librust-itertools-dev
 )
 ORAS_SUITE="trixie"
 # npm-side tools (versions measured on this machine; verdaccio 6.8.0 is the

@@ -1,6 +1,7 @@
 /**
  * Credential resolvers for users and API tokens, the same for every format:
- * - `Authorization: Bearer nra_…` (npm/pnpm/yarn `_authToken`, curl);
+ * - `Authorization: Bearer nra_…` (npm/pnpm/yarn `_authToken`, curl), or the bare token
+ *   `Authorization: nra_…` (Cargo sends the `cargo login` token as the whole header value);
  * - `Basic user:password`, the password checked against the htpasswd file, then the store;
  * - `Basic anything:nra_…`: a token as the password under any username, as NORA and Nitro Repo
  *   take it (`docker login -u token -p nra_…`, `curl -u x:nra_…`, pip/cargo/maven URL creds).
@@ -83,8 +84,11 @@ export class BearerTokenResolver implements CredentialResolver {
   async resolve(credentials: RequestCredentials): Promise<Principal | undefined> {
     const header = credentials.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match?.[1]) return undefined;
-    return this.#tokens.principal(match[1]);
+    if (match?.[1]) return this.#tokens.principal(match[1]);
+    // Cargo's token header has no scheme; only a value shaped like our tokens is taken as one.
+    const bare = header.trim();
+    if (looksLikeToken(bare)) return this.#tokens.principal(bare);
+    return undefined;
   }
 }
 

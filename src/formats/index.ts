@@ -1,4 +1,5 @@
 /** THE registration point of formats: one entry per format. */
+import { cargoFormat } from './cargo/index.ts';
 import type { FormatModule } from './format.ts';
 import { mavenFormat } from './maven/index.ts';
 import { npmFormat } from './npm/index.ts';
@@ -12,7 +13,7 @@ export const FORMATS: readonly FormatModule[] = [
   npmFormat,
   pypiFormat,
   mavenFormat,
-  notYetBuilt('cargo', '/cargo'),
+  cargoFormat,
   notYetBuilt('go', '/go'),
   rawFormat,
 ];

@@ -1,8 +1,40 @@
-/** `[cargo]` section. */
+/**
+ * `[cargo]` section: NORA's keys (`NORA_CARGO_*`, research §2.5). NORA's default upstream is
+ * crates.io; on an air-gapped host it is simply unreachable, and the default `/cargo/` group
+ * still serves cargo-hosted.
+ */
 import { z } from 'zod';
+import {
+  credentials,
+  httpUrl,
+  positiveSeconds,
+  ttlSeconds,
+  withMeta,
+} from '../../config/fields.ts';
 
 export const cargoSectionSchema = z.object({
   enabled: z.boolean().default(true),
+  /**
+   * The upstream registry (NORA_CARGO_PROXY): crates.io, or the root of a sparse index laid out
+   * like crates.io's (`config.json` + index files); `""`/`none` = no upstream (no cargo-proxy).
+   */
+  proxy: withMeta(z.union([httpUrl, z.literal('')]).default('https://crates.io'), {
+    fromEnv: (value: string) => (value.trim().toLowerCase() === 'none' ? '' : value.trim()),
+    emptyIsValue: true,
+  }),
+  /** "user:password" for the upstream (NORA_CARGO_PROXY_AUTH). */
+  proxy_auth: credentials.optional(),
+  proxy_timeout: positiveSeconds.default(30),
+  /** Freshness of proxied index files, seconds (-1 forever, 0 revalidate every read). */
+  metadata_ttl: ttlSeconds.default(300),
+  serve_stale: z.boolean().default(true),
+  /** Largest `cargo publish` body (JSON metadata + `.crate`), MB. Our addition. */
+  max_upload_mb: z.number().int().positive().default(256),
+  /**
+   * The default `/cargo/` group serves a crate that cargo-hosted has from cargo-hosted only,
+   * never from the upstream (the dependency-confusion guard).
+   */
+  protect_hosted_names: z.boolean().default(true),
 });
 
 export type CargoSection = z.infer<typeof cargoSectionSchema>;

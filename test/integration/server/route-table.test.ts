@@ -357,6 +357,37 @@ function rawSamples(p: string): Record<string, Sample[]> {
   };
 }
 
+/** Cargo samples under a prefix (`/cargo`, `/repository/<cargo repo>`), per method. */
+function cargoSamples(p: string): Record<string, Sample[]> {
+  const api = `${p}/api/v1/crates`;
+  const reads: Sample[] = [
+    { url: `${p}/index/config.json`, need: 'read' },
+    { url: `${p}/index/de/mo/demo`, need: 'read' },
+    { url: `${api}/demo/1.0.0/download`, need: 'read' },
+    { url: `${api}?q=demo`, need: 'read' },
+    { url: `${api}/demo/owners`, need: 'read' },
+  ];
+  const unsupported: Sample[] = [{ url: `${api}/new`, need: 'unsupported' }];
+  return {
+    GET: reads,
+    HEAD: reads,
+    PUT: [
+      { url: `${api}/new`, need: 'write', body: bytes },
+      { url: `${api}/demo/1.0.0/unyank`, need: 'write' },
+      { url: `${api}/demo/owners`, need: 'write', body: json('{"users":["alice"]}') },
+    ],
+    DELETE: [
+      { url: `${api}/demo/1.0.0/yank`, need: 'write' },
+      { url: `${api}/demo/owners`, need: 'write', body: json('{"users":["alice"]}') },
+    ],
+    POST: unsupported,
+    PATCH: unsupported,
+    OPTIONS: unsupported,
+    TRACE: unsupported,
+    QUERY: unsupported,
+  };
+}
+
 function unavailableSamples(p: string): Record<string, Sample[]> {
   const one: Sample[] = [{ url: `${p}/some/file`, need: 'unavailable' }];
   return Object.fromEntries(NPM_METHODS.map((m) => [m, one]));
@@ -409,8 +440,10 @@ const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
   '/maven2/*': (p) => mavenSamples(p.slice(0, -2)),
   '/repository/{maven}': (p) => mavenSamples(p),
   '/repository/{maven}/*': (p) => mavenSamples(p.slice(0, -2)),
-  '/cargo': unavailableSamples,
-  '/cargo/*': (p) => unavailableSamples(p.slice(0, -2)),
+  '/cargo': (p) => cargoSamples(p),
+  '/cargo/*': (p) => cargoSamples(p.slice(0, -2)),
+  '/repository/{cargo}': (p) => cargoSamples(p),
+  '/repository/{cargo}/*': (p) => cargoSamples(p.slice(0, -2)),
   '/go': unavailableSamples,
   '/go/*': (p) => unavailableSamples(p.slice(0, -2)),
   '/raw': (p) => rawSamples(p),
@@ -475,6 +508,7 @@ describe('route table: every route × every principal kind (auth on, anonymous r
       config: {
         docker: { upstreams: [] },
         pypi: { proxy: '' },
+        cargo: { proxy: '' },
         auth: { enabled: true, anonymous_read: false },
         repositories: [
           { name: 'dock', format: 'docker', kind: 'hosted' },
@@ -482,6 +516,7 @@ describe('route table: every route × every principal kind (auth on, anonymous r
           { name: 'py', format: 'pypi', kind: 'hosted' },
           { name: 'mvnh', format: 'maven', kind: 'hosted' },
           { name: 'rawh', format: 'raw', kind: 'hosted' },
+          { name: 'cargoh', format: 'cargo', kind: 'hosted' },
         ],
       },
     });

@@ -1,7 +1,8 @@
 /**
  * API tokens over a real (in-memory or temp-file) database: NORA's shape (`nra_`, hash at rest,
  * roles, expiry, last use), role capping by the owner's roles and admin_users, scopes, every
- * credential form (Bearer, Basic user:password, Basic anything:token), and the 0051 migration
+ * credential form (Bearer, Basic user:password, Basic anything:token, the bare token Cargo
+ * sends), and the 0051 migration
  * of tokens made before it.
  */
 import assert from 'node:assert/strict';
@@ -113,6 +114,18 @@ describe('API tokens', () => {
       access.authenticate({ authorization: basic('hanna', fake) }),
       /invalid credentials/,
     );
+  });
+
+  test('a bare token as the whole Authorization value (how Cargo sends it) is a token', async () => {
+    const { secret } = await identity.tokens.create('sam', { role: 'write' });
+    const principal = await access.authenticate({ authorization: secret });
+    assert.equal(principal.kind === 'user' && principal.name, 'sam');
+    await expectUnauthorized(
+      access.authenticate({ authorization: `nra_${'B'.repeat(43)}` }),
+      /invalid credentials/,
+    );
+    // Anything not shaped like a token is not taken as one.
+    await expectUnauthorized(access.authenticate({ authorization: 'sam-pw' }), /invalid/);
   });
 
   test('tokens made before the nra_ prefix (nora_…) keep working', async () => {

@@ -1,0 +1,304 @@
+/**
+ * Cargo benchmarks: NORA's proxy side by side with nginx serving a static sparse index (the
+ * upstream, and the physical limit), in one run on this machine. Not part of `npm test`.
+ *
+ *   npx node bench/cargo/run.ts [fetch] [index] [crate]      (default: all three)
+ *   BENCH_ROUNDS=3 BENCH_SECONDS=5 BENCH_CARGO_TREE=/tmp/tree npx node bench/cargo/run.ts
+ *
+ * The tree: bench/cargo/make_tree.py, the crate sources of Debian's librust-*-dev packages
+ * (/usr/share/cargo/registry, ≥ 100 crates) as `.crate` files + a sparse index laid out like
+ * crates.io's; BENCH_CARGO_TREE names a tree to reuse (made when missing, kept afterwards).
+ *
+ * - fetch: `cargo fetch` of a lockfile holding every crate of the tree (a project depending on
+ *   each, resolved once against nginx), empty CARGO_HOME each time, crates-io replaced by the
+ *   registry under test. Directly from nginx vs through NORA's default `/cargo/` group with
+ *   NORA_CARGO_PROXY=<nginx>/index/. Each of BENCH_ROUNDS rounds (default 3) starts a NORA on
+ *   empty storage, warms the process (config.json and a 404 index file, no crate of the set),
+ *   then times cold (every index file and `.crate` fetched from nginx) and warm (a second fetch);
+ *   a direct fetch runs next to each, the order alternating by round. Reported: medians, min–max
+ *   and ratios to direct. Targets: cold ≤ 1.2×, warm ≤ 1.0×.
+ * - index: GET req/s of a warm proxied index file (tokio's, through the group), wrk -t2 -c64,
+ *   vs nginx serving NORA's answer as a static file. Target ≥ 0.5× nginx.
+ * - crate: GET throughput of the tree's largest `.crate`, cached, wrk -t2 -c16, vs nginx
+ *   serving it from the tree. Target ≥ 0.7× nginx.
+ *
+ * Every server listens on 127.0.0.1 on a free port and is stopped by PID at the end.
+ */
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
+import { findTool, run } from '../../test/helpers/tools.ts';
+import {
+  cargoEnv,
+  downloadedCrates,
+  lockedPackages,
+  makeTree,
+  type Nginx,
+  startNginx,
+  type TreeManifest,
+  writeConsumer,
+  writeSourceReplacement,
+} from '../../test/e2e/cargo-proxy/real-tree.ts';
+
+const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 3)) || 1);
+const SECONDS = Math.max(1, Math.floor(Number(process.env['BENCH_SECONDS'] ?? 5)) || 5);
+const CARGO = findTool('cargo') ?? 'cargo';
+const sections = new Set(process.argv.slice(2));
+const all = sections.size === 0;
+const results: Record<string, unknown> = {};
+const cleanups: (() => Promise<void>)[] = [];
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function tmp(prefix: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  await fs.chmod(dir, 0o755);
+  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Stops one child we started (SIGTERM, SIGKILL after 10 s); a no-op once it has exited. */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const done = await Promise.race([
+    exited.then(() => true),
+    new Promise((r) => {
+      setTimeout(() => {
+        r(false);
+      }, 10_000);
+    }),
+  ]);
+  if (done !== true) child.kill('SIGKILL');
+}
+
+async function startNora(upstream: string): Promise<NoraProcess> {
+  const dir = await tmp('nora-bench-cargo-');
+  const nora = await startNoraProcess({
+    port: await freePort(),
+    env: {
+      NORA_STORAGE_PATH: path.join(dir, 'storage'),
+      NORA_CARGO_PROXY: upstream,
+      NORA_LOG_LEVEL: 'warn',
+      // Benchmarks measure the server, not the limiter (NORA's own benchmarks do the same).
+      NORA_RATE_LIMIT_ENABLED: 'false',
+    },
+  });
+  cleanups.push(() => stop(nora.child));
+  return nora;
+}
+
+async function get(url: string): Promise<Buffer> {
+  const res = await fetch(url);
+  const body = Buffer.from(await res.arrayBuffer());
+  if (res.status !== 200)
+    throw new Error(`GET ${url}: ${res.status} ${body.toString().slice(0, 300)}`);
+  return body;
+}
+
+/** User + system CPU seconds a process has used so far (Linux /proc; NaN elsewhere). */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+async function wrk(url: string, connections: number, seconds: number): Promise<number> {
+  const out = (
+    await run('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, url], {
+      timeoutMs: (seconds + 30) * 1000,
+    })
+  ).stdout;
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  if (non2xx > 0) throw new Error(`wrk saw ${non2xx} error responses from ${url}`);
+  return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+}
+
+/** wrk after a 1 s warm-up, with NORA's CPU seconds over the measured part. */
+async function measure(url: string, connections: number, pid?: number) {
+  await wrk(url, connections, 1);
+  const before = await cpuSeconds(pid);
+  const rps = await wrk(url, connections, SECONDS);
+  return { rps, cpu: (await cpuSeconds(pid)) - before };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] ?? NaN)
+    : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+}
+
+function spread(values: readonly number[]): string {
+  return `${median(values).toFixed(2)} s (${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)})`;
+}
+
+function verdict(ok: boolean): string {
+  return ok ? 'OK' : 'MISSED';
+}
+
+/** One timed `cargo fetch` of the consumer's lockfile through `index`, empty CARGO_HOME. */
+async function cargoFetch(consumer: string, index: string, expected: number): Promise<number> {
+  await writeSourceReplacement(consumer, index);
+  const home = await tmp('nora-bench-cargo-home-');
+  const started = performance.now();
+  await run(CARGO, ['fetch', '--locked'], {
+    cwd: consumer,
+    env: cargoEnv(home),
+    timeoutMs: 600_000,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const fetched = (await downloadedCrates(home)).size;
+  if (fetched !== expected)
+    throw new Error(`cargo fetched ${fetched} crates from ${index}, expected ${expected}`);
+  return seconds;
+}
+
+async function fetchRounds(nginx: Nginx, manifest: TreeManifest): Promise<void> {
+  const consumer = await tmp('nora-bench-cargo-consumer-');
+  await writeConsumer(consumer, manifest, nginx.index);
+  await run(CARGO, ['generate-lockfile'], {
+    cwd: consumer,
+    env: cargoEnv(await tmp('nora-bench-cargo-home-')),
+    timeoutMs: 300_000,
+  });
+  const crates = (await lockedPackages(consumer)).length - 1;
+  log(
+    `\n== cargo fetch of a lockfile of ${crates} crates (${(manifest.bytes / 1e6).toFixed(1)} MB of .crate files), empty CARGO_HOME; ` +
+      `${ROUNDS} round(s), fresh NORA each, order alternating`,
+  );
+  const times = { direct: [] as number[], cold: [] as number[], warm: [] as number[] };
+  const noraCpu = { cold: [] as number[], warm: [] as number[] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const nora = await startNora(nginx.index);
+    try {
+      await get(`${nora.url}/cargo/index/config.json`);
+      await fetch(`${nora.url}/cargo/index/no/ra/nora-bench-absent`).then((r) => r.arrayBuffer());
+      const index = `${nora.url}/cargo/index/`;
+      for (const phase of ['cold', 'warm'] as const) {
+        const order = round % 2 === 0 ? ['direct', 'nora'] : ['nora', 'direct'];
+        for (const who of order) {
+          if (who === 'direct') {
+            const seconds = await cargoFetch(consumer, nginx.index, crates);
+            times.direct.push(seconds);
+            log(`round ${round + 1}/${ROUNDS}: direct from nginx ${seconds.toFixed(2)} s`);
+          } else {
+            const before = await cpuSeconds(nora.child.pid);
+            const seconds = await cargoFetch(consumer, index, crates);
+            const cpu = (await cpuSeconds(nora.child.pid)) - before;
+            times[phase].push(seconds);
+            noraCpu[phase].push(cpu);
+            log(
+              `round ${round + 1}/${ROUNDS}: NORA ${phase} ${seconds.toFixed(2)} s (NORA CPU ${cpu.toFixed(2)} s)`,
+            );
+          }
+        }
+      }
+    } finally {
+      await stop(nora.child);
+    }
+  }
+  const d = median(times.direct);
+  const cold = median(times.cold) / d;
+  const warm = median(times.warm) / d;
+  results['fetch'] = { crates, rounds: ROUNDS, times, noraCpu, cold, warm };
+  log(
+    `median (min–max): direct ${spread(times.direct)}; NORA cold ${spread(times.cold)}, warm ${spread(times.warm)}`,
+  );
+  log(
+    `cold ${cold.toFixed(2)}× direct (target ≤ 1.2×) ${verdict(cold <= 1.2)}; ` +
+      `warm ${warm.toFixed(2)}× direct (target ≤ 1.0×) ${verdict(warm <= 1.0)}`,
+  );
+}
+
+async function getSections(nginx: Nginx, root: string, manifest: TreeManifest): Promise<void> {
+  const nora = await startNora(nginx.index);
+  const pid = nora.child.pid;
+  try {
+    if (all || sections.has('index')) {
+      log(
+        `\n== index file GET, warm (wrk -t2 -c64 -d${SECONDS}s) vs nginx serving NORA's answer as a static file`,
+      );
+      const url = `${nora.url}/cargo/index/to/ki/tokio`;
+      const body = await get(url);
+      const pages = path.join(root, 'bench-pages');
+      await fs.mkdir(pages, { recursive: true, mode: 0o755 });
+      await fs.writeFile(path.join(pages, 'tokio'), body, { mode: 0o644 });
+      const n = await measure(url, 64, pid);
+      const g = await measure(`${nginx.url}/bench-pages/tokio`, 64);
+      const ratio = n.rps / g.rps;
+      results['index'] = {
+        bytes: body.length,
+        noraRps: n.rps,
+        nginxRps: g.rps,
+        ratio,
+        noraCpu: n.cpu,
+      };
+      log(
+        `tokio index file ${body.length} B: NORA ${n.rps.toFixed(0)} req/s, nginx ${g.rps.toFixed(0)} req/s → ` +
+          `${ratio.toFixed(2)}× (target ≥ 0.5×) ${verdict(ratio >= 0.5)}, NORA CPU ${n.cpu.toFixed(2)} s`,
+      );
+    }
+    if (all || sections.has('crate')) {
+      const big = [...manifest.crates].sort((a, b) => b.size - a.size)[0];
+      if (big === undefined) throw new Error('empty tree');
+      log(
+        `\n== .crate GET, cached (wrk -t2 -c16 -d${SECONDS}s): ${big.name} ${big.vers}, ${(big.size / 1e6).toFixed(2)} MB`,
+      );
+      const url = `${nora.url}/cargo/api/v1/crates/${big.name}/${big.vers}/download`;
+      const body = await get(url);
+      if (body.length !== big.size)
+        throw new Error(`${url}: ${body.length} bytes, expected ${big.size}`);
+      await new Promise((resolve) => setTimeout(resolve, 500)); // the fill commits
+      const n = await measure(url, 16, pid);
+      const g = await measure(`${nginx.url}/crates/${big.name}/${big.name}-${big.vers}.crate`, 16);
+      const ratio = n.rps / g.rps;
+      results['crate'] = {
+        bytes: big.size,
+        noraRps: n.rps,
+        nginxRps: g.rps,
+        ratio,
+        noraCpu: n.cpu,
+      };
+      log(
+        `NORA ${n.rps.toFixed(0)} req/s (${((n.rps * big.size) / 1e6).toFixed(0)} MB/s), nginx ${g.rps.toFixed(0)} req/s → ` +
+          `${ratio.toFixed(2)}× (target ≥ 0.7×) ${verdict(ratio >= 0.7)}, NORA CPU ${n.cpu.toFixed(2)} s`,
+      );
+    }
+  } finally {
+    await stop(nora.child);
+  }
+}
+
+try {
+  const given = process.env['BENCH_CARGO_TREE'];
+  const root =
+    given !== undefined && given !== ''
+      ? path.resolve(given)
+      : path.join(await tmp('nora-bench-cargo-tree-'), 'tree');
+  const started = performance.now();
+  const manifest = await makeTree(root);
+  await run('chmod', ['-R', 'a+rX', root]);
+  log(
+    `tree: ${manifest.crates.length} crates in ${((performance.now() - started) / 1000).toFixed(1)} s: ${root}`,
+  );
+  const nginx = await startNginx(await tmp('nora-bench-cargo-nginx-'), root, 2);
+  cleanups.push(() => nginx.stop());
+  if (all || sections.has('fetch')) await fetchRounds(nginx, manifest);
+  if (all || sections.has('index') || sections.has('crate'))
+    await getSections(nginx, root, manifest);
+  log(`\n${JSON.stringify(results)}`);
+} finally {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+}

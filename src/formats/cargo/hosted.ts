@@ -1,0 +1,224 @@
+/**
+ * Hosted Cargo repositories: the CargoSource the routes read (index files derived from the
+ * per-version rows, `.crate` files from the blob store), `cargo publish` (publish.ts: the body is
+ * verified in a spool file, then the blob committed, then the version row written — a refused
+ * publish stores nothing visible), yank/unyank, owners and search (web-api.ts shapes them).
+ *
+ * Methods take plain values (repository, names, streams); no HTTP framework types. Ownership
+ * policy is the caller's (service.ts): publish takes a check run inside the store's transaction.
+ */
+import type { Readable } from 'node:stream';
+import fs from 'node:fs/promises';
+import type { Kysely } from 'kysely';
+import { formatDigest, parseDigest } from '../../core/digest.ts';
+import { RegistryError } from '../../core/errors.ts';
+import type { ReadRange } from '../../proxy/fill.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
+import type { CargoTables } from './migrations.ts';
+import type { CargoSource, IndexFile, OpenedCrate } from './model.ts';
+import { canonicalName, checkCrateName, checkCrateVersion } from './names.ts';
+import { receivePublish } from './publish.ts';
+import { CargoStore, type PublishCheck, type StoredCrate, type StoredVersion } from './store.ts';
+
+export interface CargoHostedOptions {
+  readonly db: Kysely<CargoTables>;
+  readonly blobs: BlobStore;
+  /** Largest .crate, bytes (read per publish: `[cargo] max_upload_mb` may change on reload). */
+  readonly maxCrateBytes: () => number;
+  readonly now?: () => number;
+}
+
+/** What a publish stored. */
+export interface PublishResult {
+  readonly name: string;
+  readonly vers: string;
+  readonly cksum: string;
+}
+
+interface KeptCrate {
+  readonly generation: number;
+  readonly file: IndexFile | undefined;
+  readonly versions: readonly StoredVersion[];
+}
+
+/** Index files kept in memory (the most recently read; a few kB each). */
+const KEPT_FILES = 1024;
+
+export class CargoHosted implements CargoSource {
+  readonly store: CargoStore;
+  readonly #blobs: BlobStore;
+  readonly #maxCrateBytes: () => number;
+  /**
+   * `<repo>\n<crate>` → the versions and index file (or its absence) read at store generation
+   * `generation`: reused while nothing was written to the crate, so a warm index read or
+   * download costs no SQL, and the same IndexFile object lets index-file.ts reuse its rendering.
+   */
+  readonly #files = new Map<string, KeptCrate>();
+
+  constructor(options: CargoHostedOptions) {
+    this.store = new CargoStore(options.db, options.now);
+    this.#blobs = options.blobs;
+    this.#maxCrateBytes = options.maxCrateBytes;
+  }
+
+  async indexFile(repo: Repository, name: string): Promise<IndexFile | undefined> {
+    return (await this.#read(repo, name)).file;
+  }
+
+  /** The crate's versions and index file, from memory while the store generation holds. */
+  async #read(repo: Repository, name: string): Promise<KeptCrate> {
+    const key = `${repo.name}\n${name}`;
+    const generation = this.store.generation(repo.name, name);
+    const kept = this.#files.get(key);
+    if (kept?.generation === generation) return kept;
+    const versions = await this.store.versions(repo.name, name);
+    const file: IndexFile | undefined =
+      versions.length === 0
+        ? undefined
+        : { name: versions[0]?.entry.name ?? name, entries: versions.map((v) => v.entry) };
+    this.#files.delete(key);
+    if (this.#files.size >= KEPT_FILES) {
+      const oldest = this.#files.keys().next();
+      if (oldest.done !== true) this.#files.delete(oldest.value);
+    }
+    const entry = { generation, file, versions };
+    this.#files.set(key, entry);
+    return entry;
+  }
+
+  async openCrate(
+    repo: Repository,
+    name: string,
+    version: string,
+  ): Promise<OpenedCrate | undefined> {
+    // The exact spelling the index gave (`1.0.0+build`): another build of the same key is not it.
+    const stored = (await this.#read(repo, name)).versions.find((v) => v.vers === version);
+    if (stored === undefined) return undefined;
+    const digest = parseDigest(stored.blob);
+    return {
+      size: stored.size,
+      sha256: stored.cksum,
+      open: (range?: ReadRange): Promise<Readable> =>
+        this.#blobs.open(digest, range === undefined ? undefined : { ...range }),
+    };
+  }
+
+  /** True when `name` (lower-cased) was published here: the group's dependency-confusion guard. */
+  hasCrate(repo: Repository, name: string): Promise<boolean> {
+    return this.store.hasCrate(repo.name, name);
+  }
+
+  /**
+   * `cargo publish`: reads and verifies `body` (publish.ts), commits the .crate, records the
+   * version. `authorize(name)` runs once the metadata names the crate, before the .crate is read;
+   * `check(owners)` inside the store transaction. `publisher` becomes a new crate's first owner.
+   */
+  async publish(
+    repo: Repository,
+    body: Readable,
+    options: {
+      readonly publisher: string | undefined;
+      readonly authorize: (name: string) => Promise<void> | void;
+      readonly check: (name: string) => PublishCheck;
+    },
+  ): Promise<PublishResult> {
+    checkHosted(repo);
+    const received = await receivePublish(body, {
+      maxCrateBytes: this.#maxCrateBytes(),
+      spoolPath: () => this.#blobs.spoolPath('cargo-publish'),
+      authorize: options.authorize,
+    });
+    const { metadata, entry } = received;
+    let blob: string;
+    try {
+      // Ownership and existing versions are refused before committing bytes (the transaction
+      // checks both again), so a refused publish leaves no blob behind.
+      const name = metadata.name.toLowerCase();
+      if (await this.store.hasCrate(repo.name, name)) {
+        options.check(metadata.name)(await this.store.owners(repo.name, name));
+      }
+      const existing = await this.store.version(repo.name, name, received.version.key);
+      if (existing !== undefined) {
+        throw new RegistryError(
+          'CONFLICT',
+          `crate version \`${metadata.name}@${existing.vers}\` already exists`,
+        );
+      }
+      const digest = { algorithm: 'sha256' as const, hex: received.sha256 };
+      await this.#blobs.commitFile(received.spool, digest, received.size);
+      blob = formatDigest(digest);
+    } finally {
+      await fs.rm(received.spool, { force: true });
+    }
+    await this.store.publish(
+      repo.name,
+      canonicalName(metadata.name),
+      {
+        displayName: metadata.name,
+        versionKey: received.version.key,
+        entry,
+        size: received.size,
+        blob,
+        description: metadata.description ?? undefined,
+        keywords: metadata.keywords,
+        publisher: options.publisher,
+      },
+      options.check(metadata.name),
+    );
+    return { name: metadata.name, vers: metadata.vers, cksum: received.sha256 };
+  }
+
+  /** Yanks or unyanks `version` (exact SemVer; by precedence). NOT_FOUND when absent. */
+  async setYanked(repo: Repository, name: string, version: string, yanked: boolean): Promise<void> {
+    checkHosted(repo);
+    const lower = checkCrateName(name).toLowerCase();
+    const parsed = checkCrateVersion(version);
+    if (!(await this.store.setYanked(repo.name, lower, parsed.key, yanked))) {
+      throw new RegistryError(
+        'NOT_FOUND',
+        `crate \`${name}\` does not have a version \`${version}\``,
+      );
+    }
+  }
+
+  /** The crate row; NOT_FOUND when `name` was never published here. */
+  async crate(repo: Repository, name: string): Promise<StoredCrate> {
+    const lower = checkCrateName(name).toLowerCase();
+    const crate = await this.store.crate(repo.name, lower);
+    if (crate === undefined) {
+      throw new RegistryError('NOT_FOUND', `crate \`${name}\` does not exist`);
+    }
+    return crate;
+  }
+
+  async owners(repo: Repository, name: string): Promise<string[]> {
+    const crate = await this.crate(repo, name);
+    return this.store.owners(repo.name, crate.name);
+  }
+
+  async addOwners(repo: Repository, name: string, logins: readonly string[]): Promise<void> {
+    checkHosted(repo);
+    const crate = await this.crate(repo, name);
+    await this.store.addOwners(repo.name, crate.name, logins);
+  }
+
+  async removeOwners(repo: Repository, name: string, logins: readonly string[]): Promise<void> {
+    checkHosted(repo);
+    const crate = await this.crate(repo, name);
+    await this.store.removeOwners(repo.name, crate.name, logins);
+  }
+
+  search(repo: Repository, query: string, limit: number) {
+    return this.store.search(repo.name, query, limit);
+  }
+}
+
+function checkHosted(repo: Repository): void {
+  if (repo.kind !== 'hosted') {
+    throw new RegistryError(
+      'METHOD_NOT_ALLOWED',
+      `repository ${repo.name} is a ${repo.kind} repository; publishes and changes go to a hosted one`,
+    );
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The Cargo format module: default repositories `cargo-hosted`, `cargo-proxy` (only when
+ * `[cargo] proxy` is non-empty) and the group `cargo` at `/cargo` (write member cargo-hosted);
+ * named Cargo repositories at `/repository/<name>`. Cargo's sparse URL is
+ * `sparse+http(s)://<host>/cargo/index/` (or `/repository/<name>/index/`).
+ *
+ * Seam for the proxy and group (their own files, proxy.ts and group.ts): the service picks the
+ * CargoSource by the repository's kind — hosted.ts for hosted, `createCargoProxy` for proxy,
+ * CargoGroup over both for groups.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
+import { GroupReader } from '../../repos/group-read.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { FormatContext, FormatModule } from '../format.ts';
+import { CargoGroup } from './group.ts';
+import { CargoHosted } from './hosted.ts';
+import { type CargoTables, cargoMigrations } from './migrations.ts';
+import type { CargoSource } from './model.ts';
+import { createCargoProxy } from './proxy.ts';
+import { type CargoMount, registerCargoRoutes } from './routes.ts';
+import { CargoService } from './service.ts';
+
+export const CARGO_MOUNT = '/cargo';
+
+const MB = 1024 * 1024;
+
+/** The default repositories of the Cargo format (see the module comment). */
+export function cargoDefaultRepositories(config: AppConfig): RepositoryConfig[] {
+  const cargo = config.cargo;
+  const repos: RepositoryConfig[] = [
+    { name: 'cargo-hosted', format: 'cargo', kind: 'hosted', members: [], upstreams: [] },
+  ];
+  const members = ['cargo-hosted'];
+  if (cargo.proxy !== '') {
+    repos.push({
+      name: 'cargo-proxy',
+      format: 'cargo',
+      kind: 'proxy',
+      members: [],
+      upstreams: [{ url: cargo.proxy, ...(cargo.proxy_auth ? { auth: cargo.proxy_auth } : {}) }],
+      proxy_timeout: cargo.proxy_timeout,
+      metadata_ttl: cargo.metadata_ttl,
+      serve_stale: cargo.serve_stale,
+    });
+    members.push('cargo-proxy');
+  }
+  repos.push({
+    name: 'cargo',
+    format: 'cargo',
+    kind: 'group',
+    members,
+    upstreams: [],
+    write_member: 'cargo-hosted',
+    protect_hosted_names: cargo.protect_hosted_names,
+  });
+  return repos;
+}
+
+/** Where a cargo repository is mounted: the default group at /cargo, others by name. */
+export function cargoMountOf(repo: Repository): CargoMount {
+  return {
+    repo,
+    prefix: repo.name === 'cargo' && repo.isDefault ? CARGO_MOUNT : `/repository/${repo.name}`,
+  };
+}
+
+export interface CargoFormatOptions {
+  /** Builds the proxy source (tests substitute one; default proxy.ts). */
+  readonly proxy?: (context: FormatContext) => CargoSource;
+}
+
+export function createCargoFormat(options: CargoFormatOptions = {}): FormatModule {
+  return {
+    format: 'cargo',
+    mount: CARGO_MOUNT,
+    defaultRepository: 'cargo',
+    migrations: cargoMigrations,
+    defaultRepositories: cargoDefaultRepositories,
+    register(scope: FastifyInstance, context: FormatContext): Promise<void> {
+      const hosted = new CargoHosted({
+        db: context.db.$extendTables<CargoTables>(),
+        blobs: context.blobs,
+        maxCrateBytes: () => context.config().cargo.max_upload_mb * MB,
+      });
+      const proxy = (options.proxy ?? createCargoProxy)(context);
+      const sourceOf = (member: Repository): CargoSource =>
+        member.kind === 'hosted' ? hosted : proxy;
+      const group = new CargoGroup({
+        reader: new GroupReader({
+          log: context.log,
+          failures: context.metrics.groupMemberFailures,
+        }),
+        membersOf: (repo) => context.repositories.membersOf(repo),
+        sourceOf,
+        hostedHas: (member, name) => hosted.hasCrate(member, name),
+      });
+      const service = new CargoService({
+        repositories: context.repositories,
+        access: context.access,
+        hosted,
+        proxy,
+        group,
+        userExists: async (login) =>
+          (await context.identity.directory.account(login)) !== undefined,
+      });
+      registerCargoRoutes(scope, context.repositories.byFormat('cargo').map(cargoMountOf), {
+        service,
+        config: context.config,
+      });
+      return Promise.resolve();
+    },
+  };
+}
+
+export const cargoFormat: FormatModule = createCargoFormat();

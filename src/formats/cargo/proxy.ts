@@ -1,0 +1,613 @@
+/**
+ * Cargo proxy repositories on the shared proxy engine (src/proxy/engine.ts), a `CargoSource`
+ * over sparse-index upstreams laid out like crates.io's (RFC 2789; Cargo book, "Registry index"):
+ *
+ * - The index root of each upstream comes from its configured URL by `indexRoot` (upstream.ts):
+ *   `sparse+` is dropped, crates.io's web site means `https://index.crates.io/`, any other URL is
+ *   the index root itself.
+ * - Index files are mutable metadata, key `cargo-index:<name>`: `engine.resolve` with
+ *   ttl = repo.metadataTtl ?? [cargo].metadata_ttl, ETag revalidation (If-None-Match to the
+ *   upstream that gave the copy), single-flight, served stale (`stale: true`) when every upstream
+ *   fails. The upstream's bytes are stored as they came (blob store); lines we cannot read are
+ *   left out when parsed (parseIndexFile). While a copy is fresh it is served from memory without
+ *   touching SQL (#fresh), and the same `entries` array is handed out for as long as the copy is
+ *   unchanged, so the routes' render cache recognises it by identity.
+ * - Several upstreams: FIRST HIT in order (the first that has the crate supplies its whole index
+ *   file), never a merge, for the dependency-confusion reason the PyPI proxy gives; a crate cached
+ *   from an earlier upstream is not switched to a later one while the earlier fails.
+ * - config.json of each upstream (key `cargo-config:<n>`) is metadata too (same TTL, stale when
+ *   down): only its `dl` is used, to find `.crate` files. The config.json we serve names our own
+ *   `dl` (routes), so clients never see the upstream's.
+ * - `.crate` files are immutable blobs addressed by the index entry's `cksum` (sha256): fetched
+ *   once through the engine's verified stream-through fill (a body that does not hash to `cksum`
+ *   commits nothing and fails the request), then cached forever under `cargo-crate:<name>/<vers>`.
+ *   Credentials go to the dl host only when it is the index's own origin (Cargo sends its token
+ *   to `dl` only for registries that require auth, which are one origin in practice).
+ *
+ * Upstream errors are RegistryErrors for which `isUpstreamFailure` is true, so a group treats
+ * this member as "not here"; a proxy addressed alone answers 502/504 for an uncached miss.
+ */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { ByteLru } from '../../core/byte-lru.ts';
+import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
+import { RegistryError } from '../../core/errors.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import { isUpstreamFailure, type Refresh } from '../../proxy/engine.ts';
+import type { FillSource } from '../../proxy/fill.ts';
+import { isFresh } from '../../proxy/freshness.ts';
+import type { CachedEntry } from '../../proxy/state.ts';
+import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { FormatContext } from '../format.ts';
+import type { CargoSource, IndexEntry, IndexFile, OpenedCrate } from './model.ts';
+import {
+  downloadUrl,
+  indexPath,
+  indexRoot,
+  isIndexName,
+  MAX_CONFIG_BYTES,
+  MAX_INDEX_FILE_BYTES,
+  parseConfigDl,
+  parseIndexFile,
+} from './upstream.ts';
+
+/** The largest `.crate` fetched from an upstream (crates.io's limit is 10 MB; some are larger). */
+const MAX_CRATE_BYTES = 512 * 1024 * 1024;
+/** Memory for parsed index files (estimated, see fileBytes). */
+const PARSED_FILES_BYTES = 64 * 1024 * 1024;
+/** Fresh index files served without asking the engine (see #fresh). */
+const FRESH_FILES = 4096;
+/** Cached `.crate` facts kept in memory (name/version → sha256 and size). */
+const KNOWN_CRATES = 65_536;
+/** Status codes Cargo reads as "no such crate" from a sparse index. */
+const ABSENT = new Set([404, 410, 451]);
+
+/** What the proxy needs from the composition root (a FormatContext has it all). */
+export type CargoProxyContext = Pick<FormatContext, 'config' | 'proxy' | 'blobs' | 'log'>;
+
+/** The CargoSource of proxy repositories (index.ts calls this once at registration). */
+export function createCargoProxy(context: CargoProxyContext): CargoProxy {
+  return new CargoProxy(context);
+}
+
+function indexKey(name: string): string {
+  return `cargo-index:${name}`;
+}
+function configKey(upstream: number): string {
+  return `cargo-config:${upstream}`;
+}
+function crateKey(name: string, version: string): string {
+  return `cargo-crate:${name}/${version}`;
+}
+
+type Fetched =
+  | { readonly kind: 'file'; readonly body: Buffer; readonly etag: string | undefined }
+  | { readonly kind: 'unchanged'; readonly etag: string | undefined }
+  | { readonly kind: 'absent' };
+
+/** One parsed stored index file (per blob digest: the same object while the copy is unchanged). */
+interface Parsed {
+  readonly file: IndexFile;
+  /** By `vers`, for openCrate. */
+  readonly byVersion: ReadonlyMap<string, IndexEntry>;
+  /** The same file flagged stale, made when first served so. */
+  stale?: IndexFile;
+}
+
+/**
+ * The CargoSource of proxy repositories (one instance serves every proxy repository; state is
+ * keyed by repository name). See the module comment for the semantics.
+ */
+export class CargoProxy implements CargoSource {
+  readonly #ctx: CargoProxyContext;
+  /** `<repo>\n<name>` → the last copy resolved fresh and its fetch time (see the module comment). */
+  readonly #fresh = new Map<string, { readonly fetchedAt: number; readonly parsed: Parsed }>();
+  readonly #parsed = new ByteLru<string, Parsed>(PARSED_FILES_BYTES, fileBytes, {
+    largestShare: 1,
+  });
+  /** `<repo>#<n>` → the upstream's `dl` while its config.json copy is fresh. */
+  readonly #dlMemo = new Map<string, { readonly fetchedAt: number; readonly dl: string }>();
+  /** `<repo>\n<name>` → the blob write of the index file just fetched, while it runs. */
+  readonly #writes = new Map<string, Promise<unknown>>();
+  /** `<repo>\n<name>\n<vers>` → the cached crate's sha256 and size. */
+  readonly #crates = new Map<string, { readonly sha256: string; readonly size: number }>();
+
+  constructor(context: CargoProxyContext) {
+    this.#ctx = context;
+  }
+
+  /**
+   * The crate's index file from the first upstream that has it (cached, TTL, revalidated, stale
+   * when the upstreams fail). Undefined when every upstream says 404/410/451 (or the name cannot
+   * be a crate's); throws an upstream error when none answered and nothing is cached.
+   */
+  async indexFile(repo: Repository, name: string): Promise<IndexFile | undefined> {
+    const found = await this.#resolveIndex(repo, name);
+    if (!found) return undefined;
+    if (!found.stale) return found.parsed.file;
+    // One stale object per copy too, so its rendering is reused while the upstream is down.
+    found.parsed.stale ??= { ...found.parsed.file, stale: true };
+    return found.parsed.stale;
+  }
+
+  /**
+   * The `.crate` of one version the index lists: from the blob store when cached, else streamed
+   * through one verified fill from the upstream's `dl` (committed only when its sha256 is the
+   * entry's `cksum`). Undefined when the index does not list the version.
+   */
+  async openCrate(
+    repo: Repository,
+    name: string,
+    version: string,
+  ): Promise<OpenedCrate | undefined> {
+    if (repo.kind !== 'proxy' || !isIndexName(name)) return undefined;
+    const memo = `${repo.name}\n${name}\n${version}`;
+    const blobs = this.#ctx.blobs;
+    const known = this.#crates.get(memo);
+    if (known) {
+      const digest: Digest = { algorithm: 'sha256', hex: known.sha256 };
+      if ((await blobs.stat(digest)) !== undefined) {
+        this.#ctx.proxy.metrics.record(repo.name, 'hit');
+        return { ...known, open: (range) => blobs.open(digest, range) };
+      }
+      this.#crates.delete(memo);
+    }
+    const cached = await this.#ctx.proxy.lookup(repo.name, crateKey(name, version));
+    if (cached) {
+      const digest = parseDigest(cached.digest);
+      const stat = await blobs.stat(digest);
+      if (stat) {
+        this.#ctx.proxy.metrics.record(repo.name, 'hit');
+        const facts = { sha256: digest.hex, size: stat.size };
+        this.#know(memo, facts);
+        return { ...facts, open: (range) => blobs.open(digest, range) };
+      }
+    }
+    const listed = await this.#findEntry(repo, name, version);
+    if (!listed) return undefined;
+    const { entry, upstream } = listed;
+    const digest: Digest = { algorithm: 'sha256', hex: entry.cksum };
+    const opened = await this.#ctx.proxy.openBlob({
+      registry: repo.name,
+      digest,
+      fetch: () => this.#fetchCrate(repo, upstream, entry),
+      fill: { maxBytes: MAX_CRATE_BYTES },
+    });
+    if (!opened) return undefined;
+    opened.committed.then(
+      (result) => this.#remember(repo, name, version, digest, result?.size),
+      () => undefined,
+    );
+    let size = opened.size;
+    if (size === undefined) {
+      // No length announced: serve once committed (the fill goes on whoever reads it).
+      const result = await opened.committed;
+      size = result?.size ?? (await blobs.stat(digest))?.size;
+      if (size === undefined) return undefined;
+    }
+    return { size, sha256: entry.cksum, open: (range) => opened.open(range) };
+  }
+
+  #settings(repo: Repository): { ttl: number; timeout: number; serveStale: boolean } {
+    const cargo = this.#ctx.config().cargo;
+    return {
+      ttl: repo.metadataTtl ?? cargo.metadata_ttl,
+      timeout: repo.proxyTimeout ?? cargo.proxy_timeout,
+      serveStale: repo.serveStale ?? cargo.serve_stale,
+    };
+  }
+
+  /** One target per upstream, at its index root (see indexRoot). */
+  #targets(repo: Repository): UpstreamTarget[] {
+    const { timeout } = this.#settings(repo);
+    return repo.upstreams.map((u, index) =>
+      this.#ctx.proxy.upstream({
+        label: `${repo.name}#${index}`,
+        registry: repo.name,
+        url: indexRoot(u.url),
+        credentials: u.auth,
+        auth: 'basic',
+        timeoutSeconds: timeout,
+        readTimeoutSeconds: timeout,
+      }),
+    );
+  }
+
+  async #resolveIndex(
+    repo: Repository,
+    name: string,
+  ): Promise<{ parsed: Parsed; stale: boolean; upstream: number } | undefined> {
+    if (repo.kind !== 'proxy' || repo.upstreams.length === 0 || !isIndexName(name))
+      return undefined;
+    const settings = this.#settings(repo);
+    const freshKey = `${repo.name}\n${name}`;
+    const fresh = this.#fresh.get(freshKey);
+    if (fresh !== undefined && isFresh(fresh.fetchedAt, settings.ttl)) {
+      this.#ctx.proxy.metrics.record(repo.name, 'hit');
+      return { parsed: fresh.parsed, stale: false, upstream: -1 };
+    }
+    // A copy whose blob is still being written (see #refreshIndex) is revalidated once it is
+    // there, rather than fetched again whole.
+    await this.#writes.get(freshKey);
+    const resolved = await this.#ctx.proxy.resolve({
+      registry: repo.name,
+      key: indexKey(name),
+      ttlSeconds: settings.ttl,
+      serveStale: settings.serveStale,
+      refresh: (cached) => this.#refreshIndex(repo, name, cached),
+    });
+    this.#fresh.delete(freshKey);
+    if (!resolved) return undefined;
+    const parsed = await this.#load(name, resolved.entry);
+    if (!resolved.stale) {
+      if (this.#fresh.size >= FRESH_FILES) {
+        const oldest = this.#fresh.keys().next();
+        if (oldest.done !== true) this.#fresh.delete(oldest.value);
+      }
+      this.#fresh.set(freshKey, { fetchedAt: resolved.entry.fetchedAt, parsed });
+    }
+    return {
+      parsed,
+      stale: resolved.stale,
+      upstream: upstreamIndex(repo, resolved.entry.upstream),
+    };
+  }
+
+  /** The engine's refresh: first hit over the upstreams in order (see the module comment). */
+  async #refreshIndex(
+    repo: Repository,
+    name: string,
+    cached: CachedEntry | undefined,
+  ): Promise<Refresh> {
+    const targets = this.#targets(repo);
+    const cachedFrom = cached?.upstream === undefined ? -1 : upstreamIndex(repo, cached.upstream);
+    let failure: RegistryError | undefined;
+    let absent = 0;
+    for (const [index, target] of targets.entries()) {
+      let fetched: Fetched;
+      try {
+        fetched = await this.#fetchIndex(target, name, cached);
+      } catch (err) {
+        failure = upstreamError(err, target.label, name);
+        continue;
+      }
+      if (fetched.kind === 'absent') {
+        absent++;
+        continue;
+      }
+      // Our copy came from an earlier upstream that failed just now: keep it (served stale)
+      // rather than switch the crate to a later upstream's versions.
+      if (failure !== undefined && cachedFrom >= 0 && cachedFrom < index) throw failure;
+      if (fetched.kind === 'unchanged') {
+        return { kind: 'unchanged', etag: fetched.etag, upstream: target.label };
+      }
+      const entries = parseIndexFile(fetched.body, name);
+      if (entries.length === 0) {
+        // Nothing Cargo could use: as good as absent from this upstream.
+        this.#ctx.log.warn(
+          { registry: repo.name, upstream: target.label, crate: name },
+          'upstream index file has no readable entry',
+        );
+        absent++;
+        continue;
+      }
+      // The copy is answered from memory (parsed above) while its blob is written: a cold index
+      // read does not wait for the store's fsyncs. Until the write lands the engine finds no blob
+      // for the row and treats the copy as absent (it refetches), so a failed write costs a
+      // refetch, never a wrong answer.
+      const digest = `sha256:${createHash('sha256').update(fetched.body).digest('hex')}`;
+      if (this.#parsed.get(digest) === undefined) this.#parsed.set(digest, toParsed(name, entries));
+      const writeKey = `${repo.name}\n${name}`;
+      const write = this.#ctx.proxy
+        .storeDocument(Readable.from([fetched.body]), {
+          maxBytes: MAX_INDEX_FILE_BYTES,
+          expected: parseDigest(digest),
+        })
+        .catch((err: unknown) => {
+          this.#ctx.log.warn(
+            {
+              registry: repo.name,
+              crate: name,
+              error: err instanceof Error ? err.message : String(err),
+            },
+            'could not store a proxied index file',
+          );
+        })
+        .finally(() => {
+          if (this.#writes.get(writeKey) === write) this.#writes.delete(writeKey);
+        });
+      this.#writes.set(writeKey, write);
+      return {
+        kind: 'updated',
+        entry: {
+          digest,
+          size: fetched.body.length,
+          mediaType: 'text/plain',
+          etag: fetched.etag,
+          upstream: target.label,
+        },
+      };
+    }
+    if (absent === targets.length) return { kind: 'absent' };
+    throw failure ?? new RegistryError('UPSTREAM_FAILED', `no upstream answered for ${name}`);
+  }
+
+  async #fetchIndex(
+    target: UpstreamTarget,
+    name: string,
+    cached: CachedEntry | undefined,
+  ): Promise<Fetched> {
+    const revalidate = cached?.etag !== undefined && cached.upstream === target.label;
+    const response = await this.#ctx.proxy.client.request(target, {
+      method: 'GET',
+      path: `/${indexPath(name)}`,
+      headers: {
+        'accept-encoding': 'identity',
+        ...(revalidate ? { 'if-none-match': cached.etag } : {}),
+      },
+    });
+    if (response.status === 304 && revalidate) {
+      response.body.destroy();
+      return { kind: 'unchanged', etag: response.header('etag') ?? cached.etag };
+    }
+    if (ABSENT.has(response.status)) {
+      response.body.destroy();
+      return { kind: 'absent' };
+    }
+    if (response.status !== 200) {
+      response.body.destroy();
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label} answered ${response.status} for the index file of ${name}`,
+      );
+    }
+    const body = await readAllBounded(
+      response.body,
+      MAX_INDEX_FILE_BYTES,
+      `upstream ${target.label}: the index file of ${name}`,
+    );
+    return { kind: 'file', body, etag: response.header('etag') };
+  }
+
+  /** The parsed stored copy (one Parsed per blob digest, so `entries` keeps its identity). */
+  async #load(name: string, entry: CachedEntry): Promise<Parsed> {
+    const known = this.#parsed.get(entry.digest);
+    if (known) return known;
+    const stream = await this.#ctx.blobs.open(parseDigest(entry.digest));
+    const body = await readAllBounded(
+      stream,
+      MAX_INDEX_FILE_BYTES,
+      `the cached index file of ${name}`,
+    );
+    const parsed = toParsed(name, parseIndexFile(body, name));
+    this.#parsed.set(entry.digest, parsed);
+    return parsed;
+  }
+
+  /**
+   * The index entry of `version` and the upstream it came from: from the cached copy as it is
+   * when it lists the version (a `.crate` is immutable: no need to revalidate the index to serve
+   * one), else from the resolved index file.
+   */
+  async #findEntry(
+    repo: Repository,
+    name: string,
+    version: string,
+  ): Promise<{ entry: IndexEntry; upstream: number } | undefined> {
+    const cached = await this.#ctx.proxy.lookup(repo.name, indexKey(name));
+    if (cached) {
+      try {
+        const parsed = await this.#load(name, cached);
+        const entry = parsed.byVersion.get(version);
+        if (entry) return { entry, upstream: upstreamIndex(repo, cached.upstream) };
+      } catch {
+        // The cached copy is gone or unreadable: resolve it below.
+      }
+    }
+    const found = await this.#resolveIndex(repo, name);
+    const entry = found?.parsed.byVersion.get(version);
+    if (!found || !entry) return undefined;
+    let upstream = found.upstream;
+    if (upstream < 0) {
+      upstream = upstreamIndex(
+        repo,
+        (await this.#ctx.proxy.lookup(repo.name, indexKey(name)))?.upstream,
+      );
+    }
+    return { entry, upstream };
+  }
+
+  /** The upstream's config.json `dl` (cached as metadata; stale when the upstream is down). */
+  async #dl(repo: Repository, upstream: number): Promise<{ dl: string; configUrl: string }> {
+    const targets = this.#targets(repo);
+    const target = targets[upstream];
+    if (!target) throw new RegistryError('UPSTREAM_FAILED', `proxy ${repo.name} has no upstream`);
+    const configUrl = new URL('config.json', target.baseUrl).href;
+    const settings = this.#settings(repo);
+    const memoKey = `${repo.name}#${upstream}`;
+    const memo = this.#dlMemo.get(memoKey);
+    if (memo !== undefined && isFresh(memo.fetchedAt, settings.ttl)) {
+      return { dl: memo.dl, configUrl };
+    }
+    const resolved = await this.#ctx.proxy.resolve({
+      registry: repo.name,
+      key: configKey(upstream),
+      ttlSeconds: settings.ttl,
+      serveStale: settings.serveStale,
+      refresh: async (cached) => {
+        const revalidate = cached?.etag !== undefined && cached.upstream === target.label;
+        let response;
+        try {
+          response = await this.#ctx.proxy.client.request(target, {
+            method: 'GET',
+            path: '/config.json',
+            headers: {
+              'accept-encoding': 'identity',
+              ...(revalidate ? { 'if-none-match': cached.etag } : {}),
+            },
+          });
+        } catch (err) {
+          throw toUpstreamError(err, target.label);
+        }
+        if (response.status === 304 && revalidate) {
+          response.body.destroy();
+          return { kind: 'unchanged', etag: response.header('etag') ?? cached.etag };
+        }
+        if (response.status !== 200) {
+          response.body.destroy();
+          throw new RegistryError(
+            'UPSTREAM_FAILED',
+            `upstream ${target.label} answered ${response.status} for config.json`,
+          );
+        }
+        const body = await readAllBounded(
+          response.body,
+          MAX_CONFIG_BYTES,
+          `upstream ${target.label}: config.json`,
+        ).catch((err: unknown) => {
+          throw upstreamError(err, target.label, 'config.json');
+        });
+        parseConfigDl(body, target.label);
+        const stored = await this.#ctx.proxy.storeDocument(Readable.from([body]), {
+          maxBytes: MAX_CONFIG_BYTES,
+        });
+        return {
+          kind: 'updated',
+          entry: {
+            digest: formatDigest(stored.digest),
+            size: stored.size,
+            mediaType: 'application/json',
+            etag: response.header('etag'),
+            upstream: target.label,
+          },
+        };
+      },
+    });
+    if (!resolved) {
+      throw new RegistryError('UPSTREAM_FAILED', `upstream ${target.label} has no config.json`);
+    }
+    const stream = await this.#ctx.blobs.open(parseDigest(resolved.entry.digest));
+    const dl = parseConfigDl(await readAllBounded(stream, MAX_CONFIG_BYTES), target.label);
+    if (!resolved.stale) this.#dlMemo.set(memoKey, { fetchedAt: resolved.entry.fetchedAt, dl });
+    return { dl, configUrl };
+  }
+
+  /** GETs the `.crate` of `entry` from the `dl` of upstream `upstream`. */
+  async #fetchCrate(
+    repo: Repository,
+    upstream: number,
+    entry: IndexEntry,
+  ): Promise<FillSource | undefined> {
+    const { dl, configUrl } = await this.#dl(repo, upstream);
+    const url = downloadUrl(dl, configUrl, entry.name, entry.vers, entry.cksum);
+    const target = this.#dlTarget(repo, upstream, url);
+    let response;
+    try {
+      response = await this.#ctx.proxy.client.request(target, {
+        method: 'GET',
+        path: url.pathname + url.search,
+        headers: { 'accept-encoding': 'identity' },
+      });
+    } catch (err) {
+      throw toUpstreamError(err, target.label);
+    }
+    if (ABSENT.has(response.status)) {
+      response.body.destroy();
+      return undefined;
+    }
+    if (response.status !== 200) {
+      response.body.destroy();
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label} answered ${response.status} for ${entry.name} ${entry.vers}`,
+      );
+    }
+    const length = Number(response.header('content-length'));
+    return {
+      body: response.body,
+      size: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
+    };
+  }
+
+  /**
+   * The target for a download URL: one per upstream (`<repo>#<n>-dl`) at the URL's origin, with
+   * the upstream's credentials only when that is the index's own origin.
+   */
+  #dlTarget(repo: Repository, upstream: number, url: URL): UpstreamTarget {
+    const config = repo.upstreams[upstream];
+    if (!config) throw new RegistryError('UPSTREAM_FAILED', `proxy ${repo.name} has no upstream`);
+    const sameOrigin = new URL(indexRoot(config.url)).origin === url.origin;
+    const { timeout } = this.#settings(repo);
+    return this.#ctx.proxy.upstream({
+      label: `${repo.name}#${upstream}-dl`,
+      registry: repo.name,
+      url: url.origin,
+      credentials: sameOrigin ? config.auth : undefined,
+      auth: 'basic',
+      timeoutSeconds: timeout,
+      readTimeoutSeconds: timeout,
+    });
+  }
+
+  async #remember(
+    repo: Repository,
+    name: string,
+    version: string,
+    digest: Digest,
+    size: number | undefined,
+  ): Promise<void> {
+    const known = size ?? (await this.#ctx.blobs.stat(digest))?.size;
+    if (known === undefined) return;
+    await this.#ctx.proxy.remember(repo.name, crateKey(name, version), {
+      digest: formatDigest(digest),
+      size: known,
+      mediaType: 'application/x-tar',
+      etag: undefined,
+      upstream: undefined,
+    });
+    this.#know(`${repo.name}\n${name}\n${version}`, { sha256: digest.hex, size: known });
+  }
+
+  #know(memo: string, facts: { sha256: string; size: number }): void {
+    if (this.#crates.size >= KNOWN_CRATES) {
+      const oldest = this.#crates.keys().next();
+      if (oldest.done !== true) this.#crates.delete(oldest.value);
+    }
+    this.#crates.set(memo, facts);
+  }
+}
+
+/** The upstream index of a label `<repo>#<n>` (0 when unknown: the first upstream). */
+function upstreamIndex(repo: Repository, label: string | undefined): number {
+  if (label === undefined) return 0;
+  const prefix = `${repo.name}#`;
+  if (!label.startsWith(prefix)) return 0;
+  const n = Number(label.slice(prefix.length));
+  return Number.isInteger(n) && n >= 0 && n < repo.upstreams.length ? n : 0;
+}
+
+/** Any failure while reading an upstream document is that upstream's failure (502/504). */
+function upstreamError(err: unknown, label: string, what: string): RegistryError {
+  if (err instanceof RegistryError) {
+    if (isUpstreamFailure(err)) return err;
+    return new RegistryError('UPSTREAM_FAILED', `upstream ${label} for ${what}: ${err.message}`, {
+      cause: err,
+    });
+  }
+  return toUpstreamError(err, label);
+}
+
+function toParsed(name: string, entries: IndexEntry[]): Parsed {
+  return {
+    file: { name: entries[0]?.name ?? name, entries },
+    byVersion: new Map(entries.map((e) => [e.vers, e])),
+  };
+}
+
+function fileBytes(parsed: Parsed): number {
+  // A rough size of the parsed objects: ~600 bytes per entry plus ~150 per dependency.
+  let bytes = 256;
+  for (const entry of parsed.file.entries) bytes += 600 + 150 * entry.deps.length;
+  return bytes;
+}

@@ -1,0 +1,277 @@
+/**
+ * HTTP edge of the Cargo registry (the only Cargo file that touches Fastify). Per repository,
+ * with B = /cargo (the default group) or /repository/<name>:
+ *
+ *   GET|HEAD B/index/config.json                    {"dl", "api", "auth-required"?}
+ *   GET|HEAD B/index/<1|2|3/x|xx/yy>/<name>         index file (ETag/304, max-age=300)
+ *   PUT      B/api/v1/crates/new                    cargo publish (streamed, length-prefixed)
+ *   GET|HEAD B/api/v1/crates?q=&per_page=           cargo search
+ *   GET|HEAD B/api/v1/crates/<name>/<vers>/download the .crate (Range, ETag, immutable)
+ *   DELETE   B/api/v1/crates/<name>/<vers>/yank     cargo yank
+ *   PUT      B/api/v1/crates/<name>/<vers>/unyank   cargo yank --undo
+ *   GET|PUT|DELETE B/api/v1/crates/<name>/owners    cargo owner --list / --add / --remove
+ *
+ * Errors are Cargo's: `{"errors": [{"detail": "…"}]}` with the status (Cargo prints the detail).
+ * Cargo sends its token as the bare Authorization value (auth/resolvers.ts takes it).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppConfig } from '../../config/schema.ts';
+import { RegistryError, toRegistryError } from '../../core/errors.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
+import { sendRanged } from '../../http/send-body.ts';
+import type { Repository } from '../../repos/repository.ts';
+import { etagMatches, nameFromIndexPath, registryConfig, renderIndexFile } from './index-file.ts';
+import type { OpenedCrate } from './model.ts';
+import { isValidCrateName } from './names.ts';
+import { MAX_JSON_BYTES } from './publish.ts';
+import type { CargoService } from './service.ts';
+import {
+  errorAnswer,
+  okAnswer,
+  ownerLogins,
+  ownersAnswer,
+  publishAnswer,
+  searchAnswer,
+} from './web-api.ts';
+
+const MB = 1024 * 1024;
+const SMALL_BODY = 64 * 1024;
+/** NORA's documented index freshness (research §2.5). */
+const INDEX_CACHE_CONTROL = 'public, max-age=300';
+
+export interface CargoRouteDeps {
+  readonly service: CargoService;
+  readonly config: () => AppConfig;
+}
+
+export interface CargoMount {
+  readonly repo: Repository;
+  /** `/cargo` or `/repository/<name>`. */
+  readonly prefix: string;
+}
+
+/** What a path under a mount asks for. */
+export type CargoRoute =
+  | { readonly kind: 'config' }
+  | { readonly kind: 'index'; readonly name: string }
+  | { readonly kind: 'publish' }
+  | { readonly kind: 'search' }
+  | {
+      readonly kind: 'download' | 'yank' | 'unyank';
+      readonly name: string;
+      readonly version: string;
+    }
+  | { readonly kind: 'owners'; readonly name: string }
+  | { readonly kind: 'not-found'; readonly message: string };
+
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses a path after the mount prefix (`rest` = '/index/config.json', …). */
+export function parseCargoPath(rest: string): CargoRoute {
+  const notFound: CargoRoute = { kind: 'not-found', message: `not found: ${rest.slice(0, 300)}` };
+  if (rest === '/index/config.json') return { kind: 'config' };
+  if (rest.startsWith('/index/')) {
+    const name = nameFromIndexPath(rest.slice('/index/'.length));
+    return name === undefined ? notFound : { kind: 'index', name };
+  }
+  if (rest === '/api/v1/crates' || rest === '/api/v1/crates/') return { kind: 'search' };
+  if (!rest.startsWith('/api/v1/crates/')) return notFound;
+  const parts = rest.slice('/api/v1/crates/'.length).split('/').map(decodeSegment);
+  if (parts.some((p) => p === undefined || p === '')) return notFound;
+  const [name = '', second, third, ...more] = parts as string[];
+  if (more.length > 0) return notFound;
+  if (second === undefined) return name === 'new' ? { kind: 'publish' } : notFound;
+  if (!isValidCrateName(name) && !/^[A-Za-z0-9_-]{1,64}$/.test(name)) return notFound;
+  if (third === undefined) return second === 'owners' ? { kind: 'owners', name } : notFound;
+  if (second.length > 256) return notFound;
+  if (third === 'download' || third === 'yank' || third === 'unyank') {
+    return { kind: third, name, version: second };
+  }
+  return notFound;
+}
+
+/** Registers every mount's routes in `scope` (bodies stay raw streams). */
+export function registerCargoRoutes(
+  scope: FastifyInstance,
+  mounts: readonly CargoMount[],
+  deps: CargoRouteDeps,
+): void {
+  useRawBodies(scope);
+  scope.setErrorHandler((err, request, reply) => {
+    const error = toRegistryError(err);
+    if (error.status >= 500 && ![501, 502, 504].includes(error.status)) {
+      request.log.error({ err }, 'cargo request failed');
+    }
+    void reply.code(error.status).headers(error.headers ?? {});
+    if (error.status === 401 && !reply.hasHeader('www-authenticate')) {
+      // RFC 3139: Cargo retries with its token (or tells the user to `cargo login`).
+      void reply.header('www-authenticate', 'Cargo');
+    }
+    // A refused body that was not read to its end: close rather than drain it.
+    if (!request.raw.readableEnded && request.method !== 'GET' && request.method !== 'HEAD') {
+      void reply.header('connection', 'close');
+    }
+    return reply.type('application/json; charset=utf-8').send(errorAnswer(error.message));
+  });
+  for (const mount of mounts) {
+    const handler = async (request: FastifyRequest, reply: FastifyReply) =>
+      dispatch(mount, request, reply, deps);
+    scope.all(mount.prefix, handler);
+    scope.all(`${mount.prefix}/*`, handler);
+  }
+}
+
+async function dispatch(
+  mount: CargoMount,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: CargoRouteDeps,
+): Promise<unknown> {
+  const { service } = deps;
+  const { repo } = mount;
+  const method = request.method === 'HEAD' ? 'GET' : request.method;
+  const principal = request.principal;
+  const route = parseCargoPath(rawPath(request).slice(mount.prefix.length));
+  const base = `${baseUrl(request, deps.config().server.public_url)}${mount.prefix}`;
+  switch (route.kind) {
+    case 'not-found':
+      if (method === 'GET') service.authorize(principal, repo, 'read');
+      throw new RegistryError('NOT_FOUND', route.message);
+    case 'config': {
+      allow(method, ['GET']);
+      service.authorize(principal, repo, 'read');
+      return reply
+        .type('application/json')
+        .header('cache-control', INDEX_CACHE_CONTROL)
+        .send(registryConfig(base, service.authRequired(repo)));
+    }
+    case 'index': {
+      allow(method, ['GET']);
+      const file = await service.indexFile(repo, route.name, principal);
+      const rendered = renderIndexFile(file);
+      void reply
+        .type('text/plain; charset=utf-8')
+        .header('etag', rendered.etag)
+        .header('cache-control', INDEX_CACHE_CONTROL);
+      if (file.stale === true) void reply.header('x-nora-stale', 'true');
+      if (etagMatches(request.headers['if-none-match'], rendered.etag)) {
+        return reply.code(304).send();
+      }
+      return reply.send(rendered.body);
+    }
+    case 'download': {
+      allow(method, ['GET']);
+      const crate = await service.download(repo, route.name, route.version, principal);
+      return sendCrate(request, reply, crate);
+    }
+    case 'publish': {
+      allow(method, ['PUT']);
+      const declared = request.headers['content-length'];
+      const max = deps.config().cargo.max_upload_mb * MB + MAX_JSON_BYTES + 8;
+      if (declared !== undefined && Number(declared) > max) {
+        service.authorize(principal, repo, 'write');
+        throw new RegistryError(
+          'TOO_LARGE',
+          `a publish of ${declared} bytes exceeds the limit of ${max} bytes ([cargo] max_upload_mb)`,
+        );
+      }
+      await service.publish(repo, request.raw, principal);
+      return reply.type('application/json').send(publishAnswer());
+    }
+    case 'search': {
+      allow(method, ['GET']);
+      const query = new URLSearchParams(queryOf(request));
+      const perPage = Number(query.get('per_page') ?? '10');
+      const limit = Number.isInteger(perPage) && perPage > 0 ? Math.min(perPage, 100) : 10;
+      const found = await service.search(
+        repo,
+        (query.get('q') ?? '').slice(0, 256),
+        limit,
+        principal,
+      );
+      return reply.type('application/json').send(searchAnswer(found.crates, found.total));
+    }
+    case 'yank':
+      allow(method, ['DELETE']);
+      await service.setYanked(repo, route.name, route.version, true, principal);
+      return reply.type('application/json').send(okAnswer());
+    case 'unyank':
+      allow(method, ['PUT']);
+      await service.setYanked(repo, route.name, route.version, false, principal);
+      return reply.type('application/json').send(okAnswer());
+    case 'owners': {
+      allow(method, ['GET', 'PUT', 'DELETE']);
+      if (method === 'GET') {
+        const owners = await service.owners(repo, route.name, principal);
+        return reply.type('application/json').send(ownersAnswer(owners));
+      }
+      // Refused before the body is read when the caller may not write.
+      service.authorize(principal, repo, 'write', route.name.toLowerCase());
+      const logins = ownerLogins(await readJson(request));
+      if (logins === undefined) {
+        throw new RegistryError('BAD_REQUEST', 'expected a JSON body {"users": ["login", …]}');
+      }
+      if (method === 'PUT') {
+        await service.addOwners(repo, route.name, logins, principal);
+        return reply
+          .type('application/json')
+          .send(okAnswer(`user(s) ${logins.join(', ')} added as owner(s) of crate ${route.name}`));
+      }
+      await service.removeOwners(repo, route.name, logins, principal);
+      return reply
+        .type('application/json')
+        .send(okAnswer(`user(s) ${logins.join(', ')} removed as owner(s) of crate ${route.name}`));
+    }
+  }
+}
+
+async function sendCrate(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  crate: OpenedCrate,
+): Promise<FastifyReply> {
+  const etag = `"${crate.sha256}"`;
+  void reply
+    .type('application/gzip')
+    .header('accept-ranges', 'bytes')
+    .header('etag', etag)
+    .header('cache-control', 'public, max-age=31536000, immutable');
+  if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
+  const ifRange = request.headers['if-range'];
+  const range =
+    ifRange === undefined || (typeof ifRange === 'string' && ifRange.trim() === etag)
+      ? request.headers.range
+      : undefined;
+  return sendRanged(reply, request.method, crate.size, range, (r) => crate.open(r));
+}
+
+function queryOf(request: FastifyRequest): string {
+  const url = request.raw.url ?? '';
+  const query = url.indexOf('?');
+  return query === -1 ? '' : url.slice(query + 1);
+}
+
+async function readJson(request: FastifyRequest): Promise<unknown> {
+  const text = (await readAllBounded(request.raw, SMALL_BODY)).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new RegistryError('BAD_REQUEST', 'the request body is not valid JSON');
+  }
+}
+
+function allow(method: string, allowed: readonly string[]): void {
+  if (!allowed.includes(method)) {
+    const headers = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
+    throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
+      headers: { allow: headers.join(', ') },
+    });
+  }
+}

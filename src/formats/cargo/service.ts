@@ -1,0 +1,261 @@
+/**
+ * The Cargo service: the one place that decides which CargoSource answers for a repository
+ * (hosted, proxy or group, by its kind), checks every operation with access control
+ * (`authorize(principal, repo, action, <crate name>)`), enforces crate ownership (a crate's
+ * owners — NORA user names — or an admin may publish new versions, yank and manage owners; the
+ * first publisher becomes the first owner; with auth off nobody is checked), and routes writes
+ * to the repository that takes them (a hosted repository, or a group's write member; a proxy
+ * refuses with 405). Free of HTTP: routes.ts turns answers and RegistryErrors into responses.
+ */
+import type { Readable } from 'node:stream';
+import { ANONYMOUS, type AccessControl, type Action, type Principal } from '../../auth/access.ts';
+import { RegistryError } from '../../core/errors.ts';
+import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
+import type { CargoHosted, PublishResult } from './hosted.ts';
+import type { CargoSource, IndexFile, OpenedCrate } from './model.ts';
+import type { PublishCheck, StoredCrate } from './store.ts';
+
+export interface CargoServiceDeps {
+  readonly repositories: RepositoryRegistry;
+  readonly access: AccessControl;
+  readonly hosted: CargoHosted;
+  /** What answers for proxy repositories (proxy.ts). */
+  readonly proxy: CargoSource;
+  /** What answers for group repositories (group.ts). */
+  readonly group: CargoSource;
+  /** True when `login` is a NORA user (owners must be users). */
+  readonly userExists: (login: string) => Promise<boolean>;
+}
+
+export class CargoService {
+  readonly #deps: CargoServiceDeps;
+
+  constructor(deps: CargoServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /** The source answering for `repo` by its kind. */
+  sourceOf(repo: Repository): CargoSource {
+    switch (repo.kind) {
+      case 'hosted':
+        return this.#deps.hosted;
+      case 'proxy':
+        return this.#deps.proxy;
+      case 'group':
+        return this.#deps.group;
+    }
+  }
+
+  /** Refuses unless `principal` may `action` (`name`: a crate, undefined: the repository). */
+  authorize(principal: Principal, repo: Repository, action: Action, name?: string): void {
+    this.#deps.access.authorize(principal, repo, action, name);
+  }
+
+  /**
+   * `config.json`'s `auth-required`: true when anonymous clients may not read `repo`, so Cargo
+   * sends its token with every index and download request (RFC 3139).
+   */
+  authRequired(repo: Repository): boolean {
+    return !this.#deps.access.can(ANONYMOUS, repo, 'read');
+  }
+
+  /** The index file of `name` (lower-cased); NOT_FOUND when absent. */
+  async indexFile(repo: Repository, name: string, principal: Principal): Promise<IndexFile> {
+    this.authorize(principal, repo, 'read', name);
+    const file = await this.sourceOf(repo).indexFile(repo, name);
+    if (file === undefined) throw new RegistryError('NOT_FOUND', `crate \`${name}\` not found`);
+    return file;
+  }
+
+  /** A `.crate` file; NOT_FOUND when absent. */
+  async download(
+    repo: Repository,
+    name: string,
+    version: string,
+    principal: Principal,
+  ): Promise<OpenedCrate> {
+    const lower = name.toLowerCase();
+    this.authorize(principal, repo, 'read', lower);
+    const crate = await this.sourceOf(repo).openCrate(repo, lower, version);
+    if (crate === undefined) {
+      throw new RegistryError('NOT_FOUND', `crate \`${name}\` has no version \`${version}\``);
+    }
+    return crate;
+  }
+
+  /**
+   * `cargo publish` to `repo` (or its write member). Repository-wide `write` is checked before
+   * the body is read, `write` on the crate once the metadata names it, ownership inside the
+   * store transaction.
+   */
+  async publish(repo: Repository, body: Readable, principal: Principal): Promise<PublishResult> {
+    const target = this.#writeTarget(repo, principal, 'write');
+    const hosted = this.#deps.hosted;
+    return hosted.publish(target, body, {
+      publisher: principal.kind === 'user' ? principal.name : undefined,
+      authorize: (name) => {
+        this.#checkWrite(repo, target, principal, 'write', name.toLowerCase());
+      },
+      check: (name) => this.#ownerCheck(principal, name),
+    });
+  }
+
+  /** `cargo yank` (`yanked` true) or `cargo yank --undo`. */
+  async setYanked(
+    repo: Repository,
+    name: string,
+    version: string,
+    yanked: boolean,
+    principal: Principal,
+  ): Promise<void> {
+    const target = this.#writeTarget(repo, principal, 'write', name.toLowerCase());
+    await this.#requireOwner(target, name, principal);
+    await this.#deps.hosted.setYanked(target, name, version, yanked);
+  }
+
+  /** `cargo owner --list`. */
+  async owners(repo: Repository, name: string, principal: Principal): Promise<string[]> {
+    const target = this.#readTarget(repo);
+    this.authorize(principal, repo, 'read', name.toLowerCase());
+    return this.#deps.hosted.owners(target, name);
+  }
+
+  /** `cargo owner --add`: every login must be a NORA user. */
+  async addOwners(
+    repo: Repository,
+    name: string,
+    logins: readonly string[],
+    principal: Principal,
+  ): Promise<void> {
+    const target = this.#writeTarget(repo, principal, 'write', name.toLowerCase());
+    await this.#requireOwner(target, name, principal);
+    for (const login of logins) {
+      if (!(await this.#deps.userExists(login))) {
+        throw new RegistryError('BAD_REQUEST', `could not find user with login \`${login}\``);
+      }
+    }
+    await this.#deps.hosted.addOwners(target, name, logins);
+  }
+
+  /** `cargo owner --remove`: the last owner cannot be removed. */
+  async removeOwners(
+    repo: Repository,
+    name: string,
+    logins: readonly string[],
+    principal: Principal,
+  ): Promise<void> {
+    const target = this.#writeTarget(repo, principal, 'write', name.toLowerCase());
+    await this.#requireOwner(target, name, principal);
+    await this.#deps.hosted.removeOwners(target, name, logins);
+  }
+
+  /**
+   * `cargo search`: crates of the hosted repositories behind `repo` (itself, or a group's hosted
+   * members) whose name, description or keywords contain `query`, the ones `principal` may read.
+   * A proxy answers an empty list (the upstream's search is not mirrored).
+   */
+  async search(
+    repo: Repository,
+    query: string,
+    limit: number,
+    principal: Principal,
+  ): Promise<{ crates: StoredCrate[]; total: number }> {
+    this.authorize(principal, repo, 'read');
+    const hostedRepos =
+      repo.kind === 'hosted'
+        ? [repo]
+        : this.#deps.repositories.membersOf(repo).filter((m) => m.kind === 'hosted');
+    const seen = new Set<string>();
+    const crates: StoredCrate[] = [];
+    let total = 0;
+    for (const member of hostedRepos) {
+      const found = await this.#deps.hosted.search(member, query, limit);
+      total += found.total;
+      for (const crate of found.crates) {
+        if (seen.has(crate.name)) continue;
+        seen.add(crate.name);
+        if (this.#deps.access.can(principal, repo, 'read', crate.name, { listing: true })) {
+          crates.push(crate);
+        }
+      }
+    }
+    crates.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { crates: crates.slice(0, limit), total };
+  }
+
+  /** The crate ownership rule for a publish (see the module comment). */
+  #ownerCheck(principal: Principal, name: string): PublishCheck {
+    return (owners) => {
+      if (owners === undefined) return;
+      this.#checkOwner(owners, name, principal);
+    };
+  }
+
+  async #requireOwner(target: Repository, name: string, principal: Principal): Promise<void> {
+    if (!this.#deps.access.authEnabled) return;
+    const owners = await this.#deps.hosted.owners(target, name);
+    this.#checkOwner(owners, name, principal);
+  }
+
+  #checkOwner(owners: readonly string[], name: string, principal: Principal): void {
+    if (!this.#deps.access.authEnabled) return;
+    if (principal.kind === 'user') {
+      if (principal.roles.includes('admin') || owners.includes(principal.name)) return;
+    }
+    // A crate published while auth was off has no owner: anyone who may write takes it on.
+    if (owners.length === 0) return;
+    const who = principal.kind === 'user' ? principal.name : 'anonymous';
+    throw new RegistryError(
+      'DENIED',
+      `${who} is not an owner of crate \`${name}\` (owners: ${owners.join(', ')})`,
+    );
+  }
+
+  /** The hosted repository holding owners for reads through `repo`. */
+  #readTarget(repo: Repository): Repository {
+    const target = this.#deps.repositories.writeTarget(repo);
+    if (target === undefined) {
+      throw new RegistryError(
+        'NOT_FOUND',
+        `repository "${repo.name}" has no hosted crates (owners are kept by hosted repositories)`,
+      );
+    }
+    return target;
+  }
+
+  /**
+   * Where a write addressed to `repo` lands (itself when hosted, a group's write member), after
+   * checking `action` on both the group and the member. A proxy, or a group without a hosted
+   * member, refuses with 405.
+   */
+  #writeTarget(repo: Repository, principal: Principal, action: Action, name?: string): Repository {
+    const target = this.#deps.repositories.writeTarget(repo);
+    if (target === undefined) {
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        repo.kind === 'proxy'
+          ? `repository "${repo.name}" is a read-only proxy`
+          : `group "${repo.name}" has no hosted member to write to`,
+      );
+    }
+    this.#checkWrite(repo, target, principal, action, name);
+    return target;
+  }
+
+  #checkWrite(
+    repo: Repository,
+    target: Repository,
+    principal: Principal,
+    action: Action,
+    name: string | undefined,
+  ): void {
+    if (target.name !== repo.name) this.authorize(principal, repo, action, name);
+    this.#deps.access.authorize(
+      principal,
+      target,
+      action,
+      name,
+      target.name === repo.name ? {} : { via: repo },
+    );
+  }
+}

@@ -1,0 +1,380 @@
+/**
+ * SQL metadata of hosted Cargo repositories (tables in migrations.ts). A version is added in one
+ * transaction with its crate row (and the first owner), after its `.crate` is committed and
+ * verified, so a refused publish leaves no row. The unique (repo, crate, version_key) index
+ * settles two concurrent publishes of one version: the second gets "already exists"; publishes
+ * of different versions both land, since the index file is read from the rows.
+ */
+import { type Kysely, sql } from 'kysely';
+import semver from 'semver';
+import { RegistryError } from '../../core/errors.ts';
+import type { CargoTables, CargoVersionsTable } from './migrations.ts';
+import type { IndexEntry } from './model.ts';
+
+export interface StoredCrate {
+  /** Lower-cased. */
+  readonly name: string;
+  readonly displayName: string;
+  readonly description: string | undefined;
+  readonly keywords: readonly string[];
+  /** The highest version published. */
+  readonly maxVersion: string;
+}
+
+export interface StoredVersion {
+  readonly vers: string;
+  readonly versionKey: string;
+  /** The index entry as published, with the current `yanked`. */
+  readonly entry: IndexEntry;
+  readonly cksum: string;
+  readonly size: number;
+  readonly blob: string;
+  readonly publishedBy: string | undefined;
+  readonly publishedAt: number;
+}
+
+export interface NewVersion {
+  /** As published (its case kept for the index `name`). */
+  readonly displayName: string;
+  readonly versionKey: string;
+  /** The index entry (its `yanked` is ignored: a new version is not yanked). */
+  readonly entry: IndexEntry;
+  readonly size: number;
+  readonly blob: string;
+  readonly description: string | undefined;
+  readonly keywords: readonly string[];
+  /** The publisher's NORA user name (becomes the first owner of a new crate). */
+  readonly publisher: string | undefined;
+}
+
+/**
+ * Called inside the publish transaction with the crate's owners (`undefined` for a crate that
+ * does not exist yet); throws to refuse, so an ownership check cannot race a concurrent publish.
+ */
+export type PublishCheck = (owners: readonly string[] | undefined) => void;
+
+export class CargoStore {
+  readonly #db: Kysely<CargoTables>;
+  readonly #now: () => number;
+  /** `<repo>\n<crate>` → writes finished so far (see generation()). */
+  readonly #generations = new Map<string, number>();
+
+  constructor(db: Kysely<CargoTables>, now: () => number = Date.now) {
+    this.#db = db;
+    this.#now = now;
+  }
+
+  /**
+   * A change counter of `crate` in `repo`, bumped after every write to it (publish, yank,
+   * unyank) finished, committed or not. Read it BEFORE reading: what was read may be kept while
+   * the counter stays the same. In-process (the database is written through this class alone).
+   */
+  generation(repo: string, crate: string): number {
+    return this.#generations.get(`${repo}\n${crate}`) ?? 0;
+  }
+
+  #bump(repo: string, crate: string): void {
+    const key = `${repo}\n${crate}`;
+    this.#generations.set(key, (this.#generations.get(key) ?? 0) + 1);
+  }
+
+  async crate(repo: string, name: string): Promise<StoredCrate | undefined> {
+    const row = await this.#db
+      .selectFrom('cargo_crates')
+      .selectAll()
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row === undefined ? undefined : toStoredCrate(row);
+  }
+
+  /** True when `name` (lower-cased) was ever published to `repo`: the group's guard. */
+  async hasCrate(repo: string, name: string): Promise<boolean> {
+    return (await this.crate(repo, name)) !== undefined;
+  }
+
+  /** The versions of `name` (lower-cased) in publish order; empty when none. */
+  async versions(repo: string, name: string): Promise<StoredVersion[]> {
+    const rows = await this.#db
+      .selectFrom('cargo_versions')
+      .selectAll()
+      .where('repo', '=', repo)
+      .where('crate', '=', name)
+      .orderBy('id')
+      .execute();
+    return rows.map(toStoredVersion);
+  }
+
+  async version(
+    repo: string,
+    name: string,
+    versionKey: string,
+  ): Promise<StoredVersion | undefined> {
+    const row = await this.#db
+      .selectFrom('cargo_versions')
+      .selectAll()
+      .where('repo', '=', repo)
+      .where('crate', '=', name)
+      .where('version_key', '=', versionKey)
+      .executeTakeFirst();
+    return row === undefined ? undefined : toStoredVersion(row);
+  }
+
+  /**
+   * Records a published version (and its crate when new, with the publisher as first owner), in
+   * one transaction. `check` runs inside it (ownership). Throws CONFLICT when the crate exists
+   * under another spelling (`foo-bar` vs `foo_bar`) or the version (by precedence) exists.
+   */
+  async publish(
+    repo: string,
+    canon: string,
+    version: NewVersion,
+    check: PublishCheck,
+  ): Promise<void> {
+    const name = version.entry.name.toLowerCase();
+    try {
+      await this.#db.transaction().execute(async (trx) => {
+        const existing = await trx
+          .selectFrom('cargo_crates')
+          .selectAll()
+          .where('repo', '=', repo)
+          .where('canon', '=', canon)
+          .executeTakeFirst();
+        if (existing !== undefined && existing.display_name !== version.displayName) {
+          throw new RegistryError(
+            'CONFLICT',
+            `crate ${version.displayName} conflicts with the existing crate ${existing.display_name}: ` +
+              'crate names differing only in case or "-"/"_" are the same crate',
+          );
+        }
+        const owners =
+          existing === undefined
+            ? undefined
+            : (
+                await trx
+                  .selectFrom('cargo_owners')
+                  .select('login')
+                  .where('repo', '=', repo)
+                  .where('crate', '=', name)
+                  .orderBy('added_at')
+                  .execute()
+              ).map((r) => r.login);
+        check(owners);
+        const taken = await trx
+          .selectFrom('cargo_versions')
+          .select('vers')
+          .where('repo', '=', repo)
+          .where('crate', '=', name)
+          .where('version_key', '=', version.versionKey)
+          .executeTakeFirst();
+        if (taken !== undefined) throw versionExists(version.displayName, taken.vers);
+        const now = this.#now();
+        const vers = version.entry.vers;
+        if (existing === undefined) {
+          await trx
+            .insertInto('cargo_crates')
+            .values({
+              repo,
+              name,
+              canon,
+              display_name: version.displayName,
+              created_at: now,
+              description: version.description ?? null,
+              keywords: JSON.stringify(version.keywords),
+              max_version: vers,
+            })
+            .execute();
+          if (version.publisher !== undefined) {
+            await trx
+              .insertInto('cargo_owners')
+              .values({ repo, crate: name, login: version.publisher, added_at: now })
+              .execute();
+          }
+        } else if (semver.gt(vers, existing.max_version)) {
+          await trx
+            .updateTable('cargo_crates')
+            .set({
+              description: version.description ?? null,
+              keywords: JSON.stringify(version.keywords),
+              max_version: vers,
+            })
+            .where('repo', '=', repo)
+            .where('name', '=', name)
+            .execute();
+        }
+        // The stored entry has no `yanked`: the column is the truth.
+        const entry: Record<string, unknown> = { ...version.entry };
+        delete entry['yanked'];
+        await trx
+          .insertInto('cargo_versions')
+          .values({
+            repo,
+            crate: name,
+            version_key: version.versionKey,
+            vers,
+            entry: JSON.stringify(entry),
+            cksum: version.entry.cksum,
+            size: version.size,
+            blob: version.blob,
+            yanked: 0,
+            published_by: version.publisher ?? null,
+            published_at: now,
+          })
+          .execute();
+      });
+    } catch (err) {
+      // Two concurrent publishes of one version (or two spellings of a new crate): the unique
+      // indexes refuse the second.
+      if (err instanceof Error && /UNIQUE constraint failed: cargo_versions/.test(err.message)) {
+        throw versionExists(version.displayName, version.entry.vers);
+      }
+      if (err instanceof Error && /UNIQUE constraint failed: cargo_crates/.test(err.message)) {
+        throw new RegistryError(
+          'CONFLICT',
+          `crate ${version.displayName} was published concurrently under another spelling; retry`,
+        );
+      }
+      throw err;
+    } finally {
+      this.#bump(repo, name);
+    }
+  }
+
+  /** Sets `yanked` of one version; false when there is no such version. */
+  async setYanked(
+    repo: string,
+    name: string,
+    versionKey: string,
+    yanked: boolean,
+  ): Promise<boolean> {
+    try {
+      const result = await this.#db
+        .updateTable('cargo_versions')
+        .set({ yanked: yanked ? 1 : 0 })
+        .where('repo', '=', repo)
+        .where('crate', '=', name)
+        .where('version_key', '=', versionKey)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    } finally {
+      this.#bump(repo, name);
+    }
+  }
+
+  /** Owner logins of `name`, in the order they were added. */
+  async owners(repo: string, name: string): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('cargo_owners')
+      .select('login')
+      .where('repo', '=', repo)
+      .where('crate', '=', name)
+      .orderBy('added_at')
+      .orderBy('login')
+      .execute();
+    return rows.map((r) => r.login);
+  }
+
+  async addOwners(repo: string, name: string, logins: readonly string[]): Promise<void> {
+    const now = this.#now();
+    await this.#db.transaction().execute(async (trx) => {
+      for (const login of logins) {
+        await trx
+          .insertInto('cargo_owners')
+          .values({ repo, crate: name, login, added_at: now })
+          .onConflict((oc) => oc.doNothing())
+          .execute();
+      }
+    });
+  }
+
+  /**
+   * Removes owners; refuses (BAD_REQUEST) to remove the last one, as crates.io does, so a crate
+   * always has someone who may publish it.
+   */
+  async removeOwners(repo: string, name: string, logins: readonly string[]): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      await trx
+        .deleteFrom('cargo_owners')
+        .where('repo', '=', repo)
+        .where('crate', '=', name)
+        .where('login', 'in', [...logins])
+        .execute();
+      const left = await trx
+        .selectFrom('cargo_owners')
+        .select('login')
+        .where('repo', '=', repo)
+        .where('crate', '=', name)
+        .limit(1)
+        .executeTakeFirst();
+      if (left === undefined) {
+        throw new RegistryError('BAD_REQUEST', 'cannot remove all owners of a crate');
+      }
+    });
+  }
+
+  /**
+   * Crates of `repo` whose name, description or keywords contain `query` (case-insensitive;
+   * every crate when empty), sorted by name; at most `limit`, with the total count.
+   */
+  async search(
+    repo: string,
+    query: string,
+    limit: number,
+  ): Promise<{ crates: StoredCrate[]; total: number }> {
+    const needle = query.toLowerCase();
+    const base = this.#db
+      .selectFrom('cargo_crates')
+      .where('repo', '=', repo)
+      .where((eb) =>
+        needle === ''
+          ? eb.val(true)
+          : eb.or([
+              eb(sql`instr(name, ${needle})`, '>', 0),
+              eb(sql`instr(lower(coalesce(description, '')), ${needle})`, '>', 0),
+              eb(sql`instr(lower(keywords), ${needle})`, '>', 0),
+            ]),
+      );
+    const [rows, count] = await Promise.all([
+      base.selectAll().orderBy('name').limit(limit).execute(),
+      base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+    ]);
+    return { crates: rows.map(toStoredCrate), total: count?.n ?? 0 };
+  }
+}
+
+function versionExists(name: string, vers: string): RegistryError {
+  return new RegistryError('CONFLICT', `crate version \`${name}@${vers}\` already exists`);
+}
+
+function toStoredCrate(row: CargoTables['cargo_crates']): StoredCrate {
+  return {
+    name: row.name,
+    displayName: row.display_name,
+    description: row.description ?? undefined,
+    keywords: parseStrings(row.keywords),
+    maxVersion: row.max_version,
+  };
+}
+
+function toStoredVersion(row: Omit<CargoVersionsTable, 'id'>): StoredVersion {
+  const entry = JSON.parse(row.entry) as Omit<IndexEntry, 'yanked'>;
+  return {
+    vers: row.vers,
+    versionKey: row.version_key,
+    entry: { ...entry, yanked: row.yanked !== 0 },
+    cksum: row.cksum,
+    size: row.size,
+    blob: row.blob,
+    publishedBy: row.published_by ?? undefined,
+    publishedAt: row.published_at,
+  };
+}
+
+function parseStrings(text: string): string[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  } catch {
+    return [];
+  }
+}

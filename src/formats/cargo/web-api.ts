@@ -1,0 +1,57 @@
+/**
+ * The JSON documents of Cargo's web API (Cargo book, "Registry web API"), built from plain
+ * values: publish warnings, yank/unyank `{"ok": true}`, owners lists and messages, search
+ * results, and the error shape `{"errors": [{"detail": "…"}]}` Cargo prints for any 4xx/5xx.
+ */
+import type { StoredCrate } from './store.ts';
+
+/** `cargo publish`'s answer: nothing to warn about (categories and badges are not checked). */
+export function publishAnswer(): Record<string, unknown> {
+  return { warnings: { invalid_categories: [], invalid_badges: [], other: [] } };
+}
+
+export function okAnswer(msg?: string): Record<string, unknown> {
+  return msg === undefined ? { ok: true } : { ok: true, msg };
+}
+
+/**
+ * `GET /api/v1/crates/<name>/owners`: `{"users": [{"id", "login", "name"}]}`; ids are positions
+ * (NORA users have no numeric id; Cargo only prints them).
+ */
+export function ownersAnswer(logins: readonly string[]): Record<string, unknown> {
+  return { users: logins.map((login, i) => ({ id: i + 1, login, name: login })) };
+}
+
+/** `GET /api/v1/crates?q=…`: `{"crates": [{"name", "max_version", "description"}], "meta": {"total"}}`. */
+export function searchAnswer(
+  crates: readonly StoredCrate[],
+  total: number,
+): Record<string, unknown> {
+  return {
+    crates: crates.map((c) => ({
+      name: c.displayName,
+      max_version: c.maxVersion,
+      description: c.description ?? '',
+    })),
+    meta: { total },
+  };
+}
+
+/** Cargo's error document. */
+export function errorAnswer(detail: string): Record<string, unknown> {
+  return { errors: [{ detail }] };
+}
+
+/**
+ * The `users` list of an owners PUT/DELETE body (`{"users": ["login", …]}`); undefined when the
+ * body is not of that shape.
+ */
+export function ownerLogins(body: unknown): string[] | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  const users = (body as Record<string, unknown>)['users'];
+  if (!Array.isArray(users) || users.length === 0 || users.length > 100) return undefined;
+  if (!users.every((u): u is string => typeof u === 'string' && u !== '' && u.length <= 256)) {
+    return undefined;
+  }
+  return users;
+}

@@ -1,0 +1,799 @@
+/**
+ * The hosted Cargo registry over HTTP (no cargo binary): config.json, publish → index file →
+ * download, ETag/304 and cache headers, concurrent publishes, SemVer build-metadata duplicates,
+ * yank/unyank, owners, search, tokens as Cargo sends them, and every bad input of issue #15
+ * answered 4xx in Cargo's `{"errors":[{"detail"}]}` shape with nothing stored.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { crateBody, makeCrate, metadata, publishBody } from './fixtures.ts';
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  readonly json: unknown;
+}
+
+async function call(
+  server: TestServer,
+  method: string,
+  url: string,
+  options: { body?: Buffer | string; token?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const res = await fetch(`${server.url}${url}`, {
+    method,
+    ...(options.body === undefined ? {} : { body: options.body }),
+    headers: {
+      ...(options.token === undefined ? {} : { authorization: options.token }),
+      ...options.headers,
+    },
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/** A 4xx in Cargo's error shape whose detail matches `detail`. */
+function cargoError(answer: Answer, status: number, detail: RegExp): void {
+  assert.equal(answer.status, status, answer.text);
+  assert.match(answer.headers.get('content-type') ?? '', /^application\/json/);
+  const errors = (answer.json as { errors?: { detail: string }[] }).errors;
+  assert.ok(Array.isArray(errors) && errors.length === 1, answer.text);
+  assert.match(errors[0]?.detail ?? '', detail);
+}
+
+async function blobFiles(server: TestServer): Promise<string[]> {
+  const root = path.join(server.dataDir, 'storage', 'blobs');
+  try {
+    return (await fs.readdir(root, { recursive: true })).filter((f) => /[0-9a-f]{64}$/.test(f));
+  } catch {
+    return [];
+  }
+}
+
+function lines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe('cargo hosted (auth off)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ config: { cargo: { proxy: '', max_upload_mb: 1 } } });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('config.json at /cargo and /repository/cargo-hosted: dl, api, no auth-required', async () => {
+    const group = await call(server, 'GET', '/cargo/index/config.json');
+    assert.equal(group.status, 200);
+    assert.deepEqual(group.json, {
+      dl: `${server.url}/cargo/api/v1/crates`,
+      api: `${server.url}/cargo`,
+    });
+    const named = await call(server, 'GET', '/repository/cargo-hosted/index/config.json');
+    assert.deepEqual(named.json, {
+      dl: `${server.url}/repository/cargo-hosted/api/v1/crates`,
+      api: `${server.url}/repository/cargo-hosted`,
+    });
+  });
+
+  test('publish → index file (prefix path, JSON lines) → download; ETag/304; cache headers', async () => {
+    const crate = await makeCrate('Hello_World', '0.1.0');
+    const meta = metadata('Hello_World', '0.1.0', {
+      deps: [
+        {
+          name: 'serde',
+          version_req: '^1.0',
+          features: ['derive'],
+          optional: true,
+          default_features: false,
+          target: null,
+          kind: 'normal',
+          registry: 'https://github.com/rust-lang/crates.io-index',
+          explicit_name_in_toml: 'serde1',
+        },
+      ],
+      features: { default: ['std'], std: [], json: ['dep:serde1', 'serde1?/std'] },
+      rust_version: '1.70',
+    });
+    const published = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+      body: publishBody(meta, crate),
+    });
+    assert.equal(published.status, 200, published.text);
+    assert.deepEqual(published.json, {
+      warnings: { invalid_categories: [], invalid_badges: [], other: [] },
+    });
+    for (const url of ['/cargo/index/he/ll/hello_world', '/cargo/index/HE/LL/Hello_World']) {
+      const index = await call(server, 'GET', url);
+      assert.equal(index.status, 200, `${url}: ${index.text}`);
+      assert.equal(index.headers.get('cache-control'), 'public, max-age=300');
+      const [entry] = lines(index.text);
+      assert.deepEqual(entry, {
+        name: 'Hello_World',
+        vers: '0.1.0',
+        deps: [
+          {
+            name: 'serde1',
+            req: '^1.0',
+            features: ['derive'],
+            optional: true,
+            default_features: false,
+            target: null,
+            kind: 'normal',
+            registry: 'https://github.com/rust-lang/crates.io-index',
+            package: 'serde',
+          },
+        ],
+        cksum: sha256(crate),
+        features: { default: ['std'], std: [] },
+        yanked: false,
+        v: 2,
+        features2: { json: ['dep:serde1', 'serde1?/std'] },
+        rust_version: '1.70',
+      });
+      assert.ok(index.text.endsWith('\n'));
+    }
+    const first = await call(server, 'GET', '/cargo/index/he/ll/hello_world');
+    const etag = first.headers.get('etag') ?? '';
+    assert.match(etag, /^"[0-9a-f]{64}"$/);
+    const again = await call(server, 'GET', '/cargo/index/he/ll/hello_world', {
+      headers: { 'if-none-match': etag },
+    });
+    assert.equal(again.status, 304);
+    const download = await fetch(`${server.url}/cargo/api/v1/crates/Hello_World/0.1.0/download`);
+    assert.equal(download.status, 200);
+    assert.equal(download.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    assert.deepEqual(Buffer.from(await download.arrayBuffer()), crate);
+    const lower = await fetch(`${server.url}/cargo/api/v1/crates/hello_world/0.1.0/download`);
+    assert.equal(lower.status, 200);
+    await lower.arrayBuffer();
+    const head = await fetch(`${server.url}/cargo/api/v1/crates/hello_world/0.1.0/download`, {
+      method: 'HEAD',
+    });
+    assert.equal(head.headers.get('content-length'), String(crate.length));
+    cargoError(
+      await call(server, 'GET', '/cargo/api/v1/crates/hello_world/0.9.0/download'),
+      404,
+      /no version/,
+    );
+    // The same through the named repository.
+    const named = await call(server, 'GET', '/repository/cargo-hosted/index/he/ll/hello_world');
+    assert.equal(named.text, first.text);
+  });
+
+  test('index paths: 1/2/3 prefixes; a wrong prefix, traversal or an invalid name is a 404', async () => {
+    for (const name of ['a', 'ab', 'abc']) {
+      assert.equal(
+        (
+          await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+            body: await crateBody(name, '1.0.0'),
+          })
+        ).status,
+        200,
+      );
+    }
+    assert.equal((await call(server, 'GET', '/cargo/index/1/a')).status, 200);
+    assert.equal((await call(server, 'GET', '/cargo/index/2/ab')).status, 200);
+    assert.equal((await call(server, 'GET', '/cargo/index/3/a/abc')).status, 200);
+    for (const bad of [
+      '/cargo/index/3/b/abc',
+      '/cargo/index/ab/c/abc',
+      '/cargo/index/he/ll/..%2F..%2Fpasswd',
+      '/cargo/index/he/ll/hello..world',
+      '/cargo/index/no/ne/nonexistent',
+      '/cargo/api/v1/crates/..%2f..%2fetc/1.0.0/download',
+    ]) {
+      const answer = await call(server, 'GET', bad);
+      // Traversal is refused before routing (400), anything else is absent (404).
+      cargoError(answer, answer.status === 400 ? 400 : 404, /not found|traversal/);
+    }
+  });
+
+  test('two concurrent publishes of different versions both land; the same version once', async () => {
+    const bodies = await Promise.all(
+      ['1.0.0', '1.1.0', '1.2.0', '2.0.0-rc.1'].map((v) => crateBody('racer', v)),
+    );
+    const answers = await Promise.all(
+      bodies.map((body) => call(server, 'PUT', '/cargo/api/v1/crates/new', { body })),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [200, 200, 200, 200],
+    );
+    const index = await call(server, 'GET', '/cargo/index/ra/ce/racer');
+    assert.deepEqual(
+      lines(index.text)
+        .map((e) => e['vers'])
+        .sort(),
+      ['1.0.0', '1.1.0', '1.2.0', '2.0.0-rc.1'],
+    );
+    const same = await crateBody('twin', '1.0.0');
+    const twice = await Promise.all([
+      call(server, 'PUT', '/cargo/api/v1/crates/new', { body: same }),
+      call(server, 'PUT', '/cargo/api/v1/crates/new', { body: same }),
+    ]);
+    assert.deepEqual(twice.map((a) => a.status).sort(), [200, 409]);
+    assert.equal(lines((await call(server, 'GET', '/cargo/index/tw/in/twin')).text).length, 1);
+  });
+
+  test('SemVer: 1.0.0+a and 1.0.0+b are one version (409); the index keeps the first', async () => {
+    const a = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+      body: await crateBody('build-meta', '1.0.0+a'),
+    });
+    assert.equal(a.status, 200, a.text);
+    cargoError(
+      await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+        body: await crateBody('build-meta', '1.0.0+b'),
+      }),
+      409,
+      /already exists/,
+    );
+    const index = lines((await call(server, 'GET', '/cargo/index/bu/il/build-meta')).text);
+    assert.deepEqual(
+      index.map((e) => e['vers']),
+      ['1.0.0+a'],
+    );
+    const dl = await fetch(`${server.url}/cargo/api/v1/crates/build-meta/1.0.0+a/download`);
+    assert.equal(dl.status, 200);
+    await dl.arrayBuffer();
+  });
+
+  test('foo-bar and Foo_Bar are one crate: the other spelling is refused', async () => {
+    assert.equal(
+      (
+        await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+          body: await crateBody('foo-bar', '1.0.0'),
+        })
+      ).status,
+      200,
+    );
+    cargoError(
+      await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+        body: await crateBody('Foo_Bar', '2.0.0'),
+      }),
+      409,
+      /same crate/,
+    );
+  });
+
+  test('yank / unyank flip the index line; an unknown version is a 404 in Cargo shape', async () => {
+    await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+      body: await crateBody('yanky', '0.1.0'),
+    });
+    const before = await call(server, 'GET', '/cargo/index/ya/nk/yanky');
+    const yank = await call(server, 'DELETE', '/cargo/api/v1/crates/yanky/0.1.0/yank');
+    assert.equal(yank.status, 200, yank.text);
+    assert.deepEqual(yank.json, { ok: true });
+    const after = await call(server, 'GET', '/cargo/index/ya/nk/yanky', {
+      headers: { 'if-none-match': before.headers.get('etag') ?? '' },
+    });
+    assert.equal(after.status, 200, 'the ETag changed with the yank');
+    assert.equal(lines(after.text)[0]?.['yanked'], true);
+    const unyank = await call(server, 'PUT', '/cargo/api/v1/crates/yanky/0.1.0/unyank');
+    assert.deepEqual(unyank.json, { ok: true });
+    assert.equal(
+      lines((await call(server, 'GET', '/cargo/index/ya/nk/yanky')).text)[0]?.['yanked'],
+      false,
+    );
+    cargoError(
+      await call(server, 'DELETE', '/cargo/api/v1/crates/yanky/9.9.9/yank'),
+      404,
+      /9\.9\.9/,
+    );
+    cargoError(
+      await call(server, 'DELETE', '/cargo/api/v1/crates/nothere/1.0.0/yank'),
+      404,
+      /nothere/,
+    );
+    cargoError(
+      await call(server, 'DELETE', '/cargo/api/v1/crates/yanky/not-semver/yank'),
+      400,
+      /SemVer/,
+    );
+    cargoError(await call(server, 'GET', '/cargo/api/v1/crates/yanky/0.1.0/yank'), 405, /GET/);
+  });
+
+  test('search over name, description and keywords; per_page bounds the list', async () => {
+    await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+      body: await crateBody('searchme', '0.2.0', {
+        description: 'Parses widgets quickly',
+        keywords: ['gizmo'],
+      }),
+    });
+    const byName = (await call(server, 'GET', '/cargo/api/v1/crates?q=searchm&per_page=5'))
+      .json as {
+      crates: { name: string; max_version: string; description: string }[];
+      meta: { total: number };
+    };
+    assert.deepEqual(byName.crates, [
+      { name: 'searchme', max_version: '0.2.0', description: 'Parses widgets quickly' },
+    ]);
+    assert.equal(byName.meta.total, 1);
+    const byDescription = (await call(server, 'GET', '/cargo/api/v1/crates?q=WIDGETS')).json as {
+      crates: { name: string }[];
+    };
+    assert.deepEqual(
+      byDescription.crates.map((c) => c.name),
+      ['searchme'],
+    );
+    const byKeyword = (await call(server, 'GET', '/cargo/api/v1/crates?q=gizmo')).json as {
+      crates: { name: string }[];
+    };
+    assert.deepEqual(
+      byKeyword.crates.map((c) => c.name),
+      ['searchme'],
+    );
+    const limited = (await call(server, 'GET', '/cargo/api/v1/crates?q=&per_page=2')).json as {
+      crates: unknown[];
+      meta: { total: number };
+    };
+    assert.equal(limited.crates.length, 2);
+    assert.ok(limited.meta.total > 2);
+  });
+
+  describe('bad input: 4xx in Cargo shape, nothing stored', () => {
+    const refusals: [string, () => Buffer | Promise<Buffer>, number, RegExp][] = [
+      ['an empty body', () => Buffer.alloc(0), 400, /ended before the length/],
+      ['a truncated JSON length', () => Buffer.from([1, 0]), 400, /ended before the length/],
+      [
+        'a JSON length prefix longer than the body',
+        async () =>
+          publishBody(metadata('lying', '1.0.0'), await makeCrate('lying', '1.0.0'), {
+            jsonLength: 5000,
+            truncateTo: 300,
+          }),
+        400,
+        /ended inside the metadata/,
+      ],
+      [
+        'a .crate length prefix longer than the body',
+        async () =>
+          publishBody(metadata('lying', '1.0.0'), await makeCrate('lying', '1.0.0'), {
+            crateLength: 100_000,
+          }),
+        400,
+        /ended after \d+ of the 100000 bytes/,
+      ],
+      [
+        'a .crate length prefix shorter than the .crate',
+        async () => {
+          const crate = await makeCrate('lying', '1.0.0');
+          return publishBody(metadata('lying', '1.0.0'), crate, { crateLength: crate.length - 10 });
+        },
+        400,
+        /bytes past the \.crate/,
+      ],
+      [
+        'JSON over 1 MiB',
+        () => publishBody(Buffer.alloc(2 * 1024 * 1024, 0x20), Buffer.alloc(0)),
+        413,
+        /metadata is \d+ bytes/,
+      ],
+      [
+        'JSON that does not parse',
+        () => publishBody(Buffer.from('{nope'), Buffer.alloc(0)),
+        400,
+        /not valid JSON/,
+      ],
+      [
+        'JSON of the wrong shape',
+        () => publishBody({ name: 'x', vers: '1.0.0', deps: 'none' }, Buffer.alloc(0)),
+        400,
+        /deps/,
+      ],
+      [
+        'a name that disagrees with Cargo.toml',
+        async () =>
+          publishBody(
+            metadata('claimed', '1.0.0'),
+            await makeCrate('claimed', '1.0.0', { manifestName: 'other' }),
+          ),
+        400,
+        /names the crate "other"/,
+      ],
+      [
+        'a version that disagrees with Cargo.toml',
+        async () =>
+          publishBody(
+            metadata('claimed', '1.0.0'),
+            await makeCrate('claimed', '1.0.0', { manifestVersion: '1.0.1' }),
+          ),
+        400,
+        /version "1\.0\.1"/,
+      ],
+      [
+        'a checksum that disagrees with the .crate',
+        async () =>
+          publishBody(
+            metadata('claimed', '1.0.0', { cksum: 'ab'.repeat(32) }),
+            await makeCrate('claimed', '1.0.0'),
+          ),
+        400,
+        /SHA-256/,
+      ],
+      [
+        'a .crate that is not gzip',
+        () => publishBody(metadata('claimed', '1.0.0'), Buffer.from('plain bytes, not gzip')),
+        400,
+        /gzip/,
+      ],
+      [
+        'a corrupted .crate (flipped bytes)',
+        async () => {
+          const crate = Buffer.from(await makeCrate('claimed', '1.0.0'));
+          for (let i = 20; i < 40; i++) crate[i] = (crate[i] ?? 0) ^ 0xff;
+          return publishBody(metadata('claimed', '1.0.0'), crate);
+        },
+        400,
+        /gzip|tarball/,
+      ],
+      [
+        'a .crate without Cargo.toml',
+        async () =>
+          publishBody(
+            metadata('claimed', '1.0.0'),
+            await makeCrate('claimed', '1.0.0', { withoutManifest: true }),
+          ),
+        400,
+        /no claimed-1\.0\.0\/Cargo\.toml/,
+      ],
+      [
+        'a .crate with a path outside <name>-<vers>/ (traversal)',
+        async () =>
+          publishBody(
+            metadata('claimed', '1.0.0'),
+            await makeCrate('claimed', '1.0.0', { extra: { 'claimed-1.0.0/../../evil.txt': 'x' } }),
+          ),
+        400,
+        /outside claimed-1\.0\.0\//,
+      ],
+      [
+        'a .crate under another top directory',
+        async () =>
+          publishBody(
+            metadata('claimed', '1.0.0'),
+            await makeCrate('claimed', '1.0.0', { root: 'elsewhere' }),
+          ),
+        400,
+        /outside/,
+      ],
+      [
+        'a .crate over max_upload_mb (from its length prefix)',
+        () =>
+          publishBody(metadata('claimed', '1.0.0'), Buffer.alloc(0), {
+            crateLength: 2 * 1024 * 1024,
+          }),
+        413,
+        /limit/,
+      ],
+      [
+        'a version that is not SemVer',
+        async () => publishBody(metadata('claimed', '1.0'), await makeCrate('claimed', '1.0')),
+        400,
+        /SemVer/,
+      ],
+    ];
+    for (const name of [
+      '',
+      '1abc',
+      '-x',
+      'has space',
+      'dots.x',
+      'ünï',
+      'a'.repeat(65),
+      'nul',
+      'CON',
+      'std',
+      'proc-macro',
+      'core',
+      'com1',
+      '../x',
+    ]) {
+      refusals.push([
+        `the invalid crate name ${JSON.stringify(name)}`,
+        async () => publishBody(metadata(name, '1.0.0'), await makeCrate(name, '1.0.0')),
+        400,
+        /invalid crate name/,
+      ]);
+    }
+    for (const [what, body, status, detail] of refusals) {
+      test(what, async () => {
+        const blobsBefore = await blobFiles(server);
+        const answer = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+          body: await body(),
+        });
+        cargoError(answer, status, detail);
+        assert.deepEqual(await blobFiles(server), blobsBefore, 'no blob stored');
+        assert.equal((await call(server, 'GET', '/cargo/index/cl/ai/claimed')).status, 404);
+        assert.equal((await call(server, 'GET', '/cargo/index/ly/in/lying')).status, 404);
+        const spool = path.join(server.dataDir, 'storage');
+        const leftovers = (await fs.readdir(spool, { recursive: true })).filter((f) =>
+          f.includes('cargo-publish/'),
+        );
+        assert.deepEqual(leftovers, [], 'no spool file left');
+      });
+    }
+
+    test('a declared Content-Length over the limit is refused before reading (413)', async () => {
+      const answer = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+        body: Buffer.alloc(3 * 1024 * 1024),
+      });
+      cargoError(answer, 413, /limit/);
+    });
+  });
+});
+
+describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
+  let server: TestServer;
+  let alice: string;
+  let bob: string;
+  let admin: string;
+  let reader: string;
+  before(async () => {
+    server = await startTestServer({
+      config: {
+        cargo: { proxy: '' },
+        auth: { enabled: true, anonymous_read: false, admin_users: ['root'] },
+      },
+    });
+    const { users, tokens } = server.app.context.identity;
+    assert.ok(await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']));
+    assert.ok(await users.create('bob', 'bob-pw-12', undefined, ['read', 'write']));
+    assert.ok(await users.create('root', 'root-pw-12', undefined, ['read', 'write']));
+    assert.ok(await users.create('carol', 'carol-pw-1', undefined, ['read']));
+    alice = (await tokens.create('alice', { role: 'write' })).secret;
+    bob = (await tokens.create('bob', { role: 'write' })).secret;
+    admin = (await tokens.create('root', { role: 'admin' })).secret;
+    reader = (await tokens.create('carol', { role: 'read' })).secret;
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('config.json: 401 anonymous (WWW-Authenticate: Cargo); with the bare token auth-required', async () => {
+    const anonymous = await call(server, 'GET', '/cargo/index/config.json');
+    cargoError(anonymous, 401, /authentication required/);
+    assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Cargo/);
+    const withToken = await call(server, 'GET', '/cargo/index/config.json', { token: alice });
+    assert.equal(withToken.status, 200);
+    assert.equal((withToken.json as Record<string, unknown>)['auth-required'], true);
+    const bearer = await call(server, 'GET', '/cargo/index/config.json', {
+      token: `Bearer ${alice}`,
+    });
+    assert.equal(bearer.status, 200);
+    cargoError(
+      await call(server, 'GET', '/cargo/index/config.json', {
+        token: 'nra_notarealtokenatall12345',
+      }),
+      401,
+      /invalid credentials/,
+    );
+  });
+
+  test('publish needs write; the publisher is the owner; only owners and admins publish and yank', async () => {
+    cargoError(
+      await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+        body: await crateBody('owned', '1.0.0'),
+      }),
+      401,
+      /authentication required/,
+    );
+    cargoError(
+      await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+        body: await crateBody('owned', '1.0.0'),
+        token: reader,
+      }),
+      403,
+      /read-only/,
+    );
+    const first = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+      body: await crateBody('owned', '1.0.0'),
+      token: alice,
+    });
+    assert.equal(first.status, 200, first.text);
+    const owners = await call(server, 'GET', '/cargo/api/v1/crates/owned/owners', {
+      token: reader,
+    });
+    assert.deepEqual(owners.json, { users: [{ id: 1, login: 'alice', name: 'alice' }] });
+    const blobsBefore = await blobFiles(server);
+    cargoError(
+      await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+        body: await crateBody('owned', '1.1.0'),
+        token: bob,
+      }),
+      403,
+      /bob is not an owner of crate `owned`/,
+    );
+    assert.deepEqual(await blobFiles(server), blobsBefore, 'no blob stored');
+    cargoError(
+      await call(server, 'DELETE', '/cargo/api/v1/crates/owned/1.0.0/yank', { token: bob }),
+      403,
+      /not an owner/,
+    );
+    cargoError(
+      await call(server, 'PUT', '/cargo/api/v1/crates/owned/owners', {
+        token: bob,
+        body: JSON.stringify({ users: ['bob'] }),
+      }),
+      403,
+      /not an owner/,
+    );
+    // alice adds bob; bob may publish; an unknown login is refused.
+    cargoError(
+      await call(server, 'PUT', '/cargo/api/v1/crates/owned/owners', {
+        token: alice,
+        body: JSON.stringify({ users: ['nobody-such'] }),
+      }),
+      400,
+      /could not find user with login `nobody-such`/,
+    );
+    const added = await call(server, 'PUT', '/cargo/api/v1/crates/owned/owners', {
+      token: alice,
+      body: JSON.stringify({ users: ['bob'] }),
+    });
+    assert.equal(added.status, 200, added.text);
+    assert.equal((added.json as { ok: boolean }).ok, true);
+    const byBob = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+      body: await crateBody('owned', '1.1.0'),
+      token: bob,
+    });
+    assert.equal(byBob.status, 200, byBob.text);
+    // Removing: the last owner stays.
+    const removed = await call(server, 'DELETE', '/cargo/api/v1/crates/owned/owners', {
+      token: bob,
+      body: JSON.stringify({ users: ['alice'] }),
+    });
+    assert.equal(removed.status, 200, removed.text);
+    cargoError(
+      await call(server, 'DELETE', '/cargo/api/v1/crates/owned/owners', {
+        token: bob,
+        body: JSON.stringify({ users: ['bob'] }),
+      }),
+      400,
+      /all owners/,
+    );
+    cargoError(
+      await call(server, 'PUT', '/cargo/api/v1/crates/owned/owners', {
+        token: bob,
+        body: '{"users": 3}',
+      }),
+      400,
+      /users/,
+    );
+    // The admin may yank any crate.
+    const yank = await call(server, 'DELETE', '/cargo/api/v1/crates/owned/1.0.0/yank', {
+      token: admin,
+    });
+    assert.equal(yank.status, 200, yank.text);
+    cargoError(
+      await call(server, 'GET', '/cargo/api/v1/crates/nope/owners', { token: alice }),
+      404,
+      /nope/,
+    );
+  });
+
+  test('reads need the token (index, download, search): Cargo sends it bare', async () => {
+    await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+      body: await crateBody('secret', '0.1.0'),
+      token: alice,
+    });
+    cargoError(
+      await call(server, 'GET', '/cargo/index/se/cr/secret'),
+      401,
+      /authentication required/,
+    );
+    assert.equal(
+      (await call(server, 'GET', '/cargo/index/se/cr/secret', { token: reader })).status,
+      200,
+    );
+    cargoError(
+      await call(server, 'GET', '/cargo/api/v1/crates/secret/0.1.0/download'),
+      401,
+      /authentication/,
+    );
+    const dl = await call(server, 'GET', '/cargo/api/v1/crates/secret/0.1.0/download', {
+      token: reader,
+    });
+    assert.equal(dl.status, 200);
+    cargoError(await call(server, 'GET', '/cargo/api/v1/crates?q=secret'), 401, /authentication/);
+    const found = await call(server, 'GET', '/cargo/api/v1/crates?q=secret', { token: reader });
+    assert.deepEqual(
+      (found.json as { crates: { name: string }[] }).crates.map((c) => c.name),
+      ['secret'],
+    );
+  });
+});
+
+describe('cargo hosted (auth on, anonymous read on)', () => {
+  test('config.json has no auth-required; anonymous reads, writes need a token', async () => {
+    await using server = await startTestServer({
+      config: { cargo: { proxy: '' }, auth: { enabled: true, anonymous_read: true } },
+    });
+    const config = await call(server, 'GET', '/cargo/index/config.json');
+    assert.equal(config.status, 200);
+    assert.equal((config.json as Record<string, unknown>)['auth-required'], undefined);
+    cargoError(
+      await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+        body: await crateBody('anon', '1.0.0'),
+      }),
+      401,
+      /authentication required/,
+    );
+  });
+});
+
+describe('cargo named repositories', () => {
+  test('a named group writes to its hosted member; a proxy refuses writes (405)', async () => {
+    await using server = await startTestServer({
+      config: {
+        cargo: { proxy: '' },
+        repositories: [
+          { name: 'crates-internal', format: 'cargo', kind: 'hosted' },
+          { name: 'crates-all', format: 'cargo', kind: 'group', members: ['crates-internal'] },
+          {
+            name: 'crates-mirror',
+            format: 'cargo',
+            kind: 'proxy',
+            upstreams: [{ url: 'http://127.0.0.1:9' }],
+          },
+        ],
+      },
+    });
+    const published = await call(server, 'PUT', '/repository/crates-all/api/v1/crates/new', {
+      body: await crateBody('internal-only', '0.1.0'),
+    });
+    assert.equal(published.status, 200, published.text);
+    for (const base of ['/repository/crates-all', '/repository/crates-internal']) {
+      const index = await call(server, 'GET', `${base}/index/in/te/internal-only`);
+      assert.equal(index.status, 200, `${base}: ${index.text}`);
+      const dl = await fetch(`${server.url}${base}/api/v1/crates/internal-only/0.1.0/download`);
+      assert.equal(dl.status, 200);
+      await dl.arrayBuffer();
+    }
+    assert.equal(
+      (await call(server, 'GET', '/cargo/index/in/te/internal-only')).status,
+      404,
+      'the default group does not include crates-internal',
+    );
+    cargoError(
+      await call(server, 'PUT', '/repository/crates-mirror/api/v1/crates/new', {
+        body: await crateBody('nope', '0.1.0'),
+      }),
+      405,
+      /read-only proxy/,
+    );
+    cargoError(
+      await call(server, 'DELETE', '/repository/crates-mirror/api/v1/crates/nope/0.1.0/yank'),
+      405,
+      /read-only proxy/,
+    );
+    const config = await call(server, 'GET', '/repository/crates-all/index/config.json');
+    assert.deepEqual(config.json, {
+      dl: `${server.url}/repository/crates-all/api/v1/crates`,
+      api: `${server.url}/repository/crates-all`,
+    });
+  });
+
+  test('[cargo] enabled = false: the mount answers a clear 404', async () => {
+    await using server = await startTestServer({ config: { cargo: { enabled: false } } });
+    const res = await call(server, 'GET', '/cargo/index/config.json');
+    assert.equal(res.status, 404);
+    assert.match(res.text, /disabled|not available/);
+  });
+});

@@ -1,0 +1,245 @@
+/**
+ * Cargo building blocks without a server: crate-name rules, SemVer precedence keys, index prefix
+ * paths (both ways), index-line serialization and ETags, the publish → index entry mapping, and
+ * the publish body reader fed one byte at a time.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, test } from 'node:test';
+import { RegistryError } from '../../../src/core/errors.ts';
+import {
+  entryLine,
+  etagMatches,
+  indexPath,
+  nameFromIndexPath,
+  registryConfig,
+  renderIndexFile,
+} from '../../../src/formats/cargo/index-file.ts';
+import type { IndexEntry } from '../../../src/formats/cargo/model.ts';
+import {
+  canonicalName,
+  crateNameProblem,
+  parseCrateVersion,
+} from '../../../src/formats/cargo/names.ts';
+import {
+  indexEntry,
+  publishMetadataSchema,
+  receivePublish,
+} from '../../../src/formats/cargo/publish.ts';
+import { makeCrate, metadata, publishBody } from '../../integration/cargo/fixtures.ts';
+
+describe('cargo names', () => {
+  test('valid names', () => {
+    for (const name of ['a', 'serde', 'Serde_JSON', 'foo-bar', 'x1', 'a'.repeat(64)]) {
+      assert.equal(crateNameProblem(name), undefined, name);
+    }
+  });
+  test('invalid names, each with its reason', () => {
+    const cases: [string, RegExp][] = [
+      ['', /empty/],
+      ['1x', /start with an ASCII letter/],
+      ['_x', /start with an ASCII letter/],
+      ['a.b', /may only hold/],
+      ['a/b', /may only hold/],
+      ['é', /start with/],
+      ['a'.repeat(65), /longer than 64/],
+      ['nul', /reserved/],
+      ['NUL', /reserved/],
+      ['lpt9', /reserved/],
+      ['std', /reserved/],
+      ['proc-macro', /reserved/],
+      ['Proc_Macro', /reserved/],
+    ];
+    for (const [name, reason] of cases) assert.match(crateNameProblem(name) ?? '', reason, name);
+  });
+  test('canonical names fold case and - / _', () => {
+    assert.equal(canonicalName('Foo-Bar'), 'foo_bar');
+    assert.equal(canonicalName('foo_bar'), 'foo_bar');
+  });
+  test('SemVer keys drop build metadata only', () => {
+    assert.equal(parseCrateVersion('1.0.0+a')?.key, '1.0.0');
+    assert.equal(parseCrateVersion('1.0.0+b')?.key, '1.0.0');
+    assert.equal(parseCrateVersion('1.0.0-rc.1+x')?.key, '1.0.0-rc.1');
+    for (const bad of ['1.0', 'v1.0.0', '=1.0.0', '01.0.0', '1.0.0-', ' 1.0.0', 'x']) {
+      assert.equal(parseCrateVersion(bad), undefined, bad);
+    }
+  });
+});
+
+describe('cargo index files', () => {
+  test('prefix paths (Cargo book) and back', () => {
+    const cases: [string, string][] = [
+      ['a', '1/a'],
+      ['AB', '2/ab'],
+      ['abc', '3/a/abc'],
+      ['Serde', 'se/rd/serde'],
+      ['foo-bar', 'fo/o-/foo-bar'],
+    ];
+    for (const [name, expected] of cases) {
+      assert.equal(indexPath(name), expected);
+      assert.equal(nameFromIndexPath(expected), name.toLowerCase());
+      assert.equal(nameFromIndexPath(expected.toUpperCase()), name.toLowerCase());
+    }
+    for (const bad of [
+      '3/b/abc',
+      'se/rd',
+      'se/rd/ser',
+      '../se/rd/serde',
+      '1/.',
+      'se/rd/se.de',
+      '',
+    ]) {
+      assert.equal(nameFromIndexPath(bad), undefined, bad);
+    }
+  });
+
+  const entry: IndexEntry = {
+    name: 'demo',
+    vers: '1.0.0',
+    deps: [
+      {
+        name: 'x',
+        req: '^1',
+        features: [],
+        optional: false,
+        default_features: true,
+        target: null,
+        kind: 'normal',
+      },
+    ],
+    cksum: 'ab'.repeat(32),
+    features: {},
+    yanked: false,
+    links: null,
+  };
+
+  test('one line per entry, crates.io field order, optionals left out when absent', () => {
+    assert.equal(
+      entryLine(entry),
+      '{"name":"demo","vers":"1.0.0","deps":[{"name":"x","req":"^1","features":[],"optional":false,' +
+        '"default_features":true,"target":null,"kind":"normal"}],"cksum":"' +
+        'ab'.repeat(32) +
+        '","features":{},"yanked":false}',
+    );
+    const rendered = renderIndexFile({
+      name: 'demo',
+      entries: [entry, { ...entry, vers: '1.1.0' }],
+    });
+    const text = rendered.body.toString('utf8');
+    assert.equal(text.split('\n').length, 3);
+    assert.ok(text.endsWith('\n'));
+    assert.match(rendered.etag, /^"[0-9a-f]{64}"$/);
+    const yanked = renderIndexFile({
+      name: 'demo',
+      entries: [entry, { ...entry, vers: '1.1.0', yanked: true }],
+    });
+    assert.notEqual(yanked.etag, rendered.etag);
+  });
+
+  test('If-None-Match: lists, weak tags, *', () => {
+    assert.ok(etagMatches('"a", "b"', '"b"'));
+    assert.ok(etagMatches('W/"b"', '"b"'));
+    assert.ok(etagMatches('*', '"b"'));
+    assert.ok(!etagMatches('"a"', '"b"'));
+    assert.ok(!etagMatches(undefined, '"b"'));
+  });
+
+  test('config.json', () => {
+    assert.deepEqual(registryConfig('http://h/cargo', false), {
+      dl: 'http://h/cargo/api/v1/crates',
+      api: 'http://h/cargo',
+    });
+    assert.equal(registryConfig('http://h/cargo', true)['auth-required'], true);
+  });
+});
+
+describe('cargo publish', () => {
+  test('metadata → index entry: renames, registry, features2 / v 2, rust_version', () => {
+    const meta = publishMetadataSchema.parse(
+      metadata('demo', '1.0.0', {
+        deps: [
+          { name: 'real', version_req: '^2', explicit_name_in_toml: 'alias', kind: 'dev' },
+          { name: 'other', version_req: '*', registry: 'https://example.invalid/index' },
+        ],
+        features: { a: ['real/x'], b: ['dep:alias'], c: ['alias?/std'] },
+        links: 'z',
+        rust_version: '1.60',
+      }),
+    );
+    const e = indexEntry(meta, 'cd'.repeat(32));
+    assert.deepEqual(e.deps, [
+      {
+        name: 'alias',
+        req: '^2',
+        features: [],
+        optional: false,
+        default_features: true,
+        target: null,
+        kind: 'dev',
+        package: 'real',
+      },
+      {
+        name: 'other',
+        req: '*',
+        features: [],
+        optional: false,
+        default_features: true,
+        target: null,
+        kind: 'normal',
+        registry: 'https://example.invalid/index',
+      },
+    ]);
+    assert.deepEqual(e.features, { a: ['real/x'] });
+    assert.deepEqual(e.features2, { b: ['dep:alias'], c: ['alias?/std'] });
+    assert.equal(e.v, 2);
+    assert.equal(e.links, 'z');
+    assert.equal(e.rust_version, '1.60');
+  });
+
+  test('the body reader copes with one-byte chunks; the spool holds exactly the .crate', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-cargo-unit-'));
+    try {
+      const crate = await makeCrate('demo', '1.0.0');
+      const body = publishBody(metadata('demo', '1.0.0'), crate);
+      const oneByte = Readable.from(
+        (function* () {
+          for (const byte of body) yield Buffer.from([byte]);
+        })(),
+      );
+      let n = 0;
+      const received = await receivePublish(oneByte, {
+        maxCrateBytes: 1024 * 1024,
+        spoolPath: () => Promise.resolve(path.join(dir, `spool-${n++}`)),
+      });
+      assert.equal(received.size, crate.length);
+      assert.deepEqual(await fs.readFile(received.spool), crate);
+      assert.equal(received.entry.name, 'demo');
+      assert.equal(received.version.key, '1.0.0');
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('authorize runs before the .crate is read, and a refusal leaves no spool file', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-cargo-unit-'));
+    try {
+      const body = publishBody(metadata('demo', '1.0.0'), await makeCrate('demo', '1.0.0'));
+      await assert.rejects(
+        receivePublish(Readable.from([body]), {
+          maxCrateBytes: 1024 * 1024,
+          spoolPath: () => Promise.resolve(path.join(dir, 'spool')),
+          authorize: (name) => {
+            throw new RegistryError('DENIED', `no ${name}`);
+          },
+        }),
+        /no demo/,
+      );
+      assert.deepEqual(await fs.readdir(dir), []);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
