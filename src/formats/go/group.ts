@@ -37,11 +37,7 @@ export class GoGroup implements GoSource {
     this.#deps = deps;
   }
 
-  #guard(
-    group: Repository,
-    members: readonly Repository[],
-    module: string,
-  ): NameGuard<Repository> {
+  #guard(group: Repository, members: readonly Repository[], module: string): NameGuard<Repository> {
     return hostedNameGuard(group, members, (member) =>
       this.#deps.hostedModules.hasModule(member, module),
     );
@@ -87,9 +83,7 @@ export class GoGroup implements GoSource {
   }
 
   info(group: Repository, module: string, version: string): Promise<VersionInfo | undefined> {
-    return this.#first(group, module, `${module}@${version}`, (s, m) =>
-      s.info(m, module, version),
-    );
+    return this.#first(group, module, `${module}@${version}`, (s, m) => s.info(m, module, version));
   }
 
   mod(group: Repository, module: string, version: string): Promise<OpenedModuleFile | undefined> {

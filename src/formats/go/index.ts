@@ -76,7 +76,11 @@ export const goFormat: FormatModule = {
       sourceOf: sourceOfMember,
       hostedModules: hosted,
     });
-    const sumdb = new GoSumdb({ config: context.config, proxy: context.proxy, blobs: context.blobs });
+    const sumdb = new GoSumdb({
+      config: context.config,
+      proxy: context.proxy,
+      blobs: context.blobs,
+    });
     const service = new GoService({
       access: context.access,
       repositories: context.repositories,

@@ -48,7 +48,10 @@ export function registerGoRoutes(
 ): void {
   useRawBodies(scope);
   scope.setErrorHandler((err, request, reply) => {
-    const error = err instanceof GoPathError ? new RegistryError('BAD_REQUEST', err.message) : toRegistryError(err);
+    const error =
+      err instanceof GoPathError
+        ? new RegistryError('BAD_REQUEST', err.message)
+        : toRegistryError(err);
     if (error.status >= 500 && ![501, 502, 504].includes(error.status)) {
       request.log.error({ err }, 'go request failed');
     }

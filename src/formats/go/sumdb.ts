@@ -124,6 +124,7 @@ export class GoSumdb {
         digest: formatDigest(stored.digest),
         size: stored.size,
         mediaType: response.header('content-type') ?? 'application/octet-stream',
+        etag: undefined,
         upstream: target.label,
       },
     };
