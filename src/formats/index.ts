@@ -1,5 +1,6 @@
 /** THE registration point of formats: one entry per format. */
 import type { FormatModule } from './format.ts';
+import { goFormat } from './go/index.ts';
 import { mavenFormat } from './maven/index.ts';
 import { npmFormat } from './npm/index.ts';
 import { ociFormat } from './oci/index.ts';
@@ -12,6 +13,6 @@ export const FORMATS: readonly FormatModule[] = [
   pypiFormat,
   mavenFormat,
   notYetBuilt('cargo', '/cargo'),
-  notYetBuilt('go', '/go'),
+  goFormat,
   notYetBuilt('raw', '/raw'),
 ];
