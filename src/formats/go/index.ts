@@ -8,29 +8,23 @@ import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import { GroupReader } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { FormatContext, FormatModule } from '../format.ts';
-import { GoGroup, type HostedModules } from './group.ts';
+import { GoGroup } from './group.ts';
+import { GoHosted } from './hosted.ts';
+import { goMigrations, type GoTables } from './migrations.ts';
 import type { GoSource } from './model.ts';
 import { GoProxy } from './proxy.ts';
-import { registerGoRoutes } from './routes.ts';
+import { GoPublisher } from './publish.ts';
+import { publishHandler, registerGoRoutes } from './routes.ts';
 import { GoService } from './service.ts';
 import { GoSumdb } from './sumdb.ts';
 
 export const GO_MOUNT = '/go';
 
-/** Until go-hosted's store lands: a hosted repository that holds nothing. */
-const EMPTY_HOSTED: GoSource & HostedModules = {
-  list: () => Promise.resolve(undefined),
-  info: () => Promise.resolve(undefined),
-  latest: () => Promise.resolve(undefined),
-  mod: () => Promise.resolve(undefined),
-  zip: () => Promise.resolve(undefined),
-  hasModule: () => Promise.resolve(false),
-};
-
 export const goFormat: FormatModule = {
   format: 'go',
   mount: GO_MOUNT,
   defaultRepository: 'go',
+  migrations: goMigrations,
   defaultRepositories(config: AppConfig): RepositoryConfig[] {
     const go = config.go;
     const repos: RepositoryConfig[] = [
@@ -62,7 +56,11 @@ export const goFormat: FormatModule = {
     return repos;
   },
   register(scope: FastifyInstance, context: FormatContext): Promise<void> {
-    const hosted = EMPTY_HOSTED;
+    const hosted = new GoHosted({
+      db: context.db.$extendTables<GoTables>(),
+      blobs: context.blobs,
+      maxZipSize: () => context.config().go.max_zip_size,
+    });
     const proxySource = new GoProxy({
       config: context.config,
       blobs: context.blobs,
@@ -91,7 +89,13 @@ export const goFormat: FormatModule = {
       prefix: repo.name === 'go' && repo.isDefault ? GO_MOUNT : `/repository/${repo.name}`,
       repo,
     }));
-    registerGoRoutes(scope, mounts, { service, config: context.config });
+    // go-hosted's upload: PUT <mount>/<module>/@v/<version>.zip (publish.ts, hosted.ts).
+    const publisher = new GoPublisher({
+      access: context.access,
+      repositories: context.repositories,
+      hosted,
+    });
+    registerGoRoutes(scope, mounts, { service, config: context.config }, publishHandler(publisher));
     return Promise.resolve();
   },
 };
