@@ -13,7 +13,8 @@ import { GoHosted } from './hosted.ts';
 import { goMigrations, type GoTables } from './migrations.ts';
 import type { GoSource } from './model.ts';
 import { GoProxy } from './proxy.ts';
-import { registerGoRoutes } from './routes.ts';
+import { GoPublisher } from './publish.ts';
+import { publishHandler, registerGoRoutes } from './routes.ts';
 import { GoService } from './service.ts';
 import { GoSumdb } from './sumdb.ts';
 
@@ -88,7 +89,13 @@ export const goFormat: FormatModule = {
       prefix: repo.name === 'go' && repo.isDefault ? GO_MOUNT : `/repository/${repo.name}`,
       repo,
     }));
-    registerGoRoutes(scope, mounts, { service, config: context.config });
+    // go-hosted's upload: PUT <mount>/<module>/@v/<version>.zip (publish.ts, hosted.ts).
+    const publisher = new GoPublisher({
+      access: context.access,
+      repositories: context.repositories,
+      hosted,
+    });
+    registerGoRoutes(scope, mounts, { service, config: context.config }, publishHandler(publisher));
     return Promise.resolve();
   },
 };

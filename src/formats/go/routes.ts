@@ -10,6 +10,7 @@
  *   GET/HEAD  <p>/<module>/@v/<version>.mod|.zip      bytes (Range, ETag, 304)
  *   GET/HEAD  <p>/<module>/@latest                    {"Version","Time"}
  *   GET/HEAD  <p>/sumdb/<name>/supported|latest|lookup/…|tile/…   checksum database (proxies)
+ *   PUT       <p>/<module>/@v/<version>.zip           publish to go-hosted (publishHandler)
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
@@ -19,6 +20,7 @@ import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { OpenedModuleFile } from './model.ts';
 import { GoPathError, parseGoPath } from './paths.ts';
+import type { GoPublisher } from './publish.ts';
 import type { GoService } from './service.ts';
 
 export interface GoRouteDeps {
@@ -167,4 +169,39 @@ async function sendFile(
   return sendRanged(reply, request.method, file.size, request.headers.range, (range) =>
     file.open(range),
   );
+}
+
+/**
+ * go-hosted's upload (hosted.ts, docs/go.md "Hosted modules"):
+ *
+ *   PUT <p>/<escaped module>/@v/<escaped version>.zip    body: the module zip → 201 text/plain
+ *
+ * Anything else that is not GET/HEAD stays undefined (405). Errors are plain text like reads:
+ * 400 invalid path/version/zip, 401/403, 405 on a proxy, 409 version exists, 413 too large.
+ */
+export function publishHandler(publisher: GoPublisher): GoWriteHandler {
+  return async (repo, rest, request, reply) => {
+    if (request.method !== 'PUT') return undefined;
+    const route = parseGoPath(rest);
+    if (route.kind !== 'zip') {
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        'publish a module version with PUT <module>/@v/<version>.zip (the module zip)',
+        { headers: { allow: 'GET, HEAD' } },
+      );
+    }
+    const result = await publisher.publish(
+      repo,
+      route.module,
+      route.version,
+      request.raw,
+      request.principal,
+    );
+    return reply
+      .code(201)
+      .type('text/plain; charset=utf-8')
+      .send(
+        `published ${result.module}@${result.version} (${result.files} files, ${result.zipSize} bytes, zip sha256 ${result.zipSha256})\n`,
+      );
+  };
 }
