@@ -272,7 +272,11 @@ export class GoProxy implements GoSource {
         }
         const small = kind !== 'zip' || (declared !== undefined && declared <= MEMORY_FILL_BYTES);
         const stored = small
-          ? await this.#storeSmall(response.body, maxBytes, declared, urlPath, target.label)
+          ? await this.#storeSmall(response.body, maxBytes, declared, urlPath, target.label, {
+              // A list's next revalidation needs its blob (the engine passes no cached copy
+              // without one, and then waits the full timeout): written before answering.
+              wait: kind === 'list' || kind === 'latest' || !immutableKind(kind, urlPath),
+            })
           : await this.#storeLarge(response.body, maxBytes, declared, urlPath, target.label);
         if (kind === 'info' || kind === 'latest') {
           // A body that is not the protocol's JSON is the upstream's fault: never cached.
@@ -314,6 +318,7 @@ export class GoProxy implements GoSource {
     declared: number | undefined,
     what: string,
     label: string,
+    options: { wait: boolean },
   ): Promise<{ digest: string; size: number }> {
     let bytes: Buffer;
     try {
@@ -338,6 +343,7 @@ export class GoProxy implements GoSource {
           this.#writes.delete(write);
         });
       this.#writes.add(write);
+      if (options.wait) await write;
     }
     this.#documents.set(digest, bytes);
     return { digest, size: bytes.length };
@@ -398,6 +404,16 @@ export class GoProxy implements GoSource {
       },
     };
   }
+}
+
+/** True for `.info`/`.mod`/`.zip` of a canonical version (the URL's version is checked). */
+function immutableKind(kind: Kind, urlPath: string): boolean {
+  if (kind === 'list' || kind === 'latest') return false;
+  const file = urlPath.slice(urlPath.lastIndexOf('/') + 1);
+  const version = file
+    .slice(0, file.lastIndexOf('.'))
+    .replace(/!([a-z])/g, (_m, c: string) => c.toUpperCase());
+  return checkVersion(version) === undefined;
 }
 
 /** `<escaped module>/@v/<escaped version>.<ext>` */
