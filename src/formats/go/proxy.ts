@@ -19,6 +19,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { AppConfig } from '../../config/schema.ts';
+import { ByteLru } from '../../core/byte-lru.ts';
 import { formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
@@ -34,6 +35,10 @@ import { checkVersion, escapePath, escapeVersion, matchPrefixPatterns } from './
 
 /** Largest `@v/list` taken from an upstream, bytes (a module with ~100k versions). */
 export const MAX_LIST_BYTES = 4 * 1024 * 1024;
+/** Fresh entries remembered in memory, at most. */
+const FRESH_ENTRIES = 50_000;
+/** Budget of the in-memory copies of small documents, bytes. */
+const DOCUMENT_CACHE_BYTES = 16 * 1024 * 1024;
 /** Largest `.info` / `@latest` JSON, bytes. */
 export const MAX_INFO_BYTES = 64 * 1024;
 /** Largest `.mod`, bytes (the `go` command's own limit for go.mod files is 16 MiB). */
@@ -64,6 +69,10 @@ const CONTENT_TYPE: Readonly<Record<Kind, string>> = {
 export class GoProxy implements GoSource {
   readonly #deps: GoProxyDeps;
   readonly #misses = new NegativeCache();
+  /** Fresh engine entries by repository and key (bounded, oldest out first). */
+  readonly #fresh = new Map<string, { entry: CachedEntry; until: number }>();
+  /** Small documents (`list`, `.info`, `@latest`) by digest: a warm read does no file I/O. */
+  readonly #documents = new ByteLru<string, Buffer>(DOCUMENT_CACHE_BYTES, (b) => b.length + 64);
 
   constructor(deps: GoProxyDeps) {
     this.#deps = deps;
@@ -170,6 +179,12 @@ export class GoProxy implements GoSource {
     const key = `${kind}:${module}${version === undefined ? '' : `@${version}`}`;
     const missKey = `${repo.name}\n${key}`;
     if (this.#misses.has(missKey)) return undefined;
+    const now = Date.now();
+    const memo = this.#fresh.get(missKey);
+    if (memo !== undefined && memo.until > now) {
+      this.#deps.proxy.metrics.record(repo.name, 'hit');
+      return { entry: memo.entry, stale: false };
+    }
     const resolved = await this.#deps.proxy.resolve({
       registry: repo.name,
       key,
@@ -180,6 +195,19 @@ export class GoProxy implements GoSource {
     if (resolved === undefined) {
       this.#misses.add(missKey, settings.negativeTtl);
       return undefined;
+    }
+    const ttl = immutable ? -1 : settings.ttl;
+    if (!resolved.stale && ttl !== 0) {
+      // A fresh answer is kept in memory until it expires: a warm read does no SQL nor stat.
+      if (this.#fresh.size >= FRESH_ENTRIES) {
+        const oldest = this.#fresh.keys().next();
+        if (oldest.done !== true) this.#fresh.delete(oldest.value);
+      }
+      this.#fresh.delete(missKey);
+      this.#fresh.set(missKey, {
+        entry: resolved.entry,
+        until: ttl < 0 ? Infinity : resolved.entry.fetchedAt + ttl * 1000,
+      });
     }
     return { entry: resolved.entry, stale: resolved.stale };
   }
@@ -275,8 +303,12 @@ export class GoProxy implements GoSource {
   }
 
   async #read(entry: Pick<CachedEntry, 'digest'>, maxBytes: number): Promise<Buffer> {
+    const known = this.#documents.get(entry.digest);
+    if (known !== undefined) return known;
     const stream = await this.#deps.blobs.open(parseDigest(entry.digest));
-    return readAllBounded(stream, maxBytes, 'cached module proxy file');
+    const body = await readAllBounded(stream, maxBytes, 'cached module proxy file');
+    this.#documents.set(entry.digest, body);
+    return body;
   }
 
   #opened(entry: CachedEntry): OpenedModuleFile {

@@ -336,6 +336,27 @@ function mavenSamples(p: string): Record<string, Sample[]> {
   };
 }
 
+/** Go module proxy samples under a prefix (`/go`, `/repository/<go repo>`), per method. */
+function goSamples(p: string): Record<string, Sample[]> {
+  const m = `${p}/example.com/!demo`;
+  const reads: Sample[] = [
+    { url: `${m}/@v/list`, need: 'read' },
+    { url: `${m}/@v/v1.0.0.info`, need: 'read' },
+    { url: `${m}/@v/v1.0.0.mod`, need: 'read' },
+    { url: `${m}/@v/v1.0.0.zip`, need: 'read' },
+    { url: `${m}/@latest`, need: 'read' },
+    { url: `${p}/sumdb/sum.golang.org/supported`, need: 'read' },
+  ];
+  const unsupported: Sample[] = [{ url: `${m}/@v/list`, need: 'unsupported' }];
+  return {
+    GET: reads,
+    HEAD: reads,
+    ...Object.fromEntries(
+      ['PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'QUERY'].map((x) => [x, unsupported]),
+    ),
+  };
+}
+
 function unavailableSamples(p: string): Record<string, Sample[]> {
   const one: Sample[] = [{ url: `${p}/some/file`, need: 'unavailable' }];
   return Object.fromEntries(NPM_METHODS.map((m) => [m, one]));
@@ -390,8 +411,10 @@ const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
   '/repository/{maven}/*': (p) => mavenSamples(p.slice(0, -2)),
   '/cargo': unavailableSamples,
   '/cargo/*': (p) => unavailableSamples(p.slice(0, -2)),
-  '/go': unavailableSamples,
-  '/go/*': (p) => unavailableSamples(p.slice(0, -2)),
+  '/go': (p) => goSamples(p),
+  '/go/*': (p) => goSamples(p.slice(0, -2)),
+  '/repository/{go}': (p) => goSamples(p),
+  '/repository/{go}/*': (p) => goSamples(p.slice(0, -2)),
   '/raw': unavailableSamples,
   '/raw/*': (p) => unavailableSamples(p.slice(0, -2)),
 };
@@ -452,12 +475,14 @@ describe('route table: every route × every principal kind (auth on, anonymous r
       config: {
         docker: { upstreams: [] },
         pypi: { proxy: '' },
+        go: { proxy: '' },
         auth: { enabled: true, anonymous_read: false },
         repositories: [
           { name: 'dock', format: 'docker', kind: 'hosted' },
           { name: 'npmh', format: 'npm', kind: 'hosted' },
           { name: 'py', format: 'pypi', kind: 'hosted' },
           { name: 'mvnh', format: 'maven', kind: 'hosted' },
+          { name: 'goh', format: 'go', kind: 'hosted' },
         ],
       },
     });
