@@ -11,9 +11,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { DEBIAN_MODULES, GOCODE, goEnv, goRun } from '../../helpers/go.ts';
+import { freePort } from '../../helpers/process.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { findTool, PROJECT_ROOT, run, type RunResult } from '../../helpers/tools.ts';
@@ -151,12 +153,86 @@ async function buildConsumer(dir: string, env: NodeJS.ProcessEnv): Promise<strin
   return (await run(path.join(src, 'consumer'), [], { timeoutMs: 30_000 })).stdout;
 }
 
+/** nginx terminating TLS on 127.0.0.1 (a free port) in front of `upstream`, with a fresh cert. */
+async function startTlsFront(
+  dir: string,
+  upstream: string,
+): Promise<{ url: string; cert: string; stop(): Promise<void> }> {
+  await fs.mkdir(dir, { recursive: true });
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+  ]);
+  const port = await freePort();
+  await fs.writeFile(
+    path.join(dir, 'nginx.conf'),
+    [
+      'worker_processes 1;',
+      `pid ${path.join(dir, 'nginx.pid')};`,
+      `error_log ${path.join(dir, 'error.log')} warn;`,
+      'events { worker_connections 256; }',
+      'http {',
+      '  access_log off;',
+      `  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
+      `  server { listen 127.0.0.1:${port} ssl; ssl_certificate ${cert}; ssl_certificate_key ${key};`,
+      `    location / { proxy_pass ${upstream}; proxy_set_header Host $http_host; client_max_body_size 0; } }`,
+      '}',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(
+    findTool('nginx') ?? 'nginx',
+    ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  // Up when the port accepts a TLS handshake (any HTTP status).
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const probe = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`], {
+      check: false,
+      input: '',
+      timeoutMs: 5_000,
+    });
+    if (probe.code === 0) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`nginx TLS front did not start: ${probe.stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url: `https://127.0.0.1:${port}`, cert, stop };
+}
+
 const skip =
   findTool('go') === undefined
     ? 'go is not installed (Debian golang-go)'
-    : !(await exists(path.join(GOCODE, 'src', 'github.com/stretchr/testify/go.mod')))
-      ? 'Debian golang-*-dev module sources missing (scripts/install-test-clients.sh)'
-      : false;
+    : findTool('nginx') === undefined || findTool('openssl') === undefined
+      ? 'nginx or openssl missing (the TLS front go needs to send credentials)'
+      : !(await exists(path.join(GOCODE, 'src', 'github.com/stretchr/testify/go.mod')))
+        ? 'Debian golang-*-dev module sources missing (scripts/install-test-clients.sh)'
+        : false;
 
 describe('go hosted: nora go publish of real modules, go builds from NORA', { skip }, () => {
   test('auth off: publish a dependency tree, go mod tidy + build through /go', async () => {
@@ -250,8 +326,10 @@ describe('go hosted: nora go publish of real modules, go builds from NORA', { sk
     assert.match(anonList.headers.get('www-authenticate') ?? '', /^Basic/);
     await anonList.arrayBuffer();
 
-    // `go` reads credentials from .netrc ($HOME is the go environment's dir); it refuses to
-    // send the user:secret@ of an http:// GOPROXY URL, so .netrc is the way over plain HTTP.
+    // `go` sends credentials (.netrc, or user:secret@ in GOPROXY) over https only: an nginx TLS
+    // front with a test certificate, which go trusts through SSL_CERT_FILE.
+    const tls = await startTlsFront(path.join(work.path, 'tls'), server.url);
+    const secureProxy = `${tls.url}/go`;
     const netrc = async (dir: string, login: string, password: string) => {
       await fs.mkdir(dir, { recursive: true });
       await fs.writeFile(
@@ -260,16 +338,34 @@ describe('go hosted: nora go publish of real modules, go builds from NORA', { sk
         { mode: 0o600 },
       );
     };
-    // A read token (any login), GOPRIVATE for the paths (GONOPROXY=none keeps them on the proxy).
+    // The build cache is shared: module downloads are what is tested, not compiling.
+    const gocache = path.join(work.path, 'gocache');
+    // The user's password in .netrc; GOPRIVATE for the paths (GONOPROXY=none keeps them on
+    // the proxy).
     const one = path.join(work.path, 'one');
-    await netrc(one, 'go', readToken);
-    const env1 = goEnv(one, { GOPROXY: goproxy, GOPRIVATE: HOSTED_PATHS, GONOPROXY: 'none' });
+    await netrc(one, USER.username, USER.password);
+    const env1 = goEnv(one, {
+      GOPROXY: secureProxy,
+      GOPRIVATE: HOSTED_PATHS,
+      GONOPROXY: 'none',
+      SSL_CERT_FILE: tls.cert,
+      GOCACHE: gocache,
+    });
     assert.match(await buildConsumer(one, env1), / true false\n/);
 
-    // The user's own password.
+    // A read token in the GOPROXY URL itself (any user name), no .netrc.
     const two = path.join(work.path, 'two');
-    await netrc(two, USER.username, USER.password);
-    const env2 = goEnv(two, { GOPROXY: goproxy, GONOSUMDB: HOSTED_PATHS });
+    await fs.mkdir(two, { recursive: true });
+    const withToken = new URL(secureProxy);
+    withToken.username = 'go';
+    withToken.password = readToken;
+    const env2 = goEnv(two, {
+      GOPROXY: withToken.href,
+      GONOSUMDB: HOSTED_PATHS,
+      SSL_CERT_FILE: tls.cert,
+      GOCACHE: gocache,
+    });
     assert.match(await buildConsumer(two, env2), / true false\n/);
+    await tls.stop();
   });
 });
