@@ -51,6 +51,10 @@ APT_PACKAGES=(
   python3-poetry pipenv python3-pdm python3-pip-whl python3-setuptools-whl python3-wheel-whl
   # Go modules side (bookworm: Go 1.19)
   golang-go
+  # Real module sources (/usr/share/gocode/src) published by test/e2e/go-hosted and zipped by
+  # test/helpers/gotree; x/mod also holds the module/zip rules src/formats/go mirrors
+  golang-golang-x-mod-dev golang-github-stretchr-testify-dev golang-github-pkg-errors-dev
+  golang-golang-x-term-dev golang-gopkg-check.v1-dev golang-github-kr-pretty-dev openssl
   # Maven side: Debian's Maven 3.8.7 and Gradle 4.4.1 (~100 MB with its libraries; runs on the
   # default JDK 17). Plugins come from the machine's local Maven repository (test/helpers/maven.ts).
   maven gradle

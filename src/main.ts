@@ -19,6 +19,7 @@ import { ConfigError, type LoadOptions } from './config/load.ts';
 import { errnoCode } from './core/errors.ts';
 import { openDatabase } from './db/database.ts';
 import { redactText } from './core/redact.ts';
+import { GoPublishError, goPublish } from './formats/go/publish-cli.ts';
 import { startServer } from './server.ts';
 import { VERSION } from './version.ts';
 
@@ -50,6 +51,9 @@ export function buildProgram(): Command {
       'NORA: one self-hosted registry for Docker/OCI, npm, PyPI, Maven, Cargo, Go and raw files',
     )
     .version(VERSION, '-V, --version')
+    // Program options only before a subcommand, so `nora go publish --version v1.2.3` is the
+    // subcommand's --version, not the program's.
+    .enablePositionalOptions()
     .exitOverride();
 
   program
@@ -98,6 +102,7 @@ export function buildProgram(): Command {
     });
 
   addTokenCommands(program);
+  addGoCommands(program);
 
   for (const [verb, what] of NOT_YET_BUILT) {
     program
@@ -208,6 +213,45 @@ function addTokenCommands(program: Command): void {
     });
 }
 
+/** `nora go publish`: builds a module zip and uploads it (src/formats/go/publish-cli.ts). */
+function addGoCommands(program: Command): void {
+  const go = program.command('go').description('Go modules: publish to a hosted repository');
+  go.command('publish')
+    .argument('[dir]', 'the module root (holding go.mod)', '.')
+    .description('build the module zip of DIR by the module zip rules and upload it to NORA')
+    .option('--version <vX.Y.Z>', 'the version to publish (default: the semver tag at HEAD)')
+    .option('--module <path>', 'the module path of a tree without go.mod')
+    .option(
+      '--registry <url>',
+      'the Go repository URL (default: NORA_GO_REGISTRY or http://127.0.0.1:4000/go)',
+    )
+    .option('--token <token>', 'API token, sent as Bearer (default: NORA_TOKEN)')
+    .option('--dry-run', 'build the zip and report, upload nothing')
+    .action(
+      async (
+        dir: string,
+        opts: {
+          version?: string;
+          module?: string;
+          registry?: string;
+          token?: string;
+          dryRun?: boolean;
+        },
+      ) => {
+        const result = await goPublish({
+          dir,
+          ...opts,
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+        process.stdout.write(
+          result.answer === undefined
+            ? `${result.module}@${result.version}: ${result.files} files, ${result.zipSize} bytes (dry run)\n`
+            : `${result.answer}\n`,
+        );
+      },
+    );
+}
+
 /**
  * Commander's own errors ("error: unknown option '--x'") do not say which command refused them;
  * each command prints them as `nora <command>: …`.
@@ -242,6 +286,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_CONFIG;
+      return;
+    }
+    if (err instanceof GoPublishError) {
+      process.stderr.write(`nora go publish: ${redactText(err.message)}\n`);
+      process.exitCode = EXIT_RUNTIME;
       return;
     }
     if (err instanceof TokenCommandError) {

@@ -1,12 +1,12 @@
 /** THE registration point of formats: one entry per format. */
 import { cargoFormat } from './cargo/index.ts';
 import type { FormatModule } from './format.ts';
+import { goFormat } from './go/index.ts';
 import { mavenFormat } from './maven/index.ts';
 import { npmFormat } from './npm/index.ts';
 import { ociFormat } from './oci/index.ts';
 import { pypiFormat } from './pypi/index.ts';
 import { rawFormat } from './raw/index.ts';
-import { notYetBuilt } from './unavailable.ts';
 
 export const FORMATS: readonly FormatModule[] = [
   ociFormat,
@@ -14,6 +14,6 @@ export const FORMATS: readonly FormatModule[] = [
   pypiFormat,
   mavenFormat,
   cargoFormat,
-  notYetBuilt('go', '/go'),
   rawFormat,
+  goFormat,
 ];

@@ -388,9 +388,27 @@ function cargoSamples(p: string): Record<string, Sample[]> {
   };
 }
 
-function unavailableSamples(p: string): Record<string, Sample[]> {
-  const one: Sample[] = [{ url: `${p}/some/file`, need: 'unavailable' }];
-  return Object.fromEntries(NPM_METHODS.map((m) => [m, one]));
+/** Go module proxy samples under a prefix (`/go`, `/repository/<go repo>`), per method. */
+function goSamples(p: string): Record<string, Sample[]> {
+  const m = `${p}/example.com/!demo`;
+  const reads: Sample[] = [
+    { url: `${m}/@v/list`, need: 'read' },
+    { url: `${m}/@v/v1.0.0.info`, need: 'read' },
+    { url: `${m}/@v/v1.0.0.mod`, need: 'read' },
+    { url: `${m}/@v/v1.0.0.zip`, need: 'read' },
+    { url: `${m}/@latest`, need: 'read' },
+    { url: `${p}/sumdb/sum.golang.org/supported`, need: 'read' },
+  ];
+  const unsupported: Sample[] = [{ url: `${m}/@v/list`, need: 'unsupported' }];
+  return {
+    GET: reads,
+    HEAD: reads,
+    // go-hosted's upload (a group writes to its member, a proxy refuses).
+    PUT: [{ url: `${m}/@v/v1.0.0.zip`, need: 'write', body: bytes }],
+    ...Object.fromEntries(
+      ['POST', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'QUERY'].map((x) => [x, unsupported]),
+    ),
+  };
 }
 
 /**
@@ -444,12 +462,14 @@ const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
   '/cargo/*': (p) => cargoSamples(p.slice(0, -2)),
   '/repository/{cargo}': (p) => cargoSamples(p),
   '/repository/{cargo}/*': (p) => cargoSamples(p.slice(0, -2)),
-  '/go': unavailableSamples,
-  '/go/*': (p) => unavailableSamples(p.slice(0, -2)),
   '/raw': (p) => rawSamples(p),
   '/raw/*': (p) => rawSamples(p.slice(0, -2)),
   '/repository/{raw}': (p) => rawSamples(p),
   '/repository/{raw}/*': (p) => rawSamples(p.slice(0, -2)),
+  '/go': (p) => goSamples(p),
+  '/go/*': (p) => goSamples(p.slice(0, -2)),
+  '/repository/{go}': (p) => goSamples(p),
+  '/repository/{go}/*': (p) => goSamples(p.slice(0, -2)),
 };
 
 interface Answer {
@@ -509,6 +529,7 @@ describe('route table: every route × every principal kind (auth on, anonymous r
         docker: { upstreams: [] },
         pypi: { proxy: '' },
         cargo: { proxy: '' },
+        go: { proxy: '' },
         auth: { enabled: true, anonymous_read: false },
         repositories: [
           { name: 'dock', format: 'docker', kind: 'hosted' },
@@ -517,6 +538,7 @@ describe('route table: every route × every principal kind (auth on, anonymous r
           { name: 'mvnh', format: 'maven', kind: 'hosted' },
           { name: 'rawh', format: 'raw', kind: 'hosted' },
           { name: 'cargoh', format: 'cargo', kind: 'hosted' },
+          { name: 'goh', format: 'go', kind: 'hosted' },
         ],
       },
     });

@@ -1,0 +1,224 @@
+/**
+ * Go module benchmarks: NORA's GOPROXY proxy side by side with nginx serving a static GOPROXY
+ * tree (the upstream, and the physical limit), in one run on this machine. Not part of `npm test`.
+ *
+ *   npx node bench/go/run.ts [download] [zip] [list]      (default: all three)
+ *   BENCH_ROUNDS=3 BENCH_SECONDS=5 BENCH_GO_SYNTHETIC=45 npx node bench/go/run.ts
+ *
+ * The tree: test/helpers/gotree (Go, built offline from Debian's golang-golang-x-mod-dev) zips
+ * the real modules of Debian's golang-*-dev packages (plus the versions their go.mod files
+ * require of one another) and BENCH_GO_SYNTHETIC generated modules (a require chain, one small
+ * package each) by golang.org/x/mod/zip: ≥ 50 module versions.
+ *
+ * - download: `go mod download all` of a consumer requiring every module of the tree (Debian's
+ *   `go`, GOSUMDB=off, GOFLAGS=-mod=mod), empty module cache each time. Directly from nginx vs
+ *   through NORA's default `/go` group with NORA_GO_PROXY=<nginx>. Each of BENCH_ROUNDS rounds
+ *   starts a NORA on empty storage, warms the process (one untimed list + 404 of a module outside
+ *   the set), then times cold (every file fetched from nginx) and warm (a second download with
+ *   another empty module cache); a direct download runs next to each, the order alternating by
+ *   round. Reported: medians and min–max, ratios of the medians to direct.
+ *   Targets: cold ≤ 1.2×, warm ≤ 1.0×.
+ * - zip: GET throughput of the largest `.zip`, wrk -t2 -c16, cached, vs nginx. Target ≥ 0.7×.
+ * - list: `@v/list` GET req/s (warm, within metadata_ttl), wrk -t2 -c64, vs nginx. Target ≥ 0.5×.
+ *
+ * Every server listens on 127.0.0.1 on a free port and is stopped by PID at the end.
+ */
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  buildGotree,
+  buildTree,
+  DEBIAN_MODULES,
+  goEnv,
+  goRun,
+  hasXMod,
+  missingGo,
+  startNginx,
+  syntheticModules,
+} from '../../test/helpers/go.ts';
+import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
+import { removeDir } from '../../test/helpers/tmp.ts';
+import { missingTools, run } from '../../test/helpers/tools.ts';
+
+const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 3)) || 1);
+const SECONDS = Math.max(1, Math.floor(Number(process.env['BENCH_SECONDS'] ?? 5)) || 5);
+const SYNTHETIC = Math.max(1, Math.floor(Number(process.env['BENCH_GO_SYNTHETIC'] ?? 45)) || 45);
+const sections = new Set(process.argv.slice(2));
+const all = sections.size === 0;
+const cleanups: (() => Promise<void>)[] = [];
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function startNora(upstream: string, work: string): Promise<NoraProcess> {
+  const dir = await fs.mkdtemp(path.join(work, 'nora-'));
+  const nora = await startNoraProcess({
+    port: await freePort(),
+    env: {
+      NORA_STORAGE_PATH: path.join(dir, 'storage'),
+      NORA_GO_PROXY: upstream,
+      NORA_GO_SUMDB: 'none',
+      NORA_LOG_LEVEL: 'warn',
+      // Benchmarks measure the server, not the limiter (NORA's own benchmarks do the same).
+      NORA_RATE_LIMIT_ENABLED: 'false',
+    },
+  });
+  cleanups.push(() => stop(nora.child));
+  return nora;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] ?? NaN)
+    : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+}
+
+function spread(values: readonly number[]): string {
+  return `${median(values).toFixed(2)} s (${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)})`;
+}
+
+function verdict(ok: boolean): string {
+  return ok ? 'met' : 'MISSED';
+}
+
+async function wrk(url: string, connections: number, seconds: number): Promise<number> {
+  const args = ['-t2', `-c${connections}`, `-d${seconds}s`, url];
+  const out = (await run('wrk', args, { timeoutMs: (seconds + 30) * 1000 })).stdout;
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  if (non2xx > 0) throw new Error(`wrk saw ${non2xx} error responses from ${url}`);
+  return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+}
+
+/** wrk after a 1 s warm-up. */
+async function measure(url: string, connections: number): Promise<number> {
+  await wrk(url, connections, 1);
+  return wrk(url, connections, SECONDS);
+}
+
+/** `go mod download all` with an empty module cache; seconds. */
+async function download(consumer: string, goproxy: string, work: string): Promise<number> {
+  const home = await fs.mkdtemp(path.join(work, 'go-'));
+  const env = goEnv(home, {
+    GOPROXY: goproxy,
+    GOSUMDB: 'off',
+    GOCACHE: path.join(work, 'gocache'),
+  });
+  const started = performance.now();
+  await goRun(['mod', 'download', 'all'], consumer, env);
+  const seconds = (performance.now() - started) / 1000;
+  await removeDir(home);
+  return seconds;
+}
+
+async function main(): Promise<void> {
+  const missing = missingGo() || missingTools('wrk') || ((await hasXMod()) ? false : 'x/mod');
+  if (missing !== false) {
+    log(`skipped: ${missing}`);
+    return;
+  }
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-bench-go-'));
+  await fs.chmod(work, 0o755);
+  cleanups.push(() => removeDir(work));
+  const gotree = await buildGotree(path.join(work, 'bin'));
+  const synthetic = await syntheticModules(path.join(work, 'synthetic'), SYNTHETIC);
+  const tree = path.join(work, 'www');
+  await buildTree(gotree, tree, [...DEBIAN_MODULES, ...synthetic]);
+  const zips = (await run('find', [tree, '-name', '*.zip'])).stdout.trim().split('\n');
+  let largest = { file: '', size: 0 };
+  for (const file of zips) {
+    const { size } = await fs.stat(file);
+    if (size > largest.size) largest = { file, size };
+  }
+  log(
+    `tree: ${zips.length} module versions (${DEBIAN_MODULES.length} Debian modules + the versions they require, ${SYNTHETIC} synthetic)`,
+  );
+  const nginx = await startNginx(path.join(work, 'nginx'), tree);
+  cleanups.push(() => nginx.stop());
+
+  const consumer = path.join(work, 'consumer');
+  await fs.mkdir(consumer, { recursive: true });
+  const requires = [...DEBIAN_MODULES, synthetic[0] ?? { path: '', version: '' }]
+    .map((m) => `\t${m.path} ${m.version}\n`)
+    .join('');
+  await fs.writeFile(
+    path.join(consumer, 'go.mod'),
+    `module example.com/bench\n\ngo 1.19\n\nrequire (\n${requires})\n`,
+  );
+
+  if (all || sections.has('download')) {
+    const cold: number[] = [];
+    const warm: number[] = [];
+    const direct: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const nora = await startNora(nginx.url, work);
+      // Warm the process as a server in service has: one list and one 404, untimed.
+      await fetch(`${nora.url}/go/github.com/pkg/errors/@v/list`).then((r) => r.arrayBuffer());
+      await fetch(`${nora.url}/go/example.com/absent/@v/list`).then((r) => r.arrayBuffer());
+      const viaNora = `${nora.url}/go`;
+      if (round % 2 === 0) {
+        direct.push(await download(consumer, nginx.url, work));
+        cold.push(await download(consumer, viaNora, work));
+        warm.push(await download(consumer, viaNora, work));
+      } else {
+        cold.push(await download(consumer, viaNora, work));
+        warm.push(await download(consumer, viaNora, work));
+        direct.push(await download(consumer, nginx.url, work));
+      }
+      await stop(nora.child);
+    }
+    const d = median(direct);
+    log(
+      `go mod download all, ${zips.length} module versions, empty module cache, ${ROUNDS} rounds:`,
+    );
+    log(`  direct from nginx      ${spread(direct)}`);
+    log(
+      `  NORA cold              ${spread(cold)}  ${(median(cold) / d).toFixed(2)}x  target <= 1.2x: ${verdict(median(cold) / d <= 1.2)}`,
+    );
+    log(
+      `  NORA warm              ${spread(warm)}  ${(median(warm) / d).toFixed(2)}x  target <= 1.0x: ${verdict(median(warm) / d <= 1.0)}`,
+    );
+  }
+
+  if (all || sections.has('zip') || sections.has('list')) {
+    const nora = await startNora(nginx.url, work);
+    const rel = path.relative(tree, largest.file);
+    const listRel = 'github.com/stretchr/testify/@v/list';
+    await fetch(`${nora.url}/go/${rel}`).then((r) => r.arrayBuffer());
+    await fetch(`${nora.url}/go/${listRel}`).then((r) => r.arrayBuffer());
+    if (all || sections.has('zip')) {
+      const n = await measure(`${nginx.url}/${rel}`, 16);
+      const o = await measure(`${nora.url}/go/${rel}`, 16);
+      log(`.zip GET (${rel}, ${largest.size} bytes), wrk -t2 -c16 ${SECONDS}s:`);
+      log(
+        `  nginx ${n.toFixed(0)} req/s, NORA ${o.toFixed(0)} req/s: ${(o / n).toFixed(2)}x  target >= 0.7x: ${verdict(o / n >= 0.7)}`,
+      );
+    }
+    if (all || sections.has('list')) {
+      const n = await measure(`${nginx.url}/${listRel}`, 64);
+      const o = await measure(`${nora.url}/go/${listRel}`, 64);
+      log(`@v/list GET (warm), wrk -t2 -c64 ${SECONDS}s:`);
+      log(
+        `  nginx ${n.toFixed(0)} req/s, NORA ${o.toFixed(0)} req/s: ${(o / n).toFixed(2)}x  target >= 0.5x: ${verdict(o / n >= 0.5)}`,
+      );
+    }
+    await stop(nora.child);
+  }
+}
+
+try {
+  await main();
+} finally {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+}

@@ -1,0 +1,100 @@
+/**
+ * Go group repositories, read through the shared GroupReader (src/repos/group-read.ts):
+ *
+ * - `.info`, `.mod`, `.zip`, `@latest`: members in order (hosted first in the default group
+ *   `go`), the first that has it answers.
+ * - `@v/list`: the union of every member's versions (stale when a part was).
+ * - A module path that a hosted member holds is served from hosted members only, never asked of
+ *   a proxy (`protect_hosted_names`, the dependency-confusion guard): an upstream cannot shadow
+ *   or extend an internal module, and its name never leaves.
+ * - A member whose upstream fails is "not here"; when nobody has it and some member failed, the
+ *   answer is a 404 naming the failure (so `go` still falls through to its next GOPROXY entry).
+ */
+import { RegistryError } from '../../core/errors.ts';
+import type { GroupReader, NameGuard } from '../../repos/group-read.ts';
+import { hostedNameGuard, missNote } from '../../repos/group-read.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
+import { sortVersions } from './module.ts';
+
+/** What the group needs from hosted repositories for the dependency-confusion guard. */
+export interface HostedModules {
+  /** True when the hosted repository `repo` holds (any version of) `module`. */
+  hasModule(repo: Repository, module: string): Promise<boolean>;
+}
+
+export interface GoGroupDeps {
+  readonly reader: GroupReader;
+  readonly membersOf: (group: Repository) => readonly Repository[];
+  readonly sourceOf: (member: Repository) => GoSource;
+  readonly hostedModules: HostedModules;
+}
+
+export class GoGroup implements GoSource {
+  readonly #deps: GoGroupDeps;
+
+  constructor(deps: GoGroupDeps) {
+    this.#deps = deps;
+  }
+
+  #guard(group: Repository, members: readonly Repository[], module: string): NameGuard<Repository> {
+    return hostedNameGuard(group, members, (member) =>
+      this.#deps.hostedModules.hasModule(member, module),
+    );
+  }
+
+  #first<T>(
+    group: Repository,
+    module: string,
+    what: string,
+    read: (source: GoSource, member: Repository) => Promise<T | undefined>,
+  ): Promise<T | undefined> {
+    const members = this.#deps.membersOf(group);
+    return this.#deps.reader.first(
+      group,
+      members,
+      (member) => read(this.#deps.sourceOf(member), member),
+      (note) => new RegistryError('NOT_FOUND', `not found: ${what}${note}`),
+      this.#guard(group, members, module),
+    );
+  }
+
+  async list(group: Repository, module: string): Promise<VersionList | undefined> {
+    const members = this.#deps.membersOf(group);
+    const { answers, failures } = await this.#deps.reader.all(
+      group,
+      members,
+      (member) => this.#deps.sourceOf(member).list(member, module),
+      this.#guard(group, members, module),
+    );
+    if (answers.length === 0) {
+      if (failures.length > 0) {
+        throw new RegistryError('NOT_FOUND', `not found: ${module}/@v/list${missNote(failures)}`);
+      }
+      return undefined;
+    }
+    const versions = sortVersions([...new Set(answers.flatMap((a) => a.value.versions))]);
+    const stale = answers.some((a) => a.value.stale === true);
+    return stale ? { versions, stale } : { versions };
+  }
+
+  latest(group: Repository, module: string): Promise<VersionInfo | undefined> {
+    return this.#first(group, module, `${module}@latest`, (s, m) => s.latest(m, module));
+  }
+
+  info(group: Repository, module: string, version: string): Promise<VersionInfo | undefined> {
+    return this.#first(group, module, `${module}@${version}`, (s, m) => s.info(m, module, version));
+  }
+
+  mod(group: Repository, module: string, version: string): Promise<OpenedModuleFile | undefined> {
+    return this.#first(group, module, `${module}@${version}.mod`, (s, m) =>
+      s.mod(m, module, version),
+    );
+  }
+
+  zip(group: Repository, module: string, version: string): Promise<OpenedModuleFile | undefined> {
+    return this.#first(group, module, `${module}@${version}.zip`, (s, m) =>
+      s.zip(m, module, version),
+    );
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The Go modules format module: default repositories `go-hosted`, `go-proxy` (only when [go]
+ * proxy is non-empty) and the group `go` at `/go` (hosted first, then the proxy; write member
+ * go-hosted); named Go repositories at `/repository/<name>`. Use with `GOPROXY=<nora>/go`.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
+import { GroupReader } from '../../repos/group-read.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { FormatContext, FormatModule } from '../format.ts';
+import { GoGroup } from './group.ts';
+import { GoHosted } from './hosted.ts';
+import { goMigrations, type GoTables } from './migrations.ts';
+import type { GoSource } from './model.ts';
+import { GoProxy } from './proxy.ts';
+import { GoPublisher } from './publish.ts';
+import { publishHandler, registerGoRoutes } from './routes.ts';
+import { GoService } from './service.ts';
+import { GoSumdb } from './sumdb.ts';
+
+export const GO_MOUNT = '/go';
+
+export const goFormat: FormatModule = {
+  format: 'go',
+  mount: GO_MOUNT,
+  defaultRepository: 'go',
+  migrations: goMigrations,
+  defaultRepositories(config: AppConfig): RepositoryConfig[] {
+    const go = config.go;
+    const repos: RepositoryConfig[] = [
+      { name: 'go-hosted', format: 'go', kind: 'hosted', members: [], upstreams: [] },
+    ];
+    const members = ['go-hosted'];
+    if (go.proxy !== '') {
+      repos.push({
+        name: 'go-proxy',
+        format: 'go',
+        kind: 'proxy',
+        members: [],
+        upstreams: [{ url: go.proxy, ...(go.proxy_auth ? { auth: go.proxy_auth } : {}) }],
+        proxy_timeout: go.proxy_timeout,
+        metadata_ttl: go.metadata_ttl,
+        serve_stale: go.serve_stale,
+      });
+      members.push('go-proxy');
+    }
+    repos.push({
+      name: 'go',
+      format: 'go',
+      kind: 'group',
+      members,
+      upstreams: [],
+      write_member: 'go-hosted',
+      protect_hosted_names: go.protect_hosted_names,
+    });
+    return repos;
+  },
+  register(scope: FastifyInstance, context: FormatContext): Promise<void> {
+    const hosted = new GoHosted({
+      db: context.db.$extendTables<GoTables>(),
+      blobs: context.blobs,
+      maxZipSize: () => context.config().go.max_zip_size,
+    });
+    const proxySource = new GoProxy({
+      config: context.config,
+      blobs: context.blobs,
+      proxy: context.proxy,
+    });
+    const sourceOfMember = (member: Repository): GoSource =>
+      member.kind === 'hosted' ? hosted : proxySource;
+    const groupSource = new GoGroup({
+      reader: new GroupReader({ log: context.log, failures: context.metrics.groupMemberFailures }),
+      membersOf: (repo) => context.repositories.membersOf(repo),
+      sourceOf: sourceOfMember,
+      hostedModules: hosted,
+    });
+    const sumdb = new GoSumdb({
+      config: context.config,
+      proxy: context.proxy,
+      blobs: context.blobs,
+    });
+    const service = new GoService({
+      access: context.access,
+      repositories: context.repositories,
+      sourceOf: (repo) => (repo.kind === 'group' ? groupSource : sourceOfMember(repo)),
+      sumdb,
+    });
+    const mounts = context.repositories.byFormat('go').map((repo) => ({
+      prefix: repo.name === 'go' && repo.isDefault ? GO_MOUNT : `/repository/${repo.name}`,
+      repo,
+    }));
+    // go-hosted's upload: PUT <mount>/<module>/@v/<version>.zip (publish.ts, hosted.ts).
+    const publisher = new GoPublisher({
+      access: context.access,
+      repositories: context.repositories,
+      hosted,
+    });
+    registerGoRoutes(scope, mounts, { service, config: context.config }, publishHandler(publisher));
+    return Promise.resolve();
+  },
+};

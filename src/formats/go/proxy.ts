@@ -1,0 +1,457 @@
+/**
+ * Go module proxy repositories (GOPROXY protocol) on the shared proxy engine
+ * (src/proxy/engine.ts `resolve`, entries in `proxy_entries`, bytes in the blob store):
+ *
+ * - `.info`, `.mod`, `.zip` of a canonical version are immutable: fetched once from the first
+ *   upstream that has them, checked against the upstream's Content-Length when it sends one,
+ *   bounded (`.zip` by [go] max_zip_size, 413-class upstream failure past it; `.info`/`.mod` by
+ *   small fixed limits), cached forever (TTL -1). The `go` command verifies the bytes itself
+ *   against go.sum and the checksum database, so nothing here may rewrite them.
+ * - `@v/list`, `@latest` and `.info` of a query (`master`) are mutable: TTL = the repository's
+ *   metadata_ttl, else [go] metadata_ttl; served stale when every upstream fails (serve_stale).
+ *   When a cached copy exists, revalidation waits at most [go] metadata_timeout seconds (the
+ *   Athens complaint: a `list` that takes 30 s because the upstream is slow), then serves it.
+ * - An upstream 404 or 410 is "absent": answered 404 so `go` falls through to the next GOPROXY
+ *   entry; remembered for [go] negative_cache_ttl seconds. Any other status, a timeout or a
+ *   refused connection is an upstream failure (a group treats it as "not here"; a proxy addressed
+ *   alone answers 502/504 for an uncached miss).
+ * - Private modules ([go] private, GOPRIVATE syntax): never asked of an upstream, absent here.
+ */
+import { Readable } from 'node:stream';
+import type { AppConfig } from '../../config/schema.ts';
+import { ByteLru } from '../../core/byte-lru.ts';
+import { digestOf, formatDigest, parseDigest } from '../../core/digest.ts';
+import { RegistryError } from '../../core/errors.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import { isUpstreamFailure, type ProxyEngine, type Refresh } from '../../proxy/engine.ts';
+import type { CachedEntry } from '../../proxy/state.ts';
+import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
+import { NegativeCache } from '../maven/proxy.ts';
+import type { GoSection } from './config.ts';
+import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
+import { checkVersion, escapePath, escapeVersion, matchPrefixPatterns } from './module.ts';
+
+/** Largest `@v/list` taken from an upstream, bytes (a module with ~100k versions). */
+export const MAX_LIST_BYTES = 4 * 1024 * 1024;
+/** `.zip`s up to this size are answered from memory while their blob is written, bytes. */
+const MEMORY_FILL_BYTES = 4 * 1024 * 1024;
+/** Fresh entries remembered in memory, at most. */
+const FRESH_ENTRIES = 50_000;
+/** Budget of the in-memory copies of small documents, bytes. */
+const DOCUMENT_CACHE_BYTES = 16 * 1024 * 1024;
+/** Largest `.info` / `@latest` JSON, bytes. */
+export const MAX_INFO_BYTES = 64 * 1024;
+/** Largest `.mod`, bytes (the `go` command's own limit for go.mod files is 16 MiB). */
+export const MAX_MOD_BYTES = 16 * 1024 * 1024;
+
+/** True when `module` matches one of the GOPRIVATE-style globs (module.ts matchPrefixPatterns). */
+export function isPrivateModule(globs: readonly string[], module: string): boolean {
+  return globs.length > 0 && matchPrefixPatterns(globs.join(','), module);
+}
+
+export interface GoProxyDeps {
+  readonly config: () => AppConfig;
+  readonly blobs: BlobStore;
+  readonly proxy: ProxyEngine;
+}
+
+type Kind = 'list' | 'latest' | 'info' | 'mod' | 'zip';
+
+const CONTENT_TYPE: Readonly<Record<Kind, string>> = {
+  list: 'text/plain',
+  latest: 'application/json',
+  info: 'application/json',
+  mod: 'text/plain',
+  zip: 'application/zip',
+};
+
+/** GoSource of proxy repositories (see the module comment). */
+export class GoProxy implements GoSource {
+  readonly #deps: GoProxyDeps;
+  readonly #misses = new NegativeCache();
+  /** Bodies answered before their blob write committed, by digest. */
+  readonly #pending = new Map<string, Buffer>();
+  readonly #writes = new Set<Promise<unknown>>();
+  /** Fresh engine entries by repository and key (bounded, oldest out first). */
+  readonly #fresh = new Map<string, { entry: CachedEntry; until: number }>();
+  /** Small documents (`list`, `.info`, `@latest`) by digest: a warm read does no file I/O. */
+  readonly #documents = new ByteLru<string, Buffer>(DOCUMENT_CACHE_BYTES, (b) => b.length + 64);
+
+  constructor(deps: GoProxyDeps) {
+    this.#deps = deps;
+  }
+
+  #section(): GoSection {
+    return this.#deps.config().go;
+  }
+
+  #settings(repo: Repository) {
+    const go = this.#section();
+    return {
+      ttl: repo.metadataTtl ?? go.metadata_ttl,
+      serveStale: repo.serveStale ?? go.serve_stale,
+      timeout: repo.proxyTimeout ?? go.proxy_timeout,
+      zipTimeout: go.proxy_timeout_zip,
+      metadataTimeout: Math.min(go.metadata_timeout, repo.proxyTimeout ?? go.proxy_timeout),
+      negativeTtl: go.negative_cache_ttl,
+      maxZip: go.max_zip_size,
+    };
+  }
+
+  /** True when `repo` may ask an upstream about `module` at all. */
+  #serves(repo: Repository, module: string): boolean {
+    return (
+      repo.kind === 'proxy' &&
+      repo.upstreams.length > 0 &&
+      !isPrivateModule(this.#section().private, module)
+    );
+  }
+
+  #targets(repo: Repository, kind: Kind, revalidating: boolean): UpstreamTarget[] {
+    const s = this.#settings(repo);
+    const timeout = revalidating ? s.metadataTimeout : s.timeout;
+    const read = kind === 'zip' ? s.zipTimeout : timeout;
+    return repo.upstreams.map((u, index) =>
+      this.#deps.proxy.upstream({
+        label: `${repo.name}#${index}`,
+        registry: repo.name,
+        url: u.url,
+        credentials: u.auth,
+        auth: 'basic',
+        timeoutSeconds: timeout,
+        readTimeoutSeconds: read,
+      }),
+    );
+  }
+
+  async list(repo: Repository, module: string): Promise<VersionList | undefined> {
+    const got = await this.#get(repo, 'list', module, undefined, `${escapePath(module)}/@v/list`);
+    if (got === undefined) return undefined;
+    const text = (await this.#read(got.entry, MAX_LIST_BYTES)).toString('utf8');
+    const versions = text
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && checkVersion(line) === undefined);
+    return got.stale ? { versions, stale: true } : { versions };
+  }
+
+  async latest(repo: Repository, module: string): Promise<VersionInfo | undefined> {
+    const got = await this.#get(repo, 'latest', module, undefined, `${escapePath(module)}/@latest`);
+    return got === undefined ? undefined : parseInfo(await this.#read(got.entry, MAX_INFO_BYTES));
+  }
+
+  async info(repo: Repository, module: string, version: string): Promise<VersionInfo | undefined> {
+    const got = await this.#get(repo, 'info', module, version, fileUrl(module, version, 'info'));
+    return got === undefined ? undefined : parseInfo(await this.#read(got.entry, MAX_INFO_BYTES));
+  }
+
+  async mod(
+    repo: Repository,
+    module: string,
+    version: string,
+  ): Promise<OpenedModuleFile | undefined> {
+    const got = await this.#get(repo, 'mod', module, version, fileUrl(module, version, 'mod'));
+    return got === undefined ? undefined : this.#opened(got.entry);
+  }
+
+  async zip(
+    repo: Repository,
+    module: string,
+    version: string,
+  ): Promise<OpenedModuleFile | undefined> {
+    const got = await this.#get(repo, 'zip', module, version, fileUrl(module, version, 'zip'));
+    return got === undefined ? undefined : this.#opened(got.entry);
+  }
+
+  /**
+   * One protocol file through the engine: immutable (TTL -1) for a canonical version's
+   * `.info`/`.mod`/`.zip`, else the metadata TTL. Undefined when private, not a proxy, or every
+   * upstream answered 404/410 (remembered).
+   */
+  async #get(
+    repo: Repository,
+    kind: Kind,
+    module: string,
+    version: string | undefined,
+    urlPath: string,
+  ): Promise<{ entry: CachedEntry; stale: boolean } | undefined> {
+    if (!this.#serves(repo, module)) return undefined;
+    const settings = this.#settings(repo);
+    const immutable =
+      version !== undefined && (kind !== 'info' || checkVersion(version) === undefined);
+    const key = `${kind}:${module}${version === undefined ? '' : `@${version}`}`;
+    const missKey = `${repo.name}\n${key}`;
+    if (this.#misses.has(missKey)) return undefined;
+    const now = Date.now();
+    const memo = this.#fresh.get(missKey);
+    if (memo !== undefined && memo.until > now) {
+      this.#deps.proxy.metrics.record(repo.name, 'hit');
+      return { entry: memo.entry, stale: false };
+    }
+    const resolved = await this.#deps.proxy.resolve({
+      registry: repo.name,
+      key,
+      ttlSeconds: immutable ? -1 : settings.ttl,
+      serveStale: settings.serveStale,
+      refresh: (cached) => this.#refresh(repo, kind, urlPath, cached),
+    });
+    if (resolved === undefined) {
+      this.#misses.add(missKey, settings.negativeTtl);
+      return undefined;
+    }
+    const ttl = immutable ? -1 : settings.ttl;
+    if (!resolved.stale && ttl !== 0) {
+      // A fresh answer is kept in memory until it expires: a warm read does no SQL nor stat.
+      if (this.#fresh.size >= FRESH_ENTRIES) {
+        const oldest = this.#fresh.keys().next();
+        if (oldest.done !== true) this.#fresh.delete(oldest.value);
+      }
+      this.#fresh.delete(missKey);
+      this.#fresh.set(missKey, {
+        entry: resolved.entry,
+        until: ttl < 0 ? Infinity : resolved.entry.fetchedAt + ttl * 1000,
+      });
+    }
+    return { entry: resolved.entry, stale: resolved.stale };
+  }
+
+  async #refresh(
+    repo: Repository,
+    kind: Kind,
+    urlPath: string,
+    cached: CachedEntry | undefined,
+  ): Promise<Refresh> {
+    const settings = this.#settings(repo);
+    const maxBytes =
+      kind === 'zip'
+        ? settings.maxZip
+        : kind === 'mod'
+          ? MAX_MOD_BYTES
+          : kind === 'list'
+            ? MAX_LIST_BYTES
+            : MAX_INFO_BYTES;
+    const targets = this.#targets(repo, kind, cached !== undefined);
+    let failure: unknown;
+    let absent = 0;
+    for (const target of targets) {
+      try {
+        const headers: Record<string, string> = {};
+        if (cached !== undefined && cached.upstream === target.label && cached.etag) {
+          headers['if-none-match'] = cached.etag;
+        }
+        const response = await this.#deps.proxy.client.request(target, {
+          method: 'GET',
+          path: `/${urlPath}`,
+          headers,
+        });
+        if (response.status === 304 && cached !== undefined) {
+          response.body.destroy();
+          return { kind: 'unchanged', upstream: target.label };
+        }
+        if (response.status === 404 || response.status === 410) {
+          response.body.destroy();
+          absent++;
+          continue;
+        }
+        if (response.status !== 200) {
+          response.body.destroy();
+          throw new RegistryError(
+            'UPSTREAM_FAILED',
+            `upstream ${target.label} answered ${response.status} for ${urlPath}`,
+          );
+        }
+        const declared = contentLength(response.header('content-length'));
+        if (declared !== undefined && declared > maxBytes) {
+          response.body.destroy();
+          throw new RegistryError(
+            'UPSTREAM_FAILED',
+            `upstream ${target.label}: ${urlPath} is ${declared} bytes, over the limit of ${maxBytes}`,
+          );
+        }
+        const small = kind !== 'zip' || (declared !== undefined && declared <= MEMORY_FILL_BYTES);
+        const stored = small
+          ? await this.#storeSmall(response.body, maxBytes, declared, urlPath, target.label, {
+              // A list's next revalidation needs its blob (the engine passes no cached copy
+              // without one, and then waits the full timeout): written before answering.
+              wait: kind === 'list' || kind === 'latest' || !immutableKind(kind, urlPath),
+            })
+          : await this.#storeLarge(response.body, maxBytes, declared, urlPath, target.label);
+        if (kind === 'info' || kind === 'latest') {
+          // A body that is not the protocol's JSON is the upstream's fault: never cached.
+          const body = await this.#read({ digest: stored.digest }, MAX_INFO_BYTES);
+          if (parseInfo(body) === undefined) {
+            throw new RegistryError(
+              'UPSTREAM_FAILED',
+              `upstream ${target.label} sent an invalid ${urlPath}`,
+            );
+          }
+        }
+        return {
+          kind: 'updated',
+          entry: {
+            digest: stored.digest,
+            size: stored.size,
+            mediaType: CONTENT_TYPE[kind],
+            etag: response.header('etag'),
+            upstream: target.label,
+          },
+        };
+      } catch (err) {
+        failure = err;
+      }
+    }
+    if (absent === targets.length) return { kind: 'absent' };
+    throw asUpstreamError(failure, urlPath);
+  }
+
+  /**
+   * A small body (every `.info`, `.mod`, list, and `.zip`s up to MEMORY_FILL_BYTES): read into
+   * memory, checked against Content-Length, answered from memory at once while its blob is
+   * written (fsync included) in the background; until that commit it is read from #pending. A
+   * failed write leaves an entry without its blob, which the engine fetches again.
+   */
+  async #storeSmall(
+    body: Readable,
+    maxBytes: number,
+    declared: number | undefined,
+    what: string,
+    label: string,
+    options: { wait: boolean },
+  ): Promise<{ digest: string; size: number }> {
+    let bytes: Buffer;
+    try {
+      bytes = await readAllBounded(body, maxBytes, what);
+    } catch (err) {
+      throw asUpstreamError(err, what, label);
+    }
+    if (declared !== undefined && bytes.length !== declared) {
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${label} sent ${bytes.length} bytes for ${what}, announced ${declared}`,
+      );
+    }
+    const digest = formatDigest(digestOf(bytes));
+    if (!this.#pending.has(digest)) {
+      this.#pending.set(digest, bytes);
+      const write = this.#deps.blobs
+        .ingest(Readable.from([bytes]), { maxBytes })
+        .catch(() => undefined)
+        .finally(() => {
+          this.#pending.delete(digest);
+          this.#writes.delete(write);
+        });
+      this.#writes.add(write);
+      if (options.wait) await write;
+    }
+    this.#documents.set(digest, bytes);
+    return { digest, size: bytes.length };
+  }
+
+  /** A large `.zip`: streamed into the blob store (bounded, size checked) before it is served. */
+  async #storeLarge(
+    body: Readable,
+    maxBytes: number,
+    declared: number | undefined,
+    what: string,
+    label: string,
+  ): Promise<{ digest: string; size: number }> {
+    try {
+      const stored = await this.#deps.blobs.ingest(body, {
+        maxBytes,
+        ...(declared === undefined ? {} : { expectedSize: declared }),
+      });
+      return { digest: formatDigest(stored.digest), size: stored.size };
+    } catch (err) {
+      throw asUpstreamError(err, what, label);
+    }
+  }
+
+  /** Settles when every background blob write has (tests, shutdown). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#writes]);
+  }
+
+  async #read(entry: Pick<CachedEntry, 'digest'>, maxBytes: number): Promise<Buffer> {
+    const known = this.#pending.get(entry.digest) ?? this.#documents.get(entry.digest);
+    if (known !== undefined) return known;
+    const stream = await this.#deps.blobs.open(parseDigest(entry.digest));
+    const body = await readAllBounded(stream, maxBytes, 'cached module proxy file');
+    this.#documents.set(entry.digest, body);
+    return body;
+  }
+
+  #opened(entry: CachedEntry): OpenedModuleFile {
+    const digest = parseDigest(entry.digest);
+    const blobs = this.#deps.blobs;
+    return {
+      size: entry.size,
+      sha256: digest.hex,
+      open: (range): Promise<Readable> => {
+        const bytes = this.#pending.get(entry.digest);
+        if (bytes === undefined) return blobs.open(digest, range);
+        return Promise.resolve(
+          Readable.from([
+            range === undefined
+              ? bytes
+              : bytes.subarray(
+                  range.start ?? 0,
+                  range.end === undefined ? undefined : range.end + 1,
+                ),
+          ]),
+        );
+      },
+    };
+  }
+}
+
+/** True for `.info`/`.mod`/`.zip` of a canonical version (the URL's version is checked). */
+function immutableKind(kind: Kind, urlPath: string): boolean {
+  if (kind === 'list' || kind === 'latest') return false;
+  const file = urlPath.slice(urlPath.lastIndexOf('/') + 1);
+  const version = file
+    .slice(0, file.lastIndexOf('.'))
+    .replace(/!([a-z])/g, (_m, c: string) => c.toUpperCase());
+  return checkVersion(version) === undefined;
+}
+
+/** `<escaped module>/@v/<escaped version>.<ext>` */
+export function fileUrl(module: string, version: string, ext: 'info' | 'mod' | 'zip'): string {
+  return `${escapePath(module)}/@v/${escapeVersion(version)}.${ext}`;
+}
+
+/** The `{"Version":…,"Time":…}` of `.info`/`@latest`; undefined when it is not that. */
+export function parseInfo(body: Buffer): VersionInfo | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const record = value as Record<string, unknown>;
+  const version = record['Version'];
+  const time = record['Time'];
+  if (typeof version !== 'string' || version === '') return undefined;
+  return typeof time === 'string' ? { Version: version, Time: time } : { Version: version };
+}
+
+function contentLength(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
+  return Number(value);
+}
+
+/** An error while fetching from upstreams, as an upstream failure (502 class). */
+export function asUpstreamError(err: unknown, what: string, label?: string): RegistryError {
+  if (err instanceof RegistryError && isUpstreamFailure(err)) return err;
+  if (err instanceof RegistryError) {
+    return new RegistryError(
+      'UPSTREAM_FAILED',
+      `upstream ${label ?? ''} failed for ${what}: ${err.message}`.replace('  ', ' '),
+      { cause: err },
+    );
+  }
+  if (label !== undefined) return toUpstreamError(err, label);
+  return new RegistryError('UPSTREAM_FAILED', `the upstreams failed for ${what}`, { cause: err });
+}

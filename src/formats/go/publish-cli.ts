@@ -1,0 +1,183 @@
+/**
+ * `nora go publish [--version vX.Y.Z] [--registry URL] [--token T] [DIR]`: builds the module zip
+ * of the module in DIR (default `.`) by the module zip rules (zip-create.ts) and uploads it to a
+ * NORA Go repository with `PUT <registry>/<escaped module>/@v/<escaped version>.zip`
+ * (docs/go.md "Hosted modules"); the server makes `.mod` and `.info` from it.
+ *
+ * - Module path: DIR/go.mod's `module` line; `--module` for a tree without go.mod (an old,
+ *   pre-modules library; its `.mod` is then `module <path>`, as the `go` command synthesizes).
+ * - Version: `--version`, else the semver tag at HEAD of DIR's git repository (`git tag
+ *   --points-at HEAD`; the newest if several). Must be canonical (`v1.2.3`, `v1.2.3-rc.1`, a
+ *   pseudo-version, `v2.0.0+incompatible` without go.mod).
+ * - Registry: `--registry`, else `NORA_GO_REGISTRY`, else `http://127.0.0.1:4000/go`; a
+ *   `user:secret@` in the URL is sent as Basic credentials. Token: `--token`, else `NORA_TOKEN`,
+ *   sent as `Authorization: Bearer`.
+ */
+import { execFile } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import {
+  checkModuleVersion,
+  compareSemver,
+  escapePath,
+  escapeVersion,
+  isValidSemver,
+  semverBuild,
+} from './module.ts';
+import { listModuleFiles, writeModuleZip } from './zip-create.ts';
+import { parseModulePath } from './zip.ts';
+
+/** A failure the user can act on: printed as `nora go publish: …`, exit 1. */
+export class GoPublishError extends Error {}
+
+export interface GoPublishOptions {
+  readonly dir: string;
+  readonly version?: string | undefined;
+  readonly module?: string | undefined;
+  readonly registry?: string | undefined;
+  readonly token?: string | undefined;
+  /** Build the zip and report, but upload nothing. */
+  readonly dryRun?: boolean | undefined;
+  /** Where progress lines go (stderr). */
+  readonly log?: (line: string) => void;
+}
+
+export interface GoPublishResult {
+  readonly module: string;
+  readonly version: string;
+  readonly files: number;
+  readonly zipSize: number;
+  /** The registry's answer (one line), or undefined for a dry run. */
+  readonly answer: string | undefined;
+}
+
+const DEFAULT_REGISTRY = 'http://127.0.0.1:4000/go';
+
+export async function goPublish(options: GoPublishOptions): Promise<GoPublishResult> {
+  const log = options.log ?? (() => undefined);
+  const dir = path.resolve(options.dir);
+  const stat = await fs.stat(dir).catch(() => undefined);
+  if (stat?.isDirectory() !== true) throw new GoPublishError(`${dir} is not a directory`);
+
+  const goModText = await fs.readFile(path.join(dir, 'go.mod'), 'utf8').catch(() => undefined);
+  let module: string;
+  if (goModText !== undefined) {
+    const declared = parseModulePath(goModText);
+    if (declared === undefined) throw new GoPublishError(`${dir}/go.mod has no module line`);
+    if (options.module !== undefined && options.module !== declared) {
+      throw new GoPublishError(`--module ${options.module} disagrees with go.mod (${declared})`);
+    }
+    module = declared;
+  } else if (options.module !== undefined) {
+    module = options.module;
+  } else {
+    throw new GoPublishError(`${dir} has no go.mod (give --module for a tree without one)`);
+  }
+
+  const version = options.version ?? (await tagAtHead(dir));
+  const err = checkModuleVersion(module, version);
+  if (err !== undefined) throw new GoPublishError(err);
+  if (goModText !== undefined && semverBuild(version) === '+incompatible') {
+    throw new GoPublishError(
+      `${version}: +incompatible versions are for modules without go.mod; this one has go.mod, so its path needs a /${version.split('.')[0] ?? ''} suffix`,
+    );
+  }
+
+  let listed;
+  try {
+    listed = await listModuleFiles(dir);
+  } catch (e) {
+    throw new GoPublishError(e instanceof Error ? e.message : String(e));
+  }
+  for (const o of listed.omitted) log(`omitted ${o.path}: ${o.reason}`);
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-go-publish-'));
+  try {
+    const zipPath = path.join(tmp, 'module.zip');
+    const zipSize = await writeModuleZip(zipPath, module, version, listed.files);
+    log(`built ${module}@${version}: ${listed.files.length} files, ${zipSize} bytes`);
+    if (options.dryRun === true) {
+      return { module, version, files: listed.files.length, zipSize, answer: undefined };
+    }
+    const answer = await upload(options, module, version, zipPath, zipSize);
+    return { module, version, files: listed.files.length, zipSize, answer };
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function upload(
+  options: GoPublishOptions,
+  module: string,
+  version: string,
+  zipPath: string,
+  zipSize: number,
+): Promise<string> {
+  const raw = options.registry ?? process.env['NORA_GO_REGISTRY'] ?? DEFAULT_REGISTRY;
+  let base: URL;
+  try {
+    base = new URL(raw);
+  } catch {
+    throw new GoPublishError(`--registry: not a URL: ${raw}`);
+  }
+  const headers: Record<string, string> = {
+    'content-type': 'application/zip',
+    'content-length': String(zipSize),
+  };
+  if (base.username !== '' || base.password !== '') {
+    const user = decodeURIComponent(base.username);
+    const pass = decodeURIComponent(base.password);
+    headers['authorization'] = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    base.username = '';
+    base.password = '';
+  }
+  const token = options.token ?? process.env['NORA_TOKEN'];
+  if (token !== undefined && token !== '') headers['authorization'] = `Bearer ${token}`;
+  const prefix = base.href.replace(/\/+$/, '');
+  const url = `${prefix}/${escapePath(module)}/@v/${escapeVersion(version)}.zip`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'PUT',
+      headers,
+      body: Readable.toWeb(createReadStream(zipPath)) as ReadableStream<Uint8Array>,
+      duplex: 'half',
+    });
+  } catch (e) {
+    const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';
+    throw new GoPublishError(`cannot reach ${prefix}${cause}`);
+  }
+  const text = (await res.text()).trim();
+  if (!res.ok) {
+    throw new GoPublishError(`${res.status} ${res.statusText}: ${text.split('\n')[0] ?? ''}`);
+  }
+  return text;
+}
+
+/** The newest semver tag pointing at HEAD of the git repository holding `dir`. */
+async function tagAtHead(dir: string): Promise<string> {
+  let out: string;
+  try {
+    out = (await promisify(execFile)('git', ['tag', '--points-at', 'HEAD'], { cwd: dir })).stdout;
+  } catch {
+    throw new GoPublishError(`no --version given and ${dir} is not in a git repository`);
+  }
+  // In a subdirectory module (`a/b/go.mod` tagged `a/b/v1.2.3`), tags carry the directory.
+  const top = (
+    await promisify(execFile)('git', ['rev-parse', '--show-prefix'], { cwd: dir }).catch(() => ({
+      stdout: '',
+    }))
+  ).stdout.trim();
+  const tags = out
+    .split('\n')
+    .map((t) => t.trim())
+    .map((t) => (top !== '' && t.startsWith(top) ? t.slice(top.length) : t))
+    .filter((t) => isValidSemver(t) && t.split('.').length >= 3);
+  if (tags.length === 0) {
+    throw new GoPublishError('no --version given and no semver tag (vX.Y.Z) points at HEAD');
+  }
+  return tags.sort(compareSemver).at(-1) ?? '';
+}

@@ -1,0 +1,207 @@
+/**
+ * HTTP edge of Go module repositories: one wildcard route per mount (`/go` for the default group
+ * `go`, `/repository/<name>` for named Go repositories). URLs are parsed by paths.ts; everything
+ * protocol-level is in service.ts. Errors leave as one line of plain text, which `go` prints
+ * after "server response:"; a 401 carries `WWW-Authenticate: Basic` (`go` reads credentials from
+ * .netrc and sends them after a challenge or up front).
+ *
+ *   GET/HEAD  <p>/<module>/@v/list                    versions, one a line
+ *   GET/HEAD  <p>/<module>/@v/<version>.info          {"Version","Time"}
+ *   GET/HEAD  <p>/<module>/@v/<version>.mod|.zip      bytes (Range, ETag, 304)
+ *   GET/HEAD  <p>/<module>/@latest                    {"Version","Time"}
+ *   GET/HEAD  <p>/sumdb/<name>/supported|latest|lookup/…|tile/…   checksum database (proxies)
+ *   PUT       <p>/<module>/@v/<version>.zip           publish to go-hosted (publishHandler)
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppConfig } from '../../config/schema.ts';
+import { RegistryError, toRegistryError } from '../../core/errors.ts';
+import { sendRanged } from '../../http/send-body.ts';
+import { rawPath, useRawBodies } from '../../http/request.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { OpenedModuleFile } from './model.ts';
+import { GoPathError, parseGoPath } from './paths.ts';
+import type { GoPublisher } from './publish.ts';
+import type { GoService } from './service.ts';
+
+export interface GoRouteDeps {
+  readonly service: GoService;
+  readonly config: () => AppConfig;
+}
+
+/**
+ * A handler for methods other than GET/HEAD (go-hosted's uploads); returns undefined when the
+ * request is not one it serves, so the route answers 405.
+ */
+export type GoWriteHandler = (
+  repo: Repository,
+  rest: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) => Promise<unknown>;
+
+export const BASIC_CHALLENGE = 'Basic realm="nora"';
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+export function registerGoRoutes(
+  scope: FastifyInstance,
+  mounts: readonly { prefix: string; repo: Repository }[],
+  deps: GoRouteDeps,
+  write?: GoWriteHandler,
+): void {
+  useRawBodies(scope);
+  scope.setErrorHandler((err, request, reply) => {
+    const error =
+      err instanceof GoPathError
+        ? new RegistryError('BAD_REQUEST', err.message)
+        : toRegistryError(err);
+    if (error.status >= 500 && ![501, 502, 504].includes(error.status)) {
+      request.log.error({ err }, 'go request failed');
+    }
+    const headers: Record<string, string> = { ...(error.headers ?? {}) };
+    if (error.status === 401) headers['www-authenticate'] = BASIC_CHALLENGE;
+    return reply
+      .code(error.status)
+      .headers(headers)
+      .type('text/plain; charset=utf-8')
+      .send(`${error.message.replace(/[\r\n]+/g, ' ')}\n`);
+  });
+  for (const { prefix, repo } of mounts) {
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      const rest = rawPath(request).slice(prefix.length);
+      if (request.method === 'GET' || request.method === 'HEAD') {
+        return read(repo, rest, request, reply, deps);
+      }
+      if (write !== undefined) {
+        const answered = await write(repo, rest, request, reply);
+        if (answered !== undefined) return answered;
+      }
+      throw new RegistryError('METHOD_NOT_ALLOWED', `${request.method} is not supported here`, {
+        headers: { allow: 'GET, HEAD' },
+      });
+    };
+    scope.all(prefix, handler);
+    scope.all(`${prefix}/*`, handler);
+  }
+}
+
+async function read(
+  repo: Repository,
+  rest: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: GoRouteDeps,
+): Promise<unknown> {
+  if (rest === '' || rest === '/') {
+    deps.service.authorize(request.principal, repo, 'read', undefined);
+    return reply.type('text/plain; charset=utf-8').send(`${repo.name}: Go module proxy\n`);
+  }
+  const route = parseGoPath(rest);
+  const result = await deps.service.read(repo, route, request.principal);
+  switch (result.kind) {
+    case 'list': {
+      if (result.list.stale === true) void reply.header('x-nora-stale', 'true');
+      const body = result.list.versions.map((v) => `${v}\n`).join('');
+      return sendSmall(reply, request, 'text/plain; charset=utf-8', body, 'no-cache');
+    }
+    case 'info': {
+      const immutable = route.kind === 'info' && route.canonical;
+      return sendSmall(
+        reply,
+        request,
+        'application/json',
+        JSON.stringify(result.info),
+        immutable ? IMMUTABLE : 'no-cache',
+      );
+    }
+    case 'file':
+      return sendFile(result.file, result.contentType, request, reply);
+    case 'sumdb': {
+      if (result.answer.stale) void reply.header('x-nora-stale', 'true');
+      const cacheable = route.kind === 'sumdb' && route.path.startsWith('tile/');
+      return sendSmall(
+        reply,
+        request,
+        result.answer.contentType,
+        result.answer.body,
+        cacheable ? IMMUTABLE : 'no-cache',
+      );
+    }
+  }
+}
+
+function sendSmall(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  contentType: string,
+  body: string | Buffer,
+  cacheControl: string,
+): FastifyReply {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  void reply
+    .type(contentType)
+    .header('cache-control', cacheControl)
+    .header('content-length', bytes.length);
+  return reply.send(request.method === 'HEAD' ? undefined : bytes);
+}
+
+function notModified(request: FastifyRequest, etag: string): boolean {
+  const ifNoneMatch = request.headers['if-none-match'];
+  if (ifNoneMatch === undefined) return false;
+  return ifNoneMatch
+    .split(',')
+    .map((t) => t.trim().replace(/^W\//, ''))
+    .some((t) => t === etag || t === '*');
+}
+
+async function sendFile(
+  file: OpenedModuleFile,
+  contentType: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const etag = `"${file.sha256}"`;
+  void reply
+    .type(contentType)
+    .header('accept-ranges', 'bytes')
+    .header('etag', etag)
+    .header('cache-control', IMMUTABLE);
+  if (notModified(request, etag)) return reply.code(304).send();
+  return sendRanged(reply, request.method, file.size, request.headers.range, (range) =>
+    file.open(range),
+  );
+}
+
+/**
+ * go-hosted's upload (hosted.ts, docs/go.md "Hosted modules"):
+ *
+ *   PUT <p>/<escaped module>/@v/<escaped version>.zip    body: the module zip → 201 text/plain
+ *
+ * Anything else that is not GET/HEAD stays undefined (405). Errors are plain text like reads:
+ * 400 invalid path/version/zip, 401/403, 405 on a proxy, 409 version exists, 413 too large.
+ */
+export function publishHandler(publisher: GoPublisher): GoWriteHandler {
+  return async (repo, rest, request, reply) => {
+    if (request.method !== 'PUT') return undefined;
+    const route = parseGoPath(rest);
+    if (route.kind !== 'zip') {
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        'publish a module version with PUT <module>/@v/<version>.zip (the module zip)',
+        { headers: { allow: 'GET, HEAD' } },
+      );
+    }
+    const result = await publisher.publish(
+      repo,
+      route.module,
+      route.version,
+      request.raw,
+      request.principal,
+    );
+    return reply
+      .code(201)
+      .type('text/plain; charset=utf-8')
+      .send(
+        `published ${result.module}@${result.version} (${result.files} files, ${result.zipSize} bytes, zip sha256 ${result.zipSha256})\n`,
+      );
+  };
+}

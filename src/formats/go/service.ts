@@ -1,0 +1,109 @@
+/**
+ * The Go module repository service: GOPROXY protocol reads and checksum-database forwarding over
+ * hosted, proxy and group repositories. No HTTP types here: routes.ts translates.
+ *
+ * Every read authorizes first (`access.authorize(principal, repo, 'read', path)` with the module
+ * path, so `[[auth.rules]] paths = ["corp.example/**"]` covers a module subtree; a checksum
+ * database read with `sumdb/<name>`). Absent things throw NOT_FOUND (404), which `go` treats as
+ * "try the next GOPROXY entry".
+ */
+import type { AccessControl, Principal } from '../../auth/access.ts';
+import { RegistryError } from '../../core/errors.ts';
+import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
+import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
+import type { GoRoute } from './paths.ts';
+import type { GoSumdb, SumdbAnswer } from './sumdb.ts';
+
+export interface GoServiceDeps {
+  readonly access: AccessControl;
+  readonly repositories: RepositoryRegistry;
+  /** The GoSource answering reads of `repo` (hosted, proxy or group). */
+  readonly sourceOf: (repo: Repository) => GoSource;
+  readonly sumdb: GoSumdb;
+}
+
+export type GoReadResult =
+  | { readonly kind: 'list'; readonly list: VersionList }
+  | { readonly kind: 'info'; readonly info: VersionInfo }
+  | { readonly kind: 'file'; readonly file: OpenedModuleFile; readonly contentType: string }
+  | { readonly kind: 'sumdb'; readonly answer: SumdbAnswer };
+
+export class GoService {
+  readonly #deps: GoServiceDeps;
+
+  constructor(deps: GoServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /** Throws UNAUTHORIZED/DENIED unless `principal` may `action` `path` in `repo`. */
+  authorize(
+    principal: Principal,
+    repo: Repository,
+    action: 'read' | 'write' | 'delete',
+    path: string | undefined,
+    via?: Repository,
+  ): void {
+    this.#deps.access.authorize(principal, repo, action, path, { via });
+  }
+
+  sourceOf(repo: Repository): GoSource {
+    return this.#deps.sourceOf(repo);
+  }
+
+  /** One GOPROXY or sumdb read of `repo`; throws NOT_FOUND when absent. */
+  async read(repo: Repository, route: GoRoute, principal: Principal): Promise<GoReadResult> {
+    if (route.kind === 'sumdb') {
+      this.authorize(principal, repo, 'read', `sumdb/${route.name}`);
+      if (!this.#forwardsSumdb(repo)) {
+        throw new RegistryError('NOT_FOUND', `not found: ${repo.name} has no checksum database`);
+      }
+      const answer = await this.#deps.sumdb.get(route.name, route.path, route.module);
+      if (answer === undefined) {
+        throw new RegistryError('NOT_FOUND', `not found: sumdb/${route.name}/${route.path}`);
+      }
+      return { kind: 'sumdb', answer };
+    }
+    this.authorize(principal, repo, 'read', route.module);
+    const source = this.sourceOf(repo);
+    switch (route.kind) {
+      case 'list': {
+        const list = await source.list(repo, route.module);
+        // An unknown module has an empty list at proxy.golang.org too; 404 lets `go` fall
+        // through to the next GOPROXY entry, which is what a mirror should do.
+        if (list === undefined) throw notFound(`${route.module}/@v/list`);
+        return { kind: 'list', list };
+      }
+      case 'latest': {
+        const info = await source.latest(repo, route.module);
+        if (info === undefined) throw notFound(`${route.module}@latest`);
+        return { kind: 'info', info };
+      }
+      case 'info': {
+        const info = await source.info(repo, route.module, route.version);
+        if (info === undefined) throw notFound(`${route.module}@${route.version}`);
+        return { kind: 'info', info };
+      }
+      case 'mod': {
+        const file = await source.mod(repo, route.module, route.version);
+        if (file === undefined) throw notFound(`${route.module}@${route.version}.mod`);
+        return { kind: 'file', file, contentType: 'text/plain; charset=utf-8' };
+      }
+      case 'zip': {
+        const file = await source.zip(repo, route.module, route.version);
+        if (file === undefined) throw notFound(`${route.module}@${route.version}.zip`);
+        return { kind: 'file', file, contentType: 'application/zip' };
+      }
+    }
+  }
+
+  /** A proxy, or a group with a proxy member, forwards checksum databases; hosted never does. */
+  #forwardsSumdb(repo: Repository): boolean {
+    if (repo.kind === 'proxy') return true;
+    if (repo.kind !== 'group') return false;
+    return this.#deps.repositories.membersOf(repo).some((m) => m.kind === 'proxy');
+  }
+}
+
+function notFound(what: string): RegistryError {
+  return new RegistryError('NOT_FOUND', `not found: ${what}`);
+}

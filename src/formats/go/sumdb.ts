@@ -1,0 +1,132 @@
+/**
+ * The checksum-database proxy (Go modules reference, "Checksum database": a module proxy may
+ * serve `<proxy>/sumdb/<name>/…` for the databases it mirrors; `go` asks
+ * `<proxy>/sumdb/<name>/supported` first and, on 200, reads `lookup/…` and `tile/…` there).
+ * With `GOPROXY=<nora>/go`, `GOSUMDB` verification then works on a host whose only way out is
+ * NORA.
+ *
+ * - `supported`: answered here (200, empty) for every database in [go] sumdb, 404 for others
+ *   (then `go` uses the database's own URL).
+ * - `tile/…` (full and partial tiles alike: a tile of a given width never changes) and
+ *   `lookup/<module>@<version>` (a record never changes; the signed tree head in it is an older
+ *   one, which `go` reconciles with its newest by proving consistency) are cached forever.
+ * - `latest` is revalidated on every read and served stale when the database is unreachable.
+ * - Bytes are passed through unchanged: the `go` command checks the signatures and hashes.
+ * - A lookup of a private module ([go] private) is never forwarded: 404, so the name cannot leak.
+ */
+import type { AppConfig } from '../../config/schema.ts';
+import { formatDigest, parseDigest } from '../../core/digest.ts';
+import { RegistryError } from '../../core/errors.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import type { ProxyEngine, Refresh } from '../../proxy/engine.ts';
+import type { UpstreamTarget } from '../../proxy/upstream-client.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
+import { sumdbUpstreams } from './config.ts';
+import { asUpstreamError, isPrivateModule } from './proxy.ts';
+
+/** Largest checksum-database answer, bytes (a full data tile of 256 records is ~30 KB). */
+export const MAX_SUMDB_BYTES = 1024 * 1024;
+/** The engine's cache namespace of checksum-database answers (shared by every repository). */
+export const SUMDB_REGISTRY = 'go-sumdb';
+
+export interface GoSumdbDeps {
+  readonly config: () => AppConfig;
+  readonly proxy: ProxyEngine;
+  readonly blobs: BlobStore;
+}
+
+/** A checksum-database answer. */
+export interface SumdbAnswer {
+  readonly body: Buffer;
+  readonly contentType: string;
+  /** true when the database was unreachable and this is the last known copy. */
+  readonly stale: boolean;
+}
+
+export class GoSumdb {
+  readonly #deps: GoSumdbDeps;
+
+  constructor(deps: GoSumdbDeps) {
+    this.#deps = deps;
+  }
+
+  /** True when `name` is a database this NORA forwards. */
+  supports(name: string): boolean {
+    return sumdbUpstreams(this.#deps.config().go).has(name);
+  }
+
+  /**
+   * The answer of database `name` for `path` (`supported`, `latest`, `lookup/…`, `tile/…`, as
+   * paths.ts parsed it). Undefined when the database is not configured, the module is private,
+   * or the database answered 404/410. Throws an upstream error (502/504) when the database
+   * failed and nothing is cached.
+   */
+  async get(name: string, path: string, module?: string): Promise<SumdbAnswer | undefined> {
+    const go = this.#deps.config().go;
+    const upstream = sumdbUpstreams(go).get(name);
+    if (upstream === undefined) return undefined;
+    if (path === 'supported') {
+      return { body: Buffer.alloc(0), contentType: 'text/plain; charset=utf-8', stale: false };
+    }
+    if (module !== undefined && isPrivateModule(go.private, module)) return undefined;
+    const target = this.#deps.proxy.upstream({
+      label: `sumdb:${name}`,
+      registry: SUMDB_REGISTRY,
+      url: upstream.url,
+      auth: 'basic',
+      timeoutSeconds: go.proxy_timeout,
+      readTimeoutSeconds: go.proxy_timeout,
+    });
+    const resolved = await this.#deps.proxy.resolve({
+      registry: SUMDB_REGISTRY,
+      key: `${name}/${path}`,
+      ttlSeconds: path === 'latest' ? 0 : -1,
+      serveStale: true,
+      refresh: () => this.#fetch(target, path),
+    });
+    if (resolved === undefined) return undefined;
+    const stream = await this.#deps.blobs.open(parseDigest(resolved.entry.digest));
+    const body = await readAllBounded(stream, MAX_SUMDB_BYTES, 'cached checksum database answer');
+    return {
+      body,
+      contentType: resolved.entry.mediaType ?? 'application/octet-stream',
+      stale: resolved.stale,
+    };
+  }
+
+  async #fetch(target: UpstreamTarget, path: string): Promise<Refresh> {
+    let response;
+    try {
+      response = await this.#deps.proxy.client.request(target, { method: 'GET', path: `/${path}` });
+    } catch (err) {
+      throw asUpstreamError(err, path, target.label);
+    }
+    if (response.status === 404 || response.status === 410) {
+      response.body.destroy();
+      return { kind: 'absent' };
+    }
+    if (response.status !== 200) {
+      response.body.destroy();
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label} answered ${response.status} for ${path}`,
+      );
+    }
+    let stored;
+    try {
+      stored = await this.#deps.proxy.storeDocument(response.body, { maxBytes: MAX_SUMDB_BYTES });
+    } catch (err) {
+      throw asUpstreamError(err, path, target.label);
+    }
+    return {
+      kind: 'updated',
+      entry: {
+        digest: formatDigest(stored.digest),
+        size: stored.size,
+        mediaType: response.header('content-type') ?? 'application/octet-stream',
+        etag: undefined,
+        upstream: target.label,
+      },
+    };
+  }
+}

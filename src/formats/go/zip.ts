@@ -1,0 +1,303 @@
+/**
+ * Validation of a module zip file as golang.org/x/mod/zip (CheckZip, "Module zip files" in the
+ * Go modules reference) defines it, before a hosted repository stores one:
+ *
+ * - every entry is `<module>@<version>/<file path>` (directories may appear and are ignored);
+ *   the file path is clean and passes module.ts checkFilePath;
+ * - no two entries equal under case folding, no entry both a file and a directory;
+ * - `go.mod` only at the root and spelled exactly so (a go.mod deeper down is a nested module);
+ *   no files of vendored packages (`vendor/<dir>/…`; `vendor/modules.txt` is fine), which the
+ *   `go` command never puts in a module zip;
+ * - regular files only: a Unix mode in the external attributes that is a symbolic link (or any
+ *   other non-regular type) is refused;
+ * - sizes: the zip at most `maxZipSize` (`[go] max_zip_size`, capped by Go's 500 MiB), the sum
+ *   of uncompressed sizes at most 500 MiB, `go.mod` and `LICENSE` at most 16 MiB each; every
+ *   entry is inflated to check its declared size and its CRC-32, so a zip `go` would refuse
+ *   to extract is refused here;
+ * - the root `go.mod` names the module (its `module` line); a `+incompatible` version has none.
+ *
+ * Failures are RegistryError BAD_REQUEST (TOO_LARGE for sizes) with a one-line reason.
+ */
+import { crc32 } from 'node:zlib';
+import yauzl from 'yauzl';
+import { RegistryError } from '../../core/errors.ts';
+import { checkFilePath, checkModuleVersion, semverBuild } from './module.ts';
+
+/** golang.org/x/mod/zip MaxZipFile: the zip and the sum of its files' sizes, bytes. */
+export const MAX_ZIP_FILE = 500 * 1024 * 1024;
+/** golang.org/x/mod/zip MaxGoMod, bytes. */
+export const MAX_GO_MOD = 16 * 1024 * 1024;
+/** golang.org/x/mod/zip MaxLICENSE, bytes. */
+export const MAX_LICENSE = 16 * 1024 * 1024;
+/** Entries read at most (a guard on the central directory, far above real modules). */
+export const MAX_ENTRIES = 250_000;
+
+/** What a valid module zip yields. */
+export interface CheckedZip {
+  /** The root go.mod's bytes, or undefined when the module has none. */
+  readonly goMod: Buffer | undefined;
+  /** Regular files in the zip. */
+  readonly files: number;
+  /** Sum of their uncompressed sizes, bytes. */
+  readonly contentSize: number;
+}
+
+function invalid(reason: string): RegistryError {
+  return new RegistryError('BAD_REQUEST', `invalid module zip: ${reason}`);
+}
+
+/** Unix file type bits of an entry when its creator recorded a Unix mode, else undefined. */
+function unixFileType(entry: yauzl.Entry): number | undefined {
+  const creator = entry.versionMadeBy >> 8;
+  // 3 = Unix, 19 = OS X (Darwin): the high 16 bits of the external attributes are st_mode.
+  if (creator !== 3 && creator !== 19) return undefined;
+  const mode = entry.externalFileAttributes >>> 16;
+  return mode === 0 ? undefined : mode & 0o170000;
+}
+
+/** Case folding for the collision check (Go uses unicode.SimpleFold; lower-casing is close). */
+function fold(p: string): string {
+  return p.toLowerCase();
+}
+
+/** x/mod/zip isVendoredPackage, false positives included (they are part of the zip format). */
+export function isVendoredPackage(name: string): boolean {
+  let i: number;
+  if (name.startsWith('vendor/')) i = 'vendor/'.length;
+  else if (name.includes('/vendor/')) i = '/vendor/'.length;
+  else return false;
+  return name.slice(i).includes('/');
+}
+
+/** path.Clean(p) === p for a relative slash path (no `.`/`..`/empty elements, no trailing /). */
+function isClean(p: string): boolean {
+  if (p === '' || p.startsWith('/') || p.endsWith('/')) return false;
+  return p.split('/').every((e) => e !== '' && e !== '.' && e !== '..');
+}
+
+/** Records each path and its parents; the reason of a collision, or undefined. */
+class CollisionChecker {
+  readonly #seen = new Map<string, { path: string; isDir: boolean }>();
+
+  check(p: string, isDir: boolean): string | undefined {
+    const key = fold(p);
+    const other = this.#seen.get(key);
+    if (other !== undefined) {
+      if (other.path !== p)
+        return `case-insensitive file name collision: "${other.path}" and "${p}"`;
+      if (other.isDir !== isDir) return `entry "${p}" is both a file and a directory`;
+      if (!isDir) return `multiple entries for file "${p}"`;
+      return undefined; // a directory seen before: its parents are recorded already
+    }
+    this.#seen.set(key, { path: p, isDir });
+    const slash = p.lastIndexOf('/');
+    return slash < 0 ? undefined : this.check(p.slice(0, slash), true);
+  }
+}
+
+/**
+ * Checks the module zip at `zipPath` (`zipSize` bytes) for `module@version` (decoded, already
+ * valid: module.ts checkModuleVersion) and returns its root go.mod. `maxZipSize` is the
+ * operator's bound (`[go] max_zip_size`). Throws RegistryError (BAD_REQUEST, TOO_LARGE).
+ */
+export async function checkModuleZip(
+  zipPath: string,
+  zipSize: number,
+  module: string,
+  version: string,
+  maxZipSize: number,
+): Promise<CheckedZip> {
+  const versionErr = checkModuleVersion(module, version);
+  if (versionErr !== undefined) throw new RegistryError('BAD_REQUEST', versionErr);
+  const limit = Math.min(maxZipSize, MAX_ZIP_FILE);
+  if (zipSize > limit) {
+    throw new RegistryError(
+      'TOO_LARGE',
+      `module zip file is too large (${zipSize} bytes; limit is ${limit} bytes)`,
+    );
+  }
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await yauzl.openPromise(zipPath, {
+      lazyEntries: true,
+      autoClose: false,
+      // Backslashes and absolute or `..` names are errors, not silently rewritten.
+      strictFileNames: true,
+      validateEntrySizes: true,
+      decodeStrings: true,
+    });
+  } catch (err) {
+    throw asZipError(err);
+  }
+  try {
+    return await checkEntries(zip, `${module}@${version}/`, module, version);
+  } catch (err) {
+    throw asZipError(err);
+  } finally {
+    zip.close();
+  }
+}
+
+async function checkEntries(
+  zip: yauzl.ZipFile,
+  prefix: string,
+  module: string,
+  version: string,
+): Promise<CheckedZip> {
+  if (zip.entryCount > MAX_ENTRIES) throw invalid(`more than ${MAX_ENTRIES} entries`);
+  const collisions = new CollisionChecker();
+  let contentSize = 0;
+  let files = 0;
+  let goMod: Buffer | undefined;
+  for await (const entry of zip.eachEntry()) {
+    const full = entry.fileName;
+    if (!full.startsWith(prefix)) {
+      throw invalid(`${JSON.stringify(full)}: path does not have prefix "${prefix}"`);
+    }
+    let name = full.slice(prefix.length);
+    if (name === '') continue;
+    const isDir = name.endsWith('/');
+    if (isDir) name = name.slice(0, -1);
+    if (!isClean(name)) throw invalid(`${JSON.stringify(full)}: file path is not clean`);
+    const pathErr = checkFilePath(name);
+    if (pathErr !== undefined) throw invalid(pathErr);
+    const collision = collisions.check(name, isDir);
+    if (collision !== undefined) throw invalid(collision);
+    const type = unixFileType(entry);
+    if (isDir) {
+      if (type !== undefined && type !== 0o040000) throw invalid(`"${name}" is not a directory`);
+      continue;
+    }
+    if (type === 0o120000) throw invalid(`"${name}" is a symbolic link`);
+    if (type !== undefined && type !== 0o100000) throw invalid(`"${name}" is not a regular file`);
+    if (isVendoredPackage(name)) {
+      throw invalid(`"${name}": files of vendored packages are not allowed in a module zip`);
+    }
+    const slash = name.lastIndexOf('/');
+    const base = name.slice(slash + 1);
+    if (base.toLowerCase() === 'go.mod') {
+      if (base !== name) {
+        throw invalid(`"${name}": go.mod file not in module root directory (a nested module)`);
+      }
+      if (name !== 'go.mod') throw invalid(`"${name}": go.mod files must have lowercase names`);
+    }
+    const size = entry.uncompressedSize;
+    if (size > MAX_ZIP_FILE - contentSize) {
+      throw new RegistryError(
+        'TOO_LARGE',
+        `invalid module zip: total uncompressed size of module contents too large (max size is ${MAX_ZIP_FILE} bytes)`,
+      );
+    }
+    contentSize += size;
+    if (name === 'go.mod' && size > MAX_GO_MOD) {
+      throw new RegistryError(
+        'TOO_LARGE',
+        `invalid module zip: go.mod file too large (max size is ${MAX_GO_MOD} bytes)`,
+      );
+    }
+    if (name === 'LICENSE' && size > MAX_LICENSE) {
+      throw new RegistryError(
+        'TOO_LARGE',
+        `invalid module zip: LICENSE file too large (max size is ${MAX_LICENSE} bytes)`,
+      );
+    }
+    const data = await inflate(zip, entry, name, name === 'go.mod');
+    if (name === 'go.mod') goMod = data;
+    files++;
+  }
+  if (goMod !== undefined) {
+    if (semverBuild(version) === '+incompatible') {
+      throw invalid(
+        `${module}@${version}: +incompatible versions have no go.mod (this module has one, so its path needs a major version suffix)`,
+      );
+    }
+    const declared = parseModulePath(goMod.toString('utf8'));
+    if (declared === undefined) throw invalid('go.mod has no module line');
+    if (declared !== module) {
+      throw invalid(`go.mod declares module "${declared}", not "${module}"`);
+    }
+  }
+  return { goMod, files, contentSize };
+}
+
+/**
+ * Reads one entry through, checking its inflated size (yauzl's validateEntrySizes) and its
+ * CRC-32; returns the bytes when `keep`.
+ */
+async function inflate(
+  zip: yauzl.ZipFile,
+  entry: yauzl.Entry,
+  name: string,
+  keep: boolean,
+): Promise<Buffer | undefined> {
+  const stream = await zip.openReadStreamPromise(entry);
+  let crc = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    crc = crc32(chunk, crc);
+    if (keep) chunks.push(chunk);
+  }
+  if (crc >>> 0 !== entry.crc32 >>> 0) throw invalid(`"${name}": CRC-32 mismatch`);
+  return keep ? Buffer.concat(chunks) : undefined;
+}
+
+function asZipError(err: unknown): unknown {
+  if (err instanceof RegistryError) return err;
+  // yauzl's own errors describe the archive's structure: the uploader's fault, said plainly.
+  if (err instanceof Error && !('code' in err)) return invalid(err.message);
+  return err;
+}
+
+/**
+ * The module path a go.mod declares (`module x`, `module "x"`, `` module `x` ``, or the block
+ * form `module ( x )`), comments stripped; undefined when there is no module directive.
+ */
+export function parseModulePath(goMod: string): string | undefined {
+  const lines = goMod.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = stripComment(lines[i] ?? '').trim();
+    const m = /^module(?:\s+(.*)|\s*(\())$/.exec(line);
+    if (m === null) continue;
+    if (m[2] === '(') {
+      for (let j = i + 1; j < lines.length; j++) {
+        const inner = stripComment(lines[j] ?? '').trim();
+        if (inner === '') continue;
+        if (inner === ')') return undefined;
+        return unquote(inner);
+      }
+      return undefined;
+    }
+    let rest = (m[1] ?? '').trim();
+    if (rest.startsWith('(')) rest = rest.slice(1, rest.endsWith(')') ? -1 : undefined).trim();
+    return unquote(rest);
+  }
+  return undefined;
+}
+
+function stripComment(line: string): string {
+  // A `//` inside a quoted module path is not a comment; module paths cannot hold quotes.
+  let inQuote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (inQuote !== undefined) {
+      if (c === '\\' && inQuote === '"') i++;
+      else if (c === inQuote) inQuote = undefined;
+    } else if (c === '"' || c === '`') inQuote = c;
+    else if (c === '/' && line[i + 1] === '/') return line.slice(0, i);
+  }
+  return line;
+}
+
+function unquote(token: string): string | undefined {
+  if (token.startsWith('`'))
+    return token.endsWith('`') && token.length >= 2 ? token.slice(1, -1) : undefined;
+  if (token.startsWith('"')) {
+    try {
+      const v: unknown = JSON.parse(token);
+      return typeof v === 'string' ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return /\s/.test(token) || token === '' ? undefined : token;
+}

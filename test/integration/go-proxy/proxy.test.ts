@@ -1,0 +1,222 @@
+/**
+ * The Go module proxy against a scripted upstream (a node:http GOPROXY whose answers and delays
+ * each test sets): what is asked upstream, when, and what `go` gets back (issue 16, "Proxy").
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import type { GoTables } from '../../../src/formats/go/migrations.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+
+interface Answer {
+  status: number;
+  body?: string | Buffer;
+  delayMs?: number;
+  headers?: Record<string, string>;
+}
+
+class Upstream {
+  readonly requests: string[] = [];
+  answers = new Map<string, Answer>();
+  #server = http.createServer((req, res) => {
+    const url = req.url ?? '/';
+    this.requests.push(url);
+    const answer = this.answers.get(url) ?? { status: 404, body: 'not found' };
+    setTimeout(() => {
+      res.writeHead(answer.status, answer.headers ?? {});
+      res.end(answer.body ?? '');
+    }, answer.delayMs ?? 0);
+  });
+  url = '';
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise((resolve) => this.#server.close(resolve));
+  }
+
+  count(fragment: string): number {
+    return this.requests.filter((r) => r.includes(fragment)).length;
+  }
+}
+
+describe('go proxy against a scripted upstream', () => {
+  const upstream = new Upstream();
+  let server: TestServer;
+  let go: string;
+
+  before(async () => {
+    await upstream.start();
+    server = await startTestServer({
+      config: {
+        go: {
+          metadata_ttl: 0,
+          metadata_timeout: 1,
+          negative_cache_ttl: 0,
+          max_zip_size: 1000,
+          private: ['corp.example', '*.internal.test/secret'],
+          sumdb: [],
+        },
+      },
+      env: { NORA_GO_PROXY: upstream.url },
+    });
+    go = `${server.url}/go`;
+  });
+
+  after(async () => {
+    await server.close();
+    await upstream.stop();
+  });
+
+  beforeEach(() => {
+    upstream.requests.length = 0;
+    upstream.answers = new Map();
+  });
+
+  test('.info/.mod/.zip fetched once, bytes unchanged, case-encoded paths upstream', async () => {
+    const zip = Buffer.from('PK\x03\x04 not really a zip, passed through as bytes');
+    upstream.answers.set('/github.com/!azure/go/@v/v1.2.3.zip', { status: 200, body: zip });
+    upstream.answers.set('/github.com/!azure/go/@v/v1.2.3.mod', {
+      status: 200,
+      body: 'module github.com/Azure/go\n',
+    });
+    upstream.answers.set('/github.com/!azure/go/@v/v1.2.3.info', {
+      status: 200,
+      body: '{"Version":"v1.2.3","Time":"2020-01-02T03:04:05Z"}',
+    });
+    for (let i = 0; i < 3; i++) {
+      const z = await fetch(`${go}/github.com/!azure/go/@v/v1.2.3.zip`);
+      assert.equal(z.status, 200);
+      assert.equal(z.headers.get('content-type'), 'application/zip');
+      assert.deepEqual(Buffer.from(await z.arrayBuffer()), zip);
+      const m = await fetch(`${go}/github.com/!azure/go/@v/v1.2.3.mod`);
+      assert.equal(await m.text(), 'module github.com/Azure/go\n');
+      const info = await fetch(`${go}/github.com/!azure/go/@v/v1.2.3.info`);
+      assert.deepEqual(await info.json(), { Version: 'v1.2.3', Time: '2020-01-02T03:04:05Z' });
+    }
+    assert.equal(upstream.count('v1.2.3.zip'), 1);
+    assert.equal(upstream.count('v1.2.3.mod'), 1);
+    assert.equal(upstream.count('v1.2.3.info'), 1);
+    const ranged = await fetch(`${go}/github.com/!azure/go/@v/v1.2.3.zip`, {
+      headers: { range: 'bytes=0-3' },
+    });
+    assert.equal(ranged.status, 206);
+    assert.equal(await ranged.text(), 'PK\x03\x04');
+  });
+
+  test('upstream 404 and 410 → 404 (go falls through); 5xx → 502 when nothing is cached', async () => {
+    upstream.answers.set('/example.com/gone/@v/list', { status: 410, body: 'gone' });
+    upstream.answers.set('/example.com/broken/@v/list', { status: 500 });
+    assert.equal((await fetch(`${go}/example.com/nothing/@v/list`)).status, 404);
+    assert.equal((await fetch(`${go}/example.com/gone/@v/list`)).status, 404);
+    assert.equal((await fetch(`${go}/example.com/nothing/@v/v1.0.0.zip`)).status, 404);
+    assert.equal((await fetch(`${go}/example.com/nothing/@latest`)).status, 404);
+    const proxyAlone = await fetch(`${server.url}/repository/go-proxy/example.com/broken/@v/list`);
+    assert.equal(proxyAlone.status, 502);
+    // Through the group, a failing proxy is "not here": 404 naming the failure.
+    const viaGroup = await fetch(`${go}/example.com/broken/@v/list`);
+    assert.equal(viaGroup.status, 404);
+    assert.match(await viaGroup.text(), /unreachable/);
+  });
+
+  test('@v/list: revalidated, served stale within metadata_timeout when the upstream is slow', async () => {
+    upstream.answers.set('/example.com/slow/@v/list', { status: 200, body: 'v1.0.0\nv1.1.0\n' });
+    const first = await fetch(`${go}/example.com/slow/@v/list`);
+    assert.equal(await first.text(), 'v1.0.0\nv1.1.0\n');
+    upstream.answers.set('/example.com/slow/@v/list', {
+      status: 200,
+      body: 'v1.0.0\nv1.1.0\nv1.2.0\n',
+      delayMs: 5000,
+    });
+    const started = performance.now();
+    const second = await fetch(`${go}/example.com/slow/@v/list`);
+    assert.equal(await second.text(), 'v1.0.0\nv1.1.0\n');
+    assert.equal(second.headers.get('x-nora-stale'), 'true');
+    assert.ok(performance.now() - started < 3000, 'served within metadata_timeout');
+    upstream.answers.set('/example.com/slow/@v/list', { status: 200, body: 'v1.0.0\nv1.2.0\n' });
+    const third = await fetch(`${go}/example.com/slow/@v/list`);
+    assert.equal(await third.text(), 'v1.0.0\nv1.2.0\n');
+    assert.equal(third.headers.get('x-nora-stale'), null);
+  });
+
+  test('a .zip over max_zip_size is refused, never cached', async () => {
+    upstream.answers.set('/example.com/big/@v/v1.0.0.zip', {
+      status: 200,
+      body: Buffer.alloc(2000),
+    });
+    const res = await fetch(`${server.url}/repository/go-proxy/example.com/big/@v/v1.0.0.zip`);
+    assert.equal(res.status, 502);
+    await res.arrayBuffer();
+    await fetch(`${server.url}/repository/go-proxy/example.com/big/@v/v1.0.0.zip`).then((r) =>
+      r.arrayBuffer(),
+    );
+    assert.equal(upstream.count('big/@v/v1.0.0.zip'), 2);
+  });
+
+  test('private module paths are never asked upstream', async () => {
+    for (const url of [
+      `${go}/corp.example/x/@v/list`,
+      `${go}/corp.example/@latest`,
+      `${go}/corp.example/x/y/@v/v1.0.0.zip`,
+      `${go}/a.internal.test/secret/@v/v1.0.0.mod`,
+      `${go}/a.internal.test/secret/sub/@v/v1.0.0.info`,
+    ]) {
+      const res = await fetch(url);
+      assert.equal(res.status, 404, url);
+      await res.arrayBuffer();
+    }
+    upstream.answers.set('/a.internal.test/public/@v/list', { status: 200, body: 'v1.0.0\n' });
+    assert.equal((await fetch(`${go}/a.internal.test/public/@v/list`)).status, 200);
+    assert.equal(upstream.count('corp.example'), 0);
+    assert.equal(upstream.count('secret'), 0);
+  });
+
+  test('a module path go-hosted holds is served from go-hosted only, never asked upstream', async () => {
+    await server.app.context.db
+      .$extendTables<GoTables>()
+      .insertInto('go_module_versions')
+      .values({
+        repo: 'go-hosted',
+        module: 'example.com/mine',
+        version: 'v0.1.0',
+        pseudo: 0,
+        mod_blob: `sha256:${'0'.repeat(64)}`,
+        mod_size: 0,
+        zip_blob: `sha256:${'0'.repeat(64)}`,
+        zip_size: 0,
+        time: '2020-01-01T00:00:00Z',
+        created_at: Date.now(),
+        uploader: null,
+      })
+      .execute();
+    upstream.answers.set('/example.com/mine/@v/list', { status: 200, body: 'v1.9.9\n' });
+    const list = await fetch(`${go}/example.com/mine/@v/list`);
+    assert.equal(await list.text(), 'v0.1.0\n');
+    assert.equal((await fetch(`${go}/example.com/mine/@v/v1.9.9.info`)).status, 404);
+    assert.equal(upstream.count('example.com/mine'), 0);
+  });
+
+  test('bad input → 400 in plain text', async () => {
+    for (const path of [
+      '/github.com/Azure/go/@v/list',
+      '/example.com/x/@v/v1.0.zip',
+      '/example.com/x/@v/v1.0.0.tar',
+      '/example.com/../x/@v/list',
+      '/example.com/x%2fy/@v/list',
+      '/nodot/x/@v/list',
+      '/example.com/x/@v/v2.0.0.mod',
+      '/sumdb/sum.golang.org/tile/../../etc',
+    ]) {
+      const res = await fetch(`${go}${path}`);
+      assert.equal(res.status, 400, path);
+      assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
+      await res.arrayBuffer();
+    }
+    assert.equal(upstream.requests.length, 0);
+  });
+});

@@ -1,0 +1,332 @@
+/**
+ * go-hosted's upload API (`PUT <mount>/<module>/@v/<version>.zip`, hosted.ts + zip.ts) against a
+ * real server: a valid module is published and read back by the GOPROXY protocol; every way a
+ * module zip breaks the module zip rules (golang.org/x/mod/zip) or the module path and version
+ * rules is a clear 4xx in plain text, and leaves nothing stored.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { crc32, deflateRawSync } from 'node:zlib';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+
+interface Entry {
+  readonly name: string;
+  readonly data?: string | Buffer;
+  /** Unix st_mode recorded in the external attributes (creator Unix) when given. */
+  readonly mode?: number;
+  /** Lie about the uncompressed size / CRC (corruption tests). */
+  readonly badCrc?: boolean;
+  readonly deflate?: boolean;
+}
+
+/** A zip with exactly these entries (duplicates and odd names allowed: it is for bad input). */
+function makeZip(entries: readonly Entry[]): Buffer {
+  const parts: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name, 'utf8');
+    const data = Buffer.from(e.data ?? '');
+    const body = e.deflate === true ? deflateRawSync(data) : data;
+    const crc = (crc32(data) ^ (e.badCrc === true ? 1 : 0)) >>> 0;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(0x0800, 6);
+    local.writeUInt16LE(e.deflate === true ? 8 : 0, 8);
+    local.writeUInt16LE(33, 12);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(body.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    const cd = Buffer.alloc(46);
+    cd.writeUInt32LE(0x02014b50, 0);
+    cd.writeUInt16LE(e.mode === undefined ? 20 : (3 << 8) | 20, 4);
+    cd.writeUInt16LE(20, 6);
+    cd.writeUInt16LE(0x0800, 8);
+    cd.writeUInt16LE(e.deflate === true ? 8 : 0, 10);
+    cd.writeUInt16LE(33, 14);
+    cd.writeUInt32LE(crc, 16);
+    cd.writeUInt32LE(body.length, 20);
+    cd.writeUInt32LE(data.length, 24);
+    cd.writeUInt16LE(name.length, 28);
+    cd.writeUInt32LE(e.mode === undefined ? 0 : (e.mode << 16) >>> 0, 38);
+    cd.writeUInt32LE(offset, 42);
+    parts.push(local, name, body);
+    central.push(cd, name);
+    offset += local.length + name.length + body.length;
+  }
+  const cdBytes = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(cdBytes.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...parts, cdBytes, end]);
+}
+
+const MOD = 'example.com/hello';
+const good = (prefix = `${MOD}@v1.0.0`, module = MOD): Entry[] => [
+  { name: `${prefix}/go.mod`, data: `module ${module}\n\ngo 1.19\n` },
+  { name: `${prefix}/hello.go`, data: 'package hello\n\nconst Hello = "hi"\n', deflate: true },
+  { name: `${prefix}/LICENSE`, data: 'MIT\n' },
+];
+
+describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
+  let server: TestServer;
+  let base: string;
+  const put = (urlPath: string, body: Buffer) =>
+    fetch(`${base}/${urlPath}`, {
+      method: 'PUT',
+      body,
+      headers: { 'content-type': 'application/zip' },
+    });
+  const status = async (urlPath: string) => {
+    const res = await fetch(`${base}/${urlPath}`);
+    await res.arrayBuffer();
+    return res.status;
+  };
+
+  before(async () => {
+    server = await startTestServer({
+      config: { go: { max_zip_size: 64 * 1024 } },
+      env: { NORA_GO_PROXY: 'none' },
+    });
+    base = `${server.url}/go`;
+  });
+  after(async () => {
+    await (server as TestServer | undefined)?.close();
+  });
+
+  test('a valid module is published once, read back, and immutable (409)', async () => {
+    const zip = makeZip(good());
+    const res = await put(`${MOD}/@v/v1.0.0.zip`, zip);
+    assert.equal(res.status, 201, await res.clone().text());
+    assert.match(await res.text(), /^published example\.com\/hello@v1\.0\.0 \(3 files/);
+    assert.equal(await (await fetch(`${base}/${MOD}/@v/list`)).text(), 'v1.0.0\n');
+    const info = (await (await fetch(`${base}/${MOD}/@v/v1.0.0.info`)).json()) as {
+      Version: string;
+      Time: string;
+    };
+    assert.equal(info.Version, 'v1.0.0');
+    assert.match(info.Time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.equal(
+      await (await fetch(`${base}/${MOD}/@v/v1.0.0.mod`)).text(),
+      `module ${MOD}\n\ngo 1.19\n`,
+    );
+    const back = Buffer.from(await (await fetch(`${base}/${MOD}/@v/v1.0.0.zip`)).arrayBuffer());
+    assert.equal(
+      createHash('sha256').update(back).digest('hex'),
+      createHash('sha256').update(zip).digest('hex'),
+    );
+    const again = await put(`${MOD}/@v/v1.0.0.zip`, makeZip(good()));
+    assert.equal(again.status, 409);
+    assert.match(await again.text(), /already exists/);
+    // The hosted repository by name, too; a prerelease does not displace the release in @latest.
+    const pre = await fetch(`${server.url}/repository/go-hosted/${MOD}/@v/v1.1.0-rc.1.zip`, {
+      method: 'PUT',
+      body: makeZip(good(`${MOD}@v1.1.0-rc.1`)),
+    });
+    assert.equal(pre.status, 201, await pre.clone().text());
+    const latest = (await (await fetch(`${base}/${MOD}/@latest`)).json()) as { Version: string };
+    assert.equal(latest.Version, 'v1.0.0');
+  });
+
+  test('case-encoded paths, a module without go.mod, a pseudo-version', async () => {
+    const upper = 'example.com/Upper/Lib';
+    const res = await put(
+      'example.com/!upper/!lib/@v/v0.0.0-20240102030405-abcdef123456.zip',
+      makeZip([
+        { name: `${upper}@v0.0.0-20240102030405-abcdef123456/lib.go`, data: 'package lib\n' },
+      ]),
+    );
+    assert.equal(res.status, 201, await res.clone().text());
+    assert.equal(
+      await (
+        await fetch(`${base}/example.com/!upper/!lib/@v/v0.0.0-20240102030405-abcdef123456.mod`)
+      ).text(),
+      `module ${upper}\n`,
+    );
+    assert.equal(await (await fetch(`${base}/example.com/!upper/!lib/@v/list`)).text(), '');
+    const latest = (await (await fetch(`${base}/example.com/!upper/!lib/@latest`)).json()) as {
+      Version: string;
+      Time: string;
+    };
+    assert.deepEqual(latest, {
+      Version: 'v0.0.0-20240102030405-abcdef123456',
+      Time: '2024-01-02T03:04:05Z',
+    });
+    // +incompatible: a v2+ module without go.mod and without /v2.
+    const inc = await put(
+      'example.com/old/@v/v2.1.0+incompatible.zip',
+      makeZip([{ name: 'example.com/old@v2.1.0+incompatible/old.go', data: 'package old\n' }]),
+    );
+    assert.equal(inc.status, 201, await inc.clone().text());
+  });
+
+  const BAD: [string, string, Buffer, number, RegExp][] = [
+    [
+      'a path outside the prefix',
+      `${MOD}/@v/v1.0.1.zip`,
+      makeZip([...good(`${MOD}@v1.0.1`), { name: 'elsewhere/evil.go', data: 'x' }]),
+      400,
+      /does not have prefix/,
+    ],
+    [
+      'a wrong version in the prefix',
+      `${MOD}/@v/v1.0.1.zip`,
+      makeZip(good(`${MOD}@v1.0.0`)),
+      400,
+      /does not have prefix "example\.com\/hello@v1\.0\.1\/"/,
+    ],
+    [
+      'a traversal',
+      `${MOD}/@v/v1.0.1.zip`,
+      makeZip([...good(`${MOD}@v1.0.1`), { name: `${MOD}@v1.0.1/../../x.go`, data: 'x' }]),
+      400,
+      /invalid module zip/,
+    ],
+    [
+      'a duplicate entry',
+      `${MOD}/@v/v1.0.1.zip`,
+      makeZip([...good(`${MOD}@v1.0.1`), { name: `${MOD}@v1.0.1/hello.go`, data: 'x' }]),
+      400,
+      /multiple entries for file "hello\.go"/,
+    ],
+    [
+      'a case-insensitive duplicate',
+      `${MOD}/@v/v1.0.1.zip`,
+      makeZip([...good(`${MOD}@v1.0.1`), { name: `${MOD}@v1.0.1/Hello.go`, data: 'x' }]),
+      400,
+      /case-insensitive file name collision/,
+    ],
+    [
+      'a symbolic link',
+      `${MOD}/@v/v1.0.1.zip`,
+      makeZip([
+        ...good(`${MOD}@v1.0.1`),
+        { name: `${MOD}@v1.0.1/link.go`, data: '/etc/passwd', mode: 0o120777 },
+      ]),
+      400,
+      /symbolic link/,
+    ],
+    [
+      'a nested module',
+      `${MOD}/@v/v1.0.1.zip`,
+      makeZip([...good(`${MOD}@v1.0.1`), { name: `${MOD}@v1.0.1/sub/go.mod`, data: 'module x\n' }]),
+      400,
+      /not in module root/,
+    ],
+    [
+      'a vendored package',
+      `${MOD}/@v/v1.0.1.zip`,
+      makeZip([...good(`${MOD}@v1.0.1`), { name: `${MOD}@v1.0.1/vendor/a.b/c/c.go`, data: 'x' }]),
+      400,
+      /vendored/,
+    ],
+    [
+      'an invalid file name',
+      `${MOD}/@v/v1.0.1.zip`,
+      makeZip([...good(`${MOD}@v1.0.1`), { name: `${MOD}@v1.0.1/a:b.go`, data: 'x' }]),
+      400,
+      /malformed file path/,
+    ],
+    [
+      'a go.mod naming another module',
+      `${MOD}/@v/v1.0.1.zip`,
+      makeZip(good(`${MOD}@v1.0.1`, 'example.com/other')),
+      400,
+      /go\.mod declares module "example\.com\/other"/,
+    ],
+    [
+      'a corrupt entry (CRC-32)',
+      `${MOD}/@v/v1.0.1.zip`,
+      makeZip([
+        ...good(`${MOD}@v1.0.1`),
+        { name: `${MOD}@v1.0.1/x.go`, data: 'package x', badCrc: true },
+      ]),
+      400,
+      /CRC-32/,
+    ],
+    ['not a zip', `${MOD}/@v/v1.0.1.zip`, Buffer.from('hello'), 400, /invalid module zip/],
+    [
+      'over [go] max_zip_size',
+      `${MOD}/@v/v1.0.1.zip`,
+      makeZip([
+        ...good(`${MOD}@v1.0.1`),
+        { name: `${MOD}@v1.0.1/big.bin`, data: Buffer.alloc(70 * 1024) },
+      ]),
+      413,
+      /exceeds the limit of 65536 bytes/,
+    ],
+    [
+      'an invalid version',
+      `${MOD}/@v/1.0.1.zip`,
+      makeZip(good(`${MOD}@1.0.1`)),
+      400,
+      /invalid version/,
+    ],
+    [
+      'a non-canonical version',
+      `${MOD}/@v/v1.0.zip`,
+      makeZip(good(`${MOD}@v1.0`)),
+      400,
+      /not a canonical version/,
+    ],
+    [
+      'a major version that needs a /v2 suffix',
+      `${MOD}/@v/v2.0.0.zip`,
+      makeZip(good(`${MOD}@v2.0.0`)),
+      400,
+      /should be v0 or v1/,
+    ],
+    [
+      '+incompatible with a go.mod',
+      `${MOD}/@v/v2.0.0+incompatible.zip`,
+      makeZip(good(`${MOD}@v2.0.0+incompatible`)),
+      400,
+      /\+incompatible/,
+    ],
+    [
+      'uppercase without ! in the path',
+      'example.com/Upper/@v/v1.0.0.zip',
+      makeZip(good('example.com/Upper@v1.0.0', 'example.com/Upper')),
+      400,
+      /invalid escaped module path/,
+    ],
+    [
+      'an invalid module path',
+      'nodot/hello/@v/v1.0.0.zip',
+      makeZip(good('nodot/hello@v1.0.0', 'nodot/hello')),
+      400,
+      /missing dot in first path element/,
+    ],
+  ];
+
+  for (const [what, urlPath, body, code, message] of BAD) {
+    test(`refused, nothing stored: ${what}`, async () => {
+      const res = await put(urlPath, body);
+      const text = await res.text();
+      assert.equal(res.status, code, text);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+      assert.match(text, message);
+      if (urlPath.startsWith(`${MOD}/`)) {
+        const file = urlPath.slice(`${MOD}/@v/`.length);
+        const version = file.slice(0, -'.zip'.length);
+        assert.notEqual(await status(`${MOD}/@v/${version}.info`), 200, 'no .info');
+        assert.equal(await (await fetch(`${base}/${MOD}/@v/list`)).text(), 'v1.0.0\nv1.1.0-rc.1\n');
+      }
+    });
+  }
+
+  test('reads only: a proxy repository refuses uploads; other methods 405', async () => {
+    const del = await fetch(`${base}/${MOD}/@v/v1.0.0.zip`, { method: 'DELETE' });
+    assert.equal(del.status, 405);
+    await del.arrayBuffer();
+    const putInfo = await put(`${MOD}/@v/v1.0.9.info`, Buffer.from('{}'));
+    assert.equal(putInfo.status, 405);
+    assert.match(await putInfo.text(), /PUT <module>\/@v\/<version>\.zip/);
+  });
+});
