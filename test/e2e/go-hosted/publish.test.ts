@@ -235,7 +235,7 @@ const skip =
         : false;
 
 describe('go hosted: nora go publish of real modules, go builds from NORA', { skip }, () => {
-  test('auth off: publish a dependency tree, go mod tidy + build through /go', async () => {
+  test('auth off: publish a dependency tree, go build + go mod download through /go', async () => {
     await using work = await tempDir('nora-e2e-go-hosted-');
     const modules = await moduleClosure();
     assert.ok(modules.length >= 5, `${modules.length} modules`);
