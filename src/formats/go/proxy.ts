@@ -17,10 +17,10 @@
  *   alone answers 502/504 for an uncached miss).
  * - Private modules ([go] private, GOPRIVATE syntax): never asked of an upstream, absent here.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { AppConfig } from '../../config/schema.ts';
 import { ByteLru } from '../../core/byte-lru.ts';
-import { formatDigest, parseDigest } from '../../core/digest.ts';
+import { digestOf, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { isUpstreamFailure, type ProxyEngine, type Refresh } from '../../proxy/engine.ts';
@@ -35,6 +35,8 @@ import { checkVersion, escapePath, escapeVersion, matchPrefixPatterns } from './
 
 /** Largest `@v/list` taken from an upstream, bytes (a module with ~100k versions). */
 export const MAX_LIST_BYTES = 4 * 1024 * 1024;
+/** `.zip`s up to this size are answered from memory while their blob is written, bytes. */
+const MEMORY_FILL_BYTES = 4 * 1024 * 1024;
 /** Fresh entries remembered in memory, at most. */
 const FRESH_ENTRIES = 50_000;
 /** Budget of the in-memory copies of small documents, bytes. */
@@ -69,6 +71,9 @@ const CONTENT_TYPE: Readonly<Record<Kind, string>> = {
 export class GoProxy implements GoSource {
   readonly #deps: GoProxyDeps;
   readonly #misses = new NegativeCache();
+  /** Bodies answered before their blob write committed, by digest. */
+  readonly #pending = new Map<string, Buffer>();
+  readonly #writes = new Set<Promise<unknown>>();
   /** Fresh engine entries by repository and key (bounded, oldest out first). */
   readonly #fresh = new Map<string, { entry: CachedEntry; until: number }>();
   /** Small documents (`list`, `.info`, `@latest`) by digest: a warm read does no file I/O. */
@@ -265,18 +270,17 @@ export class GoProxy implements GoSource {
             `upstream ${target.label}: ${urlPath} is ${declared} bytes, over the limit of ${maxBytes}`,
           );
         }
-        let stored;
-        try {
-          stored = await this.#deps.blobs.ingest(response.body, {
-            maxBytes,
-            ...(declared === undefined ? {} : { expectedSize: declared }),
-          });
-        } catch (err) {
-          throw asUpstreamError(err, urlPath, target.label);
-        }
+        const small = kind !== 'zip' || (declared !== undefined && declared <= MEMORY_FILL_BYTES);
+        const stored = small
+          ? await this.#storeSmall(response.body, maxBytes, declared, urlPath, target.label, {
+              // A list's next revalidation needs its blob (the engine passes no cached copy
+              // without one, and then waits the full timeout): written before answering.
+              wait: kind === 'list' || kind === 'latest' || !immutableKind(kind, urlPath),
+            })
+          : await this.#storeLarge(response.body, maxBytes, declared, urlPath, target.label);
         if (kind === 'info' || kind === 'latest') {
           // A body that is not the protocol's JSON is the upstream's fault: never cached.
-          const body = await this.#read({ digest: formatDigest(stored.digest) }, MAX_INFO_BYTES);
+          const body = await this.#read({ digest: stored.digest }, MAX_INFO_BYTES);
           if (parseInfo(body) === undefined) {
             throw new RegistryError(
               'UPSTREAM_FAILED',
@@ -287,7 +291,7 @@ export class GoProxy implements GoSource {
         return {
           kind: 'updated',
           entry: {
-            digest: formatDigest(stored.digest),
+            digest: stored.digest,
             size: stored.size,
             mediaType: CONTENT_TYPE[kind],
             etag: response.header('etag'),
@@ -302,8 +306,75 @@ export class GoProxy implements GoSource {
     throw asUpstreamError(failure, urlPath);
   }
 
+  /**
+   * A small body (every `.info`, `.mod`, list, and `.zip`s up to MEMORY_FILL_BYTES): read into
+   * memory, checked against Content-Length, answered from memory at once while its blob is
+   * written (fsync included) in the background; until that commit it is read from #pending. A
+   * failed write leaves an entry without its blob, which the engine fetches again.
+   */
+  async #storeSmall(
+    body: Readable,
+    maxBytes: number,
+    declared: number | undefined,
+    what: string,
+    label: string,
+    options: { wait: boolean },
+  ): Promise<{ digest: string; size: number }> {
+    let bytes: Buffer;
+    try {
+      bytes = await readAllBounded(body, maxBytes, what);
+    } catch (err) {
+      throw asUpstreamError(err, what, label);
+    }
+    if (declared !== undefined && bytes.length !== declared) {
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${label} sent ${bytes.length} bytes for ${what}, announced ${declared}`,
+      );
+    }
+    const digest = formatDigest(digestOf(bytes));
+    if (!this.#pending.has(digest)) {
+      this.#pending.set(digest, bytes);
+      const write = this.#deps.blobs
+        .ingest(Readable.from([bytes]), { maxBytes })
+        .catch(() => undefined)
+        .finally(() => {
+          this.#pending.delete(digest);
+          this.#writes.delete(write);
+        });
+      this.#writes.add(write);
+      if (options.wait) await write;
+    }
+    this.#documents.set(digest, bytes);
+    return { digest, size: bytes.length };
+  }
+
+  /** A large `.zip`: streamed into the blob store (bounded, size checked) before it is served. */
+  async #storeLarge(
+    body: Readable,
+    maxBytes: number,
+    declared: number | undefined,
+    what: string,
+    label: string,
+  ): Promise<{ digest: string; size: number }> {
+    try {
+      const stored = await this.#deps.blobs.ingest(body, {
+        maxBytes,
+        ...(declared === undefined ? {} : { expectedSize: declared }),
+      });
+      return { digest: formatDigest(stored.digest), size: stored.size };
+    } catch (err) {
+      throw asUpstreamError(err, what, label);
+    }
+  }
+
+  /** Settles when every background blob write has (tests, shutdown). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#writes]);
+  }
+
   async #read(entry: Pick<CachedEntry, 'digest'>, maxBytes: number): Promise<Buffer> {
-    const known = this.#documents.get(entry.digest);
+    const known = this.#pending.get(entry.digest) ?? this.#documents.get(entry.digest);
     if (known !== undefined) return known;
     const stream = await this.#deps.blobs.open(parseDigest(entry.digest));
     const body = await readAllBounded(stream, maxBytes, 'cached module proxy file');
@@ -317,9 +388,32 @@ export class GoProxy implements GoSource {
     return {
       size: entry.size,
       sha256: digest.hex,
-      open: (range): Promise<Readable> => blobs.open(digest, range),
+      open: (range): Promise<Readable> => {
+        const bytes = this.#pending.get(entry.digest);
+        if (bytes === undefined) return blobs.open(digest, range);
+        return Promise.resolve(
+          Readable.from([
+            range === undefined
+              ? bytes
+              : bytes.subarray(
+                  range.start ?? 0,
+                  range.end === undefined ? undefined : range.end + 1,
+                ),
+          ]),
+        );
+      },
     };
   }
+}
+
+/** True for `.info`/`.mod`/`.zip` of a canonical version (the URL's version is checked). */
+function immutableKind(kind: Kind, urlPath: string): boolean {
+  if (kind === 'list' || kind === 'latest') return false;
+  const file = urlPath.slice(urlPath.lastIndexOf('/') + 1);
+  const version = file
+    .slice(0, file.lastIndexOf('.'))
+    .replace(/!([a-z])/g, (_m, c: string) => c.toUpperCase());
+  return checkVersion(version) === undefined;
 }
 
 /** `<escaped module>/@v/<escaped version>.<ext>` */

@@ -58,7 +58,7 @@ const skip = missingGo() || ((await hasXMod()) ? false : 'Debian golang-golang-x
 describe('go proxy: real modules through NORA, checksums through NORA, then from cache', () => {
   test(
     'go mod tidy + build through /go with GOSUMDB via NORA; upstream stopped; build again',
-    { skip, timeout: 300_000 },
+    { skip, timeout: 600_000 },
     async () => {
       await using work = await tempDir('nora-e2e-go-proxy-');
       await fs.chmod(work.path, 0o755);
