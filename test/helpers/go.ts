@@ -226,7 +226,9 @@ export async function startSumdb(gotree: string, name: string, tree: string): Pr
       const line = out.split('\n').find((l) => l.startsWith('READY '));
       if (line !== undefined) resolve(line);
     });
-    child.once('exit', (code) => { reject(new Error(`gotree sumdb exited ${code}: ${stderr}`)); });
+    child.once('exit', (code) => {
+      reject(new Error(`gotree sumdb exited ${code}: ${stderr}`));
+    });
   });
   const [, url = '', vkey = ''] = ready.split(' ');
   return {
