@@ -76,8 +76,10 @@ export async function listModuleFiles(
       }
       const err = checkFilePath(relPath);
       if (err !== undefined) throw new Error(err);
-      if (relPath.toLowerCase() === 'go.mod' && relPath !== 'go.mod') {
-        throw new Error(`${relPath}: go.mod files must have lowercase names`);
+      // The server (x/mod/zip CheckZip) refuses any other spelling, and a go.mod deeper down
+      // (a case variant: the real ones made their directory a nested module above).
+      if (entry.name.toLowerCase() === 'go.mod' && relPath !== 'go.mod') {
+        throw new Error(`${relPath}: go.mod files must be lowercase and only at the module root`);
       }
       const { size } = await fs.stat(absPath);
       if (relPath === 'go.mod' && size > MAX_GO_MOD) {

@@ -258,7 +258,7 @@ export function parseModulePath(goMod: string): string | undefined {
     const line = stripComment(lines[i] ?? '').trim();
     const m = /^module(?:\s+(.*)|\s*(\())$/.exec(line);
     if (m === null) continue;
-    if (m[2] === '(') {
+    if (m[2] === '(' || m[1]?.trim() === '(') {
       for (let j = i + 1; j < lines.length; j++) {
         const inner = stripComment(lines[j] ?? '').trim();
         if (inner === '') continue;

@@ -8,7 +8,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { crc32, deflateRawSync } from 'node:zlib';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { goPublish, GoPublishError } from '../../../src/formats/go/publish-cli.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { findTool } from '../../helpers/tools.ts';
 
 interface Entry {
   readonly name: string;
@@ -320,6 +326,49 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
       }
     });
   }
+
+  test(
+    'goPublish: version from the git tag at HEAD (module in a subdirectory), dry run, errors',
+    { skip: findTool('git') === undefined ? 'git is not installed' : false },
+    async () => {
+      await using work = await tempDir('nora-go-publish-git-');
+      const dir = path.join(work.path, 'lib');
+      await fs.mkdir(dir, { recursive: true });
+      await fs.writeFile(path.join(dir, 'go.mod'), 'module example.com/tagged/lib\n\ngo 1.19\n');
+      await fs.writeFile(path.join(dir, 'lib.go'), 'package lib\n');
+      const git = (...args: string[]) =>
+        execFileSync('git', args, {
+          cwd: work.path,
+          env: {
+            ...process.env,
+            GIT_AUTHOR_NAME: 't',
+            GIT_AUTHOR_EMAIL: 't@example.invalid',
+            GIT_COMMITTER_NAME: 't',
+            GIT_COMMITTER_EMAIL: 't@example.invalid',
+          },
+        });
+      git('init', '-q');
+      git('add', '-A');
+      git('commit', '-qm', 'lib');
+      await assert.rejects(goPublish({ dir, registry: base }), GoPublishError);
+      git('tag', 'lib/v0.3.0');
+      git('tag', 'unrelated');
+      const dry = await goPublish({ dir, registry: base, dryRun: true });
+      assert.deepEqual(
+        [dry.module, dry.version, dry.files, dry.answer],
+        ['example.com/tagged/lib', 'v0.3.0', 2, undefined],
+      );
+      assert.equal(await status('example.com/tagged/lib/@v/v0.3.0.info'), 404);
+      const done = await goPublish({ dir, registry: base });
+      assert.match(done.answer ?? '', /^published example\.com\/tagged\/lib@v0\.3\.0/);
+      assert.equal(await status('example.com/tagged/lib/@v/v0.3.0.zip'), 200);
+      await assert.rejects(goPublish({ dir, registry: base }), /409 .*already exists/);
+      await assert.rejects(
+        goPublish({ dir, registry: base, version: 'v2.0.0' }),
+        /should be v0 or v1/,
+      );
+    },
+  );
 
   test('reads only: a proxy repository refuses uploads; other methods 405', async () => {
     const del = await fetch(`${base}/${MOD}/@v/v1.0.0.zip`, { method: 'DELETE' });
