@@ -36,8 +36,8 @@
  * this member as "not here"; a proxy addressed alone answers 502/504 for an uncached miss.
  */
 import { Readable } from 'node:stream';
-import { ByteLru } from '../../core/byte-lru.ts';
-import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
+import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
+import { type Digest, digestOf, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { isUpstreamFailure, type OpenedBlob } from '../../proxy/engine.ts';
@@ -66,6 +66,8 @@ export const MAX_HASHED_PER_REFRESH = 64;
 const HASH_CONCURRENCY = 4;
 /** Memory for parsed stored pages (estimated as 3x their JSON). */
 const PARSED_PAGES_BYTES = 64 * 1024 * 1024;
+/** Memory for core metadata files served without touching the store (see #metadata). */
+const METADATA_BYTES = 16 * 1024 * 1024;
 /** Fresh proxied pages served without asking the engine (see #fresh). */
 const FRESH_PAGES = 256;
 /** The most projects the root page of a proxy lists (the ones cached here). */
@@ -128,7 +130,29 @@ export class PypiProxy implements PypiSource {
   readonly #pages = new ByteLru<string, StoredPage>(PARSED_PAGES_BYTES, pageBytes, {
     largestShare: 1,
   });
-  readonly #metadataFlights = new SingleFlight<Digest | undefined>();
+  readonly #metadataFlights = new SingleFlight<Buffer | undefined>();
+  /**
+   * `<repo>\n<pypi-meta key>` → the core metadata bytes: what a cold `.metadata` request fetched
+   * (served from here while its blob is still being written) and what warm ones read (a PEP 658
+   * file is a few kB, and pip asks for one per candidate: no SQL, no stat, no open per read).
+   * Metadata of a file is immutable, as the `pypi-meta:` entry it mirrors.
+   */
+  readonly #metadata = new ByteLru<string, { readonly bytes: Buffer; readonly sha256: string }>(
+    METADATA_BYTES,
+    (m) => retainedBytes(m.bytes) + 256,
+  );
+  /**
+   * Blob writes of documents already served from memory (pages, core metadata), by digest: the
+   * client is not kept waiting for the fsyncs (see #persist); a read of the blob waits for its
+   * write first.
+   */
+  readonly #writes = new Map<string, Promise<void>>();
+  /**
+   * `<repo>\n<project>` → the write of the page last fetched: the engine takes an entry whose
+   * blob is missing for "not cached", so a read that must ask the engine (TTL over, or 0) waits
+   * for it, and revalidates the page rather than fetching it whole again.
+   */
+  readonly #pageWrites = new Map<string, Promise<void>>();
   readonly #fileHosts = new Map<string, number>();
   readonly #views = new WeakMap<StoredPage, readonly DistFile[]>();
 
@@ -217,12 +241,18 @@ export class PypiProxy implements PypiSource {
   ): Promise<OpenedDistFile | undefined> {
     if (repo.kind !== 'proxy' || !isSafeFilename(filename)) return undefined;
     const key = metaKey(project, filename);
+    const memo = `${repo.name}\n${key}`;
+    const kept = this.#metadata.get(memo);
+    if (kept) {
+      this.#ctx.proxy.metrics.record(repo.name, 'hit');
+      return inMemory(kept.bytes, kept.sha256);
+    }
     const known = await this.#fromKey(repo, key);
     if (known) return known;
     const file = await this.#findFile(repo, project, filename);
     const sha256 = file?.sha256;
     if (file === undefined || sha256 === undefined) return undefined;
-    const flight = this.#metadataFlights.run(`${repo.name}\n${key}`, async () => {
+    const flight = this.#metadataFlights.run(memo, async () => {
       const advertised = file.coreMetadata?.sha256;
       // Unverifiable bytes are taken only from the index's own origin (see #onIndexOrigin).
       if (
@@ -230,14 +260,14 @@ export class PypiProxy implements PypiSource {
         (advertised !== undefined || this.#onIndexOrigin(repo, file.upstream, file.url))
       ) {
         try {
-          const digest = await this.#upstreamMetadata(repo, project, file, advertised);
-          if (digest) return digest;
+          const bytes = await this.#upstreamMetadata(repo, project, file, advertised);
+          if (bytes) return bytes;
         } catch (err) {
           // The upstream is down or its file unusable: a cached wheel's METADATA serves when it
           // hashes as the page advertised (PyPI's .metadata is that file, byte for byte).
           if ((await this.#ctx.blobs.stat(sha256Digest(sha256))) === undefined) throw err;
           const extracted = await this.#extractMetadata(repo, project, file, sha256);
-          if (extracted && (advertised === undefined || extracted.hex === advertised)) {
+          if (extracted && (advertised === undefined || sha256Hex(extracted) === advertised)) {
             return extracted;
           }
           throw err;
@@ -248,10 +278,61 @@ export class PypiProxy implements PypiSource {
       if (ranged) return ranged;
       return this.#extractMetadata(repo, project, file, sha256);
     });
-    const digest = await flight.promise;
-    if (!digest) return undefined;
-    await this.#remember(repo, key, digest);
-    return this.#fromKey(repo, key);
+    const bytes = await flight.promise;
+    if (!bytes) return undefined;
+    const hex = sha256Hex(bytes);
+    if (!flight.joined) {
+      // Served from memory now; the blob and the `pypi-meta:` entry follow (see #persist).
+      const owned = ownedBuffer(bytes);
+      this.#metadata.set(memo, { bytes: owned, sha256: hex });
+      void this.#persist(owned, sha256Digest(hex), MAX_CORE_METADATA_BYTES, (digest) =>
+        this.#remember(repo, key, digest),
+      );
+    }
+    return inMemory(bytes, hex);
+  }
+
+  /**
+   * Writes a document the client was already served from memory (a parsed page, core metadata)
+   * into the blob store in the background, then runs `then` (the state entry that names it).
+   * Why not before answering: the write is a spool file, an fsync, a rename and a directory
+   * fsync, ~10 thread-pool round trips, all on the client's critical path when it is awaited, and
+   * pip asks for a page and a `.metadata` file per project, one at a time. What is given up: only
+   * the cache entry's durability for those few milliseconds (a crash loses the entry, and the
+   * document is fetched again from the upstream). What is kept: the blob write is the same
+   * verified, atomic ingest (nothing half-written is ever visible: spool, digest check, fsync,
+   * rename), and an entry is written only after its blob is committed, or for a page (the engine
+   * writes its entry) is treated as not cached while its blob is missing. Pending writes are
+   * awaited on shutdown (`settle`).
+   */
+  #persist(
+    body: Buffer,
+    digest: Digest,
+    maxBytes: number,
+    then?: (digest: Digest) => Promise<unknown>,
+  ): Promise<void> {
+    const id = formatDigest(digest);
+    const previous = this.#writes.get(id);
+    const write = (async () => {
+      await previous;
+      await this.#ctx.proxy.storeDocument(Readable.from([body]), { maxBytes, expected: digest });
+      await then?.(digest);
+    })().catch((err: unknown) => {
+      this.#ctx.log.warn(
+        { digest: id, error: describe(err) },
+        'could not store a proxied PyPI document (it is fetched again when next needed)',
+      );
+    });
+    this.#writes.set(id, write);
+    void write.finally(() => {
+      if (this.#writes.get(id) === write) this.#writes.delete(id);
+    });
+    return write;
+  }
+
+  /** Resolves once every background write (#persist) has finished (shutdown, tests). */
+  async settle(): Promise<void> {
+    while (this.#writes.size > 0) await Promise.all(this.#writes.values());
   }
 
   #settings(repo: Repository) {
@@ -290,6 +371,7 @@ export class PypiProxy implements PypiSource {
       this.#ctx.proxy.metrics.record(repo.name, 'hit');
       return { page: fresh.page, stale: false };
     }
+    await this.#pageWrites.get(freshKey);
     const resolved = await this.#ctx.proxy.resolve({
       registry: repo.name,
       key: pageKey(project),
@@ -347,16 +429,25 @@ export class PypiProxy implements PypiSource {
         const files = await this.#hashMissing(repo, project, index, parsed.files, previous);
         const doc: StoredPage = { v: 1, name: project, files };
         const json = Buffer.from(JSON.stringify(doc));
-        const stored = await this.#ctx.proxy.storeDocument(Readable.from([json]), {
-          maxBytes: 4 * MAX_UPSTREAM_PAGE_BYTES,
-        });
-        const digest = formatDigest(stored.digest);
+        const maxBytes = 4 * MAX_UPSTREAM_PAGE_BYTES;
+        if (json.length > maxBytes) {
+          throw new RegistryError('TOO_LARGE', `the page of ${project} exceeds ${maxBytes} bytes`);
+        }
+        // Answered from the parsed page; its blob is written behind the answer (see #persist).
+        const address = digestOf(json);
+        const digest = formatDigest(address);
         this.#pages.set(digest, doc);
+        const written = this.#persist(json, address, maxBytes);
+        const freshKey = `${repo.name}\n${project}`;
+        this.#pageWrites.set(freshKey, written);
+        void written.finally(() => {
+          if (this.#pageWrites.get(freshKey) === written) this.#pageWrites.delete(freshKey);
+        });
         return {
           kind: 'updated' as const,
           entry: {
             digest,
-            size: stored.size,
+            size: json.length,
             mediaType: 'application/json',
             etag: fetched.etag,
             upstream: target.label,
@@ -482,6 +573,7 @@ export class PypiProxy implements PypiSource {
   async #load(project: string, entry: CachedEntry): Promise<StoredPage> {
     const known = this.#pages.get(entry.digest);
     if (known) return known;
+    await this.#writes.get(entry.digest);
     const stream = await this.#ctx.blobs.open(parseDigest(entry.digest));
     const body = await readAllBounded(
       stream,
@@ -679,24 +771,41 @@ export class PypiProxy implements PypiSource {
     }
   }
 
-  /** The upstream's `<url>.metadata` into the blob store (verified when its sha256 is known). */
+  /**
+   * The upstream's `<url>.metadata`, read into memory (bounded) and verified against `sha256`
+   * when the page stated one; undefined when the upstream has none (404/410).
+   */
   async #upstreamMetadata(
     repo: Repository,
     project: string,
     file: StoredFile,
     sha256: string | undefined,
-  ): Promise<Digest | undefined> {
+  ): Promise<Buffer | undefined> {
     const url = new URL(file.url);
     url.pathname += '.metadata';
     try {
       const source = await this.#fetchFile(repo, file, url.href);
       if (!source) return undefined;
-      const stored = await this.#ctx.proxy.storeDocument(source.body, {
-        maxBytes: MAX_CORE_METADATA_BYTES,
-        ...(sha256 === undefined ? {} : { expected: sha256Digest(sha256) }),
-      });
+      const bytes = await readAllBounded(
+        source.body,
+        MAX_CORE_METADATA_BYTES,
+        `upstream metadata of ${file.filename}`,
+      );
+      if (source.size !== undefined && source.size !== bytes.length) {
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream sent ${bytes.length} bytes of ${file.filename}.metadata, announced ${source.size}`,
+        );
+      }
+      const actual = sha256Hex(bytes);
+      if (sha256 !== undefined && actual !== sha256) {
+        throw new RegistryError(
+          'DIGEST_INVALID',
+          `digest mismatch: expected sha256:${sha256}, got sha256:${actual}`,
+        );
+      }
       this.#ctx.proxy.metrics.record(repo.name, 'miss');
-      return stored.digest;
+      return bytes;
     } catch (err) {
       if (!(err instanceof RegistryError) || isUpstreamFailure(err))
         throw pageError(err, 'metadata', project);
@@ -722,7 +831,7 @@ export class PypiProxy implements PypiSource {
     project: string,
     file: StoredFile,
     sha256: string,
-  ): Promise<Digest | undefined> {
+  ): Promise<Buffer | undefined> {
     if ((await this.#ctx.blobs.stat(sha256Digest(sha256))) !== undefined) return undefined;
     if (this.#ctx.proxy.isFilling(sha256Digest(sha256))) return undefined;
     const { target, path } = this.#fileTarget(repo, file.upstream, file.url);
@@ -766,10 +875,7 @@ export class PypiProxy implements PypiSource {
       throw pageError(err, target.label, project);
     }
     this.#ctx.proxy.metrics.record(repo.name, 'miss');
-    const stored = await this.#ctx.proxy.storeDocument(Readable.from([metadata]), {
-      maxBytes: MAX_CORE_METADATA_BYTES,
-    });
-    return stored.digest;
+    return metadata;
   }
 
   /** METADATA read out of the wheel, once it is in the blob store (fetched through the fill). */
@@ -778,7 +884,7 @@ export class PypiProxy implements PypiSource {
     project: string,
     file: StoredFile,
     sha256: string,
-  ): Promise<Digest | undefined> {
+  ): Promise<Buffer | undefined> {
     const opened = await this.#openBlob(repo, project, file, sha256);
     if (!opened) return undefined;
     await opened.committed;
@@ -803,15 +909,28 @@ export class PypiProxy implements PypiSource {
       }
       throw err;
     }
-    const stored = await this.#ctx.proxy.storeDocument(Readable.from([metadata]), {
-      maxBytes: MAX_CORE_METADATA_BYTES,
-    });
-    return stored.digest;
+    return metadata;
   }
 }
 
 function sha256Digest(hex: string): Digest {
   return { algorithm: 'sha256', hex };
+}
+
+function sha256Hex(bytes: Buffer): string {
+  return digestOf(bytes).hex;
+}
+
+/** An OpenedDistFile over bytes in memory (a range is a view of them). */
+function inMemory(bytes: Buffer, sha256: string): OpenedDistFile {
+  return {
+    size: bytes.length,
+    sha256,
+    open: (range) =>
+      Promise.resolve(
+        Readable.from([bytes.subarray(range?.start ?? 0, (range?.end ?? bytes.length - 1) + 1)]),
+      ),
+  };
 }
 
 /** Any failure while reading an upstream page is that upstream's failure (502/504), never a 500. */
