@@ -94,6 +94,8 @@ async function startNora(upstream: string): Promise<NoraProcess> {
           '--cpu-prof',
           '--cpu-prof-dir',
           path.resolve(CPU_PROF),
+          '--cpu-prof-interval',
+          '250',
           '--cpu-prof-name',
           `nora-replay-${process.pid}-${profiles++}.cpuprofile`,
           path.join(PROJECT_ROOT, 'bin/nora.js'),
@@ -111,6 +113,14 @@ async function startNora(upstream: string): Promise<NoraProcess> {
   });
   cleanups.push(() => stop(nora.child));
   return nora;
+}
+
+/** User + system CPU seconds of a process so far (Linux /proc). */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return NaN;
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** One connection, as pip's session keeps. */
@@ -205,7 +215,9 @@ function median(values: readonly number[]): number {
 
 function row(label: string, runs: readonly Timing[]): string {
   const f = (k: 'total' | 'page' | 'metadata' | 'wheel') =>
-    median(runs.map((r) => r[k])).toFixed(0).padStart(6);
+    median(runs.map((r) => r[k]))
+      .toFixed(0)
+      .padStart(6);
   return `${label.padEnd(8)} total ${f('total')}  pages ${f('page')}  metadata ${f('metadata')}  wheels ${f('wheel')}`;
 }
 
@@ -243,6 +255,7 @@ try {
       .join(' ')}`,
   );
   const runs = { direct: [] as Timing[], cold: [] as Timing[], warm: [] as Timing[] };
+  const cpu = { cold: [] as number[], warm: [] as number[] };
   for (let round = 0; round < ROUNDS; round++) {
     const nora = await startNora(`${nginx}/simple/`);
     try {
@@ -251,8 +264,20 @@ try {
       await get(wheel);
       await get(`${wheel}.metadata`);
       runs.direct.push(await replay(`${nginx}/simple/`, projects));
+      // Profiled: quiet gaps around each phase, to find them in the profile's timeline.
+      const gap = () => new Promise((resolve) => setTimeout(resolve, CPU_PROF ? 2000 : 0));
+      const pid = nora.child.pid;
+      await gap();
+      let before = await cpuSeconds(pid);
       runs.cold.push(await replay(`${nora.url}/simple/`, projects));
+      // Background work (prefetches, blob writes) counts too.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      cpu.cold.push((await cpuSeconds(pid)) - before);
+      await gap();
+      before = await cpuSeconds(pid);
       runs.warm.push(await replay(`${nora.url}/simple/`, projects));
+      cpu.warm.push((await cpuSeconds(pid)) - before);
+      await gap();
       log(
         `round ${round + 1}: direct ${runs.direct.at(-1)?.total.toFixed(0)} ms, cold ${runs.cold.at(-1)?.total.toFixed(0)} ms, warm ${runs.warm.at(-1)?.total.toFixed(0)} ms`,
       );
@@ -267,6 +292,9 @@ try {
   const d = median(runs.direct.map((r) => r.total));
   const perProject = (k: 'cold' | 'warm') =>
     ((median(runs[k].map((r) => r.total)) - d) / projects.length).toFixed(2);
+  log(
+    `NORA CPU seconds, median: cold ${median(cpu.cold).toFixed(2)} (${cpu.cold.map((c) => c.toFixed(2)).join(' ')}), warm ${median(cpu.warm).toFixed(2)}`,
+  );
   log(`NORA − direct per project: cold ${perProject('cold')} ms, warm ${perProject('warm')} ms`);
 } finally {
   await agent.close();

@@ -57,7 +57,7 @@ import {
   UPSTREAM_PAGE_ACCEPT,
   type UpstreamFile,
 } from './upstream-page.ts';
-import { compareVersions } from './versions.ts';
+import { compareVersions, isPrerelease } from './versions.ts';
 
 /** The largest distribution file fetched from an upstream (PyPI's own limit is a few GB). */
 const MAX_FILE_BYTES = 4 * 1024 * 1024 * 1024;
@@ -68,6 +68,14 @@ const HASH_CONCURRENCY = 4;
 const PARSED_PAGES_BYTES = 64 * 1024 * 1024;
 /** Memory for core metadata files served without touching the store (see #metadata). */
 const METADATA_BYTES = 16 * 1024 * 1024;
+/** Prefetches (see #prefetch) running at once; more wait their turn. */
+const PREFETCH_CONCURRENCY = 4;
+/** Prefetches waiting at most; beyond, new ones are dropped (the client's own request comes). */
+const PREFETCH_QUEUE = 256;
+/** Wheels of the newest release whose metadata is fetched ahead; more (platform wheels): none. */
+const PREFETCH_METADATA_WHEELS = 4;
+/** Files remembered as prefetched once (each is tried once per process, then forgotten). */
+const PREFETCHED_KEPT = 100_000;
 /** Fresh proxied pages served without asking the engine (see #fresh). */
 const FRESH_PAGES = 256;
 /** The most projects the root page of a proxy lists (the ones cached here). */
@@ -153,6 +161,10 @@ export class PypiProxy implements PypiSource {
    * for it, and revalidates the page rather than fetching it whole again.
    */
   readonly #pageWrites = new Map<string, Promise<void>>();
+  /** Prefetch keys started (see #prefetch), so each is tried once. */
+  readonly #prefetched = new Set<string>();
+  readonly #prefetchQueue: (() => Promise<unknown>)[] = [];
+  #prefetching = 0;
   readonly #fileHosts = new Map<string, number>();
   readonly #views = new WeakMap<StoredPage, readonly DistFile[]>();
 
@@ -235,6 +247,17 @@ export class PypiProxy implements PypiSource {
    * upstream's `.metadata` file when offered, else extracted from the (cached) wheel.
    */
   async openCoreMetadata(
+    repo: Repository,
+    project: string,
+    filename: string,
+  ): Promise<OpenedDistFile | undefined> {
+    const opened = await this.#coreMetadata(repo, project, filename);
+    // pip downloads the wheel whose metadata it read unless the resolver drops it: fetch it now.
+    if (opened && filename.endsWith('.whl')) this.#prefetchFile(repo, project, filename);
+    return opened;
+  }
+
+  async #coreMetadata(
     repo: Repository,
     project: string,
     filename: string,
@@ -335,6 +358,86 @@ export class PypiProxy implements PypiSource {
     while (this.#writes.size > 0) await Promise.all(this.#writes.values());
   }
 
+  /**
+   * Prefetch ([pypi] prefetch): what pip asks for next, fetched while it is still busy with the
+   * previous answer, so its next request is a cache hit or joins the fill already running. pip
+   * reads a project page, then the PEP 658 metadata of the candidate it picks (the newest
+   * release it can use), and downloads that wheel once the whole set is resolved. Hence: a page
+   * fetched from the upstream fetches the metadata of its newest final release's wheels (at most
+   * PREFETCH_METADATA_WHEELS of them: a release with more is platform wheels, and which one the
+   * client takes is not guessed), and a client's metadata request fetches its wheel. Everything
+   * goes through the same verified paths as a client's request (the wheel through the engine's
+   * fill, digest checked before commit); the cost is upstream traffic for a candidate the
+   * resolver drops. Bounded: PREFETCH_CONCURRENCY at once, PREFETCH_QUEUE waiting, each key once.
+   */
+  #prefetch(key: string, task: () => Promise<unknown>): void {
+    if (!this.#ctx.config().pypi.prefetch || this.#prefetched.has(key)) return;
+    if (this.#prefetchQueue.length >= PREFETCH_QUEUE) return;
+    if (this.#prefetched.size >= PREFETCHED_KEPT) this.#prefetched.clear();
+    this.#prefetched.add(key);
+    this.#prefetchQueue.push(task);
+    this.#pumpPrefetch();
+  }
+
+  #pumpPrefetch(): void {
+    while (this.#prefetching < PREFETCH_CONCURRENCY) {
+      const task = this.#prefetchQueue.shift();
+      if (task === undefined) return;
+      this.#prefetching += 1;
+      const run = task().catch((err: unknown) => {
+        // The client's own request, if it comes, asks again and reports the failure.
+        this.#ctx.log.debug({ error: describe(err) }, 'pypi prefetch failed');
+      });
+      void run.finally(() => {
+        this.#prefetching -= 1;
+        this.#pumpPrefetch();
+      });
+    }
+  }
+
+  /** Prefetches the metadata of the newest final release's wheels of a fetched page. */
+  #prefetchMetadata(repo: Repository, project: string, page: StoredPage): void {
+    if (!this.#ctx.config().pypi.prefetch) return;
+    let newest: string | undefined;
+    let wheels: StoredFile[] = [];
+    for (const file of page.files) {
+      if (
+        !file.filename.endsWith('.whl') ||
+        file.sha256 === undefined ||
+        file.coreMetadata?.sha256 === undefined ||
+        file.yanked !== false ||
+        isPrerelease(file.version)
+      ) {
+        continue;
+      }
+      const order = newest === undefined ? 1 : compareVersions(file.version, newest);
+      if (order > 0) {
+        newest = file.version;
+        wheels = [file];
+      } else if (order === 0) {
+        wheels.push(file);
+      }
+    }
+    if (wheels.length === 0 || wheels.length > PREFETCH_METADATA_WHEELS) return;
+    for (const file of wheels) {
+      this.#prefetch(`${repo.name}\n${metaKey(project, file.filename)}`, () =>
+        this.#coreMetadata(repo, project, file.filename),
+      );
+    }
+  }
+
+  /** Prefetches a wheel into the cache (the engine's verified fill, as a client's GET). */
+  #prefetchFile(repo: Repository, project: string, filename: string): void {
+    const key = fileKey(project, filename);
+    this.#prefetch(`${repo.name}\n${key}`, async () => {
+      if (await this.#ctx.proxy.lookup(repo.name, key)) return;
+      const file = await this.#findFile(repo, project, filename);
+      if (file?.sha256 === undefined) return;
+      const opened = await this.#openBlob(repo, project, file, file.sha256, true);
+      await opened?.committed;
+    });
+  }
+
   #settings(repo: Repository) {
     const pypi = this.#ctx.config().pypi;
     return {
@@ -384,6 +487,9 @@ export class PypiProxy implements PypiSource {
       return undefined;
     }
     const page = await this.#load(project, resolved.entry);
+    if (resolved.result === 'miss' || resolved.result === 'revalidated') {
+      this.#prefetchMetadata(repo, project, page);
+    }
     this.#fresh.delete(freshKey);
     if (!resolved.stale) {
       if (this.#fresh.size >= FRESH_PAGES) {
@@ -652,11 +758,13 @@ export class PypiProxy implements PypiSource {
     project: string,
     file: StoredFile,
     sha256: string,
+    background = false,
   ): Promise<OpenedBlob | undefined> {
     const digest = sha256Digest(sha256);
     const opened = await this.#ctx.proxy.openBlob({
       registry: repo.name,
       digest,
+      background,
       fetch: () => this.#fetchFile(repo, file, file.url),
       fill: {
         maxBytes: MAX_FILE_BYTES,
