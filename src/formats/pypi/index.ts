@@ -48,7 +48,7 @@ function defaultBackends(context: FormatContext): PypiBackends {
   });
   const proxy = new PypiProxy(context);
   // Documents served from memory are still being written behind the answers: finish them first.
-  context.onClose(() => proxy.settle());
+  context.onClose(() => proxy.settle(true));
   return {
     hosted,
     proxy,

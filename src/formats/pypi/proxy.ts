@@ -165,6 +165,7 @@ export class PypiProxy implements PypiSource {
   readonly #prefetched = new Set<string>();
   readonly #prefetchQueue: (() => Promise<unknown>)[] = [];
   #prefetching = 0;
+  #closed = false;
   readonly #fileHosts = new Map<string, number>();
   readonly #views = new WeakMap<StoredPage, readonly DistFile[]>();
 
@@ -353,8 +354,15 @@ export class PypiProxy implements PypiSource {
     return write;
   }
 
-  /** Resolves once every background write (#persist) has finished (shutdown, tests). */
-  async settle(): Promise<void> {
+  /**
+   * Resolves once every background write (#persist) has finished (tests); `close` also drops the
+   * prefetches still waiting and starts no new one (shutdown).
+   */
+  async settle(close = false): Promise<void> {
+    if (close) {
+      this.#closed = true;
+      this.#prefetchQueue.length = 0;
+    }
     while (this.#writes.size > 0) await Promise.all(this.#writes.values());
   }
 
@@ -371,7 +379,7 @@ export class PypiProxy implements PypiSource {
    * resolver drops. Bounded: PREFETCH_CONCURRENCY at once, PREFETCH_QUEUE waiting, each key once.
    */
   #prefetch(key: string, task: () => Promise<unknown>): void {
-    if (!this.#ctx.config().pypi.prefetch || this.#prefetched.has(key)) return;
+    if (this.#closed || !this.#ctx.config().pypi.prefetch || this.#prefetched.has(key)) return;
     if (this.#prefetchQueue.length >= PREFETCH_QUEUE) return;
     if (this.#prefetched.size >= PREFETCHED_KEPT) this.#prefetched.clear();
     this.#prefetched.add(key);
