@@ -75,6 +75,8 @@ export class HashSet {
 export class BlobStore {
   readonly #driver: StorageDriver;
   readonly #index: BlobIndex;
+  /** Spool directories made by this store (made once: spare a mkdir per ingest and fill). */
+  readonly #spoolDirs = new Set<string>();
 
   constructor(driver: StorageDriver, index: BlobIndex) {
     this.#driver = driver;
@@ -97,7 +99,10 @@ export class BlobStore {
   /** A fresh spool path for callers that assemble a blob themselves (chunked uploads, fills). */
   async spoolPath(prefix: string): Promise<string> {
     const dir = path.join(this.#driver.spoolDir(), prefix);
-    await fs.mkdir(dir, { recursive: true });
+    if (!this.#spoolDirs.has(dir)) {
+      await fs.mkdir(dir, { recursive: true });
+      this.#spoolDirs.add(dir);
+    }
     return path.join(dir, randomUUID());
   }
 
@@ -113,16 +118,18 @@ export class BlobStore {
       },
     });
     const spool = await this.spoolPath('ingest');
+    let created = false;
     try {
       const stages: (Readable | Transform)[] = [body];
       if (options.maxBytes !== undefined) stages.push(limitBytes(options.maxBytes));
       await pipeline([...stages, tap, createWriteStream(spool, { flags: 'wx' })]);
       const { digest, hashes } = hashSet.digest();
       verify(digest, size, options);
-      const created = await this.#commit(spool, digest, size);
+      created = await this.#commit(spool, digest, size);
       return { digest, size, hashes, created };
     } finally {
-      await fs.rm(spool, { force: true });
+      // A created blob is the spool file moved into place: nothing is left to remove.
+      if (!created) await fs.rm(spool, { force: true });
     }
   }
 
@@ -131,10 +138,12 @@ export class BlobStore {
    * (e.g. an OCI chunked upload). The file is consumed.
    */
   async commitFile(localPath: string, digest: Digest, size: number): Promise<boolean> {
+    let created = false;
     try {
-      return await this.#commit(localPath, digest, size);
+      created = await this.#commit(localPath, digest, size);
+      return created;
     } finally {
-      await fs.rm(localPath, { force: true });
+      if (!created) await fs.rm(localPath, { force: true });
     }
   }
 

@@ -54,6 +54,11 @@ export const pypiSectionSchema = z.object({
    * pypi-hosted only, never from an upstream (the dependency-confusion guard).
    */
   protect_hosted_names: z.boolean().default(true),
+  /**
+   * Proxies fetch ahead what pip asks for next (our addition): the PEP 658 metadata of the newest
+   * release's wheels once a project page is fetched, and a wheel once its metadata is asked for.
+   */
+  prefetch: z.boolean().default(true),
 });
 
 export type PypiSection = z.infer<typeof pypiSectionSchema>;

@@ -46,9 +46,12 @@ function defaultBackends(context: FormatContext): PypiBackends {
     blobs: context.blobs,
     maxUploadBytes: () => context.config().pypi.max_upload_mb * MB,
   });
+  const proxy = new PypiProxy(context);
+  // Documents served from memory are still being written behind the answers: finish them first.
+  context.onClose(() => proxy.settle(true));
   return {
     hosted,
-    proxy: new PypiProxy(context),
+    proxy,
     operations: hostedOperations(hosted),
     jsonApi: (repo, project, version, fileUrl) => hosted.json(repo, project, version, fileUrl),
   };

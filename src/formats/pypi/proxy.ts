@@ -36,8 +36,8 @@
  * this member as "not here"; a proxy addressed alone answers 502/504 for an uncached miss.
  */
 import { Readable } from 'node:stream';
-import { ByteLru } from '../../core/byte-lru.ts';
-import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
+import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
+import { type Digest, digestOf, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { isUpstreamFailure, type OpenedBlob } from '../../proxy/engine.ts';
@@ -57,7 +57,7 @@ import {
   UPSTREAM_PAGE_ACCEPT,
   type UpstreamFile,
 } from './upstream-page.ts';
-import { compareVersions } from './versions.ts';
+import { compareVersions, isPrerelease } from './versions.ts';
 
 /** The largest distribution file fetched from an upstream (PyPI's own limit is a few GB). */
 const MAX_FILE_BYTES = 4 * 1024 * 1024 * 1024;
@@ -66,6 +66,16 @@ export const MAX_HASHED_PER_REFRESH = 64;
 const HASH_CONCURRENCY = 4;
 /** Memory for parsed stored pages (estimated as 3x their JSON). */
 const PARSED_PAGES_BYTES = 64 * 1024 * 1024;
+/** Memory for core metadata files served without touching the store (see #metadata). */
+const METADATA_BYTES = 16 * 1024 * 1024;
+/** Prefetches (see #prefetch) running at once; more wait their turn. */
+const PREFETCH_CONCURRENCY = 4;
+/** Prefetches waiting at most; beyond, new ones are dropped (the client's own request comes). */
+const PREFETCH_QUEUE = 256;
+/** Wheels of the newest release whose metadata is fetched ahead; more (platform wheels): none. */
+const PREFETCH_METADATA_WHEELS = 4;
+/** Files remembered as prefetched once (each is tried once per process, then forgotten). */
+const PREFETCHED_KEPT = 100_000;
 /** Fresh proxied pages served without asking the engine (see #fresh). */
 const FRESH_PAGES = 256;
 /** The most projects the root page of a proxy lists (the ones cached here). */
@@ -128,7 +138,34 @@ export class PypiProxy implements PypiSource {
   readonly #pages = new ByteLru<string, StoredPage>(PARSED_PAGES_BYTES, pageBytes, {
     largestShare: 1,
   });
-  readonly #metadataFlights = new SingleFlight<Digest | undefined>();
+  readonly #metadataFlights = new SingleFlight<Buffer | undefined>();
+  /**
+   * `<repo>\n<pypi-meta key>` → the core metadata bytes: what a cold `.metadata` request fetched
+   * (served from here while its blob is still being written) and what warm ones read (a PEP 658
+   * file is a few kB, and pip asks for one per candidate: no SQL, no stat, no open per read).
+   * Metadata of a file is immutable, as the `pypi-meta:` entry it mirrors.
+   */
+  readonly #metadata = new ByteLru<string, { readonly bytes: Buffer; readonly sha256: string }>(
+    METADATA_BYTES,
+    (m) => retainedBytes(m.bytes) + 256,
+  );
+  /**
+   * Blob writes of documents already served from memory (pages, core metadata), by digest: the
+   * client is not kept waiting for the fsyncs (see #persist); a read of the blob waits for its
+   * write first.
+   */
+  readonly #writes = new Map<string, Promise<void>>();
+  /**
+   * `<repo>\n<project>` → the write of the page last fetched: the engine takes an entry whose
+   * blob is missing for "not cached", so a read that must ask the engine (TTL over, or 0) waits
+   * for it, and revalidates the page rather than fetching it whole again.
+   */
+  readonly #pageWrites = new Map<string, Promise<void>>();
+  /** Prefetch keys started (see #prefetch), so each is tried once. */
+  readonly #prefetched = new Set<string>();
+  readonly #prefetchQueue: (() => Promise<unknown>)[] = [];
+  #prefetching = 0;
+  #closed = false;
   readonly #fileHosts = new Map<string, number>();
   readonly #views = new WeakMap<StoredPage, readonly DistFile[]>();
 
@@ -215,14 +252,31 @@ export class PypiProxy implements PypiSource {
     project: string,
     filename: string,
   ): Promise<OpenedDistFile | undefined> {
+    const opened = await this.#coreMetadata(repo, project, filename);
+    // pip downloads the wheel whose metadata it read unless the resolver drops it: fetch it now.
+    if (opened && filename.endsWith('.whl')) this.#prefetchFile(repo, project, filename);
+    return opened;
+  }
+
+  async #coreMetadata(
+    repo: Repository,
+    project: string,
+    filename: string,
+  ): Promise<OpenedDistFile | undefined> {
     if (repo.kind !== 'proxy' || !isSafeFilename(filename)) return undefined;
     const key = metaKey(project, filename);
+    const memo = `${repo.name}\n${key}`;
+    const kept = this.#metadata.get(memo);
+    if (kept) {
+      this.#ctx.proxy.metrics.record(repo.name, 'hit');
+      return inMemory(kept.bytes, kept.sha256);
+    }
     const known = await this.#fromKey(repo, key);
     if (known) return known;
     const file = await this.#findFile(repo, project, filename);
     const sha256 = file?.sha256;
     if (file === undefined || sha256 === undefined) return undefined;
-    const flight = this.#metadataFlights.run(`${repo.name}\n${key}`, async () => {
+    const flight = this.#metadataFlights.run(memo, async () => {
       const advertised = file.coreMetadata?.sha256;
       // Unverifiable bytes are taken only from the index's own origin (see #onIndexOrigin).
       if (
@@ -230,14 +284,14 @@ export class PypiProxy implements PypiSource {
         (advertised !== undefined || this.#onIndexOrigin(repo, file.upstream, file.url))
       ) {
         try {
-          const digest = await this.#upstreamMetadata(repo, project, file, advertised);
-          if (digest) return digest;
+          const bytes = await this.#upstreamMetadata(repo, project, file, advertised);
+          if (bytes) return bytes;
         } catch (err) {
           // The upstream is down or its file unusable: a cached wheel's METADATA serves when it
           // hashes as the page advertised (PyPI's .metadata is that file, byte for byte).
           if ((await this.#ctx.blobs.stat(sha256Digest(sha256))) === undefined) throw err;
           const extracted = await this.#extractMetadata(repo, project, file, sha256);
-          if (extracted && (advertised === undefined || extracted.hex === advertised)) {
+          if (extracted && (advertised === undefined || sha256Hex(extracted) === advertised)) {
             return extracted;
           }
           throw err;
@@ -248,10 +302,148 @@ export class PypiProxy implements PypiSource {
       if (ranged) return ranged;
       return this.#extractMetadata(repo, project, file, sha256);
     });
-    const digest = await flight.promise;
-    if (!digest) return undefined;
-    await this.#remember(repo, key, digest);
-    return this.#fromKey(repo, key);
+    const bytes = await flight.promise;
+    if (!bytes) return undefined;
+    const hex = sha256Hex(bytes);
+    if (!flight.joined) {
+      // Served from memory now; the blob and the `pypi-meta:` entry follow (see #persist).
+      const owned = ownedBuffer(bytes);
+      this.#metadata.set(memo, { bytes: owned, sha256: hex });
+      void this.#persist(owned, sha256Digest(hex), MAX_CORE_METADATA_BYTES, (digest) =>
+        this.#remember(repo, key, digest),
+      );
+    }
+    return inMemory(bytes, hex);
+  }
+
+  /**
+   * Writes a document the client was already served from memory (a parsed page, core metadata)
+   * into the blob store in the background, then runs `then` (the state entry that names it).
+   * Why not before answering: the write is a spool file, an fsync, a rename and a directory
+   * fsync, ~10 thread-pool round trips, all on the client's critical path when it is awaited, and
+   * pip asks for a page and a `.metadata` file per project, one at a time. What is given up: only
+   * the cache entry's durability for those few milliseconds (a crash loses the entry, and the
+   * document is fetched again from the upstream). What is kept: the blob write is the same
+   * verified, atomic ingest (nothing half-written is ever visible: spool, digest check, fsync,
+   * rename), and an entry is written only after its blob is committed, or for a page (the engine
+   * writes its entry) is treated as not cached while its blob is missing. Pending writes are
+   * awaited on shutdown (`settle`).
+   */
+  #persist(
+    body: Buffer,
+    digest: Digest,
+    maxBytes: number,
+    then?: (digest: Digest) => Promise<unknown>,
+  ): Promise<void> {
+    const id = formatDigest(digest);
+    const previous = this.#writes.get(id);
+    const write = (async () => {
+      await previous;
+      await this.#ctx.proxy.storeDocument(Readable.from([body]), { maxBytes, expected: digest });
+      await then?.(digest);
+    })().catch((err: unknown) => {
+      this.#ctx.log.warn(
+        { digest: id, error: describe(err) },
+        'could not store a proxied PyPI document (it is fetched again when next needed)',
+      );
+    });
+    this.#writes.set(id, write);
+    void write.finally(() => {
+      if (this.#writes.get(id) === write) this.#writes.delete(id);
+    });
+    return write;
+  }
+
+  /**
+   * Resolves once every background write (#persist) has finished (tests); `close` also drops the
+   * prefetches still waiting and starts no new one (shutdown).
+   */
+  async settle(close = false): Promise<void> {
+    if (close) {
+      this.#closed = true;
+      this.#prefetchQueue.length = 0;
+    }
+    while (this.#writes.size > 0) await Promise.all(this.#writes.values());
+  }
+
+  /**
+   * Prefetch ([pypi] prefetch): what pip asks for next, fetched while it is still busy with the
+   * previous answer, so its next request is a cache hit or joins the fill already running. pip
+   * reads a project page, then the PEP 658 metadata of the candidate it picks (the newest
+   * release it can use), and downloads that wheel once the whole set is resolved. Hence: a page
+   * fetched from the upstream fetches the metadata of its newest final release's wheels (at most
+   * PREFETCH_METADATA_WHEELS of them: a release with more is platform wheels, and which one the
+   * client takes is not guessed), and a client's metadata request fetches its wheel. Everything
+   * goes through the same verified paths as a client's request (the wheel through the engine's
+   * fill, digest checked before commit); the cost is upstream traffic for a candidate the
+   * resolver drops. Bounded: PREFETCH_CONCURRENCY at once, PREFETCH_QUEUE waiting, each key once.
+   */
+  #prefetch(key: string, task: () => Promise<unknown>): void {
+    if (this.#closed || !this.#ctx.config().pypi.prefetch || this.#prefetched.has(key)) return;
+    if (this.#prefetchQueue.length >= PREFETCH_QUEUE) return;
+    if (this.#prefetched.size >= PREFETCHED_KEPT) this.#prefetched.clear();
+    this.#prefetched.add(key);
+    this.#prefetchQueue.push(task);
+    this.#pumpPrefetch();
+  }
+
+  #pumpPrefetch(): void {
+    while (this.#prefetching < PREFETCH_CONCURRENCY) {
+      const task = this.#prefetchQueue.shift();
+      if (task === undefined) return;
+      this.#prefetching += 1;
+      const run = task().catch((err: unknown) => {
+        // The client's own request, if it comes, asks again and reports the failure.
+        this.#ctx.log.debug({ error: describe(err) }, 'pypi prefetch failed');
+      });
+      void run.finally(() => {
+        this.#prefetching -= 1;
+        this.#pumpPrefetch();
+      });
+    }
+  }
+
+  /** Prefetches the metadata of the newest final release's wheels of a fetched page. */
+  #prefetchMetadata(repo: Repository, project: string, page: StoredPage): void {
+    if (!this.#ctx.config().pypi.prefetch) return;
+    let newest: string | undefined;
+    let wheels: StoredFile[] = [];
+    for (const file of page.files) {
+      if (
+        !file.filename.endsWith('.whl') ||
+        file.sha256 === undefined ||
+        file.coreMetadata?.sha256 === undefined ||
+        file.yanked !== false ||
+        isPrerelease(file.version)
+      ) {
+        continue;
+      }
+      const order = newest === undefined ? 1 : compareVersions(file.version, newest);
+      if (order > 0) {
+        newest = file.version;
+        wheels = [file];
+      } else if (order === 0) {
+        wheels.push(file);
+      }
+    }
+    if (wheels.length === 0 || wheels.length > PREFETCH_METADATA_WHEELS) return;
+    for (const file of wheels) {
+      this.#prefetch(`${repo.name}\n${metaKey(project, file.filename)}`, () =>
+        this.#coreMetadata(repo, project, file.filename),
+      );
+    }
+  }
+
+  /** Prefetches a wheel into the cache (the engine's verified fill, as a client's GET). */
+  #prefetchFile(repo: Repository, project: string, filename: string): void {
+    const key = fileKey(project, filename);
+    this.#prefetch(`${repo.name}\n${key}`, async () => {
+      if (await this.#ctx.proxy.lookup(repo.name, key)) return;
+      const file = await this.#findFile(repo, project, filename);
+      if (file?.sha256 === undefined) return;
+      const opened = await this.#openBlob(repo, project, file, file.sha256, true);
+      await opened?.committed;
+    });
   }
 
   #settings(repo: Repository) {
@@ -290,6 +482,7 @@ export class PypiProxy implements PypiSource {
       this.#ctx.proxy.metrics.record(repo.name, 'hit');
       return { page: fresh.page, stale: false };
     }
+    await this.#pageWrites.get(freshKey);
     const resolved = await this.#ctx.proxy.resolve({
       registry: repo.name,
       key: pageKey(project),
@@ -302,6 +495,9 @@ export class PypiProxy implements PypiSource {
       return undefined;
     }
     const page = await this.#load(project, resolved.entry);
+    if (resolved.result === 'miss' || resolved.result === 'revalidated') {
+      this.#prefetchMetadata(repo, project, page);
+    }
     this.#fresh.delete(freshKey);
     if (!resolved.stale) {
       if (this.#fresh.size >= FRESH_PAGES) {
@@ -347,16 +543,25 @@ export class PypiProxy implements PypiSource {
         const files = await this.#hashMissing(repo, project, index, parsed.files, previous);
         const doc: StoredPage = { v: 1, name: project, files };
         const json = Buffer.from(JSON.stringify(doc));
-        const stored = await this.#ctx.proxy.storeDocument(Readable.from([json]), {
-          maxBytes: 4 * MAX_UPSTREAM_PAGE_BYTES,
-        });
-        const digest = formatDigest(stored.digest);
+        const maxBytes = 4 * MAX_UPSTREAM_PAGE_BYTES;
+        if (json.length > maxBytes) {
+          throw new RegistryError('TOO_LARGE', `the page of ${project} exceeds ${maxBytes} bytes`);
+        }
+        // Answered from the parsed page; its blob is written behind the answer (see #persist).
+        const address = digestOf(json);
+        const digest = formatDigest(address);
         this.#pages.set(digest, doc);
+        const written = this.#persist(json, address, maxBytes);
+        const freshKey = `${repo.name}\n${project}`;
+        this.#pageWrites.set(freshKey, written);
+        void written.finally(() => {
+          if (this.#pageWrites.get(freshKey) === written) this.#pageWrites.delete(freshKey);
+        });
         return {
           kind: 'updated' as const,
           entry: {
             digest,
-            size: stored.size,
+            size: json.length,
             mediaType: 'application/json',
             etag: fetched.etag,
             upstream: target.label,
@@ -482,6 +687,7 @@ export class PypiProxy implements PypiSource {
   async #load(project: string, entry: CachedEntry): Promise<StoredPage> {
     const known = this.#pages.get(entry.digest);
     if (known) return known;
+    await this.#writes.get(entry.digest);
     const stream = await this.#ctx.blobs.open(parseDigest(entry.digest));
     const body = await readAllBounded(
       stream,
@@ -560,11 +766,13 @@ export class PypiProxy implements PypiSource {
     project: string,
     file: StoredFile,
     sha256: string,
+    background = false,
   ): Promise<OpenedBlob | undefined> {
     const digest = sha256Digest(sha256);
     const opened = await this.#ctx.proxy.openBlob({
       registry: repo.name,
       digest,
+      background,
       fetch: () => this.#fetchFile(repo, file, file.url),
       fill: {
         maxBytes: MAX_FILE_BYTES,
@@ -679,24 +887,41 @@ export class PypiProxy implements PypiSource {
     }
   }
 
-  /** The upstream's `<url>.metadata` into the blob store (verified when its sha256 is known). */
+  /**
+   * The upstream's `<url>.metadata`, read into memory (bounded) and verified against `sha256`
+   * when the page stated one; undefined when the upstream has none (404/410).
+   */
   async #upstreamMetadata(
     repo: Repository,
     project: string,
     file: StoredFile,
     sha256: string | undefined,
-  ): Promise<Digest | undefined> {
+  ): Promise<Buffer | undefined> {
     const url = new URL(file.url);
     url.pathname += '.metadata';
     try {
       const source = await this.#fetchFile(repo, file, url.href);
       if (!source) return undefined;
-      const stored = await this.#ctx.proxy.storeDocument(source.body, {
-        maxBytes: MAX_CORE_METADATA_BYTES,
-        ...(sha256 === undefined ? {} : { expected: sha256Digest(sha256) }),
-      });
+      const bytes = await readAllBounded(
+        source.body,
+        MAX_CORE_METADATA_BYTES,
+        `upstream metadata of ${file.filename}`,
+      );
+      if (source.size !== undefined && source.size !== bytes.length) {
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream sent ${bytes.length} bytes of ${file.filename}.metadata, announced ${source.size}`,
+        );
+      }
+      const actual = sha256Hex(bytes);
+      if (sha256 !== undefined && actual !== sha256) {
+        throw new RegistryError(
+          'DIGEST_INVALID',
+          `digest mismatch: expected sha256:${sha256}, got sha256:${actual}`,
+        );
+      }
       this.#ctx.proxy.metrics.record(repo.name, 'miss');
-      return stored.digest;
+      return bytes;
     } catch (err) {
       if (!(err instanceof RegistryError) || isUpstreamFailure(err))
         throw pageError(err, 'metadata', project);
@@ -722,7 +947,7 @@ export class PypiProxy implements PypiSource {
     project: string,
     file: StoredFile,
     sha256: string,
-  ): Promise<Digest | undefined> {
+  ): Promise<Buffer | undefined> {
     if ((await this.#ctx.blobs.stat(sha256Digest(sha256))) !== undefined) return undefined;
     if (this.#ctx.proxy.isFilling(sha256Digest(sha256))) return undefined;
     const { target, path } = this.#fileTarget(repo, file.upstream, file.url);
@@ -766,10 +991,7 @@ export class PypiProxy implements PypiSource {
       throw pageError(err, target.label, project);
     }
     this.#ctx.proxy.metrics.record(repo.name, 'miss');
-    const stored = await this.#ctx.proxy.storeDocument(Readable.from([metadata]), {
-      maxBytes: MAX_CORE_METADATA_BYTES,
-    });
-    return stored.digest;
+    return metadata;
   }
 
   /** METADATA read out of the wheel, once it is in the blob store (fetched through the fill). */
@@ -778,7 +1000,7 @@ export class PypiProxy implements PypiSource {
     project: string,
     file: StoredFile,
     sha256: string,
-  ): Promise<Digest | undefined> {
+  ): Promise<Buffer | undefined> {
     const opened = await this.#openBlob(repo, project, file, sha256);
     if (!opened) return undefined;
     await opened.committed;
@@ -803,15 +1025,28 @@ export class PypiProxy implements PypiSource {
       }
       throw err;
     }
-    const stored = await this.#ctx.proxy.storeDocument(Readable.from([metadata]), {
-      maxBytes: MAX_CORE_METADATA_BYTES,
-    });
-    return stored.digest;
+    return metadata;
   }
 }
 
 function sha256Digest(hex: string): Digest {
   return { algorithm: 'sha256', hex };
+}
+
+function sha256Hex(bytes: Buffer): string {
+  return digestOf(bytes).hex;
+}
+
+/** An OpenedDistFile over bytes in memory (a range is a view of them). */
+function inMemory(bytes: Buffer, sha256: string): OpenedDistFile {
+  return {
+    size: bytes.length,
+    sha256,
+    open: (range) =>
+      Promise.resolve(
+        Readable.from([bytes.subarray(range?.start ?? 0, (range?.end ?? bytes.length - 1) + 1)]),
+      ),
+  };
 }
 
 /** Any failure while reading an upstream page is that upstream's failure (502/504), never a 500. */

@@ -60,3 +60,10 @@ export function compareVersions(a: string, b: string): number {
   if (va !== vb) return va ? 1 : -1;
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** A pre-release or development release (pip skips these unless asked, PEP 440 "Handling of pre-releases"). */
+export function isPrerelease(version: string): boolean {
+  if (version.length === 0 || version.length > MAX_VERSION_LENGTH) return false;
+  const parsed = parse(version) as RuntimeVersion | null;
+  return parsed !== null && (parsed.pre !== null || parsed.dev !== null);
+}

@@ -55,7 +55,9 @@ describe('pypi proxy source', () => {
   let engine: ProxyEngine;
   let source: PypiProxy;
   const upstream = new FixtureUpstream();
-  const { config } = parseConfigObject({});
+  // Prefetch off: these tests count each upstream request a client's read causes (see the
+  // prefetch test for what it adds).
+  const { config } = parseConfigObject({ pypi: { prefetch: false } });
   const demo = makeWheel('demo-pkg', '1.0');
   const demo2 = makeWheel('demo-pkg', '2.0');
   const sdist = { filename: 'demo_pkg-2.0.tar.gz', body: Buffer.from('not really a tarball') };
@@ -424,6 +426,48 @@ describe('pypi proxy source', () => {
       undefined,
       'no sdist metadata',
     );
+  });
+
+  test("prefetch: a fetched page fetches its newest wheels' metadata, a .metadata read the wheel", async () => {
+    const { config: on } = parseConfigObject({});
+    const ahead = new PypiProxy({
+      config: () => on,
+      proxy: engine,
+      blobs,
+      log: pino({ level: 'silent' }),
+    });
+    const old = makeWheel('ahead-pkg', '1.0');
+    const newest = makeWheel('ahead-pkg', '2.0');
+    const pre = makeWheel('ahead-pkg', '3.0rc1');
+    upstream.index('ahead', 'json').projects.set(
+      'ahead-pkg',
+      [old, newest, pre].map((w) => ({ ...w, metadata: Buffer.from(w.metadataText) })),
+    );
+    const r = repo([upstream.url('ahead')]);
+    const metaGets = (w: { filename: string }) =>
+      upstream.count((u) => u.endsWith(`/${w.filename}.metadata`));
+    const wheelGets = (w: { filename: string }) =>
+      upstream.count((u) => u.endsWith(`/ahead/files/${w.filename}`));
+    await ahead.projectPage(r, 'ahead-pkg');
+    await waitFor(async () => metaGets(newest) === 1);
+    await ahead.settle();
+    assert.equal(metaGets(old), 0, 'only the newest final release');
+    assert.equal(metaGets(pre), 0, 'no pre-release');
+    assert.equal(wheelGets(newest), 0, 'no wheel before its metadata is asked for');
+    const meta = await ahead.openCoreMetadata(r, 'ahead-pkg', newest.filename);
+    assert.equal((await readAll(await meta!.open())).toString(), newest.metadataText);
+    assert.equal(meta!.sha256, sha256(newest.metadataText));
+    assert.equal(metaGets(newest), 1, 'served from what the prefetch fetched');
+    await waitFor(
+      async () =>
+        (await blobs.stat({ algorithm: 'sha256', hex: sha256(newest.body) })) !== undefined,
+    );
+    const file = await ahead.openFile(r, 'ahead-pkg', newest.filename);
+    assert.deepEqual(await readAll(await file!.open()), newest.body);
+    assert.equal(wheelGets(newest), 1, 'the wheel crossed once, ahead of the client');
+    // The metadata blob and its entry were written behind the answers.
+    await ahead.settle();
+    assert.ok(await blobs.stat({ algorithm: 'sha256', hex: sha256(newest.metadataText) }));
   });
 
   test('PEP 658 for a large uncached wheel: HTTP ranges of the upstream zip, not the whole file', async () => {
