@@ -1,5 +1,6 @@
 /** THE registration point of formats: one entry per format. */
 import type { FormatModule } from './format.ts';
+import { helmFormat } from './helm/index.ts';
 import { mavenFormat } from './maven/index.ts';
 import { npmFormat } from './npm/index.ts';
 import { ociFormat } from './oci/index.ts';
@@ -14,4 +15,5 @@ export const FORMATS: readonly FormatModule[] = [
   notYetBuilt('cargo', '/cargo'),
   notYetBuilt('go', '/go'),
   notYetBuilt('raw', '/raw'),
+  helmFormat,
 ];
