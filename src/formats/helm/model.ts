@@ -8,7 +8,12 @@ import type { Repository } from '../../repos/repository.ts';
 
 /** A chart archive or provenance file, ready to send. */
 export interface OpenedChartFile {
-  readonly size: number;
+  /**
+   * Bytes; undefined while it streams through from an upstream (sent chunked, without
+   * Content-Length, so a fill that fails its digest check ends as an incomplete response the
+   * client notices, never as a complete one).
+   */
+  readonly size: number | undefined;
   /** sha256 of the bytes, lowercase hex (the ETag). */
   readonly sha256: string;
   /** ms since the epoch (Last-Modified). */

@@ -281,13 +281,12 @@ export class HelmProxy implements HelmSource {
       fill: { maxBytes: MAX_PROXIED_CHART_BYTES },
     });
     if (!opened) return undefined;
-    let size = opened.size;
-    if (size === undefined) {
-      const result = await opened.committed;
-      size = result?.size ?? (await this.#deps.blobs.stat(digest))?.size;
-      if (size === undefined) return undefined;
-    }
-    return { size, sha256, modifiedAt: Date.now(), open: (range) => opened.open(range) };
+    return {
+      size: opened.source === 'cache' ? opened.size : undefined,
+      sha256,
+      modifiedAt: Date.now(),
+      open: (range) => opened.open(range),
+    };
   }
 
   /** A `.prov`, or a chart without an upstream digest: stored once, remembered, unverified. */

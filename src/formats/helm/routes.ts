@@ -153,6 +153,11 @@ async function dispatch(
       .header('etag', etag)
       .header('last-modified', new Date(file.modifiedAt).toUTCString());
     if (matchesEtag(request, etag)) return reply.code(304).send();
+    if (file.size === undefined) {
+      // Streaming through from an upstream: no length, no ranges until it is cached.
+      void reply.removeHeader('accept-ranges');
+      return reply.send(method === 'HEAD' ? undefined : await file.open());
+    }
     return sendRanged(reply, method, file.size, request.headers.range, (range) => file.open(range));
   }
   if (method === 'PUT') {
