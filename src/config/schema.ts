@@ -16,7 +16,16 @@ import { pypiSectionSchema } from '../formats/pypi/config.ts';
 import { rawSectionSchema } from '../formats/raw/config.ts';
 import { credentials, httpUrl, withMeta } from './fields.ts';
 
-export const FORMAT_NAMES = ['docker', 'npm', 'pypi', 'maven', 'cargo', 'go', 'raw', 'helm'] as const;
+export const FORMAT_NAMES = [
+  'docker',
+  'npm',
+  'pypi',
+  'maven',
+  'cargo',
+  'go',
+  'raw',
+  'helm',
+] as const;
 export type FormatName = (typeof FORMAT_NAMES)[number];
 
 export const REPOSITORY_KINDS = ['hosted', 'proxy', 'group'] as const;

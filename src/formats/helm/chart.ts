@@ -44,10 +44,23 @@ export function isSemver2(version: string): boolean {
 
 /** Newest first by SemVer precedence; equal precedence (build metadata) by string, for stability. */
 export function compareVersionsDesc(a: string, b: string): number {
-  const va = semver.parse(a);
-  const vb = semver.parse(b);
+  return compareParsedDesc(semver.parse(a), semver.parse(b), a, b);
+}
+
+/** compareVersionsDesc on versions already parsed (`semver.parse`; null when not SemVer). */
+export function compareParsedDesc(
+  va: semver.SemVer | null,
+  vb: semver.SemVer | null,
+  a: string,
+  b: string,
+): number {
   if (va && vb) {
-    const order = semver.rcompare(va, vb);
+    // Major/minor/patch as numbers first: most pairs differ there (no semver call at all).
+    const order =
+      vb.major - va.major ||
+      vb.minor - va.minor ||
+      vb.patch - va.patch ||
+      (va.prerelease.length === 0 && vb.prerelease.length === 0 ? 0 : vb.comparePre(va));
     if (order !== 0) return order;
   } else if (va) return -1;
   else if (vb) return 1;

@@ -303,11 +303,11 @@ function acceptsGzip(request: FastifyRequest): boolean {
   });
 }
 
-function sendIndex(
+async function sendIndex(
   index: RenderedIndex,
   request: FastifyRequest,
   reply: FastifyReply,
-): FastifyReply {
+): Promise<FastifyReply> {
   void reply
     .header('etag', index.etag)
     .header('cache-control', 'no-cache')
@@ -317,7 +317,7 @@ function sendIndex(
     void reply.header('last-modified', new Date(index.modifiedAt).toUTCString());
   if (matchesEtag(request, index.etag)) return reply.code(304).send();
   const gzip = acceptsGzip(request);
-  const body = gzip ? index.gzip : index.body;
+  const body = gzip ? await index.gzip : index.body;
   if (gzip) void reply.header('content-encoding', 'gzip');
   void reply.header('content-length', body.length);
   return reply.send(request.method === 'HEAD' ? undefined : body);
