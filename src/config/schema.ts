@@ -8,6 +8,7 @@ import { ACTIONS, ruleProblem } from '../auth/rules.ts';
 import { oidcSectionSchema } from '../auth/oidc-config.ts';
 import { cargoSectionSchema } from '../formats/cargo/config.ts';
 import { goSectionSchema } from '../formats/go/config.ts';
+import { helmSectionSchema } from '../formats/helm/config.ts';
 import { mavenSectionSchema } from '../formats/maven/config.ts';
 import { npmSectionSchema } from '../formats/npm/config.ts';
 import { dockerSectionSchema, dockerUpstreamSchema } from '../formats/oci/config.ts';
@@ -15,7 +16,16 @@ import { pypiSectionSchema } from '../formats/pypi/config.ts';
 import { rawSectionSchema } from '../formats/raw/config.ts';
 import { credentials, httpUrl, withMeta } from './fields.ts';
 
-export const FORMAT_NAMES = ['docker', 'npm', 'pypi', 'maven', 'cargo', 'go', 'raw'] as const;
+export const FORMAT_NAMES = [
+  'docker',
+  'npm',
+  'pypi',
+  'maven',
+  'cargo',
+  'go',
+  'raw',
+  'helm',
+] as const;
 export type FormatName = (typeof FORMAT_NAMES)[number];
 
 export const REPOSITORY_KINDS = ['hosted', 'proxy', 'group'] as const;
@@ -226,6 +236,7 @@ export const configSchema = z
     cargo: cargoSectionSchema.default(() => cargoSectionSchema.parse({})),
     go: goSectionSchema.default(() => goSectionSchema.parse({})),
     raw: rawSectionSchema.default(() => rawSectionSchema.parse({})),
+    helm: helmSectionSchema.default(() => helmSectionSchema.parse({})),
     repositories: z.array(repositorySchema).default([]),
   })
   .superRefine((config, ctx) => {

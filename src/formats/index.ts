@@ -2,6 +2,7 @@
 import { cargoFormat } from './cargo/index.ts';
 import type { FormatModule } from './format.ts';
 import { goFormat } from './go/index.ts';
+import { helmFormat } from './helm/index.ts';
 import { mavenFormat } from './maven/index.ts';
 import { npmFormat } from './npm/index.ts';
 import { ociFormat } from './oci/index.ts';
@@ -16,4 +17,5 @@ export const FORMATS: readonly FormatModule[] = [
   cargoFormat,
   rawFormat,
   goFormat,
+  helmFormat,
 ];

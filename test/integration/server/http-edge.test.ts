@@ -19,7 +19,7 @@ describe('HTTP edge', async () => {
     assert.equal(typeof body['uptime_seconds'], 'number');
     assert.deepEqual(body['storage'], { backend: 'local', reachable: true, total_size_bytes: 0 });
     const registries = body['registries'] as Record<string, string>;
-    for (const name of ['docker', 'npm', 'pypi', 'maven', 'cargo', 'go', 'raw'])
+    for (const name of ['docker', 'npm', 'pypi', 'maven', 'cargo', 'go', 'raw', 'helm'])
       assert.ok(name in registries, name);
   });
 

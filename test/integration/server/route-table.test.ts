@@ -357,6 +357,34 @@ function rawSamples(p: string): Record<string, Sample[]> {
   };
 }
 
+/** Helm chart repository samples under a prefix (`/helm`, `/repository/<helm repo>`). */
+function helmSamples(p: string): Record<string, Sample[]> {
+  const reads: Sample[] = [
+    { url: `${p}/index.yaml`, need: 'read' },
+    { url: `${p}/charts/demo-1.0.0.tgz`, need: 'read' },
+    { url: `${p}/demo-1.0.0.tgz.prov`, need: 'read' },
+    { url: `${p}/api/charts`, need: 'read' },
+    { url: `${p}/api/charts/demo`, need: 'read' },
+    { url: `${p}/api/charts/demo/1.0.0`, need: 'read' },
+  ];
+  const unsupported: Sample[] = [{ url: `${p}/index.yaml`, need: 'unsupported' }];
+  return {
+    GET: reads,
+    HEAD: reads,
+    PUT: [{ url: `${p}/demo-1.0.0.tgz`, need: 'write', body: bytes }],
+    POST: [
+      { url: `${p}/api/charts`, need: 'write', body: bytes },
+      { url: `${p}/api/charts`, need: 'write', body: multipart },
+      { url: `${p}/api/prov`, need: 'write', body: bytes },
+    ],
+    DELETE: [{ url: `${p}/api/charts/demo/1.0.0`, need: 'delete' }],
+    PATCH: unsupported,
+    OPTIONS: unsupported,
+    TRACE: unsupported,
+    QUERY: unsupported,
+  };
+}
+
 /** Cargo samples under a prefix (`/cargo`, `/repository/<cargo repo>`), per method. */
 function cargoSamples(p: string): Record<string, Sample[]> {
   const api = `${p}/api/v1/crates`;
@@ -470,6 +498,10 @@ const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
   '/go/*': (p) => goSamples(p.slice(0, -2)),
   '/repository/{go}': (p) => goSamples(p),
   '/repository/{go}/*': (p) => goSamples(p.slice(0, -2)),
+  '/helm': (p) => helmSamples(p),
+  '/helm/*': (p) => helmSamples(p.slice(0, -2)),
+  '/repository/{helm}': (p) => helmSamples(p),
+  '/repository/{helm}/*': (p) => helmSamples(p.slice(0, -2)),
 };
 
 interface Answer {
@@ -539,6 +571,7 @@ describe('route table: every route × every principal kind (auth on, anonymous r
           { name: 'rawh', format: 'raw', kind: 'hosted' },
           { name: 'cargoh', format: 'cargo', kind: 'hosted' },
           { name: 'goh', format: 'go', kind: 'hosted' },
+          { name: 'helmh', format: 'helm', kind: 'hosted' },
         ],
       },
     });

@@ -1,0 +1,344 @@
+/**
+ * Chart archives and their `Chart.yaml` (Helm's chart format, https://helm.sh/docs/topics/charts/):
+ * names, SemVer 2 versions, archive file names (`<name>-<version>.tgz`), and the index entry
+ * (Helm's `ChartVersion`: the Chart.yaml metadata + `urls`, `created`, `digest`) a chart adds to
+ * `index.yaml`.
+ *
+ * The archive is read as a stream (gunzip → tar-stream) until its top-level `Chart.yaml` (the
+ * file at `<dir>/Chart.yaml`, which is what Helm's loader reads); nothing is extracted. Bounded:
+ * MAX_UNPACKED_BYTES of decompressed data and MAX_ENTRIES entries before Chart.yaml is found (a
+ * gzip bomb stops there), MAX_CHART_YAML_BYTES for Chart.yaml itself. YAML is parsed with the
+ * `yaml` library with alias expansion bounded (`maxAliasCount`): a "billion laughs" document is
+ * refused, not expanded.
+ */
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import semver from 'semver';
+import tar from 'tar-stream';
+import { parse as parseYaml } from 'yaml';
+import { RegistryError } from '../../core/errors.ts';
+
+export const MAX_UNPACKED_BYTES = 256 * 1024 * 1024;
+export const MAX_ENTRIES = 10_000;
+export const MAX_CHART_YAML_BYTES = 1024 * 1024;
+/** Aliases a YAML document may expand (Chart.yaml, .prov, upstream index.yaml). */
+export const MAX_YAML_ALIASES = 100;
+
+/**
+ * Chart names: what Helm's `chartutil.ValidateMetadataName` accepts (letters, digits, `-`, `_`,
+ * `.`), never `.`/`..` or a path (the traversal guard), at most 250 characters.
+ */
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,249}$/;
+
+/** SemVer 2.0.0 (https://semver.org, the official regular expression): no `v` prefix. */
+const SEMVER2 =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+
+export function isChartName(name: string): boolean {
+  return NAME_PATTERN.test(name) && !name.includes('..');
+}
+
+export function isSemver2(version: string): boolean {
+  return version.length <= 128 && SEMVER2.test(version);
+}
+
+/** Newest first by SemVer precedence; equal precedence (build metadata) by string, for stability. */
+export function compareVersionsDesc(a: string, b: string): number {
+  return compareParsedDesc(semver.parse(a), semver.parse(b), a, b);
+}
+
+/** compareVersionsDesc on versions already parsed (`semver.parse`; null when not SemVer). */
+export function compareParsedDesc(
+  va: semver.SemVer | null,
+  vb: semver.SemVer | null,
+  a: string,
+  b: string,
+): number {
+  if (va && vb) {
+    // Major/minor/patch as numbers first: most pairs differ there (no semver call at all).
+    const order =
+      vb.major - va.major ||
+      vb.minor - va.minor ||
+      vb.patch - va.patch ||
+      (va.prerelease.length === 0 && vb.prerelease.length === 0 ? 0 : vb.comparePre(va));
+    if (order !== 0) return order;
+  } else if (va) return -1;
+  else if (vb) return 1;
+  return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/** `<name>-<version>.tgz` */
+export function chartFilename(name: string, version: string): string {
+  return `${name}-${version}.tgz`;
+}
+
+/**
+ * Splits `<name>-<version>.tgz` (or `.tgz.prov` when `prov`): the first `-` after which a valid
+ * SemVer 2 version follows (`my-chart-1.0.0-rc.1.tgz` → `my-chart` + `1.0.0-rc.1`). Undefined
+ * when the file name is not a chart file name.
+ */
+export function parseChartFilename(
+  filename: string,
+): { name: string; version: string; prov: boolean } | undefined {
+  let prov = false;
+  let stem: string;
+  if (filename.endsWith('.tgz.prov')) {
+    prov = true;
+    stem = filename.slice(0, -'.tgz.prov'.length);
+  } else if (filename.endsWith('.tgz')) stem = filename.slice(0, -'.tgz'.length);
+  else return undefined;
+  for (let i = stem.indexOf('-'); i > 0; i = stem.indexOf('-', i + 1)) {
+    const name = stem.slice(0, i);
+    const version = stem.slice(i + 1);
+    if (isSemver2(version) && isChartName(name)) return { name, version, prov };
+  }
+  return undefined;
+}
+
+/** Parses YAML text with aliases bounded; throws BAD_REQUEST naming `what`. */
+export function parseBoundedYaml(text: string, what: string): unknown {
+  try {
+    return parseYaml(text, {
+      maxAliasCount: MAX_YAML_ALIASES,
+      uniqueKeys: false,
+      prettyErrors: false,
+      strict: false,
+    }) as unknown;
+  } catch (err) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `${what} is not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+    );
+  }
+}
+
+/**
+ * The bytes of the archive's top-level `Chart.yaml`. Throws BAD_REQUEST when the stream is not a
+ * gzipped tar, has no `<dir>/Chart.yaml`, or passes a bound. `source` is consumed or destroyed.
+ */
+export async function readChartYaml(source: Readable): Promise<Buffer> {
+  const gunzip = createGunzip();
+  const extract = tar.extract();
+  const progress = { unpacked: 0, overflow: false };
+  const stop = () => {
+    source.destroy();
+    gunzip.destroy();
+    extract.destroy();
+  };
+  source.on('error', () => gunzip.destroy());
+  gunzip.on('error', () => {
+    extract.destroy(new Error('not a gzip stream'));
+  });
+  gunzip.on('data', (chunk: Buffer) => {
+    progress.unpacked += chunk.length;
+    if (progress.unpacked > MAX_UNPACKED_BYTES) {
+      progress.overflow = true;
+      stop();
+    }
+  });
+  source.pipe(gunzip).pipe(extract);
+  let entries = 0;
+  try {
+    for await (const entry of extract) {
+      if (++entries > MAX_ENTRIES) break;
+      const { type, name, size } = entry.header;
+      const parts = name.replace(/^\.\//, '').split('/');
+      if (
+        (type === 'file' || type === 'contiguous-file') &&
+        parts.length === 2 &&
+        parts[0] !== '' &&
+        parts[1] === 'Chart.yaml'
+      ) {
+        if (size > MAX_CHART_YAML_BYTES) {
+          stop();
+          throw new RegistryError(
+            'BAD_REQUEST',
+            `Chart.yaml is larger than ${MAX_CHART_YAML_BYTES} bytes`,
+          );
+        }
+        const chunks: Buffer[] = [];
+        for await (const chunk of entry) chunks.push(chunk as Buffer);
+        stop();
+        return Buffer.concat(chunks);
+      }
+      entry.resume();
+    }
+  } catch (err) {
+    stop();
+    if (err instanceof RegistryError) throw err;
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `not a chart archive (a gzipped tar): ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  stop();
+  if (progress.overflow) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `chart archive unpacks past ${MAX_UNPACKED_BYTES} bytes before its Chart.yaml`,
+    );
+  }
+  throw new RegistryError('BAD_REQUEST', 'chart archive has no <chart>/Chart.yaml');
+}
+
+/** Helm's ChartVersion as JSON: the fields index.yaml carries for one chart version. */
+export type IndexEntry = Record<string, unknown> & {
+  readonly name: string;
+  readonly version: string;
+};
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function bad(message: string): RegistryError {
+  return new RegistryError('BAD_REQUEST', `invalid Chart.yaml: ${message}`);
+}
+
+function optionalString(meta: Json, key: string, out: Json): void {
+  const value = meta[key];
+  if (value === undefined || value === null) return;
+  // YAML reads `appVersion: 1.10` as a number; Helm keeps its text (it warns). So do we.
+  if (typeof value === 'number' && (key === 'appVersion' || key === 'kubeVersion')) {
+    out[key] = String(value);
+    return;
+  }
+  if (typeof value !== 'string') throw bad(`${key} must be a string`);
+  if (value !== '') out[key] = value;
+}
+
+function stringList(value: unknown, key: string): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+    throw bad(`${key} must be a list of strings`);
+  }
+  return value as string[];
+}
+
+const DEPENDENCY_STRINGS = ['name', 'version', 'repository', 'condition', 'alias'] as const;
+
+/**
+ * Validates parsed Chart.yaml metadata and returns it as an index entry's metadata part (only
+ * Helm's Metadata fields, each of the type Helm's Go struct expects, so one chart can never make
+ * the whole index.yaml unreadable to clients). Throws BAD_REQUEST.
+ */
+export function chartMetadata(parsed: unknown): IndexEntry {
+  if (!isObject(parsed)) throw bad('not a mapping');
+  const out: Json = {};
+  const apiVersion = parsed['apiVersion'];
+  if (apiVersion !== 'v1' && apiVersion !== 'v2') throw bad('apiVersion must be v1 or v2');
+  out['apiVersion'] = apiVersion;
+  const name = parsed['name'];
+  if (typeof name !== 'string' || !isChartName(name)) {
+    throw bad('name is missing or not a chart name (letters, digits, ".", "_", "-")');
+  }
+  out['name'] = name;
+  const version = parsed['version'];
+  if (typeof version !== 'string' || !isSemver2(version)) {
+    throw bad(`version ${JSON.stringify(version)} is not a SemVer 2 version`);
+  }
+  out['version'] = version;
+  for (const key of ['appVersion', 'description', 'home', 'icon', 'kubeVersion']) {
+    optionalString(parsed, key, out);
+  }
+  const type = parsed['type'];
+  if (type !== undefined && type !== null) {
+    if (type !== 'application' && type !== 'library')
+      throw bad('type must be application or library');
+    out['type'] = type;
+  }
+  const deprecated = parsed['deprecated'];
+  if (deprecated !== undefined && deprecated !== null) {
+    if (typeof deprecated !== 'boolean') throw bad('deprecated must be true or false');
+    if (deprecated) out['deprecated'] = true;
+  }
+  for (const key of ['keywords', 'sources']) {
+    const list = stringList(parsed[key], key);
+    if (list && list.length > 0) out[key] = list;
+  }
+  const maintainers = parsed['maintainers'];
+  if (maintainers !== undefined && maintainers !== null) {
+    if (!Array.isArray(maintainers)) throw bad('maintainers must be a list');
+    out['maintainers'] = maintainers.map((m) => {
+      if (!isObject(m)) throw bad('a maintainer must be a mapping');
+      const one: Json = {};
+      for (const key of ['name', 'email', 'url']) optionalString(m, key, one);
+      return one;
+    });
+  }
+  const dependencies = parsed['dependencies'];
+  if (dependencies !== undefined && dependencies !== null) {
+    if (!Array.isArray(dependencies)) throw bad('dependencies must be a list');
+    out['dependencies'] = dependencies.map((d) => {
+      if (!isObject(d)) throw bad('a dependency must be a mapping');
+      const one: Json = {};
+      for (const key of DEPENDENCY_STRINGS) optionalString(d, key, one);
+      if (typeof one['name'] !== 'string') throw bad('a dependency needs a name');
+      const tags = stringList(d['tags'], 'dependencies[].tags');
+      if (tags) one['tags'] = tags;
+      if (d['enabled'] !== undefined) {
+        if (typeof d['enabled'] !== 'boolean')
+          throw bad('dependencies[].enabled must be a boolean');
+        one['enabled'] = d['enabled'];
+      }
+      if (d['import-values'] !== undefined) one['import-values'] = d['import-values'];
+      return one;
+    });
+  }
+  const annotations = parsed['annotations'];
+  if (annotations !== undefined && annotations !== null) {
+    if (!isObject(annotations) || Object.values(annotations).some((v) => typeof v !== 'string')) {
+      throw bad('annotations must map strings to strings');
+    }
+    if (Object.keys(annotations).length > 0) out['annotations'] = annotations;
+  }
+  return out as IndexEntry;
+}
+
+/** Reads, parses and validates the Chart.yaml of an archive stream. */
+export async function readChartMetadata(source: Readable): Promise<IndexEntry> {
+  const bytes = await readChartYaml(source);
+  return chartMetadata(parseBoundedYaml(bytes.toString('utf8'), 'Chart.yaml'));
+}
+
+/**
+ * The chart name and version a provenance file signs: the YAML of its clear-signed message
+ * (Chart.yaml, then `...` and the `files:` section; https://helm.sh/docs/topics/provenance/).
+ * Throws BAD_REQUEST when it is not a provenance file.
+ */
+export function provenanceChart(text: string): { name: string; version: string } {
+  const begin = text.indexOf('-----BEGIN PGP SIGNED MESSAGE-----');
+  const sig = text.indexOf('-----BEGIN PGP SIGNATURE-----');
+  if (begin < 0 || sig < begin) {
+    throw new RegistryError('BAD_REQUEST', 'not a provenance file (a PGP clear-signed message)');
+  }
+  const afterHeader = text.indexOf('\n\n', begin);
+  const signed = text.slice(afterHeader < 0 ? begin : afterHeader + 2, sig);
+  const firstDoc = signed.split(/^\.\.\.\s*$/m)[0] ?? '';
+  const parsed = parseBoundedYaml(firstDoc, 'provenance file');
+  if (!isObject(parsed)) throw new RegistryError('BAD_REQUEST', 'provenance file names no chart');
+  const { name, version } = parsed;
+  if (
+    typeof name !== 'string' ||
+    !isChartName(name) ||
+    typeof version !== 'string' ||
+    !isSemver2(version)
+  ) {
+    throw new RegistryError('BAD_REQUEST', 'provenance file names no valid chart name and version');
+  }
+  return { name, version };
+}
+
+/**
+ * One index entry as a JSON text safe to embed in YAML (JSON is YAML 1.2 flow style): characters
+ * YAML parsers refuse or treat as line breaks (C1 controls, U+2028/9, BOM, other
+ * non-printables) are written as `\uXXXX` escapes.
+ */
+export function entryFragment(entry: Record<string, unknown>): string {
+  return JSON.stringify(entry).replace(
+    /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

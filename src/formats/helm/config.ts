@@ -1,0 +1,49 @@
+/**
+ * `[helm]` section (`NORA_HELM_*`): classic Helm chart repositories at `/helm/` (NORA serves Helm
+ * charts over OCI only; these keys are ours). The default upstream list is empty: a
+ * `helm-proxy` repository exists only when `proxies` is configured.
+ */
+import { z } from 'zod';
+import {
+  credentials,
+  httpUrl,
+  parseUpstreamList,
+  positiveSeconds,
+  ttlSeconds,
+  withMeta,
+} from '../../config/fields.ts';
+
+export const helmUpstreamSchema = z.object({
+  /** A chart repository URL, the one `helm repo add` takes (its `index.yaml` is below it). */
+  url: httpUrl,
+  auth: credentials.optional(),
+});
+
+/** NORA_HELM_PROXIES: `url1,url2|user:pass`; `""` or `none` = no upstream. */
+export function parseHelmUpstreamList(value: string): unknown[] {
+  return parseUpstreamList(value, ['url', 'auth']);
+}
+
+export const helmSectionSchema = z.object({
+  enabled: z.boolean().default(true),
+  /** Upstream chart repositories of the default `helm-proxy` (none by default). */
+  proxies: withMeta(z.array(helmUpstreamSchema).default([]), {
+    fromEnv: parseHelmUpstreamList,
+    emptyIsValue: true,
+  }),
+  proxy_timeout: positiveSeconds.default(30),
+  /** Freshness of a proxied `index.yaml`, seconds (-1 forever, 0 always revalidate). */
+  index_ttl: ttlSeconds.default(300),
+  serve_stale: z.boolean().default(true),
+  /** Largest chart archive (or `.prov`) an upload may carry, MB (413 past it). */
+  max_upload_mb: z.number().int().positive().default(20),
+  /** `?force` on an upload may replace an existing version (ChartMuseum's default). */
+  allow_overwrite: z.boolean().default(true),
+  /**
+   * The default `/helm/` group serves a chart name that helm-hosted has from helm-hosted only,
+   * never from an upstream (the dependency-confusion guard).
+   */
+  protect_hosted_names: z.boolean().default(true),
+});
+
+export type HelmSection = z.infer<typeof helmSectionSchema>;

@@ -1,0 +1,93 @@
+/**
+ * Helm group repositories, read through the shared GroupReader (src/repos/group-read.ts):
+ *
+ * - index.yaml: every member's index merged: all chart versions, a version two members have
+ *   taken from the first (member order). A member whose upstream fails is "not here" (its part
+ *   is missing, the merge is answered but not kept). The merged snapshot is kept per the members'
+ *   keys, so a warm read merges nothing.
+ * - Charts: the first member that has the version answers.
+ * - The dependency-confusion guard (`protect_hosted_names`): a chart name a hosted member holds
+ *   is served (index entries and archives) from hosted members only.
+ */
+import { RegistryError } from '../../core/errors.ts';
+import type { GroupReader } from '../../repos/group-read.ts';
+import { hostedNameGuard, missNote } from '../../repos/group-read.ts';
+import type { Repository } from '../../repos/repository.ts';
+import { chartFilename } from './chart.ts';
+import { sortEntries } from './index-render.ts';
+import type { HelmSource, IndexSnapshot, OpenedChartFile, SnapshotEntry } from './model.ts';
+
+export interface HelmGroupDeps {
+  readonly reader: GroupReader;
+  readonly membersOf: (group: Repository) => readonly Repository[];
+  readonly sourceOf: (member: Repository) => HelmSource;
+  /** True when a hosted member holds any version of `name`. */
+  readonly hostedHas: (member: Repository, name: string) => Promise<boolean>;
+}
+
+export class HelmGroup implements HelmSource {
+  readonly #deps: HelmGroupDeps;
+  readonly #merged = new Map<string, IndexSnapshot>();
+
+  constructor(deps: HelmGroupDeps) {
+    this.#deps = deps;
+  }
+
+  async index(group: Repository): Promise<IndexSnapshot | undefined> {
+    const members = this.#deps.membersOf(group);
+    const { answers, failures } = await this.#deps.reader.all(group, members, (member) =>
+      this.#deps.sourceOf(member).index(member),
+    );
+    if (answers.length === 0) {
+      if (failures.length > 0) {
+        throw new RegistryError('NOT_FOUND', `index.yaml not available${missNote(failures)}`);
+      }
+      return undefined;
+    }
+    const key = `group:${group.name}:${group.protectHostedNames}:${answers.map((a) => a.value.key).join('|')}`;
+    const known = this.#merged.get(group.name);
+    if (known && known.key === key && failures.length === 0) return known;
+    const seen = new Set<string>();
+    const hostedNames = new Set<string>();
+    for (const { member, value } of answers) {
+      if (member.kind === 'hosted') for (const entry of value.entries) hostedNames.add(entry.name);
+    }
+    const entries: SnapshotEntry[] = [];
+    let modifiedAt = 0;
+    let validUntil = failures.length > 0 ? 0 : Infinity;
+    for (const { member, value } of answers) {
+      validUntil = Math.min(validUntil, value.validUntil);
+      modifiedAt = Math.max(modifiedAt, value.modifiedAt);
+      const hosted = member.kind === 'hosted';
+      for (const entry of value.entries) {
+        if (!hosted && group.protectHostedNames && hostedNames.has(entry.name)) continue;
+        const id = `${entry.name}\n${entry.version}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        entries.push(entry);
+      }
+    }
+    // One member's entries arrive sorted; a merge of several needs one sort.
+    if (answers.length > 1) sortEntries(entries);
+    const merged: IndexSnapshot = { key, validUntil, entries, modifiedAt };
+    if (failures.length === 0) this.#merged.set(group.name, merged);
+    return merged;
+  }
+
+  async openChart(
+    group: Repository,
+    name: string,
+    version: string,
+    prov: boolean,
+  ): Promise<OpenedChartFile | undefined> {
+    const members = this.#deps.membersOf(group);
+    const file = chartFilename(name, version) + (prov ? '.prov' : '');
+    return this.#deps.reader.first(
+      group,
+      members,
+      (member) => this.#deps.sourceOf(member).openChart(member, name, version, prov),
+      (note) => new RegistryError('NOT_FOUND', `${file} not found${note}`),
+      hostedNameGuard(group, members, (member) => this.#deps.hostedHas(member, name)),
+    );
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * Hosted Helm repositories: uploads (ChartMuseum's API and plain PUT), reads, deletes, over the
+ * blob store (bytes) and store.ts (one row per chart version holding its index entry).
+ *
+ * An upload streams into the blob store (sha256 computed on the way, size bounded), then the
+ * stored archive's Chart.yaml is read (chart.ts, bounded) and checked; a refused chart leaves
+ * nothing behind (its blob, if new, is deleted; no row). Every write bumps the repository's
+ * change counter: the index snapshot (and the rendered index.yaml kept per snapshot key) is
+ * rebuilt from the rows on the next read, once, never by rescanning storage.
+ */
+import { Readable } from 'node:stream';
+import { formatDigest, parseDigest } from '../../core/digest.ts';
+import { RegistryError } from '../../core/errors.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
+import {
+  chartFilename,
+  entryFragment,
+  type IndexEntry,
+  provenanceChart,
+  readChartMetadata,
+} from './chart.ts';
+import { compareEntries, sortEntries } from './index-render.ts';
+import type { HelmSource, IndexSnapshot, OpenedChartFile, SnapshotEntry } from './model.ts';
+import type { HelmStore, StoredChart } from './store.ts';
+
+/** Largest provenance file, bytes. */
+export const MAX_PROV_BYTES = 1024 * 1024;
+
+/** A chart archive ingested into the blob store and read, not yet recorded. */
+export interface StagedChart {
+  readonly digest: string;
+  readonly hex: string;
+  readonly size: number;
+  readonly created: boolean;
+  readonly metadata: IndexEntry;
+}
+
+/** A provenance file read, not yet recorded. */
+export interface StagedProv {
+  readonly digest: string;
+  readonly size: number;
+  readonly created: boolean;
+  readonly name: string;
+  readonly version: string;
+}
+
+export interface HelmHostedDeps {
+  readonly store: HelmStore;
+  readonly blobs: BlobStore;
+}
+
+export class HelmHosted implements HelmSource {
+  readonly #deps: HelmHostedDeps;
+  /** Change counter per repository (bumped by every write in this process). */
+  readonly #changes = new Map<string, number>();
+  readonly #snapshots = new Map<string, IndexSnapshot>();
+
+  constructor(deps: HelmHostedDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Bumps `repo`'s change counter. With `delta` (what the committed write did) a cached snapshot
+   * is updated in place of being dropped: a copy with the entry inserted at its sorted position
+   * (binary search) or removed, O(n) copying and no SQL or sort, so the next index read after a
+   * publish at 10,000 versions only renders. Without (a failed write: unknown state), dropped.
+   */
+  #changed(
+    repo: string,
+    delta?: { put: SnapshotEntry } | { removed: { name: string; version: string } },
+  ): void {
+    const counter = (this.#changes.get(repo) ?? 0) + 1;
+    this.#changes.set(repo, counter);
+    const known = this.#snapshots.get(repo);
+    this.#snapshots.delete(repo);
+    if (!known || !delta) return;
+    const entries = known.entries.slice();
+    const target = 'put' in delta ? delta.put : delta.removed;
+    const at = lowerBound(entries, target);
+    const found = entries.at(at);
+    const same =
+      found !== undefined && found.name === target.name && found.version === target.version;
+    if ('put' in delta) entries.splice(at, same ? 1 : 0, delta.put);
+    else if (same) entries.splice(at, 1);
+    const modifiedAt = Math.max(known.modifiedAt, Date.now());
+    this.#snapshots.set(repo, {
+      key: `hosted:${repo}:${counter}:${entries.length}:${modifiedAt}`,
+      validUntil: Infinity,
+      entries,
+      modifiedAt,
+    });
+  }
+
+  /** The snapshot of `repo`: from memory (kept up to date by writes), else from the rows (once). */
+  async index(repo: Repository): Promise<IndexSnapshot> {
+    const known = this.#snapshots.get(repo.name);
+    if (known) return known;
+    const counter = this.#changes.get(repo.name) ?? 0;
+    const rows = await this.#deps.store.entries(repo.name);
+    let modifiedAt = 0;
+    const entries: SnapshotEntry[] = rows.map((row) => {
+      if (row.updated_at > modifiedAt) modifiedAt = row.updated_at;
+      return { name: row.name, version: row.version, fragment: row.entry };
+    });
+    sortEntries(entries);
+    const snapshot: IndexSnapshot = {
+      key: `hosted:${repo.name}:${counter}:${rows.length}:${modifiedAt}`,
+      validUntil: Infinity,
+      entries,
+      modifiedAt,
+    };
+    // A write that raced this read bumped the counter: keep nothing then.
+    if ((this.#changes.get(repo.name) ?? 0) === counter) this.#snapshots.set(repo.name, snapshot);
+    return snapshot;
+  }
+
+  async openChart(
+    repo: Repository,
+    name: string,
+    version: string,
+    prov: boolean,
+  ): Promise<OpenedChartFile | undefined> {
+    const row = await this.#deps.store.chart(repo.name, name, version);
+    if (!row) return undefined;
+    return this.#opened(row, prov);
+  }
+
+  #opened(row: StoredChart, prov: boolean): OpenedChartFile | undefined {
+    const address = prov ? row.prov_digest : row.digest;
+    if (address === null) return undefined;
+    const digest = parseDigest(address);
+    const blobs = this.#deps.blobs;
+    return {
+      size: prov ? (row.prov_size ?? 0) : row.size,
+      sha256: digest.hex,
+      modifiedAt: row.updated_at,
+      open: (range) => blobs.open(digest, range),
+    };
+  }
+
+  chart(repo: Repository, name: string, version: string): Promise<StoredChart | undefined> {
+    return this.#deps.store.chart(repo.name, name, version);
+  }
+
+  versions(repo: Repository, name: string): Promise<StoredChart[]> {
+    return this.#deps.store.versions(repo.name, name);
+  }
+
+  /** True when `repo` holds any version of `name` (the group's dependency-confusion guard). */
+  hasName(repo: Repository, name: string): Promise<boolean> {
+    return this.#deps.store.hasName(repo.name, name);
+  }
+
+  /**
+   * Streams a chart archive into the blob store (TOO_LARGE past `maxBytes`) and reads its
+   * Chart.yaml; throws BAD_REQUEST for an archive without a valid Chart.yaml (nothing kept).
+   */
+  async stageChart(body: Readable, maxBytes: number): Promise<StagedChart> {
+    const ingested = await this.#deps.blobs.ingest(body, { maxBytes });
+    try {
+      const metadata = await readChartMetadata(await this.#deps.blobs.open(ingested.digest));
+      return {
+        digest: formatDigest(ingested.digest),
+        hex: ingested.digest.hex,
+        size: ingested.size,
+        created: ingested.created,
+        metadata,
+      };
+    } catch (err) {
+      if (ingested.created) await this.#deps.blobs.delete(ingested.digest).catch(() => false);
+      throw err;
+    }
+  }
+
+  /** Reads a provenance file (bounded) and stores it; throws BAD_REQUEST when it is not one. */
+  async stageProv(body: Readable): Promise<StagedProv> {
+    const bytes = await readAllBounded(body, MAX_PROV_BYTES, 'provenance file');
+    const { name, version } = provenanceChart(bytes.toString('utf8'));
+    const ingested = await this.#deps.blobs.ingest(Readable.from([bytes]));
+    return {
+      digest: formatDigest(ingested.digest),
+      size: ingested.size,
+      created: ingested.created,
+      name,
+      version,
+    };
+  }
+
+  /** Forgets staged blobs that were new (a refused upload). */
+  async discard(...staged: ({ digest: string; created: boolean } | undefined)[]): Promise<void> {
+    for (const s of staged) {
+      if (s?.created) await this.#deps.blobs.delete(parseDigest(s.digest)).catch(() => false);
+    }
+  }
+
+  /**
+   * Records a staged chart (and its provenance file) as `name`-`version`; 409 when the version
+   * exists and `overwrite` is false. Returns true when the version is new.
+   */
+  async commit(
+    repo: Repository,
+    chart: StagedChart,
+    prov: StagedProv | undefined,
+    overwrite: boolean,
+  ): Promise<boolean> {
+    const { name, version } = chart.metadata;
+    const filename = chartFilename(name, version);
+    const entry = {
+      ...chart.metadata,
+      created: new Date().toISOString(),
+      digest: chart.hex,
+      urls: [`charts/${filename}`],
+    };
+    const fragment = entryFragment(entry);
+    let created: boolean;
+    try {
+      created = await this.#deps.store.put(
+        {
+          repo: repo.name,
+          name,
+          version,
+          filename,
+          digest: chart.digest,
+          size: chart.size,
+          prov_digest: prov?.digest ?? null,
+          prov_size: prov?.size ?? null,
+          entry: fragment,
+        },
+        overwrite,
+      );
+    } catch (err) {
+      this.#changed(repo.name);
+      throw err;
+    }
+    this.#changed(repo.name, { put: { name, version, fragment } });
+    return created;
+  }
+
+  /** Attaches a staged provenance file to its version; NOT_FOUND when the chart is absent. */
+  async commitProv(repo: Repository, prov: StagedProv, overwrite: boolean): Promise<void> {
+    // A provenance file is not in index.yaml: the snapshot stays as it is.
+    {
+      const found = await this.#deps.store.setProv(
+        repo.name,
+        prov.name,
+        prov.version,
+        { digest: prov.digest, size: prov.size },
+        overwrite,
+      );
+      if (!found) {
+        throw new RegistryError(
+          'NOT_FOUND',
+          `${chartFilename(prov.name, prov.version)} not found: upload the chart before its provenance file`,
+        );
+      }
+    }
+  }
+
+  /** Deletes one version; NOT_FOUND when absent. */
+  async remove(repo: Repository, name: string, version: string): Promise<void> {
+    let removed: boolean;
+    try {
+      removed = await this.#deps.store.delete(repo.name, name, version);
+    } catch (err) {
+      this.#changed(repo.name);
+      throw err;
+    }
+    if (!removed) throw new RegistryError('NOT_FOUND', `chart ${name}-${version} not found`);
+    this.#changed(repo.name, { removed: { name, version } });
+  }
+}
+
+/** The first position in sorted `entries` not before `target` (index-render.ts order). */
+function lowerBound(
+  entries: readonly SnapshotEntry[],
+  target: SnapshotEntry | { name: string; version: string },
+): number {
+  let low = 0;
+  let high = entries.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    const entry = entries[mid];
+    if (entry !== undefined && compareEntries(entry, target) < 0) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}

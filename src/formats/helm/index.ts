@@ -1,0 +1,85 @@
+/**
+ * The Helm (classic chart repository) format module: default repositories `helm-hosted`,
+ * `helm-proxy` (only when [helm] proxies is non-empty) and the group `helm` at `/helm` (write
+ * member helm-hosted); named Helm repositories at `/repository/<name>`. Charts pushed over OCI
+ * (`/v2/`) are the Docker/OCI format's and unrelated to these (docs/helm.md).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
+import { GroupReader } from '../../repos/group-read.ts';
+import type { FormatContext, FormatModule } from '../format.ts';
+import { HelmGroup } from './group.ts';
+import { HelmHosted } from './hosted.ts';
+import { helmMigrations, type HelmTables } from './migrations.ts';
+import { HelmProxy } from './proxy.ts';
+import { registerHelmRoutes } from './routes.ts';
+import { HelmService } from './service.ts';
+import { HelmStore } from './store.ts';
+
+export const HELM_MOUNT = '/helm';
+
+export const helmFormat: FormatModule = {
+  format: 'helm',
+  mount: HELM_MOUNT,
+  defaultRepository: 'helm',
+  migrations: helmMigrations,
+  defaultRepositories(config: AppConfig): RepositoryConfig[] {
+    const helm = config.helm;
+    const repos: RepositoryConfig[] = [
+      { name: 'helm-hosted', format: 'helm', kind: 'hosted', members: [], upstreams: [] },
+    ];
+    const members = ['helm-hosted'];
+    if (helm.proxies.length > 0) {
+      repos.push({
+        name: 'helm-proxy',
+        format: 'helm',
+        kind: 'proxy',
+        members: [],
+        upstreams: helm.proxies.map((u) => ({ url: u.url, ...(u.auth ? { auth: u.auth } : {}) })),
+        proxy_timeout: helm.proxy_timeout,
+        metadata_ttl: helm.index_ttl,
+        serve_stale: helm.serve_stale,
+      });
+      members.push('helm-proxy');
+    }
+    repos.push({
+      name: 'helm',
+      format: 'helm',
+      kind: 'group',
+      members,
+      upstreams: [],
+      write_member: 'helm-hosted',
+      protect_hosted_names: helm.protect_hosted_names,
+    });
+    return repos;
+  },
+  register(scope: FastifyInstance, context: FormatContext): Promise<void> {
+    const store = new HelmStore(context.db.$extendTables<HelmTables>());
+    const hosted = new HelmHosted({ store, blobs: context.blobs });
+    const proxySource = new HelmProxy({
+      config: context.config,
+      db: context.db,
+      blobs: context.blobs,
+      proxy: context.proxy,
+    });
+    const groupSource = new HelmGroup({
+      reader: new GroupReader({ log: context.log, failures: context.metrics.groupMemberFailures }),
+      membersOf: (repo) => context.repositories.membersOf(repo),
+      sourceOf: (member) => (member.kind === 'hosted' ? hosted : proxySource),
+      hostedHas: (member, name) => hosted.hasName(member, name),
+    });
+    const service = new HelmService({
+      hosted,
+      repositories: context.repositories,
+      access: context.access,
+      config: context.config,
+      sourceOf: (repo) => (repo.kind === 'group' ? groupSource : proxySource),
+    });
+    const mounts = context.repositories.byFormat('helm').map((repo) => ({
+      prefix: repo.name === 'helm' && repo.isDefault ? HELM_MOUNT : `/repository/${repo.name}`,
+      repo,
+    }));
+    registerHelmRoutes(scope, mounts, { service });
+    return Promise.resolve();
+  },
+};

@@ -1,0 +1,56 @@
+/**
+ * Helm metadata (`0850_helm_*`): one row per chart version of a hosted repository, holding its
+ * index entry pre-rendered (chart.ts `entryFragment`), so `index.yaml` is built from these rows
+ * (never by rescanning storage) and re-rendered only when a row changes.
+ */
+import type { Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+
+export type HelmChartsTable = {
+  repo: string;
+  name: string;
+  version: string;
+  /** `<name>-<version>.tgz` (unique per repository: what the download URLs name). */
+  filename: string;
+  /** Content address of the archive in the blob store, `sha256:<hex>`. */
+  digest: string;
+  size: number;
+  /** The provenance file, when uploaded. */
+  prov_digest: string | null;
+  prov_size: number | null;
+  /** The index entry (Helm's ChartVersion) as one JSON text. */
+  entry: string;
+  /** Milliseconds since the epoch. */
+  created_at: number;
+  updated_at: number;
+};
+
+export type HelmTables = { helm_charts: HelmChartsTable };
+
+export const helmMigrations: Record<string, Migration> = {
+  '0850_helm_charts': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('helm_charts')
+        .addColumn('repo', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('filename', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('prov_digest', 'text')
+        .addColumn('prov_size', 'integer')
+        .addColumn('entry', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'integer', (c) => c.notNull())
+        .addColumn('updated_at', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('helm_charts_pk', ['repo', 'name', 'version'])
+        .execute();
+      await db.schema
+        .createIndex('helm_charts_file')
+        .on('helm_charts')
+        .columns(['repo', 'filename'])
+        .unique()
+        .execute();
+    },
+  },
+};

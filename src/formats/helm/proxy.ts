@@ -1,0 +1,422 @@
+/**
+ * Helm proxy repositories on the shared proxy engine (src/proxy/engine.ts):
+ *
+ * - Each upstream's `index.yaml` is mutable metadata through `engine.resolve` (`index#<i>`): TTL =
+ *   the repository's metadata_ttl, else [helm] index_ttl; revalidated with If-None-Match /
+ *   If-Modified-Since against the upstream that gave it; served stale when the upstream fails
+ *   (serve_stale). It is parsed with aliases bounded (chart.ts), kept parsed per digest, and
+ *   every entry's `urls` is rewritten to ours (`charts/<name>-<version>.tgz`, relative); the
+ *   upstream URL (relative ones resolved against the upstream repository URL) is remembered to
+ *   fetch from. Several upstreams merge, the first having a version wins.
+ * - A chart whose upstream entry has a `digest` (sha256; what `helm repo index` writes) is
+ *   fetched once through the engine's verified stream-through fill (openBlob: single flight,
+ *   bytes checked against the digest before commit, readers served while it downloads) and then
+ *   served from the blob store. An entry without a digest is taken only from the index's own
+ *   origin, stored and remembered (`chart:<file>`), unverified; so is a `.prov` file.
+ * - Credentials go only to the upstream's own origin, never to a chart URL on another host.
+ */
+import { Readable } from 'node:stream';
+import { ByteLru } from '../../core/byte-lru.ts';
+import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
+import { RegistryError } from '../../core/errors.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import type { AppConfig } from '../../config/schema.ts';
+import type { Db } from '../../db/database.ts';
+import { isUpstreamFailure, type ProxyEngine } from '../../proxy/engine.ts';
+import type { CachedEntry } from '../../proxy/state.ts';
+import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import type { Repository } from '../../repos/repository.ts';
+import type { BlobStore } from '../../storage/blob-store.ts';
+import { chartFilename, entryFragment, isChartName, isSemver2, parseBoundedYaml } from './chart.ts';
+import { sortEntries } from './index-render.ts';
+import type { HelmSource, IndexSnapshot, OpenedChartFile, SnapshotEntry } from './model.ts';
+
+/** Largest upstream index.yaml, bytes (big public repositories are tens of MB). */
+export const MAX_UPSTREAM_INDEX_BYTES = 256 * 1024 * 1024;
+/** Largest chart archive taken from an upstream, bytes. */
+export const MAX_PROXIED_CHART_BYTES = 1024 * 1024 * 1024;
+const PARSED_INDEX_BYTES = 64 * 1024 * 1024;
+
+/** One upstream chart version: its entry rewritten to us, and where its bytes are. */
+interface UpstreamChart extends SnapshotEntry {
+  readonly url: string;
+  readonly sha256: string | undefined;
+  /** Index of the upstream (its target label). */
+  readonly upstream: number;
+}
+
+interface ParsedIndex {
+  readonly charts: readonly UpstreamChart[];
+  readonly bytes: number;
+}
+
+export interface HelmProxyDeps {
+  readonly config: () => AppConfig;
+  readonly db: Db;
+  readonly blobs: BlobStore;
+  readonly proxy: ProxyEngine;
+}
+
+export class HelmProxy implements HelmSource {
+  readonly #deps: HelmProxyDeps;
+  readonly #parsed = new ByteLru<string, ParsedIndex>(PARSED_INDEX_BYTES, (p) => p.bytes);
+  readonly #snapshots = new Map<
+    string,
+    { snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> }
+  >();
+
+  constructor(deps: HelmProxyDeps) {
+    this.#deps = deps;
+  }
+
+  #settings(repo: Repository) {
+    const helm = this.#deps.config().helm;
+    return {
+      ttl: repo.metadataTtl ?? helm.index_ttl,
+      serveStale: repo.serveStale ?? helm.serve_stale,
+      timeout: repo.proxyTimeout ?? helm.proxy_timeout,
+    };
+  }
+
+  #target(repo: Repository, index: number, chartOrigin?: string): UpstreamTarget {
+    const upstream = repo.upstreams[index];
+    if (!upstream) throw new RegistryError('INTERNAL', `no upstream ${index}`);
+    const { timeout } = this.#settings(repo);
+    const own = new URL(upstream.url).origin;
+    const foreign = chartOrigin !== undefined && chartOrigin !== own;
+    return this.#deps.proxy.upstream({
+      label:
+        chartOrigin === undefined
+          ? `${repo.name}#${index}`
+          : `${repo.name}#${index}${foreign ? '/ext' : '/charts'}`,
+      registry: repo.name,
+      url: chartOrigin ?? upstream.url,
+      credentials: foreign ? undefined : upstream.auth,
+      auth: 'basic',
+      timeoutSeconds: timeout,
+      readTimeoutSeconds: timeout,
+    });
+  }
+
+  /**
+   * The merged, rewritten index of every upstream. Undefined when not a proxy or every upstream
+   * says 404; throws the upstream error when none answered and nothing is cached.
+   */
+  async index(repo: Repository): Promise<IndexSnapshot | undefined> {
+    return (await this.#index(repo))?.snapshot;
+  }
+
+  async #index(
+    repo: Repository,
+  ): Promise<{ snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> } | undefined> {
+    if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
+    const settings = this.#settings(repo);
+    const parts: { parsed: ParsedIndex; entry: CachedEntry; stale: boolean }[] = [];
+    let failure: unknown;
+    for (let i = 0; i < repo.upstreams.length; i++) {
+      try {
+        const resolved = await this.#deps.proxy.resolve({
+          registry: repo.name,
+          key: `index#${i}`,
+          ttlSeconds: settings.ttl,
+          serveStale: settings.serveStale,
+          refresh: (cached) => this.#refresh(repo, i, cached),
+        });
+        if (resolved === undefined) continue;
+        parts.push({
+          parsed: await this.#load(repo, i, resolved.entry),
+          entry: resolved.entry,
+          stale: resolved.stale,
+        });
+      } catch (err) {
+        failure = err;
+      }
+    }
+    if (parts.length === 0) {
+      if (failure !== undefined) throw asUpstreamError(failure, 'index.yaml');
+      return undefined;
+    }
+    const key = `proxy:${repo.name}:${parts.map((p) => p.entry.digest).join(',')}`;
+    const known = this.#snapshots.get(repo.name);
+    const ttl = settings.ttl;
+    const validUntil =
+      failure !== undefined || parts.some((p) => p.stale) || ttl === 0
+        ? 0
+        : ttl < 0
+          ? Infinity
+          : Math.min(...parts.map((p) => p.entry.fetchedAt + ttl * 1000));
+    if (known && known.snapshot.key === key) {
+      return { snapshot: { ...known.snapshot, validUntil }, byFile: known.byFile };
+    }
+    const byFile = new Map<string, UpstreamChart>();
+    const entries: UpstreamChart[] = [];
+    for (const part of parts) {
+      for (const chart of part.parsed.charts) {
+        const file = chartFilename(chart.name, chart.version);
+        if (byFile.has(file)) continue;
+        byFile.set(file, chart);
+        entries.push(chart);
+      }
+    }
+    if (parts.length > 1) sortEntries(entries);
+    const snapshot: IndexSnapshot = {
+      key,
+      validUntil,
+      entries,
+      modifiedAt: Math.max(...parts.map((p) => p.entry.fetchedAt)),
+    };
+    this.#snapshots.set(repo.name, { snapshot, byFile });
+    return { snapshot, byFile };
+  }
+
+  async #refresh(repo: Repository, index: number, cached: CachedEntry | undefined) {
+    const target = this.#target(repo, index);
+    const headers: Record<string, string> = { accept: 'application/x-yaml, text/yaml, */*' };
+    if (cached !== undefined && cached.upstream === target.label && cached.etag) {
+      if (cached.etag.startsWith('lm:')) headers['if-modified-since'] = cached.etag.slice(3);
+      else headers['if-none-match'] = cached.etag;
+    }
+    const response = await this.#deps.proxy.client.request(target, {
+      method: 'GET',
+      path: '/index.yaml',
+      headers,
+    });
+    if (response.status === 304 && cached) {
+      response.body.destroy();
+      return { kind: 'unchanged' as const, upstream: target.label };
+    }
+    if (response.status === 404) {
+      response.body.destroy();
+      return { kind: 'absent' as const };
+    }
+    if (response.status !== 200) {
+      response.body.destroy();
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label} answered ${response.status} for index.yaml`,
+      );
+    }
+    const body = await readAllBounded(
+      response.body,
+      MAX_UPSTREAM_INDEX_BYTES,
+      `upstream ${target.label} index.yaml`,
+    ).catch((err: unknown) => {
+      throw asUpstreamError(err, 'index.yaml', target.label);
+    });
+    let parsed: ParsedIndex;
+    try {
+      parsed = parseUpstreamIndex(body.toString('utf8'), repo.upstreams[index]?.url ?? '', index);
+    } catch (err) {
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label} sent an unusable index.yaml: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    const stored = await this.#deps.proxy.storeDocument(Readable.from([body]), {
+      maxBytes: MAX_UPSTREAM_INDEX_BYTES,
+    });
+    const digest = formatDigest(stored.digest);
+    this.#parsed.set(`${repo.name}#${index}\n${digest}`, parsed);
+    const etag = response.header('etag');
+    const lastModified = response.header('last-modified');
+    return {
+      kind: 'updated' as const,
+      entry: {
+        digest,
+        size: stored.size,
+        mediaType: 'application/x-yaml',
+        etag: etag ?? (lastModified === undefined ? undefined : `lm:${lastModified}`),
+        upstream: target.label,
+      },
+    };
+  }
+
+  async #load(repo: Repository, index: number, entry: CachedEntry): Promise<ParsedIndex> {
+    const key = `${repo.name}#${index}\n${entry.digest}`;
+    const known = this.#parsed.get(key);
+    if (known) return known;
+    const stream = await this.#deps.blobs.open(parseDigest(entry.digest));
+    const body = await readAllBounded(stream, MAX_UPSTREAM_INDEX_BYTES, 'cached index.yaml');
+    const parsed = parseUpstreamIndex(
+      body.toString('utf8'),
+      repo.upstreams[index]?.url ?? '',
+      index,
+    );
+    this.#parsed.set(key, parsed);
+    return parsed;
+  }
+
+  async openChart(
+    repo: Repository,
+    name: string,
+    version: string,
+    prov: boolean,
+  ): Promise<OpenedChartFile | undefined> {
+    const found = await this.#index(repo);
+    const chart = found?.byFile.get(chartFilename(name, version));
+    if (!chart) return undefined;
+    if (!prov && chart.sha256 !== undefined) return this.#verified(repo, chart, chart.sha256);
+    return this.#unverified(repo, chart, prov);
+  }
+
+  /** Through the engine: the blob store, or the one verified stream-through fill. */
+  async #verified(
+    repo: Repository,
+    chart: UpstreamChart,
+    sha256: string,
+  ): Promise<OpenedChartFile | undefined> {
+    const digest: Digest = { algorithm: 'sha256', hex: sha256 };
+    const opened = await this.#deps.proxy.openBlob({
+      registry: repo.name,
+      digest,
+      fetch: async () => {
+        const response = await this.#get(repo, chart, chart.url);
+        if (response === undefined) return undefined;
+        const length = response.header('content-length');
+        return {
+          body: response.body,
+          size: length !== undefined && /^\d{1,15}$/.test(length) ? Number(length) : undefined,
+        };
+      },
+      fill: { maxBytes: MAX_PROXIED_CHART_BYTES },
+    });
+    if (!opened) return undefined;
+    return {
+      size: opened.source === 'cache' ? opened.size : undefined,
+      sha256,
+      modifiedAt: Date.now(),
+      open: (range) => opened.open(range),
+    };
+  }
+
+  /** A `.prov`, or a chart without an upstream digest: stored once, remembered, unverified. */
+  async #unverified(
+    repo: Repository,
+    chart: UpstreamChart,
+    prov: boolean,
+  ): Promise<OpenedChartFile | undefined> {
+    const file = chartFilename(chart.name, chart.version) + (prov ? '.prov' : '');
+    const key = `chart:${file}`;
+    const known = await this.#deps.proxy.lookup(repo.name, key);
+    const blobs = this.#deps.blobs;
+    if (known) {
+      const digest = parseDigest(known.digest);
+      if (await blobs.stat(digest)) {
+        return {
+          size: known.size,
+          sha256: digest.hex,
+          modifiedAt: known.fetchedAt,
+          open: (r) => blobs.open(digest, r),
+        };
+      }
+    }
+    const url = prov ? `${chart.url}.prov` : chart.url;
+    const upstreamUrl = repo.upstreams[chart.upstream]?.url ?? '';
+    if (new URL(url).origin !== new URL(upstreamUrl).origin) return undefined;
+    const response = await this.#get(repo, chart, url);
+    if (response === undefined) return undefined;
+    let stored;
+    try {
+      stored = await blobs.ingest(response.body, {
+        maxBytes: prov ? 1024 * 1024 : MAX_PROXIED_CHART_BYTES,
+      });
+    } catch (err) {
+      throw asUpstreamError(err, file);
+    }
+    const entry = await this.#deps.proxy.remember(repo.name, key, {
+      digest: formatDigest(stored.digest),
+      size: stored.size,
+      mediaType: 'application/octet-stream',
+      etag: undefined,
+      upstream: `${repo.name}#${chart.upstream}`,
+    });
+    return {
+      size: stored.size,
+      sha256: stored.digest.hex,
+      modifiedAt: entry.fetchedAt,
+      open: (r) => blobs.open(stored.digest, r),
+    };
+  }
+
+  /** GET of an absolute upstream URL; undefined on 404, UPSTREAM_FAILED on other answers. */
+  async #get(repo: Repository, chart: UpstreamChart, url: string) {
+    const parsed = new URL(url);
+    const target = this.#target(repo, chart.upstream, parsed.origin);
+    const response = await this.#deps.proxy.client.request(target, {
+      method: 'GET',
+      path: `${parsed.pathname}${parsed.search}`,
+    });
+    if (response.status === 404) {
+      response.body.destroy();
+      return undefined;
+    }
+    if (response.status !== 200) {
+      response.body.destroy();
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label} answered ${response.status} for ${chart.name}-${chart.version}`,
+      );
+    }
+    return response;
+  }
+}
+
+/**
+ * An upstream index.yaml as rewritten chart entries. Entries that are not a mapping with a chart
+ * name, a SemVer 2 version and at least one URL are skipped (one bad entry must not make the
+ * whole repository unreadable); a document that is not an index is refused (throws).
+ */
+export function parseUpstreamIndex(text: string, base: string, upstream: number): ParsedIndex {
+  const doc = parseBoundedYaml(text, 'index.yaml');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new Error('not an index (a mapping)');
+  }
+  const entries = (doc as Record<string, unknown>)['entries'];
+  const charts: UpstreamChart[] = [];
+  let bytes = 1024;
+  if (entries === undefined || entries === null) return { charts, bytes };
+  if (typeof entries !== 'object' || Array.isArray(entries))
+    throw new Error('entries is not a mapping');
+  const baseUrl = base.endsWith('/') ? base : `${base}/`;
+  for (const [name, versions] of Object.entries(entries as Record<string, unknown>)) {
+    if (!isChartName(name) || !Array.isArray(versions)) continue;
+    for (const raw of versions as unknown[]) {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) continue;
+      const entry = raw as Record<string, unknown>;
+      const version = entry['version'];
+      const urls = entry['urls'];
+      if (entry['name'] !== name || typeof version !== 'string' || !isSemver2(version)) continue;
+      if (!Array.isArray(urls) || typeof urls[0] !== 'string') continue;
+      let url: string;
+      try {
+        url = new URL(urls[0], baseUrl).toString();
+      } catch {
+        continue;
+      }
+      if (!/^https?:$/.test(new URL(url).protocol)) continue;
+      const digest = entry['digest'];
+      const sha256 =
+        typeof digest === 'string' && /^(sha256:)?[0-9a-f]{64}$/i.test(digest)
+          ? digest.slice(-64).toLowerCase()
+          : undefined;
+      const rewritten = { ...entry, urls: [`charts/${chartFilename(name, version)}`] };
+      const fragment = entryFragment(rewritten);
+      bytes += fragment.length * 2 + url.length * 2 + 200;
+      charts.push({ name, version, fragment, url, sha256, upstream });
+    }
+  }
+  sortEntries(charts);
+  return { charts, bytes };
+}
+
+/** An error while fetching from upstreams, as an upstream failure (502 class). */
+function asUpstreamError(err: unknown, what: string, label?: string): RegistryError {
+  if (err instanceof RegistryError && isUpstreamFailure(err)) return err;
+  if (err instanceof RegistryError) {
+    return new RegistryError('UPSTREAM_FAILED', `upstream failed for ${what}: ${err.message}`, {
+      cause: err,
+    });
+  }
+  if (label !== undefined) return toUpstreamError(err, label);
+  return new RegistryError('UPSTREAM_FAILED', `the upstreams failed for ${what}`, { cause: err });
+}

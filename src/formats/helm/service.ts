@@ -1,0 +1,302 @@
+/**
+ * The Helm chart repository service: index.yaml, chart downloads, uploads (ChartMuseum's API
+ * and plain PUT), deletes and ChartMuseum's JSON listings over hosted, proxy and group
+ * repositories. No HTTP types here: routes.ts translates.
+ *
+ * Every operation authorizes first. Reads of a chart are authorized on its name (`[[auth.rules]]
+ * paths` are globs on chart names); index.yaml and listings on the repository. An upload is
+ * authorized on the repository before its body is read and again on the chart's name (read from
+ * its Chart.yaml) before anything is recorded; replacing an existing version (`?force`) also
+ * needs `delete`. Writes land in the repository's write target (a group's write member; a proxy
+ * refuses with 405).
+ */
+import type { Readable } from 'node:stream';
+import type { AccessControl, Action, Principal } from '../../auth/access.ts';
+import type { AppConfig } from '../../config/schema.ts';
+import { RegistryError } from '../../core/errors.ts';
+import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
+import { chartFilename, compareVersionsDesc, isChartName, parseChartFilename } from './chart.ts';
+import type { HelmHosted, StagedChart, StagedProv } from './hosted.ts';
+import { renderIndex, type RenderedIndex } from './index-render.ts';
+import type { HelmSource, IndexSnapshot, OpenedChartFile } from './model.ts';
+
+const MB = 1024 * 1024;
+
+export interface HelmServiceDeps {
+  readonly hosted: HelmHosted;
+  readonly repositories: RepositoryRegistry;
+  readonly access: AccessControl;
+  readonly config: () => AppConfig;
+  /** The source of a proxy or group repository. */
+  readonly sourceOf: (repo: Repository) => HelmSource;
+}
+
+/** What an upload carries, staged (in the blob store, read and checked, not recorded). */
+export interface StagedUpload {
+  chart?: StagedChart;
+  prov?: StagedProv;
+}
+
+/** A ChartMuseum-style upload answer. */
+export interface UploadAnswer {
+  readonly status: 200 | 201;
+  readonly name: string;
+  readonly version: string;
+}
+
+export class HelmService {
+  readonly #deps: HelmServiceDeps;
+  /** Rendered index.yaml per repository, replaced when its snapshot key changes. */
+  readonly #rendered = new Map<string, RenderedIndex>();
+  /** Renders in progress, by snapshot key: concurrent readers of a new key render once. */
+  readonly #rendering = new Map<string, Promise<RenderedIndex>>();
+
+  constructor(deps: HelmServiceDeps) {
+    this.#deps = deps;
+  }
+
+  authorize(
+    principal: Principal,
+    repo: Repository,
+    action: Action,
+    name: string | undefined,
+  ): void {
+    this.#deps.access.authorize(principal, repo, action, name);
+  }
+
+  sourceOf(repo: Repository): HelmSource {
+    return repo.kind === 'hosted' ? this.#deps.hosted : this.#deps.sourceOf(repo);
+  }
+
+  async #snapshot(repo: Repository): Promise<IndexSnapshot> {
+    const snapshot = await this.sourceOf(repo).index(repo);
+    if (snapshot) return snapshot;
+    if (repo.kind === 'proxy')
+      throw new RegistryError('NOT_FOUND', 'the upstream has no index.yaml');
+    return { key: `empty:${repo.name}`, validUntil: Infinity, entries: [], modifiedAt: 0 };
+  }
+
+  /**
+   * `GET <base>/index.yaml`: rendered once per snapshot key (a hosted write, a proxy refresh),
+   * so a warm read is a map lookup; never a storage scan.
+   */
+  async index(repo: Repository, principal: Principal): Promise<RenderedIndex> {
+    this.authorize(principal, repo, 'read', undefined);
+    const snapshot = await this.#snapshot(repo);
+    const known = this.#rendered.get(repo.name);
+    if (known && known.key === snapshot.key && Date.now() < known.validUntil + 1) {
+      return known.validUntil === snapshot.validUntil
+        ? known
+        : { ...known, validUntil: snapshot.validUntil };
+    }
+    const flightKey = `${repo.name}\n${snapshot.key}`;
+    let flight = this.#rendering.get(flightKey);
+    if (!flight) {
+      flight = Promise.resolve().then(() => renderIndex(snapshot));
+      this.#rendering.set(flightKey, flight);
+      void flight.finally(() => this.#rendering.delete(flightKey)).catch(() => undefined);
+    }
+    const rendered = await flight;
+    if (snapshot.validUntil > Date.now()) this.#rendered.set(repo.name, rendered);
+    return rendered;
+  }
+
+  /** `GET <base>/[charts/]<name>-<version>.tgz[.prov]`; NOT_FOUND when absent or not a chart file. */
+  async readChart(
+    repo: Repository,
+    filename: string,
+    principal: Principal,
+  ): Promise<OpenedChartFile> {
+    const parsed = parseChartFilename(filename);
+    if (!parsed) {
+      this.authorize(principal, repo, 'read', undefined);
+      throw new RegistryError(
+        'NOT_FOUND',
+        `${filename} is not a chart file (<name>-<version>.tgz[.prov])`,
+      );
+    }
+    this.authorize(principal, repo, 'read', parsed.name);
+    const file = await this.sourceOf(repo).openChart(
+      repo,
+      parsed.name,
+      parsed.version,
+      parsed.prov,
+    );
+    if (!file) throw new RegistryError('NOT_FOUND', `${filename} not found in ${repo.name}`);
+    return file;
+  }
+
+  /** The hosted repository a write through `repo` lands in, authorized (repository level). */
+  writeTarget(repo: Repository, principal: Principal, action: Action, name?: string): Repository {
+    this.authorize(principal, repo, action, name);
+    const target = this.#deps.repositories.writeTarget(repo);
+    if (!target) {
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        repo.kind === 'proxy'
+          ? `repository "${repo.name}" is a read-only proxy`
+          : `group "${repo.name}" has no hosted member to write to`,
+        { headers: { allow: 'GET, HEAD' } },
+      );
+    }
+    if (target.name !== repo.name)
+      this.#deps.access.authorize(principal, target, action, name, { via: repo });
+    return target;
+  }
+
+  /** Largest upload, bytes; TOO_LARGE when a declared length already exceeds it. */
+  uploadLimit(declaredLength?: number): number {
+    const helm = this.#deps.config().helm;
+    const max = helm.max_upload_mb * MB;
+    if (declaredLength !== undefined && declaredLength > max) {
+      throw new RegistryError(
+        'TOO_LARGE',
+        `${declaredLength} bytes exceed the upload limit of ${helm.max_upload_mb} MB (max_upload_mb)`,
+      );
+    }
+    return max;
+  }
+
+  /** Streams a chart archive into the store and reads its Chart.yaml (BAD_REQUEST, TOO_LARGE). */
+  stageChart(body: Readable, maxBytes: number): Promise<StagedChart> {
+    return this.#deps.hosted.stageChart(body, maxBytes);
+  }
+
+  stageProv(body: Readable): Promise<StagedProv> {
+    return this.#deps.hosted.stageProv(body);
+  }
+
+  discard(staged: StagedUpload): Promise<void> {
+    return this.#deps.hosted.discard(staged.chart, staged.prov);
+  }
+
+  /**
+   * Records a staged upload in `target` (from `writeTarget`). `expect` is what the URL named
+   * (PUT `<name>-<version>.tgz`): a chart that disagrees is refused (400). A provenance file must
+   * name the chart it comes with (400). An existing version (or provenance file) is a 409 unless
+   * `force` (and [helm] allow_overwrite; replacing needs `delete`). On any refusal the staged
+   * blobs that were new are removed: nothing half-written.
+   */
+  async commit(
+    repo: Repository,
+    target: Repository,
+    principal: Principal,
+    staged: StagedUpload,
+    options: { force: boolean; expect?: { name: string; version: string } | undefined },
+  ): Promise<UploadAnswer> {
+    try {
+      return await this.#commit(repo, target, principal, staged, options);
+    } catch (err) {
+      await this.discard(staged);
+      throw err;
+    }
+  }
+
+  async #commit(
+    repo: Repository,
+    target: Repository,
+    principal: Principal,
+    staged: StagedUpload,
+    options: { force: boolean; expect?: { name: string; version: string } | undefined },
+  ): Promise<UploadAnswer> {
+    const { chart, prov } = staged;
+    const subject = chart?.metadata ?? prov;
+    if (!subject)
+      throw new RegistryError('BAD_REQUEST', 'no chart or provenance file in the request');
+    const { name, version } = subject;
+    const expect = options.expect;
+    if (expect && (expect.name !== name || expect.version !== version)) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `the URL names ${chartFilename(expect.name, expect.version)} but the ${chart ? 'chart' : 'provenance file'} is ${name} ${version}`,
+      );
+    }
+    if (chart && prov && (prov.name !== name || prov.version !== version)) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `the provenance file is for ${prov.name} ${prov.version}, not ${name} ${version}`,
+      );
+    }
+    this.authorize(principal, repo, 'write', name);
+    if (target.name !== repo.name)
+      this.#deps.access.authorize(principal, target, 'write', name, { via: repo });
+    const force = options.force;
+    if (force && !this.#deps.config().helm.allow_overwrite) {
+      throw new RegistryError(
+        'CONFLICT',
+        '?force is disabled on this server (allow_overwrite = false)',
+      );
+    }
+    const existing = await this.#deps.hosted.chart(target, name, version);
+    if (existing && chart) {
+      if (!force) {
+        throw new RegistryError(
+          'CONFLICT',
+          `${chartFilename(name, version)} already exists: chart versions are immutable (add ?force to replace it)`,
+        );
+      }
+      this.authorize(principal, target, 'delete', name);
+    }
+    if (chart) {
+      const created = await this.#deps.hosted.commit(target, chart, prov, force);
+      return { status: created ? 201 : 200, name, version };
+    }
+    if (prov && existing !== undefined && existing.prov_digest !== null && force)
+      this.authorize(principal, target, 'delete', name);
+    await this.#deps.hosted.commitProv(target, prov as StagedProv, force);
+    return { status: 201, name, version };
+  }
+
+  /** `DELETE <base>/api/charts/<name>/<version>` in the write target. */
+  async remove(
+    repo: Repository,
+    name: string,
+    version: string,
+    principal: Principal,
+  ): Promise<void> {
+    if (!isChartName(name))
+      throw new RegistryError('BAD_REQUEST', `invalid chart name ${JSON.stringify(name)}`);
+    const target = this.writeTarget(repo, principal, 'delete', name);
+    await this.#deps.hosted.remove(target, name, version);
+  }
+
+  /** ChartMuseum `GET /api/charts`: `{<name>: [ChartVersion…]}`, versions newest first. */
+  async listAll(repo: Repository, principal: Principal): Promise<Record<string, unknown[]>> {
+    this.authorize(principal, repo, 'read', undefined);
+    const snapshot = await this.#snapshot(repo);
+    const out: Record<string, unknown[]> = {};
+    for (const entry of snapshot.entries) {
+      if (!this.#deps.access.can(principal, repo, 'read', entry.name)) continue;
+      (out[entry.name] ??= []).push(JSON.parse(entry.fragment) as unknown);
+    }
+    return out;
+  }
+
+  /** ChartMuseum `GET /api/charts/<name>`: its versions newest first; NOT_FOUND when none. */
+  async listVersions(repo: Repository, name: string, principal: Principal): Promise<unknown[]> {
+    if (!isChartName(name))
+      throw new RegistryError('BAD_REQUEST', `invalid chart name ${JSON.stringify(name)}`);
+    this.authorize(principal, repo, 'read', name);
+    const snapshot = await this.#snapshot(repo);
+    const found = snapshot.entries.filter((e) => e.name === name);
+    if (found.length === 0) throw new RegistryError('NOT_FOUND', `chart not found`);
+    return found.map((e) => JSON.parse(e.fragment) as unknown);
+  }
+
+  /** ChartMuseum `GET /api/charts/<name>/<version|latest>`; NOT_FOUND when absent. */
+  async oneVersion(
+    repo: Repository,
+    name: string,
+    version: string,
+    principal: Principal,
+  ): Promise<unknown> {
+    const versions = (await this.listVersions(repo, name, principal)) as { version: string }[];
+    if (version === 'latest') {
+      const newest = [...versions].sort((a, b) => compareVersionsDesc(a.version, b.version))[0];
+      if (newest) return newest;
+    }
+    const one = versions.find((v) => v.version === version);
+    if (!one) throw new RegistryError('NOT_FOUND', `improper constraint: ${version}`);
+    return one;
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * SQL metadata of hosted Helm repositories (table `helm_charts`, migrations.ts). Each write is
+ * one transaction: of two racing uploads of one version exactly one wins (the other gets 409),
+ * and a failed write leaves nothing behind.
+ */
+import type { Kysely } from 'kysely';
+import { RegistryError } from '../../core/errors.ts';
+import type { HelmChartsTable, HelmTables } from './migrations.ts';
+
+export type StoredChart = HelmChartsTable;
+export type NewChart = Omit<HelmChartsTable, 'created_at' | 'updated_at'>;
+
+export class HelmStore {
+  readonly #db: Kysely<HelmTables>;
+
+  constructor(db: Kysely<HelmTables>) {
+    this.#db = db;
+  }
+
+  chart(repo: string, name: string, version: string): Promise<StoredChart | undefined> {
+    return this.#db
+      .selectFrom('helm_charts')
+      .selectAll()
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .where('version', '=', version)
+      .executeTakeFirst();
+  }
+
+  /** Every version of `name` (unordered). */
+  versions(repo: string, name: string): Promise<StoredChart[]> {
+    return this.#db
+      .selectFrom('helm_charts')
+      .selectAll()
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .execute();
+  }
+
+  /** What an index needs of every row: name, version, entry, updated_at (unordered). */
+  entries(repo: string): Promise<Pick<StoredChart, 'name' | 'version' | 'entry' | 'updated_at'>[]> {
+    return this.#db
+      .selectFrom('helm_charts')
+      .select(['name', 'version', 'entry', 'updated_at'])
+      .where('repo', '=', repo)
+      .execute();
+  }
+
+  async hasName(repo: string, name: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('helm_charts')
+      .select('version')
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /**
+   * Records a chart version; with `overwrite` false an existing row is a 409 (checked inside the
+   * transaction). A replaced row keeps its `created_at`. Returns true when the row is new.
+   */
+  async put(row: NewChart, overwrite: boolean): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const now = Date.now();
+      const existing = await trx
+        .selectFrom('helm_charts')
+        .select('created_at')
+        .where('repo', '=', row.repo)
+        .where('name', '=', row.name)
+        .where('version', '=', row.version)
+        .executeTakeFirst();
+      if (existing && !overwrite) throw versionConflict(row.name, row.version);
+      if (existing) {
+        await trx
+          .updateTable('helm_charts')
+          .set({ ...row, updated_at: now })
+          .where('repo', '=', row.repo)
+          .where('name', '=', row.name)
+          .where('version', '=', row.version)
+          .execute();
+        return false;
+      }
+      await trx
+        .insertInto('helm_charts')
+        .values({ ...row, created_at: now, updated_at: now })
+        .execute();
+      return true;
+    });
+  }
+
+  /** Attaches a provenance file; false when the version does not exist. */
+  async setProv(
+    repo: string,
+    name: string,
+    version: string,
+    prov: { digest: string; size: number },
+    overwrite: boolean,
+  ): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('helm_charts')
+        .select('prov_digest')
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .where('version', '=', version)
+        .executeTakeFirst();
+      if (!row) return false;
+      if (row.prov_digest !== null && !overwrite) {
+        throw new RegistryError(
+          'CONFLICT',
+          `${name}-${version}.tgz.prov already exists (add ?force to replace it)`,
+        );
+      }
+      await trx
+        .updateTable('helm_charts')
+        .set({ prov_digest: prov.digest, prov_size: prov.size, updated_at: Date.now() })
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .where('version', '=', version)
+        .execute();
+      return true;
+    });
+  }
+
+  /** Deletes one version; false when absent. Bytes stay until blob GC finds them unused. */
+  async delete(repo: string, name: string, version: string): Promise<boolean> {
+    const result = await this.#db
+      .deleteFrom('helm_charts')
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+}
+
+export function versionConflict(name: string, version: string): RegistryError {
+  return new RegistryError(
+    'CONFLICT',
+    `${name}-${version}.tgz already exists: chart versions are immutable (add ?force to replace it)`,
+  );
+}

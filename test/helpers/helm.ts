@@ -1,0 +1,136 @@
+/**
+ * Helm test helpers: small real chart archives (`<name>/Chart.yaml`, `values.yaml`,
+ * `templates/…`, gzipped tar as `helm package` writes them) and a chart repository client
+ * written from the Helm repository spec (https://helm.sh/docs/topics/chart_repository/): fetch
+ * `index.yaml`, parse it with `yaml`, pick the newest version by SemVer, resolve its URL against
+ * the repository URL (relative URLs allowed), download it and verify its sha256 digest.
+ */
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import semver from 'semver';
+import tar from 'tar-stream';
+import { parse as parseYaml } from 'yaml';
+
+export interface ChartSpec {
+  readonly name: string;
+  readonly version: string;
+  readonly appVersion?: string;
+  readonly description?: string;
+  /** Extra Chart.yaml text appended verbatim. */
+  readonly extra?: string;
+  /** Replaces the whole Chart.yaml. */
+  readonly chartYaml?: string;
+  /** Directory name inside the archive (default: the chart name). */
+  readonly dir?: string;
+}
+
+/** A gzipped chart archive. */
+export async function buildChart(spec: ChartSpec): Promise<Buffer> {
+  const dir = spec.dir ?? spec.name;
+  const chartYaml =
+    spec.chartYaml ??
+    [
+      'apiVersion: v2',
+      `name: ${spec.name}`,
+      `version: ${spec.version}`,
+      `description: ${spec.description ?? `A test chart ${spec.name}`}`,
+      'type: application',
+      `appVersion: "${spec.appVersion ?? '1.0.0'}"`,
+      'keywords: [test, nora]',
+      'maintainers:',
+      '  - name: Nora Tester',
+      '    email: tester@example.com',
+      spec.extra ?? '',
+    ].join('\n');
+  const files: [string, string][] = [
+    [`${dir}/Chart.yaml`, chartYaml],
+    [`${dir}/values.yaml`, 'replicaCount: 1\nimage:\n  repository: nginx\n  tag: stable\n'],
+    [
+      `${dir}/templates/deployment.yaml`,
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  replicas: {{ .Values.replicaCount }}\n',
+    ],
+    [`${dir}/.helmignore`, '.git\n'],
+  ];
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c: unknown) => {
+    chunks.push(c as Buffer);
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    pack.on('end', resolve);
+    pack.on('error', reject);
+  });
+  for (const [name, text] of files) pack.entry({ name, mode: 0o644, mtime: new Date(0) }, text);
+  pack.finalize();
+  await done;
+  return gzipSync(Buffer.concat(chunks));
+}
+
+export function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** A minimal provenance file for a chart (clear-signed layout; the signature is not checked). */
+export function provenance(name: string, version: string, archive: Buffer): string {
+  return [
+    '-----BEGIN PGP SIGNED MESSAGE-----',
+    'Hash: SHA512',
+    '',
+    'apiVersion: v2',
+    `name: ${name}`,
+    `version: ${version}`,
+    '',
+    '...',
+    'files:',
+    `  ${name}-${version}.tgz: sha256:${sha256(archive)}`,
+    '-----BEGIN PGP SIGNATURE-----',
+    '',
+    'wsBcBAEBCgAQBQJfake',
+    '-----END PGP SIGNATURE-----',
+    '',
+  ].join('\n');
+}
+
+export interface IndexFile {
+  readonly apiVersion: string;
+  readonly entries: Record<
+    string,
+    { name: string; version: string; urls: string[]; digest?: string }[]
+  >;
+}
+
+/**
+ * What `helm repo add` + `helm pull` do: index, newest version (stable only unless `devel`, as
+ * Helm), download from the entry's first URL resolved against the repository URL, digest check.
+ */
+export async function helmPull(
+  repoUrl: string,
+  chart: string,
+  options: { authorization?: string; version?: string; devel?: boolean } = {},
+): Promise<{ version: string; bytes: Buffer; index: IndexFile }> {
+  const base = repoUrl.endsWith('/') ? repoUrl : `${repoUrl}/`;
+  const headers: Record<string, string> = {};
+  if (options.authorization) headers['authorization'] = options.authorization;
+  const response = await fetch(new URL('index.yaml', base), { headers });
+  if (response.status !== 200) throw new Error(`index.yaml: HTTP ${response.status}`);
+  const index = parseYaml(await response.text(), { maxAliasCount: 100 }) as IndexFile;
+  if (index.apiVersion !== 'v1') throw new Error(`unexpected apiVersion ${index.apiVersion}`);
+  const versions = index.entries[chart] ?? [];
+  // As `helm install` without --devel: pre-releases only when asked for.
+  const candidates = versions.filter((v) =>
+    options.version !== undefined
+      ? v.version === options.version
+      : options.devel === true || semver.prerelease(v.version) === null,
+  );
+  const newest = candidates.sort((a, b) => semver.rcompare(a.version, b.version))[0];
+  if (!newest) throw new Error(`chart ${chart} not in the index`);
+  const url = newest.urls[0];
+  if (url === undefined) throw new Error('no url');
+  const download = await fetch(new URL(url, base), { headers });
+  if (download.status !== 200) throw new Error(`${url}: HTTP ${download.status}`);
+  const bytes = Buffer.from(await download.arrayBuffer());
+  if (newest.digest !== undefined && sha256(bytes) !== newest.digest) {
+    throw new Error(`digest mismatch for ${url}`);
+  }
+  return { version: newest.version, bytes, index };
+}

@@ -1,0 +1,209 @@
+/**
+ * Chart archives and index.yaml rendering: file names, SemVer 2, Chart.yaml validation, YAML
+ * bombs, corrupt archives, and the rendered index read back by a YAML parser as Helm's IndexFile.
+ */
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import {
+  chartMetadata,
+  compareVersionsDesc,
+  entryFragment,
+  isChartName,
+  isSemver2,
+  parseBoundedYaml,
+  parseChartFilename,
+  provenanceChart,
+  readChartMetadata,
+} from '../../../src/formats/helm/chart.ts';
+import { renderIndexText, sortEntries } from '../../../src/formats/helm/index-render.ts';
+import { parseUpstreamIndex } from '../../../src/formats/helm/proxy.ts';
+import { buildChart, provenance } from '../../helpers/helm.ts';
+
+const code = (err: unknown) => (err as { code?: string }).code;
+
+describe('helm chart names, versions and file names', () => {
+  test('names: letters, digits, . _ -, never a path', () => {
+    for (const ok of ['nginx', 'my-chart', 'a.b_c', 'X1']) assert.ok(isChartName(ok), ok);
+    for (const bad of ['', '..', 'a/b', '../x', '-x', '.hidden', 'a..b', 'a b', 'a%2fb']) {
+      assert.ok(!isChartName(bad), bad);
+    }
+  });
+
+  test('versions: SemVer 2 only (no v prefix, no leading zeros, no 2-part)', () => {
+    for (const ok of ['1.0.0', '0.1.0-rc.1', '1.2.3+build.5', '10.20.30-alpha.1+x']) {
+      assert.ok(isSemver2(ok), ok);
+    }
+    for (const bad of ['v1.0.0', '1.0', '01.0.0', '1.0.0-', 'latest', '1.0.0-01']) {
+      assert.ok(!isSemver2(bad), bad);
+    }
+  });
+
+  test('file names split at the first dash followed by a SemVer version', () => {
+    assert.deepEqual(parseChartFilename('my-chart-1.0.0-rc.1.tgz'), {
+      name: 'my-chart',
+      version: '1.0.0-rc.1',
+      prov: false,
+    });
+    assert.deepEqual(parseChartFilename('nginx-2.3.4.tgz.prov'), {
+      name: 'nginx',
+      version: '2.3.4',
+      prov: true,
+    });
+    assert.equal(parseChartFilename('nginx.tgz'), undefined);
+    assert.equal(parseChartFilename('nginx-1.0.tgz'), undefined);
+    assert.equal(parseChartFilename('..-1.0.0.tgz'), undefined);
+  });
+
+  test('versions order newest first by SemVer precedence', () => {
+    const sorted = ['1.0.0', '1.10.0', '1.2.0', '1.10.0-rc.1', '0.9.9'].sort(compareVersionsDesc);
+    assert.deepEqual(sorted, ['1.10.0', '1.10.0-rc.1', '1.2.0', '1.0.0', '0.9.9']);
+  });
+});
+
+describe('Chart.yaml', () => {
+  test('a real archive: metadata read, typed, unknown keys dropped', async () => {
+    const archive = await buildChart({
+      name: 'demo',
+      version: '1.2.3',
+      extra:
+        'dependencies:\n  - name: redis\n    version: "~17"\n    repository: https://example.com\n    tags: [cache]\nannotations:\n  category: Test\nkubeVersion: ">=1.20"\nhome: https://example.com\nfoo: bar\n',
+    });
+    const meta = await readChartMetadata(Readable.from([archive]));
+    assert.equal(meta.name, 'demo');
+    assert.equal(meta.version, '1.2.3');
+    assert.equal(meta['appVersion'], '1.0.0');
+    assert.deepEqual(meta['dependencies'], [
+      { name: 'redis', version: '~17', repository: 'https://example.com', tags: ['cache'] },
+    ]);
+    assert.deepEqual(meta['annotations'], { category: 'Test' });
+    assert.equal(meta['foo'], undefined);
+  });
+
+  test('refused: no Chart.yaml, not gzip, not tar, deeper Chart.yaml only', async () => {
+    const noChart = await buildChart({ name: 'x', version: '1.0.0', dir: 'x/sub' });
+    for (const body of [noChart, Buffer.from('not gzip at all'), gzipSync('not a tar')]) {
+      await assert.rejects(readChartMetadata(Readable.from([body])), (err) => {
+        assert.equal(code(err), 'BAD_REQUEST');
+        return true;
+      });
+    }
+  });
+
+  test('refused: missing name/version, non-SemVer version, bad apiVersion, wrong types', () => {
+    const base = { apiVersion: 'v2', name: 'x', version: '1.0.0' };
+    for (const bad of [
+      { ...base, name: undefined },
+      { ...base, version: 'v1.0.0' },
+      { ...base, version: '1.0' },
+      { ...base, apiVersion: 'v3' },
+      { ...base, name: '../etc' },
+      { ...base, keywords: 'a,b' },
+      { ...base, maintainers: 'me' },
+      { ...base, annotations: { a: 1 } },
+      { ...base, type: 'plugin' },
+      { ...base, dependencies: [{ version: '1' }] },
+      'a string',
+    ]) {
+      assert.throws(() => chartMetadata(bad), { name: 'RegistryError' }, JSON.stringify(bad));
+    }
+    assert.equal(chartMetadata({ ...base, appVersion: 1.1 })['appVersion'], '1.1');
+  });
+
+  test('a YAML bomb (aliases expanding) is refused, not expanded', () => {
+    const lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      lines.push(`${name}: &${name} [${Array(10).fill(`*${prev}`).join(',')}]`);
+    }
+    const started = Date.now();
+    assert.throws(() => parseBoundedYaml(lines.join('\n'), 'Chart.yaml'), {
+      name: 'RegistryError',
+    });
+    assert.ok(Date.now() - started < 2000);
+  });
+
+  test('a provenance file names its chart', async () => {
+    const archive = await buildChart({ name: 'demo', version: '1.0.0' });
+    assert.deepEqual(provenanceChart(provenance('demo', '1.0.0', archive)), {
+      name: 'demo',
+      version: '1.0.0',
+    });
+    assert.throws(() => provenanceChart('hello'), { name: 'RegistryError' });
+  });
+});
+
+describe('index.yaml rendering', () => {
+  test('fragments concatenated read back as Helm IndexFile, sorted, escapes safe', () => {
+    const weird = 'line\u2028sep \u0085 "quoted" \\ tab\t: # not a comment';
+    const entries = sortEntries([
+      {
+        name: 'b',
+        version: '1.0.0',
+        fragment: entryFragment({ name: 'b', version: '1.0.0', urls: ['charts/b-1.0.0.tgz'] }),
+      },
+      {
+        name: 'a',
+        version: '1.0.0',
+        fragment: entryFragment({ name: 'a', version: '1.0.0', description: weird, urls: ['x'] }),
+      },
+      {
+        name: 'a',
+        version: '2.0.0',
+        fragment: entryFragment({ name: 'a', version: '2.0.0', urls: ['y'] }),
+      },
+      {
+        name: 'true',
+        version: '1.0.0',
+        fragment: entryFragment({ name: 'true', version: '1.0.0', urls: ['z'] }),
+      },
+    ]);
+    const text = renderIndexText(entries, Date.UTC(2026, 0, 1));
+    const doc = parseYaml(text) as {
+      apiVersion: string;
+      entries: Record<string, { version: string; description?: string }[]>;
+      generated: string;
+    };
+    assert.equal(doc.apiVersion, 'v1');
+    assert.deepEqual(Object.keys(doc.entries), ['a', 'b', 'true']);
+    assert.deepEqual(
+      doc.entries['a']?.map((e) => e.version),
+      ['2.0.0', '1.0.0'],
+    );
+    assert.equal(doc.entries['a'].at(1)?.description, weird);
+    assert.equal(doc.generated, '2026-01-01T00:00:00.000Z');
+    assert.deepEqual((parseYaml(renderIndexText([], 0)) as { entries: unknown }).entries, {});
+  });
+
+  test('upstream index: urls rewritten to ours, bad entries skipped, digests kept', () => {
+    const digest = 'a'.repeat(64);
+    const parsed = parseUpstreamIndex(
+      [
+        'apiVersion: v1',
+        'entries:',
+        '  nginx:',
+        `  - {name: nginx, version: 1.0.0, digest: ${digest}, urls: [nginx-1.0.0.tgz]}`,
+        '  - {name: nginx, version: 2.0.0, urls: ["https://cdn.example.com/nginx-2.0.0.tgz"]}',
+        '  - {name: nginx, version: not-semver, urls: [x.tgz]}',
+        '  - {name: other, version: 1.0.0, urls: [x.tgz]}',
+        '  "../evil":',
+        '  - {name: ../evil, version: 1.0.0, urls: [x.tgz]}',
+      ].join('\n'),
+      'http://up.example/charts',
+      0,
+    );
+    assert.deepEqual(
+      parsed.charts.map((c) => [c.name, c.version, c.url, c.sha256]),
+      [
+        ['nginx', '2.0.0', 'https://cdn.example.com/nginx-2.0.0.tgz', undefined],
+        ['nginx', '1.0.0', 'http://up.example/charts/nginx-1.0.0.tgz', digest],
+      ],
+    );
+    assert.deepEqual((JSON.parse(parsed.charts[0]?.fragment ?? '{}') as { urls: string[] }).urls, [
+      'charts/nginx-2.0.0.tgz',
+    ]);
+  });
+});
