@@ -449,7 +449,7 @@ describe('pypi proxy source', () => {
     const wheelGets = (w: { filename: string }) =>
       upstream.count((u) => u.endsWith(`/ahead/files/${w.filename}`));
     await ahead.projectPage(r, 'ahead-pkg');
-    await waitFor(async () => metaGets(newest) === 1);
+    await waitFor(() => Promise.resolve(metaGets(newest) === 1));
     await ahead.settle();
     assert.equal(metaGets(old), 0, 'only the newest final release');
     assert.equal(metaGets(pre), 0, 'no pre-release');
