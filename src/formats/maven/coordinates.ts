@@ -137,6 +137,27 @@ function classify(segments: readonly string[], path: string): MavenPath {
 }
 
 /**
+ * A snapshot build stamp names a real UTC time (`yyyyMMdd.HHmmss`, month 01–12, day 01–31, hour
+ * 00–23, minute and second 00–59) and a build number from 1, as Maven writes them: a stamp like
+ * `20261399.999999-0` would sort into the snapshot metadata as the newest build forever.
+ */
+function isPlausibleStamp(timestamp: string, buildNumber: number): boolean {
+  const field = (from: number, to: number) => Number(timestamp.slice(from, to));
+  const month = field(4, 6);
+  const day = field(6, 8);
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= 31 &&
+    field(9, 11) <= 23 &&
+    field(11, 13) <= 59 &&
+    field(13, 15) <= 59 &&
+    buildNumber >= 1
+  );
+}
+
+/**
  * The coordinate of a file path (`<group dirs>/<artifactId>/<version>/<filename>`), or undefined
  * when the path does not follow the layout (the filename must be
  * `<artifactId>-<version>[-<classifier>].<extension>`; in a `-SNAPSHOT` directory the version
@@ -164,7 +185,7 @@ export function fileCoordinate(
     const base = version.slice(0, -'SNAPSHOT'.length);
     if (!rest.startsWith(base)) return undefined;
     const stamp = SNAPSHOT_STAMP.exec(rest.slice(base.length));
-    if (!stamp) return undefined;
+    if (!stamp || !isPlausibleStamp(stamp[1] ?? '', Number(stamp[2]))) return undefined;
     const consumed = base.length + stamp[0].length;
     if (!isVersionEnd(rest, consumed)) return undefined;
     snapshot = { timestamp: stamp[1] ?? '', buildNumber: Number(stamp[2]) };

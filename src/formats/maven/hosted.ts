@@ -296,10 +296,11 @@ export class MavenHosted implements MavenSource, HostedNames {
     const store = this.#deps.store;
     if (target.kind === 'file') {
       const removed = await store.delete(repo.name, { path: target.path });
-      if (removed === 0) throw new RegistryError('NOT_FOUND', `${target.path} not found`);
-      return { removed, what: target.path };
+      if (removed > 0) return { removed, what: target.path };
+      // `DELETE …/demo/1.0` without the trailing slash: no file there, so the caller means the
+      // version (or artifact) directory, as curl users write it.
     }
-    const segments = target.segments;
+    const segments = target.kind === 'dir' ? target.segments : target.path.split('/');
     if (segments.length >= 2) {
       const groupId = segments.slice(0, -1).join('.');
       const artifactId = segments.at(-1) ?? '';

@@ -328,6 +328,11 @@ describe('maven hosted repository (auth disabled)', () => {
     assert.equal((await fetch(`${base}/${G}/gone/`, { method: 'DELETE' })).status, 404);
     // A deleted release version may be deployed again.
     assert.equal((await put(`${G}/gone/1.1/gone-1.1.jar`, 'again')).status, 201);
+    // Without the trailing slash (no file has that path): the version directory is meant.
+    const bare = await fetch(`${base}/${G}/gone/1.1`, { method: 'DELETE' });
+    assert.equal(bare.status, 200, await bare.text());
+    assert.equal((await get(`${G}/gone/1.1/gone-1.1.jar`)).status, 404);
+    assert.equal((await fetch(`${base}/${G}/gone/1.1`, { method: 'DELETE' })).status, 404);
   });
 
   test('bad input: traversal, encoded traversal, non-coordinates, bad POMs, size limits', async () => {

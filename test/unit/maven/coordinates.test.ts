@@ -42,6 +42,20 @@ describe('maven layout paths', () => {
     assert.equal(timestampedVersion('1.0-SNAPSHOT', '20261130.101010', 3), '1.0-20261130.101010-3');
   });
 
+  test('snapshot build stamps name a real time and a build number from 1', () => {
+    for (const stamp of [
+      '20261399.101010-3',
+      '20261300.101010-3',
+      '20261131.241010-3',
+      '20261130.106010-3',
+      '20261130.101060-3',
+      '20261130.101010-0',
+    ]) {
+      assert.equal(coord(`org/example/demo/1.0-SNAPSHOT/demo-1.0-${stamp}.jar`), undefined, stamp);
+    }
+    assert.ok(coord('org/example/demo/1.0-SNAPSHOT/demo-1.0-20261231.235959-1.jar'));
+  });
+
   test('not coordinates: wrong artifactId or version in the name, too short, no extension', () => {
     for (const path of [
       'org/example/demo/1.0/other-1.0.jar',
