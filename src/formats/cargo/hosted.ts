@@ -135,7 +135,7 @@ export class CargoHosted implements CargoSource {
       // Ownership and existing versions are refused before committing bytes (the transaction
       // checks both again), so a refused publish leaves no blob behind.
       const name = metadata.name.toLowerCase();
-      if (await this.store.hasCrate(repo.name, name)) {
+      if ((await this.store.crate(repo.name, name)) !== undefined) {
         options.check(metadata.name)(await this.store.owners(repo.name, name));
       }
       const existing = await this.store.version(repo.name, name, received.version.key);

@@ -35,6 +35,20 @@ export function canonicalName(name: string): string {
   return name.toLowerCase().replace(/-/g, '_');
 }
 
+/** One comparator of a Cargo version requirement: `*`, or an optional operator and a partial version. */
+const REQ_COMPARATOR =
+  /^(?:[*xX]|(?:=|>=|<=|>|<|~|\^)?\s*\d+(?:\.(?:\d+|[*xX]))?(?:\.(?:\d+|[*xX]))?(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)$/;
+
+/**
+ * True when `req` is a version requirement Cargo can read (the Cargo book, "Specifying
+ * dependencies": comma-separated comparators such as `^1.2`, `>=1, <2`, `1.*`, `=1.0.0-rc.1`).
+ * crates.io refuses anything else at publish: an index line Cargo cannot parse makes that version
+ * unusable (Cargo skips it), and its number could never be published again.
+ */
+export function isCargoVersionReq(req: string): boolean {
+  return req.split(',').every((part) => REQ_COMPARATOR.test(part.trim()));
+}
+
 /** Why `name` cannot be a crate name, or undefined when it can. */
 export function crateNameProblem(name: string): string | undefined {
   if (name === '') return 'the crate name is empty';

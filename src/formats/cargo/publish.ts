@@ -23,7 +23,12 @@ import tar from 'tar-stream';
 import { z } from 'zod';
 import { RegistryError } from '../../core/errors.ts';
 import type { IndexDependency, IndexEntry } from './model.ts';
-import { checkCrateName, checkCrateVersion, type CrateVersion } from './names.ts';
+import {
+  checkCrateName,
+  checkCrateVersion,
+  isCargoVersionReq,
+  type CrateVersion,
+} from './names.ts';
 
 /** The metadata JSON's limit: it carries names, features and short texts, never the README. */
 export const MAX_JSON_BYTES = 1024 * 1024;
@@ -33,7 +38,11 @@ const MAX_ENTRIES = 100_000;
 
 const depSchema = z.object({
   name: z.string().min(1).max(64),
-  version_req: z.string().min(1).max(256),
+  version_req: z
+    .string()
+    .min(1)
+    .max(256)
+    .refine(isCargoVersionReq, { message: 'not a Cargo version requirement (e.g. "^1.2")' }),
   features: z.array(z.string().max(256)).max(1000).default([]),
   optional: z.boolean().default(false),
   default_features: z.boolean().default(true),
@@ -364,6 +373,11 @@ export async function checkCrateContents(
       const parts = path.split('/');
       if (parts[0] !== root || parts.some((p) => p === '..') || path.startsWith('/')) {
         throw bad(`the .crate holds ${JSON.stringify(path.slice(0, 200))}, outside ${root}/`);
+      }
+      // Files and directories only: a symlink or device in a package is refused as crates.io
+      // does (a consumer's `cargo build` would follow it outside the crate).
+      if (entry.header.type !== 'file' && entry.header.type !== 'directory') {
+        throw bad(`the .crate holds ${JSON.stringify(path.slice(0, 200))}, which is not a file`);
       }
       if (path === `${root}/Cargo.toml` && entry.header.type === 'file') {
         if (entry.header.size > MAX_MANIFEST_BYTES)

@@ -10,6 +10,7 @@ import semver from 'semver';
 import { RegistryError } from '../../core/errors.ts';
 import type { CargoTables, CargoVersionsTable } from './migrations.ts';
 import type { IndexEntry } from './model.ts';
+import { canonicalName } from './names.ts';
 
 export interface StoredCrate {
   /** Lower-cased. */
@@ -88,9 +89,19 @@ export class CargoStore {
     return row === undefined ? undefined : toStoredCrate(row);
   }
 
-  /** True when `name` (lower-cased) was ever published to `repo`: the group's guard. */
+  /**
+   * True when `name` or a spelling of it (`foo-bar` for `foo_bar`: crates.io's canonical name)
+   * was ever published to `repo`: the group's guard, so an upstream crate that differs from a
+   * hosted one by `-`/`_` is never served in its place.
+   */
   async hasCrate(repo: string, name: string): Promise<boolean> {
-    return (await this.crate(repo, name)) !== undefined;
+    const row = await this.#db
+      .selectFrom('cargo_crates')
+      .select('name')
+      .where('repo', '=', repo)
+      .where('canon', '=', canonicalName(name))
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** The versions of `name` (lower-cased) in publish order; empty when none. */

@@ -16,6 +16,8 @@ export interface CrateOptions {
   /** Extra entries: path (inside the archive, used as is) → content. */
   readonly extra?: Readonly<Record<string, string>>;
   readonly withoutManifest?: boolean;
+  /** A symlink entry: path inside the archive → link target. */
+  readonly symlink?: { readonly path: string; readonly target: string };
 }
 
 export async function makeCrate(
@@ -34,6 +36,9 @@ export async function makeCrate(
   pack.entry({ name: `${root}/src/lib.rs` }, `pub fn hello() -> &'static str { "${name}" }\n`);
   for (const [path, content] of Object.entries(options.extra ?? {})) {
     pack.entry({ name: path }, content);
+  }
+  if (options.symlink !== undefined) {
+    pack.entry({ name: options.symlink.path, type: 'symlink', linkname: options.symlink.target });
   }
   pack.finalize();
   return gzipSync(await buffer(pack));

@@ -398,6 +398,40 @@ describe('cargo hosted (auth off)', () => {
         /deps/,
       ],
       [
+        'a dependency whose version requirement Cargo cannot read',
+        async () =>
+          publishBody(
+            metadata('badreq', '1.0.0', {
+              deps: [
+                {
+                  name: 'serde',
+                  version_req: 'not a req!!',
+                  features: [],
+                  optional: false,
+                  default_features: true,
+                  target: null,
+                  kind: 'normal',
+                },
+              ],
+            }),
+            await makeCrate('badreq', '1.0.0'),
+          ),
+        400,
+        /not a Cargo version requirement/,
+      ],
+      [
+        'a symlink inside the .crate',
+        async () =>
+          publishBody(
+            metadata('linky', '1.0.0'),
+            await makeCrate('linky', '1.0.0', {
+              symlink: { path: 'linky-1.0.0/passwd', target: '/etc/passwd' },
+            }),
+          ),
+        400,
+        /which is not a file/,
+      ],
+      [
         'a name that disagrees with Cargo.toml',
         async () =>
           publishBody(

@@ -22,6 +22,7 @@ import type { IndexEntry } from '../../../src/formats/cargo/model.ts';
 import {
   canonicalName,
   crateNameProblem,
+  isCargoVersionReq,
   parseCrateVersion,
 } from '../../../src/formats/cargo/names.ts';
 import {
@@ -30,6 +31,31 @@ import {
   receivePublish,
 } from '../../../src/formats/cargo/publish.ts';
 import { makeCrate, metadata, publishBody } from '../../integration/cargo/fixtures.ts';
+
+describe('cargo version requirements', () => {
+  test('what Cargo reads', () => {
+    for (const req of [
+      '^1.0',
+      '1',
+      '1.2.3',
+      '*',
+      '1.*',
+      '1.2.*',
+      '>=1, <2',
+      '~1.2',
+      '=1.0.0-rc.1',
+      '>= 0.3.2',
+      '^0.4.17',
+    ]) {
+      assert.ok(isCargoVersionReq(req), req);
+    }
+  });
+  test('what it does not', () => {
+    for (const req of ['not a req!!', '', '^', '1.2.3.4', '>=1,', 'latest', '1 || 2', '^1.0; rm']) {
+      assert.ok(!isCargoVersionReq(req), req);
+    }
+  });
+});
 
 describe('cargo names', () => {
   test('valid names', () => {
