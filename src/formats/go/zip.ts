@@ -51,8 +51,10 @@ function unixFileType(entry: yauzl.Entry): number | undefined {
   const creator = entry.versionMadeBy >> 8;
   // 3 = Unix, 19 = OS X (Darwin): the high 16 bits of the external attributes are st_mode.
   if (creator !== 3 && creator !== 19) return undefined;
-  const mode = entry.externalFileAttributes >>> 16;
-  return mode === 0 ? undefined : mode & 0o170000;
+  // No type bits (Python's zipfile.writestr writes 0600 alone) is a regular file, as Go's
+  // archive/zip reads it (unixModeToFileMode adds nothing for an unknown type).
+  const type = (entry.externalFileAttributes >>> 16) & 0o170000;
+  return type === 0 ? undefined : type;
 }
 
 /** Case folding for the collision check (Go uses unicode.SimpleFold; lower-casing is close). */

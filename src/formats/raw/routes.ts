@@ -208,12 +208,19 @@ function sendListing(
   return reply.send(request.method === 'HEAD' ? undefined : body);
 }
 
-/** True when one of the tags in `header` (an If-None-Match / If-Match list) names `etag`. */
-function tagMatches(header: string, sha256: string | undefined): boolean {
+/**
+ * True when one of the tags in `header` (an If-None-Match / If-Match list) names `etag`; weak
+ * tags count only in the weak comparison (If-None-Match).
+ */
+function tagMatches(
+  header: string,
+  sha256: string | undefined,
+  comparison: 'weak' | 'strong' = 'weak',
+): boolean {
   if (header.trim() === '*') return true;
   if (sha256 === undefined) return false;
   try {
-    return parseEtags(header).includes(sha256);
+    return parseEtags(header, comparison).includes(sha256);
   } catch {
     return false;
   }
@@ -243,7 +250,7 @@ async function sendFile(
   if (sha256 !== undefined) void reply.header('etag', `"${sha256}"`);
   // RFC 9110 §13.2.2: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since, If-Range.
   const ifMatch = header(request, 'if-match');
-  if (ifMatch !== undefined && !tagMatches(ifMatch, sha256)) {
+  if (ifMatch !== undefined && !tagMatches(ifMatch, sha256, 'strong')) {
     return reply
       .code(412)
       .type('text/plain; charset=utf-8')

@@ -158,7 +158,7 @@ export class RawService {
     await this.#deps.hosted.remove(
       target,
       path,
-      ifMatch === undefined ? undefined : parseEtags(ifMatch),
+      ifMatch === undefined ? undefined : parseEtags(ifMatch, 'strong'),
     );
   }
 
@@ -199,7 +199,9 @@ export function writeCondition(
     }
     return { kind: 'create-only' };
   }
-  if (headers.ifMatch !== undefined) return { kind: 'match', etags: parseEtags(headers.ifMatch) };
+  if (headers.ifMatch !== undefined) {
+    return { kind: 'match', etags: parseEtags(headers.ifMatch, 'strong') };
+  }
   return immutable ? { kind: 'create' } : { kind: 'any' };
 }
 
@@ -208,19 +210,21 @@ export function writeCondition(
  * ETag is its sha256, strong either way): `"ab", "cd"` → [`ab`, `cd`]; `*` → [`*`].
  * BAD_REQUEST when it holds neither.
  */
-export function parseEtags(value: string): string[] {
+export function parseEtags(value: string, comparison: 'weak' | 'strong' = 'weak'): string[] {
   const trimmed = value.trim();
   if (trimmed === '*') return ['*'];
   const tags: string[] = [];
   for (const part of trimmed.split(',')) {
-    const m = /^\s*(?:W\/)?"([^"]*)"\s*$/.exec(part);
+    const m = /^\s*(W\/)?"([^"]*)"\s*$/.exec(part);
     if (!m) {
       throw new RegistryError(
         'BAD_REQUEST',
         `malformed entity tag list: ${JSON.stringify(value.slice(0, 100))}`,
       );
     }
-    tags.push(m[1] ?? '');
+    // RFC 9110 §8.8.3.2: If-Match compares strongly, so a weak tag never matches there.
+    if (m[1] !== undefined && comparison === 'strong') continue;
+    tags.push(m[2] ?? '');
   }
   return tags;
 }

@@ -170,6 +170,20 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
       makeZip([{ name: 'example.com/old@v2.1.0+incompatible/old.go', data: 'package old\n' }]),
     );
     assert.equal(inc.status, 201, await inc.clone().text());
+    // Unix creator, permission bits without file-type bits (Python's zipfile.writestr): a
+    // regular file, as Go's archive/zip reads it.
+    const py = await put(
+      'example.com/pyzip/@v/v1.0.0.zip',
+      makeZip([
+        {
+          name: 'example.com/pyzip@v1.0.0/go.mod',
+          data: 'module example.com/pyzip\n',
+          mode: 0o600,
+        },
+        { name: 'example.com/pyzip@v1.0.0/a.go', data: 'package pyzip\n', mode: 0o600 },
+      ]),
+    );
+    assert.equal(py.status, 201, await py.clone().text());
   });
 
   const BAD: [string, string, Buffer, number, RegExp][] = [

@@ -75,6 +75,11 @@ describe('raw hosted (auth off)', () => {
       412,
     );
     assert.equal((await put('cas/missing.bin', 'x', { 'if-match': '*' })).status, 412);
+    // If-Match compares strongly (RFC 9110 §13.1.1): the current ETag marked weak never matches.
+    assert.equal(
+      (await put('cas/a.bin', 'two', { 'if-match': `W/"${sha256('one')}"` })).status,
+      412,
+    );
     const swapped = await put('cas/a.bin', 'two', { 'if-match': `"${sha256('one')}"` });
     assert.equal(swapped.status, 200, swapped.body);
     assert.equal(swapped.headers.etag, `"${sha256('two')}"`);

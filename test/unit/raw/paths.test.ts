@@ -97,10 +97,12 @@ describe('write conditions and entity tags', () => {
     assert.deepEqual(writeCondition({ ifMatch: undefined, ifNoneMatch: ' * ' }, true), {
       kind: 'create-only',
     });
+    // If-Match compares strongly: the weak tag is dropped (it can never match).
     assert.deepEqual(writeCondition({ ifMatch: '"ab", W/"cd"', ifNoneMatch: undefined }, true), {
       kind: 'match',
-      etags: ['ab', 'cd'],
+      etags: ['ab'],
     });
+    assert.deepEqual(parseEtags('"ab", W/"cd"'), ['ab', 'cd']);
     assert.deepEqual(parseEtags('*'), ['*']);
   });
 
