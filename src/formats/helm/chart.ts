@@ -38,8 +38,12 @@ export function isChartName(name: string): boolean {
   return NAME_PATTERN.test(name) && !name.includes('..');
 }
 
+/** Helm parses major, minor and patch as uint64 (Masterminds/semver): larger is not a version. */
+const MAX_UINT64 = 18446744073709551615n;
+
 export function isSemver2(version: string): boolean {
-  return version.length <= 128 && SEMVER2.test(version);
+  const m = version.length <= 128 ? SEMVER2.exec(version) : null;
+  return m !== null && [m[1], m[2], m[3]].every((n) => BigInt(n ?? '0') <= MAX_UINT64);
 }
 
 /** Newest first by SemVer precedence; equal precedence (build metadata) by string, for stability. */

@@ -33,10 +33,26 @@ describe('helm chart names, versions and file names', () => {
   });
 
   test('versions: SemVer 2 only (no v prefix, no leading zeros, no 2-part)', () => {
-    for (const ok of ['1.0.0', '0.1.0-rc.1', '1.2.3+build.5', '10.20.30-alpha.1+x']) {
+    for (const ok of [
+      '1.0.0',
+      '0.1.0-rc.1',
+      '1.2.3+build.5',
+      '10.20.30-alpha.1+x',
+      '18446744073709551615.0.0',
+    ]) {
       assert.ok(isSemver2(ok), ok);
     }
-    for (const bad of ['v1.0.0', '1.0', '01.0.0', '1.0.0-', 'latest', '1.0.0-01']) {
+    // Past uint64 (Helm's parser) is not a version either.
+    for (const bad of [
+      'v1.0.0',
+      '1.0',
+      '01.0.0',
+      '1.0.0-',
+      'latest',
+      '1.0.0-01',
+      '18446744073709551616.0.0',
+      '1.99999999999999999999999.0',
+    ]) {
       assert.ok(!isSemver2(bad), bad);
     }
   });
