@@ -120,7 +120,9 @@ export function parseBoundedYaml(text: string, what: string): unknown {
  * The bytes of the archive's top-level `Chart.yaml`. Throws BAD_REQUEST when the stream is not a
  * gzipped tar, has no `<dir>/Chart.yaml`, or passes a bound. `source` is consumed or destroyed.
  */
-export async function readChartYaml(source: Readable): Promise<Buffer> {
+export async function readChartYaml(
+  source: Readable,
+): Promise<{ readonly bytes: Buffer; readonly dir: string }> {
   const gunzip = createGunzip();
   const extract = tar.extract();
   const progress = { unpacked: 0, overflow: false };
@@ -163,7 +165,7 @@ export async function readChartYaml(source: Readable): Promise<Buffer> {
         const chunks: Buffer[] = [];
         for await (const chunk of entry) chunks.push(chunk as Buffer);
         stop();
-        return Buffer.concat(chunks);
+        return { bytes: Buffer.concat(chunks), dir: parts[0] ?? '' };
       }
       entry.resume();
     }
@@ -303,8 +305,16 @@ export function chartMetadata(parsed: unknown): IndexEntry {
 
 /** Reads, parses and validates the Chart.yaml of an archive stream. */
 export async function readChartMetadata(source: Readable): Promise<IndexEntry> {
-  const bytes = await readChartYaml(source);
-  return chartMetadata(parseBoundedYaml(bytes.toString('utf8'), 'Chart.yaml'));
+  const { bytes, dir } = await readChartYaml(source);
+  const entry = chartMetadata(parseBoundedYaml(bytes.toString('utf8'), 'Chart.yaml'));
+  // `helm package` names the top directory after the chart; `helm lint` refuses any other.
+  if (dir !== entry.name) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `the archive's top directory "${dir}" is not the chart's name "${entry.name}"`,
+    );
+  }
+  return entry;
 }
 
 /**

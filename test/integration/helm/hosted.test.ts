@@ -228,6 +228,16 @@ describe('helm hosted repository (auth on)', () => {
         400,
         /SemVer/,
       ],
+      [
+        'top directory is not the chart name',
+        '/helm/api/charts',
+        {
+          method: 'POST',
+          body: await buildChart({ name: 'mism', version: '1.0.0', dir: 'otherdir' }),
+        },
+        400,
+        /top directory "otherdir"/,
+      ],
       ['name disagrees', '/helm/other-1.0.0.tgz', { method: 'PUT', body: good }, 400, /URL names/],
       [
         'version disagrees',
