@@ -12,6 +12,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -176,7 +177,38 @@ func serveSumdb(name, treeDir string) error {
 		}
 		return []byte(fmt.Sprintf("%s %s %s\n%s %s/go.mod %s\n", path, vers, h, path, vers, hm)), nil
 	}
-	server := sumdb.NewServer(sumdb.NewTestServer(skey, gosum))
+	ops := sumdb.NewTestServer(skey, gosum)
+	// Every module version of the tree is recorded before serving, in a fixed order: the test
+	// server otherwise adds records on first lookup, so the tree (and the partial tiles a client
+	// asks for) would grow during a build and a later build from cached lookups could need a
+	// tile width nobody fetched.
+	err = filepath.WalkDir(treeDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".zip") {
+			return err
+		}
+		rel, err := filepath.Rel(treeDir, p)
+		if err != nil {
+			return err
+		}
+		at := strings.LastIndex(rel, "/@v/")
+		if at < 0 {
+			return nil
+		}
+		path, err := module.UnescapePath(rel[:at])
+		if err != nil {
+			return nil
+		}
+		vers, err := module.UnescapeVersion(strings.TrimSuffix(rel[at+len("/@v/"):], ".zip"))
+		if err != nil {
+			return nil
+		}
+		_, err = ops.Lookup(context.Background(), module.Version{Path: path, Version: vers})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	server := sumdb.NewServer(ops)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
