@@ -11,6 +11,10 @@
  *   `lookup/<module>@<version>` (a record never changes; the signed tree head in it is an older
  *   one, which `go` reconciles with its newest by proving consistency) are cached forever.
  * - `latest` is revalidated on every read and served stale when the database is unreachable.
+ * - A partial hash tile (`tile/H/L/N.p/W`) asked while the database is unreachable is cut from a
+ *   cached wider copy of the same tile (its first W hashes: the tree only grows). `go` asks for the
+ *   width of the tree head in a lookup it got, and cached lookups carry heads of different sizes,
+ *   so a build from cache needs widths nobody fetched while the database was up.
  * - Bytes are passed through unchanged: the `go` command checks the signatures and hashes.
  * - A lookup of a private module ([go] private) is never forwarded: 404, so the name cannot leak.
  */
@@ -26,6 +30,11 @@ import { asUpstreamError, isPrivateModule } from './proxy.ts';
 
 /** Largest checksum-database answer, bytes (a full data tile of 256 records is ~30 KB). */
 export const MAX_SUMDB_BYTES = 1024 * 1024;
+/** A hash tile path (tlog: `tile/<H>/<L>/<N as x000/…/000>[.p/<W>]`; data tiles excluded). */
+const HASH_TILE = /^tile\/(\d{1,2})\/(\d{1,2})\/((?:x\d{3}\/)*\d{3})(?:\.p\/(\d{1,3}))?$/;
+/** Bytes of one hash in a tile (SHA-256). */
+const HASH_BYTES = 32;
+
 /** The engine's cache namespace of checksum-database answers (shared by every repository). */
 export const SUMDB_REGISTRY = 'go-sumdb';
 
@@ -77,13 +86,20 @@ export class GoSumdb {
       timeoutSeconds: go.proxy_timeout,
       readTimeoutSeconds: go.proxy_timeout,
     });
-    const resolved = await this.#deps.proxy.resolve({
-      registry: SUMDB_REGISTRY,
-      key: `${name}/${path}`,
-      ttlSeconds: path === 'latest' ? 0 : -1,
-      serveStale: true,
-      refresh: () => this.#fetch(target, path),
-    });
+    let resolved;
+    try {
+      resolved = await this.#deps.proxy.resolve({
+        registry: SUMDB_REGISTRY,
+        key: `${name}/${path}`,
+        ttlSeconds: path === 'latest' ? 0 : -1,
+        serveStale: true,
+        refresh: () => this.#fetch(target, path),
+      });
+    } catch (err) {
+      const cut = await this.#fromWiderTile(name, path);
+      if (cut === undefined) throw err;
+      return cut;
+    }
     if (resolved === undefined) return undefined;
     const stream = await this.#deps.blobs.open(parseDigest(resolved.entry.digest));
     const body = await readAllBounded(stream, MAX_SUMDB_BYTES, 'cached checksum database answer');
@@ -92,6 +108,35 @@ export class GoSumdb {
       contentType: resolved.entry.mediaType ?? 'application/octet-stream',
       stale: resolved.stale,
     };
+  }
+
+  /**
+   * The first W hashes of a cached wider copy of the partial hash tile `path` (the full tile, or
+   * the widest cached partial one); undefined when `path` is not a partial hash tile or no wider
+   * copy is cached. Only on the failure path: up to 2^H cache lookups.
+   */
+  async #fromWiderTile(name: string, path: string): Promise<SumdbAnswer | undefined> {
+    const m = HASH_TILE.exec(path);
+    if (m === null || m[4] === undefined) return undefined;
+    const height = Number(m[1]);
+    const width = Number(m[4]);
+    const full = 2 ** height;
+    if (height < 1 || height > 8 || width < 1 || width >= full) return undefined;
+    const base = `tile/${m[1]}/${m[2]}/${m[3]}`;
+    for (let wider = full; wider > width; wider--) {
+      const candidate = wider === full ? base : `${base}.p/${wider}`;
+      const entry = await this.#deps.proxy.lookup(SUMDB_REGISTRY, `${name}/${candidate}`);
+      if (entry === undefined) continue;
+      const stream = await this.#deps.blobs.open(parseDigest(entry.digest));
+      const body = await readAllBounded(stream, MAX_SUMDB_BYTES, 'cached checksum database tile');
+      if (body.length < width * HASH_BYTES) continue;
+      return {
+        body: body.subarray(0, width * HASH_BYTES),
+        contentType: entry.mediaType ?? 'application/octet-stream',
+        stale: false,
+      };
+    }
+    return undefined;
   }
 
   async #fetch(target: UpstreamTarget, path: string): Promise<Refresh> {
