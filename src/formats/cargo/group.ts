@@ -74,6 +74,18 @@ export class CargoGroup implements CargoSource {
     string,
     { readonly parts: readonly IndexFile[]; readonly file: IndexFile }
   >();
+  /**
+   * `<group>` → #foreignRegistries' answer and the proxies' `upstreams` arrays it was made from:
+   * a config reload replaces a Repository's `upstreams` array (never edits it in place) and the
+   * member list needs a restart, so the same arrays mean the same answer.
+   */
+  readonly #foreign = new Map<
+    string,
+    {
+      readonly upstreams: readonly (readonly unknown[])[];
+      readonly ids: ReadonlySet<string> | undefined;
+    }
+  >();
   /** Hosted entries with their `registry` rewritten, per original entries array. */
   readonly #rewritten = new WeakMap<readonly IndexEntry[], readonly IndexEntry[]>();
 
@@ -140,7 +152,7 @@ export class CargoGroup implements CargoSource {
     ) {
       return kept.file;
     }
-    const foreign = this.#foreignRegistries(members);
+    const foreign = this.#foreignRegistries(key.slice(0, key.indexOf('\n')), members);
     const only = answers.length === 1 ? answers[0] : undefined;
     // One member answered and nothing is rewritten: its own object (its render is reused).
     if (only !== undefined && (only.member.kind !== 'hosted' || foreign === undefined)) {
@@ -181,8 +193,26 @@ export class CargoGroup implements CargoSource {
    * crates.io's and those of the group's proxy members' upstreams. Undefined when the group has
    * no proxy member (nothing to rewrite to).
    */
-  #foreignRegistries(members: readonly Repository[]): ReadonlySet<string> | undefined {
+  #foreignRegistries(
+    group: string,
+    members: readonly Repository[],
+  ): ReadonlySet<string> | undefined {
     const proxies = members.filter((m) => m.kind === 'proxy');
+    const upstreams = proxies.map((p) => p.upstreams);
+    const kept = this.#foreign.get(group);
+    if (
+      kept !== undefined &&
+      kept.upstreams.length === upstreams.length &&
+      kept.upstreams.every((u, i) => u === upstreams[i])
+    ) {
+      return kept.ids;
+    }
+    const ids = this.#foreignIds(proxies);
+    this.#foreign.set(group, { upstreams, ids });
+    return ids;
+  }
+
+  #foreignIds(proxies: readonly Repository[]): ReadonlySet<string> | undefined {
     if (proxies.length === 0) return undefined;
     const ids = new Set(CRATES_IO_IDS);
     for (const proxy of proxies) {

@@ -95,6 +95,67 @@ export function renderIndexFile(file: IndexFile): RenderedIndexFile {
   return result;
 }
 
+/** Index files whose Last-Modified is remembered (see ModifiedClock). */
+const KEPT_MODIFIED = 65_536;
+
+/** The Last-Modified of one answer: its `etag` and since when it has been answered. */
+export interface Modified {
+  readonly etag: string;
+  /** Seconds since the epoch (HTTP dates have one-second resolution). */
+  readonly seconds: number;
+  /** The `Last-Modified` header value (IMF-fixdate), made once. */
+  readonly header: string;
+}
+
+/**
+ * Last-Modified of index files, per `<repository>\n<crate>`: the time NORA first answered the
+ * current bytes (ETag) there. A new ETag moves it to now, and always strictly past the previous
+ * value (two changes within one second still give two dates), so a client's If-Modified-Since
+ * of an older answer never matches a newer one. After a restart or an eviction the date starts
+ * again at "now": later than the real change, which costs a 200 where a 304 would do, never a
+ * wrong 304. Bytes that come back (A, B, A) get a new date too: dates only move forward.
+ */
+export class ModifiedClock {
+  readonly #kept = new Map<string, Modified>();
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  /** The Last-Modified of the answer `etag` at `key` (remembered; one Map read when unchanged). */
+  of(key: string, etag: string): Modified {
+    const kept = this.#kept.get(key);
+    if (kept?.etag === etag) return kept;
+    const now = Math.floor(this.#now() / 1000);
+    const seconds = kept === undefined ? now : Math.max(now, kept.seconds + 1);
+    const modified = { etag, seconds, header: new Date(seconds * 1000).toUTCString() };
+    this.#kept.delete(key);
+    if (this.#kept.size >= KEPT_MODIFIED) {
+      const oldest = this.#kept.keys().next();
+      if (oldest.done !== true) this.#kept.delete(oldest.value);
+    }
+    this.#kept.set(key, modified);
+    return modified;
+  }
+}
+
+/**
+ * Whether a GET may answer 304 (RFC 9110 §13.2.2): If-None-Match when present decides alone;
+ * otherwise If-Modified-Since, when it parses as a date not before `modified`.
+ */
+export function notModified(
+  ifNoneMatch: string | string[] | undefined,
+  ifModifiedSince: string | undefined,
+  etag: string,
+  modifiedSeconds: number,
+): boolean {
+  if (ifNoneMatch !== undefined) return etagMatches(ifNoneMatch, etag);
+  if (ifModifiedSince === undefined) return false;
+  const since = Date.parse(ifModifiedSince);
+  return Number.isFinite(since) && modifiedSeconds <= Math.floor(since / 1000);
+}
+
 /** Does an `If-None-Match` header match `etag` (weak comparison, `*`, lists)? */
 export function etagMatches(header: string | string[] | undefined, etag: string): boolean {
   if (header === undefined) return false;

@@ -21,7 +21,14 @@ import { readAllBounded } from '../../core/streams.ts';
 import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
 import { sendRanged } from '../../http/send-body.ts';
 import type { Repository } from '../../repos/repository.ts';
-import { etagMatches, nameFromIndexPath, registryConfig, renderIndexFile } from './index-file.ts';
+import {
+  etagMatches,
+  ModifiedClock,
+  nameFromIndexPath,
+  notModified,
+  registryConfig,
+  renderIndexFile,
+} from './index-file.ts';
 import type { OpenedCrate } from './model.ts';
 import { isValidCrateName } from './names.ts';
 import { MAX_JSON_BYTES } from './publish.ts';
@@ -43,6 +50,8 @@ const INDEX_CACHE_CONTROL = 'public, max-age=300';
 export interface CargoRouteDeps {
   readonly service: CargoService;
   readonly config: () => AppConfig;
+  /** Last-Modified of index files (one per registration; tests give one with a fake clock). */
+  readonly modified?: ModifiedClock;
 }
 
 export interface CargoMount {
@@ -120,9 +129,10 @@ export function registerCargoRoutes(
     }
     return reply.type('application/json; charset=utf-8').send(errorAnswer(error.message));
   });
+  const clock = deps.modified ?? new ModifiedClock();
   for (const mount of mounts) {
     const handler = async (request: FastifyRequest, reply: FastifyReply) =>
-      dispatch(mount, request, reply, deps);
+      dispatch(mount, request, reply, deps, clock);
     scope.all(mount.prefix, handler);
     scope.all(`${mount.prefix}/*`, handler);
   }
@@ -133,13 +143,13 @@ async function dispatch(
   request: FastifyRequest,
   reply: FastifyReply,
   deps: CargoRouteDeps,
+  clock: ModifiedClock,
 ): Promise<unknown> {
   const { service } = deps;
   const { repo } = mount;
   const method = request.method === 'HEAD' ? 'GET' : request.method;
   const principal = request.principal;
   const route = parseCargoPath(rawPath(request).slice(mount.prefix.length));
-  const base = `${baseUrl(request, deps.config().server.public_url)}${mount.prefix}`;
   switch (route.kind) {
     case 'not-found':
       if (method === 'GET') service.authorize(principal, repo, 'read');
@@ -147,6 +157,7 @@ async function dispatch(
     case 'config': {
       allow(method, ['GET']);
       service.authorize(principal, repo, 'read');
+      const base = `${baseUrl(request, deps.config().server.public_url)}${mount.prefix}`;
       return reply
         .type('application/json')
         .header('cache-control', INDEX_CACHE_CONTROL)
@@ -156,12 +167,22 @@ async function dispatch(
       allow(method, ['GET']);
       const file = await service.indexFile(repo, route.name, principal);
       const rendered = renderIndexFile(file);
+      const modified = clock.of(`${repo.name}\n${route.name}`, rendered.etag);
       void reply
         .type('text/plain; charset=utf-8')
         .header('etag', rendered.etag)
+        .header('last-modified', modified.header)
         .header('cache-control', INDEX_CACHE_CONTROL);
       if (file.stale === true) void reply.header('x-nora-stale', 'true');
-      if (etagMatches(request.headers['if-none-match'], rendered.etag)) {
+      const { headers } = request;
+      if (
+        notModified(
+          headers['if-none-match'],
+          headers['if-modified-since'],
+          rendered.etag,
+          modified.seconds,
+        )
+      ) {
         return reply.code(304).send();
       }
       return reply.send(rendered.body);

@@ -54,11 +54,18 @@ export interface NewVersion {
  */
 export type PublishCheck = (owners: readonly string[] | undefined) => void;
 
+/** hasCrate answers kept (name lookups of group reads; a few dozen bytes each). */
+const KEPT_HAS_CRATE = 65_536;
+
 export class CargoStore {
   readonly #db: Kysely<CargoTables>;
   readonly #now: () => number;
   /** `<repo>\n<crate>` → writes finished so far (see generation()). */
   readonly #generations = new Map<string, number>();
+  /** `<repo>` → publishes finished so far (crate rows are inserted by publish alone). */
+  readonly #crateSets = new Map<string, number>();
+  /** `<repo>\n<canon>` → hasCrate's answer and the `#crateSets` count it was read at. */
+  readonly #hasCrate = new Map<string, { readonly at: number; readonly has: boolean }>();
 
   constructor(db: Kysely<CargoTables>, now: () => number = Date.now) {
     this.#db = db;
@@ -95,13 +102,40 @@ export class CargoStore {
    * hosted one by `-`/`_` is never served in its place.
    */
   async hasCrate(repo: string, name: string): Promise<boolean> {
+    return this.hasCrateKnown(repo, name) ?? (await this.#readHasCrate(repo, name));
+  }
+
+  /**
+   * hasCrate's answer when it is known without SQL, else undefined. Exact: a `cargo_crates` row
+   * is only ever inserted by publish() (never deleted), which counts the repository's publishes
+   * once it finished (`#crateSets`, committed or not); an answer is kept with the count read
+   * BEFORE its query, so a publish that ran meanwhile makes it stale, never a wrong "absent".
+   */
+  hasCrateKnown(repo: string, name: string): boolean | undefined {
+    const kept = this.#hasCrate.get(`${repo}\n${canonicalName(name)}`);
+    if (kept === undefined) return undefined;
+    if (kept.has) return true;
+    return kept.at === (this.#crateSets.get(repo) ?? 0) ? false : undefined;
+  }
+
+  async #readHasCrate(repo: string, name: string): Promise<boolean> {
+    const at = this.#crateSets.get(repo) ?? 0;
+    const canon = canonicalName(name);
     const row = await this.#db
       .selectFrom('cargo_crates')
       .select('name')
       .where('repo', '=', repo)
-      .where('canon', '=', canonicalName(name))
+      .where('canon', '=', canon)
       .executeTakeFirst();
-    return row !== undefined;
+    const has = row !== undefined;
+    const key = `${repo}\n${canon}`;
+    this.#hasCrate.delete(key);
+    if (this.#hasCrate.size >= KEPT_HAS_CRATE) {
+      const oldest = this.#hasCrate.keys().next();
+      if (oldest.done !== true) this.#hasCrate.delete(oldest.value);
+    }
+    this.#hasCrate.set(key, { at, has });
+    return has;
   }
 
   /** The versions of `name` (lower-cased) in publish order; empty when none. */
@@ -248,6 +282,7 @@ export class CargoStore {
       throw err;
     } finally {
       this.#bump(repo, name);
+      this.#crateSets.set(repo, (this.#crateSets.get(repo) ?? 0) + 1);
     }
   }
 
