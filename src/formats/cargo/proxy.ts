@@ -102,7 +102,10 @@ interface Parsed {
 export class CargoProxy implements CargoSource {
   readonly #ctx: CargoProxyContext;
   /** `<repo>\n<name>` → the last copy resolved fresh and its fetch time (see the module comment). */
-  readonly #fresh = new Map<string, { readonly fetchedAt: number; readonly parsed: Parsed }>();
+  readonly #fresh = new Map<
+    string,
+    { readonly fetchedAt: number; readonly parsed: Parsed; readonly upstream: number }
+  >();
   readonly #parsed = new ByteLru<string, Parsed>(PARSED_FILES_BYTES, fileBytes, {
     largestShare: 1,
   });
@@ -225,7 +228,7 @@ export class CargoProxy implements CargoSource {
     const fresh = this.#fresh.get(freshKey);
     if (fresh !== undefined && isFresh(fresh.fetchedAt, settings.ttl)) {
       this.#ctx.proxy.metrics.record(repo.name, 'hit');
-      return { parsed: fresh.parsed, stale: false, upstream: -1 };
+      return { parsed: fresh.parsed, stale: false, upstream: fresh.upstream };
     }
     // A copy whose blob is still being written (see #refreshIndex) is revalidated once it is
     // there, rather than fetched again whole.
@@ -240,18 +243,15 @@ export class CargoProxy implements CargoSource {
     this.#fresh.delete(freshKey);
     if (!resolved) return undefined;
     const parsed = await this.#load(name, resolved.entry);
+    const upstream = upstreamIndex(repo, resolved.entry.upstream);
     if (!resolved.stale) {
       if (this.#fresh.size >= FRESH_FILES) {
         const oldest = this.#fresh.keys().next();
         if (oldest.done !== true) this.#fresh.delete(oldest.value);
       }
-      this.#fresh.set(freshKey, { fetchedAt: resolved.entry.fetchedAt, parsed });
+      this.#fresh.set(freshKey, { fetchedAt: resolved.entry.fetchedAt, parsed, upstream });
     }
-    return {
-      parsed,
-      stale: resolved.stale,
-      upstream: upstreamIndex(repo, resolved.entry.upstream),
-    };
+    return { parsed, stale: resolved.stale, upstream };
   }
 
   /** The engine's refresh: first hit over the upstreams in order (see the module comment). */
@@ -395,6 +395,12 @@ export class CargoProxy implements CargoSource {
     name: string,
     version: string,
   ): Promise<{ entry: IndexEntry; upstream: number } | undefined> {
+    // The copy just resolved (a group read asks the index file first): no SQL, no blob read.
+    const fresh = this.#fresh.get(`${repo.name}\n${name}`);
+    const listed = fresh?.parsed.byVersion.get(version);
+    if (fresh !== undefined && listed !== undefined) {
+      return { entry: listed, upstream: fresh.upstream };
+    }
     const cached = await this.#ctx.proxy.lookup(repo.name, indexKey(name));
     if (cached) {
       try {
@@ -408,14 +414,7 @@ export class CargoProxy implements CargoSource {
     const found = await this.#resolveIndex(repo, name);
     const entry = found?.parsed.byVersion.get(version);
     if (!found || !entry) return undefined;
-    let upstream = found.upstream;
-    if (upstream < 0) {
-      upstream = upstreamIndex(
-        repo,
-        (await this.#ctx.proxy.lookup(repo.name, indexKey(name)))?.upstream,
-      );
-    }
-    return { entry, upstream };
+    return { entry, upstream: found.upstream };
   }
 
   /** The upstream's config.json `dl` (cached as metadata; stale when the upstream is down). */

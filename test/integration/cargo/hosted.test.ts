@@ -156,6 +156,19 @@ describe('cargo hosted (auth off)', () => {
       headers: { 'if-none-match': etag },
     });
     assert.equal(again.status, 304);
+    // Last-Modified: If-Modified-Since answers 304 when no If-None-Match is sent.
+    const modified = first.headers.get('last-modified') ?? '';
+    assert.ok(Number.isFinite(Date.parse(modified)), `Last-Modified: ${modified}`);
+    const since = await call(server, 'GET', '/cargo/index/he/ll/hello_world', {
+      headers: { 'if-modified-since': modified },
+    });
+    assert.equal(since.status, 304);
+    assert.equal(since.headers.get('etag'), etag);
+    const earlier = new Date(Date.parse(modified) - 60_000).toUTCString();
+    const older = await call(server, 'GET', '/cargo/index/he/ll/hello_world', {
+      headers: { 'if-modified-since': earlier },
+    });
+    assert.equal(older.status, 200);
     const download = await fetch(`${server.url}/cargo/api/v1/crates/Hello_World/0.1.0/download`);
     assert.equal(download.status, 200);
     assert.equal(download.headers.get('cache-control'), 'public, max-age=31536000, immutable');

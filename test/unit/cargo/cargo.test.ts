@@ -10,14 +10,18 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { RegistryError } from '../../../src/core/errors.ts';
+import { openDatabase } from '../../../src/db/database.ts';
 import {
   entryLine,
   etagMatches,
   indexPath,
+  ModifiedClock,
   nameFromIndexPath,
+  notModified,
   registryConfig,
   renderIndexFile,
 } from '../../../src/formats/cargo/index-file.ts';
+import { type CargoTables, cargoMigrations } from '../../../src/formats/cargo/migrations.ts';
 import type { IndexEntry } from '../../../src/formats/cargo/model.ts';
 import {
   canonicalName,
@@ -30,6 +34,7 @@ import {
   publishMetadataSchema,
   receivePublish,
 } from '../../../src/formats/cargo/publish.ts';
+import { CargoStore } from '../../../src/formats/cargo/store.ts';
 import { makeCrate, metadata, publishBody } from '../../integration/cargo/fixtures.ts';
 
 describe('cargo version requirements', () => {
@@ -173,6 +178,33 @@ describe('cargo index files', () => {
     assert.ok(!etagMatches(undefined, '"b"'));
   });
 
+  test('Last-Modified: kept while the ETag holds, strictly later on every change', () => {
+    let now = Date.UTC(2026, 11, 1, 12, 0, 0, 400);
+    const clock = new ModifiedClock(() => now);
+    const a = clock.of('r\nfoo', '"a"');
+    assert.equal(a.header, 'Tue, 01 Dec 2026 12:00:00 GMT');
+    now += 5000;
+    assert.equal(clock.of('r\nfoo', '"a"'), a, 'unchanged bytes keep their date');
+    const b = clock.of('r\nfoo', '"b"');
+    assert.equal(b.seconds, a.seconds + 5);
+    // Two changes within one second still get two dates, and bytes that come back move forward.
+    const back = clock.of('r\nfoo', '"a"');
+    assert.equal(back.seconds, b.seconds + 1);
+    assert.equal(clock.of('other\nfoo', '"a"').seconds, b.seconds, 'per repository and crate');
+  });
+
+  test('If-None-Match decides alone; else If-Modified-Since not before Last-Modified', () => {
+    const at = Date.UTC(2026, 11, 1, 12, 0, 0) / 1000;
+    const date = (s: number) => new Date(s * 1000).toUTCString();
+    assert.equal(notModified('"x"', date(at), '"x"', at), true);
+    assert.equal(notModified('"y"', date(at + 60), '"x"', at), false, 'the ETag wins');
+    assert.equal(notModified(undefined, date(at), '"x"', at), true);
+    assert.equal(notModified(undefined, date(at + 1), '"x"', at), true);
+    assert.equal(notModified(undefined, date(at - 1), '"x"', at), false);
+    assert.equal(notModified(undefined, 'not a date', '"x"', at), false);
+    assert.equal(notModified(undefined, undefined, '"x"', at), false);
+  });
+
   test('config.json', () => {
     assert.deepEqual(registryConfig('http://h/cargo', false), {
       dl: 'http://h/cargo/api/v1/crates',
@@ -266,6 +298,48 @@ describe('cargo publish', () => {
       assert.deepEqual(await fs.readdir(dir), []);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('cargo store', () => {
+  test('hasCrate answers are kept; a publish of any spelling makes "absent" stale', async () => {
+    const db = await openDatabase({ file: ':memory:', migrations: cargoMigrations });
+    try {
+      const store = new CargoStore(db.$extendTables<CargoTables>());
+      assert.equal(store.hasCrateKnown('h', 'foo_bar'), undefined, 'nothing read yet');
+      assert.equal(await store.hasCrate('h', 'foo_bar'), false);
+      assert.equal(store.hasCrateKnown('h', 'foo_bar'), false, 'kept: no SQL next time');
+      assert.equal(await store.hasCrate('other', 'foo_bar'), false);
+      const entry = {
+        ...indexEntry(publishMetadataSchema.parse(metadata('Foo-Bar', '1.0.0')), 'a'.repeat(64)),
+        yanked: false,
+      };
+      await store.publish(
+        'h',
+        canonicalName('Foo-Bar'),
+        {
+          displayName: 'Foo-Bar',
+          versionKey: '1.0.0',
+          entry,
+          size: 1,
+          blob: `sha256:${'a'.repeat(64)}`,
+          description: undefined,
+          keywords: [],
+          publisher: undefined,
+        },
+        () => undefined,
+      );
+      assert.equal(store.hasCrateKnown('h', 'foo_bar'), undefined, 'stale after the publish');
+      assert.equal(await store.hasCrate('h', 'foo_bar'), true);
+      assert.equal(store.hasCrateKnown('h', 'FOO-BAR'), true, 'one answer per canonical name');
+      assert.equal(
+        store.hasCrateKnown('other', 'foo_bar'),
+        false,
+        'other repositories keep theirs',
+      );
+    } finally {
+      await db.destroy();
     }
   });
 });
