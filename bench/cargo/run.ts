@@ -132,6 +132,11 @@ async function measure(url: string, connections: number, pid?: number) {
   return { rps, cpu: (await cpuSeconds(pid)) - before };
 }
 
+/** NORA's CPU per request over a measured wrk run of SECONDS at `rps` (µs, as text). */
+function perRequestUs(cpuSeconds: number, rps: number): string {
+  return ((cpuSeconds / (rps * SECONDS)) * 1e6).toFixed(0);
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -199,8 +204,10 @@ async function fetchRounds(nginx: Nginx, manifest: TreeManifest): Promise<void> 
             const cpu = (await cpuSeconds(nora.child.pid)) - before;
             times[phase].push(seconds);
             noraCpu[phase].push(cpu);
+            // Each crate costs Cargo two requests: its index file and its `.crate`.
             log(
-              `round ${round + 1}/${ROUNDS}: NORA ${phase} ${seconds.toFixed(2)} s (NORA CPU ${cpu.toFixed(2)} s)`,
+              `round ${round + 1}/${ROUNDS}: NORA ${phase} ${seconds.toFixed(2)} s (NORA CPU ${cpu.toFixed(2)} s, ` +
+                `${((cpu / (2 * crates)) * 1e3).toFixed(2)} ms per request)`,
             );
           }
         }
@@ -247,7 +254,8 @@ async function getSections(nginx: Nginx, root: string, manifest: TreeManifest): 
       };
       log(
         `tokio index file ${body.length} B: NORA ${n.rps.toFixed(0)} req/s, nginx ${g.rps.toFixed(0)} req/s → ` +
-          `${ratio.toFixed(2)}× (target ≥ 0.5×) ${verdict(ratio >= 0.5)}, NORA CPU ${n.cpu.toFixed(2)} s`,
+          `${ratio.toFixed(2)}× (target ≥ 0.5×) ${verdict(ratio >= 0.5)}, NORA CPU ${n.cpu.toFixed(2)} s ` +
+          `(${perRequestUs(n.cpu, n.rps)} µs per request)`,
       );
     }
     if (all || sections.has('crate')) {
@@ -273,7 +281,8 @@ async function getSections(nginx: Nginx, root: string, manifest: TreeManifest): 
       };
       log(
         `NORA ${n.rps.toFixed(0)} req/s (${((n.rps * big.size) / 1e6).toFixed(0)} MB/s), nginx ${g.rps.toFixed(0)} req/s → ` +
-          `${ratio.toFixed(2)}× (target ≥ 0.7×) ${verdict(ratio >= 0.7)}, NORA CPU ${n.cpu.toFixed(2)} s`,
+          `${ratio.toFixed(2)}× (target ≥ 0.7×) ${verdict(ratio >= 0.7)}, NORA CPU ${n.cpu.toFixed(2)} s ` +
+          `(${perRequestUs(n.cpu, n.rps)} µs per request)`,
       );
     }
   } finally {
