@@ -72,7 +72,12 @@ export class CargoHosted implements CargoSource {
     const generation = this.store.generation(repo.name, name);
     const kept = this.#files.get(key);
     if (kept?.generation === generation) return kept;
-    const versions = await this.store.versions(repo.name, name);
+    // A name never published here (by any spelling) has no versions: the group's guard asks the
+    // same question right after, so a proxied crate's first read through a group costs one SQL
+    // here, not two. Exact: crate and version rows are inserted by the same transaction.
+    const versions = (await this.store.hasCrate(repo.name, name))
+      ? await this.store.versions(repo.name, name)
+      : [];
     const file: IndexFile | undefined =
       versions.length === 0
         ? undefined
