@@ -97,6 +97,9 @@ export class CargoService {
         this.#checkWrite(repo, target, principal, 'write', name.toLowerCase());
       },
       check: (name) => this.#ownerCheck(principal, name),
+      // The registry the client published to is `repo` (the group, or the hosted repository
+      // addressed directly): a dependency without `registry` must be one of its crates.
+      lookupDependency: (name) => this.sourceOf(repo).indexFile(repo, name),
     });
   }
 
