@@ -206,6 +206,12 @@ export class CargoHosted implements CargoSource {
     return this.store.owners(repo.name, crate.name);
   }
 
+  /** The owners API's users: login and stable id, in the order they were added. */
+  async ownerUsers(repo: Repository, name: string): Promise<{ id: number; login: string }[]> {
+    const crate = await this.crate(repo, name);
+    return this.store.ownerUsers(repo.name, crate.name);
+  }
+
   async addOwners(repo: Repository, name: string, logins: readonly string[]): Promise<void> {
     checkHosted(repo);
     const crate = await this.crate(repo, name);

@@ -117,10 +117,14 @@ export class CargoService {
   }
 
   /** `cargo owner --list`. */
-  async owners(repo: Repository, name: string, principal: Principal): Promise<string[]> {
+  async owners(
+    repo: Repository,
+    name: string,
+    principal: Principal,
+  ): Promise<{ id: number; login: string }[]> {
     const target = this.#readTarget(repo);
     this.authorize(principal, repo, 'read', name.toLowerCase());
-    return this.#deps.hosted.owners(target, name);
+    return this.#deps.hosted.ownerUsers(target, name);
   }
 
   /** `cargo owner --add`: every login must be a NORA user. */

@@ -645,7 +645,9 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
     const owners = await call(server, 'GET', '/cargo/api/v1/crates/owned/owners', {
       token: reader,
     });
-    assert.deepEqual(owners.json, { users: [{ id: 1, login: 'alice', name: 'alice' }] });
+    assert.deepEqual(owners.json, {
+      users: [{ id: 1, login: 'alice', kind: 'user', name: 'alice' }],
+    });
     const blobsBefore = await blobFiles(server);
     cargoError(
       await call(server, 'PUT', '/cargo/api/v1/crates/new', {
@@ -684,6 +686,16 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
     });
     assert.equal(added.status, 200, added.text);
     assert.equal((added.json as { ok: boolean }).ok, true);
+    type Users = { users: { id: number; login: string; kind: string; name: string }[] };
+    const listed = (
+      await call(server, 'GET', '/cargo/api/v1/crates/owned/owners', { token: reader })
+    ).json as Users;
+    assert.deepEqual(
+      listed.users.map((u) => u.login),
+      ['alice', 'bob'],
+    );
+    const bobId = listed.users[1]?.id ?? 0;
+    assert.ok(Number.isInteger(bobId) && bobId > 1 && bobId < 2 ** 32, 'an integer Cargo reads');
     const byBob = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
       body: await crateBody('owned', '1.1.0'),
       token: bob,
@@ -695,6 +707,25 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
       body: JSON.stringify({ users: ['alice'] }),
     });
     assert.equal(removed.status, 200, removed.text);
+    // Found by review: ids were positions in the list, so bob's id changed when alice left. A
+    // user's id is the user's, as crates.io answers: the same in every answer and every crate.
+    const afterRemoval = await call(server, 'GET', '/cargo/api/v1/crates/owned/owners', {
+      token: reader,
+    });
+    assert.deepEqual(afterRemoval.json, {
+      users: [{ id: bobId, login: 'bob', kind: 'user', name: 'bob' }],
+    });
+    const bobs = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+      body: await crateBody('bobs-own', '1.0.0'),
+      token: bob,
+    });
+    assert.equal(bobs.status, 200, bobs.text);
+    const bobsOwners = await call(server, 'GET', '/cargo/api/v1/crates/bobs-own/owners', {
+      token: reader,
+    });
+    assert.deepEqual(bobsOwners.json, {
+      users: [{ id: bobId, login: 'bob', kind: 'user', name: 'bob' }],
+    });
     cargoError(
       await call(server, 'DELETE', '/cargo/api/v1/crates/owned/owners', {
         token: bob,
