@@ -6,7 +6,8 @@
  * the repository URL (relative URLs allowed), download it and verify its sha256 digest.
  */
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import type { Writable } from 'node:stream';
+import { createGzip } from 'node:zlib';
 import semver from 'semver';
 import tar from 'tar-stream';
 import { parse as parseYaml } from 'yaml';
@@ -22,6 +23,8 @@ export interface ChartSpec {
   readonly chartYaml?: string;
   /** Directory name inside the archive (default: the chart name). */
   readonly dir?: string;
+  /** Entries added after Chart.yaml and the usual files: a text, or `zeros` bytes of 0. */
+  readonly extraFiles?: readonly { name: string; text?: string; zeros?: number }[];
 }
 
 /** A gzipped chart archive. */
@@ -52,18 +55,38 @@ export async function buildChart(spec: ChartSpec): Promise<Buffer> {
     [`${dir}/.helmignore`, '.git\n'],
   ];
   const pack = tar.pack();
+  // Streamed through gzip: an entry of `zeros` bytes (a gzip bomb) is never held unpacked.
+  const gzip = createGzip();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => {
-    chunks.push(c as Buffer);
+  gzip.on('data', (c: Buffer) => {
+    chunks.push(c);
   });
   const done = new Promise<void>((resolve, reject) => {
-    pack.on('end', resolve);
+    gzip.on('end', resolve);
+    gzip.on('error', reject);
     pack.on('error', reject);
   });
+  pack.pipe(gzip);
   for (const [name, text] of files) pack.entry({ name, mode: 0o644, mtime: new Date(0) }, text);
+  const zeros = Buffer.alloc(1024 * 1024);
+  for (const extra of spec.extraFiles ?? []) {
+    const header = { name: extra.name, mode: 0o644, mtime: new Date(0) };
+    if (extra.zeros === undefined) {
+      pack.entry(header, extra.text ?? '');
+      continue;
+    }
+    const size = extra.zeros;
+    const entry = pack.entry({ ...header, size }) as unknown as Writable;
+    for (let left = size; left > 0; left -= zeros.length) {
+      if (!entry.write(left >= zeros.length ? zeros : zeros.subarray(0, left))) {
+        await new Promise((resolve) => entry.once('drain', resolve));
+      }
+    }
+    entry.end();
+  }
   pack.finalize();
   await done;
-  return gzipSync(Buffer.concat(chunks));
+  return Buffer.concat(chunks);
 }
 
 export function sha256(bytes: Buffer): string {

@@ -1,8 +1,9 @@
 /**
  * Hosted Cargo repositories: the CargoSource the routes read (index files derived from the
  * per-version rows, `.crate` files from the blob store), `cargo publish` (publish.ts: the body is
- * verified in a spool file, then the blob committed, then the version row written — a refused
- * publish stores nothing visible), yank/unyank, owners and search (web-api.ts shapes them).
+ * verified in a spool file, its same-registry dependencies looked up, then the blob committed,
+ * then the version row written — a refused publish stores nothing visible), yank/unyank, owners
+ * and search (web-api.ts shapes them).
  *
  * Methods take plain values (repository, names, streams); no HTTP framework types. Ownership
  * policy is the caller's (service.ts): publish takes a check run inside the store's transaction.
@@ -18,7 +19,7 @@ import type { BlobStore } from '../../storage/blob-store.ts';
 import type { CargoTables } from './migrations.ts';
 import type { CargoSource, IndexFile, OpenedCrate } from './model.ts';
 import { canonicalName, checkCrateName, checkCrateVersion } from './names.ts';
-import { receivePublish } from './publish.ts';
+import { checkDependencies, receivePublish } from './publish.ts';
 import { CargoStore, type PublishCheck, type StoredCrate, type StoredVersion } from './store.ts';
 
 export interface CargoHostedOptions {
@@ -126,6 +127,11 @@ export class CargoHosted implements CargoSource {
       readonly publisher: string | undefined;
       readonly authorize: (name: string) => Promise<void> | void;
       readonly check: (name: string) => PublishCheck;
+      /**
+       * The index file of a crate (lower-cased name) in the registry the client published to,
+       * for the dependency check (publish.ts `checkDependencies`); absent: not checked.
+       */
+      readonly lookupDependency?: (name: string) => Promise<IndexFile | undefined>;
     },
   ): Promise<PublishResult> {
     checkHosted(repo);
@@ -137,6 +143,9 @@ export class CargoHosted implements CargoSource {
     const { metadata, entry } = received;
     let blob: string;
     try {
+      if (options.lookupDependency !== undefined) {
+        await checkDependencies(metadata, options.lookupDependency);
+      }
       // Ownership and existing versions are refused before committing bytes (the transaction
       // checks both again), so a refused publish leaves no blob behind.
       const name = metadata.name.toLowerCase();
@@ -200,6 +209,12 @@ export class CargoHosted implements CargoSource {
   async owners(repo: Repository, name: string): Promise<string[]> {
     const crate = await this.crate(repo, name);
     return this.store.owners(repo.name, crate.name);
+  }
+
+  /** The owners API's users: login and stable id, in the order they were added. */
+  async ownerUsers(repo: Repository, name: string): Promise<{ id: number; login: string }[]> {
+    const crate = await this.crate(repo, name);
+    return this.store.ownerUsers(repo.name, crate.name);
   }
 
   async addOwners(repo: Repository, name: string, logins: readonly string[]): Promise<void> {

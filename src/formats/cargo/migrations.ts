@@ -2,7 +2,8 @@
  * Metadata of hosted Cargo repositories (`0600_cargo_*`): crates (one per canonical name, so
  * `foo-bar` and `Foo_Bar` are one crate), versions (one row per published version: the index
  * file is derived from these rows, so two concurrent publishes of different versions both land —
- * NORA lost entries when it rewrote one index document) and owners (NORA user names).
+ * NORA lost entries when it rewrote one index document) and owners (NORA user names);
+ * `0601_cargo_user_ids`: a stable integer per owner login (the owners API's `id`).
  */
 import type { Generated, Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
@@ -49,10 +50,21 @@ export type CargoOwnersTable = {
   added_at: number;
 };
 
+/**
+ * The owners API's `id` per login: crates.io answers each user's own id, the same in every crate
+ * and every answer, and Cargo reads it as a u32 (an autoincrement from 1 fits). Assigned on the
+ * first owners read that meets the login; never reused (AUTOINCREMENT).
+ */
+export type CargoUserIdsTable = {
+  id: Generated<number>;
+  login: string;
+};
+
 export type CargoTables = {
   cargo_crates: CargoCratesTable;
   cargo_versions: CargoVersionsTable;
   cargo_owners: CargoOwnersTable;
+  cargo_user_ids: CargoUserIdsTable;
 };
 
 export const cargoMigrations: Record<string, Migration> = {
@@ -104,6 +116,15 @@ export const cargoMigrations: Record<string, Migration> = {
         .addColumn('login', 'text', (c) => c.notNull())
         .addColumn('added_at', 'integer', (c) => c.notNull())
         .addPrimaryKeyConstraint('cargo_owners_pk', ['repo', 'crate', 'login'])
+        .execute();
+    },
+  },
+  '0601_cargo_user_ids': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('cargo_user_ids')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('login', 'text', (c) => c.notNull().unique())
         .execute();
     },
   },

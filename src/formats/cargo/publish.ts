@@ -22,7 +22,7 @@ import { parse as parseToml } from 'smol-toml';
 import tar from 'tar-stream';
 import { z } from 'zod';
 import { RegistryError } from '../../core/errors.ts';
-import type { IndexDependency, IndexEntry } from './model.ts';
+import type { IndexDependency, IndexEntry, IndexFile } from './model.ts';
 import {
   checkCrateName,
   checkCrateVersion,
@@ -424,4 +424,58 @@ export async function checkCrateContents(
       `the Cargo.toml in the .crate has version ${JSON.stringify(pkgVersion ?? null)}, the metadata ${JSON.stringify(vers)}`,
     );
   }
+}
+
+/** Index lookups a publish runs at once while checking its dependencies. */
+const DEPENDENCY_LOOKUPS_AT_ONCE = 8;
+
+/**
+ * Refuses a publish whose same-registry dependency names no crate (crates.io's
+ * `no known crate named \`x\``, 400). A dependency is "same registry" when its `registry` is
+ * absent, null or `""` (Cargo writes `registry` only for a dependency from another registry
+ * than the one published to; crates.io takes `""` as its own). Every kind is checked — normal,
+ * build and dev — as crates.io does (Cargo sends a dev-dependency only when it has a version).
+ * The name must match exactly, as crates.io and Cargo's resolver compare it (`foo_bar` does not
+ * name `foo-bar`, `Serde` does not name `serde`); a dependency on the crate being published is
+ * its own registry's (crates.io records the crate before its dependencies).
+ *
+ * `lookup(name)` is the index file of `name` (lower-cased) in the registry the client published
+ * to — a group (its hosted members, then its proxies' upstreams) or a hosted repository alone —
+ * undefined when absent; a NOT_FOUND it throws (a group whose member failed) is "absent" with its
+ * message kept as the reason. Other errors propagate.
+ */
+export async function checkDependencies(
+  metadata: PublishMetadata,
+  lookup: (lowerName: string) => Promise<IndexFile | undefined>,
+): Promise<void> {
+  const names = new Set<string>();
+  for (const dep of metadata.deps) {
+    if (dep.registry !== undefined && dep.registry !== null && dep.registry !== '') continue;
+    if (dep.name === metadata.name) continue;
+    names.add(dep.name);
+  }
+  const pending = [...names];
+  const missing: string[] = [];
+  const notes: string[] = [];
+  const worker = async () => {
+    for (let name = pending.shift(); name !== undefined; name = pending.shift()) {
+      let file: IndexFile | undefined;
+      try {
+        file = await lookup(name.toLowerCase());
+      } catch (err) {
+        if (!(err instanceof RegistryError) || err.code !== 'NOT_FOUND') throw err;
+        notes.push(err.message);
+      }
+      if (file?.entries.some((entry) => entry.name === name) !== true) missing.push(name);
+    }
+  };
+  await Promise.all(Array.from({ length: DEPENDENCY_LOOKUPS_AT_ONCE }, worker));
+  if (missing.length === 0) return;
+  missing.sort();
+  const [first] = missing;
+  const more = missing.length > 1 ? ` (and ${missing.slice(1).join(', ')})` : '';
+  throw bad(
+    `no known crate named \`${first ?? ''}\`${more}: a dependency without \`registry\` must be a crate of the registry published to` +
+      (notes.length > 0 ? ` (${notes[0] ?? ''})` : ''),
+  );
 }

@@ -97,6 +97,9 @@ export class CargoService {
         this.#checkWrite(repo, target, principal, 'write', name.toLowerCase());
       },
       check: (name) => this.#ownerCheck(principal, name),
+      // The registry the client published to is `repo` (the group, or the hosted repository
+      // addressed directly): a dependency without `registry` must be one of its crates.
+      lookupDependency: (name) => this.sourceOf(repo).indexFile(repo, name),
     });
   }
 
@@ -114,10 +117,14 @@ export class CargoService {
   }
 
   /** `cargo owner --list`. */
-  async owners(repo: Repository, name: string, principal: Principal): Promise<string[]> {
+  async owners(
+    repo: Repository,
+    name: string,
+    principal: Principal,
+  ): Promise<{ id: number; login: string }[]> {
     const target = this.#readTarget(repo);
     this.authorize(principal, repo, 'read', name.toLowerCase());
-    return this.#deps.hosted.owners(target, name);
+    return this.#deps.hosted.ownerUsers(target, name);
   }
 
   /** `cargo owner --add`: every login must be a NORA user. */

@@ -320,6 +320,34 @@ export class CargoStore {
     return rows.map((r) => r.login);
   }
 
+  /**
+   * Owners of `name` with their stable ids (`cargo_user_ids`), in the order they were added. A
+   * login met for the first time gets its id here (insert-or-ignore: concurrent reads agree).
+   */
+  async ownerUsers(repo: string, name: string): Promise<{ id: number; login: string }[]> {
+    const read = () =>
+      this.#db
+        .selectFrom('cargo_owners as o')
+        .leftJoin('cargo_user_ids as u', 'u.login', 'o.login')
+        .select(['o.login as login', 'u.id as id'])
+        .where('o.repo', '=', repo)
+        .where('o.crate', '=', name)
+        .orderBy('o.added_at')
+        .orderBy('o.login')
+        .execute();
+    let rows = await read();
+    const unnumbered = rows.filter((r) => r.id === null).map((r) => ({ login: r.login }));
+    if (unnumbered.length > 0) {
+      await this.#db
+        .insertInto('cargo_user_ids')
+        .values(unnumbered)
+        .onConflict((oc) => oc.column('login').doNothing())
+        .execute();
+      rows = await read();
+    }
+    return rows.map((r) => ({ id: r.id ?? 0, login: r.login }));
+  }
+
   async addOwners(repo: string, name: string, logins: readonly string[]): Promise<void> {
     const now = this.#now();
     await this.#db.transaction().execute(async (trx) => {

@@ -15,11 +15,17 @@ export function okAnswer(msg?: string): Record<string, unknown> {
 }
 
 /**
- * `GET /api/v1/crates/<name>/owners`: `{"users": [{"id", "login", "name"}]}`; ids are positions
- * (NORA users have no numeric id; Cargo only prints them).
+ * `GET /api/v1/crates/<name>/owners`: `{"users": [{"id", "login", "kind", "name"}]}` as
+ * crates.io answers: `id` the user's own integer (the same in every crate and every answer;
+ * Cargo reads it as a u32), `kind` `"user"` (crates.io's teams are `"team"`), `name` the login
+ * (NORA users have no display name; `cargo owner --list` prints `login (name)`).
  */
-export function ownersAnswer(logins: readonly string[]): Record<string, unknown> {
-  return { users: logins.map((login, i) => ({ id: i + 1, login, name: login })) };
+export function ownersAnswer(
+  users: readonly { readonly id: number; readonly login: string }[],
+): Record<string, unknown> {
+  return {
+    users: users.map(({ id, login }) => ({ id, login, kind: 'user', name: login })),
+  };
 }
 
 /** `GET /api/v1/crates?q=…`: `{"crates": [{"name", "max_version", "description"}], "meta": {"total"}}`. */

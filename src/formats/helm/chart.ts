@@ -4,10 +4,12 @@
  * (Helm's `ChartVersion`: the Chart.yaml metadata + `urls`, `created`, `digest`) a chart adds to
  * `index.yaml`.
  *
- * The archive is read as a stream (gunzip → tar-stream) until its top-level `Chart.yaml` (the
- * file at `<dir>/Chart.yaml`, which is what Helm's loader reads); nothing is extracted. Bounded:
- * MAX_UNPACKED_BYTES of decompressed data and MAX_ENTRIES entries before Chart.yaml is found (a
- * gzip bomb stops there), MAX_CHART_YAML_BYTES for Chart.yaml itself. YAML is parsed with the
+ * The archive is read as a stream (gunzip → tar-stream) to its end, keeping only its top-level
+ * `Chart.yaml` (the file at `<dir>/Chart.yaml`, which is what Helm's loader reads); nothing is
+ * extracted. The WHOLE archive is bounded, not only what precedes Chart.yaml (an archive is
+ * accepted only when `helm install` could load it): MAX_UNPACKED_BYTES of decompressed data and
+ * MAX_ENTRIES entries (past either: TOO_LARGE, a gzip bomb stops there), MAX_CHART_YAML_BYTES
+ * for Chart.yaml itself. YAML is parsed with the
  * `yaml` library with alias expansion bounded (`maxAliasCount`): a "billion laughs" document is
  * refused, not expanded.
  */
@@ -18,7 +20,14 @@ import tar from 'tar-stream';
 import { parse as parseYaml } from 'yaml';
 import { RegistryError } from '../../core/errors.ts';
 
-export const MAX_UNPACKED_BYTES = 256 * 1024 * 1024;
+/**
+ * Decompressed bytes (the tar stream) a chart archive may unpack to: Helm's own loader refuses a
+ * chart past `MaxDecompressedChartSize`, 100 MiB by default (pkg/chart/loader/archive.go), so a
+ * larger one could never be installed. Constants, not `[helm]` keys: the other formats bound
+ * their archives (go zip, npm/cargo tarballs, wheels) with constants too.
+ */
+export const MAX_UNPACKED_BYTES = 100 * 1024 * 1024;
+/** Entries (files, directories) in a chart archive; real charts hold tens to hundreds. */
 export const MAX_ENTRIES = 10_000;
 export const MAX_CHART_YAML_BYTES = 1024 * 1024;
 /** Aliases a YAML document may expand (Chart.yaml, .prov, upstream index.yaml). */
@@ -117,46 +126,62 @@ export function parseBoundedYaml(text: string, what: string): unknown {
 }
 
 /**
- * The bytes of the archive's top-level `Chart.yaml`. Throws BAD_REQUEST when the stream is not a
- * gzipped tar, has no `<dir>/Chart.yaml`, or passes a bound. `source` is consumed or destroyed.
+ * The bytes of the archive's top-level `Chart.yaml`, read to the archive's end. Throws
+ * BAD_REQUEST when the stream is not a gzipped tar or has no `<dir>/Chart.yaml`, TOO_LARGE when
+ * it unpacks past MAX_UNPACKED_BYTES or holds more than MAX_ENTRIES entries (Chart.yaml past
+ * MAX_CHART_YAML_BYTES: BAD_REQUEST). `source` is consumed or destroyed.
  */
 export async function readChartYaml(
   source: Readable,
 ): Promise<{ readonly bytes: Buffer; readonly dir: string }> {
   const gunzip = createGunzip();
   const extract = tar.extract();
-  const progress = { unpacked: 0, overflow: false };
-  const stop = () => {
+  // An object, not `let`s: the gunzip listeners set it, which flow analysis cannot see.
+  const progress = { unpacked: 0, failure: undefined as RegistryError | undefined };
+  const stop = (failure?: RegistryError) => {
+    progress.failure ??= failure;
     source.destroy();
     gunzip.destroy();
     extract.destroy();
   };
+  const tooLarge = () =>
+    new RegistryError(
+      'TOO_LARGE',
+      `chart archive unpacks to more than ${MAX_UNPACKED_BYTES} bytes (Helm's limit)`,
+    );
   source.on('error', () => gunzip.destroy());
   gunzip.on('error', () => {
     extract.destroy(new Error('not a gzip stream'));
   });
   gunzip.on('data', (chunk: Buffer) => {
     progress.unpacked += chunk.length;
-    if (progress.unpacked > MAX_UNPACKED_BYTES) {
-      progress.overflow = true;
-      stop();
-    }
+    if (progress.unpacked > MAX_UNPACKED_BYTES) stop(tooLarge());
   });
   source.pipe(gunzip).pipe(extract);
   let entries = 0;
+  // Sum of the entries' declared sizes: refused at the header, before their bytes are inflated.
+  let declared = 0;
+  let found: { bytes: Buffer; dir: string } | undefined;
   try {
     for await (const entry of extract) {
-      if (++entries > MAX_ENTRIES) break;
+      if (++entries > MAX_ENTRIES) {
+        throw new RegistryError(
+          'TOO_LARGE',
+          `chart archive holds more than ${MAX_ENTRIES} entries`,
+        );
+      }
       const { type, name, size } = entry.header;
+      declared += size;
+      if (declared > MAX_UNPACKED_BYTES) throw tooLarge();
       const parts = name.replace(/^\.\//, '').split('/');
       if (
+        found === undefined &&
         (type === 'file' || type === 'contiguous-file') &&
         parts.length === 2 &&
         parts[0] !== '' &&
         parts[1] === 'Chart.yaml'
       ) {
         if (size > MAX_CHART_YAML_BYTES) {
-          stop();
           throw new RegistryError(
             'BAD_REQUEST',
             `Chart.yaml is larger than ${MAX_CHART_YAML_BYTES} bytes`,
@@ -164,27 +189,29 @@ export async function readChartYaml(
         }
         const chunks: Buffer[] = [];
         for await (const chunk of entry) chunks.push(chunk as Buffer);
-        stop();
-        return { bytes: Buffer.concat(chunks), dir: parts[0] ?? '' };
+        found = { bytes: Buffer.concat(chunks), dir: parts[0] ?? '' };
+        continue;
       }
       entry.resume();
     }
   } catch (err) {
-    stop();
-    if (err instanceof RegistryError) throw err;
-    throw new RegistryError(
-      'BAD_REQUEST',
-      `not a chart archive (a gzipped tar): ${err instanceof Error ? err.message : String(err)}`,
-    );
+    const failure =
+      progress.failure ??
+      (err instanceof RegistryError
+        ? err
+        : new RegistryError(
+            'BAD_REQUEST',
+            `not a chart archive (a gzipped tar): ${err instanceof Error ? err.message : String(err)}`,
+          ));
+    stop(failure);
+    throw failure;
   }
   stop();
-  if (progress.overflow) {
-    throw new RegistryError(
-      'BAD_REQUEST',
-      `chart archive unpacks past ${MAX_UNPACKED_BYTES} bytes before its Chart.yaml`,
-    );
+  if (progress.failure !== undefined) throw progress.failure;
+  if (found === undefined) {
+    throw new RegistryError('BAD_REQUEST', 'chart archive has no <chart>/Chart.yaml');
   }
-  throw new RegistryError('BAD_REQUEST', 'chart archive has no <chart>/Chart.yaml');
+  return found;
 }
 
 /** Helm's ChartVersion as JSON: the fields index.yaml carries for one chart version. */

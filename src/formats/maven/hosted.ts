@@ -10,7 +10,9 @@
  *   non-unique files (`demo-1.0-SNAPSHOT.jar`, old Gradle); a read of the non-unique name answers
  *   the newest build of that classifier/extension. `keep_snapshots = N` keeps the newest N builds.
  * - md5/sha1/sha256/sha512 are computed while the body streams into the blob store and recorded:
- *   checksum files are served from the row, never stored.
+ *   checksum files are served from the row, never stored. A checksum uploaded BEFORE its file
+ *   (some clients send that order) is remembered (`expectChecksum`, in memory, bounded) and
+ *   compared when the file arrives: a disagreeing file is refused (400), nothing stored.
  * - `maven-metadata.xml` is derived from the rows when asked for (artifact, snapshot-version and
  *   group/plugin levels): never read-modify-write, so concurrent deploys of different versions all
  *   appear. The POM of a deploy is parsed (bounded, DOCTYPE refused, entities off) only for its
@@ -53,6 +55,32 @@ export interface DeploySettings {
   readonly immutableReleases: boolean;
   /** Largest body, bytes (413 past it). */
   readonly maxBytes: number;
+  /** `checksum_verify`: compare the file with checksums uploaded before it (400 on mismatch). */
+  readonly checksumVerify?: boolean;
+}
+
+/**
+ * Checksums uploaded before their file, remembered at most this many paths (oldest forgotten
+ * first: the order checksum → file is one deploy's, seconds apart) and this long.
+ */
+export const MAX_EXPECTED_CHECKSUM_PATHS = 10_000;
+export const EXPECTED_CHECKSUM_TTL_MS = 60 * 60 * 1000;
+
+/** The hex length of each checksum algorithm. */
+const HEX_LENGTH: Readonly<Record<ChecksumName, number>> = {
+  md5: 32,
+  sha1: 40,
+  sha256: 64,
+  sha512: 128,
+};
+
+/**
+ * The hex digest of an uploaded checksum file (the hex, optionally followed by a file name, as
+ * `sha1sum` writes it), lower-cased; undefined when it is not a digest of `algorithm`.
+ */
+export function checksumHex(algorithm: ChecksumName, text: string): string | undefined {
+  const sent = text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+  return sent.length === HEX_LENGTH[algorithm] && /^[0-9a-f]+$/.test(sent) ? sent : undefined;
 }
 
 /** Largest POM we parse for its packaging and plugin prefix (a bigger one is refused, 400). */
@@ -94,6 +122,15 @@ export interface DeployResult {
 
 export class MavenHosted implements MavenSource, HostedNames {
   readonly #deps: MavenHostedDeps;
+  /**
+   * `<repo>\n<path>` → checksums uploaded before the file at that path (`expectChecksum`), with
+   * when. In memory: the checksum-first order is one client's deploy of one file, so a restart
+   * in between only skips that comparison (the file's own hashes are still computed and served).
+   */
+  readonly #expected = new Map<
+    string,
+    { at: number; sums: Partial<Record<ChecksumName, string>> }
+  >();
 
   constructor(deps: MavenHostedDeps) {
     this.#deps = deps;
@@ -226,6 +263,21 @@ export class MavenHosted implements MavenSource, HostedNames {
       }
     }
     const hex = (name: 'md5' | 'sha1' | 'sha256' | 'sha512') => ingested.hashes[name] ?? '';
+    if (settings.checksumVerify === true) {
+      const key = `${repo.name}\n${coordinate.path}`;
+      const expected = this.#expectedAt(key);
+      for (const [algorithm, sent] of Object.entries(expected ?? {}) as [ChecksumName, string][]) {
+        if (sent === hex(algorithm)) continue;
+        // Refused whole: the bytes were new (nobody refers to them) or belong to someone else.
+        if (ingested.created) await this.#deps.blobs.delete(ingested.digest).catch(() => false);
+        throw new RegistryError(
+          'BAD_REQUEST',
+          `checksum mismatch: ${coordinate.path} hashes to ${algorithm} ${hex(algorithm)}, the ${algorithm} uploaded before it says ${sent}`,
+        );
+      }
+      // Compared and agreed: forgotten (a later deploy of the path is compared with its own).
+      if (expected !== undefined) this.#expected.delete(key);
+    }
     const pruned = await this.#deps.store.put(
       repo.name,
       {
@@ -268,6 +320,46 @@ export class MavenHosted implements MavenSource, HostedNames {
     if (!row) return 'unknown';
     const sent = text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
     return sent === row[algorithm] ? 'match' : 'mismatch';
+  }
+
+  /**
+   * Remembers a checksum uploaded before its file (`compareChecksum` said 'unknown'), so the
+   * file's deploy compares with it (`checksum_verify`). BAD_REQUEST when `text` is not a digest
+   * of `algorithm`. A later upload of the same algorithm replaces it.
+   */
+  expectChecksum(repo: Repository, path: string, algorithm: ChecksumName, text: string): void {
+    const sent = checksumHex(algorithm, text);
+    if (sent === undefined) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `the uploaded ${algorithm} of ${path} is not a ${algorithm} digest (${HEX_LENGTH[algorithm]} hex digits)`,
+      );
+    }
+    const key = `${repo.name}\n${path}`;
+    const sums = this.#expectedAt(key) ?? {};
+    this.#expected.delete(key);
+    while (this.#expected.size >= MAX_EXPECTED_CHECKSUM_PATHS) {
+      const oldest = this.#expected.keys().next();
+      if (oldest.done === true) break;
+      this.#expected.delete(oldest.value);
+    }
+    this.#expected.set(key, { at: Date.now(), sums: { ...sums, [algorithm]: sent } });
+  }
+
+  /** Forgets a remembered checksum (the file arrived meanwhile and was compared by the caller). */
+  forgetExpectedChecksum(repo: Repository, path: string): void {
+    this.#expected.delete(`${repo.name}\n${path}`);
+  }
+
+  /** The checksums remembered for `key` while fresh (an expired entry is dropped). */
+  #expectedAt(key: string): Partial<Record<ChecksumName, string>> | undefined {
+    const entry = this.#expected.get(key);
+    if (entry === undefined) return undefined;
+    if (Date.now() - entry.at > EXPECTED_CHECKSUM_TTL_MS) {
+      this.#expected.delete(key);
+      return undefined;
+    }
+    return entry.sums;
   }
 
   /**

@@ -256,12 +256,20 @@ export class MavenService {
       const text = (await readAllBounded(body, MAX_CHECKSUM_BODY, 'checksum file')).toString(
         'utf8',
       );
-      const outcome = await this.#deps.hosted.compareChecksum(
+      const hosted = this.#deps.hosted;
+      let outcome = await hosted.compareChecksum(
         target,
         parsed.target.path,
         parsed.algorithm,
         text,
       );
+      if (outcome === 'unknown' && maven.checksum_verify) {
+        // Before its file (some clients upload in that order): compared when the file arrives.
+        hosted.expectChecksum(target, parsed.target.path, parsed.algorithm, text);
+        // The file may have landed between the two reads: then compare with it now.
+        outcome = await hosted.compareChecksum(target, parsed.target.path, parsed.algorithm, text);
+        if (outcome !== 'unknown') hosted.forgetExpectedChecksum(target, parsed.target.path);
+      }
       if (outcome === 'mismatch' && maven.checksum_verify) {
         throw new RegistryError(
           'BAD_REQUEST',
@@ -272,7 +280,9 @@ export class MavenService {
         status: 201,
         message:
           outcome === 'unknown'
-            ? 'checksum accepted (no such file to compare yet); checksums are computed, not stored'
+            ? maven.checksum_verify
+              ? 'checksum accepted before its file: the file will be compared with it; checksums are computed, not stored'
+              : 'checksum accepted (no such file to compare yet); checksums are computed, not stored'
             : 'checksum verified; checksums are computed, not stored',
       };
     }
@@ -296,6 +306,7 @@ export class MavenService {
       keepSnapshots: settings.keepSnapshots,
       immutableReleases: maven.immutable_releases,
       maxBytes,
+      checksumVerify: maven.checksum_verify,
     });
     return result.created
       ? { status: 201, message: `stored ${coordinate.path}` }

@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { CargoFixtureUpstream, fakeCrate } from '../cargo-proxy/fixture.ts';
 import { crateBody, makeCrate, metadata, publishBody } from './fixtures.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -657,7 +658,9 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
     const owners = await call(server, 'GET', '/cargo/api/v1/crates/owned/owners', {
       token: reader,
     });
-    assert.deepEqual(owners.json, { users: [{ id: 1, login: 'alice', name: 'alice' }] });
+    assert.deepEqual(owners.json, {
+      users: [{ id: 1, login: 'alice', kind: 'user', name: 'alice' }],
+    });
     const blobsBefore = await blobFiles(server);
     cargoError(
       await call(server, 'PUT', '/cargo/api/v1/crates/new', {
@@ -696,6 +699,16 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
     });
     assert.equal(added.status, 200, added.text);
     assert.equal((added.json as { ok: boolean }).ok, true);
+    type Users = { users: { id: number; login: string; kind: string; name: string }[] };
+    const listed = (
+      await call(server, 'GET', '/cargo/api/v1/crates/owned/owners', { token: reader })
+    ).json as Users;
+    assert.deepEqual(
+      listed.users.map((u) => u.login),
+      ['alice', 'bob'],
+    );
+    const bobId = listed.users[1]?.id ?? 0;
+    assert.ok(Number.isInteger(bobId) && bobId > 1 && bobId < 2 ** 32, 'an integer Cargo reads');
     const byBob = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
       body: await crateBody('owned', '1.1.0'),
       token: bob,
@@ -707,6 +720,25 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
       body: JSON.stringify({ users: ['alice'] }),
     });
     assert.equal(removed.status, 200, removed.text);
+    // Found by review: ids were positions in the list, so bob's id changed when alice left. A
+    // user's id is the user's, as crates.io answers: the same in every answer and every crate.
+    const afterRemoval = await call(server, 'GET', '/cargo/api/v1/crates/owned/owners', {
+      token: reader,
+    });
+    assert.deepEqual(afterRemoval.json, {
+      users: [{ id: bobId, login: 'bob', kind: 'user', name: 'bob' }],
+    });
+    const bobs = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+      body: await crateBody('bobs-own', '1.0.0'),
+      token: bob,
+    });
+    assert.equal(bobs.status, 200, bobs.text);
+    const bobsOwners = await call(server, 'GET', '/cargo/api/v1/crates/bobs-own/owners', {
+      token: reader,
+    });
+    assert.deepEqual(bobsOwners.json, {
+      users: [{ id: bobId, login: 'bob', kind: 'user', name: 'bob' }],
+    });
     cargoError(
       await call(server, 'DELETE', '/cargo/api/v1/crates/owned/owners', {
         token: bob,
@@ -842,5 +874,72 @@ describe('cargo named repositories', () => {
     const res = await call(server, 'GET', '/cargo/index/config.json');
     assert.equal(res.status, 404);
     assert.match(res.text, /disabled|not available/);
+  });
+});
+
+describe('cargo publish: a dependency without `registry` must exist in the registry published to', () => {
+  // Found by review: a crate depending on a crate nobody has was accepted (crates.io refuses it).
+  const upstream = new CargoFixtureUpstream();
+  let server: TestServer;
+  const dep = (name: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    version_req: '^1',
+    features: [],
+    optional: false,
+    default_features: true,
+    target: null,
+    kind: 'normal',
+    ...extra,
+  });
+  const publish = async (base: string, name: string, deps: Record<string, unknown>[]) =>
+    call(server, 'PUT', `${base}/api/v1/crates/new`, {
+      body: publishBody(metadata(name, '1.0.0', { deps }), await makeCrate(name, '1.0.0')),
+    });
+
+  before(async () => {
+    await upstream.start();
+    upstream.add('serde', { vers: '1.0.0', body: fakeCrate('serde', '1.0.0') });
+    server = await startTestServer({ config: { cargo: { proxy: upstream.url } } });
+    const base = await publish('/cargo', 'base-lib', []);
+    assert.equal(base.status, 200, base.text);
+  });
+  after(async () => {
+    await server.close();
+    await upstream.stop();
+  });
+
+  test('present in the group (hosted, or upstream through the proxy member): accepted', async () => {
+    const answer = await publish('/cargo', 'app', [
+      dep('base-lib'),
+      dep('serde', { kind: 'build' }),
+      // Another registry (Cargo writes `registry` then): not this registry's to check.
+      dep('tokio', { registry: 'https://github.com/rust-lang/crates.io-index' }),
+      // The crate itself as a dev-dependency (crates.io records the crate first).
+      dep('app', { kind: 'dev' }),
+    ]);
+    assert.equal(answer.status, 200, answer.text);
+  });
+
+  for (const [what, deps, missing] of [
+    ['a normal dependency nobody has', [dep('base-lib'), dep('no-such-crate')], 'no-such-crate'],
+    ['a dev-dependency nobody has', [dep('ghost-dev', { kind: 'dev' })], 'ghost-dev'],
+    ['another spelling of a hosted crate', [dep('base_lib')], 'base_lib'],
+    ['another case of an upstream crate', [dep('Serde')], 'Serde'],
+    ['`registry: ""` (this registry)', [dep('ghost', { registry: '' })], 'ghost'],
+  ] as const) {
+    test(`refused (400, nothing stored): ${what}`, async () => {
+      const blobsBefore = await blobFiles(server);
+      const answer = await publish('/cargo', 'refused-app', [...deps]);
+      cargoError(answer, 400, new RegExp(`no known crate named \`${missing}\``));
+      assert.deepEqual(await blobFiles(server), blobsBefore, 'no blob stored');
+      assert.equal((await call(server, 'GET', '/cargo/index/re/fu/refused-app')).status, 404);
+    });
+  }
+
+  test('published to the hosted repository directly: its own crates only', async () => {
+    const base = '/repository/cargo-hosted';
+    cargoError(await publish(base, 'direct', [dep('serde')]), 400, /no known crate named `serde`/);
+    const answer = await publish(base, 'direct', [dep('base-lib')]);
+    assert.equal(answer.status, 200, answer.text);
   });
 });

@@ -203,6 +203,14 @@ describe('helm hosted repository (auth on)', () => {
   test('bad input: clear 4xx, nothing half-written', async () => {
     const before = await blobCount();
     const good = await buildChart({ name: 'good', version: '1.0.0' });
+    // Found by review: zeros after Chart.yaml unpacking past Helm's 100 MiB limit were accepted.
+    const gzipBomb = await buildChart({
+      name: 'bomb',
+      version: '1.0.0',
+      extraFiles: [{ name: 'bomb/files/zeros.bin', zeros: 101 * 1024 * 1024 }],
+    });
+    const bombForm = new FormData();
+    bombForm.append('chart', new Blob([gzipBomb]), 'bomb-1.0.0.tgz');
     const cases: [string, string, RequestInit, number, RegExp][] = [
       [
         'no Chart.yaml',
@@ -290,6 +298,27 @@ describe('helm hosted repository (auth on)', () => {
         { method: 'POST', body: Buffer.alloc(2 * 1024 * 1024, 1) },
         413,
         /limit/,
+      ],
+      [
+        'gzip bomb after Chart.yaml (raw POST)',
+        '/helm/api/charts',
+        { method: 'POST', body: gzipBomb },
+        413,
+        /unpacks to more than/,
+      ],
+      [
+        'gzip bomb after Chart.yaml (multipart POST)',
+        '/helm/api/charts',
+        { method: 'POST', body: bombForm },
+        413,
+        /unpacks to more than/,
+      ],
+      [
+        'gzip bomb after Chart.yaml (PUT)',
+        '/helm/bomb-1.0.0.tgz',
+        { method: 'PUT', body: gzipBomb },
+        413,
+        /unpacks to more than/,
       ],
       [
         'prov for an absent chart',

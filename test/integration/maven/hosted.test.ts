@@ -166,6 +166,62 @@ describe('maven hosted repository (auth disabled)', () => {
     assert.equal(await served.text(), hex('sha1', 'content'));
   });
 
+  test('a checksum uploaded BEFORE its file is compared when the file arrives (checksum_verify)', async () => {
+    // Found by review: the checksum-first order (some clients use it) was never compared.
+    const blobs = async () => {
+      const { readdir } = await import('node:fs/promises');
+      const files = await readdir(`${server.dataDir}/storage`, { recursive: true });
+      return files.filter((f) => /[0-9a-f]{64}$/.test(f)).length;
+    };
+    const dir = `${G}/early/1.0`;
+    const jar = 'the early jar';
+    // Agreeing checksums first (every algorithm, `sha1sum` layout too): the file is accepted.
+    assert.equal(
+      (await put(`${dir}/early-1.0.jar.sha1`, `${hex('sha1', jar)}  early-1.0.jar\n`)).status,
+      201,
+    );
+    assert.equal((await put(`${dir}/early-1.0.jar.md5`, hex('md5', jar))).status, 201);
+    assert.equal((await put(`${dir}/early-1.0.jar.sha256`, hex('sha256', jar))).status, 201);
+    assert.equal((await put(`${dir}/early-1.0.jar.sha512`, hex('sha512', jar))).status, 201);
+    assert.equal((await put(`${dir}/early-1.0.jar`, jar)).status, 201);
+    assert.equal(await (await get(`${dir}/early-1.0.jar`)).text(), jar);
+
+    // A disagreeing one first: the file is refused (400), nothing stored.
+    const blobsBefore = await blobs();
+    assert.equal((await put(`${dir}/early-1.0.pom.md5`, hex('md5', 'other bytes'))).status, 201);
+    assert.equal(
+      (await put(`${dir}/early-1.0.pom.sha1`, hex('sha1', pom('early', '1.0')))).status,
+      201,
+    );
+    const refused = await put(`${dir}/early-1.0.pom`, pom('early', '1.0'));
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /checksum mismatch: .*early-1\.0\.pom hashes to md5/);
+    assert.equal((await get(`${dir}/early-1.0.pom`)).status, 404);
+    assert.equal((await get(`${dir}/early-1.0.pom.sha1`)).status, 404);
+    assert.equal(await blobs(), blobsBefore, 'no blob left by the refused file');
+    // Refused again while the wrong checksum stands; a corrected checksum lets it in.
+    assert.equal((await put(`${dir}/early-1.0.pom`, pom('early', '1.0'))).status, 400);
+    assert.equal(
+      (await put(`${dir}/early-1.0.pom.md5`, hex('md5', pom('early', '1.0')))).status,
+      201,
+    );
+    assert.equal((await put(`${dir}/early-1.0.pom`, pom('early', '1.0'))).status, 201);
+
+    // A checksum file that is no digest of its algorithm is refused at once.
+    const garbage = await put(`${dir}/early-1.0-sources.jar.sha1`, 'not a digest');
+    assert.equal(garbage.status, 400);
+    assert.match(await garbage.text(), /not a sha1 digest/);
+    assert.equal((await put(`${dir}/early-1.0-sources.jar`, 'sources')).status, 201);
+
+    // After its file (the usual order), every algorithm is compared too.
+    for (const alg of ['md5', 'sha1', 'sha256', 'sha512']) {
+      const wrong = await put(`${dir}/early-1.0.jar.${alg}`, hex(alg, 'not the jar'));
+      assert.equal(wrong.status, 400, alg);
+      assert.match(await wrong.text(), /checksum mismatch/);
+      assert.equal((await put(`${dir}/early-1.0.jar.${alg}`, hex(alg, jar))).status, 201, alg);
+    }
+  });
+
   test('an uploaded maven-metadata.xml is accepted and ignored; metadata is generated', async () => {
     const r = await put(`${G}/demo/maven-metadata.xml`, '<metadata><bogus/></metadata>');
     assert.equal(r.status, 201);
@@ -404,5 +460,19 @@ describe('maven hosted repository (auth enabled)', () => {
     const ok = await fetch(url, { method: 'PUT', body: 'x', headers: { authorization: auth } });
     assert.equal(ok.status, 201);
     assert.equal((await fetch(url)).status, 200);
+  });
+});
+
+describe('maven hosted repository (checksum_verify = false)', () => {
+  test('checksums are neither compared after nor before their file', async () => {
+    await using server = await startTestServer({
+      config: { maven: { proxies: [], checksum_verify: false } },
+    });
+    const url = (p: string) => `${server.url}/maven2/${G}/loose/1.0/${p}`;
+    const put = (p: string, body: string) => fetch(url(p), { method: 'PUT', body });
+    assert.equal((await put('loose-1.0.jar.sha1', 'a'.repeat(40))).status, 201);
+    assert.equal((await put('loose-1.0.jar', 'loose')).status, 201);
+    assert.equal((await put('loose-1.0.jar.md5', 'b'.repeat(32))).status, 201);
+    assert.equal(await (await fetch(url('loose-1.0.jar.sha1'))).text(), hex('sha1', 'loose'));
   });
 });

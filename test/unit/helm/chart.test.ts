@@ -13,6 +13,8 @@ import {
   entryFragment,
   isChartName,
   isSemver2,
+  MAX_ENTRIES,
+  MAX_UNPACKED_BYTES,
   parseBoundedYaml,
   parseChartFilename,
   provenanceChart,
@@ -106,6 +108,41 @@ describe('Chart.yaml', () => {
         return true;
       });
     }
+  });
+
+  test('the whole archive is bounded, not only what precedes Chart.yaml (TOO_LARGE)', async () => {
+    // Found by review: a 600 MB unpacked archive (zeros after Chart.yaml) used to be accepted.
+    const bomb = await buildChart({
+      name: 'bomb',
+      version: '1.0.0',
+      extraFiles: [{ name: 'bomb/files/zeros.bin', zeros: MAX_UNPACKED_BYTES + 1024 * 1024 }],
+    });
+    assert.ok(bomb.length < 1024 * 1024, `a gzip bomb: ${bomb.length} bytes packed`);
+    await assert.rejects(readChartMetadata(Readable.from([bomb])), (err) => {
+      assert.equal(code(err), 'TOO_LARGE');
+      assert.match((err as Error).message, /unpacks to more than/);
+      return true;
+    });
+    const many = await buildChart({
+      name: 'many',
+      version: '1.0.0',
+      extraFiles: Array.from({ length: MAX_ENTRIES }, (_, i) => ({
+        name: `many/files/f${i}`,
+        text: '',
+      })),
+    });
+    await assert.rejects(readChartMetadata(Readable.from([many])), (err) => {
+      assert.equal(code(err), 'TOO_LARGE');
+      assert.match((err as Error).message, /more than 10000 entries/);
+      return true;
+    });
+    // Within the bounds, files after Chart.yaml are read through and the chart is accepted.
+    const fine = await buildChart({
+      name: 'fine',
+      version: '1.0.0',
+      extraFiles: [{ name: 'fine/files/data.bin', zeros: 8 * 1024 * 1024 }],
+    });
+    assert.equal((await readChartMetadata(Readable.from([fine]))).name, 'fine');
   });
 
   test('refused: missing name/version, non-SemVer version, bad apiVersion, wrong types', () => {
