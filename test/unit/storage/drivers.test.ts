@@ -29,3 +29,14 @@ test('fs: concurrent writes into one directory all land (their directory syncs a
   assert.deepEqual(await fs.readdir(path.join(root, '.tmp')), []);
   await fs.rm(root, { recursive: true, force: true });
 });
+
+test('fs: a store directory removed under a running driver is made again on the next write', async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-fs-gone-'));
+  const driver = await FsDriver.open(root);
+  await driver.write('blobs/sha256/cd/one' as StorageKey, Buffer.from('one'));
+  await fs.rm(path.join(root, 'blobs'), { recursive: true });
+  await driver.write('blobs/sha256/cd/two' as StorageKey, Buffer.from('two'));
+  assert.equal((await driver.stat('blobs/sha256/cd/two' as StorageKey))?.size, 3);
+  await driver.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
