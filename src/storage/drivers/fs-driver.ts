@@ -295,11 +295,12 @@ export class FsDriver implements StorageDriver {
     await fs.access(this.#tmp, fs.constants.W_OK);
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     // Files are opened per operation; kept directory descriptors are closed once idle.
     const groups = [...this.#dirSyncs.values()];
     this.#dirSyncs.clear();
     for (const group of groups) group.retire();
+    return Promise.resolve();
   }
 
   #tempFile(): string {
