@@ -14,6 +14,11 @@ if (major < 24) {
   );
   process.exit(2);
 }
+// libuv's thread pool (file-system calls, DNS lookups, hashing off-thread) has 4 threads unless
+// told otherwise, and every fsync holds one for milliseconds: 16 concurrent uploads queued their
+// fsyncs 4 at a time. The pool starts on first use, so this must run before any I/O. An
+// operator's own UV_THREADPOOL_SIZE wins. See docs/performance.md (raw PUT).
+process.env.UV_THREADPOOL_SIZE ??= '16';
 // Cache compiled bytecode across starts (os.tmpdir()/node-compile-cache): ~40% faster start.
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();

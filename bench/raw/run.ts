@@ -10,7 +10,11 @@
  * - put: wrk -t2 -cN PUTs of new files (1 KB and 64 KB bodies; every request a fresh path, since
  *   NORA's files are immutable) to NORA's `/raw/` and to nginx's WebDAV module (`dav_methods
  *   PUT`, `create_full_put_path`), each in its own sub-folder. Target ≥ 1× nginx (req/s). Every
- *   answer must be 201: a non-2xx is reported.
+ *   answer must be 201: a non-2xx is reported. Every body is different too (its first bytes
+ *   name the request): identical bodies would be deduplicated by NORA's content-addressed
+ *   store, measuring no file write at all. NORA runs with its defaults (every file and its
+ *   directory fsynced before the 201); `NORA_STORAGE_FSYNC=false` in the environment measures
+ *   the opt-out (nginx's WebDAV never fsyncs).
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID at the end; nothing is
  * left behind (the work directory is removed).
  */
@@ -192,17 +196,23 @@ async function benchPut(noraUrl: string, nginxUrl: string): Promise<void> {
     `-- A fresh path per request: <prefix>/<thread>-<n>.bin, body of args[2] bytes.
 local threads = 0
 function setup(thread) thread:set("tid", threads); threads = threads + 1 end
+-- Every body differs (its first bytes name the request), so no upload is a duplicate.
 function init(args)
   prefix = args[1]; body = string.rep("x", tonumber(args[2])); counter = 0
 end
 function request()
   counter = counter + 1
-  return wrk.format("PUT", prefix .. "/" .. tid .. "-" .. counter .. ".bin",
-    { ["Content-Type"] = "application/octet-stream" }, body)
+  local name = tid .. "-" .. counter
+  local unique = name .. ":" .. string.sub(body, #name + 2)
+  return wrk.format("PUT", prefix .. "/" .. name .. ".bin",
+    { ["Content-Type"] = "application/octet-stream" }, unique)
 end
 `,
   );
-  log(`\nPUT of new files, wrk -t2 -c${CONNECTIONS} -d${SECONDS}s (every request a new path)`);
+  const fsync = process.env['NORA_STORAGE_FSYNC'] ?? 'true';
+  log(
+    `\nPUT of new files, wrk -t2 -c${CONNECTIONS} -d${SECONDS}s (every request a new path and new bytes; NORA fsync = ${fsync})`,
+  );
   for (const [label, size] of SIZES.slice(0, 2)) {
     await wrk(`${noraUrl}/`, script, [`/raw/warm-${size}`, String(size)], WARM_SECONDS);
     const nora = await wrk(`${noraUrl}/`, script, [`/raw/put-${size}`, String(size)]);

@@ -50,6 +50,12 @@ const storageSchema = z.object({
   s3_access_key: withMeta(z.string().optional(), { secret: true }),
   s3_secret_key: withMeta(z.string().optional(), { secret: true }),
   s3_region: z.string().default('us-east-1'),
+  /**
+   * local: fsync every stored file and its directory before answering (default). false trades
+   * durability across a power loss for write speed (writes stay atomic): what nginx WebDAV,
+   * Distribution and Verdaccio do. Read at start.
+   */
+  fsync: z.boolean().default(true),
 });
 
 const databaseSchema = z.object({

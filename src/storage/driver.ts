@@ -20,6 +20,11 @@ export interface ReadOptions {
   readonly end?: number;
 }
 
+export interface WriteFileOptions {
+  /** The caller has fsynced the file already (see StorageDriver.syncsSpool). */
+  readonly synced?: boolean;
+}
+
 export interface StorageDriver {
   readonly name: string;
   /** undefined when absent; never throws for a missing key. */
@@ -32,7 +37,13 @@ export interface StorageDriver {
    * Atomically moves a finished local file (created under `spoolDir()`) into the store. The file
    * is consumed. fs: fsync + rename + fsync dir; object stores: upload then unlink.
    */
-  writeFile(key: StorageKey, localPath: string): Promise<ObjectInfo>;
+  writeFile(key: StorageKey, localPath: string, options?: WriteFileOptions): Promise<ObjectInfo>;
+  /**
+   * True when `writeFile` fsyncs the file it moves in (fs with `[storage] fsync = true`): a
+   * spool writer may then fsync the file itself before closing it (write stream `flush`) and
+   * pass `{ synced: true }`, sparing the driver a reopen. Absent/false: nothing to sync.
+   */
+  readonly syncsSpool?: boolean;
   /** Idempotent; true when something was deleted. */
   delete(key: StorageKey): Promise<boolean>;
   /** Every object under a prefix, recursively. */

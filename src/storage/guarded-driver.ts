@@ -3,7 +3,13 @@
  * in one place whatever the backend (cf. Distribution's driver/base).
  */
 import type { Readable } from 'node:stream';
-import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from './driver.ts';
+import type {
+  ObjectInfo,
+  ReadOptions,
+  StorageDriver,
+  StorageKey,
+  WriteFileOptions,
+} from './driver.ts';
 import { validateKey, validatePrefix } from './keys.ts';
 
 export class GuardedDriver implements StorageDriver {
@@ -29,8 +35,16 @@ export class GuardedDriver implements StorageDriver {
     return await this.#inner.write(validateKey(key), body);
   }
 
-  async writeFile(key: StorageKey, localPath: string): Promise<ObjectInfo> {
-    return await this.#inner.writeFile(validateKey(key), localPath);
+  async writeFile(
+    key: StorageKey,
+    localPath: string,
+    options?: WriteFileOptions,
+  ): Promise<ObjectInfo> {
+    return await this.#inner.writeFile(validateKey(key), localPath, options);
+  }
+
+  get syncsSpool(): boolean {
+    return this.#inner.syncsSpool === true;
   }
 
   async delete(key: StorageKey): Promise<boolean> {

@@ -1,9 +1,27 @@
 /**
  * Local filesystem driver. Atomicity: write to a temp file under `<root>/.tmp`, fsync, rename
  * into place, fsync the directory. A crash leaves at most a temp file, never a partial object.
+ *
+ * With `fsync: false` (`[storage] fsync`, the operator's opt-out) the same steps run without the
+ * two syncs: still atomic (rename), no longer durable across a power loss or kernel crash (what
+ * nginx's WebDAV module, Distribution and Verdaccio do).
+ *
+ * Each step is a trip through libuv's thread pool, which is the cost that dominates a small
+ * write (measured: ~14 trips per 1 KB ingest before, 6 now): buffers are written with the
+ * callback API on numeric descriptors (no FileHandle), through `O_DSYNC` (the write returns
+ * durable: no separate fsync trip); directories stay open for their fsync, and concurrent syncs of
+ * one directory share one fsync.
  */
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, open as openCallback } from 'node:fs';
+import {
+  close as closeCallback,
+  constants as fsConstants,
+  createReadStream,
+  createWriteStream,
+  fsync as fsyncCallback,
+  open as openCallback,
+  write as writeCallback,
+} from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -11,25 +29,48 @@ import { pipeline } from 'node:stream/promises';
 import { errnoCode } from '../../core/errors.ts';
 import { StorageNotFoundError } from '../driver.ts';
 import { tagLocalFile } from '../local-file.ts';
-import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from '../driver.ts';
+import type {
+  ObjectInfo,
+  ReadOptions,
+  StorageDriver,
+  StorageKey,
+  WriteFileOptions,
+} from '../driver.ts';
 
 const TMP_DIR = '.tmp';
+
+export interface FsDriverOptions {
+  /**
+   * fsync each object and its directory before a write resolves (default true). false: writes
+   * stay atomic but may be lost, never half-visible, on a power loss (`[storage] fsync`).
+   */
+  readonly fsync?: boolean;
+}
 
 export class FsDriver implements StorageDriver {
   readonly name = 'local';
   readonly #root: string;
   readonly #tmp: string;
+  readonly #fsync: boolean;
   readonly #knownDirs = new Set<string>();
+  /** Per directory: the sync waiting to start (joined by later renames) and the one running. */
+  readonly #dirSyncs = new Map<string, DirSync>();
 
-  private constructor(root: string) {
+  private constructor(root: string, fsync: boolean) {
     this.#root = root;
     this.#tmp = path.join(root, TMP_DIR);
+    this.#fsync = fsync;
   }
 
-  static async open(root: string): Promise<FsDriver> {
+  static async open(root: string, options: FsDriverOptions = {}): Promise<FsDriver> {
     const absolute = path.resolve(root);
     await fs.mkdir(path.join(absolute, TMP_DIR), { recursive: true });
-    return new FsDriver(absolute);
+    return new FsDriver(absolute, options.fsync ?? true);
+  }
+
+  /** writeFile fsyncs what it moves in, unless told it is synced already. */
+  get syncsSpool(): boolean {
+    return this.#fsync;
   }
 
   #path(key: StorageKey): string {
@@ -74,29 +115,39 @@ export class FsDriver implements StorageDriver {
   }
 
   async write(key: StorageKey, body: Readable | Uint8Array): Promise<ObjectInfo> {
+    if (!(body instanceof Readable)) return this.#writeBytes(key, body);
     const temp = this.#tempFile();
     try {
-      const source = body instanceof Readable ? body : Readable.from([body]);
-      await pipeline(source, createWriteStream(temp, { flags: 'wx' }));
-      return await this.writeFile(key, temp);
+      // `flush`: fsync before close, on the stream's own descriptor (no reopen to sync).
+      await pipeline(body, createWriteStream(temp, { flags: 'wx', flush: this.#fsync }));
+      return await this.writeFile(key, temp, { synced: true });
     } catch (err) {
       await fs.rm(temp, { force: true });
       throw err;
     }
   }
 
-  async writeFile(key: StorageKey, localPath: string): Promise<ObjectInfo> {
+  /**
+   * `options.synced`: the caller has already fsynced `localPath` (e.g. a write stream with
+   * `flush: true`), so only the rename and the directory sync are left.
+   */
+  async writeFile(
+    key: StorageKey,
+    localPath: string,
+    options: WriteFileOptions = {},
+  ): Promise<ObjectInfo> {
     const target = this.#path(key);
-    const handle = await fs.open(localPath, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
+    if (this.#fsync && options.synced !== true) {
+      const fd = await openFd(localPath, 'r+');
+      try {
+        await fsyncFd(fd);
+      } finally {
+        await closeFd(fd);
+      }
     }
     const dir = path.dirname(target);
-    await this.#ensureDir(dir);
     try {
-      await fs.rename(localPath, target);
+      await this.#renameInto(localPath, target, dir);
     } catch (err) {
       if (errnoCode(err) !== 'EXDEV') throw err;
       // Spool on another filesystem: copy to a temp next to the target, then rename.
@@ -105,9 +156,83 @@ export class FsDriver implements StorageDriver {
       await fs.rename(near, target);
       await fs.rm(localPath, { force: true });
     }
-    await syncDir(dir);
+    await this.#syncDir(dir);
     const stats = await fs.stat(target);
     return { key, size: stats.size, modifiedAt: stats.mtime };
+  }
+
+  /**
+   * A buffer in five trips: open(O_EXCL, O_DSYNC), write, close, rename, directory fsync (shared
+   * with concurrent renames into the same directory).
+   */
+  async #writeBytes(key: StorageKey, bytes: Uint8Array): Promise<ObjectInfo> {
+    const target = this.#path(key);
+    const temp = this.#tempFile();
+    const flags =
+      fsConstants.O_WRONLY |
+      fsConstants.O_CREAT |
+      fsConstants.O_EXCL |
+      // O_DSYNC: each write returns once its data (and the size needed to read it) is durable,
+      // what write + fdatasync give, in one trip fewer.
+      (this.#fsync ? fsConstants.O_DSYNC : 0);
+    try {
+      const fd = await openFd(temp, flags);
+      try {
+        let offset = 0;
+        while (offset < bytes.length) offset += await writeFd(fd, bytes, offset);
+      } finally {
+        await closeFd(fd);
+      }
+      const dir = path.dirname(target);
+      await this.#renameInto(temp, target, dir);
+      await this.#syncDir(dir);
+    } catch (err) {
+      await fs.rm(temp, { force: true });
+      throw err;
+    }
+    return { key, size: bytes.length, modifiedAt: new Date() };
+  }
+
+  /**
+   * Makes the renames already done into `dir` durable. A sync that has not started yet covers
+   * every rename made before it starts, so callers arriving meanwhile join it; one arriving while
+   * a sync runs waits for the next (its rename may be newer than what the running one flushes).
+   */
+  #syncDir(dir: string): Promise<void> {
+    if (!this.#fsync) return Promise.resolve();
+    let group = this.#dirSyncs.get(dir);
+    if (group === undefined) {
+      const created = new DirSync(dir, () => {
+        // Idle: keep the directory open for the next sync while the cache has room.
+        if (this.#dirSyncs.size <= MAX_OPEN_DIRS && this.#dirSyncs.get(dir) === created) {
+          return true;
+        }
+        if (this.#dirSyncs.get(dir) === created) this.#dirSyncs.delete(dir);
+        return false;
+      });
+      group = created;
+      this.#dirSyncs.set(dir, group);
+    }
+    return group.request();
+  }
+
+  /**
+   * rename(from, target) into `dir`, made first unless known. A directory that vanished under
+   * us (an operator's cleanup) is forgotten, with its kept descriptor, and made again.
+   */
+  async #renameInto(from: string, target: string, dir: string): Promise<void> {
+    await this.#ensureDir(dir);
+    try {
+      await fs.rename(from, target);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT' || !this.#knownDirs.has(dir)) throw err;
+      this.#knownDirs.delete(dir);
+      const stale = this.#dirSyncs.get(dir);
+      this.#dirSyncs.delete(dir);
+      stale?.retire();
+      await this.#ensureDir(dir);
+      await fs.rename(from, target);
+    }
   }
 
   async delete(key: StorageKey): Promise<boolean> {
@@ -170,8 +295,12 @@ export class FsDriver implements StorageDriver {
     await fs.access(this.#tmp, fs.constants.W_OK);
   }
 
-  async close(): Promise<void> {
-    // Nothing to release: files are opened per operation.
+  close(): Promise<void> {
+    // Files are opened per operation; kept directory descriptors are closed once idle.
+    const groups = [...this.#dirSyncs.values()];
+    this.#dirSyncs.clear();
+    for (const group of groups) group.retire();
+    return Promise.resolve();
   }
 
   #tempFile(): string {
@@ -186,13 +315,106 @@ export class FsDriver implements StorageDriver {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+/** Directories whose descriptor stays open between syncs (blob shards: 256 per algorithm). */
+const MAX_OPEN_DIRS = 2048;
+
+/**
+ * The syncs of one directory: at most one running and one waiting to start. A request joins the
+ * waiting sync (it will start after the request's rename, so it covers it) or makes one. The
+ * directory's descriptor is kept open between syncs (two thread-pool trips fewer per write) while
+ * `idle()` says so; NORA never removes a directory of the store, and #renameInto retires the
+ * group of one that vanished, so a kept descriptor is the directory renames go into.
+ */
+class DirSync {
+  readonly #dir: string;
+  /** Called when nothing runs or waits; true to keep the descriptor open. */
+  readonly #idle: () => boolean;
+  #fd: number | undefined;
+  #retired = false;
+  #running: Promise<void> | undefined;
+  #waiting: Promise<void> | undefined;
+
+  constructor(dir: string, idle: () => boolean) {
+    this.#dir = dir;
+    this.#idle = idle;
   }
+
+  /** No longer used for new requests: the descriptor closes once the last sync is done. */
+  retire(): void {
+    this.#retired = true;
+    if (this.#running === undefined && this.#waiting === undefined) this.#release();
+  }
+
+  #release(): void {
+    const fd = this.#fd;
+    this.#fd = undefined;
+    if (fd !== undefined) closeCallback(fd, () => undefined);
+  }
+
+  request(): Promise<void> {
+    if (this.#waiting !== undefined) return this.#waiting;
+    const after = this.#running ?? Promise.resolve();
+    const start = (): Promise<void> => this.#start(sync);
+    const sync: Promise<void> = after.then(start, start);
+    this.#waiting = sync;
+    return sync;
+  }
+
+  async #start(self: Promise<void>): Promise<void> {
+    this.#waiting = undefined;
+    this.#running = self;
+    try {
+      this.#fd ??= await openFd(this.#dir, 'r');
+      await fsyncFd(this.#fd);
+    } catch (err) {
+      this.#release(); // reopened by the next sync
+      throw err;
+    } finally {
+      this.#finish(self);
+    }
+  }
+
+  #finish(self: Promise<void>): void {
+    if (this.#running === self) this.#running = undefined;
+    if (this.#running !== undefined || this.#waiting !== undefined) return;
+    if (this.#retired || !this.#idle()) this.#release();
+  }
+}
+
+function openFd(file: string, flags: string | number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    openCallback(file, flags, 0o666, (err, fd) => {
+      if (err) reject(err);
+      else resolve(fd);
+    });
+  });
+}
+
+function writeFd(fd: number, bytes: Uint8Array, offset: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    writeCallback(fd, bytes, offset, bytes.length - offset, null, (err, written) => {
+      if (err) reject(err);
+      else resolve(written);
+    });
+  });
+}
+
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fsyncCallback(fd, (err) => {
+      if (err) reject(err);
+      else resolve();
+    });
+  });
+}
+
+function closeFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    closeCallback(fd, (err) => {
+      if (err) reject(err);
+      else resolve();
+    });
+  });
 }
 
 function openForRead(file: string): Promise<number> {

@@ -9,7 +9,7 @@ import { MemoryDriver } from './memory-driver.ts';
 export async function createStorageDriver(config: StorageConfig): Promise<StorageDriver> {
   switch (config.mode) {
     case 'local':
-      return new GuardedDriver(await FsDriver.open(config.path));
+      return new GuardedDriver(await FsDriver.open(config.path, { fsync: config.fsync }));
     case 'memory':
       return new GuardedDriver(await MemoryDriver.open());
     case 's3':

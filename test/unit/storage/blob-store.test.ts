@@ -102,3 +102,63 @@ test('identical content is stored once (dedup) and a truncated stream commits no
   );
   assert.equal(await blobs.stat(digestOf('partial')), undefined);
 });
+
+test('a body announced small (expectedSize) is ingested from memory with the same checks', async () => {
+  const { blobs, index, dir } = await store();
+  const data = Buffer.from('small body, two chunks');
+  const parts = [data.subarray(0, 5), data.subarray(5)];
+  const result = await blobs.ingest(Readable.from(parts), {
+    expectedSize: data.length,
+    hashes: ['md5'],
+  });
+  assert.equal(formatDigest(result.digest), formatDigest(digestOf(data)));
+  assert.equal(result.hashes.md5, createHash('md5').update(data).digest('hex'));
+  assert.equal(result.created, true);
+  assert.equal(await text(await blobs.open(result.digest)), data.toString());
+  assert.equal(index.sizes.get(formatDigest(result.digest)), data.length);
+  const again = await blobs.ingest(Readable.from([data]), { expectedSize: data.length });
+  assert.equal(again.created, false);
+  // Fewer bytes than announced, more than announced, past maxBytes, wrong digest: nothing stored.
+  const other = Buffer.from('0123456789');
+  await assert.rejects(
+    blobs.ingest(Readable.from([other]), { expectedSize: 11 }),
+    (err: unknown) => err instanceof RegistryError && err.code === 'SIZE_INVALID',
+  );
+  await assert.rejects(
+    blobs.ingest(Readable.from([other.subarray(0, 4), other.subarray(4)]), { expectedSize: 4 }),
+    (err: unknown) => err instanceof RegistryError && err.code === 'SIZE_INVALID',
+  );
+  await assert.rejects(
+    blobs.ingest(Readable.from([other]), { expectedSize: 10, maxBytes: 5 }),
+    (err: unknown) => err instanceof RegistryError && err.status === 413,
+  );
+  await assert.rejects(
+    blobs.ingest(Readable.from([other]), { expectedSize: 10, expected: digestOf('else') }),
+    (err: unknown) => err instanceof RegistryError && err.code === 'DIGEST_INVALID',
+  );
+  const truncated = new Readable({
+    read() {
+      this.push(Buffer.from('01234'));
+      this.destroy(new Error('client went away'));
+    },
+  });
+  await assert.rejects(blobs.ingest(truncated, { expectedSize: 10 }), /went away/);
+  assert.equal(await blobs.stat(digestOf(other)), undefined);
+  assert.equal(await blobs.stat(digestOf('01234')), undefined);
+  assert.deepEqual(await spoolEntries(dir), []);
+  assert.deepEqual(await fs.readdir(path.join(dir, '.tmp')), []); // no spool, no temp file
+});
+
+test('without fsync (operator opt-out) ingest still commits atomically and reads back', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-blobs-nosync-'));
+  const blobs = new BlobStore(
+    new GuardedDriver(await FsDriver.open(dir, { fsync: false })),
+    new MapIndex(),
+  );
+  const small = Buffer.from('small');
+  const big = Buffer.alloc(2 * 1024 * 1024, 7);
+  const a = await blobs.ingest(Readable.from([small]), { expectedSize: small.length });
+  const b = await blobs.ingest(Readable.from([big]));
+  assert.equal(await text(await blobs.open(a.digest)), 'small');
+  assert.equal((await blobs.stat(b.digest))?.size, big.length);
+});
