@@ -46,6 +46,11 @@ export const HOT_BODY_MAX_BYTES = 1024 * 1024;
 export interface HotFile extends Omit<OpenedMavenFile, 'open'> {
   /** Opens the bytes (a range when given): from memory when kept, else from the blob store. */
   open(range?: ReadRange): Promise<Readable | Buffer>;
+  /**
+   * The whole body when it is kept in memory now, else undefined (then `open`, which also counts
+   * the demand that gets a small body kept). Lets a GET be answered without an async hop.
+   */
+  keptBody(): Buffer | undefined;
   /** `"<sha1>"` */
   readonly etag: string;
   /** RFC 9110 HTTP-date of `modifiedAt`. */
@@ -63,6 +68,9 @@ interface Entry {
   /** undefined: the file is absent. */
   readonly file: HotFile | undefined;
 }
+
+/** `HotFiles.peek`'s answer when nothing valid is kept: ask `get`. */
+export const NOT_KEPT: unique symbol = Symbol('not kept');
 
 /** The per-entry bytes not in the key: the entry, the file object, four hex digests, headers. */
 const ENTRY_BYTES = 1024;
@@ -114,6 +122,16 @@ export class HotFiles {
   }
 
   /**
+   * The kept answer for `path` in `repo` while it is valid (a file, or undefined = absent), else
+   * NOT_KEPT. Synchronous: the hot path of a repeated GET needs no promise.
+   */
+  peek(repo: Repository, path: string): HotFile | undefined | typeof NOT_KEPT {
+    const hit = this.#entries.get(`${repo.name}\n${path}`);
+    if (hit === undefined || hit.generation !== this.generation(repo)) return NOT_KEPT;
+    return hit.until === Infinity || hit.until > Date.now() ? hit.file : NOT_KEPT;
+  }
+
+  /**
    * The file at `path` in `repo`: the kept answer while valid, else `lookup`'s, kept until
    * `validity.until` (set by the sources) or the next write. Undefined = absent.
    */
@@ -122,12 +140,11 @@ export class HotFiles {
     path: string,
     lookup: (validity: MetadataValidity) => Promise<OpenedMavenFile | undefined>,
   ): Promise<HotFile | undefined> {
+    const kept = this.peek(repo, path);
+    if (kept !== NOT_KEPT) return kept;
     const key = `${repo.name}\n${path}`;
+    // Taken before the lookup: a write racing it leaves the answer already stale.
     const generation = this.generation(repo);
-    const hit = this.#entries.get(key);
-    if (hit !== undefined && hit.generation === generation) {
-      if (hit.until === Infinity || hit.until > Date.now()) return hit.file;
-    }
     const epoch = this.#epoch;
     const validity: MetadataValidity = { until: Infinity };
     const found = await lookup(validity);
@@ -157,7 +174,8 @@ export class HotFiles {
       // Kept only while its answer is (a write or eviction may have dropped it meanwhile).
       if (body.length === found.size && entries.peek(key)?.file === file) bodies.set(file, body);
     };
-    const file: HotFile = hotFile(found, (range) => {
+    const keptBody = (): Buffer | undefined => (small ? bodies.get(file) : undefined);
+    const file: HotFile = hotFile(found, keptBody, (range) => {
       const body = small ? bodies.get(file) : undefined;
       if (body !== undefined) {
         return Promise.resolve(
@@ -183,9 +201,10 @@ export class HotFiles {
   }
 }
 
-/** `found` with its headers formatted; `open` replaces its opener when given. */
+/** `found` with its headers formatted; `keptBody` and `open` replace the defaults when given. */
 export function hotFile(
   found: OpenedMavenFile,
+  keptBody: () => Buffer | undefined = () => undefined,
   open: (range?: ReadRange) => Promise<Readable | Buffer> = (range) => found.open(range),
 ): HotFile {
   return {
@@ -197,5 +216,6 @@ export function hotFile(
     modifiedSeconds: Math.floor(found.modifiedAt / 1000) * 1000,
     checksumDocuments: {},
     open,
+    keptBody,
   };
 }

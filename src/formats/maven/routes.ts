@@ -17,8 +17,8 @@ import { RegistryError, toRegistryError } from '../../core/errors.ts';
 import { sendRanged } from '../../http/send-body.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
-import { parseMavenPath } from './coordinates.ts';
-import type { MavenDocument, MavenService } from './service.ts';
+import { parseMavenPath, type MavenPath } from './coordinates.ts';
+import type { MavenDocument, MavenReadResult, MavenService } from './service.ts';
 import type { HotFile } from './hot-files.ts';
 
 export interface MavenRouteDeps {
@@ -48,8 +48,22 @@ export function registerMavenRoutes(
       .send(`${error.message.replace(/[\r\n]+/g, ' ')}\n`);
   });
   for (const { prefix, repo } of mounts) {
-    const handler = async (request: FastifyRequest, reply: FastifyReply) =>
-      dispatch(repo, rawPath(request).slice(prefix.length), request, reply, deps);
+    // Not async: a GET the caches answer is sent synchronously (no promise, no microtask hop);
+    // anything else returns dispatch's promise. A synchronous throw reaches the error handler.
+    const handler = (
+      request: FastifyRequest,
+      reply: FastifyReply,
+    ): Promise<unknown> | undefined => {
+      const rest = rawPath(request).slice(prefix.length);
+      const method = request.method;
+      if (method === 'GET' || method === 'HEAD') {
+        const parsed = parseMavenPath(rest);
+        const kept = deps.service.readKept(repo, parsed, request.principal);
+        if (kept !== undefined && sendKept(kept, parsed, request, reply)) return undefined;
+        return sendRead(repo, parsed, request, reply, deps.service);
+      }
+      return dispatch(repo, rest, request, reply, deps);
+    };
     scope.all(prefix, handler);
     scope.all(`${prefix}/*`, handler);
   }
@@ -67,11 +81,8 @@ async function dispatch(
   const parsed = parseMavenPath(rest);
   switch (method) {
     case 'GET':
-    case 'HEAD': {
-      const result = await service.read(repo, parsed, request.principal);
-      if (result.kind === 'document') return sendDocument(result.document, request, reply);
-      return sendFile(result.file, parsed.kind === 'file' ? parsed.path : '', request, reply);
-    }
+    case 'HEAD':
+      return sendRead(repo, parsed, request, reply, service);
     case 'PUT': {
       const encoding = request.headers['content-encoding'];
       if (encoding !== undefined && encoding !== 'identity') {
@@ -102,6 +113,46 @@ async function dispatch(
         headers: { allow: 'GET, HEAD, PUT, DELETE' },
       });
   }
+}
+
+async function sendRead(
+  repo: Repository,
+  parsed: MavenPath,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  service: MavenService,
+): Promise<FastifyReply> {
+  const result = await service.read(repo, parsed, request.principal);
+  if (result.kind === 'document') return sendDocument(result.document, request, reply);
+  return sendFile(result.file, parsed.kind === 'file' ? parsed.path : '', request, reply);
+}
+
+/**
+ * Sends a cached answer synchronously when it needs no I/O: a document, or a whole file whose
+ * body is in memory (no Range, not HEAD: those take `sendFile`'s usual path). Returns false when
+ * nothing was sent.
+ */
+function sendKept(
+  result: MavenReadResult,
+  parsed: MavenPath,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): boolean {
+  if (result.kind === 'document') {
+    sendDocument(result.document, request, reply);
+    return true;
+  }
+  const file = result.file;
+  if (request.method !== 'GET' || request.headers.range !== undefined) return false;
+  const body = file.keptBody();
+  if (body === undefined) return false;
+  setFileHeaders(file, parsed.kind === 'file' ? parsed.path : '', reply);
+  if (notModified(request, file.etag, file.modifiedSeconds)) {
+    void reply.code(304).send();
+    return true;
+  }
+  void reply.header('content-length', file.size).send(body);
+  return true;
 }
 
 /** Content-Type by extension (the last one: `.jar.asc` is a signature, text). */
@@ -184,14 +235,17 @@ async function sendFile(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
-  const etag = file.etag;
-  void reply
-    .type(contentTypeOf(path))
-    .header('accept-ranges', 'bytes')
-    .header('etag', etag)
-    .header('last-modified', file.lastModified);
-  if (notModified(request, etag, file.modifiedSeconds)) return reply.code(304).send();
+  setFileHeaders(file, path, reply);
+  if (notModified(request, file.etag, file.modifiedSeconds)) return reply.code(304).send();
   return sendRanged(reply, request.method, file.size, request.headers.range, (range) =>
     file.open(range),
   );
+}
+
+function setFileHeaders(file: HotFile, path: string, reply: FastifyReply): void {
+  void reply
+    .type(contentTypeOf(path))
+    .header('accept-ranges', 'bytes')
+    .header('etag', file.etag)
+    .header('last-modified', file.lastModified);
 }

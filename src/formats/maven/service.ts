@@ -25,7 +25,7 @@ import {
   type MetadataValidity,
 } from './model.ts';
 import type { PackumentCache, RenderedDoc } from '../npm/cache.ts';
-import { type HotFile, type HotFiles, hotFile } from './hot-files.ts';
+import { type HotFile, type HotFiles, hotFile, NOT_KEPT } from './hot-files.ts';
 
 const MB = 1024 * 1024;
 /** An uploaded checksum file: a hex digest and maybe a file name. */
@@ -136,8 +136,45 @@ export class MavenService {
         document: parsed.kind === 'checksum' ? cached.checksums[parsed.algorithm] : cached.document,
       };
     }
-    const file = await this.#file(source, repo, target.path);
-    if (!file) throw new RegistryError('NOT_FOUND', `${target.path} not found in ${repo.name}`);
+    return this.#fileResult(repo, parsed, target.path, await this.#file(source, repo, target.path));
+  }
+
+  /**
+   * `read`'s answer when the caches hold it (a kept file answer or rendered metadata), without
+   * any async step; undefined when `read` must be asked. Authorizes exactly as `read` does, first;
+   * throws NOT_FOUND for a kept "absent". The hot path of repeated GETs (every build asks the same
+   * POMs, jars, checksums and metadata): an answer from here is one `read` would give, as both
+   * consult the same caches under the same validity rules.
+   */
+  readKept(repo: Repository, parsed: MavenPath, principal: Principal): MavenReadResult | undefined {
+    if (parsed.kind === 'root' || parsed.kind === 'dir') return undefined;
+    const target = parsed.kind === 'checksum' ? parsed.target : parsed;
+    this.authorize(principal, repo, 'read', target.path);
+    this.#syncConfig();
+    if (target.kind === 'metadata') {
+      const hit = this.#deps.metadataCache?.get(
+        `${this.#epoch}\n${repo.name}\n${target.dir}`,
+        metadataScope(target.dir),
+      ) as CachedMetadata | undefined;
+      if (hit === undefined) return undefined;
+      return {
+        kind: 'document',
+        document: parsed.kind === 'checksum' ? hit.checksums[parsed.algorithm] : hit.document,
+      };
+    }
+    const kept = this.#deps.hotFiles?.peek(repo, target.path) ?? NOT_KEPT;
+    if (kept === NOT_KEPT) return undefined;
+    return this.#fileResult(repo, parsed, target.path, kept);
+  }
+
+  /** The answer for a file or its checksum, given the file (undefined: absent → NOT_FOUND). */
+  #fileResult(
+    repo: Repository,
+    parsed: MavenPath,
+    path: string,
+    file: HotFile | undefined,
+  ): MavenReadResult {
+    if (!file) throw new RegistryError('NOT_FOUND', `${path} not found in ${repo.name}`);
     if (parsed.kind !== 'checksum') return { kind: 'file', file };
     const algorithm = parsed.algorithm;
     return {

@@ -299,6 +299,48 @@ describe('maven hosted repository (auth disabled)', () => {
     assert.match(text, /<value>1\.0-SNAPSHOT<\/value>/);
   });
 
+  test('repeated GETs (answered from the caches, the body from memory) stay exact', async () => {
+    const dir = `${G}/hot/1.0-SNAPSHOT`;
+    const file = `${dir}/hot-1.0-SNAPSHOT.pom`;
+    const v1 = pom('hot', '1.0-SNAPSHOT', '<!-- v1 -->');
+    assert.equal((await put(file, v1)).status, 201);
+    const etag = `"${hex('sha1', v1)}"`;
+    // The second GET keeps the body in memory; the ones after it are sent from there.
+    for (let i = 0; i < 4; i++) {
+      const r = await get(file);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('etag'), etag);
+      assert.equal(r.headers.get('content-type'), 'application/xml');
+      assert.equal(r.headers.get('accept-ranges'), 'bytes');
+      assert.equal(r.headers.get('content-length'), String(Buffer.byteLength(v1)));
+      assert.ok(r.headers.get('last-modified'));
+      assert.equal(await r.text(), v1);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.equal((await get(file, { headers: { 'if-none-match': etag } })).status, 304);
+    const ranged = await get(file, { headers: { range: 'bytes=0-4' } });
+    assert.equal(ranged.status, 206);
+    assert.equal(await ranged.text(), v1.slice(0, 5));
+    const head = await get(file, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), String(Buffer.byteLength(v1)));
+    assert.equal(await (await get(`${file}.sha1`)).text(), hex('sha1', v1));
+    const missing = `${dir}/hot-1.0-SNAPSHOT-none.pom`;
+    assert.equal((await get(missing)).status, 404);
+    assert.equal((await get(missing)).status, 404);
+    const metadata = await (await get(`${dir}/maven-metadata.xml`)).text();
+    assert.equal(await (await get(`${dir}/maven-metadata.xml`)).text(), metadata);
+    // A redeploy (a non-unique snapshot is mutable) is seen at once, body and checksums.
+    const v2 = pom('hot', '1.0-SNAPSHOT', '<!-- v2, longer -->');
+    assert.equal((await put(file, v2)).status, 200);
+    const after = await get(file);
+    assert.equal(after.headers.get('etag'), `"${hex('sha1', v2)}"`);
+    assert.equal(await after.text(), v2);
+    assert.equal(await (await get(`${file}.sha1`)).text(), hex('sha1', v2));
+    assert.equal((await put(missing, v2)).status, 201);
+    assert.equal((await get(missing)).status, 200);
+  });
+
   test('keep_snapshots keeps the newest N builds (repository setting)', async () => {
     const dir = `${G}/kept/1.0-SNAPSHOT`;
     for (let n = 1; n <= 4; n++) {
@@ -474,5 +516,44 @@ describe('maven hosted repository (checksum_verify = false)', () => {
     assert.equal((await put('loose-1.0.jar', 'loose')).status, 201);
     assert.equal((await put('loose-1.0.jar.md5', 'b'.repeat(32))).status, 201);
     assert.equal(await (await fetch(url('loose-1.0.jar.sha1'))).text(), hex('sha1', 'loose'));
+  });
+});
+
+describe('maven hosted repository (auth enabled, no anonymous read)', () => {
+  let server: TestServer;
+  const auth = `Basic ${Buffer.from('bob:bob-pw-1').toString('base64')}`;
+
+  before(async () => {
+    server = await startTestServer({
+      config: { maven: { proxies: [] }, auth: { enabled: true, anonymous_read: false } },
+    });
+    await server.app.context.identity.users.create('bob', 'bob-pw-1', undefined, ['write']);
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('answers kept for a reader are still refused to anonymous (401)', async () => {
+    const dir = `${server.url}/maven2/${G}/kept`;
+    const body = pom('kept', '1.0');
+    const headers = { authorization: auth };
+    const put = await fetch(`${dir}/1.0/kept-1.0.pom`, { method: 'PUT', body, headers });
+    assert.equal(put.status, 201);
+    for (const path of [
+      '1.0/kept-1.0.pom',
+      '1.0/kept-1.0.pom.sha1',
+      'maven-metadata.xml',
+      '1.0/none-1.0.pom',
+    ]) {
+      for (let i = 0; i < 3; i++) {
+        const r = await fetch(`${dir}/${path}`, { headers });
+        assert.equal(r.status, path.includes('none') ? 404 : 200, path);
+        await r.arrayBuffer();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const anon = await fetch(`${dir}/${path}`);
+      assert.equal(anon.status, 401, path);
+      assert.match(anon.headers.get('www-authenticate') ?? '', /^Basic /);
+    }
   });
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { readAllBounded } from '../../../src/core/streams.ts';
-import { HotFiles } from '../../../src/formats/maven/hot-files.ts';
+import { HotFiles, NOT_KEPT } from '../../../src/formats/maven/hot-files.ts';
 import type { MetadataValidity, OpenedMavenFile } from '../../../src/formats/maven/model.ts';
 import { toRepository } from '../../../src/repos/repository.ts';
 
@@ -118,8 +118,11 @@ test('a failed open drops the answer; a small file asked for twice is then serve
   assert.equal(lookups, 2, 'asked again after the failed open');
 
   const good = () => Promise.resolve(fileOf('<project/>', opens));
+  assert.equal(hot.peek(hosted, 'g/o/1/o-1.pom'), NOT_KEPT);
   const pom = await hot.get(hosted, 'g/o/1/o-1.pom', good);
   assert.ok(pom);
+  assert.equal(hot.peek(hosted, 'g/o/1/o-1.pom'), pom, 'peek: the kept answer');
+  assert.equal(pom.keptBody(), undefined, 'no body kept before the second request');
   opens.count = 0;
   assert.equal(await text(await pom.open()), '<project/>');
   assert.equal(await text(await pom.open()), '<project/>');
@@ -131,10 +134,13 @@ test('a failed open drops the answer; a small file asked for twice is then serve
   assert.ok(Buffer.isBuffer(third));
   assert.equal(third.toString(), '<project/>');
   assert.equal(opens.count, before, 'no open for a kept body');
+  assert.equal(pom.keptBody()?.toString(), '<project/>');
   const ranged = await pom.open({ start: 1, end: 7 });
   assert.equal(await text(ranged), 'project');
   // A write replaces the answer, and its kept body goes with it.
   hot.changed('h');
+  assert.equal(hot.peek(hosted, 'g/o/1/o-1.pom'), NOT_KEPT, 'a write ends the kept answer');
   await hot.get(hosted, 'g/o/1/o-1.pom', good);
   assert.equal(hot.bodyBytes, 0);
+  assert.equal(pom.keptBody(), undefined, 'the old body went with its answer');
 });
