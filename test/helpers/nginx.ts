@@ -24,6 +24,8 @@ export interface NginxOptions {
   /** Path fetched until `readyStatus` answers (default `/`, any status below 500). */
   readonly readyPath?: string;
   readonly readyStatus?: (status: number) => boolean;
+  /** Replaces the `readyPath` wait (e.g. a TLS handshake probe); throws when nginx is not up. */
+  readonly ready?: (port: number) => Promise<void>;
   /** worker_processes (default 1). */
   readonly workers?: number;
   /** Runs once the port is known, before nginx starts (e.g. files naming `url`). */
@@ -32,7 +34,8 @@ export interface NginxOptions {
 
 /**
  * Writes `<dir>/nginx.conf` (pid, error log and temp paths inside `dir`; `http` lines get
- * `listen` = `127.0.0.1:<port>`), starts nginx and waits until `readyPath` answers (10 s);
+ * `listen` = `127.0.0.1:<port>`), starts nginx and waits until `readyPath` answers (10 s) or
+ * `ready` resolves;
  * on failure it is stopped before the error is rethrown. nginx's workers drop root's privileges:
  * served trees must be world-readable.
  */
@@ -67,10 +70,11 @@ export async function runNginx(dir: string, options: NginxOptions): Promise<Ngin
     await exited;
   };
   try {
-    await waitForUrl(`${url}${options.readyPath ?? '/'}`, {
-      timeoutMs: 10_000,
-      ready: options.readyStatus ?? ((status) => status < 500),
-    });
+    await (options.ready?.(port) ??
+      waitForUrl(`${url}${options.readyPath ?? '/'}`, {
+        timeoutMs: 10_000,
+        ready: options.readyStatus ?? ((status) => status < 500),
+      }));
   } catch (err) {
     await stop();
     throw err;
