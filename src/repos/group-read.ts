@@ -45,6 +45,19 @@ export interface GroupReaderDeps {
   readonly failures: Counter<'repository' | 'member'>;
 }
 
+/**
+ * What every format's group source is built from (cargo, go, helm, maven, pypi, raw): the shared
+ * reader, the group's members, and each member's own source `S` (the format's hosted or proxy
+ * source). A format adds its guard's question (does a hosted member hold a name?) by extending it.
+ */
+export interface GroupDeps<S> {
+  readonly reader: GroupReader;
+  /** The members of a group, in read order (RepositoryRegistry.membersOf). */
+  readonly membersOf: (group: Repository) => readonly Repository[];
+  /** The source answering for one (non-group) member repository, hosted or proxy. */
+  readonly sourceOf: (member: Repository) => S;
+}
+
 /** Anything a group reads through: a member backend (OCI) or the member repository itself (npm). */
 export type MemberOf = { readonly repository: Repository } | Repository;
 

@@ -4,6 +4,7 @@
  * one; writes go to its write member). NORA's fixed mounts are default repositories built from
  * the format sections; `[[repositories]]` adds named ones at `/repository/<name>/`.
  */
+import { RegistryError } from '../core/errors.ts';
 import type { DockerUpstreamConfig } from '../formats/oci/config.ts';
 import type { AppConfig, FormatName, RepositoryConfig, RepositoryKind } from '../config/schema.ts';
 
@@ -173,5 +174,35 @@ export class RepositoryRegistry {
     if (repo.kind === 'proxy') return undefined;
     const name = repo.writeMember ?? this.membersOf(repo).find((m) => m.kind === 'hosted')?.name;
     return name === undefined ? undefined : this.#byName.get(name);
+  }
+
+  /**
+   * `writeTarget(repo)`, or the refusal every format answers when there is none: a
+   * RegistryError METHOD_NOT_ALLOWED (405) with `allow: GET, HEAD` (RFC 9110 §15.5.6: a 405 names
+   * the methods the resource does support; a proxy or a group without a hosted member is
+   * read-only). The message says why: `repository "x" is a read-only proxy; <verb> to a hosted
+   * repository` or `group "x" has no hosted member to <verb> to` (`verb` defaults to "write").
+   * Each format's HTTP layer maps the error to its own wire shape; `protocolCode` carries a
+   * protocol's own code (OCI `UNSUPPORTED`). Authorization stays with the caller: formats differ
+   * on whether a principal refused on `repo` learns of the 405 (maven, raw, helm and OCI check
+   * `repo` first; cargo, pypi, npm and go answer 405 first).
+   */
+  requireWriteTarget(
+    repo: Repository,
+    options: { readonly verb?: string; readonly protocolCode?: string } = {},
+  ): Repository {
+    const target = this.writeTarget(repo);
+    if (target !== undefined) return target;
+    const verb = options.verb ?? 'write';
+    throw new RegistryError(
+      'METHOD_NOT_ALLOWED',
+      repo.kind === 'proxy'
+        ? `repository "${repo.name}" is a read-only proxy; ${verb} to a hosted repository`
+        : `group "${repo.name}" has no hosted member to ${verb} to`,
+      {
+        headers: { allow: 'GET, HEAD' },
+        ...(options.protocolCode === undefined ? {} : { protocolCode: options.protocolCode }),
+      },
+    );
   }
 }

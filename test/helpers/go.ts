@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { freePort, waitForUrl } from './process.ts';
+import { runNginx } from './nginx.ts';
 import { findTool, PROJECT_ROOT, run, type RunResult } from './tools.ts';
 
 export const GOCODE = '/usr/share/gocode';
@@ -155,46 +155,18 @@ export interface Nginx {
 
 /** nginx serving `root` as a static GOPROXY on 127.0.0.1 (a free port); `root` must be world-readable. */
 export async function startNginx(dir: string, root: string): Promise<Nginx> {
-  await fs.mkdir(dir, { recursive: true });
-  const port = await freePort();
   const accessLog = path.join(dir, 'access.log');
-  await fs.writeFile(
-    path.join(dir, 'nginx.conf'),
-    [
-      'worker_processes 1;',
-      `pid ${path.join(dir, 'nginx.pid')};`,
-      `error_log ${path.join(dir, 'error.log')} warn;`,
-      'events { worker_connections 256; }',
-      'http {',
-      '  types { application/zip zip; application/json info; text/plain mod; }',
-      '  default_type text/plain;',
-      "  log_format brief '$status $request_uri';",
-      `  access_log ${accessLog} brief;`,
-      '  sendfile on; tcp_nopush on; keepalive_requests 100000;',
-      `  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
-      `  server { listen 127.0.0.1:${port}; root ${root}; }`,
-      '}',
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(
-    findTool('nginx') ?? 'nginx',
-    ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-  };
-  try {
-    await waitForUrl(`${url}/`, { timeoutMs: 10_000, ready: (s) => s < 500 });
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { url, child, exited, accessLog, stop };
+  const nginx = await runNginx(dir, {
+    http: (listen) => [
+      'types { application/zip zip; application/json info; text/plain mod; }',
+      'default_type text/plain;',
+      "log_format brief '$status $request_uri';",
+      `access_log ${accessLog} brief;`,
+      'sendfile on; tcp_nopush on; keepalive_requests 100000;',
+      `server { listen ${listen}; root ${root}; }`,
+    ],
+  });
+  return { ...nginx, accessLog };
 }
 
 export interface SumdbServer {

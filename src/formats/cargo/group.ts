@@ -26,7 +26,7 @@
  */
 import { RegistryError } from '../../core/errors.ts';
 import {
-  type GroupReader,
+  type GroupDeps,
   hostedNameGuard,
   missNote,
   type NameGuard,
@@ -35,12 +35,7 @@ import type { Repository } from '../../repos/repository.ts';
 import type { CargoSource, IndexDependency, IndexEntry, IndexFile, OpenedCrate } from './model.ts';
 import { CRATES_IO_INDEX_ALIASES, indexRoot } from './upstream.ts';
 
-export interface CargoGroupDeps {
-  readonly reader: GroupReader;
-  /** The members of a group, in read order. */
-  readonly membersOf: (group: Repository) => readonly Repository[];
-  /** The source answering for one (non-group) member repository. */
-  readonly sourceOf: (member: Repository) => CargoSource;
+export interface CargoGroupDeps extends GroupDeps<CargoSource> {
   /** True when the hosted repository `member` holds crate `name` (lower-cased): the guard's question. */
   readonly hostedHas: (member: Repository, name: string) => Promise<boolean>;
 }

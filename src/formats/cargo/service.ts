@@ -236,15 +236,7 @@ export class CargoService {
    * member, refuses with 405.
    */
   #writeTarget(repo: Repository, principal: Principal, action: Action, name?: string): Repository {
-    const target = this.#deps.repositories.writeTarget(repo);
-    if (target === undefined) {
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
-        repo.kind === 'proxy'
-          ? `repository "${repo.name}" is a read-only proxy`
-          : `group "${repo.name}" has no hosted member to write to`,
-      );
-    }
+    const target = this.#deps.repositories.requireWriteTarget(repo);
     this.#checkWrite(repo, target, principal, action, name);
     return target;
   }

@@ -11,7 +11,7 @@
  *   answer is a 404 naming the failure (so `go` still falls through to its next GOPROXY entry).
  */
 import { RegistryError } from '../../core/errors.ts';
-import type { GroupReader, NameGuard } from '../../repos/group-read.ts';
+import type { GroupDeps, NameGuard } from '../../repos/group-read.ts';
 import { hostedNameGuard, missNote } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
@@ -23,10 +23,7 @@ export interface HostedModules {
   hasModule(repo: Repository, module: string): Promise<boolean>;
 }
 
-export interface GoGroupDeps {
-  readonly reader: GroupReader;
-  readonly membersOf: (group: Repository) => readonly Repository[];
-  readonly sourceOf: (member: Repository) => GoSource;
+export interface GoGroupDeps extends GroupDeps<GoSource> {
   readonly hostedModules: HostedModules;
 }
 

@@ -8,7 +8,6 @@
  */
 import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
-import { RegistryError } from '../../core/errors.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { GoHosted, PublishResult } from './hosted.ts';
 
@@ -48,15 +47,7 @@ export class GoPublisher {
   }
 
   #writeTarget(repo: Repository, principal: Principal, action: Action, module: string): Repository {
-    const target = this.#deps.repositories.writeTarget(repo);
-    if (target === undefined) {
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
-        repo.kind === 'proxy'
-          ? `repository "${repo.name}" is a read-only proxy; publish to a hosted repository`
-          : `group "${repo.name}" has no hosted member to publish to`,
-      );
-    }
+    const target = this.#deps.repositories.requireWriteTarget(repo, { verb: 'publish' });
     if (target.name !== repo.name) this.#deps.access.authorize(principal, repo, action, module);
     this.#deps.access.authorize(principal, target, action, module, {
       via: target.name === repo.name ? undefined : repo,

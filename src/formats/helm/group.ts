@@ -10,17 +10,14 @@
  *   is served (index entries and archives) from hosted members only.
  */
 import { RegistryError } from '../../core/errors.ts';
-import type { GroupReader } from '../../repos/group-read.ts';
+import type { GroupDeps } from '../../repos/group-read.ts';
 import { hostedNameGuard, missNote } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { chartFilename } from './chart.ts';
 import { sortEntries } from './index-render.ts';
 import type { HelmSource, IndexSnapshot, OpenedChartFile, SnapshotEntry } from './model.ts';
 
-export interface HelmGroupDeps {
-  readonly reader: GroupReader;
-  readonly membersOf: (group: Repository) => readonly Repository[];
-  readonly sourceOf: (member: Repository) => HelmSource;
+export interface HelmGroupDeps extends GroupDeps<HelmSource> {
   /** True when a hosted member holds any version of `name`. */
   readonly hostedHas: (member: Repository, name: string) => Promise<boolean>;
 }

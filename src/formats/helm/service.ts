@@ -129,16 +129,7 @@ export class HelmService {
   /** The hosted repository a write through `repo` lands in, authorized (repository level). */
   writeTarget(repo: Repository, principal: Principal, action: Action, name?: string): Repository {
     this.authorize(principal, repo, action, name);
-    const target = this.#deps.repositories.writeTarget(repo);
-    if (!target) {
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
-        repo.kind === 'proxy'
-          ? `repository "${repo.name}" is a read-only proxy`
-          : `group "${repo.name}" has no hosted member to write to`,
-        { headers: { allow: 'GET, HEAD' } },
-      );
-    }
+    const target = this.#deps.repositories.requireWriteTarget(repo);
     if (target.name !== repo.name)
       this.#deps.access.authorize(principal, target, action, name, { via: repo });
     return target;

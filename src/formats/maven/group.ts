@@ -12,7 +12,7 @@
  *   from a proxy, so an upstream cannot shadow or extend an internal artifact.
  */
 import { RegistryError } from '../../core/errors.ts';
-import type { GroupReader } from '../../repos/group-read.ts';
+import type { GroupDeps } from '../../repos/group-read.ts';
 import { hostedNameGuard, missNote, type NameGuard } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { mergeMetadata } from './metadata.ts';
@@ -30,12 +30,7 @@ export interface HostedNames {
   hasArtifact(repo: Repository, groupId: string, artifactId: string): Promise<boolean>;
 }
 
-export interface MavenGroupDeps {
-  readonly reader: GroupReader;
-  /** The group's members in read order. */
-  readonly membersOf: (group: Repository) => readonly Repository[];
-  /** The source answering for one member (hosted or proxy). */
-  readonly sourceOf: (member: Repository) => MavenSource;
+export interface MavenGroupDeps extends GroupDeps<MavenSource> {
   readonly hostedNames: HostedNames;
 }
 

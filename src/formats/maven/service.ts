@@ -377,16 +377,7 @@ export class MavenService {
     // Authorized on the addressed repository first (as OCI does): a proxy's 405 is for those who
     // may write there at all, everyone else gets the 401 challenge or 403.
     this.authorize(principal, repo, action, path);
-    const target = this.#deps.repositories.writeTarget(repo);
-    if (!target) {
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
-        repo.kind === 'proxy'
-          ? `repository "${repo.name}" is a read-only proxy`
-          : `group "${repo.name}" has no hosted member to write to`,
-        { headers: { allow: 'GET, HEAD' } },
-      );
-    }
+    const target = this.#deps.repositories.requireWriteTarget(repo);
     if (target.name !== repo.name) this.authorize(principal, target, action, path, repo);
     return target;
   }

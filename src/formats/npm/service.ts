@@ -440,15 +440,7 @@ export class NpmService {
    * both: a rule on the group or on the member holds whichever way a client addresses it.
    */
   #writeTarget(repo: Repository, principal: Principal, action: Action, name: string): Repository {
-    const target = this.#deps.repositories.writeTarget(repo);
-    if (!target) {
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
-        repo.kind === 'proxy'
-          ? `repository "${repo.name}" is a read-only proxy`
-          : `group "${repo.name}" has no hosted member to write to`,
-      );
-    }
+    const target = this.#deps.repositories.requireWriteTarget(repo);
     if (target.name !== repo.name) this.authorize(principal, repo, action, name);
     this.authorize(principal, target, action, name, target.name === repo.name ? undefined : repo);
     return target;

@@ -169,18 +169,11 @@ export class OciService {
    */
   #writeRepo(request: OciRequest, target: Target, action: Action): string {
     this.#authorize(request, target.repo, action, target.name);
-    const writeTo = this.#deps.repositories.writeTarget(target.repo);
-    if (writeTo !== undefined && writeTo.name !== target.repo.name) {
+    const writeTo = this.#deps.repositories.requireWriteTarget(target.repo, {
+      protocolCode: 'UNSUPPORTED',
+    });
+    if (writeTo.name !== target.repo.name) {
       this.#authorize(request, writeTo, action, target.name, target.repo);
-    }
-    if (writeTo === undefined) {
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
-        `repository ${target.repo.name} is read-only (${target.repo.kind})`,
-        {
-          protocolCode: 'UNSUPPORTED',
-        },
-      );
     }
     return writeTo.name;
   }

@@ -14,7 +14,7 @@
  */
 import { RegistryError } from '../../core/errors.ts';
 import {
-  type GroupReader,
+  type GroupDeps,
   hostedNameGuard,
   missNote,
   type NameGuard,
@@ -22,12 +22,7 @@ import {
 import type { Repository } from '../../repos/repository.ts';
 import type { DistFile, OpenedDistFile, ProjectPage, PypiSource } from './model.ts';
 
-export interface PypiGroupDeps {
-  readonly reader: GroupReader;
-  /** The members of a group, in read order. */
-  readonly membersOf: (group: Repository) => readonly Repository[];
-  /** The source answering for one (non-group) member repository. */
-  readonly sourceOf: (member: Repository) => PypiSource;
+export interface PypiGroupDeps extends GroupDeps<PypiSource> {
   /**
    * True when the hosted member holds or ever held `project` (the guard's question). Defaults to
    * "its page exists" when the hosted source offers nothing better.
@@ -35,10 +30,10 @@ export interface PypiGroupDeps {
   readonly hostedKnows?: (member: Repository, project: string) => Promise<boolean>;
 }
 
-/** The PypiSource of group repositories. */
 /** Merged pages kept (see #merged). */
 const KEPT_MERGES = 256;
 
+/** The PypiSource of group repositories. */
 export class PypiGroup implements PypiSource {
   readonly #deps: PypiGroupDeps;
   /**

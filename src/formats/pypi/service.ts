@@ -259,15 +259,7 @@ export class PypiService {
     action: Action,
     project?: string,
   ): Repository {
-    const target = this.#deps.repositories.writeTarget(repo);
-    if (target === undefined) {
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
-        repo.kind === 'proxy'
-          ? `repository "${repo.name}" is a read-only proxy`
-          : `group "${repo.name}" has no hosted member to write to`,
-      );
-    }
+    const target = this.#deps.repositories.requireWriteTarget(repo);
     this.#checkWrite(repo, target, principal, action, project);
     return target;
   }

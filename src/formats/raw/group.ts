@@ -7,16 +7,12 @@
  *   starts after the same cursor, so the merge is exact.
  */
 import { RegistryError } from '../../core/errors.ts';
-import type { GroupReader } from '../../repos/group-read.ts';
+import type { GroupDeps } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { OpenedRawFile, RawListing, RawListingEntry, RawSource } from './model.ts';
 import { compareNames } from './store.ts';
 
-export interface RawGroupDeps {
-  readonly reader: GroupReader;
-  readonly membersOf: (group: Repository) => readonly Repository[];
-  readonly sourceOf: (member: Repository) => RawSource;
-}
+export type RawGroupDeps = GroupDeps<RawSource>;
 
 export class RawGroup implements RawSource {
   readonly #deps: RawGroupDeps;

@@ -165,16 +165,7 @@ export class RawService {
   /** The hosted repository a write through `repo` lands in, authorized on both. */
   #writeTarget(repo: Repository, principal: Principal, action: Action, path: string): Repository {
     this.#deps.access.authorize(principal, repo, action, path);
-    const target = this.#deps.repositories.writeTarget(repo);
-    if (!target) {
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
-        repo.kind === 'proxy'
-          ? `repository "${repo.name}" is a read-only proxy`
-          : `group "${repo.name}" has no hosted member to write to`,
-        { headers: { allow: 'GET, HEAD' } },
-      );
-    }
+    const target = this.#deps.repositories.requireWriteTarget(repo);
     if (target.name !== repo.name) {
       this.#deps.access.authorize(principal, target, action, path, { via: repo });
     }

@@ -4,11 +4,11 @@
  * (/usr/share/cargo/registry), served by nginx as crates.io's index and static host would be, and
  * a consumer project that depends on every crate of the tree.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { freePort, waitForUrl } from '../../helpers/process.ts';
-import { findTool, PROJECT_ROOT, run } from '../../helpers/tools.ts';
+import { runNginx } from '../../helpers/nginx.ts';
+import { PROJECT_ROOT, run } from '../../helpers/tools.ts';
 
 export const DEBIAN_CRATES = '/usr/share/cargo/registry';
 /** Crates the tests want at least (issue 15: a lockfile of ≥ 100 crates). */
@@ -52,49 +52,24 @@ export interface Nginx {
  * port in `dl` first. nginx's workers drop root's privileges: `root` must be world-readable.
  */
 export async function startNginx(dir: string, root: string, workers = 1): Promise<Nginx> {
-  await fs.mkdir(dir, { recursive: true });
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  await fs.writeFile(
-    path.join(root, 'index', 'config.json'),
-    JSON.stringify({ dl: `${url}/crates/{crate}/{crate}-{version}.crate` }),
-    { mode: 0o644 },
-  );
-  await fs.writeFile(
-    path.join(dir, 'nginx.conf'),
-    [
-      `worker_processes ${workers};`,
-      `pid ${path.join(dir, 'nginx.pid')};`,
-      `error_log ${path.join(dir, 'error.log')} warn;`,
-      'events { worker_connections 1024; }',
-      'http {',
-      '  default_type application/octet-stream;',
-      '  types { application/json json; application/gzip crate; }',
-      '  access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;',
-      `  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
-      `  server { listen 127.0.0.1:${port}; root ${root}; }`,
-      '}',
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(
-    findTool('nginx') ?? 'nginx',
-    ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    await exited;
-  };
-  try {
-    await waitForUrl(`${url}/index/config.json`, { timeoutMs: 10_000, ready: (s) => s === 200 });
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { url, index: `${url}/index/`, child, exited, stop };
+  const nginx = await runNginx(dir, {
+    workers,
+    before: (url) =>
+      fs.writeFile(
+        path.join(root, 'index', 'config.json'),
+        JSON.stringify({ dl: `${url}/crates/{crate}/{crate}-{version}.crate` }),
+        { mode: 0o644 },
+      ),
+    http: (listen) => [
+      'default_type application/octet-stream;',
+      'types { application/json json; application/gzip crate; }',
+      'access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;',
+      `server { listen ${listen}; root ${root}; }`,
+    ],
+    readyPath: '/index/config.json',
+    readyStatus: (status) => status === 200,
+  });
+  return { ...nginx, index: `${nginx.url}/index/` };
 }
 
 /**

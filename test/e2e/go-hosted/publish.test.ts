@@ -11,11 +11,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { DEBIAN_MODULES, GOCODE, goEnv, goRun } from '../../helpers/go.ts';
-import { freePort } from '../../helpers/process.ts';
+import { runNginx } from '../../helpers/nginx.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { findTool, PROJECT_ROOT, run, type RunResult } from '../../helpers/tools.ts';
@@ -180,49 +179,29 @@ async function startTlsFront(
     '-addext',
     'subjectAltName=IP:127.0.0.1',
   ]);
-  const port = await freePort();
-  await fs.writeFile(
-    path.join(dir, 'nginx.conf'),
-    [
-      'worker_processes 1;',
-      `pid ${path.join(dir, 'nginx.pid')};`,
-      `error_log ${path.join(dir, 'error.log')} warn;`,
-      'events { worker_connections 256; }',
-      'http {',
-      '  access_log off;',
-      `  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
-      `  server { listen 127.0.0.1:${port} ssl; ssl_certificate ${cert}; ssl_certificate_key ${key};`,
-      `    location / { proxy_pass ${upstream}; proxy_set_header Host $http_host; client_max_body_size 0; } }`,
-      '}',
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(
-    findTool('nginx') ?? 'nginx',
-    ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-  };
-  // Up when the port accepts a TLS handshake (any HTTP status).
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const probe = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`], {
-      check: false,
-      input: '',
-      timeoutMs: 5_000,
-    });
-    if (probe.code === 0) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`nginx TLS front did not start: ${probe.stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { url: `https://127.0.0.1:${port}`, cert, stop };
+  const nginx = await runNginx(dir, {
+    http: (listen) => [
+      'access_log off;',
+      `server { listen ${listen} ssl; ssl_certificate ${cert}; ssl_certificate_key ${key};`,
+      `  location / { proxy_pass ${upstream}; proxy_set_header Host $http_host; client_max_body_size 0; } }`,
+    ],
+    // Up when the port accepts a TLS handshake (any HTTP status).
+    ready: async (port) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const probe = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`], {
+          check: false,
+          input: '',
+          timeoutMs: 5_000,
+        });
+        if (probe.code === 0) return;
+        if (Date.now() > deadline)
+          throw new Error(`nginx TLS front did not start: ${probe.stderr}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+  });
+  return { url: nginx.url.replace(/^http:/, 'https:'), cert, stop: () => nginx.stop() };
 }
 
 const skip =

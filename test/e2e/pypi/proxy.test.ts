@@ -7,14 +7,14 @@
  * (PEP 691 JSON upstream); (2) nginx serving a static PEP 503 HTML tree (HTML fallback).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { freePort, startNoraProcess, waitForUrl } from '../../helpers/process.ts';
+import { type NginxProcess, runNginx } from '../../helpers/nginx.ts';
+import { freePort, startNoraProcess } from '../../helpers/process.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { findTool, missingTools } from '../../helpers/tools.ts';
+import { missingTools } from '../../helpers/tools.ts';
 import {
   buildProjects,
   createVenv,
@@ -196,41 +196,14 @@ async function writeStaticTree(simple: string, files: string[]): Promise<void> {
   );
 }
 
-async function startNginx(
-  dir: string,
-  root: string,
-): Promise<{ url: string; child: ChildProcess; exited: Promise<unknown> }> {
-  await fs.mkdir(dir, { recursive: true });
-  const port = await freePort();
-  await fs.writeFile(
-    path.join(dir, 'nginx.conf'),
-    [
-      'worker_processes 1;',
-      `pid ${path.join(dir, 'nginx.pid')};`,
-      `error_log ${path.join(dir, 'error.log')} warn;`,
-      'events { worker_connections 64; }',
-      'http {',
-      '  types { text/html html; application/octet-stream whl gz; }',
-      '  access_log off;',
-      `  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
-      `  server { listen 127.0.0.1:${port}; root ${root}; index index.html; }`,
-      '}',
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(
-    findTool('nginx') ?? 'nginx',
-    ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForUrl(`${url}/simple/`, { timeoutMs: 10_000, ready: (s) => s === 200 });
-  } catch (err) {
-    child.kill('SIGTERM');
-    await exited;
-    throw err;
-  }
-  return { url, child, exited };
+function startNginx(dir: string, root: string): Promise<NginxProcess> {
+  return runNginx(dir, {
+    http: (listen) => [
+      'types { text/html html; application/octet-stream whl gz; }',
+      'access_log off;',
+      `server { listen ${listen}; root ${root}; index index.html; }`,
+    ],
+    readyPath: '/simple/',
+    readyStatus: (status) => status === 200,
+  });
 }
