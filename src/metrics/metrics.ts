@@ -54,9 +54,15 @@ function seriesOf(
   return { key: found[0], entry: found[1] };
 }
 
-function counterEntry(counter: Counter<string>, labels: Record<string, string>): CounterEntry {
+function counterEntry(counter: Counter, labels: Record<string, string>): CounterEntry {
   const metric = counter as unknown as SeriesMap;
-  const { key, entry } = seriesOf(metric, () => counter.inc(labels, 0), labels);
+  const { key, entry } = seriesOf(
+    metric,
+    () => {
+      counter.inc(labels, 0);
+    },
+    labels,
+  );
   return {
     isLive: () => metric.hashMap[key] === entry,
     add(value) {
@@ -66,12 +72,18 @@ function counterEntry(counter: Counter<string>, labels: Record<string, string>):
 }
 
 function histogramEntry(
-  histogram: Histogram<string>,
+  histogram: Histogram,
   labels: Record<string, string>,
   buckets: readonly number[],
 ): HistogramEntry {
   const metric = histogram as unknown as SeriesMap;
-  const { key, entry } = seriesOf(metric, () => histogram.zero(labels), labels);
+  const { key, entry } = seriesOf(
+    metric,
+    () => {
+      histogram.zero(labels);
+    },
+    labels,
+  );
   const series = entry as { sum: number; count: number; bucketValues: Record<number, number> };
   return {
     isLive: () => metric.hashMap[key] === entry,
