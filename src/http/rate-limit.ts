@@ -53,6 +53,10 @@ const WRITE_METHODS = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
  */
 export function classifyRequest(method: string, path: string): RateTier | undefined {
   if (UNLIMITED.has(path)) return undefined;
+  // Every AUTH_ROUTES path holds `/-/` or starts with `/api/`: others skip the regexes.
+  if (!path.includes('/-/') && !path.startsWith('/api/')) {
+    return WRITE_METHODS.has(method) ? 'upload' : 'general';
+  }
   for (const route of AUTH_ROUTES) {
     if ((route.methods === undefined || route.methods.includes(method)) && route.path.test(path)) {
       return 'auth';

@@ -47,7 +47,8 @@ export interface WriteResult {
  */
 export class RawHosted implements RawSource {
   readonly #deps: RawHostedDeps;
-  readonly #rows: ByteLru<string, StoredRawFile>;
+  /** The row and its OpenedRawFile (immutable, reusable: its digest parsed once, no per-GET closures). */
+  readonly #rows: ByteLru<string, { readonly row: StoredRawFile; readonly file: OpenedRawFile }>;
   readonly #small: ByteLru<string, Buffer>;
   #generation = 0;
 
@@ -55,7 +56,7 @@ export class RawHosted implements RawSource {
     this.#deps = deps;
     this.#rows = new ByteLru(
       deps.rowCacheBytes ?? ROW_CACHE_BYTES,
-      (row) => 256 + 2 * (row.path.length + row.parent.length + row.name.length),
+      ({ row }) => 512 + 2 * (row.path.length + row.parent.length + row.name.length),
     );
     this.#small = new ByteLru<string, Buffer>(
       deps.smallFileCacheBytes ?? SMALL_FILE_CACHE_BYTES,
@@ -66,12 +67,13 @@ export class RawHosted implements RawSource {
   async openFile(repo: Repository, path: string): Promise<OpenedRawFile | undefined> {
     const key = `${repo.name}\n${path}`;
     const known = this.#rows.get(key);
-    if (known !== undefined) return this.#opened(known);
+    if (known !== undefined) return known.file;
     const generation = this.#generation;
     const row = await this.#deps.store.file(repo.name, path);
     if (row === undefined) return undefined;
-    if (generation === this.#generation) this.#rows.set(key, row);
-    return this.#opened(row);
+    const file = this.#opened(row);
+    if (generation === this.#generation) this.#rows.set(key, { row, file });
+    return file;
   }
 
   #opened(row: StoredRawFile): OpenedRawFile {

@@ -169,9 +169,14 @@ function queryOf(request: FastifyRequest): string {
   return q < 0 ? '' : url.slice(q);
 }
 
+const NO_PAGE = Object.freeze({ after: undefined, limit: undefined });
+
 /** `?limit=` (1…MAX_PAGE) and `?after=` of a listing request. BAD_REQUEST when malformed. */
 function pageOf(request: FastifyRequest): { after: string | undefined; limit: number | undefined } {
-  const params = new URLSearchParams(queryOf(request));
+  const query = queryOf(request);
+  // Most GETs (files) carry no query: no URLSearchParams for them.
+  if (query === '') return NO_PAGE;
+  const params = new URLSearchParams(query);
   const limitText = params.get('limit');
   let limit: number | undefined;
   if (limitText !== null) {
