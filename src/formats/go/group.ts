@@ -70,6 +70,10 @@ export class GoGroup implements GoSource {
       }
       return undefined;
     }
+    // Every member answers its versions sorted and without duplicates: one answer (the usual
+    // case: the guard keeps the proxy out of a hosted module) is the group's as it is.
+    const only = answers.length === 1 ? answers[0] : undefined;
+    if (only !== undefined) return only.value;
     const versions = sortVersions([...new Set(answers.flatMap((a) => a.value.versions))]);
     const stale = answers.some((a) => a.value.stale === true);
     return stale ? { versions, stale } : { versions };

@@ -60,11 +60,42 @@ export interface PublishResult {
   readonly files: number;
 }
 
+/** A hosted module as reads need it, built once per generation (see GoHosted#moduleOf). */
+interface HostedModule {
+  readonly versions: ReadonlyMap<string, StoredVersion>;
+  /** `@v/list` (tagged versions, sorted); undefined when the module has none stored. */
+  readonly list: VersionList | undefined;
+  readonly latest: VersionInfo | undefined;
+}
+
+/** What one hosted repository holds, as last read from SQL (see GoHosted#state). */
+interface RepoState {
+  /** Every module path with a version (one query for the whole repository). */
+  readonly modules: ReadonlySet<string>;
+  /** Modules read so far, with their versions (bounded: cleared at MODULES_REMEMBERED). */
+  readonly byModule: Map<string, HostedModule>;
+}
+
+/** Hosted modules whose versions are kept in memory at once, at most. */
+const MODULES_REMEMBERED = 10_000;
+
 export class GoHosted implements GoSource {
   readonly store: GoStore;
   readonly #blobs: BlobStore;
   readonly #maxZipSize: () => number;
   readonly #now: () => number;
+  /**
+   * In-memory copy of go_module_versions, by repository: a read does no SQL once its module (or
+   * the repository's module set, for a module that is not hosted: the common case in the default
+   * group `go`, asked first and by the dependency-confusion guard) has been read. Exact because
+   * `publish` (store.add) is the only writer of that table: it bumps #generation and drops the
+   * repository's state after its row is committed, and a load stores its result only when no
+   * write happened while it ran (a load that read before the commit is thrown away). Nothing else
+   * writes the table (no delete, no GC of rows; publish-cli goes through HTTP); a config reload
+   * changes no row.
+   */
+  readonly #states = new Map<string, RepoState>();
+  #generation = 0;
 
   constructor(options: GoHostedOptions) {
     this.store = new GoStore(options.db, options.now);
@@ -73,20 +104,59 @@ export class GoHosted implements GoSource {
     this.#now = options.now ?? Date.now;
   }
 
+  async #state(repo: string): Promise<RepoState> {
+    const known = this.#states.get(repo);
+    if (known !== undefined) return known;
+    const generation = this.#generation;
+    const state: RepoState = {
+      modules: new Set(await this.store.modules(repo)),
+      byModule: new Map(),
+    };
+    if (generation === this.#generation) this.#states.set(repo, state);
+    return state;
+  }
+
+  /** `module` in `repo` as reads need it; undefined when no version of it is stored. */
+  async #moduleOf(repo: string, module: string): Promise<HostedModule | undefined> {
+    const generation = this.#generation;
+    const state = await this.#state(repo);
+    if (!state.modules.has(module)) return undefined;
+    const known = state.byModule.get(module);
+    if (known !== undefined) return known;
+    const rows = await this.store.versions(repo, module);
+    const tagged = sortVersions(rows.filter((v) => !v.pseudo).map((v) => v.version));
+    const newest = latestOf(rows);
+    const built: HostedModule = {
+      versions: new Map(rows.map((v) => [v.version, v])),
+      list: rows.length === 0 ? undefined : { versions: tagged },
+      latest: newest === undefined ? undefined : { Version: newest.version, Time: newest.time },
+    };
+    if (generation === this.#generation && this.#states.get(repo) === state) {
+      if (state.byModule.size >= MODULES_REMEMBERED) state.byModule.clear();
+      state.byModule.set(module, built);
+    }
+    return built;
+  }
+
+  async #version(
+    repo: string,
+    module: string,
+    version: string,
+  ): Promise<StoredVersion | undefined> {
+    return (await this.#moduleOf(repo, module))?.versions.get(version);
+  }
+
   async list(repo: Repository, module: string): Promise<VersionList | undefined> {
-    const versions = await this.store.versions(repo.name, module);
-    if (versions.length === 0) return undefined;
-    return { versions: sortVersions(versions.filter((v) => !v.pseudo).map((v) => v.version)) };
+    return (await this.#moduleOf(repo.name, module))?.list;
   }
 
   async info(repo: Repository, module: string, version: string): Promise<VersionInfo | undefined> {
-    const v = await this.store.version(repo.name, module, version);
+    const v = await this.#version(repo.name, module, version);
     return v === undefined ? undefined : { Version: v.version, Time: v.time };
   }
 
   async latest(repo: Repository, module: string): Promise<VersionInfo | undefined> {
-    const newest = latestOf(await this.store.versions(repo.name, module));
-    return newest === undefined ? undefined : { Version: newest.version, Time: newest.time };
+    return (await this.#moduleOf(repo.name, module))?.latest;
   }
 
   async mod(
@@ -94,7 +164,7 @@ export class GoHosted implements GoSource {
     module: string,
     version: string,
   ): Promise<OpenedModuleFile | undefined> {
-    const v = await this.store.version(repo.name, module, version);
+    const v = await this.#version(repo.name, module, version);
     return v === undefined ? undefined : this.#opened(v.mod.blob, v.mod.size);
   }
 
@@ -103,13 +173,19 @@ export class GoHosted implements GoSource {
     module: string,
     version: string,
   ): Promise<OpenedModuleFile | undefined> {
-    const v = await this.store.version(repo.name, module, version);
+    const v = await this.#version(repo.name, module, version);
     return v === undefined ? undefined : this.#opened(v.zip.blob, v.zip.size);
   }
 
   /** True when `repo` holds any version of `module` (the group's dependency-confusion guard). */
-  hasModule(repo: Repository, module: string): Promise<boolean> {
-    return this.store.hasModule(repo.name, module);
+  async hasModule(repo: Repository, module: string): Promise<boolean> {
+    return (await this.#state(repo.name)).modules.has(module);
+  }
+
+  /** Drops what reads remember of `repo` (after every write of go_module_versions). */
+  #invalidate(repo: string): void {
+    this.#generation++;
+    this.#states.delete(repo);
   }
 
   /**
@@ -155,15 +231,20 @@ export class GoHosted implements GoSource {
       const mod = await this.#blobs.ingest(Readable.from([modBytes]));
       await this.#blobs.commitFile(spool, { algorithm: 'sha256', hex: zipSha256 }, size);
       const time = pseudoVersionTime(version) ?? rfc3339(this.#now());
-      await this.store.add(repo.name, {
-        module,
-        version,
-        pseudo: isPseudoVersion(version),
-        mod: { blob: `sha256:${mod.digest.hex}`, size: mod.size },
-        zip: { blob: `sha256:${zipSha256}`, size },
-        time,
-        uploader,
-      });
+      try {
+        await this.store.add(repo.name, {
+          module,
+          version,
+          pseudo: isPseudoVersion(version),
+          mod: { blob: `sha256:${mod.digest.hex}`, size: mod.size },
+          zip: { blob: `sha256:${zipSha256}`, size },
+          time,
+          uploader,
+        });
+      } finally {
+        // Also after a refused insert: whatever the table says now, reads read it again.
+        this.#invalidate(repo.name);
+      }
       return {
         module,
         version,

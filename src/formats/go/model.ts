@@ -23,8 +23,8 @@ export interface OpenedModuleFile {
   readonly size: number;
   /** Lowercase hex SHA-256 (the ETag). */
   readonly sha256: string;
-  /** Opens the bytes (a range when given); call once per response. */
-  open(range?: ReadRange): Promise<Readable>;
+  /** Opens the bytes (a range when given; a Buffer when they are in memory); once per response. */
+  open(range?: ReadRange): Promise<Readable | Buffer>;
 }
 
 /** What `@v/list` answers: versions, one per line; `stale` when every upstream failed. */

@@ -9,8 +9,10 @@
  *   against go.sum and the checksum database, so nothing here may rewrite them.
  * - `@v/list`, `@latest` and `.info` of a query (`master`) are mutable: TTL = the repository's
  *   metadata_ttl, else [go] metadata_ttl; served stale when every upstream fails (serve_stale).
- *   When a cached copy exists, revalidation waits at most [go] metadata_timeout seconds (the
- *   Athens complaint: a `list` that takes 30 s because the upstream is slow), then serves it.
+ * - `@v/list`, `@latest` and every `.info` wait at most [go] metadata_timeout seconds for the
+ *   upstream (the Athens complaint: a `list` that takes 30 s because the upstream hangs), cached
+ *   or not: then the cached copy is served, or the miss is an upstream failure (404 from a group,
+ *   so `go` falls through). `.mod`/`.zip` keep the proxy timeout (see #targets).
  * - An upstream 404 or 410 is "absent": answered 404 so `go` falls through to the next GOPROXY
  *   entry; remembered for [go] negative_cache_ttl seconds. Any other status, a timeout or a
  *   refused connection is an upstream failure (a group treats it as "not here"; a proxy addressed
@@ -24,6 +26,7 @@ import { digestOf, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { isUpstreamFailure, type ProxyEngine, type Refresh } from '../../proxy/engine.ts';
+import type { ReadRange } from '../../proxy/fill.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -31,7 +34,13 @@ import type { BlobStore } from '../../storage/blob-store.ts';
 import { NegativeCache } from '../maven/proxy.ts';
 import type { GoSection } from './config.ts';
 import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
-import { checkVersion, escapePath, escapeVersion, matchPrefixPatterns } from './module.ts';
+import {
+  checkVersion,
+  escapePath,
+  escapeVersion,
+  matchPrefixPatterns,
+  sortVersions,
+} from './module.ts';
 
 /** Largest `@v/list` taken from an upstream, bytes (a module with ~100k versions). */
 export const MAX_LIST_BYTES = 4 * 1024 * 1024;
@@ -41,6 +50,10 @@ const MEMORY_FILL_BYTES = 4 * 1024 * 1024;
 const FRESH_ENTRIES = 50_000;
 /** Budget of the in-memory copies of small documents, bytes. */
 const DOCUMENT_CACHE_BYTES = 16 * 1024 * 1024;
+/** Parsed lists and infos remembered, at most. */
+const PARSED_ENTRIES = 20_000;
+/** `.mod`s up to this size are answered from the in-memory document cache, bytes. */
+const MEMORY_MOD_BYTES = 64 * 1024;
 /** Largest `.info` / `@latest` JSON, bytes. */
 export const MAX_INFO_BYTES = 64 * 1024;
 /** Largest `.mod`, bytes (the `go` command's own limit for go.mod files is 16 MiB). */
@@ -78,6 +91,8 @@ export class GoProxy implements GoSource {
   readonly #fresh = new Map<string, { entry: CachedEntry; until: number }>();
   /** Small documents (`list`, `.info`, `@latest`) by digest: a warm read does no file I/O. */
   readonly #documents = new ByteLru<string, Buffer>(DOCUMENT_CACHE_BYTES, (b) => b.length + 64);
+  /** Parsed `list`s and `.info`s by the digest of their bytes (see #remember). */
+  readonly #parsed = new Map<string, VersionList | VersionInfo>();
 
   constructor(deps: GoProxyDeps) {
     this.#deps = deps;
@@ -109,9 +124,20 @@ export class GoProxy implements GoSource {
     );
   }
 
-  #targets(repo: Repository, kind: Kind, revalidating: boolean): UpstreamTarget[] {
+  /**
+   * Upstream targets for one fetch. Which timeout bounds what (docs/go.md "Timeouts"):
+   * - `list`, `@latest`, `.info`: [go] metadata_timeout (at most the proxy timeout) for the
+   *   connection, the response headers and each silence of the body, cached copy or not: `go`
+   *   asks these first, and a hung upstream must turn into a 404 it falls through on (a group) or
+   *   a 504 (a proxy addressed alone), or the cached copy, within that time, not after 30 s.
+   * - `.mod`: the proxy timeout (repository `proxy_timeout`, else [go] proxy_timeout) for all three.
+   * - `.zip`: the proxy timeout for the connection and headers, [go] proxy_timeout_zip for each
+   *   silence while the body streams in.
+   */
+  #targets(repo: Repository, kind: Kind): UpstreamTarget[] {
     const s = this.#settings(repo);
-    const timeout = revalidating ? s.metadataTimeout : s.timeout;
+    const metadata = kind === 'list' || kind === 'latest' || kind === 'info';
+    const timeout = metadata ? s.metadataTimeout : s.timeout;
     const read = kind === 'zip' ? s.zipTimeout : timeout;
     return repo.upstreams.map((u, index) =>
       this.#deps.proxy.upstream({
@@ -129,22 +155,51 @@ export class GoProxy implements GoSource {
   async list(repo: Repository, module: string): Promise<VersionList | undefined> {
     const got = await this.#get(repo, 'list', module, undefined, `${escapePath(module)}/@v/list`);
     if (got === undefined) return undefined;
-    const text = (await this.#read(got.entry, MAX_LIST_BYTES)).toString('utf8');
-    const versions = text
-      .split('\n')
-      .map((line) => line.trim())
-      .filter((line) => line !== '' && checkVersion(line) === undefined);
-    return got.stale ? { versions, stale: true } : { versions };
+    let list = this.#parsed.get(got.entry.digest) as VersionList | undefined;
+    if (list === undefined) {
+      const text = (await this.#read(got.entry, MAX_LIST_BYTES)).toString('utf8');
+      // Sorted and without duplicates, as the group answers it (a lone answer passes through).
+      const versions = sortVersions([
+        ...new Set(
+          text
+            .split('\n')
+            .map((line) => line.trim())
+            .filter((line) => line !== '' && checkVersion(line) === undefined),
+        ),
+      ]);
+      list = { versions };
+      this.#remember(got.entry.digest, list);
+    }
+    return got.stale ? { versions: list.versions, stale: true } : list;
   }
 
   async latest(repo: Repository, module: string): Promise<VersionInfo | undefined> {
     const got = await this.#get(repo, 'latest', module, undefined, `${escapePath(module)}/@latest`);
-    return got === undefined ? undefined : parseInfo(await this.#read(got.entry, MAX_INFO_BYTES));
+    return got === undefined ? undefined : this.#info(got.entry);
   }
 
   async info(repo: Repository, module: string, version: string): Promise<VersionInfo | undefined> {
     const got = await this.#get(repo, 'info', module, version, fileUrl(module, version, 'info'));
-    return got === undefined ? undefined : parseInfo(await this.#read(got.entry, MAX_INFO_BYTES));
+    return got === undefined ? undefined : this.#info(got.entry);
+  }
+
+  /** The parsed `.info`/`@latest` JSON of a cached entry (memoized by digest). */
+  async #info(entry: CachedEntry): Promise<VersionInfo | undefined> {
+    const known = this.#parsed.get(entry.digest) as VersionInfo | undefined;
+    if (known !== undefined) return known;
+    const info = parseInfo(await this.#read(entry, MAX_INFO_BYTES));
+    if (info !== undefined) this.#remember(entry.digest, info);
+    return info;
+  }
+
+  /**
+   * Keeps a parsed document by the digest of its bytes (exact: the same bytes always parse the
+   * same, and a `list` and an `.info` never share bytes: one is JSON, the other is not).
+   * Bounded: cleared at PARSED_ENTRIES. The objects are frozen: routes key their bodies on them.
+   */
+  #remember(digest: string, value: VersionList | VersionInfo): void {
+    if (this.#parsed.size >= PARSED_ENTRIES) this.#parsed.clear();
+    this.#parsed.set(digest, Object.freeze(value));
   }
 
   async mod(
@@ -153,7 +208,10 @@ export class GoProxy implements GoSource {
     version: string,
   ): Promise<OpenedModuleFile | undefined> {
     const got = await this.#get(repo, 'mod', module, version, fileUrl(module, version, 'mod'));
-    return got === undefined ? undefined : this.#opened(got.entry);
+    if (got === undefined) return undefined;
+    if (got.entry.size > MEMORY_MOD_BYTES) return this.#opened(got.entry);
+    // A small `.mod` is sent from memory: no open/read/close on the thread pool per request.
+    return inMemory(got.entry, await this.#read(got.entry, MEMORY_MOD_BYTES));
   }
 
   async zip(
@@ -232,7 +290,7 @@ export class GoProxy implements GoSource {
           : kind === 'list'
             ? MAX_LIST_BYTES
             : MAX_INFO_BYTES;
-    const targets = this.#targets(repo, kind, cached !== undefined);
+    const targets = this.#targets(repo, kind);
     let failure: unknown;
     let absent = 0;
     for (const target of targets) {
@@ -388,22 +446,28 @@ export class GoProxy implements GoSource {
     return {
       size: entry.size,
       sha256: digest.hex,
-      open: (range): Promise<Readable> => {
+      open: (range): Promise<Readable | Buffer> => {
         const bytes = this.#pending.get(entry.digest);
         if (bytes === undefined) return blobs.open(digest, range);
-        return Promise.resolve(
-          Readable.from([
-            range === undefined
-              ? bytes
-              : bytes.subarray(
-                  range.start ?? 0,
-                  range.end === undefined ? undefined : range.end + 1,
-                ),
-          ]),
-        );
+        return Promise.resolve(sliceRange(bytes, range));
       },
     };
   }
+}
+
+/** An OpenedModuleFile over bytes in memory (a Range is a view of them). */
+function inMemory(entry: CachedEntry, bytes: Buffer): OpenedModuleFile {
+  return {
+    size: bytes.length,
+    sha256: parseDigest(entry.digest).hex,
+    open: (range) => Promise.resolve(sliceRange(bytes, range)),
+  };
+}
+
+function sliceRange(bytes: Buffer, range: ReadRange | undefined): Buffer {
+  return range === undefined
+    ? bytes
+    : bytes.subarray(range.start ?? 0, range.end === undefined ? undefined : range.end + 1);
 }
 
 /** True for `.info`/`.mod`/`.zip` of a canonical version (the URL's version is checked). */

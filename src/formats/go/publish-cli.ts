@@ -12,6 +12,8 @@
  * - Registry: `--registry`, else `NORA_GO_REGISTRY`, else `http://127.0.0.1:4000/go`; a
  *   `user:secret@` in the URL is sent as Basic credentials. Token: `--token`, else `NORA_TOKEN`,
  *   sent as `Authorization: Bearer`.
+ * - A git checkout with uncommitted changes under DIR is published as it is, with a warning on
+ *   stderr naming the changed files (the version then names bytes no commit has).
  */
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -94,6 +96,16 @@ export async function goPublish(options: GoPublishOptions): Promise<GoPublishRes
     throw new GoPublishError(e instanceof Error ? e.message : String(e));
   }
   for (const o of listed.omitted) log(`omitted ${o.path}: ${o.reason}`);
+  const changed = await uncommittedChanges(dir);
+  if (changed.length > 0) {
+    // Not an error (a local test publish is legitimate), but the version then names bytes that
+    // no commit has: say so, as `go build` does when it stamps a modified checkout.
+    const shown = changed.slice(0, 3).join(', ');
+    const more = changed.length > 3 ? ` and ${changed.length - 3} more` : '';
+    log(
+      `warning: ${dir} has uncommitted changes (${shown}${more}): the zip holds the working tree, not a commit of ${version}`,
+    );
+  }
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-go-publish-'));
   try {
     const zipPath = path.join(tmp, 'module.zip');
@@ -180,4 +192,34 @@ async function tagAtHead(dir: string): Promise<string> {
     throw new GoPublishError('no --version given and no semver tag (vX.Y.Z) points at HEAD');
   }
   return tags.sort(compareSemver).at(-1) ?? '';
+}
+
+/**
+ * Paths (relative to the repository root) with uncommitted changes under `dir`: modified, staged,
+ * deleted or untracked (not ignored) files, as `git status` lists them. Empty when `dir` is not in
+ * a git checkout or git is missing: there is nothing to warn about then.
+ */
+export async function uncommittedChanges(dir: string): Promise<string[]> {
+  let out: string;
+  try {
+    out = (
+      await promisify(execFile)(
+        'git',
+        ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--', '.'],
+        { cwd: dir, maxBuffer: 16 * 1024 * 1024 },
+      )
+    ).stdout;
+  } catch {
+    return [];
+  }
+  const paths: string[] = [];
+  const records = out.split('\0');
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] ?? '';
+    if (record.length < 4) continue;
+    paths.push(record.slice(3));
+    // A rename or copy is followed by its source path: skip it.
+    if (record[0] === 'R' || record[0] === 'C') i++;
+  }
+  return paths;
 }

@@ -100,7 +100,7 @@ async function read(
   switch (result.kind) {
     case 'list': {
       if (result.list.stale === true) void reply.header('x-nora-stale', 'true');
-      const body = result.list.versions.map((v) => `${v}\n`).join('');
+      const body = bodyOf(result.list, (l) => l.versions.map((v) => `${v}\n`).join(''));
       return sendSmall(reply, request, 'text/plain; charset=utf-8', body, 'no-cache');
     }
     case 'info': {
@@ -109,7 +109,7 @@ async function read(
         reply,
         request,
         'application/json',
-        JSON.stringify(result.info),
+        bodyOf(result.info, (i) => JSON.stringify(i)),
         immutable ? IMMUTABLE : 'no-cache',
       );
     }
@@ -127,6 +127,22 @@ async function read(
       );
     }
   }
+}
+
+/**
+ * Response bodies of the list/info objects the sources remember (hosted and proxy keep one object
+ * per document until it changes, then make a new one), built once per object. The sources never
+ * mutate an object they have answered, so a body stays the rendering of its object.
+ */
+const bodies = new WeakMap<object, Buffer>();
+
+function bodyOf<T extends object>(value: T, render: (value: T) => string): Buffer {
+  let body = bodies.get(value);
+  if (body === undefined) {
+    body = Buffer.from(render(value));
+    bodies.set(value, body);
+  }
+  return body;
 }
 
 function sendSmall(

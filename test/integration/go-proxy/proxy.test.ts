@@ -6,8 +6,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import type { GoTables } from '../../../src/formats/go/migrations.ts';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { writeModuleZip } from '../../../src/formats/go/zip-create.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 interface Answer {
   status: number;
@@ -177,24 +180,24 @@ describe('go proxy against a scripted upstream', () => {
   });
 
   test('a module path go-hosted holds is served from go-hosted only, never asked upstream', async () => {
-    await server.app.context.db
-      .$extendTables<GoTables>()
-      .insertInto('go_module_versions')
-      .values({
-        repo: 'go-hosted',
-        module: 'example.com/mine',
-        version: 'v0.1.0',
-        pseudo: 0,
-        mod_blob: `sha256:${'0'.repeat(64)}`,
-        mod_size: 0,
-        zip_blob: `sha256:${'0'.repeat(64)}`,
-        zip_size: 0,
-        time: '2020-01-01T00:00:00Z',
-        created_at: Date.now(),
-        uploader: null,
-      })
-      .execute();
     upstream.answers.set('/example.com/mine/@v/list', { status: 200, body: 'v1.9.9\n' });
+    // Before go-hosted has it, the upstream answers (and go-hosted's "not here" is remembered).
+    assert.equal(await (await fetch(`${go}/example.com/mine/@v/list`)).text(), 'v1.9.9\n');
+    // Published through the write path: what reads remember of go-hosted is dropped.
+    {
+      await using dir = await tempDir('go-mine-');
+      await fs.writeFile(path.join(dir.path, 'go.mod'), 'module example.com/mine\n');
+      const zip = path.join(dir.path, 'mine.zip');
+      await writeModuleZip(zip, 'example.com/mine', 'v0.1.0', [
+        { path: 'go.mod', localPath: path.join(dir.path, 'go.mod'), size: 24 },
+      ]);
+      const put = await fetch(`${go}/example.com/mine/@v/v0.1.0.zip`, {
+        method: 'PUT',
+        body: await fs.readFile(zip),
+      });
+      assert.equal(put.status, 201, await put.text());
+    }
+    upstream.requests.length = 0;
     const list = await fetch(`${go}/example.com/mine/@v/list`);
     assert.equal(await list.text(), 'v0.1.0\n');
     assert.equal((await fetch(`${go}/example.com/mine/@v/v1.9.9.info`)).status, 404);

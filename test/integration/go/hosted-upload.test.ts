@@ -373,14 +373,35 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
         ['example.com/tagged/lib', 'v0.3.0', 2, undefined],
       );
       assert.equal(await status('example.com/tagged/lib/@v/v0.3.0.info'), 404);
-      const done = await goPublish({ dir, registry: base });
+      const lines: string[] = [];
+      const done = await goPublish({ dir, registry: base, log: (l) => lines.push(l) });
       assert.match(done.answer ?? '', /^published example\.com\/tagged\/lib@v0\.3\.0/);
+      assert.deepEqual(
+        lines.filter((l) => l.startsWith('warning')),
+        [],
+        'a clean checkout publishes without a warning',
+      );
       assert.equal(await status('example.com/tagged/lib/@v/v0.3.0.zip'), 200);
       await assert.rejects(goPublish({ dir, registry: base }), /409 .*already exists/);
       await assert.rejects(
         goPublish({ dir, registry: base, version: 'v2.0.0' }),
         /should be v0 or v1/,
       );
+      // Uncommitted changes (a modified file, an untracked one): published, with a warning.
+      await fs.writeFile(path.join(dir, 'lib.go'), 'package lib\n\nconst Dirty = 1\n');
+      await fs.writeFile(path.join(dir, 'new.go'), 'package lib\n');
+      lines.length = 0;
+      const dirty = await goPublish({
+        dir,
+        registry: base,
+        version: 'v0.3.1',
+        log: (l) => lines.push(l),
+      });
+      assert.match(dirty.answer ?? '', /^published example\.com\/tagged\/lib@v0\.3\.1 \(3 files/);
+      const warnings = lines.filter((l) => l.startsWith('warning'));
+      assert.equal(warnings.length, 1, lines.join('\n'));
+      assert.match(warnings[0] ?? '', /has uncommitted changes \(lib\/lib\.go, lib\/new\.go\)/);
+      assert.match(warnings[0] ?? '', /not a commit of v0\.3\.1$/);
     },
   );
 
