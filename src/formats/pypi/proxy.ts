@@ -251,10 +251,13 @@ export class PypiProxy implements PypiSource {
     repo: Repository,
     project: string,
     filename: string,
+    options?: { readonly prefetch?: boolean },
   ): Promise<OpenedDistFile | undefined> {
     const opened = await this.#coreMetadata(repo, project, filename);
     // pip downloads the wheel whose metadata it read unless the resolver drops it: fetch it now.
-    if (opened && filename.endsWith('.whl')) this.#prefetchFile(repo, project, filename);
+    if (opened && filename.endsWith('.whl') && options?.prefetch !== false) {
+      this.#prefetchFile(repo, project, filename);
+    }
     return opened;
   }
 
