@@ -52,6 +52,8 @@ export interface OpenedDistFile {
   readonly sha256: string;
   /** Opens the bytes (a range when given); call once per response. */
   open(range?: ReadRange): Promise<Readable>;
+  /** The whole file, when it is in memory (sent as one buffer: no stream, no store read). */
+  readonly bytes?: Buffer | undefined;
 }
 
 /**

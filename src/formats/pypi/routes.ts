@@ -446,7 +446,13 @@ async function sendFile(
     file.size,
     // A Range under a stale If-Range is ignored: the whole (different) file is sent.
     ifRangeHolds(request.headers['if-range'], etag) ? request.headers.range : undefined,
-    (range) => file.open(range),
+    (range) => {
+      const bytes = file.bytes;
+      if (bytes === undefined) return file.open(range);
+      return Promise.resolve(
+        range === undefined ? bytes : bytes.subarray(range.start, range.end + 1),
+      );
+    },
   );
 }
 

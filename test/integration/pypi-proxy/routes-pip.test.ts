@@ -72,6 +72,18 @@ describe('pypi proxy routes (and pip through them)', () => {
       const file = await fetch(`${server.url}${prefix}/demo-pkg/${demo.filename}`);
       assert.equal(file.status, 200);
       assert.equal(sha256(Buffer.from(await file.arrayBuffer())), sha256(demo.body));
+      // Warm reads (a small file is then kept in memory, in the background): whole and ranged.
+      for (let i = 0; i < 3; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const whole = await fetch(`${server.url}${prefix}/demo-pkg/${demo.filename}`);
+        assert.ok(Buffer.from(await whole.arrayBuffer()).equals(demo.body));
+        const part = await fetch(`${server.url}${prefix}/demo-pkg/${demo.filename}`, {
+          headers: { range: 'bytes=2-9' },
+        });
+        assert.equal(part.status, 206);
+        assert.equal(part.headers.get('content-range'), `bytes 2-9/${demo.body.length}`);
+        assert.ok(Buffer.from(await part.arrayBuffer()).equals(demo.body.subarray(2, 10)));
+      }
       const meta = await fetch(`${server.url}${prefix}/demo-pkg/${demo.filename}.metadata`);
       assert.equal(meta.status, 200);
       assert.equal(await meta.text(), demo.metadataText);
