@@ -444,6 +444,22 @@ export function negotiateSimple(
 ): SimpleMediaType | undefined {
   const header = format !== undefined ? format : accept;
   if (header === undefined || header.trim() === '') return TEXT_HTML;
+  // Clients send the same few headers request after request (pip's, a browser's): the answer is
+  // a pure function of the header, kept for NEGOTIATED_KEPT of them (then started over).
+  const known = negotiated.get(header);
+  if (known !== undefined) return known === false ? undefined : known;
+  const type = negotiateHeader(header);
+  if (header.length <= 1024) {
+    if (negotiated.size >= NEGOTIATED_KEPT) negotiated.clear();
+    negotiated.set(header, type ?? false);
+  }
+  return type;
+}
+
+const NEGOTIATED_KEPT = 256;
+const negotiated = new Map<string, SimpleMediaType | false>();
+
+function negotiateHeader(header: string): SimpleMediaType | undefined {
   const ranges = parseAccept(header);
   if (ranges.length === 0) return TEXT_HTML;
   let best: { type: SimpleMediaType; q: number; explicit: boolean; rank: number } | undefined;

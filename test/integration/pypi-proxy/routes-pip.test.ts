@@ -118,12 +118,13 @@ describe('pypi proxy routes (and pip through them)', () => {
     assert.equal(doc.info['summary'], 'a test wheel', 'from the PEP 658 metadata');
     assert.equal(doc.info['requires_python'], '>=3.7');
     assert.deepEqual(Object.keys(doc.releases ?? {}), ['1.0', '2.0']);
-    const [file] = doc.urls;
-    assert.equal(file?.filename, demo2.filename);
-    assert.equal(file?.url, `${server.url}/simple/demo-pkg/${demo2.filename}`);
-    assert.equal(file?.digests['sha256'], sha256(demo2.body));
-    assert.equal(file?.packagetype, 'bdist_wheel');
-    assert.equal(file?.python_version, 'py3');
+    const file = doc.urls[0];
+    assert.ok(file);
+    assert.equal(file.filename, demo2.filename);
+    assert.equal(file.url, `${server.url}/simple/demo-pkg/${demo2.filename}`);
+    assert.equal(file.digests['sha256'], sha256(demo2.body));
+    assert.equal(file.packagetype, 'bdist_wheel');
+    assert.equal(file.python_version, 'py3');
     assert.ok(!JSON.stringify(doc).includes(upstream.base), 'no upstream URL');
 
     const version = await fetch(`${server.url}/repository/py-html/pypi/demo-pkg/1.0.0/json`);

@@ -149,14 +149,16 @@ describe('pypi simple index, group and routes', () => {
             },
             (res) => {
               const chunks: Buffer[] = [];
-              res.on('data', (c: Buffer) => chunks.push(c));
-              res.on('end', () =>
+              res.on('data', (c: Buffer) => {
+                chunks.push(c);
+              });
+              res.on('end', () => {
                 resolve({
                   status: res.statusCode ?? 0,
                   headers: res.headers,
                   body: Buffer.concat(chunks),
-                }),
-              );
+                });
+              });
             },
           );
           req.on('error', reject);
