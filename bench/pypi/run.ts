@@ -27,7 +27,9 @@
  *   bytes as a static file (NORA's page saved into nginx's root: the same page, not merely the
  *   same files): proxied (`bench-many`, from the tree through NORA's proxy) and hosted
  *   (`bench-hosted-many`, 500 wheels uploaded through the legacy upload API), as HTML
- *   (`Accept: text/html`), and as PEP 691 JSON with pip's Accept header. Target ≥ 0.5× nginx.
+ *   (`Accept: text/html`), and as PEP 691 JSON with pip's Accept header, identity and gzip-coded
+ *   (pip sends `Accept-Encoding: gzip`; nginx then serves the page's `.gz` by gzip_static).
+ *   Target ≥ 0.5× nginx.
  * - file: GET throughput of one ~6 MB wheel, wrk -t2 -c16, proxied (cached after a first GET)
  *   and hosted, vs nginx serving it from the tree. Target ≥ 0.7× nginx.
  *
@@ -40,6 +42,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import {
   freePort,
   NODE_FLAGS,
@@ -185,6 +188,8 @@ async function startNginx(root: string): Promise<{ url: string; child: ChildProc
       'events { worker_connections 1024; }',
       'http {',
       '  sendfile on; tcp_nopush on; access_log off; keepalive_requests 1000000;',
+      // The gzip rows: nginx sends `<page>.gz` (the same zlib level 6 bytes) when asked for gzip.
+      '  gzip_static on;',
       '  types { text/html html; application/json json; } default_type application/octet-stream;',
       `  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
       `  server { listen 127.0.0.1:${port}; root ${root}; }`,
@@ -490,13 +495,27 @@ async function pageSection(
   await fs.mkdir(pages, { recursive: true, mode: 0o755 });
   const pid = nora.child.pid;
   const rows: Record<string, unknown> = {};
-  const cases = [
+  const cases: {
+    label: string;
+    project: string;
+    accept: string;
+    ext: string;
+    gzip?: boolean;
+  }[] = [
     { label: 'proxied, HTML', project: manifest.many.project, accept: 'text/html', ext: 'html' },
     {
       label: 'proxied, JSON (pip Accept)',
       project: manifest.many.project,
       accept: PIP_ACCEPT,
       ext: 'json',
+    },
+    {
+      // What pip actually sends: Accept-Encoding: gzip too.
+      label: 'proxied, JSON gzip (as pip)',
+      project: manifest.many.project,
+      accept: PIP_ACCEPT,
+      ext: 'json',
+      gzip: true,
     },
   ];
   if (hosted)
@@ -526,8 +545,20 @@ async function pageSection(
     const file = `${c.project}.${c.ext}`;
     await fs.writeFile(path.join(pages, file), body, { mode: 0o644 });
     const staticUrl = `${nginx}/bench-pages/${file}`;
-    const n = await measure(url, 64, { accept: c.accept }, pid);
-    const g = await measure(staticUrl, 64, { accept: c.accept });
+    const headers: Record<string, string> = { accept: c.accept };
+    if (c.gzip === true) {
+      headers['accept-encoding'] = 'gzip';
+      await fs.writeFile(path.join(pages, `${file}.gz`), gzipSync(body, { level: 6 }), {
+        mode: 0o644,
+      });
+      for (const u of [url, staticUrl]) {
+        const res = await fetch(u, { headers });
+        await res.arrayBuffer();
+        if (res.headers.get('content-encoding') !== 'gzip') throw new Error(`${u}: not gzip-coded`);
+      }
+    }
+    const n = await measure(url, 64, headers, pid);
+    const g = await measure(staticUrl, 64, headers);
     const ratio = n.rps / g.rps;
     rows[c.label] = {
       bytes: body.length,

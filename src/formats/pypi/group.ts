@@ -115,9 +115,14 @@ export class PypiGroup implements PypiSource {
     );
   }
 
-  openCoreMetadata(group: Repository, project: string, filename: string) {
+  openCoreMetadata(
+    group: Repository,
+    project: string,
+    filename: string,
+    options?: { readonly prefetch?: boolean },
+  ) {
     return this.#fromLister(group, project, filename, (source, member) =>
-      source.openCoreMetadata(member, project, filename),
+      source.openCoreMetadata(member, project, filename, options),
     );
   }
 

@@ -101,7 +101,8 @@ function latestRelease(sorted: readonly StoredRelease[]): StoredRelease | undefi
   );
 }
 
-function isPrerelease(version: string): boolean {
+/** True for a pre- or dev release (PEP 440, normalised spelling). */
+export function isPrerelease(version: string): boolean {
   const normalized = parseVersion(version)?.normalized ?? version;
   return /\d(?:a|b|rc)\d+|\.dev\d+/.test(normalized);
 }
@@ -141,6 +142,17 @@ function projectUrls(meta: ReleaseMeta): Record<string, string> | null {
 }
 
 function info(project: StoredProject, release: StoredRelease | undefined): Record<string, unknown> {
+  return warehouseInfo(project.displayName, release);
+}
+
+/**
+ * Warehouse's `info` object of the release `release` (its core metadata in `meta`) of the project
+ * displayed as `displayName`; every field present, empty/null when the metadata lacks it.
+ */
+export function warehouseInfo(
+  displayName: string,
+  release: Pick<StoredRelease, 'version' | 'yanked' | 'meta'> | undefined,
+): Record<string, unknown> {
   const meta = release?.meta ?? {};
   const platform = list(meta, 'platform');
   return {
@@ -160,7 +172,7 @@ function info(project: StoredProject, release: StoredRelease | undefined): Recor
     license_expression: text(meta, 'license_expression') || null,
     maintainer: text(meta, 'maintainer'),
     maintainer_email: text(meta, 'maintainer_email'),
-    name: project.displayName,
+    name: displayName,
     platform: platform === null ? null : platform.join(', '),
     project_urls: projectUrls(meta),
     provides_extra: list(meta, 'provides_extra'),

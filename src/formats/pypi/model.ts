@@ -52,6 +52,8 @@ export interface OpenedDistFile {
   readonly sha256: string;
   /** Opens the bytes (a range when given); call once per response. */
   open(range?: ReadRange): Promise<Readable>;
+  /** The whole file, when it is in memory (sent as one buffer: no stream, no store read). */
+  readonly bytes?: Buffer | undefined;
 }
 
 /**
@@ -69,10 +71,15 @@ export interface PypiSource {
     project: string,
     filename: string,
   ): Promise<OpenedDistFile | undefined>;
-  /** PEP 658: the core metadata of a wheel of `project` (`<filename>.metadata`). */
+  /**
+   * PEP 658: the core metadata of a wheel of `project` (`<filename>.metadata`). `prefetch`
+   * false: the caller is not pip about to download the wheel (a proxy fetches it ahead only for
+   * a client's `.metadata` request).
+   */
   openCoreMetadata(
     repo: Repository,
     project: string,
     filename: string,
+    options?: { readonly prefetch?: boolean },
   ): Promise<OpenedDistFile | undefined>;
 }

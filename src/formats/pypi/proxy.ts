@@ -76,6 +76,10 @@ const PREFETCH_QUEUE = 256;
 const PREFETCH_METADATA_WHEELS = 4;
 /** Files remembered as prefetched once (each is tried once per process, then forgotten). */
 const PREFETCHED_KEPT = 100_000;
+/** Memory for small cached files served without touching the store (see #files). */
+const SMALL_FILES_BYTES = 64 * 1024 * 1024;
+/** The largest file kept in #files: most pure-Python wheels are smaller (the bench's: 230 kB). */
+const SMALL_FILE_MAX_BYTES = 1024 * 1024;
 /** Fresh proxied pages served without asking the engine (see #fresh). */
 const FRESH_PAGES = 256;
 /** The most projects the root page of a proxy lists (the ones cached here). */
@@ -149,6 +153,20 @@ export class PypiProxy implements PypiSource {
     METADATA_BYTES,
     (m) => retainedBytes(m.bytes) + 256,
   );
+  /**
+   * `<repo>\n<pypi-file key>` → the bytes of a small cached file: a warm GET then costs no SQL
+   * lookup, stat, open, read or close (five thread-pool round trips, the most of what a warm pip
+   * install waits on here beyond nginx). Valid forever as the `pypi-file:` entry it mirrors:
+   * that entry is written once, after the verified fill of the file committed, and never
+   * rewritten (a warm read never refills); the bytes are the committed blob's, read back from
+   * the content-addressed store. Filled when a fill commits and on a warm store hit.
+   */
+  readonly #files = new ByteLru<string, { readonly bytes: Buffer; readonly sha256: string }>(
+    SMALL_FILES_BYTES,
+    (m) => retainedBytes(m.bytes) + 256,
+  );
+  /** Loads into #files under way (each once). */
+  readonly #fileLoads = new Set<string>();
   /**
    * Blob writes of documents already served from memory (pages, core metadata), by digest: the
    * client is not kept waiting for the fsyncs (see #persist); a read of the blob waits for its
@@ -227,8 +245,17 @@ export class PypiProxy implements PypiSource {
   ): Promise<OpenedDistFile | undefined> {
     if (repo.kind !== 'proxy' || !isSafeFilename(filename)) return undefined;
     const key = fileKey(project, filename);
+    const memo = `${repo.name}\n${key}`;
+    const kept = this.#files.get(memo);
+    if (kept) {
+      this.#ctx.proxy.metrics.record(repo.name, 'hit');
+      return inMemory(kept.bytes, kept.sha256);
+    }
     const known = await this.#fromKey(repo, key);
-    if (known) return known;
+    if (known) {
+      if (known.size <= SMALL_FILE_MAX_BYTES) this.#keepFile(memo, known.sha256);
+      return known;
+    }
     const file = await this.#findFile(repo, project, filename);
     if (file?.sha256 === undefined) return undefined;
     const opened = await this.#openBlob(repo, project, file, file.sha256);
@@ -251,10 +278,13 @@ export class PypiProxy implements PypiSource {
     repo: Repository,
     project: string,
     filename: string,
+    options?: { readonly prefetch?: boolean },
   ): Promise<OpenedDistFile | undefined> {
     const opened = await this.#coreMetadata(repo, project, filename);
     // pip downloads the wheel whose metadata it read unless the resolver drops it: fetch it now.
-    if (opened && filename.endsWith('.whl')) this.#prefetchFile(repo, project, filename);
+    if (opened && filename.endsWith('.whl') && options?.prefetch !== false) {
+      this.#prefetchFile(repo, project, filename);
+    }
     return opened;
   }
 
@@ -748,6 +778,22 @@ export class PypiProxy implements PypiSource {
     return { size: stat.size, sha256: digest.hex, open: (range) => blobs.open(digest, range) };
   }
 
+  /**
+   * Reads a small committed file into #files in the background (never on a client's path; a
+   * failure only leaves it served from the store).
+   */
+  #keepFile(memo: string, sha256: string): void {
+    if (this.#closed || this.#files.has(memo) || this.#fileLoads.has(memo)) return;
+    this.#fileLoads.add(memo);
+    void (async () => {
+      const stream = await this.#ctx.blobs.open(sha256Digest(sha256));
+      const bytes = await readAllBounded(stream, SMALL_FILE_MAX_BYTES);
+      this.#files.set(memo, { bytes: ownedBuffer(bytes), sha256 });
+    })()
+      .catch(() => undefined)
+      .finally(() => this.#fileLoads.delete(memo));
+  }
+
   async #remember(repo: Repository, key: string, digest: Digest): Promise<void> {
     const stat = await this.#ctx.blobs.stat(digest);
     if (!stat) return;
@@ -785,7 +831,13 @@ export class PypiProxy implements PypiSource {
     if (!opened) return undefined;
     const key = fileKey(project, file.filename);
     opened.committed.then(
-      () => this.#remember(repo, key, digest),
+      async (result) => {
+        await this.#remember(repo, key, digest);
+        const size = result?.size ?? opened.size;
+        if (size !== undefined && size <= SMALL_FILE_MAX_BYTES) {
+          this.#keepFile(`${repo.name}\n${key}`, sha256);
+        }
+      },
       () => undefined,
     );
     return opened;
@@ -1042,6 +1094,7 @@ function inMemory(bytes: Buffer, sha256: string): OpenedDistFile {
   return {
     size: bytes.length,
     sha256,
+    bytes,
     open: (range) =>
       Promise.resolve(
         Readable.from([bytes.subarray(range?.start ?? 0, (range?.end ?? bytes.length - 1) + 1)]),

@@ -30,6 +30,7 @@ import type { OpenedDistFile } from './model.ts';
 import { isValidProjectName, normalizeProjectName } from './names.ts';
 import type { PypiService } from './service.ts';
 import {
+  acceptsGzip,
   etagMatches,
   negotiateSimple,
   type PageRenderCache,
@@ -286,14 +287,14 @@ async function dispatch(
       const type = negotiate(request);
       const names = await service.projectNames(repo, principal);
       const rendered = deps.pages.render(`${repo.name}/`, type, { projects: names });
-      return sendPage(request, reply, rendered, false);
+      return sendPage(request, reply, rendered, false, deps.pages);
     }
     case 'page': {
       allow(method, ['GET']);
       const type = negotiate(request);
       const page = await service.projectPage(repo, route.project, principal);
       const rendered = deps.pages.render(`${repo.name}/${route.project}`, type, { project: page });
-      return sendPage(request, reply, rendered, page.stale === true);
+      return sendPage(request, reply, rendered, page.stale === true, deps.pages);
     }
     case 'file':
       allow(method, ['GET']);
@@ -384,27 +385,47 @@ function negotiate(request: FastifyRequest) {
     throw new RegistryError(
       'BAD_REQUEST',
       `none of the accepted media types is served here; ask for one of: ${SERVED_TYPES.join(', ')}`,
-      { protocolCode: 'NOT_ACCEPTABLE' },
+      // The answer depends on Accept as a 200 would (RFC 9110 §12.5.5).
+      { protocolCode: 'NOT_ACCEPTABLE', headers: { vary: 'Accept' } },
     );
   }
   return type;
 }
 
-function sendPage(
+/**
+ * A negotiated page: gzip-coded when the client accepts it (pip does) and the page is large
+ * enough (compressed once per page version, see PageRenderCache.gzip), identity otherwise. Both
+ * codings vary by Accept (PEP 691) and Accept-Encoding, so a shared cache keeps them apart; each
+ * coding has its own ETag, and a conditional GET matching either is answered 304 (same content).
+ */
+async function sendPage(
   request: FastifyRequest,
   reply: FastifyReply,
   page: RenderedPage,
   stale: boolean,
-): FastifyReply {
+  pages: PageRenderCache,
+): Promise<FastifyReply> {
+  const gzip = acceptsGzip(request.headers['accept-encoding']) ? await pages.gzip(page) : undefined;
+  const etag = gzip?.etag ?? page.etag;
   void reply
     .header('content-type', page.contentType)
-    .header('vary', 'Accept')
-    .header('etag', page.etag)
+    .header('vary', PAGE_VARY)
+    .header('etag', etag)
     .header('cache-control', 'max-age=0, must-revalidate');
   if (stale) void reply.header('x-nora-stale', 'true');
-  if (etagMatches(request.headers['if-none-match'], page.etag)) return reply.code(304).send();
-  return reply.send(page.body);
+  const ifNoneMatch = request.headers['if-none-match'];
+  if (
+    etagMatches(ifNoneMatch, etag) ||
+    (gzip !== undefined && etagMatches(ifNoneMatch, page.etag))
+  ) {
+    return reply.code(304).send();
+  }
+  if (gzip === undefined) return reply.send(page.body);
+  return reply.header('content-encoding', 'gzip').send(gzip.body);
 }
+
+/** What a negotiated page depends on (every page answer carries it, 304s included). */
+const PAGE_VARY = 'Accept, Accept-Encoding';
 
 async function sendFile(
   request: FastifyRequest,
@@ -425,7 +446,13 @@ async function sendFile(
     file.size,
     // A Range under a stale If-Range is ignored: the whole (different) file is sent.
     ifRangeHolds(request.headers['if-range'], etag) ? request.headers.range : undefined,
-    (range) => file.open(range),
+    (range) => {
+      const bytes = file.bytes;
+      if (bytes === undefined) return file.open(range);
+      return Promise.resolve(
+        range === undefined ? bytes : bytes.subarray(range.start, range.end + 1),
+      );
+    },
   );
 }
 

@@ -9,7 +9,10 @@ import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
+import { readAllBounded } from '../../core/streams.ts';
+import { MAX_CORE_METADATA_BYTES } from './core-metadata.ts';
 import type { OpenedDistFile, ProjectPage, PypiSource } from './model.ts';
+import { proxiedJson } from './proxied-json.ts';
 
 /** A legacy-API upload as the routes hand it over: the raw body, unparsed. */
 export interface UploadRequest {
@@ -160,9 +163,11 @@ export class PypiService {
   }
 
   /**
-   * The Warehouse JSON document of a project (or one version of it), from a hosted repository,
-   * or from the first hosted member of a group that has it (uploaded projects: a proxy's
-   * upstream JSON API is not mirrored). NOT_FOUND otherwise.
+   * The Warehouse JSON document of a project (or one version of it): from the first hosted
+   * member that has it (a hosted repository is its own member), else, for a proxy or a group
+   * with a proxy member, built from the project's page and core metadata (proxied-json.ts; an
+   * upstream's own JSON API is not mirrored). NOT_FOUND otherwise; a proxy whose upstreams all
+   * fail with nothing cached answers their error (502/504), as its pages do.
    */
   async projectJson(
     repo: Repository,
@@ -176,14 +181,30 @@ export class PypiService {
     if (jsonApi === undefined) {
       throw new RegistryError('NOT_IMPLEMENTED', 'the JSON API is not available in this build');
     }
-    const hosted = this.#deps.repositories.membersOf(repo).filter((m) => m.kind === 'hosted');
-    for (const member of hosted) {
+    const members = this.#deps.repositories.membersOf(repo);
+    for (const member of members.filter((m) => m.kind === 'hosted')) {
       const document = await jsonApi(member, project, version, fileUrl);
       if (document !== undefined) return document;
     }
+    // Not uploaded here: from the page this repository serves (a group's merge keeps its
+    // hosted-name guard, so a proxied release never answers for an uploaded project's name) and
+    // the core metadata read through the same verified path as a `.metadata` request.
+    if (members.some((m) => m.kind !== 'hosted')) {
+      const source = this.sourceOf(repo);
+      const page = await source.projectPage(repo, project);
+      if (page !== undefined && page.files.length > 0) {
+        const document = await proxiedJson(page, version, fileUrl, async (filename) => {
+          const opened = await source.openCoreMetadata(repo, project, filename, {
+            prefetch: false,
+          });
+          if (opened === undefined) return undefined;
+          return readAllBounded(await opened.open(), MAX_CORE_METADATA_BYTES);
+        });
+        if (document !== undefined) return document;
+      }
+    }
     throw notFound(
-      (version === undefined ? `project ${project}` : `release ${version} of ${project}`) +
-        (repo.kind === 'proxy' ? ' (the JSON API answers for uploaded projects only)' : ''),
+      version === undefined ? `project ${project}` : `release ${version} of ${project}`,
     );
   }
 

@@ -14,6 +14,8 @@
  * `<mount>/`): see model.ts.
  */
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import type { DistFile, ProjectPage } from './model.ts';
 import { parse as parsePep440 } from '@renovatebot/pep440';
 import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
@@ -37,6 +39,71 @@ export interface RenderedPage {
   /** The Content-Type header value (with `charset=utf-8` for text/html). */
   readonly contentType: string;
   readonly etag: string;
+}
+
+/** A page's gzip content-coding: the compressed bytes and their own strong ETag. */
+export interface GzippedPage {
+  readonly body: Buffer;
+  /** The identity ETag with `-gz` before the closing quote (RFC 9110 §8.8.3: one per coding). */
+  readonly etag: string;
+}
+
+const gzipInPool = promisify(gzip);
+/** Pages smaller than this are sent as they are: the gzip header and a thread hop cost more. */
+export const GZIP_MIN_BYTES = 1024;
+/** One compression per rendered page (cached pages are the same objects while unchanged). */
+const gzipped = new WeakMap<RenderedPage, Promise<GzippedPage | undefined>>();
+
+/**
+ * The page gzip-compressed (level 6), computed once per rendered page in libuv's thread pool
+ * (a 500-file page is ~200 kB: ~2 ms of CPU that must not stall the event loop) and shared by
+ * every later request while the page is unchanged (PageRenderCache hands out the same object;
+ * a changed page is a new object, so a stale compression is never served). Undefined when the
+ * page is too small to be worth it or the compression failed (the failure is forgotten: the next
+ * request tries again; meanwhile the identity bytes are served).
+ */
+export function gzipPage(page: RenderedPage): Promise<GzippedPage | undefined> {
+  if (page.body.length < GZIP_MIN_BYTES) return Promise.resolve(undefined);
+  let pending = gzipped.get(page);
+  if (pending === undefined) {
+    pending = gzipInPool(page.body, { level: 6 }).then(
+      (compressed) => ({
+        // zlib hands back a slice of its output chunk: keep an exact copy instead.
+        body: ownedBuffer(compressed),
+        etag: `${page.etag.slice(0, -1)}-gz"`,
+      }),
+      () => {
+        gzipped.delete(page);
+        return undefined;
+      },
+    );
+    gzipped.set(page, pending);
+  }
+  return pending;
+}
+
+/**
+ * True when an `Accept-Encoding` header accepts gzip (RFC 9110 §12.5.3: `gzip`, `x-gzip` or `*`
+ * with q > 0; the most specific entry decides).
+ */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  if (header === undefined) return false;
+  const text = Array.isArray(header) ? header.join(',') : header;
+  let named: number | undefined;
+  let star: number | undefined;
+  for (const part of text.split(',').slice(0, MAX_ACCEPT_RANGES)) {
+    const [codingPart = '', ...params] = part.split(';');
+    const coding = codingPart.trim().toLowerCase();
+    if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== '*') continue;
+    let q = 1;
+    for (const param of params) {
+      const [key = '', value = ''] = param.split('=').map((p) => p.trim());
+      if (key.toLowerCase() === 'q') q = Number(value) || 0;
+    }
+    if (coding === '*') star = Math.max(star ?? 0, q);
+    else named = Math.max(named ?? 0, q);
+  }
+  return (named ?? star ?? 0) > 0;
 }
 
 /** Escapes text for HTML element content and double-quoted attribute values. */
@@ -377,6 +444,22 @@ export function negotiateSimple(
 ): SimpleMediaType | undefined {
   const header = format !== undefined ? format : accept;
   if (header === undefined || header.trim() === '') return TEXT_HTML;
+  // Clients send the same few headers request after request (pip's, a browser's): the answer is
+  // a pure function of the header, kept for NEGOTIATED_KEPT of them (then started over).
+  const known = negotiated.get(header);
+  if (known !== undefined) return known === false ? undefined : known;
+  const type = negotiateHeader(header);
+  if (header.length <= 1024) {
+    if (negotiated.size >= NEGOTIATED_KEPT) negotiated.clear();
+    negotiated.set(header, type ?? false);
+  }
+  return type;
+}
+
+const NEGOTIATED_KEPT = 256;
+const negotiated = new Map<string, SimpleMediaType | false>();
+
+function negotiateHeader(header: string): SimpleMediaType | undefined {
   const ranges = parseAccept(header);
   if (ranges.length === 0) return TEXT_HTML;
   let best: { type: SimpleMediaType; q: number; explicit: boolean; rank: number } | undefined;
@@ -487,6 +570,24 @@ export class PageRenderCache {
     const rendered = renderPage(type, content);
     const page = { ...rendered, body: ownedBuffer(rendered.body) };
     this.#lru.set(cacheKey, { fingerprint, page });
+    this.#keys.set(page, cacheKey);
     return page;
   }
+
+  /**
+   * The gzip coding of a page `render` returned (gzipPage: once per page object, off the event
+   * loop), its bytes then counted in the budget while the page is still the cached one.
+   */
+  async gzip(page: RenderedPage): Promise<GzippedPage | undefined> {
+    const first = !gzipped.has(page);
+    const compressed = await gzipPage(page);
+    const key = this.#keys.get(page);
+    if (first && compressed !== undefined && key !== undefined) {
+      if (this.#lru.peek(key)?.page === page) this.#lru.grow(key, retainedBytes(compressed.body));
+    }
+    return compressed;
+  }
+
+  /** Which cache key each rendered page was stored under (for `gzip`'s accounting). */
+  readonly #keys = new WeakMap<RenderedPage, string>();
 }

@@ -72,6 +72,18 @@ describe('pypi proxy routes (and pip through them)', () => {
       const file = await fetch(`${server.url}${prefix}/demo-pkg/${demo.filename}`);
       assert.equal(file.status, 200);
       assert.equal(sha256(Buffer.from(await file.arrayBuffer())), sha256(demo.body));
+      // Warm reads (a small file is then kept in memory, in the background): whole and ranged.
+      for (let i = 0; i < 3; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const whole = await fetch(`${server.url}${prefix}/demo-pkg/${demo.filename}`);
+        assert.ok(Buffer.from(await whole.arrayBuffer()).equals(demo.body));
+        const part = await fetch(`${server.url}${prefix}/demo-pkg/${demo.filename}`, {
+          headers: { range: 'bytes=2-9' },
+        });
+        assert.equal(part.status, 206);
+        assert.equal(part.headers.get('content-range'), `bytes 2-9/${demo.body.length}`);
+        assert.ok(Buffer.from(await part.arrayBuffer()).equals(demo.body.subarray(2, 10)));
+      }
       const meta = await fetch(`${server.url}${prefix}/demo-pkg/${demo.filename}.metadata`);
       assert.equal(meta.status, 200);
       assert.equal(await meta.text(), demo.metadataText);
@@ -83,6 +95,53 @@ describe('pypi proxy routes (and pip through them)', () => {
     assert.deepEqual(doc.files.map((f) => f.url).sort(), [demo.filename, demo2.filename].sort());
     const missing = await fetch(`${server.url}/repository/py-html/simple/no-such-project/`);
     assert.equal(missing.status, 404);
+  });
+
+  test('Warehouse JSON API for proxied projects: group and named proxy, project and version', async () => {
+    interface Doc {
+      info: Record<string, unknown>;
+      releases?: Record<string, { filename: string }[]>;
+      urls: {
+        filename: string;
+        url: string;
+        digests: Record<string, unknown>;
+        packagetype: string;
+        python_version: string;
+        yanked: boolean;
+      }[];
+    }
+    const project = await fetch(`${server.url}/pypi/demo-pkg/json`);
+    assert.equal(project.status, 200);
+    const doc = (await project.json()) as Doc;
+    assert.equal(doc.info['name'], 'demo-pkg');
+    assert.equal(doc.info['version'], '2.0');
+    assert.equal(doc.info['summary'], 'a test wheel', 'from the PEP 658 metadata');
+    assert.equal(doc.info['requires_python'], '>=3.7');
+    assert.deepEqual(Object.keys(doc.releases ?? {}), ['1.0', '2.0']);
+    const file = doc.urls[0];
+    assert.ok(file);
+    assert.equal(file.filename, demo2.filename);
+    assert.equal(file.url, `${server.url}/simple/demo-pkg/${demo2.filename}`);
+    assert.equal(file.digests['sha256'], sha256(demo2.body));
+    assert.equal(file.packagetype, 'bdist_wheel');
+    assert.equal(file.python_version, 'py3');
+    assert.ok(!JSON.stringify(doc).includes(upstream.base), 'no upstream URL');
+
+    const version = await fetch(`${server.url}/repository/py-html/pypi/demo-pkg/1.0.0/json`);
+    assert.equal(version.status, 200);
+    const one = (await version.json()) as Doc;
+    assert.equal(one.info['version'], '1.0');
+    assert.equal(one.releases, undefined);
+    assert.deepEqual(
+      one.urls.map((u) => u.url),
+      [`${server.url}/repository/py-html/simple/demo-pkg/${demo.filename}`],
+    );
+    const absent = await fetch(`${server.url}/pypi/demo-pkg/9.9/json`);
+    assert.equal(absent.status, 404);
+    await absent.arrayBuffer();
+    const unknown = await fetch(`${server.url}/repository/py-html/pypi/no-such-project/json`);
+    assert.equal(unknown.status, 404);
+    await unknown.arrayBuffer();
   });
 
   test('pip download and install through the proxy, then again with the upstream stopped', async (t) => {

@@ -6,6 +6,8 @@
  * write member, auth (401 + Basic challenge, `__token__`), and `[pypi] enabled = false`.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { FORMATS } from '../../../src/formats/index.ts';
 import type { FormatModule } from '../../../src/formats/format.ts';
@@ -75,7 +77,7 @@ describe('pypi simple index, group and routes', () => {
     const res = await fetch(`${server.url}/simple/private-pkg/`);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'text/html; charset=utf-8');
-    assert.equal(res.headers.get('vary'), 'Accept');
+    assert.equal(res.headers.get('vary'), 'Accept, Accept-Encoding');
     const html = await res.text();
     assert.match(html, /<meta name="pypi:repository-version" content="1\.1">/);
     assert.ok(html.includes(`href="${WHEEL}#sha256=${sha256('wheel bytes')}"`), html);
@@ -124,8 +126,76 @@ describe('pypi simple index, group and routes', () => {
       headers: { accept: 'application/json, text/html;q=0' },
     });
     assert.equal(refused.status, 406);
+    assert.equal(refused.headers.get('vary'), 'Accept');
     assert.match(refused.headers.get('content-type') ?? '', /^text\/plain/);
     assert.match(await refused.text(), /application\/vnd\.pypi\.simple\.v1\+json/);
+  });
+
+  test('pages gzip-coded when accepted (once per page version), identity otherwise', async () => {
+    for (let i = 0; i < 40; i += 1) {
+      hosted.add('pypi-hosted', 'big-pkg', `big_pkg-1.${i}.tar.gz`, `1.${i}`, `bytes ${i}`);
+    }
+    const get = (accept: string, encoding?: string, ifNoneMatch?: string) =>
+      new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>(
+        (resolve, reject) => {
+          const req = http.get(
+            `${server.url}/simple/big-pkg/`,
+            {
+              headers: {
+                accept,
+                ...(encoding === undefined ? {} : { 'accept-encoding': encoding }),
+                ...(ifNoneMatch === undefined ? {} : { 'if-none-match': ifNoneMatch }),
+              },
+            },
+            (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => {
+                chunks.push(c);
+              });
+              res.on('end', () => {
+                resolve({
+                  status: res.statusCode ?? 0,
+                  headers: res.headers,
+                  body: Buffer.concat(chunks),
+                });
+              });
+            },
+          );
+          req.on('error', reject);
+        },
+      );
+    for (const accept of [JSON_V1, 'text/html']) {
+      const plain = await get(accept);
+      assert.equal(plain.status, 200);
+      assert.equal(plain.headers['content-encoding'], undefined);
+      assert.equal(plain.headers.vary, 'Accept, Accept-Encoding');
+      assert.ok(plain.body.length >= 1024, 'large enough to be compressed');
+      const gz = await get(accept, 'gzip, deflate');
+      assert.equal(gz.status, 200);
+      assert.equal(gz.headers['content-encoding'], 'gzip');
+      assert.equal(gz.headers.vary, 'Accept, Accept-Encoding');
+      assert.equal(gz.headers['content-type'], plain.headers['content-type']);
+      assert.equal(Number(gz.headers['content-length']), gz.body.length);
+      assert.deepEqual(gunzipSync(gz.body), plain.body);
+      assert.notEqual(gz.headers.etag, plain.headers.etag, 'one ETag per coding');
+      // The same compressed bytes while the page is unchanged.
+      assert.deepEqual((await get(accept, 'gzip')).body, gz.body);
+      assert.equal((await get(accept, 'gzip', gz.headers.etag)).status, 304);
+      assert.equal((await get(accept, 'gzip', plain.headers.etag)).status, 304);
+      assert.equal(
+        (await get(accept, 'gzip;q=0, identity')).headers['content-encoding'],
+        undefined,
+      );
+      assert.equal((await get(accept, 'br;q=1, *;q=0.5')).headers['content-encoding'], 'gzip');
+    }
+    // A changed page is compressed anew.
+    const before = gunzipSync((await get(JSON_V1, 'gzip')).body).toString();
+    hosted.add('pypi-hosted', 'big-pkg', 'big_pkg-2.0.tar.gz', '2.0', 'new');
+    const after = gunzipSync((await get(JSON_V1, 'gzip')).body).toString();
+    assert.ok(!before.includes('big_pkg-2.0.tar.gz') && after.includes('big_pkg-2.0.tar.gz'));
+    // Small pages are sent as they are.
+    const small = await get('text/html', 'gzip');
+    assert.equal(small.status, 200);
   });
 
   test('ETag + 304, HEAD answers the same headers without a body', async () => {
