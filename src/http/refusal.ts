@@ -17,6 +17,19 @@ import type { Socket } from 'node:net';
 export const REFUSAL_LINGER_MS = 2000;
 
 /**
+ * Does the request carry a body at all (RFC 9112 §6.3: Transfer-Encoding, or a Content-Length
+ * above 0)? A GET has none, yet `request.complete` is still false while a handler answers it
+ * synchronously: Node's parser reports the message complete only after the 'request' listeners
+ * return. Without this check every synchronously answered GET was marked `Connection: close`,
+ * and each keep-alive client had to reconnect for every request.
+ */
+function hasBody(request: IncomingMessage): boolean {
+  if (request.headers['transfer-encoding'] !== undefined) return true;
+  const length = request.headers['content-length'];
+  return length !== undefined && Number(length) !== 0;
+}
+
+/**
  * Call before the answer's headers are sent (an onSend hook). Does nothing when the request body
  * was read to its end (or there was none) or the headers are already out; otherwise marks the
  * answer `Connection: close` and arranges the lingering close described above.
@@ -26,7 +39,7 @@ export function closeAfterUnreadBody(
   response: ServerResponse,
   lingerMs: number = REFUSAL_LINGER_MS,
 ): void {
-  if (request.complete || response.headersSent) return;
+  if (request.complete || response.headersSent || !hasBody(request)) return;
   // A handler that gave up on the body may have destroyed the request stream, which detaches it
   // from its socket; the response still holds the socket until it finishes.
   const socket = (response.socket ?? request.socket) as Socket | null;

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { REFUSAL_LINGER_MS } from '../../../src/http/refusal.ts';
@@ -233,6 +234,35 @@ print(json.dumps([put(bad), put(readme)]))
       // Either the answer, or (a slow sender past the linger) a prompt reset: never a hang.
       assert.ok(result && result.seconds < 10, `${what}: took ${result?.seconds} s`);
       assert.equal(result.status, status, `${what}: ${JSON.stringify(result)}`);
+    }
+  });
+});
+
+describe('an answer to a request without a body keeps its connection', () => {
+  test('a Maven file answered from memory (synchronously) is not marked Connection: close', async () => {
+    await using server = await startTestServer({ config: { maven: { proxies: [] } } });
+    const path = '/maven2/org/example/kept/1.0/kept-1.0.jar';
+    const put = await fetch(`${server.url}${path}`, { method: 'PUT', body: 'jar bytes' });
+    assert.equal(put.status, 201);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<unknown>();
+    try {
+      // The first GET fills the hot-file cache; the next ones are answered before Node's parser
+      // has marked the (bodiless) request complete.
+      for (let i = 0; i < 4; i++) {
+        const connection = await new Promise<string | undefined>((resolve, reject) => {
+          const req = http.get(`${server.url}${path}`, { agent }, (res) => {
+            sockets.add(res.socket);
+            res.resume();
+            res.on('end', () => resolve(res.headers.connection));
+          });
+          req.on('error', reject);
+        });
+        assert.notEqual(connection, 'close', `GET ${i + 1}`);
+      }
+      assert.equal(sockets.size, 1, 'one keep-alive connection for every GET');
+    } finally {
+      agent.destroy();
     }
   });
 });
