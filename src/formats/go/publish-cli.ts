@@ -110,7 +110,9 @@ export async function goPublish(options: GoPublishOptions): Promise<GoPublishRes
   try {
     const zipPath = path.join(tmp, 'module.zip');
     const zipSize = await writeModuleZip(zipPath, module, version, listed.files);
-    log(`built ${module}@${version}: ${listed.files.length} files, ${zipSize} bytes`);
+    log(
+      `built ${module}@${version}: ${listed.files.length === 1 ? '1 file' : `${listed.files.length} files`}, ${zipSize} bytes`,
+    );
     if (options.dryRun === true) {
       return { module, version, files: listed.files.length, zipSize, answer: undefined };
     }

@@ -29,15 +29,16 @@ export interface GoRouteDeps {
 }
 
 /**
- * A handler for methods other than GET/HEAD (go-hosted's uploads); returns undefined when the
- * request is not one it serves, so the route answers 405.
+ * A handler for methods other than GET/HEAD (go-hosted's uploads); resolves true when it answered,
+ * false when the request is not one it serves, so the route answers 405. (A boolean, not the
+ * reply: a Fastify reply is a thenable, and awaiting it resolves to undefined once it is sent.)
  */
 export type GoWriteHandler = (
   repo: Repository,
   rest: string,
   request: FastifyRequest,
   reply: FastifyReply,
-) => Promise<unknown>;
+) => Promise<boolean>;
 
 export const BASIC_CHALLENGE = 'Basic realm="nora"';
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -72,8 +73,7 @@ export function registerGoRoutes(
         return read(repo, rest, request, reply, deps);
       }
       if (write !== undefined) {
-        const answered = await write(repo, rest, request, reply);
-        if (answered !== undefined) return answered;
+        if (await write(repo, rest, request, reply)) return reply;
       }
       throw new RegistryError('METHOD_NOT_ALLOWED', `${request.method} is not supported here`, {
         headers: { allow: 'GET, HEAD' },
@@ -192,12 +192,12 @@ async function sendFile(
  *
  *   PUT <p>/<escaped module>/@v/<escaped version>.zip    body: the module zip → 201 text/plain
  *
- * Anything else that is not GET/HEAD stays undefined (405). Errors are plain text like reads:
+ * Anything else that is not GET/HEAD resolves false (405). Errors are plain text like reads:
  * 400 invalid path/version/zip, 401/403, 405 on a proxy, 409 version exists, 413 too large.
  */
 export function publishHandler(publisher: GoPublisher): GoWriteHandler {
   return async (repo, rest, request, reply) => {
-    if (request.method !== 'PUT') return undefined;
+    if (request.method !== 'PUT') return false;
     const route = parseGoPath(rest);
     if (route.kind !== 'zip') {
       throw new RegistryError(
@@ -213,11 +213,13 @@ export function publishHandler(publisher: GoPublisher): GoWriteHandler {
       request.raw,
       request.principal,
     );
-    return reply
+    const files = result.files === 1 ? '1 file' : `${result.files} files`;
+    void reply
       .code(201)
       .type('text/plain; charset=utf-8')
       .send(
-        `published ${result.module}@${result.version} (${result.files} files, ${result.zipSize} bytes, zip sha256 ${result.zipSha256})\n`,
+        `published ${result.module}@${result.version} (${files}, ${result.zipSize} bytes, zip sha256 ${result.zipSha256})\n`,
       );
+    return true;
   };
 }
