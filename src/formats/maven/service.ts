@@ -320,7 +320,9 @@ export class MavenService {
             ? maven.checksum_verify
               ? 'checksum accepted before its file: the file will be compared with it; checksums are computed, not stored'
               : 'checksum accepted (no such file to compare yet); checksums are computed, not stored'
-            : 'checksum verified; checksums are computed, not stored',
+            : outcome === 'mismatch'
+              ? 'checksum accepted unverified ([maven] checksum_verify is off): it does not match the file; checksums are computed, not stored'
+              : 'checksum verified; checksums are computed, not stored',
       };
     }
     const coordinate = parsed.coordinate;
