@@ -241,7 +241,9 @@ function routeOf(mount: PypiMount, path: string, method: string): [PypiRoute, st
   }
   if (mount.base !== undefined && path.startsWith(mount.base)) {
     const rest = path.slice(mount.base.length);
-    if (method === 'POST' && ['', '/', '/legacy', '/legacy/'].includes(rest)) {
+    // Any method but GET on the upload URL is the upload route, which answers 405 naming POST
+    // (a 404 "uploads go to <the URL just used>" told the client nothing).
+    if (method !== 'GET' && ['', '/', '/legacy', '/legacy/'].includes(rest)) {
       return [{ kind: 'upload' }, mount.base];
     }
     return [
@@ -283,7 +285,8 @@ async function dispatch(
       if (method === 'GET') service.authorize(principal, repo, 'read');
       throw new RegistryError('NOT_FOUND', route.message);
     case 'list': {
-      allow(method, ['GET']);
+      // POST here is an upload (parseSimplePath), so the list's URL allows it too.
+      allow(method, ['GET', 'POST']);
       const type = negotiate(request);
       const names = await service.projectNames(repo, principal);
       const rendered = deps.pages.render(`${repo.name}/`, type, { projects: names });

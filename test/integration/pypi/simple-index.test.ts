@@ -368,6 +368,19 @@ describe('pypi simple index, group and routes', () => {
     assert.equal(res.status, 405);
     assert.equal(res.headers.get('allow'), 'GET, HEAD');
     await res.arrayBuffer();
+    // The project list's URL is also the upload URL: its Allow names POST.
+    const list = await fetch(`${server.url}/simple/`, { method: 'PUT', body: 'x' });
+    assert.equal(list.status, 405);
+    assert.equal(list.headers.get('allow'), 'GET, POST, HEAD');
+    await list.arrayBuffer();
+    // A wrong method on a named repository's upload URL: 405 naming POST, not a 404.
+    const upload = await fetch(`${server.url}/repository/pypi-hosted/`, {
+      method: 'PUT',
+      body: 'x',
+    });
+    assert.equal(upload.status, 405);
+    assert.equal(upload.headers.get('allow'), 'POST');
+    await upload.arrayBuffer();
   });
 });
 
