@@ -254,7 +254,9 @@ describe('an answer to a request without a body keeps its connection', () => {
           const req = http.get(`${server.url}${path}`, { agent }, (res) => {
             sockets.add(res.socket);
             res.resume();
-            res.on('end', () => resolve(res.headers.connection));
+            res.on('end', () => {
+              resolve(res.headers.connection);
+            });
           });
           req.on('error', reject);
         });
