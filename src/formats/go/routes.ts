@@ -12,6 +12,7 @@
  *   GET/HEAD  <p>/sumdb/<name>/supported|latest|lookup/…|tile/…   checksum database (proxies)
  *   PUT       <p>/<module>/@v/<version>.zip           publish to go-hosted (publishHandler)
  */
+import { plainTextErrorHandler } from '../../http/format-errors.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
@@ -40,7 +41,6 @@ export type GoWriteHandler = (
   reply: FastifyReply,
 ) => Promise<boolean>;
 
-export const BASIC_CHALLENGE = 'Basic realm="nora"';
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 export function registerGoRoutes(
@@ -50,22 +50,13 @@ export function registerGoRoutes(
   write?: GoWriteHandler,
 ): void {
   useRawBodies(scope);
-  scope.setErrorHandler((err, request, reply) => {
-    const error =
+  scope.setErrorHandler(
+    plainTextErrorHandler('go', (err) =>
       err instanceof GoPathError
         ? new RegistryError('BAD_REQUEST', err.message)
-        : toRegistryError(err);
-    if (error.status >= 500 && ![501, 502, 504].includes(error.status)) {
-      request.log.error({ err }, 'go request failed');
-    }
-    const headers: Record<string, string> = { ...(error.headers ?? {}) };
-    if (error.status === 401) headers['www-authenticate'] = BASIC_CHALLENGE;
-    return reply
-      .code(error.status)
-      .headers(headers)
-      .type('text/plain; charset=utf-8')
-      .send(`${error.message.replace(/[\r\n]+/g, ' ')}\n`);
-  });
+        : toRegistryError(err),
+    ),
+  );
   for (const { prefix, repo } of mounts) {
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
       const rest = rawPath(request).slice(prefix.length);

@@ -12,6 +12,7 @@
  *   GET/HEAD  <p>/api/charts[/<name>[/<version>]]   ChartMuseum's JSON listings
  *   DELETE    <p>/api/charts/<name>/<version>       delete a version
  */
+import { prepareErrorReply } from '../../http/format-errors.ts';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
@@ -28,8 +29,6 @@ export interface HelmRouteDeps {
   readonly service: HelmService;
 }
 
-export const BASIC_CHALLENGE = 'Basic realm="nora"';
-
 export function registerHelmRoutes(
   scope: FastifyInstance,
   mounts: readonly { prefix: string; repo: Repository }[],
@@ -37,13 +36,8 @@ export function registerHelmRoutes(
 ): void {
   useRawBodies(scope);
   scope.setErrorHandler((err, request, reply) => {
-    const error = toRegistryError(err);
-    if (error.status >= 500 && ![501, 502, 504].includes(error.status)) {
-      request.log.error({ err }, 'helm request failed');
-    }
-    const headers: Record<string, string> = { ...(error.headers ?? {}) };
-    if (error.status === 401) headers['www-authenticate'] = BASIC_CHALLENGE;
-    return reply.code(error.status).headers(headers).send({ error: error.message });
+    const error = prepareErrorReply(err, request, reply, 'helm');
+    return reply.send({ error: error.message });
   });
   for (const { prefix, repo } of mounts) {
     const handler = async (request: FastifyRequest, reply: FastifyReply) =>

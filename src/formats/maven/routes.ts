@@ -11,9 +11,10 @@
  *   PUT       <p>/<path>                       deploy (checksums verified, metadata ignored)
  *   DELETE    <p>/<g>/<a>/ | <p>/<g>/<a>/<v>/ | <p>/<file>   delete an artifact, a version, a file
  */
+import { plainTextErrorHandler } from '../../http/format-errors.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
-import { RegistryError, toRegistryError } from '../../core/errors.ts';
+import { RegistryError } from '../../core/errors.ts';
 import { sendRanged } from '../../http/send-body.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -26,27 +27,13 @@ export interface MavenRouteDeps {
   readonly config: () => AppConfig;
 }
 
-export const BASIC_CHALLENGE = 'Basic realm="nora"';
-
 export function registerMavenRoutes(
   scope: FastifyInstance,
   mounts: readonly { prefix: string; repo: Repository }[],
   deps: MavenRouteDeps,
 ): void {
   useRawBodies(scope);
-  scope.setErrorHandler((err, request, reply) => {
-    const error = toRegistryError(err);
-    if (error.status >= 500 && ![501, 502, 504].includes(error.status)) {
-      request.log.error({ err }, 'maven request failed');
-    }
-    const headers: Record<string, string> = { ...(error.headers ?? {}) };
-    if (error.status === 401) headers['www-authenticate'] = BASIC_CHALLENGE;
-    return reply
-      .code(error.status)
-      .headers(headers)
-      .type('text/plain; charset=utf-8')
-      .send(`${error.message.replace(/[\r\n]+/g, ' ')}\n`);
-  });
+  scope.setErrorHandler(plainTextErrorHandler('maven'));
   for (const { prefix, repo } of mounts) {
     // Not async: a GET the caches answer is sent synchronously (no promise, no microtask hop);
     // anything else returns dispatch's promise. A synchronous throw reaches the error handler.

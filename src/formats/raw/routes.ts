@@ -12,9 +12,10 @@
  *   DELETE    <p>/<path>        delete a file (If-Match honoured)
  *   POST      <p>/-/reindex     NORA's; nothing to do (the metadata store is the source of truth)
  */
+import { plainTextErrorHandler } from '../../http/format-errors.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
-import { RegistryError, toRegistryError } from '../../core/errors.ts';
+import { RegistryError } from '../../core/errors.ts';
 import { sendBody, sendRanged } from '../../http/send-body.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -28,8 +29,6 @@ export interface RawRouteDeps {
   readonly config: () => AppConfig;
 }
 
-export const BASIC_CHALLENGE = 'Basic realm="nora"';
-
 /**
  * Stored files are served from the registry's origin: a stored HTML or SVG page must not run
  * scripts there (it could act with a visitor's cookies), so file answers are sandboxed.
@@ -42,19 +41,7 @@ export function registerRawRoutes(
   deps: RawRouteDeps,
 ): void {
   useRawBodies(scope);
-  scope.setErrorHandler((err, request, reply) => {
-    const error = toRegistryError(err);
-    if (error.status >= 500 && ![501, 502, 504].includes(error.status)) {
-      request.log.error({ err }, 'raw request failed');
-    }
-    const headers: Record<string, string> = { ...(error.headers ?? {}) };
-    if (error.status === 401) headers['www-authenticate'] = BASIC_CHALLENGE;
-    return reply
-      .code(error.status)
-      .headers(headers)
-      .type('text/plain; charset=utf-8')
-      .send(`${error.message.replace(/[\r\n]+/g, ' ')}\n`);
-  });
+  scope.setErrorHandler(plainTextErrorHandler('raw'));
   for (const { prefix, repo } of mounts) {
     const handler = async (request: FastifyRequest, reply: FastifyReply) =>
       dispatch(repo, prefix, request, reply, deps);

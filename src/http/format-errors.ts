@@ -1,0 +1,48 @@
+/**
+ * The error answer format routes share: the RegistryError's status and headers, a Basic
+ * challenge on 401, and a log line for NORA's own faults. Each format renders the body in its
+ * protocol's shape (plain text for Maven, Go and raw; `{"error"}` for Helm's ChartMuseum API).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type RegistryError, toRegistryError } from '../core/errors.ts';
+
+/** The challenge clients of Basic-auth protocols (mvn, go, curl, helm) answer with credentials. */
+export const BASIC_CHALLENGE = 'Basic realm="nora"';
+
+/**
+ * Sets `reply`'s status and headers from `err` (converted by `toError`), adds the Basic challenge
+ * on a 401, and logs a 5xx as `<label> request failed` — except 501/502/504, which name what is
+ * not built or an upstream's failure, not a fault of ours. Returns the error for the body.
+ */
+export function prepareErrorReply(
+  err: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  label: string,
+  toError: (err: unknown) => RegistryError = toRegistryError,
+): RegistryError {
+  const error = toError(err);
+  if (error.status >= 500 && ![501, 502, 504].includes(error.status)) {
+    request.log.error({ err }, `${label} request failed`);
+  }
+  const headers: Record<string, string> = { ...(error.headers ?? {}) };
+  if (error.status === 401) headers['www-authenticate'] = BASIC_CHALLENGE;
+  void reply.code(error.status).headers(headers);
+  return error;
+}
+
+/**
+ * A Fastify error handler answering `text/plain` with the message on one line (what mvn, go and
+ * curl print); see prepareErrorReply for status, headers and logging.
+ */
+export function plainTextErrorHandler(
+  label: string,
+  toError?: (err: unknown) => RegistryError,
+): (err: unknown, request: FastifyRequest, reply: FastifyReply) => FastifyReply {
+  return (err, request, reply) => {
+    const error = prepareErrorReply(err, request, reply, label, toError);
+    return reply
+      .type('text/plain; charset=utf-8')
+      .send(`${error.message.replace(/[\r\n]+/g, ' ')}\n`);
+  };
+}
