@@ -74,15 +74,24 @@ export class HashSet {
 
 /**
  * Bodies announced (expectedSize) at most this big are ingested from memory: one buffered write
- * instead of a spool file (at 16 concurrent uploads, 16 MiB of buffers at most).
+ * instead of a spool file.
  */
 export const SMALL_INGEST_BYTES = 1024 * 1024;
+
+/**
+ * All in-memory ingests together hold at most this many announced bytes; past it, a small body
+ * streams through a spool file like a large one, so memory stays bounded under any number of
+ * concurrent uploads.
+ */
+export const SMALL_INGEST_BUDGET_BYTES = 32 * 1024 * 1024;
 
 export class BlobStore {
   readonly #driver: StorageDriver;
   readonly #index: BlobIndex;
   /** Spool directories made by this store (made once: spare a mkdir per ingest and fill). */
   readonly #spoolDirs = new Set<string>();
+  /** Announced bytes of the in-memory ingests running now (≤ SMALL_INGEST_BUDGET_BYTES). */
+  #smallBytes = 0;
 
   constructor(driver: StorageDriver, index: BlobIndex) {
     this.#driver = driver;
@@ -115,12 +124,23 @@ export class BlobStore {
   /**
    * Streams `body` into the store, verifying `expected` when given. A body whose `expectedSize`
    * is at most SMALL_INGEST_BYTES is collected in memory and written in one step (no spool
-   * file: half the file-system trips); larger or unsized bodies stream through a spool file.
+   * file: half the file-system trips) while the in-memory ingests stay within
+   * SMALL_INGEST_BUDGET_BYTES; larger, unsized or over-budget bodies stream through a spool file.
    * Either way the size limit is enforced as bytes arrive and nothing is stored unverified.
    */
   async ingest(body: Readable, options: IngestOptions = {}): Promise<IngestResult> {
-    if (options.expectedSize !== undefined && options.expectedSize <= SMALL_INGEST_BYTES) {
-      return this.#ingestSmall(body, options.expectedSize, options);
+    const announced = options.expectedSize;
+    if (
+      announced !== undefined &&
+      announced <= SMALL_INGEST_BYTES &&
+      this.#smallBytes + announced <= SMALL_INGEST_BUDGET_BYTES
+    ) {
+      this.#smallBytes += announced;
+      try {
+        return await this.#ingestSmall(body, announced, options);
+      } finally {
+        this.#smallBytes -= announced;
+      }
     }
     const hashSet = new HashSet(options.expected?.algorithm ?? 'sha256', options.hashes);
     let size = 0;

@@ -3,12 +3,17 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { test } from 'node:test';
 import { digestOf, formatDigest, parseDigest } from '../../../src/core/digest.ts';
 import { RegistryError } from '../../../src/core/errors.ts';
-import { BlobStore, type BlobIndex } from '../../../src/storage/blob-store.ts';
+import {
+  BlobStore,
+  type BlobIndex,
+  SMALL_INGEST_BUDGET_BYTES,
+  SMALL_INGEST_BYTES,
+} from '../../../src/storage/blob-store.ts';
 import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
 import { GuardedDriver } from '../../../src/storage/guarded-driver.ts';
 
@@ -161,4 +166,36 @@ test('without fsync (operator opt-out) ingest still commits atomically and reads
   const b = await blobs.ingest(Readable.from([big]));
   assert.equal(await text(await blobs.open(a.digest)), 'small');
   assert.equal((await blobs.stat(b.digest))?.size, big.length);
+});
+
+test('in-memory ingests share a budget: past it, small bodies go through a spool file', async () => {
+  const { blobs, dir } = await store();
+  const count = SMALL_INGEST_BUDGET_BYTES / SMALL_INGEST_BYTES + 8;
+  const bodies = Array.from({ length: count }, () => new PassThrough());
+  const datas = bodies.map((_, i) => Buffer.alloc(SMALL_INGEST_BYTES, i % 251));
+  const results = bodies.map((body) =>
+    blobs.ingest(body, { expectedSize: SMALL_INGEST_BYTES, maxBytes: 2 * SMALL_INGEST_BYTES }),
+  );
+  // Every body half sent: the ingests over the budget have opened spool files.
+  bodies.forEach((body, i) => body.write(datas[i]?.subarray(0, SMALL_INGEST_BYTES / 2)));
+  let spooled: string[] = [];
+  for (let i = 0; i < 200 && spooled.length < 8; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    spooled = await spoolEntries(dir);
+  }
+  assert.equal(spooled.length, 8, 'the bodies past the budget are spooled');
+  bodies.forEach((body, i) => body.end(datas[i]?.subarray(SMALL_INGEST_BYTES / 2)));
+  const done = await Promise.all(results);
+  done.forEach((result, i) => {
+    assert.equal(formatDigest(result.digest), formatDigest(digestOf(datas[i] ?? Buffer.alloc(0))));
+  });
+  assert.deepEqual(await spoolEntries(dir), []);
+  // The budget is given back: the next small body is in memory again (no spool file appears).
+  const body = new PassThrough();
+  const next = blobs.ingest(body, { expectedSize: 4 });
+  body.write('ab');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(await spoolEntries(dir), []);
+  body.end('cd');
+  assert.equal((await next).size, 4);
 });
