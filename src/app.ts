@@ -4,6 +4,7 @@
  * ephemeral port.
  */
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { AccessControl } from './auth/access.ts';
@@ -23,7 +24,9 @@ import { checkDatabase, type Db, openDatabase } from './db/database.ts';
 import type { FormatContext, FormatModule } from './formats/format.ts';
 import { FORMATS } from './formats/index.ts';
 import { unavailableMount } from './formats/unavailable.ts';
-import { genericErrorBody, installHooks, requestIdFrom } from './http/hooks.ts';
+import { AnswerMemo, type MemoHitDuties } from './http/answer-memo.ts';
+import { genericErrorBody, installHooks, recordAnswer, requestIdFrom } from './http/hooks.ts';
+import { WriteGeneration } from './core/write-generation.ts';
 import { loggerOptions } from './http/log-options.ts';
 import { RateLimiter } from './http/rate-limit.ts';
 import { useRawBodies } from './http/request.ts';
@@ -99,10 +102,15 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
 
   const driver = await createStorageDriver(config.storage);
   await fs.rm(path.join(driver.spoolDir(), 'ingest'), { recursive: true, force: true });
+  const writes = new WriteGeneration();
   const db = await openDatabase({
     file: databaseFile(config),
     migrations: allMigrations(formats),
+    onWrite: () => {
+      writes.bump();
+    },
   });
+  const memo = new AnswerMemo({ generation: writes });
   const blobs = new BlobStore(driver, new SqlBlobIndex(db));
   const repositories = RepositoryRegistry.build(
     defaultRepositories(formats, config),
@@ -129,8 +137,15 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     trustProxy: (address: string) => trustedProxies.allows(address),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Fastify's own HTTP/1 server, with the answer memo's look first (http/answer-memo.ts).
+    serverFactory: (handler, opts) =>
+      httpServer(opts, (req, res) => {
+        // memoDuties is set below, before the server listens.
+        if (!memo.serve(req, res, memoDuties)) handler(req, res);
+      }),
   });
   const log = fastify.log as unknown as Logger;
+  const rateLimiter = new RateLimiter(config.rate_limit);
   // First: a CI token is told apart by its shape and issuer, before any password hashing.
   access.addResolver(new OidcResolver({ config: () => config.auth.oidc, log: () => log, metrics }));
   const identity = await createIdentity(db, access, config.auth, { log });
@@ -183,14 +198,37 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   });
   fastify.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found' }));
 
-  const rateLimiter = new RateLimiter(config.rate_limit);
-  installHooks(fastify, {
+  const hookOptions = {
     access,
     metrics,
     bodyLimitBytes: () => config.server.body_limit_mb * MB,
     registryLabel: registryLabeler(formats, repositories),
     rateLimiter,
     publicMetrics: () => config.auth.public_metrics,
+    memo,
+  };
+  installHooks(fastify, hookOptions);
+  const memoDuties: MemoHitDuties = {
+    rateLimiter,
+    requestId: requestIdFrom,
+    answered: (requestId, method, url, status, seconds) => {
+      const query = url.indexOf('?');
+      recordAnswer(
+        hookOptions,
+        fastify.log,
+        query === -1 ? url : url.slice(0, query),
+        method,
+        url,
+        status,
+        seconds,
+        requestId,
+      );
+    },
+  };
+  // Closing: what still comes gets Fastify's 503, not a kept answer.
+  fastify.addHook('preClose', (done) => {
+    memo.stop();
+    done();
   });
 
   registerSystemRoutes(fastify, {
@@ -249,6 +287,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       void identity.reload(config.auth);
       trustedProxies = new NetworkList(config.auth.trusted_proxies);
       rateLimiter.configure(config.rate_limit);
+      // Kept answers were anonymous's under the old rules and repository set.
+      memo.clear();
       // Child loggers are made per request from this one, so the next request logs at the new level.
       fastify.log.level = options.logLevel ?? config.server.log_level;
       return needsRestart;
@@ -269,6 +309,20 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       await driver.close();
     },
   };
+}
+
+/**
+ * The HTTP/1 server Fastify would make itself (fastify/lib/server.js: the same timeouts from its
+ * processed options), with `listener` in front of Fastify's handler.
+ */
+function httpServer(opts: Record<string, unknown>, listener: http.RequestListener): http.Server {
+  const server = http.createServer((opts['http'] ?? {}) as http.ServerOptions, listener);
+  server.keepAliveTimeout = Number(opts['keepAliveTimeout'] ?? 72_000);
+  server.requestTimeout = Number(opts['requestTimeout'] ?? 0);
+  server.setTimeout(Number(opts['connectionTimeout'] ?? 0));
+  const perSocket = Number(opts['maxRequestsPerSocket'] ?? 0);
+  if (perSocket > 0) server.maxRequestsPerSocket = perSocket;
+  return server;
 }
 
 /** Every migration the app runs (core ones aside): for any tool that opens the same database. */

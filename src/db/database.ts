@@ -20,6 +20,8 @@ export interface OpenDatabaseOptions {
   /** File path, or ':memory:'. */
   readonly file: string;
   readonly migrations?: Migrations;
+  /** Called after every statement that may write (node-sqlite-dialect.ts `mayWrite`). */
+  readonly onWrite?: () => void;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
@@ -33,7 +35,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
   sqlite.exec('PRAGMA synchronous = NORMAL');
   sqlite.exec('PRAGMA foreign_keys = ON');
   const db = new Kysely<CoreTables>({
-    dialect: new SqliteDialect({ database: adaptNodeSqlite(sqlite) }),
+    dialect: new SqliteDialect({ database: adaptNodeSqlite(sqlite, options.onWrite) }),
   });
   await migrate(db, { ...coreMigrations, ...options.migrations });
   return db;

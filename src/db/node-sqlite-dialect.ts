@@ -1,6 +1,8 @@
 /**
  * Adapts Node's built-in `node:sqlite` (no native addon) to Kysely's SqliteDialect, which expects
- * a better-sqlite3-shaped database. Prepared statements are cached per SQL text.
+ * a better-sqlite3-shaped database. Prepared statements are cached per SQL text. Every statement
+ * that may write (anything but SELECT / read-only WITH / PRAGMA / EXPLAIN) calls `onWrite` after
+ * it ran: the one choke point every write of the store passes (core/write-generation.ts).
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
@@ -9,7 +11,7 @@ const STATEMENT_CACHE_LIMIT = 500;
 
 type SqlValue = null | number | bigint | string | Uint8Array;
 
-export function adaptNodeSqlite(db: DatabaseSync): SqliteDatabase {
+export function adaptNodeSqlite(db: DatabaseSync, onWrite?: () => void): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
   return {
     close: () => {
@@ -19,7 +21,10 @@ export function adaptNodeSqlite(db: DatabaseSync): SqliteDatabase {
       const cached = cache.get(sql);
       if (cached) return cached;
       const statement = db.prepare(sql);
-      const adapted = adaptStatement(statement);
+      const adapted = adaptStatement(
+        statement,
+        onWrite !== undefined && mayWrite(sql) ? onWrite : undefined,
+      );
       if (cache.size >= STATEMENT_CACHE_LIMIT) cache.clear();
       cache.set(sql, adapted);
       return adapted;
@@ -27,13 +32,59 @@ export function adaptNodeSqlite(db: DatabaseSync): SqliteDatabase {
   };
 }
 
-function adaptStatement(statement: StatementSync): SqliteStatement {
+const READ_ONLY = /^\s*(?:select|pragma|explain)\b/i;
+const WRITE_WORD = /\b(?:insert|update|delete|replace)\b/i;
+
+/**
+ * Whether `sql` may change a row, decided once per statement text. Conservative: a statement
+ * that is not recognisably a read counts as a write (BEGIN/COMMIT/ROLLBACK/SAVEPOINT included);
+ * `WITH … SELECT` is a read unless it names a write.
+ */
+export function mayWrite(sql: string): boolean {
+  if (READ_ONLY.test(sql)) return false;
+  if (/^\s*with\b/i.test(sql)) return WRITE_WORD.test(sql);
+  return true;
+}
+
+function adaptStatement(statement: StatementSync, onWrite?: () => void): SqliteStatement {
   const reader = statement.columns().length > 0;
+  if (onWrite === undefined) {
+    return {
+      reader,
+      all: (parameters) => statement.all(...toSqlValues(parameters)),
+      run: (parameters) => statement.run(...toSqlValues(parameters)),
+      iterate: (parameters) => statement.iterate(...toSqlValues(parameters)),
+    };
+  }
+  // Bumped after the statement (even a failed one: it may have changed rows before failing).
   return {
     reader,
-    all: (parameters) => statement.all(...toSqlValues(parameters)),
-    run: (parameters) => statement.run(...toSqlValues(parameters)),
-    iterate: (parameters) => statement.iterate(...toSqlValues(parameters)),
+    all: (parameters) => {
+      try {
+        return statement.all(...toSqlValues(parameters));
+      } finally {
+        onWrite();
+      }
+    },
+    run: (parameters) => {
+      try {
+        return statement.run(...toSqlValues(parameters));
+      } finally {
+        onWrite();
+      }
+    },
+    iterate: (parameters) => {
+      // Rows of a writing statement with RETURNING, read lazily: counted when it starts and ends.
+      onWrite();
+      const rows = statement.iterate(...toSqlValues(parameters));
+      return (function* () {
+        try {
+          yield* rows;
+        } finally {
+          onWrite();
+        }
+      })();
+    },
   };
 }
 

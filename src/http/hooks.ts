@@ -9,6 +9,7 @@ import { ANONYMOUS, type AccessControl, type Principal } from '../auth/access.ts
 import { addressKey } from '../core/address-key.ts';
 import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import type { AnswerMemo } from './answer-memo.ts';
 import { classifyRequest, type RateLimiter } from './rate-limit.ts';
 import { closeAfterUnreadBody } from './refusal.ts';
 import { rawPath } from './request.ts';
@@ -77,6 +78,8 @@ export interface HookOptions {
   readonly rateLimiter?: RateLimiter | undefined;
   /** `[auth] public_metrics`: may /metrics be read without credentials? Default: yes. */
   readonly publicMetrics?: () => boolean;
+  /** Keeps the answers handlers allow (http/answer-memo.ts); none: nothing kept. */
+  readonly memo?: AnswerMemo | undefined;
 }
 
 /** Probes: never limited, never authenticated (a wrong credential must not fail a probe). */
@@ -98,6 +101,8 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
   // Callback-style hooks throughout: an async hook costs each request a promise and a microtask
   // hop per hook (three hooks: ~15% of a small GET's CPU). A sync throw is Fastify's done(err).
   app.addHook('onRequest', (request, reply, done) => {
+    // First: the store's generation must be read before anything the answer is derived from.
+    options.memo?.markRequest(request);
     // Set up front (handlers may override them) so replies that bypass onSend — bodies sent by
     // http/send-body.ts — carry them too.
     void reply.header('x-request-id', request.id);
@@ -166,26 +171,57 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
 
   // Every answer sent while the body is still unread (a refusal) closes the connection promptly.
   app.addHook('onSend', (request, reply, payload, done) => {
+    options.memo?.record(request, reply, payload);
     closeAfterUnreadBody(request.raw, reply.raw);
     done(null, payload);
   });
 
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
-    const registry = options.registryLabel(rawPath(request));
-    const method = request.method;
-    const status = reply.statusCode;
-    const seconds = reply.elapsedTime / 1000;
-    options.metrics.recordRequest(registry, method, status, seconds);
-    // The raw URL: the logger redacts credentials in it (npm logout's token path) for every line.
-    // Skipped, with its object, when the level is above info (benches and quiet deployments).
-    if (INFO_OR_LOWER.has(request.log.level)) {
-      request.log.info(
-        { method, url: request.raw.url, status, ms: Math.round(seconds * 10_000) / 10 },
-        'request',
-      );
-    }
+    recordAnswer(
+      options,
+      request.log,
+      rawPath(request),
+      request.method,
+      request.raw.url,
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
     done();
   });
+}
+
+/** The access log line's writer: Fastify's request logger, or the root one with `reqId`. */
+interface AccessLog {
+  readonly level: string;
+  info(fields: Record<string, unknown>, message: string): void;
+}
+
+/**
+ * What every answered request leaves behind: its `nora_http_*` metrics and, at info level or
+ * lower, one access log line. `seconds`: time to answer.
+ */
+export function recordAnswer(
+  options: Pick<HookOptions, 'metrics' | 'registryLabel'>,
+  log: AccessLog,
+  pathname: string,
+  method: string,
+  url: string | undefined,
+  status: number,
+  seconds: number,
+  requestId?: string,
+): void {
+  options.metrics.recordRequest(options.registryLabel(pathname), method, status, seconds);
+  // The raw URL: the logger redacts credentials in it (npm logout's token path) for every line.
+  // Skipped, with its object, when the level is above info (benches and quiet deployments).
+  if (INFO_OR_LOWER.has(log.level)) {
+    const ms = Math.round(seconds * 10_000) / 10;
+    log.info(
+      requestId === undefined
+        ? { method, url, status, ms }
+        : { reqId: requestId, method, url, status, ms },
+      'request',
+    );
+  }
 }
 
 /** Levels at which the access log line is written (the config's levels, schema.ts). */

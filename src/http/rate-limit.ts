@@ -97,6 +97,11 @@ export class RateLimiter {
    * Takes a token for `address` in `tier`; throws TOO_MANY_REQUESTS with `Retry-After` (seconds,
    * rounded up, at least 1) when its bucket is empty. Does nothing when disabled.
    */
+  /** Takes a token for `address` in `tier`: false when none is left (nothing thrown). */
+  allows(tier: RateTier, address: string): boolean {
+    return !this.#settings.enabled || this.#tiers[tier].take(address).allowed;
+  }
+
   check(tier: RateTier, address: string): void {
     if (!this.#settings.enabled) return;
     const result = this.#tiers[tier].take(address);

@@ -16,6 +16,7 @@ import { plainTextErrorHandler } from '../../http/format-errors.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError } from '../../core/errors.ts';
+import { memoizeAnswer } from '../../http/answer-memo.ts';
 import { sendBody, sendRanged } from '../../http/send-body.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -233,6 +234,8 @@ async function sendFile(
   deps: RawRouteDeps,
 ): Promise<FastifyReply> {
   const sha256 = file.sha256;
+  // A stored file's answer is its row and bytes: exact until the store's next write.
+  memoizeAnswer(request);
   void reply
     .type(contentTypeOf(path))
     .header('accept-ranges', 'bytes')

@@ -1,0 +1,266 @@
+/**
+ * The answer memo: small, whole GET answers a format declared reusable, kept in memory and sent
+ * again by the raw http server before Fastify sees the request (nginx calls this micro-caching).
+ *
+ * Why: a warm index file, `@v/list`, POM or simple page costs ~45-60 µs of CPU through Fastify
+ * and the hooks, of which ~30 µs is node:http itself; on 2 cores that caps those GETs at 0.4-0.5×
+ * nginx. Sent from here a hit costs little more than node:http's own work.
+ *
+ * What is kept, and why each answer stays exact:
+ * - Only answers of requests without an Authorization header (the anonymous principal: no
+ *   cookies, no other credential exists), status 200, a Buffer or string body of at most
+ *   `maxEntryBytes`, from a handler that called `memoizeAnswer` (it vouches that the answer is a
+ *   function of the URL, the request headers in the key and the metadata store). Anonymous's
+ *   rights change only with the configuration: `clear()` on reload.
+ * - Each entry carries the store's write generation read when its request started
+ *   (core/write-generation.ts): any write since (a publish, delete, yank, proxy refresh, token
+ *   change) makes it stale. An answer whose request overlapped a write is never stored.
+ * - Proxied answers are fresh only within their TTL: the handler passes `expiresAt`; every entry
+ *   also lives at most `maxAgeMs` (1 s), a bound on anything a handler forgot to say.
+ * - The key holds what the answer may depend on besides the path: Host, X-Forwarded-Host/-Proto,
+ *   Forwarded (absolute URLs in bodies), Accept, Accept-Encoding (negotiated bodies).
+ * A hit still gets what the hooks give every request (http/hooks.ts): request id, the rate limit
+ * (a refused request falls through to Fastify, which answers the 429), metrics and the access log
+ * line. Conditional requests (If-None-Match, If-Modified-Since) are answered 304 here; Range and
+ * the rarer preconditions fall through.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ByteLru, ownedBuffer } from '../core/byte-lru.ts';
+import { addressKey } from '../core/address-key.ts';
+import { notModified } from '../core/http-conditional.ts';
+import type { WriteGeneration } from '../core/write-generation.ts';
+import { classifyRequest, type RateLimiter } from './rate-limit.ts';
+
+export interface AnswerMemoOptions {
+  readonly generation: WriteGeneration;
+  /** Bytes all entries may keep alive (bodies + headers). 0 turns the memo off. */
+  readonly maxBytes?: number;
+  /** The largest body kept (bytes). */
+  readonly maxEntryBytes?: number;
+  /** The longest an entry is served (ms), whatever its handler said. */
+  readonly maxAgeMs?: number;
+  /** Millisecond clock (tests). */
+  readonly now?: () => number;
+}
+
+/** What a hit must do besides sending: the hooks' per-request duties (http/hooks.ts). */
+export interface MemoHitDuties {
+  readonly rateLimiter?: RateLimiter | undefined;
+  /** Metrics + access log of one answered request (seconds: time to answer). */
+  readonly answered: (
+    requestId: string,
+    method: string,
+    url: string,
+    status: number,
+    seconds: number,
+  ) => void;
+  /** Turns the incoming x-request-id into the id this request answers with. */
+  readonly requestId: (header: string | string[] | undefined) => string;
+}
+
+interface Entry {
+  readonly generation: number;
+  /** Epoch ms after which the entry is not served. */
+  readonly expiresAt: number;
+  /** Flat header list for writeHead (name, value, …), without x-request-id. */
+  readonly headers: readonly string[];
+  readonly body: Buffer;
+  readonly etag: string | undefined;
+  /** Last-Modified in epoch seconds, when the answer has one. */
+  readonly modifiedSeconds: number | undefined;
+  readonly bytes: number;
+}
+
+/** Request state between onRequest and onSend: the generation read at the start, the deadline. */
+interface MemoMark {
+  readonly generation: number;
+  expiresAt: number;
+}
+
+const MARK = Symbol('answer-memo');
+type MarkedRequest = FastifyRequest & { [MARK]?: MemoMark };
+
+/** Headers never replayed: per request, per connection, or recomputed. */
+const NOT_REPLAYED = new Set([
+  'x-request-id',
+  'content-length',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'date',
+]);
+
+const DEFAULTS = { maxBytes: 32 * 1024 * 1024, maxEntryBytes: 1024 * 1024, maxAgeMs: 1000 };
+
+export class AnswerMemo {
+  readonly #generation: WriteGeneration;
+  readonly #entries: ByteLru<string, Entry>;
+  readonly #maxEntryBytes: number;
+  readonly #maxAgeMs: number;
+  readonly #now: () => number;
+  #open = true;
+
+  constructor(options: AnswerMemoOptions) {
+    this.#generation = options.generation;
+    const maxBytes = options.maxBytes ?? DEFAULTS.maxBytes;
+    this.#entries = new ByteLru<string, Entry>(maxBytes, (entry) => entry.bytes);
+    this.#maxEntryBytes = options.maxEntryBytes ?? DEFAULTS.maxEntryBytes;
+    this.#maxAgeMs = options.maxAgeMs ?? DEFAULTS.maxAgeMs;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Entries held now (tests, metrics). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Forgets every entry (configuration reload: anonymous's rights may have changed). */
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  /** Stops serving (shutdown: Fastify answers 503 to what still comes). */
+  stop(): void {
+    this.#open = false;
+    this.#entries.clear();
+  }
+
+  /**
+   * onRequest: marks a request whose answer could be kept (GET without credentials) with the
+   * store's generation now. Anything else is left unmarked and never stored.
+   */
+  markRequest(request: FastifyRequest): void {
+    if (request.method !== 'GET' || request.headers.authorization !== undefined) return;
+    (request as MarkedRequest)[MARK] = { generation: this.#generation.current, expiresAt: 0 };
+  }
+
+  /**
+   * onSend: keeps the answer when its handler allowed it, it is a whole 200 body within bounds,
+   * and no write of the store happened since its request started.
+   */
+  record(request: FastifyRequest, reply: FastifyReply, payload: unknown): void {
+    const mark = (request as MarkedRequest)[MARK];
+    if (mark === undefined || mark.expiresAt === 0 || !this.#open) return;
+    if (reply.statusCode !== 200 || mark.generation !== this.#generation.current) return;
+    const now = this.#now();
+    const expiresAt = Math.min(mark.expiresAt, now + this.#maxAgeMs);
+    if (expiresAt <= now) return;
+    let body: Buffer;
+    // Owned copies: a pooled slice would pin its whole 64 KiB slab (core/byte-lru.ts).
+    if (typeof payload === 'string') body = ownedBuffer(Buffer.from(payload));
+    else if (Buffer.isBuffer(payload)) body = ownedBuffer(payload);
+    else return;
+    if (body.length > this.#maxEntryBytes) return;
+    const headers: string[] = [];
+    let etag: string | undefined;
+    let modifiedSeconds: number | undefined;
+    let headerBytes = 0;
+    for (const [name, value] of Object.entries(reply.getHeaders())) {
+      if (value === undefined || NOT_REPLAYED.has(name)) continue;
+      // A cookie-setting answer is per client; multi-valued headers are rare enough to skip.
+      if (name === 'set-cookie' || Array.isArray(value)) return;
+      const text = String(value);
+      headers.push(name, text);
+      headerBytes += name.length + text.length;
+      if (name === 'etag') etag = text;
+      if (name === 'last-modified') {
+        const parsed = Date.parse(text);
+        if (!Number.isNaN(parsed)) modifiedSeconds = Math.floor(parsed / 1000);
+      }
+    }
+    headers.push('content-length', String(body.length));
+    this.#entries.set(keyOf(request.raw), {
+      generation: mark.generation,
+      expiresAt,
+      headers,
+      body,
+      etag,
+      modifiedSeconds,
+      bytes: body.length + headerBytes * 2 + 256,
+    });
+  }
+
+  /**
+   * The raw server's first look at a request: answers it from an entry that is still exact and
+   * returns true, or returns false and lets Fastify handle it (nothing written).
+   */
+  serve(req: IncomingMessage, res: ServerResponse, duties: MemoHitDuties): boolean {
+    const method = req.method;
+    if ((method !== 'GET' && method !== 'HEAD') || !this.#open || this.#entries.size === 0) {
+      return false;
+    }
+    const h = req.headers;
+    if (
+      h.authorization !== undefined ||
+      h.range !== undefined ||
+      h['if-range'] !== undefined ||
+      h['if-match'] !== undefined ||
+      h['if-unmodified-since'] !== undefined ||
+      h['content-length'] !== undefined ||
+      h['transfer-encoding'] !== undefined
+    ) {
+      return false;
+    }
+    const key = keyOf(req);
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return false;
+    if (entry.generation !== this.#generation.current || this.#now() >= entry.expiresAt) {
+      this.#entries.delete(key);
+      return false;
+    }
+    const url = req.url ?? '/';
+    const limiter = duties.rateLimiter;
+    if (limiter?.enabled === true) {
+      // Behind a trusted proxy the client address is Fastify's to work out (trustProxy).
+      if (h['x-forwarded-for'] !== undefined || h.forwarded !== undefined) return false;
+      const query = url.indexOf('?');
+      const tier = classifyRequest(method, query === -1 ? url : url.slice(0, query));
+      if (tier !== undefined && !limiter.allows(tier, addressKey(req.socket.remoteAddress ?? ''))) {
+        return false;
+      }
+    }
+    const started = performance.now();
+    const requestId = duties.requestId(h['x-request-id']);
+    const status = notModified(
+      h['if-none-match'],
+      h['if-modified-since'],
+      entry.etag,
+      entry.modifiedSeconds,
+    )
+      ? 304
+      : 200;
+    // A 304 carries the 200's headers (RFC 9110 §15.4.5; its Content-Length is the 200's).
+    res.writeHead(status, [...entry.headers, 'x-request-id', requestId]);
+    if (status === 304 || method === 'HEAD') res.end();
+    else res.end(entry.body);
+    duties.answered(requestId, method, url, status, (performance.now() - started) / 1000);
+    return true;
+  }
+}
+
+/** The request inputs an answer may depend on besides the metadata store. */
+function keyOf(req: IncomingMessage): string {
+  const h = req.headers;
+  return `${req.url ?? ''}\n${h.host ?? ''}\n${header(h['x-forwarded-host'])}\n${header(h['x-forwarded-proto'])}\n${h.forwarded ?? ''}\n${h.accept ?? ''}\n${header(h['accept-encoding'])}`;
+}
+
+function header(value: string | string[] | undefined): string {
+  if (value === undefined) return '';
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * A handler's declaration that this GET's 200 answer may be reused until `expiresAt` (epoch ms;
+ * default: until the next write of the store; pass the TTL deadline of proxied metadata). Call
+ * it only for an answer that is a function of the URL, the headers in the memo's key and the
+ * metadata store (never for one built from in-memory state no store write changes). No effect
+ * on a request the memo cannot keep (credentials, not GET, memo off).
+ */
+export function memoizeAnswer(
+  request: FastifyRequest,
+  expiresAt: number = Number.POSITIVE_INFINITY,
+): void {
+  const mark = (request as MarkedRequest)[MARK];
+  if (mark !== undefined) mark.expiresAt = expiresAt;
+}
