@@ -208,10 +208,15 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     memo,
   };
   installHooks(fastify, hookOptions);
+  const memoHits = metrics.counter(
+    'nora_answer_memo_hits_total',
+    'GET/HEAD requests answered from the answer memo (kept small answers), before routing',
+  );
   const memoDuties: MemoHitDuties = {
     rateLimiter,
     requestId: requestIdFrom,
     answered: (requestId, method, url, status, seconds) => {
+      memoHits.inc();
       const query = url.indexOf('?');
       recordAnswer(
         hookOptions,

@@ -19,6 +19,7 @@ import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
+import { memoizeAnswer } from '../../http/answer-memo.ts';
 import { sendRanged } from '../../http/send-body.ts';
 import type { Repository } from '../../repos/repository.ts';
 import {
@@ -158,6 +159,8 @@ async function dispatch(
       allow(method, ['GET']);
       service.authorize(principal, repo, 'read');
       const base = `${baseUrl(request, deps.config().server.public_url)}${mount.prefix}`;
+      // A function of the Host headers (in the memo's key), the config and the repository.
+      memoizeAnswer(request);
       return reply
         .type('application/json')
         .header('cache-control', INDEX_CACHE_CONTROL)
@@ -173,7 +176,10 @@ async function dispatch(
         .header('etag', rendered.etag)
         .header('last-modified', modified.header)
         .header('cache-control', INDEX_CACHE_CONTROL);
+      // Hosted lines are rows; a proxied file is the cached copy (its TTL is far longer than the
+      // memo's 1 s bound). A stale copy is answered afresh each time, so recovery shows at once.
       if (file.stale === true) void reply.header('x-nora-stale', 'true');
+      else memoizeAnswer(request);
       const { headers } = request;
       if (
         notModified(

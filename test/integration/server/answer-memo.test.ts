@@ -1,0 +1,227 @@
+/**
+ * The answer memo (src/http/answer-memo.ts) on a listening server: kept answers are sent again
+ * without Fastify, yet every answer stays exact — after writes, config reloads, with credentials,
+ * conditional requests, HEAD, rate limits, metrics — and each keeps its own request id.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import bcrypt from 'bcryptjs';
+import { mayWrite } from '../../../src/db/node-sqlite-dialect.ts';
+import { parseConfigObject } from '../../../src/config/load.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { removeDir } from '../../helpers/tmp.ts';
+
+interface Answer {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+function send(
+  port: number,
+  method: string,
+  urlPath: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, method, path: urlPath, headers, agent },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function memoHits(server: TestServer): Promise<number> {
+  const text = (await send(server.port, 'GET', '/metrics')).body;
+  const line = text.split('\n').find((l) => l.startsWith('nora_answer_memo_hits_total'));
+  return Number(line?.split(' ')[1] ?? 0);
+}
+
+after(() => {
+  agent.destroy();
+});
+
+describe('answer memo, auth off', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('a warm GET is answered from the memo with the same bytes and headers, its own id', async () => {
+    const { port } = server;
+    assert.equal((await send(port, 'PUT', '/raw/m/a.txt', {}, 'first')).status, 201);
+    const first = await send(port, 'GET', '/raw/m/a.txt');
+    const hitsBefore = await memoHits(server);
+    const second = await send(port, 'GET', '/raw/m/a.txt', { 'x-request-id': 'memo-id-1' });
+    assert.equal(await memoHits(server), hitsBefore + 1);
+    assert.equal(second.status, 200);
+    assert.equal(second.body, 'first');
+    for (const name of [
+      'content-type',
+      'etag',
+      'last-modified',
+      'cache-control',
+      'x-frame-options',
+      'content-length',
+    ]) {
+      assert.equal(second.headers[name], first.headers[name], name);
+    }
+    assert.equal(second.headers['x-request-id'], 'memo-id-1');
+    const third = await send(port, 'GET', '/raw/m/a.txt');
+    assert.notEqual(third.headers['x-request-id'], first.headers['x-request-id']);
+  });
+
+  test('a write makes kept answers stale at once (read after write)', async () => {
+    const { port } = server;
+    assert.equal((await send(port, 'PUT', '/raw/m/b.txt', {}, 'one')).status, 201);
+    assert.equal((await send(port, 'GET', '/raw/m/b.txt')).body, 'one');
+    assert.equal((await send(port, 'GET', '/raw/m/b.txt')).body, 'one');
+    assert.equal((await send(port, 'DELETE', '/raw/m/b.txt')).status, 204);
+    assert.equal((await send(port, 'GET', '/raw/m/b.txt')).status, 404);
+    assert.equal((await send(port, 'PUT', '/raw/m/b.txt', {}, 'two')).status, 201);
+    assert.equal((await send(port, 'GET', '/raw/m/b.txt')).body, 'two');
+  });
+
+  test('conditional GET and HEAD from a kept answer', async () => {
+    const { port } = server;
+    await send(port, 'PUT', '/raw/m/c.txt', {}, 'cond');
+    const full = await send(port, 'GET', '/raw/m/c.txt');
+    const etag = full.headers.etag ?? '';
+    const hitsBefore = await memoHits(server);
+    const same = await send(port, 'GET', '/raw/m/c.txt', { 'if-none-match': etag });
+    assert.equal(same.status, 304);
+    assert.equal(same.body, '');
+    assert.equal(same.headers.etag, etag);
+    const other = await send(port, 'GET', '/raw/m/c.txt', { 'if-none-match': '"other"' });
+    assert.equal(other.status, 200);
+    assert.equal(other.body, 'cond');
+    const since = await send(port, 'GET', '/raw/m/c.txt', {
+      'if-modified-since': full.headers['last-modified'] ?? '',
+    });
+    assert.equal(since.status, 304);
+    const head = await send(port, 'HEAD', '/raw/m/c.txt');
+    assert.equal(head.status, 200);
+    assert.equal(head.body, '');
+    assert.equal(head.headers['content-length'], '4');
+    assert.equal(await memoHits(server), hitsBefore + 4);
+    // Range is Fastify's to answer.
+    const ranged = await send(port, 'GET', '/raw/m/c.txt', { range: 'bytes=1-2' });
+    assert.equal(ranged.status, 206);
+    assert.equal(ranged.body, 'on');
+  });
+
+  test('requests with credentials and other methods never use the memo', async () => {
+    const { port } = server;
+    await send(port, 'PUT', '/raw/m/d.txt', {}, 'dd');
+    await send(port, 'GET', '/raw/m/d.txt');
+    const hitsBefore = await memoHits(server);
+    const withAuth = await send(port, 'GET', '/raw/m/d.txt', { authorization: 'Bearer x' });
+    assert.equal(withAuth.status, 200);
+    assert.equal((await send(port, 'PUT', '/raw/m/d.txt', {}, 'dd')).status, 409);
+    assert.equal(await memoHits(server), hitsBefore);
+  });
+
+  test('an answer that depends on Host is kept per Host', async () => {
+    const { port } = server;
+    const a = await send(port, 'GET', '/cargo/index/config.json', { host: 'a.example:1' });
+    const b = await send(port, 'GET', '/cargo/index/config.json', { host: 'b.example:2' });
+    assert.match(a.body, /a\.example:1/);
+    assert.match(b.body, /b\.example:2/);
+    const a2 = await send(port, 'GET', '/cargo/index/config.json', { host: 'a.example:1' });
+    assert.equal(a2.body, a.body);
+  });
+});
+
+describe('answer memo, auth on', () => {
+  let server: TestServer;
+  let dir: string;
+  const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+  before(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-memo-auth-'));
+    const htpasswd = path.join(dir, 'users.htpasswd');
+    await fs.writeFile(htpasswd, `writer:${bcrypt.hashSync('writer-pw', 4)}\n`);
+    server = await startTestServer({
+      config: {
+        auth: { enabled: true, anonymous_read: true, htpasswd_file: htpasswd },
+        rate_limit: { enabled: true, general_rps: 1, general_burst: 3 },
+      },
+    });
+  });
+  after(async () => {
+    await server.close();
+    await removeDir(dir);
+  });
+
+  test('a reload that takes anonymous read away applies to kept answers', async () => {
+    const { port } = server;
+    const writer = { authorization: basic('writer', 'writer-pw') };
+    assert.equal((await send(port, 'PUT', '/raw/p/a.txt', writer, 'pub')).status, 201);
+    assert.equal((await send(port, 'GET', '/raw/p/a.txt')).status, 200);
+    assert.equal((await send(port, 'GET', '/raw/p/a.txt')).status, 200);
+    const { config } = parseConfigObject(
+      {
+        server: { host: '127.0.0.1', port: 0, log_level: 'silent' },
+        storage: server.config.storage,
+        auth: { ...server.config.auth, anonymous_read: false },
+        rate_limit: { enabled: false },
+      },
+      {},
+    );
+    server.app.reload(config);
+    const anon = await send(port, 'GET', '/raw/p/a.txt');
+    assert.equal(anon.status, 401);
+  });
+
+  test('the rate limit counts kept answers', async () => {
+    const { port } = server;
+    const { config } = parseConfigObject(
+      {
+        server: { host: '127.0.0.1', port: 0, log_level: 'silent' },
+        storage: server.config.storage,
+        auth: { ...server.config.auth, anonymous_read: true },
+        rate_limit: { enabled: true, general_rps: 1, general_burst: 3 },
+      },
+      {},
+    );
+    server.app.reload(config);
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i += 1) statuses.push((await send(port, 'GET', '/raw/p/a.txt')).status);
+    assert.ok(statuses.includes(429), `statuses: ${statuses.join(',')}`);
+    assert.equal(statuses[0], 200);
+  });
+});
+
+test('mayWrite tells the statements that change rows', () => {
+  assert.equal(mayWrite('select * from blobs'), false);
+  assert.equal(mayWrite('  SELECT 1'), false);
+  assert.equal(mayWrite('pragma foreign_keys'), false);
+  assert.equal(mayWrite('with x as (select 1) select * from x'), false);
+  assert.equal(mayWrite('with x as (select 1) insert into t select * from x'), true);
+  assert.equal(mayWrite('insert into blobs values (?)'), true);
+  assert.equal(mayWrite('update t set a = 1'), true);
+  assert.equal(mayWrite('delete from t'), true);
+  assert.equal(mayWrite('commit'), true);
+  assert.equal(mayWrite('begin'), true);
+});
