@@ -143,6 +143,8 @@ export class AnswerMemo {
     const mark = (request as MarkedRequest)[MARK];
     if (mark === undefined || mark.expiresAt === 0 || !this.#open) return;
     if (reply.statusCode !== 200 || mark.generation !== this.#generation.current) return;
+    // The last known copy while every upstream fails: answered afresh, so recovery shows at once.
+    if (reply.hasHeader('x-nora-stale')) return;
     const now = this.#now();
     const expiresAt = Math.min(mark.expiresAt, now + this.#maxAgeMs);
     if (expiresAt <= now) return;
@@ -239,10 +241,19 @@ export class AnswerMemo {
   }
 }
 
-/** The request inputs an answer may depend on besides the metadata store. */
+/**
+ * The request inputs an answer may depend on besides the metadata store. Forwarded headers count
+ * only from trusted proxies (`[auth] trusted_proxies`, decided by address): with any of them the
+ * client's address is part of the key too.
+ */
 function keyOf(req: IncomingMessage): string {
   const h = req.headers;
-  return `${req.url ?? ''}\n${h.host ?? ''}\n${header(h['x-forwarded-host'])}\n${header(h['x-forwarded-proto'])}\n${h.forwarded ?? ''}\n${h.accept ?? ''}\n${header(h['accept-encoding'])}`;
+  const key = `${req.url ?? ''}\n${h.host ?? ''}\n${h.accept ?? ''}\n${header(h['accept-encoding'])}`;
+  const xfh = h['x-forwarded-host'];
+  const xfp = h['x-forwarded-proto'];
+  const forwarded = h.forwarded;
+  if (xfh === undefined && xfp === undefined && forwarded === undefined) return key;
+  return `${key}\n${header(xfh)}\n${header(xfp)}\n${forwarded ?? ''}\n${req.socket.remoteAddress ?? ''}`;
 }
 
 function header(value: string | string[] | undefined): string {

@@ -17,6 +17,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
 import { sendRanged } from '../../http/send-body.ts';
+import { memoizeAnswer } from '../../http/answer-memo.ts';
+import { etagMatches } from '../../core/http-conditional.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { OpenedModuleFile } from './model.ts';
@@ -88,14 +90,18 @@ async function read(
   }
   const route = parseGoPath(rest);
   const result = await deps.service.read(repo, route, request.principal);
+  // Every answer below is the rendering of stored rows or of the proxy's cached copy (whose TTL
+  // is far longer than the memo's 1 s bound); a stale copy is answered afresh each time.
   switch (result.kind) {
     case 'list': {
       if (result.list.stale === true) void reply.header('x-nora-stale', 'true');
+      else memoizeAnswer(request);
       const body = bodyOf(result.list, (l) => l.versions.map((v) => `${v}\n`).join(''));
       return sendSmall(reply, request, 'text/plain; charset=utf-8', body, 'no-cache');
     }
     case 'info': {
       const immutable = route.kind === 'info' && route.canonical;
+      memoizeAnswer(request);
       return sendSmall(
         reply,
         request,
@@ -105,6 +111,7 @@ async function read(
       );
     }
     case 'file':
+      memoizeAnswer(request);
       return sendFile(result.file, result.contentType, request, reply);
     case 'sumdb': {
       if (result.answer.stale) void reply.header('x-nora-stale', 'true');
@@ -151,15 +158,6 @@ function sendSmall(
   return reply.send(request.method === 'HEAD' ? undefined : bytes);
 }
 
-function notModified(request: FastifyRequest, etag: string): boolean {
-  const ifNoneMatch = request.headers['if-none-match'];
-  if (ifNoneMatch === undefined) return false;
-  return ifNoneMatch
-    .split(',')
-    .map((t) => t.trim().replace(/^W\//, ''))
-    .some((t) => t === etag || t === '*');
-}
-
 async function sendFile(
   file: OpenedModuleFile,
   contentType: string,
@@ -172,7 +170,7 @@ async function sendFile(
     .header('accept-ranges', 'bytes')
     .header('etag', etag)
     .header('cache-control', IMMUTABLE);
-  if (notModified(request, etag)) return reply.code(304).send();
+  if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
   return sendRanged(reply, request.method, file.size, request.headers.range, (range) =>
     file.open(range),
   );

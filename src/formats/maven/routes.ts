@@ -15,6 +15,7 @@ import { plainTextErrorHandler } from '../../http/format-errors.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError } from '../../core/errors.ts';
+import { memoizeAnswer } from '../../http/answer-memo.ts';
 import { sendRanged } from '../../http/send-body.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -44,6 +45,9 @@ export function registerMavenRoutes(
       const rest = rawPath(request).slice(prefix.length);
       const method = request.method;
       if (method === 'GET' || method === 'HEAD') {
+        // Files and documents are stored rows and bytes, or the proxy's cached copies (TTLs far
+        // longer than the memo's 1 s bound): reusable until the store's next write.
+        memoizeAnswer(request);
         const parsed = parseMavenPath(rest);
         const kept = deps.service.readKept(repo, parsed, request.principal);
         if (kept !== undefined && sendKept(kept, parsed, request, reply)) return undefined;

@@ -23,6 +23,7 @@ import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
+import { memoizeAnswer } from '../../http/answer-memo.ts';
 import { sendRanged } from '../../http/send-body.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { isSafeFilename } from './filenames.ts';
@@ -353,6 +354,7 @@ async function dispatch(
         (project, filename) => `${files}/${project}/${urlSegment(filename)}`,
         principal,
       );
+      memoizeAnswer(request);
       return reply.type('application/json').header('cache-control', 'no-cache').send(document);
     }
     case 'yank': {
@@ -408,6 +410,9 @@ async function sendPage(
   stale: boolean,
   pages: PageRenderCache,
 ): Promise<FastifyReply> {
+  // A page is the rendering of stored rows or of the proxy's cached page (its TTL far longer
+  // than the memo's 1 s bound); the memo's key holds Accept and Accept-Encoding.
+  memoizeAnswer(request);
   const gzip = acceptsGzip(request.headers['accept-encoding']) ? await pages.gzip(page) : undefined;
   const etag = gzip?.etag ?? page.etag;
   void reply
@@ -437,6 +442,7 @@ async function sendFile(
   contentType: string,
 ): Promise<FastifyReply> {
   const etag = `"${file.sha256}"`;
+  memoizeAnswer(request);
   void reply
     .type(contentType)
     .header('accept-ranges', 'bytes')
