@@ -34,7 +34,7 @@ import { registerSystemRoutes } from './http/system-routes.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { ProxyEngine } from './proxy/engine.ts';
 import { proxyMigrations } from './proxy/state.ts';
-import { RepositoryConfigError, RepositoryRegistry } from './repos/repository.ts';
+import { type Repository, RepositoryConfigError, RepositoryRegistry } from './repos/repository.ts';
 import { BlobStore } from './storage/blob-store.ts';
 import type { StorageDriver } from './storage/driver.ts';
 import { createStorageDriver } from './storage/drivers/index.ts';
@@ -110,12 +110,15 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       writes.bump();
     },
   });
-  const memo = new AnswerMemo({ generation: writes });
   const blobs = new BlobStore(driver, new SqlBlobIndex(db));
   const repositories = RepositoryRegistry.build(
     defaultRepositories(formats, config),
     config.repositories,
   );
+  const memo = new AnswerMemo({
+    generation: writes,
+    freshSeconds: proxiedFreshness(formats, repositories, () => config),
+  });
   const metrics = new Metrics();
   const access = new AccessControl(
     accessPolicy(config),
@@ -168,6 +171,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   const context: FormatContext = {
     config: () => config,
     db,
+    writes,
     blobs,
     repositories,
     access,
@@ -417,6 +421,44 @@ function registryLabeler(formats: readonly FormatModule[], repositories: Reposit
       if (pathname === mount || pathname.startsWith(`${mount}/`)) return format;
     }
     return 'system';
+  };
+}
+
+/**
+ * How long (seconds) an answer under `pathname` may be kept by the answer memo as far as proxied
+ * metadata goes: the shortest TTL of the repository there and of its proxy members (a group's),
+ * each `metadata_ttl ?? the format's default`; undefined when no proxy is involved or every TTL
+ * is -1 (forever); 0 (keep nothing) for a proxy of a format that declares no TTL.
+ */
+function proxiedFreshness(
+  formats: readonly FormatModule[],
+  repositories: RepositoryRegistry,
+  config: () => AppConfig,
+) {
+  const byFormat = new Map(formats.map((f) => [f.format, f]));
+  const mounts = formats.map((f) => [f.mount, f.defaultRepository] as const);
+  const ttlOf = (repo: Repository, depth: number): number | undefined => {
+    if (repo.kind === 'proxy') {
+      const ttl =
+        repo.metadataTtl ?? byFormat.get(repo.format)?.proxiedMetadataTtl?.(config()) ?? 0;
+      return ttl < 0 ? undefined : ttl;
+    }
+    if (repo.kind !== 'group' || depth > 4) return undefined;
+    let shortest: number | undefined;
+    for (const name of repo.members) {
+      const member = repositories.get(name);
+      const ttl = member === undefined ? undefined : ttlOf(member, depth + 1);
+      if (ttl !== undefined && (shortest === undefined || ttl < shortest)) shortest = ttl;
+    }
+    return shortest;
+  };
+  return (pathname: string): number | undefined => {
+    let name: string | undefined;
+    if (pathname.startsWith('/repository/')) name = pathname.split('/')[2];
+    else
+      name = mounts.find(([mount]) => pathname === mount || pathname.startsWith(`${mount}/`))?.[1];
+    const repo = name === undefined ? undefined : repositories.get(name);
+    return repo === undefined ? undefined : ttlOf(repo, 0);
   };
 }
 

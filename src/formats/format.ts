@@ -7,6 +7,7 @@ import type { AccessControl } from '../auth/access.ts';
 import type { Identity } from '../auth/identity.ts';
 import type { AppConfig, FormatName, RepositoryConfig } from '../config/schema.ts';
 import type { Db, Migrations } from '../db/database.ts';
+import type { WriteGeneration } from '../core/write-generation.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { RepositoryRegistry } from '../repos/repository.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
@@ -18,6 +19,11 @@ export interface FormatContext {
   /** The current configuration (changes on SIGHUP reload: read it per request). */
   readonly config: () => AppConfig;
   readonly db: Db;
+  /**
+   * Bumped after every write of `db` (db/node-sqlite-dialect.ts). A source whose answers change
+   * outside the store must bump it too: kept answers (http/answer-memo.ts) are exact only so.
+   */
+  readonly writes: WriteGeneration;
   readonly blobs: BlobStore;
   readonly repositories: RepositoryRegistry;
   readonly access: AccessControl;
@@ -38,6 +44,12 @@ export interface FormatModule {
   /** The repository served at the mount. */
   readonly defaultRepository: string;
   readonly migrations?: Migrations;
+  /**
+   * Seconds proxied metadata stays fresh by default (the format section's TTL key; a
+   * repository's `metadata_ttl` overrides it): -1 forever, 0 revalidate on every read. Absent:
+   * the format keeps no answer of a proxy (http/answer-memo.ts).
+   */
+  readonly proxiedMetadataTtl?: (config: AppConfig) => number;
   defaultRepositories(config: AppConfig): RepositoryConfig[];
   /**
    * Mounts the format's routes (its mount and `/repository/<name>/` for its named repositories)

@@ -40,6 +40,12 @@ export interface AnswerMemoOptions {
   readonly maxEntryBytes?: number;
   /** The longest an entry is served (ms), whatever its handler said. */
   readonly maxAgeMs?: number;
+  /**
+   * Seconds an answer under a path (no query) may be kept as far as proxied metadata goes (the
+   * shortest TTL of the repository there and its proxy members); undefined: no such bound; ≤ 0:
+   * not kept (revalidated on every read).
+   */
+  readonly freshSeconds?: (pathname: string) => number | undefined;
   /** Millisecond clock (tests). */
   readonly now?: () => number;
 }
@@ -99,6 +105,7 @@ export class AnswerMemo {
   readonly #maxEntryBytes: number;
   readonly #maxAgeMs: number;
   readonly #now: () => number;
+  readonly #freshSeconds: ((pathname: string) => number | undefined) | undefined;
   #open = true;
 
   constructor(options: AnswerMemoOptions) {
@@ -108,6 +115,7 @@ export class AnswerMemo {
     this.#maxEntryBytes = options.maxEntryBytes ?? DEFAULTS.maxEntryBytes;
     this.#maxAgeMs = options.maxAgeMs ?? DEFAULTS.maxAgeMs;
     this.#now = options.now ?? Date.now;
+    this.#freshSeconds = options.freshSeconds;
   }
 
   /** Entries held now (tests, metrics). */
@@ -146,7 +154,13 @@ export class AnswerMemo {
     // The last known copy while every upstream fails: answered afresh, so recovery shows at once.
     if (reply.hasHeader('x-nora-stale')) return;
     const now = this.#now();
-    const expiresAt = Math.min(mark.expiresAt, now + this.#maxAgeMs);
+    let expiresAt = Math.min(mark.expiresAt, now + this.#maxAgeMs);
+    // Proxied metadata: never kept past its TTL from now (at most the 1 s bound past the cached
+    // copy's own expiry); with TTL 0 every read revalidates, so nothing is kept.
+    const url = request.raw.url ?? '';
+    const query = url.indexOf('?');
+    const fresh = this.#freshSeconds?.(query === -1 ? url : url.slice(0, query));
+    if (fresh !== undefined) expiresAt = Math.min(expiresAt, now + fresh * 1000);
     if (expiresAt <= now) return;
     let body: Buffer;
     // Owned copies: a pooled slice would pin its whole 64 KiB slab (core/byte-lru.ts).
@@ -212,6 +226,17 @@ export class AnswerMemo {
       return false;
     }
     const url = req.url ?? '/';
+    const ifNoneMatch = h['if-none-match'];
+    const ifModifiedSince = h['if-modified-since'];
+    let status = 200;
+    if (ifNoneMatch !== undefined || ifModifiedSince !== undefined) {
+      // Only the 304 is answered here: a handler may know more validators than the entry's own
+      // (PyPI's pages match either coding's ETag), so anything else is the handler's to answer.
+      if (!notModified(ifNoneMatch, ifModifiedSince, entry.etag, entry.modifiedSeconds)) {
+        return false;
+      }
+      status = 304;
+    }
     const limiter = duties.rateLimiter;
     if (limiter?.enabled === true) {
       // Behind a trusted proxy the client address is Fastify's to work out (trustProxy).
@@ -224,14 +249,6 @@ export class AnswerMemo {
     }
     const started = performance.now();
     const requestId = duties.requestId(h['x-request-id']);
-    const status = notModified(
-      h['if-none-match'],
-      h['if-modified-since'],
-      entry.etag,
-      entry.modifiedSeconds,
-    )
-      ? 304
-      : 200;
     // A 304 carries the 200's headers (RFC 9110 §15.4.5; its Content-Length is the 200's).
     res.writeHead(status, [...entry.headers, 'x-request-id', requestId]);
     if (status === 304 || method === 'HEAD') res.end();

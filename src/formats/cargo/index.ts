@@ -75,6 +75,7 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
     format: 'cargo',
     mount: CARGO_MOUNT,
     defaultRepository: 'cargo',
+    proxiedMetadataTtl: (config) => config.cargo.metadata_ttl,
     migrations: cargoMigrations,
     defaultRepositories: cargoDefaultRepositories,
     register(scope: FastifyInstance, context: FormatContext): Promise<void> {

@@ -24,6 +24,7 @@ export const goFormat: FormatModule = {
   format: 'go',
   mount: GO_MOUNT,
   defaultRepository: 'go',
+  proxiedMetadataTtl: (config) => config.go.metadata_ttl,
   migrations: goMigrations,
   defaultRepositories(config: AppConfig): RepositoryConfig[] {
     const go = config.go;

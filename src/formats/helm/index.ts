@@ -22,6 +22,7 @@ export const helmFormat: FormatModule = {
   format: 'helm',
   mount: HELM_MOUNT,
   defaultRepository: 'helm',
+  proxiedMetadataTtl: (config) => config.helm.index_ttl,
   migrations: helmMigrations,
   defaultRepositories(config: AppConfig): RepositoryConfig[] {
     const helm = config.helm;

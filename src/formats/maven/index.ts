@@ -30,6 +30,7 @@ export const mavenFormat: FormatModule = {
   format: 'maven',
   mount: MAVEN_MOUNT,
   defaultRepository: 'maven',
+  proxiedMetadataTtl: (config) => config.maven.metadata_ttl,
   migrations: { ...mavenMigrations, ...mavenProxyMigrations },
   defaultRepositories(config: AppConfig): RepositoryConfig[] {
     const maven = config.maven;

@@ -21,6 +21,7 @@ export const npmFormat: FormatModule = {
   format: 'npm',
   mount: NPM_MOUNT,
   defaultRepository: 'npm',
+  proxiedMetadataTtl: (config) => config.npm.metadata_ttl,
   migrations: npmMigrations,
   defaultRepositories(config: AppConfig): RepositoryConfig[] {
     const hosted: RepositoryConfig = {

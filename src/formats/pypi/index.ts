@@ -148,6 +148,7 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
     format: 'pypi',
     mount: PYPI_MOUNT,
     defaultRepository: 'pypi',
+    proxiedMetadataTtl: (config) => config.pypi.metadata_ttl,
     migrations: pypiMigrations,
     defaultRepositories: pypiDefaultRepositories,
     async register(scope: FastifyInstance, context: FormatContext): Promise<void> {

@@ -22,6 +22,7 @@ export const rawFormat: FormatModule = {
   format: 'raw',
   mount: RAW_MOUNT,
   defaultRepository: RAW_DEFAULT_REPOSITORY,
+  proxiedMetadataTtl: (config) => config.raw.proxy_ttl,
   migrations: rawMigrations,
   defaultRepositories(_config: AppConfig): RepositoryConfig[] {
     return [

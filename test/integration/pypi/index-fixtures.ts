@@ -45,6 +45,8 @@ export class FakeHosted implements PypiSource, PypiHostedOperations {
   readonly #ever = new Set<string>();
   readonly uploads: { repo: string; contentType: string | undefined; bytes: number }[] = [];
   readonly yanks: { repo: string; project: string; version: string; yanked: false | string }[] = [];
+  /** Called on every change: the app's write generation, as the real store bumps it. */
+  onChange: (() => void) | undefined;
 
   add(
     repo: string,
@@ -54,6 +56,7 @@ export class FakeHosted implements PypiSource, PypiHostedOperations {
     bytes: string,
     extra: Partial<DistFile> = {},
   ): void {
+    this.onChange?.();
     const body = Buffer.from(bytes);
     const metadata = filename.endsWith('.whl')
       ? Buffer.from(`Metadata-Version: 2.1\nName: ${project}\nVersion: ${version}\n`)
@@ -114,6 +117,7 @@ export class FakeHosted implements PypiSource, PypiHostedOperations {
 
   /** Reads the multipart body (small in tests) and stores its `content` under its `name`. */
   async upload(repo: Repository, request: UploadRequest) {
+    this.onChange?.();
     const text = (await readAllBounded(request.body, 1024 * 1024)).toString('latin1');
     this.uploads.push({ repo: repo.name, contentType: request.contentType, bytes: text.length });
     const field = (name: string) =>
@@ -137,6 +141,7 @@ export class FakeHosted implements PypiSource, PypiHostedOperations {
   }
 
   setYanked(repo: Repository, project: string, version: string, yanked: false | string) {
+    this.onChange?.();
     this.yanks.push({ repo: repo.name, project, version, yanked });
     const files = this.#project(repo.name, project, false);
     if (!files) return Promise.reject(new RegistryError('NOT_FOUND', `no project ${project}`));
@@ -148,12 +153,14 @@ export class FakeHosted implements PypiSource, PypiHostedOperations {
   }
 
   deleteRelease(repo: Repository, project: string, version: string) {
+    this.onChange?.();
     const files = this.#project(repo.name, project, false);
     for (const [name, file] of files ?? []) if (file.info.version === version) files?.delete(name);
     return Promise.resolve({ deleted: version });
   }
 
   deleteFile(repo: Repository, project: string, _version: string, filename: string) {
+    this.onChange?.();
     this.#project(repo.name, project, false)?.delete(filename);
     return Promise.resolve({ deleted: filename });
   }

@@ -21,7 +21,12 @@ const WHEEL = 'private_pkg-1.0.0-py3-none-any.whl';
 
 function formatsWith(hosted: FakeHosted): FormatModule[] {
   const pypi = createPypiFormat({
-    backends: (context) => ({ hosted, proxy: new PypiProxy(context), operations: hosted }),
+    backends: (context) => {
+      hosted.onChange = () => {
+        context.writes.bump();
+      };
+      return { hosted, proxy: new PypiProxy(context), operations: hosted };
+    },
   });
   return FORMATS.map((f) => (f.format === 'pypi' ? pypi : f));
 }

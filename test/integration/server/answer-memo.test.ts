@@ -125,7 +125,8 @@ describe('answer memo, auth off', () => {
     assert.equal(head.status, 200);
     assert.equal(head.body, '');
     assert.equal(head.headers['content-length'], '4');
-    assert.equal(await memoHits(server), hitsBefore + 4);
+    // The 304s and the HEAD; a validator that does not match is the handler's to answer.
+    assert.equal(await memoHits(server), hitsBefore + 3);
     // Range is Fastify's to answer.
     const ranged = await send(port, 'GET', '/raw/m/c.txt', { range: 'bytes=1-2' });
     assert.equal(ranged.status, 206);
@@ -151,6 +152,53 @@ describe('answer memo, auth off', () => {
     assert.match(b.body, /b\.example:2/);
     const a2 = await send(port, 'GET', '/cargo/index/config.json', { host: 'a.example:1' });
     assert.equal(a2.body, a.body);
+  });
+});
+
+describe('answer memo, proxied metadata', () => {
+  let upstream: TestServer;
+  let server: TestServer;
+  before(async () => {
+    upstream = await startTestServer();
+    server = await startTestServer({
+      config: {
+        repositories: [
+          {
+            name: 'raw-always',
+            format: 'raw',
+            kind: 'proxy',
+            upstreams: [{ url: `${upstream.url}/raw` }],
+            metadata_ttl: 0,
+          },
+          {
+            name: 'raw-cached',
+            format: 'raw',
+            kind: 'proxy',
+            upstreams: [{ url: `${upstream.url}/raw` }],
+          },
+          { name: 'raw-both', format: 'raw', kind: 'group', members: ['raw-cached', 'raw-always'] },
+        ],
+      },
+    });
+  });
+  after(async () => {
+    await server.close();
+    await upstream.close();
+  });
+
+  test('metadata_ttl = 0 (revalidate every read): nothing is kept, a change shows at once', async () => {
+    await send(upstream.port, 'PUT', '/raw/t/f.txt', {}, 'one');
+    for (const repo of ['raw-always', 'raw-both']) {
+      assert.equal((await send(server.port, 'GET', `/repository/${repo}/t/f.txt`)).body, 'one');
+    }
+    const hitsBefore = await memoHits(server);
+    for (const repo of ['raw-always', 'raw-both']) {
+      assert.equal((await send(server.port, 'GET', `/repository/${repo}/t/f.txt`)).body, 'one');
+    }
+    assert.equal(await memoHits(server), hitsBefore);
+    assert.equal((await send(upstream.port, 'DELETE', '/raw/t/f.txt')).status, 204);
+    assert.equal((await send(upstream.port, 'PUT', '/raw/t/f.txt', {}, 'two')).status, 201);
+    assert.equal((await send(server.port, 'GET', '/repository/raw-always/t/f.txt')).body, 'two');
   });
 });
 
