@@ -118,6 +118,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   const memo = new AnswerMemo({
     generation: writes,
     freshSeconds: proxiedFreshness(formats, repositories, () => config),
+    proxyAt: (pathname) => {
+      const repo = repositoryAt(formats, repositories, pathname);
+      return repo?.kind === 'proxy' ? repo.name : undefined;
+    },
   });
   const metrics = new Metrics();
   const access = new AccessControl(
@@ -219,6 +223,9 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   const memoDuties: MemoHitDuties = {
     rateLimiter,
     requestId: requestIdFrom,
+    proxyHit: (repository) => {
+      proxy.metrics.record(repository, 'hit');
+    },
     answered: (requestId, method, url, status, seconds) => {
       memoHits.inc();
       const query = url.indexOf('?');
@@ -436,7 +443,6 @@ function proxiedFreshness(
   config: () => AppConfig,
 ) {
   const byFormat = new Map(formats.map((f) => [f.format, f]));
-  const mounts = formats.map((f) => [f.mount, f.defaultRepository] as const);
   const ttlOf = (repo: Repository, depth: number): number | undefined => {
     if (repo.kind === 'proxy') {
       const ttl =
@@ -453,13 +459,22 @@ function proxiedFreshness(
     return shortest;
   };
   return (pathname: string): number | undefined => {
-    let name: string | undefined;
-    if (pathname.startsWith('/repository/')) name = pathname.split('/')[2];
-    else
-      name = mounts.find(([mount]) => pathname === mount || pathname.startsWith(`${mount}/`))?.[1];
-    const repo = name === undefined ? undefined : repositories.get(name);
+    const repo = repositoryAt(formats, repositories, pathname);
     return repo === undefined ? undefined : ttlOf(repo, 0);
   };
+}
+
+/** The repository a request path addresses (a named one, or a format mount's), if any. */
+function repositoryAt(
+  formats: readonly FormatModule[],
+  repositories: RepositoryRegistry,
+  pathname: string,
+): Repository | undefined {
+  const name = pathname.startsWith('/repository/')
+    ? pathname.split('/')[2]
+    : formats.find((f) => pathname === f.mount || pathname.startsWith(`${f.mount}/`))
+        ?.defaultRepository;
+  return name === undefined ? undefined : repositories.get(name);
 }
 
 export type { Db, StorageDriver };

@@ -46,6 +46,11 @@ export interface AnswerMemoOptions {
    * not kept (revalidated on every read).
    */
   readonly freshSeconds?: (pathname: string) => number | undefined;
+  /**
+   * The proxy repository serving a path, if it is one: a hit on its kept answer is a proxy cache
+   * hit too (`nora_cache_hits_total`), counted through `MemoHitDuties.proxyHit`.
+   */
+  readonly proxyAt?: (pathname: string) => string | undefined;
   /** Millisecond clock (tests). */
   readonly now?: () => number;
 }
@@ -63,6 +68,8 @@ export interface MemoHitDuties {
   ) => void;
   /** Turns the incoming x-request-id into the id this request answers with. */
   readonly requestId: (header: string | string[] | undefined) => string;
+  /** Counts a proxy cache hit for the named proxy repository. */
+  readonly proxyHit?: (repository: string) => void;
 }
 
 interface Entry {
@@ -75,6 +82,8 @@ interface Entry {
   readonly etag: string | undefined;
   /** Last-Modified in epoch seconds, when the answer has one. */
   readonly modifiedSeconds: number | undefined;
+  /** The proxy repository whose cached copy this is (counted as a cache hit when sent). */
+  readonly proxy: string | undefined;
   readonly bytes: number;
 }
 
@@ -106,6 +115,7 @@ export class AnswerMemo {
   readonly #maxAgeMs: number;
   readonly #now: () => number;
   readonly #freshSeconds: ((pathname: string) => number | undefined) | undefined;
+  readonly #proxyAt: ((pathname: string) => string | undefined) | undefined;
   #open = true;
 
   constructor(options: AnswerMemoOptions) {
@@ -116,6 +126,7 @@ export class AnswerMemo {
     this.#maxAgeMs = options.maxAgeMs ?? DEFAULTS.maxAgeMs;
     this.#now = options.now ?? Date.now;
     this.#freshSeconds = options.freshSeconds;
+    this.#proxyAt = options.proxyAt;
   }
 
   /** Entries held now (tests, metrics). */
@@ -159,7 +170,8 @@ export class AnswerMemo {
     // copy's own expiry); with TTL 0 every read revalidates, so nothing is kept.
     const url = request.raw.url ?? '';
     const query = url.indexOf('?');
-    const fresh = this.#freshSeconds?.(query === -1 ? url : url.slice(0, query));
+    const pathname = query === -1 ? url : url.slice(0, query);
+    const fresh = this.#freshSeconds?.(pathname);
     if (fresh !== undefined) expiresAt = Math.min(expiresAt, now + fresh * 1000);
     if (expiresAt <= now) return;
     let body: Buffer;
@@ -193,6 +205,7 @@ export class AnswerMemo {
       body,
       etag,
       modifiedSeconds,
+      proxy: this.#proxyAt?.(pathname),
       bytes: body.length + headerBytes * 2 + 256,
     });
   }
@@ -253,6 +266,7 @@ export class AnswerMemo {
     res.writeHead(status, [...entry.headers, 'x-request-id', requestId]);
     if (status === 304 || method === 'HEAD') res.end();
     else res.end(entry.body);
+    if (entry.proxy !== undefined) duties.proxyHit?.(entry.proxy);
     duties.answered(requestId, method, url, status, (performance.now() - started) / 1000);
     return true;
   }
