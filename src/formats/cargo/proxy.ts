@@ -199,10 +199,15 @@ export class CargoProxy implements CargoSource {
       fill: { maxBytes: MAX_CRATE_BYTES },
     });
     if (!opened) return undefined;
-    opened.committed.then(
-      (result) => this.#remember(repo, name, version, digest, result?.size),
-      () => undefined,
-    );
+    if (opened.source === 'cache' && opened.size !== undefined) {
+      // Already stored (its row too, unless another repository stored the blob): no SQL write.
+      this.#know(`${repo.name}\n${name}\n${version}`, { sha256: digest.hex, size: opened.size });
+    } else {
+      opened.committed.then(
+        (result) => this.#remember(repo, name, version, digest, result?.size),
+        () => undefined,
+      );
+    }
     let size = opened.size;
     if (size === undefined) {
       // No length announced: serve once committed (the fill goes on whoever reads it).
