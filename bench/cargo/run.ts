@@ -4,6 +4,7 @@
  *
  *   npx node bench/cargo/run.ts [fetch] [index] [crate]      (default: all three)
  *   BENCH_ROUNDS=3 BENCH_SECONDS=5 BENCH_CARGO_TREE=/tmp/tree npx node bench/cargo/run.ts
+ *   BENCH_NORA_CPU_PROF=/tmp/prof npx node bench/cargo/run.ts fetch   (NORA under --cpu-prof)
  *
  * The tree: bench/cargo/make_tree.py, the crate sources of Debian's librust-*-dev packages
  * (/usr/share/cargo/registry, ≥ 100 crates) as `.crate` files + a sparse index laid out like
@@ -28,8 +29,13 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
-import { findTool, run } from '../../test/helpers/tools.ts';
+import {
+  freePort,
+  NODE_FLAGS,
+  startNoraProcess,
+  type NoraProcess,
+} from '../../test/helpers/process.ts';
+import { findTool, PROJECT_ROOT, run } from '../../test/helpers/tools.ts';
 import {
   cargoEnv,
   downloadedCrates,
@@ -81,6 +87,7 @@ async function startNora(upstream: string): Promise<NoraProcess> {
   const dir = await tmp('nora-bench-cargo-');
   const nora = await startNoraProcess({
     port: await freePort(),
+    ...noraCommand(),
     env: {
       NORA_STORAGE_PATH: path.join(dir, 'storage'),
       NORA_CARGO_PROXY: upstream,
@@ -91,6 +98,25 @@ async function startNora(upstream: string): Promise<NoraProcess> {
   });
   cleanups.push(() => stop(nora.child));
   return nora;
+}
+
+/**
+ * BENCH_NORA_CPU_PROF=<dir>: NORA runs under `node --cpu-prof` and writes its profile there when
+ * the bench stops it (SIGTERM → graceful exit). For finding where a cold fill's CPU goes.
+ */
+function noraCommand(): { command?: string[] } {
+  const dir = process.env['BENCH_NORA_CPU_PROF'];
+  if (dir === undefined || dir === '') return {};
+  return {
+    command: [
+      process.execPath,
+      ...NODE_FLAGS,
+      '--cpu-prof',
+      `--cpu-prof-dir=${path.resolve(dir)}`,
+      path.join(PROJECT_ROOT, 'bin/nora.js'),
+      'serve',
+    ],
+  };
 }
 
 async function get(url: string): Promise<Buffer> {

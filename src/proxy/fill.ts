@@ -11,6 +11,13 @@
  *   crash mid-fill leaves only a spool file under `<spool>/ingest`, wiped at start.
  * Readers use positional reads on the fill's own file handle, which stays valid after the commit
  * renames (or uploads and unlinks) the spool file.
+ *
+ * A body announced at most SMALL_INGEST_BYTES long (most `.crate`s, wheels, jars, small layers)
+ * skips the spool file: its chunks are kept as they came, readers are handed views of them, and
+ * once verified it is committed through the store's in-memory ingest (one O_DSYNC write and a
+ * rename). That saves the spool's open/write/close, the reopen + fsync + close and the stat of
+ * a file commit, and the slab copy: five thread-pool trips fewer per fill. Memory: the body's
+ * own bytes, while its readers last (the slab path holds a whole 1 MiB slab for it instead).
  */
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
@@ -21,6 +28,7 @@ import {
   type HashName,
   HashSet,
   type IngestOptions,
+  SMALL_INGEST_BYTES,
 } from '../storage/blob-store.ts';
 
 export interface FillSource {
@@ -91,8 +99,14 @@ export class BlobFill {
   readonly size: number | undefined;
   /** Settles when the blob is committed (or the fill failed). Never rejects unhandled. */
   readonly done: Promise<FillResult>;
-  readonly #handle: fs.FileHandle;
-  readonly #spool: string;
+  /** The spool file; undefined for a fill held in memory (see the module comment). */
+  readonly #handle: fs.FileHandle | undefined;
+  readonly #spool: string | undefined;
+  /**
+   * A fill held in memory: every received chunk, in order (#received bytes in all). Emptied once
+   * the fill is over and no reader is left.
+   */
+  #chunks: Buffer[] | undefined;
   /** Bytes on disk in the spool file. */
   #written = 0;
   /** Bytes received and hashed (≥ #written); readers may be served up to here. */
@@ -118,13 +132,14 @@ export class BlobFill {
   #waiters: (() => void)[] = [];
 
   private constructor(
-    handle: fs.FileHandle,
-    spool: string,
+    handle: fs.FileHandle | undefined,
+    spool: string | undefined,
     size: number | undefined,
     run: (fill: BlobFill) => Promise<FillResult>,
   ) {
     this.#handle = handle;
     this.#spool = spool;
+    this.#chunks = handle === undefined ? [] : undefined;
     this.size = size;
     this.done = run(this);
     this.done.catch(() => undefined);
@@ -136,6 +151,12 @@ export class BlobFill {
     source: FillSource,
     options: FillOptions = {},
   ): Promise<BlobFill> {
+    const announced = options.expectedSize ?? source.size;
+    if (announced !== undefined && announced <= SMALL_INGEST_BYTES) {
+      return new BlobFill(undefined, undefined, announced, (fill) =>
+        fill.#runInMemory(blobs, source, options, announced),
+      );
+    }
     const spool = await blobs.spoolPath('ingest');
     let handle: fs.FileHandle;
     try {
@@ -178,14 +199,23 @@ export class BlobFill {
         if (this.#state === 'failed') throw this.#error ?? new Error('fill failed');
         const limit = end === undefined ? this.#received : Math.min(this.#received, end + 1);
         if (position < limit) {
+          const chunks = this.#chunks;
+          if (chunks !== undefined) {
+            const view = fromChunks(chunks, position, limit);
+            position += view.length;
+            return view;
+          }
           const inMemory = this.#fromRecent(position, limit) ?? this.#fromWindow(position, limit);
           if (inMemory !== undefined) {
             position += inMemory.length;
             return inMemory;
           }
           const length = Math.min(limit - position, READ_CHUNK);
+          const handle = this.#handle;
+          // A memory fill that is over and was let go: its bytes are in the store now.
+          if (handle === undefined) throw new Error('fill is over: read the blob store');
           const buffer = Buffer.allocUnsafe(length);
-          const { bytesRead } = await this.#handle.read(buffer, 0, length, position);
+          const { bytesRead } = await handle.read(buffer, 0, length, position);
           if (bytesRead === 0) throw new Error('spool file shrank while reading');
           position += bytesRead;
           return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
@@ -212,6 +242,7 @@ export class BlobFill {
   }
 
   async #run(blobs: BlobStore, source: FillSource, options: FillOptions): Promise<FillResult> {
+    const spool = this.#spool as string; // a spool fill (start)
     const hashes = new HashSet(options.expected?.algorithm ?? 'sha256', options.hashes);
     let flushed: Promise<void> | undefined;
     try {
@@ -235,7 +266,7 @@ export class BlobFill {
       // commit, which makes the file durable (fsync + rename).
       this.#settle('verified');
       await flushed;
-      await blobs.commitFile(this.#spool, digest, size);
+      await blobs.commitFile(spool, digest, size);
       this.#settle('committed');
       return { digest, size, hashes: hex };
     } catch (err) {
@@ -243,7 +274,74 @@ export class BlobFill {
       this.#error = err instanceof Error ? err : new Error(String(err));
       this.#settle('failed');
       await flushed?.catch(() => undefined);
-      await fs.rm(this.#spool, { force: true });
+      await fs.rm(spool, { force: true });
+      throw this.#error;
+    } finally {
+      await this.#closeIfIdle();
+    }
+  }
+
+  /**
+   * A fill of at most SMALL_INGEST_BYTES announced bytes, held in memory (see the module
+   * comment): received and hashed, verified (size and digest) before anything is stored, then
+   * committed through the store's in-memory ingest, which verifies the digest again.
+   */
+  async #runInMemory(
+    blobs: BlobStore,
+    source: FillSource,
+    options: FillOptions,
+    announced: number,
+  ): Promise<FillResult> {
+    const hashes = new HashSet(options.expected?.algorithm ?? 'sha256', options.hashes);
+    const chunks = this.#chunks ?? [];
+    try {
+      for await (const chunk of source.body as AsyncIterable<Buffer>) {
+        const total = this.#received + chunk.length;
+        if (options.maxBytes !== undefined && total > options.maxBytes) {
+          throw new RegistryError(
+            'UPSTREAM_FAILED',
+            `upstream content exceeds the limit of ${options.maxBytes} bytes`,
+          );
+        }
+        // Never hold more than announced: the rest could be any length.
+        if (total > announced) {
+          throw new RegistryError(
+            'UPSTREAM_FAILED',
+            `upstream sent more than the ${announced} bytes announced`,
+          );
+        }
+        hashes.update(chunk);
+        chunks.push(chunk);
+        this.#received = total;
+        this.#wake();
+      }
+      const { digest, hashes: hex } = hashes.digest();
+      const size = this.#received;
+      if (size !== announced) {
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream sent ${size} bytes, expected ${announced}`,
+        );
+      }
+      if (options.expected !== undefined && options.expected.hex !== digest.hex) {
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream content does not match its digest: expected ${formatDigest(options.expected)}, got ${formatDigest(digest)}`,
+        );
+      }
+      // Verified bytes are final: readers finish from memory while the commit makes them durable.
+      this.#settle('verified');
+      await blobs.ingest(Readable.from(chunks), {
+        expected: digest,
+        expectedSize: size,
+        ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+      });
+      this.#settle('committed');
+      return { digest, size, hashes: hex };
+    } catch (err) {
+      source.body.destroy();
+      this.#error = err instanceof Error ? err : new Error(String(err));
+      this.#settle('failed');
       throw this.#error;
     } finally {
       await this.#closeIfIdle();
@@ -269,7 +367,7 @@ export class BlobFill {
       if (writing !== undefined || this.#state === 'failed') return;
       const slab = queued.shift();
       if (slab === undefined) return;
-      writing = this.#handle
+      writing = (this.#handle as fs.FileHandle)
         .write(slab.buffer, 0, slab.filled, slab.start)
         .then(({ bytesWritten }) => {
           if (bytesWritten !== slab.filled) throw new Error('short write to spool file');
@@ -413,7 +511,27 @@ export class BlobFill {
 
   async #closeIfIdle(): Promise<void> {
     if (this.#state === 'running' || this.#state === 'verified' || this.#readers > 0) return;
+    if (this.#handle === undefined) {
+      // Later readers read the store (the engine opens committed fills there).
+      this.#chunks = undefined;
+      return;
+    }
     this.#closing ??= this.#handle.close().catch(() => undefined);
     await this.#closing;
   }
+}
+
+/** A view of the bytes at `position` (< limit) in `chunks`, which hold offsets 0 onwards. */
+function fromChunks(chunks: readonly Buffer[], position: number, limit: number): Buffer {
+  let start = 0;
+  for (const chunk of chunks) {
+    const end = start + chunk.length;
+    if (position < end) {
+      const from = position - start;
+      return chunk.subarray(from, Math.min(chunk.length, from + (limit - position)));
+    }
+    start = end;
+  }
+  // Unreachable: position < limit ≤ #received, the bytes the chunks hold.
+  throw new Error('fill: position beyond the received bytes');
 }

@@ -61,11 +61,51 @@ export interface CachedEntry {
 
 export type EntryInput = Omit<CachedEntry, 'key' | 'fetchedAt'>;
 
+/** Keys whose last write is remembered (see ProxyStateStore.writtenSince). */
+const KEPT_WRITES = 16_384;
+
 export class ProxyStateStore {
   readonly #db: Kysely<ProxyTables>;
+  /** Counts completed writes (put, touch, delete). */
+  #epoch = 0;
+  /** `<repository>\n<key>` → the epoch its last write completed at. */
+  readonly #written = new Map<string, number>();
+  /** Every key not in #written was last written at or before this epoch. */
+  #forgottenUpTo = 0;
 
   constructor(db: Db) {
     this.#db = db.$extendTables<ProxyTables>();
+  }
+
+  /**
+   * The write epoch now: take it before a `get`, and `writtenSince(…, epoch)` later says whether
+   * that read may be out of date. Exact because every write of `proxy_entries` goes through this
+   * store (one process owns the database) and a write counts only once its SQL has run: a write
+   * counted after the epoch was taken may or may not have been seen (so it says "written"); one
+   * counted before had run before the read.
+   */
+  epoch(): number {
+    return this.#epoch;
+  }
+
+  /** True when (repository, key) may have been written since `epoch` (see epoch()). */
+  writtenSince(repository: string, key: string, epoch: number): boolean {
+    return (this.#written.get(`${repository}\n${key}`) ?? this.#forgottenUpTo) > epoch;
+  }
+
+  #wrote(repository: string, key: string): void {
+    this.#epoch += 1;
+    const id = `${repository}\n${key}`;
+    this.#written.delete(id);
+    if (this.#written.size >= KEPT_WRITES) {
+      // Forget the oldest write; every key not remembered counts as written up to its epoch.
+      const oldest = this.#written.entries().next();
+      if (oldest.done !== true) {
+        this.#written.delete(oldest.value[0]);
+        this.#forgottenUpTo = Math.max(this.#forgottenUpTo, oldest.value[1]);
+      }
+    }
+    this.#written.set(id, this.#epoch);
   }
 
   async get(repository: string, key: string): Promise<CachedEntry | undefined> {
@@ -108,6 +148,7 @@ export class ProxyStateStore {
         }),
       )
       .execute();
+    this.#wrote(repository, key);
     return toEntry(row);
   }
 
@@ -119,6 +160,7 @@ export class ProxyStateStore {
       .where('repository', '=', repository)
       .where('key', '=', key)
       .execute();
+    this.#wrote(repository, key);
   }
 
   async delete(repository: string, key: string): Promise<void> {
@@ -127,6 +169,7 @@ export class ProxyStateStore {
       .where('repository', '=', repository)
       .where('key', '=', key)
       .execute();
+    this.#wrote(repository, key);
   }
 
   /** Keys of one repository starting with `prefix` (e.g. every cached tag of an image). */

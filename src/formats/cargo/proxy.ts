@@ -156,6 +156,13 @@ export class CargoProxy implements CargoSource {
       }
       this.#crates.delete(memo);
     }
+    // The index copy just resolved lists it (Cargo asks the index file first): its `cksum` is
+    // the blob's address, so the engine finds a cached copy by itself. No SQL on this path.
+    const fresh = this.#fresh.get(`${repo.name}\n${name}`);
+    const freshEntry = fresh?.parsed.byVersion.get(version);
+    if (fresh !== undefined && freshEntry !== undefined) {
+      return this.#openListed(repo, name, version, freshEntry, fresh.upstream);
+    }
     const cached = await this.#ctx.proxy.lookup(repo.name, crateKey(name, version));
     if (cached) {
       const digest = parseDigest(cached.digest);
@@ -169,7 +176,21 @@ export class CargoProxy implements CargoSource {
     }
     const listed = await this.#findEntry(repo, name, version);
     if (!listed) return undefined;
-    const { entry, upstream } = listed;
+    return this.#openListed(repo, name, version, listed.entry, listed.upstream);
+  }
+
+  /**
+   * The `.crate` of an index entry: the blob addressed by its `cksum` (a hit when stored),
+   * else one verified fill from upstream `upstream`.
+   */
+  async #openListed(
+    repo: Repository,
+    name: string,
+    version: string,
+    entry: IndexEntry,
+    upstream: number,
+  ): Promise<OpenedCrate | undefined> {
+    const blobs = this.#ctx.blobs;
     const digest: Digest = { algorithm: 'sha256', hex: entry.cksum };
     const opened = await this.#ctx.proxy.openBlob({
       registry: repo.name,
@@ -178,10 +199,15 @@ export class CargoProxy implements CargoSource {
       fill: { maxBytes: MAX_CRATE_BYTES },
     });
     if (!opened) return undefined;
-    opened.committed.then(
-      (result) => this.#remember(repo, name, version, digest, result?.size),
-      () => undefined,
-    );
+    if (opened.source === 'cache' && opened.size !== undefined) {
+      // Already stored (its row too, unless another repository stored the blob): no SQL write.
+      this.#know(`${repo.name}\n${name}\n${version}`, { sha256: digest.hex, size: opened.size });
+    } else {
+      opened.committed.then(
+        (result) => this.#remember(repo, name, version, digest, result?.size),
+        () => undefined,
+      );
+    }
     let size = opened.size;
     if (size === undefined) {
       // No length announced: serve once committed (the fill goes on whoever reads it).
@@ -303,6 +329,7 @@ export class CargoProxy implements CargoSource {
         .storeDocument(Readable.from([fetched.body]), {
           maxBytes: MAX_INDEX_FILE_BYTES,
           expected: parseDigest(digest),
+          expectedSize: fetched.body.length,
         })
         .catch((err: unknown) => {
           this.#ctx.log.warn(
@@ -470,6 +497,7 @@ export class CargoProxy implements CargoSource {
         parseConfigDl(body, target.label);
         const stored = await this.#ctx.proxy.storeDocument(Readable.from([body]), {
           maxBytes: MAX_CONFIG_BYTES,
+          expectedSize: body.length,
         });
         return {
           kind: 'updated',

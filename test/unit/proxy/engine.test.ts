@@ -232,6 +232,78 @@ describe('proxy engine', () => {
     );
   });
 
+  test('metadata miss: the state row is read once; a write that lands meanwhile is read again', async () => {
+    const doc = Buffer.from('{"v":2}');
+    const stored = await engine.storeDocument(Readable.from([doc]), {
+      maxBytes: 1024,
+      expectedSize: doc.length,
+    });
+    const entry = {
+      digest: formatDigest(stored.digest),
+      size: stored.size,
+      mediaType: 'application/json',
+      etag: undefined,
+      upstream: 'u',
+    };
+    let refreshes = 0;
+    const refresh = (): Promise<Refresh> => {
+      refreshes += 1;
+      return Promise.resolve({ kind: 'updated', entry });
+    };
+    const state = engine.state;
+    const realGet = state.get.bind(state);
+    let reads = 0;
+    let gate: Promise<void> | undefined;
+    state.get = async (repository, key) => {
+      reads += 1;
+      const row = await realGet(repository, key);
+      await gate;
+      return row;
+    };
+    try {
+      const request = { registry: 'once', key: 'doc:b', ttlSeconds: 60, serveStale: true, refresh };
+      assert.equal((await engine.resolve(request))?.result, 'miss');
+      assert.equal(reads, 1, 'one read for a miss');
+      assert.equal(refreshes, 1);
+      // Another path writes the row while a reader's first read is in flight: the flight
+      // must see that write (a hit) rather than refresh on what it read before.
+      let open!: () => void;
+      gate = new Promise((resolve) => (open = resolve));
+      reads = 0;
+      const racing = engine.resolve({ ...request, key: 'doc:c' });
+      await new Promise((resolve) => setImmediate(resolve));
+      await engine.remember('once', 'doc:c', entry);
+      open();
+      assert.equal((await racing)?.result, 'hit');
+      assert.equal(reads, 2, 'read again after the write');
+      assert.equal(refreshes, 1, 'no refresh for a row written meanwhile');
+    } finally {
+      state.get = realGet;
+    }
+  });
+
+  test('a blob removed from the store within the grace period of its fill is fetched again', async () => {
+    const payload = randomBytes(50_000);
+    const digest = digestOf(payload);
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-length': String(payload.length) }).end(payload);
+    };
+    hits.length = 0;
+    const t = target('refill');
+    const open = () =>
+      engine.openBlob({ registry: 'test', digest, fetch: () => fetchBody(t, '/again') });
+    const first = await open();
+    assert.ok((await readAll(await first!.open())).equals(payload));
+    await first!.committed;
+    assert.ok(engine.isFilling(digest), 'the finished fill is kept for its grace period');
+    await blobs.delete(digest);
+    const second = await open();
+    assert.ok((await readAll(await second!.open())).equals(payload));
+    await second!.committed;
+    assert.equal(hits.filter((h) => h === 'GET /again').length, 2);
+    assert.equal((await blobs.stat(digest))?.size, payload.length);
+  });
+
   test('a hung upstream answers 504 after proxy_timeout; its breaker then skips it at once', async () => {
     handler = () => undefined; // never answers
     const t = target('hung', { timeoutSeconds: 0.3 });

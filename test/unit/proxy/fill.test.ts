@@ -1,10 +1,13 @@
 /**
  * BlobFill readers: one that keeps up is served from memory, one that falls behind the memory
  * window reads the spool file, one that arrives after the commit reads the store's copy; all get
- * the same verified bytes, and a digest mismatch reaches every reader as an error.
+ * the same verified bytes, and a digest mismatch reaches every reader as an error. A small body
+ * (≤ 1 MiB announced) is held in memory and committed without a spool file.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
@@ -132,5 +135,54 @@ describe('BlobFill readers', async () => {
     await assert.rejects(fill.done, /does not match its digest/);
     for (const reader of await readers) assert.equal(reader.status, 'rejected');
     assert.equal(await blobs.stat(claimed), undefined);
+  });
+
+  test('a small body is held in memory: readers get it, no spool file, committed verified', async () => {
+    const payload = randomBytes(300 * 1024 + 7);
+    const spoolDir = path.join(blobs.driver.spoolDir(), 'ingest');
+    const before = await fs.readdir(spoolDir).catch(() => []);
+    const fill = await BlobFill.start(
+      blobs,
+      { body: upstream(payload), size: payload.length },
+      { expected: digestOf(payload) },
+    );
+    assert.deepEqual(await fs.readdir(spoolDir).catch(() => []), before);
+    const [whole, ranged] = await Promise.all([
+      readAll(fill.reader()),
+      readAll(fill.reader({ start: 100_000, end: 200_000 })),
+    ]);
+    assert.ok(whole.equals(payload));
+    assert.ok(ranged.equals(payload.subarray(100_000, 200_001)));
+    const result = await fill.done;
+    assert.equal(result.size, payload.length);
+    assert.equal(fill.state, 'committed');
+    const stored = await readAll(await blobs.open(digestOf(payload)));
+    assert.ok(stored.equals(payload));
+  });
+
+  test('a small body longer than announced, or not matching its digest, commits nothing', async () => {
+    const payload = randomBytes(200 * 1024);
+    const longer = await BlobFill.start(
+      blobs,
+      { body: upstream(payload), size: payload.length - 1 },
+      { expected: digestOf(payload.subarray(0, payload.length - 1)) },
+    );
+    const reader = readAll(longer.reader());
+    await assert.rejects(longer.done, /more than the \d+ bytes announced/);
+    await assert.rejects(reader);
+    assert.equal(await blobs.stat(digestOf(payload)), undefined);
+    assert.equal(await blobs.stat(digestOf(payload.subarray(0, payload.length - 1))), undefined);
+
+    const claimed = digestOf(Buffer.from('another body'));
+    const wrong = await BlobFill.start(
+      blobs,
+      { body: upstream(payload), size: payload.length },
+      { expected: claimed },
+    );
+    const wrongReader = readAll(wrong.reader());
+    await assert.rejects(wrong.done, /does not match its digest/);
+    await assert.rejects(wrongReader);
+    assert.equal(await blobs.stat(claimed), undefined);
+    assert.equal(await blobs.stat(digestOf(payload)), undefined);
   });
 });
