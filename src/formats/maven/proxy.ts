@@ -39,6 +39,7 @@ import { BlobFill } from '../../proxy/fill.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import { repositoryTargets } from '../../proxy/in-order.ts';
 import type { AppConfig } from '../../config/schema.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -218,17 +219,7 @@ export class MavenProxy implements MavenSource {
 
   #targets(repo: Repository): UpstreamTarget[] {
     const { timeout } = this.#settings(repo);
-    return repo.upstreams.map((u, index) =>
-      this.#deps.proxy.upstream({
-        label: `${repo.name}#${index}`,
-        registry: repo.name,
-        url: u.url,
-        credentials: u.auth,
-        auth: 'basic',
-        timeoutSeconds: timeout,
-        readTimeoutSeconds: timeout,
-      }),
-    );
+    return repositoryTargets(this.#deps.proxy, repo, { timeoutSeconds: timeout });
   }
 
   /**
