@@ -22,6 +22,7 @@ import { ABSENT, askInOrder, repositoryTargets } from '../../proxy/in-order.ts';
 import { isFresh } from '../../proxy/freshness.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { NegativeCache } from '../maven/proxy.ts';
@@ -149,12 +150,7 @@ export class RawProxy implements RawSource {
     const targets = this.#targets(repo);
     const key = `file:${path}`;
     const asked = await askInOrder(targets, async (target): Promise<Fetched | typeof ABSENT> => {
-      const headers: Record<string, string> = { accept: '*/*' };
-      const validator = cached?.upstream === target.label ? cached.etag : undefined;
-      if (validator !== undefined) {
-        if (validator.startsWith('lm:')) headers['if-modified-since'] = validator.slice(3);
-        else headers['if-none-match'] = validator;
-      }
+      const headers = { accept: '*/*', ...conditionalHeaders(cached, target) };
       const response = await engine.client.request(target, {
         method: 'GET',
         path: encodePath(path) === '' ? '/' : `/${encodePath(path)}`,
@@ -195,10 +191,7 @@ export class RawProxy implements RawSource {
         { body: response.body, size: announced },
         { maxBytes: settings.maxBytes },
       );
-      const etag = response.header('etag');
-      const lastModified = response.header('last-modified');
-      const validatorOut =
-        etag !== undefined ? etag : lastModified === undefined ? undefined : `lm:${lastModified}`;
+      const validatorOut = validatorOf(response);
       const flightKey = `${repo.name}\n${path}`;
       const blobs = this.#deps.blobs;
       let committed: string | undefined;
