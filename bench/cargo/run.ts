@@ -25,9 +25,7 @@
  *
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID at the end.
  */
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import {
   freePort,
@@ -36,6 +34,18 @@ import {
   type NoraProcess,
 } from '../../test/helpers/process.ts';
 import { findTool, PROJECT_ROOT, run } from '../../test/helpers/tools.ts';
+import {
+  cpuSeconds,
+  log,
+  median,
+  onCleanup,
+  runCleanups,
+  spread,
+  stop,
+  stopOnExit,
+  tmp,
+  verdict,
+} from '../harness.ts';
 import {
   cargoEnv,
   downloadedCrates,
@@ -54,37 +64,9 @@ const CARGO = findTool('cargo') ?? 'cargo';
 const sections = new Set(process.argv.slice(2));
 const all = sections.size === 0;
 const results: Record<string, unknown> = {};
-const cleanups: (() => Promise<void>)[] = [];
-
-function log(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
-async function tmp(prefix: string): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  await fs.chmod(dir, 0o755);
-  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Stops one child we started (SIGTERM, SIGKILL after 10 s); a no-op once it has exited. */
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const done = await Promise.race([
-    exited.then(() => true),
-    new Promise((r) => {
-      setTimeout(() => {
-        r(false);
-      }, 10_000);
-    }),
-  ]);
-  if (done !== true) child.kill('SIGKILL');
-}
 
 async function startNora(upstream: string): Promise<NoraProcess> {
-  const dir = await tmp('nora-bench-cargo-');
+  const dir = await tmp('nora-bench-cargo-', { readable: true });
   const nora = await startNoraProcess({
     port: await freePort(),
     ...noraCommand(),
@@ -96,7 +78,7 @@ async function startNora(upstream: string): Promise<NoraProcess> {
       NORA_RATE_LIMIT_ENABLED: 'false',
     },
   });
-  cleanups.push(() => stop(nora.child));
+  stopOnExit(nora.child);
   return nora;
 }
 
@@ -127,18 +109,6 @@ async function get(url: string): Promise<Buffer> {
   return body;
 }
 
-/** User + system CPU seconds a process has used so far (Linux /proc; NaN elsewhere). */
-async function cpuSeconds(pid: number | undefined): Promise<number> {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
 async function wrk(url: string, connections: number, seconds: number): Promise<number> {
   const out = (
     await run('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, url], {
@@ -163,26 +133,10 @@ function perRequestUs(cpuSeconds: number, rps: number): string {
   return ((cpuSeconds / (rps * SECONDS)) * 1e6).toFixed(0);
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? NaN)
-    : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
-}
-
-function spread(values: readonly number[]): string {
-  return `${median(values).toFixed(2)} s (${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)})`;
-}
-
-function verdict(ok: boolean): string {
-  return ok ? 'OK' : 'MISSED';
-}
-
 /** One timed `cargo fetch` of the consumer's lockfile through `index`, empty CARGO_HOME. */
 async function cargoFetch(consumer: string, index: string, expected: number): Promise<number> {
   await writeSourceReplacement(consumer, index);
-  const home = await tmp('nora-bench-cargo-home-');
+  const home = await tmp('nora-bench-cargo-home-', { readable: true });
   const started = performance.now();
   await run(CARGO, ['fetch', '--locked'], {
     cwd: consumer,
@@ -197,11 +151,11 @@ async function cargoFetch(consumer: string, index: string, expected: number): Pr
 }
 
 async function fetchRounds(nginx: Nginx, manifest: TreeManifest): Promise<void> {
-  const consumer = await tmp('nora-bench-cargo-consumer-');
+  const consumer = await tmp('nora-bench-cargo-consumer-', { readable: true });
   await writeConsumer(consumer, manifest, nginx.index);
   await run(CARGO, ['generate-lockfile'], {
     cwd: consumer,
-    env: cargoEnv(await tmp('nora-bench-cargo-home-')),
+    env: cargoEnv(await tmp('nora-bench-cargo-home-', { readable: true })),
     timeoutMs: 300_000,
   });
   const crates = (await lockedPackages(consumer)).length - 1;
@@ -321,19 +275,19 @@ try {
   const root =
     given !== undefined && given !== ''
       ? path.resolve(given)
-      : path.join(await tmp('nora-bench-cargo-tree-'), 'tree');
+      : path.join(await tmp('nora-bench-cargo-tree-', { readable: true }), 'tree');
   const started = performance.now();
   const manifest = await makeTree(root);
   await run('chmod', ['-R', 'a+rX', root]);
   log(
     `tree: ${manifest.crates.length} crates in ${((performance.now() - started) / 1000).toFixed(1)} s: ${root}`,
   );
-  const nginx = await startNginx(await tmp('nora-bench-cargo-nginx-'), root, 2);
-  cleanups.push(() => nginx.stop());
+  const nginx = await startNginx(await tmp('nora-bench-cargo-nginx-', { readable: true }), root, 2);
+  onCleanup(() => nginx.stop());
   if (all || sections.has('fetch')) await fetchRounds(nginx, manifest);
   if (all || sections.has('index') || sections.has('crate'))
     await getSections(nginx, root, manifest);
   log(`\n${JSON.stringify(results)}`);
 } finally {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  await runCleanups();
 }

@@ -26,7 +26,6 @@
  *
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID at the end.
  */
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,24 +43,22 @@ import {
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
 import { removeDir } from '../../test/helpers/tmp.ts';
 import { missingTools, run } from '../../test/helpers/tools.ts';
+import {
+  cpuSeconds,
+  log,
+  median,
+  onCleanup,
+  runCleanups,
+  spread,
+  stop,
+  stopOnExit,
+} from '../harness.ts';
 
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 3)) || 1);
 const SECONDS = Math.max(1, Math.floor(Number(process.env['BENCH_SECONDS'] ?? 5)) || 5);
 const SYNTHETIC = Math.max(1, Math.floor(Number(process.env['BENCH_GO_SYNTHETIC'] ?? 45)) || 45);
 const sections = new Set(process.argv.slice(2));
 const all = sections.size === 0;
-const cleanups: (() => Promise<void>)[] = [];
-
-function log(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 async function startNora(upstream: string, work: string): Promise<NoraProcess> {
   const dir = await fs.mkdtemp(path.join(work, 'nora-'));
@@ -76,39 +73,12 @@ async function startNora(upstream: string, work: string): Promise<NoraProcess> {
       NORA_RATE_LIMIT_ENABLED: 'false',
     },
   });
-  cleanups.push(() => stop(nora.child));
+  stopOnExit(nora.child);
   return nora;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? NaN)
-    : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
-}
-
-function spread(values: readonly number[]): string {
-  return `${median(values).toFixed(2)} s (${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)})`;
 }
 
 function verdict(ok: boolean): string {
   return ok ? 'met' : 'MISSED';
-}
-
-/**
- * CPU seconds (user + system) process `pid` has used, from /proc/<pid>/stat; NaN where there is
- * no /proc. On a shared machine this is the figure to compare: wall-clock rates are noise.
- */
-async function cpuSeconds(pid: number | undefined): Promise<number> {
-  try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of stat(5); 100 clock ticks a second on Linux.
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
 }
 
 async function wrk(
@@ -162,7 +132,7 @@ async function main(): Promise<void> {
   }
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-bench-go-'));
   await fs.chmod(work, 0o755);
-  cleanups.push(() => removeDir(work));
+  onCleanup(() => removeDir(work));
   const gotree = await buildGotree(path.join(work, 'bin'));
   const synthetic = await syntheticModules(path.join(work, 'synthetic'), SYNTHETIC);
   const tree = path.join(work, 'www');
@@ -177,7 +147,7 @@ async function main(): Promise<void> {
     `tree: ${zips.length} module versions (${DEBIAN_MODULES.length} Debian modules + the versions they require, ${SYNTHETIC} synthetic)`,
   );
   const nginx = await startNginx(path.join(work, 'nginx'), tree);
-  cleanups.push(() => nginx.stop());
+  onCleanup(() => nginx.stop());
 
   const consumer = path.join(work, 'consumer');
   await fs.mkdir(consumer, { recursive: true });
@@ -260,5 +230,5 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  await runCleanups();
 }

@@ -26,6 +26,7 @@ import { buildChart } from '../../test/helpers/helm.ts';
 import { startNginx } from '../../test/helpers/maven.ts';
 import { freePort, startNoraProcess } from '../../test/helpers/process.ts';
 import { findTool, missingTools, run } from '../../test/helpers/tools.ts';
+import { log, median } from '../harness.ts';
 
 const SECONDS = Math.max(1, Number(process.env['BENCH_SECONDS'] ?? 5));
 const VERSIONS = Math.max(200, Number(process.env['BENCH_VERSIONS'] ?? 10_000));
@@ -41,18 +42,6 @@ if (missing !== false) {
 
 const work = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-bench-helm-'));
 const stops: (() => Promise<void>)[] = [];
-
-function log(line = ''): void {
-  process.stdout.write(`${line}\n`);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? NaN)
-    : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
-}
 
 function verdict(ok: boolean): string {
   return ok ? 'PASS' : 'MISS';

@@ -37,6 +37,7 @@ import {
 } from '../../test/helpers/maven.ts';
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
 import { missingTools, run } from '../../test/helpers/tools.ts';
+import { log, median } from '../harness.ts';
 
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 2)) || 1);
 const SECONDS = Math.max(1, Number(process.env['BENCH_SECONDS'] ?? 5));
@@ -55,18 +56,6 @@ const work = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-bench-maven-'));
 const stops: (() => Promise<void>)[] = [];
 const profiles: string[] = [];
 let noraCount = 0;
-
-function log(line = ''): void {
-  process.stdout.write(`${line}\n`);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? NaN)
-    : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
-}
 
 function verdict(ok: boolean): string {
   return ok ? 'PASS' : 'MISS';

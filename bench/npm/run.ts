@@ -36,6 +36,16 @@ import { envWithoutNpmVars, npmCiFixture } from '../../test/helpers/npm-ci.ts';
 import { run } from '../../test/helpers/tools.ts';
 import { NpmHttp } from '../../test/integration/npm/client.ts';
 import { makeTarball, publishBody } from '../../test/integration/npm/fixtures.ts';
+import {
+  median,
+  runCleanups,
+  spread,
+  startStaticNginx,
+  stop,
+  stopOnExit,
+  tmp,
+  verdict,
+} from '../harness.ts';
 
 const VERDACCIO_VERSION = '6.8.0';
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 3)) || 1);
@@ -46,33 +56,8 @@ const ABBREVIATED = 'application/vnd.npm.install-v1+json; q=1.0, application/jso
 const sections = new Set(process.argv.slice(2));
 const all = sections.size === 0;
 const results: Record<string, unknown> = {};
-const cleanups: (() => Promise<void>)[] = [];
-
-async function tmp(prefix: string): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Stops one child we started (SIGTERM, SIGKILL after 5 s); a no-op once it has exited. */
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const done = await Promise.race([
-    exited.then(() => true),
-    new Promise((r) =>
-      setTimeout(() => {
-        r(false);
-      }, 5000),
-    ),
-  ]);
-  if (done !== true) child.kill('SIGKILL');
-}
-
-function stopOnExit(child: ChildProcess): void {
-  cleanups.push(() => stop(child));
-}
+/** How long a stopped server gets before SIGKILL. */
+const STOP_GRACE_MS = 5000;
 
 async function startNora(upstream: string): Promise<NoraProcess & { dir: string }> {
   const dir = await tmp('nora-bench-npm-');
@@ -86,7 +71,7 @@ async function startNora(upstream: string): Promise<NoraProcess & { dir: string 
       NORA_RATE_LIMIT_ENABLED: 'false',
     },
   });
-  stopOnExit(nora.child);
+  stopOnExit(nora.child, STOP_GRACE_MS);
   return { ...nora, dir };
 }
 
@@ -139,39 +124,10 @@ async function startVerdaccio(
       stdio: 'ignore',
     },
   );
-  stopOnExit(child);
+  stopOnExit(child, STOP_GRACE_MS);
   const url = `http://127.0.0.1:${port}`;
   await waitForUrl(`${url}/-/ping`);
   return { url, child, dir };
-}
-
-async function startNginx(root: string): Promise<string> {
-  const dir = await tmp('nora-bench-nginx-');
-  const port = await freePort();
-  await fs.writeFile(
-    path.join(dir, 'nginx.conf'),
-    [
-      'worker_processes 2;',
-      `pid ${path.join(dir, 'nginx.pid')};`,
-      `error_log ${path.join(dir, 'error.log')} warn;`,
-      'events { worker_connections 1024; }',
-      'http {',
-      '  sendfile on; tcp_nopush on; access_log off; keepalive_requests 1000000;',
-      `  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
-      `  server { listen 127.0.0.1:${port}; root ${root}; }`,
-      '}',
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(
-    'nginx',
-    ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'],
-    { stdio: 'ignore' },
-  );
-  stopOnExit(child);
-  const url = `http://127.0.0.1:${port}`;
-  await waitForUrl(`${url}/`);
-  return url;
 }
 
 async function wrk(
@@ -236,23 +192,6 @@ async function npmCi(registry: string): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-function verdict(ok: boolean): string {
-  return ok ? 'OK' : 'MISSED';
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? NaN)
-    : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
-}
-
-/** `30.1 s (29.0–31.5)`: the median and the range of the rounds. */
-function spread(values: readonly number[]): string {
-  return `${median(values).toFixed(1)} s (${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)})`;
-}
-
 type CiServer = 'NORA' | 'Verdaccio';
 
 /**
@@ -283,8 +222,8 @@ async function ciRounds(upstream: string, verdaccioInstall: string) {
         }
       }
     } finally {
-      await stop(nora.child);
-      await stop(verdaccio.child);
+      await stop(nora.child, STOP_GRACE_MS);
+      await stop(verdaccio.child, STOP_GRACE_MS);
       // The servers' data directories go at the end of the bench too (see npmCi).
     }
   }
@@ -363,8 +302,8 @@ try {
       verdaccioWarm,
     };
     console.log(
-      `median (min–max) of ${ROUNDS}: cold NORA ${spread(times.NORA.cold)}, Verdaccio ${spread(times.Verdaccio.cold)}; ` +
-        `warm NORA ${spread(times.NORA.warm)}, Verdaccio ${spread(times.Verdaccio.warm)}`,
+      `median (min–max) of ${ROUNDS}: cold NORA ${spread(times.NORA.cold, 1)}, Verdaccio ${spread(times.Verdaccio.cold, 1)}; ` +
+        `warm NORA ${spread(times.NORA.warm, 1)}, Verdaccio ${spread(times.Verdaccio.warm, 1)}`,
     );
     console.log(
       `cold ${(noraCold / verdaccioCold).toFixed(2)}× (target ≤ 1.0×) ${verdict(noraCold <= verdaccioCold)}; ` +
@@ -398,7 +337,7 @@ try {
     await fs.writeFile(path.join(root, `${name}-1.0.0.tgz`), tarball, { mode: 0o644 });
     // nginx workers drop root privileges: the directory must be world-readable.
     await fs.chmod(root, 0o755);
-    const nginx = await startNginx(root);
+    const { url: nginx } = await startStaticNginx(root, { prefix: 'nora-bench-nginx-' });
     const noraUrl = `${noraNpm}/${name}/-/${name}-1.0.0.tgz`;
     const nginxUrl = `${nginx}/${name}-1.0.0.tgz`;
     await wrk(noraUrl, 16, 2);
@@ -441,5 +380,5 @@ try {
   );
   console.log(JSON.stringify(results));
 } finally {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  await runCleanups();
 }

@@ -28,6 +28,7 @@ import {
   startDistribution,
   startFront,
 } from '../../test/e2e/oci-proxy/fixtures.ts';
+import { log } from '../harness.ts';
 
 const MB = 1024 * 1024;
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -165,10 +166,6 @@ try {
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
   await fs.rm(work, { recursive: true, force: true });
-}
-
-function log(line: string): void {
-  process.stdout.write(`${line}\n`);
 }
 
 async function startNora(dir: string, upstream: string): Promise<NoraProcess & { host: string }> {

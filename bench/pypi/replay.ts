@@ -14,93 +14,36 @@
  * total and of each request kind's sum, in ms, and NORA − direct per project.
  * BENCH_CPU_PROF=<dir> runs NORA with `--cpu-prof`. The tree must exist (run.ts makes it).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
+import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
 import {
-  freePort,
-  NODE_FLAGS,
-  startNoraProcess,
-  type NoraProcess,
-  waitForUrl,
-} from '../../test/helpers/process.ts';
-import { PROJECT_ROOT } from '../../test/helpers/tools.ts';
+  cpuProfCommand,
+  cpuSeconds,
+  log,
+  median,
+  runCleanups,
+  startStaticNginx,
+  stop,
+  stopOnExit,
+  tmp,
+} from '../harness.ts';
 
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 5)) || 1);
 const CPU_PROF = process.env['BENCH_CPU_PROF'];
 const PIP_ACCEPT =
   'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01';
-const cleanups: (() => Promise<void>)[] = [];
-
-function log(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
-async function tmp(prefix: string): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
-
-async function startNginx(root: string): Promise<string> {
-  const dir = await tmp('nora-replay-nginx-');
-  const port = await freePort();
-  await fs.writeFile(
-    path.join(dir, 'nginx.conf'),
-    [
-      'worker_processes 2;',
-      `pid ${path.join(dir, 'nginx.pid')};`,
-      `error_log ${path.join(dir, 'error.log')} warn;`,
-      'events { worker_connections 1024; }',
-      'http {',
-      '  sendfile on; tcp_nopush on; access_log off; keepalive_requests 1000000;',
-      '  types { text/html html; application/json json; } default_type application/octet-stream;',
-      `  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
-      `  server { listen 127.0.0.1:${port}; root ${root}; }`,
-      '}',
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(
-    'nginx',
-    ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'],
-    { stdio: 'ignore' },
-  );
-  cleanups.push(() => stop(child));
-  const url = `http://127.0.0.1:${port}`;
-  await waitForUrl(`${url}/simple/`);
-  return url;
-}
 
 let profiles = 0;
 async function startNora(upstream: string): Promise<NoraProcess> {
   const dir = await tmp('nora-replay-');
   const port = await freePort();
-  const command =
-    CPU_PROF === undefined
-      ? undefined
-      : [
-          process.execPath,
-          ...NODE_FLAGS,
-          '--cpu-prof',
-          '--cpu-prof-dir',
-          path.resolve(CPU_PROF),
-          '--cpu-prof-interval',
-          '250',
-          '--cpu-prof-name',
-          `nora-replay-${process.pid}-${profiles++}.cpuprofile`,
-          path.join(PROJECT_ROOT, 'bin/nora.js'),
-          'serve',
-        ];
+  const command = cpuProfCommand(CPU_PROF, `nora-replay-${process.pid}-${profiles++}.cpuprofile`, [
+    '--cpu-prof-interval',
+    '250',
+  ]);
   const nora = await startNoraProcess({
     port,
     ...(command ? { command } : {}),
@@ -111,16 +54,8 @@ async function startNora(upstream: string): Promise<NoraProcess> {
       NORA_RATE_LIMIT_ENABLED: 'false',
     },
   });
-  cleanups.push(() => stop(nora.child));
+  stopOnExit(nora.child);
   return nora;
-}
-
-/** User + system CPU seconds of a process so far (Linux /proc). */
-async function cpuSeconds(pid: number | undefined): Promise<number> {
-  if (pid === undefined) return NaN;
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** One connection, as pip's session keeps. */
@@ -205,14 +140,6 @@ async function replay(index: string, projects: readonly string[]): Promise<Timin
   return t;
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? NaN)
-    : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
-}
-
 function row(label: string, runs: readonly Timing[]): string {
   const f = (k: 'total' | 'page' | 'metadata' | 'wheel') =>
     median(runs.map((r) => r[k]))
@@ -247,7 +174,13 @@ try {
     install: string[];
   };
   const projects = manifest.install;
-  const nginx = await startNginx(root);
+  const { url: nginx } = await startStaticNginx(root, {
+    prefix: 'nora-replay-nginx-',
+    http: [
+      'types { text/html html; application/json json; } default_type application/octet-stream;',
+    ],
+    readyPath: '/simple/',
+  });
   log(
     `replay of pip's requests for ${projects.length} projects; ${ROUNDS} rounds; load ${os
       .loadavg()
@@ -298,5 +231,5 @@ try {
   log(`NORA − direct per project: cold ${perProject('cold')} ms, warm ${perProject('warm')} ms`);
 } finally {
   await agent.close();
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  await runCleanups();
 }

@@ -37,20 +37,26 @@
  * NORA process, written when it stops), and each line reports NORA's CPU seconds.
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID at the end.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
+import { missingTools, run } from '../../test/helpers/tools.ts';
 import {
-  freePort,
-  NODE_FLAGS,
-  startNoraProcess,
-  type NoraProcess,
-  waitForUrl,
-} from '../../test/helpers/process.ts';
-import { missingTools, PROJECT_ROOT, run } from '../../test/helpers/tools.ts';
+  cpuProfCommand,
+  cpuSeconds,
+  log,
+  median,
+  runCleanups,
+  spread,
+  startStaticNginx,
+  stop,
+  stopOnExit,
+  tmp,
+  verdict,
+} from '../harness.ts';
 
 const PYTHON = '/usr/bin/python3';
 /**
@@ -70,7 +76,6 @@ const PIP_ACCEPT =
 const sections = new Set(process.argv.slice(2));
 const all = sections.size === 0;
 const results: Record<string, unknown> = {};
-const cleanups: (() => Promise<void>)[] = [];
 
 interface Manifest {
   install: string[];
@@ -82,32 +87,6 @@ interface Manifest {
   big: { project: string; filename: string; size: number };
   hostedMany: { project: string; files: number };
   hostedBig: { project: string; filename: string };
-}
-
-function log(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
-async function tmp(prefix: string): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Stops one child we started (SIGTERM, SIGKILL after 10 s); a no-op once it has exited. */
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const done = await Promise.race([
-    exited.then(() => true),
-    new Promise((r) =>
-      setTimeout(() => {
-        r(false);
-      }, 10_000),
-    ),
-  ]);
-  if (done !== true) child.kill('SIGKILL');
 }
 
 async function choosePip(wanted: string | undefined): Promise<{ args: string[]; label: string }> {
@@ -176,58 +155,11 @@ async function generate(root: string): Promise<void> {
   log(`tree generated in ${((performance.now() - started) / 1000).toFixed(1)} s: ${root}`);
 }
 
-async function startNginx(root: string): Promise<{ url: string; child: ChildProcess }> {
-  const dir = await tmp('nora-bench-pypi-nginx-');
-  const port = await freePort();
-  await fs.writeFile(
-    path.join(dir, 'nginx.conf'),
-    [
-      'worker_processes 2;',
-      `pid ${path.join(dir, 'nginx.pid')};`,
-      `error_log ${path.join(dir, 'error.log')} warn;`,
-      'events { worker_connections 1024; }',
-      'http {',
-      '  sendfile on; tcp_nopush on; access_log off; keepalive_requests 1000000;',
-      // The gzip rows: nginx sends `<page>.gz` (the same zlib level 6 bytes) when asked for gzip.
-      '  gzip_static on;',
-      '  types { text/html html; application/json json; } default_type application/octet-stream;',
-      `  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
-      `  server { listen 127.0.0.1:${port}; root ${root}; }`,
-      '}',
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(
-    'nginx',
-    ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  cleanups.push(() => stop(child));
-  const url = `http://127.0.0.1:${port}`;
-  await waitForUrl(`${url}/simple/`);
-  return { url, child };
-}
-
 let profiles = 0;
 async function startNora(upstream: string): Promise<NoraProcess> {
   const dir = await tmp('nora-bench-pypi-');
   const port = await freePort();
-  const command =
-    CPU_PROF === undefined
-      ? undefined
-      : [
-          process.execPath,
-          ...NODE_FLAGS,
-          '--cpu-prof',
-          '--cpu-prof-dir',
-          path.resolve(CPU_PROF),
-          '--cpu-prof-name',
-          `nora-pypi-${process.pid}-${profiles++}.cpuprofile`,
-          path.join(PROJECT_ROOT, 'bin/nora.js'),
-          'serve',
-        ];
+  const command = cpuProfCommand(CPU_PROF, `nora-pypi-${process.pid}-${profiles++}.cpuprofile`);
   const nora = await startNoraProcess({
     port,
     ...(command ? { command } : {}),
@@ -239,20 +171,8 @@ async function startNora(upstream: string): Promise<NoraProcess> {
       NORA_RATE_LIMIT_ENABLED: 'false',
     },
   });
-  cleanups.push(() => stop(nora.child));
+  stopOnExit(nora.child);
   return nora;
-}
-
-/** User + system CPU seconds a process has used so far (Linux /proc; NaN elsewhere). */
-async function cpuSeconds(pid: number | undefined): Promise<number> {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100)
-  } catch {
-    return NaN;
-  }
 }
 
 async function get(url: string, headers: Record<string, string> = {}): Promise<Buffer> {
@@ -386,22 +306,6 @@ async function uploadAll(base: string, files: readonly string[]): Promise<void> 
       for (let f = queue.shift(); f !== undefined; f = queue.shift()) await upload(base, f);
     }),
   );
-}
-
-function verdict(ok: boolean): string {
-  return ok ? 'OK' : 'MISSED';
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? NaN)
-    : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
-}
-
-function spread(values: readonly number[]): string {
-  return `${median(values).toFixed(2)} s (${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)})`;
 }
 
 function cpuNote(cpu: number): string {
@@ -634,7 +538,15 @@ if (missing !== false) {
 const started = performance.now();
 try {
   const { root, manifest } = await makeTree();
-  const nginx = (await startNginx(root)).url;
+  const { url: nginx } = await startStaticNginx(root, {
+    prefix: 'nora-bench-pypi-nginx-',
+    http: [
+      // The gzip rows: nginx sends `<page>.gz` (the same zlib level 6 bytes) when asked for gzip.
+      'gzip_static on;',
+      'types { text/html html; application/json json; } default_type application/octet-stream;',
+    ],
+    readyPath: '/simple/',
+  });
   log(
     `tree: ${manifest.projects} projects, ${manifest.files} files; install set ${manifest.install.length} projects ` +
       `(${manifest.sources.realWheels.length} real PyPI wheels, ${manifest.sources.debianRepacks.length} Debian repacks, ` +
@@ -675,5 +587,5 @@ try {
   );
   log(JSON.stringify(results));
 } finally {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  await runCleanups();
 }

@@ -24,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort, startNoraProcess, waitForUrl } from '../../test/helpers/process.ts';
 import { missingTools, run } from '../../test/helpers/tools.ts';
+import { log } from '../harness.ts';
 
 const SECONDS = Math.max(1, Number(process.env['BENCH_SECONDS'] ?? 5));
 const CONNECTIONS = Math.max(1, Number(process.env['BENCH_CONNECTIONS'] ?? 16));
@@ -41,10 +42,6 @@ const work = await fs.mkdtemp(
   path.join(process.env['BENCH_DIR'] ?? os.tmpdir(), 'nora-bench-raw-'),
 );
 const stops: (() => Promise<void>)[] = [];
-
-function log(line = ''): void {
-  process.stdout.write(`${line}\n`);
-}
 
 function verdict(ok: boolean): string {
   return ok ? 'PASS' : 'MISS';

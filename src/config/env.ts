@@ -17,6 +17,8 @@ export interface EnvBinding {
   readonly secret: boolean;
   /** An empty variable is a value, not "unset" (FieldMeta.emptyIsValue). */
   readonly emptyIsValue: boolean;
+  /** The variable's syntax, named in error messages (FieldMeta.envForm). */
+  readonly form: string | undefined;
 }
 
 /**
@@ -57,6 +59,7 @@ function collectBindings(
       parse,
       secret: meta.secret === true || isSecret(field),
       emptyIsValue: meta.emptyIsValue === true,
+      form: meta.envForm,
     });
   }
 }
@@ -65,11 +68,14 @@ export interface EnvOverlay {
   readonly values: Record<string, Record<string, unknown>>;
   /** config path → the variable that supplied it, for error messages. */
   readonly sources: Map<string, string>;
+  /** variable → its syntax, for the variables in `sources` that declare one. */
+  readonly forms: Map<string, string>;
 }
 
 export function readEnvOverlay(schema: z.ZodType, env: NodeJS.ProcessEnv): EnvOverlay {
   const values: Record<string, Record<string, unknown>> = {};
   const sources = new Map<string, string>();
+  const forms = new Map<string, string>();
   for (const binding of envBindings(schema)) {
     const name = binding.names.find(
       (n) => env[n] !== undefined && (env[n] !== '' || binding.emptyIsValue),
@@ -84,8 +90,9 @@ export function readEnvOverlay(schema: z.ZodType, env: NodeJS.ProcessEnv): EnvOv
     }
     table[rest.at(-1) ?? ''] = binding.parse(raw);
     sources.set(binding.path.join('.'), name);
+    if (binding.form !== undefined) forms.set(name, binding.form);
   }
-  return { values, sources };
+  return { values, sources, forms };
 }
 
 /** `NORA_*` variables read outside the config schema: the config file path, test and tool knobs. */
@@ -177,6 +184,11 @@ function inner(schema: z.ZodType): z.ZodType | undefined {
     schema instanceof z.ZodNullable
   ) {
     return schema.unwrap() as z.ZodType;
+  }
+  // z.preprocess (fields.ts upstreamEntry): a normalising step in front of the real shape, which
+  // is what the walkers (env bindings, unknown keys, masking, docs) must see.
+  if (schema instanceof z.ZodPipe && schema.in instanceof z.ZodTransform) {
+    return schema.out as z.ZodType;
   }
   return undefined;
 }

@@ -10,6 +10,8 @@ export interface FieldMeta {
   readonly env?: readonly string[];
   /** Parses an environment value into the field's TOML shape. */
   readonly fromEnv?: (value: string) => unknown;
+  /** The variable's syntax for error messages when `fromEnv` is not obvious (`url1,url2|user:pass`). */
+  readonly envForm?: string;
   /**
    * An empty variable is a value (handed to `fromEnv`), not "unset": `NORA_DOCKER_UPSTREAMS=""`
    * means no upstreams. Other fields treat an empty variable as absent.
@@ -59,4 +61,34 @@ export function parseUpstreamList(value: string, keys: readonly string[]): unkno
         keys.flatMap((key, i) => (i === 0 || parts[i] ? [[key, parts[i]]] : [])),
       );
     });
+}
+
+/** What an upstream list entry may be, for error messages (the forms `upstreamEntry` accepts). */
+export const UPSTREAM_FORMS =
+  'a URL string "https://…" or a table { url = "https://…", auth = "user:pass" }';
+
+/**
+ * One entry of an upstream list (`[maven] proxies`, `[docker] upstreams`, a repository's
+ * `upstreams`, …): the table `{ url = "https://…", auth = "user:pass", … }` or, as NORA's own
+ * `[maven]`/`[pypi] proxies` accept (its untagged `Simple(String) | Full(table)` entry), a bare URL
+ * string, shorthand for `{ url = "…" }`. Anything else is refused with both forms named. The
+ * wrapper is a preprocess pipe: the schema walkers (env.ts `unwrap`) see through it to `table`.
+ */
+export function upstreamEntry<T extends z.ZodObject>(table: T) {
+  return z.preprocess((value, ctx) => {
+    if (typeof value === 'string') return { url: value };
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value;
+    ctx.addIssue({
+      code: 'custom',
+      input: value,
+      message: `expected ${UPSTREAM_FORMS}, got ${describeValue(value)}`,
+    });
+    return z.NEVER;
+  }, table);
+}
+
+function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value === null || value === undefined) return 'nothing';
+  return `${typeof value} ${JSON.stringify(value)}`;
 }

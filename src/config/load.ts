@@ -71,7 +71,10 @@ export function parseConfigObject(
   const merged = mergeTables(raw, overlay.values);
   const result = configSchema.safeParse(merged);
   if (!result.success) {
-    throw new ConfigError(formatIssues(result.error, overlay.sources));
+    // An ignored key is often the cause (a repository's `proxies` instead of `upstreams`): say so.
+    const ignored = warnings.filter((w) => w.startsWith('unknown config key'));
+    const notes = ignored.length === 0 ? '' : `\n${ignored.map((w) => `  note: ${w}`).join('\n')}`;
+    throw new ConfigError(formatIssues(result.error, overlay.sources, overlay.forms) + notes);
   }
   return { config: result.data, warnings };
 }
@@ -102,7 +105,11 @@ function parseTomlText(text: string, file: string): Record<string, unknown> {
   }
 }
 
-function formatIssues(error: z.ZodError, sources: Map<string, string>): string {
+function formatIssues(
+  error: z.ZodError,
+  sources: Map<string, string>,
+  forms: Map<string, string>,
+): string {
   const lines = error.issues.map((issue) => {
     const key = issue.path.map(String).join('.') || '(root)';
     // An issue inside a value (docker.upstreams.0.url) names the variable that set the value.
@@ -117,9 +124,37 @@ function formatIssues(error: z.ZodError, sources: Map<string, string>): string {
       )
       .find((name) => name !== undefined);
     const from = source ? ` (from ${source})` : '';
-    return `  ${key}${from}: ${issue.message}`;
+    const form = source === undefined ? undefined : forms.get(source);
+    const syntax = form === undefined ? '' : `; ${source} takes "${form}"`;
+    return `  ${key}${from}: ${issueMessage(issue)}${syntax}`;
   });
   return `invalid configuration:\n${lines.join('\n')}`;
+}
+
+/**
+ * zod's message, except where it names zod's types: a table expected where the file has a string
+ * or a list is said in TOML's words (`[[auth.rules]]` written as `rules = ["…"]`).
+ */
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && issue.expected === 'object') {
+    // zod leaves `input` out of issues; its message ends in "received <type>".
+    const received = /received (\w+)/.exec(issue.message)?.[1];
+    const got =
+      received === 'array' ? ', got a list' : received === undefined ? '' : `, got a ${received}`;
+    return `expected a table ({ key = value, … } inline, or a [[…]] block)${got}`;
+  }
+  return issue.message;
+}
+
+/**
+ * Keys that name the same idea in another section: `[maven] proxies` but a repository's
+ * `upstreams`. An unknown key among them points at the sibling the table does have.
+ */
+const SYNONYMS: readonly (readonly string[])[] = [['proxies', 'upstreams', 'proxy', 'upstream']];
+
+function nearKey(key: string, known: readonly string[]): string | undefined {
+  const group = SYNONYMS.find((names) => names.includes(key));
+  return group?.find((name) => known.includes(name)) ?? closest(key, known);
 }
 
 /** Keys of `raw` the schema does not read, dotted, each with the known sibling it is closest to. */
@@ -135,7 +170,7 @@ function unknownKeys(
       const child = shape[key];
       const dotted = prefix === '' ? key : `${prefix}.${key}`;
       if (child) return unknownKeys(value, child, dotted);
-      const near = closest(key, Object.keys(shape));
+      const near = nearKey(key, Object.keys(shape));
       return [
         { key: dotted, near: near === undefined ? undefined : dotted.slice(0, -key.length) + near },
       ];

@@ -14,7 +14,7 @@ import { npmSectionSchema } from '../formats/npm/config.ts';
 import { dockerSectionSchema, dockerUpstreamSchema } from '../formats/oci/config.ts';
 import { pypiSectionSchema } from '../formats/pypi/config.ts';
 import { rawSectionSchema } from '../formats/raw/config.ts';
-import { credentials, httpUrl, withMeta } from './fields.ts';
+import { credentials, httpUrl, upstreamEntry, withMeta } from './fields.ts';
 
 export const FORMAT_NAMES = [
   'docker',
@@ -188,7 +188,7 @@ export const repositorySchema = z
     /** group: the hosted member that receives writes (default: the first hosted member). */
     write_member: z.string().optional(),
     /** proxy: upstreams, tried in order. */
-    upstreams: z.array(dockerUpstreamSchema).default([]),
+    upstreams: z.array(upstreamEntry(dockerUpstreamSchema)).default([]),
     proxy_timeout: z.number().positive().optional(),
     metadata_ttl: z.number().int().min(-1).optional(),
     serve_stale: z.boolean().optional(),

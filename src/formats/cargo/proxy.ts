@@ -38,6 +38,7 @@ import type { FillSource } from '../../proxy/fill.ts';
 import { isFresh } from '../../proxy/freshness.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import { repositoryTargets } from '../../proxy/in-order.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { FormatContext } from '../format.ts';
 import type { CargoSource, IndexEntry, IndexFile, OpenedCrate } from './model.ts';
@@ -230,17 +231,7 @@ export class CargoProxy implements CargoSource {
   /** One target per upstream, at its index root (see indexRoot). */
   #targets(repo: Repository): UpstreamTarget[] {
     const { timeout } = this.#settings(repo);
-    return repo.upstreams.map((u, index) =>
-      this.#ctx.proxy.upstream({
-        label: `${repo.name}#${index}`,
-        registry: repo.name,
-        url: indexRoot(u.url),
-        credentials: u.auth,
-        auth: 'basic',
-        timeoutSeconds: timeout,
-        readTimeoutSeconds: timeout,
-      }),
-    );
+    return repositoryTargets(this.#ctx.proxy, repo, { timeoutSeconds: timeout, url: indexRoot });
   }
 
   async #resolveIndex(

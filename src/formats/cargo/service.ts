@@ -13,7 +13,7 @@ import { RegistryError } from '../../core/errors.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { CargoHosted, PublishResult } from './hosted.ts';
 import type { CargoSource, IndexFile, OpenedCrate } from './model.ts';
-import type { PublishCheck, StoredCrate } from './store.ts';
+import { notFoundLogins, type PublishCheck, type StoredCrate } from './store.ts';
 
 export interface CargoServiceDeps {
   readonly repositories: RepositoryRegistry;
@@ -127,7 +127,7 @@ export class CargoService {
     return this.#deps.hosted.ownerUsers(target, name);
   }
 
-  /** `cargo owner --add`: every login must be a NORA user. */
+  /** `cargo owner --add`: every login must be a NORA user (400 naming each one that is not). */
   async addOwners(
     repo: Repository,
     name: string,
@@ -136,15 +136,15 @@ export class CargoService {
   ): Promise<void> {
     const target = this.#writeTarget(repo, principal, 'write', name.toLowerCase());
     await this.#requireOwner(target, name, principal);
-    for (const login of logins) {
-      if (!(await this.#deps.userExists(login))) {
-        throw new RegistryError('BAD_REQUEST', `could not find user with login \`${login}\``);
-      }
+    const unknown: string[] = [];
+    for (const login of new Set(logins)) {
+      if (!(await this.#deps.userExists(login))) unknown.push(login);
     }
+    if (unknown.length > 0) throw new RegistryError('BAD_REQUEST', notFoundLogins('user', unknown));
     await this.#deps.hosted.addOwners(target, name, logins);
   }
 
-  /** `cargo owner --remove`: the last owner cannot be removed. */
+  /** `cargo owner --remove`: the last owner cannot be removed, nor a login that is not one (400). */
   async removeOwners(
     repo: Repository,
     name: string,

@@ -363,10 +363,23 @@ export class CargoStore {
 
   /**
    * Removes owners; refuses (BAD_REQUEST) to remove the last one, as crates.io does, so a crate
-   * always has someone who may publish it.
+   * always has someone who may publish it, and a login that is not an owner (crates.io's
+   * "could not find owner with login `x`", every such login named). All or nothing.
    */
   async removeOwners(repo: string, name: string, logins: readonly string[]): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
+      const current = await trx
+        .selectFrom('cargo_owners')
+        .select('login')
+        .where('repo', '=', repo)
+        .where('crate', '=', name)
+        .where('login', 'in', [...logins])
+        .execute();
+      const owners = new Set(current.map((row) => row.login));
+      const strangers = [...new Set(logins)].filter((login) => !owners.has(login));
+      if (strangers.length > 0) {
+        throw new RegistryError('BAD_REQUEST', notFoundLogins('owner', strangers));
+      }
       await trx
         .deleteFrom('cargo_owners')
         .where('repo', '=', repo)
@@ -451,4 +464,15 @@ function parseStrings(text: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * crates.io's wording for logins it cannot act on: "could not find owner with login `x`" (it stops
+ * at the first; every one is named here), e.g. `notFoundLogins('user', ['a', 'b'])`.
+ */
+export function notFoundLogins(what: 'owner' | 'user', logins: readonly string[]): string {
+  const named = logins.map((login) => `\`${login}\``).join(', ');
+  return logins.length === 1
+    ? `could not find ${what} with login ${named}`
+    : `could not find ${what}s with logins ${named}`;
 }

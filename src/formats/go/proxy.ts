@@ -29,6 +29,7 @@ import { isUpstreamFailure, type ProxyEngine, type Refresh } from '../../proxy/e
 import type { ReadRange } from '../../proxy/fill.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import { repositoryTargets } from '../../proxy/in-order.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { NegativeCache } from '../maven/proxy.ts';
@@ -139,17 +140,10 @@ export class GoProxy implements GoSource {
     const metadata = kind === 'list' || kind === 'latest' || kind === 'info';
     const timeout = metadata ? s.metadataTimeout : s.timeout;
     const read = kind === 'zip' ? s.zipTimeout : timeout;
-    return repo.upstreams.map((u, index) =>
-      this.#deps.proxy.upstream({
-        label: `${repo.name}#${index}`,
-        registry: repo.name,
-        url: u.url,
-        credentials: u.auth,
-        auth: 'basic',
-        timeoutSeconds: timeout,
-        readTimeoutSeconds: read,
-      }),
-    );
+    return repositoryTargets(this.#deps.proxy, repo, {
+      timeoutSeconds: timeout,
+      readTimeoutSeconds: read,
+    });
   }
 
   async list(repo: Repository, module: string): Promise<VersionList | undefined> {

@@ -10,6 +10,7 @@ import {
   parseUpstreamList,
   positiveSeconds,
   ttlSeconds,
+  upstreamEntry,
   withMeta,
 } from '../../config/fields.ts';
 
@@ -27,8 +28,9 @@ export function parseHelmUpstreamList(value: string): unknown[] {
 export const helmSectionSchema = z.object({
   enabled: z.boolean().default(true),
   /** Upstream chart repositories of the default `helm-proxy` (none by default). */
-  proxies: withMeta(z.array(helmUpstreamSchema).default([]), {
+  proxies: withMeta(z.array(upstreamEntry(helmUpstreamSchema)).default([]), {
     fromEnv: parseHelmUpstreamList,
+    envForm: 'url1,url2|user:pass',
     emptyIsValue: true,
   }),
   proxy_timeout: positiveSeconds.default(30),

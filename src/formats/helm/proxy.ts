@@ -25,6 +25,7 @@ import type { Db } from '../../db/database.ts';
 import { isUpstreamFailure, type ProxyEngine } from '../../proxy/engine.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { chartFilename, entryFragment, isChartName, isSemver2, parseBoundedYaml } from './chart.ts';
@@ -171,11 +172,10 @@ export class HelmProxy implements HelmSource {
 
   async #refresh(repo: Repository, index: number, cached: CachedEntry | undefined) {
     const target = this.#target(repo, index);
-    const headers: Record<string, string> = { accept: 'application/x-yaml, text/yaml, */*' };
-    if (cached !== undefined && cached.upstream === target.label && cached.etag) {
-      if (cached.etag.startsWith('lm:')) headers['if-modified-since'] = cached.etag.slice(3);
-      else headers['if-none-match'] = cached.etag;
-    }
+    const headers = {
+      accept: 'application/x-yaml, text/yaml, */*',
+      ...conditionalHeaders(cached, target),
+    };
     const response = await this.#deps.proxy.client.request(target, {
       method: 'GET',
       path: '/index.yaml',
@@ -217,15 +217,13 @@ export class HelmProxy implements HelmSource {
     });
     const digest = formatDigest(stored.digest);
     this.#parsed.set(`${repo.name}#${index}\n${digest}`, parsed);
-    const etag = response.header('etag');
-    const lastModified = response.header('last-modified');
     return {
       kind: 'updated' as const,
       entry: {
         digest,
         size: stored.size,
         mediaType: 'application/x-yaml',
-        etag: etag ?? (lastModified === undefined ? undefined : `lm:${lastModified}`),
+        etag: validatorOf(response),
         upstream: target.label,
       },
     };

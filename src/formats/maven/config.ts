@@ -10,6 +10,7 @@ import {
   httpUrl,
   positiveSeconds,
   ttlSeconds,
+  upstreamEntry,
   withMeta,
 } from '../../config/fields.ts';
 
@@ -30,8 +31,10 @@ export const mavenSectionSchema = z.object({
   enabled: z.boolean().default(true),
   /** Upstream repositories in order (NORA_MAVEN_PROXIES, `url|auth,…`). */
   proxies: withMeta(
-    z.array(mavenUpstreamSchema).default([{ url: 'https://repo1.maven.org/maven2' }]),
-    { fromEnv: parseMavenUpstreamList, emptyIsValue: true },
+    z
+      .array(upstreamEntry(mavenUpstreamSchema))
+      .default([{ url: 'https://repo1.maven.org/maven2' }]),
+    { fromEnv: parseMavenUpstreamList, envForm: 'url1,url2|user:pass', emptyIsValue: true },
   ),
   proxy_timeout: positiveSeconds.default(30),
   /** Verify uploaded checksum files against the computed hashes (mismatch → 400). */

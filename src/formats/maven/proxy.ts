@@ -39,6 +39,8 @@ import { BlobFill } from '../../proxy/fill.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import { repositoryTargets } from '../../proxy/in-order.ts';
+import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
 import type { AppConfig } from '../../config/schema.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -218,17 +220,7 @@ export class MavenProxy implements MavenSource {
 
   #targets(repo: Repository): UpstreamTarget[] {
     const { timeout } = this.#settings(repo);
-    return repo.upstreams.map((u, index) =>
-      this.#deps.proxy.upstream({
-        label: `${repo.name}#${index}`,
-        registry: repo.name,
-        url: u.url,
-        credentials: u.auth,
-        auth: 'basic',
-        timeoutSeconds: timeout,
-        readTimeoutSeconds: timeout,
-      }),
-    );
+    return repositoryTargets(this.#deps.proxy, repo, { timeoutSeconds: timeout });
   }
 
   /**
@@ -615,11 +607,10 @@ export class MavenProxy implements MavenSource {
     let absent = 0;
     for (const target of targets) {
       try {
-        const headers: Record<string, string> = { accept: 'application/xml, text/xml, */*' };
-        if (cached !== undefined && cached.upstream === target.label && cached.etag) {
-          if (cached.etag.startsWith('lm:')) headers['if-modified-since'] = cached.etag.slice(3);
-          else headers['if-none-match'] = cached.etag;
-        }
+        const headers = {
+          accept: 'application/xml, text/xml, */*',
+          ...conditionalHeaders(cached, target),
+        };
         const response = await this.#deps.proxy.client.request(target, {
           method: 'GET',
           path: upstreamPath(path),
@@ -660,15 +651,13 @@ export class MavenProxy implements MavenSource {
         });
         const digest = formatDigest(stored.digest);
         this.#parsed.set(digest, parsed);
-        const etag = response.header('etag');
-        const lastModified = response.header('last-modified');
         return {
           kind: 'updated' as const,
           entry: {
             digest,
             size: stored.size,
             mediaType: 'application/xml',
-            etag: etag ?? (lastModified === undefined ? undefined : `lm:${lastModified}`),
+            etag: validatorOf(response),
             upstream: target.label,
           },
         };

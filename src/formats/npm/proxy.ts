@@ -13,6 +13,7 @@ import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { isUpstreamFailure } from '../../proxy/engine.ts';
+import { ABSENT, askInOrder, repositoryTargets } from '../../proxy/in-order.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
@@ -154,18 +155,9 @@ class NpmProxyUpstream implements NpmUpstream {
   }
 
   #targets(): UpstreamTarget[] {
-    const { timeout } = this.#settings();
-    return this.#repo.upstreams.map((u, index) =>
-      this.#context.proxy.upstream({
-        label: `${this.#repo.name}#${index}`,
-        registry: this.#repo.name,
-        url: u.url,
-        credentials: u.auth,
-        auth: 'basic',
-        timeoutSeconds: timeout,
-        readTimeoutSeconds: timeout,
-      }),
-    );
+    return repositoryTargets(this.#context.proxy, this.#repo, {
+      timeoutSeconds: this.#settings().timeout,
+    });
   }
 
   async packument(name: string): Promise<UpstreamPackument | undefined> {
@@ -196,72 +188,65 @@ class NpmProxyUpstream implements NpmUpstream {
   }
 
   async #refresh(name: string, cached: CachedEntry | undefined, revalidate: boolean) {
-    let failure: unknown;
-    let absent = 0;
-    const targets = this.#targets();
-    for (const target of targets) {
-      try {
-        const response = await this.#context.proxy.client.request(target, {
-          method: 'GET',
-          path: `/${name.replace('/', '%2f')}`,
-          headers: {
-            accept: 'application/json',
-            // Full packuments of popular packages are tens of MB; gzip cuts the transfer ~10×.
-            'accept-encoding': 'gzip',
-            ...(revalidate && cached?.etag !== undefined && cached.upstream === target.label
-              ? { 'if-none-match': cached.etag }
-              : {}),
-          },
-        });
-        if (response.status === 304 && cached) {
-          response.body.destroy();
-          return {
-            kind: 'unchanged' as const,
-            etag: response.header('etag') ?? cached.etag,
-            upstream: target.label,
-          };
-        }
-        if (response.status === 404) {
-          response.body.destroy();
-          absent++;
-          continue;
-        }
-        if (response.status !== 200) {
-          response.body.destroy();
-          throw new RegistryError(
-            'UPSTREAM_FAILED',
-            `upstream ${target.label} answered ${response.status} for ${name}`,
-          );
-        }
-        const body = await readAllBounded(
-          decoded(response.body, response.header('content-encoding'), `packument of ${name}`),
-          MAX_PACKUMENT_BYTES,
-          `upstream packument of ${name}`,
-        );
-        const parsed = parseUpstream(name, body, target.baseUrl);
-        const stored = await this.#context.proxy.storeDocument(Readable.from([body]), {
-          maxBytes: MAX_PACKUMENT_BYTES,
-        });
-        const digest = formatDigest(stored.digest);
-        this.#parsed.set(digest, parsed, body.length);
-        this.#rememberSources(name, parsed);
-        await this.#index(name, parsed);
+    const asked = await askInOrder(this.#targets(), async (target) => {
+      const response = await this.#context.proxy.client.request(target, {
+        method: 'GET',
+        path: `/${name.replace('/', '%2f')}`,
+        headers: {
+          accept: 'application/json',
+          // Full packuments of popular packages are tens of MB; gzip cuts the transfer ~10×.
+          'accept-encoding': 'gzip',
+          ...(revalidate && cached?.etag !== undefined && cached.upstream === target.label
+            ? { 'if-none-match': cached.etag }
+            : {}),
+        },
+      });
+      if (response.status === 304 && cached) {
+        response.body.destroy();
         return {
-          kind: 'updated' as const,
-          entry: {
-            digest,
-            size: stored.size,
-            mediaType: 'application/json',
-            etag: response.header('etag'),
-            upstream: target.label,
-          },
+          kind: 'unchanged' as const,
+          etag: response.header('etag') ?? cached.etag,
+          upstream: target.label,
         };
-      } catch (err) {
-        failure = err;
       }
-    }
-    if (absent === targets.length) return { kind: 'absent' as const };
-    throw asUpstreamError(failure, name);
+      if (response.status === 404) {
+        response.body.destroy();
+        return ABSENT;
+      }
+      if (response.status !== 200) {
+        response.body.destroy();
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream ${target.label} answered ${response.status} for ${name}`,
+        );
+      }
+      const body = await readAllBounded(
+        decoded(response.body, response.header('content-encoding'), `packument of ${name}`),
+        MAX_PACKUMENT_BYTES,
+        `upstream packument of ${name}`,
+      );
+      const parsed = parseUpstream(name, body, target.baseUrl);
+      const stored = await this.#context.proxy.storeDocument(Readable.from([body]), {
+        maxBytes: MAX_PACKUMENT_BYTES,
+      });
+      const digest = formatDigest(stored.digest);
+      this.#parsed.set(digest, parsed, body.length);
+      this.#rememberSources(name, parsed);
+      await this.#index(name, parsed);
+      return {
+        kind: 'updated' as const,
+        entry: {
+          digest,
+          size: stored.size,
+          mediaType: 'application/json',
+          etag: response.header('etag'),
+          upstream: target.label,
+        },
+      };
+    });
+    if (asked.kind === 'hit') return asked.value;
+    if (asked.kind === 'absent') return { kind: 'absent' as const };
+    throw asUpstreamError(asked.error, name);
   }
 
   async #load(name: string, entry: CachedEntry): Promise<ParsedPackument> {
@@ -439,35 +424,31 @@ class NpmProxyUpstream implements NpmUpstream {
     name: string,
     source: TarballSource,
   ): Promise<{ body: Readable; size: number | undefined } | undefined> {
-    let failure: unknown;
-    for (const target of this.#targets()) {
-      try {
-        const response = await this.#context.proxy.client.request(target, {
-          method: 'GET',
-          path: tarballPath(target.baseUrl, source.url, name, source.version),
-        });
-        if (response.status === 404) {
-          response.body.destroy();
-          continue;
-        }
-        if (response.status !== 200) {
-          response.body.destroy();
-          throw new RegistryError(
-            'UPSTREAM_FAILED',
-            `upstream ${target.label} answered ${response.status} for a tarball of ${name}`,
-          );
-        }
-        const length = Number(response.header('content-length'));
-        return {
-          body: response.body,
-          size: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
-        };
-      } catch (err) {
-        failure = err;
+    const asked = await askInOrder(this.#targets(), async (target) => {
+      const response = await this.#context.proxy.client.request(target, {
+        method: 'GET',
+        path: tarballPath(target.baseUrl, source.url, name, source.version),
+      });
+      if (response.status === 404) {
+        response.body.destroy();
+        return ABSENT;
       }
-    }
-    if (failure === undefined) return undefined;
-    throw asUpstreamError(failure, name);
+      if (response.status !== 200) {
+        response.body.destroy();
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream ${target.label} answered ${response.status} for a tarball of ${name}`,
+        );
+      }
+      const length = Number(response.header('content-length'));
+      return {
+        body: response.body,
+        size: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
+      };
+    });
+    if (asked.kind === 'hit') return asked.value;
+    if (asked.kind === 'absent') return undefined;
+    throw asUpstreamError(asked.error, name);
   }
 
   /**
@@ -481,9 +462,9 @@ class NpmProxyUpstream implements NpmUpstream {
     endpoint: string,
     body: Buffer,
   ): Promise<{ status: number; body: Buffer; contentType: string }> {
-    let failure: unknown;
-    for (const target of this.#targets()) {
-      try {
+    const asked = await askInOrder(
+      this.#targets(),
+      async (target) => {
         const response = await this.#context.proxy.client.request(target, {
           method: 'POST',
           path: `/-/npm/v1/security/${endpoint}`,
@@ -511,15 +492,15 @@ class NpmProxyUpstream implements NpmUpstream {
           body: text,
           contentType: response.header('content-type') ?? 'application/json',
         };
-      } catch (err) {
-        // A response over the limit is the upstream's fault (502), not the client's (413).
-        failure =
-          err instanceof RegistryError && err.code === 'TOO_LARGE'
-            ? new RegistryError('UPSTREAM_FAILED', err.message)
-            : toUpstreamError(err, target.label);
-      }
-    }
-    throw auditError(failure);
+      },
+      // A response over the limit is the upstream's fault (502), not the client's (413).
+      (err, target) =>
+        err instanceof RegistryError && err.code === 'TOO_LARGE'
+          ? new RegistryError('UPSTREAM_FAILED', err.message)
+          : toUpstreamError(err, target.label),
+    );
+    if (asked.kind === 'hit') return asked.value;
+    throw auditError(asked.kind === 'failed' ? asked.error : undefined);
   }
 }
 

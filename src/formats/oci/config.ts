@@ -6,6 +6,7 @@ import {
   httpUrl,
   positiveSeconds,
   ttlSeconds,
+  upstreamEntry,
   withMeta,
 } from '../../config/fields.ts';
 
@@ -53,10 +54,11 @@ export const dockerSectionSchema = z.object({
    */
   protect_hosted_names: z.boolean().default(true),
   upstreams: withMeta(
-    z.array(dockerUpstreamSchema).default([{ url: 'https://registry-1.docker.io' }]),
+    z.array(upstreamEntry(dockerUpstreamSchema)).default([{ url: 'https://registry-1.docker.io' }]),
     {
       env: ['NORA_DOCKER_UPSTREAMS', 'NORA_DOCKER_PROXIES'],
       fromEnv: parseDockerUpstreamList,
+      envForm: 'url1,url2|user:token|prefix',
       emptyIsValue: true,
     },
   ),

@@ -9,6 +9,7 @@ import {
   httpUrl,
   positiveSeconds,
   ttlSeconds,
+  upstreamEntry,
   withMeta,
 } from '../../config/fields.ts';
 
@@ -40,8 +41,9 @@ export const pypiSectionSchema = z.object({
   }),
   proxy_auth: credentials.optional(),
   /** Several upstream indexes in order (NORA_PYPI_PROXIES); when set, replaces `proxy`. */
-  proxies: withMeta(z.array(pypiUpstreamSchema).default([]), {
+  proxies: withMeta(z.array(upstreamEntry(pypiUpstreamSchema)).default([]), {
     fromEnv: parsePypiUpstreamList,
+    envForm: 'url1,url2|user:pass',
   }),
   proxy_timeout: positiveSeconds.default(30),
   /** Freshness of proxied project pages, seconds (-1 forever, 0 revalidate every read). Our addition. */

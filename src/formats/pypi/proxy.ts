@@ -46,6 +46,7 @@ import { isFresh } from '../../proxy/freshness.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { joinUrl, toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import { repositoryTargets } from '../../proxy/in-order.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { FormatContext } from '../format.ts';
 import { MAX_CORE_METADATA_BYTES, readWheelCoreMetadata } from './core-metadata.ts';
@@ -487,17 +488,7 @@ export class PypiProxy implements PypiSource {
 
   #targets(repo: Repository): UpstreamTarget[] {
     const { timeout } = this.#settings(repo);
-    return repo.upstreams.map((u, index) =>
-      this.#ctx.proxy.upstream({
-        label: `${repo.name}#${index}`,
-        registry: repo.name,
-        url: u.url,
-        credentials: u.auth,
-        auth: 'basic',
-        timeoutSeconds: timeout,
-        readTimeoutSeconds: timeout,
-      }),
-    );
+    return repositoryTargets(this.#ctx.proxy, repo, { timeoutSeconds: timeout });
   }
 
   async #page(

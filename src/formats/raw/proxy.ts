@@ -18,9 +18,11 @@ import { RegistryError } from '../../core/errors.ts';
 import type { AppConfig } from '../../config/schema.ts';
 import { isUpstreamFailure, type ProxyEngine } from '../../proxy/engine.ts';
 import { BlobFill } from '../../proxy/fill.ts';
+import { ABSENT, askInOrder, repositoryTargets } from '../../proxy/in-order.ts';
 import { isFresh } from '../../proxy/freshness.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { NegativeCache } from '../maven/proxy.ts';
@@ -68,18 +70,9 @@ export class RawProxy implements RawSource {
   }
 
   #targets(repo: Repository): UpstreamTarget[] {
-    const { timeout } = this.#settings(repo);
-    return repo.upstreams.map((u, index) =>
-      this.#deps.proxy.upstream({
-        label: `${repo.name}#${index}`,
-        registry: repo.name,
-        url: u.url,
-        credentials: u.auth,
-        auth: 'basic',
-        timeoutSeconds: timeout,
-        readTimeoutSeconds: timeout,
-      }),
-    );
+    return repositoryTargets(this.#deps.proxy, repo, {
+      timeoutSeconds: this.#settings(repo).timeout,
+    });
   }
 
   /** Proxies have no listing: an HTTP origin has no listing protocol. */
@@ -156,110 +149,96 @@ export class RawProxy implements RawSource {
     const settings = this.#settings(repo);
     const targets = this.#targets(repo);
     const key = `file:${path}`;
-    let failure: unknown;
-    let absent = 0;
-    for (const target of targets) {
-      try {
-        const headers: Record<string, string> = { accept: '*/*' };
-        const validator = cached?.upstream === target.label ? cached.etag : undefined;
-        if (validator !== undefined) {
-          if (validator.startsWith('lm:')) headers['if-modified-since'] = validator.slice(3);
-          else headers['if-none-match'] = validator;
-        }
-        const response = await engine.client.request(target, {
-          method: 'GET',
-          path: encodePath(path) === '' ? '/' : `/${encodePath(path)}`,
-          headers,
-        });
-        if (response.status === 304 && cached !== undefined) {
-          response.body.destroy();
-          const now = Date.now();
-          await engine.state.touch(repo.name, key, now);
-          engine.metrics.record(repo.name, 'revalidated');
-          return {
-            kind: 'file',
-            file: this.#fromStore({ ...cached, fetchedAt: now }),
-            filling: false,
-          };
-        }
-        if (response.status === 404 || response.status === 410) {
-          response.body.destroy();
-          absent++;
-          continue;
-        }
-        if (response.status !== 200) {
-          response.body.destroy();
-          throw new RegistryError(
-            'UPSTREAM_FAILED',
-            `upstream ${target.label} answered ${response.status} for ${path}`,
-          );
-        }
-        const announced = contentLength(response.header('content-length'));
-        if (announced !== undefined && announced > settings.maxBytes) {
-          response.body.destroy();
-          throw new RegistryError(
-            'UPSTREAM_FAILED',
-            `upstream ${target.label} announced ${announced} bytes for ${path}, past proxy_max_file_size`,
-          );
-        }
-        const fill = await BlobFill.start(
-          this.#deps.blobs,
-          { body: response.body, size: announced },
-          { maxBytes: settings.maxBytes },
-        );
-        const etag = response.header('etag');
-        const lastModified = response.header('last-modified');
-        const validatorOut =
-          etag !== undefined ? etag : lastModified === undefined ? undefined : `lm:${lastModified}`;
-        const flightKey = `${repo.name}\n${path}`;
-        const blobs = this.#deps.blobs;
-        let committed: string | undefined;
-        const forget = (): void => {
-          this.#flights.delete(flightKey);
-        };
-        const recorded = fill.done
-          .then(async (result) => {
-            await engine.remember(repo.name, key, {
-              digest: formatDigest(result.digest),
-              size: result.size,
-              mediaType: response.header('content-type'),
-              etag: validatorOut,
-              upstream: target.label,
-            });
-            committed = result.digest.hex;
-            // Recorded: from now on a request finds the state row, so the flight may go.
-            forget();
-          })
-          .catch(forget);
-        engine.metrics.record(repo.name, 'miss');
+    const asked = await askInOrder(targets, async (target): Promise<Fetched | typeof ABSENT> => {
+      const headers = { accept: '*/*', ...conditionalHeaders(cached, target) };
+      const response = await engine.client.request(target, {
+        method: 'GET',
+        path: encodePath(path) === '' ? '/' : `/${encodePath(path)}`,
+        headers,
+      });
+      if (response.status === 304 && cached !== undefined) {
+        response.body.destroy();
+        const now = Date.now();
+        await engine.state.touch(repo.name, key, now);
+        engine.metrics.record(repo.name, 'revalidated');
         return {
           kind: 'file',
-          file: {
-            size: fill.size,
-            get sha256() {
-              return committed;
-            },
-            modifiedAt: Date.now(),
-            open: (range) =>
-              committed !== undefined
-                ? blobs.open({ algorithm: 'sha256', hex: committed }, range)
-                : Promise.resolve(fill.reader(range)),
-          },
-          filling: true,
-          arrived: () => fill.state !== 'running',
-          recorded,
+          file: this.#fromStore({ ...cached, fetchedAt: now }),
+          filling: false,
         };
-      } catch (err) {
-        failure = err;
       }
-    }
-    if (absent === targets.length) return { kind: 'absent' };
+      if (response.status === 404 || response.status === 410) {
+        response.body.destroy();
+        return ABSENT;
+      }
+      if (response.status !== 200) {
+        response.body.destroy();
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream ${target.label} answered ${response.status} for ${path}`,
+        );
+      }
+      const announced = contentLength(response.header('content-length'));
+      if (announced !== undefined && announced > settings.maxBytes) {
+        response.body.destroy();
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream ${target.label} announced ${announced} bytes for ${path}, past proxy_max_file_size`,
+        );
+      }
+      const fill = await BlobFill.start(
+        this.#deps.blobs,
+        { body: response.body, size: announced },
+        { maxBytes: settings.maxBytes },
+      );
+      const validatorOut = validatorOf(response);
+      const flightKey = `${repo.name}\n${path}`;
+      const blobs = this.#deps.blobs;
+      let committed: string | undefined;
+      const forget = (): void => {
+        this.#flights.delete(flightKey);
+      };
+      const recorded = fill.done
+        .then(async (result) => {
+          await engine.remember(repo.name, key, {
+            digest: formatDigest(result.digest),
+            size: result.size,
+            mediaType: response.header('content-type'),
+            etag: validatorOut,
+            upstream: target.label,
+          });
+          committed = result.digest.hex;
+          // Recorded: from now on a request finds the state row, so the flight may go.
+          forget();
+        })
+        .catch(forget);
+      engine.metrics.record(repo.name, 'miss');
+      return {
+        kind: 'file',
+        file: {
+          size: fill.size,
+          get sha256() {
+            return committed;
+          },
+          modifiedAt: Date.now(),
+          open: (range) =>
+            committed !== undefined
+              ? blobs.open({ algorithm: 'sha256', hex: committed }, range)
+              : Promise.resolve(fill.reader(range)),
+        },
+        filling: true,
+        arrived: () => fill.state !== 'running',
+        recorded,
+      };
+    });
+    if (asked.kind === 'hit') return asked.value;
+    if (asked.kind === 'absent') return { kind: 'absent' };
     if (cached !== undefined && settings.serveStale) {
       engine.metrics.record(repo.name, 'stale');
       return { kind: 'file', file: this.#fromStore(cached), filling: false };
     }
     engine.metrics.record(repo.name, 'error');
-    throw asUpstreamError(failure, path);
+    throw asUpstreamError(asked.error, path);
   }
 }
 

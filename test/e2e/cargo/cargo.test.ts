@@ -202,6 +202,16 @@ for (const authRequired of [false, true]) {
         );
         assert.notEqual(nobody.code, 0);
         assert.match(nobody.stderr, /could not find user with login `no-such-user`/);
+        // crates.io answers 400 for a login that is not an owner; nothing is removed.
+        const notOwner: RunResult = await cargo(
+          ['owner', '--registry', 'nora', '--remove', 'bob', LIB],
+          work.path,
+          { check: false },
+        );
+        assert.notEqual(notOwner.code, 0);
+        assert.match(notOwner.stderr, /could not find owner with login `bob`/);
+        const still = await cargo(['owner', '--registry', 'nora', '--list', LIB], work.path);
+        assert.deepEqual(still.stdout.trim().split('\n'), ['alice (alice)']);
       });
 
       test('cargo search finds the published crates', async () => {

@@ -8,16 +8,11 @@
  * failing member.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { parseConfigObject } from '../../../src/config/load.ts';
 import { isRegistryError } from '../../../src/core/errors.ts';
-import { SqlBlobIndex } from '../../../src/db/blob-index.ts';
-import { type Db, openDatabase } from '../../../src/db/database.ts';
 import { CargoGroup } from '../../../src/formats/cargo/group.ts';
 import type {
   CargoSource,
@@ -27,15 +22,12 @@ import type {
 } from '../../../src/formats/cargo/model.ts';
 import { CargoProxy } from '../../../src/formats/cargo/proxy.ts';
 import { Metrics } from '../../../src/metrics/metrics.ts';
-import { isUpstreamFailure, ProxyEngine } from '../../../src/proxy/engine.ts';
-import { proxyMigrations } from '../../../src/proxy/state.ts';
+import { isUpstreamFailure, type ProxyEngine } from '../../../src/proxy/engine.ts';
 import { UpstreamClient } from '../../../src/proxy/upstream-client.ts';
 import { GroupReader } from '../../../src/repos/group-read.ts';
 import type { Repository } from '../../../src/repos/repository.ts';
-import { BlobStore } from '../../../src/storage/blob-store.ts';
-import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
-import { GuardedDriver } from '../../../src/storage/guarded-driver.ts';
-import { removeDir } from '../../helpers/tmp.ts';
+import type { BlobStore } from '../../../src/storage/blob-store.ts';
+import { openTestEngine, type TestEngine } from '../../helpers/proxy-engine.ts';
 import { CargoFixtureUpstream, fakeCrate, sha256 } from './fixture.ts';
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -67,8 +59,7 @@ function proxyRepo(urls: string[], options: { ttl?: number } = {}): Repository {
 }
 
 describe('cargo proxy and group sources', () => {
-  let dir: string;
-  let db: Db;
+  let engineParts: TestEngine;
   let blobs: BlobStore;
   let engine: ProxyEngine;
   let proxy: CargoProxy;
@@ -78,17 +69,10 @@ describe('cargo proxy and group sources', () => {
   const serde2 = fakeCrate('serde', '1.0.1');
 
   before(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-cargo-proxy-'));
-    db = await openDatabase({ file: ':memory:', migrations: proxyMigrations });
-    blobs = new BlobStore(new GuardedDriver(await FsDriver.open(dir)), new SqlBlobIndex(db));
-    engine = new ProxyEngine({
-      db,
-      blobs,
-      metrics: new Metrics(),
-      log: pino({ level: 'silent' }),
-      circuitBreaker: () => ({ enabled: true, threshold: 100, resetTimeoutMs: 1000 }),
+    engineParts = await openTestEngine('nora-cargo-proxy-', {
       dispatcher: UpstreamClient.directDispatcher(),
     });
+    ({ blobs, engine } = engineParts);
     proxy = new CargoProxy({
       config: () => config,
       proxy: engine,
@@ -108,9 +92,7 @@ describe('cargo proxy and group sources', () => {
 
   after(async () => {
     await upstream.stop();
-    await engine.close();
-    await db.destroy();
-    await removeDir(dir);
+    await engineParts.close();
   });
 
   test('an index file is fetched once, then served from memory while fresh', async () => {

@@ -693,6 +693,14 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
       400,
       /could not find user with login `nobody-such`/,
     );
+    cargoError(
+      await call(server, 'PUT', '/cargo/api/v1/crates/owned/owners', {
+        token: alice,
+        body: JSON.stringify({ users: ['ghost-a', 'bob', 'ghost-b'] }),
+      }),
+      400,
+      /^could not find users with logins `ghost-a`, `ghost-b`$/,
+    );
     const added = await call(server, 'PUT', '/cargo/api/v1/crates/owned/owners', {
       token: alice,
       body: JSON.stringify({ users: ['bob'] }),
@@ -722,6 +730,26 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
     assert.equal(removed.status, 200, removed.text);
     // Found by review: ids were positions in the list, so bob's id changed when alice left. A
     // user's id is the user's, as crates.io answers: the same in every answer and every crate.
+    // A login that is not an owner (crates.io: 400 "could not find owner with login"), and
+    // nothing is removed when one of the logins is not an owner.
+    for (const users of [['alice'], ['bob', 'ghost']]) {
+      cargoError(
+        await call(server, 'DELETE', '/cargo/api/v1/crates/owned/owners', {
+          token: bob,
+          body: JSON.stringify({ users }),
+        }),
+        400,
+        new RegExp(`^could not find owner with login \`${users.at(-1) ?? ''}\`$`),
+      );
+    }
+    cargoError(
+      await call(server, 'DELETE', '/cargo/api/v1/crates/owned/owners', {
+        token: bob,
+        body: JSON.stringify({ users: ['alice', 'ghost'] }),
+      }),
+      400,
+      /^could not find owners with logins `alice`, `ghost`$/,
+    );
     const afterRemoval = await call(server, 'GET', '/cargo/api/v1/crates/owned/owners', {
       token: reader,
     });

@@ -8,17 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { Readable } from 'node:stream';
 import pino from 'pino';
 import type { AppConfig, RepositoryConfig } from '../../../src/config/schema.ts';
 import { isRegistryError } from '../../../src/core/errors.ts';
 import { readAllBounded } from '../../../src/core/streams.ts';
-import { SqlBlobIndex } from '../../../src/db/blob-index.ts';
-import { type Db, openDatabase } from '../../../src/db/database.ts';
+import type { Db } from '../../../src/db/database.ts';
 import { mavenSectionSchema } from '../../../src/formats/maven/config.ts';
 import { MavenGroup } from '../../../src/formats/maven/group.ts';
 import { EMPTY_METADATA, renderMetadata } from '../../../src/formats/maven/metadata.ts';
@@ -29,14 +25,12 @@ import type {
 } from '../../../src/formats/maven/model.ts';
 import { MavenProxy, mavenProxyMigrations } from '../../../src/formats/maven/proxy.ts';
 import { Metrics } from '../../../src/metrics/metrics.ts';
-import { isUpstreamFailure, ProxyEngine } from '../../../src/proxy/engine.ts';
+import { isUpstreamFailure, type ProxyEngine } from '../../../src/proxy/engine.ts';
 import { proxyMigrations } from '../../../src/proxy/state.ts';
 import { GroupReader } from '../../../src/repos/group-read.ts';
 import { type Repository, toRepository } from '../../../src/repos/repository.ts';
-import { BlobStore } from '../../../src/storage/blob-store.ts';
-import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
-import { GuardedDriver } from '../../../src/storage/guarded-driver.ts';
-import { removeDir } from '../../helpers/tmp.ts';
+import type { BlobStore } from '../../../src/storage/blob-store.ts';
+import { openTestEngine, type TestEngine } from '../../helpers/proxy-engine.ts';
 import { type FixtureUpstream, realArtifacts, startFixtureUpstream } from './fixture-upstream.ts';
 
 function repo(config: Partial<RepositoryConfig> & { name: string }): Repository {
@@ -55,7 +49,7 @@ function hex(algorithm: string, body: Buffer): string {
 }
 
 describe('maven proxy and group', () => {
-  let dir: string;
+  let engineParts: TestEngine;
   let db: Db;
   let blobs: BlobStore;
   let engine: ProxyEngine;
@@ -67,19 +61,12 @@ describe('maven proxy and group', () => {
   const metrics = new Metrics();
 
   before(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-maven-proxy-'));
-    db = await openDatabase({
-      file: ':memory:',
+    engineParts = await openTestEngine('nora-maven-proxy-', {
       migrations: { ...proxyMigrations, ...mavenProxyMigrations },
-    });
-    blobs = new BlobStore(new GuardedDriver(await FsDriver.open(dir)), new SqlBlobIndex(db));
-    engine = new ProxyEngine({
-      db,
-      blobs,
       metrics,
-      log: pino({ level: 'silent' }),
       circuitBreaker: () => ({ enabled: false, threshold: 5, resetTimeoutMs: 1000 }),
     });
+    ({ db, blobs, engine } = engineParts);
     upstream = await startFixtureUpstream();
     second = await startFixtureUpstream({ credentials: 'reader:s3cret' });
     artifacts = await realArtifacts();
@@ -104,9 +91,7 @@ describe('maven proxy and group', () => {
   after(async () => {
     await upstream.close();
     await second.close();
-    await engine.close();
-    await db.destroy();
-    await removeDir(dir);
+    await engineParts.close();
   });
 
   beforeEach(() => {

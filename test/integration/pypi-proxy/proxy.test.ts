@@ -9,26 +9,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { parseConfigObject } from '../../../src/config/load.ts';
 import { isRegistryError } from '../../../src/core/errors.ts';
-import { SqlBlobIndex } from '../../../src/db/blob-index.ts';
-import { type Db, openDatabase } from '../../../src/db/database.ts';
 import type { ProjectPage } from '../../../src/formats/pypi/model.ts';
 import { PypiProxy } from '../../../src/formats/pypi/proxy.ts';
-import { Metrics } from '../../../src/metrics/metrics.ts';
-import { isUpstreamFailure, ProxyEngine } from '../../../src/proxy/engine.ts';
-import { proxyMigrations } from '../../../src/proxy/state.ts';
+import { isUpstreamFailure, type ProxyEngine } from '../../../src/proxy/engine.ts';
 import { UpstreamClient } from '../../../src/proxy/upstream-client.ts';
 import type { Repository } from '../../../src/repos/repository.ts';
-import { BlobStore } from '../../../src/storage/blob-store.ts';
-import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
-import { GuardedDriver } from '../../../src/storage/guarded-driver.ts';
-import { removeDir } from '../../helpers/tmp.ts';
+import type { BlobStore } from '../../../src/storage/blob-store.ts';
+import { openTestEngine, type TestEngine } from '../../helpers/proxy-engine.ts';
 import { FixtureUpstream, makeWheel, sha256 } from './fixture.ts';
 
 const DEBIAN_WHEELS = '/usr/share/python-wheels';
@@ -49,8 +42,7 @@ async function debianWheel(
 }
 
 describe('pypi proxy source', () => {
-  let dir: string;
-  let db: Db;
+  let engineParts: TestEngine;
   let blobs: BlobStore;
   let engine: ProxyEngine;
   let source: PypiProxy;
@@ -83,17 +75,10 @@ describe('pypi proxy source', () => {
   }
 
   before(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-pypi-proxy-'));
-    db = await openDatabase({ file: ':memory:', migrations: proxyMigrations });
-    blobs = new BlobStore(new GuardedDriver(await FsDriver.open(dir)), new SqlBlobIndex(db));
-    engine = new ProxyEngine({
-      db,
-      blobs,
-      metrics: new Metrics(),
-      log: pino({ level: 'silent' }),
-      circuitBreaker: () => ({ enabled: true, threshold: 100, resetTimeoutMs: 1000 }),
+    engineParts = await openTestEngine('nora-pypi-proxy-', {
       dispatcher: UpstreamClient.directDispatcher(),
     });
+    ({ blobs, engine } = engineParts);
     source = new PypiProxy({
       config: () => config,
       proxy: engine,
@@ -135,9 +120,7 @@ describe('pypi proxy source', () => {
 
   after(async () => {
     await upstream.stop();
-    await engine.close();
-    await db.destroy();
-    await removeDir(dir);
+    await engineParts.close();
   });
 
   function byName(page: ProjectPage | undefined) {

@@ -87,6 +87,87 @@ test('an invalid value names the key, the variable and the expected form', () =>
   );
 });
 
+/** The ConfigError message `fn` throws (fails the test when it does not throw one). */
+function configError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('an upstream list takes bare URL strings as shorthand for { url = … } (as NORA does)', () => {
+  const { config } = parseConfigObject({
+    maven: { proxies: ['https://m2.example/maven2', { url: 'https://b.example', auth: 'u:p' }] },
+    pypi: { proxies: ['https://pypi.example/simple/'] },
+    helm: { proxies: ['https://charts.example'] },
+    docker: { upstreams: ['https://registry.example'] },
+    repositories: [
+      { name: 'mirror', format: 'raw', kind: 'proxy', upstreams: ['https://files.example'] },
+    ],
+  });
+  assert.deepEqual(config.maven.proxies, [
+    { url: 'https://m2.example/maven2' },
+    { url: 'https://b.example', auth: 'u:p' },
+  ]);
+  assert.deepEqual(config.pypi.proxies, [{ url: 'https://pypi.example/simple/' }]);
+  assert.deepEqual(config.helm.proxies, [{ url: 'https://charts.example' }]);
+  assert.deepEqual(config.docker.upstreams, [{ url: 'https://registry.example' }]);
+  assert.deepEqual(config.repositories[0]?.upstreams, [{ url: 'https://files.example' }]);
+  // The shorthand changes nothing downstream: masking and unknown-key checks still see the table.
+  assert.ok(describeConfig(config).includes(`auth = "${MASK}"`));
+  const { warnings } = parseConfigObject({
+    maven: { proxies: [{ url: 'https://a.example', authh: 'u:p' }] },
+  });
+  assert.deepEqual(warnings, [
+    'unknown config key "maven.proxies[0].authh" (ignored) (did you mean "maven.proxies[0].auth"?)',
+  ]);
+});
+
+test('a wrong upstream entry names both accepted forms; a wrong env value names its syntax', () => {
+  for (const [section, key] of [
+    ['maven', 'proxies'],
+    ['pypi', 'proxies'],
+    ['helm', 'proxies'],
+    ['docker', 'upstreams'],
+  ] as const) {
+    const message = configError(() => parseConfigObject({ [section]: { [key]: [42] } }));
+    assert.ok(message.includes(`${section}.${key}.0`), message);
+    assert.ok(message.includes('a URL string "https://…"'), message);
+    assert.ok(message.includes('{ url = "https://…", auth = "user:pass" }'), message);
+  }
+  const bad = configError(() => parseConfigObject({ maven: { proxies: ['ftp://old.example'] } }));
+  assert.match(bad, /maven\.proxies\.0\.url: expected an http\(s\) URL/);
+  const env = configError(() => parseConfigObject({}, { NORA_MAVEN_PROXIES: 'not-a-url' }));
+  assert.ok(env.includes('(from NORA_MAVEN_PROXIES)'), env);
+  assert.ok(env.includes('NORA_MAVEN_PROXIES takes "url1,url2|user:pass"'), env);
+  const docker = configError(() => parseConfigObject({}, { NORA_DOCKER_UPSTREAMS: 'x|y' }));
+  assert.ok(docker.includes('NORA_DOCKER_UPSTREAMS takes "url1,url2|user:token|prefix"'), docker);
+});
+
+test('a list of strings where tables are expected says "table", and an ignored key is noted', () => {
+  const rules = configError(() => parseConfigObject({ auth: { rules: ['read'] } }));
+  assert.match(
+    rules,
+    /auth\.rules\.0: expected a table \(\{ key = value, … \} inline, or a \[\[…\]\] block\), got a string/,
+  );
+  // A repository's `proxies` (the section key) instead of `upstreams`: the failure says why.
+  const repo = configError(() =>
+    parseConfigObject({
+      repositories: [{ name: 'm', format: 'maven', kind: 'proxy', proxies: ['https://a.example'] }],
+    }),
+  );
+  assert.match(repo, /repositories\.0\.upstreams: a proxy repository needs at least one upstream/);
+  assert.ok(
+    repo.includes(
+      'unknown config key "repositories[0].proxies" (ignored) (did you mean "repositories[0].upstreams"?)',
+    ),
+    repo,
+  );
+});
+
 test('unknown keys warn instead of failing', () => {
   const { warnings } = parseConfigObject({ server: { colour: 'blue' }, nonsense: { a: 1 } });
   assert.deepEqual(warnings.sort(), [

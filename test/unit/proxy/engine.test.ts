@@ -5,31 +5,22 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import pino from 'pino';
 import { type Digest, digestOf, formatDigest } from '../../../src/core/digest.ts';
 import { RegistryError } from '../../../src/core/errors.ts';
-import { SqlBlobIndex } from '../../../src/db/blob-index.ts';
-import { type Db, openDatabase } from '../../../src/db/database.ts';
 import { Metrics } from '../../../src/metrics/metrics.ts';
-import { ProxyEngine, type Refresh } from '../../../src/proxy/engine.ts';
-import { proxyMigrations } from '../../../src/proxy/state.ts';
+import type { ProxyEngine } from '../../../src/proxy/engine.ts';
+import { type Refresh } from '../../../src/proxy/engine.ts';
 import type { UpstreamTarget } from '../../../src/proxy/upstream-client.ts';
-import { BlobStore } from '../../../src/storage/blob-store.ts';
-import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
-import { GuardedDriver } from '../../../src/storage/guarded-driver.ts';
-import { removeDir } from '../../helpers/tmp.ts';
+import type { BlobStore } from '../../../src/storage/blob-store.ts';
+import { openTestEngine, type TestEngine } from '../../helpers/proxy-engine.ts';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 describe('proxy engine', () => {
-  let dir: string;
-  let db: Db;
+  let engineParts: TestEngine;
   let blobs: BlobStore;
   let engine: ProxyEngine;
   let server: http.Server;
@@ -40,16 +31,11 @@ describe('proxy engine', () => {
   let resetTimeoutMs = 60_000;
 
   before(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-proxy-engine-'));
-    db = await openDatabase({ file: ':memory:', migrations: proxyMigrations });
-    blobs = new BlobStore(new GuardedDriver(await FsDriver.open(dir)), new SqlBlobIndex(db));
-    engine = new ProxyEngine({
-      db,
-      blobs,
+    engineParts = await openTestEngine('nora-proxy-engine-', {
       metrics,
-      log: pino({ level: 'silent' }),
       circuitBreaker: () => ({ enabled: true, threshold: 2, resetTimeoutMs }),
     });
+    ({ blobs, engine } = engineParts);
     server = http.createServer((req, res) => {
       hits.push(`${req.method ?? ''} ${req.url ?? ''}`);
       handler(req, res);
@@ -62,9 +48,7 @@ describe('proxy engine', () => {
   after(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
-    await engine.close();
-    await db.destroy();
-    await removeDir(dir);
+    await engineParts.close();
   });
 
   function target(
