@@ -145,7 +145,7 @@ export class RawStore {
     if (sqlite !== undefined) {
       const row = sqlite.prepare(SELECT_PATH_STATE).get(repo, path, repo, path) as
         { file: string | null; dir: number | null } | undefined;
-      return { file: row?.file ?? undefined, dir: row?.dir != null };
+      return { file: row?.file ?? undefined, dir: row?.dir !== undefined && row.dir !== null };
     }
     const file = await this.file(repo, path);
     return {

@@ -150,7 +150,7 @@ for (const portable of [false, true]) {
       assert.deepEqual(await store.pathState('gc', 'x'), { file: undefined, dir: true });
       assert.deepEqual(await store.pathState('gc', 'x/1.txt'), { file: d('1'), dir: false });
       // recordBlob: the blob index row committed with the file row.
-      const blob = await (db as Db)
+      const blob = await db
         .selectFrom('blobs')
         .selectAll()
         .where('digest', '=', d('6'))
