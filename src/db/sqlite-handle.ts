@@ -37,6 +37,7 @@ export class SqliteHandle {
   #fd: number | undefined;
   #running: Promise<void> | undefined;
   #waiting: Promise<void> | undefined;
+  #closed = false;
 
   constructor(db: DatabaseSync, file: string) {
     this.db = db;
@@ -71,6 +72,7 @@ export class SqliteHandle {
     this.#waiting = undefined;
     this.#running = self;
     try {
+      if (this.#closed) return;
       if (this.#fd === undefined) {
         let fd: number;
         try {
@@ -86,16 +88,38 @@ export class SqliteHandle {
         } finally {
           closeCallback(dir, () => undefined);
         }
+        if (this.#isClosed()) {
+          closeCallback(fd, () => undefined);
+          return;
+        }
         this.#fd = fd;
       }
       await fsyncFd(this.#fd, true);
     } finally {
       if (this.#running === self) this.#running = undefined;
+      if (this.#isClosed() && this.#idle()) this.#release();
     }
   }
 
-  /** Closes the kept `-wal` descriptor (the database itself is closed by Kysely). */
+  /**
+   * Closes the kept `-wal` descriptor once no sync runs (the database itself is closed by
+   * Kysely); later syncs resolve at once.
+   */
   close(): void {
+    this.#closed = true;
+    if (this.#idle()) this.#release();
+  }
+
+  /** Methods, not fields, so the checks after an await are not narrowed away. */
+  #isClosed(): boolean {
+    return this.#closed;
+  }
+
+  #idle(): boolean {
+    return this.#running === undefined && this.#waiting === undefined;
+  }
+
+  #release(): void {
     const fd = this.#fd;
     this.#fd = undefined;
     if (fd !== undefined) closeCallback(fd, () => undefined);
