@@ -11,6 +11,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import { adaptNodeSqlite } from './node-sqlite-dialect.ts';
 import { coreMigrations } from './core-migrations.ts';
+import { registerSqliteHandle, SqliteHandle } from './sqlite-handle.ts';
 import type { CoreTables } from './tables.ts';
 
 export type Db = Kysely<CoreTables>;
@@ -34,9 +35,23 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
   sqlite.exec('PRAGMA journal_mode = WAL');
   sqlite.exec('PRAGMA synchronous = NORMAL');
   sqlite.exec('PRAGMA foreign_keys = ON');
+  // NORMAL in WAL mode: commits are atomic and consistent but not synced; writers that answer
+  // "stored" call SqliteHandle.syncWal() (an off-thread fdatasync shared by concurrent commits)
+  // before they answer. See sqlite-handle.ts for what holds across a power loss.
+  const handle = new SqliteHandle(sqlite, options.file, options.onWrite);
+  const database = adaptNodeSqlite(sqlite, options.onWrite);
   const db = new Kysely<CoreTables>({
-    dialect: new SqliteDialect({ database: adaptNodeSqlite(sqlite, options.onWrite) }),
+    dialect: new SqliteDialect({
+      database: {
+        ...database,
+        close: () => {
+          handle.close();
+          database.close();
+        },
+      },
+    }),
   });
+  registerSqliteHandle(db as unknown as Kysely<never>, handle);
   await migrate(db, { ...coreMigrations, ...options.migrations });
   return db;
 }

@@ -28,6 +28,11 @@ export interface IngestOptions {
   readonly hashes?: readonly HashName[];
   /** Fail with 413 past this many bytes. */
   readonly maxBytes?: number;
+  /**
+   * Leave the blob-index row to the caller, who records it in its own metadata transaction
+   * (raw PUT: one commit for the file row and the blob's bookkeeping).
+   */
+  readonly deferIndex?: boolean;
 }
 
 export interface IngestResult {
@@ -162,7 +167,7 @@ export class BlobStore {
       await pipeline([...stages, tap, createWriteStream(spool, { flags: 'wx', flush: synced })]);
       const { digest, hashes } = hashSet.digest();
       verify(digest, size, options);
-      created = await this.#commit(spool, digest, size, synced);
+      created = await this.#commit(spool, digest, size, synced, options.deferIndex === true);
       return { digest, size, hashes, created };
     } finally {
       // A created blob is the spool file moved into place: nothing is left to remove.
@@ -198,7 +203,7 @@ export class BlobStore {
     const existing = await this.#driver.stat(key);
     const created = existing?.size !== size;
     if (created) await this.#driver.write(key, bytes);
-    await this.#index.record(formatDigest(digest), size);
+    if (options.deferIndex !== true) await this.#index.record(formatDigest(digest), size);
     return { digest, size, hashes, created };
   }
 
@@ -226,16 +231,19 @@ export class BlobStore {
     return this.#index.totalSize();
   }
 
-  async #commit(localPath: string, digest: Digest, size: number, synced = false): Promise<boolean> {
+  async #commit(
+    localPath: string,
+    digest: Digest,
+    size: number,
+    synced = false,
+    deferIndex = false,
+  ): Promise<boolean> {
     const key = blobKey(digest);
     const existing = await this.#driver.stat(key);
-    if (existing?.size === size) {
-      await this.#index.record(formatDigest(digest), size);
-      return false;
-    }
-    await this.#driver.writeFile(key, localPath, { synced });
-    await this.#index.record(formatDigest(digest), size);
-    return true;
+    const created = existing?.size !== size;
+    if (created) await this.#driver.writeFile(key, localPath, { synced });
+    if (!deferIndex) await this.#index.record(formatDigest(digest), size);
+    return created;
   }
 }
 

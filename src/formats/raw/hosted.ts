@@ -24,6 +24,11 @@ export interface RawHostedDeps {
   readonly rowCacheBytes?: number;
   /** Budget of the small-file byte cache, bytes; 0 = off. */
   readonly smallFileCacheBytes?: number;
+  /**
+   * True (`[storage] fsync`, the default): a write resolves only once its row is durable too (the
+   * blob store already made the bytes durable before the row commits).
+   */
+  readonly durable?: () => boolean;
 }
 
 /** Files up to this size are kept in memory once read (their bytes never change: by digest). */
@@ -158,7 +163,8 @@ export class RawHosted implements RawSource {
    * runs again atomically at commit). Throws CONFLICT / PRECONDITION_FAILED.
    */
   async precheck(repo: Repository, path: string, condition: WriteCondition): Promise<void> {
-    const existing = await this.#deps.store.file(repo.name, path);
+    const state = await this.#deps.store.pathState(repo.name, path);
+    const existing = state.file !== undefined;
     if (condition.kind === 'create' && existing) {
       throw new RegistryError(
         'CONFLICT',
@@ -171,7 +177,7 @@ export class RawHosted implements RawSource {
     if (condition.kind === 'match' && !existing) {
       throw new RegistryError('PRECONDITION_FAILED', `${path} does not exist (If-Match)`);
     }
-    if (!existing && (await this.isDir(repo, path))) {
+    if (!existing && state.dir) {
       throw new RegistryError('CONFLICT', `${path} is a folder, not a file`);
     }
   }
@@ -190,6 +196,7 @@ export class RawHosted implements RawSource {
   ): Promise<WriteResult> {
     const ingested = await this.#deps.blobs.ingest(body, {
       maxBytes: options.maxBytes,
+      deferIndex: true,
       ...(options.expectedSize === undefined ? {} : { expectedSize: options.expectedSize }),
     });
     const digest = formatDigest(ingested.digest);
@@ -201,6 +208,7 @@ export class RawHosted implements RawSource {
         digest,
         ingested.size,
         options.condition,
+        { recordBlob: true, durable: this.#deps.durable?.() ?? true },
       );
       return { created: result.created, sha256: ingested.digest.hex, size: ingested.size };
     } catch (err) {
@@ -223,6 +231,7 @@ export class RawHosted implements RawSource {
     } finally {
       this.#changed(repo, path);
     }
+    if (digest !== undefined && (this.#deps.durable?.() ?? true)) await this.#deps.store.sync();
     if (digest === undefined) {
       if (await this.isDir(repo, path)) {
         throw new RegistryError(

@@ -31,7 +31,11 @@ export const rawFormat: FormatModule = {
   },
   register(scope: FastifyInstance, context: FormatContext): Promise<void> {
     const store = new RawStore(context.db.$extendTables<RawTables>());
-    const hosted = new RawHosted({ store, blobs: context.blobs });
+    const hosted = new RawHosted({
+      store,
+      blobs: context.blobs,
+      durable: () => context.config().storage.fsync,
+    });
     const proxySource = new RawProxy({
       config: context.config,
       blobs: context.blobs,

@@ -6,6 +6,8 @@
  */
 import type { Kysely, Transaction } from 'kysely';
 import { RegistryError } from '../../core/errors.ts';
+import { exclusive, type SqliteHandle, sqliteHandleOf } from '../../db/sqlite-handle.ts';
+import type { CoreTables } from '../../db/tables.ts';
 import type { RawDirsTable, RawFilesTable, RawTables } from './migrations.ts';
 import { ancestors, splitPath } from './paths.ts';
 
@@ -47,15 +49,73 @@ export interface PutResult {
   readonly previous: string | undefined;
 }
 
+/** What the store knows of a path before a write (RawHosted.precheck). */
+export interface PathState {
+  /** The digest of the file at the path, if any. */
+  readonly file: string | undefined;
+  /** True when the path is a folder holding files. */
+  readonly dir: boolean;
+}
+
+export interface PutOptions {
+  /**
+   * Also records the blob `digest` (`size` bytes) in the blob index in the same transaction
+   * (BlobStore.ingest with `deferIndex`): the row and its bookkeeping commit together.
+   */
+  readonly recordBlob?: boolean;
+  /**
+   * Resolve only once the commit survives a power loss (`[storage] fsync`, the default): the
+   * write-ahead log is synced, by one fdatasync shared with the commits around it.
+   */
+  readonly durable?: boolean;
+}
+
+export interface RawStoreOptions {
+  /** Use the portable Kysely statements even on SQLite (tests of that path). */
+  readonly portable?: boolean;
+}
+
+interface PendingPut {
+  readonly repo: string;
+  readonly path: string;
+  readonly digest: string;
+  readonly size: number;
+  readonly condition: WriteCondition;
+  readonly options: PutOptions;
+  readonly resolve: (result: PutResult) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * On SQLite (the default), writes are synchronous prepared statements under Kysely's connection
+ * (no query compilation, no promise per statement: measured ~9 Kysely statements per PUT before)
+ * and concurrent PUTs are group-committed: the PUTs that arrive in one turn of the event loop run
+ * in ONE transaction, each inside its own savepoint (a refused or failed PUT rolls back alone,
+ * leaving no row), and share one COMMIT and, when durable, one WAL fdatasync
+ * (SqliteHandle.syncWal). Each PUT still resolves only after its own row is committed (and
+ * synced when durable). Elsewhere (a future PostgreSQL) the portable Kysely path runs, one
+ * transaction per write.
+ */
 export class RawStore {
   readonly #db: Kysely<RawTables>;
+  readonly #sqlite: SqliteHandle | undefined;
+  #queue: PendingPut[] = [];
+  #scheduled = false;
 
-  constructor(db: Kysely<RawTables>) {
+  constructor(db: Kysely<RawTables>, options: RawStoreOptions = {}) {
     this.#db = db;
+    this.#sqlite = options.portable === true ? undefined : sqliteHandleOf(db);
   }
 
   /** The row of `path` in `repo`, or undefined. */
   file(repo: string, path: string): Promise<StoredRawFile | undefined> {
+    const sqlite = this.#sqlite;
+    if (sqlite !== undefined) {
+      // Reads need not hold the connection: only this store writes the raw tables, always in
+      // synchronous transactions, so no half-done raw write is ever visible here.
+      const row = sqlite.prepare(SELECT_FILE).get(repo, path) as StoredRawFile | undefined;
+      return Promise.resolve(row === undefined ? undefined : { ...row });
+    }
     return this.#db
       .selectFrom('raw_files')
       .selectAll()
@@ -66,6 +126,11 @@ export class RawStore {
 
   /** The folder row of `path` in `repo`, or undefined (a folder exists while it holds a file). */
   dir(repo: string, path: string): Promise<RawDirsTable | undefined> {
+    const sqlite = this.#sqlite;
+    if (sqlite !== undefined) {
+      const row = sqlite.prepare(SELECT_DIR).get(repo, path) as RawDirsTable | undefined;
+      return Promise.resolve(row === undefined ? undefined : { ...row });
+    }
     return this.#db
       .selectFrom('raw_dirs')
       .selectAll()
@@ -74,17 +139,84 @@ export class RawStore {
       .executeTakeFirst();
   }
 
+  /** The file digest at `path` and whether it is a folder, in one statement (a PUT's precheck). */
+  async pathState(repo: string, path: string): Promise<PathState> {
+    const sqlite = this.#sqlite;
+    if (sqlite !== undefined) {
+      const row = sqlite.prepare(SELECT_PATH_STATE).get(repo, path, repo, path) as
+        { file: string | null; dir: number | null } | undefined;
+      return { file: row?.file ?? undefined, dir: row?.dir !== undefined && row.dir !== null };
+    }
+    const file = await this.file(repo, path);
+    return {
+      file: file?.digest,
+      dir: file === undefined && (await this.dir(repo, path)) !== undefined,
+    };
+  }
+
   /**
    * Records `path` → `digest` (`size` bytes) under `condition` (see WriteCondition), in one
    * transaction. Also refuses (409) a path whose folder is a file (`a.txt/b`) or that is a folder
    * (`a/` holding files): a tree that a browser and `wget -r` can walk.
    */
-  async put(
+  put(
     repo: string,
     path: string,
     digest: string,
     size: number,
     condition: WriteCondition,
+    options: PutOptions = {},
+  ): Promise<PutResult> {
+    if (this.#sqlite === undefined)
+      return this.#putPortable(repo, path, digest, size, condition, options);
+    return new Promise<PutResult>((resolve, reject) => {
+      this.#queue.push({ repo, path, digest, size, condition, options, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        // After this turn's I/O callbacks: every PUT whose body completed meanwhile joins.
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  /** Commits the queued PUTs in one transaction, then (when any asks) syncs the WAL once. */
+  async #flush(): Promise<void> {
+    const batch = this.#queue;
+    this.#queue = [];
+    this.#scheduled = false;
+    const sqlite = this.#sqlite;
+    if (sqlite === undefined || batch.length === 0) return;
+    let outcomes: Outcome[];
+    try {
+      outcomes = await exclusive(this.#db, () => runBatch(sqlite, batch));
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    if (batch.some((p, i) => p.options.durable === true && outcomes[i]?.ok === true)) {
+      try {
+        await sqlite.syncWal();
+      } catch (err) {
+        // Committed but not known durable: the PUT is not acknowledged (the client retries; a
+        // retry of an immutable create then answers 409 with the same content stored).
+        for (const p of batch) p.reject(err);
+        return;
+      }
+    }
+    batch.forEach((p, i) => {
+      const outcome = outcomes[i];
+      if (outcome?.ok === true) p.resolve(outcome.result);
+      else p.reject(outcome?.error ?? new Error('raw put: no outcome'));
+    });
+  }
+
+  async #putPortable(
+    repo: string,
+    path: string,
+    digest: string,
+    size: number,
+    condition: WriteCondition,
+    options: PutOptions,
   ): Promise<PutResult> {
     return this.#db.transaction().execute(async (trx) => {
       const now = Date.now();
@@ -95,6 +227,13 @@ export class RawStore {
         .where('path', '=', path)
         .executeTakeFirst();
       checkCondition(path, existing?.digest, condition);
+      if (options.recordBlob === true) {
+        await (trx as unknown as Kysely<CoreTables>)
+          .insertInto('blobs')
+          .values({ digest, size, created_at: now })
+          .onConflict((oc) => oc.column('digest').doNothing())
+          .execute();
+      }
       if (existing) {
         await trx
           .updateTable('raw_files')
@@ -121,6 +260,12 @@ export class RawStore {
    * else 412). Returns the digest it held, or undefined when there was no file.
    */
   async delete(repo: string, path: string, etags?: readonly string[]): Promise<string | undefined> {
+    const sqlite = this.#sqlite;
+    if (sqlite !== undefined) {
+      return exclusive(this.#db, () =>
+        transaction(sqlite, () => deleteSync(sqlite, repo, path, etags)),
+      );
+    }
     return this.#db.transaction().execute(async (trx) => {
       const existing = await trx
         .selectFrom('raw_files')
@@ -141,6 +286,11 @@ export class RawStore {
         .execute();
       return existing.digest;
     });
+  }
+
+  /** Makes every commit made so far durable (a DELETE's answer waits for it, like a PUT's). */
+  async sync(): Promise<void> {
+    await this.#sqlite?.syncWal();
   }
 
   /** True when any file of any raw repository still refers to `digest` (blob cleanup). */
@@ -293,5 +443,130 @@ async function touchDirs(
         })),
       )
       .execute();
+  }
+}
+
+// ---- SQLite fast path: synchronous prepared statements (see RawStore) ----
+
+const SELECT_FILE = 'SELECT * FROM raw_files WHERE repo = ? AND path = ?';
+const SELECT_DIR = 'SELECT * FROM raw_dirs WHERE repo = ? AND path = ?';
+const SELECT_PATH_STATE =
+  'SELECT (SELECT digest FROM raw_files WHERE repo = ? AND path = ?) AS file,' +
+  ' (SELECT 1 FROM raw_dirs WHERE repo = ? AND path = ?) AS dir';
+const SELECT_DIGEST = 'SELECT digest FROM raw_files WHERE repo = ? AND path = ?';
+const SELECT_IS_FILE = 'SELECT 1 AS x FROM raw_files WHERE repo = ? AND path = ?';
+const SELECT_IS_DIR = 'SELECT 1 AS x FROM raw_dirs WHERE repo = ? AND path = ?';
+const INSERT_FILE =
+  'INSERT INTO raw_files (repo, path, parent, name, digest, size, created_at, updated_at)' +
+  ' VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
+const UPDATE_FILE =
+  'UPDATE raw_files SET digest = ?, size = ?, updated_at = ? WHERE repo = ? AND path = ?';
+const DELETE_FILE = 'DELETE FROM raw_files WHERE repo = ? AND path = ?';
+const UPSERT_DIR =
+  'INSERT INTO raw_dirs (repo, path, parent, name, files, updated_at) VALUES (?, ?, ?, ?, ?, ?)' +
+  ' ON CONFLICT (repo, path) DO UPDATE SET files = files + ?, updated_at = ?';
+const DELETE_EMPTY_DIR = 'DELETE FROM raw_dirs WHERE repo = ? AND path = ? AND files <= 0';
+const RECORD_BLOB =
+  'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING';
+
+type Outcome =
+  | { readonly ok: true; readonly result: PutResult }
+  | { readonly ok: false; readonly error: unknown };
+
+/** Runs `work` in one IMMEDIATE transaction on `sqlite` (rolled back when it throws). */
+function transaction<R>(sqlite: SqliteHandle, work: () => R): R {
+  sqlite.prepare('BEGIN IMMEDIATE').run();
+  let result: R;
+  try {
+    result = work();
+  } catch (err) {
+    if (sqlite.db.isTransaction) sqlite.prepare('ROLLBACK').run();
+    throw err;
+  }
+  try {
+    sqlite.prepare('COMMIT').run();
+  } catch (err) {
+    if (sqlite.db.isTransaction) sqlite.prepare('ROLLBACK').run();
+    throw err;
+  }
+  return result;
+}
+
+/** One group commit: every PUT of `batch` in its own savepoint of one transaction. */
+function runBatch(sqlite: SqliteHandle, batch: readonly PendingPut[]): Outcome[] {
+  return transaction(sqlite, () => {
+    const now = Date.now();
+    const outcomes: Outcome[] = [];
+    for (const p of batch) {
+      sqlite.prepare('SAVEPOINT raw_put').run();
+      try {
+        outcomes.push({ ok: true, result: putSync(sqlite, p, now) });
+        sqlite.prepare('RELEASE raw_put').run();
+      } catch (error) {
+        sqlite.prepare('ROLLBACK TO raw_put').run();
+        sqlite.prepare('RELEASE raw_put').run();
+        outcomes.push({ ok: false, error });
+      }
+    }
+    return outcomes;
+  });
+}
+
+function putSync(sqlite: SqliteHandle, p: PendingPut, now: number): PutResult {
+  const { repo, path, digest, size } = p;
+  const existing = sqlite.prepare(SELECT_DIGEST).get(repo, path) as { digest: string } | undefined;
+  checkCondition(path, existing?.digest, p.condition);
+  if (existing === undefined) {
+    for (const above of ancestors(path)) {
+      if (sqlite.prepare(SELECT_IS_FILE).get(repo, above) !== undefined) {
+        throw new RegistryError(
+          'CONFLICT',
+          `${above} is a file, so it cannot be a folder of ${path}`,
+        );
+      }
+    }
+    if (sqlite.prepare(SELECT_IS_DIR).get(repo, path) !== undefined) {
+      throw new RegistryError('CONFLICT', `${path} is a folder, not a file`);
+    }
+  }
+  if (p.options.recordBlob === true) sqlite.prepare(RECORD_BLOB).run(digest, size, now);
+  if (existing !== undefined) {
+    sqlite.prepare(UPDATE_FILE).run(digest, size, now, repo, path);
+    touchDirsSync(sqlite, repo, path, 0, now);
+    return { created: false, previous: existing.digest };
+  }
+  const { parent, name } = splitPath(path);
+  sqlite.prepare(INSERT_FILE).run(repo, path, parent, name, digest, size, now, now);
+  touchDirsSync(sqlite, repo, path, 1, now);
+  return { created: true, previous: undefined };
+}
+
+function deleteSync(
+  sqlite: SqliteHandle,
+  repo: string,
+  path: string,
+  etags: readonly string[] | undefined,
+): string | undefined {
+  const existing = sqlite.prepare(SELECT_DIGEST).get(repo, path) as { digest: string } | undefined;
+  if (existing === undefined) return undefined;
+  if (etags !== undefined) checkCondition(path, existing.digest, { kind: 'match', etags });
+  sqlite.prepare(DELETE_FILE).run(repo, path);
+  const now = Date.now();
+  touchDirsSync(sqlite, repo, path, -1, now);
+  for (const dir of ancestors(path)) sqlite.prepare(DELETE_EMPTY_DIR).run(repo, dir);
+  return existing.digest;
+}
+
+function touchDirsSync(
+  sqlite: SqliteHandle,
+  repo: string,
+  path: string,
+  delta: number,
+  now: number,
+): void {
+  const upsert = sqlite.prepare(UPSERT_DIR);
+  for (const dir of ancestors(path)) {
+    const { parent, name } = splitPath(dir);
+    upsert.run(repo, dir, parent, name, Math.max(delta, 0), now, delta, now);
   }
 }

@@ -1,0 +1,181 @@
+/**
+ * Direct access to the `node:sqlite` database under a Kysely instance, for the few hot write
+ * paths that run a whole transaction as synchronous prepared statements (no query compilation,
+ * no promise per statement), and group commit: the durability of the write-ahead log.
+ *
+ * Durability (SQLite WAL, `synchronous = NORMAL`, set by openDatabase): a commit appends its
+ * frames to the `-wal` file with write() and returns without fsync; SQLite syncs the WAL before
+ * each checkpoint copies it into the database, syncs the database after, and syncs the WAL header
+ * when the log restarts. So what NORMAL leaves unsynced is exactly the frames of the commits
+ * since the last sync, and `syncWal()` closes that gap: an fdatasync of the `-wal` file through
+ * libuv's thread pool (off the event loop, unlike `synchronous = FULL`, which would fsync inside
+ * every COMMIT on the main thread). Every transaction committed before `syncWal()` was called
+ * survives a power loss once it resolves (recovery replays the log's checksummed frames up to the
+ * last complete commit). Concurrent callers share one fdatasync (group commit): a sync that has
+ * not started yet covers every commit made before it starts.
+ *
+ * The `-wal` descriptor stays open: SQLite keeps that file (same inode, maybe truncated) while a
+ * connection is open and deletes it only when the last connection closes; NORA holds its one
+ * connection for its whole life. The directory is fsynced once after the descriptor is opened, so
+ * the log's own directory entry is durable too.
+ */
+import {
+  close as closeCallback,
+  fdatasync as fdatasyncCallback,
+  fsync as fsyncCallback,
+  open as openCallback,
+} from 'node:fs';
+import path from 'node:path';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { Kysely } from 'kysely';
+
+export class SqliteHandle {
+  /** The connection Kysely uses: run statements on it only inside `exclusive()`. */
+  readonly db: DatabaseSync;
+  readonly #wal: string | undefined;
+  readonly #statements = new Map<string, StatementSync>();
+  #fd: number | undefined;
+  #running: Promise<void> | undefined;
+  #waiting: Promise<void> | undefined;
+  #closed = false;
+
+  /** The store's write generation (core/write-generation.ts), bumped after `exclusive()` work. */
+  readonly onWrite: (() => void) | undefined;
+
+  constructor(db: DatabaseSync, file: string, onWrite?: () => void) {
+    this.db = db;
+    this.onWrite = onWrite;
+    this.#wal = file === ':memory:' || file === '' ? undefined : `${path.resolve(file)}-wal`;
+  }
+
+  /** A prepared statement, compiled once per SQL text. */
+  prepare(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /**
+   * Makes every transaction committed before this call durable (see the module comment);
+   * resolves at once for an in-memory database.
+   */
+  syncWal(): Promise<void> {
+    if (this.#wal === undefined) return Promise.resolve();
+    if (this.#waiting !== undefined) return this.#waiting;
+    const after = this.#running ?? Promise.resolve();
+    const start = (): Promise<void> => this.#start(sync);
+    const sync: Promise<void> = after.then(start, start);
+    this.#waiting = sync;
+    return sync;
+  }
+
+  async #start(self: Promise<void>): Promise<void> {
+    this.#waiting = undefined;
+    this.#running = self;
+    try {
+      if (this.#closed) return;
+      if (this.#fd === undefined) {
+        let fd: number;
+        try {
+          fd = await openFd(this.#wal ?? '', 'r');
+        } catch (err) {
+          // No log yet: nothing was committed through it.
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+          throw err;
+        }
+        const dir = await openFd(path.dirname(this.#wal ?? ''), 'r');
+        try {
+          await fsyncFd(dir, false);
+        } finally {
+          closeCallback(dir, () => undefined);
+        }
+        if (this.#isClosed()) {
+          closeCallback(fd, () => undefined);
+          return;
+        }
+        this.#fd = fd;
+      }
+      await fsyncFd(this.#fd, true);
+    } finally {
+      if (this.#running === self) this.#running = undefined;
+      if (this.#isClosed() && this.#idle()) this.#release();
+    }
+  }
+
+  /**
+   * Closes the kept `-wal` descriptor once no sync runs (the database itself is closed by
+   * Kysely); later syncs resolve at once.
+   */
+  close(): void {
+    this.#closed = true;
+    if (this.#idle()) this.#release();
+  }
+
+  /** Methods, not fields, so the checks after an await are not narrowed away. */
+  #isClosed(): boolean {
+    return this.#closed;
+  }
+
+  #idle(): boolean {
+    return this.#running === undefined && this.#waiting === undefined;
+  }
+
+  #release(): void {
+    const fd = this.#fd;
+    this.#fd = undefined;
+    if (fd !== undefined) closeCallback(fd, () => undefined);
+  }
+}
+
+const handles = new WeakMap<object, SqliteHandle>();
+
+/** Called by openDatabase: `db` (and every `$extendTables` copy of it) runs on `handle`. */
+export function registerSqliteHandle(db: Kysely<never>, handle: SqliteHandle): void {
+  handles.set(db.getExecutor(), handle);
+}
+
+/**
+ * The SQLite handle under `db`, or undefined when `db` runs on another dialect (callers then take
+ * their portable Kysely path).
+ */
+export function sqliteHandleOf<T>(db: Kysely<T>): SqliteHandle | undefined {
+  return handles.get(db.getExecutor());
+}
+
+/**
+ * Runs `work` (synchronous statements on `handle.db`) while holding Kysely's connection, so no
+ * Kysely transaction of another module is open on the same connection meanwhile. Every write on
+ * `handle.db` must run here: the write generation is bumped when `work` ends (in the same tick,
+ * so no reader sees its rows under the old generation), as the dialect does for Kysely's writes.
+ */
+export async function exclusive<T, R>(db: Kysely<T>, work: () => R): Promise<R> {
+  const onWrite = sqliteHandleOf(db)?.onWrite;
+  return db.connection().execute(() => {
+    try {
+      return Promise.resolve(work());
+    } finally {
+      onWrite?.();
+    }
+  });
+}
+
+function openFd(file: string, flags: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    openCallback(file, flags, (err, fd) => {
+      if (err) reject(err);
+      else resolve(fd);
+    });
+  });
+}
+
+function fsyncFd(fd: number, dataOnly: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    (dataOnly ? fdatasyncCallback : fsyncCallback)(fd, (err) => {
+      if (err) reject(err);
+      else resolve();
+    });
+  });
+}
