@@ -63,6 +63,14 @@ const MAX_CHECKSUM_FILE_BYTES = 4096;
 const PARSED_METADATA_BYTES = 32 * 1024 * 1024;
 /** Remembered misses (per repository and path), at most. */
 const NEGATIVE_CACHE_ENTRIES = 100_000;
+/** Prefetches (see #prefetchJar) running at once; more wait their turn. */
+const PREFETCH_CONCURRENCY = 2;
+/** Prefetches waiting at most; beyond, new ones are dropped (the client's own request comes). */
+const PREFETCH_QUEUE = 256;
+/** Paths remembered as prefetched (each is tried once, then forgotten when this many are). */
+const PREFETCHED_KEPT = 100_000;
+/** POM `<packaging>` values whose main artifact is `<artifactId>-<version>.jar`. */
+const JAR_PACKAGINGS = new Set(['jar', 'bundle', 'maven-plugin', 'ejb']);
 
 // ---------------------------------------------------------------------------------------------
 // The table of cached files
@@ -191,6 +199,11 @@ export class MavenProxy implements MavenSource {
   readonly #recording = new Set<Promise<void>>();
   /** Labels of the upstreams whose last fetched file had no `.sha1` (see #fetchFrom). */
   readonly #noSha1 = new Set<string>();
+  /** Prefetch keys started (see #prefetchJar), so each is tried once. */
+  readonly #prefetched = new Set<string>();
+  readonly #prefetchQueue: (() => Promise<unknown>)[] = [];
+  #prefetching = 0;
+  #closed = false;
 
   constructor(deps: MavenProxyDeps) {
     this.#deps = deps;
@@ -203,6 +216,16 @@ export class MavenProxy implements MavenSource {
    */
   async settled(): Promise<void> {
     while (this.#recording.size > 0) await Promise.allSettled([...this.#recording]);
+  }
+
+  /**
+   * Shutdown: drops the prefetches still waiting, starts no new one, and waits for the commits
+   * and rows of the files fetched so far.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#prefetchQueue.length = 0;
+    await this.settled();
   }
 
   /** Remembered misses (tests, diagnostics). */
@@ -389,12 +412,52 @@ export class MavenProxy implements MavenSource {
     };
     const key = `${repo.name}\n${path}`;
     this.#filling.set(key, file);
+    if (result.body !== undefined && path.endsWith('.pom'))
+      this.#prefetchJar(repo, path, result.body);
     const recording = this.#record(row, fill).finally(() => {
       if (this.#filling.get(key) === file) this.#filling.delete(key);
       this.#recording.delete(recording);
     });
     this.#recording.add(recording);
     return file;
+  }
+
+  /**
+   * Prefetch ([maven] prefetch): once a POM whose packaging makes a jar (`jar` or none, `bundle`,
+   * `maven-plugin`, `ejb`) was fetched from an upstream, its jar is fetched too, in the
+   * background, through the same verified path as a client's request (checksum checked before
+   * commit, one fetch per path, misses remembered). Maven reads the POMs of a plugin's whole
+   * dependency tree, one request at a time, before it downloads their jars: those then come from
+   * the cache, or join the fetch already running. The cost is upstream traffic for a jar nobody
+   * asks for (a version that lost Maven's conflict mediation). A prefetch that fails is
+   * forgotten: the client's own request asks again and reports the failure. Bounded:
+   * PREFETCH_CONCURRENCY at once, PREFETCH_QUEUE waiting, each path once.
+   */
+  #prefetchJar(repo: Repository, pomPath: string, pom: Buffer): void {
+    if (this.#closed || !this.#deps.config().maven.prefetch) return;
+    const packaging = pomPackaging(pom);
+    if (packaging !== undefined && !JAR_PACKAGINGS.has(packaging)) return;
+    const jarPath = `${pomPath.slice(0, -'.pom'.length)}.jar`;
+    const key = `${repo.name}\n${jarPath}`;
+    if (this.#prefetched.has(key) || this.#prefetchQueue.length >= PREFETCH_QUEUE) return;
+    if (this.#prefetched.size >= PREFETCHED_KEPT) this.#prefetched.clear();
+    this.#prefetched.add(key);
+    this.#prefetchQueue.push(() => this.openFile(repo, jarPath));
+    this.#pumpPrefetch();
+  }
+
+  #pumpPrefetch(): void {
+    while (this.#prefetching < PREFETCH_CONCURRENCY && !this.#closed) {
+      const task = this.#prefetchQueue.shift();
+      if (task === undefined) return;
+      this.#prefetching += 1;
+      void task()
+        .catch(() => undefined)
+        .finally(() => {
+          this.#prefetching -= 1;
+          this.#pumpPrefetch();
+        });
+    }
   }
 
   /** Waits for the fill's commit, then records the row (a failed commit records nothing). */
@@ -730,6 +793,20 @@ function metadataBytes(metadata: MavenMetadata): number {
   for (const v of metadata.versions) bytes += 64 + 2 * v.length;
   bytes += metadata.snapshotVersions.length * 256 + metadata.plugins.length * 256;
   return bytes;
+}
+
+/**
+ * The project's own `<packaging>` in a POM (lowercase), undefined when it has none (then `jar`).
+ * Comments are skipped, and only an element before the sections that may nest one (`<build>`
+ * plugin configurations, profiles, dependencies) counts. A heuristic for prefetching only: a
+ * wrong answer costs one upstream request, never a wrong file.
+ */
+export function pomPackaging(pom: Buffer): string | undefined {
+  const text = pom.toString('utf8').replace(/<!--[\s\S]*?-->/g, '');
+  const end = text.search(/<(build|profiles|dependencies|dependencyManagement|reporting)[\s>]/);
+  const head = end < 0 ? text : text.slice(0, end);
+  const match = /<packaging>\s*([^<\s]+)\s*<\/packaging>/.exec(head);
+  return match?.[1]?.toLowerCase();
 }
 
 /**
