@@ -32,6 +32,7 @@
  */
 import type { Readable } from 'node:stream';
 import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
+import { readExactly } from '../../core/streams.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { type ChecksumName, type MetadataValidity, type OpenedMavenFile } from './model.ts';
@@ -229,27 +230,6 @@ function slice(body: Buffer, range: ReadRange | undefined): Buffer {
   return range === undefined
     ? body
     : body.subarray(range.start ?? 0, range.end === undefined ? undefined : range.end + 1);
-}
-
-/**
- * Exactly `size` bytes from `stream` (one chunk is taken as it is, owned); fails when the stream
- * has fewer or more.
- */
-async function readExactly(stream: Readable, size: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > size) {
-      stream.destroy();
-      throw new Error(`${what}: the stored file has more than the ${size} bytes recorded`);
-    }
-    chunks.push(chunk);
-  }
-  if (total !== size) throw new Error(`${what}: the stored file has ${total} of ${size} bytes`);
-  return ownedBuffer(
-    chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size),
-  );
 }
 
 /** `found` with its headers formatted; `keptBody` and `open` replace the defaults when given. */
