@@ -191,7 +191,13 @@ export class HotFiles {
     const file: HotFile = hotFile(found, keptBody, (range) => {
       const kept = keptBody();
       if (kept !== undefined) return Promise.resolve(slice(kept, range));
-      if (loading !== undefined) return loading.then((body) => slice(body, range));
+      // A failed read falls back to a stream of the blob (which drops the answer if it is gone).
+      if (loading !== undefined) {
+        return loading.then(
+          (body) => slice(body, range),
+          () => fromDisk(range),
+        );
+      }
       // The second request of a small file reads it whole, keeps it for the ones after it, and
       // is answered from those bytes (before: a second, parallel read just to keep it).
       if (small && !loadFailed && ++opened >= 2) {
@@ -202,12 +208,15 @@ export class HotFiles {
             loading = undefined;
           },
           () => {
-            // Not retried: later requests read from disk (the failing request reports it).
+            // Not retried: this request and later ones read from disk.
             loading = undefined;
             loadFailed = true;
           },
         );
-        return pending.then((body) => slice(body, range));
+        return pending.then(
+          (body) => slice(body, range),
+          () => fromDisk(range),
+        );
       }
       return fromDisk(range);
     });
