@@ -10,8 +10,8 @@
  *   repository, (2) through NORA's default group `/maven2/` proxying that nginx, cold (NORA's cache
  *   empty), (3) warm (cached). Each of BENCH_ROUNDS rounds (default 2) starts a fresh NORA, which
  *   first serves an unrelated artifact untimed (a server in service has compiled its hot code;
- *   "cold" is about the cache). Reported: median wall time per variant; targets cold ≤ 1.2×,
- *   warm ≤ 1.0× direct.
+ *   "cold" is about the cache). Reported: median wall time per variant, and NORA's own CPU per
+ *   build (less moved by the machine's load); targets cold ≤ 1.2×, warm ≤ 1.0× direct.
  * - artifact: GET throughput of one cached jar (~500 KB) and one pom, wrk -t2 -c16, from NORA's
  *   group vs nginx serving the same files. Target ≥ 0.7× nginx (req/s).
  * - metadata: `maven-metadata.xml` of an artifact with 1,000 versions deployed into maven-hosted by
@@ -37,7 +37,7 @@ import {
 } from '../../test/helpers/maven.ts';
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
 import { missingTools, run } from '../../test/helpers/tools.ts';
-import { log, median } from '../harness.ts';
+import { cpuSeconds, log, median } from '../harness.ts';
 
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 2)) || 1);
 const SECONDS = Math.max(1, Number(process.env['BENCH_SECONDS'] ?? 5));
@@ -178,6 +178,8 @@ async function benchResolve(): Promise<void> {
   const project = path.join(work, 'resolve-project');
   await benchProject(project);
   const times = { direct: [] as number[], cold: [] as number[], warm: [] as number[] };
+  // NORA's own CPU per build (utime + stime): a figure the machine's load moves less than wall time.
+  const cpu = { cold: [] as number[], warm: [] as number[] };
   let files = 0;
   // One untimed build straight from nginx: the JVM's and the page cache's first touches.
   await build(project, nginx.url, false);
@@ -196,10 +198,14 @@ async function benchResolve(): Promise<void> {
       await (await fetch(`${nora.url}/maven2/${p}`)).arrayBuffer();
     }
     mark = (await nginx.accessLog()).length;
+    let before = await cpuSeconds(nora.child.pid);
     const cold = await build(project, `${nora.url}/maven2/`, true);
+    cpu.cold.push((await cpuSeconds(nora.child.pid)) - before);
     if (round === 0) upstream.cold = await count(mark);
     mark = (await nginx.accessLog()).length;
+    before = await cpuSeconds(nora.child.pid);
     const warm = await build(project, `${nora.url}/maven2/`, true);
+    cpu.warm.push((await cpuSeconds(nora.child.pid)) - before);
     if (round === 0) upstream.warm = await count(mark);
     if (cold.files !== files || warm.files !== files)
       throw new Error(`trees differ: direct ${files}, cold ${cold.files}, warm ${warm.files}`);
@@ -207,7 +213,7 @@ async function benchResolve(): Promise<void> {
     times.warm.push(warm.seconds);
     await nora.stop();
     log(
-      `  round ${round + 1}: direct ${direct.seconds.toFixed(2)} s, NORA cold ${cold.seconds.toFixed(2)} s, warm ${warm.seconds.toFixed(2)} s`,
+      `  round ${round + 1}: direct ${direct.seconds.toFixed(2)} s, NORA cold ${cold.seconds.toFixed(2)} s (NORA CPU ${(cpu.cold.at(-1) ?? NaN).toFixed(2)} s), warm ${warm.seconds.toFixed(2)} s (NORA CPU ${(cpu.warm.at(-1) ?? NaN).toFixed(2)} s)`,
     );
   }
   const d = median(times.direct);
@@ -222,6 +228,9 @@ async function benchResolve(): Promise<void> {
   );
   log(
     `  through NORA /maven2/ warm (-C strict)     ${w.toFixed(2)} s  ${(w / d).toFixed(2)}×  (target ≤ 1.0×) ${verdict(w / d <= 1.0)}`,
+  );
+  log(
+    `  NORA CPU per build, median: cold ${median(cpu.cold).toFixed(2)} s, warm ${median(cpu.warm).toFixed(2)} s`,
   );
   const describe = (lines: string[]) => {
     const by = new Map<string, number>();

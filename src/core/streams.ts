@@ -1,5 +1,5 @@
 /** Small stream helpers shared by every byte path. */
-import { Transform, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { RegistryError } from './errors.ts';
 
 /**
@@ -37,4 +37,34 @@ export async function readAllBounded(
     chunks.push(buffer);
   }
   return Buffer.concat(chunks, total);
+}
+
+/**
+ * Exactly `size` bytes of a stored file's stream (open it with the range 0..size-1, so a file
+ * costs one read of its size and no read to find the end): a single chunk is taken as it is,
+ * without a copy (owned when it is not a view of a larger buffer); fails when the stream has
+ * fewer or more bytes.
+ */
+export async function readExactly(
+  stream: Readable,
+  size: number,
+  what = 'stored file',
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > size) {
+      stream.destroy();
+      throw new Error(`${what}: more than the ${size} bytes recorded`);
+    }
+    chunks.push(chunk);
+  }
+  if (total !== size) throw new Error(`${what}: ${total} of the ${size} bytes recorded`);
+  const [only] = chunks;
+  const body = chunks.length === 1 && only !== undefined ? only : Buffer.concat(chunks, size);
+  if (body.byteOffset === 0 && body.buffer.byteLength === body.byteLength) return body;
+  const copy = Buffer.allocUnsafeSlow(body.byteLength);
+  body.copy(copy);
+  return copy;
 }

@@ -53,6 +53,11 @@ export const mavenSectionSchema = z.object({
    * maven-hosted only, never from an upstream (the dependency-confusion guard).
    */
   protect_hosted_names: z.boolean().default(true),
+  /**
+   * Proxies fetch a jar ahead once its POM was fetched from an upstream (our addition): Maven reads
+   * a plugin's whole tree of POMs before it downloads the jars, one request at a time.
+   */
+  prefetch: z.boolean().default(true),
 });
 
 export type MavenSection = z.infer<typeof mavenSectionSchema>;

@@ -21,15 +21,18 @@
  *   the source again, which notices (a proxy refetches).
  * Bounded in entries by an estimate of their bytes (core/byte-lru.ts), least recently used first.
  *
- * The bodies of small files (≤ HOT_BODY_MAX_BYTES) asked for a second time are also kept in
- * memory (HOT_BODIES_BYTES in all, least recently used first): a POM then costs no open, read
- * and close in libuv's thread pool (which NORA shares with the client on 2 cores), only a write
- * of bytes already in memory, as nginx's page cache does. Blobs are content-addressed and never
- * change, so a kept body is right for as long as its answer is; it goes with its answer.
+ * The bodies of small files (≤ HOT_BODY_MAX_BYTES) are also kept in memory (HOT_BODIES_BYTES in
+ * all, least recently used first) once asked for a second time (that request reads the file
+ * whole, once, and is answered from those bytes), or at once when the source hands them over (a
+ * proxy file just fetched and verified: the next build asks for the same POMs and jars, and the
+ * bytes were in memory anyway): a POM then costs no open, read and close in libuv's thread pool
+ * (which NORA shares with the client on 2 cores), only a write of bytes already in memory, as
+ * nginx's page cache does. Blobs are content-addressed and never change, so a kept body is right
+ * for as long as its answer is; it goes with its answer.
  */
 import type { Readable } from 'node:stream';
 import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
-import { readAllBounded } from '../../core/streams.ts';
+import { readExactly } from '../../core/streams.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { type ChecksumName, type MetadataValidity, type OpenedMavenFile } from './model.ts';
@@ -151,6 +154,7 @@ export class HotFiles {
     const file = found === undefined ? undefined : this.#hot(key, found);
     if (validity.until > Date.now() && epoch === this.#epoch) {
       this.#entries.set(key, { generation, until: validity.until, file });
+      if (file !== undefined && found?.body !== undefined) this.#prime(key, file, found.body);
     } else {
       this.#entries.delete(key);
     }
@@ -160,45 +164,81 @@ export class HotFiles {
   #hot(key: string, found: OpenedMavenFile): HotFile {
     const entries = this.#entries;
     const bodies = this.#bodies;
-    const small = found.size <= HOT_BODY_MAX_BYTES && bodies.maxBytes > 0;
+    const size = found.size;
+    const small = size > 0 && size <= HOT_BODY_MAX_BYTES && bodies.maxBytes > 0;
+    // Not `found` itself: it may carry its whole body (a fresh proxy fill), which must not stay
+    // alive through this closure once the body budget has let it go.
+    const openFound = found.open;
     let opened = 0;
-    let loading = false;
+    /** The body being read whole (second demand), shared by the requests meanwhile. */
+    let loading: Promise<Buffer> | undefined;
+    let loadFailed = false;
     const fromDisk = (range?: ReadRange): Promise<Readable> =>
-      found.open(range).catch((err: unknown) => {
+      openFound(range).catch((err: unknown) => {
         // The blob went away (or cannot be read): ask the source again next time.
         if (entries.peek(key)?.file === file) entries.delete(key);
         throw err;
       });
-    const load = async (): Promise<void> => {
-      const body = ownedBuffer(await readAllBounded(await fromDisk(), found.size, key));
+    // One read of the exact size (the range bounds it: no second read to find the end, no
+    // 1 MiB read buffer), and those bytes are the body kept, not a copy.
+    const load = async (): Promise<Buffer> => {
+      const body = await readExactly(await fromDisk({ start: 0, end: size - 1 }), size, key);
       // Kept only while its answer is (a write or eviction may have dropped it meanwhile).
-      if (body.length === found.size && entries.peek(key)?.file === file) bodies.set(file, body);
+      if (entries.peek(key)?.file === file) bodies.set(file, body);
+      return body;
     };
     const keptBody = (): Buffer | undefined => (small ? bodies.get(file) : undefined);
     const file: HotFile = hotFile(found, keptBody, (range) => {
-      const body = small ? bodies.get(file) : undefined;
-      if (body !== undefined) {
-        return Promise.resolve(
-          range === undefined
-            ? body
-            : body.subarray(range.start ?? 0, range.end === undefined ? undefined : range.end + 1),
+      const kept = keptBody();
+      if (kept !== undefined) return Promise.resolve(slice(kept, range));
+      // A failed read falls back to a stream of the blob (which drops the answer if it is gone).
+      if (loading !== undefined) {
+        return loading.then(
+          (body) => slice(body, range),
+          () => fromDisk(range),
         );
       }
-      // The second request of a small file loads its body, for the ones after it.
-      if (small && !loading && ++opened >= 2) {
-        loading = true;
-        // A failed load is not retried (loading stays set): the body is read from disk.
-        load().then(
+      // The second request of a small file reads it whole, keeps it for the ones after it, and
+      // is answered from those bytes (before: a second, parallel read just to keep it).
+      if (small && !loadFailed && ++opened >= 2) {
+        const pending = load();
+        loading = pending;
+        pending.then(
           () => {
-            loading = false;
+            loading = undefined;
           },
-          () => undefined,
+          () => {
+            // Not retried: this request and later ones read from disk.
+            loading = undefined;
+            loadFailed = true;
+          },
+        );
+        return pending.then(
+          (body) => slice(body, range),
+          () => fromDisk(range),
         );
       }
       return fromDisk(range);
     });
     return file;
   }
+
+  /**
+   * Keeps `body` (the whole file, verified by its source) as the kept body of `file`, the answer
+   * just kept for `key`: the first request after a proxy fill then needs no read of the blob.
+   */
+  #prime(key: string, file: HotFile, body: Buffer): void {
+    if (body.length !== file.size || file.size > HOT_BODY_MAX_BYTES) return;
+    if (this.#bodies.maxBytes <= 0 || this.#entries.peek(key)?.file !== file) return;
+    this.#bodies.set(file, ownedBuffer(body));
+  }
+}
+
+/** The inclusive `range` of a kept body (all of it when undefined). */
+function slice(body: Buffer, range: ReadRange | undefined): Buffer {
+  return range === undefined
+    ? body
+    : body.subarray(range.start ?? 0, range.end === undefined ? undefined : range.end + 1);
 }
 
 /** `found` with its headers formatted; `keptBody` and `open` replace the defaults when given. */

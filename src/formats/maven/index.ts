@@ -101,6 +101,7 @@ export const mavenFormat: FormatModule = {
       blobs: context.blobs,
       proxy: context.proxy,
     });
+    context.onClose(() => proxySource.close());
     const groupSource = new MavenGroup({
       reader: new GroupReader({ log: context.log, failures: context.metrics.groupMemberFailures }),
       membersOf: (repo) => context.repositories.membersOf(repo),

@@ -21,8 +21,17 @@ export interface OpenedMavenFile {
   readonly checksums: Readonly<Record<ChecksumName, string>>;
   /** Milliseconds since the epoch (Last-Modified). */
   readonly modifiedAt: number;
-  /** Opens the bytes (a range when given); call once per response. */
-  open(range?: ReadRange): Promise<Readable>;
+  /**
+   * Opens the bytes (a range when given); call once per response. A function, not a method: the
+   * hot-file cache keeps it apart from this object (which may carry `body`).
+   */
+  readonly open: (range?: ReadRange) => Promise<Readable>;
+  /**
+   * The whole body, when the source has it in memory anyway (a small proxy file just fetched and
+   * verified: its bytes went by on the way to the blob store), so the hot-file cache keeps it
+   * without reading the blob back. The same bytes as `open()` gives (blobs are content-addressed).
+   */
+  readonly body?: Buffer | undefined;
 }
 
 /** One `<snapshotVersion>` of a snapshot version's metadata. */

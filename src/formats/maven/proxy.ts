@@ -4,13 +4,14 @@
  * - Artifact files (jars, POMs, signatures, any non-metadata path) are immutable: fetched once,
  *   verified, cached forever. The file and its `.sha1` (what every Maven repository publishes)
  *   are asked for at once; only when the file answered 200 and the `.sha1` is 404 are `.sha256`,
- *   then `.sha512`, asked for (while the file streams in), so a missing file costs one checksum
- *   request at most. The file is filled into the blob store (src/proxy/fill.ts) through a hashing
+ *   then `.sha512`, asked for (while the file streams in; from an upstream whose last file had no
+ *   `.sha1`, both at once with the `.sha1`), so a missing file costs one checksum request at most. The file is filled into the blob store (src/proxy/fill.ts) through a hashing
  *   stage (md5, sha1, sha256, sha512) whose end waits for the checksum and fails the fill when it
  *   differs (nothing committed, nothing recorded, nothing served), one download per (repository,
  *   path) at a time. Once verified, the file is served from the fill (its last bytes are still in
- *   memory) while the commit (fsync, rename) and the row are written in the background: a cold
- *   read no longer waits for the disk's fsyncs and the SQL insert.
+ *   memory; a small file's whole body is handed to the hot-file cache) while the commit (fsync,
+ *   rename) and the row are written in the background: a cold read no longer waits for the
+ *   disk's fsyncs and the SQL insert, and the next build's read of it none for the blob.
  *   With no checksum at all, the file is accepted and recorded as unverified (`verified_by =
  *   'none'` in `maven_proxy_files`), as Maven itself does with `checksumPolicy=warn`.
  *   Every cached file's md5/sha1/sha256/sha512 (computed from the bytes) are recorded in
@@ -45,6 +46,7 @@ import type { AppConfig } from '../../config/schema.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { HashSet } from '../../storage/blob-store.ts';
+import { HOT_BODY_MAX_BYTES } from './hot-files.ts';
 import { MAX_METADATA_BYTES, parseMetadata } from './metadata.ts';
 import {
   bound,
@@ -63,6 +65,14 @@ const MAX_CHECKSUM_FILE_BYTES = 4096;
 const PARSED_METADATA_BYTES = 32 * 1024 * 1024;
 /** Remembered misses (per repository and path), at most. */
 const NEGATIVE_CACHE_ENTRIES = 100_000;
+/** Prefetches (see #prefetchJar) running at once; more wait their turn. */
+const PREFETCH_CONCURRENCY = 2;
+/** Prefetches waiting at most; beyond, new ones are dropped (the client's own request comes). */
+const PREFETCH_QUEUE = 256;
+/** Paths remembered as prefetched (each is tried once, then forgotten when this many are). */
+const PREFETCHED_KEPT = 100_000;
+/** POM `<packaging>` values whose main artifact is `<artifactId>-<version>.jar`. */
+const JAR_PACKAGINGS = new Set(['jar', 'bundle', 'maven-plugin', 'ejb']);
 
 // ---------------------------------------------------------------------------------------------
 // The table of cached files
@@ -189,6 +199,13 @@ export class MavenProxy implements MavenSource {
   readonly #filling = new Map<string, OpenedMavenFile>();
   /** The background commits and row writes of those files. */
   readonly #recording = new Set<Promise<void>>();
+  /** Labels of the upstreams whose last fetched file had no `.sha1` (see #fetchFrom). */
+  readonly #noSha1 = new Set<string>();
+  /** Prefetch keys started (see #prefetchJar), so each is tried once. */
+  readonly #prefetched = new Set<string>();
+  readonly #prefetchQueue: (() => Promise<unknown>)[] = [];
+  #prefetching = 0;
+  #closed = false;
 
   constructor(deps: MavenProxyDeps) {
     this.#deps = deps;
@@ -201,6 +218,16 @@ export class MavenProxy implements MavenSource {
    */
   async settled(): Promise<void> {
     while (this.#recording.size > 0) await Promise.allSettled([...this.#recording]);
+  }
+
+  /**
+   * Shutdown: drops the prefetches still waiting, starts no new one, and waits for the commits
+   * and rows of the files fetched so far.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#prefetchQueue.length = 0;
+    await this.settled();
   }
 
   /** Remembered misses (tests, diagnostics). */
@@ -323,14 +350,31 @@ export class MavenProxy implements MavenSource {
   ): Promise<OpenedMavenFile | undefined> {
     const sha1 = this.#checksumFile(target, path, 'sha1');
     sha1.catch(() => undefined); // awaited below, or irrelevant once the file is absent
-    const result = await this.#ingest(target, path, () =>
-      sha1.then(
-        async (found) =>
-          found ??
-          (await this.#checksumFile(target, path, 'sha256')) ??
-          (await this.#checksumFile(target, path, 'sha512')),
-      ),
-    );
+    const result = await this.#ingest(target, path, () => {
+      // Asked for once the file answered 200. An upstream that had no `.sha1` for its last file
+      // (one publishing no checksums, or only the SHA-2 ones) is asked for the fallbacks now,
+      // with the `.sha1`: the same precedence and requests as one after the other (plus the
+      // `.sha512` when the `.sha256` is there), without two more round trips per file.
+      const early = this.#noSha1.has(target.label)
+        ? {
+            sha256: this.#checksumFile(target, path, 'sha256'),
+            sha512: this.#checksumFile(target, path, 'sha512'),
+          }
+        : undefined;
+      early?.sha256.catch(() => undefined);
+      early?.sha512.catch(() => undefined);
+      return sha1.then(async (found) => {
+        if (found !== undefined) {
+          this.#noSha1.delete(target.label);
+          return found;
+        }
+        this.#noSha1.add(target.label);
+        return (
+          (await (early?.sha256 ?? this.#checksumFile(target, path, 'sha256'))) ??
+          (await (early?.sha512 ?? this.#checksumFile(target, path, 'sha512')))
+        );
+      });
+    });
     if (result === undefined) return undefined;
     const row: MavenProxyFilesTable = {
       repository: repo.name,
@@ -356,15 +400,56 @@ export class MavenProxy implements MavenSource {
         fill.state === 'committed' || fill.state === 'failed'
           ? blobs.open(digest, range)
           : Promise.resolve(fill.reader(range)),
+      body: result.body,
     };
     const key = `${repo.name}\n${path}`;
     this.#filling.set(key, file);
+    if (result.body !== undefined && path.endsWith('.pom'))
+      this.#prefetchJar(repo, path, result.body);
     const recording = this.#record(row, fill).finally(() => {
       if (this.#filling.get(key) === file) this.#filling.delete(key);
       this.#recording.delete(recording);
     });
     this.#recording.add(recording);
     return file;
+  }
+
+  /**
+   * Prefetch ([maven] prefetch): once a POM whose packaging makes a jar (`jar` or none, `bundle`,
+   * `maven-plugin`, `ejb`) was fetched from an upstream, its jar is fetched too, in the
+   * background, through the same verified path as a client's request (checksum checked before
+   * commit, one fetch per path, misses remembered). Maven reads the POMs of a plugin's whole
+   * dependency tree, one request at a time, before it downloads their jars: those then come from
+   * the cache, or join the fetch already running. The cost is upstream traffic for a jar nobody
+   * asks for (a version that lost Maven's conflict mediation). A prefetch that fails is
+   * forgotten: the client's own request asks again and reports the failure. Bounded:
+   * PREFETCH_CONCURRENCY at once, PREFETCH_QUEUE waiting, each path once.
+   */
+  #prefetchJar(repo: Repository, pomPath: string, pom: Buffer): void {
+    if (this.#closed || !this.#deps.config().maven.prefetch) return;
+    const packaging = pomPackaging(pom);
+    if (packaging !== undefined && !JAR_PACKAGINGS.has(packaging)) return;
+    const jarPath = `${pomPath.slice(0, -'.pom'.length)}.jar`;
+    const key = `${repo.name}\n${jarPath}`;
+    if (this.#prefetched.has(key) || this.#prefetchQueue.length >= PREFETCH_QUEUE) return;
+    if (this.#prefetched.size >= PREFETCHED_KEPT) this.#prefetched.clear();
+    this.#prefetched.add(key);
+    this.#prefetchQueue.push(() => this.openFile(repo, jarPath));
+    this.#pumpPrefetch();
+  }
+
+  #pumpPrefetch(): void {
+    while (this.#prefetching < PREFETCH_CONCURRENCY && !this.#closed) {
+      const task = this.#prefetchQueue.shift();
+      if (task === undefined) return;
+      this.#prefetching += 1;
+      void task()
+        .catch(() => undefined)
+        .finally(() => {
+          this.#prefetching -= 1;
+          this.#pumpPrefetch();
+        });
+    }
   }
 
   /** Waits for the fill's commit, then records the row (a failed commit records nothing). */
@@ -411,7 +496,7 @@ export class MavenProxy implements MavenSource {
       path: upstreamPath(`${path}.${algorithm}`),
     });
     if (response.status === 404) {
-      response.body.destroy();
+      discard(response.body);
       return undefined;
     }
     if (response.status !== 200) {
@@ -446,6 +531,8 @@ export class MavenProxy implements MavenSource {
         size: number;
         hashes: Record<ChecksumName, string>;
         checksum: UpstreamChecksum | undefined;
+        /** The verified bytes, for a small file (≤ HOT_BODY_MAX_BYTES). */
+        body: Buffer | undefined;
       }
     | undefined
   > {
@@ -454,7 +541,7 @@ export class MavenProxy implements MavenSource {
       path: upstreamPath(path),
     });
     if (response.status === 404) {
-      response.body.destroy();
+      discard(response.body);
       return undefined;
     }
     if (response.status !== 200) {
@@ -477,10 +564,19 @@ export class MavenProxy implements MavenSource {
     verified.catch(() => undefined); // awaited below
     let computed: { digest: Digest; hashes: Partial<Record<string, string>> } | undefined;
     let size = 0;
+    const announced = contentLength(response.header('content-length'));
+    // A small file's chunks are kept on their way (undici never reuses them): once verified they
+    // are the body the hot-file cache keeps, so the next request reads nothing back.
+    let chunks: Buffer[] | undefined =
+      announced === undefined || announced <= HOT_BODY_MAX_BYTES ? [] : undefined;
     const verifier = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         hashes.update(chunk);
         size += chunk.length;
+        if (chunks !== undefined) {
+          if (size <= HOT_BODY_MAX_BYTES) chunks.push(chunk);
+          else chunks = undefined;
+        }
         callback(null, chunk);
       },
       flush(callback) {
@@ -511,7 +607,6 @@ export class MavenProxy implements MavenSource {
     const body = pipeline(response.body, verifier, (err) => {
       if (err) settle.reject(err);
     });
-    const announced = contentLength(response.header('content-length'));
     let fill: BlobFill;
     try {
       fill = await BlobFill.start(
@@ -551,6 +646,7 @@ export class MavenProxy implements MavenSource {
         sha512: computed.hashes['sha512'] ?? '',
       },
       checksum: sum,
+      body: chunks === undefined || size === 0 ? undefined : Buffer.concat(chunks, size),
     };
   }
 
@@ -686,6 +782,34 @@ function metadataBytes(metadata: MavenMetadata): number {
   for (const v of metadata.versions) bytes += 64 + 2 * v.length;
   bytes += metadata.snapshotVersions.length * 256 + metadata.plugins.length * 256;
   return bytes;
+}
+
+/**
+ * The project's own `<packaging>` in a POM (lowercase), undefined when it has none (then `jar`).
+ * Comments are skipped, and only an element before the sections that may nest one (`<build>`
+ * plugin configurations, profiles, dependencies) counts. A heuristic for prefetching only: a
+ * wrong answer costs one upstream request, never a wrong file.
+ */
+export function pomPackaging(pom: Buffer): string | undefined {
+  const text = pom.toString('utf8').replace(/<!--[\s\S]*?-->/g, '');
+  const end = text.search(/<(build|profiles|dependencies|dependencyManagement|reporting)[\s>]/);
+  const head = end < 0 ? text : text.slice(0, end);
+  const match = /<packaging>\s*([^<\s]+)\s*<\/packaging>/.exec(head);
+  return match?.[1]?.toLowerCase();
+}
+
+/**
+ * Lets an unwanted answer's body (a 404 page) run to its end, bounded: the connection stays
+ * reusable and no abort error is made (undici builds one, stack trace included, for every body
+ * destroyed before its end). A body past 64 KiB is destroyed.
+ */
+function discard(body: Readable): void {
+  let seen = 0;
+  body.on('error', () => undefined);
+  body.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > 64 * 1024) body.destroy();
+  });
 }
 
 function streamOf(body: Buffer): Readable {

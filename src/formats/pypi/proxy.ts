@@ -39,7 +39,7 @@ import { Readable } from 'node:stream';
 import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
 import { type Digest, digestOf, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
-import { readAllBounded } from '../../core/streams.ts';
+import { readAllBounded, readExactly } from '../../core/streams.ts';
 import { isUpstreamFailure, type OpenedBlob } from '../../proxy/engine.ts';
 import type { FillSource } from '../../proxy/fill.ts';
 import { isFresh } from '../../proxy/freshness.ts';
@@ -254,7 +254,7 @@ export class PypiProxy implements PypiSource {
     }
     const known = await this.#fromKey(repo, key);
     if (known) {
-      if (known.size <= SMALL_FILE_MAX_BYTES) this.#keepFile(memo, known.sha256);
+      if (known.size <= SMALL_FILE_MAX_BYTES) this.#keepFile(memo, known.sha256, known.size);
       return known;
     }
     const file = await this.#findFile(repo, project, filename);
@@ -773,13 +773,16 @@ export class PypiProxy implements PypiSource {
    * Reads a small committed file into #files in the background (never on a client's path; a
    * failure only leaves it served from the store).
    */
-  #keepFile(memo: string, sha256: string): void {
+  #keepFile(memo: string, sha256: string, size: number): void {
     if (this.#closed || this.#files.has(memo) || this.#fileLoads.has(memo)) return;
+    if (size <= 0 || size > SMALL_FILE_MAX_BYTES) return;
     this.#fileLoads.add(memo);
     void (async () => {
-      const stream = await this.#ctx.blobs.open(sha256Digest(sha256));
-      const bytes = await readAllBounded(stream, SMALL_FILE_MAX_BYTES);
-      this.#files.set(memo, { bytes: ownedBuffer(bytes), sha256 });
+      // The exact range: one read of the file's size (no 1 MiB read buffer, no read to find the
+      // end), and that chunk is the kept bytes (no copies).
+      const stream = await this.#ctx.blobs.open(sha256Digest(sha256), { start: 0, end: size - 1 });
+      const bytes = await readExactly(stream, size, memo);
+      this.#files.set(memo, { bytes, sha256 });
     })()
       .catch(() => undefined)
       .finally(() => this.#fileLoads.delete(memo));
@@ -826,7 +829,7 @@ export class PypiProxy implements PypiSource {
         await this.#remember(repo, key, digest);
         const size = result?.size ?? opened.size;
         if (size !== undefined && size <= SMALL_FILE_MAX_BYTES) {
-          this.#keepFile(`${repo.name}\n${key}`, sha256);
+          this.#keepFile(`${repo.name}\n${key}`, sha256, size);
         }
       },
       () => undefined,

@@ -215,6 +215,74 @@ describe('maven proxy and group', () => {
     assert.equal(row?.verified_by, 'none');
   });
 
+  test('a POM fetched from the upstream prefetches its jar; a pom packaging or prefetch off does not', async () => {
+    const proxyRepo = repo({ name: 'p-prefetch', upstreams: [{ url: upstream.url() }] });
+    const waitFor = async (ok: () => boolean) => {
+      for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    const pom = 'org/example/pre/1.0/pre-1.0.pom';
+    const jar = 'org/example/pre/1.0/pre-1.0.jar';
+    const pomBody = Buffer.from(
+      '<project><!-- <packaging>pom</packaging> --><packaging>jar</packaging></project>',
+    );
+    await upstream.put(pom, pomBody);
+    await upstream.put(jar, 'the jar');
+    const file = await proxy.openFile(proxyRepo, pom);
+    assert.ok(file?.body?.equals(pomBody), 'a small fetched file carries its verified body');
+    await waitFor(() => upstream.hitsFor(`GET /${jar}`) === 1);
+    assert.equal(upstream.hitsFor(`GET /${jar}`), 1, 'the jar was fetched ahead');
+    const fetched = await proxy.openFile(proxyRepo, jar);
+    assert.ok(fetched && (await bytesOf(fetched)).toString() === 'the jar');
+    assert.equal(upstream.hitsFor(`GET /${jar}`), 1, 'and the request for it is a hit');
+    // A parent POM (packaging pom) has no jar to fetch; nor does anything with prefetch off.
+    const parent = 'org/example/parent/1.0/parent-1.0.pom';
+    await upstream.put(parent, '<project>\n  <packaging> pom </packaging>\n</project>');
+    await upstream.put(parent.replace(/\.pom$/, '.jar'), 'not wanted');
+    const off = 'org/example/off/1.0/off-1.0.pom';
+    await upstream.put(off, '<project/>');
+    await upstream.put(off.replace(/\.pom$/, '.jar'), 'not wanted');
+    assert.ok(await proxy.openFile(proxyRepo, parent));
+    maven = { ...maven, prefetch: false };
+    assert.ok(await proxy.openFile(proxyRepo, off));
+    await new Promise((r) => setTimeout(r, 100));
+    await proxy.settled();
+    assert.equal(upstream.hitsFor(`GET /${parent.replace(/\.pom$/, '.jar')}`), 0);
+    assert.equal(upstream.hitsFor(`GET /${off.replace(/\.pom$/, '.jar')}`), 0);
+  });
+
+  test('an upstream whose last file had no .sha1 is asked for the SHA-2 fallbacks at once; they still verify', async () => {
+    const proxyRepo = repo({ name: 'p-sha512', upstreams: [{ url: upstream.url() }] });
+    const first = 'org/example/late/1.0/late-1.0.jar';
+    const second = 'org/example/late/1.1/late-1.1.jar';
+    const bad = 'org/example/late/1.2/late-1.2.jar';
+    await upstream.put(first, 'first bytes', ['sha512']);
+    await upstream.put(second, 'second bytes', ['sha512']);
+    await upstream.put(bad, 'bad bytes', []);
+    await upstream.put(`${bad}.sha512`, 'b'.repeat(128), []);
+    for (const target of [first, second]) {
+      const file = await proxy.openFile(proxyRepo, target);
+      assert.ok(file && (await bytesOf(file)).toString().endsWith('bytes'));
+      const asked = upstream.hits.filter((h) => h.startsWith(`GET /${target}`));
+      assert.deepEqual([...asked].sort(), [
+        `GET /${target}`,
+        `GET /${target}.sha1`,
+        `GET /${target}.sha256`,
+        `GET /${target}.sha512`,
+      ]);
+    }
+    await assert.rejects(proxy.openFile(proxyRepo, bad), (err: unknown) => {
+      assert.match((err as Error).message, /not matching its \.sha512/);
+      return isUpstreamFailure(err);
+    });
+    await proxy.settled();
+    const row = (await db
+      .selectFrom('maven_proxy_files' as never)
+      .selectAll()
+      .where('path' as never, '=', second as never)
+      .executeTakeFirst()) as { verified_by?: string } | undefined;
+    assert.equal(row?.verified_by, 'sha512');
+  });
+
   test('a miss is remembered for negative_cache_ttl (counted upstream requests)', async () => {
     const proxyRepo = repo({ name: 'p-negative', upstreams: [{ url: upstream.url() }] });
     const missing = 'org/example/missing/1.0/missing-1.0.pom';

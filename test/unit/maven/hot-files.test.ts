@@ -144,3 +144,50 @@ test('a failed open drops the answer; a small file asked for twice is then serve
   assert.equal(hot.bodyBytes, 0);
   assert.equal(pom.keptBody(), undefined, 'the old body went with its answer');
 });
+
+test('a body the source hands over (a fresh proxy fill) is kept at once: no open at all', async () => {
+  const hot = new HotFiles();
+  const opens = { count: 0 };
+  const fresh = (): Promise<OpenedMavenFile> =>
+    Promise.resolve({ ...fileOf('<fresh/>', opens), body: Buffer.from('<fresh/>') });
+  const file = await hot.get(hosted, 'f/r/1/r-1.pom', fresh);
+  assert.equal(file?.keptBody()?.toString(), '<fresh/>');
+  assert.equal(await text(await file.open()), '<fresh/>');
+  assert.equal(opens.count, 0);
+  // An answer that is not kept (validity 0) keeps no body either.
+  const once = await hot.get(hosted, 'f/r/1/r-2.pom', (validity) => {
+    validity.until = 0;
+    return fresh();
+  });
+  assert.equal(once?.keptBody(), undefined);
+  // A body that does not match the recorded size is not taken.
+  const odd = await hot.get(hosted, 'f/r/1/r-3.pom', () =>
+    Promise.resolve({ ...fileOf('<odd/>', opens), body: Buffer.from('<other size/>') }),
+  );
+  assert.equal(odd?.keptBody(), undefined);
+});
+
+test('the second request of a small file reads it once and is answered from those bytes', async () => {
+  const hot = new HotFiles();
+  const opens = { count: 0 };
+  const ranges: unknown[] = [];
+  const lookup = (): Promise<OpenedMavenFile> => {
+    const base = fileOf('<second/>', opens);
+    return Promise.resolve({
+      ...base,
+      open: (range) => {
+        ranges.push(range);
+        return base.open(range);
+      },
+    });
+  };
+  const file = await hot.get(hosted, 's/e/1/e-1.pom', lookup);
+  assert.ok(file);
+  assert.ok(!Buffer.isBuffer(await file.open()), 'the first request streams');
+  const [a, b] = await Promise.all([file.open(), file.open()]);
+  assert.ok(Buffer.isBuffer(a) && Buffer.isBuffer(b), 'the second (and one meanwhile) from memory');
+  assert.equal(a.toString(), '<second/>');
+  assert.equal(opens.count, 2, 'one read for both');
+  assert.deepEqual(ranges[1], { start: 0, end: '<second/>'.length - 1 });
+  assert.equal(file.keptBody()?.toString(), '<second/>');
+});

@@ -9,6 +9,7 @@ import { artifactOfFile, artifactOfMetadataDir } from '../../../src/formats/mave
 import {
   NegativeCache,
   parseChecksumFile,
+  pomPackaging,
   upstreamPath,
 } from '../../../src/formats/maven/proxy.ts';
 
@@ -68,4 +69,22 @@ test('the artifact a path or metadata directory belongs to', () => {
   });
   assert.equal(artifactOfMetadataDir(''), undefined);
   assert.equal(artifactOfMetadataDir('org'), undefined);
+});
+
+test('the packaging of a POM, for the jar prefetch', () => {
+  const of = (xml: string) => pomPackaging(Buffer.from(xml));
+  assert.equal(of('<project><modelVersion>4.0.0</modelVersion></project>'), undefined);
+  assert.equal(of('<project><packaging>maven-plugin</packaging></project>'), 'maven-plugin');
+  assert.equal(of('<project>\n  <packaging> POM </packaging>\n</project>'), 'pom');
+  assert.equal(
+    of('<project><!-- <packaging>pom</packaging> --><packaging>bundle</packaging></project>'),
+    'bundle',
+  );
+  assert.equal(
+    of(
+      '<project><build><plugins><plugin><configuration><packaging>war</packaging></configuration></plugin></plugins></build></project>',
+    ),
+    undefined,
+    'a plugin configuration is not the project',
+  );
 });
