@@ -106,6 +106,9 @@ const NOT_REPLAYED = new Set([
   'date',
 ]);
 
+/** How often held entries are checked for expiry (entries live ≤ 1 s). */
+const SWEEP_MS = 2000;
+
 const DEFAULTS = { maxBytes: 32 * 1024 * 1024, maxEntryBytes: 1024 * 1024, maxAgeMs: 1000 };
 
 export class AnswerMemo {
@@ -117,6 +120,8 @@ export class AnswerMemo {
   readonly #freshSeconds: ((pathname: string) => number | undefined) | undefined;
   readonly #proxyAt: ((pathname: string) => string | undefined) | undefined;
   #open = true;
+  /** Drops expired entries while any are held, so a burst's answers do not stay in memory. */
+  #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: AnswerMemoOptions) {
     this.#generation = options.generation;
@@ -143,6 +148,24 @@ export class AnswerMemo {
   stop(): void {
     this.#open = false;
     this.#entries.clear();
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
+  /** Drops every entry that can no longer be served (expired, or older than the last write). */
+  sweep(): void {
+    const now = this.#now();
+    const generation = this.#generation.current;
+    for (const key of [...this.#entries.keys()]) {
+      const entry = this.#entries.peek(key);
+      if (entry !== undefined && (entry.generation !== generation || now >= entry.expiresAt)) {
+        this.#entries.delete(key);
+      }
+    }
+    if (this.#entries.size === 0) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
   }
 
   /**
@@ -198,6 +221,9 @@ export class AnswerMemo {
       }
     }
     headers.push('content-length', String(body.length));
+    this.#sweeper ??= setInterval(() => {
+      this.sweep();
+    }, SWEEP_MS).unref();
     this.#entries.set(keyOf(request.raw), {
       generation: mark.generation,
       expiresAt,

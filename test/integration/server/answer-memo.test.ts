@@ -10,7 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { WriteGeneration } from '../../../src/core/write-generation.ts';
 import { mayWrite } from '../../../src/db/node-sqlite-dialect.ts';
+import { AnswerMemo, memoizeAnswer } from '../../../src/http/answer-memo.ts';
 import { parseConfigObject } from '../../../src/config/load.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { removeDir } from '../../helpers/tmp.ts';
@@ -259,6 +262,38 @@ describe('answer memo, auth on', () => {
     assert.ok(statuses.includes(429), `statuses: ${statuses.join(',')}`);
     assert.equal(statuses[0], 200);
   });
+});
+
+test('expired entries are dropped, and the sweep stops once none is held', () => {
+  let now = 1_000_000;
+  const generation = new WriteGeneration();
+  const memo = new AnswerMemo({ generation, now: () => now });
+  const request = {
+    method: 'GET',
+    headers: {},
+    raw: { url: '/raw/x', headers: {} },
+  } as unknown as FastifyRequest;
+  const reply = {
+    statusCode: 200,
+    hasHeader: () => false,
+    getHeaders: () => ({ 'content-type': 'text/plain' }),
+  } as unknown as FastifyReply;
+  memo.markRequest(request);
+  memoizeAnswer(request);
+  memo.record(request, reply, 'body');
+  assert.equal(memo.size, 1);
+  memo.sweep();
+  assert.equal(memo.size, 1);
+  now += 1001;
+  memo.sweep();
+  assert.equal(memo.size, 0);
+  memo.markRequest(request);
+  memoizeAnswer(request);
+  memo.record(request, reply, 'body');
+  generation.bump();
+  memo.sweep();
+  assert.equal(memo.size, 0);
+  memo.stop();
 });
 
 test('mayWrite tells the statements that change rows', () => {
