@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { AccessControl } from './auth/access.ts';
 import { registerTokenRoutes } from './http/tokens-api.ts';
 import { TokenApi } from './auth/api/tokens.ts';
@@ -25,7 +25,13 @@ import type { FormatContext, FormatModule } from './formats/format.ts';
 import { FORMATS } from './formats/index.ts';
 import { unavailableMount } from './formats/unavailable.ts';
 import { AnswerMemo, type MemoHitDuties } from './http/answer-memo.ts';
-import { genericErrorBody, installHooks, recordAnswer, requestIdFrom } from './http/hooks.ts';
+import {
+  genericErrorBody,
+  installHooks,
+  recordAnswer,
+  requestIdFrom,
+  SECURITY_HEADERS,
+} from './http/hooks.ts';
 import { WriteGeneration } from './core/write-generation.ts';
 import { loggerOptions } from './http/log-options.ts';
 import { RateLimiter } from './http/rate-limit.ts';
@@ -144,6 +150,18 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     trustProxy: (address: string) => trustedProxies.allows(address),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // A URL the router cannot decode (`/raw/a/%ZZ`): the path guard's answer, as plain text
+    // every client shows, instead of Fastify's own JSON error object.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const status = error.code === 'FST_ERR_BAD_URL' ? 400 : 500;
+      const message =
+        status === 400 ? 'malformed percent-encoding in request path' : 'internal server error';
+      void reply
+        .code(status)
+        .headers(SECURITY_HEADERS)
+        .type('text/plain; charset=utf-8')
+        .send(`${message}\n`);
+    },
     // Fastify's own HTTP/1 server, with the answer memo's look first (http/answer-memo.ts).
     serverFactory: (handler, opts) =>
       httpServer(opts, (req, res) => {

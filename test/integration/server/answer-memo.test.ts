@@ -131,6 +131,8 @@ describe('answer memo, auth off', () => {
     // The 304s and the HEAD; a validator that does not match is the handler's to answer.
     assert.equal(await memoHits(server), hitsBefore + 3);
     // Range is Fastify's to answer.
+    const config = await send(port, 'GET', '/cargo/index/config.json');
+    assert.match(config.headers['cache-control'] ?? '', /public/, 'anonymous answers stay public');
     const ranged = await send(port, 'GET', '/raw/m/c.txt', { range: 'bytes=1-2' });
     assert.equal(ranged.status, 206);
     assert.equal(ranged.body, 'on');
@@ -145,6 +147,14 @@ describe('answer memo, auth off', () => {
     assert.equal(withAuth.status, 200);
     assert.equal((await send(port, 'PUT', '/raw/m/d.txt', {}, 'dd')).status, 409);
     assert.equal(await memoHits(server), hitsBefore);
+  });
+
+  test('a URL the router cannot decode: a plain-text 400', async () => {
+    const bad = await send(server.port, 'PUT', '/raw/a/%ZZ.txt', {}, 'x');
+    assert.equal(bad.status, 400);
+    assert.match(bad.headers['content-type'] ?? '', /^text\/plain/);
+    assert.match(bad.body, /malformed percent-encoding/);
+    assert.equal((await send(server.port, 'GET', '/raw/a/%ZZ.txt')).status, 400);
   });
 
   test('an answer that depends on Host is kept per Host', async () => {
@@ -243,6 +253,17 @@ describe('answer memo, auth on', () => {
     server.app.reload(config);
     const anon = await send(port, 'GET', '/raw/p/a.txt');
     assert.equal(anon.status, 401);
+  });
+
+  test('an answer given to credentials is never marked public for shared caches', async () => {
+    const { port } = server;
+    const writer = { authorization: basic('writer', 'writer-pw') };
+    const config = await send(port, 'GET', '/cargo/index/config.json', writer);
+    assert.equal(config.status, 200);
+    assert.match(config.headers['cache-control'] ?? '', /private/);
+    assert.doesNotMatch(config.headers['cache-control'] ?? '', /public/);
+    // Anonymous read is off since the reload above: what a shared cache would have handed out.
+    assert.equal((await send(port, 'GET', '/cargo/index/config.json')).status, 401);
   });
 
   test('the rate limit counts kept answers', async () => {
