@@ -74,7 +74,7 @@ export function parseConfigObject(
     // An ignored key is often the cause (a repository's `proxies` instead of `upstreams`): say so.
     const ignored = warnings.filter((w) => w.startsWith('unknown config key'));
     const notes = ignored.length === 0 ? '' : `\n${ignored.map((w) => `  note: ${w}`).join('\n')}`;
-    throw new ConfigError(formatIssues(result.error, overlay.sources, overlay.forms) + notes);
+    throw new ConfigError(formatIssues(result.error, overlay.sources, overlay.forms, env) + notes);
   }
   return { config: result.data, warnings };
 }
@@ -109,6 +109,7 @@ function formatIssues(
   error: z.ZodError,
   sources: Map<string, string>,
   forms: Map<string, string>,
+  env: NodeJS.ProcessEnv,
 ): string {
   const lines = error.issues.map((issue) => {
     const key = issue.path.map(String).join('.') || '(root)';
@@ -126,9 +127,27 @@ function formatIssues(
     const from = source ? ` (from ${source})` : '';
     const form = source === undefined ? undefined : forms.get(source);
     const syntax = form === undefined ? '' : `; ${source} takes "${form}"`;
-    return `  ${key}${from}: ${issueMessage(issue)}${syntax}`;
+    const message =
+      (source === undefined ? undefined : envValueMessage(issue, env[source])) ??
+      issueMessage(issue);
+    return `  ${key}${from}: ${message}${syntax}`;
   });
   return `invalid configuration:\n${lines.join('\n')}`;
+}
+
+/**
+ * A variable whose text is no boolean or number (env.ts parseBoolean/parseNumber leave such text
+ * as it is): zod would say "expected boolean, received string", which is always so for a variable.
+ * Says which texts are accepted and echoes the one given instead. Undefined for other issues.
+ */
+function envValueMessage(issue: z.core.$ZodIssue, value: string | undefined): string | undefined {
+  if (issue.code !== 'invalid_type' || value === undefined) return undefined;
+  const got = `got ${JSON.stringify(value)}`;
+  if (issue.expected === 'boolean') {
+    return `expected true or false (also 1/0, yes/no, on/off; any case), ${got}`;
+  }
+  if (issue.expected === 'number') return `expected a number, ${got}`;
+  return undefined;
 }
 
 /**

@@ -85,6 +85,7 @@ export const goFormat: FormatModule = {
       repositories: context.repositories,
       sourceOf: (repo) => (repo.kind === 'group' ? groupSource : sourceOfMember(repo)),
       sumdb,
+      hostedModules: hosted,
     });
     const mounts = context.repositories.byFormat('go').map((repo) => ({
       prefix: repo.name === 'go' && repo.isDefault ? GO_MOUNT : `/repository/${repo.name}`,

@@ -10,6 +10,7 @@
 import type { AccessControl, Principal } from '../../auth/access.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
+import type { HostedModules } from './group.ts';
 import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
 import type { GoRoute } from './paths.ts';
 import type { GoSumdb, SumdbAnswer } from './sumdb.ts';
@@ -20,6 +21,8 @@ export interface GoServiceDeps {
   /** The GoSource answering reads of `repo` (hosted, proxy or group). */
   readonly sourceOf: (repo: Repository) => GoSource;
   readonly sumdb: GoSumdb;
+  /** Which module paths the hosted repositories hold (a group's sumdb lookups of them stay here). */
+  readonly hostedModules: HostedModules;
 }
 
 export type GoReadResult =
@@ -56,6 +59,14 @@ export class GoService {
       this.authorize(principal, repo, 'read', `sumdb/${route.name}`);
       if (!this.#forwardsSumdb(repo)) {
         throw new RegistryError('NOT_FOUND', `not found: ${repo.name} has no checksum database`);
+      }
+      if (route.module !== undefined && (await this.#hostedHolds(repo, route.module))) {
+        // The module is private to this NORA: asking the public database would leak its name
+        // (and could only fail). `go` prints this line after "server response:".
+        throw new RegistryError(
+          'NOT_FOUND',
+          `not found: ${route.module} is hosted here privately (${repo.name}); the public checksum database ${route.name} cannot know it: set GOPRIVATE=${route.module} (or GONOSUMDB=${route.module}) for go`,
+        );
       }
       const answer = await this.#deps.sumdb.get(route.name, route.path, route.module);
       if (answer === undefined) {
@@ -94,6 +105,21 @@ export class GoService {
         return { kind: 'file', file, contentType: 'application/zip' };
       }
     }
+  }
+
+  /**
+   * True when `repo` is a group guarding hosted names (`protect_hosted_names`, the same guard
+   * its `@v/list`/`.info` reads apply, group.ts) and one of its hosted members holds `module`:
+   * then no upstream, the checksum database included, is asked about the module path.
+   */
+  async #hostedHolds(repo: Repository, module: string): Promise<boolean> {
+    if (repo.kind !== 'group' || !repo.protectHostedNames) return false;
+    for (const member of this.#deps.repositories.membersOf(repo)) {
+      if (member.kind === 'hosted' && (await this.#deps.hostedModules.hasModule(member, module))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** A proxy, or a group with a proxy member, forwards checksum databases; hosted never does. */

@@ -17,6 +17,7 @@
  *   so a build from cache needs widths nobody fetched while the database was up.
  * - Bytes are passed through unchanged: the `go` command checks the signatures and hashes.
  * - A lookup of a private module ([go] private) is never forwarded: 404, so the name cannot leak.
+ *   Nor, through a group, one of a module path a hosted member holds (service.ts checks that).
  */
 import type { AppConfig } from '../../config/schema.ts';
 import { formatDigest, parseDigest } from '../../core/digest.ts';

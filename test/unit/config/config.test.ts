@@ -69,7 +69,21 @@ test('an invalid value names the key, the variable and the expected form', () =>
       err instanceof ConfigError &&
       err.message.includes('server.port') &&
       err.message.includes('NORA_PORT') &&
-      /expected number/i.test(err.message),
+      err.message.includes('expected a number, got "eighty"'),
+  );
+  // Every variable is text: the message names the texts accepted, not zod's types.
+  assert.throws(
+    () => parseConfigObject({}, { NORA_AUTH_ANONYMOUS_READ: 'maybe' }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.message.includes(
+        'auth.anonymous_read (from NORA_AUTH_ANONYMOUS_READ): expected true or false (also 1/0, yes/no, on/off; any case), got "maybe"',
+      ) &&
+      !err.message.includes('received string'),
+  );
+  assert.equal(
+    parseConfigObject({}, { NORA_AUTH_ANONYMOUS_READ: 'No' }).config.auth.anonymous_read,
+    false,
   );
   assert.throws(
     () => parseConfigObject({ storage: { mode: 'ftp' } }),

@@ -1,0 +1,79 @@
+/**
+ * A checksum-database lookup of a module path go-hosted holds, through the group `/go` (what
+ * `go` asks when GOPRIVATE/GONOSUMDB do not name the path): never forwarded to the database (the
+ * private name would leak), a 404 whose plain-text line tells the user to set GOPRIVATE.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { writeModuleZip } from '../../../src/formats/go/zip-create.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+describe('go group: sumdb lookups of hosted module paths stay here', () => {
+  const requests: string[] = [];
+  const upstream = http.createServer((req, res) => {
+    requests.push(req.url ?? '/');
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end('record from the database\n');
+  });
+  let server: TestServer;
+  let go: string;
+
+  before(async () => {
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    server = await startTestServer({
+      config: { go: { proxy: url, sumdb: [`sum.test.example=${url}`], negative_cache_ttl: 0 } },
+    });
+    go = `${server.url}/go`;
+    await using dir = await tempDir('go-hosted-sumdb-');
+    await fs.writeFile(path.join(dir.path, 'go.mod'), 'module corp.example.com/hello\n');
+    const zip = path.join(dir.path, 'hello.zip');
+    await writeModuleZip(zip, 'corp.example.com/hello', 'v1.4.0', [
+      { path: 'go.mod', localPath: path.join(dir.path, 'go.mod'), size: 30 },
+    ]);
+    const put = await fetch(`${go}/corp.example.com/hello/@v/v1.4.0.zip`, {
+      method: 'PUT',
+      body: await fs.readFile(zip),
+    });
+    assert.equal(put.status, 201, await put.text());
+  });
+
+  after(async () => {
+    await server.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
+  test('lookup of a hosted module: 404 with the GOPRIVATE hint, nothing asked upstream', async () => {
+    requests.length = 0;
+    for (const version of ['v1.4.0', 'v9.9.9']) {
+      const res = await fetch(
+        `${go}/sumdb/sum.test.example/lookup/corp.example.com/hello@${version}`,
+      );
+      assert.equal(res.status, 404);
+      assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
+      const body = await res.text();
+      assert.match(body, /corp\.example\.com\/hello is hosted here privately/);
+      assert.match(body, /public checksum database sum\.test\.example cannot know it/);
+      assert.match(body, /GOPRIVATE=corp\.example\.com\/hello /);
+      assert.match(body, /GONOSUMDB/);
+    }
+    assert.deepEqual(requests, []);
+  });
+
+  test('lookups of other modules are still forwarded', async () => {
+    requests.length = 0;
+    const other = await fetch(`${go}/sumdb/sum.test.example/lookup/example.com/public@v1.0.0`);
+    assert.equal(other.status, 200);
+    assert.equal(await other.text(), 'record from the database\n');
+    assert.deepEqual(requests, ['/lookup/example.com/public@v1.0.0']);
+    const supported = await fetch(`${go}/sumdb/sum.test.example/supported`);
+    assert.equal(supported.status, 200);
+    await supported.arrayBuffer();
+  });
+});
