@@ -182,6 +182,14 @@ export class GoHosted implements GoSource {
     return (await this.#state(repo.name)).modules.has(module);
   }
 
+  async holdsUnder(repo: Repository, module: string): Promise<boolean> {
+    const { modules } = await this.#state(repo.name);
+    if (modules.has(module)) return true;
+    const below = `${module}/`;
+    for (const held of modules) if (held.startsWith(below)) return true;
+    return false;
+  }
+
   /** Drops what reads remember of `repo` (after every write of go_module_versions). */
   #invalidate(repo: string): void {
     this.#generation++;

@@ -109,13 +109,14 @@ export class GoService {
 
   /**
    * True when `repo` is a group guarding hosted names (`protect_hosted_names`, the same guard
-   * its `@v/list`/`.info` reads apply, group.ts) and one of its hosted members holds `module`:
-   * then no upstream, the checksum database included, is asked about the module path.
+   * its `@v/list`/`.info` reads apply, group.ts) and one of its hosted members holds `module` or
+   * a module below it (`go` probes a path's prefixes too): then no upstream, the checksum
+   * database included, is asked about the module path.
    */
   async #hostedHolds(repo: Repository, module: string): Promise<boolean> {
     if (repo.kind !== 'group' || !repo.protectHostedNames) return false;
     for (const member of this.#deps.repositories.membersOf(repo)) {
-      if (member.kind === 'hosted' && (await this.#deps.hostedModules.hasModule(member, module))) {
+      if (member.kind === 'hosted' && (await this.#deps.hostedModules.holdsUnder(member, module))) {
         return true;
       }
     }

@@ -66,6 +66,18 @@ describe('go group: sumdb lookups of hosted module paths stay here', () => {
     assert.deepEqual(requests, []);
   });
 
+  test("a lookup of a hosted module's path prefix is not forwarded either", async () => {
+    requests.length = 0;
+    const res = await fetch(`${go}/sumdb/sum.test.example/lookup/corp.example.com@v1.4.0`);
+    assert.equal(res.status, 404);
+    assert.match(await res.text(), /GOPRIVATE=corp\.example\.com /);
+    // Not a prefix at a path boundary: still the database's to answer.
+    const near = await fetch(`${go}/sumdb/sum.test.example/lookup/corp.example.co@v1.4.0`);
+    assert.equal(near.status, 200);
+    await near.arrayBuffer();
+    assert.deepEqual(requests, ['/lookup/corp.example.co@v1.4.0']);
+  });
+
   test('lookups of other modules are still forwarded', async () => {
     requests.length = 0;
     const other = await fetch(`${go}/sumdb/sum.test.example/lookup/example.com/public@v1.0.0`);
