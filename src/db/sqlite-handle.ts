@@ -28,15 +28,20 @@ import {
 import path from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Kysely } from 'kysely';
+import { SharedSync } from '../core/shared-sync.ts';
 
 export class SqliteHandle {
   /** The connection Kysely uses: run statements on it only inside `exclusive()`. */
   readonly db: DatabaseSync;
   readonly #wal: string | undefined;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #syncs = new SharedSync(
+    () => this.#sync(),
+    () => {
+      if (this.#closed) this.#release();
+    },
+  );
   #fd: number | undefined;
-  #running: Promise<void> | undefined;
-  #waiting: Promise<void> | undefined;
   #closed = false;
 
   /** The store's write generation (core/write-generation.ts), bumped after `exclusive()` work. */
@@ -64,45 +69,33 @@ export class SqliteHandle {
    */
   syncWal(): Promise<void> {
     if (this.#wal === undefined) return Promise.resolve();
-    if (this.#waiting !== undefined) return this.#waiting;
-    const after = this.#running ?? Promise.resolve();
-    const start = (): Promise<void> => this.#start(sync);
-    const sync: Promise<void> = after.then(start, start);
-    this.#waiting = sync;
-    return sync;
+    return this.#syncs.request();
   }
 
-  async #start(self: Promise<void>): Promise<void> {
-    this.#waiting = undefined;
-    this.#running = self;
-    try {
-      if (this.#closed) return;
-      if (this.#fd === undefined) {
-        let fd: number;
-        try {
-          fd = await openFd(this.#wal ?? '', 'r');
-        } catch (err) {
-          // No log yet: nothing was committed through it.
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-          throw err;
-        }
-        const dir = await openFd(path.dirname(this.#wal ?? ''), 'r');
-        try {
-          await fsyncFd(dir, false);
-        } finally {
-          closeCallback(dir, () => undefined);
-        }
-        if (this.#isClosed()) {
-          closeCallback(fd, () => undefined);
-          return;
-        }
-        this.#fd = fd;
+  async #sync(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#fd === undefined) {
+      let fd: number;
+      try {
+        fd = await openFd(this.#wal ?? '', 'r');
+      } catch (err) {
+        // No log yet: nothing was committed through it.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
       }
-      await fsyncFd(this.#fd, true);
-    } finally {
-      if (this.#running === self) this.#running = undefined;
-      if (this.#isClosed() && this.#idle()) this.#release();
+      const dir = await openFd(path.dirname(this.#wal ?? ''), 'r');
+      try {
+        await fsyncFd(dir, false);
+      } finally {
+        closeCallback(dir, () => undefined);
+      }
+      if (this.#isClosed()) {
+        closeCallback(fd, () => undefined);
+        return;
+      }
+      this.#fd = fd;
     }
+    await fsyncFd(this.#fd, true);
   }
 
   /**
@@ -111,16 +104,12 @@ export class SqliteHandle {
    */
   close(): void {
     this.#closed = true;
-    if (this.#idle()) this.#release();
+    if (this.#syncs.idle) this.#release();
   }
 
   /** Methods, not fields, so the checks after an await are not narrowed away. */
   #isClosed(): boolean {
     return this.#closed;
-  }
-
-  #idle(): boolean {
-    return this.#running === undefined && this.#waiting === undefined;
   }
 
   #release(): void {

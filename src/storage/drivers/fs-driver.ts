@@ -12,6 +12,7 @@
  * durable: no separate fsync trip); directories stay open for their fsync, and concurrent syncs of
  * one directory share one fsync.
  */
+import { SharedSync } from '../../core/shared-sync.ts';
 import { randomUUID } from 'node:crypto';
 import {
   close as closeCallback,
@@ -396,20 +397,25 @@ class DirSync {
   readonly #dir: string;
   /** Called when nothing runs or waits; true to keep the descriptor open. */
   readonly #idle: () => boolean;
+  readonly #syncs: SharedSync;
   #fd: number | undefined;
   #retired = false;
-  #running: Promise<void> | undefined;
-  #waiting: Promise<void> | undefined;
 
   constructor(dir: string, idle: () => boolean) {
     this.#dir = dir;
     this.#idle = idle;
+    this.#syncs = new SharedSync(
+      () => this.#sync(),
+      () => {
+        if (this.#retired || !this.#idle()) this.#release();
+      },
+    );
   }
 
   /** No longer used for new requests: the descriptor closes once the last sync is done. */
   retire(): void {
     this.#retired = true;
-    if (this.#running === undefined && this.#waiting === undefined) this.#release();
+    if (this.#syncs.idle) this.#release();
   }
 
   #release(): void {
@@ -419,32 +425,17 @@ class DirSync {
   }
 
   request(): Promise<void> {
-    if (this.#waiting !== undefined) return this.#waiting;
-    const after = this.#running ?? Promise.resolve();
-    const start = (): Promise<void> => this.#start(sync);
-    const sync: Promise<void> = after.then(start, start);
-    this.#waiting = sync;
-    return sync;
+    return this.#syncs.request();
   }
 
-  async #start(self: Promise<void>): Promise<void> {
-    this.#waiting = undefined;
-    this.#running = self;
+  async #sync(): Promise<void> {
     try {
       this.#fd ??= await openFd(this.#dir, 'r');
       await fsyncFd(this.#fd);
     } catch (err) {
       this.#release(); // reopened by the next sync
       throw err;
-    } finally {
-      this.#finish(self);
     }
-  }
-
-  #finish(self: Promise<void>): void {
-    if (this.#running === self) this.#running = undefined;
-    if (this.#running !== undefined || this.#waiting !== undefined) return;
-    if (this.#retired || !this.#idle()) this.#release();
   }
 }
 
