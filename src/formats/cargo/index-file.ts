@@ -140,32 +140,6 @@ export class ModifiedClock {
   }
 }
 
-/**
- * Whether a GET may answer 304 (RFC 9110 §13.2.2): If-None-Match when present decides alone;
- * otherwise If-Modified-Since, when it parses as a date not before `modified`.
- */
-export function notModified(
-  ifNoneMatch: string | string[] | undefined,
-  ifModifiedSince: string | undefined,
-  etag: string,
-  modifiedSeconds: number,
-): boolean {
-  if (ifNoneMatch !== undefined) return etagMatches(ifNoneMatch, etag);
-  if (ifModifiedSince === undefined) return false;
-  const since = Date.parse(ifModifiedSince);
-  return Number.isFinite(since) && modifiedSeconds <= Math.floor(since / 1000);
-}
-
-/** Does an `If-None-Match` header match `etag` (weak comparison, `*`, lists)? */
-export function etagMatches(header: string | string[] | undefined, etag: string): boolean {
-  if (header === undefined) return false;
-  const values = (Array.isArray(header) ? header.join(',') : header).split(',');
-  return values.some((v) => {
-    const tag = v.trim().replace(/^W\//, '');
-    return tag === '*' || tag === etag;
-  });
-}
-
 /** `config.json` of a registry whose root URL (mount) is `base` (Cargo book, "index format"). */
 export function registryConfig(base: string, authRequired: boolean): Record<string, unknown> {
   return {

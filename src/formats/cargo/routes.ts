@@ -14,6 +14,7 @@
  * Errors are Cargo's: `{"errors": [{"detail": "…"}]}` with the status (Cargo prints the detail).
  * Cargo sends its token as the bare Authorization value (auth/resolvers.ts takes it).
  */
+import { etagMatches, notModified } from '../../core/http-conditional.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
@@ -22,14 +23,7 @@ import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
 import { sendRanged } from '../../http/send-body.ts';
 import type { Repository } from '../../repos/repository.ts';
-import {
-  etagMatches,
-  ModifiedClock,
-  nameFromIndexPath,
-  notModified,
-  registryConfig,
-  renderIndexFile,
-} from './index-file.ts';
+import { ModifiedClock, nameFromIndexPath, registryConfig, renderIndexFile } from './index-file.ts';
 import type { OpenedCrate } from './model.ts';
 import { isValidCrateName } from './names.ts';
 import { MAX_JSON_BYTES } from './publish.ts';

@@ -18,6 +18,7 @@
  * too (twine prints it); a 401 carries `WWW-Authenticate: Basic realm="nora"` so pip and twine
  * fall back to keyring/netrc/prompted credentials.
  */
+import { etagMatches } from '../../core/http-conditional.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
@@ -32,7 +33,6 @@ import { isValidProjectName, normalizeProjectName } from './names.ts';
 import type { PypiService } from './service.ts';
 import {
   acceptsGzip,
-  etagMatches,
   negotiateSimple,
   type PageRenderCache,
   type RenderedPage,

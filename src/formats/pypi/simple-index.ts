@@ -376,18 +376,6 @@ export function etagOf(body: Buffer): string {
   return `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"`;
 }
 
-/**
- * True when an `If-None-Match` header matches `etag` (`*`, a list, weak forms compared weakly as
- * RFC 9110 §13.1.2 asks for GET).
- */
-export function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (ifNoneMatch === undefined) return false;
-  const bare = (tag: string) => tag.trim().replace(/^W\//, '');
-  return ifNoneMatch
-    .split(',')
-    .some((candidate) => candidate.trim() === '*' || bare(candidate) === bare(etag));
-}
-
 /** What a media range names: every type we serve, and the `latest` aliases (PEP 691). */
 const ALIASES: Readonly<Record<string, SimpleMediaType>> = {
   [SIMPLE_JSON_V1]: SIMPLE_JSON_V1,

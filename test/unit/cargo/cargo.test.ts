@@ -4,6 +4,7 @@
  * the publish body reader fed one byte at a time.
  */
 import assert from 'node:assert/strict';
+import { etagMatches, notModified } from '../../../src/core/http-conditional.ts';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,11 +14,9 @@ import { RegistryError } from '../../../src/core/errors.ts';
 import { openDatabase } from '../../../src/db/database.ts';
 import {
   entryLine,
-  etagMatches,
   indexPath,
   ModifiedClock,
   nameFromIndexPath,
-  notModified,
   registryConfig,
   renderIndexFile,
 } from '../../../src/formats/cargo/index-file.ts';

@@ -1,9 +1,9 @@
 /** PEP 503/691 rendering and Accept negotiation (src/formats/pypi/simple-index.ts). */
 import assert from 'node:assert/strict';
+import { etagMatches } from '../../../src/core/http-conditional.ts';
 import { test } from 'node:test';
 import type { DistFile, ProjectPage } from '../../../src/formats/pypi/model.ts';
 import {
-  etagMatches,
   negotiateSimple,
   PageRenderCache,
   releaseVersions,
