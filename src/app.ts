@@ -173,7 +173,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   const rateLimiter = new RateLimiter(config.rate_limit);
   // First: a CI token is told apart by its shape and issuer, before any password hashing.
   access.addResolver(new OidcResolver({ config: () => config.auth.oidc, log: () => log, metrics }));
-  const identity = await createIdentity(db, access, config.auth, { log });
+  const identity = await createIdentity(db, access, config.auth, { log, writes });
   closeTasks.push(() => {
     identity.close();
   });

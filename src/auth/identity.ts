@@ -8,7 +8,9 @@
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Logger } from '../core/logger.ts';
+import type { WriteGeneration } from '../core/write-generation.ts';
 import type { Db } from '../db/database.ts';
+import { sqliteHandleOf } from '../db/sqlite-handle.ts';
 import type { AccessControl } from './access.ts';
 import { UserDirectory } from './directory.ts';
 import { HtpasswdUsers } from './htpasswd.ts';
@@ -26,6 +28,11 @@ export interface IdentitySettings {
 
 export interface IdentityOptions {
   readonly log: Logger;
+  /**
+   * This process's write counter of `db` (app.ts): with it, token lookups are remembered while
+   * the store is unchanged (resolvers.ts TokenAuthenticator). Without it, every use reads.
+   */
+  readonly writes?: WriteGeneration;
   /** How often the htpasswd file is polled for changes, ms (default 1000). */
   readonly htpasswdPollMs?: number;
 }
@@ -66,10 +73,19 @@ export async function createIdentity(
     // Called only after `use` below, once `basic` exists.
     onChange: () => {
       basic.clear();
+      tokenAuth.clear();
     },
   });
   const directory = new UserDirectory(users, htpasswd, settings.admin_users);
-  const tokenAuth = new TokenAuthenticator(tokens, directory);
+  const handle = sqliteHandleOf(db);
+  const writes = options.writes;
+  const tokenAuth = new TokenAuthenticator(
+    tokens,
+    directory,
+    writes === undefined
+      ? undefined
+      : { local: () => writes.current, external: () => handle?.dataVersion() ?? 0 },
+  );
   const basic = new BasicPasswordResolver(directory, tokenAuth);
   const registryTokens = new RegistryTokens(new SigningKeys(authDb));
   access.addResolver(new RegistryTokenResolver(registryTokens));
@@ -85,8 +101,10 @@ export async function createIdentity(
     async reload(next: IdentitySettings): Promise<void> {
       directory.setAdmins(next.admin_users);
       basic.clear();
+      tokenAuth.clear();
       await htpasswd.use(path.resolve(next.htpasswd_file));
       basic.clear();
+      tokenAuth.clear();
     },
     settled: () => htpasswd.settled(),
     close: () => {

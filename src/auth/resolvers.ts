@@ -9,8 +9,10 @@
  * bcrypt and scrypt are deliberately slow, so a verified Basic password is remembered briefly
  * (by the header's sha256) instead of re-hashing on every request — the trap that makes
  * Verdaccio's legacy auth path 5× slower. The memory is dropped on reload and on htpasswd change.
- * Tokens are never remembered: a lookup is one indexed query, and revocation and expiry must bite
- * at once.
+ * A token's row and its owner's account are remembered only while the metadata store is unchanged
+ * (StoreChanges): revocation, a new role, a deleted user — any write, by this process or another
+ * (`nora token revoke`) — makes the memory stale before the next request reads it, so they bite
+ * at once; expiry is checked against the clock on every request.
  */
 import { RegistryError } from '../core/errors.ts';
 import type {
@@ -20,10 +22,10 @@ import type {
   RequestCredentials,
   Scope,
 } from './access.ts';
-import type { UserDirectory } from './directory.ts';
+import type { Account, UserDirectory } from './directory.ts';
 import { networkListOf } from './networks.ts';
 import { ResourcePatterns, targetRefs } from './patterns.ts';
-import { capRole, looksLikeToken, sha256Hex, type TokenStore } from './users.ts';
+import { capRole, looksLikeToken, sha256Hex, type TokenInfo, type TokenStore } from './users.ts';
 
 /** A Scope (access.ts) from resource patterns: the credential reaches only what they cover. */
 export function patternScope(texts: readonly string[]): Scope {
@@ -34,14 +36,76 @@ export function patternScope(texts: readonly string[]): Scope {
   };
 }
 
+/**
+ * Tells whether the metadata store may have changed between two reads: `local` counts this
+ * process's writes (core/write-generation.ts), `external` changes whenever another connection
+ * committed (SQLite's `PRAGMA data_version`: the CLI's `nora token revoke` on the same file).
+ */
+export interface StoreChanges {
+  readonly local: () => number;
+  readonly external: () => number;
+}
+
+/** What one token secret resolved to, and the store version it was read at. */
+interface KnownToken {
+  /** TokenAuthenticator's clear() count when the reads started. */
+  readonly epoch: number;
+  readonly local: number;
+  readonly external: number;
+  readonly token: TokenInfo | undefined;
+  readonly owner: Account | undefined;
+}
+
+/** Distinct secrets remembered at most (a flood of made-up tokens just clears the memory). */
+const KNOWN_TOKENS_MAX = 1000;
+
 /** Turns token secrets into principals (shared by the Bearer and the Basic resolver). */
 export class TokenAuthenticator {
   readonly #tokens: TokenStore;
   readonly #directory: UserDirectory;
+  readonly #changes: StoreChanges | undefined;
+  /** By the secret's sha256: the row and owner read while the store had the kept version. */
+  readonly #known = new Map<string, KnownToken>();
+  #epoch = 0;
 
-  constructor(tokens: TokenStore, directory: UserDirectory) {
+  /**
+   * Without `changes` every request reads the store (one indexed lookup, plus the owner's row).
+   * With it, a request whose secret was read since the store's last change skips both reads.
+   */
+  constructor(tokens: TokenStore, directory: UserDirectory, changes?: StoreChanges) {
     this.#tokens = tokens;
     this.#directory = directory;
+    this.#changes = changes;
+  }
+
+  /** Forgets what was read (htpasswd users or admins changed: owners' accounts may differ). */
+  clear(): void {
+    this.#epoch += 1;
+    this.#known.clear();
+  }
+
+  /** The token row of `secret` and its owner's account, read now or remembered exactly. */
+  async #resolve(secret: string): Promise<Pick<KnownToken, 'token' | 'owner'>> {
+    const changes = this.#changes;
+    if (changes === undefined) {
+      const token = await this.#tokens.lookup(secret);
+      return { token, owner: token && (await this.#directory.account(token.user)) };
+    }
+    const hash = sha256Hex(secret);
+    const local = changes.local();
+    const external = changes.external();
+    const epoch = this.#epoch;
+    const known = this.#known.get(hash);
+    if (known?.local === local && known.external === external && known.epoch === epoch) {
+      return known;
+    }
+    const token = await this.#tokens.lookup(secret);
+    const owner = token && (await this.#directory.account(token.user));
+    // Kept with the versions read before the lookups: a write or clear() meanwhile makes it
+    // stale at once.
+    if (this.#known.size >= KNOWN_TOKENS_MAX) this.#known.clear();
+    this.#known.set(hash, { epoch, local, external, token, owner });
+    return { token, owner };
   }
 
   /**
@@ -51,12 +115,11 @@ export class TokenAuthenticator {
    * Roles: the token's role capped by its owner's (admin from `[auth] admin_users`).
    */
   async principal(secret: string, now = Date.now()): Promise<Principal | undefined> {
-    const token = await this.#tokens.lookup(secret);
+    const { token, owner } = await this.#resolve(secret);
     if (!token) return undefined;
     if (token.expiresAt !== undefined && token.expiresAt <= now) {
       throw new RegistryError('UNAUTHORIZED', 'token expired');
     }
-    const owner = await this.#directory.account(token.user);
     if (!owner) return undefined;
     const role = capRole(token.role, owner.roles);
     await this.#tokens.touch(token, now);

@@ -64,6 +64,16 @@ export class SqliteHandle {
   }
 
   /**
+   * SQLite's `PRAGMA data_version`: a number that changes whenever another connection (another
+   * process on the same file, e.g. a CLI command) committed since the last call; this
+   * connection's own commits leave it as it is (core/write-generation.ts counts those).
+   */
+  dataVersion(): number {
+    const row = this.prepare('PRAGMA data_version').get() as { data_version?: number } | undefined;
+    return row?.data_version ?? 0;
+  }
+
+  /**
    * Makes every transaction committed before this call durable (see the module comment);
    * resolves at once for an in-memory database.
    */

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { AccessControl, type Principal } from '../../../src/auth/access.ts';
@@ -16,6 +17,7 @@ import { authMigrations } from '../../../src/auth/migrations.ts';
 import { LAST_USED_RESOLUTION_MS, sha256Hex } from '../../../src/auth/users.ts';
 import type { Logger } from '../../../src/core/logger.ts';
 import { isRegistryError } from '../../../src/core/errors.ts';
+import { WriteGeneration } from '../../../src/core/write-generation.ts';
 import { type Db, openDatabase } from '../../../src/db/database.ts';
 import type { Repository } from '../../../src/repos/repository.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -47,6 +49,7 @@ describe('API tokens', () => {
   let identity: Identity;
   let dir: { path: string; [Symbol.asyncDispose](): Promise<void> };
   let htpasswd: string;
+  let writes: WriteGeneration;
 
   beforeEach(async () => {
     dir = await tempDir('nora-tokens-');
@@ -56,13 +59,22 @@ describe('API tokens', () => {
       htpasswd,
       `hanna:${bcrypt.hashSync('hanna-pw', 4).replace(/^\$2b\$/, '$2y$')}\nroot:${bcrypt.hashSync('root-pw', 4)}\n`,
     );
-    db = await openDatabase({ file: ':memory:', migrations: authMigrations });
+    // With the app's write counter, as app.ts builds it: token reads are remembered while the
+    // store is unchanged, so every test below also checks that nothing stale is answered.
+    writes = new WriteGeneration();
+    db = await openDatabase({
+      file: ':memory:',
+      migrations: authMigrations,
+      onWrite: () => {
+        writes.bump();
+      },
+    });
     access = new AccessControl({ authEnabled: true, anonymousRead: false });
     identity = await createIdentity(
       db,
       access,
       { htpasswd_file: htpasswd, admin_users: ['root'] },
-      { log: quiet },
+      { log: quiet, writes },
     );
     await identity.users.create('sam', 'sam-pw', undefined);
     await identity.users.create('rita', 'rita-pw', undefined, ['read']);
@@ -270,6 +282,50 @@ describe('API tokens', () => {
       access.authenticate({ authorization: basic('root', 'root-pw') }),
       /invalid credentials/,
     );
+  });
+});
+
+describe('remembered token reads', () => {
+  test('a revocation or role change by another connection (the CLI) bites on the next request', async () => {
+    await using dir = await tempDir('nora-tokens-file-');
+    const file = path.join(dir.path, 'nora.db');
+    const writes = new WriteGeneration();
+    const db = await openDatabase({
+      file,
+      migrations: authMigrations,
+      onWrite: () => {
+        writes.bump();
+      },
+    });
+    const access = new AccessControl({ authEnabled: true, anonymousRead: false });
+    const identity = await createIdentity(
+      db,
+      access,
+      { htpasswd_file: path.join(dir.path, 'none.htpasswd'), admin_users: [] },
+      { log: quiet, writes },
+    );
+    try {
+      await identity.users.create('sam', 'sam-pw', undefined);
+      const { secret } = await identity.tokens.create('sam', { role: 'write' });
+      const bearer = () => access.authenticate({ authorization: `Bearer ${secret}` });
+      for (let i = 0; i < 3; i++) assert.deepEqual((await bearer()).kind, 'user');
+      // Another process on the same file: this process's write counter does not move.
+      const other = new DatabaseSync(file);
+      try {
+        const before = writes.current;
+        other.prepare("UPDATE auth_tokens SET role = 'read'").run();
+        assert.equal(writes.current, before);
+        const principal = await bearer();
+        assert.equal(principal.kind === 'user' && principal.readOnly, true, 'role change seen');
+        other.prepare('DELETE FROM auth_tokens').run();
+        await expectUnauthorized(bearer(), /invalid credentials/);
+      } finally {
+        other.close();
+      }
+    } finally {
+      identity.close();
+      await db.destroy();
+    }
   });
 });
 
