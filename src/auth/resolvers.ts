@@ -10,9 +10,10 @@
  * (by the header's sha256) instead of re-hashing on every request — the trap that makes
  * Verdaccio's legacy auth path 5× slower. The memory is dropped on reload and on htpasswd change.
  * A token's row and its owner's account are remembered only while the metadata store is unchanged
- * (StoreChanges): revocation, a new role, a deleted user — any write, by this process or another
- * (`nora token revoke`) — makes the memory stale before the next request reads it, so they bite
- * at once; expiry is checked against the clock on every request.
+ * (StoreChanges): revocation, a new role, a deleted user — any write by this process — makes the
+ * memory stale before the next request reads it, so they bite at once (another process's write,
+ * `nora token revoke` on the host, within 100 ms: identity.ts); expiry is checked against the
+ * clock on every request.
  */
 import { RegistryError } from '../core/errors.ts';
 import type {
