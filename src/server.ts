@@ -41,7 +41,13 @@ export async function startServer(
 
   const url = await app.fastify.listen({ host: config.server.host, port: config.server.port });
   growHeapForStreaming();
+  // Every request, answer-memo hits included, passes the raw server's 'request' event.
+  let requests = 0;
+  app.fastify.server.on('request', () => {
+    requests += 1;
+  });
   const idleGc = collectWhenIdle({
+    requests: () => requests,
     onCollect: (before, after) => {
       log.debug(
         { rss_before_mb: Math.round(before / 1e6), rss_after_mb: Math.round(after / 1e6) },

@@ -12,7 +12,11 @@
  * The collection is Node's `gc()` (exposed at run time into a throw-away context, so it is
  * never a global of ours), run once per quiet period, only when the event loop was busy since the
  * last one; a quiet period is `quietSamples` consecutive samples of event-loop utilisation below
- * `quietUtilization`. It costs one full GC (tens of ms for our heap) while nothing else runs.
+ * `quietUtilization` in which no request arrived (`requests`). It costs two full GCs (tens of ms
+ * for our heap on a quiet machine, hundreds on a loaded one) during which nothing else runs: low
+ * utilisation alone is not quiet, since a client that spends most of its time on its own CPU
+ * (pip installing, cargo unpacking) keeps the server's utilisation at a few percent while every
+ * one of its requests would wait behind the collection.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import v8 from 'node:v8';
@@ -25,6 +29,11 @@ export interface IdleCollectorOptions {
   readonly quietSamples?: number;
   /** Event-loop utilisation (0-1) below which a sample is quiet (default 0.05). */
   readonly quietUtilization?: number;
+  /**
+   * A count of the requests received so far (only its changes matter): a sample in which it
+   * moved is never quiet. Default: utilisation alone decides.
+   */
+  readonly requests?: () => number;
   /** The collector (default: V8's full GC); tests pass a spy. */
   readonly collect?: () => void;
   /** Told the resident set size before and after each collection, bytes. */
@@ -68,11 +77,17 @@ export function collectWhenIdle(options: IdleCollectorOptions = {}): IdleCollect
   const gate = new QuietAfterWork(options.quietSamples ?? 2, options.quietUtilization ?? 0.05);
   const collect = options.collect ?? fullGc();
   let last: EventLoopUtilization = performance.eventLoopUtilization();
+  const requests = options.requests;
+  let lastRequests = requests?.() ?? 0;
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
     const { utilization } = performance.eventLoopUtilization(now, last);
     last = now;
-    if (!gate.observe(utilization)) return;
+    const received = requests?.() ?? 0;
+    // A request in the sample makes it work, whatever the utilisation (see the module comment).
+    const served = received !== lastRequests;
+    lastRequests = received;
+    if (!gate.observe(served ? 1 : utilization)) return;
     const before = process.memoryUsage.rss();
     collect();
     options.onCollect?.(before, process.memoryUsage.rss());

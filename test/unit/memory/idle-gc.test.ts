@@ -42,3 +42,31 @@ test('the default collector is a real full GC: garbage-only Buffers are released
     collector.stop();
   }
 });
+
+test('no collection while requests arrive, however little CPU they take', async () => {
+  let requests = 0;
+  const seen = { collections: 0 };
+  const collector = collectWhenIdle({
+    intervalMs: 20,
+    quietSamples: 1,
+    quietUtilization: 0.99,
+    requests: () => requests,
+    collect: () => {
+      seen.collections += 1;
+    },
+  });
+  try {
+    // A client trickling requests: every sample sees one, and utilisation stays near zero.
+    const trickle = setInterval(() => {
+      requests += 1;
+    }, 5);
+    await sleep(200);
+    clearInterval(trickle);
+    assert.equal(seen.collections, 0, 'no collection while requests arrive');
+    const count = (): number => seen.collections;
+    for (let i = 0; i < 40 && count() === 0; i++) await sleep(20);
+    assert.equal(seen.collections, 1, 'one collection once they stop');
+  } finally {
+    collector.stop();
+  }
+});
