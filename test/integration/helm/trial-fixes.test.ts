@@ -172,7 +172,7 @@ describe('helm: fixes from the new-user trial', () => {
     }
   });
 
-  test('3, 5, 6: duplicate Chart.yaml refused; absent version named; empty group generated now', async () => {
+  test('6: an empty group index.yaml is generated now, never at the epoch', async () => {
     const started = Date.now();
     await using server = await startTestServer({
       config: {
@@ -188,7 +188,10 @@ describe('helm: fixes from the new-user trial', () => {
       const generated = Date.parse((parseYaml(await r.text()) as Index).generated);
       assert.ok(generated >= started - 1000 && generated <= Date.now(), p);
     }
+  });
 
+  test('3: an archive holding Chart.yaml twice is refused (400, ChartMuseum error)', async () => {
+    await using server = await startTestServer({});
     const twice = await buildChart({
       name: 'dup',
       version: '1.0.0',
@@ -199,14 +202,26 @@ describe('helm: fixes from the new-user trial', () => {
     const body = (await refused.json()) as { error: string };
     assert.match(body.error, /Chart\.yaml twice/);
     assert.equal((await fetch(`${server.url}/helm/api/charts/dup`)).status, 404);
+  });
 
-    const other = await buildChart({ name: 'web', version: '1.0.0', dir: 'package' });
-    const ok = await fetch(`${server.url}/helm/api/charts`, { method: 'POST', body: other });
-    assert.equal(ok.status, 201, 'any single top folder (fix 4)');
+  test('5: an absent version is named in the 404 (ChartMuseum error)', async () => {
+    await using server = await startTestServer({});
+    const web = await buildChart({ name: 'web', version: '1.0.0' });
+    const ok = await fetch(`${server.url}/helm/api/charts`, { method: 'POST', body: web });
+    assert.equal(ok.status, 201);
     const absent = await fetch(`${server.url}/helm/api/charts/web/1.1.0`);
     assert.equal(absent.status, 404);
     assert.deepEqual(await absent.json(), { error: 'no version 1.1.0 of chart web' });
-    const one = await fetch(`${server.url}/helm/api/charts/web/1.0.0`);
+    assert.equal((await fetch(`${server.url}/helm/api/charts/web/1.0.0`)).status, 200);
+  });
+
+  test('4: a chart archive with any single top folder is accepted, named by Chart.yaml', async () => {
+    await using server = await startTestServer({});
+    const other = await buildChart({ name: 'web', version: '2.0.0', dir: 'package' });
+    const ok = await fetch(`${server.url}/helm/api/charts`, { method: 'POST', body: other });
+    assert.equal(ok.status, 201, await ok.text());
+    const one = await fetch(`${server.url}/helm/api/charts/web/2.0.0`);
     assert.equal(one.status, 200);
+    assert.equal((await fetch(`${server.url}/helm/charts/web-2.0.0.tgz`)).status, 200);
   });
 });
