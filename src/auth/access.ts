@@ -93,6 +93,11 @@ export interface Scope {
  */
 export interface Permissions {
   decide(principal: Principal, target: AccessTarget, action: Action): boolean | undefined;
+  /**
+   * True when some rule covering `repository` speaks about only some of its paths, so the answer
+   * for one path may differ from the repository-wide one. Absent: assumed true (the safe side).
+   */
+  restrictsPaths?(repository: Repository): boolean;
 }
 
 export interface RequestCredentials {
@@ -123,7 +128,7 @@ export interface AccessPolicy {
 }
 
 /** No rules: the defaults decide everywhere. */
-export const NO_RULES: Permissions = { decide: () => undefined };
+export const NO_RULES: Permissions = { decide: () => undefined, restrictsPaths: () => false };
 
 export class AccessControl {
   /** Failed-login lockout per address and user (src/auth/lockout.ts), applied when auth is on. */
@@ -290,6 +295,19 @@ export class AccessControl {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * True when `principal`, already allowed to read `repository` as a whole, may read every path
+   * in it: no path-specific rule covers the repository and the credential has no scope (or the
+   * principal is an admin). Listings (index.yaml, catalogs) use it to skip filtering name by
+   * name; false means "filter with `can`", never "refuse".
+   */
+  readsEveryPath(principal: Principal, repository: Repository): boolean {
+    if (principal.kind === 'user' && principal.scope !== undefined) return false;
+    if (!this.#policy.authEnabled) return true;
+    if (principal.kind === 'user' && principal.roles.includes('admin')) return true;
+    return !(this.#permissions.restrictsPaths?.(repository) ?? true);
   }
 
   /**

@@ -28,7 +28,7 @@
 import type { Action, Permissions, Principal, AccessTarget } from './access.ts';
 import { hasRole } from './access.ts';
 import type { AppConfig } from '../config/schema.ts';
-import type { RepositoryRegistry } from '../repos/repository.ts';
+import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
 import { globToRegExp, patternProblem } from './patterns.ts';
 
 export const ACTIONS = ['read', 'write', 'delete', 'admin'] as const;
@@ -140,6 +140,25 @@ export class RuleSet implements Permissions {
   /** How many rules are configured (0: the role defaults decide everywhere). */
   get size(): number {
     return this.#rules.length;
+  }
+
+  /**
+   * True when a rule covering `repository` (or a group containing it) lists paths other than
+   * `**`: one path's answer may then differ from the repository-wide one (a listing must be
+   * filtered name by name). Also true when a per-format anonymous default exists (it may look at
+   * the path).
+   */
+  restrictsPaths(repository: Repository): boolean {
+    if (this.#options.anonymousReadDefault !== undefined) return true;
+    const repositories = [
+      repository.name,
+      ...(this.#options.groupsContaining?.(repository.name) ?? []),
+    ];
+    return this.#rules.some(
+      (rule) =>
+        !rule.allPaths &&
+        repositories.some((name) => rule.repositories.some((glob) => glob.test(name))),
+    );
   }
 
   decide(principal: Principal, target: AccessTarget, action: Action): boolean | undefined {

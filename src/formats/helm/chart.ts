@@ -6,7 +6,10 @@
  *
  * The archive is read as a stream (gunzip → tar-stream) to its end, keeping only its top-level
  * `Chart.yaml` (the file at `<dir>/Chart.yaml`, which is what Helm's loader reads); nothing is
- * extracted. The WHOLE archive is bounded, not only what precedes Chart.yaml (an archive is
+ * extracted. Every entry must sit in one top folder of any name (Helm's loader and ChartMuseum
+ * take any; the chart's name comes from Chart.yaml), none may be absolute or climb out (`..`),
+ * and the top-folder files Helm reads (Chart.yaml, values.yaml, ...) may appear once each (Helm
+ * applies the last copy: a second Chart.yaml would make `helm install` see another chart). The WHOLE archive is bounded, not only what precedes Chart.yaml (an archive is
  * accepted only when `helm install` could load it): MAX_UNPACKED_BYTES of decompressed data and
  * MAX_ENTRIES entries (past either: TOO_LARGE, a gzip bomb stops there), MAX_CHART_YAML_BYTES
  * for Chart.yaml itself. YAML is parsed with the
@@ -162,6 +165,10 @@ export async function readChartYaml(
   // Sum of the entries' declared sizes: refused at the header, before their bytes are inflated.
   let declared = 0;
   let found: { bytes: Buffer; dir: string } | undefined;
+  /** The archive's one top folder (whatever its name: Helm's loader takes any). */
+  let top: string | undefined;
+  /** Files of the top folder Helm reads that were seen (each may appear once). */
+  const topFiles = new Set<string>();
   try {
     for await (const entry of extract) {
       if (++entries > MAX_ENTRIES) {
@@ -173,14 +180,32 @@ export async function readChartYaml(
       const { type, name, size } = entry.header;
       declared += size;
       if (declared > MAX_UNPACKED_BYTES) throw tooLarge();
-      const parts = name.replace(/^\.\//, '').split('/');
-      if (
-        found === undefined &&
-        (type === 'file' || type === 'contiguous-file') &&
-        parts.length === 2 &&
-        parts[0] !== '' &&
-        parts[1] === 'Chart.yaml'
-      ) {
+      const parts = archivePath(name);
+      if (parts.length === 0) {
+        entry.resume();
+        continue;
+      }
+      const isFile = type === 'file' || type === 'contiguous-file';
+      top ??= parts[0];
+      if (parts[0] !== top || (isFile && parts.length === 1)) {
+        throw new RegistryError(
+          'BAD_REQUEST',
+          `chart archive entry ${JSON.stringify(name)} is outside its top folder "${top ?? ''}" (a chart archive holds one folder)`,
+        );
+      }
+      const inside = parts.slice(1).join('/');
+      if (parts.length === 2 && READ_TOP_FILES.has(inside)) {
+        // Helm's loader applies the last of two same-named entries: what we index and what
+        // `helm install` sees would differ.
+        if (topFiles.has(inside)) {
+          throw new RegistryError(
+            'BAD_REQUEST',
+            `chart archive holds ${top ?? ''}/${inside} twice (Helm would read the last one)`,
+          );
+        }
+        topFiles.add(inside);
+      }
+      if (isFile && parts.length === 2 && inside === 'Chart.yaml') {
         if (size > MAX_CHART_YAML_BYTES) {
           throw new RegistryError(
             'BAD_REQUEST',
@@ -189,7 +214,7 @@ export async function readChartYaml(
         }
         const chunks: Buffer[] = [];
         for await (const chunk of entry) chunks.push(chunk as Buffer);
-        found = { bytes: Buffer.concat(chunks), dir: parts[0] ?? '' };
+        found = { bytes: Buffer.concat(chunks), dir: top ?? '' };
         continue;
       }
       entry.resume();
@@ -212,6 +237,41 @@ export async function readChartYaml(
     throw new RegistryError('BAD_REQUEST', 'chart archive has no <chart>/Chart.yaml');
   }
   return found;
+}
+
+/**
+ * Files of a chart's top folder Helm's loader reads (pkg/chart/loader): a second entry of one of
+ * them would override the first, so an archive holding one twice is refused.
+ */
+const READ_TOP_FILES: ReadonlySet<string> = new Set([
+  'Chart.yaml',
+  'values.yaml',
+  'values.schema.json',
+  'requirements.yaml',
+  'requirements.lock',
+  'Chart.lock',
+]);
+
+/**
+ * The segments of a tar entry name as Helm's loader cleans it (`\` as `/`, `.` and empty segments
+ * dropped). BAD_REQUEST for an absolute path or a `..` segment (Helm refuses both).
+ */
+function archivePath(name: string): string[] {
+  const slashed = name.replace(/\\/g, '/');
+  if (slashed.startsWith('/') || /^[A-Za-z]:/.test(slashed)) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `chart archive entry ${JSON.stringify(name)} is an absolute path`,
+    );
+  }
+  const parts = slashed.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `chart archive entry ${JSON.stringify(name)} leaves the chart folder ("..")`,
+    );
+  }
+  return parts;
 }
 
 /** Helm's ChartVersion as JSON: the fields index.yaml carries for one chart version. */
@@ -332,16 +392,10 @@ export function chartMetadata(parsed: unknown): IndexEntry {
 
 /** Reads, parses and validates the Chart.yaml of an archive stream. */
 export async function readChartMetadata(source: Readable): Promise<IndexEntry> {
-  const { bytes, dir } = await readChartYaml(source);
-  const entry = chartMetadata(parseBoundedYaml(bytes.toString('utf8'), 'Chart.yaml'));
-  // `helm package` names the top directory after the chart; `helm lint` refuses any other.
-  if (dir !== entry.name) {
-    throw new RegistryError(
-      'BAD_REQUEST',
-      `the archive's top directory "${dir}" is not the chart's name "${entry.name}"`,
-    );
-  }
-  return entry;
+  const { bytes } = await readChartYaml(source);
+  // The top folder's name is not the chart's: Helm's loader and ChartMuseum take any single
+  // folder and the name from Chart.yaml (`helm package` just happens to use the chart name).
+  return chartMetadata(parseBoundedYaml(bytes.toString('utf8'), 'Chart.yaml'));
 }
 
 /**

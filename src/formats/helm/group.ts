@@ -18,8 +18,10 @@ import { sortEntries } from './index-render.ts';
 import type { HelmSource, IndexSnapshot, OpenedChartFile, SnapshotEntry } from './model.ts';
 
 export interface HelmGroupDeps extends GroupDeps<HelmSource> {
-  /** True when a hosted member holds any version of `name`. */
+  /** True when `name` was ever published in a hosted member (deleted since or not). */
   readonly hostedHas: (member: Repository, name: string) => Promise<boolean>;
+  /** Every name ever published in a hosted member (deleted since or not). */
+  readonly hostedNames: (member: Repository) => Promise<ReadonlySet<string>>;
 }
 
 export class HelmGroup implements HelmSource {
@@ -46,8 +48,13 @@ export class HelmGroup implements HelmSource {
     if (known && known.key === key && failures.length === 0) return known;
     const seen = new Set<string>();
     const hostedNames = new Set<string>();
-    for (const { member, value } of answers) {
-      if (member.kind === 'hosted') for (const entry of value.entries) hostedNames.add(entry.name);
+    if (group.protectHostedNames) {
+      for (const { member } of answers) {
+        // Names ever published, not only those with versions now: deleting the last hosted
+        // version must not hand the name back to a proxy (dependency confusion).
+        if (member.kind === 'hosted')
+          for (const name of await this.#deps.hostedNames(member)) hostedNames.add(name);
+      }
     }
     const entries: SnapshotEntry[] = [];
     let modifiedAt = 0;

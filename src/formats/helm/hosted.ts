@@ -56,6 +56,8 @@ export class HelmHosted implements HelmSource {
   /** Change counter per repository (bumped by every write in this process). */
   readonly #changes = new Map<string, number>();
   readonly #snapshots = new Map<string, IndexSnapshot>();
+  /** Names ever published per repository (`helm_names`), once read; only uploads add to it. */
+  readonly #names = new Map<string, Set<string>>();
 
   constructor(deps: HelmHostedDeps) {
     this.#deps = deps;
@@ -148,9 +150,25 @@ export class HelmHosted implements HelmSource {
     return this.#deps.store.versions(repo.name, name);
   }
 
-  /** True when `repo` holds any version of `name` (the group's dependency-confusion guard). */
+  /**
+   * True when `name` was ever published in `repo`, even if every version was deleted since (the
+   * group's dependency-confusion guard, `helm_names`).
+   */
   hasName(repo: Repository, name: string): Promise<boolean> {
+    const known = this.#names.get(repo.name);
+    if (known) return Promise.resolve(known.has(name));
     return this.#deps.store.hasName(repo.name, name);
+  }
+
+  /** Every name ever published in `repo` (kept in memory after the first read, grown by uploads). */
+  async publishedNames(repo: Repository): Promise<ReadonlySet<string>> {
+    const known = this.#names.get(repo.name);
+    if (known) return known;
+    const counter = this.#changes.get(repo.name) ?? 0;
+    const names = new Set(await this.#deps.store.names(repo.name));
+    // A write that raced this read bumped the counter: keep nothing then.
+    if ((this.#changes.get(repo.name) ?? 0) === counter) this.#names.set(repo.name, names);
+    return names;
   }
 
   /**
@@ -232,9 +250,11 @@ export class HelmHosted implements HelmSource {
       );
     } catch (err) {
       this.#changed(repo.name);
+      this.#names.delete(repo.name);
       throw err;
     }
     this.#changed(repo.name, { put: { name, version, fragment } });
+    this.#names.get(repo.name)?.add(name);
     return created;
   }
 

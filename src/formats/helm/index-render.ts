@@ -60,7 +60,9 @@ export function compareEntries(
   return a.name < b.name ? -1 : a.name > b.name ? 1 : compareVersionsDesc(a.version, b.version);
 }
 
-/** The index.yaml text of sorted entries. `generated` is RFC 3339 (ms epoch `modifiedAt`). */
+/**
+ * The index.yaml text of sorted entries. `generated` is RFC 3339 (ms epoch `modifiedAt`; 0 = now).
+ */
 export function renderIndexText(entries: readonly SnapshotEntry[], modifiedAt: number): string {
   const parts: string[] = ['apiVersion: v1\n'];
   if (entries.length === 0) parts.push('entries: {}\n');
@@ -75,7 +77,10 @@ export function renderIndexText(entries: readonly SnapshotEntry[], modifiedAt: n
       parts.push('  - ', entry.fragment, '\n');
     }
   }
-  parts.push(`generated: ${JSON.stringify(new Date(modifiedAt || 0).toISOString())}\n`);
+  // No change known (an empty repository or group): the time of this rendering, never the epoch
+  // (a rendering is kept per snapshot key, so the ETag stays stable).
+  const generated = new Date(modifiedAt > 0 ? modifiedAt : Date.now());
+  parts.push(`generated: ${JSON.stringify(generated.toISOString())}\n`);
   parts.push('serverInfo: {}\n');
   return parts.join('');
 }

@@ -68,6 +68,7 @@ export const helmFormat: FormatModule = {
       membersOf: (repo) => context.repositories.membersOf(repo),
       sourceOf: (member) => (member.kind === 'hosted' ? hosted : proxySource),
       hostedHas: (member, name) => hosted.hasName(member, name),
+      hostedNames: (member) => hosted.publishedNames(member),
     });
     const service = new HelmService({
       hosted,

@@ -1,9 +1,10 @@
 /**
  * Helm metadata (`0850_helm_*`): one row per chart version of a hosted repository, holding its
  * index entry pre-rendered (chart.ts `entryFragment`), so `index.yaml` is built from these rows
- * (never by rescanning storage) and re-rendered only when a row changes.
+ * (never by rescanning storage) and re-rendered only when a row changes; and (`0851`) one row per
+ * chart name ever published in a hosted repository (the group's name guard outlives deletes).
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Migration } from 'kysely/migration';
 
 export type HelmChartsTable = {
@@ -25,7 +26,19 @@ export type HelmChartsTable = {
   updated_at: number;
 };
 
-export type HelmTables = { helm_charts: HelmChartsTable };
+/**
+ * Every chart name ever published in a hosted repository, kept after its last version is deleted:
+ * a group with `protect_hosted_names` never takes that name from a proxy member again (npm keeps
+ * the same promise for unpublished packages).
+ */
+export type HelmNamesTable = {
+  repo: string;
+  name: string;
+  /** Milliseconds since the epoch of its first upload. */
+  first_published_at: number;
+};
+
+export type HelmTables = { helm_charts: HelmChartsTable; helm_names: HelmNamesTable };
 
 export const helmMigrations: Record<string, Migration> = {
   '0850_helm_charts': {
@@ -51,6 +64,20 @@ export const helmMigrations: Record<string, Migration> = {
         .columns(['repo', 'filename'])
         .unique()
         .execute();
+    },
+  },
+  '0851_helm_names': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('helm_names')
+        .addColumn('repo', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('first_published_at', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('helm_names_pk', ['repo', 'name'])
+        .execute();
+      // Names published before this table existed (deleted ones are gone: nothing to recover).
+      await sql`INSERT INTO helm_names (repo, name, first_published_at)
+        SELECT repo, name, MIN(created_at) FROM helm_charts GROUP BY repo, name`.execute(db);
     },
   },
 };

@@ -21,6 +21,8 @@ import { renderIndex, type RenderedIndex } from './index-render.ts';
 import type { HelmSource, IndexSnapshot, OpenedChartFile } from './model.ts';
 
 const MB = 1024 * 1024;
+/** Filtered index.yaml renderings kept (each keyed by snapshot and hidden names). */
+const MAX_FILTERED_RENDERS = 16;
 
 export interface HelmServiceDeps {
   readonly hosted: HelmHosted;
@@ -50,6 +52,8 @@ export class HelmService {
   readonly #rendered = new Map<string, RenderedIndex>();
   /** Renders in progress, by snapshot key: concurrent readers of a new key render once. */
   readonly #rendering = new Map<string, Promise<RenderedIndex>>();
+  /** Filtered index.yaml renderings (principals path rules hide charts from), oldest first. */
+  readonly #filteredRenders = new Map<string, RenderedIndex>();
 
   constructor(deps: HelmServiceDeps) {
     this.#deps = deps;
@@ -78,11 +82,62 @@ export class HelmService {
 
   /**
    * `GET <base>/index.yaml`: rendered once per snapshot key (a hosted write, a proxy refresh),
-   * so a warm read is a map lookup; never a storage scan.
+   * so a warm read is a map lookup; never a storage scan. Lists only the charts `principal` may
+   * read: a principal no path rule restricts (access.readsEveryPath) gets the shared rendering,
+   * another one the charts it may read (`#filtered`).
    */
   async index(repo: Repository, principal: Principal): Promise<RenderedIndex> {
     this.authorize(principal, repo, 'read', undefined);
     const snapshot = await this.#snapshot(repo);
+    const full = await this.#renderedFull(repo, snapshot);
+    if (this.#deps.access.readsEveryPath(principal, repo)) return full;
+    return this.#filtered(repo, snapshot, full, principal);
+  }
+
+  /**
+   * index.yaml for a principal some path rule may hide charts from (`[[auth.rules]] paths`):
+   * only the charts it may read, like ChartMuseum's listings and Docker's `_catalog`. Checked
+   * once per chart name; when nothing is hidden, the shared rendering (same ETag). Otherwise a
+   * rendering of its own (own body, own ETag), kept for a few (snapshot, hidden names) pairs so
+   * repeated reads by the same kind of principal render once.
+   */
+  #filtered(
+    repo: Repository,
+    snapshot: IndexSnapshot,
+    full: RenderedIndex,
+    principal: Principal,
+  ): RenderedIndex {
+    const hidden: string[] = [];
+    let last: string | undefined;
+    for (const entry of snapshot.entries) {
+      if (entry.name === last) continue;
+      last = entry.name;
+      if (!this.#deps.access.can(principal, repo, 'read', entry.name)) hidden.push(entry.name);
+    }
+    if (hidden.length === 0) return full;
+    const key = `${snapshot.key}\nwithout:${hidden.join('/')}`;
+    const cacheKey = `${repo.name}\n${key}`;
+    const known = this.#filteredRenders.get(cacheKey);
+    if (known && Date.now() < known.validUntil + 1) return known;
+    const hiddenSet = new Set(hidden);
+    const rendered = renderIndex({
+      key,
+      validUntil: snapshot.validUntil,
+      modifiedAt: snapshot.modifiedAt,
+      entries: snapshot.entries.filter((e) => !hiddenSet.has(e.name)),
+    });
+    if (snapshot.validUntil > Date.now()) {
+      if (this.#filteredRenders.size >= MAX_FILTERED_RENDERS) {
+        const oldest = this.#filteredRenders.keys().next().value;
+        if (oldest !== undefined) this.#filteredRenders.delete(oldest);
+      }
+      this.#filteredRenders.set(cacheKey, rendered);
+    }
+    return rendered;
+  }
+
+  /** The whole repository's index.yaml, rendered once per snapshot key. */
+  async #renderedFull(repo: Repository, snapshot: IndexSnapshot): Promise<RenderedIndex> {
     const known = this.#rendered.get(repo.name);
     if (known && known.key === snapshot.key && Date.now() < known.validUntil + 1) {
       return known.validUntil === snapshot.validUntil
@@ -287,7 +342,7 @@ export class HelmService {
       if (newest) return newest;
     }
     const one = versions.find((v) => v.version === version);
-    if (!one) throw new RegistryError('NOT_FOUND', `improper constraint: ${version}`);
+    if (!one) throw new RegistryError('NOT_FOUND', `no version ${version} of chart ${name}`);
     return one;
   }
 }

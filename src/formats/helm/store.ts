@@ -46,15 +46,25 @@ export class HelmStore {
       .execute();
   }
 
+  /** True when `name` was ever published in `repo` (deleted since or not). */
   async hasName(repo: string, name: string): Promise<boolean> {
     const row = await this.#db
-      .selectFrom('helm_charts')
-      .select('version')
+      .selectFrom('helm_names')
+      .select('name')
       .where('repo', '=', repo)
       .where('name', '=', name)
-      .limit(1)
       .executeTakeFirst();
     return row !== undefined;
+  }
+
+  /** Every name ever published in `repo` (deleted since or not), unordered. */
+  async names(repo: string): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('helm_names')
+      .select('name')
+      .where('repo', '=', repo)
+      .execute();
+    return rows.map((r) => r.name);
   }
 
   /**
@@ -85,6 +95,11 @@ export class HelmStore {
       await trx
         .insertInto('helm_charts')
         .values({ ...row, created_at: now, updated_at: now })
+        .execute();
+      await trx
+        .insertInto('helm_names')
+        .values({ repo: row.repo, name: row.name, first_published_at: now })
+        .onConflict((c) => c.columns(['repo', 'name']).doNothing())
         .execute();
       return true;
     });
@@ -124,7 +139,10 @@ export class HelmStore {
     });
   }
 
-  /** Deletes one version; false when absent. Bytes stay until blob GC finds them unused. */
+  /**
+   * Deletes one version; false when absent. Bytes stay until blob GC finds them unused; the name
+   * stays in `helm_names` (the group's guard keeps protecting it).
+   */
   async delete(repo: string, name: string, version: string): Promise<boolean> {
     const result = await this.#db
       .deleteFrom('helm_charts')

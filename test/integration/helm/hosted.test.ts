@@ -237,14 +237,34 @@ describe('helm hosted repository (auth on)', () => {
         /SemVer/,
       ],
       [
-        'top directory is not the chart name',
+        'an entry outside the top folder',
         '/helm/api/charts',
         {
           method: 'POST',
-          body: await buildChart({ name: 'mism', version: '1.0.0', dir: 'otherdir' }),
+          body: await buildChart({
+            name: 'mism',
+            version: '1.0.0',
+            extraFiles: [{ name: 'otherdir/x.txt', text: 'x' }],
+          }),
         },
         400,
-        /top directory "otherdir"/,
+        /outside its top folder/,
+      ],
+      [
+        'Chart.yaml twice (Helm would read the second)',
+        '/helm/api/charts',
+        {
+          method: 'POST',
+          body: await buildChart({
+            name: 'twice',
+            version: '1.0.0',
+            extraFiles: [
+              { name: 'twice/Chart.yaml', text: 'apiVersion: v2\nname: twice\nversion: 6.6.6\n' },
+            ],
+          }),
+        },
+        400,
+        /twice/,
       ],
       ['name disagrees', '/helm/other-1.0.0.tgz', { method: 'PUT', body: good }, 400, /URL names/],
       [

@@ -43,6 +43,31 @@ const docker = repo('docker');
 const npm = repo('npm', 'npm');
 
 describe('permission rules', () => {
+  it('readsEveryPath: true only where no path rule covers the repository (listing fast path)', () => {
+    const helm = repo('helm', 'helm');
+    const a = access({
+      rules: [
+        rule({ repositories: ['helm'], paths: ['secret*'], users: ['root'], actions: ['read'] }),
+      ],
+      groupsContaining: (name) => (name === 'helm-hosted' ? ['helm'] : []),
+    });
+    assert.ok(!a.readsEveryPath(bob, helm));
+    assert.ok(!a.readsEveryPath(anonymous, helm));
+    assert.ok(!a.readsEveryPath(bob, repo('helm-hosted', 'helm')), 'a rule on its group covers it');
+    assert.ok(a.readsEveryPath(admin, helm));
+    assert.ok(a.readsEveryPath(bob, npm));
+    const everything = access({
+      rules: [rule({ repositories: ['helm'], users: ['alice'], actions: ['read'] })],
+    });
+    assert.ok(everything.readsEveryPath(bob, helm), 'a ** rule speaks for the whole repository');
+    const scoped: Principal = {
+      ...alice,
+      scope: { allows: () => true, description: 'something' },
+    };
+    assert.ok(!access({ rules: [] }).readsEveryPath(scoped, helm), 'a scope may narrow paths');
+    assert.ok(access({ rules: [] }).readsEveryPath(bob, helm));
+  });
+
   it('no rules: the role defaults decide', () => {
     const a = access({ rules: [] });
     assert.ok(a.can(bob, docker, 'write', 'any/app'));

@@ -110,6 +110,66 @@ describe('Chart.yaml', () => {
     }
   });
 
+  test('any single top folder is accepted; the name comes from Chart.yaml (trial fix 4)', async () => {
+    const other = await buildChart({ name: 'mism', version: '1.0.0', dir: 'otherdir' });
+    const meta = await readChartMetadata(Readable.from([other]));
+    assert.equal(meta.name, 'mism');
+    const dotted = await buildChart({ name: 'web', version: '1.0.0', dir: './pkg' });
+    assert.equal((await readChartMetadata(Readable.from([dotted]))).name, 'web');
+  });
+
+  test('refused: entries outside the top folder, traversal, absolute paths (trial fix 4)', async () => {
+    const cases: [string, RegExp][] = [
+      ['elsewhere/notes.txt', /outside its top folder/],
+      ['README.md', /outside its top folder/],
+      ['web/../../etc/passwd', /leaves the chart folder/],
+      ['/etc/passwd', /absolute path/],
+    ];
+    for (const [name, message] of cases) {
+      const body = await buildChart({
+        name: 'web',
+        version: '1.0.0',
+        extraFiles: [{ name, text: 'x' }],
+      });
+      await assert.rejects(readChartMetadata(Readable.from([body])), (err) => {
+        assert.equal(code(err), 'BAD_REQUEST', name);
+        assert.match((err as Error).message, message, name);
+        return true;
+      });
+    }
+  });
+
+  test('refused: a file Helm reads twice in the top folder (trial fix 3)', async () => {
+    const evil = 'apiVersion: v2\nname: web\nversion: 6.6.6\n';
+    for (const [name, text] of [
+      ['web/Chart.yaml', evil],
+      ['web/./Chart.yaml', evil],
+      ['web/values.yaml', 'replicaCount: 99\n'],
+      ['web/Chart.lock', 'x: 1\n'],
+    ] as const) {
+      const extra =
+        name === 'web/Chart.lock'
+          ? [
+              { name, text },
+              { name, text },
+            ]
+          : [{ name, text }];
+      const body = await buildChart({ name: 'web', version: '1.0.0', extraFiles: extra });
+      await assert.rejects(readChartMetadata(Readable.from([body])), (err) => {
+        assert.equal(code(err), 'BAD_REQUEST', name);
+        assert.match((err as Error).message, /twice/, name);
+        return true;
+      });
+    }
+    // A same-named file deeper down (a subchart's own Chart.yaml) is fine.
+    const sub = await buildChart({
+      name: 'web',
+      version: '1.0.0',
+      extraFiles: [{ name: 'web/charts/db/Chart.yaml', text: evil }],
+    });
+    assert.equal((await readChartMetadata(Readable.from([sub]))).version, '1.0.0');
+  });
+
   test('the whole archive is bounded, not only what precedes Chart.yaml (TOO_LARGE)', async () => {
     // Found by review: a 600 MB unpacked archive (zeros after Chart.yaml) used to be accepted.
     const bomb = await buildChart({
@@ -229,6 +289,13 @@ describe('index.yaml rendering', () => {
     assert.equal(doc.entries['a'].at(1)?.description, weird);
     assert.equal(doc.generated, '2026-01-01T00:00:00.000Z');
     assert.deepEqual((parseYaml(renderIndexText([], 0)) as { entries: unknown }).entries, {});
+  });
+
+  test('an index with no change known is generated now, never at the epoch (trial fix 6)', () => {
+    const before = Date.now();
+    const doc = parseYaml(renderIndexText([], 0)) as { generated: string };
+    const generated = Date.parse(doc.generated);
+    assert.ok(generated >= before && generated <= Date.now(), doc.generated);
   });
 
   test('upstream index: urls rewritten to ours, bad entries skipped, digests kept', () => {
