@@ -179,8 +179,9 @@ describe('npm names and revisions', () => {
     const fresh = await writeDoc('rev-dep');
     fresh.versions['1.0.0']!.deprecated = 'fresh';
     assert.equal((await npm.request('PUT', '/rev-dep', fresh)).status, 201);
-    const { _rev: _ignored, ...noRev } = await writeDoc('rev-dep');
-    noRev.versions['1.1.0']!.deprecated = 'no rev';
+    const noRev: Partial<Packument> = await writeDoc('rev-dep');
+    delete noRev._rev;
+    noRev.versions!['1.1.0']!.deprecated = 'no rev';
     assert.equal((await npm.request('PUT', '/rev-dep', noRev)).status, 201);
     const after1 = await writeDoc('rev-dep');
     assert.equal(after1.versions['1.0.0']!.deprecated, 'fresh');
