@@ -167,7 +167,15 @@ export class NpmAccounts {
     };
   }
 
+  /**
+   * `npm whoami`: `{ username }` of the principal. With auth off, the anonymous token `npm login`
+   * saved (or no token) is `anonymous`, so the documented auth-off flow ends without an error;
+   * with auth on, no user → 401 (the anonymous token gets its own 401 in auth/access.ts).
+   */
   whoami(principal: Principal): Json {
+    if (principal.kind === 'anonymous' && !this.#policy.authEnabled()) {
+      return { username: 'anonymous' };
+    }
     return { username: requireUser(principal) };
   }
 

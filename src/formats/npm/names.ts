@@ -2,6 +2,7 @@
  * npm package names and versions: the one place they are validated. Reads accept legacy names
  * (mixed case, as old packages on public registries have); publishing requires the modern rules.
  */
+import { builtinModules } from 'node:module';
 import semver, { type SemVer } from 'semver';
 import { RegistryError } from '../../core/errors.ts';
 
@@ -29,6 +30,67 @@ export function checkPublishName(name: string): string {
     throw new RegistryError(
       'NAME_INVALID',
       `invalid package name for publishing: ${JSON.stringify(name.slice(0, 220))} (lowercase letters, digits, "-", ".", "_", "~", optional @scope/)`,
+    );
+  }
+  return name;
+}
+
+/** Names npm never accepts (validate-npm-package-name's exclusion list). */
+const EXCLUDED_NAMES = new Set(['node_modules', 'favicon.ico']);
+/** Node's core module names (`http`, `fs/promises`, `node:test`): npm refuses them as new names. */
+const CORE_MODULES = new Set(builtinModules);
+const SCOPED_NAME = /^(?:@([^/]+?)[/])?([^/]+?)$/;
+
+/**
+ * The rules `name` breaks as the name of a NEW package, in npm's own words: the errors and the
+ * "used to be allowed" warnings of validate-npm-package-name 7 (bundled with npm 11), whose
+ * `validForNewPackages` is true exactly when this returns []. Rules: not empty; no leading `.`,
+ * `-` or `_`; no leading/trailing spaces; not `node_modules` or `favicon.ico`; not a Node core
+ * module name (node:module `builtinModules`); at most 214 characters; no capital letters; none of
+ * `~'!()*` in the name after the scope; URL-safe (`encodeURIComponent` leaves it alone, or, for
+ * `@scope/name`, leaves each part alone; the part after the scope must not start with `.`).
+ * Packages that already exist keep their names: callers apply this to creations only.
+ */
+export function newPackageNameProblems(name: string): string[] {
+  const problems: string[] = [];
+  if (name.length === 0) problems.push('name length must be greater than zero');
+  if (name.startsWith('.')) problems.push('name cannot start with a period');
+  if (name.startsWith('-')) problems.push('name cannot start with a hyphen');
+  if (name.startsWith('_')) problems.push('name cannot start with an underscore');
+  if (name.trim() !== name) problems.push('name cannot contain leading or trailing spaces');
+  const lower = name.toLowerCase();
+  if (EXCLUDED_NAMES.has(lower)) problems.push(`${lower} is not a valid package name`);
+  if (CORE_MODULES.has(lower)) problems.push(`${name} is a core module name`);
+  if (name.length > MAX_NAME_LENGTH)
+    problems.push(`name can no longer contain more than ${MAX_NAME_LENGTH} characters`);
+  if (lower !== name) problems.push('name can no longer contain capital letters');
+  if (/[~'!()*]/.test(name.split('/').at(-1) ?? ''))
+    problems.push('name can no longer contain special characters ("~\'!()*")');
+  if (encodeURIComponent(name) !== name) {
+    const match = SCOPED_NAME.exec(name);
+    const scope = match?.[1];
+    const bare = match?.[2];
+    if (bare?.startsWith('.')) problems.push('name cannot start with a period');
+    const urlSafe =
+      scope !== undefined &&
+      bare !== undefined &&
+      encodeURIComponent(scope) === scope &&
+      encodeURIComponent(bare) === bare;
+    if (!urlSafe) problems.push('name can only contain URL-friendly characters');
+  }
+  return [...new Set(problems)];
+}
+
+/**
+ * Throws 400 (npm's `{"error"}`) naming every rule of `newPackageNameProblems` that `name`
+ * breaks; for `PUT /<name>` when no package of that name exists yet in the target repository.
+ */
+export function checkNewPackageName(name: string): string {
+  const problems = newPackageNameProblems(name);
+  if (problems.length > 0) {
+    throw new RegistryError(
+      'NAME_INVALID',
+      `invalid package name ${JSON.stringify(name.slice(0, 220))} for a new package: ${problems.join('; ')} (npm's package name rules)`,
     );
   }
   return name;

@@ -182,12 +182,14 @@ async function dispatch(
           .send(await service.put(repo, route.name, scan, principal, route.rev));
       }
       if (method === 'DELETE' && route.rev !== undefined) {
-        return reply.send(await service.unpublishPackage(repo, route.name, principal));
+        return reply.send(await service.unpublishPackage(repo, route.name, route.rev, principal));
       }
       throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`);
     case 'tarball':
       if (method === 'DELETE' && route.rev !== undefined) {
-        return reply.send(await service.deleteTarball(repo, route.name, route.filename, principal));
+        return reply.send(
+          await service.deleteTarball(repo, route.name, route.filename, route.rev, principal),
+        );
       }
       allow(method, ['GET', 'HEAD']);
       return sendTarball(route.name, route.filename, repo, request, reply, service);

@@ -20,6 +20,7 @@ import type { BlobStore } from '../../storage/blob-store.ts';
 import { PackumentCache, type RenderedDoc, makeDoc } from './cache.ts';
 import {
   checkName,
+  checkNewPackageName,
   checkTag,
   checkVersion,
   compareVersions,
@@ -42,7 +43,13 @@ import {
 } from './publish.ts';
 import type { ScannedBody } from './publish-scan.ts';
 import { type SearchQuery, type SearchResponse, searchPackages } from './search.ts';
-import type { Json, NpmStore, StoredPackage } from './store.ts';
+import {
+  type Json,
+  type NpmStore,
+  type RevCheck,
+  type StoredPackage,
+  revConflict,
+} from './store.ts';
 import type { NpmUpstream } from './upstream.ts';
 
 export interface TarballResponse {
@@ -229,8 +236,19 @@ export class NpmService {
       (p): p is StoredPackage => p !== undefined,
     );
     const hostedViews = found.map(hostedView);
+    // `_rev` is what a client sends back with a write, and writes land in the write target: a
+    // group shows that member's revision even when another member's view comes first.
+    const writeTarget = this.#deps.repositories.writeTarget(repo)?.name;
+    const targetRev = hostedViews[found.findIndex((p) => p.repo === writeTarget)]?.rev;
+    const withTargetRev = (view: PackageView): PackageView =>
+      targetRev === undefined || view.rev === targetRev ? view : { ...view, rev: targetRev };
     if (found.length > 0 && (protect || intent === 'write')) {
-      return { view: mergeViews(hostedViews), validUntil: Infinity, stale: false, proxied: [] };
+      return {
+        view: withTargetRev(mergeViews(hostedViews)),
+        validUntil: Infinity,
+        stale: false,
+        proxied: [],
+      };
     }
     // A step of a write never sends the name upstream: it may be a private name.
     if (intent === 'write') return undefined;
@@ -252,7 +270,7 @@ export class NpmService {
       return undefined;
     }
     return {
-      view: mergeViews([...hostedViews, ...results.map((r) => r.view)]),
+      view: withTargetRev(mergeViews([...hostedViews, ...results.map((r) => r.view)])),
       validUntil: Math.min(Infinity, ...results.map((r) => r.validUntil)),
       stale: results.some((r) => r.stale) || failures.length > 0,
       proxied: answers.map((a) => a.member.name),
@@ -272,6 +290,9 @@ export class NpmService {
     // Authorise before reading: an anonymous client must not make us spool a large body.
     const target = this.#writeTarget(repo, principal, rev === undefined ? 'write' : 'delete', name);
     checkName(name);
+    // npm's rules for new names (no `http`, `node_modules`, `~x`, ...) bind creations only: a
+    // package that exists (or existed) here keeps its name. Refused before the body is read.
+    if (rev === undefined) await this.#checkCreatableName(target, name);
     const scanned = await readBody();
     try {
       const body = parseBody(Buffer.from(scanned.text));
@@ -293,9 +314,15 @@ export class NpmService {
       }
       const current = await this.#deps.store.get(target.name, name);
       if (!current) throw notFound(name);
+      // The revision the client read: `/-rev/<rev>` (unpublish of a version), else the body's
+      // `_rev` (npm deprecate PUTs the packument it read); a body without one is not checked.
+      const sent = rev ?? (typeof body['_rev'] === 'string' ? body['_rev'] : undefined);
+      const revCheck = sent === undefined ? undefined : revMatches(sent, name);
+      if (revCheck && !revCheck(current.rev)) throw revConflict(name);
       const live = current.versions.map((v) => v.version);
       const changes = analyzeUpdate(name, body, live, rev !== undefined);
-      await this.#deps.store.update(target.name, name, changes);
+      // Checked again inside the write's transaction: a write in between also conflicts.
+      await this.#deps.store.update(target.name, name, changes, revCheck);
       return { ok: true, id: name, rev: revString(current.rev + 1, name) };
     } finally {
       await scanned.cleanup();
@@ -303,37 +330,57 @@ export class NpmService {
     }
   }
 
-  /** `DELETE /<name>/-rev/<rev>`: unpublish the whole package. */
-  async unpublishPackage(repo: Repository, name: string, principal: Principal): Promise<Json> {
+  /**
+   * `DELETE /<name>/-rev/<rev>`: unpublish the whole package. 404 when there is none, 409
+   * ("document update conflict") when `rev` is not its current revision.
+   */
+  async unpublishPackage(
+    repo: Repository,
+    name: string,
+    rev: string,
+    principal: Principal,
+  ): Promise<Json> {
     const target = this.#writeTarget(repo, principal, 'delete', name);
     checkName(name);
     try {
-      await this.#deps.store.unpublishAll(target.name, name);
+      await this.#deps.store.unpublishAll(target.name, name, revMatches(rev, name));
     } finally {
       this.#cache.invalidate(name);
     }
     return { ok: true };
   }
 
-  /** `DELETE /<name>/-/<file>/-rev/<rev>`: the last step of a version unpublish. */
+  /**
+   * `DELETE /<name>/-/<file>/-rev/<rev>`: the last step of a version unpublish (npm sends it
+   * after the `PUT /<name>/-rev/<rev>` that removed the version, with the `_rev` it read again).
+   * 404 when the package or the tarball is unknown (a tarball of an unpublished version is
+   * known: deleting it again is a no-op); 409 when `rev` is not the current revision.
+   */
   async deleteTarball(
     repo: Repository,
     name: string,
     filename: string,
+    rev: string,
     principal: Principal,
   ): Promise<Json> {
     const target = this.#writeTarget(repo, principal, 'delete', name);
     checkName(name);
+    const revCheck = revMatches(rev, name);
     const ref = await this.#deps.store.tarball(target.name, name, filename);
     if (ref) {
       // The client deletes a tarball whose version is still live: unpublish that version.
       try {
-        await this.#deps.store.update(target.name, name, { remove: [ref.version] });
+        await this.#deps.store.update(target.name, name, { remove: [ref.version] }, revCheck);
       } finally {
         this.#cache.invalidate(name);
       }
-    } else if (!(await this.#deps.store.claims(target.name, name))) {
-      throw notFound(name);
+    } else {
+      const current = await this.#deps.store.rev(target.name, name);
+      if (current === undefined) throw notFound(name);
+      if (!(await this.#deps.store.knowsTarball(target.name, name, filename))) {
+        throw new RegistryError('NOT_FOUND', `tarball ${filename} of ${name} not found`);
+      }
+      if (!revCheck(current)) throw revConflict(name);
     }
     // The bytes stay in the shared content-addressed store until GC finds them unreferenced.
     return { ok: true };
@@ -436,6 +483,19 @@ export class NpmService {
   }
 
   /**
+   * 400 when `name` breaks npm's rules for new package names and `target` holds no package of
+   * that name, live or unpublished (names stored before keep working). Costs a query only for
+   * a name that breaks a rule.
+   */
+  async #checkCreatableName(target: Repository, name: string): Promise<void> {
+    try {
+      checkNewPackageName(name);
+    } catch (err) {
+      if (!(await this.#deps.store.claims(target.name, name))) throw err;
+    }
+  }
+
+  /**
    * The hosted repository a write to `name` through `repo` lands in, after checking `action` on
    * both: a rule on the group or on the member holds whichever way a client addresses it.
    */
@@ -461,8 +521,14 @@ function protectsHostedNames(repo: Repository): boolean {
   return repo.kind !== 'group' || repo.protectHostedNames;
 }
 
+/** The `_rev` of revision number `rev` of `name`, as packuments show it (`7-6e6f7261…`). */
 function revString(rev: number, name: string): string {
   return `${rev}-${Buffer.from(`${name}:${rev}`).toString('hex').slice(0, 16)}`;
+}
+
+/** A check that the revision a client sent (`_rev`) is the stored revision number. */
+function revMatches(sent: string, name: string): RevCheck {
+  return (current) => revString(current, name) === sent;
 }
 
 export function hostedView(pkg: StoredPackage): PackageView {

@@ -59,6 +59,14 @@ export interface MetadataChanges {
   readonly remove?: readonly string[] | undefined;
 }
 
+/**
+ * A write's view of the package revision it was based on (CouchDB `_rev`, sent by npm as
+ * `/-rev/<rev>` or a body `_rev`): true when the stored revision number is that one. A write
+ * whose revision does not match is refused with 409 inside its transaction, so a write based on
+ * a packument read before another write changed it can never land.
+ */
+export type RevCheck = (current: number) => boolean;
+
 export interface TarballRef {
   readonly version: string;
   readonly digest: string;
@@ -136,6 +144,30 @@ export class NpmStore {
       .select('version')
       .where('repo', '=', repo)
       .where('name', '=', name)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** The current revision number of a package, or undefined when it has no live version. */
+  async rev(repo: string, name: string): Promise<number | undefined> {
+    const row = await this.#db
+      .selectFrom('npm_packages')
+      .select('rev')
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row?.rev;
+  }
+
+  /** True when `filename` is (or was, before an unpublish) a tarball of `name` in `repo`. */
+  async knowsTarball(repo: string, name: string, filename: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('npm_versions')
+      .select('version')
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .where('filename', '=', filename)
       .limit(1)
       .executeTakeFirst();
     return row !== undefined;
@@ -249,8 +281,16 @@ export class NpmStore {
     });
   }
 
-  /** Deprecations, tag rewrites and version removals in one transaction. 404 when unknown. */
-  async update(repo: string, name: string, changes: MetadataChanges): Promise<void> {
+  /**
+   * Deprecations, tag rewrites and version removals in one transaction. 404 when unknown, 409
+   * when `revCheck` refuses the current revision.
+   */
+  async update(
+    repo: string,
+    name: string,
+    changes: MetadataChanges,
+    revCheck?: RevCheck,
+  ): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
       const pkg = await trx
         .selectFrom('npm_packages')
@@ -259,6 +299,7 @@ export class NpmStore {
         .where('name', '=', name)
         .executeTakeFirst();
       if (!pkg) throw notFound(name);
+      if (revCheck && !revCheck(pkg.rev)) throw revConflict(name);
       const now = Date.now();
       for (const [version, message] of changes.deprecations ?? []) {
         await trx
@@ -313,8 +354,11 @@ export class NpmStore {
     });
   }
 
-  /** Unpublishes every version; the tombstones keep name@version from being reused. */
-  async unpublishAll(repo: string, name: string): Promise<void> {
+  /**
+   * Unpublishes every version; the tombstones keep name@version from being reused. 404 when
+   * unknown, 409 when `revCheck` refuses the current revision.
+   */
+  async unpublishAll(repo: string, name: string, revCheck?: RevCheck): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
       const pkg = await trx
         .selectFrom('npm_packages')
@@ -323,6 +367,7 @@ export class NpmStore {
         .where('name', '=', name)
         .executeTakeFirst();
       if (!pkg) throw notFound(name);
+      if (revCheck && !revCheck(pkg.rev)) throw revConflict(name);
       await trx
         .updateTable('npm_versions')
         .set({ unpublished_at: Date.now(), manifest: '{}' })
@@ -512,6 +557,14 @@ async function dropPackage(trx: Transaction<NpmTables>, repo: string, name: stri
 
 function notFound(name: string): RegistryError {
   return new RegistryError('NOT_FOUND', `package ${name} not found`);
+}
+
+/** CouchDB's answer to a stale `_rev`, which npm's clients print as is. */
+export function revConflict(name: string): RegistryError {
+  return new RegistryError(
+    'CONFLICT',
+    `document update conflict: the revision sent is not the current revision of ${name} (it changed since it was read); fetch the package again and retry`,
+  );
 }
 
 export function parseJson(text: string): Json {

@@ -61,6 +61,10 @@ describe('npm defaults with auth off (real npm)', { skip: missingTools('npm') },
       assert.match(login.stdout + login.stderr, /Logged in/);
       const npmrc = await fs.readFile(path.join(tmp.path, 'home', '.npmrc'), 'utf8');
       assert.match(npmrc, /_authToken=nora_anonymous_/);
+      // The documented flow ends cleanly: the anonymous token is "anonymous", not an E401.
+      const whoami = await npm(['whoami'], tmp.path, false);
+      assert.equal(whoami.code, 0, whoami.stderr);
+      assert.equal(whoami.stdout.trim(), 'anonymous');
 
       const publish = await npm(['publish'], pkg, false);
       assert.equal(publish.code, 0, publish.stderr);
@@ -74,6 +78,31 @@ describe('npm defaults with auth off (real npm)', { skip: missingTools('npm') },
       assert.match(installed, /open/);
     });
   }
+
+  test('deprecate, unpublish name@version and unpublish --force send the current _rev; a stale one → 409', async () => {
+    await using server = await startTestServer();
+    await using tmp = await tempDir('nora-e2e-rev-');
+    const npm = await freshNpm(path.join(tmp.path, 'home'), `${server.url}/npm/`);
+    await npm(['login'], tmp.path);
+    const pkg = path.join(tmp.path, 'pkg');
+    for (const version of ['1.0.0', '1.1.0', '1.2.0']) {
+      await writePackage(pkg, 'rev-e2e', version, `module.exports = '${version}';\n`);
+      await npm(['publish'], pkg);
+    }
+    const http = new NpmHttp(`${server.url}/npm`);
+    const stale = (await http.request('GET', '/rev-e2e?write=true')).json<{ _rev: string }>()._rev;
+    await npm(['deprecate', 'rev-e2e@1.0.0', 'use 1.2.0']);
+    await npm(['unpublish', 'rev-e2e@1.1.0']);
+    type Doc = { versions: Record<string, { deprecated?: string }> };
+    const doc = (await http.packument('rev-e2e')).json<Doc>();
+    assert.deepEqual(Object.keys(doc.versions).sort(), ['1.0.0', '1.2.0']);
+    assert.equal(doc.versions['1.0.0']?.deprecated, 'use 1.2.0');
+    assert.equal((await http.request('GET', '/rev-e2e/-/rev-e2e-1.1.0.tgz')).status, 404);
+    // The revision read before those writes no longer deletes anything.
+    assert.equal((await http.request('DELETE', `/rev-e2e/-rev/${stale}`)).status, 409);
+    await npm(['unpublish', 'rev-e2e', '--force']);
+    assert.equal((await http.packument('rev-e2e')).status, 404);
+  });
 
   test('npm token create --packages-and-scopes-permission=read-only: installs, cannot publish', async () => {
     await using server = await startTestServer({ config: { auth: { allow_registration: true } } });

@@ -35,8 +35,10 @@ describe('npm login with auth off', () => {
     assert.match(token, /^nora_anonymous_/);
     const publisher = new NpmHttp(`${server.url}/npm`, token);
     assert.equal((await publisher.publish({ name: 'anon-pub', version: '1.0.0' })).status, 201);
-    // The token stands for no one, and logging it out is a no-op.
-    assert.equal((await publisher.request('GET', '/-/whoami')).status, 401);
+    // The token stands for no one (whoami: `anonymous`), and logging it out is a no-op.
+    const whoami = await publisher.request('GET', '/-/whoami');
+    assert.equal(whoami.status, 200, whoami.text);
+    assert.deepEqual(whoami.json(), { username: 'anonymous' });
     assert.equal(
       (await publisher.request('DELETE', `/-/user/token/${encodeURIComponent(token)}`)).status,
       200,
@@ -60,6 +62,19 @@ describe('npm login with auth off', () => {
     assert.equal((await client.request('POST', '/-/v1/login', {})).status, 404);
     assert.equal((await client.request('GET', '/-/v1/login/done')).status, 404);
     assert.equal((await client.login('nobody-here', 'whatever')).status, 403);
+  });
+
+  test('whoami with auth off and no token: anonymous', async () => {
+    const none = await npm.request('GET', '/-/whoami');
+    assert.equal(none.status, 200, none.text);
+    assert.deepEqual(none.json(), { username: 'anonymous' });
+  });
+
+  test('with auth on, whoami without a token → 401 "you must be logged in"', async () => {
+    await using secured = await startTestServer({ config: { auth: { enabled: true } } });
+    const res = await fetch(`${secured.url}/npm/-/whoami`);
+    assert.equal(res.status, 401);
+    assert.match(await res.text(), /you must be logged in \(npm login\)/);
   });
 
   test('with auth on, the anonymous token saved while it was off: 401 saying so, no lockout', async () => {
