@@ -268,7 +268,9 @@ describe('htpasswd users', { skip: missing }, () => {
       const refresh = ((await res.json()) as { refresh_token?: string }).refresh_token;
       assert.ok(refresh !== undefined);
       // Only a one-way fingerprint of the password hash is in the token.
-      const claims = JSON.parse(Buffer.from(refresh.split('.')[1] ?? '', 'base64url').toString());
+      const claims = JSON.parse(
+        Buffer.from(refresh.split('.')[1] ?? '', 'base64url').toString(),
+      ) as { cred?: unknown };
       assert.match(String(claims.cred), /^[0-9a-f]{64}$/);
       assert.ok(!(await fs.readFile(file, 'utf8')).includes(String(claims.cred)));
       return refresh;
