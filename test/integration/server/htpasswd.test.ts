@@ -292,4 +292,43 @@ describe('htpasswd users', { skip: missing }, () => {
     assert.equal((await exchange(fresh)).status, 200);
     assert.equal((await exchange(old)).status, 401);
   });
+
+  test('removals are reported only for a good re-read that no longer names the user', async () => {
+    await using dir = await tempDir('nora-htpasswd-');
+    const file = path.join(dir.path, 'users.htpasswd');
+    await htpasswd('-B', '-b', '-c', file, 'alice', 'alice-pw');
+    await htpasswd('-B', '-b', file, 'bob', 'bob-pw');
+    await htpasswd('-B', '-b', file, 'carol', 'carol-pw');
+    const reports: string[][] = [];
+    const users = new HtpasswdUsers({
+      log: capturingLogger([]),
+      pollIntervalMs: 60_000,
+      onChange: (removed) => {
+        reports.push([...removed]);
+      },
+    });
+    try {
+      await users.use(file); // the first read removes no one
+      assert.deepEqual(reports.flat(), []);
+      // carol switched to MD5 by mistake: a broken line, not a removal; bob removed.
+      await htpasswd('-m', '-b', file, 'carol', 'carol-pw');
+      await htpasswd('-D', file, 'bob');
+      await users.use(file);
+      assert.deepEqual(reports.at(-1), ['bob']);
+      // A missing file changes nothing; an empty one drops the users but reports no removal.
+      const saved = await fs.readFile(file, 'utf8');
+      const count = reports.length;
+      await fs.rm(file);
+      await users.use(file);
+      assert.equal(reports.length, count);
+      await fs.writeFile(file, '');
+      await users.use(file);
+      assert.deepEqual(reports.at(-1), []);
+      await fs.writeFile(file, saved);
+      await users.use(file);
+      assert.deepEqual(reports.at(-1), []);
+    } finally {
+      users.close();
+    }
+  });
 });
