@@ -56,6 +56,27 @@ export class UserDirectory {
     return stored ? this.#withAdmin(name, stored.roles, 'store') : undefined;
   }
 
+  /**
+   * A one-way fingerprint of the password `name` logs in with now (the htpasswd line when the
+   * file has the user, else the store's hash), or undefined when `name` has no password. A
+   * refresh token carries it: a changed password or a removed user no longer matches.
+   */
+  async passwordFingerprint(name: string): Promise<string | undefined> {
+    return this.#htpasswd.fingerprint(name) ?? (await this.#users.passwordFingerprint(name));
+  }
+
+  /**
+   * An existing user (htpasswd file, store, or `[auth] admin_users`) whose name equals `name`
+   * ignoring case but not exactly, or undefined: a new name may not pass for an existing one.
+   */
+  async findIgnoringCase(name: string): Promise<string | undefined> {
+    const lower = name.toLowerCase();
+    const admin = [...this.#admins].find((a) => a !== name && a.toLowerCase() === lower);
+    return (
+      this.#htpasswd.findIgnoringCase(name) ?? admin ?? (await this.#users.findIgnoringCase(name))
+    );
+  }
+
   /** True when `name` is a user of the htpasswd file (its password is not the store's). */
   inHtpasswd(name: string): boolean {
     return this.#htpasswd.has(name);

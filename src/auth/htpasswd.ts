@@ -7,12 +7,15 @@
  * The file is re-read on SIGHUP (Identity.reload) and when it changes on disk (polled with
  * fs.watchFile, which also sees a file that is created later or replaced by rename, as editors
  * and `htpasswd` itself do). A file that disappears or becomes unreadable keeps the last good
- * users: a half-finished edit never locks everyone out.
+ * users: a half-finished edit never locks everyone out. A good re-read of the same file that no
+ * longer names a user reports that user as removed (identity.ts then deletes its API tokens);
+ * a first read (startup, a SIGHUP to another path) and an empty file never report removals.
  */
 import fs from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { errnoCode } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import { sha256Hex } from './users.ts';
 
 /** A line of the file that was not taken, and why (for the warning). */
 export interface HtpasswdProblem {
@@ -74,8 +77,12 @@ export interface HtpasswdOptions {
   readonly log: Logger;
   /** How often the file is polled for changes, ms (tests make it short). */
   readonly pollIntervalMs?: number;
-  /** Called after a re-read that changed the users (verified-credential caches drop). */
-  readonly onChange?: () => void;
+  /**
+   * Called after a re-read that changed the users (verified-credential caches drop), with the
+   * users that left the file (see HtpasswdUsers: only on a good re-read of the same file).
+   * The read is settled once the promise it returns is.
+   */
+  readonly onChange?: (removed: readonly string[]) => void | Promise<void>;
 }
 
 const DEBOUNCE_MS = 150;
@@ -84,7 +91,7 @@ const DEBOUNCE_MS = 150;
 export class HtpasswdUsers {
   readonly #log: Logger;
   readonly #pollIntervalMs: number;
-  readonly #onChange: () => void;
+  readonly #onChange: (removed: readonly string[]) => void | Promise<void>;
   #file: string | undefined;
   #users: ReadonlyMap<string, string> = new Map();
   #watching: string | undefined;
@@ -109,6 +116,24 @@ export class HtpasswdUsers {
 
   has(user: string): boolean {
     return this.#users.has(user);
+  }
+
+  /**
+   * A one-way fingerprint of `user`'s current hash line (sha256 hex), or undefined when the user
+   * is not in the file: it changes when the password does (a new bcrypt salt each time).
+   */
+  fingerprint(user: string): string | undefined {
+    const hash = this.#users.get(user);
+    return hash === undefined ? undefined : sha256Hex(`htpasswd:${user}:${hash}`);
+  }
+
+  /** A user of the file whose name equals `name` ignoring case but not exactly, or undefined. */
+  findIgnoringCase(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    for (const user of this.#users.keys()) {
+      if (user !== name && user.toLowerCase() === lower) return user;
+    }
+    return undefined;
   }
 
   /**
@@ -179,11 +204,26 @@ export class HtpasswdUsers {
       );
     }
     const changed = !sameUsers(this.#users, parsed.users);
+    const removed = first ? [] : removedUsers(this.#users, parsed);
     this.#users = parsed.users;
     if (changed || first) {
       this.#log.info({ file, users: parsed.users.size }, 'htpasswd users loaded');
     }
-    if (changed) this.#onChange();
+    if (removed.length > 0 && parsed.users.size === 0) {
+      // An empty file is more often a half-written one (an editor truncating before it writes)
+      // than the intent to remove everyone: the users stop working, their tokens are kept.
+      this.#log.warn(
+        { file, removed: removed.length },
+        'htpasswd file has no users: their logins stop, but their API tokens are kept in case this is a half-written file',
+      );
+      removed.length = 0;
+    }
+    if (!changed) return;
+    try {
+      await this.#onChange(removed);
+    } catch (err) {
+      this.#log.warn({ file, err }, 'htpasswd change could not be applied in full');
+    }
   }
 
   #watch(file: string): void {
@@ -210,6 +250,15 @@ export class HtpasswdUsers {
     }, DEBOUNCE_MS);
     this.#debounce.unref();
   };
+}
+
+/**
+ * The users of `before` that the new read no longer names at all: neither as a user nor on a
+ * skipped line (a line switched to MD5 by mistake is a broken user, not a removed one).
+ */
+function removedUsers(before: ReadonlyMap<string, string>, parsed: ParsedHtpasswd): string[] {
+  const named = new Set(parsed.problems.map((p) => p.user));
+  return [...before.keys()].filter((user) => !parsed.users.has(user) && !named.has(user));
 }
 
 function sameUsers(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {

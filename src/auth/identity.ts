@@ -71,9 +71,22 @@ export async function createIdentity(
     log: options.log,
     ...(options.htpasswdPollMs === undefined ? {} : { pollIntervalMs: options.htpasswdPollMs }),
     // Called only after `use` below, once `basic` exists.
-    onChange: () => {
+    onChange: async (removed) => {
       basic.clear();
       tokenAuth.clear();
+      // A user gone from the file (a good re-read: never a missing file or a startup) loses its
+      // API tokens for good, unless the store has it as a user with a password: otherwise the
+      // tokens would come back with whoever is given the name next (docs/auth.md).
+      const gone = removed.filter((user) => !htpasswd.has(user));
+      if (gone.length === 0) return;
+      const deleted = await tokens.deleteOwnerless(gone);
+      tokenAuth.clear();
+      if (deleted > 0) {
+        options.log.info(
+          { users: gone, tokens: deleted },
+          'users removed from the htpasswd file: their API tokens are deleted',
+        );
+      }
     },
   });
   const directory = new UserDirectory(users, htpasswd, settings.admin_users);

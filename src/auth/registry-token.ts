@@ -9,7 +9,8 @@
  *   needs no database lookup and the access check is the same `authorize` every credential meets.
  * - Refresh tokens (OAuth2 `refresh_token`, docker's "identity token"): a JWT with the audience
  *   {@link REFRESH_AUDIENCE} and a long lifetime, exchangeable at `/v2/token` only; a refresh token
- *   sent as a bearer is refused (401).
+ *   sent as a bearer is refused (401). It carries `cred`, a sha256 fingerprint of the password
+ *   hash it was issued against (never the hash), so a changed password ends it.
  *
  * The signing key is generated once and kept in the metadata store (`auth_signing_keys`), so
  * tokens survive restarts and every instance sharing the database verifies every other's tokens.
@@ -214,11 +215,15 @@ export class RegistryTokens {
     return { token, expiresIn: request.ttlSeconds, issuedAt: new Date(now * 1000) };
   }
 
-  /** Signs a refresh token for user `subject` (exchangeable at `/v2/token` only). */
-  async issueRefresh(subject: string): Promise<string> {
+  /**
+   * Signs a refresh token for user `subject` (exchangeable at `/v2/token` only), bound to
+   * `credential`: a one-way fingerprint of the credential it came from (the user's password hash
+   * now, see UserDirectory.passwordFingerprint). The exchange compares it with the current one.
+   */
+  async issueRefresh(subject: string, credential: string): Promise<string> {
     const key = await this.#keys.current();
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ typ: 'refresh' })
+    return new SignJWT({ typ: 'refresh', cred: credential })
       .setProtectedHeader({ alg: ALGORITHM, kid: key.kid, typ: 'JWT' })
       .setIssuer(REGISTRY_TOKEN_ISSUER)
       .setAudience(REFRESH_AUDIENCE)
@@ -230,13 +235,24 @@ export class RegistryTokens {
       .sign(key.privateKey);
   }
 
-  /** The user a refresh token was issued to; throws UNAUTHORIZED when it is not a valid one. */
-  async verifyRefresh(token: string): Promise<string> {
+  /**
+   * The user a refresh token was issued to and the credential fingerprint it is bound to; throws
+   * UNAUTHORIZED when it is not a valid one (a refresh token from before the binding has none:
+   * it is refused, its user logs in again).
+   */
+  async verifyRefresh(token: string): Promise<{ subject: string; credential: string }> {
     const payload = await this.#verify(token, REFRESH_AUDIENCE, 'refresh token');
     if (payload.sub === undefined || payload.sub === '') {
       throw new RegistryError('UNAUTHORIZED', 'invalid refresh token');
     }
-    return payload.sub;
+    const credential = payload['cred'];
+    if (typeof credential !== 'string' || credential === '') {
+      throw new RegistryError(
+        'UNAUTHORIZED',
+        'refresh token is bound to no credential (issued by an older version): log in again',
+      );
+    }
+    return { subject: payload.sub, credential };
   }
 
   /**

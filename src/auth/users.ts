@@ -4,7 +4,7 @@
  * so a leaked database does not leak usable tokens.
  */
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Role } from './access.ts';
 import type { AuthTables } from './migrations.ts';
 
@@ -102,7 +102,11 @@ export class UserStore {
     };
   }
 
-  /** Creates the user; false when the name is taken (the caller then checks the password). */
+  /**
+   * Creates the user; false when the name is taken, exactly or ignoring case (`Dave` next to
+   * `dave`): one statement, so two registrations racing cannot both win. The caller then checks
+   * the password (see also findIgnoringCase for the message).
+   */
   async create(
     name: string,
     password: string,
@@ -110,18 +114,41 @@ export class UserStore {
     roles: readonly Role[] = DEFAULT_ROLES,
   ): Promise<boolean> {
     const passwordHash = await hashPassword(password);
-    const result = await this.#db
-      .insertInto('auth_users')
-      .values({
-        name,
-        password_hash: passwordHash,
-        email: email ?? null,
-        roles: JSON.stringify(roles),
-        created_at: Date.now(),
-      })
-      .onConflict((oc) => oc.column('name').doNothing())
+    const result = await sql`
+      INSERT INTO auth_users (name, password_hash, email, roles, created_at)
+      SELECT ${name}, ${passwordHash}, ${email ?? null}, ${JSON.stringify(roles)}, ${Date.now()}
+      WHERE NOT EXISTS (SELECT 1 FROM auth_users WHERE lower(name) = lower(${name}))
+    `.execute(this.#db);
+    return Number(result.numAffectedRows ?? 0) > 0;
+  }
+
+  /**
+   * A stored user (with or without a password) whose name equals `name` ignoring ASCII case but
+   * not exactly, or undefined.
+   */
+  async findIgnoringCase(name: string): Promise<string | undefined> {
+    const row = await this.#db
+      .selectFrom('auth_users')
+      .select('name')
+      .where(sql<boolean>`lower(name) = lower(${name})`)
+      .where('name', '!=', name)
+      .orderBy('name')
       .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+    return row?.name;
+  }
+
+  /**
+   * A one-way fingerprint (sha256 hex) of `name`'s stored password hash, or undefined when the
+   * user has no password here: it changes whenever the password does (a new salt each time).
+   */
+  async passwordFingerprint(name: string): Promise<string | undefined> {
+    const row = await this.#db
+      .selectFrom('auth_users')
+      .select('password_hash')
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (row === undefined || row.password_hash === '') return undefined;
+    return sha256Hex(`store:${name}:${row.password_hash}`);
   }
 
   /** The user when the password matches, else undefined (unknown user or wrong password). */
@@ -279,6 +306,34 @@ export class TokenStore {
       await trx.insertInto('auth_tokens').values(row).execute();
     });
     return { secret, info: tokenInfo(row) };
+  }
+
+  /**
+   * Deletes the tokens of each of `users` that is no account of the store (its row has no
+   * password: it only owned the tokens of an htpasswd user), and that row: a user removed from
+   * the htpasswd file loses its tokens for good, so whoever is given the name later does not
+   * inherit them. A store user with a password keeps its tokens. Returns the tokens deleted.
+   */
+  async deleteOwnerless(users: readonly string[]): Promise<number> {
+    if (users.length === 0) return 0;
+    return this.#db.transaction().execute(async (trx) => {
+      const owners = trx
+        .selectFrom('auth_users')
+        .select('name')
+        .where('name', 'in', users)
+        .where('password_hash', '=', '');
+      const deleted = await trx
+        .deleteFrom('auth_tokens')
+        .where('user_name', 'in', owners)
+        .executeTakeFirst();
+      await trx
+        .deleteFrom('auth_users')
+        .where('name', 'in', users)
+        .where('password_hash', '=', '')
+        .execute();
+      this.#touched.clear();
+      return Number(deleted.numDeletedRows);
+    });
   }
 
   /** `user`'s tokens, oldest first; every user's when `user` is undefined. */

@@ -93,6 +93,17 @@ export class NpmAccounts {
             'add them to the htpasswd file',
         );
       }
+      // A new name may not pass for an existing user by case alone (`Dave` next to `dave`).
+      const clash = (await this.#users.get(urlName))
+        ? undefined
+        : await this.#directory.findIgnoringCase(urlName);
+      if (clash !== undefined) {
+        throw new RegistryError(
+          'CONFLICT',
+          `user name "${urlName}" is taken: it differs from the existing user "${clash}" only ` +
+            'by case; choose another name, or log in as that user',
+        );
+      }
       const created = await this.#users.create(urlName, password, email);
       if (!created && !(await guarded(() => this.#users.verify(urlName, password)))) {
         throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');

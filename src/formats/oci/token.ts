@@ -13,6 +13,7 @@
  * `/v2/<name>/…` URL is (OciService.locate), and the token grants the requested actions that
  * `access.can` allows now; the rest are left out (the spec lets a token grant a subset).
  */
+import { timingSafeEqual } from 'node:crypto';
 import { type AccessControl, type Action, ANONYMOUS, type Principal } from '../../auth/access.ts';
 import { type Grant, type RegistryTokens, type ResourceAccess } from '../../auth/registry-token.ts';
 import type { UserDirectory } from '../../auth/directory.ts';
@@ -28,10 +29,16 @@ const ACTIONS: Readonly<Record<string, readonly Action[]>> = {
   '*': ['read', 'write', 'delete'],
 };
 
+/** The single actions `*` stands for, as a subset of it is granted. */
+const EACH = ['pull', 'push', 'delete'] as const;
+
 export interface TokenEndpointDeps {
   readonly access: AccessControl;
   readonly tokens: RegistryTokens;
-  /** Every user (htpasswd and store): a refresh re-checks that its user still exists. */
+  /**
+   * Every user (htpasswd and store): a refresh re-checks that its user still exists and still
+   * has the password (fingerprint) the refresh token was issued against.
+   */
   readonly users: UserDirectory;
   /** OciService.locate: where `/v2/<name>/…` lands. */
   readonly locate: (
@@ -184,7 +191,12 @@ export class TokenEndpoint {
       issued_at: issued.issuedAt.toISOString(),
     };
     if (offline && mayRefresh(principal)) {
-      return { ...response, refresh_token: await this.#deps.tokens.issueRefresh(principal.name) };
+      // Bound to the password the user has now: no password (an OIDC-only user), no token.
+      const credential = await this.#deps.users.passwordFingerprint(principal.name);
+      if (credential !== undefined) {
+        const refresh = await this.#deps.tokens.issueRefresh(principal.name, credential);
+        return { ...response, refresh_token: refresh };
+      }
     }
     return response;
   }
@@ -194,15 +206,25 @@ export class TokenEndpoint {
     if (token === null || token === '') {
       throw new TokenError(400, 'invalid_request', 'grant_type=refresh_token needs refresh_token');
     }
-    let subject: string;
+    let bound: { subject: string; credential: string };
     try {
-      subject = await this.#deps.tokens.verifyRefresh(token);
+      bound = await this.#deps.tokens.verifyRefresh(token);
     } catch (err) {
       throw new TokenError(401, 'invalid_grant', (err as Error).message);
     }
-    const user = await this.#deps.users.account(subject);
+    const user = await this.#deps.users.account(bound.subject);
     if (user === undefined) {
       throw new TokenError(401, 'invalid_grant', 'the refresh token belongs to no current user');
+    }
+    // A refresh token must not outlive the credential it came from: a changed password (or a
+    // user now known from elsewhere) ends it.
+    const current = await this.#deps.users.passwordFingerprint(user.name);
+    if (current === undefined || !sameFingerprint(current, bound.credential)) {
+      throw new TokenError(
+        401,
+        'invalid_grant',
+        "the refresh token's credential has changed (new password or removed user): log in again",
+      );
     }
     return { kind: 'user', name: user.name, roles: user.roles, credential: 'password' };
   }
@@ -244,7 +266,19 @@ export class TokenEndpoint {
             control.can(principal, repository, a, path) &&
             (a === 'read' || !landsElsewhere || control.can(principal, member, a, path)),
         );
-      const granted = [...actions].filter((a) => ACTIONS[a] !== undefined && allowed(ACTIONS[a]));
+      // `*` the user may not do in full grants what it may of it (skopeo delete asks `*`): the
+      // spec lets a token grant a subset, and a refused DELETE then says "delete", not that the
+      // token reaches nothing.
+      const granted = [
+        ...new Set(
+          [...actions].flatMap((a) => {
+            const ours = ACTIONS[a];
+            if (ours === undefined) return [];
+            if (allowed(ours)) return [a];
+            return a === '*' ? EACH.filter((one) => allowed(ACTIONS[one] ?? [])) : [];
+          }),
+        ),
+      ];
       if (granted.length === 0) continue;
       access.push({ type, name, actions: granted });
       const ours = new Set(granted.flatMap((a) => ACTIONS[a] ?? []));
@@ -271,6 +305,12 @@ function mayRefresh(principal: Principal): principal is Extract<Principal, { kin
     principal.scope === undefined &&
     principal.networks === undefined
   );
+}
+
+function sameFingerprint(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 /** The registry action a request method needs: reads pull, DELETE deletes, other writes push. */

@@ -133,3 +133,81 @@ describe('OCI clients with API tokens', { skip }, () => {
     assert.notEqual((await push(`token:${tokens.scoped}`, 'team-b/new:v1')).code, 0);
   });
 });
+
+describe('skopeo delete refused by a rule: the message names delete', { skip }, () => {
+  let server: TestServer;
+  let work: { path: string; [Symbol.asyncDispose](): Promise<void> };
+
+  const tool = (name: string, args: readonly string[]) =>
+    run(name, args, {
+      env: {
+        ...process.env,
+        REGISTRY_AUTH_FILE: path.join(work.path, 'auth.json'),
+        CONTAINERS_REGISTRIES_CONF: path.join(work.path, 'registries.conf'),
+        HOME: work.path,
+      },
+      cwd: work.path,
+      timeoutMs: 120_000,
+      check: false,
+    });
+
+  before(async () => {
+    work = await tempDir('nora-oci-delete-');
+    await fs.writeFile(path.join(work.path, 'auth.json'), '{"auths":{}}');
+    await fs.writeFile(
+      path.join(work.path, 'registries.conf'),
+      'unqualified-search-registries = []\n',
+    );
+    const htpasswd = path.join(work.path, 'users.htpasswd');
+    await fs.writeFile(htpasswd, `carol:${bcrypt.hashSync('carol-pw', 5)}\n`);
+    server = await startOciServer({
+      config: {
+        docker: { upstreams: [] },
+        auth: {
+          enabled: true,
+          anonymous_read: false,
+          htpasswd_file: htpasswd,
+          rules: [{ paths: ['team/**'], users: ['carol'], actions: ['read', 'write'] }],
+        },
+      },
+    });
+    await buildOciLayout(path.join(work.path, 'layout'), 'v1', { layerSizes: [1024] });
+  });
+
+  after(async () => {
+    await server.close();
+    await work[Symbol.asyncDispose]();
+  });
+
+  test('carol (read+write) pushes team/carol; skopeo delete fails saying delete', async () => {
+    const image = `docker://${server.host}/team/carol:v1`;
+    const pushed = await tool('skopeo', [
+      'copy',
+      '--dest-tls-verify=false',
+      '--dest-creds',
+      'carol:carol-pw',
+      `oci:${path.join(work.path, 'layout')}:v1`,
+      image,
+    ]);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const deleted = await tool('skopeo', [
+      'delete',
+      '--tls-verify=false',
+      '--creds',
+      'carol:carol-pw',
+      image,
+    ]);
+    assert.notEqual(deleted.code, 0, 'the delete was refused');
+    assert.match(deleted.stderr, /may not delete/, deleted.stderr);
+    assert.doesNotMatch(deleted.stderr, /limited to nothing|may not read/, deleted.stderr);
+    const inspect = await tool('skopeo', [
+      'inspect',
+      '--tls-verify=false',
+      '--creds',
+      'carol:carol-pw',
+      '--raw',
+      image,
+    ]);
+    assert.equal(inspect.code, 0, inspect.stderr);
+  });
+});

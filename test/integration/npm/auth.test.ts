@@ -332,3 +332,60 @@ describe('npm self-registration off ([auth] allow_registration = false, the defa
     assert.equal((await gina.publish({ name: 'closed-reg', version: '1.0.0' })).status, 201);
   });
 });
+
+describe('self-registration: a name differing only by case from a user is refused', () => {
+  let server: TestServer;
+  let dir: string;
+
+  before(async () => {
+    const fs = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const bcrypt = (await import('bcryptjs')).default;
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-npm-case-'));
+    const file = path.join(dir, 'users.htpasswd');
+    await fs.writeFile(file, `root:${bcrypt.hashSync('root-pw', 4)}\n`);
+    server = await startTestServer({
+      config: {
+        auth: {
+          enabled: true,
+          anonymous_read: true,
+          allow_registration: true,
+          htpasswd_file: file,
+          admin_users: ['alice'],
+        },
+      },
+    });
+    assert.equal((await new NpmHttp(`${server.url}/npm`).login('dave', 'dave-pass')).status, 201);
+  });
+  after(async () => {
+    await server.close();
+    const fs = await import('node:fs/promises');
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('Dave next to dave, Root next to htpasswd root, ALICE next to admin alice: 409', async () => {
+    for (const [name, existing] of [
+      ['Dave', 'dave'],
+      ['DAVE', 'dave'],
+      ['Root', 'root'],
+      ['ALICE', 'alice'],
+    ] as const) {
+      const client = new NpmHttp(`${server.url}/npm`);
+      const reply = await client.login(name, 'some-pass');
+      assert.equal(reply.status, 409, `${name}: ${reply.text}`);
+      const { error } = reply.json<{ error: string }>();
+      assert.match(error, new RegExp(`"${existing}" only by case`), error);
+      assert.equal(client.token, undefined);
+    }
+    // Not created as a side effect.
+    const stored = await server.app.context.identity.users.get('Dave');
+    assert.equal(stored, undefined);
+  });
+
+  test('existing users are unaffected; an unrelated new name registers', async () => {
+    assert.equal((await new NpmHttp(`${server.url}/npm`).login('dave', 'dave-pass')).status, 201);
+    assert.equal((await new NpmHttp(`${server.url}/npm`).login('root', 'root-pw')).status, 201);
+    assert.equal((await new NpmHttp(`${server.url}/npm`).login('erin', 'erin-pass')).status, 201);
+  });
+});

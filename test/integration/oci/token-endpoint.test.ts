@@ -342,3 +342,68 @@ describe('OCI /v2/token with anonymous_read on (the default)', () => {
     await expectError(tags, 404, 'NAME_UNKNOWN');
   });
 });
+
+describe('OCI /v2/token: `*` for a user a rule gives read and write only', () => {
+  let server: TestServer;
+  const CAROL = basic('carol', 'carol-pw-1');
+
+  before(async () => {
+    server = await startOciServer({
+      config: {
+        docker: { upstreams: [] },
+        auth: {
+          enabled: true,
+          anonymous_read: false,
+          rules: [{ repositories: ['team'], users: ['carol'], actions: ['read', 'write'] }],
+        },
+        repositories: [{ name: 'team', format: 'docker', kind: 'hosted' }],
+      },
+    });
+    const users = server.app.context.identity.users;
+    assert.ok(await users.create('carol', 'carol-pw-1', undefined, ['read', 'write']));
+    await new BasicClient(server.url, CAROL).pushImage('team/carol', 'v1');
+  });
+
+  after(async () => {
+    await server.close();
+  });
+
+  test('skopeo delete asks `*`: pull and push are granted, the DELETE is refused naming delete', async () => {
+    const response = await fetch(
+      `${server.url}/v2/token?service=nora&scope=repository:team/carol:*`,
+      {
+        headers: { authorization: CAROL },
+      },
+    );
+    assert.equal(response.status, 200);
+    const { token } = (await response.json()) as TokenBody;
+    assert.deepEqual(accessOf(token), [
+      { type: 'repository', name: 'team/carol', actions: ['pull', 'push'] },
+    ]);
+    const auth = { authorization: `Bearer ${token}` };
+    const head = await fetch(`${server.url}/v2/team/carol/manifests/v1`, {
+      method: 'HEAD',
+      headers: { ...auth, accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    assert.equal(head.status, 200);
+    const digest = head.headers.get('docker-content-digest');
+    assert.ok(digest);
+    const refused = await expectError(
+      await fetch(`${server.url}/v2/team/carol/manifests/${digest}`, {
+        method: 'DELETE',
+        headers: auth,
+      }),
+      403,
+      'DENIED',
+    );
+    const message = refused.errors[0]?.message ?? '';
+    assert.match(message, /may not delete/, message);
+    assert.doesNotMatch(message, /limited to nothing/, message);
+    // Still there.
+    const still = await fetch(`${server.url}/v2/team/carol/manifests/${digest}`, {
+      method: 'HEAD',
+      headers: auth,
+    });
+    assert.equal(still.status, 200);
+  });
+});

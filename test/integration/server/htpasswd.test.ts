@@ -184,4 +184,151 @@ describe('htpasswd users', { skip: missing }, () => {
       async () => (await exchange()).status === 401,
     );
   });
+
+  test('a removed user loses its API tokens for good: re-adding the name does not bring them back', async () => {
+    await using dir = await tempDir('nora-htpasswd-');
+    const file = path.join(dir.path, 'users.htpasswd');
+    await htpasswd('-B', '-b', '-c', file, 'bob', 'bob-pw');
+    await htpasswd('-B', '-b', file, 'alice', 'alice-pw');
+    await using server = await startTestServer({
+      config: { auth: { enabled: true, anonymous_read: false } },
+      env: { NORA_AUTH_HTPASSWD_FILE: file },
+    });
+    const tokenFor = async (user: string, password: string) => {
+      const res = await fetch(`${server.url}/api/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: user, password, role: 'write' }),
+      });
+      assert.equal(res.status, 200);
+      return ((await res.json()) as { token: string }).token;
+    };
+    const whoami = async (token: string) =>
+      (
+        await fetch(`${server.url}/npm/-/whoami`, {
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).status;
+    const bobToken = await tokenFor('bob', 'bob-pw');
+    const aliceToken = await tokenFor('alice', 'alice-pw');
+    assert.equal(await whoami(bobToken), 200);
+
+    // A missing file is no removal: the tokens keep working, and are kept.
+    const saved = await fs.readFile(file, 'utf8');
+    await fs.rm(file);
+    await sleep(2500);
+    assert.equal(await whoami(bobToken), 200);
+    await fs.writeFile(file, saved);
+    await sleep(1500);
+    assert.equal(await whoami(bobToken), 200);
+
+    await htpasswd('-D', file, 'bob');
+    await eventually("bob's token stops working", async () => (await whoami(bobToken)) === 401);
+    await server.app.context.identity.settled();
+    assert.deepEqual(await server.app.context.identity.tokens.list('bob'), []);
+    // Another name given to someone new: the old tokens stay dead.
+    await htpasswd('-B', '-b', file, 'bob', 'NEWPW');
+    await eventually(
+      'the new bob logs in',
+      async () =>
+        (
+          await fetch(`${server.url}/npm/-/whoami`, {
+            headers: { authorization: basic('bob', 'NEWPW') },
+          })
+        ).status === 200,
+    );
+    assert.equal(await whoami(bobToken), 401);
+    // Other users' tokens are untouched.
+    assert.equal(await whoami(aliceToken), 200);
+  });
+
+  test('a changed password ends the Docker refresh tokens issued against the old one', async () => {
+    await using dir = await tempDir('nora-htpasswd-');
+    const file = path.join(dir.path, 'users.htpasswd');
+    await htpasswd('-B', '-b', '-c', file, 'carol', 'carol-pw');
+    await using server = await startTestServer({
+      config: { docker: { upstreams: [] }, auth: { enabled: true, anonymous_read: false } },
+      env: { NORA_AUTH_HTPASSWD_FILE: file },
+    });
+    const post = (form: Record<string, string>) =>
+      fetch(`${server.url}/v2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ service: 'nora', ...form }).toString(),
+      });
+    const login = async (password: string) => {
+      const res = await post({
+        grant_type: 'password',
+        username: 'carol',
+        password,
+        access_type: 'offline',
+        client_id: 't',
+      });
+      assert.equal(res.status, 200);
+      const refresh = ((await res.json()) as { refresh_token?: string }).refresh_token;
+      assert.ok(refresh !== undefined);
+      // Only a one-way fingerprint of the password hash is in the token.
+      const claims = JSON.parse(
+        Buffer.from(refresh.split('.')[1] ?? '', 'base64url').toString(),
+      ) as { cred?: unknown };
+      assert.match(String(claims.cred), /^[0-9a-f]{64}$/);
+      assert.ok(!(await fs.readFile(file, 'utf8')).includes(String(claims.cred)));
+      return refresh;
+    };
+    const exchange = (refresh: string) =>
+      post({ grant_type: 'refresh_token', refresh_token: refresh, scope: 'repository:x:pull' });
+    const old = await login('carol-pw');
+    assert.equal((await exchange(old)).status, 200);
+
+    await htpasswd('-B', '-b', file, 'carol', 'carol-new');
+    await eventually('the old refresh token stops working', async () => {
+      const res = await exchange(old);
+      if (res.status !== 401) return false;
+      const body = (await res.json()) as { error?: string; error_description?: string };
+      assert.equal(body.error, 'invalid_grant', JSON.stringify(body));
+      return true;
+    });
+    const fresh = await login('carol-new');
+    assert.equal((await exchange(fresh)).status, 200);
+    assert.equal((await exchange(old)).status, 401);
+  });
+
+  test('removals are reported only for a good re-read that no longer names the user', async () => {
+    await using dir = await tempDir('nora-htpasswd-');
+    const file = path.join(dir.path, 'users.htpasswd');
+    await htpasswd('-B', '-b', '-c', file, 'alice', 'alice-pw');
+    await htpasswd('-B', '-b', file, 'bob', 'bob-pw');
+    await htpasswd('-B', '-b', file, 'carol', 'carol-pw');
+    const reports: string[][] = [];
+    const users = new HtpasswdUsers({
+      log: capturingLogger([]),
+      pollIntervalMs: 60_000,
+      onChange: (removed) => {
+        reports.push([...removed]);
+      },
+    });
+    try {
+      await users.use(file); // the first read removes no one
+      assert.deepEqual(reports.flat(), []);
+      // carol switched to MD5 by mistake: a broken line, not a removal; bob removed.
+      await htpasswd('-m', '-b', file, 'carol', 'carol-pw');
+      await htpasswd('-D', file, 'bob');
+      await users.use(file);
+      assert.deepEqual(reports.at(-1), ['bob']);
+      // A missing file changes nothing; an empty one drops the users but reports no removal.
+      const saved = await fs.readFile(file, 'utf8');
+      const count = reports.length;
+      await fs.rm(file);
+      await users.use(file);
+      assert.equal(reports.length, count);
+      await fs.writeFile(file, '');
+      await users.use(file);
+      assert.deepEqual(reports.at(-1), []);
+      await fs.writeFile(file, saved);
+      await users.use(file);
+      assert.deepEqual(reports.at(-1), []);
+    } finally {
+      users.close();
+    }
+  });
 });
