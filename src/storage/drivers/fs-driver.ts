@@ -27,8 +27,8 @@ import {
   renameSync,
   rmSync,
   statSync,
-  writeSync,
-  write as writeCallback,
+  writevSync,
+  writev as writevCallback,
 } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -130,7 +130,11 @@ export class FsDriver implements StorageDriver {
     return tagLocalFile(stream, { fd, start: options.start ?? 0, end: options.end });
   }
 
-  async write(key: StorageKey, body: Readable | Uint8Array): Promise<ObjectInfo> {
+  async write(
+    key: StorageKey,
+    body: Readable | Uint8Array | readonly Uint8Array[],
+  ): Promise<ObjectInfo> {
+    if (body instanceof Uint8Array) return this.#writeBytes(key, [body]);
     if (!(body instanceof Readable)) return this.#writeBytes(key, body);
     const temp = this.#tempFile();
     try {
@@ -178,12 +182,14 @@ export class FsDriver implements StorageDriver {
   }
 
   /**
-   * A buffer in four trips: open(O_EXCL, O_DSYNC), write, rename, directory fsync (shared with
-   * concurrent renames into the same directory); the close is synchronous.
+   * A buffer (in pieces, written by one gathering write) in four trips: open(O_EXCL, O_DSYNC),
+   * writev, rename, directory fsync (shared with concurrent renames into the same directory);
+   * the close is synchronous.
    */
-  async #writeBytes(key: StorageKey, bytes: Uint8Array): Promise<ObjectInfo> {
-    if (!this.#fsync && bytes.length <= UNSYNCED_INLINE_BYTES)
-      return this.#writeBytesNow(key, bytes);
+  async #writeBytes(key: StorageKey, chunks: readonly Uint8Array[]): Promise<ObjectInfo> {
+    const size = byteLength(chunks);
+    if (!this.#fsync && size <= UNSYNCED_INLINE_BYTES)
+      return this.#writeBytesNow(key, chunks, size);
     const target = this.#path(key);
     const temp = this.#tempFile();
     const flags =
@@ -196,8 +202,8 @@ export class FsDriver implements StorageDriver {
     try {
       const fd = await openFd(temp, flags);
       try {
-        let offset = 0;
-        while (offset < bytes.length) offset += await writeFd(fd, bytes, offset);
+        let pending = chunks;
+        while (pending.length > 0) pending = after(pending, await writevFd(fd, pending));
       } finally {
         // Synchronous: closing a regular file flushes nothing (its data is durable already
         // with O_DSYNC, or left to the kernel without fsync): a syscall of a microsecond, not
@@ -211,7 +217,7 @@ export class FsDriver implements StorageDriver {
       await fs.rm(temp, { force: true });
       throw err;
     }
-    return { key, size: bytes.length, modifiedAt: new Date() };
+    return { key, size, modifiedAt: new Date() };
   }
 
   /**
@@ -222,16 +228,18 @@ export class FsDriver implements StorageDriver {
    * three trips). Still atomic: the object appears complete, by rename, or not at all.
    */
   // eslint-disable-next-line @typescript-eslint/require-await -- a promise, a synchronous body
-  async #writeBytesNow(key: StorageKey, bytes: Uint8Array): Promise<ObjectInfo> {
+  async #writeBytesNow(
+    key: StorageKey,
+    chunks: readonly Uint8Array[],
+    size: number,
+  ): Promise<ObjectInfo> {
     const temp = this.#tempFile();
     try {
       const target = this.#path(key);
       const fd = openSync(temp, 'wx');
       try {
-        let offset = 0;
-        while (offset < bytes.length) {
-          offset += writeSync(fd, bytes, offset, bytes.length - offset);
-        }
+        let pending = chunks;
+        while (pending.length > 0) pending = after(pending, writevSync(fd, pending));
       } finally {
         closeSync(fd);
       }
@@ -246,7 +254,7 @@ export class FsDriver implements StorageDriver {
         renameSync(temp, target);
       }
       this.#rememberDir(dir);
-      return { key, size: bytes.length, modifiedAt: new Date() };
+      return { key, size, modifiedAt: new Date() };
     } catch (err) {
       rmSync(temp, { force: true });
       throw err;
@@ -448,13 +456,34 @@ function openFd(file: string, flags: string | number): Promise<number> {
   });
 }
 
-function writeFd(fd: number, bytes: Uint8Array, offset: number): Promise<number> {
+function writevFd(fd: number, chunks: readonly Uint8Array[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    writeCallback(fd, bytes, offset, bytes.length - offset, null, (err, written) => {
+    writevCallback(fd, chunks as Uint8Array[], (err, written) => {
       if (err) reject(err);
       else resolve(written);
     });
   });
+}
+
+function byteLength(chunks: readonly Uint8Array[]): number {
+  let size = 0;
+  for (const chunk of chunks) size += chunk.length;
+  return size;
+}
+
+/**
+ * What is left of `chunks` once the first `written` bytes are written (a short writev: a full
+ * disk's partial write, or more pieces than IOV_MAX); empty when all were.
+ */
+function after(chunks: readonly Uint8Array[], written: number): readonly Uint8Array[] {
+  let skip = written;
+  let i = 0;
+  while (i < chunks.length && skip >= (chunks[i]?.length ?? 0)) skip -= chunks[i++]?.length ?? 0;
+  if (i === chunks.length) return [];
+  const rest = chunks.slice(i);
+  const first = rest[0];
+  if (skip > 0 && first !== undefined) rest[0] = first.subarray(skip);
+  return rest;
 }
 
 function fsyncFd(fd: number): Promise<void> {
