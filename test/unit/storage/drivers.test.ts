@@ -49,7 +49,9 @@ for (const fsync of [true, false]) {
   test(`fs (fsync ${fsync}): the temp files opened ahead survive their directory's removal`, async () => {
     const root = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-fs-stock-'));
     const driver = await FsDriver.open(root, { fsync });
-    await driver.write('blobs/sha256/ef/one' as StorageKey, Buffer.from('one'));
+    // Bodies of 16 KiB and more take their temp file from the stock (fsync off).
+    const big = Buffer.alloc(20 * 1024, 0x61);
+    await driver.write('blobs/sha256/ef/one' as StorageKey, [Buffer.from('one'), big]);
     await new Promise((resolve) => setTimeout(resolve, 50)); // the stock is refilled meanwhile
     // An operator's cleanup of the spool under a running server.
     for (const name of await fs.readdir(path.join(root, '.tmp'))) {
@@ -57,11 +59,14 @@ for (const fsync of [true, false]) {
     }
     await Promise.all(
       ['two', 'three', 'four'].map((k) =>
-        driver.write(`blobs/sha256/ef/${k}` as StorageKey, [Buffer.from(k), Buffer.from('!')]),
+        driver.write(`blobs/sha256/ef/${k}` as StorageKey, [Buffer.from(k), big]),
       ),
     );
     for (const k of ['two', 'three', 'four']) {
-      assert.equal(await text(await driver.read(`blobs/sha256/ef/${k}` as StorageKey)), `${k}!`);
+      assert.equal(
+        await text(await driver.read(`blobs/sha256/ef/${k}` as StorageKey)),
+        `${k}${big.toString()}`,
+      );
     }
     await driver.close();
     assert.deepEqual(await fs.readdir(path.join(root, '.tmp')), []);
