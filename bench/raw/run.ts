@@ -22,9 +22,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, startNoraProcess, waitForUrl } from '../../test/helpers/process.ts';
-import { missingTools, run } from '../../test/helpers/tools.ts';
-import { log } from '../harness.ts';
+import { freePort, NODE_FLAGS, startNoraProcess, waitForUrl } from '../../test/helpers/process.ts';
+import { missingTools, PROJECT_ROOT, run } from '../../test/helpers/tools.ts';
+import { cpuSeconds, log } from '../harness.ts';
 
 const SECONDS = Math.max(1, Number(process.env['BENCH_SECONDS'] ?? 5));
 const CONNECTIONS = Math.max(1, Number(process.env['BENCH_CONNECTIONS'] ?? 16));
@@ -49,6 +49,7 @@ function verdict(ok: boolean): string {
 
 interface Wrk {
   readonly rps: number;
+  readonly requests: number;
   readonly mbps: number;
   readonly non2xx: string | undefined;
 }
@@ -79,6 +80,7 @@ async function wrk(
   const unit = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[transfer?.[2] ?? 'B'] ?? 1;
   return {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN),
     mbps: (Number(transfer?.[1] ?? 0) * unit) / 1024 ** 2,
     non2xx: /Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1],
   };
@@ -139,9 +141,33 @@ http {
   };
 }
 
-async function startNora(): Promise<{ url: string; stop(): Promise<void> }> {
+/**
+ * BENCH_NORA_CPU_PROF=<dir>: NORA runs under `node --cpu-prof` and writes its profile there when
+ * the bench stops it (SIGTERM → graceful exit).
+ */
+function noraCommand(): { command?: string[] } {
+  const dir = process.env['BENCH_NORA_CPU_PROF'];
+  if (dir === undefined || dir === '') return {};
+  return {
+    command: [
+      process.execPath,
+      ...NODE_FLAGS,
+      '--cpu-prof',
+      `--cpu-prof-dir=${path.resolve(dir)}`,
+      path.join(PROJECT_ROOT, 'bin/nora.js'),
+      'serve',
+    ],
+  };
+}
+
+async function startNora(): Promise<{
+  url: string;
+  pid: number | undefined;
+  stop(): Promise<void>;
+}> {
   const port = await freePort();
   const nora = await startNoraProcess({
+    ...noraCommand(),
     port,
     env: {
       NORA_STORAGE_PATH: path.join(work, 'nora', 'storage'),
@@ -153,6 +179,7 @@ async function startNora(): Promise<{ url: string; stop(): Promise<void> }> {
   });
   return {
     url: nora.url,
+    pid: nora.child.pid,
     async stop() {
       nora.child.kill('SIGTERM');
       await nora.exited;
@@ -186,7 +213,11 @@ async function benchGet(noraUrl: string, nginxUrl: string, root: string): Promis
   }
 }
 
-async function benchPut(noraUrl: string, nginxUrl: string): Promise<void> {
+async function benchPut(
+  noraUrl: string,
+  noraPid: number | undefined,
+  nginxUrl: string,
+): Promise<void> {
   const script = path.join(work, 'put.lua');
   await fs.writeFile(
     script,
@@ -212,11 +243,13 @@ end
   );
   for (const [label, size] of SIZES.slice(0, 2)) {
     await wrk(`${noraUrl}/`, script, [`/raw/warm-${size}`, String(size)], WARM_SECONDS);
+    const cpuBefore = await cpuSeconds(noraPid);
     const nora = await wrk(`${noraUrl}/`, script, [`/raw/put-${size}`, String(size)]);
+    const cpuMicros = (((await cpuSeconds(noraPid)) - cpuBefore) * 1e6) / nora.requests;
     const nginx = await wrk(`${nginxUrl}/`, script, [`/put-${size}`, String(size)]);
     const ratio = nora.rps / nginx.rps;
     log(
-      `  ${label.padEnd(6)} NORA ${nora.rps.toFixed(0)} req/s (${nora.mbps.toFixed(1)} MB/s out)  nginx WebDAV ${nginx.rps.toFixed(0)} req/s  ${ratio.toFixed(2)}×  (target ≥ 1×) ${verdict(ratio >= 1)}${nora.non2xx === undefined ? '' : `  NORA NON-2XX: ${nora.non2xx}`}${nginx.non2xx === undefined ? '' : `  nginx NON-2XX: ${nginx.non2xx}`}`,
+      `  ${label.padEnd(6)} NORA ${nora.rps.toFixed(0)} req/s (${cpuMicros.toFixed(0)} µs NORA CPU/PUT)  nginx WebDAV ${nginx.rps.toFixed(0)} req/s  ${ratio.toFixed(2)}×  (target ≥ 1×) ${verdict(ratio >= 1)}${nora.non2xx === undefined ? '' : `  NORA NON-2XX: ${nora.non2xx}`}${nginx.non2xx === undefined ? '' : `  nginx NON-2XX: ${nginx.non2xx}`}`,
     );
   }
 }
@@ -233,7 +266,7 @@ try {
     `raw bench: NORA (local storage) vs nginx 2 workers (sendfile, WebDAV PUT); ${os.cpus().length} CPUs`,
   );
   if (all || sections.has('get')) await benchGet(nora.url, nginx.url, root);
-  if (all || sections.has('put')) await benchPut(nora.url, nginx.url);
+  if (all || sections.has('put')) await benchPut(nora.url, nora.pid, nginx.url);
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
   await fs.rm(work, { recursive: true, force: true });

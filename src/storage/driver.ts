@@ -31,8 +31,11 @@ export interface StorageDriver {
   stat(key: StorageKey): Promise<ObjectInfo | undefined>;
   /** Throws StorageNotFoundError when absent. */
   read(key: StorageKey, options?: ReadOptions): Promise<Readable>;
-  /** Atomically stores a whole stream or buffer. */
-  write(key: StorageKey, body: Readable | Uint8Array): Promise<ObjectInfo>;
+  /**
+   * Atomically stores a whole stream or buffer; an array is the buffer in pieces, in order (a
+   * body as it arrived: written with one gathering write, never concatenated first).
+   */
+  write(key: StorageKey, body: Readable | Uint8Array | readonly Uint8Array[]): Promise<ObjectInfo>;
   /**
    * Atomically moves a finished local file (created under `spoolDir()`) into the store. The file
    * is consumed. fs: fsync + rename + fsync dir; object stores: upload then unlink.

@@ -27,8 +27,8 @@ import {
   renameSync,
   rmSync,
   statSync,
-  writeSync,
-  write as writeCallback,
+  writevSync,
+  writev as writevCallback,
 } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -63,6 +63,8 @@ export class FsDriver implements StorageDriver {
   readonly #knownDirs = new Set<string>();
   /** Per directory: the sync waiting to start (joined by later renames) and the one running. */
   readonly #dirSyncs = new Map<string, DirSync>();
+  /** Temp files opened ahead for #writeBytes (made on the first small write). */
+  #stock: TempStock | undefined;
 
   private constructor(root: string, fsync: boolean) {
     this.#root = root;
@@ -73,6 +75,7 @@ export class FsDriver implements StorageDriver {
   static async open(root: string, options: FsDriverOptions = {}): Promise<FsDriver> {
     const absolute = path.resolve(root);
     await fs.mkdir(path.join(absolute, TMP_DIR), { recursive: true });
+    await TempStock.removeStale(path.join(absolute, TMP_DIR));
     return new FsDriver(absolute, options.fsync ?? true);
   }
 
@@ -130,7 +133,11 @@ export class FsDriver implements StorageDriver {
     return tagLocalFile(stream, { fd, start: options.start ?? 0, end: options.end });
   }
 
-  async write(key: StorageKey, body: Readable | Uint8Array): Promise<ObjectInfo> {
+  async write(
+    key: StorageKey,
+    body: Readable | Uint8Array | readonly Uint8Array[],
+  ): Promise<ObjectInfo> {
+    if (body instanceof Uint8Array) return this.#writeBytes(key, [body]);
     if (!(body instanceof Readable)) return this.#writeBytes(key, body);
     const temp = this.#tempFile();
     try {
@@ -178,26 +185,39 @@ export class FsDriver implements StorageDriver {
   }
 
   /**
-   * A buffer in four trips: open(O_EXCL, O_DSYNC), write, rename, directory fsync (shared with
-   * concurrent renames into the same directory); the close is synchronous.
+   * A buffer (in pieces, written by one gathering write) in four trips: open(O_EXCL, O_DSYNC),
+   * writev, rename, directory fsync (shared with concurrent renames into the same directory);
+   * the close is synchronous. Without fsync, up to UNSYNCED_INLINE_BYTES: #writeBytesNow.
    */
-  async #writeBytes(key: StorageKey, bytes: Uint8Array): Promise<ObjectInfo> {
-    if (!this.#fsync && bytes.length <= UNSYNCED_INLINE_BYTES)
-      return this.#writeBytesNow(key, bytes);
+  async #writeBytes(key: StorageKey, chunks: readonly Uint8Array[]): Promise<ObjectInfo> {
+    const size = byteLength(chunks);
+    if (this.#fsync || size > UNSYNCED_INLINE_BYTES)
+      return this.#writeBytesPooled(key, chunks, size);
+    const stocked = size >= STOCKED_MIN_BYTES ? this.#stocked().take() : undefined;
+    try {
+      return await this.#writeBytesNow(key, chunks, size, stocked);
+    } catch (err) {
+      // A temp file opened ahead whose directory was removed meanwhile (an operator's cleanup
+      // of the spool): the stock goes, and the write is made again with a temp file of its own.
+      if (stocked === undefined || errnoCode(err) !== 'ENOENT') throw err;
+      void this.#stock?.close();
+      this.#stock = undefined;
+      return await this.#writeBytesNow(key, chunks, size, undefined);
+    }
+  }
+
+  async #writeBytesPooled(
+    key: StorageKey,
+    chunks: readonly Uint8Array[],
+    size: number,
+  ): Promise<ObjectInfo> {
     const target = this.#path(key);
     const temp = this.#tempFile();
-    const flags =
-      fsConstants.O_WRONLY |
-      fsConstants.O_CREAT |
-      fsConstants.O_EXCL |
-      // O_DSYNC: each write returns once its data (and the size needed to read it) is durable,
-      // what write + fdatasync give, in one trip fewer.
-      (this.#fsync ? fsConstants.O_DSYNC : 0);
     try {
-      const fd = await openFd(temp, flags);
+      const fd = await openFd(temp, this.#tempFlags());
       try {
-        let offset = 0;
-        while (offset < bytes.length) offset += await writeFd(fd, bytes, offset);
+        let pending = chunks;
+        while (pending.length > 0) pending = after(pending, await writevFd(fd, pending));
       } finally {
         // Synchronous: closing a regular file flushes nothing (its data is durable already
         // with O_DSYNC, or left to the kernel without fsync): a syscall of a microsecond, not
@@ -211,7 +231,7 @@ export class FsDriver implements StorageDriver {
       await fs.rm(temp, { force: true });
       throw err;
     }
-    return { key, size: bytes.length, modifiedAt: new Date() };
+    return { key, size, modifiedAt: new Date() };
   }
 
   /**
@@ -219,19 +239,23 @@ export class FsDriver implements StorageDriver {
    * copy into the page cache, close, rename (what nginx's WebDAV PUT does in its event loop).
    * None of them waits for the disk, and each is a few microseconds where a thread-pool trip
    * costs wake-ups of two threads (measured with fsync off: ~15 futex calls per 1 KB PUT for
-   * three trips). Still atomic: the object appears complete, by rename, or not at all.
+   * three trips). Still atomic: the object appears complete, by rename, or not at all. A body
+   * of STOCKED_MIN_BYTES or more starts with a temp file opened ahead (TempStock).
    */
   // eslint-disable-next-line @typescript-eslint/require-await -- a promise, a synchronous body
-  async #writeBytesNow(key: StorageKey, bytes: Uint8Array): Promise<ObjectInfo> {
-    const temp = this.#tempFile();
+  async #writeBytesNow(
+    key: StorageKey,
+    chunks: readonly Uint8Array[],
+    size: number,
+    stocked: StockedFile | undefined,
+  ): Promise<ObjectInfo> {
+    const temp = stocked?.path ?? this.#tempFile();
     try {
       const target = this.#path(key);
-      const fd = openSync(temp, 'wx');
+      const fd = stocked?.fd ?? openSync(temp, this.#tempFlags());
       try {
-        let offset = 0;
-        while (offset < bytes.length) {
-          offset += writeSync(fd, bytes, offset, bytes.length - offset);
-        }
+        let pending = chunks;
+        while (pending.length > 0) pending = after(pending, writevSync(fd, pending));
       } finally {
         closeSync(fd);
       }
@@ -246,7 +270,7 @@ export class FsDriver implements StorageDriver {
         renameSync(temp, target);
       }
       this.#rememberDir(dir);
-      return { key, size: bytes.length, modifiedAt: new Date() };
+      return { key, size, modifiedAt: new Date() };
     } catch (err) {
       rmSync(temp, { force: true });
       throw err;
@@ -355,16 +379,36 @@ export class FsDriver implements StorageDriver {
     await fs.access(this.#tmp, fs.constants.W_OK);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     // Files are opened per operation; kept directory descriptors are closed once idle.
+    const stock = this.#stock;
+    this.#stock = undefined;
     const groups = [...this.#dirSyncs.values()];
     this.#dirSyncs.clear();
     for (const group of groups) group.retire();
-    return Promise.resolve();
+    await stock?.close();
   }
 
   #tempFile(): string {
     return path.join(this.#tmp, `w-${randomUUID()}`);
+  }
+
+  /**
+   * New, exclusive, write-only; with fsync, O_DSYNC: each write returns once its data (and the
+   * size needed to read it) is durable, what write + fdatasync give, in one trip fewer.
+   */
+  #tempFlags(): number {
+    return (
+      fsConstants.O_WRONLY |
+      fsConstants.O_CREAT |
+      fsConstants.O_EXCL |
+      (this.#fsync ? fsConstants.O_DSYNC : 0)
+    );
+  }
+
+  #stocked(): TempStock {
+    this.#stock ??= new TempStock(this.#tmp, this.#tempFlags());
+    return this.#stock;
   }
 
   async #ensureDir(dir: string): Promise<void> {
@@ -377,6 +421,123 @@ export class FsDriver implements StorageDriver {
     if (this.#knownDirs.has(dir)) return;
     if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
     this.#knownDirs.add(dir);
+  }
+}
+
+/** Temp files kept open ahead (about the number of small writes in flight at once). */
+const STOCK_SIZE = 16;
+
+/**
+ * Unsynced writes of at least this many bytes take a temp file from the stock. Measured (busy
+ * ext4, wrk -c16, fsync off): 64 KB PUTs ran at 1.4–2.6x the rate with the stock, 1 KB PUTs
+ * lost (the pool trip that refills the stock costs more CPU than the create it spares, whose
+ * journal wait is short without much data flowing). With fsync on, no gain was measured either
+ * way, and the open stays in the write's own pool trips.
+ */
+const STOCKED_MIN_BYTES = 16 * 1024;
+let stocks = 0;
+
+/**
+ * Temp files created and opened ahead, off the event loop, so an unsynced write starts with its
+ * descriptor in hand: creating a file is the step of a write that waits for the file system's
+ * journal (measured on a busy ext4 with 64 KB PUTs, fsync off: open(O_CREAT) 0.5 ms median,
+ * ~18% of the event loop's time when done synchronously). Each take() starts one open in the
+ * pool to replace it. The files live in their own
+ * directory `<tmp>/ready-<pid>-<n>`: removed on close(), and on open() when their process is gone.
+ * An empty unnamed-by-the-store file is all a crash can leave.
+ */
+interface StockedFile {
+  readonly path: string;
+  readonly fd: number;
+}
+
+class TempStock {
+  readonly #dir: string;
+  readonly #flags: number;
+  readonly #ready: StockedFile[] = [];
+  readonly #opening = new Set<Promise<void>>();
+  #made: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(tmp: string, flags: number) {
+    this.#dir = path.join(tmp, `ready-${process.pid}-${++stocks}`);
+    this.#flags = flags;
+  }
+
+  /** Removes the stock directories of processes that are gone (a crash's leftovers). */
+  static async removeStale(tmp: string): Promise<void> {
+    let names: string[];
+    try {
+      names = await fs.readdir(tmp);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const match = /^ready-(\d+)-\d+$/.exec(name);
+      if (match === null || processAlive(Number(match[1]))) continue;
+      await fs.rm(path.join(tmp, name), { recursive: true, force: true });
+    }
+  }
+
+  /** A temp file opened ahead, or undefined (none ready yet: the caller opens its own). */
+  take(): StockedFile | undefined {
+    const taken = this.#ready.pop();
+    this.#refill();
+    return taken;
+  }
+
+  #refill(): void {
+    if (this.#closed) return;
+    while (this.#ready.length + this.#opening.size < STOCK_SIZE) {
+      const opening: Promise<void> = this.#openOne().finally(() => {
+        this.#opening.delete(opening);
+      });
+      this.#opening.add(opening);
+    }
+  }
+
+  async #openOne(): Promise<void> {
+    try {
+      this.#made ??= fs.mkdir(this.#dir, { recursive: true }).then(() => undefined);
+      await this.#made;
+      const file = path.join(this.#dir, `w-${randomUUID()}`);
+      const fd = await openFd(file, this.#flags);
+      if (this.#closed) {
+        closeSync(fd);
+        rmSync(file, { force: true });
+        return;
+      }
+      this.#ready.push({ path: file, fd });
+    } catch {
+      // Left to the writes themselves: they open their own temp file (and report its error).
+      this.#made = undefined;
+    }
+  }
+
+  /** Closes and removes the files in stock, once the opens under way are done. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#drop();
+    await Promise.all(this.#opening);
+    this.#drop();
+    // Best effort: a directory left is removed by the next start (removeStale).
+    await fs.rm(this.#dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  #drop(): void {
+    for (const { path: file, fd } of this.#ready.splice(0)) {
+      closeSync(fd);
+      rmSync(file, { force: true });
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
   }
 }
 
@@ -448,13 +609,34 @@ function openFd(file: string, flags: string | number): Promise<number> {
   });
 }
 
-function writeFd(fd: number, bytes: Uint8Array, offset: number): Promise<number> {
+function writevFd(fd: number, chunks: readonly Uint8Array[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    writeCallback(fd, bytes, offset, bytes.length - offset, null, (err, written) => {
+    writevCallback(fd, chunks as Uint8Array[], (err, written) => {
       if (err) reject(err);
       else resolve(written);
     });
   });
+}
+
+function byteLength(chunks: readonly Uint8Array[]): number {
+  let size = 0;
+  for (const chunk of chunks) size += chunk.length;
+  return size;
+}
+
+/**
+ * What is left of `chunks` once the first `written` bytes are written (a short writev: a full
+ * disk's partial write, or more pieces than IOV_MAX); empty when all were.
+ */
+function after(chunks: readonly Uint8Array[], written: number): readonly Uint8Array[] {
+  let skip = written;
+  let i = 0;
+  while (i < chunks.length && skip >= (chunks[i]?.length ?? 0)) skip -= chunks[i++]?.length ?? 0;
+  if (i === chunks.length) return [];
+  const rest = chunks.slice(i);
+  const first = rest[0];
+  if (skip > 0 && first !== undefined) rest[0] = first.subarray(skip);
+  return rest;
 }
 
 function fsyncFd(fd: number): Promise<void> {

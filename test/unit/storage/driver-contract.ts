@@ -49,6 +49,20 @@ export function runDriverContract(name: string, create: () => Promise<StorageDri
         assert.deepEqual(back, Buffer.concat(chunks));
       }));
 
+    test('write a buffer in pieces (more than IOV_MAX, empty ones among them)', () =>
+      withDriver(async (d) => {
+        const pieces = Array.from({ length: 1500 }, (_, i) =>
+          i % 7 === 0 ? Buffer.alloc(0) : Buffer.alloc(1 + (i % 50), i),
+        );
+        const info = await d.write(key('pieces/one'), pieces);
+        const whole = Buffer.concat(pieces);
+        assert.equal(info.size, whole.length);
+        assert.equal((await d.stat(key('pieces/one')))?.size, whole.length);
+        assert.deepEqual(Buffer.concat(await (await d.read(key('pieces/one'))).toArray()), whole);
+        await d.write(key('pieces/empty'), []);
+        assert.equal((await d.stat(key('pieces/empty')))?.size, 0);
+      }));
+
     test('ranged reads are inclusive and clamp nothing', () =>
       withDriver(async (d) => {
         await d.write(key('r'), Buffer.from('0123456789'));

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { text } from 'node:stream/consumers';
 import { test } from 'node:test';
 import type { StorageKey } from '../../../src/storage/driver.ts';
 import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
@@ -26,6 +27,9 @@ test('fs: concurrent writes into one directory all land (their directory syncs a
   }
   // A second wave over the same keys (replacing) once the first wave's syncs are done.
   await Promise.all(keys.map((k) => driver.write(k, Buffer.from('again'))));
+  assert.deepEqual(await tempLeftovers(root), []);
+  // Closed: the temp files opened ahead are gone too.
+  await driver.close();
   assert.deepEqual(await fs.readdir(path.join(root, '.tmp')), []);
   await fs.rm(root, { recursive: true, force: true });
 });
@@ -40,3 +44,62 @@ test('fs: a store directory removed under a running driver is made again on the 
   await driver.close();
   await fs.rm(root, { recursive: true, force: true });
 });
+
+for (const fsync of [true, false]) {
+  test(`fs (fsync ${fsync}): the temp files opened ahead survive their directory's removal`, async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-fs-stock-'));
+    const driver = await FsDriver.open(root, { fsync });
+    // Bodies of 16 KiB and more take their temp file from the stock (fsync off).
+    const big = Buffer.alloc(20 * 1024, 0x61);
+    await driver.write('blobs/sha256/ef/one' as StorageKey, [Buffer.from('one'), big]);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the stock is refilled meanwhile
+    // An operator's cleanup of the spool under a running server.
+    for (const name of await fs.readdir(path.join(root, '.tmp'))) {
+      await fs.rm(path.join(root, '.tmp', name), { recursive: true, force: true });
+    }
+    await Promise.all(
+      ['two', 'three', 'four'].map((k) =>
+        driver.write(`blobs/sha256/ef/${k}` as StorageKey, [Buffer.from(k), big]),
+      ),
+    );
+    for (const k of ['two', 'three', 'four']) {
+      assert.equal(
+        await text(await driver.read(`blobs/sha256/ef/${k}` as StorageKey)),
+        `${k}${big.toString()}`,
+      );
+    }
+    await driver.close();
+    assert.deepEqual(await fs.readdir(path.join(root, '.tmp')), []);
+    await fs.rm(root, { recursive: true, force: true });
+  });
+}
+
+test('fs: the stock of a process that is gone is removed when a driver opens', async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-fs-stale-'));
+  const stale = path.join(root, '.tmp', 'ready-999999999-1');
+  await fs.mkdir(stale, { recursive: true });
+  await fs.writeFile(path.join(stale, 'w-left'), '');
+  const driver = await FsDriver.open(root);
+  assert.deepEqual(await fs.readdir(path.join(root, '.tmp')), []);
+  await driver.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+/**
+ * What a write left in the driver's temp directory: anything but the stock of empty temp files
+ * the fs driver opens ahead (`ready-<pid>-<n>/`), and any stocked file holding bytes.
+ */
+async function tempLeftovers(root: string): Promise<string[]> {
+  const tmp = path.join(root, '.tmp');
+  const left: string[] = [];
+  for (const name of await fs.readdir(tmp)) {
+    if (!/^ready-\d+-\d+$/.test(name)) {
+      left.push(name);
+      continue;
+    }
+    for (const file of await fs.readdir(path.join(tmp, name))) {
+      if ((await fs.stat(path.join(tmp, name, file))).size > 0) left.push(`${name}/${file}`);
+    }
+  }
+  return left;
+}
