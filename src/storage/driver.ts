@@ -31,8 +31,11 @@ export interface StorageDriver {
   stat(key: StorageKey): Promise<ObjectInfo | undefined>;
   /** Throws StorageNotFoundError when absent. */
   read(key: StorageKey, options?: ReadOptions): Promise<Readable>;
-  /** Atomically stores a whole stream or buffer. */
-  write(key: StorageKey, body: Readable | Uint8Array): Promise<ObjectInfo>;
+  /**
+   * Atomically stores a whole stream or buffer, or buffers in order (one object: a body held as
+   * the chunks it arrived in, written without joining them first).
+   */
+  write(key: StorageKey, body: Readable | Uint8Array | readonly Uint8Array[]): Promise<ObjectInfo>;
   /**
    * Atomically moves a finished local file (created under `spoolDir()`) into the store. The file
    * is consumed. fs: fsync + rename + fsync dir; object stores: upload then unlink.

@@ -31,7 +31,10 @@ export class GuardedDriver implements StorageDriver {
     return await this.#inner.read(validateKey(key), options);
   }
 
-  async write(key: StorageKey, body: Readable | Uint8Array): Promise<ObjectInfo> {
+  async write(
+    key: StorageKey,
+    body: Readable | Uint8Array | readonly Uint8Array[],
+  ): Promise<ObjectInfo> {
     return await this.#inner.write(validateKey(key), body);
   }
 

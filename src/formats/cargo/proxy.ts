@@ -313,15 +313,13 @@ export class CargoProxy implements CargoSource {
       // read does not wait for the store's fsyncs. Until the write lands the engine finds no blob
       // for the row and treats the copy as absent (it refetches), so a failed write costs a
       // refetch, never a wrong answer.
-      const digest = `sha256:${createHash('sha256').update(fetched.body).digest('hex')}`;
+      // Hashed here, once: the store takes the bytes with this digest (storeVerified).
+      const hex = createHash('sha256').update(fetched.body).digest('hex');
+      const digest = `sha256:${hex}`;
       if (this.#parsed.get(digest) === undefined) this.#parsed.set(digest, toParsed(name, entries));
       const writeKey = `${repo.name}\n${name}`;
-      const write = this.#ctx.proxy
-        .storeDocument(Readable.from([fetched.body]), {
-          maxBytes: MAX_INDEX_FILE_BYTES,
-          expected: parseDigest(digest),
-          expectedSize: fetched.body.length,
-        })
+      const write = this.#ctx.blobs
+        .storeVerified([fetched.body], { algorithm: 'sha256', hex }, fetched.body.length)
         .catch((err: unknown) => {
           this.#ctx.log.warn(
             {

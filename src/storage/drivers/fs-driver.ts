@@ -27,8 +27,8 @@ import {
   renameSync,
   rmSync,
   statSync,
-  writeSync,
-  write as writeCallback,
+  writevSync,
+  writev as writevCallback,
 } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -130,8 +130,11 @@ export class FsDriver implements StorageDriver {
     return tagLocalFile(stream, { fd, start: options.start ?? 0, end: options.end });
   }
 
-  async write(key: StorageKey, body: Readable | Uint8Array): Promise<ObjectInfo> {
-    if (!(body instanceof Readable)) return this.#writeBytes(key, body);
+  async write(
+    key: StorageKey,
+    body: Readable | Uint8Array | readonly Uint8Array[],
+  ): Promise<ObjectInfo> {
+    if (!(body instanceof Readable)) return this.#writeBytes(key, toParts(body));
     const temp = this.#tempFile();
     try {
       // `flush`: fsync before close, on the stream's own descriptor (no reopen to sync).
@@ -178,12 +181,13 @@ export class FsDriver implements StorageDriver {
   }
 
   /**
-   * A buffer in four trips: open(O_EXCL, O_DSYNC), write, rename, directory fsync (shared with
-   * concurrent renames into the same directory); the close is synchronous.
+   * Buffers (one object, in order) in four trips: open(O_EXCL, O_DSYNC), writev, rename,
+   * directory fsync (shared with concurrent renames into the same directory); the close is
+   * synchronous. Buffers are written as they are (writev): no joined copy.
    */
-  async #writeBytes(key: StorageKey, bytes: Uint8Array): Promise<ObjectInfo> {
-    if (!this.#fsync && bytes.length <= UNSYNCED_INLINE_BYTES)
-      return this.#writeBytesNow(key, bytes);
+  async #writeBytes(key: StorageKey, parts: readonly Uint8Array[]): Promise<ObjectInfo> {
+    const size = byteLength(parts);
+    if (!this.#fsync && size <= UNSYNCED_INLINE_BYTES) return this.#writeBytesNow(key, parts, size);
     const target = this.#path(key);
     const temp = this.#tempFile();
     const flags =
@@ -197,7 +201,7 @@ export class FsDriver implements StorageDriver {
       const fd = await openFd(temp, flags);
       try {
         let offset = 0;
-        while (offset < bytes.length) offset += await writeFd(fd, bytes, offset);
+        while (offset < size) offset += await writevFd(fd, partsFrom(parts, offset));
       } finally {
         // Synchronous: closing a regular file flushes nothing (its data is durable already
         // with O_DSYNC, or left to the kernel without fsync): a syscall of a microsecond, not
@@ -211,7 +215,7 @@ export class FsDriver implements StorageDriver {
       await fs.rm(temp, { force: true });
       throw err;
     }
-    return { key, size: bytes.length, modifiedAt: new Date() };
+    return { key, size, modifiedAt: new Date() };
   }
 
   /**
@@ -222,16 +226,18 @@ export class FsDriver implements StorageDriver {
    * three trips). Still atomic: the object appears complete, by rename, or not at all.
    */
   // eslint-disable-next-line @typescript-eslint/require-await -- a promise, a synchronous body
-  async #writeBytesNow(key: StorageKey, bytes: Uint8Array): Promise<ObjectInfo> {
+  async #writeBytesNow(
+    key: StorageKey,
+    parts: readonly Uint8Array[],
+    size: number,
+  ): Promise<ObjectInfo> {
     const temp = this.#tempFile();
     try {
       const target = this.#path(key);
       const fd = openSync(temp, 'wx');
       try {
         let offset = 0;
-        while (offset < bytes.length) {
-          offset += writeSync(fd, bytes, offset, bytes.length - offset);
-        }
+        while (offset < size) offset += writevSync(fd, partsFrom(parts, offset));
       } finally {
         closeSync(fd);
       }
@@ -246,7 +252,7 @@ export class FsDriver implements StorageDriver {
         renameSync(temp, target);
       }
       this.#rememberDir(dir);
-      return { key, size: bytes.length, modifiedAt: new Date() };
+      return { key, size, modifiedAt: new Date() };
     } catch (err) {
       rmSync(temp, { force: true });
       throw err;
@@ -448,9 +454,36 @@ function openFd(file: string, flags: string | number): Promise<number> {
   });
 }
 
-function writeFd(fd: number, bytes: Uint8Array, offset: number): Promise<number> {
+/** At most this many buffers per writev (Linux's IOV_MAX); the rest go in the next call. */
+const MAX_IOVECS = 1024;
+
+function toParts(body: Uint8Array | readonly Uint8Array[]): readonly Uint8Array[] {
+  return body instanceof Uint8Array ? [body] : body;
+}
+
+function byteLength(parts: readonly Uint8Array[]): number {
+  let size = 0;
+  for (const part of parts) size += part.length;
+  return size;
+}
+
+/** The bytes of `parts` from `offset` on (views, no copy), at most MAX_IOVECS buffers. */
+function partsFrom(parts: readonly Uint8Array[], offset: number): Uint8Array[] {
+  if (offset === 0 && parts.length <= MAX_IOVECS) return parts as Uint8Array[];
+  const rest: Uint8Array[] = [];
+  let start = 0;
+  for (const part of parts) {
+    const end = start + part.length;
+    if (end > offset) rest.push(start >= offset ? part : part.subarray(offset - start));
+    if (rest.length === MAX_IOVECS) break;
+    start = end;
+  }
+  return rest;
+}
+
+function writevFd(fd: number, parts: readonly Uint8Array[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    writeCallback(fd, bytes, offset, bytes.length - offset, null, (err, written) => {
+    writevCallback(fd, parts, null, (err, written) => {
       if (err) reject(err);
       else resolve(written);
     });

@@ -39,14 +39,19 @@ export class MemoryDriver implements StorageDriver {
     return Promise.resolve(Readable.from([object.data.subarray(start, end)]));
   }
 
-  async write(key: StorageKey, body: Readable | Uint8Array): Promise<ObjectInfo> {
+  async write(
+    key: StorageKey,
+    body: Readable | Uint8Array | readonly Uint8Array[],
+  ): Promise<ObjectInfo> {
     let data: Buffer;
     if (body instanceof Readable) {
       const chunks: Buffer[] = [];
       for await (const chunk of body) chunks.push(Buffer.from(chunk as Uint8Array));
       data = Buffer.concat(chunks);
-    } else {
+    } else if (body instanceof Uint8Array) {
       data = Buffer.from(body);
+    } else {
+      data = Buffer.concat(body);
     }
     const modifiedAt = new Date();
     this.#objects.set(key, { data, modifiedAt });

@@ -199,3 +199,19 @@ test('in-memory ingests share a budget: past it, small bodies go through a spool
   body.end('cd');
   assert.equal((await next).size, 4);
 });
+
+test('storeVerified stores hashed parts as one blob (no spool), once, and checks their size', async () => {
+  const { blobs, index, dir } = await store();
+  const parts = [Buffer.from('verified '), Buffer.from('in '), Buffer.from('parts')];
+  const digest = digestOf(Buffer.concat(parts));
+  assert.equal(await blobs.storeVerified(parts, digest, 17), true);
+  assert.equal(await text(await blobs.open(digest)), 'verified in parts');
+  assert.equal(index.sizes.get(formatDigest(digest)), 17);
+  assert.equal(await blobs.storeVerified(parts, digest, 17), false); // stored already
+  await assert.rejects(
+    blobs.storeVerified(parts, digestOf('other'), 18),
+    (err: unknown) => err instanceof RegistryError && err.code === 'SIZE_INVALID',
+  );
+  assert.equal(await blobs.stat(digestOf('other')), undefined);
+  assert.deepEqual(await spoolEntries(dir), []);
+});
