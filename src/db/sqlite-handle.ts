@@ -135,8 +135,9 @@ export function sqliteHandleOf<T>(db: Kysely<T>): SqliteHandle | undefined {
 }
 
 /**
- * Runs `work` (synchronous statements on `handle.db`) while holding Kysely's connection, so no
- * Kysely transaction of another module is open on the same connection meanwhile. Every write on
+ * Runs `work` (synchronous statements on `handle.db`) while no Kysely transaction of another
+ * module is open on the same connection: at once when none is (see below), else holding Kysely's
+ * connection, once that transaction is over. Every write on
  * `handle.db` must run here: the write generation is bumped when `work` ends (in the same tick,
  * so no reader sees its rows under the old generation), as the dialect does for Kysely's writes.
  */
