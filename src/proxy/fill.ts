@@ -15,8 +15,9 @@
  * A body announced at most SMALL_INGEST_BYTES long (most `.crate`s, wheels, jars, small layers)
  * skips the spool file: its chunks are kept as they came, readers are handed views of them, and
  * once verified it is committed as those chunks (BlobStore.storeVerified: one O_DSYNC writev and
- * a rename, no joined copy, no second hash). That saves the spool's open/write/close, the reopen + fsync + close and the stat of
- * a file commit, and the slab copy: five thread-pool trips fewer per fill. Memory: the body's
+ * a rename, no joined copy, no second hash). That saves the spool's open/write/close, the
+ * reopen + fsync + close and the stat of a file commit, and the slab copy: five thread-pool
+ * trips fewer per fill. Memory: the body's
  * own bytes, while its readers last (the slab path holds a whole 1 MiB slab for it instead).
  */
 import fs from 'node:fs/promises';
