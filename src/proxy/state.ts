@@ -9,6 +9,7 @@
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import type { Db } from '../db/database.ts';
+import { exclusive, type SqliteHandle, sqliteHandleOf } from '../db/sqlite-handle.ts';
 
 // Type aliases, not interfaces: Kysely's withTables needs index-signature-compatible shapes.
 export type ProxyEntriesTable = {
@@ -64,8 +65,16 @@ export type EntryInput = Omit<CachedEntry, 'key' | 'fetchedAt'>;
 /** Keys whose last write is remembered (see ProxyStateStore.writtenSince). */
 const KEPT_WRITES = 16_384;
 
+/**
+ * On SQLite (the default), `get`, `put` and `touch` run precompiled statements (a cold fill
+ * costs one read and one write here: Kysely's query compilation was most of their CPU), the
+ * writes under Kysely's connection (`exclusive`). Reads need not hold it: every write of
+ * `proxy_entries` is one autocommitted statement of this store, so none is ever half-done.
+ * Elsewhere the portable Kysely path runs.
+ */
 export class ProxyStateStore {
   readonly #db: Kysely<ProxyTables>;
+  readonly #sqlite: SqliteHandle | undefined;
   /** Counts completed writes (put, touch, delete). */
   #epoch = 0;
   /** `<repository>\n<key>` → the epoch its last write completed at. */
@@ -75,6 +84,7 @@ export class ProxyStateStore {
 
   constructor(db: Db) {
     this.#db = db.$extendTables<ProxyTables>();
+    this.#sqlite = sqliteHandleOf(db);
   }
 
   /**
@@ -109,6 +119,12 @@ export class ProxyStateStore {
   }
 
   async get(repository: string, key: string): Promise<CachedEntry | undefined> {
+    const sqlite = this.#sqlite;
+    if (sqlite !== undefined) {
+      const found = sqlite.prepare(SELECT_ENTRY).get(repository, key) as
+        ProxyEntriesTable | undefined;
+      return found === undefined ? undefined : toEntry(found);
+    }
     const row = await this.#db
       .selectFrom('proxy_entries')
       .selectAll()
@@ -134,6 +150,25 @@ export class ProxyStateStore {
       upstream: entry.upstream ?? null,
       fetched_at: fetchedAt,
     };
+    const sqlite = this.#sqlite;
+    if (sqlite !== undefined) {
+      await exclusive(this.#db, () =>
+        sqlite
+          .prepare(UPSERT_ENTRY)
+          .run(
+            repository,
+            key,
+            row.digest,
+            row.size,
+            row.media_type,
+            row.etag,
+            row.upstream,
+            row.fetched_at,
+          ),
+      );
+      this.#wrote(repository, key);
+      return toEntry(row);
+    }
     await this.#db
       .insertInto('proxy_entries')
       .values(row)
@@ -154,6 +189,16 @@ export class ProxyStateStore {
 
   /** Marks an entry fresh again after a successful revalidation. */
   async touch(repository: string, key: string, fetchedAt: number, etag?: string): Promise<void> {
+    const sqlite = this.#sqlite;
+    if (sqlite !== undefined) {
+      await exclusive(this.#db, () =>
+        etag === undefined
+          ? sqlite.prepare(TOUCH_ENTRY).run(fetchedAt, repository, key)
+          : sqlite.prepare(TOUCH_ENTRY_ETAG).run(fetchedAt, etag, repository, key),
+      );
+      this.#wrote(repository, key);
+      return;
+    }
     await this.#db
       .updateTable('proxy_entries')
       .set(etag === undefined ? { fetched_at: fetchedAt } : { fetched_at: fetchedAt, etag })
@@ -186,6 +231,18 @@ export class ProxyStateStore {
     return rows.map((r) => r.key);
   }
 }
+
+// ---- SQLite fast path (see ProxyStateStore) ----
+
+const SELECT_ENTRY = 'SELECT * FROM proxy_entries WHERE repository = ? AND key = ?';
+const UPSERT_ENTRY =
+  'INSERT INTO proxy_entries (repository, key, digest, size, media_type, etag, upstream, fetched_at)' +
+  ' VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repository, key) DO UPDATE SET' +
+  ' digest = excluded.digest, size = excluded.size, media_type = excluded.media_type,' +
+  ' etag = excluded.etag, upstream = excluded.upstream, fetched_at = excluded.fetched_at';
+const TOUCH_ENTRY = 'UPDATE proxy_entries SET fetched_at = ? WHERE repository = ? AND key = ?';
+const TOUCH_ENTRY_ETAG =
+  'UPDATE proxy_entries SET fetched_at = ?, etag = ? WHERE repository = ? AND key = ?';
 
 function toEntry(row: ProxyEntriesTable): CachedEntry {
   return {

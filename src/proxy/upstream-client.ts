@@ -51,6 +51,8 @@ export interface UpstreamResponse {
 }
 
 const MAX_REDIRECTS = 5;
+/** The variables EnvHttpProxyAgent takes a proxy from: with any non-empty, it decides as before. */
+const PROXY_VARIABLES = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY'];
 const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
 
 export interface UpstreamClientOptions {
@@ -66,15 +68,20 @@ export class UpstreamClient {
   constructor(options: UpstreamClientOptions) {
     this.#metrics = options.metrics;
     // EnvHttpProxyAgent reads HTTP_PROXY/HTTPS_PROXY/NO_PROXY itself and keeps one keep-alive
-    // pool per origin, like a plain Agent when no proxy variable is set.
+    // pool per origin. It reads the proxy variables once, when made: without any, every request
+    // goes to its plain Agent, so that Agent is used directly (EnvHttpProxyAgent parses the
+    // origin URL and reads NO_PROXY from the environment on every request to decide nothing).
+    const agentOptions = {
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      connections: 64,
+      pipelining: 1,
+    };
     this.#dispatcher =
       options.dispatcher ??
-      new EnvHttpProxyAgent({
-        keepAliveTimeout: 30_000,
-        keepAliveMaxTimeout: 600_000,
-        connections: 64,
-        pipelining: 1,
-      });
+      (PROXY_VARIABLES.some((name) => (process.env[name] ?? '') !== '')
+        ? new EnvHttpProxyAgent(agentOptions)
+        : new Agent(agentOptions));
   }
 
   /** A plain Agent (no proxy variables): for tests that must not depend on the environment. */

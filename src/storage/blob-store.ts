@@ -211,6 +211,29 @@ export class BlobStore {
   }
 
   /**
+   * Stores bytes already in memory whose digest the caller computed over exactly these bytes and
+   * checked (a fill verified against its expected digest, a document hashed as received):
+   * `parts` in order, `size` bytes in all, written as they are (no joined copy, no second hash).
+   * The caller must not change them meanwhile. Like ingest: skipped when the blob is stored
+   * already (false), the index row recorded either way.
+   */
+  async storeVerified(
+    parts: readonly Uint8Array[],
+    digest: Digest,
+    size: number,
+  ): Promise<boolean> {
+    let total = 0;
+    for (const part of parts) total += part.length;
+    if (total !== size) throw sizeMismatch(size, total);
+    const key = blobKey(digest);
+    const existing = await this.#driver.stat(key);
+    const created = existing?.size !== size;
+    if (created) await this.#driver.write(key, parts);
+    await this.#index.record(formatDigest(digest), size);
+    return created;
+  }
+
+  /**
    * Commits a spool file whose digest the caller has already computed while writing it
    * (e.g. an OCI chunked upload). The file is consumed.
    */

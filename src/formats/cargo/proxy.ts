@@ -111,11 +111,26 @@ export class CargoProxy implements CargoSource {
     largestShare: 1,
   });
   /** `<repo>#<n>` → the upstream's `dl` while its config.json copy is fresh. */
-  readonly #dlMemo = new Map<string, { readonly fetchedAt: number; readonly dl: string }>();
+  readonly #dlMemo = new Map<
+    string,
+    {
+      readonly fetchedAt: number;
+      readonly dl: string;
+      readonly configUrl: string;
+      /** The index target it was read through (another after a config reload). */
+      readonly target: UpstreamTarget;
+    }
+  >();
   /** `<repo>\n<name>` → the blob write of the index file just fetched, while it runs. */
   readonly #writes = new Map<string, Promise<unknown>>();
   /** `<repo>\n<name>\n<vers>` → the cached crate's sha256 and size. */
   readonly #crates = new Map<string, { readonly sha256: string; readonly size: number }>();
+  /**
+   * Per repository: its index targets and the download targets made for them (see #targets),
+   * valid while its `upstreams` array (replaced, never edited, by a config reload) and timeout
+   * are the ones they were made from.
+   */
+  readonly #targetSets = new WeakMap<Repository, TargetSet>();
 
   constructor(context: CargoProxyContext) {
     this.#ctx = context;
@@ -229,9 +244,29 @@ export class CargoProxy implements CargoSource {
   }
 
   /** One target per upstream, at its index root (see indexRoot). */
-  #targets(repo: Repository): UpstreamTarget[] {
+  #targets(repo: Repository): readonly UpstreamTarget[] {
+    return this.#targetSet(repo).index;
+  }
+
+  /**
+   * The repository's targets, made once per upstream list and timeout: the engine hands out the
+   * same target objects for the same definitions, so this only spares the URL parsing and key
+   * building of asking it (twice per proxied crate).
+   */
+  #targetSet(repo: Repository): TargetSet {
     const { timeout } = this.#settings(repo);
-    return repositoryTargets(this.#ctx.proxy, repo, { timeoutSeconds: timeout, url: indexRoot });
+    const kept = this.#targetSets.get(repo);
+    if (kept !== undefined && kept.upstreams === repo.upstreams && kept.timeout === timeout) {
+      return kept;
+    }
+    const set: TargetSet = {
+      upstreams: repo.upstreams,
+      timeout,
+      index: repositoryTargets(this.#ctx.proxy, repo, { timeoutSeconds: timeout, url: indexRoot }),
+      download: new Map(),
+    };
+    this.#targetSets.set(repo, set);
+    return set;
   }
 
   async #resolveIndex(
@@ -313,15 +348,13 @@ export class CargoProxy implements CargoSource {
       // read does not wait for the store's fsyncs. Until the write lands the engine finds no blob
       // for the row and treats the copy as absent (it refetches), so a failed write costs a
       // refetch, never a wrong answer.
-      const digest = `sha256:${createHash('sha256').update(fetched.body).digest('hex')}`;
+      // Hashed here, once: the store takes the bytes with this digest (storeVerified).
+      const hex = createHash('sha256').update(fetched.body).digest('hex');
+      const digest = `sha256:${hex}`;
       if (this.#parsed.get(digest) === undefined) this.#parsed.set(digest, toParsed(name, entries));
       const writeKey = `${repo.name}\n${name}`;
-      const write = this.#ctx.proxy
-        .storeDocument(Readable.from([fetched.body]), {
-          maxBytes: MAX_INDEX_FILE_BYTES,
-          expected: parseDigest(digest),
-          expectedSize: fetched.body.length,
-        })
+      const write = this.#ctx.blobs
+        .storeVerified([fetched.body], { algorithm: 'sha256', hex }, fetched.body.length)
         .catch((err: unknown) => {
           this.#ctx.log.warn(
             {
@@ -440,13 +473,13 @@ export class CargoProxy implements CargoSource {
     const targets = this.#targets(repo);
     const target = targets[upstream];
     if (!target) throw new RegistryError('UPSTREAM_FAILED', `proxy ${repo.name} has no upstream`);
-    const configUrl = new URL('config.json', target.baseUrl).href;
     const settings = this.#settings(repo);
     const memoKey = `${repo.name}#${upstream}`;
     const memo = this.#dlMemo.get(memoKey);
-    if (memo !== undefined && isFresh(memo.fetchedAt, settings.ttl)) {
-      return { dl: memo.dl, configUrl };
+    if (memo !== undefined && memo.target === target && isFresh(memo.fetchedAt, settings.ttl)) {
+      return { dl: memo.dl, configUrl: memo.configUrl };
     }
+    const configUrl = new URL('config.json', target.baseUrl).href;
     const resolved = await this.#ctx.proxy.resolve({
       registry: repo.name,
       key: configKey(upstream),
@@ -507,7 +540,9 @@ export class CargoProxy implements CargoSource {
     }
     const stream = await this.#ctx.blobs.open(parseDigest(resolved.entry.digest));
     const dl = parseConfigDl(await readAllBounded(stream, MAX_CONFIG_BYTES), target.label);
-    if (!resolved.stale) this.#dlMemo.set(memoKey, { fetchedAt: resolved.entry.fetchedAt, dl });
+    if (!resolved.stale) {
+      this.#dlMemo.set(memoKey, { fetchedAt: resolved.entry.fetchedAt, dl, configUrl, target });
+    }
     return { dl, configUrl };
   }
 
@@ -555,9 +590,12 @@ export class CargoProxy implements CargoSource {
   #dlTarget(repo: Repository, upstream: number, url: URL): UpstreamTarget {
     const config = repo.upstreams[upstream];
     if (!config) throw new RegistryError('UPSTREAM_FAILED', `proxy ${repo.name} has no upstream`);
+    const set = this.#targetSet(repo);
+    const known = set.download.get(upstream);
+    if (known?.origin === url.origin) return known.target;
     const sameOrigin = new URL(indexRoot(config.url)).origin === url.origin;
-    const { timeout } = this.#settings(repo);
-    return this.#ctx.proxy.upstream({
+    const { timeout } = set;
+    const target = this.#ctx.proxy.upstream({
       label: `${repo.name}#${upstream}-dl`,
       registry: repo.name,
       url: url.origin,
@@ -566,6 +604,8 @@ export class CargoProxy implements CargoSource {
       timeoutSeconds: timeout,
       readTimeoutSeconds: timeout,
     });
+    set.download.set(upstream, { origin: url.origin, target });
+    return target;
   }
 
   async #remember(
@@ -594,6 +634,17 @@ export class CargoProxy implements CargoSource {
     }
     this.#crates.set(memo, facts);
   }
+}
+
+/** A repository's targets (see CargoProxy.#targetSet). */
+interface TargetSet {
+  readonly upstreams: Repository['upstreams'];
+  /** Seconds (connect and read). */
+  readonly timeout: number;
+  /** One per upstream, at its index root. */
+  readonly index: readonly UpstreamTarget[];
+  /** Per upstream: the target of its `dl` origin (one origin per upstream in practice). */
+  readonly download: Map<number, { readonly origin: string; readonly target: UpstreamTarget }>;
 }
 
 /** The upstream index of a label `<repo>#<n>` (0 when unknown: the first upstream). */

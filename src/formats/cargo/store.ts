@@ -8,6 +8,7 @@
 import { type Kysely, sql } from 'kysely';
 import semver from 'semver';
 import { RegistryError } from '../../core/errors.ts';
+import { type SqliteHandle, sqliteHandleOf } from '../../db/sqlite-handle.ts';
 import type { CargoTables, CargoVersionsTable } from './migrations.ts';
 import type { IndexEntry } from './model.ts';
 import { canonicalName } from './names.ts';
@@ -54,6 +55,8 @@ export interface NewVersion {
  */
 export type PublishCheck = (owners: readonly string[] | undefined) => void;
 
+const HAS_CRATE = 'SELECT name FROM cargo_crates WHERE repo = ? AND canon = ?';
+
 /** hasCrate answers kept (name lookups of group reads; a few dozen bytes each). */
 const KEPT_HAS_CRATE = 65_536;
 
@@ -67,8 +70,12 @@ export class CargoStore {
   /** `<repo>\n<canon>` → hasCrate's answer and the `#crateSets` count it was read at. */
   readonly #hasCrate = new Map<string, { readonly at: number; readonly has: boolean }>();
 
+  /** On SQLite: hasCrate's query precompiled (asked once per crate name a group reads). */
+  readonly #sqlite: SqliteHandle | undefined;
+
   constructor(db: Kysely<CargoTables>, now: () => number = Date.now) {
     this.#db = db;
+    this.#sqlite = sqliteHandleOf(db);
     this.#now = now;
   }
 
@@ -121,12 +128,19 @@ export class CargoStore {
   async #readHasCrate(repo: string, name: string): Promise<boolean> {
     const at = this.#crateSets.get(repo) ?? 0;
     const canon = canonicalName(name);
-    const row = await this.#db
-      .selectFrom('cargo_crates')
-      .select('name')
-      .where('repo', '=', repo)
-      .where('canon', '=', canon)
-      .executeTakeFirst();
+    const sqlite = this.#sqlite;
+    // Directly only while no transaction is open on the connection: a publish's transaction
+    // (open across awaits) would show its crate row before it commits, and a kept "has" is
+    // never asked again. Otherwise Kysely's query waits for the connection.
+    const row =
+      sqlite !== undefined && !sqlite.db.isTransaction
+        ? sqlite.prepare(HAS_CRATE).get(repo, canon)
+        : await this.#db
+            .selectFrom('cargo_crates')
+            .select('name')
+            .where('repo', '=', repo)
+            .where('canon', '=', canon)
+            .executeTakeFirst();
     const has = row !== undefined;
     const key = `${repo}\n${canon}`;
     this.#hasCrate.delete(key);

@@ -218,3 +218,18 @@ async function tempLeftovers(root: string): Promise<string[]> {
   }
   return left;
 }
+test('storeVerified stores hashed parts as one blob (no spool), once, and checks their size', async () => {
+  const { blobs, index, dir } = await store();
+  const parts = [Buffer.from('verified '), Buffer.from('in '), Buffer.from('parts')];
+  const digest = digestOf(Buffer.concat(parts));
+  assert.equal(await blobs.storeVerified(parts, digest, 17), true);
+  assert.equal(await text(await blobs.open(digest)), 'verified in parts');
+  assert.equal(index.sizes.get(formatDigest(digest)), 17);
+  assert.equal(await blobs.storeVerified(parts, digest, 17), false); // stored already
+  await assert.rejects(
+    blobs.storeVerified(parts, digestOf('other'), 18),
+    (err: unknown) => err instanceof RegistryError && err.code === 'SIZE_INVALID',
+  );
+  assert.equal(await blobs.stat(digestOf('other')), undefined);
+  assert.deepEqual(await spoolEntries(dir), []);
+});

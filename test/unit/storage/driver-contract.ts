@@ -41,6 +41,17 @@ export function runDriverContract(name: string, create: () => Promise<StorageDri
         assert.equal(await text(await d.read(key('dir/one'))), 'hello world');
       }));
 
+    test('write buffers in order: one object, however many (past one writev) and however split', () =>
+      withDriver(async (d) => {
+        const chunks = Array.from({ length: 1500 }, (_, i) => Buffer.alloc(i % 7, i));
+        const info = await d.write(key('parts'), [...chunks, Buffer.from('end')]);
+        const whole = Buffer.concat([...chunks, Buffer.from('end')]);
+        assert.equal(info.size, whole.length);
+        assert.deepEqual(Buffer.concat(await (await d.read(key('parts'))).toArray()), whole);
+        await d.write(key('none'), []);
+        assert.equal((await d.stat(key('none')))?.size, 0);
+      }));
+
     test('write a stream of many chunks', () =>
       withDriver(async (d) => {
         const chunks = Array.from({ length: 100 }, (_, i) => Buffer.alloc(1000, i));
