@@ -333,12 +333,15 @@ export class GoProxy implements GoSource {
         if (kind === 'info' || kind === 'latest') {
           // A body that is not the protocol's JSON is the upstream's fault: never cached.
           const body = await this.#read({ digest: stored.digest }, MAX_INFO_BYTES);
-          if (parseInfo(body) === undefined) {
+          const info = parseInfo(body);
+          if (info === undefined) {
             throw new RegistryError(
               'UPSTREAM_FAILED',
               `upstream ${target.label} sent an invalid ${urlPath}`,
             );
           }
+          // What #info would parse again from the same bytes (keyed by their digest: exact).
+          if (!this.#parsed.has(stored.digest)) this.#remember(stored.digest, info);
         }
         return {
           kind: 'updated',
@@ -387,14 +390,18 @@ export class GoProxy implements GoSource {
     const digest = formatDigest(digestOf(bytes));
     if (!this.#pending.has(digest)) {
       this.#pending.set(digest, bytes);
-      const write = this.#deps.blobs
-        // The size is known: the store's in-memory path (no spool file, half the trips).
-        .ingest(Readable.from([bytes]), { maxBytes, expectedSize: bytes.length })
-        .catch(() => undefined)
-        .finally(() => {
-          this.#pending.delete(digest);
-          this.#writes.delete(write);
-        });
+      const ingest = (): Promise<unknown> =>
+        this.#deps.blobs
+          // The size is known: the store's in-memory path (no spool file, half the trips).
+          .ingest(Readable.from([bytes]), { maxBytes, expectedSize: bytes.length })
+          .catch(() => undefined);
+      // Not waited for: started once this turn's answer is on its way (setImmediate), so the
+      // write's hashing, stat and file calls run while `go` reads the answer and asks its next
+      // request, not before the answer leaves (`go` asks mostly one file at a time).
+      const write = (options.wait ? ingest() : afterThisTurn(ingest)).finally(() => {
+        this.#pending.delete(digest);
+        this.#writes.delete(write);
+      });
       this.#writes.add(write);
       if (options.wait) await write;
     }
@@ -448,6 +455,15 @@ export class GoProxy implements GoSource {
       },
     };
   }
+}
+
+/** Runs `work` in the check phase of this event-loop turn (after its I/O callbacks and answers). */
+function afterThisTurn<T>(work: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    setImmediate(() => {
+      work().then(resolve, reject);
+    });
+  });
 }
 
 /** An OpenedModuleFile over bytes in memory (a Range is a view of them). */
