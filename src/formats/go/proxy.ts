@@ -148,7 +148,13 @@ export class GoProxy implements GoSource {
   }
 
   async list(repo: Repository, module: string): Promise<VersionList | undefined> {
-    const got = await this.#get(repo, 'list', module, undefined, `${escapePath(module)}/@v/list`);
+    const got = await this.#get(
+      repo,
+      'list',
+      module,
+      undefined,
+      () => `${escapePath(module)}/@v/list`,
+    );
     if (got === undefined) return undefined;
     let list = this.#parsed.get(got.entry.digest) as VersionList | undefined;
     if (list === undefined) {
@@ -169,12 +175,20 @@ export class GoProxy implements GoSource {
   }
 
   async latest(repo: Repository, module: string): Promise<VersionInfo | undefined> {
-    const got = await this.#get(repo, 'latest', module, undefined, `${escapePath(module)}/@latest`);
+    const got = await this.#get(
+      repo,
+      'latest',
+      module,
+      undefined,
+      () => `${escapePath(module)}/@latest`,
+    );
     return got === undefined ? undefined : this.#info(got.entry);
   }
 
   async info(repo: Repository, module: string, version: string): Promise<VersionInfo | undefined> {
-    const got = await this.#get(repo, 'info', module, version, fileUrl(module, version, 'info'));
+    const got = await this.#get(repo, 'info', module, version, () =>
+      fileUrl(module, version, 'info'),
+    );
     return got === undefined ? undefined : this.#info(got.entry);
   }
 
@@ -202,7 +216,9 @@ export class GoProxy implements GoSource {
     module: string,
     version: string,
   ): Promise<OpenedModuleFile | undefined> {
-    const got = await this.#get(repo, 'mod', module, version, fileUrl(module, version, 'mod'));
+    const got = await this.#get(repo, 'mod', module, version, () =>
+      fileUrl(module, version, 'mod'),
+    );
     if (got === undefined) return undefined;
     if (got.entry.size > MEMORY_MOD_BYTES) return this.#opened(got.entry);
     // A small `.mod` is sent from memory: no open/read/close on the thread pool per request.
@@ -214,7 +230,9 @@ export class GoProxy implements GoSource {
     module: string,
     version: string,
   ): Promise<OpenedModuleFile | undefined> {
-    const got = await this.#get(repo, 'zip', module, version, fileUrl(module, version, 'zip'));
+    const got = await this.#get(repo, 'zip', module, version, () =>
+      fileUrl(module, version, 'zip'),
+    );
     return got === undefined ? undefined : this.#opened(got.entry);
   }
 
@@ -228,12 +246,9 @@ export class GoProxy implements GoSource {
     kind: Kind,
     module: string,
     version: string | undefined,
-    urlPath: string,
+    url: () => string,
   ): Promise<{ entry: CachedEntry; stale: boolean } | undefined> {
     if (!this.#serves(repo, module)) return undefined;
-    const settings = this.#settings(repo);
-    const immutable =
-      version !== undefined && (kind !== 'info' || checkVersion(version) === undefined);
     const key = `${kind}:${module}${version === undefined ? '' : `@${version}`}`;
     const missKey = `${repo.name}\n${key}`;
     if (this.#misses.has(missKey)) return undefined;
@@ -243,6 +258,11 @@ export class GoProxy implements GoSource {
       this.#deps.proxy.metrics.record(repo.name, 'hit');
       return { entry: memo.entry, stale: false };
     }
+    const settings = this.#settings(repo);
+    const immutable =
+      version !== undefined && (kind !== 'info' || checkVersion(version) === undefined);
+    // Built (and its path checked again by escapePath) only when the engine may ask upstream.
+    const urlPath = url();
     const resolved = await this.#deps.proxy.resolve({
       registry: repo.name,
       key,
