@@ -19,6 +19,17 @@ if (major < 24) {
 // fsyncs 4 at a time. The pool starts on first use, so this must run before any I/O. An
 // operator's own UV_THREADPOOL_SIZE wins. See docs/performance.md (raw PUT).
 process.env.UV_THREADPOOL_SIZE ??= '16';
+// undici parses every upstream response with llhttp (WebAssembly): V8 compiles it fast (Liftoff),
+// then re-compiles its hot functions with TurboFan, which for llhttp's one huge parser function
+// costs ~0.2 s of CPU on V8's worker threads after a few dozen responses, i.e. in the middle of the
+// first cold fills after a start (measured: a cold `go mod download` of 52 files, NORA's CPU 0.55
+// -> 0.30 s; half of it was that compile). A budget ~150x V8's default (13e6 "bytes executed" per
+// function) still optimizes it on a server that keeps proxying, once it has paid for itself.
+// Set before undici compiles llhttp (at its first connection); an operator's own flag wins.
+if (!process.execArgv.some((flag) => flag.startsWith('--wasm-tiering-budget'))) {
+  const { setFlagsFromString } = await import('node:v8');
+  setFlagsFromString('--wasm-tiering-budget=2000000000');
+}
 // Cache compiled bytecode across starts (os.tmpdir()/node-compile-cache): ~40% faster start.
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();

@@ -4,6 +4,7 @@
  *
  *   npx node bench/go/run.ts [download] [zip] [list]      (default: all three)
  *   BENCH_ROUNDS=3 BENCH_SECONDS=5 BENCH_GO_SYNTHETIC=45 npx node bench/go/run.ts
+ *   BENCH_NORA_CPU_PROF=/tmp/prof npx node bench/go/run.ts download   (NORA under --cpu-prof)
  *
  * The tree: test/helpers/gotree (Go, built offline from Debian's golang-golang-x-mod-dev) zips
  * the real modules of Debian's golang-*-dev packages (plus the versions their go.mod files
@@ -44,6 +45,7 @@ import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers
 import { removeDir } from '../../test/helpers/tmp.ts';
 import { missingTools, run } from '../../test/helpers/tools.ts';
 import {
+  cpuProfCommand,
   cpuSeconds,
   log,
   median,
@@ -60,10 +62,18 @@ const SYNTHETIC = Math.max(1, Math.floor(Number(process.env['BENCH_GO_SYNTHETIC'
 const sections = new Set(process.argv.slice(2));
 const all = sections.size === 0;
 
+let started = 0;
+
 async function startNora(upstream: string, work: string): Promise<NoraProcess> {
   const dir = await fs.mkdtemp(path.join(work, 'nora-'));
+  // BENCH_NORA_CPU_PROF=<dir>: each NORA writes nora-go-<n>.cpuprofile there when stopped.
+  const command = cpuProfCommand(
+    process.env['BENCH_NORA_CPU_PROF'],
+    `nora-go-${started++}.cpuprofile`,
+  );
   const nora = await startNoraProcess({
     port: await freePort(),
+    ...(command === undefined ? {} : { command }),
     env: {
       NORA_STORAGE_PATH: path.join(dir, 'storage'),
       NORA_GO_PROXY: upstream,

@@ -29,7 +29,14 @@ export async function readAllBounded(
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of stream) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk);
+    // Chunks are kept as they came until the one copy below (Buffer.from(buffer) would be a
+    // second copy of every chunk).
+    const buffer =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk)
+        : Buffer.isBuffer(chunk)
+          ? chunk
+          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     total += buffer.length;
     if (total > maxBytes) {
       throw new RegistryError('TOO_LARGE', `${what} exceeds the limit of ${maxBytes} bytes`);

@@ -19,10 +19,11 @@
  *   alone answers 502/504 for an uncached miss).
  * - Private modules ([go] private, GOPRIVATE syntax): never asked of an upstream, absent here.
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { AppConfig } from '../../config/schema.ts';
 import { ByteLru } from '../../core/byte-lru.ts';
-import { digestOf, formatDigest, parseDigest } from '../../core/digest.ts';
+import { formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { isUpstreamFailure, type ProxyEngine, type Refresh } from '../../proxy/engine.ts';
@@ -86,7 +87,7 @@ export class GoProxy implements GoSource {
   readonly #deps: GoProxyDeps;
   readonly #misses = new NegativeCache();
   /** Bodies answered before their blob write committed, by digest. */
-  readonly #pending = new Map<string, Buffer>();
+  readonly #pending = new Map<string, Held>();
   readonly #writes = new Set<Promise<unknown>>();
   /** Fresh engine entries by repository and key (bounded, oldest out first). */
   readonly #fresh = new Map<string, { entry: CachedEntry; until: number }>();
@@ -147,7 +148,13 @@ export class GoProxy implements GoSource {
   }
 
   async list(repo: Repository, module: string): Promise<VersionList | undefined> {
-    const got = await this.#get(repo, 'list', module, undefined, `${escapePath(module)}/@v/list`);
+    const got = await this.#get(
+      repo,
+      'list',
+      module,
+      undefined,
+      () => `${escapePath(module)}/@v/list`,
+    );
     if (got === undefined) return undefined;
     let list = this.#parsed.get(got.entry.digest) as VersionList | undefined;
     if (list === undefined) {
@@ -168,12 +175,20 @@ export class GoProxy implements GoSource {
   }
 
   async latest(repo: Repository, module: string): Promise<VersionInfo | undefined> {
-    const got = await this.#get(repo, 'latest', module, undefined, `${escapePath(module)}/@latest`);
+    const got = await this.#get(
+      repo,
+      'latest',
+      module,
+      undefined,
+      () => `${escapePath(module)}/@latest`,
+    );
     return got === undefined ? undefined : this.#info(got.entry);
   }
 
   async info(repo: Repository, module: string, version: string): Promise<VersionInfo | undefined> {
-    const got = await this.#get(repo, 'info', module, version, fileUrl(module, version, 'info'));
+    const got = await this.#get(repo, 'info', module, version, () =>
+      fileUrl(module, version, 'info'),
+    );
     return got === undefined ? undefined : this.#info(got.entry);
   }
 
@@ -201,7 +216,9 @@ export class GoProxy implements GoSource {
     module: string,
     version: string,
   ): Promise<OpenedModuleFile | undefined> {
-    const got = await this.#get(repo, 'mod', module, version, fileUrl(module, version, 'mod'));
+    const got = await this.#get(repo, 'mod', module, version, () =>
+      fileUrl(module, version, 'mod'),
+    );
     if (got === undefined) return undefined;
     if (got.entry.size > MEMORY_MOD_BYTES) return this.#opened(got.entry);
     // A small `.mod` is sent from memory: no open/read/close on the thread pool per request.
@@ -213,7 +230,9 @@ export class GoProxy implements GoSource {
     module: string,
     version: string,
   ): Promise<OpenedModuleFile | undefined> {
-    const got = await this.#get(repo, 'zip', module, version, fileUrl(module, version, 'zip'));
+    const got = await this.#get(repo, 'zip', module, version, () =>
+      fileUrl(module, version, 'zip'),
+    );
     return got === undefined ? undefined : this.#opened(got.entry);
   }
 
@@ -227,12 +246,9 @@ export class GoProxy implements GoSource {
     kind: Kind,
     module: string,
     version: string | undefined,
-    urlPath: string,
+    url: () => string,
   ): Promise<{ entry: CachedEntry; stale: boolean } | undefined> {
     if (!this.#serves(repo, module)) return undefined;
-    const settings = this.#settings(repo);
-    const immutable =
-      version !== undefined && (kind !== 'info' || checkVersion(version) === undefined);
     const key = `${kind}:${module}${version === undefined ? '' : `@${version}`}`;
     const missKey = `${repo.name}\n${key}`;
     if (this.#misses.has(missKey)) return undefined;
@@ -242,6 +258,11 @@ export class GoProxy implements GoSource {
       this.#deps.proxy.metrics.record(repo.name, 'hit');
       return { entry: memo.entry, stale: false };
     }
+    const settings = this.#settings(repo);
+    const immutable =
+      version !== undefined && (kind !== 'info' || checkVersion(version) === undefined);
+    // Built (and its path checked again by escapePath) only when the engine may ask upstream.
+    const urlPath = url();
     const resolved = await this.#deps.proxy.resolve({
       registry: repo.name,
       key,
@@ -328,17 +349,22 @@ export class GoProxy implements GoSource {
               // A list's next revalidation needs its blob (the engine passes no cached copy
               // without one, and then waits the full timeout): written before answering.
               wait: kind === 'list' || kind === 'latest' || !immutableKind(kind, urlPath),
+              // `.zip`s are sent from #pending or their blob, never parsed: not documents.
+              document: kind !== 'zip',
             })
           : await this.#storeLarge(response.body, maxBytes, declared, urlPath, target.label);
         if (kind === 'info' || kind === 'latest') {
           // A body that is not the protocol's JSON is the upstream's fault: never cached.
           const body = await this.#read({ digest: stored.digest }, MAX_INFO_BYTES);
-          if (parseInfo(body) === undefined) {
+          const info = parseInfo(body);
+          if (info === undefined) {
             throw new RegistryError(
               'UPSTREAM_FAILED',
               `upstream ${target.label} sent an invalid ${urlPath}`,
             );
           }
+          // What #info would parse again from the same bytes (keyed by their digest: exact).
+          if (!this.#parsed.has(stored.digest)) this.#remember(stored.digest, info);
         }
         return {
           kind: 'updated',
@@ -362,7 +388,9 @@ export class GoProxy implements GoSource {
    * A small body (every `.info`, `.mod`, list, and `.zip`s up to MEMORY_FILL_BYTES): read into
    * memory, checked against Content-Length, answered from memory at once while its blob is
    * written (fsync included) in the background; until that commit it is read from #pending. A
-   * failed write leaves an entry without its blob, which the engine fetches again.
+   * failed write leaves an entry without its blob, which the engine fetches again. The body is
+   * kept as the chunks it arrived in (hashed and answered as they are): joining them would copy
+   * it into freshly allocated memory, whose page faults cost ~20 ms per MiB on a busy VM.
    */
   async #storeSmall(
     body: Readable,
@@ -370,36 +398,44 @@ export class GoProxy implements GoSource {
     declared: number | undefined,
     what: string,
     label: string,
-    options: { wait: boolean },
+    options: { wait: boolean; document: boolean },
   ): Promise<{ digest: string; size: number }> {
-    let bytes: Buffer;
+    let chunks: Buffer[];
+    let size: number;
     try {
-      bytes = await readAllBounded(body, maxBytes, what);
+      ({ chunks, size } = await readChunks(body, maxBytes, what));
     } catch (err) {
       throw asUpstreamError(err, what, label);
     }
-    if (declared !== undefined && bytes.length !== declared) {
+    if (declared !== undefined && size !== declared) {
       throw new RegistryError(
         'UPSTREAM_FAILED',
-        `upstream ${label} sent ${bytes.length} bytes for ${what}, announced ${declared}`,
+        `upstream ${label} sent ${size} bytes for ${what}, announced ${declared}`,
       );
     }
-    const digest = formatDigest(digestOf(bytes));
+    const hash = createHash('sha256');
+    for (const chunk of chunks) hash.update(chunk);
+    const digest = formatDigest({ algorithm: 'sha256', hex: hash.digest('hex') });
+    const held: Held = chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : chunks;
     if (!this.#pending.has(digest)) {
-      this.#pending.set(digest, bytes);
-      const write = this.#deps.blobs
-        // The size is known: the store's in-memory path (no spool file, half the trips).
-        .ingest(Readable.from([bytes]), { maxBytes, expectedSize: bytes.length })
-        .catch(() => undefined)
-        .finally(() => {
-          this.#pending.delete(digest);
-          this.#writes.delete(write);
-        });
+      this.#pending.set(digest, held);
+      const ingest = (): Promise<unknown> =>
+        this.#deps.blobs
+          // The size is known: the store's in-memory path (no spool file, half the trips).
+          .ingest(Readable.from(chunks), { maxBytes, expectedSize: size })
+          .catch(() => undefined);
+      // Not waited for: started once this turn's answer is on its way (setImmediate), so the
+      // write's hashing, stat and file calls run while `go` reads the answer and asks its next
+      // request, not before the answer leaves (`go` asks mostly one file at a time).
+      const write = (options.wait ? ingest() : afterThisTurn(ingest)).finally(() => {
+        this.#pending.delete(digest);
+        this.#writes.delete(write);
+      });
       this.#writes.add(write);
       if (options.wait) await write;
     }
-    this.#documents.set(digest, bytes);
-    return { digest, size: bytes.length };
+    if (options.document) this.#documents.set(digest, joined(held));
+    return { digest, size };
   }
 
   /** A large `.zip`: streamed into the blob store (bounded, size checked) before it is served. */
@@ -427,8 +463,8 @@ export class GoProxy implements GoSource {
   }
 
   async #read(entry: Pick<CachedEntry, 'digest'>, maxBytes: number): Promise<Buffer> {
-    const known = this.#pending.get(entry.digest) ?? this.#documents.get(entry.digest);
-    if (known !== undefined) return known;
+    const known = this.#documents.get(entry.digest) ?? this.#pending.get(entry.digest);
+    if (known !== undefined) return joined(known);
     const stream = await this.#deps.blobs.open(parseDigest(entry.digest));
     const body = await readAllBounded(stream, maxBytes, 'cached module proxy file');
     this.#documents.set(entry.digest, body);
@@ -442,12 +478,53 @@ export class GoProxy implements GoSource {
       size: entry.size,
       sha256: digest.hex,
       open: (range): Promise<Readable | Buffer> => {
-        const bytes = this.#pending.get(entry.digest);
-        if (bytes === undefined) return blobs.open(digest, range);
-        return Promise.resolve(sliceRange(bytes, range));
+        const held = this.#pending.get(entry.digest);
+        if (held === undefined) return blobs.open(digest, range);
+        if (Buffer.isBuffer(held)) return Promise.resolve(sliceRange(held, range));
+        // Several chunks: sent as they are; a Range (rare) is cut from them joined.
+        if (range === undefined) return Promise.resolve(Readable.from(held));
+        return Promise.resolve(sliceRange(Buffer.concat(held), range));
       },
     };
   }
+}
+
+/** A body held in memory: one buffer, or the chunks it arrived in (in order, never changed). */
+type Held = Buffer | readonly Buffer[];
+
+function joined(held: Held): Buffer {
+  return Buffer.isBuffer(held) ? held : Buffer.concat(held);
+}
+
+/**
+ * Every chunk of `body` as it came (no copy: a stream hands its chunks over), failing with
+ * TOO_LARGE past `maxBytes` while they arrive.
+ */
+async function readChunks(
+  body: Readable,
+  maxBytes: number,
+  what: string,
+): Promise<{ chunks: Buffer[]; size: number }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer | string>) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += buffer.length;
+    if (size > maxBytes) {
+      throw new RegistryError('TOO_LARGE', `${what} exceeds the limit of ${maxBytes} bytes`);
+    }
+    chunks.push(buffer);
+  }
+  return { chunks, size };
+}
+
+/** Runs `work` in the check phase of this event-loop turn (after its I/O callbacks and answers). */
+function afterThisTurn<T>(work: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    setImmediate(() => {
+      work().then(resolve, reject);
+    });
+  });
 }
 
 /** An OpenedModuleFile over bytes in memory (a Range is a view of them). */
