@@ -415,14 +415,16 @@ export class GoProxy implements GoSource {
     }
     const hash = createHash('sha256');
     for (const chunk of chunks) hash.update(chunk);
-    const digest = formatDigest({ algorithm: 'sha256', hex: hash.digest('hex') });
+    const verified = { algorithm: 'sha256' as const, hex: hash.digest('hex') };
+    const digest = formatDigest(verified);
     const held: Held = chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : chunks;
     if (!this.#pending.has(digest)) {
       this.#pending.set(digest, held);
       const ingest = (): Promise<unknown> =>
         this.#deps.blobs
-          // The size is known: the store's in-memory path (no spool file, half the trips).
-          .ingest(Readable.from(chunks), { maxBytes, expectedSize: size })
+          // Hashed and size-checked above: stored as these chunks (one gathering write, no
+          // joined copy, no second hash).
+          .storeVerified(chunks, verified, size)
           .catch(() => undefined);
       // Not waited for: started once this turn's answer is on its way (setImmediate), so the
       // write's hashing, stat and file calls run while `go` reads the answer and asks its next
