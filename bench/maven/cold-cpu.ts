@@ -2,7 +2,8 @@
  * NORA's own CPU per cold and warm Maven resolve — the figure that stays meaningful on a shared,
  * loaded machine where wall-time ratios are noise (not part of `npm test`):
  *
- *   npx node bench/maven/cold-cpu.ts        BENCH_RUNS=2 BENCH_CPU_PROF=<dir> (kept profiles)
+ *   npx node bench/maven/cold-cpu.ts        BENCH_RUNS=2 BENCH_WARM=0 BENCH_CPU_PROF=<dir>
+ *                                           BENCH_HEAP_PROF=<dir> (profiles are kept there)
  *
  * Each run: a fresh NORA proxying nginx (serving the machine's local Maven repository), two
  * unrelated POMs fetched untimed (a server in service has compiled its hot code), then the same
@@ -30,6 +31,7 @@ import { cpuSeconds, log } from '../harness.ts';
 
 const RUNS = Math.max(1, Number(process.env['BENCH_RUNS'] ?? 2));
 const PROF = process.env['BENCH_CPU_PROF'];
+const HEAP_PROF = process.env['BENCH_HEAP_PROF'];
 const WARM = process.env['BENCH_WARM'] !== '0';
 
 /** CPU seconds (utime + stime) of each thread of `pid`, by thread name (`comm`), summed. */
@@ -111,6 +113,7 @@ public final class App {
         process.execPath,
         '--max-semi-space-size=4',
         ...(PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROF}`]),
+        ...(HEAP_PROF === undefined ? [] : ['--heap-prof', `--heap-prof-dir=${HEAP_PROF}`]),
         path.join(import.meta.dirname, '..', '..', 'bin', 'nora.js'),
         'serve',
       ],

@@ -44,8 +44,8 @@ export interface FillOptions extends IngestOptions {
    * A check of its own, run once every byte is received, hashed and matched against `expected`
    * and the size, before the fill counts as verified (readers finish, the commit starts); a
    * rejection fails the fill (nothing committed, readers get the error). `chunks`: the whole
-   * body as received, when the fill still holds all of it (a body of ≤ 1 MiB), for a caller
-   * that keeps it (not to be changed). Maven: the upstream's `.sha1` against the computed sha1,
+   * body as received, when the fill still holds all of it (always for one of ≤ 1 MiB), for a
+   * caller that keeps it (not to be changed). Maven: the upstream's `.sha1` against the computed sha1,
    * so its bytes are hashed once, here.
    */
   readonly verify?: (result: FillResult, chunks: readonly Buffer[] | undefined) => Promise<void>;

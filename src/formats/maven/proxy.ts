@@ -4,18 +4,21 @@
  * - Artifact files (jars, POMs, signatures, any non-metadata path) are immutable: fetched once,
  *   verified, cached forever. The file and its `.sha1` (what every Maven repository publishes)
  *   are asked for at once; only when the file answered 200 and the `.sha1` is 404 are `.sha256`,
- *   then `.sha512`, asked for (while the file streams in; from an upstream whose last file had no
- *   `.sha1`, both at once with the `.sha1`), so a missing file costs one checksum request at most. The file is filled into the blob store (src/proxy/fill.ts) through a hashing
- *   stage (md5, sha1, sha256, sha512) whose end waits for the checksum and fails the fill when it
- *   differs (nothing committed, nothing recorded, nothing served), one download per (repository,
- *   path) at a time. Once verified, the file is served from the fill (its last bytes are still in
+ *   then `.sha512`, asked for (while the file streams in), so a missing file costs one checksum
+ *   request; from an upstream whose last file had no `.sha1`, all three are asked for with the
+ *   file (no round trip more per file; a missing file then costs three). The file is filled into
+ *   the blob store (src/proxy/fill.ts), which hashes it once (sha256 addresses the blob; md5,
+ *   sha1, sha512 are served as checksums) and whose verify step waits for the upstream checksum
+ *   and fails the fill when it differs (nothing committed, nothing recorded, nothing served), one
+ *   download per (repository, path) at a time. Once verified, the file is served from the fill (its last bytes are still in
  *   memory; a small file's whole body is handed to the hot-file cache) while the commit (fsync,
  *   rename) and the row are written in the background: a cold read no longer waits for the
  *   disk's fsyncs and the SQL insert, and the next build's read of it none for the blob.
  *   With no checksum at all, the file is accepted and recorded as unverified (`verified_by =
  *   'none'` in `maven_proxy_files`), as Maven itself does with `checksumPolicy=warn`.
  *   Every cached file's md5/sha1/sha256/sha512 (computed from the bytes) are recorded in
- *   `maven_proxy_files` per (repository, path): a cached file costs one SQL lookup.
+ *   `maven_proxy_files` per (repository, path): a cached file costs one SQL lookup. A jar
+ *   prefetched for its POM (see #prefetchJar) is handed to its first read from memory.
  * - `maven-metadata.xml` is mutable metadata through `engine.resolve` (`metadata:<dir>`): TTL =
  *   the repository's metadata_ttl, else [maven] metadata_ttl; revalidated with If-None-Match /
  *   If-Modified-Since against the upstream that gave it; served stale when every upstream fails
@@ -399,20 +402,21 @@ export class MavenProxy implements MavenSource {
   ): Promise<OpenedMavenFile | undefined> {
     const sha1 = this.#checksumFile(target, path, 'sha1');
     sha1.catch(() => undefined); // awaited below, or irrelevant once the file is absent
-    const result = await this.#ingest(target, path, () => {
-      // Asked for once the file answered 200. An upstream that had no `.sha1` for its last file
-      // (one publishing no checksums, or only the SHA-2 ones) is asked for the fallbacks now,
-      // with the `.sha1`: the same precedence and requests as one after the other (plus the
-      // `.sha512` when the `.sha256` is there), without two more round trips per file.
-      const early = this.#noSha1.has(target.label)
-        ? {
-            sha256: this.#checksumFile(target, path, 'sha256'),
-            sha512: this.#checksumFile(target, path, 'sha512'),
-          }
-        : undefined;
-      early?.sha256.catch(() => undefined);
-      early?.sha512.catch(() => undefined);
-      return sha1.then(async (found) => {
+    // An upstream that had no `.sha1` for its last file (one publishing no checksums, or only
+    // the SHA-2 ones) is asked for the fallbacks at once too: the same precedence as one after
+    // the other (plus the `.sha512` when the `.sha256` is there), without another round trip
+    // per file after the file's answer (Maven asks for POMs one at a time).
+    const early = this.#noSha1.has(target.label)
+      ? {
+          sha256: this.#checksumFile(target, path, 'sha256'),
+          sha512: this.#checksumFile(target, path, 'sha512'),
+        }
+      : undefined;
+    early?.sha256.catch(() => undefined);
+    early?.sha512.catch(() => undefined);
+    const result = await this.#ingest(target, path, () =>
+      // Asked for once the file answered 200.
+      sha1.then(async (found) => {
         if (found !== undefined) {
           this.#noSha1.delete(target.label);
           return found;
@@ -422,8 +426,8 @@ export class MavenProxy implements MavenSource {
           (await (early?.sha256 ?? this.#checksumFile(target, path, 'sha256'))) ??
           (await (early?.sha512 ?? this.#checksumFile(target, path, 'sha512')))
         );
-      });
-    });
+      }),
+    );
     if (result === undefined) return undefined;
     const row: MavenProxyFilesTable = {
       repository: repo.name,
@@ -596,9 +600,9 @@ export class MavenProxy implements MavenSource {
   }
 
   /**
-   * The file, filled (src/proxy/fill.ts) through a hashing stage (md5, sha1, sha256, sha512) whose
-   * end waits for `checksum()` (asked for only once the file answered 200) and refuses bytes that
-   * do not match it, so nothing unverified is committed or served. Resolves once every byte is
+   * The file, filled (src/proxy/fill.ts), which hashes it (sha256, md5, sha1, sha512) and whose
+   * verify step waits for `checksum()` (asked for only once the file answered 200) and refuses
+   * bytes that do not match it, so nothing unverified is committed or served. Resolves once every byte is
    * received and verified, before the commit's fsync: the fill serves readers meanwhile.
    * Undefined on 404.
    */
