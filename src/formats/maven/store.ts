@@ -30,9 +30,10 @@ export class MavenStore {
   readonly #db: Kysely<MavenTables>;
   /**
    * On SQLite: the two lookups every read of a group or hosted file makes (`file`,
-   * `hasArtifact`) are precompiled statements (no query building and compilation per read),
-   * run while holding Kysely's connection: deploys write in multi-statement transactions, whose
-   * rows must not be seen before their commit.
+   * `hasArtifact`) are precompiled statements (no query building and compilation per read).
+   * Deploys write in multi-statement Kysely transactions, whose rows must not be seen before
+   * their commit: a lookup runs at once while no transaction is open on the connection (nothing
+   * else runs until it returns), else once Kysely's connection is free again.
    */
   readonly #sqlite: SqliteHandle | undefined;
 
@@ -41,9 +42,16 @@ export class MavenStore {
     this.#sqlite = sqliteHandleOf(db);
   }
 
-  /** `statement` run on the SQLite connection while no Kysely transaction holds it. */
-  #locked<R>(statement: () => R): Promise<R> {
-    return this.#db.connection().execute(() => Promise.resolve(statement()));
+  /** `statement` run on the SQLite connection while no Kysely transaction is open on it. */
+  #locked<R>(sqlite: SqliteHandle, statement: () => R): Promise<R> {
+    if (sqlite.db.isTransaction) {
+      return this.#db.connection().execute(() => Promise.resolve(statement()));
+    }
+    try {
+      return Promise.resolve(statement());
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   /** The row of `path` in `repo`, or undefined. */
@@ -51,6 +59,7 @@ export class MavenStore {
     const sqlite = this.#sqlite;
     if (sqlite !== undefined) {
       return this.#locked(
+        sqlite,
         () => sqlite.prepare(SELECT_FILE).get(repo, path) as StoredMavenFile | undefined,
       );
     }
@@ -199,6 +208,7 @@ export class MavenStore {
     const sqlite = this.#sqlite;
     if (sqlite !== undefined) {
       return this.#locked(
+        sqlite,
         () => sqlite.prepare(SELECT_HAS_ARTIFACT).get(repo, groupId, artifactId) !== undefined,
       );
     }
