@@ -39,8 +39,18 @@ export interface FillSource {
   readonly size: number | undefined;
 }
 
-/** Same options as a blob store ingest: expected digest/size, extra hashes, byte cap. */
-export type FillOptions = IngestOptions;
+/** Same options as a blob store ingest (expected digest/size, extra hashes, byte cap), plus: */
+export interface FillOptions extends IngestOptions {
+  /**
+   * A check of its own, run once every byte is received, hashed and matched against `expected`
+   * and the size, before the fill counts as verified (readers finish, the commit starts); a
+   * rejection fails the fill (nothing committed, readers get the error). `chunks`: the whole
+   * body as received, when the fill still holds all of it (always for one of ≤ 1 MiB), for a
+   * caller that keeps it (not to be changed). Maven: the upstream's `.sha1` against the computed sha1,
+   * so its bytes are hashed once, here.
+   */
+  readonly verify?: (result: FillResult, chunks: readonly Buffer[] | undefined) => Promise<void>;
+}
 
 export interface FillResult {
   readonly digest: Digest;
@@ -263,6 +273,12 @@ export class BlobFill {
           `upstream content does not match its digest: expected ${formatDigest(options.expected)}, got ${formatDigest(digest)}`,
         );
       }
+      if (options.verify !== undefined) {
+        await options.verify(
+          { digest, size, hashes: hex },
+          this.#recentStart === 0 ? this.#recent : undefined,
+        );
+      }
       // Readers finish now, from memory: the spool writes still in flight only matter to the
       // commit, which makes the file durable (fsync + rename).
       this.#settle('verified');
@@ -331,6 +347,7 @@ export class BlobFill {
           `upstream content does not match its digest: expected ${formatDigest(options.expected)}, got ${formatDigest(digest)}`,
         );
       }
+      if (options.verify !== undefined) await options.verify({ digest, size, hashes: hex }, chunks);
       // Verified bytes are final: readers finish from memory while the commit makes them durable.
       this.#settle('verified');
       await blobs.storeVerified(chunks, digest, size);

@@ -4,18 +4,21 @@
  * - Artifact files (jars, POMs, signatures, any non-metadata path) are immutable: fetched once,
  *   verified, cached forever. The file and its `.sha1` (what every Maven repository publishes)
  *   are asked for at once; only when the file answered 200 and the `.sha1` is 404 are `.sha256`,
- *   then `.sha512`, asked for (while the file streams in; from an upstream whose last file had no
- *   `.sha1`, both at once with the `.sha1`), so a missing file costs one checksum request at most. The file is filled into the blob store (src/proxy/fill.ts) through a hashing
- *   stage (md5, sha1, sha256, sha512) whose end waits for the checksum and fails the fill when it
- *   differs (nothing committed, nothing recorded, nothing served), one download per (repository,
- *   path) at a time. Once verified, the file is served from the fill (its last bytes are still in
+ *   then `.sha512`, asked for (while the file streams in), so a missing file costs one checksum
+ *   request; from an upstream whose last file had no `.sha1`, all three are asked for with the
+ *   file (no round trip more per file; a missing file then costs three). The file is filled into
+ *   the blob store (src/proxy/fill.ts), which hashes it once (sha256 addresses the blob; md5,
+ *   sha1, sha512 are served as checksums) and whose verify step waits for the upstream checksum
+ *   and fails the fill when it differs (nothing committed, nothing recorded, nothing served), one
+ *   download per (repository, path) at a time. Once verified, the file is served from the fill (its last bytes are still in
  *   memory; a small file's whole body is handed to the hot-file cache) while the commit (fsync,
  *   rename) and the row are written in the background: a cold read no longer waits for the
  *   disk's fsyncs and the SQL insert, and the next build's read of it none for the blob.
  *   With no checksum at all, the file is accepted and recorded as unverified (`verified_by =
  *   'none'` in `maven_proxy_files`), as Maven itself does with `checksumPolicy=warn`.
  *   Every cached file's md5/sha1/sha256/sha512 (computed from the bytes) are recorded in
- *   `maven_proxy_files` per (repository, path): a cached file costs one SQL lookup.
+ *   `maven_proxy_files` per (repository, path): a cached file costs one SQL lookup. A jar
+ *   prefetched for its POM (see #prefetchJar) is handed to its first read from memory.
  * - `maven-metadata.xml` is mutable metadata through `engine.resolve` (`metadata:<dir>`): TTL =
  *   the repository's metadata_ttl, else [maven] metadata_ttl; revalidated with If-None-Match /
  *   If-Modified-Since against the upstream that gave it; served stale when every upstream fails
@@ -27,7 +30,7 @@
  *   (`isUpstreamFailure`: a group treats it as "not here"; a proxy addressed alone answers
  *   502/504 for an uncached miss).
  */
-import { Readable, Transform, pipeline } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import { ByteLru } from '../../core/byte-lru.ts';
@@ -35,8 +38,9 @@ import { type Digest, formatDigest, parseDigest, tryParseDigest } from '../../co
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Db } from '../../db/database.ts';
+import { exclusive, type SqliteHandle, sqliteHandleOf } from '../../db/sqlite-handle.ts';
 import { isUpstreamFailure, type ProxyEngine } from '../../proxy/engine.ts';
-import { BlobFill } from '../../proxy/fill.ts';
+import { BlobFill, type FillResult } from '../../proxy/fill.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
@@ -45,7 +49,6 @@ import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
 import type { AppConfig } from '../../config/schema.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
-import { HashSet } from '../../storage/blob-store.ts';
 import { HOT_BODY_MAX_BYTES } from './hot-files.ts';
 import { MAX_METADATA_BYTES, parseMetadata } from './metadata.ts';
 import {
@@ -71,6 +74,8 @@ const PREFETCH_CONCURRENCY = 2;
 const PREFETCH_QUEUE = 256;
 /** Paths remembered as prefetched (each is tried once, then forgotten when this many are). */
 const PREFETCHED_KEPT = 100_000;
+/** Bytes of prefetched small files held until a client first asks for them (see #handOver). */
+const HAND_OVER_BYTES = 32 * 1024 * 1024;
 /** POM `<packaging>` values whose main artifact is `<artifactId>-<version>.jar`. */
 const JAR_PACKAGINGS = new Set(['jar', 'bundle', 'maven-plugin', 'ejb']);
 
@@ -119,6 +124,15 @@ export const mavenProxyMigrations: Record<string, Migration> = {
     },
   },
 };
+
+const SELECT_PROXY_FILE = 'SELECT * FROM maven_proxy_files WHERE repository = ? AND path = ?';
+const UPSERT_PROXY_FILE =
+  'INSERT INTO maven_proxy_files (repository, path, digest, size, md5, sha1, sha256, sha512,' +
+  ' verified_by, upstream, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)' +
+  ' ON CONFLICT (repository, path) DO UPDATE SET digest = excluded.digest,' +
+  ' size = excluded.size, md5 = excluded.md5, sha1 = excluded.sha1, sha256 = excluded.sha256,' +
+  ' sha512 = excluded.sha512, verified_by = excluded.verified_by,' +
+  ' upstream = excluded.upstream, fetched_at = excluded.fetched_at';
 
 // ---------------------------------------------------------------------------------------------
 // The negative cache
@@ -192,6 +206,13 @@ type Fetched =
 export class MavenProxy implements MavenSource {
   readonly #deps: MavenProxyDeps;
   readonly #db: Kysely<MavenProxyTables>;
+  /**
+   * On SQLite: the row lookup and the row write are precompiled statements (no query building
+   * and compilation per cached file). Reads need not hold Kysely's connection: only this class
+   * writes `maven_proxy_files`, one synchronous statement at a time, so no half-done write of it
+   * is ever visible.
+   */
+  readonly #sqlite: SqliteHandle | undefined;
   readonly #fetches = new SingleFlight<Fetched>();
   readonly #misses = new NegativeCache();
   readonly #parsed = new ByteLru<string, MavenMetadata>(PARSED_METADATA_BYTES, metadataBytes);
@@ -204,12 +225,26 @@ export class MavenProxy implements MavenSource {
   /** Prefetch keys started (see #prefetchJar), so each is tried once. */
   readonly #prefetched = new Set<string>();
   readonly #prefetchQueue: (() => Promise<unknown>)[] = [];
+  /**
+   * Prefetched small files, with their verified bodies, until a client's first read takes them
+   * (by `<repository>\n<path>`): that read then costs no SQL lookup, no blob stat and no read of
+   * the blob just written (the hot-file cache keeps the body from there). Bounded by body bytes,
+   * least recently prefetched first; a file dropped here is read from the store as usual.
+   */
+  readonly #handOver = new ByteLru<string, OpenedMavenFile>(
+    HAND_OVER_BYTES,
+    (file) => (file.body?.length ?? 0) + 1024,
+    { largestShare: 1 },
+  );
+  /** Files with a body already handed to a client's read (never kept in #handOver then). */
+  readonly #delivered = new WeakSet<OpenedMavenFile>();
   #prefetching = 0;
   #closed = false;
 
   constructor(deps: MavenProxyDeps) {
     this.#deps = deps;
     this.#db = deps.db.$extendTables<MavenProxyTables>();
+    this.#sqlite = sqliteHandleOf(this.#db);
   }
 
   /**
@@ -261,8 +296,20 @@ export class MavenProxy implements MavenSource {
     path: string,
     validity?: MetadataValidity,
   ): Promise<OpenedMavenFile | undefined> {
+    const file = await this.#open(repo, path, validity);
+    if (file?.body !== undefined) this.#delivered.add(file);
+    return file;
+  }
+
+  /** openFile, for a client's read or a prefetch (which is not a delivery). */
+  async #open(
+    repo: Repository,
+    path: string,
+    validity?: MetadataValidity,
+  ): Promise<OpenedMavenFile | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
-    const filling = this.#filling.get(`${repo.name}\n${path}`);
+    const key = `${repo.name}\n${path}`;
+    const filling = this.#filling.get(key) ?? this.#takeHandOver(key);
     if (filling !== undefined) {
       this.#deps.proxy.metrics.record(repo.name, 'hit');
       return filling;
@@ -277,7 +324,7 @@ export class MavenProxy implements MavenSource {
       bound(validity, this.#misses.expiry(missKey) ?? 0);
       return undefined;
     }
-    const flight = this.#fetches.run(`${repo.name}\n${path}`, () => this.#fetchFile(repo, path));
+    const flight = this.#fetches.run(key, () => this.#fetchFile(repo, path));
     if (flight.joined) this.#deps.proxy.metrics.record(repo.name, 'coalesced');
     const fetched = await flight.promise;
     if (fetched.kind === 'absent') {
@@ -290,12 +337,17 @@ export class MavenProxy implements MavenSource {
   }
 
   async #cached(repo: Repository, path: string): Promise<OpenedMavenFile | undefined> {
-    const row = await this.#db
-      .selectFrom('maven_proxy_files')
-      .selectAll()
-      .where('repository', '=', repo.name)
-      .where('path', '=', path)
-      .executeTakeFirst();
+    const sqlite = this.#sqlite;
+    const row =
+      sqlite === undefined
+        ? await this.#db
+            .selectFrom('maven_proxy_files')
+            .selectAll()
+            .where('repository', '=', repo.name)
+            .where('path', '=', path)
+            .executeTakeFirst()
+        : (sqlite.prepare(SELECT_PROXY_FILE).get(repo.name, path) as
+            MavenProxyFilesTable | undefined);
     if (!row) return undefined;
     const digest = tryParseDigest(row.digest);
     if (!digest || !(await this.#deps.blobs.stat(digest))) return undefined;
@@ -350,20 +402,21 @@ export class MavenProxy implements MavenSource {
   ): Promise<OpenedMavenFile | undefined> {
     const sha1 = this.#checksumFile(target, path, 'sha1');
     sha1.catch(() => undefined); // awaited below, or irrelevant once the file is absent
-    const result = await this.#ingest(target, path, () => {
-      // Asked for once the file answered 200. An upstream that had no `.sha1` for its last file
-      // (one publishing no checksums, or only the SHA-2 ones) is asked for the fallbacks now,
-      // with the `.sha1`: the same precedence and requests as one after the other (plus the
-      // `.sha512` when the `.sha256` is there), without two more round trips per file.
-      const early = this.#noSha1.has(target.label)
-        ? {
-            sha256: this.#checksumFile(target, path, 'sha256'),
-            sha512: this.#checksumFile(target, path, 'sha512'),
-          }
-        : undefined;
-      early?.sha256.catch(() => undefined);
-      early?.sha512.catch(() => undefined);
-      return sha1.then(async (found) => {
+    // An upstream that had no `.sha1` for its last file (one publishing no checksums, or only
+    // the SHA-2 ones) is asked for the fallbacks at once too: the same precedence as one after
+    // the other (plus the `.sha512` when the `.sha256` is there), without another round trip
+    // per file after the file's answer (Maven asks for POMs one at a time).
+    const early = this.#noSha1.has(target.label)
+      ? {
+          sha256: this.#checksumFile(target, path, 'sha256'),
+          sha512: this.#checksumFile(target, path, 'sha512'),
+        }
+      : undefined;
+    early?.sha256.catch(() => undefined);
+    early?.sha512.catch(() => undefined);
+    const result = await this.#ingest(target, path, () =>
+      // Asked for once the file answered 200.
+      sha1.then(async (found) => {
         if (found !== undefined) {
           this.#noSha1.delete(target.label);
           return found;
@@ -373,8 +426,8 @@ export class MavenProxy implements MavenSource {
           (await (early?.sha256 ?? this.#checksumFile(target, path, 'sha256'))) ??
           (await (early?.sha512 ?? this.#checksumFile(target, path, 'sha512')))
         );
-      });
-    });
+      }),
+    );
     if (result === undefined) return undefined;
     const row: MavenProxyFilesTable = {
       repository: repo.name,
@@ -434,8 +487,20 @@ export class MavenProxy implements MavenSource {
     if (this.#prefetched.has(key) || this.#prefetchQueue.length >= PREFETCH_QUEUE) return;
     if (this.#prefetched.size >= PREFETCHED_KEPT) this.#prefetched.clear();
     this.#prefetched.add(key);
-    this.#prefetchQueue.push(() => this.openFile(repo, jarPath));
+    this.#prefetchQueue.push(async () => {
+      const file = await this.#open(repo, jarPath);
+      // Kept for the client's read that prefetching expects; not when that read came first
+      // (it joined the fetch or found it filling: the hot-file cache has the body already).
+      if (file?.body !== undefined && !this.#delivered.has(file)) this.#handOver.set(key, file);
+    });
     this.#pumpPrefetch();
+  }
+
+  /** The prefetched file at `key` kept for its first read, taken (later reads use the store). */
+  #takeHandOver(key: string): OpenedMavenFile | undefined {
+    const file = this.#handOver.get(key);
+    if (file !== undefined) this.#handOver.delete(key);
+    return file;
   }
 
   #pumpPrefetch(): void {
@@ -460,6 +525,27 @@ export class MavenProxy implements MavenSource {
       return; // nothing committed; the next read fetches again
     }
     try {
+      const sqlite = this.#sqlite;
+      if (sqlite !== undefined) {
+        await exclusive(this.#db, () =>
+          sqlite
+            .prepare(UPSERT_PROXY_FILE)
+            .run(
+              row.repository,
+              row.path,
+              row.digest,
+              row.size,
+              row.md5,
+              row.sha1,
+              row.sha256,
+              row.sha512,
+              row.verified_by,
+              row.upstream,
+              row.fetched_at,
+            ),
+        );
+        return;
+      }
       await this.#db
         .insertInto('maven_proxy_files')
         .values(row)
@@ -514,9 +600,9 @@ export class MavenProxy implements MavenSource {
   }
 
   /**
-   * The file, filled (src/proxy/fill.ts) through a hashing stage (md5, sha1, sha256, sha512) whose
-   * end waits for `checksum()` (asked for only once the file answered 200) and refuses bytes that
-   * do not match it, so nothing unverified is committed or served. Resolves once every byte is
+   * The file, filled (src/proxy/fill.ts), which hashes it (sha256, md5, sha1, sha512) and whose
+   * verify step waits for `checksum()` (asked for only once the file answered 200) and refuses
+   * bytes that do not match it, so nothing unverified is committed or served. Resolves once every byte is
    * received and verified, before the commit's fsync: the fill serves readers meanwhile.
    * Undefined on 404.
    */
@@ -552,8 +638,7 @@ export class MavenProxy implements MavenSource {
       );
     }
     const expected = checksum();
-    expected.catch(() => undefined); // the verifier's flush reports it
-    const hashes = new HashSet('sha256', ['md5', 'sha1', 'sha512']);
+    expected.catch(() => undefined); // the fill's verify step reports it
     let settle!: {
       resolve: (sum: UpstreamChecksum | undefined) => void;
       reject: (err: Error) => void;
@@ -562,60 +647,41 @@ export class MavenProxy implements MavenSource {
       settle = { resolve, reject };
     });
     verified.catch(() => undefined); // awaited below
-    let computed: { digest: Digest; hashes: Partial<Record<string, string>> } | undefined;
-    let size = 0;
+    let computed: FillResult | undefined;
+    let body: Buffer | undefined;
     const announced = contentLength(response.header('content-length'));
-    // A small file's chunks are kept on their way (undici never reuses them): once verified they
-    // are the body the hot-file cache keeps, so the next request reads nothing back.
-    let chunks: Buffer[] | undefined =
-      announced === undefined || announced <= HOT_BODY_MAX_BYTES ? [] : undefined;
-    const verifier = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        hashes.update(chunk);
-        size += chunk.length;
-        if (chunks !== undefined) {
-          if (size <= HOT_BODY_MAX_BYTES) chunks.push(chunk);
-          else chunks = undefined;
-        }
-        callback(null, chunk);
-      },
-      flush(callback) {
-        const done = hashes.digest();
-        computed = done;
-        expected.then(
-          (sum) => {
-            if (sum !== undefined && done.hashes[sum.algorithm] !== sum.hex) {
-              const err = new RegistryError(
-                'UPSTREAM_FAILED',
-                `upstream ${target.label} sent ${path} not matching its .${sum.algorithm} (expected ${sum.hex}, got ${done.hashes[sum.algorithm] ?? '?'})`,
-              );
-              settle.reject(err);
-              callback(err);
-              return;
-            }
-            settle.resolve(sum);
-            callback();
-          },
-          (err: unknown) => {
-            const error = err instanceof Error ? err : new Error(String(err));
-            settle.reject(error);
-            callback(error);
-          },
-        );
-      },
-    });
-    const body = pipeline(response.body, verifier, (err) => {
-      if (err) settle.reject(err);
-    });
     let fill: BlobFill;
     try {
+      // The fill hashes the bytes once (sha256 addresses the blob; md5, sha1 and sha512 are the
+      // checksums served), and its verify step waits for the upstream's checksum and refuses
+      // bytes that do not match it before anything is committed or served.
       fill = await BlobFill.start(
         this.#deps.blobs,
-        { body, size: announced },
-        { maxBytes: MAX_PROXIED_FILE_BYTES },
+        { body: response.body, size: announced },
+        {
+          maxBytes: MAX_PROXIED_FILE_BYTES,
+          hashes: ['md5', 'sha1', 'sha512'],
+          verify: async (result, chunks) => {
+            const sum = await expected;
+            const got = sum === undefined ? undefined : result.hashes[sum.algorithm];
+            if (sum !== undefined && got !== sum.hex) {
+              throw new RegistryError(
+                'UPSTREAM_FAILED',
+                `upstream ${target.label} sent ${path} not matching its .${sum.algorithm} (expected ${sum.hex}, got ${got ?? '?'})`,
+              );
+            }
+            computed = result;
+            // A small file's chunks as received (undici never reuses them): once verified they
+            // are the body the hot-file cache keeps, so the next request reads nothing back.
+            if (chunks !== undefined && result.size > 0 && result.size <= HOT_BODY_MAX_BYTES) {
+              body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, result.size);
+            }
+            settle.resolve(sum);
+          },
+        },
       );
     } catch (err) {
-      body.destroy();
+      response.body.destroy();
       throw asUpstreamError(err, path, target.label);
     }
     // A fill that fails on its own (size, byte cap, spool) fails the verification too.
@@ -629,6 +695,7 @@ export class MavenProxy implements MavenSource {
       throw asUpstreamError(err, path, target.label);
     }
     if (computed === undefined) throw new Error('verified before the end of the body');
+    const size = computed.size;
     if (announced !== undefined && announced !== size) {
       throw new RegistryError(
         'UPSTREAM_FAILED',
@@ -646,7 +713,7 @@ export class MavenProxy implements MavenSource {
         sha512: computed.hashes['sha512'] ?? '',
       },
       checksum: sum,
-      body: chunks === undefined || size === 0 ? undefined : Buffer.concat(chunks, size),
+      body,
     };
   }
 

@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { RegistryError } from '../../core/errors.ts';
+import { type SqliteHandle, sqliteHandleOf } from '../../db/sqlite-handle.ts';
 import type { MavenFilesTable, MavenTables } from './migrations.ts';
 
 export type StoredMavenFile = MavenFilesTable;
@@ -27,13 +28,41 @@ export interface VersionSummary {
 
 export class MavenStore {
   readonly #db: Kysely<MavenTables>;
+  /**
+   * On SQLite: the two lookups every read of a group or hosted file makes (`file`,
+   * `hasArtifact`) are precompiled statements (no query building and compilation per read).
+   * Deploys write in multi-statement Kysely transactions, whose rows must not be seen before
+   * their commit: a lookup runs at once while no transaction is open on the connection (nothing
+   * else runs until it returns), else once Kysely's connection is free again.
+   */
+  readonly #sqlite: SqliteHandle | undefined;
 
   constructor(db: Kysely<MavenTables>) {
     this.#db = db;
+    this.#sqlite = sqliteHandleOf(db);
+  }
+
+  /** `statement` run on the SQLite connection while no Kysely transaction is open on it. */
+  #locked<R>(sqlite: SqliteHandle, statement: () => R): Promise<R> {
+    if (sqlite.db.isTransaction) {
+      return this.#db.connection().execute(() => Promise.resolve(statement()));
+    }
+    try {
+      return Promise.resolve(statement());
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   /** The row of `path` in `repo`, or undefined. */
   file(repo: string, path: string): Promise<StoredMavenFile | undefined> {
+    const sqlite = this.#sqlite;
+    if (sqlite !== undefined) {
+      return this.#locked(
+        sqlite,
+        () => sqlite.prepare(SELECT_FILE).get(repo, path) as StoredMavenFile | undefined,
+      );
+    }
     return this.#db
       .selectFrom('maven_files')
       .selectAll()
@@ -176,6 +205,13 @@ export class MavenStore {
 
   /** True when `repo` holds any file of groupId:artifactId. */
   async hasArtifact(repo: string, groupId: string, artifactId: string): Promise<boolean> {
+    const sqlite = this.#sqlite;
+    if (sqlite !== undefined) {
+      return this.#locked(
+        sqlite,
+        () => sqlite.prepare(SELECT_HAS_ARTIFACT).get(repo, groupId, artifactId) !== undefined,
+      );
+    }
     const row = await this.#db
       .selectFrom('maven_files')
       .select('path')
@@ -207,6 +243,10 @@ export class MavenStore {
     return Number(result.numDeletedRows);
   }
 }
+
+const SELECT_FILE = 'SELECT * FROM maven_files WHERE repo = ? AND path = ?';
+const SELECT_HAS_ARTIFACT =
+  'SELECT 1 AS x FROM maven_files WHERE repo = ? AND group_id = ? AND artifact_id = ? LIMIT 1';
 
 /** Orders timestamped builds: build number first, then timestamp. */
 function compareBuilds(

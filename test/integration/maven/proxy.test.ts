@@ -231,9 +231,16 @@ describe('maven proxy and group', () => {
     assert.ok(file?.body?.equals(pomBody), 'a small fetched file carries its verified body');
     await waitFor(() => upstream.hitsFor(`GET /${jar}`) === 1);
     assert.equal(upstream.hitsFor(`GET /${jar}`), 1, 'the jar was fetched ahead');
+    // The prefetch ends once the jar is verified; its row is written in the background.
+    await proxy.settled();
     const fetched = await proxy.openFile(proxyRepo, jar);
     assert.ok(fetched && (await bytesOf(fetched)).toString() === 'the jar');
     assert.equal(upstream.hitsFor(`GET /${jar}`), 1, 'and the request for it is a hit');
+    // Its first read is handed the verified body (no read of the blob); later ones use the store.
+    assert.equal(fetched.body?.toString(), 'the jar');
+    const again = await proxy.openFile(proxyRepo, jar);
+    assert.ok(again && (await bytesOf(again)).toString() === 'the jar');
+    assert.equal(again.body, undefined);
     // A parent POM (packaging pom) has no jar to fetch; nor does anything with prefetch off.
     const parent = 'org/example/parent/1.0/parent-1.0.pom';
     await upstream.put(parent, '<project>\n  <packaging> pom </packaging>\n</project>');

@@ -5,7 +5,7 @@
  * (≤ 1 MiB announced) is held in memory and committed without a spool file.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -158,6 +158,49 @@ describe('BlobFill readers', async () => {
     assert.equal(fill.state, 'committed');
     const stored = await readAll(await blobs.open(digestOf(payload)));
     assert.ok(stored.equals(payload));
+  });
+
+  test('verify: sees the hashes and the whole small body; a refusal commits nothing', async () => {
+    for (const size of [200 * 1024, 1024 * 1024 + 3, 3 * 1024 * 1024]) {
+      for (const announce of [true, false]) {
+        const payload = randomBytes(size);
+        const seen: { sha1?: string | undefined; body?: Buffer | undefined }[] = [];
+        const accepted = await BlobFill.start(
+          blobs,
+          { body: upstream(payload), size: announce ? payload.length : undefined },
+          {
+            hashes: ['sha1'],
+            verify: (result, chunks) => {
+              seen.push({
+                sha1: result.hashes.sha1,
+                body: chunks === undefined ? undefined : Buffer.concat(chunks),
+              });
+              return Promise.resolve();
+            },
+          },
+        );
+        assert.ok((await readAll(accepted.reader())).equals(payload));
+        await accepted.done;
+        const [first] = seen;
+        assert.ok(first !== undefined && seen.length === 1, 'verify runs once');
+        assert.equal(first.sha1, createHash('sha1').update(payload).digest('hex'));
+        // The whole body when the fill still holds all of it (always up to 1 MiB), else none.
+        const body = first.body;
+        if (size <= 1024 * 1024) assert.ok(body?.equals(payload), `${size} body`);
+        else assert.ok(body === undefined || body.equals(payload), `${size} body`);
+
+        const other = randomBytes(size);
+        const refused = await BlobFill.start(
+          blobs,
+          { body: upstream(other), size: announce ? other.length : undefined },
+          { verify: () => Promise.reject(new Error('checksum differs')) },
+        );
+        const [reader] = await Promise.allSettled([readAll(refused.reader())]);
+        await assert.rejects(refused.done, /checksum differs/);
+        assert.equal(reader.status, 'rejected');
+        assert.equal(await blobs.stat(digestOf(other)), undefined);
+      }
+    }
   });
 
   test('a small body longer than announced, or not matching its digest, commits nothing', async () => {
