@@ -305,7 +305,7 @@ export class RegistryTokens {
               (err as { claim?: unknown }).claim === 'aud'
             ? audience === REFRESH_AUDIENCE
               ? 'not a refresh token'
-              : 'a refresh token is exchanged at /v2/token, never sent as a bearer'
+              : 'is a refresh token: refresh tokens are exchanged at /v2/token, never sent as a bearer'
             : 'invalid';
       throw new RegistryError('UNAUTHORIZED', `${what} ${reason}`);
     }

@@ -19,7 +19,7 @@ export function checkName(name: string): string {
   if (!isValidName(name)) {
     throw new RegistryError(
       'NAME_INVALID',
-      `invalid package name: ${JSON.stringify(name.slice(0, 220))}`,
+      `invalid package name: ${JSON.stringify(name.slice(0, 220))} (npm's package name rules: 1-214 characters, letters, digits, "-", ".", "_", "~", optional @scope/; it cannot start with "." or "_")`,
     );
   }
   return name;
