@@ -20,6 +20,9 @@ import { isRole, type TokenInfo, type TokenStore } from '../users.ts';
 
 export type Json = Record<string, unknown>;
 
+/** The fields of a `POST /api/tokens` body (NORA's five, plus `scope`). */
+const CREATE_FIELDS = new Set(['username', 'password', 'role', 'ttl_days', 'description', 'scope']);
+
 /** Bounds on what a create body may ask. */
 export const MAX_TTL_DAYS = 3650;
 export const MAX_SCOPE_PATTERNS = 32;
@@ -69,6 +72,15 @@ export class TokenApi {
   async create(principal: Principal, body: Json, address?: string): Promise<Json> {
     const subject = await this.#subject(principal, body, address);
     requireAccountChange(subject);
+    // A mistaken call (the admin endpoint's `{"action":"list"}`, a misspelt `ttl_day`) must not
+    // quietly mint a token with defaults: every field is one this endpoint knows.
+    const unknown = Object.keys(body).filter((key) => !CREATE_FIELDS.has(key));
+    if (unknown.length > 0) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `unknown field ${JSON.stringify(unknown[0])}: POST /api/tokens takes ${[...CREATE_FIELDS].join(', ')} (list: POST /api/tokens/list, revoke: POST /api/tokens/revoke)`,
+      );
+    }
     const request = parseTokenRequest(body);
     if (request.role === 'admin' && !subject.roles.includes('admin')) {
       throw new RegistryError(

@@ -238,6 +238,9 @@ describe('token API (/api/tokens)', () => {
       [{ username: 'alice', password: 'alice-pw', ttl_days: 1.5 }, undefined, 400, /ttl_days/],
       [{ username: 'alice', password: 'alice-pw', scope: [] }, undefined, 400, /scope/],
       [{ username: 'alice', password: 'alice-pw', scope: ['a:b:c'] }, undefined, 400, /scope/],
+      // The admin endpoint's shape sent here, a misspelt field: refused, no token made.
+      [{ username: 'alice', password: 'alice-pw', action: 'list' }, undefined, 400, /"action"/],
+      [{ username: 'alice', password: 'alice-pw', ttl_day: 3 }, undefined, 400, /"ttl_day"/],
       ['{not json', undefined, 400, /JSON/],
       ['[1]', undefined, 400, /object/],
     ];
