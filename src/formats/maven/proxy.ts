@@ -238,6 +238,12 @@ export class MavenProxy implements MavenSource {
   );
   /** Files with a body already handed to a client's read (never kept in #handOver then). */
   readonly #delivered = new WeakSet<OpenedMavenFile>();
+  /**
+   * Keys of prefetches under way that no client has read yet: a prefetch hands its file over only
+   * if its key is still here when it ends (a client read that came first, from the cache or the
+   * running fill, removes it, so a later read never gets a stale hand-over).
+   */
+  readonly #awaitingRead = new Set<string>();
   #prefetching = 0;
   #closed = false;
 
@@ -296,6 +302,7 @@ export class MavenProxy implements MavenSource {
     path: string,
     validity?: MetadataValidity,
   ): Promise<OpenedMavenFile | undefined> {
+    this.#awaitingRead.delete(`${repo.name}\n${path}`);
     const file = await this.#open(repo, path, validity);
     if (file?.body !== undefined) this.#delivered.add(file);
     return file;
@@ -488,10 +495,16 @@ export class MavenProxy implements MavenSource {
     if (this.#prefetched.size >= PREFETCHED_KEPT) this.#prefetched.clear();
     this.#prefetched.add(key);
     this.#prefetchQueue.push(async () => {
-      const file = await this.#open(repo, jarPath);
-      // Kept for the client's read that prefetching expects; not when that read came first
-      // (it joined the fetch or found it filling: the hot-file cache has the body already).
-      if (file?.body !== undefined && !this.#delivered.has(file)) this.#handOver.set(key, file);
+      this.#awaitingRead.add(key);
+      try {
+        const file = await this.#open(repo, jarPath);
+        // Kept for the client's read that prefetching expects; not when that read came first
+        // (it joined the fetch, found it filling or read the stored copy).
+        if (file?.body !== undefined && this.#awaitingRead.has(key) && !this.#delivered.has(file))
+          this.#handOver.set(key, file);
+      } finally {
+        this.#awaitingRead.delete(key);
+      }
     });
     this.#pumpPrefetch();
   }
