@@ -27,14 +27,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
+import { findTool, run } from '../../test/helpers/tools.ts';
 import {
-  freePort,
-  NODE_FLAGS,
-  startNoraProcess,
-  type NoraProcess,
-} from '../../test/helpers/process.ts';
-import { findTool, PROJECT_ROOT, run } from '../../test/helpers/tools.ts';
-import {
+  cpuProfCommand,
   cpuSeconds,
   log,
   median,
@@ -86,19 +82,15 @@ async function startNora(upstream: string): Promise<NoraProcess> {
  * BENCH_NORA_CPU_PROF=<dir>: NORA runs under `node --cpu-prof` and writes its profile there when
  * the bench stops it (SIGTERM → graceful exit). For finding where a cold fill's CPU goes.
  */
+let profiles = 0;
+
 function noraCommand(): { command?: string[] } {
   const dir = process.env['BENCH_NORA_CPU_PROF'];
-  if (dir === undefined || dir === '') return {};
-  return {
-    command: [
-      process.execPath,
-      ...NODE_FLAGS,
-      '--cpu-prof',
-      `--cpu-prof-dir=${path.resolve(dir)}`,
-      path.join(PROJECT_ROOT, 'bin/nora.js'),
-      'serve',
-    ],
-  };
+  const command = cpuProfCommand(
+    dir === '' ? undefined : dir,
+    `nora-cargo-${process.pid}-${profiles++}.cpuprofile`,
+  );
+  return command === undefined ? {} : { command };
 }
 
 async function get(url: string): Promise<Buffer> {

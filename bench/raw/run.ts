@@ -22,9 +22,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, NODE_FLAGS, startNoraProcess, waitForUrl } from '../../test/helpers/process.ts';
-import { missingTools, PROJECT_ROOT, run } from '../../test/helpers/tools.ts';
-import { cpuSeconds, log } from '../harness.ts';
+import { freePort, startNoraProcess, waitForUrl } from '../../test/helpers/process.ts';
+import { missingTools, run } from '../../test/helpers/tools.ts';
+import { cpuProfCommand, cpuSeconds, log } from '../harness.ts';
 
 const SECONDS = Math.max(1, Number(process.env['BENCH_SECONDS'] ?? 5));
 const CONNECTIONS = Math.max(1, Number(process.env['BENCH_CONNECTIONS'] ?? 16));
@@ -145,19 +145,15 @@ http {
  * BENCH_NORA_CPU_PROF=<dir>: NORA runs under `node --cpu-prof` and writes its profile there when
  * the bench stops it (SIGTERM → graceful exit).
  */
+let profiles = 0;
+
 function noraCommand(): { command?: string[] } {
   const dir = process.env['BENCH_NORA_CPU_PROF'];
-  if (dir === undefined || dir === '') return {};
-  return {
-    command: [
-      process.execPath,
-      ...NODE_FLAGS,
-      '--cpu-prof',
-      `--cpu-prof-dir=${path.resolve(dir)}`,
-      path.join(PROJECT_ROOT, 'bin/nora.js'),
-      'serve',
-    ],
-  };
+  const command = cpuProfCommand(
+    dir === '' ? undefined : dir,
+    `nora-raw-${process.pid}-${profiles++}.cpuprofile`,
+  );
+  return command === undefined ? {} : { command };
 }
 
 async function startNora(): Promise<{
