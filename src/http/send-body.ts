@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { contentRangeHeader, parseRange, type ByteRange } from '../core/http-range.ts';
 import { privateForCredentials } from './cache-control.ts';
-import { localFileOf, type LocalFileSource } from '../storage/local-file.ts';
+import { bytesOf, localFileOf, type LocalFileSource } from '../storage/local-file.ts';
 
 export type ReplyBody = Readable | Buffer | string | undefined;
 
@@ -74,6 +74,8 @@ export class BufferPool {
 const pool = new BufferPool();
 
 export function sendBody(reply: FastifyReply, body: ReplyBody): FastifyReply {
+  const bytes = bytesOf(body);
+  if (bytes !== undefined) return sendWhole(reply, bytes, body as Readable);
   const file = localFileOf(body);
   if (file === undefined || body === undefined || typeof body === 'string' || Buffer.isBuffer(body))
     return reply.send(body);
@@ -98,6 +100,26 @@ export function sendBody(reply: FastifyReply, body: ReplyBody): FastifyReply {
     },
   );
   return reply;
+}
+
+/**
+ * A small stored file read whole (storage FsDriver.read): sent as a Buffer through Fastify, so
+ * the hooks run as for any answer and the answer memo may keep it. A length other than the one
+ * announced is a damaged store: the connection is cut, as pumpFile does.
+ */
+function sendWhole(reply: FastifyReply, bytes: Buffer, stream: Readable): FastifyReply {
+  stream.destroy();
+  const declared = reply.getHeader('content-length');
+  if (declared !== undefined && Number(declared) !== bytes.length) {
+    reply.log.warn(
+      { announced: Number(declared), stored: bytes.length },
+      'a stored file is not the length announced',
+    );
+    void reply.hijack();
+    reply.raw.destroy();
+    return reply;
+  }
+  return reply.send(bytes);
 }
 
 /** Writes the file range to the response and ends it; rejects (without ending) on any failure. */

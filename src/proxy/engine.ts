@@ -140,13 +140,16 @@ export class ProxyEngine {
       metrics: this.metrics,
       ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
     });
-    this.state = new ProxyStateStore(options.db);
+    this.state = new ProxyStateStore(options.db, (err) => {
+      options.log.warn({ error: describe(err) }, 'could not record proxy cache entries');
+    });
     this.#blobs = options.blobs;
     this.#log = options.log;
     this.#breakerSettings = options.circuitBreaker;
   }
 
   async close(): Promise<void> {
+    await this.state.flush();
     await this.client.close();
   }
 

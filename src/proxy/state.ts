@@ -68,9 +68,17 @@ const KEPT_WRITES = 16_384;
 /**
  * On SQLite (the default), `get`, `put` and `touch` run precompiled statements (a cold fill
  * costs one read and one write here: Kysely's query compilation was most of their CPU), the
- * writes under Kysely's connection (`exclusive`). Reads need not hold it: every write of
- * `proxy_entries` is one autocommitted statement of this store, so none is ever half-done.
- * Elsewhere the portable Kysely path runs.
+ * writes under Kysely's connection (`exclusive`). Elsewhere the portable Kysely path runs.
+ *
+ * Write-behind (SQLite): `put` and `touch` change an in-memory overlay at once (what `get`
+ * answers, and the write generation is bumped then) and queue their statement; the queue runs
+ * as one transaction at the next `setImmediate`, after the answer that caused the write is on
+ * its way. Why: the commit (a dozen lock and WAL-write syscalls, ~10 µs each on a VM) sat on the
+ * critical path of every cold fill, between the upstream's answer and ours; now it is off it,
+ * and the fills of one event-loop turn share one commit. The rows are a cache's bookkeeping: a
+ * failed or lost batch (crash before it ran) costs refetches, never a wrong answer (the blob a
+ * row names is checked before use). `delete` and `keys` run the queue first; `flush()` (engine
+ * close) runs what is left.
  */
 export class ProxyStateStore {
   readonly #db: Kysely<ProxyTables>;
@@ -81,10 +89,67 @@ export class ProxyStateStore {
   readonly #written = new Map<string, number>();
   /** Every key not in #written was last written at or before this epoch. */
   #forgottenUpTo = 0;
+  /** SQLite: `<repository>\n<key>` → its row as written but not committed yet. */
+  readonly #overlay = new Map<string, ProxyEntriesTable>();
+  /** SQLite: the statements of the uncommitted writes, in order. */
+  #queue: ((sqlite: SqliteHandle) => void)[] = [];
+  #scheduled = false;
+  #flushing: Promise<void> | undefined;
+  readonly #onError: (err: unknown) => void;
 
-  constructor(db: Db) {
+  /** `onError`: told when a batch of writes could not be committed (its rows are dropped). */
+  constructor(db: Db, onError: (err: unknown) => void = () => undefined) {
     this.#db = db.$extendTables<ProxyTables>();
     this.#sqlite = sqliteHandleOf(db);
+    this.#onError = onError;
+  }
+
+  /** Commits every queued write (one transaction); resolves when none is left. */
+  async flush(): Promise<void> {
+    while (this.#flushing !== undefined || this.#queue.length > 0) {
+      if (this.#flushing === undefined) this.#flushing = this.#commit();
+      await this.#flushing;
+    }
+  }
+
+  #later(id: string, row: ProxyEntriesTable, work: (sqlite: SqliteHandle) => void): void {
+    this.#overlay.set(id, row);
+    this.#queue.push(work);
+    // Readers of the memo see the new state at once (http/answer-memo.ts).
+    this.#sqlite?.onWrite?.();
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.flush();
+    });
+  }
+
+  async #commit(): Promise<void> {
+    const sqlite = this.#sqlite;
+    const queue = this.#queue;
+    this.#queue = [];
+    const batch = new Map(this.#overlay);
+    try {
+      if (sqlite !== undefined && queue.length > 0) {
+        await exclusive(this.#db, () => {
+          sqlite.db.exec('BEGIN IMMEDIATE');
+          try {
+            for (const work of queue) work(sqlite);
+            sqlite.db.exec('COMMIT');
+          } catch (err) {
+            sqlite.db.exec('ROLLBACK');
+            throw err;
+          }
+        });
+      }
+    } catch (err) {
+      this.#onError(err);
+    } finally {
+      // Rows written again since the batch was taken stay until their own batch ran.
+      for (const [id, row] of batch) if (this.#overlay.get(id) === row) this.#overlay.delete(id);
+      this.#flushing = undefined;
+    }
   }
 
   /**
@@ -121,6 +186,8 @@ export class ProxyStateStore {
   async get(repository: string, key: string): Promise<CachedEntry | undefined> {
     const sqlite = this.#sqlite;
     if (sqlite !== undefined) {
+      const pending = this.#overlay.get(`${repository}\n${key}`);
+      if (pending !== undefined) return toEntry(pending);
       const found = sqlite.prepare(SELECT_ENTRY).get(repository, key) as
         ProxyEntriesTable | undefined;
       return found === undefined ? undefined : toEntry(found);
@@ -150,9 +217,8 @@ export class ProxyStateStore {
       upstream: entry.upstream ?? null,
       fetched_at: fetchedAt,
     };
-    const sqlite = this.#sqlite;
-    if (sqlite !== undefined) {
-      await exclusive(this.#db, () =>
+    if (this.#sqlite !== undefined) {
+      this.#later(`${repository}\n${key}`, row, (sqlite) =>
         sqlite
           .prepare(UPSERT_ENTRY)
           .run(
@@ -189,9 +255,21 @@ export class ProxyStateStore {
 
   /** Marks an entry fresh again after a successful revalidation. */
   async touch(repository: string, key: string, fetchedAt: number, etag?: string): Promise<void> {
-    const sqlite = this.#sqlite;
-    if (sqlite !== undefined) {
-      await exclusive(this.#db, () =>
+    if (this.#sqlite !== undefined) {
+      const current = await this.get(repository, key);
+      // UPDATE of an absent row changes nothing: neither does this.
+      if (current === undefined) return;
+      const row: ProxyEntriesTable = {
+        repository,
+        key,
+        digest: current.digest,
+        size: current.size,
+        media_type: current.mediaType ?? null,
+        etag: etag ?? current.etag ?? null,
+        upstream: current.upstream ?? null,
+        fetched_at: fetchedAt,
+      };
+      this.#later(`${repository}\n${key}`, row, (sqlite) =>
         etag === undefined
           ? sqlite.prepare(TOUCH_ENTRY).run(fetchedAt, repository, key)
           : sqlite.prepare(TOUCH_ENTRY_ETAG).run(fetchedAt, etag, repository, key),
@@ -209,6 +287,7 @@ export class ProxyStateStore {
   }
 
   async delete(repository: string, key: string): Promise<void> {
+    await this.flush();
     await this.#db
       .deleteFrom('proxy_entries')
       .where('repository', '=', repository)
@@ -219,6 +298,7 @@ export class ProxyStateStore {
 
   /** Keys of one repository starting with `prefix` (e.g. every cached tag of an image). */
   async keys(repository: string, prefix: string, limit = 10_000): Promise<string[]> {
+    await this.flush();
     const rows = await this.#db
       .selectFrom('proxy_entries')
       .select('key')

@@ -21,9 +21,11 @@ import {
   createWriteStream,
   fsync as fsyncCallback,
   closeSync,
+  fstatSync,
   mkdirSync,
   open as openCallback,
   openSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -36,7 +38,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errnoCode } from '../../core/errors.ts';
 import { StorageNotFoundError } from '../driver.ts';
-import { tagLocalFile } from '../local-file.ts';
+import { bytesStream, tagLocalFile } from '../local-file.ts';
 import type {
   ObjectInfo,
   ReadOptions,
@@ -110,18 +112,43 @@ export class FsDriver implements StorageDriver {
     }
   }
 
+  /**
+   * The object's bytes (`options.start`/`end`: an inclusive range) as a stream tagged with the
+   * open file (local-file.ts), or, for at most SMALL_READ_BYTES, read whole into a Buffer the
+   * stream carries (`bytesStream`). Throws StorageNotFoundError for a missing object.
+   *
+   * Synchronous open, and synchronous reads of a small object, on purpose: like nginx, which
+   * reads files in its event loop, a file in the page cache costs a few µs per call this way,
+   * where each thread-pool trip (open, read, close) costs a wake-up of a pool thread and of the
+   * loop — measured on this 2-core VM, ~0.6 ms of latency per small GET (a 10 KB Go zip: 0.97
+   * ms against nginx's 0.37 ms). The price: a read of a small object not in the page cache
+   * blocks the loop for one disk read, bounded by SMALL_READ_BYTES.
+   */
+  // eslint-disable-next-line @typescript-eslint/require-await -- a promise, a synchronous open
   async read(key: StorageKey, options: ReadOptions = {}): Promise<Readable> {
     const file = this.#path(key);
     // Open first so a missing object is a clean not-found, then stream from the numeric fd:
     // the callback-based fd path is measurably faster than a FileHandle stream (~25% on 100 MB).
     let fd: number;
     try {
-      fd = await openForRead(file);
+      fd = openSync(file, 'r');
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
         throw new StorageNotFoundError(key);
       }
       throw err;
+    }
+    const start = options.start ?? 0;
+    let whole: Buffer | undefined;
+    try {
+      whole = readSmall(fd, start, options.end);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    if (whole !== undefined) {
+      closeSync(fd);
+      return bytesStream(whole);
     }
     const stream = createReadStream('', {
       fd,
@@ -657,11 +684,25 @@ function closeFd(fd: number): Promise<void> {
   });
 }
 
-function openForRead(file: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    openCallback(file, 'r', (err, fd) => {
-      if (err) reject(err);
-      else resolve(fd);
-    });
-  });
+/** Objects (or ranges) up to this size are read whole, synchronously (see FsDriver.read). */
+export const SMALL_READ_BYTES = 256 * 1024;
+
+/**
+ * The bytes `start`..`end` (inclusive; to EOF when absent) of the open file when they are at most
+ * SMALL_READ_BYTES, read synchronously; undefined for more. Fewer bytes when the file is shorter.
+ */
+function readSmall(fd: number, start: number, end: number | undefined): Buffer | undefined {
+  const size = fstatSync(fd).size;
+  const last = Math.min(end ?? size - 1, size - 1);
+  const length = Math.max(0, last - start + 1);
+  if (length > SMALL_READ_BYTES) return undefined;
+  // Not from the shared pool: a body the answer memo keeps must not pin a pool slab.
+  const bytes = Buffer.allocUnsafeSlow(length);
+  let filled = 0;
+  while (filled < length) {
+    const count = readSync(fd, bytes, filled, length - filled, start + filled);
+    if (count === 0) break;
+    filled += count;
+  }
+  return filled === length ? bytes : bytes.subarray(0, filled);
 }
