@@ -685,7 +685,7 @@ function closeFd(fd: number): Promise<void> {
 }
 
 /** Objects (or ranges) up to this size are read whole, synchronously (see FsDriver.read). */
-export const SMALL_READ_BYTES = 256 * 1024;
+export const SMALL_READ_BYTES = 64 * 1024;
 
 /**
  * The bytes `start`..`end` (inclusive; to EOF when absent) of the open file when they are at most
