@@ -101,3 +101,80 @@ test('the proxy state store reads back what it wrote (precompiled statements)', 
     await db.destroy();
   }
 });
+
+test('the proxy state store writes behind: answered at once, committed together after the turn', async () => {
+  let writes = 0;
+  const db = await openDatabase({
+    file: ':memory:',
+    migrations: proxyMigrations,
+    onWrite: () => {
+      writes += 1;
+    },
+  });
+  const failures: unknown[] = [];
+  try {
+    const sqlite = sqliteHandleOf(db);
+    assert.ok(sqlite);
+    const rows = () =>
+      sqlite
+        .prepare('SELECT key, etag, fetched_at FROM proxy_entries ORDER BY key')
+        .all()
+        .map((row) => ({ ...(row as object) }));
+    const state = new ProxyStateStore(db, (err) => failures.push(err));
+    const entry = { digest: 'sha256:d', size: 5, mediaType: undefined, etag: '"a"', upstream: 'u' };
+    const before = writes;
+    await state.put('r', 'k1', entry, 1000);
+    await state.put('r', 'k2', entry, 1000);
+    await state.touch('r', 'k1', 2000, '"b"');
+    // Visible to readers and to the memo's generation at once; not in the table yet.
+    assert.ok(writes > before);
+    assert.equal((await state.get('r', 'k1'))?.etag, '"b"');
+    assert.equal((await state.get('r', 'k1'))?.fetchedAt, 2000);
+    assert.deepEqual(rows(), []);
+    // A touch of a row nobody wrote changes nothing, as the UPDATE would not.
+    await state.touch('r', 'absent', 3000);
+    assert.equal(await state.get('r', 'absent'), undefined);
+    // keys() and delete() see the queued rows: they run the queue first.
+    assert.deepEqual(await state.keys('r', 'k'), ['k1', 'k2']);
+    assert.deepEqual(rows(), [
+      { key: 'k1', etag: '"b"', fetched_at: 2000 },
+      { key: 'k2', etag: '"a"', fetched_at: 1000 },
+    ]);
+    await state.put('r', 'k2', { ...entry, etag: '"c"' }, 5000);
+    await state.delete('r', 'k2');
+    assert.equal(await state.get('r', 'k2'), undefined);
+    assert.deepEqual(rows(), [{ key: 'k1', etag: '"b"', fetched_at: 2000 }]);
+    // Left alone, the queue commits after the current turn of the event loop.
+    await state.put('r', 'k3', entry, 6000);
+    await new Promise((resolve) => setImmediate(resolve));
+    await state.flush();
+    assert.equal(rows().length, 2);
+    assert.deepEqual(failures, []);
+  } finally {
+    await db.destroy();
+  }
+});
+
+test('a batch of proxy state writes that cannot commit is reported and dropped, not retried forever', async () => {
+  const db = await openDatabase({ file: ':memory:', migrations: proxyMigrations });
+  const failures: unknown[] = [];
+  try {
+    const sqlite = sqliteHandleOf(db);
+    assert.ok(sqlite);
+    const state = new ProxyStateStore(db, (err) => failures.push(err));
+    sqlite.db.exec('DROP TABLE proxy_entries');
+    await state.put(
+      'r',
+      'k',
+      { digest: 'sha256:d', size: 1, mediaType: undefined, etag: undefined, upstream: undefined },
+      1,
+    );
+    assert.equal((await state.get('r', 'k'))?.digest, 'sha256:d');
+    await state.flush();
+    assert.equal(failures.length, 1);
+    // The overlay went with the batch: the next read goes to the table (which is gone here).
+    assert.throws(() => sqlite.prepare('SELECT * FROM proxy_entries').all());
+  } finally {
+    await db.destroy();
+  }
+});
