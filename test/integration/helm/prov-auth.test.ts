@@ -30,16 +30,16 @@ interface Upload {
   readonly label: string;
   readonly method: 'PUT' | 'POST';
   readonly path: string;
-  readonly body: () => Promise<BodyInit>;
+  readonly body: () => string | FormData | Promise<FormData>;
   readonly headers?: Record<string, string>;
 }
 
 /** Each route a garbage `.prov` can be sent by, for the chart `name` 1.0.0. */
 function provUploads(name: string): Upload[] {
-  const form = (fields: [string, BodyInit, string][]) => {
+  const form = (fields: [string, string | Buffer, string][]) => {
     const data = new FormData();
     for (const [field, content, filename] of fields)
-      data.append(field, new Blob([content as BlobPart]), filename);
+      data.append(field, new Blob([content]), filename);
     return data;
   };
   const prov = `${name}-1.0.0.tgz.prov`;
@@ -48,31 +48,31 @@ function provUploads(name: string): Upload[] {
       label: 'PUT <p>/<file>.prov',
       method: 'PUT',
       path: `/helm/${prov}`,
-      body: async () => GARBAGE,
+      body: () => GARBAGE,
     },
     {
       label: 'PUT <p>/charts/<file>.prov',
       method: 'PUT',
       path: `/helm/charts/${prov}`,
-      body: async () => GARBAGE,
+      body: () => GARBAGE,
     },
     {
       label: 'POST <p>/api/prov (raw)',
       method: 'POST',
       path: '/helm/api/prov',
-      body: async () => GARBAGE,
+      body: () => GARBAGE,
     },
     {
       label: 'POST <p>/api/prov (multipart prov)',
       method: 'POST',
       path: '/helm/api/prov',
-      body: async () => form([['prov', GARBAGE, prov]]),
+      body: () => form([['prov', GARBAGE, prov]]),
     },
     {
       label: 'POST <p>/api/prov (garbage multipart body)',
       method: 'POST',
       path: '/helm/api/prov',
-      body: async () => GARBAGE,
+      body: () => GARBAGE,
       headers: { 'content-type': 'multipart/form-data; boundary=nope' },
     },
     {
@@ -89,7 +89,7 @@ function provUploads(name: string): Upload[] {
       label: 'POST <p>/api/charts (multipart garbage prov alone)',
       method: 'POST',
       path: '/helm/api/charts',
-      body: async () => form([['prov', GARBAGE, prov]]),
+      body: () => form([['prov', GARBAGE, prov]]),
     },
   ];
 }
@@ -188,7 +188,7 @@ describe('helm: provenance uploads check permission before the body', () => {
       label: 'PUT <p>/charts/<file>.tgz',
       method: 'PUT',
       path: '/helm/charts/demo-1.0.0.tgz',
-      body: async () => GARBAGE,
+      body: () => GARBAGE,
     });
     for (const upload of puts) {
       const r = await send(upload, ops);
