@@ -72,7 +72,6 @@ async function startNora(upstream: string): Promise<NoraProcess> {
       NORA_LOG_LEVEL: 'warn',
       // Benchmarks measure the server, not the limiter (NORA's own benchmarks do the same).
       NORA_RATE_LIMIT_ENABLED: 'false',
-      ...(process.env['PROBE_FSYNC'] ? { NORA_STORAGE_FSYNC: process.env['PROBE_FSYNC'] } : {}),
     },
   });
   stopOnExit(nora.child);
@@ -173,11 +172,7 @@ async function fetchRounds(nginx: Nginx, manifest: TreeManifest): Promise<void> 
             log(`round ${round + 1}/${ROUNDS}: direct from nginx ${seconds.toFixed(2)} s`);
           } else {
             const before = await cpuSeconds(nora.child.pid);
-            const { spawn } = await import('node:child_process');
-            const st = process.env['PROBE_STRACE'] && phase === 'cold' && round === 0 ? spawn('strace', ['-c', '-f', '-o', process.env['PROBE_STRACE'], '-p', String(nora.child.pid)], { stdio: 'inherit' }) : undefined;
-            if (st) await new Promise((r) => setTimeout(r, 1000));
             const seconds = await cargoFetch(consumer, index, crates);
-            if (st) { st.kill('SIGINT'); await new Promise((r) => st.on('exit', r)); }
             const cpu = (await cpuSeconds(nora.child.pid)) - before;
             times[phase].push(seconds);
             noraCpu[phase].push(cpu);
