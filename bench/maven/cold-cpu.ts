@@ -15,19 +15,10 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  M2_REPOSITORY,
-  THIRD_PARTY,
-  listFiles,
-  mavenMissing,
-  mvn,
-  settingsXml,
-  startNginx,
-  tail,
-  writeProject,
-} from '../../test/helpers/maven.ts';
+import { M2_REPOSITORY, mavenMissing, startNginx } from '../../test/helpers/maven.ts';
 import { freePort, startNoraProcess } from '../../test/helpers/process.ts';
 import { cpuSeconds, log } from '../harness.ts';
+import { mavenBuilder, noraCommand, noraEnv, warmUp, writeBenchProject } from './common.ts';
 
 const RUNS = Math.max(1, Number(process.env['BENCH_RUNS'] ?? 2));
 const PROF = process.env['BENCH_CPU_PROF'];
@@ -73,56 +64,14 @@ try {
   const nginx = await startNginx(M2_REPOSITORY, path.join(work, 'nginx'), { accessLog: false });
   stops.push(() => nginx.stop());
   const project = path.join(work, 'project');
-  await writeProject(project, {
-    groupId: 'com.example.bench',
-    artifactId: 'bench-app',
-    version: '1.0.0',
-    dependencies: [THIRD_PARTY],
-    sources: {
-      'com/example/bench/App.java': `package com.example.bench;
-public final class App {
-  public static String ext(String name) { return org.apache.commons.io.FilenameUtils.getExtension(name); }
-}
-`,
-    },
-  });
-  let builds = 0;
-  const build = async (mirror: string) => {
-    const n = builds++;
-    const settings = path.join(work, `settings-${n}.xml`);
-    await fs.writeFile(settings, settingsXml(mirror));
-    const localRepo = path.join(work, `m2-${n}`);
-    await fs.rm(path.join(project, 'target'), { recursive: true, force: true });
-    const started = performance.now();
-    const result = await mvn(['-C', 'package', '-DskipTests'], {
-      cwd: project,
-      settings,
-      localRepo,
-    });
-    const seconds = (performance.now() - started) / 1000;
-    if (result.code !== 0) throw new Error(`mvn package via ${mirror} failed:\n${tail(result)}`);
-    const files = (await listFiles(localRepo, ['.jar', '.pom'])).length;
-    await fs.rm(localRepo, { recursive: true, force: true });
-    return { seconds, files };
-  };
+  await writeBenchProject(project);
+  const build = mavenBuilder(work);
   for (let i = 0; i < RUNS; i++) {
     const port = await freePort();
     const nora = await startNoraProcess({
       port,
-      command: [
-        process.execPath,
-        '--max-semi-space-size=4',
-        ...(PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROF}`]),
-        ...(HEAP_PROF === undefined ? [] : ['--heap-prof', `--heap-prof-dir=${HEAP_PROF}`]),
-        path.join(import.meta.dirname, '..', '..', 'bin', 'nora.js'),
-        'serve',
-      ],
-      env: {
-        NORA_STORAGE_PATH: path.join(work, `nora-${i}`),
-        NORA_MAVEN_PROXIES: nginx.url,
-        NORA_LOG_LEVEL: 'warn',
-        NORA_RATE_LIMIT_ENABLED: 'false',
-      },
+      command: noraCommand({ cpuProfDir: PROF, heapProfDir: HEAP_PROF }),
+      env: noraEnv(path.join(work, `nora-${i}`), nginx.url),
     });
     const stop = async () => {
       nora.child.kill('SIGINT');
@@ -130,20 +79,15 @@ public final class App {
     };
     stops.push(stop);
     const pid = nora.child.pid;
-    for (const p of [
-      'junit/junit/4.13.2/junit-4.13.2.pom',
-      'org/hamcrest/hamcrest-core/1.3/hamcrest-core-1.3.pom',
-    ]) {
-      await (await fetch(`${nora.url}/maven2/${p}`)).arrayBuffer();
-    }
+    await warmUp(nora.url);
     let before = await cpuSeconds(pid);
     const threads = await threadSeconds(pid);
-    const cold = await build(`${nora.url}/maven2/`);
+    const cold = await build(project, `${nora.url}/maven2/`, true);
     const coldCpu = (await cpuSeconds(pid)) - before;
     let line = `run ${i + 1}: cold NORA CPU ${coldCpu.toFixed(2)} s [${threadDelta(threads, await threadSeconds(pid))}] (${cold.seconds.toFixed(2)} s wall, ${cold.files} files)`;
     if (WARM) {
       before = await cpuSeconds(pid);
-      const warm = await build(`${nora.url}/maven2/`);
+      const warm = await build(project, `${nora.url}/maven2/`, true);
       line += `, warm NORA CPU ${((await cpuSeconds(pid)) - before).toFixed(2)} s (${warm.seconds.toFixed(2)} s wall)`;
     }
     log(line);

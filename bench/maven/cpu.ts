@@ -15,9 +15,16 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { M2_REPOSITORY, THIRD_PARTY, mavenMissing, startNginx } from '../../test/helpers/maven.ts';
+import { M2_REPOSITORY, mavenMissing, startNginx } from '../../test/helpers/maven.ts';
 import { freePort, startNoraProcess } from '../../test/helpers/process.ts';
 import { missingTools, run } from '../../test/helpers/tools.ts';
+import {
+  MANY_VERSIONS_DIR,
+  deployManyVersions,
+  noraCommand,
+  noraEnv,
+  thirdPartyPath,
+} from './common.ts';
 
 const RUNS = Math.max(1, Number(process.env['BENCH_CPU_RUNS'] ?? 2));
 const SECONDS = Math.max(1, Number(process.env['BENCH_SECONDS'] ?? 3));
@@ -60,44 +67,18 @@ try {
   const port = await freePort();
   const nora = await startNoraProcess({
     port,
-    command: [
-      process.execPath,
-      '--max-semi-space-size=4',
-      ...(PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROF}`]),
-      ...(HEAP_PROF === undefined ? [] : ['--heap-prof', `--heap-prof-dir=${HEAP_PROF}`]),
-      path.join(import.meta.dirname, '..', '..', 'bin', 'nora.js'),
-      'serve',
-    ],
-    env: {
-      NORA_STORAGE_PATH: path.join(work, 'storage'),
-      NORA_MAVEN_PROXIES: nginx.url,
-      NORA_LOG_LEVEL: 'warn',
-      NORA_RATE_LIMIT_ENABLED: 'false',
-    },
+    command: noraCommand({ cpuProfDir: PROF, heapProfDir: HEAP_PROF }),
+    env: noraEnv(path.join(work, 'storage'), nginx.url),
   });
   stops.push(async () => {
     nora.child.kill('SIGINT');
     await nora.exited;
   });
   const pid = nora.child.pid ?? 0;
-  const dir = 'com/example/bench/many';
-  let next = 0;
-  const worker = async () => {
-    while (next < VERSIONS) {
-      const i = next++;
-      const version = `1.${Math.floor(i / 100)}.${i % 100}`;
-      const body = `<project><modelVersion>4.0.0</modelVersion><groupId>com.example.bench</groupId><artifactId>many</artifactId><version>${version}</version></project>\n`;
-      const res = await fetch(`${nora.url}/maven2/${dir}/${version}/many-${version}.pom`, {
-        method: 'PUT',
-        body,
-      });
-      await res.arrayBuffer();
-      if (res.status >= 300) throw new Error(`PUT ${version}: ${res.status}`);
-    }
-  };
+  const dir = MANY_VERSIONS_DIR;
   const wanted = (label: string) => ONLY.length === 0 || ONLY.some((s) => label.includes(s));
-  if (wanted('metadata')) await Promise.all(Array.from({ length: 8 }, worker));
-  const pom = `${THIRD_PARTY.groupId.replace(/\./g, '/')}/${THIRD_PARTY.artifactId}/${THIRD_PARTY.version}/${THIRD_PARTY.artifactId}-${THIRD_PARTY.version}.pom`;
+  if (wanted('metadata')) await deployManyVersions(nora.url, VERSIONS);
+  const pom = thirdPartyPath('pom');
   const urls: [string, string][] = [
     ['POM via /maven2/', `${nora.url}/maven2/${pom}`],
     ['POM .sha1 via /maven2/', `${nora.url}/maven2/${pom}.sha1`],

@@ -23,21 +23,20 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  M2_REPOSITORY,
-  THIRD_PARTY,
-  listFiles,
-  mavenMissing,
-  mvn,
-  settingsXml,
-  startNginx,
-  tail,
-  writeProject,
-  type Nginx,
-} from '../../test/helpers/maven.ts';
+import { M2_REPOSITORY, mavenMissing, startNginx, type Nginx } from '../../test/helpers/maven.ts';
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
 import { missingTools, run } from '../../test/helpers/tools.ts';
 import { cpuSeconds, log, median } from '../harness.ts';
+import {
+  MANY_VERSIONS_DIR,
+  deployManyVersions,
+  mavenBuilder,
+  noraCommand,
+  noraEnv,
+  thirdPartyPath,
+  warmUp,
+  writeBenchProject,
+} from './common.ts';
 
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 2)) || 1);
 const SECONDS = Math.max(1, Number(process.env['BENCH_SECONDS'] ?? 5));
@@ -75,25 +74,8 @@ async function startNora(
   const profile = CPU_PROF && options.profile !== false;
   const nora = await startNoraProcess({
     port,
-    ...(profile
-      ? {
-          command: [
-            process.execPath,
-            '--max-semi-space-size=4',
-            '--cpu-prof',
-            `--cpu-prof-dir=${profDir}`,
-            path.join(import.meta.dirname, '..', '..', 'bin', 'nora.js'),
-            'serve',
-          ],
-        }
-      : {}),
-    env: {
-      NORA_STORAGE_PATH: path.join(dir, 'storage'),
-      NORA_MAVEN_PROXIES: upstream,
-      NORA_LOG_LEVEL: 'warn',
-      // Benchmarks measure the server, not the limiter (NORA's own benchmarks do the same).
-      NORA_RATE_LIMIT_ENABLED: 'false',
-    },
+    ...(profile ? { command: noraCommand({ cpuProfDir: profDir }) } : {}),
+    env: noraEnv(path.join(dir, 'storage'), upstream),
   });
   let stopped = false;
   const stop = async () => {
@@ -127,47 +109,8 @@ async function wrk(url: string, connections = 16, seconds = SECONDS): Promise<Wr
   };
 }
 
-/** The project whose dependency tree is resolved (the e2e proxy test builds the same shape). */
-async function benchProject(dir: string): Promise<void> {
-  await writeProject(dir, {
-    groupId: 'com.example.bench',
-    artifactId: 'bench-app',
-    version: '1.0.0',
-    dependencies: [THIRD_PARTY],
-    sources: {
-      'com/example/bench/App.java': `package com.example.bench;
-public final class App {
-  public static String ext(String name) { return org.apache.commons.io.FilenameUtils.getExtension(name); }
-}
-`,
-    },
-  });
-}
-
-let buildCount = 0;
 /** One `mvn package` with a fresh local repository; seconds and the tree size. */
-async function build(
-  project: string,
-  mirror: string,
-  strict: boolean,
-): Promise<{ seconds: number; files: number }> {
-  const n = buildCount++;
-  const settings = path.join(work, `settings-${n}.xml`);
-  await fs.writeFile(settings, settingsXml(mirror));
-  const localRepo = path.join(work, `m2-${n}`);
-  await fs.rm(path.join(project, 'target'), { recursive: true, force: true });
-  const started = performance.now();
-  const result = await mvn([...(strict ? ['-C'] : []), 'package', '-DskipTests'], {
-    cwd: project,
-    settings,
-    localRepo,
-  });
-  const seconds = (performance.now() - started) / 1000;
-  if (result.code !== 0) throw new Error(`mvn package via ${mirror} failed:\n${tail(result)}`);
-  const files = (await listFiles(localRepo, ['.jar', '.pom'])).length;
-  await fs.rm(localRepo, { recursive: true, force: true });
-  return { seconds, files };
-}
+const build = mavenBuilder(work);
 
 async function benchResolve(): Promise<void> {
   // Its own nginx, with an access log: the upstream requests of each variant are counted.
@@ -176,7 +119,7 @@ async function benchResolve(): Promise<void> {
   const upstream = { cold: [] as string[], warm: [] as string[], direct: [] as string[] };
   const count = async (since: number) => (await nginx.accessLog()).slice(since);
   const project = path.join(work, 'resolve-project');
-  await benchProject(project);
+  await writeBenchProject(project);
   const times = { direct: [] as number[], cold: [] as number[], warm: [] as number[] };
   // NORA's own CPU per build (utime + stime): a figure the machine's load moves less than wall time.
   const cpu = { cold: [] as number[], warm: [] as number[] };
@@ -191,12 +134,7 @@ async function benchResolve(): Promise<void> {
     files = direct.files;
     const nora = await startNora(nginx.url);
     // Untimed: an unrelated artifact through the group, so that the process has served before.
-    for (const p of [
-      'junit/junit/4.13.2/junit-4.13.2.pom',
-      'org/hamcrest/hamcrest-core/1.3/hamcrest-core-1.3.pom',
-    ]) {
-      await (await fetch(`${nora.url}/maven2/${p}`)).arrayBuffer();
-    }
+    await warmUp(nora.url);
     mark = (await nginx.accessLog()).length;
     let before = await cpuSeconds(nora.child.pid);
     const cold = await build(project, `${nora.url}/maven2/`, true);
@@ -248,8 +186,8 @@ async function benchResolve(): Promise<void> {
 
 async function benchArtifact(nginx: Nginx): Promise<void> {
   const nora = await startNora(nginx.url);
-  const jar = `${THIRD_PARTY.groupId.replace(/\./g, '/')}/${THIRD_PARTY.artifactId}/${THIRD_PARTY.version}/${THIRD_PARTY.artifactId}-${THIRD_PARTY.version}.jar`;
-  const pom = jar.replace(/\.jar$/, '.pom');
+  const jar = thirdPartyPath('jar');
+  const pom = thirdPartyPath('pom');
   const size = (await fs.stat(path.join(M2_REPOSITORY, jar))).size;
   for (const p of [jar, pom]) {
     const res = await fetch(`${nora.url}/maven2/${p}`);
@@ -273,24 +211,9 @@ async function benchArtifact(nginx: Nginx): Promise<void> {
 
 async function benchMetadata(nginx: Nginx): Promise<void> {
   const deployer = await startNora(nginx.url, { profile: false });
-  const nora = deployer;
-  const dir = 'com/example/bench/many';
+  const dir = MANY_VERSIONS_DIR;
   const started = performance.now();
-  let next = 0;
-  const put = async (url: string, body: string) => {
-    const res = await fetch(url, { method: 'PUT', body });
-    await res.arrayBuffer();
-    if (res.status >= 300) throw new Error(`PUT ${url}: ${res.status}`);
-  };
-  const worker = async () => {
-    while (next < VERSIONS) {
-      const i = next++;
-      const version = `1.${Math.floor(i / 100)}.${i % 100}`;
-      const pom = `<project><modelVersion>4.0.0</modelVersion><groupId>com.example.bench</groupId><artifactId>many</artifactId><version>${version}</version></project>\n`;
-      await put(`${nora.url}/maven2/${dir}/${version}/many-${version}.pom`, pom);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
+  await deployManyVersions(deployer.url, VERSIONS);
   const deploySeconds = (performance.now() - started) / 1000;
   await deployer.stop();
   // The same data, a new process: only the GETs are profiled.

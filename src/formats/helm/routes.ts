@@ -180,7 +180,11 @@ async function upload(
   kind: 'chart' | 'prov',
   expect?: { name: string; version: string },
 ): Promise<FastifyReply> {
-  const target = service.writeTarget(repo, request.principal, 'write');
+  // Permission before a byte of the body is read or checked: a caller who may not write gets
+  // its 401/403, never a 400 about the body. A PUT names the chart in its URL, so the check is
+  // on that name (`[[auth.rules]] paths`); a POST carries the name only in its body, so it is
+  // checked on the repository here and on the name in `commit`.
+  const target = service.writeTarget(repo, request.principal, 'write', expect?.name);
   const encoding = request.headers['content-encoding'];
   if (encoding !== undefined && encoding !== 'identity') {
     throw new RegistryError('UNSUPPORTED_MEDIA_TYPE', `unsupported content-encoding: ${encoding}`);

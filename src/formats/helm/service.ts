@@ -5,9 +5,9 @@
  *
  * Every operation authorizes first. Reads of a chart are authorized on its name (`[[auth.rules]]
  * paths` are globs on chart names); index.yaml and listings on the repository. An upload is
- * authorized on the repository before its body is read and again on the chart's name (read from
- * its Chart.yaml) before anything is recorded; replacing an existing version (`?force`) also
- * needs `delete`. Writes land in the repository's write target (a group's write member; a proxy
+ * authorized before its body is read (on the chart's name when a PUT's URL names it, else on the
+ * repository) and again on the chart's name (read from its Chart.yaml or provenance file) before
+ * anything is recorded; replacing an existing version (`?force`) also needs `delete`. Writes land in the repository's write target (a group's write member; a proxy
  * refuses with 405).
  */
 import type { Readable } from 'node:stream';

@@ -5,9 +5,9 @@
  * `dist.unpackedSize`) and from the scripts.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { NpmHttp } from './client.ts';
+import { describe, test } from 'node:test';
+import type { NpmHttp } from './client.ts';
+import { npmServerPerSuite } from './suite.ts';
 import { integrityOf, makeTarball } from './fixtures.ts';
 
 type Abbreviated = {
@@ -59,15 +59,9 @@ const INSTALL_FIELDS = {
 };
 
 describe('npm abbreviated packument', () => {
-  let server: TestServer;
   let npm: NpmHttp;
-
-  before(async () => {
-    server = await startTestServer();
-    npm = new NpmHttp(`${server.url}/npm`);
-  });
-  after(async () => {
-    await server.close();
+  npmServerPerSuite((_server, client) => {
+    npm = client;
   });
 
   test('copies every install field and derives _hasShrinkwrap, hasInstallScript, fileCount, unpackedSize', async () => {

@@ -1,10 +1,11 @@
 /** npm hosted + group registry over HTTP: every endpoint and the bad inputs around it. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { NpmHttp } from './client.ts';
+import { npmServerPerSuite } from './suite.ts';
 import { escapedName, integrityOf, makeTarball, publishBody, tarballOf } from './fixtures.ts';
 
 type Packument = {
@@ -27,13 +28,9 @@ type Packument = {
 describe('npm hosted registry (auth disabled)', () => {
   let server: TestServer;
   let npm: NpmHttp;
-
-  before(async () => {
-    server = await startTestServer();
-    npm = new NpmHttp(`${server.url}/npm`);
-  });
-  after(async () => {
-    await server.close();
+  npmServerPerSuite((started, client) => {
+    server = started;
+    npm = client;
   });
 
   test('ping answers {}', async () => {

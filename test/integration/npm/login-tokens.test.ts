@@ -8,17 +8,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { NpmHttp } from './client.ts';
+import { npmServerPerSuite } from './suite.ts';
 
 describe('npm login with auth off', () => {
   let server: TestServer;
   let npm: NpmHttp;
-
-  before(async () => {
-    server = await startTestServer();
-    npm = new NpmHttp(`${server.url}/npm`);
-  });
-  after(async () => {
-    await server.close();
+  npmServerPerSuite((started, client) => {
+    server = started;
+    npm = client;
   });
 
   test('web login: POST /-/v1/login → loginUrl + doneUrl on our mount; doneUrl → a token at once', async () => {

@@ -8,10 +8,11 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { newPackageNameProblems } from '../../../src/formats/npm/names.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { NpmHttp } from './client.ts';
+import { npmServerPerSuite } from './suite.ts';
 import { escapedName } from './fixtures.ts';
 
 type Packument = {
@@ -23,13 +24,9 @@ type Packument = {
 describe('npm names and revisions', () => {
   let server: TestServer;
   let npm: NpmHttp;
-
-  before(async () => {
-    server = await startTestServer();
-    npm = new NpmHttp(`${server.url}/npm`);
-  });
-  after(async () => {
-    await server.close();
+  npmServerPerSuite((started, client) => {
+    server = started;
+    npm = client;
   });
 
   const writeDoc = async (name: string) =>

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { NpmHttp } from './client.ts';
+import { npmServerPerSuite } from './suite.ts';
 import { integrityOf, tarballOf } from './fixtures.ts';
 
 type Packument = {
@@ -16,15 +17,9 @@ type Packument = {
 };
 
 describe('npm versions equal by SemVer precedence are one version', () => {
-  let server: TestServer;
   let npm: NpmHttp;
-
-  before(async () => {
-    server = await startTestServer();
-    npm = new NpmHttp(`${server.url}/npm`);
-  });
-  after(async () => {
-    await server.close();
+  npmServerPerSuite((_server, client) => {
+    npm = client;
   });
 
   test('3.0.0+b1 then 3.0.0+b2 and 3.0.0 → 409, one version with the first bytes', async () => {

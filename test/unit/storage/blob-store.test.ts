@@ -16,6 +16,7 @@ import {
 } from '../../../src/storage/blob-store.ts';
 import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
 import { GuardedDriver } from '../../../src/storage/guarded-driver.ts';
+import { tempLeftovers } from '../../helpers/storage.ts';
 
 class MapIndex implements BlobIndex {
   readonly sizes = new Map<string, number>();
@@ -199,25 +200,6 @@ test('in-memory ingests share a budget: past it, small bodies go through a spool
   body.end('cd');
   assert.equal((await next).size, 4);
 });
-
-/**
- * What a write left in the driver's temp directory: anything but the stock of empty temp files
- * the fs driver opens ahead (`ready-<pid>-<n>/`), and any stocked file holding bytes.
- */
-async function tempLeftovers(root: string): Promise<string[]> {
-  const tmp = path.join(root, '.tmp');
-  const left: string[] = [];
-  for (const name of await fs.readdir(tmp)) {
-    if (!/^ready-\d+-\d+$/.test(name)) {
-      left.push(name);
-      continue;
-    }
-    for (const file of await fs.readdir(path.join(tmp, name))) {
-      if ((await fs.stat(path.join(tmp, name, file))).size > 0) left.push(`${name}/${file}`);
-    }
-  }
-  return left;
-}
 test('storeVerified stores hashed parts as one blob (no spool), once, and checks their size', async () => {
   const { blobs, index, dir } = await store();
   const parts = [Buffer.from('verified '), Buffer.from('in '), Buffer.from('parts')];

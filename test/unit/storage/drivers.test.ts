@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import type { StorageKey } from '../../../src/storage/driver.ts';
 import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
 import { MemoryDriver } from '../../../src/storage/drivers/memory-driver.ts';
+import { tempLeftovers } from '../../helpers/storage.ts';
 import { runDriverContract } from './driver-contract.ts';
 
 runDriverContract('memory', () => MemoryDriver.open());
@@ -84,22 +85,3 @@ test('fs: the stock of a process that is gone is removed when a driver opens', a
   await driver.close();
   await fs.rm(root, { recursive: true, force: true });
 });
-
-/**
- * What a write left in the driver's temp directory: anything but the stock of empty temp files
- * the fs driver opens ahead (`ready-<pid>-<n>/`), and any stocked file holding bytes.
- */
-async function tempLeftovers(root: string): Promise<string[]> {
-  const tmp = path.join(root, '.tmp');
-  const left: string[] = [];
-  for (const name of await fs.readdir(tmp)) {
-    if (!/^ready-\d+-\d+$/.test(name)) {
-      left.push(name);
-      continue;
-    }
-    for (const file of await fs.readdir(path.join(tmp, name))) {
-      if ((await fs.stat(path.join(tmp, name, file))).size > 0) left.push(`${name}/${file}`);
-    }
-  }
-  return left;
-}

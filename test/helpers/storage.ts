@@ -1,0 +1,23 @@
+/** Storage test helpers: what the fs driver left behind. */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * What a write left in the fs driver's temp directory (`<root>/.tmp`): anything but the stock of
+ * empty temp files the driver opens ahead (`ready-<pid>-<n>/`), and any stocked file holding
+ * bytes. Names relative to `.tmp`; empty when nothing was left.
+ */
+export async function tempLeftovers(root: string): Promise<string[]> {
+  const tmp = path.join(root, '.tmp');
+  const left: string[] = [];
+  for (const name of await fs.readdir(tmp)) {
+    if (!/^ready-\d+-\d+$/.test(name)) {
+      left.push(name);
+      continue;
+    }
+    for (const file of await fs.readdir(path.join(tmp, name))) {
+      if ((await fs.stat(path.join(tmp, name, file))).size > 0) left.push(`${name}/${file}`);
+    }
+  }
+  return left;
+}
