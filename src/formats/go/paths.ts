@@ -94,7 +94,7 @@ function parseDecoded(path: string): GoRoute {
   if (invalid !== undefined) {
     // `go` asks `.info` of queries (branches, commit prefixes); `.mod`/`.zip` only of versions.
     if (ext !== 'info' || version === '' || version.includes('/')) {
-      throw new GoPathError(`invalid version "${version}": ${invalid}`);
+      throw new GoPathError(invalid);
     }
     return { kind: 'info', module, version, canonical: false };
   }
@@ -117,7 +117,7 @@ function parseSumdb(rest: string): GoRoute {
     const module = unescapePath(target.slice(0, at));
     const version = unescapeVersion(target.slice(at + 1));
     const invalid = checkVersion(version);
-    if (invalid !== undefined) throw new GoPathError(`invalid version "${version}": ${invalid}`);
+    if (invalid !== undefined) throw new GoPathError(invalid);
     return { kind: 'sumdb', name, path, module };
   }
   if (TILE.test(path)) return { kind: 'sumdb', name, path };

@@ -308,7 +308,8 @@ export class MavenHosted implements MavenSource, HostedNames {
   /**
    * Compares an uploaded checksum file of `path` (text: the hex, optionally followed by a file
    * name, as `sha1sum` writes it) with the hash recorded at ingest. Returns 'match', 'mismatch',
-   * or 'unknown' when no such file is stored (nothing to compare).
+   * or 'unknown' when no such file is stored (nothing to compare). BAD_REQUEST when `text` is
+   * not a digest of `algorithm` at all (whatever `[maven] checksum_verify` says).
    */
   async compareChecksum(
     repo: Repository,
@@ -316,9 +317,15 @@ export class MavenHosted implements MavenSource, HostedNames {
     algorithm: ChecksumName,
     text: string,
   ): Promise<'match' | 'mismatch' | 'unknown'> {
+    const sent = checksumHex(algorithm, text);
+    if (sent === undefined) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `the uploaded ${algorithm} of ${path} is not a ${algorithm} digest (${HEX_LENGTH[algorithm]} hex digits)`,
+      );
+    }
     const row = await this.#row(repo, path);
     if (!row) return 'unknown';
-    const sent = text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
     return sent === row[algorithm] ? 'match' : 'mismatch';
   }
 

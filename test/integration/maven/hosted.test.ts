@@ -164,6 +164,10 @@ describe('maven hosted repository (auth disabled)', () => {
     assert.match(await bad.text(), /checksum mismatch/);
     const served = await get(`${dir}/sums-1.0.jar.sha1`);
     assert.equal(await served.text(), hex('sha1', 'content'));
+    // A body that is no checksum at all says so, not "mismatch".
+    const garbage = await put(`${dir}/sums-1.0.jar.md5`, 'not a checksum');
+    assert.equal(garbage.status, 400);
+    assert.match(await garbage.text(), /the uploaded md5 of .*sums-1\.0\.jar is not a md5 digest/);
   });
 
   test('a checksum uploaded BEFORE its file is compared when the file arrives (checksum_verify)', async () => {
