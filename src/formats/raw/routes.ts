@@ -69,6 +69,13 @@ async function dispatch(
         note: 'nothing to do: the metadata store is the source of truth (files are only added through PUT)',
       });
     }
+    if (method === 'PUT' || method === 'DELETE') {
+      // A file path, not an unknown endpoint: say why nothing can be stored there.
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `the first path segment "-" is reserved for NORA's own endpoints (${prefix}/-/reindex): no file can live under ${prefix}/-/`,
+      );
+    }
     throw new RegistryError('NOT_FOUND', `no such endpoint: ${prefix}/-/${parsed.name}`);
   }
   switch (method) {

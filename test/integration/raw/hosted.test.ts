@@ -265,6 +265,11 @@ describe('raw hosted (auth off)', () => {
     assert.match(reindex.body, /source of truth/);
     assert.equal((await send(port, 'PATCH', '/raw/x.txt', {}, 'x')).status, 405);
     assert.equal((await send(port, 'GET', '/raw/-/other')).status, 404);
+    // Storing under the reserved segment says so (it said "no such endpoint").
+    const reserved = await send(port, 'PUT', '/raw/-/x.txt', {}, 'x');
+    assert.equal(reserved.status, 400);
+    assert.match(reserved.body, /"-" is reserved/);
+    assert.equal((await send(port, 'DELETE', '/raw/-/x.txt')).status, 400);
   });
 });
 
