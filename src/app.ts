@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
+import { answerClientError } from './http/client-error.ts';
 import { AccessControl } from './auth/access.ts';
 import { registerTokenRoutes } from './http/tokens-api.ts';
 import { TokenApi } from './auth/api/tokens.ts';
@@ -150,6 +151,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     trustProxy: (address: string) => trustedProxies.allows(address),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // A request the HTTP parser gave up on (truncated body…): a clear answer and a log line.
+    clientErrorHandler: (err: Error & { code?: string }, socket) => {
+      answerClientError(err, socket, fastify.log);
+    },
     // A URL the router cannot decode (`/raw/a/%ZZ`): the path guard's answer, as plain text
     // every client shows, instead of Fastify's own JSON error object.
     frameworkErrors: (error, _request, reply: FastifyReply) => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -134,5 +135,47 @@ function rawGetStatus(port: number, rawPath: string): Promise<number> {
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+describe('requests the HTTP parser gives up on', async () => {
+  const server = await startTestServer();
+  test.after(() => server.close());
+  const port = Number(new URL(server.url).port);
+
+  test('a body cut short by the client gets a 400 that says so, and nothing is stored', async () => {
+    const answer = await rawExchange(
+      port,
+      `PUT /raw/cut/a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(500)}`,
+    );
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /ended before the request was complete/);
+    assert.equal((await fetch(`${server.url}/raw/cut/a.txt`)).status, 404);
+  });
+
+  test('malformed chunking gets a 400 naming it', async () => {
+    const answer = await rawExchange(
+      port,
+      'PUT /raw/cut/b.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n',
+    );
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /malformed chunked request body/);
+    assert.equal((await fetch(`${server.url}/raw/cut/b.txt`)).status, 404);
+  });
+});
+
+/** Writes `request` byte for byte, half-closes, and returns everything the server sent back. */
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.end(request);
+    });
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      resolve(answer);
+    });
   });
 }

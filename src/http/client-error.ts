@@ -1,0 +1,60 @@
+/**
+ * Node's `clientError`: the HTTP parser gave up on a connection (a body shorter than its
+ * Content-Length when the client closed, malformed chunking, oversized headers, a request
+ * timeout). Fastify's default answers a bare `{"message":"Client Error"}` and logs nothing above
+ * trace; this says what went wrong and logs one line, so a truncated upload is visible to the
+ * client and to the operator. Nothing was stored for such a request: every upload path commits
+ * only a whole, verified body.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** What the answer says for each parser error code (llhttp's `HPE_*`, node's own). */
+const REASONS: Readonly<Record<string, { status: number; message: string }>> = {
+  HPE_INVALID_EOF_STATE: {
+    status: 400,
+    message:
+      'the connection ended before the request was complete (fewer body bytes than its Content-Length, or an unfinished chunked body); nothing was stored',
+  },
+  HPE_INVALID_CHUNK_SIZE: { status: 400, message: 'malformed chunked request body' },
+  HPE_INVALID_CONTENT_LENGTH: { status: 400, message: 'invalid Content-Length header' },
+  HPE_UNEXPECTED_CONTENT_LENGTH: {
+    status: 400,
+    message: 'Content-Length and Transfer-Encoding: chunked together',
+  },
+  HPE_HEADER_OVERFLOW: { status: 431, message: 'request headers are too large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: 'the request took too long to arrive' },
+};
+
+export interface ClientErrorLog {
+  info(fields: Record<string, unknown>, message: string): void;
+}
+
+/**
+ * Answers a connection the parser gave up on (plain text, `Connection: close`) and logs one line
+ * (`code`, `status`, client address). A reset or already destroyed socket gets nothing.
+ */
+export function answerClientError(
+  err: Error & { code?: string },
+  socket: Socket,
+  log: ClientErrorLog,
+): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const reason = REASONS[err.code ?? ''] ?? {
+    status: 400,
+    message: `malformed HTTP request${err.code === undefined ? '' : ` (${err.code})`}`,
+  };
+  log.info(
+    { code: err.code, status: reason.status, client: socket.remoteAddress },
+    'request refused by the HTTP parser',
+  );
+  if (socket.writable) {
+    const body = `${reason.message}\n`;
+    socket.write(
+      `HTTP/1.1 ${reason.status} ${STATUS_CODES[reason.status] ?? ''}\r\n` +
+        `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}
