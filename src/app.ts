@@ -8,6 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { answerClientError } from './http/client-error.ts';
+import { continueOnFirstRead } from './http/expect-continue.ts';
 import { AccessControl } from './auth/access.ts';
 import { registerTokenRoutes } from './http/tokens-api.ts';
 import { TokenApi } from './auth/api/tokens.ts';
@@ -361,6 +362,7 @@ function httpServer(opts: Record<string, unknown>, listener: http.RequestListene
   server.setTimeout(Number(opts['connectionTimeout'] ?? 0));
   const perSocket = Number(opts['maxRequestsPerSocket'] ?? 0);
   if (perSocket > 0) server.maxRequestsPerSocket = perSocket;
+  continueOnFirstRead(server);
   return server;
 }
 

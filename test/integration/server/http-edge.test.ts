@@ -164,6 +164,59 @@ describe('requests the HTTP parser gives up on', async () => {
   });
 });
 
+describe('Expect: 100-continue', async () => {
+  const server = await startTestServer({ config: { server: { body_limit_mb: 1 } } });
+  test.after(() => server.close());
+  const port = Number(new URL(server.url).port);
+
+  test('the 100 comes when the body is wanted; a refusal on the headers comes without it', async () => {
+    // Accepted: 100 Continue first, then (after the body) the final answer.
+    const accepted = await continueExchange(port, '/raw/expect/a.txt', 'hello');
+    assert.match(accepted.interim, /^HTTP\/1\.1 100 Continue\r\n/);
+    assert.match(accepted.final, /^HTTP\/1\.1 201 /);
+    assert.equal(await (await fetch(`${server.url}/raw/expect/a.txt`)).text(), 'hello');
+    // Refused on its declared size: the final answer with no 100 before it, no body sent.
+    const tooBig = await continueExchange(port, '/raw/expect/b.txt', 'x', 5 * 1024 * 1024);
+    assert.equal(tooBig.interim, '');
+    assert.match(tooBig.final, /^HTTP\/1\.1 413 /);
+  });
+});
+
+/**
+ * A PUT with `Expect: 100-continue`: sends the headers, then the body only once a 100 arrives.
+ * Returns the interim answer ('' when the first thing back was final) and the final one.
+ */
+function continueExchange(
+  port: number,
+  rawPath: string,
+  body: string,
+  declared = Buffer.byteLength(body),
+): Promise<{ interim: string; final: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.write(
+        `PUT ${rawPath} HTTP/1.1\r\nHost: x\r\nContent-Length: ${declared}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      );
+    });
+    let received = '';
+    let interim = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+      if (interim === '' && /^HTTP\/1\.1 100 [^\r]*\r\n\r\n/.test(received)) {
+        const end = received.indexOf('\r\n\r\n') + 4;
+        interim = received.slice(0, end);
+        received = received.slice(end);
+        socket.write(body);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      resolve({ interim, final: received });
+    });
+  });
+}
+
 /** Writes `request` byte for byte, half-closes, and returns everything the server sent back. */
 function rawExchange(port: number, request: string): Promise<string> {
   return new Promise((resolve, reject) => {
