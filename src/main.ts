@@ -4,6 +4,7 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage (unknown command or
  * option, a verb not built yet).
  */
+import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { allMigrations, databaseFile, loadCheckedConfig } from './app.ts';
 import type { Role } from './auth/access.ts';
@@ -182,7 +183,8 @@ function addTokenCommands(program: Command): void {
         scope: string[];
         config?: string;
       }) => {
-        const created = await createTokenOffline(await tokenContext(opts.config), {
+        const context = await tokenContext(opts.config);
+        const created = await createTokenOffline(context, {
           user: opts.user,
           role: opts.role,
           ttlDays: opts.ttlDays,
@@ -190,7 +192,10 @@ function addTokenCommands(program: Command): void {
           scope: opts.scope,
         });
         process.stdout.write(`${created.secret}\n`);
-        process.stderr.write(`${created.summary}\n`);
+        // Which database: a token made in one the server does not read is useless (new-user trial).
+        process.stderr.write(
+          `${created.summary}\nin the database ${path.resolve(databaseFile(context.config))}\n`,
+        );
       },
     );
   token

@@ -40,6 +40,14 @@ export function answerClientError(
   log: ClientErrorLog,
 ): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  // The request was answered already (a refusal before its body was read, the client then
+  // closing): nothing more may be written, and nothing was refused by the parser (node's own
+  // rule: destroy when the attached response has sent its headers).
+  const attached = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (attached?.headersSent === true) {
+    socket.destroy(err);
+    return;
+  }
   const reason = REASONS[err.code ?? ''] ?? {
     status: 400,
     message: `malformed HTTP request${err.code === undefined ? '' : ` (${err.code})`}`,

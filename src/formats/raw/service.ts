@@ -139,9 +139,12 @@ export class RawService {
       );
     }
     await this.#deps.hosted.precheck(target, path, condition);
+    // `[server] body_limit_mb` is the outer bound (docs/raw.md): the hooks check it against a
+    // declared length; a chunked body is held to it here, mid-stream, with max_file_size.
+    const bodyLimit = this.#deps.config().server.body_limit_mb * 1024 * 1024;
     const result = await this.#deps.hosted.write(target, path, body, {
       condition,
-      maxBytes: raw.max_file_size,
+      maxBytes: Math.min(raw.max_file_size, bodyLimit),
       expectedSize: headers.contentLength,
     });
     return { status: result.created ? 201 : 200, sha256: result.sha256, size: result.size };

@@ -358,3 +358,30 @@ describe('raw with auth on', () => {
     assert.equal((await send(port, 'PUT', '/repository/open-files/g.txt', {}, 'g')).status, 401);
   });
 });
+
+describe('raw under a server body limit below max_file_size', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ config: { server: { body_limit_mb: 1 } } });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('a chunked body past [server] body_limit_mb is refused mid-stream (413), nothing stored', async () => {
+    const chunk = 'z'.repeat(512 * 1024);
+    const chunked = await send(
+      server.port,
+      'PUT',
+      '/raw/limit/chunked.bin',
+      { 'transfer-encoding': 'chunked' },
+      (req) => {
+        req.write(chunk);
+        req.write(chunk);
+        req.end(chunk);
+      },
+    );
+    assert.equal(chunked.status, 413);
+    assert.equal((await send(server.port, 'GET', '/raw/limit/chunked.bin')).status, 404);
+  });
+});
