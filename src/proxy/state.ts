@@ -89,10 +89,8 @@ export class ProxyStateStore {
   readonly #written = new Map<string, number>();
   /** Every key not in #written was last written at or before this epoch. */
   #forgottenUpTo = 0;
-  /** SQLite: `<repository>\n<key>` → its row as written but not committed yet. */
-  readonly #overlay = new Map<string, ProxyEntriesTable>();
-  /** SQLite: the statements of the uncommitted writes, in order. */
-  #queue: ((sqlite: SqliteHandle) => void)[] = [];
+  /** SQLite: `<repository>\n<key>` → its row as written but not committed yet (the queue). */
+  readonly #pending = new Map<string, ProxyEntriesTable>();
   #scheduled = false;
   #flushing: Promise<void> | undefined;
   readonly #onError: (err: unknown) => void;
@@ -106,15 +104,15 @@ export class ProxyStateStore {
 
   /** Commits every queued write (one transaction); resolves when none is left. */
   async flush(): Promise<void> {
-    while (this.#flushing !== undefined || this.#queue.length > 0) {
+    while (this.#flushing !== undefined || this.#pending.size > 0) {
       if (this.#flushing === undefined) this.#flushing = this.#commit();
       await this.#flushing;
     }
   }
 
-  #later(id: string, row: ProxyEntriesTable, work: (sqlite: SqliteHandle) => void): void {
-    this.#overlay.set(id, row);
-    this.#queue.push(work);
+  /** Queues `row` (an upsert) and makes it what `get` answers at once. */
+  #later(row: ProxyEntriesTable): void {
+    this.#pending.set(`${row.repository}\n${row.key}`, row);
     // Readers of the memo see the new state at once (http/answer-memo.ts).
     this.#sqlite?.onWrite?.();
     if (this.#scheduled) return;
@@ -127,15 +125,25 @@ export class ProxyStateStore {
 
   async #commit(): Promise<void> {
     const sqlite = this.#sqlite;
-    const queue = this.#queue;
-    this.#queue = [];
-    const batch = new Map(this.#overlay);
+    const batch = [...this.#pending];
     try {
-      if (sqlite !== undefined && queue.length > 0) {
+      if (sqlite !== undefined && batch.length > 0) {
         await exclusive(this.#db, () => {
           sqlite.db.exec('BEGIN IMMEDIATE');
           try {
-            for (const work of queue) work(sqlite);
+            const upsert = sqlite.prepare(UPSERT_ENTRY);
+            for (const [, r] of batch) {
+              upsert.run(
+                r.repository,
+                r.key,
+                r.digest,
+                r.size,
+                r.media_type,
+                r.etag,
+                r.upstream,
+                r.fetched_at,
+              );
+            }
             sqlite.db.exec('COMMIT');
           } catch (err) {
             sqlite.db.exec('ROLLBACK');
@@ -147,7 +155,7 @@ export class ProxyStateStore {
       this.#onError(err);
     } finally {
       // Rows written again since the batch was taken stay until their own batch ran.
-      for (const [id, row] of batch) if (this.#overlay.get(id) === row) this.#overlay.delete(id);
+      for (const [id, row] of batch) if (this.#pending.get(id) === row) this.#pending.delete(id);
       this.#flushing = undefined;
     }
   }
@@ -186,7 +194,7 @@ export class ProxyStateStore {
   async get(repository: string, key: string): Promise<CachedEntry | undefined> {
     const sqlite = this.#sqlite;
     if (sqlite !== undefined) {
-      const pending = this.#overlay.get(`${repository}\n${key}`);
+      const pending = this.#pending.get(`${repository}\n${key}`);
       if (pending !== undefined) return toEntry(pending);
       const found = sqlite.prepare(SELECT_ENTRY).get(repository, key) as
         ProxyEntriesTable | undefined;
@@ -218,20 +226,7 @@ export class ProxyStateStore {
       fetched_at: fetchedAt,
     };
     if (this.#sqlite !== undefined) {
-      this.#later(`${repository}\n${key}`, row, (sqlite) =>
-        sqlite
-          .prepare(UPSERT_ENTRY)
-          .run(
-            repository,
-            key,
-            row.digest,
-            row.size,
-            row.media_type,
-            row.etag,
-            row.upstream,
-            row.fetched_at,
-          ),
-      );
+      this.#later(row);
       this.#wrote(repository, key);
       return toEntry(row);
     }
@@ -257,24 +252,10 @@ export class ProxyStateStore {
   async touch(repository: string, key: string, fetchedAt: number, etag?: string): Promise<void> {
     if (this.#sqlite !== undefined) {
       const current = await this.get(repository, key);
-      // UPDATE of an absent row changes nothing: neither does this.
+      // UPDATE of an absent row changes nothing: neither does this. Otherwise the queued
+      // upsert of the whole row does what the UPDATE would.
       if (current === undefined) return;
-      const row: ProxyEntriesTable = {
-        repository,
-        key,
-        digest: current.digest,
-        size: current.size,
-        media_type: current.mediaType ?? null,
-        etag: etag ?? current.etag ?? null,
-        upstream: current.upstream ?? null,
-        fetched_at: fetchedAt,
-      };
-      this.#later(`${repository}\n${key}`, row, (sqlite) =>
-        etag === undefined
-          ? sqlite.prepare(TOUCH_ENTRY).run(fetchedAt, repository, key)
-          : sqlite.prepare(TOUCH_ENTRY_ETAG).run(fetchedAt, etag, repository, key),
-      );
-      this.#wrote(repository, key);
+      await this.put(repository, key, { ...current, etag: etag ?? current.etag }, fetchedAt);
       return;
     }
     await this.#db
@@ -320,9 +301,6 @@ const UPSERT_ENTRY =
   ' VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repository, key) DO UPDATE SET' +
   ' digest = excluded.digest, size = excluded.size, media_type = excluded.media_type,' +
   ' etag = excluded.etag, upstream = excluded.upstream, fetched_at = excluded.fetched_at';
-const TOUCH_ENTRY = 'UPDATE proxy_entries SET fetched_at = ? WHERE repository = ? AND key = ?';
-const TOUCH_ENTRY_ETAG =
-  'UPDATE proxy_entries SET fetched_at = ?, etag = ? WHERE repository = ? AND key = ?';
 
 function toEntry(row: ProxyEntriesTable): CachedEntry {
   return {

@@ -10,28 +10,34 @@ import { openDatabase } from '../../../src/db/database.ts';
 import { exclusive, sqliteHandleOf } from '../../../src/db/sqlite-handle.ts';
 import { ProxyStateStore, proxyMigrations } from '../../../src/proxy/state.ts';
 
-test('exclusive runs at once with no transaction open, and waits for an open one', async () => {
-  let writes = 0;
+/** An in-memory database with the proxy tables, counting the write generation's bumps. */
+async function countedDb() {
+  const counted = { writes: 0 };
   const db = await openDatabase({
     file: ':memory:',
     migrations: proxyMigrations,
     onWrite: () => {
-      writes += 1;
+      counted.writes += 1;
     },
   });
+  return { db, counted };
+}
+
+test('exclusive runs at once with no transaction open, and waits for an open one', async () => {
+  const { db, counted } = await countedDb();
   try {
     const sqlite = sqliteHandleOf(db);
     assert.ok(sqlite);
     const insert = (digest: string) =>
       sqlite.prepare('INSERT INTO blobs (digest, size, created_at) VALUES (?, 1, 0)').run(digest);
-    const before = writes;
+    const before = counted.writes;
     let ranAt: 'now' | 'later' = 'later';
     const direct = exclusive(db, () => {
       ranAt = 'now';
       return insert('sha256:a');
     });
     assert.equal(ranAt, 'now'); // ran synchronously, before the promise settled
-    assert.ok(writes > before); // the write generation was bumped in the same tick
+    assert.ok(counted.writes > before); // the write generation was bumped in the same tick
     await direct;
 
     // A transaction that holds the connection across an await, then rolls back: a write asked
@@ -103,14 +109,7 @@ test('the proxy state store reads back what it wrote (precompiled statements)', 
 });
 
 test('the proxy state store writes behind: answered at once, committed together after the turn', async () => {
-  let writes = 0;
-  const db = await openDatabase({
-    file: ':memory:',
-    migrations: proxyMigrations,
-    onWrite: () => {
-      writes += 1;
-    },
-  });
+  const { db, counted } = await countedDb();
   const failures: unknown[] = [];
   try {
     const sqlite = sqliteHandleOf(db);
@@ -122,12 +121,12 @@ test('the proxy state store writes behind: answered at once, committed together 
         .map((row) => ({ ...(row as object) }));
     const state = new ProxyStateStore(db, (err) => failures.push(err));
     const entry = { digest: 'sha256:d', size: 5, mediaType: undefined, etag: '"a"', upstream: 'u' };
-    const before = writes;
+    const before = counted.writes;
     await state.put('r', 'k1', entry, 1000);
     await state.put('r', 'k2', entry, 1000);
     await state.touch('r', 'k1', 2000, '"b"');
     // Visible to readers and to the memo's generation at once; not in the table yet.
-    assert.ok(writes > before);
+    assert.ok(counted.writes > before);
     assert.equal((await state.get('r', 'k1'))?.etag, '"b"');
     assert.equal((await state.get('r', 'k1'))?.fetchedAt, 2000);
     assert.deepEqual(rows(), []);
