@@ -21,6 +21,7 @@ import { missingTools, run } from '../../helpers/tools.ts';
 
 const sha256 = (body: Buffer | string) => createHash('sha256').update(body).digest('hex');
 const USER = ['--user', 'ci:ci-pw'];
+const BASIC = `Basic ${Buffer.from('ci:ci-pw').toString('base64')}`;
 
 describe('raw files with curl and wget (auth on, anonymous read off)', () => {
   let server: TestServer;
@@ -48,6 +49,28 @@ describe('raw files with curl and wget (auth on, anonymous read off)', () => {
     const lines = result.stdout.split('\n');
     return { status: Number(lines.at(-1)), body: lines.slice(0, -1).join('\n'), ...result };
   };
+
+  test(
+    'curl -T with Expect: 100-continue: a refused upload sends no body, an accepted one arrives whole',
+    { skip: missingTools('curl') },
+    async () => {
+      const big = path.join(work, 'big.bin');
+      const bytes = Buffer.alloc(3 * 1024 * 1024, 7);
+      await fs.writeFile(big, bytes);
+      const url = `${server.url}/raw/expect/big.bin`;
+      // curl asks for 100-continue itself (a body above 1 KiB); the 401 comes instead of it.
+      const refused = await run(
+        'curl',
+        ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_upload}', '-T', big, url],
+        { check: false },
+      );
+      assert.equal(refused.stdout, '401 0');
+      const stored = await curl([...USER, '-T', big, url]);
+      assert.equal(stored.status, 201, stored.body);
+      const back = await fetch(url, { headers: { authorization: BASIC } });
+      assert.deepEqual(Buffer.from(await back.arrayBuffer()), bytes);
+    },
+  );
 
   test(
     'curl: upload, immutability, If-Match / If-None-Match, Range, resume, listings, delete',
