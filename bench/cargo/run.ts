@@ -13,7 +13,7 @@
  * - fetch: `cargo fetch` of a lockfile holding every crate of the tree (a project depending on
  *   each, resolved once against nginx), empty CARGO_HOME each time, crates-io replaced by the
  *   registry under test. Directly from nginx vs through NORA's default `/cargo/` group with
- *   NORA_CARGO_PROXY=<nginx>/index/. Each of BENCH_ROUNDS rounds (default 3) starts a NORA on
+ *   NORA_CARGO_PROXY=<nginx>/index/. Each of BENCH_ROUNDS rounds (default 5) starts a NORA on
  *   empty storage, warms the process (config.json and a 404 index file, no crate of the set),
  *   then times cold (every index file and `.crate` fetched from nginx) and warm (a second fetch);
  *   a direct fetch runs next to each, the order alternating by round. Reported: medians, min–max
@@ -22,6 +22,9 @@
  *   vs nginx serving NORA's answer as a static file. Target ≥ 0.5× nginx.
  * - crate: GET throughput of the tree's largest `.crate`, cached, wrk -t2 -c16, vs nginx
  *   serving it from the tree. Target ≥ 0.7× nginx.
+ *
+ * The GET figures: the median ratio of BENCH_PAIRS (default 3) alternating NORA/nginx wrk runs
+ * of BENCH_SECONDS after an untimed warm-up of each (bench/wrk.ts compareRates).
  *
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID at the end.
  */
@@ -42,6 +45,7 @@ import {
   tmp,
   verdict,
 } from '../harness.ts';
+import { compareRates, describeComparison, PAIRS } from '../wrk.ts';
 import {
   cargoEnv,
   downloadedCrates,
@@ -54,7 +58,7 @@ import {
   writeSourceReplacement,
 } from '../../test/e2e/cargo-proxy/real-tree.ts';
 
-const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 3)) || 1);
+const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 5)) || 1);
 const SECONDS = Math.max(1, Math.floor(Number(process.env['BENCH_SECONDS'] ?? 5)) || 5);
 const CARGO = findTool('cargo') ?? 'cargo';
 const sections = new Set(process.argv.slice(2));
@@ -99,30 +103,6 @@ async function get(url: string): Promise<Buffer> {
   if (res.status !== 200)
     throw new Error(`GET ${url}: ${res.status} ${body.toString().slice(0, 300)}`);
   return body;
-}
-
-async function wrk(url: string, connections: number, seconds: number): Promise<number> {
-  const out = (
-    await run('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, url], {
-      timeoutMs: (seconds + 30) * 1000,
-    })
-  ).stdout;
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  if (non2xx > 0) throw new Error(`wrk saw ${non2xx} error responses from ${url}`);
-  return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-}
-
-/** wrk after a 1 s warm-up, with NORA's CPU seconds over the measured part. */
-async function measure(url: string, connections: number, pid?: number) {
-  await wrk(url, connections, 1);
-  const before = await cpuSeconds(pid);
-  const rps = await wrk(url, connections, SECONDS);
-  return { rps, cpu: (await cpuSeconds(pid)) - before };
-}
-
-/** NORA's CPU per request over a measured wrk run of SECONDS at `rps` (µs, as text). */
-function perRequestUs(cpuSeconds: number, rps: number): string {
-  return ((cpuSeconds / (rps * SECONDS)) * 1e6).toFixed(0);
 }
 
 /** One timed `cargo fetch` of the consumer's lockfile through `index`, empty CARGO_HOME. */
@@ -207,55 +187,53 @@ async function getSections(nginx: Nginx, root: string, manifest: TreeManifest): 
   try {
     if (all || sections.has('index')) {
       log(
-        `\n== index file GET, warm (wrk -t2 -c64 -d${SECONDS}s) vs nginx serving NORA's answer as a static file`,
+        `\n== index file GET, warm (wrk -t2 -c64, ${PAIRS} pairs of ${SECONDS} s runs) vs nginx serving NORA's answer as a static file`,
       );
       const url = `${nora.url}/cargo/index/to/ki/tokio`;
       const body = await get(url);
       const pages = path.join(root, 'bench-pages');
       await fs.mkdir(pages, { recursive: true, mode: 0o755 });
       await fs.writeFile(path.join(pages, 'tokio'), body, { mode: 0o644 });
-      const n = await measure(url, 64, pid);
-      const g = await measure(`${nginx.url}/bench-pages/tokio`, 64);
-      const ratio = n.rps / g.rps;
+      const c = await compareRates(
+        { url, pid },
+        { url: `${nginx.url}/bench-pages/tokio` },
+        { seconds: SECONDS, connections: 64 },
+      );
       results['index'] = {
         bytes: body.length,
-        noraRps: n.rps,
-        nginxRps: g.rps,
-        ratio,
-        noraCpu: n.cpu,
+        noraRps: c.noraRps,
+        nginxRps: c.referenceRps,
+        ratio: c.ratio,
+        noraCpuMicros: c.cpuMicros,
       };
       log(
-        `tokio index file ${body.length} B: NORA ${n.rps.toFixed(0)} req/s, nginx ${g.rps.toFixed(0)} req/s → ` +
-          `${ratio.toFixed(2)}× (target ≥ 0.5×) ${verdict(ratio >= 0.5)}, NORA CPU ${n.cpu.toFixed(2)} s ` +
-          `(${perRequestUs(n.cpu, n.rps)} µs per request)`,
+        `tokio index file ${body.length} B: ${describeComparison(c)} (target ≥ 0.5×) ${verdict(c.ratio >= 0.5)}`,
       );
     }
     if (all || sections.has('crate')) {
       const big = [...manifest.crates].sort((a, b) => b.size - a.size)[0];
       if (big === undefined) throw new Error('empty tree');
       log(
-        `\n== .crate GET, cached (wrk -t2 -c16 -d${SECONDS}s): ${big.name} ${big.vers}, ${(big.size / 1e6).toFixed(2)} MB`,
+        `\n== .crate GET, cached (wrk -t2 -c16, ${PAIRS} pairs of ${SECONDS} s runs): ${big.name} ${big.vers}, ${(big.size / 1e6).toFixed(2)} MB`,
       );
       const url = `${nora.url}/cargo/api/v1/crates/${big.name}/${big.vers}/download`;
       const body = await get(url);
       if (body.length !== big.size)
         throw new Error(`${url}: ${body.length} bytes, expected ${big.size}`);
       await new Promise((resolve) => setTimeout(resolve, 500)); // the fill commits
-      const n = await measure(url, 16, pid);
-      const g = await measure(`${nginx.url}/crates/${big.name}/${big.name}-${big.vers}.crate`, 16);
-      const ratio = n.rps / g.rps;
+      const c = await compareRates(
+        { url, pid },
+        { url: `${nginx.url}/crates/${big.name}/${big.name}-${big.vers}.crate` },
+        { seconds: SECONDS },
+      );
       results['crate'] = {
         bytes: big.size,
-        noraRps: n.rps,
-        nginxRps: g.rps,
-        ratio,
-        noraCpu: n.cpu,
+        noraRps: c.noraRps,
+        nginxRps: c.referenceRps,
+        ratio: c.ratio,
+        noraCpuMicros: c.cpuMicros,
       };
-      log(
-        `NORA ${n.rps.toFixed(0)} req/s (${((n.rps * big.size) / 1e6).toFixed(0)} MB/s), nginx ${g.rps.toFixed(0)} req/s → ` +
-          `${ratio.toFixed(2)}× (target ≥ 0.7×) ${verdict(ratio >= 0.7)}, NORA CPU ${n.cpu.toFixed(2)} s ` +
-          `(${perRequestUs(n.cpu, n.rps)} µs per request)`,
-      );
+      log(`${describeComparison(c, 'nginx', true)} (target ≥ 0.7×) ${verdict(c.ratio >= 0.7)}`);
     }
   } finally {
     await stop(nora.child);

@@ -22,6 +22,9 @@
  * - zip: GET throughput of the largest `.zip`, wrk -t2 -c16, cached, vs nginx. Target ≥ 0.7×.
  * - list: `@v/list` GET req/s (warm, within metadata_ttl), wrk -t2 -c64, vs nginx. Target ≥ 0.5×.
  *
+ * The GET figures: the median ratio of BENCH_PAIRS (default 3) alternating NORA/nginx wrk runs
+ * of BENCH_SECONDS after an untimed warm-up of each (bench/wrk.ts compareRates).
+ *
  * NORA's CPU (user + system, /proc/<pid>/stat) is printed next to each figure: µs per request
  * for the wrk runs, seconds per download; on a shared machine compare those, not the rates.
  *
@@ -55,8 +58,9 @@ import {
   stop,
   stopOnExit,
 } from '../harness.ts';
+import { compareRates, describeComparison, PAIRS } from '../wrk.ts';
 
-const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 3)) || 1);
+const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 5)) || 1);
 const SECONDS = Math.max(1, Math.floor(Number(process.env['BENCH_SECONDS'] ?? 5)) || 5);
 const SYNTHETIC = Math.max(1, Math.floor(Number(process.env['BENCH_GO_SYNTHETIC'] ?? 45)) || 45);
 const sections = new Set(process.argv.slice(2));
@@ -89,34 +93,6 @@ async function startNora(upstream: string, work: string): Promise<NoraProcess> {
 
 function verdict(ok: boolean): string {
   return ok ? 'met' : 'MISSED';
-}
-
-async function wrk(
-  url: string,
-  connections: number,
-  seconds: number,
-): Promise<{ rate: number; requests: number }> {
-  const args = ['-t2', `-c${connections}`, `-d${seconds}s`, url];
-  const out = (await run('wrk', args, { timeoutMs: (seconds + 30) * 1000 })).stdout;
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  if (non2xx > 0) throw new Error(`wrk saw ${non2xx} error responses from ${url}`);
-  return {
-    rate: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
-    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN),
-  };
-}
-
-/** wrk after a 1 s warm-up: req/s, and the CPU µs `pid` spent per request when given. */
-async function measure(
-  url: string,
-  connections: number,
-  pid?: number,
-): Promise<{ rate: number; cpuMicros: number }> {
-  await wrk(url, connections, 1);
-  const before = await cpuSeconds(pid);
-  const { rate, requests } = await wrk(url, connections, SECONDS);
-  const cpuMicros = (((await cpuSeconds(pid)) - before) * 1e6) / requests;
-  return { rate, cpuMicros };
 }
 
 /** `go mod download all` with an empty module cache; seconds. */
@@ -218,20 +194,24 @@ async function main(): Promise<void> {
     await fetch(`${nora.url}/go/${rel}`).then((r) => r.arrayBuffer());
     await fetch(`${nora.url}/go/${listRel}`).then((r) => r.arrayBuffer());
     if (all || sections.has('zip')) {
-      const n = (await measure(`${nginx.url}/${rel}`, 16)).rate;
-      const o = await measure(`${nora.url}/go/${rel}`, 16, nora.child.pid);
-      log(`.zip GET (${rel}, ${largest.size} bytes), wrk -t2 -c16 ${SECONDS}s:`);
-      log(
-        `  nginx ${n.toFixed(0)} req/s, NORA ${o.rate.toFixed(0)} req/s (${o.cpuMicros.toFixed(0)} µs CPU/request): ${(o.rate / n).toFixed(2)}x  target >= 0.7x: ${verdict(o.rate / n >= 0.7)}`,
+      const c = await compareRates(
+        { url: `${nora.url}/go/${rel}`, pid: nora.child.pid },
+        { url: `${nginx.url}/${rel}` },
+        { seconds: SECONDS },
       );
+      log(
+        `.zip GET (${rel}, ${largest.size} bytes), wrk -t2 -c16, ${PAIRS} pairs of ${SECONDS} s:`,
+      );
+      log(`  ${describeComparison(c, 'nginx', true)}  target >= 0.7x: ${verdict(c.ratio >= 0.7)}`);
     }
     if (all || sections.has('list')) {
-      const n = (await measure(`${nginx.url}/${listRel}`, 64)).rate;
-      const o = await measure(`${nora.url}/go/${listRel}`, 64, nora.child.pid);
-      log(`@v/list GET (warm), wrk -t2 -c64 ${SECONDS}s:`);
-      log(
-        `  nginx ${n.toFixed(0)} req/s, NORA ${o.rate.toFixed(0)} req/s (${o.cpuMicros.toFixed(0)} µs CPU/request): ${(o.rate / n).toFixed(2)}x  target >= 0.5x: ${verdict(o.rate / n >= 0.5)}`,
+      const c = await compareRates(
+        { url: `${nora.url}/go/${listRel}`, pid: nora.child.pid },
+        { url: `${nginx.url}/${listRel}` },
+        { seconds: SECONDS, connections: 64 },
       );
+      log(`@v/list GET (warm), wrk -t2 -c64, ${PAIRS} pairs of ${SECONDS} s:`);
+      log(`  ${describeComparison(c)}  target >= 0.5x: ${verdict(c.ratio >= 0.5)}`);
     }
     await stop(nora.child);
   }

@@ -17,6 +17,7 @@
  * - index: `GET /helm/index.yaml` with BENCH_VERSIONS versions, wrk -t2 -c16, through the group
  *   and from helm-hosted directly, vs nginx serving the same bytes as a static file (target
  *   ≥ 0.5× nginx, req/s); plus the gzip variant (NORA's pre-compressed copy vs nginx `gzip on`).
+ *   Each figure: the median ratio of BENCH_PAIRS (default 3) alternating runs (bench/wrk.ts).
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID at the end.
  */
 import fs from 'node:fs/promises';
@@ -25,8 +26,9 @@ import path from 'node:path';
 import { buildChart } from '../../test/helpers/helm.ts';
 import { startNginx } from '../../test/helpers/maven.ts';
 import { freePort, startNoraProcess } from '../../test/helpers/process.ts';
-import { findTool, missingTools, run } from '../../test/helpers/tools.ts';
+import { findTool, missingTools } from '../../test/helpers/tools.ts';
 import { log, median } from '../harness.ts';
+import { compareRates, describeComparison, PAIRS, wrk } from '../wrk.ts';
 
 const SECONDS = Math.max(1, Number(process.env['BENCH_SECONDS'] ?? 5));
 const VERSIONS = Math.max(200, Number(process.env['BENCH_VERSIONS'] ?? 10_000));
@@ -45,26 +47,6 @@ const stops: (() => Promise<void>)[] = [];
 
 function verdict(ok: boolean): string {
   return ok ? 'PASS' : 'MISS';
-}
-
-async function wrk(
-  url: string,
-  headers: readonly string[] = [],
-  seconds = SECONDS,
-): Promise<{ rps: number; mbps: number; non2xx: boolean }> {
-  const res = await run(
-    'wrk',
-    ['-t2', '-c16', `-d${seconds}s`, ...headers.flatMap((h) => ['-H', h]), url],
-    { timeoutMs: (seconds + 30) * 1000 },
-  );
-  const out = res.stdout;
-  const transfer = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/.exec(out);
-  const unit = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[transfer?.[2] ?? 'B'] ?? 1;
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-    mbps: (Number(transfer?.[1] ?? 0) * unit) / 1024 ** 2,
-    non2xx: /Non-2xx/.test(out),
-  };
 }
 
 const port = await freePort();
@@ -176,32 +158,33 @@ try {
     );
     const gz = await startNginxWith(gzConf, gzRoot);
     log(
-      `\nindex.yaml GET with ${total} versions (${(yaml.length / 1024 / 1024).toFixed(2)} MB), wrk -t2 -c16 -d${SECONDS}s`,
-    );
-    const fromNginx = await wrk(`${nginx.url}helm/index.yaml`);
-    log(
-      `  nginx static file                 ${fromNginx.rps.toFixed(0)} req/s (${fromNginx.mbps.toFixed(0)} MB/s)`,
+      `\nindex.yaml GET with ${total} versions (${(yaml.length / 1024 / 1024).toFixed(2)} MB), wrk -t2 -c16, ${PAIRS} pairs of ${SECONDS} s runs`,
     );
     for (const [label, url] of [
       ['NORA group /helm/', `${nora.url}/helm/index.yaml`],
       ['NORA helm-hosted', `${nora.url}/repository/helm-hosted/index.yaml`],
     ] as const) {
-      await wrk(url, [], 2); // untimed warm-up
-      const r = await wrk(url);
-      const ratio = r.rps / fromNginx.rps;
+      const c = await compareRates(
+        { url, pid: nora.child.pid },
+        { url: `${nginx.url}helm/index.yaml` },
+        { seconds: SECONDS },
+      );
       log(
-        `  ${label.padEnd(32)}  ${r.rps.toFixed(0)} req/s (${r.mbps.toFixed(0)} MB/s)  ${ratio.toFixed(2)}×  (target ≥ 0.5×) ${verdict(ratio >= 0.5)}${r.non2xx ? '  NON-2XX!' : ''}`,
+        `  ${label.padEnd(20)} ${describeComparison(c, 'nginx', true)}  (target ≥ 0.5×) ${verdict(c.ratio >= 0.5)}`,
       );
     }
-    const gzHeader = ['Accept-Encoding: gzip'];
-    const nginxGz = gz === undefined ? undefined : await wrk(`${gz}helm/index.yaml`, gzHeader);
-    const noraGz = await wrk(`${nora.url}/helm/index.yaml`, gzHeader);
-    log(
-      `  gzip: NORA (pre-compressed) ${noraGz.rps.toFixed(0)} req/s (${noraGz.mbps.toFixed(1)} MB/s)` +
-        (nginxGz === undefined
-          ? ''
-          : `  nginx gzip on ${nginxGz.rps.toFixed(0)} req/s  ${(noraGz.rps / nginxGz.rps).toFixed(2)}×`),
-    );
+    const gzip = { 'accept-encoding': 'gzip' };
+    if (gz === undefined) {
+      const noraGz = await wrk(`${nora.url}/helm/index.yaml`, { seconds: SECONDS, headers: gzip });
+      log(`  gzip: NORA (pre-compressed) ${noraGz.rps.toFixed(0)} req/s`);
+    } else {
+      const c = await compareRates(
+        { url: `${nora.url}/helm/index.yaml`, pid: nora.child.pid },
+        { url: `${gz}helm/index.yaml` },
+        { seconds: SECONDS, headers: gzip },
+      );
+      log(`  gzip: NORA pre-compressed vs nginx gzip on: ${describeComparison(c, 'nginx', true)}`);
+    }
   }
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);

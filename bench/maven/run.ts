@@ -2,13 +2,13 @@
  * Maven benchmarks, NORA side by side with nginx, one run on this machine (not part of `npm test`):
  *
  *   npx node bench/maven/run.ts [resolve] [artifact] [metadata]     (default: all three)
- *   BENCH_ROUNDS=3 BENCH_SECONDS=5 BENCH_CPU_PROF=1 npx node bench/maven/run.ts
+ *   BENCH_ROUNDS=3 BENCH_SECONDS=5 BENCH_PAIRS=3 BENCH_CPU_PROF=1 npx node bench/maven/run.ts
  *
  * - resolve: Debian's `mvn -B package` of a small real project (the pinned build plugins and a
  *   third-party library: the dependency tree is ~160 .pom/.jar files, counted and printed) with a
  *   fresh local repository every run, (1) directly from nginx serving the machine's local Maven
  *   repository, (2) through NORA's default group `/maven2/` proxying that nginx, cold (NORA's cache
- *   empty), (3) warm (cached). Each of BENCH_ROUNDS rounds (default 2) starts a fresh NORA, which
+ *   empty), (3) warm (cached). Each of BENCH_ROUNDS rounds (default 5) starts a fresh NORA, which
  *   first serves an unrelated artifact untimed (a server in service has compiled its hot code;
  *   "cold" is about the cache). Reported: median wall time per variant, and NORA's own CPU per
  *   build (less moved by the machine's load); targets cold ≤ 1.2×, warm ≤ 1.0× direct.
@@ -17,6 +17,8 @@
  * - metadata: `maven-metadata.xml` of an artifact with 1,000 versions deployed into maven-hosted by
  *   PUT, GET req/s through the group and from maven-hosted directly, vs nginx serving the same
  *   bytes as a static file. Target ≥ 0.5× nginx.
+ * The GET figures are the median ratio of BENCH_PAIRS (default 3) alternating NORA/nginx runs of
+ * BENCH_SECONDS each (bench/wrk.ts compareRates), after an untimed warm-up of each.
  * BENCH_CPU_PROF=1 runs NORA with `--cpu-prof` and prints the functions with the most self time.
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID at the end.
  */
@@ -25,8 +27,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { M2_REPOSITORY, mavenMissing, startNginx, type Nginx } from '../../test/helpers/maven.ts';
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
-import { missingTools, run } from '../../test/helpers/tools.ts';
+import { missingTools } from '../../test/helpers/tools.ts';
 import { cpuSeconds, log, median } from '../harness.ts';
+import { compareRates, describeComparison, PAIRS } from '../wrk.ts';
 import {
   MANY_VERSIONS_DIR,
   deployManyVersions,
@@ -38,7 +41,7 @@ import {
   writeBenchProject,
 } from './common.ts';
 
-const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 2)) || 1);
+const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 5)) || 1);
 const SECONDS = Math.max(1, Number(process.env['BENCH_SECONDS'] ?? 5));
 const VERSIONS = Math.max(1, Number(process.env['BENCH_METADATA_VERSIONS'] ?? 1000));
 const CPU_PROF = process.env['BENCH_CPU_PROF'] === '1';
@@ -87,26 +90,6 @@ async function startNora(
   };
   stops.push(stop);
   return Object.assign(nora, { stop, dir });
-}
-
-interface Wrk {
-  readonly rps: number;
-  readonly mbps: number;
-  readonly non2xx: boolean;
-}
-
-async function wrk(url: string, connections = 16, seconds = SECONDS): Promise<Wrk> {
-  const res = await run('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, url], {
-    timeoutMs: (seconds + 30) * 1000,
-  });
-  const out = res.stdout;
-  const transfer = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/.exec(out);
-  const unit = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[transfer?.[2] ?? 'B'] ?? 1;
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-    mbps: (Number(transfer?.[1] ?? 0) * unit) / 1024 ** 2,
-    non2xx: /Non-2xx/.test(out),
-  };
 }
 
 /** One `mvn package` with a fresh local repository; seconds and the tree size. */
@@ -194,16 +177,18 @@ async function benchArtifact(nginx: Nginx): Promise<void> {
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`NORA GET ${p}: ${res.status}`);
   }
-  log(`\nartifact GET (cached in NORA), wrk -t2 -c16 -d${SECONDS}s`);
+  log(`\nartifact GET (cached in NORA), wrk -t2 -c16, ${PAIRS} pairs of ${SECONDS} s runs`);
   for (const [label, p] of [
     [`jar ${(size / 1024).toFixed(0)} KB`, jar],
     ['pom', pom],
   ] as const) {
-    const viaNora = await wrk(`${nora.url}/maven2/${p}`);
-    const viaNginx = await wrk(`${nginx.url}${p}`);
-    const ratio = viaNora.rps / viaNginx.rps;
+    const c = await compareRates(
+      { url: `${nora.url}/maven2/${p}`, pid: nora.child.pid },
+      { url: `${nginx.url}${p}` },
+      { seconds: SECONDS },
+    );
     log(
-      `  ${label.padEnd(12)} NORA ${viaNora.rps.toFixed(0)} req/s (${viaNora.mbps.toFixed(0)} MB/s)  nginx ${viaNginx.rps.toFixed(0)} req/s (${viaNginx.mbps.toFixed(0)} MB/s)  ${ratio.toFixed(2)}×  (target ≥ 0.7×) ${verdict(ratio >= 0.7)}${viaNora.non2xx || viaNginx.non2xx ? '  NON-2XX!' : ''}`,
+      `  ${label.padEnd(12)} ${describeComparison(c, 'nginx', true)}  (target ≥ 0.7×) ${verdict(c.ratio >= 0.7)}`,
     );
   }
   await nora.stop();
@@ -235,18 +220,19 @@ async function benchMetadata(nginx: Nginx): Promise<void> {
   });
   stops.push(() => staticNginx.stop());
   log(
-    `\nmaven-metadata.xml with ${VERSIONS} versions (${(Buffer.byteLength(xml) / 1024).toFixed(0)} KB; deployed by ${VERSIONS} PUTs in ${deploySeconds.toFixed(1)} s), wrk -t2 -c16 -d${SECONDS}s`,
+    `\nmaven-metadata.xml with ${VERSIONS} versions (${(Buffer.byteLength(xml) / 1024).toFixed(0)} KB; deployed by ${VERSIONS} PUTs in ${deploySeconds.toFixed(1)} s), wrk -t2 -c16, ${PAIRS} pairs of ${SECONDS} s runs`,
   );
-  const fromNginx = await wrk(`${staticNginx.url}${dir}/maven-metadata.xml`);
   for (const [label, url] of [
     ['group /maven2/', viaGroup],
     ['maven-hosted', viaHosted],
   ] as const) {
-    await wrk(url, 16, 2); // untimed warm-up: a server in service has compiled its hot path
-    const r = await wrk(url);
-    const ratio = r.rps / fromNginx.rps;
+    const c = await compareRates(
+      { url, pid: reader.child.pid },
+      { url: `${staticNginx.url}${dir}/maven-metadata.xml` },
+      { seconds: SECONDS },
+    );
     log(
-      `  NORA ${label.padEnd(16)} ${r.rps.toFixed(0)} req/s  nginx ${fromNginx.rps.toFixed(0)} req/s  ${ratio.toFixed(2)}×  (target ≥ 0.5×) ${verdict(ratio >= 0.5)}${r.non2xx ? '  NON-2XX!' : ''}`,
+      `  NORA ${label.padEnd(16)} ${describeComparison(c)}  (target ≥ 0.5×) ${verdict(c.ratio >= 0.5)}`,
     );
   }
   await reader.stop();

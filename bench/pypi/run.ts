@@ -15,7 +15,7 @@
  *   dependencies inside the set) into a fresh venv (`python3 -m venv --without-pip`, pip run with
  *   `--python`), `--no-cache-dir --no-compile`, pip's configuration files and PIP_* variables
  *   ignored. Directly from nginx vs through NORA's default `/simple/` group with
- *   NORA_PYPI_PROXY=<nginx>/simple/. Each of BENCH_ROUNDS rounds (default 3) starts a NORA on
+ *   NORA_PYPI_PROXY=<nginx>/simple/. Each of BENCH_ROUNDS rounds (default 5) starts a NORA on
  *   empty storage, warms the process (one untimed page + file + .metadata of a project outside
  *   the set, as a server in service has compiled its hot code), then times: cold = the first
  *   install through NORA (every page, .metadata and wheel fetched from nginx), warm = a second
@@ -36,6 +36,8 @@
  * BENCH_CPU_PROF=<dir>: NORA runs with `--cpu-prof --cpu-prof-dir <dir>` (one .cpuprofile per
  * NORA process, written when it stops), and each line reports NORA's CPU seconds.
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID at the end.
+ * The GET figures: the median ratio of BENCH_PAIRS (default 3) alternating NORA/nginx wrk runs
+ * of BENCH_SECONDS after an untimed warm-up of each (bench/wrk.ts compareRates).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -44,6 +46,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
 import { missingTools, run } from '../../test/helpers/tools.ts';
+import { compareRates, describeComparison, PAIRS, wrk } from '../wrk.ts';
 import {
   cpuProfCommand,
   cpuSeconds,
@@ -67,7 +70,7 @@ const PYTHON = '/usr/bin/python3';
  * `dist-info-metadata` key.
  */
 const PIP = await choosePip(process.env['BENCH_PIP']);
-const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 3)) || 1);
+const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 5)) || 1);
 const SECONDS = Math.max(1, Math.floor(Number(process.env['BENCH_SECONDS'] ?? 5)) || 5);
 const CPU_PROF = process.env['BENCH_CPU_PROF'];
 /** What pip 23 sends for a project page (PEP 691 first). */
@@ -241,41 +244,6 @@ async function pipInstall(
   return { seconds, pipCpu };
 }
 
-async function wrk(
-  url: string,
-  connections: number,
-  seconds: number,
-  headers: Record<string, string> = {},
-): Promise<number> {
-  const args = ['-t2', `-c${connections}`, `-d${seconds}s`];
-  for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
-  const out = (await run('wrk', [...args, url], { timeoutMs: (seconds + 30) * 1000 })).stdout;
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  if (non2xx > 0) throw new Error(`wrk saw ${non2xx} error responses from ${url}`);
-  // wrk gives up on a request after 2 s: a server that slow shows as timeouts, not as a rate.
-  const timeouts = Number(/Socket errors:.*timeout (\d+)/.exec(out)?.[1] ?? 0);
-  if (timeouts > 0) lastTimeouts = timeouts;
-  return rps;
-}
-
-/** Timeouts of the last wrk run that had any (reset by `measure`). */
-let lastTimeouts = 0;
-
-/** wrk after a 1 s warm-up, with NORA's CPU seconds over the measured part. */
-async function measure(
-  url: string,
-  connections: number,
-  headers: Record<string, string> = {},
-  pid?: number,
-): Promise<{ rps: number; cpu: number; timeouts: number }> {
-  await wrk(url, connections, 1, headers);
-  const before = await cpuSeconds(pid);
-  lastTimeouts = 0;
-  const rps = await wrk(url, connections, SECONDS, headers);
-  return { rps, cpu: (await cpuSeconds(pid)) - before, timeouts: lastTimeouts };
-}
-
 class UploadsUnavailable extends Error {}
 
 /** The legacy upload API (what twine sends): one multipart POST per file. */
@@ -393,7 +361,7 @@ async function pageSection(
   hosted: boolean,
 ) {
   log(
-    `\n== project page GET, ${manifest.many.files} files, warm (wrk -t2 -c64 -d${SECONDS}s) vs nginx serving NORA's page as a static file`,
+    `\n== project page GET, ${manifest.many.files} files, warm (wrk -t2 -c64, ${PAIRS} pairs of ${SECONDS} s runs) vs nginx serving NORA's page as a static file`,
   );
   const pages = path.join(root, 'bench-pages');
   await fs.mkdir(pages, { recursive: true, mode: 0o755 });
@@ -461,25 +429,30 @@ async function pageSection(
         if (res.headers.get('content-encoding') !== 'gzip') throw new Error(`${u}: not gzip-coded`);
       }
     }
-    const n = await measure(url, 64, headers, pid);
-    const g = await measure(staticUrl, 64, headers);
-    const ratio = n.rps / g.rps;
+    const c2 = await compareRates(
+      { url, pid },
+      { url: staticUrl },
+      { seconds: SECONDS, connections: 64, headers },
+    );
     rows[c.label] = {
       bytes: body.length,
-      noraRps: n.rps,
-      nginxRps: g.rps,
-      ratio,
-      noraCpu: n.cpu,
-      noraTimeouts: n.timeouts,
+      noraRps: c2.noraRps,
+      nginxRps: c2.referenceRps,
+      ratio: c2.ratio,
+      noraCpuMicros: c2.cpuMicros,
+      errors: c2.errors,
+      timeouts: c2.timeouts,
     };
     log(
-      `${c.label.padEnd(27)} ${(body.length / 1000).toFixed(0)} kB: NORA ${n.rps.toFixed(0)} req/s, nginx ${g.rps.toFixed(0)} req/s → ` +
-        `${ratio.toFixed(2)}× (target ≥ 0.5×) ${verdict(ratio >= 0.5)}${cpuNote(n.cpu)}` +
-        (n.timeouts > 0 ? `, ${n.timeouts} requests timed out (> 2 s)` : ''),
+      `${c.label.padEnd(27)} ${(body.length / 1000).toFixed(0)} kB: ${describeComparison(c2)} ` +
+        `(target ≥ 0.5×) ${verdict(c2.ratio >= 0.5)}`,
     );
   }
   // The tree's own static page (what pip reads from nginx directly), for context.
-  const tree = await measure(`${nginx}/simple/${manifest.many.project}/`, 64);
+  const tree = await wrk(`${nginx}/simple/${manifest.many.project}/`, {
+    seconds: SECONDS,
+    connections: 64,
+  });
   rows['nginx, the tree page'] = { rps: tree.rps };
   log(
     `context: nginx serving the tree's own ${manifest.many.project} page ${tree.rps.toFixed(0)} req/s`,
@@ -495,7 +468,9 @@ async function fileSection(
   hosted: boolean,
 ) {
   const mb = manifest.big.size / 1e6;
-  log(`\n== file GET, one ${mb.toFixed(1)} MB wheel (wrk -t2 -c16 -d${SECONDS}s) vs nginx`);
+  log(
+    `\n== file GET, one ${mb.toFixed(1)} MB wheel (wrk -t2 -c16, ${PAIRS} pairs of ${SECONDS} s runs) vs nginx`,
+  );
   const pid = nora.child.pid;
   const urls: { label: string; url: string; size: number }[] = [
     {
@@ -515,16 +490,17 @@ async function fileSection(
     const body = await get(url);
     if (body.length !== size) throw new Error(`${url}: ${body.length} bytes, expected ${size}`);
   }
-  const g = await measure(direct, 16);
-  const rows: Record<string, unknown> = { nginxMBps: g.rps * mb };
+  const rows: Record<string, unknown> = {};
   for (const { label, url, size } of urls) {
-    const n = await measure(url, 16, {}, pid);
-    const noraMBps = (n.rps * size) / 1e6;
-    const ratio = noraMBps / (g.rps * mb);
-    rows[label] = { noraMBps, ratio, noraCpu: n.cpu };
+    const c = await compareRates({ url, pid }, { url: direct }, { seconds: SECONDS });
+    // Bytes per second: the hosted wheel is not the proxied one (a scale, so the median holds).
+    const noraMBps = (c.noraRps * size) / 1e6;
+    const nginxMBps = c.referenceRps * mb;
+    const ratio = (c.ratio * size) / manifest.big.size;
+    rows[label] = { noraMBps, nginxMBps, ratio, noraCpuMicros: c.cpuMicros };
     log(
-      `${label.padEnd(18)} NORA ${noraMBps.toFixed(0)} MB/s, nginx ${(g.rps * mb).toFixed(0)} MB/s → ` +
-        `${ratio.toFixed(2)}× (target ≥ 0.7×) ${verdict(ratio >= 0.7)}${cpuNote(n.cpu)}`,
+      `${label.padEnd(18)} NORA ${noraMBps.toFixed(0)} MB/s, nginx ${nginxMBps.toFixed(0)} MB/s → ` +
+        `${ratio.toFixed(2)}× (rates: ${describeComparison(c)}) (target ≥ 0.7×) ${verdict(ratio >= 0.7)}`,
     );
   }
   results['file'] = rows;

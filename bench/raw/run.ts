@@ -3,8 +3,10 @@
  * `npm test`):
  *
  *   npx node bench/raw/run.ts [get] [put]          (default: both)
- *   BENCH_SECONDS=5 BENCH_CONNECTIONS=16 npx node bench/raw/run.ts
+ *   BENCH_SECONDS=5 BENCH_PAIRS=3 BENCH_CONNECTIONS=16 npx node bench/raw/run.ts
  *
+ * Each figure is the median ratio of BENCH_PAIRS (default 3) alternating NORA/nginx runs after
+ * an untimed warm-up of each (bench/wrk.ts compareRates).
  * - get: the same files (1 KB, 64 KB, 1 MB) uploaded to NORA's `/raw/` by PUT and written into
  *   nginx's root; wrk -t2 -cN GET of each from both. Target ≥ 0.7× nginx (req/s).
  * - put: wrk -t2 -cN PUTs of new files (1 KB and 64 KB bodies; every request a fresh path, since
@@ -23,8 +25,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, startNoraProcess, waitForUrl } from '../../test/helpers/process.ts';
-import { missingTools, run } from '../../test/helpers/tools.ts';
-import { cpuProfCommand, cpuSeconds, log } from '../harness.ts';
+import { missingTools } from '../../test/helpers/tools.ts';
+import { cpuProfCommand, log } from '../harness.ts';
+import { compareRates, describeComparison, PAIRS } from '../wrk.ts';
 
 const SECONDS = Math.max(1, Number(process.env['BENCH_SECONDS'] ?? 5));
 const CONNECTIONS = Math.max(1, Number(process.env['BENCH_CONNECTIONS'] ?? 16));
@@ -47,44 +50,8 @@ function verdict(ok: boolean): string {
   return ok ? 'PASS' : 'MISS';
 }
 
-interface Wrk {
-  readonly rps: number;
-  readonly requests: number;
-  readonly mbps: number;
-  readonly non2xx: string | undefined;
-}
-
 /** A short untimed run first: a server in service has compiled its hot path. */
 const WARM_SECONDS = Math.min(2, SECONDS);
-
-async function wrk(
-  url: string,
-  script?: string,
-  args: readonly string[] = [],
-  seconds = SECONDS,
-): Promise<Wrk> {
-  const res = await run(
-    'wrk',
-    [
-      '-t2',
-      `-c${CONNECTIONS}`,
-      `-d${seconds}s`,
-      ...(script === undefined ? [] : ['-s', script]),
-      url,
-      ...(args.length > 0 ? ['--', ...args] : []),
-    ],
-    { timeoutMs: (seconds + 30) * 1000 },
-  );
-  const out = res.stdout;
-  const transfer = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/.exec(out);
-  const unit = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[transfer?.[2] ?? 'B'] ?? 1;
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN),
-    mbps: (Number(transfer?.[1] ?? 0) * unit) / 1024 ** 2,
-    non2xx: /Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1],
-  };
-}
 
 /** nginx serving `root`, GET and WebDAV PUT (new files only: what a release upload does). */
 async function startNginx(
@@ -189,8 +156,13 @@ const SIZES = [
   ['1 MB', 1024 * 1024],
 ] as const;
 
-async function benchGet(noraUrl: string, nginxUrl: string, root: string): Promise<void> {
-  log(`\nGET of one file, wrk -t2 -c${CONNECTIONS} -d${SECONDS}s`);
+async function benchGet(
+  noraUrl: string,
+  noraPid: number | undefined,
+  nginxUrl: string,
+  root: string,
+): Promise<void> {
+  log(`\nGET of one file, wrk -t2 -c${CONNECTIONS}, ${PAIRS} pairs of ${SECONDS} s runs`);
   for (const [label, size] of SIZES) {
     const body = Buffer.alloc(size, 0x61);
     const name = `get/file-${size}.bin`;
@@ -199,12 +171,13 @@ async function benchGet(noraUrl: string, nginxUrl: string, root: string): Promis
     const res = await fetch(`${noraUrl}/raw/${name}`, { method: 'PUT', body });
     await res.arrayBuffer();
     if (res.status !== 201) throw new Error(`PUT ${name}: ${res.status}`);
-    await wrk(`${noraUrl}/raw/${name}`, undefined, [], WARM_SECONDS);
-    const nora = await wrk(`${noraUrl}/raw/${name}`);
-    const nginx = await wrk(`${nginxUrl}/${name}`);
-    const ratio = nora.rps / nginx.rps;
+    const c = await compareRates(
+      { url: `${noraUrl}/raw/${name}`, pid: noraPid },
+      { url: `${nginxUrl}/${name}` },
+      { seconds: SECONDS, connections: CONNECTIONS, warmSeconds: WARM_SECONDS },
+    );
     log(
-      `  ${label.padEnd(6)} NORA ${nora.rps.toFixed(0)} req/s (${nora.mbps.toFixed(0)} MB/s)  nginx ${nginx.rps.toFixed(0)} req/s (${nginx.mbps.toFixed(0)} MB/s)  ${ratio.toFixed(2)}×  (target ≥ 0.7×) ${verdict(ratio >= 0.7)}${(nora.non2xx ?? nginx.non2xx) ? '  NON-2XX!' : ''}`,
+      `  ${label.padEnd(6)} ${describeComparison(c, 'nginx', true)}  (target ≥ 0.7×) ${verdict(c.ratio >= 0.7)}`,
     );
   }
 }
@@ -235,17 +208,21 @@ end
   );
   const fsync = process.env['NORA_STORAGE_FSYNC'] ?? 'true';
   log(
-    `\nPUT of new files, wrk -t2 -c${CONNECTIONS} -d${SECONDS}s (every request a new path and new bytes; NORA fsync = ${fsync})`,
+    `\nPUT of new files, wrk -t2 -c${CONNECTIONS}, ${PAIRS} pairs of ${SECONDS} s runs (every request a new path and new bytes; NORA fsync = ${fsync})`,
   );
   for (const [label, size] of SIZES.slice(0, 2)) {
-    await wrk(`${noraUrl}/`, script, [`/raw/warm-${size}`, String(size)], WARM_SECONDS);
-    const cpuBefore = await cpuSeconds(noraPid);
-    const nora = await wrk(`${noraUrl}/`, script, [`/raw/put-${size}`, String(size)]);
-    const cpuMicros = (((await cpuSeconds(noraPid)) - cpuBefore) * 1e6) / nora.requests;
-    const nginx = await wrk(`${nginxUrl}/`, script, [`/put-${size}`, String(size)]);
-    const ratio = nora.rps / nginx.rps;
+    // Run n writes under its own folder: a PUT never meets a path an earlier run made.
+    const c = await compareRates(
+      {
+        url: `${noraUrl}/`,
+        pid: noraPid,
+        scriptArgs: (n) => [`/raw/put-${size}-${n}`, String(size)],
+      },
+      { url: `${nginxUrl}/`, scriptArgs: (n) => [`/put-${size}-${n}`, String(size)] },
+      { seconds: SECONDS, connections: CONNECTIONS, warmSeconds: WARM_SECONDS, script },
+    );
     log(
-      `  ${label.padEnd(6)} NORA ${nora.rps.toFixed(0)} req/s (${cpuMicros.toFixed(0)} µs NORA CPU/PUT)  nginx WebDAV ${nginx.rps.toFixed(0)} req/s  ${ratio.toFixed(2)}×  (target ≥ 1×) ${verdict(ratio >= 1)}${nora.non2xx === undefined ? '' : `  NORA NON-2XX: ${nora.non2xx}`}${nginx.non2xx === undefined ? '' : `  nginx NON-2XX: ${nginx.non2xx}`}`,
+      `  ${label.padEnd(6)} ${describeComparison(c, 'nginx WebDAV')}  (target ≥ 1×) ${verdict(c.ratio >= 1)}`,
     );
   }
 }
@@ -261,7 +238,7 @@ try {
   log(
     `raw bench: NORA (local storage) vs nginx 2 workers (sendfile, WebDAV PUT); ${os.cpus().length} CPUs`,
   );
-  if (all || sections.has('get')) await benchGet(nora.url, nginx.url, root);
+  if (all || sections.has('get')) await benchGet(nora.url, nora.pid, nginx.url, root);
   if (all || sections.has('put')) await benchPut(nora.url, nora.pid, nginx.url);
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
