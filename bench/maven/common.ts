@@ -141,3 +141,34 @@ export function thirdPartyPath(ext: string): string {
   const { groupId, artifactId, version } = THIRD_PARTY;
   return `${groupId.replace(/\./g, '/')}/${artifactId}/${version}/${artifactId}-${version}.${ext}`;
 }
+
+/**
+ * A tree laid out like Maven Central for nginx to serve: every file of `source` (a local Maven
+ * repository, which keeps no checksum files) linked into `dir`, with the `.sha1` and `.md5` files
+ * Central publishes beside each (lowercase hex, nothing else). Without them the upstream answers
+ * 404 to every checksum: direct `mvn` asks `.sha1` then `.md5` and warns, and NORA asks `.sha1`,
+ * `.sha256` and `.sha512` before it accepts a file as unverified, three upstream requests per
+ * file that a real upstream never causes. Returns the number of files linked.
+ */
+export async function centralLikeTree(source: string, dir: string): Promise<number> {
+  const { createHash } = await import('node:crypto');
+  const { createReadStream } = await import('node:fs');
+  let files = 0;
+  for (const entry of await fs.readdir(source, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || /\.(sha1|md5|sha256|sha512|asc)$/.test(entry.name)) continue;
+    const from = path.join(entry.parentPath, entry.name);
+    const to = path.join(dir, path.relative(source, from));
+    await fs.mkdir(path.dirname(to), { recursive: true });
+    await fs.symlink(from, to);
+    const sha1 = createHash('sha1');
+    const md5 = createHash('md5');
+    for await (const chunk of createReadStream(from) as AsyncIterable<Buffer>) {
+      sha1.update(chunk);
+      md5.update(chunk);
+    }
+    await fs.writeFile(`${to}.sha1`, sha1.digest('hex'));
+    await fs.writeFile(`${to}.md5`, md5.digest('hex'));
+    files++;
+  }
+  return files;
+}

@@ -7,8 +7,10 @@
  * - resolve: Debian's `mvn -B package` of a small real project (the pinned build plugins and a
  *   third-party library: the dependency tree is ~160 .pom/.jar files, counted and printed) with a
  *   fresh local repository every run, (1) directly from nginx serving the machine's local Maven
- *   repository, (2) through NORA's default group `/maven2/` proxying that nginx, cold (NORA's cache
- *   empty), (3) warm (cached). Each of BENCH_ROUNDS rounds (default 5) starts a fresh NORA, which
+ *   repository laid out like Central (each file with its `.sha1` and `.md5`: common.ts
+ *   centralLikeTree; BENCH_MAVEN_CHECKSUMS=0 serves the bare repository, every checksum 404),
+ *   (2) through NORA's default group `/maven2/` proxying that nginx, cold (NORA's cache empty),
+ *   (3) warm (cached); `-C` (strict checksums) in all three when the tree has checksums. Each of BENCH_ROUNDS rounds (default 5) starts a fresh NORA, which
  *   first serves an unrelated artifact untimed (a server in service has compiled its hot code;
  *   "cold" is about the cache). Reported: median wall time per variant, and NORA's own CPU per
  *   build (less moved by the machine's load); targets cold ≤ 1.2×, warm ≤ 1.0× direct.
@@ -32,6 +34,7 @@ import { cpuSeconds, log, median } from '../harness.ts';
 import { compareRates, describeComparison, PAIRS } from '../wrk.ts';
 import {
   MANY_VERSIONS_DIR,
+  centralLikeTree,
   deployManyVersions,
   mavenBuilder,
   noraCommand,
@@ -48,6 +51,12 @@ const CPU_PROF = process.env['BENCH_CPU_PROF'] === '1';
 const sections = new Set(process.argv.slice(2));
 const all = sections.size === 0;
 
+/**
+ * The upstream carries checksum files as Maven Central does (BENCH_MAVEN_CHECKSUMS=0: the bare
+ * local repository, every checksum 404, direct mvn without -C, as before 2026-12-02).
+ */
+const CHECKSUMS = process.env['BENCH_MAVEN_CHECKSUMS'] !== '0';
+
 const missing = mavenMissing() || missingTools('wrk');
 if (missing !== false) {
   process.stderr.write(`${missing}\n`);
@@ -56,6 +65,7 @@ if (missing !== false) {
 
 const work = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-bench-maven-'));
 const stops: (() => Promise<void>)[] = [];
+const UPSTREAM_TREE = CHECKSUMS ? path.join(work, 'central') : M2_REPOSITORY;
 const profiles: string[] = [];
 let noraCount = 0;
 
@@ -97,7 +107,7 @@ const build = mavenBuilder(work);
 
 async function benchResolve(): Promise<void> {
   // Its own nginx, with an access log: the upstream requests of each variant are counted.
-  const nginx = await startNginx(M2_REPOSITORY, path.join(work, 'nginx-resolve'));
+  const nginx = await startNginx(UPSTREAM_TREE, path.join(work, 'nginx-resolve'));
   stops.push(() => nginx.stop());
   const upstream = { cold: [] as string[], warm: [] as string[], direct: [] as string[] };
   const count = async (since: number) => (await nginx.accessLog()).slice(since);
@@ -108,10 +118,10 @@ async function benchResolve(): Promise<void> {
   const cpu = { cold: [] as number[], warm: [] as number[] };
   let files = 0;
   // One untimed build straight from nginx: the JVM's and the page cache's first touches.
-  await build(project, nginx.url, false);
+  await build(project, nginx.url, CHECKSUMS);
   for (let round = 0; round < ROUNDS; round++) {
     let mark = (await nginx.accessLog()).length;
-    const direct = await build(project, nginx.url, false);
+    const direct = await build(project, nginx.url, CHECKSUMS);
     if (round === 0) upstream.direct = await count(mark);
     times.direct.push(direct.seconds);
     files = direct.files;
@@ -143,7 +153,9 @@ async function benchResolve(): Promise<void> {
   log(
     `\nresolve: mvn -B package, fresh local repository, ${files} .pom/.jar files, median of ${ROUNDS}`,
   );
-  log(`  direct from nginx (no checksums there)     ${d.toFixed(2)} s`);
+  log(
+    `  direct from nginx ${CHECKSUMS ? '(-C strict)              ' : '(no checksums there)     '}${d.toFixed(2)} s`,
+  );
   log(
     `  through NORA /maven2/ cold (-C strict)     ${c.toFixed(2)} s  ${(c / d).toFixed(2)}×  (target ≤ 1.2×) ${verdict(c / d <= 1.2)}`,
   );
@@ -272,9 +284,13 @@ async function summarizeProfiles(): Promise<void> {
 
 try {
   await fs.chmod(work, 0o755);
-  const nginx = await startNginx(M2_REPOSITORY, path.join(work, 'nginx'), { accessLog: false });
+  if (CHECKSUMS) {
+    const linked = await centralLikeTree(M2_REPOSITORY, UPSTREAM_TREE);
+    log(`upstream tree: ${linked} files of ${M2_REPOSITORY} with .sha1 and .md5 beside each`);
+  }
+  const nginx = await startNginx(UPSTREAM_TREE, path.join(work, 'nginx'), { accessLog: false });
   stops.push(() => nginx.stop());
-  log(`maven bench: nginx serves ${M2_REPOSITORY}; ${ROUNDS} round(s); wrk ${SECONDS} s`);
+  log(`maven bench: nginx serves ${UPSTREAM_TREE}; ${ROUNDS} round(s); wrk ${SECONDS} s`);
   if (all || sections.has('resolve')) await benchResolve();
   if (all || sections.has('artifact')) await benchArtifact(nginx);
   if (all || sections.has('metadata')) await benchMetadata(nginx);
