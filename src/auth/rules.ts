@@ -3,8 +3,10 @@
  *
  * Semantics (docs/auth.md "Permissions" is the user-facing statement of the same):
  * - A rule *covers* a target (repository R, path P) when one of its `repositories` globs matches
- *   R or a group R is a member of (a rule on the group `npm` also covers `npm-hosted`, so going
- *   to the member directly is no way around it), and one of its `paths` globs matches P.
+ *   R, a group R is a member of (a rule on the group `npm` also covers `npm-hosted`, so going
+ *   to the member directly is no way around it), or a member of R when R is a group (a rule on
+ *   `maven-hosted` also covers the group `maven2`, so reading through the group is no way around
+ *   it either), and one of its `paths` globs matches P.
  * - A target covered by a rule that names someone other than anonymous (users, groups, tokens,
  *   or nobody at all) is *owned*: a non-admin principal may do there exactly the union of the
  *   `actions` of the covering rules that name it, and nothing else. A rule naming only
@@ -53,6 +55,11 @@ export interface RulesOptions {
   readonly repositoryAnonymousRead?: ReadonlyMap<string, boolean> | undefined;
   /** The groups a repository is a member of (repository name → group names). */
   readonly groupsContaining?: ((repository: string) => readonly string[]) | undefined;
+  /**
+   * The repositories a group reads from (group name → member names, members of member groups
+   * included); empty for a repository that is not a group.
+   */
+  readonly membersOf?: ((group: string) => readonly string[]) | undefined;
   /**
    * Per-format default for anonymous reads on an unowned target, between a repository's own
    * setting and `[auth] anonymous_read` (e.g. Docker's `docker_anon_pull`); undefined = no opinion.
@@ -150,10 +157,7 @@ export class RuleSet implements Permissions {
    */
   restrictsPaths(repository: Repository): boolean {
     if (this.#options.anonymousReadDefault !== undefined) return true;
-    const repositories = [
-      repository.name,
-      ...(this.#options.groupsContaining?.(repository.name) ?? []),
-    ];
+    const repositories = this.#coveredThrough(repository.name);
     return this.#rules.some(
       (rule) =>
         !rule.allPaths &&
@@ -162,10 +166,7 @@ export class RuleSet implements Permissions {
   }
 
   decide(principal: Principal, target: AccessTarget, action: Action): boolean | undefined {
-    const repositories = [
-      target.repository.name,
-      ...(this.#options.groupsContaining?.(target.repository.name) ?? []),
-    ];
+    const repositories = this.#coveredThrough(target.repository.name);
     const covering = this.#rules.filter((rule) =>
       repositories.some((name) => rule.repositories.some((glob) => glob.test(name))),
     );
@@ -184,10 +185,29 @@ export class RuleSet implements Permissions {
     return this.#defaults(principal, target, action);
   }
 
-  /** Unowned target: the repository's own anonymous_read, then the format's default. */
+  /**
+   * The repositories whose rules cover `name`: itself, the groups it is a member of, and when it
+   * is a group its members (what a read through it may return).
+   */
+  #coveredThrough(name: string): string[] {
+    return [
+      name,
+      ...(this.#options.groupsContaining?.(name) ?? []),
+      ...(this.#options.membersOf?.(name) ?? []),
+    ];
+  }
+
+  /**
+   * Unowned target: the repository's own anonymous_read, then the format's default. A group
+   * with a member closed to anonymous reads (`anonymous_read = false`) is closed to them too,
+   * whatever it says itself: its answers may come from that member.
+   */
   #defaults(principal: Principal, target: AccessTarget, action: Action): boolean | undefined {
     if (principal.kind !== 'anonymous' || action !== 'read') return undefined;
-    const own = this.#options.repositoryAnonymousRead?.get(target.repository.name);
+    const settings = this.#options.repositoryAnonymousRead;
+    const own = settings?.get(target.repository.name);
+    const members = this.#options.membersOf?.(target.repository.name) ?? [];
+    if (members.some((member) => settings?.get(member) === false)) return false;
     if (own !== undefined) return own;
     return this.#options.anonymousReadDefault?.(target);
   }
@@ -229,10 +249,24 @@ export function permissionsFromConfig(
   anonymousReadDefault?: (target: AccessTarget) => boolean | undefined,
 ): RuleSet {
   const containing = new Map<string, string[]>();
+  const direct = new Map<string, readonly string[]>();
   for (const repo of registry.all()) {
     if (repo.kind !== 'group') continue;
+    direct.set(repo.name, repo.members);
     for (const member of repo.members)
       containing.set(member, [...(containing.get(member) ?? []), repo.name]);
+  }
+  const members = new Map<string, string[]>();
+  for (const group of direct.keys()) {
+    const seen = new Set<string>([group]);
+    const pending = [...(direct.get(group) ?? [])];
+    for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+      if (seen.has(next)) continue;
+      seen.add(next);
+      pending.push(...(direct.get(next) ?? []));
+    }
+    seen.delete(group);
+    members.set(group, [...seen]);
   }
   const repositoryAnonymousRead = new Map<string, boolean>();
   for (const repo of config.repositories) {
@@ -244,6 +278,7 @@ export function permissionsFromConfig(
     groups: config.auth.groups,
     repositoryAnonymousRead,
     groupsContaining: (name) => containing.get(name) ?? [],
+    membersOf: (name) => members.get(name) ?? [],
     anonymousReadDefault,
   });
 }

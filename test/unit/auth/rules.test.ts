@@ -181,6 +181,49 @@ describe('permission rules', () => {
     assert.ok(a.can(bob, hosted, 'write', '@other/pkg'));
   });
 
+  it('a rule on a member covers the groups it is in: no reading around it through the group', () => {
+    const a = access(
+      {
+        rules: [
+          rule({
+            repositories: ['maven-hosted'],
+            paths: ['com/priv/**'],
+            users: ['bob'],
+            actions: ['read', 'write'],
+          }),
+        ],
+        membersOf: (name) => (name === 'maven2' ? ['maven-hosted', 'maven-proxy'] : []),
+      },
+      true,
+    );
+    const group = repo('maven2', 'maven');
+    const jar = 'com/priv/p/1.0/p-1.0.jar';
+    assert.ok(a.can(bob, group, 'read', jar));
+    assert.ok(!a.can(alice, group, 'read', jar), 'the member refuses alice: so does the group');
+    assert.ok(!a.can(anonymous, group, 'read', jar));
+    assert.ok(a.can(anonymous, group, 'read', 'org/pub/q/1.0/q-1.0.jar'), 'other paths unowned');
+    assert.ok(a.can(alice, group, 'read'), 'listings stay open, filtered name by name');
+    assert.ok(!a.readsEveryPath(alice, group));
+  });
+
+  it('a member closed to anonymous reads closes its groups to them', () => {
+    const a = access(
+      {
+        rules: [],
+        repositoryAnonymousRead: new Map([
+          ['team-py', false],
+          ['py-grp', true],
+        ]),
+        membersOf: (name) => (name === 'py-grp' ? ['team-py', 'pypi-proxy'] : []),
+      },
+      true,
+    );
+    assert.ok(!a.can(anonymous, repo('py-grp', 'pypi'), 'read', 'trialpkg'));
+    assert.ok(!a.can(anonymous, repo('team-py', 'pypi'), 'read', 'trialpkg'));
+    assert.ok(a.can(anonymous, repo('pypi-proxy', 'pypi'), 'read', 'trialpkg'));
+    assert.ok(a.can(bob, repo('py-grp', 'pypi'), 'read', 'trialpkg'), 'signed-in users read');
+  });
+
   it('repository-wide reads: allowed unless a rule owns every path and grants nothing', () => {
     const a = access({
       rules: [
