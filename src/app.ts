@@ -47,6 +47,7 @@ import { BlobStore } from './storage/blob-store.ts';
 import type { StorageDriver } from './storage/driver.ts';
 import { createStorageDriver } from './storage/drivers/index.ts';
 import { VERSION } from './version.ts';
+import { dropRepresentationHeaders } from './http/format-errors.ts';
 
 export interface BuildOptions {
   readonly formats?: readonly FormatModule[];
@@ -102,6 +103,23 @@ export function checkConfig(config: AppConfig, formats: readonly FormatModule[] 
   }
 }
 
+/**
+ * Spool folders whose files belong to one request each (proxy fills, PyPI/Go uploads, Cargo
+ * publishes): what a crash or kill left there is garbage at start. Not `uploads`: OCI upload
+ * sessions outlive a restart (src/formats/oci/uploads.ts expires them).
+ */
+const REQUEST_SPOOLS = ['ingest', 'pypi-upload', 'go-upload', 'cargo-publish'];
+
+/** Removes the request spools and the storage driver's own temp files (`w-<uuid>`) at start. */
+async function wipeRequestSpools(spoolDir: string): Promise<void> {
+  for (const name of REQUEST_SPOOLS)
+    await fs.rm(path.join(spoolDir, name), { recursive: true, force: true });
+  const names = await fs.readdir(spoolDir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (/^w-[0-9a-f-]{36}$/.test(name)) await fs.rm(path.join(spoolDir, name), { force: true });
+  }
+}
+
 export async function buildApp(initial: AppConfig, options: BuildOptions = {}): Promise<NoraApp> {
   let config = initial;
   const formats = options.formats ?? FORMATS;
@@ -109,7 +127,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   const closeTasks: (() => Promise<void> | void)[] = [];
 
   const driver = await createStorageDriver(config.storage);
-  await fs.rm(path.join(driver.spoolDir(), 'ingest'), { recursive: true, force: true });
+  await wipeRequestSpools(driver.spoolDir());
   const writes = new WriteGeneration();
   const db = await openDatabase({
     file: databaseFile(config),
@@ -223,6 +241,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     const registryError = toRegistryError(err);
     if (registryError.status >= 500) request.log.error({ err }, 'request failed');
     const { status, body } = genericErrorBody(registryError);
+    dropRepresentationHeaders(reply);
     return reply
       .code(status)
       .headers(registryError.headers ?? {})

@@ -6,11 +6,36 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type RegistryError, toRegistryError } from '../core/errors.ts';
 
+/**
+ * Headers describing the representation a handler was about to send, set before its body
+ * failed: a stored file or proxied body that errors before its first byte (a fill failing its
+ * digest check) is answered by the error handler on the same reply. Left in place they would
+ * give an error body the file's ETag, Last-Modified and `Cache-Control: immutable` (a cache could
+ * keep the error for a year), its Content-Type, Range or encoding.
+ */
+const REPRESENTATION_HEADERS = [
+  'etag',
+  'last-modified',
+  'cache-control',
+  'content-length',
+  'content-range',
+  'content-encoding',
+  'content-disposition',
+  'content-type',
+  'accept-ranges',
+] as const;
+
+/** Removes what a handler set for the success answer it did not send (see above). */
+export function dropRepresentationHeaders(reply: FastifyReply): void {
+  for (const name of REPRESENTATION_HEADERS) reply.removeHeader(name);
+}
+
 /** The challenge clients of Basic-auth protocols (mvn, go, curl, helm) answer with credentials. */
 export const BASIC_CHALLENGE = 'Basic realm="nora"';
 
 /**
- * Sets `reply`'s status and headers from `err` (converted by `toError`), adds the Basic challenge
+ * Sets `reply`'s status and headers from `err` (converted by `toError`) in place of any the
+ * handler had set for its answer (dropRepresentationHeaders), adds the Basic challenge
  * on a 401, and logs a 5xx as `<label> request failed` — except 501/502/504, which name what is
  * not built or an upstream's failure, not a fault of ours. Returns the error for the body.
  */
@@ -27,6 +52,7 @@ export function prepareErrorReply(
   }
   const headers: Record<string, string> = { ...(error.headers ?? {}) };
   if (error.status === 401) headers['www-authenticate'] = BASIC_CHALLENGE;
+  dropRepresentationHeaders(reply);
   void reply.code(error.status).headers(headers);
   return error;
 }

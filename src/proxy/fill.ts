@@ -208,7 +208,7 @@ export class BlobFill {
       for (;;) {
         // A failed fill closes its spool file: report its error, never a read on a closed fd.
         if (this.#state === 'failed') throw this.#error ?? new Error('fill failed');
-        const limit = end === undefined ? this.#received : Math.min(this.#received, end + 1);
+        const limit = this.#readable(end);
         if (position < limit) {
           const chunks = this.#chunks;
           if (chunks !== undefined) {
@@ -250,6 +250,20 @@ export class BlobFill {
         callback(err);
       },
     });
+  }
+
+  /**
+   * How far a reader whose range ends at `end` (inclusive; undefined: the whole blob) may read
+   * now. Until the fill is verified a reader never gets its last byte, so an upstream body that
+   * fails its digest or size check never reaches a client whole: it gets the protocol's error
+   * when nothing was sent yet, else a connection cut short of its Content-Length (DESIGN.md §4:
+   * digests are verified before anything counts). A body held in memory (a small fill) is not
+   * sent at all before then: its reader waits for the verdict and sends it in one piece.
+   */
+  #readable(end: number | undefined): number {
+    const stop = end === undefined ? this.#received : Math.min(this.#received, end + 1);
+    if (this.#state !== 'running') return stop;
+    return this.#chunks === undefined ? stop - 1 : 0;
   }
 
   async #run(blobs: BlobStore, source: FillSource, options: FillOptions): Promise<FillResult> {

@@ -36,6 +36,7 @@ import {
   publishAnswer,
   searchAnswer,
 } from './web-api.ts';
+import { dropRepresentationHeaders } from '../../http/format-errors.ts';
 
 const MB = 1024 * 1024;
 const SMALL_BODY = 64 * 1024;
@@ -113,6 +114,7 @@ export function registerCargoRoutes(
     if (error.status >= 500 && ![501, 502, 504].includes(error.status)) {
       request.log.error({ err }, 'cargo request failed');
     }
+    dropRepresentationHeaders(reply);
     void reply.code(error.status).headers(error.headers ?? {});
     if (error.status === 401 && !reply.hasHeader('www-authenticate')) {
       // RFC 3139: Cargo retries with its token (or tells the user to `cargo login`).

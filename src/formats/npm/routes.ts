@@ -20,6 +20,7 @@ import { parseBody } from './publish.ts';
 import { scanPublishBody } from './publish-scan.ts';
 import { parseSearchQuery } from './search.ts';
 import type { NpmService, ReadIntent } from './service.ts';
+import { dropRepresentationHeaders } from '../../http/format-errors.ts';
 
 const MB = 1024 * 1024;
 /** Account, tag and audit bodies are small documents. */
@@ -45,6 +46,7 @@ export function registerNpmRoutes(
     if (error.status >= 500 && ![501, 502, 504].includes(error.status)) {
       request.log.error({ err }, 'npm request failed');
     }
+    dropRepresentationHeaders(reply);
     return reply
       .code(error.status)
       .headers(error.headers ?? {})

@@ -19,6 +19,7 @@ import {
   type TokenEndpoint,
   type TokenResponse,
 } from './token.ts';
+import { dropRepresentationHeaders } from '../../http/format-errors.ts';
 
 /** A token request form is a few short fields; anything bigger is not one. */
 const MAX_TOKEN_FORM_BYTES = 64 * 1024;
@@ -237,6 +238,7 @@ function renderError(
   const headers: Record<string, string> = { ...(error.headers ?? {}) };
   if (error.status === 401) headers['www-authenticate'] = challenge(request);
   const body = envelope(code, message, isBug ? undefined : error.detail);
+  dropRepresentationHeaders(reply);
   // A refused upload body is closed after the answer by the shared hook (http/refusal.ts).
   return (
     reply

@@ -39,6 +39,7 @@ import {
   SERVED_TYPES,
   urlSegment,
 } from './simple-index.ts';
+import { dropRepresentationHeaders } from '../../http/format-errors.ts';
 
 const MB = 1024 * 1024;
 /** Yank bodies are a reason string. */
@@ -208,6 +209,7 @@ export function registerPypiRoutes(
     const message = oneLine(error.message);
     // 406 has no generic code (core/errors.ts): negotiate() marks it by its protocol code.
     const status = error.protocolCode === 'NOT_ACCEPTABLE' ? 406 : error.status;
+    dropRepresentationHeaders(reply);
     void reply
       .code(status)
       .headers(error.headers ?? {})

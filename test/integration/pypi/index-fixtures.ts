@@ -194,14 +194,23 @@ export class StaticUpstream {
       );
     }
     const file = /^\/files\/([^/]+)$/.exec(req.url ?? '');
+    const served = this.#served.get(file?.[1] ?? '');
+    if (served) return void res.writeHead(200, { 'content-length': served.length }).end(served);
     for (const files of this.#projects.values()) {
       const bytes = files.get(file?.[1] ?? '');
       if (bytes) return void res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
     }
     res.writeHead(404).end('not found');
   });
+  /** Bytes served for a file in place of those its page's hash names (see `corrupt`). */
+  readonly #served = new Map<string, Buffer>();
   readonly requests: string[] = [];
   url = '';
+
+  /** Serves `bytes` for `filename` while its page still lists the hash of the original. */
+  corrupt(filename: string, bytes: Buffer): void {
+    this.#served.set(filename, bytes);
+  }
 
   add(project: string, filename: string, bytes: string): void {
     let files = this.#projects.get(project);

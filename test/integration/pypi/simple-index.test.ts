@@ -412,6 +412,40 @@ describe('pypi group: failing upstream, protect_hosted_names = false', () => {
     await alone.arrayBuffer();
   });
 
+  test('a proxied file that fails its page hash never reaches a client whole, and is not kept', async () => {
+    const upstream = await new StaticUpstream().start();
+    upstream.add('liar', 'liar-1.0.tar.gz', 'the bytes the page names');
+    upstream.add('liar', 'liar-2.0.tar.gz', 'x'.repeat(3 * 1024 * 1024));
+    upstream.corrupt('liar-1.0.tar.gz', Buffer.alloc(24, 'z')); // the same length, other bytes
+    upstream.corrupt('liar-2.0.tar.gz', Buffer.alloc(3 * 1024 * 1024, 'y'));
+    try {
+      await using server = await startTestServer({
+        config: { pypi: { proxy: `${upstream.url}/simple/`, metadata_ttl: 0 } },
+      });
+      await (await fetch(`${server.url}/simple/liar/`)).arrayBuffer();
+      // Small: held until verified, so the answer is the error (plain text, no file headers).
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`${server.url}/simple/liar/liar-1.0.tar.gz`);
+        assert.equal(res.status, 502);
+        assert.match(await res.text(), /does not match its digest/);
+        assert.equal(res.headers.get('etag'), null);
+        assert.equal(res.headers.get('cache-control'), null);
+        assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+      }
+      // Large: streamed, so the failure cuts the answer short of its length.
+      const res = await fetch(`${server.url}/simple/liar/liar-2.0.tar.gz`);
+      const whole = await res.arrayBuffer().then(
+        () => true,
+        () => false,
+      );
+      assert.ok(res.status === 502 || !whole, `status ${res.status}, whole ${whole}`);
+      const fetched = upstream.requests.filter((url) => url === '/files/liar-1.0.tar.gz');
+      assert.equal(fetched.length, 2, 'nothing kept: every request goes upstream again');
+    } finally {
+      await upstream.close();
+    }
+  });
+
   test('protect_hosted_names = false: hosted and upstream files merged, hosted first per filename', async () => {
     const upstream = await new StaticUpstream().start();
     upstream.add('dual', 'dual-2.0.tar.gz', 'up 2');

@@ -137,6 +137,35 @@ describe('BlobFill readers', async () => {
     assert.equal(await blobs.stat(claimed), undefined);
   });
 
+  test('a reader never gets the whole of a body that fails its check: small ones nothing', async () => {
+    /** Bytes a reader delivered before it failed (it must fail). */
+    const delivered = async (stream: Readable): Promise<number> => {
+      let bytes = 0;
+      try {
+        for await (const chunk of stream) bytes += (chunk as Buffer).length;
+      } catch {
+        return bytes;
+      }
+      assert.fail(`the reader ended normally after ${bytes} bytes`);
+    };
+    for (const size of [5 * 1024, 200 * 1024, 3 * 1024 * 1024]) {
+      const payload = randomBytes(size);
+      const claimed = digestOf(Buffer.from(`not ${size}`));
+      const fill = await BlobFill.start(
+        blobs,
+        { body: upstream(payload), size: payload.length },
+        { expected: claimed },
+      );
+      const whole = delivered(fill.reader());
+      const range = delivered(fill.reader({ start: 0, end: 99 }));
+      await assert.rejects(fill.done, /does not match its digest/);
+      const [got, ranged] = [await whole, await range];
+      if (size <= 1024 * 1024) assert.equal(got, 0, `${size} B: held until verified`);
+      else assert.ok(got < size, `${size} B: ${got} bytes delivered`);
+      assert.ok(ranged < 100, `${size} B: range got ${ranged} of 100 bytes`);
+    }
+  });
+
   test('a small body is held in memory: readers get it, no spool file, committed verified', async () => {
     const payload = randomBytes(300 * 1024 + 7);
     const spoolDir = path.join(blobs.driver.spoolDir(), 'ingest');
