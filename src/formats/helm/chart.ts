@@ -399,11 +399,18 @@ export async function readChartMetadata(source: Readable): Promise<IndexEntry> {
 }
 
 /**
- * The chart name and version a provenance file signs: the YAML of its clear-signed message
- * (Chart.yaml, then `...` and the `files:` section; https://helm.sh/docs/topics/provenance/).
- * Throws BAD_REQUEST when it is not a provenance file.
+ * The chart name and version a provenance file signs, and the digest it signs for the chart's
+ * archive: the YAML of its clear-signed message (Chart.yaml, then `...` and the `files:`
+ * section mapping `<name>-<version>.tgz` to `sha256:<hex>`;
+ * https://helm.sh/docs/topics/provenance/). `chartDigest`: that `sha256:<hex>` (lowercase), or
+ * undefined when the section names no such file. Throws BAD_REQUEST when it is not a
+ * provenance file.
  */
-export function provenanceChart(text: string): { name: string; version: string } {
+export function provenanceChart(text: string): {
+  name: string;
+  version: string;
+  chartDigest: string | undefined;
+} {
   const begin = text.indexOf('-----BEGIN PGP SIGNED MESSAGE-----');
   const sig = text.indexOf('-----BEGIN PGP SIGNATURE-----');
   if (begin < 0 || sig < begin) {
@@ -411,7 +418,7 @@ export function provenanceChart(text: string): { name: string; version: string }
   }
   const afterHeader = text.indexOf('\n\n', begin);
   const signed = text.slice(afterHeader < 0 ? begin : afterHeader + 2, sig);
-  const firstDoc = signed.split(/^\.\.\.\s*$/m)[0] ?? '';
+  const [firstDoc = '', filesDoc = ''] = signed.split(/^\.\.\.\s*$/m);
   const parsed = parseBoundedYaml(firstDoc, 'provenance file');
   if (!isObject(parsed)) throw new RegistryError('BAD_REQUEST', 'provenance file names no chart');
   const { name, version } = parsed;
@@ -423,7 +430,17 @@ export function provenanceChart(text: string): { name: string; version: string }
   ) {
     throw new RegistryError('BAD_REQUEST', 'provenance file names no valid chart name and version');
   }
-  return { name, version };
+  const files: unknown =
+    filesDoc.trim() === '' ? undefined : parseBoundedYaml(filesDoc, 'provenance file');
+  const listed =
+    isObject(files) && isObject(files['files'])
+      ? files['files'][`${name}-${version}.tgz`]
+      : undefined;
+  const chartDigest =
+    typeof listed === 'string' && /^sha256:[0-9a-fA-F]{64}$/.test(listed.trim())
+      ? listed.trim().toLowerCase()
+      : undefined;
+  return { name, version, chartDigest };
 }
 
 /**

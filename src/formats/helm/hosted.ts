@@ -44,6 +44,8 @@ export interface StagedProv {
   readonly created: boolean;
   readonly name: string;
   readonly version: string;
+  /** The archive digest it signs (`sha256:<hex>`), or undefined when it names none. */
+  readonly chartDigest: string | undefined;
 }
 
 export interface HelmHostedDeps {
@@ -195,7 +197,7 @@ export class HelmHosted implements HelmSource {
   /** Reads a provenance file (bounded) and stores it; throws BAD_REQUEST when it is not one. */
   async stageProv(body: Readable): Promise<StagedProv> {
     const bytes = await readAllBounded(body, MAX_PROV_BYTES, 'provenance file');
-    const { name, version } = provenanceChart(bytes.toString('utf8'));
+    const { name, version, chartDigest } = provenanceChart(bytes.toString('utf8'));
     const ingested = await this.#deps.blobs.ingest(Readable.from([bytes]));
     return {
       digest: formatDigest(ingested.digest),
@@ -203,6 +205,7 @@ export class HelmHosted implements HelmSource {
       created: ingested.created,
       name,
       version,
+      chartDigest,
     };
   }
 

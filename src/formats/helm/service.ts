@@ -263,6 +263,7 @@ export class HelmService {
         `the provenance file is for ${prov.name} ${prov.version}, not ${name} ${version}`,
       );
     }
+    if (prov) await this.#checkProvDigest(target, prov, chart);
     this.authorize(principal, repo, 'write', name);
     if (target.name !== repo.name)
       this.#deps.access.authorize(principal, target, 'write', name, { via: repo });
@@ -291,6 +292,31 @@ export class HelmService {
       this.authorize(principal, target, 'delete', name);
     await this.#deps.hosted.commitProv(target, prov as StagedProv, force);
     return { status: 201, name, version };
+  }
+
+  /**
+   * A provenance file must sign the archive it is stored with: the chart uploaded with it, else
+   * the version already in `target` (`helm verify` would fail on any other; 400 here, before
+   * anything is recorded). A provenance file uploaded before its chart is not checked.
+   */
+  async #checkProvDigest(
+    target: Repository,
+    prov: StagedProv,
+    chart: StagedChart | undefined,
+  ): Promise<void> {
+    const digest =
+      chart?.digest ?? (await this.#deps.hosted.chart(target, prov.name, prov.version))?.digest;
+    if (digest === undefined) return;
+    const file = chartFilename(prov.name, prov.version);
+    if (prov.chartDigest === undefined) {
+      throw new RegistryError('BAD_REQUEST', `the provenance file signs no digest for ${file}`);
+    }
+    if (prov.chartDigest !== digest) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `the provenance file signs ${prov.chartDigest} for ${file}, but the chart is ${digest}`,
+      );
+    }
   }
 
   /** `DELETE <base>/api/charts/<name>/<version>` in the write target. */

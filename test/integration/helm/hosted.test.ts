@@ -76,6 +76,27 @@ describe('helm hosted repository (auth on)', () => {
     r = await fetch(url('/helm/api/charts'), as(writer, { method: 'POST', body: form }));
     assert.equal(r.status, 201, await r.clone().text());
 
+    // A provenance file must sign the archive it is stored with (helm verify checks it).
+    const v12 = await buildChart({ name: 'demo', version: '1.2.0' });
+    const lying = new FormData();
+    lying.append('chart', new Blob([v12]), 'demo-1.2.0.tgz');
+    lying.append('prov', new Blob([provenance('demo', '1.2.0', v11)]), 'demo-1.2.0.tgz.prov');
+    r = await fetch(url('/helm/api/charts'), as(writer, { method: 'POST', body: lying }));
+    assert.equal(r.status, 400);
+    assert.match(
+      ((await r.json()) as { error: string }).error,
+      /signs sha256:\w+ for demo-1\.2\.0\.tgz, but the chart is/,
+    );
+    r = await fetch(url('/helm/demo-1.2.0.tgz'), as(writer));
+    assert.equal(r.status, 404, 'nothing recorded');
+    await r.arrayBuffer();
+    r = await fetch(
+      url('/helm/api/prov'),
+      as(writer, { method: 'POST', body: provenance('demo', '1.0.0', v11) }),
+    );
+    assert.equal(r.status, 400, 'the stored 1.0.0 archive is not the one it signs');
+    await r.arrayBuffer();
+
     const rc = await buildChart({ name: 'demo', version: '2.0.0-rc.1' });
     r = await fetch(url('/helm/demo-2.0.0-rc.1.tgz'), as(writer, { method: 'PUT', body: rc }));
     assert.equal(r.status, 201);

@@ -3,6 +3,7 @@
  * bombs, corrupt archives, and the rendered index read back by a YAML parser as Helm's IndexFile.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, test } from 'node:test';
@@ -244,7 +245,10 @@ describe('Chart.yaml', () => {
     assert.deepEqual(provenanceChart(provenance('demo', '1.0.0', archive)), {
       name: 'demo',
       version: '1.0.0',
+      chartDigest: `sha256:${createHash('sha256').update(archive).digest('hex')}`,
     });
+    const other = provenance('demo', '1.0.0', archive).replace('demo-1.0.0.tgz', 'other-1.tgz');
+    assert.equal(provenanceChart(other).chartDigest, undefined, 'names no digest for the chart');
     assert.throws(() => provenanceChart('hello'), { name: 'RegistryError' });
   });
 });
