@@ -106,7 +106,8 @@ const NON_CONFIG_PREFIXES = ['NORA_TEST_', 'NORA_BENCH_'];
 
 /**
  * One warning per `NORA_*` variable in `env` that no config key reads (a typo is otherwise
- * silently ignored), with a "did you mean" when a known variable is close (edit distance ≤ 3).
+ * silently ignored), with a "did you mean" when a known variable is close (edit distance ≤ 3)
+ * or is the same name with its section (`NORA_AUTH_…`) left out.
  * Variables of the test and tool scripts are not config and are left alone.
  */
 export function unknownEnvWarnings(schema: z.ZodType, env: NodeJS.ProcessEnv): string[] {
@@ -117,10 +118,20 @@ export function unknownEnvWarnings(schema: z.ZodType, env: NodeJS.ProcessEnv): s
     .filter((name) => !NON_CONFIG_PREFIXES.some((prefix) => name.startsWith(prefix)))
     .sort()
     .map((name) => {
-      const close = closest(name, [...all]);
+      const close = closest(name, [...all]) ?? withSection(name, [...all]);
       const hint = close === undefined ? '' : ` (did you mean ${close}?)`;
       return `unknown environment variable ${name} (ignored)${hint}`;
     });
+}
+
+/**
+ * The one candidate that is `name` with a section put in (`NORA_HTPASSWD_FILE` →
+ * `NORA_AUTH_HTPASSWD_FILE`), if exactly one is.
+ */
+function withSection(name: string, candidates: readonly string[]): string | undefined {
+  const tail = `_${name.slice('NORA_'.length)}`;
+  const found = candidates.filter((candidate) => candidate.endsWith(tail));
+  return found.length === 1 ? found[0] : undefined;
 }
 
 /** The candidate nearest to `name` by edit distance, if near enough to be a likely typo. */

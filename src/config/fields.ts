@@ -32,6 +32,28 @@ export const httpUrl = z
     message: 'expected an http(s) URL such as "https://host[:port][/path]"',
   });
 
+/** `none` (any case, spaces around) means no upstream, like `""`; anything else is kept. */
+function noneAsEmpty(value: string): string {
+  const trimmed = value.trim();
+  return trimmed.toLowerCase() === 'none' ? '' : trimmed;
+}
+
+/**
+ * A format's `proxy` key: one upstream URL, or none (`""` or `none`, in config.toml as in its
+ * NORA_*_PROXY variable).
+ */
+export function optionalUpstream(defaultUrl: string) {
+  return withMeta(
+    z
+      .preprocess(
+        (value) => (typeof value === 'string' ? noneAsEmpty(value) : value),
+        z.union([httpUrl, z.literal('')]),
+      )
+      .default(defaultUrl),
+    { fromEnv: noneAsEmpty, emptyIsValue: true },
+  );
+}
+
 /** Seconds; -1 = forever, 0 = always revalidate, >0 = seconds (one rule for every cache). */
 export const ttlSeconds = z.number().int().min(-1);
 

@@ -72,11 +72,30 @@ export function parseConfigObject(
   const result = configSchema.safeParse(merged);
   if (!result.success) {
     // An ignored key is often the cause (a repository's `proxies` instead of `upstreams`): say so.
-    const ignored = warnings.filter((w) => w.startsWith('unknown config key'));
+    // Not for a key the error itself names (inside a strict table, e.g. a rule): not ignored.
+    const refused = new Set(
+      result.error.issues.flatMap((issue) =>
+        issue.code === 'unrecognized_keys'
+          ? issue.keys.map((key) => `unknown config key "${dottedPath([...issue.path, key])}"`)
+          : [],
+      ),
+    );
+    const ignored = warnings.filter(
+      (w) => w.startsWith('unknown config key') && ![...refused].some((r) => w.startsWith(r)),
+    );
     const notes = ignored.length === 0 ? '' : `\n${ignored.map((w) => `  note: ${w}`).join('\n')}`;
     throw new ConfigError(formatIssues(result.error, overlay.sources, overlay.forms, env) + notes);
   }
   return { config: result.data, warnings };
+}
+
+/** `auth.rules[0].path`: a key's path written as unknownKeys writes it. */
+function dottedPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((part, i) =>
+      typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`,
+    )
+    .join('');
 }
 
 /** `over` laid on `base`, table by table (a sub-table set by env keeps its other file keys). */

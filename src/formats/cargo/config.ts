@@ -4,13 +4,7 @@
  * still serves cargo-hosted.
  */
 import { z } from 'zod';
-import {
-  credentials,
-  httpUrl,
-  positiveSeconds,
-  ttlSeconds,
-  withMeta,
-} from '../../config/fields.ts';
+import { credentials, optionalUpstream, positiveSeconds, ttlSeconds } from '../../config/fields.ts';
 
 export const cargoSectionSchema = z.object({
   enabled: z.boolean().default(true),
@@ -18,10 +12,7 @@ export const cargoSectionSchema = z.object({
    * The upstream registry (NORA_CARGO_PROXY): crates.io, or the root of a sparse index laid out
    * like crates.io's (`config.json` + index files); `""`/`none` = no upstream (no cargo-proxy).
    */
-  proxy: withMeta(z.union([httpUrl, z.literal('')]).default('https://crates.io'), {
-    fromEnv: (value: string) => (value.trim().toLowerCase() === 'none' ? '' : value.trim()),
-    emptyIsValue: true,
-  }),
+  proxy: optionalUpstream('https://crates.io'),
   /** "user:password" for the upstream (NORA_CARGO_PROXY_AUTH). */
   proxy_auth: credentials.optional(),
   proxy_timeout: positiveSeconds.default(30),

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import {
+  optionalUpstream,
   credentials,
   httpUrl,
   positiveSeconds,
@@ -54,10 +55,7 @@ export function parseSumdbEntry(value: string): SumdbUpstream | undefined {
 export const goSectionSchema = z.object({
   enabled: z.boolean().default(true),
   /** The upstream GOPROXY (NORA_GO_PROXY); `""`/`none` = no proxy (go-hosted only). */
-  proxy: withMeta(z.union([httpUrl, z.literal('')]).default('https://proxy.golang.org'), {
-    fromEnv: (value: string) => (value.trim().toLowerCase() === 'none' ? '' : value.trim()),
-    emptyIsValue: true,
-  }),
+  proxy: optionalUpstream('https://proxy.golang.org'),
   proxy_auth: credentials.optional(),
   /** Connect + response-headers timeout of upstream requests, seconds. */
   proxy_timeout: positiveSeconds.default(30),

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import {
+  optionalUpstream,
   credentials,
   parseUpstreamList,
   httpUrl,
@@ -35,10 +36,7 @@ export const pypiSectionSchema = z.object({
    * The upstream simple index (NORA_PYPI_PROXY); `""`/`none` = none. Used when `proxies` is
    * empty; `proxy_auth` applies to it.
    */
-  proxy: withMeta(z.union([httpUrl, z.literal('')]).default('https://pypi.org/simple/'), {
-    fromEnv: (value: string) => (value.trim().toLowerCase() === 'none' ? '' : value.trim()),
-    emptyIsValue: true,
-  }),
+  proxy: optionalUpstream('https://pypi.org/simple/'),
   proxy_auth: credentials.optional(),
   /** Several upstream indexes in order (NORA_PYPI_PROXIES); when set, replaces `proxy`. */
   proxies: withMeta(z.array(upstreamEntry(pypiUpstreamSchema)).default([]), {

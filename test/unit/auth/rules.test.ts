@@ -268,7 +268,14 @@ describe('permission rules', () => {
     assert.match(ruleProblem(rule({ anonymous: true, actions: ['write'] })) ?? '', /anonymous/);
     assert.equal(ruleProblem(rule({ actions: ['read'] })), undefined);
     const parse = (auth: Record<string, unknown>) => () => parseConfigObject({ auth }, {});
-    assert.throws(parse({ rules: [{ users: ['a'], path: ['x/**'], actions: ['read'] }] }), /path/);
+    assert.throws(
+      parse({ rules: [{ users: ['a'], path: ['x/**'], actions: ['read'] }] }),
+      (err) => {
+        assert.match(String(err), /Unrecognized key: "path"/);
+        assert.doesNotMatch(String(err), /ignored/, 'a refused key is not called ignored');
+        return true;
+      },
+    );
     assert.throws(parse({ rules: [{ users: ['a'], actions: ['fly'] }] }), /actions/);
     assert.throws(parse({ rules: [{ users: ['a'] }] }), /actions/);
     const { config } = parseConfigObject(

@@ -182,6 +182,24 @@ test('a list of strings where tables are expected says "table", and an ignored k
   );
 });
 
+test('proxy = "none" means no upstream, in config.toml as in the environment', () => {
+  for (const format of ['pypi', 'cargo', 'go'] as const) {
+    const fromFile = parseConfigObject({ [format]: { proxy: 'none' } }, {}).config;
+    assert.equal(fromFile[format].proxy, '', `[${format}] proxy = "none"`);
+    const variable = `NORA_${format.toUpperCase()}_PROXY`;
+    const fromEnv = parseConfigObject({}, { [variable]: ' None ' }).config;
+    assert.equal(fromEnv[format].proxy, '', `${variable}=None`);
+  }
+  assert.throws(() => parseConfigObject({ pypi: { proxy: 'nonesuch' } }, {}), /http\(s\) URL/);
+});
+
+test('an unknown variable missing its section names the one it may be', async () => {
+  const { unknownEnvWarnings } = await import('../../../src/config/env.ts');
+  assert.deepEqual(unknownEnvWarnings(configSchema, { NORA_HTPASSWD_FILE: 'x' }), [
+    'unknown environment variable NORA_HTPASSWD_FILE (ignored) (did you mean NORA_AUTH_HTPASSWD_FILE?)',
+  ]);
+});
+
 test('unknown keys warn instead of failing', () => {
   const { warnings } = parseConfigObject({ server: { colour: 'blue' }, nonsense: { a: 1 } });
   assert.deepEqual(warnings.sort(), [
