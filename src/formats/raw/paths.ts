@@ -2,7 +2,7 @@
  * Raw repository paths: what follows the mount (`/raw`, `/repository/<name>`), undecoded. Each
  * segment is percent-decoded once and checked, so a stored path is a plain `a/b/c.tar.gz`:
  * no empty, `.` or `..` segment (raw or encoded), no encoded separator (`%2F`, `%5C`), no control
- * character, bounded lengths. Paths name rows in the metadata store and bytes live in the
+ * or bidirectional-override character, bounded lengths. Paths name rows in the metadata store and bytes live in the
  * content-addressed blob store, so a path never reaches the file system at all.
  */
 import { RegistryError } from '../../core/errors.ts';
@@ -27,6 +27,12 @@ export type RawPath =
 // C0 controls, DEL and C1 controls.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Bidirectional embeddings, overrides and isolates: `\u202Etxt.exe` shows as `exe.txt` in a
+ * listing or a terminal (the "Trojan Source" trick), so a path with them could pass for another.
+ */
+const BIDI = /[\u202a-\u202e\u2066-\u2069]/;
 
 /**
  * Parses the part of the URL after the mount. Throws BAD_REQUEST naming the problem.
@@ -61,6 +67,9 @@ export function decodeSegment(segment: string): string {
     throw bad('encoded path separators (%2F, %5C, "\\") are not allowed in a raw path');
   }
   if (CONTROL.test(decoded)) throw bad('control characters are not allowed in a raw path');
+  if (BIDI.test(decoded)) {
+    throw bad('bidirectional control characters (U+202A-U+202E, U+2066-U+2069) are not allowed');
+  }
   if (decoded.trim() === '') throw bad('a blank path segment is not allowed');
   if (Buffer.byteLength(decoded) > MAX_SEGMENT_BYTES) {
     throw bad(`a raw path segment has at most ${MAX_SEGMENT_BYTES} bytes`);

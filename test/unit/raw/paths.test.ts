@@ -39,7 +39,7 @@ describe('parseRawPath', () => {
     for (const p of ['/a%2Fb', '/a%2fb', '/a%5Cb', '/a\\b']) badRequest(() => parseRawPath(p));
   });
 
-  test('empty segments, control characters, blank names, bad escapes are refused', () => {
+  test('empty segments, control and bidi characters, blank names, bad escapes are refused', () => {
     for (const p of [
       '/a//b',
       '//a',
@@ -50,6 +50,8 @@ describe('parseRawPath', () => {
       '/%20/x',
       '/a%zz',
       '/a%',
+      '/%E2%80%AEtxt.exe', // U+202E: shows as exe.txt
+      '/a%E2%81%A6b', // U+2066
     ]) {
       badRequest(() => parseRawPath(p));
     }
