@@ -4,6 +4,7 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage (unknown command or
  * option, a verb not built yet).
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { allMigrations, databaseFile, loadCheckedConfig } from './app.ts';
@@ -137,6 +138,35 @@ async function tokenContext(file: string | undefined): Promise<TokenCliContext> 
   };
 }
 
+/**
+ * What removes the database at `file` and the folders made for it, if neither exists yet: a
+ * token command that fails (no such user) leaves nothing behind in a place the server may not
+ * even read (new-user trial).
+ */
+async function undoNewDatabase(file: string): Promise<() => Promise<void>> {
+  const absolute = path.resolve(file);
+  let firstMissing: string | undefined;
+  for (let dir = absolute; ; dir = path.dirname(dir)) {
+    const exists = await fs.stat(dir).then(
+      () => true,
+      () => false,
+    );
+    if (exists) break;
+    firstMissing = dir;
+    if (path.dirname(dir) === dir) break;
+  }
+  if (firstMissing === undefined) return () => Promise.resolve(); // the database exists
+  const made = firstMissing;
+  return async () => {
+    if (made === absolute) {
+      for (const suffix of ['', '-wal', '-shm'])
+        await fs.rm(`${absolute}${suffix}`, { force: true });
+    } else {
+      await fs.rm(made, { recursive: true, force: true });
+    }
+  };
+}
+
 function positiveDays(value: string): number {
   const days = Number(value);
   if (!/^\d+$/.test(value) || days < 1 || days > 3650) {
@@ -184,12 +214,16 @@ function addTokenCommands(program: Command): void {
         config?: string;
       }) => {
         const context = await tokenContext(opts.config);
+        const undo = await undoNewDatabase(databaseFile(context.config));
         const created = await createTokenOffline(context, {
           user: opts.user,
           role: opts.role,
           ttlDays: opts.ttlDays,
           description: opts.description,
           scope: opts.scope,
+        }).catch(async (err: unknown) => {
+          await undo();
+          throw err;
         });
         process.stdout.write(`${created.secret}\n`);
         // Which database: a token made in one the server does not read is useless (new-user trial).

@@ -153,8 +153,10 @@ export async function readChartYaml(
       `chart archive unpacks to more than ${MAX_UNPACKED_BYTES} bytes (Helm's limit)`,
     );
   source.on('error', () => gunzip.destroy());
-  gunzip.on('error', () => {
-    extract.destroy(new Error('not a gzip stream'));
+  gunzip.on('error', (err: NodeJS.ErrnoException) => {
+    // zlib says which: a stream cut short (a partial upload or download) is not "not gzip".
+    const truncated = err.code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message);
+    extract.destroy(new Error(truncated ? 'the gzip stream is truncated' : 'not a gzip stream'));
   });
   gunzip.on('data', (chunk: Buffer) => {
     progress.unpacked += chunk.length;

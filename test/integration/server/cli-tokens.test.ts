@@ -47,6 +47,11 @@ describe('nora token', () => {
     const nora = (args: string[]) =>
       run(process.execPath, [BIN, ...args], { check: false, env: cleanEnv(), cwd: dir.path });
 
+    // A failure before any database exists leaves none behind (nor its folders).
+    const early = await nora(['token', 'create', '--user', 'nobody', '-c', config]);
+    assert.equal(early.code, 1, early.stderr);
+    await assert.rejects(fs.stat(path.join(dir.path, 'storage')), { code: 'ENOENT' });
+
     const created = await nora([
       'token',
       'create',

@@ -109,6 +109,16 @@ describe('Chart.yaml', () => {
         return true;
       });
     }
+    const whole = await buildChart({ name: 'cut', version: '1.0.0' });
+    await assert.rejects(
+      readChartMetadata(Readable.from([whole.subarray(0, whole.length - 10)])),
+      /truncated/,
+      'a chart cut short is said to be truncated, not "not gzip"',
+    );
+    await assert.rejects(
+      readChartMetadata(Readable.from([Buffer.from('plain text')])),
+      /not a gzip/,
+    );
   });
 
   test('any single top folder is accepted; the name comes from Chart.yaml (trial fix 4)', async () => {
