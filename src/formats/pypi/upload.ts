@@ -32,7 +32,7 @@ import {
 } from './filenames.ts';
 import { isValidProjectName, normalizeProjectName } from './names.ts';
 import { fileExistsError, filenameUsedError, type PypiStore, type ReleaseMeta } from './store.ts';
-import { parseVersion } from './versions.ts';
+import { isSpecifierSet, parseVersion } from './versions.ts';
 
 /** One field's value; a README `description` is the largest real one. */
 export const MAX_FIELD_BYTES = 4 * 1024 * 1024;
@@ -389,6 +389,12 @@ async function storeUpload(
   const requiresPython = single(fields, 'requires_python')?.trim();
   if (requiresPython !== undefined && requiresPython.length > MAX_REQUIRES_PYTHON) {
     throw bad(`requires_python is longer than ${MAX_REQUIRES_PYTHON} characters`);
+  }
+  // What the public index refuses too: pip would ignore a specifier it cannot parse.
+  if (requiresPython !== undefined && !isSpecifierSet(requiresPython)) {
+    throw bad(
+      `Invalid value for requires_python. Error: ${JSON.stringify(requiresPython)} is not a valid PEP 440 specifier set`,
+    );
   }
 
   if (await store.filenameDeleted(repo, file.filename)) throw filenameUsedError(file.filename);

@@ -2,7 +2,7 @@
  * Versions by PEP 440 (via @renovatebot/pep440): one release per equivalence class, so `1.0`,
  * `1.0.0` and `1.0.0-post0`/`1.0.0.post0` are one release; ordering by PEP 440 precedence.
  */
-import { compare, parse } from '@renovatebot/pep440';
+import { compare, parse, validRange } from '@renovatebot/pep440';
 
 /** PEP 440 caps nothing; we do, so a version string bounds the work it causes. */
 const MAX_VERSION_LENGTH = 128;
@@ -50,6 +50,14 @@ export function parseVersion(version: string): ParsedVersion | undefined {
     key: `${epoch}${release.join('.')}${tail}${local}`.toLowerCase(),
     local: parsed.local !== null,
   };
+}
+
+/**
+ * Whether `spec` is a PEP 440 version specifier set (`>=3.8`, `<4,>=3.7`, `~=3.10`,
+ * `!=3.0.*`; empty = no constraint), as `Requires-Python` must be (core metadata spec).
+ */
+export function isSpecifierSet(spec: string): boolean {
+  return validRange(spec);
 }
 
 /** PEP 440 precedence; invalid versions sort before valid ones, then by string. */

@@ -197,6 +197,14 @@ describe('pypi hosted: upload', () => {
     );
   });
 
+  test('requires_python must be a PEP 440 specifier set', async () => {
+    const wheel = makeWheel('reqpy', '1.0');
+    const bad = twineFields('reqpy', '1.0', wheel, { requires_python: '>=3" onmouseover="x' });
+    await refused(fx, upload(fx, bad, wheel), 400, /not a valid PEP 440 specifier set/);
+    const good = twineFields('reqpy', '1.0', wheel, { requires_python: '<4,>=3.7' });
+    assert.equal((await upload(fx, good, wheel)).version, '1.0');
+  });
+
   test('a duplicate filename with other bytes → 400 "File already exists"; identical bytes succeed as a no-op', async () => {
     const first = makeSdist('dup', '1.0');
     await upload(fx, twineFields('dup', '1.0', first), first);
