@@ -404,7 +404,7 @@ export async function readChartMetadata(source: Readable): Promise<IndexEntry> {
  * The chart name and version a provenance file signs, and the digest it signs for the chart's
  * archive: the YAML of its clear-signed message (Chart.yaml, then `...` and the `files:`
  * section mapping `<name>-<version>.tgz` to `sha256:<hex>`;
- * https://helm.sh/docs/topics/provenance/). `chartDigest`: that `sha256:<hex>` (lowercase), or
+ * https://helm.sh/docs/topics/provenance/). `chartDigest`: that `sha256:<hex>` as written, or
  * undefined when the section names no such file. Throws BAD_REQUEST when it is not a
  * provenance file.
  */
@@ -440,7 +440,7 @@ export function provenanceChart(text: string): {
       : undefined;
   const chartDigest =
     typeof listed === 'string' && /^sha256:[0-9a-fA-F]{64}$/.test(listed.trim())
-      ? listed.trim().toLowerCase()
+      ? listed.trim() // as written: helm verify compares it with the archive's digest exactly
       : undefined;
   return { name, version, chartDigest };
 }

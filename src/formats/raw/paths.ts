@@ -29,10 +29,12 @@ export type RawPath =
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
- * Bidirectional embeddings, overrides and isolates: `\u202Etxt.exe` shows as `exe.txt` in a
- * listing or a terminal (the "Trojan Source" trick), so a path with them could pass for another.
+ * Bidirectional embeddings, overrides, isolates and marks, and invisible zero-width characters:
+ * `\u202Etxt.exe` shows as `exe.txt` in a listing or a terminal (the "Trojan Source" trick) and
+ * `a\u200Bb` as `ab`, so a path with them could pass for another. Not the zero-width joiners
+ * (U+200C/U+200D): Persian and Indic names and emoji sequences need them.
  */
-const BIDI = /[\u202a-\u202e\u2066-\u2069]/;
+const BIDI = /[\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
 
 /**
  * Parses the part of the URL after the mount. Throws BAD_REQUEST naming the problem.
@@ -68,7 +70,9 @@ export function decodeSegment(segment: string): string {
   }
   if (CONTROL.test(decoded)) throw bad('control characters are not allowed in a raw path');
   if (BIDI.test(decoded)) {
-    throw bad('bidirectional control characters (U+202A-U+202E, U+2066-U+2069) are not allowed');
+    throw bad(
+      'bidirectional and zero-width characters (U+061C, U+200B, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069, U+FEFF) are not allowed',
+    );
   }
   if (decoded.trim() === '') throw bad('a blank path segment is not allowed');
   if (Buffer.byteLength(decoded) > MAX_SEGMENT_BYTES) {

@@ -52,10 +52,19 @@ describe('parseRawPath', () => {
       '/a%',
       '/%E2%80%AEtxt.exe', // U+202E: shows as exe.txt
       '/a%E2%81%A6b', // U+2066
+      '/a%E2%80%8Bb', // U+200B zero width space
+      '/a%E2%80%8Fb', // U+200F right-to-left mark
+      '/%EF%BB%BFa', // U+FEFF
     ]) {
       badRequest(() => parseRawPath(p));
     }
     badRequest(() => parseRawPath('a/b'));
+    // Zero-width joiners stay: Persian names and emoji sequences need them.
+    assert.deepEqual(parseRawPath('/%D9%85%E2%80%8C%D9%86'), { kind: 'file', path: 'م\u200cن' });
+    assert.deepEqual(parseRawPath('/%F0%9F%91%A8%E2%80%8D%F0%9F%91%A9'), {
+      kind: 'file',
+      path: '👨\u200d👩',
+    });
   });
 
   test('length and depth bounds', () => {
