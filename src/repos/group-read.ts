@@ -146,15 +146,25 @@ export class GroupReader {
     if (failures.length === 0) return;
     this.#deps.log.warn(
       { repository: group.name, failures },
-      `group ${group.name}: ${failures.map((f) => `upstream ${f.upstream} unreachable (${f.reason})`).join('; ')}; answering from the other members`,
+      `group ${group.name}: ${failures.map((f) => `upstream ${f.upstream} ${verb(f)} (${f.reason})`).join('; ')}; answering from the other members`,
     );
   }
 }
 
-/** ` (upstream docker-proxy/0 unreachable: ECONNREFUSED)` — appended to a group's 404 message. */
+/**
+ * ` (upstream docker-proxy/0 unreachable: ECONNREFUSED)` or ` (upstream pypi-proxy#0 failed:
+ * content does not match its digest)` — appended to a group's 404 message.
+ */
 export function missNote(failures: readonly MemberFailure[]): string {
   if (failures.length === 0) return '';
-  return ` (${failures.map((f) => `upstream ${f.upstream} unreachable: ${f.reason}`).join('; ')})`;
+  return ` (${failures.map((f) => `upstream ${f.upstream} ${verb(f)}: ${f.reason}`).join('; ')})`;
+}
+
+/** "unreachable" for a connection that failed (an errno code, a timeout, an open circuit), else "failed". */
+function verb(failure: MemberFailure): string {
+  return /^[A-Z][A-Z0-9_]+$|^timeout$|^circuit open$/.test(failure.reason)
+    ? 'unreachable'
+    : 'failed';
 }
 
 /**
@@ -173,10 +183,13 @@ export function describeFailure(member: string, err: RegistryError): MemberFailu
   const status = /answered (\d{3})/.exec(err.message)?.[1];
   const code = /\(([A-Z_0-9]+)\)$/.exec(err.message)?.[1];
   const invalid = err.message.includes('invalid response') ? 'invalid response' : undefined;
+  const digest = err.message.includes('does not match its digest')
+    ? 'content does not match its digest'
+    : undefined;
   return {
     member,
     upstream,
-    reason: status !== undefined ? `HTTP ${status}` : (code ?? invalid ?? 'failed'),
+    reason: status !== undefined ? `HTTP ${status}` : (code ?? invalid ?? digest ?? 'failed'),
   };
 }
 

@@ -317,7 +317,7 @@ describe('npm proxy against a scripted upstream', () => {
     assert.equal(viaGroup.status, 404);
     assert.match(
       viaGroup.json<{ error: string }>().error,
-      /upstream npm-proxy#0 unreachable: HTTP 500/,
+      /upstream npm-proxy#0 failed: HTTP 500/,
     );
   });
 

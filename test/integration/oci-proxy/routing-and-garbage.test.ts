@@ -164,7 +164,7 @@ describe('docker proxy routing and upstream garbage (fixture upstream)', () => {
     assert.equal(group.status, 404, groupText);
     assert.match(
       groupText,
-      /MANIFEST_UNKNOWN.*upstream docker-proxy\/0 unreachable: invalid response/,
+      /MANIFEST_UNKNOWN.*upstream docker-proxy\/0 failed: invalid response/,
     );
   });
 
@@ -225,7 +225,7 @@ describe('docker proxy routing and upstream garbage (fixture upstream)', () => {
     });
     const groupText = await group.text();
     assert.equal(group.status, 404, groupText);
-    assert.match(groupText, /upstream docker-proxy\/0 unreachable: HTTP 500/);
+    assert.match(groupText, /upstream docker-proxy\/0 failed: HTTP 500/);
     assert.doesNotMatch(groupText, /127\.0\.0\.1/);
   });
 

@@ -253,7 +253,7 @@ describe('raw proxy and group', () => {
     try {
       const miss = await send(port, 'GET', '/repository/all/shared/nowhere.txt');
       assert.equal(miss.status, 404);
-      assert.match(miss.body, /unreachable/);
+      assert.match(miss.body, /upstream \S+ failed: HTTP 503/);
       assert.equal((await send(port, 'GET', '/repository/all/shared/a.txt')).status, 200);
     } finally {
       origin.down = false;
