@@ -98,6 +98,12 @@ export interface Permissions {
    * for one path may differ from the repository-wide one. Absent: assumed true (the safe side).
    */
   restrictsPaths?(repository: Repository): boolean;
+  /**
+   * Why `target` is owned when a rule on another repository owns it (a member of the group
+   * addressed, or a group it is in): `a rule on its member maven-hosted owns it`, for a refusal's
+   * message; undefined when the target's own rules (or none) decide.
+   */
+  ownedThrough?(target: AccessTarget): string | undefined;
 }
 
 export interface RequestCredentials {
@@ -353,8 +359,14 @@ export class AccessControl {
       if (ruled ?? (action === 'read' && anonymousReads)) return;
       throw new RegistryError('UNAUTHORIZED', `authentication required to ${action} ${where}`);
     }
-    if (!(ruled ?? hasRole(principal.roles, neededRole(action)))) {
-      throw new RegistryError('DENIED', `${principal.name} may not ${action} ${where}`);
+    const allowed = ruled ?? hasRole(principal.roles, neededRole(action));
+    if (!allowed) {
+      // Refused by a rule: say which repository's rule when it is not the target's own.
+      const why = ruled === undefined ? undefined : this.#permissions.ownedThrough?.(target);
+      throw new RegistryError(
+        'DENIED',
+        `${principal.name} may not ${action} ${where}${why === undefined ? '' : ` (${why})`}`,
+      );
     }
   }
 }

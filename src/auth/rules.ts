@@ -185,6 +185,26 @@ export class RuleSet implements Permissions {
     return this.#defaults(principal, target, action);
   }
 
+  ownedThrough(target: AccessTarget): string | undefined {
+    const name = target.repository.name;
+    const path = target.path;
+    const names = (rule: CompiledRule, candidates: readonly string[]): string | undefined =>
+      candidates.find((candidate) => rule.repositories.some((glob) => glob.test(candidate)));
+    for (const rule of this.#rules) {
+      if (
+        !rule.owns ||
+        (path === undefined ? !rule.allPaths : !rule.paths.some((g) => g.test(path)))
+      )
+        continue;
+      if (rule.repositories.some((glob) => glob.test(name))) return undefined;
+      const member = names(rule, this.#options.membersOf?.(name) ?? []);
+      if (member !== undefined) return `a rule on its member ${member} owns it`;
+      const group = names(rule, this.#options.groupsContaining?.(name) ?? []);
+      if (group !== undefined) return `a rule on its group ${group} owns it`;
+    }
+    return undefined;
+  }
+
   /**
    * The repositories whose rules cover `name`: itself, the groups it is a member of, and when it
    * is a group its members (what a read through it may return).

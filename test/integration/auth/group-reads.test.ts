@@ -66,7 +66,15 @@ describe('reads through a group follow the rules of its members', () => {
 
   test('a path rule on maven-hosted holds through /maven2/', async () => {
     assert.equal(await status(`/repository/maven-hosted/${privateJar}`, dave), 403);
-    assert.equal(await status(`/maven2/${privateJar}`, dave), 403);
+    const refused = await fetch(`${server.url}/maven2/${privateJar}`, {
+      headers: { authorization: dave },
+    });
+    assert.equal(refused.status, 403);
+    assert.match(
+      await refused.text(),
+      /dave may not read com\/priv\/p\/1\.0\/p-1\.0\.jar in maven \(a rule on its member maven-hosted owns it\)/,
+      'the refusal says whose rule it is',
+    );
     assert.equal(await status(`/maven2/${privateJar}`), 401);
     assert.equal(await status(`/maven2/${privateJar}.sha1`), 401, 'its checksum too');
     assert.equal(await status(`/maven2/${privateJar}`, bob), 200);
