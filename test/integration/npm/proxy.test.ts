@@ -315,10 +315,7 @@ describe('npm proxy against a scripted upstream', () => {
     assert.equal(garbage.status, 502);
     const viaGroup = await client.packument('broken');
     assert.equal(viaGroup.status, 404);
-    assert.match(
-      viaGroup.json<{ error: string }>().error,
-      /upstream npm-proxy#0 failed: HTTP 500/,
-    );
+    assert.match(viaGroup.json<{ error: string }>().error, /upstream npm-proxy#0 failed: HTTP 500/);
   });
 
   test('audit is forwarded with hosted-only names stripped', async () => {

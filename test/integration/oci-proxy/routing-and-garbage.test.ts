@@ -162,10 +162,7 @@ describe('docker proxy routing and upstream garbage (fixture upstream)', () => {
     });
     const groupText = await group.text();
     assert.equal(group.status, 404, groupText);
-    assert.match(
-      groupText,
-      /MANIFEST_UNKNOWN.*upstream docker-proxy\/0 failed: invalid response/,
-    );
+    assert.match(groupText, /MANIFEST_UNKNOWN.*upstream docker-proxy\/0 failed: invalid response/);
   });
 
   test('a non-manifest body from upstream: 502 in the OCI envelope', async () => {
