@@ -71,6 +71,8 @@ const WINDOW_BYTES = 8 * 1024 * 1024;
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 /** Received bytes are copied into slabs of this size; a full slab is one spool write. */
 const SLAB_BYTES = 1024 * 1024;
+/** Bodies up to this size reach readers only once verified, whole (see #readable). */
+const HELD_WHOLE_BYTES = 64 * 1024;
 /** The newest received chunks kept as they came, for readers that keep up (see #recent). */
 const RECENT_BYTES = 1024 * 1024;
 
@@ -257,13 +259,15 @@ export class BlobFill {
    * now. Until the fill is verified a reader never gets its last byte, so an upstream body that
    * fails its digest or size check never reaches a client whole: it gets the protocol's error
    * when nothing was sent yet, else a connection cut short of its Content-Length (DESIGN.md §4:
-   * digests are verified before anything counts). A body held in memory (a small fill) is not
-   * sent at all before then: its reader waits for the verdict and sends it in one piece.
+   * digests are verified before anything counts). While no more than HELD_WHOLE_BYTES have
+   * arrived nothing is sent: a small file's answer is the verdict, sent in one piece. Beyond,
+   * bytes flow as they arrive, so a slow upstream never starves a client into its read timeout
+   * (pip gives up after 15 s without a byte).
    */
   #readable(end: number | undefined): number {
     const stop = end === undefined ? this.#received : Math.min(this.#received, end + 1);
     if (this.#state !== 'running') return stop;
-    return this.#chunks === undefined ? stop - 1 : 0;
+    return this.#received <= HELD_WHOLE_BYTES ? 0 : stop - 1;
   }
 
   async #run(blobs: BlobStore, source: FillSource, options: FillOptions): Promise<FillResult> {
