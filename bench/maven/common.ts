@@ -4,6 +4,8 @@
  * a fresh local repository, the untimed warm-up of a fresh NORA, NORA's command line and
  * environment as a proxy of nginx, and the artifact of many versions deployed by PUT.
  */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -151,8 +153,6 @@ export function thirdPartyPath(ext: string): string {
  * file that a real upstream never causes. Returns the number of files linked.
  */
 export async function centralLikeTree(source: string, dir: string): Promise<number> {
-  const { createHash } = await import('node:crypto');
-  const { createReadStream } = await import('node:fs');
   let files = 0;
   for (const entry of await fs.readdir(source, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile() || /\.(sha1|md5|sha256|sha512|asc)$/.test(entry.name)) continue;
