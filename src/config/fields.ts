@@ -54,6 +54,21 @@ export function optionalUpstream(defaultUrl: string) {
   );
 }
 
+/**
+ * A format's `proxy` key without a built-in upstream (npm): one upstream URL, or unset — which
+ * `""` and `none` also mean (in config.toml as in its NORA_*_PROXY variable), as for the formats
+ * that have a default upstream (optionalUpstream).
+ */
+export function upstreamIfSet() {
+  return withMeta(
+    z.preprocess(
+      (value) => (typeof value === 'string' && noneAsEmpty(value) === '' ? undefined : value),
+      httpUrl.optional(),
+    ),
+    { fromEnv: noneAsEmpty, emptyIsValue: true },
+  );
+}
+
 /** Seconds; -1 = forever, 0 = always revalidate, >0 = seconds (one rule for every cache). */
 export const ttlSeconds = z.number().int().min(-1);
 

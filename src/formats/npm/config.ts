@@ -1,11 +1,11 @@
 /** `[npm]` section: NORA's keys. There is no built-in upstream host: `proxy` must be configured. */
 import { z } from 'zod';
-import { credentials, httpUrl, positiveSeconds, ttlSeconds } from '../../config/fields.ts';
+import { credentials, positiveSeconds, ttlSeconds, upstreamIfSet } from '../../config/fields.ts';
 
 export const npmSectionSchema = z.object({
   enabled: z.boolean().default(true),
-  /** Upstream registry URL; unset = hosted only. */
-  proxy: httpUrl.optional(),
+  /** Upstream registry URL; unset, `""` or `none` = hosted only. */
+  proxy: upstreamIfSet(),
   proxy_auth: credentials.optional(),
   proxy_timeout: positiveSeconds.default(30),
   metadata_ttl: ttlSeconds.default(300),

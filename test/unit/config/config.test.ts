@@ -191,6 +191,21 @@ test('proxy = "none" means no upstream, in config.toml as in the environment', (
     assert.equal(fromEnv[format].proxy, '', `${variable}=None`);
   }
   assert.throws(() => parseConfigObject({ pypi: { proxy: 'nonesuch' } }, {}), /http\(s\) URL/);
+  // npm has no built-in upstream: "none" and "" are unset (hosted only), and the variable
+  // overrides a file's upstream.
+  for (const proxy of ['none', '', ' NONE ']) {
+    assert.equal(parseConfigObject({ npm: { proxy } }, {}).config.npm.proxy, undefined, proxy);
+  }
+  const overridden = parseConfigObject(
+    { npm: { proxy: 'http://127.0.0.1:9/' } },
+    { NORA_NPM_PROXY: 'none' },
+  ).config;
+  assert.equal(overridden.npm.proxy, undefined);
+  assert.equal(
+    parseConfigObject({}, { NORA_NPM_PROXY: 'http://127.0.0.1:9/' }).config.npm.proxy,
+    'http://127.0.0.1:9/',
+  );
+  assert.throws(() => parseConfigObject({ npm: { proxy: 'nonesuch' } }, {}), /http\(s\) URL/);
 });
 
 test('an unknown variable missing its section names the one it may be', async () => {
