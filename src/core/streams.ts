@@ -20,6 +20,17 @@ export function limitBytes(maxBytes: number, what = 'request body'): Transform {
   });
 }
 
+/**
+ * Reads and drops what is left of `stream` (a multipart part nobody wants). Its errors are
+ * ignored: a parser destroyed mid-part (a limit, a refused form) destroys the part with the
+ * reason, which the parser's own consumer reports; an 'error' event without a listener would
+ * take the whole process down instead.
+ */
+export function discard(stream: Readable): void {
+  stream.on('error', () => undefined);
+  stream.resume();
+}
+
 /** Reads a small stream fully, failing with TOO_LARGE past `maxBytes`. Only for documents. */
 export async function readAllBounded(
   stream: AsyncIterable<Uint8Array | string>,

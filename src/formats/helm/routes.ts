@@ -18,6 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
+import { discard } from '../../core/streams.ts';
 import { sendRanged } from '../../http/send-body.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -242,7 +243,7 @@ async function stageMultipart(
   };
   parser.on('file', (name, stream) => {
     if ((name !== 'chart' && name !== 'prov') || pending.length >= 2) {
-      stream.resume();
+      discard(stream);
       return;
     }
     const work =
@@ -250,7 +251,7 @@ async function stageMultipart(
         ? service.stageChart(stream, max).then((c) => (staged.chart = c))
         : service.stageProv(stream).then((p) => (staged.prov = p));
     work.catch((err: unknown) => {
-      stream.resume();
+      discard(stream);
       fail(err instanceof RegistryError ? err : toRegistryError(err));
     });
     pending.push(work);

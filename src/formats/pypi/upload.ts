@@ -22,6 +22,7 @@ import { blake2b } from '@noble/hashes/blake2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import busboy from 'busboy';
 import { errnoCode, RegistryError } from '../../core/errors.ts';
+import { discard } from '../../core/streams.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { readWheelCoreMetadata } from './core-metadata.ts';
 import {
@@ -214,11 +215,11 @@ async function readForm(
   parser.on('file', (name, stream, info) => {
     if (name !== 'content') {
       // `gpg_signature` (PyPI ignores signatures now) or anything else: discarded.
-      stream.resume();
+      discard(stream);
       return;
     }
     if (state.fileDone !== undefined) {
-      stream.resume();
+      discard(stream);
       fail(bad('more than one content part'));
       return;
     }
