@@ -150,9 +150,12 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     },
   });
   const metrics = new Metrics();
+  const rulePathForms = Object.fromEntries(
+    formats.flatMap((f) => (f.rulePath === undefined ? [] : [[f.format, f.rulePath]])),
+  );
   const access = new AccessControl(
     accessPolicy(config),
-    permissionsFromConfig(config, repositories),
+    permissionsFromConfig(config, repositories, rulePathForms),
   );
   // Replaced on reload; Fastify asks it per request (client address, X-Forwarded-Proto/Host).
   let trustedProxies = new NetworkList(config.auth.trusted_proxies);
@@ -341,7 +344,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       config = keepRestartOnly(config, next);
       // The rules were validated with the rest of the file (loadCheckedConfig): a bad rule never
       // gets here, the running ones stay.
-      access.updatePolicy(accessPolicy(config), permissionsFromConfig(config, repositories));
+      access.updatePolicy(
+        accessPolicy(config),
+        permissionsFromConfig(config, repositories, rulePathForms),
+      );
       // Re-reads the htpasswd file and admins in the background; identity logs its own failures.
       void identity.reload(config.auth);
       trustedProxies = new NetworkList(config.auth.trusted_proxies);

@@ -29,7 +29,7 @@
  */
 import type { Action, Permissions, Principal, AccessTarget } from './access.ts';
 import { hasRole } from './access.ts';
-import type { AppConfig } from '../config/schema.ts';
+import type { AppConfig, FormatName } from '../config/schema.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
 import { globToRegExp, patternProblem } from './patterns.ts';
 
@@ -65,7 +65,16 @@ export interface RulesOptions {
    * setting and `[auth] anonymous_read` (e.g. Docker's `docker_anon_pull`); undefined = no opinion.
    */
   readonly anonymousReadDefault?: ((target: AccessTarget) => boolean | undefined) | undefined;
+  /**
+   * Per format, the form a rule's path glob and a target's path are compared in, when the format
+   * treats several spellings as one name (Cargo: `Foo-Bar` is `foo_bar`; PyPI: PEP 503
+   * normalisation): a rule on `corp-*` then also holds `corp_app`. Absent: compared as written.
+   */
+  readonly pathForms?: Partial<Record<FormatName, PathForm>> | undefined;
 }
+
+/** A format's canonical spelling of a name (applied to globs too: it keeps `*` as it is). */
+export type PathForm = (path: string) => string;
 
 /**
  * Why a rule is unusable (for config validation), or undefined. Checks every pattern with the
@@ -93,7 +102,9 @@ export function ruleProblem(rule: RuleConfig): string | undefined {
 
 interface CompiledRule {
   readonly repositories: readonly RegExp[];
-  readonly paths: readonly RegExp[];
+  /** The `paths` globs as written, and compiled per path form (undefined key: as written). */
+  readonly pathGlobs: readonly string[];
+  readonly paths: Map<PathForm | undefined, readonly RegExp[]>;
   /** True when the rule covers every path of its repositories (`**`). */
   readonly allPaths: boolean;
   readonly users: ReadonlySet<string>;
@@ -112,7 +123,8 @@ interface CompiledRule {
 function compile(rule: RuleConfig): CompiledRule {
   return {
     repositories: rule.repositories.map(globToRegExp),
-    paths: rule.paths.map(globToRegExp),
+    pathGlobs: rule.paths,
+    paths: new Map([[undefined, rule.paths.map(globToRegExp)]]),
     allPaths: rule.paths.includes('**'),
     users: new Set(rule.users.filter((u) => u !== '*')),
     anyUser: rule.users.includes('*'),
@@ -122,6 +134,16 @@ function compile(rule: RuleConfig): CompiledRule {
     actions: new Set(rule.actions),
     owns: !rule.anonymous || rule.users.length + rule.groups.length + rule.tokens.length > 0,
   };
+}
+
+/** `rule`'s path globs in `form` (compiled once per form). */
+function pathGlobs(rule: CompiledRule, form: PathForm | undefined): readonly RegExp[] {
+  let compiled = rule.paths.get(form);
+  if (compiled === undefined) {
+    compiled = rule.pathGlobs.map((glob) => globToRegExp(form === undefined ? glob : form(glob)));
+    rule.paths.set(form, compiled);
+  }
+  return compiled;
 }
 
 /** The rule set behind `Permissions.decide` (see the module comment for the semantics). */
@@ -170,13 +192,14 @@ export class RuleSet implements Permissions {
     const covering = this.#rules.filter((rule) =>
       repositories.some((name) => rule.repositories.some((glob) => glob.test(name))),
     );
-    const path = target.path;
+    const form = this.#options.pathForms?.[target.repository.format];
+    const path = target.path === undefined ? undefined : (form?.(target.path) ?? target.path);
     // Without a path (a listing), every rule on the repository counts for a grant; only a rule
     // over all its paths makes it owned.
     const relevant =
       path === undefined
         ? covering
-        : covering.filter((rule) => rule.paths.some((glob) => glob.test(path)));
+        : covering.filter((rule) => pathGlobs(rule, form).some((glob) => glob.test(path)));
     if (relevant.some((rule) => this.#grants(rule, principal, action))) {
       return this.#capped(principal, action);
     }
@@ -187,13 +210,14 @@ export class RuleSet implements Permissions {
 
   ownedThrough(target: AccessTarget): string | undefined {
     const name = target.repository.name;
-    const path = target.path;
+    const form = this.#options.pathForms?.[target.repository.format];
+    const path = target.path === undefined ? undefined : (form?.(target.path) ?? target.path);
     const names = (rule: CompiledRule, candidates: readonly string[]): string | undefined =>
       candidates.find((candidate) => rule.repositories.some((glob) => glob.test(candidate)));
     for (const rule of this.#rules) {
       if (
         !rule.owns ||
-        (path === undefined ? !rule.allPaths : !rule.paths.some((g) => g.test(path)))
+        (path === undefined ? !rule.allPaths : !pathGlobs(rule, form).some((g) => g.test(path)))
       )
         continue;
       if (rule.repositories.some((glob) => glob.test(name))) return undefined;
@@ -266,7 +290,7 @@ export class RuleSet implements Permissions {
 export function permissionsFromConfig(
   config: AppConfig,
   registry: RepositoryRegistry,
-  anonymousReadDefault?: (target: AccessTarget) => boolean | undefined,
+  pathForms?: Partial<Record<FormatName, PathForm>>,
 ): RuleSet {
   const containing = new Map<string, string[]>();
   const direct = new Map<string, readonly string[]>();
@@ -299,6 +323,6 @@ export function permissionsFromConfig(
     repositoryAnonymousRead,
     groupsContaining: (name) => containing.get(name) ?? [],
     membersOf: (name) => members.get(name) ?? [],
-    anonymousReadDefault,
+    pathForms,
   });
 }

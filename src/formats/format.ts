@@ -52,6 +52,11 @@ export interface FormatModule {
   readonly proxiedMetadataTtl?: (config: AppConfig) => number;
   defaultRepositories(config: AppConfig): RepositoryConfig[];
   /**
+   * The spelling `[[auth.rules]]` paths and request paths are compared in, when the format
+   * treats several spellings as one name (auth/rules.ts PathForm). Absent: as written.
+   */
+  readonly rulePath?: (path: string) => string;
+  /**
    * Mounts the format's routes (its mount and `/repository/<name>/` for its named repositories)
    * inside its own encapsulated Fastify scope.
    */

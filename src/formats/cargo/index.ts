@@ -20,6 +20,7 @@ import type { CargoSource } from './model.ts';
 import { createCargoProxy } from './proxy.ts';
 import { type CargoMount, registerCargoRoutes } from './routes.ts';
 import { CargoService } from './service.ts';
+import { canonicalName } from './names.ts';
 
 export const CARGO_MOUNT = '/cargo';
 
@@ -78,6 +79,8 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
     proxiedMetadataTtl: (config) => config.cargo.metadata_ttl,
     migrations: cargoMigrations,
     defaultRepositories: cargoDefaultRepositories,
+    // `Corp-App` and `corp_app` are one crate: a rule on `corp-*` holds both spellings.
+    rulePath: canonicalName,
     register(scope: FastifyInstance, context: FormatContext): Promise<void> {
       const hosted = new CargoHosted({
         db: context.db.$extendTables<CargoTables>(),

@@ -15,6 +15,8 @@ import type { CargoHosted, PublishResult } from './hosted.ts';
 import type { CargoSource, IndexFile, OpenedCrate } from './model.ts';
 import { notFoundLogins, type PublishCheck, type StoredCrate } from './store.ts';
 
+/** Matches read per hosted repository when a search is filtered by path rules. */
+const SEARCH_FILTER_SCAN = 10_000;
 export interface CargoServiceDeps {
   readonly repositories: RepositoryRegistry;
   readonly access: AccessControl;
@@ -172,12 +174,20 @@ export class CargoService {
       repo.kind === 'hosted'
         ? [repo]
         : this.#deps.repositories.membersOf(repo).filter((m) => m.kind === 'hosted');
+    // When rules hide some crates from this caller, the matches are filtered name by name and
+    // counted after filtering (the store's count would tell how many hidden crates match), up to
+    // SEARCH_FILTER_SCAN of them per repository.
+    const filtered = !this.#deps.access.readsEveryPath(principal, repo);
     const seen = new Set<string>();
     const crates: StoredCrate[] = [];
     let total = 0;
     for (const member of hostedRepos) {
-      const found = await this.#deps.hosted.search(member, query, limit);
-      total += found.total;
+      const found = await this.#deps.hosted.search(
+        member,
+        query,
+        filtered ? SEARCH_FILTER_SCAN : limit,
+      );
+      if (!filtered) total += found.total;
       for (const crate of found.crates) {
         if (seen.has(crate.name)) continue;
         seen.add(crate.name);
@@ -186,6 +196,7 @@ export class CargoService {
         }
       }
     }
+    if (filtered) total = crates.length;
     crates.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return { crates: crates.slice(0, limit), total };
   }

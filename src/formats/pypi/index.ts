@@ -20,6 +20,7 @@ import type { PypiSource } from './model.ts';
 import { type PypiMount, registerPypiRoutes } from './routes.ts';
 import { PageRenderCache } from './simple-index.ts';
 import { type PypiHostedOperations, type PypiJsonApi, PypiService } from './service.ts';
+import { normalizeProjectName } from './names.ts';
 
 export const PYPI_MOUNT = '/simple';
 export const PYPI_JSON_MOUNT = '/pypi';
@@ -151,6 +152,8 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
     proxiedMetadataTtl: (config) => config.pypi.metadata_ttl,
     migrations: pypiMigrations,
     defaultRepositories: pypiDefaultRepositories,
+    // PEP 503: `My_Pkg` and `my-pkg` are one project: a rule on either spelling holds both.
+    rulePath: normalizeProjectName,
     async register(scope: FastifyInstance, context: FormatContext): Promise<void> {
       const backends = await (options.backends ?? defaultBackends)(context);
       const { repositories } = context;
