@@ -133,7 +133,10 @@ const anyText = fc.oneof(
 test('parseMavenPath: any path is a path inside the repository or a 400', () => {
   fc.assert(
     fc.property(anyText, (text) => {
-      for (const raw of [`/${text}`, text]) only400(() => assertSafePath(parseMavenPath(raw)));
+      for (const raw of [`/${text}`, text])
+        only400(() => {
+          assertSafePath(parseMavenPath(raw));
+        });
     }),
     { numRuns: 2000 },
   );
@@ -167,7 +170,9 @@ test('parseMavenPath: valid paths with one segment mutated are refused or stay i
       (g, a, v, ext, at, bad) => {
         const segments = filePath(g, a, v, v, '', ext).split('/');
         segments.splice(at % (segments.length + 1), 0, bad);
-        only400(() => assertSafePath(parseMavenPath(`/${segments.join('/')}`)));
+        only400(() => {
+          assertSafePath(parseMavenPath(`/${segments.join('/')}`));
+        });
       },
     ),
     { numRuns: 1000 },
@@ -193,7 +198,7 @@ test('file paths built from valid coordinates parse back to those coordinates', 
       // Percent-encoding every character changes nothing (each segment is decoded once).
       const encoded = path
         .split('/')
-        .map((s) => [...s].map((ch) => `%${ch.charCodeAt(0).toString(16)}`).join(''))
+        .map((s) => Buffer.from(s).toString('hex').replace(/../g, '%$&'))
         .join('/');
       assert.deepEqual(parseMavenPath(`/${encoded}`), parsed);
       for (const alg of CHECKSUM_NAMES) {
@@ -252,7 +257,9 @@ test('parseMavenPath bounds its work on huge paths', () => {
     `/${'%2e'.repeat(300_000)}`,
     `/${'a/'.repeat(60)}${'b'.repeat(200)}.jar${'.sha1'.repeat(100)}`,
   ]) {
-    only400(() => assertSafePath(parseMavenPath(raw)));
+    only400(() => {
+      assertSafePath(parseMavenPath(raw));
+    });
   }
   assert.ok(performance.now() - start < 2000);
 });
@@ -348,7 +355,9 @@ const xmlTree: fc.Arbitrary<string> = fc.letrec<{ node: string }>((tie) => ({
 
 test('parsePomFacts: XML-ish text gives facts or a 400', () => {
   fc.assert(
-    fc.property(fc.oneof(anyText, xmlTree, xmlTree.map(pom)), (text) => checkPom(text)),
+    fc.property(fc.oneof(anyText, xmlTree, xmlTree.map(pom)), (text) => {
+      checkPom(text);
+    }),
     { numRuns: 1000 },
   );
 });
@@ -422,9 +431,9 @@ test('parsePomFacts: valid POMs give their packaging and prefix; a wrong coordin
 test('parsePomFacts bounds its work on deep nesting and huge input', () => {
   const cases = [
     pom(`${'<a>'.repeat(10_000)}${'</a>'.repeat(10_000)}`),
-    pom(`${'<a>'.repeat(100_000)}`),
+    pom('<a>'.repeat(100_000)),
     pom(`<name>${'x'.repeat(1 << 20)}</name>`),
-    pom(`${'<plugin/>'.repeat(50_000)}`),
+    pom('<plugin/>'.repeat(50_000)),
     pom(
       `<build><plugins>${'<plugin><artifactId>maven-plugin-plugin</artifactId></plugin>'.repeat(10_000)}</plugins></build><packaging>maven-plugin</packaging>`,
     ),
@@ -538,9 +547,12 @@ const metadataArb: fc.Arbitrary<MavenMetadata> = fc
     ),
     plugins: fc.array(
       fc.record({
-        name: fc.option(fc.stringMatching(/^[A-Za-z0-9<>&"'](?:[A-Za-z0-9<>&"' ]{0,20}[A-Za-z0-9<>&"'])?$/), {
-          nil: undefined,
-        }),
+        name: fc.option(
+          fc.stringMatching(/^[A-Za-z0-9<>&"'](?:[A-Za-z0-9<>&"' ]{0,20}[A-Za-z0-9<>&"'])?$/),
+          {
+            nil: undefined,
+          },
+        ),
         prefix: token,
         artifactId: token,
       }),
@@ -717,4 +729,32 @@ test('parseMavenUpstreamList is total and yields {url, auth?} entries', () => {
 
 test('EMPTY_METADATA renders and parses back to itself', () => {
   assert.deepEqual(parseMetadata(renderMetadataWithChecksums(EMPTY_METADATA).body), EMPTY_METADATA);
+});
+
+test('compareMavenVersions on upstream tokens: antisymmetric and reflexive', () => {
+  const versionToken = fc.oneof(
+    releaseVersion,
+    fc.stringMatching(/^[0-9a-z._+-]{1,12}$/),
+    fc.constantFrom('constructor', '__proto__', 'ga', 'final', 'release', 'cr', 'sp', 'SNAPSHOT'),
+  );
+  fc.assert(
+    fc.property(versionToken, versionToken, (a, b) => {
+      assert.ok(Math.sign(compareMavenVersions(a, b)) === -Math.sign(compareMavenVersions(b, a)));
+      assert.equal(compareMavenVersions(a, a), 0);
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('regression: qualifiers named like Object.prototype members order as Maven orders them', () => {
+  // Found by hunting with the properties above: the alias table lookup found Object.prototype's
+  // `constructor` (and `__proto__`), so `1-constructor` compared as `1-function Object() {…}`
+  // and sorted after `1-d`. Maven 3.8's ComparableVersion: 1-constructor < 1-d,
+  // 1-__proto__ < 1-a_ < 1-function, 1-[ < 1-__proto__.
+  assert.ok(compareMavenVersions('1-constructor', '1-d') < 0);
+  assert.ok(compareMavenVersions('1-function', '1-constructor') > 0);
+  assert.ok(compareMavenVersions('1-__proto__', '1-a_') < 0);
+  assert.ok(compareMavenVersions('1-[', '1-__proto__') < 0);
+  const merged = mergeMetadata([{ ...EMPTY_METADATA, versions: ['1-d', '1-constructor'] }]);
+  assert.deepEqual(merged?.versions, ['1-constructor', '1-d']);
 });
