@@ -27,6 +27,12 @@ import {
   parseSimplePath,
   type PypiRoute,
 } from '../../../src/formats/pypi/routes.ts';
+import {
+  acceptsGzip,
+  negotiateSimple,
+  SERVED_TYPES,
+} from '../../../src/formats/pypi/simple-index.ts';
+import { metadataHeaders } from '../../../src/formats/pypi/upload.ts';
 import { parseUpstreamPage } from '../../../src/formats/pypi/upstream-page.ts';
 import { parseVersion } from '../../../src/formats/pypi/versions.ts';
 
@@ -685,5 +691,83 @@ test('parsePypiUpstreamList is total and yields {url, auth?} entries', () => {
       }
     }),
     { numRuns: 1000 },
+  );
+});
+
+test('negotiateSimple/acceptsGzip are total on any Accept header', () => {
+  const range = fc.oneof(
+    fc.constantFrom(
+      'application/vnd.pypi.simple.v1+json',
+      'application/vnd.pypi.simple.latest+html',
+      'text/html',
+      'text/*',
+      '*/*',
+      'application/*',
+      'gzip',
+      'x-gzip',
+      '*',
+      'constructor',
+      '__proto__',
+    ),
+    fc.string({ maxLength: 12 }),
+  );
+  const q = fc.oneof(
+    fc.constantFrom(
+      '',
+      ';q=0',
+      ';q=1',
+      ';q=0.5',
+      ';Q=0.001',
+      ';q=1.0001',
+      ';q=-1',
+      ';q=NaN',
+      ';q=',
+    ),
+    fc.string({ maxLength: 8 }).map((v) => `;q=${v}`),
+  );
+  const header = fc.oneof(
+    fc
+      .array(
+        fc.tuple(range, q).map(([r, p]) => `${r}${p}`),
+        { maxLength: 6 },
+      )
+      .map((l) => l.join(', ')),
+    anyText,
+  );
+  fc.assert(
+    fc.property(header, fc.option(header, { nil: undefined }), (accept, format) => {
+      const type = negotiateSimple(accept, format);
+      if (type !== undefined) assert.ok(SERVED_TYPES.includes(type), type);
+      assert.equal(typeof acceptsGzip(accept), 'boolean');
+      assert.equal(typeof acceptsGzip([accept, format ?? '']), 'boolean');
+    }),
+    { numRuns: 1000 },
+  );
+  const start = performance.now();
+  negotiateSimple(`${'text/html;q=0.1,'.repeat(100_000)}x`);
+  acceptsGzip(`${'gzip;q=0,'.repeat(100_000)}x`);
+  assert.ok(performance.now() - start < 2000);
+});
+
+test('metadataHeaders (an uploaded wheel METADATA) is total; names are lowercased', () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+        fc
+          .array(fc.tuple(fc.string({ maxLength: 10 }), fc.string({ maxLength: 10 })), {
+            maxLength: 8,
+          })
+          .map((l) => Buffer.from(l.map(([k, v]) => `${k}: ${v}`).join('\n'))),
+      ),
+      (bytes) => {
+        for (const [key, value] of metadataHeaders(bytes)) {
+          assert.equal(key, key.toLowerCase());
+          assert.equal(key, key.trim());
+          assert.equal(typeof value, 'string');
+        }
+      },
+    ),
+    { numRuns: 500 },
   );
 });
