@@ -758,3 +758,63 @@ test('regression: qualifiers named like Object.prototype members order as Maven 
   const merged = mergeMetadata([{ ...EMPTY_METADATA, versions: ['1-d', '1-constructor'] }]);
   assert.deepEqual(merged?.versions, ['1-constructor', '1-d']);
 });
+
+/** XML 1.0's `Char` production: what a well-formed document may contain. */
+const XML_CHARS = /^[\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]*$/u;
+
+test('rendered maven-metadata.xml is well-formed XML 1.0 whatever its values', () => {
+  const anyValue = fc.string({ unit: 'binary', minLength: 1, maxLength: 12 });
+  fc.assert(
+    fc.property(
+      metadataArb,
+      fc.array(
+        fc.record({
+          name: fc.option(anyValue, { nil: undefined }),
+          prefix: anyValue,
+          artifactId: anyValue,
+        }),
+        { maxLength: 3 },
+      ),
+      fc.array(anyValue, { maxLength: 3 }),
+      (metadata, plugins, versions) => {
+        // Names come from deployed POMs, values from upstreams: anything at all.
+        const odd = { ...metadata, plugins, versions: [...metadata.versions, ...versions] };
+        const xml = renderMetadataWithChecksums(odd).body.toString('utf8');
+        assert.match(xml, XML_CHARS);
+        only400(() => parseMetadata(xml));
+      },
+    ),
+    { numRuns: 300 },
+  );
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 20 }), (value) => {
+      // Character references too: `&#1;` is not allowed in XML 1.0 either.
+      let refs = '';
+      for (const c of value) refs += `&#x${(c.codePointAt(0) ?? 0).toString(16)};`;
+      for (const v of [value, refs]) {
+        only400(() => {
+          const parsed = parseMetadata(
+            `<metadata><version>${v}</version><plugins><plugin><name>${v}</name><prefix>p</prefix><artifactId>a</artifactId></plugin></plugins></metadata>`,
+          );
+          assert.match(renderMetadataWithChecksums(parsed).body.toString('utf8'), XML_CHARS);
+        });
+      }
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('regression: a control character in a plugin name no longer breaks group metadata', () => {
+  // Found by the property above: an upstream's `<name>a&#1;b</name>` (or a deployed POM's raw
+  // U+0001 in <name>) was kept and rendered raw into the group's merged maven-metadata.xml, which
+  // the JDK's XML parser (Gradle, Ivy) then refused as a whole.
+  const upstream = parseMetadata(
+    '<metadata><plugins><plugin><name>a&#1;b</name><prefix>p</prefix><artifactId>a</artifactId></plugin></plugins></metadata>',
+  );
+  assert.deepEqual(upstream.plugins, [{ name: undefined, prefix: 'p', artifactId: 'a' }]);
+  const fromPom = renderMetadataWithChecksums({
+    ...EMPTY_METADATA,
+    plugins: [{ name: 'a\u0001b\uFFFE', prefix: 'p', artifactId: 'a' }],
+  }).body.toString('utf8');
+  assert.ok(fromPom.includes('<name>a\uFFFDb\uFFFD</name>'), fromPom);
+});
