@@ -243,7 +243,7 @@ const PREDEFINED: Readonly<Record<string, string>> = {
 };
 
 /** Decodes XML's five predefined entities and character references; nothing else expands. */
-function decodeText(value: string): string {
+export function decodeText(value: string): string {
   if (!value.includes('&')) return value;
   return value.replace(/&(#x[0-9a-fA-F]{1,6}|#[0-9]{1,7}|[a-z]{2,4});/g, (whole, ref: string) => {
     if (ref.startsWith('#')) {

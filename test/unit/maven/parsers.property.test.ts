@@ -818,3 +818,41 @@ test('regression: a control character in a plugin name no longer breaks group me
   }).body.toString('utf8');
   assert.ok(fromPom.includes('<name>a\uFFFDb\uFFFD</name>'), fromPom);
 });
+
+test('parsePomFacts: <name> is decoded as Maven reads it; a repeated coordinate is a 400', () => {
+  // Found while checking the POM properties against Maven's MavenXpp3Reader: `Foo &amp; Bar` was
+  // kept encoded (the group metadata then said `Foo &amp;amp; Bar`), and a repeated
+  // <artifactId>/<groupId> parsed as a list, which skipped the coordinate check (Maven refuses
+  // it: "Duplicated tag: 'artifactId'").
+  const plugin = '<packaging>maven-plugin</packaging>';
+  assert.equal(
+    parsePomFacts(pom(`<name>Foo &amp; Bar &#x41;</name>${plugin}`), 'demo').name,
+    'Foo & Bar A',
+  );
+  for (const inner of [
+    '<artifactId>evil</artifactId><artifactId>demo</artifactId>',
+    '<groupId>evil</groupId><groupId>org.example</groupId><artifactId>demo</artifactId>',
+    '<parent><groupId>evil</groupId><groupId>org.example</groupId></parent>',
+  ]) {
+    assert.throws(
+      () => parsePomFacts(pom(inner), 'demo', 'org.example'),
+      (err: unknown) =>
+        isRegistryError(err) && err.status === 400 && /more than once/.test(err.message),
+    );
+  }
+  fc.assert(
+    fc.property(
+      fc.string({
+        unit: fc.constantFrom('a', ' ', '&', '<', '>', '"', "'", 'é', '日'),
+        minLength: 1,
+        maxLength: 20,
+      }),
+      (name) => {
+        const escaped = name.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+        const facts = parsePomFacts(pom(`<name>${escaped}</name>${plugin}`), 'demo');
+        assert.equal(facts.name, name.trim() === '' ? undefined : name.trim());
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
