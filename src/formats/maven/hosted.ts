@@ -41,7 +41,7 @@ import type {
   SnapshotVersion,
 } from './model.ts';
 import type { HostedNames } from './group.ts';
-import { EMPTY_METADATA } from './metadata.ts';
+import { decodeText, EMPTY_METADATA } from './metadata.ts';
 import { type MavenStore, releaseConflict, type StoredMavenFile } from './store.ts';
 
 /** `version_policy` of a hosted repository. */
@@ -492,6 +492,13 @@ export function parsePomFacts(text: string, artifactId: string, groupId?: string
   if (!project) throw new RegistryError('BAD_REQUEST', 'POM has no <project> element');
   // A POM must describe the coordinate it is deployed at (property references are left alone:
   // they are resolved by Maven, not here).
+  for (const key of ['artifactId', 'groupId'] as const) {
+    // A repeated element parses as a list, which would slip past the comparison below (Maven's
+    // strict POM reader refuses it too: "Duplicated tag").
+    if (Array.isArray(project[key]) || Array.isArray(asRecord(project['parent'])?.[key])) {
+      throw new RegistryError('BAD_REQUEST', `POM declares <${key}> more than once`);
+    }
+  }
   const declared = {
     artifactId: text1(project['artifactId']),
     groupId: text1(project['groupId']) ?? text1(asRecord(project['parent'])?.['groupId']),
@@ -524,7 +531,8 @@ export function parsePomFacts(text: string, artifactId: string, groupId?: string
   return {
     packaging,
     prefix: prefix ?? pluginPrefix(artifactId),
-    name: text1(project['name'])?.slice(0, 512),
+    // The parser leaves entities alone (processEntities: false): `Foo &amp; Bar` is `Foo & Bar`.
+    name: decodeText(text1(project['name']) ?? '').slice(0, 512) || undefined,
   };
 }
 

@@ -55,10 +55,31 @@ export const EMPTY_METADATA: MavenMetadata = {
 // ---------------------------------------------------------------------------------------------
 // Rendering
 
+/**
+ * A character XML 1.0 does not allow in a document (its `Char` production), even as a character
+ * reference: controls other than tab/LF/CR, U+FFFE/U+FFFF, lone surrogates. One in a served
+ * document makes a JAXP parser (the JDK's, as Gradle and Ivy use) refuse all of it, e.g. a
+ * group's merged plugin list; Maven 3.8's lenient MXParser reads it.
+ */
+const XML_ILLEGAL = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+const XML_ILLEGAL_ALL = new RegExp(XML_ILLEGAL.source, 'gu');
+
 function escapeXml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) =>
-    c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&apos;',
-  );
+  // Values come from POMs and upstreams too: an illegal character becomes U+FFFD, so the
+  // document stays well-formed.
+  return value
+    .replace(XML_ILLEGAL_ALL, '\uFFFD')
+    .replace(/[&<>"']/g, (c) =>
+      c === '&'
+        ? '&amp;'
+        : c === '<'
+          ? '&lt;'
+          : c === '>'
+            ? '&gt;'
+            : c === '"'
+              ? '&quot;'
+              : '&apos;',
+    );
 }
 
 function element(indent: string, name: string, value: string | undefined): string {
@@ -222,7 +243,7 @@ const PREDEFINED: Readonly<Record<string, string>> = {
 };
 
 /** Decodes XML's five predefined entities and character references; nothing else expands. */
-function decodeText(value: string): string {
+export function decodeText(value: string): string {
   if (!value.includes('&')) return value;
   return value.replace(/&(#x[0-9a-fA-F]{1,6}|#[0-9]{1,7}|[a-z]{2,4});/g, (whole, ref: string) => {
     if (ref.startsWith('#')) {
@@ -245,7 +266,9 @@ function text(value: unknown): string | undefined {
   const raw = typeof value === 'string' ? value : isRecord(value) ? value['#text'] : undefined;
   if (typeof raw !== 'string') return undefined;
   const decoded = decodeText(raw).trim();
-  return decoded === '' || decoded.length > MAX_VALUE_LENGTH ? undefined : decoded;
+  return decoded === '' || decoded.length > MAX_VALUE_LENGTH || XML_ILLEGAL.test(decoded)
+    ? undefined
+    : decoded;
 }
 
 function token(value: unknown): string | undefined {

@@ -55,7 +55,8 @@ function stringItem(value: string, followedByDigit: boolean): Item {
     else if (v === 'b') v = 'beta';
     else if (v === 'm') v = 'milestone';
   }
-  return { kind: 'string', value: ALIASES[v] ?? v };
+  // Own keys only: a qualifier `constructor` or `__proto__` would find Object.prototype's members.
+  return { kind: 'string', value: Object.hasOwn(ALIASES, v) ? (ALIASES[v] ?? v) : v };
 }
 
 function isDigitCode(code: number): boolean {

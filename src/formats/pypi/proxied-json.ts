@@ -226,8 +226,9 @@ export function parseCoreMetadata(bytes: Buffer): ReleaseMeta {
     }
     const header = line.slice(0, colon).trim().toLowerCase();
     const value = line.slice(colon + 1).trim();
-    const textKey = TEXT_HEADERS[header];
-    const listKey = LIST_HEADERS[header];
+    // Own keys only: `__proto__:` or `constructor:` would find Object.prototype's members.
+    const textKey = Object.hasOwn(TEXT_HEADERS, header) ? TEXT_HEADERS[header] : undefined;
+    const listKey = Object.hasOwn(LIST_HEADERS, header) ? LIST_HEADERS[header] : undefined;
     if (textKey !== undefined) {
       if (meta[textKey] === undefined) meta[textKey] = value;
       last = { key: textKey, list: false };

@@ -155,6 +155,9 @@ test('our order is Maven’s own (ComparableVersion of the installed Maven)', { 
     '1.2.a.3',
     '1.0a1',
     '1.0-a1',
+    '1-constructor',
+    '1-__proto__',
+    '1-[',
   ];
   const versions = [
     ...new Set([...corner, ...localVersions(1500), ...randomVersions(1500, 42)]),
