@@ -24,6 +24,7 @@ import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { type Digest, formatDigest } from '../core/digest.ts';
 import { RegistryError } from '../core/errors.ts';
+import { isTransportFailure, toUpstreamError } from './upstream-client.ts';
 import {
   type BlobStore,
   type HashName,
@@ -37,6 +38,8 @@ export interface FillSource {
   readonly body: Readable;
   /** Announced length (Content-Length), when known. */
   readonly size: number | undefined;
+  /** The upstream's label (no host) for messages, e.g. `raw-proxy/0`. Default: "upstream". */
+  readonly label?: string | undefined;
 }
 
 /** Same options as a blob store ingest (expected digest/size, extra hashes, byte cap), plus: */
@@ -62,6 +65,16 @@ export interface ReadRange {
   /** Inclusive byte offsets. */
   readonly start?: number;
   readonly end?: number;
+}
+
+/**
+ * Why a fill failed, as its readers get it: an upstream body that broke off (connection closed
+ * mid-body, no bytes within the read timeout) is the upstream's failure (502, 504 for the
+ * timeout) in every format's error shape, never a 500; a local failure (the disk) stays as it is.
+ */
+function failureOf(err: unknown, source: FillSource): Error {
+  if (isTransportFailure(err)) return toUpstreamError(err, source.label ?? 'upstream');
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -306,7 +319,7 @@ export class BlobFill {
       return { digest, size, hashes: hex };
     } catch (err) {
       source.body.destroy();
-      this.#error = err instanceof Error ? err : new Error(String(err));
+      this.#error = failureOf(err, source);
       this.#settle('failed');
       await flushed?.catch(() => undefined);
       await fs.rm(spool, { force: true });
@@ -373,7 +386,7 @@ export class BlobFill {
       return { digest, size, hashes: hex };
     } catch (err) {
       source.body.destroy();
-      this.#error = err instanceof Error ? err : new Error(String(err));
+      this.#error = failureOf(err, source);
       this.#settle('failed');
       throw this.#error;
     } finally {

@@ -313,7 +313,11 @@ const TRANSPORT_FAILURE_CODES = new Set([
   'ETIMEDOUT',
 ]);
 
-function isTransportFailure(err: unknown): boolean {
+/**
+ * True for an error of the connection to an upstream (reset, closed mid-body, read timeout):
+ * the upstream's failure, never a local one (a full disk, a bug).
+ */
+export function isTransportFailure(err: unknown): boolean {
   const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
   return TRANSPORT_FAILURE_CODES.has(code);
 }

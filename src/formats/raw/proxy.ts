@@ -188,7 +188,7 @@ export class RawProxy implements RawSource {
       }
       const fill = await BlobFill.start(
         this.#deps.blobs,
-        { body: response.body, size: announced },
+        { body: response.body, size: announced, label: target.label },
         { maxBytes: settings.maxBytes },
       );
       const validatorOut = validatorOf(response);
