@@ -18,6 +18,8 @@ import { authMigrations } from './auth/migrations.ts';
 import { NetworkList } from './auth/networks.ts';
 import { permissionsFromConfig } from './auth/rules.ts';
 import { ConfigError, loadConfig, type LoadedConfig, type LoadOptions } from './config/load.ts';
+import { closest } from './config/env.ts';
+import { globToRegExp } from './auth/patterns.ts';
 import type { AppConfig, FormatName, RepositoryConfig } from './config/schema.ts';
 import { toRegistryError } from './core/errors.ts';
 import type { Logger } from './core/logger.ts';
@@ -83,24 +85,68 @@ export async function loadCheckedConfig(
   formats: readonly FormatModule[] = FORMATS,
 ): Promise<LoadedConfig> {
   const loaded = await loadConfig(options);
-  checkConfig(loaded.config, formats);
-  return loaded;
+  const warnings = checkConfig(loaded.config, formats);
+  return warnings.length === 0
+    ? loaded
+    : { ...loaded, warnings: [...loaded.warnings, ...warnings] };
 }
 
 /**
  * The checks of a schema-valid configuration that need the formats: the repository set (default
  * repositories of every format plus the named ones: unique names, group members that exist and
- * match). Throws ConfigError.
+ * match), and `[[auth.rules]]` that name repositories which exist. Throws ConfigError; returns
+ * warnings (a rule's group that `[auth.groups]` does not define: it may come from an identity
+ * provider).
  */
-export function checkConfig(config: AppConfig, formats: readonly FormatModule[] = FORMATS): void {
+export function checkConfig(
+  config: AppConfig,
+  formats: readonly FormatModule[] = FORMATS,
+): string[] {
+  let registry: RepositoryRegistry;
   try {
-    RepositoryRegistry.build(defaultRepositories(formats, config), config.repositories);
+    registry = RepositoryRegistry.build(defaultRepositories(formats, config), config.repositories);
   } catch (err) {
     if (err instanceof RepositoryConfigError) {
       throw new ConfigError(`invalid configuration:\n  repositories: ${err.message}`);
     }
     throw err;
   }
+  return checkRuleNames(
+    config,
+    registry.all().map((repo) => repo.name),
+  );
+}
+
+/**
+ * A rule whose `repositories` glob matches no repository protects nothing (a typo such as
+ * `maven-hostd` would leave `com/priv/**` open): refused, with the nearest name. A group name
+ * outside `[auth.groups]` is only warned about: OIDC identities carry groups of their own.
+ */
+function checkRuleNames(config: AppConfig, repositories: readonly string[]): string[] {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const defined = Object.keys(config.auth.groups);
+  config.auth.rules.forEach((rule, i) => {
+    for (const glob of rule.repositories) {
+      const pattern = globToRegExp(glob);
+      if (repositories.some((name) => pattern.test(name))) continue;
+      const near = closest(glob, repositories);
+      problems.push(
+        `auth.rules[${i}].repositories: "${glob}" names no repository${near === undefined ? '' : ` (did you mean "${near}"?)`}`,
+      );
+    }
+    for (const group of rule.groups) {
+      if (defined.includes(group)) continue;
+      const near = closest(group, defined);
+      warnings.push(
+        `auth.rules[${i}].groups: "${group}" is not a group of [auth.groups]${near === undefined ? '' : ` (did you mean "${near}"?)`}; the rule holds only for identities whose provider gives that group`,
+      );
+    }
+  });
+  if (problems.length > 0) {
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return warnings;
 }
 
 /**

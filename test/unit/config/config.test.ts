@@ -331,3 +331,40 @@ test('an empty NORA_AUTH_TRUSTED_PROXIES trusts no proxy (not the loopback defau
   });
   assert.deepEqual(set.config.auth.trusted_proxies, ['10.0.0.1', '10.1.0.0/16']);
 });
+
+test('a rule naming no repository is refused; a group outside [auth.groups] is warned about', async () => {
+  const { checkConfig } = await import('../../../src/app.ts');
+  const rule = (repositories: string[], groups: string[] = []) =>
+    parseConfigObject(
+      {
+        auth: {
+          groups: { platform: ['alice'] },
+          rules: [{ repositories, paths: ['com/priv/**'], groups, actions: ['read'] }],
+        },
+      },
+      {},
+    ).config;
+  assert.throws(
+    () => checkConfig(rule(['maven-hostd'])),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      /auth\.rules\[0\]\.repositories: "maven-hostd" names no repository \(did you mean "maven-hosted"\?\)/.test(
+        err.message,
+      ),
+  );
+  assert.deepEqual(checkConfig(rule(['maven-hosted', '*-hosted'], ['platform'])), []);
+  const warnings = checkConfig(rule(['maven-hosted'], ['platfrom']));
+  assert.equal(warnings.length, 1);
+  assert.match(
+    warnings[0] ?? '',
+    /"platfrom" is not a group of \[auth\.groups\] \(did you mean "platform"\?\)/,
+  );
+});
+
+test('a swapped pair of letters is one typo: server.prot → server.port', () => {
+  const { warnings } = parseConfigObject({ server: { prot: 4001 } }, {});
+  assert.match(
+    warnings.join('\n'),
+    /unknown config key "server\.prot" \(ignored\) \(did you mean "server\.port"\?\)/,
+  );
+});
