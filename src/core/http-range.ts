@@ -23,18 +23,28 @@ export function parseRange(header: string | undefined, size: number): RangeResul
   const [, startText = '', endText = ''] = match;
   if (startText === '' && endText === '') return { kind: 'none' };
   if (startText === '') {
-    // Suffix range: the last N bytes.
-    const length = Number(endText);
-    if (!Number.isSafeInteger(length) || length === 0) return { kind: 'unsatisfiable' };
+    // Suffix range: the last N bytes (N past the size: all of them).
+    const length = position(endText);
+    if (length === 0) return { kind: 'unsatisfiable' };
     if (size === 0) return { kind: 'unsatisfiable' };
     return { kind: 'range', range: { start: Math.max(0, size - length), end: size - 1 } };
   }
-  const start = Number(startText);
-  if (!Number.isSafeInteger(start) || start >= size) return { kind: 'unsatisfiable' };
-  let end = endText === '' ? size - 1 : Number(endText);
-  if (!Number.isSafeInteger(end) || end < start) return { kind: 'unsatisfiable' };
+  const start = position(startText);
+  if (start >= size) return { kind: 'unsatisfiable' };
+  let end = endText === '' ? size - 1 : position(endText);
+  if (end < start) return { kind: 'unsatisfiable' };
   if (end >= size) end = size - 1;
   return { kind: 'range', range: { start, end } };
+}
+
+/**
+ * A byte position's digits as a number; beyond 2^53 it is past any size we store (Infinity), so
+ * `bytes=2-99999999999999999999` reads to the end as a smaller last position would (RFC 9110
+ * §14.1.2: a last position past the end means the end).
+ */
+function position(digits: string): number {
+  const value = Number(digits);
+  return Number.isSafeInteger(value) ? value : Number.POSITIVE_INFINITY;
 }
 
 export function contentRangeHeader(range: ByteRange, size: number): string {
