@@ -6,6 +6,10 @@
  * or NUL; valid names and versions round-trip through their URL forms.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { isRegistryError } from '../../../src/core/errors.ts';
@@ -17,8 +21,10 @@ import {
   isValidCrateName,
   parseCrateVersion,
 } from '../../../src/formats/cargo/names.ts';
+import { receivePublish } from '../../../src/formats/cargo/publish.ts';
 import { parseCargoPath } from '../../../src/formats/cargo/routes.ts';
 import { parseConfigDl, parseIndexFile } from '../../../src/formats/cargo/upstream.ts';
+import { makeCrate, metadata, publishBody } from '../../integration/cargo/fixtures.ts';
 
 /** Runs `fn`; anything thrown must be a RegistryError whose status is in `statuses`. */
 function onlyRegistryErrors(fn: () => unknown, statuses: readonly number[] = [400]): void {
@@ -348,4 +354,109 @@ test('parseConfigDl: arbitrary bodies give a non-empty dl or a 502', () => {
       assert.equal(parseConfigDl(Buffer.from(JSON.stringify({ dl })), 'test'), dl);
     }),
   );
+});
+
+test('receivePublish: arbitrary and near-valid publish bodies are a 400/413, never a leftover spool', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-cargo-prop-'));
+  try {
+    const crate = await makeCrate('demo', '1.0.0');
+    let n = 0;
+    const receive = async (body: Buffer) => {
+      try {
+        const received = await receivePublish(Readable.from([body]), {
+          maxCrateBytes: 64 * 1024,
+          spoolPath: () => Promise.resolve(path.join(dir, `spool-${n++}`)),
+        });
+        await fs.rm(received.spool);
+        // Accepted metadata makes an index line Cargo can read back.
+        assert.equal(received.entry.name, 'demo');
+        assert.ok(parseCrateVersion(received.entry.vers));
+        assert.equal(parseIndexFile(Buffer.from(JSON.stringify(received.entry)), 'demo').length, 1);
+      } catch (err) {
+        assert.ok(isRegistryError(err), `unexpected ${String(err)}`);
+        assert.ok([400, 413].includes(err.status), `status ${err.status}`);
+      }
+      assert.deepEqual(await fs.readdir(dir), [], 'no spool file left');
+    };
+    const keys = [
+      'name',
+      'vers',
+      'deps',
+      'features',
+      'authors',
+      'description',
+      'keywords',
+      'links',
+      'rust_version',
+      'cksum',
+      'readme',
+      'license',
+    ];
+    const depKeys = [
+      'name',
+      'version_req',
+      'features',
+      'optional',
+      'default_features',
+      'target',
+      'kind',
+      'registry',
+      'explicit_name_in_toml',
+    ];
+    const validDep = {
+      name: 'serde',
+      version_req: '^1.0',
+      features: [],
+      optional: false,
+      default_features: true,
+      target: null,
+      kind: 'normal',
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+          fc
+            .tuple(fc.constantFrom(...keys), mutant)
+            .map(([key, value]) =>
+              publishBody({ ...metadata('demo', '1.0.0'), [key]: value }, crate),
+            ),
+          fc
+            .tuple(fc.constantFrom(...depKeys), mutant)
+            .map(([key, value]) =>
+              publishBody(
+                metadata('demo', '1.0.0', { deps: [{ ...validDep, [key]: value }] }),
+                crate,
+              ),
+            ),
+          fc
+            .tuple(fc.nat(2 ** 32 - 1), fc.nat(2 ** 32 - 1), fc.boolean())
+            .map(([jsonLength, crateLength, exact]) =>
+              publishBody(
+                metadata('demo', '1.0.0'),
+                crate,
+                exact ? { jsonLength } : { crateLength },
+              ),
+            ),
+          fc.constant(publishBody(metadata('demo', '1.0.0'), crate)),
+          fc.constant(
+            // A `__proto__` key, as JSON text (an object literal would set the prototype).
+            publishBody(
+              Buffer.from(
+                JSON.stringify(metadata('demo', '1.0.0')).replace(
+                  '"features":{}',
+                  '"features":{"__proto__":["x"],"a":["dep:b"]}',
+                ),
+              ),
+              crate,
+            ),
+          ),
+        ),
+        receive,
+      ),
+      { numRuns: 300 },
+    );
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });
