@@ -6,6 +6,8 @@
  * `parse*` functions documented as answering undefined/a reason never throw.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import semver from 'semver';
@@ -26,7 +28,10 @@ import {
 } from '../../../src/formats/go/module.ts';
 import { GoPathError, parseGoPath, type GoRoute } from '../../../src/formats/go/paths.ts';
 import { parseInfo } from '../../../src/formats/go/proxy.ts';
-import { parseModulePath } from '../../../src/formats/go/zip.ts';
+import { isRegistryError } from '../../../src/core/errors.ts';
+import { writeModuleZip } from '../../../src/formats/go/zip-create.ts';
+import { checkModuleZip, parseModulePath } from '../../../src/formats/go/zip.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 /** Characters that make paths interesting: separators, dots, escapes, case, look-alikes. */
 const pathChar = fc.constantFrom(
@@ -419,4 +424,112 @@ test('adversarial sizes finish quickly', () => {
   assert.equal(parseModulePath(`module "${'\\"'.repeat(mb / 2)}`), undefined);
   sortVersions(Array.from({ length: 10_000 }, (_, i) => `v1.${i % 97}.${i}-rc.${i % 13}`));
   assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
+});
+
+/** checkModuleZip on `bytes`: accepted, or a RegistryError 400/413 (anything else is a 500). */
+async function checkZipBytes(
+  dir: string,
+  bytes: Buffer,
+  version = 'v1.0.0',
+): Promise<Awaited<ReturnType<typeof checkModuleZip>> | undefined> {
+  const file = path.join(dir, 'm.zip');
+  await fs.writeFile(file, bytes);
+  try {
+    return await checkModuleZip(file, bytes.length, 'example.com/m', version, 1 << 20);
+  } catch (err) {
+    assert.ok(isRegistryError(err), `unexpected ${String(err)}`);
+    assert.ok([400, 413].includes(err.status), `status ${err.status}`);
+    return undefined;
+  }
+}
+
+test('checkModuleZip: hostile entry names are refused unless they are valid file paths', async () => {
+  await using work = await tempDir('nora-go-zip-prop-');
+  const content = path.join(work.path, 'content');
+  await fs.writeFile(content, 'package m\n');
+  const goMod = path.join(work.path, 'go.mod');
+  await fs.writeFile(goMod, 'module example.com/m\n');
+  const name = fc.oneof(
+    pathLike,
+    fc.string({ maxLength: 20 }),
+    fc.constantFrom('go.mod', 'GO.MOD', 'a/go.mod', 'vendor/x/y.go', 'a/../b', './a', 'a//b', '/a'),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(name, { minLength: 1, maxLength: 5 }), async (names) => {
+      const out = path.join(work.path, 'hostile.zip');
+      const files = names.map((p) => ({
+        path: p,
+        localPath: p === 'go.mod' ? goMod : content,
+        size: 10,
+      }));
+      const size = await writeModuleZip(out, 'example.com/m', 'v1.0.0', files);
+      const checked = await checkZipBytes(work.path, await fs.readFile(out));
+      if (checked === undefined) return;
+      for (const p of names) {
+        const clean = p.endsWith('/') ? p.slice(0, -1) : p;
+        if (clean === '') continue;
+        assert.equal(checkFilePath(clean), undefined, `${JSON.stringify(p)} accepted`);
+        assert.ok(!/(^|\/)\.\.?(\/|$)/.test(clean) && !clean.startsWith('/'));
+      }
+      assert.ok(size > 0);
+    }),
+    { numRuns: 150 },
+  );
+});
+
+test('checkModuleZip: a corrupted or truncated zip is a 400, never another error', async () => {
+  await using work = await tempDir('nora-go-zip-fuzz-');
+  const files: { path: string; text: string }[] = [
+    { path: 'go.mod', text: 'module example.com/m\n\ngo 1.21\n' },
+    { path: 'm.go', text: `package m\n\n// ${'compressible text '.repeat(50)}\n` },
+    { path: 'LICENSE', text: 'MIT\n'.repeat(20) },
+  ];
+  const listed = [];
+  for (const f of files) {
+    const local = path.join(work.path, f.path);
+    await fs.writeFile(local, f.text);
+    listed.push({ path: f.path, localPath: local, size: f.text.length });
+  }
+  const out = path.join(work.path, 'valid.zip');
+  await writeModuleZip(out, 'example.com/m', 'v1.0.0', listed);
+  const valid = await fs.readFile(out);
+  assert.ok(await checkZipBytes(work.path, valid), 'the valid zip is accepted');
+  // Regression (the property's shrunk counterexample): one bit flipped inside m.go's deflate
+  // data made zlib fail with "unexpected end of file" (code Z_BUF_ERROR), which went out as a
+  // 500 instead of the zip's 400.
+  const flipped = Buffer.from(valid);
+  flipped[178] = (flipped[178] ?? 0) ^ 1;
+  await fs.writeFile(path.join(work.path, 'flipped.zip'), flipped);
+  await assert.rejects(
+    checkModuleZip(
+      path.join(work.path, 'flipped.zip'),
+      flipped.length,
+      'example.com/m',
+      'v1.0.0',
+      1 << 20,
+    ),
+    (err: unknown) =>
+      isRegistryError(err) && err.status === 400 && /corrupt compressed data/.test(err.message),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(
+        fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 })), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        fc.nat(valid.length - 1).map((cut) => ({ cut })),
+      ),
+      async (mutation) => {
+        const bytes = Buffer.from(valid);
+        if (Array.isArray(mutation)) {
+          for (const [at, xor] of mutation) bytes[at] = (bytes[at] ?? 0) ^ xor;
+          await checkZipBytes(work.path, bytes);
+        } else {
+          await checkZipBytes(work.path, bytes.subarray(0, mutation.cut));
+        }
+      },
+    ),
+    { numRuns: 400 },
+  );
 });
