@@ -439,6 +439,20 @@ test('receivePublish: arbitrary and near-valid publish bodies are a 400/413, nev
               ),
             ),
           fc.constant(publishBody(metadata('demo', '1.0.0'), crate)),
+          // The .crate corrupted (bits flipped) or cut short, its length prefix kept honest.
+          fc
+            .array(fc.tuple(fc.nat(crate.length - 1), fc.integer({ min: 1, max: 255 })), {
+              minLength: 1,
+              maxLength: 3,
+            })
+            .map((flips) => {
+              const bytes = Buffer.from(crate);
+              for (const [at, xor] of flips) bytes[at] = (bytes[at] ?? 0) ^ xor;
+              return publishBody(metadata('demo', '1.0.0'), bytes);
+            }),
+          fc
+            .nat(crate.length - 1)
+            .map((cut) => publishBody(metadata('demo', '1.0.0'), crate.subarray(0, cut))),
           fc.constant(
             // A `__proto__` key, as JSON text (an object literal would set the prototype).
             publishBody(

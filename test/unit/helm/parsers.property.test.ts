@@ -6,6 +6,8 @@
  * deep nesting are refused in milliseconds.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
@@ -19,9 +21,12 @@ import {
   MAX_YAML_DEPTH,
   parseBoundedYaml,
   parseChartFilename,
+  provenanceChart,
+  readChartMetadata,
 } from '../../../src/formats/helm/chart.ts';
 import { parseHelmUpstreamList } from '../../../src/formats/helm/config.ts';
 import { parseUpstreamIndex } from '../../../src/formats/helm/proxy.ts';
+import { buildChart, provenance } from '../../helpers/helm.ts';
 
 function onlyBadRequests(fn: () => unknown): void {
   try {
@@ -465,4 +470,70 @@ test('parseHelmUpstreamList is total; every entry has a url', () => {
     { url: 'http://a/charts' },
     { url: 'http://b', auth: 'u:p' },
   ]);
+});
+
+test('readChartMetadata: corrupted, truncated and random archives are a 400/413', async () => {
+  const valid = await buildChart({ name: 'fuzz', version: '1.0.0' });
+  assert.equal((await readChartMetadata(Readable.from([valid]))).name, 'fuzz');
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(
+        fc
+          .array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 })), {
+            minLength: 1,
+            maxLength: 3,
+          })
+          .map((flips) => {
+            const bytes = Buffer.from(valid);
+            for (const [at, xor] of flips) bytes[at] = (bytes[at] ?? 0) ^ xor;
+            return bytes;
+          }),
+        fc.nat(valid.length - 1).map((cut) => valid.subarray(0, cut)),
+        fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
+      ),
+      async (bytes) => {
+        try {
+          const entry = await readChartMetadata(Readable.from([bytes]));
+          entryFragment(entry);
+        } catch (err) {
+          assert.ok(isRegistryError(err), `unexpected ${String(err)}`);
+          assert.ok([400, 413].includes(err.status), `status ${err.status}`);
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('provenanceChart: arbitrary and near-valid provenance files are a 400', () => {
+  const valid = provenance('fuzz', '1.0.0', Buffer.from('archive'));
+  const check = (text: string) => {
+    onlyBadRequests(() => {
+      const parsed = provenanceChart(text);
+      assert.ok(isChartName(parsed.name) && isSemver2(parsed.version));
+      assert.ok(
+        parsed.chartDigest === undefined || /^sha256:[0-9a-f]{64}$/i.test(parsed.chartDigest),
+      );
+    });
+  };
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        anyText,
+        fc
+          .tuple(fc.nat(valid.length), fc.nat(40), fc.string({ maxLength: 10 }))
+          .map(([at, drop, insert]) => valid.slice(0, at) + insert + valid.slice(at + drop)),
+        fc
+          .string({ maxLength: 60 })
+          .map((body) => valid.replace('apiVersion: v2\nname: fuzz\nversion: 1.0.0', body)),
+      ),
+      check,
+    ),
+    { numRuns: 1000 },
+  );
+  assert.deepEqual(provenanceChart(valid), {
+    name: 'fuzz',
+    version: '1.0.0',
+    chartDigest: `sha256:${createHash('sha256').update('archive').digest('hex')}`,
+  });
 });
