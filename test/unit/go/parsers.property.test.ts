@@ -260,6 +260,38 @@ test('path and version checks are total and consistent', () => {
   );
 });
 
+test('checkPathMajor and splitPathVersion follow the major version suffix rules', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 12 }),
+      fc.integer({ min: 0, max: 12 }),
+      fc.boolean(),
+      (pathMajor, major, incompatible) => {
+        const v = `v${major}.1.2${incompatible ? '+incompatible' : ''}`;
+        // `/vN` (N ≥ 2) takes exactly vN; no suffix takes v0, v1 and +incompatible.
+        const suffix = pathMajor >= 2 ? `/v${pathMajor}` : '';
+        const ok = suffix === '' ? major <= 1 || incompatible : major === pathMajor;
+        assert.equal(checkPathMajor(v, suffix) === undefined, ok, `${v} ${suffix}`);
+        const split = splitPathVersion(`example.com/m${suffix}`);
+        assert.deepEqual(split, { prefix: 'example.com/m', pathMajor: suffix, ok: true });
+        // gopkg.in: `.vN` (N ≥ 0) takes vN; .v1 also takes v0.0.0 pseudo-versions.
+        const gopkg = splitPathVersion(`gopkg.in/yaml.v${pathMajor}`);
+        assert.deepEqual(gopkg, { prefix: 'gopkg.in/yaml', pathMajor: `.v${pathMajor}`, ok: true });
+        assert.equal(
+          checkPathMajor(`v${major}.1.2`, `.v${pathMajor}`) === undefined,
+          major === pathMajor,
+        );
+      },
+    ),
+    { numRuns: 500 },
+  );
+  assert.equal(splitPathVersion('example.com/m/v1').ok, false);
+  assert.equal(splitPathVersion('example.com/m/v0').ok, false);
+  assert.equal(splitPathVersion('example.com/m/v2.0').ok, false);
+  assert.equal(splitPathVersion('gopkg.in/yaml').ok, false);
+  assert.equal(checkPathMajor('v0.0.0-20191109021931-daa7c04131f5', '.v1'), undefined);
+});
+
 test('compareSemver agrees with SemVer precedence; sortVersions is a total order', () => {
   const version = fc.oneof(
     canonicalVersion,
