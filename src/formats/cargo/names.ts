@@ -91,10 +91,12 @@ export interface CrateVersion {
 export function parseCrateVersion(text: string): CrateVersion | undefined {
   if (text.length > 256) return undefined;
   const parsed = semver.parse(text, { loose: false });
-  // semver.parse also accepts a leading "v" or "=": Cargo does not.
-  if (parsed === null || parsed.raw !== text || !/^\d/.test(text)) return undefined;
-  const pre = parsed.prerelease.length > 0 ? `-${parsed.prerelease.join('.')}` : '';
-  return { text, key: `${parsed.major}.${parsed.minor}.${parsed.patch}${pre}` };
+  if (parsed === null) return undefined;
+  // semver.parse also accepts a leading "v" or "=" and whitespace around (`1.0.0\n`): Cargo
+  // does not. Only a text that is exactly the version it parses to is one.
+  const build = parsed.build.length > 0 ? `+${parsed.build.join('.')}` : '';
+  if (`${parsed.version}${build}` !== text) return undefined;
+  return { text, key: parsed.version };
 }
 
 /** The version when valid SemVer; BAD_REQUEST otherwise. */

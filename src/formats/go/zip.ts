@@ -20,7 +20,7 @@
  */
 import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
-import { RegistryError } from '../../core/errors.ts';
+import { errnoCode, RegistryError } from '../../core/errors.ts';
 import { checkFilePath, checkModuleVersion, semverBuild } from './module.ts';
 
 /** golang.org/x/mod/zip MaxZipFile: the zip and the sum of its files' sizes, bytes. */
@@ -247,6 +247,12 @@ function asZipError(err: unknown): unknown {
   if (err instanceof RegistryError) return err;
   // yauzl's own errors describe the archive's structure: the uploader's fault, said plainly.
   if (err instanceof Error && !('code' in err)) return invalid(err.message);
+  // zlib's errors (Z_DATA_ERROR, Z_BUF_ERROR "unexpected end of file") are corrupt deflate
+  // data in an entry: the archive again, not the server.
+  const code = errnoCode(err);
+  if (err instanceof Error && code?.startsWith('Z_') === true) {
+    return invalid(`corrupt compressed data (${err.message})`);
+  }
   return err;
 }
 

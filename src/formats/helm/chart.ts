@@ -20,7 +20,7 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import semver from 'semver';
 import tar from 'tar-stream';
-import { parse as parseYaml } from 'yaml';
+import { Lexer, parse as parseYaml } from 'yaml';
 import { RegistryError } from '../../core/errors.ts';
 
 /**
@@ -35,6 +35,13 @@ export const MAX_ENTRIES = 10_000;
 export const MAX_CHART_YAML_BYTES = 1024 * 1024;
 /** Aliases a YAML document may expand (Chart.yaml, .prov, upstream index.yaml). */
 export const MAX_YAML_ALIASES = 100;
+/**
+ * Nesting a YAML document may have: open flow collections (`[`, `{`), or block collections
+ * opened on one line (`- - - x`). The `yaml` library's parser slows down sharply with depth (a
+ * 1 MB Chart.yaml of `[` held the event loop for seconds before failing); real charts and
+ * indexes nest a handful of levels.
+ */
+export const MAX_YAML_DEPTH = 64;
 
 /**
  * Chart names: what Helm's `chartutil.ValidateMetadataName` accepts (letters, digits, `-`, `_`,
@@ -111,8 +118,57 @@ export function parseChartFilename(
   return undefined;
 }
 
-/** Parses YAML text with aliases bounded; throws BAD_REQUEST naming `what`. */
+/** `MAX_YAML_DEPTH` indicators in a row on one line (`- - - …`, `? ? …`): a cheap pre-check. */
+const COMPACT_RUN = new RegExp(`(?:[-?:][ \\t]+){${MAX_YAML_DEPTH}}`);
+
+/**
+ * True when `text` nests deeper than MAX_YAML_DEPTH (see there). Counts on the `yaml` lexer's
+ * tokens (linear), so a bracket inside a quoted or plain scalar is not one; the lexer only runs
+ * when a character count says the depth could be reached.
+ */
+function nestsTooDeep(text: string): boolean {
+  let brackets = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) brackets++;
+  }
+  if (brackets <= MAX_YAML_DEPTH && !COMPACT_RUN.test(text)) return false;
+  let flow = 0;
+  let line = 0;
+  for (const token of new Lexer().lex(text)) {
+    switch (token) {
+      case '[':
+      case '{':
+        if (++flow > MAX_YAML_DEPTH) return true;
+        break;
+      case ']':
+      case '}':
+        flow = Math.max(0, flow - 1);
+        break;
+      case '-':
+      case '?':
+      case ':':
+        // In a flow collection (JSON on one line) `:` separates, it does not nest.
+        if (flow === 0 && ++line > MAX_YAML_DEPTH) return true;
+        break;
+      case '\n':
+      case '\r\n':
+        line = 0;
+        break;
+      default:
+    }
+  }
+  return false;
+}
+
+/** Parses YAML text with aliases and nesting bounded; throws BAD_REQUEST naming `what`. */
 export function parseBoundedYaml(text: string, what: string): unknown {
+  if (nestsTooDeep(text)) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `${what} is not valid YAML: nested deeper than ${MAX_YAML_DEPTH} levels`,
+    );
+  }
   try {
     return parseYaml(text, {
       maxAliasCount: MAX_YAML_ALIASES,
@@ -378,7 +434,7 @@ export function chartMetadata(parsed: unknown): IndexEntry {
           throw bad('dependencies[].enabled must be a boolean');
         one['enabled'] = d['enabled'];
       }
-      if (d['import-values'] !== undefined) one['import-values'] = d['import-values'];
+      if (d['import-values'] !== undefined) one['import-values'] = jsonCopy(d['import-values']);
       return one;
     });
   }
@@ -390,6 +446,18 @@ export function chartMetadata(parsed: unknown): IndexEntry {
     if (Object.keys(annotations).length > 0) out['annotations'] = annotations;
   }
   return out as IndexEntry;
+}
+
+/**
+ * A YAML value kept as it is (`import-values`) as plain JSON: YAML aliases can make it circular
+ * (`- &d {name: x, import-values: [*d]}`), which JSON.stringify (entryFragment) cannot write.
+ */
+function jsonCopy(value: unknown): unknown {
+  try {
+    return JSON.parse(JSON.stringify(value)) as unknown;
+  } catch {
+    throw bad('dependencies[].import-values must be plain data (no recursive aliases)');
+  }
 }
 
 /** Reads, parses and validates the Chart.yaml of an archive stream. */

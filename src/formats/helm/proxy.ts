@@ -398,7 +398,12 @@ export function parseUpstreamIndex(text: string, base: string, upstream: number)
           ? digest.slice(-64).toLowerCase()
           : undefined;
       const rewritten = { ...entry, urls: [`charts/${chartFilename(name, version)}`] };
-      const fragment = entryFragment(rewritten);
+      let fragment: string;
+      try {
+        fragment = entryFragment(rewritten);
+      } catch {
+        continue; // not writable as JSON (a recursive alias): skipped like any bad entry
+      }
       bytes += fragment.length * 2 + url.length * 2 + 200;
       charts.push({ name, version, fragment, url, sha256, upstream });
     }

@@ -250,6 +250,16 @@ export class HelmService {
     if (!subject)
       throw new RegistryError('BAD_REQUEST', 'no chart or provenance file in the request');
     const { name, version } = subject;
+    // Clients fetch a chart by `<name>-<version>.tgz` (index.yaml's urls), which is split at the
+    // first `-` followed by a version: a name such as `app-1.2.3-x` (0.1.0) would be indexed as
+    // `app` 1.2.3-x-0.1.0's file, listed but never downloadable.
+    const split = parseChartFilename(chartFilename(name, version));
+    if (split?.name !== name || split.version !== version) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `chart ${name} ${version}: its file name ${chartFilename(name, version)} reads as another chart (${split?.name ?? '?'} ${split?.version ?? '?'}); rename the chart`,
+      );
+    }
     const expect = options.expect;
     if (expect && (expect.name !== name || expect.version !== version)) {
       throw new RegistryError(

@@ -199,16 +199,34 @@ export function writeCondition(
   return immutable ? { kind: 'create' } : { kind: 'any' };
 }
 
+/** `value` split at the commas outside double quotes (an entity tag may hold a `,`). */
+function splitOutsideQuotes(value: string): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === '"') quoted = !quoted;
+    else if (c === ',' && !quoted) {
+      parts.push(value.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(value.slice(start));
+  return parts;
+}
+
 /**
  * The entity tags of an `If-Match` / `If-None-Match` value, unquoted (`W/` dropped: a file's
  * ETag is its sha256, strong either way): `"ab", "cd"` → [`ab`, `cd`]; `*` → [`*`].
+ * An opaque tag may hold a `,` (RFC 9110 §8.8.3: etagc is any visible character but `"`).
  * BAD_REQUEST when it holds neither.
  */
 export function parseEtags(value: string, comparison: 'weak' | 'strong' = 'weak'): string[] {
   const trimmed = value.trim();
   if (trimmed === '*') return ['*'];
   const tags: string[] = [];
-  for (const part of trimmed.split(',')) {
+  for (const part of splitOutsideQuotes(trimmed)) {
     const m = /^\s*(W\/)?"([^"]*)"\s*$/.exec(part);
     if (!m) {
       throw new RegistryError(
