@@ -29,9 +29,14 @@ export function registerTokenRoutes(app: FastifyInstance, api: TokenApi): void {
   for (const [url, handle] of routes) {
     app.all(url, async (request: FastifyRequest, reply: FastifyReply) => {
       if (request.method !== 'POST') {
-        throw new RegistryError('METHOD_NOT_ALLOWED', `${request.method} is not supported here`, {
-          headers: { allow: 'POST' },
-        });
+        // The usual guess (`GET /api/tokens` to list) is told where listing is.
+        const hint =
+          url === TOKEN_ROUTES.create ? `; list tokens with POST ${TOKEN_ROUTES.list}` : '';
+        throw new RegistryError(
+          'METHOD_NOT_ALLOWED',
+          `${request.method} is not supported here (every token endpoint is POST with a JSON body${hint})`,
+          { headers: { allow: 'POST' } },
+        );
       }
       const body = await readJsonObject(request);
       const result = await handle(request.principal, body, request.ip);

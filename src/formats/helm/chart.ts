@@ -387,6 +387,12 @@ export function chartMetadata(parsed: unknown): IndexEntry {
   }
   out['name'] = name;
   const version = parsed['version'];
+  if (typeof version === 'number') {
+    // `version: 1.0` is the number 1 to YAML (and to Helm, which refuses it the same way).
+    throw bad(
+      `version is the number ${String(version)} in YAML, not a string: quote a SemVer 2 version (version: "1.0.0")`,
+    );
+  }
   if (typeof version !== 'string' || !isSemver2(version)) {
     throw bad(`version ${JSON.stringify(version)} is not a SemVer 2 version`);
   }

@@ -262,6 +262,15 @@ describe('token API (/api/tokens)', () => {
     assert.equal(get.status, 405);
     assert.equal(get.headers.get('allow'), 'POST');
     assert.equal(typeof ((await get.json()) as Json)['error'], 'string');
+    // `GET /api/tokens` (the usual guess for a listing) says where listing is.
+    const guess = await fetch(`${server.url}/api/tokens`, {
+      headers: { authorization: basic('alice', 'alice-pw') },
+    });
+    assert.equal(guess.status, 405);
+    assert.match(
+      String(((await guess.json()) as Json)['error']),
+      /list tokens with POST \/api\/tokens\/list/,
+    );
   });
 
   test('an expired token is refused with "token expired"', async () => {

@@ -58,6 +58,11 @@ describe('helm chart names, versions and file names', () => {
     ]) {
       assert.ok(!isSemver2(bad), bad);
     }
+    // `version: 1.0` is a YAML number: the message says so, not "version 1" (trial).
+    assert.throws(
+      () => chartMetadata({ apiVersion: 'v2', name: 'x', version: 1 }),
+      /version is the number 1 in YAML, not a string: quote a SemVer 2 version/,
+    );
   });
 
   test('file names split at the first dash followed by a SemVer version', () => {
