@@ -118,6 +118,8 @@ export interface DeployResult {
   readonly created: boolean;
   /** Paths of old snapshot builds removed by `keep_snapshots`. */
   readonly pruned: readonly string[];
+  /** True when an immutable release file was deployed again with the same bytes (nothing done). */
+  readonly same?: boolean;
 }
 
 export class MavenHosted implements MavenSource, HostedNames {
@@ -230,12 +232,29 @@ export class MavenHosted implements MavenSource, HostedNames {
     }
     const immutable = !snapshot && settings.immutableReleases;
     const existing = await this.#deps.store.file(repo.name, coordinate.path);
-    if (existing && immutable) throw releaseConflict(coordinate.path);
+    if (existing && immutable) return this.#redeploy(coordinate, body, settings, existing);
     try {
       return await this.#store(repo, coordinate, body, settings, existing !== undefined);
     } finally {
       this.#deps.changed?.(metadataScope(coordinate.groupId), repo.name);
     }
+  }
+
+  /**
+   * A release file deployed again: the same bytes are a no-op success (a retried `mvn deploy`
+   * goes through the files that already landed), other bytes a 409 with nothing stored.
+   */
+  async #redeploy(
+    coordinate: MavenFileCoordinate,
+    body: Readable,
+    settings: DeploySettings,
+    existing: StoredMavenFile,
+  ): Promise<DeployResult> {
+    const ingested = await this.#deps.blobs.ingest(body, { maxBytes: settings.maxBytes });
+    if (ingested.digest.hex === existing.sha256) return { created: false, pruned: [], same: true };
+    // Bytes nobody refers to (new to the store): removed; a blob that was there is someone else's.
+    if (ingested.created) await this.#deps.blobs.delete(ingested.digest).catch(() => false);
+    throw releaseConflict(coordinate.path);
   }
 
   async #store(

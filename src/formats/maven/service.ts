@@ -347,6 +347,9 @@ export class MavenService {
       maxBytes,
       checksumVerify: maven.checksum_verify,
     });
+    if (result.same === true) {
+      return { status: 200, message: `${coordinate.path} is already stored with these bytes` };
+    }
     return result.created
       ? { status: 201, message: `stored ${coordinate.path}` }
       : { status: 200, message: `replaced ${coordinate.path}` };

@@ -261,6 +261,6 @@ function compareBuilds(
 export function releaseConflict(path: string): RegistryError {
   return new RegistryError(
     'CONFLICT',
-    `${path} already exists and release files are immutable (immutable_releases)`,
+    `${path} already exists with other bytes, and release files are immutable (immutable_releases)`,
   );
 }

@@ -177,6 +177,44 @@ describe('mvn deploy and resolve through /maven2/ (auth on)', { skip: missing },
   });
 
   test(
+    'a retried deploy of the same release files succeeds and changes nothing',
+    { timeout: 300_000 },
+    async () => {
+      // What a deploy cut short leaves: files that landed. `mvn deploy:deploy-file` sends the
+      // stored jar and POM again (with their checksums and the metadata).
+      const retry = path.join(work, 'retry');
+      await fs.mkdir(retry, { recursive: true });
+      const stored: Record<string, Buffer> = {};
+      for (const ext of ['jar', 'pom']) {
+        const res = await get(`${GROUP_PATH}/${LIB}/1.0.0/${LIB}-1.0.0.${ext}`);
+        assert.equal(res.status, 200);
+        stored[ext] = Buffer.from(await res.arrayBuffer());
+        await fs.writeFile(path.join(retry, `${LIB}-1.0.0.${ext}`), stored[ext]);
+      }
+      const result = await mvn(
+        [
+          'deploy:deploy-file',
+          `-Dfile=${path.join(retry, `${LIB}-1.0.0.jar`)}`,
+          `-DpomFile=${path.join(retry, `${LIB}-1.0.0.pom`)}`,
+          '-DgeneratePom=false',
+          `-Durl=${deployUrl()}`,
+          '-DrepositoryId=nora',
+        ],
+        { cwd: libDir(), settings, localRepo: producerRepo },
+      );
+      assert.equal(result.code, 0, tail(result));
+      for (const ext of ['jar', 'pom']) {
+        const res = await get(`${GROUP_PATH}/${LIB}/1.0.0/${LIB}-1.0.0.${ext}`);
+        assert.deepEqual(
+          Buffer.from(await res.arrayBuffer()),
+          stored[ext],
+          `the ${ext} is unchanged`,
+        );
+      }
+    },
+  );
+
+  test(
     'a deploy without credentials fails with 401, with a read-only token with 403',
     {
       timeout: 300_000,
