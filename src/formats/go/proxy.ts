@@ -316,7 +316,7 @@ export class GoProxy implements GoSource {
         }
         const response = await this.#deps.proxy.client.request(target, {
           method: 'GET',
-          path: `/${urlPath}`,
+          path: `/${percentEncodePath(urlPath)}`,
           headers,
         });
         if (response.status === 304 && cached !== undefined) {
@@ -552,6 +552,15 @@ function immutableKind(kind: Kind, urlPath: string): boolean {
     .slice(0, file.lastIndexOf('.'))
     .replace(/!([a-z])/g, (_m, c: string) => c.toUpperCase());
   return checkVersion(version) === undefined;
+}
+
+/**
+ * `path` as a URL path: characters outside RFC 3986's path characters percent-encoded, as the go
+ * command's own proxy client writes them. A query asked of `.info` may hold `%`, space or `#`
+ * (`v1%00` from `v1%2500.info`): sent raw, the upstream would read another name.
+ */
+export function percentEncodePath(path: string): string {
+  return path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/gu, (c) => encodeURIComponent(c));
 }
 
 /** `<escaped module>/@v/<escaped version>.<ext>` */

@@ -164,7 +164,7 @@ export class HelmProxy implements HelmSource {
       key,
       validUntil,
       entries,
-      modifiedAt: Math.max(...parts.map((p) => p.entry.fetchedAt)),
+      modifiedAt: parts.reduce((max, p) => Math.max(max, p.entry.fetchedAt), 0),
     };
     this.#snapshots.set(repo.name, { snapshot, byFile });
     return { snapshot, byFile };

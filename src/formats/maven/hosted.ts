@@ -588,7 +588,7 @@ export function artifactMetadata(
     versions: sorted,
     latest: sorted.at(-1),
     release: releases.at(-1),
-    lastUpdated: metadataTimestamp(Math.max(...versions.map((v) => v.updatedAt))),
+    lastUpdated: metadataTimestamp(latestTime(versions.map((v) => v.updatedAt))),
   };
 }
 
@@ -634,7 +634,7 @@ export function snapshotMetadata(
     groupId,
     artifactId,
     version,
-    lastUpdated: metadataTimestamp(Math.max(...rows.map((r) => r.updated_at))),
+    lastUpdated: metadataTimestamp(latestTime(rows.map((r) => r.updated_at))),
     snapshot:
       newest === undefined || newest.snapshot_ts === null
         ? undefined
@@ -671,4 +671,14 @@ export function pluginMetadata(rows: readonly StoredMavenFile[]): MavenMetadata 
       artifactId: row.artifact_id,
     }));
   return { ...EMPTY_METADATA, plugins };
+}
+
+/**
+ * The largest of `times` (epoch ms; -Infinity for none). A loop, not `Math.max(...times)`, whose
+ * spread throws RangeError past the engine's argument limit (~100k versions of one artifact).
+ */
+function latestTime(times: readonly number[]): number {
+  let max = Number.NEGATIVE_INFINITY;
+  for (const t of times) if (t > max) max = t;
+  return max;
 }

@@ -112,6 +112,25 @@ describe('go proxy against a scripted upstream', () => {
     assert.equal(await ranged.text(), 'PK\x03\x04');
   });
 
+  test('a query holding % or a space is percent-encoded upstream, not sent raw', async () => {
+    upstream.answers.set('/example.com/q/@v/v1%2500.info', {
+      status: 200,
+      body: '{"Version":"v1.0.0","Time":"2020-01-02T03:04:05Z"}',
+    });
+    const res = await fetch(`${go}/example.com/q/@v/v1%2500.info`);
+    await res.arrayBuffer();
+    assert.ok(
+      upstream.requests.includes('/example.com/q/@v/v1%2500.info'),
+      upstream.requests.join(),
+    );
+    assert.ok(!upstream.requests.some((r) => r.includes('v1%00')), upstream.requests.join());
+    await (await fetch(`${go}/example.com/q/@v/my%20branch.info`)).arrayBuffer();
+    assert.ok(
+      upstream.requests.includes('/example.com/q/@v/my%20branch.info'),
+      upstream.requests.join(),
+    );
+  });
+
   test('upstream 404 and 410 → 404 (go falls through); 5xx → 502 when nothing is cached', async () => {
     upstream.answers.set('/example.com/gone/@v/list', { status: 410, body: 'gone' });
     upstream.answers.set('/example.com/broken/@v/list', { status: 500 });
