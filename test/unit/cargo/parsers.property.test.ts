@@ -25,16 +25,7 @@ import { receivePublish } from '../../../src/formats/cargo/publish.ts';
 import { parseCargoPath } from '../../../src/formats/cargo/routes.ts';
 import { parseConfigDl, parseIndexFile } from '../../../src/formats/cargo/upstream.ts';
 import { makeCrate, metadata, publishBody } from '../../integration/cargo/fixtures.ts';
-
-/** Runs `fn`; anything thrown must be a RegistryError whose status is in `statuses`. */
-function onlyRegistryErrors(fn: () => unknown, statuses: readonly number[] = [400]): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(isRegistryError(err), `unexpected ${String(err)}`);
-    assert.ok(statuses.includes(err.status), `status ${err.status}`);
-  }
-}
+import { onlyRegistryErrors, semver2 } from '../../helpers/properties.ts';
 
 /** Characters that make paths interesting: separators, dots, escapes, case, unicode look-alikes. */
 const pathChar = fc.constantFrom(
@@ -68,23 +59,6 @@ const anyText = fc.oneof(
 const crateName = fc
   .stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,20}$/)
   .filter((name) => isValidCrateName(name));
-
-const num = fc.oneof(fc.constant('0'), fc.stringMatching(/^[1-9][0-9]{0,5}$/));
-const preId = fc.oneof(num, fc.stringMatching(/^[0-9]*[A-Za-z-][0-9A-Za-z-]{0,5}$/));
-const buildId = fc.stringMatching(/^[0-9A-Za-z-]{1,6}$/);
-/** SemVer 2.0.0 versions, with prerelease and build metadata. */
-const semver2 = fc
-  .tuple(
-    num,
-    num,
-    num,
-    fc.option(fc.array(preId, { minLength: 1, maxLength: 3 })),
-    fc.option(fc.array(buildId, { minLength: 1, maxLength: 3 })),
-  )
-  .map(([a, b, c, pre, build]) => ({
-    text: `${a}.${b}.${c}${pre ? `-${pre.join('.')}` : ''}${build ? `+${build.join('.')}` : ''}`,
-    key: `${a}.${b}.${c}${pre ? `-${pre.join('.')}` : ''}`,
-  }));
 
 /** semver.org's official regular expression: the oracle for "is SemVer 2.0.0". */
 const SEMVER_ORG =

@@ -37,16 +37,7 @@ import {
 import { parseChecksumFile } from '../../../src/formats/maven/proxy.ts';
 import { parseMetadataTime } from '../../../src/formats/maven/service.ts';
 import { compareMavenVersions } from '../../../src/formats/maven/version.ts';
-
-/** Runs `fn`; a throw must be a RegistryError 400 (the client's or the upstream's bad input). */
-function only400(fn: () => unknown): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(isRegistryError(err), `unexpected ${String(err)}`);
-    assert.equal(err.status, 400, err.message);
-  }
-}
+import { onlyRegistryErrors } from '../../helpers/properties.ts';
 
 function assertInsideRepository(path: string): void {
   if (path === '') return;
@@ -134,7 +125,7 @@ test('parseMavenPath: any path is a path inside the repository or a 400', () => 
   fc.assert(
     fc.property(anyText, (text) => {
       for (const raw of [`/${text}`, text])
-        only400(() => {
+        onlyRegistryErrors(() => {
           assertSafePath(parseMavenPath(raw));
         });
     }),
@@ -170,7 +161,7 @@ test('parseMavenPath: valid paths with one segment mutated are refused or stay i
       (g, a, v, ext, at, bad) => {
         const segments = filePath(g, a, v, v, '', ext).split('/');
         segments.splice(at % (segments.length + 1), 0, bad);
-        only400(() => {
+        onlyRegistryErrors(() => {
           assertSafePath(parseMavenPath(`/${segments.join('/')}`));
         });
       },
@@ -257,7 +248,7 @@ test('parseMavenPath bounds its work on huge paths', () => {
     `/${'%2e'.repeat(300_000)}`,
     `/${'a/'.repeat(60)}${'b'.repeat(200)}.jar${'.sha1'.repeat(100)}`,
   ]) {
-    only400(() => {
+    onlyRegistryErrors(() => {
       assertSafePath(parseMavenPath(raw));
     });
   }
@@ -289,7 +280,7 @@ function pom(inner: string): string {
 }
 
 function checkPom(text: string, artifact = 'demo', group?: string): void {
-  only400(() => {
+  onlyRegistryErrors(() => {
     const facts = parsePomFacts(text, artifact, group);
     assert.equal(typeof facts.packaging, 'string');
     assert.ok(facts.packaging.length > 0);
@@ -623,7 +614,7 @@ test('parseMetadata: arbitrary and XML-ish input gives validated values or a 400
         mutated,
       ),
       (input) => {
-        only400(() => {
+        onlyRegistryErrors(() => {
           const m = parseMetadata(input);
           for (const v of [
             m.groupId,
@@ -674,7 +665,7 @@ test('parseMetadata: entity tricks are refused; deep and huge documents finish q
   ];
   for (const text of cases) {
     const start = performance.now();
-    only400(() => {
+    onlyRegistryErrors(() => {
       const parsed = parseMetadata(text);
       if (text.includes('<versions>')) assert.equal(parsed.versions.length, 100_000);
     });
@@ -779,7 +770,7 @@ test('rendered maven-metadata.xml is well-formed XML 1.0 whatever its values', (
         const odd = { ...metadata, plugins, versions: [...metadata.versions, ...versions] };
         const xml = renderMetadataWithChecksums(odd).body.toString('utf8');
         assert.match(xml, XML_CHARS);
-        only400(() => parseMetadata(xml));
+        onlyRegistryErrors(() => parseMetadata(xml));
       },
     ),
     { numRuns: 300 },
@@ -790,7 +781,7 @@ test('rendered maven-metadata.xml is well-formed XML 1.0 whatever its values', (
       let refs = '';
       for (const c of value) refs += `&#x${(c.codePointAt(0) ?? 0).toString(16)};`;
       for (const v of [value, refs]) {
-        only400(() => {
+        onlyRegistryErrors(() => {
           const parsed = parseMetadata(
             `<metadata><version>${v}</version><plugins><plugin><name>${v}</name><prefix>p</prefix><artifactId>a</artifactId></plugin></plugins></metadata>`,
           );

@@ -35,16 +35,7 @@ import {
 import { metadataHeaders } from '../../../src/formats/pypi/upload.ts';
 import { parseUpstreamPage } from '../../../src/formats/pypi/upstream-page.ts';
 import { parseVersion } from '../../../src/formats/pypi/versions.ts';
-
-/** Runs `fn`; a throw must be a RegistryError whose status lies in [min, max]. */
-function onlyRegistryErrors(fn: () => unknown, min = 400, max = 499): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(isRegistryError(err), `unexpected ${String(err)}`);
-    assert.ok(err.status >= min && err.status <= max, `status ${err.status}: ${err.message}`);
-  }
-}
+import { onlyRegistryErrors } from '../../helpers/properties.ts';
 
 /** A file name that may become a storage key or a URL path segment. */
 function assertSafeSegment(name: string): void {
@@ -245,7 +236,7 @@ test('parseDistFilename is total; checkDistFilename throws only 400; results are
           assert.equal(parsed.project, normalizeProjectName(project));
         }
       }
-      onlyRegistryErrors(() => checkDistFilename(name, project), 400, 400);
+      onlyRegistryErrors(() => checkDistFilename(name, project), [400]);
     }),
     { numRuns: 1500 },
   );
@@ -329,7 +320,7 @@ test('normalizeProjectName is PEP 503, idempotent, and keeps valid names valid',
         assertNormalisedProject(normalised);
         assert.equal(checkProjectName(name), normalised);
       } else {
-        onlyRegistryErrors(() => checkProjectName(name), 400, 400);
+        onlyRegistryErrors(() => checkProjectName(name), [400]);
         assert.throws(() => checkProjectName(name));
       }
     }),
@@ -397,27 +388,23 @@ const contentTypes = fc.constantFrom(
 );
 
 function checkPage(body: Buffer, contentType: string | undefined, project = 'demo'): void {
-  onlyRegistryErrors(
-    () => {
-      const page = parseUpstreamPage(body, contentType, PAGE_URL, project);
-      const seen = new Set<string>();
-      for (const file of page.files) {
-        assertSafeSegment(file.filename);
-        assert.ok(!seen.has(file.filename), `duplicate ${file.filename}`);
-        seen.add(file.filename);
-        assert.equal(parseDistFilename(file.filename, project)?.project, project);
-        const url = new URL(file.url);
-        assert.ok(url.protocol === 'http:' || url.protocol === 'https:', file.url);
-        assert.equal(url.hash, '');
-        if (file.sha256 !== undefined) assert.match(file.sha256, HEX);
-        if (file.coreMetadata?.sha256 !== undefined) assert.match(file.coreMetadata.sha256, HEX);
-        if (file.size !== undefined) assert.ok(Number.isSafeInteger(file.size) && file.size >= 0);
-        if (file.uploadTime !== undefined) assert.ok(!Number.isNaN(Date.parse(file.uploadTime)));
-      }
-    },
-    502,
-    502,
-  );
+  onlyRegistryErrors(() => {
+    const page = parseUpstreamPage(body, contentType, PAGE_URL, project);
+    const seen = new Set<string>();
+    for (const file of page.files) {
+      assertSafeSegment(file.filename);
+      assert.ok(!seen.has(file.filename), `duplicate ${file.filename}`);
+      seen.add(file.filename);
+      assert.equal(parseDistFilename(file.filename, project)?.project, project);
+      const url = new URL(file.url);
+      assert.ok(url.protocol === 'http:' || url.protocol === 'https:', file.url);
+      assert.equal(url.hash, '');
+      if (file.sha256 !== undefined) assert.match(file.sha256, HEX);
+      if (file.coreMetadata?.sha256 !== undefined) assert.match(file.coreMetadata.sha256, HEX);
+      if (file.size !== undefined) assert.ok(Number.isSafeInteger(file.size) && file.size >= 0);
+      if (file.uploadTime !== undefined) assert.ok(!Number.isNaN(Date.parse(file.uploadTime)));
+    }
+  }, [502]);
 }
 
 test('upstream pages: arbitrary bytes give safe files or a 502', () => {

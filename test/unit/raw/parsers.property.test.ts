@@ -19,15 +19,7 @@ import {
   splitPath,
 } from '../../../src/formats/raw/paths.ts';
 import { parseEtags } from '../../../src/formats/raw/service.ts';
-
-function onlyBadRequests(fn: () => unknown): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(isRegistryError(err), `unexpected ${String(err)}`);
-    assert.equal(err.status, 400, err.message);
-  }
-}
+import { onlyRegistryErrors } from '../../helpers/properties.ts';
 
 const UNSAFE =
   // eslint-disable-next-line no-control-regex
@@ -100,7 +92,7 @@ test('parseRawPath: arbitrary paths are safe plain segments or a 400', () => {
         fc.array(hostile, { maxLength: 6 }).map((s) => `/${s.join('/')}/`),
       ),
       (rest) => {
-        onlyBadRequests(() => {
+        onlyRegistryErrors(() => {
           const parsed = parseRawPath(rest);
           if (parsed.kind === 'file' || parsed.kind === 'dir') assertSafePath(parsed.path, rest);
           if (parsed.kind === 'api') assert.ok(rest.startsWith('/-/') || rest === '/-');
@@ -171,7 +163,7 @@ test('decodeSegment: every spelling of `.`, `..` and a separator is refused', ()
   }
   fc.assert(
     fc.property(anyText, (segment) => {
-      onlyBadRequests(() => {
+      onlyRegistryErrors(() => {
         const decoded = decodeSegment(segment);
         assertSafePath(decoded, segment);
       });
@@ -200,7 +192,7 @@ test('parseEtags: arbitrary header values give tags or a 400; lists round-trip',
       ),
       fc.constantFrom<'weak' | 'strong'>('weak', 'strong'),
       (value, comparison) => {
-        onlyBadRequests(() => {
+        onlyRegistryErrors(() => {
           for (const tag of parseEtags(value, comparison)) assert.ok(!tag.includes('"'));
         });
       },
@@ -242,10 +234,10 @@ test('adversarial sizes are refused or parsed quickly', () => {
     `/${'%'.repeat(mb)}`,
     `/-/${'x/'.repeat(mb / 2)}`,
   ]) {
-    onlyBadRequests(() => parseRawPath(rest));
+    onlyRegistryErrors(() => parseRawPath(rest));
   }
-  onlyBadRequests(() => parseEtags(`"a",${' '.repeat(mb)}x`));
-  onlyBadRequests(() =>
+  onlyRegistryErrors(() => parseEtags(`"a",${' '.repeat(mb)}x`));
+  onlyRegistryErrors(() =>
     parseEtags(
       Array(mb / 4)
         .fill('"a"')
