@@ -308,6 +308,7 @@ function headerValue(
 const TRANSPORT_FAILURE_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_SOCKET',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
   'ECONNRESET',
   'EPIPE',
   'ETIMEDOUT',
@@ -319,7 +320,13 @@ const TRANSPORT_FAILURE_CODES = new Set([
  */
 export function isTransportFailure(err: unknown): boolean {
   const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
-  return TRANSPORT_FAILURE_CODES.has(code);
+  // A body undici cannot parse (malformed chunked framing: HTTPParserError, HPE_* codes) or
+  // that disagrees with its Content-Length broke off as surely as a reset connection.
+  return (
+    TRANSPORT_FAILURE_CODES.has(code) ||
+    code.startsWith('HPE_') ||
+    (err instanceof Error && err.name === 'HTTPParserError')
+  );
 }
 
 class TimeoutError extends Error {

@@ -90,9 +90,22 @@ export const SMALL_INGEST_BYTES = 1024 * 1024;
  */
 export const SMALL_INGEST_BUDGET_BYTES = 32 * 1024 * 1024;
 
+/**
+ * How long after an ingest of some bytes a refused upload of the same bytes leaves the blob in
+ * place (discardCreated), ms: the other request may be about to record a reference to it.
+ */
+export const DISCARD_GRACE_MS = 60_000;
+
 export class BlobStore {
   readonly #driver: StorageDriver;
   readonly #index: BlobIndex;
+  /**
+   * Per content (digest hex), the times (ms) of its two latest ingests: discardCreated removes a
+   * blob only when no other ingest of it came within DISCARD_GRACE_MS. Pruned past 4096 entries.
+   */
+  readonly #ingestedAt = new Map<string, [number, number]>();
+  /** Removals started by discardCreated, per digest hex, until done. */
+  readonly #discarding = new Map<string, Promise<boolean>>();
   /** Spool directories made by this store (made once: spare a mkdir per ingest and fill). */
   readonly #spoolDirs = new Set<string>();
   /** Announced bytes of the in-memory ingests running now (≤ SMALL_INGEST_BUDGET_BYTES). */
@@ -201,6 +214,7 @@ export class BlobStore {
     }
     const { digest, hashes } = hashSet.digest();
     verify(digest, size, options);
+    await this.#noteIngest(digest.hex);
     const key = blobKey(digest);
     const existing = await this.#driver.stat(key);
     const created = existing?.size !== size;
@@ -225,6 +239,7 @@ export class BlobStore {
     let total = 0;
     for (const part of parts) total += part.length;
     if (total !== size) throw sizeMismatch(size, total);
+    await this.#noteIngest(digest.hex);
     const key = blobKey(digest);
     const existing = await this.#driver.stat(key);
     const created = existing?.size !== size;
@@ -253,6 +268,48 @@ export class BlobStore {
     return deleted;
   }
 
+  /**
+   * Removes a blob that this request's ingest created (`created: true`) and that the request then
+   * refused, unless another ingest of the same bytes came within DISCARD_GRACE_MS: two uploads of
+   * the same bytes can both see the blob missing and both report it created, and the one refused
+   * would otherwise delete the blob the other one has just stored or is about to refer to (its
+   * file then answered 500). A blob left in place is `nora gc`'s when nothing refers to it.
+   * Returns true when the blob was removed.
+   */
+  async discardCreated(digest: Digest): Promise<boolean> {
+    const hex = digest.hex;
+    const times = this.#ingestedAt.get(hex);
+    if (times !== undefined && Date.now() - times[1] < DISCARD_GRACE_MS) return false;
+    if (this.#discarding.has(hex)) return false;
+    // Decided in the same tick as marked: an ingest of these bytes from now on waits for the
+    // removal before it looks the blob up (it then stores the bytes again).
+    const removal = this.delete(digest).finally(() => {
+      this.#discarding.delete(hex);
+      // Gone: the ingests noted so far are over; a refused retry of these bytes removes its own.
+      this.#ingestedAt.delete(hex);
+    });
+    this.#discarding.set(hex, removal);
+    return removal;
+  }
+
+  /**
+   * Notes an ingest of `hex` before its blob is looked up (a commit in flight counts); waits
+   * for a removal of that blob that discardCreated has started.
+   */
+  async #noteIngest(hex: string): Promise<void> {
+    const removal = this.#discarding.get(hex);
+    if (removal !== undefined) await removal.catch(() => false);
+    const now = Date.now();
+    const times = this.#ingestedAt.get(hex);
+    // [latest, the one before]: a single recent ingest (the refused request's own) is [now, 0].
+    this.#ingestedAt.set(hex, [now, times?.[0] ?? 0]);
+    if (this.#ingestedAt.size > 4096) {
+      for (const [key, [latest]] of this.#ingestedAt) {
+        if (now - latest >= DISCARD_GRACE_MS) this.#ingestedAt.delete(key);
+      }
+    }
+  }
+
   totalSize(): Promise<number> {
     return this.#index.totalSize();
   }
@@ -264,6 +321,7 @@ export class BlobStore {
     synced = false,
     deferIndex = false,
   ): Promise<boolean> {
+    await this.#noteIngest(digest.hex);
     const key = blobKey(digest);
     const existing = await this.#driver.stat(key);
     const created = existing?.size !== size;

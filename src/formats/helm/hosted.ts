@@ -189,7 +189,8 @@ export class HelmHosted implements HelmSource {
         metadata,
       };
     } catch (err) {
-      if (ingested.created) await this.#deps.blobs.delete(ingested.digest).catch(() => false);
+      if (ingested.created)
+        await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
       throw err;
     }
   }
@@ -212,7 +213,8 @@ export class HelmHosted implements HelmSource {
   /** Forgets staged blobs that were new (a refused upload). */
   async discard(...staged: ({ digest: string; created: boolean } | undefined)[]): Promise<void> {
     for (const s of staged) {
-      if (s?.created) await this.#deps.blobs.delete(parseDigest(s.digest)).catch(() => false);
+      if (s?.created)
+        await this.#deps.blobs.discardCreated(parseDigest(s.digest)).catch(() => false);
     }
   }
 

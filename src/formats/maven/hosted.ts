@@ -253,7 +253,7 @@ export class MavenHosted implements MavenSource, HostedNames {
     const ingested = await this.#deps.blobs.ingest(body, { maxBytes: settings.maxBytes });
     if (ingested.digest.hex === existing.sha256) return { created: false, pruned: [], same: true };
     // Bytes nobody refers to (new to the store): removed; a blob that was there is someone else's.
-    if (ingested.created) await this.#deps.blobs.delete(ingested.digest).catch(() => false);
+    if (ingested.created) await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
     throw releaseConflict(coordinate.path);
   }
 
@@ -277,7 +277,8 @@ export class MavenHosted implements MavenSource, HostedNames {
       } catch (err) {
         // A refused POM leaves nothing behind: its bytes were new to the store and nothing
         // refers to them (a blob that was already there belongs to someone else: keep it).
-        if (ingested.created) await this.#deps.blobs.delete(ingested.digest).catch(() => false);
+        if (ingested.created)
+          await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
         throw err;
       }
     }
@@ -288,7 +289,8 @@ export class MavenHosted implements MavenSource, HostedNames {
       for (const [algorithm, sent] of Object.entries(expected ?? {}) as [ChecksumName, string][]) {
         if (sent === hex(algorithm)) continue;
         // Refused whole: the bytes were new (nobody refers to them) or belong to someone else.
-        if (ingested.created) await this.#deps.blobs.delete(ingested.digest).catch(() => false);
+        if (ingested.created)
+          await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
         throw new RegistryError(
           'BAD_REQUEST',
           `checksum mismatch: ${coordinate.path} hashes to ${algorithm} ${hex(algorithm)}, the ${algorithm} uploaded before it says ${sent}`,

@@ -11,6 +11,7 @@ import { readAllBounded } from '../../core/streams.ts';
 import { nextPage, UPSTREAM_LIST_LIMITS } from '../../proxy/pagination.ts';
 import {
   joinUrl,
+  toUpstreamError,
   type UpstreamClient,
   type UpstreamResponse,
   type UpstreamTarget,
@@ -169,9 +170,11 @@ export class DockerUpstream {
       MAX_MANIFEST_BYTES,
       'upstream manifest',
     ).catch((err: unknown) => {
+      // A body that breaks off (closed early, malformed chunks, read timeout) is the
+      // upstream's failure: 502/504 like a refused connection, never a 500.
       throw err instanceof RegistryError && err.code === 'TOO_LARGE'
         ? upstreamGarbage(candidate, `manifest larger than ${MAX_MANIFEST_BYTES} bytes`)
-        : err;
+        : toUpstreamError(err, candidate.target.label);
     });
     return { kind: 'found', body, mediaType: mediaType ?? mediaTypeFromBody(body) ?? '', digest };
   }
@@ -297,7 +300,7 @@ export class DockerUpstream {
       ).catch((err: unknown) => {
         throw err instanceof RegistryError && err.code === 'TOO_LARGE'
           ? upstreamGarbage(candidate, `${what} page larger than ${MAX_MANIFEST_BYTES} bytes`)
-          : err;
+          : toUpstreamError(err, candidate.target.label);
       });
       bytes += body.length;
       let json: unknown;

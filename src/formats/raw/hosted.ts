@@ -214,7 +214,7 @@ export class RawHosted implements RawSource {
     } catch (err) {
       // Lost a race (409/412): bytes this write brought and nothing refers to go again.
       if (ingested.created && !(await this.#deps.store.referenced(digest))) {
-        await this.#deps.blobs.delete(ingested.digest).catch(() => false);
+        await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
       }
       throw err;
     } finally {

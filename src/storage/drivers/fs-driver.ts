@@ -196,6 +196,10 @@ export class FsDriver implements StorageDriver {
       }
     }
     const dir = path.dirname(target);
+    // Stated before the rename, not after: once in place the object may be deleted at once by
+    // another request (a refused upload discarding the same content), and a stat of the target
+    // would then fail a write that succeeded (ENOENT → 500). The rename keeps size and mtime.
+    const stats = statSync(localPath);
     try {
       await this.#renameInto(localPath, target, dir);
     } catch (err) {
@@ -207,7 +211,6 @@ export class FsDriver implements StorageDriver {
       await fs.rm(localPath, { force: true });
     }
     await this.#syncDir(dir);
-    const stats = statSync(target); // just renamed: in the cache (see stat())
     return { key, size: stats.size, modifiedAt: stats.mtime };
   }
 

@@ -215,3 +215,20 @@ test('storeVerified stores hashed parts as one blob (no spool), once, and checks
   assert.equal(await blobs.stat(digestOf('other')), undefined);
   assert.deepEqual(await spoolEntries(dir), []);
 });
+
+test('discardCreated removes a blob only one ingest brought; one ingested twice meanwhile stays', async () => {
+  const { blobs } = await store();
+  const once = await blobs.ingest(Readable.from([Buffer.from('only once')]));
+  assert.equal(once.created, true);
+  assert.equal(await blobs.discardCreated(once.digest), true);
+  assert.equal(await blobs.stat(once.digest), undefined);
+  // Two uploads of the same bytes: the refused one must not take the blob from the other.
+  const bytes = Buffer.alloc(3 * SMALL_INGEST_BYTES, 7);
+  const [a, b] = await Promise.all([
+    blobs.ingest(Readable.from([bytes])),
+    blobs.ingest(Readable.from([bytes])),
+  ]);
+  assert.equal(a.digest.hex, b.digest.hex);
+  assert.equal(await blobs.discardCreated(a.digest), false);
+  assert.equal((await blobs.stat(a.digest))?.size, bytes.length);
+});
