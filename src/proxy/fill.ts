@@ -38,7 +38,7 @@ export interface FillSource {
   readonly body: Readable;
   /** Announced length (Content-Length), when known. */
   readonly size: number | undefined;
-  /** The upstream's label (no host) for messages, e.g. `raw-proxy/0`. Default: "upstream". */
+  /** The upstream's label (no host) for messages, e.g. `raw-proxy/0`. Default: "connection". */
   readonly label?: string | undefined;
 }
 
@@ -73,7 +73,7 @@ export interface ReadRange {
  * timeout) in every format's error shape, never a 500; a local failure (the disk) stays as it is.
  */
 function failureOf(err: unknown, source: FillSource): Error {
-  if (isTransportFailure(err)) return toUpstreamError(err, source.label ?? 'upstream');
+  if (isTransportFailure(err)) return toUpstreamError(err, source.label ?? 'connection');
   return err instanceof Error ? err : new Error(String(err));
 }
 
