@@ -186,7 +186,12 @@ async function readForm(
     parser.destroy(state.failure);
   };
 
-  parser.on('field', (name, value, info) => {
+  parser.on('field', (name: string | undefined, value, info) => {
+    // A part without `name=` in its Content-Disposition: busboy hands it over unnamed.
+    if (typeof name !== 'string' || name === '') {
+      fail(bad('a form part has no name'));
+      return;
+    }
     if (info.nameTruncated) {
       fail(bad('a form field name is too long'));
       return;

@@ -3,6 +3,7 @@
  * 1. An upload with two `content` parts (the second still streaming when the form is refused)
  *    is a 400, every time, and the server stays up: the discarded part's stream was destroyed
  *    without an 'error' listener, which took the whole process down.
+ * 2. A form part without a name is a 400 saying so, not an internal TypeError's text (crash hunt).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -45,5 +46,21 @@ describe('pypi: fixes from the new-user trial (second session)', () => {
     const alive = await fetch(`${server.url}/health`);
     assert.equal(alive.status, 200);
     await alive.arrayBuffer();
+  });
+
+  test('2: a form part without a name is a 400 that says so', async () => {
+    await using server = await startTestServer({});
+    const body = Buffer.from(
+      `--${BOUNDARY}\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n--${BOUNDARY}--\r\n`,
+    );
+    const res = await fetch(`${server.url}/simple/`, {
+      method: 'POST',
+      headers: { 'content-type': MULTIPART },
+      body,
+    });
+    assert.equal(res.status, 400);
+    const text = await res.text();
+    assert.match(text, /a form part has no name/);
+    assert.doesNotMatch(text, /TypeError|argument must be/);
   });
 });
