@@ -96,12 +96,16 @@ export const SMALL_INGEST_BUDGET_BYTES = 32 * 1024 * 1024;
  */
 export const DISCARD_GRACE_MS = 60_000;
 
+/** Most contents whose latest ingest time is remembered for discardCreated. */
+const INGESTS_REMEMBERED = 65_536;
+
 export class BlobStore {
   readonly #driver: StorageDriver;
   readonly #index: BlobIndex;
   /**
    * Per content (digest hex), the times (ms) of its two latest ingests: discardCreated removes a
-   * blob only when no other ingest of it came within DISCARD_GRACE_MS. Pruned past 4096 entries.
+   * blob only when no other ingest of it came within DISCARD_GRACE_MS. Ordered by latest ingest;
+   * pruned from the oldest end (see #noteIngest).
    */
   readonly #ingestedAt = new Map<string, [number, number]>();
   /** Removals started by discardCreated, per digest hex, until done. */
@@ -302,11 +306,15 @@ export class BlobStore {
     const now = Date.now();
     const times = this.#ingestedAt.get(hex);
     // [latest, the one before]: a single recent ingest (the refused request's own) is [now, 0].
+    // Deleted and set again, so the map stays ordered by latest ingest, oldest first.
+    this.#ingestedAt.delete(hex);
     this.#ingestedAt.set(hex, [now, times?.[0] ?? 0]);
-    if (this.#ingestedAt.size > 4096) {
-      for (const [key, [latest]] of this.#ingestedAt) {
-        if (now - latest >= DISCARD_GRACE_MS) this.#ingestedAt.delete(key);
-      }
+    // Pruned from the oldest end: entries past the grace period, then (a burst of distinct
+    // uploads) the oldest past INGESTS_REMEMBERED. O(1) per ingest on average: a scan of the
+    // whole map on every ingest cost raw PUTs a third of their rate.
+    for (const [key, [latest]] of this.#ingestedAt) {
+      if (now - latest < DISCARD_GRACE_MS && this.#ingestedAt.size <= INGESTS_REMEMBERED) break;
+      this.#ingestedAt.delete(key);
     }
   }
 
