@@ -3,13 +3,34 @@
  */
 
 /**
+ * An entity-tag list (`If-Match`, `If-None-Match`) split at the commas outside double quotes:
+ * an opaque tag may hold a `,` (RFC 9110 §8.8.3: etagc is any visible character but `"`).
+ * Members are returned as written (untrimmed).
+ */
+export function splitEntityTags(value: string): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === '"') quoted = !quoted;
+    else if (c === ',' && !quoted) {
+      parts.push(value.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(value.slice(start));
+  return parts;
+}
+
+/**
  * Does an `If-None-Match` header match `etag`? Weak comparison (§13.1.2 asks for it on GET):
  * `W/` prefixes ignored, `*` matches anything, a list matches when one member does.
  */
 export function etagMatches(header: string | string[] | undefined, etag: string): boolean {
   if (header === undefined) return false;
   const bare = etag.replace(/^W\//, '');
-  const values = (Array.isArray(header) ? header.join(',') : header).split(',');
+  const values = splitEntityTags(Array.isArray(header) ? header.join(',') : header);
   return values.some((v) => {
     const tag = v.trim().replace(/^W\//, '');
     return tag === '*' || tag === bare;

@@ -19,6 +19,7 @@ import busboy from 'busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
 import { discard } from '../../core/streams.ts';
+import { etagMatches } from '../../core/http-conditional.ts';
 import { sendRanged } from '../../http/send-body.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -147,7 +148,7 @@ async function dispatch(
       .header('accept-ranges', 'bytes')
       .header('etag', etag)
       .header('last-modified', new Date(file.modifiedAt).toUTCString());
-    if (matchesEtag(request, etag)) return reply.code(304).send();
+    if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
     if (file.size === undefined) {
       // Streaming through from an upstream: no length, no ranges until it is cached.
       void reply.removeHeader('accept-ranges');
@@ -282,15 +283,6 @@ async function stageMultipart(
   return staged;
 }
 
-function matchesEtag(request: FastifyRequest, etag: string): boolean {
-  const ifNoneMatch = request.headers['if-none-match'];
-  if (ifNoneMatch === undefined) return false;
-  return ifNoneMatch
-    .split(',')
-    .map((t) => t.trim().replace(/^W\//, ''))
-    .some((t) => t === etag || t === '*');
-}
-
 function acceptsGzip(request: FastifyRequest): boolean {
   const header = request.headers['accept-encoding'];
   if (header === undefined) return false;
@@ -314,7 +306,7 @@ async function sendIndex(
     .header('content-type', 'application/x-yaml');
   if (index.modifiedAt > 0)
     void reply.header('last-modified', new Date(index.modifiedAt).toUTCString());
-  if (matchesEtag(request, index.etag)) return reply.code(304).send();
+  if (etagMatches(request.headers['if-none-match'], index.etag)) return reply.code(304).send();
   const gzip = acceptsGzip(request);
   const body = gzip ? await index.gzip : index.body;
   if (gzip) void reply.header('content-encoding', 'gzip');

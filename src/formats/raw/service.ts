@@ -16,6 +16,7 @@ import type { RawHosted } from './hosted.ts';
 import type { OpenedRawFile, RawListing, RawSource } from './model.ts';
 import type { RawPath } from './paths.ts';
 import type { WriteCondition } from './store.ts';
+import { splitEntityTags } from '../../core/http-conditional.ts';
 
 /** Most entries one listing page may ask for (`?limit=`). */
 export const MAX_PAGE = 10_000;
@@ -199,23 +200,6 @@ export function writeCondition(
   return immutable ? { kind: 'create' } : { kind: 'any' };
 }
 
-/** `value` split at the commas outside double quotes (an entity tag may hold a `,`). */
-function splitOutsideQuotes(value: string): string[] {
-  const parts: string[] = [];
-  let start = 0;
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (c === '"') quoted = !quoted;
-    else if (c === ',' && !quoted) {
-      parts.push(value.slice(start, i));
-      start = i + 1;
-    }
-  }
-  parts.push(value.slice(start));
-  return parts;
-}
-
 /**
  * The entity tags of an `If-Match` / `If-None-Match` value, unquoted (`W/` dropped: a file's
  * ETag is its sha256, strong either way): `"ab", "cd"` → [`ab`, `cd`]; `*` → [`*`].
@@ -226,7 +210,7 @@ export function parseEtags(value: string, comparison: 'weak' | 'strong' = 'weak'
   const trimmed = value.trim();
   if (trimmed === '*') return ['*'];
   const tags: string[] = [];
-  for (const part of splitOutsideQuotes(trimmed)) {
+  for (const part of splitEntityTags(trimmed)) {
     const m = /^\s*(W\/)?"([^"]*)"\s*$/.exec(part);
     if (!m) {
       throw new RegistryError(
