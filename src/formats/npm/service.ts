@@ -618,15 +618,18 @@ export function stripAuditNames(endpoint: string, body: Json, names: ReadonlySet
   }
   const strip = (deps: unknown): unknown => {
     if (typeof deps !== 'object' || deps === null) return deps;
-    const out: Json = {};
-    for (const [name, value] of Object.entries(deps as Json)) {
-      if (names.has(name)) continue;
-      out[name] =
-        typeof value === 'object' && value !== null && 'dependencies' in value
-          ? { ...(value as Json), dependencies: strip((value as Json)['dependencies']) }
-          : value;
-    }
-    return out;
+    // fromEntries defines own keys: a name such as `__proto__` is kept as a key, never set as
+    // the object's prototype.
+    return Object.fromEntries(
+      Object.entries(deps as Json)
+        .filter(([name]) => !names.has(name))
+        .map(([name, value]) => [
+          name,
+          typeof value === 'object' && value !== null && 'dependencies' in value
+            ? { ...(value as Json), dependencies: strip((value as Json)['dependencies']) }
+            : value,
+        ]),
+    );
   };
   return { ...body, dependencies: strip(body['dependencies']), requires: strip(body['requires']) };
 }

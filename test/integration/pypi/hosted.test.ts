@@ -651,6 +651,24 @@ describe('pypi hosted: yank, unyank, delete and the JSON API', () => {
     assert.equal(json.urls.at(1)?.python_version, 'source');
   });
 
+  test('project_urls labels that are Object.prototype members stay labels', async () => {
+    const w = makeWheel('proto-urls', '1.0');
+    await upload(
+      fx,
+      twineFields('proto-urls', '1.0', w, {
+        project_urls: [
+          '__proto__, https://example.invalid/p',
+          'constructor, https://example.invalid/c',
+        ],
+      }),
+      w,
+    );
+    const json = await fx.hosted.json(fx.repo, 'proto-urls', undefined, url);
+    const urls = json?.info['project_urls'] as Record<string, string>;
+    assert.deepEqual(Object.keys(urls), ['__proto__', 'constructor']);
+    assert.match(JSON.stringify(urls), /"__proto__":"https:\/\/example\.invalid\/p"/);
+  });
+
   test('version JSON in any PEP 440-equal spelling; unknown → undefined', async () => {
     const json = await fx.hosted.json(fx.repo, 'omega-pkg', '1.0.0', url);
     assert.ok(json);
