@@ -14,7 +14,7 @@
  *
  * Errors thrown from here are RegistryErrors naming the upstream by its label, never its host.
  */
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, type Readable, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { Agent, type Dispatcher, EnvHttpProxyAgent } from 'undici';
 import { RegistryError } from '../core/errors.ts';
@@ -306,7 +306,7 @@ function acceptedCodings(accept: string | undefined): Set<string> {
 }
 
 /** A decoder per content coding NORA takes from an upstream. */
-const DECODERS: Readonly<Record<string, () => NodeJS.ReadWriteStream>> = {
+const DECODERS: Readonly<Record<string, () => Transform>> = {
   gzip: () => zlib.createGunzip(),
   'x-gzip': () => zlib.createGunzip(),
   // `deflate` is zlib-wrapped by the RFC; some servers send it raw: Unzip takes both.
@@ -355,7 +355,7 @@ function decodedResponse(
     return { status: response.status, header: hidden, body: response.body };
   }
   if (response.status === 206) return refuse(`answered a range of a ${header}-encoded body`);
-  const decoders: NodeJS.ReadWriteStream[] = [];
+  const decoders: Transform[] = [];
   // Codings are listed in the order they were applied: undone last first.
   for (const coding of codings.toReversed()) {
     const make = DECODERS[coding];
@@ -366,7 +366,7 @@ function decodedResponse(
   // never a 500; the upstream body's own errors (reset, read timeout) pass as they are. A caller
   // that destroys it early releases the upstream connection.
   const body = new PassThrough();
-  const stages: Readable[] = [response.body, ...(decoders as unknown as Readable[])];
+  const stages: Readable[] = [response.body, ...decoders];
   const fail = (err: Error, stage: Readable): void => {
     body.destroy(
       stage === response.body
@@ -377,13 +377,14 @@ function decodedResponse(
           }),
     );
   };
-  for (const [index, stage] of stages.entries()) {
+  for (const stage of stages) {
     stage.on('error', (err: Error) => {
       fail(err, stage);
     });
-    const next = stages[index + 1] ?? body;
-    stage.pipe(next as NodeJS.WritableStream);
   }
+  let source: Readable = response.body;
+  for (const decoder of decoders) source = source.pipe(decoder);
+  source.pipe(body);
   body.on('close', () => {
     for (const stage of stages) if (!stage.destroyed) stage.destroy();
   });
