@@ -108,7 +108,11 @@ describe('helm: chart names whose file names read as another chart', () => {
   after(async () => {
     await nora.close();
     origin.closeAllConnections();
-    await new Promise<void>((resolve) => origin.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      origin.close(() => {
+        resolve();
+      });
+    });
   });
 
   async function index(repo: string): Promise<IndexDoc> {

@@ -179,7 +179,11 @@ describe('proxies: an upstream that compresses unasked', () => {
   after(async () => {
     await server.close();
     origin.closeAllConnections();
-    await new Promise<void>((resolve) => origin.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      origin.close(() => {
+        resolve();
+      });
+    });
   });
 
   /** GETs a NORA path twice (the fill, then the stored copy) and checks both are `expected`. */
