@@ -53,19 +53,19 @@ const depSchema = z.object({
 });
 
 /**
- * `{feature: [values]}`, into a prototype-less object. Not `z.record`: zod drops a `__proto__`
- * key, which is a feature name Cargo accepts (and `{}[name] = …` would set the prototype instead
- * of a key): the index entry would lose the feature.
+ * `{feature: [values]}`, its keys defined as own properties (Object.fromEntries). Not
+ * `z.record`: zod drops a `__proto__` key, which is a feature name Cargo accepts (and
+ * `{}[name] = …` would set the prototype instead of a key): the index entry would lose it.
  */
 function featureMap() {
   return z.unknown().transform((value, ctx): Record<string, readonly string[]> => {
-    const out = Object.create(null) as Record<string, readonly string[]>;
-    if (value === undefined) return out;
+    if (value === undefined) return {};
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       ctx.addIssue({ code: 'custom', message: 'features must be an object' });
       return z.NEVER;
     }
-    for (const [name, values] of Object.entries(value)) {
+    const entries = Object.entries(value);
+    for (const [name, values] of entries) {
       if (
         name.length > 256 ||
         !Array.isArray(values) ||
@@ -79,9 +79,8 @@ function featureMap() {
         });
         return z.NEVER;
       }
-      out[name] = values;
     }
-    return out;
+    return Object.fromEntries(entries);
   });
 }
 
@@ -320,14 +319,14 @@ function parseMetadata(json: Buffer): PublishMetadata {
 
 /** Features using `dep:` or `?/` go to `features2` (then `v: 2`) so older Cargo can read `features`. */
 function splitFeatures(features: Readonly<Record<string, readonly string[]>>) {
-  // Prototype-less: a feature may be named `__proto__` (see featureMap).
-  const plain = Object.create(null) as Record<string, readonly string[]>;
-  const extended = Object.create(null) as Record<string, readonly string[]>;
+  // Own keys (Object.fromEntries): a feature may be named `__proto__` (see featureMap).
+  const plain: [string, readonly string[]][] = [];
+  const extended: [string, readonly string[]][] = [];
   for (const [name, values] of Object.entries(features)) {
-    if (values.some((v) => v.startsWith('dep:') || v.includes('?/'))) extended[name] = values;
-    else plain[name] = values;
+    if (values.some((v) => v.startsWith('dep:') || v.includes('?/'))) extended.push([name, values]);
+    else plain.push([name, values]);
   }
-  return { plain, extended };
+  return { plain: Object.fromEntries(plain), extended: Object.fromEntries(extended) };
 }
 
 /** The index entry of a publish (Cargo book, "Index format"; the publish → index field mapping). */
