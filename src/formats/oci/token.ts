@@ -29,6 +29,14 @@ const ACTIONS: Readonly<Record<string, readonly Action[]>> = {
   '*': ['read', 'write', 'delete'],
 };
 
+/**
+ * Our actions for a registry action, undefined for one we do not know. Own keys only: a scope
+ * may name `constructor` or `__proto__`, which the table inherits (a 500 when looked up plainly).
+ */
+function oursOf(action: string): readonly Action[] | undefined {
+  return Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
+}
+
 /** The single actions `*` stands for, as a subset of it is granted. */
 const EACH = ['pull', 'push', 'delete'] as const;
 
@@ -272,16 +280,16 @@ export class TokenEndpoint {
       const granted = [
         ...new Set(
           [...actions].flatMap((a) => {
-            const ours = ACTIONS[a];
+            const ours = oursOf(a);
             if (ours === undefined) return [];
             if (allowed(ours)) return [a];
-            return a === '*' ? EACH.filter((one) => allowed(ACTIONS[one] ?? [])) : [];
+            return a === '*' ? EACH.filter((one) => allowed(oursOf(one) ?? [])) : [];
           }),
         ),
       ];
       if (granted.length === 0) continue;
       access.push({ type, name, actions: granted });
-      const ours = new Set(granted.flatMap((a) => ACTIONS[a] ?? []));
+      const ours = new Set(granted.flatMap((a) => oursOf(a) ?? []));
       grants.push({ repository: repository.name, path, actions: [...ours] });
       const writes = [...ours].filter((a) => a !== 'read');
       if (landsElsewhere && writes.length > 0) {
