@@ -29,7 +29,12 @@ import { renderPackument } from '../../../src/formats/npm/packument.ts';
 import { parseNpmPath } from '../../../src/formats/npm/paths.ts';
 import { parseUpstream } from '../../../src/formats/npm/proxy.ts';
 import { analyzeUpdate, ingestPublish, parseBody } from '../../../src/formats/npm/publish.ts';
-import { parseSearchQuery } from '../../../src/formats/npm/search.ts';
+import {
+  parsePerson,
+  parseSearchQuery,
+  searchMeta,
+  searchPackages,
+} from '../../../src/formats/npm/search.ts';
 import { mergeViews } from '../../../src/formats/npm/service.ts';
 import type { BlobStore } from '../../../src/storage/blob-store.ts';
 import { onlyRegistryErrors as onlyStatuses, semver2 } from '../../helpers/properties.ts';
@@ -623,5 +628,175 @@ test('regression: a package whose (valid) name holds `..` can be published', asy
     };
     const input = await ingestPublish(memoryBlobs(), name, body, undefined);
     assert.equal(input.versions[0]?.filename, tarballFilename(name, '1.0.0'));
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Search: people strings, queries, results
+
+/** The person-string RegExp parsePerson replaced, kept as the reference on short inputs. */
+function personByRegExp(value: string): { name: string; email?: string; url?: string } {
+  const match = /^([^<(]*?)\s*(?:<([^>]*)>)?\s*(?:\(([^)]*)\))?\s*$/.exec(value);
+  return {
+    name: (match?.[1] ?? value).trim(),
+    ...(match?.[2] === undefined ? {} : { email: match[2] }),
+    ...(match?.[3] === undefined ? {} : { url: match[3] }),
+  };
+}
+
+const personText = fc.oneof(
+  fc.string({
+    unit: fc.constantFrom('a', 'B', ' ', '\t', '\n', '<', '>', '(', ')', '@', '.', '\u00a0'),
+    maxLength: 24,
+  }),
+  fc
+    .tuple(
+      fc.string({ maxLength: 8 }),
+      fc.option(fc.string({ maxLength: 8 })),
+      fc.option(fc.string({ maxLength: 8 })),
+    )
+    .map(([n, e, u]) => `${n}${e === null ? '' : ` <${e}>`}${u === null ? '' : ` (${u})`}`),
+);
+
+test('parsePerson reads "Name <email> (url)" exactly as the RegExp it replaced', () => {
+  fc.assert(
+    fc.property(personText, (text) => {
+      assert.deepEqual(parsePerson(text), personByRegExp(text), JSON.stringify(text));
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('regression: person strings are parsed in linear time (search results, upstream packuments)', () => {
+  // Found by timing: `a`, 500 spaces and `<` took 11 s in the RegExp (cubic backtracking); an
+  // author string like that in one packument stalled every search that listed it.
+  const start = performance.now();
+  for (const text of [
+    `a${' '.repeat(100_000)}<`,
+    `a${' '.repeat(100_000)}(`,
+    `a <b>${' '.repeat(100_000)}(`,
+    `${'<'.repeat(100_000)}`,
+    `${' ('.repeat(50_000)}`,
+  ]) {
+    parsePerson(text);
+    const view: PackageView = {
+      name: 'pkg',
+      rev: '1-0',
+      tags: {},
+      versions: [],
+      created: undefined,
+      modified: undefined,
+      meta: { author: text, maintainers: [text, text] },
+    };
+    searchMeta(view);
+    searchPackages(
+      [
+        {
+          repo: 'npm',
+          name: 'pkg',
+          description: '',
+          keywords: '',
+          latest: '1.0.0',
+          modifiedAt: 0,
+          meta: { author: text },
+        },
+      ],
+      { text: '', size: 20, from: 0 },
+    );
+  }
+  assert.ok(performance.now() - start < 1000);
+});
+
+const rowArb = fc.record({
+  repo: fc.constant('npm'),
+  name: nameArb,
+  description: fc.string({ maxLength: 20 }),
+  keywords: fc.array(fc.stringMatching(/^[a-z]{1,5}$/), { maxLength: 3 }).map((k) => k.join(' ')),
+  latest: fc.constant('1.0.0'),
+  modifiedAt: fc.integer({ min: 0, max: 4_000_000_000_000 }),
+  meta: fc.oneof(
+    fc.constant({}),
+    fc.record(
+      {
+        author: fc.oneof(personText, fc.jsonValue({ maxDepth: 1 })),
+        maintainers: fc.oneof(
+          fc.array(fc.oneof(personText, fc.record({ name: fc.string({ maxLength: 5 }) }))),
+          fc.jsonValue({ maxDepth: 1 }),
+        ),
+        publisher: fc.jsonValue({ maxDepth: 1 }),
+        date: fc.oneof(fc.string({ maxLength: 10 }), fc.constant('2026-01-01T00:00:00.000Z')),
+        homepage: fc.jsonValue({ maxDepth: 1 }),
+      },
+      { requiredKeys: [] },
+    ),
+  ),
+});
+const queryText = fc.oneof(
+  fc.string({ maxLength: 30 }),
+  fc
+    .array(
+      fc.oneof(
+        fc.constantFrom('keywords:', 'scope:', 'author:', 'maintainer:', 'is:', '__proto__:', ':'),
+        fc.stringMatching(/^[a-z@,]{0,5}$/),
+      ),
+      { maxLength: 5 },
+    )
+    .map((p) => p.join(' ')),
+);
+
+test('searchPackages is total: pages are bounded, results match every word, dates are valid', () => {
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(rowArb, { maxLength: 8, selector: (r) => r.name }),
+      queryText,
+      fc.integer({ min: 1, max: 5 }),
+      fc.nat(6),
+      (rows, text, size, from) => {
+        const result = searchPackages(rows, { text, size, from });
+        assert.ok(result.objects.length <= size);
+        assert.ok(result.total >= result.objects.length);
+        assert.ok(from + result.objects.length <= Math.max(result.total, from));
+        for (const object of result.objects as {
+          package: { name: string; date: string };
+          score: { final: number };
+        }[]) {
+          assert.ok(rows.some((r) => r.name === object.package.name));
+          assert.ok(!Number.isNaN(Date.parse(object.package.date)), object.package.date);
+          assert.ok(object.score.final >= 0 && object.score.final <= 1);
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+test('parseSearchQuery round-trips size and from; bounds them', () => {
+  fc.assert(
+    fc.property(
+      fc.string({ maxLength: 1024 }),
+      fc.integer({ min: 1, max: 250 }),
+      fc.integer({ min: 0, max: 999_999_999 }),
+      (text, size, from) => {
+        assert.deepEqual(
+          parseSearchQuery(new URLSearchParams({ text, size: String(size), from: String(from) })),
+          { text, size, from },
+        );
+      },
+    ),
+    { numRuns: 300 },
+  );
+  for (const bad of [
+    { size: '0' },
+    { size: '251' },
+    { size: '-1' },
+    { from: '1e3' },
+    { from: '0x10' },
+    { size: ' 5' },
+    { text: 'x'.repeat(1025) },
+  ]) {
+    assert.throws(
+      () => parseSearchQuery(new URLSearchParams(bad)),
+      (err: unknown) => isRegistryError(err) && err.status === 400,
+    );
   }
 });
