@@ -333,7 +333,15 @@ export function challengeActions(method: string): string {
  * endpoint, the service, and the scope the refused request needed (omitted when none).
  */
 export function bearerChallenge(realm: string, service: string, scope: string | undefined): string {
-  const parts = [`realm="${realm}"`, `service="${service}"`];
-  if (scope !== undefined) parts.push(`scope="${scope}"`);
+  const parts = [`realm=${quoted(realm)}`, `service=${quoted(service)}`];
+  if (scope !== undefined) parts.push(`scope=${quoted(scope)}`);
   return `Bearer ${parts.join(',')}`;
+}
+
+/**
+ * An RFC 9110 §5.6.4 quoted-string: `"` and `\` escaped. The realm comes from the request's Host
+ * when no public_url is set, and a `"` in it would otherwise end the value early.
+ */
+function quoted(value: string): string {
+  return `"${value.replace(/["\\]/g, '\\$&')}"`;
 }

@@ -23,6 +23,7 @@ import {
   TokenError,
   type TokenRequest,
 } from '../../../src/formats/oci/token.ts';
+import { parseChallenge } from '../../../src/proxy/auth.ts';
 import type { Repository } from '../../../src/repos/repository.ts';
 import { onlyRegistryErrors } from '../../helpers/properties.ts';
 
@@ -444,4 +445,40 @@ test('bearerChallenge: the parameters read back with the challenge grammar', () 
       ]);
     }),
   );
+});
+
+test('bearerChallenge round-trips through the challenge parser, whatever the realm holds', () => {
+  // Header values: visible ASCII and spaces (no control characters reach a header).
+  const headerText = fc.string({
+    unit: fc.oneof(
+      fc.constantFrom('"', '\\', ',', '=', ' ', ':', '/'),
+      fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)),
+    ),
+    maxLength: 30,
+  });
+  fc.assert(
+    fc.property(
+      headerText,
+      headerText,
+      fc.option(headerText, { nil: undefined }),
+      (realm, service, scope) => {
+        const challenge = parseChallenge(bearerChallenge(realm, service, scope));
+        assert.deepEqual(challenge, {
+          scheme: 'bearer',
+          params: { realm, service, ...(scope === undefined ? {} : { scope }) },
+        });
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
+
+test('regression: a realm holding a quote stays one quoted value', () => {
+  // Found by the round-trip above: the realm (from the Host header without public_url) was
+  // written unescaped, so `h", scope="x` ended it early and added a parameter.
+  const header = bearerChallenge('http://h", scope="x/v2/token', 'nora', undefined);
+  assert.deepEqual(parseChallenge(header)?.params, {
+    realm: 'http://h", scope="x/v2/token',
+    service: 'nora',
+  });
 });
