@@ -121,8 +121,10 @@ test('any config.toml tables give a config or a ConfigError, and unknown keys ar
 test('regression: keys named like Object members are unknown keys, warned', () => {
   // Found by the property above: the schema lookup found Object.prototype's `constructor`
   // and `__proto__`, so `[server] constructor = 1` was silently ignored.
-  const raw = JSON.parse('{"server":{"constructor":1,"__proto__":2,"toString":3},"valueOf":{}}');
-  const { warnings } = parseConfigObject(raw as Record<string, unknown>);
+  const raw = JSON.parse(
+    '{"server":{"constructor":1,"__proto__":2,"toString":3},"valueOf":{}}',
+  ) as Record<string, unknown>;
+  const { warnings } = parseConfigObject(raw);
   for (const key of ['server.constructor', 'server.__proto__', 'server.toString', 'valueOf']) {
     assert.ok(
       warnings.some((w) => w.startsWith(`unknown config key "${key}"`)),
@@ -132,13 +134,14 @@ test('regression: keys named like Object members are unknown keys, warned', () =
 });
 
 test('variables read back as the numbers, booleans and lists they spell', () => {
-  const typed = bindings.flatMap((b) => {
+  type Typed = { b: (typeof bindings)[number]; kind: 'number' | 'boolean' | 'list' };
+  const typed = bindings.flatMap((b): Typed[] => {
     const field = fieldAt(b.path);
     if (b.names[0] === undefined) return [];
-    if (field instanceof z.ZodNumber) return [{ b, kind: 'number' as const }];
-    if (field instanceof z.ZodBoolean) return [{ b, kind: 'boolean' as const }];
+    if (field instanceof z.ZodNumber) return [{ b, kind: 'number' }];
+    if (field instanceof z.ZodBoolean) return [{ b, kind: 'boolean' }];
     if (field instanceof z.ZodArray && unwrap(field.element as z.ZodType) instanceof z.ZodString)
-      return [{ b, kind: 'list' as const }];
+      return [{ b, kind: 'list' }];
     return [];
   });
   assert.ok(typed.length > 5);
