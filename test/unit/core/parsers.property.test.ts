@@ -10,6 +10,8 @@ import fc from 'fast-check';
 import { formatDigest, parseDigest, tryParseDigest } from '../../../src/core/digest.ts';
 import { etagMatches, notModified, splitEntityTags } from '../../../src/core/http-conditional.ts';
 import { contentRangeHeader, parseRange } from '../../../src/core/http-range.ts';
+import { isRegistryError } from '../../../src/core/errors.ts';
+import { checkRequestPath, MAX_URL_LENGTH, requestIdFrom } from '../../../src/http/hooks.ts';
 import {
   blobKey,
   digestFromBlobKey,
@@ -18,6 +20,12 @@ import {
   validatePrefix,
 } from '../../../src/storage/keys.ts';
 import { onlyRegistryErrors } from '../../helpers/properties.ts';
+
+/** Any code points, lone surrogates included (fc's `binary` unit is slow to build). */
+const anyCodePoints = (maxLength: number) =>
+  fc
+    .array(fc.integer({ min: 0, max: 0x10ffff }), { maxLength })
+    .map((points) => String.fromCodePoint(...points));
 
 const sizeArb = fc.oneof(fc.nat(1000), fc.constant(0), fc.maxSafeNat());
 const rangeish = fc.string({
@@ -229,27 +237,24 @@ const keyish = fc.string({
 
 test('validateKey: no accepted key leaves the root or names a dot segment, in any spelling', () => {
   fc.assert(
-    fc.property(
-      fc.oneof(keyish, fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 20 })),
-      (key) => {
-        onlyRegistryErrors(() => {
-          const valid = validateKey(key);
-          assert.ok(valid.length > 0 && valid.length <= MAX_KEY_LENGTH);
-          assert.ok(!/[\\\0%]/.test(valid), valid);
-          // Printable ASCII only: no spelling of `.` or `/` that a file system would fold.
-          assert.ok(/^[\x21-\x7e]+$/.test(valid), valid);
-          assert.equal(path.posix.normalize(valid), valid);
-          assert.equal(valid.normalize('NFKC'), valid);
-          const resolved = path.posix.resolve(ROOT, valid);
-          assert.ok(resolved.startsWith(`${ROOT}/`), resolved);
-          assert.ok(valid.split('/').every((s) => s !== '' && s !== '.' && s !== '..'));
-        });
-        onlyRegistryErrors(() => {
-          const prefix = validatePrefix(key);
-          assert.ok(path.posix.resolve(ROOT, prefix).startsWith(`${ROOT}/`));
-        });
-      },
-    ),
+    fc.property(fc.oneof(keyish, fc.string({ maxLength: 40 }), anyCodePoints(20)), (key) => {
+      onlyRegistryErrors(() => {
+        const valid = validateKey(key);
+        assert.ok(valid.length > 0 && valid.length <= MAX_KEY_LENGTH);
+        assert.ok(!/[\\\0%]/.test(valid), valid);
+        // Printable ASCII only: no spelling of `.` or `/` that a file system would fold.
+        assert.ok(/^[\x21-\x7e]+$/.test(valid), valid);
+        assert.equal(path.posix.normalize(valid), valid);
+        assert.equal(valid.normalize('NFKC'), valid);
+        const resolved = path.posix.resolve(ROOT, valid);
+        assert.ok(resolved.startsWith(`${ROOT}/`), resolved);
+        assert.ok(valid.split('/').every((s) => s !== '' && s !== '.' && s !== '..'));
+      });
+      onlyRegistryErrors(() => {
+        const prefix = validatePrefix(key);
+        assert.ok(path.posix.resolve(ROOT, prefix).startsWith(`${ROOT}/`));
+      });
+    }),
     { numRuns: 2000 },
   );
 });
@@ -260,4 +265,81 @@ test('validateKey bounds its work on huge keys', () => {
     onlyRegistryErrors(() => validateKey(key));
   }
   assert.ok(performance.now() - start < 500);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Request paths (the check every request passes before a format sees it)
+
+/** The rule spelled out: decoded once, no NUL, no `.`/`..` segment split at `/` or `\\`. */
+function pathAllowed(url: string): boolean {
+  if (url.length > MAX_URL_LENGTH) return false;
+  const path = url.split('?')[0] ?? '';
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return false;
+  }
+  return !decoded.includes('\0') && decoded.split(/[/\\]/).every((s) => s !== '.' && s !== '..');
+}
+
+const urlArb = fc.oneof(
+  fc
+    .array(
+      fc.oneof(
+        fc.constantFrom(
+          '..',
+          '.',
+          '%2e',
+          '%2E%2e',
+          '.%2e',
+          '%2e.',
+          '%252e%252e',
+          '%00',
+          '%',
+          '%zz',
+          '\\',
+          '%5c..',
+          'a',
+          '.a',
+          '..a',
+          '…',
+          '%E2%80%A6',
+          '?',
+          '?x=/../',
+          '',
+        ),
+        fc.string({ maxLength: 5 }),
+      ),
+      { maxLength: 6 },
+    )
+    .map((parts) => `/${parts.join('/')}`),
+  fc.string({ maxLength: 40 }),
+);
+
+test('checkRequestPath: the fast path answers as the full check; only 400s', () => {
+  fc.assert(
+    fc.property(urlArb, (url) => {
+      const refused = checkRequestPath(url);
+      if (refused !== undefined) {
+        assert.ok(isRegistryError(refused) && refused.status === 400, String(refused));
+      }
+      assert.equal(refused === undefined, pathAllowed(url), url);
+    }),
+    { numRuns: 3000 },
+  );
+  const start = performance.now();
+  checkRequestPath(`/${'%2e/'.repeat(1600)}`);
+  checkRequestPath(`/${'a/'.repeat(4000)}`);
+  assert.ok(performance.now() - start < 200);
+});
+
+test('requestIdFrom keeps only header-safe ids', () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ maxLength: 140 }), fc.uuid()), (id) => {
+      const kept = requestIdFrom(id);
+      assert.match(kept, /^[A-Za-z0-9._:-]{1,128}$/);
+      if (/^[A-Za-z0-9._:-]{1,128}$/.test(id)) assert.equal(kept, id);
+    }),
+  );
 });
