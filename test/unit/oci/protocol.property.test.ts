@@ -14,6 +14,7 @@ import type { UserDirectory } from '../../../src/auth/directory.ts';
 import type { RegistryTokens } from '../../../src/auth/registry-token.ts';
 import { isRegistryError } from '../../../src/core/errors.ts';
 import { MEDIA_TYPES, parseManifest } from '../../../src/formats/oci/manifest.ts';
+import { parseOciPath } from '../../../src/formats/oci/paths.ts';
 import { isValidName } from '../../../src/formats/oci/reference.ts';
 import { paginate } from '../../../src/formats/oci/service.ts';
 import {
@@ -22,6 +23,7 @@ import {
   TokenEndpoint,
   TokenError,
   type TokenRequest,
+  withoutResourceClass,
 } from '../../../src/formats/oci/token.ts';
 import { parseChallenge } from '../../../src/proxy/auth.ts';
 import type { Repository } from '../../../src/repos/repository.ts';
@@ -482,4 +484,39 @@ test('regression: a realm holding a quote stays one quoted value', () => {
     realm: 'http://h", scope="x/v2/token',
     service: 'nora',
   });
+});
+
+test('regression: withoutResourceClass removes what /\\(.*\\)$/ removed, in linear time', () => {
+  const text = fc.string({
+    unit: fc.constantFrom('(', ')', 'a', 'repository', '\n', '\r', '\u2028', ' '),
+    maxLength: 12,
+  });
+  fc.assert(
+    fc.property(text, (t) => {
+      assert.equal(withoutResourceClass(t), t.replace(/\(.*\)$/, ''), JSON.stringify(t));
+    }),
+    { numRuns: 2000 },
+  );
+  // Found by timing: a POST /v2/token form (64 KiB allowed, anonymous) whose scope type is 60,000
+  // `(` kept the RegExp busy for about two seconds.
+  const start = performance.now();
+  parseScopes([`${'('.repeat(60_000)}:x:pull`]);
+  onlyRegistryErrors(() => parseScopes([`repository${'('.repeat(60_000)})x:a:pull`]));
+  assert.ok(performance.now() - start < 100);
+});
+
+test('OCI paths and names: bounded work on 10k-character inputs', () => {
+  const start = performance.now();
+  for (const path of [
+    `${'a/'.repeat(5_000)}manifests/x`,
+    `${'a/'.repeat(5_000)}tags/lis`,
+    `${'a-'.repeat(5_000)}a/blobs/sha256:${'a'.repeat(64)}`,
+    `${'a__'.repeat(3_000)}/manifests/${'a'.repeat(10_000)}`,
+    `${'/manifests'.repeat(1_000)}`,
+    `${'a.'.repeat(5_000)}!/tags/list`,
+  ]) {
+    onlyRegistryErrors(() => parseOciPath(path), { min: 400, max: 499 });
+    isValidName(path);
+  }
+  assert.ok(performance.now() - start < 500);
 });
