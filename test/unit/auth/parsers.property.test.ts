@@ -284,15 +284,16 @@ test('token-shaped secrets go to the token store, never to password checks', asy
 });
 
 test('header parsing bounds its work on huge headers', async () => {
+  // 64 KiB: four times what Node's HTTP parser lets through (16 KiB of headers).
   const { basic, bearer } = resolvers();
   const access = new AccessControl({ authEnabled: true, anonymousRead: false });
   const start = performance.now();
   for (const header of [
-    `Basic ${'A'.repeat(1 << 20)}`,
-    `Basic ${' '.repeat(1 << 20)}x`,
-    `Bearer ${' '.repeat(1 << 20)}x`,
-    `Basic${'\t'.repeat(1 << 20)}`,
-    `nra_${'a'.repeat(1 << 20)}!`,
+    `Basic ${'A'.repeat(1 << 16)}`,
+    `Basic ${' '.repeat(1 << 16)}x`,
+    `Bearer ${' '.repeat(1 << 16)}x`,
+    `Basic${'\t'.repeat(1 << 16)}`,
+    `nra_${'a'.repeat(1 << 16)}!`,
   ]) {
     await basic.resolve({ authorization: header });
     await bearer.resolve({ authorization: header });
