@@ -545,7 +545,7 @@ test('a valid publish body yields exactly its versions, tarball names and dist-t
       }
       assert.deepEqual(input.tags, { ...(body['dist-tags'] as object) });
     }),
-    { numRuns: 150 },
+    { numRuns: 100 },
   );
 });
 
@@ -606,7 +606,7 @@ test('a publish body with one part broken is a 400, never anything else', async 
         }
       },
     ),
-    { numRuns: 300 },
+    { numRuns: 200 },
   );
 });
 
