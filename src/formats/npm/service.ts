@@ -574,7 +574,8 @@ export function mergeViews(views: readonly PackageView[]): PackageView {
     for (const [tag, version] of Object.entries(view.tags)) {
       // Pointed at the version of the precedence class that is served.
       const served = versions.get(keyOf(version));
-      if (tags[tag] === undefined && served) tags[tag] = served.version;
+      // Own keys only: `constructor` or `toString` is a valid tag name, and inherited.
+      if (!Object.hasOwn(tags, tag) && served) tags[tag] = served.version;
     }
   }
   const created = views
