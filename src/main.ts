@@ -50,7 +50,7 @@ class UsageError extends Error {}
 export function buildProgram(): Command {
   const program = new Command('nora')
     .description(
-      'NORA: one self-hosted registry for Docker/OCI, npm, PyPI, Maven, Cargo, Go and raw files',
+      'NORA: one self-hosted registry for Docker/OCI, Helm, npm, PyPI, Maven, Cargo, Go and raw files',
     )
     .version(VERSION, '-V, --version')
     // Program options only before a subcommand, so `nora go publish --version v1.2.3` is the

@@ -80,8 +80,11 @@ export function parseConfigObject(
           : [],
       ),
     );
+    // A misspelt variable too (NORA_AUTH_ANONYMOUS_RAED=false beside a failing value).
     const ignored = warnings.filter(
-      (w) => w.startsWith('unknown config key') && ![...refused].some((r) => w.startsWith(r)),
+      (w) =>
+        w.startsWith('unknown environment variable') ||
+        (w.startsWith('unknown config key') && ![...refused].some((r) => w.startsWith(r))),
     );
     const notes = ignored.length === 0 ? '' : `\n${ignored.map((w) => `  note: ${w}`).join('\n')}`;
     throw new ConfigError(formatIssues(result.error, overlay.sources, overlay.forms, env) + notes);

@@ -177,7 +177,7 @@ export function describeFailure(member: string, err: RegistryError): MemberFailu
   const upstream =
     typeof detail['upstream'] === 'string'
       ? detail['upstream']
-      : (/^upstream (\S+)/.exec(err.message)?.[1] ?? member);
+      : (UPSTREAM_LEAD.exec(err.message)?.[1] ?? member);
   if (typeof detail['reason'] === 'string') return { member, upstream, reason: detail['reason'] };
   if (err.code === 'UPSTREAM_TIMEOUT') return { member, upstream, reason: 'timeout' };
   const status = /answered (\d{3})/.exec(err.message)?.[1];
@@ -189,8 +189,22 @@ export function describeFailure(member: string, err: RegistryError): MemberFailu
   return {
     member,
     upstream,
-    reason: status !== undefined ? `HTTP ${status}` : (code ?? invalid ?? digest ?? 'failed'),
+    reason:
+      status !== undefined ? `HTTP ${status}` : (code ?? invalid ?? digest ?? said(err.message)),
   };
+}
+
+/** `upstream <label> ` leading a message: a label is `<repository>#<n>` or `<repository>/<n>`. */
+const UPSTREAM_LEAD = /^upstream (\S+[#/]\d+):?\s*/;
+
+/**
+ * What an upstream failure's message says after its `upstream <label>` lead (`sent an invalid
+ * x.mod: not a go.mod`), so a 404 names the cause rather than "failed"; "failed" when the rest is
+ * empty, long, or holds a URL (a reason never names a host).
+ */
+function said(message: string): string {
+  const rest = message.replace(UPSTREAM_LEAD, '').trim();
+  return rest === '' || rest.length > 200 || rest.includes('://') ? 'failed' : rest;
 }
 
 function isRecordDetail(detail: unknown): detail is Record<string, unknown> {

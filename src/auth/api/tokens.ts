@@ -156,7 +156,9 @@ export class TokenApi {
   }
 
   async #findOne(body: Json, user: string | undefined): Promise<TokenInfo> {
-    const ref = optionalString(body, 'hash_prefix', 128) ?? optionalString(body, 'id', 128);
+    // An empty one names no token: the same 400 as a missing one, not a 404 "not found".
+    const ref =
+      optionalString(body, 'hash_prefix', 128) || optionalString(body, 'id', 128) || undefined;
     if (ref === undefined) {
       throw new RegistryError('BAD_REQUEST', '"hash_prefix" (or "id") of the token is required');
     }

@@ -20,7 +20,7 @@
  * - Private modules ([go] private, GOPRIVATE syntax): never asked of an upstream, absent here.
  */
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import type { AppConfig } from '../../config/schema.ts';
 import { ByteLru } from '../../core/byte-lru.ts';
 import { formatDigest, parseDigest } from '../../core/digest.ts';
@@ -43,6 +43,7 @@ import {
   matchPrefixPatterns,
   sortVersions,
 } from './module.ts';
+import { checkZipHead, parseModulePath, zipHeadBytes } from './zip.ts';
 
 /** Largest `@v/list` taken from an upstream, bytes (a module with ~100k versions). */
 export const MAX_LIST_BYTES = 4 * 1024 * 1024;
@@ -268,7 +269,7 @@ export class GoProxy implements GoSource {
       key,
       ttlSeconds: immutable ? -1 : settings.ttl,
       serveStale: settings.serveStale,
-      refresh: (cached) => this.#refresh(repo, kind, urlPath, cached),
+      refresh: (cached) => this.#refresh(repo, kind, urlPath, cached, { module, version }),
     });
     if (resolved === undefined) {
       this.#misses.add(missKey, settings.negativeTtl);
@@ -295,6 +296,7 @@ export class GoProxy implements GoSource {
     kind: Kind,
     urlPath: string,
     cached: CachedEntry | undefined,
+    asked: { readonly module: string; readonly version: string | undefined },
   ): Promise<Refresh> {
     const settings = this.#settings(repo);
     const maxBytes =
@@ -344,6 +346,9 @@ export class GoProxy implements GoSource {
           );
         }
         const small = kind !== 'zip' || (declared !== undefined && declared <= MEMORY_FILL_BYTES);
+        // A `.mod`/`.zip` is kept forever: one that cannot be what was asked (an error page
+        // answered 200, another module's zip) is refused before anything is stored.
+        const check = fileCheck(kind, asked);
         const stored = small
           ? await this.#storeSmall(response.body, maxBytes, declared, urlPath, target.label, {
               // A list's next revalidation needs its blob (the engine passes no cached copy
@@ -351,8 +356,17 @@ export class GoProxy implements GoSource {
               wait: kind === 'list' || kind === 'latest' || !immutableKind(kind, urlPath),
               // `.zip`s are sent from #pending or their blob, never parsed: not documents.
               document: kind !== 'zip',
+              check,
             })
-          : await this.#storeLarge(response.body, maxBytes, declared, urlPath, target.label);
+          : await this.#storeLarge(
+              check === undefined
+                ? response.body
+                : guardHead(response.body, check, urlPath, target.label),
+              maxBytes,
+              declared,
+              urlPath,
+              target.label,
+            );
         if (kind === 'info' || kind === 'latest') {
           // A body that is not the protocol's JSON is the upstream's fault: never cached.
           const body = await this.#read({ digest: stored.digest }, MAX_INFO_BYTES);
@@ -398,7 +412,7 @@ export class GoProxy implements GoSource {
     declared: number | undefined,
     what: string,
     label: string,
-    options: { wait: boolean; document: boolean },
+    options: { wait: boolean; document: boolean; check?: HeadCheck | undefined },
   ): Promise<{ digest: string; size: number }> {
     let chunks: Buffer[];
     let size: number;
@@ -412,6 +426,11 @@ export class GoProxy implements GoSource {
         'UPSTREAM_FAILED',
         `upstream ${label} sent ${size} bytes for ${what}, announced ${declared}`,
       );
+    }
+    if (options.check !== undefined) {
+      const head = joined(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : chunks);
+      const reason = options.check.check(head.subarray(0, options.check.bytes ?? head.length));
+      if (reason !== undefined) throw refusedFile(label, what, reason);
     }
     const hash = createHash('sha256');
     for (const chunk of chunks) hash.update(chunk);
@@ -490,6 +509,102 @@ export class GoProxy implements GoSource {
       },
     };
   }
+}
+
+/**
+ * A check of an upstream `.mod`/`.zip` before it is kept: `check` gets the first `bytes` bytes
+ * (the whole body when `bytes` is undefined, or when the body is shorter) and returns why the
+ * body cannot be the file asked for, or undefined.
+ */
+interface HeadCheck {
+  readonly bytes: number | undefined;
+  readonly check: (head: Buffer) => string | undefined;
+}
+
+/** The HeadCheck of a `.mod` or `.zip` of `module@version`; undefined for the other kinds. */
+function fileCheck(
+  kind: Kind,
+  asked: { readonly module: string; readonly version: string | undefined },
+): HeadCheck | undefined {
+  const { module, version } = asked;
+  if (version === undefined) return undefined;
+  if (kind === 'zip') {
+    return {
+      bytes: zipHeadBytes(module, version),
+      check: (head) => checkZipHead(head, module, version),
+    };
+  }
+  if (kind === 'mod') {
+    // Any module path: a proxy serves a .mod whose module line names another spelling (a
+    // renamed module) and `go` reports that itself; a body without one is not a go.mod.
+    return {
+      bytes: undefined,
+      check: (body) =>
+        parseModulePath(body.toString('utf8')) === undefined
+          ? 'not a go.mod (no module directive)'
+          : undefined,
+    };
+  }
+  return undefined;
+}
+
+/** The upstream failure (502 class) of a `.mod`/`.zip` refused by its HeadCheck. */
+function refusedFile(label: string, what: string, reason: string): RegistryError {
+  return new RegistryError(
+    'UPSTREAM_FAILED',
+    `upstream ${label} sent an invalid ${what}: ${reason}`,
+  );
+}
+
+/**
+ * `body` passed through once its first `check.bytes` bytes pass `check` (a shorter body is
+ * checked whole at its end); otherwise the stream fails with refusedFile, so the blob store
+ * never commits it. Only the head is held back: the rest streams as it arrives.
+ */
+function guardHead(body: Readable, check: HeadCheck, what: string, label: string): Readable {
+  const need = check.bytes ?? Infinity;
+  const held: Buffer[] = [];
+  let have = 0;
+  let passed = false;
+  const decide = (head: Buffer): Error | undefined => {
+    const reason = check.check(head.subarray(0, need));
+    return reason === undefined ? undefined : refusedFile(label, what, reason);
+  };
+  const guard = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (passed) {
+        callback(null, chunk);
+        return;
+      }
+      held.push(chunk);
+      have += chunk.length;
+      if (have < need) {
+        callback();
+        return;
+      }
+      const head = Buffer.concat(held);
+      held.length = 0;
+      const refused = decide(head);
+      if (refused !== undefined) {
+        callback(refused);
+        return;
+      }
+      passed = true;
+      callback(null, head);
+    },
+    flush(callback) {
+      if (passed) {
+        callback();
+        return;
+      }
+      const head = Buffer.concat(held);
+      const refused = decide(head);
+      if (refused !== undefined) callback(refused);
+      else callback(null, head);
+    },
+  });
+  pipeline(body, guard, () => undefined);
+  return guard;
 }
 
 /** A body held in memory: one buffer, or the chunks it arrived in (in order, never changed). */

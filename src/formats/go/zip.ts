@@ -309,3 +309,37 @@ function unquote(token: string): string | undefined {
   }
   return /\s/.test(token) || token === '' ? undefined : token;
 }
+
+const LOCAL_FILE_HEADER = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+const END_OF_CENTRAL_DIRECTORY = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+/** Fixed part of a zip local file header, bytes (APPNOTE.TXT 4.3.7); the file name follows. */
+const LOCAL_HEADER_BYTES = 30;
+
+/** How many leading bytes checkZipHead needs to decide for `module@version`. */
+export function zipHeadBytes(module: string, version: string): number {
+  return LOCAL_HEADER_BYTES + Buffer.byteLength(`${module}@${version}/`);
+}
+
+/**
+ * Whether `head` (the first zipHeadBytes bytes of a body, or all of a shorter one) can start the
+ * module zip of `module@version`: a zip archive whose first entry is under `<module>@<version>/`
+ * (CheckZip's rule for every entry), or an empty archive. A proxy checks this before it keeps an
+ * upstream's `.zip` forever: an error page or another module's zip answered with 200 would
+ * otherwise stay cached, and `go` refuse that version, until an operator deleted it. Only the
+ * head is read, so a large zip still streams into the blob store. Returns the reason it cannot,
+ * or undefined.
+ */
+export function checkZipHead(head: Buffer, module: string, version: string): string | undefined {
+  if (head.subarray(0, 4).equals(END_OF_CENTRAL_DIRECTORY)) return undefined;
+  if (head.length < LOCAL_HEADER_BYTES || !head.subarray(0, 4).equals(LOCAL_FILE_HEADER)) {
+    return 'not a zip archive';
+  }
+  const prefix = Buffer.from(`${module}@${version}/`);
+  const nameLength = head.readUInt16LE(26);
+  const name = head.subarray(LOCAL_HEADER_BYTES, LOCAL_HEADER_BYTES + nameLength);
+  if (nameLength < prefix.length || !name.subarray(0, prefix.length).equals(prefix)) {
+    const shown = name.subarray(0, Math.min(name.length, 200)).toString('utf8');
+    return `its first file ${JSON.stringify(shown)} is not under ${module}@${version}/`;
+  }
+  return undefined;
+}

@@ -12,7 +12,9 @@
  *   fetched once through the engine's verified stream-through fill (openBlob: single flight,
  *   bytes checked against the digest before commit, readers served while it downloads) and then
  *   served from the blob store. An entry without a digest is taken only from the index's own
- *   origin, stored and remembered (`chart:<file>`), unverified; so is a `.prov` file.
+ *   origin, stored and remembered (`chart:<file>`) once it reads as a chart archive (a gzipped
+ *   tar with a Chart.yaml; otherwise an upstream failure, nothing kept); so is a `.prov` file
+ *   (unchecked).
  * - Credentials go only to the upstream's own origin, never to a chart URL on another host.
  */
 import { Readable } from 'node:stream';
@@ -28,7 +30,14 @@ import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-clien
 import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
-import { chartFilename, entryFragment, isChartName, isSemver2, parseBoundedYaml } from './chart.ts';
+import {
+  chartFilename,
+  entryFragment,
+  isChartName,
+  isSemver2,
+  parseBoundedYaml,
+  readChartYaml,
+} from './chart.ts';
 import { sortEntries } from './index-render.ts';
 import type { HelmSource, IndexSnapshot, OpenedChartFile, SnapshotEntry } from './model.ts';
 
@@ -320,6 +329,21 @@ export class HelmProxy implements HelmSource {
       });
     } catch (err) {
       throw asUpstreamError(err, file);
+    }
+    if (!prov) {
+      // Nothing vouches for these bytes, and they are kept: an error page answered 200 would
+      // be served as the chart until an operator deleted it. A chart is a gzipped tar holding a
+      // Chart.yaml (what `helm` reads first); anything else is the upstream's failure.
+      try {
+        await readChartYaml(await blobs.open(stored.digest));
+      } catch (err) {
+        if (stored.created) await blobs.discardCreated(stored.digest).catch(() => false);
+        const reason = err instanceof RegistryError ? err.message : 'unreadable';
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream ${repo.name}#${chart.upstream} sent an invalid ${file}: ${reason}`,
+        );
+      }
     }
     const entry = await this.#deps.proxy.remember(repo.name, key, {
       digest: formatDigest(stored.digest),

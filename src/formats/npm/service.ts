@@ -313,7 +313,14 @@ export class NpmService {
         return { ok: true, id: name, rev: revString(newRev, name), success: true };
       }
       const current = await this.#deps.store.get(target.name, name);
-      if (!current) throw notFound(name);
+      // A body without tarballs only changes a package that exists (deprecate, dist-tags,
+      // unpublish of a version); for a new name, say what a publish lacks.
+      if (!current) {
+        throw notFound(
+          name,
+          rev === undefined ? ': a first publish must carry its tarball in _attachments' : '',
+        );
+      }
       // The revision the client read: `/-rev/<rev>` (unpublish of a version), else the body's
       // `_rev` (npm deprecate PUTs the packument it read); a body without one is not checked.
       const sent = rev ?? (typeof body['_rev'] === 'string' ? body['_rev'] : undefined);

@@ -214,20 +214,37 @@ export class Hosted implements HostedMachinery, OciCacheWriter {
   }
 
   async #checkReferences(repo: string, name: string, parsed: ParsedManifest): Promise<void> {
+    const stored = new Map<string, number>();
     for (const digest of new Set(parsed.blobs)) {
-      if ((await this.#store.blobLink(repo, name, digest)) === undefined) {
+      const size = await this.#store.blobLink(repo, name, digest);
+      if (size === undefined) {
         throw new RegistryError('MANIFEST_INVALID', `manifest references unknown blob ${digest}`, {
           protocolCode: 'MANIFEST_BLOB_UNKNOWN',
           detail: { digest },
         });
       }
+      stored.set(digest, size);
     }
     for (const digest of new Set(parsed.children)) {
-      if ((await this.#store.manifestByDigest(repo, name, digest)) === undefined) {
+      const row = await this.#store.manifestByDigest(repo, name, digest);
+      if (row === undefined) {
         throw new RegistryError('MANIFEST_INVALID', `index references unknown manifest ${digest}`, {
           protocolCode: 'MANIFEST_BLOB_UNKNOWN',
           detail: { digest },
         });
+      }
+      stored.set(digest, row.size);
+    }
+    // A descriptor whose size is not the content's: clients that check sizes could never pull
+    // it (image-spec: content whose length differs SHOULD NOT be trusted).
+    for (const { digest, size, where } of parsed.declaredSizes) {
+      const actual = stored.get(digest);
+      if (actual !== undefined && actual !== size) {
+        throw new RegistryError(
+          'MANIFEST_INVALID',
+          `${where} declares size ${size} for ${digest}, which is ${actual} bytes`,
+          { detail: { digest, size, actual } },
+        );
       }
     }
   }

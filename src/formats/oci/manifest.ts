@@ -33,10 +33,22 @@ export interface ParsedManifest {
   readonly blobs: readonly string[];
   /** Manifests an index points at (must exist under the same name). */
   readonly children: readonly string[];
+  /**
+   * The size each descriptor of `blobs` and `children` declares, with where it is
+   * (`config`, `layers[2]`, `manifests[0]`): a push is refused when it is not the stored size,
+   * as clients that check sizes (containerd, skopeo) could never pull the manifest.
+   */
+  readonly declaredSizes: readonly DeclaredSize[];
   readonly subject: string | undefined;
   readonly artifactType: string | undefined;
   readonly configMediaType: string | undefined;
   readonly annotations: Readonly<Record<string, string>> | undefined;
+}
+
+export interface DeclaredSize {
+  readonly digest: string;
+  readonly size: number;
+  readonly where: string;
 }
 
 /**
@@ -62,10 +74,18 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
     const config = descriptor(json['config'], 'config');
     const layers = descriptorList(json['layers'], 'layers');
     const blobs = [config.digest, ...layers.filter((l) => isDistributable(l)).map((l) => l.digest)];
+    const declaredSizes: DeclaredSize[] = [
+      { digest: config.digest, size: config.size, where: 'config' },
+    ];
+    layers.forEach((l, i) => {
+      if (isDistributable(l))
+        declaredSizes.push({ digest: l.digest, size: l.size, where: `layers[${i}]` });
+    });
     return {
       mediaType,
       blobs,
       children: [],
+      declaredSizes,
       subject,
       artifactType: artifactType ?? config.mediaType,
       configMediaType: config.mediaType,
@@ -77,6 +97,11 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
     mediaType,
     blobs: [],
     children: manifests.map((m) => m.digest),
+    declaredSizes: manifests.map((m, i) => ({
+      digest: m.digest,
+      size: m.size,
+      where: `manifests[${i}]`,
+    })),
     subject,
     artifactType,
     configMediaType: undefined,

@@ -82,7 +82,13 @@ describe('go proxy against a scripted upstream', () => {
   });
 
   test('.info/.mod/.zip fetched once, bytes unchanged, case-encoded paths upstream', async () => {
-    const zip = Buffer.from('PK\x03\x04 not really a zip, passed through as bytes');
+    // A zip's head (a local file header under the module's prefix, which the proxy checks before
+    // it keeps a .zip), then bytes passed through unread.
+    const header = Buffer.alloc(30);
+    header.write('PK\x03\x04', 0, 'latin1');
+    const name = 'github.com/Azure/go@v1.2.3/go.mod';
+    header.writeUInt16LE(name.length, 26);
+    const zip = Buffer.concat([header, Buffer.from(`${name} not really a zip, passed as bytes`)]);
     upstream.answers.set('/github.com/!azure/go/@v/v1.2.3.zip', { status: 200, body: zip });
     upstream.answers.set('/github.com/!azure/go/@v/v1.2.3.mod', {
       status: 200,

@@ -150,6 +150,15 @@ describe('token API (/api/tokens)', () => {
     assert.equal(other.status, 404);
   });
 
+  test('revoke with an empty hash_prefix or id: 400 saying what is required (trial 2026-12-02)', async () => {
+    const write = String((await create('bob', { role: 'write' }))['token']);
+    for (const body of [{ hash_prefix: '' }, { id: '' }, {}]) {
+      const res = await post('/api/tokens/revoke', body, `Bearer ${write}`);
+      assert.equal(res.status, 400, JSON.stringify(res.json));
+      assert.equal(res.json['error'], '"hash_prefix" (or "id") of the token is required');
+    }
+  });
+
   test('a read token can list but neither create nor revoke tokens', async () => {
     const read = String((await create('alice', { role: 'read' }))['token']);
     const write = await create('alice', { role: 'write' });

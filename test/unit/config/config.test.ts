@@ -182,6 +182,19 @@ test('a list of strings where tables are expected says "table", and an ignored k
   );
 });
 
+test('a refused configuration also notes the unknown NORA_* variables (trial 2026-12-02)', () => {
+  const error = configError(() =>
+    parseConfigObject({}, { NORA_AUTH_ENABLED: 'maybe', NORA_PROT: '5000' }),
+  );
+  assert.match(error, /auth\.enabled \(from NORA_AUTH_ENABLED\)/);
+  assert.ok(
+    error.includes(
+      '  note: unknown environment variable NORA_PROT (ignored) (did you mean NORA_PORT?)',
+    ),
+    error,
+  );
+});
+
 test('proxy = "none" means no upstream, in config.toml as in the environment', () => {
   for (const format of ['pypi', 'cargo', 'go'] as const) {
     const fromFile = parseConfigObject({ [format]: { proxy: 'none' } }, {}).config;

@@ -1,0 +1,108 @@
+/**
+ * A Go proxy keeps `.mod` and `.zip` files forever, so one an upstream answers 200 with but that
+ * cannot be the file asked for (an error or login page, another module's zip) must not be kept:
+ * refused as an upstream failure (502 from the proxy, a 404 naming the cause from the group, so
+ * `go` falls through), nothing cached, and the right file taken once the upstream sends it.
+ * (Trial 2026-12-02: a garbage .zip/.mod was cached and served forever after the upstream left.)
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { writeModuleZip } from '../../../src/formats/go/zip-create.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+describe('go proxy: an upstream .mod/.zip that cannot be the file asked for is never kept', () => {
+  const answers = new Map<string, Buffer | string>();
+  const upstream = http.createServer((req, res) => {
+    const body = answers.get(req.url ?? '/');
+    if (body === undefined) {
+      res.writeHead(404);
+      res.end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    res.end(body);
+  });
+  let server: TestServer;
+  let validZip: Buffer;
+  let otherZip: Buffer;
+  let bigZip: Buffer;
+
+  before(async () => {
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    server = await startTestServer({
+      config: { go: { negative_cache_ttl: 0, sumdb: [] } },
+      env: { NORA_GO_PROXY: url },
+    });
+    await using dir = await tempDir('go-proxy-bad-files-');
+    const mod = path.join(dir.path, 'go.mod');
+    await fs.writeFile(mod, 'module example.com/m\n');
+    const zip = async (module: string, version: string, extra = 0): Promise<Buffer> => {
+      const files = [{ path: 'go.mod', localPath: mod, size: 21 }];
+      if (extra > 0) {
+        const blob = path.join(dir.path, 'big.bin');
+        // Random bytes do not deflate: the zip is larger than the proxy keeps in memory.
+        await fs.writeFile(blob, randomBytes(extra));
+        files.push({ path: 'big.bin', localPath: blob, size: extra });
+      }
+      const out = path.join(dir.path, `${module.replaceAll('/', '_')}-${version}.zip`);
+      await writeModuleZip(out, module, version, files);
+      return fs.readFile(out);
+    };
+    validZip = await zip('example.com/m', 'v1.0.0');
+    otherZip = await zip('example.com/other', 'v1.0.0');
+    bigZip = await zip('example.com/other', 'v1.1.0', 5 * 1024 * 1024);
+  });
+
+  after(async () => {
+    await server.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
+  const cases: [string, string, () => Buffer | string][] = [
+    ['an HTML page as .zip', 'v1.0.0.zip', () => '<html><body>please log in</body></html>'],
+    ["another module's zip", 'v1.0.0.zip', () => otherZip],
+    ["another module's large zip (streamed)", 'v1.1.0.zip', () => bigZip],
+    ['an HTML page as .mod', 'v1.0.0.mod', () => '<html><body>please log in</body></html>'],
+  ];
+  for (const [name, file, body] of cases) {
+    test(`${name}: refused (502 alone, 404 naming the cause in the group), nothing kept`, async () => {
+      const urlPath = `/example.com/m/@v/${file}`;
+      answers.set(urlPath, body());
+      const alone = await fetch(`${server.url}/repository/go-proxy${urlPath}`);
+      assert.equal(alone.status, 502);
+      assert.match(
+        await alone.text(),
+        /sent an invalid example\.com\/m\/@v\/.*: (not a|its first file)/,
+      );
+      const group = await fetch(`${server.url}/go${urlPath}`);
+      assert.equal(group.status, 404);
+      assert.match(await group.text(), /upstream go-proxy#0 failed: sent an invalid/);
+      // The upstream forgets it: nothing was kept, so NORA has nothing to serve.
+      answers.delete(urlPath);
+      const after = await fetch(`${server.url}/go${urlPath}`);
+      assert.equal(after.status, 404);
+      await after.arrayBuffer();
+    });
+  }
+
+  test('the right .zip and .mod are kept and served unchanged', async () => {
+    answers.set('/example.com/m/@v/v1.0.0.zip', validZip);
+    answers.set('/example.com/m/@v/v1.0.0.mod', 'module example.com/m\n');
+    const zip = await fetch(`${server.url}/go/example.com/m/@v/v1.0.0.zip`);
+    assert.equal(zip.status, 200);
+    assert.deepEqual(Buffer.from(await zip.arrayBuffer()), validZip);
+    const mod = await fetch(`${server.url}/go/example.com/m/@v/v1.0.0.mod`);
+    assert.equal(await mod.text(), 'module example.com/m\n');
+    answers.clear();
+    const kept = await fetch(`${server.url}/go/example.com/m/@v/v1.0.0.zip`);
+    assert.deepEqual(Buffer.from(await kept.arrayBuffer()), validZip);
+  });
+});
