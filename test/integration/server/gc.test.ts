@@ -14,6 +14,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { type Digest, parseDigest } from '../../../src/core/digest.ts';
+import type { FormatModule } from '../../../src/formats/format.ts';
 import { FORMATS } from '../../../src/formats/index.ts';
 import { runGcOffline } from '../../../src/gc/cli.ts';
 import { collectGarbage, GcRefusedError, type GcReport } from '../../../src/gc/collector.ts';
@@ -29,6 +30,13 @@ import { Client as OciClient } from '../oci/helpers.ts';
 import { makeSdist, MULTIPART, multipartBody, twineFields } from '../pypi/fixtures.ts';
 
 const DAY_MS = 86_400_000;
+
+/** The module as a format that declares no blob references would be. */
+function withoutReferences(format: FormatModule): FormatModule {
+  const copy: { -readonly [K in keyof FormatModule]: FormatModule[K] } = { ...format };
+  delete copy.blobReferences;
+  return copy;
+}
 
 function sha256(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -260,9 +268,7 @@ describe('garbage collection of unreferenced blobs', () => {
 
   test('a format that does not declare its references, or a bad reference: nothing swept', async () => {
     const victim = await orphan('must survive a refused pass', 30);
-    const undeclared = FORMATS.map((f) =>
-      f.format === 'helm' ? { ...f, blobReferences: undefined } : f,
-    );
+    const undeclared = FORMATS.map((f) => (f.format === 'helm' ? withoutReferences(f) : f));
     await assert.rejects(
       collectGarbage({
         db: server.app.context.db,
