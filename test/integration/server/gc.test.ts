@@ -1,6 +1,6 @@
 /**
  * `nora gc` and the `[gc]` pass against a running server: artifacts published over HTTP in
- * several formats (raw, OCI, npm, Maven, PyPI, Helm, Cargo), some overwritten or deleted, orphan
+ * every format (raw, OCI, npm, Maven, PyPI, Helm, Cargo, Go), some overwritten or deleted, orphan
  * blobs; a dry run removes nothing and names the orphan, the default grace keeps a young orphan,
  * `--apply --grace 0` removes every unreferenced blob while every referenced artifact still
  * downloads byte-identical; a blob stored between mark and sweep is kept; a format that does not
@@ -27,7 +27,7 @@ import { crateBody } from '../cargo/fixtures.ts';
 import { NpmHttp } from '../npm/client.ts';
 import { tarballOf } from '../npm/fixtures.ts';
 import { Client as OciClient } from '../oci/helpers.ts';
-import { makeSdist, MULTIPART, multipartBody, twineFields } from '../pypi/fixtures.ts';
+import { makeSdist, makeZip, MULTIPART, multipartBody, twineFields } from '../pypi/fixtures.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -94,7 +94,10 @@ describe('garbage collection of unreferenced blobs', () => {
   };
 
   before(async () => {
-    server = await startTestServer({ config: { cargo: { proxy: '' } } });
+    server = await startTestServer({
+      config: { cargo: { proxy: '' } },
+      env: { NORA_GO_PROXY: 'none' },
+    });
 
     // raw: one kept, one overwritten (its first bytes are garbage), one deleted.
     await put('/raw/site/keep.txt', 'kept bytes');
@@ -164,6 +167,21 @@ describe('garbage collection of unreferenced blobs', () => {
       '/cargo/api/v1/crates/gc_demo/0.1.0/download',
       Buffer.from(await download.arrayBuffer()),
     );
+
+    // Go: a module version (its .zip and .mod).
+    const mod = 'example.com/gcdemo';
+    const zip = makeZip([
+      { name: `${mod}@v1.0.0/go.mod`, data: Buffer.from(`module ${mod}\n\ngo 1.19\n`) },
+      { name: `${mod}@v1.0.0/gc.go`, data: Buffer.from('package gcdemo\n') },
+    ]);
+    const goPut = await fetch(url(`/go/${mod}/@v/v1.0.0.zip`), {
+      method: 'PUT',
+      body: zip,
+      headers: { 'content-type': 'application/zip' },
+    });
+    assert.equal(goPut.status, 201, await goPut.text());
+    downloads.set(`/go/${mod}/@v/v1.0.0.zip`, zip);
+    downloads.set(`/go/${mod}/@v/v1.0.0.mod`, Buffer.from(`module ${mod}\n\ngo 1.19\n`));
 
     await assertDownloads();
   });
@@ -265,6 +283,32 @@ describe('garbage collection of unreferenced blobs', () => {
       await apply(0); // clean for the next case
     });
   }
+
+  test('a proxy cache entry is a reference (queued engine rows written first)', async () => {
+    const cached = await orphan('bytes a proxy cached last month', 30);
+    const name = `${cached.algorithm}:${cached.hex}`;
+    const { proxy, db, blobs } = server.app.context;
+    await proxy.remember('some-proxy', 'file:cached.txt', {
+      digest: name,
+      size: 31,
+      mediaType: 'text/plain',
+      etag: undefined,
+      upstream: undefined,
+    });
+    const report = await collectGarbage({
+      db,
+      blobs,
+      formats: FORMATS,
+      graceSeconds: 0,
+      apply: true,
+      beforeMark: () => proxy.state.flush(),
+    });
+    assert.equal(report.blobs, 0, JSON.stringify(report));
+    assert.ok(await exists(name), 'the cached blob is kept');
+    await proxy.state.delete('some-proxy', 'file:cached.txt');
+    await apply(0);
+    assert.equal(await exists(name), false, 'once its entry is gone, so is the blob');
+  });
 
   test('a format that does not declare its references, or a bad reference: nothing swept', async () => {
     const victim = await orphan('must survive a refused pass', 30);
