@@ -325,9 +325,13 @@ export class BlobStore {
     const removal = this.#collect(digest, before).finally(() => {
       this.#discarding.delete(hex);
     });
+    // A failed removal is the caller's error (returned below); the ingests waiting on it go on.
     this.#discarding.set(
       hex,
-      removal.then((freed) => freed !== undefined),
+      removal.then(
+        (freed) => freed !== undefined,
+        () => false,
+      ),
     );
     return removal;
   }

@@ -310,6 +310,26 @@ describe('garbage collection of unreferenced blobs', () => {
     assert.equal(await exists(name), false, 'once its entry is gone, so is the blob');
   });
 
+  test('a reference past the first page of a column is marked (the mark reads in pages)', async () => {
+    const kept = await orphan('named by the last of many rows', 30);
+    const name = `${kept.algorithm}:${kept.hex}`;
+    const { db } = server.app.context;
+    const rows = 4_500; // past two pages of the mark
+    await db.transaction().execute(async (trx) => {
+      for (let i = 0; i < rows; i++) {
+        const digest = i === rows - 1 ? name : sha256(`not stored ${i}`);
+        await sql`INSERT INTO raw_files (repo, path, parent, name, digest, size, created_at, updated_at)
+          VALUES ('paged', ${`f/${i}`}, 'f', ${String(i)}, ${digest}, 1, 0, 0)`.execute(trx);
+      }
+    });
+    const report = await apply(0);
+    assert.ok(report.referenced >= rows, `referenced: ${report.referenced}`);
+    assert.ok(await exists(name), 'the blob the last row names is kept');
+    await sql`DELETE FROM raw_files WHERE repo = 'paged'`.execute(db);
+    await apply(0);
+    assert.equal(await exists(name), false);
+  });
+
   test('a format that does not declare its references, or a bad reference: nothing swept', async () => {
     const victim = await orphan('must survive a refused pass', 30);
     const undeclared = FORMATS.map((f) => (f.format === 'helm' ? withoutReferences(f) : f));
