@@ -107,6 +107,7 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
   const before = now - options.graceSeconds * 1000;
   await options.beforeMark?.();
   const { referenced, columns } = await mark(options.db, options.formats);
+  const ownedSpools = await openSessionSpools(options.db, options.formats);
   await options.afterMark?.();
 
   // Unreferenced blobs: the files in storage, then the rows (a row whose file is gone).
@@ -155,7 +156,7 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
     if (examples.length > EXAMPLES) examples.pop();
   }
 
-  const spool = await sweepSpools(options, before);
+  const spool = await sweepSpools(options, ownedSpools, before);
   return {
     apply: options.apply,
     graceSeconds: options.graceSeconds,
@@ -247,19 +248,33 @@ async function forEachRow(
   }
 }
 
+/** The spool files open sessions own (`FormatModule.spoolReferences`), as absolute paths. */
+async function openSessionSpools(db: Db, formats: readonly FormatModule[]): Promise<Set<string>> {
+  const owned = new Set<string>();
+  for (const format of formats) {
+    for (const { table, column } of format.spoolReferences ?? []) {
+      try {
+        await forEachRow(db, table, `${quote(column)} AS value`, (row) => {
+          if (typeof row['value'] === 'string') owned.add(path.resolve(row['value']));
+        });
+      } catch (err) {
+        if (err instanceof GcRefusedError) throw err;
+        const why = err instanceof Error ? err.message : String(err);
+        throw new GcRefusedError(
+          `could not read the open sessions in ${table}.${column} (${why}): nothing was swept`,
+        );
+      }
+    }
+  }
+  return owned;
+}
+
 /** Spool files (crashed or abandoned writes) older than `before` that no open session owns. */
 async function sweepSpools(
   options: GcOptions,
+  owned: ReadonlySet<string>,
   before: number,
 ): Promise<{ files: number; bytes: number }> {
-  const owned = new Set<string>();
-  for (const format of options.formats) {
-    for (const { table, column } of format.spoolReferences ?? []) {
-      await forEachRow(options.db, table, `${quote(column)} AS value`, (row) => {
-        if (typeof row['value'] === 'string') owned.add(path.resolve(row['value']));
-      });
-    }
-  }
   const root = options.blobs.driver.spoolDir();
   let files = 0;
   let bytes = 0;
