@@ -330,6 +330,43 @@ describe('garbage collection of unreferenced blobs', () => {
     assert.equal(await exists(name), false);
   });
 
+  test("an open OCI upload's spool file is left to the upload, however old", async () => {
+    const oci = new OciClient(server.url);
+    const started = await oci.fetch('/v2/team/app/blobs/uploads/', { method: 'POST' });
+    assert.equal(started.status, 202);
+    const location = started.headers.get('location') ?? '';
+    const chunk = 'the first half, ';
+    const patched = await oci.fetch(location, {
+      method: 'PATCH',
+      body: chunk,
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-range': `0-${chunk.length - 1}`,
+      },
+    });
+    assert.equal(patched.status, 202, await patched.text());
+    const session = await sql<{ spool_path: string }>`SELECT spool_path FROM oci_uploads`.execute(
+      server.app.context.db,
+    );
+    const spool = session.rows[0]?.spool_path ?? '';
+    const past = (Date.now() - 10 * DAY_MS) / 1000;
+    await fs.utimes(spool, past, past);
+    const report = await apply(0);
+    assert.equal(report.spoolFiles, 0);
+    await fs.stat(spool); // still there
+    const rest = 'the second half';
+    const next = patched.headers.get('location') ?? location;
+    const done = await oci.fetch(
+      `${next}${next.includes('?') ? '&' : '?'}digest=${sha256(chunk + rest)}`,
+      {
+        method: 'PUT',
+        body: rest,
+        headers: { 'content-type': 'application/octet-stream' },
+      },
+    );
+    assert.equal(done.status, 201, await done.text());
+  });
+
   test('a format that does not declare its references, or a bad reference: nothing swept', async () => {
     const victim = await orphan('must survive a refused pass', 30);
     const undeclared = FORMATS.map((f) => (f.format === 'helm' ? withoutReferences(f) : f));
