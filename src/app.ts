@@ -19,7 +19,7 @@ import { NetworkList } from './auth/networks.ts';
 import { permissionsFromConfig } from './auth/rules.ts';
 import { ConfigError, loadConfig, type LoadedConfig, type LoadOptions } from './config/load.ts';
 import { closest } from './config/env.ts';
-import { globToRegExp } from './auth/patterns.ts';
+import { compileGlob } from './auth/patterns.ts';
 import type { AppConfig, FormatName, RepositoryConfig } from './config/schema.ts';
 import { toRegistryError } from './core/errors.ts';
 import type { Logger } from './core/logger.ts';
@@ -131,7 +131,7 @@ function checkRuleNames(config: AppConfig, repositories: readonly string[]): str
   const defined = Object.keys(config.auth.groups);
   config.auth.rules.forEach((rule, i) => {
     for (const glob of rule.repositories) {
-      const pattern = globToRegExp(glob);
+      const pattern = compileGlob(glob);
       if (repositories.some((name) => pattern.test(name))) continue;
       const near = closest(glob, repositories);
       problems.push(

@@ -32,7 +32,7 @@ import {
   type OidcProviderConfig,
   type OidcRoleRule,
 } from './oidc-config.ts';
-import { globToRegExp, ResourcePatterns, targetRefs } from './patterns.ts';
+import { compileGlob, type Glob, ResourcePatterns, targetRefs } from './patterns.ts';
 
 /** Three base64url parts, the first two non-empty: a compact JWS. */
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -180,7 +180,7 @@ export class OidcResolver implements CredentialResolver {
         scope: compileScope(provider.namespace_scope),
         rules: provider.role_rules.map((rule) => ({
           rule,
-          subject: globToRegExp(rule.pattern),
+          subject: compileGlob(rule.pattern),
           scope:
             rule.namespace_scope === undefined ? undefined : compileScope(rule.namespace_scope),
         })),
@@ -231,7 +231,7 @@ export class OidcResolver implements CredentialResolver {
 
 interface CompiledRule {
   readonly rule: OidcRoleRule;
-  readonly subject: RegExp;
+  readonly subject: Glob;
   readonly scope: ResourcePatterns | undefined;
 }
 

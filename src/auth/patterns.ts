@@ -17,39 +17,88 @@ export interface ResourceRef {
   readonly path?: string | undefined;
 }
 
-/** Compiles a segment-aware glob (see the module comment) to an anchored RegExp. */
-export function globToRegExp(glob: string): RegExp {
+/** A compiled glob: `test` tells whether a whole name is covered. */
+export interface Glob {
+  readonly text: string;
+  test(value: string): boolean;
+}
+
+/**
+ * Compiles a segment-aware glob (see the module comment). Matching is a dynamic programme over
+ * segments and characters, O(|glob| × |value|) whatever the input: a regular expression of the
+ * glob backtracked exponentially (`*a*a*a*a*a*a*a*a*b`, a token scope any user may set, took 20 s
+ * against a 60-character name). A `**` segment covers zero or more non-empty segments; a value
+ * `""` is covered by a glob of `**` segments only.
+ */
+export function compileGlob(glob: string): Glob {
   const segments = glob.split('/');
-  let source = '';
-  segments.forEach((segment, index) => {
-    const last = index === segments.length - 1;
+  return {
+    text: glob,
+    test(value: string): boolean {
+      if (value === '' && segments.every((s) => s === '**')) return true;
+      return matchSegments(segments, value.split('/'));
+    },
+  };
+}
+
+/** Whether the glob segments `glob` cover the value segments `value` (one row at a time). */
+function matchSegments(glob: readonly string[], value: readonly string[]): boolean {
+  // reach[j]: the glob segments so far cover value[0, j).
+  let reach: boolean[] = Array.from({ length: value.length + 1 }, (_, j) => j === 0);
+  for (const segment of glob) {
+    const next: boolean[] = new Array<boolean>(value.length + 1).fill(false);
     if (segment === '**') {
-      // Zero or more whole segments, with their separators (`team/**` covers `team` itself).
-      if (!last) source += '(?:[^/]+/)*';
-      else if (index === 0) source += '(?:[^/]+(?:/[^/]+)*)?';
-      else source = `${source.slice(0, -1)}(?:/[^/]+)*`;
-      return;
+      for (let j = 0; j <= value.length; j++) {
+        next[j] = reach[j] === true || (j > 0 && next[j - 1] === true && value[j - 1] !== '');
+      }
+    } else {
+      for (let j = 0; j < value.length; j++) {
+        if (reach[j] === true && matchSegment(segment, value[j] ?? '')) next[j + 1] = true;
+      }
     }
-    source += segment
-      .split('*')
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('[^/]*');
-    if (!last) source += '/';
-  });
-  return new RegExp(`^${source}$`);
+    reach = next;
+  }
+  return reach[value.length] === true;
+}
+
+/**
+ * Whether one glob segment (`*` = any run of characters, the rest literal) covers one value
+ * segment: the greedy matcher with one backtrack point, O(|segment| × |value|) at worst.
+ */
+function matchSegment(glob: string, value: string): boolean {
+  let g = 0;
+  let v = 0;
+  let star = -1;
+  let resume = 0;
+  while (v < value.length) {
+    if (g < glob.length && glob[g] === '*') {
+      star = g++;
+      resume = v;
+    } else if (g < glob.length && glob[g] === value[v]) {
+      g++;
+      v++;
+    } else if (star !== -1) {
+      g = star + 1;
+      v = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.length && glob[g] === '*') g++;
+  return g === glob.length;
 }
 
 /** One compiled pattern. */
 export class ResourcePattern {
   readonly text: string;
-  readonly #repository: RegExp;
-  readonly #path: RegExp;
+  readonly #repository: Glob;
+  readonly #path: Glob;
 
   constructor(text: string) {
     this.text = text;
     const colon = text.indexOf(':');
-    this.#repository = globToRegExp(colon === -1 ? '**' : text.slice(0, colon) || '**');
-    this.#path = globToRegExp(colon === -1 ? text : text.slice(colon + 1) || '**');
+    this.#repository = compileGlob(colon === -1 ? '**' : text.slice(0, colon) || '**');
+    this.#path = compileGlob(colon === -1 ? text : text.slice(colon + 1) || '**');
   }
 
   /** True when `ref` is covered; a ref without a path is covered when its repository is. */

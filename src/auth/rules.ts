@@ -31,7 +31,7 @@ import type { Action, Permissions, Principal, AccessTarget } from './access.ts';
 import { hasRole } from './access.ts';
 import type { AppConfig, FormatName } from '../config/schema.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
-import { globToRegExp, patternProblem } from './patterns.ts';
+import { compileGlob, type Glob, patternProblem } from './patterns.ts';
 
 export const ACTIONS = ['read', 'write', 'delete', 'admin'] as const;
 
@@ -101,10 +101,10 @@ export function ruleProblem(rule: RuleConfig): string | undefined {
 }
 
 interface CompiledRule {
-  readonly repositories: readonly RegExp[];
+  readonly repositories: readonly Glob[];
   /** The `paths` globs as written, and compiled per path form (undefined key: as written). */
   readonly pathGlobs: readonly string[];
-  readonly paths: Map<PathForm | undefined, readonly RegExp[]>;
+  readonly paths: Map<PathForm | undefined, readonly Glob[]>;
   /** True when the rule covers every path of its repositories (`**`). */
   readonly allPaths: boolean;
   readonly users: ReadonlySet<string>;
@@ -122,9 +122,9 @@ interface CompiledRule {
 
 function compile(rule: RuleConfig): CompiledRule {
   return {
-    repositories: rule.repositories.map(globToRegExp),
+    repositories: rule.repositories.map(compileGlob),
     pathGlobs: rule.paths,
-    paths: new Map([[undefined, rule.paths.map(globToRegExp)]]),
+    paths: new Map([[undefined, rule.paths.map(compileGlob)]]),
     allPaths: rule.paths.includes('**'),
     users: new Set(rule.users.filter((u) => u !== '*')),
     anyUser: rule.users.includes('*'),
@@ -137,10 +137,10 @@ function compile(rule: RuleConfig): CompiledRule {
 }
 
 /** `rule`'s path globs in `form` (compiled once per form). */
-function pathGlobs(rule: CompiledRule, form: PathForm | undefined): readonly RegExp[] {
+function pathGlobs(rule: CompiledRule, form: PathForm | undefined): readonly Glob[] {
   let compiled = rule.paths.get(form);
   if (compiled === undefined) {
-    compiled = rule.pathGlobs.map((glob) => globToRegExp(form === undefined ? glob : form(glob)));
+    compiled = rule.pathGlobs.map((glob) => compileGlob(form === undefined ? glob : form(glob)));
     rule.paths.set(form, compiled);
   }
   return compiled;

@@ -205,7 +205,8 @@ function unknownKeys(
   if (inner instanceof z.ZodObject && isRecord(raw)) {
     const shape = inner.shape as Record<string, z.ZodType>;
     return Object.entries(raw).flatMap(([key, value]) => {
-      const child = shape[key];
+      // Own keys only: `constructor` or `__proto__` in a table would find Object.prototype's.
+      const child = Object.hasOwn(shape, key) ? shape[key] : undefined;
       const dotted = prefix === '' ? key : `${prefix}.${key}`;
       if (child) return unknownKeys(value, child, dotted);
       const near = nearKey(key, Object.keys(shape));

@@ -37,6 +37,28 @@ export function etagMatches(header: string | string[] | undefined, etag: string)
   });
 }
 
+/** Recently formatted dates, by epoch second: answers of one file repeat its date. */
+const httpDates = new Map<number, string>();
+
+/**
+ * The `Last-Modified` text (RFC 9110 §5.6.7 IMF-fixdate) of `ms` (epoch milliseconds) and its
+ * epoch second (what If-Modified-Since compares with, see notModified). The last 256 seconds
+ * asked are remembered, so an answer usually formats nothing.
+ */
+export function httpDate(ms: number): { readonly header: string; readonly seconds: number } {
+  const seconds = Math.floor(ms / 1000);
+  let header = httpDates.get(seconds);
+  if (header === undefined) {
+    header = new Date(seconds * 1000).toUTCString();
+    if (httpDates.size >= 256) {
+      const oldest = httpDates.keys().next();
+      if (oldest.done !== true) httpDates.delete(oldest.value);
+    }
+    httpDates.set(seconds, header);
+  }
+  return { header, seconds };
+}
+
 /**
  * Whether a GET may be answered 304: If-None-Match decides when present (§13.2.2 step 3);
  * otherwise If-Modified-Since against `modifiedSeconds` (epoch seconds, undefined: no

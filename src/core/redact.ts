@@ -79,7 +79,13 @@ export function redactDeep(value: unknown, depth = 8): unknown {
   if (depth <= 0) return REDACTED;
   const out: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(value)) {
-    out[key] = isSecretKey(key) && child !== undefined ? REDACTED : redactDeep(child, depth - 1);
+    // defineProperty: an own `__proto__` (from JSON.parse) stays a member, not the copy's prototype.
+    Object.defineProperty(out, key, {
+      value: isSecretKey(key) && child !== undefined ? REDACTED : redactDeep(child, depth - 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

@@ -17,6 +17,7 @@ import type { Logger } from '../core/logger.ts';
 import type { Db } from '../db/database.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { BlobStore, IngestResult } from '../storage/blob-store.ts';
+import type { ObjectInfo } from '../storage/driver.ts';
 import { type AuthStrategy, ChallengeAuth, StaticAuth, TokenCache } from './auth.ts';
 import {
   CIRCUIT_STATE_VALUE,
@@ -107,6 +108,11 @@ export interface OpenedBlob {
   readonly source: 'cache' | 'upstream';
   /** This request started the upstream download (false when it joined one already running). */
   readonly started: boolean;
+  /**
+   * When the bytes were stored here, epoch ms: the blob's time, or when its fill started (the
+   * same for every reader of one fill). What `Last-Modified` says of an immutable file.
+   */
+  readonly storedAt: number;
   /** Opens the bytes (a range when given). Call once per response. */
   open(range?: ReadRange): Promise<Readable>;
   /** Settles when the blob is committed (immediately for cached ones). */
@@ -300,7 +306,7 @@ export class ProxyEngine {
       const stored = await this.#blobs.stat(request.digest);
       if (stored) {
         if (request.background !== true) this.metrics.record(request.registry, 'hit');
-        return this.#fromStore(request.digest, stored.size);
+        return this.#fromStore(request.digest, stored);
       }
       pending = this.#fills.get(id);
     }
@@ -322,7 +328,7 @@ export class ProxyEngine {
       if (!joined) return undefined;
       // The flight we joined found nothing or failed; ours may still be served from the store.
       const stored = await this.#blobs.stat(request.digest);
-      return stored ? this.#fromStore(request.digest, stored.size) : undefined;
+      return stored ? this.#fromStore(request.digest, stored) : undefined;
     }
     const stored = fill.state === 'committed' ? await this.#blobs.stat(request.digest) : undefined;
     if (fill.state === 'committed' && stored === undefined && joined) {
@@ -335,11 +341,12 @@ export class ProxyEngine {
       if (joined) this.metrics.coalesced.inc({ registry: request.registry });
       this.metrics.record(request.registry, joined ? 'coalesced' : 'miss');
     }
-    if (stored) return this.#fromStore(request.digest, stored.size, !joined);
+    if (stored) return this.#fromStore(request.digest, stored, !joined);
     return {
       size: fill.size,
       source: 'upstream',
       started: !joined,
+      storedAt: fill.startedAt,
       // A fill that committed in the meantime may have closed its spool: read the store then.
       open: (range) =>
         fill.state === 'committed'
@@ -390,11 +397,13 @@ export class ProxyEngine {
     return started;
   }
 
-  #fromStore(digest: Digest, size: number, started = false): OpenedBlob {
+  #fromStore(digest: Digest, stored: ObjectInfo, started = false): OpenedBlob {
+    const size = stored.size;
     return {
       size,
       source: 'cache',
       started,
+      storedAt: stored.modifiedAt.getTime(),
       open: (range) => this.#blobs.open(digest, range),
       committed: Promise.resolve(undefined),
       received: () => size,

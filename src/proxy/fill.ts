@@ -123,6 +123,8 @@ interface Slab {
 export class BlobFill {
   /** Announced size (upstream Content-Length or expected size), when known. */
   readonly size: number | undefined;
+  /** When the fill started, epoch ms (what its readers give as the bytes' stored time). */
+  readonly startedAt = Date.now();
   /** Settles when the blob is committed (or the fill failed). Never rejects unhandled. */
   readonly done: Promise<FillResult>;
   /** The spool file; undefined for a fill held in memory (see the module comment). */

@@ -5,9 +5,17 @@
  * followed (blob CDNs) without carrying credentials to another origin, the auth strategy's
  * challenge dance, and the per-upstream circuit breaker.
  *
+ * Content codings: a request asks `Accept-Encoding: identity` unless its caller asked for a
+ * coding itself (npm's packuments: gzip, decoded there). A body an upstream compressed anyway
+ * (a CDN or an nginx `gzip on` that ignores the header) is decoded here, streamed, before any
+ * caller sees it, and its `Content-Encoding`/`Content-Length` are hidden: what is hashed,
+ * verified, stored and served is always the file's identity bytes (RFC 9110 §8.4). The decoded
+ * size is bounded by each caller's own byte limits, as an identity body's is.
+ *
  * Errors thrown from here are RegistryErrors naming the upstream by its label, never its host.
  */
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable, type Transform } from 'node:stream';
+import zlib from 'node:zlib';
 import { Agent, type Dispatcher, EnvHttpProxyAgent } from 'undici';
 import { RegistryError } from '../core/errors.ts';
 import type { AuthStrategy, IssuedToken } from './auth.ts';
@@ -130,6 +138,7 @@ export class UpstreamClient {
       }
       if (response.status >= 500) target.breaker.recordFailure();
       else target.breaker.recordSuccess();
+      response = decodedResponse(response, request, target.label);
       // A body that dies mid-stream (read timeout, reset) is an upstream failure too; one we
       // destroyed ourselves (HEAD, redirect, client gone) is not.
       response.body.once('error', (err) => {
@@ -228,7 +237,11 @@ export class UpstreamClient {
     let url = start;
     for (let hop = 0; ; hop++) {
       const sameOrigin = url.origin === start.origin;
-      const headers: Record<string, string> = { ...request.headers };
+      // Identity unless the caller asked for a coding itself (see the module comment).
+      const headers: Record<string, string> = {
+        'accept-encoding': 'identity',
+        ...request.headers,
+      };
       if (authorization !== undefined && sameOrigin) headers['authorization'] = authorization;
       let response: Dispatcher.ResponseData;
       try {
@@ -274,6 +287,109 @@ export class UpstreamClient {
       return { status: response.statusCode, header: (name) => headerValue(raw, name), body };
     }
   }
+}
+
+/**
+ * The codings `accept` (a request's Accept-Encoding, RFC 9110 §12.5.3) takes: lower-case tokens
+ * with a non-zero weight. `*` stands for any.
+ */
+function acceptedCodings(accept: string | undefined): Set<string> {
+  const accepted = new Set<string>();
+  if (accept === undefined) return accepted;
+  for (const part of accept.split(',')) {
+    const [token = '', ...params] = part.split(';').map((item) => item.trim().toLowerCase());
+    const weight = params.find((param) => param.startsWith('q='));
+    if (token === '' || (weight !== undefined && Number(weight.slice(2)) === 0)) continue;
+    accepted.add(token === 'x-gzip' ? 'gzip' : token);
+  }
+  return accepted;
+}
+
+/** A decoder per content coding NORA takes from an upstream. */
+const DECODERS: Readonly<Record<string, () => Transform>> = {
+  gzip: () => zlib.createGunzip(),
+  'x-gzip': () => zlib.createGunzip(),
+  // `deflate` is zlib-wrapped by the RFC; some servers send it raw: Unzip takes both.
+  deflate: () => zlib.createUnzip(),
+  br: () => zlib.createBrotliDecompress(),
+  ...(typeof zlib.createZstdDecompress === 'function'
+    ? { zstd: () => zlib.createZstdDecompress() }
+    : {}),
+};
+
+/** Header names hidden once a body is decoded: they describe the encoded bytes. */
+const ENCODED_HEADERS = new Set(['content-encoding', 'content-length']);
+
+/**
+ * The response as its caller asked for it: unchanged when it has no content coding, or only
+ * codings the request accepted; else its body decoded (streamed; a corrupt encoding fails the
+ * body with UPSTREAM_FAILED) and its Content-Encoding and Content-Length hidden. A range (206) of
+ * an encoded body cannot be decoded: refused (UPSTREAM_FAILED). Unknown codings: refused.
+ */
+function decodedResponse(
+  response: UpstreamResponse,
+  request: UpstreamRequest,
+  label: string,
+): UpstreamResponse {
+  const header = response.header('content-encoding');
+  if (header === undefined) return response;
+  const codings = header
+    .split(',')
+    .map((item) => item.trim().toLowerCase())
+    .filter((item) => item !== '' && item !== 'identity');
+  if (codings.length === 0) return response;
+  const accepted = acceptedCodings(request.headers?.['accept-encoding']);
+  const normal = (coding: string): string => (coding === 'x-gzip' ? 'gzip' : coding);
+  if (accepted.has('*') || codings.every((coding) => accepted.has(normal(coding)))) {
+    return response;
+  }
+  const refuse = (why: string): never => {
+    response.body.destroy();
+    throw new RegistryError('UPSTREAM_FAILED', `upstream ${label} ${why}`, {
+      detail: { upstream: label, reason: 'content-encoding' },
+    });
+  };
+  const hidden = (name: string): string | undefined =>
+    ENCODED_HEADERS.has(name.toLowerCase()) ? undefined : response.header(name);
+  if (request.method === 'HEAD' || response.status === 204 || response.status === 304) {
+    return { status: response.status, header: hidden, body: response.body };
+  }
+  if (response.status === 206) return refuse(`answered a range of a ${header}-encoded body`);
+  const decoders: Transform[] = [];
+  // Codings are listed in the order they were applied: undone last first.
+  for (const coding of codings.toReversed()) {
+    const make = DECODERS[coding];
+    if (make === undefined) return refuse(`sent an unsupported content-encoding: ${coding}`);
+    decoders.push(make());
+  }
+  // What the caller reads: an error of a decoder (corrupt data) becomes the upstream's failure,
+  // never a 500; the upstream body's own errors (reset, read timeout) pass as they are. A caller
+  // that destroys it early releases the upstream connection.
+  const body = new PassThrough();
+  const stages: Readable[] = [response.body, ...decoders];
+  const fail = (err: Error, stage: Readable): void => {
+    body.destroy(
+      stage === response.body
+        ? err
+        : new RegistryError('UPSTREAM_FAILED', `upstream ${label} sent a corrupt ${header} body`, {
+            detail: { upstream: label, reason: 'content-encoding' },
+            cause: err,
+          }),
+    );
+  };
+  for (const stage of stages) {
+    stage.on('error', (err: Error) => {
+      fail(err, stage);
+    });
+  }
+  let source: Readable = response.body;
+  for (const decoder of decoders) source = source.pipe(decoder);
+  source.pipe(body);
+  body.on('close', () => {
+    for (const stage of stages) if (!stage.destroyed) stage.destroy();
+  });
+  body.on('error', () => undefined);
+  return { status: response.status, header: hidden, body };
 }
 
 /** Appends `path` to `base` keeping the base's own path prefix. */

@@ -105,6 +105,7 @@ export class CargoHosted implements CargoSource {
     return {
       size: stored.size,
       sha256: stored.cksum,
+      modifiedAt: stored.publishedAt,
       open: (range?: ReadRange): Promise<Readable> =>
         this.#blobs.open(digest, range === undefined ? undefined : { ...range }),
     };

@@ -60,6 +60,8 @@ export interface OpenedCrate {
   readonly size: number;
   /** Lowercase hex SHA-256 (= the index entry's `cksum`; the ETag). */
   readonly sha256: string;
+  /** When it was stored here (published, or fetched from an upstream), epoch ms: Last-Modified. */
+  readonly modifiedAt?: number | undefined;
   /** Opens the bytes (a range when given); call once per response. */
   open(range?: ReadRange): Promise<Readable>;
 }

@@ -124,7 +124,10 @@ export class CargoProxy implements CargoSource {
   /** `<repo>\n<name>` → the blob write of the index file just fetched, while it runs. */
   readonly #writes = new Map<string, Promise<unknown>>();
   /** `<repo>\n<name>\n<vers>` → the cached crate's sha256 and size. */
-  readonly #crates = new Map<string, { readonly sha256: string; readonly size: number }>();
+  readonly #crates = new Map<
+    string,
+    { readonly sha256: string; readonly size: number; readonly modifiedAt?: number | undefined }
+  >();
   /**
    * Per repository: its index targets and the download targets made for them (see #targets),
    * valid while its `upstreams` array (replaced, never edited, by a config reload) and timeout
@@ -166,9 +169,14 @@ export class CargoProxy implements CargoSource {
     const known = this.#crates.get(memo);
     if (known) {
       const digest: Digest = { algorithm: 'sha256', hex: known.sha256 };
-      if ((await blobs.stat(digest)) !== undefined) {
+      const stat = await blobs.stat(digest);
+      if (stat !== undefined) {
         this.#ctx.proxy.metrics.record(repo.name, 'hit');
-        return { ...known, open: (range) => blobs.open(digest, range) };
+        return {
+          ...known,
+          modifiedAt: known.modifiedAt ?? stat.modifiedAt.getTime(),
+          open: (range) => blobs.open(digest, range),
+        };
       }
       this.#crates.delete(memo);
     }
@@ -185,7 +193,7 @@ export class CargoProxy implements CargoSource {
       const stat = await blobs.stat(digest);
       if (stat) {
         this.#ctx.proxy.metrics.record(repo.name, 'hit');
-        const facts = { sha256: digest.hex, size: stat.size };
+        const facts = { sha256: digest.hex, size: stat.size, modifiedAt: cached.fetchedAt };
         this.#know(memo, facts);
         return { ...facts, open: (range) => blobs.open(digest, range) };
       }
@@ -217,10 +225,14 @@ export class CargoProxy implements CargoSource {
     if (!opened) return undefined;
     if (opened.source === 'cache' && opened.size !== undefined) {
       // Already stored (its row too, unless another repository stored the blob): no SQL write.
-      this.#know(`${repo.name}\n${name}\n${version}`, { sha256: digest.hex, size: opened.size });
+      this.#know(`${repo.name}\n${name}\n${version}`, {
+        sha256: digest.hex,
+        size: opened.size,
+        modifiedAt: opened.storedAt,
+      });
     } else {
       opened.committed.then(
-        (result) => this.#remember(repo, name, version, digest, result?.size),
+        (result) => this.#remember(repo, name, version, digest, result?.size, opened.storedAt),
         () => undefined,
       );
     }
@@ -231,7 +243,12 @@ export class CargoProxy implements CargoSource {
       size = result?.size ?? (await blobs.stat(digest))?.size;
       if (size === undefined) return undefined;
     }
-    return { size, sha256: entry.cksum, open: (range) => opened.open(range) };
+    return {
+      size,
+      sha256: entry.cksum,
+      modifiedAt: opened.storedAt,
+      open: (range) => opened.open(range),
+    };
   }
 
   #settings(repo: Repository): { ttl: number; timeout: number; serveStale: boolean } {
@@ -614,6 +631,7 @@ export class CargoProxy implements CargoSource {
     version: string,
     digest: Digest,
     size: number | undefined,
+    storedAt: number,
   ): Promise<void> {
     const known = size ?? (await this.#ctx.blobs.stat(digest))?.size;
     if (known === undefined) return;
@@ -624,10 +642,17 @@ export class CargoProxy implements CargoSource {
       etag: undefined,
       upstream: undefined,
     });
-    this.#know(`${repo.name}\n${name}\n${version}`, { sha256: digest.hex, size: known });
+    this.#know(`${repo.name}\n${name}\n${version}`, {
+      sha256: digest.hex,
+      size: known,
+      modifiedAt: storedAt,
+    });
   }
 
-  #know(memo: string, facts: { sha256: string; size: number }): void {
+  #know(
+    memo: string,
+    facts: { sha256: string; size: number; modifiedAt?: number | undefined },
+  ): void {
     if (this.#crates.size >= KNOWN_CRATES) {
       const oldest = this.#crates.keys().next();
       if (oldest.done !== true) this.#crates.delete(oldest.value);

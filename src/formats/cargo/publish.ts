@@ -52,6 +52,38 @@ const depSchema = z.object({
   explicit_name_in_toml: z.string().min(1).max(64).nullish(),
 });
 
+/**
+ * `{feature: [values]}`, its keys defined as own properties (Object.fromEntries). Not
+ * `z.record`: zod drops a `__proto__` key, which is a feature name Cargo accepts (and
+ * `{}[name] = …` would set the prototype instead of a key): the index entry would lose it.
+ */
+function featureMap() {
+  return z.unknown().transform((value, ctx): Record<string, readonly string[]> => {
+    if (value === undefined) return {};
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      ctx.addIssue({ code: 'custom', message: 'features must be an object' });
+      return z.NEVER;
+    }
+    const entries = Object.entries(value);
+    for (const [name, values] of entries) {
+      if (
+        name.length > 256 ||
+        !Array.isArray(values) ||
+        values.length > 1000 ||
+        !values.every((v): v is string => typeof v === 'string' && v.length <= 512)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'a feature is a name (≤ 256 characters) and a list of ≤ 1000 strings',
+        });
+        return z.NEVER;
+      }
+    }
+    return Object.fromEntries(entries);
+  });
+}
+
 const shortText = z
   .string()
   .max(64 * 1024)
@@ -62,7 +94,7 @@ export const publishMetadataSchema = z.object({
   name: z.string().max(256),
   vers: z.string().max(256),
   deps: z.array(depSchema).max(2000).default([]),
-  features: z.record(z.string().max(256), z.array(z.string().max(512)).max(1000)).default({}),
+  features: featureMap(),
   authors: z.array(z.string().max(1024)).max(200).default([]),
   description: shortText,
   documentation: shortText,
@@ -287,13 +319,14 @@ function parseMetadata(json: Buffer): PublishMetadata {
 
 /** Features using `dep:` or `?/` go to `features2` (then `v: 2`) so older Cargo can read `features`. */
 function splitFeatures(features: Readonly<Record<string, readonly string[]>>) {
-  const plain: Record<string, readonly string[]> = {};
-  const extended: Record<string, readonly string[]> = {};
+  // Own keys (Object.fromEntries): a feature may be named `__proto__` (see featureMap).
+  const plain: [string, readonly string[]][] = [];
+  const extended: [string, readonly string[]][] = [];
   for (const [name, values] of Object.entries(features)) {
-    if (values.some((v) => v.startsWith('dep:') || v.includes('?/'))) extended[name] = values;
-    else plain[name] = values;
+    if (values.some((v) => v.startsWith('dep:') || v.includes('?/'))) extended.push([name, values]);
+    else plain.push([name, values]);
   }
-  return { plain, extended };
+  return { plain: Object.fromEntries(plain), extended: Object.fromEntries(extended) };
 }
 
 /** The index entry of a publish (Cargo book, "Index format"; the publish → index field mapping). */

@@ -14,7 +14,7 @@
  * Errors are Cargo's: `{"errors": [{"detail": "…"}]}` with the status (Cargo prints the detail).
  * Cargo sends its token as the bare Authorization value (auth/resolvers.ts takes it).
  */
-import { etagMatches, notModified } from '../../core/http-conditional.ts';
+import { httpDate, notModified } from '../../core/http-conditional.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
@@ -261,12 +261,19 @@ async function sendCrate(
   crate: OpenedCrate,
 ): Promise<FastifyReply> {
   const etag = `"${crate.sha256}"`;
+  const modified = crate.modifiedAt === undefined ? undefined : httpDate(crate.modifiedAt);
   void reply
     .type('application/gzip')
     .header('accept-ranges', 'bytes')
     .header('etag', etag)
     .header('cache-control', 'public, max-age=31536000, immutable');
-  if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
+  if (modified !== undefined) void reply.header('last-modified', modified.header);
+  const { headers } = request;
+  if (
+    notModified(headers['if-none-match'], headers['if-modified-since'], etag, modified?.seconds)
+  ) {
+    return reply.code(304).send();
+  }
   const ifRange = request.headers['if-range'];
   const range =
     ifRange === undefined || (typeof ifRange === 'string' && ifRange.trim() === etag)

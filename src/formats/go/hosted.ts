@@ -165,7 +165,7 @@ export class GoHosted implements GoSource {
     version: string,
   ): Promise<OpenedModuleFile | undefined> {
     const v = await this.#version(repo.name, module, version);
-    return v === undefined ? undefined : this.#opened(v.mod.blob, v.mod.size);
+    return v === undefined ? undefined : this.#opened(v.mod.blob, v.mod.size, v.createdAt);
   }
 
   async zip(
@@ -174,7 +174,7 @@ export class GoHosted implements GoSource {
     version: string,
   ): Promise<OpenedModuleFile | undefined> {
     const v = await this.#version(repo.name, module, version);
-    return v === undefined ? undefined : this.#opened(v.zip.blob, v.zip.size);
+    return v === undefined ? undefined : this.#opened(v.zip.blob, v.zip.size, v.createdAt);
   }
 
   /** True when `repo` holds any version of `module` (the group's dependency-confusion guard). */
@@ -267,11 +267,12 @@ export class GoHosted implements GoSource {
     }
   }
 
-  #opened(blob: string, size: number): OpenedModuleFile {
+  #opened(blob: string, size: number, modifiedAt: number): OpenedModuleFile {
     const digest = parseDigest(blob);
     return {
       size,
       sha256: digest.hex,
+      modifiedAt,
       open: (range?: ReadRange): Promise<Readable> =>
         this.#blobs.open(digest, range === undefined ? undefined : { ...range }),
     };

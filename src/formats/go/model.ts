@@ -23,6 +23,8 @@ export interface OpenedModuleFile {
   readonly size: number;
   /** Lowercase hex SHA-256 (the ETag). */
   readonly sha256: string;
+  /** When it was stored here (published, or fetched from an upstream), epoch ms: Last-Modified. */
+  readonly modifiedAt?: number | undefined;
   /** Opens the bytes (a range when given; a Buffer when they are in memory); once per response. */
   open(range?: ReadRange): Promise<Readable | Buffer>;
 }

@@ -479,6 +479,7 @@ export class GoProxy implements GoSource {
     return {
       size: entry.size,
       sha256: digest.hex,
+      modifiedAt: entry.fetchedAt,
       open: (range): Promise<Readable | Buffer> => {
         const held = this.#pending.get(entry.digest);
         if (held === undefined) return blobs.open(digest, range);
@@ -534,6 +535,7 @@ function inMemory(entry: CachedEntry, bytes: Buffer): OpenedModuleFile {
   return {
     size: bytes.length,
     sha256: parseDigest(entry.digest).hex,
+    modifiedAt: entry.fetchedAt,
     open: (range) => Promise.resolve(sliceRange(bytes, range)),
   };
 }

@@ -18,7 +18,7 @@ import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
 import { sendRanged } from '../../http/send-body.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
-import { etagMatches } from '../../core/http-conditional.ts';
+import { httpDate, notModified } from '../../core/http-conditional.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { OpenedModuleFile } from './model.ts';
@@ -165,12 +165,19 @@ async function sendFile(
   reply: FastifyReply,
 ): Promise<FastifyReply> {
   const etag = `"${file.sha256}"`;
+  const modified = file.modifiedAt === undefined ? undefined : httpDate(file.modifiedAt);
   void reply
     .type(contentType)
     .header('accept-ranges', 'bytes')
     .header('etag', etag)
     .header('cache-control', IMMUTABLE);
-  if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
+  if (modified !== undefined) void reply.header('last-modified', modified.header);
+  const { headers } = request;
+  if (
+    notModified(headers['if-none-match'], headers['if-modified-since'], etag, modified?.seconds)
+  ) {
+    return reply.code(304).send();
+  }
   return sendRanged(reply, request.method, file.size, request.headers.range, (range) =>
     file.open(range),
   );

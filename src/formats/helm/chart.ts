@@ -103,19 +103,32 @@ export function chartFilename(name: string, version: string): string {
 export function parseChartFilename(
   filename: string,
 ): { name: string; version: string; prov: boolean } | undefined {
+  return chartFilenameReadings(filename)[0];
+}
+
+/**
+ * Every way `filename` reads as `<name>-<version>.tgz[.prov]`, the split at the first `-` first.
+ * More than one for a name such as `app-1.2.3-x` (0.1.0): its file also reads as `app`
+ * 1.2.3-x-0.1.0. Hosted uploads refuse such names; an upstream index may list them, and the
+ * index decides which reading is meant (HelmService.readChart).
+ */
+export function chartFilenameReadings(
+  filename: string,
+): { name: string; version: string; prov: boolean }[] {
   let prov = false;
   let stem: string;
   if (filename.endsWith('.tgz.prov')) {
     prov = true;
     stem = filename.slice(0, -'.tgz.prov'.length);
   } else if (filename.endsWith('.tgz')) stem = filename.slice(0, -'.tgz'.length);
-  else return undefined;
+  else return [];
+  const readings: { name: string; version: string; prov: boolean }[] = [];
   for (let i = stem.indexOf('-'); i > 0; i = stem.indexOf('-', i + 1)) {
     const name = stem.slice(0, i);
     const version = stem.slice(i + 1);
-    if (isSemver2(version) && isChartName(name)) return { name, version, prov };
+    if (isSemver2(version) && isChartName(name)) readings.push({ name, version, prov });
   }
-  return undefined;
+  return readings;
 }
 
 /** `MAX_YAML_DEPTH` indicators in a row on one line (`- - - …`, `? ? …`): a cheap pre-check. */

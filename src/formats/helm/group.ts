@@ -2,7 +2,7 @@
  * Helm group repositories, read through the shared GroupReader (src/repos/group-read.ts):
  *
  * - index.yaml: every member's index merged: all chart versions, a version two members have
- *   taken from the first (member order). A member whose upstream fails is "not here" (its part
+ *   taken from the first (member order); so is a file name two charts spell alike. A member whose upstream fails is "not here" (its part
  *   is missing, the merge is answered but not kept). The merged snapshot is kept per the members'
  *   keys, so a warm read merges nothing.
  * - Charts: the first member that has the version answers.
@@ -65,7 +65,9 @@ export class HelmGroup implements HelmSource {
       const hosted = member.kind === 'hosted';
       for (const entry of value.entries) {
         if (!hosted && group.protectHostedNames && hostedNames.has(entry.name)) continue;
-        const id = `${entry.name}\n${entry.version}`;
+        // One entry per file name: two charts whose files are spelt alike (`app` 1.2.3-x-0.1.0
+        // and `app-1.2.3-x` 0.1.0, from different members) would share one URL.
+        const id = chartFilename(entry.name, entry.version);
         if (seen.has(id)) continue;
         seen.add(id);
         entries.push(entry);

@@ -15,7 +15,13 @@ import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
-import { chartFilename, compareVersionsDesc, isChartName, parseChartFilename } from './chart.ts';
+import {
+  chartFilename,
+  chartFilenameReadings,
+  compareVersionsDesc,
+  isChartName,
+  parseChartFilename,
+} from './chart.ts';
 import type { HelmHosted, StagedChart, StagedProv } from './hosted.ts';
 import { renderIndex, type RenderedIndex } from './index-render.ts';
 import type { HelmSource, IndexSnapshot, OpenedChartFile } from './model.ts';
@@ -162,7 +168,8 @@ export class HelmService {
     filename: string,
     principal: Principal,
   ): Promise<OpenedChartFile> {
-    const parsed = parseChartFilename(filename);
+    const readings = chartFilenameReadings(filename);
+    let parsed = readings[0];
     if (!parsed) {
       this.authorize(principal, repo, 'read', undefined);
       throw new RegistryError(
@@ -170,6 +177,12 @@ export class HelmService {
         `${filename} is not a chart file (<name>-<version>.tgz[.prov])`,
       );
     }
+    // A file name with several readings (`app-1.2.3-x-0.1.0.tgz`: an upstream's chart
+    // `app-1.2.3-x` 0.1.0, or `app` 1.2.3-x-0.1.0) is the chart the index lists under it (an index
+    // lists one chart per file name): authorized and looked up by that chart's name, so rules and
+    // the hosted-name guard see the right name and a listed chart is fetchable. Rare: only then is
+    // the index read here.
+    if (readings.length > 1) parsed = (await this.#listedReading(repo, readings)) ?? parsed;
     this.authorize(principal, repo, 'read', parsed.name);
     const file = await this.sourceOf(repo).openChart(
       repo,
@@ -179,6 +192,27 @@ export class HelmService {
     );
     if (!file) throw new RegistryError('NOT_FOUND', `${filename} not found in ${repo.name}`);
     return file;
+  }
+
+  /** The first of `readings` the repository's index lists; undefined when none or no index. */
+  async #listedReading<T extends { name: string; version: string }>(
+    repo: Repository,
+    readings: readonly T[],
+  ): Promise<T | undefined> {
+    let snapshot: IndexSnapshot | undefined;
+    try {
+      snapshot = await this.sourceOf(repo).index(repo);
+    } catch {
+      return undefined; // the fetch itself answers with the upstream's failure
+    }
+    if (!snapshot) return undefined;
+    const listed = new Set<string>();
+    const wanted = new Set(readings.map((r) => `${r.name}\n${r.version}`));
+    for (const entry of snapshot.entries) {
+      const id = `${entry.name}\n${entry.version}`;
+      if (wanted.has(id)) listed.add(id);
+    }
+    return readings.find((r) => listed.has(`${r.name}\n${r.version}`));
   }
 
   /** The hosted repository a write through `repo` lands in, authorized (repository level). */

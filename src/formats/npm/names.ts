@@ -189,7 +189,27 @@ export function compareVersions(a: string, b: string): number {
   const pa = parse(a) ?? parseLoose(a);
   const pb = parse(b) ?? parseLoose(b);
   if (!pa || !pb) return pa ? 1 : pb ? -1 : a < b ? -1 : a > b ? 1 : 0;
-  return pa.compare(pb);
+  return pa.compare(pb) || comparePrereleaseDigits(pa.prerelease, pb.prerelease);
+}
+
+/**
+ * SemVer §11.4.1 compares numeric prerelease identifiers numerically, at any size; `semver`
+ * converts them to JS numbers, so past 2^53 distinct ones (`1.0.0-1733130000000000001`, a
+ * nanosecond build stamp) compared equal. Called when `semver` says equal: settles such pairs.
+ */
+function comparePrereleaseDigits(
+  a: readonly (string | number)[],
+  b: readonly (string | number)[],
+): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = String(a[i]);
+    const y = String(b[i]);
+    if (x !== y && /^\d+$/.test(x) && /^\d+$/.test(y)) {
+      const difference = BigInt(x) - BigInt(y);
+      if (difference !== 0n) return difference < 0n ? -1 : 1;
+    }
+  }
+  return 0;
 }
 
 export function isPrerelease(version: string): boolean {

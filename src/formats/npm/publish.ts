@@ -7,12 +7,12 @@
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
+import { type Digest, formatDigest } from '../../core/digest.ts';
 import { RegistryError, isRegistryError } from '../../core/errors.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { checkPublishName, checkTag, checkVersion, tarballFilename, unscoped } from './names.ts';
 import type { SpooledAttachment } from './publish-scan.ts';
-import { tarballFacts, withDerivedFields } from './tarball-facts.ts';
+import { inspectTarball, type TarballFacts, withDerivedFields } from './tarball-facts.ts';
 import type { Json, NewVersion, PublishInput } from './store.ts';
 
 /** Package-level fields kept from the last publish and rendered in the full packument. */
@@ -99,7 +99,8 @@ export async function ingestPublish(
     );
   }
   for (const key of keys) {
-    if (!ATTACHMENT_KEY.test(key) || key.includes('..')) {
+    // Only looked up in the body, never a path: `a..b-1.0.0.tgz` (npm's names allow `..`) is fine.
+    if (!ATTACHMENT_KEY.test(key)) {
       throw new RegistryError(
         'BAD_REQUEST',
         `invalid attachment name: ${JSON.stringify(key.slice(0, 220))}`,
@@ -130,7 +131,7 @@ export async function ingestPublish(
         `no attachment named ${name}-${version}.tgz for version ${version}`,
       );
     }
-    const stored = await ingestAttachment(
+    const { stored, facts } = await ingestAttachment(
       blobs,
       name,
       version,
@@ -138,9 +139,6 @@ export async function ingestPublish(
       manifestValue,
       spools,
     );
-    // What the registry derives from the tarball (_hasShrinkwrap, hasInstallScript, fileCount,
-    // unpackedSize), read back from the store as a bounded stream.
-    const facts = await tarballFacts(await blobs.open(parseDigest(stored.digest)));
     out.push({
       ...stored,
       manifest: withDerivedFields(
@@ -174,7 +172,7 @@ async function ingestAttachment(
   attachment: unknown,
   manifest: Json,
   spools: ReadonlyMap<string, SpooledAttachment>,
-): Promise<Omit<NewVersion, 'manifest'>> {
+): Promise<{ stored: Omit<NewVersion, 'manifest'>; facts: TarballFacts | undefined }> {
   if (!isObject(attachment) || typeof attachment['data'] !== 'string') {
     throw new RegistryError('BAD_REQUEST', `attachment of ${version} has no base64 data`);
   }
@@ -213,6 +211,17 @@ async function ingestAttachment(
   if (size < 2 || head[0] !== 0x1f || head[1] !== 0x8b) {
     throw new RegistryError('BAD_REQUEST', `attachment of ${version} is not a gzipped tarball`);
   }
+  // Read before anything is stored (from the spool file or the decoded bytes; bounded, see
+  // tarball-facts.ts): a corrupt archive is refused, and the facts are what the registry derives
+  // from the tarball (_hasShrinkwrap, hasInstallScript, fileCount, unpackedSize).
+  const inspected = await inspectTarball(open());
+  if (inspected.kind === 'corrupt') {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `attachment of ${version} is not a valid gzipped tarball: ${inspected.reason.slice(0, 200)}`,
+    );
+  }
+  const facts = inspected.kind === 'facts' ? inspected.facts : undefined;
   const dist = isObject(manifest['dist']) ? manifest['dist'] : {};
   const expected = expectedSha512(dist['integrity']);
   let result;
@@ -240,12 +249,15 @@ async function ingestAttachment(
     );
   }
   return {
-    version,
-    filename: tarballFilename(name, version),
-    digest: formatDigest(result.digest),
-    integrity: `sha512-${Buffer.from(sha512, 'hex').toString('base64')}`,
-    shasum: sha1,
-    size: result.size,
+    stored: {
+      version,
+      filename: tarballFilename(name, version),
+      digest: formatDigest(result.digest),
+      integrity: `sha512-${Buffer.from(sha512, 'hex').toString('base64')}`,
+      shasum: sha1,
+      size: result.size,
+    },
+    facts,
   };
 }
 

@@ -44,16 +44,47 @@ export function searchMeta(view: PackageView): Json {
   return out;
 }
 
+/**
+ * `"Name <email> (url)"` (npm's person string, both parts optional) → its parts, trimmed name;
+ * a string of any other shape is all name. One pass: the regular expression this replaces
+ * backtracked cubically (`a`, a few hundred spaces, `<`: seconds per search result).
+ */
+export function parsePerson(value: string): { name: string; email?: string; url?: string } {
+  const whole = { name: value.trim() };
+  const open = value.search(/[<(]/);
+  if (open === -1) return whole;
+  let rest = value.slice(open);
+  let email: string | undefined;
+  let url: string | undefined;
+  if (rest.startsWith('<')) {
+    const end = rest.indexOf('>');
+    if (end === -1) return whole;
+    email = rest.slice(1, end);
+    rest = rest.slice(end + 1).trimStart();
+  }
+  if (rest.startsWith('(')) {
+    const end = rest.indexOf(')');
+    if (end === -1) return whole;
+    url = rest.slice(1, end);
+    rest = rest.slice(end + 1);
+  }
+  if (rest.trim() !== '') return whole;
+  return {
+    name: value.slice(0, open).trim(),
+    ...(email === undefined ? {} : { email }),
+    ...(url === undefined ? {} : { url }),
+  };
+}
+
 /** A person as npm writes it: `{ name, email?, url? }` or `"Name <email> (url)"`. */
 function person(value: unknown): Json | undefined {
   if (typeof value === 'string') {
-    const match = /^([^<(]*?)\s*(?:<([^>]*)>)?\s*(?:\(([^)]*)\))?\s*$/.exec(value);
-    const name = (match?.[1] ?? value).trim();
+    const { name, email, url } = parsePerson(value);
     if (name === '') return undefined;
     return {
       name: cut(name),
-      ...(match?.[2] ? { email: cut(match[2]) } : {}),
-      ...(match?.[3] ? { url: cut(match[3]) } : {}),
+      ...(email ? { email: cut(email) } : {}),
+      ...(url ? { url: cut(url) } : {}),
     };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;

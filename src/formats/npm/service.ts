@@ -574,7 +574,8 @@ export function mergeViews(views: readonly PackageView[]): PackageView {
     for (const [tag, version] of Object.entries(view.tags)) {
       // Pointed at the version of the precedence class that is served.
       const served = versions.get(keyOf(version));
-      if (tags[tag] === undefined && served) tags[tag] = served.version;
+      // Own keys only: `constructor` or `toString` is a valid tag name, and inherited.
+      if (!Object.hasOwn(tags, tag) && served) tags[tag] = served.version;
     }
   }
   const created = views
@@ -618,15 +619,18 @@ export function stripAuditNames(endpoint: string, body: Json, names: ReadonlySet
   }
   const strip = (deps: unknown): unknown => {
     if (typeof deps !== 'object' || deps === null) return deps;
-    const out: Json = {};
-    for (const [name, value] of Object.entries(deps as Json)) {
-      if (names.has(name)) continue;
-      out[name] =
-        typeof value === 'object' && value !== null && 'dependencies' in value
-          ? { ...(value as Json), dependencies: strip((value as Json)['dependencies']) }
-          : value;
-    }
-    return out;
+    // fromEntries defines own keys: a name such as `__proto__` is kept as a key, never set as
+    // the object's prototype.
+    return Object.fromEntries(
+      Object.entries(deps as Json)
+        .filter(([name]) => !names.has(name))
+        .map(([name, value]) => [
+          name,
+          typeof value === 'object' && value !== null && 'dependencies' in value
+            ? { ...(value as Json), dependencies: strip((value as Json)['dependencies']) }
+            : value,
+        ]),
+    );
   };
   return { ...body, dependencies: strip(body['dependencies']), requires: strip(body['requires']) };
 }

@@ -6,9 +6,10 @@
  *
  * The tarball is read as a stream through gunzip and tar-stream, never held in memory, and the
  * work is bounded: at most MAX_ENTRIES entries and MAX_UNPACKED_BYTES of decompressed data
- * (a gzip bomb stops there). Past a bound, or on a corrupt archive, the facts are unknown
- * (undefined) and the publish goes on without them: the tarball's integrity was verified
- * already, and clients treat a missing `_hasShrinkwrap` as "look for yourself".
+ * (a gzip bomb stops there). Past a bound the facts are unknown (undefined) and the publish goes
+ * on without them: clients treat a missing `_hasShrinkwrap` as "look for yourself". A corrupt
+ * archive (not gzip, truncated, not a tar, no entry) is refused at publish (inspectTarball), before
+ * its bytes are stored: npm would fail on it at every install.
  */
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -32,6 +33,24 @@ export interface TarballFacts {
  * or exceeds the bounds. Never throws for bad content; `source` is always consumed or destroyed.
  */
 export async function tarballFacts(source: Readable): Promise<TarballFacts | undefined> {
+  const inspected = await inspectTarball(source);
+  return inspected.kind === 'facts' ? inspected.facts : undefined;
+}
+
+/**
+ * What a read of a gzipped npm tarball found: its facts; `unbounded` when it is past MAX_ENTRIES
+ * or MAX_UNPACKED_BYTES (not read to its end: neither known good nor corrupt); `corrupt` with a
+ * reason when gunzip or the tar reader failed (bad or truncated gzip, CRC mismatch, bad tar
+ * header, a tar cut short) or the archive holds no entry. Never throws for bad content;
+ * `source` is always consumed or destroyed.
+ */
+export async function inspectTarball(
+  source: Readable,
+): Promise<
+  | { readonly kind: 'facts'; readonly facts: TarballFacts }
+  | { readonly kind: 'unbounded' }
+  | { readonly kind: 'corrupt'; readonly reason: string }
+> {
   const gunzip = createGunzip();
   const extract = tar.extract();
   // An object, not `let`s: the gunzip listener sets them, which flow analysis cannot see.
@@ -44,8 +63,8 @@ export async function tarballFacts(source: Readable): Promise<TarballFacts | und
   source.on('error', () => {
     gunzip.destroy();
   });
-  gunzip.on('error', () => {
-    extract.destroy(new Error('corrupt gzip'));
+  gunzip.on('error', (err: Error) => {
+    extract.destroy(new Error(`not a valid gzip stream (${err.message})`));
   });
   gunzip.on('data', (chunk: Buffer) => {
     progress.unpacked += chunk.length;
@@ -65,7 +84,7 @@ export async function tarballFacts(source: Readable): Promise<TarballFacts | und
       entries++;
       if (entries > MAX_ENTRIES) {
         stop();
-        return undefined;
+        return { kind: 'unbounded' };
       }
       const { type, size, name } = entry.header;
       if (type === 'file' || type === 'contiguous-file') {
@@ -80,12 +99,14 @@ export async function tarballFacts(source: Readable): Promise<TarballFacts | und
       }
       entry.resume();
     }
-  } catch {
+  } catch (err) {
     stop();
-    return undefined;
+    if (progress.overflow) return { kind: 'unbounded' };
+    return { kind: 'corrupt', reason: err instanceof Error ? err.message : String(err) };
   }
-  if (progress.overflow) return undefined;
-  return { hasShrinkwrap, hasBindingGyp, fileCount, unpackedSize };
+  if (progress.overflow) return { kind: 'unbounded' };
+  if (entries === 0) return { kind: 'corrupt', reason: 'the archive holds no file' };
+  return { kind: 'facts', facts: { hasShrinkwrap, hasBindingGyp, fileCount, unpackedSize } };
 }
 
 const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall'] as const;

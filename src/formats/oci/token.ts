@@ -29,6 +29,14 @@ const ACTIONS: Readonly<Record<string, readonly Action[]>> = {
   '*': ['read', 'write', 'delete'],
 };
 
+/**
+ * Our actions for a registry action, undefined for one we do not know. Own keys only: a scope
+ * may name `constructor` or `__proto__`, which the table inherits (a 500 when looked up plainly).
+ */
+function oursOf(action: string): readonly Action[] | undefined {
+  return Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
+}
+
 /** The single actions `*` stands for, as a subset of it is granted. */
 const EACH = ['pull', 'push', 'delete'] as const;
 
@@ -118,7 +126,7 @@ export function parseScopes(values: readonly string[]): ParsedScope[] {
       );
     }
     // `repository(plugin):name:pull` is the spec's resource class; the class does not matter here.
-    const type = text.slice(0, first).replace(/\(.*\)$/, '');
+    const type = withoutResourceClass(text.slice(0, first));
     const name = text.slice(first + 1, last);
     const actions = text.slice(last + 1).split(',');
     if (type === 'repository' && !isValidName(name)) {
@@ -130,6 +138,19 @@ export function parseScopes(values: readonly string[]): ParsedScope[] {
     scopes.push({ type, name, actions });
   }
   return scopes;
+}
+
+/**
+ * `repository(plugin)` → `repository`: what `/\(.*\)$/` removed (from the first `(` after the
+ * last line break, when the text ends in `)`), in one pass; the RegExp was quadratic in the
+ * number of `(` (a token request form, 64 KiB, anonymous: seconds per request).
+ */
+export function withoutResourceClass(type: string): string {
+  if (!type.endsWith(')')) return type;
+  const lineStart =
+    Math.max(...['\n', '\r', '\u2028', '\u2029'].map((c) => type.lastIndexOf(c))) + 1;
+  const open = type.indexOf('(', lineStart);
+  return open === -1 ? type : type.slice(0, open);
 }
 
 export class TokenEndpoint {
@@ -272,16 +293,16 @@ export class TokenEndpoint {
       const granted = [
         ...new Set(
           [...actions].flatMap((a) => {
-            const ours = ACTIONS[a];
+            const ours = oursOf(a);
             if (ours === undefined) return [];
             if (allowed(ours)) return [a];
-            return a === '*' ? EACH.filter((one) => allowed(ACTIONS[one] ?? [])) : [];
+            return a === '*' ? EACH.filter((one) => allowed(oursOf(one) ?? [])) : [];
           }),
         ),
       ];
       if (granted.length === 0) continue;
       access.push({ type, name, actions: granted });
-      const ours = new Set(granted.flatMap((a) => ACTIONS[a] ?? []));
+      const ours = new Set(granted.flatMap((a) => oursOf(a) ?? []));
       grants.push({ repository: repository.name, path, actions: [...ours] });
       const writes = [...ours].filter((a) => a !== 'read');
       if (landsElsewhere && writes.length > 0) {
@@ -325,7 +346,15 @@ export function challengeActions(method: string): string {
  * endpoint, the service, and the scope the refused request needed (omitted when none).
  */
 export function bearerChallenge(realm: string, service: string, scope: string | undefined): string {
-  const parts = [`realm="${realm}"`, `service="${service}"`];
-  if (scope !== undefined) parts.push(`scope="${scope}"`);
+  const parts = [`realm=${quoted(realm)}`, `service=${quoted(service)}`];
+  if (scope !== undefined) parts.push(`scope=${quoted(scope)}`);
   return `Bearer ${parts.join(',')}`;
+}
+
+/**
+ * An RFC 9110 §5.6.4 quoted-string: `"` and `\` escaped. The realm comes from the request's Host
+ * when no public_url is set, and a `"` in it would otherwise end the value early.
+ */
+function quoted(value: string): string {
+  return `"${value.replace(/["\\]/g, '\\$&')}"`;
 }

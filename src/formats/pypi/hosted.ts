@@ -124,7 +124,7 @@ export class PypiHosted implements PypiSource {
   ): Promise<OpenedDistFile | undefined> {
     const file = await this.store.file(repo.name, project, filename);
     if (file === undefined) return undefined;
-    return this.#opened(file.blob, file.sha256, file.size);
+    return this.#opened(file.blob, file.sha256, file.size, file.uploadTime);
   }
 
   /** PEP 658: `<filename>.metadata` of a wheel uploaded here (`filename` is the wheel's). */
@@ -135,7 +135,12 @@ export class PypiHosted implements PypiSource {
   ): Promise<OpenedDistFile | undefined> {
     const file = await this.store.file(repo.name, project, filename);
     if (file?.metadata === undefined) return undefined;
-    return this.#opened(file.metadata.blob, file.metadata.sha256, file.metadata.size);
+    return this.#opened(
+      file.metadata.blob,
+      file.metadata.sha256,
+      file.metadata.size,
+      file.uploadTime,
+    );
   }
 
   /**
@@ -253,11 +258,12 @@ export class PypiHosted implements PypiSource {
     };
   }
 
-  #opened(blob: string, sha256: string, size: number): OpenedDistFile {
+  #opened(blob: string, sha256: string, size: number, modifiedAt: number): OpenedDistFile {
     const digest = parseDigest(blob);
     return {
       size,
       sha256,
+      modifiedAt,
       open: (range?: ReadRange): Promise<Readable> =>
         this.#blobs.open(digest, range === undefined ? undefined : { ...range }),
     };

@@ -132,13 +132,15 @@ function list(meta: ReleaseMeta, key: string): string[] | null {
 function projectUrls(meta: ReleaseMeta): Record<string, string> | null {
   const entries = list(meta, 'project_urls');
   if (entries === null) return null;
-  const urls: Record<string, string> = {};
+  const pairs: [string, string][] = [];
   for (const entry of entries) {
     const comma = entry.indexOf(',');
     if (comma < 0) continue;
-    urls[entry.slice(0, comma).trim()] = entry.slice(comma + 1).trim();
+    pairs.push([entry.slice(0, comma).trim(), entry.slice(comma + 1).trim()]);
   }
-  return urls;
+  // fromEntries defines own keys: a label `__proto__` stays a label (`urls[label] = …` would set
+  // the object's prototype and lose it).
+  return Object.fromEntries(pairs);
 }
 
 function info(project: StoredProject, release: StoredRelease | undefined): Record<string, unknown> {

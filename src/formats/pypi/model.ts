@@ -50,6 +50,8 @@ export interface OpenedDistFile {
   readonly size: number;
   /** Lowercase hex SHA-256 (the ETag). */
   readonly sha256: string;
+  /** When it was stored here (uploaded, or fetched from an upstream), epoch ms: Last-Modified. */
+  readonly modifiedAt?: number | undefined;
   /** Opens the bytes (a range when given); call once per response. */
   open(range?: ReadRange): Promise<Readable>;
   /** The whole file, when it is in memory (sent as one buffer: no stream, no store read). */

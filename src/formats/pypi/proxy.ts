@@ -150,7 +150,7 @@ export class PypiProxy implements PypiSource {
    * file is a few kB, and pip asks for one per candidate: no SQL, no stat, no open per read).
    * Metadata of a file is immutable, as the `pypi-meta:` entry it mirrors.
    */
-  readonly #metadata = new ByteLru<string, { readonly bytes: Buffer; readonly sha256: string }>(
+  readonly #metadata = new ByteLru<string, KeptBytes>(
     METADATA_BYTES,
     (m) => retainedBytes(m.bytes) + 256,
   );
@@ -162,7 +162,7 @@ export class PypiProxy implements PypiSource {
    * rewritten (a warm read never refills); the bytes are the committed blob's, read back from
    * the content-addressed store. Filled when a fill commits and on a warm store hit.
    */
-  readonly #files = new ByteLru<string, { readonly bytes: Buffer; readonly sha256: string }>(
+  readonly #files = new ByteLru<string, KeptBytes>(
     SMALL_FILES_BYTES,
     (m) => retainedBytes(m.bytes) + 256,
   );
@@ -250,11 +250,13 @@ export class PypiProxy implements PypiSource {
     const kept = this.#files.get(memo);
     if (kept) {
       this.#ctx.proxy.metrics.record(repo.name, 'hit');
-      return inMemory(kept.bytes, kept.sha256);
+      return inMemory(kept);
     }
     const known = await this.#fromKey(repo, key);
     if (known) {
-      if (known.size <= SMALL_FILE_MAX_BYTES) this.#keepFile(memo, known.sha256, known.size);
+      if (known.size <= SMALL_FILE_MAX_BYTES) {
+        this.#keepFile(memo, known.sha256, known.size, known.modifiedAt ?? Date.now());
+      }
       return known;
     }
     const file = await this.#findFile(repo, project, filename);
@@ -268,7 +270,12 @@ export class PypiProxy implements PypiSource {
       size = result?.size ?? (await this.#ctx.blobs.stat(sha256Digest(file.sha256)))?.size;
       if (size === undefined) return undefined;
     }
-    return { size, sha256: file.sha256, open: (range) => opened.open(range) };
+    return {
+      size,
+      sha256: file.sha256,
+      modifiedAt: opened.storedAt,
+      open: (range) => opened.open(range),
+    };
   }
 
   /**
@@ -300,7 +307,7 @@ export class PypiProxy implements PypiSource {
     const kept = this.#metadata.get(memo);
     if (kept) {
       this.#ctx.proxy.metrics.record(repo.name, 'hit');
-      return inMemory(kept.bytes, kept.sha256);
+      return inMemory(kept);
     }
     const known = await this.#fromKey(repo, key);
     if (known) return known;
@@ -336,15 +343,16 @@ export class PypiProxy implements PypiSource {
     const bytes = await flight.promise;
     if (!bytes) return undefined;
     const hex = sha256Hex(bytes);
+    const now = Date.now();
     if (!flight.joined) {
       // Served from memory now; the blob and the `pypi-meta:` entry follow (see #persist).
       const owned = ownedBuffer(bytes);
-      this.#metadata.set(memo, { bytes: owned, sha256: hex });
+      this.#metadata.set(memo, { bytes: owned, sha256: hex, modifiedAt: now });
       void this.#persist(owned, sha256Digest(hex), MAX_CORE_METADATA_BYTES, (digest) =>
         this.#remember(repo, key, digest),
       );
     }
-    return inMemory(bytes, hex);
+    return inMemory({ bytes, sha256: hex, modifiedAt: now });
   }
 
   /**
@@ -766,14 +774,19 @@ export class PypiProxy implements PypiSource {
     // Served without the engine's openBlob: count the hit here (as npm's warm path does).
     this.#ctx.proxy.metrics.record(repo.name, 'hit');
     const blobs = this.#ctx.blobs;
-    return { size: stat.size, sha256: digest.hex, open: (range) => blobs.open(digest, range) };
+    return {
+      size: stat.size,
+      sha256: digest.hex,
+      modifiedAt: known.fetchedAt,
+      open: (range) => blobs.open(digest, range),
+    };
   }
 
   /**
    * Reads a small committed file into #files in the background (never on a client's path; a
    * failure only leaves it served from the store).
    */
-  #keepFile(memo: string, sha256: string, size: number): void {
+  #keepFile(memo: string, sha256: string, size: number, modifiedAt: number): void {
     if (this.#closed || this.#files.has(memo) || this.#fileLoads.has(memo)) return;
     if (size <= 0 || size > SMALL_FILE_MAX_BYTES) return;
     this.#fileLoads.add(memo);
@@ -782,7 +795,7 @@ export class PypiProxy implements PypiSource {
       // end), and that chunk is the kept bytes (no copies).
       const stream = await this.#ctx.blobs.open(sha256Digest(sha256), { start: 0, end: size - 1 });
       const bytes = await readExactly(stream, size, memo);
-      this.#files.set(memo, { bytes, sha256 });
+      this.#files.set(memo, { bytes, sha256, modifiedAt });
     })()
       .catch(() => undefined)
       .finally(() => this.#fileLoads.delete(memo));
@@ -829,7 +842,7 @@ export class PypiProxy implements PypiSource {
         await this.#remember(repo, key, digest);
         const size = result?.size ?? opened.size;
         if (size !== undefined && size <= SMALL_FILE_MAX_BYTES) {
-          this.#keepFile(`${repo.name}\n${key}`, sha256, size);
+          this.#keepFile(`${repo.name}\n${key}`, sha256, size, opened.storedAt);
         }
       },
       () => undefined,
@@ -1084,10 +1097,18 @@ function sha256Hex(bytes: Buffer): string {
 }
 
 /** An OpenedDistFile over bytes in memory (a range is a view of them). */
-function inMemory(bytes: Buffer, sha256: string): OpenedDistFile {
+/** Bytes kept in memory, with when they were stored here (epoch ms). */
+interface KeptBytes {
+  readonly bytes: Buffer;
+  readonly sha256: string;
+  readonly modifiedAt: number;
+}
+
+function inMemory({ bytes, sha256, modifiedAt }: KeptBytes): OpenedDistFile {
   return {
     size: bytes.length,
     sha256,
+    modifiedAt,
     bytes,
     open: (range) =>
       Promise.resolve(

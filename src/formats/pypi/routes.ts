@@ -18,7 +18,7 @@
  * too (twine prints it); a 401 carries `WWW-Authenticate: Basic realm="nora"` so pip and twine
  * fall back to keyring/netrc/prompted credentials.
  */
-import { etagMatches } from '../../core/http-conditional.ts';
+import { etagMatches, httpDate, notModified } from '../../core/http-conditional.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
@@ -444,13 +444,20 @@ async function sendFile(
   contentType: string,
 ): Promise<FastifyReply> {
   const etag = `"${file.sha256}"`;
+  const modified = file.modifiedAt === undefined ? undefined : httpDate(file.modifiedAt);
   memoizeAnswer(request);
   void reply
     .type(contentType)
     .header('accept-ranges', 'bytes')
     .header('etag', etag)
     .header('cache-control', 'public, max-age=31536000, immutable');
-  if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
+  if (modified !== undefined) void reply.header('last-modified', modified.header);
+  const { headers } = request;
+  if (
+    notModified(headers['if-none-match'], headers['if-modified-since'], etag, modified?.seconds)
+  ) {
+    return reply.code(304).send();
+  }
   return sendRanged(
     reply,
     request.method,

@@ -8,8 +8,9 @@
  * The file streams to a spool file while sha256, md5 and BLAKE2b-256 are computed; small fields
  * are buffered (bounded in count and bytes). Only after the whole body arrived are the fields, the
  * digests, the filename (project and version against `name` and `version`), the file type and, for
- * a wheel, its METADATA checked; then the file is committed to the blob store, its METADATA stored
- * as a blob of its own (PEP 658), and the rows written in one transaction. Any refusal before that
+ * a wheel, its METADATA checked, and the archive read whole (archive-check.ts: truncated or
+ * corrupt archives refused, bounded); then the file is committed to the blob store, its METADATA
+ * stored as a blob of its own (PEP 658), and the rows written in one transaction. Any refusal before that
  * leaves nothing behind. Errors are RegistryErrors with a one-line PyPI-style message (the routes
  * use it as the body and the HTTP reason phrase).
  */
@@ -24,6 +25,7 @@ import busboy from 'busboy';
 import { errnoCode, RegistryError } from '../../core/errors.ts';
 import { discard } from '../../core/streams.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
+import { checkTarGz, checkZip } from './archive-check.ts';
 import { readWheelCoreMetadata } from './core-metadata.ts';
 import {
   checkDistFilename,
@@ -429,8 +431,14 @@ async function storeUpload(
       ),
     );
     checkWheelMetadata(metadata, dist);
+    // The whole archive, not only its METADATA: a wheel cut short or corrupt past its central
+    // directory's answers would be served to every pip (bounded: archive-check.ts).
+    await checkZip(file.path, file.size, file.filename, 'wheel');
   } else {
     await checkSdistMagic(file, dist);
+    if (dist.filename.endsWith('.zip'))
+      await checkZip(file.path, file.size, file.filename, 'sdist');
+    else await checkTarGz(file.path, file.size, file.filename);
   }
 
   // Verified: the bytes become visible, then the rows that point at them.

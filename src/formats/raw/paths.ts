@@ -160,5 +160,9 @@ export function contentTypeOf(path: string): string {
   const name = path.slice(path.lastIndexOf('/') + 1).toLowerCase();
   const dot = name.lastIndexOf('.');
   if (dot <= 0) return 'application/octet-stream';
-  return TYPES[name.slice(dot + 1)] ?? 'application/octet-stream';
+  const extension = name.slice(dot + 1);
+  // Own keys only: `x.constructor` or `x.__proto__` would find Object.prototype's members.
+  return (
+    (Object.hasOwn(TYPES, extension) ? TYPES[extension] : undefined) ?? 'application/octet-stream'
+  );
 }

@@ -94,6 +94,25 @@ describe('cargo hosted (auth off)', () => {
     });
   });
 
+  test('features whose names are Object.prototype members (__proto__, constructor) stay in the index', async () => {
+    const crate = await makeCrate('proto_features', '0.1.0');
+    // Written as JSON text: an object literal's `__proto__:` would set a prototype, not a key.
+    const json = JSON.stringify(metadata('proto_features', '0.1.0')).replace(
+      '"features":{}',
+      '"features":{"__proto__":["std"],"constructor":[],"toString":["dep:x"],"std":[]}',
+    );
+    const published = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+      body: publishBody(Buffer.from(json), crate),
+    });
+    assert.equal(published.status, 200, published.text);
+    const index = await call(server, 'GET', '/cargo/index/pr/ot/proto_features');
+    assert.equal(index.status, 200, index.text);
+    assert.match(index.text, /"features":\{"__proto__":\["std"\],"constructor":\[\],"std":\[\]\}/);
+    assert.match(index.text, /"features2":\{"toString":\["dep:x"\]\}/);
+    const entry = JSON.parse(index.text) as { features: object };
+    assert.deepEqual(Object.keys(entry.features), ['__proto__', 'constructor', 'std']);
+  });
+
   test('publish → index file (prefix path, JSON lines) → download; ETag/304; cache headers', async () => {
     const crate = await makeCrate('Hello_World', '0.1.0');
     const meta = metadata('Hello_World', '0.1.0', {

@@ -1,6 +1,8 @@
 /** npm hosted + group registry over HTTP: every endpoint and the bad inputs around it. */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
@@ -213,6 +215,40 @@ describe('npm hosted registry (auth disabled)', () => {
       body: body.subarray(0, 40),
     });
     assert.equal(bad.status, 400);
+  });
+
+  test('a tarball that is not a readable gzipped tar is refused (400 {error}), nothing stored', async () => {
+    const good = tarballOf({ name: 'broken', version: '1.0.0' });
+    const big = makeTarball({
+      'package.json': '{"name":"broken","version":"1.0.0"}',
+      'blob.b64': randomBytes(2 * 1024 * 1024).toString('base64'),
+    });
+    const cases: [string, Buffer][] = [
+      ['truncated', good.subarray(0, good.length - 30)],
+      ['truncated, large enough to be spooled', big.subarray(0, Math.floor(big.length / 2))],
+      ['gzip of something that is not a tar', gzipSync(Buffer.from('x'.repeat(700)))],
+      ['an empty tar', gzipSync(Buffer.alloc(1024))],
+      ['a corrupt byte in the middle', Buffer.from(good).fill(0x55, 40, 60)],
+    ];
+    for (const [what, tarball] of cases) {
+      const body = publishBody({ name: 'broken', version: '1.0.0' }) as {
+        _attachments: Record<string, { data: string; length: number }>;
+        versions: Record<string, { dist: Record<string, unknown> }>;
+      };
+      const key = Object.keys(body._attachments)[0]!;
+      body._attachments[key] = { data: tarball.toString('base64'), length: tarball.length };
+      body.versions['1.0.0']!.dist = integrityOf(tarball);
+      const reply = await npm.request('PUT', '/broken', body);
+      assert.equal(reply.status, 400, `${what}: ${reply.text}`);
+      assert.match(reply.json<{ error: string }>().error, /not a valid gzipped tarball/, what);
+      const hex = createHash('sha512').update(tarball).digest('hex');
+      await assert.rejects(
+        fs.stat(path.join(server.dataDir, 'storage', 'blobs', 'sha512', hex.slice(0, 2), hex)),
+        what,
+      );
+    }
+    assert.equal((await npm.packument('broken')).status, 404);
+    assert.equal((await fetch(`${server.url}/npm/broken/-/broken-1.0.0.tgz`)).status, 404);
   });
 
   test('an oversized publish is refused with 413', async () => {

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { buffer } from 'node:stream/consumers';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { RegistryError } from '../../../src/core/errors.ts';
 import { blake2b } from '@noble/hashes/blake2.js';
@@ -22,6 +23,7 @@ import {
   hostedFixture,
   makeSdist,
   makeWheel,
+  makeZip,
   MULTIPART,
   multipartBody,
   twineFields,
@@ -481,6 +483,80 @@ describe('pypi hosted: bad input is a clear 4xx and leaves nothing behind', () =
     );
   });
 
+  test('truncated or corrupt archives (sdist .tar.gz/.zip, wheel) → 400, nothing stored', async () => {
+    const sdist = makeSdist('theta', '1.0');
+    const tar = gunzipSync(sdist.data);
+    const wheel = makeWheel('theta', '1.0', {
+      extra: [{ name: 'theta/data.txt', data: Buffer.from('payload '.repeat(2000)) }],
+    });
+    // The first entry's deflated data, corrupted (METADATA and the central directory intact).
+    const corruptWheel = Buffer.from(wheel.data).fill(0xff, 60, 70);
+    const zipSdist = makeZip([
+      { name: 'theta-1.0/PKG-INFO', data: Buffer.from(coreMetadata('theta', '1.0')) },
+      { name: 'theta-1.0/setup.py', data: Buffer.from('x = 1\n'.repeat(500)) },
+    ]);
+    const bombTar = Buffer.concat([
+      Buffer.from(tar.subarray(0, 512)),
+      Buffer.alloc(70 * 1024 * 1024),
+    ]);
+    const cases: [string, File, RegExp][] = [
+      [
+        'truncated .tar.gz',
+        { filename: 'theta-1.0.tar.gz', data: sdist.data.subarray(0, sdist.data.length - 12) },
+        /invalid sdist: theta-1\.0\.tar\.gz is not a readable \.tar\.gz/,
+      ],
+      [
+        'gzip of something that is not a tar',
+        { filename: 'theta-1.0.tar.gz', data: gzipSync(Buffer.from('not a tar '.repeat(100))) },
+        /invalid sdist/,
+      ],
+      [
+        'an empty tar',
+        { filename: 'theta-1.0.tar.gz', data: gzipSync(Buffer.alloc(1024)) },
+        /invalid sdist: theta-1\.0\.tar\.gz is an empty archive/,
+      ],
+      [
+        'a tar cut mid-entry (valid gzip)',
+        { filename: 'theta-1.0.tar.gz', data: gzipSync(tar.subarray(0, 700)) },
+        /invalid sdist/,
+      ],
+      [
+        'a .tar.gz bomb (70 MiB of zeros)',
+        { filename: 'theta-1.0.tar.gz', data: gzipSync(bombTar, { level: 9 }) },
+        /compression ratio of 50/,
+      ],
+      [
+        'a zip sdist cut short',
+        { filename: 'theta-1.0.zip', data: zipSdist.subarray(0, zipSdist.length - 30) },
+        /invalid sdist: theta-1\.0\.zip is not a readable zip/,
+      ],
+      [
+        'a zip sdist with corrupt data',
+        { filename: 'theta-1.0.zip', data: Buffer.from(zipSdist).fill(0x00, 50, 80) },
+        /invalid sdist/,
+      ],
+      [
+        'a wheel whose first entry is corrupt',
+        { filename: wheel.filename, data: corruptWheel },
+        /invalid wheel/,
+      ],
+    ];
+    for (const [what, file, pattern] of cases) {
+      assert.ok(file.data.length < 256 * 1024, `${what}: under the fixture's upload limit`);
+      await refused(fx, upload(fx, twineFields('theta', '1.0', file), file), 400, pattern).catch(
+        (err: unknown) => {
+          throw new Error(`${what}: ${String(err)}`);
+        },
+      );
+    }
+    assert.equal(await fx.hosted.hasProject(fx.repo, 'theta'), false);
+    // The good ones still go in.
+    for (const file of [sdist, { filename: 'theta-1.0.zip', data: zipSdist }, wheel]) {
+      const ok = await upload(fx, twineFields('theta', '1.0', file), file);
+      assert.equal(ok.filename, file.filename);
+    }
+  });
+
   test('an upload over max_upload_mb → 413, while streaming', async () => {
     const data = Buffer.concat([makeSdist('huge', '1.0').data, Buffer.alloc(300 * 1024, 1)]);
     const file = { filename: 'huge-1.0.tar.gz', data };
@@ -573,6 +649,24 @@ describe('pypi hosted: yank, unyank, delete and the JSON API', () => {
     assert.equal(wheel.yanked_reason, null);
     assert.equal(json.urls.at(1)?.packagetype, 'sdist');
     assert.equal(json.urls.at(1)?.python_version, 'source');
+  });
+
+  test('project_urls labels that are Object.prototype members stay labels', async () => {
+    const w = makeWheel('proto-urls', '1.0');
+    await upload(
+      fx,
+      twineFields('proto-urls', '1.0', w, {
+        project_urls: [
+          '__proto__, https://example.invalid/p',
+          'constructor, https://example.invalid/c',
+        ],
+      }),
+      w,
+    );
+    const json = await fx.hosted.json(fx.repo, 'proto-urls', undefined, url);
+    const urls = json?.info['project_urls'] as Record<string, string>;
+    assert.deepEqual(Object.keys(urls), ['__proto__', 'constructor']);
+    assert.match(JSON.stringify(urls), /"__proto__":"https:\/\/example\.invalid\/p"/);
   });
 
   test('version JSON in any PEP 440-equal spelling; unknown → undefined', async () => {

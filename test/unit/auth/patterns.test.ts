@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { globToRegExp, ResourcePatterns } from '../../../src/auth/patterns.ts';
+import { compileGlob, ResourcePatterns } from '../../../src/auth/patterns.ts';
 import type { Repository } from '../../../src/repos/repository.ts';
 
 describe('resource patterns', () => {
@@ -23,7 +23,7 @@ describe('resource patterns', () => {
       ['a.b', 'aXb', false],
     ];
     for (const [glob, path, expected] of cases) {
-      assert.equal(globToRegExp(glob).test(path), expected, `${glob} ~ ${path}`);
+      assert.equal(compileGlob(glob).test(path), expected, `${glob} ~ ${path}`);
     }
   });
 

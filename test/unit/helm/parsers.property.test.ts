@@ -21,6 +21,7 @@ import {
   MAX_YAML_DEPTH,
   parseBoundedYaml,
   parseChartFilename,
+  chartFilenameReadings,
   provenanceChart,
   readChartMetadata,
 } from '../../../src/formats/helm/chart.ts';
@@ -86,6 +87,10 @@ test('chart file names round-trip (names with `-` and digits included)', () => {
       );
       if (!ambiguous) assert.deepEqual(parsed, { name, version, prov });
       else assert.notEqual(parsed?.name, name);
+      // Whatever the split, the chart is one of the file name's readings (the index decides).
+      assert.ok(
+        chartFilenameReadings(filename).some((r) => r.name === name && r.version === version),
+      );
     }),
     { numRuns: 2000 },
   );

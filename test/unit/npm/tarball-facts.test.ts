@@ -70,3 +70,20 @@ test('hasInstallScript: install scripts, binding.gyp / gypfile without install o
   assert.deepEqual(derived['dist'], { shasum: 'x', fileCount: 3, unpackedSize: 10 });
   assert.equal(withDerivedFields({ _hasShrinkwrap: true }, undefined)['_hasShrinkwrap'], undefined);
 });
+
+test('inspectTarball: corrupt (with a reason) apart from facts; an empty archive is corrupt', async () => {
+  const { inspectTarball } = await import('../../../src/formats/npm/tarball-facts.ts');
+  const good = makeTarball({ 'package.json': '{}' });
+  const inspect = (data: Buffer) => inspectTarball(Readable.from([data]));
+  assert.equal((await inspect(good)).kind, 'facts');
+  for (const bad of [
+    Buffer.from('not gzip at all'),
+    good.subarray(0, good.length - 20),
+    gzipSync(Buffer.from('x'.repeat(700))),
+    gzipSync(Buffer.alloc(1024)),
+  ]) {
+    const result = await inspect(bad);
+    if (result.kind !== 'corrupt') assert.fail(`not refused: ${JSON.stringify(result)}`);
+    assert.notEqual(result.reason, '');
+  }
+});

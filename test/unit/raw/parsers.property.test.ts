@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { isRegistryError } from '../../../src/core/errors.ts';
 import {
   ancestors,
+  contentTypeOf,
   decodeSegment,
   encodePath,
   MAX_DEPTH,
@@ -246,4 +247,45 @@ test('adversarial sizes are refused or parsed quickly', () => {
   );
   const ms = performance.now() - started;
   assert.ok(ms < 2000, `${ms} ms`);
+});
+
+test('contentTypeOf is total and always a media type string', () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.string({ maxLength: 40 }),
+        fc
+          .tuple(
+            fc.string({ maxLength: 10 }),
+            fc.oneof(
+              fc.constantFrom(
+                'constructor',
+                '__proto__',
+                'toString',
+                'valueOf',
+                'json',
+                'HTML',
+                '',
+              ),
+              fc.string({ maxLength: 8 }),
+            ),
+          )
+          .map(([name, ext]) => `${name}.${ext}`),
+      ),
+      (path) => {
+        const type = contentTypeOf(path);
+        assert.equal(typeof type, 'string');
+        assert.match(type, /^[a-z]+\/[a-z0-9.+-]+(?:; charset=utf-8)?$/, `${path} → ${type}`);
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
+
+test('regression: a file named x.constructor or x.__proto__ is application/octet-stream', () => {
+  // Found by the property above: the extension table's inherited members were answered as the
+  // Content-Type (a function, an object).
+  for (const path of ['a/x.constructor', 'x.__proto__', 'x.hasOwnProperty', 'x.CONSTRUCTOR']) {
+    assert.equal(contentTypeOf(path), 'application/octet-stream', path);
+  }
 });

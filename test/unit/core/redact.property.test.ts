@@ -1,0 +1,106 @@
+/**
+ * Property tests for credential redaction (src/core/redact.ts): a credential planted in any of
+ * the documented shapes, inside arbitrary text or nested values, never survives `redactText` /
+ * `redactDeep`; redaction never throws and is idempotent.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { REDACTED, redactDeep, redactText } from '../../../src/core/redact.ts';
+
+/** A secret that no surrounding text can spell by accident. */
+const secretArb = fc.stringMatching(/^[A-Za-z0-9]{12,24}$/).map((s) => `Q${s}Z`);
+const around = fc.oneof(
+  fc.constantFrom('', ' ', '\n', 'GET ', 'url=', '(', '"', 'x ', 'error: ', ', '),
+  fc.string({ maxLength: 12 }).filter((s) => !/[A-Za-z0-9_.+-]$/.test(s)),
+);
+const shape = fc.constantFrom(
+  (s: string) => `https://user:${s}@registry.invalid/x`,
+  (s: string) => `http://${s}@h/`,
+  (s: string) => `Authorization: Bearer ${s}`,
+  (s: string) => `Basic ${s}`,
+  (s: string) => `/x?token=${s}&a=1`,
+  (s: string) => `/x?a=1&_authToken=${s}`,
+  (s: string) => `password=${s}`,
+  (s: string) => `"password":"${s}"`,
+  (s: string) => `api_key: "${s}"`,
+  (s: string) => `/-/user/token/${s}`,
+  (s: string) => `/-/npm/v1/tokens/token/${s}`,
+  (s: string) => `nra_${s}${s}${s}`,
+  (s: string) => `https://h/v2|user:${s}|prefix`,
+);
+
+test('redactText removes a credential in every documented shape, whatever surrounds it', () => {
+  fc.assert(
+    fc.property(secretArb, shape, around, around, (secret, make, before, after) => {
+      const text = `${before}${make(secret)}${after}`;
+      const out = redactText(text);
+      assert.ok(!out.includes(secret), `${JSON.stringify(text)} → ${JSON.stringify(out)}`);
+      assert.ok(out.includes(REDACTED));
+      assert.equal(redactText(out), out, 'idempotent');
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('redactText is total and idempotent on arbitrary text', () => {
+  fc.assert(
+    fc.property(fc.string({ maxLength: 80 }), (text) => {
+      const out = redactText(text);
+      assert.equal(redactText(out), out);
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('redactDeep: no secret survives in nested plain values, whatever the keys are named', () => {
+  const key = fc.oneof(
+    fc.constantFrom(
+      'password',
+      'token',
+      'authorization',
+      'url',
+      'message',
+      '__proto__',
+      'constructor',
+    ),
+    fc.stringMatching(/^[a-z]{1,6}$/),
+  );
+  fc.assert(
+    fc.property(
+      secretArb,
+      shape,
+      fc.array(key, { minLength: 1, maxLength: 4 }),
+      (secret, make, path) => {
+        // Built by JSON.parse: `__proto__` is an own key, as in a parsed request body.
+        let json = JSON.stringify(make(secret));
+        for (const k of [...path].reverse()) json = `{${JSON.stringify(k)}:${json}}`;
+        const value = JSON.parse(json) as unknown;
+        const out = redactDeep(value);
+        const seen: unknown[] = [];
+        const walk = (v: unknown): void => {
+          if (typeof v === 'string') seen.push(v);
+          else if (typeof v === 'object' && v !== null) {
+            assert.equal(
+              Object.getPrototypeOf(v),
+              Array.isArray(v) ? Array.prototype : Object.prototype,
+            );
+            for (const child of Object.values(v)) walk(child);
+          }
+        };
+        walk(out);
+        for (const text of seen) assert.ok(!String(text).includes(secret), JSON.stringify(out));
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
+
+test("regression: a `__proto__` member stays a redacted member, not the copy's prototype", () => {
+  // Found by the nested property: `out[key] = …` with key `__proto__` replaced the copy's
+  // prototype, so the member vanished from the log line and its fields were inherited.
+  const value = JSON.parse('{"__proto__":{"password":"hunter2"},"a":1}') as object;
+  const out = redactDeep(value) as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(out), Object.prototype);
+  assert.equal(JSON.stringify(out), '{"__proto__":{"password":"[redacted]"},"a":1}');
+});
