@@ -27,6 +27,7 @@ import { SqlBlobIndex } from './db/blob-index.ts';
 import { checkDatabase, type Db, openDatabase } from './db/database.ts';
 import type { FormatContext, FormatModule } from './formats/format.ts';
 import { FORMATS } from './formats/index.ts';
+import { type GcScheduler, startGcScheduler } from './gc/scheduler.ts';
 import { unavailableMount } from './formats/unavailable.ts';
 import { AnswerMemo, type MemoHitDuties } from './http/answer-memo.ts';
 import {
@@ -68,6 +69,8 @@ export interface NoraApp {
    * until the process restarts. Throws, applying nothing, when the repositories are invalid.
    */
   reload(next: AppConfig): string[];
+  /** The `[gc]` scheduler (runNow: one pass with the configured settings). */
+  readonly gc: GcScheduler;
   /** Every route Fastify registered (method, URL pattern), for checks over all routes. */
   readonly routes: readonly { readonly method: string; readonly url: string }[];
   close(): Promise<void>;
@@ -373,10 +376,24 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   }
   await fastify.ready();
 
+  // Garbage collection per [gc] (src/gc/scheduler.ts): first pass shortly after start-up, off
+  // its path; stopped (a running pass awaited) before the database closes.
+  const gc = startGcScheduler({
+    config: () => config,
+    db,
+    blobs,
+    formats,
+    metrics,
+    log: () => log,
+    beforeMark: () => proxy.state.flush(),
+  });
+  closeTasks.push(() => gc.stop());
+
   return {
     fastify,
     context,
     routes,
+    gc,
     reload(next: AppConfig): string[] {
       // Throws (RepositoryConfigError) before anything is applied when the new set is invalid.
       const nextRepositories = RepositoryRegistry.build(

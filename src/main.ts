@@ -1,6 +1,7 @@
 /**
  * The `nora` command line: `nora serve` (default), `nora config check [FILE]`,
- * `nora token create|list|revoke` (offline, on the configured database), `--version`, `--help`; the other verbs of NORA's CLI are listed and say they are not in this build yet.
+ * `nora token create|list|revoke` (offline, on the configured database), `nora gc [--apply]
+ * [--grace <seconds>]` (offline, on the configured storage and database), `--version`, `--help`; the other verbs of NORA's CLI are listed and say they are not in this build yet.
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage (unknown command or
  * option, a verb not built yet).
  */
@@ -22,6 +23,9 @@ import { errnoCode } from './core/errors.ts';
 import { openDatabase } from './db/database.ts';
 import { redactText } from './core/redact.ts';
 import { GoPublishError, goPublish } from './formats/go/publish-cli.ts';
+import { GcCommandError, runGcOffline } from './gc/cli.ts';
+import { GcRefusedError } from './gc/collector.ts';
+import { describeGcReport } from './gc/report.ts';
 import { startServer } from './server.ts';
 import { VERSION } from './version.ts';
 
@@ -35,7 +39,6 @@ export const NOT_YET_BUILT = [
   ['migrate', 'copy the storage between backends'],
   ['migrate-docker-keys', 'migrate pre-0.9 Docker storage keys'],
   ['mirror', 'pre-fetch packages through a running server (air-gap)'],
-  ['gc', 'remove blobs nothing references'],
   ['retention-plan', 'show what the retention rules would delete'],
   ['retention-apply', 'apply the retention rules'],
   ['import', 'import from Artifactory or Nexus'],
@@ -104,6 +107,7 @@ export function buildProgram(): Command {
     });
 
   addTokenCommands(program);
+  addGcCommand(program);
   addGoCommands(program);
 
   for (const [verb, what] of NOT_YET_BUILT) {
@@ -252,6 +256,42 @@ function addTokenCommands(program: Command): void {
     });
 }
 
+function graceSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(seconds)) {
+    throw new InvalidArgumentError('expected a whole number of seconds (0 or more)');
+  }
+  return seconds;
+}
+
+/** `nora gc`: one garbage-collection pass offline (src/gc/cli.ts); a dry run unless --apply. */
+function addGcCommand(program: Command): void {
+  program
+    .command('gc')
+    .description(
+      'remove blobs nothing references, older than the grace period (dry run unless --apply)',
+    )
+    .option('--apply', 'delete them (default: only report what would go)')
+    .option(
+      '--grace <seconds>',
+      'keep blobs stored less than this long ago (default: [gc] grace, NORA_GC_GRACE, 604800)',
+      graceSeconds,
+    )
+    .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
+    .action(async (opts: { apply?: boolean; grace?: number; config?: string }) => {
+      const loaded = await loadCheckedConfig({
+        env: process.env,
+        ...(opts.config === undefined ? {} : { file: opts.config }),
+      });
+      for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+      const report = await runGcOffline(loaded.config, {
+        apply: opts.apply === true,
+        ...(opts.grace === undefined ? {} : { graceSeconds: opts.grace }),
+      });
+      for (const line of describeGcReport(report)) process.stdout.write(`${line}\n`);
+    });
+}
+
 /** `nora go publish`: builds a module zip and uploads it (src/formats/go/publish-cli.ts). */
 function addGoCommands(program: Command): void {
   const go = program.command('go').description('Go modules: publish to a hosted repository');
@@ -329,6 +369,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
     if (err instanceof GoPublishError) {
       process.stderr.write(`nora go publish: ${redactText(err.message)}\n`);
+      process.exitCode = EXIT_RUNTIME;
+      return;
+    }
+    if (err instanceof GcCommandError || err instanceof GcRefusedError) {
+      process.stderr.write(`nora gc: ${redactText(err.message)}\n`);
       process.exitCode = EXIT_RUNTIME;
       return;
     }

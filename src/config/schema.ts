@@ -174,6 +174,19 @@ const circuitBreakerSchema = z.object({
   reset_timeout: withMeta(z.number().positive().default(30), { env: ['NORA_CB_RESET_TIMEOUT'] }),
 });
 
+/**
+ * Garbage collection of unreferenced blobs (src/gc/): NORA's `[gc]` keys and defaults. `grace`
+ * seconds protect what is being written (a blob younger than it is never removed).
+ */
+const gcSchema = z.object({
+  enabled: z.boolean().default(false),
+  /** Seconds between passes; the first runs shortly after start-up. */
+  interval: z.number().int().positive().default(86_400),
+  /** Report what a pass would remove, remove nothing. */
+  dry_run: z.boolean().default(false),
+  grace: z.number().int().min(0).default(604_800),
+});
+
 const repositoryNamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export const repositorySchema = z
@@ -235,6 +248,7 @@ export const configSchema = z
     auth: authSchema.default(() => authSchema.parse({})),
     circuit_breaker: circuitBreakerSchema.default(() => circuitBreakerSchema.parse({})),
     rate_limit: rateLimitSchema.default(() => rateLimitSchema.parse({})),
+    gc: gcSchema.default(() => gcSchema.parse({})),
     docker: dockerSectionSchema.default(() => dockerSectionSchema.parse({})),
     npm: npmSectionSchema.default(() => npmSectionSchema.parse({})),
     pypi: pypiSectionSchema.default(() => pypiSectionSchema.parse({})),
@@ -270,6 +284,7 @@ export const configSchema = z
 export type AppConfig = z.infer<typeof configSchema>;
 export type ServerConfig = AppConfig['server'];
 export type StorageConfig = AppConfig['storage'];
+export type GcConfig = AppConfig['gc'];
 
 // Re-exported so format code can name upstream credentials without reaching into config fields.
 export { credentials };

@@ -3,8 +3,14 @@ import type { BlobIndex } from '../storage/blob-store.ts';
 import type { Db } from './database.ts';
 import { exclusive, type SqliteHandle, sqliteHandleOf } from './sqlite-handle.ts';
 
+/**
+ * `created_at` is the time these bytes were last stored (ingest, fill, commit), not the first:
+ * `nora gc` keeps an unreferenced blob younger than its grace period, and an upload of bytes
+ * stored long ago must count as young until its metadata refers to them (src/gc/collector.ts).
+ */
 const RECORD_BLOB =
-  'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING';
+  'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?)' +
+  ' ON CONFLICT (digest) DO UPDATE SET created_at = excluded.created_at';
 
 export class SqlBlobIndex implements BlobIndex {
   readonly #db: Db;
@@ -22,11 +28,28 @@ export class SqlBlobIndex implements BlobIndex {
       await exclusive(this.#db, () => sqlite.prepare(RECORD_BLOB).run(digest, size, Date.now()));
       return;
     }
+    const now = Date.now();
     await this.#db
       .insertInto('blobs')
-      .values({ digest, size, created_at: Date.now() })
-      .onConflict((oc) => oc.column('digest').doNothing())
+      .values({ digest, size, created_at: now })
+      .onConflict((oc) => oc.column('digest').doUpdateSet({ created_at: now }))
       .execute();
+  }
+
+  async removeIfOlder(digest: string, before: number): Promise<'removed' | 'absent' | 'kept'> {
+    // One statement: a row stored again meanwhile (by this or another process) is not removed.
+    const result = await this.#db
+      .deleteFrom('blobs')
+      .where('digest', '=', digest)
+      .where('created_at', '<', before)
+      .executeTakeFirst();
+    if (Number(result.numDeletedRows) > 0) return 'removed';
+    const row = await this.#db
+      .selectFrom('blobs')
+      .select('digest')
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return row === undefined ? 'absent' : 'kept';
   }
 
   async remove(digest: string): Promise<void> {

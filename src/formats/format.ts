@@ -37,6 +37,15 @@ export interface FormatContext {
   readonly onClose: (task: () => Promise<void> | void) => void;
 }
 
+/**
+ * A column whose values name blobs of the blob store (`sha256:<hex>` / `sha512:<hex>`; NULL =
+ * none), read by `nora gc`'s mark phase (src/gc/collector.ts): every row's value is a reference.
+ */
+export interface BlobReference {
+  readonly table: string;
+  readonly column: string;
+}
+
 export interface FormatModule {
   readonly format: FormatName;
   /** NORA's fixed mount, e.g. `/v2`, `/npm`. */
@@ -51,6 +60,18 @@ export interface FormatModule {
    */
   readonly proxiedMetadataTtl?: (config: AppConfig) => number;
   defaultRepositories(config: AppConfig): RepositoryConfig[];
+  /**
+   * Every column of the format's tables that holds blob digests (hosted files, manifests, proxy
+   * caches of its own; the shared `proxy_entries` is the collector's). `nora gc` refuses to
+   * sweep while a registered format leaves this undefined: a blob it refers to would look
+   * unreferenced. `[]` = the format stores no blobs.
+   */
+  readonly blobReferences?: readonly BlobReference[];
+  /**
+   * Columns holding spool file paths (absolute) of sessions still open (OCI uploads): `nora gc`
+   * leaves those files to their format's own expiry.
+   */
+  readonly spoolReferences?: readonly BlobReference[];
   /**
    * The spelling `[[auth.rules]]` paths and request paths are compared in, when the format
    * treats several spellings as one name (auth/rules.ts PathForm). Absent: as written.

@@ -48,6 +48,12 @@ export interface IngestResult {
 export interface BlobIndex {
   record(digest: string, size: number): Promise<void>;
   remove(digest: string): Promise<void>;
+  /**
+   * Removes the row of `digest` only if it was last recorded before `before` (epoch ms), in one
+   * statement: 'kept' when it was recorded since, 'absent' when there is none. For `nora gc`;
+   * without it, BlobStore.collect removes the row unconditionally.
+   */
+  removeIfOlder?(digest: string, before: number): Promise<'removed' | 'absent' | 'kept'>;
   totalSize(): Promise<number>;
 }
 
@@ -294,6 +300,59 @@ export class BlobStore {
     });
     this.#discarding.set(hex, removal);
     return removal;
+  }
+
+  /**
+   * `nora gc`'s removal of a blob its mark found unreferenced and last stored before `before`
+   * (epoch ms; src/gc/collector.ts). Kept (undefined) when this process noted an ingest of these
+   * bytes at or after `before` (a write whose reference is not recorded yet), when the index row
+   * was recorded again at or after `before` (by any process: the row's time is refreshed on
+   * every store), or when the file is that recent. Otherwise the index row goes first, then the
+   * file; returns the bytes freed (0: a row without a file). Ingests of these bytes that start
+   * meanwhile wait for the removal and store the bytes again (#noteIngest).
+   *
+   * Why the row first: the row's conditional delete is the one atomic check against a store of
+   * these bytes by another process (which refreshes the row); once it is gone, the row never
+   * names a file that is about to disappear, and a crash between the two steps leaves only a
+   * file without a row, which the next pass finds in the listing and removes by its mtime.
+   */
+  collect(digest: Digest, before: number): Promise<number | undefined> {
+    const hex = digest.hex;
+    const times = this.#ingestedAt.get(hex);
+    if (times !== undefined && times[0] >= before) return Promise.resolve(undefined);
+    if (this.#discarding.has(hex)) return Promise.resolve(undefined);
+    // Marked in the same tick as decided, like discardCreated.
+    const removal = this.#collect(digest, before).finally(() => {
+      this.#discarding.delete(hex);
+    });
+    // A failed removal is the caller's error (returned below); the ingests waiting on it go on.
+    this.#discarding.set(
+      hex,
+      removal.then(
+        (freed) => freed !== undefined,
+        () => false,
+      ),
+    );
+    return removal;
+  }
+
+  async #collect(digest: Digest, before: number): Promise<number | undefined> {
+    const key = blobKey(digest);
+    const name = formatDigest(digest);
+    let outcome: 'removed' | 'absent' | 'kept';
+    if (this.#index.removeIfOlder !== undefined) {
+      outcome = await this.#index.removeIfOlder(name, before);
+    } else {
+      await this.#index.remove(name);
+      outcome = 'removed';
+    }
+    if (outcome === 'kept') return undefined;
+    const info = await this.#driver.stat(key);
+    if (info === undefined) return outcome === 'removed' ? 0 : undefined;
+    // Written since the mark (a file whose row is recorded with its reference, raw PUT): kept.
+    if (info.modifiedAt.getTime() >= before) return undefined;
+    await this.#driver.delete(key);
+    return info.size;
   }
 
   /**

@@ -78,6 +78,7 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
     defaultRepository: 'cargo',
     proxiedMetadataTtl: (config) => config.cargo.metadata_ttl,
     migrations: cargoMigrations,
+    blobReferences: [{ table: 'cargo_versions', column: 'blob' }],
     defaultRepositories: cargoDefaultRepositories,
     // `Corp-App` and `corp_app` are one crate: a rule on `corp-*` holds both spellings.
     rulePath: canonicalName,

@@ -26,6 +26,10 @@ export const goFormat: FormatModule = {
   defaultRepository: 'go',
   proxiedMetadataTtl: (config) => config.go.metadata_ttl,
   migrations: goMigrations,
+  blobReferences: [
+    { table: 'go_module_versions', column: 'mod_blob' },
+    { table: 'go_module_versions', column: 'zip_blob' },
+  ],
   defaultRepositories(config: AppConfig): RepositoryConfig[] {
     const go = config.go;
     const repos: RepositoryConfig[] = [

@@ -24,6 +24,10 @@ export const helmFormat: FormatModule = {
   defaultRepository: 'helm',
   proxiedMetadataTtl: (config) => config.helm.index_ttl,
   migrations: helmMigrations,
+  blobReferences: [
+    { table: 'helm_charts', column: 'digest' },
+    { table: 'helm_charts', column: 'prov_digest' },
+  ],
   defaultRepositories(config: AppConfig): RepositoryConfig[] {
     const helm = config.helm;
     const repos: RepositoryConfig[] = [

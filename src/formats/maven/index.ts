@@ -32,6 +32,10 @@ export const mavenFormat: FormatModule = {
   defaultRepository: 'maven',
   proxiedMetadataTtl: (config) => config.maven.metadata_ttl,
   migrations: { ...mavenMigrations, ...mavenProxyMigrations },
+  blobReferences: [
+    { table: 'maven_files', column: 'digest' },
+    { table: 'maven_proxy_files', column: 'digest' },
+  ],
   defaultRepositories(config: AppConfig): RepositoryConfig[] {
     const maven = config.maven;
     const repos: RepositoryConfig[] = [

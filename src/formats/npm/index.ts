@@ -23,6 +23,7 @@ export const npmFormat: FormatModule = {
   defaultRepository: 'npm',
   proxiedMetadataTtl: (config) => config.npm.metadata_ttl,
   migrations: npmMigrations,
+  blobReferences: [{ table: 'npm_versions', column: 'digest' }],
   defaultRepositories(config: AppConfig): RepositoryConfig[] {
     const hosted: RepositoryConfig = {
       name: 'npm-hosted',

@@ -37,6 +37,13 @@ export function createOciFormat(
     mount: '/v2',
     defaultRepository: 'docker',
     migrations: ociMigrations,
+    // Layers and configs are linked per repository; manifests are blobs too (tags name manifests).
+    blobReferences: [
+      { table: 'oci_blob_links', column: 'digest' },
+      { table: 'oci_manifests', column: 'digest' },
+      { table: 'oci_tags', column: 'digest' },
+    ],
+    spoolReferences: [{ table: 'oci_uploads', column: 'spool_path' }],
     defaultRepositories,
     register: (scope, context) => register(scope, context, factories),
   };

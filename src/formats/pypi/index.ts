@@ -151,6 +151,10 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
     defaultRepository: 'pypi',
     proxiedMetadataTtl: (config) => config.pypi.metadata_ttl,
     migrations: pypiMigrations,
+    blobReferences: [
+      { table: 'pypi_files', column: 'blob' },
+      { table: 'pypi_files', column: 'metadata_blob' },
+    ],
     defaultRepositories: pypiDefaultRepositories,
     // PEP 503: `My_Pkg` and `my-pkg` are one project: a rule on either spelling holds both.
     rulePath: normalizeProjectName,

@@ -24,6 +24,7 @@ export const rawFormat: FormatModule = {
   defaultRepository: RAW_DEFAULT_REPOSITORY,
   proxiedMetadataTtl: (config) => config.raw.proxy_ttl,
   migrations: rawMigrations,
+  blobReferences: [{ table: 'raw_files', column: 'digest' }],
   defaultRepositories(_config: AppConfig): RepositoryConfig[] {
     return [
       { name: RAW_DEFAULT_REPOSITORY, format: 'raw', kind: 'hosted', members: [], upstreams: [] },

@@ -231,7 +231,8 @@ export class RawStore {
         await (trx as unknown as Kysely<CoreTables>)
           .insertInto('blobs')
           .values({ digest, size, created_at: now })
-          .onConflict((oc) => oc.column('digest').doNothing())
+          // Stored again: the time `nora gc`'s grace counts from (src/db/blob-index.ts).
+          .onConflict((oc) => oc.column('digest').doUpdateSet({ created_at: now }))
           .execute();
       }
       if (existing) {
@@ -467,7 +468,8 @@ const UPSERT_DIR =
   ' ON CONFLICT (repo, path) DO UPDATE SET files = files + ?, updated_at = ?';
 const DELETE_EMPTY_DIR = 'DELETE FROM raw_dirs WHERE repo = ? AND path = ? AND files <= 0';
 const RECORD_BLOB =
-  'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING';
+  'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?)' +
+  ' ON CONFLICT (digest) DO UPDATE SET created_at = excluded.created_at';
 
 type Outcome =
   | { readonly ok: true; readonly result: PutResult }

@@ -1,0 +1,76 @@
+/**
+ * `nora gc [--apply] [--grace <seconds>]`: one garbage-collection pass offline, on the storage
+ * and database the configuration names (as `nora token` does), next to a running server or not.
+ * A dry run unless `--apply`. The pass is the server's (src/gc/collector.ts).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { allMigrations, databaseFile } from '../app.ts';
+import type { AppConfig } from '../config/schema.ts';
+import { SqlBlobIndex } from '../db/blob-index.ts';
+import { openDatabase } from '../db/database.ts';
+import type { FormatModule } from '../formats/format.ts';
+import { FORMATS } from '../formats/index.ts';
+import { BlobStore } from '../storage/blob-store.ts';
+import { createStorageDriver } from '../storage/drivers/index.ts';
+import { collectGarbage, type GcReport } from './collector.ts';
+
+/** A reason `nora gc` would not run at all (nothing was read or removed). */
+export class GcCommandError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GcCommandError';
+  }
+}
+
+export interface GcCommandOptions {
+  readonly apply: boolean;
+  /** Seconds; default `[gc] grace` (NORA_GC_GRACE). */
+  readonly graceSeconds?: number;
+  readonly formats?: readonly FormatModule[];
+}
+
+/**
+ * Runs one pass on `config`'s storage and database. Throws GcCommandError when there is nothing
+ * it may judge (memory storage; no database, where every blob would look unreferenced), and
+ * GcRefusedError (collector) when a reference cannot be read.
+ */
+export async function runGcOffline(
+  config: AppConfig,
+  options: GcCommandOptions,
+): Promise<GcReport> {
+  if (config.storage.mode === 'memory') {
+    throw new GcCommandError(
+      'storage.mode = "memory" keeps nothing between processes: enable [gc] in the server instead',
+    );
+  }
+  const file = databaseFile(config);
+  const exists = await fs.stat(file).then(
+    () => true,
+    () => false,
+  );
+  // A wrong database.path would make every blob look unreferenced: refuse rather than sweep.
+  if (!exists) {
+    throw new GcCommandError(
+      `no database at ${path.resolve(file)}: refusing to sweep (every blob would look unreferenced)`,
+    );
+  }
+  const formats = options.formats ?? FORMATS;
+  const driver = await createStorageDriver(config.storage);
+  try {
+    const db = await openDatabase({ file, migrations: allMigrations(formats) });
+    try {
+      return await collectGarbage({
+        db,
+        blobs: new BlobStore(driver, new SqlBlobIndex(db)),
+        formats,
+        graceSeconds: options.graceSeconds ?? config.gc.grace,
+        apply: options.apply,
+      });
+    } finally {
+      await db.destroy();
+    }
+  } finally {
+    await driver.close();
+  }
+}

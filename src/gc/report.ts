@@ -1,0 +1,28 @@
+/** The text of a garbage-collection report, for `nora gc` and the server's log. */
+import type { GcReport } from './collector.ts';
+
+/** Lines describing `report` (no trailing newline on each). */
+export function describeGcReport(report: GcReport): string[] {
+  const verb = report.apply ? 'removed' : 'would remove';
+  const lines = [
+    report.apply
+      ? `nora gc: removed unreferenced blobs older than ${report.graceSeconds} s`
+      : `nora gc: dry run (nothing deleted; --apply deletes), grace ${report.graceSeconds} s`,
+    `marked ${report.referenced} referenced blobs (${report.columns} reference columns), ${report.scanned} blob files in storage`,
+    `${verb} ${report.blobs} unreferenced blobs, ${report.bytes} bytes`,
+  ];
+  for (const example of report.examples) {
+    lines.push(
+      `  ${example.digest} ${example.size} bytes, stored ${new Date(example.storedAt).toISOString()}`,
+    );
+  }
+  if (report.blobs > report.examples.length) {
+    lines.push(`  … and ${report.blobs - report.examples.length} more`);
+  }
+  lines.push(
+    `kept ${report.young} unreferenced blobs younger than the grace period`,
+    `${verb} ${report.spoolFiles} stale spool files, ${report.spoolBytes} bytes`,
+    `took ${report.seconds.toFixed(3)} s`,
+  );
+  return lines;
+}

@@ -1,0 +1,103 @@
+/**
+ * The in-server garbage collector: NORA's `[gc]` (enabled, interval, dry_run, grace), read from
+ * the running configuration at each pass so a SIGHUP reload applies to the next one. The first
+ * pass runs shortly after start-up, off the start-up path; passes never overlap. Metrics:
+ * src/metrics/gc.ts. The pass is the one `nora gc` runs (src/gc/collector.ts).
+ */
+import type { AppConfig } from '../config/schema.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Db } from '../db/database.ts';
+import type { FormatModule } from '../formats/format.ts';
+import { GcMetrics } from '../metrics/gc.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { BlobStore } from '../storage/blob-store.ts';
+import { collectGarbage, type GcReport } from './collector.ts';
+import { describeGcReport } from './report.ts';
+
+/** Delay of the first pass after start-up, ms (start-up and the first requests go first). */
+export const FIRST_PASS_DELAY_MS = 5_000;
+
+export interface GcSchedulerOptions {
+  readonly config: () => AppConfig;
+  readonly db: Db;
+  readonly blobs: BlobStore;
+  readonly formats: readonly FormatModule[];
+  readonly metrics: Metrics;
+  readonly log: () => Logger;
+  /** Runs before each mark (the proxy engine's queued rows written). */
+  readonly beforeMark?: () => Promise<void>;
+  /** Overrides FIRST_PASS_DELAY_MS (tests). */
+  readonly firstDelayMs?: number;
+}
+
+export interface GcScheduler {
+  /** Runs one pass now with the configured settings (waits for a running one first). */
+  runNow(): Promise<GcReport | undefined>;
+  /** Stops the timer and waits for a running pass. */
+  stop(): Promise<void>;
+}
+
+export function startGcScheduler(options: GcSchedulerOptions): GcScheduler {
+  const metrics = new GcMetrics(options.metrics);
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<GcReport | undefined> = Promise.resolve(undefined);
+  let stopped = false;
+
+  const pass = async (): Promise<GcReport | undefined> => {
+    const settings = options.config().gc;
+    if (!settings.enabled || stopped) return undefined;
+    try {
+      const report = await collectGarbage({
+        db: options.db,
+        blobs: options.blobs,
+        formats: options.formats,
+        graceSeconds: settings.grace,
+        apply: !settings.dry_run,
+        ...(options.beforeMark === undefined ? {} : { beforeMark: options.beforeMark }),
+      });
+      metrics.record(
+        report.apply ? report.blobs : 0,
+        report.apply ? report.bytes + report.spoolBytes : 0,
+        report.seconds,
+      );
+      options
+        .log()
+        .info(
+          { gc: { ...report, examples: report.examples.map((e) => e.digest) } },
+          describeGcReport(report).join('; '),
+        );
+      return report;
+    } catch (err) {
+      options.log().error({ err }, 'garbage collection failed: nothing more was removed');
+      return undefined;
+    }
+  };
+
+  const schedule = (ms: number): void => {
+    if (stopped) return;
+    // setTimeout's longest delay is 2^31-1 ms (~24.8 days); a longer interval waits that long.
+    timer = setTimeout(
+      () => {
+        running = running.then(pass);
+        void running.finally(() => {
+          schedule(options.config().gc.interval * 1000);
+        });
+      },
+      Math.min(ms, 2 ** 31 - 1),
+    );
+    timer.unref();
+  };
+  schedule(options.firstDelayMs ?? FIRST_PASS_DELAY_MS);
+
+  return {
+    runNow() {
+      running = running.then(pass);
+      return running;
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
