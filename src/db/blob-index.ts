@@ -52,6 +52,15 @@ export class SqlBlobIndex implements BlobIndex {
     return row === undefined ? 'absent' : 'kept';
   }
 
+  async has(digest: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('blobs')
+      .select('digest')
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async remove(digest: string): Promise<void> {
     await this.#db.deleteFrom('blobs').where('digest', '=', digest).execute();
   }

@@ -14,7 +14,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { type Digest, type DigestAlgorithm, formatDigest } from '../core/digest.ts';
 import { RegistryError } from '../core/errors.ts';
 import { limitBytes } from '../core/streams.ts';
-import type { ObjectInfo, ReadOptions, StorageDriver } from './driver.ts';
+import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from './driver.ts';
 import { blobKey } from './keys.ts';
 
 /** Hashes a format may want besides the content address (npm shasum = sha1, Maven md5/sha1). */
@@ -54,6 +54,8 @@ export interface BlobIndex {
    * without it, BlobStore.collect removes the row unconditionally.
    */
   removeIfOlder?(digest: string, before: number): Promise<'removed' | 'absent' | 'kept'>;
+  /** Whether a row of `digest` exists (`nora gc`'s check after a removal; see collect). */
+  has?(digest: string): Promise<boolean>;
   totalSize(): Promise<number>;
 }
 
@@ -225,12 +227,9 @@ export class BlobStore {
     const { digest, hashes } = hashSet.digest();
     verify(digest, size, options);
     await this.#noteIngest(digest.hex);
-    const key = blobKey(digest);
-    const existing = await this.#driver.stat(key);
-    const created = existing?.size !== size;
-    if (created)
-      await this.#driver.write(key, chunks.length === 1 ? (chunks[0] as Buffer) : chunks);
-    if (options.deferIndex !== true) await this.#index.record(formatDigest(digest), size);
+    const created = await this.#place(digest, size, options.deferIndex === true, (key) =>
+      this.#driver.write(key, chunks.length === 1 ? (chunks[0] as Buffer) : chunks),
+    );
     return { digest, size, hashes, created };
   }
 
@@ -250,12 +249,7 @@ export class BlobStore {
     for (const part of parts) total += part.length;
     if (total !== size) throw sizeMismatch(size, total);
     await this.#noteIngest(digest.hex);
-    const key = blobKey(digest);
-    const existing = await this.#driver.stat(key);
-    const created = existing?.size !== size;
-    if (created) await this.#driver.write(key, parts);
-    await this.#index.record(formatDigest(digest), size);
-    return created;
+    return this.#place(digest, size, false, (key) => this.#driver.write(key, parts));
   }
 
   /**
@@ -351,8 +345,24 @@ export class BlobStore {
     if (info === undefined) return outcome === 'removed' ? 0 : undefined;
     // Written since the mark (a file whose row is recorded with its reference, raw PUT): kept.
     if (info.modifiedAt.getTime() >= before) return undefined;
-    await this.#driver.delete(key);
-    return info.size;
+    if (this.#index.has === undefined) {
+      await this.#driver.delete(key);
+      return info.size;
+    }
+    // A store of these bytes in another process (a server next to `nora gc`) may have found the
+    // file in place just before the row went, and be about to record its reference: the bytes
+    // are held aside while the file goes, and put back if the row was recorded again meanwhile
+    // (#place records first, then looks the file up again: one of the two sees the other).
+    const held = await this.spoolPath('gc');
+    try {
+      await pipeline(await this.#driver.read(key), createWriteStream(held, { flags: 'wx' }));
+      await this.#driver.delete(key);
+      if (!(await this.#index.has(name))) return info.size;
+      if ((await this.#driver.stat(key)) === undefined) await this.#driver.writeFile(key, held);
+      return undefined;
+    } finally {
+      await fs.rm(held, { force: true });
+    }
   }
 
   /**
@@ -389,12 +399,38 @@ export class BlobStore {
     deferIndex = false,
   ): Promise<boolean> {
     await this.#noteIngest(digest.hex);
+    return this.#place(digest, size, deferIndex, (key) =>
+      this.#driver.writeFile(key, localPath, { synced }),
+    );
+  }
+
+  /**
+   * Puts verified bytes at their address unless they are there already (dedup; false), and
+   * records the index row (unless `deferIndex` and the bytes were written: the caller records it
+   * with its metadata). Bytes found in place are recorded at once, then looked up again: a
+   * `nora gc` in another process may have found that old blob unreferenced (this write's
+   * reference is not recorded yet) and be removing it; its removal either sees the refreshed
+   * row and keeps the blob (or puts it back, see #collect), or removed it before the row was
+   * recorded, and the second look finds it gone and writes it again.
+   */
+  async #place(
+    digest: Digest,
+    size: number,
+    deferIndex: boolean,
+    write: (key: StorageKey) => Promise<unknown>,
+  ): Promise<boolean> {
     const key = blobKey(digest);
+    const name = formatDigest(digest);
     const existing = await this.#driver.stat(key);
-    const created = existing?.size !== size;
-    if (created) await this.#driver.writeFile(key, localPath, { synced });
-    if (!deferIndex) await this.#index.record(formatDigest(digest), size);
-    return created;
+    if (existing?.size !== size) {
+      await write(key);
+      if (!deferIndex) await this.#index.record(name, size);
+      return true;
+    }
+    await this.#index.record(name, size);
+    if ((await this.#driver.stat(key))?.size === size) return false;
+    await write(key);
+    return true;
   }
 }
 
