@@ -4,7 +4,8 @@
  * publishes (and refused re-publishes of the same bytes), OCI image pushes and tag re-points,
  * OCI uploads refused for a wrong digest, back-dating every blob by 30 days, and gc passes
  * (in the server or as `nora gc` in another process; grace 0 or the default 7 days, or a clock
- * 8 days ahead; dry run or apply), some with uploads of the same bytes in flight.
+ * 8 days ahead; dry run or apply), some with uploads of the same bytes in flight, some landing
+ * at an exact point of such an upload (its dedup check; the pass's removal of the blob's row).
  *
  * After every step: every artifact the model holds downloads byte-identical with matching digest
  * headers; every raw file the model deleted answers 404; storage holds nothing outside blobs/,
@@ -21,7 +22,10 @@ import { sql } from 'kysely';
 import { SqlBlobIndex } from '../../../src/db/blob-index.ts';
 import { FORMATS } from '../../../src/formats/index.ts';
 import { collectGarbage } from '../../../src/gc/collector.ts';
+import { parseDigest } from '../../../src/core/digest.ts';
 import { BlobStore } from '../../../src/storage/blob-store.ts';
+import type { StorageDriver } from '../../../src/storage/driver.ts';
+import { blobKey } from '../../../src/storage/keys.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { NpmHttp } from '../npm/client.ts';
 import { tarballOf } from '../npm/fixtures.ts';
@@ -121,12 +125,19 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
     const rawOverwrite = async (p: string, content: string, stale: boolean) => {
       const current = model.get(p);
       const etag = current && !stale ? `"${hex('sha256', current.bytes)}"` : `"${'0'.repeat(64)}"`;
-      const res = await fetch(url(p), { method: 'PUT', body: content, headers: { 'if-match': etag } });
+      const res = await fetch(url(p), {
+        method: 'PUT',
+        body: content,
+        headers: { 'if-match': etag },
+      });
       await res.arrayBuffer();
       if (current === undefined || stale) {
         assert.equal(res.status, 412, `PUT If-Match ${p} (${stale ? 'stale' : 'absent'})`);
       } else {
-        assert.ok(res.status === 200 || res.status === 201 || res.status === 204, `CAS ${p}: ${res.status}`);
+        assert.ok(
+          res.status === 200 || res.status === 201 || res.status === 204,
+          `CAS ${p}: ${res.status}`,
+        );
         model.set(p, { bytes: Buffer.from(content), kind: 'raw' });
       }
     };
@@ -162,12 +173,18 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
     };
     const ociPush = async (repo: string, ref: string, layer: string) => {
       const image = await oci.pushImage(repo, ref, { layer, extra: { annotations: { ref } } });
-      model.set(`/v2/${repo}/manifests/${ref}`, { bytes: Buffer.from(image.body), kind: 'oci-manifest' });
+      model.set(`/v2/${repo}/manifests/${ref}`, {
+        bytes: Buffer.from(image.body),
+        kind: 'oci-manifest',
+      });
       model.set(`/v2/${repo}/manifests/${image.digest}`, {
         bytes: Buffer.from(image.body),
         kind: 'oci-manifest',
       });
-      model.set(`/v2/${repo}/blobs/${image.layer}`, { bytes: Buffer.from(layer), kind: 'oci-blob' });
+      model.set(`/v2/${repo}/blobs/${image.layer}`, {
+        bytes: Buffer.from(layer),
+        kind: 'oci-blob',
+      });
     };
     const ociWrongDigest = async (repo: string, content: string) => {
       const wrong = `sha256:${hex('sha256', `${content} (not these bytes)`)}`;
@@ -197,14 +214,21 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
         graceSeconds: kind.grace,
         apply: kind.apply,
         ...(kind.ahead ? { now: Date.now() + 8 * DAY_MS } : {}),
-        ...(kind.where === 'server' ? { beforeMark: () => server.app.context.proxy.state.flush() } : {}),
+        ...(kind.where === 'server'
+          ? { beforeMark: () => server.app.context.proxy.state.flush() }
+          : {}),
       });
     const describeGc = (k: GcKind) =>
       `gc ${k.where} grace=${k.grace}${k.ahead ? ' now+8d' : ''} ${k.apply ? 'apply' : 'dry-run'}`;
     const randomGc = (): GcKind => {
       const apply = random() < 0.7;
       const ahead = random() < 0.2;
-      return { where: pick(['server', 'other'] as const), grace: ahead || random() < 0.5 ? WEEK_S : 0, apply, ahead };
+      return {
+        where: pick(['server', 'other'] as const),
+        grace: ahead || random() < 0.5 ? WEEK_S : 0,
+        apply,
+        ahead,
+      };
     };
 
     /** An upload picked at random; `content` shared among concurrent ones (dedup). */
@@ -300,6 +324,52 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
         dryRun = !kind.apply;
         if (dryRun) before = await snapshot();
         await gc(kind);
+      } else if (r < 0.93) {
+        // A pass landing at an exact point of an upload of old bytes (back-dated first): at the
+        // upload's dedup check (the driver's stat of that blob), or, for a pass in another
+        // process, right after the pass removed the blob's row (the upload runs there whole).
+        // Often bytes stored once and unreferenced since (a raw file put and deleted).
+        let content = pick(CONTENTS);
+        if (random() < 0.6) {
+          content = `recycled bytes ${seed}/${step}`;
+          const scratch = rawPath(`/raw/scratch/${step}.bin`);
+          log.push(`${step}: raw PUT ${scratch} '${content}', DELETE it`);
+          await rawPut(scratch, content);
+          await rawDelete(scratch);
+        }
+        await ageAll();
+        const [what, upload] = randomUpload(content, new Set());
+        const where = pick(['server', 'other'] as const);
+        const at = where === 'other' && random() < 0.5 ? 'row removal' : 'dedup check';
+        log.push(`${step}: gc ${where} grace=${WEEK_S} apply at the ${at} of: ${what}`);
+        const digest = `sha256:${hex('sha256', content)}`;
+        if (at === 'dedup check') {
+          const pass = onNextStat(blobKey(parseDigest(digest)), () =>
+            gc({ where, grace: WEEK_S, apply: true, ahead: false }),
+          );
+          await upload();
+          await pass();
+        } else {
+          let during: Promise<void> | undefined;
+          class RacingIndex extends SqlBlobIndex {
+            override async removeIfOlder(name: string, cutoff: number) {
+              const outcome = await super.removeIfOlder(name, cutoff);
+              if (name === digest && during === undefined) {
+                during = upload();
+                await during.catch(() => undefined);
+              }
+              return outcome;
+            }
+          }
+          await collectGarbage({
+            db,
+            blobs: new BlobStore(server.app.context.blobs.driver, new RacingIndex(db)),
+            formats: FORMATS,
+            graceSeconds: WEEK_S,
+            apply: true,
+          });
+          await (during ?? upload());
+        }
       } else {
         // Uploads of shared bytes in flight while a pass with the default grace runs (the
         // documented safe setting next to a live server), often after back-dating every blob
@@ -311,7 +381,12 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
         const uploads = Array.from({ length: 2 + Math.floor(random() * 4) }, () =>
           randomUpload(random() < 0.7 ? content : pick(CONTENTS), used),
         );
-        const kind: GcKind = { where: pick(['server', 'other'] as const), grace: WEEK_S, apply: true, ahead: false };
+        const kind: GcKind = {
+          where: pick(['server', 'other'] as const),
+          grace: WEEK_S,
+          apply: true,
+          ahead: false,
+        };
         log.push(
           `${step}: concurrently${aged ? ' (after back-dating)' : ''}: ${describeGc(kind)} | ${uploads.map(([d]) => d).join(' | ')}`,
         );
@@ -323,6 +398,29 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
     }
   }
 
+  /**
+   * Runs `pass` when the server's storage driver is next asked for `key` (then answers the stat
+   * as it found it); the returned function waits for the pass, or runs it if it never fired.
+   */
+  function onNextStat(key: string, pass: () => Promise<unknown>): () => Promise<void> {
+    const driver = server.app.context.blobs.driver as StorageDriver;
+    const original = driver.stat;
+    let ran: Promise<unknown> | undefined;
+    driver.stat = async function (this: StorageDriver, k) {
+      const info = await original.call(this, k);
+      if (k === key && ran === undefined) {
+        driver.stat = original;
+        ran = pass();
+        await ran;
+      }
+      return info;
+    };
+    return async () => {
+      driver.stat = original;
+      await (ran ?? pass());
+    };
+  }
+
   /** Every blob file and blob row (a dry run must leave both as they were). */
   async function snapshot(): Promise<string[]> {
     const files = (await listFiles(path.join(server.config.storage.path, 'blobs'))).sort();
@@ -332,7 +430,10 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
     return [...files, ...rows.rows.map((r) => `row ${r.digest}`)];
   }
 
-  async function checkInvariants(model: Map<string, Expected>, deleted: Set<string>): Promise<void> {
+  async function checkInvariants(
+    model: Map<string, Expected>,
+    deleted: Set<string>,
+  ): Promise<void> {
     for (const [p, expected] of model) {
       const res = await fetch(`${server.url}${p}`, {
         headers:
@@ -344,14 +445,23 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
       assert.equal(res.status, 200, `GET ${p}: ${got.toString().slice(0, 200)}`);
       assert.ok(got.equals(expected.bytes), `GET ${p}: the bytes published`);
       const sha256 = hex('sha256', expected.bytes);
-      if (expected.kind === 'raw') assert.equal(res.headers.get('etag'), `"${sha256}"`, `ETag of ${p}`);
+      if (expected.kind === 'raw')
+        assert.equal(res.headers.get('etag'), `"${sha256}"`, `ETag of ${p}`);
       if (expected.kind === 'oci-manifest' || expected.kind === 'oci-blob') {
-        assert.equal(res.headers.get('docker-content-digest'), `sha256:${sha256}`, `digest of ${p}`);
+        assert.equal(
+          res.headers.get('docker-content-digest'),
+          `sha256:${sha256}`,
+          `digest of ${p}`,
+        );
       }
       if (expected.kind === 'maven') {
         const sum = await fetch(`${server.url}${p}.sha1`);
         assert.equal(sum.status, 200, `GET ${p}.sha1`);
-        assert.equal((await sum.text()).trim().slice(0, 40), hex('sha1', expected.bytes), `${p}.sha1`);
+        assert.equal(
+          (await sum.text()).trim().slice(0, 40),
+          hex('sha1', expected.bytes),
+          `${p}.sha1`,
+        );
       }
     }
     for (const p of deleted) {
@@ -364,7 +474,9 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
     for (const file of await listFiles(root)) {
       const rel = path.relative(root, file);
       assert.ok(
-        rel.startsWith(`blobs${path.sep}`) || rel.startsWith(`.tmp${path.sep}`) || /\.db(-wal|-shm)?$/.test(rel),
+        rel.startsWith(`blobs${path.sep}`) ||
+          rel.startsWith(`.tmp${path.sep}`) ||
+          /\.db(-wal|-shm)?$/.test(rel),
         `a file outside blobs/, the spool and the database: ${rel}`,
       );
     }
