@@ -132,4 +132,42 @@ describe('gc in another process racing a dedup upload of old unreferenced bytes'
     const spool = await fs.readdir(path.join(blobs.driver.spoolDir(), 'gc')).catch(() => []);
     assert.deepEqual(spool, [], 'nothing held aside is left');
   });
+
+  // A reference moved into an old row after the mark read it (raw CAS overwrite: an UPDATE of a
+  // row the paged rowid scan has passed) naming bytes stored long ago and unreferenced since.
+  for (const [where, grace] of [
+    ['server', 604_800],
+    ['server', 0],
+    ['other', 604_800],
+    ['other', 0],
+  ] as const) {
+    test(`an UPDATE of an old row after the mark, to old bytes: kept (${where}, grace ${grace})`, async () => {
+      const { blobs, db } = server.app.context;
+      const p = `/raw/moved/${where}-${grace}.txt`;
+      const first = await fetch(`${server.url}${p}`, { method: 'PUT', body: 'the first bytes' });
+      assert.equal(first.status, 201);
+      const text = `old bytes moved into an old row (${where}, ${grace})`;
+      await oldOrphan(text);
+      const report = await collectGarbage({
+        db,
+        blobs: where === 'server' ? blobs : new BlobStore(blobs.driver, new SqlBlobIndex(db)),
+        formats: FORMATS,
+        graceSeconds: grace,
+        apply: true,
+        afterMark: async () => {
+          const sha = createHash('sha256').update('the first bytes').digest('hex');
+          const res = await fetch(`${server.url}${p}`, {
+            method: 'PUT',
+            body: text,
+            headers: { 'if-match': `"${sha}"` },
+          });
+          assert.ok(res.status < 300, `CAS: ${res.status}`);
+        },
+      });
+      assert.ok(report.referenced > 0);
+      const got = await fetch(`${server.url}${p}`);
+      assert.equal(got.status, 200, `GET ${p}`);
+      assert.equal(await got.text(), text);
+    });
+  }
 });
