@@ -288,6 +288,23 @@ export class HelmProxy implements HelmSource {
       fill: { maxBytes: MAX_PROXIED_CHART_BYTES },
     });
     if (!opened) return undefined;
+    // The stored chart is a cache entry (`chart:<file>`, as an unverified one is): without the
+    // row nothing refers to its blob and `nora gc` removes it once past the grace period.
+    const key = `chart:${chartFilename(chart.name, chart.version)}`;
+    const name = formatDigest(digest);
+    if ((await this.#deps.proxy.lookup(repo.name, key))?.digest !== name) {
+      opened.committed
+        .then((result) =>
+          this.#deps.proxy.remember(repo.name, key, {
+            digest: name,
+            size: result?.size ?? opened.size ?? 0,
+            mediaType: 'application/octet-stream',
+            etag: undefined,
+            upstream: `${repo.name}#${chart.upstream}`,
+          }),
+        )
+        .catch(() => undefined);
+    }
     return {
       size: opened.source === 'cache' ? opened.size : undefined,
       sha256,
