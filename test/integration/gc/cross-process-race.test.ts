@@ -16,11 +16,11 @@ import { sql } from 'kysely';
 import { parseDigest } from '../../../src/core/digest.ts';
 import { SqlBlobIndex } from '../../../src/db/blob-index.ts';
 import { FORMATS } from '../../../src/formats/index.ts';
-import { collectGarbage, type GcReport } from '../../../src/gc/collector.ts';
+import { collectGarbage } from '../../../src/gc/collector.ts';
 import { BlobStore } from '../../../src/storage/blob-store.ts';
-import type { StorageDriver } from '../../../src/storage/driver.ts';
 import { blobKey } from '../../../src/storage/keys.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { onNextStat } from './stat-hook.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -53,29 +53,19 @@ describe('gc in another process racing a dedup upload of old unreferenced bytes'
    * BlobStore: none of the server's in-memory ingest notes), when the server's driver is next
    * asked for `digest`'s file.
    */
-  const passOnNextStat = (digest: string): Promise<GcReport> => {
-    const driver = server.app.context.blobs.driver as StorageDriver & {
-      stat: StorageDriver['stat'];
-    };
-    const original = driver.stat;
-    const key = blobKey(parseDigest(digest));
-    return new Promise((resolve, reject) => {
-      driver.stat = async function (this: StorageDriver, k) {
-        const info = await original.call(this, k);
-        if (k !== key) return info;
-        driver.stat = original;
-        const other = new BlobStore(driver, new SqlBlobIndex(server.app.context.db));
-        await collectGarbage({
-          db: server.app.context.db,
-          blobs: other,
-          formats: FORMATS,
-          graceSeconds: 604_800,
-          apply: true,
-        }).then(resolve, reject);
-        return info;
-      };
-    });
-  };
+  const passOnNextStat = (digest: string): (() => Promise<void>) =>
+    onNextStat(server.app.context.blobs.driver, blobKey(parseDigest(digest)), () =>
+      collectGarbage({
+        db: server.app.context.db,
+        blobs: new BlobStore(
+          server.app.context.blobs.driver,
+          new SqlBlobIndex(server.app.context.db),
+        ),
+        formats: FORMATS,
+        graceSeconds: 604_800,
+        apply: true,
+      }),
+    );
 
   for (const [label, urlPath] of [
     ['raw PUT', '/raw/race/old-bytes.bin'],
@@ -88,7 +78,7 @@ describe('gc in another process racing a dedup upload of old unreferenced bytes'
       const pass = passOnNextStat(digest);
       const res = await fetch(`${server.url}${urlPath}`, { method: 'PUT', body: text });
       assert.ok(res.status === 201 || res.status === 200, `PUT: ${res.status}`);
-      await pass;
+      await pass();
       const got = await fetch(`${server.url}${urlPath}`);
       assert.equal(got.status, 200, `GET ${urlPath} after the pass`);
       assert.equal(await got.text(), text);

@@ -24,12 +24,12 @@ import { FORMATS } from '../../../src/formats/index.ts';
 import { collectGarbage } from '../../../src/gc/collector.ts';
 import { parseDigest } from '../../../src/core/digest.ts';
 import { BlobStore } from '../../../src/storage/blob-store.ts';
-import type { StorageDriver } from '../../../src/storage/driver.ts';
 import { blobKey } from '../../../src/storage/keys.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { NpmHttp } from '../npm/client.ts';
 import { tarballOf } from '../npm/fixtures.ts';
 import { Client as OciClient } from '../oci/helpers.ts';
+import { onNextStat } from './stat-hook.ts';
 
 const DAY_MS = 86_400_000;
 const WEEK_S = 604_800;
@@ -344,8 +344,10 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
         log.push(`${step}: gc ${where} grace=${WEEK_S} apply at the ${at} of: ${what}`);
         const digest = `sha256:${hex('sha256', content)}`;
         if (at === 'dedup check') {
-          const pass = onNextStat(blobKey(parseDigest(digest)), () =>
-            gc({ where, grace: WEEK_S, apply: true, ahead: false }),
+          const pass = onNextStat(
+            server.app.context.blobs.driver,
+            blobKey(parseDigest(digest)),
+            () => gc({ where, grace: WEEK_S, apply: true, ahead: false }),
           );
           await upload();
           await pass();
@@ -396,29 +398,6 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
       await checkInvariants(model, deleted);
       if (dryRun) assert.deepEqual(await snapshot(), before, 'a dry run removed nothing');
     }
-  }
-
-  /**
-   * Runs `pass` when the server's storage driver is next asked for `key` (then answers the stat
-   * as it found it); the returned function waits for the pass, or runs it if it never fired.
-   */
-  function onNextStat(key: string, pass: () => Promise<unknown>): () => Promise<void> {
-    const driver = server.app.context.blobs.driver as StorageDriver;
-    const original = driver.stat;
-    let ran: Promise<unknown> | undefined;
-    driver.stat = async function (this: StorageDriver, k) {
-      const info = await original.call(this, k);
-      if (k === key && ran === undefined) {
-        driver.stat = original;
-        ran = pass();
-        await ran;
-      }
-      return info;
-    };
-    return async () => {
-      driver.stat = original;
-      await (ran ?? pass());
-    };
   }
 
   /** Every blob file and blob row (a dry run must leave both as they were). */

@@ -86,7 +86,7 @@ describe('gc keeps what proxies cached (documents and files)', () => {
     assert.ok(href, page);
     await get(new URL(href, `${server.url}/simple/gc-proxied/`).pathname);
     const index = (await get('/helm/index.yaml')).toString();
-    const chartUrl = /([^\s"\[,]*gcproxied-1\.0\.0\.tgz)/.exec(index)?.[1];
+    const chartUrl = /([^\s"[,]*gcproxied-1\.0\.0\.tgz)/.exec(index)?.[1];
     assert.ok(chartUrl, index);
     await get(new URL(chartUrl, `${server.url}/helm/`).pathname);
     // The fills record their cache rows once committed, after the answer: wait for the chart's
