@@ -16,7 +16,7 @@ import { sql } from 'kysely';
 import { parseDigest } from '../../../src/core/digest.ts';
 import { SqlBlobIndex } from '../../../src/db/blob-index.ts';
 import { FORMATS } from '../../../src/formats/index.ts';
-import { collectGarbage } from '../../../src/gc/collector.ts';
+import { collectGarbage, GcRefusedError } from '../../../src/gc/collector.ts';
 import { BlobStore } from '../../../src/storage/blob-store.ts';
 import { blobKey } from '../../../src/storage/keys.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
@@ -160,4 +160,38 @@ describe('gc in another process racing a dedup upload of old unreferenced bytes'
       assert.equal(await got.text(), text);
     });
   }
+
+  test('a reference in another shape: bare hex or an uppercase digest refuses the pass; sha512 is kept', async () => {
+    const { db, blobs } = server.app.context;
+    const text = 'bytes named in another shape';
+    const name = await oldOrphan(text);
+    const hexOnly = name.slice('sha256:'.length);
+    const pass = () =>
+      collectGarbage({ db, blobs, formats: FORMATS, graceSeconds: 0, apply: true });
+    for (const shape of [hexOnly, name.toUpperCase(), `sha256:${hexOnly} `]) {
+      await sql`INSERT INTO raw_files (repo, path, parent, name, digest, size, created_at, updated_at)
+        VALUES ('shapes', 'f', '', 'f', ${shape}, 1, 0, 0)`.execute(db);
+      await assert.rejects(pass(), GcRefusedError, `refused for ${JSON.stringify(shape)}`);
+      await sql`DELETE FROM raw_files WHERE repo = 'shapes'`.execute(db);
+      assert.ok(await blobs.stat(parseDigest(name)), 'nothing removed');
+    }
+    // A sha512 address (npm proxied tarballs): the blob stored under it is the one kept.
+    const stored = await blobs.ingest(Readable.from([Buffer.from(text)]), {
+      expected: {
+        algorithm: 'sha512',
+        hex: createHash('sha512').update(text).digest('hex'),
+      },
+    });
+    const sha512 = `sha512:${stored.digest.hex}`;
+    await sql`INSERT INTO raw_files (repo, path, parent, name, digest, size, created_at, updated_at)
+      VALUES ('shapes', 'f', '', 'f', ${sha512}, 1, 0, 0)`.execute(db);
+    await pass();
+    assert.ok(await blobs.stat(stored.digest), 'the sha512 blob is kept');
+    assert.equal(
+      await blobs.stat(parseDigest(name)),
+      undefined,
+      'the unreferenced sha256 one goes',
+    );
+    await sql`DELETE FROM raw_files WHERE repo = 'shapes'`.execute(db);
+  });
 });
