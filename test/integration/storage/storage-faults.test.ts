@@ -1,0 +1,309 @@
+/**
+ * Storage faults under every hosted format's publish (DESIGN §4), without a mount: a
+ * fault-injecting wrapper over the running server's storage driver makes every write fail the
+ * way the file system does (ENOSPC: disk full, EROFS/EACCES: read-only), and SQLite's own limits
+ * (`max_page_count`, `query_only`) make the metadata database full or read-only. For each:
+ * the client gets a clear 507/503 in the protocol's format (never a bare 500, never a hang), the
+ * process keeps serving (`/health`), nothing half-written is visible, and the same request
+ * succeeds once the fault clears.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
+import type { StorageDriver } from '../../../src/storage/driver.ts';
+import { buildChart } from '../../helpers/helm.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { crateBody } from '../cargo/fixtures.ts';
+import { publishBody as npmPublishBody } from '../npm/fixtures.ts';
+import { MULTIPART, makeWheel, makeZip, multipartBody, twineFields } from '../pypi/fixtures.ts';
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+/** Makes every write of `driver` fail with `code` until the returned function is called. */
+function failWrites(driver: StorageDriver, code: string): () => void {
+  const target = driver as unknown as Record<string, unknown>;
+  const names = ['write', 'writeFile', 'copy'] as const;
+  const saved = names.map((n) => [n, target[n]] as const);
+  const fail = () =>
+    Promise.reject(
+      Object.assign(new Error(`${code}: injected fault, write '/srv/nora/blobs/x'`), {
+        code,
+        errno: -28,
+        syscall: 'write',
+      }),
+    );
+  for (const n of names) target[n] = fail;
+  return () => {
+    for (const [n, fn] of saved) target[n] = fn;
+  };
+}
+
+interface Case {
+  readonly name: string;
+  /** Publishes artifact number `i` (a fresh name/version per fault). */
+  publish(i: number): Promise<Response>;
+  /** The status a reader gets for artifact `i`. */
+  read(i: number): Promise<number>;
+}
+
+describe('storage faults: 507/503 in the protocol format, nothing half-written, recovery', () => {
+  let server: TestServer;
+  let url: (p: string) => string;
+  const status = async (p: string, init?: RequestInit) => {
+    const res = await fetch(url(p), init);
+    await res.arrayBuffer();
+    return res.status;
+  };
+
+  before(async () => {
+    server = await startTestServer({});
+    url = (p) => `${server.url}${p}`;
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  const layer = Buffer.from('layer bytes of the fault test\n');
+  const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
+  const manifestOf = (i: number) =>
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: `sha256:${sha256(config)}`,
+        size: config.length,
+      },
+      layers: [
+        {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar',
+          digest: `sha256:${sha256(layer)}`,
+          size: layer.length,
+        },
+      ],
+      annotations: { n: String(i) },
+    });
+  const blobOf = (i: number) => Buffer.from(`oci blob ${i} of the storage fault test\n`);
+
+  const cases: Case[] = [
+    {
+      name: 'raw PUT (buffered)',
+      publish: (i) => fetch(url(`/raw/faults/${i}/a.bin`), { method: 'PUT', body: `raw ${i}` }),
+      read: (i) => status(`/raw/faults/${i}/a.bin`),
+    },
+    {
+      name: 'raw PUT (streamed through the spool)',
+      publish: (i) =>
+        fetch(url(`/raw/faults/${i}/big.bin`), {
+          method: 'PUT',
+          body: new Blob([Buffer.alloc(2 * 1024 * 1024, i)]).stream(),
+          duplex: 'half',
+        } as RequestInit),
+      read: (i) => status(`/raw/faults/${i}/big.bin`),
+    },
+    {
+      name: 'OCI monolithic blob upload',
+      publish: (i) =>
+        fetch(url(`/v2/faults/mono/blobs/uploads/?digest=sha256:${sha256(blobOf(i))}`), {
+          method: 'POST',
+          headers: { 'content-type': 'application/octet-stream' },
+          body: blobOf(i),
+        }),
+      read: (i) => status(`/v2/faults/mono/blobs/sha256:${sha256(blobOf(i))}`),
+    },
+    {
+      name: 'OCI chunked blob upload',
+      publish: async (i) => {
+        const started = await fetch(url('/v2/faults/chunked/blobs/uploads/'), { method: 'POST' });
+        await started.arrayBuffer();
+        if (started.status !== 202) return started;
+        const location = started.headers.get('location') ?? '';
+        const patched = await fetch(new URL(location, server.url), {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/octet-stream' },
+          body: blobOf(i + 100),
+        });
+        await patched.arrayBuffer();
+        if (patched.status !== 202) return patched;
+        const next = new URL(patched.headers.get('location') ?? location, server.url);
+        next.searchParams.set('digest', `sha256:${sha256(blobOf(i + 100))}`);
+        return fetch(next, { method: 'PUT' });
+      },
+      read: (i) => status(`/v2/faults/chunked/blobs/sha256:${sha256(blobOf(i + 100))}`),
+    },
+    {
+      name: 'OCI manifest PUT',
+      publish: (i) =>
+        fetch(url(`/v2/faults/app/manifests/t${i}`), {
+          method: 'PUT',
+          headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+          body: manifestOf(i),
+        }),
+      read: (i) => status(`/v2/faults/app/manifests/t${i}`),
+    },
+    {
+      name: 'npm publish',
+      publish: (i) =>
+        fetch(url(`/npm/fault-pkg-${i}`), {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(npmPublishBody({ name: `fault-pkg-${i}`, version: '1.0.0' })),
+        }),
+      read: (i) => status(`/npm/fault-pkg-${i}/-/fault-pkg-${i}-1.0.0.tgz`),
+    },
+    {
+      name: 'PyPI upload',
+      publish: (i) => {
+        const wheel = makeWheel(`fault-py-${i}`, '1.0');
+        return fetch(url('/simple/'), {
+          method: 'POST',
+          headers: { 'content-type': MULTIPART },
+          body: multipartBody(twineFields(`fault-py-${i}`, '1.0', wheel), wheel),
+        });
+      },
+      read: (i) => status(`/simple/fault-py-${i}/`),
+    },
+    {
+      name: 'Maven deploy',
+      publish: (i) =>
+        fetch(url(`/maven2/com/example/fault${i}/1.0/fault${i}-1.0.jar`), {
+          method: 'PUT',
+          body: `jar ${i}`,
+        }),
+      read: (i) => status(`/maven2/com/example/fault${i}/1.0/fault${i}-1.0.jar`),
+    },
+    {
+      name: 'Cargo publish',
+      publish: async (i) =>
+        fetch(url('/cargo/api/v1/crates/new'), {
+          method: 'PUT',
+          body: await crateBody(`fault_crate_${i}`, '1.0.0'),
+        }),
+      read: (i) =>
+        status(`/cargo/api/v1/crates/fault_crate_${i}/1.0.0/download`, { redirect: 'follow' }),
+    },
+    {
+      name: 'Helm upload',
+      publish: async (i) =>
+        fetch(url('/helm/api/charts'), {
+          method: 'POST',
+          body: await buildChart({ name: `fault-chart-${i}`, version: '1.0.0' }),
+        }),
+      read: (i) => status(`/helm/charts/fault-chart-${i}-1.0.0.tgz`),
+    },
+    {
+      name: 'Go publish',
+      publish: (i) => {
+        const mod = `example.com/fault${i}`;
+        const prefix = `${mod}@v1.0.0`;
+        return fetch(url(`/go/${mod}/@v/v1.0.0.zip`), {
+          method: 'PUT',
+          headers: { 'content-type': 'application/zip' },
+          body: makeZip([
+            { name: `${prefix}/go.mod`, data: `module ${mod}\n\ngo 1.19\n` },
+            { name: `${prefix}/f.go`, data: 'package fault\n' },
+          ]),
+        });
+      },
+      read: (i) => status(`/go/example.com/fault${i}/@v/v1.0.0.zip`),
+    },
+  ];
+
+  const faults = [
+    { code: 'ENOSPC', status: 507, text: /insufficient storage/i },
+    { code: 'EROFS', status: 503, text: /storage is unavailable/i },
+    { code: 'EACCES', status: 503, text: /storage is unavailable/i },
+  ];
+
+  for (const [n, fault] of faults.entries()) {
+    test(`${fault.code}: every format answers ${fault.status}, then recovers`, async () => {
+      // The manifest's blobs are in place before the fault (only the manifest write fails).
+      for (const blob of [layer, config]) {
+        const r = await fetch(
+          url(`/v2/faults/app/blobs/uploads/?digest=sha256:${sha256(blob)}`),
+          { method: 'POST', body: blob },
+        );
+        await r.arrayBuffer();
+        assert.equal(r.status, 201);
+      }
+      const restore = failWrites(server.app.context.blobs.driver, fault.code);
+      const failures: string[] = [];
+      try {
+        for (const c of cases) {
+          const res = await c.publish(n);
+          const text = await res.text();
+          if (res.status !== fault.status || !fault.text.test(text))
+            failures.push(`${c.name}: ${res.status} ${text.slice(0, 200)}`);
+          assert.doesNotMatch(text, /\/srv\/nora/, `${c.name}: the path leaks`);
+          const visible = await c.read(n);
+          if (visible !== 404) failures.push(`${c.name}: a reader gets ${visible} after the fault`);
+          assert.equal(await status('/health'), 200);
+        }
+      } finally {
+        restore();
+      }
+      for (const c of cases) {
+        const res = await c.publish(n);
+        const text = await res.text();
+        if (res.status >= 300) failures.push(`${c.name} after recovery: ${res.status} ${text}`);
+        const visible = await c.read(n);
+        if (visible !== 200) failures.push(`${c.name} after recovery: a reader gets ${visible}`);
+      }
+      assert.deepEqual(failures, []);
+    });
+  }
+
+  test('metadata database full or read-only during a publish: 507/503, then recovers', async () => {
+    const db = server.app.context.db;
+    const pages = await sql<{ page_count: number }>`PRAGMA page_count`.execute(db);
+    const full = Number(pages.rows[0]?.page_count ?? 1);
+    const modes = [
+      {
+        name: 'SQLITE_FULL',
+        status: 507,
+        text: /database is full/,
+        on: sql.raw(`PRAGMA max_page_count = ${full}`),
+        off: sql.raw('PRAGMA max_page_count = 1073741823'),
+      },
+      {
+        name: 'SQLITE_READONLY',
+        status: 503,
+        text: /database is not writable/,
+        on: sql.raw('PRAGMA query_only = 1'),
+        off: sql.raw('PRAGMA query_only = 0'),
+      },
+    ];
+    for (const [m, mode] of modes.entries()) {
+      // Big enough to need new pages whatever the free list holds.
+      const body = JSON.stringify(
+        npmPublishBody({
+          name: `fault-db-${m}`,
+          version: '1.0.0',
+          description: 'x'.repeat(200_000),
+        }),
+      );
+      const publish = () =>
+        fetch(url(`/npm/fault-db-${m}`), {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+      await mode.on.execute(db);
+      let res: Response;
+      try {
+        res = await publish();
+        const text = await res.text();
+        assert.equal(res.status, mode.status, `${mode.name}: ${text}`);
+        assert.match(text, mode.text);
+        assert.equal(await status(`/npm/fault-db-${m}`), 404, 'nothing half-published');
+        assert.equal(await status('/health'), 200);
+      } finally {
+        await mode.off.execute(db);
+      }
+      res = await publish();
+      assert.equal(res.status, 201, await res.text());
+      assert.equal(await status(`/npm/fault-db-${m}`), 200);
+    }
+  });
+});
