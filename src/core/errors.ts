@@ -106,7 +106,15 @@ const SQLITE_UNAVAILABLE = new Set([8 /* READONLY */, 10 /* IOERR */, 14 /* CANT
  * clear 5xx, never a crash or a bare 500). The message names the condition, never a path.
  * undefined for anything else.
  */
-function storageFault(err: unknown): RegistryError | undefined {
+export function storageFault(err: unknown): RegistryError | undefined {
+  // storage/driver.ts's StorageNotFoundError by name (core does not import storage): a blob
+  // the metadata names is gone from the disk (deleted behind NORA's back). Re-uploading the same
+  // bytes repairs it (ingest rewrites a blob whose file is missing or of the wrong size).
+  if (err instanceof Error && err.name === 'StorageNotFoundError') {
+    return new RegistryError('UNAVAILABLE', 'stored content is missing from storage', {
+      cause: err,
+    });
+  }
   const code = errnoCode(err);
   if (code === undefined) return undefined;
   if (FULL_ERRNOS.has(code)) {
