@@ -9,6 +9,9 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import type { StorageDriver } from '../../../src/storage/driver.ts';
@@ -220,10 +223,10 @@ describe('storage faults: 507/503 in the protocol format, nothing half-written, 
     test(`${fault.code}: every format answers ${fault.status}, then recovers`, async () => {
       // The manifest's blobs are in place before the fault (only the manifest write fails).
       for (const blob of [layer, config]) {
-        const r = await fetch(
-          url(`/v2/faults/app/blobs/uploads/?digest=sha256:${sha256(blob)}`),
-          { method: 'POST', body: blob },
-        );
+        const r = await fetch(url(`/v2/faults/app/blobs/uploads/?digest=sha256:${sha256(blob)}`), {
+          method: 'POST',
+          body: blob,
+        });
         await r.arrayBuffer();
         assert.equal(r.status, 201);
       }
@@ -305,5 +308,128 @@ describe('storage faults: 507/503 in the protocol format, nothing half-written, 
       assert.equal(res.status, 201, await res.text());
       assert.equal(await status(`/npm/fault-db-${m}`), 200);
     }
+  });
+});
+
+describe('storage faults under a proxy fill (raw, maven): 507/503, nothing kept, recovery', () => {
+  let upstream: TestServer;
+  let server: TestServer;
+  before(async () => {
+    upstream = await startTestServer({});
+    server = await startTestServer({
+      config: {
+        circuit_breaker: { enabled: false },
+        maven: { proxies: [{ url: `${upstream.url}/maven2` }] },
+        repositories: [
+          { name: 'dl', format: 'raw', kind: 'proxy', upstreams: [{ url: `${upstream.url}/raw` }] },
+        ],
+      },
+    });
+  });
+  after(async () => {
+    await server.close();
+    await upstream.close();
+  });
+
+  for (const [n, fault] of [
+    { code: 'ENOSPC', status: 507 },
+    { code: 'EROFS', status: 503 },
+  ].entries()) {
+    test(`${fault.code} during a fill`, async () => {
+      const files = [
+        { put: `/raw/up/${n}/f.bin`, get: `/repository/dl/up/${n}/f.bin`, body: `raw ${n}\n` },
+        {
+          put: `/maven2/org/fault/p${n}/1.0/p${n}-1.0.jar`,
+          get: `/repository/maven-proxy/org/fault/p${n}/1.0/p${n}-1.0.jar`,
+          body: `jar ${n}\n`,
+        },
+      ];
+      for (const f of files) {
+        const r = await fetch(`${upstream.url}${f.put}`, { method: 'PUT', body: f.body });
+        assert.ok(r.status < 300, `${f.put}: ${r.status} ${await r.text()}`);
+      }
+      const restore = failWrites(server.app.context.blobs.driver, fault.code);
+      const seen: string[] = [];
+      try {
+        for (const f of files) {
+          const r = await fetch(`${server.url}${f.get}`);
+          const text = await r.text();
+          // Either answered from the upstream's bytes as they stream through (correct bytes) or
+          // refused with the storage status; never a 500, never wrong bytes.
+          if (r.status === 200) assert.equal(text, f.body, f.get);
+          else if (r.status !== fault.status) seen.push(`${f.get}: ${r.status} ${text}`);
+        }
+        const health = await fetch(`${server.url}/health`);
+        await health.arrayBuffer();
+        assert.equal(health.status, 200);
+      } finally {
+        restore();
+      }
+      for (const f of files) {
+        const r = await fetch(`${server.url}${f.get}`);
+        assert.equal(r.status, 200, f.get);
+        assert.equal(await r.text(), f.body, f.get);
+      }
+      assert.deepEqual(seen, []);
+    });
+  }
+});
+
+describe("a blob deleted or truncated behind NORA's back", () => {
+  test('GET never serves short bytes as complete, HEAD answers, the same bytes repair it', async () => {
+    await using server = await startTestServer({});
+    const body = Buffer.alloc(300 * 1024, 9);
+    const hex = sha256(body);
+    const put = await fetch(`${server.url}/raw/dmg/a.bin`, { method: 'PUT', body });
+    assert.equal(put.status, 201, await put.text());
+    const file = path.join(server.dataDir, 'storage', 'blobs', 'sha256', hex.slice(0, 2), hex);
+    assert.ok(fs.existsSync(file), file);
+
+    /** GET over a plain socket: status, declared length, bytes received, cut or not. */
+    const get = (p: string) =>
+      new Promise<{ status: number; declared: number; got: number; cut: boolean }>((resolve) => {
+        const req = http.get(`${server.url}${p}`, (res) => {
+          let got = 0;
+          res.on('data', (c: Buffer) => (got += c.length));
+          const done = (cut: boolean) =>
+            resolve({
+              status: res.statusCode ?? 0,
+              declared: Number(res.headers['content-length'] ?? -1),
+              got,
+              cut,
+            });
+          res.on('end', () => done(false));
+          res.on('error', () => done(true));
+          res.on('aborted', () => done(true));
+        });
+        req.on('error', () => resolve({ status: 0, declared: -1, got: 0, cut: true }));
+      });
+
+    fs.truncateSync(file, 1000);
+    const short = await get('/raw/dmg/a.bin');
+    // A 200 whose bytes are fewer than declared must be cut, never ended as if complete.
+    if (short.status === 200)
+      assert.ok(short.cut || short.got === short.declared, JSON.stringify(short));
+    const head = await fetch(`${server.url}/raw/dmg/a.bin`, { method: 'HEAD' });
+    assert.notEqual(head.status, 500);
+
+    fs.rmSync(file);
+    const missing = await fetch(`${server.url}/raw/dmg/a.bin`);
+    const text = await missing.text();
+    assert.equal(missing.status, 503, text);
+    assert.match(text, /stored content is missing/);
+    const head2 = await fetch(`${server.url}/raw/dmg/a.bin`, { method: 'HEAD' });
+    assert.notEqual(head2.status, 500);
+
+    // The same bytes uploaded again (another path: raw files are immutable) restore the blob.
+    const again = await fetch(`${server.url}/raw/dmg/b.bin`, { method: 'PUT', body });
+    assert.equal(again.status, 201, await again.text());
+    const repaired = await fetch(`${server.url}/raw/dmg/a.bin`);
+    const bytes = Buffer.from(await repaired.arrayBuffer());
+    assert.equal(repaired.status, 200);
+    assert.equal(sha256(bytes), hex);
+    const health = await fetch(`${server.url}/health`);
+    await health.arrayBuffer();
+    assert.equal(health.status, 200);
   });
 });
