@@ -14,7 +14,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
-import type { StorageDriver } from '../../../src/storage/driver.ts';
+import type { BlobStore } from '../../../src/storage/blob-store.ts';
 import { buildChart } from '../../helpers/helm.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { crateBody } from '../cargo/fixtures.ts';
@@ -23,11 +23,11 @@ import { MULTIPART, makeWheel, makeZip, multipartBody, twineFields } from '../py
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
-/** Makes every write of `driver` fail with `code` until the returned function is called. */
-function failWrites(driver: StorageDriver, code: string): () => void {
-  const target = driver as unknown as Record<string, unknown>;
-  const names = ['write', 'writeFile', 'copy'] as const;
-  const saved = names.map((n) => [n, target[n]] as const);
+/**
+ * Makes every write of `blobs` fail with `code` until the returned function is called: the
+ * driver's writes, and the spool paths handed out (a spool directory the full disk refuses).
+ */
+function failWrites(blobs: BlobStore, code: string): () => void {
   const fail = () =>
     Promise.reject(
       Object.assign(new Error(`${code}: injected fault, write '/srv/nora/blobs/x'`), {
@@ -36,9 +36,19 @@ function failWrites(driver: StorageDriver, code: string): () => void {
         syscall: 'write',
       }),
     );
-  for (const n of names) target[n] = fail;
+  const patched: [Record<string, unknown>, string, unknown][] = [];
+  const patch = (target: object, name: string) => {
+    const record = target as Record<string, unknown>;
+    patched.push([record, name, Object.hasOwn(record, name) ? record[name] : undefined]);
+    record[name] = fail;
+  };
+  for (const name of ['write', 'writeFile', 'copy']) patch(blobs.driver, name);
+  patch(blobs, 'spoolPath');
   return () => {
-    for (const [n, fn] of saved) target[n] = fn;
+    for (const [target, name, own] of patched) {
+      if (own === undefined) delete target[name];
+      else target[name] = own;
+    }
   };
 }
 
@@ -119,16 +129,16 @@ describe('storage faults: 507/503 in the protocol format, nothing half-written, 
       name: 'OCI chunked blob upload',
       publish: async (i) => {
         const started = await fetch(url('/v2/faults/chunked/blobs/uploads/'), { method: 'POST' });
-        await started.arrayBuffer();
-        if (started.status !== 202) return started;
+        const startedText = await started.text();
+        if (started.status !== 202) return new Response(startedText, { status: started.status });
         const location = started.headers.get('location') ?? '';
         const patched = await fetch(new URL(location, server.url), {
           method: 'PATCH',
           headers: { 'content-type': 'application/octet-stream' },
           body: blobOf(i + 100),
         });
-        await patched.arrayBuffer();
-        if (patched.status !== 202) return patched;
+        const patchedText = await patched.text();
+        if (patched.status !== 202) return new Response(patchedText, { status: patched.status });
         const next = new URL(patched.headers.get('location') ?? location, server.url);
         next.searchParams.set('digest', `sha256:${sha256(blobOf(i + 100))}`);
         return fetch(next, { method: 'PUT' });
@@ -230,7 +240,7 @@ describe('storage faults: 507/503 in the protocol format, nothing half-written, 
         await r.arrayBuffer();
         assert.equal(r.status, 201);
       }
-      const restore = failWrites(server.app.context.blobs.driver, fault.code);
+      const restore = failWrites(server.app.context.blobs, fault.code);
       const failures: string[] = [];
       try {
         for (const c of cases) {
@@ -348,7 +358,7 @@ describe('storage faults under a proxy fill (raw, maven): 507/503, nothing kept,
         const r = await fetch(`${upstream.url}${f.put}`, { method: 'PUT', body: f.body });
         assert.ok(r.status < 300, `${f.put}: ${r.status} ${await r.text()}`);
       }
-      const restore = failWrites(server.app.context.blobs.driver, fault.code);
+      const restore = failWrites(server.app.context.blobs, fault.code);
       const seen: string[] = [];
       try {
         for (const f of files) {
