@@ -46,7 +46,8 @@ function failWrites(blobs: BlobStore, code: string): () => void {
   patch(blobs, 'spoolPath');
   return () => {
     for (const [target, name, own] of patched) {
-      if (own === undefined) delete target[name];
+      // Own properties were prototype methods: removing the patch uncovers them again.
+      if (own === undefined) Reflect.deleteProperty(target, name);
       else target[name] = own;
     }
   };
@@ -112,7 +113,7 @@ describe('storage faults: 507/503 in the protocol format, nothing half-written, 
           method: 'PUT',
           body: new Blob([Buffer.alloc(2 * 1024 * 1024, i)]).stream(),
           duplex: 'half',
-        } as RequestInit),
+        }),
       read: (i) => status(`/raw/faults/${i}/big.bin`),
     },
     {
@@ -214,8 +215,8 @@ describe('storage faults: 507/503 in the protocol format, nothing half-written, 
           method: 'PUT',
           headers: { 'content-type': 'application/zip' },
           body: makeZip([
-            { name: `${prefix}/go.mod`, data: `module ${mod}\n\ngo 1.19\n` },
-            { name: `${prefix}/f.go`, data: 'package fault\n' },
+            { name: `${prefix}/go.mod`, data: Buffer.from(`module ${mod}\n\ngo 1.19\n`) },
+            { name: `${prefix}/f.go`, data: Buffer.from('package fault\n') },
           ]),
         });
       },
@@ -270,7 +271,7 @@ describe('storage faults: 507/503 in the protocol format, nothing half-written, 
   test('metadata database full or read-only during a publish: 507/503, then recovers', async () => {
     const db = server.app.context.db;
     const pages = await sql<{ page_count: number }>`PRAGMA page_count`.execute(db);
-    const full = Number(pages.rows[0]?.page_count ?? 1);
+    const full = pages.rows[0]?.page_count ?? 1;
     const modes = [
       {
         name: 'SQLITE_FULL',
@@ -401,18 +402,27 @@ describe("a blob deleted or truncated behind NORA's back", () => {
         const req = http.get(`${server.url}${p}`, (res) => {
           let got = 0;
           res.on('data', (c: Buffer) => (got += c.length));
-          const done = (cut: boolean) =>
+          const done = (cut: boolean) => {
             resolve({
               status: res.statusCode ?? 0,
               declared: Number(res.headers['content-length'] ?? -1),
               got,
               cut,
             });
-          res.on('end', () => done(false));
-          res.on('error', () => done(true));
-          res.on('aborted', () => done(true));
+          };
+          res.on('end', () => {
+            done(false);
+          });
+          res.on('error', () => {
+            done(true);
+          });
+          res.on('aborted', () => {
+            done(true);
+          });
         });
-        req.on('error', () => resolve({ status: 0, declared: -1, got: 0, cut: true }));
+        req.on('error', () => {
+          resolve({ status: 0, declared: -1, got: 0, cut: true });
+        });
       });
 
     fs.truncateSync(file, 1000);
