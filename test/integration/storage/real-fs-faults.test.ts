@@ -14,24 +14,30 @@ import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { publishBody } from '../npm/fixtures.ts';
 
-const base = fs.mkdtempSync(path.join(os.tmpdir(), 'nora-fsfault-'));
-const disk = path.join(base, 'disk');
-const view = path.join(base, 'view');
+// Made only when the mounts can be (root): a skipped run leaves nothing behind.
+let base = '';
+let disk = '';
+let view = '';
 
 /** Mounts a 4 MiB tmpfs with a bind view of it; a reason to skip when that is not possible. */
 function mountDisk(): string | false {
   if (process.getuid?.() !== 0) return 'needs root to mount a tmpfs (run as root to cover it)';
   try {
+    base = fs.mkdtempSync(path.join(os.tmpdir(), 'nora-fsfault-'));
+    disk = path.join(base, 'disk');
+    view = path.join(base, 'view');
     fs.mkdirSync(disk);
     fs.mkdirSync(view);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', disk], { stdio: 'pipe' });
   } catch (err) {
+    if (base !== '') fs.rmSync(base, { recursive: true, force: true });
     return `mount is not available here: ${String(err).split('\n')[0]}`;
   }
   try {
     execFileSync('mount', ['--bind', disk, view], { stdio: 'pipe' });
   } catch (err) {
     execFileSync('umount', [disk]);
+    fs.rmSync(base, { recursive: true, force: true });
     return `bind mount is not available here: ${String(err).split('\n')[0]}`;
   }
   return false;
