@@ -25,6 +25,8 @@ export const ERROR_STATUS = {
   UPSTREAM_FAILED: 502,
   UNAVAILABLE: 503,
   UPSTREAM_TIMEOUT: 504,
+  /** The registry's own storage (disk, quota, database file) is full: RFC 4918 §11.5. */
+  INSUFFICIENT_STORAGE: 507,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -77,6 +79,8 @@ export function toRegistryError(err: unknown): RegistryError {
   if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'ECONNABORTED') {
     return new RegistryError('BAD_REQUEST', 'request body was interrupted', { cause: err });
   }
+  const storage = storageFault(err);
+  if (storage !== undefined) return storage;
   const fastifyStatus = fastifyClientStatus(err);
   if (fastifyStatus !== undefined) {
     const generic = (Object.keys(ERROR_STATUS) as ErrorCode[]).find(
@@ -85,6 +89,59 @@ export function toRegistryError(err: unknown): RegistryError {
     return new RegistryError(generic ?? 'BAD_REQUEST', (err as Error).message, { cause: err });
   }
   return new RegistryError('INTERNAL', 'internal server error', { cause: err });
+}
+
+/** errno codes of a full disk or quota: 507, the client may retry once space is freed. */
+const FULL_ERRNOS = new Set(['ENOSPC', 'EDQUOT']);
+/** errno codes of storage NORA may not write (or read) now: 503, nothing the client did. */
+const UNWRITABLE_ERRNOS = new Set(['EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE', 'ENFILE']);
+/** SQLite primary result codes (node:sqlite `errcode`, low byte of an extended code). */
+const SQLITE_FULL = 13;
+const SQLITE_UNAVAILABLE = new Set([8 /* READONLY */, 10 /* IOERR */, 14 /* CANTOPEN */]);
+
+/**
+ * The one mapping of a server-side storage failure (a blob, spool or database write or read
+ * refused by the file system) to its answer, for every format: disk or database full → 507
+ * INSUFFICIENT_STORAGE, read-only / permission / I/O failure → 503 UNAVAILABLE (DESIGN §4: a
+ * clear 5xx, never a crash or a bare 500). The message names the condition, never a path.
+ * undefined for anything else.
+ */
+export function storageFault(err: unknown): RegistryError | undefined {
+  // storage/driver.ts's StorageNotFoundError by name (core does not import storage): a blob
+  // the metadata names is gone from the disk (deleted behind NORA's back). Re-uploading the same
+  // bytes repairs it (ingest rewrites a blob whose file is missing or of the wrong size).
+  if (err instanceof Error && err.name === 'StorageNotFoundError') {
+    return new RegistryError('UNAVAILABLE', 'stored content is missing from storage', {
+      cause: err,
+    });
+  }
+  const code = errnoCode(err);
+  if (code === undefined) return undefined;
+  if (FULL_ERRNOS.has(code)) {
+    return new RegistryError('INSUFFICIENT_STORAGE', 'insufficient storage: the disk is full', {
+      cause: err,
+    });
+  }
+  if (UNWRITABLE_ERRNOS.has(code)) {
+    return new RegistryError('UNAVAILABLE', `storage is unavailable (${code})`, { cause: err });
+  }
+  if (code !== 'ERR_SQLITE_ERROR') return undefined;
+  const errcode = (err as { errcode?: unknown }).errcode;
+  if (typeof errcode !== 'number') return undefined;
+  const primary = errcode & 0xff;
+  if (primary === SQLITE_FULL) {
+    return new RegistryError(
+      'INSUFFICIENT_STORAGE',
+      'insufficient storage: the metadata database is full',
+      { cause: err },
+    );
+  }
+  if (SQLITE_UNAVAILABLE.has(primary)) {
+    return new RegistryError('UNAVAILABLE', 'the metadata database is not writable', {
+      cause: err,
+    });
+  }
+  return undefined;
 }
 
 /**

@@ -21,14 +21,31 @@ export function adaptNodeSqlite(db: DatabaseSync, onWrite?: () => void): SqliteD
       const cached = cache.get(sql);
       if (cached) return cached;
       const statement = db.prepare(sql);
-      const adapted = adaptStatement(
+      let adapted = adaptStatement(
         statement,
         onWrite !== undefined && mayWrite(sql) ? onWrite : undefined,
       );
+      if (ROLLBACK.test(sql)) adapted = skipWithoutTransaction(db, adapted);
       if (cache.size >= STATEMENT_CACHE_LIMIT) cache.clear();
       cache.set(sql, adapted);
       return adapted;
     },
+  };
+}
+
+const ROLLBACK = /^\s*rollback\b/i;
+
+/**
+ * A ROLLBACK (or ROLLBACK TO) that does nothing when no transaction is open: SQLite rolls a
+ * transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM, …), and
+ * Kysely's rollback that follows would fail with "cannot rollback - no transaction is active",
+ * replacing the error that says what happened (a full disk: 507) with a bare 500.
+ */
+function skipWithoutTransaction(db: DatabaseSync, statement: SqliteStatement): SqliteStatement {
+  return {
+    ...statement,
+    run: (parameters) =>
+      db.isTransaction ? statement.run(parameters) : { changes: 0, lastInsertRowid: 0 },
   };
 }
 

@@ -16,6 +16,7 @@ import { RegistryError } from '../core/errors.ts';
 import { limitBytes } from '../core/streams.ts';
 import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from './driver.ts';
 import { blobKey } from './keys.ts';
+import { makeDir } from './make-dir.ts';
 
 /** Hashes a format may want besides the content address (npm shasum = sha1, Maven md5/sha1). */
 export type HashName = DigestAlgorithm | 'sha1' | 'md5';
@@ -145,7 +146,7 @@ export class BlobStore {
   async spoolPath(prefix: string): Promise<string> {
     const dir = path.join(this.#driver.spoolDir(), prefix);
     if (!this.#spoolDirs.has(dir)) {
-      await fs.mkdir(dir, { recursive: true });
+      await makeDir(dir);
       this.#spoolDirs.add(dir);
     }
     return path.join(dir, randomUUID());

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
-import { RegistryError, toRegistryError } from '../../core/errors.ts';
+import { RegistryError, storageFault, toRegistryError } from '../../core/errors.ts';
 import { sendBody, sendRanged } from '../../http/send-body.ts';
 import { limitBytes, readAllBounded } from '../../core/streams.ts';
 import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
@@ -170,6 +170,9 @@ async function dispatch(
           scanPublishBody(decodedBody(request), deps.spoolPath, bodyLimit()).catch(
             (err: unknown) => {
               if (err instanceof RegistryError) throw err;
+              // A spool write the disk refused is ours (507/503), not the client's body.
+              const fault = storageFault(err);
+              if (fault !== undefined) throw fault;
               throw new RegistryError(
                 'BAD_REQUEST',
                 'request body could not be read (bad gzip or interrupted)',

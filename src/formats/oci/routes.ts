@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../../auth/access.ts';
-import { toRegistryError, type RegistryError } from '../../core/errors.ts';
+import { storageFault, toRegistryError, type RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { checkRequestPath } from '../../http/hooks.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
@@ -231,7 +231,10 @@ function renderError(
   }
   // Only a 500 is our bug; 502/503/504 are upstream conditions whose messages are host-free.
   const isBug = error.status === 500;
-  if (isBug) request.log.error({ err }, 'request failed');
+  // A storage fault (507, or 503 from the disk) is the operator's to fix: logged with its errno
+  // and path, which the answer leaves out.
+  const storage = error.cause !== undefined && storageFault(error.cause) !== undefined;
+  if (isBug || storage) request.log.error({ err }, 'request failed');
   else if (error.status > 500) request.log.warn({ err: error.message }, 'upstream failure');
   const code = error.protocolCode ?? OCI_CODES[error.code] ?? 'UNKNOWN';
   const message = isBug ? 'internal server error' : error.message;

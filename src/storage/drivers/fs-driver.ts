@@ -22,7 +22,6 @@ import {
   fsync as fsyncCallback,
   closeSync,
   fstatSync,
-  mkdirSync,
   open as openCallback,
   openSync,
   readSync,
@@ -39,6 +38,7 @@ import { pipeline } from 'node:stream/promises';
 import { errnoCode } from '../../core/errors.ts';
 import { StorageNotFoundError } from '../driver.ts';
 import { bytesStream, tagLocalFile } from '../local-file.ts';
+import { makeDir, makeDirSync } from '../make-dir.ts';
 import type {
   ObjectInfo,
   ReadOptions,
@@ -290,13 +290,13 @@ export class FsDriver implements StorageDriver {
         closeSync(fd);
       }
       const dir = path.dirname(target);
-      if (!this.#knownDirs.has(dir)) mkdirSync(dir, { recursive: true });
+      if (!this.#knownDirs.has(dir)) makeDirSync(dir);
       try {
         renameSync(temp, target);
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw err;
         // The directory vanished under us (an operator's cleanup): made again.
-        mkdirSync(dir, { recursive: true });
+        makeDirSync(dir);
         renameSync(temp, target);
       }
       this.#rememberDir(dir);
@@ -443,7 +443,7 @@ export class FsDriver implements StorageDriver {
 
   async #ensureDir(dir: string): Promise<void> {
     if (this.#knownDirs.has(dir)) return;
-    await fs.mkdir(dir, { recursive: true });
+    await makeDir(dir);
     this.#rememberDir(dir);
   }
 
