@@ -7,11 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
+import { writeModuleZip } from '../../../src/formats/go/zip-create.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 
@@ -32,10 +36,11 @@ describe('proxies: an upstream that compresses unasked', () => {
   };
 
   // Identity bytes of each file the proxies serve.
-  const goZip = fileBytes('go-zip', 200_000);
+  // Real module zips (the Go proxy refuses a `.zip` that is not one for its module@version).
+  let goZip: Buffer;
   const goMod = Buffer.from('module example.com/m\n\ngo 1.21\n');
   const goInfo = Buffer.from('{"Version":"v1.0.0","Time":"2024-01-01T00:00:00Z"}');
-  const bigGoZip = fileBytes('big-go-zip', 3_000_000);
+  let bigGoZip: Buffer;
   const rawFile = fileBytes('raw');
   const jar = fileBytes('jar', 300_000);
   const wheel = fileBytes('wheel');
@@ -44,6 +49,8 @@ describe('proxies: an upstream that compresses unasked', () => {
   const tarball = fileBytes('tarball');
 
   before(async () => {
+    goZip = await moduleZip('example.com/m', 'v1.0.0', fileBytes('go-zip', 200_000));
+    bigGoZip = await moduleZip('example.com/big', 'v1.0.0', fileBytes('big-go-zip', 3_000_000));
     origin = http.createServer((req, res) => {
       const url = (req.url ?? '/').split('?')[0] ?? '/';
       seen.push({ url, acceptEncoding: req.headers['accept-encoding'] });
@@ -267,3 +274,19 @@ describe('proxies: an upstream that compresses unasked', () => {
     await assertIdentity(new URL(url).pathname, tarball);
   });
 });
+
+/** A module zip of `module@version` holding a go.mod and `payload` (as data.bin). */
+async function moduleZip(module: string, version: string, payload: Buffer): Promise<Buffer> {
+  await using dir = await tempDir('unasked-encoding-zip-');
+  const mod = path.join(dir.path, 'go.mod');
+  const modText = `module ${module}\n`;
+  await fs.writeFile(mod, modText);
+  const data = path.join(dir.path, 'data.bin');
+  await fs.writeFile(data, payload);
+  const out = path.join(dir.path, 'module.zip');
+  await writeModuleZip(out, module, version, [
+    { path: 'go.mod', localPath: mod, size: Buffer.byteLength(modText) },
+    { path: 'data.bin', localPath: data, size: payload.length },
+  ]);
+  return fs.readFile(out);
+}

@@ -506,7 +506,7 @@ const publishArb = fc
         const versionDocs: Record<string, unknown> = {};
         const attachments: Record<string, unknown> = {};
         versions.forEach((version, i) => {
-          const tgz = gzipSync(Buffer.concat([Buffer.from(seed), Buffer.from([i])]));
+          const tgz = gzipSync(tarOf(Buffer.concat([Buffer.from(seed), Buffer.from([i])])));
           const integrity = `sha512-${createHash('sha512').update(tgz).digest('base64')}`;
           const shasum = createHash('sha1').update(tgz).digest('hex');
           versionDocs[version] = { name, version, dist: { integrity, shasum } };
@@ -614,7 +614,7 @@ test('regression: a package whose (valid) name holds `..` can be published', asy
   // Found by the publish property: `a..b` passes npm's name rules and checkPublishName, but its
   // attachment `a..b-1.0.0.tgz` was refused as "invalid attachment name".
   for (const name of ['a..b', '@s/x..y', '0..']) {
-    const tgz = gzipSync(Buffer.from(name));
+    const tgz = gzipSync(tarOf(Buffer.from(name)));
     const body = {
       name,
       versions: {
@@ -800,3 +800,23 @@ test('parseSearchQuery round-trips size and from; bounds them', () => {
     );
   }
 });
+
+/** A one-file ustar archive (`package/data`): publish refuses an attachment that is no tarball. */
+function tarOf(content: Buffer): Buffer {
+  const header = Buffer.alloc(512);
+  header.write('package/data', 0);
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(`${content.length.toString(8).padStart(11, '0')}\0`, 124);
+  header.write('00000000000\0', 136);
+  header.write('        ', 148);
+  header.write('0', 156);
+  header.write('ustar\0', 257);
+  header.write('00', 263);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
+  return Buffer.concat([header, content, padding, Buffer.alloc(1024)]);
+}
