@@ -288,5 +288,5 @@ async function moduleZip(module: string, version: string, payload: Buffer): Prom
     { path: 'go.mod', localPath: mod, size: Buffer.byteLength(modText) },
     { path: 'data.bin', localPath: data, size: payload.length },
   ]);
-  return fs.readFile(out);
+  return await fs.readFile(out);
 }
