@@ -135,8 +135,8 @@ export function makeWheel(
   };
 }
 
-/** A POSIX tar header (ustar), enough for sdists. */
-function tarHeader(name: string, size: number): Buffer {
+/** A POSIX tar header (ustar) for a regular file `name` of `size` bytes: sdists, npm tarballs. */
+export function tarHeader(name: string, size: number): Buffer {
   const header = Buffer.alloc(512);
   header.write(name, 0, 100);
   header.write('0000644\0', 100);

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { tarHeader } from '../../integration/pypi/fixtures.ts';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -803,20 +804,11 @@ test('parseSearchQuery round-trips size and from; bounds them', () => {
 
 /** A one-file ustar archive (`package/data`): publish refuses an attachment that is no tarball. */
 function tarOf(content: Buffer): Buffer {
-  const header = Buffer.alloc(512);
-  header.write('package/data', 0);
-  header.write('0000644\0', 100);
-  header.write('0000000\0', 108);
-  header.write('0000000\0', 116);
-  header.write(`${content.length.toString(8).padStart(11, '0')}\0`, 124);
-  header.write('00000000000\0', 136);
-  header.write('        ', 148);
-  header.write('0', 156);
-  header.write('ustar\0', 257);
-  header.write('00', 263);
-  let sum = 0;
-  for (const byte of header) sum += byte;
-  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
   const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
-  return Buffer.concat([header, content, padding, Buffer.alloc(1024)]);
+  return Buffer.concat([
+    tarHeader('package/data', content.length),
+    content,
+    padding,
+    Buffer.alloc(1024),
+  ]);
 }
