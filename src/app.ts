@@ -38,6 +38,7 @@ import {
   SECURITY_HEADERS,
 } from './http/hooks.ts';
 import { WriteGeneration } from './core/write-generation.ts';
+import { formatDigest } from './core/digest.ts';
 import { loggerOptions } from './http/log-options.ts';
 import { RateLimiter } from './http/rate-limit.ts';
 import { useRawBodies } from './http/request.ts';
@@ -315,6 +316,30 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     'nora_answer_memo_hits_total',
     'GET/HEAD requests answered from the answer memo (kept small answers), before routing',
   );
+  // NORA's storage operation counter; this build counts the read verifications that fail.
+  const storageOperations = metrics.counter(
+    'nora_storage_operations_total',
+    'storage operations by outcome (operation="verify", status="integrity_fail": a stored blob read whole did not match its digest and was removed)',
+    ['operation', 'status'],
+  );
+  blobs.observeReads(({ digest, removal }) => {
+    storageOperations.inc({ operation: 'verify', status: 'integrity_fail' });
+    const blob = formatDigest(digest);
+    removal.then(
+      (removed) => {
+        log.error(
+          { blob, removed },
+          'a stored blob failed its integrity check: its bytes do not match its digest',
+        );
+      },
+      (err: unknown) => {
+        log.error(
+          { blob, err },
+          'a stored blob failed its integrity check and could not be removed',
+        );
+      },
+    );
+  });
   const memoDuties: MemoHitDuties = {
     rateLimiter,
     requestId: requestIdFrom,

@@ -115,6 +115,15 @@ export function storageFault(err: unknown): RegistryError | undefined {
       cause: err,
     });
   }
+  // storage/blob-store.ts's BlobIntegrityError, by name too: the stored bytes no longer match
+  // their digest; the store has removed them, so an upload or proxy fill of them repairs it.
+  if (err instanceof Error && err.name === 'BlobIntegrityError') {
+    return new RegistryError(
+      'UNAVAILABLE',
+      'stored content failed its integrity check and was removed; upload it again (a proxy fetches it again on the next request)',
+      { cause: err },
+    );
+  }
   const code = errnoCode(err);
   if (code === undefined) return undefined;
   if (FULL_ERRNOS.has(code)) {

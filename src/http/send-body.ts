@@ -8,7 +8,7 @@
  * that garbage keeps the collector busy — measured here, a 100 MB blob went out at 1.2–1.5 GB/s
  * streamed and 4.6 GB/s with reused buffers (nginx with sendfile: 2.5 GB/s on the same machine).
  */
-import { read as readCallback } from 'node:fs';
+import { fstatSync, read as readCallback } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
@@ -132,8 +132,15 @@ async function pumpFile(
   // A buffer may be reused only once the write holding it has finished (or failed).
   let writing: Promise<void> = Promise.resolve();
   // The announced length bounds the reads too: a small file then costs one read, not two (EOF).
+  // A verified read must know where the file ends: its last chunk waits for the digest check.
   const last =
-    file.end ?? (declared === undefined ? Number.MAX_SAFE_INTEGER : file.start + declared - 1);
+    file.end ??
+    (declared !== undefined
+      ? file.start + declared - 1
+      : file.verifier !== undefined
+        ? fstatSync(file.fd).size - 1
+        : Number.MAX_SAFE_INTEGER);
+  const verifier = file.verifier;
   let position = file.start;
   let sent = 0;
   try {
@@ -145,11 +152,22 @@ async function pumpFile(
         Math.min(CHUNK_BYTES, last - position + 1),
         position,
       );
-      if (count === 0) break;
+      if (count === 0) {
+        // Shorter than announced: damaged (a verifier reports it; the check below refuses it).
+        verifier?.finish();
+        break;
+      }
       position += count;
+      const chunk = count === buffer.length ? buffer : buffer.subarray(0, count);
+      if (verifier !== undefined) {
+        verifier.update(chunk);
+        if (position > last && !verifier.finish()) {
+          throw new Error('stored file failed its integrity check');
+        }
+      }
       await writing;
       if (response.destroyed) throw new Error('client went away');
-      writing = writeChunk(response, count === buffer.length ? buffer : buffer.subarray(0, count));
+      writing = writeChunk(response, chunk);
       // Observed by the `await writing` above or in `finally`; never left unhandled.
       writing.catch(() => undefined);
       sent += count;

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash, type Hash } from 'node:crypto';
 import { type Digest, type DigestAlgorithm, formatDigest } from '../core/digest.ts';
@@ -16,7 +16,75 @@ import { RegistryError } from '../core/errors.ts';
 import { limitBytes } from '../core/streams.ts';
 import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from './driver.ts';
 import { blobKey } from './keys.ts';
+import { bytesOf, identityOf, localFileOf, tagLocalFile, type ReadVerifier } from './local-file.ts';
 import { makeDir } from './make-dir.ts';
+
+/** Blobs whose verified identity is kept (see BlobStore.#verified): ~15 MB at most. */
+const VERIFIED_KEEP = 100_000;
+
+/** A blob's bytes read whole did not hash to its digest; the damaged file has been removed. */
+export class BlobIntegrityError extends Error {
+  constructor(digest: Digest) {
+    super(`stored blob ${formatDigest(digest)} failed its integrity check`);
+    this.name = 'BlobIntegrityError';
+  }
+}
+
+/**
+ * Told of each damaged blob found by a read: `removal` settles true once its file is removed
+ * (false: already gone or replaced), and rejects when the removal failed.
+ */
+export type ReadObserver = (event: { digest: Digest; removal: Promise<boolean> }) => void;
+
+/** One whole read's check against the digest (local-file.ts ReadVerifier). */
+class ReadCheck implements ReadVerifier {
+  readonly #store: BlobStore;
+  readonly #digest: Digest;
+  readonly #identity: string | undefined;
+  readonly #hash: Hash;
+  #outcome: boolean | undefined;
+
+  constructor(store: BlobStore, digest: Digest, identity: string | undefined) {
+    this.#store = store;
+    this.#digest = digest;
+    this.#identity = identity;
+    this.#hash = createHash(digest.algorithm);
+  }
+
+  update(chunk: Uint8Array): void {
+    this.#hash.update(chunk);
+  }
+
+  finish(): boolean {
+    if (this.#outcome !== undefined) return this.#outcome;
+    this.#outcome = this.#hash.digest('hex') === this.#digest.hex;
+    this.#store.settleRead(this.#digest, this.#identity, this.#outcome);
+    return this.#outcome;
+  }
+}
+
+/**
+ * `stream` (a whole blob) checked as it is consumed: each chunk is passed on once the next one
+ * has arrived, and the last only after the digest matched; a mismatch errors the stream
+ * instead. A local file's tag is carried over with the check attached, for send-body.ts's
+ * direct send (which then feeds the check itself). Destroying the result closes `stream`.
+ */
+function verifying(stream: Readable, digest: Digest, check: ReadCheck): Readable {
+  async function* checked(): AsyncGenerator<Buffer> {
+    let held: Buffer | undefined;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (held !== undefined) yield held;
+      check.update(chunk);
+      held = chunk;
+    }
+    if (!check.finish()) throw new BlobIntegrityError(digest);
+    if (held !== undefined) yield held;
+  }
+  const result = Readable.from(checked(), { objectMode: false });
+  result.once('close', () => stream.destroy());
+  const file = localFileOf(stream);
+  return file === undefined ? result : tagLocalFile(result, { ...file, verifier: check });
+}
 
 /** Hashes a format may want besides the content address (npm shasum = sha1, Maven md5/sha1). */
 export type HashName = DigestAlgorithm | 'sha1' | 'md5';
@@ -123,6 +191,13 @@ export class BlobStore {
   readonly #spoolDirs = new Set<string>();
   /** Announced bytes of the in-memory ingests running now (≤ SMALL_INGEST_BUDGET_BYTES). */
   #smallBytes = 0;
+  /**
+   * Per digest hex, the identity (ObjectInfo.identity) of the stored file last read whole and
+   * found good: read again unchanged, it is not hashed again. At most VERIFIED_KEEP entries, the
+   * oldest verified forgotten first (~150 bytes each).
+   */
+  readonly #verified = new Map<string, string>();
+  #readObserver: ReadObserver | undefined;
 
   constructor(driver: StorageDriver, index: BlobIndex) {
     this.#driver = driver;
@@ -138,8 +213,67 @@ export class BlobStore {
     return this.#driver.stat(blobKey(digest));
   }
 
-  open(digest: Digest, options?: ReadOptions): Promise<Readable> {
-    return this.#driver.read(blobKey(digest), options);
+  /**
+   * The blob's bytes, `options` an inclusive byte range. A whole read is verified against the
+   * digest unless this very file (ObjectInfo.identity) was verified before in this process: a
+   * small blob (read whole by the driver) before this returns, a larger one as it is sent, the
+   * last chunk held back until the digest matches (send-body.ts for files, else the stream
+   * errors instead of ending). Damaged bytes are removed from the store, so the next upload or
+   * proxy fill of that content writes them again, and reported (observeReads). Ranged reads are
+   * not verified (a part cannot be).
+   *
+   * Errors: StorageNotFoundError (driver.ts) when absent; BlobIntegrityError when a small blob's
+   * bytes do not match (core/errors.ts answers both 503).
+   */
+  async open(digest: Digest, options?: ReadOptions): Promise<Readable> {
+    const stream = await this.#driver.read(blobKey(digest), options);
+    const whole =
+      options === undefined || ((options.start ?? 0) === 0 && options.end === undefined);
+    if (!whole) return stream;
+    const identity = identityOf(stream);
+    if (identity !== undefined && this.#verified.get(digest.hex) === identity) return stream;
+    const check = new ReadCheck(this, digest, identity);
+    const bytes = bytesOf(stream);
+    if (bytes !== undefined) {
+      check.update(bytes);
+      if (check.finish()) return stream;
+      stream.destroy();
+      throw new BlobIntegrityError(digest);
+    }
+    return verifying(stream, digest, check);
+  }
+
+  /** Told of every damaged blob a read finds (metrics, the log); one observer, set by the app. */
+  observeReads(observer: ReadObserver): void {
+    this.#readObserver = observer;
+  }
+
+  /** ReadCheck's outcome: remembered when good; when damaged, reported and removed. */
+  settleRead(digest: Digest, identity: string | undefined, good: boolean): void {
+    if (good) {
+      if (identity === undefined) return;
+      this.#verified.delete(digest.hex);
+      this.#verified.set(digest.hex, identity);
+      if (this.#verified.size > VERIFIED_KEEP) {
+        const oldest = this.#verified.keys().next();
+        if (oldest.done !== true) this.#verified.delete(oldest.value);
+      }
+      return;
+    }
+    this.#verified.delete(digest.hex);
+    const removal = this.#removeDamaged(digest, identity);
+    this.#readObserver?.({ digest, removal });
+  }
+
+  /**
+   * Removes the damaged file, unless it was replaced since it was read (an ingest that found it
+   * missing or short wrote it again): then the new file is left for its own first read to check.
+   */
+  async #removeDamaged(digest: Digest, identity: string | undefined): Promise<boolean> {
+    const now = await this.#driver.stat(blobKey(digest));
+    if (now === undefined) return false;
+    if (identity !== undefined && now.identity !== identity) return false;
+    return this.delete(digest);
   }
 
   /** A fresh spool path for callers that assemble a blob themselves (chunked uploads, fills). */

@@ -12,6 +12,12 @@ export interface ObjectInfo {
   readonly key: StorageKey;
   readonly size: number;
   readonly modifiedAt: Date;
+  /**
+   * Which stored file this is, when the driver can tell (fs: device, inode, size, mtime and
+   * ctime): the same string means the bytes were not rewritten since. The blob store keeps the
+   * identity of each blob it has verified and hashes a blob again when it changes.
+   */
+  readonly identity?: string;
 }
 
 export interface ReadOptions {

@@ -6,11 +6,24 @@
  */
 import { Readable } from 'node:stream';
 
+/**
+ * Checks a whole read of a stored object against its digest (storage/blob-store.ts): `update`
+ * with every byte in order, then `finish` once after the last one, before that last chunk is
+ * released to the client, so a client never receives a complete copy of damaged bytes.
+ */
+export interface ReadVerifier {
+  update(chunk: Uint8Array): void;
+  /** true when the bytes seen match the digest; the verifier reports a mismatch itself. */
+  finish(): boolean;
+}
+
 /** An open file and the byte range (inclusive `end`, to EOF when absent) the stream would read. */
 export interface LocalFileSource {
   readonly fd: number;
   readonly start: number;
   readonly end: number | undefined;
+  /** Set when the whole object is read unverified: whoever sends the file feeds it. */
+  readonly verifier?: ReadVerifier;
 }
 
 const LOCAL_FILE = Symbol('nora.localFile');
@@ -33,6 +46,23 @@ export function localFileOf(body: unknown): LocalFileSource | undefined {
   if (source === undefined) return undefined;
   // Once anything has pulled bytes out of the stream, its position no longer matches the tag.
   return stream.readableDidRead || stream.destroyed ? undefined : source;
+}
+
+const IDENTITY = Symbol('nora.fileIdentity');
+
+interface Identified {
+  [IDENTITY]?: string;
+}
+
+/** Marks `stream` as reading the stored file of this identity (see ObjectInfo.identity). */
+export function tagIdentity<T extends Readable>(stream: T, identity: string): T {
+  (stream as T & Identified)[IDENTITY] = identity;
+  return stream;
+}
+
+/** The identity of the stored file a driver's stream reads; undefined when it cannot tell. */
+export function identityOf(stream: Readable): string | undefined {
+  return (stream as Readable & Identified)[IDENTITY];
 }
 
 const WHOLE_BYTES = Symbol('nora.wholeBytes');

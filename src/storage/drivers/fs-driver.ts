@@ -28,6 +28,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  type Stats,
   writevSync,
   writev as writevCallback,
 } from 'node:fs';
@@ -37,7 +38,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errnoCode } from '../../core/errors.ts';
 import { StorageNotFoundError } from '../driver.ts';
-import { bytesStream, tagLocalFile } from '../local-file.ts';
+import { bytesStream, tagIdentity, tagLocalFile } from '../local-file.ts';
 import { makeDir, makeDirSync } from '../make-dir.ts';
 import type {
   ObjectInfo,
@@ -105,7 +106,7 @@ export class FsDriver implements StorageDriver {
     try {
       const stats = statSync(this.#path(key), { throwIfNoEntry: false });
       if (stats === undefined || !stats.isFile()) return undefined;
-      return { key, size: stats.size, modifiedAt: stats.mtime };
+      return { key, size: stats.size, modifiedAt: stats.mtime, identity: fileIdentity(stats) };
     } catch (err) {
       if (errnoCode(err) === 'ENOTDIR') return undefined;
       throw err;
@@ -139,16 +140,17 @@ export class FsDriver implements StorageDriver {
       throw err;
     }
     const start = options.start ?? 0;
-    let whole: Buffer | undefined;
+    let small: { stats: Stats; whole: Buffer | undefined };
     try {
-      whole = readSmall(fd, start, options.end);
+      small = readSmall(fd, start, options.end);
     } catch (err) {
       closeSync(fd);
       throw err;
     }
-    if (whole !== undefined) {
+    const identity = fileIdentity(small.stats);
+    if (small.whole !== undefined) {
       closeSync(fd);
-      return bytesStream(whole);
+      return tagIdentity(bytesStream(small.whole), identity);
     }
     const stream = createReadStream('', {
       fd,
@@ -157,7 +159,10 @@ export class FsDriver implements StorageDriver {
       ...(options.start === undefined ? {} : { start: options.start }),
       ...(options.end === undefined ? {} : { end: options.end }),
     });
-    return tagLocalFile(stream, { fd, start: options.start ?? 0, end: options.end });
+    return tagIdentity(
+      tagLocalFile(stream, { fd, start: options.start ?? 0, end: options.end }),
+      identity,
+    );
   }
 
   async write(
@@ -694,11 +699,16 @@ export const SMALL_READ_BYTES = 64 * 1024;
  * The bytes `start`..`end` (inclusive; to EOF when absent) of the open file when they are at most
  * SMALL_READ_BYTES, read synchronously; undefined for more. Fewer bytes when the file is shorter.
  */
-function readSmall(fd: number, start: number, end: number | undefined): Buffer | undefined {
-  const size = fstatSync(fd).size;
+function readSmall(
+  fd: number,
+  start: number,
+  end: number | undefined,
+): { stats: Stats; whole: Buffer | undefined } {
+  const stats = fstatSync(fd);
+  const size = stats.size;
   const last = Math.min(end ?? size - 1, size - 1);
   const length = Math.max(0, last - start + 1);
-  if (length > SMALL_READ_BYTES) return undefined;
+  if (length > SMALL_READ_BYTES) return { stats, whole: undefined };
   // Not from the shared pool: a body the answer memo keeps must not pin a pool slab.
   const bytes = Buffer.allocUnsafeSlow(length);
   let filled = 0;
@@ -707,5 +717,14 @@ function readSmall(fd: number, start: number, end: number | undefined): Buffer |
     if (count === 0) break;
     filled += count;
   }
-  return filled === length ? bytes : bytes.subarray(0, filled);
+  return { stats, whole: filled === length ? bytes : bytes.subarray(0, filled) };
+}
+
+/**
+ * ObjectInfo.identity of a stored file: a rewrite in place changes mtime/ctime, a replacement
+ * the inode, a truncation the size. Bit rot under an unchanged inode is not seen this way (the
+ * first read after a restart hashes every blob again).
+ */
+function fileIdentity(stats: Stats): string {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
 }

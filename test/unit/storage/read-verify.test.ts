@@ -1,0 +1,190 @@
+/**
+ * Whole reads of a blob are checked against its digest (BlobStore.open): damaged bytes are never
+ * handed out as a complete copy, they are removed so the next upload writes them again, and the
+ * app is told. A file read unchanged since it was verified is not hashed again.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { test } from 'node:test';
+import { digestOf, type Digest } from '../../../src/core/digest.ts';
+import { storageFault } from '../../../src/core/errors.ts';
+import {
+  BlobIntegrityError,
+  BlobStore,
+  type BlobIndex,
+  type ReadObserver,
+} from '../../../src/storage/blob-store.ts';
+import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
+import { MemoryDriver } from '../../../src/storage/drivers/memory-driver.ts';
+import { GuardedDriver } from '../../../src/storage/guarded-driver.ts';
+import { blobKey } from '../../../src/storage/keys.ts';
+import { localFileOf } from '../../../src/storage/local-file.ts';
+
+class MapIndex implements BlobIndex {
+  readonly sizes = new Map<string, number>();
+  record(digest: string, size: number) {
+    this.sizes.set(digest, size);
+    return Promise.resolve();
+  }
+  remove(digest: string) {
+    this.sizes.delete(digest);
+    return Promise.resolve();
+  }
+  totalSize() {
+    return Promise.resolve([...this.sizes.values()].reduce((a, b) => a + b, 0));
+  }
+}
+
+async function store() {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-verify-'));
+  const index = new MapIndex();
+  const blobs = new BlobStore(new GuardedDriver(await FsDriver.open(dir)), index);
+  const damaged: { digest: Digest; removed: boolean }[] = [];
+  const observer: ReadObserver = ({ digest, removal }) => {
+    void removal.then((removed) => damaged.push({ digest, removed }));
+  };
+  blobs.observeReads(observer);
+  const file = (digest: Digest) => path.join(dir, blobKey(digest));
+  return { dir, index, blobs, damaged, file };
+}
+
+/** Flips one byte of a stored file in place: same size, new mtime/ctime. */
+async function flipByte(file: string, at: number): Promise<void> {
+  const handle = await fs.open(file, 'r+');
+  try {
+    const one = Buffer.alloc(1);
+    await handle.read(one, 0, 1, at);
+    one[0] = (one[0] ?? 0) ^ 0xff;
+    await handle.write(one, 0, 1, at);
+  } finally {
+    await handle.close();
+  }
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+test('a small blob damaged in place is refused before any byte, removed, reported, and re-stored by the next ingest', async () => {
+  const { blobs, index, damaged, file } = await store();
+  const data = Buffer.from('a small artifact, read whole by the driver');
+  const { digest } = await blobs.ingest(Readable.from([data]), { expectedSize: data.length });
+  assert.deepEqual(await buffer(await blobs.open(digest)), data);
+
+  await flipByte(file(digest), 5);
+  await assert.rejects(blobs.open(digest), (err: unknown) => err instanceof BlobIntegrityError);
+  await settle();
+  assert.deepEqual(damaged, [{ digest, removed: true }]);
+  assert.equal(await blobs.stat(digest), undefined, 'the damaged file is gone');
+  assert.equal(index.sizes.size, 0);
+
+  // Without the removal the same-size damaged file would stay: ingest skips a blob it has.
+  const again = await blobs.ingest(Readable.from([data]), { expectedSize: data.length });
+  assert.equal(again.created, true);
+  assert.deepEqual(await buffer(await blobs.open(digest)), data);
+});
+
+test('the refusal is a 503 naming the condition, not a 500', () => {
+  const answer = storageFault(new BlobIntegrityError(digestOf('x')));
+  assert.ok(answer !== undefined);
+  assert.equal(answer.status, 503);
+  assert.match(answer.message, /integrity check/);
+});
+
+test('a large blob read as a stream errors before its last chunk when damaged', async () => {
+  const { blobs, damaged, file } = await store();
+  const data = Buffer.alloc(3 * 1024 * 1024 + 17);
+  for (let i = 0; i < data.length; i += 1) data[i] = (i * 7) & 0xff;
+  const { digest } = await blobs.ingest(Readable.from([data]));
+  assert.deepEqual(await buffer(await blobs.open(digest)), data, 'a good read passes');
+
+  await flipByte(file(digest), data.length - 1);
+  const stream = await blobs.open(digest);
+  let received = 0;
+  await assert.rejects(
+    (async () => {
+      for await (const chunk of stream as AsyncIterable<Buffer>) received += chunk.length;
+    })(),
+    (err: unknown) => err instanceof BlobIntegrityError,
+  );
+  assert.ok(received < data.length, `${received} of ${data.length} bytes passed`);
+  await settle();
+  assert.equal(damaged.length, 1);
+  assert.equal(await blobs.stat(digest), undefined);
+});
+
+test('a large blob sent as a file carries a verifier that refuses the damaged last chunk', async () => {
+  const { blobs, file } = await store();
+  const data = Buffer.alloc(200 * 1024, 3);
+  const { digest } = await blobs.ingest(Readable.from([data]));
+  await flipByte(file(digest), 0);
+  const stream = await blobs.open(digest);
+  const source = localFileOf(stream);
+  assert.ok(source?.verifier !== undefined, 'the local file tag is kept, with its verifier');
+  const bytes = await fs.readFile(file(digest));
+  source.verifier.update(bytes);
+  assert.equal(source.verifier.finish(), false);
+  stream.destroy();
+  await settle();
+  assert.equal(await blobs.stat(digest), undefined);
+});
+
+test('a blob read unchanged since it was verified is not hashed again; a rewrite is', async () => {
+  const { blobs, file } = await store();
+  const data = Buffer.alloc(200 * 1024, 9);
+  const { digest } = await blobs.ingest(Readable.from([data]));
+  const first = await blobs.open(digest);
+  assert.ok(localFileOf(first)?.verifier !== undefined, 'first read: checked');
+  await buffer(first);
+  const second = await blobs.open(digest);
+  assert.equal(localFileOf(second)?.verifier, undefined, 'same file: trusted');
+  second.destroy();
+
+  // Rewritten with the same bytes: a new file (mtime/ctime), checked again.
+  await fs.writeFile(file(digest), data);
+  const third = await blobs.open(digest);
+  assert.ok(localFileOf(third)?.verifier !== undefined);
+  third.destroy();
+});
+
+test('ranged reads are passed through unchecked (a part cannot be verified)', async () => {
+  const { blobs, file, damaged } = await store();
+  const data = Buffer.from('0123456789abcdef');
+  const { digest } = await blobs.ingest(Readable.from([data]), { expectedSize: data.length });
+  await flipByte(file(digest), 0);
+  const part = await buffer(await blobs.open(digest, { start: 2, end: 5 }));
+  assert.equal(part.toString(), '2345');
+  await settle();
+  assert.deepEqual(damaged, []);
+});
+
+test('a damaged file replaced by a good one before its removal is left in place', async () => {
+  const { blobs, file } = await store();
+  const data = Buffer.alloc(200 * 1024, 1);
+  const { digest } = await blobs.ingest(Readable.from([data]));
+  await flipByte(file(digest), 10);
+  const stream = await blobs.open(digest);
+  const verifier = localFileOf(stream)?.verifier;
+  assert.ok(verifier !== undefined);
+  verifier.update(await fs.readFile(file(digest)));
+  // A good copy lands (a new inode) between the read and the verdict.
+  const good = `${file(digest)}.good`;
+  await fs.writeFile(good, data);
+  await fs.rename(good, file(digest));
+  assert.equal(verifier.finish(), false);
+  stream.destroy();
+  await settle();
+  assert.deepEqual(await fs.readFile(file(digest)), data);
+});
+
+test('the memory driver: whole reads verified too (and trusted once verified)', async () => {
+  const driver = await MemoryDriver.open();
+  const blobs = new BlobStore(new GuardedDriver(driver), new MapIndex());
+  const data = Buffer.from('in memory');
+  const { digest } = await blobs.ingest(Readable.from([data]), { expectedSize: data.length });
+  assert.deepEqual(await buffer(await blobs.open(digest)), data);
+  assert.deepEqual(await buffer(await blobs.open(digest)), data);
+  await driver.close();
+});
