@@ -121,9 +121,16 @@ export class Hosted implements HostedMachinery, OciCacheWriter {
     }
   }
 
+  /**
+   * The blob linked under `name`, when its bytes are in the store at the linked size. The link is
+   * metadata: bytes deleted or cut short behind NORA's back must read as absent, because a
+   * client told a blob exists skips uploading it (docker/skopeo push HEAD every layer, and so do
+   * mounts), and a re-push could then never repair the image.
+   */
   async blobHandle(repo: string, name: string, digest: string): Promise<BlobHandle | undefined> {
     const size = await this.#store.blobLink(repo, name, digest);
     if (size === undefined) return undefined;
+    if ((await this.#blobs.stat(parseDigest(digest)))?.size !== size) return undefined;
     return this.handleFor(digest, size);
   }
 

@@ -519,6 +519,9 @@ export class OciService {
       size = links.find(
         (link) => writeRepo !== undefined && this.#can(request, writeRepo, link.name),
       )?.size;
+      // Linked but gone from the store (or cut short): the client must upload it instead.
+      if (size !== undefined && (await blobs.stat(parseDigest(digest)))?.size !== size)
+        size = undefined;
     } else {
       if (!isValidName(from)) return undefined;
       const source = this.#target(request, from);
@@ -529,7 +532,7 @@ export class OciService {
       }
       // An unreachable upstream makes the mount fail, not the push: the client uploads instead.
       const blob = await undefinedWhenAbsent(source.backend.getBlob(source.name, digest));
-      if (blob && (await blobs.stat(parseDigest(digest))) !== undefined) size = blob.size;
+      if (blob && (await blobs.stat(parseDigest(digest)))?.size === blob.size) size = blob.size;
     }
     if (size === undefined) return undefined;
     await hosted.sql.linkBlob(repo, target.name, digest, size);

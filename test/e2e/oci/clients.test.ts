@@ -151,6 +151,42 @@ describe('skopeo', { skip: missingTools('skopeo', 'umoci') }, () => {
     }
   });
 
+  test('layers lost or cut short on disk are uploaded again by the next push, then pulled intact', async () => {
+    const dir = path.join(work.path, 'skopeo-repair');
+    await umociImage(dir, 'v1', 'amd64', 'repair');
+    const push = () =>
+      tool(
+        'skopeo',
+        ['copy', '--dest-tls-verify=false', 'oci:oci:v1', `docker://${R}/fix/app:v1`],
+        dir,
+      );
+    await push();
+    const inspect = JSON.parse(
+      (await tool('skopeo', ['inspect', '--tls-verify=false', `docker://${R}/fix/app:v1`])).stdout,
+    ) as { Layers: string[] };
+    const [lost, cut] = inspect.Layers.map((layer) => layer.replace('sha256:', ''));
+    assert.ok(lost !== undefined && cut !== undefined);
+    const stored = (hex: string) =>
+      path.join(server.dataDir, 'storage', 'blobs', 'sha256', hex.slice(0, 2), hex);
+    await fs.rm(stored(lost));
+    await fs.truncate(stored(cut), 10);
+    // HEAD must say "not here" for both, or skopeo would skip them and the image stays broken.
+    for (const hex of [lost, cut]) {
+      const head = await fetch(`${server.url}/v2/fix/app/blobs/sha256:${hex}`, { method: 'HEAD' });
+      assert.equal(head.status, 404, hex);
+    }
+    await push();
+    await tool(
+      'skopeo',
+      ['copy', '--src-tls-verify=false', `docker://${R}/fix/app:v1`, 'dir:repaired'],
+      dir,
+    );
+    for (const hex of [lost, cut]) {
+      assert.equal(await sha256File(stored(hex)), hex);
+      assert.equal(await sha256File(path.join(dir, 'repaired', hex)), hex);
+    }
+  });
+
   test('registry to registry between two repositories, Docker v2s2 conversion, delete', async () => {
     const dir = path.join(work.path, 'skopeo2');
     await umociImage(dir, 'v1', 'amd64', 'copy');
