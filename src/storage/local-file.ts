@@ -26,50 +26,59 @@ export interface LocalFileSource {
   readonly verifier?: ReadVerifier;
 }
 
-const LOCAL_FILE = Symbol('nora.localFile');
-
-interface Tagged {
-  [LOCAL_FILE]?: LocalFileSource;
+/**
+ * A value carried by a stream under a private symbol: `set` marks the stream (and returns it),
+ * `get` reads the mark of a body that is a stream not read from yet (undefined otherwise: once
+ * anything has pulled bytes out of it, what the mark says no longer matches its position).
+ */
+function streamTag<V>(name: string): {
+  set<T extends Readable>(stream: T, value: V): T;
+  get(body: unknown): V | undefined;
+} {
+  const key = Symbol(name);
+  return {
+    set(stream, value) {
+      (stream as unknown as Record<symbol, V>)[key] = value;
+      return stream;
+    },
+    get(body) {
+      if (typeof body !== 'object' || body === null) return undefined;
+      const value = (body as Record<symbol, V | undefined>)[key];
+      if (value === undefined) return undefined;
+      const stream = body as Readable;
+      return stream.readableDidRead || stream.destroyed ? undefined : value;
+    },
+  };
 }
+
+const localFile = streamTag<LocalFileSource>('nora.localFile');
 
 /** Marks `stream` (which owns `source.fd` and closes it when destroyed) as reading a local file. */
 export function tagLocalFile<T extends Readable>(stream: T, source: LocalFileSource): T {
-  (stream as T & Tagged)[LOCAL_FILE] = source;
-  return stream;
+  return localFile.set(stream, source);
 }
 
 /** The local file behind a stream that has not been read yet; undefined for any other body. */
 export function localFileOf(body: unknown): LocalFileSource | undefined {
-  if (typeof body !== 'object' || body === null) return undefined;
-  const stream = body as Readable & Tagged;
-  const source = stream[LOCAL_FILE];
-  if (source === undefined) return undefined;
-  // Once anything has pulled bytes out of the stream, its position no longer matches the tag.
-  return stream.readableDidRead || stream.destroyed ? undefined : source;
+  return localFile.get(body);
 }
 
-const IDENTITY = Symbol('nora.fileIdentity');
-
-interface Identified {
-  [IDENTITY]?: string;
-}
+const identity = streamTag<string>('nora.fileIdentity');
 
 /** Marks `stream` as reading the stored file of this identity (see ObjectInfo.identity). */
-export function tagIdentity<T extends Readable>(stream: T, identity: string): T {
-  (stream as T & Identified)[IDENTITY] = identity;
-  return stream;
+export function tagIdentity<T extends Readable>(stream: T, value: string): T {
+  return identity.set(stream, value);
 }
 
-/** The identity of the stored file a driver's stream reads; undefined when it cannot tell. */
+/**
+ * The identity of the stored file a driver's stream reads (not read from yet); undefined when
+ * the driver cannot tell.
+ */
 export function identityOf(stream: Readable): string | undefined {
-  return (stream as Readable & Identified)[IDENTITY];
+  return identity.get(stream);
 }
 
-const WHOLE_BYTES = Symbol('nora.wholeBytes');
-
-interface CarriesBytes {
-  [WHOLE_BYTES]?: Buffer;
-}
+const wholeBytes = streamTag<Buffer>('nora.wholeBytes');
 
 /**
  * A stream of `bytes` (a small stored file read whole, see FsDriver.read) that also carries
@@ -77,16 +86,10 @@ interface CarriesBytes {
  * (http/answer-memo.ts) may keep it. Consumers that read it as a stream get the same bytes.
  */
 export function bytesStream(bytes: Buffer): Readable {
-  const stream = Readable.from([bytes], { objectMode: false });
-  (stream as Readable & CarriesBytes)[WHOLE_BYTES] = bytes;
-  return stream;
+  return wholeBytes.set(Readable.from([bytes], { objectMode: false }), bytes);
 }
 
 /** The whole body behind a `bytesStream` not read yet; undefined for any other body. */
 export function bytesOf(body: unknown): Buffer | undefined {
-  if (typeof body !== 'object' || body === null) return undefined;
-  const stream = body as Readable & CarriesBytes;
-  const bytes = stream[WHOLE_BYTES];
-  if (bytes === undefined) return undefined;
-  return stream.readableDidRead || stream.destroyed ? undefined : bytes;
+  return wholeBytes.get(body);
 }

@@ -1,6 +1,23 @@
-/** Storage test helpers: what the fs driver left behind. */
+/** Storage test helpers: what the fs driver left behind, an in-memory blob index. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { BlobIndex } from '../../src/storage/blob-store.ts';
+
+/** A BlobIndex in a Map (digest → size), for blob store tests without a database. */
+export class MapIndex implements BlobIndex {
+  readonly sizes = new Map<string, number>();
+  record(digest: string, size: number): Promise<void> {
+    this.sizes.set(digest, size);
+    return Promise.resolve();
+  }
+  remove(digest: string): Promise<void> {
+    this.sizes.delete(digest);
+    return Promise.resolve();
+  }
+  totalSize(): Promise<number> {
+    return Promise.resolve([...this.sizes.values()].reduce((a, b) => a + b, 0));
+  }
+}
 
 /**
  * What a write left in the fs driver's temp directory (`<root>/.tmp`): anything but the stock of

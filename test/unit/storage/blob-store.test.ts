@@ -10,28 +10,12 @@ import { digestOf, formatDigest, parseDigest } from '../../../src/core/digest.ts
 import { RegistryError } from '../../../src/core/errors.ts';
 import {
   BlobStore,
-  type BlobIndex,
   SMALL_INGEST_BUDGET_BYTES,
   SMALL_INGEST_BYTES,
 } from '../../../src/storage/blob-store.ts';
 import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
 import { GuardedDriver } from '../../../src/storage/guarded-driver.ts';
-import { tempLeftovers } from '../../helpers/storage.ts';
-
-class MapIndex implements BlobIndex {
-  readonly sizes = new Map<string, number>();
-  record(digest: string, size: number) {
-    this.sizes.set(digest, size);
-    return Promise.resolve();
-  }
-  remove(digest: string) {
-    this.sizes.delete(digest);
-    return Promise.resolve();
-  }
-  totalSize() {
-    return Promise.resolve([...this.sizes.values()].reduce((a, b) => a + b, 0));
-  }
-}
+import { MapIndex, tempLeftovers } from '../../helpers/storage.ts';
 
 async function store() {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-blobs-'));

@@ -15,7 +15,6 @@ import { storageFault } from '../../../src/core/errors.ts';
 import {
   BlobIntegrityError,
   BlobStore,
-  type BlobIndex,
   type ReadObserver,
 } from '../../../src/storage/blob-store.ts';
 import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
@@ -23,21 +22,7 @@ import { MemoryDriver } from '../../../src/storage/drivers/memory-driver.ts';
 import { GuardedDriver } from '../../../src/storage/guarded-driver.ts';
 import { blobKey } from '../../../src/storage/keys.ts';
 import { localFileOf } from '../../../src/storage/local-file.ts';
-
-class MapIndex implements BlobIndex {
-  readonly sizes = new Map<string, number>();
-  record(digest: string, size: number) {
-    this.sizes.set(digest, size);
-    return Promise.resolve();
-  }
-  remove(digest: string) {
-    this.sizes.delete(digest);
-    return Promise.resolve();
-  }
-  totalSize() {
-    return Promise.resolve([...this.sizes.values()].reduce((a, b) => a + b, 0));
-  }
-}
+import { MapIndex } from '../../helpers/storage.ts';
 
 async function store() {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-verify-'));
