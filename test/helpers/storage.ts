@@ -24,10 +24,15 @@ export async function tempLeftovers(root: string): Promise<string[]> {
 
 /**
  * Damages a stored blob in place as a failing disk would: one byte in the middle of
- * `<storageRoot>/blobs/sha256/<xx>/<hex>` flipped, same size. Returns the file's path.
+ * `<storageRoot>/blobs/<algorithm>/<xx>/<hex>` flipped, same size (npm's tarballs are addressed
+ * by sha512, the other formats' by sha256). Returns the file's path.
  */
-export async function flipBlobByte(storageRoot: string, hex: string): Promise<string> {
-  const file = path.join(storageRoot, 'blobs', 'sha256', hex.slice(0, 2), hex);
+export async function flipBlobByte(
+  storageRoot: string,
+  hex: string,
+  algorithm: 'sha256' | 'sha512' = 'sha256',
+): Promise<string> {
+  const file = path.join(storageRoot, 'blobs', algorithm, hex.slice(0, 2), hex);
   const handle = await fs.open(file, 'r+');
   try {
     const { size } = await handle.stat();

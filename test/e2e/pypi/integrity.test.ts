@@ -91,6 +91,8 @@ describe('pip through the PyPI proxy when the cached wheel is damaged on disk', 
       await proxy.close();
       const damaged: string[] = [];
       for (const hex of Object.values(expected)) damaged.push(await flipBlobByte(storage, hex));
+      for (const [i, file] of damaged.entries())
+        assert.notEqual(await sha256File(file), Object.values(expected)[i], `${file} damaged`);
       proxy = await startProxy();
 
       // pip may fail (a 503, a cut body) or retry and succeed: it must never keep bad bytes.
