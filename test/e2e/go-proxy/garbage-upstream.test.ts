@@ -53,8 +53,17 @@ describe('go mod download through /go when the upstream serves a garbage .zip', 
       await fs.chmod(tree, 0o755);
       const zip = path.join(tree, MODULE.path, '@v', `${MODULE.version}.zip`);
       const real = await fs.readFile(zip);
-      // Same size as the real zip, random bytes: what a broken mirror or a cut-over CDN serves.
-      await fs.writeFile(zip, randomBytes(real.length), { mode: 0o644 });
+      // Two kinds of garbage, each the real zip's size: random bytes (a broken mirror), and the
+      // real zip's first 2,000 bytes then random ones (a transfer spliced with junk: the head,
+      // its first entry's name included, is right).
+      const garbage = [
+        { what: 'random bytes', bytes: randomBytes(real.length), reason: /not a zip archive/ },
+        {
+          what: 'a real head, then random bytes',
+          bytes: Buffer.concat([real.subarray(0, 2000), randomBytes(real.length - 2000)]),
+          reason: /\S/,
+        },
+      ];
       const nginx = await startNginx(path.join(work.path, 'nginx'), tree);
       try {
         await using server = await startTestServer({ env: { NORA_GO_PROXY: nginx.url } });
@@ -69,24 +78,28 @@ describe('go mod download through /go when the upstream serves a garbage .zip', 
         const group = `${server.url}/go`;
         const alone = `${server.url}/repository/go-proxy`;
 
-        // Through the group the failing member is "not here": 404 naming it and why.
-        const bad = await download(group);
-        assert.notEqual(bad.code, 0, output(bad));
-        assert.match(output(bad), /404 Not Found/, output(bad));
-        assert.match(
-          output(bad),
-          /upstream go-proxy#0 failed: sent an invalid github\.com\/pkg\/errors\/@v\/v0\.9\.1\.zip: not a zip archive/,
-          output(bad),
-        );
-        // The proxy addressed alone: 502.
-        const badAlone = await download(alone);
-        assert.notEqual(badAlone.code, 0, output(badAlone));
-        assert.match(output(badAlone), /502 Bad Gateway/, output(badAlone));
-        for (const res of [bad, badAlone])
-          assert.doesNotMatch(output(res), /\b500\b|Internal Server Error/, output(res));
-        const direct = await fetch(`${alone}/${MODULE.path}/@v/${MODULE.version}.zip`);
-        assert.equal(direct.status, 502, 'still refused: nothing was kept');
-        await direct.body?.cancel();
+        for (const { what, bytes, reason } of garbage) {
+          await fs.writeFile(zip, bytes, { mode: 0o644 });
+          // Through the group the failing member is "not here": 404 naming it and why.
+          const bad = await download(group);
+          assert.notEqual(bad.code, 0, `${what}\n${output(bad)}`);
+          assert.match(output(bad), /404 Not Found/, `${what}\n${output(bad)}`);
+          const said =
+            /upstream go-proxy#0 failed: sent an invalid github\.com\/pkg\/errors\/@v\/v0\.9\.1\.zip: (.*)/.exec(
+              output(bad),
+            );
+          assert.ok(said, `${what}\n${output(bad)}`);
+          assert.match(said[1] ?? '', reason, what);
+          // The proxy addressed alone: 502.
+          const badAlone = await download(alone);
+          assert.notEqual(badAlone.code, 0, `${what}\n${output(badAlone)}`);
+          assert.match(output(badAlone), /502 Bad Gateway/, `${what}\n${output(badAlone)}`);
+          for (const res of [bad, badAlone])
+            assert.doesNotMatch(output(res), /\b500\b|Internal Server Error/, output(res));
+          const direct = await fetch(`${alone}/${MODULE.path}/@v/${MODULE.version}.zip`);
+          assert.equal(direct.status, 502, `${what}: still refused, nothing was kept`);
+          await direct.body?.cancel();
+        }
 
         await fs.writeFile(zip, real, { mode: 0o644 });
         const good = await download(group);

@@ -35,7 +35,7 @@ interface PublishBody {
  */
 async function startRelay(
   target: string,
-  swap: { bytes?: Buffer },
+  swap: { bytes?: Buffer | undefined },
 ): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -89,7 +89,7 @@ describe('npm publish of a corrupt tarball', () => {
     async () => {
       await using work = await tempDir('nora-e2e-npm-corrupt-');
       await using server = await startTestServer();
-      const swap: { bytes?: Buffer } = {};
+      const swap: { bytes?: Buffer | undefined } = {};
       const relay = await startRelay(server.url, swap);
       try {
         const registry = `${relay.url}/npm/`;
