@@ -99,7 +99,6 @@ describe('cargo fetch through the cargo proxy when a cached .crate is damaged', 
 
         // cargo checks each .crate against the index's `cksum`, and retries a 503 or a cut body.
         const hit = await fetchAll('hit');
-        console.log(`first cargo fetch after the damage: exit ${hit.res.code}\n${output(hit.res)}`);
         for (const [file, sha] of hit.got)
           assert.equal(sha, expected.get(file), `${file}: cargo kept a damaged copy`);
         // Both crates are under 1 MiB: hashed before any byte goes out, answered 503, which

@@ -105,7 +105,6 @@ describe('pip through the PyPI proxy when the cached wheel is damaged on disk', 
       // Observed: the small wheel is answered 503 (pip retries it: good bytes, refilled from the
       // upstream); the large one's body is cut before its last chunk, and pip (urllib3 does not
       // enforce Content-Length) reports a hash mismatch and keeps nothing.
-      console.log(`first pip run after the damage: exit ${hit.res.code}\n${output(hit.res)}`);
       // Each damaged file is gone or holds the upstream's good bytes again.
       for (const [i, file] of damaged.entries()) {
         if (await exists(file))
