@@ -5,7 +5,7 @@
  * Which repository may see a blob is metadata (SQL), not this module's concern.
  */
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, fstat, read as readCallback } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -32,6 +32,18 @@ const VERIFIED_KEEP = 50_000;
 function flatCopy(text: string): string {
   return Buffer.from(text, 'latin1').toString('latin1');
 }
+
+/**
+ * Local files up to this size are hashed before open() returns, not as they are sent: the HTTP
+ * layer sends a file in 1 MiB chunks (send-body.ts), so a file this small would go out in one
+ * write held back for the check, and a mismatch found then could only cut a connection that
+ * had sent nothing ("Empty reply from server": curl exit 52, which Cargo does not retry).
+ * Checked here, it is a 503 in the protocol's shape, which every client retries. Costs one more
+ * read of the file from the page cache, at a blob's first read in a process only.
+ */
+const PRECHECK_FILE_BYTES = 1024 * 1024;
+/** Read size of that check (one buffer per check). */
+const PRECHECK_CHUNK_BYTES = 256 * 1024;
 
 /** A blob's bytes read whole did not hash to its digest; the damaged file has been removed. */
 export class BlobIntegrityError extends Error {
@@ -95,6 +107,36 @@ function verifying(stream: Readable, digest: Digest, check: ReadCheck): Readable
   result.once('close', () => stream.destroy());
   const file = localFileOf(stream);
   return file === undefined ? result : tagLocalFile(result, { ...file, verifier: check });
+}
+
+function fileSize(fd: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fstat(fd, (err, stats) => {
+      if (err) reject(err);
+      else resolve(stats.size);
+    });
+  });
+}
+
+/**
+ * Feeds the first `size` bytes of `fd` to `check` (positional reads: the fd's own offset, which
+ * its stream reads from, is not moved) and returns its verdict; a file shorter than `size` fails.
+ */
+async function hashFile(fd: number, size: number, check: ReadCheck): Promise<boolean> {
+  const buffer = Buffer.allocUnsafe(Math.min(PRECHECK_CHUNK_BYTES, Math.max(size, 1)));
+  let position = 0;
+  while (position < size) {
+    const count = await new Promise<number>((resolve, reject) => {
+      readCallback(fd, buffer, 0, Math.min(buffer.length, size - position), position, (err, n) => {
+        if (err) reject(err);
+        else resolve(n);
+      });
+    });
+    if (count === 0) break;
+    check.update(buffer.subarray(0, count));
+    position += count;
+  }
+  return check.finish();
 }
 
 /** Hashes a format may want besides the content address (npm shasum = sha1, Maven md5/sha1). */
@@ -227,14 +269,15 @@ export class BlobStore {
   /**
    * The blob's bytes, `options` an inclusive byte range. A whole read is verified against the
    * digest unless this very file (ObjectInfo.identity) was verified before in this process: a
-   * small blob (read whole by the driver) before this returns, a larger one as it is sent, the
+   * small blob (read whole by the driver) or a local file of at most PRECHECK_FILE_BYTES (1 MiB)
+   * before this returns, a larger one as it is sent, the
    * last chunk held back until the digest matches (send-body.ts for files, else the stream
    * errors instead of ending). Damaged bytes are removed from the store, so the next upload or
    * proxy fill of that content writes them again, and reported (observeReads). Ranged reads are
    * not verified (a part cannot be).
    *
-   * Errors: StorageNotFoundError (driver.ts) when absent; BlobIntegrityError when a small blob's
-   * bytes do not match (core/errors.ts answers both 503).
+   * Errors: StorageNotFoundError (driver.ts) when absent; BlobIntegrityError when the bytes of a
+   * blob checked before returning do not match (core/errors.ts answers both 503).
    */
   async open(digest: Digest, options?: ReadOptions): Promise<Readable> {
     const stream = await this.#driver.read(blobKey(digest), options);
@@ -250,6 +293,22 @@ export class BlobStore {
       if (check.finish()) return stream;
       stream.destroy();
       throw new BlobIntegrityError(digest);
+    }
+    const file = localFileOf(stream);
+    if (file !== undefined && file.start === 0) {
+      let good: boolean | undefined;
+      try {
+        const size = await fileSize(file.fd);
+        if (size <= PRECHECK_FILE_BYTES) good = await hashFile(file.fd, size, check);
+      } catch (err) {
+        stream.destroy();
+        throw err;
+      }
+      if (good === true) return stream;
+      if (good === false) {
+        stream.destroy();
+        throw new BlobIntegrityError(digest);
+      }
     }
     return verifying(stream, digest, check);
   }

@@ -38,3 +38,36 @@ export async function tempLeftovers(root: string): Promise<string[]> {
   }
   return left;
 }
+
+/**
+ * Damages a stored blob in place as a failing disk would: one byte in the middle of
+ * `<storageRoot>/blobs/<algorithm>/<xx>/<hex>` flipped, same size (npm's tarballs are addressed
+ * by sha512, the other formats' by sha256). Returns the file's path.
+ */
+export async function flipBlobByte(
+  storageRoot: string,
+  hex: string,
+  algorithm: 'sha256' | 'sha512' = 'sha256',
+): Promise<string> {
+  const file = path.join(storageRoot, 'blobs', algorithm, hex.slice(0, 2), hex);
+  const handle = await fs.open(file, 'r+');
+  try {
+    const { size } = await handle.stat();
+    const at = Math.floor(size / 2);
+    const byte = Buffer.alloc(1);
+    await handle.read(byte, 0, 1, at);
+    byte[0] = (byte[0] ?? 0) ^ 0xff;
+    await handle.write(byte, 0, 1, at);
+  } finally {
+    await handle.close();
+  }
+  return file;
+}
+
+/** Whether a path exists. */
+export function exists(file: string): Promise<boolean> {
+  return fs.stat(file).then(
+    () => true,
+    () => false,
+  );
+}

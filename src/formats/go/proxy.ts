@@ -20,12 +20,15 @@
  * - Private modules ([go] private, GOPRIVATE syntax): never asked of an upstream, absent here.
  */
 import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
 import { pipeline, Readable, Transform } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
 import type { AppConfig } from '../../config/schema.ts';
 import { ByteLru } from '../../core/byte-lru.ts';
 import { formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
-import { readAllBounded } from '../../core/streams.ts';
+import { limitBytes, readAllBounded } from '../../core/streams.ts';
 import { isUpstreamFailure, type ProxyEngine, type Refresh } from '../../proxy/engine.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
@@ -43,7 +46,7 @@ import {
   matchPrefixPatterns,
   sortVersions,
 } from './module.ts';
-import { checkZipHead, parseModulePath, zipHeadBytes } from './zip.ts';
+import { checkZipHead, parseModulePath, zipHeadBytes, zipIntegrityProblem } from './zip.ts';
 
 /** Largest `@v/list` taken from an upstream, bytes (a module with ~100k versions). */
 export const MAX_LIST_BYTES = 4 * 1024 * 1024;
@@ -357,8 +360,9 @@ export class GoProxy implements GoSource {
               // `.zip`s are sent from #pending or their blob, never parsed: not documents.
               document: kind !== 'zip',
               check,
+              wholeZip: kind === 'zip',
             })
-          : await this.#storeLarge(
+          : await this.#storeLargeZip(
               check === undefined
                 ? response.body
                 : guardHead(response.body, check, urlPath, target.label),
@@ -412,7 +416,13 @@ export class GoProxy implements GoSource {
     declared: number | undefined,
     what: string,
     label: string,
-    options: { wait: boolean; document: boolean; check?: HeadCheck | undefined },
+    options: {
+      wait: boolean;
+      document: boolean;
+      check?: HeadCheck | undefined;
+      /** A `.zip`: read through whole (zipIntegrityProblem) before it is answered or kept. */
+      wholeZip?: boolean;
+    },
   ): Promise<{ digest: string; size: number }> {
     let chunks: Buffer[];
     let size: number;
@@ -431,6 +441,10 @@ export class GoProxy implements GoSource {
       const head = joined(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : chunks);
       const reason = options.check.check(head.subarray(0, options.check.bytes ?? head.length));
       if (reason !== undefined) throw refusedFile(label, what, reason);
+    }
+    if (options.wholeZip === true) {
+      const problem = await zipIntegrityProblem(joined(chunks));
+      if (problem !== undefined) throw refusedFile(label, what, problem);
     }
     const hash = createHash('sha256');
     for (const chunk of chunks) hash.update(chunk);
@@ -457,6 +471,37 @@ export class GoProxy implements GoSource {
     }
     if (options.document) this.#documents.set(digest, joined(held));
     return { digest, size };
+  }
+
+  /**
+   * A large `.zip`: streamed to a spool file (bounded), read through whole there
+   * (zipIntegrityProblem: a valid head with garbage after it is refused, 502, nothing kept),
+   * then stored (size checked) before it is served. The spool file is always removed.
+   */
+  async #storeLargeZip(
+    body: Readable,
+    maxBytes: number,
+    declared: number | undefined,
+    what: string,
+    label: string,
+  ): Promise<{ digest: string; size: number }> {
+    const spool = await this.#deps.blobs.spoolPath('go-zip');
+    try {
+      try {
+        await pipelineAsync(
+          body,
+          limitBytes(maxBytes, what),
+          createWriteStream(spool, { flags: 'wx' }),
+        );
+      } catch (err) {
+        throw asUpstreamError(err, what, label);
+      }
+      const problem = await zipIntegrityProblem(spool);
+      if (problem !== undefined) throw refusedFile(label, what, problem);
+      return await this.#storeLarge(createReadStream(spool), maxBytes, declared, what, label);
+    } finally {
+      await fs.rm(spool, { force: true });
+    }
   }
 
   /** A large `.zip`: streamed into the blob store (bounded, size checked) before it is served. */

@@ -343,3 +343,54 @@ export function checkZipHead(head: Buffer, module: string, version: string): str
   }
   return undefined;
 }
+
+/**
+ * Why a module zip from an upstream is not an intact archive, or undefined: its central
+ * directory must parse (at most MAX_ENTRIES entries) and every entry inflate to its declared
+ * size with its CRC-32 — what `go` needs to extract it. The head check (checkZipHead) alone let
+ * a zip with a valid start and garbage after it through, and a proxied `.zip` is kept for good
+ * (TTL -1): `go` failed on it ("zip: not a valid zip file") even after the upstream was fixed.
+ * The module zip rules (paths, go.mod, collisions: checkModuleZip) are not applied: for a
+ * proxied module they are the `go` command's to report, as for any proxy. `source` is the zip's
+ * bytes or a file path; the work is one inflate of each entry (nothing kept).
+ */
+export async function zipIntegrityProblem(source: Buffer | string): Promise<string | undefined> {
+  const options = {
+    lazyEntries: true,
+    autoClose: false,
+    strictFileNames: false,
+    validateEntrySizes: true,
+    decodeStrings: true,
+  };
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await (typeof source === 'string'
+      ? yauzl.openPromise(source, options)
+      : yauzl.fromBufferPromise(source, options));
+  } catch (err) {
+    return problemOf(err);
+  }
+  try {
+    if (zip.entryCount > MAX_ENTRIES) return `more than ${MAX_ENTRIES} entries`;
+    for await (const entry of zip.eachEntry()) {
+      if (entry.fileName.endsWith('/')) continue;
+      const stream = await zip.openReadStreamPromise(entry);
+      let crc = 0;
+      for await (const chunk of stream as AsyncIterable<Buffer>) crc = crc32(chunk, crc);
+      if (crc >>> 0 !== entry.crc32 >>> 0) return `"${entry.fileName}": CRC-32 mismatch`;
+    }
+    return undefined;
+  } catch (err) {
+    return problemOf(err);
+  } finally {
+    zip.close();
+  }
+}
+
+/** The one-line reason of a yauzl or zlib error about an archive; other errors are rethrown. */
+function problemOf(err: unknown): string {
+  const zipError = asZipError(err);
+  if (zipError instanceof RegistryError)
+    return zipError.message.replace(/^invalid module zip: /, '');
+  throw err;
+}

@@ -30,6 +30,7 @@
  * nginx's page cache does. Blobs are content-addressed and never change, so a kept body is right
  * for as long as its answer is; it goes with its answer.
  */
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
 import { readExactly } from '../../core/streams.ts';
@@ -183,6 +184,13 @@ export class HotFiles {
     // 1 MiB read buffer), and those bytes are the body kept, not a copy.
     const load = async (): Promise<Buffer> => {
       const body = await readExactly(await fromDisk({ start: 0, end: size - 1 }), size, key);
+      // A ranged read is not verified by the blob store, and this body would be served for as
+      // long as it stays hot: a file damaged on disk must fail here (the request then reads it
+      // whole from disk, which finds the damage, answers 503 and removes the file).
+      const want = found.checksums.sha256;
+      if (want !== '' && createHash('sha256').update(body).digest('hex') !== want) {
+        throw new Error(`${key}: stored bytes do not match their sha256`);
+      }
       // Kept only while its answer is (a write or eviction may have dropped it meanwhile).
       if (entries.peek(key)?.file === file) bodies.set(file, body);
       return body;

@@ -795,6 +795,10 @@ export class PypiProxy implements PypiSource {
       // end), and that chunk is the kept bytes (no copies).
       const stream = await this.#ctx.blobs.open(sha256Digest(sha256), { start: 0, end: size - 1 });
       const bytes = await readExactly(stream, size, memo);
+      // A ranged read is not verified by the blob store, and these bytes would be served for as
+      // long as the process runs: hash them here, so a file damaged on disk is never kept (the
+      // next whole read of it finds the damage, removes the file, and a fill repairs it).
+      if (digestOf(bytes).hex !== sha256) return;
       this.#files.set(memo, { bytes, sha256, modifiedAt });
     })()
       .catch(() => undefined)

@@ -32,6 +32,8 @@ describe('go proxy: an upstream .mod/.zip that cannot be the file asked for is n
   let validZip: Buffer;
   let otherZip: Buffer;
   let bigZip: Buffer;
+  let mSmall: Buffer;
+  let mLarge: Buffer;
 
   before(async () => {
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
@@ -58,6 +60,8 @@ describe('go proxy: an upstream .mod/.zip that cannot be the file asked for is n
     validZip = await zip('example.com/m', 'v1.0.0');
     otherZip = await zip('example.com/other', 'v1.0.0');
     bigZip = await zip('example.com/other', 'v1.1.0', 5 * 1024 * 1024);
+    mSmall = await zip('example.com/m', 'v1.2.0', 20 * 1024);
+    mLarge = await zip('example.com/m', 'v1.3.0', 5 * 1024 * 1024);
   });
 
   after(async () => {
@@ -71,6 +75,10 @@ describe('go proxy: an upstream .mod/.zip that cannot be the file asked for is n
     ["another module's zip", 'v1.0.0.zip', () => otherZip],
     ["another module's large zip (streamed)", 'v1.1.0.zip', () => bigZip],
     ['an HTML page as .mod', 'v1.0.0.mod', () => '<html><body>please log in</body></html>'],
+    // The right head and central directory, 16 bytes damaged in between: only the whole read
+    // (every entry inflated, its CRC-32 compared) finds it; `go` fails on it.
+    ['the right zip damaged mid-file', 'v1.2.0.zip', () => damagedMidFile(mSmall)],
+    ['the right large zip damaged mid-file (streamed)', 'v1.3.0.zip', () => damagedMidFile(mLarge)],
   ];
   for (const [name, file, body] of cases) {
     test(`${name}: refused (502 alone, 404 naming the cause in the group), nothing kept`, async () => {
@@ -80,7 +88,7 @@ describe('go proxy: an upstream .mod/.zip that cannot be the file asked for is n
       assert.equal(alone.status, 502);
       assert.match(
         await alone.text(),
-        /sent an invalid example\.com\/m\/@v\/.*: (not a|its first file)/,
+        /sent an invalid example\.com\/m\/@v\/\S+: (not a|its first file|"[^"]+": CRC-32 mismatch)/,
       );
       const group = await fetch(`${server.url}/go${urlPath}`);
       assert.equal(group.status, 404);
@@ -92,6 +100,16 @@ describe('go proxy: an upstream .mod/.zip that cannot be the file asked for is n
       await after.arrayBuffer();
     });
   }
+
+  test('a right large .zip (spooled, read through, stored) is kept and served unchanged', async () => {
+    answers.set('/example.com/m/@v/v1.3.0.zip', mLarge);
+    const zip = await fetch(`${server.url}/go/example.com/m/@v/v1.3.0.zip`);
+    assert.equal(zip.status, 200);
+    assert.deepEqual(Buffer.from(await zip.arrayBuffer()), mLarge);
+    answers.clear();
+    const kept = await fetch(`${server.url}/go/example.com/m/@v/v1.3.0.zip`);
+    assert.deepEqual(Buffer.from(await kept.arrayBuffer()), mLarge);
+  });
 
   test('the right .zip and .mod are kept and served unchanged', async () => {
     answers.set('/example.com/m/@v/v1.0.0.zip', validZip);
@@ -106,3 +124,11 @@ describe('go proxy: an upstream .mod/.zip that cannot be the file asked for is n
     assert.deepEqual(Buffer.from(await kept.arrayBuffer()), validZip);
   });
 });
+
+/** A copy of `zip` with 16 bytes in its middle inverted (same size, head and tail intact). */
+function damagedMidFile(zip: Buffer): Buffer {
+  const copy = Buffer.from(zip);
+  const at = Math.floor(copy.length / 2);
+  for (let i = at; i < at + 16; i++) copy[i] = (copy[i] ?? 0) ^ 0xff;
+  return copy;
+}

@@ -82,13 +82,14 @@ describe('go proxy against a scripted upstream', () => {
   });
 
   test('.info/.mod/.zip fetched once, bytes unchanged, case-encoded paths upstream', async () => {
-    // A zip's head (a local file header under the module's prefix, which the proxy checks before
-    // it keeps a .zip), then bytes passed through unread.
-    const header = Buffer.alloc(30);
-    header.write('PK\x03\x04', 0, 'latin1');
-    const name = 'github.com/Azure/go@v1.2.3/go.mod';
-    header.writeUInt16LE(name.length, 26);
-    const zip = Buffer.concat([header, Buffer.from(`${name} not really a zip, passed as bytes`)]);
+    // A real module zip: the proxy reads a .zip through whole before it keeps it.
+    await using dir = await tempDir('go-azure-');
+    await fs.writeFile(path.join(dir.path, 'go.mod'), 'module github.com/Azure/go\n');
+    const zipFile = path.join(dir.path, 'azure.zip');
+    await writeModuleZip(zipFile, 'github.com/Azure/go', 'v1.2.3', [
+      { path: 'go.mod', localPath: path.join(dir.path, 'go.mod'), size: 27 },
+    ]);
+    const zip = await fs.readFile(zipFile);
     upstream.answers.set('/github.com/!azure/go/@v/v1.2.3.zip', { status: 200, body: zip });
     upstream.answers.set('/github.com/!azure/go/@v/v1.2.3.mod', {
       status: 200,

@@ -5,6 +5,7 @@
  * for twice is then served from memory.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { readAllBounded } from '../../../src/core/streams.ts';
@@ -25,7 +26,13 @@ function fileOf(text: string, opens: { count: number }, fail = false): OpenedMav
   const body = Buffer.from(text);
   return {
     size: body.length,
-    checksums: { md5: 'm', sha1: `sha1-${text}`, sha256: 's', sha512: 'x' },
+    // The real sha256: a body is hashed against it before it is kept in memory.
+    checksums: {
+      md5: 'm',
+      sha1: `sha1-${text}`,
+      sha256: createHash('sha256').update(body).digest('hex'),
+      sha512: 'x',
+    },
     modifiedAt: 1_700_000_000_123,
     open: () => {
       opens.count++;

@@ -100,9 +100,25 @@ test('a large blob read as a stream errors before its last chunk when damaged', 
   assert.equal(await blobs.stat(digest), undefined);
 });
 
+test('a file of at most 1 MiB is hashed before open() returns: a damaged one is a 503, never a cut connection', async () => {
+  const { blobs, damaged, file } = await store();
+  // Past the driver's 64 KiB whole read: a local file, sent in one 1 MiB chunk by send-body.ts.
+  const data = Buffer.alloc(200 * 1024, 5);
+  const { digest } = await blobs.ingest(Readable.from([data]));
+  const good = await blobs.open(digest);
+  assert.equal(localFileOf(good)?.verifier, undefined, 'checked already: no verifier to feed');
+  assert.deepEqual(await buffer(good), data);
+
+  await flipByte(file(digest), 100 * 1024);
+  await assert.rejects(blobs.open(digest), (err: unknown) => err instanceof BlobIntegrityError);
+  await settle();
+  assert.deepEqual(damaged, [{ digest, removed: true }]);
+  assert.equal(await blobs.stat(digest), undefined, 'the damaged file is gone');
+});
+
 test('a large blob sent as a file carries a verifier that refuses the damaged last chunk', async () => {
   const { blobs, file } = await store();
-  const data = Buffer.alloc(200 * 1024, 3);
+  const data = Buffer.alloc(2 * 1024 * 1024, 3);
   const { digest } = await blobs.ingest(Readable.from([data]));
   await flipByte(file(digest), 0);
   const stream = await blobs.open(digest);
@@ -118,7 +134,7 @@ test('a large blob sent as a file carries a verifier that refuses the damaged la
 
 test('a blob read unchanged since it was verified is not hashed again; a rewrite is', async () => {
   const { blobs, file } = await store();
-  const data = Buffer.alloc(200 * 1024, 9);
+  const data = Buffer.alloc(2 * 1024 * 1024, 9);
   const { digest } = await blobs.ingest(Readable.from([data]));
   const first = await blobs.open(digest);
   assert.ok(localFileOf(first)?.verifier !== undefined, 'first read: checked');
@@ -147,7 +163,7 @@ test('ranged reads are passed through unchecked (a part cannot be verified)', as
 
 test('a damaged file replaced by a good one before its removal is left in place', async () => {
   const { blobs, file } = await store();
-  const data = Buffer.alloc(200 * 1024, 1);
+  const data = Buffer.alloc(2 * 1024 * 1024, 1);
   const { digest } = await blobs.ingest(Readable.from([data]));
   await flipByte(file(digest), 10);
   const stream = await blobs.open(digest);
