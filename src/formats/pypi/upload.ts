@@ -182,7 +182,8 @@ async function readForm(
   const fields = new Map<string, string[]>();
   let fieldBytes = 0;
   // Set from the parser's callbacks (a holder, so the checks after `await` are not narrowed away).
-  const state: { failure?: RegistryError; fileDone?: Promise<SpooledFile> } = {};
+  const state: { failure?: RegistryError; fileDone?: Promise<SpooledFile>; spoolError?: unknown } =
+    {};
   const fail = (err: RegistryError): void => {
     state.failure ??= err;
     parser.destroy(state.failure);
@@ -239,8 +240,13 @@ async function readForm(
       );
     });
     const done = spoolFile(info.filename, stream, spool);
-    // Observed after the body is read; never an unhandled rejection meanwhile.
-    done.catch(() => undefined);
+    // Observed after the body is read; never an unhandled rejection meanwhile. A spool write that
+    // fails (ENOSPC, EIO) destroys busboy's file stream, and busboy then waits forever for it to
+    // be read: stop the parser too, so the body's pipeline ends and the request is answered.
+    done.catch((err: unknown) => {
+      state.spoolError ??= err;
+      parser.destroy(err instanceof Error ? err : new Error(String(err)));
+    });
     state.fileDone = done;
   });
   parser.on('fieldsLimit', () => {
@@ -256,7 +262,7 @@ async function readForm(
   try {
     await pipeline(body, parser);
   } catch (err) {
-    throw state.failure ?? formError(err);
+    throw state.failure ?? formError(state.spoolError ?? err);
   }
   if (state.failure) throw state.failure;
   let file: SpooledFile | undefined;
