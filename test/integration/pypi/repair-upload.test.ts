@@ -3,7 +3,8 @@
  * wheel whose stored bytes are gone (removed after failing the integrity check on read) answers
  * 503; twine uploading the identical file again is accepted (200, as PyPI does) and must store
  * the bytes again, the wheel's and its PEP 658 core metadata's, so pip reads them once more.
- * It used to answer 200 and store nothing: the file stayed 503 for good.
+ * It used to answer 200 and store nothing: the file stayed 503 for good. A HEAD of the missing
+ * file answers 503 like its GET (it said 200).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -43,6 +44,12 @@ describe('pypi: re-uploading the same file repairs its missing stored bytes', ()
     const broken = await fetch(fileUrl);
     await broken.arrayBuffer();
     assert.equal(broken.status, 503);
+    // HEAD agrees with GET (it answered 200 from the metadata alone), for the file and its
+    // core metadata.
+    for (const u of [fileUrl, metadataUrl]) {
+      const head = await fetch(u, { method: 'HEAD' });
+      assert.equal(head.status, 503, u);
+    }
 
     const again = await upload();
     assert.equal(again.status, 200, await again.text());
@@ -52,5 +59,9 @@ describe('pypi: re-uploading the same file repairs its missing stored bytes', ()
     const meta = await fetch(metadataUrl);
     assert.equal(meta.status, 200);
     assert.equal(sha256(Buffer.from(await meta.arrayBuffer())), sha256(metadata));
+    for (const u of [fileUrl, metadataUrl]) {
+      const head = await fetch(u, { method: 'HEAD' });
+      assert.equal(head.status, 200, u);
+    }
   });
 });
