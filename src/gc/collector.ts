@@ -76,6 +76,13 @@ export interface GcReport {
   readonly columns: number;
   /** Blob files listed in storage. */
   readonly scanned: number;
+  /**
+   * Referenced digests with no file in storage (removed by the read check, or deleted behind
+   * NORA's back): their artifacts answer 503 until re-uploaded. Nothing a pass can repair.
+   */
+  readonly missing: number;
+  /** A few of them. */
+  readonly missingExamples: readonly string[];
   /** Unreferenced blobs past the grace: removed (apply) or that would be (dry run). */
   readonly blobs: number;
   readonly bytes: number;
@@ -113,11 +120,16 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
   // Unreferenced blobs: the files in storage, then the rows (a row whose file is gone).
   const candidates = new Map<string, { size: number; fileAt?: number; rowAt?: number }>();
   let scanned = 0;
+  // Referenced digests whose file is in storage: the others are artifacts that answer 503.
+  const present = new Set<string>();
   for await (const object of options.blobs.driver.list(BLOBS_PREFIX)) {
     const digest = digestFromBlobKey(object.key);
     if (digest === undefined) continue; // not a blob (left alone)
     scanned++;
-    if (referenced.has(digest)) continue;
+    if (referenced.has(digest)) {
+      present.add(digest);
+      continue;
+    }
     candidates.set(digest, { size: object.size, fileAt: object.modifiedAt.getTime() });
   }
   await forEachRow(options.db, 'blobs', 'digest, size, created_at', (row) => {
@@ -156,8 +168,18 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
     if (examples.length > EXAMPLES) examples.pop();
   }
 
+  const missingExamples: string[] = [];
+  let missing = 0;
+  for (const digest of referenced) {
+    if (present.has(digest)) continue;
+    missing++;
+    if (missingExamples.length < EXAMPLES) missingExamples.push(digest);
+  }
+
   const spool = await sweepSpools(options, ownedSpools, before);
   return {
+    missing,
+    missingExamples,
     apply: options.apply,
     graceSeconds: options.graceSeconds,
     referenced: referenced.size,

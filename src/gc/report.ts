@@ -19,6 +19,15 @@ export function describeGcReport(report: GcReport): string[] {
   if (report.blobs > report.examples.length) {
     lines.push(`  … and ${report.blobs - report.examples.length} more`);
   }
+  if (report.missing > 0) {
+    lines.push(
+      `${report.missing} referenced blobs are missing from storage: their artifacts answer 503 until uploaded again (docs/storage.md, Integrity of stored bytes)`,
+      ...report.missingExamples.map((digest) => `  ${digest}`),
+    );
+    if (report.missing > report.missingExamples.length) {
+      lines.push(`  … and ${report.missing - report.missingExamples.length} more`);
+    }
+  }
   lines.push(
     `kept ${report.young} unreferenced blobs younger than the grace period`,
     `${verb} ${report.spoolFiles} stale spool files, ${report.spoolBytes} bytes`,

@@ -154,13 +154,19 @@ export class CargoHosted implements CargoSource {
         options.check(metadata.name)(await this.store.owners(repo.name, name));
       }
       const existing = await this.store.version(repo.name, name, received.version.key);
+      const digest = { algorithm: 'sha256' as const, hex: received.sha256 };
       if (existing !== undefined) {
+        // The same .crate again: still refused (versions are immutable, Cargo has no delete), but
+        // its bytes are stored again when missing (removed after failing the integrity check,
+        // docs/storage.md), so the publisher's re-publish is how a hosted crate is repaired.
+        if (existing.blob === formatDigest(digest)) {
+          await this.#blobs.commitFile(received.spool, digest, received.size);
+        }
         throw new RegistryError(
           'CONFLICT',
           `crate version \`${metadata.name}@${existing.vers}\` already exists`,
         );
       }
-      const digest = { algorithm: 'sha256' as const, hex: received.sha256 };
       await this.#blobs.commitFile(received.spool, digest, received.size);
       blob = formatDigest(digest);
     } finally {

@@ -278,6 +278,10 @@ async function sendTarball(
   service: NpmService,
 ): Promise<unknown> {
   const tarball = await service.tarball(repo, name, filename, request.principal);
+  // A HEAD opens no bytes: without this look it answered 200 for a tarball whose GET is a 503.
+  if (request.method === 'HEAD' && tarball.present !== undefined && !(await tarball.present())) {
+    throw new RegistryError('UNAVAILABLE', 'stored content is missing from storage');
+  }
   void reply
     .headers(tarball.headers)
     .type('application/octet-stream')

@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
+import { blobKey } from '../../storage/keys.ts';
 import { type GroupReader, missNote } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -57,6 +58,11 @@ export interface TarballResponse {
   readonly etag: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
   open(range?: { start: number; end: number }): Promise<Readable>;
+  /**
+   * Whether the stored bytes are there (hosted tarballs), so a HEAD does not answer 200 for a
+   * tarball whose GET is a 503 (removed by the read check). Absent: assumed present.
+   */
+  present?(): Promise<boolean>;
 }
 
 export interface NpmServiceDeps {
@@ -191,6 +197,7 @@ export class NpmService {
           etag: `"${ref.digest}"`,
           headers: {},
           open: (range) => blobs.open(digest, range),
+          present: async () => (await blobs.driver.stat(blobKey(digest))) !== undefined,
         };
       }
       if (protect) claimed ||= await this.#deps.store.claims(member.name, name);

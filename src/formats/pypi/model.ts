@@ -56,6 +56,11 @@ export interface OpenedDistFile {
   open(range?: ReadRange): Promise<Readable>;
   /** The whole file, when it is in memory (sent as one buffer: no stream, no store read). */
   readonly bytes?: Buffer | undefined;
+  /**
+   * Whether the stored bytes are there (hosted files), so a HEAD does not answer 200 for a file
+   * whose GET is a 503 (removed by the read check). Absent: assumed present.
+   */
+  present?(): Promise<boolean>;
 }
 
 /**

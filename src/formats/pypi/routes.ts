@@ -443,6 +443,10 @@ async function sendFile(
   file: OpenedDistFile,
   contentType: string,
 ): Promise<FastifyReply> {
+  // A HEAD opens no bytes: without this look it answered 200 for a file whose GET is a 503.
+  if (request.method === 'HEAD' && file.present !== undefined && !(await file.present())) {
+    throw new RegistryError('UNAVAILABLE', 'stored content is missing from storage');
+  }
   const etag = `"${file.sha256}"`;
   const modified = file.modifiedAt === undefined ? undefined : httpDate(file.modifiedAt);
   memoizeAnswer(request);

@@ -182,7 +182,8 @@ async function readForm(
   const fields = new Map<string, string[]>();
   let fieldBytes = 0;
   // Set from the parser's callbacks (a holder, so the checks after `await` are not narrowed away).
-  const state: { failure?: RegistryError; fileDone?: Promise<SpooledFile> } = {};
+  const state: { failure?: RegistryError; fileDone?: Promise<SpooledFile>; spoolError?: unknown } =
+    {};
   const fail = (err: RegistryError): void => {
     state.failure ??= err;
     parser.destroy(state.failure);
@@ -239,8 +240,13 @@ async function readForm(
       );
     });
     const done = spoolFile(info.filename, stream, spool);
-    // Observed after the body is read; never an unhandled rejection meanwhile.
-    done.catch(() => undefined);
+    // Observed after the body is read; never an unhandled rejection meanwhile. A spool write that
+    // fails (ENOSPC, EIO) destroys busboy's file stream, and busboy then waits forever for it to
+    // be read: stop the parser too, so the body's pipeline ends and the request is answered.
+    done.catch((err: unknown) => {
+      state.spoolError ??= err;
+      parser.destroy(err instanceof Error ? err : new Error(String(err)));
+    });
     state.fileDone = done;
   });
   parser.on('fieldsLimit', () => {
@@ -256,7 +262,7 @@ async function readForm(
   try {
     await pipeline(body, parser);
   } catch (err) {
-    throw state.failure ?? formError(err);
+    throw state.failure ?? formError(state.spoolError ?? err);
   }
   if (state.failure) throw state.failure;
   let file: SpooledFile | undefined;
@@ -269,6 +275,17 @@ async function readForm(
     }
   }
   return { fields, file };
+}
+
+/** The METADATA file of the spooled wheel `file` (PEP 658 core metadata). */
+function wheelMetadata(file: SpooledFile): Promise<Buffer> {
+  return readWheelCoreMetadata(file.filename, file.size, (start, end) =>
+    Promise.resolve(
+      end > start
+        ? createReadStream(file.path, { start, end: end - 1 })
+        : Readable.from([] as Buffer[]),
+    ),
+  );
 }
 
 function currentFailure(state: { failure?: RegistryError }): RegistryError | undefined {
@@ -409,6 +426,16 @@ async function storeUpload(
   const existing = await store.file(repo, project, file.filename);
   if (existing !== undefined || (await store.fileExists(repo, file.filename))) {
     if (existing?.sha256 === file.sha256) {
+      // The same bytes again: stored again when they are missing (a blob removed after failing
+      // its integrity check, docs/storage.md), so the publisher's re-upload repairs the file.
+      // The spool's sha256 was computed over exactly these bytes while they were received.
+      // Its core metadata first: committing consumes the spool file.
+      if (existing.metadata !== undefined && dist.kind === 'wheel') {
+        await blobs.ingest(Readable.from([await wheelMetadata(file)]), {
+          expected: { algorithm: 'sha256', hex: existing.metadata.sha256 },
+        });
+      }
+      await blobs.commitFile(file.path, { algorithm: 'sha256', hex: file.sha256 }, file.size);
       return {
         project,
         filename: file.filename,
@@ -423,13 +450,7 @@ async function storeUpload(
 
   let metadata: Buffer | undefined;
   if (dist.kind === 'wheel') {
-    metadata = await readWheelCoreMetadata(file.filename, file.size, (start, end) =>
-      Promise.resolve(
-        end > start
-          ? createReadStream(file.path, { start, end: end - 1 })
-          : Readable.from([] as Buffer[]),
-      ),
-    );
+    metadata = await wheelMetadata(file);
     checkWheelMetadata(metadata, dist);
     // The whole archive, not only its METADATA: a wheel cut short or corrupt past its central
     // directory's answers would be served to every pip (bounded: archive-check.ts).

@@ -14,6 +14,7 @@ import { readAllBounded } from '../../core/streams.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
+import { blobKey } from '../../storage/keys.ts';
 import type { OpenedRawFile, RawListing, RawSource } from './model.ts';
 import { type RawStore, type StoredRawFile, type WriteCondition } from './store.ts';
 
@@ -84,18 +85,21 @@ export class RawHosted implements RawSource {
   #opened(row: StoredRawFile): OpenedRawFile {
     const digest = parseDigest(row.digest);
     const blobs = this.#deps.blobs;
+    const onDisk = async () => (await blobs.driver.stat(blobKey(digest))) !== undefined;
     if (row.size > SMALL_FILE_BYTES) {
       return {
         size: row.size,
         sha256: digest.hex,
         modifiedAt: row.updated_at,
         open: (range) => blobs.open(digest, range),
+        present: onDisk,
       };
     }
     return {
       size: row.size,
       sha256: digest.hex,
       modifiedAt: row.updated_at,
+      present: async () => this.#small.has(row.digest) || (await onDisk()),
       open: async (range) => {
         const bytes = await this.#smallBytes(row.digest, digest, row.size);
         if (range === undefined) return bytes;

@@ -20,6 +20,12 @@ export interface OpenedRawFile {
    * come as a Buffer from memory (see hosted.ts), everything else as a stream.
    */
   open(range?: ReadRange): Promise<Readable | Buffer>;
+  /**
+   * Whether a GET would find the bytes (hosted files: the blob's file, or the small-file cache),
+   * so a HEAD does not answer 200 for a file whose bytes are gone (removed by the read check).
+   * Absent: assumed present.
+   */
+  present?(): Promise<boolean>;
 }
 
 /** One entry of a folder listing. */

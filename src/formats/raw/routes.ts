@@ -241,6 +241,10 @@ async function sendFile(
   deps: RawRouteDeps,
 ): Promise<FastifyReply> {
   const sha256 = file.sha256;
+  // A HEAD reads no bytes: without this look it answered 200 for a file whose GET is a 503.
+  if (request.method === 'HEAD' && file.present !== undefined && !(await file.present())) {
+    throw new RegistryError('UNAVAILABLE', 'stored content is missing from storage');
+  }
   // A stored file's answer is its row and bytes: exact until the store's next write.
   memoizeAnswer(request);
   void reply

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { publishBody } from '../npm/fixtures.ts';
+import { MULTIPART, makeWheel, multipartBody, twineFields } from '../pypi/fixtures.ts';
 
 // Made only when the mounts can be (root): a skipped run leaves nothing behind.
 let base = '';
@@ -156,5 +157,43 @@ describe('storage faults on a real file system', { skip }, () => {
     assert.equal(big.status, 201, await big.text());
     const npm = await npmPublish('full-pkg');
     assert.equal(npm.status, 201, await npm.text());
+  });
+
+  test('disk full: a twine upload gets 507, not a hang, and leaves no spool file', async () => {
+    // Large enough that busboy still has body to parse when the spool's first write fails: it
+    // used to wait forever for its destroyed file stream to be read (the request never ended).
+    const wheel = makeWheel('full-py', '1.0', {
+      extra: [{ name: 'full_py/data.bin', data: Buffer.alloc(1536 * 1024, 7), store: true }],
+    });
+    const upload = () =>
+      fetch(url('/simple/'), {
+        method: 'POST',
+        headers: { 'content-type': MULTIPART },
+        body: multipartBody(twineFields('full-py', '1.0', wheel), wheel),
+        signal: AbortSignal.timeout(20_000),
+      });
+    const spools = () => {
+      const dir = path.join(disk, '.tmp', 'pypi-upload');
+      return fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+    };
+    const filler = path.join(disk, 'filler');
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k'], { stdio: 'pipe' });
+    } catch {
+      // dd stops with ENOSPC: the disk is full, as wanted.
+    }
+    try {
+      const full = await answer(await upload());
+      assert.equal(full.status, 507, full.text);
+      assert.match(full.text, /insufficient storage/);
+      assert.deepEqual(spools(), []);
+      const missing = await fetch(url('/simple/full-py/'));
+      await missing.arrayBuffer();
+      assert.equal(missing.status, 404);
+    } finally {
+      fs.rmSync(filler, { force: true });
+    }
+    const ok = await upload();
+    assert.equal(ok.status, 200, await ok.text());
   });
 });

@@ -440,8 +440,9 @@ describe("a blob deleted or truncated behind NORA's back", () => {
     const text = await missing.text();
     assert.equal(missing.status, 503, text);
     assert.match(text, /stored content is missing/);
+    // HEAD agrees with GET (it answered 200 from the metadata alone).
     const head2 = await fetch(`${server.url}/raw/dmg/a.bin`, { method: 'HEAD' });
-    assert.notEqual(head2.status, 500);
+    assert.equal(head2.status, 503);
 
     // The same bytes uploaded again (another path: raw files are immutable) restore the blob.
     const again = await fetch(`${server.url}/raw/dmg/b.bin`, { method: 'PUT', body });
@@ -450,6 +451,8 @@ describe("a blob deleted or truncated behind NORA's back", () => {
     const bytes = Buffer.from(await repaired.arrayBuffer());
     assert.equal(repaired.status, 200);
     assert.equal(sha256(bytes), hex);
+    const head3 = await fetch(`${server.url}/raw/dmg/a.bin`, { method: 'HEAD' });
+    assert.equal(head3.status, 200);
     const health = await fetch(`${server.url}/health`);
     await health.arrayBuffer();
     assert.equal(health.status, 200);

@@ -5,6 +5,7 @@
  * is no database to judge references by), and `nora --help` listing the verb.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -79,6 +80,30 @@ describe('nora gc', () => {
       const byEnv = await nora(['gc'], { ...env, NORA_GC_GRACE: '60' });
       assert.equal(byEnv.code, 0, byEnv.stderr);
       assert.match(byEnv.stdout, /grace 60 s/);
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
+
+  test('a referenced blob missing from storage is reported (its artifact answers 503)', async () => {
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-gc-cli-'));
+    try {
+      const storage = path.join(dataDir, 'storage');
+      {
+        await using server = await startTestServer({ dataDir });
+        for (const name of ['lost.txt', 'kept.txt']) {
+          const put = await fetch(`${server.url}/raw/docs/${name}`, { method: 'PUT', body: name });
+          assert.equal(put.status, 201);
+        }
+      }
+      // What the read check leaves when it removes a damaged file (or a disk loses it).
+      const hex = createHash('sha256').update('lost.txt').digest('hex');
+      await fs.rm(path.join(storage, blobKey({ algorithm: 'sha256', hex })));
+      const dry = await nora(['gc'], { NORA_STORAGE_PATH: storage });
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /^1 referenced blobs are missing from storage: /m);
+      assert.match(dry.stdout, new RegExp(`^  sha256:${hex}$`, 'm'));
+      assert.match(dry.stdout, /would remove 0 unreferenced blobs/);
     } finally {
       await removeDir(dataDir);
     }
