@@ -14,7 +14,6 @@ import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
-import { blobKey } from '../../storage/keys.ts';
 import { type GroupReader, missNote } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -197,7 +196,7 @@ export class NpmService {
           etag: `"${ref.digest}"`,
           headers: {},
           open: (range) => blobs.open(digest, range),
-          present: async () => (await blobs.driver.stat(blobKey(digest))) !== undefined,
+          present: async () => (await blobs.stat(digest)) !== undefined,
         };
       }
       if (protect) claimed ||= await this.#deps.store.claims(member.name, name);

@@ -19,7 +19,6 @@ import { RegistryError } from '../../core/errors.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
-import { blobKey } from '../../storage/keys.ts';
 import { projectJson, versionJson, type FileUrl, type WarehouseJson } from './json-api.ts';
 import type { PypiTables } from './migrations.ts';
 import type { DistFile, OpenedDistFile, ProjectPage, PypiSource } from './model.ts';
@@ -267,7 +266,7 @@ export class PypiHosted implements PypiSource {
       modifiedAt,
       open: (range?: ReadRange): Promise<Readable> =>
         this.#blobs.open(digest, range === undefined ? undefined : { ...range }),
-      present: async () => (await this.#blobs.driver.stat(blobKey(digest))) !== undefined,
+      present: async () => (await this.#blobs.stat(digest)) !== undefined,
     };
   }
 }

@@ -14,7 +14,6 @@ import { readAllBounded } from '../../core/streams.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
-import { blobKey } from '../../storage/keys.ts';
 import type { OpenedRawFile, RawListing, RawSource } from './model.ts';
 import { type RawStore, type StoredRawFile, type WriteCondition } from './store.ts';
 
@@ -85,7 +84,7 @@ export class RawHosted implements RawSource {
   #opened(row: StoredRawFile): OpenedRawFile {
     const digest = parseDigest(row.digest);
     const blobs = this.#deps.blobs;
-    const onDisk = async () => (await blobs.driver.stat(blobKey(digest))) !== undefined;
+    const onDisk = async () => (await blobs.stat(digest)) !== undefined;
     if (row.size > SMALL_FILE_BYTES) {
       return {
         size: row.size,
