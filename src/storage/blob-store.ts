@@ -34,14 +34,16 @@ function flatCopy(text: string): string {
 }
 
 /**
- * Local files up to this size are hashed before open() returns, not as they are sent: the HTTP
- * layer sends a file in 1 MiB chunks (send-body.ts), so a file this small would go out in one
- * write held back for the check, and a mismatch found then could only cut a connection that
- * had sent nothing ("Empty reply from server": curl exit 52, which Cargo does not retry).
- * Checked here, it is a 503 in the protocol's shape, which every client retries. Costs one more
- * read of the file from the page cache, at a blob's first read in a process only.
+ * Local files up to this size are hashed before open() returns, not as they are sent. Found
+ * while sending, a mismatch can only cut the connection: a file of ≤ 1 MiB goes out in one
+ * write held back for the check, so the client gets an empty reply (curl exit 52, which Cargo
+ * does not retry), and npm and pip do not retry a short body either. Checked here, it is a 503
+ * in the protocol's shape, which they all retry, by when a proxy has the bytes to fetch again.
+ * The cost, at a blob's first read in a process only: one more read of the file (from the page
+ * cache, or the disk when cold) before the first byte, ~40 ms at 64 MiB here. Larger blobs
+ * (image layers) are checked as they are sent rather than delay their first byte more.
  */
-const PRECHECK_FILE_BYTES = 1024 * 1024;
+export const PRECHECK_FILE_BYTES = 64 * 1024 * 1024;
 /** Read size of that check (one buffer per check). */
 const PRECHECK_CHUNK_BYTES = 256 * 1024;
 
@@ -252,9 +254,14 @@ export class BlobStore {
   readonly #verified = new Map<string, string>();
   #readObserver: ReadObserver | undefined;
 
-  constructor(driver: StorageDriver, index: BlobIndex) {
+  /** Local files up to this many bytes are checked before open() returns (see PRECHECK_FILE_BYTES). */
+  readonly #precheckBytes: number;
+
+  /** `options.precheckBytes`: PRECHECK_FILE_BYTES unless a test needs the sent-as-checked path. */
+  constructor(driver: StorageDriver, index: BlobIndex, options: { precheckBytes?: number } = {}) {
     this.#driver = driver;
     this.#index = index;
+    this.#precheckBytes = options.precheckBytes ?? PRECHECK_FILE_BYTES;
   }
 
   get driver(): StorageDriver {
@@ -269,7 +276,7 @@ export class BlobStore {
   /**
    * The blob's bytes, `options` an inclusive byte range. A whole read is verified against the
    * digest unless this very file (ObjectInfo.identity) was verified before in this process: a
-   * small blob (read whole by the driver) or a local file of at most PRECHECK_FILE_BYTES (1 MiB)
+   * small blob (read whole by the driver) or a local file of at most PRECHECK_FILE_BYTES (64 MiB)
    * before this returns, a larger one as it is sent, the
    * last chunk held back until the digest matches (send-body.ts for files, else the stream
    * errors instead of ending). Damaged bytes are removed from the store, so the next upload or
@@ -299,7 +306,7 @@ export class BlobStore {
       let good: boolean | undefined;
       try {
         const size = await fileSize(file.fd);
-        if (size <= PRECHECK_FILE_BYTES) good = await hashFile(file.fd, size, check);
+        if (size <= this.#precheckBytes) good = await hashFile(file.fd, size, check);
       } catch (err) {
         stream.destroy();
         throw err;

@@ -4,9 +4,10 @@
  * NORA's npm proxy; then each cached tarball blob is damaged on disk (one byte flipped, same
  * size). The next `npm install` (fresh cache, fresh project) must fail cleanly or retry, never
  * install damaged bytes; the damaged file is removed; a later install succeeds with the
- * upstream's bytes fetched again. Two tarballs cover both read paths: a small one (< 1 MiB,
- * hashed before any byte goes out: 503) and a large one (~1.5 MB of incompressible bytes,
- * hashed as it is sent: the body is cut before its last chunk).
+ * upstream's bytes fetched again. Two tarballs: a small one (read whole by the storage driver)
+ * and a larger one (~1.5 MB of incompressible bytes, read as a file); both are hashed before
+ * any byte goes out (blobs up to 64 MiB: a 503, which npm retries). The cut connection of larger
+ * blobs is covered with curl in test/e2e/raw/damaged-storage.test.ts.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -155,9 +156,10 @@ describe('npm install through the npm proxy when a cached tarball is damaged', (
         assert.notEqual(await hashFile(file, 'sha512'), digests[i], `${file} damaged`);
 
       // npm checks each tarball against the packument's sha512 `integrity`, and retries.
-      // Observed: npm retries the small tarball's 503 (refilled from the upstream by then); the
-      // large one's connection is cut before its last chunk, which npm does not retry
-      // ("ECONNRESET ... network aborted", exit 1, nothing installed). Either way: no bad bytes.
+      // Both damaged tarballs are answered 503, which npm retries (refilled from the upstream by
+      // then). With blobs checked only as they were sent (over 1 MiB, before the line moved to
+      // 64 MiB) the large one's connection was cut, which npm does not retry ("ECONNRESET ...
+      // network aborted", exit 1, nothing installed). Either way: no bad bytes.
       const hit = await install('hit');
       assert.doesNotMatch(output(hit.res), /\b500\b|Internal Server Error/, output(hit.res));
       if (hit.res.code === 0) await samePayloads(hit.project, warm.project);

@@ -4,8 +4,10 @@
  * PyPI proxy; then each cached blob is damaged on disk (one byte flipped, same size). The next
  * `pip download` must not keep a damaged copy (it fails cleanly, or retries and gets good bytes),
  * the damaged file is removed, and a later `pip download` gets the upstream's bytes again.
- * Covers both read paths: wheel-0.38.4 (36 KiB, hashed before any byte goes out: 503) and
- * setuptools-66.1.1 (1.2 MiB, hashed as it is sent: the connection is cut before its end).
+ * Two wheels: wheel-0.38.4 (36 KiB, read whole by the storage driver) and setuptools-66.1.1
+ * (1.2 MiB, read as a file); both are hashed before any byte goes out (blobs up to 64 MiB: a
+ * 503). The cut connection of larger blobs is covered with curl in
+ * test/e2e/raw/damaged-storage.test.ts.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -102,9 +104,10 @@ describe('pip through the PyPI proxy when the cached wheel is damaged on disk', 
       if (hit.res.code === 0) assert.deepEqual(hit.got, expected, output(hit.res));
       else assert.doesNotMatch(output(hit.res), /\b500\b|Internal Server Error/, output(hit.res));
 
-      // Observed: the small wheel is answered 503 (pip retries it: good bytes, refilled from the
-      // upstream); the large one's body is cut before its last chunk, and pip (urllib3 does not
-      // enforce Content-Length) reports a hash mismatch and keeps nothing.
+      // Both wheels are answered 503, which pip retries (good bytes, refilled from the upstream).
+      // With blobs checked only as they were sent (over 1 MiB, before the line moved to 64 MiB)
+      // the large one's body was cut before its last chunk, and pip (urllib3 does not enforce
+      // Content-Length) reported a hash mismatch and kept nothing.
       // Each damaged file is gone or holds the upstream's good bytes again.
       for (const [i, file] of damaged.entries()) {
         if (await exists(file))

@@ -4,7 +4,8 @@
  * - hosted, small file (read after a restart: raw keeps small files it has read in memory): a
  *   503 in raw's error shape (text) naming the integrity check, the file removed, `nora_storage_operations_total{operation="verify",status="integrity_fail"}` counted;
  *   DELETE + PUT of the file repairs it;
- * - hosted, large file: curl receives less than the announced length and fails (exit 18), never
+ * - hosted, large file (over 64 MiB: smaller ones are checked before the first byte, as the
+ *   small one is): curl receives less than the announced length and fails (exit 18), never
  *   a complete damaged copy;
  * - proxy: the damaged cached copy is refused once, then fetched again from the origin and
  *   served intact.
@@ -18,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { PRECHECK_FILE_BYTES } from '../../../src/storage/blob-store.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { removeDir } from '../../helpers/tmp.ts';
 import { missingTools, run } from '../../helpers/tools.ts';
@@ -133,7 +135,7 @@ describe('damaged stored bytes are refused, removed and repaired (curl)', () => 
     'hosted large file: curl gets less than announced and fails, never a whole damaged copy',
     { skip: missingTools('curl') },
     async () => {
-      const body = Buffer.alloc(3 * 1024 * 1024);
+      const body = Buffer.alloc(PRECHECK_FILE_BYTES + 1024);
       for (let i = 0; i < body.length; i += 1) body[i] = (i * 31) & 0xff;
       const file = path.join(work, 'tool.tar.gz');
       await fs.writeFile(file, body);
@@ -160,7 +162,7 @@ describe('damaged stored bytes are refused, removed and repaired (curl)', () => 
     { skip: missingTools('curl') },
     async () => {
       const small = Buffer.from('checksums of tool 2.0\n'.repeat(30));
-      const large = Buffer.alloc(2 * 1024 * 1024 + 5, 0x5a);
+      const large = Buffer.alloc(PRECHECK_FILE_BYTES + 5, 0x5a);
       originFiles.set('/dl/tool/2.0/SHA256SUMS', small);
       originFiles.set('/dl/tool/2.0/tool.tgz', large);
       const base = `${server.url}/repository/mirror/tool/2.0`;

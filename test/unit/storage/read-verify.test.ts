@@ -15,6 +15,7 @@ import { storageFault } from '../../../src/core/errors.ts';
 import {
   BlobIntegrityError,
   BlobStore,
+  PRECHECK_FILE_BYTES,
   type ReadObserver,
 } from '../../../src/storage/blob-store.ts';
 import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
@@ -24,10 +25,16 @@ import { blobKey } from '../../../src/storage/keys.ts';
 import { localFileOf } from '../../../src/storage/local-file.ts';
 import { MapIndex } from '../../helpers/storage.ts';
 
-async function store() {
+/**
+ * A blob store on a temp dir. Local files over 1 MiB are checked as they are read (the default
+ * moves that line to PRECHECK_FILE_BYTES, 64 MiB): the "large" blobs below are 2–3 MiB.
+ */
+async function store(precheckBytes = 1024 * 1024) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-verify-'));
   const index = new MapIndex();
-  const blobs = new BlobStore(new GuardedDriver(await FsDriver.open(dir)), index);
+  const blobs = new BlobStore(new GuardedDriver(await FsDriver.open(dir)), index, {
+    precheckBytes,
+  });
   const damaged: { digest: Digest; removed: boolean }[] = [];
   const observer: ReadObserver = ({ digest, removal }) => {
     void removal.then((removed) => damaged.push({ digest, removed }));
@@ -114,6 +121,15 @@ test('a file of at most 1 MiB is hashed before open() returns: a damaged one is 
   await settle();
   assert.deepEqual(damaged, [{ digest, removed: true }]);
   assert.equal(await blobs.stat(digest), undefined, 'the damaged file is gone');
+});
+
+test('by default a file of up to 64 MiB is checked before open() returns', async () => {
+  assert.equal(PRECHECK_FILE_BYTES, 64 * 1024 * 1024);
+  const { blobs, file } = await store(PRECHECK_FILE_BYTES);
+  const data = Buffer.alloc(3 * 1024 * 1024, 4);
+  const { digest } = await blobs.ingest(Readable.from([data]));
+  await flipByte(file(digest), data.length - 1);
+  await assert.rejects(blobs.open(digest), (err: unknown) => err instanceof BlobIntegrityError);
 });
 
 test('a large blob sent as a file carries a verifier that refuses the damaged last chunk', async () => {
