@@ -39,6 +39,19 @@ export async function tempLeftovers(root: string): Promise<string[]> {
   return left;
 }
 
+/** Flips the byte at offset `at` of `file` in place: same size, new mtime/ctime. */
+export async function flipByteAt(file: string, at: number): Promise<void> {
+  const handle = await fs.open(file, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    await handle.read(byte, 0, 1, at);
+    byte[0] = (byte[0] ?? 0) ^ 0xff;
+    await handle.write(byte, 0, 1, at);
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Damages a stored blob in place as a failing disk would: one byte in the middle of
  * `<storageRoot>/blobs/<algorithm>/<xx>/<hex>` flipped, same size (npm's tarballs are addressed
@@ -50,17 +63,7 @@ export async function flipBlobByte(
   algorithm: 'sha256' | 'sha512' = 'sha256',
 ): Promise<string> {
   const file = path.join(storageRoot, 'blobs', algorithm, hex.slice(0, 2), hex);
-  const handle = await fs.open(file, 'r+');
-  try {
-    const { size } = await handle.stat();
-    const at = Math.floor(size / 2);
-    const byte = Buffer.alloc(1);
-    await handle.read(byte, 0, 1, at);
-    byte[0] = (byte[0] ?? 0) ^ 0xff;
-    await handle.write(byte, 0, 1, at);
-  } finally {
-    await handle.close();
-  }
+  await flipByteAt(file, Math.floor((await fs.stat(file)).size / 2));
   return file;
 }
 

@@ -23,7 +23,7 @@ import { MemoryDriver } from '../../../src/storage/drivers/memory-driver.ts';
 import { GuardedDriver } from '../../../src/storage/guarded-driver.ts';
 import { blobKey } from '../../../src/storage/keys.ts';
 import { localFileOf } from '../../../src/storage/local-file.ts';
-import { MapIndex } from '../../helpers/storage.ts';
+import { flipByteAt, MapIndex } from '../../helpers/storage.ts';
 
 /**
  * A blob store on a temp dir. Local files over 1 MiB are checked as they are read (the default
@@ -44,19 +44,6 @@ async function store(precheckBytes = 1024 * 1024) {
   return { dir, index, blobs, damaged, file };
 }
 
-/** Flips one byte of a stored file in place: same size, new mtime/ctime. */
-async function flipByte(file: string, at: number): Promise<void> {
-  const handle = await fs.open(file, 'r+');
-  try {
-    const one = Buffer.alloc(1);
-    await handle.read(one, 0, 1, at);
-    one[0] = (one[0] ?? 0) ^ 0xff;
-    await handle.write(one, 0, 1, at);
-  } finally {
-    await handle.close();
-  }
-}
-
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 test('a small blob damaged in place is refused before any byte, removed, reported, and re-stored by the next ingest', async () => {
@@ -65,7 +52,7 @@ test('a small blob damaged in place is refused before any byte, removed, reporte
   const { digest } = await blobs.ingest(Readable.from([data]), { expectedSize: data.length });
   assert.deepEqual(await buffer(await blobs.open(digest)), data);
 
-  await flipByte(file(digest), 5);
+  await flipByteAt(file(digest), 5);
   await assert.rejects(blobs.open(digest), (err: unknown) => err instanceof BlobIntegrityError);
   await settle();
   assert.deepEqual(damaged, [{ digest, removed: true }]);
@@ -92,7 +79,7 @@ test('a large blob read as a stream errors before its last chunk when damaged', 
   const { digest } = await blobs.ingest(Readable.from([data]));
   assert.deepEqual(await buffer(await blobs.open(digest)), data, 'a good read passes');
 
-  await flipByte(file(digest), data.length - 1);
+  await flipByteAt(file(digest), data.length - 1);
   const stream = await blobs.open(digest);
   let received = 0;
   await assert.rejects(
@@ -116,7 +103,7 @@ test('a file of at most 1 MiB is hashed before open() returns: a damaged one is 
   assert.equal(localFileOf(good)?.verifier, undefined, 'checked already: no verifier to feed');
   assert.deepEqual(await buffer(good), data);
 
-  await flipByte(file(digest), 100 * 1024);
+  await flipByteAt(file(digest), 100 * 1024);
   await assert.rejects(blobs.open(digest), (err: unknown) => err instanceof BlobIntegrityError);
   await settle();
   assert.deepEqual(damaged, [{ digest, removed: true }]);
@@ -128,7 +115,7 @@ test('by default a file of up to 64 MiB is checked before open() returns', async
   const { blobs, file } = await store(PRECHECK_FILE_BYTES);
   const data = Buffer.alloc(3 * 1024 * 1024, 4);
   const { digest } = await blobs.ingest(Readable.from([data]));
-  await flipByte(file(digest), data.length - 1);
+  await flipByteAt(file(digest), data.length - 1);
   await assert.rejects(blobs.open(digest), (err: unknown) => err instanceof BlobIntegrityError);
 });
 
@@ -136,7 +123,7 @@ test('a large blob sent as a file carries a verifier that refuses the damaged la
   const { blobs, file } = await store();
   const data = Buffer.alloc(2 * 1024 * 1024, 3);
   const { digest } = await blobs.ingest(Readable.from([data]));
-  await flipByte(file(digest), 0);
+  await flipByteAt(file(digest), 0);
   const stream = await blobs.open(digest);
   const source = localFileOf(stream);
   assert.ok(source?.verifier !== undefined, 'the local file tag is kept, with its verifier');
@@ -170,7 +157,7 @@ test('ranged reads are passed through unchecked (a part cannot be verified)', as
   const { blobs, file, damaged } = await store();
   const data = Buffer.from('0123456789abcdef');
   const { digest } = await blobs.ingest(Readable.from([data]), { expectedSize: data.length });
-  await flipByte(file(digest), 0);
+  await flipByteAt(file(digest), 0);
   const part = await buffer(await blobs.open(digest, { start: 2, end: 5 }));
   assert.equal(part.toString(), '2345');
   await settle();
@@ -181,7 +168,7 @@ test('a damaged file replaced by a good one before its removal is left in place'
   const { blobs, file } = await store();
   const data = Buffer.alloc(2 * 1024 * 1024, 1);
   const { digest } = await blobs.ingest(Readable.from([data]));
-  await flipByte(file(digest), 10);
+  await flipByteAt(file(digest), 10);
   const stream = await blobs.open(digest);
   const verifier = localFileOf(stream)?.verifier;
   assert.ok(verifier !== undefined);
