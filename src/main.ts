@@ -26,6 +26,7 @@ import { GoPublishError, goPublish } from './formats/go/publish-cli.ts';
 import { GcCommandError, runGcOffline } from './gc/cli.ts';
 import { GcRefusedError } from './gc/collector.ts';
 import { describeGcReport } from './gc/report.ts';
+import { describeVerifyReport, runVerifyOffline, VerifyCommandError } from './gc/verify.ts';
 import { startServer } from './server.ts';
 import { VERSION } from './version.ts';
 
@@ -108,6 +109,7 @@ export function buildProgram(): Command {
 
   addTokenCommands(program);
   addGcCommand(program);
+  addVerifyCommand(program);
   addGoCommands(program);
 
   for (const [verb, what] of NOT_YET_BUILT) {
@@ -292,6 +294,27 @@ function addGcCommand(program: Command): void {
     });
 }
 
+function addVerifyCommand(program: Command): void {
+  program
+    .command('verify')
+    .description(
+      'hash every stored blob against its digest and report damaged ones (exit 1 when any)',
+    )
+    .option('--remove', 'remove damaged blobs, so uploads and proxy fills store them again')
+    .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
+    .action(async (opts: { remove?: boolean; config?: string }) => {
+      const loaded = await loadCheckedConfig({
+        env: process.env,
+        ...(opts.config === undefined ? {} : { file: opts.config }),
+      });
+      for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+      const report = await runVerifyOffline(loaded.config, { remove: opts.remove === true });
+      for (const line of describeVerifyReport(report)) process.stdout.write(`${line}\n`);
+      // Damage is news for a cron job or a monitor, removed or not.
+      if (report.damaged.length > 0) process.exitCode = 1;
+    });
+}
+
 /** `nora go publish`: builds a module zip and uploads it (src/formats/go/publish-cli.ts). */
 function addGoCommands(program: Command): void {
   const go = program.command('go').description('Go modules: publish to a hosted repository');
@@ -374,6 +397,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
     if (err instanceof GcCommandError || err instanceof GcRefusedError) {
       process.stderr.write(`nora gc: ${redactText(err.message)}\n`);
+      process.exitCode = EXIT_RUNTIME;
+      return;
+    }
+    if (err instanceof VerifyCommandError) {
+      process.stderr.write(`nora verify: ${redactText(err.message)}\n`);
       process.exitCode = EXIT_RUNTIME;
       return;
     }

@@ -343,6 +343,42 @@ export class BlobStore {
   }
 
   /**
+   * Hashes the whole stored blob `digest` (streamed: one chunk in memory at a time), for `nora
+   * verify`: 'good', 'damaged' (its bytes do not hash to its digest, or it is not the size its
+   * identity says), or 'missing'. With `remove`, a damaged file is removed as a read removes it
+   * (unless replaced meanwhile), so an upload or proxy fill of the same bytes stores them again.
+   * A good file is remembered as verified, as after a read.
+   */
+  async scrub(
+    digest: Digest,
+    options: { remove: boolean },
+  ): Promise<{ outcome: 'good' | 'damaged' | 'missing'; size: number; removed: boolean }> {
+    let stream: Readable;
+    try {
+      stream = await this.#driver.read(blobKey(digest));
+    } catch (err) {
+      if (err instanceof Error && err.name === 'StorageNotFoundError') {
+        return { outcome: 'missing', size: 0, removed: false };
+      }
+      throw err;
+    }
+    const identity = identityOf(stream);
+    const hash = createHash(digest.algorithm);
+    let size = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      size += chunk.length;
+    }
+    if (hash.digest('hex') === digest.hex) {
+      this.settleRead(digest, identity, true);
+      return { outcome: 'good', size, removed: false };
+    }
+    this.#verified.delete(digest.hex);
+    const removed = options.remove ? await this.#removeDamaged(digest, identity) : false;
+    return { outcome: 'damaged', size, removed };
+  }
+
+  /**
    * Removes the damaged file, unless it was replaced since it was read (an ingest that found it
    * missing or short wrote it again): then the new file is left for its own first read to check.
    */

@@ -1,0 +1,142 @@
+/**
+ * `nora verify [--remove]`: hashes every stored blob against its digest, offline, on the storage
+ * the configuration names (next to a running server or not). A read already checks a blob the
+ * first time a process serves it (docs/storage.md, Integrity of stored bytes); this finds damage
+ * before a client does, including bit rot under a file a running server trusts since its first
+ * read. Reports only, unless `--remove`: then damaged files are removed as a read removes them,
+ * so an upload or a proxy fill of the same bytes stores them again.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { parseDigest } from '../core/digest.ts';
+import type { AppConfig } from '../config/schema.ts';
+import { SqlBlobIndex } from '../db/blob-index.ts';
+import { openDatabase } from '../db/database.ts';
+import { allMigrations, databaseFile } from '../app.ts';
+import { BlobStore } from '../storage/blob-store.ts';
+import type { StorageDriver } from '../storage/driver.ts';
+import { createStorageDriver } from '../storage/drivers/index.ts';
+import { BLOBS_PREFIX, digestFromBlobKey } from '../storage/keys.ts';
+
+/** A reason `nora verify` would not run at all (nothing was read or removed). */
+export class VerifyCommandError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VerifyCommandError';
+  }
+}
+
+/** What one `nora verify` pass found. Sizes in bytes, time in seconds. */
+export interface VerifyReport {
+  readonly remove: boolean;
+  /** Blob files hashed, and their bytes. */
+  readonly checked: number;
+  readonly bytes: number;
+  /** Damaged blobs: `sha256:<hex>` and the size found, and whether the file was removed. */
+  readonly damaged: readonly { digest: string; size: number; removed: boolean }[];
+  /** Files under `blobs/` whose name is no digest (left alone). */
+  readonly foreign: number;
+  readonly seconds: number;
+}
+
+/**
+ * Hashes every blob of `blobs` (listed through `driver`), one at a time, streamed: memory is one
+ * read chunk whatever the store's size; time is a read of every byte. Files whose name is no
+ * digest are counted, never touched. Vanished between listing and reading: skipped.
+ */
+export async function verifyBlobs(
+  driver: StorageDriver,
+  blobs: BlobStore,
+  options: { remove: boolean },
+): Promise<VerifyReport> {
+  const started = performance.now();
+  let checked = 0;
+  let bytes = 0;
+  let foreign = 0;
+  const damaged: { digest: string; size: number; removed: boolean }[] = [];
+  for await (const object of driver.list(BLOBS_PREFIX)) {
+    const name = digestFromBlobKey(object.key);
+    if (name === undefined) {
+      foreign += 1;
+      continue;
+    }
+    const result = await blobs.scrub(parseDigest(name), options);
+    if (result.outcome === 'missing') continue;
+    checked += 1;
+    bytes += result.size;
+    if (result.outcome === 'damaged') {
+      damaged.push({ digest: name, size: result.size, removed: result.removed });
+    }
+  }
+  return {
+    remove: options.remove,
+    checked,
+    bytes,
+    damaged,
+    foreign,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/**
+ * One pass on `config`'s storage. Throws VerifyCommandError for memory storage (nothing persists)
+ * and when the configured database does not exist (not NORA's storage: nothing is created). The
+ * database keeps the blob index in step when a damaged blob is removed.
+ */
+export async function runVerifyOffline(
+  config: AppConfig,
+  options: { remove: boolean },
+): Promise<VerifyReport> {
+  if (config.storage.mode === 'memory') {
+    throw new VerifyCommandError(
+      'storage.mode = "memory" keeps nothing between processes to verify',
+    );
+  }
+  const file = databaseFile(config);
+  if (!(await exists(file))) {
+    throw new VerifyCommandError(
+      `no database at ${path.resolve(file)}: is this NORA's storage? (check NORA_STORAGE_PATH / [database] path)`,
+    );
+  }
+  const driver = await createStorageDriver(config.storage);
+  try {
+    const db = await openDatabase({ file, migrations: allMigrations() });
+    try {
+      return await verifyBlobs(driver, new BlobStore(driver, new SqlBlobIndex(db)), options);
+    } finally {
+      await db.destroy();
+    }
+  } finally {
+    await driver.close();
+  }
+}
+
+function exists(file: string): Promise<boolean> {
+  return fs.stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Lines describing `report` (no trailing newline on each). */
+export function describeVerifyReport(report: VerifyReport): string[] {
+  const lines = [
+    `nora verify: ${report.checked} blobs, ${report.bytes} bytes hashed in ${report.seconds.toFixed(3)} s`,
+  ];
+  if (report.damaged.length === 0) {
+    lines.push('no damaged blob');
+  } else {
+    lines.push(
+      report.remove
+        ? `${report.damaged.length} damaged blobs (their bytes do not match their digest), removed: uploads and proxy fills of the same bytes store them again`
+        : `${report.damaged.length} damaged blobs (their bytes do not match their digest); --remove removes them so uploads and proxy fills store them again`,
+    );
+    for (const blob of report.damaged) {
+      lines.push(`  ${blob.digest} ${blob.size} bytes${blob.removed ? ', removed' : ''}`);
+    }
+  }
+  if (report.foreign > 0) {
+    lines.push(`${report.foreign} files under blobs/ are not named by a digest (left alone)`);
+  }
+  return lines;
+}

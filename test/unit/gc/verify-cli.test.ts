@@ -1,0 +1,115 @@
+/**
+ * `nora verify` as an operator runs it (a real process on a stopped server's storage): every
+ * blob hashed, a damaged one named and exit 1 while nothing is removed; `--remove` removes it
+ * (exit 1 still: damage is news), after which an upload of the same bytes repairs the artifact
+ * and the next pass is clean (exit 0); refusals for memory storage and a storage without a
+ * database (nothing created); `nora --help` lists the verb.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { startTestServer } from '../../helpers/server.ts';
+import { flipByteAt } from '../../helpers/storage.ts';
+import { removeDir } from '../../helpers/tmp.ts';
+import { PROJECT_ROOT, run } from '../../helpers/tools.ts';
+
+const BIN = path.join(PROJECT_ROOT, 'bin/nora.js');
+
+function cleanEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      (entry): entry is [string, string] => !entry[0].startsWith('NORA_') && entry[1] !== undefined,
+    ),
+  );
+}
+
+const nora = (args: string[], env: Record<string, string>) =>
+  run(process.execPath, [BIN, ...args], {
+    check: false,
+    env: { ...cleanEnv(), ...env },
+    cwd: os.tmpdir(),
+  });
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+describe('nora verify', () => {
+  test('names a damaged blob, --remove removes it, the same upload repairs it', async () => {
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-verify-cli-'));
+    try {
+      const storage = path.join(dataDir, 'storage');
+      const bodies = { 'good.txt': 'bytes that stay good', 'rot.txt': 'bytes that will rot' };
+      {
+        await using server = await startTestServer({ dataDir });
+        for (const [name, body] of Object.entries(bodies)) {
+          const put = await fetch(`${server.url}/raw/docs/${name}`, { method: 'PUT', body });
+          assert.equal(put.status, 201);
+        }
+      }
+      const env = { NORA_STORAGE_PATH: storage };
+      const clean = await nora(['verify'], env);
+      assert.equal(clean.code, 0, clean.stderr);
+      assert.match(clean.stdout, /nora verify: 2 blobs, 39 bytes hashed/);
+      assert.match(clean.stdout, /no damaged blob/);
+
+      const hex = sha256(bodies['rot.txt']);
+      const file = path.join(storage, 'blobs', 'sha256', hex.slice(0, 2), hex);
+      await flipByteAt(file, 3);
+      const found = await nora(['verify'], env);
+      assert.equal(found.code, 1, found.stderr);
+      assert.match(found.stdout, /1 damaged blobs .*--remove removes them/);
+      assert.ok(found.stdout.includes(`sha256:${hex} 19 bytes\n`), found.stdout);
+      await fs.stat(file); // a report only
+
+      const removed = await nora(['verify', '--remove'], env);
+      assert.equal(removed.code, 1, removed.stderr);
+      assert.ok(removed.stdout.includes(`sha256:${hex} 19 bytes, removed`), removed.stdout);
+      await assert.rejects(fs.stat(file));
+
+      {
+        await using server = await startTestServer({ dataDir });
+        const gone = await fetch(`${server.url}/raw/docs/rot.txt`);
+        assert.equal(gone.status, 503);
+        await gone.body?.cancel();
+        // Raw files are immutable: delete and upload the same bytes again.
+        assert.equal(
+          (await fetch(`${server.url}/raw/docs/rot.txt`, { method: 'DELETE' })).status,
+          204,
+        );
+        const put = await fetch(`${server.url}/raw/docs/rot.txt`, {
+          method: 'PUT',
+          body: bodies['rot.txt'],
+        });
+        assert.equal(put.status, 201);
+      }
+      const after = await nora(['verify'], env);
+      assert.equal(after.code, 0, after.stdout + after.stderr);
+      assert.match(after.stdout, /no damaged blob/);
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
+
+  test('refuses memory storage and a storage without a database, creating nothing', async () => {
+    const memory = await nora(['verify'], { NORA_STORAGE_MODE: 'memory' });
+    assert.equal(memory.code, 1);
+    assert.match(memory.stderr, /nora verify: storage.mode = "memory"/);
+
+    const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-verify-empty-'));
+    try {
+      const none = await nora(['verify'], { NORA_STORAGE_PATH: path.join(empty, 'storage') });
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /nora verify: no database at /);
+      assert.deepEqual(await fs.readdir(empty), []);
+    } finally {
+      await removeDir(empty);
+    }
+  });
+
+  test('nora --help lists verify', async () => {
+    const help = await nora(['--help'], {});
+    assert.match(help.stdout, /verify \[options\]\s+hash every stored blob/);
+  });
+});
