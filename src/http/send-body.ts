@@ -12,6 +12,7 @@ import { fstatSync, read as readCallback } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
+import { RegistryError } from '../core/errors.ts';
 import { contentRangeHeader, parseRange, type ByteRange } from '../core/http-range.ts';
 import { privateForCredentials } from './cache-control.ts';
 import { bytesOf, localFileOf, type LocalFileSource } from '../storage/local-file.ts';
@@ -242,4 +243,18 @@ export async function sendRanged(
   void reply.header('content-length', size);
   if (method === 'HEAD') return reply.send();
   return sendBody(reply, await open());
+}
+
+/**
+ * A HEAD answers from metadata and opens no bytes: when `present` (a stored file's look at its
+ * blob; absent for what is not read from the store) says the bytes are gone, throw the 503 its
+ * GET answers (core/errors.ts storageFault), rather than a 200 for content that cannot be read.
+ * Call before any header is set. No cost for a GET.
+ */
+export async function refuseHeadOfMissing(
+  method: string,
+  present: (() => Promise<boolean>) | undefined,
+): Promise<void> {
+  if (method !== 'HEAD' || present === undefined || (await present())) return;
+  throw new RegistryError('UNAVAILABLE', 'stored content is missing from storage');
 }

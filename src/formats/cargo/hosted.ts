@@ -108,6 +108,7 @@ export class CargoHosted implements CargoSource {
       modifiedAt: stored.publishedAt,
       open: (range?: ReadRange): Promise<Readable> =>
         this.#blobs.open(digest, range === undefined ? undefined : { ...range }),
+      present: async () => (await this.#blobs.stat(digest)) !== undefined,
     };
   }
 

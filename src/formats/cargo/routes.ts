@@ -21,7 +21,7 @@ import { RegistryError, toRegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
-import { sendRanged } from '../../http/send-body.ts';
+import { refuseHeadOfMissing, sendRanged } from '../../http/send-body.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { ModifiedClock, nameFromIndexPath, registryConfig, renderIndexFile } from './index-file.ts';
 import type { OpenedCrate } from './model.ts';
@@ -260,6 +260,7 @@ async function sendCrate(
   reply: FastifyReply,
   crate: OpenedCrate,
 ): Promise<FastifyReply> {
+  await refuseHeadOfMissing(request.method, crate.present);
   const etag = `"${crate.sha256}"`;
   const modified = crate.modifiedAt === undefined ? undefined : httpDate(crate.modifiedAt);
   void reply

@@ -275,6 +275,7 @@ export class GoHosted implements GoSource {
       modifiedAt,
       open: (range?: ReadRange): Promise<Readable> =>
         this.#blobs.open(digest, range === undefined ? undefined : { ...range }),
+      present: async () => (await this.#blobs.stat(digest)) !== undefined,
     };
   }
 }

@@ -27,6 +27,11 @@ export interface OpenedModuleFile {
   readonly modifiedAt?: number | undefined;
   /** Opens the bytes (a range when given; a Buffer when they are in memory); once per response. */
   open(range?: ReadRange): Promise<Readable | Buffer>;
+  /**
+   * Whether the stored bytes are there (files read from the store), so a HEAD does not answer
+   * 200 for a file whose GET is a 503 (http/send-body.ts refuseHeadOfMissing). Absent: assumed.
+   */
+  readonly present?: () => Promise<boolean>;
 }
 
 /** What `@v/list` answers: versions, one per line; `stale` when every upstream failed. */

@@ -16,7 +16,7 @@ import { plainTextErrorHandler } from '../../http/format-errors.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
-import { sendRanged } from '../../http/send-body.ts';
+import { refuseHeadOfMissing, sendRanged } from '../../http/send-body.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
 import { httpDate, notModified } from '../../core/http-conditional.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
@@ -164,6 +164,7 @@ async function sendFile(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
+  await refuseHeadOfMissing(request.method, file.present);
   const etag = `"${file.sha256}"`;
   const modified = file.modifiedAt === undefined ? undefined : httpDate(file.modifiedAt);
   void reply

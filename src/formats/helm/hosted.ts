@@ -141,6 +141,7 @@ export class HelmHosted implements HelmSource {
       sha256: digest.hex,
       modifiedAt: row.updated_at,
       open: (range) => blobs.open(digest, range),
+      present: async () => (await blobs.stat(digest)) !== undefined,
     };
   }
 

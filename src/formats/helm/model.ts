@@ -20,6 +20,11 @@ export interface OpenedChartFile {
   readonly modifiedAt: number;
   /** Opens the bytes (a range when given); call once per response. */
   open(range?: ReadRange): Promise<Readable>;
+  /**
+   * Whether the stored bytes are there (files read from the store), so a HEAD does not answer
+   * 200 for a file whose GET is a 503 (http/send-body.ts refuseHeadOfMissing). Absent: assumed.
+   */
+  readonly present?: () => Promise<boolean>;
 }
 
 /** One chart version of an index, as the renderer needs it. */

@@ -20,7 +20,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
 import { discard } from '../../core/streams.ts';
 import { etagMatches } from '../../core/http-conditional.ts';
-import { sendRanged } from '../../http/send-body.ts';
+import { refuseHeadOfMissing, sendRanged } from '../../http/send-body.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { parseChartFilename } from './chart.ts';
@@ -142,6 +142,7 @@ async function dispatch(
   }
   if (read) {
     const file = await service.readChart(repo, filename, request.principal);
+    await refuseHeadOfMissing(method, file.present);
     const etag = `"${file.sha256}"`;
     void reply
       .type(filename.endsWith('.prov') ? 'application/pgp-signature' : 'application/gzip')

@@ -174,6 +174,7 @@ export class MavenHosted implements MavenSource, HostedNames {
       checksums: { md5: row.md5, sha1: row.sha1, sha256: row.sha256, sha512: row.sha512 },
       modifiedAt: row.updated_at,
       open: (range) => blobs.open(digest, range),
+      present: async () => (await blobs.stat(digest)) !== undefined,
     };
   }
 

@@ -255,7 +255,12 @@ export function hotFile(
   keptBody: () => Buffer | undefined = () => undefined,
   open: (range?: ReadRange) => Promise<Readable | Buffer> = (range) => found.open(range),
 ): HotFile {
+  const present = found.present;
   return {
+    // Bytes kept in memory are there whatever became of the stored file.
+    ...(present === undefined
+      ? {}
+      : { present: async () => keptBody() !== undefined || (await present()) }),
     size: found.size,
     checksums: found.checksums,
     modifiedAt: found.modifiedAt,

@@ -27,6 +27,11 @@ export interface OpenedMavenFile {
    */
   readonly open: (range?: ReadRange) => Promise<Readable>;
   /**
+   * Whether the stored bytes are there (files read from the store), so a HEAD does not answer
+   * 200 for a file whose GET is a 503 (http/send-body.ts refuseHeadOfMissing). Absent: assumed.
+   */
+  readonly present?: () => Promise<boolean>;
+  /**
    * The whole body, when the source has it in memory anyway (a small proxy file just fetched and
    * verified: its bytes went by on the way to the blob store), so the hot-file cache keeps it
    * without reading the blob back. The same bytes as `open()` gives (blobs are content-addressed).

@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
-import { sendRanged } from '../../http/send-body.ts';
+import { refuseHeadOfMissing, sendRanged } from '../../http/send-body.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { parseMavenPath, type MavenPath } from './coordinates.ts';
@@ -226,6 +226,7 @@ async function sendFile(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
+  await refuseHeadOfMissing(request.method, file.present);
   setFileHeaders(file, path, reply);
   if (notModified(request, file.etag, file.modifiedSeconds)) return reply.code(304).send();
   return sendRanged(reply, request.method, file.size, request.headers.range, (range) =>

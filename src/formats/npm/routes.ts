@@ -8,7 +8,7 @@ import { createGunzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, storageFault, toRegistryError } from '../../core/errors.ts';
-import { sendBody, sendRanged } from '../../http/send-body.ts';
+import { refuseHeadOfMissing, sendBody, sendRanged } from '../../http/send-body.ts';
 import { limitBytes, readAllBounded } from '../../core/streams.ts';
 import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -278,10 +278,7 @@ async function sendTarball(
   service: NpmService,
 ): Promise<unknown> {
   const tarball = await service.tarball(repo, name, filename, request.principal);
-  // A HEAD opens no bytes: without this look it answered 200 for a tarball whose GET is a 503.
-  if (request.method === 'HEAD' && tarball.present !== undefined && !(await tarball.present())) {
-    throw new RegistryError('UNAVAILABLE', 'stored content is missing from storage');
-  }
+  await refuseHeadOfMissing(request.method, tarball.present);
   void reply
     .headers(tarball.headers)
     .type('application/octet-stream')

@@ -61,7 +61,7 @@ export interface TarballResponse {
    * Whether the stored bytes are there (hosted tarballs), so a HEAD does not answer 200 for a
    * tarball whose GET is a 503 (removed by the read check). Absent: assumed present.
    */
-  present?(): Promise<boolean>;
+  readonly present?: () => Promise<boolean>;
 }
 
 export interface NpmServiceDeps {

@@ -60,7 +60,7 @@ export interface OpenedDistFile {
    * Whether the stored bytes are there (hosted files), so a HEAD does not answer 200 for a file
    * whose GET is a 503 (removed by the read check). Absent: assumed present.
    */
-  present?(): Promise<boolean>;
+  readonly present?: () => Promise<boolean>;
 }
 
 /**

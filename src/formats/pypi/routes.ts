@@ -25,7 +25,7 @@ import { RegistryError, toRegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
-import { sendRanged } from '../../http/send-body.ts';
+import { refuseHeadOfMissing, sendRanged } from '../../http/send-body.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { isSafeFilename } from './filenames.ts';
 import type { OpenedDistFile } from './model.ts';
@@ -443,10 +443,7 @@ async function sendFile(
   file: OpenedDistFile,
   contentType: string,
 ): Promise<FastifyReply> {
-  // A HEAD opens no bytes: without this look it answered 200 for a file whose GET is a 503.
-  if (request.method === 'HEAD' && file.present !== undefined && !(await file.present())) {
-    throw new RegistryError('UNAVAILABLE', 'stored content is missing from storage');
-  }
+  await refuseHeadOfMissing(request.method, file.present);
   const etag = `"${file.sha256}"`;
   const modified = file.modifiedAt === undefined ? undefined : httpDate(file.modifiedAt);
   memoizeAnswer(request);

@@ -25,7 +25,7 @@ export interface OpenedRawFile {
    * so a HEAD does not answer 200 for a file whose bytes are gone (removed by the read check).
    * Absent: assumed present.
    */
-  present?(): Promise<boolean>;
+  readonly present?: () => Promise<boolean>;
 }
 
 /** One entry of a folder listing. */

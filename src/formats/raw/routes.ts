@@ -17,7 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
-import { sendBody, sendRanged } from '../../http/send-body.ts';
+import { refuseHeadOfMissing, sendBody, sendRanged } from '../../http/send-body.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { listingHtml, listingJson, nextPageUrl, type ListingView } from './listing.ts';
@@ -241,10 +241,7 @@ async function sendFile(
   deps: RawRouteDeps,
 ): Promise<FastifyReply> {
   const sha256 = file.sha256;
-  // A HEAD reads no bytes: without this look it answered 200 for a file whose GET is a 503.
-  if (request.method === 'HEAD' && file.present !== undefined && !(await file.present())) {
-    throw new RegistryError('UNAVAILABLE', 'stored content is missing from storage');
-  }
+  await refuseHeadOfMissing(request.method, file.present);
   // A stored file's answer is its row and bytes: exact until the store's next write.
   memoizeAnswer(request);
   void reply

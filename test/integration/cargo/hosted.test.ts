@@ -200,6 +200,20 @@ describe('cargo hosted (auth off)', () => {
       method: 'HEAD',
     });
     assert.equal(head.headers.get('content-length'), String(crate.length));
+    // Its stored bytes gone behind NORA's back: the HEAD says so (503) as the GET does.
+    const { createHash } = await import('node:crypto');
+    const { rename } = await import('node:fs/promises');
+    const hex = createHash('sha256').update(crate).digest('hex');
+    const stored = `${server.dataDir}/storage/blobs/sha256/${hex.slice(0, 2)}/${hex}`;
+    await rename(stored, `${stored}.away`);
+    for (const method of ['HEAD', 'GET']) {
+      const gone = await fetch(`${server.url}/cargo/api/v1/crates/hello_world/0.1.0/download`, {
+        method,
+      });
+      assert.equal(gone.status, 503, method);
+      await gone.arrayBuffer();
+    }
+    await rename(`${stored}.away`, stored);
     cargoError(
       await call(server, 'GET', '/cargo/api/v1/crates/hello_world/0.9.0/download'),
       404,

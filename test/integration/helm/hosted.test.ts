@@ -408,6 +408,24 @@ describe('helm hosted repository (auth on)', () => {
     assert.equal(await blobCount(), before, 'no blob left behind by a refused upload');
   });
 
+  test('HEAD of a chart whose stored bytes are gone answers 503 like its GET', async () => {
+    const { createHash } = await import('node:crypto');
+    const { rm } = await import('node:fs/promises');
+    const chart = await buildChart({ name: 'gone', version: '1.0.0' });
+    let r = await fetch(url('/helm/api/charts'), as(writer, { method: 'POST', body: chart }));
+    assert.equal(r.status, 201);
+    await r.arrayBuffer();
+    r = await fetch(url('/helm/gone-1.0.0.tgz'), as(writer, { method: 'HEAD' }));
+    assert.equal(r.status, 200);
+    const hex = createHash('sha256').update(chart).digest('hex');
+    await rm(`${server.dataDir}/storage/blobs/sha256/${hex.slice(0, 2)}/${hex}`);
+    for (const method of ['HEAD', 'GET']) {
+      r = await fetch(url('/helm/gone-1.0.0.tgz'), as(writer, { method }));
+      assert.equal(r.status, 503, method);
+      await r.arrayBuffer();
+    }
+  });
+
   test('named hosted repository at /repository/<name>/', async () => {
     const chart = await buildChart({ name: 'solo', version: '3.0.0' });
     let r = await fetch(
