@@ -455,7 +455,9 @@ test('adversarial sizes finish quickly', () => {
   );
   assert.equal(parseModulePath(`module "${'\\"'.repeat(mb / 2)}`), undefined);
   sortVersions(Array.from({ length: 10_000 }, (_, i) => `v1.${i % 97}.${i}-rc.${i % 13}`));
-  assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
+  // ~0.6–1.1 s alone here; a quadratic step on these 1 MiB inputs would take minutes. The bound
+  // leaves room for a loaded CI machine (2 s failed once with other tests running beside).
+  assert.ok(performance.now() - started < 5000, `${performance.now() - started} ms`);
 });
 
 /** checkModuleZip on `bytes`: accepted, or a RegistryError 400/413 (anything else is a 500). */

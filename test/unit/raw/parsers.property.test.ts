@@ -246,7 +246,8 @@ test('adversarial sizes are refused or parsed quickly', () => {
     ),
   );
   const ms = performance.now() - started;
-  assert.ok(ms < 2000, `${ms} ms`);
+  // ~0.5 s alone here; a quadratic step would take minutes. Room for a loaded CI machine.
+  assert.ok(ms < 5000, `${ms} ms`);
 });
 
 test('contentTypeOf is total and always a media type string', () => {
