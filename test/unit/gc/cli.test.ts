@@ -16,24 +16,7 @@ import { NOT_YET_BUILT } from '../../../src/main.ts';
 import { blobKey } from '../../../src/storage/keys.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { removeDir } from '../../helpers/tmp.ts';
-import { PROJECT_ROOT, run } from '../../helpers/tools.ts';
-
-const BIN = path.join(PROJECT_ROOT, 'bin/nora.js');
-
-function cleanEnv(): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(
-      (entry): entry is [string, string] => !entry[0].startsWith('NORA_') && entry[1] !== undefined,
-    ),
-  );
-}
-
-const nora = (args: string[], env: Record<string, string>) =>
-  run(process.execPath, [BIN, ...args], {
-    check: false,
-    env: { ...cleanEnv(), ...env },
-    cwd: os.tmpdir(),
-  });
+import { nora } from '../../helpers/cli.ts';
 
 describe('nora gc', () => {
   test('dry run by default, --apply removes, referenced bytes stay', async () => {
