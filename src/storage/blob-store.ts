@@ -400,6 +400,37 @@ export class BlobStore {
   }
 
   /**
+   * Streams `body` through `stages` (size limits, checks) into a fresh spool file under
+   * `prefix`, hashing what is written (SHA-256): for callers that inspect a file before storing
+   * it (a module zip read through with yauzl), then store exactly those bytes with commitFile,
+   * with no second pass. The file is removed when the stream fails; afterwards it is the
+   * caller's (commitFile consumes it; remove it otherwise). Errors: those of the stream.
+   */
+  async spoolHashed(
+    prefix: string,
+    body: Readable,
+    ...stages: Transform[]
+  ): Promise<{ path: string; digest: Digest; size: number }> {
+    const spool = await this.spoolPath(prefix);
+    const hash = createHash('sha256');
+    let size = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        size += chunk.length;
+        hash.update(chunk);
+        callback(null, chunk);
+      },
+    });
+    try {
+      await pipeline([body, ...stages, tap, createWriteStream(spool, { flags: 'wx' })]);
+    } catch (err) {
+      await fs.rm(spool, { force: true });
+      throw err;
+    }
+    return { path: spool, digest: { algorithm: 'sha256', hex: hash.digest('hex') }, size };
+  }
+
+  /**
    * Streams `body` into the store, verifying `expected` when given. A body whose `expectedSize`
    * is at most SMALL_INGEST_BYTES is collected in memory and written in one step (no spool
    * file: half the file-system trips) while the in-memory ingests stay within

@@ -15,11 +15,8 @@
  * else the newest prerelease, else the newest pseudo-version (the `go` command's order for
  * `@latest`); `mod`/`zip` open the blobs (ranged).
  */
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
@@ -216,28 +213,18 @@ export class GoHosted implements GoSource {
       throw versionExistsError(module, version);
     }
     const maxZipSize = this.#maxZipSize();
-    const spool = await this.#blobs.spoolPath('go-upload');
+    const zip = await this.#blobs.spoolHashed(
+      'go-upload',
+      body,
+      limitBytes(maxZipSize, 'module zip'),
+    );
+    const { size } = zip;
+    const zipSha256 = zip.digest.hex;
     try {
-      const hash = createHash('sha256');
-      let size = 0;
-      const tap = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          size += chunk.length;
-          hash.update(chunk);
-          callback(null, chunk);
-        },
-      });
-      await pipeline(
-        body,
-        limitBytes(maxZipSize, 'module zip'),
-        tap,
-        createWriteStream(spool, { flags: 'wx' }),
-      );
-      const zipSha256 = hash.digest('hex');
-      const checked = await checkModuleZip(spool, size, module, version, maxZipSize);
+      const checked = await checkModuleZip(zip.path, size, module, version, maxZipSize);
       const modBytes = checked.goMod ?? Buffer.from(`module ${quotePath(module)}\n`);
       const mod = await this.#blobs.ingest(Readable.from([modBytes]));
-      await this.#blobs.commitFile(spool, { algorithm: 'sha256', hex: zipSha256 }, size);
+      await this.#blobs.commitFile(zip.path, zip.digest, size);
       const time = pseudoVersionTime(version) ?? rfc3339(this.#now());
       try {
         await this.store.add(repo.name, {
@@ -263,7 +250,7 @@ export class GoHosted implements GoSource {
         files: checked.files,
       };
     } finally {
-      await fs.rm(spool, { force: true });
+      await fs.rm(zip.path, { force: true });
     }
   }
 

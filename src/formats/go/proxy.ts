@@ -20,13 +20,11 @@
  * - Private modules ([go] private, GOPRIVATE syntax): never asked of an upstream, absent here.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { pipeline, Readable, Transform } from 'node:stream';
-import { pipeline as pipelineAsync } from 'node:stream/promises';
 import type { AppConfig } from '../../config/schema.ts';
 import { ByteLru } from '../../core/byte-lru.ts';
-import { formatDigest, parseDigest } from '../../core/digest.ts';
+import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { limitBytes, readAllBounded } from '../../core/streams.ts';
 import { isUpstreamFailure, type ProxyEngine, type Refresh } from '../../proxy/engine.ts';
@@ -485,41 +483,26 @@ export class GoProxy implements GoSource {
     what: string,
     label: string,
   ): Promise<{ digest: string; size: number }> {
-    const spool = await this.#deps.blobs.spoolPath('go-zip');
+    let zip: { path: string; digest: Digest; size: number };
     try {
-      try {
-        await pipelineAsync(
-          body,
-          limitBytes(maxBytes, what),
-          createWriteStream(spool, { flags: 'wx' }),
-        );
-      } catch (err) {
-        throw asUpstreamError(err, what, label);
-      }
-      const problem = await zipIntegrityProblem(spool);
-      if (problem !== undefined) throw refusedFile(label, what, problem);
-      return await this.#storeLarge(createReadStream(spool), maxBytes, declared, what, label);
-    } finally {
-      await fs.rm(spool, { force: true });
-    }
-  }
-
-  /** A large `.zip`: streamed into the blob store (bounded, size checked) before it is served. */
-  async #storeLarge(
-    body: Readable,
-    maxBytes: number,
-    declared: number | undefined,
-    what: string,
-    label: string,
-  ): Promise<{ digest: string; size: number }> {
-    try {
-      const stored = await this.#deps.blobs.ingest(body, {
-        maxBytes,
-        ...(declared === undefined ? {} : { expectedSize: declared }),
-      });
-      return { digest: formatDigest(stored.digest), size: stored.size };
+      zip = await this.#deps.blobs.spoolHashed('go-zip', body, limitBytes(maxBytes, what));
     } catch (err) {
       throw asUpstreamError(err, what, label);
+    }
+    try {
+      if (declared !== undefined && zip.size !== declared) {
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream ${label} failed for ${what}: size mismatch: expected ${declared}, got ${zip.size}`,
+        );
+      }
+      const problem = await zipIntegrityProblem(zip.path);
+      if (problem !== undefined) throw refusedFile(label, what, problem);
+      // Those very bytes stored (hashed while spooled): no second pass over the file.
+      await this.#deps.blobs.commitFile(zip.path, zip.digest, zip.size);
+      return { digest: formatDigest(zip.digest), size: zip.size };
+    } finally {
+      await fs.rm(zip.path, { force: true });
     }
   }
 

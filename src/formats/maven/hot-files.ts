@@ -30,7 +30,6 @@
  * nginx's page cache does. Blobs are content-addressed and never change, so a kept body is right
  * for as long as its answer is; it goes with its answer.
  */
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
 import { readExactly } from '../../core/streams.ts';
@@ -180,17 +179,11 @@ export class HotFiles {
         if (entries.peek(key)?.file === file) entries.delete(key);
         throw err;
       });
-    // One read of the exact size (the range bounds it: no second read to find the end, no
-    // 1 MiB read buffer), and those bytes are the body kept, not a copy.
+    // A whole read, so the blob store verifies it (damaged bytes fail here; the request then
+    // reads the file from disk, which answers 503 and removes it). A file this small is one read
+    // of its size (FsDriver.read), and those bytes are the body kept, not a copy.
     const load = async (): Promise<Buffer> => {
-      const body = await readExactly(await fromDisk({ start: 0, end: size - 1 }), size, key);
-      // A ranged read is not verified by the blob store, and this body would be served for as
-      // long as it stays hot: a file damaged on disk must fail here (the request then reads it
-      // whole from disk, which finds the damage, answers 503 and removes the file).
-      const want = found.checksums.sha256;
-      if (want !== '' && createHash('sha256').update(body).digest('hex') !== want) {
-        throw new Error(`${key}: stored bytes do not match their sha256`);
-      }
+      const body = await readExactly(await fromDisk(), size, key);
       // Kept only while its answer is (a write or eviction may have dropped it meanwhile).
       if (entries.peek(key)?.file === file) bodies.set(file, body);
       return body;

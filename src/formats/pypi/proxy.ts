@@ -791,14 +791,11 @@ export class PypiProxy implements PypiSource {
     if (size <= 0 || size > SMALL_FILE_MAX_BYTES) return;
     this.#fileLoads.add(memo);
     void (async () => {
-      // The exact range: one read of the file's size (no 1 MiB read buffer, no read to find the
-      // end), and that chunk is the kept bytes (no copies).
-      const stream = await this.#ctx.blobs.open(sha256Digest(sha256), { start: 0, end: size - 1 });
+      // A whole read: the blob store verifies it (a file damaged on disk throws, is removed,
+      // and a fill repairs it), and a file this small is one read of its size (FsDriver.read),
+      // whose chunk is the kept bytes (no copies).
+      const stream = await this.#ctx.blobs.open(sha256Digest(sha256));
       const bytes = await readExactly(stream, size, memo);
-      // A ranged read is not verified by the blob store, and these bytes would be served for as
-      // long as the process runs: hash them here, so a file damaged on disk is never kept (the
-      // next whole read of it finds the damage, removes the file, and a fill repairs it).
-      if (digestOf(bytes).hex !== sha256) return;
       this.#files.set(memo, { bytes, sha256, modifiedAt });
     })()
       .catch(() => undefined)

@@ -152,12 +152,16 @@ export class FsDriver implements StorageDriver {
       closeSync(fd);
       return tagIdentity(bytesStream(small.whole), identity);
     }
+    // Bounded by the file's size (blobs never change in place; a replacement is a new inode):
+    // a file under 1 MiB is one read of its exact size, with no second read to find the end,
+    // so callers that keep a small file's bytes read it whole, not as a range.
+    const last = Math.min(options.end ?? Infinity, small.stats.size - 1);
     const stream = createReadStream('', {
       fd,
       autoClose: true,
-      highWaterMark: 1024 * 1024,
-      ...(options.start === undefined ? {} : { start: options.start }),
-      ...(options.end === undefined ? {} : { end: options.end }),
+      highWaterMark: Math.max(1, Math.min(1024 * 1024, last - start + 1)),
+      start,
+      end: last,
     });
     return tagIdentity(
       tagLocalFile(stream, { fd, start: options.start ?? 0, end: options.end }),
