@@ -305,7 +305,8 @@ export class BlobStore {
     if (file !== undefined && file.start === 0) {
       let good: boolean | undefined;
       try {
-        const size = await fileSize(file.fd);
+        // The driver's own fstat when it passed it on (one syscall less per first read).
+        const size = file.size ?? (await fileSize(file.fd));
         if (size <= this.#precheckBytes) good = await hashFile(file.fd, size, check);
       } catch (err) {
         stream.destroy();

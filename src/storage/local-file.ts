@@ -22,6 +22,8 @@ export interface LocalFileSource {
   readonly fd: number;
   readonly start: number;
   readonly end: number | undefined;
+  /** The file's size in bytes when the stream was made (the driver's fstat), if known. */
+  readonly size?: number;
   /** Set when the whole object is read unverified: whoever sends the file feeds it. */
   readonly verifier?: ReadVerifier;
 }

@@ -164,7 +164,7 @@ export class FsDriver implements StorageDriver {
       end: last,
     });
     return tagIdentity(
-      tagLocalFile(stream, { fd, start: options.start ?? 0, end: options.end }),
+      tagLocalFile(stream, { fd, start, end: options.end, size: small.stats.size }),
       identity,
     );
   }
