@@ -26,8 +26,14 @@ export interface NoraProcess {
   readonly exited: Promise<number | string>;
 }
 
-/** The V8 flags `npm start` and bin/nora.js's shebang run the server with. */
-export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+/**
+ * The V8 flags `npm start` and bin/nora.js's shebang run the server with, plus any in
+ * BENCH_NODE_FLAGS (space-separated: for trying V8 settings in a bench, e.g. tiering thresholds).
+ */
+export const NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=4',
+  ...(process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((flag) => flag !== ''),
+];
 
 /** Starts `node bin/nora.js <args>` (or any command) with env; waits for /health when `port` given. */
 export async function startNoraProcess(options: {
