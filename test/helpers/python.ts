@@ -8,7 +8,6 @@
  * Building is offline: `python3 -m build --no-isolation` uses the system's setuptools (or
  * pdm-pep517); `poetry build` uses poetry-core in-process. Nothing here needs the public index.
  */
-import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -178,10 +177,7 @@ export function step(
   });
 }
 
-/** stdout + stderr of a step, for assertion messages and matching. */
-export function output(result: RunResult): string {
-  return `${result.stdout}\n${result.stderr}`;
-}
+export { output } from './tools.ts';
 
 export interface Venv {
   readonly dir: string;
@@ -357,11 +353,7 @@ export async function alteredWheel(home: PythonHome, file: string, dest: string)
 }
 
 /** Hex sha256 of a file. */
-export async function sha256File(file: string): Promise<string> {
-  return createHash('sha256')
-    .update(await fs.readFile(file))
-    .digest('hex');
-}
+export { sha256File } from './storage.ts';
 
 /** `http://user:pass@127.0.0.1:PORT/simple/` from a server URL (credentials URL-encoded). */
 export function indexUrl(

@@ -1,4 +1,5 @@
 /** Storage test helpers: what the fs driver left behind, an in-memory blob index. */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { BlobIndex } from '../../src/storage/blob-store.ts';
@@ -73,4 +74,11 @@ export function exists(file: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** The SHA-256 of a file's bytes, hex (read whole: test-sized files). */
+export async function sha256File(file: string): Promise<string> {
+  return createHash('sha256')
+    .update(await fs.readFile(file))
+    .digest('hex');
 }

@@ -39,6 +39,11 @@ export interface RunResult {
   readonly stderr: string;
 }
 
+/** stdout + stderr of a step, for assertion messages and matching. */
+export function output(result: RunResult): string {
+  return `${result.stdout}\n${result.stderr}`;
+}
+
 export interface RunOptions extends SpawnOptions {
   readonly input?: string;
   readonly timeoutMs?: number;

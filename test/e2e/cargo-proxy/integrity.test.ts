@@ -8,14 +8,13 @@
  * upstream's bytes again. Both crates (8 KiB and 91 KiB) are hashed before any byte goes out.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
-import { exists, flipBlobByte } from '../../helpers/storage.ts';
+import { exists, flipBlobByte, sha256File } from '../../helpers/storage.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { findTool, missingTools, run, type RunResult } from '../../helpers/tools.ts';
+import { findTool, missingTools, output, run } from '../../helpers/tools.ts';
 import {
   cargoEnv,
   DEBIAN_CRATES,
@@ -34,16 +33,6 @@ const skip =
   (present.every(Boolean)
     ? false
     : `Debian crate sources missing under ${DEBIAN_CRATES}: ${CRATES.join(', ')} (scripts/install-test-clients.sh)`);
-
-function output(res: RunResult): string {
-  return `${res.stdout}\n${res.stderr}`;
-}
-
-async function sha256File(file: string): Promise<string> {
-  return createHash('sha256')
-    .update(await fs.readFile(file))
-    .digest('hex');
-}
 
 describe('cargo fetch through the cargo proxy when a cached .crate is damaged', { skip }, () => {
   test(

@@ -15,13 +15,13 @@
  *    the hosted crate's line without its `registry = crates.io-index` field.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { findTool, missingTools, run, type RunResult } from '../../helpers/tools.ts';
+import { sha256File } from '../../helpers/storage.ts';
+import { findTool, missingTools, output, run } from '../../helpers/tools.ts';
 import {
   cargoEnv,
   downloadedCrates,
@@ -39,16 +39,6 @@ const skip =
   (CARGO === undefined ? 'client not installed: cargo (install a Rust toolchain)' : false) ||
   missingTools('nginx', 'python3') ||
   (await missingDebianCrates());
-
-function output(res: RunResult): string {
-  return `${res.stdout}\n${res.stderr}`;
-}
-
-async function sha256File(file: string): Promise<string> {
-  return createHash('sha256')
-    .update(await fs.readFile(file))
-    .digest('hex');
-}
 
 describe('cargo through the /cargo/ group with a proxy of real crates', { skip }, () => {
   test(

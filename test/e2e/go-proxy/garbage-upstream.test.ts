@@ -23,7 +23,7 @@ import {
 } from '../../helpers/go.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import type { RunResult } from '../../helpers/tools.ts';
+import { output } from '../../helpers/tools.ts';
 
 const MODULE = { path: 'github.com/pkg/errors', version: 'v0.9.1' };
 const skip =
@@ -35,10 +35,6 @@ const skip =
   ))
     ? false
     : `Debian module source missing: ${MODULE.path} (golang-github-pkg-errors-dev)`);
-
-function output(res: RunResult): string {
-  return `${res.stdout}\n${res.stderr}`;
-}
 
 describe('go mod download through /go when the upstream serves a garbage .zip', () => {
   test(

@@ -17,11 +17,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { missingTools, run, type RunResult } from '../../helpers/tools.ts';
-
-function output(res: RunResult): string {
-  return `${res.stdout}\n${res.stderr}`;
-}
+import { missingTools, output, run } from '../../helpers/tools.ts';
 
 interface PublishBody {
   versions: Record<string, { dist: { integrity?: string; shasum?: string } }>;

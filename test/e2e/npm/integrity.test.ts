@@ -17,16 +17,12 @@ import { describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { exists, flipBlobByte } from '../../helpers/storage.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { missingTools, run, type RunResult } from '../../helpers/tools.ts';
+import { missingTools, output, run } from '../../helpers/tools.ts';
 
 const PACKAGES = [
   { name: 'integrity-small', version: '1.0.0', payload: 2_000 },
   { name: 'integrity-large', version: '1.0.0', payload: 1_500_000 },
 ];
-
-function output(res: RunResult): string {
-  return `${res.stdout}\n${res.stderr}`;
-}
 
 /** A private npm home for `registry` (anonymous token; quick retries so a test stays short). */
 async function npmHome(dir: string, registry: string): Promise<NodeJS.ProcessEnv> {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { sha256File } from '../../helpers/storage.ts';
 import { missingTools, run } from '../../helpers/tools.ts';
 import { startOciServer } from '../../integration/oci/helpers.ts';
 
@@ -91,12 +92,6 @@ async function exists(file: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-async function sha256File(file: string): Promise<string> {
-  return createHash('sha256')
-    .update(await fs.readFile(file))
-    .digest('hex');
 }
 
 async function getJson(urlPath: string): Promise<unknown> {
