@@ -195,6 +195,7 @@ test('the second request of a small file reads it once and is answered from thos
   assert.ok(Buffer.isBuffer(a) && Buffer.isBuffer(b), 'the second (and one meanwhile) from memory');
   assert.equal(a.toString(), '<second/>');
   assert.equal(opens.count, 2, 'one read for both');
-  assert.deepEqual(ranges[1], { start: 0, end: '<second/>'.length - 1 });
+  // A whole read (not a range), so the blob store verifies the bytes kept.
+  assert.equal(ranges[1], undefined);
   assert.equal(file.keptBody()?.toString(), '<second/>');
 });
