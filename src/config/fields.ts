@@ -100,6 +100,22 @@ export function parseUpstreamList(value: string, keys: readonly string[]): unkno
     });
 }
 
+/**
+ * An upstream that is a URL and optional "user:password" (the entries of `[maven] proxies`,
+ * `[pypi] proxies`, `[helm] proxies`): what the URL points at is the format's business.
+ */
+export const urlAuthUpstream = z.object({
+  url: httpUrl,
+  auth: credentials.optional(),
+});
+
+export type UrlAuthUpstream = z.infer<typeof urlAuthUpstream>;
+
+/** An upstream list of `urlAuthUpstream`s in NORA's environment syntax: `url1,url2|user:pass`. */
+export function parseUrlAuthList(value: string): unknown[] {
+  return parseUpstreamList(value, ['url', 'auth']);
+}
+
 /** What an upstream list entry may be, for error messages (the forms `upstreamEntry` accepts). */
 export const UPSTREAM_FORMS =
   'a URL string "https://…" or a table { url = "https://…", auth = "user:pass" }';

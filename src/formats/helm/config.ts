@@ -5,30 +5,24 @@
  */
 import { z } from 'zod';
 import {
-  credentials,
-  httpUrl,
-  parseUpstreamList,
+  parseUrlAuthList,
   positiveSeconds,
   ttlSeconds,
   upstreamEntry,
+  urlAuthUpstream,
   withMeta,
 } from '../../config/fields.ts';
 
-export const helmUpstreamSchema = z.object({
-  /** A chart repository URL, the one `helm repo add` takes (its `index.yaml` is below it). */
-  url: httpUrl,
-  auth: credentials.optional(),
-});
-
-/** NORA_HELM_PROXIES: `url1,url2|user:pass`; `""` or `none` = no upstream. */
-export function parseHelmUpstreamList(value: string): unknown[] {
-  return parseUpstreamList(value, ['url', 'auth']);
-}
+/**
+ * NORA_HELM_PROXIES: `url1,url2|user:pass` (each a chart repository URL, the one `helm repo add`
+ * takes); `""` or `none` = no upstream.
+ */
+export const parseHelmUpstreamList = parseUrlAuthList;
 
 export const helmSectionSchema = z.object({
   enabled: z.boolean().default(true),
   /** Upstream chart repositories of the default `helm-proxy` (none by default). */
-  proxies: withMeta(z.array(upstreamEntry(helmUpstreamSchema)).default([]), {
+  proxies: withMeta(z.array(upstreamEntry(urlAuthUpstream)).default([]), {
     fromEnv: parseHelmUpstreamList,
     envForm: 'url1,url2|user:pass',
     emptyIsValue: true,

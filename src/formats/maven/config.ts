@@ -5,35 +5,22 @@
  */
 import { z } from 'zod';
 import {
-  credentials,
-  parseUpstreamList,
-  httpUrl,
+  parseUrlAuthList,
   positiveSeconds,
   ttlSeconds,
   upstreamEntry,
+  urlAuthUpstream,
   withMeta,
 } from '../../config/fields.ts';
 
-export const mavenUpstreamSchema = z.object({
-  /** A Maven 2 repository root, e.g. `https://repo1.maven.org/maven2`. */
-  url: httpUrl,
-  auth: credentials.optional(),
-});
-
-export type MavenUpstreamConfig = z.infer<typeof mavenUpstreamSchema>;
-
 /** NORA_MAVEN_PROXIES: `url1,url2|user:pass` (asked in order); `""` or `none` = no upstream. */
-export function parseMavenUpstreamList(value: string): unknown[] {
-  return parseUpstreamList(value, ['url', 'auth']);
-}
+export const parseMavenUpstreamList = parseUrlAuthList;
 
 export const mavenSectionSchema = z.object({
   enabled: z.boolean().default(true),
-  /** Upstream repositories in order (NORA_MAVEN_PROXIES, `url|auth,…`). */
+  /** Upstream Maven 2 repository roots in order (NORA_MAVEN_PROXIES, `url|auth,…`). */
   proxies: withMeta(
-    z
-      .array(upstreamEntry(mavenUpstreamSchema))
-      .default([{ url: 'https://repo1.maven.org/maven2' }]),
+    z.array(upstreamEntry(urlAuthUpstream)).default([{ url: 'https://repo1.maven.org/maven2' }]),
     { fromEnv: parseMavenUpstreamList, envForm: 'url1,url2|user:pass', emptyIsValue: true },
   ),
   proxy_timeout: positiveSeconds.default(30),

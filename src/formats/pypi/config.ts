@@ -6,29 +6,20 @@ import { z } from 'zod';
 import {
   optionalUpstream,
   credentials,
-  parseUpstreamList,
-  httpUrl,
+  parseUrlAuthList,
   positiveSeconds,
   ttlSeconds,
   upstreamEntry,
+  urlAuthUpstream,
+  type UrlAuthUpstream,
   withMeta,
 } from '../../config/fields.ts';
-
-export const pypiUpstreamSchema = z.object({
-  /** A simple index root, e.g. `https://pypi.org/simple/` (what pip's `--index-url` takes). */
-  url: httpUrl,
-  auth: credentials.optional(),
-});
-
-export type PypiUpstreamConfig = z.infer<typeof pypiUpstreamSchema>;
 
 /**
  * NORA_PYPI_PROXIES: `url1,url2` or `url|user:pass,url2` (first = the `--index-url`, the rest =
  * `--extra-index-url`s, asked in order); `""` or `none` = no upstream.
  */
-export function parsePypiUpstreamList(value: string): unknown[] {
-  return parseUpstreamList(value, ['url', 'auth']);
-}
+export const parsePypiUpstreamList = parseUrlAuthList;
 
 export const pypiSectionSchema = z.object({
   enabled: z.boolean().default(true),
@@ -38,8 +29,11 @@ export const pypiSectionSchema = z.object({
    */
   proxy: optionalUpstream('https://pypi.org/simple/'),
   proxy_auth: credentials.optional(),
-  /** Several upstream indexes in order (NORA_PYPI_PROXIES); when set, replaces `proxy`. */
-  proxies: withMeta(z.array(upstreamEntry(pypiUpstreamSchema)).default([]), {
+  /**
+   * Several upstream simple index roots in order (NORA_PYPI_PROXIES, e.g. `https://pypi.org/simple/`,
+   * what pip's `--index-url` takes); when set, replaces `proxy`.
+   */
+  proxies: withMeta(z.array(upstreamEntry(urlAuthUpstream)).default([]), {
     fromEnv: parsePypiUpstreamList,
     envForm: 'url1,url2|user:pass',
   }),
@@ -64,7 +58,7 @@ export const pypiSectionSchema = z.object({
 export type PypiSection = z.infer<typeof pypiSectionSchema>;
 
 /** The upstreams a default `pypi-proxy` asks, in order (`proxies`, else `proxy`). */
-export function pypiUpstreams(section: PypiSection): PypiUpstreamConfig[] {
+export function pypiUpstreams(section: PypiSection): UrlAuthUpstream[] {
   if (section.proxies.length > 0) return section.proxies;
   if (section.proxy === '') return [];
   return [{ url: section.proxy, ...(section.proxy_auth ? { auth: section.proxy_auth } : {}) }];
