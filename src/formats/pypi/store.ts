@@ -98,9 +98,14 @@ export class PypiStore {
     return this.#generations.get(`${repo}\n${project}`) ?? 0;
   }
 
-  #bump(repo: string, project: string): void {
-    const key = `${repo}\n${project}`;
-    this.#generations.set(key, (this.#generations.get(key) ?? 0) + 1);
+  /** Runs one write to `project` and bumps its generation once it has finished, committed or not. */
+  async #bumping<T>(repo: string, project: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } finally {
+      const key = `${repo}\n${project}`;
+      this.#generations.set(key, (this.#generations.get(key) ?? 0) + 1);
+    }
   }
 
   /** Normalised names of the projects with at least one file in `repo`, sorted. */
@@ -176,25 +181,13 @@ export class PypiStore {
     return row ? toStoredFile(row) : undefined;
   }
 
-  async fileExists(repo: string, filename: string): Promise<boolean> {
-    const row = await this.#db
-      .selectFrom('pypi_files')
-      .select('filename')
-      .where('repo', '=', repo)
-      .where('filename', '=', filename)
-      .executeTakeFirst();
-    return row !== undefined;
+  fileExists(repo: string, filename: string): Promise<boolean> {
+    return this.#exists(this.#db, repo, filename);
   }
 
   /** Was a file of this name deleted from `repo` (its name can never be used again)? */
-  async filenameDeleted(repo: string, filename: string): Promise<boolean> {
-    const row = await this.#db
-      .selectFrom('pypi_deleted_files')
-      .select('filename')
-      .where('repo', '=', repo)
-      .where('filename', '=', filename)
-      .executeTakeFirst();
-    return row !== undefined;
+  filenameDeleted(repo: string, filename: string): Promise<boolean> {
+    return this.#deleted(this.#db, repo, filename);
   }
 
   /**
@@ -202,12 +195,8 @@ export class PypiStore {
    * differently but is PEP 440-equal joins the existing release). One transaction. Throws
    * "File already exists" (400) when the filename is taken in `repo`.
    */
-  async addFile(repo: string, file: NewFile): Promise<{ release: string; uploadTime: number }> {
-    try {
-      return await this.#addFile(repo, file);
-    } finally {
-      this.#bump(repo, file.project);
-    }
+  addFile(repo: string, file: NewFile): Promise<{ release: string; uploadTime: number }> {
+    return this.#bumping(repo, file.project, () => this.#addFile(repo, file));
   }
 
   async #addFile(repo: string, file: NewFile): Promise<{ release: string; uploadTime: number }> {
@@ -285,17 +274,13 @@ export class PypiStore {
    * PEP 592: yanks (reason a string, '' for none) or unyanks (reason false) the release
    * `versionKey`. False when there is no such release.
    */
-  async setYanked(
+  setYanked(
     repo: string,
     project: string,
     versionKey: string,
     reason: false | string,
   ): Promise<boolean> {
-    try {
-      return await this.#setYanked(repo, project, versionKey, reason);
-    } finally {
-      this.#bump(repo, project);
-    }
+    return this.#bumping(repo, project, () => this.#setYanked(repo, project, versionKey, reason));
   }
 
   async #setYanked(
@@ -315,12 +300,8 @@ export class PypiStore {
   }
 
   /** Deletes a release and all its files; returns the deleted files (empty: no such release). */
-  async deleteRelease(repo: string, project: string, versionKey: string): Promise<StoredFile[]> {
-    try {
-      return await this.#deleteRelease(repo, project, versionKey);
-    } finally {
-      this.#bump(repo, project);
-    }
+  deleteRelease(repo: string, project: string, versionKey: string): Promise<StoredFile[]> {
+    return this.#bumping(repo, project, () => this.#deleteRelease(repo, project, versionKey));
   }
 
   async #deleteRelease(repo: string, project: string, versionKey: string): Promise<StoredFile[]> {
@@ -351,16 +332,8 @@ export class PypiStore {
   }
 
   /** Deletes one file (its release too when it was the last); undefined when there is none. */
-  async deleteFile(
-    repo: string,
-    project: string,
-    filename: string,
-  ): Promise<StoredFile | undefined> {
-    try {
-      return await this.#deleteFile(repo, project, filename);
-    } finally {
-      this.#bump(repo, project);
-    }
+  deleteFile(repo: string, project: string, filename: string): Promise<StoredFile | undefined> {
+    return this.#bumping(repo, project, () => this.#deleteFile(repo, project, filename));
   }
 
   async #deleteFile(
