@@ -24,7 +24,7 @@ import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { type Digest, formatDigest } from '../core/digest.ts';
 import { RegistryError } from '../core/errors.ts';
-import { isTransportFailure, toUpstreamError } from './upstream-client.ts';
+import { isTransportFailure, toUpstreamError, type UpstreamResponse } from './upstream-client.ts';
 import {
   type BlobStore,
   type HashName,
@@ -40,6 +40,35 @@ export interface FillSource {
   readonly size: number | undefined;
   /** The upstream's label (no host) for messages, e.g. `raw-proxy/0`. Default: "connection". */
   readonly label?: string | undefined;
+}
+
+/**
+ * An upstream's answer to a GET of an immutable file, as a fill's source: undefined (the body
+ * dropped) for a status in `absent`, the body with its announced length for a 200; any other
+ * status is the upstream's failure (`upstream <label> answered <status> for <what>`).
+ */
+export function fillSourceOf(
+  response: UpstreamResponse,
+  label: string,
+  what: string,
+  absent: readonly number[],
+): FillSource | undefined {
+  if (absent.includes(response.status)) {
+    response.body.destroy();
+    return undefined;
+  }
+  if (response.status !== 200) {
+    response.body.destroy();
+    throw new RegistryError(
+      'UPSTREAM_FAILED',
+      `upstream ${label} answered ${response.status} for ${what}`,
+    );
+  }
+  const length = Number(response.header('content-length'));
+  return {
+    body: response.body,
+    size: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
+  };
 }
 
 /** Same options as a blob store ingest (expected digest/size, extra hashes, byte cap), plus: */

@@ -2,10 +2,16 @@
  * What every format's proxy does with its upstream list (the copies these replace were the same
  * loop in each format): make the engine's targets of a repository's `upstreams`, and ask them in
  * order until one has the item — the first hit wins, a 404 moves on, a failure moves on too but
- * is what the client hears when no upstream had it.
+ * is what the client hears when no upstream had it. For mutable metadata read first hit (Cargo
+ * index files, PyPI pages), the same order as the engine's refresh (`refreshInOrder`), with the
+ * revalidating GET (`fetchRevalidated`) and the one rule that makes a failure the upstream's
+ * (`upstreamFailure`).
  */
-import type { ProxyEngine } from './engine.ts';
-import type { UpstreamTarget } from './upstream-client.ts';
+import { RegistryError } from '../core/errors.ts';
+import { readAllBounded } from '../core/streams.ts';
+import { isUpstreamFailure, type ProxyEngine, type Refresh } from './engine.ts';
+import type { CachedEntry } from './state.ts';
+import { toUpstreamError, type UpstreamClient, type UpstreamTarget } from './upstream-client.ts';
 
 /** The part of a repository the targets are made from. */
 export interface UpstreamsOf {
@@ -77,4 +83,163 @@ export async function askInOrder<R>(
     }
   }
   return failed ? { kind: 'failed', error: failure } : { kind: 'absent' };
+}
+
+/**
+ * Any failure while reading from upstream `label` is that upstream's failure (502/504), never a
+ * 500: an upstream failure passes as it is, another RegistryError (an oversized or unreadable
+ * document: the upstream's fault, not the client's) becomes UPSTREAM_FAILED naming `what`, and
+ * anything else is a transport error (toUpstreamError).
+ */
+export function upstreamFailure(err: unknown, label: string, what: string): RegistryError {
+  if (err instanceof RegistryError) {
+    if (isUpstreamFailure(err)) return err;
+    return new RegistryError('UPSTREAM_FAILED', `upstream ${label} for ${what}: ${err.message}`, {
+      cause: err,
+    });
+  }
+  return toUpstreamError(err, label);
+}
+
+/** What one upstream answered a (revalidating) GET of a metadata document. */
+export type Revalidated =
+  | {
+      readonly kind: 'document';
+      readonly body: Buffer;
+      /** Its Content-Type. */
+      readonly type: string | undefined;
+      readonly etag: string | undefined;
+    }
+  | { readonly kind: 'unchanged'; readonly etag: string | undefined }
+  | { readonly kind: 'absent' };
+
+/**
+ * GETs the metadata document at `path` from `target`, revalidating (If-None-Match) the cached
+ * copy when it came from this upstream. A status in `absent` says the upstream does not have it;
+ * any status but 200 (or a 304 to our validator) is the upstream's failure; the body is read
+ * whole, at most `maxBytes` (with `refuseDeclared`, a larger Content-Length is refused before any
+ * of it is read). `what` names the document in messages (`the page of x`). Errors are thrown as
+ * they are: the caller makes them the upstream's (upstreamFailure).
+ */
+export async function fetchRevalidated(
+  client: Pick<UpstreamClient, 'request'>,
+  target: UpstreamTarget,
+  cached: CachedEntry | undefined,
+  request: {
+    readonly path: string;
+    readonly accept?: string;
+    readonly absent: readonly number[];
+    readonly maxBytes: number;
+    readonly refuseDeclared?: boolean;
+    readonly what: string;
+  },
+): Promise<Revalidated> {
+  const revalidate = cached?.etag !== undefined && cached.upstream === target.label;
+  const response = await client.request(target, {
+    method: 'GET',
+    path: request.path,
+    headers: {
+      ...(request.accept === undefined ? {} : { accept: request.accept }),
+      'accept-encoding': 'identity',
+      ...(revalidate ? { 'if-none-match': cached.etag } : {}),
+    },
+  });
+  if (response.status === 304 && revalidate) {
+    response.body.destroy();
+    return { kind: 'unchanged', etag: response.header('etag') ?? cached.etag };
+  }
+  if (request.absent.includes(response.status)) {
+    response.body.destroy();
+    return { kind: 'absent' };
+  }
+  if (response.status !== 200) {
+    response.body.destroy();
+    throw new RegistryError(
+      'UPSTREAM_FAILED',
+      `upstream ${target.label} answered ${response.status} for ${request.what}`,
+    );
+  }
+  if (request.refuseDeclared === true) {
+    const length = Number(response.header('content-length'));
+    if (Number.isFinite(length) && length > request.maxBytes) {
+      response.body.destroy();
+      throw new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label}: ${request.what} exceeds ${request.maxBytes} bytes`,
+      );
+    }
+  }
+  const body = await readAllBounded(
+    response.body,
+    request.maxBytes,
+    `upstream ${target.label}: ${request.what}`,
+  );
+  return {
+    kind: 'document',
+    body,
+    type: response.header('content-type'),
+    etag: response.header('etag'),
+  };
+}
+
+/**
+ * The engine's refresh (ProxyEngine.resolve) of a metadata document read FIRST HIT over the
+ * upstreams in order, never merged (the dependency-confusion reason the PyPI proxy gives):
+ *
+ * - `fetch` asks one upstream; a throw is that upstream's failure (kept as `onError` makes it)
+ *   and the next one is asked, as after an absent answer;
+ * - a copy cached from an earlier upstream (`cachedFrom`: its index, -1 for none) is not switched
+ *   to a later upstream's while the earlier one fails: once a later upstream answers, the
+ *   failure is thrown (the engine serves the cached copy stale);
+ * - `unchanged` ends it (the cached copy, from this upstream, is current);
+ * - a new document goes to `store`, which answers the engine's `updated`, or ABSENT when the
+ *   document holds nothing usable (as good as absent from this upstream); a throw is this
+ *   upstream's failure.
+ *
+ * Absent from every upstream: `absent`; else the last failure (or UPSTREAM_FAILED naming `what`).
+ */
+export async function refreshInOrder(
+  targets: readonly UpstreamTarget[],
+  cachedFrom: number,
+  steps: {
+    readonly fetch: (target: UpstreamTarget) => Promise<Revalidated>;
+    readonly store: (
+      document: Extract<Revalidated, { kind: 'document' }>,
+      target: UpstreamTarget,
+      index: number,
+    ) => Promise<Refresh | typeof ABSENT>;
+    readonly onError: (err: unknown, target: UpstreamTarget) => RegistryError;
+    readonly what: string;
+  },
+): Promise<Refresh> {
+  let failure: RegistryError | undefined;
+  let absent = 0;
+  for (const [index, target] of targets.entries()) {
+    let fetched: Revalidated;
+    try {
+      fetched = await steps.fetch(target);
+    } catch (err) {
+      failure = steps.onError(err, target);
+      continue;
+    }
+    if (fetched.kind === 'absent') {
+      absent++;
+      continue;
+    }
+    // Our copy came from an earlier upstream that failed just now: keep it (served stale)
+    // rather than switch to a later upstream's content.
+    if (failure !== undefined && cachedFrom >= 0 && cachedFrom < index) throw failure;
+    if (fetched.kind === 'unchanged') {
+      return { kind: 'unchanged', etag: fetched.etag, upstream: target.label };
+    }
+    try {
+      const stored = await steps.store(fetched, target, index);
+      if (stored !== ABSENT) return stored;
+      absent++;
+    } catch (err) {
+      failure = steps.onError(err, target);
+    }
+  }
+  if (absent === targets.length) return { kind: 'absent' };
+  throw failure ?? new RegistryError('UPSTREAM_FAILED', `no upstream answered for ${steps.what}`);
 }

@@ -33,12 +33,18 @@ import { ByteLru } from '../../core/byte-lru.ts';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
-import { isUpstreamFailure, type Refresh } from '../../proxy/engine.ts';
-import type { FillSource } from '../../proxy/fill.ts';
-import { isFresh } from '../../proxy/freshness.ts';
+import type { Refresh } from '../../proxy/engine.ts';
+import { type FillSource, fillSourceOf } from '../../proxy/fill.ts';
+import { FreshCopies, isFresh } from '../../proxy/freshness.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
-import { repositoryTargets } from '../../proxy/in-order.ts';
+import {
+  ABSENT,
+  fetchRevalidated,
+  refreshInOrder,
+  repositoryTargets,
+  upstreamFailure,
+} from '../../proxy/in-order.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { FormatContext } from '../format.ts';
 import type { CargoSource, IndexEntry, IndexFile, OpenedCrate } from './model.ts';
@@ -62,7 +68,7 @@ const FRESH_FILES = 4096;
 /** Cached `.crate` facts kept in memory (name/version → sha256 and size). */
 const KNOWN_CRATES = 65_536;
 /** Status codes Cargo reads as "no such crate" from a sparse index. */
-const ABSENT = new Set([404, 410, 451]);
+const ABSENT_STATUSES = [404, 410, 451];
 
 /** What the proxy needs from the composition root (a FormatContext has it all). */
 export type CargoProxyContext = Pick<FormatContext, 'config' | 'proxy' | 'blobs' | 'log'>;
@@ -82,11 +88,6 @@ function crateKey(name: string, version: string): string {
   return `cargo-crate:${name}/${version}`;
 }
 
-type Fetched =
-  | { readonly kind: 'file'; readonly body: Buffer; readonly etag: string | undefined }
-  | { readonly kind: 'unchanged'; readonly etag: string | undefined }
-  | { readonly kind: 'absent' };
-
 /** One parsed stored index file (per blob digest: the same object while the copy is unchanged). */
 interface Parsed {
   readonly file: IndexFile;
@@ -103,10 +104,11 @@ interface Parsed {
 export class CargoProxy implements CargoSource {
   readonly #ctx: CargoProxyContext;
   /** `<repo>\n<name>` → the last copy resolved fresh and its fetch time (see the module comment). */
-  readonly #fresh = new Map<
-    string,
-    { readonly fetchedAt: number; readonly parsed: Parsed; readonly upstream: number }
-  >();
+  readonly #fresh = new FreshCopies<{
+    readonly fetchedAt: number;
+    readonly parsed: Parsed;
+    readonly upstream: number;
+  }>(FRESH_FILES);
   readonly #parsed = new ByteLru<string, Parsed>(PARSED_FILES_BYTES, fileBytes, {
     largestShare: 1,
   });
@@ -182,7 +184,7 @@ export class CargoProxy implements CargoSource {
     }
     // The index copy just resolved lists it (Cargo asks the index file first): its `cksum` is
     // the blob's address, so the engine finds a cached copy by itself. No SQL on this path.
-    const fresh = this.#fresh.get(`${repo.name}\n${name}`);
+    const fresh = this.#fresh.last(`${repo.name}\n${name}`);
     const freshEntry = fresh?.parsed.byVersion.get(version);
     if (fresh !== undefined && freshEntry !== undefined) {
       return this.#openListed(repo, name, version, freshEntry, fresh.upstream);
@@ -294,8 +296,8 @@ export class CargoProxy implements CargoSource {
       return undefined;
     const settings = this.#settings(repo);
     const freshKey = `${repo.name}\n${name}`;
-    const fresh = this.#fresh.get(freshKey);
-    if (fresh !== undefined && isFresh(fresh.fetchedAt, settings.ttl)) {
+    const fresh = this.#fresh.fresh(freshKey, settings.ttl);
+    if (fresh !== undefined) {
       this.#ctx.proxy.metrics.record(repo.name, 'hit');
       return { parsed: fresh.parsed, stale: false, upstream: fresh.upstream };
     }
@@ -314,128 +316,82 @@ export class CargoProxy implements CargoSource {
     const parsed = await this.#load(name, resolved.entry);
     const upstream = upstreamIndex(repo, resolved.entry.upstream);
     if (!resolved.stale) {
-      if (this.#fresh.size >= FRESH_FILES) {
-        const oldest = this.#fresh.keys().next();
-        if (oldest.done !== true) this.#fresh.delete(oldest.value);
-      }
       this.#fresh.set(freshKey, { fetchedAt: resolved.entry.fetchedAt, parsed, upstream });
     }
     return { parsed, stale: resolved.stale, upstream };
   }
 
   /** The engine's refresh: first hit over the upstreams in order (see the module comment). */
-  async #refreshIndex(
-    repo: Repository,
-    name: string,
-    cached: CachedEntry | undefined,
-  ): Promise<Refresh> {
-    const targets = this.#targets(repo);
-    const cachedFrom = cached?.upstream === undefined ? -1 : upstreamIndex(repo, cached.upstream);
-    let failure: RegistryError | undefined;
-    let absent = 0;
-    for (const [index, target] of targets.entries()) {
-      let fetched: Fetched;
-      try {
-        fetched = await this.#fetchIndex(target, name, cached);
-      } catch (err) {
-        failure = upstreamError(err, target.label, name);
-        continue;
-      }
-      if (fetched.kind === 'absent') {
-        absent++;
-        continue;
-      }
-      // Our copy came from an earlier upstream that failed just now: keep it (served stale)
-      // rather than switch the crate to a later upstream's versions.
-      if (failure !== undefined && cachedFrom >= 0 && cachedFrom < index) throw failure;
-      if (fetched.kind === 'unchanged') {
-        return { kind: 'unchanged', etag: fetched.etag, upstream: target.label };
-      }
-      const entries = parseIndexFile(fetched.body, name);
-      if (entries.length === 0) {
-        // Nothing Cargo could use: as good as absent from this upstream.
-        this.#ctx.log.warn(
-          { registry: repo.name, upstream: target.label, crate: name },
-          'upstream index file has no readable entry',
-        );
-        absent++;
-        continue;
-      }
-      // The copy is answered from memory (parsed above) while its blob is written: a cold index
-      // read does not wait for the store's fsyncs. Until the write lands the engine finds no blob
-      // for the row and treats the copy as absent (it refetches), so a failed write costs a
-      // refetch, never a wrong answer.
-      // Hashed here, once: the store takes the bytes with this digest (storeVerified).
-      const hex = createHash('sha256').update(fetched.body).digest('hex');
-      const digest = `sha256:${hex}`;
-      if (this.#parsed.get(digest) === undefined) this.#parsed.set(digest, toParsed(name, entries));
-      const writeKey = `${repo.name}\n${name}`;
-      const write = this.#ctx.blobs
-        .storeVerified([fetched.body], { algorithm: 'sha256', hex }, fetched.body.length)
-        .catch((err: unknown) => {
-          this.#ctx.log.warn(
-            {
-              registry: repo.name,
-              crate: name,
-              error: err instanceof Error ? err.message : String(err),
-            },
-            'could not store a proxied index file',
-          );
-        })
-        .finally(() => {
-          if (this.#writes.get(writeKey) === write) this.#writes.delete(writeKey);
-        });
-      this.#writes.set(writeKey, write);
-      return {
-        kind: 'updated',
-        entry: {
-          digest,
-          size: fetched.body.length,
-          mediaType: 'text/plain',
-          etag: fetched.etag,
-          upstream: target.label,
-        },
-      };
-    }
-    if (absent === targets.length) return { kind: 'absent' };
-    throw failure ?? new RegistryError('UPSTREAM_FAILED', `no upstream answered for ${name}`);
+  #refreshIndex(repo: Repository, name: string, cached: CachedEntry | undefined): Promise<Refresh> {
+    return refreshInOrder(
+      this.#targets(repo),
+      cached?.upstream === undefined ? -1 : upstreamIndex(repo, cached.upstream),
+      {
+        fetch: (target) =>
+          fetchRevalidated(this.#ctx.proxy.client, target, cached, {
+            path: `/${indexPath(name)}`,
+            absent: ABSENT_STATUSES,
+            maxBytes: MAX_INDEX_FILE_BYTES,
+            what: `the index file of ${name}`,
+          }),
+        store: (fetched, target) => Promise.resolve(this.#storeIndex(repo, name, fetched, target)),
+        onError: (err, target) => upstreamFailure(err, target.label, name),
+        what: name,
+      },
+    );
   }
 
-  async #fetchIndex(
-    target: UpstreamTarget,
+  /** A new index file from `target`: parsed, answered from memory, its blob written behind. */
+  #storeIndex(
+    repo: Repository,
     name: string,
-    cached: CachedEntry | undefined,
-  ): Promise<Fetched> {
-    const revalidate = cached?.etag !== undefined && cached.upstream === target.label;
-    const response = await this.#ctx.proxy.client.request(target, {
-      method: 'GET',
-      path: `/${indexPath(name)}`,
-      headers: {
-        'accept-encoding': 'identity',
-        ...(revalidate ? { 'if-none-match': cached.etag } : {}),
-      },
-    });
-    if (response.status === 304 && revalidate) {
-      response.body.destroy();
-      return { kind: 'unchanged', etag: response.header('etag') ?? cached.etag };
-    }
-    if (ABSENT.has(response.status)) {
-      response.body.destroy();
-      return { kind: 'absent' };
-    }
-    if (response.status !== 200) {
-      response.body.destroy();
-      throw new RegistryError(
-        'UPSTREAM_FAILED',
-        `upstream ${target.label} answered ${response.status} for the index file of ${name}`,
+    fetched: { readonly body: Buffer; readonly etag: string | undefined },
+    target: UpstreamTarget,
+  ): Refresh | typeof ABSENT {
+    const entries = parseIndexFile(fetched.body, name);
+    if (entries.length === 0) {
+      // Nothing Cargo could use: as good as absent from this upstream.
+      this.#ctx.log.warn(
+        { registry: repo.name, upstream: target.label, crate: name },
+        'upstream index file has no readable entry',
       );
+      return ABSENT;
     }
-    const body = await readAllBounded(
-      response.body,
-      MAX_INDEX_FILE_BYTES,
-      `upstream ${target.label}: the index file of ${name}`,
-    );
-    return { kind: 'file', body, etag: response.header('etag') };
+    // The copy is answered from memory (parsed above) while its blob is written: a cold index
+    // read does not wait for the store's fsyncs. Until the write lands the engine finds no blob
+    // for the row and treats the copy as absent (it refetches), so a failed write costs a
+    // refetch, never a wrong answer.
+    // Hashed here, once: the store takes the bytes with this digest (storeVerified).
+    const hex = createHash('sha256').update(fetched.body).digest('hex');
+    const digest = `sha256:${hex}`;
+    if (this.#parsed.get(digest) === undefined) this.#parsed.set(digest, toParsed(name, entries));
+    const writeKey = `${repo.name}\n${name}`;
+    const write = this.#ctx.blobs
+      .storeVerified([fetched.body], { algorithm: 'sha256', hex }, fetched.body.length)
+      .catch((err: unknown) => {
+        this.#ctx.log.warn(
+          {
+            registry: repo.name,
+            crate: name,
+            error: err instanceof Error ? err.message : String(err),
+          },
+          'could not store a proxied index file',
+        );
+      })
+      .finally(() => {
+        if (this.#writes.get(writeKey) === write) this.#writes.delete(writeKey);
+      });
+    this.#writes.set(writeKey, write);
+    return {
+      kind: 'updated',
+      entry: {
+        digest,
+        size: fetched.body.length,
+        mediaType: 'text/plain',
+        etag: fetched.etag,
+        upstream: target.label,
+      },
+    };
   }
 
   /** The parsed stored copy (one Parsed per blob digest, so `entries` keeps its identity). */
@@ -464,7 +420,7 @@ export class CargoProxy implements CargoSource {
     version: string,
   ): Promise<{ entry: IndexEntry; upstream: number } | undefined> {
     // The copy just resolved (a group read asks the index file first): no SQL, no blob read.
-    const fresh = this.#fresh.get(`${repo.name}\n${name}`);
+    const fresh = this.#fresh.last(`${repo.name}\n${name}`);
     const listed = fresh?.parsed.byVersion.get(version);
     if (fresh !== undefined && listed !== undefined) {
       return { entry: listed, upstream: fresh.upstream };
@@ -533,7 +489,7 @@ export class CargoProxy implements CargoSource {
           MAX_CONFIG_BYTES,
           `upstream ${target.label}: config.json`,
         ).catch((err: unknown) => {
-          throw upstreamError(err, target.label, 'config.json');
+          throw upstreamFailure(err, target.label, 'config.json');
         });
         parseConfigDl(body, target.label);
         const stored = await this.#ctx.proxy.storeDocument(Readable.from([body]), {
@@ -582,22 +538,7 @@ export class CargoProxy implements CargoSource {
     } catch (err) {
       throw toUpstreamError(err, target.label);
     }
-    if (ABSENT.has(response.status)) {
-      response.body.destroy();
-      return undefined;
-    }
-    if (response.status !== 200) {
-      response.body.destroy();
-      throw new RegistryError(
-        'UPSTREAM_FAILED',
-        `upstream ${target.label} answered ${response.status} for ${entry.name} ${entry.vers}`,
-      );
-    }
-    const length = Number(response.header('content-length'));
-    return {
-      body: response.body,
-      size: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
-    };
+    return fillSourceOf(response, target.label, `${entry.name} ${entry.vers}`, ABSENT_STATUSES);
   }
 
   /**
@@ -679,17 +620,6 @@ function upstreamIndex(repo: Repository, label: string | undefined): number {
   if (!label.startsWith(prefix)) return 0;
   const n = Number(label.slice(prefix.length));
   return Number.isInteger(n) && n >= 0 && n < repo.upstreams.length ? n : 0;
-}
-
-/** Any failure while reading an upstream document is that upstream's failure (502/504). */
-function upstreamError(err: unknown, label: string, what: string): RegistryError {
-  if (err instanceof RegistryError) {
-    if (isUpstreamFailure(err)) return err;
-    return new RegistryError('UPSTREAM_FAILED', `upstream ${label} for ${what}: ${err.message}`, {
-      cause: err,
-    });
-  }
-  return toUpstreamError(err, label);
 }
 
 function toParsed(name: string, entries: IndexEntry[]): Parsed {

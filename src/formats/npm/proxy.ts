@@ -13,6 +13,7 @@ import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { isUpstreamFailure } from '../../proxy/engine.ts';
+import { fillSourceOf } from '../../proxy/fill.ts';
 import { ABSENT, askInOrder, repositoryTargets } from '../../proxy/in-order.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
@@ -429,22 +430,7 @@ class NpmProxyUpstream implements NpmUpstream {
         method: 'GET',
         path: tarballPath(target.baseUrl, source.url, name, source.version),
       });
-      if (response.status === 404) {
-        response.body.destroy();
-        return ABSENT;
-      }
-      if (response.status !== 200) {
-        response.body.destroy();
-        throw new RegistryError(
-          'UPSTREAM_FAILED',
-          `upstream ${target.label} answered ${response.status} for a tarball of ${name}`,
-        );
-      }
-      const length = Number(response.header('content-length'));
-      return {
-        body: response.body,
-        size: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
-      };
+      return fillSourceOf(response, target.label, `a tarball of ${name}`, [404]) ?? ABSENT;
     });
     if (asked.kind === 'hit') return asked.value;
     if (asked.kind === 'absent') return undefined;

@@ -40,13 +40,18 @@ import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
 import { type Digest, digestOf, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded, readExactly } from '../../core/streams.ts';
-import { isUpstreamFailure, type OpenedBlob } from '../../proxy/engine.ts';
-import type { FillSource } from '../../proxy/fill.ts';
-import { isFresh } from '../../proxy/freshness.ts';
+import { isUpstreamFailure, type OpenedBlob, type Refresh } from '../../proxy/engine.ts';
+import { type FillSource, fillSourceOf } from '../../proxy/fill.ts';
+import { FreshCopies } from '../../proxy/freshness.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { joinUrl, toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
-import { repositoryTargets } from '../../proxy/in-order.ts';
+import {
+  fetchRevalidated,
+  refreshInOrder,
+  repositoryTargets,
+  upstreamFailure,
+} from '../../proxy/in-order.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { FormatContext } from '../format.ts';
 import { MAX_CORE_METADATA_BYTES, readWheelCoreMetadata } from './core-metadata.ts';
@@ -108,16 +113,6 @@ interface StoredPage {
   readonly files: readonly StoredFile[];
 }
 
-type Fetched =
-  | {
-      readonly kind: 'page';
-      readonly body: Buffer;
-      readonly type: string | undefined;
-      readonly etag: string | undefined;
-    }
-  | { readonly kind: 'unchanged'; readonly etag: string | undefined }
-  | { readonly kind: 'absent' };
-
 function pageKey(project: string): string {
   return `pypi-page:${project}`;
 }
@@ -139,7 +134,9 @@ export class PypiProxy implements PypiSource {
    * while that is within the TTL the page is served from here without asking the engine (which
    * reads the state row and stats the page blob per read). Only this process writes the state.
    */
-  readonly #fresh = new Map<string, { readonly fetchedAt: number; readonly page: StoredPage }>();
+  readonly #fresh = new FreshCopies<{ readonly fetchedAt: number; readonly page: StoredPage }>(
+    FRESH_PAGES,
+  );
   readonly #pages = new ByteLru<string, StoredPage>(PARSED_PAGES_BYTES, pageBytes, {
     largestShare: 1,
   });
@@ -506,8 +503,8 @@ export class PypiProxy implements PypiSource {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
     const settings = this.#settings(repo);
     const freshKey = `${repo.name}\n${project}`;
-    const fresh = this.#fresh.get(freshKey);
-    if (fresh !== undefined && isFresh(fresh.fetchedAt, settings.ttl)) {
+    const fresh = this.#fresh.fresh(freshKey, settings.ttl);
+    if (fresh !== undefined) {
       this.#ctx.proxy.metrics.record(repo.name, 'hit');
       return { page: fresh.page, stale: false };
     }
@@ -529,130 +526,68 @@ export class PypiProxy implements PypiSource {
     }
     this.#fresh.delete(freshKey);
     if (!resolved.stale) {
-      if (this.#fresh.size >= FRESH_PAGES) {
-        const oldest = this.#fresh.keys().next();
-        if (oldest.done !== true) this.#fresh.delete(oldest.value);
-      }
       this.#fresh.set(freshKey, { fetchedAt: resolved.entry.fetchedAt, page });
     }
     return { page, stale: resolved.stale };
   }
 
   /** The engine's refresh: first hit over the upstreams in order (see the module comment). */
-  async #refresh(repo: Repository, project: string, cached: CachedEntry | undefined) {
+  #refresh(repo: Repository, project: string, cached: CachedEntry | undefined): Promise<Refresh> {
     const targets = this.#targets(repo);
-    const cachedFrom =
-      cached?.upstream === undefined ? -1 : targets.findIndex((t) => t.label === cached.upstream);
-    let failure: RegistryError | undefined;
-    let absent = 0;
-    for (const [index, target] of targets.entries()) {
-      let fetched: Fetched;
-      try {
-        fetched = await this.#fetchPage(target, project, cached);
-      } catch (err) {
-        failure = pageError(err, target.label, project);
-        continue;
-      }
-      if (fetched.kind === 'absent') {
-        absent++;
-        continue;
-      }
-      // Our copy came from an earlier upstream that failed just now: keep it (served stale)
-      // rather than switch the project to a later upstream's files.
-      if (failure !== undefined && cachedFrom >= 0 && cachedFrom < index) throw failure;
-      if (fetched.kind === 'unchanged') {
-        return { kind: 'unchanged' as const, etag: fetched.etag, upstream: target.label };
-      }
-      try {
-        const pageUrl = joinUrl(target.baseUrl, `/${project}/`).href;
-        const parsed = parseUpstreamPage(fetched.body, fetched.type, pageUrl, project);
-        const previous = cached
-          ? await this.#load(project, cached).catch(() => undefined)
-          : undefined;
-        const files = await this.#hashMissing(repo, project, index, parsed.files, previous);
-        const doc: StoredPage = { v: 1, name: project, files };
-        const json = Buffer.from(JSON.stringify(doc));
-        const maxBytes = 4 * MAX_UPSTREAM_PAGE_BYTES;
-        if (json.length > maxBytes) {
-          throw new RegistryError('TOO_LARGE', `the page of ${project} exceeds ${maxBytes} bytes`);
-        }
-        // Answered from the parsed page; its blob is written behind the answer (see #persist).
-        const address = digestOf(json);
-        const digest = formatDigest(address);
-        this.#pages.set(digest, doc);
-        const written = this.#persist(json, address, maxBytes);
-        const freshKey = `${repo.name}\n${project}`;
-        this.#pageWrites.set(freshKey, written);
-        void written.finally(() => {
-          if (this.#pageWrites.get(freshKey) === written) this.#pageWrites.delete(freshKey);
-        });
-        return {
-          kind: 'updated' as const,
-          entry: {
-            digest,
-            size: json.length,
-            mediaType: 'application/json',
-            etag: fetched.etag,
-            upstream: target.label,
-          },
-        };
-      } catch (err) {
-        failure = pageError(err, target.label, project);
-      }
-    }
-    if (absent === targets.length) return { kind: 'absent' as const };
-    throw failure ?? new RegistryError('UPSTREAM_FAILED', `no upstream answered for ${project}`);
-  }
-
-  async #fetchPage(
-    target: UpstreamTarget,
-    project: string,
-    cached: CachedEntry | undefined,
-  ): Promise<Fetched> {
-    const revalidate = cached?.etag !== undefined && cached.upstream === target.label;
-    const response = await this.#ctx.proxy.client.request(target, {
-      method: 'GET',
-      path: `/${project}/`,
-      headers: {
-        accept: UPSTREAM_PAGE_ACCEPT,
-        'accept-encoding': 'identity',
-        ...(revalidate ? { 'if-none-match': cached.etag } : {}),
+    return refreshInOrder(
+      targets,
+      cached?.upstream === undefined ? -1 : targets.findIndex((t) => t.label === cached.upstream),
+      {
+        fetch: (target) =>
+          fetchRevalidated(this.#ctx.proxy.client, target, cached, {
+            path: `/${project}/`,
+            accept: UPSTREAM_PAGE_ACCEPT,
+            absent: [404, 410],
+            maxBytes: MAX_UPSTREAM_PAGE_BYTES,
+            refuseDeclared: true,
+            what: `the page of ${project}`,
+          }),
+        store: async (fetched, target, index) => {
+          const pageUrl = joinUrl(target.baseUrl, `/${project}/`).href;
+          const parsed = parseUpstreamPage(fetched.body, fetched.type, pageUrl, project);
+          const previous = cached
+            ? await this.#load(project, cached).catch(() => undefined)
+            : undefined;
+          const files = await this.#hashMissing(repo, project, index, parsed.files, previous);
+          const doc: StoredPage = { v: 1, name: project, files };
+          const json = Buffer.from(JSON.stringify(doc));
+          const maxBytes = 4 * MAX_UPSTREAM_PAGE_BYTES;
+          if (json.length > maxBytes) {
+            throw new RegistryError(
+              'TOO_LARGE',
+              `the page of ${project} exceeds ${maxBytes} bytes`,
+            );
+          }
+          // Answered from the parsed page; its blob is written behind the answer (see #persist).
+          const address = digestOf(json);
+          const digest = formatDigest(address);
+          this.#pages.set(digest, doc);
+          const written = this.#persist(json, address, maxBytes);
+          const freshKey = `${repo.name}\n${project}`;
+          this.#pageWrites.set(freshKey, written);
+          void written.finally(() => {
+            if (this.#pageWrites.get(freshKey) === written) this.#pageWrites.delete(freshKey);
+          });
+          return {
+            kind: 'updated',
+            entry: {
+              digest,
+              size: json.length,
+              mediaType: 'application/json',
+              etag: fetched.etag,
+              upstream: target.label,
+            },
+          };
+        },
+        onError: (err, target) => upstreamFailure(err, target.label, project),
+        what: project,
       },
-    });
-    if (response.status === 304 && revalidate) {
-      response.body.destroy();
-      return { kind: 'unchanged', etag: response.header('etag') ?? cached.etag };
-    }
-    if (response.status === 404 || response.status === 410) {
-      response.body.destroy();
-      return { kind: 'absent' };
-    }
-    if (response.status !== 200) {
-      response.body.destroy();
-      throw new RegistryError(
-        'UPSTREAM_FAILED',
-        `upstream ${target.label} answered ${response.status} for the page of ${project}`,
-      );
-    }
-    const length = Number(response.header('content-length'));
-    if (Number.isFinite(length) && length > MAX_UPSTREAM_PAGE_BYTES) {
-      response.body.destroy();
-      throw new RegistryError(
-        'UPSTREAM_FAILED',
-        `upstream ${target.label}: the page of ${project} exceeds ${MAX_UPSTREAM_PAGE_BYTES} bytes`,
-      );
-    }
-    const body = await readAllBounded(
-      response.body,
-      MAX_UPSTREAM_PAGE_BYTES,
-      `upstream ${target.label}: the page of ${project}`,
     );
-    return {
-      kind: 'page',
-      body,
-      type: response.header('content-type'),
-      etag: response.header('etag'),
-    };
   }
 
   /**
@@ -868,22 +803,7 @@ export class PypiProxy implements PypiSource {
     } catch (err) {
       throw toUpstreamError(err, target.label);
     }
-    if (response.status === 404 || response.status === 410) {
-      response.body.destroy();
-      return undefined;
-    }
-    if (response.status !== 200) {
-      response.body.destroy();
-      throw new RegistryError(
-        'UPSTREAM_FAILED',
-        `upstream ${target.label} answered ${response.status} for ${file.filename}`,
-      );
-    }
-    const length = Number(response.header('content-length'));
-    return {
-      body: response.body,
-      size: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
-    };
+    return fillSourceOf(response, target.label, file.filename, [404, 410]);
   }
 
   /**
@@ -984,7 +904,7 @@ export class PypiProxy implements PypiSource {
       return bytes;
     } catch (err) {
       if (!(err instanceof RegistryError) || isUpstreamFailure(err))
-        throw pageError(err, 'metadata', project);
+        throw upstreamFailure(err, 'metadata', project);
       // A digest mismatch or an oversized file: the upstream's metadata is unusable.
       throw new RegistryError(
         'UPSTREAM_FAILED',
@@ -1048,7 +968,7 @@ export class PypiProxy implements PypiSource {
       if (ranges.unsupported || (err instanceof RegistryError && err.code === 'BAD_REQUEST')) {
         return undefined;
       }
-      throw pageError(err, target.label, project);
+      throw upstreamFailure(err, target.label, project);
     }
     this.#ctx.proxy.metrics.record(repo.name, 'miss');
     return metadata;
@@ -1116,21 +1036,6 @@ function inMemory({ bytes, sha256, modifiedAt }: KeptBytes): OpenedDistFile {
         Readable.from([bytes.subarray(range?.start ?? 0, (range?.end ?? bytes.length - 1) + 1)]),
       ),
   };
-}
-
-/** Any failure while reading an upstream page is that upstream's failure (502/504), never a 500. */
-function pageError(err: unknown, label: string, project: string): RegistryError {
-  if (err instanceof RegistryError) {
-    if (isUpstreamFailure(err)) return err;
-    return new RegistryError(
-      'UPSTREAM_FAILED',
-      `upstream ${label} for ${project}: ${err.message}`,
-      {
-        cause: err,
-      },
-    );
-  }
-  return toUpstreamError(err, label);
 }
 
 function pageBytes(page: StoredPage): number {
