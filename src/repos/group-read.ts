@@ -124,6 +124,24 @@ export class GroupReader {
     return { answers, failures };
   }
 
+  /**
+   * `all` for a merge that is nothing without an answer: the answers of the members that had
+   * something (never empty), in member order; when nobody had it, undefined if no member failed,
+   * else the error `miss(note)` builds (as `first`).
+   */
+  async some<M extends MemberOf, T>(
+    group: Repository,
+    members: readonly M[],
+    read: (member: M) => Promise<T | undefined>,
+    miss: (note: string) => Error,
+    guard?: NameGuard<M>,
+  ): Promise<GroupAnswers<M, T>['answers'] | undefined> {
+    const { answers, failures } = await this.all(group, members, read, guard);
+    if (answers.length > 0) return answers;
+    if (failures.length > 0) throw miss(missNote(failures));
+    return undefined;
+  }
+
   async #ask<M extends MemberOf, T>(
     group: Repository,
     member: M,
@@ -248,4 +266,42 @@ export function hostedNameGuard<M extends MemberOf>(
 /** True when `err` is a 404 a group built for a miss (callers that probe treat it as absent). */
 export function isNotFound(err: unknown): boolean {
   return isRegistryError(err) && err.code === 'NOT_FOUND';
+}
+
+/**
+ * The last merge of a group read per key (`<group>\n<name>`) and the member answers it was made
+ * of: the same answers (a member hands out the same object while its content is unchanged) give
+ * back the same merged object, which render caches recognise by identity. At most `max` keys: the
+ * oldest merge goes first.
+ */
+export class MergeMemo<P, R> {
+  readonly #max: number;
+  readonly #merges = new Map<string, { readonly parts: readonly P[]; readonly merged: R }>();
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** The merge of `key` when it was made of exactly `parts` (the same objects, in order). */
+  get(key: string, parts: readonly P[]): R | undefined {
+    const kept = this.#merges.get(key);
+    if (
+      kept !== undefined &&
+      kept.parts.length === parts.length &&
+      kept.parts.every((part, i) => part === parts[i])
+    ) {
+      return kept.merged;
+    }
+    return undefined;
+  }
+
+  /** Keeps `merged`, made of `parts`, as the newest merge of `key`. */
+  set(key: string, parts: readonly P[], merged: R): void {
+    this.#merges.delete(key);
+    if (this.#merges.size >= this.#max) {
+      const oldest = this.#merges.keys().next();
+      if (oldest.done !== true) this.#merges.delete(oldest.value);
+    }
+    this.#merges.set(key, { parts, merged });
+  }
 }

@@ -28,7 +28,7 @@ import { RegistryError } from '../../core/errors.ts';
 import {
   type GroupDeps,
   hostedNameGuard,
-  missNote,
+  MergeMemo,
   type NameGuard,
 } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -65,10 +65,7 @@ export class CargoGroup implements CargoSource {
    * (sources hand out the same object while unchanged) give the same merged IndexFile object,
    * which the routes' render cache recognises by identity.
    */
-  readonly #merges = new Map<
-    string,
-    { readonly parts: readonly IndexFile[]; readonly file: IndexFile }
-  >();
+  readonly #merges = new MergeMemo<IndexFile, IndexFile>(KEPT_MERGES);
   /**
    * `<group>` → #foreignRegistries' answer and the proxies' `upstreams` arrays it was made from:
    * a config reload replaces a Repository's `upstreams` array (never edits it in place) and the
@@ -95,16 +92,14 @@ export class CargoGroup implements CargoSource {
    */
   async indexFile(group: Repository, name: string): Promise<IndexFile | undefined> {
     const members = this.#deps.membersOf(group);
-    const { answers, failures } = await this.#deps.reader.all(
+    const answers = await this.#deps.reader.some(
       group,
       members,
       (member) => this.#deps.sourceOf(member).indexFile(member, name),
+      (note) => notFound(name, note),
       this.#guard(group, members, name),
     );
-    if (answers.length === 0) {
-      if (failures.length > 0) throw notFound(name, missNote(failures));
-      return undefined;
-    }
+    if (answers === undefined) return undefined;
     return this.#merged(
       `${group.name}\n${name}`,
       members,
@@ -139,14 +134,8 @@ export class CargoGroup implements CargoSource {
     answers: readonly { member: Repository; value: IndexFile }[],
   ): IndexFile {
     const parts = answers.map(({ value }) => value);
-    const kept = this.#merges.get(key);
-    if (
-      kept !== undefined &&
-      kept.parts.length === parts.length &&
-      kept.parts.every((part, i) => part === parts[i])
-    ) {
-      return kept.file;
-    }
+    const kept = this.#merges.get(key, parts);
+    if (kept !== undefined) return kept;
     const foreign = this.#foreignRegistries(key.slice(0, key.indexOf('\n')), members);
     const only = answers.length === 1 ? answers[0] : undefined;
     // One member answered and nothing is rewritten: its own object (its render is reused).
@@ -174,12 +163,7 @@ export class CargoGroup implements CargoSource {
       entries,
       ...(stale ? { stale } : {}),
     };
-    this.#merges.delete(key);
-    if (this.#merges.size >= KEPT_MERGES) {
-      const oldest = this.#merges.keys().next();
-      if (oldest.done !== true) this.#merges.delete(oldest.value);
-    }
-    this.#merges.set(key, { parts, file });
+    this.#merges.set(key, parts, file);
     return file;
   }
 

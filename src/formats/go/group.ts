@@ -12,7 +12,7 @@
  */
 import { RegistryError } from '../../core/errors.ts';
 import type { GroupDeps, NameGuard } from '../../repos/group-read.ts';
-import { hostedNameGuard, missNote } from '../../repos/group-read.ts';
+import { hostedNameGuard } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
 import { sortVersions } from './module.ts';
@@ -63,18 +63,14 @@ export class GoGroup implements GoSource {
 
   async list(group: Repository, module: string): Promise<VersionList | undefined> {
     const members = this.#deps.membersOf(group);
-    const { answers, failures } = await this.#deps.reader.all(
+    const answers = await this.#deps.reader.some(
       group,
       members,
       (member) => this.#deps.sourceOf(member).list(member, module),
+      (note) => new RegistryError('NOT_FOUND', `not found: ${module}/@v/list${note}`),
       this.#guard(group, members, module),
     );
-    if (answers.length === 0) {
-      if (failures.length > 0) {
-        throw new RegistryError('NOT_FOUND', `not found: ${module}/@v/list${missNote(failures)}`);
-      }
-      return undefined;
-    }
+    if (answers === undefined) return undefined;
     // Every member answers its versions sorted and without duplicates: one answer (the usual
     // case: the guard keeps the proxy out of a hosted module) is the group's as it is.
     const only = answers.length === 1 ? answers[0] : undefined;

@@ -7,7 +7,7 @@
  * (`protect_hosted_names`). Reads by digest are not guarded: the bytes are what was asked for.
  */
 import type { GroupReader, NameGuard } from '../../repos/group-read.ts';
-import { hostedNameGuard, missNote } from '../../repos/group-read.ts';
+import { hostedNameGuard } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type {
   BlobHandle,
@@ -78,16 +78,14 @@ export class GroupBackend implements OciBackend {
   }
 
   async listTags(name: string): Promise<readonly string[] | undefined> {
-    const { answers, failures } = await this.#reader.all(
+    const answers = await this.#reader.some(
       this.repository,
       this.#members,
       (m) => m.listTags(name),
+      (note) => nameUnknown(name, note),
       this.#guard(name),
     );
-    if (answers.length === 0) {
-      if (failures.length > 0) throw nameUnknown(name, missNote(failures));
-      return undefined;
-    }
+    if (answers === undefined) return undefined;
     const tags = new Set<string>();
     for (const { value } of answers) for (const tag of value) tags.add(tag);
     return [...tags].sort(compare);

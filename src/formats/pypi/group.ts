@@ -16,7 +16,7 @@ import { RegistryError } from '../../core/errors.ts';
 import {
   type GroupDeps,
   hostedNameGuard,
-  missNote,
+  MergeMemo,
   type NameGuard,
 } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -41,10 +41,7 @@ export class PypiGroup implements PypiSource {
    * arrays (members hand out the same array while their page is unchanged) give the same merged
    * array, which the render cache recognises by identity.
    */
-  readonly #merges = new Map<
-    string,
-    { readonly parts: readonly (readonly DistFile[])[]; readonly files: readonly DistFile[] }
-  >();
+  readonly #merges = new MergeMemo<readonly DistFile[], readonly DistFile[]>(KEPT_MERGES);
 
   constructor(deps: PypiGroupDeps) {
     this.#deps = deps;
@@ -67,16 +64,14 @@ export class PypiGroup implements PypiSource {
    */
   async projectPage(group: Repository, project: string): Promise<ProjectPage | undefined> {
     const members = this.#deps.membersOf(group);
-    const { answers, failures } = await this.#deps.reader.all(
+    const answers = await this.#deps.reader.some(
       group,
       members,
       (member) => this.#deps.sourceOf(member).projectPage(member, project),
+      (note) => notFound(project, note),
       this.#guard(group, members, project),
     );
-    if (answers.length === 0) {
-      if (failures.length > 0) throw notFound(project, missNote(failures));
-      return undefined;
-    }
+    if (answers === undefined) return undefined;
     const stale = answers.some(({ value }) => value.stale === true);
     const files = this.#merged(
       `${group.name}\n${project}`,
@@ -87,25 +82,14 @@ export class PypiGroup implements PypiSource {
 
   /** The members' files merged in order (first wins per filename); reused when `parts` are. */
   #merged(key: string, parts: readonly (readonly DistFile[])[]): readonly DistFile[] {
-    const kept = this.#merges.get(key);
-    if (
-      kept !== undefined &&
-      kept.parts.length === parts.length &&
-      kept.parts.every((part, i) => part === parts[i])
-    ) {
-      return kept.files;
-    }
+    const kept = this.#merges.get(key, parts);
+    if (kept !== undefined) return kept;
     const byName = new Map<string, DistFile>();
     for (const part of parts) {
       for (const file of part) if (!byName.has(file.filename)) byName.set(file.filename, file);
     }
     const files = [...byName.values()];
-    this.#merges.delete(key);
-    if (this.#merges.size >= KEPT_MERGES) {
-      const oldest = this.#merges.keys().next();
-      if (oldest.done !== true) this.#merges.delete(oldest.value);
-    }
-    this.#merges.set(key, { parts, files });
+    this.#merges.set(key, parts, files);
     return files;
   }
 
