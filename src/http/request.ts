@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/access.ts';
+import { RegistryError } from '../core/errors.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -37,4 +38,28 @@ export function rawPath(request: FastifyRequest): string {
   const url = request.raw.url ?? '/';
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);
+}
+
+/**
+ * Refuses (405, with `Allow`) a method not in `allowed`; a route that takes GET takes HEAD too,
+ * and its `Allow` says so.
+ */
+export function allowMethods(method: string, allowed: readonly string[]): void {
+  if (!allowed.includes(method)) {
+    const headers = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
+    throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
+      headers: { allow: headers.join(', ') },
+    });
+  }
+}
+
+/**
+ * Refuses (415) an upload whose body is content-encoded: artifacts are stored and hashed as
+ * they are sent, so only `identity` is taken.
+ */
+export function refuseEncodedBody(request: FastifyRequest): void {
+  const encoding = request.headers['content-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') {
+    throw new RegistryError('UNSUPPORTED_MEDIA_TYPE', `unsupported content-encoding: ${encoding}`);
+  }
 }

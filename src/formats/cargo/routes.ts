@@ -14,17 +14,16 @@
  * Errors are Cargo's: `{"errors": [{"detail": "…"}]}` with the status (Cargo prints the detail).
  * Cargo sends its token as the bare Authorization value (auth/resolvers.ts takes it).
  */
-import { httpDate, notModified } from '../../core/http-conditional.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
+import { notModified } from '../../core/http-conditional.ts';
 import { readAllBounded } from '../../core/streams.ts';
-import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
+import { allowMethods, baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
+import { sendImmutableFile } from '../../http/immutable-file.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
-import { refuseHeadOfMissing, sendRanged } from '../../http/send-body.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { ModifiedClock, nameFromIndexPath, registryConfig, renderIndexFile } from './index-file.ts';
-import type { OpenedCrate } from './model.ts';
 import { isValidCrateName } from './names.ts';
 import { MAX_JSON_BYTES } from './publish.ts';
 import type { CargoService } from './service.ts';
@@ -152,7 +151,7 @@ async function dispatch(
       if (method === 'GET') service.authorize(principal, repo, 'read');
       throw new RegistryError('NOT_FOUND', route.message);
     case 'config': {
-      allow(method, ['GET']);
+      allowMethods(method, ['GET']);
       service.authorize(principal, repo, 'read');
       const base = `${baseUrl(request, deps.config().server.public_url)}${mount.prefix}`;
       // A function of the Host headers (in the memo's key), the config and the repository.
@@ -163,7 +162,7 @@ async function dispatch(
         .send(registryConfig(base, service.authRequired(repo)));
     }
     case 'index': {
-      allow(method, ['GET']);
+      allowMethods(method, ['GET']);
       const file = await service.indexFile(repo, route.name, principal);
       const rendered = renderIndexFile(file);
       const modified = clock.of(`${repo.name}\n${route.name}`, rendered.etag);
@@ -190,12 +189,12 @@ async function dispatch(
       return reply.send(rendered.body);
     }
     case 'download': {
-      allow(method, ['GET']);
+      allowMethods(method, ['GET']);
       const crate = await service.download(repo, route.name, route.version, principal);
-      return sendCrate(request, reply, crate);
+      return sendImmutableFile(request, reply, crate, 'application/gzip');
     }
     case 'publish': {
-      allow(method, ['PUT']);
+      allowMethods(method, ['PUT']);
       const declared = request.headers['content-length'];
       const max = deps.config().cargo.max_upload_mb * MB + MAX_JSON_BYTES + 8;
       if (declared !== undefined && Number(declared) > max) {
@@ -209,7 +208,7 @@ async function dispatch(
       return reply.type('application/json').send(publishAnswer());
     }
     case 'search': {
-      allow(method, ['GET']);
+      allowMethods(method, ['GET']);
       const query = new URLSearchParams(queryOf(request));
       const perPage = Number(query.get('per_page') ?? '10');
       const limit = Number.isInteger(perPage) && perPage > 0 ? Math.min(perPage, 100) : 10;
@@ -222,15 +221,15 @@ async function dispatch(
       return reply.type('application/json').send(searchAnswer(found.crates, found.total));
     }
     case 'yank':
-      allow(method, ['DELETE']);
+      allowMethods(method, ['DELETE']);
       await service.setYanked(repo, route.name, route.version, true, principal);
       return reply.type('application/json').send(okAnswer());
     case 'unyank':
-      allow(method, ['PUT']);
+      allowMethods(method, ['PUT']);
       await service.setYanked(repo, route.name, route.version, false, principal);
       return reply.type('application/json').send(okAnswer());
     case 'owners': {
-      allow(method, ['GET', 'PUT', 'DELETE']);
+      allowMethods(method, ['GET', 'PUT', 'DELETE']);
       if (method === 'GET') {
         const owners = await service.owners(repo, route.name, principal);
         return reply.type('application/json').send(ownersAnswer(owners));
@@ -255,34 +254,6 @@ async function dispatch(
   }
 }
 
-async function sendCrate(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  crate: OpenedCrate,
-): Promise<FastifyReply> {
-  await refuseHeadOfMissing(request.method, crate.present);
-  const etag = `"${crate.sha256}"`;
-  const modified = crate.modifiedAt === undefined ? undefined : httpDate(crate.modifiedAt);
-  void reply
-    .type('application/gzip')
-    .header('accept-ranges', 'bytes')
-    .header('etag', etag)
-    .header('cache-control', 'public, max-age=31536000, immutable');
-  if (modified !== undefined) void reply.header('last-modified', modified.header);
-  const { headers } = request;
-  if (
-    notModified(headers['if-none-match'], headers['if-modified-since'], etag, modified?.seconds)
-  ) {
-    return reply.code(304).send();
-  }
-  const ifRange = request.headers['if-range'];
-  const range =
-    ifRange === undefined || (typeof ifRange === 'string' && ifRange.trim() === etag)
-      ? request.headers.range
-      : undefined;
-  return sendRanged(reply, request.method, crate.size, range, (r) => crate.open(r));
-}
-
 function queryOf(request: FastifyRequest): string {
   const url = request.raw.url ?? '';
   const query = url.indexOf('?');
@@ -295,14 +266,5 @@ async function readJson(request: FastifyRequest): Promise<unknown> {
     return JSON.parse(text) as unknown;
   } catch {
     throw new RegistryError('BAD_REQUEST', 'the request body is not valid JSON');
-  }
-}
-
-function allow(method: string, allowed: readonly string[]): void {
-  if (!allowed.includes(method)) {
-    const headers = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
-    throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
-      headers: { allow: headers.join(', ') },
-    });
   }
 }

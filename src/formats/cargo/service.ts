@@ -38,14 +38,7 @@ export class CargoService {
 
   /** The source answering for `repo` by its kind. */
   sourceOf(repo: Repository): CargoSource {
-    switch (repo.kind) {
-      case 'hosted':
-        return this.#deps.hosted;
-      case 'proxy':
-        return this.#deps.proxy;
-      case 'group':
-        return this.#deps.group;
-    }
+    return this.#deps[repo.kind];
   }
 
   /** Refuses unless `principal` may `action` (`name`: a crate, undefined: the repository). */

@@ -21,7 +21,7 @@ import { RegistryError, toRegistryError } from '../../core/errors.ts';
 import { discard } from '../../core/streams.ts';
 import { etagMatches } from '../../core/http-conditional.ts';
 import { refuseHeadOfMissing, sendRanged } from '../../http/send-body.ts';
-import { rawPath, useRawBodies } from '../../http/request.ts';
+import { rawPath, refuseEncodedBody, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { parseChartFilename } from './chart.ts';
 import type { RenderedIndex } from './index-render.ts';
@@ -188,10 +188,7 @@ async function upload(
   // on that name (`[[auth.rules]] paths`); a POST carries the name only in its body, so it is
   // checked on the repository here and on the name in `commit`.
   const target = service.writeTarget(repo, request.principal, 'write', expect?.name);
-  const encoding = request.headers['content-encoding'];
-  if (encoding !== undefined && encoding !== 'identity') {
-    throw new RegistryError('UNSUPPORTED_MEDIA_TYPE', `unsupported content-encoding: ${encoding}`);
-  }
+  refuseEncodedBody(request);
   const declared = request.headers['content-length'];
   const max = service.uploadLimit(declared === undefined ? undefined : Number(declared));
   const contentType = request.headers['content-type'] ?? '';

@@ -17,7 +17,7 @@ import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
 import { refuseHeadOfMissing, sendRanged } from '../../http/send-body.ts';
-import { rawPath, useRawBodies } from '../../http/request.ts';
+import { rawPath, refuseEncodedBody, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { parseMavenPath, type MavenPath } from './coordinates.ts';
 import type { MavenDocument, MavenReadResult, MavenService } from './service.ts';
@@ -75,13 +75,7 @@ async function dispatch(
     case 'HEAD':
       return sendRead(repo, parsed, request, reply, service);
     case 'PUT': {
-      const encoding = request.headers['content-encoding'];
-      if (encoding !== undefined && encoding !== 'identity') {
-        throw new RegistryError(
-          'UNSUPPORTED_MEDIA_TYPE',
-          `unsupported content-encoding: ${encoding}`,
-        );
-      }
+      refuseEncodedBody(request);
       const declared = request.headers['content-length'];
       const answer = await service.deploy(
         repo,

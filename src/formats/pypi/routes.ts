@@ -18,14 +18,14 @@
  * too (twine prints it); a 401 carries `WWW-Authenticate: Basic realm="nora"` so pip and twine
  * fall back to keyring/netrc/prompted credentials.
  */
-import { etagMatches, httpDate, notModified } from '../../core/http-conditional.ts';
+import { etagMatches } from '../../core/http-conditional.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
-import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
+import { allowMethods, baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
+import { sendImmutableFile } from '../../http/immutable-file.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
-import { refuseHeadOfMissing, sendRanged } from '../../http/send-body.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { isSafeFilename } from './filenames.ts';
 import type { OpenedDistFile } from './model.ts';
@@ -273,7 +273,7 @@ async function dispatch(
   const [route, prefix] = routeOf(mount, rawPath(request), method);
   switch (route.kind) {
     case 'redirect': {
-      allow(method, ['GET']);
+      allowMethods(method, ['GET']);
       service.authorize(principal, repo, 'read');
       const url = request.raw.url ?? '';
       const query = url.includes('?') ? url.slice(url.indexOf('?')) : '';
@@ -289,21 +289,21 @@ async function dispatch(
       throw new RegistryError('NOT_FOUND', route.message);
     case 'list': {
       // POST here is an upload (parseSimplePath), so the list's URL allows it too.
-      allow(method, ['GET', 'POST']);
+      allowMethods(method, ['GET', 'POST']);
       const type = negotiate(request);
       const names = await service.projectNames(repo, principal);
       const rendered = deps.pages.render(`${repo.name}/`, type, { projects: names });
       return sendPage(request, reply, rendered, false, deps.pages);
     }
     case 'page': {
-      allow(method, ['GET']);
+      allowMethods(method, ['GET']);
       const type = negotiate(request);
       const page = await service.projectPage(repo, route.project, principal);
       const rendered = deps.pages.render(`${repo.name}/${route.project}`, type, { project: page });
       return sendPage(request, reply, rendered, page.stale === true, deps.pages);
     }
     case 'file':
-      allow(method, ['GET']);
+      allowMethods(method, ['GET']);
       return sendFile(
         request,
         reply,
@@ -311,7 +311,7 @@ async function dispatch(
         'application/octet-stream',
       );
     case 'metadata':
-      allow(method, ['GET']);
+      allowMethods(method, ['GET']);
       return sendFile(
         request,
         reply,
@@ -319,7 +319,7 @@ async function dispatch(
         'application/octet-stream',
       );
     case 'upload': {
-      allow(method, ['POST']);
+      allowMethods(method, ['POST']);
       const declared = request.headers['content-length'];
       const contentLength = declared === undefined ? undefined : Number(declared);
       const max = deps.config().pypi.max_upload_mb * MB;
@@ -347,7 +347,7 @@ async function dispatch(
       return reply.type('text/plain; charset=utf-8').send(`OK: ${result.filename} stored\n`);
     }
     case 'json': {
-      allow(method, ['GET']);
+      allowMethods(method, ['GET']);
       const files = `${baseUrl(request, deps.config().server.public_url)}${mount.simple}`;
       const document = await service.projectJson(
         repo,
@@ -360,7 +360,7 @@ async function dispatch(
       return reply.type('application/json').header('cache-control', 'no-cache').send(document);
     }
     case 'yank': {
-      allow(method, ['POST']);
+      allowMethods(method, ['POST']);
       // Refused before the body is read when the caller may not write.
       service.authorize(principal, repo, 'write', route.project);
       const reason = route.yank ? await readYankReason(request) : false;
@@ -369,10 +369,10 @@ async function dispatch(
       );
     }
     case 'release':
-      allow(method, ['DELETE']);
+      allowMethods(method, ['DELETE']);
       return reply.send(await service.deleteRelease(repo, route.project, route.version, principal));
     case 'release-file':
-      allow(method, ['DELETE']);
+      allowMethods(method, ['DELETE']);
       return reply.send(
         await service.deleteFile(repo, route.project, route.version, route.filename, principal),
       );
@@ -437,48 +437,16 @@ async function sendPage(
 /** What a negotiated page depends on (every page answer carries it, 304s included). */
 const PAGE_VARY = 'Accept, Accept-Encoding';
 
-async function sendFile(
+/** A distribution file or its core metadata (immutable; see sendImmutableFile). */
+function sendFile(
   request: FastifyRequest,
   reply: FastifyReply,
   file: OpenedDistFile,
   contentType: string,
 ): Promise<FastifyReply> {
-  await refuseHeadOfMissing(request.method, file.present);
-  const etag = `"${file.sha256}"`;
-  const modified = file.modifiedAt === undefined ? undefined : httpDate(file.modifiedAt);
+  // A stored or cached file's answer is its row and bytes: exact until the store's next write.
   memoizeAnswer(request);
-  void reply
-    .type(contentType)
-    .header('accept-ranges', 'bytes')
-    .header('etag', etag)
-    .header('cache-control', 'public, max-age=31536000, immutable');
-  if (modified !== undefined) void reply.header('last-modified', modified.header);
-  const { headers } = request;
-  if (
-    notModified(headers['if-none-match'], headers['if-modified-since'], etag, modified?.seconds)
-  ) {
-    return reply.code(304).send();
-  }
-  return sendRanged(
-    reply,
-    request.method,
-    file.size,
-    // A Range under a stale If-Range is ignored: the whole (different) file is sent.
-    ifRangeHolds(request.headers['if-range'], etag) ? request.headers.range : undefined,
-    (range) => {
-      const bytes = file.bytes;
-      if (bytes === undefined) return file.open(range);
-      return Promise.resolve(
-        range === undefined ? bytes : bytes.subarray(range.start, range.end + 1),
-      );
-    },
-  );
-}
-
-function ifRangeHolds(ifRange: string | string[] | undefined, etag: string): boolean {
-  if (ifRange === undefined) return true;
-  if (Array.isArray(ifRange)) return false;
-  return ifRange.trim() === etag;
+  return sendImmutableFile(request, reply, file, contentType);
 }
 
 async function readYankReason(request: FastifyRequest): Promise<string> {
@@ -502,15 +470,6 @@ async function readYankReason(request: FastifyRequest): Promise<string> {
     );
   }
   return reason;
-}
-
-function allow(method: string, allowed: readonly string[]): void {
-  if (!allowed.includes(method)) {
-    const headers = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
-    throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
-      headers: { allow: headers.join(', ') },
-    });
-  }
 }
 
 /** One line, for a text/plain error body. */

@@ -94,14 +94,7 @@ export class PypiService {
 
   /** The source answering for `repo` by its kind. */
   sourceOf(repo: Repository): PypiSource {
-    switch (repo.kind) {
-      case 'hosted':
-        return this.#deps.hosted;
-      case 'proxy':
-        return this.#deps.proxy;
-      case 'group':
-        return this.#deps.group;
-    }
+    return this.#deps[repo.kind];
   }
 
   /**

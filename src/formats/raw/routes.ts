@@ -18,7 +18,7 @@ import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
 import { refuseHeadOfMissing, sendBody, sendRanged } from '../../http/send-body.ts';
-import { rawPath, useRawBodies } from '../../http/request.ts';
+import { rawPath, refuseEncodedBody, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { listingHtml, listingJson, nextPageUrl, type ListingView } from './listing.ts';
 import type { OpenedRawFile } from './model.ts';
@@ -114,13 +114,7 @@ async function dispatch(
       if (parsed.kind !== 'file') {
         throw new RegistryError('BAD_REQUEST', 'a PUT needs a file path, not a folder');
       }
-      const encoding = request.headers['content-encoding'];
-      if (encoding !== undefined && encoding !== 'identity') {
-        throw new RegistryError(
-          'UNSUPPORTED_MEDIA_TYPE',
-          `unsupported content-encoding: ${encoding}`,
-        );
-      }
+      refuseEncodedBody(request);
       const declared = request.headers['content-length'];
       const answer = await service.write(repo, parsed.path, request.raw, request.principal, {
         ifMatch: header(request, 'if-match'),
