@@ -243,3 +243,23 @@ export async function refreshInOrder(
   if (absent === targets.length) return { kind: 'absent' };
   throw failure ?? new RegistryError('UPSTREAM_FAILED', `no upstream answered for ${steps.what}`);
 }
+
+/**
+ * An error while fetching `what` from the upstreams, as an upstream failure (502 class): an
+ * upstream failure passes as it is; another RegistryError (an upstream's oversized or mismatching
+ * body: its fault, not the client's) becomes `upstream <label> failed for <what>: …`; anything
+ * else is the transport error of `label`, or `the upstreams failed for <what>` when no single
+ * upstream is named (the Go and Maven proxies' wording; see upstreamFailure for Cargo's and PyPI's).
+ */
+export function asUpstreamError(err: unknown, what: string, label?: string): RegistryError {
+  if (err instanceof RegistryError && isUpstreamFailure(err)) return err;
+  if (err instanceof RegistryError) {
+    return new RegistryError(
+      'UPSTREAM_FAILED',
+      `upstream ${label ?? ''} failed for ${what}: ${err.message}`.replace('  ', ' '),
+      { cause: err },
+    );
+  }
+  if (label !== undefined) return toUpstreamError(err, label);
+  return new RegistryError('UPSTREAM_FAILED', `the upstreams failed for ${what}`, { cause: err });
+}

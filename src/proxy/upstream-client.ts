@@ -463,6 +463,15 @@ const TIMEOUT_CODES = new Set([
   'ETIMEDOUT',
 ]);
 
+/**
+ * An upstream's Content-Length as a byte count: 1 to 15 decimal digits, else undefined (absent or
+ * malformed: the length is unknown).
+ */
+export function declaredLength(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
+  return Number(value);
+}
+
 /** Maps a transport error to a RegistryError that names the upstream by label only. */
 export function toUpstreamError(err: unknown, label: string): RegistryError {
   if (err instanceof RegistryError) return err;

@@ -27,11 +27,11 @@ import { ByteLru } from '../../core/byte-lru.ts';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { limitBytes, readAllBounded } from '../../core/streams.ts';
-import { isUpstreamFailure, type ProxyEngine, type Refresh } from '../../proxy/engine.ts';
+import type { ProxyEngine, Refresh } from '../../proxy/engine.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
-import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
-import { repositoryTargets } from '../../proxy/in-order.ts';
+import { declaredLength, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import { asUpstreamError, repositoryTargets } from '../../proxy/in-order.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { NegativeCache } from '../maven/proxy.ts';
@@ -338,7 +338,7 @@ export class GoProxy implements GoSource {
             `upstream ${target.label} answered ${response.status} for ${urlPath}`,
           );
         }
-        const declared = contentLength(response.header('content-length'));
+        const declared = declaredLength(response.header('content-length'));
         if (declared !== undefined && declared > maxBytes) {
           response.body.destroy();
           throw new RegistryError(
@@ -727,23 +727,4 @@ export function parseInfo(body: Buffer): VersionInfo | undefined {
   const time = record['Time'];
   if (typeof version !== 'string' || version === '') return undefined;
   return typeof time === 'string' ? { Version: version, Time: time } : { Version: version };
-}
-
-function contentLength(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
-  return Number(value);
-}
-
-/** An error while fetching from upstreams, as an upstream failure (502 class). */
-export function asUpstreamError(err: unknown, what: string, label?: string): RegistryError {
-  if (err instanceof RegistryError && isUpstreamFailure(err)) return err;
-  if (err instanceof RegistryError) {
-    return new RegistryError(
-      'UPSTREAM_FAILED',
-      `upstream ${label ?? ''} failed for ${what}: ${err.message}`.replace('  ', ' '),
-      { cause: err },
-    );
-  }
-  if (label !== undefined) return toUpstreamError(err, label);
-  return new RegistryError('UPSTREAM_FAILED', `the upstreams failed for ${what}`, { cause: err });
 }

@@ -24,10 +24,11 @@ import { formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { ProxyEngine, Refresh } from '../../proxy/engine.ts';
+import { asUpstreamError } from '../../proxy/in-order.ts';
 import type { UpstreamTarget } from '../../proxy/upstream-client.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { sumdbUpstreams } from './config.ts';
-import { asUpstreamError, isPrivateModule } from './proxy.ts';
+import { isPrivateModule } from './proxy.ts';
 
 /** Largest checksum-database answer, bytes (a full data tile of 256 records is ~30 KB). */
 export const MAX_SUMDB_BYTES = 1024 * 1024;

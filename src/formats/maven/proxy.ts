@@ -39,12 +39,12 @@ import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Db } from '../../db/database.ts';
 import { exclusive, type SqliteHandle, sqliteHandleOf } from '../../db/sqlite-handle.ts';
-import { isUpstreamFailure, type ProxyEngine } from '../../proxy/engine.ts';
+import type { ProxyEngine } from '../../proxy/engine.ts';
 import { BlobFill, type FillResult } from '../../proxy/fill.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
-import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
-import { repositoryTargets } from '../../proxy/in-order.ts';
+import { declaredLength, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import { asUpstreamError, repositoryTargets } from '../../proxy/in-order.ts';
 import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
 import type { AppConfig } from '../../config/schema.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -662,7 +662,7 @@ export class MavenProxy implements MavenSource {
     verified.catch(() => undefined); // awaited below
     let computed: FillResult | undefined;
     let body: Buffer | undefined;
-    const announced = contentLength(response.header('content-length'));
+    const announced = declaredLength(response.header('content-length'));
     let fill: BlobFill;
     try {
       // The fill hashes the bytes once (sha256 addresses the blob; md5, sha1 and sha512 are the
@@ -912,24 +912,4 @@ export function parseChecksumFile(text: string, algorithm: ChecksumName): string
     text.trim(),
   );
   return match?.[1]?.toLowerCase();
-}
-
-function contentLength(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
-  return Number(value);
-}
-
-/** An error while fetching from upstreams, as an upstream failure (502 class). */
-function asUpstreamError(err: unknown, what: string, label?: string): RegistryError {
-  if (err instanceof RegistryError && isUpstreamFailure(err)) return err;
-  if (err instanceof RegistryError) {
-    // An upstream's oversized or mismatching body is the upstream's fault, not the client's.
-    return new RegistryError(
-      'UPSTREAM_FAILED',
-      `upstream ${label ?? ''} failed for ${what}: ${err.message}`.replace('  ', ' '),
-      { cause: err },
-    );
-  }
-  if (label !== undefined) return toUpstreamError(err, label);
-  return new RegistryError('UPSTREAM_FAILED', `the upstreams failed for ${what}`, { cause: err });
 }

@@ -21,7 +21,11 @@ import { BlobFill } from '../../proxy/fill.ts';
 import { ABSENT, askInOrder, repositoryTargets } from '../../proxy/in-order.ts';
 import { isFresh } from '../../proxy/freshness.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
-import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import {
+  declaredLength,
+  toUpstreamError,
+  type UpstreamTarget,
+} from '../../proxy/upstream-client.ts';
 import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -178,7 +182,7 @@ export class RawProxy implements RawSource {
           `upstream ${target.label} answered ${response.status} for ${path}`,
         );
       }
-      const announced = contentLength(response.header('content-length'));
+      const announced = declaredLength(response.header('content-length'));
       if (announced !== undefined && announced > settings.maxBytes) {
         response.body.destroy();
         throw new RegistryError(
@@ -244,11 +248,6 @@ export class RawProxy implements RawSource {
 
 function fileOf(fetched: Fetched): OpenedRawFile | undefined {
   return fetched.kind === 'file' ? fetched.file : undefined;
-}
-
-function contentLength(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
-  return Number(value);
 }
 
 function asUpstreamError(err: unknown, what: string): RegistryError {
