@@ -97,6 +97,30 @@ export interface ReadRange {
 }
 
 /**
+ * The verdict on a body received whole, before anything is committed: `size` bytes where
+ * `expectedSize` were announced, hashing to `expected` when a digest was expected.
+ */
+function checkReceived(
+  size: number,
+  expectedSize: number | undefined,
+  digest: Digest,
+  expected: Digest | undefined,
+): void {
+  if (expectedSize !== undefined && expectedSize !== size) {
+    throw new RegistryError(
+      'UPSTREAM_FAILED',
+      `upstream sent ${size} bytes, expected ${expectedSize}`,
+    );
+  }
+  if (expected !== undefined && expected.hex !== digest.hex) {
+    throw new RegistryError(
+      'UPSTREAM_FAILED',
+      `upstream content does not match its digest: expected ${formatDigest(expected)}, got ${formatDigest(digest)}`,
+    );
+  }
+}
+
+/**
  * Why a fill failed, as its readers get it: an upstream body that broke off (connection closed
  * mid-body, no bytes within the read timeout) is the upstream's failure (502, 504 for the
  * timeout) in every format's error shape, never a 500; a local failure (the disk) stays as it is.
@@ -322,19 +346,7 @@ export class BlobFill {
       ({ flushed } = await this.#receive(source.body, hashes, options.maxBytes));
       const { digest, hashes: hex } = hashes.digest();
       const size = this.#received;
-      const expectedSize = options.expectedSize ?? source.size;
-      if (expectedSize !== undefined && expectedSize !== size) {
-        throw new RegistryError(
-          'UPSTREAM_FAILED',
-          `upstream sent ${size} bytes, expected ${expectedSize}`,
-        );
-      }
-      if (options.expected !== undefined && options.expected.hex !== digest.hex) {
-        throw new RegistryError(
-          'UPSTREAM_FAILED',
-          `upstream content does not match its digest: expected ${formatDigest(options.expected)}, got ${formatDigest(digest)}`,
-        );
-      }
+      checkReceived(size, options.expectedSize ?? source.size, digest, options.expected);
       if (options.verify !== undefined) {
         await options.verify(
           { digest, size, hashes: hex },
@@ -349,12 +361,10 @@ export class BlobFill {
       this.#settle('committed');
       return { digest, size, hashes: hex };
     } catch (err) {
-      source.body.destroy();
-      this.#error = failureOf(err, source);
-      this.#settle('failed');
+      const error = this.#fail(err, source);
       await flushed?.catch(() => undefined);
       await fs.rm(spool, { force: true });
-      throw this.#error;
+      throw error;
     } finally {
       await this.#closeIfIdle();
     }
@@ -397,18 +407,7 @@ export class BlobFill {
       }
       const { digest, hashes: hex } = hashes.digest();
       const size = this.#received;
-      if (size !== announced) {
-        throw new RegistryError(
-          'UPSTREAM_FAILED',
-          `upstream sent ${size} bytes, expected ${announced}`,
-        );
-      }
-      if (options.expected !== undefined && options.expected.hex !== digest.hex) {
-        throw new RegistryError(
-          'UPSTREAM_FAILED',
-          `upstream content does not match its digest: expected ${formatDigest(options.expected)}, got ${formatDigest(digest)}`,
-        );
-      }
+      checkReceived(size, announced, digest, options.expected);
       if (options.verify !== undefined) await options.verify({ digest, size, hashes: hex }, chunks);
       // Verified bytes are final: readers finish from memory while the commit makes them durable.
       this.#settle('verified');
@@ -416,13 +415,18 @@ export class BlobFill {
       this.#settle('committed');
       return { digest, size, hashes: hex };
     } catch (err) {
-      source.body.destroy();
-      this.#error = failureOf(err, source);
-      this.#settle('failed');
-      throw this.#error;
+      throw this.#fail(err, source);
     } finally {
       await this.#closeIfIdle();
     }
+  }
+
+  /** Ends a fill that failed: drops the upstream body, tells the readers, returns the error. */
+  #fail(err: unknown, source: FillSource): Error {
+    source.body.destroy();
+    this.#error = failureOf(err, source);
+    this.#settle('failed');
+    return this.#error;
   }
 
   /**
