@@ -24,7 +24,12 @@ import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { type Digest, formatDigest } from '../core/digest.ts';
 import { RegistryError } from '../core/errors.ts';
-import { isTransportFailure, toUpstreamError, type UpstreamResponse } from './upstream-client.ts';
+import {
+  answeredAbsent,
+  isTransportFailure,
+  toUpstreamError,
+  type UpstreamResponse,
+} from './upstream-client.ts';
 import {
   type BlobStore,
   type HashName,
@@ -53,17 +58,7 @@ export function fillSourceOf(
   what: string,
   absent: readonly number[],
 ): FillSource | undefined {
-  if (absent.includes(response.status)) {
-    response.body.destroy();
-    return undefined;
-  }
-  if (response.status !== 200) {
-    response.body.destroy();
-    throw new RegistryError(
-      'UPSTREAM_FAILED',
-      `upstream ${label} answered ${response.status} for ${what}`,
-    );
-  }
+  if (answeredAbsent(response, label, what, absent)) return undefined;
   const length = Number(response.header('content-length'));
   return {
     body: response.body,

@@ -11,7 +11,12 @@ import { RegistryError } from '../core/errors.ts';
 import { readAllBounded } from '../core/streams.ts';
 import { isUpstreamFailure, type ProxyEngine, type Refresh } from './engine.ts';
 import type { CachedEntry } from './state.ts';
-import { toUpstreamError, type UpstreamClient, type UpstreamTarget } from './upstream-client.ts';
+import {
+  answeredAbsent,
+  toUpstreamError,
+  type UpstreamClient,
+  type UpstreamTarget,
+} from './upstream-client.ts';
 
 /** The part of a repository the targets are made from. */
 export interface UpstreamsOf {
@@ -148,16 +153,8 @@ export async function fetchRevalidated(
     response.body.destroy();
     return { kind: 'unchanged', etag: response.header('etag') ?? cached.etag };
   }
-  if (request.absent.includes(response.status)) {
-    response.body.destroy();
+  if (answeredAbsent(response, target.label, request.what, request.absent)) {
     return { kind: 'absent' };
-  }
-  if (response.status !== 200) {
-    response.body.destroy();
-    throw new RegistryError(
-      'UPSTREAM_FAILED',
-      `upstream ${target.label} answered ${response.status} for ${request.what}`,
-    );
   }
   if (request.refuseDeclared === true) {
     const length = Number(response.header('content-length'));

@@ -464,6 +464,31 @@ const TIMEOUT_CODES = new Set([
 ]);
 
 /**
+ * The status of an upstream's answer to a GET: true (its body dropped) when it is one of `absent`
+ * (the upstream does not have it), false for a 200; any other status is the upstream's failure,
+ * `upstream <label> answered <status> for <what>` (its body dropped).
+ */
+export function answeredAbsent(
+  response: UpstreamResponse,
+  label: string,
+  what: string,
+  absent: readonly number[],
+): boolean {
+  if (absent.includes(response.status)) {
+    response.body.destroy();
+    return true;
+  }
+  if (response.status !== 200) {
+    response.body.destroy();
+    throw new RegistryError(
+      'UPSTREAM_FAILED',
+      `upstream ${label} answered ${response.status} for ${what}`,
+    );
+  }
+  return false;
+}
+
+/**
  * An upstream's Content-Length as a byte count: 1 to 15 decimal digits, else undefined (absent or
  * malformed: the length is unknown).
  */

@@ -37,7 +37,11 @@ import type { Refresh } from '../../proxy/engine.ts';
 import { type FillSource, fillSourceOf } from '../../proxy/fill.ts';
 import { FreshCopies, isFresh } from '../../proxy/freshness.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
-import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import {
+  answeredAbsent,
+  toUpstreamError,
+  type UpstreamTarget,
+} from '../../proxy/upstream-client.ts';
 import {
   ABSENT,
   fetchRevalidated,
@@ -477,13 +481,8 @@ export class CargoProxy implements CargoSource {
           response.body.destroy();
           return { kind: 'unchanged', etag: response.header('etag') ?? cached.etag };
         }
-        if (response.status !== 200) {
-          response.body.destroy();
-          throw new RegistryError(
-            'UPSTREAM_FAILED',
-            `upstream ${target.label} answered ${response.status} for config.json`,
-          );
-        }
+        // Anything but a 200 (or the 304 above) is the upstream's failure: no status means absent.
+        answeredAbsent(response, target.label, 'config.json', []);
         const body = await readAllBounded(
           response.body,
           MAX_CONFIG_BYTES,

@@ -30,7 +30,11 @@ import { limitBytes, readAllBounded } from '../../core/streams.ts';
 import type { ProxyEngine, Refresh } from '../../proxy/engine.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
-import { declaredLength, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import {
+  answeredAbsent,
+  declaredLength,
+  type UpstreamTarget,
+} from '../../proxy/upstream-client.ts';
 import { asUpstreamError, repositoryTargets } from '../../proxy/in-order.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -326,17 +330,9 @@ export class GoProxy implements GoSource {
           response.body.destroy();
           return { kind: 'unchanged', upstream: target.label };
         }
-        if (response.status === 404 || response.status === 410) {
-          response.body.destroy();
+        if (answeredAbsent(response, target.label, urlPath, [404, 410])) {
           absent++;
           continue;
-        }
-        if (response.status !== 200) {
-          response.body.destroy();
-          throw new RegistryError(
-            'UPSTREAM_FAILED',
-            `upstream ${target.label} answered ${response.status} for ${urlPath}`,
-          );
         }
         const declared = declaredLength(response.header('content-length'));
         if (declared !== undefined && declared > maxBytes) {

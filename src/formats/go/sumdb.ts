@@ -21,11 +21,10 @@
  */
 import type { AppConfig } from '../../config/schema.ts';
 import { formatDigest, parseDigest } from '../../core/digest.ts';
-import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { ProxyEngine, Refresh } from '../../proxy/engine.ts';
 import { asUpstreamError } from '../../proxy/in-order.ts';
-import type { UpstreamTarget } from '../../proxy/upstream-client.ts';
+import { answeredAbsent, type UpstreamTarget } from '../../proxy/upstream-client.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { sumdbUpstreams } from './config.ts';
 import { isPrivateModule } from './proxy.ts';
@@ -148,17 +147,7 @@ export class GoSumdb {
     } catch (err) {
       throw asUpstreamError(err, path, target.label);
     }
-    if (response.status === 404 || response.status === 410) {
-      response.body.destroy();
-      return { kind: 'absent' };
-    }
-    if (response.status !== 200) {
-      response.body.destroy();
-      throw new RegistryError(
-        'UPSTREAM_FAILED',
-        `upstream ${target.label} answered ${response.status} for ${path}`,
-      );
-    }
+    if (answeredAbsent(response, target.label, path, [404, 410])) return { kind: 'absent' };
     let stored;
     try {
       stored = await this.#deps.proxy.storeDocument(response.body, { maxBytes: MAX_SUMDB_BYTES });

@@ -26,7 +26,11 @@ import type { AppConfig } from '../../config/schema.ts';
 import type { Db } from '../../db/database.ts';
 import { isUpstreamFailure, type ProxyEngine } from '../../proxy/engine.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
-import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import {
+  answeredAbsent,
+  toUpstreamError,
+  type UpstreamTarget,
+} from '../../proxy/upstream-client.ts';
 import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -194,16 +198,8 @@ export class HelmProxy implements HelmSource {
       response.body.destroy();
       return { kind: 'unchanged' as const, upstream: target.label };
     }
-    if (response.status === 404) {
-      response.body.destroy();
+    if (answeredAbsent(response, target.label, 'index.yaml', [404])) {
       return { kind: 'absent' as const };
-    }
-    if (response.status !== 200) {
-      response.body.destroy();
-      throw new RegistryError(
-        'UPSTREAM_FAILED',
-        `upstream ${target.label} answered ${response.status} for index.yaml`,
-      );
     }
     const body = await readAllBounded(
       response.body,
@@ -385,18 +381,8 @@ export class HelmProxy implements HelmSource {
       method: 'GET',
       path: `${parsed.pathname}${parsed.search}`,
     });
-    if (response.status === 404) {
-      response.body.destroy();
-      return undefined;
-    }
-    if (response.status !== 200) {
-      response.body.destroy();
-      throw new RegistryError(
-        'UPSTREAM_FAILED',
-        `upstream ${target.label} answered ${response.status} for ${chart.name}-${chart.version}`,
-      );
-    }
-    return response;
+    const what = `${chart.name}-${chart.version}`;
+    return answeredAbsent(response, target.label, what, [404]) ? undefined : response;
   }
 }
 

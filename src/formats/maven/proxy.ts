@@ -43,7 +43,11 @@ import type { ProxyEngine } from '../../proxy/engine.ts';
 import { BlobFill, type FillResult } from '../../proxy/fill.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
-import { declaredLength, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import {
+  answeredAbsent,
+  declaredLength,
+  type UpstreamTarget,
+} from '../../proxy/upstream-client.ts';
 import { asUpstreamError, repositoryTargets } from '../../proxy/in-order.ts';
 import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
 import type { AppConfig } from '../../config/schema.ts';
@@ -796,17 +800,9 @@ export class MavenProxy implements MavenSource {
           response.body.destroy();
           return { kind: 'unchanged' as const, upstream: target.label };
         }
-        if (response.status === 404) {
-          response.body.destroy();
+        if (answeredAbsent(response, target.label, path, [404])) {
           absent++;
           continue;
-        }
-        if (response.status !== 200) {
-          response.body.destroy();
-          throw new RegistryError(
-            'UPSTREAM_FAILED',
-            `upstream ${target.label} answered ${response.status} for ${path}`,
-          );
         }
         const body = await readAllBounded(
           response.body,

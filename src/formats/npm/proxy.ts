@@ -17,7 +17,11 @@ import { fillSourceOf } from '../../proxy/fill.ts';
 import { ABSENT, askInOrder, repositoryTargets } from '../../proxy/in-order.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
-import { toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
+import {
+  answeredAbsent,
+  toUpstreamError,
+  type UpstreamTarget,
+} from '../../proxy/upstream-client.ts';
 import type { FormatContext } from '../format.ts';
 import {
   compareVersions,
@@ -210,17 +214,7 @@ class NpmProxyUpstream implements NpmUpstream {
           upstream: target.label,
         };
       }
-      if (response.status === 404) {
-        response.body.destroy();
-        return ABSENT;
-      }
-      if (response.status !== 200) {
-        response.body.destroy();
-        throw new RegistryError(
-          'UPSTREAM_FAILED',
-          `upstream ${target.label} answered ${response.status} for ${name}`,
-        );
-      }
+      if (answeredAbsent(response, target.label, name, [404])) return ABSENT;
       const body = await readAllBounded(
         decoded(response.body, response.header('content-encoding'), `packument of ${name}`),
         MAX_PACKUMENT_BYTES,

@@ -22,6 +22,7 @@ import { ABSENT, askInOrder, repositoryTargets } from '../../proxy/in-order.ts';
 import { isFresh } from '../../proxy/freshness.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import {
+  answeredAbsent,
   declaredLength,
   toUpstreamError,
   type UpstreamTarget,
@@ -171,17 +172,7 @@ export class RawProxy implements RawSource {
           filling: false,
         };
       }
-      if (response.status === 404 || response.status === 410) {
-        response.body.destroy();
-        return ABSENT;
-      }
-      if (response.status !== 200) {
-        response.body.destroy();
-        throw new RegistryError(
-          'UPSTREAM_FAILED',
-          `upstream ${target.label} answered ${response.status} for ${path}`,
-        );
-      }
+      if (answeredAbsent(response, target.label, path, [404, 410])) return ABSENT;
       const announced = declaredLength(response.header('content-length'));
       if (announced !== undefined && announced > settings.maxBytes) {
         response.body.destroy();
