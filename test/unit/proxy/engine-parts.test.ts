@@ -3,9 +3,17 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ChallengeAuth, parseChallenge, StaticAuth, TokenCache } from '../../../src/proxy/auth.ts';
 import { CircuitBreaker } from '../../../src/proxy/circuit-breaker.ts';
-import { isFresh } from '../../../src/proxy/freshness.ts';
+import { Readable } from 'node:stream';
+import { fillSourceOf } from '../../../src/proxy/fill.ts';
+import { FreshCopies, isFresh } from '../../../src/proxy/freshness.ts';
 import { SingleFlight } from '../../../src/proxy/single-flight.ts';
-import { joinUrl, toUpstreamError } from '../../../src/proxy/upstream-client.ts';
+import {
+  answeredAbsent,
+  declaredLength,
+  joinUrl,
+  toUpstreamError,
+  type UpstreamResponse,
+} from '../../../src/proxy/upstream-client.ts';
 
 describe('circuit breaker', () => {
   const settings = { enabled: true, threshold: 3, resetTimeoutMs: 1000 };
@@ -210,5 +218,57 @@ describe('upstream URLs and errors', () => {
       'x',
     );
     assert.equal(timeout.status, 504);
+  });
+});
+
+describe('shared proxy parts', () => {
+  test('FreshCopies: fresh under the TTL only, last regardless; the oldest key goes first', () => {
+    const copies = new FreshCopies<{ fetchedAt: number; v: string }>(2);
+    copies.set('a', { fetchedAt: Date.now(), v: 'a' });
+    copies.set('b', { fetchedAt: Date.now() - 120_000, v: 'b' });
+    assert.equal(copies.fresh('a', 60)?.v, 'a');
+    assert.equal(copies.fresh('b', 60), undefined, 'older than the TTL');
+    assert.equal(copies.fresh('b', -1)?.v, 'b', 'TTL -1: forever');
+    assert.equal(copies.fresh('a', 0), undefined, 'TTL 0: always revalidate');
+    assert.equal(copies.last('b')?.v, 'b');
+    copies.set('c', { fetchedAt: Date.now(), v: 'c' });
+    assert.equal(copies.last('a'), undefined, 'bounded: the oldest went');
+    copies.delete('b');
+    assert.equal(copies.last('b'), undefined);
+  });
+
+  const response = (status: number, headers: Record<string, string> = {}) => {
+    const body = Readable.from([Buffer.from('x')]);
+    return {
+      response: { status, header: (name: string) => headers[name], body } as UpstreamResponse,
+      body,
+    };
+  };
+
+  test('answeredAbsent and fillSourceOf: absent statuses, a 200, anything else is the upstream failing', () => {
+    const missing = response(410);
+    assert.equal(answeredAbsent(missing.response, 'u#0', 'f', [404, 410]), true);
+    assert.equal(missing.body.destroyed, true);
+    assert.equal(answeredAbsent(response(200).response, 'u#0', 'f', [404]), false);
+    const failing = response(503);
+    assert.throws(
+      () => answeredAbsent(failing.response, 'u#0', 'f', [404]),
+      /^RegistryError: upstream u#0 answered 503 for f$/,
+    );
+    assert.equal(failing.body.destroyed, true);
+    assert.equal(fillSourceOf(response(404).response, 'u#0', 'f', [404]), undefined);
+    assert.equal(
+      fillSourceOf(response(200, { 'content-length': '12' }).response, 'u#0', 'f', [])?.size,
+      12,
+    );
+    assert.equal(fillSourceOf(response(200).response, 'u#0', 'f', [])?.size, undefined);
+  });
+
+  test('declaredLength: 1 to 15 digits, else unknown', () => {
+    assert.equal(declaredLength('0'), 0);
+    assert.equal(declaredLength('123456789012345'), 123456789012345);
+    for (const bad of [undefined, '', ' 1', '1e3', '-1', '1234567890123456']) {
+      assert.equal(declaredLength(bad), undefined, String(bad));
+    }
   });
 });

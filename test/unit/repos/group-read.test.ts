@@ -8,6 +8,7 @@ import {
   describeFailure,
   GroupReader,
   hostedNameGuard,
+  MergeMemo,
   missNote,
 } from '../../../src/repos/group-read.ts';
 import { toRepository } from '../../../src/repos/repository.ts';
@@ -117,4 +118,51 @@ test('hostedNameGuard: proxies are skipped for a hosted name only when the group
   assert.equal(asked, 1, 'looked up once');
   const off = hostedNameGuard(repo('g', 'group', false), [hosted, proxy], has);
   assert.equal(await off.allows(proxy), true);
+});
+
+test('some: the answers of the members that had it; undefined or the miss when none did', async () => {
+  const { reader: r } = reader();
+  const group = repo('g', 'group');
+  const members = [repo('p', 'proxy'), repo('h', 'hosted'), repo('h2', 'hosted')];
+  const miss = (note: string) => new RegistryError('NOT_FOUND', `missing${note}`);
+  const answers = await r.some(
+    group,
+    members,
+    (m) =>
+      m.kind === 'proxy' ? Promise.reject(down) : Promise.resolve(m.name === 'h' ? 1 : undefined),
+    miss,
+  );
+  assert.deepEqual(
+    answers?.map(({ member, value }) => [member.name, value]),
+    [['h', 1]],
+  );
+  assert.equal(
+    await r.some(group, members.slice(1), () => Promise.resolve(undefined), miss),
+    undefined,
+  );
+  await assert.rejects(
+    r.some(
+      group,
+      members,
+      (m) => (m.kind === 'proxy' ? Promise.reject(down) : Promise.resolve(undefined)),
+      miss,
+    ),
+    /^RegistryError: missing \(upstream p\/0 unreachable: ECONNREFUSED\)$/,
+  );
+});
+
+test('MergeMemo: the same parts give the same merge; other parts or keys do not; bounded', () => {
+  const memo = new MergeMemo<object, string>(2);
+  const a = {};
+  const b = {};
+  memo.set('g\nx', [a, b], 'ab');
+  assert.equal(memo.get('g\nx', [a, b]), 'ab');
+  assert.equal(memo.get('g\nx', [b, a]), undefined, 'order counts');
+  assert.equal(memo.get('g\nx', [a, b, {}]), undefined);
+  assert.equal(memo.get('g\nx', [{}, b]), undefined, 'identity, not equality');
+  memo.set('g\ny', [a], 'a');
+  memo.set('g\nz', [b], 'b');
+  assert.equal(memo.get('g\nx', [a, b]), undefined, 'the oldest merge went');
+  assert.equal(memo.get('g\ny', [a]), 'a');
+  assert.equal(memo.get('g\nz', [b]), 'b');
 });
