@@ -38,7 +38,7 @@ import {
 import { asUpstreamError, repositoryTargets } from '../../proxy/in-order.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
-import { NegativeCache } from '../maven/proxy.ts';
+import { NegativeCache } from '../../proxy/negative-cache.ts';
 import type { GoSection } from './config.ts';
 import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
 import {

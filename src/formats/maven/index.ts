@@ -15,7 +15,7 @@ import { mavenMigrations, type MavenTables } from './migrations.ts';
 import { MavenGroup } from './group.ts';
 import { MavenProxy, mavenProxyMigrations } from './proxy.ts';
 import { renderMetadata } from './metadata.ts';
-import { PackumentCache } from '../npm/cache.ts';
+import { RenderedDocCache } from '../../core/rendered-docs.ts';
 
 /** Budget of the rendered-metadata cache, bytes (bodies; a 1,000-version document is ~31 KB). */
 const METADATA_CACHE_BYTES = 32 * 1024 * 1024;
@@ -77,7 +77,7 @@ export const mavenFormat: FormatModule = {
   register(scope: FastifyInstance, context: FormatContext): Promise<void> {
     const store = new MavenStore(context.db.$extendTables<MavenTables>());
     // Rendered maven-metadata.xml (npm's packument cache: LRU by bytes, generation per scope).
-    const metadataCache = new PackumentCache(METADATA_CACHE_BYTES);
+    const metadataCache = new RenderedDocCache(METADATA_CACHE_BYTES);
     // What each (repository, path) answered: repeated artifact GETs skip SQL, stat and group walk.
     const hotFiles = new HotFiles();
     const hosted = new MavenHosted({

@@ -53,6 +53,7 @@ import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
 import type { AppConfig } from '../../config/schema.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
+import { NegativeCache } from '../../proxy/negative-cache.ts';
 import { HOT_BODY_MAX_BYTES } from './hot-files.ts';
 import { MAX_METADATA_BYTES, parseMetadata } from './metadata.ts';
 import {
@@ -70,8 +71,6 @@ export const MAX_PROXIED_FILE_BYTES = 4 * 1024 * 1024 * 1024;
 const MAX_CHECKSUM_FILE_BYTES = 4096;
 /** Parsed metadata documents kept in memory, by estimated size. */
 const PARSED_METADATA_BYTES = 32 * 1024 * 1024;
-/** Remembered misses (per repository and path), at most. */
-const NEGATIVE_CACHE_ENTRIES = 100_000;
 /** Prefetches (see #prefetchJar) running at once; more wait their turn. */
 const PREFETCH_CONCURRENCY = 2;
 /** Prefetches waiting at most; beyond, new ones are dropped (the client's own request comes). */
@@ -137,52 +136,6 @@ const UPSERT_PROXY_FILE =
   ' size = excluded.size, md5 = excluded.md5, sha1 = excluded.sha1, sha256 = excluded.sha256,' +
   ' sha512 = excluded.sha512, verified_by = excluded.verified_by,' +
   ' upstream = excluded.upstream, fetched_at = excluded.fetched_at';
-
-// ---------------------------------------------------------------------------------------------
-// The negative cache
-
-/** Misses remembered until an expiry (ms), bounded (the oldest entries go first). */
-export class NegativeCache {
-  readonly #expiries = new Map<string, number>();
-  readonly #max: number;
-
-  constructor(max = NEGATIVE_CACHE_ENTRIES) {
-    this.#max = max;
-  }
-
-  /** True while `key` is a remembered miss. */
-  has(key: string, now = Date.now()): boolean {
-    const expiry = this.#expiries.get(key);
-    if (expiry === undefined) return false;
-    if (expiry > now) return true;
-    this.#expiries.delete(key);
-    return false;
-  }
-
-  /** Remembers a miss for `ttlSeconds` (-1 forever, 0 not at all). */
-  add(key: string, ttlSeconds: number, now = Date.now()): void {
-    if (ttlSeconds === 0) return;
-    this.#expiries.delete(key);
-    if (this.#expiries.size >= this.#max) {
-      const oldest = this.#expiries.keys().next();
-      if (oldest.done !== true) this.#expiries.delete(oldest.value);
-    }
-    this.#expiries.set(key, ttlSeconds < 0 ? Infinity : now + ttlSeconds * 1000);
-  }
-
-  /** When the remembered miss of `key` expires (ms epoch), or undefined when none is. */
-  expiry(key: string): number | undefined {
-    return this.#expiries.get(key);
-  }
-
-  delete(key: string): void {
-    this.#expiries.delete(key);
-  }
-
-  get size(): number {
-    return this.#expiries.size;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The proxy

@@ -24,7 +24,7 @@ import {
   type MavenSource,
   type MetadataValidity,
 } from './model.ts';
-import type { PackumentCache, RenderedDoc } from '../npm/cache.ts';
+import type { RenderedDocCache, RenderedDoc } from '../../core/rendered-docs.ts';
 import { type HotFile, type HotFiles, hotFile, NOT_KEPT } from './hot-files.ts';
 
 const MB = 1024 * 1024;
@@ -54,7 +54,7 @@ export interface MavenServiceDeps {
    * Rendered `maven-metadata.xml` documents, by repository and directory; names are metadata
    * scopes (hosted.ts `metadataScope`), invalidated by every hosted write. Absent: not kept.
    */
-  readonly metadataCache?: PackumentCache | undefined;
+  readonly metadataCache?: RenderedDocCache | undefined;
   /** What each (repository, path) answered last (hot-files.ts). Absent: asked every time. */
   readonly hotFiles?: HotFiles | undefined;
 }

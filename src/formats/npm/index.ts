@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import type { FormatContext, FormatModule } from '../format.ts';
 import { NpmAccounts } from './accounts.ts';
-import { PackumentCache } from './cache.ts';
+import { RenderedDocCache } from '../../core/rendered-docs.ts';
 import { npmMigrations, type NpmTables } from './migrations.ts';
 import { registerNpmRoutes } from './routes.ts';
 import { NpmService } from './service.ts';
@@ -74,7 +74,7 @@ export const npmFormat: FormatModule = {
       recordCacheHit: (registry) => {
         context.proxy.metrics.record(registry, 'hit');
       },
-      cache: new PackumentCache(() => context.config().npm.packument_cache_mb * 1024 * 1024),
+      cache: new RenderedDocCache(() => context.config().npm.packument_cache_mb * 1024 * 1024),
       reader: new GroupReader({
         log: context.log,
         failures: context.metrics.groupMemberFailures,

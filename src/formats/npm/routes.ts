@@ -13,7 +13,7 @@ import { limitBytes, readAllBounded } from '../../core/streams.ts';
 import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { NpmAccounts } from './accounts.ts';
-import { gzipOf } from './cache.ts';
+import { gzipOf } from '../../core/rendered-docs.ts';
 import { ABBREVIATED_TYPE, wantsAbbreviated } from './packument.ts';
 import { type NpmRoute, parseNpmPath } from './paths.ts';
 import { parseBody } from './publish.ts';

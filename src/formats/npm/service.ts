@@ -17,7 +17,7 @@ import { RegistryError } from '../../core/errors.ts';
 import { type GroupReader, missNote } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
-import { PackumentCache, type RenderedDoc, makeDoc } from './cache.ts';
+import { RenderedDocCache, type RenderedDoc, makeDoc } from '../../core/rendered-docs.ts';
 import {
   checkName,
   checkNewPackageName,
@@ -72,7 +72,7 @@ export interface NpmServiceDeps {
   /** The upstream of a proxy repository (undefined for hosted/group). */
   readonly upstream: (repo: Repository) => NpmUpstream | undefined;
   readonly lookupEmail: (user: string) => Promise<string | undefined>;
-  readonly cache?: PackumentCache;
+  readonly cache?: RenderedDocCache;
   /**
    * Counts a proxy cache hit (`nora_cache_hits_total`) for a proxy repository, when a rendered
    * packument built from its cached upstream data is served again without asking the proxy.
@@ -99,11 +99,11 @@ interface Resolved {
 
 export class NpmService {
   readonly #deps: NpmServiceDeps;
-  readonly #cache: PackumentCache;
+  readonly #cache: RenderedDocCache;
 
   constructor(deps: NpmServiceDeps) {
     this.#deps = deps;
-    this.#cache = deps.cache ?? new PackumentCache();
+    this.#cache = deps.cache ?? new RenderedDocCache();
   }
 
   /** `name`: the package (rules name packages and scopes); undefined for repository-wide reads. */

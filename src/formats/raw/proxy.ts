@@ -30,7 +30,7 @@ import {
 import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
-import { NegativeCache } from '../maven/proxy.ts';
+import { NegativeCache } from '../../proxy/negative-cache.ts';
 import type { OpenedRawFile, RawListing, RawSource } from './model.ts';
 import { encodePath } from './paths.ts';
 

@@ -6,12 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { artifactOfFile, artifactOfMetadataDir } from '../../../src/formats/maven/group.ts';
-import {
-  NegativeCache,
-  parseChecksumFile,
-  pomPackaging,
-  upstreamPath,
-} from '../../../src/formats/maven/proxy.ts';
+import { parseChecksumFile, pomPackaging, upstreamPath } from '../../../src/formats/maven/proxy.ts';
+import { NegativeCache } from '../../../src/proxy/negative-cache.ts';
 
 const SHA1 = 'a94a8fe5ccb19ba61c4c0873d391e987982fbbd3';
 

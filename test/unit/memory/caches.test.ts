@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ByteLru, ownedBuffer, retainedBytes } from '../../../src/core/byte-lru.ts';
-import { gzipOf, makeDoc, PackumentCache } from '../../../src/formats/npm/cache.ts';
+import { gzipOf, makeDoc, RenderedDocCache } from '../../../src/core/rendered-docs.ts';
 import { ParsedCache, sourcesBytes } from '../../../src/formats/npm/proxy.ts';
 import { ManifestCache } from '../../../src/formats/oci/hosted.ts';
 import { BufferPool } from '../../../src/http/send-body.ts';
@@ -106,9 +106,9 @@ describe('ManifestCache', () => {
   });
 });
 
-describe('PackumentCache', () => {
+describe('RenderedDocCache', () => {
   test('10 MB of documents with their gzip: bodies and gzips together stay within budget', async () => {
-    const cache = new PackumentCache(MB);
+    const cache = new RenderedDocCache(MB);
     const keys: string[] = [];
     // 500 documents of ~20 KB (10 MB), each compressed as a gzip-accepting client would ask.
     for (let i = 0; i < 500; i++) {
@@ -132,7 +132,7 @@ describe('PackumentCache', () => {
   });
 
   test("a write drops the name's documents at once, and a render that raced it stores nothing", () => {
-    const cache = new PackumentCache(MB);
+    const cache = new RenderedDocCache(MB);
     const before = cache.generation('a');
     cache.set('k-a-full', 'a', before, makeDoc({ name: 'a' }, Infinity));
     cache.set('k-a-abbr', 'a', before, makeDoc({ name: 'a', x: 1 }, Infinity));
@@ -145,7 +145,7 @@ describe('PackumentCache', () => {
   });
 
   test('write generations of many names are bounded, and a forgotten one still refuses a racing render', () => {
-    const cache = new PackumentCache(MB);
+    const cache = new RenderedDocCache(MB);
     const read = cache.generation('a');
     cache.invalidate('a');
     // Enough other writes to push 'a' out of the remembered generations.

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { gzipOf, makeDoc } from '../../../src/formats/npm/cache.ts';
+import { gzipOf, makeDoc } from '../../../src/core/rendered-docs.ts';
 
 test('one shared compression per document; small documents are not compressed', async () => {
   const doc = makeDoc({ name: 'big', description: 'x'.repeat(100_000) }, Infinity);

@@ -1,23 +1,24 @@
 /**
- * Rendered packuments, ready to send: the hot path of every install. Keyed by repository, name,
- * form and base URL; invalidated per package name on any write (a generation counter, so a
- * render racing a write can never store a stale document under the new generation; the write
- * also drops the name's documents at once, so superseded documents never wait for eviction), and
- * bounded in bytes (least recently used first): each document's body and, once computed, its gzip,
- * counted by what they keep alive (core/byte-lru.ts). Documents built from upstream data also
- * expire with the upstream copy's freshness.
+ * Rendered documents, ready to send: npm's packuments (the hot path of every install) and
+ * Maven's generated `maven-metadata.xml`. Keyed by repository, name, form and base URL;
+ * invalidated per name on any write (a generation counter, so a render racing a write can never
+ * store a stale document under the new generation; the write also drops the name's documents at
+ * once, so superseded documents never wait for eviction), and bounded in bytes (least recently
+ * used first): each document's body and, once computed, its gzip, counted by what they keep alive
+ * (core/byte-lru.ts). Documents built from upstream data also expire with the upstream copy's
+ * freshness.
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
+import { ByteLru, ownedBuffer, retainedBytes } from './byte-lru.ts';
 
 const gzipInPool = promisify(gzip);
 
 /** Default budget of the rendered-packument cache (`[npm] packument_cache_mb`), bytes. */
 export const DEFAULT_PACKUMENT_CACHE_BYTES = 64 * 1024 * 1024;
 
-/** Names whose write generation is remembered; see `PackumentCache.generation`. */
+/** Names whose write generation is remembered; see `RenderedDocCache.generation`. */
 const REMEMBERED_GENERATIONS = 10_000;
 
 /** A cache key (name + mount URL), the entry objects and the doc's headers, rounded up. */
@@ -87,7 +88,7 @@ interface Entry {
  * bodies and gzips plus a fixed per-entry overhead); a document larger than a quarter of the
  * budget is not kept.
  */
-export class PackumentCache {
+export class RenderedDocCache {
   readonly #entries: ByteLru<string, Entry>;
   /** Keys cached per package name, so a write drops that name's documents at once. */
   readonly #keysByName = new Map<string, Set<string>>();
