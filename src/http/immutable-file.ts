@@ -1,6 +1,6 @@
 /**
  * The answer to a GET/HEAD of an immutable file named by its content (a `.crate`, a PyPI
- * distribution file): its sha256 is the ETag, it is cacheable for a year, and a conditional or
+ * distribution file, a Go module's `.mod`/`.zip`): its sha256 is the ETag, it is cacheable for a year, and a conditional or
  * ranged request is answered from those facts alone.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -17,8 +17,8 @@ export interface ImmutableFile {
   readonly sha256: string;
   /** When it was stored here, epoch ms: Last-Modified (none when unknown). */
   readonly modifiedAt?: number | undefined;
-  /** Opens the bytes (a range when given); called at most once. */
-  open(range?: ReadRange): Promise<Readable>;
+  /** Opens the bytes (a range when given): a stream, or bytes already in memory; called at most once. */
+  open(range?: ReadRange): Promise<Readable | Buffer>;
   /** The whole file, when it is in memory: sent (or sliced) as it is, no stream opened. */
   readonly bytes?: Buffer | undefined;
   /** Whether the stored bytes are there (see refuseHeadOfMissing). Absent: assumed present. */

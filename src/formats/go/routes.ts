@@ -16,12 +16,10 @@ import { plainTextErrorHandler } from '../../http/format-errors.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
-import { refuseHeadOfMissing, sendRanged } from '../../http/send-body.ts';
+import { sendImmutableFile } from '../../http/immutable-file.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
-import { httpDate, notModified } from '../../core/http-conditional.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
-import type { OpenedModuleFile } from './model.ts';
 import { GoPathError, parseGoPath } from './paths.ts';
 import type { GoPublisher } from './publish.ts';
 import type { GoService } from './service.ts';
@@ -112,7 +110,8 @@ async function read(
     }
     case 'file':
       memoizeAnswer(request);
-      return sendFile(result.file, result.contentType, request, reply);
+      // If-Range too: a Range under a stale validator gets the whole file (RFC 9110 §13.1.5).
+      return sendImmutableFile(request, reply, result.file, result.contentType);
     case 'sumdb': {
       if (result.answer.stale) void reply.header('x-nora-stale', 'true');
       const cacheable = route.kind === 'sumdb' && route.path.startsWith('tile/');
@@ -156,32 +155,6 @@ function sendSmall(
     .header('cache-control', cacheControl)
     .header('content-length', bytes.length);
   return reply.send(request.method === 'HEAD' ? undefined : bytes);
-}
-
-async function sendFile(
-  file: OpenedModuleFile,
-  contentType: string,
-  request: FastifyRequest,
-  reply: FastifyReply,
-): Promise<FastifyReply> {
-  await refuseHeadOfMissing(request.method, file.present);
-  const etag = `"${file.sha256}"`;
-  const modified = file.modifiedAt === undefined ? undefined : httpDate(file.modifiedAt);
-  void reply
-    .type(contentType)
-    .header('accept-ranges', 'bytes')
-    .header('etag', etag)
-    .header('cache-control', IMMUTABLE);
-  if (modified !== undefined) void reply.header('last-modified', modified.header);
-  const { headers } = request;
-  if (
-    notModified(headers['if-none-match'], headers['if-modified-since'], etag, modified?.seconds)
-  ) {
-    return reply.code(304).send();
-  }
-  return sendRanged(reply, request.method, file.size, request.headers.range, (range) =>
-    file.open(range),
-  );
 }
 
 /**

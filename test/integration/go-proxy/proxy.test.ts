@@ -117,6 +117,18 @@ describe('go proxy against a scripted upstream', () => {
     });
     assert.equal(ranged.status, 206);
     assert.equal(await ranged.text(), 'PK\x03\x04');
+    // If-Range: the ETag still holds → the range; a stale one → the whole file (RFC 9110 §13.1.5).
+    const etag = ranged.headers.get('etag') ?? '';
+    const current = await fetch(`${go}/github.com/!azure/go/@v/v1.2.3.zip`, {
+      headers: { range: 'bytes=0-3', 'if-range': etag },
+    });
+    assert.equal(current.status, 206);
+    await current.arrayBuffer();
+    const stale = await fetch(`${go}/github.com/!azure/go/@v/v1.2.3.zip`, {
+      headers: { range: 'bytes=0-3', 'if-range': '"something-else"' },
+    });
+    assert.equal(stale.status, 200);
+    assert.deepEqual(Buffer.from(await stale.arrayBuffer()), zip);
   });
 
   test('a query holding % or a space is percent-encoded upstream, not sent raw', async () => {
