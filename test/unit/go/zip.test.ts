@@ -4,11 +4,17 @@
  * (zip.ts), plus go.mod's module line.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { listModuleFiles, writeModuleZip } from '../../../src/formats/go/zip-create.ts';
-import { checkModuleZip, isVendoredPackage, parseModulePath } from '../../../src/formats/go/zip.ts';
+import {
+  checkModuleZip,
+  isVendoredPackage,
+  parseModulePath,
+  zipIntegrityProblem,
+} from '../../../src/formats/go/zip.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 test('parseModulePath: plain, quoted, backquoted, block form, comments', () => {
@@ -85,4 +91,62 @@ test('invalid file names and go.mod case stop the build with the file named', as
   await fs.mkdir(path.join(work.path, 'x'));
   await fs.writeFile(path.join(work.path, 'x', 'GO.MOD'), 'module y\n');
   await assert.rejects(listModuleFiles(work.path), /x\/GO\.MOD: go\.mod files must be lowercase/);
+});
+
+test('zipIntegrityProblem: in memory and from a file, the same verdicts (intact, damaged deflate, wrong size, stored entry, damaged stored entry)', async () => {
+  await using dir = await tempDir('nora-go-zip-integrity-');
+  const text = path.join(dir.path, 'a.go');
+  await fs.writeFile(text, 'package a\n\n'.concat('// deflates well\n'.repeat(2000)));
+  const noise = path.join(dir.path, 'noise.bin');
+  // Bytes that do not deflate are stored (method 0).
+  await fs.writeFile(noise, randomBytes(4096));
+  const out = path.join(dir.path, 'm.zip');
+  await writeModuleZip(out, 'example.com/m', 'v1.0.0', [
+    { path: 'go.mod', localPath: text, size: 0 },
+    { path: 'a.go', localPath: text, size: 0 },
+    { path: 'noise.bin', localPath: noise, size: 0 },
+  ]);
+  const zip = await fs.readFile(out);
+  const verdicts = async (bytes: Buffer): Promise<[string | undefined, string | undefined]> => {
+    const file = path.join(dir.path, 'check.zip');
+    await fs.writeFile(file, bytes);
+    return [await zipIntegrityProblem(bytes), await zipIntegrityProblem(file)];
+  };
+  assert.deepEqual(await verdicts(zip), [undefined, undefined]);
+
+  // Offsets of each entry's data, from the local headers (30 bytes + name + extra).
+  const entries: { name: string; method: number; start: number; size: number }[] = [];
+  for (let at = 0; zip.readUInt32LE(at) === 0x04034b50;) {
+    const nameLength = zip.readUInt16LE(at + 26);
+    const start = at + 30 + nameLength + zip.readUInt16LE(at + 28);
+    const size = zip.readUInt32LE(at + 18);
+    const name = zip.subarray(at + 30, at + 30 + nameLength).toString();
+    entries.push({ name, method: zip.readUInt16LE(at + 8), start, size });
+    at = start + size;
+  }
+  const deflated = entries.find((e) => e.name.endsWith('/a.go'));
+  const stored = entries.find((e) => e.name.endsWith('/noise.bin'));
+  assert.ok(deflated !== undefined && stored !== undefined);
+  assert.equal(deflated.method, 8);
+  assert.equal(stored.method, 0);
+
+  const flipped = (at: number): Buffer => {
+    const copy = Buffer.from(zip);
+    copy[at] = (copy[at] ?? 0) ^ 0x55;
+    return copy;
+  };
+  for (const bytes of [
+    flipped(deflated.start + Math.floor(deflated.size / 2)),
+    flipped(stored.start + 100),
+  ]) {
+    const [inMemory, fromFile] = await verdicts(bytes);
+    assert.ok(inMemory !== undefined && fromFile !== undefined, `${inMemory} / ${fromFile}`);
+    assert.match(inMemory, /^"example\.com\/m@v1\.0\.0\/(a\.go|noise\.bin)": /);
+  }
+  const [stillIntact] = await verdicts(flipped(stored.start - 1));
+  assert.equal(
+    stillIntact,
+    undefined,
+    "a byte of the entry's name in its local header is not data",
+  );
 });
