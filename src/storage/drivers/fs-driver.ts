@@ -145,6 +145,9 @@ export class FsDriver implements StorageDriver {
       small = readSmall(fd, start, options.end);
     } catch (err) {
       closeSync(fd);
+      // A directory where the object's file belongs (made by hand on the disk) holds no object:
+      // what stat() says too, so GET and HEAD agree (503 "missing from storage", not a 500).
+      if (errnoCode(err) === 'EISDIR') throw new StorageNotFoundError(key);
       throw err;
     }
     const identity = fileIdentity(small.stats);
