@@ -106,6 +106,11 @@ const UNWRITABLE_ERRNOS = new Set([
   'EMFILE',
   'ENFILE',
   'EISDIR',
+  // A storage directory gone from under the running server (a volume unmounted or a data
+  // directory removed: /health says "reachable": false). Reads of a missing object are
+  // StorageNotFoundError before they get here; an ENOENT that reaches this mapping is a write
+  // (spool file, temp file, rename) into a directory that no longer exists.
+  'ENOENT',
 ]);
 /** SQLite primary result codes (node:sqlite `errcode`, low byte of an extended code). */
 const SQLITE_FULL = 13;
