@@ -39,7 +39,7 @@ import { pipeline } from 'node:stream/promises';
 import { errnoCode } from '../../core/errors.ts';
 import { StorageNotFoundError } from '../driver.ts';
 import { bytesStream, tagIdentity, tagLocalFile } from '../local-file.ts';
-import { makeDir, makeDirSync } from '../make-dir.ts';
+import { makeDirUnder, makeDirUnderSync } from '../make-dir.ts';
 import type {
   ObjectInfo,
   ReadOptions,
@@ -298,13 +298,13 @@ export class FsDriver implements StorageDriver {
         closeSync(fd);
       }
       const dir = path.dirname(target);
-      if (!this.#knownDirs.has(dir)) makeDirSync(dir);
+      if (!this.#knownDirs.has(dir)) makeDirUnderSync(this.#root, dir);
       try {
         renameSync(temp, target);
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw err;
-        // The directory vanished under us (an operator's cleanup): made again.
-        makeDirSync(dir);
+        // The directory vanished under us (an operator's cleanup): made again (not the root).
+        makeDirUnderSync(this.#root, dir);
         renameSync(temp, target);
       }
       this.#rememberDir(dir);
@@ -451,7 +451,7 @@ export class FsDriver implements StorageDriver {
 
   async #ensureDir(dir: string): Promise<void> {
     if (this.#knownDirs.has(dir)) return;
-    await makeDir(dir);
+    await makeDirUnder(this.#root, dir);
     this.#rememberDir(dir);
   }
 
@@ -536,7 +536,7 @@ class TempStock {
 
   async #openOne(): Promise<void> {
     try {
-      this.#made ??= fs.mkdir(this.#dir, { recursive: true }).then(() => undefined);
+      this.#made ??= makeDirUnder(path.dirname(this.#dir), this.#dir);
       await this.#made;
       const file = path.join(this.#dir, `w-${randomUUID()}`);
       const fd = await openFd(file, this.#flags);
