@@ -19,7 +19,7 @@
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
-import { parseDigest } from '../../core/digest.ts';
+import { digestOf, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { limitBytes } from '../../core/streams.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
@@ -230,7 +230,7 @@ export class GoHosted implements GoSource {
       const checked = await checkModuleZip(zip.path, size, module, version, maxZipSize);
       const modBytes = checked.goMod ?? Buffer.from(`module ${quotePath(module)}\n`);
       if (existing !== undefined) {
-        throw await this.#restore(existing, spool, zipSha256, size, modBytes);
+        throw await this.#restore(existing, zip.path, zipSha256, size, modBytes);
       }
       const mod = await this.#blobs.ingest(Readable.from([modBytes]));
       await this.#blobs.commitFile(zip.path, zip.digest, size);
@@ -289,7 +289,7 @@ export class GoHosted implements GoSource {
       const digest = { algorithm: 'sha256' as const, hex: zipSha256 };
       if (await this.#blobs.commitFile(spool, digest, size)) restored.push('.zip');
     }
-    const modSha256 = createHash('sha256').update(modBytes).digest('hex');
+    const modSha256 = digestOf(modBytes).hex;
     if (existing.mod.blob === `sha256:${modSha256}`) {
       const digest = { algorithm: 'sha256' as const, hex: modSha256 };
       const mod = await this.#blobs.ingest(Readable.from([modBytes]), { expected: digest });
