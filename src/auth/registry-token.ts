@@ -91,6 +91,11 @@ interface NoraClaim {
   readonly grants: readonly Grant[];
   readonly roles: readonly Role[];
   readonly groups?: readonly string[] | undefined;
+  /**
+   * The holder's credential was a read-only API token: kept so that a refused push says so
+   * ("this token is read-only") rather than blaming the user, whose own roles may write.
+   */
+  readonly readOnly?: true | undefined;
 }
 
 interface SigningKey {
@@ -200,6 +205,7 @@ export class RegistryTokens {
             grants: request.grants,
             roles: principal.roles,
             ...(principal.groups === undefined ? {} : { groups: principal.groups }),
+            ...(principal.readOnly === true ? { readOnly: true as const } : {}),
           }
         : { grants: request.grants, roles: [] };
     const token = await new SignJWT({ access: request.access, nora })
@@ -273,6 +279,7 @@ export class RegistryTokens {
       name: payload.sub,
       roles: nora.roles,
       ...(nora.groups === undefined ? {} : { groups: nora.groups }),
+      ...(nora.readOnly === true ? { readOnly: true } : {}),
       credential: 'registry-token',
       scope: new GrantScope(nora.grants),
     };

@@ -93,8 +93,25 @@ export function toRegistryError(err: unknown): RegistryError {
 
 /** errno codes of a full disk or quota: 507, the client may retry once space is freed. */
 const FULL_ERRNOS = new Set(['ENOSPC', 'EDQUOT']);
-/** errno codes of storage NORA may not write (or read) now: 503, nothing the client did. */
-const UNWRITABLE_ERRNOS = new Set(['EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE', 'ENFILE']);
+/**
+ * errno codes of storage NORA may not write (or read) now: 503, nothing the client did. EISDIR:
+ * a directory made by hand where a blob's file belongs, which the rename of an upload cannot
+ * replace (the operator removes it; the log names the path).
+ */
+const UNWRITABLE_ERRNOS = new Set([
+  'EROFS',
+  'EACCES',
+  'EPERM',
+  'EIO',
+  'EMFILE',
+  'ENFILE',
+  'EISDIR',
+  // A storage directory gone from under the running server (a volume unmounted or a data
+  // directory removed: /health says "reachable": false). Reads of a missing object are
+  // StorageNotFoundError before they get here; an ENOENT that reaches this mapping is a write
+  // (spool file, temp file, rename) into a directory that no longer exists.
+  'ENOENT',
+]);
 /** SQLite primary result codes (node:sqlite `errcode`, low byte of an extended code). */
 const SQLITE_FULL = 13;
 const SQLITE_UNAVAILABLE = new Set([8 /* READONLY */, 10 /* IOERR */, 14 /* CANTOPEN */]);

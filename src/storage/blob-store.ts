@@ -17,7 +17,7 @@ import { limitBytes } from '../core/streams.ts';
 import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from './driver.ts';
 import { blobKey } from './keys.ts';
 import { bytesOf, identityOf, localFileOf, tagLocalFile, type ReadVerifier } from './local-file.ts';
-import { makeDir } from './make-dir.ts';
+import { makeDirUnder } from './make-dir.ts';
 
 /**
  * Blobs whose verified identity is kept (see BlobStore.#verified): ~190 bytes each as stored
@@ -392,9 +392,11 @@ export class BlobStore {
 
   /** A fresh spool path for callers that assemble a blob themselves (chunked uploads, fills). */
   async spoolPath(prefix: string): Promise<string> {
-    const dir = path.join(this.#driver.spoolDir(), prefix);
+    const spool = this.#driver.spoolDir();
+    const dir = path.join(spool, prefix);
     if (!this.#spoolDirs.has(dir)) {
-      await makeDir(dir);
+      // Under the storage directory only: never made again when it is gone (see makeDirUnder).
+      await makeDirUnder(path.dirname(spool), dir);
       this.#spoolDirs.add(dir);
     }
     return path.join(dir, randomUUID());

@@ -6,7 +6,7 @@
  * with the real cause when the parent exists (EROFS, EACCES, ENOSPC…); the original error is
  * thrown when the parent is really missing.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { errnoCode } from '../core/errors.ts';
 
@@ -37,4 +37,32 @@ export function makeDirSync(dir: string): void {
       throw errnoCode(cause) === 'ENOENT' ? err : cause;
     }
   }
+}
+
+/**
+ * The error of a directory to make under `root` (the storage directory) when `root` itself is
+ * gone: ENOENT, which the error mapping answers 503 "storage is unavailable". undefined when
+ * `root` exists. Making `root` again would put uploads on whatever disk is under it now (an
+ * unmounted volume's mount point) while everything stored before stays unreadable.
+ */
+function missingRoot(root: string): Error | undefined {
+  if (existsSync(root)) return undefined;
+  return Object.assign(new Error(`ENOENT: the storage directory ${root} is missing`), {
+    code: 'ENOENT',
+    path: root,
+  });
+}
+
+/** makeDir of `dir` inside `root`, refused (ENOENT) when `root` itself is missing. */
+export async function makeDirUnder(root: string, dir: string): Promise<void> {
+  const missing = missingRoot(root);
+  if (missing !== undefined) throw missing;
+  await makeDir(dir);
+}
+
+/** makeDirUnder, synchronous. */
+export function makeDirUnderSync(root: string, dir: string): void {
+  const missing = missingRoot(root);
+  if (missing !== undefined) throw missing;
+  makeDirSync(dir);
 }

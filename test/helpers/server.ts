@@ -45,6 +45,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     storage: { mode: 'local', path: path.join(dataDir, 'storage') },
     // Off unless a test turns it on: real clients in parallel tests share 127.0.0.1.
     rate_limit: { enabled: false },
+    // Not the default `users.htpasswd` of the working directory: a checkout where an operator
+    // followed the README (htpasswd -B -c users.htpasswd alice) would otherwise decide the
+    // passwords of the tests' users (the htpasswd entry wins) and fail their logins.
+    auth: { htpasswd_file: path.join(dataDir, 'users.htpasswd') },
   };
   const merged = mergeSections(base, options.config ?? {});
   const { config } = parseConfigObject(merged, options.env ?? {});

@@ -9,7 +9,8 @@
  * `module <path>` when it has none, as the `go` command does) and its `.info` made
  * (`Time` = the pseudo-version's timestamp, else the upload time). Blobs are committed, then one
  * row; any failure leaves no row (a committed blob without a row is an unreferenced blob the
- * garbage collection removes). A version is immutable: a second upload gets 409.
+ * garbage collection removes). A version is immutable: a second upload gets 409; when a stored
+ * file of that version is missing, the identical upload stores it again first (repair).
  *
  * Reads: `list` = tagged versions (no pseudo-versions) sorted; `latest` = the newest release,
  * else the newest prerelease, else the newest pseudo-version (the `go` command's order for
@@ -18,7 +19,7 @@
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
-import { parseDigest } from '../../core/digest.ts';
+import { digestOf, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { limitBytes } from '../../core/streams.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
@@ -196,7 +197,8 @@ export class GoHosted implements GoSource {
   /**
    * Stores `module@version` (decoded) from its module zip `body`. Throws RegistryError:
    * METHOD_NOT_ALLOWED for a non-hosted repository, BAD_REQUEST for an invalid path, version or
-   * zip, TOO_LARGE past `[go] max_zip_size`, CONFLICT when the version exists.
+   * zip, TOO_LARGE past `[go] max_zip_size`, CONFLICT when the version exists (after storing
+   * again the missing files of the version that this upload reproduces byte for byte).
    */
   async publish(
     repo: Repository,
@@ -208,8 +210,12 @@ export class GoHosted implements GoSource {
     checkHosted(repo);
     const err = checkModuleVersion(module, version);
     if (err !== undefined) throw new RegistryError('BAD_REQUEST', err);
-    // Refuse before reading the body: the usual case of a re-run publish.
-    if ((await this.store.version(repo.name, module, version)) !== undefined) {
+    // Refuse before reading the body: the usual case of a re-run publish. When a stored file of
+    // the version is gone (removed after failing its integrity check, docs/storage.md), the body
+    // is read: the same zip again puts the missing bytes back (still answered 409: versions are
+    // immutable), so a publisher's re-run of `nora go publish` repairs the module.
+    const existing = await this.store.version(repo.name, module, version);
+    if (existing !== undefined && (await this.#whole(existing))) {
       throw versionExistsError(module, version);
     }
     const maxZipSize = this.#maxZipSize();
@@ -223,6 +229,9 @@ export class GoHosted implements GoSource {
     try {
       const checked = await checkModuleZip(zip.path, size, module, version, maxZipSize);
       const modBytes = checked.goMod ?? Buffer.from(`module ${quotePath(module)}\n`);
+      if (existing !== undefined) {
+        throw await this.#restore(existing, zip.path, zipSha256, size, modBytes);
+      }
       const mod = await this.#blobs.ingest(Readable.from([modBytes]));
       await this.#blobs.commitFile(zip.path, zip.digest, size);
       const time = pseudoVersionTime(version) ?? rfc3339(this.#now());
@@ -252,6 +261,47 @@ export class GoHosted implements GoSource {
     } finally {
       await fs.rm(zip.path, { force: true });
     }
+  }
+
+  /** Whether both stored files of `v` (its `.mod` and `.zip`) are in storage. */
+  async #whole(v: StoredVersion): Promise<boolean> {
+    const [mod, zip] = await Promise.all([
+      this.#blobs.stat(parseDigest(v.mod.blob)),
+      this.#blobs.stat(parseDigest(v.zip.blob)),
+    ]);
+    return mod !== undefined && zip !== undefined;
+  }
+
+  /**
+   * A second upload of `existing` whose stored files are not all there: stores again those of
+   * its files this upload reproduces byte for byte (the zip in `spool`, the `.mod` taken from
+   * it) and returns the 409 to answer, saying what was put back.
+   */
+  async #restore(
+    existing: StoredVersion,
+    spool: string,
+    zipSha256: string,
+    size: number,
+    modBytes: Buffer,
+  ): Promise<RegistryError> {
+    const restored: string[] = [];
+    if (existing.zip.blob === `sha256:${zipSha256}`) {
+      const digest = { algorithm: 'sha256' as const, hex: zipSha256 };
+      if (await this.#blobs.commitFile(spool, digest, size)) restored.push('.zip');
+    }
+    const modSha256 = digestOf(modBytes).hex;
+    if (existing.mod.blob === `sha256:${modSha256}`) {
+      const digest = { algorithm: 'sha256' as const, hex: modSha256 };
+      const mod = await this.#blobs.ingest(Readable.from([modBytes]), { expected: digest });
+      if (mod.created) restored.push('.mod');
+    }
+    const err = versionExistsError(existing.module, existing.version);
+    if (restored.length === 0) return err;
+    return new RegistryError(
+      'CONFLICT',
+      `${err.message}; its ${restored.join(' and ')} missing from storage ` +
+        `${restored.length === 1 ? 'was' : 'were'} stored again from this identical upload`,
+    );
   }
 
   #opened(blob: string, size: number, modifiedAt: number): OpenedModuleFile {

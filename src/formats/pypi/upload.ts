@@ -473,31 +473,41 @@ async function storeUpload(
       size: stored.size,
     };
   }
-  const written = await store.addFile(repo, {
-    project,
-    displayName: name,
-    filename: file.filename,
-    versionKey: version.key,
-    version: dist.version,
-    packagetype: filetype,
-    pythonVersion: single(fields, 'pyversion')?.trim() || (dist.kind === 'sdist' ? 'source' : ''),
-    sha256: file.sha256,
-    md5: file.md5,
-    blake2_256: file.blake2_256,
-    size: file.size,
-    blob: `sha256:${file.sha256}`,
-    requiresPython: requiresPython === '' ? undefined : requiresPython,
-    metadata: metadataRef,
-    uploader,
-    meta: releaseMeta(fields),
-  });
+  const written = await store
+    .addFile(repo, {
+      project,
+      displayName: name,
+      filename: file.filename,
+      versionKey: version.key,
+      version: dist.version,
+      packagetype: filetype,
+      pythonVersion: single(fields, 'pyversion')?.trim() || (dist.kind === 'sdist' ? 'source' : ''),
+      sha256: file.sha256,
+      md5: file.md5,
+      blake2_256: file.blake2_256,
+      size: file.size,
+      blob: `sha256:${file.sha256}`,
+      requiresPython: requiresPython === '' ? undefined : requiresPython,
+      metadata: metadataRef,
+      uploader,
+      meta: releaseMeta(fields),
+    })
+    .catch(async (err: unknown) => {
+      // An identical upload committed between our check above and our insert (parallel CI
+      // jobs, a client retrying while the first attempt is still running): the same bytes,
+      // so the same answer as a sequential retry gets (200), not "File already exists".
+      if (!(err instanceof RegistryError) || err.protocolCode !== 'FILE_EXISTS') throw err;
+      const winner = await store.file(repo, project, file.filename);
+      if (winner?.sha256 !== file.sha256) throw err;
+      return { release: winner.version, duplicate: true as const };
+    });
   return {
     project,
     filename: file.filename,
     version: written.release,
     sha256: file.sha256,
     size: file.size,
-    duplicate: false,
+    duplicate: 'duplicate' in written,
   };
 }
 

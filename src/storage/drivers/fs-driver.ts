@@ -39,7 +39,7 @@ import { pipeline } from 'node:stream/promises';
 import { errnoCode } from '../../core/errors.ts';
 import { StorageNotFoundError } from '../driver.ts';
 import { bytesStream, tagIdentity, tagLocalFile } from '../local-file.ts';
-import { makeDir, makeDirSync } from '../make-dir.ts';
+import { makeDirUnder, makeDirUnderSync } from '../make-dir.ts';
 import type {
   ObjectInfo,
   ReadOptions,
@@ -145,6 +145,9 @@ export class FsDriver implements StorageDriver {
       small = readSmall(fd, start, options.end);
     } catch (err) {
       closeSync(fd);
+      // A directory where the object's file belongs (made by hand on the disk) holds no object:
+      // what stat() says too, so GET and HEAD agree (503 "missing from storage", not a 500).
+      if (errnoCode(err) === 'EISDIR') throw new StorageNotFoundError(key);
       throw err;
     }
     const identity = fileIdentity(small.stats);
@@ -299,13 +302,13 @@ export class FsDriver implements StorageDriver {
         closeSync(fd);
       }
       const dir = path.dirname(target);
-      if (!this.#knownDirs.has(dir)) makeDirSync(dir);
+      if (!this.#knownDirs.has(dir)) makeDirUnderSync(this.#root, dir);
       try {
         renameSync(temp, target);
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw err;
-        // The directory vanished under us (an operator's cleanup): made again.
-        makeDirSync(dir);
+        // The directory vanished under us (an operator's cleanup): made again (not the root).
+        makeDirUnderSync(this.#root, dir);
         renameSync(temp, target);
       }
       this.#rememberDir(dir);
@@ -452,7 +455,7 @@ export class FsDriver implements StorageDriver {
 
   async #ensureDir(dir: string): Promise<void> {
     if (this.#knownDirs.has(dir)) return;
-    await makeDir(dir);
+    await makeDirUnder(this.#root, dir);
     this.#rememberDir(dir);
   }
 
@@ -537,7 +540,7 @@ class TempStock {
 
   async #openOne(): Promise<void> {
     try {
-      this.#made ??= fs.mkdir(this.#dir, { recursive: true }).then(() => undefined);
+      this.#made ??= makeDirUnder(path.dirname(this.#dir), this.#dir);
       await this.#made;
       const file = path.join(this.#dir, `w-${randomUUID()}`);
       const fd = await openFd(file, this.#flags);
