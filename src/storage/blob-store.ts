@@ -417,12 +417,9 @@ export class BlobStore {
     const spool = await this.spoolPath(prefix);
     const hash = createHash('sha256');
     let size = 0;
-    const tap = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        size += chunk.length;
-        hash.update(chunk);
-        callback(null, chunk);
-      },
+    const tap = hashingTap((chunk) => {
+      size += chunk.length;
+      hash.update(chunk);
     });
     try {
       await pipeline([body, ...stages, tap, createWriteStream(spool, { flags: 'wx' })]);
@@ -456,12 +453,9 @@ export class BlobStore {
     }
     const hashSet = new HashSet(options.expected?.algorithm ?? 'sha256', options.hashes);
     let size = 0;
-    const tap = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        size += chunk.length;
-        hashSet.update(chunk);
-        callback(null, chunk);
-      },
+    const tap = hashingTap((chunk) => {
+      size += chunk.length;
+      hashSet.update(chunk);
     });
     const spool = await this.spoolPath('ingest');
     let created = false;
@@ -726,6 +720,16 @@ function verify(actual: Digest, size: number, options: IngestOptions): void {
       { protocolCode: 'DIGEST_INVALID' },
     );
   }
+}
+
+/** A pass-through stage that shows `see` every chunk on its way (hashing and counting a body). */
+function hashingTap(see: (chunk: Buffer) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      see(chunk);
+      callback(null, chunk);
+    },
+  });
 }
 
 function sizeMismatch(expected: number, got: number): RegistryError {
