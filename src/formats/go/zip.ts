@@ -373,8 +373,15 @@ export async function zipIntegrityProblem(source: Buffer | string): Promise<stri
   }
   try {
     if (zip.entryCount > MAX_ENTRIES) return `more than ${MAX_ENTRIES} entries`;
+    // Bounds the inflating (each entry must inflate to exactly its declared size): `go` refuses
+    // module contents over MAX_ZIP_FILE anyway, and a small zip may claim gigabytes.
+    let contents = 0;
     for await (const entry of zip.eachEntry()) {
       if (entry.fileName.endsWith('/')) continue;
+      contents += entry.uncompressedSize;
+      if (contents > MAX_ZIP_FILE) {
+        return `total uncompressed size of module contents too large (max size is ${MAX_ZIP_FILE} bytes)`;
+      }
       if (typeof source !== 'string') {
         const problem = await entryProblemInMemory(source, entry);
         if (problem !== STREAM_IT) {

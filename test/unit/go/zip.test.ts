@@ -143,6 +143,11 @@ test('zipIntegrityProblem: in memory and from a file, the same verdicts (intact,
     assert.ok(inMemory !== undefined && fromFile !== undefined, `${inMemory} / ${fromFile}`);
     assert.match(inMemory, /^"example\.com\/m@v1\.0\.0\/(a\.go|noise\.bin)": /);
   }
+  // An entry claiming more than Go's 500 MiB of contents is refused before anything inflates.
+  const claiming = Buffer.from(zip);
+  const central = claiming.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+  claiming.writeUInt32LE(600 * 1024 * 1024, central + 24);
+  for (const verdict of await verdicts(claiming)) assert.match(verdict ?? '', /too large/);
   const [stillIntact] = await verdicts(flipped(stored.start - 1));
   assert.equal(
     stillIntact,
