@@ -70,6 +70,7 @@ export const goFormat: FormatModule = {
       config: context.config,
       blobs: context.blobs,
       proxy: context.proxy,
+      log: context.log,
     });
     const sourceOfMember = (member: Repository): GoSource =>
       member.kind === 'hosted' ? hosted : proxySource;

@@ -26,6 +26,7 @@ import type { AppConfig } from '../../config/schema.ts';
 import { ByteLru } from '../../core/byte-lru.ts';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
 import { limitBytes, readAllBounded } from '../../core/streams.ts';
 import type { ProxyEngine, Refresh } from '../../proxy/engine.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
@@ -76,7 +77,17 @@ export interface GoProxyDeps {
   readonly config: () => AppConfig;
   readonly blobs: BlobStore;
   readonly proxy: ProxyEngine;
+  /** Where a refused upstream `.zip` is reported (optional: tests). */
+  readonly log?: Logger | undefined;
 }
+
+/**
+ * How long an upstream whose `.zip` failed the whole-zip check has that file checked before it
+ * is answered, ms (see #storeSmall): a damaged zip reaches one client, not every client.
+ */
+const SUSPECT_MS = 10 * 60 * 1000;
+/** Suspect (upstream, file) pairs remembered, at most (oldest out first). */
+const SUSPECT_ENTRIES = 1_000;
 
 type Kind = 'list' | 'latest' | 'info' | 'mod' | 'zip';
 
@@ -101,6 +112,8 @@ export class GoProxy implements GoSource {
   readonly #documents = new ByteLru<string, Buffer>(DOCUMENT_CACHE_BYTES, (b) => b.length + 64);
   /** Parsed `list`s and `.info`s by the digest of their bytes (see #remember). */
   readonly #parsed = new Map<string, VersionList | VersionInfo>();
+  /** Upstream `.zip`s that failed the deferred check, by `<label>\n<urlPath>`: until when. */
+  readonly #suspect = new Map<string, number>();
 
   constructor(deps: GoProxyDeps) {
     this.#deps = deps;
@@ -354,7 +367,12 @@ export class GoProxy implements GoSource {
               // `.zip`s are sent from #pending or their blob, never parsed: not documents.
               document: kind !== 'zip',
               check,
-              wholeZip: kind === 'zip',
+              wholeZip:
+                kind !== 'zip'
+                  ? undefined
+                  : this.#isSuspect(target.label, urlPath)
+                    ? 'before answering'
+                    : 'before keeping',
             })
           : await this.#storeLargeZip(
               check === undefined
@@ -400,7 +418,16 @@ export class GoProxy implements GoSource {
    * A small body (every `.info`, `.mod`, list, and `.zip`s up to MEMORY_FILL_BYTES): read into
    * memory, checked against Content-Length, answered from memory at once while its blob is
    * written (fsync included) in the background; until that commit it is read from #pending. A
-   * failed write leaves an entry without its blob, which the engine fetches again. The body is
+   * failed write leaves an entry without its blob, which the engine fetches again.
+   *
+   * A `.zip` (`wholeZip`) is read through whole (zipIntegrityProblem) in that background step,
+   * before its blob is written ('before keeping'): inflating every entry of a cold download's
+   * zips took 0.3–0.5 s of CPU, and `go` asks one file at a time, so checking before answering
+   * added it all to the download. The client gets the upstream's bytes as a direct download
+   * would (`go` verifies them against go.sum/the checksum database, and archive/zip each file's
+   * CRC-32). A zip that fails is never kept, and for SUSPECT_MS that upstream's copy of that file
+   * is checked 'before answering' (#refuse): refused with 502 (a group falls through to its next
+   * member), or answered and kept once the upstream sends it intact. The body is
    * kept as the chunks it arrived in (hashed and answered as they are): joining them would copy
    * it into freshly allocated memory, whose page faults cost ~20 ms per MiB on a busy VM.
    */
@@ -414,8 +441,8 @@ export class GoProxy implements GoSource {
       wait: boolean;
       document: boolean;
       check?: HeadCheck | undefined;
-      /** A `.zip`: read through whole (zipIntegrityProblem) before it is answered or kept. */
-      wholeZip?: boolean;
+      /** A `.zip`: read through whole (zipIntegrityProblem) before it is kept or answered. */
+      wholeZip?: 'before keeping' | 'before answering' | undefined;
     },
   ): Promise<{ digest: string; size: number }> {
     let chunks: Buffer[];
@@ -436,9 +463,10 @@ export class GoProxy implements GoSource {
       const reason = options.check.check(head.subarray(0, options.check.bytes ?? head.length));
       if (reason !== undefined) throw refusedFile(label, what, reason);
     }
-    if (options.wholeZip === true) {
+    if (options.wholeZip === 'before answering') {
       const problem = await zipIntegrityProblem(joined(chunks));
       if (problem !== undefined) throw refusedFile(label, what, problem);
+      this.#suspect.delete(`${label}\n${what}`);
     }
     const hash = createHash('sha256');
     for (const chunk of chunks) hash.update(chunk);
@@ -447,12 +475,22 @@ export class GoProxy implements GoSource {
     const held: Held = chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : chunks;
     if (!this.#pending.has(digest)) {
       this.#pending.set(digest, held);
-      const ingest = (): Promise<unknown> =>
-        this.#deps.blobs
+      const ingest = async (): Promise<void> => {
+        try {
+          if (options.wholeZip === 'before keeping') {
+            const problem = await zipIntegrityProblem(joined(held));
+            if (problem !== undefined) {
+              this.#refuse(label, what, problem, digest);
+              return;
+            }
+          }
           // Hashed and size-checked above: stored as these chunks (one gathering write, no
           // joined copy, no second hash).
-          .storeVerified(chunks, verified, size)
-          .catch(() => undefined);
+          await this.#deps.blobs.storeVerified(chunks, verified, size);
+        } catch {
+          // Not kept: the engine's entry has no blob, so the next request fetches it again.
+        }
+      };
       // Not waited for: started once this turn's answer is on its way (setImmediate), so the
       // write's hashing, stat and file calls run while `go` reads the answer and asks its next
       // request, not before the answer leaves (`go` asks mostly one file at a time).
@@ -500,6 +538,40 @@ export class GoProxy implements GoSource {
     } finally {
       await fs.rm(zip.path, { force: true });
     }
+  }
+
+  /**
+   * Records that `label` sent a `.zip` (`urlPath`, digest `digest`) that failed the check after
+   * it was answered: the in-memory answers naming it are dropped (the next request asks the
+   * engine, which finds no blob and fetches again), and that upstream's copy is checked before it
+   * is answered for SUSPECT_MS.
+   */
+  #refuse(label: string, urlPath: string, reason: string, digest: string): void {
+    this.#deps.log?.warn(
+      { upstream: label, path: urlPath, reason },
+      'upstream sent a damaged module zip: not kept; checked before answering from now on',
+    );
+    for (const [key, fresh] of this.#fresh) {
+      if (fresh.entry.digest === digest) this.#fresh.delete(key);
+    }
+    const key = `${label}\n${urlPath}`;
+    this.#suspect.delete(key);
+    if (this.#suspect.size >= SUSPECT_ENTRIES) {
+      const oldest = this.#suspect.keys().next();
+      if (oldest.done !== true) this.#suspect.delete(oldest.value);
+    }
+    this.#suspect.set(key, Date.now() + SUSPECT_MS);
+  }
+
+  /** True when `label`'s `urlPath` failed the deferred check within SUSPECT_MS. */
+  #isSuspect(label: string, urlPath: string): boolean {
+    if (this.#suspect.size === 0) return false;
+    const key = `${label}\n${urlPath}`;
+    const until = this.#suspect.get(key);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.#suspect.delete(key);
+    return false;
   }
 
   /** Settles when every background blob write has (tests, shutdown). */

@@ -447,7 +447,10 @@ async function entryProblemInMemory(
   } else if (entry.compressionMethod === 8) {
     try {
       // One byte over the declared size is enough to tell that it inflates to more.
-      const limit = { maxOutputLength: entry.uncompressedSize + 1 };
+      const limit = {
+        maxOutputLength: entry.uncompressedSize + 1,
+        chunkSize: Math.max(64, entry.uncompressedSize + 1),
+      };
       content =
         entry.uncompressedSize <= SYNC_INFLATE_MAX_BYTES
           ? inflateRawSync(data, limit)

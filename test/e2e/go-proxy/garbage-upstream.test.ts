@@ -1,6 +1,7 @@
 /**
  * Garbage from the upstream, with the real `go` command (src/formats/go/proxy.ts checks each
- * `.zip` and `.mod` before anything is kept): nginx serves a static GOPROXY tree of a real module
+ * `.zip` and `.mod` before anything is kept; a `.zip` whose head is right is answered as sent
+ * and checked after, then checked before answering): nginx serves a static GOPROXY tree of a real module
  * (Debian's golang-github-pkg-errors-dev source, zipped by golang.org/x/mod/zip), whose `.zip`
  * has been replaced by garbage. `go mod download` through NORA must report the failure, nothing
  * kept (the proxy addressed alone at /repository/go-proxy answers 502; the /go group, whose
@@ -52,12 +53,20 @@ describe('go mod download through /go when the upstream serves a garbage .zip', 
       // Two kinds of garbage, each the real zip's size: random bytes (a broken mirror), and the
       // real zip's first 2,000 bytes then random ones (a transfer spliced with junk: the head,
       // its first entry's name included, is right).
+      // The head is checked before answering; the whole zip after (it is answered as sent,
+      // never kept, and checked before answering from then on): `checkedAfter`.
       const garbage = [
-        { what: 'random bytes', bytes: randomBytes(real.length), reason: /not a zip archive/ },
+        {
+          what: 'random bytes',
+          bytes: randomBytes(real.length),
+          reason: /not a zip archive/,
+          checkedAfter: false,
+        },
         {
           what: 'a real head, then random bytes',
           bytes: Buffer.concat([real.subarray(0, 2000), randomBytes(real.length - 2000)]),
           reason: /\S/,
+          checkedAfter: true,
         },
       ];
       const nginx = await startNginx(path.join(work.path, 'nginx'), tree);
@@ -74,8 +83,21 @@ describe('go mod download through /go when the upstream serves a garbage .zip', 
         const group = `${server.url}/go`;
         const alone = `${server.url}/repository/go-proxy`;
 
-        for (const { what, bytes, reason } of garbage) {
+        for (const { what, bytes, reason, checkedAfter } of garbage) {
           await fs.writeFile(zip, bytes, { mode: 0o644 });
+          if (checkedAfter) {
+            // The first download gets the upstream's bytes, as directly, and go refuses them.
+            const first = await download(group);
+            assert.notEqual(first.code, 0, `${what}\n${output(first)}`);
+            assert.match(output(first), /zip|checksum/i, `${what}\n${output(first)}`);
+            // Until the check after that answer is done, the file may still be answered.
+            for (let i = 0; i < 100; i++) {
+              const res = await fetch(`${alone}/${MODULE.path}/@v/${MODULE.version}.zip`);
+              await res.body?.cancel();
+              if (res.status === 502) break;
+              await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+          }
           // Through the group the failing member is "not here": 404 naming it and why.
           const bad = await download(group);
           assert.notEqual(bad.code, 0, `${what}\n${output(bad)}`);

@@ -25,7 +25,11 @@ describe('go proxy: an upstream .mod/.zip that cannot be the file asked for is n
       res.end('not found');
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    // With its length, as a GOPROXY (a static tree) sends it; unsized zips take the spool path.
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(body);
   });
   let server: TestServer;
@@ -76,8 +80,8 @@ describe('go proxy: an upstream .mod/.zip that cannot be the file asked for is n
     ["another module's large zip (streamed)", 'v1.1.0.zip', () => bigZip],
     ['an HTML page as .mod', 'v1.0.0.mod', () => '<html><body>please log in</body></html>'],
     // The right head and central directory, 16 bytes damaged in between: only the whole read
-    // (every entry inflated, its CRC-32 compared) finds it; `go` fails on it.
-    ['the right zip damaged mid-file', 'v1.2.0.zip', () => damagedMidFile(mSmall)],
+    // (every entry inflated, its CRC-32 compared) finds it; `go` fails on it. (A small one is
+    // answered first and checked after: see the test below.)
     ['the right large zip damaged mid-file (streamed)', 'v1.3.0.zip', () => damagedMidFile(mLarge)],
   ];
   for (const [name, file, body] of cases) {
@@ -100,6 +104,41 @@ describe('go proxy: an upstream .mod/.zip that cannot be the file asked for is n
       await after.arrayBuffer();
     });
   }
+
+  test('a small zip damaged mid-file: answered as sent, never kept, then checked first', async () => {
+    // Checked after it is answered (the check is a cold download's largest CPU cost): the first
+    // client gets the upstream's bytes, as from a direct download, and `go` refuses them (go.sum,
+    // archive/zip's CRC-32). NORA does not keep them, and checks that upstream's copy before
+    // answering from then on: refused (502, a group falls through) until it comes intact.
+    const urlPath = '/example.com/m/@v/v1.2.0.zip';
+    const damaged = damagedMidFile(mSmall);
+    answers.set(urlPath, damaged);
+    const first = await fetch(`${server.url}/repository/go-proxy${urlPath}`);
+    assert.equal(first.status, 200);
+    assert.deepEqual(Buffer.from(await first.arrayBuffer()), damaged);
+    let alone = await fetch(`${server.url}/repository/go-proxy${urlPath}`);
+    for (let i = 0; i < 100 && alone.status === 200; i++) {
+      await alone.arrayBuffer();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      alone = await fetch(`${server.url}/repository/go-proxy${urlPath}`);
+    }
+    assert.equal(alone.status, 502);
+    assert.match(
+      await alone.text(),
+      /sent an invalid example\.com\/m\/@v\/v1\.2\.0\.zip: "[^"]+": CRC-32 mismatch/,
+    );
+    const group = await fetch(`${server.url}/go${urlPath}`);
+    assert.equal(group.status, 404);
+    assert.match(await group.text(), /upstream go-proxy#0 failed: sent an invalid/);
+    // The upstream fixed: checked, answered and kept.
+    answers.set(urlPath, mSmall);
+    const fixed = await fetch(`${server.url}/go${urlPath}`);
+    assert.equal(fixed.status, 200);
+    assert.deepEqual(Buffer.from(await fixed.arrayBuffer()), mSmall);
+    answers.delete(urlPath);
+    const kept = await fetch(`${server.url}/go${urlPath}`);
+    assert.deepEqual(Buffer.from(await kept.arrayBuffer()), mSmall);
+  });
 
   test('a right large .zip (spooled, read through, stored) is kept and served unchanged', async () => {
     answers.set('/example.com/m/@v/v1.3.0.zip', mLarge);
