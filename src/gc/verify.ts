@@ -126,10 +126,15 @@ export function describeVerifyReport(report: VerifyReport): string[] {
   if (report.damaged.length === 0) {
     lines.push('no damaged blob');
   } else {
+    const n = report.damaged.length;
+    const damaged =
+      n === 1
+        ? '1 damaged blob (its bytes do not match its digest)'
+        : `${n} damaged blobs (their bytes do not match their digest)`;
     lines.push(
       report.remove
-        ? `${report.damaged.length} damaged blobs (their bytes do not match their digest), removed: uploads and proxy fills of the same bytes store them again`
-        : `${report.damaged.length} damaged blobs (their bytes do not match their digest); --remove removes them so uploads and proxy fills store them again`,
+        ? `${damaged}, removed: uploads and proxy fills of the same bytes store ${n === 1 ? 'it' : 'them'} again`
+        : `${damaged}; --remove removes ${n === 1 ? 'it' : 'them'} so uploads and proxy fills store ${n === 1 ? 'it' : 'them'} again`,
     );
     for (const blob of report.damaged) {
       lines.push(`  ${blob.digest} ${blob.size} bytes${blob.removed ? ', removed' : ''}`);

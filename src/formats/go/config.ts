@@ -13,6 +13,7 @@ import {
   ttlSeconds,
   withMeta,
 } from '../../config/fields.ts';
+import { isPrefixPattern } from './module.ts';
 
 /** `a,b , c` → `['a','b','c']` (empty and `none` → `[]`). */
 function commaList(value: string): string[] {
@@ -78,10 +79,20 @@ export const goSectionSchema = z.object({
    * GOPRIVATE-style globs (NORA_GO_PRIVATE, comma-separated): matching module paths are never
    * asked of the upstream nor of a checksum database (they answer 404 from a proxy).
    */
-  private: withMeta(z.array(z.string().min(1)).default([]), {
-    fromEnv: commaList,
-    emptyIsValue: true,
-  }),
+  private: withMeta(
+    z
+      .array(
+        z.string().refine(isPrefixPattern, {
+          message:
+            'not a GOPRIVATE-style pattern (path.Match syntax: *, ?, [class], \\ escapes; no commas)',
+        }),
+      )
+      .default([]),
+    {
+      fromEnv: commaList,
+      emptyIsValue: true,
+    },
+  ),
   /**
    * Checksum databases forwarded at `/go/sumdb/<name>/…` (NORA_GO_SUMDB, comma-separated);
    * `[]` = none (`go` then falls back to its direct URL).

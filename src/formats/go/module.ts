@@ -528,6 +528,17 @@ function escapeRe(c: string): string {
 }
 
 /**
+ * True when `glob` is one well-formed GOPRIVATE-style pattern (path.Match syntax, an optional
+ * trailing `/`). `go` silently ignores a malformed one (x/mod's MatchPrefixPatterns drops
+ * path.Match's ErrBadPattern), so `[go] private = ["corp.example/[x"]` would never match and
+ * private module paths would go to the upstream: the configuration refuses it instead.
+ */
+export function isPrefixPattern(glob: string): boolean {
+  const raw = glob.endsWith('/') ? glob.slice(0, -1) : glob;
+  return raw !== '' && !raw.includes(',') && globToRegExp(raw) !== undefined;
+}
+
+/**
  * True when a leading run of `target`'s path elements matches one of the comma-separated glob
  * patterns (GOPRIVATE/GONOSUMDB syntax, x/mod/module.MatchPrefixPatterns): `corp.example`
  * matches `corp.example/x/y`; `*.corp.example`, `*\/quote` work element-wise.

@@ -135,4 +135,20 @@ describe('[go] proxy keys', () => {
     assert.ok(!isPrivateModule(globs, 'x.internal/public'));
     assert.ok(!isPrivateModule([], 'corp.example'));
   });
+
+  test('a malformed private glob is refused, not silently never matched', () => {
+    for (const bad of ['[', 'corp.example/[x', 'a\\', '/', '[]']) {
+      assert.throws(
+        () => parseConfigObject({ go: { private: [bad] } }, {}),
+        /go\.private\.0.*not a GOPRIVATE-style pattern/s,
+        bad,
+      );
+    }
+    assert.throws(
+      () => parseConfigObject({}, { NORA_GO_PRIVATE: 'corp.example,[' }),
+      /go\.private\.1 \(from NORA_GO_PRIVATE\)/,
+    );
+    const { config } = parseConfigObject({ go: { private: ['corp.example/', '*/[a-c]x'] } }, {});
+    assert.deepEqual(config.go.private, ['corp.example/', '*/[a-c]x']);
+  });
 });
