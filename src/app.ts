@@ -241,10 +241,14 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     },
     // Fastify's own HTTP/1 server, with the answer memo's look first (http/answer-memo.ts).
     serverFactory: (handler, opts) =>
-      httpServer(opts, (req, res) => {
-        // memoDuties is set below, before the server listens.
-        if (!memo.serve(req, res, memoDuties)) handler(req, res);
-      }),
+      httpServer(
+        opts,
+        (req, res) => {
+          // memoDuties is set below, before the server listens.
+          if (!memo.serve(req, res, memoDuties)) handler(req, res);
+        },
+        config.server.body_timeout * 1000,
+      ),
   });
   const log = fastify.log as unknown as Logger;
   const rateLimiter = new RateLimiter(config.rate_limit);
@@ -466,10 +470,18 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
 
 /**
  * The HTTP/1 server Fastify would make itself (fastify/lib/server.js: the same timeouts from its
- * processed options), with `listener` in front of Fastify's handler.
+ * processed options), with `listener` in front of Fastify's handler, and request bodies that stop
+ * arriving for `bodyTimeoutMs` answered 408 (stalledBodies).
  */
-function httpServer(opts: Record<string, unknown>, listener: http.RequestListener): http.Server {
-  const server = http.createServer((opts['http'] ?? {}) as http.ServerOptions, listener);
+function httpServer(
+  opts: Record<string, unknown>,
+  listener: http.RequestListener,
+  bodyTimeoutMs: number,
+): http.Server {
+  const server = http.createServer(
+    (opts['http'] ?? {}) as http.ServerOptions,
+    stalledBodies(listener, bodyTimeoutMs),
+  );
   server.keepAliveTimeout = Number(opts['keepAliveTimeout'] ?? 72_000);
   server.requestTimeout = Number(opts['requestTimeout'] ?? 0);
   server.setTimeout(Number(opts['connectionTimeout'] ?? 0));
@@ -477,6 +489,46 @@ function httpServer(opts: Record<string, unknown>, listener: http.RequestListene
   if (perSocket > 0) server.maxRequestsPerSocket = perSocket;
   continueOnFirstRead(server);
   return server;
+}
+
+/**
+ * `listener` with an idle bound on request bodies: a request that announces a body (a length
+ * or chunked) and then sends nothing for `timeoutMs` is answered 408 and its connection closed,
+ * so the upload's handler sees it aborted and removes its spool file. Node's own bounds do not
+ * cover this: `headersTimeout` stops at the headers, and `requestTimeout` bounds a whole request,
+ * which would cut a large upload on a slow link (NORA sets it to 0). Only requests with a body
+ * pay for it (a socket timeout armed for the body, disarmed at its end); a response being
+ * written, or a handler waiting on an upstream, is not bounded by it.
+ */
+function stalledBodies(listener: http.RequestListener, timeoutMs: number): http.RequestListener {
+  return (req, res) => {
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined ||
+      (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    if (hasBody && timeoutMs > 0 && !req.complete) {
+      // node:http emits a socket's timeout on the request while its body is incomplete (and
+      // destroys the socket when nobody listens): answered here instead.
+      req.setTimeout(timeoutMs, () => {
+        if (req.complete) return;
+        if (res.headersSent) {
+          req.socket.destroy();
+          return;
+        }
+        const body = `request body stalled: nothing received for ${timeoutMs / 1000} s ([server] body_timeout); nothing was stored\n`;
+        res.on('finish', () => req.socket.destroy());
+        res.writeHead(408, {
+          'content-type': 'text/plain; charset=utf-8',
+          'content-length': Buffer.byteLength(body),
+          connection: 'close',
+        });
+        res.end(body);
+      });
+      req.once('end', () => {
+        req.socket.setTimeout(0);
+      });
+    }
+    listener(req, res);
+  };
 }
 
 /** Every migration the app runs (core ones aside): for any tool that opens the same database. */

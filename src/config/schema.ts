@@ -40,6 +40,11 @@ const serverSchema = z.object({
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Bound on finishing in-flight requests after SIGTERM, seconds. */
   shutdown_timeout: z.number().positive().default(30),
+  /**
+   * A request body that sends nothing for this long is answered 408 and dropped (its spool file
+   * removed), seconds; 0 = never. Read at start.
+   */
+  body_timeout: z.number().min(0).default(60),
 });
 
 const storageSchema = z.object({

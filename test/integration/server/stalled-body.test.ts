@@ -1,0 +1,92 @@
+/**
+ * A request body that stops arriving ([server] body_timeout): answered 408, its connection
+ * closed, nothing stored and no spool file left. An upload that keeps sending, however slowly,
+ * is not cut. (Trial 2026-12-02: a PUT that sent 10 of 100 bytes held its connection and spool
+ * file for as long as the client stayed connected.)
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+
+/** Sends `head`, then `parts` one per `everyMs`; resolves with all the server answered. */
+function exchange(port: number, head: string, parts: string[], everyMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let answer = '';
+    const timers: NodeJS.Timeout[] = [];
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.on('close', () => {
+      for (const t of timers) clearTimeout(t);
+      resolve(answer);
+    });
+    socket.on('error', reject);
+    socket.write(head);
+    parts.forEach((part, i) => {
+      timers.push(setTimeout(() => socket.write(part), everyMs * (i + 1)));
+    });
+    // Ends the exchange once the last part had time to be answered.
+    timers.push(setTimeout(() => socket.end(), everyMs * (parts.length + 1) + 3000));
+  });
+}
+
+describe('[server] body_timeout: a stalled request body', () => {
+  let server: TestServer;
+  let port: number;
+  before(async () => {
+    server = await startTestServer({ config: { server: { body_timeout: 1 } } });
+    port = Number(new URL(server.url).port);
+  });
+  after(() => server.close());
+
+  test('a PUT that stops sending is answered 408 and nothing is kept', async () => {
+    const started = Date.now();
+    const answer = await exchange(
+      port,
+      'PUT /raw/stall/f.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789',
+      [],
+      0,
+    );
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /request body stalled: nothing received for 1 s/);
+    assert.ok(Date.now() - started < 3000, 'answered after about body_timeout');
+    const res = await fetch(`${server.url}/raw/stall/f.bin`);
+    assert.equal(res.status, 404);
+    await res.arrayBuffer();
+    // The spool file of the abandoned body is gone.
+    const ingest = path.join(server.dataDir, 'storage', '.tmp');
+    const left = await fs.readdir(ingest, { recursive: true }).catch(() => []);
+    const files = [];
+    for (const name of left) {
+      if ((await fs.stat(path.join(ingest, name))).isFile()) files.push(name);
+    }
+    assert.deepEqual(files, []);
+  });
+
+  test('an upload that keeps sending, slower than body_timeout overall, is stored', async () => {
+    // 4 parts, one every 600 ms: 2.4 s in all, never 1 s without a byte.
+    const parts = ['aaaa', 'bbbb', 'cccc', 'dddd'];
+    const answer = await exchange(
+      port,
+      'PUT /raw/slow/f.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 16\r\nConnection: close\r\n\r\n',
+      parts,
+      600,
+    );
+    assert.match(answer, /^HTTP\/1\.1 201 /);
+    const res = await fetch(`${server.url}/raw/slow/f.txt`);
+    assert.equal(await res.text(), parts.join(''));
+  });
+
+  test('a keep-alive connection idle between requests is not answered 408', async () => {
+    const answer = await exchange(
+      port,
+      'PUT /raw/idle/f.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok',
+      [],
+      1500,
+    );
+    assert.match(answer, /^HTTP\/1\.1 201 /);
+    assert.doesNotMatch(answer, / 408 /);
+  });
+});
