@@ -21,7 +21,7 @@ import { ConfigError, loadConfig, type LoadedConfig, type LoadOptions } from './
 import { closest } from './config/env.ts';
 import { compileGlob } from './auth/patterns.ts';
 import type { AppConfig, FormatName, RepositoryConfig } from './config/schema.ts';
-import { toRegistryError } from './core/errors.ts';
+import { errnoCode, toRegistryError } from './core/errors.ts';
 import type { Logger } from './core/logger.ts';
 import { SqlBlobIndex } from './db/blob-index.ts';
 import { checkDatabase, type Db, openDatabase } from './db/database.ts';
@@ -160,6 +160,45 @@ function checkRuleNames(config: AppConfig, repositories: readonly string[]): str
  */
 const REQUEST_SPOOLS = ['ingest', 'pypi-upload', 'go-upload', 'cargo-publish'];
 
+/**
+ * The storage driver, its request spools wiped. A local storage directory that cannot be made or
+ * written (a regular file on the path, a read-only mount, a pseudo file system, no permission)
+ * fails start-up with an error naming the setting, the path and the cause, not a bare errno line.
+ */
+async function openStorage(storage: AppConfig['storage']): Promise<StorageDriver> {
+  try {
+    const driver = await createStorageDriver(storage);
+    await wipeRequestSpools(driver.spoolDir());
+    return driver;
+  } catch (err) {
+    const code = errnoCode(err);
+    if (storage.mode !== 'local' || code === undefined) throw err;
+    const why =
+      code === 'EROFS'
+        ? 'it is on a read-only file system'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : code === 'ENOTDIR'
+            ? 'a file is in the way (not a directory)'
+            : code === 'ENOSPC'
+              ? 'the disk is full'
+              : code === 'ENOENT'
+                ? 'it cannot be created there'
+                : code;
+    throw new StorageUnusableError(
+      `storage directory ${path.resolve(storage.path)} ([storage] path, NORA_STORAGE_PATH) is not usable: ${why} (${(err as Error).message})`,
+    );
+  }
+}
+
+/** Start-up failed because the local storage directory cannot be made or written. */
+export class StorageUnusableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StorageUnusableError';
+  }
+}
+
 /** Removes the request spools and the storage driver's own temp files (`w-<uuid>`) at start. */
 async function wipeRequestSpools(spoolDir: string): Promise<void> {
   for (const name of REQUEST_SPOOLS)
@@ -176,8 +215,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   checkConfig(config, formats);
   const closeTasks: (() => Promise<void> | void)[] = [];
 
-  const driver = await createStorageDriver(config.storage);
-  await wipeRequestSpools(driver.spoolDir());
+  const driver = await openStorage(config.storage);
   const writes = new WriteGeneration();
   const db = await openDatabase({
     file: databaseFile(config),

@@ -8,6 +8,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { errnoCode } from '../core/errors.ts';
 
 export async function makeDir(dir: string): Promise<void> {
@@ -65,4 +66,43 @@ export function makeDirUnderSync(root: string, dir: string): void {
   const missing = missingRoot(root);
   if (missing !== undefined) throw missing;
   makeDirSync(dir);
+}
+
+/**
+ * `mkdir -p` of `dir` one level at a time, from its nearest existing ancestor down, each level
+ * made alone (no `recursive`). For the storage directory at start-up: Node's recursive mkdir
+ * spins forever, at 100% CPU, under a pseudo file system that answers ENOENT to a mkdir of an
+ * existing parent (`/proc/storage`), and turns other failures into ENOENT; here each level fails
+ * with its own cause (ENOENT, ENOTDIR, EROFS, EACCES…) on the path that failed.
+ */
+export async function makeDirLevels(dir: string): Promise<void> {
+  const absolute = path.resolve(dir);
+  const missing: string[] = [];
+  let at = absolute;
+  for (;;) {
+    const stat = await fs.stat(at).catch((err: unknown) => {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (stat !== undefined) {
+      if (!stat.isDirectory()) {
+        throw Object.assign(new Error(`ENOTDIR: not a directory: ${at}`), {
+          code: 'ENOTDIR',
+          path: at,
+        });
+      }
+      break;
+    }
+    missing.unshift(at);
+    const parent = path.dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (const level of missing) {
+    try {
+      await fs.mkdir(level);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+    }
+  }
 }

@@ -39,7 +39,7 @@ import { pipeline } from 'node:stream/promises';
 import { errnoCode } from '../../core/errors.ts';
 import { StorageNotFoundError } from '../driver.ts';
 import { bytesStream, tagIdentity, tagLocalFile } from '../local-file.ts';
-import { makeDirUnder, makeDirUnderSync } from '../make-dir.ts';
+import { makeDirLevels, makeDirUnder, makeDirUnderSync } from '../make-dir.ts';
 import type {
   ObjectInfo,
   ReadOptions,
@@ -77,7 +77,7 @@ export class FsDriver implements StorageDriver {
 
   static async open(root: string, options: FsDriverOptions = {}): Promise<FsDriver> {
     const absolute = path.resolve(root);
-    await fs.mkdir(path.join(absolute, TMP_DIR), { recursive: true });
+    await makeDirLevels(path.join(absolute, TMP_DIR));
     await TempStock.removeStale(path.join(absolute, TMP_DIR));
     return new FsDriver(absolute, options.fsync ?? true);
   }
