@@ -101,9 +101,29 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
 
   // Callback-style hooks throughout: an async hook costs each request a promise and a microtask
   // hop per hook (three hooks: ~15% of a small GET's CPU). A sync throw is Fastify's done(err).
+  // Requests whose answer Fastify finished (onResponse ran): a connection closing after that is
+  // not an abort.
+  const answered = new WeakSet<FastifyRequest>();
   app.addHook('onRequest', (request, reply, done) => {
     // First: the store's generation must be read before anything the answer is derived from.
     options.memo?.markRequest(request);
+    // A client that goes away before its answer is complete (an upload whose client closes
+    // before reading the 201, a cut download) gets no onResponse: its access line and metrics
+    // come from here, status 499 (nginx's "client closed request") when nothing was sent yet.
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished || answered.has(request)) return;
+      recordAnswer(
+        options,
+        request.log,
+        rawPath(request),
+        request.method,
+        request.raw.url,
+        reply.raw.headersSent ? reply.statusCode : 499,
+        reply.elapsedTime / 1000,
+        undefined,
+        true,
+      );
+    });
     // Set up front (handlers may override them) so replies that bypass onSend — bodies sent by
     // http/send-body.ts — carry them too.
     void reply.header('x-request-id', request.id);
@@ -179,6 +199,7 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
   });
 
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+    answered.add(request);
     recordAnswer(
       options,
       request.log,
@@ -211,18 +232,20 @@ export function recordAnswer(
   status: number,
   seconds: number,
   requestId?: string,
+  /** The client closed the connection before the answer was complete. */
+  aborted = false,
 ): void {
   options.metrics.recordRequest(options.registryLabel(pathname), method, status, seconds);
   // The raw URL: the logger redacts credentials in it (npm logout's token path) for every line.
   // Skipped, with its object, when the level is above info (benches and quiet deployments).
   if (INFO_OR_LOWER.has(log.level)) {
     const ms = Math.round(seconds * 10_000) / 10;
-    log.info(
+    const fields: Record<string, unknown> =
       requestId === undefined
         ? { method, url, status, ms }
-        : { reqId: requestId, method, url, status, ms },
-      'request',
-    );
+        : { reqId: requestId, method, url, status, ms };
+    if (aborted) fields['aborted'] = true;
+    log.info(fields, 'request');
   }
 }
 

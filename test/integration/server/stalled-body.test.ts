@@ -89,4 +89,23 @@ describe('[server] body_timeout: a stalled request body', () => {
     assert.match(answer, /^HTTP\/1\.1 201 /);
     assert.doesNotMatch(answer, / 408 /);
   });
+
+  test('a client that closes before its answer still counts: status 499 in the metrics', async () => {
+    const metric = /nora_http_requests_total\{registry="raw",method="PUT",status="499"\} (\d+)/;
+    const before = metric.exec(await (await fetch(`${server.url}/metrics`)).text());
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.end('PUT /raw/gone/f.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok');
+        socket.destroy();
+        resolve();
+      });
+    });
+    let after: RegExpExecArray | null = null;
+    for (let i = 0; i < 50 && after === null; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      after = metric.exec(await (await fetch(`${server.url}/metrics`)).text());
+    }
+    assert.ok(after, 'a 499 line for the PUT');
+    assert.equal(Number(after[1]), Number(before?.[1] ?? 0) + 1);
+  });
 });
