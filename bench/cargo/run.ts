@@ -17,7 +17,10 @@
  *   empty storage, warms the process (config.json and a 404 index file, no crate of the set),
  *   then times cold (every index file and `.crate` fetched from nginx) and warm (a second fetch);
  *   a direct fetch runs next to each, the order alternating by round. Reported: medians, min–max
- *   and ratios to direct. Targets: cold ≤ 1.2×, warm ≤ 1.0×.
+ *   and ratios to direct. Targets: cold ≤ 1.2×, warm ≤ 1.0×. With them, unless
+ *   BENCH_BASELINES=0, the floors of a Node server here (bench/node-baselines.ts): a node relay
+ *   to nginx timed in each round's cold phase, a node static server of the tree in its warm
+ *   phase, next to NORA (config.json's `dl` rewritten by each to its own origin).
  * - index: GET req/s of a warm proxied index file (tokio's, through the group), wrk -t2 -c64,
  *   vs nginx serving NORA's answer as a static file. Target ≥ 0.5× nginx.
  * - crate: GET throughput of the tree's largest `.crate`, cached, wrk -t2 -c16, vs nginx
@@ -57,6 +60,14 @@ import {
   writeConsumer,
   writeSourceReplacement,
 } from '../../test/e2e/cargo-proxy/real-tree.ts';
+import {
+  BASELINES,
+  baselineSummary,
+  type BaselineServer,
+  startRelay,
+  startStatic,
+  warmBaselines,
+} from '../node-baselines.ts';
 
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 5)) || 1);
 const SECONDS = Math.max(1, Math.floor(Number(process.env['BENCH_SECONDS'] ?? 5)) || 5);
@@ -122,7 +133,7 @@ async function cargoFetch(consumer: string, index: string, expected: number): Pr
   return seconds;
 }
 
-async function fetchRounds(nginx: Nginx, manifest: TreeManifest): Promise<void> {
+async function fetchRounds(nginx: Nginx, root: string, manifest: TreeManifest): Promise<void> {
   const consumer = await tmp('nora-bench-cargo-consumer-', { readable: true });
   await writeConsumer(consumer, manifest, nginx.index);
   await run(CARGO, ['generate-lockfile'], {
@@ -135,8 +146,19 @@ async function fetchRounds(nginx: Nginx, manifest: TreeManifest): Promise<void> 
     `\n== cargo fetch of a lockfile of ${crates} crates (${(manifest.bytes / 1e6).toFixed(1)} MB of .crate files), empty CARGO_HOME; ` +
       `${ROUNDS} round(s), fresh NORA each, order alternating`,
   );
-  const times = { direct: [] as number[], cold: [] as number[], warm: [] as number[] };
+  const times = {
+    direct: [] as number[],
+    cold: [] as number[],
+    warm: [] as number[],
+    relay: [] as number[],
+    static: [] as number[],
+  };
   const noraCpu = { cold: [] as number[], warm: [] as number[] };
+  const baselineCpu = { relay: [] as number[], static: [] as number[] };
+  // The floors: each phase also times the Node baseline it is to be read against (cold: the
+  // relay, warm: the static server), in the same alternating order as direct and NORA.
+  const baselines = BASELINES ? await startBaselines(nginx, root, manifest) : undefined;
+  const phaseBaseline = { cold: baselines?.relay, warm: baselines?.static };
   for (let round = 0; round < ROUNDS; round++) {
     const nora = await startNora(nginx.index);
     try {
@@ -144,12 +166,23 @@ async function fetchRounds(nginx: Nginx, manifest: TreeManifest): Promise<void> 
       await fetch(`${nora.url}/cargo/index/no/ra/nora-bench-absent`).then((r) => r.arrayBuffer());
       const index = `${nora.url}/cargo/index/`;
       for (const phase of ['cold', 'warm'] as const) {
-        const order = round % 2 === 0 ? ['direct', 'nora'] : ['nora', 'direct'];
+        const baseline = phaseBaseline[phase];
+        const order = ['direct', ...(baseline === undefined ? [] : ['baseline']), 'nora'];
+        if (round % 2 === 1) order.reverse();
         for (const who of order) {
           if (who === 'direct') {
             const seconds = await cargoFetch(consumer, nginx.index, crates);
             times.direct.push(seconds);
             log(`round ${round + 1}/${ROUNDS}: direct from nginx ${seconds.toFixed(2)} s`);
+          } else if (who === 'baseline' && baseline !== undefined) {
+            const before = await cpuSeconds(baseline.child.pid);
+            const seconds = await cargoFetch(consumer, `${baseline.url}/index/`, crates);
+            const cpu = (await cpuSeconds(baseline.child.pid)) - before;
+            times[baseline.kind].push(seconds);
+            baselineCpu[baseline.kind].push(cpu);
+            log(
+              `round ${round + 1}/${ROUNDS}: node ${baseline.kind} ${seconds.toFixed(2)} s (its CPU ${cpu.toFixed(2)} s)`,
+            );
           } else {
             const before = await cpuSeconds(nora.child.pid);
             const seconds = await cargoFetch(consumer, index, crates);
@@ -171,7 +204,7 @@ async function fetchRounds(nginx: Nginx, manifest: TreeManifest): Promise<void> 
   const d = median(times.direct);
   const cold = median(times.cold) / d;
   const warm = median(times.warm) / d;
-  results['fetch'] = { crates, rounds: ROUNDS, times, noraCpu, cold, warm };
+  results['fetch'] = { crates, rounds: ROUNDS, times, noraCpu, baselineCpu, cold, warm };
   log(
     `median (min–max): direct ${spread(times.direct)}; NORA cold ${spread(times.cold)}, warm ${spread(times.warm)}`,
   );
@@ -179,6 +212,39 @@ async function fetchRounds(nginx: Nginx, manifest: TreeManifest): Promise<void> 
     `cold ${cold.toFixed(2)}× direct (target ≤ 1.2×) ${verdict(cold <= 1.2)}; ` +
       `warm ${warm.toFixed(2)}× direct (target ≤ 1.0×) ${verdict(warm <= 1.0)}`,
   );
+  if (baselines !== undefined)
+    for (const line of baselineSummary(times, { ...noraCpu, ...baselineCpu })) log(line);
+}
+
+/**
+ * The node relay to nginx and the node static server of the tree (config.json's `dl`, written
+ * for nginx, rewritten by each to its own origin), warmed as a NORA is before its cold round.
+ */
+async function startBaselines(
+  nginx: Nginx,
+  root: string,
+  manifest: TreeManifest,
+): Promise<{ relay: BaselineServer; static: BaselineServer }> {
+  const config = /^\/index\/config\.json$/;
+  const relay = await startRelay(nginx.url, config);
+  stopOnExit(relay.child);
+  const server = await startStatic(
+    root,
+    { json: 'application/json', crate: 'application/gzip' },
+    'application/octet-stream',
+    { paths: config, from: nginx.url },
+  );
+  stopOnExit(server.child);
+  const crate = manifest.crates[0];
+  await warmBaselines(
+    [relay, server],
+    [
+      '/index/config.json',
+      '/index/no/ra/nora-bench-absent',
+      ...(crate === undefined ? [] : [`/crates/${crate.name}/${crate.name}-${crate.vers}.crate`]),
+    ],
+  );
+  return { relay, static: server };
 }
 
 async function getSections(nginx: Nginx, root: string, manifest: TreeManifest): Promise<void> {
@@ -254,7 +320,7 @@ try {
   );
   const nginx = await startNginx(await tmp('nora-bench-cargo-nginx-', { readable: true }), root, 2);
   onCleanup(() => nginx.stop());
-  if (all || sections.has('fetch')) await fetchRounds(nginx, manifest);
+  if (all || sections.has('fetch')) await fetchRounds(nginx, root, manifest);
   if (all || sections.has('index') || sections.has('crate'))
     await getSections(nginx, root, manifest);
   log(`\n${JSON.stringify(results)}`);

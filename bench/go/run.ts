@@ -18,7 +18,9 @@
  *   the set), then times cold (every file fetched from nginx) and warm (a second download with
  *   another empty module cache); a direct download runs next to each, the order alternating by
  *   round. Reported: medians and min–max, ratios of the medians to direct.
- *   Targets: cold ≤ 1.2×, warm ≤ 1.0×.
+ *   Targets: cold ≤ 1.2×, warm ≤ 1.0×. With them, unless BENCH_BASELINES=0, the floors of a
+ *   Node server here (bench/node-baselines.ts): a node relay to nginx next to NORA cold and a
+ *   node static server of the tree next to NORA warm, in the same rounds and alternating order.
  * - zip: GET throughput of the largest `.zip`, wrk -t2 -c16, cached, vs nginx. Target ≥ 0.7×.
  * - list: `@v/list` GET req/s (warm, within metadata_ttl), wrk -t2 -c64, vs nginx. Target ≥ 0.5×.
  *
@@ -59,6 +61,14 @@ import {
   stopOnExit,
 } from '../harness.ts';
 import { compareRates, describeComparison, PAIRS } from '../wrk.ts';
+import {
+  BASELINES,
+  baselineSummary,
+  type BaselineServer,
+  startRelay,
+  startStatic,
+  warmBaselines,
+} from '../node-baselines.ts';
 
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 5)) || 1);
 const SECONDS = Math.max(1, Math.floor(Number(process.env['BENCH_SECONDS'] ?? 5)) || 5);
@@ -110,6 +120,29 @@ async function download(consumer: string, goproxy: string, work: string): Promis
   return seconds;
 }
 
+/**
+ * The node relay to nginx and the node static server of the GOPROXY tree (types as nginx's),
+ * warmed with the requests a NORA is warmed with before its cold round.
+ */
+async function startBaselines(
+  upstream: string,
+  tree: string,
+): Promise<{ relay: BaselineServer; static: BaselineServer }> {
+  const relay = await startRelay(upstream);
+  stopOnExit(relay.child);
+  const server = await startStatic(
+    tree,
+    { zip: 'application/zip', info: 'application/json', mod: 'text/plain' },
+    'text/plain',
+  );
+  stopOnExit(server.child);
+  await warmBaselines(
+    [relay, server],
+    ['/github.com/pkg/errors/@v/list', '/example.com/absent/@v/list'],
+  );
+  return { relay, static: server };
+}
+
 async function main(): Promise<void> {
   const missing = missingGo() || missingTools('wrk') || ((await hasXMod()) ? false : 'x/mod');
   if (missing !== false) {
@@ -151,6 +184,21 @@ async function main(): Promise<void> {
     const direct: number[] = [];
     const coldCpu: number[] = [];
     const warmCpu: number[] = [];
+    const relay: number[] = [];
+    const statics: number[] = [];
+    const relayCpu: number[] = [];
+    const staticCpu: number[] = [];
+    const baselines = BASELINES ? await startBaselines(nginx.url, tree) : undefined;
+    const timedBaseline = async (
+      server: BaselineServer | undefined,
+      into: number[],
+      cpu: number[],
+    ): Promise<void> => {
+      if (server === undefined) return;
+      const before = await cpuSeconds(server.child.pid);
+      into.push(await download(consumer, server.url, work));
+      cpu.push((await cpuSeconds(server.child.pid)) - before);
+    };
     for (let round = 0; round < ROUNDS; round++) {
       const nora = await startNora(nginx.url, work);
       // Warm the process as a server in service has: one list and one 404, untimed.
@@ -163,16 +211,29 @@ async function main(): Promise<void> {
         into.push(await download(consumer, viaNora, work));
         cpu.push((await cpuSeconds(pid)) - before);
       };
+      // Each baseline next to the NORA figure it is read against: relay by cold, static by warm.
       if (round % 2 === 0) {
         direct.push(await download(consumer, nginx.url, work));
+        await timedBaseline(baselines?.relay, relay, relayCpu);
         await timedCpu(cold, coldCpu);
         await timedCpu(warm, warmCpu);
+        await timedBaseline(baselines?.static, statics, staticCpu);
       } else {
+        await timedBaseline(baselines?.static, statics, staticCpu);
         await timedCpu(cold, coldCpu);
         await timedCpu(warm, warmCpu);
+        await timedBaseline(baselines?.relay, relay, relayCpu);
         direct.push(await download(consumer, nginx.url, work));
       }
       await stop(nora.child);
+      const last = (values: number[]) => (values.at(-1) ?? NaN).toFixed(2);
+      log(
+        `  round ${round + 1}/${ROUNDS}: direct ${last(direct)} s, NORA cold ${last(cold)} s (CPU ${last(coldCpu)} s), ` +
+          `warm ${last(warm)} s (CPU ${last(warmCpu)} s)` +
+          (baselines === undefined
+            ? ''
+            : `, node relay ${last(relay)} s (CPU ${last(relayCpu)} s), static ${last(statics)} s (CPU ${last(staticCpu)} s)`),
+      );
     }
     const d = median(direct);
     log(
@@ -185,6 +246,13 @@ async function main(): Promise<void> {
     log(
       `  NORA warm              ${spread(warm)}  ${(median(warm) / d).toFixed(2)}x  target <= 1.0x: ${verdict(median(warm) / d <= 1.0)}  (NORA CPU ${median(warmCpu).toFixed(2)} s)`,
     );
+    if (baselines !== undefined) {
+      const lines = baselineSummary(
+        { direct, cold, warm, relay, static: statics },
+        { cold: coldCpu, warm: warmCpu, relay: relayCpu, static: staticCpu },
+      );
+      for (const line of lines) log(line);
+    }
   }
 
   if (all || sections.has('zip') || sections.has('list')) {

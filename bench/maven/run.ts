@@ -13,7 +13,10 @@
  *   (3) warm (cached); `-C` (strict checksums) in all three when the tree has checksums. Each of BENCH_ROUNDS rounds (default 5) starts a fresh NORA, which
  *   first serves an unrelated artifact untimed (a server in service has compiled its hot code;
  *   "cold" is about the cache). Reported: median wall time per variant, and NORA's own CPU per
- *   build (less moved by the machine's load); targets cold ≤ 1.2×, warm ≤ 1.0× direct.
+ *   build (less moved by the machine's load); targets cold ≤ 1.2×, warm ≤ 1.0× direct. With
+ *   them, unless BENCH_BASELINES=0, the floors of a Node server here (bench/node-baselines.ts):
+ *   a node relay to the same nginx and a node static server of the same tree, one before the
+ *   direct build and one after NORA's warm build in each round, their places swapping by round.
  * - artifact: GET throughput of one cached jar (~500 KB) and one pom, wrk -t2 -c16, from NORA's
  *   group vs nginx serving the same files. Target ≥ 0.7× nginx (req/s).
  * - metadata: `maven-metadata.xml` of an artifact with 1,000 versions deployed into maven-hosted by
@@ -30,7 +33,15 @@ import path from 'node:path';
 import { M2_REPOSITORY, mavenMissing, startNginx, type Nginx } from '../../test/helpers/maven.ts';
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
 import { missingTools } from '../../test/helpers/tools.ts';
-import { cpuSeconds, log, median } from '../harness.ts';
+import { cpuSeconds, log, median, stop as stopChild } from '../harness.ts';
+import {
+  BASELINES,
+  baselineSummary,
+  type BaselineServer,
+  startRelay,
+  startStatic,
+  warmBaselines,
+} from '../node-baselines.ts';
 import { compareRates, describeComparison, PAIRS } from '../wrk.ts';
 import {
   MANY_VERSIONS_DIR,
@@ -113,13 +124,41 @@ async function benchResolve(): Promise<void> {
   const count = async (since: number) => (await nginx.accessLog()).slice(since);
   const project = path.join(work, 'resolve-project');
   await writeBenchProject(project);
-  const times = { direct: [] as number[], cold: [] as number[], warm: [] as number[] };
-  // NORA's own CPU per build (utime + stime): a figure the machine's load moves less than wall time.
-  const cpu = { cold: [] as number[], warm: [] as number[] };
+  const times = {
+    direct: [] as number[],
+    cold: [] as number[],
+    warm: [] as number[],
+    relay: [] as number[],
+    static: [] as number[],
+  };
+  // NORA's own CPU per build (utime + stime): a figure the machine's load moves less than wall
+  // time; the baselines' likewise.
+  const cpu = {
+    cold: [] as number[],
+    warm: [] as number[],
+    relay: [] as number[],
+    static: [] as number[],
+  };
   let files = 0;
   // One untimed build straight from nginx: the JVM's and the page cache's first touches.
   await build(project, nginx.url, CHECKSUMS);
+  const baselines = BASELINES ? await startBaselines(nginx.url) : [];
+  /** One build through a baseline, checked to resolve the same tree; outside the counted logs. */
+  const viaBaseline = async (server: BaselineServer | undefined): Promise<string> => {
+    if (server === undefined) return '';
+    const before = await cpuSeconds(server.child.pid);
+    const result = await build(project, `${server.url}/`, CHECKSUMS);
+    const used = (await cpuSeconds(server.child.pid)) - before;
+    if (files !== 0 && result.files !== files)
+      throw new Error(`trees differ: direct ${files}, node ${server.kind} ${result.files}`);
+    times[server.kind].push(result.seconds);
+    cpu[server.kind].push(used);
+    return `, node ${server.kind} ${result.seconds.toFixed(2)} s (its CPU ${used.toFixed(2)} s)`;
+  };
   for (let round = 0; round < ROUNDS; round++) {
+    // The baselines: one before the direct build, one after NORA's warm one, swapping by round.
+    const [first, last] = round % 2 === 0 ? baselines : [...baselines].reverse();
+    const firstNote = await viaBaseline(first);
     let mark = (await nginx.accessLog()).length;
     const direct = await build(project, nginx.url, CHECKSUMS);
     if (round === 0) upstream.direct = await count(mark);
@@ -143,8 +182,9 @@ async function benchResolve(): Promise<void> {
     times.cold.push(cold.seconds);
     times.warm.push(warm.seconds);
     await nora.stop();
+    const lastNote = await viaBaseline(last);
     log(
-      `  round ${round + 1}: direct ${direct.seconds.toFixed(2)} s, NORA cold ${cold.seconds.toFixed(2)} s (NORA CPU ${(cpu.cold.at(-1) ?? NaN).toFixed(2)} s), warm ${warm.seconds.toFixed(2)} s (NORA CPU ${(cpu.warm.at(-1) ?? NaN).toFixed(2)} s)`,
+      `  round ${round + 1}: direct ${direct.seconds.toFixed(2)} s, NORA cold ${cold.seconds.toFixed(2)} s (NORA CPU ${(cpu.cold.at(-1) ?? NaN).toFixed(2)} s), warm ${warm.seconds.toFixed(2)} s (NORA CPU ${(cpu.warm.at(-1) ?? NaN).toFixed(2)} s)${firstNote}${lastNote}`,
     );
   }
   const d = median(times.direct);
@@ -177,6 +217,36 @@ async function benchResolve(): Promise<void> {
   log(`  requests nginx answered, round 1: direct ${describe(upstream.direct)}`);
   log(`    NORA cold ${describe(upstream.cold)}`);
   log(`    NORA warm ${describe(upstream.warm)}`);
+  if (baselines.length > 0) for (const line of baselineSummary(times, cpu)) log(line);
+}
+
+/**
+ * The node relay to `upstream` (the resolve bench's nginx) and the node static server of the
+ * same tree (types as nginx's), warmed with the POMs a NORA is warmed with before its cold build.
+ */
+async function startBaselines(upstream: string): Promise<BaselineServer[]> {
+  const relay = await startRelay(upstream);
+  stops.push(() => stopChild(relay.child));
+  const server = await startStatic(
+    UPSTREAM_TREE,
+    {
+      xml: 'application/xml',
+      pom: 'application/xml',
+      jar: 'application/java-archive',
+      sha1: 'text/plain',
+      md5: 'text/plain',
+    },
+    'application/octet-stream',
+  );
+  stops.push(() => stopChild(server.child));
+  await warmBaselines(
+    [relay, server],
+    [
+      'junit/junit/4.13.2/junit-4.13.2.pom',
+      'org/hamcrest/hamcrest-core/1.3/hamcrest-core-1.3.pom',
+    ].map((p) => `/${p}`),
+  );
+  return [relay, server];
 }
 
 async function benchArtifact(nginx: Nginx): Promise<void> {

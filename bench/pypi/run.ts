@@ -23,6 +23,9 @@
  *   round. Reported: medians and min–max, ratios of the medians to direct.
  *   Targets: cold ≤ 1.2×, warm ≤ 1.0× the direct time. `--no-compile`: byte-compiling the
  *   installed files is the same client CPU either way and doubles the time (11.5 → 5.1 s here).
+ *   With them, unless BENCH_BASELINES=0, the floors of a Node server here
+ *   (bench/node-baselines.ts): a node relay to nginx timed in each round's cold phase, a node
+ *   static server of the tree in its warm phase, next to NORA in the alternating order.
  * - page: GET req/s of the 500-file project page, warm, wrk -t2 -c64, vs nginx serving the same
  *   bytes as a static file (NORA's page saved into nginx's root: the same page, not merely the
  *   same files): proxied (`bench-many`, from the tree through NORA's proxy) and hosted
@@ -47,6 +50,14 @@ import { gzipSync } from 'node:zlib';
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
 import { missingTools, run } from '../../test/helpers/tools.ts';
 import { compareRates, describeComparison, PAIRS, wrk } from '../wrk.ts';
+import {
+  BASELINES,
+  baselineSummary,
+  type BaselineServer,
+  startRelay,
+  startStatic,
+  warmBaselines,
+} from '../node-baselines.ts';
 import {
   cpuProfCommand,
   cpuSeconds,
@@ -280,15 +291,32 @@ function cpuNote(cpu: number): string {
   return Number.isNaN(cpu) ? '' : `, NORA CPU ${cpu.toFixed(2)} s`;
 }
 
-async function installRounds(nginx: string, manifest: Manifest): Promise<void> {
+async function installRounds(nginx: string, root: string, manifest: Manifest): Promise<void> {
   log(
     `\n== pip install of ${manifest.install.length} projects (${(manifest.installBytes / 1e6).toFixed(1)} MB of wheels) ` +
       `into a fresh venv with ${PIP.label}, --no-cache-dir --no-compile; ${ROUNDS} round(s), fresh NORA each, order alternating`,
   );
-  const times = { direct: [] as number[], cold: [] as number[], warm: [] as number[] };
+  const times = {
+    direct: [] as number[],
+    cold: [] as number[],
+    warm: [] as number[],
+    relay: [] as number[],
+    static: [] as number[],
+  };
   const noraCpu = { cold: [] as number[], warm: [] as number[] };
-  const pipCpus = { direct: [] as number[], cold: [] as number[], warm: [] as number[] };
+  const baselineCpu = { relay: [] as number[], static: [] as number[] };
+  const pipCpus = {
+    direct: [] as number[],
+    cold: [] as number[],
+    warm: [] as number[],
+    relay: [] as number[],
+    static: [] as number[],
+  };
   const direct = `${nginx}/simple/`;
+  // The floors: each phase also times the Node baseline it is to be read against (cold: the
+  // relay, warm: the static server), in the same alternating order as direct and NORA.
+  const baselines = BASELINES ? await startBaselines(nginx, root) : undefined;
+  const phaseBaseline = { cold: baselines?.relay, warm: baselines?.static };
   for (let round = 0; round < ROUNDS; round++) {
     const nora = await startNora(`${nginx}/simple/`);
     try {
@@ -302,7 +330,9 @@ async function installRounds(nginx: string, manifest: Manifest): Promise<void> {
       await get(`${fileUrl}.metadata`).catch(() => undefined);
       const index = `${nora.url}/simple/`;
       for (const phase of ['cold', 'warm'] as const) {
-        const order = round % 2 === 0 ? ['direct', 'nora'] : ['nora', 'direct'];
+        const baseline = phaseBaseline[phase];
+        const order = ['direct', ...(baseline === undefined ? [] : ['baseline']), 'nora'];
+        if (round % 2 === 1) order.reverse();
         for (const who of order) {
           if (who === 'direct') {
             const { seconds, pipCpu } = await pipInstall(direct, manifest);
@@ -310,6 +340,16 @@ async function installRounds(nginx: string, manifest: Manifest): Promise<void> {
             pipCpus.direct.push(pipCpu);
             log(
               `round ${round + 1}/${ROUNDS}: direct from nginx ${seconds.toFixed(2)} s (pip CPU ${pipCpu.toFixed(2)} s)`,
+            );
+          } else if (who === 'baseline' && baseline !== undefined) {
+            const before = await cpuSeconds(baseline.child.pid);
+            const { seconds, pipCpu } = await pipInstall(`${baseline.url}/simple/`, manifest);
+            const cpu = (await cpuSeconds(baseline.child.pid)) - before;
+            times[baseline.kind].push(seconds);
+            pipCpus[baseline.kind].push(pipCpu);
+            baselineCpu[baseline.kind].push(cpu);
+            log(
+              `round ${round + 1}/${ROUNDS}: node ${baseline.kind} ${seconds.toFixed(2)} s (pip CPU ${pipCpu.toFixed(2)} s, its CPU ${cpu.toFixed(2)} s)`,
             );
           } else {
             const before = await cpuSeconds(nora.child.pid);
@@ -333,13 +373,18 @@ async function installRounds(nginx: string, manifest: Manifest): Promise<void> {
   const warm = median(times.warm) / d;
   const cpuMedians =
     `median CPU seconds: pip direct ${median(pipCpus.direct).toFixed(2)}, through NORA cold ${median(pipCpus.cold).toFixed(2)} ` +
-    `(+ NORA ${median(noraCpu.cold).toFixed(2)}), warm ${median(pipCpus.warm).toFixed(2)} (+ NORA ${median(noraCpu.warm).toFixed(2)})`;
+    `(+ NORA ${median(noraCpu.cold).toFixed(2)}), warm ${median(pipCpus.warm).toFixed(2)} (+ NORA ${median(noraCpu.warm).toFixed(2)})` +
+    (baselines === undefined
+      ? ''
+      : `; through the relay ${median(pipCpus.relay).toFixed(2)} (+ relay ${median(baselineCpu.relay).toFixed(2)}), ` +
+        `the static server ${median(pipCpus.static).toFixed(2)} (+ static ${median(baselineCpu.static).toFixed(2)})`);
   results['install'] = {
     pipCpus,
     rounds: ROUNDS,
     projects: manifest.install.length,
     times,
     noraCpu,
+    baselineCpu,
     cold,
     warm,
   };
@@ -351,6 +396,29 @@ async function installRounds(nginx: string, manifest: Manifest): Promise<void> {
     `cold ${cold.toFixed(2)}× direct (target ≤ 1.2×) ${verdict(cold <= 1.2)}; ` +
       `warm ${warm.toFixed(2)}× direct (target ≤ 1.0×) ${verdict(warm <= 1.0)}`,
   );
+  if (baselines !== undefined)
+    for (const line of baselineSummary(times, { ...noraCpu, ...baselineCpu })) log(line);
+}
+
+/**
+ * The node relay to nginx and the node static server of the tree (types as nginx's; the tree's
+ * links are relative, nothing to rewrite), warmed with the page of a project outside the
+ * install set, as a NORA is before its cold round.
+ */
+async function startBaselines(
+  nginx: string,
+  root: string,
+): Promise<{ relay: BaselineServer; static: BaselineServer }> {
+  const relay = await startRelay(nginx);
+  stopOnExit(relay.child);
+  const server = await startStatic(
+    root,
+    { html: 'text/html', json: 'application/json' },
+    'application/octet-stream',
+  );
+  stopOnExit(server.child);
+  await warmBaselines([relay, server], ['/simple/pip/', '/simple/nora-bench-absent/']);
+  return { relay, static: server };
 }
 
 async function pageSection(
@@ -534,7 +602,7 @@ try {
       .map((l) => l.toFixed(2))
       .join(' ')} (${os.cpus().length} cores)`,
   );
-  if (all || sections.has('install')) await installRounds(nginx, manifest);
+  if (all || sections.has('install')) await installRounds(nginx, root, manifest);
   if (all || sections.has('page') || sections.has('file')) {
     const nora = await startNora(`${nginx}/simple/`);
     const uploads = path.join(root, 'upload');
