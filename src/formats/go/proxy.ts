@@ -478,7 +478,9 @@ export class GoProxy implements GoSource {
       const ingest = async (): Promise<void> => {
         try {
           if (options.wholeZip === 'before keeping') {
-            const problem = await zipIntegrityProblem(joined(held));
+            // Nobody waits for it: inflated on the thread pool, so `go`'s next request is not
+            // held up behind it on the main thread.
+            const problem = await zipIntegrityProblem(joined(held), { inBackground: true });
             if (problem !== undefined) {
               this.#refuse(label, what, problem, digest);
               return;
