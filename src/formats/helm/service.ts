@@ -225,6 +225,19 @@ export class HelmService {
     return target;
   }
 
+  /**
+   * `Cache-Control` of chart archives and provenance files: cacheable by shared caches
+   * (`public`; http/cache-control.ts makes it `private` for a request with credentials), but
+   * `immutable` for a year only while `[helm] allow_overwrite` is off: with it on (the default)
+   * `?force` may replace a version's bytes, so a cache revalidates each use (`no-cache`, a 304 by
+   * the ETag while unchanged).
+   */
+  chartCacheControl(): string {
+    return this.#deps.config().helm.allow_overwrite
+      ? 'public, no-cache'
+      : 'public, max-age=31536000, immutable';
+  }
+
   /** Largest upload, bytes; TOO_LARGE when a declared length already exceeds it. */
   uploadLimit(declaredLength?: number): number {
     const helm = this.#deps.config().helm;
