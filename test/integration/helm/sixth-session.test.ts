@@ -3,14 +3,41 @@
  * 3. chart archives and provenance files carry Cache-Control: `public, no-cache` while `?force`
  *    may replace a version (`[helm] allow_overwrite`, the default), immutable when it may not;
  *    `private` for a request with credentials.
+ * 4. a chart archive holding a symlink, hard link, device or FIFO entry is refused (400, nothing
+ *    stored); folders and long names (pax / GNU headers) are still taken.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import tar from 'tar-stream';
 import { buildChart, provenance } from '../../helpers/helm.ts';
 import { startTestServer } from '../../helpers/server.ts';
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+/** A tar entry of the tests (tar-stream's header fields). */
+interface TarEntry {
+  readonly name: string;
+  readonly type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';
+  readonly linkname?: string;
+  readonly mode?: number;
+  readonly devmajor?: number;
+  readonly devminor?: number;
+  readonly text?: string;
+}
+
+/** A gzipped chart archive of `entries` (after a valid Chart.yaml), written by tar-stream. */
+async function archive(name: string, entries: readonly TarEntry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const chartYaml = `apiVersion: v2\nname: ${name}\nversion: 1.0.0\n`;
+  pack.entry({ name: `${name}/Chart.yaml`, mode: 0o644 }, chartYaml);
+  for (const { text, ...header } of entries) pack.entry(header, text ?? '');
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return gzipSync(Buffer.concat(chunks));
+}
 
 describe('helm: fixes from the new-user trial (sixth session)', () => {
   test('3: Cache-Control of chart archives follows allow_overwrite; private with credentials', async () => {
@@ -73,5 +100,50 @@ describe('helm: fixes from the new-user trial (sixth session)', () => {
     });
     assert.equal(withCredentials.status, 200);
     assert.equal(withCredentials.headers.get('cache-control'), 'private, no-cache');
+  });
+
+  test('4: symlink, hard link, device and FIFO entries are refused (400), nothing stored', async () => {
+    await using server = await startTestServer({});
+    const cases: [string, TarEntry, RegExp][] = [
+      [
+        'sym',
+        { name: 'sym/templates/x.yaml', type: 'symlink', linkname: '/etc/passwd' },
+        /"sym\/templates\/x\.yaml" is a symbolic link: .*regular files and folders only/,
+      ],
+      [
+        'hard',
+        { name: 'hard/templates/x.yaml', type: 'link', linkname: 'hard/Chart.yaml' },
+        /is a hard link/,
+      ],
+      [
+        'chr',
+        { name: 'chr/dev', type: 'character-device', devmajor: 1, devminor: 3 },
+        /character device/,
+      ],
+      ['fifo', { name: 'fifo/pipe', type: 'fifo' }, /is a FIFO/],
+    ];
+    for (const [name, header, message] of cases) {
+      const body = await archive(name, [header]);
+      for (const send of [
+        () => fetch(`${server.url}/helm/api/charts`, { method: 'POST', body }),
+        () => fetch(`${server.url}/helm/${name}-1.0.0.tgz`, { method: 'PUT', body }),
+      ]) {
+        const r = await send();
+        assert.equal(r.status, 400, name);
+        assert.match(((await r.json()) as { error: string }).error, message);
+      }
+      assert.equal((await fetch(`${server.url}/helm/charts/${name}-1.0.0.tgz`)).status, 404);
+      const index = await (await fetch(`${server.url}/helm/index.yaml`)).text();
+      assert.doesNotMatch(index, new RegExp(`charts/${name}-`));
+    }
+    // Folders, and names long enough to need a pax header (a 155-byte file name), are chart
+    // content as before.
+    const long = `ok/templates/${'n'.repeat(150)}.yaml`;
+    const ok = await archive('ok', [
+      { name: 'ok/templates', type: 'directory', mode: 0o755 },
+      { name: long, text: 'kind: ConfigMap\n' },
+    ]);
+    const stored = await fetch(`${server.url}/helm/api/charts`, { method: 'POST', body: ok });
+    assert.equal(stored.status, 201, await stored.text());
   });
 });
