@@ -53,6 +53,10 @@ const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,249}$/;
 const SEMVER2 =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 
+/** The chart-name rule as messages state it (NAME_PATTERN and isChartName). */
+export const CHART_NAME_RULE =
+  'a chart name starts with a letter or digit, then letters, digits, ".", "_", "-" (no ".."), at most 250 characters';
+
 export function isChartName(name: string): boolean {
   return NAME_PATTERN.test(name) && !name.includes('..');
 }
@@ -418,7 +422,9 @@ export function chartMetadata(parsed: unknown): IndexEntry {
   out['apiVersion'] = apiVersion;
   const name = parsed['name'];
   if (typeof name !== 'string' || !isChartName(name)) {
-    throw bad('name is missing or not a chart name (letters, digits, ".", "_", "-")');
+    throw bad(
+      `name ${typeof name === 'string' ? `${JSON.stringify(name.slice(0, 260))} is not a chart name` : 'is missing'}: ${CHART_NAME_RULE}`,
+    );
   }
   out['name'] = name;
   const version = parsed['version'];

@@ -19,6 +19,7 @@ import {
   chartFilename,
   chartFilenameReadings,
   compareVersionsDesc,
+  CHART_NAME_RULE,
   isChartName,
   parseChartFilename,
 } from './chart.ts';
@@ -400,7 +401,10 @@ export class HelmService {
     principal: Principal,
   ): Promise<void> {
     if (!isChartName(name))
-      throw new RegistryError('BAD_REQUEST', `invalid chart name ${JSON.stringify(name)}`);
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `invalid chart name ${JSON.stringify(name)}: ${CHART_NAME_RULE}`,
+      );
     const target = this.writeTarget(repo, principal, 'delete', name);
     await this.#deps.hosted.remove(target, name, version);
   }
@@ -420,7 +424,10 @@ export class HelmService {
   /** ChartMuseum `GET /api/charts/<name>`: its versions newest first; NOT_FOUND when none. */
   async listVersions(repo: Repository, name: string, principal: Principal): Promise<unknown[]> {
     if (!isChartName(name))
-      throw new RegistryError('BAD_REQUEST', `invalid chart name ${JSON.stringify(name)}`);
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `invalid chart name ${JSON.stringify(name)}: ${CHART_NAME_RULE}`,
+      );
     this.authorize(principal, repo, 'read', name);
     const snapshot = await this.#snapshot(repo);
     const found = snapshot.entries.filter((e) => e.name === name);

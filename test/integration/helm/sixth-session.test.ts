@@ -5,6 +5,8 @@
  *    `private` for a request with credentials.
  * 4. a chart archive holding a symlink, hard link, device or FIFO entry is refused (400, nothing
  *    stored); folders and long names (pax / GNU headers) are still taken.
+ * 6. a refused chart name gets the actual rule (a first letter or digit), not a character list
+ *    that includes the `_` it starts with.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -145,5 +147,20 @@ describe('helm: fixes from the new-user trial (sixth session)', () => {
     ]);
     const stored = await fetch(`${server.url}/helm/api/charts`, { method: 'POST', body: ok });
     assert.equal(stored.status, 201, await stored.text());
+  });
+
+  test('6: a chart name starting with "_" is refused with the actual rule', async () => {
+    await using server = await startTestServer({});
+    const body = await buildChart({ name: '_x', version: '1.0.0' });
+    const up = await fetch(`${server.url}/helm/api/charts`, { method: 'POST', body });
+    assert.equal(up.status, 400);
+    const { error } = (await up.json()) as { error: string };
+    assert.match(
+      error,
+      /name "_x" is not a chart name: a chart name starts with a letter or digit/,
+    );
+    const del = await fetch(`${server.url}/helm/api/charts/_x/1.0.0`, { method: 'DELETE' });
+    assert.equal(del.status, 400);
+    assert.match(((await del.json()) as { error: string }).error, /starts with a letter or digit/);
   });
 });
