@@ -1,6 +1,6 @@
 /**
  * Hooks every request passes through, in order: request id + security headers → rate limit →
- * path guard → declared body size → principal (skipped on public system routes) → (format handler) → close after an unread body (refusal.ts) →
+ * path guard → declared body size → partial PUT (Content-Range) → principal (skipped on public system routes) → (format handler) → close after an unread body (refusal.ts) →
  * metrics + access log.
  */
 import { randomUUID } from 'node:crypto';
@@ -68,6 +68,30 @@ export function checkRequestPath(url: string): RegistryError | undefined {
     }
   }
   return undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * True on routes whose protocol gives a PUT's Content-Range its own meaning (the OCI upload
+     * API under `/v2/`): refusePartialPut skips them.
+     */
+    partialPut?: boolean;
+  }
+}
+
+/**
+ * RFC 9110 §14.5: an origin server that allows PUT MUST answer 400 to a PUT with Content-Range
+ * (partial PUT is not defined: the fragment would be stored as the whole file). One refusal for
+ * every format's PUT upload, before authentication and before a byte of the body is read.
+ */
+export function refusePartialPut(request: FastifyRequest): RegistryError | undefined {
+  if (request.method !== 'PUT' || request.headers['content-range'] === undefined) return undefined;
+  if (request.routeOptions.config.partialPut === true) return undefined;
+  return new RegistryError(
+    'BAD_REQUEST',
+    'a PUT with Content-Range (a partial upload) is not supported: send the whole file without Content-Range (RFC 9110 §14.5)',
+  );
 }
 
 export interface HookOptions {
@@ -154,6 +178,8 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
         );
       }
     }
+    const partial = refusePartialPut(request);
+    if (partial) throw partial;
     const isMetrics = pathname === '/metrics';
     if (PROBES.has(pathname) || (isMetrics && (options.publicMetrics?.() ?? true))) {
       request.principal = ANONYMOUS;

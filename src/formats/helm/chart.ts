@@ -53,6 +53,10 @@ const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,249}$/;
 const SEMVER2 =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 
+/** The chart-name rule as messages state it (NAME_PATTERN and isChartName). */
+export const CHART_NAME_RULE =
+  'a chart name starts with a letter or digit, then letters, digits, ".", "_", "-" (no ".."), at most 250 characters';
+
 export function isChartName(name: string): boolean {
   return NAME_PATTERN.test(name) && !name.includes('..');
 }
@@ -249,6 +253,16 @@ export async function readChartYaml(
         );
       }
       const { type, name, size } = entry.header;
+      // Regular files and folders only (pax and GNU long-name headers are read by tar-stream and
+      // never reach here): a symlink or hard link (`templates/x.yaml -> /etc/passwd`), device
+      // or FIFO is no chart content, and whatever later unpacks the stored archive might follow it.
+      // (`type` is null at run time for a type flag tar-stream does not know: refused too.)
+      if (!CHART_ENTRY_TYPES.has(type)) {
+        throw new RegistryError(
+          'BAD_REQUEST',
+          `chart archive entry ${JSON.stringify(name)} is a ${ENTRY_TYPE_NAMES[type] ?? 'tar entry of an unknown type'}: a chart archive holds regular files and folders only`,
+        );
+      }
       declared += size;
       if (declared > MAX_UNPACKED_BYTES) throw tooLarge();
       const parts = archivePath(name);
@@ -309,6 +323,18 @@ export async function readChartYaml(
   }
   return found;
 }
+
+/** tar-stream's entry types a chart archive may hold. */
+const CHART_ENTRY_TYPES: ReadonlySet<string> = new Set(['file', 'contiguous-file', 'directory']);
+
+/** How a refused entry type is named in the 400. */
+const ENTRY_TYPE_NAMES: Readonly<Record<string, string>> = {
+  symlink: 'symbolic link',
+  link: 'hard link',
+  'character-device': 'character device',
+  'block-device': 'block device',
+  fifo: 'FIFO',
+};
 
 /**
  * Files of a chart's top folder Helm's loader reads (pkg/chart/loader): a second entry of one of
@@ -396,7 +422,9 @@ export function chartMetadata(parsed: unknown): IndexEntry {
   out['apiVersion'] = apiVersion;
   const name = parsed['name'];
   if (typeof name !== 'string' || !isChartName(name)) {
-    throw bad('name is missing or not a chart name (letters, digits, ".", "_", "-")');
+    throw bad(
+      `name ${typeof name === 'string' ? `${JSON.stringify(name.slice(0, 260))} is not a chart name` : 'is missing'}: ${CHART_NAME_RULE}`,
+    );
   }
   out['name'] = name;
   const version = parsed['version'];

@@ -28,6 +28,13 @@ export const helmSectionSchema = z.object({
     emptyIsValue: true,
   }),
   proxy_timeout: positiveSeconds.default(30),
+  /**
+   * Seconds a proxy's `index.yaml` fetch (or revalidation) waits for its upstream's connection,
+   * headers and each silence of the body (at most `proxy_timeout`); past it the cached copy is
+   * served (serve_stale) or the member counts as failed, so a group answers from its other
+   * members instead of waiting `proxy_timeout` for a hung upstream.
+   */
+  index_timeout: positiveSeconds.default(5),
   /** Freshness of a proxied `index.yaml`, seconds (-1 forever, 0 always revalidate). */
   index_ttl: ttlSeconds.default(300),
   serve_stale: z.boolean().default(true),

@@ -89,13 +89,22 @@ export class HelmProxy implements HelmSource {
       ttl: repo.metadataTtl ?? helm.index_ttl,
       serveStale: repo.serveStale ?? helm.serve_stale,
       timeout: repo.proxyTimeout ?? helm.proxy_timeout,
+      indexTimeout: Math.min(helm.index_timeout, repo.proxyTimeout ?? helm.proxy_timeout),
     };
   }
 
+  /**
+   * The target of upstream `index`: for its `index.yaml` (no `chartOrigin`), bounded by
+   * [helm] index_timeout (at most the proxy timeout) for the connection, the headers and each
+   * silence of the body, as Go's metadata_timeout: every `GET index.yaml` of a group waits on it,
+   * so a hung upstream must give way to the cached copy or the other members within seconds.
+   * Chart files keep the proxy timeout.
+   */
   #target(repo: Repository, index: number, chartOrigin?: string): UpstreamTarget {
     const upstream = repo.upstreams[index];
     if (!upstream) throw new RegistryError('INTERNAL', `no upstream ${index}`);
-    const { timeout } = this.#settings(repo);
+    const settings = this.#settings(repo);
+    const timeout = chartOrigin === undefined ? settings.indexTimeout : settings.timeout;
     const own = new URL(upstream.url).origin;
     const foreign = chartOrigin !== undefined && chartOrigin !== own;
     return this.#deps.proxy.upstream({

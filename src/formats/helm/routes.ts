@@ -148,6 +148,7 @@ async function dispatch(
       .type(filename.endsWith('.prov') ? 'application/pgp-signature' : 'application/gzip')
       .header('accept-ranges', 'bytes')
       .header('etag', etag)
+      .header('cache-control', service.chartCacheControl())
       .header('last-modified', new Date(file.modifiedAt).toUTCString());
     if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
     if (file.size === undefined) {

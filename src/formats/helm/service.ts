@@ -19,12 +19,14 @@ import {
   chartFilename,
   chartFilenameReadings,
   compareVersionsDesc,
+  CHART_NAME_RULE,
   isChartName,
   parseChartFilename,
 } from './chart.ts';
 import type { HelmHosted, StagedChart, StagedProv } from './hosted.ts';
 import { renderIndex, type RenderedIndex } from './index-render.ts';
 import type { HelmSource, IndexSnapshot, OpenedChartFile } from './model.ts';
+import type { StoredChart } from './store.ts';
 
 const MB = 1024 * 1024;
 /** Filtered index.yaml renderings kept (each keyed by snapshot and hidden names). */
@@ -224,6 +226,19 @@ export class HelmService {
     return target;
   }
 
+  /**
+   * `Cache-Control` of chart archives and provenance files: cacheable by shared caches
+   * (`public`; http/cache-control.ts makes it `private` for a request with credentials), but
+   * `immutable` for a year only while `[helm] allow_overwrite` is off: with it on (the default)
+   * `?force` may replace a version's bytes, so a cache revalidates each use (`no-cache`, a 304 by
+   * the ETag while unchanged).
+   */
+  chartCacheControl(): string {
+    return this.#deps.config().helm.allow_overwrite
+      ? 'public, no-cache'
+      : 'public, max-age=31536000, immutable';
+  }
+
   /** Largest upload, bytes; TOO_LARGE when a declared length already exceeds it. */
   uploadLimit(declaredLength?: number): number {
     const helm = this.#deps.config().helm;
@@ -264,10 +279,14 @@ export class HelmService {
     staged: StagedUpload,
     options: { force: boolean; expect?: { name: string; version: string } | undefined },
   ): Promise<UploadAnswer> {
+    // Staged blobs put back as the missing bytes of an existing version (repair): kept.
+    const restored = new Set<string>();
     try {
-      return await this.#commit(repo, target, principal, staged, options);
+      return await this.#commit(repo, target, principal, staged, options, restored);
     } catch (err) {
-      await this.discard(staged);
+      await this.#deps.hosted.discard(
+        ...[staged.chart, staged.prov].filter((s) => s === undefined || !restored.has(s.digest)),
+      );
       throw err;
     }
   }
@@ -278,6 +297,7 @@ export class HelmService {
     principal: Principal,
     staged: StagedUpload,
     options: { force: boolean; expect?: { name: string; version: string } | undefined },
+    restored: Set<string>,
   ): Promise<UploadAnswer> {
     const { chart, prov } = staged;
     const subject = chart?.metadata ?? prov;
@@ -321,9 +341,11 @@ export class HelmService {
     const existing = await this.#deps.hosted.chart(target, name, version);
     if (existing && chart) {
       if (!force) {
-        throw new RegistryError(
-          'CONFLICT',
+        throw repairedConflict(
           `${chartFilename(name, version)} already exists: chart versions are immutable (add ?force to replace it)`,
+          existing,
+          staged,
+          restored,
         );
       }
       this.authorize(principal, target, 'delete', name);
@@ -331,6 +353,14 @@ export class HelmService {
     if (chart) {
       const created = await this.#deps.hosted.commit(target, chart, prov, force);
       return { status: created ? 201 : 200, name, version };
+    }
+    if (prov && existing !== undefined && existing.prov_digest !== null && !force) {
+      throw repairedConflict(
+        `${chartFilename(name, version)}.prov already exists (add ?force to replace it)`,
+        existing,
+        staged,
+        restored,
+      );
     }
     if (prov && existing !== undefined && existing.prov_digest !== null && force)
       this.authorize(principal, target, 'delete', name);
@@ -371,7 +401,10 @@ export class HelmService {
     principal: Principal,
   ): Promise<void> {
     if (!isChartName(name))
-      throw new RegistryError('BAD_REQUEST', `invalid chart name ${JSON.stringify(name)}`);
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `invalid chart name ${JSON.stringify(name)}: ${CHART_NAME_RULE}`,
+      );
     const target = this.writeTarget(repo, principal, 'delete', name);
     await this.#deps.hosted.remove(target, name, version);
   }
@@ -391,7 +424,10 @@ export class HelmService {
   /** ChartMuseum `GET /api/charts/<name>`: its versions newest first; NOT_FOUND when none. */
   async listVersions(repo: Repository, name: string, principal: Principal): Promise<unknown[]> {
     if (!isChartName(name))
-      throw new RegistryError('BAD_REQUEST', `invalid chart name ${JSON.stringify(name)}`);
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `invalid chart name ${JSON.stringify(name)}: ${CHART_NAME_RULE}`,
+      );
     this.authorize(principal, repo, 'read', name);
     const snapshot = await this.#snapshot(repo);
     const found = snapshot.entries.filter((e) => e.name === name);
@@ -415,4 +451,32 @@ export class HelmService {
     if (!one) throw new RegistryError('NOT_FOUND', `no version ${version} of chart ${name}`);
     return one;
   }
+}
+
+/**
+ * The 409 for an upload of a version that exists. When the upload holds the version's very
+ * archive or provenance file and that file's bytes were missing from storage (removed after
+ * failing the integrity check, docs/storage.md), staging has just stored them again: they are
+ * kept (added to `restored`) and the answer says so, as Go's hosted repositories do.
+ */
+function repairedConflict(
+  message: string,
+  existing: StoredChart,
+  staged: StagedUpload,
+  restored: Set<string>,
+): RegistryError {
+  const files: string[] = [];
+  if (staged.chart?.created === true && staged.chart.digest === existing.digest) {
+    restored.add(staged.chart.digest);
+    files.push('.tgz');
+  }
+  if (staged.prov?.created === true && staged.prov.digest === existing.prov_digest) {
+    restored.add(staged.prov.digest);
+    files.push('.tgz.prov');
+  }
+  if (files.length === 0) return new RegistryError('CONFLICT', message);
+  return new RegistryError(
+    'CONFLICT',
+    `${message}; its ${files.join(' and ')} missing from storage ${files.length === 1 ? 'was' : 'were'} stored again from this identical upload`,
+  );
 }

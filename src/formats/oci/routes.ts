@@ -164,7 +164,8 @@ export function registerOciRoutes(scope: FastifyInstance, options: OciRoutesOpti
   };
   scope.route({ method: ['GET', 'POST'], url: tokenPath, handler: token });
 
-  const routeOptions = { exposeHeadRoute: false } as const;
+  // Upload chunks carry Content-Range with the protocol's own meaning (http/hooks.ts).
+  const routeOptions = { exposeHeadRoute: false, config: { partialPut: true } } as const;
   const atMount = handle(() => ({ prefix: mount }));
   scope.route({ method: [...METHODS], url: mount, handler: atMount, ...routeOptions });
   scope.route({ method: [...METHODS], url: `${mount}/*`, handler: atMount, ...routeOptions });

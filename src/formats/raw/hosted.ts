@@ -5,7 +5,10 @@
  * A PUT streams into the blob store with the size limit enforced mid-stream (413, nothing
  * recorded), then records the path under its write condition in one transaction (immutable by
  * default: 409; `If-None-Match: *`: 412; `If-Match`: compare-and-swap on the digest, 412). The
- * conditions are also checked before the body is read, so a refused PUT costs no upload.
+ * conditions are also checked before the body is read, so a refused PUT costs no upload —
+ * except when the file's bytes are missing from storage (removed after failing the integrity
+ * check, docs/storage.md): then the body is read, and the same bytes are stored again (repair;
+ * still 409/412, saying so, as Go's hosted repositories answer).
  */
 import type { Readable } from 'node:stream';
 import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
@@ -163,11 +166,25 @@ export class RawHosted implements RawSource {
 
   /**
    * Checks `condition` against what `path` holds now, before any body is read (the same check
-   * runs again atomically at commit). Throws CONFLICT / PRECONDITION_FAILED.
+   * runs again atomically at commit). Throws CONFLICT / PRECONDITION_FAILED. Returns the digest
+   * of the existing file instead of refusing a create when that file's bytes are missing from
+   * storage: the body is then read, and `write` (given it as `repairOf`) stores the same bytes
+   * again.
    */
-  async precheck(repo: Repository, path: string, condition: WriteCondition): Promise<void> {
+  async precheck(
+    repo: Repository,
+    path: string,
+    condition: WriteCondition,
+  ): Promise<string | undefined> {
     const state = await this.#deps.store.pathState(repo.name, path);
     const existing = state.file !== undefined;
+    if (
+      state.file !== undefined &&
+      (condition.kind === 'create' || condition.kind === 'create-only') &&
+      (await this.#deps.blobs.stat(parseDigest(state.file))) === undefined
+    ) {
+      return state.file;
+    }
     if (condition.kind === 'create' && existing) {
       throw new RegistryError(
         'CONFLICT',
@@ -183,26 +200,38 @@ export class RawHosted implements RawSource {
     if (!existing && state.dir) {
       throw new RegistryError('CONFLICT', `${path} is a folder, not a file`);
     }
+    return undefined;
   }
 
   /**
    * Stores `body` at `path` under `condition`: streamed into the blob store (TOO_LARGE past
    * `maxBytes`, mid-stream; SIZE_INVALID when `expectedSize` is given and differs), then recorded
    * atomically. Nothing is recorded on any failure; bytes new to the store that end up unrecorded
-   * are removed again.
+   * are removed again. `repairOf` (from precheck): the digest of the file at `path` whose bytes
+   * are missing; a body with that digest is stored again and answered with the refusal the
+   * condition gives, saying so.
    */
   async write(
     repo: Repository,
     path: string,
     body: Readable,
-    options: { condition: WriteCondition; maxBytes: number; expectedSize?: number | undefined },
+    options: {
+      condition: WriteCondition;
+      maxBytes: number;
+      expectedSize?: number | undefined;
+      repairOf?: string | undefined;
+    },
   ): Promise<WriteResult> {
     const ingested = await this.#deps.blobs.ingest(body, {
       maxBytes: options.maxBytes,
-      deferIndex: true,
+      // A repair is recorded in the blob index at once: no file row is written for it.
+      deferIndex: options.repairOf === undefined,
       ...(options.expectedSize === undefined ? {} : { expectedSize: options.expectedSize }),
     });
     const digest = formatDigest(ingested.digest);
+    if (options.repairOf !== undefined && digest === options.repairOf) {
+      throw repairedRefusal(path, options.condition, ingested.created);
+    }
     this.#changed(repo, path);
     try {
       const result = await this.#deps.store.put(
@@ -247,4 +276,28 @@ export class RawHosted implements RawSource {
     // The bytes stay in the content-addressed store: another repository or format may hold the
     // same content (the store deduplicates across formats).
   }
+}
+
+/**
+ * The refusal of a create whose path holds a file with these very bytes, which were missing from
+ * storage: CONFLICT (PRECONDITION_FAILED for `If-None-Match: *`), saying the bytes were stored
+ * again when this upload put them back (`restored`).
+ */
+function repairedRefusal(
+  path: string,
+  condition: WriteCondition,
+  restored: boolean,
+): RegistryError {
+  const refusal =
+    condition.kind === 'create-only'
+      ? new RegistryError('PRECONDITION_FAILED', `${path} already exists (If-None-Match: *)`)
+      : new RegistryError(
+          'CONFLICT',
+          `${path} already exists and raw files are immutable: overwrite with If-Match: "<etag>"`,
+        );
+  if (!restored) return refusal;
+  return new RegistryError(
+    refusal.code,
+    `${refusal.message}; its bytes missing from storage were stored again from this identical upload`,
+  );
 }

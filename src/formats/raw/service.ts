@@ -139,7 +139,8 @@ export class RawService {
         `${headers.contentLength} bytes exceed the raw file limit of ${raw.max_file_size} bytes (max_file_size)`,
       );
     }
-    await this.#deps.hosted.precheck(target, path, condition);
+    // A file whose bytes are missing from storage: the body is read (repair), see RawHosted.
+    const repairOf = await this.#deps.hosted.precheck(target, path, condition);
     // `[server] body_limit_mb` is the outer bound (docs/raw.md): the hooks check it against a
     // declared length; a chunked body is held to it here, mid-stream, with max_file_size.
     const bodyLimit = this.#deps.config().server.body_limit_mb * 1024 * 1024;
@@ -147,6 +148,7 @@ export class RawService {
       condition,
       maxBytes: Math.min(raw.max_file_size, bodyLimit),
       expectedSize: headers.contentLength,
+      repairOf,
     });
     return { status: result.created ? 201 : 200, sha256: result.sha256, size: result.size };
   }
