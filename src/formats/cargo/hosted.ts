@@ -134,6 +134,8 @@ export class CargoHosted implements CargoSource {
        * for the dependency check (publish.ts `checkDependencies`); absent: not checked.
        */
       readonly lookupDependency?: (name: string) => Promise<IndexFile | undefined>;
+      /** The body's declared length (Content-Length), when known. */
+      readonly bodyLength?: number | undefined;
     },
   ): Promise<PublishResult> {
     checkHosted(repo);
@@ -141,6 +143,7 @@ export class CargoHosted implements CargoSource {
       maxCrateBytes: this.#maxCrateBytes(),
       spoolPath: () => this.#blobs.spoolPath('cargo-publish'),
       authorize: options.authorize,
+      bodyLength: options.bodyLength,
     });
     const { metadata, entry } = received;
     let blob: string;

@@ -135,6 +135,12 @@ export interface ReceiveOptions {
   readonly spoolPath: () => Promise<string>;
   /** Called with the crate name from the metadata before the .crate is read; throws to refuse. */
   readonly authorize?: ((name: string) => Promise<void> | void) | undefined;
+  /**
+   * The body's length when the request declared it (Content-Length): a length prefix claiming
+   * more than the body holds is then a 400 at once, not a 413 (a JSON text read as a prefix
+   * claims hundreds of MB) or a wait for bytes that never come.
+   */
+  readonly bodyLength?: number | undefined;
 }
 
 function bad(message: string): RegistryError {
@@ -206,6 +212,7 @@ export async function receivePublish(
 ): Promise<ReceivedCrate> {
   const reader = new BodyReader(body);
   const jsonLength = await readLength(reader, 'metadata');
+  checkPrefix(options.bodyLength, 4 + jsonLength, 'metadata', jsonLength);
   if (jsonLength > MAX_JSON_BYTES) {
     throw new RegistryError(
       'TOO_LARGE',
@@ -223,6 +230,7 @@ export async function receivePublish(
   const version = checkCrateVersion(metadata.vers);
   await options.authorize?.(metadata.name);
   const crateLength = await readLength(reader, '.crate');
+  checkPrefix(options.bodyLength, 8 + jsonLength + crateLength, '.crate', crateLength);
   if (crateLength > options.maxCrateBytes) {
     throw new RegistryError(
       'TOO_LARGE',
@@ -277,6 +285,23 @@ export async function receivePublish(
     await fs.rm(spool, { force: true });
     throw err;
   }
+}
+
+/**
+ * 400 when a length prefix (of the `what`, `claimed` bytes) puts the body's end at `needed`
+ * bytes, past the `bodyLength` the request declared: the body is cut short, or the prefix lies
+ * (or is not one: `{"a":1}` sent as the body reads as a 576,791,163-byte prefix).
+ */
+function checkPrefix(
+  bodyLength: number | undefined,
+  needed: number,
+  what: string,
+  claimed: number,
+): void {
+  if (bodyLength === undefined || needed <= bodyLength) return;
+  throw bad(
+    `the length prefix of the ${what} says ${claimed} bytes, but the request body is ${bodyLength} bytes in all: a truncated body or a wrong length prefix (a cargo publish body is a u32 LE length, the JSON metadata, a u32 LE length, the .crate)`,
+  );
 }
 
 async function readLength(reader: BodyReader, what: string): Promise<number> {

@@ -204,7 +204,10 @@ async function dispatch(
           `a publish of ${declared} bytes exceeds the limit of ${max} bytes ([cargo] max_upload_mb)`,
         );
       }
-      await service.publish(repo, request.raw, principal);
+      // Node's parser has checked it is one decimal length (a chunked body has none).
+      const bodyLength =
+        declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : undefined;
+      await service.publish(repo, request.raw, principal, bodyLength);
       return reply.type('application/json').send(publishAnswer());
     }
     case 'search': {

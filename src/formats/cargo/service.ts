@@ -81,12 +81,18 @@ export class CargoService {
   /**
    * `cargo publish` to `repo` (or its write member). Repository-wide `write` is checked before
    * the body is read, `write` on the crate once the metadata names it, ownership inside the
-   * store transaction.
+   * store transaction. `bodyLength`: the body's declared length (Content-Length), when known.
    */
-  async publish(repo: Repository, body: Readable, principal: Principal): Promise<PublishResult> {
+  async publish(
+    repo: Repository,
+    body: Readable,
+    principal: Principal,
+    bodyLength?: number,
+  ): Promise<PublishResult> {
     const target = this.#writeTarget(repo, principal, 'write');
     const hosted = this.#deps.hosted;
     return hosted.publish(target, body, {
+      bodyLength,
       publisher: principal.kind === 'user' ? principal.name : undefined,
       authorize: (name) => {
         this.#checkWrite(repo, target, principal, 'write', name.toLowerCase());

@@ -609,12 +609,9 @@ export function snapshotMetadata(
   let newest: StoredMavenFile | undefined;
   const byKind = new Map<string, StoredMavenFile>();
   for (const row of rows) {
-    if (
-      row.snapshot_ts !== null &&
-      (newest === undefined || (row.build_number ?? 0) > (newest.build_number ?? 0))
-    ) {
-      newest = row;
-    }
+    // The highest build number, the later timestamp between equal numbers: the same order as
+    // `snapshotVersions` and a GET of the non-unique name (the first row seen won a tie).
+    if (row.snapshot_ts !== null && (newest === undefined || newerFile(row, newest))) newest = row;
     const key = `${row.classifier}\n${row.extension}`;
     const current = byKind.get(key);
     if (current === undefined || newerFile(row, current)) byKind.set(key, row);

@@ -179,9 +179,9 @@ export class HotFiles {
         if (entries.peek(key)?.file === file) entries.delete(key);
         throw err;
       });
-    // A whole read, so the blob store verifies it (damaged bytes fail here; the request then
-    // reads the file from disk, which answers 503 and removes it). A file this small is one read
-    // of its size (FsDriver.read), and those bytes are the body kept, not a copy.
+    // A whole read, so the blob store verifies it (damaged bytes fail here: the store removes
+    // the file and the request answers that error, 503 "failed its integrity check"). A file this
+    // small is one read of its size (FsDriver.read), and those bytes are the body kept, not a copy.
     const load = async (): Promise<Buffer> => {
       const body = await readExactly(await fromDisk(), size, key);
       // Kept only while its answer is (a write or eviction may have dropped it meanwhile).
@@ -189,14 +189,27 @@ export class HotFiles {
       return body;
     };
     const keptBody = (): Buffer | undefined => (small ? bodies.get(file) : undefined);
+    /**
+     * After a failed whole read: a stream of the blob, unless the read found it damaged. The store
+     * has removed that file, so reading it again would only report it missing (a 503 "missing
+     * from storage" and a StorageNotFoundError logged, in place of the integrity failure).
+     */
+    const afterFailedLoad = (err: unknown, range?: ReadRange): Promise<Readable> => {
+      if (err instanceof Error && err.name === 'BlobIntegrityError') {
+        if (entries.peek(key)?.file === file) entries.delete(key);
+        return Promise.reject(err);
+      }
+      return fromDisk(range);
+    };
     const file: HotFile = hotFile(found, keptBody, (range) => {
       const kept = keptBody();
       if (kept !== undefined) return Promise.resolve(slice(kept, range));
-      // A failed read falls back to a stream of the blob (which drops the answer if it is gone).
+      // A failed read falls back to a stream of the blob (which drops the answer if it is gone),
+      // except a damaged one: its integrity error is the answer.
       if (loading !== undefined) {
         return loading.then(
           (body) => slice(body, range),
-          () => fromDisk(range),
+          (err: unknown) => afterFailedLoad(err, range),
         );
       }
       // The second request of a small file reads it whole, keeps it for the ones after it, and
@@ -216,7 +229,7 @@ export class HotFiles {
         );
         return pending.then(
           (body) => slice(body, range),
-          () => fromDisk(range),
+          (err: unknown) => afterFailedLoad(err, range),
         );
       }
       return fromDisk(range);

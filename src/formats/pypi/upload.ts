@@ -411,16 +411,8 @@ async function storeUpload(
   }
   checkDigests(fields, file);
 
-  const requiresPython = single(fields, 'requires_python')?.trim();
-  if (requiresPython !== undefined && requiresPython.length > MAX_REQUIRES_PYTHON) {
-    throw bad(`requires_python is longer than ${MAX_REQUIRES_PYTHON} characters`);
-  }
-  // What the public index refuses too: pip would ignore a specifier it cannot parse.
-  if (requiresPython !== undefined && !isSpecifierSet(requiresPython)) {
-    throw bad(
-      `Invalid value for requires_python. Error: ${JSON.stringify(requiresPython)} is not a valid PEP 440 specifier set`,
-    );
-  }
+  const formRequiresPython = single(fields, 'requires_python')?.trim();
+  checkRequiresPython(formRequiresPython, 'requires_python');
 
   if (await store.filenameDeleted(repo, file.filename)) throw filenameUsedError(file.filename);
   const existing = await store.file(repo, project, file.filename);
@@ -448,10 +440,18 @@ async function storeUpload(
     throw fileExistsError(file.filename);
   }
 
+  let requiresPython = formRequiresPython;
   let metadata: Buffer | undefined;
   if (dist.kind === 'wheel') {
     metadata = await wheelMetadata(file);
     checkWheelMetadata(metadata, dist);
+    // A form without `requires_python` (a hand-made upload: curl, a script) takes the wheel's
+    // own: the `.metadata` file pip may read says it anyway, and the simple page's
+    // `data-requires-python` is what pip checks before it downloads anything.
+    if (formRequiresPython === undefined || formRequiresPython === '') {
+      requiresPython = metadataHeaders(metadata).get('requires-python');
+      checkRequiresPython(requiresPython, 'METADATA Requires-Python');
+    }
     // The whole archive, not only its METADATA: a wheel cut short or corrupt past its central
     // directory's answers would be served to every pip (bounded: archive-check.ts).
     await checkZip(file.path, file.size, file.filename, 'wheel');
@@ -490,7 +490,7 @@ async function storeUpload(
       requiresPython: requiresPython === '' ? undefined : requiresPython,
       metadata: metadataRef,
       uploader,
-      meta: releaseMeta(fields),
+      meta: releaseMeta(fields, requiresPython),
     })
     .catch(async (err: unknown) => {
       // An identical upload committed between our check above and our insert (parallel CI
@@ -509,6 +509,20 @@ async function storeUpload(
     size: file.size,
     duplicate: 'duplicate' in written,
   };
+}
+
+/** A `Requires-Python` specifier set (`source` names where it came from), else 400. */
+function checkRequiresPython(value: string | undefined, source: string): void {
+  if (value === undefined) return;
+  if (value.length > MAX_REQUIRES_PYTHON) {
+    throw bad(`${source} is longer than ${MAX_REQUIRES_PYTHON} characters`);
+  }
+  // What the public index refuses too: pip would ignore a specifier it cannot parse.
+  if (!isSpecifierSet(value)) {
+    throw bad(
+      `Invalid value for ${source}. Error: ${JSON.stringify(value)} is not a valid PEP 440 specifier set`,
+    );
+  }
 }
 
 function checkFiletype(dist: DistFilename, filetype: string): void {
@@ -599,12 +613,25 @@ async function checkSdistMagic(file: SpooledFile, dist: DistFilename): Promise<v
   }
 }
 
-function releaseMeta(fields: ReadonlyMap<string, readonly string[]>): ReleaseMeta {
+/**
+ * The release metadata of the form's fields; `requiresPython` is the file's (the form's, else its
+ * wheel's METADATA).
+ */
+function releaseMeta(
+  fields: ReadonlyMap<string, readonly string[]>,
+  requiresPython: string | undefined,
+): ReleaseMeta {
   const meta: Record<string, string | readonly string[]> = {};
   for (const name of TEXT_FIELDS) {
     const value = fields.get(name)?.[0];
     if (value !== undefined && value !== '') meta[name] = value;
   }
+  if (
+    meta['requires_python'] === undefined &&
+    requiresPython !== undefined &&
+    requiresPython !== ''
+  )
+    meta['requires_python'] = requiresPython;
   for (const name of LIST_FIELDS) {
     const values = fields.get(name)?.filter((v) => v !== '');
     if (values !== undefined && values.length > 0) meta[name] = values;

@@ -406,7 +406,9 @@ describe('cargo hosted (auth off)', () => {
             truncateTo: 300,
           }),
         400,
-        /ended inside the metadata/,
+        // Known from the Content-Length before reading on (without one: "ended inside the
+        // metadata", below).
+        /length prefix of the metadata says 5000 bytes, but the request body is 300 bytes/,
       ],
       [
         'a .crate length prefix longer than the body',
@@ -415,7 +417,7 @@ describe('cargo hosted (auth off)', () => {
             crateLength: 100_000,
           }),
         400,
-        /ended after \d+ of the 100000 bytes/,
+        /length prefix of the \.crate says 100000 bytes, but the request body is \d+ bytes/,
       ],
       [
         'a .crate length prefix shorter than the .crate',
@@ -556,12 +558,25 @@ describe('cargo hosted (auth off)', () => {
       ],
       [
         'a .crate over max_upload_mb (from its length prefix)',
+        () => publishBody(metadata('claimed', '1.0.0'), Buffer.alloc(2 * 1024 * 1024)),
+        413,
+        /limit/,
+      ],
+      [
+        // A JSON text read as the metadata's length prefix: `{"a"` claims 576,791,163 bytes.
+        'a JSON body instead of a publish body: 400, not 413',
+        () => Buffer.from('{"a":1}'),
+        400,
+        /length prefix of the metadata says 576791163 bytes, but the request body is 7 bytes in all: a truncated body or a wrong length prefix/,
+      ],
+      [
+        'a .crate length prefix over max_upload_mb past the end of the body: 400, not 413',
         () =>
           publishBody(metadata('claimed', '1.0.0'), Buffer.alloc(0), {
             crateLength: 2 * 1024 * 1024,
           }),
-        413,
-        /limit/,
+        400,
+        /length prefix of the \.crate says 2097152 bytes.*truncated body or a wrong length prefix/,
       ],
       [
         'a version that is not SemVer',
@@ -610,6 +625,36 @@ describe('cargo hosted (auth off)', () => {
         assert.deepEqual(leftovers, [], 'no spool file left');
       });
     }
+
+    test('without a Content-Length (chunked) a prefix is only known wrong at the end of the body', async () => {
+      const send = (body: Buffer) =>
+        fetch(`${server.url}/cargo/api/v1/crates/new`, {
+          method: 'PUT',
+          body: new ReadableStream({
+            start(controller) {
+              controller.enqueue(body);
+              controller.close();
+            },
+          }),
+          duplex: 'half',
+        });
+      // The JSON read as a prefix is over the metadata limit: nothing tells it from a large one.
+      const json = await send(Buffer.from('{"a":1}'));
+      const jsonAnswer = await json.text();
+      assert.equal(json.status, 413, jsonAnswer);
+      // Within the limit: the body ends inside the metadata, or inside the .crate.
+      const short = await send(
+        publishBody(metadata('claimed', '1.0.0'), Buffer.alloc(0), { jsonLength: 5000 }),
+      );
+      assert.equal(short.status, 400);
+      assert.match(await short.text(), /ended inside the metadata/);
+      const crate = await makeCrate('lying', '1.0.0');
+      const cut = await send(
+        publishBody(metadata('lying', '1.0.0'), crate, { crateLength: 100_000 }),
+      );
+      assert.equal(cut.status, 400);
+      assert.match(await cut.text(), /ended after \d+ of the 100000 bytes/);
+    });
 
     test('a declared Content-Length over the limit is refused before reading (413)', async () => {
       const answer = await call(server, 'PUT', '/cargo/api/v1/crates/new', {

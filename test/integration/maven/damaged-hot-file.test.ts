@@ -4,6 +4,10 @@
  * on disk was then answered 200 with its damaged bytes for as long as it stayed hot. Now the
  * kept body is hashed first: a damaged one is never kept, and the request reads the file whole
  * (verified: 503, the file removed) instead.
+ *
+ * That 503 is the integrity failure's, not "missing from storage": the failed whole read had
+ * been followed by a second read of the file the store had just removed (a StorageNotFoundError
+ * logged at error, the client told the content was missing).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +15,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { startTestServer } from '../../helpers/server.ts';
+import pino from 'pino';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { exists, flipBlobByte } from '../../helpers/storage.ts';
 import { digestOf } from '../../../src/core/digest.ts';
 
@@ -36,6 +41,7 @@ test('a damaged file is never kept as a hot body: 503, removed, never a 200 of d
     const got = Buffer.from(await whole.arrayBuffer());
     assert.notEqual(whole.status, 200, `damaged bytes answered 200 (${got.length} bytes)`);
     assert.equal(whole.status, 503);
+    assert.match(got.toString(), /failed its integrity check and was removed/);
     assert.equal(await exists(file), false, 'the damaged file is removed');
     const again = await fetch(url(server.url));
     assert.equal(again.status, 503);
@@ -43,4 +49,55 @@ test('a damaged file is never kept as a hot body: 503, removed, never a 200 of d
   } finally {
     await fs.rm(dataDir, { recursive: true, force: true });
   }
+});
+
+/** The server's log lines from now on (its pino stream's writes), parsed. */
+function captureLog(server: TestServer): Record<string, unknown>[] {
+  const log = server.app.fastify.log as unknown as Record<symbol, { write(line: string): void }>;
+  const stream = log[pino.symbols.streamSym];
+  assert.ok(stream !== undefined, "the logger's stream");
+  const lines: Record<string, unknown>[] = [];
+  const write = stream.write.bind(stream);
+  stream.write = (line: string) => {
+    lines.push(JSON.parse(line) as Record<string, unknown>);
+    write(line);
+  };
+  return lines;
+}
+
+test('a jar damaged while the server runs: 503 "failed its integrity check", no StorageNotFoundError logged', async () => {
+  await using server = await startTestServer({ logLevel: 'error' });
+  const lines = captureLog(server);
+  const body = randomBytes(200 * 1024);
+  const url = `${server.url}/maven2/org/example/demo/1.0/demo-1.0.jar`;
+  assert.equal((await fetch(url, { method: 'PUT', body })).status, 201);
+  // Asked once before the damage (a ranged read: the answer memo keeps no part): the next
+  // request is the hot cache's second, which reads the body whole to keep it.
+  const part = await fetch(url, { headers: { range: 'bytes=0-9' } });
+  assert.equal(part.status, 206);
+  await part.arrayBuffer();
+  const file = await flipBlobByte(path.join(server.dataDir, 'storage'), digestOf(body).hex);
+  const damaged = await fetch(url);
+  const text = await damaged.text();
+  assert.equal(damaged.status, 503);
+  assert.match(text, /failed its integrity check and was removed/);
+  assert.doesNotMatch(text, /missing/);
+  assert.equal(await exists(file), false, 'the damaged file is removed');
+  // The removal's own log line is written once the removal settles.
+  const deadline = Date.now() + 5000;
+  while (!lines.some((l) => String(l['msg']).includes('failed its integrity check'))) {
+    assert.ok(Date.now() < deadline, 'the integrity failure is logged');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const types = lines.map((l) => (l['err'] as { type?: string } | undefined)?.type);
+  assert.ok(!types.includes('StorageNotFoundError'), `logged: ${JSON.stringify(types)}`);
+  // Afterwards the file is gone: "missing from storage" until it is uploaded again (storage.md).
+  const later = await fetch(url);
+  assert.equal(later.status, 503);
+  assert.match(await later.text(), /missing from storage/);
+  // The same bytes PUT again repair it.
+  assert.equal((await fetch(url, { method: 'PUT', body })).status, 200);
+  const repaired = await fetch(url);
+  assert.equal(repaired.status, 200);
+  assert.deepEqual(Buffer.from(await repaired.arrayBuffer()), body);
 });

@@ -308,6 +308,43 @@ describe('maven hosted repository (auth disabled)', () => {
     assert.match(text, /<value>1\.0-SNAPSHOT<\/value>/);
   });
 
+  test('mixed snapshot styles: the highest build number is newest; a plain PUT is seen by its name only while last', async () => {
+    const dir = `${G}/mixed/1.0-SNAPSHOT`;
+    const plainName = `${dir}/mixed-1.0-SNAPSHOT.jar`;
+    const metadata = async () => (await get(`${dir}/maven-metadata.xml`)).text();
+    const jarValue = (text: string) =>
+      /<extension>jar<\/extension>\s*<value>([^<]*)<\/value>/.exec(text)?.[1];
+    assert.equal((await put(`${dir}/mixed-1.0-20261202.170000-1.jar`, 'ts17-1')).status, 201);
+    assert.equal(await (await get(plainName)).text(), 'ts17-1');
+    // A plain PUT after it: the plain name answers it (uploaded last); the metadata, which mvn
+    // and Gradle resolve through, still names the timestamped build.
+    assert.equal((await put(plainName, 'plain')).status, 201);
+    assert.equal(await (await get(plainName)).text(), 'plain');
+    let text = await metadata();
+    assert.equal(jarValue(text), '1.0-20261202.170000-1');
+    assert.match(text, /<timestamp>20261202\.170000<\/timestamp>\s*<buildNumber>1</);
+    // An older timestamp with a higher build number is newest (Maven's rule: the build number).
+    assert.equal((await put(`${dir}/mixed-1.0-20261202.160000-2.jar`, 'ts16-2')).status, 201);
+    assert.equal(await (await get(plainName)).text(), 'ts16-2');
+    text = await metadata();
+    assert.equal(jarValue(text), '1.0-20261202.160000-2');
+    assert.match(text, /<timestamp>20261202\.160000<\/timestamp>\s*<buildNumber>2</);
+    // A newer timestamp with a lower number is not.
+    assert.equal((await put(`${dir}/mixed-1.0-20261202.180000-1.jar`, 'ts18-1')).status, 201);
+    assert.equal(await (await get(plainName)).text(), 'ts16-2');
+    assert.equal(jarValue(await metadata()), '1.0-20261202.160000-2');
+    // Equal numbers: the later timestamp, in <snapshot> as in <snapshotVersions> and the GET.
+    assert.equal((await put(`${dir}/mixed-1.0-20261202.190000-2.jar`, 'ts19-2')).status, 201);
+    assert.equal(await (await get(plainName)).text(), 'ts19-2');
+    text = await metadata();
+    assert.equal(jarValue(text), '1.0-20261202.190000-2');
+    assert.match(text, /<timestamp>20261202\.190000<\/timestamp>\s*<buildNumber>2</);
+    // The plain file again, uploaded last: its name answers it, the metadata is unchanged.
+    assert.equal((await put(plainName, 'plain 2')).status, 200);
+    assert.equal(await (await get(plainName)).text(), 'plain 2');
+    assert.equal(jarValue(await metadata()), '1.0-20261202.190000-2');
+  });
+
   test('repeated GETs (answered from the caches, the body from memory) stay exact', async () => {
     const dir = `${G}/hot/1.0-SNAPSHOT`;
     const file = `${dir}/hot-1.0-SNAPSHOT.pom`;
