@@ -478,9 +478,7 @@ export class GoProxy implements GoSource {
       const ingest = async (): Promise<void> => {
         try {
           if (options.wholeZip === 'before keeping') {
-            // Nobody waits for it: inflated on the thread pool, so `go`'s next request is not
-            // held up behind it on the main thread.
-            const problem = await zipIntegrityProblem(joined(held), { inBackground: true });
+            const problem = await zipIntegrityProblem(joined(held));
             if (problem !== undefined) {
               this.#refuse(label, what, problem, digest);
               return;

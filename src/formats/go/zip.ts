@@ -353,15 +353,9 @@ export function checkZipHead(head: Buffer, module: string, version: string): str
  * (TTL -1): `go` failed on it ("zip: not a valid zip file") even after the upstream was fixed.
  * The module zip rules (paths, go.mod, collisions: checkModuleZip) are not applied: for a
  * proxied module they are the `go` command's to report, as for any proxy. `source` is the zip's
- * bytes or a file path; the work is one inflate of each entry (nothing kept). `inBackground`:
- * every entry is inflated on the thread pool, none on the main thread (for a check nobody waits
- * for: a small entry's synchronous inflate is cheaper in all, but holds up every request).
+ * bytes or a file path; the work is one inflate of each entry (nothing kept).
  */
-export async function zipIntegrityProblem(
-  source: Buffer | string,
-  check: { readonly inBackground?: boolean } = {},
-): Promise<string | undefined> {
-  const syncUpTo = check.inBackground === true ? -1 : SYNC_INFLATE_MAX_BYTES;
+export async function zipIntegrityProblem(source: Buffer | string): Promise<string | undefined> {
   const options = {
     lazyEntries: true,
     autoClose: false,
@@ -389,7 +383,7 @@ export async function zipIntegrityProblem(
         return `total uncompressed size of module contents too large (max size is ${MAX_ZIP_FILE} bytes)`;
       }
       if (typeof source !== 'string') {
-        const problem = await entryProblemInMemory(source, entry, syncUpTo);
+        const problem = await entryProblemInMemory(source, entry);
         if (problem !== STREAM_IT) {
           if (problem !== undefined) return problem;
           continue;
@@ -431,7 +425,6 @@ const LOCAL_FILE_HEADER_SIGNATURE = 0x04034b50;
 async function entryProblemInMemory(
   zip: Buffer,
   entry: yauzl.Entry,
-  syncUpTo: number,
 ): Promise<string | undefined | typeof STREAM_IT> {
   if (entry.uncompressedSize > WHOLE_INFLATE_MAX_BYTES || (entry.generalPurposeBitFlag & 1) !== 0) {
     return STREAM_IT;
@@ -459,7 +452,7 @@ async function entryProblemInMemory(
         chunkSize: Math.max(64, entry.uncompressedSize + 1),
       };
       content =
-        entry.uncompressedSize <= syncUpTo
+        entry.uncompressedSize <= SYNC_INFLATE_MAX_BYTES
           ? inflateRawSync(data, limit)
           : await inflateRawAsync(data, limit);
     } catch (err) {
