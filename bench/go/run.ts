@@ -5,6 +5,7 @@
  *   npx node bench/go/run.ts [download] [zip] [list]      (default: all three)
  *   BENCH_ROUNDS=3 BENCH_SECONDS=5 BENCH_GO_SYNTHETIC=45 npx node bench/go/run.ts
  *   BENCH_NORA_CPU_PROF=/tmp/prof npx node bench/go/run.ts download   (NORA under --cpu-prof)
+ *   BENCH_GO_JIT_WARM=45 npx node bench/go/run.ts download   (cold rounds on a JIT-warm NORA)
  *
  * The tree: test/helpers/gotree (Go, built offline from Debian's golang-golang-x-mod-dev) zips
  * the real modules of Debian's golang-*-dev packages (plus the versions their go.mod files
@@ -73,6 +74,14 @@ import {
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 5)) || 1);
 const SECONDS = Math.max(1, Math.floor(Number(process.env['BENCH_SECONDS'] ?? 5)) || 5);
 const SYNTHETIC = Math.max(1, Math.floor(Number(process.env['BENCH_GO_SYNTHETIC'] ?? 45)) || 45);
+/**
+ * BENCH_GO_JIT_WARM=N: before each timed cold download, the fresh NORA downloads (untimed) a
+ * chain of N other synthetic modules (`warm.nora.test/…`: other bytes, nothing shared with the
+ * timed set), so the cold round runs on a process whose fill path is JIT-compiled, as a server
+ * in service has (the node baselines start once and stay warm across rounds). 0 (default): a
+ * fresh process, as before.
+ */
+const JIT_WARM = Math.max(0, Math.floor(Number(process.env['BENCH_GO_JIT_WARM'] ?? 0)) || 0);
 const sections = new Set(process.argv.slice(2));
 const all = sections.size === 0;
 
@@ -154,8 +163,12 @@ async function main(): Promise<void> {
   onCleanup(() => removeDir(work));
   const gotree = await buildGotree(path.join(work, 'bin'));
   const synthetic = await syntheticModules(path.join(work, 'synthetic'), SYNTHETIC);
+  const warmSet =
+    JIT_WARM > 0
+      ? await syntheticModules(path.join(work, 'jit-warm'), JIT_WARM, 'warm.nora.test')
+      : [];
   const tree = path.join(work, 'www');
-  await buildTree(gotree, tree, [...DEBIAN_MODULES, ...synthetic]);
+  await buildTree(gotree, tree, [...DEBIAN_MODULES, ...synthetic, ...warmSet]);
   const zips = (await run('find', [tree, '-name', '*.zip'])).stdout.trim().split('\n');
   let largest = { file: '', size: 0 };
   for (const file of zips) {
@@ -163,7 +176,8 @@ async function main(): Promise<void> {
     if (size > largest.size) largest = { file, size };
   }
   log(
-    `tree: ${zips.length} module versions (${DEBIAN_MODULES.length} Debian modules + the versions they require, ${SYNTHETIC} synthetic)`,
+    `tree: ${zips.length} module versions (${DEBIAN_MODULES.length} Debian modules + the versions they require, ${SYNTHETIC} synthetic` +
+      (JIT_WARM > 0 ? `, ${JIT_WARM} more for the JIT warm-up of each fresh NORA)` : ')'),
   );
   const nginx = await startNginx(path.join(work, 'nginx'), tree);
   onCleanup(() => nginx.stop());
@@ -177,6 +191,16 @@ async function main(): Promise<void> {
     path.join(consumer, 'go.mod'),
     `module example.com/bench\n\ngo 1.19\n\nrequire (\n${requires})\n`,
   );
+
+  // The consumer of the JIT warm-up set (BENCH_GO_JIT_WARM): its first module requires the rest.
+  const warmConsumer = path.join(work, 'jit-warm-consumer');
+  if (warmSet[0] !== undefined) {
+    await fs.mkdir(warmConsumer, { recursive: true });
+    await fs.writeFile(
+      path.join(warmConsumer, 'go.mod'),
+      `module example.com/warm\n\ngo 1.19\n\nrequire ${warmSet[0].path} ${warmSet[0].version}\n`,
+    );
+  }
 
   if (all || sections.has('download')) {
     const cold: number[] = [];
@@ -204,6 +228,7 @@ async function main(): Promise<void> {
       // Warm the process as a server in service has: one list and one 404, untimed.
       await fetch(`${nora.url}/go/github.com/pkg/errors/@v/list`).then((r) => r.arrayBuffer());
       await fetch(`${nora.url}/go/example.com/absent/@v/list`).then((r) => r.arrayBuffer());
+      if (warmSet.length > 0) await download(warmConsumer, `${nora.url}/go`, work);
       const viaNora = `${nora.url}/go`;
       const pid = nora.child.pid;
       const timedCpu = async (into: number[], cpu: number[]): Promise<void> => {
@@ -237,7 +262,10 @@ async function main(): Promise<void> {
     }
     const d = median(direct);
     log(
-      `go mod download all, ${zips.length} module versions, empty module cache, ${ROUNDS} rounds:`,
+      `go mod download all, ${zips.length - warmSet.length} module versions, empty module cache, ${ROUNDS} rounds` +
+        (warmSet.length > 0
+          ? ` (each NORA JIT-warmed by ${warmSet.length} other modules first):`
+          : ':'),
     );
     log(`  direct from nginx      ${spread(direct)}`);
     log(

@@ -122,14 +122,15 @@ export async function buildTree(
 export async function syntheticModules(
   dir: string,
   count: number,
+  host = 'bench.nora.test',
 ): Promise<{ path: string; version: string; dir: string }[]> {
   const out: { path: string; version: string; dir: string }[] = [];
   for (let i = 0; i < count; i++) {
     const name = `m${String(i).padStart(2, '0')}`;
-    const modPath = `bench.nora.test/${name}`;
+    const modPath = `${host}/${name}`;
     const moduleDir = path.join(dir, name);
     await fs.mkdir(moduleDir, { recursive: true });
-    const next = i + 1 < count ? `bench.nora.test/m${String(i + 1).padStart(2, '0')}` : undefined;
+    const next = i + 1 < count ? `${host}/m${String(i + 1).padStart(2, '0')}` : undefined;
     await fs.writeFile(
       path.join(moduleDir, 'go.mod'),
       `module ${modPath}\n\ngo 1.17\n${next === undefined ? '' : `\nrequire ${next} v1.0.0\n`}`,
