@@ -12,6 +12,9 @@
  * - Registry: `--registry`, else `NORA_GO_REGISTRY`, else `http://127.0.0.1:4000/go`; a
  *   `user:secret@` in the URL is sent as Basic credentials. Token: `--token`, else `NORA_TOKEN`,
  *   sent as `Authorization: Bearer`.
+ * - In a git work tree, files git ignores (`.gitignore`, `.git/info/exclude`, the global excludes
+ *   file: `.env`, `node_modules/`) are left out, as from a zip the `go` command makes from the
+ *   repository, and stderr says how many, with a few names. Without git, every file goes in.
  * - A git checkout with uncommitted changes under DIR is published as it is, with a warning on
  *   stderr naming the changed files (the version then names bytes no commit has).
  */
@@ -30,7 +33,13 @@ import {
   isValidSemver,
   semverBuild,
 } from './module.ts';
-import { listModuleFiles, writeModuleZip } from './zip-create.ts';
+import {
+  type GitFileSet,
+  gitFileSet,
+  IGNORED_BY_GIT,
+  listModuleFiles,
+  writeModuleZip,
+} from './zip-create.ts';
 import { parseModulePath } from './zip.ts';
 
 /** A failure the user can act on: printed as `nora go publish: …`, exit 1. */
@@ -89,13 +98,23 @@ export async function goPublish(options: GoPublishOptions): Promise<GoPublishRes
     );
   }
 
+  const git = await gitFiles(dir);
   let listed;
   try {
-    listed = await listModuleFiles(dir);
+    listed = await listModuleFiles(dir, git);
   } catch (e) {
     throw new GoPublishError(e instanceof Error ? e.message : String(e));
   }
-  for (const o of listed.omitted) log(`omitted ${o.path}: ${o.reason}`);
+  const ignored = listed.omitted.filter((o) => o.reason === IGNORED_BY_GIT).map((o) => o.path);
+  for (const o of listed.omitted)
+    if (o.reason !== IGNORED_BY_GIT) log(`omitted ${o.path}: ${o.reason}`);
+  if (ignored.length > 0) {
+    const shown = ignored.slice(0, 5).join(', ');
+    const more = ignored.length > 5 ? ` and ${ignored.length - 5} more` : '';
+    log(
+      `left out ${ignored.length === 1 ? '1 path' : `${ignored.length} paths`} git ignores (${shown}${more}), as a zip made from the repository would`,
+    );
+  }
   const changed = await uncommittedChanges(dir);
   if (changed.length > 0) {
     // Not an error (a local test publish is legitimate), but the version then names bytes that
@@ -169,6 +188,41 @@ async function upload(
     throw new GoPublishError(`${res.status} ${res.statusText}: ${text.split('\n')[0] ?? ''}`);
   }
   return text;
+}
+
+/**
+ * The files git keeps below `dir` (tracked, and untracked but not ignored: `git ls-files
+ * --cached --others --exclude-standard`), or undefined when `dir` is not in a git work tree or
+ * git is missing (then every file is published, as before). Files git ignores (`.env`,
+ * `node_modules/`) are never in a module zip the `go` command makes from the repository, and a
+ * published version cannot be taken back: leaving them out keeps a secret from leaking.
+ */
+export async function gitFiles(dir: string): Promise<GitFileSet | undefined> {
+  let inside: string;
+  try {
+    inside = (
+      await promisify(execFile)('git', ['rev-parse', '--is-inside-work-tree'], { cwd: dir })
+    ).stdout.trim();
+  } catch (e) {
+    const stderr = e instanceof Error && 'stderr' in e ? String(e.stderr).trim() : '';
+    // git missing, or not a repository: nothing to ask. Any other refusal (a repository owned
+    // by someone else, `safe.directory`) must not quietly publish the ignored files.
+    if (stderr === '' || /not a git repository/i.test(stderr)) return undefined;
+    throw new GoPublishError(`git cannot list the files of ${dir}: ${stderr.split('\n')[0] ?? ''}`);
+  }
+  if (inside !== 'true') return undefined;
+  try {
+    const { stdout } = await promisify(execFile)(
+      'git',
+      ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', '.'],
+      { cwd: dir, maxBuffer: 256 * 1024 * 1024 },
+    );
+    return gitFileSet(stdout);
+  } catch (e) {
+    // In a work tree but unable to list it: refuse rather than publish ignored files.
+    const detail = e instanceof Error && 'stderr' in e ? String(e.stderr).trim() : String(e);
+    throw new GoPublishError(`git ls-files in ${dir} failed: ${detail}`);
+  }
 }
 
 /** The newest semver tag pointing at HEAD of the git repository holding `dir`. */

@@ -73,6 +73,22 @@ function makeZip(entries: readonly Entry[]): Buffer {
   return Buffer.concat([...parts, cdBytes, end]);
 }
 
+/** The entry names of a zip's central directory. */
+function zipNames(zip: Buffer): string[] {
+  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = zip.readUInt16LE(end + 10);
+  let at = zip.readUInt32LE(end + 16);
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const nameLength = zip.readUInt16LE(at + 28);
+    const extra = zip.readUInt16LE(at + 30);
+    const comment = zip.readUInt16LE(at + 32);
+    names.push(zip.subarray(at + 46, at + 46 + nameLength).toString('utf8'));
+    at += 46 + nameLength + extra + comment;
+  }
+  return names;
+}
+
 const MOD = 'example.com/hello';
 const good = (prefix = `${MOD}@v1.0.0`, module = MOD): Entry[] => [
   { name: `${prefix}/go.mod`, data: `module ${module}\n\ngo 1.19\n` },
@@ -403,6 +419,92 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
       assert.equal(warnings.length, 1, lines.join('\n'));
       assert.match(warnings[0] ?? '', /has uncommitted changes \(lib\/lib\.go, lib\/new\.go\)/);
       assert.match(warnings[0] ?? '', /not a commit of v0\.3\.1$/);
+    },
+  );
+
+  test(
+    'goPublish in a git checkout leaves out the files git ignores (.env, node_modules/)',
+    { skip: findTool('git') === undefined ? 'git is not installed' : false },
+    async () => {
+      await using work = await tempDir('nora-go-publish-ignored-');
+      const dir = work.path;
+      const write = async (rel: string, text: string) => {
+        await fs.mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+        await fs.writeFile(path.join(dir, rel), text);
+      };
+      await write('go.mod', 'module example.com/ignored/lib\n\ngo 1.19\n');
+      await write('lib.go', 'package lib\n');
+      await write('.gitignore', '.env\nnode_modules\n*.log\n');
+      await write('docs/a.md', 'docs\n');
+      const git = (...args: string[]) =>
+        execFileSync('git', args, {
+          cwd: dir,
+          env: {
+            ...process.env,
+            GIT_AUTHOR_NAME: 't',
+            GIT_AUTHOR_EMAIL: 't@example.invalid',
+            GIT_COMMITTER_NAME: 't',
+            GIT_COMMITTER_EMAIL: 't@example.invalid',
+          },
+        });
+      git('init', '-q');
+      git('add', '-A');
+      git('commit', '-qm', 'lib');
+      // Present on disk, never committed: a secret, installed packages, a log in a kept dir.
+      await write('.env', 'SECRET=hunter2\n');
+      await write('node_modules/x.js', 'x\n');
+      await write('node_modules/deep/y.js', 'y\n');
+      await write('docs/build.log', 'log\n');
+      const lines: string[] = [];
+      const done = await goPublish({
+        dir,
+        registry: base,
+        version: 'v1.0.0',
+        log: (l) => lines.push(l),
+      });
+      assert.match(done.answer ?? '', /^published example\.com\/ignored\/lib@v1\.0\.0 \(4 files/);
+      assert.deepEqual(
+        lines.filter((l) => l.startsWith('left out')),
+        [
+          'left out 3 paths git ignores (.env, docs/build.log, node_modules/), as a zip made from the repository would',
+        ],
+      );
+      assert.deepEqual(
+        lines.filter((l) => l.startsWith('warning')),
+        [],
+        'ignored files are no uncommitted change',
+      );
+      const zip = Buffer.from(
+        await (await fetch(`${base}/example.com/ignored/lib/@v/v1.0.0.zip`)).arrayBuffer(),
+      );
+      const names = zipNames(zip);
+      assert.deepEqual(names, [
+        'example.com/ignored/lib@v1.0.0/.gitignore',
+        'example.com/ignored/lib@v1.0.0/docs/a.md',
+        'example.com/ignored/lib@v1.0.0/go.mod',
+        'example.com/ignored/lib@v1.0.0/lib.go',
+      ]);
+      assert.ok(!zip.includes('hunter2'));
+
+      // An untracked file git does not ignore still goes in, with the existing warning.
+      await write('new.go', 'package lib\n');
+      lines.length = 0;
+      const dirty = await goPublish({
+        dir,
+        registry: base,
+        version: 'v1.0.1',
+        log: (l) => lines.push(l),
+      });
+      assert.match(dirty.answer ?? '', /\(5 files/);
+      assert.match(
+        lines.find((l) => l.startsWith('warning')) ?? '',
+        /uncommitted changes \(new\.go\)/,
+      );
+
+      // Outside a git work tree every file goes in, as before.
+      await fs.rm(path.join(dir, '.git'), { recursive: true });
+      const plain = await goPublish({ dir, registry: base, version: 'v1.0.2', dryRun: true });
+      assert.equal(plain.files, 9);
     },
   );
 
