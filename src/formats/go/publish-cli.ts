@@ -9,7 +9,9 @@
  * - Version: `--version`, else the semver tag at HEAD of DIR's git repository (`git tag
  *   --points-at HEAD`; the newest if several). Must be canonical (`v1.2.3`, `v1.2.3-rc.1`, a
  *   pseudo-version, `v2.0.0+incompatible` without go.mod).
- * - Registry: `--registry`, else `NORA_GO_REGISTRY`, else `http://127.0.0.1:4000/go`; a
+ * - Registry: `--registry`, else `NORA_GO_REGISTRY`, else the `/go` of the server the
+ *   configuration describes (registryOfServer; main.ts loads it as `nora token` does: `--config`,
+ *   NORA_CONFIG_PATH or ./config.toml, and NORA_HOST/NORA_PORT), else `http://127.0.0.1:4000/go`; a
  *   `user:secret@` in the URL is sent as Basic credentials. Token: `--token`, else `NORA_TOKEN`,
  *   sent as `Authorization: Bearer`.
  * - In a git work tree, files git ignores (`.gitignore`, `.git/info/exclude`, the global excludes
@@ -67,6 +69,25 @@ export interface GoPublishResult {
 }
 
 const DEFAULT_REGISTRY = 'http://127.0.0.1:4000/go';
+
+/**
+ * The `/go` URL of the server a configuration describes (the default registry of `nora go
+ * publish`, as `nora token`/`gc`/`verify` follow the configuration): `[server] public_url` +
+ * `/go` when set, else `http://<host>:<port>/go`, a wildcard host (`0.0.0.0`, `::`) read as the
+ * loopback address of its family.
+ */
+export function registryOfServer(server: {
+  readonly host: string;
+  readonly port: number;
+  readonly public_url?: string | undefined;
+}): string {
+  if (server.public_url !== undefined) return `${server.public_url.replace(/\/+$/, '')}/go`;
+  let host = server.host;
+  if (host === '0.0.0.0' || host === '') host = '127.0.0.1';
+  else if (host === '::' || host === '[::]') host = '::1';
+  if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
+  return `http://${host}:${server.port}/go`;
+}
 
 export async function goPublish(options: GoPublishOptions): Promise<GoPublishResult> {
   const log = options.log ?? (() => undefined);
@@ -149,7 +170,9 @@ async function upload(
   zipPath: string,
   zipSize: number,
 ): Promise<string> {
-  const raw = options.registry ?? process.env['NORA_GO_REGISTRY'] ?? DEFAULT_REGISTRY;
+  const fromEnv = process.env['NORA_GO_REGISTRY'];
+  const raw =
+    options.registry ?? (fromEnv === undefined || fromEnv === '' ? DEFAULT_REGISTRY : fromEnv);
   let base: URL;
   try {
     base = new URL(raw);

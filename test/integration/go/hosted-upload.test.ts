@@ -11,10 +11,16 @@ import { crc32, deflateRawSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { goPublish, GoPublishError } from '../../../src/formats/go/publish-cli.ts';
+import {
+  goPublish,
+  GoPublishError,
+  registryOfServer,
+} from '../../../src/formats/go/publish-cli.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { findTool } from '../../helpers/tools.ts';
+import { findTool, PROJECT_ROOT, run } from '../../helpers/tools.ts';
+
+const NORA = path.join(PROJECT_ROOT, 'bin', 'nora.js');
 
 interface Entry {
   readonly name: string;
@@ -507,6 +513,65 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
       assert.equal(plain.files, 9);
     },
   );
+
+  test('nora go publish: the default registry is the configured server (NORA_PORT, [server])', async () => {
+    await using work = await tempDir('nora-go-publish-registry-');
+    const lib = path.join(work.path, 'lib');
+    await fs.mkdir(lib);
+    await fs.writeFile(path.join(lib, 'go.mod'), 'module example.com/configured/lib\n\ngo 1.19\n');
+    await fs.writeFile(path.join(lib, 'lib.go'), 'package lib\n');
+    const { port } = new URL(server.url);
+    const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
+    const cli = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+      run(process.execPath, [NORA, 'go', 'publish', ...args, lib], {
+        check: false,
+        timeoutMs: 60_000,
+        cwd: work.path,
+        env: { ...env, ...extra },
+      });
+    // NORA_PORT (and NORA_HOST), no --registry: the server those describe.
+    const byEnv = await cli(['--version', 'v1.0.0'], { NORA_PORT: port, NORA_HOST: '0.0.0.0' });
+    assert.equal(byEnv.code, 0, byEnv.stderr);
+    assert.match(byEnv.stdout, /^published example\.com\/configured\/lib@v1\.0\.0/);
+    assert.match(
+      byEnv.stderr,
+      new RegExp(`registry http://127\\.0\\.0\\.1:${port}/go \\(from defaults \\+ environment\\)`),
+    );
+    assert.doesNotMatch(byEnv.stderr, /warning/);
+    // ./config.toml's [server] port; NORA_TOKEN is no unknown variable for it.
+    await fs.writeFile(path.join(work.path, 'config.toml'), `[server]\nport = ${port}\n`);
+    const byFile = await cli(['--version', 'v1.0.1'], { NORA_TOKEN: '' });
+    assert.equal(byFile.code, 0, byFile.stderr);
+    assert.match(byFile.stderr, /registry http:\/\/127\.0\.0\.1:\d+\/go \(from .*config\.toml\)/);
+    assert.doesNotMatch(byFile.stderr, /warning/);
+    // --config names another file; NORA_GO_REGISTRY and --registry win over the configuration.
+    await fs.writeFile(path.join(work.path, 'config.toml'), '[server]\nport = 1\n');
+    await fs.writeFile(path.join(work.path, 'other.toml'), `[server]\nport = ${port}\n`);
+    assert.equal((await cli(['--version', 'v1.0.2', '--config', 'other.toml'])).code, 0);
+    const wrong = await cli(['--version', 'v1.0.3']);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /cannot reach http:\/\/127\.0\.0\.1:1\/go/);
+    const byVariable = await cli(['--version', 'v1.0.3'], { NORA_GO_REGISTRY: base });
+    assert.equal(byVariable.code, 0, byVariable.stderr);
+    assert.doesNotMatch(byVariable.stderr, /registry /);
+    const byFlag = await cli(['--version', 'v1.0.4', '--registry', base], {
+      NORA_GO_REGISTRY: 'http://127.0.0.1:1/go',
+    });
+    assert.equal(byFlag.code, 0, byFlag.stderr);
+    assert.equal(await status('example.com/configured/lib/@v/v1.0.4.info'), 200);
+  });
+
+  test('registryOfServer: public_url, wildcard and IPv6 hosts', () => {
+    assert.equal(registryOfServer({ host: '127.0.0.1', port: 4000 }), 'http://127.0.0.1:4000/go');
+    assert.equal(registryOfServer({ host: '0.0.0.0', port: 5000 }), 'http://127.0.0.1:5000/go');
+    assert.equal(registryOfServer({ host: '::', port: 5000 }), 'http://[::1]:5000/go');
+    assert.equal(registryOfServer({ host: 'fd00::1', port: 80 }), 'http://[fd00::1]:80/go');
+    assert.equal(registryOfServer({ host: 'nora.lan', port: 80 }), 'http://nora.lan:80/go');
+    assert.equal(
+      registryOfServer({ host: '0.0.0.0', port: 4000, public_url: 'https://nora.example.com/' }),
+      'https://nora.example.com/go',
+    );
+  });
 
   test('reads only: a proxy repository refuses uploads; other methods 405', async () => {
     const del = await fetch(`${base}/${MOD}/@v/v1.0.0.zip`, { method: 'DELETE' });
