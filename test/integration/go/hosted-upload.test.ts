@@ -128,7 +128,7 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
     await (server as TestServer | undefined)?.close();
   });
 
-  test('a valid module is published once, read back, and immutable (409)', async () => {
+  test('a valid module is published once, read back, immutable (409), a same-bytes retry 200', async () => {
     const zip = makeZip(good());
     const res = await put(`${MOD}/@v/v1.0.0.zip`, zip);
     assert.equal(res.status, 201, await res.clone().text());
@@ -149,9 +149,40 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
       createHash('sha256').update(back).digest('hex'),
       createHash('sha256').update(zip).digest('hex'),
     );
+    // The same bytes again (a retried publish): a success that changes nothing.
     const again = await put(`${MOD}/@v/v1.0.0.zip`, makeZip(good()));
-    assert.equal(again.status, 409);
-    assert.match(await again.text(), /already exists/);
+    assert.equal(again.status, 200);
+    assert.match(
+      await again.text(),
+      /^example\.com\/hello@v1\.0\.0 was already published with these exact bytes; nothing changed \(3 files, \d+ bytes, zip sha256 [0-9a-f]{64}\)\n$/,
+    );
+    // Two identical uploads of a new version at once: one stores it, the other is the retry.
+    const twice = await Promise.all(
+      [0, 1].map(() =>
+        put(
+          'example.com/twice/@v/v1.0.0.zip',
+          makeZip(good('example.com/twice@v1.0.0', 'example.com/twice')),
+        ),
+      ),
+    );
+    assert.deepEqual(twice.map((r) => r.status).sort(), [200, 201]);
+    await Promise.all(twice.map((r) => r.arrayBuffer()));
+    // Other bytes under that version: 409, for another file or only another entry order.
+    const other = good();
+    other[1] = { ...other[1], name: other[1]?.name ?? '', data: 'package hello\n' };
+    const changed = await put(`${MOD}/@v/v1.0.0.zip`, makeZip(other));
+    assert.equal(changed.status, 409);
+    assert.match(await changed.text(), /already exists; module versions are immutable/);
+    const reordered = await put(`${MOD}/@v/v1.0.0.zip`, makeZip([...good()].reverse()));
+    assert.equal(reordered.status, 409);
+    // Another go.mod (so another .mod) under that version: 409 too.
+    const otherMod = good();
+    otherMod[0] = { name: `${MOD}@v1.0.0/go.mod`, data: `module ${MOD}\n\ngo 1.20\n` };
+    assert.equal((await put(`${MOD}/@v/v1.0.0.zip`, makeZip(otherMod))).status, 409);
+    assert.equal(
+      await (await fetch(`${base}/${MOD}/@v/v1.0.0.mod`)).text(),
+      `module ${MOD}\n\ngo 1.19\n`,
+    );
     // The hosted repository by name, too; a prerelease does not displace the release in @latest.
     const pre = await fetch(`${server.url}/repository/go-hosted/${MOD}/@v/v1.1.0-rc.1.zip`, {
       method: 'PUT',
@@ -405,7 +436,12 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
         'a clean checkout publishes without a warning',
       );
       assert.equal(await status('example.com/tagged/lib/@v/v0.3.0.zip'), 200);
-      await assert.rejects(goPublish({ dir, registry: base }), /409 .*already exists/);
+      // The same tree again (a retry): success, nothing changed.
+      const retried = await goPublish({ dir, registry: base });
+      assert.match(
+        retried.answer ?? '',
+        /already published with these exact bytes; nothing changed/,
+      );
       await assert.rejects(
         goPublish({ dir, registry: base, version: 'v2.0.0' }),
         /should be v0 or v1/,
