@@ -100,12 +100,18 @@ async function read(
     }
     case 'info': {
       const immutable = route.kind === 'info' && route.canonical;
-      memoizeAnswer(request);
+      // `@latest` (or a non-canonical `.info`) from a kept copy: said, as for `@v/list`.
+      if (result.info.stale === true) void reply.header('x-nora-stale', 'true');
+      else memoizeAnswer(request);
       return sendSmall(
         reply,
         request,
         'application/json',
-        bodyOf(result.info, (i) => JSON.stringify(i)),
+        bodyOf(result.info, (i) =>
+          JSON.stringify(
+            i.Time === undefined ? { Version: i.Version } : { Version: i.Version, Time: i.Time },
+          ),
+        ),
         immutable ? IMMUTABLE : 'no-cache',
       );
     }
