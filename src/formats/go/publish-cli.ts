@@ -127,6 +127,12 @@ export async function goPublish(options: GoPublishOptions): Promise<GoPublishRes
     throw new GoPublishError(e instanceof Error ? e.message : String(e));
   }
   const ignored = listed.omitted.filter((o) => o.reason === IGNORED_BY_GIT).map((o) => o.path);
+  if (goModText !== undefined && ignored.includes('go.mod')) {
+    // A DIR git ignores as a whole (a build output): its zip would lack the go.mod it declares.
+    throw new GoPublishError(
+      `${dir}/go.mod is ignored by git: publish a directory git keeps, or run outside the work tree`,
+    );
+  }
   for (const o of listed.omitted)
     if (o.reason !== IGNORED_BY_GIT) log(`omitted ${o.path}: ${o.reason}`);
   if (ignored.length > 0) {

@@ -543,6 +543,15 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
         /uncommitted changes \(new\.go\)/,
       );
 
+      // A directory git ignores as a whole: refused (its zip would lack go.mod), nothing sent.
+      await write('build/go.mod', 'module example.com/ignored/build\n\ngo 1.19\n');
+      await fs.appendFile(path.join(dir, '.gitignore'), 'build/\n');
+      await assert.rejects(
+        goPublish({ dir: path.join(dir, 'build'), registry: base, version: 'v1.0.0' }),
+        /build\/go\.mod is ignored by git/,
+      );
+      await fs.rm(path.join(dir, 'build'), { recursive: true });
+
       // Outside a git work tree every file goes in, as before.
       await fs.rm(path.join(dir, '.git'), { recursive: true });
       const plain = await goPublish({ dir, registry: base, version: 'v1.0.2', dryRun: true });
