@@ -22,7 +22,7 @@ import { ConfigError, type LoadOptions } from './config/load.ts';
 import { errnoCode } from './core/errors.ts';
 import { openDatabase } from './db/database.ts';
 import { redactText } from './core/redact.ts';
-import { GoPublishError, goPublish } from './formats/go/publish-cli.ts';
+import { GoPublishError, goPublish, registryOfServer } from './formats/go/publish-cli.ts';
 import { GcCommandError, runGcOffline } from './gc/cli.ts';
 import { GcRefusedError } from './gc/collector.ts';
 import { describeGcReport } from './gc/report.ts';
@@ -315,6 +315,10 @@ function addVerifyCommand(program: Command): void {
     });
 }
 
+function emptyToUndefined(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
+}
+
 /** `nora go publish`: builds a module zip and uploads it (src/formats/go/publish-cli.ts). */
 function addGoCommands(program: Command): void {
   const go = program.command('go').description('Go modules: publish to a hosted repository');
@@ -325,10 +329,14 @@ function addGoCommands(program: Command): void {
     .option('--module <path>', 'the module path of a tree without go.mod')
     .option(
       '--registry <url>',
-      'the Go repository URL (default: NORA_GO_REGISTRY or http://127.0.0.1:4000/go)',
+      "the Go repository URL (default: NORA_GO_REGISTRY, else the configured server's /go: [server] public_url or http://host:port/go)",
     )
     .option('--token <token>', 'API token, sent as Bearer (default: NORA_TOKEN)')
     .option('--dry-run', 'build the zip and report, upload nothing')
+    .option(
+      '-c, --config <file>',
+      'config file giving the default registry (default: NORA_CONFIG_PATH or ./config.toml)',
+    )
     .action(
       async (
         dir: string,
@@ -338,13 +346,23 @@ function addGoCommands(program: Command): void {
           registry?: string;
           token?: string;
           dryRun?: boolean;
+          config?: string;
         },
       ) => {
-        const result = await goPublish({
-          dir,
-          ...opts,
-          log: (line) => process.stderr.write(`${line}\n`),
-        });
+        const { config, ...publishOptions } = opts;
+        const log = (line: string) => process.stderr.write(`${line}\n`);
+        let registry = opts.registry ?? emptyToUndefined(process.env['NORA_GO_REGISTRY']);
+        if (registry === undefined && opts.dryRun !== true) {
+          // As `nora token`/`gc`/`verify`: the configuration the server reads (file + NORA_*).
+          const loaded = await loadCheckedConfig({
+            env: process.env,
+            ...(config === undefined ? {} : { file: config }),
+          });
+          for (const warning of loaded.warnings) log(`warning: ${warning}`);
+          registry = registryOfServer(loaded.config.server);
+          log(`registry ${registry} (from ${loaded.file ?? 'defaults + environment'})`);
+        }
+        const result = await goPublish({ dir, ...publishOptions, registry, log });
         process.stdout.write(
           result.answer === undefined
             ? `${result.module}@${result.version}: ${result.files} files, ${result.zipSize} bytes (dry run)\n`

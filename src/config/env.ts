@@ -95,9 +95,14 @@ export function readEnvOverlay(schema: z.ZodType, env: NodeJS.ProcessEnv): EnvOv
   return { values, sources, forms };
 }
 
-/** `NORA_*` variables read outside the config schema: the config file path, test and tool knobs. */
+/**
+ * `NORA_*` variables read outside the config schema: the config file path, the `nora go
+ * publish` client's registry and token, test and tool knobs.
+ */
 const NON_CONFIG_VARIABLES = new Set([
   'NORA_CONFIG_PATH',
+  'NORA_GO_REGISTRY',
+  'NORA_TOKEN',
   'NORA_TOOLS_DIR',
   'NORA_APT_MAX_AGE_MIN',
   'NORA_SKIP_NPM_TOOLS',

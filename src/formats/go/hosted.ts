@@ -9,8 +9,9 @@
  * `module <path>` when it has none, as the `go` command does) and its `.info` made
  * (`Time` = the pseudo-version's timestamp, else the upload time). Blobs are committed, then one
  * row; any failure leaves no row (a committed blob without a row is an unreferenced blob the
- * garbage collection removes). A version is immutable: a second upload gets 409; when a stored
- * file of that version is missing, the identical upload stores it again first (repair).
+ * garbage collection removes). A version is immutable: an upload of other bytes gets 409; the
+ * same zip again (a retried publish) is a success that changes nothing (200); when a stored
+ * file of that version is missing, an upload reproducing it stores it again first (repair).
  *
  * Reads: `list` = tagged versions (no pseudo-versions) sorted; `latest` = the newest release,
  * else the newest prerelease, else the newest pseudo-version (the `go` command's order for
@@ -56,6 +57,15 @@ export interface PublishResult {
   readonly zipSha256: string;
   readonly modSize: number;
   readonly files: number;
+  /** True when the version was already stored with these exact bytes (a retried publish). */
+  readonly unchanged: boolean;
+  /** The version's files missing from storage that this upload stored again (`.zip`, `.mod`). */
+  readonly restored: readonly string[];
+}
+
+/** "its .zip missing from storage was stored again" (for the answers of a repairing upload). */
+export function restoredText(restored: readonly string[]): string {
+  return `its ${restored.join(' and ')} missing from storage ${restored.length === 1 ? 'was' : 'were'} stored again`;
 }
 
 /** A hosted module as reads need it, built once per generation (see GoHosted#moduleOf). */
@@ -197,8 +207,10 @@ export class GoHosted implements GoSource {
   /**
    * Stores `module@version` (decoded) from its module zip `body`. Throws RegistryError:
    * METHOD_NOT_ALLOWED for a non-hosted repository, BAD_REQUEST for an invalid path, version or
-   * zip, TOO_LARGE past `[go] max_zip_size`, CONFLICT when the version exists (after storing
-   * again the missing files of the version that this upload reproduces byte for byte).
+   * zip, TOO_LARGE past `[go] max_zip_size`, CONFLICT when the version exists with another zip or
+   * `.mod` (after storing again the missing files of the version this upload reproduces byte for
+   * byte). An upload identical to the stored version (same zip, so same `.mod`) succeeds with
+   * `unchanged` (a retried publish; missing files of it are stored again first).
    */
   async publish(
     repo: Repository,
@@ -210,14 +222,9 @@ export class GoHosted implements GoSource {
     checkHosted(repo);
     const err = checkModuleVersion(module, version);
     if (err !== undefined) throw new RegistryError('BAD_REQUEST', err);
-    // Refuse before reading the body: the usual case of a re-run publish. When a stored file of
-    // the version is gone (removed after failing its integrity check, docs/storage.md), the body
-    // is read: the same zip again puts the missing bytes back (still answered 409: versions are
-    // immutable), so a publisher's re-run of `nora go publish` repairs the module.
+    // A version that exists: the body is read all the same, to tell a retried publish of the same
+    // bytes (a success, as PyPI and Maven answer) from another zip under that version (409).
     const existing = await this.store.version(repo.name, module, version);
-    if (existing !== undefined && (await this.#whole(existing))) {
-      throw versionExistsError(module, version);
-    }
     const maxZipSize = this.#maxZipSize();
     const zip = await this.#blobs.spoolHashed(
       'go-upload',
@@ -227,10 +234,18 @@ export class GoHosted implements GoSource {
     const { size } = zip;
     const zipSha256 = zip.digest.hex;
     try {
+      // Another zip for a version whose files are all stored: refused without checking it.
+      if (
+        existing !== undefined &&
+        existing.zip.blob !== `sha256:${zipSha256}` &&
+        (await this.#whole(existing))
+      ) {
+        throw versionExistsError(module, version);
+      }
       const checked = await checkModuleZip(zip.path, size, module, version, maxZipSize);
       const modBytes = checked.goMod ?? Buffer.from(`module ${quotePath(module)}\n`);
       if (existing !== undefined) {
-        throw await this.#restore(existing, zip.path, zipSha256, size, modBytes);
+        return await this.#again(existing, zip.path, zipSha256, size, modBytes, checked.files);
       }
       const mod = await this.#blobs.ingest(Readable.from([modBytes]));
       await this.#blobs.commitFile(zip.path, zip.digest, size);
@@ -245,6 +260,14 @@ export class GoHosted implements GoSource {
           time,
           uploader,
         });
+      } catch (e) {
+        // Two uploads of one version at once: the one that lost is answered as a retry would be.
+        const raced =
+          e instanceof RegistryError && e.code === 'CONFLICT'
+            ? await this.store.version(repo.name, module, version)
+            : undefined;
+        if (raced === undefined) throw e;
+        return await this.#again(raced, zip.path, zipSha256, size, modBytes, checked.files);
       } finally {
         // Also after a refused insert: whatever the table says now, reads read it again.
         this.#invalidate(repo.name);
@@ -257,6 +280,8 @@ export class GoHosted implements GoSource {
         zipSha256,
         modSize: mod.size,
         files: checked.files,
+        unchanged: false,
+        restored: [],
       };
     } finally {
       await fs.rm(zip.path, { force: true });
@@ -273,34 +298,50 @@ export class GoHosted implements GoSource {
   }
 
   /**
-   * A second upload of `existing` whose stored files are not all there: stores again those of
-   * its files this upload reproduces byte for byte (the zip in `spool`, the `.mod` taken from
-   * it) and returns the 409 to answer, saying what was put back.
+   * A second upload of `existing` (its zip in `spool`, its `.mod` taken from it): first stores
+   * again those of the version's files missing from storage that it reproduces byte for byte
+   * (the repair of docs/storage.md), then answers `unchanged` when both its zip and `.mod` are
+   * the stored ones, else throws the 409, saying what was put back.
    */
-  async #restore(
+  async #again(
     existing: StoredVersion,
     spool: string,
     zipSha256: string,
     size: number,
     modBytes: Buffer,
-  ): Promise<RegistryError> {
+    files: number,
+  ): Promise<PublishResult> {
     const restored: string[] = [];
-    if (existing.zip.blob === `sha256:${zipSha256}`) {
+    const sameZip = existing.zip.blob === `sha256:${zipSha256}`;
+    if (sameZip) {
       const digest = { algorithm: 'sha256' as const, hex: zipSha256 };
       if (await this.#blobs.commitFile(spool, digest, size)) restored.push('.zip');
     }
     const modSha256 = digestOf(modBytes).hex;
-    if (existing.mod.blob === `sha256:${modSha256}`) {
+    const sameMod = existing.mod.blob === `sha256:${modSha256}`;
+    if (sameMod) {
       const digest = { algorithm: 'sha256' as const, hex: modSha256 };
       const mod = await this.#blobs.ingest(Readable.from([modBytes]), { expected: digest });
       if (mod.created) restored.push('.mod');
     }
+    if (sameZip && sameMod) {
+      return {
+        module: existing.module,
+        version: existing.version,
+        info: { Version: existing.version, Time: existing.time },
+        zipSize: size,
+        zipSha256,
+        modSize: modBytes.length,
+        files,
+        unchanged: true,
+        restored,
+      };
+    }
     const err = versionExistsError(existing.module, existing.version);
-    if (restored.length === 0) return err;
-    return new RegistryError(
+    if (restored.length === 0) throw err;
+    throw new RegistryError(
       'CONFLICT',
-      `${err.message}; its ${restored.join(' and ')} missing from storage ` +
-        `${restored.length === 1 ? 'was' : 'were'} stored again from this identical upload`,
+      `${err.message}; ${restoredText(restored)} from this identical upload`,
     );
   }
 

@@ -16,6 +16,11 @@ export interface VersionInfo {
   readonly Version: string;
   /** RFC 3339 commit/upload time; absent when unknown. */
   readonly Time?: string;
+  /**
+   * Not part of the JSON: true when every upstream failed and this is the kept copy of a
+   * revalidated answer (`@latest`, a non-canonical `.info`), sent with `x-nora-stale: true`.
+   */
+  readonly stale?: boolean;
 }
 
 /** A `.mod` or `.zip` file ready to send. */

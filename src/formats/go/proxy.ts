@@ -201,14 +201,20 @@ export class GoProxy implements GoSource {
       undefined,
       () => `${escapePath(module)}/@latest`,
     );
-    return got === undefined ? undefined : this.#info(got.entry);
+    return got === undefined ? undefined : this.#infoOf(got);
   }
 
   async info(repo: Repository, module: string, version: string): Promise<VersionInfo | undefined> {
     const got = await this.#get(repo, 'info', module, version, () =>
       fileUrl(module, version, 'info'),
     );
-    return got === undefined ? undefined : this.#info(got.entry);
+    return got === undefined ? undefined : this.#infoOf(got);
+  }
+
+  /** The `.info`/`@latest` of `got`, marked stale (a copy of its own) when it is. */
+  async #infoOf(got: { entry: CachedEntry; stale: boolean }): Promise<VersionInfo | undefined> {
+    const info = await this.#info(got.entry);
+    return info === undefined || !got.stale ? info : { ...info, stale: true };
   }
 
   /** The parsed `.info`/`@latest` JSON of a cached entry (memoized by digest). */

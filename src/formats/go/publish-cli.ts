@@ -9,9 +9,14 @@
  * - Version: `--version`, else the semver tag at HEAD of DIR's git repository (`git tag
  *   --points-at HEAD`; the newest if several). Must be canonical (`v1.2.3`, `v1.2.3-rc.1`, a
  *   pseudo-version, `v2.0.0+incompatible` without go.mod).
- * - Registry: `--registry`, else `NORA_GO_REGISTRY`, else `http://127.0.0.1:4000/go`; a
+ * - Registry: `--registry`, else `NORA_GO_REGISTRY`, else the `/go` of the server the
+ *   configuration describes (registryOfServer; main.ts loads it as `nora token` does: `--config`,
+ *   NORA_CONFIG_PATH or ./config.toml, and NORA_HOST/NORA_PORT), else `http://127.0.0.1:4000/go`; a
  *   `user:secret@` in the URL is sent as Basic credentials. Token: `--token`, else `NORA_TOKEN`,
  *   sent as `Authorization: Bearer`.
+ * - In a git work tree, files git ignores (`.gitignore`, `.git/info/exclude`, the global excludes
+ *   file: `.env`, `node_modules/`) are left out, as from a zip the `go` command makes from the
+ *   repository, and stderr says how many, with a few names. Without git, every file goes in.
  * - A git checkout with uncommitted changes under DIR is published as it is, with a warning on
  *   stderr naming the changed files (the version then names bytes no commit has).
  */
@@ -30,7 +35,13 @@ import {
   isValidSemver,
   semverBuild,
 } from './module.ts';
-import { listModuleFiles, writeModuleZip } from './zip-create.ts';
+import {
+  type GitFileSet,
+  gitFileSet,
+  IGNORED_BY_GIT,
+  listModuleFiles,
+  writeModuleZip,
+} from './zip-create.ts';
 import { parseModulePath } from './zip.ts';
 
 /** A failure the user can act on: printed as `nora go publish: …`, exit 1. */
@@ -58,6 +69,25 @@ export interface GoPublishResult {
 }
 
 const DEFAULT_REGISTRY = 'http://127.0.0.1:4000/go';
+
+/**
+ * The `/go` URL of the server a configuration describes (the default registry of `nora go
+ * publish`, as `nora token`/`gc`/`verify` follow the configuration): `[server] public_url` +
+ * `/go` when set, else `http://<host>:<port>/go`, a wildcard host (`0.0.0.0`, `::`) read as the
+ * loopback address of its family.
+ */
+export function registryOfServer(server: {
+  readonly host: string;
+  readonly port: number;
+  readonly public_url?: string | undefined;
+}): string {
+  if (server.public_url !== undefined) return `${server.public_url.replace(/\/+$/, '')}/go`;
+  let host = server.host;
+  if (host === '0.0.0.0' || host === '') host = '127.0.0.1';
+  else if (host === '::' || host === '[::]') host = '::1';
+  if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
+  return `http://${host}:${server.port}/go`;
+}
 
 export async function goPublish(options: GoPublishOptions): Promise<GoPublishResult> {
   const log = options.log ?? (() => undefined);
@@ -89,13 +119,29 @@ export async function goPublish(options: GoPublishOptions): Promise<GoPublishRes
     );
   }
 
+  const git = await gitFiles(dir);
   let listed;
   try {
-    listed = await listModuleFiles(dir);
+    listed = await listModuleFiles(dir, git);
   } catch (e) {
     throw new GoPublishError(e instanceof Error ? e.message : String(e));
   }
-  for (const o of listed.omitted) log(`omitted ${o.path}: ${o.reason}`);
+  const ignored = listed.omitted.filter((o) => o.reason === IGNORED_BY_GIT).map((o) => o.path);
+  if (goModText !== undefined && ignored.includes('go.mod')) {
+    // A DIR git ignores as a whole (a build output): its zip would lack the go.mod it declares.
+    throw new GoPublishError(
+      `${dir}/go.mod is ignored by git: publish a directory git keeps, or run outside the work tree`,
+    );
+  }
+  for (const o of listed.omitted)
+    if (o.reason !== IGNORED_BY_GIT) log(`omitted ${o.path}: ${o.reason}`);
+  if (ignored.length > 0) {
+    const shown = ignored.slice(0, 5).join(', ');
+    const more = ignored.length > 5 ? ` and ${ignored.length - 5} more` : '';
+    log(
+      `left out ${ignored.length === 1 ? '1 path' : `${ignored.length} paths`} git ignores (${shown}${more}), as a zip made from the repository would`,
+    );
+  }
   const changed = await uncommittedChanges(dir);
   if (changed.length > 0) {
     // Not an error (a local test publish is legitimate), but the version then names bytes that
@@ -130,7 +176,9 @@ async function upload(
   zipPath: string,
   zipSize: number,
 ): Promise<string> {
-  const raw = options.registry ?? process.env['NORA_GO_REGISTRY'] ?? DEFAULT_REGISTRY;
+  const fromEnv = process.env['NORA_GO_REGISTRY'];
+  const raw =
+    options.registry ?? (fromEnv === undefined || fromEnv === '' ? DEFAULT_REGISTRY : fromEnv);
   let base: URL;
   try {
     base = new URL(raw);
@@ -169,6 +217,41 @@ async function upload(
     throw new GoPublishError(`${res.status} ${res.statusText}: ${text.split('\n')[0] ?? ''}`);
   }
   return text;
+}
+
+/**
+ * The files git keeps below `dir` (tracked, and untracked but not ignored: `git ls-files
+ * --cached --others --exclude-standard`), or undefined when `dir` is not in a git work tree or
+ * git is missing (then every file is published, as before). Files git ignores (`.env`,
+ * `node_modules/`) are never in a module zip the `go` command makes from the repository, and a
+ * published version cannot be taken back: leaving them out keeps a secret from leaking.
+ */
+export async function gitFiles(dir: string): Promise<GitFileSet | undefined> {
+  let inside: string;
+  try {
+    inside = (
+      await promisify(execFile)('git', ['rev-parse', '--is-inside-work-tree'], { cwd: dir })
+    ).stdout.trim();
+  } catch (e) {
+    const stderr = e instanceof Error && 'stderr' in e ? String(e.stderr).trim() : '';
+    // git missing, or not a repository: nothing to ask. Any other refusal (a repository owned
+    // by someone else, `safe.directory`) must not quietly publish the ignored files.
+    if (stderr === '' || /not a git repository/i.test(stderr)) return undefined;
+    throw new GoPublishError(`git cannot list the files of ${dir}: ${stderr.split('\n')[0] ?? ''}`);
+  }
+  if (inside !== 'true') return undefined;
+  try {
+    const { stdout } = await promisify(execFile)(
+      'git',
+      ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', '.'],
+      { cwd: dir, maxBuffer: 256 * 1024 * 1024 },
+    );
+    return gitFileSet(stdout);
+  } catch (e) {
+    // In a work tree but unable to list it: refuse rather than publish ignored files.
+    const detail = e instanceof Error && 'stderr' in e ? String(e.stderr).trim() : String(e);
+    throw new GoPublishError(`git ls-files in ${dir} failed: ${detail}`);
+  }
 }
 
 /** The newest semver tag pointing at HEAD of the git repository holding `dir`. */

@@ -21,6 +21,7 @@ import { memoizeAnswer } from '../../http/answer-memo.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { GoPathError, parseGoPath } from './paths.ts';
+import { restoredText } from './hosted.ts';
 import type { GoPublisher } from './publish.ts';
 import type { GoService } from './service.ts';
 
@@ -99,12 +100,18 @@ async function read(
     }
     case 'info': {
       const immutable = route.kind === 'info' && route.canonical;
-      memoizeAnswer(request);
+      // `@latest` (or a non-canonical `.info`) from a kept copy: said, as for `@v/list`.
+      if (result.info.stale === true) void reply.header('x-nora-stale', 'true');
+      else memoizeAnswer(request);
       return sendSmall(
         reply,
         request,
         'application/json',
-        bodyOf(result.info, (i) => JSON.stringify(i)),
+        bodyOf(result.info, (i) =>
+          JSON.stringify(
+            i.Time === undefined ? { Version: i.Version } : { Version: i.Version, Time: i.Time },
+          ),
+        ),
         immutable ? IMMUTABLE : 'no-cache',
       );
     }
@@ -162,8 +169,10 @@ function sendSmall(
  *
  *   PUT <p>/<escaped module>/@v/<escaped version>.zip    body: the module zip → 201 text/plain
  *
+ * 200 instead when that version was already stored with these exact bytes (a retried publish).
  * Anything else that is not GET/HEAD resolves false (405). Errors are plain text like reads:
- * 400 invalid path/version/zip, 401/403, 405 on a proxy, 409 version exists, 413 too large.
+ * 400 invalid path/version/zip, 401/403, 405 on a proxy, 409 version exists with other bytes,
+ * 413 too large.
  */
 export function publishHandler(publisher: GoPublisher): GoWriteHandler {
   return async (repo, rest, request, reply) => {
@@ -184,12 +193,19 @@ export function publishHandler(publisher: GoPublisher): GoWriteHandler {
       request.principal,
     );
     const files = result.files === 1 ? '1 file' : `${result.files} files`;
+    const detail = `(${files}, ${result.zipSize} bytes, zip sha256 ${result.zipSha256})`;
+    const name = `${result.module}@${result.version}`;
+    let text = `published ${name} ${detail}`;
+    if (result.unchanged) {
+      text =
+        result.restored.length === 0
+          ? `${name} was already published with these exact bytes; nothing changed ${detail}`
+          : `${name} was already published with these exact bytes; ${restoredText(result.restored)} ${detail}`;
+    }
     void reply
-      .code(201)
+      .code(result.unchanged ? 200 : 201)
       .type('text/plain; charset=utf-8')
-      .send(
-        `published ${result.module}@${result.version} (${files}, ${result.zipSize} bytes, zip sha256 ${result.zipSha256})\n`,
-      );
+      .send(`${text}\n`);
     return true;
   };
 }

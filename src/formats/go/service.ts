@@ -56,10 +56,10 @@ export class GoService {
   /** One GOPROXY or sumdb read of `repo`; throws NOT_FOUND when absent. */
   async read(repo: Repository, route: GoRoute, principal: Principal): Promise<GoReadResult> {
     if (route.kind === 'sumdb') {
+      // Every Go repository forwards the databases of `[go] sumdb`, hosted-only ones included
+      // (NORA_GO_PROXY=none): that list has its own key and needs no module proxy upstream.
+      // `[go] sumdb = []` turns it off (then `supported` is 404 and `go` asks the database).
       this.authorize(principal, repo, 'read', `sumdb/${route.name}`);
-      if (!this.#forwardsSumdb(repo)) {
-        throw new RegistryError('NOT_FOUND', `not found: ${repo.name} has no checksum database`);
-      }
       if (route.module !== undefined && (await this.#hostedHolds(repo, route.module))) {
         // The module is private to this NORA: asking the public database would leak its name
         // (and could only fail). `go` prints this line after "server response:".
@@ -108,12 +108,13 @@ export class GoService {
   }
 
   /**
-   * True when `repo` is a group guarding hosted names (`protect_hosted_names`, the same guard
-   * its `@v/list`/`.info` reads apply, group.ts) and one of its hosted members holds `module` or
-   * a module below it (`go` probes a path's prefixes too): then no upstream, the checksum
-   * database included, is asked about the module path.
+   * True when `repo` is a hosted repository, or a group guarding hosted names
+   * (`protect_hosted_names`, the same guard its `@v/list`/`.info` reads apply, group.ts) and one
+   * of its hosted members, that holds `module` or a module below it (`go` probes a path's
+   * prefixes too): then no upstream, the checksum database included, is asked about the path.
    */
   async #hostedHolds(repo: Repository, module: string): Promise<boolean> {
+    if (repo.kind === 'hosted') return this.#deps.hostedModules.holdsUnder(repo, module);
     if (repo.kind !== 'group' || !repo.protectHostedNames) return false;
     for (const member of this.#deps.repositories.membersOf(repo)) {
       if (member.kind === 'hosted' && (await this.#deps.hostedModules.holdsUnder(member, module))) {
@@ -121,13 +122,6 @@ export class GoService {
       }
     }
     return false;
-  }
-
-  /** A proxy, or a group with a proxy member, forwards checksum databases; hosted never does. */
-  #forwardsSumdb(repo: Repository): boolean {
-    if (repo.kind === 'proxy') return true;
-    if (repo.kind !== 'group') return false;
-    return this.#deps.repositories.membersOf(repo).some((m) => m.kind === 'proxy');
   }
 }
 

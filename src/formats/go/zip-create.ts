@@ -33,13 +33,46 @@ export interface OmittedFile {
 
 const VCS_DIRS = new Set(['.bzr', '.git', '.hg', '.svn']);
 
+/** The reason of an entry left out because the version-control tool ignores it. */
+export const IGNORED_BY_GIT = 'ignored by git';
+
+/**
+ * The files git would put in a commit of the work tree below a directory (`git ls-files`
+ * tracked + untracked-not-ignored, slash paths relative to that directory): the module zip of a
+ * git checkout holds only these, as a zip the `go` command makes from the repository does.
+ */
+export interface GitFileSet {
+  readonly files: ReadonlySet<string>;
+  /** Every directory holding one of `files` (at any depth), slash paths. */
+  readonly dirs: ReadonlySet<string>;
+}
+
+/** A GitFileSet from `git ls-files -z` output (paths relative to the module root). */
+export function gitFileSet(lsFilesZ: string): GitFileSet {
+  const files = new Set<string>();
+  const dirs = new Set<string>();
+  for (const name of lsFilesZ.split('\0')) {
+    if (name === '') continue;
+    // A nested repository `git` does not descend into is listed as `dir/`: nothing of it is kept.
+    if (name.endsWith('/')) continue;
+    files.add(name);
+    for (let i = name.indexOf('/'); i !== -1; i = name.indexOf('/', i + 1)) {
+      dirs.add(name.slice(0, i));
+    }
+  }
+  return { files, dirs };
+}
+
 /**
  * Lists the files of the module rooted at `dir` by the module zip rules (x/mod/zip
  * listFilesInDir + checkFiles). Throws an Error naming the file for an invalid file path, a
- * go.mod spelled in another case, or a size over the limits.
+ * go.mod spelled in another case, or a size over the limits. With `git`, files and directories
+ * outside that set (ignored by git: `.env`, `node_modules/`) are left out too, with the reason
+ * IGNORED_BY_GIT (a directory is one entry, `name/`, not walked).
  */
 export async function listModuleFiles(
   dir: string,
+  git?: GitFileSet,
 ): Promise<{ files: ModuleFile[]; omitted: OmittedFile[] }> {
   const files: ModuleFile[] = [];
   const omitted: OmittedFile[] = [];
@@ -49,6 +82,18 @@ export async function listModuleFiles(
     for (const entry of entries) {
       const relPath = rel === '' ? entry.name : `${rel}/${entry.name}`;
       const absPath = path.join(abs, entry.name);
+      if (git !== undefined && !VCS_DIRS.has(entry.name)) {
+        const kept = entry.isDirectory() ? git.dirs.has(relPath) : git.files.has(relPath);
+        if (!kept) {
+          // An empty directory is no file of the zip either way: not worth a word.
+          if (entry.isDirectory() && (await fs.readdir(absPath)).length === 0) continue;
+          omitted.push({
+            path: entry.isDirectory() ? `${relPath}/` : relPath,
+            reason: IGNORED_BY_GIT,
+          });
+          continue;
+        }
+      }
       if (isVendoredPackage(relPath)) {
         omitted.push({ path: relPath, reason: 'file is in vendor directory' });
         continue;

@@ -2,7 +2,8 @@
  * A hosted Go module whose stored files were lost (removed after failing the integrity check, or
  * deleted on disk) is repaired by its publisher re-running `nora go publish` of the same tree
  * (docs/storage.md "Integrity of stored bytes"): the CLI builds the same zip byte for byte, NORA
- * stores the missing files again and still answers 409 (versions are immutable), saying so.
+ * stores the missing files again and answers 200 (the same bytes: a retry), saying so; another
+ * tree under that version is still 409 (versions are immutable).
  * Real clients: the CLI (bin/nora.js) and Debian's `go` (`go mod download`), auth off.
  */
 import assert from 'node:assert/strict';
@@ -36,7 +37,7 @@ describe(
   'hosted Go module: a re-publish of the same tree repairs lost files',
   { skip: missing },
   () => {
-    test('zip and .mod deleted on disk: 503, then nora go publish stores them again (409)', async () => {
+    test('zip and .mod deleted on disk: 503, then nora go publish stores them again (200)', async () => {
       await using work = await tempDir('nora-e2e-go-repair-');
       await using server = await startTestServer({ env: { NORA_GO_PROXY: 'none' } });
       const registry = `${server.url}/go`;
@@ -80,12 +81,12 @@ describe(
       );
       await assert.rejects(fs.stat(blob(zipHex)));
 
-      // The same tree again: still 409, and the zip is back.
+      // The same tree again: a success (the same bytes), and the zip is back.
       const again = await publish(lib, registry);
-      assert.equal(again.code, 1, again.stdout);
+      assert.equal(again.code, 0, again.stderr);
       assert.match(
-        again.stderr,
-        /409 Conflict: .*already exists.*its \.zip missing .*stored again/,
+        again.stdout,
+        /already published with these exact bytes; its \.zip missing .*stored again/,
       );
       assert.equal(sha256(await fs.readFile(blob(zipHex))), zipHex);
       assert.equal(sha256(await fs.readFile(blob(modHex))), modHex);
@@ -96,11 +97,11 @@ describe(
       assert.equal(sha256(await fs.readFile(info.Zip)), zipHex);
       assert.equal(await fs.readFile(info.GoMod, 'utf8'), GO_MOD);
 
-      // Nothing missing any more: the plain answer, without reading the body.
+      // Nothing missing any more: the plain answer.
       const third = await publish(lib, registry);
-      assert.equal(third.code, 1);
-      assert.match(third.stderr, /409 Conflict: .*already exists/);
-      assert.doesNotMatch(third.stderr, /stored again/);
+      assert.equal(third.code, 0, third.stderr);
+      assert.match(third.stdout, /already published with these exact bytes; nothing changed/);
+      assert.doesNotMatch(third.stdout, /stored again/);
     });
   },
 );

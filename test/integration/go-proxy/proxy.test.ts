@@ -185,6 +185,38 @@ describe('go proxy against a scripted upstream', () => {
     assert.equal(third.headers.get('x-nora-stale'), null);
   });
 
+  test('@latest and a branch .info: a kept copy served when the upstream is down says x-nora-stale', async () => {
+    const latest = '/example.com/down/@latest';
+    const branch = '/example.com/down/@v/main.info';
+    const info = '{"Version":"v1.0.0","Time":"2020-01-02T03:04:05Z"}';
+    upstream.answers.set(latest, { status: 200, body: info });
+    upstream.answers.set(branch, { status: 200, body: info });
+    for (const p of [latest, branch]) {
+      const fresh = await fetch(`${go}${p}`);
+      assert.deepEqual(await fresh.json(), JSON.parse(info));
+      assert.equal(fresh.headers.get('x-nora-stale'), null);
+    }
+    // TTL expired (metadata_ttl 0), upstream failing: the copy, marked stale, its JSON unchanged
+    // (three upstream failures in a row: under the circuit breaker's threshold of 5).
+    upstream.answers.set(latest, { status: 500 });
+    upstream.answers.set(branch, { status: 503 });
+    for (const url of [
+      `${go}${latest}`,
+      `${server.url}/repository/go-proxy${latest}`,
+      `${go}${branch}`,
+    ]) {
+      const stale = await fetch(url);
+      assert.equal(stale.status, 200, url);
+      assert.equal(stale.headers.get('x-nora-stale'), 'true', url);
+      assert.equal(await stale.text(), info);
+    }
+    // The upstream back: its answer, not stale.
+    upstream.answers.set(latest, { status: 200, body: info.replace('v1.0.0', 'v1.1.0') });
+    const back = await fetch(`${go}${latest}`);
+    assert.equal(back.headers.get('x-nora-stale'), null);
+    assert.equal(((await back.json()) as { Version: string }).Version, 'v1.1.0');
+  });
+
   test('a .zip over max_zip_size is refused, never cached', async () => {
     upstream.answers.set('/example.com/big/@v/v1.0.0.zip', {
       status: 200,

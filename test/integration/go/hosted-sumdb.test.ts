@@ -89,3 +89,72 @@ describe('go group: sumdb lookups of hosted module paths stay here', () => {
     await supported.arrayBuffer();
   });
 });
+
+describe('go without a module proxy (NORA_GO_PROXY=none): the checksum database is still forwarded', () => {
+  const requests: string[] = [];
+  const upstream = http.createServer((req, res) => {
+    requests.push(req.url ?? '/');
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end('record from the database\n');
+  });
+  let url: string;
+
+  before(async () => {
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
+  test('/go and go-hosted: supported, lookups forwarded, hosted paths 404 with the GOPRIVATE hint', async () => {
+    await using server = await startTestServer({
+      config: { go: { sumdb: [`sum.golang.org=${url}`] } },
+      env: { NORA_GO_PROXY: 'none' },
+    });
+    await using dir = await tempDir('go-hosted-only-sumdb-');
+    await fs.writeFile(path.join(dir.path, 'go.mod'), 'module corp.example.com/hello\n');
+    const zip = path.join(dir.path, 'hello.zip');
+    await writeModuleZip(zip, 'corp.example.com/hello', 'v1.4.0', [
+      { path: 'go.mod', localPath: path.join(dir.path, 'go.mod'), size: 30 },
+    ]);
+    const put = await fetch(`${server.url}/go/corp.example.com/hello/@v/v1.4.0.zip`, {
+      method: 'PUT',
+      body: await fs.readFile(zip),
+    });
+    assert.equal(put.status, 201, await put.text());
+    requests.length = 0;
+    for (const base of [`${server.url}/go`, `${server.url}/repository/go-hosted`]) {
+      const supported = await fetch(`${base}/sumdb/sum.golang.org/supported`);
+      assert.equal(supported.status, 200, base);
+      await supported.arrayBuffer();
+      const other = await fetch(`${base}/sumdb/sum.golang.org/lookup/example.com/public@v1.0.0`);
+      assert.equal(other.status, 200, base);
+      assert.equal(await other.text(), 'record from the database\n');
+      const hosted = await fetch(
+        `${base}/sumdb/sum.golang.org/lookup/corp.example.com/hello@v1.4.0`,
+      );
+      assert.equal(hosted.status, 404, base);
+      assert.match(
+        await hosted.text(),
+        /hosted here privately .*GOPRIVATE=corp\.example\.com\/hello /,
+      );
+      // A database not in [go] sumdb: 404, so go asks it directly.
+      const unknown = await fetch(`${base}/sumdb/sum.other.example/supported`);
+      assert.equal(unknown.status, 404);
+      await unknown.arrayBuffer();
+    }
+    // Asked once (a lookup is kept forever, for every repository); the hosted path never.
+    assert.deepEqual(requests, ['/lookup/example.com/public@v1.0.0']);
+  });
+
+  test('[go] sumdb = [] (NORA_GO_SUMDB=none): no checksum database forwarded', async () => {
+    await using server = await startTestServer({
+      env: { NORA_GO_PROXY: 'none', NORA_GO_SUMDB: 'none' },
+    });
+    const res = await fetch(`${server.url}/go/sumdb/sum.golang.org/supported`);
+    assert.equal(res.status, 404);
+    assert.match(await res.text(), /not found: sumdb\/sum\.golang\.org\/supported/);
+  });
+});

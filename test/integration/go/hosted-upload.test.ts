@@ -11,10 +11,16 @@ import { crc32, deflateRawSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { goPublish, GoPublishError } from '../../../src/formats/go/publish-cli.ts';
+import {
+  goPublish,
+  GoPublishError,
+  registryOfServer,
+} from '../../../src/formats/go/publish-cli.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { findTool } from '../../helpers/tools.ts';
+import { findTool, PROJECT_ROOT, run } from '../../helpers/tools.ts';
+
+const NORA = path.join(PROJECT_ROOT, 'bin', 'nora.js');
 
 interface Entry {
   readonly name: string;
@@ -73,6 +79,22 @@ function makeZip(entries: readonly Entry[]): Buffer {
   return Buffer.concat([...parts, cdBytes, end]);
 }
 
+/** The entry names of a zip's central directory. */
+function zipNames(zip: Buffer): string[] {
+  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = zip.readUInt16LE(end + 10);
+  let at = zip.readUInt32LE(end + 16);
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const nameLength = zip.readUInt16LE(at + 28);
+    const extra = zip.readUInt16LE(at + 30);
+    const comment = zip.readUInt16LE(at + 32);
+    names.push(zip.subarray(at + 46, at + 46 + nameLength).toString('utf8'));
+    at += 46 + nameLength + extra + comment;
+  }
+  return names;
+}
+
 const MOD = 'example.com/hello';
 const good = (prefix = `${MOD}@v1.0.0`, module = MOD): Entry[] => [
   { name: `${prefix}/go.mod`, data: `module ${module}\n\ngo 1.19\n` },
@@ -106,7 +128,7 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
     await (server as TestServer | undefined)?.close();
   });
 
-  test('a valid module is published once, read back, and immutable (409)', async () => {
+  test('a valid module is published once, read back, immutable (409), a same-bytes retry 200', async () => {
     const zip = makeZip(good());
     const res = await put(`${MOD}/@v/v1.0.0.zip`, zip);
     assert.equal(res.status, 201, await res.clone().text());
@@ -127,9 +149,40 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
       createHash('sha256').update(back).digest('hex'),
       createHash('sha256').update(zip).digest('hex'),
     );
+    // The same bytes again (a retried publish): a success that changes nothing.
     const again = await put(`${MOD}/@v/v1.0.0.zip`, makeZip(good()));
-    assert.equal(again.status, 409);
-    assert.match(await again.text(), /already exists/);
+    assert.equal(again.status, 200);
+    assert.match(
+      await again.text(),
+      /^example\.com\/hello@v1\.0\.0 was already published with these exact bytes; nothing changed \(3 files, \d+ bytes, zip sha256 [0-9a-f]{64}\)\n$/,
+    );
+    // Two identical uploads of a new version at once: one stores it, the other is the retry.
+    const twice = await Promise.all(
+      [0, 1].map(() =>
+        put(
+          'example.com/twice/@v/v1.0.0.zip',
+          makeZip(good('example.com/twice@v1.0.0', 'example.com/twice')),
+        ),
+      ),
+    );
+    assert.deepEqual(twice.map((r) => r.status).sort(), [200, 201]);
+    await Promise.all(twice.map((r) => r.arrayBuffer()));
+    // Other bytes under that version: 409, for another file or only another entry order.
+    const other = good();
+    other[1] = { ...other[1], name: other[1]?.name ?? '', data: 'package hello\n' };
+    const changed = await put(`${MOD}/@v/v1.0.0.zip`, makeZip(other));
+    assert.equal(changed.status, 409);
+    assert.match(await changed.text(), /already exists; module versions are immutable/);
+    const reordered = await put(`${MOD}/@v/v1.0.0.zip`, makeZip([...good()].reverse()));
+    assert.equal(reordered.status, 409);
+    // Another go.mod (so another .mod) under that version: 409 too.
+    const otherMod = good();
+    otherMod[0] = { name: `${MOD}@v1.0.0/go.mod`, data: `module ${MOD}\n\ngo 1.20\n` };
+    assert.equal((await put(`${MOD}/@v/v1.0.0.zip`, makeZip(otherMod))).status, 409);
+    assert.equal(
+      await (await fetch(`${base}/${MOD}/@v/v1.0.0.mod`)).text(),
+      `module ${MOD}\n\ngo 1.19\n`,
+    );
     // The hosted repository by name, too; a prerelease does not displace the release in @latest.
     const pre = await fetch(`${server.url}/repository/go-hosted/${MOD}/@v/v1.1.0-rc.1.zip`, {
       method: 'PUT',
@@ -383,7 +436,12 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
         'a clean checkout publishes without a warning',
       );
       assert.equal(await status('example.com/tagged/lib/@v/v0.3.0.zip'), 200);
-      await assert.rejects(goPublish({ dir, registry: base }), /409 .*already exists/);
+      // The same tree again (a retry): success, nothing changed.
+      const retried = await goPublish({ dir, registry: base });
+      assert.match(
+        retried.answer ?? '',
+        /already published with these exact bytes; nothing changed/,
+      );
       await assert.rejects(
         goPublish({ dir, registry: base, version: 'v2.0.0' }),
         /should be v0 or v1/,
@@ -405,6 +463,160 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
       assert.match(warnings[0] ?? '', /not a commit of v0\.3\.1$/);
     },
   );
+
+  test(
+    'goPublish in a git checkout leaves out the files git ignores (.env, node_modules/)',
+    { skip: findTool('git') === undefined ? 'git is not installed' : false },
+    async () => {
+      await using work = await tempDir('nora-go-publish-ignored-');
+      const dir = work.path;
+      const write = async (rel: string, text: string) => {
+        await fs.mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+        await fs.writeFile(path.join(dir, rel), text);
+      };
+      await write('go.mod', 'module example.com/ignored/lib\n\ngo 1.19\n');
+      await write('lib.go', 'package lib\n');
+      await write('.gitignore', '.env\nnode_modules\n*.log\n');
+      await write('docs/a.md', 'docs\n');
+      const git = (...args: string[]) =>
+        execFileSync('git', args, {
+          cwd: dir,
+          env: {
+            ...process.env,
+            GIT_AUTHOR_NAME: 't',
+            GIT_AUTHOR_EMAIL: 't@example.invalid',
+            GIT_COMMITTER_NAME: 't',
+            GIT_COMMITTER_EMAIL: 't@example.invalid',
+          },
+        });
+      git('init', '-q');
+      git('add', '-A');
+      git('commit', '-qm', 'lib');
+      // Present on disk, never committed: a secret, installed packages, a log in a kept dir.
+      await write('.env', 'SECRET=hunter2\n');
+      await write('node_modules/x.js', 'x\n');
+      await write('node_modules/deep/y.js', 'y\n');
+      await write('docs/build.log', 'log\n');
+      const lines: string[] = [];
+      const done = await goPublish({
+        dir,
+        registry: base,
+        version: 'v1.0.0',
+        log: (l) => lines.push(l),
+      });
+      assert.match(done.answer ?? '', /^published example\.com\/ignored\/lib@v1\.0\.0 \(4 files/);
+      assert.deepEqual(
+        lines.filter((l) => l.startsWith('left out')),
+        [
+          'left out 3 paths git ignores (.env, docs/build.log, node_modules/), as a zip made from the repository would',
+        ],
+      );
+      assert.deepEqual(
+        lines.filter((l) => l.startsWith('warning')),
+        [],
+        'ignored files are no uncommitted change',
+      );
+      const zip = Buffer.from(
+        await (await fetch(`${base}/example.com/ignored/lib/@v/v1.0.0.zip`)).arrayBuffer(),
+      );
+      const names = zipNames(zip);
+      assert.deepEqual(names, [
+        'example.com/ignored/lib@v1.0.0/.gitignore',
+        'example.com/ignored/lib@v1.0.0/docs/a.md',
+        'example.com/ignored/lib@v1.0.0/go.mod',
+        'example.com/ignored/lib@v1.0.0/lib.go',
+      ]);
+      assert.ok(!zip.includes('hunter2'));
+
+      // An untracked file git does not ignore still goes in, with the existing warning.
+      await write('new.go', 'package lib\n');
+      lines.length = 0;
+      const dirty = await goPublish({
+        dir,
+        registry: base,
+        version: 'v1.0.1',
+        log: (l) => lines.push(l),
+      });
+      assert.match(dirty.answer ?? '', /\(5 files/);
+      assert.match(
+        lines.find((l) => l.startsWith('warning')) ?? '',
+        /uncommitted changes \(new\.go\)/,
+      );
+
+      // A directory git ignores as a whole: refused (its zip would lack go.mod), nothing sent.
+      await write('build/go.mod', 'module example.com/ignored/build\n\ngo 1.19\n');
+      await fs.appendFile(path.join(dir, '.gitignore'), 'build/\n');
+      await assert.rejects(
+        goPublish({ dir: path.join(dir, 'build'), registry: base, version: 'v1.0.0' }),
+        /build\/go\.mod is ignored by git/,
+      );
+      await fs.rm(path.join(dir, 'build'), { recursive: true });
+
+      // Outside a git work tree every file goes in, as before.
+      await fs.rm(path.join(dir, '.git'), { recursive: true });
+      const plain = await goPublish({ dir, registry: base, version: 'v1.0.2', dryRun: true });
+      assert.equal(plain.files, 9);
+    },
+  );
+
+  test('nora go publish: the default registry is the configured server (NORA_PORT, [server])', async () => {
+    await using work = await tempDir('nora-go-publish-registry-');
+    const lib = path.join(work.path, 'lib');
+    await fs.mkdir(lib);
+    await fs.writeFile(path.join(lib, 'go.mod'), 'module example.com/configured/lib\n\ngo 1.19\n');
+    await fs.writeFile(path.join(lib, 'lib.go'), 'package lib\n');
+    const { port } = new URL(server.url);
+    const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
+    const cli = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+      run(process.execPath, [NORA, 'go', 'publish', ...args, lib], {
+        check: false,
+        timeoutMs: 60_000,
+        cwd: work.path,
+        env: { ...env, ...extra },
+      });
+    // NORA_PORT (and NORA_HOST), no --registry: the server those describe.
+    const byEnv = await cli(['--version', 'v1.0.0'], { NORA_PORT: port, NORA_HOST: '0.0.0.0' });
+    assert.equal(byEnv.code, 0, byEnv.stderr);
+    assert.match(byEnv.stdout, /^published example\.com\/configured\/lib@v1\.0\.0/);
+    assert.match(
+      byEnv.stderr,
+      new RegExp(`registry http://127\\.0\\.0\\.1:${port}/go \\(from defaults \\+ environment\\)`),
+    );
+    assert.doesNotMatch(byEnv.stderr, /warning/);
+    // ./config.toml's [server] port; NORA_TOKEN is no unknown variable for it.
+    await fs.writeFile(path.join(work.path, 'config.toml'), `[server]\nport = ${port}\n`);
+    const byFile = await cli(['--version', 'v1.0.1'], { NORA_TOKEN: '' });
+    assert.equal(byFile.code, 0, byFile.stderr);
+    assert.match(byFile.stderr, /registry http:\/\/127\.0\.0\.1:\d+\/go \(from .*config\.toml\)/);
+    assert.doesNotMatch(byFile.stderr, /warning/);
+    // --config names another file; NORA_GO_REGISTRY and --registry win over the configuration.
+    await fs.writeFile(path.join(work.path, 'config.toml'), '[server]\nport = 1\n');
+    await fs.writeFile(path.join(work.path, 'other.toml'), `[server]\nport = ${port}\n`);
+    assert.equal((await cli(['--version', 'v1.0.2', '--config', 'other.toml'])).code, 0);
+    const wrong = await cli(['--version', 'v1.0.3']);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /cannot reach http:\/\/127\.0\.0\.1:1\/go/);
+    const byVariable = await cli(['--version', 'v1.0.3'], { NORA_GO_REGISTRY: base });
+    assert.equal(byVariable.code, 0, byVariable.stderr);
+    assert.doesNotMatch(byVariable.stderr, /registry /);
+    const byFlag = await cli(['--version', 'v1.0.4', '--registry', base], {
+      NORA_GO_REGISTRY: 'http://127.0.0.1:1/go',
+    });
+    assert.equal(byFlag.code, 0, byFlag.stderr);
+    assert.equal(await status('example.com/configured/lib/@v/v1.0.4.info'), 200);
+  });
+
+  test('registryOfServer: public_url, wildcard and IPv6 hosts', () => {
+    assert.equal(registryOfServer({ host: '127.0.0.1', port: 4000 }), 'http://127.0.0.1:4000/go');
+    assert.equal(registryOfServer({ host: '0.0.0.0', port: 5000 }), 'http://127.0.0.1:5000/go');
+    assert.equal(registryOfServer({ host: '::', port: 5000 }), 'http://[::1]:5000/go');
+    assert.equal(registryOfServer({ host: 'fd00::1', port: 80 }), 'http://[fd00::1]:80/go');
+    assert.equal(registryOfServer({ host: 'nora.lan', port: 80 }), 'http://nora.lan:80/go');
+    assert.equal(
+      registryOfServer({ host: '0.0.0.0', port: 4000, public_url: 'https://nora.example.com/' }),
+      'https://nora.example.com/go',
+    );
+  });
 
   test('reads only: a proxy repository refuses uploads; other methods 405', async () => {
     const del = await fetch(`${base}/${MOD}/@v/v1.0.0.zip`, { method: 'DELETE' });
