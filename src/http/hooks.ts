@@ -123,11 +123,12 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
     'Requests refused because their address or user is locked after failed logins',
   );
 
-  // Callback-style hooks throughout: an async hook costs each request a promise and a microtask
-  // hop per hook (three hooks: ~15% of a small GET's CPU). A sync throw is Fastify's done(err).
   // Requests whose answer Fastify finished (onResponse ran): a connection closing after that is
   // not an abort.
   const answered = new WeakSet<FastifyRequest>();
+
+  // Callback-style hooks throughout: an async hook costs each request a promise and a microtask
+  // hop per hook (three hooks: ~15% of a small GET's CPU). A sync throw is Fastify's done(err).
   app.addHook('onRequest', (request, reply, done) => {
     // First: the store's generation must be read before anything the answer is derived from.
     options.memo?.markRequest(request);
