@@ -18,7 +18,7 @@ import {
   TokenCommandError,
 } from './auth/token-cli.ts';
 import { describeConfig } from './config/describe.ts';
-import { ConfigError, type LoadOptions } from './config/load.ts';
+import { ConfigError, type LoadedConfig, type LoadOptions } from './config/load.ts';
 import { errnoCode } from './core/errors.ts';
 import { openDatabase } from './db/database.ts';
 import { redactText } from './core/redact.ts';
@@ -78,12 +78,9 @@ export function buildProgram(): Command {
         ...(opts.config === undefined ? {} : { file: opts.config }),
       };
       const loaded = await loadCheckedConfig(loadOptions);
-      // A reload reads the file the server started from: if it is gone, that is an error.
-      const reloadOptions: LoadOptions =
-        loaded.file === undefined ? loadOptions : { ...loadOptions, file: loaded.file };
       await startServer(loaded.config, {
         warnings: loaded.warnings,
-        reload: () => loadCheckedConfig(reloadOptions),
+        reload: configReloader(loadOptions, loaded.file),
       });
     });
 
@@ -125,6 +122,25 @@ export function buildProgram(): Command {
 
   nameCommandsInErrors(program);
   return program;
+}
+
+/**
+ * What SIGHUP runs: the configuration loaded again, from the last file the server read (at start,
+ * or by a reload: a ./config.toml made after start). Once a file has been read, a reload that
+ * cannot read it is an error that keeps the running configuration, never a fall back to the
+ * defaults (which may turn authentication off). Before any file, a missing ./config.toml is
+ * still "defaults + environment".
+ */
+function configReloader(
+  options: LoadOptions,
+  firstFile: string | undefined,
+): () => Promise<LoadedConfig> {
+  let file = firstFile;
+  return async () => {
+    const loaded = await loadCheckedConfig(file === undefined ? options : { ...options, file });
+    file = loaded.file ?? file;
+    return loaded;
+  };
 }
 
 /**

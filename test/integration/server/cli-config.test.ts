@@ -228,6 +228,37 @@ describe('SIGHUP against the running configuration', () => {
       await server.exited;
     }
   });
+
+  test('a config file made after start, then deleted: SIGHUP keeps it, not the defaults', async () => {
+    const dir = await tempDir('nora-hup-late-');
+    // No ./config.toml at start: defaults + environment.
+    const file = path.join(dir, 'config.toml');
+    const server = await startNoraProcess({
+      port: await freePort(),
+      cwd: dir,
+      command: [process.execPath, ...NODE_FLAGS, BIN, 'serve'],
+      env: { ...cleanEnv(), NORA_STORAGE_PATH: path.join(dir, 'storage') },
+    });
+    try {
+      // "debug", not "warn": the reload's own line is logged at the new level.
+      await fs.writeFile(file, '[server]\nlog_level = "debug"\n');
+      server.child.kill('SIGHUP');
+      await waitFor(() => server.output().includes('configuration reloaded'));
+      assert.match(server.output(), /"applied":\["server\.log_level"\]/);
+      await fs.rm(file);
+      server.child.kill('SIGHUP');
+      await waitFor(() => server.output().includes('configuration reload failed'));
+      assert.match(
+        server.output(),
+        /"level":50,.*"error":"cannot read config file [^"]*config\.toml: ENOENT.*"msg":"configuration reload failed, keeping previous config"/,
+      );
+      // No second reload to the defaults ("info", and auth off if the file had turned it on).
+      assert.equal(server.output().match(/configuration reloaded/g)?.length, 1);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
 });
 
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
