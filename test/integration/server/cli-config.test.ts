@@ -91,6 +91,19 @@ describe('config check runs the validation serve runs', () => {
     }
   });
 
+  test('NORA_HOST=999.1.1.1: both refuse it, exit 2, naming the variable (not a failure at listen)', async () => {
+    const env = { NORA_HOST: '999.1.1.1', NORA_PORT: String(await freePort()) };
+    const check = await nora(['config', 'check'], env);
+    const serve = await nora(['serve'], env);
+    for (const res of [check, serve]) {
+      assert.equal(res.code, 2, res.stderr);
+      assert.match(
+        res.stderr,
+        /server\.host \(from NORA_HOST\): expected an IPv4 or IPv6 address .* or a host name, got "999\.1\.1\.1"/,
+      );
+    }
+  });
+
   test('a group with an unknown member: both refuse it with exit 2', async () => {
     const dir = await tempDir('nora-repos-');
     const file = path.join(dir, 'config.toml');
