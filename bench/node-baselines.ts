@@ -24,7 +24,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { freePort, NODE_FLAGS, waitForUrl } from '../test/helpers/process.ts';
-import { median, spread } from './harness.ts';
+import { median, spread, stopOnExit } from './harness.ts';
 
 /** Whether the benches measure the baselines (BENCH_BASELINES=0: they do not). */
 export const BASELINES = process.env['BENCH_BASELINES'] !== '0';
@@ -236,7 +236,7 @@ async function startBaseline(config: Omit<RelayConfig, 'port'> | Omit<StaticConf
  * The node relay to `upstream` (any URL of the upstream; its origin is used). `rewrite`: paths
  * whose 200 bodies name the upstream's origin (Cargo's config.json).
  */
-export function startRelay(upstream: string, rewrite?: RegExp): Promise<BaselineServer> {
+function startRelay(upstream: string, rewrite?: RegExp): Promise<BaselineServer> {
   return startBaseline({
     kind: 'relay',
     upstream,
@@ -249,7 +249,7 @@ export function startRelay(upstream: string, rewrite?: RegExp): Promise<Baseline
  * `rewrite.paths`: files whose bodies hold `rewrite.from` (nginx's origin), answered with the
  * static server's origin instead.
  */
-export function startStatic(
+function startStatic(
   root: string,
   types: Readonly<Record<string, string>>,
   defaultType: string,
@@ -265,12 +265,57 @@ export function startStatic(
 }
 
 /** Untimed GETs of `paths` (answers of any status): each server's code compiled before round 1. */
-export async function warmBaselines(
+async function warmBaselines(
   servers: readonly BaselineServer[],
   paths: readonly string[],
 ): Promise<void> {
   for (const server of servers)
     for (const p of paths) await fetch(`${server.url}${p}`).then((r) => r.arrayBuffer());
+}
+
+/** The two floors a client-time bench measures NORA against. */
+export interface Baselines {
+  readonly relay: BaselineServer;
+  readonly static: BaselineServer;
+}
+
+export interface BaselinesOptions {
+  /** The bench's nginx (any URL of it): the relay's upstream. */
+  readonly upstream: string;
+  /** The tree nginx serves, served again by the static server. */
+  readonly root: string;
+  /** Extension (no dot) → Content-Type and the fallback, as the bench's nginx `types {}`. */
+  readonly types: Readonly<Record<string, string>>;
+  readonly defaultType: string;
+  /**
+   * Paths whose bodies name nginx's origin (`upstream`, as written into the tree: Cargo's
+   * config.json `dl`), answered by each server with its own origin instead.
+   */
+  readonly rewrite?: RegExp;
+  /** Untimed GETs through both before round 1, the requests a NORA is warmed with. */
+  readonly warm: readonly string[];
+  /** Hands each started server process to the bench's clean-up (default: harness `stopOnExit`). */
+  readonly stopLater?: (child: ChildProcess) => void;
+}
+
+/**
+ * The node relay to the bench's nginx and the node static server of the tree nginx serves,
+ * registered for clean-up and warmed: what every client-time bench (pypi, maven, cargo, go)
+ * starts once and times in the same rounds as NORA.
+ */
+export async function startBaselines(options: BaselinesOptions): Promise<Baselines> {
+  const stopLater = options.stopLater ?? stopOnExit;
+  const relay = await startRelay(options.upstream, options.rewrite);
+  stopLater(relay.child);
+  const server = await startStatic(
+    options.root,
+    options.types,
+    options.defaultType,
+    options.rewrite === undefined ? undefined : { paths: options.rewrite, from: options.upstream },
+  );
+  stopLater(server.child);
+  await warmBaselines([relay, server], options.warm);
+  return { relay, static: server };
 }
 
 /** Wall seconds of every round per configuration; `relay`/`static` empty when not measured. */

@@ -18,7 +18,7 @@ import {
   TokenCommandError,
 } from './auth/token-cli.ts';
 import { describeConfig } from './config/describe.ts';
-import { ConfigError, type LoadOptions } from './config/load.ts';
+import { ConfigError, type LoadedConfig, type LoadOptions } from './config/load.ts';
 import { errnoCode } from './core/errors.ts';
 import { openDatabase } from './db/database.ts';
 import { redactText } from './core/redact.ts';
@@ -78,12 +78,9 @@ export function buildProgram(): Command {
         ...(opts.config === undefined ? {} : { file: opts.config }),
       };
       const loaded = await loadCheckedConfig(loadOptions);
-      // A reload reads the file the server started from: if it is gone, that is an error.
-      const reloadOptions: LoadOptions =
-        loaded.file === undefined ? loadOptions : { ...loadOptions, file: loaded.file };
       await startServer(loaded.config, {
         warnings: loaded.warnings,
-        reload: () => loadCheckedConfig(reloadOptions),
+        reload: configReloader(loadOptions, loaded.file),
       });
     });
 
@@ -125,6 +122,25 @@ export function buildProgram(): Command {
 
   nameCommandsInErrors(program);
   return program;
+}
+
+/**
+ * What SIGHUP runs: the configuration loaded again, from the last file the server read (at start,
+ * or by a reload: a ./config.toml made after start). Once a file has been read, a reload that
+ * cannot read it is an error that keeps the running configuration, never a fall back to the
+ * defaults (which may turn authentication off). Before any file, a missing ./config.toml is
+ * still "defaults + environment".
+ */
+function configReloader(
+  options: LoadOptions,
+  firstFile: string | undefined,
+): () => Promise<LoadedConfig> {
+  let file = firstFile;
+  return async () => {
+    const loaded = await loadCheckedConfig(file === undefined ? options : { ...options, file });
+    file = loaded.file ?? file;
+    return loaded;
+  };
 }
 
 /**
@@ -319,6 +335,22 @@ function emptyToUndefined(value: string | undefined): string | undefined {
   return value === '' ? undefined : value;
 }
 
+/**
+ * `nora go publish` without --registry/NORA_GO_REGISTRY whose configuration (often another
+ * program's ./config.toml in the module's directory) does not load: says which file, and how to
+ * name the registry instead (then no configuration is read). Exit 2, as any configuration error.
+ */
+class PublishConfigError extends ConfigError {
+  constructor(cause: ConfigError, file: string | undefined) {
+    const named = file ?? emptyToUndefined(process.env['NORA_CONFIG_PATH']) ?? 'config.toml';
+    const reason = cause.message.replaceAll('\n', '\n  ');
+    super(
+      `no default registry: the configuration it comes from (${path.resolve(named)}, NORA_* variables) does not load:\n  ${reason}\n` +
+        "name the registry with --registry http://<host>:<port>/go or NORA_GO_REGISTRY (then no configuration is read), or the NORA server's config file with --config <file>",
+    );
+  }
+}
+
 /** `nora go publish`: builds a module zip and uploads it (src/formats/go/publish-cli.ts). */
 function addGoCommands(program: Command): void {
   const go = program.command('go').description('Go modules: publish to a hosted repository');
@@ -352,11 +384,14 @@ function addGoCommands(program: Command): void {
         const { config, ...publishOptions } = opts;
         const log = (line: string) => process.stderr.write(`${line}\n`);
         let registry = opts.registry ?? emptyToUndefined(process.env['NORA_GO_REGISTRY']);
+        // --registry or NORA_GO_REGISTRY: no configuration is read at all.
         if (registry === undefined && opts.dryRun !== true) {
           // As `nora token`/`gc`/`verify`: the configuration the server reads (file + NORA_*).
           const loaded = await loadCheckedConfig({
             env: process.env,
             ...(config === undefined ? {} : { file: config }),
+          }).catch((err: unknown) => {
+            throw err instanceof ConfigError ? new PublishConfigError(err, config) : err;
           });
           for (const warning of loaded.warnings) log(`warning: ${warning}`);
           registry = registryOfServer(loaded.config.server);
@@ -429,8 +464,9 @@ export async function main(argv: readonly string[]): Promise<void> {
       return;
     }
     if (err instanceof ConfigError || err instanceof UsageError) {
+      const command = err instanceof PublishConfigError ? 'nora go publish' : 'nora';
       process.stderr.write(
-        err instanceof UsageError ? `${err.message}\n` : `nora: ${redactText(err.message)}\n`,
+        err instanceof UsageError ? `${err.message}\n` : `${command}: ${redactText(err.message)}\n`,
       );
       process.exitCode = EXIT_CONFIG;
       return;

@@ -20,8 +20,9 @@ export interface RunningServer {
 
 export interface StartOptions {
   /**
-   * Loads and checks the configuration again, for SIGHUP. When the server started from a file it
-   * must read that same file (a file deleted since is an error, not a fall back to defaults).
+   * Loads and checks the configuration again, for SIGHUP. Once a file has been read (at start or
+   * by a reload) it must read that same file (a file deleted since is an error, not a fall back
+   * to defaults).
    */
   readonly reload: () => Promise<LoadedConfig>;
   /** Warnings of the first load, logged once the logger exists. */

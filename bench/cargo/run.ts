@@ -60,14 +60,7 @@ import {
   writeConsumer,
   writeSourceReplacement,
 } from '../../test/e2e/cargo-proxy/real-tree.ts';
-import {
-  BASELINES,
-  baselineSummary,
-  type BaselineServer,
-  startRelay,
-  startStatic,
-  warmBaselines,
-} from '../node-baselines.ts';
+import { BASELINES, baselineSummary, startBaselines } from '../node-baselines.ts';
 
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 5)) || 1);
 const SECONDS = Math.max(1, Math.floor(Number(process.env['BENCH_SECONDS'] ?? 5)) || 5);
@@ -157,7 +150,25 @@ async function fetchRounds(nginx: Nginx, root: string, manifest: TreeManifest): 
   const baselineCpu = { relay: [] as number[], static: [] as number[] };
   // The floors: each phase also times the Node baseline it is to be read against (cold: the
   // relay, warm: the static server), in the same alternating order as direct and NORA.
-  const baselines = BASELINES ? await startBaselines(nginx, root, manifest) : undefined;
+  // config.json's `dl`, written for nginx, is rewritten by each to its own origin; warmed as a
+  // NORA is before its cold round.
+  const crate = manifest.crates[0];
+  const baselines = BASELINES
+    ? await startBaselines({
+        upstream: nginx.url,
+        root,
+        types: { json: 'application/json', crate: 'application/gzip' },
+        defaultType: 'application/octet-stream',
+        rewrite: /^\/index\/config\.json$/,
+        warm: [
+          '/index/config.json',
+          '/index/no/ra/nora-bench-absent',
+          ...(crate === undefined
+            ? []
+            : [`/crates/${crate.name}/${crate.name}-${crate.vers}.crate`]),
+        ],
+      })
+    : undefined;
   const phaseBaseline = { cold: baselines?.relay, warm: baselines?.static };
   for (let round = 0; round < ROUNDS; round++) {
     const nora = await startNora(nginx.index);
@@ -214,37 +225,6 @@ async function fetchRounds(nginx: Nginx, root: string, manifest: TreeManifest): 
   );
   if (baselines !== undefined)
     for (const line of baselineSummary(times, { ...noraCpu, ...baselineCpu })) log(line);
-}
-
-/**
- * The node relay to nginx and the node static server of the tree (config.json's `dl`, written
- * for nginx, rewritten by each to its own origin), warmed as a NORA is before its cold round.
- */
-async function startBaselines(
-  nginx: Nginx,
-  root: string,
-  manifest: TreeManifest,
-): Promise<{ relay: BaselineServer; static: BaselineServer }> {
-  const config = /^\/index\/config\.json$/;
-  const relay = await startRelay(nginx.url, config);
-  stopOnExit(relay.child);
-  const server = await startStatic(
-    root,
-    { json: 'application/json', crate: 'application/gzip' },
-    'application/octet-stream',
-    { paths: config, from: nginx.url },
-  );
-  stopOnExit(server.child);
-  const crate = manifest.crates[0];
-  await warmBaselines(
-    [relay, server],
-    [
-      '/index/config.json',
-      '/index/no/ra/nora-bench-absent',
-      ...(crate === undefined ? [] : [`/crates/${crate.name}/${crate.name}-${crate.vers}.crate`]),
-    ],
-  );
-  return { relay, static: server };
 }
 
 async function getSections(nginx: Nginx, root: string, manifest: TreeManifest): Promise<void> {

@@ -66,9 +66,7 @@ import {
   BASELINES,
   baselineSummary,
   type BaselineServer,
-  startRelay,
-  startStatic,
-  warmBaselines,
+  startBaselines,
 } from '../node-baselines.ts';
 
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 5)) || 1);
@@ -127,29 +125,6 @@ async function download(consumer: string, goproxy: string, work: string): Promis
   const seconds = (performance.now() - started) / 1000;
   await removeDir(home);
   return seconds;
-}
-
-/**
- * The node relay to nginx and the node static server of the GOPROXY tree (types as nginx's),
- * warmed with the requests a NORA is warmed with before its cold round.
- */
-async function startBaselines(
-  upstream: string,
-  tree: string,
-): Promise<{ relay: BaselineServer; static: BaselineServer }> {
-  const relay = await startRelay(upstream);
-  stopOnExit(relay.child);
-  const server = await startStatic(
-    tree,
-    { zip: 'application/zip', info: 'application/json', mod: 'text/plain' },
-    'text/plain',
-  );
-  stopOnExit(server.child);
-  await warmBaselines(
-    [relay, server],
-    ['/github.com/pkg/errors/@v/list', '/example.com/absent/@v/list'],
-  );
-  return { relay, static: server };
 }
 
 async function main(): Promise<void> {
@@ -212,7 +187,16 @@ async function main(): Promise<void> {
     const statics: number[] = [];
     const relayCpu: number[] = [];
     const staticCpu: number[] = [];
-    const baselines = BASELINES ? await startBaselines(nginx.url, tree) : undefined;
+    // Types as nginx's; warmed with the requests a NORA is warmed with before its cold round.
+    const baselines = BASELINES
+      ? await startBaselines({
+          upstream: nginx.url,
+          root: tree,
+          types: { zip: 'application/zip', info: 'application/json', mod: 'text/plain' },
+          defaultType: 'text/plain',
+          warm: ['/github.com/pkg/errors/@v/list', '/example.com/absent/@v/list'],
+        })
+      : undefined;
     const timedBaseline = async (
       server: BaselineServer | undefined,
       into: number[],

@@ -38,9 +38,7 @@ import {
   BASELINES,
   baselineSummary,
   type BaselineServer,
-  startRelay,
-  startStatic,
-  warmBaselines,
+  startBaselines,
 } from '../node-baselines.ts';
 import { compareRates, describeComparison, PAIRS } from '../wrk.ts';
 import {
@@ -142,7 +140,28 @@ async function benchResolve(): Promise<void> {
   let files = 0;
   // One untimed build straight from nginx: the JVM's and the page cache's first touches.
   await build(project, nginx.url, CHECKSUMS);
-  const baselines = BASELINES ? await startBaselines(nginx.url) : [];
+  // Relay to the resolve bench's nginx, static server of the same tree; warmed with the POMs a
+  // NORA is warmed with before its cold build.
+  const pair = BASELINES
+    ? await startBaselines({
+        upstream: nginx.url,
+        root: UPSTREAM_TREE,
+        types: {
+          xml: 'application/xml',
+          pom: 'application/xml',
+          jar: 'application/java-archive',
+          sha1: 'text/plain',
+          md5: 'text/plain',
+        },
+        defaultType: 'application/octet-stream',
+        warm: [
+          '/junit/junit/4.13.2/junit-4.13.2.pom',
+          '/org/hamcrest/hamcrest-core/1.3/hamcrest-core-1.3.pom',
+        ],
+        stopLater: (child) => stops.push(() => stopChild(child)),
+      })
+    : undefined;
+  const baselines = pair === undefined ? [] : [pair.relay, pair.static];
   /** One build through a baseline, checked to resolve the same tree; outside the counted logs. */
   const viaBaseline = async (server: BaselineServer | undefined): Promise<string> => {
     if (server === undefined) return '';
@@ -218,35 +237,6 @@ async function benchResolve(): Promise<void> {
   log(`    NORA cold ${describe(upstream.cold)}`);
   log(`    NORA warm ${describe(upstream.warm)}`);
   if (baselines.length > 0) for (const line of baselineSummary(times, cpu)) log(line);
-}
-
-/**
- * The node relay to `upstream` (the resolve bench's nginx) and the node static server of the
- * same tree (types as nginx's), warmed with the POMs a NORA is warmed with before its cold build.
- */
-async function startBaselines(upstream: string): Promise<BaselineServer[]> {
-  const relay = await startRelay(upstream);
-  stops.push(() => stopChild(relay.child));
-  const server = await startStatic(
-    UPSTREAM_TREE,
-    {
-      xml: 'application/xml',
-      pom: 'application/xml',
-      jar: 'application/java-archive',
-      sha1: 'text/plain',
-      md5: 'text/plain',
-    },
-    'application/octet-stream',
-  );
-  stops.push(() => stopChild(server.child));
-  await warmBaselines(
-    [relay, server],
-    [
-      'junit/junit/4.13.2/junit-4.13.2.pom',
-      'org/hamcrest/hamcrest-core/1.3/hamcrest-core-1.3.pom',
-    ].map((p) => `/${p}`),
-  );
-  return [relay, server];
 }
 
 async function benchArtifact(nginx: Nginx): Promise<void> {

@@ -50,14 +50,7 @@ import { gzipSync } from 'node:zlib';
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
 import { missingTools, run } from '../../test/helpers/tools.ts';
 import { compareRates, describeComparison, PAIRS, wrk } from '../wrk.ts';
-import {
-  BASELINES,
-  baselineSummary,
-  type BaselineServer,
-  startRelay,
-  startStatic,
-  warmBaselines,
-} from '../node-baselines.ts';
+import { BASELINES, baselineSummary, startBaselines } from '../node-baselines.ts';
 import {
   cpuProfCommand,
   cpuSeconds,
@@ -315,7 +308,17 @@ async function installRounds(nginx: string, root: string, manifest: Manifest): P
   const direct = `${nginx}/simple/`;
   // The floors: each phase also times the Node baseline it is to be read against (cold: the
   // relay, warm: the static server), in the same alternating order as direct and NORA.
-  const baselines = BASELINES ? await startBaselines(nginx, root) : undefined;
+  // The tree's links are relative: nothing to rewrite. Warmed with the page of a project
+  // outside the install set, as a NORA is before its cold round.
+  const baselines = BASELINES
+    ? await startBaselines({
+        upstream: nginx,
+        root,
+        types: { html: 'text/html', json: 'application/json' },
+        defaultType: 'application/octet-stream',
+        warm: ['/simple/pip/', '/simple/nora-bench-absent/'],
+      })
+    : undefined;
   const phaseBaseline = { cold: baselines?.relay, warm: baselines?.static };
   for (let round = 0; round < ROUNDS; round++) {
     const nora = await startNora(`${nginx}/simple/`);
@@ -398,27 +401,6 @@ async function installRounds(nginx: string, root: string, manifest: Manifest): P
   );
   if (baselines !== undefined)
     for (const line of baselineSummary(times, { ...noraCpu, ...baselineCpu })) log(line);
-}
-
-/**
- * The node relay to nginx and the node static server of the tree (types as nginx's; the tree's
- * links are relative, nothing to rewrite), warmed with the page of a project outside the
- * install set, as a NORA is before its cold round.
- */
-async function startBaselines(
-  nginx: string,
-  root: string,
-): Promise<{ relay: BaselineServer; static: BaselineServer }> {
-  const relay = await startRelay(nginx);
-  stopOnExit(relay.child);
-  const server = await startStatic(
-    root,
-    { html: 'text/html', json: 'application/json' },
-    'application/octet-stream',
-  );
-  stopOnExit(server.child);
-  await warmBaselines([relay, server], ['/simple/pip/', '/simple/nora-bench-absent/']);
-  return { relay, static: server };
 }
 
 async function pageSection(

@@ -3,6 +3,7 @@
  * the generic env mapping (`env`: the variable names, first wins; `fromEnv`: custom parsing) and
  * masking (`secret`). Attach `.meta()` last so the walker in env.ts sees it on the outer schema.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 export interface FieldMeta {
@@ -31,6 +32,36 @@ export const httpUrl = z
   .refine((value) => /^https?:\/\/[^\s/]+/.test(value) && URL.canParse(value), {
     message: 'expected an http(s) URL such as "https://host[:port][/path]"',
   });
+
+/**
+ * A host name as a resolver takes it: dot-separated labels of letters, digits, `-` (not at either
+ * end) and `_` (container names), at most 63 characters each and 253 in all, an optional final
+ * dot. A name whose last label is all digits is an IPv4 address gone wrong (`999.1.1.1`,
+ * `10.0.0`), not a name.
+ */
+export function isHostName(value: string): boolean {
+  const name = value.endsWith('.') ? value.slice(0, -1) : value;
+  if (name === '' || name.length > 253) return false;
+  const labels = name.split('.');
+  if (!labels.every((label) => /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/i.test(label))) {
+    return false;
+  }
+  return !/^\d+$/.test(labels.at(-1) ?? '');
+}
+
+/**
+ * The address the server listens on: an IPv4 or IPv6 literal (`0.0.0.0`, `::`, no brackets) or a
+ * host name. Checked at load, so `999.1.1.1` is a configuration error naming the key, not a
+ * failure at listen.
+ */
+export const listenHost = z.string().superRefine((value, ctx) => {
+  if (isIP(value) !== 0 || isHostName(value)) return;
+  ctx.addIssue({
+    code: 'custom',
+    input: value,
+    message: `expected an IPv4 or IPv6 address (such as 127.0.0.1, 0.0.0.0 or ::, without brackets) or a host name, got ${JSON.stringify(value)}`,
+  });
+});
 
 /** `none` (any case, spaces around) means no upstream, like `""`; anything else is kept. */
 function noneAsEmpty(value: string): string {

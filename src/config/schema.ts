@@ -14,7 +14,7 @@ import { npmSectionSchema } from '../formats/npm/config.ts';
 import { dockerSectionSchema, dockerUpstreamSchema } from '../formats/oci/config.ts';
 import { pypiSectionSchema } from '../formats/pypi/config.ts';
 import { rawSectionSchema } from '../formats/raw/config.ts';
-import { credentials, httpUrl, upstreamEntry, withMeta } from './fields.ts';
+import { credentials, httpUrl, listenHost, upstreamEntry, withMeta } from './fields.ts';
 
 export const FORMAT_NAMES = [
   'docker',
@@ -32,7 +32,8 @@ export const REPOSITORY_KINDS = ['hosted', 'proxy', 'group'] as const;
 export type RepositoryKind = (typeof REPOSITORY_KINDS)[number];
 
 const serverSchema = z.object({
-  host: z.string().min(1).default('127.0.0.1'),
+  /** Listen address: an IP literal or a host name (fields.ts listenHost). */
+  host: listenHost.default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(4000),
   /** External base URL (behind a reverse proxy); used in every URL we hand to clients. */
   public_url: httpUrl.optional(),

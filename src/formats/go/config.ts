@@ -77,15 +77,20 @@ export const goSectionSchema = z.object({
   negative_cache_ttl: ttlSeconds.default(60),
   /**
    * GOPRIVATE-style globs (NORA_GO_PRIVATE, comma-separated): matching module paths are never
-   * asked of the upstream nor of a checksum database (they answer 404 from a proxy).
+   * asked of the upstream nor of a checksum database (they answer 404 from a proxy). In the file
+   * a list, or a string in GOPRIVATE's own syntax (`"corp.example/*,other.example"`), as users
+   * copy their GOPRIVATE value; a string was refused as "expected array".
    */
   private: withMeta(
     z
-      .array(
-        z.string().refine(isPrefixPattern, {
-          message:
-            'not a GOPRIVATE-style pattern (path.Match syntax: *, ?, [class], \\ escapes; no commas)',
-        }),
+      .preprocess(
+        (value) => (typeof value === 'string' ? commaList(value) : value),
+        z.array(
+          z.string().refine(isPrefixPattern, {
+            message:
+              'not a GOPRIVATE-style pattern (path.Match syntax: *, ?, [class], \\ escapes; no commas)',
+          }),
+        ),
       )
       .default([]),
     {

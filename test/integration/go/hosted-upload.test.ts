@@ -604,6 +604,22 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
     });
     assert.equal(byFlag.code, 0, byFlag.stderr);
     assert.equal(await status('example.com/configured/lib/@v/v1.0.4.info'), 200);
+    // Another program's config.toml that is no NORA configuration: with the registry named, it
+    // is not read at all; without, the error names the file and how to name the registry.
+    for (const other of ['[server]\nport = "eighty"\n', 'title = "unterminated\n']) {
+      await fs.writeFile(path.join(work.path, 'config.toml'), other);
+      const version = `v1.1.${String(other.length)}`;
+      const named = await cli(['--version', version, '--registry', base]);
+      assert.equal(named.code, 0, named.stderr);
+      assert.equal(named.stderr.includes('config.toml'), false, named.stderr);
+      const unnamed = await cli(['--version', 'v1.2.0']);
+      assert.equal(unnamed.code, 2, unnamed.stderr);
+      assert.match(
+        unnamed.stderr,
+        /^nora go publish: no default registry: the configuration it comes from \(\/.*\/config\.toml, NORA_\* variables\) does not load:\n {2}(invalid configuration|TOML parse error in \/.*\/config\.toml)[\s\S]*\nname the registry with --registry http:\/\/<host>:<port>\/go or NORA_GO_REGISTRY/,
+      );
+    }
+    assert.equal(await status('example.com/configured/lib/@v/v1.2.0.info'), 404);
   });
 
   test('registryOfServer: public_url, wildcard and IPv6 hosts', () => {

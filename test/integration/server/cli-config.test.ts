@@ -91,6 +91,19 @@ describe('config check runs the validation serve runs', () => {
     }
   });
 
+  test('NORA_HOST=999.1.1.1: both refuse it, exit 2, naming the variable (not a failure at listen)', async () => {
+    const env = { NORA_HOST: '999.1.1.1', NORA_PORT: String(await freePort()) };
+    const check = await nora(['config', 'check'], env);
+    const serve = await nora(['serve'], env);
+    for (const res of [check, serve]) {
+      assert.equal(res.code, 2, res.stderr);
+      assert.match(
+        res.stderr,
+        /server\.host \(from NORA_HOST\): expected an IPv4 or IPv6 address .* or a host name, got "999\.1\.1\.1"/,
+      );
+    }
+  });
+
   test('a group with an unknown member: both refuse it with exit 2', async () => {
     const dir = await tempDir('nora-repos-');
     const file = path.join(dir, 'config.toml');
@@ -223,6 +236,37 @@ describe('SIGHUP against the running configuration', () => {
       await (await fetch(`${server.url}/ready`)).arrayBuffer();
       await new Promise((r) => setTimeout(r, 200));
       assert.doesNotMatch(server.output(), /"msg":"request"/);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+
+  test('a config file made after start, then deleted: SIGHUP keeps it, not the defaults', async () => {
+    const dir = await tempDir('nora-hup-late-');
+    // No ./config.toml at start: defaults + environment.
+    const file = path.join(dir, 'config.toml');
+    const server = await startNoraProcess({
+      port: await freePort(),
+      cwd: dir,
+      command: [process.execPath, ...NODE_FLAGS, BIN, 'serve'],
+      env: { ...cleanEnv(), NORA_STORAGE_PATH: path.join(dir, 'storage') },
+    });
+    try {
+      // "debug", not "warn": the reload's own line is logged at the new level.
+      await fs.writeFile(file, '[server]\nlog_level = "debug"\n');
+      server.child.kill('SIGHUP');
+      await waitFor(() => server.output().includes('configuration reloaded'));
+      assert.match(server.output(), /"applied":\["server\.log_level"\]/);
+      await fs.rm(file);
+      server.child.kill('SIGHUP');
+      await waitFor(() => server.output().includes('configuration reload failed'));
+      assert.match(
+        server.output(),
+        /"level":50,.*"error":"cannot read config file [^"]*config\.toml: ENOENT.*"msg":"configuration reload failed, keeping previous config"/,
+      );
+      // No second reload to the defaults ("info", and auth off if the file had turned it on).
+      assert.equal(server.output().match(/configuration reloaded/g)?.length, 1);
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;

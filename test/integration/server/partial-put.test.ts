@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { buildChart } from '../../helpers/helm.ts';
 import { startTestServer } from '../../helpers/server.ts';
+import { crateBody } from '../cargo/fixtures.ts';
 import { send } from '../raw/client.ts';
 
 const RANGE = { 'content-range': 'bytes 100-107/200' };
 
 describe('PUT with Content-Range: 400 everywhere but the OCI upload API', () => {
-  test('raw, Helm, Maven and npm refuse it; nothing stored; OCI untouched', async () => {
+  test('raw, Helm, Maven, npm and Cargo refuse it; nothing stored; OCI untouched', async () => {
     await using server = await startTestServer({});
     const port = server.port;
 
@@ -62,6 +63,29 @@ describe('PUT with Content-Range: 400 everywhere but the OCI upload API', () => 
     );
     assert.equal(npm.status, 400, npm.body);
     assert.match(npm.body, /Content-Range/);
+
+    // Cargo publish (PUT /api/v1/crates/new): refused in Cargo's {"errors":[{"detail"}]} shape,
+    // which cargo prints; nothing in the index. Without the header the same body publishes.
+    const crate = await crateBody('crpart', '0.1.0');
+    const cargo = await fetch(`${server.url}/cargo/api/v1/crates/new`, {
+      method: 'PUT',
+      headers: { ...RANGE, 'content-type': 'application/octet-stream' },
+      body: crate,
+    });
+    assert.equal(cargo.status, 400);
+    assert.match(cargo.headers.get('content-type') ?? '', /^application\/json/);
+    const cargoBody = (await cargo.json()) as { errors: { detail: string }[] };
+    assert.equal(cargoBody.errors.length, 1, JSON.stringify(cargoBody));
+    assert.match(cargoBody.errors[0]?.detail ?? '', /Content-Range.*not supported/);
+    const index = `${server.url}/cargo/index/cr/pa/crpart`;
+    assert.equal((await fetch(index)).status, 404);
+    const cargoWhole = await fetch(`${server.url}/cargo/api/v1/crates/new`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: crate,
+    });
+    assert.equal(cargoWhole.status, 200, await cargoWhole.text());
+    assert.equal((await fetch(index)).status, 200);
 
     // OCI: a PUT closing an upload may carry Content-Range; not refused by this rule, the
     // registry's own upload code answers it (here in its error envelope).

@@ -62,6 +62,47 @@ test('environment overrides the file, and typed values are parsed', () => {
   assert.equal(config.storage.path, '/srv/nora');
 });
 
+test('server.host: an IP literal or a host name, checked at load (not at listen)', () => {
+  for (const host of [
+    '127.0.0.1',
+    '0.0.0.0',
+    '::',
+    '::1',
+    'fe80::1%eth0',
+    'localhost',
+    'nora.internal',
+    'my_nora',
+    'registry.example.',
+  ]) {
+    assert.equal(parseConfigObject({}, { NORA_HOST: host }).config.server.host, host);
+  }
+  for (const host of [
+    '999.1.1.1',
+    '10.0.0',
+    '1.2.3.4.5',
+    '[::1]',
+    'bad host',
+    '-x.example',
+    'a..b',
+    'x'.repeat(64),
+    'http://h',
+  ]) {
+    assert.throws(
+      () => parseConfigObject({}, { NORA_HOST: host }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.message.includes(
+          `server.host (from NORA_HOST): expected an IPv4 or IPv6 address (such as 127.0.0.1, 0.0.0.0 or ::, without brackets) or a host name, got ${JSON.stringify(host)}`,
+        ),
+      host,
+    );
+  }
+  assert.throws(
+    () => parseConfigObject({ server: { host: '999.1.1.1' } }),
+    /\n {2}server\.host: expected an IPv4 or IPv6 address .*got "999\.1\.1\.1"/,
+  );
+});
+
 test('an invalid value names the key, the variable and the expected form', () => {
   assert.throws(
     () => parseConfigObject({}, { NORA_PORT: 'eighty' }),

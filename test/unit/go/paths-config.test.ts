@@ -151,4 +151,21 @@ describe('[go] proxy keys', () => {
     const { config } = parseConfigObject({ go: { private: ['corp.example/', '*/[a-c]x'] } }, {});
     assert.deepEqual(config.go.private, ['corp.example/', '*/[a-c]x']);
   });
+
+  test('private as a string in GOPRIVATE syntax (copied from GOPRIVATE): a comma-separated list', () => {
+    const { config } = parseConfigObject({ go: { private: 'corp.example/*, other.example,' } }, {});
+    assert.deepEqual(config.go.private, ['corp.example/*', 'other.example']);
+    assert.deepEqual(parseConfigObject({ go: { private: '' } }, {}).config.go.private, []);
+    // Its entries are checked as a list's are, by position.
+    assert.throws(
+      () => parseConfigObject({ go: { private: 'corp.example,[' } }, {}),
+      /go\.private\.1: not a GOPRIVATE-style pattern/,
+    );
+    // The variable still wins over the file.
+    const both = parseConfigObject(
+      { go: { private: 'corp.example' } },
+      { NORA_GO_PRIVATE: 'env.example' },
+    );
+    assert.deepEqual(both.config.go.private, ['env.example']);
+  });
 });
