@@ -342,7 +342,9 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       .headers(registryError.headers ?? {})
       .send(body);
   });
-  fastify.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found' }));
+  fastify.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: notFoundMessage(formats, repositories, request.url) }),
+  );
 
   const hookOptions = {
     access,
@@ -642,6 +644,36 @@ function restartOnlyChanges(current: AppConfig, next: AppConfig): string[] {
     ),
   ];
   return watched.filter(([, a, b]) => a !== b).map(([key]) => key);
+}
+
+/**
+ * The not-found answer's message: a `/repository/<name>/…` path whose name is no configured
+ * repository says so (a typo in a client's registry URL otherwise reads as a missing package);
+ * the configured names are not listed (they may not be public). Anything else: "not found".
+ */
+function notFoundMessage(
+  formats: readonly FormatModule[],
+  repositories: RepositoryRegistry,
+  url: string,
+): string {
+  if (!url.startsWith('/repository/')) return 'not found';
+  const raw = url.slice('/repository/'.length).split(/[/?]/, 1)[0] ?? '';
+  let name: string;
+  try {
+    name = decodeURIComponent(raw);
+  } catch {
+    return 'not found';
+  }
+  if (name === '') return 'not found';
+  const repo = repositories.get(name);
+  if (repo === undefined) {
+    return `no repository named ${JSON.stringify(name.slice(0, 100))} on this server (named repositories are served at /repository/<name>/, as [[repositories]] in the configuration names them)`;
+  }
+  // A format's default repository answers at its mount (`/maven2/`), not under /repository/.
+  const mount = formats.find((f) => f.defaultRepository === repo.name)?.mount;
+  return repo.isDefault && mount !== undefined
+    ? `the repository "${repo.name}" is served at ${mount}/, not under /repository/`
+    : 'not found';
 }
 
 /** Bounded metric label from a path: a format name, a configured repository, or "system". */

@@ -93,6 +93,25 @@ describe('HTTP edge', async () => {
     }
   });
 
+  test('an unknown /repository/<name>/ says no such repository; a known one keeps its own 404', async () => {
+    const unknown = await inject({ url: '/repository/npm-hostd/left-pad' });
+    assert.equal(unknown.statusCode, 404);
+    assert.match(
+      unknown.json<{ error: string }>().error,
+      /no repository named "npm-hostd" on this server/,
+    );
+    const encoded = await inject({ url: '/repository/a%20b/x?y=1' });
+    assert.match(encoded.json<{ error: string }>().error, /no repository named "a b"/);
+    const elsewhere = await inject({ url: '/nothing/here' });
+    assert.deepEqual(elsewhere.json(), { error: 'not found' });
+    const mounted = await inject({ url: '/repository/maven/junit/junit/maven-metadata.xml' });
+    assert.equal(mounted.statusCode, 404);
+    assert.match(mounted.body, /"maven" is served at \/maven2\/, not under \/repository\//);
+    const known = await inject({ url: '/repository/npm-hosted/left-pad' });
+    assert.equal(known.statusCode, 404);
+    assert.doesNotMatch(known.body, /no repository named/);
+  });
+
   test('/health is 503 "unhealthy" when storage is unreachable', async () => {
     const broken = await startTestServer();
     try {
