@@ -106,7 +106,10 @@ describe('HTTP edge', async () => {
     assert.deepEqual(elsewhere.json(), { error: 'not found' });
     const mounted = await inject({ url: '/repository/maven/junit/junit/maven-metadata.xml' });
     assert.equal(mounted.statusCode, 404);
-    assert.match(mounted.body, /"maven" is served at \/maven2\/, not under \/repository\//);
+    assert.match(
+      mounted.json<{ error: string }>().error,
+      /"maven" is served at \/maven2\/, not under \/repository\//,
+    );
     const known = await inject({ url: '/repository/npm-hosted/left-pad' });
     assert.equal(known.statusCode, 404);
     assert.doesNotMatch(known.body, /no repository named/);
