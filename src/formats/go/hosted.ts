@@ -80,8 +80,26 @@ interface HostedModule {
 interface RepoState {
   /** Every module path with a version (one query for the whole repository). */
   readonly modules: ReadonlySet<string>;
+  /**
+   * Every module path in `modules` and each of its leading path prefixes (`corp.example.com`,
+   * `corp.example.com/t7` for `corp.example.com/t7/hello`): the index `holdsUnder` and
+   * `sharesTree` look up, built once per load (no scan of `modules` per request).
+   */
+  readonly prefixes: ReadonlySet<string>;
   /** Modules read so far, with their versions (bounded: cleared at MODULES_REMEMBERED). */
   readonly byModule: Map<string, HostedModule>;
+}
+
+/** Each path in `modules` and every leading `/`-prefix of it. */
+function prefixesOf(modules: ReadonlySet<string>): Set<string> {
+  const prefixes = new Set<string>();
+  for (const module of modules) {
+    prefixes.add(module);
+    for (let cut = module.indexOf('/'); cut > 0; cut = module.indexOf('/', cut + 1)) {
+      prefixes.add(module.slice(0, cut));
+    }
+  }
+  return prefixes;
 }
 
 /** Hosted modules whose versions are kept in memory at once, at most. */
@@ -116,10 +134,8 @@ export class GoHosted implements GoSource {
     const known = this.#states.get(repo);
     if (known !== undefined) return known;
     const generation = this.#generation;
-    const state: RepoState = {
-      modules: new Set(await this.store.modules(repo)),
-      byModule: new Map(),
-    };
+    const modules = new Set(await this.store.modules(repo));
+    const state: RepoState = { modules, prefixes: prefixesOf(modules), byModule: new Map() };
     if (generation === this.#generation) this.#states.set(repo, state);
     return state;
   }
@@ -191,10 +207,15 @@ export class GoHosted implements GoSource {
   }
 
   async holdsUnder(repo: Repository, module: string): Promise<boolean> {
-    const { modules } = await this.#state(repo.name);
-    if (modules.has(module)) return true;
-    const below = `${module}/`;
-    for (const held of modules) if (held.startsWith(below)) return true;
+    return (await this.#state(repo.name)).prefixes.has(module);
+  }
+
+  async sharesTree(repo: Repository, module: string): Promise<boolean> {
+    const { modules, prefixes } = await this.#state(repo.name);
+    if (prefixes.has(module)) return true;
+    for (let cut = module.lastIndexOf('/'); cut > 0; cut = module.lastIndexOf('/', cut - 1)) {
+      if (modules.has(module.slice(0, cut))) return true;
+    }
     return false;
   }
 
