@@ -228,7 +228,7 @@ export class GoHosted implements GoSource {
   /**
    * Stores `module@version` (decoded) from its module zip `body`. Throws RegistryError:
    * METHOD_NOT_ALLOWED for a non-hosted repository, BAD_REQUEST for an invalid path, version or
-   * zip, TOO_LARGE past `[go] max_zip_size`, CONFLICT when the version exists with another zip or
+   * zip, TOO_LARGE past `[go] max_zip_size` (a `contentLength` past it before reading the body), CONFLICT when the version exists with another zip or
    * `.mod` (after storing again the missing files of the version this upload reproduces byte for
    * byte). An upload identical to the stored version (same zip, so same `.mod`) succeeds with
    * `unchanged` (a retried publish; missing files of it are stored again first).
@@ -239,14 +239,23 @@ export class GoHosted implements GoSource {
     version: string,
     body: Readable,
     uploader: string | undefined,
+    contentLength?: number,
   ): Promise<PublishResult> {
     checkHosted(repo);
     const err = checkModuleVersion(module, version);
     if (err !== undefined) throw new RegistryError('BAD_REQUEST', err);
+    const maxZipSize = this.#maxZipSize();
+    // A declared length past the limit is refused before any byte is read (as raw and Helm do);
+    // a chunked body is held to the limit mid-stream below.
+    if (contentLength !== undefined && contentLength > maxZipSize) {
+      throw new RegistryError(
+        'TOO_LARGE',
+        `module zip of ${contentLength} bytes exceeds the limit of ${maxZipSize} bytes ([go] max_zip_size)`,
+      );
+    }
     // A version that exists: the body is read all the same, to tell a retried publish of the same
     // bytes (a success, as PyPI and Maven answer) from another zip under that version (409).
     const existing = await this.store.version(repo.name, module, version);
-    const maxZipSize = this.#maxZipSize();
     const zip = await this.#blobs.spoolHashed(
       'go-upload',
       body,
