@@ -229,7 +229,15 @@ export async function readChartYaml(
   gunzip.on('error', (err: NodeJS.ErrnoException) => {
     // zlib says which: a stream cut short (a partial upload or download) is not "not gzip".
     const truncated = err.code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message);
-    extract.destroy(new Error(truncated ? 'the gzip stream is truncated' : 'not a gzip stream'));
+    extract.destroy(
+      new Error(
+        gunzip.bytesWritten === 0
+          ? 'the body is empty: a chart archive (.tgz) was expected'
+          : truncated
+            ? 'the gzip stream is truncated'
+            : 'not a gzip stream',
+      ),
+    );
   });
   gunzip.on('data', (chunk: Buffer) => {
     progress.unpacked += chunk.length;
