@@ -33,7 +33,9 @@
  * - Repository-wide operations (catalog, search: no path) pass when some rule covering the
  *   repository grants the action to the principal, are refused when a rule covers every path of
  *   it (`**`) and none grants, and otherwise follow the defaults; their results are then filtered
- *   name by name (`AccessControl.can`).
+ *   name by name (`AccessControl.can`). Where a rule over every path reserved the repository
+ *   (or, for a group, a member), rules over every path that reach it through a group no longer
+ *   grant the listing (nothing would filter it).
  */
 import type { Action, Permissions, Principal, AccessTarget } from './access.ts';
 import { hasRole } from './access.ts';
@@ -196,8 +198,16 @@ export class RuleSet implements Permissions {
   }
 
   decide(principal: Principal, target: AccessTarget, action: Action): boolean | undefined {
-    const { rules, path } = this.#deciding(target);
-    if (rules.some((rule) => this.#grants(rule, principal, action))) {
+    const { rules, relevant, path } = this.#deciding(target);
+    // A listing (no path) is also granted by a rule over some paths that a reservation set aside:
+    // such a rule always has the listing filtered name by name (restrictsPaths), and each name
+    // is then decided with the precedence (alice lists the group whose own rule reserves every
+    // path for carol, and sees the names her rule on a member gives her).
+    const granting =
+      path === undefined
+        ? relevant.filter((rule) => !rule.allPaths || rules.includes(rule))
+        : rules;
+    if (granting.some((rule) => this.#grants(rule, principal, action))) {
       return this.#capped(principal, action);
     }
     const owned = rules.some((rule) => rule.owns && (path !== undefined || rule.allPaths));
@@ -242,6 +252,7 @@ export class RuleSet implements Permissions {
    */
   #deciding(target: AccessTarget): {
     readonly rules: readonly CompiledRule[];
+    readonly relevant: readonly CompiledRule[];
     readonly reserved: readonly string[];
     readonly path: string | undefined;
     readonly form: PathForm | undefined;
@@ -277,7 +288,7 @@ export class RuleSet implements Permissions {
       reserved.length === 0
         ? relevant
         : relevant.filter((rule) => reserved.some((repository) => names(rule, repository)));
-    return { rules, reserved, path, form };
+    return { rules, relevant, reserved, path, form };
   }
 
   /**

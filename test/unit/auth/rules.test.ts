@@ -346,6 +346,31 @@ describe('permission rules', () => {
     assert.ok(!a.can(anonymous, repo('reserved-all', 'npm'), 'read', 'lodash'));
     assert.ok(a.can(anonymous, repo('other', 'npm'), 'read', 'lodash'));
     assert.ok(a.can(alice, all, 'read'));
+    // A group reserving every path for carol, a member reserving some for alice: alice still
+    // lists the group (filtered name by name) and reads her paths through it; others do not.
+    const b = access({
+      rules: [
+        rule({ repositories: ['grp'], users: ['carol'], actions: ['read'] }),
+        rule({
+          repositories: ['grp-hosted'],
+          paths: ['@corp/*'],
+          users: ['alice'],
+          actions: ['read'],
+        }),
+      ],
+      groupsContaining: (name) => (name === 'grp-hosted' ? ['grp'] : []),
+      membersOf: (name) => (name === 'grp' ? ['grp-hosted'] : []),
+    });
+    const grp = repo('grp', 'npm');
+    assert.ok(b.can(alice, grp, 'read'), 'alice lists the group');
+    assert.ok(b.can(alice, grp, 'read', '@corp/pkg'));
+    assert.ok(!b.can(alice, grp, 'read', 'lodash'), "the group's rule reserves the rest");
+    assert.ok(b.can(carol, grp, 'read', 'lodash'));
+    assert.ok(!b.can(carol, grp, 'read', '@corp/pkg'), "the member's rule decides its paths");
+    assert.ok(!b.can(anonymous, grp, 'read', '@corp/pkg'));
+    assert.ok(!b.can(anonymous, grp, 'read'), 'nothing grants anonymous a listing');
+    assert.ok(!b.can(bob, grp, 'read'));
+    assert.ok(!b.readsEveryPath(alice, grp));
   });
 
   it('a member closed to anonymous reads closes its groups to them', () => {
