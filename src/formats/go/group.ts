@@ -22,10 +22,10 @@ export interface HostedModules {
   /** True when the hosted repository `repo` holds (any version of) `module`. */
   hasModule(repo: Repository, module: string): Promise<boolean>;
   /**
-   * True when `repo` holds `module` or a module below it (`module/…`): `go` also asks the
+   * The modules `repo` holds that are `module` or below it (`module/…`): `go` also asks the
    * checksum database about a module path's prefixes, which name the same private tree.
    */
-  holdsUnder(repo: Repository, module: string): Promise<boolean>;
+  modulesUnder(repo: Repository, module: string): Promise<readonly string[]>;
 }
 
 export interface GoGroupDeps extends GroupDeps<GoSource> {

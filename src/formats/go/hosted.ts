@@ -190,12 +190,10 @@ export class GoHosted implements GoSource {
     return (await this.#state(repo.name)).modules.has(module);
   }
 
-  async holdsUnder(repo: Repository, module: string): Promise<boolean> {
+  async modulesUnder(repo: Repository, module: string): Promise<readonly string[]> {
     const { modules } = await this.#state(repo.name);
-    if (modules.has(module)) return true;
     const below = `${module}/`;
-    for (const held of modules) if (held.startsWith(below)) return true;
-    return false;
+    return [...modules].filter((held) => held === module || held.startsWith(below));
   }
 
   /** Drops what reads remember of `repo` (after every write of go_module_versions). */
