@@ -7,9 +7,17 @@
  *   to the member directly is no way around it), or a member of R when R is a group (a rule on
  *   `maven-hosted` also covers the group `maven2`, so reading through the group is no way around
  *   it either), and one of its `paths` globs matches P.
+ * - Precedence: where a rule naming a repository directly owns a path (see below), that
+ *   repository has *reserved* it, and only the rules naming it directly decide there. A rule
+ *   that reaches it only through a group containing it does not open that path (an anonymous
+ *   rule on the default group `maven` does not open what a rule on `maven-hosted` reserved for
+ *   alice), through the group's URL or the member's own; it still holds on the member's other
+ *   paths and on the group's own. Read through a group, a path a member reserved is decided by
+ *   that member's own rules (`#deciding`).
  * - A target covered by a rule that names someone other than anonymous (users, groups, tokens,
  *   or nobody at all) is *owned*: a non-admin principal may do there exactly the union of the
- *   `actions` of the covering rules that name it, and nothing else. A rule naming only
+ *   `actions` of the covering rules that name it (on a reserved path: of the rules naming the
+ *   reserving repository directly), and nothing else. A rule naming only
  *   anonymous owns nothing: it lets everyone read its space and takes nothing from signed-in users
  *   (the switch for anonymous reads of one repository or namespace). A user's roles cap the union
  *   (a user or token whose roles only read gets only `read`; a user without roles gets nothing).
@@ -25,7 +33,9 @@
  * - Repository-wide operations (catalog, search: no path) pass when some rule covering the
  *   repository grants the action to the principal, are refused when a rule covers every path of
  *   it (`**`) and none grants, and otherwise follow the defaults; their results are then filtered
- *   name by name (`AccessControl.can`).
+ *   name by name (`AccessControl.can`). Where a rule over every path reserved the repository
+ *   (or, for a group, a member), rules over every path that reach it through a group no longer
+ *   grant the listing (nothing would filter it).
  */
 import type { Action, Permissions, Principal, AccessTarget } from './access.ts';
 import { hasRole } from './access.ts';
@@ -188,30 +198,30 @@ export class RuleSet implements Permissions {
   }
 
   decide(principal: Principal, target: AccessTarget, action: Action): boolean | undefined {
-    const repositories = this.#coveredThrough(target.repository.name);
-    const covering = this.#rules.filter((rule) =>
-      repositories.some((name) => rule.repositories.some((glob) => glob.test(name))),
-    );
-    const form = this.#options.pathForms?.[target.repository.format];
-    const path = target.path === undefined ? undefined : (form?.(target.path) ?? target.path);
-    // Without a path (a listing), every rule on the repository counts for a grant; only a rule
-    // over all its paths makes it owned.
-    const relevant =
+    const { rules, relevant, path } = this.#deciding(target);
+    // A listing (no path) is also granted by a rule over some paths that a reservation set aside:
+    // such a rule always has the listing filtered name by name (restrictsPaths), and each name
+    // is then decided with the precedence (alice lists the group whose own rule reserves every
+    // path for carol, and sees the names her rule on a member gives her).
+    const granting =
       path === undefined
-        ? covering
-        : covering.filter((rule) => pathGlobs(rule, form).some((glob) => glob.test(path)));
-    if (relevant.some((rule) => this.#grants(rule, principal, action))) {
+        ? relevant.filter((rule) => !rule.allPaths || rules.includes(rule))
+        : rules;
+    if (granting.some((rule) => this.#grants(rule, principal, action))) {
       return this.#capped(principal, action);
     }
-    const owned = relevant.some((rule) => rule.owns && (path !== undefined || rule.allPaths));
+    const owned = rules.some((rule) => rule.owns && (path !== undefined || rule.allPaths));
     if (owned) return false;
     return this.#defaults(principal, target, action);
   }
 
   ownedThrough(target: AccessTarget): string | undefined {
     const name = target.repository.name;
-    const form = this.#options.pathForms?.[target.repository.format];
-    const path = target.path === undefined ? undefined : (form?.(target.path) ?? target.path);
+    const { reserved, path, form } = this.#deciding(target);
+    // A repository's own rules reserve the target: they decide, whoever else covers it.
+    if (reserved.includes(name)) return undefined;
+    const reserving = reserved[0];
+    if (reserving !== undefined) return `a rule on its member ${reserving} owns it`;
     const names = (rule: CompiledRule, candidates: readonly string[]): string | undefined =>
       candidates.find((candidate) => rule.repositories.some((glob) => glob.test(candidate)));
     for (const rule of this.#rules) {
@@ -221,12 +231,64 @@ export class RuleSet implements Permissions {
       )
         continue;
       if (rule.repositories.some((glob) => glob.test(name))) return undefined;
-      const member = names(rule, this.#options.membersOf?.(name) ?? []);
-      if (member !== undefined) return `a rule on its member ${member} owns it`;
       const group = names(rule, this.#options.groupsContaining?.(name) ?? []);
       if (group !== undefined) return `a rule on its group ${group} owns it`;
     }
     return undefined;
+  }
+
+  /**
+   * The rules that decide `target`, and the repositories that reserve it.
+   *
+   * Every rule covering the target counts (on the repository, a group containing it, or a member
+   * when it is a group), except where a repository whose files the target serves (the repository
+   * itself, or a member of it when it is a group) has a rule naming it directly that owns the
+   * path: that repository has *reserved* the path, and only the rules naming it directly decide
+   * there. A rule reaching it only through a group containing it (an anonymous rule opening the
+   * default group `maven`, `users = ["*"]` on `npm`) does not open what the member reserved,
+   * whether the file is read through the group or the member's own URL. When a member of a group
+   * and the group (or an inner group) both reserve a path, the member's rules decide: the file
+   * is the member's.
+   */
+  #deciding(target: AccessTarget): {
+    readonly rules: readonly CompiledRule[];
+    readonly relevant: readonly CompiledRule[];
+    readonly reserved: readonly string[];
+    readonly path: string | undefined;
+    readonly form: PathForm | undefined;
+  } {
+    const name = target.repository.name;
+    const repositories = this.#coveredThrough(name);
+    const covering = this.#rules.filter((rule) =>
+      repositories.some((candidate) => rule.repositories.some((glob) => glob.test(candidate))),
+    );
+    const form = this.#options.pathForms?.[target.repository.format];
+    const path = target.path === undefined ? undefined : (form?.(target.path) ?? target.path);
+    // Without a path (a listing), every rule on the repository counts for a grant; only a rule
+    // over all its paths makes it owned.
+    const relevant =
+      path === undefined
+        ? covering
+        : covering.filter((rule) => pathGlobs(rule, form).some((glob) => glob.test(path)));
+    const names = (rule: CompiledRule, repository: string): boolean =>
+      rule.repositories.some((glob) => glob.test(repository));
+    const members = (repository: string): readonly string[] =>
+      this.#options.membersOf?.(repository) ?? [];
+    const reserving = [name, ...members(name)].filter((repository) =>
+      relevant.some(
+        (rule) => rule.owns && (path !== undefined || rule.allPaths) && names(rule, repository),
+      ),
+    );
+    // A group reserving a path that one of its own members reserves too gives way to the member.
+    const reserved = reserving.filter(
+      (repository) =>
+        !reserving.some((other) => other !== repository && members(repository).includes(other)),
+    );
+    const rules =
+      reserved.length === 0
+        ? relevant
+        : relevant.filter((rule) => reserved.some((repository) => names(rule, repository)));
+    return { rules, relevant, reserved, path, form };
   }
 
   /**

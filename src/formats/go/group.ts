@@ -25,14 +25,14 @@ export interface HostedModules {
   /** True when the hosted repository `repo` holds (any version of) `module`. */
   hasModule(repo: Repository, module: string): Promise<boolean>;
   /**
-   * True when `repo` holds `module` or a module below it (`module/…`): `go` also asks the
+   * The modules `repo` holds that are `module` or below it (`module/…`): `go` also asks the
    * checksum database about a module path's prefixes, which name the same private tree.
    */
-  holdsUnder(repo: Repository, module: string): Promise<boolean>;
+  modulesUnder(repo: Repository, module: string): Promise<readonly string[]>;
   /**
    * True when `module` is a module path `repo` holds, lies under one (`<held>/…`) or is a prefix
-   * of one (`holdsUnder`): a path whose name would tell an upstream about the hosted tree. An
-   * index lookup per path segment, no scan.
+   * of one: a path whose name would tell an upstream about the hosted tree. An index lookup per
+   * path segment, no scan.
    */
   sharesTree(repo: Repository, module: string): Promise<boolean>;
 }

@@ -82,7 +82,7 @@ interface RepoState {
   readonly modules: ReadonlySet<string>;
   /**
    * Every module path in `modules` and each of its leading path prefixes (`corp.example.com`,
-   * `corp.example.com/t7` for `corp.example.com/t7/hello`): the index `holdsUnder` and
+   * `corp.example.com/t7` for `corp.example.com/t7/hello`): the index `modulesUnder` and
    * `sharesTree` look up, built once per load (no scan of `modules` per request).
    */
   readonly prefixes: ReadonlySet<string>;
@@ -206,8 +206,12 @@ export class GoHosted implements GoSource {
     return (await this.#state(repo.name)).modules.has(module);
   }
 
-  async holdsUnder(repo: Repository, module: string): Promise<boolean> {
-    return (await this.#state(repo.name)).prefixes.has(module);
+  async modulesUnder(repo: Repository, module: string): Promise<readonly string[]> {
+    const { modules, prefixes } = await this.#state(repo.name);
+    // The common case (a path with nothing hosted at or below it) is one index lookup.
+    if (!prefixes.has(module)) return [];
+    const below = `${module}/`;
+    return [...modules].filter((held) => held === module || held.startsWith(below));
   }
 
   async sharesTree(repo: Repository, module: string): Promise<boolean> {

@@ -4,8 +4,9 @@
  *
  * Every read authorizes first (`access.authorize(principal, repo, 'read', path)` with the module
  * path, so `[[auth.rules]] paths = ["corp.example/**"]` covers a module subtree; a checksum
- * database read with `sumdb/<name>`). Absent things throw NOT_FOUND (404), which `go` treats as
- * "try the next GOPROXY entry".
+ * database read with `sumdb/<name>`; a lookup of a module path hosted here is never forwarded,
+ * and says it is hosted here only to a caller who may read the module). Absent things throw
+ * NOT_FOUND (404), which `go` treats as "try the next GOPROXY entry".
  */
 import type { AccessControl, Principal } from '../../auth/access.ts';
 import { RegistryError } from '../../core/errors.ts';
@@ -60,18 +61,27 @@ export class GoService {
       // (NORA_GO_PROXY=none): that list has its own key and needs no module proxy upstream.
       // `[go] sumdb = []` turns it off (then `supported` is 404 and `go` asks the database).
       this.authorize(principal, repo, 'read', `sumdb/${route.name}`);
-      if (route.module !== undefined && (await this.#hostedHolds(repo, route.module))) {
+      const notServed = () =>
+        new RegistryError('NOT_FOUND', `not found: sumdb/${route.name}/${route.path}`);
+      const held = route.module === undefined ? [] : await this.#hostedUnder(repo, route.module);
+      if (route.module !== undefined && held.length > 0) {
         // The module is private to this NORA: asking the public database would leak its name
-        // (and could only fail). `go` prints this line after "server response:".
+        // (and could only fail). Saying so tells the caller the path is hosted here: only to a
+        // caller who may read a module it names in its hosted repository. Anyone else gets the
+        // answer of a lookup not served, which says nothing about the path (access is checked
+        // on `sumdb/<name>` above, not on the module path). `go` prints the line after "server
+        // response:".
+        const readable = held.some(({ repository, module }) =>
+          this.#deps.access.can(principal, repository, 'read', module),
+        );
+        if (!readable) throw notServed();
         throw new RegistryError(
           'NOT_FOUND',
           `not found: ${route.module} is hosted here privately (${repo.name}); the public checksum database ${route.name} cannot know it: set GOPRIVATE=${route.module} (or GONOSUMDB=${route.module}) for go`,
         );
       }
       const answer = await this.#deps.sumdb.get(route.name, route.path, route.module);
-      if (answer === undefined) {
-        throw new RegistryError('NOT_FOUND', `not found: sumdb/${route.name}/${route.path}`);
-      }
+      if (answer === undefined) throw notServed();
       return { kind: 'sumdb', answer };
     }
     this.authorize(principal, repo, 'read', route.module);
@@ -108,20 +118,29 @@ export class GoService {
   }
 
   /**
-   * True when `repo` is a hosted repository, or a group guarding hosted names
-   * (`protect_hosted_names`, the same guard its `@v/list`/`.info` reads apply, group.ts) and one
-   * of its hosted members, that holds `module` or a module below it (`go` probes a path's
-   * prefixes too): then no upstream, the checksum database included, is asked about the path.
+   * The hosted modules that are `module` or below it (`go` probes a path's prefixes too), each
+   * with the hosted repository holding it, when `repo` is that hosted repository or a group
+   * guarding hosted names (`protect_hosted_names`, the same guard its `@v/list`/`.info` reads
+   * apply, group.ts) with it as a member: then no upstream, the checksum database included, is
+   * asked about the path.
    */
-  async #hostedHolds(repo: Repository, module: string): Promise<boolean> {
-    if (repo.kind === 'hosted') return this.#deps.hostedModules.holdsUnder(repo, module);
-    if (repo.kind !== 'group' || !repo.protectHostedNames) return false;
-    for (const member of this.#deps.repositories.membersOf(repo)) {
-      if (member.kind === 'hosted' && (await this.#deps.hostedModules.holdsUnder(member, module))) {
-        return true;
+  async #hostedUnder(
+    repo: Repository,
+    module: string,
+  ): Promise<{ readonly repository: Repository; readonly module: string }[]> {
+    const hosted =
+      repo.kind === 'hosted'
+        ? [repo]
+        : repo.kind === 'group' && repo.protectHostedNames
+          ? this.#deps.repositories.membersOf(repo).filter((member) => member.kind === 'hosted')
+          : [];
+    const held: { repository: Repository; module: string }[] = [];
+    for (const repository of hosted) {
+      for (const name of await this.#deps.hostedModules.modulesUnder(repository, module)) {
+        held.push({ repository, module: name });
       }
     }
-    return false;
+    return held;
   }
 }
 

@@ -213,7 +213,11 @@ export async function readChartYaml(
   const gunzip = createGunzip();
   const extract = tar.extract();
   // An object, not `let`s: the gunzip listeners set it, which flow analysis cannot see.
-  const progress = { unpacked: 0, failure: undefined as RegistryError | undefined };
+  const progress = {
+    unpacked: 0,
+    received: 0,
+    failure: undefined as RegistryError | undefined,
+  };
   const stop = (failure?: RegistryError) => {
     progress.failure ??= failure;
     source.destroy();
@@ -229,12 +233,22 @@ export async function readChartYaml(
   gunzip.on('error', (err: NodeJS.ErrnoException) => {
     // zlib says which: a stream cut short (a partial upload or download) is not "not gzip".
     const truncated = err.code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message);
-    extract.destroy(new Error(truncated ? 'the gzip stream is truncated' : 'not a gzip stream'));
+    extract.destroy(
+      new Error(
+        progress.received === 0
+          ? 'the body is empty: a chart archive (.tgz) was expected'
+          : truncated
+            ? 'the gzip stream is truncated'
+            : 'not a gzip stream',
+      ),
+    );
   });
   gunzip.on('data', (chunk: Buffer) => {
     progress.unpacked += chunk.length;
     if (progress.unpacked > MAX_UNPACKED_BYTES) stop(tooLarge());
   });
+  // Counted only to tell an empty body from a truncated one.
+  source.on('data', (chunk: Buffer) => (progress.received += chunk.length));
   source.pipe(gunzip).pipe(extract);
   let entries = 0;
   // Sum of the entries' declared sizes: refused at the header, before their bytes are inflated.

@@ -15,7 +15,7 @@ import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { RawHosted } from './hosted.ts';
 import type { OpenedRawFile, RawListing, RawSource } from './model.ts';
 import type { RawPath } from './paths.ts';
-import type { WriteCondition } from './store.ts';
+import { preconditionFailed, type WriteCondition } from './store.ts';
 import { splitEntityTags } from '../../core/http-conditional.ts';
 
 /** Most entries one listing page may ask for (`?limit=`). */
@@ -164,7 +164,7 @@ export class RawService {
     await this.#deps.hosted.remove(
       target,
       path,
-      ifMatch === undefined ? undefined : parseEtags(ifMatch, 'strong'),
+      ifMatch === undefined ? undefined : strongEtags(ifMatch),
     );
   }
 
@@ -197,7 +197,7 @@ export function writeCondition(
     return { kind: 'create-only' };
   }
   if (headers.ifMatch !== undefined) {
-    return { kind: 'match', etags: parseEtags(headers.ifMatch, 'strong') };
+    return { kind: 'match', etags: strongEtags(headers.ifMatch) };
   }
   return immutable ? { kind: 'create' } : { kind: 'any' };
 }
@@ -208,6 +208,21 @@ export function writeCondition(
  * An opaque tag may hold a `,` (RFC 9110 §8.8.3: etagc is any visible character but `"`).
  * BAD_REQUEST when it holds neither.
  */
+/**
+ * An If-Match list for a write or delete (strong comparison): its strong tags. A list of weak
+ * tags only (`W/"…"`, what a client copies from a weak validator) can never match: refused at
+ * once with 412 saying why, rather than "has changed" next to the very same tag.
+ */
+function strongEtags(value: string): string[] {
+  const tags = parseEtags(value, 'strong');
+  if (tags.length === 0) {
+    throw preconditionFailed(
+      'If-Match compares entity tags strongly (RFC 9110 §13.1.1): a weak tag (W/"…") never matches; send the ETag without W/',
+    );
+  }
+  return tags;
+}
+
 export function parseEtags(value: string, comparison: 'weak' | 'strong' = 'weak'): string[] {
   const trimmed = value.trim();
   if (trimmed === '*') return ['*'];

@@ -158,3 +158,110 @@ describe('go without a module proxy (NORA_GO_PROXY=none): the checksum database 
     assert.match(await res.text(), /not found: sumdb\/sum\.golang\.org\/supported/);
   });
 });
+
+describe('go sumdb lookups of hosted module paths, auth on: the hint only for who may read them', () => {
+  const requests: string[] = [];
+  const upstream = http.createServer((req, res) => {
+    requests.push(req.url ?? '/');
+    // The public database knows no module of these tests: 404 (as sum.golang.org does for a
+    // module that does not exist publicly).
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end('not found\n');
+  });
+  let server: TestServer;
+  const basic = (user: string, password: string) =>
+    `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  const alice = basic('alice', 'alice-pw-1');
+  const bob = basic('bob', 'bob-pw-1');
+  const module = 'corp.example.com/priv/m';
+
+  before(async () => {
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    server = await startTestServer({
+      config: {
+        go: { proxy: '', sumdb: [`sum.test.example=${url}`], negative_cache_ttl: 0 },
+        auth: {
+          enabled: true,
+          anonymous_read: true,
+          rules: [
+            {
+              repositories: ['go-hosted'],
+              paths: ['corp.example.com/priv/**'],
+              users: ['alice'],
+              actions: ['read', 'write', 'delete'],
+            },
+          ],
+        },
+      },
+    });
+    const { users } = server.app.context.identity;
+    await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']);
+    await users.create('bob', 'bob-pw-1', undefined, ['read', 'write']);
+    await using dir = await tempDir('go-sumdb-auth-');
+    await fs.writeFile(path.join(dir.path, 'go.mod'), `module ${module}\n`);
+    const zip = path.join(dir.path, 'm.zip');
+    await writeModuleZip(zip, module, 'v1.0.0', [
+      { path: 'go.mod', localPath: path.join(dir.path, 'go.mod'), size: 32 },
+    ]);
+    const put = await fetch(`${server.url}/go/${module}/@v/v1.0.0.zip`, {
+      method: 'PUT',
+      headers: { authorization: alice },
+      body: await fs.readFile(zip),
+    });
+    assert.equal(put.status, 201, await put.text());
+  });
+
+  after(async () => {
+    await server.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
+  const get = async (url: string, authorization?: string) => {
+    const res = await fetch(`${server.url}${url}`, {
+      headers: authorization === undefined ? {} : { authorization },
+    });
+    return { status: res.status, body: await res.text() };
+  };
+
+  test('alice (who may read the module) gets the GOPRIVATE hint; bob and anonymous a plain 404', async () => {
+    requests.length = 0;
+    for (const base of ['/go', '/repository/go-hosted']) {
+      for (const target of [module, 'corp.example.com']) {
+        const lookup = `${base}/sumdb/sum.test.example/lookup/${target}@v1.0.0`;
+        const hint = await get(lookup, alice);
+        assert.equal(hint.status, 404, lookup);
+        assert.match(hint.body, new RegExp(`${target} is hosted here privately .*GOPRIVATE=`));
+        for (const [who, authorization] of [
+          ['bob', bob],
+          ['anonymous', undefined],
+        ] as const) {
+          const plain = await get(lookup, authorization);
+          assert.equal(plain.status, 404, `${who} ${lookup}`);
+          // The body of a lookup not served: nothing says the path is hosted here.
+          assert.equal(
+            plain.body.trim(),
+            `not found: sumdb/sum.test.example/lookup/${target}@v1.0.0`,
+            `${who} ${lookup}`,
+          );
+          assert.doesNotMatch(plain.body, /hosted|GOPRIVATE|go-hosted/);
+        }
+      }
+    }
+    // Never asked upstream, whoever asked.
+    assert.deepEqual(requests, []);
+    // A module not hosted here, unknown to the database: the same answer, forwarded.
+    const unknown = await get('/go/sumdb/sum.test.example/lookup/corp.example.org/m@v1.0.0', bob);
+    assert.equal(unknown.status, 404);
+    assert.equal(
+      unknown.body.trim(),
+      'not found: sumdb/sum.test.example/lookup/corp.example.org/m@v1.0.0',
+    );
+    assert.deepEqual(requests, ['/lookup/corp.example.org/m@v1.0.0']);
+    // The module itself: bob 403, anonymous 401, alice reads.
+    assert.equal((await get(`/go/${module}/@v/list`, bob)).status, 403);
+    assert.equal((await get(`/go/${module}/@v/list`)).status, 401);
+    assert.equal((await get(`/go/${module}/@v/list`, alice)).body, 'v1.0.0\n');
+  });
+});

@@ -362,6 +362,13 @@ describe('helm hosted repository (auth on)', () => {
         /unpacks to more than/,
       ],
       [
+        'empty body',
+        '/helm/api/charts',
+        { method: 'POST', body: '' },
+        400,
+        /the body is empty: a chart archive \(\.tgz\) was expected/,
+      ],
+      [
         'prov for an absent chart',
         '/helm/api/prov',
         { method: 'POST', body: provenance('ghost', '1.0.0', good) },

@@ -76,10 +76,14 @@ describe('raw hosted (auth off)', () => {
     );
     assert.equal((await put('cas/missing.bin', 'x', { 'if-match': '*' })).status, 412);
     // If-Match compares strongly (RFC 9110 §13.1.1): the current ETag marked weak never matches.
-    assert.equal(
-      (await put('cas/a.bin', 'two', { 'if-match': `W/"${sha256('one')}"` })).status,
-      412,
-    );
+    const weak = await put('cas/a.bin', 'two', { 'if-match': `W/"${sha256('one')}"` });
+    assert.equal(weak.status, 412);
+    assert.match(weak.body, /never matches; send the ETag without W\//);
+    const weakDelete = await send(port, 'DELETE', '/raw/cas/a.bin', {
+      'if-match': `W/"${sha256('one')}"`,
+    });
+    assert.equal(weakDelete.status, 412);
+    assert.match(weakDelete.body, /never matches/);
     const swapped = await put('cas/a.bin', 'two', { 'if-match': `"${sha256('one')}"` });
     assert.equal(swapped.status, 200, swapped.body);
     assert.equal(swapped.headers.etag, `"${sha256('two')}"`);

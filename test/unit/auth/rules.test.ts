@@ -28,6 +28,7 @@ function rule(partial: Partial<RuleConfig> & Pick<RuleConfig, 'actions'>): RuleC
 
 const alice: Principal = { kind: 'user', name: 'alice', roles: ['read', 'write'] };
 const bob: Principal = { kind: 'user', name: 'bob', roles: ['read', 'write'] };
+const carol: Principal = { kind: 'user', name: 'carol', roles: ['read', 'write'] };
 const reader: Principal = { kind: 'user', name: 'alice', roles: ['read'], readOnly: true };
 const admin: Principal = { kind: 'user', name: 'root', roles: ['admin'] };
 const anonymous: Principal = { kind: 'anonymous' };
@@ -204,6 +205,172 @@ describe('permission rules', () => {
     assert.ok(a.can(anonymous, group, 'read', 'org/pub/q/1.0/q-1.0.jar'), 'other paths unowned');
     assert.ok(a.can(alice, group, 'read'), 'listings stay open, filtered name by name');
     assert.ok(!a.readsEveryPath(alice, group));
+  });
+
+  it('a rule reaching a member only through its group does not open what the member reserved', () => {
+    // The trial's configuration: alice's space on maven-hosted, then the rule docs/auth.md
+    // recommends to open the default group to anonymous installs.
+    const members: Record<string, string[]> = {
+      maven: ['maven-hosted', 'maven-proxy'],
+      go: ['go-hosted', 'go-proxy'],
+    };
+    const containing = (name: string) =>
+      Object.keys(members).filter((group) => members[group]?.includes(name));
+    const rules = [
+      rule({
+        repositories: ['maven-hosted', 'go-hosted'],
+        paths: ['org/priv/**', 'corp.example.com/priv/**'],
+        users: ['alice'],
+        actions: ['read', 'write', 'delete'],
+      }),
+      rule({ repositories: ['maven'], anonymous: true, actions: ['read'] }),
+      rule({ repositories: ['go'], anonymous: true, actions: ['read'] }),
+      rule({ repositories: ['maven'], users: ['*'], actions: ['read'] }),
+    ];
+    const ruleSet = new RuleSet({
+      rules,
+      groupsContaining: containing,
+      membersOf: (name) => members[name] ?? [],
+    });
+    const a = new AccessControl({ authEnabled: true, anonymousRead: false }, ruleSet);
+    const group = repo('maven', 'maven');
+    const hosted = repo('maven-hosted', 'maven');
+    const proxy = repo('maven-proxy', 'maven');
+    const jar = 'org/priv/lib/1.0/lib-1.0.jar';
+    for (const target of [group, hosted]) {
+      assert.ok(!a.can(anonymous, target, 'read', jar), `anonymous, ${target.name}`);
+      assert.ok(!a.can(bob, target, 'read', jar), `bob, ${target.name}`);
+      assert.ok(a.can(alice, target, 'read', jar), `alice, ${target.name}`);
+    }
+    assert.ok(a.can(alice, hosted, 'write', jar));
+    assert.ok(!a.can(bob, hosted, 'write', jar));
+    // The refusal names the member whose rule decides, read through the group.
+    const refusal = (principal: Principal, target: Repository) => {
+      try {
+        a.authorize(principal, target, 'read', jar);
+        return 'allowed';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    assert.match(refusal(bob, group), /\(a rule on its member maven-hosted owns it\)$/);
+    assert.doesNotMatch(refusal(bob, hosted), /\(a rule on/);
+    assert.match(refusal(anonymous, hosted), /authentication required/);
+    // Everything the member did not reserve: the group's rules hold, on the member too.
+    const pub = 'org/pub/lib/1.0/lib-1.0.jar';
+    for (const target of [group, hosted, proxy]) {
+      assert.ok(a.can(anonymous, target, 'read', pub), `anonymous, public, ${target.name}`);
+      assert.ok(a.can(bob, target, 'read', pub), `bob, public, ${target.name}`);
+    }
+    assert.ok(a.can(anonymous, proxy, 'read', jar), 'the proxy member reserved nothing');
+    assert.ok(!a.can(bob, hosted, 'write', pub), 'the group\'s users = ["*"] rule owns the rest');
+    assert.ok(a.can(bob, repo('maven-other', 'maven'), 'write', pub), 'elsewhere: role defaults');
+    // Go, the same through /go/ and the member's own URL.
+    const mod = 'corp.example.com/priv/m';
+    for (const target of [repo('go', 'go'), repo('go-hosted', 'go')]) {
+      assert.ok(!a.can(anonymous, target, 'read', mod), `anonymous, ${target.name}`);
+      assert.ok(!a.can(bob, target, 'read', mod), `bob, ${target.name}`);
+      assert.ok(a.can(alice, target, 'read', mod), `alice, ${target.name}`);
+      assert.ok(a.can(anonymous, target, 'read', 'corp.example.com/pub/m'));
+    }
+    // Listings stay open and are filtered name by name.
+    assert.ok(a.can(anonymous, group, 'read'));
+    assert.ok(!a.readsEveryPath(anonymous, group));
+    assert.ok(!a.readsEveryPath(anonymous, hosted));
+    // Without the member's rule the group's anonymous rule opens the same path (the rule is what
+    // reserves it, nothing else).
+    const open = new AccessControl(
+      { authEnabled: true, anonymousRead: false },
+      new RuleSet({
+        rules: rules.slice(1),
+        groupsContaining: containing,
+        membersOf: (name) => members[name] ?? [],
+      }),
+    );
+    assert.ok(open.can(anonymous, hosted, 'read', jar));
+    assert.ok(open.can(anonymous, group, 'read', jar));
+  });
+
+  it('precedence: a member rule over all paths, an anonymous rule on a sibling member, nested groups', () => {
+    const members: Record<string, string[]> = {
+      outer: ['inner', 'npm-hosted', 'npm-proxy'],
+      inner: ['npm-hosted'],
+      all: ['reserved-all', 'other'],
+    };
+    const a = access({
+      rules: [
+        // The member's own anonymous rule is one of its own rules: it opens what it names.
+        rule({
+          repositories: ['npm-hosted'],
+          paths: ['@corp/*'],
+          users: ['alice'],
+          actions: ['read', 'write'],
+        }),
+        rule({
+          repositories: ['npm-hosted'],
+          paths: ['@corp/open'],
+          anonymous: true,
+          actions: ['read'],
+        }),
+        // An anonymous rule on another member of the group does not open npm-hosted's space.
+        rule({ repositories: ['npm-proxy'], anonymous: true, actions: ['read'] }),
+        // A group rule owning the same path: the member's rules decide on the member's path.
+        rule({ repositories: ['inner'], paths: ['@corp/*'], users: ['carol'], actions: ['read'] }),
+        // A group reserving a path no member reserves: the group's own space.
+        rule({ repositories: ['outer'], paths: ['@grp/*'], users: ['carol'], actions: ['read'] }),
+        rule({ repositories: ['reserved-all'], users: ['alice'], actions: ['read'] }),
+        rule({ repositories: ['all'], anonymous: true, actions: ['read'] }),
+      ],
+      groupsContaining: (name) =>
+        Object.keys(members).filter((group) => members[group]?.includes(name)),
+      membersOf: (name) => (name === 'all' ? ['reserved-all', 'other'] : (members[name] ?? [])),
+    });
+    const hosted = repo('npm-hosted', 'npm');
+    for (const target of [repo('outer', 'npm'), repo('inner', 'npm'), hosted]) {
+      assert.ok(!a.can(anonymous, target, 'read', '@corp/pkg'), `anonymous, ${target.name}`);
+      assert.ok(!a.can(carol, target, 'read', '@corp/pkg'), `carol, ${target.name}`);
+      assert.ok(a.can(alice, target, 'read', '@corp/pkg'), `alice, ${target.name}`);
+      assert.ok(a.can(anonymous, target, 'read', '@corp/open'), `open, ${target.name}`);
+    }
+    assert.ok(a.can(anonymous, repo('npm-proxy', 'npm'), 'read', '@corp/pkg'));
+    const outer = repo('outer', 'npm');
+    assert.ok(a.can(carol, outer, 'read', '@grp/x'));
+    assert.ok(!a.can(bob, outer, 'read', '@grp/x'));
+    assert.ok(!a.can(anonymous, outer, 'read', '@grp/x'), 'the group reserved it from the proxy');
+    assert.ok(a.can(anonymous, outer, 'read', 'lodash'), 'the proxy member opens the rest');
+    // A member reserved over all its paths: the group's anonymous rule opens none of them, and
+    // the group's listing is refused to anonymous (every path of it may be the member's).
+    const all = repo('all', 'npm');
+    assert.ok(!a.can(anonymous, all, 'read', 'lodash'));
+    assert.ok(!a.can(anonymous, all, 'read'));
+    assert.ok(!a.can(anonymous, repo('reserved-all', 'npm'), 'read', 'lodash'));
+    assert.ok(a.can(anonymous, repo('other', 'npm'), 'read', 'lodash'));
+    assert.ok(a.can(alice, all, 'read'));
+    // A group reserving every path for carol, a member reserving some for alice: alice still
+    // lists the group (filtered name by name) and reads her paths through it; others do not.
+    const b = access({
+      rules: [
+        rule({ repositories: ['grp'], users: ['carol'], actions: ['read'] }),
+        rule({
+          repositories: ['grp-hosted'],
+          paths: ['@corp/*'],
+          users: ['alice'],
+          actions: ['read'],
+        }),
+      ],
+      groupsContaining: (name) => (name === 'grp-hosted' ? ['grp'] : []),
+      membersOf: (name) => (name === 'grp' ? ['grp-hosted'] : []),
+    });
+    const grp = repo('grp', 'npm');
+    assert.ok(b.can(alice, grp, 'read'), 'alice lists the group');
+    assert.ok(b.can(alice, grp, 'read', '@corp/pkg'));
+    assert.ok(!b.can(alice, grp, 'read', 'lodash'), "the group's rule reserves the rest");
+    assert.ok(b.can(carol, grp, 'read', 'lodash'));
+    assert.ok(!b.can(carol, grp, 'read', '@corp/pkg'), "the member's rule decides its paths");
+    assert.ok(!b.can(anonymous, grp, 'read', '@corp/pkg'));
+    assert.ok(!b.can(anonymous, grp, 'read'), 'nothing grants anonymous a listing');
+    assert.ok(!b.can(bob, grp, 'read'));
+    assert.ok(!b.readsEveryPath(alice, grp));
   });
 
   it('a member closed to anonymous reads closes its groups to them', () => {
