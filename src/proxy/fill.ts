@@ -127,7 +127,8 @@ function truncated(label: string | undefined, received: number, announced: numbe
 function cutShort(label: string | undefined, reason: string, cause?: unknown): RegistryError {
   const lead = label === undefined ? 'the upstream' : `upstream ${label}`;
   return new RegistryError('UPSTREAM_FAILED', `${lead} ${reason}`, {
-    detail: { upstream: label ?? 'upstream', reason },
+    // Without a label a group's 404 names the member instead (describeFailure).
+    detail: label === undefined ? { reason } : { upstream: label, reason },
     cause,
   });
 }
