@@ -43,7 +43,7 @@ export interface FillSource {
   readonly body: Readable;
   /** Announced length (Content-Length), when known. */
   readonly size: number | undefined;
-  /** The upstream's label (no host) for messages, e.g. `raw-proxy/0`. Default: "connection". */
+  /** The upstream's label (no host) for messages, e.g. `raw-proxy/0`. Default: "the upstream". */
   readonly label?: string | undefined;
 }
 
@@ -63,6 +63,7 @@ export function fillSourceOf(
   return {
     body: response.body,
     size: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
+    label,
   };
 }
 
@@ -100,11 +101,13 @@ function checkReceived(
   expectedSize: number | undefined,
   digest: Digest,
   expected: Digest | undefined,
+  label: string | undefined,
 ): void {
+  if (expectedSize !== undefined && size < expectedSize) throw truncated(label, size, expectedSize);
   if (expectedSize !== undefined && expectedSize !== size) {
     throw new RegistryError(
       'UPSTREAM_FAILED',
-      `upstream sent ${size} bytes, expected ${expectedSize}`,
+      `${label === undefined ? 'the upstream' : `upstream ${label}`} sent ${size} bytes, expected ${expectedSize}`,
     );
   }
   if (expected !== undefined && expected.hex !== digest.hex) {
@@ -115,14 +118,50 @@ function checkReceived(
   }
 }
 
+/** `upstream <label> sent a truncated body: N of M bytes` (the reason a group's 404 names). */
+function truncated(label: string | undefined, received: number, announced: number): RegistryError {
+  return cutShort(label, `sent a truncated body: ${received} of ${announced} bytes`);
+}
+
+/** `upstream <label> <reason>` (`the upstream <reason>` without a label), reason in the detail. */
+function cutShort(label: string | undefined, reason: string, cause?: unknown): RegistryError {
+  const lead = label === undefined ? 'the upstream' : `upstream ${label}`;
+  return new RegistryError('UPSTREAM_FAILED', `${lead} ${reason}`, {
+    // Without a label a group's 404 names the member instead (describeFailure).
+    detail: label === undefined ? { reason } : { upstream: label, reason },
+    cause,
+  });
+}
+
 /**
  * Why a fill failed, as its readers get it: an upstream body that broke off (connection closed
  * mid-body, no bytes within the read timeout) is the upstream's failure (502, 504 for the
  * timeout) in every format's error shape, never a 500; a local failure (the disk) stays as it is.
+ * The upstream did answer, so a body cut short says so: `sent a truncated body: N of M bytes`
+ * when its length was announced, else `closed the connection before the body was complete` (a
+ * chunked body); never "unreachable" nor undici's error code alone.
  */
-function failureOf(err: unknown, source: FillSource): Error {
-  if (isTransportFailure(err)) return toUpstreamError(err, source.label ?? 'connection');
+function failureOf(err: unknown, source: FillSource, received: number): Error {
+  const { label } = source;
+  if (isTransportFailure(err)) {
+    const failure = toUpstreamError(err, label ?? 'connection');
+    if (failure.code === 'UPSTREAM_TIMEOUT' || isParserError(err)) return failure;
+    if (source.size !== undefined && received < source.size) {
+      return truncated(label, received, source.size);
+    }
+    return cutShort(
+      label,
+      `closed the connection before the body was complete (${received} bytes received)`,
+      err,
+    );
+  }
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/** A body undici could not parse (malformed chunked framing): not a body cut short. */
+function isParserError(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+  return code.startsWith('HPE_') || (err instanceof Error && err.name === 'HTTPParserError');
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -341,7 +380,13 @@ export class BlobFill {
       ({ flushed } = await this.#receive(source.body, hashes, options.maxBytes));
       const { digest, hashes: hex } = hashes.digest();
       const size = this.#received;
-      checkReceived(size, options.expectedSize ?? source.size, digest, options.expected);
+      checkReceived(
+        size,
+        options.expectedSize ?? source.size,
+        digest,
+        options.expected,
+        source.label,
+      );
       if (options.verify !== undefined) {
         await options.verify(
           { digest, size, hashes: hex },
@@ -402,7 +447,7 @@ export class BlobFill {
       }
       const { digest, hashes: hex } = hashes.digest();
       const size = this.#received;
-      checkReceived(size, announced, digest, options.expected);
+      checkReceived(size, announced, digest, options.expected, source.label);
       if (options.verify !== undefined) await options.verify({ digest, size, hashes: hex }, chunks);
       // Verified bytes are final: readers finish from memory while the commit makes them durable.
       this.#settle('verified');
@@ -419,7 +464,7 @@ export class BlobFill {
   /** Ends a fill that failed: drops the upstream body, tells the readers, returns the error. */
   #fail(err: unknown, source: FillSource): Error {
     source.body.destroy();
-    this.#error = failureOf(err, source);
+    this.#error = failureOf(err, source, this.#received);
     this.#settle('failed');
     return this.#error;
   }

@@ -4,9 +4,12 @@
  * - `.info`, `.mod`, `.zip`, `@latest`: members in order (hosted first in the default group
  *   `go`), the first that has it answers.
  * - `@v/list`: the union of every member's versions (stale when a part was).
- * - A module path that a hosted member holds is served from hosted members only, never asked of
- *   a proxy (`protect_hosted_names`, the dependency-confusion guard): an upstream cannot shadow
- *   or extend an internal module, and its name never leaves.
+ * - A module path in a hosted member's tree is served from hosted members only, never asked of
+ *   a proxy (`protect_hosted_names`, the dependency-confusion guard): a path the hosted member
+ *   holds, one under it (`<hosted>/internal/pkg`: `go` asks for a package's path and each of its
+ *   prefixes to find its module) and a prefix of it (`corp.example.com` when
+ *   `corp.example.com/t7/hello` is hosted). An upstream cannot shadow or extend an internal
+ *   module, and its name never leaves: such a path that no hosted member has is a 404.
  * - A member whose upstream fails is "not here"; when nobody has it and some member failed, the
  *   answer is a 404 naming the failure (so `go` still falls through to its next GOPROXY entry).
  */
@@ -26,6 +29,12 @@ export interface HostedModules {
    * checksum database about a module path's prefixes, which name the same private tree.
    */
   modulesUnder(repo: Repository, module: string): Promise<readonly string[]>;
+  /**
+   * True when `module` is a module path `repo` holds, lies under one (`<held>/…`) or is a prefix
+   * of one: a path whose name would tell an upstream about the hosted tree. An index lookup per
+   * path segment, no scan.
+   */
+  sharesTree(repo: Repository, module: string): Promise<boolean>;
 }
 
 export interface GoGroupDeps extends GroupDeps<GoSource> {
@@ -41,7 +50,7 @@ export class GoGroup implements GoSource {
 
   #guard(group: Repository, members: readonly Repository[], module: string): NameGuard<Repository> {
     return hostedNameGuard(group, members, (member) =>
-      this.#deps.hostedModules.hasModule(member, module),
+      this.#deps.hostedModules.sharesTree(member, module),
     );
   }
 

@@ -80,8 +80,26 @@ interface HostedModule {
 interface RepoState {
   /** Every module path with a version (one query for the whole repository). */
   readonly modules: ReadonlySet<string>;
+  /**
+   * Every module path in `modules` and each of its leading path prefixes (`corp.example.com`,
+   * `corp.example.com/t7` for `corp.example.com/t7/hello`): the index `modulesUnder` and
+   * `sharesTree` look up, built once per load (no scan of `modules` per request).
+   */
+  readonly prefixes: ReadonlySet<string>;
   /** Modules read so far, with their versions (bounded: cleared at MODULES_REMEMBERED). */
   readonly byModule: Map<string, HostedModule>;
+}
+
+/** Each path in `modules` and every leading `/`-prefix of it. */
+function prefixesOf(modules: ReadonlySet<string>): Set<string> {
+  const prefixes = new Set<string>();
+  for (const module of modules) {
+    prefixes.add(module);
+    for (let cut = module.indexOf('/'); cut > 0; cut = module.indexOf('/', cut + 1)) {
+      prefixes.add(module.slice(0, cut));
+    }
+  }
+  return prefixes;
 }
 
 /** Hosted modules whose versions are kept in memory at once, at most. */
@@ -116,10 +134,8 @@ export class GoHosted implements GoSource {
     const known = this.#states.get(repo);
     if (known !== undefined) return known;
     const generation = this.#generation;
-    const state: RepoState = {
-      modules: new Set(await this.store.modules(repo)),
-      byModule: new Map(),
-    };
+    const modules = new Set(await this.store.modules(repo));
+    const state: RepoState = { modules, prefixes: prefixesOf(modules), byModule: new Map() };
     if (generation === this.#generation) this.#states.set(repo, state);
     return state;
   }
@@ -191,9 +207,20 @@ export class GoHosted implements GoSource {
   }
 
   async modulesUnder(repo: Repository, module: string): Promise<readonly string[]> {
-    const { modules } = await this.#state(repo.name);
+    const { modules, prefixes } = await this.#state(repo.name);
+    // The common case (a path with nothing hosted at or below it) is one index lookup.
+    if (!prefixes.has(module)) return [];
     const below = `${module}/`;
     return [...modules].filter((held) => held === module || held.startsWith(below));
+  }
+
+  async sharesTree(repo: Repository, module: string): Promise<boolean> {
+    const { modules, prefixes } = await this.#state(repo.name);
+    if (prefixes.has(module)) return true;
+    for (let cut = module.lastIndexOf('/'); cut > 0; cut = module.lastIndexOf('/', cut - 1)) {
+      if (modules.has(module.slice(0, cut))) return true;
+    }
+    return false;
   }
 
   /** Drops what reads remember of `repo` (after every write of go_module_versions). */
@@ -205,7 +232,7 @@ export class GoHosted implements GoSource {
   /**
    * Stores `module@version` (decoded) from its module zip `body`. Throws RegistryError:
    * METHOD_NOT_ALLOWED for a non-hosted repository, BAD_REQUEST for an invalid path, version or
-   * zip, TOO_LARGE past `[go] max_zip_size`, CONFLICT when the version exists with another zip or
+   * zip, TOO_LARGE past `[go] max_zip_size` (a `contentLength` past it before reading the body), CONFLICT when the version exists with another zip or
    * `.mod` (after storing again the missing files of the version this upload reproduces byte for
    * byte). An upload identical to the stored version (same zip, so same `.mod`) succeeds with
    * `unchanged` (a retried publish; missing files of it are stored again first).
@@ -216,14 +243,23 @@ export class GoHosted implements GoSource {
     version: string,
     body: Readable,
     uploader: string | undefined,
+    contentLength?: number,
   ): Promise<PublishResult> {
     checkHosted(repo);
     const err = checkModuleVersion(module, version);
     if (err !== undefined) throw new RegistryError('BAD_REQUEST', err);
+    const maxZipSize = this.#maxZipSize();
+    // A declared length past the limit is refused before any byte is read (as raw and Helm do);
+    // a chunked body is held to the limit mid-stream below.
+    if (contentLength !== undefined && contentLength > maxZipSize) {
+      throw new RegistryError(
+        'TOO_LARGE',
+        `module zip of ${contentLength} bytes exceeds the limit of ${maxZipSize} bytes ([go] max_zip_size)`,
+      );
+    }
     // A version that exists: the body is read all the same, to tell a retried publish of the same
     // bytes (a success, as PyPI and Maven answer) from another zip under that version (409).
     const existing = await this.store.version(repo.name, module, version);
-    const maxZipSize = this.#maxZipSize();
     const zip = await this.#blobs.spoolHashed(
       'go-upload',
       body,

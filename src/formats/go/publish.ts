@@ -25,7 +25,8 @@ export class GoPublisher {
   }
 
   /**
-   * Publishes `module@version` (decoded) from the zip `body` into `repo` or its write member.
+   * Publishes `module@version` (decoded) from the zip `body` into `repo` or its write member;
+   * `contentLength` is the request's declared length (refused up front past max_zip_size).
    * Throws UNAUTHORIZED/DENIED, METHOD_NOT_ALLOWED (a proxy, a group without hosted member),
    * and hosted.publish's errors (BAD_REQUEST, TOO_LARGE, CONFLICT).
    */
@@ -35,6 +36,7 @@ export class GoPublisher {
     version: string,
     body: Readable,
     principal: Principal,
+    contentLength?: number,
   ): Promise<PublishResult> {
     const target = this.#writeTarget(repo, principal, 'write', module);
     return this.#deps.hosted.publish(
@@ -43,6 +45,7 @@ export class GoPublisher {
       version,
       body,
       principal.kind === 'user' ? principal.name : undefined,
+      contentLength,
     );
   }
 

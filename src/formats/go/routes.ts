@@ -172,7 +172,7 @@ function sendSmall(
  * 200 instead when that version was already stored with these exact bytes (a retried publish).
  * Anything else that is not GET/HEAD resolves false (405). Errors are plain text like reads:
  * 400 invalid path/version/zip, 401/403, 405 on a proxy, 409 version exists with other bytes,
- * 413 too large.
+ * 413 too large (a declared Content-Length over `[go] max_zip_size` before the body is read).
  */
 export function publishHandler(publisher: GoPublisher): GoWriteHandler {
   return async (repo, rest, request, reply) => {
@@ -185,12 +185,14 @@ export function publishHandler(publisher: GoPublisher): GoWriteHandler {
         { headers: { allow: 'GET, HEAD' } },
       );
     }
+    const declared = request.headers['content-length'];
     const result = await publisher.publish(
       repo,
       route.module,
       route.version,
       request.raw,
       request.principal,
+      declared === undefined ? undefined : Number(declared),
     );
     const files = result.files === 1 ? '1 file' : `${result.files} files`;
     const detail = `(${files}, ${result.zipSize} bytes, zip sha256 ${result.zipSha256})`;

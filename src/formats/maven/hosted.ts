@@ -86,6 +86,12 @@ export function checksumHex(algorithm: ChecksumName, text: string): string | und
 /** Largest POM we parse for its packaging and plugin prefix (a bigger one is refused, 400). */
 export const MAX_POM_BYTES = 4 * 1024 * 1024;
 
+/** `POM larger than 4194304 bytes` (413), for a POM cut off at MAX_POM_BYTES mid-stream. */
+function pomTooLarge(err: unknown): unknown {
+  if (!(err instanceof RegistryError) || err.code !== 'TOO_LARGE') return err;
+  return new RegistryError('TOO_LARGE', `POM larger than ${MAX_POM_BYTES} bytes`);
+}
+
 /** Compares two Maven versions; negative when `a` sorts before `b`. */
 export type VersionComparator = (a: string, b: string) => number;
 
@@ -209,8 +215,9 @@ export class MavenHosted implements MavenSource, HostedNames {
   /**
    * Deploys one file (`coordinate`, parsed from the PUT path) from `body`. Refuses: a version the
    * repository's policy excludes (400), an existing release file when immutable (409, before the
-   * body is read, and again atomically at commit), a body past `maxBytes` (413), a POM that is
-   * malformed, has a DOCTYPE or exceeds MAX_POM_BYTES (400). Nothing is recorded on failure.
+   * body is read, and again atomically at commit), a body past `maxBytes` (413), a POM past
+   * MAX_POM_BYTES (413, mid-stream), a POM that is malformed or has a DOCTYPE (400). Nothing is
+   * recorded on failure.
    */
   async deploy(
     repo: Repository,
@@ -251,7 +258,14 @@ export class MavenHosted implements MavenSource, HostedNames {
     settings: DeploySettings,
     existing: StoredMavenFile,
   ): Promise<DeployResult> {
-    const ingested = await this.#deps.blobs.ingest(body, { maxBytes: settings.maxBytes });
+    const pomFile = coordinate.extension === 'pom';
+    const ingested = await this.#deps.blobs
+      .ingest(body, {
+        maxBytes: pomFile ? Math.min(settings.maxBytes, MAX_POM_BYTES) : settings.maxBytes,
+      })
+      .catch((err: unknown) => {
+        throw pomFile && settings.maxBytes > MAX_POM_BYTES ? pomTooLarge(err) : err;
+      });
     if (ingested.digest.hex === existing.sha256) return { created: false, pruned: [], same: true };
     // Bytes nobody refers to (new to the store): removed; a blob that was there is someone else's.
     if (ingested.created) await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
@@ -267,10 +281,17 @@ export class MavenHosted implements MavenSource, HostedNames {
   ): Promise<DeployResult> {
     const snapshot = isSnapshotVersion(coordinate.version);
     const immutable = !snapshot && settings.immutableReleases;
-    const ingested = await this.#deps.blobs.ingest(body, {
-      hashes: ['md5', 'sha1', 'sha512'],
-      maxBytes: settings.maxBytes,
-    });
+    const pomFile = coordinate.extension === 'pom';
+    // A POM is held to MAX_POM_BYTES as it arrives (a chunked body; a declared length past it is
+    // refused before reading, MavenService.deploy), not read whole to be refused afterwards.
+    const ingested = await this.#deps.blobs
+      .ingest(body, {
+        hashes: ['md5', 'sha1', 'sha512'],
+        maxBytes: pomFile ? Math.min(settings.maxBytes, MAX_POM_BYTES) : settings.maxBytes,
+      })
+      .catch((err: unknown) => {
+        throw pomFile && settings.maxBytes > MAX_POM_BYTES ? pomTooLarge(err) : err;
+      });
     let pom: PomFacts | undefined;
     if (coordinate.extension === 'pom') {
       try {

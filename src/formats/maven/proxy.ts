@@ -627,7 +627,7 @@ export class MavenProxy implements MavenSource {
       // bytes that do not match it before anything is committed or served.
       fill = await BlobFill.start(
         this.#deps.blobs,
-        { body: response.body, size: announced },
+        { body: response.body, size: announced, label: target.label },
         {
           maxBytes: MAX_PROXIED_FILE_BYTES,
           hashes: ['md5', 'sha1', 'sha512'],

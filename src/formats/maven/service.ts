@@ -16,7 +16,7 @@ import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import { type MavenPath } from './coordinates.ts';
-import { type MavenHosted, metadataScope, type VersionPolicy } from './hosted.ts';
+import { MAX_POM_BYTES, type MavenHosted, metadataScope, type VersionPolicy } from './hosted.ts';
 import {
   CHECKSUM_NAMES,
   type ChecksumName,
@@ -266,8 +266,8 @@ export class MavenService {
    * `PUT`: deploys a file to the write target of `repo`; compares an uploaded checksum file with
    * the recorded hash (400 on mismatch when `checksum_verify`; never stored); accepts and ignores
    * an uploaded `maven-metadata.xml` and its checksums (metadata is generated). Refuses a path
-   * that is not a Maven coordinate (400), a proxy (405), a declared length past `max_upload_mb`
-   * (413, before reading).
+   * that is not a Maven coordinate (400), a proxy (405), a declared length past `max_upload_mb`,
+   * or past MAX_POM_BYTES for a `.pom` (413, before reading).
    */
   async deploy(
     repo: Repository,
@@ -337,6 +337,16 @@ export class MavenService {
       throw new RegistryError(
         'TOO_LARGE',
         `${declaredLength} bytes exceed the deploy limit of ${maven.max_upload_mb} MB (max_upload_mb)`,
+      );
+    }
+    if (
+      coordinate.extension === 'pom' &&
+      declaredLength !== undefined &&
+      declaredLength > MAX_POM_BYTES
+    ) {
+      throw new RegistryError(
+        'TOO_LARGE',
+        `POM larger than ${MAX_POM_BYTES} bytes (${declaredLength} bytes declared)`,
       );
     }
     const settings = this.#deps.settingsOf(target);

@@ -274,6 +274,56 @@ describe('go proxy against a scripted upstream', () => {
     assert.equal(upstream.count('example.com/mine'), 0);
   });
 
+  test("a hosted module's tree (paths under it, its prefixes) is never asked upstream", async () => {
+    await using dir = await tempDir('go-t7-');
+    await fs.writeFile(path.join(dir.path, 'go.mod'), 'module tree.example.net/t7/hello\n');
+    const zip = path.join(dir.path, 'hello.zip');
+    await writeModuleZip(zip, 'tree.example.net/t7/hello', 'v1.0.0', [
+      { path: 'go.mod', localPath: path.join(dir.path, 'go.mod'), size: 33 },
+    ]);
+    const put = await fetch(`${go}/tree.example.net/t7/hello/@v/v1.0.0.zip`, {
+      method: 'PUT',
+      body: await fs.readFile(zip),
+    });
+    assert.equal(put.status, 201, await put.text());
+    // What `go get tree.example.net/t7/hello/internal/secretpkg` asks: the package path and
+    // each of its prefixes; the upstream would answer every one of them.
+    const paths = [
+      'tree.example.net',
+      'tree.example.net/t7',
+      'tree.example.net/t7/hello/internal',
+      'tree.example.net/t7/hello/internal/secretpkg',
+    ];
+    upstream.requests.length = 0;
+    for (const module of paths) {
+      upstream.answers.set(`/${module}/@v/list`, { status: 200, body: 'v1.0.0\n' });
+      upstream.answers.set(`/${module}/@latest`, {
+        status: 200,
+        body: '{"Version":"v1.0.0","Time":"2020-01-02T03:04:05Z"}',
+      });
+      for (const file of ['list', 'v1.0.0.info', 'v1.0.0.mod', 'v1.0.0.zip']) {
+        const res = await fetch(`${go}/${module}/@v/${file}`);
+        assert.equal(res.status, 404, `${module}/@v/${file}`);
+        await res.arrayBuffer();
+      }
+      const latest = await fetch(`${go}/${module}/@latest`);
+      assert.equal(latest.status, 404, `${module}@latest`);
+      await latest.arrayBuffer();
+    }
+    // The hosted module itself still answers from go-hosted.
+    assert.equal(await (await fetch(`${go}/tree.example.net/t7/hello/@v/list`)).text(), 'v1.0.0\n');
+    assert.deepEqual(upstream.requests, []);
+    // Not at a path boundary, or a sibling: the upstream's to answer.
+    upstream.answers.set('/tree.example.net/t7/hell/@v/list', { status: 200, body: 'v0.1.0\n' });
+    upstream.answers.set('/tree.example.net/t8/@v/list', { status: 200, body: 'v0.2.0\n' });
+    assert.equal(await (await fetch(`${go}/tree.example.net/t7/hell/@v/list`)).text(), 'v0.1.0\n');
+    assert.equal(await (await fetch(`${go}/tree.example.net/t8/@v/list`)).text(), 'v0.2.0\n');
+    assert.deepEqual(upstream.requests, [
+      '/tree.example.net/t7/hell/@v/list',
+      '/tree.example.net/t8/@v/list',
+    ]);
+  });
+
   test('bad input → 400 in plain text', async () => {
     for (const path of [
       '/github.com/Azure/go/@v/list',

@@ -16,6 +16,7 @@ import {
   GoPublishError,
   registryOfServer,
 } from '../../../src/formats/go/publish-cli.ts';
+import { putDeclaredOnly } from '../../helpers/declared-put.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { findTool, PROJECT_ROOT, run } from '../../helpers/tools.ts';
@@ -126,6 +127,19 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
   });
   after(async () => {
     await (server as TestServer | undefined)?.close();
+  });
+
+  test('a declared Content-Length over [go] max_zip_size: 413 at once, before the body is read', async () => {
+    const answer = await putDeclaredOnly(`${base}/${MOD}/@v/v1.0.9.zip`, 200 * 1024 * 1024);
+    assert.notEqual(answer, 'no answer', 'the server waited for the 200 MB body');
+    if (answer === 'no answer') return;
+    assert.equal(answer.status, 413, answer.body);
+    assert.match(answer.contentType, /text\/plain/);
+    assert.match(
+      answer.body,
+      /209715200 bytes exceeds the limit of 65536 bytes \(\[go\] max_zip_size\)/,
+    );
+    assert.equal(await status(`${MOD}/@v/v1.0.9.info`), 404);
   });
 
   test('a valid module is published once, read back, immutable (409), a same-bytes retry 200', async () => {
