@@ -365,6 +365,7 @@ function addGoCommands(program: Command): void {
     )
     .option('--token <token>', 'API token, sent as Bearer (default: NORA_TOKEN)')
     .option('--dry-run', 'build the zip and report, upload nothing')
+    .option('--allow-dirty', 'publish a git checkout with uncommitted changes (else refused)')
     .option(
       '-c, --config <file>',
       'config file giving the default registry (default: NORA_CONFIG_PATH or ./config.toml)',
@@ -378,6 +379,7 @@ function addGoCommands(program: Command): void {
           registry?: string;
           token?: string;
           dryRun?: boolean;
+          allowDirty?: boolean;
           config?: string;
         },
       ) => {

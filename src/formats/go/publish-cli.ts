@@ -17,8 +17,9 @@
  * - In a git work tree, files git ignores (`.gitignore`, `.git/info/exclude`, the global excludes
  *   file: `.env`, `node_modules/`) are left out, as from a zip the `go` command makes from the
  *   repository, and stderr says how many, with a few names. Without git, every file goes in.
- * - A git checkout with uncommitted changes under DIR is published as it is, with a warning on
- *   stderr naming the changed files (the version then names bytes no commit has).
+ * - A git checkout with uncommitted changes under DIR is refused, naming the changed files, as
+ *   `cargo publish` refuses one: a published version is immutable, and its bytes would be no
+ *   commit's. `--allow-dirty` publishes the working tree as it is, with a warning.
  */
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -55,6 +56,8 @@ export interface GoPublishOptions {
   readonly token?: string | undefined;
   /** Build the zip and report, but upload nothing. */
   readonly dryRun?: boolean | undefined;
+  /** Publish a git checkout with uncommitted changes under `dir` (else refused). */
+  readonly allowDirty?: boolean | undefined;
   /** Where progress lines go (stderr). */
   readonly log?: (line: string) => void;
 }
@@ -144,10 +147,15 @@ export async function goPublish(options: GoPublishOptions): Promise<GoPublishRes
   }
   const changed = await uncommittedChanges(dir);
   if (changed.length > 0) {
-    // Not an error (a local test publish is legitimate), but the version then names bytes that
-    // no commit has: say so, as `go build` does when it stamps a modified checkout.
+    // The version would name bytes no commit has, and a published version never changes: refuse
+    // unless asked (a local test publish is legitimate), as `cargo publish` does.
     const shown = changed.slice(0, 3).join(', ');
     const more = changed.length > 3 ? ` and ${changed.length - 3} more` : '';
+    if (options.allowDirty !== true) {
+      throw new GoPublishError(
+        `${dir} has uncommitted changes (${shown}${more}): commit them, or pass --allow-dirty to publish the working tree as ${version}`,
+      );
+    }
     log(
       `warning: ${dir} has uncommitted changes (${shown}${more}): the zip holds the working tree, not a commit of ${version}`,
     );

@@ -460,14 +460,21 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
         goPublish({ dir, registry: base, version: 'v2.0.0' }),
         /should be v0 or v1/,
       );
-      // Uncommitted changes (a modified file, an untracked one): published, with a warning.
+      // Uncommitted changes (a modified file, an untracked one): refused, naming them, nothing
+      // sent; with allowDirty (--allow-dirty) published, with a warning.
       await fs.writeFile(path.join(dir, 'lib.go'), 'package lib\n\nconst Dirty = 1\n');
       await fs.writeFile(path.join(dir, 'new.go'), 'package lib\n');
+      await assert.rejects(
+        goPublish({ dir, registry: base, version: 'v0.3.1' }),
+        /has uncommitted changes \(lib\/lib\.go, lib\/new\.go\): commit them, or pass --allow-dirty/,
+      );
+      assert.equal(await status('example.com/tagged/lib/@v/v0.3.1.info'), 404);
       lines.length = 0;
       const dirty = await goPublish({
         dir,
         registry: base,
         version: 'v0.3.1',
+        allowDirty: true,
         log: (l) => lines.push(l),
       });
       assert.match(dirty.answer ?? '', /^published example\.com\/tagged\/lib@v0\.3\.1 \(3 files/);
@@ -542,13 +549,19 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
       ]);
       assert.ok(!zip.includes('hunter2'));
 
-      // An untracked file git does not ignore still goes in, with the existing warning.
+      // An untracked file git does not ignore is an uncommitted change: refused, and with
+      // allowDirty it goes in, with the warning.
       await write('new.go', 'package lib\n');
+      await assert.rejects(
+        goPublish({ dir, registry: base, version: 'v1.0.1' }),
+        /uncommitted changes \(new\.go\)/,
+      );
       lines.length = 0;
       const dirty = await goPublish({
         dir,
         registry: base,
         version: 'v1.0.1',
+        allowDirty: true,
         log: (l) => lines.push(l),
       });
       assert.match(dirty.answer ?? '', /\(5 files/);
