@@ -26,6 +26,29 @@ const REASONS: Readonly<Record<string, { status: number; message: string }>> = {
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: 'the request took too long to arrive' },
 };
 
+/**
+ * A request line alone past this many bytes is answered 414, not 431: the header overflow is the
+ * URL (nginx's `large_client_header_buffers` default draws the line at 8 KiB too).
+ */
+const MAX_REQUEST_LINE = 8192;
+
+/**
+ * 414 (RFC 9110 §15.5.15) when the parser's header overflow is the request line: the packet it
+ * gave up on starts with `METHOD /…` and holds no line end within MAX_REQUEST_LINE bytes. Any
+ * other overflow (a big header, or a packet that does not start the request) stays 431.
+ */
+function uriTooLong(
+  err: Error & { rawPacket?: unknown },
+): { status: number; message: string } | undefined {
+  const packet = err.rawPacket;
+  if (!Buffer.isBuffer(packet) || !/^[A-Z]+ \S/.test(packet.subarray(0, 16).toString('latin1'))) {
+    return undefined;
+  }
+  const end = packet.indexOf(10);
+  if (end !== -1 && end <= MAX_REQUEST_LINE) return undefined;
+  return { status: 414, message: `the request URL is too long (over ${MAX_REQUEST_LINE} bytes)` };
+}
+
 export interface ClientErrorLog {
   info(fields: Record<string, unknown>, message: string): void;
 }
@@ -48,10 +71,11 @@ export function answerClientError(
     socket.destroy(err);
     return;
   }
-  const reason = REASONS[err.code ?? ''] ?? {
-    status: 400,
-    message: `malformed HTTP request${err.code === undefined ? '' : ` (${err.code})`}`,
-  };
+  const reason = (err.code === 'HPE_HEADER_OVERFLOW' && uriTooLong(err)) ||
+    REASONS[err.code ?? ''] || {
+      status: 400,
+      message: `malformed HTTP request${err.code === undefined ? '' : ` (${err.code})`}`,
+    };
   log.info(
     { code: err.code, status: reason.status, client: socket.remoteAddress },
     'request refused by the HTTP parser',

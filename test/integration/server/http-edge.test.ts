@@ -184,6 +184,21 @@ describe('requests the HTTP parser gives up on', async () => {
     assert.match(answer, /malformed chunked request body/);
     assert.equal((await fetch(`${server.url}/raw/cut/b.txt`)).status, 404);
   });
+
+  test('an over-long URL gets 414 (RFC 9110 §15.5.15); an over-long header stays 431', async () => {
+    const longUrl = await rawExchange(
+      port,
+      `GET /raw/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    );
+    assert.match(longUrl, /^HTTP\/1\.1 414 /);
+    assert.match(longUrl, /the request URL is too long/);
+    const bigHeader = await rawExchange(
+      port,
+      `GET /raw/a HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`,
+    );
+    assert.match(bigHeader, /^HTTP\/1\.1 431 /);
+    assert.match(bigHeader, /request headers are too large/);
+  });
 });
 
 describe('Expect: 100-continue', async () => {
