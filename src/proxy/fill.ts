@@ -145,7 +145,8 @@ function failureOf(err: unknown, source: FillSource, received: number): Error {
   const { label } = source;
   if (isTransportFailure(err)) {
     const failure = toUpstreamError(err, label ?? 'connection');
-    if (failure.code === 'UPSTREAM_TIMEOUT' || isParserError(err)) return failure;
+    if (failure.code === 'UPSTREAM_TIMEOUT') return failure;
+    if (isParserError(err)) return cutShort(label, 'sent a body with malformed framing', err);
     if (source.size !== undefined && received < source.size) {
       return truncated(label, received, source.size);
     }

@@ -500,8 +500,9 @@ export function declaredLength(value: string | undefined): number | undefined {
 /** Maps a transport error to a RegistryError that names the upstream by label only. */
 export function toUpstreamError(err: unknown, label: string): RegistryError {
   if (err instanceof RegistryError) return err;
-  const code =
-    typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
+  // `code` may be present and undefined (undici's HTTPParserError): no "failed (undefined)".
+  const raw = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+  const code = typeof raw === 'string' && raw !== '' ? raw : undefined;
   const name = err instanceof Error ? err.name : '';
   if (name === 'TimeoutError' || (code !== undefined && TIMEOUT_CODES.has(code))) {
     return new RegistryError('UPSTREAM_TIMEOUT', `upstream ${label} timed out`, {

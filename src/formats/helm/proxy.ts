@@ -282,12 +282,14 @@ export class HelmProxy implements HelmSource {
       registry: repo.name,
       digest,
       fetch: async () => {
-        const response = await this.#get(repo, chart, chart.url);
-        if (response === undefined) return undefined;
+        const answered = await this.#get(repo, chart, chart.url);
+        if (answered === undefined) return undefined;
+        const { response, label } = answered;
         const length = response.header('content-length');
         return {
           body: response.body,
           size: length !== undefined && /^\d{1,15}$/.test(length) ? Number(length) : undefined,
+          label,
         };
       },
       fill: { maxBytes: MAX_PROXIED_CHART_BYTES },
@@ -342,15 +344,15 @@ export class HelmProxy implements HelmSource {
     const url = prov ? `${chart.url}.prov` : chart.url;
     const upstreamUrl = repo.upstreams[chart.upstream]?.url ?? '';
     if (new URL(url).origin !== new URL(upstreamUrl).origin) return undefined;
-    const response = await this.#get(repo, chart, url);
-    if (response === undefined) return undefined;
+    const answered = await this.#get(repo, chart, url);
+    if (answered === undefined) return undefined;
     let stored;
     try {
-      stored = await blobs.ingest(response.body, {
+      stored = await blobs.ingest(answered.response.body, {
         maxBytes: prov ? 1024 * 1024 : MAX_PROXIED_CHART_BYTES,
       });
     } catch (err) {
-      throw asUpstreamError(err, file);
+      throw asUpstreamError(err, file, answered.label);
     }
     if (!prov) {
       // Nothing vouches for these bytes, and they are kept: an error page answered 200 would
@@ -382,7 +384,10 @@ export class HelmProxy implements HelmSource {
     };
   }
 
-  /** GET of an absolute upstream URL; undefined on 404, UPSTREAM_FAILED on other answers. */
+  /**
+   * GET of an absolute upstream URL: the response and the label of the upstream that answered
+   * (for messages); undefined on 404, UPSTREAM_FAILED on other answers.
+   */
   async #get(repo: Repository, chart: UpstreamChart, url: string) {
     const parsed = new URL(url);
     const target = this.#target(repo, chart.upstream, parsed.origin);
@@ -391,7 +396,9 @@ export class HelmProxy implements HelmSource {
       path: `${parsed.pathname}${parsed.search}`,
     });
     const what = `${chart.name}-${chart.version}`;
-    return answeredAbsent(response, target.label, what, [404]) ? undefined : response;
+    return answeredAbsent(response, target.label, what, [404])
+      ? undefined
+      : { response, label: target.label };
   }
 }
 
@@ -452,7 +459,8 @@ export function parseUpstreamIndex(text: string, base: string, upstream: number)
 function asUpstreamError(err: unknown, what: string, label?: string): RegistryError {
   if (err instanceof RegistryError && isUpstreamFailure(err)) return err;
   if (err instanceof RegistryError) {
-    return new RegistryError('UPSTREAM_FAILED', `upstream failed for ${what}: ${err.message}`, {
+    const who = label === undefined ? 'upstream' : `upstream ${label}`;
+    return new RegistryError('UPSTREAM_FAILED', `${who} failed for ${what}: ${err.message}`, {
       cause: err,
     });
   }

@@ -184,7 +184,7 @@ export class DockerUpstream {
     candidate: Candidate,
     digest: string,
     method: 'GET' | 'HEAD' = 'GET',
-  ): Promise<{ body: Readable; size: number | undefined } | undefined> {
+  ): Promise<{ body: Readable; size: number | undefined; label: string } | undefined> {
     const response = await this.#client.request(candidate.target, {
       method,
       path: path(candidate.remoteName, 'blobs', digest),
@@ -197,7 +197,8 @@ export class DockerUpstream {
     expectOk(response, candidate);
     const length = response.header('content-length');
     const size = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
-    return { body: response.body, size };
+    // The label names the upstream in a cut-short body's message (proxy/fill.ts).
+    return { body: response.body, size, label: candidate.target.label };
   }
 
   /**

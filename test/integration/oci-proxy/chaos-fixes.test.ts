@@ -92,6 +92,16 @@ describe('oci proxy: findings of the chaos run', () => {
             assert.ok(ok.includes(res.status), `${method} ${path}: ${res.status}`);
           }
         }
+        // The blob's answer names the upstream that cut its body short (its label, no host).
+        const blob = await fetch(`${nora.url}/v2/library/x/blobs/sha256:${'b'.repeat(64)}`);
+        const text = await blob.text();
+        assert.ok([404, 502].includes(blob.status), `${blob.status} ${text}`);
+        assert.match(
+          text,
+          mode === 'short'
+            ? /upstream docker-proxy\/0 (failed: )?sent a truncated body: 5 of 100000 bytes/
+            : /upstream docker-proxy\/0 (failed: )?sent a body with malformed framing/,
+        );
         const alive = await fetch(`${nora.url}/health`);
         assert.equal(alive.status, 200);
         await alive.arrayBuffer();
