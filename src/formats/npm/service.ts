@@ -10,6 +10,7 @@
  * part of a write (`npm publish` asks for the packument first) never reaches an upstream: the
  * name may be private.
  */
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { parseDigest } from '../../core/digest.ts';
@@ -534,9 +535,13 @@ function protectsHostedNames(repo: Repository): boolean {
   return repo.kind !== 'group' || repo.protectHostedNames;
 }
 
-/** The `_rev` of revision number `rev` of `name`, as packuments show it (`7-6e6f7261…`). */
+/**
+ * The `_rev` of revision number `rev` of `name`, as packuments show it: `<n>-<16 hex>`, the hex
+ * from SHA-256 of `name:n`, so it has CouchDB's shape and changes with every revision (the hex
+ * of the name itself, as before, was shorter for short names and fixed for long ones).
+ */
 function revString(rev: number, name: string): string {
-  return `${rev}-${Buffer.from(`${name}:${rev}`).toString('hex').slice(0, 16)}`;
+  return `${rev}-${createHash('sha256').update(`${name}:${rev}`).digest('hex').slice(0, 16)}`;
 }
 
 /** A check that the revision a client sent (`_rev`) is the stored revision number. */

@@ -126,6 +126,10 @@ describe('npm names and revisions', () => {
     }
     assert.deepEqual(Object.keys((await writeDoc('rev-all')).versions).sort(), ['1.0.0', '1.1.0']);
     const current = (await writeDoc('rev-all'))._rev;
+    // CouchDB's shape, `<n>-<16 hex>`, whose hex changes with each revision (a short name too).
+    assert.match(stale, /^1-[0-9a-f]{16}$/);
+    assert.match(current, /^2-[0-9a-f]{16}$/);
+    assert.notEqual(stale.slice(2), current.slice(2));
     assert.equal((await npm.request('DELETE', `/rev-all/-rev/${current}`)).status, 200);
     assert.equal((await npm.packument('rev-all')).status, 404);
     assert.equal((await npm.request('DELETE', `/rev-all/-rev/${current}`)).status, 404);
