@@ -100,12 +100,22 @@ export const goSectionSchema = z.object({
   ),
   /**
    * Checksum databases forwarded at `/go/sumdb/<name>/…` (NORA_GO_SUMDB, comma-separated);
-   * `[]` = none (`go` then falls back to its direct URL).
+   * `[]` = none (`go` then falls back to its direct URL). In the file a list, or a string as the
+   * variable takes it (`"none"`, `""`, a comma-separated list): `sumdb = "none"` was refused as
+   * "expected array" while NORA_GO_SUMDB=none worked.
    */
-  sumdb: withMeta(z.array(sumdbEntry).default(['https://sum.golang.org']), {
-    fromEnv: commaList,
-    emptyIsValue: true,
-  }),
+  sumdb: withMeta(
+    z
+      .preprocess(
+        (value) => (typeof value === 'string' ? commaList(value) : value),
+        z.array(sumdbEntry),
+      )
+      .default(['https://sum.golang.org']),
+    {
+      fromEnv: commaList,
+      emptyIsValue: true,
+    },
+  ),
   /**
    * The default group `go` serves a module path that go-hosted has (or ever had) from go-hosted
    * only, never from an upstream (the dependency-confusion guard).

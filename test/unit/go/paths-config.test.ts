@@ -126,6 +126,18 @@ describe('[go] proxy keys', () => {
     assert.equal(parseSumdbEntry('not a url'), undefined);
   });
 
+  test('sumdb in the file: a list, or a string as NORA_GO_SUMDB takes it ("none", a list)', () => {
+    assert.deepEqual(parseConfigObject({ go: { sumdb: 'none' } }, {}).config.go.sumdb, []);
+    assert.deepEqual(parseConfigObject({ go: { sumdb: '' } }, {}).config.go.sumdb, []);
+    assert.deepEqual(parseConfigObject({ go: { sumdb: [] } }, {}).config.go.sumdb, []);
+    const listed = parseConfigObject(
+      { go: { sumdb: 'sum.test=http://127.0.0.1:9/db, https://sum.golang.org' } },
+      {},
+    ).config.go;
+    assert.deepEqual([...sumdbUpstreams(listed).keys()], ['sum.test', 'sum.golang.org']);
+    assert.throws(() => parseConfigObject({ go: { sumdb: 'not a url' } }, {}));
+  });
+
   test('private globs: GOPRIVATE semantics (a prefix of path elements)', () => {
     const globs = ['corp.example', '*.internal/secret'];
     assert.ok(isPrivateModule(globs, 'corp.example'));
