@@ -341,8 +341,13 @@ export class HelmService {
     const existing = await this.#deps.hosted.chart(target, name, version);
     if (existing && chart) {
       if (!force) {
+        // Say what this server allows: "immutable" beside "?force replaces it" read as a
+        // contradiction when overwrites are on (the default).
+        const how = this.#deps.config().helm.allow_overwrite
+          ? 'upload it with ?force to replace it'
+          : 'versions are immutable on this server ([helm] allow_overwrite = false)';
         throw repairedConflict(
-          `${chartFilename(name, version)} already exists: chart versions are immutable (add ?force to replace it)`,
+          `${chartFilename(name, version)} already exists: ${how}`,
           existing,
           staged,
           restored,

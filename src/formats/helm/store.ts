@@ -157,6 +157,6 @@ export class HelmStore {
 export function versionConflict(name: string, version: string): RegistryError {
   return new RegistryError(
     'CONFLICT',
-    `${name}-${version}.tgz already exists: chart versions are immutable (add ?force to replace it)`,
+    `${name}-${version}.tgz already exists (replaced only by an upload with ?force, where [helm] allow_overwrite is on)`,
   );
 }

@@ -187,7 +187,10 @@ describe('helm hosted repository (auth on)', () => {
     const v1b = await buildChart({ name: 'demo', version: '1.0.0', description: 'changed' });
     let r = await fetch(url('/helm/api/charts'), as(writer, { method: 'POST', body: v1b }));
     assert.equal(r.status, 409);
-    assert.match(((await r.json()) as { error: string }).error, /immutable/);
+    assert.match(
+      ((await r.json()) as { error: string }).error,
+      /already exists: upload it with \?force/,
+    );
     r = await fetch(url('/helm/demo-1.0.0.tgz'), as(writer, { method: 'PUT', body: v1b }));
     assert.equal(r.status, 409);
     // The write role includes delete, which replacing a version also needs.

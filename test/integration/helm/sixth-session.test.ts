@@ -70,6 +70,22 @@ describe('helm: fixes from the new-user trial (sixth session)', () => {
       });
       assert.equal(revalidated.status, 304);
       assert.equal(revalidated.headers.get('cache-control'), expected);
+      // The same version again: the 409 says what this server allows, never "immutable" beside
+      // "add ?force" (the eighth session's trial).
+      const again = new FormData();
+      again.append('chart', new Blob([chart]), 'cc-1.0.0.tgz');
+      const conflict = await fetch(`${server.url}/helm/api/charts`, {
+        method: 'POST',
+        body: again,
+      });
+      assert.equal(conflict.status, 409);
+      const { error } = (await conflict.json()) as { error: string };
+      assert.equal(
+        error,
+        allowOverwrite
+          ? 'cc-1.0.0.tgz already exists: upload it with ?force to replace it'
+          : 'cc-1.0.0.tgz already exists: versions are immutable on this server ([helm] allow_overwrite = false)',
+      );
       // An error answer carries no chart caching.
       const missing = await fetch(`${server.url}/helm/charts/cc-9.9.9.tgz`);
       assert.equal(missing.status, 404);
