@@ -323,9 +323,12 @@ export class NpmService {
       // A body without tarballs only changes a package that exists (deprecate, dist-tags,
       // unpublish of a version); for a new name, say what a publish lacks.
       if (!current) {
-        throw notFound(
-          name,
-          rev === undefined ? ': a first publish must carry its tarball in _attachments' : '',
+        // A write to a revision (`/-rev/<rev>`) of a package that does not exist is a 404; a
+        // body that would create one but has no tarball is the client's mistake (400).
+        if (rev !== undefined) throw notFound(name);
+        throw new RegistryError(
+          'BAD_REQUEST',
+          `package ${name} does not exist, and a first publish must carry its tarball in _attachments`,
         );
       }
       // The revision the client read: `/-rev/<rev>` (unpublish of a version), else the body's

@@ -1,6 +1,7 @@
 /**
  * A PUT of a packument without `_attachments` only changes a package that exists; for a new
- * name the 404 says what a publish lacks instead of a bare "not found" (trial 2026-12-02: a
+ * name the 400 (a 404 until the eighth session's trial: the request is what is wrong) says what a
+ * publish lacks instead of a bare "not found" (trial 2026-12-02: a
  * hand-made publish without its tarball got `package foo not found`, which reads as a routing
  * mistake).
  */
@@ -17,7 +18,7 @@ describe('npm: PUT without a tarball of a package that does not exist', () => {
     await server.close();
   });
 
-  test('404 saying a first publish must carry its tarball; nothing created', async () => {
+  test('400 saying a first publish must carry its tarball; nothing created', async () => {
     const res = await fetch(`${server.url}/npm/no-tarball-pkg`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
@@ -27,11 +28,11 @@ describe('npm: PUT without a tarball of a package that does not exist', () => {
         'dist-tags': { latest: '1.0.0' },
       }),
     });
-    assert.equal(res.status, 404);
+    assert.equal(res.status, 400);
     const body = (await res.json()) as { error: string };
     assert.equal(
       body.error,
-      'package no-tarball-pkg not found: a first publish must carry its tarball in _attachments',
+      'package no-tarball-pkg does not exist, and a first publish must carry its tarball in _attachments',
     );
     assert.equal((await fetch(`${server.url}/npm/no-tarball-pkg`)).status, 404);
   });
