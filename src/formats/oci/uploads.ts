@@ -98,7 +98,7 @@ export class UploadManager {
       if (range !== undefined) {
         if (range.start !== row.offset) throw outOfOrder(row.offset);
         if (declaredLength !== undefined && range.end - range.start + 1 !== declaredLength) {
-          throw outOfOrder(row.offset);
+          throw rangeLengthMismatch(range, declaredLength, row.offset);
         }
       }
       const offset = await this.#write(row, body);
@@ -301,6 +301,26 @@ export function tooMany(message: string): RegistryError {
     protocolCode: 'TOOMANYREQUESTS',
     headers: { 'retry-after': String(randomInt(3, 11)) },
   });
+}
+
+/**
+ * A chunk whose Content-Range length is not its Content-Length: still 416 with the current Range
+ * (the session is unchanged), but saying so — "does not start at the current offset" was
+ * wrong for a chunk that does start there.
+ */
+function rangeLengthMismatch(
+  range: { readonly start: number; readonly end: number },
+  declaredLength: number,
+  offset: number,
+): RegistryError {
+  return new RegistryError(
+    'RANGE_NOT_SATISFIABLE',
+    `Content-Range ${range.start}-${range.end} names ${range.end - range.start + 1} bytes but the chunk's Content-Length is ${declaredLength}; nothing was written (current offset ${offset})`,
+    {
+      protocolCode: 'BLOB_UPLOAD_INVALID',
+      headers: { range: `0-${Math.max(0, offset - 1)}` },
+    },
+  );
 }
 
 function outOfOrder(offset: number): RegistryError {

@@ -143,6 +143,19 @@ describe('blobs', () => {
     assert.equal(wrong.status, 416);
     assert.equal(wrong.headers.get('range'), '0-5');
     await wrong.text();
+    // Starts at the offset but its range names 2 bytes and the body has 20: 416 saying that,
+    // not "does not start at the current offset"; nothing written.
+    const mismatched = await client.fetch(location, {
+      method: 'PATCH',
+      body: 'x'.repeat(20),
+      headers: { 'content-range': '6-7' },
+    });
+    assert.equal(mismatched.status, 416);
+    assert.equal(mismatched.headers.get('range'), '0-5');
+    assert.match(
+      await mismatched.text(),
+      /"code":"BLOB_UPLOAD_INVALID".*Content-Range 6-7 names 2 bytes but the chunk's Content-Length is 20; nothing was written/,
+    );
     const second = await client.fetch(location, {
       method: 'PATCH',
       body: 'chunked ',
