@@ -36,14 +36,32 @@ function decode(segment: string): string {
 /** `rest` is the path below the mount, starting with `/` (or empty). */
 export function parseNpmPath(rest: string): NpmRoute {
   const segments = rest.split('/').slice(1);
-  if (segments.length === 0 || segments[0] === '') throw notFound();
+  if (segments.length === 0 || segments[0] === '') {
+    // `/npm//is-odd` (a doubled slash) would otherwise be a bare "not found".
+    throw segments.length > 1
+      ? new RegistryError(
+          'NOT_FOUND',
+          `not found: ${rest} (an empty path segment: a doubled slash?)`,
+        )
+      : notFound(rest);
+  }
+  try {
+    return parseNamed(segments);
+  } catch (err) {
+    // The grammar's misses name the path they could not place.
+    if (err instanceof PathMiss) throw notFound(rest);
+    throw err;
+  }
+}
+
+function parseNamed(segments: string[]): NpmRoute {
   if (segments[0] === '-') return parseSpecial(segments.slice(1));
 
   let name: string;
   let tail: string[];
   const first = segments[0] ?? '';
   if (first.startsWith('@') && !/%2f/i.test(first)) {
-    if (segments.length < 2 || segments[1] === '') throw notFound();
+    if (segments.length < 2 || segments[1] === '') throw miss();
     name = `${decode(first)}/${decode(segments[1] ?? '')}`;
     tail = segments.slice(2);
   } else {
@@ -63,10 +81,10 @@ export function parseNpmPath(rest: string): NpmRoute {
     if (tail.length === 4 && tail[2] === '-rev') {
       return { kind: 'tarball', name, filename, rev: decode(tail[3] ?? '') };
     }
-    throw notFound();
+    throw miss();
   }
   if (tail.length === 1) return { kind: 'version', name, spec: decode(tail[0] ?? '') };
-  throw notFound();
+  throw miss();
 }
 
 function parseSpecial(parts: string[]): NpmRoute {
@@ -106,9 +124,16 @@ function parseSpecial(parts: string[]): NpmRoute {
       if (after.length === 1) return { kind: 'dist-tags', name, tag: decode(after[0] ?? '') };
     }
   }
-  throw notFound();
+  throw miss();
 }
 
-function notFound(): RegistryError {
-  return new RegistryError('NOT_FOUND', 'not found');
+/** A path the grammar cannot place: parseNpmPath answers it as a 404 naming the path. */
+class PathMiss extends Error {}
+
+function miss(): PathMiss {
+  return new PathMiss('not found');
+}
+
+function notFound(rest: string): RegistryError {
+  return new RegistryError('NOT_FOUND', `not found: ${rest || '/'}`);
 }

@@ -132,7 +132,12 @@ export function parseSimplePath(rest: string, method: string): PypiRoute {
   const [projectSegment = '', second, ...more] = parts;
   const project = projectOf(projectSegment);
   if (project === undefined) {
-    return { kind: 'not-found', message: `not found: ${decodeSegment(projectSegment)}` };
+    // An empty segment (`/simple//pkg/`, a doubled slash) would print as "not found: ".
+    const message =
+      projectSegment === ''
+        ? `not found: ${rest} (an empty path segment: a doubled slash?)`
+        : `not found: ${decodeSegment(projectSegment)}`;
+    return { kind: 'not-found', message };
   }
   if (second === undefined || (second === '' && more.length === 0)) {
     if (!project.normalised || second === undefined) {

@@ -812,3 +812,22 @@ function tarOf(content: Buffer): Buffer {
     Buffer.alloc(1024),
   ]);
 }
+
+test('parseNpmPath: a path it cannot place is a 404 naming it (a doubled slash said so)', () => {
+  const message = (rest: string): string => {
+    try {
+      parseNpmPath(rest);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return 'parsed';
+  };
+  assert.equal(
+    message('//is-odd'),
+    'not found: //is-odd (an empty path segment: a doubled slash?)',
+  );
+  assert.equal(message('/'), 'not found: /');
+  assert.equal(message(''), 'not found: /');
+  assert.equal(message('/-/nothing/here'), 'not found: /-/nothing/here');
+  assert.equal(message('/is-odd/-/a/b/c'), 'not found: /is-odd/-/a/b/c');
+});

@@ -758,3 +758,10 @@ test('metadataHeaders (an uploaded wheel METADATA) is total; names are lowercase
     { numRuns: 500 },
   );
 });
+
+test('parseSimplePath: an empty project segment (a doubled slash) is named in the 404', () => {
+  assert.deepEqual(parseSimplePath('//trial-race/', 'GET'), {
+    kind: 'not-found',
+    message: 'not found: //trial-race/ (an empty path segment: a doubled slash?)',
+  });
+});
