@@ -60,7 +60,9 @@ describe('maven proxy: an upstream body cut short is named as such', () => {
 
   const cases: [string, RegExp][] = [
     ['short', /upstream maven-proxy#0 (failed: )?sent a truncated body: 1200 of 5000 bytes/],
-    ['short-reset', /upstream maven-proxy#0 (failed: )?sent a truncated body: 1200 of 5000 bytes/],
+    // A reset may discard bytes NORA had not read yet (on a loaded machine, all of them): the
+    // count is whatever arrived, the wording is the point.
+    ['short-reset', /upstream maven-proxy#0 (failed: )?sent a truncated body: \d+ of 5000 bytes/],
     [
       'big',
       new RegExp(
@@ -73,7 +75,7 @@ describe('maven proxy: an upstream body cut short is named as such', () => {
     ],
     [
       'chunked-reset',
-      /upstream maven-proxy#0 (failed: )?closed the connection before the body was complete \(1000 bytes received\)/,
+      /upstream maven-proxy#0 (failed: )?closed the connection before the body was complete \(\d+ bytes received\)/,
     ],
   ];
   for (const [base, status] of [

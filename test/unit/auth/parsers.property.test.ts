@@ -23,7 +23,7 @@ import {
 } from '../../../src/auth/resolvers.ts';
 import type { TokenStore } from '../../../src/auth/users.ts';
 import { looksLikeToken } from '../../../src/auth/users.ts';
-import { onlyRegistryErrors } from '../../helpers/properties.ts';
+import { cpuNow, onlyRegistryErrors } from '../../helpers/properties.ts';
 
 /** Any code points, lone surrogates included (fc's `binary` unit is slow to build). */
 const anyCodePoints = (maxLength: number) =>
@@ -126,10 +126,10 @@ test('regression: glob matching is bounded on adversarial globs (token scopes ar
     [`**/${'*a'.repeat(30)}b/**`, `${'a'.repeat(100)}/`.repeat(100)],
   ];
   for (const [glob, value] of cases) {
-    const start = performance.now();
+    const start = cpuNow();
     compileGlob(glob).test(value);
     new ResourcePattern(`${glob}:${glob}`).matches({ repository: value, path: value });
-    assert.ok(performance.now() - start < 500, `${glob.slice(0, 20)}… took too long`);
+    assert.ok(cpuNow() - start < 500, `${glob.slice(0, 20)}… took too long`);
   }
 });
 
@@ -287,7 +287,7 @@ test('header parsing bounds its work on huge headers', async () => {
   // 64 KiB: four times what Node's HTTP parser lets through (16 KiB of headers).
   const { basic, bearer } = resolvers();
   const access = new AccessControl({ authEnabled: true, anonymousRead: false });
-  const start = performance.now();
+  const start = cpuNow();
   for (const header of [
     `Basic ${'A'.repeat(1 << 16)}`,
     `Basic ${' '.repeat(1 << 16)}x`,
@@ -299,5 +299,5 @@ test('header parsing bounds its work on huge headers', async () => {
     await bearer.resolve({ authorization: header });
     onlyRegistryErrors(() => access.withoutCredentials(header));
   }
-  assert.ok(performance.now() - start < 2000);
+  assert.ok(cpuNow() - start < 2000);
 });

@@ -19,7 +19,7 @@ import {
   validateKey,
   validatePrefix,
 } from '../../../src/storage/keys.ts';
-import { onlyRegistryErrors } from '../../helpers/properties.ts';
+import { cpuNow, onlyRegistryErrors } from '../../helpers/properties.ts';
 
 /** Any code points, lone surrogates included (fc's `binary` unit is slow to build). */
 const anyCodePoints = (maxLength: number) =>
@@ -82,7 +82,7 @@ test('parseRange reads back what contentRangeHeader writes, and the RFC 9110 for
 });
 
 test('parseRange bounds its work on huge headers', () => {
-  const start = performance.now();
+  const start = cpuNow();
   for (const header of [
     `bytes=${'1'.repeat(1 << 20)}-`,
     `bytes=-${'9'.repeat(1 << 20)}`,
@@ -93,7 +93,7 @@ test('parseRange bounds its work on huge headers', () => {
     const result = parseRange(header, 100);
     assert.ok(result.kind !== 'range' || result.range.end < 100);
   }
-  assert.ok(performance.now() - start < 1000);
+  assert.ok(cpuNow() - start < 1000);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -260,11 +260,11 @@ test('validateKey: no accepted key leaves the root or names a dot segment, in an
 });
 
 test('validateKey bounds its work on huge keys', () => {
-  const start = performance.now();
+  const start = cpuNow();
   for (const key of ['a'.repeat(1 << 20), `${'a/'.repeat(1 << 18)}..`, `${'a'.repeat(1000)}\0`]) {
     onlyRegistryErrors(() => validateKey(key));
   }
-  assert.ok(performance.now() - start < 500);
+  assert.ok(cpuNow() - start < 500);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -328,10 +328,10 @@ test('checkRequestPath: the fast path answers as the full check; only 400s', () 
     }),
     { numRuns: 3000 },
   );
-  const start = performance.now();
+  const start = cpuNow();
   checkRequestPath(`/${'%2e/'.repeat(1600)}`);
   checkRequestPath(`/${'a/'.repeat(4000)}`);
-  assert.ok(performance.now() - start < 200);
+  assert.ok(cpuNow() - start < 200);
 });
 
 test('requestIdFrom keeps only header-safe ids', () => {

@@ -27,7 +27,7 @@ import {
 } from '../../../src/formats/oci/token.ts';
 import { parseChallenge } from '../../../src/proxy/auth.ts';
 import type { Repository } from '../../../src/repos/repository.ts';
-import { onlyRegistryErrors } from '../../helpers/properties.ts';
+import { cpuNow, onlyRegistryErrors } from '../../helpers/properties.ts';
 
 const hex = (length: number) => fc.stringMatching(new RegExp(`^[a-f0-9]{${length}}$`));
 const digestArb = fc.oneof(
@@ -239,7 +239,7 @@ test('huge manifests finish quickly', () => {
     digest: `sha256:${'a'.repeat(64)}`,
     size: 1,
   }));
-  const start = performance.now();
+  const start = cpuNow();
   parseManifest(
     Buffer.from(
       JSON.stringify({
@@ -254,7 +254,7 @@ test('huge manifests finish quickly', () => {
   only400(() =>
     parseManifest(Buffer.from(`{"schemaVersion":2,"layers":${'['.repeat(50_000)}`), undefined),
   );
-  assert.ok(performance.now() - start < 2000);
+  assert.ok(cpuNow() - start < 2000);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -499,14 +499,14 @@ test('regression: withoutResourceClass removes what /\\(.*\\)$/ removed, in line
   );
   // Found by timing: a POST /v2/token form (64 KiB allowed, anonymous) whose scope type is 60,000
   // `(` kept the RegExp busy for about two seconds.
-  const start = performance.now();
+  const start = cpuNow();
   parseScopes([`${'('.repeat(60_000)}:x:pull`]);
   onlyRegistryErrors(() => parseScopes([`repository${'('.repeat(60_000)})x:a:pull`]));
-  assert.ok(performance.now() - start < 100);
+  assert.ok(cpuNow() - start < 100);
 });
 
 test('OCI paths and names: bounded work on 10k-character inputs', () => {
-  const start = performance.now();
+  const start = cpuNow();
   for (const path of [
     `${'a/'.repeat(5_000)}manifests/x`,
     `${'a/'.repeat(5_000)}tags/lis`,
@@ -518,5 +518,5 @@ test('OCI paths and names: bounded work on 10k-character inputs', () => {
     onlyRegistryErrors(() => parseOciPath(path), { min: 400, max: 499 });
     isValidName(path);
   }
-  assert.ok(performance.now() - start < 500);
+  assert.ok(cpuNow() - start < 500);
 });

@@ -35,7 +35,7 @@ import {
 import { metadataHeaders } from '../../../src/formats/pypi/upload.ts';
 import { parseUpstreamPage } from '../../../src/formats/pypi/upstream-page.ts';
 import { parseVersion } from '../../../src/formats/pypi/versions.ts';
-import { onlyRegistryErrors } from '../../helpers/properties.ts';
+import { cpuNow, onlyRegistryErrors } from '../../helpers/properties.ts';
 
 /** A file name that may become a storage key or a URL path segment. */
 function assertSafeSegment(name: string): void {
@@ -365,11 +365,11 @@ test('parseVersion is total; normalised forms are fixed points with the same key
 });
 
 test('parseVersion bounds its work on huge input', () => {
-  const start = performance.now();
+  const start = cpuNow();
   for (const text of ['1'.repeat(1 << 20), `${'1.'.repeat(1 << 19)}1`, 'a'.repeat(1 << 20)]) {
     assert.equal(parseVersion(text), undefined);
   }
-  assert.ok(performance.now() - start < 2000);
+  assert.ok(cpuNow() - start < 2000);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -547,9 +547,9 @@ test('upstream pages: adversarial sizes and nesting finish quickly', () => {
     [' '.repeat(1 << 20), undefined],
   ];
   for (const [body, type] of cases) {
-    const start = performance.now();
+    const start = cpuNow();
     checkPage(Buffer.from(body), type);
-    assert.ok(performance.now() - start < 2000, `${body.slice(0, 30)}… took too long`);
+    assert.ok(cpuNow() - start < 2000, `${body.slice(0, 30)}… took too long`);
   }
   // More files than the bound: refused as an upstream failure, not parsed on.
   const many = Buffer.from(`<a href="demo-1.0.tar.gz">\n`.repeat(100_001));
@@ -654,11 +654,11 @@ test('regression: core metadata headers named like Object.prototype members are 
 });
 
 test('parseCoreMetadata bounds its work on huge input', () => {
-  const start = performance.now();
+  const start = cpuNow();
   checkCoreMetadata(Buffer.from(`Description: x\n${'        |y\n'.repeat(20_000)}`));
   checkCoreMetadata(Buffer.from(`Classifier: x\n`.repeat(100_000)));
   checkCoreMetadata(Buffer.from('a'.repeat(1 << 20)));
-  assert.ok(performance.now() - start < 2000);
+  assert.ok(cpuNow() - start < 2000);
 });
 
 test('parsePypiUpstreamList is total and yields {url, auth?} entries', () => {
@@ -730,10 +730,10 @@ test('negotiateSimple/acceptsGzip are total on any Accept header', () => {
     }),
     { numRuns: 1000 },
   );
-  const start = performance.now();
+  const start = cpuNow();
   negotiateSimple(`${'text/html;q=0.1,'.repeat(100_000)}x`);
   acceptsGzip(`${'gzip;q=0,'.repeat(100_000)}x`);
-  assert.ok(performance.now() - start < 2000);
+  assert.ok(cpuNow() - start < 2000);
 });
 
 test('metadataHeaders (an uploaded wheel METADATA) is total; names are lowercased', () => {
