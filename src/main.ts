@@ -24,7 +24,7 @@ import { openDatabase } from './db/database.ts';
 import { redactText } from './core/redact.ts';
 import { GoPublishError, goPublish, registryOfServer } from './formats/go/publish-cli.ts';
 import { GcCommandError, runGcOffline } from './gc/cli.ts';
-import { GcRefusedError } from './gc/collector.ts';
+import { GcFailedError, GcRefusedError } from './gc/collector.ts';
 import { describeGcReport } from './gc/report.ts';
 import { describeVerifyReport, runVerifyOffline, VerifyCommandError } from './gc/verify.ts';
 import { startServer } from './server.ts';
@@ -450,7 +450,11 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = EXIT_RUNTIME;
       return;
     }
-    if (err instanceof GcCommandError || err instanceof GcRefusedError) {
+    if (
+      err instanceof GcCommandError ||
+      err instanceof GcRefusedError ||
+      err instanceof GcFailedError
+    ) {
       process.stderr.write(`nora gc: ${redactText(err.message)}\n`);
       process.exitCode = EXIT_RUNTIME;
       return;

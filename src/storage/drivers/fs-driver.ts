@@ -371,6 +371,24 @@ export class FsDriver implements StorageDriver {
     }
   }
 
+  /**
+   * A rename into the spool directory (`.tmp/gc-<uuid>`, made when the driver opened: no
+   * directory to make), so no byte is copied and no block allocated: it works on a full disk.
+   */
+  async setAside(key: StorageKey): Promise<string | undefined> {
+    const held = path.join(this.#tmp, `gc-${randomUUID()}`);
+    try {
+      await fs.rename(this.#path(key), held);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
+      throw err;
+    }
+    // Fresh, so a spool sweep (another gc pass) keeps it for its grace; an inode update only.
+    const now = new Date();
+    await fs.utimes(held, now, now).catch(() => undefined);
+    return held;
+  }
+
   /** Hard link when possible (same inode, no bytes moved); objects are immutable once written. */
   async copy(from: StorageKey, to: StorageKey): Promise<ObjectInfo> {
     const source = this.#path(from);
