@@ -314,7 +314,7 @@ function addVerifyCommand(program: Command): void {
   program
     .command('verify')
     .description(
-      'hash every stored blob against its digest and report damaged ones (exit 1 when any)',
+      'hash every stored blob against its digest, report damaged and missing ones (exit 1 when any)',
     )
     .option('--remove', 'remove damaged blobs, so uploads and proxy fills store them again')
     .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
@@ -326,8 +326,15 @@ function addVerifyCommand(program: Command): void {
       for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
       const report = await runVerifyOffline(loaded.config, { remove: opts.remove === true });
       for (const line of describeVerifyReport(report)) process.stdout.write(`${line}\n`);
-      // Damage is news for a cron job or a monitor, removed or not.
-      if (report.damaged.length > 0) process.exitCode = 1;
+      // Damage is news for a cron job or a monitor, removed or not; so is a blob the metadata
+      // refers to that storage does not hold, and a check that could not be made.
+      if (
+        report.damaged.length > 0 ||
+        (report.missing ?? 0) > 0 ||
+        report.referencesError !== undefined
+      ) {
+        process.exitCode = 1;
+      }
     });
 }
 

@@ -250,8 +250,8 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
   };
 }
 
-/** Every digest any reference column names. */
-async function mark(
+/** Every digest any reference column names (`nora verify`'s look for missing blobs too). */
+export async function mark(
   db: Db,
   formats: readonly FormatModule[],
 ): Promise<{ referenced: Set<string>; columns: number }> {
@@ -286,6 +286,45 @@ async function mark(
     }
   }
   return { referenced, columns: references.length };
+}
+
+/** Columns that name what a reference row is, in this order, where a table has them. */
+const NAMING_COLUMNS = ['repo', 'repository', 'name', 'version', 'path', 'key', 'filename'];
+
+/**
+ * For each of `digests` (a few: one statement per reference column, however many), the rows that
+ * refer to it, each as `<table> repo=… path=…` (the naming columns the table has); a digest no
+ * row names any more is absent from the result.
+ */
+export async function describeReferences(
+  db: Db,
+  formats: readonly FormatModule[],
+  digests: readonly string[],
+): Promise<Map<string, string[]>> {
+  const found = new Map<string, string[]>();
+  if (digests.length === 0) return found;
+  const references = [
+    ...CORE_BLOB_REFERENCES,
+    ...formats.flatMap((format) => format.blobReferences ?? []),
+  ];
+  for (const { table, column } of references) {
+    const { rows } = await sql<
+      Record<string, unknown>
+    >`SELECT * FROM ${sql.raw(quote(table))} WHERE ${sql.raw(quote(column))} IN (${sql.join(digests)}) LIMIT ${digests.length * 5}`.execute(
+      db,
+    );
+    for (const row of rows) {
+      const digest = row[column];
+      if (typeof digest !== 'string') continue;
+      const names = NAMING_COLUMNS.filter((name) => typeof row[name] === 'string').map(
+        (name) => `${name}=${String(row[name])}`,
+      );
+      const list = found.get(digest) ?? [];
+      list.push([table, ...names].join(' '));
+      found.set(digest, list);
+    }
+  }
+  return found;
 }
 
 /** Rows read per statement: a page costs the event loop ~15 ms (~7 µs per row, node:sqlite). */
