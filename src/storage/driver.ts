@@ -76,6 +76,12 @@ export interface StorageDriver {
   spoolDir(): string;
   /** Readiness probe: throws when the backend is unreachable. */
   check(): Promise<void>;
+  /**
+   * Write probe (`/health`): stores a one-byte object under `prefix` the way a write does and
+   * removes it; throws the store's error when it cannot (EROFS, EPERM, ENOSPC, …). The object's
+   * name is one no `list` shows. Absent: writes are not probed.
+   */
+  probeWrite?(prefix: StorageKey): Promise<void>;
   close(): Promise<void>;
 }
 

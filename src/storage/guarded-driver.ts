@@ -81,6 +81,10 @@ export class GuardedDriver implements StorageDriver {
     return this.#inner.check();
   }
 
+  async probeWrite(prefix: StorageKey): Promise<void> {
+    await this.#inner.probeWrite?.(validatePrefix(prefix));
+  }
+
   close(): Promise<void> {
     return this.#inner.close();
   }
