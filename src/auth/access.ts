@@ -36,6 +36,11 @@ export interface UserPrincipal {
   /** A read-only credential: reads only, even with auth off. */
   readonly readOnly?: boolean | undefined;
   /**
+   * Epoch ms at which the credential stops working (an API token with an expiry); undefined: it
+   * does not expire. A token it makes may not outlive it (auth/api/tokens.ts).
+   */
+  readonly expiresAt?: number | undefined;
+  /**
    * A ceiling narrower than the user's rights: a registry token's granted access list, an OIDC
    * provider's namespace scope, an API token limited to some repositories. Applies even with
    * auth off, like `readOnly`: whoever narrowed a credential relies on it being narrow.

@@ -132,6 +132,7 @@ export class TokenAuthenticator {
       credential: 'token',
       tokenId: token.key,
       ...(role === 'read' || role === undefined ? { readOnly: true } : {}),
+      ...(token.expiresAt === undefined ? {} : { expiresAt: token.expiresAt }),
       ...(networks === undefined ? {} : { networks }),
       ...(token.scope === undefined ? {} : { scope: patternScope(token.scope) }),
     };

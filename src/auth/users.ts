@@ -194,6 +194,11 @@ export interface NewToken {
   readonly role?: Role;
   /** Days until the token expires; undefined: never. */
   readonly ttlDays?: number | undefined;
+  /**
+   * Epoch ms the token may not outlive (the expiry of the token that makes it): its expiry is
+   * the earlier of this and `ttlDays`; undefined: `ttlDays` alone decides.
+   */
+  readonly notAfter?: number | undefined;
   readonly description?: string | undefined;
   readonly name?: string | undefined;
   readonly cidrWhitelist?: readonly string[];
@@ -235,6 +240,20 @@ export function capRole(tokenRole: Role, userRoles: readonly Role[]): Role | und
 
 export function isRole(value: unknown): value is Role {
   return value === 'read' || value === 'write' || value === 'admin';
+}
+
+/**
+ * A new token's expiry (epoch ms) made at `now`: `ttlDays` from now, held to `notAfter` (the
+ * expiry of the token that makes it); undefined: it never expires.
+ */
+export function expiryOf(
+  now: number,
+  ttlDays: number | undefined,
+  notAfter: number | undefined,
+): number | undefined {
+  const own = ttlDays === undefined ? undefined : now + ttlDays * DAY_MS;
+  if (notAfter === undefined) return own;
+  return own === undefined ? notAfter : Math.min(own, notAfter);
 }
 
 type TokenRow = AuthTables['auth_tokens'];
@@ -286,7 +305,7 @@ export class TokenStore {
       cidr_whitelist: JSON.stringify(options.cidrWhitelist ?? []),
       created_at: now,
       role,
-      expires_at: options.ttlDays === undefined ? null : now + options.ttlDays * DAY_MS,
+      expires_at: expiryOf(now, options.ttlDays, options.notAfter) ?? null,
       description: options.description ?? null,
       last_used_at: null,
       scope: options.scope === undefined ? null : JSON.stringify(options.scope),
