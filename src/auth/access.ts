@@ -253,14 +253,31 @@ export class AccessControl {
   }
 
   #refuseIfLocked(attempt: { address: string; user?: string | undefined }): void {
+    const refusal = this.#lockRefusal(attempt);
+    if (refusal !== undefined) throw refusal;
+  }
+
+  #lockRefusal(attempt: { address: string; user?: string | undefined }): RegistryError | undefined {
     const state = this.lockout.state(attempt);
-    if (!state.locked) return;
+    if (!state.locked) return undefined;
     const seconds = Math.max(1, Math.ceil(state.retryAfterMs / 1000));
-    throw new RegistryError(
+    return new RegistryError(
       'TOO_MANY_REQUESTS',
       `too many failed logins ${state.by === 'user' ? 'for this user' : 'from this address'}; retry in ${seconds} s`,
       { headers: { 'retry-after': String(seconds) } },
     );
+  }
+
+  /**
+   * The 429 (TOO_MANY_REQUESTS, with Retry-After) for a request that `authenticate` does not see
+   * — one without credentials, or to a route that ignores them (a public /metrics) — from an
+   * address locked after failed logins (a locked address is refused whatever it sends), else
+   * undefined. Costs one clock read while no address is locked.
+   */
+  addressLockRefusal(remoteAddress: string | undefined): RegistryError | undefined {
+    if (!this.#policy.authEnabled || remoteAddress === undefined) return undefined;
+    if (!this.lockout.anyAddressLocked()) return undefined;
+    return this.#lockRefusal({ address: addressKey(remoteAddress) });
   }
 
   /**
