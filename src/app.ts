@@ -387,6 +387,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   });
   const memoDuties: MemoHitDuties = {
     rateLimiter,
+    // One clock read while no address is locked; behind a proxy, Fastify works out the client.
+    mayBeLocked: (socketAddress, forwarded) =>
+      access.lockout.anyAddressLocked() &&
+      (forwarded || access.addressLockRefusal(socketAddress) !== undefined),
     requestId: requestIdFrom,
     proxyHit: (repository) => {
       proxy.metrics.record(repository, 'hit');

@@ -8,8 +8,10 @@
  * fs.watchFile, which also sees a file that is created later or replaced by rename, as editors
  * and `htpasswd` itself do). A file that disappears or becomes unreadable keeps the last good
  * users: a half-finished edit never locks everyone out. A good re-read of the same file that no
- * longer names a user reports that user as removed (identity.ts then deletes its API tokens);
- * a first read (startup, a SIGHUP to another path) and an empty file never report removals.
+ * longer names a user reports that user as removed (for the empty-file warning); identity.ts
+ * compares the token owners with the users after every read that changed them (suspending the
+ * tokens of a user gone from the file). A first read (startup, a SIGHUP to another path) and an
+ * empty file never report removals.
  */
 import fs from 'node:fs';
 import bcrypt from 'bcryptjs';

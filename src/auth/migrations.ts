@@ -1,5 +1,5 @@
 /**
- * Users and tokens (`0050_auth_*`, `0051_auth_tokens_roles`), shared by every format; the
+ * Users and tokens (`0050_auth_*`, `0051_auth_tokens_roles`, `0053_auth_users_suspended`), shared by every format; the
  * composition root (app.ts) adds them to the migration set.
  */
 import { type Kysely, sql } from 'kysely';
@@ -13,6 +13,12 @@ export type UsersTable = {
   /** JSON array of roles. */
   roles: string;
   created_at: number;
+  /**
+   * Epoch ms since which a row without a password (the token owner of an htpasswd user) has
+   * been missing from the htpasswd file (0053): its tokens are refused, and deleted once the
+   * grace period (identity.ts) is over; null: not suspended.
+   */
+  suspended_at: number | null;
 };
 
 export type TokensTable = {
@@ -113,6 +119,12 @@ export const authMigrations: Record<string, Migration> = {
         .addColumn('private_jwk', 'text', (c) => c.notNull())
         .addColumn('created_at', 'integer', (c) => c.notNull())
         .execute();
+    },
+  },
+  // A user gone from the htpasswd file: its tokens are suspended for a grace period first.
+  '0053_auth_users_suspended': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('auth_users').addColumn('suspended_at', 'integer').execute();
     },
   },
 };
