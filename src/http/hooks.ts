@@ -196,7 +196,9 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
     const known = publicMetrics ? ANONYMOUS : options.access.withoutCredentials(authorization);
     if (known !== undefined) {
       request.principal = known;
-      const locked = options.access.addressLockRefusal(request.ip);
+      // A public /metrics is monitoring, as the probes are: a scraper sharing an address with a
+      // client that failed its logins must not go blind.
+      const locked = publicMetrics ? undefined : options.access.addressLockRefusal(request.ip);
       if (locked !== undefined) {
         lockedOut.inc();
         done(locked);

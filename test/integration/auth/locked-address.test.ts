@@ -55,7 +55,7 @@ describe('a locked address gets 429 without credentials too', () => {
     await server.close();
   });
 
-  test('anonymous reads, npm, OCI and /metrics are refused; /health and /ready answer', async () => {
+  test('anonymous reads, npm and OCI are refused; /health, /ready and a public /metrics answer', async () => {
     server.app.context.access.lockout.clear();
     assert.equal((await get(server, '/raw/pub/a.txt')).status, 200);
     // A warm GET is a memo hit (kept ≤ 1 s): lock at once, then read again.
@@ -81,7 +81,8 @@ describe('a locked address gets 429 without credentials too', () => {
       (JSON.parse(oci.text) as { errors: [{ code: string }] }).errors[0].code,
       'TOOMANYREQUESTS',
     );
-    assert.equal((await get(server, '/metrics')).status, 429);
+    // A public /metrics is monitoring: answered, as /health and /ready are.
+    assert.equal((await get(server, '/metrics')).status, 200);
     // An empty Basic credential is no credential: refused the same way.
     assert.equal(
       (await get(server, '/raw/pub/a.txt', { authorization: 'Basic Og==' })).status,
