@@ -96,6 +96,8 @@ export class HtpasswdUsers {
   readonly #onChange: (removed: readonly string[]) => void | Promise<void>;
   #file: string | undefined;
   #users: ReadonlyMap<string, string> = new Map();
+  /** The users before the last change (previousFingerprint). */
+  #previous: ReadonlyMap<string, string> = new Map();
   #watching: string | undefined;
   #debounce: NodeJS.Timeout | undefined;
   #loading: Promise<void> = Promise.resolve();
@@ -125,8 +127,16 @@ export class HtpasswdUsers {
    * is not in the file: it changes when the password does (a new bcrypt salt each time).
    */
   fingerprint(user: string): string | undefined {
-    const hash = this.#users.get(user);
-    return hash === undefined ? undefined : sha256Hex(`htpasswd:${user}:${hash}`);
+    return fingerprintOf(user, this.#users.get(user));
+  }
+
+  /**
+   * `user`'s fingerprint in the users read before the last change (undefined when absent there,
+   * or before a second read): what a user just removed had (identity.ts keeps it with the
+   * suspended tokens, to tell a restored file from a name given a new password).
+   */
+  previousFingerprint(user: string): string | undefined {
+    return fingerprintOf(user, this.#previous.get(user));
   }
 
   /** A user of the file whose name equals `name` ignoring case but not exactly, or undefined. */
@@ -207,6 +217,7 @@ export class HtpasswdUsers {
     }
     const changed = !sameUsers(this.#users, parsed.users);
     const removed = first ? [] : removedUsers(this.#users, parsed);
+    if (changed) this.#previous = this.#users;
     this.#users = parsed.users;
     if (changed || first) {
       this.#log.info({ file, users: parsed.users.size }, 'htpasswd users loaded');
@@ -252,6 +263,11 @@ export class HtpasswdUsers {
     }, DEBOUNCE_MS);
     this.#debounce.unref();
   };
+}
+
+/** sha256 hex of a user's hash line, or undefined for a user without one. */
+function fingerprintOf(user: string, hash: string | undefined): string | undefined {
+  return hash === undefined ? undefined : sha256Hex(`htpasswd:${user}:${hash}`);
 }
 
 /**

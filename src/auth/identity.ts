@@ -109,7 +109,12 @@ export async function createIdentity(
    */
   async function reconcile(): Promise<void> {
     if (options.reconcileOwners === false || htpasswd.size === 0) return;
-    const changes = await tokens.reconcileOwners((user) => htpasswd.has(user), now(), graceMs);
+    const changes = await tokens.reconcileOwners(
+      (user) => htpasswd.fingerprint(user),
+      (user) => htpasswd.previousFingerprint(user),
+      now(),
+      graceMs,
+    );
     suspensionsPending = changes.pending > 0;
     const file = htpasswd.file;
     const hours = Math.round((graceMs / 3_600_000) * 100) / 100;
@@ -126,6 +131,13 @@ export async function createIdentity(
       options.log.warn(
         { file, users: restored.map((c) => c.user), tokens: count(restored) },
         `users back in the htpasswd file within the grace period: their ${count(restored)} suspended API token(s) work again`,
+      );
+    }
+    const replaced = changes.replaced.filter((c) => c.tokens > 0);
+    if (replaced.length > 0) {
+      options.log.warn(
+        { file, users: replaced.map((c) => c.user), tokens: count(replaced) },
+        `users back in the htpasswd file with another password than before their removal: their ${count(replaced)} suspended API token(s) are deleted (a name given to someone new must not inherit them; restoring the old line would have kept them)`,
       );
     }
     const deleted = changes.deleted.filter((c) => c.tokens > 0);

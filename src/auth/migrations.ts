@@ -19,6 +19,12 @@ export type UsersTable = {
    * grace period (identity.ts) is over; null: not suspended.
    */
   suspended_at: number | null;
+  /**
+   * For a token owner of an htpasswd user: the fingerprint of the user's hash line when last
+   * seen in the file (HtpasswdUsers.fingerprint; 0053). A name back in the file with another
+   * line (a new password: perhaps a new person given the name) does not get the tokens back.
+   */
+  htpasswd_fingerprint: string | null;
 };
 
 export type TokensTable = {
@@ -125,6 +131,7 @@ export const authMigrations: Record<string, Migration> = {
   '0053_auth_users_suspended': {
     async up(db: Kysely<unknown>): Promise<void> {
       await db.schema.alterTable('auth_users').addColumn('suspended_at', 'integer').execute();
+      await db.schema.alterTable('auth_users').addColumn('htpasswd_fingerprint', 'text').execute();
     },
   },
 };

@@ -225,6 +225,8 @@ export interface OwnerChanges {
   readonly restored: readonly OwnerChange[];
   /** Gone for longer than the grace period (still gone, or back too late): tokens deleted. */
   readonly deleted: readonly OwnerChange[];
+  /** Back within the grace period with another hash line (a new password): tokens deleted. */
+  readonly replaced: readonly OwnerChange[];
   /** Owners suspended after the pass (newly, or still within their grace period). */
   readonly pending: number;
 }
@@ -352,15 +354,21 @@ export class TokenStore {
   }
 
   /**
-   * Brings the token owners of htpasswd users (rows without a password) in line with the file,
-   * whose users `inFile` names, at `now`: an owner missing from the file is suspended (its tokens
-   * are refused, TokenAuthenticator) from `now`; one back in the file within `graceMs` of its
-   * suspension is restored; one suspended for `graceMs` or more — still missing, or back too
-   * late (perhaps a new person given the name) — loses its tokens and its row for good. Store
-   * users with a password are never touched. One transaction.
+   * Brings the token owners of htpasswd users (rows without a password) in line with the file
+   * at `now`. `file` gives a user's fingerprint in the file just read (HtpasswdUsers.fingerprint),
+   * undefined when absent; `before` the fingerprint in the read before it (undefined at startup).
+   * - An owner in the file has its fingerprint recorded (kept current across password changes).
+   * - An owner missing from the file is suspended (its tokens are refused, TokenAuthenticator)
+   *   from `now`, with the fingerprint it had.
+   * - A suspended owner back in the file within `graceMs` with the same hash line (the file was
+   *   restored) is restored; back with another line (a new password: perhaps a new person given
+   *   the name) it loses its tokens, as one suspended for `graceMs` or more does, still missing
+   *   or not. An owner suspended at startup (no fingerprint known) is restored.
+   * Store users with a password are never touched. One transaction.
    */
   async reconcileOwners(
-    inFile: (user: string) => boolean,
+    file: (user: string) => string | undefined,
+    before: (user: string) => string | undefined,
     now: number,
     graceMs: number,
   ): Promise<OwnerChanges> {
@@ -368,26 +376,45 @@ export class TokenStore {
       const owners = await trx
         .selectFrom('auth_users')
         .leftJoin('auth_tokens', 'auth_tokens.user_name', 'auth_users.name')
-        .select(['auth_users.name', 'auth_users.suspended_at'])
+        .select(['auth_users.name', 'auth_users.suspended_at', 'auth_users.htpasswd_fingerprint'])
         .select((eb) => eb.fn.count<number | bigint>('auth_tokens.key').as('tokens'))
         .where('auth_users.password_hash', '=', '')
-        .groupBy(['auth_users.name', 'auth_users.suspended_at'])
+        .groupBy(['auth_users.name', 'auth_users.suspended_at', 'auth_users.htpasswd_fingerprint'])
         .orderBy('auth_users.name')
         .execute();
       const suspended: OwnerChange[] = [];
       const restored: OwnerChange[] = [];
       const deleted: OwnerChange[] = [];
+      const replaced: OwnerChange[] = [];
+      const seen = new Map<string, string>();
       let pending = 0;
       for (const owner of owners) {
         const change = { user: owner.name, tokens: Number(owner.tokens) };
         const since = owner.suspended_at;
+        const known = owner.htpasswd_fingerprint;
+        const current = file(owner.name);
         if (since !== null && now - since >= graceMs) deleted.push(change);
-        else if (since !== null && inFile(owner.name)) restored.push(change);
-        else if (since === null && !inFile(owner.name)) suspended.push(change);
-        else if (since !== null) pending += 1;
+        else if (since !== null && current !== undefined) {
+          if (known === null || known === current) restored.push(change);
+          else replaced.push(change);
+          seen.set(owner.name, current);
+        } else if (since === null && current === undefined) {
+          suspended.push(change);
+          const had = before(owner.name) ?? known;
+          if (had !== null) seen.set(owner.name, had);
+        } else if (since !== null) pending += 1;
+        else if (current !== undefined && current !== known) seen.set(owner.name, current);
       }
       pending += suspended.length;
       const names = (changes: OwnerChange[]) => changes.map((c) => c.user);
+      for (const [name, fingerprint] of seen) {
+        await trx
+          .updateTable('auth_users')
+          .set({ htpasswd_fingerprint: fingerprint })
+          .where('name', '=', name)
+          .where('password_hash', '=', '')
+          .execute();
+      }
       if (suspended.length > 0) {
         await trx
           .updateTable('auth_users')
@@ -403,16 +430,17 @@ export class TokenStore {
           .where('name', 'in', names(restored))
           .execute();
       }
-      if (deleted.length > 0) {
-        await trx.deleteFrom('auth_tokens').where('user_name', 'in', names(deleted)).execute();
+      const gone = [...deleted, ...replaced];
+      if (gone.length > 0) {
+        await trx.deleteFrom('auth_tokens').where('user_name', 'in', names(gone)).execute();
         await trx
           .deleteFrom('auth_users')
-          .where('name', 'in', names(deleted))
+          .where('name', 'in', names(gone))
           .where('password_hash', '=', '')
           .execute();
         this.#touched.clear();
       }
-      return { suspended, restored, deleted, pending };
+      return { suspended, restored, deleted, replaced, pending };
     });
   }
 

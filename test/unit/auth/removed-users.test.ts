@@ -146,6 +146,49 @@ describe('tokens of users gone from the htpasswd file', () => {
     assert.equal(restored.fields['tokens'], 3);
   });
 
+  test('back within the grace period with another password: the tokens are deleted, not restored', async () => {
+    await writeFile('alice', 'bob');
+    const { identity, access } = await start();
+    const bob = await identity.tokens.create('bob', { role: 'write' });
+    const alice = await identity.tokens.create('alice', { role: 'write' });
+    await writeFile('alice');
+    await identity.reload({ htpasswd_file: file, admin_users: [] });
+    assert.equal(await use(access, bob.secret), 'invalid credentials');
+    // `htpasswd -B users.htpasswd bob` for someone new: another hash line.
+    clock += 60_000;
+    await fs.writeFile(file, `${line('alice')}bob:${bcrypt.hashSync('new-bob', 4)}\n`);
+    await identity.reload({ htpasswd_file: file, admin_users: [] });
+    assert.equal(await use(access, bob.secret), 'invalid credentials');
+    assert.deepEqual(await identity.tokens.list('bob'), []);
+    const [replaced] = warnings(/with another password than before/);
+    assert.ok(replaced);
+    assert.deepEqual(replaced.fields['users'], ['bob']);
+    const principal = await use(access, alice.secret);
+    assert.equal(typeof principal === 'object' && principal.kind, 'user');
+  });
+
+  test('suspended across a restart: the same line restores, another line deletes', async () => {
+    await writeFile('alice', 'bob');
+    const first = await start();
+    const bob = await first.identity.tokens.create('bob', { role: 'write' });
+    const alice = await first.identity.tokens.create('alice', { role: 'write' });
+    // Recorded while they are in the file (any change of the file reconciles).
+    await writeFile('alice', 'bob', 'carol');
+    await first.identity.reload({ htpasswd_file: file, admin_users: [] });
+    first.identity.close();
+    await writeFile('carol'); // the slip, while the server is down
+    const second = await start();
+    assert.equal(await use(second.access, bob.secret), 'invalid credentials');
+    assert.equal(await use(second.access, alice.secret), 'invalid credentials');
+    clock += 60_000;
+    await fs.writeFile(file, `${line('alice')}${line('carol')}bob:${bcrypt.hashSync('x', 4)}\n`);
+    await second.identity.reload({ htpasswd_file: file, admin_users: [] });
+    const restored = await use(second.access, alice.secret);
+    assert.equal(typeof restored === 'object' && restored.kind, 'user');
+    assert.equal(await use(second.access, bob.secret), 'invalid credentials');
+    assert.deepEqual(await second.identity.tokens.list('bob'), []);
+  });
+
   test('after the grace period the tokens are deleted, and a user of that name added later gets none', async () => {
     await writeFile('alice', 'bob');
     const { identity, access } = await start();
