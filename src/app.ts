@@ -50,6 +50,7 @@ import { type Repository, RepositoryConfigError, RepositoryRegistry } from './re
 import { BlobStore } from './storage/blob-store.ts';
 import type { StorageDriver } from './storage/driver.ts';
 import { createStorageDriver } from './storage/drivers/index.ts';
+import { BLOBS_PREFIX } from './storage/keys.ts';
 import { VERSION } from './version.ts';
 import { dropRepresentationHeaders } from './http/format-errors.ts';
 
@@ -386,6 +387,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   });
   const memoDuties: MemoHitDuties = {
     rateLimiter,
+    // One clock read while no address is locked; behind a proxy, Fastify works out the client.
+    mayBeLocked: (socketAddress, forwarded) =>
+      access.lockout.anyAddressLocked() &&
+      (forwarded || access.addressLockRefusal(socketAddress) !== undefined),
     requestId: requestIdFrom,
     proxyHit: (repository) => {
       proxy.metrics.record(repository, 'hit');
@@ -416,6 +421,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     metrics,
     storageBackend: driver.name,
     checkStorage: () => driver.check(),
+    probeWrite: () => driver.probeWrite?.(BLOBS_PREFIX) ?? Promise.resolve(),
     checkDatabase: () => checkDatabase(db),
     totalSizeBytes: () => blobs.totalSize(),
     registries: () => new Map(formats.map((f) => [f.format, isEnabled(config, f.format)])),

@@ -24,7 +24,7 @@ import { openDatabase } from './db/database.ts';
 import { redactText } from './core/redact.ts';
 import { GoPublishError, goPublish, registryOfServer } from './formats/go/publish-cli.ts';
 import { GcCommandError, runGcOffline } from './gc/cli.ts';
-import { GcRefusedError } from './gc/collector.ts';
+import { GcFailedError, GcRefusedError } from './gc/collector.ts';
 import { describeGcReport } from './gc/report.ts';
 import { describeVerifyReport, runVerifyOffline, VerifyCommandError } from './gc/verify.ts';
 import { startServer } from './server.ts';
@@ -314,7 +314,7 @@ function addVerifyCommand(program: Command): void {
   program
     .command('verify')
     .description(
-      'hash every stored blob against its digest and report damaged ones (exit 1 when any)',
+      'hash every stored blob against its digest, report damaged and missing ones (exit 1 when any)',
     )
     .option('--remove', 'remove damaged blobs, so uploads and proxy fills store them again')
     .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
@@ -326,8 +326,15 @@ function addVerifyCommand(program: Command): void {
       for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
       const report = await runVerifyOffline(loaded.config, { remove: opts.remove === true });
       for (const line of describeVerifyReport(report)) process.stdout.write(`${line}\n`);
-      // Damage is news for a cron job or a monitor, removed or not.
-      if (report.damaged.length > 0) process.exitCode = 1;
+      // Damage is news for a cron job or a monitor, removed or not; so is a blob the metadata
+      // refers to that storage does not hold, and a check that could not be made.
+      if (
+        report.damaged.length > 0 ||
+        (report.missing ?? 0) > 0 ||
+        report.referencesError !== undefined
+      ) {
+        process.exitCode = 1;
+      }
     });
 }
 
@@ -450,7 +457,11 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = EXIT_RUNTIME;
       return;
     }
-    if (err instanceof GcCommandError || err instanceof GcRefusedError) {
+    if (
+      err instanceof GcCommandError ||
+      err instanceof GcRefusedError ||
+      err instanceof GcFailedError
+    ) {
       process.stderr.write(`nora gc: ${redactText(err.message)}\n`);
       process.exitCode = EXIT_RUNTIME;
       return;

@@ -36,6 +36,11 @@ export interface UserPrincipal {
   /** A read-only credential: reads only, even with auth off. */
   readonly readOnly?: boolean | undefined;
   /**
+   * Epoch ms at which the credential stops working (an API token with an expiry); undefined: it
+   * does not expire. A token it makes may not outlive it (auth/api/tokens.ts).
+   */
+  readonly expiresAt?: number | undefined;
+  /**
    * A ceiling narrower than the user's rights: a registry token's granted access list, an OIDC
    * provider's namespace scope, an API token limited to some repositories. Applies even with
    * auth off, like `readOnly`: whoever narrowed a credential relies on it being narrow.
@@ -248,14 +253,31 @@ export class AccessControl {
   }
 
   #refuseIfLocked(attempt: { address: string; user?: string | undefined }): void {
+    const refusal = this.#lockRefusal(attempt);
+    if (refusal !== undefined) throw refusal;
+  }
+
+  #lockRefusal(attempt: { address: string; user?: string | undefined }): RegistryError | undefined {
     const state = this.lockout.state(attempt);
-    if (!state.locked) return;
+    if (!state.locked) return undefined;
     const seconds = Math.max(1, Math.ceil(state.retryAfterMs / 1000));
-    throw new RegistryError(
+    return new RegistryError(
       'TOO_MANY_REQUESTS',
       `too many failed logins ${state.by === 'user' ? 'for this user' : 'from this address'}; retry in ${seconds} s`,
       { headers: { 'retry-after': String(seconds) } },
     );
+  }
+
+  /**
+   * The 429 (TOO_MANY_REQUESTS, with Retry-After) for a request that `authenticate` does not see
+   * — one without credentials, or to a route that ignores them (a public /metrics) — from an
+   * address locked after failed logins (a locked address is refused whatever it sends), else
+   * undefined. Costs one clock read while no address is locked.
+   */
+  addressLockRefusal(remoteAddress: string | undefined): RegistryError | undefined {
+    if (!this.#policy.authEnabled || remoteAddress === undefined) return undefined;
+    if (!this.lockout.anyAddressLocked()) return undefined;
+    return this.#lockRefusal({ address: addressKey(remoteAddress) });
   }
 
   /**

@@ -8,8 +8,10 @@
  * fs.watchFile, which also sees a file that is created later or replaced by rename, as editors
  * and `htpasswd` itself do). A file that disappears or becomes unreadable keeps the last good
  * users: a half-finished edit never locks everyone out. A good re-read of the same file that no
- * longer names a user reports that user as removed (identity.ts then deletes its API tokens);
- * a first read (startup, a SIGHUP to another path) and an empty file never report removals.
+ * longer names a user reports that user as removed (for the empty-file warning); identity.ts
+ * compares the token owners with the users after every read that changed them (suspending the
+ * tokens of a user gone from the file). A first read (startup, a SIGHUP to another path) and an
+ * empty file never report removals.
  */
 import fs from 'node:fs';
 import bcrypt from 'bcryptjs';
@@ -94,6 +96,8 @@ export class HtpasswdUsers {
   readonly #onChange: (removed: readonly string[]) => void | Promise<void>;
   #file: string | undefined;
   #users: ReadonlyMap<string, string> = new Map();
+  /** The users before the last change (previousFingerprint). */
+  #previous: ReadonlyMap<string, string> = new Map();
   #watching: string | undefined;
   #debounce: NodeJS.Timeout | undefined;
   #loading: Promise<void> = Promise.resolve();
@@ -123,8 +127,16 @@ export class HtpasswdUsers {
    * is not in the file: it changes when the password does (a new bcrypt salt each time).
    */
   fingerprint(user: string): string | undefined {
-    const hash = this.#users.get(user);
-    return hash === undefined ? undefined : sha256Hex(`htpasswd:${user}:${hash}`);
+    return fingerprintOf(user, this.#users.get(user));
+  }
+
+  /**
+   * `user`'s fingerprint in the users read before the last change (undefined when absent there,
+   * or before a second read): what a user just removed had (identity.ts keeps it with the
+   * suspended tokens, to tell a restored file from a name given a new password).
+   */
+  previousFingerprint(user: string): string | undefined {
+    return fingerprintOf(user, this.#previous.get(user));
   }
 
   /** A user of the file whose name equals `name` ignoring case but not exactly, or undefined. */
@@ -205,6 +217,7 @@ export class HtpasswdUsers {
     }
     const changed = !sameUsers(this.#users, parsed.users);
     const removed = first ? [] : removedUsers(this.#users, parsed);
+    if (changed) this.#previous = this.#users;
     this.#users = parsed.users;
     if (changed || first) {
       this.#log.info({ file, users: parsed.users.size }, 'htpasswd users loaded');
@@ -250,6 +263,11 @@ export class HtpasswdUsers {
     }, DEBOUNCE_MS);
     this.#debounce.unref();
   };
+}
+
+/** sha256 hex of a user's hash line, or undefined for a user without one. */
+function fingerprintOf(user: string, hash: string | undefined): string | undefined {
+  return hash === undefined ? undefined : sha256Hex(`htpasswd:${user}:${hash}`);
 }
 
 /**

@@ -17,7 +17,7 @@ import { HtpasswdUsers } from './htpasswd.ts';
 import type { AuthTables } from './migrations.ts';
 import { RegistryTokenResolver, RegistryTokens, SigningKeys } from './registry-token.ts';
 import { BasicPasswordResolver, BearerTokenResolver, TokenAuthenticator } from './resolvers.ts';
-import { TokenStore, UserStore } from './users.ts';
+import { type OwnerChange, TokenStore, UserStore } from './users.ts';
 
 /** The `[auth]` keys identity reads (re-applied on SIGHUP). */
 export interface IdentitySettings {
@@ -35,7 +35,23 @@ export interface IdentityOptions {
   readonly writes?: WriteGeneration;
   /** How often the htpasswd file is polled for changes, ms (default 1000). */
   readonly htpasswdPollMs?: number;
+  /** How long a user gone from the htpasswd file keeps its suspended tokens (tests shorten it). */
+  readonly removedUserGraceMs?: number;
+  /** Millisecond clock (tests). */
+  readonly now?: () => number;
+  /**
+   * False: never suspend, restore or delete tokens by the htpasswd file (`nora token` on the
+   * host, which may read another file than the server's). Default true.
+   */
+  readonly reconcileOwners?: boolean;
 }
+
+/**
+ * How long the API tokens of a user gone from the htpasswd file are kept, suspended (refused),
+ * before they are deleted: time to notice and undo a slip such as `htpasswd -c` recreating the
+ * file with one user. Deleted at the first read of the file (a change, SIGHUP, startup) after it.
+ */
+export const REMOVED_USER_GRACE_MS = 24 * 60 * 60 * 1000;
 
 export interface Identity {
   /** Users of the metadata store (npm adduser). */
@@ -70,25 +86,68 @@ export async function createIdentity(
   const htpasswd = new HtpasswdUsers({
     log: options.log,
     ...(options.htpasswdPollMs === undefined ? {} : { pollIntervalMs: options.htpasswdPollMs }),
-    // Called only after `use` below, once `basic` exists.
-    onChange: async (removed) => {
+    // Called only after `use` below, once `basic` exists: at startup, and on every read that
+    // changed the users (file change, SIGHUP, another file).
+    onChange: async () => {
       basic.clear();
       tokenAuth.clear();
-      // A user gone from the file (a good re-read: never a missing file or a startup) loses its
-      // API tokens for good, unless the store has it as a user with a password: otherwise the
-      // tokens would come back with whoever is given the name next (docs/auth.md).
-      const gone = removed.filter((user) => !htpasswd.has(user));
-      if (gone.length === 0) return;
-      const deleted = await tokens.deleteOwnerless(gone);
+      await reconcile();
       tokenAuth.clear();
-      if (deleted > 0) {
-        options.log.info(
-          { users: gone, tokens: deleted },
-          'users removed from the htpasswd file: their API tokens are deleted',
-        );
-      }
     },
   });
+  const graceMs = options.removedUserGraceMs ?? REMOVED_USER_GRACE_MS;
+  /** Whether the last pass left owners suspended: only then has a SIGHUP anything to check. */
+  let suspensionsPending = false;
+  const now = options.now ?? Date.now;
+  /**
+   * Token owners of htpasswd users against the file just read (docs/auth.md): a user gone from
+   * it has its tokens suspended, not deleted — a slip (`htpasswd -c`) is undone by restoring the
+   * file within the grace period — and deleted after it, so they never come back with whoever
+   * is given the name next. Store users with a password keep theirs. Not on a file with no
+   * users (more often half-written than meant), nor while the file is missing or unreadable
+   * (HtpasswdUsers keeps the last users then, and calls nothing).
+   */
+  async function reconcile(): Promise<void> {
+    if (options.reconcileOwners === false || htpasswd.size === 0) return;
+    const changes = await tokens.reconcileOwners(
+      (user) => htpasswd.fingerprint(user),
+      (user) => htpasswd.previousFingerprint(user),
+      now(),
+      graceMs,
+    );
+    suspensionsPending = changes.pending > 0;
+    const file = htpasswd.file;
+    const hours = Math.round((graceMs / 3_600_000) * 100) / 100;
+    const count = (list: readonly OwnerChange[]) => list.reduce((n, c) => n + c.tokens, 0);
+    const suspended = changes.suspended.filter((c) => c.tokens > 0);
+    if (suspended.length > 0) {
+      options.log.warn(
+        { file, users: suspended.map((c) => c.user), tokens: count(suspended), grace_hours: hours },
+        `users no longer in the htpasswd file: their ${count(suspended)} API token(s) are refused from now on and will be deleted after ${hours} h; if the file was changed by mistake (htpasswd -c recreates it with one user), restore it before then and the tokens work again`,
+      );
+    }
+    const restored = changes.restored.filter((c) => c.tokens > 0);
+    if (restored.length > 0) {
+      options.log.warn(
+        { file, users: restored.map((c) => c.user), tokens: count(restored) },
+        `users back in the htpasswd file within the grace period: their ${count(restored)} suspended API token(s) work again`,
+      );
+    }
+    const replaced = changes.replaced.filter((c) => c.tokens > 0);
+    if (replaced.length > 0) {
+      options.log.warn(
+        { file, users: replaced.map((c) => c.user), tokens: count(replaced) },
+        `users back in the htpasswd file with another password than before their removal: their ${count(replaced)} suspended API token(s) are deleted (a name given to someone new must not inherit them; restoring the old line would have kept them)`,
+      );
+    }
+    const deleted = changes.deleted.filter((c) => c.tokens > 0);
+    if (deleted.length > 0) {
+      options.log.warn(
+        { file, users: deleted.map((c) => c.user), tokens: count(deleted), grace_hours: hours },
+        `users missing from the htpasswd file for more than ${hours} h: their ${count(deleted)} API token(s) are deleted (a user of that name added back now starts without them)`,
+      );
+    }
+  }
   const directory = new UserDirectory(users, htpasswd, settings.admin_users);
   const handle = sqliteHandleOf(db);
   const writes = options.writes;
@@ -116,6 +175,9 @@ export async function createIdentity(
       basic.clear();
       tokenAuth.clear();
       await htpasswd.use(path.resolve(next.htpasswd_file));
+      // Also when the file did not change: suspensions whose grace period is over end here (no
+      // database work while none is pending).
+      if (suspensionsPending) await reconcile();
       basic.clear();
       tokenAuth.clear();
     },

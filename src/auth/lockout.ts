@@ -62,6 +62,8 @@ export class LoginLockout {
   readonly #now: () => number;
   readonly #maxEntries: number;
   readonly #maxKnownGood: number;
+  /** The latest end of any address lock set (ms): no address is locked once the clock is past it. */
+  #addressLocksUntil = 0;
 
   constructor(options: LockoutOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -74,6 +76,16 @@ export class LoginLockout {
     this.#byAddress.clear();
     this.#byUser.clear();
     this.#knownGood.clear();
+    this.#addressLocksUntil = 0;
+  }
+
+  /**
+   * False when no address is locked now (one clock read): lets a request without credentials
+   * skip the per-address look-up. True may be stale (a success since ended a lock): `state`
+   * decides for one address.
+   */
+  anyAddressLocked(): boolean {
+    return this.#addressLocksUntil > this.#now();
   }
 
   /** Whether `attempt` is refused now, and by which lock. */
@@ -91,7 +103,8 @@ export class LoginLockout {
   /** Records a failed authentication. */
   failed(attempt: LoginAttempt): void {
     const now = this.#now();
-    this.#count(this.#byAddress, attempt.address, now);
+    const record = this.#count(this.#byAddress, attempt.address, now);
+    this.#addressLocksUntil = Math.max(this.#addressLocksUntil, record.lockedUntil);
     if (attempt.user !== undefined) this.#count(this.#byUser, attempt.user, now);
   }
 
@@ -132,7 +145,7 @@ export class LoginLockout {
     return Math.max(0, record.lockedUntil - now);
   }
 
-  #count(table: Map<string, FailureRecord>, key: string, now: number): void {
+  #count(table: Map<string, FailureRecord>, key: string, now: number): FailureRecord {
     let record = table.get(key);
     if (record === undefined || now - record.lastFailure > LOCKOUT_MAX_MS) {
       record = { failures: 0, lastFailure: now, lockedUntil: 0 };
@@ -148,6 +161,7 @@ export class LoginLockout {
       if (oldest.done !== true) table.delete(oldest.value);
     }
     table.set(key, record);
+    return record;
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Users and tokens (`0050_auth_*`, `0051_auth_tokens_roles`), shared by every format; the
+ * Users and tokens (`0050_auth_*`, `0051_auth_tokens_roles`, `0053_auth_users_suspended`), shared by every format; the
  * composition root (app.ts) adds them to the migration set.
  */
 import { type Kysely, sql } from 'kysely';
@@ -13,6 +13,18 @@ export type UsersTable = {
   /** JSON array of roles. */
   roles: string;
   created_at: number;
+  /**
+   * Epoch ms since which a row without a password (the token owner of an htpasswd user) has
+   * been missing from the htpasswd file (0053): its tokens are refused, and deleted once the
+   * grace period (identity.ts) is over; null: not suspended.
+   */
+  suspended_at: number | null;
+  /**
+   * For a token owner of an htpasswd user: the fingerprint of the user's hash line when last
+   * seen in the file (HtpasswdUsers.fingerprint; 0053). A name back in the file with another
+   * line (a new password: perhaps a new person given the name) does not get the tokens back.
+   */
+  htpasswd_fingerprint: string | null;
 };
 
 export type TokensTable = {
@@ -113,6 +125,13 @@ export const authMigrations: Record<string, Migration> = {
         .addColumn('private_jwk', 'text', (c) => c.notNull())
         .addColumn('created_at', 'integer', (c) => c.notNull())
         .execute();
+    },
+  },
+  // A user gone from the htpasswd file: its tokens are suspended for a grace period first.
+  '0053_auth_users_suspended': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('auth_users').addColumn('suspended_at', 'integer').execute();
+      await db.schema.alterTable('auth_users').addColumn('htpasswd_fingerprint', 'text').execute();
     },
   },
 };

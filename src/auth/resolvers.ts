@@ -110,8 +110,8 @@ export class TokenAuthenticator {
   }
 
   /**
-   * The principal of a token secret; undefined when no such token exists or its owner is no
-   * longer a user. Throws UNAUTHORIZED "token expired" for an expired token: it is a token, and
+   * The principal of a token secret; undefined when no such token exists, its owner is no
+   * longer a user, or its owner is suspended (gone from the htpasswd file: identity.ts). Throws UNAUTHORIZED "token expired" for an expired token: it is a token, and
    * no other resolver may take it as something else.
    * Roles: the token's role capped by its owner's (admin from `[auth] admin_users`).
    */
@@ -121,7 +121,9 @@ export class TokenAuthenticator {
     if (token.expiresAt !== undefined && token.expiresAt <= now) {
       throw new RegistryError('UNAUTHORIZED', 'token expired');
     }
-    if (!owner) return undefined;
+    // Suspended: refused even while the file names the user again and the store does not yet
+    // know it (identity.ts reconciles on each read of the file).
+    if (!owner || token.ownerSuspendedAt !== undefined) return undefined;
     const role = capRole(token.role, owner.roles);
     await this.#tokens.touch(token, now);
     const networks = networkListOf(token.cidrWhitelist);
@@ -132,6 +134,7 @@ export class TokenAuthenticator {
       credential: 'token',
       tokenId: token.key,
       ...(role === 'read' || role === undefined ? { readOnly: true } : {}),
+      ...(token.expiresAt === undefined ? {} : { expiresAt: token.expiresAt }),
       ...(networks === undefined ? {} : { networks }),
       ...(token.scope === undefined ? {} : { scope: patternScope(token.scope) }),
     };

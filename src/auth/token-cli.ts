@@ -47,7 +47,12 @@ async function withIdentity<T>(
 ): Promise<T> {
   const db = await openDb();
   const access = new AccessControl({ authEnabled: true, anonymousRead: false });
-  const identity = await createIdentity(db, access, config.auth, { log: stderrLogger() });
+  // The operator's command reads a file that may not be the server's (another working
+  // directory): it never suspends or deletes tokens by it (identity.ts).
+  const identity = await createIdentity(db, access, config.auth, {
+    log: stderrLogger(),
+    reconcileOwners: false,
+  });
   try {
     return await work(identity);
   } finally {

@@ -188,16 +188,47 @@ export interface TokenInfo {
   readonly expiresAt: number | undefined;
   /** Epoch ms, to the minute (see TokenStore.touch). */
   readonly lastUsedAt: number | undefined;
+  /**
+   * Epoch ms since which the owner is suspended (gone from the htpasswd file, within the grace
+   * period: TokenStore.reconcileOwners); undefined: not suspended. Set by `lookup`.
+   */
+  readonly ownerSuspendedAt?: number | undefined;
 }
 
 export interface NewToken {
   readonly role?: Role;
   /** Days until the token expires; undefined: never. */
   readonly ttlDays?: number | undefined;
+  /**
+   * Epoch ms the token may not outlive (the expiry of the token that makes it): its expiry is
+   * the earlier of this and `ttlDays`; undefined: `ttlDays` alone decides.
+   */
+  readonly notAfter?: number | undefined;
   readonly description?: string | undefined;
   readonly name?: string | undefined;
   readonly cidrWhitelist?: readonly string[];
   readonly scope?: readonly string[] | undefined;
+}
+
+/** One user's share of what TokenStore.reconcileOwners did. */
+export interface OwnerChange {
+  readonly user: string;
+  /** Tokens the user has (suspended, restored) or had (deleted). */
+  readonly tokens: number;
+}
+
+/** What TokenStore.reconcileOwners did, per kind of change. */
+export interface OwnerChanges {
+  /** Gone from the file: tokens refused from now on, deleted after the grace period. */
+  readonly suspended: readonly OwnerChange[];
+  /** Back in the file within the grace period: tokens work again. */
+  readonly restored: readonly OwnerChange[];
+  /** Gone for longer than the grace period (still gone, or back too late): tokens deleted. */
+  readonly deleted: readonly OwnerChange[];
+  /** Back within the grace period with another hash line (a new password): tokens deleted. */
+  readonly replaced: readonly OwnerChange[];
+  /** Owners suspended after the pass (newly, or still within their grace period). */
+  readonly pending: number;
 }
 
 /** New tokens: `nra_` + 256 random bits, NORA's prefix. */
@@ -235,6 +266,20 @@ export function capRole(tokenRole: Role, userRoles: readonly Role[]): Role | und
 
 export function isRole(value: unknown): value is Role {
   return value === 'read' || value === 'write' || value === 'admin';
+}
+
+/**
+ * A new token's expiry (epoch ms) made at `now`: `ttlDays` from now, held to `notAfter` (the
+ * expiry of the token that makes it); undefined: it never expires.
+ */
+export function expiryOf(
+  now: number,
+  ttlDays: number | undefined,
+  notAfter: number | undefined,
+): number | undefined {
+  const own = ttlDays === undefined ? undefined : now + ttlDays * DAY_MS;
+  if (notAfter === undefined) return own;
+  return own === undefined ? notAfter : Math.min(own, notAfter);
 }
 
 type TokenRow = AuthTables['auth_tokens'];
@@ -286,7 +331,7 @@ export class TokenStore {
       cidr_whitelist: JSON.stringify(options.cidrWhitelist ?? []),
       created_at: now,
       role,
-      expires_at: options.ttlDays === undefined ? null : now + options.ttlDays * DAY_MS,
+      expires_at: expiryOf(now, options.ttlDays, options.notAfter) ?? null,
       description: options.description ?? null,
       last_used_at: null,
       scope: options.scope === undefined ? null : JSON.stringify(options.scope),
@@ -309,30 +354,93 @@ export class TokenStore {
   }
 
   /**
-   * Deletes the tokens of each of `users` that is no account of the store (its row has no
-   * password: it only owned the tokens of an htpasswd user), and that row: a user removed from
-   * the htpasswd file loses its tokens for good, so whoever is given the name later does not
-   * inherit them. A store user with a password keeps its tokens. Returns the tokens deleted.
+   * Brings the token owners of htpasswd users (rows without a password) in line with the file
+   * at `now`. `file` gives a user's fingerprint in the file just read (HtpasswdUsers.fingerprint),
+   * undefined when absent; `before` the fingerprint in the read before it (undefined at startup).
+   * - An owner in the file has its fingerprint recorded (kept current across password changes).
+   * - An owner missing from the file is suspended (its tokens are refused, TokenAuthenticator)
+   *   from `now`, with the fingerprint it had.
+   * - A suspended owner back in the file within `graceMs` with the same hash line (the file was
+   *   restored) is restored; back with another line (a new password: perhaps a new person given
+   *   the name) it loses its tokens, as one suspended for `graceMs` or more does, still missing
+   *   or not. An owner suspended at startup (no fingerprint known) is restored.
+   * Store users with a password are never touched. One transaction.
    */
-  async deleteOwnerless(users: readonly string[]): Promise<number> {
-    if (users.length === 0) return 0;
+  async reconcileOwners(
+    file: (user: string) => string | undefined,
+    before: (user: string) => string | undefined,
+    now: number,
+    graceMs: number,
+  ): Promise<OwnerChanges> {
     return this.#db.transaction().execute(async (trx) => {
-      const owners = trx
+      const owners = await trx
         .selectFrom('auth_users')
-        .select('name')
-        .where('name', 'in', users)
-        .where('password_hash', '=', '');
-      const deleted = await trx
-        .deleteFrom('auth_tokens')
-        .where('user_name', 'in', owners)
-        .executeTakeFirst();
-      await trx
-        .deleteFrom('auth_users')
-        .where('name', 'in', users)
-        .where('password_hash', '=', '')
+        .leftJoin('auth_tokens', 'auth_tokens.user_name', 'auth_users.name')
+        .select(['auth_users.name', 'auth_users.suspended_at', 'auth_users.htpasswd_fingerprint'])
+        .select((eb) => eb.fn.count<number | bigint>('auth_tokens.key').as('tokens'))
+        .where('auth_users.password_hash', '=', '')
+        .groupBy(['auth_users.name', 'auth_users.suspended_at', 'auth_users.htpasswd_fingerprint'])
+        .orderBy('auth_users.name')
         .execute();
-      this.#touched.clear();
-      return Number(deleted.numDeletedRows);
+      const suspended: OwnerChange[] = [];
+      const restored: OwnerChange[] = [];
+      const deleted: OwnerChange[] = [];
+      const replaced: OwnerChange[] = [];
+      const seen = new Map<string, string>();
+      let pending = 0;
+      for (const owner of owners) {
+        const change = { user: owner.name, tokens: Number(owner.tokens) };
+        const since = owner.suspended_at;
+        const known = owner.htpasswd_fingerprint;
+        const current = file(owner.name);
+        if (since !== null && now - since >= graceMs) deleted.push(change);
+        else if (since !== null && current !== undefined) {
+          if (known === null || known === current) restored.push(change);
+          else replaced.push(change);
+          seen.set(owner.name, current);
+        } else if (since === null && current === undefined) {
+          suspended.push(change);
+          const had = before(owner.name) ?? known;
+          if (had !== null) seen.set(owner.name, had);
+        } else if (since !== null) pending += 1;
+        else if (current !== undefined && current !== known) seen.set(owner.name, current);
+      }
+      pending += suspended.length;
+      const names = (changes: OwnerChange[]) => changes.map((c) => c.user);
+      for (const [name, fingerprint] of seen) {
+        await trx
+          .updateTable('auth_users')
+          .set({ htpasswd_fingerprint: fingerprint })
+          .where('name', '=', name)
+          .where('password_hash', '=', '')
+          .execute();
+      }
+      if (suspended.length > 0) {
+        await trx
+          .updateTable('auth_users')
+          .set({ suspended_at: now })
+          .where('name', 'in', names(suspended))
+          .where('password_hash', '=', '')
+          .execute();
+      }
+      if (restored.length > 0) {
+        await trx
+          .updateTable('auth_users')
+          .set({ suspended_at: null })
+          .where('name', 'in', names(restored))
+          .execute();
+      }
+      const gone = [...deleted, ...replaced];
+      if (gone.length > 0) {
+        await trx.deleteFrom('auth_tokens').where('user_name', 'in', names(gone)).execute();
+        await trx
+          .deleteFrom('auth_users')
+          .where('name', 'in', names(gone))
+          .where('password_hash', '=', '')
+          .execute();
+        this.#touched.clear();
+      }
+      return { suspended, restored, deleted, replaced, pending };
     });
   }
 
@@ -384,14 +492,22 @@ export class TokenStore {
     return Number(result.numDeletedRows) > 0;
   }
 
-  /** The token a secret is, or undefined (expiry is the caller's to judge: see resolvers.ts). */
+  /**
+   * The token a secret is, with its owner's suspension, or undefined (expiry and suspension are
+   * the caller's to judge: see resolvers.ts).
+   */
   async lookup(secret: string): Promise<TokenInfo | undefined> {
     const row = await this.#db
       .selectFrom('auth_tokens')
-      .selectAll()
+      .leftJoin('auth_users', 'auth_users.name', 'auth_tokens.user_name')
+      .selectAll('auth_tokens')
+      .select('auth_users.suspended_at as owner_suspended_at')
       .where('token_hash', '=', sha256Hex(secret))
       .executeTakeFirst();
-    return row ? tokenInfo(row) : undefined;
+    if (!row) return undefined;
+    const { owner_suspended_at: suspendedAt, ...token } = row;
+    const info = tokenInfo(token);
+    return suspendedAt === null ? info : { ...info, ownerSuspendedAt: suspendedAt };
   }
 
   /**

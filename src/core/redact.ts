@@ -60,13 +60,17 @@ class Splice {
 /** A maximal run of base64url characters (API token bodies, JWT segments). */
 const BASE64URL_RUN = /[A-Za-z0-9_-]+/g;
 const BASE64URL_AT = /[A-Za-z0-9_-]+/y;
-/** NORA's API token prefixes, at a word start (`nora_…` from before the NORA prefix). */
-const TOKEN_PREFIX = /\b(?:nra|nora)_/;
+/**
+ * NORA's API token prefixes (`nora_…` from before the NORA prefix), wherever they start: a
+ * letter, digit or `_` before one (`x_nra_…`, `TOKENnra_…`, `1nra_…` in a URL) hides no token.
+ */
+const TOKEN_PREFIX = /(?:nra|nora)_/;
 
 /**
  * API tokens by shape: `nra_`/`nora_` then 30 or more base64url characters with a capital (random
  * base64url: metric names such as `nora_http_requests_total` are not taken for tokens). In one
- * run only its first prefix can start a match: a later one has less of the run after it.
+ * run only its first prefix can start a match: a later one has less of the run after it (and a
+ * subset of its capitals).
  */
 function redactApiTokens(text: string): string {
   const out = new Splice(text);

@@ -61,6 +61,15 @@ export class SqlBlobIndex implements BlobIndex {
     return row !== undefined;
   }
 
+  async storedAt(digest: string): Promise<number | undefined> {
+    const row = await this.#db
+      .selectFrom('blobs')
+      .select('created_at')
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return row?.created_at;
+  }
+
   async remove(digest: string): Promise<void> {
     await this.#db.deleteFrom('blobs').where('digest', '=', digest).execute();
   }

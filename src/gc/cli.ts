@@ -13,7 +13,7 @@ import type { FormatModule } from '../formats/format.ts';
 import { FORMATS } from '../formats/index.ts';
 import { BlobStore } from '../storage/blob-store.ts';
 import { createStorageDriver } from '../storage/drivers/index.ts';
-import { collectGarbage, type GcReport } from './collector.ts';
+import { collectGarbage, GcFailedError, type GcReport, storageAdvice } from './collector.ts';
 
 /** A reason `nora gc` would not run at all (nothing was read or removed). */
 export class GcCommandError extends Error {
@@ -28,6 +28,14 @@ export interface GcCommandOptions {
   /** Seconds; default `[gc] grace` (NORA_GC_GRACE). */
   readonly graceSeconds?: number;
   readonly formats?: readonly FormatModule[];
+}
+
+/** A failure to open `what` (nothing was read or removed), with what to do about it. */
+function opening(what: string, err: unknown): GcFailedError {
+  const why = err instanceof Error ? err.message : String(err);
+  return new GcFailedError(`could not open ${what} (${why}): ${storageAdvice(err)}`, {
+    cause: err,
+  });
 }
 
 /**
@@ -56,9 +64,15 @@ export async function runGcOffline(
     );
   }
   const formats = options.formats ?? FORMATS;
-  const driver = await createStorageDriver(config.storage);
+  const driver = await createStorageDriver(config.storage).catch((err: unknown) => {
+    throw opening(`the storage at ${path.resolve(config.storage.path)}`, err);
+  });
   try {
-    const db = await openDatabase({ file, migrations: allMigrations(formats) });
+    const db = await openDatabase({ file, migrations: allMigrations(formats) }).catch(
+      (err: unknown) => {
+        throw opening(`the database at ${path.resolve(file)}`, err);
+      },
+    );
     try {
       return await collectGarbage({
         db,

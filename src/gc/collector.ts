@@ -23,6 +23,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { tryParseDigest } from '../core/digest.ts';
+import { errnoCode, storageFault } from '../core/errors.ts';
 import type { Db } from '../db/database.ts';
 import { exclusive, sqliteHandleOf } from '../db/sqlite-handle.ts';
 import type { BlobReference, FormatModule } from '../formats/format.ts';
@@ -86,6 +87,13 @@ export interface GcReport {
   /** Unreferenced blobs past the grace: removed (apply) or that would be (dry run). */
   readonly blobs: number;
   readonly bytes: number;
+  /**
+   * Blobs counted in `blobs` whose index row the database could not remove (full or read-only):
+   * their files went all the same; the rows, naming no file, go at a later pass. With the
+   * database's reason (its first error).
+   */
+  readonly rowsLeft: number;
+  readonly rowsLeftReason?: string;
   /** Unreferenced blobs kept because they are younger than the grace (or stored again). */
   readonly young: number;
   /** Stale spool files removed (or that would be). */
@@ -102,6 +110,37 @@ export class GcRefusedError extends Error {
     super(message);
     this.name = 'GcRefusedError';
   }
+}
+
+/**
+ * A removal failed part-way through a sweep: the message says what had been removed, what failed
+ * and what to do. Nothing is half-removed (a blob is removed whole or kept).
+ */
+export class GcFailedError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'GcFailedError';
+  }
+}
+
+/** What to do about `err`, a storage or database failure, in words for an operator. */
+export function storageAdvice(err: unknown): string {
+  const code = errnoCode(err);
+  const fault = storageFault(err);
+  if (fault?.code === 'INSUFFICIENT_STORAGE') {
+    return code === 'ERR_SQLITE_ERROR'
+      ? 'the metadata database is full: free some space on its disk (docs/storage.md, A full or read-only disk) and run it again'
+      : 'the disk is full: removing blobs needs no free space, this step did; free a little space on that disk (docs/storage.md, A full or read-only disk) and run it again';
+  }
+  if (code === 'EROFS') return 'the storage is read-only: mount it read-write and run it again';
+  if (code === 'EACCES' || code === 'EPERM') {
+    return 'this user may not change the storage (ownership, mode, or an immutable file: lsattr): run it as the user the server runs as';
+  }
+  if (code === 'ENOENT') {
+    return 'the storage directory is gone (a volume unmounted?): mount it again and run it again';
+  }
+  if (fault !== undefined) return `${fault.message}: fix the storage and run it again`;
+  return 'run it again; a blob is removed whole or kept, never half';
 }
 
 /**
@@ -144,6 +183,12 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
   let blobs = 0;
   let bytes = 0;
   let young = 0;
+  let rowsLeft = 0;
+  let rowsLeftReason: string | undefined;
+  const noteRowLeft = (err: unknown) => {
+    rowsLeft++;
+    rowsLeftReason ??= err instanceof Error ? err.message : String(err);
+  };
   const examples: GcCandidate[] = [];
   for (const [digest, found] of candidates) {
     const storedAt = Math.max(found.fileAt ?? 0, found.rowAt ?? 0);
@@ -155,7 +200,15 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
     }
     let freed: number | undefined = found.fileAt === undefined ? 0 : found.size;
     if (options.apply) {
-      freed = await options.blobs.collect(address, before);
+      try {
+        freed = await options.blobs.collect(address, before, { rowLeft: noteRowLeft });
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        throw new GcFailedError(
+          `removed ${blobs} unreferenced blobs (${bytes} bytes), then could not remove ${digest}: ${why}; ${storageAdvice(err)}`,
+          { cause: err },
+        );
+      }
       if (freed === undefined) {
         young++;
         continue;
@@ -188,6 +241,8 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
     blobs,
     bytes,
     young,
+    rowsLeft,
+    ...(rowsLeftReason === undefined ? {} : { rowsLeftReason }),
     spoolFiles: spool.files,
     spoolBytes: spool.bytes,
     examples,
@@ -195,8 +250,8 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
   };
 }
 
-/** Every digest any reference column names. */
-async function mark(
+/** Every digest any reference column names (`nora verify`'s look for missing blobs too). */
+export async function mark(
   db: Db,
   formats: readonly FormatModule[],
 ): Promise<{ referenced: Set<string>; columns: number }> {
@@ -231,6 +286,45 @@ async function mark(
     }
   }
   return { referenced, columns: references.length };
+}
+
+/** Columns that name what a reference row is, in this order, where a table has them. */
+const NAMING_COLUMNS = ['repo', 'repository', 'name', 'version', 'path', 'key', 'filename'];
+
+/**
+ * For each of `digests` (a few: one statement per reference column, however many), the rows that
+ * refer to it, each as `<table> repo=… path=…` (the naming columns the table has); a digest no
+ * row names any more is absent from the result.
+ */
+export async function describeReferences(
+  db: Db,
+  formats: readonly FormatModule[],
+  digests: readonly string[],
+): Promise<Map<string, string[]>> {
+  const found = new Map<string, string[]>();
+  if (digests.length === 0) return found;
+  const references = [
+    ...CORE_BLOB_REFERENCES,
+    ...formats.flatMap((format) => format.blobReferences ?? []),
+  ];
+  for (const { table, column } of references) {
+    const { rows } = await sql<
+      Record<string, unknown>
+    >`SELECT * FROM ${sql.raw(quote(table))} WHERE ${sql.raw(quote(column))} IN (${sql.join(digests)}) LIMIT ${digests.length * 5}`.execute(
+      db,
+    );
+    for (const row of rows) {
+      const digest = row[column];
+      if (typeof digest !== 'string') continue;
+      const names = NAMING_COLUMNS.filter((name) => typeof row[name] === 'string').map(
+        (name) => `${name}=${String(row[name])}`,
+      );
+      const list = found.get(digest) ?? [];
+      list.push([table, ...names].join(' '));
+      found.set(digest, list);
+    }
+  }
+  return found;
 }
 
 /** Rows read per statement: a page costs the event loop ~15 ms (~7 µs per row, node:sqlite). */

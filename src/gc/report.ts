@@ -19,6 +19,11 @@ export function describeGcReport(report: GcReport): string[] {
   if (report.blobs > report.examples.length) {
     lines.push(`  … and ${report.blobs - report.examples.length} more`);
   }
+  if (report.rowsLeft > 0) {
+    lines.push(
+      `the database could not be written (${report.rowsLeftReason ?? 'unknown error'}): ${report.rowsLeft} removed blobs keep their index row, which names no file (harmless; the next pass with room removes it)`,
+    );
+  }
   if (report.missing > 0) {
     lines.push(
       `${report.missing} referenced blobs are missing from storage: their artifacts answer 503 until uploaded again (docs/storage.md, Integrity of stored bytes)`,

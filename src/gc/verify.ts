@@ -1,5 +1,6 @@
 /**
- * `nora verify [--remove]`: hashes every stored blob against its digest, offline, on the storage
+ * `nora verify [--remove]`: hashes every stored blob against its digest, and looks for the blobs
+ * the metadata refers to that are missing from storage, offline, on the storage
  * the configuration names (next to a running server or not). A read already checks a blob the
  * first time a process serves it (docs/storage.md, Integrity of stored bytes); this finds damage
  * before a client does, including bit rot under a file a running server trusts since its first
@@ -16,7 +17,11 @@ import { allMigrations, databaseFile } from '../app.ts';
 import { BlobStore } from '../storage/blob-store.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { createStorageDriver } from '../storage/drivers/index.ts';
-import { BLOBS_PREFIX, digestFromBlobKey } from '../storage/keys.ts';
+import { BLOBS_PREFIX, blobKey, digestFromBlobKey } from '../storage/keys.ts';
+import type { Db } from '../db/database.ts';
+import type { FormatModule } from '../formats/format.ts';
+import { FORMATS } from '../formats/index.ts';
+import { describeReferences, mark } from './collector.ts';
 
 /** A reason `nora verify` would not run at all (nothing was read or removed). */
 export class VerifyCommandError extends Error {
@@ -36,6 +41,15 @@ export interface VerifyReport {
   readonly damaged: readonly { digest: string; size: number; removed: boolean }[];
   /** Files under `blobs/` whose name is no digest (left alone). */
   readonly foreign: number;
+  /**
+   * Referenced blobs with no file in storage (deleted behind NORA's back, or removed as damaged
+   * earlier): their artifacts answer 503 until uploaded again. Undefined when not looked for.
+   */
+  readonly missing?: number;
+  /** A few of them, each with the rows that refer to it (`raw_files repo=… path=…`). */
+  readonly missingExamples?: readonly { digest: string; references: readonly string[] }[];
+  /** Why the references could not be read (then missing blobs were not looked for). */
+  readonly referencesError?: string;
   readonly seconds: number;
 }
 
@@ -47,13 +61,25 @@ export interface VerifyReport {
 export async function verifyBlobs(
   driver: StorageDriver,
   blobs: BlobStore,
-  options: { remove: boolean },
+  options: { remove: boolean; references?: { db: Db; formats: readonly FormatModule[] } },
 ): Promise<VerifyReport> {
   const started = performance.now();
   let checked = 0;
   let bytes = 0;
   let foreign = 0;
   const damaged: { digest: string; size: number; removed: boolean }[] = [];
+  // The references are read first: a blob is stored before its reference is recorded, so one
+  // referenced now has its file in place when the listing below passes, unless it is missing.
+  let referenced: Set<string> | undefined;
+  let referencesError: string | undefined;
+  if (options.references !== undefined) {
+    try {
+      referenced = (await mark(options.references.db, options.references.formats)).referenced;
+    } catch (err) {
+      referencesError = err instanceof Error ? err.message : String(err);
+    }
+  }
+  const present = new Set<string>();
   for await (const object of driver.list(BLOBS_PREFIX)) {
     const name = digestFromBlobKey(object.key);
     if (name === undefined) {
@@ -62,20 +88,61 @@ export async function verifyBlobs(
     }
     const result = await blobs.scrub(parseDigest(name), options);
     if (result.outcome === 'missing') continue;
+    present.add(name);
     checked += 1;
     bytes += result.size;
     if (result.outcome === 'damaged') {
       damaged.push({ digest: name, size: result.size, removed: result.removed });
     }
   }
+  const missing =
+    referenced === undefined || options.references === undefined
+      ? undefined
+      : await findMissing(driver, options.references, referenced, present);
   return {
     remove: options.remove,
     checked,
     bytes,
     damaged,
     foreign,
+    ...(missing === undefined ? {} : { missing: missing.count, missingExamples: missing.examples }),
+    ...(referencesError === undefined ? {} : { referencesError }),
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/** How many missing blobs a report names, with what refers to them. */
+const MISSING_EXAMPLES = 10;
+
+/**
+ * The referenced digests whose file the listing did not find and that are still absent now (one
+ * stat each: a file stored meanwhile is not missing); the first few named with the rows that
+ * refer to them (one statement per reference column), dropped if none does any more.
+ */
+async function findMissing(
+  driver: StorageDriver,
+  references: { db: Db; formats: readonly FormatModule[] },
+  referenced: ReadonlySet<string>,
+  present: ReadonlySet<string>,
+): Promise<{ count: number; examples: { digest: string; references: string[] }[] }> {
+  const absent: string[] = [];
+  for (const digest of referenced) {
+    if (present.has(digest)) continue;
+    if ((await driver.stat(blobKey(parseDigest(digest)))) !== undefined) continue;
+    absent.push(digest);
+  }
+  absent.sort();
+  const first = absent.slice(0, MISSING_EXAMPLES);
+  const rows = await describeReferences(references.db, references.formats, first);
+  let count = absent.length;
+  const examples: { digest: string; references: string[] }[] = [];
+  for (const digest of first) {
+    const names = rows.get(digest);
+    // No row refers to it any more (deleted since the references were read): not missing.
+    if (names === undefined) count -= 1;
+    else examples.push({ digest, references: names });
+  }
+  return { count, examples };
 }
 
 /**
@@ -102,7 +169,10 @@ export async function runVerifyOffline(
   try {
     const db = await openDatabase({ file, migrations: allMigrations() });
     try {
-      return await verifyBlobs(driver, new BlobStore(driver, new SqlBlobIndex(db)), options);
+      return await verifyBlobs(driver, new BlobStore(driver, new SqlBlobIndex(db)), {
+        ...options,
+        references: { db, formats: FORMATS },
+      });
     } finally {
       await db.destroy();
     }
@@ -139,6 +209,23 @@ export function describeVerifyReport(report: VerifyReport): string[] {
     for (const blob of report.damaged) {
       lines.push(`  ${blob.digest} ${blob.size} bytes${blob.removed ? ', removed' : ''}`);
     }
+  }
+  if (report.referencesError !== undefined) {
+    lines.push(
+      `could not read the references, so missing blobs were not looked for: ${report.referencesError}`,
+    );
+  } else if (report.missing !== undefined && report.missing === 0) {
+    lines.push('no referenced blob missing from storage');
+  } else if (report.missing !== undefined) {
+    const n = report.missing;
+    lines.push(
+      `${n} referenced ${n === 1 ? 'blob is' : 'blobs are'} missing from storage: ${n === 1 ? 'its artifacts answer' : 'their artifacts answer'} 503 until uploaded again (docs/storage.md, Integrity of stored bytes)`,
+    );
+    for (const example of report.missingExamples ?? []) {
+      lines.push(`  ${example.digest}, referenced by ${example.references.join('; ')}`);
+    }
+    const named = report.missingExamples?.length ?? 0;
+    if (n > named) lines.push(`  … and ${n - named} more`);
   }
   if (report.foreign > 0) {
     lines.push(`${report.foreign} files under blobs/ are not named by a digest (left alone)`);

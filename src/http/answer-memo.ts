@@ -20,7 +20,8 @@
  * - The key holds what the answer may depend on besides the path: Host, X-Forwarded-Host/-Proto,
  *   Forwarded (absolute URLs in bodies), Accept, Accept-Encoding (negotiated bodies).
  * A hit still gets what the hooks give every request (http/hooks.ts): request id, the rate limit
- * (a refused request falls through to Fastify, which answers the 429), metrics and the access log
+ * and the failed-login lockout (a refused request, or any request while an address is locked and
+ * the client's may be it, falls through to Fastify, which answers the 429), metrics and the access log
  * line. Conditional requests (If-None-Match, If-Modified-Since) are answered 304 here; Range and
  * the rarer preconditions fall through.
  */
@@ -70,6 +71,12 @@ export interface MemoHitDuties {
   readonly requestId: (header: string | string[] | undefined) => string;
   /** Counts a proxy cache hit for the named proxy repository. */
   readonly proxyHit?: (repository: string) => void;
+  /**
+   * True when the request may come from an address locked after failed logins (auth/lockout.ts):
+   * the hit falls through to Fastify, whose hook answers the 429. `socketAddress` is the peer;
+   * `forwarded`: the request names another client address (X-Forwarded-For, Forwarded).
+   */
+  readonly mayBeLocked?: (socketAddress: string, forwarded: boolean) => boolean;
 }
 
 interface Entry {
@@ -275,6 +282,14 @@ export class AnswerMemo {
         return false;
       }
       status = 304;
+    }
+    if (
+      duties.mayBeLocked?.(
+        req.socket.remoteAddress ?? '',
+        h['x-forwarded-for'] !== undefined || h.forwarded !== undefined,
+      ) === true
+    ) {
+      return false;
     }
     const limiter = duties.rateLimiter;
     if (limiter?.enabled === true) {

@@ -1,6 +1,8 @@
 /**
  * Hooks every request passes through, in order: request id + security headers → rate limit →
- * path guard → declared body size → partial PUT (Content-Range) → principal (skipped on public system routes) → (format handler) → close after an unread body (refusal.ts) →
+ * path guard → declared body size → partial PUT (Content-Range) → principal (skipped on /health and
+ * /ready; a request without credentials from an address locked after failed logins gets 429) →
+ * (format handler) → close after an unread body (refusal.ts) →
  * metrics + access log.
  */
 import { randomUUID } from 'node:crypto';
@@ -181,18 +183,28 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
     }
     const partial = refusePartialPut(request);
     if (partial) throw partial;
-    const isMetrics = pathname === '/metrics';
-    if (PROBES.has(pathname) || (isMetrics && (options.publicMetrics?.() ?? true))) {
+    if (PROBES.has(pathname)) {
       request.principal = ANONYMOUS;
       done();
       return;
     }
+    const isMetrics = pathname === '/metrics';
+    const publicMetrics = isMetrics && (options.publicMetrics?.() ?? true);
     const authorization = request.headers.authorization;
-    // No credential: settled here, without the async hop (the decision is AccessControl's).
-    const known = options.access.withoutCredentials(authorization);
+    // No credential (or one a public /metrics ignores): settled here, without the async hop (the
+    // decisions are AccessControl's). A locked address is refused whatever it sends.
+    const known = publicMetrics ? ANONYMOUS : options.access.withoutCredentials(authorization);
     if (known !== undefined) {
       request.principal = known;
-      done(isMetrics ? metricsRefusal(request.principal) : undefined);
+      // A public /metrics is monitoring, as the probes are: a scraper sharing an address with a
+      // client that failed its logins must not go blind.
+      const locked = publicMetrics ? undefined : options.access.addressLockRefusal(request.ip);
+      if (locked !== undefined) {
+        lockedOut.inc();
+        done(locked);
+        return;
+      }
+      done(isMetrics && !publicMetrics ? metricsRefusal(request.principal) : undefined);
       return;
     }
     options.access.authenticate({ authorization, remoteAddress: request.ip }).then(

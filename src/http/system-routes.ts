@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { FormatName } from '../config/schema.ts';
+import { errnoCode } from '../core/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 
 export interface HealthSources {
@@ -13,6 +14,11 @@ export interface HealthSources {
   readonly metrics: Metrics;
   readonly storageBackend: string;
   readonly checkStorage: () => Promise<void>;
+  /**
+   * Stores and removes a tiny object where blobs go (StorageDriver.probeWrite); throws the
+   * storage's error. Run at most once per WRITE_PROBE_TTL_MS, however often /health is polled.
+   */
+  readonly probeWrite?: () => Promise<void>;
   readonly checkDatabase: () => Promise<void>;
   readonly totalSizeBytes: () => Promise<number>;
   /** Format → enabled; answers `registries` in /health. */
@@ -21,21 +27,57 @@ export interface HealthSources {
   readonly upstreams?: () => Record<string, unknown>;
 }
 
+/** How long a write probe's answer is kept (ms): a polled /health costs one probe per 5 s. */
+export const WRITE_PROBE_TTL_MS = 5_000;
+
+/** The write probe's verdict: undefined when writable, else the error's code (or message). */
+function cachedWriteProbe(
+  probe: (() => Promise<void>) | undefined,
+): () => Promise<string | undefined> {
+  let kept: { at: number; answer: Promise<string | undefined> } | undefined;
+  return () => {
+    if (probe === undefined) return Promise.resolve(undefined);
+    const now = Date.now();
+    if (kept === undefined || now - kept.at >= WRITE_PROBE_TTL_MS) {
+      // Concurrent requests share the probe in flight.
+      kept = {
+        at: now,
+        answer: probe().then(
+          () => undefined,
+          (err: unknown) => errnoCode(err) ?? (err instanceof Error ? err.message : String(err)),
+        ),
+      };
+    }
+    return kept.answer;
+  };
+}
+
 export function registerSystemRoutes(app: FastifyInstance, sources: HealthSources): void {
+  const writeProblem = cachedWriteProbe(sources.probeWrite);
   app.get('/health', async (_request, reply) => {
     const reachable = await sources.checkStorage().then(
       () => true,
       () => false,
     );
+    // Readable but not writable (read-only mount, immutable files, a full disk): reads go on,
+    // every upload fails; "degraded", still 200 (see docs/storage.md, Health and readiness).
+    const writeError = reachable ? await writeProblem() : undefined;
+    const writable = reachable && writeError === undefined;
     const total = reachable ? await sources.totalSizeBytes().catch(() => 0) : 0;
     const registries = Object.fromEntries(
       [...sources.registries()].map(([name, enabled]) => [name, enabled ? 'ok' : 'disabled']),
     );
     const body = {
-      status: reachable ? 'healthy' : 'unhealthy',
+      status: !reachable ? 'unhealthy' : writable ? 'healthy' : 'degraded',
       version: sources.version,
       uptime_seconds: sources.metrics.uptimeSeconds,
-      storage: { backend: sources.storageBackend, reachable, total_size_bytes: total },
+      storage: {
+        backend: sources.storageBackend,
+        reachable,
+        writable,
+        ...(writeError === undefined ? {} : { write_error: writeError }),
+        total_size_bytes: total,
+      },
       registries,
       upstreams: sources.upstreams?.() ?? {},
     };

@@ -180,7 +180,20 @@ export interface BlobIndex {
   removeIfOlder?(digest: string, before: number): Promise<'removed' | 'absent' | 'kept'>;
   /** Whether a row of `digest` exists (`nora gc`'s check after a removal; see collect). */
   has?(digest: string): Promise<boolean>;
+  /**
+   * When the row of `digest` was last recorded (epoch ms), undefined without one: read only, so
+   * `nora gc` can still decide when the row cannot be removed (a full disk; see collect).
+   */
+  storedAt?(digest: string): Promise<number | undefined>;
   totalSize(): Promise<number>;
+}
+
+export interface CollectOptions {
+  /**
+   * Told when the index row could not be removed (`error`: the database's own), whether or not
+   * the file then was: the database is full or read-only. Without it the error is not reported.
+   */
+  readonly rowLeft?: (error: unknown) => void;
 }
 
 /**
@@ -585,14 +598,22 @@ export class BlobStore {
    * these bytes by another process (which refreshes the row); once it is gone, the row never
    * names a file that is about to disappear, and a crash between the two steps leaves only a
    * file without a row, which the next pass finds in the listing and removes by its mtime.
+   *
+   * Nothing here needs free space: the file is moved aside (StorageDriver.setAside), not
+   * copied, and a row the database cannot remove (full, read-only) is left, the file going all
+   * the same (`options.rowLeft` is told). Errors: the driver's and the database's reads.
    */
-  collect(digest: Digest, before: number): Promise<number | undefined> {
+  collect(
+    digest: Digest,
+    before: number,
+    options: CollectOptions = {},
+  ): Promise<number | undefined> {
     const hex = digest.hex;
     const times = this.#ingestedAt.get(hex);
     if (times !== undefined && times[0] >= before) return Promise.resolve(undefined);
     if (this.#discarding.has(hex)) return Promise.resolve(undefined);
     // Marked in the same tick as decided, like discardCreated.
-    const removal = this.#collect(digest, before).finally(() => {
+    const removal = this.#collect(digest, before, options).finally(() => {
       this.#discarding.delete(hex);
     });
     // A failed removal is the caller's error (returned below); the ingests waiting on it go on.
@@ -606,39 +627,73 @@ export class BlobStore {
     return removal;
   }
 
-  async #collect(digest: Digest, before: number): Promise<number | undefined> {
+  async #collect(
+    digest: Digest,
+    before: number,
+    options: CollectOptions,
+  ): Promise<number | undefined> {
     const key = blobKey(digest);
     const name = formatDigest(digest);
     let outcome: 'removed' | 'absent' | 'kept';
+    /**
+     * The row could not be removed (SQLite with no room for its journal on a full disk, or a
+     * read-only database): the file is removed all the same, the row's time standing in for
+     * its conditional delete (read before and after the file is set aside, below). The row
+     * left names no file, which no read or store minds; the next pass removes it.
+     */
+    let rowLeft = false;
     if (this.#index.removeIfOlder !== undefined) {
-      outcome = await this.#index.removeIfOlder(name, before);
+      try {
+        outcome = await this.#index.removeIfOlder(name, before);
+      } catch (err) {
+        if (this.#index.storedAt === undefined) throw err;
+        const at = await this.#index.storedAt(name);
+        options.rowLeft?.(err);
+        rowLeft = at !== undefined;
+        outcome = at === undefined ? 'absent' : at >= before ? 'kept' : 'removed';
+      }
     } else {
       await this.#index.remove(name);
       outcome = 'removed';
     }
     if (outcome === 'kept') return undefined;
+    const gone = outcome === 'removed' && !rowLeft ? 0 : undefined;
     const info = await this.#driver.stat(key);
-    if (info === undefined) return outcome === 'removed' ? 0 : undefined;
+    if (info === undefined) return gone;
     // Written since the mark (a file whose row is recorded with its reference, raw PUT): kept.
     if (info.modifiedAt.getTime() >= before) return undefined;
-    if (this.#index.has === undefined) {
+    if (this.#index.has === undefined && !rowLeft) {
       await this.#driver.delete(key);
       return info.size;
     }
     // A store of these bytes in another process (a server next to `nora gc`) may have found the
-    // file in place just before the row went, and be about to record its reference: the bytes
-    // are held aside while the file goes, and put back if the row was recorded again meanwhile
-    // (#place records first, then looks the file up again: one of the two sees the other).
-    const held = await this.spoolPath('gc');
-    try {
-      await pipeline(await this.#driver.read(key), createWriteStream(held, { flags: 'wx' }));
-      await this.#driver.delete(key);
-      if (!(await this.#index.has(name))) return info.size;
-      if ((await this.#driver.stat(key)) === undefined) await this.#driver.writeFile(key, held);
-      return undefined;
-    } finally {
+    // file in place just before the row went, and be about to record its reference: the file is
+    // set aside (moved, not copied: no space needed, so this works on a full disk), then removed
+    // unless the row was recorded again meanwhile, when it is put back (#place records first,
+    // then looks the file up again: one of the two sees the other).
+    const held = await this.#driver.setAside(key);
+    if (held === undefined) return gone;
+    const storedAgain = rowLeft
+      ? ((await this.#index.storedAt?.(name)) ?? before) >= before
+      : await this.#index.has?.(name);
+    if (storedAgain !== true) {
       await fs.rm(held, { force: true });
+      return info.size;
     }
+    if ((await this.#driver.stat(key)) !== undefined) {
+      await fs.rm(held, { force: true });
+      return undefined;
+    }
+    try {
+      await this.#driver.writeFile(key, held);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new Error(
+        `could not put ${name} back after a store recorded it again (${why}); its bytes are in ${held}: move that file to ${key} under the storage directory`,
+        { cause: err },
+      );
+    }
+    return undefined;
   }
 
   /**

@@ -55,6 +55,14 @@ export interface StorageDriver {
   readonly syncsSpool?: boolean;
   /** Idempotent; true when something was deleted. */
   delete(key: StorageKey): Promise<boolean>;
+  /**
+   * Moves the object out of the store into a new local file under `spoolDir()` and returns its
+   * path (undefined when absent), for a removal that may have to be undone (`writeFile` puts it
+   * back; else the caller removes the file). fs: one rename on the same file system, which needs
+   * no free space (`nora gc` on a full disk); the file's mtime is set to now, so a crash leaves
+   * a fresh spool file that gc's spool sweep removes after its grace.
+   */
+  setAside(key: StorageKey): Promise<string | undefined>;
   /** Every object under a prefix, recursively. */
   list(prefix: StorageKey): AsyncIterable<ObjectInfo>;
   /**
@@ -68,6 +76,12 @@ export interface StorageDriver {
   spoolDir(): string;
   /** Readiness probe: throws when the backend is unreachable. */
   check(): Promise<void>;
+  /**
+   * Write probe (`/health`): stores a one-byte object under `prefix` the way a write does and
+   * removes it; throws the store's error when it cannot (EROFS, EPERM, ENOSPC, …). The object's
+   * name is one no `list` shows. Absent: writes are not probed.
+   */
+  probeWrite?(prefix: StorageKey): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -54,6 +54,10 @@ export class GuardedDriver implements StorageDriver {
     return await this.#inner.delete(validateKey(key));
   }
 
+  async setAside(key: StorageKey): Promise<string | undefined> {
+    return await this.#inner.setAside(validateKey(key));
+  }
+
   list(prefix: StorageKey): AsyncIterable<ObjectInfo> {
     return this.#inner.list(validatePrefix(prefix));
   }
@@ -75,6 +79,10 @@ export class GuardedDriver implements StorageDriver {
 
   check(): Promise<void> {
     return this.#inner.check();
+  }
+
+  async probeWrite(prefix: StorageKey): Promise<void> {
+    await this.#inner.probeWrite?.(validatePrefix(prefix));
   }
 
   close(): Promise<void> {

@@ -10,13 +10,15 @@
  * Account changes (create, revoke) need the write or admin role: a read-only token can list its
  * user's tokens but neither make nor revoke one. A token limited to some resources (scope,
  * CIDR ranges) or a short-lived CI identity may not mint tokens: the new token would outlive
- * or outreach it. Only admins (`[auth] admin_users`) get admin tokens (NORA's GHSA-78cx fix).
+ * or outreach it. A token with an expiry may mint tokens that expire no later than it does (the
+ * answer says when the asked lifetime was cut: `expires_capped`). Only admins
+ * (`[auth] admin_users`) get admin tokens (NORA's GHSA-78cx fix).
  */
 import { RegistryError } from '../../core/errors.ts';
 import { hasRole, type Principal, type Role } from '../access.ts';
 import type { UserDirectory } from '../directory.ts';
 import { patternProblem } from '../patterns.ts';
-import { isRole, type TokenInfo, type TokenStore } from '../users.ts';
+import { expiryOf, isRole, type TokenInfo, type TokenStore } from '../users.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -35,6 +37,8 @@ interface Subject {
   readonly readOnly: boolean;
   /** Narrowed credentials (scope, address ranges, CI identities) may not mint tokens. */
   readonly narrowed: boolean;
+  /** When the credential expires (epoch ms): tokens it makes expire no later. */
+  readonly expiresAt: number | undefined;
 }
 
 /** What a new token asks for, validated. */
@@ -88,7 +92,7 @@ export class TokenApi {
         'only admins ([auth] admin_users, with an admin credential) may create admin tokens',
       );
     }
-    return this.#mint(subject.name, request);
+    return this.#mint(subject.name, request, subject.expiresAt);
   }
 
   /** `POST /api/tokens/list`. */
@@ -132,7 +136,7 @@ export class TokenApi {
             `"${user}" is not an admin ([auth] admin_users): an admin token of theirs would only write`,
           );
         }
-        return this.#mint(user, request);
+        return this.#mint(user, request, subject.expiresAt);
       }
       case 'revoke': {
         requireAccountChange(subject);
@@ -145,14 +149,32 @@ export class TokenApi {
     }
   }
 
-  async #mint(user: string, request: TokenRequest): Promise<Json> {
+  /**
+   * Makes the token. `notAfter`: the expiry of the token the request is authenticated by, which
+   * the new one may not outlive (a longer lifetime would reach further than its maker, as a
+   * wider scope would); the answer says when it cut the lifetime asked for.
+   */
+  async #mint(user: string, request: TokenRequest, notAfter: number | undefined): Promise<Json> {
+    const now = Date.now();
     const { secret, info } = await this.#tokens.create(user, {
       role: request.role,
       ttlDays: request.ttlDays,
+      notAfter,
       description: request.description,
       scope: request.scope,
     });
-    return { token: secret, ...tokenJson(info) };
+    const asked = expiryOf(now, request.ttlDays, undefined);
+    const capped = notAfter !== undefined && (asked === undefined || asked > notAfter);
+    return {
+      token: secret,
+      ...tokenJson(info),
+      ...(capped
+        ? {
+            expires_capped: true,
+            note: `expires_at is that of the token this request was made with: a token may not create one that outlives it (asked: ${asked === undefined ? 'never expires' : new Date(asked).toISOString()})`,
+          }
+        : {}),
+    };
   }
 
   async #findOne(body: Json, user: string | undefined): Promise<TokenInfo> {
@@ -181,7 +203,13 @@ export class TokenApi {
         this.#directory.verify(username, password),
       );
       if (!account) throw new RegistryError('UNAUTHORIZED', 'invalid username or password');
-      return { name: account.name, roles: account.roles, readOnly: false, narrowed: false };
+      return {
+        name: account.name,
+        roles: account.roles,
+        readOnly: false,
+        narrowed: false,
+        expiresAt: undefined,
+      };
     }
     if (principal.kind !== 'user') {
       throw new RegistryError(
@@ -215,6 +243,7 @@ function subjectOf(principal: Principal & { kind: 'user' }): Subject {
       principal.networks !== undefined ||
       principal.credential === 'oidc' ||
       principal.credential === 'registry-token',
+    expiresAt: principal.expiresAt,
   };
 }
 

@@ -371,6 +371,24 @@ export class FsDriver implements StorageDriver {
     }
   }
 
+  /**
+   * A rename into the spool directory (`.tmp/gc-<uuid>`, made when the driver opened: no
+   * directory to make), so no byte is copied and no block allocated: it works on a full disk.
+   */
+  async setAside(key: StorageKey): Promise<string | undefined> {
+    const held = path.join(this.#tmp, `gc-${randomUUID()}`);
+    try {
+      await fs.rename(this.#path(key), held);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
+      throw err;
+    }
+    // Fresh, so a spool sweep (another gc pass) keeps it for its grace; an inode update only.
+    const now = new Date();
+    await fs.utimes(held, now, now).catch(() => undefined);
+    return held;
+  }
+
   /** Hard link when possible (same inode, no bytes moved); objects are immutable once written. */
   async copy(from: StorageKey, to: StorageKey): Promise<ObjectInfo> {
     const source = this.#path(from);
@@ -421,6 +439,30 @@ export class FsDriver implements StorageDriver {
     await fs.access(this.#tmp, fs.constants.W_OK);
   }
 
+  /**
+   * A one-byte temp file (its byte needs a block: a full disk fails, ENOSPC), renamed into the
+   * directory of `prefix` as `.probe-<uuid>` (a name `list` skips; an immutable or read-only
+   * directory fails, EPERM/EROFS), then removed. A prefix whose directory is not made yet (a new
+   * storage) is probed up to the temp file.
+   */
+  async probeWrite(prefix: StorageKey): Promise<void> {
+    const temp = this.#tempFile();
+    try {
+      await fs.writeFile(temp, 'p', { flag: 'wx' });
+      const dir = this.#path((prefix.endsWith('/') ? prefix.slice(0, -1) : prefix) as StorageKey);
+      const target = path.join(dir, `.probe-${randomUUID()}`);
+      try {
+        await fs.rename(temp, target);
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT' && !(await isDirectory(dir))) return;
+        throw err;
+      }
+      await fs.unlink(target);
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
+  }
+
   async close(): Promise<void> {
     // Files are opened per operation; kept directory descriptors are closed once idle.
     const stock = this.#stock;
@@ -464,6 +506,13 @@ export class FsDriver implements StorageDriver {
     if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
     this.#knownDirs.add(dir);
   }
+}
+
+function isDirectory(dir: string): Promise<boolean> {
+  return fs.stat(dir).then(
+    (stats) => stats.isDirectory(),
+    () => false,
+  );
 }
 
 /** Temp files kept open ahead (about the number of small writes in flight at once). */

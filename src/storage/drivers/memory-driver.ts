@@ -1,4 +1,5 @@
 /** In-memory driver for tests: same contract as the others, nothing on disk but the spool. */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -84,6 +85,15 @@ export class MemoryDriver implements StorageDriver {
 
   delete(key: StorageKey): Promise<boolean> {
     return Promise.resolve(this.#objects.delete(key));
+  }
+
+  async setAside(key: StorageKey): Promise<string | undefined> {
+    const object = this.#objects.get(key);
+    if (object === undefined) return undefined;
+    const held = path.join(this.#spool, `gc-${randomUUID()}`);
+    await fs.writeFile(held, object.data, { flag: 'wx' });
+    this.#objects.delete(key);
+    return held;
   }
 
   list(prefix: StorageKey): AsyncIterable<ObjectInfo> {

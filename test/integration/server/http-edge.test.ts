@@ -18,7 +18,12 @@ describe('HTTP edge', async () => {
     assert.equal(body['status'], 'healthy');
     assert.match(String(body['version']), /^\d+\.\d+\.\d+/);
     assert.equal(typeof body['uptime_seconds'], 'number');
-    assert.deepEqual(body['storage'], { backend: 'local', reachable: true, total_size_bytes: 0 });
+    assert.deepEqual(body['storage'], {
+      backend: 'local',
+      reachable: true,
+      writable: true,
+      total_size_bytes: 0,
+    });
     const registries = body['registries'] as Record<string, string>;
     for (const name of ['docker', 'npm', 'pypi', 'maven', 'cargo', 'go', 'raw', 'helm'])
       assert.ok(name in registries, name);

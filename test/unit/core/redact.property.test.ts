@@ -116,7 +116,8 @@ const PATTERNS_BEFORE: readonly [RegExp, string][] = [
   [/(\/-\/user\/token\/)[^/?#\s"']+/gi, `$1${REDACTED}`],
   [/(\/-\/npm\/v1\/tokens\/token\/)[^/?#\s"']+/gi, `$1${REDACTED}`],
   [/(%2F-%2Fuser%2Ftoken%2F)[^/?#&\s"']+/gi, `$1${REDACTED}`],
-  [/\b(nra|nora)_(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{30,}/g, `$1_${REDACTED}`],
+  // Without the `\b` it had: a token after a letter, digit or `_` (`x_nra_…`) is a token too.
+  [/(nra|nora)_(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{30,}/g, `$1_${REDACTED}`],
   [/\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, REDACTED],
   [/(\b[a-z][a-z0-9+.-]*:\/\/)[^/?#\s@"']+@/gi, `$1${REDACTED}@`],
   [new RegExp(`([?&;]${SECRET_NAME_BEFORE}=)[^&#\\s"']*`, 'gi'), `$1${REDACTED}`],

@@ -88,3 +88,113 @@ test('an ingest of the same bytes during a removal waits for it and stores them 
   assert.equal(await again, true, 'stored again after the removal');
   assert.equal(await text(await blobs.open(stored.digest)), 'raced bytes');
 });
+
+/**
+ * Makes every write that needs free space fail with ENOSPC, as on a full disk: the driver's
+ * writes and copies, and the spool paths handed out (a spool file the disk has no room for).
+ */
+function fullDisk(store: BlobStore): void {
+  const fail = () =>
+    Promise.reject(
+      Object.assign(new Error('ENOSPC: no space left on device, write'), {
+        code: 'ENOSPC',
+        errno: -28,
+        syscall: 'write',
+      }),
+    );
+  const driver = store.driver as unknown as Record<string, unknown>;
+  for (const name of ['write', 'writeFile', 'copy']) driver[name] = fail;
+  (store as unknown as Record<string, unknown>)['spoolPath'] = fail;
+}
+
+/** A database with no room for its log: SQLite's error as node:sqlite raises it. */
+function sqliteFull(): Error {
+  return Object.assign(new Error('database or disk is full'), {
+    code: 'ERR_SQLITE_ERROR',
+    errcode: 13,
+    errstr: 'database or disk is full',
+  });
+}
+
+test('a full disk: the file is moved aside and removed, no byte copied (it used to be)', async () => {
+  await using t = await setup();
+  const stored = await t.store().ingest(bytes('bytes on a full disk'));
+  await t.age(stored.digest.hex, 60_000);
+  const blobs = t.store();
+  fullDisk(blobs);
+  assert.equal(
+    await blobs.collect(stored.digest, Date.now() - 1_000),
+    'bytes on a full disk'.length,
+  );
+  assert.equal(await blobs.stat(stored.digest), undefined);
+  assert.deepEqual(await t.db.selectFrom('blobs').selectAll().execute(), []);
+  const spool = await fs.readdir(blobs.driver.spoolDir(), { recursive: true });
+  assert.deepEqual(
+    spool.filter((name) => name.includes('gc')),
+    [],
+    'nothing held aside is left',
+  );
+});
+
+test('a database that cannot be written: the file goes all the same, the row is said to be left', async () => {
+  await using t = await setup();
+  const stored = await t.store().ingest(bytes('bytes of a full database'));
+  await t.age(stored.digest.hex, 60_000);
+  class FullIndex extends SqlBlobIndex {
+    override removeIfOlder(): Promise<'removed' | 'absent' | 'kept'> {
+      return Promise.reject(sqliteFull());
+    }
+  }
+  const blobs = new BlobStore(t.store().driver, new FullIndex(t.db));
+  fullDisk(blobs);
+  const left: unknown[] = [];
+  const freed = await blobs.collect(stored.digest, Date.now() - 1_000, {
+    rowLeft: (err) => left.push(err),
+  });
+  assert.equal(freed, 'bytes of a full database'.length);
+  assert.equal(await blobs.stat(stored.digest), undefined, 'the file is removed');
+  assert.equal(left.length, 1);
+  assert.match(String(left[0]), /database or disk is full/);
+  const rows = await t.db.selectFrom('blobs').select('digest').execute();
+  assert.deepEqual(
+    rows.map((row) => row.digest),
+    [`sha256:${stored.digest.hex}`],
+    'the row is left',
+  );
+});
+
+test('a database that cannot be written: a row recorded again meanwhile keeps the blob', async () => {
+  await using t = await setup();
+  const text0 = 'bytes stored again while the database is full for gc';
+  const stored = await t.store().ingest(bytes(text0));
+  await t.age(stored.digest.hex, 60_000);
+  const cutoff = Date.now() - 1_000;
+  // Too recent already when the pass reads the row: kept without touching the file.
+  const server = t.store();
+  class FullIndex extends SqlBlobIndex {
+    override removeIfOlder(): Promise<'removed' | 'absent' | 'kept'> {
+      return Promise.reject(sqliteFull());
+    }
+  }
+  await server.ingest(bytes(text0));
+  assert.equal(
+    await new BlobStore(server.driver, new FullIndex(t.db)).collect(stored.digest, cutoff),
+    undefined,
+  );
+  assert.ok(await server.stat(stored.digest));
+
+  // Recorded again between the pass's first read of the row and its second (the server found
+  // the file in place just before it was set aside): the file is put back.
+  await t.age(stored.digest.hex, 60_000);
+  let reads = 0;
+  class RacingIndex extends FullIndex {
+    override async storedAt(name: string): Promise<number | undefined> {
+      const at = await super.storedAt(name);
+      if (++reads === 1) await t.store().ingest(bytes(text0)); // refreshes the row
+      return at;
+    }
+  }
+  const blobs = new BlobStore(server.driver, new RacingIndex(t.db));
+  assert.equal(await blobs.collect(stored.digest, Date.now() - 1_000), undefined);
+  assert.equal(await text(await t.store().open(stored.digest)), text0, 'put back');
+});

@@ -36,6 +36,7 @@ describe('nora verify', () => {
       assert.equal(clean.code, 0, clean.stderr);
       assert.match(clean.stdout, /nora verify: 2 blobs, 39 bytes hashed/);
       assert.match(clean.stdout, /no damaged blob/);
+      assert.match(clean.stdout, /no referenced blob missing from storage/);
 
       const hex = sha256(bodies['rot.txt']);
       const file = path.join(storage, 'blobs', 'sha256', hex.slice(0, 2), hex);
@@ -73,6 +74,53 @@ describe('nora verify', () => {
       const after = await nora(['verify'], env);
       assert.equal(after.code, 0, after.stdout + after.stderr);
       assert.match(after.stdout, /no damaged blob/);
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
+
+  test('reports referenced blobs missing from storage, with what refers to them (exit 1)', async () => {
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-verify-missing-'));
+    try {
+      const storage = path.join(dataDir, 'storage');
+      {
+        await using server = await startTestServer({ dataDir });
+        for (const [name, body] of [
+          ['a.txt', 'first bytes'],
+          ['b.txt', 'second bytes'],
+          ['copy-of-a.txt', 'first bytes'],
+        ] as const) {
+          const put = await fetch(`${server.url}/raw/docs/${name}`, { method: 'PUT', body });
+          assert.equal(put.status, 201);
+        }
+      }
+      const env = { NORA_STORAGE_PATH: storage };
+      const clean = await nora(['verify'], env);
+      assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+      assert.match(clean.stdout, /no referenced blob missing from storage/);
+
+      // Gone behind NORA's back (an operator's rm): nothing left to hash, two blobs missing.
+      await fs.rm(path.join(storage, 'blobs'), { recursive: true });
+      const found = await nora(['verify'], env);
+      assert.equal(found.code, 1, found.stdout + found.stderr);
+      assert.match(found.stdout, /nora verify: 0 blobs, 0 bytes hashed/);
+      assert.match(
+        found.stdout,
+        /2 referenced blobs are missing from storage: their artifacts answer 503 until uploaded again/,
+      );
+      const a = sha256('first bytes');
+      assert.ok(
+        found.stdout.includes(
+          `  sha256:${a}, referenced by raw_files repo=raw-hosted name=a.txt path=docs/a.txt; raw_files repo=raw-hosted name=copy-of-a.txt path=docs/copy-of-a.txt\n`,
+        ),
+        found.stdout,
+      );
+      assert.ok(
+        found.stdout.includes(
+          `  sha256:${sha256('second bytes')}, referenced by raw_files repo=raw-hosted name=b.txt path=docs/b.txt\n`,
+        ),
+        found.stdout,
+      );
     } finally {
       await removeDir(dataDir);
     }

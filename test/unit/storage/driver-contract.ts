@@ -33,6 +33,18 @@ export function runDriverContract(name: string, create: () => Promise<StorageDri
         await assert.rejects(d.read(key('a/missing')), StorageNotFoundError);
       }));
 
+    test('setAside moves an object to a local spool file; writeFile puts it back', () =>
+      withDriver(async (d) => {
+        assert.equal(await d.setAside(key('aside/missing')), undefined);
+        await d.write(key('aside/one'), Buffer.from('held bytes'));
+        const held = await d.setAside(key('aside/one'));
+        assert.ok(held !== undefined && held.startsWith(d.spoolDir()), String(held));
+        assert.equal(await d.stat(key('aside/one')), undefined);
+        assert.equal(await fs.readFile(held, 'utf8'), 'held bytes');
+        await d.writeFile(key('aside/one'), held);
+        assert.equal(await text(await d.read(key('aside/one'))), 'held bytes');
+      }));
+
     test('write a buffer, stat, read back', () =>
       withDriver(async (d) => {
         const info = await d.write(key('dir/one'), Buffer.from('hello world'));
