@@ -113,8 +113,23 @@ const authSchema = z.object({
    * Re-read on SIGHUP and when it changes.
    */
   htpasswd_file: z.string().min(1).default('users.htpasswd'),
-  /** Users whose credentials carry the admin role (NORA_AUTH_ADMIN_USERS, a comma list). */
-  admin_users: z.array(z.string().min(1)).default([]),
+  /**
+   * Users whose credentials carry the admin role (NORA_AUTH_ADMIN_USERS, a comma list). In the
+   * file a list, or that comma list as a string (`admin_users = "ci"` was refused as "expected
+   * array" while the variable took it).
+   */
+  admin_users: z
+    .preprocess(
+      (value) =>
+        typeof value === 'string'
+          ? value
+              .split(',')
+              .map((user) => user.trim())
+              .filter((user) => user !== '')
+          : value,
+      z.array(z.string().min(1)),
+    )
+    .default([]),
   /**
    * Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For, -Proto and -Host are
    * believed: the client address that token ranges are checked against, and the scheme and host

@@ -422,3 +422,22 @@ test('a swapped pair of letters is one typo: server.prot → server.port', () =>
     /unknown config key "server\.prot" \(ignored\) \(did you mean "server\.port"\?\)/,
   );
 });
+
+test('[auth] admin_users: a list, or a comma list as a string as NORA_AUTH_ADMIN_USERS takes it', () => {
+  assert.deepEqual(parseConfigObject({ auth: { admin_users: 'ci' } }, {}).config.auth.admin_users, [
+    'ci',
+  ]);
+  assert.deepEqual(
+    parseConfigObject({ auth: { admin_users: 'ci, ops ,' } }, {}).config.auth.admin_users,
+    ['ci', 'ops'],
+  );
+  assert.deepEqual(
+    parseConfigObject({ auth: { admin_users: ['a', 'b'] } }, {}).config.auth.admin_users,
+    ['a', 'b'],
+  );
+  assert.deepEqual(
+    parseConfigObject({}, { NORA_AUTH_ADMIN_USERS: 'x,y' }).config.auth.admin_users,
+    ['x', 'y'],
+  );
+  assert.throws(() => parseConfigObject({ auth: { admin_users: 5 } }, {}));
+});
