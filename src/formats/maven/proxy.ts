@@ -17,7 +17,7 @@
  *   With no checksum at all (each one answered 404), the file is accepted and recorded as
  *   unverified (`verified_by = 'none'` in `maven_proxy_files`), as Maven itself does with
  *   `checksumPolicy=warn`; an unverified archive (`.jar`, `.war`, …) that is an HTML page or does
- *   not start like a zip is refused. A checksum file that answers 200 but is not a checksum (an
+ *   not start like a zip, or an unverified POM that is an HTML document, is refused. A checksum file that answers 200 but is not a checksum (an
  *   HTML page, garbage, empty) is an upstream failure for the file, naming it (`sent an invalid
  *   .sha1 (an HTML page)`): nothing stored, never taken as "no checksum published".
  *   Every cached file's md5/sha1/sha256/sha512 (computed from the bytes) are recorded in
@@ -668,8 +668,10 @@ export class MavenProxy implements MavenSource {
                 `upstream ${target.label} sent ${path} not matching its .${sum.algorithm} (expected ${sum.hex}, got ${got ?? '?'})`,
               );
             }
-            if (sum === undefined && ARCHIVE_FILE.test(path)) {
-              const why = unverifiedArchiveProblem(response.header('content-type'), chunks);
+            if (sum === undefined && (ARCHIVE_FILE.test(path) || path.endsWith('.pom'))) {
+              const why = path.endsWith('.pom')
+                ? unverifiedPomProblem(chunks)
+                : unverifiedArchiveProblem(response.header('content-type'), chunks);
               if (why !== undefined) {
                 throw new RegistryError(
                   'UPSTREAM_FAILED',
@@ -916,6 +918,17 @@ function unverifiedArchiveProblem(
 }
 
 const ZIP_MAGIC = Buffer.from('PK', 'latin1');
+
+/**
+ * Why a POM that no checksum verifies is refused: an HTML page (`<!DOCTYPE html` or `<html`
+ * leading the body; checked when the fill holds the whole body). A POM is XML, so only the HTML
+ * document forms count, not the content type (a server may send XML as text/html).
+ */
+function unverifiedPomProblem(chunks: readonly Buffer[] | undefined): string | undefined {
+  if (chunks === undefined) return undefined;
+  const head = Buffer.concat(chunks.slice(0, 2)).subarray(0, 256).toString('latin1');
+  return /^\s*<(!doctype\s+html|html)[\s>]/i.test(head) ? 'an HTML page' : undefined;
+}
 
 /**
  * The hex digest in an upstream checksum file: Maven repositories write the bare hex, some tools

@@ -106,6 +106,18 @@ describe('maven proxy: garbage and HTML from the upstream are never cached', () 
     });
   }
 
+  test('a POM with no checksum that is an HTML page is refused', async () => {
+    mode = 'html-jar-no-sums';
+    const artifact = 'org/garbage/htmlpom/1.0/htmlpom-1.0.pom';
+    const alone = await get(`/repository/maven-proxy/${artifact}`);
+    assert.equal(alone.status, 502, alone.body.toString());
+    assert.match(alone.body.toString(), /sent an HTML page( for \S+)?, with no checksum/);
+    mode = 'good-no-sums';
+    const fixed = await get(`/repository/maven-proxy/${artifact}`);
+    assert.equal(fixed.status, 200, fixed.body.toString());
+    assert.ok(fixed.body.equals(JAR), 'the upstream bytes (a POM with no checksum is taken)');
+  });
+
   test('an archive with no checksum whose bytes are not a zip is refused', async () => {
     mode = 'good-no-sums';
     const artifact = 'org/garbage/notzip/1.0/notzip-1.0.war';
