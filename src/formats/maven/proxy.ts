@@ -17,9 +17,10 @@
  *   With no checksum at all (each one answered 404), the file is accepted and recorded as
  *   unverified (`verified_by = 'none'` in `maven_proxy_files`), as Maven itself does with
  *   `checksumPolicy=warn`; an unverified archive (`.jar`, `.war`, …) that is an HTML page or does
- *   not start like a zip, or an unverified POM that is an HTML document, is refused. A checksum file that answers 200 but is not a checksum (an
- *   HTML page, garbage, empty) is an upstream failure for the file, naming it (`sent an invalid
- *   .sha1 (an HTML page)`): nothing stored, never taken as "no checksum published".
+ *   not start like a zip, or an unverified POM that is an HTML document, is refused. A checksum
+ *   file that answers 200 but is not a checksum (an HTML page, garbage, empty) is an upstream
+ *   failure for the file, naming it (`sent an invalid .sha1 (an HTML page)`): nothing stored,
+ *   never taken as "no checksum published".
  *   Every cached file's md5/sha1/sha256/sha512 (computed from the bytes) are recorded in
  *   `maven_proxy_files` per (repository, path): a cached file costs one SQL lookup. A jar
  *   prefetched for its POM (see #prefetchJar) is handed to its first read from memory.
