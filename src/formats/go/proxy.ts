@@ -46,6 +46,7 @@ import type { GoSection } from './config.ts';
 import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
 import {
   checkVersion,
+  isValidSemver,
   escapePath,
   escapeVersion,
   matchPrefixPatterns,
@@ -833,20 +834,19 @@ export function parseInfo(body: Buffer): VersionInfo | undefined {
 }
 
 /**
- * The versions of an `@v/list` body, sorted and without duplicates (as the group answers it);
- * `invalid` when a non-empty line is not a canonical version (an HTML page answered 200).
+ * The versions of an `@v/list` body, sorted and without duplicates (as the group answers it).
+ * As the `go` command reads it: each line's first field is the version (further fields are
+ * ignored), and only canonical versions are kept. `invalid` when a non-empty line does not start
+ * with a semantic version at all (an HTML page answered 200).
  */
 export function listedVersions(body: Buffer): { versions: string[]; invalid: boolean } {
   let invalid = false;
-  const lines = body
-    .toString('utf8')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => {
-      if (line === '') return false;
-      if (checkVersion(line) === undefined) return true;
-      invalid = true;
-      return false;
-    });
-  return { versions: sortVersions([...new Set(lines)]), invalid };
+  const versions = new Set<string>();
+  for (const line of body.toString('utf8').split('\n')) {
+    const first = line.trim().split(/\s+/)[0] ?? '';
+    if (first === '') continue;
+    if (checkVersion(first) === undefined) versions.add(first);
+    else if (!isValidSemver(first)) invalid = true;
+  }
+  return { versions: sortVersions([...versions]), invalid };
 }
