@@ -9,6 +9,8 @@
  *   against go.sum and the checksum database, so nothing here may rewrite them.
  * - `@v/list`, `@latest` and `.info` of a query (`master`) are mutable: TTL = the repository's
  *   metadata_ttl, else [go] metadata_ttl; served stale when every upstream fails (serve_stale).
+ *   An upstream `@v/list` with a line that is not a version (an HTML page answered 200), or an
+ *   empty one while the cached copy has versions, is an upstream failure (never stored).
  * - `@v/list`, `@latest` and every `.info` wait at most [go] metadata_timeout seconds for the
  *   upstream (the Athens complaint: a `list` that takes 30 s because the upstream hangs), cached
  *   or not: then the cached copy is served, or the miss is an upstream failure (404 from a group,
@@ -44,6 +46,7 @@ import type { GoSection } from './config.ts';
 import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
 import {
   checkVersion,
+  isValidSemver,
   escapePath,
   escapeVersion,
   matchPrefixPatterns,
@@ -177,17 +180,7 @@ export class GoProxy implements GoSource {
     if (got === undefined) return undefined;
     let list = this.#parsed.get(got.entry.digest) as VersionList | undefined;
     if (list === undefined) {
-      const text = (await this.#read(got.entry, MAX_LIST_BYTES)).toString('utf8');
-      // Sorted and without duplicates, as the group answers it (a lone answer passes through).
-      const versions = sortVersions([
-        ...new Set(
-          text
-            .split('\n')
-            .map((line) => line.trim())
-            .filter((line) => line !== '' && checkVersion(line) === undefined),
-        ),
-      ]);
-      list = { versions };
+      list = { versions: listedVersions(await this.#read(got.entry, MAX_LIST_BYTES)).versions };
       this.#remember(got.entry.digest, list);
     }
     return got.stale ? { versions: list.versions, stale: true } : list;
@@ -389,6 +382,43 @@ export class GoProxy implements GoSource {
               urlPath,
               target.label,
             );
+        if (kind === 'list') {
+          // Every non-empty line must be a version: an error or captive-portal page answered
+          // 200 parses to no version at all, and taking it would empty the cached list. A list
+          // that became empty while the cached copy had versions is not taken either. Both are
+          // upstream failures: the cached copy is served stale.
+          const listed = listedVersions(await this.#read({ digest: stored.digest }, maxBytes));
+          if (listed.invalid) {
+            throw new RegistryError(
+              'UPSTREAM_FAILED',
+              `upstream ${target.label} sent an invalid ${urlPath} (a line that is not a version)`,
+              {
+                detail: {
+                  upstream: target.label,
+                  reason: `sent an invalid @v/list (a line that is not a version)`,
+                },
+              },
+            );
+          }
+          if (listed.versions.length === 0 && cached !== undefined) {
+            const before = await this.#read(cached, MAX_LIST_BYTES).then(
+              (body) => listedVersions(body).versions.length,
+              () => 0,
+            );
+            if (before > 0) {
+              throw new RegistryError(
+                'UPSTREAM_FAILED',
+                `upstream ${target.label} sent an empty ${urlPath} (the cached copy lists ${before} versions)`,
+                {
+                  detail: {
+                    upstream: target.label,
+                    reason: 'sent an empty @v/list, the cached copy lists versions',
+                  },
+                },
+              );
+            }
+          }
+        }
         if (kind === 'info' || kind === 'latest') {
           // A body that is not the protocol's JSON is the upstream's fault: never cached.
           const body = await this.#read({ digest: stored.digest }, MAX_INFO_BYTES);
@@ -801,4 +831,22 @@ export function parseInfo(body: Buffer): VersionInfo | undefined {
   const time = record['Time'];
   if (typeof version !== 'string' || version === '') return undefined;
   return typeof time === 'string' ? { Version: version, Time: time } : { Version: version };
+}
+
+/**
+ * The versions of an `@v/list` body, sorted and without duplicates (as the group answers it).
+ * As the `go` command reads it: each line's first field is the version (further fields are
+ * ignored), and only canonical versions are kept. `invalid` when a non-empty line does not start
+ * with a semantic version at all (an HTML page answered 200).
+ */
+export function listedVersions(body: Buffer): { versions: string[]; invalid: boolean } {
+  let invalid = false;
+  const versions = new Set<string>();
+  for (const line of body.toString('utf8').split('\n')) {
+    const first = line.trim().split(/\s+/)[0] ?? '';
+    if (first === '') continue;
+    if (checkVersion(first) === undefined) versions.add(first);
+    else if (!isValidSemver(first)) invalid = true;
+  }
+  return { versions: sortVersions([...versions]), invalid };
 }

@@ -14,8 +14,13 @@
  *   memory; a small file's whole body is handed to the hot-file cache) while the commit (fsync,
  *   rename) and the row are written in the background: a cold read no longer waits for the
  *   disk's fsyncs and the SQL insert, and the next build's read of it none for the blob.
- *   With no checksum at all, the file is accepted and recorded as unverified (`verified_by =
- *   'none'` in `maven_proxy_files`), as Maven itself does with `checksumPolicy=warn`.
+ *   With no checksum at all (each one answered 404), the file is accepted and recorded as
+ *   unverified (`verified_by = 'none'` in `maven_proxy_files`), as Maven itself does with
+ *   `checksumPolicy=warn`; an unverified archive (`.jar`, `.war`, …) that is an HTML page or does
+ *   not start like a zip, or an unverified POM that is an HTML document, is refused. A checksum
+ *   file that answers 200 but is not a checksum (an HTML page, garbage, empty) is an upstream
+ *   failure for the file, naming it (`sent an invalid .sha1 (an HTML page)`): nothing stored,
+ *   never taken as "no checksum published".
  *   Every cached file's md5/sha1/sha256/sha512 (computed from the bytes) are recorded in
  *   `maven_proxy_files` per (repository, path): a cached file costs one SQL lookup. A jar
  *   prefetched for its POM (see #prefetchJar) is handed to its first read from memory.
@@ -539,8 +544,8 @@ export class MavenProxy implements MavenSource {
   }
 
   /**
-   * The upstream's `.<algorithm>` of `path`: undefined when it is 404 or does not hold a hex
-   * digest of the right length; throws UPSTREAM_FAILED for any other answer.
+   * The upstream's `.<algorithm>` of `path`: undefined when it is 404; throws UPSTREAM_FAILED
+   * for any other status, and for a 200 that does not hold a hex digest of the right length.
    */
   async #checksumFile(
     target: UpstreamTarget,
@@ -562,11 +567,35 @@ export class MavenProxy implements MavenSource {
         `upstream ${target.label} answered ${response.status} for ${path}.${algorithm}`,
       );
     }
-    const text = (
-      await readAllBounded(response.body, MAX_CHECKSUM_FILE_BYTES, `${path}.${algorithm}`)
-    ).toString('latin1');
-    const hex = parseChecksumFile(text, algorithm);
-    return hex === undefined ? undefined : { algorithm, hex };
+    // A checksum file that is there but is not a checksum (an HTML page, garbage, an empty or
+    // oversized body) is not "no checksum published": the upstream (or something before it) is
+    // broken, so the file is not taken at all rather than cached unverified forever.
+    const invalid = (why: string): RegistryError =>
+      new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label} sent an invalid .${algorithm} for ${path} (${why})`,
+        { detail: { upstream: target.label, reason: `sent an invalid .${algorithm} (${why})` } },
+      );
+    let body: Buffer;
+    try {
+      body = await readAllBounded(response.body, MAX_CHECKSUM_FILE_BYTES, `${path}.${algorithm}`);
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'TOO_LARGE') {
+        throw invalid(`larger than ${MAX_CHECKSUM_FILE_BYTES} bytes`);
+      }
+      throw asUpstreamError(err, `${path}.${algorithm}`, target.label);
+    }
+    const hex = parseChecksumFile(body.toString('latin1'), algorithm);
+    if (hex === undefined) {
+      throw invalid(
+        body.length === 0
+          ? 'empty'
+          : isHtml(response.header('content-type'), body)
+            ? 'an HTML page'
+            : `not a hex ${algorithm} digest`,
+      );
+    }
+    return { algorithm, hex };
   }
 
   /**
@@ -639,6 +668,18 @@ export class MavenProxy implements MavenSource {
                 'UPSTREAM_FAILED',
                 `upstream ${target.label} sent ${path} not matching its .${sum.algorithm} (expected ${sum.hex}, got ${got ?? '?'})`,
               );
+            }
+            if (sum === undefined && (ARCHIVE_FILE.test(path) || path.endsWith('.pom'))) {
+              const why = path.endsWith('.pom')
+                ? unverifiedPomProblem(chunks)
+                : unverifiedArchiveProblem(response.header('content-type'), chunks);
+              if (why !== undefined) {
+                throw new RegistryError(
+                  'UPSTREAM_FAILED',
+                  `upstream ${target.label} sent ${why} for ${path}, with no checksum to verify it`,
+                  { detail: { upstream: target.label, reason: `sent ${why}, with no checksum` } },
+                );
+              }
             }
             computed = result;
             // A small file's chunks as received (undici never reuses them): once verified they
@@ -848,6 +889,46 @@ function streamOf(body: Buffer): Readable {
 /** The request path on an upstream: each segment percent-encoded, below the upstream's base. */
 export function upstreamPath(path: string): string {
   return `/${path.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** Files that are zip archives (Java archives, Android libraries, plain zips). */
+const ARCHIVE_FILE = /\.(jar|war|ear|aar|rar|zip|hpi|jpi|nar|kar)$/;
+
+/** Whether an answer is an HTML page (its content type, or a body starting with a tag). */
+function isHtml(contentType: string | undefined, body: Buffer): boolean {
+  if (contentType !== undefined && /^\s*(text\/html|application\/xhtml\+xml)\b/i.test(contentType))
+    return true;
+  return /^\s*<(!doctype|html|head|body|\?xml)/i.test(body.subarray(0, 256).toString('latin1'));
+}
+
+/**
+ * Why an archive that no checksum verifies is refused: an HTML answer (a captive portal's or an
+ * error page sent with 200), or a body that does not start like a zip (`PK`; checked when the
+ * fill still holds the whole body, which it does up to 1 MiB). Undefined when it may be taken.
+ */
+function unverifiedArchiveProblem(
+  contentType: string | undefined,
+  chunks: readonly Buffer[] | undefined,
+): string | undefined {
+  const first =
+    chunks === undefined ? undefined : Buffer.concat(chunks.slice(0, 2)).subarray(0, 256);
+  if (isHtml(contentType, first ?? Buffer.alloc(0))) return 'an HTML page';
+  if (first !== undefined && first.length > 0 && !first.subarray(0, 2).equals(ZIP_MAGIC))
+    return 'a body that is not a zip archive';
+  return undefined;
+}
+
+const ZIP_MAGIC = Buffer.from('PK', 'latin1');
+
+/**
+ * Why a POM that no checksum verifies is refused: an HTML page (`<!DOCTYPE html` or `<html`
+ * leading the body; checked when the fill holds the whole body). A POM is XML, so only the HTML
+ * document forms count, not the content type (a server may send XML as text/html).
+ */
+function unverifiedPomProblem(chunks: readonly Buffer[] | undefined): string | undefined {
+  if (chunks === undefined) return undefined;
+  const head = Buffer.concat(chunks.slice(0, 2)).subarray(0, 256).toString('latin1');
+  return /^\s*<(!doctype\s+html|html)[\s>]/i.test(head) ? 'an HTML page' : undefined;
 }
 
 /**

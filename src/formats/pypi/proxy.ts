@@ -553,6 +553,22 @@ export class PypiProxy implements PypiSource {
           const previous = cached
             ? await this.#load(project, cached).catch(() => undefined)
             : undefined;
+          // A page listing no file where the cached copy listed some is not taken: it is what a
+          // captive portal's or an error page sent with 200 parses to, and taking it would drop
+          // every version (and the cached files with them). The cached copy is served stale, as
+          // for any upstream failure. A first fetch may list no file (a project with none).
+          if (parsed.files.length === 0 && previous !== undefined && previous.files.length > 0) {
+            throw new RegistryError(
+              'UPSTREAM_FAILED',
+              `upstream ${target.label} sent a page of ${project} listing no files (the cached copy lists ${previous.files.length})`,
+              {
+                detail: {
+                  upstream: target.label,
+                  reason: `sent a page of ${project} listing no files`,
+                },
+              },
+            );
+          }
           const files = await this.#hashMissing(repo, project, index, parsed.files, previous);
           const doc: StoredPage = { v: 1, name: project, files };
           const json = Buffer.from(JSON.stringify(doc));
