@@ -132,6 +132,9 @@ export interface OpenedBlob {
  */
 export const STALE_AFTER_MS = 5000;
 
+/** How long close() lets upstream requests finish before it aborts a background revalidation's. */
+const CLOSE_GRACE_MS = 1000;
+
 /** How long a finished fill stays findable, so a request racing its commit reads the store. */
 const FINISHED_FILL_GRACE_MS = 10_000;
 
@@ -154,6 +157,8 @@ export class ProxyEngine {
    */
   readonly #background = new Map<string, Promise<unknown>>();
   readonly #staleAfterMs: number;
+  /** `<registry>\n<key>` → when its running metadata flight started (epoch ms). */
+  readonly #flightStarts = new Map<string, number>();
   #closed = false;
 
   constructor(options: ProxyEngineOptions) {
@@ -178,8 +183,23 @@ export class ProxyEngine {
     await this.state.flush();
     // A background revalidation may wait on a hung upstream for its whole timeout, and closing
     // the dispatcher waits for its requests: abort them instead (their results are not stored).
-    if (this.#background.size > 0) await this.client.destroy();
-    else await this.client.close();
+    // Other requests (a fill whose clients left) get a short grace to finish first.
+    const closing = this.client.close();
+    if (this.#background.size === 0) return closing;
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      closing.then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => {
+          resolve(false);
+        }, CLOSE_GRACE_MS);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+    if (closed) return;
+    closing.catch(() => undefined);
+    await this.client.destroy();
   }
 
   /** How many revalidations are running in the background (tests, diagnostics). */
@@ -250,6 +270,17 @@ export class ProxyEngine {
       this.#refresh(request, { epoch, found: cached }),
     );
     if (flight.joined) this.metrics.coalesced.inc({ registry: request.registry });
+    else {
+      // The deadline counts from the flight's start, so a request joining it late waits only
+      // the rest (all its waiters are answered stale at the same moment).
+      const started = Date.now();
+      this.#flightStarts.set(flightKey, started);
+      flight.promise
+        .finally(() => {
+          if (this.#flightStarts.get(flightKey) === started) this.#flightStarts.delete(flightKey);
+        })
+        .catch(() => undefined);
+    }
     const resolved = staleAllowed
       ? await this.#withinDeadline(flightKey, flight.promise, request, cached)
       : await flight.promise;
@@ -272,10 +303,12 @@ export class ProxyEngine {
     cached: CachedEntry,
   ): Promise<Resolved | undefined> {
     let timer: NodeJS.Timeout | undefined;
+    const now = Date.now();
+    const wait = Math.max(0, (this.#flightStarts.get(flightKey) ?? now) + this.#staleAfterMs - now);
     const deadline = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => {
         resolve('late');
-      }, this.#staleAfterMs);
+      }, wait);
       timer.unref();
     });
     let first: Resolved | undefined | 'late';

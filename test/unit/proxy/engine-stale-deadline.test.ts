@@ -91,6 +91,32 @@ describe('proxy engine: stale after a deadline', () => {
     assert.equal(fresh.entry.digest, v2.digest, 'the background result was stored');
   });
 
+  test("a request joining a running revalidation is answered stale at that revalidation's deadline", async () => {
+    const v1 = await document('{"v":7}');
+    await engine.remember('slow', 'doc:f', v1);
+    let refreshes = 0;
+    let finish!: (refresh: Refresh) => void;
+    const request = {
+      registry: 'slow',
+      key: 'doc:f',
+      ttlSeconds: 0,
+      serveStale: true,
+      refresh: (): Promise<Refresh> => {
+        refreshes += 1;
+        return new Promise((resolve) => (finish = resolve));
+      },
+    };
+    const first = engine.resolve(request);
+    await new Promise((resolve) => setTimeout(resolve, DEADLINE_MS * 0.75));
+    const late = await timed(engine.resolve(request));
+    assert.equal(late.value?.stale, true);
+    assert.ok(late.ms < DEADLINE_MS * 0.75, `the joiner waited ${Math.round(late.ms)} ms`);
+    assert.equal((await first)?.stale, true);
+    assert.equal(refreshes, 1);
+    finish({ kind: 'unchanged' });
+    await drained();
+  });
+
   test('a background revalidation that fails is logged, not thrown; the next one asks again', async () => {
     const v1 = await document('{"v":3}');
     await engine.remember('slow', 'doc:b', v1);
