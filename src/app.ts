@@ -58,6 +58,8 @@ export interface BuildOptions {
   readonly formats?: readonly FormatModule[];
   /** Overrides server.log_level (tests pass 'silent'). */
   readonly logLevel?: string;
+  /** How long a metadata revalidation may take before the cached copy is served stale (tests). */
+  readonly proxyStaleAfterMs?: number;
 }
 
 export interface NoraApp {
@@ -307,6 +309,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       threshold: config.circuit_breaker.threshold,
       resetTimeoutMs: config.circuit_breaker.reset_timeout * 1000,
     }),
+    ...(options.proxyStaleAfterMs === undefined ? {} : { staleAfterMs: options.proxyStaleAfterMs }),
   });
   closeTasks.push(() => proxy.close());
 

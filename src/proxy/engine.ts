@@ -46,6 +46,8 @@ export interface ProxyEngineOptions {
   /** Read per call so a config reload applies at once. */
   readonly circuitBreaker: () => CircuitBreakerSettings;
   readonly dispatcher?: Dispatcher;
+  /** How long a revalidation may take before the cached copy is served (default STALE_AFTER_MS). */
+  readonly staleAfterMs?: number;
 }
 
 export interface UpstreamDefinition {
@@ -121,6 +123,18 @@ export interface OpenedBlob {
   received(): number;
 }
 
+/**
+ * How long a request with a cached (expired) copy waits for its revalidation before it is
+ * answered that copy, flagged stale (docs/proxy.md "Timeouts and the circuit breaker"). An
+ * upstream that hangs (stopped process, dropped packets) would otherwise cost every such request
+ * the whole proxy timeout (30–60 s) until the circuit opens, longer than clients wait (cargo's
+ * own http.timeout is 30 s). The revalidation goes on in the background and updates the cache.
+ */
+export const STALE_AFTER_MS = 5000;
+
+/** How long close() lets upstream requests finish before it aborts a background revalidation's. */
+const CLOSE_GRACE_MS = 1000;
+
 /** How long a finished fill stays findable, so a request racing its commit reads the store. */
 const FINISHED_FILL_GRACE_MS = 10_000;
 
@@ -137,6 +151,15 @@ export class ProxyEngine {
   readonly #targets = new Map<string, UpstreamTarget>();
   readonly #metadataFlights = new SingleFlight<Resolved | undefined>();
   readonly #fills = new Map<string, Promise<BlobFill | undefined>>();
+  /**
+   * `<registry>\n<key>` → a revalidation that outlived STALE_AFTER_MS and goes on in the
+   * background: requests with a cached copy are answered that copy at once meanwhile.
+   */
+  readonly #background = new Map<string, Promise<unknown>>();
+  readonly #staleAfterMs: number;
+  /** `<registry>\n<key>` → when its running metadata flight started (epoch ms). */
+  readonly #flightStarts = new Map<string, number>();
+  #closed = false;
 
   constructor(options: ProxyEngineOptions) {
     this.metrics = new ProxyMetrics(options.metrics, () => {
@@ -152,11 +175,36 @@ export class ProxyEngine {
     this.#blobs = options.blobs;
     this.#log = options.log;
     this.#breakerSettings = options.circuitBreaker;
+    this.#staleAfterMs = options.staleAfterMs ?? STALE_AFTER_MS;
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.state.flush();
-    await this.client.close();
+    // A background revalidation may wait on a hung upstream for its whole timeout, and closing
+    // the dispatcher waits for its requests: abort them instead (their results are not stored).
+    // Other requests (a fill whose clients left) get a short grace to finish first.
+    const closing = this.client.close();
+    if (this.#background.size === 0) return closing;
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      closing.then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => {
+          resolve(false);
+        }, CLOSE_GRACE_MS);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+    if (closed) return;
+    closing.catch(() => undefined);
+    await this.client.destroy();
+  }
+
+  /** How many revalidations are running in the background (tests, diagnostics). */
+  get backgroundRevalidations(): number {
+    return this.#background.size;
   }
 
   /** The target for one upstream; memoised by label so breakers and auth state persist. */
@@ -211,13 +259,87 @@ export class ProxyEngine {
       this.metrics.record(request.registry, 'hit');
       return { entry: cached, stale: false, result: 'hit' };
     }
-    const flight = this.#metadataFlights.run(`${request.registry}\n${request.key}`, () =>
+    const flightKey = `${request.registry}\n${request.key}`;
+    const staleAllowed = cached !== undefined && request.serveStale;
+    if (staleAllowed && this.#background.has(flightKey) && (await this.#hasBlob(cached.digest))) {
+      // Its revalidation already outlived the deadline: no new upstream request, no waiting.
+      this.metrics.record(request.registry, 'stale');
+      return { entry: cached, stale: true, result: 'stale' };
+    }
+    const flight = this.#metadataFlights.run(flightKey, () =>
       this.#refresh(request, { epoch, found: cached }),
     );
     if (flight.joined) this.metrics.coalesced.inc({ registry: request.registry });
-    const resolved = await flight.promise;
-    if (resolved) this.metrics.record(request.registry, flight.joined ? 'hit' : resolved.result);
+    else {
+      // The deadline counts from the flight's start, so a request joining it late waits only
+      // the rest (all its waiters are answered stale at the same moment).
+      const started = Date.now();
+      this.#flightStarts.set(flightKey, started);
+      flight.promise
+        .finally(() => {
+          if (this.#flightStarts.get(flightKey) === started) this.#flightStarts.delete(flightKey);
+        })
+        .catch(() => undefined);
+    }
+    const resolved = staleAllowed
+      ? await this.#withinDeadline(flightKey, flight.promise, request, cached)
+      : await flight.promise;
+    if (resolved)
+      this.metrics.record(
+        request.registry,
+        flight.joined && resolved.result !== 'stale' ? 'hit' : resolved.result,
+      );
     return resolved;
+  }
+
+  /**
+   * The flight's answer if it comes within the deadline; else the cached copy (stale), the
+   * flight going on in the background (its writes are done by #refresh; its errors are logged).
+   */
+  async #withinDeadline(
+    flightKey: string,
+    promise: Promise<Resolved | undefined>,
+    request: ResolveRequest,
+    cached: CachedEntry,
+  ): Promise<Resolved | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const now = Date.now();
+    const wait = Math.max(0, (this.#flightStarts.get(flightKey) ?? now) + this.#staleAfterMs - now);
+    const deadline = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => {
+        resolve('late');
+      }, wait);
+      timer.unref();
+    });
+    let first: Resolved | undefined | 'late';
+    try {
+      first = await Promise.race([promise, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (first !== 'late') return first;
+    if (!(await this.#hasBlob(cached.digest))) return promise;
+    if (!this.#background.has(flightKey)) {
+      this.#log.warn(
+        { registry: request.registry, key: request.key, afterMs: this.#staleAfterMs },
+        'revalidation is slow, serving stale copy while it goes on',
+      );
+      const running = promise.then(
+        () => undefined,
+        (err: unknown) => {
+          if (!this.#closed)
+            this.#log.warn(
+              { registry: request.registry, key: request.key, error: describe(err) },
+              'background revalidation failed',
+            );
+        },
+      );
+      this.#background.set(flightKey, running);
+      void running.finally(() => {
+        if (this.#background.get(flightKey) === running) this.#background.delete(flightKey);
+      });
+    }
+    return { entry: cached, stale: true, result: 'stale' };
   }
 
   async #refresh(
@@ -245,6 +367,8 @@ export class ProxyEngine {
       }
       throw err;
     }
+    // Closed meanwhile (a background revalidation outliving shutdown): the state is gone.
+    if (this.#closed) throw new RegistryError('UNAVAILABLE', 'proxy engine closed');
     const now = Date.now();
     switch (outcome.kind) {
       case 'unchanged': {

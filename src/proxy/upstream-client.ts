@@ -101,6 +101,11 @@ export class UpstreamClient {
     await this.#dispatcher.close();
   }
 
+  /** Aborts every request in flight (shutdown with a revalidation waiting on a hung upstream). */
+  async destroy(): Promise<void> {
+    await this.#dispatcher.destroy();
+  }
+
   /**
    * Sends one request to an upstream, answering its auth challenge once. Returns any HTTP
    * response (the caller decides what 404 means); throws UPSTREAM_FAILED / UPSTREAM_TIMEOUT /

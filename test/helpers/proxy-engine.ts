@@ -32,7 +32,9 @@ export interface TestEngine {
  */
 export async function openTestEngine(
   prefix: string,
-  options: Partial<Pick<ProxyEngineOptions, 'metrics' | 'circuitBreaker' | 'dispatcher'>> & {
+  options: Partial<
+    Pick<ProxyEngineOptions, 'metrics' | 'circuitBreaker' | 'dispatcher' | 'staleAfterMs'>
+  > & {
     readonly migrations?: OpenDatabaseOptions['migrations'];
   } = {},
 ): Promise<TestEngine> {
@@ -50,6 +52,7 @@ export async function openTestEngine(
     circuitBreaker:
       options.circuitBreaker ?? (() => ({ enabled: true, threshold: 100, resetTimeoutMs: 1000 })),
     ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+    ...(options.staleAfterMs === undefined ? {} : { staleAfterMs: options.staleAfterMs }),
   });
   return {
     dir,

@@ -35,6 +35,8 @@ export interface TestServerOptions {
   readonly port?: number;
   readonly formats?: readonly FormatModule[];
   readonly logLevel?: string;
+  /** The proxy engine's stale deadline (default STALE_AFTER_MS, 5 s). */
+  readonly proxyStaleAfterMs?: number;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -55,6 +57,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const app = await buildApp(config, {
     logLevel: options.logLevel ?? process.env['NORA_TEST_LOG_LEVEL'] ?? 'silent',
     ...(options.formats ? { formats: options.formats } : {}),
+    ...(options.proxyStaleAfterMs === undefined
+      ? {}
+      : { proxyStaleAfterMs: options.proxyStaleAfterMs }),
   });
   await app.fastify.listen({ host: '127.0.0.1', port: config.server.port });
   const address = app.fastify.server.address();

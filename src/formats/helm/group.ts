@@ -45,7 +45,9 @@ export class HelmGroup implements HelmSource {
     }
     const key = `group:${group.name}:${group.protectHostedNames}:${answers.map((a) => a.value.key).join('|')}`;
     const known = this.#merged.get(group.name);
-    if (known && known.key === key && failures.length === 0) return known;
+    const stale = answers.some((a) => a.value.stale === true);
+    if (known && known.key === key && failures.length === 0)
+      return stale ? { ...known, stale } : known;
     const seen = new Set<string>();
     const hostedNames = new Set<string>();
     if (group.protectHostedNames) {
@@ -77,7 +79,7 @@ export class HelmGroup implements HelmSource {
     if (answers.length > 1) sortEntries(entries);
     const merged: IndexSnapshot = { key, validUntil, entries, modifiedAt };
     if (failures.length === 0) this.#merged.set(group.name, merged);
-    return merged;
+    return stale ? { ...merged, stale } : merged;
   }
 
   async openChart(

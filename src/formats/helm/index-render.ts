@@ -27,6 +27,8 @@ export interface RenderedIndex {
   readonly etag: string;
   readonly modifiedAt: number;
   readonly validUntil: number;
+  /** Made from a proxy's stale copy (`x-nora-stale: true`). */
+  readonly stale?: boolean;
 }
 
 /**

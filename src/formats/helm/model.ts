@@ -52,6 +52,8 @@ export interface IndexSnapshot {
   readonly entries: readonly SnapshotEntry[];
   /** Newest change, ms epoch (Last-Modified, `generated`). */
   readonly modifiedAt: number;
+  /** A proxy's stale copy is part of it (the response says `x-nora-stale: true`). */
+  readonly stale?: boolean;
 }
 
 /** What one repository kind answers. Absent = undefined, never an error. */

@@ -162,14 +162,18 @@ export class HelmProxy implements HelmSource {
     const key = `proxy:${repo.name}:${parts.map((p) => p.entry.digest).join(',')}`;
     const known = this.#snapshots.get(repo.name);
     const ttl = settings.ttl;
+    const stale = parts.some((p) => p.stale);
     const validUntil =
-      failure !== undefined || parts.some((p) => p.stale) || ttl === 0
+      failure !== undefined || stale || ttl === 0
         ? 0
         : ttl < 0
           ? Infinity
           : Math.min(...parts.map((p) => p.entry.fetchedAt + ttl * 1000));
     if (known && known.snapshot.key === key) {
-      return { snapshot: { ...known.snapshot, validUntil }, byFile: known.byFile };
+      return {
+        snapshot: { ...known.snapshot, validUntil, ...(stale ? { stale } : {}) },
+        byFile: known.byFile,
+      };
     }
     const byFile = new Map<string, UpstreamChart>();
     const entries: UpstreamChart[] = [];
@@ -189,7 +193,7 @@ export class HelmProxy implements HelmSource {
       modifiedAt: parts.reduce((max, p) => Math.max(max, p.entry.fetchedAt), 0),
     };
     this.#snapshots.set(repo.name, { snapshot, byFile });
-    return { snapshot, byFile };
+    return { snapshot: stale ? { ...snapshot, stale } : snapshot, byFile };
   }
 
   async #refresh(repo: Repository, index: number, cached: CachedEntry | undefined) {

@@ -305,6 +305,7 @@ async function sendIndex(
     .header('content-type', 'application/x-yaml');
   if (index.modifiedAt > 0)
     void reply.header('last-modified', new Date(index.modifiedAt).toUTCString());
+  if (index.stale === true) void reply.header('x-nora-stale', 'true');
   if (etagMatches(request.headers['if-none-match'], index.etag)) return reply.code(304).send();
   const gzip = acceptsGzip(request);
   const body = gzip ? await index.gzip : index.body;

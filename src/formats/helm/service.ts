@@ -98,8 +98,10 @@ export class HelmService {
     this.authorize(principal, repo, 'read', undefined);
     const snapshot = await this.#snapshot(repo);
     const full = await this.#renderedFull(repo, snapshot);
-    if (this.#deps.access.readsEveryPath(principal, repo)) return full;
-    return this.#filtered(repo, snapshot, full, principal);
+    const rendered = this.#deps.access.readsEveryPath(principal, repo)
+      ? full
+      : this.#filtered(repo, snapshot, full, principal);
+    return snapshot.stale === true ? { ...rendered, stale: true } : rendered;
   }
 
   /**

@@ -113,6 +113,8 @@ export interface MavenSource {
 export interface MetadataValidity {
   /** ms since the epoch; Infinity until a hosted write, 0 = do not keep. */
   until: number;
+  /** Set when a proxy part is a stale copy (the response says `x-nora-stale: true`). */
+  stale?: boolean;
 }
 
 /** Lowers `validity` (when given) to `until`. */

@@ -759,6 +759,7 @@ export class MavenProxy implements MavenSource {
       return undefined;
     }
     const metadata = await this.#loadMetadata(resolved.entry);
+    if (resolved.stale && validity !== undefined) validity.stale = true;
     // A stale copy (every upstream failed) is not kept: the next read tries the upstreams again.
     const ttl = settings.ttl;
     bound(

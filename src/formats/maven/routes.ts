@@ -209,6 +209,7 @@ function sendDocument(
     .type(document.contentType === 'text/plain' ? 'text/plain; charset=utf-8' : 'application/xml');
   if (document.lastModified !== undefined)
     void reply.header('last-modified', document.lastModified);
+  if (document.stale === true) void reply.header('x-nora-stale', 'true');
   if (notModified(request, etag, document.modifiedAt)) return reply.code(304).send();
   void reply.header('content-length', document.body.length);
   return reply.send(request.method === 'HEAD' ? undefined : document.body);

@@ -78,6 +78,8 @@ export interface MavenDocument {
   readonly modifiedAt: number | undefined;
   /** `modifiedAt` as an HTTP-date, when known. */
   readonly lastModified: string | undefined;
+  /** Made from a proxy's stale copy (every upstream failed or was too slow). */
+  readonly stale?: boolean;
 }
 
 export type MavenReadResult =
@@ -245,9 +247,13 @@ export class MavenService {
       etag: `"${sha1}"`,
       modifiedAt,
       lastModified: modifiedAt === undefined ? undefined : new Date(modifiedAt).toUTCString(),
+      ...(validity.stale === true ? { stale: true } : {}),
     };
     const checksums = Object.fromEntries(
-      CHECKSUM_NAMES.map((name) => [name, checksumDocument(hashHex(name, body), modifiedAt)]),
+      CHECKSUM_NAMES.map((name) => [
+        name,
+        checksumDocument(hashHex(name, body), modifiedAt, validity.stale === true),
+      ]),
     ) as Record<ChecksumName, MavenDocument>;
     const entry: CachedMetadata = {
       body,
@@ -402,7 +408,11 @@ function hashHex(algorithm: ChecksumName, body: Buffer): string {
   return createHash(algorithm).update(body).digest('hex');
 }
 
-function checksumDocument(hex: string, modifiedAt: number | undefined): MavenDocument {
+function checksumDocument(
+  hex: string,
+  modifiedAt: number | undefined,
+  stale = false,
+): MavenDocument {
   const body = Buffer.from(hex);
   const sha1 = hashHex('sha1', body);
   return {
@@ -412,6 +422,7 @@ function checksumDocument(hex: string, modifiedAt: number | undefined): MavenDoc
     etag: `"${sha1}"`,
     modifiedAt,
     lastModified: modifiedAt === undefined ? undefined : new Date(modifiedAt).toUTCString(),
+    ...(stale ? { stale: true } : {}),
   };
 }
 

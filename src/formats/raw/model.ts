@@ -26,6 +26,8 @@ export interface OpenedRawFile {
    * Absent: assumed present.
    */
   readonly present?: () => Promise<boolean>;
+  /** A proxy's last known copy, served because every upstream failed (`x-nora-stale: true`). */
+  readonly stale?: boolean;
 }
 
 /** One entry of a folder listing. */

@@ -230,7 +230,7 @@ export class RawProxy implements RawSource {
     if (asked.kind === 'absent') return { kind: 'absent' };
     if (cached !== undefined && settings.serveStale) {
       engine.metrics.record(repo.name, 'stale');
-      return { kind: 'file', file: this.#fromStore(cached), filling: false };
+      return { kind: 'file', file: { ...this.#fromStore(cached), stale: true }, filling: false };
     }
     engine.metrics.record(repo.name, 'error');
     throw asUpstreamError(asked.error, path);

@@ -245,6 +245,7 @@ async function sendFile(
     .header('cache-control', deps.config().raw.cache_control)
     .header('content-security-policy', FILE_CSP);
   if (sha256 !== undefined) void reply.header('etag', `"${sha256}"`);
+  if (file.stale === true) void reply.header('x-nora-stale', 'true');
   // RFC 9110 §13.2.2: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since, If-Range.
   const ifMatch = header(request, 'if-match');
   if (ifMatch !== undefined && !tagMatches(ifMatch, sha256, 'strong')) {
