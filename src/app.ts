@@ -309,7 +309,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       threshold: config.circuit_breaker.threshold,
       resetTimeoutMs: config.circuit_breaker.reset_timeout * 1000,
     }),
-    ...(options.proxyStaleAfterMs === undefined ? {} : { staleAfterMs: options.proxyStaleAfterMs }),
+    staleAfterMs:
+      options.proxyStaleAfterMs ?? ((): number => config.circuit_breaker.stale_after * 1000),
   });
   closeTasks.push(() => proxy.close());
 

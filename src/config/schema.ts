@@ -193,6 +193,12 @@ const circuitBreakerSchema = z.object({
   threshold: withMeta(z.number().int().positive().default(5), { env: ['NORA_CB_THRESHOLD'] }),
   /** Seconds an open circuit waits before letting one probe through. */
   reset_timeout: withMeta(z.number().positive().default(30), { env: ['NORA_CB_RESET_TIMEOUT'] }),
+  /**
+   * Seconds a request with a cached, expired copy waits for its revalidation before it is answered
+   * that copy flagged stale (where `serve_stale` allows), the revalidation going on in the
+   * background; 0 waits for the upstream's whole proxy_timeout. Applies with `enabled` off too.
+   */
+  stale_after: withMeta(z.number().min(0).default(5), { env: ['NORA_CB_STALE_AFTER'] }),
 });
 
 /**

@@ -46,8 +46,12 @@ export interface ProxyEngineOptions {
   /** Read per call so a config reload applies at once. */
   readonly circuitBreaker: () => CircuitBreakerSettings;
   readonly dispatcher?: Dispatcher;
-  /** How long a revalidation may take before the cached copy is served (default STALE_AFTER_MS). */
-  readonly staleAfterMs?: number;
+  /**
+   * How long a revalidation may take before the cached copy is served, ms (default
+   * STALE_AFTER_MS; 0 waits for the upstream's own timeout). A function is read per call, so a
+   * config reload applies at once.
+   */
+  readonly staleAfterMs?: number | (() => number);
 }
 
 export interface UpstreamDefinition {
@@ -156,7 +160,7 @@ export class ProxyEngine {
    * background: requests with a cached copy are answered that copy at once meanwhile.
    */
   readonly #background = new Map<string, Promise<unknown>>();
-  readonly #staleAfterMs: number;
+  readonly #staleAfterMs: () => number;
   /** `<registry>\n<key>` → when its running metadata flight started (epoch ms). */
   readonly #flightStarts = new Map<string, number>();
   #closed = false;
@@ -175,7 +179,8 @@ export class ProxyEngine {
     this.#blobs = options.blobs;
     this.#log = options.log;
     this.#breakerSettings = options.circuitBreaker;
-    this.#staleAfterMs = options.staleAfterMs ?? STALE_AFTER_MS;
+    const staleAfterMs = options.staleAfterMs ?? STALE_AFTER_MS;
+    this.#staleAfterMs = typeof staleAfterMs === 'number' ? () => staleAfterMs : staleAfterMs;
   }
 
   async close(): Promise<void> {
@@ -292,44 +297,78 @@ export class ProxyEngine {
     return resolved;
   }
 
-  /**
-   * The flight's answer if it comes within the deadline; else the cached copy (stale), the
-   * flight going on in the background (its writes are done by #refresh; its errors are logged).
-   */
+  /** The flight's answer within the deadline, else the cached copy flagged stale. */
   async #withinDeadline(
     flightKey: string,
     promise: Promise<Resolved | undefined>,
     request: ResolveRequest,
     cached: CachedEntry,
   ): Promise<Resolved | undefined> {
+    const first = await this.withinStaleDeadline({
+      registry: request.registry,
+      key: request.key,
+      startedAt: this.#flightStarts.get(flightKey) ?? Date.now(),
+      revalidation: promise,
+      usable: () => this.#hasBlob(cached.digest),
+    });
+    return first === 'late' ? { entry: cached, stale: true, result: 'stale' } : first;
+  }
+
+  /**
+   * True while the revalidation of `registry`/`key` runs in the background after its deadline
+   * passed: a request with a cached copy is answered that copy at once, asking nothing.
+   */
+  revalidatingLate(registry: string, key: string): boolean {
+    return this.#background.has(`${registry}\n${key}`);
+  }
+
+  /**
+   * Waits for a revalidation of a cached copy at most until the stale deadline: `staleAfterMs`
+   * after `startedAt` (epoch ms, when the revalidation's upstream request began, so a request
+   * joining it late waits only the rest). 'late' when the deadline passed first and `usable()`
+   * (is the cached copy still readable?) says yes: the caller answers its cached copy flagged
+   * stale, and the revalidation goes on in the background (revalidatingLate() is true until it
+   * settles; its failure is logged once, never thrown). Otherwise the revalidation's own result
+   * or error. A deadline of 0 never answers 'late'. docs/proxy.md "Timeouts and the circuit
+   * breaker".
+   */
+  async withinStaleDeadline<T>(late: {
+    readonly registry: string;
+    readonly key: string;
+    readonly startedAt: number;
+    readonly revalidation: Promise<T>;
+    readonly usable: () => Promise<boolean>;
+  }): Promise<T | 'late'> {
+    const afterMs = this.#staleAfterMs();
+    if (afterMs <= 0) return late.revalidation;
+    const flightKey = `${late.registry}\n${late.key}`;
     let timer: NodeJS.Timeout | undefined;
-    const now = Date.now();
-    const wait = Math.max(0, (this.#flightStarts.get(flightKey) ?? now) + this.#staleAfterMs - now);
+    const wait = Math.max(0, late.startedAt + afterMs - Date.now());
     const deadline = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => {
         resolve('late');
       }, wait);
       timer.unref();
     });
-    let first: Resolved | undefined | 'late';
+    let first: T | 'late';
     try {
-      first = await Promise.race([promise, deadline]);
+      first = await Promise.race([late.revalidation, deadline]);
     } finally {
       clearTimeout(timer);
     }
     if (first !== 'late') return first;
-    if (!(await this.#hasBlob(cached.digest))) return promise;
+    if (!(await late.usable())) return late.revalidation;
     if (!this.#background.has(flightKey)) {
       this.#log.warn(
-        { registry: request.registry, key: request.key, afterMs: this.#staleAfterMs },
+        { registry: late.registry, key: late.key, afterMs },
         'revalidation is slow, serving stale copy while it goes on',
       );
-      const running = promise.then(
+      const running = late.revalidation.then(
         () => undefined,
         (err: unknown) => {
           if (!this.#closed)
             this.#log.warn(
-              { registry: request.registry, key: request.key, error: describe(err) },
+              { registry: late.registry, key: late.key, error: describe(err) },
               'background revalidation failed',
             );
         },
@@ -339,7 +378,7 @@ export class ProxyEngine {
         if (this.#background.get(flightKey) === running) this.#background.delete(flightKey);
       });
     }
-    return { entry: cached, stale: true, result: 'stale' };
+    return 'late';
   }
 
   async #refresh(

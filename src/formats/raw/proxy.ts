@@ -53,10 +53,16 @@ type Fetched =
     }
   | { readonly kind: 'absent' };
 
+interface Flight {
+  readonly fetched: Promise<Fetched>;
+  /** When its upstream request began, epoch ms (the stale deadline counts from it). */
+  readonly startedAt: number;
+}
+
 export class RawProxy implements RawSource {
   readonly #deps: RawProxyDeps;
   /** In-flight fetches by repository and path, kept until their fill has committed. */
-  readonly #flights = new Map<string, Promise<Fetched>>();
+  readonly #flights = new Map<string, Flight>();
   readonly #misses = new NegativeCache();
 
   constructor(deps: RawProxyDeps) {
@@ -94,19 +100,22 @@ export class RawProxy implements RawSource {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
     const metrics = this.#deps.proxy.metrics;
     const flightKey = `${repo.name}\n${path}`;
+    const settings = this.#settings(repo);
     const running = this.#flights.get(flightKey);
     if (running !== undefined) {
-      const joined = await running.catch(() => undefined);
-      if (joined?.kind === 'file' && joined.arrived?.() === true) {
+      // Only a revalidation of a cached copy may be cut short (serve_stale): read it then.
+      const cached = settings.serveStale ? await this.#cached(repo, path) : undefined;
+      const joined = await this.#withinDeadline(repo, path, running, cached).catch(() => undefined);
+      if (joined === 'late' && cached !== undefined) return this.#stale(repo, cached);
+      if (joined !== 'late' && joined?.kind === 'file' && joined.arrived?.() === true) {
         // That download is over: wait for its record, then answer as a new request would (a
         // TTL of 0 revalidates even right after a fill).
         await joined.recorded;
       } else {
         metrics.record(repo.name, 'coalesced');
-        return fileOf(await running);
+        return fileOf(await running.fetched);
       }
     }
-    const settings = this.#settings(repo);
     const cached = await this.#cached(repo, path);
     if (cached !== undefined && isFresh(cached.fetchedAt, settings.ttl)) {
       metrics.record(repo.name, 'hit');
@@ -114,18 +123,46 @@ export class RawProxy implements RawSource {
     }
     const missKey = flightKey;
     if (cached === undefined && this.#misses.has(missKey)) return undefined;
-    const flight = this.#fetch(repo, path, cached);
+    const flight: Flight = { fetched: this.#fetch(repo, path, cached), startedAt: Date.now() };
     this.#flights.set(flightKey, flight);
     const forget = (): void => {
       if (this.#flights.get(flightKey) === flight) this.#flights.delete(flightKey);
     };
-    flight.then((fetched) => {
+    flight.fetched.then((fetched) => {
       if (fetched.kind === 'absent') this.#misses.add(missKey, settings.negativeTtl);
       if (fetched.kind === 'absent' || !fetched.filling) forget();
     }, forget);
-    const fetched = await flight;
+    const fetched = await this.#withinDeadline(repo, path, flight, cached);
+    if (fetched === 'late' && cached !== undefined) return this.#stale(repo, cached);
+    if (fetched === 'late') return undefined;
     if (fetched.kind === 'file') this.#misses.delete(missKey);
     return fileOf(fetched);
+  }
+
+  /**
+   * The flight's answer, or 'late' once the engine's stale deadline passed while it revalidates
+   * a cached copy that may be served stale (a hung upstream costs 5 s, not proxy_timeout).
+   */
+  #withinDeadline(
+    repo: Repository,
+    path: string,
+    flight: Flight,
+    cached: CachedEntry | undefined,
+  ): Promise<Fetched | 'late'> {
+    if (cached === undefined || !this.#settings(repo).serveStale) return flight.fetched;
+    const digest = parseDigest(cached.digest);
+    return this.#deps.proxy.withinStaleDeadline({
+      registry: repo.name,
+      key: `file:${path}`,
+      startedAt: flight.startedAt,
+      revalidation: flight.fetched,
+      usable: async () => (await this.#deps.blobs.stat(digest)) !== undefined,
+    });
+  }
+
+  #stale(repo: Repository, cached: CachedEntry): OpenedRawFile {
+    this.#deps.proxy.metrics.record(repo.name, 'stale');
+    return { ...this.#fromStore(cached), stale: true };
   }
 
   async #cached(repo: Repository, path: string): Promise<CachedEntry | undefined> {
@@ -228,10 +265,8 @@ export class RawProxy implements RawSource {
     });
     if (asked.kind === 'hit') return asked.value;
     if (asked.kind === 'absent') return { kind: 'absent' };
-    if (cached !== undefined && settings.serveStale) {
-      engine.metrics.record(repo.name, 'stale');
-      return { kind: 'file', file: { ...this.#fromStore(cached), stale: true }, filling: false };
-    }
+    if (cached !== undefined && settings.serveStale)
+      return { kind: 'file', file: this.#stale(repo, cached), filling: false };
     engine.metrics.record(repo.name, 'error');
     throw asUpstreamError(asked.error, path);
   }

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 
-/** The engine's stale deadline in this test (default 5 s). */
+/** The stale deadline in this test (`[circuit_breaker] stale_after`, default 5 s). */
 const DEADLINE_MS = 300;
 /** Far below every proxy timeout configured here (30 s), with slack for a loaded machine. */
 const BOUND_MS = 5000;
@@ -81,9 +81,8 @@ describe('proxy: a hung upstream with cached metadata', () => {
     await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
     server = await startTestServer({
-      proxyStaleAfterMs: DEADLINE_MS,
       config: {
-        circuit_breaker: { enabled: false },
+        circuit_breaker: { enabled: false, stale_after: DEADLINE_MS / 1000 },
         npm: { proxy: `${base}/npm/`, metadata_ttl: 0, proxy_timeout: 30 },
         maven: { proxies: [{ url: `${base}/maven` }], metadata_ttl: 0, proxy_timeout: 30 },
         helm: {
@@ -92,9 +91,16 @@ describe('proxy: a hung upstream with cached metadata', () => {
           proxy_timeout: 30,
           index_timeout: 30,
         },
-        raw: { proxy_timeout: 1, proxy_ttl: 0 },
+        raw: { proxy_timeout: 30, proxy_ttl: 0 },
         repositories: [
           { name: 'dl', format: 'raw', kind: 'proxy', upstreams: [{ url: `${base}/files` }] },
+          {
+            name: 'dl-wait',
+            format: 'raw',
+            kind: 'proxy',
+            upstreams: [{ url: `${base}/files` }],
+            proxy_timeout: 1,
+          },
         ],
       },
     });
@@ -121,6 +127,7 @@ describe('proxy: a hung upstream with cached metadata', () => {
     helm: '/repository/helm-proxy/index.yaml',
     helmGroup: '/helm/index.yaml',
     raw: '/repository/dl/tool.txt',
+    rawWait: '/repository/dl-wait/tool.txt',
   };
 
   test('every document is fetched once while the upstream answers', async () => {
@@ -135,6 +142,7 @@ describe('proxy: a hung upstream with cached metadata', () => {
   test('hung upstream: stale at the deadline, then at once without asking again', async () => {
     mode = 'hang';
     for (const path of Object.values(paths)) {
+      if (path === paths.rawWait) continue;
       const first = await timedGet(path);
       assert.equal(first.response.status, 200, `${path}: ${first.body}`);
       assert.equal(first.response.headers.get('x-nora-stale'), 'true', path);
@@ -147,5 +155,36 @@ describe('proxy: a hung upstream with cached metadata', () => {
     assert.equal(again.response.headers.get('x-nora-stale'), 'true');
     assert.ok(again.ms < DEADLINE_MS, `the second request took ${Math.round(again.ms)} ms`);
     assert.equal(hits.length, before, 'no new upstream request while one is running');
+    // raw: the same, on its own revalidation path.
+    const rawAgain = await timedGet(paths.raw);
+    assert.equal(rawAgain.body, 'tool v1\n');
+    assert.equal(rawAgain.response.headers.get('x-nora-stale'), 'true');
+    assert.ok(
+      rawAgain.ms < DEADLINE_MS,
+      `the second raw request took ${Math.round(rawAgain.ms)} ms`,
+    );
+    assert.equal(hits.length, before, 'no new upstream request for the raw file either');
+  });
+
+  test('stale_after = 0 (after a reload): the whole proxy_timeout, then stale', async () => {
+    mode = 'hang';
+    const running = server.config;
+    const reload = (staleAfter: number) => {
+      const next = {
+        ...running,
+        circuit_breaker: { ...running.circuit_breaker, stale_after: staleAfter },
+      };
+      assert.deepEqual(server.app.reload(next), []);
+    };
+    reload(0);
+    try {
+      const { response, body, ms } = await timedGet(paths.rawWait);
+      assert.equal(response.status, 200, body);
+      assert.equal(body, 'tool v1\n');
+      assert.equal(response.headers.get('x-nora-stale'), 'true');
+      assert.ok(ms >= 900, `answered after ${Math.round(ms)} ms, before the 1 s proxy_timeout`);
+    } finally {
+      reload(DEADLINE_MS / 1000);
+    }
   });
 });
