@@ -65,6 +65,14 @@ export const dockerSectionSchema = z.object({
   max_upload_sessions: withMeta(z.number().int().positive().default(100), {
     env: ['NORA_MAX_UPLOAD_SESSIONS'],
   }),
+  /**
+   * Upload sessions one client may hold at once (a signed-in user, or an address for anonymous
+   * clients), within max_upload_sessions. Our addition: the server-wide limit alone let one
+   * client's abandoned sessions refuse every other push until they were purged.
+   */
+  max_upload_sessions_per_client: withMeta(z.number().int().positive().default(25), {
+    env: ['NORA_MAX_UPLOAD_SESSIONS_PER_CLIENT'],
+  }),
   max_upload_session_size_mb: withMeta(z.number().int().positive().default(2048), {
     env: ['NORA_MAX_UPLOAD_SESSION_SIZE_MB'],
   }),

@@ -113,6 +113,7 @@ function register(
     const config = context.config();
     return {
       maxSessions: config.docker.max_upload_sessions,
+      maxSessionsPerClient: config.docker.max_upload_sessions_per_client,
       maxSessionBytes: config.docker.max_upload_session_size_mb * MB,
       maxRequestBytes: config.server.body_limit_mb * MB,
       ttlSeconds: config.docker.upload_session_ttl,

@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../../auth/access.ts';
 import { storageFault, toRegistryError, type RegistryError } from '../../core/errors.ts';
+import { addressKey } from '../../core/address-key.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { checkRequestPath } from '../../http/hooks.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
@@ -111,6 +112,7 @@ export function registerOciRoutes(scope: FastifyInstance, options: OciRoutesOpti
       const result = await service.handle({
         method: request.method,
         principal: request.principal,
+        client: addressKey(request.ip),
         prefix: where.prefix,
         repository,
         rest,

@@ -25,6 +25,8 @@ import type { UploadManager } from './uploads.ts';
 export interface OciRequest {
   readonly method: string;
   readonly principal: Principal;
+  /** The client's address key (core/address-key.ts): who holds an anonymous upload session. */
+  readonly client: string;
   /** The URL prefix the client used: `/v2` or `/repository/<repo>/v2`. */
   readonly prefix: string;
   /** The repository addressed by `/repository/<repo>/v2`, or undefined under `/v2`. */
@@ -485,7 +487,11 @@ export class OciService {
       await this.#deps.hosted.sql.linkBlob(repo, target.name, canonical, result.size);
       return blobCreated(request, target, canonical);
     }
-    const status = await this.#deps.uploads.start(repo, target.name);
+    const client =
+      request.principal.kind === 'user'
+        ? `user:${request.principal.name}`
+        : `address:${request.client}`;
+    const status = await this.#deps.uploads.start(repo, target.name, client);
     return uploadReply(request, target, 202, status.uuid, status.offset);
   }
 

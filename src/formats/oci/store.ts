@@ -49,6 +49,11 @@ export interface OciUploadsTable {
   spool_path: string;
   started_at: number;
   updated_at: number;
+  /**
+   * Who opened the session (UploadManager.start's `client`: `user:<name>` or `address:<key>`);
+   * null for sessions opened before 0101.
+   */
+  client: string | null;
 }
 
 // A type alias (not an interface) so it satisfies Kysely's index-signature constraint.
@@ -121,6 +126,16 @@ export const ociMigrations: Migrations = {
         .addColumn('spool_path', 'text', (c) => c.notNull())
         .addColumn('started_at', 'integer', (c) => c.notNull())
         .addColumn('updated_at', 'integer', (c) => c.notNull())
+        .execute();
+    },
+  } satisfies Migration,
+  '0101_oci_uploads_client': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('oci_uploads').addColumn('client', 'text').execute();
+      await db.schema
+        .createIndex('oci_uploads_client')
+        .on('oci_uploads')
+        .column('client')
         .execute();
     },
   } satisfies Migration,
@@ -448,12 +463,25 @@ export class OciStore {
     await this.#db.deleteFrom('oci_uploads').where('uuid', '=', uuid).execute();
   }
 
-  async countUploads(): Promise<number> {
+  /** Open upload sessions: all of them, and those `client` opened. */
+  async countUploads(client?: string): Promise<{ all: number; client: number }> {
     const row = await this.#db
       .selectFrom('oci_uploads')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .select((eb) => [
+        eb.fn.countAll<number>().as('n'),
+        eb.fn
+          .sum<number | null>(
+            eb
+              .case()
+              .when('client', '=', client ?? null)
+              .then(1)
+              .else(0)
+              .end(),
+          )
+          .as('mine'),
+      ])
       .executeTakeFirst();
-    return row?.n ?? 0;
+    return { all: row?.n ?? 0, client: row?.mine ?? 0 };
   }
 
   async idleUploads(before: number): Promise<OciUploadsTable[]> {

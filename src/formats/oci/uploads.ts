@@ -24,6 +24,8 @@ import type { OciStore, OciUploadsTable } from './store.ts';
 
 export interface UploadLimits {
   readonly maxSessions: number;
+  /** Sessions one client (a user, or an address for anonymous clients) may hold at once. */
+  readonly maxSessionsPerClient: number;
   readonly maxSessionBytes: number;
   /** Per-request body bound (server.body_limit_mb). */
   readonly maxRequestBytes: number;
@@ -53,9 +55,21 @@ export class UploadManager {
     this.#limits = limits;
   }
 
-  async start(repo: string, name: string): Promise<UploadStatus> {
+  /**
+   * Opens a session for `client` (`user:<name>`, or `address:<key>` for an anonymous client).
+   * TOOMANYREQUESTS (429) when the server holds `maxSessions` sessions, or `client` holds
+   * `maxSessionsPerClient` of them: one client's abandoned or hostile sessions cannot take every
+   * other client's pushes down until they are purged (upload_session_ttl).
+   */
+  async start(repo: string, name: string, client: string): Promise<UploadStatus> {
     const limits = this.#limits();
-    if ((await this.#store.countUploads()) >= limits.maxSessions) {
+    const open = await this.#store.countUploads(client);
+    if (open.client >= limits.maxSessionsPerClient) {
+      throw tooMany(
+        `too many concurrent upload sessions for ${client.replace(/^[a-z]+:/, '')}: ${open.client} open (max ${limits.maxSessionsPerClient} per client, [docker] max_upload_sessions_per_client); finish or cancel them, or they are purged after upload_session_ttl`,
+      );
+    }
+    if (open.all >= limits.maxSessions) {
       throw tooMany(`too many concurrent upload sessions (max ${limits.maxSessions})`);
     }
     const uuid = randomUUID();
@@ -70,6 +84,7 @@ export class UploadManager {
       spool_path: spool,
       started_at: now,
       updated_at: now,
+      client,
     });
     this.#live.set(uuid, { hash: createHasher('sha256') });
     return { uuid, offset: 0 };

@@ -98,6 +98,34 @@ describe('upload limits and sessions', () => {
     assert.equal((await client.fetch('/v2/lim/a/blobs/uploads/', { method: 'POST' })).status, 202);
   });
 
+  test('max_upload_sessions_per_client: one user cannot take every session', async () => {
+    await using server = await startOciServer({
+      config: { auth: { enabled: true }, docker: { max_upload_sessions: 10 } },
+      env: { NORA_MAX_UPLOAD_SESSIONS_PER_CLIENT: '2' },
+    });
+    const users = server.app.context.identity.users;
+    await users.create('bob', 'bob-password', undefined);
+    await users.create('carol', 'carol-password', undefined);
+    const as = (user: string) => ({
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${user}:${user}-password`).toString('base64')}`,
+      },
+    });
+    const client = new Client(server.url);
+    assert.equal((await client.fetch('/v2/bob/a/blobs/uploads/', as('bob'))).status, 202);
+    assert.equal((await client.fetch('/v2/bob/b/blobs/uploads/', as('bob'))).status, 202);
+    const refused = await client.fetch('/v2/bob/c/blobs/uploads/', as('bob'));
+    assert.ok(refused.headers.get('retry-after'));
+    const body = await expectError(refused, 429, 'TOOMANYREQUESTS');
+    assert.match(
+      body.errors[0]?.message ?? '',
+      /for bob: 2 open \(max 2 per client, \[docker\] max_upload_sessions_per_client\)/,
+    );
+    // Another user still pushes: bob's sessions are not the server's whole pool.
+    assert.equal((await client.fetch('/v2/carol/a/blobs/uploads/', as('carol'))).status, 202);
+  });
+
   test('NORA_MAX_UPLOAD_SESSION_SIZE_MB → 429 and the session keeps its good bytes', async () => {
     await using server = await startOciServer({ env: { NORA_MAX_UPLOAD_SESSION_SIZE_MB: '1' } });
     const client = new Client(server.url);
