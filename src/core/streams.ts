@@ -3,16 +3,25 @@ import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { RegistryError } from './errors.ts';
 
 /**
+ * The 413 text of a body past a limit: `<what> exceeds the limit of <n> bytes (<setting>)`, the
+ * setting named so a user knows which one to raise (a streamed body has no length to compare
+ * before reading, so this is what a chunked upload sees).
+ */
+export function overLimit(what: string, maxBytes: number, setting?: string): string {
+  return `${what} exceeds the limit of ${maxBytes} bytes${setting === undefined ? '' : ` (${setting})`}`;
+}
+
+/**
  * Passes bytes through and fails with TOO_LARGE (413) once more than `maxBytes` went by,
  * so an oversized body is rejected while streaming, never after buffering it.
  */
-export function limitBytes(maxBytes: number, what = 'request body'): Transform {
+export function limitBytes(maxBytes: number, what = 'request body', setting?: string): Transform {
   let seen = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
       seen += chunk.length;
       if (seen > maxBytes) {
-        callback(new RegistryError('TOO_LARGE', `${what} exceeds the limit of ${maxBytes} bytes`));
+        callback(new RegistryError('TOO_LARGE', overLimit(what, maxBytes, setting)));
         return;
       }
       callback(null, chunk);

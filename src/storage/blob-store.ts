@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createHash, type Hash } from 'node:crypto';
 import { type Digest, type DigestAlgorithm, formatDigest } from '../core/digest.ts';
 import { RegistryError } from '../core/errors.ts';
-import { limitBytes } from '../core/streams.ts';
+import { limitBytes, overLimit } from '../core/streams.ts';
 import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from './driver.ts';
 import { blobKey } from './keys.ts';
 import { bytesOf, identityOf, localFileOf, tagLocalFile, type ReadVerifier } from './local-file.ts';
@@ -152,6 +152,8 @@ export interface IngestOptions {
   readonly hashes?: readonly HashName[];
   /** Fail with 413 past this many bytes. */
   readonly maxBytes?: number;
+  /** The setting behind maxBytes, named in the 413 (`[raw] max_file_size`). */
+  readonly limitName?: string;
   /**
    * Leave the blob-index row to the caller, who records it in its own metadata transaction
    * (raw PUT: one commit for the file row and the blob's bookkeeping).
@@ -474,7 +476,8 @@ export class BlobStore {
     let created = false;
     try {
       const stages: (Readable | Transform)[] = [body];
-      if (options.maxBytes !== undefined) stages.push(limitBytes(options.maxBytes));
+      if (options.maxBytes !== undefined)
+        stages.push(limitBytes(options.maxBytes, 'request body', options.limitName));
       // When the driver would fsync the spool anyway, the write stream does it before closing
       // (`flush`): one thread-pool trip instead of reopen + fsync + close.
       const synced = this.#driver.syncsSpool === true;
@@ -506,7 +509,7 @@ export class BlobStore {
       const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       size += buffer.length;
       if (size > limit) {
-        throw new RegistryError('TOO_LARGE', `request body exceeds the limit of ${limit} bytes`);
+        throw new RegistryError('TOO_LARGE', overLimit('request body', limit, options.limitName));
       }
       // More than announced: refused now rather than buffered (verify() would refuse it too).
       if (size > expectedSize) throw sizeMismatch(expectedSize, size);

@@ -263,7 +263,7 @@ export class GoHosted implements GoSource {
     const zip = await this.#blobs.spoolHashed(
       'go-upload',
       body,
-      limitBytes(maxZipSize, 'module zip'),
+      limitBytes(maxZipSize, 'module zip', '[go] max_zip_size, NORA_GO_MAX_ZIP_SIZE'),
     );
     const { size } = zip;
     const zipSha256 = zip.digest.hex;

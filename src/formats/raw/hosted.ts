@@ -218,12 +218,15 @@ export class RawHosted implements RawSource {
     options: {
       condition: WriteCondition;
       maxBytes: number;
+      /** The setting behind maxBytes, for the 413. */
+      limitName?: string | undefined;
       expectedSize?: number | undefined;
       repairOf?: string | undefined;
     },
   ): Promise<WriteResult> {
     const ingested = await this.#deps.blobs.ingest(body, {
       maxBytes: options.maxBytes,
+      ...(options.limitName === undefined ? {} : { limitName: options.limitName }),
       // A repair is recorded in the blob index at once: no file row is written for it.
       deferIndex: options.repairOf === undefined,
       ...(options.expectedSize === undefined ? {} : { expectedSize: options.expectedSize }),

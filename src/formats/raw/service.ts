@@ -147,6 +147,10 @@ export class RawService {
     const result = await this.#deps.hosted.write(target, path, body, {
       condition,
       maxBytes: Math.min(raw.max_file_size, bodyLimit),
+      limitName:
+        raw.max_file_size <= bodyLimit
+          ? '[raw] max_file_size, NORA_RAW_MAX_FILE_SIZE'
+          : '[server] body_limit_mb, NORA_BODY_LIMIT_MB',
       expectedSize: headers.contentLength,
       repairOf,
     });

@@ -142,6 +142,28 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
     assert.equal(await status(`${MOD}/@v/v1.0.9.info`), 404);
   });
 
+  test('a chunked body over [go] max_zip_size: 413 naming the setting', async () => {
+    const chunk = Buffer.alloc(40 * 1024, 1);
+    const answer = await fetch(`${base}/${MOD}/@v/v1.0.8.zip`, {
+      method: 'PUT',
+      body: new ReadableStream<Uint8Array>({
+        pull(controller) {
+          controller.enqueue(chunk);
+          controller.enqueue(chunk);
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    const body = await answer.text();
+    assert.equal(answer.status, 413, body);
+    assert.match(
+      body,
+      /module zip exceeds the limit of 65536 bytes \(\[go\] max_zip_size, NORA_GO_MAX_ZIP_SIZE\)/,
+    );
+    assert.equal(await status(`${MOD}/@v/v1.0.8.info`), 404);
+  });
+
   test('a valid module is published once, read back, immutable (409), a same-bytes retry 200', async () => {
     const zip = makeZip(good());
     const res = await put(`${MOD}/@v/v1.0.0.zip`, zip);

@@ -155,6 +155,11 @@ describe('raw hosted (auth off)', () => {
       },
     );
     assert.equal(chunked.status, 413);
+    // A streamed body has no length to compare up front: the 413 still names what to raise.
+    assert.match(
+      chunked.body,
+      /limit of 4096 bytes \(\[raw\] max_file_size, NORA_RAW_MAX_FILE_SIZE\)/,
+    );
     assert.equal((await get('big/chunked.bin')).status, 404);
     assert.equal((await get('big/')).status, 404);
     // Exactly at the limit is fine.
@@ -386,6 +391,7 @@ describe('raw under a server body limit below max_file_size', () => {
       },
     );
     assert.equal(chunked.status, 413);
+    assert.match(chunked.body, /\(\[server\] body_limit_mb, NORA_BODY_LIMIT_MB\)/);
     assert.equal((await send(server.port, 'GET', '/raw/limit/chunked.bin')).status, 404);
   });
 });
