@@ -16,6 +16,14 @@ export const cargoSectionSchema = z.object({
   /** "user:password" for the upstream (NORA_CARGO_PROXY_AUTH). */
   proxy_auth: credentials.optional(),
   proxy_timeout: positiveSeconds.default(30),
+  /**
+   * Our addition: how long a proxied index file waits for the upstream (connection, headers,
+   * each silence of the body), seconds, at most proxy_timeout. cargo's own `http.timeout` is 30 s:
+   * an uncached index file of a hung upstream must get NORA's answer (a 404 naming the timeout
+   * through the group, 504 from the proxy) before cargo gives up and retries. `.crate` downloads
+   * keep proxy_timeout. A cached copy is answered stale after `[circuit_breaker] stale_after`.
+   */
+  index_timeout: positiveSeconds.default(10),
   /** Freshness of proxied index files, seconds (-1 forever, 0 revalidate every read). */
   metadata_ttl: ttlSeconds.default(300),
   serve_stale: z.boolean().default(true),

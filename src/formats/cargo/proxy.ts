@@ -257,11 +257,18 @@ export class CargoProxy implements CargoSource {
     };
   }
 
-  #settings(repo: Repository): { ttl: number; timeout: number; serveStale: boolean } {
+  #settings(repo: Repository): {
+    ttl: number;
+    timeout: number;
+    indexTimeout: number;
+    serveStale: boolean;
+  } {
     const cargo = this.#ctx.config().cargo;
+    const timeout = repo.proxyTimeout ?? cargo.proxy_timeout;
     return {
       ttl: repo.metadataTtl ?? cargo.metadata_ttl,
-      timeout: repo.proxyTimeout ?? cargo.proxy_timeout,
+      timeout,
+      indexTimeout: Math.min(cargo.index_timeout, timeout),
       serveStale: repo.serveStale ?? cargo.serve_stale,
     };
   }
@@ -277,15 +284,24 @@ export class CargoProxy implements CargoSource {
    * building of asking it (twice per proxied crate).
    */
   #targetSet(repo: Repository): TargetSet {
-    const { timeout } = this.#settings(repo);
+    const { timeout, indexTimeout } = this.#settings(repo);
     const kept = this.#targetSets.get(repo);
-    if (kept !== undefined && kept.upstreams === repo.upstreams && kept.timeout === timeout) {
+    if (
+      kept !== undefined &&
+      kept.upstreams === repo.upstreams &&
+      kept.timeout === timeout &&
+      kept.indexTimeout === indexTimeout
+    ) {
       return kept;
     }
     const set: TargetSet = {
       upstreams: repo.upstreams,
       timeout,
-      index: repositoryTargets(this.#ctx.proxy, repo, { timeoutSeconds: timeout, url: indexRoot }),
+      indexTimeout,
+      index: repositoryTargets(this.#ctx.proxy, repo, {
+        timeoutSeconds: indexTimeout,
+        url: indexRoot,
+      }),
       download: new Map(),
     };
     this.#targetSets.set(repo, set);
@@ -604,8 +620,10 @@ export class CargoProxy implements CargoSource {
 /** A repository's targets (see CargoProxy.#targetSet). */
 interface TargetSet {
   readonly upstreams: Repository['upstreams'];
-  /** Seconds (connect and read). */
+  /** Seconds (connect and read) of `.crate` downloads. */
   readonly timeout: number;
+  /** Seconds (connect and read) of index files ([cargo] index_timeout). */
+  readonly indexTimeout: number;
   /** One per upstream, at its index root. */
   readonly index: readonly UpstreamTarget[];
   /** Per upstream: the target of its `dl` origin (one origin per upstream in practice). */
