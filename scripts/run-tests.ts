@@ -7,7 +7,7 @@
  * (or a client it drives) leaves in its temporary directory does not pile up in the machine's
  * /tmp run after run (a few GB in a day of runs before this).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { glob } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,9 @@ for await (const file of glob(['src/**/*.test.ts', 'test/**/*.test.ts'], { cwd: 
 files.sort();
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'nora-tests-'));
+// mkdtemp makes it 0700; nginx's workers (tests' static upstreams) drop root's privileges and
+// must be able to walk into the trees tests create below it, as they could in /tmp itself.
+chmodSync(tmp, 0o755);
 process.env['TMPDIR'] = tmp;
 
 let passed = 0;

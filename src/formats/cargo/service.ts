@@ -54,9 +54,33 @@ export class CargoService {
     return !this.#deps.access.can(ANONYMOUS, repo, 'read');
   }
 
+  /**
+   * A read of an index file or `.crate` (cargo sends no token for them unless config.json says
+   * auth-required): UNAUTHORIZED for an anonymous client says why cargo sent none and what to
+   * change, since the user running cargo has a token and the bare "authentication required"
+   * sends them checking it.
+   */
+  #authorizeCargoRead(principal: Principal, repo: Repository, name: string): void {
+    try {
+      this.authorize(principal, repo, 'read', name);
+    } catch (err) {
+      if (
+        principal.kind !== 'anonymous' ||
+        !(err instanceof RegistryError) ||
+        err.code !== 'UNAUTHORIZED' ||
+        this.authRequired(repo)
+      )
+        throw err;
+      throw new RegistryError(
+        'UNAUTHORIZED',
+        `${err.message}: a rule reserves it, but anonymous clients may read ${repo.name}, so its config.json does not say auth-required and cargo sends no token for index files and downloads; set anonymous_read = false (cargo then sends its token everywhere), add a rule with anonymous = true and actions = ["read"] on these crates, or reserve only write (docs/cargo.md, "Authentication")`,
+      );
+    }
+  }
+
   /** The index file of `name` (lower-cased); NOT_FOUND when absent. */
   async indexFile(repo: Repository, name: string, principal: Principal): Promise<IndexFile> {
-    this.authorize(principal, repo, 'read', name);
+    this.#authorizeCargoRead(principal, repo, name);
     const file = await this.sourceOf(repo).indexFile(repo, name);
     if (file === undefined) throw new RegistryError('NOT_FOUND', `crate \`${name}\` not found`);
     return file;
@@ -70,7 +94,7 @@ export class CargoService {
     principal: Principal,
   ): Promise<OpenedCrate> {
     const lower = name.toLowerCase();
-    this.authorize(principal, repo, 'read', lower);
+    this.#authorizeCargoRead(principal, repo, lower);
     const crate = await this.sourceOf(repo).openCrate(repo, lower, version);
     if (crate === undefined) {
       throw new RegistryError('NOT_FOUND', `crate \`${name}\` has no version \`${version}\``);
