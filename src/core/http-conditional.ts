@@ -75,3 +75,32 @@ export function notModified(
   const since = Date.parse(ifModifiedSince);
   return Number.isFinite(since) && modifiedSeconds <= Math.floor(since / 1000);
 }
+
+/**
+ * Whether a Range may be honoured under `ifRange` (RFC 9110 §13.1.5), given the validators the
+ * answer carries: its `ETag` and `Last-Modified` header values (undefined when it has none).
+ * No If-Range: yes. An entity-tag: only the same strong tag (`W/` on either side never matches).
+ * An HTTP-date: only the Last-Modified exactly, and only when that is strong, i.e. at least one
+ * second before `now` (§8.8.2.2: a file may change again within the second it changed). Anything
+ * else (another tag or date, a date that does not parse, several If-Range fields): no, and the
+ * caller ignores the Range and sends the whole body with 200. The one If-Range rule of every
+ * format (http/send-body.ts sendRanged, the OCI blob GET).
+ */
+export function ifRangeHolds(
+  ifRange: string | string[] | undefined,
+  etag: string | undefined,
+  lastModified: string | undefined,
+  now: number = Date.now(),
+): boolean {
+  if (ifRange === undefined) return true;
+  if (Array.isArray(ifRange)) return false;
+  const value = ifRange.trim();
+  if (value.startsWith('"') || value.startsWith('W/')) {
+    return etag !== undefined && !etag.startsWith('W/') && value === etag;
+  }
+  if (lastModified === undefined) return false;
+  const when = Date.parse(value);
+  const modified = Date.parse(lastModified);
+  if (!Number.isFinite(when) || !Number.isFinite(modified) || when !== modified) return false;
+  return modified + 1000 <= now;
+}

@@ -28,8 +28,8 @@ export interface ImmutableFile {
 /**
  * Sends `file` as `contentType` with `ETag: "<sha256>"`, Last-Modified,
  * `Cache-Control: public, max-age=31536000, immutable` and `Accept-Ranges: bytes`: 304 when
- * If-None-Match / If-Modified-Since hold, else the body or one Range of it (sendRanged; a Range
- * under an If-Range that is not the ETag is ignored: the whole file is sent). A HEAD of a file
+ * If-None-Match / If-Modified-Since hold, else the body or one Range of it (sendRanged, which also
+ * decides If-Range against the ETag and Last-Modified set here). A HEAD of a file
  * whose stored bytes are gone throws the 503 its GET answers.
  */
 export async function sendImmutableFile(
@@ -53,23 +53,11 @@ export async function sendImmutableFile(
   ) {
     return reply.code(304).send();
   }
-  return sendRanged(
-    reply,
-    request.method,
-    file.size,
-    ifRangeHolds(headers['if-range'], etag) ? headers.range : undefined,
-    (range) => {
-      const bytes = file.bytes;
-      if (bytes === undefined) return file.open(range);
-      return Promise.resolve(
-        range === undefined ? bytes : bytes.subarray(range.start, range.end + 1),
-      );
-    },
-  );
-}
-
-function ifRangeHolds(ifRange: string | string[] | undefined, etag: string): boolean {
-  if (ifRange === undefined) return true;
-  if (Array.isArray(ifRange)) return false;
-  return ifRange.trim() === etag;
+  return sendRanged(reply, request.method, file.size, headers.range, (range) => {
+    const bytes = file.bytes;
+    if (bytes === undefined) return file.open(range);
+    return Promise.resolve(
+      range === undefined ? bytes : bytes.subarray(range.start, range.end + 1),
+    );
+  });
 }

@@ -13,6 +13,7 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { RegistryError } from '../core/errors.ts';
+import { ifRangeHolds } from '../core/http-conditional.ts';
 import { contentRangeHeader, parseRange, type ByteRange } from '../core/http-range.ts';
 import { privateForCredentials } from './cache-control.ts';
 import { bytesOf, localFileOf, type LocalFileSource } from '../storage/local-file.ts';
@@ -215,11 +216,14 @@ function writeChunk(response: ServerResponse, chunk: Buffer): Promise<void> {
 }
 
 /**
- * Sends an artifact of `size` bytes whose caller already set its type and validators (ETag…):
- * one `Range` (`rangeHeader`, RFC 9110 §14; undefined = whole body) answers 206 with
- * Content-Range, an unsatisfiable one 416 with `bytes *\/size`, otherwise 200; HEAD gets the
- * headers only. `open` is called at most once, with the inclusive byte range when there is one.
- * The one ranged send of every format (npm tarballs, PyPI files, Maven artifacts).
+ * Sends an artifact of `size` bytes whose caller already set its type and validators (ETag,
+ * Last-Modified): one `Range` (`rangeHeader`, RFC 9110 §14; undefined = whole body) answers 206
+ * with Content-Range, an unsatisfiable one 416 with `bytes *\/size`, otherwise 200; HEAD gets
+ * the headers only. A Range under the request's `If-Range` is honoured only when that names the
+ * validators set on `reply` (ifRangeHolds, RFC 9110 §13.1.5), else the whole body is sent.
+ * `open` is called at most once, with the inclusive byte range when there is one. The one ranged
+ * send of every format but OCI (npm tarballs, PyPI files, Cargo crates, Go files, Helm charts,
+ * Maven and raw files).
  */
 export async function sendRanged(
   reply: FastifyReply,
@@ -228,7 +232,12 @@ export async function sendRanged(
   rangeHeader: string | undefined,
   open: (range?: ByteRange) => Promise<ReplyBody>,
 ): Promise<FastifyReply> {
-  const range = parseRange(rangeHeader, size);
+  const ifRange = reply.request.headers['if-range'];
+  const honoured =
+    rangeHeader === undefined ||
+    ifRange === undefined ||
+    ifRangeHolds(ifRange, headerText(reply, 'etag'), headerText(reply, 'last-modified'));
+  const range = parseRange(honoured ? rangeHeader : undefined, size);
   if (range.kind === 'unsatisfiable') {
     return reply.code(416).header('content-range', `bytes */${size}`).send();
   }
@@ -243,6 +252,12 @@ export async function sendRanged(
   void reply.header('content-length', size);
   if (method === 'HEAD') return reply.send();
   return sendBody(reply, await open());
+}
+
+/** A header the reply carries, as one string (undefined when absent or not one value). */
+function headerText(reply: FastifyReply, name: string): string | undefined {
+  const value = reply.getHeader(name);
+  return typeof value === 'string' ? value : undefined;
 }
 
 /**

@@ -20,7 +20,11 @@ export interface Repository {
   readonly members: readonly string[];
   /** group: the hosted member receiving writes, if any. */
   readonly writeMember: string | undefined;
-  /** proxy: upstreams in order. Updated in place by a reload (RepositoryRegistry.reload). */
+  /**
+   * proxy: upstreams in order. A reload that changes them replaces this array (never edits it),
+   * and only such a reload does (RepositoryRegistry.reload): what was learned from the upstreams
+   * (the negative caches' misses, src/proxy/negative-cache.ts) holds while the array is the same.
+   */
   readonly upstreams: readonly UpstreamConfig[];
   /** proxy: overrides of the format section's settings; also updated by a reload. */
   readonly proxyTimeout: number | undefined;
@@ -143,7 +147,11 @@ export class RepositoryRegistry {
       if (updated === undefined) continue;
       // The one place a Repository changes after start-up (see the interface's mutable fields).
       const live = repo as Mutable<Repository>;
-      live.upstreams = updated.upstreams;
+      // Replaced only when changed: the array's identity is the upstream list answers were
+      // learned from (negative-cache.ts drops the misses of a list that is not the current one).
+      if (JSON.stringify(repo.upstreams) !== JSON.stringify(updated.upstreams)) {
+        live.upstreams = updated.upstreams;
+      }
       live.proxyTimeout = updated.proxyTimeout;
       live.metadataTtl = updated.metadataTtl;
       live.serveStale = updated.serveStale;

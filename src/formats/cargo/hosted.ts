@@ -20,7 +20,13 @@ import type { CargoTables } from './migrations.ts';
 import type { CargoSource, IndexFile, OpenedCrate } from './model.ts';
 import { canonicalName, checkCrateName, checkCrateVersion } from './names.ts';
 import { checkDependencies, receivePublish } from './publish.ts';
-import { CargoStore, type PublishCheck, type StoredCrate, type StoredVersion } from './store.ts';
+import {
+  CargoStore,
+  type PublishCheck,
+  type PublishedName,
+  type StoredCrate,
+  type StoredVersion,
+} from './store.ts';
 
 export interface CargoHostedOptions {
   readonly db: Kysely<CargoTables>;
@@ -75,10 +81,10 @@ export class CargoHosted implements CargoSource {
     if (kept?.generation === generation) return kept;
     // A name never published here (by any spelling) has no versions: the group's guard asks the
     // same question right after, so a proxied crate's first read through a group costs one SQL
-    // here, not two. Exact: crate and version rows are inserted by the same transaction.
-    const versions = (await this.store.hasCrate(repo.name, name))
-      ? await this.store.versions(repo.name, name)
-      : [];
+    // here, not two. Exact: crate and version rows are inserted by the same transaction. Index
+    // files are exact (as crates.io's): another spelling of a crate here has none.
+    const published = await this.store.crateName(repo.name, name);
+    const versions = published?.name === name ? await this.store.versions(repo.name, name) : [];
     const file: IndexFile | undefined =
       versions.length === 0
         ? undefined
@@ -194,23 +200,40 @@ export class CargoHosted implements CargoSource {
     return { name: metadata.name, vers: metadata.vers, cksum: received.sha256 };
   }
 
-  /** Yanks or unyanks `version` (exact SemVer; by precedence). NOT_FOUND when absent. */
+  /**
+   * Yanks or unyanks `version` (exact SemVer; by precedence) of the crate `name` spells
+   * (canonically, see crate()). NOT_FOUND when absent.
+   */
   async setYanked(repo: Repository, name: string, version: string, yanked: boolean): Promise<void> {
     checkHosted(repo);
-    const lower = checkCrateName(name).toLowerCase();
     const parsed = checkCrateVersion(version);
-    if (!(await this.store.setYanked(repo.name, lower, parsed.key, yanked))) {
+    const crate = await this.crate(repo, name);
+    if (!(await this.store.setYanked(repo.name, crate.name, parsed.key, yanked))) {
       throw new RegistryError(
         'NOT_FOUND',
-        `crate \`${name}\` does not have a version \`${version}\``,
+        `crate \`${crate.displayName}\` does not have a version \`${version}\``,
       );
     }
   }
 
-  /** The crate row; NOT_FOUND when `name` was never published here. */
+  /**
+   * The name as published of the crate `name` spells here in any case and `-`/`_` (crates.io's
+   * canonical name), or undefined. Every web API request finds its crate through this (crate()
+   * for hosted repositories, service.ts for downloads); the sparse index stays exact.
+   */
+  crateName(repo: Repository, name: string): Promise<PublishedName | undefined> {
+    return this.store.crateName(repo.name, name);
+  }
+
+  /**
+   * The crate row of the crate `name` spells (any case, `-` or `_`: `bob-crate` is the crate
+   * published as `bob_crate`); NOT_FOUND when no spelling of it was published here.
+   */
   async crate(repo: Repository, name: string): Promise<StoredCrate> {
-    const lower = checkCrateName(name).toLowerCase();
-    const crate = await this.store.crate(repo.name, lower);
+    checkCrateName(name);
+    const published = await this.store.crateName(repo.name, name);
+    const crate =
+      published === undefined ? undefined : await this.store.crate(repo.name, published.name);
     if (crate === undefined) {
       throw new RegistryError('NOT_FOUND', `crate \`${name}\` does not exist`);
     }
@@ -228,16 +251,20 @@ export class CargoHosted implements CargoSource {
     return this.store.ownerUsers(repo.name, crate.name);
   }
 
-  async addOwners(repo: Repository, name: string, logins: readonly string[]): Promise<void> {
+  /** Adds owners; returns the crate's name as published. */
+  async addOwners(repo: Repository, name: string, logins: readonly string[]): Promise<string> {
     checkHosted(repo);
     const crate = await this.crate(repo, name);
     await this.store.addOwners(repo.name, crate.name, logins);
+    return crate.displayName;
   }
 
-  async removeOwners(repo: Repository, name: string, logins: readonly string[]): Promise<void> {
+  /** Removes owners (see CargoStore.removeOwners); returns the crate's name as published. */
+  async removeOwners(repo: Repository, name: string, logins: readonly string[]): Promise<string> {
     checkHosted(repo);
     const crate = await this.crate(repo, name);
     await this.store.removeOwners(repo.name, crate.name, logins);
+    return crate.displayName;
   }
 
   search(repo: Repository, query: string, limit: number) {

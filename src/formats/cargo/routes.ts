@@ -244,15 +244,15 @@ async function dispatch(
         throw new RegistryError('BAD_REQUEST', 'expected a JSON body {"users": ["login", …]}');
       }
       if (method === 'PUT') {
-        await service.addOwners(repo, route.name, logins, principal);
+        const crate = await service.addOwners(repo, route.name, logins, principal);
         return reply
           .type('application/json')
-          .send(okAnswer(`user(s) ${logins.join(', ')} added as owner(s) of crate ${route.name}`));
+          .send(okAnswer(`user(s) ${logins.join(', ')} added as owner(s) of crate ${crate}`));
       }
-      await service.removeOwners(repo, route.name, logins, principal);
+      const crate = await service.removeOwners(repo, route.name, logins, principal);
       return reply
         .type('application/json')
-        .send(okAnswer(`user(s) ${logins.join(', ')} removed as owner(s) of crate ${route.name}`));
+        .send(okAnswer(`user(s) ${logins.join(', ')} removed as owner(s) of crate ${crate}`));
     }
   }
 }

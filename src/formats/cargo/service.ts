@@ -13,7 +13,12 @@ import { RegistryError } from '../../core/errors.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { CargoHosted, PublishResult } from './hosted.ts';
 import type { CargoSource, IndexFile, OpenedCrate } from './model.ts';
-import { notFoundLogins, type PublishCheck, type StoredCrate } from './store.ts';
+import {
+  notFoundLogins,
+  type PublishCheck,
+  type PublishedName,
+  type StoredCrate,
+} from './store.ts';
 
 /** Matches read per hosted repository when a search is filtered by path rules. */
 const SEARCH_FILTER_SCAN = 10_000;
@@ -86,7 +91,11 @@ export class CargoService {
     return file;
   }
 
-  /** A `.crate` file; NOT_FOUND when absent. */
+  /**
+   * A `.crate` file; NOT_FOUND when absent. `name` is any spelling of a hosted crate's name (case,
+   * `-`/`_`: crates.io's API resolves the canonical name), see #published; a proxied crate is
+   * known by its index file's name alone (any case).
+   */
   async download(
     repo: Repository,
     name: string,
@@ -95,11 +104,29 @@ export class CargoService {
   ): Promise<OpenedCrate> {
     const lower = name.toLowerCase();
     this.#authorizeCargoRead(principal, repo, lower);
-    const crate = await this.sourceOf(repo).openCrate(repo, lower, version);
+    const published = await this.#published(repo, lower);
+    const crate = await this.sourceOf(repo).openCrate(repo, published?.name ?? lower, version);
     if (crate === undefined) {
-      throw new RegistryError('NOT_FOUND', `crate \`${name}\` has no version \`${version}\``);
+      throw new RegistryError(
+        'NOT_FOUND',
+        `crate \`${published?.displayName ?? name}\` has no version \`${version}\``,
+      );
     }
     return crate;
+  }
+
+  /**
+   * The name as published of the hosted crate `name` spells (any case, `-` or `_`) in `repo` or,
+   * for a group, in its first hosted member holding one (the member the group's hosted-name
+   * guard answers from); undefined when none does (a proxy: the name is the upstream's to know).
+   */
+  async #published(repo: Repository, name: string): Promise<PublishedName | undefined> {
+    for (const member of this.#deps.repositories.membersOf(repo)) {
+      if (member.kind !== 'hosted') continue;
+      const published = await this.#deps.hosted.crateName(member, name);
+      if (published !== undefined) return published;
+    }
+    return undefined;
   }
 
   /**
@@ -152,13 +179,16 @@ export class CargoService {
     return this.#deps.hosted.ownerUsers(target, name);
   }
 
-  /** `cargo owner --add`: every login must be a NORA user (400 naming each one that is not). */
+  /**
+   * `cargo owner --add`: every login must be a NORA user (400 naming each one that is not).
+   * Returns the crate's name as published.
+   */
   async addOwners(
     repo: Repository,
     name: string,
     logins: readonly string[],
     principal: Principal,
-  ): Promise<void> {
+  ): Promise<string> {
     const target = this.#writeTarget(repo, principal, 'write', name.toLowerCase());
     await this.#requireOwner(target, name, principal);
     const unknown: string[] = [];
@@ -166,19 +196,22 @@ export class CargoService {
       if (!(await this.#deps.userExists(login))) unknown.push(login);
     }
     if (unknown.length > 0) throw new RegistryError('BAD_REQUEST', notFoundLogins('user', unknown));
-    await this.#deps.hosted.addOwners(target, name, logins);
+    return this.#deps.hosted.addOwners(target, name, logins);
   }
 
-  /** `cargo owner --remove`: the last owner cannot be removed, nor a login that is not one (400). */
+  /**
+   * `cargo owner --remove`: the last owner cannot be removed, nor a login that is not one (400).
+   * Returns the crate's name as published.
+   */
   async removeOwners(
     repo: Repository,
     name: string,
     logins: readonly string[],
     principal: Principal,
-  ): Promise<void> {
+  ): Promise<string> {
     const target = this.#writeTarget(repo, principal, 'write', name.toLowerCase());
     await this.#requireOwner(target, name, principal);
-    await this.#deps.hosted.removeOwners(target, name, logins);
+    return this.#deps.hosted.removeOwners(target, name, logins);
   }
 
   /**
@@ -234,8 +267,9 @@ export class CargoService {
 
   async #requireOwner(target: Repository, name: string, principal: Principal): Promise<void> {
     if (!this.#deps.access.authEnabled) return;
-    const owners = await this.#deps.hosted.owners(target, name);
-    this.#checkOwner(owners, name, principal);
+    const crate = await this.#deps.hosted.crate(target, name);
+    const owners = await this.#deps.hosted.store.owners(target.name, crate.name);
+    this.#checkOwner(owners, crate.displayName, principal);
   }
 
   #checkOwner(owners: readonly string[], name: string, principal: Principal): void {

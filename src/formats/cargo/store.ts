@@ -55,9 +55,15 @@ export interface NewVersion {
  */
 export type PublishCheck = (owners: readonly string[] | undefined) => void;
 
-const HAS_CRATE = 'SELECT name FROM cargo_crates WHERE repo = ? AND canon = ?';
+const HAS_CRATE = 'SELECT name, display_name FROM cargo_crates WHERE repo = ? AND canon = ?';
 
-/** hasCrate answers kept (name lookups of group reads; a few dozen bytes each). */
+/** A crate's name as published: lower-cased (its key) and as spelled at its first publish. */
+export interface PublishedName {
+  readonly name: string;
+  readonly displayName: string;
+}
+
+/** crateName answers kept (name lookups of group reads and the web API; a few dozen bytes each). */
 const KEPT_HAS_CRATE = 65_536;
 
 export class CargoStore {
@@ -67,8 +73,14 @@ export class CargoStore {
   readonly #generations = new Map<string, number>();
   /** `<repo>` → publishes finished so far (crate rows are inserted by publish alone). */
   readonly #crateSets = new Map<string, number>();
-  /** `<repo>\n<canon>` → hasCrate's answer and the `#crateSets` count it was read at. */
-  readonly #hasCrate = new Map<string, { readonly at: number; readonly has: boolean }>();
+  /**
+   * `<repo>\n<canon>` → crateName's answer (the crate's lower-cased name, undefined: none) and
+   * the `#crateSets` count it was read at.
+   */
+  readonly #hasCrate = new Map<
+    string,
+    { readonly at: number; readonly name: PublishedName | undefined }
+  >();
 
   /** On SQLite: hasCrate's query precompiled (asked once per crate name a group reads). */
   readonly #sqlite: SqliteHandle | undefined;
@@ -109,47 +121,65 @@ export class CargoStore {
    * hosted one by `-`/`_` is never served in its place.
    */
   async hasCrate(repo: string, name: string): Promise<boolean> {
-    return this.hasCrateKnown(repo, name) ?? (await this.#readHasCrate(repo, name));
+    return (await this.crateName(repo, name)) !== undefined;
   }
 
   /**
-   * hasCrate's answer when it is known without SQL, else undefined. Exact: a `cargo_crates` row
-   * is only ever inserted by publish() (never deleted), which counts the repository's publishes
-   * once it finished (`#crateSets`, committed or not); an answer is kept with the count read
-   * BEFORE its query, so a publish that ran meanwhile makes it stale, never a wrong "absent".
+   * The name as published of the crate of `repo` that `name` spells in any case and either of
+   * `-`/`_` (crates.io's canonical name: `Bob-Crate` finds `bob_crate`), or undefined when there
+   * is none. The one lookup by which the web API finds a crate.
    */
-  hasCrateKnown(repo: string, name: string): boolean | undefined {
-    const kept = this.#hasCrate.get(`${repo}\n${canonicalName(name)}`);
-    if (kept === undefined) return undefined;
-    if (kept.has) return true;
-    return kept.at === (this.#crateSets.get(repo) ?? 0) ? false : undefined;
+  async crateName(repo: string, name: string): Promise<PublishedName | undefined> {
+    const known = this.crateNameKnown(repo, name);
+    return known === undefined ? await this.#readCrateName(repo, name) : (known ?? undefined);
   }
 
-  async #readHasCrate(repo: string, name: string): Promise<boolean> {
+  /** hasCrate's answer when it is known without SQL, else undefined (see crateNameKnown). */
+  hasCrateKnown(repo: string, name: string): boolean | undefined {
+    const known = this.crateNameKnown(repo, name);
+    return known === undefined ? undefined : known !== null;
+  }
+
+  /**
+   * crateName's answer when it is known without SQL (null: no such crate), else undefined.
+   * Exact: a `cargo_crates` row is only ever inserted by publish() (never deleted or renamed),
+   * which counts the repository's publishes once it finished (`#crateSets`, committed or not);
+   * an answer is kept with the count read BEFORE its query, so a publish that ran meanwhile
+   * makes a kept "absent" stale, never a wrong one.
+   */
+  crateNameKnown(repo: string, name: string): PublishedName | null | undefined {
+    const kept = this.#hasCrate.get(`${repo}\n${canonicalName(name)}`);
+    if (kept === undefined) return undefined;
+    if (kept.name !== undefined) return kept.name;
+    return kept.at === (this.#crateSets.get(repo) ?? 0) ? null : undefined;
+  }
+
+  async #readCrateName(repo: string, name: string): Promise<PublishedName | undefined> {
     const at = this.#crateSets.get(repo) ?? 0;
     const canon = canonicalName(name);
     const sqlite = this.#sqlite;
     // Directly only while no transaction is open on the connection: a publish's transaction
-    // (open across awaits) would show its crate row before it commits, and a kept "has" is
+    // (open across awaits) would show its crate row before it commits, and a kept name is
     // never asked again. Otherwise Kysely's query waits for the connection.
     const row =
       sqlite !== undefined && !sqlite.db.isTransaction
-        ? sqlite.prepare(HAS_CRATE).get(repo, canon)
+        ? (sqlite.prepare(HAS_CRATE).get(repo, canon) as
+            { name: string; display_name: string } | undefined)
         : await this.#db
             .selectFrom('cargo_crates')
-            .select('name')
+            .select(['name', 'display_name'])
             .where('repo', '=', repo)
             .where('canon', '=', canon)
             .executeTakeFirst();
-    const has = row !== undefined;
+    const found = row === undefined ? undefined : { name: row.name, displayName: row.display_name };
     const key = `${repo}\n${canon}`;
     this.#hasCrate.delete(key);
     if (this.#hasCrate.size >= KEPT_HAS_CRATE) {
       const oldest = this.#hasCrate.keys().next();
       if (oldest.done !== true) this.#hasCrate.delete(oldest.value);
     }
-    this.#hasCrate.set(key, { at, has });
-    return has;
+    this.#hasCrate.set(key, { at, name: found });
+    return found;
   }
 
   /** The versions of `name` (lower-cased) in publish order; empty when none. */
@@ -415,7 +445,8 @@ export class CargoStore {
 
   /**
    * Crates of `repo` whose name, description or keywords contain `query` (case-insensitive;
-   * every crate when empty), sorted by name; at most `limit`, with the total count.
+   * the name also in its canonical form, so `foo-bar` finds `foo_bar`; every crate when empty),
+   * sorted by name; at most `limit`, with the total count.
    */
   async search(
     repo: string,
@@ -431,6 +462,7 @@ export class CargoStore {
           ? eb.val(true)
           : eb.or([
               eb(sql`instr(name, ${needle})`, '>', 0),
+              eb(sql`instr(canon, ${canonicalName(needle)})`, '>', 0),
               eb(sql`instr(lower(coalesce(description, '')), ${needle})`, '>', 0),
               eb(sql`instr(lower(keywords), ${needle})`, '>', 0),
             ]),

@@ -269,7 +269,9 @@ export class GoProxy implements GoSource {
     if (!this.#serves(repo, module)) return undefined;
     const key = `${kind}:${module}${version === undefined ? '' : `@${version}`}`;
     const missKey = `${repo.name}\n${key}`;
-    if (this.#misses.has(missKey)) return undefined;
+    // The upstream list asked now: a miss is remembered for it (a reload may replace it meanwhile).
+    const upstreams = repo.upstreams;
+    if (this.#misses.has(missKey, upstreams)) return undefined;
     const now = Date.now();
     const memo = this.#fresh.get(missKey);
     if (memo !== undefined && memo.until > now) {
@@ -289,7 +291,7 @@ export class GoProxy implements GoSource {
       refresh: (cached) => this.#refresh(repo, kind, urlPath, cached, { module, version }),
     });
     if (resolved === undefined) {
-      this.#misses.add(missKey, settings.negativeTtl);
+      this.#misses.add(missKey, settings.negativeTtl, upstreams);
       return undefined;
     }
     const ttl = immutable ? -1 : settings.ttl;

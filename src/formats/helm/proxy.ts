@@ -319,7 +319,9 @@ export class HelmProxy implements HelmSource {
     return {
       size: opened.source === 'cache' ? opened.size : undefined,
       sha256,
-      modifiedAt: Date.now(),
+      // When the bytes were stored here (or their fill began): stable across answers, so a
+      // date validator (If-Modified-Since, If-Range) can match it.
+      modifiedAt: opened.storedAt,
       open: (range) => opened.open(range),
     };
   }

@@ -29,7 +29,8 @@
  *   If-Modified-Since against the upstream that gave it; served stale when every upstream fails
  *   (serve_stale). Upstream XML is parsed safely (metadata.ts) before it is stored.
  * - Misses are remembered for [maven] negative_cache_ttl seconds (per repository and path), so a
- *   group does not ask the upstream again for a missing `.pom` on every build.
+ *   group does not ask the upstream again for a missing `.pom` on every build; a reload that
+ *   changes the repository's upstreams drops them (negative-cache.ts).
  * - Upstreams are asked in order (the first that has the file answers), with Basic credentials.
  *   When none has it: undefined if every upstream said 404; else the upstream error
  *   (`isUpstreamFailure`: a group treats it as "not here"; a proxy addressed alone answers
@@ -289,7 +290,9 @@ export class MavenProxy implements MavenSource {
       return cached;
     }
     const missKey = `${repo.name}\nfile:${path}`;
-    if (this.#misses.has(missKey)) {
+    // The upstream list asked now: a miss is remembered for it (a reload may replace it meanwhile).
+    const upstreams = repo.upstreams;
+    if (this.#misses.has(missKey, upstreams)) {
       bound(validity, this.#misses.expiry(missKey) ?? 0);
       return undefined;
     }
@@ -297,7 +300,7 @@ export class MavenProxy implements MavenSource {
     if (flight.joined) this.#deps.proxy.metrics.record(repo.name, 'coalesced');
     const fetched = await flight.promise;
     if (fetched.kind === 'absent') {
-      if (!flight.joined) this.#misses.add(missKey, this.#settings(repo).negativeTtl);
+      if (!flight.joined) this.#misses.add(missKey, this.#settings(repo).negativeTtl, upstreams);
       // Kept (by the hot-file cache) no longer than the proxy remembers the miss.
       bound(validity, this.#misses.expiry(missKey) ?? 0);
       return undefined;
@@ -741,7 +744,8 @@ export class MavenProxy implements MavenSource {
   ): Promise<MavenMetadata | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
     const missKey = `${repo.name}\nmetadata:${dir}`;
-    if (this.#misses.has(missKey)) {
+    const upstreams = repo.upstreams;
+    if (this.#misses.has(missKey, upstreams)) {
       bound(validity, this.#misses.expiry(missKey) ?? 0);
       return undefined;
     }
@@ -755,7 +759,7 @@ export class MavenProxy implements MavenSource {
       refresh: (cached) => this.#refreshMetadata(repo, dir, cached),
     });
     if (resolved === undefined) {
-      this.#misses.add(missKey, settings.negativeTtl, now);
+      this.#misses.add(missKey, settings.negativeTtl, upstreams, now);
       return undefined;
     }
     const metadata = await this.#loadMetadata(resolved.entry);

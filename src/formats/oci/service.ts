@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
+import { ifRangeHolds } from '../../core/http-conditional.ts';
 import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { isUpstreamFailure } from '../../proxy/engine.ts';
@@ -427,7 +428,13 @@ export class OciService {
           etag: `"${blob.digest}"`,
           'accept-ranges': 'bytes',
         };
-        const range = parseRange(request.header('range'), blob.size);
+        // If-Range (RFC 9110 §13.1.5): a Range under another validator than the ETag is ignored.
+        const range = parseRange(
+          ifRangeHolds(request.header('if-range'), base.etag, undefined)
+            ? request.header('range')
+            : undefined,
+          blob.size,
+        );
         if (range.kind === 'unsatisfiable') {
           throw new RegistryError('RANGE_NOT_SATISFIABLE', 'requested range is not satisfiable', {
             protocolCode: 'BLOB_UNKNOWN',

@@ -122,14 +122,16 @@ export class RawProxy implements RawSource {
       return this.#fromStore(cached);
     }
     const missKey = flightKey;
-    if (cached === undefined && this.#misses.has(missKey)) return undefined;
+    // The upstream list asked now: a miss is remembered for it (a reload may replace it meanwhile).
+    const upstreams = repo.upstreams;
+    if (cached === undefined && this.#misses.has(missKey, upstreams)) return undefined;
     const flight: Flight = { fetched: this.#fetch(repo, path, cached), startedAt: Date.now() };
     this.#flights.set(flightKey, flight);
     const forget = (): void => {
       if (this.#flights.get(flightKey) === flight) this.#flights.delete(flightKey);
     };
     flight.fetched.then((fetched) => {
-      if (fetched.kind === 'absent') this.#misses.add(missKey, settings.negativeTtl);
+      if (fetched.kind === 'absent') this.#misses.add(missKey, settings.negativeTtl, upstreams);
       if (fetched.kind === 'absent' || !fetched.filling) forget();
     }, forget);
     const fetched = await this.#withinDeadline(repo, path, flight, cached);

@@ -272,15 +272,8 @@ async function sendFile(
       return reply.code(304).send();
     }
   }
-  let range = header(request, 'range');
-  const ifRange = header(request, 'if-range');
-  if (range !== undefined && ifRange !== undefined) {
-    const keep =
-      ifRange.trim().startsWith('"') || ifRange.trim().startsWith('W/')
-        ? !ifRange.trim().startsWith('W/') && tagMatches(ifRange, sha256)
-        : Date.parse(ifRange) === Math.floor(file.modifiedAt / 1000) * 1000;
-    if (!keep) range = undefined;
-  }
+  // If-Range: decided by sendRanged against the ETag and Last-Modified set above.
+  const range = header(request, 'range');
   if (file.size === undefined) {
     // A proxied file still arriving without a Content-Length: the whole body, as it comes.
     if (request.method === 'HEAD') return reply.send();

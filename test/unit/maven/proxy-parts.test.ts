@@ -26,19 +26,31 @@ test('checksum files: bare, with a file name, BSD style, uppercase; garbage is n
 
 test('negative cache: TTL, 0 = off, -1 = forever, bounded', () => {
   const cache = new NegativeCache(3);
-  cache.add('a', 10, 1000);
-  assert.equal(cache.has('a', 5000), true);
-  assert.equal(cache.has('a', 11_001), false, 'expired');
-  cache.add('off', 0, 1000);
-  assert.equal(cache.has('off', 1000), false);
-  cache.add('forever', -1, 1000);
-  assert.equal(cache.has('forever', Number.MAX_SAFE_INTEGER), true);
-  cache.add('b', 10, 1000);
-  cache.add('c', 10, 1000);
-  cache.add('d', 10, 1000);
+  const up: readonly unknown[] = [];
+  cache.add('a', 10, up, 1000);
+  assert.equal(cache.has('a', up, 5000), true);
+  assert.equal(cache.has('a', up, 11_001), false, 'expired');
+  cache.add('off', 0, up, 1000);
+  assert.equal(cache.has('off', up, 1000), false);
+  cache.add('forever', -1, up, 1000);
+  assert.equal(cache.has('forever', up, Number.MAX_SAFE_INTEGER), true);
+  cache.add('b', 10, up, 1000);
+  cache.add('c', 10, up, 1000);
+  cache.add('d', 10, up, 1000);
   assert.equal(cache.size, 3);
-  assert.equal(cache.has('forever', 1000), false, 'the oldest entry went first');
-  assert.equal(cache.has('d', 1000), true);
+  assert.equal(cache.has('forever', up, 1000), false, 'the oldest entry went first');
+  assert.equal(cache.has('d', up, 1000), true);
+});
+
+test('negative cache: a miss holds only for the upstream list it was asked of', () => {
+  const cache = new NegativeCache();
+  const before = [{ url: 'http://127.0.0.1:1/' }];
+  cache.add('x', -1, before, 1000);
+  assert.equal(cache.has('x', before, 2000), true);
+  // A reload that changed the upstreams replaced the array: the miss is gone, also for later.
+  assert.equal(cache.has('x', [{ url: 'http://127.0.0.1:2/' }], 2000), false);
+  assert.equal(cache.has('x', before, 2000), false);
+  assert.equal(cache.size, 0);
 });
 
 test('upstream request paths are percent-encoded per segment', () => {
