@@ -8,6 +8,8 @@
  *   answer a revalidation of one with the other's 304; with `public_url` set, no Vary on the host.
  * - K2: Cargo index files are mutable documents: `public, no-cache` (revalidated by ETag), so a
  *   version published behind a cache is visible at once.
+ * - K3: Maven files, checksums and metadata follow the shared rule: `public` for anonymous,
+ *   `private` for a request with credentials (a rule-protected file never lands in a shared cache).
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -215,5 +217,74 @@ describe('caching headers: mutable Cargo index files (K2)', () => {
     assert.notEqual(second.headers.etag, first.headers.etag);
     const download = await get(server, '/cargo/api/v1/crates/cc_fresh/0.1.0/download');
     assert.equal(download.headers['cache-control'], 'public, max-age=31536000, immutable');
+  });
+});
+
+describe('caching headers: Maven follows the shared rule (K3)', () => {
+  let server: TestServer;
+  const alice = `Basic ${Buffer.from('alice:alice-pw-1').toString('base64')}`;
+  const G = 'com/acme/cc';
+
+  before(async () => {
+    server = await startTestServer({
+      config: {
+        maven: { proxies: [] },
+        auth: {
+          enabled: true,
+          anonymous_read: true,
+          rules: [
+            {
+              repositories: ['maven-hosted'],
+              paths: ['com/priv/**'],
+              users: ['alice'],
+              actions: ['read', 'write'],
+            },
+          ],
+        },
+      },
+    });
+    await server.app.context.identity.users.create('alice', 'alice-pw-1', undefined, ['write']);
+    for (const path of [`${G}/core/1.0/core-1.0.jar`, 'com/priv/secret/1.0/secret-1.0.jar']) {
+      const put = await fetch(`${server.url}/maven2/${path}`, {
+        method: 'PUT',
+        body: `bytes of ${path}`,
+        headers: { authorization: alice },
+      });
+      assert.equal(put.status, 201, await put.text());
+    }
+  });
+  after(() => server.close());
+
+  test('anonymous reads of files, checksums and metadata are public (twice: the memo too)', async () => {
+    for (const path of [
+      `${G}/core/1.0/core-1.0.jar`,
+      `${G}/core/1.0/core-1.0.jar.sha1`,
+      `${G}/core/maven-metadata.xml`,
+      `${G}/core/maven-metadata.xml.sha1`,
+    ]) {
+      for (let round = 0; round < 2; round++) {
+        const answer = await get(server, `/maven2/${path}`);
+        assert.equal(answer.status, 200, `${path}: ${answer.text}`);
+        assert.equal(answer.headers['cache-control'], 'public, no-cache', path);
+      }
+      const named = await get(server, `/repository/maven-hosted/${path}`);
+      assert.equal(named.headers['cache-control'], 'public, no-cache', `hosted ${path}`);
+    }
+  });
+
+  test('reads with credentials are private: a protected file, a public one, metadata', async () => {
+    for (const path of [
+      'com/priv/secret/1.0/secret-1.0.jar',
+      'com/priv/secret/1.0/secret-1.0.jar.sha1',
+      'com/priv/secret/maven-metadata.xml',
+      `${G}/core/1.0/core-1.0.jar`,
+      `${G}/core/maven-metadata.xml`,
+    ]) {
+      const answer = await get(server, `/maven2/${path}`, { authorization: alice });
+      assert.equal(answer.status, 200, `${path}: ${answer.text}`);
+      assert.equal(answer.headers['cache-control'], 'private, no-cache', path);
+    }
+    const anonymous = await get(server, '/maven2/com/priv/secret/1.0/secret-1.0.jar');
+    assert.equal(anonymous.status, 401);
   });
 });
