@@ -12,7 +12,7 @@ import { addressKey } from '../core/address-key.ts';
 import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { AnswerMemo } from './answer-memo.ts';
-import { privateForCredentials } from './cache-control.ts';
+import { cacheHeaders } from './cache-control.ts';
 import { classifyRequest, type RateLimiter } from './rate-limit.ts';
 import { closeAfterUnreadBody } from './refusal.ts';
 import { rawPath } from './request.ts';
@@ -231,7 +231,7 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
 
   // Every answer sent while the body is still unread (a refusal) closes the connection promptly.
   app.addHook('onSend', (request, reply, payload, done) => {
-    privateForCredentials(request, reply);
+    cacheHeaders(request, reply);
     options.memo?.record(request, reply, payload);
     closeAfterUnreadBody(request.raw, reply.raw);
     done(null, payload);

@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/access.ts';
 import { RegistryError } from '../core/errors.ts';
+import { markHostDependent } from './cache-control.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,10 +16,12 @@ declare module 'fastify' {
 /**
  * The base URL to hand to clients: NORA_PUBLIC_URL when set, else the request's own scheme and
  * host — from X-Forwarded-Proto/Host only when the request came through a trusted proxy
- * (`[auth] trusted_proxies`, applied by Fastify) — never an upstream's host.
+ * (`[auth] trusted_proxies`, applied by Fastify) — never an upstream's host. The latter marks the
+ * answer host-dependent: http/cache-control.ts gives it `Vary` on those headers and `no-cache`.
  */
 export function baseUrl(request: FastifyRequest, publicUrl: string | undefined): string {
   if (publicUrl !== undefined) return publicUrl.replace(/\/+$/, '');
+  markHostDependent(request);
   return `${request.protocol}://${request.host || 'localhost'}`;
 }
 

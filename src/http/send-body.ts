@@ -15,7 +15,7 @@ import type { FastifyReply } from 'fastify';
 import { RegistryError } from '../core/errors.ts';
 import { ifRangeHolds } from '../core/http-conditional.ts';
 import { contentRangeHeader, parseRange, type ByteRange } from '../core/http-range.ts';
-import { privateForCredentials } from './cache-control.ts';
+import { cacheHeaders } from './cache-control.ts';
 import { bytesOf, localFileOf, type LocalFileSource } from '../storage/local-file.ts';
 
 export type ReplyBody = Readable | Buffer | string | undefined;
@@ -85,7 +85,7 @@ export function sendBody(reply: FastifyReply, body: ReplyBody): FastifyReply {
   // Fastify runs no onSend hook for a hijacked reply and writes no headers: we write the ones
   // set on the reply. onResponse hooks (metrics, access log) still run when the response ends.
   // onSend's rewrite, which a hijacked reply skips (http/cache-control.ts).
-  privateForCredentials(reply.request, reply);
+  cacheHeaders(reply.request, reply);
   void reply.hijack();
   const response = reply.raw;
   const declared = Number(reply.getHeader('content-length'));

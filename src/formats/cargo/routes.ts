@@ -14,6 +14,7 @@
  * Errors are Cargo's: `{"errors": [{"detail": "…"}]}` with the status (Cargo prints the detail).
  * Cargo sends its token as the bare Authorization value (auth/resolvers.ts takes it).
  */
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError, toRegistryError } from '../../core/errors.ts';
@@ -39,8 +40,12 @@ import { dropRepresentationHeaders } from '../../http/format-errors.ts';
 
 const MB = 1024 * 1024;
 const SMALL_BODY = 64 * 1024;
-/** NORA's documented index freshness (research §2.5). */
-const INDEX_CACHE_CONTROL = 'public, max-age=300';
+/**
+ * Index files and config.json change on every publish, yank or reload: a shared cache revalidates
+ * each use (by ETag, which Cargo sends too), so a new version is visible at once (`cargo publish`
+ * waits for it). `public` becomes `private` for a request with credentials (http/cache-control.ts).
+ */
+const INDEX_CACHE_CONTROL = 'public, no-cache';
 
 export interface CargoRouteDeps {
   readonly service: CargoService;
@@ -156,10 +161,16 @@ async function dispatch(
       const base = `${baseUrl(request, deps.config().server.public_url)}${mount.prefix}`;
       // A function of the Host headers (in the memo's key), the config and the repository.
       memoizeAnswer(request);
-      return reply
+      const body = JSON.stringify(registryConfig(base, service.authRequired(repo)));
+      // A digest of the body, which names the host: no other host's copy is answered 304.
+      const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+      void reply
         .type('application/json')
-        .header('cache-control', INDEX_CACHE_CONTROL)
-        .send(registryConfig(base, service.authRequired(repo)));
+        .header('etag', etag)
+        .header('cache-control', INDEX_CACHE_CONTROL);
+      if (notModified(request.headers['if-none-match'], undefined, etag, undefined))
+        return reply.code(304).send();
+      return reply.send(body);
     }
     case 'index': {
       allowMethods(method, ['GET']);

@@ -20,6 +20,15 @@ import { refuseHeadOfMissing, sendRanged } from '../../http/send-body.ts';
 import { rawPath, refuseEncodedBody, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { parseMavenPath, type MavenPath } from './coordinates.ts';
+
+/**
+ * Every Maven answer (files of hosted, proxy and group repositories, checksums, metadata): a
+ * shared cache may keep it for anonymous readers but revalidates each use by ETag (the sha1),
+ * since a path's bytes can change (snapshots, `immutable_releases = false`, a delete and
+ * re-deploy, a group member that starts holding the path). http/cache-control.ts makes it
+ * `private` for a request with credentials.
+ */
+const CACHE_CONTROL = 'public, no-cache';
 import type { MavenDocument, MavenReadResult, MavenService } from './service.ts';
 import type { HotFile } from './hot-files.ts';
 
@@ -205,7 +214,7 @@ function sendDocument(
   const etag = document.etag;
   void reply
     .header('etag', etag)
-    .header('cache-control', 'no-cache')
+    .header('cache-control', CACHE_CONTROL)
     .type(document.contentType === 'text/plain' ? 'text/plain; charset=utf-8' : 'application/xml');
   if (document.lastModified !== undefined)
     void reply.header('last-modified', document.lastModified);
@@ -234,5 +243,6 @@ function setFileHeaders(file: HotFile, path: string, reply: FastifyReply): void 
     .type(contentTypeOf(path))
     .header('accept-ranges', 'bytes')
     .header('etag', file.etag)
+    .header('cache-control', CACHE_CONTROL)
     .header('last-modified', file.lastModified);
 }

@@ -270,20 +270,30 @@ export class OciService {
       case 'GET':
       case 'HEAD': {
         this.#authorize(request, target.repo, 'read', target.name);
+        // A tag moves on every push: a shared cache revalidates each use (by ETag, the digest).
+        const byTag = reference.kind === 'tag' ? { 'cache-control': 'no-cache' } : {};
         if (request.method === 'HEAD') {
           const info = await target.backend.statManifest(target.name, reference);
           if (!info) throw manifestUnknown(reference);
-          return { status: 200, headers: manifestHeaders(info) };
+          return { status: 200, headers: { ...manifestHeaders(info), ...byTag } };
         }
         const manifest = await target.backend.getManifest(target.name, reference);
         if (!manifest) throw manifestUnknown(reference);
         if (request.header('if-none-match') === `"${manifest.digest}"`) {
           return {
             status: 304,
-            headers: { etag: `"${manifest.digest}"`, 'docker-content-digest': manifest.digest },
+            headers: {
+              etag: `"${manifest.digest}"`,
+              'docker-content-digest': manifest.digest,
+              ...byTag,
+            },
           };
         }
-        return { status: 200, headers: manifestHeaders(manifest), body: manifest.body };
+        return {
+          status: 200,
+          headers: { ...manifestHeaders(manifest), ...byTag },
+          body: manifest.body,
+        };
       }
       case 'PUT':
         return this.#putManifest(request, target, reference);

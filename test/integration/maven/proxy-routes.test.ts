@@ -69,14 +69,18 @@ describe('maven proxy and group over HTTP', () => {
     const before = upstream.hits.length;
     const r = await fetch(`${server.url}/maven2/${artifact.path}`);
     assert.equal(r.status, 200);
+    // The shared rule (README "Caching reverse proxies"): public for anonymous, revalidated.
+    assert.equal(r.headers.get('cache-control'), 'public, no-cache');
     assert.ok(Buffer.from(await r.arrayBuffer()).equals(artifact.body));
     for (const algorithm of ['md5', 'sha1', 'sha256', 'sha512']) {
       const sum = await fetch(`${server.url}/maven2/${artifact.path}.${algorithm}`);
       assert.equal(sum.status, 200);
+      assert.equal(sum.headers.get('cache-control'), 'public, no-cache', algorithm);
       assert.equal((await sum.text()).trim(), hex(algorithm, artifact.body), algorithm);
     }
     const named = await fetch(`${server.url}/repository/maven-proxy/${artifact.path}`);
     assert.equal(named.status, 200);
+    assert.equal(named.headers.get('cache-control'), 'public, no-cache');
     await named.arrayBuffer();
     assert.equal(upstream.hits.length - before, 2, '.sha1 and the file, once');
   });

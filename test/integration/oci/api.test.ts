@@ -387,8 +387,12 @@ describe('manifests', () => {
       assert.equal(get.headers.get('etag'), `"${image.digest}"`);
       assert.equal(get.headers.get('content-length'), String(Buffer.byteLength(image.body)));
       assert.equal(await get.text(), image.body);
+      // A tag moves: revalidated by a shared cache on each use; a digest names fixed bytes.
+      const cacheControl = ref === 'v1' ? 'no-cache' : null;
+      assert.equal(get.headers.get('cache-control'), cacheControl);
       const head = await client.fetch(`/v2/man/basic/manifests/${ref}`, { method: 'HEAD' });
       assert.equal(head.status, 200);
+      assert.equal(head.headers.get('cache-control'), cacheControl);
       assert.equal(head.headers.get('content-length'), String(Buffer.byteLength(image.body)));
       assert.equal(head.headers.get('docker-content-digest'), image.digest);
     }
@@ -396,6 +400,7 @@ describe('manifests', () => {
       headers: { 'if-none-match': `"${image.digest}"` },
     });
     assert.equal(cached.status, 304);
+    assert.equal(cached.headers.get('cache-control'), 'no-cache');
     await expectError(await client.fetch('/v2/man/basic/manifests/v2'), 404, 'MANIFEST_UNKNOWN');
     const headMissing = await client.fetch('/v2/man/basic/manifests/v2', { method: 'HEAD' });
     assert.equal(headMissing.status, 404);
