@@ -2,7 +2,8 @@
  * Who the users are: the htpasswd file (operators' accounts, `htpasswd -B`) and the metadata
  * store (`npm adduser`), with the admins named by `[auth] admin_users`. A user in both is one
  * user: the htpasswd entry decides the password check (the operator's file wins over a
- * self-registered password), the store keeps its e-mail and its tokens.
+ * self-registered password). A self-registered user the file comes to name loses its tokens,
+ * password and e-mail at that read of the file (TokenStore.reconcileOwners, identity.ts).
  */
 import type { Role } from './access.ts';
 import type { HtpasswdUsers } from './htpasswd.ts';

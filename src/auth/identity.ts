@@ -103,7 +103,8 @@ export async function createIdentity(
    * Token owners of htpasswd users against the file just read (docs/auth.md): a user gone from
    * it has its tokens suspended, not deleted — a slip (`htpasswd -c`) is undone by restoring the
    * file within the grace period — and deleted after it, so they never come back with whoever
-   * is given the name next. Store users with a password keep theirs. Not on a file with no
+   * is given the name next. Store users with a password keep theirs, unless the file now names
+   * them too (a self-registered name given to a user of the file): then they lose them. Not on a file with no
    * users (more often half-written than meant), nor while the file is missing or unreadable
    * (HtpasswdUsers keeps the last users then, and calls nothing).
    */
@@ -138,6 +139,12 @@ export async function createIdentity(
       options.log.warn(
         { file, users: replaced.map((c) => c.user), tokens: count(replaced) },
         `users back in the htpasswd file with another password than before their removal: their ${count(replaced)} suspended API token(s) are deleted (a name given to someone new must not inherit them; restoring the old line would have kept them)`,
+      );
+    }
+    for (const { user, tokens: revoked } of changes.claimed) {
+      options.log.warn(
+        { file, users: [user], tokens: revoked },
+        `user ${user} is now in the htpasswd file but was self-registered before (npm adduser): the file's line is the account from now on, so the ${revoked} API token(s), password and e-mail of the self-registered ${user} are revoked (whoever registered the name first must not act as the user it was given to); ${user} logs in with the htpasswd password`,
       );
     }
     const deleted = changes.deleted.filter((c) => c.tokens > 0);

@@ -227,6 +227,12 @@ export interface OwnerChanges {
   readonly deleted: readonly OwnerChange[];
   /** Back within the grace period with another hash line (a new password): tokens deleted. */
   readonly replaced: readonly OwnerChange[];
+  /**
+   * Self-registered store users (with a password) whose name the file now holds: the file's line
+   * is the account from now on, so their tokens are deleted and their password and e-mail
+   * dropped (the row stays as an htpasswd user's token owner).
+   */
+  readonly claimed: readonly OwnerChange[];
   /** Owners suspended after the pass (newly, or still within their grace period). */
   readonly pending: number;
 }
@@ -364,7 +370,12 @@ export class TokenStore {
    *   restored) is restored; back with another line (a new password: perhaps a new person given
    *   the name) it loses its tokens, as one suspended for `graceMs` or more does, still missing
    *   or not. An owner suspended at startup (no fingerprint known) is restored.
-   * Store users with a password are never touched. One transaction.
+   * - A store user with a password (self-registered) whose name is in the file is *claimed* by
+   *   it: someone registered the name before the operator gave it to a user of the file, and
+   *   must not go on acting as that user. Its tokens are deleted, its password, e-mail and roles
+   *   dropped: the row becomes an htpasswd user's token owner like any other, so this happens
+   *   once per name.
+   * Store users with a password that the file does not name are never touched. One transaction.
    */
   async reconcileOwners(
     file: (user: string) => string | undefined,
@@ -406,6 +417,34 @@ export class TokenStore {
         else if (current !== undefined && current !== known) seen.set(owner.name, current);
       }
       pending += suspended.length;
+      const registered = await trx
+        .selectFrom('auth_users')
+        .leftJoin('auth_tokens', 'auth_tokens.user_name', 'auth_users.name')
+        .select('auth_users.name')
+        .select((eb) => eb.fn.count<number | bigint>('auth_tokens.key').as('tokens'))
+        .where('auth_users.password_hash', '!=', '')
+        .groupBy('auth_users.name')
+        .orderBy('auth_users.name')
+        .execute();
+      const claimed: OwnerChange[] = [];
+      for (const user of registered) {
+        const current = file(user.name);
+        if (current === undefined) continue;
+        claimed.push({ user: user.name, tokens: Number(user.tokens) });
+        await trx.deleteFrom('auth_tokens').where('user_name', '=', user.name).execute();
+        await trx
+          .updateTable('auth_users')
+          .set({
+            password_hash: '',
+            email: null,
+            roles: JSON.stringify(DEFAULT_ROLES),
+            suspended_at: null,
+            htpasswd_fingerprint: current,
+          })
+          .where('name', '=', user.name)
+          .execute();
+      }
+      if (claimed.length > 0) this.#touched.clear();
       const names = (changes: OwnerChange[]) => changes.map((c) => c.user);
       for (const [name, fingerprint] of seen) {
         await trx
@@ -440,7 +479,7 @@ export class TokenStore {
           .execute();
         this.#touched.clear();
       }
-      return { suspended, restored, deleted, replaced, pending };
+      return { suspended, restored, deleted, replaced, claimed, pending };
     });
   }
 

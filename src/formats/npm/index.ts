@@ -79,6 +79,7 @@ export const npmFormat: FormatModule = {
         log: context.log,
         failures: context.metrics.groupMemberFailures,
       }),
+      rules: () => context.config().auth.rules,
     });
     const accounts = new NpmAccounts(context.identity.directory, users, tokens, {
       allowRegistration: () => context.config().auth.allow_registration,

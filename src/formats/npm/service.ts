@@ -13,6 +13,8 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
+import { compileGlob, type Glob } from '../../auth/patterns.ts';
+import type { RuleConfig } from '../../auth/rules.ts';
 import { parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { type GroupReader, missNote } from '../../repos/group-read.ts';
@@ -81,6 +83,8 @@ export interface NpmServiceDeps {
   readonly recordCacheHit?: (proxyRepository: string) => void;
   /** The shared group rule: failing members are "not here", counted and logged. */
   readonly reader: GroupReader;
+  /** `[[auth.rules]]` as running (audit forwarding keeps the namespaces they own here). */
+  readonly rules?: () => readonly RuleConfig[];
 }
 
 /**
@@ -477,7 +481,11 @@ export class NpmService {
     );
   }
 
-  /** Audit bodies go to the first proxy member's upstream, hosted-only names stripped. */
+  /**
+   * Audit bodies go to the first proxy member's upstream, private names stripped
+   * (`privateNames`): a project whose `@corp:registry=` points at a named hosted repository still
+   * posts its whole lockfile to the default registry's audit endpoint.
+   */
   async audit(repo: Repository, endpoint: string, body: Json, principal: Principal) {
     this.authorize(principal, repo, 'read');
     const members = this.#deps.repositories.membersOf(repo);
@@ -489,14 +497,31 @@ export class NpmService {
         `npm audit needs an upstream registry: repository "${repo.name}" has none (set [npm] proxy / NORA_NPM_PROXY)`,
       );
     }
-    const hostedNames = new Set<string>();
-    for (const member of members.filter((m) => m.kind === 'hosted')) {
-      for (const name of auditNames(endpoint, body)) {
-        if (await this.#deps.store.claims(member.name, name)) hostedNames.add(name);
-      }
-    }
-    const stripped = stripAuditNames(endpoint, body, hostedNames);
+    const stripped = stripAuditNames(
+      endpoint,
+      body,
+      await this.#privateNames(auditNames(endpoint, body)),
+    );
     return upstream.audit(endpoint, Buffer.from(JSON.stringify(stripped)));
+  }
+
+  /**
+   * The names among `names` that must not leave this server: published (or unpublished) in any
+   * npm hosted repository, or inside a namespace that an `[[auth.rules]]` rule on an npm
+   * repository owns (`@corp/*`, `corp-*`: `namespaceGlobs`), published yet or not.
+   */
+  async #privateNames(names: readonly string[]): Promise<Set<string>> {
+    const npmRepos = this.#deps.repositories.byFormat('npm');
+    const hosted = npmRepos.filter((r) => r.kind === 'hosted').map((r) => r.name);
+    const found = await this.#deps.store.claimedIn(hosted, names);
+    const globs = namespaceGlobs(
+      this.#deps.rules?.() ?? [],
+      npmRepos.map((r) => r.name),
+    );
+    if (globs.length > 0) {
+      for (const name of names) if (globs.some((g) => g.test(name))) found.add(name);
+    }
+    return found;
   }
 
   /**
@@ -616,6 +641,41 @@ export function mergeViews(views: readonly PackageView[]): PackageView {
     modified,
   };
 }
+
+/**
+ * The path globs of rules that own a namespace in one of `repositories` (npm's): rules naming
+ * someone other than anonymous (what owns, docs/auth.md), globs whose first segment holds a
+ * literal character besides `@` (`@corp/*`, `corp-*`, `secretpkg`). Globs over every name (`**`,
+ * `*`, a first segment of `@*` alone) are left out: a rule that restricts a whole repository
+ * declares no private names, and taking them would strip every lockfile entry. Compiled once
+ * per rules list.
+ */
+export function namespaceGlobs(
+  rules: readonly RuleConfig[],
+  repositories: readonly string[],
+): readonly Glob[] {
+  const key = repositories.join('\n');
+  const cached = NAMESPACE_GLOBS.get(rules);
+  if (cached?.key === key) return cached.globs;
+  const globs: Glob[] = [];
+  for (const rule of rules) {
+    const owns = !rule.anonymous || rule.users.length + rule.groups.length + rule.tokens.length > 0;
+    if (!owns) continue;
+    const repoGlobs = rule.repositories.map(compileGlob);
+    if (!repositories.some((name) => repoGlobs.some((g) => g.test(name)))) continue;
+    for (const path of rule.paths) {
+      const first = path.split('/')[0] ?? '';
+      if (/[^*@]/.test(first)) globs.push(compileGlob(path));
+    }
+  }
+  NAMESPACE_GLOBS.set(rules, { key, globs });
+  return globs;
+}
+
+const NAMESPACE_GLOBS = new WeakMap<
+  readonly RuleConfig[],
+  { readonly key: string; readonly globs: readonly Glob[] }
+>();
 
 /** Package names an audit body mentions (bulk: top-level keys; quick: the dependency tree). */
 export function auditNames(endpoint: string, body: Json): string[] {

@@ -137,6 +137,27 @@ export class NpmStore {
     };
   }
 
+  /**
+   * The names among `names` ever published (live or unpublished) in one of `repos`: claimed
+   * there. A few queries of at most 500 names each, whatever the number of repositories.
+   */
+  async claimedIn(repos: readonly string[], names: readonly string[]): Promise<Set<string>> {
+    const claimed = new Set<string>();
+    if (repos.length === 0) return claimed;
+    for (let i = 0; i < names.length; i += 500) {
+      const chunk = names.slice(i, i + 500);
+      const rows = await this.#db
+        .selectFrom('npm_versions')
+        .select('name')
+        .distinct()
+        .where('repo', 'in', repos)
+        .where('name', 'in', chunk)
+        .execute();
+      for (const row of rows) claimed.add(row.name);
+    }
+    return claimed;
+  }
+
   /** True when the name was ever published in `repo` (live or unpublished): it is claimed there. */
   async claims(repo: string, name: string): Promise<boolean> {
     const row = await this.#db

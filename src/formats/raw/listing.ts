@@ -2,7 +2,8 @@
  * Folder listings, rendered from a RawListing page (never from storage): JSON for
  * `Accept: application/json` (or `?format=json`), else an HTML index a browser shows and
  * `wget -r -np` walks (relative links, folders with a trailing slash). Big folders are paginated:
- * `?limit=N&after=<last name>`, the next page named in a `Link: <…>; rel="next"` header, in the
+ * `?limit=N&after=<last name>` (or an opaque `&cursor=` past entries the caller may not read,
+ * see service.ts `list`), the next page named in a `Link: <…>; rel="next"` header, in the
  * JSON (`next`) and as a link at the bottom of the HTML page.
  */
 import type { RawListing, RawListingEntry } from './model.ts';
@@ -21,9 +22,16 @@ export interface ListingView {
 
 /** The URL path of the next page, or undefined on the last page. */
 export function nextPageUrl(view: ListingView): string | undefined {
+  if (!view.listing.more) return undefined;
   const last = view.listing.entries.at(-1);
-  if (!view.listing.more || last === undefined) return undefined;
-  const query = new URLSearchParams({ limit: String(view.limit), after: last.name });
+  const from =
+    view.listing.cursor !== undefined
+      ? { cursor: view.listing.cursor }
+      : last === undefined
+        ? undefined
+        : { after: last.name };
+  if (from === undefined) return undefined;
+  const query = new URLSearchParams({ limit: String(view.limit), ...from });
   return `${folderUrl(view)}?${query.toString()}`;
 }
 

@@ -48,6 +48,11 @@ export interface RawListingEntry {
 export interface RawListing {
   readonly entries: readonly RawListingEntry[];
   readonly more: boolean;
+  /**
+   * An opaque resume point for the next page (`?cursor=`), when it does not start after the last
+   * entry (a filtered listing that stopped at its scan bound on a hidden entry: service.ts).
+   */
+  readonly cursor?: string;
 }
 
 /**

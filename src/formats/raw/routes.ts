@@ -23,7 +23,13 @@ import type { Repository } from '../../repos/repository.ts';
 import { listingHtml, listingJson, nextPageUrl, type ListingView } from './listing.ts';
 import type { OpenedRawFile } from './model.ts';
 import { contentTypeOf, encodePath, parseRawPath } from './paths.ts';
-import { MAX_PAGE, parseEtags, type RawReadResult, type RawService } from './service.ts';
+import {
+  MAX_PAGE,
+  parseEtags,
+  type ListingPage,
+  type RawReadResult,
+  type RawService,
+} from './service.ts';
 
 export interface RawRouteDeps {
   readonly service: RawService;
@@ -160,8 +166,11 @@ function queryOf(request: FastifyRequest): string {
 
 const NO_PAGE = Object.freeze({ after: undefined, limit: undefined });
 
-/** `?limit=` (1…MAX_PAGE) and `?after=` of a listing request. BAD_REQUEST when malformed. */
-function pageOf(request: FastifyRequest): { after: string | undefined; limit: number | undefined } {
+/**
+ * `?limit=` (1…MAX_PAGE), `?after=` and `?cursor=` of a listing request. BAD_REQUEST when
+ * malformed.
+ */
+function pageOf(request: FastifyRequest): ListingPage {
   const query = queryOf(request);
   // Most GETs (files) carry no query: no URLSearchParams for them.
   if (query === '') return NO_PAGE;
@@ -177,6 +186,16 @@ function pageOf(request: FastifyRequest): { after: string | undefined; limit: nu
   const after = params.get('after') ?? undefined;
   if (after !== undefined && (after.length > 1024 || after.includes('/'))) {
     throw new RegistryError('BAD_REQUEST', 'after must be one entry name of the folder');
+  }
+  const cursor = params.get('cursor') ?? undefined;
+  if (cursor !== undefined) {
+    if (after !== undefined) {
+      throw new RegistryError('BAD_REQUEST', 'send after or cursor, not both');
+    }
+    if (cursor.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(cursor)) {
+      throw new RegistryError('BAD_REQUEST', 'cursor must be the one a next link named');
+    }
+    return { after, limit, cursor };
   }
   return { after, limit };
 }

@@ -7,19 +7,36 @@
  * shows only the entries the caller may read. Writes land in the repository's write target (a
  * group's write member; a proxy refuses with 405) and are authorized on both.
  */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { RawHosted } from './hosted.ts';
-import type { OpenedRawFile, RawListing, RawSource } from './model.ts';
+import type { OpenedRawFile, RawListing, RawListingEntry, RawSource } from './model.ts';
 import type { RawPath } from './paths.ts';
 import { preconditionFailed, type WriteCondition } from './store.ts';
 import { splitEntityTags } from '../../core/http-conditional.ts';
 
 /** Most entries one listing page may ask for (`?limit=`). */
 export const MAX_PAGE = 10_000;
+
+/**
+ * Entries a listing request may examine beyond its page size (hidden ones are read and skipped):
+ * a folder of many entries the caller may not read costs one request at most this much.
+ */
+export const SCAN_BOUND = 10_000;
+
+/** Entries asked of the source per batch once hidden entries were skipped. */
+const MIN_BATCH = 256;
+
+/** Where a listing page starts: after a name (`?after=`), or an opaque `?cursor=`, not both. */
+export interface ListingPage {
+  readonly after: string | undefined;
+  readonly limit: number | undefined;
+  readonly cursor?: string | undefined;
+}
 
 export interface RawServiceDeps {
   readonly hosted: RawHosted;
@@ -28,6 +45,8 @@ export interface RawServiceDeps {
   readonly config: () => AppConfig;
   /** The RawSource of a proxy or group repository. */
   readonly sourceOf: (repo: Repository) => RawSource;
+  /** SCAN_BOUND unless given (tests). */
+  readonly scanBound?: number;
 }
 
 export type RawReadResult =
@@ -79,7 +98,7 @@ export class RawService {
     repo: Repository,
     parsed: RawPath,
     principal: Principal,
-    page: { after: string | undefined; limit: number | undefined },
+    page: ListingPage,
   ): Promise<RawReadResult> {
     if (parsed.kind === 'api')
       throw new RegistryError('NOT_FOUND', `no such endpoint: -/${parsed.name}`);
@@ -97,24 +116,65 @@ export class RawService {
     return this.list(repo, dir, principal, page);
   }
 
-  /** One listing page of `dir`, filtered to what `principal` may read. */
+  /**
+   * One listing page of `dir`, filtered to what `principal` may read: filtered first, then cut,
+   * so an entry the caller may not read neither shortens a page nor changes an answer (its name
+   * must not be recoverable by bisecting `after=`). The source is read in batches until the page
+   * is full and one more readable entry is seen (then `more`), or the folder ends; at most
+   * `limit + SCAN_BOUND` entries per request: past that the page ends where the scan stopped,
+   * with an opaque `cursor` past the last entry examined when that entry is hidden.
+   */
   async list(
     repo: Repository,
     dir: string,
     principal: Principal,
-    page: { after: string | undefined; limit: number | undefined },
+    page: ListingPage,
   ): Promise<RawReadResult> {
     this.#deps.access.authorize(principal, repo, 'read', dir === '' ? undefined : dir);
     const limit = Math.min(page.limit ?? this.#deps.config().raw.list_page_size, MAX_PAGE);
-    const listing = await this.sourceOf(repo).list(repo, dir, page.after, limit);
-    if (listing === undefined && dir !== '') {
-      throw new RegistryError('NOT_FOUND', `folder ${dir}/ not found in ${repo.name}`);
-    }
     const access = this.#deps.access;
-    const entries = (listing?.entries ?? []).filter((e) =>
-      access.can(principal, repo, 'read', dir === '' ? e.name : `${dir}/${e.name}`),
-    );
-    return { kind: 'listing', dir, listing: { entries, more: listing?.more ?? false }, limit };
+    const visibleName = (name: string) =>
+      access.can(principal, repo, 'read', dir === '' ? name : `${dir}/${name}`);
+    const source = this.sourceOf(repo);
+    const bound = limit + (this.#deps.scanBound ?? SCAN_BOUND);
+    let after = page.cursor === undefined ? page.after : openCursor(page.cursor, repo, dir);
+    const entries: RawListingEntry[] = [];
+    let examined = 0;
+    for (let batch = 0; ; batch++) {
+      // The first batch is what an unfiltered page needs (one extra to know whether more
+      // follow); later ones, after hidden entries, read ahead in bigger steps.
+      const want = Math.min(
+        Math.max(limit + 1 - entries.length, batch === 0 ? 1 : MIN_BATCH),
+        bound - examined,
+      );
+      const listing = await source.list(repo, dir, after, want);
+      if (listing === undefined) {
+        if (batch === 0 && dir !== '') {
+          throw new RegistryError('NOT_FOUND', `folder ${dir}/ not found in ${repo.name}`);
+        }
+        return listingOf(dir, entries, false, limit);
+      }
+      for (const entry of listing.entries) {
+        examined++;
+        after = entry.name;
+        if (!visibleName(entry.name)) continue;
+        // A readable entry past a full page: there is a next page.
+        if (entries.length === limit) return listingOf(dir, entries, true, limit);
+        entries.push(entry);
+      }
+      if (!listing.more || listing.entries.length === 0) {
+        return listingOf(dir, entries, false, limit);
+      }
+      if (examined >= bound) {
+        // Bounded work: the page ends where the scan stopped. The next page goes on after the
+        // last entry examined, named in clear only when the caller may read it.
+        const cursor =
+          after === undefined || entries.at(-1)?.name === after
+            ? undefined
+            : sealCursor(after, repo, dir);
+        return listingOf(dir, entries, true, limit, cursor);
+      }
+    }
   }
 
   /**
@@ -180,6 +240,56 @@ export class RawService {
       this.#deps.access.authorize(principal, target, action, path, { via: repo });
     }
     return target;
+  }
+}
+
+function listingOf(
+  dir: string,
+  entries: RawListingEntry[],
+  more: boolean,
+  limit: number,
+  cursor?: string,
+): RawReadResult {
+  return {
+    kind: 'listing',
+    dir,
+    listing: cursor === undefined ? { entries, more } : { entries, more, cursor },
+    limit,
+  };
+}
+
+/**
+ * The key of listing cursors: this process's own (a cursor is a resume point for the next
+ * request of a walk, not a lasting name; after a restart the walk starts again).
+ */
+const CURSOR_KEY = randomBytes(32);
+
+/**
+ * A resume point that names a hidden entry, sealed (AES-256-GCM, bound to the repository and
+ * folder): the caller can hand it back but not read it, nor use it in another folder.
+ */
+export function sealCursor(name: string, repo: Repository, dir: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', CURSOR_KEY, iv);
+  cipher.setAAD(Buffer.from(`${repo.name}\n${dir}`));
+  const sealed = Buffer.concat([cipher.update(name, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');
+}
+
+/** The name a sealed cursor resumes after; BAD_REQUEST for one not made here for this folder. */
+export function openCursor(cursor: string, repo: Repository, dir: string): string {
+  const bytes = Buffer.from(cursor, 'base64url');
+  try {
+    if (bytes.length < 28) throw new Error('short');
+    const decipher = createDecipheriv('aes-256-gcm', CURSOR_KEY, bytes.subarray(0, 12));
+    decipher.setAAD(Buffer.from(`${repo.name}\n${dir}`));
+    decipher.setAuthTag(bytes.subarray(12, 28));
+    return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8');
+  } catch {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      'this listing cursor was not made for this folder by this server process (it restarts with new cursors): list the folder again from its first page',
+    );
   }
 }
 

@@ -252,6 +252,66 @@ describe('tokens of users gone from the htpasswd file', () => {
     assert.deepEqual(await third.identity.tokens.list('carol'), []);
   });
 
+  test('a self-registered name the htpasswd file gains: the squatter loses its tokens and password', async () => {
+    await writeFile('alice');
+    const { identity, access } = await start();
+    // `npm adduser` of hank while allow_registration = true: a store user with a password
+    assert.equal(await identity.users.create('hank', 'attacker-pw', 'a@x.y'), true);
+    const squat1 = await identity.tokens.create('hank', { role: 'write' });
+    const squat2 = await identity.tokens.create('hank', { role: 'read' });
+    const sam = await identity.tokens.create('alice', { role: 'write' });
+    const before = await use(access, squat1.secret);
+    assert.equal(typeof before === 'object' && before.kind, 'user');
+
+    // The operator onboards the real hank: htpasswd -B users.htpasswd hank
+    await writeFile('alice', 'hank');
+    await identity.reload({ htpasswd_file: file, admin_users: [] });
+    assert.equal(await use(access, squat1.secret), 'invalid credentials');
+    assert.equal(await use(access, squat2.secret), 'invalid credentials');
+    assert.deepEqual(await identity.tokens.list('hank'), []);
+    const [warned, ...more] = warnings(/self-registered/);
+    assert.ok(warned, JSON.stringify(logged));
+    assert.equal(more.length, 0);
+    assert.deepEqual(warned.fields['users'], ['hank']);
+    assert.equal(warned.fields['tokens'], 2);
+    assert.match(warned.message, /hank/);
+    assert.match(warned.message, /2 API token\(s\)/);
+    // the store's password and e-mail went with them: the htpasswd line is the account now
+    const stored = await identity.users.get('hank');
+    assert.equal(stored?.hasPassword ?? false, false);
+    assert.equal(stored?.email, undefined);
+    assert.equal(await identity.directory.verify('hank', 'attacker-pw'), undefined);
+    assert.equal((await identity.directory.verify('hank', 'hank-pw'))?.name, 'hank');
+    const other = await use(access, sam.secret);
+    assert.equal(typeof other === 'object' && other.kind, 'user');
+
+    // the real hank's own tokens are his: later reads of the file leave them alone
+    const real = await identity.tokens.create('hank', { role: 'write' });
+    await writeFile('alice', 'hank', 'ivy');
+    await identity.reload({ htpasswd_file: file, admin_users: [] });
+    const principal = await use(access, real.secret);
+    assert.equal(typeof principal === 'object' && principal.kind, 'user');
+    assert.equal(warnings(/self-registered/).length, 1);
+    // and hank removed again: suspended as any htpasswd user; the squatter's password is gone
+    await writeFile('alice', 'ivy');
+    await identity.reload({ htpasswd_file: file, admin_users: [] });
+    assert.equal(await use(access, real.secret), 'invalid credentials');
+    assert.equal(await identity.directory.verify('hank', 'attacker-pw'), undefined);
+  });
+
+  test('a self-registered name already in the file at startup is merged the same way', async () => {
+    await writeFile('alice');
+    const first = await start();
+    await first.identity.users.create('hank', 'attacker-pw', undefined);
+    const squat = await first.identity.tokens.create('hank', { role: 'write' });
+    first.identity.close();
+    await writeFile('alice', 'hank'); // added while the server was down
+    const second = await start();
+    assert.equal(await use(second.access, squat.secret), 'invalid credentials');
+    assert.deepEqual(await second.identity.tokens.list('hank'), []);
+    assert.equal(warnings(/self-registered/).length, 1);
+  });
+
   test('an empty or missing file suspends nothing', async () => {
     await writeFile('alice');
     const { identity, access } = await start();
