@@ -34,7 +34,8 @@ export function registerMavenRoutes(
   deps: MavenRouteDeps,
 ): void {
   useRawBodies(scope);
-  scope.setErrorHandler(plainTextErrorHandler('maven'));
+  // mvn prints an error's status line, never its body: the explanation goes in the reason phrase.
+  scope.setErrorHandler(plainTextErrorHandler('maven', undefined, { reasonPhrase: true }));
   for (const { prefix, repo } of mounts) {
     // Not async: a GET the caches answer is sent synchronously (no promise, no microtask hop);
     // anything else returns dispatch's promise. A synchronous throw reaches the error handler.
