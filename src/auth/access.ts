@@ -104,6 +104,12 @@ export interface Permissions {
    */
   restrictsPaths?(repository: Repository): boolean;
   /**
+   * False only when no rule covering `repository` speaks about `prefix` or a path under it other
+   * than as one of all its paths (`**`): then every path under `prefix` is decided as `prefix`
+   * itself is. May answer true when in doubt (a `**` inside a glob). Absent: `restrictsPaths`.
+   */
+  restrictsUnder?(repository: Repository, prefix: string): boolean;
+  /**
    * Why `target` is owned when a rule on another repository owns it (a member of the group
    * addressed, or a group it is in): `a rule on its member maven-hosted owns it`, for a refusal's
    * message; undefined when the target's own rules (or none) decide.
@@ -336,6 +342,20 @@ export class AccessControl {
     if (!this.#policy.authEnabled) return true;
     if (principal.kind === 'user' && principal.roles.includes('admin')) return true;
     return !(this.#permissions.restrictsPaths?.(repository) ?? true);
+  }
+
+  /**
+   * `readsEveryPath` for the paths under `prefix` (`com/example/lib`), for a principal already
+   * allowed to read `prefix`: true when no rule speaks about a path under it, so a listing of
+   * what is under it (Maven's metadata) needs no filtering, checked in the rules once per
+   * (repository, prefix) and remembered.
+   */
+  readsEveryPathUnder(principal: Principal, repository: Repository, prefix: string): boolean {
+    if (this.readsEveryPath(principal, repository)) return true;
+    if (principal.kind === 'user' && principal.scope !== undefined) return false;
+    const permissions = this.#permissions;
+    if (permissions.restrictsUnder === undefined) return false;
+    return !permissions.restrictsUnder(repository, prefix);
   }
 
   /**

@@ -156,11 +156,32 @@ function pathGlobs(rule: CompiledRule, form: PathForm | undefined): readonly Glo
   return compiled;
 }
 
+const MAX_UNDER_ANSWERS = 10_000;
+
+/**
+ * Whether the path glob `glob` may cover `prefix` or a path under it (`prefix/…`): false only
+ * when it certainly covers neither — its segments before any `**` disagree with the prefix's,
+ * or it has fewer segments than the prefix (and no `**`). Conservative: a `**` answers true.
+ */
+export function mayCoverUnder(glob: string, prefix: string): boolean {
+  const globSegments = glob.split('/');
+  const prefixSegments = prefix === '' ? [] : prefix.split('/');
+  for (let i = 0; i < prefixSegments.length; i++) {
+    const segment = globSegments[i];
+    if (segment === undefined) return false;
+    if (segment === '**') return true;
+    if (!compileGlob(segment).test(prefixSegments[i] ?? '')) return false;
+  }
+  return true;
+}
+
 /** The rule set behind `Permissions.decide` (see the module comment for the semantics). */
 export class RuleSet implements Permissions {
   readonly #rules: readonly CompiledRule[];
   readonly #memberOf: ReadonlyMap<string, ReadonlySet<string>>;
   readonly #options: RulesOptions;
+  /** `restrictsUnder`'s answers by repository and prefix (bounded: cleared when full). */
+  readonly #under = new Map<string, boolean>();
 
   constructor(options: RulesOptions) {
     this.#options = options;
@@ -195,6 +216,26 @@ export class RuleSet implements Permissions {
         !rule.allPaths &&
         repositories.some((name) => rule.repositories.some((glob) => glob.test(name))),
     );
+  }
+
+  restrictsUnder(repository: Repository, prefix: string): boolean {
+    if (this.#options.anonymousReadDefault !== undefined) return true;
+    const key = `${repository.name}\n${prefix}`;
+    let answer = this.#under.get(key);
+    if (answer === undefined) {
+      const form = this.#options.pathForms?.[repository.format];
+      const formed = form?.(prefix) ?? prefix;
+      const repositories = this.#coveredThrough(repository.name);
+      answer = this.#rules.some(
+        (rule) =>
+          !rule.allPaths &&
+          repositories.some((name) => rule.repositories.some((glob) => glob.test(name))) &&
+          rule.pathGlobs.some((glob) => mayCoverUnder(form?.(glob) ?? glob, formed)),
+      );
+      if (this.#under.size >= MAX_UNDER_ANSWERS) this.#under.clear();
+      this.#under.set(key, answer);
+    }
+    return answer;
   }
 
   decide(principal: Principal, target: AccessTarget, action: Action): boolean | undefined {

@@ -31,6 +31,8 @@ export interface RenderedDoc {
   readonly validUntil: number;
   /** Response headers that describe how the data was obtained (x-nora-stale). */
   readonly headers: Readonly<Record<string, string>>;
+  /** Bytes the document keeps alive besides `body` (data kept with it), counted in the budget. */
+  readonly extraBytes?: number | undefined;
   /** Proxy repositories whose cached upstream data this document was built from (metrics). */
   proxied?: readonly string[] | undefined;
   /** The gzip of `body`, computed on first demand and shared by every later request. */
@@ -111,7 +113,7 @@ export class RenderedDocCache {
     this.#budget = typeof maxBytes === 'number' ? () => maxBytes : maxBytes;
     this.#entries = new ByteLru<string, Entry>(
       this.#budget(),
-      (entry) => retainedBytes(entry.doc.body) + ENTRY_OVERHEAD_BYTES,
+      (entry) => retainedBytes(entry.doc.body) + (entry.doc.extraBytes ?? 0) + ENTRY_OVERHEAD_BYTES,
       {
         onEvict: (key, entry) => {
           entry.doc.onCompressed = undefined;

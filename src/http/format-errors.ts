@@ -3,6 +3,7 @@
  * challenge on 401, and a log line for NORA's own faults. Each format renders the body in its
  * protocol's shape (plain text for Maven, Go and raw; `{"error"}` for Helm's ChartMuseum API).
  */
+import { STATUS_CODES } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type RegistryError, toRegistryError } from '../core/errors.ts';
 
@@ -57,16 +58,42 @@ export function prepareErrorReply(
   return error;
 }
 
+/** Longest reason phrase `explainedReason` makes, in characters. */
+export const MAX_REASON_PHRASE = 200;
+
+/**
+ * The reason phrase `<standard phrase> - <message>` (`Forbidden - this token is read-only: …`):
+ * for clients that print the status line of an error and never its body (Maven's transports).
+ * Printable ASCII only (anything else becomes `?`, line breaks a space), at most
+ * MAX_REASON_PHRASE characters (cut with `...`).
+ */
+export function explainedReason(status: number, message: string): string {
+  const standard = STATUS_CODES[status] ?? 'Error';
+  const text = message
+    .replace(/\s+/g, ' ')
+    .replace(/[^\x20-\x7e]/g, '?')
+    .trim();
+  if (text === '') return standard;
+  const reason = `${standard} - ${text}`;
+  return reason.length <= MAX_REASON_PHRASE
+    ? reason
+    : `${reason.slice(0, MAX_REASON_PHRASE - 3).trimEnd()}...`;
+}
+
 /**
  * A Fastify error handler answering `text/plain` with the message on one line (what mvn, go and
- * curl print); see prepareErrorReply for status, headers and logging.
+ * curl print); see prepareErrorReply for status, headers and logging. `reasonPhrase`: the
+ * message goes into the status line too (`explainedReason`), for clients that print only that.
  */
 export function plainTextErrorHandler(
   label: string,
   toError?: (err: unknown) => RegistryError,
+  options: { readonly reasonPhrase?: boolean } = {},
 ): (err: unknown, request: FastifyRequest, reply: FastifyReply) => FastifyReply {
   return (err, request, reply) => {
     const error = prepareErrorReply(err, request, reply, label, toError);
+    if (options.reasonPhrase === true)
+      reply.raw.statusMessage = explainedReason(error.status, error.message);
     return reply
       .type('text/plain; charset=utf-8')
       .send(`${error.message.replace(/[\r\n]+/g, ' ')}\n`);

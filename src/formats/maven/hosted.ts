@@ -557,6 +557,19 @@ export function parsePomFacts(text: string, artifactId: string, groupId?: string
       );
     }
   }
+  // A version still holding a property (`${revision}`, a CI-friendly version deployed without
+  // the flatten plugin) names no version any consumer can fetch: refused, as Central does.
+  for (const [what, value] of [
+    ['version', text1(project['version'])],
+    ['parent version', text1(asRecord(project['parent'])?.['version'])],
+  ] as const) {
+    if (typeof value === 'string' && value.includes('${')) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `POM ${what} ${JSON.stringify(value.slice(0, 200))} is an unresolved property: deploy the POM with its version resolved (for CI-friendly versions, the flatten-maven-plugin)`,
+      );
+    }
+  }
   const packaging = text1(project['packaging']) ?? 'jar';
   if (packaging !== 'maven-plugin') return { packaging, prefix: undefined, name: undefined };
   const plugins = asRecord(asRecord(project['build'])?.['plugins'])?.['plugin'];

@@ -43,7 +43,8 @@ export function registerMavenRoutes(
   deps: MavenRouteDeps,
 ): void {
   useRawBodies(scope);
-  scope.setErrorHandler(plainTextErrorHandler('maven'));
+  // mvn prints an error's status line, never its body: the explanation goes in the reason phrase.
+  scope.setErrorHandler(plainTextErrorHandler('maven', undefined, { reasonPhrase: true }));
   for (const { prefix, repo } of mounts) {
     // Not async: a GET the caches answer is sent synchronously (no promise, no microtask hop);
     // anything else returns dispatch's promise. A synchronous throw reaches the error handler.
@@ -57,7 +58,7 @@ export function registerMavenRoutes(
         // Files and documents are stored rows and bytes, or the proxy's cached copies (TTLs far
         // longer than the memo's 1 s bound): reusable until the store's next write.
         memoizeAnswer(request);
-        const parsed = parseMavenPath(rest);
+        const parsed = parseReadPath(rest, repo);
         const kept = deps.service.readKept(repo, parsed, request.principal);
         if (kept !== undefined && sendKept(kept, parsed, request, reply)) return undefined;
         return sendRead(repo, parsed, request, reply, deps.service);
@@ -66,6 +67,25 @@ export function registerMavenRoutes(
     };
     scope.all(prefix, handler);
     scope.all(`${prefix}/*`, handler);
+  }
+}
+
+/**
+ * `parseMavenPath` for a GET/HEAD: a path it refuses (characters no Maven file name has, such as
+ * an unresolved `${revision}`, a `;`, a space; a checksum of a checksum) cannot name a stored
+ * file, so the answer is 404 as Central gives (mvn then says "could not find artifact" and may
+ * try its other repositories; a 400 is a transfer failure to it). The validation is the same
+ * (nothing outside the repository is ever looked up); deploys keep the 400.
+ */
+function parseReadPath(rest: string, repo: Repository): MavenPath {
+  try {
+    return parseMavenPath(rest);
+  } catch (err) {
+    if (!(err instanceof RegistryError) || err.code !== 'BAD_REQUEST') throw err;
+    throw new RegistryError(
+      'NOT_FOUND',
+      `not found in ${repo.name}: no file can have this path (${err.message})`,
+    );
   }
 }
 
@@ -78,7 +98,8 @@ async function dispatch(
 ): Promise<unknown> {
   const { service } = deps;
   const method = request.method;
-  const parsed = parseMavenPath(rest);
+  const read = method === 'GET' || method === 'HEAD';
+  const parsed = read ? parseReadPath(rest, repo) : parseMavenPath(rest);
   switch (method) {
     case 'GET':
     case 'HEAD':

@@ -26,6 +26,7 @@ import {
 } from './model.ts';
 import type { RenderedDocCache, RenderedDoc } from '../../core/rendered-docs.ts';
 import { type HotFile, type HotFiles, hotFile, NOT_KEPT } from './hot-files.ts';
+import { compareMavenVersions, isSnapshot } from './version.ts';
 
 const MB = 1024 * 1024;
 /** An uploaded checksum file: a hex digest and maybe a file name. */
@@ -59,10 +60,15 @@ export interface MavenServiceDeps {
   readonly hotFiles?: HotFiles | undefined;
 }
 
-/** A rendered metadata document and its four checksum documents, as the cache keeps them. */
-interface CachedMetadata extends RenderedDoc {
+/** A rendered metadata document and its four checksum documents. */
+interface MetadataDocuments {
   readonly document: MavenDocument;
   readonly checksums: Readonly<Record<ChecksumName, MavenDocument>>;
+}
+
+/** MetadataDocuments as the cache keeps them, with the data (filtered per caller: `#visible`). */
+interface CachedMetadata extends RenderedDoc, MetadataDocuments {
+  readonly metadata: MavenMetadata;
 }
 
 /** A generated document (metadata XML, or a checksum's hex). */
@@ -133,9 +139,11 @@ export class MavenService {
     const source = this.sourceOf(repo);
     if (target.kind === 'metadata') {
       const cached = await this.#metadataDocuments(source, repo, target.dir);
+      const visible = this.#visible(cached, repo, target.dir, principal);
       return {
         kind: 'document',
-        document: parsed.kind === 'checksum' ? cached.checksums[parsed.algorithm] : cached.document,
+        document:
+          parsed.kind === 'checksum' ? visible.checksums[parsed.algorithm] : visible.document,
       };
     }
     return this.#fileResult(repo, parsed, target.path, await this.#file(source, repo, target.path));
@@ -159,9 +167,11 @@ export class MavenService {
         metadataScope(target.dir),
       ) as CachedMetadata | undefined;
       if (hit === undefined) return undefined;
+      const visible = this.#visible(hit, repo, target.dir, principal);
       return {
         kind: 'document',
-        document: parsed.kind === 'checksum' ? hit.checksums[parsed.algorithm] : hit.document,
+        document:
+          parsed.kind === 'checksum' ? visible.checksums[parsed.algorithm] : visible.document,
       };
     }
     const kept = this.#deps.hotFiles?.peek(repo, target.path) ?? NOT_KEPT;
@@ -234,6 +244,26 @@ export class MavenService {
         `${dir === '' ? '' : `${dir}/`}maven-metadata.xml not found in ${repo.name}`,
       );
     }
+    const { document, checksums } = this.#render(metadata, validity.stale === true);
+    const body = document.body;
+    const entry: CachedMetadata = {
+      body,
+      etag: `"${document.sha1}"`,
+      validUntil: validity.until,
+      headers: {},
+      document,
+      checksums,
+      metadata,
+      // The data kept with the bytes: about as large as its XML.
+      extraBytes: body.length,
+    };
+    if (cache !== undefined && validity.until > Date.now())
+      cache.set(key, scope, generation, entry);
+    return entry;
+  }
+
+  /** `metadata` rendered, with its checksum documents. */
+  #render(metadata: MavenMetadata, stale: boolean): MetadataDocuments {
     const rendered = this.#deps.render(metadata);
     // A buffer of its own, so a kept document never pins a shared pool slab.
     const body = Buffer.allocUnsafeSlow(rendered.length);
@@ -247,25 +277,67 @@ export class MavenService {
       etag: `"${sha1}"`,
       modifiedAt,
       lastModified: modifiedAt === undefined ? undefined : new Date(modifiedAt).toUTCString(),
-      ...(validity.stale === true ? { stale: true } : {}),
+      ...(stale ? { stale: true } : {}),
     };
     const checksums = Object.fromEntries(
       CHECKSUM_NAMES.map((name) => [
         name,
-        checksumDocument(hashHex(name, body), modifiedAt, validity.stale === true),
+        checksumDocument(hashHex(name, body), modifiedAt, stale),
       ]),
     ) as Record<ChecksumName, MavenDocument>;
-    const entry: CachedMetadata = {
-      body,
-      etag: `"${document.sha1}"`,
-      validUntil: validity.until,
-      headers: {},
-      document,
-      checksums,
-    };
-    if (cache !== undefined && validity.until > Date.now())
-      cache.set(key, scope, generation, entry);
-    return entry;
+    return { document, checksums };
+  }
+
+  /**
+   * The metadata of `dir` as `principal` may see it: a listing is filtered, not refused
+   * (docs/auth.md). Artifact level: the versions whose version directory (`<dir>/<version>`, the
+   * path a DELETE of the version names) the caller may read, `latest`/`release` recomputed from
+   * them when they named a hidden version, `lastUpdated` unchanged; group level: the plugins
+   * whose artifact directory (`<dir>/<artifactId>`) the caller may read. The document as kept
+   * (no check per entry) when no rule speaks about a path under `dir` or the caller reads every
+   * path; rendered for this caller otherwise, with the checksums of the bytes sent. When the
+   * document lists entries and none is readable, refused as a read of those entries is (401 to
+   * anonymous clients, with the challenge, so mvn sends its credentials; 403 to a user).
+   */
+  #visible(
+    cached: CachedMetadata,
+    repo: Repository,
+    dir: string,
+    principal: Principal,
+  ): MetadataDocuments {
+    const metadata = cached.metadata;
+    if (metadata.versions.length === 0 && metadata.plugins.length === 0) return cached;
+    const access = this.#deps.access;
+    if (access.readsEveryPathUnder(principal, repo, dir)) return cached;
+    const may = (name: string) =>
+      access.can(principal, repo, 'read', dir === '' ? name : `${dir}/${name}`);
+    const versions = metadata.versions.filter(may);
+    const plugins = metadata.plugins.filter((plugin) => may(plugin.artifactId));
+    if (versions.length === metadata.versions.length && plugins.length === metadata.plugins.length)
+      return cached;
+    if (versions.length === 0 && plugins.length === 0) {
+      const what = `${dir === '' ? '' : `${dir}/`}maven-metadata.xml in ${repo.name}`;
+      throw principal.kind === 'anonymous'
+        ? new RegistryError(
+            'UNAUTHORIZED',
+            `authentication required to read ${what}: nothing it lists is readable without it`,
+          )
+        : new RegistryError(
+            'DENIED',
+            `${principal.name} may not read ${what}: nothing it lists is readable`,
+          );
+    }
+    const ordered = [...versions].sort(compareMavenVersions);
+    const latest =
+      metadata.latest === undefined || may(metadata.latest) ? metadata.latest : ordered.at(-1);
+    const release =
+      metadata.release === undefined || may(metadata.release)
+        ? metadata.release
+        : ordered.findLast((version) => !isSnapshot(version));
+    return this.#render(
+      { ...metadata, versions, plugins, latest, release },
+      cached.document.stale === true,
+    );
   }
 
   /**

@@ -6,8 +6,9 @@
  * - `mvn deploy` of a release and of two snapshot builds (timestamped, uniqueVersion) to the
  *   default group `/maven2/` with credentials in settings.xml `<servers>` (Maven sends Basic only
  *   after a 401 challenge); the generated `maven-metadata.xml` at artifact and snapshot level;
- * - a re-deploy of the release fails (409), a deploy without credentials fails (401) and one with
- *   a read-only API token fails (403);
+ * - a re-deploy of the release fails (409), a deploy without credentials fails (401), one with
+ *   a read-only API token fails (403) and one with a wrong password (401), mvn printing NORA's
+ *   explanation from the reason phrase (`403 Forbidden - this token is read-only: …`);
  * - a consumer build with a fresh local repository, `-U` and strict checksums (`-C`) through the
  *   group compiles against the release, then against the newest snapshot build, and a third-party
  *   library from the upstream.
@@ -217,7 +218,7 @@ describe('mvn deploy and resolve through /maven2/ (auth on)', { skip: missing },
   test(
     'a deploy without credentials fails with 401, with a read-only token with 403',
     {
-      timeout: 300_000,
+      timeout: 600_000,
     },
     async () => {
       const anonymous = path.join(work, 'settings-anonymous.xml');
@@ -247,9 +248,34 @@ describe('mvn deploy and resolve through /maven2/ (auth on)', { skip: missing },
       const forbidden = await deploy('1.3.0', 'read token', readOnly);
       assert.notEqual(forbidden.code, 0, tail(forbidden));
       assert.match(forbidden.stdout + forbidden.stderr, /403|Forbidden/, tail(forbidden));
+      // mvn prints the status line, never the body: NORA's reason phrase carries the why.
+      assert.match(
+        forbidden.stdout + forbidden.stderr,
+        /Forbidden - this token is read-only: it may not write/,
+        tail(forbidden),
+      );
       const none = await get(`${GROUP_PATH}/${LIB}/1.3.0/${LIB}-1.3.0.pom`);
       await none.arrayBuffer();
       assert.equal(none.status, 404, 'nothing of the refused deploy is stored');
+    },
+  );
+
+  test(
+    'a deploy with a wrong password fails with 401, mvn printing why',
+    { timeout: 300_000 },
+    async () => {
+      const wrong = path.join(work, 'settings-wrong-password.xml');
+      await fs.writeFile(
+        wrong,
+        settingsXml(deployUrl(), [{ id: 'nora', username: 'deployer', password: 'not-it' }]),
+      );
+      const unauthorized = await deploy('1.4.0', 'wrong password', wrong);
+      assert.notEqual(unauthorized.code, 0, tail(unauthorized));
+      assert.match(
+        unauthorized.stdout + unauthorized.stderr,
+        /Unauthorized - invalid credentials/,
+        tail(unauthorized),
+      );
     },
   );
 

@@ -69,6 +69,37 @@ describe('permission rules', () => {
     assert.ok(access({ rules: [] }).readsEveryPath(bob, helm));
   });
 
+  it('readsEveryPathUnder: true where no path rule speaks about a path under the prefix', () => {
+    const maven = repo('maven', 'maven');
+    const hosted = repo('maven-hosted', 'maven');
+    const a = access({
+      rules: [
+        rule({
+          repositories: ['maven-hosted'],
+          paths: ['com/acme/lib/2.0/**', 'org/*/secret/**'],
+          users: ['alice'],
+          actions: ['read'],
+        }),
+      ],
+      groupsContaining: (name) => (name === 'maven-hosted' ? ['maven'] : []),
+      membersOf: (name) => (name === 'maven' ? ['maven-hosted'] : []),
+    });
+    for (const r of [maven, hosted]) {
+      assert.ok(!a.readsEveryPathUnder(bob, r, 'com/acme/lib'), r.name);
+      assert.ok(!a.readsEveryPathUnder(anonymous, r, 'com/acme'), 'a group level too');
+      assert.ok(!a.readsEveryPathUnder(bob, r, 'org/x/secret'));
+      assert.ok(a.readsEveryPathUnder(bob, r, 'com/acme/other'));
+      assert.ok(a.readsEveryPathUnder(bob, r, 'org/x/public'));
+      assert.ok(a.readsEveryPathUnder(bob, r, 'net'));
+      assert.ok(a.readsEveryPathUnder(admin, r, 'com/acme/lib'));
+    }
+    assert.ok(a.readsEveryPathUnder(bob, repo('maven-proxy', 'maven'), 'com/acme/lib'));
+    const deep = access({
+      rules: [rule({ paths: ['**/internal/**'], users: ['alice'], actions: ['read'] })],
+    });
+    assert.ok(!deep.readsEveryPathUnder(bob, hosted, 'com/acme/lib'), 'a ** may match anywhere');
+  });
+
   it('no rules: the role defaults decide', () => {
     const a = access({ rules: [] });
     assert.ok(a.can(bob, docker, 'write', 'any/app'));
