@@ -67,6 +67,7 @@ import {
   type MavenMetadata,
   type MavenSource,
   type MetadataValidity,
+  noteMiss,
   type OpenedMavenFile,
 } from './model.ts';
 
@@ -248,6 +249,33 @@ export class MavenProxy implements MavenSource {
     };
   }
 
+  /**
+   * Says in `validity` that the absence of `missKey` is a remembered upstream miss: which
+   * upstreams said 404, when, and for how long it is remembered ([maven] negative_cache_ttl).
+   */
+  #noteMiss(repo: Repository, missKey: string, validity: MetadataValidity | undefined): void {
+    if (validity === undefined) return;
+    const ttl = this.#settings(repo).negativeTtl;
+    if (ttl === 0) return;
+    const labels = repo.upstreams.map((_u, i) => `${repo.name}#${i}`);
+    const who = `upstream${labels.length > 1 ? 's' : ''} ${labels.join(', ')}`;
+    const expiry = this.#misses.expiry(missKey);
+    if (expiry === undefined) return;
+    if (ttl < 0 || expiry === Infinity) {
+      noteMiss(
+        validity,
+        `${who} said 404 (remembered until a restart, [maven] negative_cache_ttl = ${ttl})`,
+      );
+      return;
+    }
+    const at = expiry - ttl * 1000;
+    const when = at <= Date.now() ? ` at ${new Date(at).toISOString().slice(11, 19)}Z` : '';
+    noteMiss(
+      validity,
+      `${who} said 404${when} (remembered for ${ttl} s, [maven] negative_cache_ttl)`,
+    );
+  }
+
   #targets(repo: Repository): UpstreamTarget[] {
     const { timeout } = this.#settings(repo);
     return repositoryTargets(this.#deps.proxy, repo, { timeoutSeconds: timeout });
@@ -291,6 +319,7 @@ export class MavenProxy implements MavenSource {
     const missKey = `${repo.name}\nfile:${path}`;
     if (this.#misses.has(missKey)) {
       bound(validity, this.#misses.expiry(missKey) ?? 0);
+      this.#noteMiss(repo, missKey, validity);
       return undefined;
     }
     const flight = this.#fetches.run(key, () => this.#fetchFile(repo, path));
@@ -300,6 +329,7 @@ export class MavenProxy implements MavenSource {
       if (!flight.joined) this.#misses.add(missKey, this.#settings(repo).negativeTtl);
       // Kept (by the hot-file cache) no longer than the proxy remembers the miss.
       bound(validity, this.#misses.expiry(missKey) ?? 0);
+      this.#noteMiss(repo, missKey, validity);
       return undefined;
     }
     return fetched.file;
@@ -743,6 +773,7 @@ export class MavenProxy implements MavenSource {
     const missKey = `${repo.name}\nmetadata:${dir}`;
     if (this.#misses.has(missKey)) {
       bound(validity, this.#misses.expiry(missKey) ?? 0);
+      this.#noteMiss(repo, missKey, validity);
       return undefined;
     }
     const settings = this.#settings(repo);
@@ -756,6 +787,7 @@ export class MavenProxy implements MavenSource {
     });
     if (resolved === undefined) {
       this.#misses.add(missKey, settings.negativeTtl, now);
+      this.#noteMiss(repo, missKey, validity);
       return undefined;
     }
     const metadata = await this.#loadMetadata(resolved.entry);

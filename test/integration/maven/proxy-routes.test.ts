@@ -122,6 +122,28 @@ describe('maven proxy and group over HTTP', () => {
     for (let i = 0; i < 3; i++)
       assert.equal((await fetch(`${server.url}/maven2/${missing}`)).status, 404);
     assert.equal(count(), asked);
+    // The 404 says it is the upstream's remembered answer, when it was given and for how long:
+    // the group's, the proxy's alone, a checksum's, a kept answer's and metadata's.
+    const remembered =
+      /not found in (maven|maven-proxy): upstream maven-proxy#0 said 404 at \d\d:\d\d:\d\dZ \(remembered for 300 s, \[maven\] negative_cache_ttl\)\n$/;
+    for (const url of [
+      `/maven2/${missing}`,
+      `/maven2/${missing}`,
+      `/maven2/${missing}.sha1`,
+      `/repository/maven-proxy/${missing}`,
+      `/repository/maven-proxy/${missing}`,
+      '/maven2/org/nowhere/thing/maven-metadata.xml',
+      '/maven2/org/nowhere/thing/maven-metadata.xml',
+      '/repository/maven-proxy/org/nowhere/thing/maven-metadata.xml',
+    ]) {
+      const res = await fetch(`${server.url}${url}`);
+      const text = await res.text();
+      assert.equal(res.status, 404, `${url}: ${text}`);
+      assert.match(text, remembered, url);
+    }
+    // A hosted miss says nothing of the kind.
+    const hosted = await fetch(`${server.url}/repository/maven-hosted/${missing}`);
+    assert.equal(await hosted.text(), `${missing} not found in maven-hosted\n`);
   });
 
   test('upstream down: cached files still served; group and proxy alone 502 for a file miss, metadata miss 404', async () => {
