@@ -2,8 +2,15 @@
  * Maven group repositories, read through the shared GroupReader (src/repos/group-read.ts):
  *
  * - Files: members in order, the first that has the file answers. A member whose upstream fails
- *   is "not here" for that read; when nobody has the file and some member failed, the answer is a
- *   404 naming the failure (never a 502 when another member answered).
+ *   is "not here" for that read. When nobody has the file and some member failed, the answer is
+ *   that failure's 5xx (502, or 504 for a timeout) naming it, not the 404 of
+ *   the project's group rule (src/repos/group-read.ts): Maven Resolver caches a 404 in the local
+ *   repository (`*.lastUpdated`) until the update interval (daily) or `-U`, but never a transfer
+ *   error, so a 404 during an upstream outage would keep every build that tried broken after the
+ *   upstream is back. Never a 5xx when another member had the file.
+ * - `maven-metadata.xml` misses stay 404 (naming the failure): `mvn deploy` and Gradle's
+ *   maven-publish GET the artifact's metadata before a first deploy, and a host whose upstream is
+ *   unreachable (air-gapped, the default Maven Central) must still be able to deploy.
  * - `maven-metadata.xml`: every member's document, merged (metadata.ts `mergeMetadata`: all
  *   versions in Maven order, the newest latest/release/lastUpdated/snapshot), as Nexus does; the
  *   routes render the merged document and its checksums.
@@ -11,7 +18,8 @@
  *   that a hosted member holds is served (files and metadata) from hosted members only, never
  *   from a proxy, so an upstream cannot shadow or extend an internal artifact.
  */
-import { RegistryError } from '../../core/errors.ts';
+import { type ErrorCode, RegistryError } from '../../core/errors.ts';
+import { isUpstreamFailure } from '../../proxy/engine.ts';
 import type { GroupDeps } from '../../repos/group-read.ts';
 import { hostedNameGuard, missNote, type NameGuard } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -69,6 +77,15 @@ export function artifactOfMetadataDir(dir: string): ArtifactName | undefined {
   return { groupId: segments.slice(0, -1).join('.'), artifactId: last };
 }
 
+/**
+ * The status of a file miss while members failed: the failures' own code when they agree
+ * (UPSTREAM_TIMEOUT 504), else UPSTREAM_FAILED (502).
+ */
+function failureCode(failed: readonly RegistryError[]): ErrorCode {
+  const first = failed[0]?.code;
+  return first !== undefined && failed.every((e) => e.code === first) ? first : 'UPSTREAM_FAILED';
+}
+
 /** MavenSource of group repositories (see the module comment). */
 export class MavenGroup implements MavenSource {
   readonly #deps: MavenGroupDeps;
@@ -89,8 +106,9 @@ export class MavenGroup implements MavenSource {
   }
 
   /**
-   * The first member's file at `path`. Undefined when no member has it; throws NOT_FOUND (404)
-   * naming the failing upstreams when none has it and some failed.
+   * The first member's file at `path`. Undefined when no member has it; when none has it and
+   * some member's upstream failed, throws that failure's class (502, or 504 when every failure
+   * was a timeout; see the module comment) naming the failing upstreams.
    */
   async openFile(
     group: Repository,
@@ -98,6 +116,7 @@ export class MavenGroup implements MavenSource {
     validity?: MetadataValidity,
   ): Promise<OpenedMavenFile | undefined> {
     const members = this.#deps.membersOf(group);
+    const failed: RegistryError[] = [];
     return this.#deps.reader.first(
       group,
       members,
@@ -105,13 +124,18 @@ export class MavenGroup implements MavenSource {
         try {
           return await this.#deps.sourceOf(member).openFile(member, path, validity);
         } catch (err) {
-          // An answer given while a member failed (another member's file, or a 404) is not
+          // An answer given while a member failed (another member's file, or a miss) is not
           // kept: the failing member may have it, or come first, once it is back.
           bound(validity, 0);
+          if (isUpstreamFailure(err)) failed.push(err as RegistryError);
           throw err;
         }
       },
-      (note) => new RegistryError('NOT_FOUND', `${path} not found${note}`),
+      (note) =>
+        new RegistryError(
+          failureCode(failed),
+          `${path} is in no member that answered, and a member's upstream could not be asked${note}`,
+        ),
       this.#guard(group, members, artifactOfFile(path)),
     );
   }

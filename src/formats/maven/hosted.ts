@@ -16,7 +16,9 @@
  * - `maven-metadata.xml` is derived from the rows when asked for (artifact, snapshot-version and
  *   group/plugin levels): never read-modify-write, so concurrent deploys of different versions all
  *   appear. The POM of a deploy is parsed (bounded, DOCTYPE refused, entities off) only for its
- *   `<packaging>` and plugin prefix.
+ *   `<packaging>` and plugin prefix; a main jar's `META-INF/maven/plugin.xml`, when it has one,
+ *   for the goal prefix and name the plugin declares (plugin-descriptor.ts; never fails a deploy),
+ *   which the plugin-group metadata prefers.
  */
 import type { Readable } from 'node:stream';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
@@ -42,6 +44,7 @@ import type {
 } from './model.ts';
 import type { HostedNames } from './group.ts';
 import { decodeText, EMPTY_METADATA } from './metadata.ts';
+import { type PluginDescriptor, readPluginDescriptor } from './plugin-descriptor.ts';
 import { type MavenStore, releaseConflict, type StoredMavenFile } from './store.ts';
 
 /** `version_policy` of a hosted repository. */
@@ -207,7 +210,8 @@ export class MavenHosted implements MavenSource, HostedNames {
     }
     if (segments.length >= 1) {
       const rows = await this.#deps.store.plugins(repo.name, segments.join('.'));
-      if (rows.length > 0) return pluginMetadata(rows);
+      const plugins = pluginMetadata(rows);
+      if (plugins.plugins.length > 0) return plugins;
     }
     return undefined;
   }
@@ -304,6 +308,15 @@ export class MavenHosted implements MavenSource, HostedNames {
         throw err;
       }
     }
+    // A main jar: a plugin's declared goal prefix and name, when it has a descriptor (read from
+    // the stored bytes, bounded; never fails the deploy).
+    let plugin: PluginDescriptor | undefined;
+    if (coordinate.extension === 'jar' && coordinate.classifier === '') {
+      const digest = ingested.digest;
+      plugin = await readPluginDescriptor(ingested.size, (start, end) =>
+        this.#deps.blobs.open(digest, { start, end: end - 1 }),
+      );
+    }
     const hex = (name: 'md5' | 'sha1' | 'sha256' | 'sha512') => ingested.hashes[name] ?? '';
     if (settings.checksumVerify === true) {
       const key = `${repo.name}\n${coordinate.path}`;
@@ -340,8 +353,10 @@ export class MavenHosted implements MavenSource, HostedNames {
         sha256: hex('sha256'),
         sha512: hex('sha512'),
         packaging: pom?.packaging ?? null,
-        plugin_prefix: pom?.prefix ?? null,
-        plugin_name: pom?.name ?? null,
+        // A jar row carries its descriptor's goalPrefix (and name) only when it declares one.
+        plugin_prefix: pom?.prefix ?? plugin?.goalPrefix ?? null,
+        plugin_name:
+          pom?.name ?? (plugin?.goalPrefix === undefined ? undefined : plugin.name) ?? null,
       },
       { immutable, keepSnapshots: snapshot ? settings.keepSnapshots : 0 },
     );
@@ -688,22 +703,36 @@ function newerFile(a: StoredMavenFile, b: StoredMavenFile): boolean {
   );
 }
 
-/** Group level: one `<plugin>` per plugin artifactId (its newest POM's prefix and name). */
+/**
+ * Group level: one `<plugin>` per artifactId with a `maven-plugin` POM. Its prefix and name are
+ * those its newest main jar's `META-INF/maven/plugin.xml` declares (what Maven's own metadata
+ * says), else its newest POM's (a maven-plugin-plugin `<goalPrefix>` configured there, else the
+ * artifactId rule, and `<name>`). `rows`: the groupId's `maven-plugin` POM rows and main jar rows
+ * carrying a descriptor's prefix (MavenStore.plugins).
+ */
 export function pluginMetadata(rows: readonly StoredMavenFile[]): MavenMetadata {
-  const byArtifact = new Map<string, StoredMavenFile>();
+  const poms = new Map<string, StoredMavenFile>();
+  const jars = new Map<string, StoredMavenFile>();
   for (const row of rows) {
-    const current = byArtifact.get(row.artifact_id);
+    const newest = row.extension === 'pom' ? poms : jars;
+    if (row.extension === 'pom' && row.packaging !== 'maven-plugin') continue;
+    if (row.extension !== 'pom' && row.plugin_prefix === null) continue;
+    const current = newest.get(row.artifact_id);
     if (current === undefined || row.updated_at > current.updated_at) {
-      byArtifact.set(row.artifact_id, row);
+      newest.set(row.artifact_id, row);
     }
   }
-  const plugins: PluginEntry[] = [...byArtifact.values()]
+  const plugins: PluginEntry[] = [...poms.values()]
     .sort((a, b) => a.artifact_id.localeCompare(b.artifact_id))
-    .map((row) => ({
-      name: row.plugin_name ?? undefined,
-      prefix: row.plugin_prefix ?? pluginPrefix(row.artifact_id),
-      artifactId: row.artifact_id,
-    }));
+    .map((pom) => {
+      const jar = jars.get(pom.artifact_id);
+      const row = jar ?? pom;
+      return {
+        name: row.plugin_name ?? pom.plugin_name ?? undefined,
+        prefix: row.plugin_prefix ?? pluginPrefix(row.artifact_id),
+        artifactId: row.artifact_id,
+      };
+    });
   return { ...EMPTY_METADATA, plugins };
 }
 

@@ -70,6 +70,8 @@ interface Entry {
   readonly until: number;
   /** undefined: the file is absent. */
   readonly file: HotFile | undefined;
+  /** An absence from a proxy's remembered miss: what the 404 says (MetadataValidity.missNote). */
+  readonly missNote?: string | undefined;
 }
 
 /** `HotFiles.peek`'s answer when nothing valid is kept: ask `get`. */
@@ -134,6 +136,11 @@ export class HotFiles {
     return hit.until === Infinity || hit.until > Date.now() ? hit.file : NOT_KEPT;
   }
 
+  /** The miss note of the kept absence of `path` in `repo` (see Entry.missNote), if any. */
+  missNote(repo: Repository, path: string): string | undefined {
+    return this.#entries.peek(`${repo.name}\n${path}`)?.missNote;
+  }
+
   /**
    * The file at `path` in `repo`: the kept answer while valid, else `lookup`'s, kept until
    * `validity.until` (set by the sources) or the next write. Undefined = absent.
@@ -153,7 +160,14 @@ export class HotFiles {
     const found = await lookup(validity);
     const file = found === undefined ? undefined : this.#hot(key, found);
     if (validity.until > Date.now() && epoch === this.#epoch) {
-      this.#entries.set(key, { generation, until: validity.until, file });
+      this.#entries.set(key, {
+        generation,
+        until: validity.until,
+        file,
+        ...(file === undefined && validity.missNote !== undefined
+          ? { missNote: validity.missNote }
+          : {}),
+      });
       if (file !== undefined && found?.body !== undefined) this.#prime(key, file, found.body);
     } else {
       this.#entries.delete(key);

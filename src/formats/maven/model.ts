@@ -115,6 +115,17 @@ export interface MetadataValidity {
   until: number;
   /** Set when a proxy part is a stale copy (the response says `x-nora-stale: true`). */
   stale?: boolean;
+  /**
+   * Set when an absence comes from a proxy's remembered upstream miss: what the 404 says about it
+   * (`upstream maven-proxy#0 said 404 at 06:38:36Z (remembered for 300 s, …)`; several: `; `).
+   */
+  missNote?: string;
+}
+
+/** Adds `note` to `validity`'s miss note (when given). */
+export function noteMiss(validity: MetadataValidity | undefined, note: string): void {
+  if (validity === undefined) return;
+  validity.missNote = validity.missNote === undefined ? note : `${validity.missNote}; ${note}`;
 }
 
 /** Lowers `validity` (when given) to `until`. */

@@ -68,6 +68,7 @@ import {
   type MavenMetadata,
   type MavenSource,
   type MetadataValidity,
+  noteMiss,
   type OpenedMavenFile,
 } from './model.ts';
 
@@ -249,6 +250,33 @@ export class MavenProxy implements MavenSource {
     };
   }
 
+  /**
+   * Says in `validity` that the absence of `missKey` is a remembered upstream miss: which
+   * upstreams said 404, when, and for how long it is remembered ([maven] negative_cache_ttl).
+   */
+  #noteMiss(repo: Repository, missKey: string, validity: MetadataValidity | undefined): void {
+    if (validity === undefined) return;
+    const ttl = this.#settings(repo).negativeTtl;
+    if (ttl === 0) return;
+    const labels = repo.upstreams.map((_u, i) => `${repo.name}#${i}`);
+    const who = `upstream${labels.length > 1 ? 's' : ''} ${labels.join(', ')}`;
+    const expiry = this.#misses.expiry(missKey);
+    if (expiry === undefined) return;
+    if (ttl < 0 || expiry === Infinity) {
+      noteMiss(
+        validity,
+        `${who} said 404 (remembered until a restart, [maven] negative_cache_ttl = ${ttl})`,
+      );
+      return;
+    }
+    const at = expiry - ttl * 1000;
+    const when = at <= Date.now() ? ` at ${new Date(at).toISOString().slice(11, 19)}Z` : '';
+    noteMiss(
+      validity,
+      `${who} said 404${when} (remembered for ${ttl} s, [maven] negative_cache_ttl)`,
+    );
+  }
+
   #targets(repo: Repository): UpstreamTarget[] {
     const { timeout } = this.#settings(repo);
     return repositoryTargets(this.#deps.proxy, repo, { timeoutSeconds: timeout });
@@ -294,6 +322,7 @@ export class MavenProxy implements MavenSource {
     const upstreams = repo.upstreams;
     if (this.#misses.has(missKey, upstreams)) {
       bound(validity, this.#misses.expiry(missKey) ?? 0);
+      this.#noteMiss(repo, missKey, validity);
       return undefined;
     }
     const flight = this.#fetches.run(key, () => this.#fetchFile(repo, path));
@@ -303,6 +332,7 @@ export class MavenProxy implements MavenSource {
       if (!flight.joined) this.#misses.add(missKey, this.#settings(repo).negativeTtl, upstreams);
       // Kept (by the hot-file cache) no longer than the proxy remembers the miss.
       bound(validity, this.#misses.expiry(missKey) ?? 0);
+      this.#noteMiss(repo, missKey, validity);
       return undefined;
     }
     return fetched.file;
@@ -747,6 +777,7 @@ export class MavenProxy implements MavenSource {
     const upstreams = repo.upstreams;
     if (this.#misses.has(missKey, upstreams)) {
       bound(validity, this.#misses.expiry(missKey) ?? 0);
+      this.#noteMiss(repo, missKey, validity);
       return undefined;
     }
     const settings = this.#settings(repo);
@@ -760,6 +791,7 @@ export class MavenProxy implements MavenSource {
     });
     if (resolved === undefined) {
       this.#misses.add(missKey, settings.negativeTtl, upstreams, now);
+      this.#noteMiss(repo, missKey, validity);
       return undefined;
     }
     const metadata = await this.#loadMetadata(resolved.entry);

@@ -186,7 +186,14 @@ export class MavenService {
     path: string,
     file: HotFile | undefined,
   ): MavenReadResult {
-    if (!file) throw new RegistryError('NOT_FOUND', `${path} not found in ${repo.name}`);
+    if (!file) {
+      // An absence a proxy remembers says so: the upstream's 404, when, and for how long.
+      const note = this.#deps.hotFiles?.missNote(repo, path);
+      throw new RegistryError(
+        'NOT_FOUND',
+        `${path} not found in ${repo.name}${note === undefined ? '' : `: ${note}`}`,
+      );
+    }
     if (parsed.kind !== 'checksum') return { kind: 'file', file };
     const algorithm = parsed.algorithm;
     return {
@@ -239,9 +246,10 @@ export class MavenService {
     const validity: MetadataValidity = { until: Infinity };
     const metadata = await source.metadata(repo, dir, validity);
     if (!metadata) {
+      const note = validity.missNote;
       throw new RegistryError(
         'NOT_FOUND',
-        `${dir === '' ? '' : `${dir}/`}maven-metadata.xml not found in ${repo.name}`,
+        `${dir === '' ? '' : `${dir}/`}maven-metadata.xml not found in ${repo.name}${note === undefined ? '' : `: ${note}`}`,
       );
     }
     const { document, checksums } = this.#render(metadata, validity.stale === true);

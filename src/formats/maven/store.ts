@@ -191,15 +191,23 @@ export class MavenStore {
       .execute();
   }
 
-  /** POM rows of `maven-plugin` packaging in a groupId (group-level metadata). */
+  /**
+   * POM rows of `maven-plugin` packaging in a groupId, and main jar rows carrying a plugin
+   * descriptor's goal prefix (group-level metadata: hosted.ts `pluginMetadata`).
+   */
   plugins(repo: string, groupId: string): Promise<StoredMavenFile[]> {
     return this.#db
       .selectFrom('maven_files')
       .selectAll()
       .where('repo', '=', repo)
       .where('group_id', '=', groupId)
-      .where('packaging', '=', 'maven-plugin')
       .where('plugin_prefix', 'is not', null)
+      .where((eb) =>
+        eb.or([
+          eb('packaging', '=', 'maven-plugin'),
+          eb.and([eb('extension', '=', 'jar'), eb('classifier', '=', '')]),
+        ]),
+      )
       .execute();
   }
 

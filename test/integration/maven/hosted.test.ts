@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { makeZip } from '../pypi/fixtures.ts';
 
 const G = 'org/example';
 
@@ -454,6 +455,97 @@ describe('maven hosted repository (auth disabled)', () => {
       /<name>Bar Plugin<\/name>\s*<prefix>bar<\/prefix>\s*<artifactId>maven-bar-plugin<\/artifactId>/,
     );
     assert.match(text, /<prefix>cust<\/prefix>\s*<artifactId>custom-plugin<\/artifactId>/);
+  });
+
+  test("a plugin jar's META-INF/maven/plugin.xml gives the group metadata's prefix and name", async () => {
+    const descriptor = (prefix: string, name: string) =>
+      Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>
+<plugin>
+  <name>${name}</name>
+  <description>says hello</description>
+  <groupId>com.acme.tools</groupId>
+  <artifactId>x</artifactId>
+  <version>1.0.0</version>
+  <goalPrefix>${prefix}</goalPrefix>
+  <mojos><mojo><goal>hello</goal><name>not-the-plugin-name</name></mojo></mojos>
+</plugin>
+`);
+    const jar = (entries: { name: string; data: Buffer }[]) =>
+      makeZip([
+        { name: 'META-INF/MANIFEST.MF', data: Buffer.from('Manifest-Version: 1.0\n') },
+        ...entries,
+      ]);
+    const deployPlugin = async (artifactId: string, body: Buffer, jarFirst: boolean) => {
+      const dir = `com/acme/tools/${artifactId}/1.0.0`;
+      const pomBody = pom(artifactId, '1.0.0', '<packaging>maven-plugin</packaging>').replace(
+        'org.example',
+        'com.acme.tools',
+      );
+      const steps = [
+        () => put(`${dir}/${artifactId}-1.0.0.jar`, body),
+        () => put(`${dir}/${artifactId}-1.0.0.pom`, pomBody),
+      ];
+      for (const step of jarFirst ? steps : steps.reverse()) {
+        const r = await step();
+        assert.equal(r.status, 201, await r.text());
+      }
+    };
+    // The prefix the descriptor declares, whichever of jar and POM came first.
+    await deployPlugin(
+      'hello-maven-plugin',
+      jar([{ name: 'META-INF/maven/plugin.xml', data: descriptor('greet', 'Hello Plugin') }]),
+      true,
+    );
+    await deployPlugin(
+      'pitest-maven',
+      jar([{ name: 'META-INF/maven/plugin.xml', data: descriptor('pitest', 'PIT &amp; co') }]),
+      false,
+    );
+    // No descriptor, a bad one, a DOCTYPE, not a zip at all: the artifactId rule, deploy fine.
+    await deployPlugin('plain-maven-plugin', jar([]), true);
+    await deployPlugin(
+      'broken-maven-plugin',
+      jar([
+        { name: 'META-INF/maven/plugin.xml', data: Buffer.from('<plugin><goalPrefix>x</plug') },
+      ]),
+      true,
+    );
+    await deployPlugin(
+      'doctype-maven-plugin',
+      jar([
+        {
+          name: 'META-INF/maven/plugin.xml',
+          data: Buffer.from(
+            '<!DOCTYPE plugin [<!ENTITY e "x">]><plugin><goalPrefix>&e;</goalPrefix></plugin>',
+          ),
+        },
+      ]),
+      true,
+    );
+    await deployPlugin('notzip-maven-plugin', Buffer.from('PK not really a zip'), true);
+    const text = await (await get('com/acme/tools/maven-metadata.xml')).text();
+    assert.match(
+      text,
+      /<name>Hello Plugin<\/name>\s*<prefix>greet<\/prefix>\s*<artifactId>hello-maven-plugin<\/artifactId>/,
+    );
+    assert.match(
+      text,
+      /<name>PIT &amp; co<\/name>\s*<prefix>pitest<\/prefix>\s*<artifactId>pitest-maven<\/artifactId>/,
+    );
+    assert.doesNotMatch(text, /not-the-plugin-name/);
+    for (const name of ['plain', 'broken', 'doctype', 'notzip']) {
+      assert.match(
+        text,
+        new RegExp(`<prefix>${name}</prefix>\\s*<artifactId>${name}-maven-plugin</artifactId>`),
+      );
+    }
+    // A jar with a descriptor but no maven-plugin POM (yet) lists nothing.
+    const lone = await put(
+      'com/acme/lone/only-maven-plugin/1.0/only-maven-plugin-1.0.jar',
+      jar([{ name: 'META-INF/maven/plugin.xml', data: descriptor('only', 'Only') }]),
+    );
+    assert.equal(lone.status, 201);
+    assert.equal((await get('com/acme/lone/maven-metadata.xml')).status, 404);
   });
 
   test('delete a version, then the whole artifact; metadata regenerated', async () => {

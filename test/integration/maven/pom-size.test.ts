@@ -22,10 +22,12 @@ const POM = (artifactId: string, padding = ''): string => `<?xml version="1.0"?>
 describe('maven: a POM over 4 MiB is refused before it is read whole', () => {
   let server: TestServer;
   let base: string;
+  let hosted: string;
 
   before(async () => {
     server = await startTestServer({ config: { maven: { max_upload_mb: 1024 } } });
     base = `${server.url}/maven2/org/pomsize`;
+    hosted = `${server.url}/repository/maven-hosted/org/pomsize`;
   });
   after(async () => {
     await server.close();
@@ -37,7 +39,9 @@ describe('maven: a POM over 4 MiB is refused before it is read whole', () => {
     if (answer === 'no answer') return;
     assert.equal(answer.status, 413, answer.body);
     assert.match(answer.body, /POM larger than 4194304 bytes \(629145600 bytes declared\)/);
-    assert.equal((await fetch(`${base}/big/1.0/big-1.0.pom`)).status, 404);
+    // Asked of maven-hosted itself: through /maven2/ a miss is the default upstream's 502
+    // when it is unreachable (no network here).
+    assert.equal((await fetch(`${hosted}/big/1.0/big-1.0.pom`)).status, 404);
   });
 
   test('a chunked POM over 4 MiB: 413 mid-stream, nothing stored', async () => {
@@ -63,7 +67,9 @@ describe('maven: a POM over 4 MiB is refused before it is read whole', () => {
     assert.equal(res.status, 413, text);
     assert.match(text, /POM larger than 4194304 bytes/);
     assert.ok(sent < 64 * 1024 * 1024, `the whole body was read (${sent} bytes)`);
-    assert.equal((await fetch(`${base}/chunked/1.0/chunked-1.0.pom`)).status, 404);
+    // Asked of maven-hosted itself: through /maven2/ a miss is the default upstream's 502
+    // when it is unreachable (no network here).
+    assert.equal((await fetch(`${hosted}/chunked/1.0/chunked-1.0.pom`)).status, 404);
   });
 
   test('a POM within the limit (a declared length, and chunked) still deploys', async () => {

@@ -126,9 +126,31 @@ describe('maven proxy and group over HTTP', () => {
     for (let i = 0; i < 3; i++)
       assert.equal((await fetch(`${server.url}/maven2/${missing}`)).status, 404);
     assert.equal(count(), asked);
+    // The 404 says it is the upstream's remembered answer, when it was given and for how long:
+    // the group's, the proxy's alone, a checksum's, a kept answer's and metadata's.
+    const remembered =
+      /not found in (maven|maven-proxy): upstream maven-proxy#0 said 404 at \d\d:\d\d:\d\dZ \(remembered for 300 s, \[maven\] negative_cache_ttl\)\n$/;
+    for (const url of [
+      `/maven2/${missing}`,
+      `/maven2/${missing}`,
+      `/maven2/${missing}.sha1`,
+      `/repository/maven-proxy/${missing}`,
+      `/repository/maven-proxy/${missing}`,
+      '/maven2/org/nowhere/thing/maven-metadata.xml',
+      '/maven2/org/nowhere/thing/maven-metadata.xml',
+      '/repository/maven-proxy/org/nowhere/thing/maven-metadata.xml',
+    ]) {
+      const res = await fetch(`${server.url}${url}`);
+      const text = await res.text();
+      assert.equal(res.status, 404, `${url}: ${text}`);
+      assert.match(text, remembered, url);
+    }
+    // A hosted miss says nothing of the kind.
+    const hosted = await fetch(`${server.url}/repository/maven-hosted/${missing}`);
+    assert.equal(await hosted.text(), `${missing} not found in maven-hosted\n`);
   });
 
-  test('upstream down: cached files still served; group 404, proxy alone 502 for a miss', async () => {
+  test('upstream down: cached files still served; group and proxy alone 502 for a file miss, metadata miss 404', async () => {
     const artifact = artifacts[0];
     assert.ok(artifact);
     await upstream.stop();
@@ -141,9 +163,22 @@ describe('maven proxy and group over HTTP', () => {
       );
       assert.equal(stale.status, 200);
       assert.match(await stale.text(), /<version>1\.9<\/version>/);
-      const viaGroup = await fetch(`${server.url}/maven2/org/down/x/1.0/x-1.0.jar`);
-      assert.equal(viaGroup.status, 404);
-      assert.match(await viaGroup.text(), /maven-proxy#0 unreachable/);
+      // A file: the failure's 502, never a 404 that mvn would cache as "not found".
+      for (const file of ['x-1.0.jar', 'x-1.0.pom', 'x-1.0.jar.sha1', 'x-1.0.jar.asc']) {
+        const viaGroup = await fetch(`${server.url}/maven2/org/down/x/1.0/${file}`);
+        const text = await viaGroup.text();
+        assert.equal(viaGroup.status, 502, `${file}: ${text}`);
+        assert.match(text, /maven-proxy#0 unreachable: (ECONNREFUSED|circuit open)/);
+        assert.equal(viaGroup.headers.get('content-type'), 'text/plain; charset=utf-8');
+      }
+      // Metadata: still 404 naming the failure (a first deploy reads it; an air-gapped host
+      // must be able to deploy).
+      for (const file of ['maven-metadata.xml', 'maven-metadata.xml.sha1']) {
+        const meta = await fetch(`${server.url}/maven2/org/down/x/${file}`);
+        const text = await meta.text();
+        assert.equal(meta.status, 404, `${file}: ${text}`);
+        assert.match(text, /maven-proxy#0 unreachable/);
+      }
       const alone = await fetch(`${server.url}/repository/maven-proxy/org/down/x/1.0/x-1.0.jar`);
       assert.ok(alone.status === 502 || alone.status === 504, `got ${alone.status}`);
       await alone.arrayBuffer();

@@ -185,7 +185,8 @@ describe('storage faults: 507/503 in the protocol format, nothing half-written, 
           method: 'PUT',
           body: `jar ${i}`,
         }),
-      read: (i) => status(`/maven2/com/example/fault${i}/1.0/fault${i}-1.0.jar`),
+      // maven-hosted itself: through /maven2/ a miss is the unreachable default upstream's 502.
+      read: (i) => status(`/repository/maven-hosted/com/example/fault${i}/1.0/fault${i}-1.0.jar`),
     },
     {
       name: 'Cargo publish',
