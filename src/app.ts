@@ -248,6 +248,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     accessPolicy(config),
     permissionsFromConfig(config, repositories, rulePathForms),
   );
+  // A group answers a path a member reserved from that member only (docs/auth.md "Semantics").
+  repositories.answerWith((group, path, members) => access.answeringMembers(group, path, members));
   // Replaced on reload; Fastify asks it per request (client address, X-Forwarded-Proto/Host).
   let trustedProxies = new NetworkList(config.auth.trusted_proxies);
 

@@ -58,6 +58,16 @@ export class HelmGroup implements HelmSource {
           for (const name of await this.#deps.hostedNames(member)) hostedNames.add(name);
       }
     }
+    // A chart name a member reserved lists that member's versions only (membersOf(group, name)).
+    const answering = new Map<string, readonly Repository[]>();
+    const answersFor = (name: string, member: Repository): boolean => {
+      let list = answering.get(name);
+      if (list === undefined) {
+        list = this.#deps.membersOf(group, name);
+        answering.set(name, list);
+      }
+      return list.some((m) => m.name === member.name);
+    };
     const entries: SnapshotEntry[] = [];
     let modifiedAt = 0;
     let validUntil = failures.length > 0 ? 0 : Infinity;
@@ -67,6 +77,7 @@ export class HelmGroup implements HelmSource {
       const hosted = member.kind === 'hosted';
       for (const entry of value.entries) {
         if (!hosted && group.protectHostedNames && hostedNames.has(entry.name)) continue;
+        if (!answersFor(entry.name, member)) continue;
         // One entry per file name: two charts whose files are spelt alike (`app` 1.2.3-x-0.1.0
         // and `app-1.2.3-x` 0.1.0, from different members) would share one URL.
         const id = chartFilename(entry.name, entry.version);
@@ -88,7 +99,8 @@ export class HelmGroup implements HelmSource {
     version: string,
     prov: boolean,
   ): Promise<OpenedChartFile | undefined> {
-    const members = this.#deps.membersOf(group);
+    // The members that may answer for the chart (one a member reserved is that member's).
+    const members = this.#deps.membersOf(group, name);
     const file = chartFilename(name, version) + (prov ? '.prov' : '');
     return this.#deps.reader.first(
       group,
