@@ -74,6 +74,7 @@ export type AnsweringMembers = (
 export class RepositoryRegistry {
   readonly #byName: ReadonlyMap<string, Repository>;
   #answering: AnsweringMembers | undefined;
+  #answeringEpoch = 0;
 
   private constructor(repositories: readonly Repository[]) {
     this.#byName = new Map(repositories.map((r) => [r.name, r]));
@@ -199,6 +200,16 @@ export class RepositoryRegistry {
    */
   answerWith(answering: AnsweringMembers): void {
     this.#answering = answering;
+    this.#answeringEpoch++;
+  }
+
+  /**
+   * Changes whenever the members a group picks for a path may have changed (new rules: a reload
+   * calls `answerWith` again). A cache of a group's merged answer that outlives a request keys
+   * it by this (npm packuments, Helm's merged index.yaml).
+   */
+  get answeringEpoch(): number {
+    return this.#answeringEpoch;
   }
 
   /** Where writes addressed to `repo` land: itself if hosted, its write member if a group. */

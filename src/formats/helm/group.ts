@@ -18,6 +18,8 @@ import { sortEntries } from './index-render.ts';
 import type { HelmSource, IndexSnapshot, OpenedChartFile, SnapshotEntry } from './model.ts';
 
 export interface HelmGroupDeps extends GroupDeps<HelmSource> {
+  /** RepositoryRegistry.answeringEpoch: changes when new rules may pick other members. */
+  readonly answeringEpoch: () => number;
   /** True when `name` was ever published in a hosted member (deleted since or not). */
   readonly hostedHas: (member: Repository, name: string) => Promise<boolean>;
   /** Every name ever published in a hosted member (deleted since or not). */
@@ -43,7 +45,8 @@ export class HelmGroup implements HelmSource {
       }
       return undefined;
     }
-    const key = `group:${group.name}:${group.protectHostedNames}:${answers.map((a) => a.value.key).join('|')}`;
+    // The epoch: new rules may pick other members for a chart name (membersOf(group, name)).
+    const key = `group:${group.name}:${group.protectHostedNames}:${this.#deps.answeringEpoch()}:${answers.map((a) => a.value.key).join('|')}`;
     const known = this.#merged.get(group.name);
     const stale = answers.some((a) => a.value.stale === true);
     if (known && known.key === key && failures.length === 0)

@@ -133,7 +133,9 @@ export class NpmService {
   ): Promise<RenderedDoc> {
     this.authorize(principal, repo, 'read', name);
     checkName(name);
-    const key = `${repo.name}\n${name}\n${form}\n${mountUrl}\n${intent}`;
+    // The epoch: new rules may pick other members for the name (RepositoryRegistry.membersOf).
+    const epoch = repo.kind === 'group' ? this.#deps.repositories.answeringEpoch : 0;
+    const key = `${repo.name}\n${name}\n${form}\n${mountUrl}\n${intent}\n${epoch}`;
     const cached = this.#cache.get(key, name);
     if (cached) {
       for (const proxy of cached.proxied ?? []) this.#deps.recordCacheHit?.(proxy);

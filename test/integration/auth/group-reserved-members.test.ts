@@ -159,6 +159,26 @@ describe('a path a member reserved is answered by that member only, through any 
     assert.equal((await get(`/repository/all-npm/${name}/-/lib-1.0.0.tgz`, alice)).status, 200);
   });
 
+  test('npm: a reload that changes the rules changes which members answer (no stale packument)', async () => {
+    const versions = async () => {
+      const doc = await get(`/repository/all-npm/${escapedName('@corp/lib')}`, alice);
+      assert.equal(doc.status, 200, doc.text);
+      return Object.keys((JSON.parse(doc.text) as { versions: object }).versions).sort();
+    };
+    assert.deepEqual(await versions(), ['1.0.0']);
+    const config = server.config;
+    server.app.reload({
+      ...config,
+      auth: {
+        ...config.auth,
+        rules: config.auth.rules.filter((r) => !r.repositories.includes('private-npm')),
+      },
+    });
+    assert.deepEqual(await versions(), ['1.0.0', '9.0.0']);
+    server.app.reload(config);
+    assert.deepEqual(await versions(), ['1.0.0']);
+  });
+
   test('maven: files and merged metadata of a reserved path come from the reserving member', async () => {
     const jar = 'com/corp/lib/1.0/lib-1.0.jar';
     await put(`/repository/private-maven/${jar}`, alice, 'alice jar');
