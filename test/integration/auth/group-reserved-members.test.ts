@@ -9,6 +9,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AppConfig } from '../../../src/config/schema.ts';
+import { parse as parseYaml } from 'yaml';
+import { buildChart } from '../../helpers/helm.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { escapedName, publishBody } from '../npm/fixtures.ts';
 
@@ -37,6 +39,7 @@ describe('a path a member reserved is answered by that member only, through any 
       config: {
         maven: { proxies: [] },
         npm: { proxy: '' },
+        helm: { proxies: [] },
         auth: {
           enabled: true,
           anonymous_read: false,
@@ -55,6 +58,12 @@ describe('a path a member reserved is answered by that member only, through any 
             rule({
               repositories: ['private-maven'],
               paths: ['com/corp/**'],
+              users: ['alice'],
+              actions: ['read', 'write', 'delete'],
+            }),
+            rule({
+              repositories: ['private-helm'],
+              paths: ['secretchart'],
               users: ['alice'],
               actions: ['read', 'write', 'delete'],
             }),
@@ -77,6 +86,14 @@ describe('a path a member reserved is answered by that member only, through any 
             kind: 'group',
             members: ['npm-hosted', 'private-npm'],
             write_member: 'npm-hosted',
+          },
+          { name: 'private-helm', format: 'helm', kind: 'hosted' },
+          {
+            name: 'all-helm',
+            format: 'helm',
+            kind: 'group',
+            members: ['helm-hosted', 'private-helm'],
+            write_member: 'helm-hosted',
           },
           { name: 'private-maven', format: 'maven', kind: 'hosted' },
           {
@@ -177,6 +194,41 @@ describe('a path a member reserved is answered by that member only, through any 
     assert.deepEqual(await versions(), ['1.0.0', '9.0.0']);
     server.app.reload(config);
     assert.deepEqual(await versions(), ['1.0.0']);
+  });
+
+  test('helm: a reserved chart name lists and serves the reserving member versions only', async () => {
+    for (const [url, who, version] of [
+      ['/repository/private-helm/api/charts', alice, '1.0.0'],
+      ['/helm/api/charts', bob, '9.0.0'],
+      ['/helm/api/charts', bob, '9.1.0'],
+    ] as const) {
+      const name = version === '9.1.0' ? 'webchart' : 'secretchart';
+      const res = await fetch(`${server.url}${url}`, {
+        method: 'POST',
+        headers: { authorization: who },
+        body: await buildChart({ name, version }),
+      });
+      assert.equal(res.status, 201, `${url} ${version}: ${await res.text()}`);
+    }
+    const index = await get('/repository/all-helm/index.yaml', alice);
+    assert.equal(index.status, 200, index.text);
+    const entries = (parseYaml(index.text) as { entries: Record<string, { version: string }[]> })
+      .entries;
+    assert.deepEqual(
+      entries['secretchart']?.map((e) => e.version),
+      ['1.0.0'],
+    );
+    assert.deepEqual(
+      entries['webchart']?.map((e) => e.version),
+      ['9.1.0'],
+      'a name no rule reserved still merges',
+    );
+    const chart = await get('/repository/all-helm/charts/secretchart-9.0.0.tgz', alice);
+    assert.equal(chart.status, 404);
+    assert.equal(
+      (await get('/repository/all-helm/charts/secretchart-1.0.0.tgz', alice)).status,
+      200,
+    );
   });
 
   test('maven: files and merged metadata of a reserved path come from the reserving member', async () => {
