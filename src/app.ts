@@ -46,7 +46,12 @@ import { registerSystemRoutes } from './http/system-routes.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { ProxyEngine } from './proxy/engine.ts';
 import { proxyMigrations } from './proxy/state.ts';
-import { type Repository, RepositoryConfigError, RepositoryRegistry } from './repos/repository.ts';
+import {
+  type AnsweringMembers,
+  type Repository,
+  RepositoryConfigError,
+  RepositoryRegistry,
+} from './repos/repository.ts';
 import { BlobStore } from './storage/blob-store.ts';
 import type { StorageDriver } from './storage/driver.ts';
 import { createStorageDriver } from './storage/drivers/index.ts';
@@ -248,6 +253,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     accessPolicy(config),
     permissionsFromConfig(config, repositories, rulePathForms),
   );
+  // A group answers a path a member reserved from that member only (docs/auth.md "Semantics").
+  const answering: AnsweringMembers = (group, path, members) =>
+    access.answeringMembers(group, path, members);
+  repositories.answerWith(answering);
   // Replaced on reload; Fastify asks it per request (client address, X-Forwarded-Proto/Host).
   let trustedProxies = new NetworkList(config.auth.trusted_proxies);
 
@@ -490,6 +499,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
         accessPolicy(config),
         permissionsFromConfig(config, repositories, rulePathForms),
       );
+      // New rules may pick other members for a path: caches of merged answers start over.
+      repositories.answerWith(answering);
       // Re-reads the htpasswd file and admins in the background; identity logs its own failures.
       void identity.reload(config.auth);
       trustedProxies = new NetworkList(config.auth.trusted_proxies);

@@ -115,6 +115,15 @@ export interface Permissions {
    * message; undefined when the target's own rules (or none) decide.
    */
   ownedThrough?(target: AccessTarget): string | undefined;
+  /**
+   * Which of a group's direct `members` may answer for `target` (a group and a path): the ones
+   * holding a member that reserved the path (docs/auth.md "Semantics": the file is the
+   * member's); undefined when no member reserved it (all answer).
+   */
+  answeringMembers?(
+    target: AccessTarget,
+    members: readonly string[],
+  ): readonly string[] | undefined;
 }
 
 export interface RequestCredentials {
@@ -356,6 +365,21 @@ export class AccessControl {
     const permissions = this.#permissions;
     if (permissions.restrictsUnder === undefined) return false;
     return !permissions.restrictsUnder(repository, prefix);
+  }
+
+  /**
+   * The direct members (names) of `group` that may answer a read of `path` through it, when a
+   * rule reserved the path for some of them (see Permissions.answeringMembers); undefined when
+   * every member may (auth off: rules do not apply). The same for every caller: group answers
+   * and their caches stay permission-free.
+   */
+  answeringMembers(
+    group: Repository,
+    path: string,
+    members: readonly string[],
+  ): readonly string[] | undefined {
+    if (!this.#policy.authEnabled) return undefined;
+    return this.#permissions.answeringMembers?.({ repository: group, path }, members);
   }
 
   /**

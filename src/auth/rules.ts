@@ -279,6 +279,27 @@ export class RuleSet implements Permissions {
   }
 
   /**
+   * Which of a group's direct `members` may answer for `target` (the group and a path): where a
+   * member reserved the path (a rule naming it, or a member of it, owns the path; `#deciding`)
+   * the file is that member's, so only the members holding a reserving repository answer, in
+   * their order; undefined when no member reserved it (every member answers).
+   */
+  answeringMembers(
+    target: AccessTarget,
+    members: readonly string[],
+  ): readonly string[] | undefined {
+    if (this.#rules.length === 0 || target.path === undefined) return undefined;
+    const group = target.repository.name;
+    const reserved = this.#deciding(target).reserved.filter((name) => name !== group);
+    if (reserved.length === 0) return undefined;
+    return members.filter(
+      (member) =>
+        reserved.includes(member) ||
+        (this.#options.membersOf?.(member) ?? []).some((inner) => reserved.includes(inner)),
+    );
+  }
+
+  /**
    * The rules that decide `target`, and the repositories that reserve it.
    *
    * Every rule covering the target counts (on the repository, a group containing it, or a member

@@ -66,23 +66,74 @@ const BASE64URL_AT = /[A-Za-z0-9_-]+/y;
  */
 const TOKEN_PREFIX = /(?:nra|nora)_/;
 
+/** A base64url run that may hold percent-escapes (`nra%5F…`, `%6Era_…`). */
+const ENCODED_RUN = /[A-Za-z0-9_%-]+/g;
+const BASE64URL_CHAR = /^[A-Za-z0-9_-]$/;
+const HEX2 = /^[0-9A-Fa-f]{2}$/;
+/** A token prefix with any of its characters escaped: runs without one are not decoded. */
+const ENCODED_PREFIX = /(?:n|%6e)(?:o|%6f)?(?:r|%72)(?:a|%61)(?:_|%5f)/i;
+
+/**
+ * Where the token body in one base64url `run` is (after its first prefix), as [start, end)
+ * inside the run, or undefined when the run holds no token.
+ */
+function tokenBody(run: string): [number, number] | undefined {
+  const at = run.search(TOKEN_PREFIX);
+  if (at === -1) return undefined;
+  const body = run.indexOf('_', at) + 1;
+  const rest = run.slice(body);
+  if (rest.length < 30 || !/[A-Z]/.test(rest)) return undefined;
+  return [body, run.length];
+}
+
 /**
  * API tokens by shape: `nra_`/`nora_` then 30 or more base64url characters with a capital (random
  * base64url: metric names such as `nora_http_requests_total` are not taken for tokens). In one
  * run only its first prefix can start a match: a later one has less of the run after it (and a
- * subset of its capitals).
+ * subset of its capitals). A run holding percent-escapes is read decoded (`nra%5F…`, `%6Era_…`,
+ * escaped body characters: the server decodes paths itself), so an escape hides no token; only
+ * text with a `%` pays for it.
  */
 function redactApiTokens(text: string): string {
   const out = new Splice(text);
-  for (const run of text.matchAll(BASE64URL_RUN)) {
-    const at = run[0].search(TOKEN_PREFIX);
-    if (at === -1) continue;
-    const body = run[0].indexOf('_', at) + 1;
-    const rest = run[0].slice(body);
-    if (rest.length < 30 || !/[A-Z]/.test(rest)) continue;
-    out.replace(run.index + body, run.index + run[0].length);
+  for (const run of text.matchAll(text.includes('%') ? ENCODED_RUN : BASE64URL_RUN)) {
+    if (run[0].includes('%')) {
+      if (ENCODED_PREFIX.test(run[0])) redactEncodedRun(run[0], run.index, out);
+      continue;
+    }
+    const found = tokenBody(run[0]);
+    if (found !== undefined) out.replace(run.index + found[0], run.index + found[1]);
   }
   return out.result();
+}
+
+/**
+ * `redactApiTokens` for a run with percent-escapes: an escape of a base64url character counts
+ * as that character, any other escape (`%2F`, `%20`) or a bare `%` separates runs as its
+ * character would. The redacted span is the token body's escaped spelling in the text.
+ */
+function redactEncodedRun(run: string, offset: number, out: Splice): void {
+  let decoded = '';
+  /** Where each decoded character starts in the text; one more entry: the run's end. */
+  const starts: number[] = [];
+  for (let i = 0; i < run.length;) {
+    starts.push(offset + i);
+    const hex = run.slice(i + 1, i + 3);
+    if (run[i] === '%') {
+      const char = HEX2.test(hex) ? String.fromCharCode(parseInt(hex, 16)) : ' ';
+      decoded += BASE64URL_CHAR.test(char) ? char : ' ';
+      i += HEX2.test(hex) ? 3 : 1;
+    } else {
+      decoded += run.charAt(i);
+      i += 1;
+    }
+  }
+  starts.push(offset + run.length);
+  for (const part of decoded.matchAll(BASE64URL_RUN)) {
+    const found = tokenBody(part[0]);
+    if (found === undefined) continue;
+    out.replace(starts[part.index + found[0]] ?? 0, starts[part.index + found[1]] ?? 0);
+  }
 }
 
 /**

@@ -52,8 +52,14 @@ export interface GroupReaderDeps {
  */
 export interface GroupDeps<S> {
   readonly reader: GroupReader;
-  /** The members of a group, in read order (RepositoryRegistry.membersOf). */
-  readonly membersOf: (group: Repository) => readonly Repository[];
+  /**
+   * The members of a group, in read order (RepositoryRegistry.membersOf). With `path`, the rule
+   * path of the name read (what the access check uses, docs/auth.md "Permissions"): only the
+   * members that may answer for it — where a rule reserved the path for some members, those
+   * alone, so another member never shadows (or adds to) the reserving member's file. Every read
+   * of a name passes its path; only reads of no name (a root listing) leave it out.
+   */
+  readonly membersOf: (group: Repository, path?: string) => readonly Repository[];
   /** The source answering for one (non-group) member repository, hosted or proxy. */
   readonly sourceOf: (member: Repository) => S;
 }

@@ -65,8 +65,20 @@ export function toRepository(config: RepositoryConfig, isDefault: boolean): Repo
 /** Default repositories of one format, provided by the format module. */
 export type DefaultRepositories = (config: AppConfig) => RepositoryConfig[];
 
+/**
+ * Which of `group`'s direct members (names) may answer for `path`; undefined: every member.
+ * See RepositoryRegistry.membersOf.
+ */
+export type AnsweringMembers = (
+  group: Repository,
+  path: string,
+  members: readonly string[],
+) => readonly string[] | undefined;
+
 export class RepositoryRegistry {
   readonly #byName: ReadonlyMap<string, Repository>;
+  #answering: AnsweringMembers | undefined;
+  #answeringEpoch = 0;
 
   private constructor(repositories: readonly Repository[]) {
     this.#byName = new Map(repositories.map((r) => [r.name, r]));
@@ -168,12 +180,44 @@ export class RepositoryRegistry {
     return this.all().filter((r) => r.format === format);
   }
 
-  /** Members of a group in order (a non-group repository is its own single member). */
-  membersOf(repo: Repository): Repository[] {
+  /**
+   * Members of a group in order (a non-group repository is its own single member). With `path`
+   * (the rule path of the name a read asks for, the one its access check uses: docs/auth.md
+   * "Permissions"), the members that may answer for it: where a rule reserved the path for some
+   * members, only those (the file is theirs, never another member's); see `answerWith`. The one
+   * place every format's group picks its members for a name.
+   */
+  membersOf(repo: Repository, path?: string): Repository[] {
     if (repo.kind !== 'group') return [repo];
-    return repo.members
+    const members = repo.members
       .map((name) => this.#byName.get(name))
       .filter((r): r is Repository => r !== undefined);
+    if (path === undefined || this.#answering === undefined) return members;
+    const answering = this.#answering(
+      repo,
+      path,
+      members.map((m) => m.name),
+    );
+    return answering === undefined ? members : members.filter((m) => answering.includes(m.name));
+  }
+
+  /**
+   * Installs the reservation check `membersOf(group, path)` applies (AccessControl's
+   * `answeringMembers`, from the permission rules; buildApp sets it once, and it reads the rules
+   * running now, so a reload applies).
+   */
+  answerWith(answering: AnsweringMembers): void {
+    this.#answering = answering;
+    this.#answeringEpoch++;
+  }
+
+  /**
+   * Changes whenever the members a group picks for a path may have changed (new rules: a reload
+   * calls `answerWith` again). A cache of a group's merged answer that outlives a request keys
+   * it by this (npm packuments, Helm's merged index.yaml).
+   */
+  get answeringEpoch(): number {
+    return this.#answeringEpoch;
   }
 
   /** Where writes addressed to `repo` land: itself if hosted, its write member if a group. */

@@ -91,7 +91,8 @@ export class CargoGroup implements CargoSource {
    * failures when no member has it and some failed.
    */
   async indexFile(group: Repository, name: string): Promise<IndexFile | undefined> {
-    const members = this.#deps.membersOf(group);
+    // The members that may answer for the crate (one a member reserved is that member's).
+    const members = this.#deps.membersOf(group, name);
     const answers = await this.#deps.reader.some(
       group,
       members,
@@ -113,7 +114,7 @@ export class CargoGroup implements CargoSource {
     name: string,
     version: string,
   ): Promise<OpenedCrate | undefined> {
-    const members = this.#deps.membersOf(group);
+    const members = this.#deps.membersOf(group, name);
     return this.#deps.reader.first(
       group,
       members,

@@ -96,7 +96,7 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
           log: context.log,
           failures: context.metrics.groupMemberFailures,
         }),
-        membersOf: (repo) => context.repositories.membersOf(repo),
+        membersOf: (repo, path) => context.repositories.membersOf(repo, path),
         sourceOf,
         hostedHas: (member, name) => hosted.hasCrate(member, name),
       });

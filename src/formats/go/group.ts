@@ -60,7 +60,8 @@ export class GoGroup implements GoSource {
     what: string,
     read: (source: GoSource, member: Repository) => Promise<T | undefined>,
   ): Promise<T | undefined> {
-    const members = this.#deps.membersOf(group);
+    // The members that may answer for the module (one a member reserved is that member's).
+    const members = this.#deps.membersOf(group, module);
     return this.#deps.reader.first(
       group,
       members,
@@ -71,7 +72,7 @@ export class GoGroup implements GoSource {
   }
 
   async list(group: Repository, module: string): Promise<VersionList | undefined> {
-    const members = this.#deps.membersOf(group);
+    const members = this.#deps.membersOf(group, module);
     const answers = await this.#deps.reader.some(
       group,
       members,

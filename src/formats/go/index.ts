@@ -76,7 +76,7 @@ export const goFormat: FormatModule = {
       member.kind === 'hosted' ? hosted : proxySource;
     const groupSource = new GoGroup({
       reader: new GroupReader({ log: context.log, failures: context.metrics.groupMemberFailures }),
-      membersOf: (repo) => context.repositories.membersOf(repo),
+      membersOf: (repo, path) => context.repositories.membersOf(repo, path),
       sourceOf: sourceOfMember,
       hostedModules: hosted,
     });

@@ -18,6 +18,8 @@ import { sortEntries } from './index-render.ts';
 import type { HelmSource, IndexSnapshot, OpenedChartFile, SnapshotEntry } from './model.ts';
 
 export interface HelmGroupDeps extends GroupDeps<HelmSource> {
+  /** RepositoryRegistry.answeringEpoch: changes when new rules may pick other members. */
+  readonly answeringEpoch: () => number;
   /** True when `name` was ever published in a hosted member (deleted since or not). */
   readonly hostedHas: (member: Repository, name: string) => Promise<boolean>;
   /** Every name ever published in a hosted member (deleted since or not). */
@@ -43,7 +45,8 @@ export class HelmGroup implements HelmSource {
       }
       return undefined;
     }
-    const key = `group:${group.name}:${group.protectHostedNames}:${answers.map((a) => a.value.key).join('|')}`;
+    // The epoch: new rules may pick other members for a chart name (membersOf(group, name)).
+    const key = `group:${group.name}:${group.protectHostedNames}:${this.#deps.answeringEpoch()}:${answers.map((a) => a.value.key).join('|')}`;
     const known = this.#merged.get(group.name);
     const stale = answers.some((a) => a.value.stale === true);
     if (known && known.key === key && failures.length === 0)
@@ -58,6 +61,16 @@ export class HelmGroup implements HelmSource {
           for (const name of await this.#deps.hostedNames(member)) hostedNames.add(name);
       }
     }
+    // A chart name a member reserved lists that member's versions only (membersOf(group, name)).
+    const answering = new Map<string, readonly Repository[]>();
+    const answersFor = (name: string, member: Repository): boolean => {
+      let list = answering.get(name);
+      if (list === undefined) {
+        list = this.#deps.membersOf(group, name);
+        answering.set(name, list);
+      }
+      return list.some((m) => m.name === member.name);
+    };
     const entries: SnapshotEntry[] = [];
     let modifiedAt = 0;
     let validUntil = failures.length > 0 ? 0 : Infinity;
@@ -67,6 +80,7 @@ export class HelmGroup implements HelmSource {
       const hosted = member.kind === 'hosted';
       for (const entry of value.entries) {
         if (!hosted && group.protectHostedNames && hostedNames.has(entry.name)) continue;
+        if (!answersFor(entry.name, member)) continue;
         // One entry per file name: two charts whose files are spelt alike (`app` 1.2.3-x-0.1.0
         // and `app-1.2.3-x` 0.1.0, from different members) would share one URL.
         const id = chartFilename(entry.name, entry.version);
@@ -88,7 +102,8 @@ export class HelmGroup implements HelmSource {
     version: string,
     prov: boolean,
   ): Promise<OpenedChartFile | undefined> {
-    const members = this.#deps.membersOf(group);
+    // The members that may answer for the chart (one a member reserved is that member's).
+    const members = this.#deps.membersOf(group, name);
     const file = chartFilename(name, version) + (prov ? '.prov' : '');
     return this.#deps.reader.first(
       group,

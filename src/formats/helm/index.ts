@@ -69,7 +69,8 @@ export const helmFormat: FormatModule = {
     });
     const groupSource = new HelmGroup({
       reader: new GroupReader({ log: context.log, failures: context.metrics.groupMemberFailures }),
-      membersOf: (repo) => context.repositories.membersOf(repo),
+      membersOf: (repo, path) => context.repositories.membersOf(repo, path),
+      answeringEpoch: () => context.repositories.answeringEpoch,
       sourceOf: (member) => (member.kind === 'hosted' ? hosted : proxySource),
       hostedHas: (member, name) => hosted.hasName(member, name),
       hostedNames: (member) => hosted.publishedNames(member),

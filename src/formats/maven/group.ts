@@ -14,6 +14,8 @@
  * - `maven-metadata.xml`: every member's document, merged (metadata.ts `mergeMetadata`: all
  *   versions in Maven order, the newest latest/release/lastUpdated/snapshot), as Nexus does; the
  *   routes render the merged document and its checksums.
+ * - Members: those that may answer for the path (`membersOf(group, path)`): a path a rule on a
+ *   member reserved is that member's alone, files and metadata.
  * - The dependency-confusion guard (`protect_hosted_names` on the group): a groupId:artifactId
  *   that a hosted member holds is served (files and metadata) from hosted members only, never
  *   from a proxy, so an upstream cannot shadow or extend an internal artifact.
@@ -23,6 +25,7 @@ import { isUpstreamFailure } from '../../proxy/engine.ts';
 import type { GroupDeps } from '../../repos/group-read.ts';
 import { hostedNameGuard, missNote, type NameGuard } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
+import { METADATA_FILE } from './coordinates.ts';
 import { mergeMetadata } from './metadata.ts';
 import {
   bound,
@@ -115,7 +118,7 @@ export class MavenGroup implements MavenSource {
     path: string,
     validity?: MetadataValidity,
   ): Promise<OpenedMavenFile | undefined> {
-    const members = this.#deps.membersOf(group);
+    const members = this.#deps.membersOf(group, path);
     const failed: RegistryError[] = [];
     return this.#deps.reader.first(
       group,
@@ -149,7 +152,11 @@ export class MavenGroup implements MavenSource {
     dir: string,
     validity?: MetadataValidity,
   ): Promise<MavenMetadata | undefined> {
-    const members = this.#deps.membersOf(group);
+    // The rule path of a metadata document is the document's own (service.ts authorizes it).
+    const members = this.#deps.membersOf(
+      group,
+      dir === '' ? METADATA_FILE : `${dir}/${METADATA_FILE}`,
+    );
     const { answers, failures } = await this.#deps.reader.all(
       group,
       members,

@@ -108,7 +108,7 @@ export const mavenFormat: FormatModule = {
     context.onClose(() => proxySource.close());
     const groupSource = new MavenGroup({
       reader: new GroupReader({ log: context.log, failures: context.metrics.groupMemberFailures }),
-      membersOf: (repo) => context.repositories.membersOf(repo),
+      membersOf: (repo, path) => context.repositories.membersOf(repo, path),
       sourceOf: (member) => (member.kind === 'hosted' ? hosted : proxySource),
       hostedNames: hosted,
     });

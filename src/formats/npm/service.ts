@@ -50,6 +50,7 @@ import {
   type Json,
   type NpmStore,
   type RevCheck,
+  type SearchRow,
   type StoredPackage,
   revConflict,
 } from './store.ts';
@@ -136,7 +137,9 @@ export class NpmService {
   ): Promise<RenderedDoc> {
     this.authorize(principal, repo, 'read', name);
     checkName(name);
-    const key = `${repo.name}\n${name}\n${form}\n${mountUrl}\n${intent}`;
+    // The epoch: new rules may pick other members for the name (RepositoryRegistry.membersOf).
+    const epoch = repo.kind === 'group' ? this.#deps.repositories.answeringEpoch : 0;
+    const key = `${repo.name}\n${name}\n${form}\n${mountUrl}\n${intent}\n${epoch}`;
     const cached = this.#cache.get(key, name);
     if (cached) {
       for (const proxy of cached.proxied ?? []) this.#deps.recordCacheHit?.(proxy);
@@ -188,7 +191,8 @@ export class NpmService {
   ): Promise<TarballResponse> {
     this.authorize(principal, repo, 'read', name);
     checkName(name);
-    const members = this.#deps.repositories.membersOf(repo);
+    // The members that may answer for the name (a name a member reserved is that member's).
+    const members = this.#deps.repositories.membersOf(repo, name);
     const protect = protectsHostedNames(repo);
     let claimed = false;
     for (const member of members.filter((m) => m.kind === 'hosted')) {
@@ -240,7 +244,7 @@ export class NpmService {
     name: string,
     intent: ReadIntent = 'read',
   ): Promise<Resolved | undefined> {
-    const members = this.#deps.repositories.membersOf(repo);
+    const members = this.#deps.repositories.membersOf(repo, name);
     const hosted = members.filter((m) => m.kind === 'hosted');
     const protect = protectsHostedNames(repo);
     const found = (await Promise.all(hosted.map((m) => this.#deps.store.get(m.name, name)))).filter(
@@ -465,12 +469,20 @@ export class NpmService {
   ): Promise<SearchResponse> {
     this.authorize(principal, repo, 'read');
     const members = this.#deps.repositories.membersOf(repo);
-    const hosted = await this.#deps.store.searchRows(
-      members.filter((m) => m.kind === 'hosted').map((m) => m.name),
-    );
-    const proxied = await this.#deps.store.searchProxied(
-      members.filter((m) => m.kind === 'proxy').map((m) => m.name),
-    );
+    // A row counts only from a member that may answer for its name (a reserved name: the
+    // reserving member's row, as the packument).
+    const answers = (row: SearchRow) =>
+      this.#deps.repositories.membersOf(repo, row.name).some((m) => m.name === row.repo);
+    const hosted = (
+      await this.#deps.store.searchRows(
+        members.filter((m) => m.kind === 'hosted').map((m) => m.name),
+      )
+    ).filter(answers);
+    const proxied = (
+      await this.#deps.store.searchProxied(
+        members.filter((m) => m.kind === 'proxy').map((m) => m.name),
+      )
+    ).filter(answers);
     const hostedNames = new Set(hosted.map((r) => r.name));
     // Only packages the principal may read are found (and counted in `total`).
     const readable = (row: { name: string }) =>

@@ -5,6 +5,8 @@
  * here" (a total miss is the OCI 404 naming the failed upstream, never a 502), and an image name
  * with content in a hosted member takes its tags and manifests-by-tag from hosted members only
  * (`protect_hosted_names`). Reads by digest are not guarded: the bytes are what was asked for.
+ * Every read of an image asks only the members that may answer for its name: a name a rule on a
+ * member reserved is read from that member alone (RepositoryRegistry.membersOf).
  */
 import type { GroupReader, NameGuard } from '../../repos/group-read.ts';
 import { hostedNameGuard } from '../../repos/group-read.ts';
@@ -21,10 +23,19 @@ import type { Reference } from './reference.ts';
 
 export class GroupBackend implements OciBackend {
   readonly repository: Repository;
-  readonly #members: readonly OciBackend[];
+  readonly #members: (name?: string) => readonly OciBackend[];
   readonly #reader: GroupReader;
 
-  constructor(repository: Repository, members: readonly OciBackend[], reader: GroupReader) {
+  /**
+   * `members(name)`: the member backends that may answer for the image `name` (the rule path:
+   * RepositoryRegistry.membersOf, a name a member reserved is that member's alone); without a
+   * name (the catalog) every member.
+   */
+  constructor(
+    repository: Repository,
+    members: (name?: string) => readonly OciBackend[],
+    reader: GroupReader,
+  ) {
     this.repository = repository;
     this.#members = members;
     this.#reader = reader;
@@ -34,7 +45,7 @@ export class GroupBackend implements OciBackend {
   #guard(name: string): NameGuard<OciBackend> {
     return hostedNameGuard(
       this.repository,
-      this.#members,
+      this.#members(name),
       async (member) => (await member.listTags(name)) !== undefined,
     );
   }
@@ -42,7 +53,7 @@ export class GroupBackend implements OciBackend {
   getManifest(name: string, reference: Reference): Promise<ManifestContent | undefined> {
     return this.#reader.first(
       this.repository,
-      this.#members,
+      this.#members(name),
       (m) => m.getManifest(name, reference),
       (note) => manifestUnknown(reference, note),
       reference.kind === 'tag' ? this.#guard(name) : undefined,
@@ -52,7 +63,7 @@ export class GroupBackend implements OciBackend {
   statManifest(name: string, reference: Reference): Promise<ManifestInfo | undefined> {
     return this.#reader.first(
       this.repository,
-      this.#members,
+      this.#members(name),
       (m) => m.statManifest(name, reference),
       (note) => manifestUnknown(reference, note),
       reference.kind === 'tag' ? this.#guard(name) : undefined,
@@ -62,7 +73,7 @@ export class GroupBackend implements OciBackend {
   getBlob(name: string, digest: string): Promise<BlobHandle | undefined> {
     return this.#reader.first(
       this.repository,
-      this.#members,
+      this.#members(name),
       (m) => m.getBlob(name, digest),
       (note) => blobUnknown(digest, note),
     );
@@ -71,7 +82,7 @@ export class GroupBackend implements OciBackend {
   statBlob(name: string, digest: string): Promise<BlobHandle | undefined> {
     return this.#reader.first(
       this.repository,
-      this.#members,
+      this.#members(name),
       (m) => m.statBlob(name, digest),
       (note) => blobUnknown(digest, note),
     );
@@ -80,7 +91,7 @@ export class GroupBackend implements OciBackend {
   async listTags(name: string): Promise<readonly string[] | undefined> {
     const answers = await this.#reader.some(
       this.repository,
-      this.#members,
+      this.#members(name),
       (m) => m.listTags(name),
       (note) => nameUnknown(name, note),
       this.#guard(name),
@@ -92,14 +103,16 @@ export class GroupBackend implements OciBackend {
   }
 
   async catalog(): Promise<readonly string[]> {
-    const { answers } = await this.#reader.all(this.repository, this.#members, (m) => m.catalog());
+    const { answers } = await this.#reader.all(this.repository, this.#members(), (m) =>
+      m.catalog(),
+    );
     const names = new Set<string>();
     for (const { value } of answers) for (const name of value) names.add(name);
     return [...names].sort(compare);
   }
 
   async referrers(name: string, digest: string): Promise<readonly Descriptor[]> {
-    const { answers } = await this.#reader.all(this.repository, this.#members, (m) =>
+    const { answers } = await this.#reader.all(this.repository, this.#members(name), (m) =>
       m.referrers(name, digest),
     );
     const seen = new Map<string, Descriptor>();

@@ -104,9 +104,11 @@ function register(
   }
   for (const repo of dockerRepos) {
     if (repo.kind !== 'group') continue;
-    const members = context.repositories
-      .membersOf(repo)
-      .map((m) => backends.get(m.name) ?? emptyBackend(m));
+    // Per image name: the members that may answer for it (a name a member reserved is its own).
+    const members = (name?: string) =>
+      context.repositories
+        .membersOf(repo, name)
+        .map((m) => backends.get(m.name) ?? emptyBackend(m));
     backends.set(repo.name, new GroupBackend(repo, members, reader));
   }
   const limits = () => {

@@ -88,7 +88,15 @@ export function registerOciRoutes(scope: FastifyInstance, options: OciRoutesOpti
       challengeScope(raw, request.method, options),
     );
   };
-  scope.setErrorHandler((err, request, reply) => renderError(err, request, reply, challenge));
+  scope.setErrorHandler((err, request, reply) => {
+    // The OAuth2 form of the token endpoint answers its refusals in RFC 6749's shape, also the
+    // request hook's (a locked address's 429); GET keeps the registry's envelope.
+    if (request.method === 'POST' && rawPath(request) === tokenPath) {
+      const oauth = oauthRefusal(err);
+      if (oauth !== undefined) return sendOAuthError(reply, oauth);
+    }
+    return renderError(err, request, reply, challenge);
+  });
   const handle =
     (prefix: (request: FastifyRequest) => { prefix: string; repoName?: string } | undefined) =>
     async (request: FastifyRequest, reply: FastifyReply) => {
@@ -139,25 +147,13 @@ export function registerOciRoutes(scope: FastifyInstance, options: OciRoutesOpti
     const params = post
       ? new URLSearchParams((await readAllBounded(request.raw, MAX_TOKEN_FORM_BYTES)).toString())
       : new URL(request.raw.url ?? '/', 'http://x').searchParams;
-    let body: TokenResponse;
-    try {
-      body = await options.token.endpoint.handle({
-        method: post ? 'POST' : 'GET',
-        principal: request.principal,
-        params,
-        authenticate: (username, password) =>
-          options.token.authenticate(request, username, password),
-      });
-    } catch (err) {
-      // OAuth2 (POST) answers in RFC 6749's shape; GET in the registry's error envelope.
-      if (!post || !(err instanceof TokenError)) throw err;
-      const oauth = { error: err.oauthError, error_description: err.message };
-      return reply
-        .code(err.status)
-        .header('cache-control', 'no-store')
-        .type('application/json')
-        .send(Buffer.from(JSON.stringify(oauth)));
-    }
+    // Refusals go to the scope's error handler: OAuth2's shape on POST (oauthRefusal).
+    const body: TokenResponse = await options.token.endpoint.handle({
+      method: post ? 'POST' : 'GET',
+      principal: request.principal,
+      params,
+      authenticate: (username, password) => options.token.authenticate(request, username, password),
+    });
     return reply
       .code(200)
       .header('cache-control', 'no-store')
@@ -215,6 +211,43 @@ function challengeScope(
   if (!route || route.kind === 'base') return undefined;
   if (route.kind === 'catalog') return 'registry:catalog:*';
   return `repository:${namePrefix}${route.name}:${challengeActions(method)}`;
+}
+
+interface OAuthRefusal {
+  readonly status: number;
+  readonly error: string;
+  readonly description: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/**
+ * A token-endpoint refusal in OAuth2's terms (RFC 6749 §5.2): a TokenError as it says; a
+ * failed-login lockout or rate limit (429) as `temporarily_unavailable` with its Retry-After
+ * (a 401 `invalid_grant` would tell the client its password is wrong). Other errors: undefined.
+ */
+function oauthRefusal(err: unknown): OAuthRefusal | undefined {
+  if (err instanceof TokenError) {
+    return { status: err.status, error: err.oauthError, description: err.message, headers: {} };
+  }
+  const error = toRegistryError(err);
+  if (error.code !== 'TOO_MANY_REQUESTS') return undefined;
+  return {
+    status: error.status,
+    error: 'temporarily_unavailable',
+    description: error.message,
+    headers: error.headers ?? {},
+  };
+}
+
+function sendOAuthError(reply: FastifyReply, refusal: OAuthRefusal): FastifyReply {
+  dropRepresentationHeaders(reply);
+  const body = { error: refusal.error, error_description: refusal.description };
+  return reply
+    .code(refusal.status)
+    .headers(refusal.headers)
+    .header('cache-control', 'no-store')
+    .type('application/json')
+    .send(Buffer.from(JSON.stringify(body)));
 }
 
 function renderError(

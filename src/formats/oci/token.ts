@@ -17,7 +17,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { type AccessControl, type Action, ANONYMOUS, type Principal } from '../../auth/access.ts';
 import { type Grant, type RegistryTokens, type ResourceAccess } from '../../auth/registry-token.ts';
 import type { UserDirectory } from '../../auth/directory.ts';
-import { RegistryError } from '../../core/errors.ts';
+import { isRegistryError, RegistryError } from '../../core/errors.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { isValidName } from './reference.ts';
 
@@ -185,7 +185,12 @@ export class TokenEndpoint {
             'grant_type=password needs username and password',
           );
         }
-        principal = await request.authenticate(username, password).catch(() => ANONYMOUS);
+        // A wrong password is "invalid_grant"; a lockout is not (the password may be right):
+        // it stays the 429 with Retry-After that a Basic header gets (routes.ts renders it).
+        principal = await request.authenticate(username, password).catch((err: unknown) => {
+          if (isRegistryError(err) && err.code === 'TOO_MANY_REQUESTS') throw err;
+          return ANONYMOUS;
+        });
         if (principal.kind === 'anonymous') {
           throw new TokenError(401, 'invalid_grant', 'invalid username or password');
         }

@@ -63,7 +63,8 @@ export class PypiGroup implements PypiSource {
    * failures when no member has it and some failed.
    */
   async projectPage(group: Repository, project: string): Promise<ProjectPage | undefined> {
-    const members = this.#deps.membersOf(group);
+    // The members that may answer for the project (one a member reserved is that member's).
+    const members = this.#deps.membersOf(group, project);
     const answers = await this.#deps.reader.some(
       group,
       members,
@@ -117,7 +118,7 @@ export class PypiGroup implements PypiSource {
     filename: string,
     open: (source: PypiSource, member: Repository) => Promise<OpenedDistFile | undefined>,
   ): Promise<OpenedDistFile | undefined> {
-    const members = this.#deps.membersOf(group);
+    const members = this.#deps.membersOf(group, project);
     return this.#deps.reader.first(
       group,
       members,

@@ -169,7 +169,7 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
           log: context.log,
           failures: context.metrics.groupMemberFailures,
         }),
-        membersOf: (repo) => repositories.membersOf(repo),
+        membersOf: (repo, path) => repositories.membersOf(repo, path),
         sourceOf,
         ...(operations?.knowsProject !== undefined
           ? {

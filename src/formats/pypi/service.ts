@@ -174,7 +174,8 @@ export class PypiService {
     if (jsonApi === undefined) {
       throw new RegistryError('NOT_IMPLEMENTED', 'the JSON API is not available in this build');
     }
-    const members = this.#deps.repositories.membersOf(repo);
+    // The members that may answer for the project (one a member reserved is that member's).
+    const members = this.#deps.repositories.membersOf(repo, project);
     for (const member of members.filter((m) => m.kind === 'hosted')) {
       const document = await jsonApi(member, project, version, fileUrl);
       if (document !== undefined) return document;

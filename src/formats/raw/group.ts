@@ -1,5 +1,7 @@
 /**
  * Raw group repositories, read through the shared GroupReader (src/repos/group-read.ts):
+ * - members: those that may answer for the path (`membersOf(group, path)`: a path a rule on a
+ *   member reserved is that member's alone);
  * - files: members in order, the first that has the path answers; a member whose upstream fails
  *   is "not here" (a 404 naming the failure when nobody has it, never a 502);
  * - listings: the pages of every member that has the folder, merged by name (the first member
@@ -24,7 +26,7 @@ export class RawGroup implements RawSource {
   openFile(group: Repository, path: string): Promise<OpenedRawFile | undefined> {
     return this.#deps.reader.first(
       group,
-      this.#deps.membersOf(group),
+      this.#deps.membersOf(group, path),
       (member) => this.#deps.sourceOf(member).openFile(member, path),
       (note) => new RegistryError('NOT_FOUND', `${path} not found${note}`),
     );
@@ -36,7 +38,9 @@ export class RawGroup implements RawSource {
     after: string | undefined,
     limit: number,
   ): Promise<RawListing | undefined> {
-    const { answers } = await this.#deps.reader.all(group, this.#deps.membersOf(group), (member) =>
+    // A folder's path is the rule path of its listing (service.ts); the root is no name.
+    const members = this.#deps.membersOf(group, dir === '' ? undefined : dir);
+    const { answers } = await this.#deps.reader.all(group, members, (member) =>
       this.#deps.sourceOf(member).list(member, dir, after, limit),
     );
     if (answers.length === 0) return undefined;

@@ -44,7 +44,7 @@ export const rawFormat: FormatModule = {
     });
     const groupSource = new RawGroup({
       reader: new GroupReader({ log: context.log, failures: context.metrics.groupMemberFailures }),
-      membersOf: (repo) => context.repositories.membersOf(repo),
+      membersOf: (repo, path) => context.repositories.membersOf(repo, path),
       sourceOf: (member) => (member.kind === 'hosted' ? hosted : proxySource),
     });
     const service = new RawService({

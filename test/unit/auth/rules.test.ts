@@ -489,3 +489,53 @@ describe('permission rules', () => {
     assert.deepEqual(config.auth.rules[0].paths, ['**']);
   });
 });
+
+describe('answeringMembers: which members a group reads a reserved path from', () => {
+  const members: Record<string, string[]> = {
+    outer: ['all', 'extra'],
+    all: ['pub', 'priv', 'team'],
+  };
+  // Transitive, as permissionsFromConfig gives them.
+  const flat: Record<string, string[]> = {
+    outer: ['all', 'extra', 'pub', 'priv', 'team'],
+    all: ['pub', 'priv', 'team'],
+  };
+  const containing = (name: string) =>
+    Object.entries(members).flatMap(([group, list]) => (list.includes(name) ? [group] : []));
+  const ruleSet = new RuleSet({
+    rules: [
+      rule({ repositories: ['priv'], paths: ['x/**'], users: ['alice'], actions: ['read'] }),
+      rule({ repositories: ['team'], paths: ['x/shared/**'], users: ['bob'], actions: ['read'] }),
+      rule({ repositories: ['all'], users: ['*'], actions: ['read'] }),
+      rule({ repositories: ['*'], paths: ['open/**'], users: ['*'], actions: ['read'] }),
+      rule({ repositories: ['pub'], paths: ['anon/**'], anonymous: true, actions: ['read'] }),
+    ],
+    groupsContaining: containing,
+    membersOf: (name) => flat[name] ?? [],
+  });
+  const pick = (group: string, path: string | undefined) =>
+    ruleSet.answeringMembers({ repository: repo(group, 'raw'), path }, members[group] ?? []);
+
+  it('a path a member reserved: that member only; two reserving members: both, in order', () => {
+    assert.deepEqual(pick('all', 'x/top.txt'), ['priv']);
+    assert.deepEqual(pick('all', 'x/shared/a.txt'), ['priv', 'team']);
+  });
+  it('no member reserved it (the group own rule, an anonymous-only rule, no path): every member', () => {
+    assert.equal(pick('all', 'y/top.txt'), undefined);
+    assert.equal(pick('all', 'anon/a.txt'), undefined);
+    assert.equal(pick('all', undefined), undefined);
+  });
+  it('a rule whose glob names every member reserves for every member', () => {
+    assert.deepEqual(pick('all', 'open/a.txt'), ['pub', 'priv', 'team']);
+  });
+  it('a nested group answers through the inner group holding the reserving member', () => {
+    assert.deepEqual(pick('outer', 'x/top.txt'), ['all']);
+  });
+  it('auth off: rules do not apply, every member answers', () => {
+    const off = new AccessControl({ authEnabled: false, anonymousRead: true }, ruleSet);
+    assert.equal(
+      off.answeringMembers(repo('all', 'raw'), 'x/top.txt', members['all'] ?? []),
+      undefined,
+    );
+  });
+});

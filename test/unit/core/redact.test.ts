@@ -150,3 +150,39 @@ test('issue 12 credential shapes: API tokens, JWTs, /v2/token parameters, passwo
     user: 'bob',
   });
 });
+
+test('API tokens with a percent-encoded prefix or `_` are redacted (the server decodes paths)', () => {
+  const body = 'Q9x-7pLm2ZbV4kT8sR1wY6cN3hJ0dF5gA2eU9iO7qWs';
+  const texts = [
+    `/raw/pub/plan.txt?x=nra%5F${body}`,
+    `/raw/pub/nra%5F${body}`,
+    `/raw/pub/%6Era_${body}`,
+    `/raw/pub/%6e%72%61%5f${body}`,
+    `/raw/pub/no%72a_${body}`,
+    `/raw/pub/nora%5f${body}`,
+    `/raw/pub/x_nra%5F${body}/more`,
+    `/raw/pub/%2Fnra%5F${body}`,
+    // The body's own characters encoded too.
+    `/raw/pub/nra%5F${body.slice(0, 10)}%${body.charCodeAt(10).toString(16)}${body.slice(11)}`,
+  ];
+  for (const text of texts) {
+    const out = redactText(text);
+    assert.ok(!out.includes(body.slice(12)), `${text} → ${out}`);
+    assert.ok(out.includes(REDACTED), `${text} → ${out}`);
+  }
+  assert.equal(
+    redactText(`/raw/pub/plan.txt?x=nra%5F${body}&y=1`),
+    `/raw/pub/plan.txt?x=nra%5F${REDACTED}&y=1`,
+  );
+  assert.equal(redactText(`/raw/pub/%6Era_${body}/f`), `/raw/pub/%6Era_${REDACTED}/f`);
+  // Not tokens: a short body, no capital, an encoded separator inside the prefix.
+  for (const harmless of [
+    '/raw/pub/nra%5Fshort',
+    `/raw/pub/nra%5F${'a'.repeat(40)}`,
+    `/raw/pub/nra%20${body}`,
+    `/raw/pub/nr%2Fa_${body}`,
+    '/raw/a%20b%5Fc/%E2%82%AC.txt',
+  ]) {
+    assert.equal(redactText(harmless), harmless);
+  }
+});
