@@ -314,6 +314,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   });
   closeTasks.push(() => proxy.close());
 
+  const reloadTasks: ((previous: AppConfig, next: AppConfig) => void)[] = [];
   const context: FormatContext = {
     config: () => config,
     db,
@@ -326,6 +327,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     log,
     proxy,
     onClose: (task) => closeTasks.push(task),
+    onReload: (task) => reloadTasks.push(task),
   };
 
   const routes: { method: string; url: string }[] = [];
@@ -479,6 +481,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
         defaultRepositories(formats, next),
         next.repositories,
       );
+      const previous = config;
       const needsRestart = restartOnlyChanges(config, next);
       for (const key of repositories.reload(nextRepositories)) {
         if (!needsRestart.includes(key)) needsRestart.push(key);
@@ -498,6 +501,13 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       memo.clear();
       // Child loggers are made per request from this one, so the next request logs at the new level.
       fastify.log.level = options.logLevel ?? config.server.log_level;
+      for (const task of reloadTasks) {
+        try {
+          task(previous, config);
+        } catch (err) {
+          log.error({ err }, 'a reload task failed');
+        }
+      }
       return needsRestart;
     },
     async close() {
