@@ -3,6 +3,7 @@
  * It never listens (server.ts does), so tests drive it in-process with `app.inject()` or on an
  * ephemeral port.
  */
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -123,10 +124,40 @@ export function checkConfig(
     }
     throw err;
   }
-  return checkRuleNames(
-    config,
-    registry.all().map((repo) => repo.name),
-  );
+  return [
+    ...checkRuleNames(
+      config,
+      registry.all().map((repo) => repo.name),
+    ),
+    ...checkHtpasswdFile(config),
+  ];
+}
+
+/**
+ * With auth on, a missing or unreadable `[auth] htpasswd_file` (a typo, most often) is said at
+ * once: the server would start and answer every password login 401. Not with auth off, where
+ * nobody needs the file.
+ */
+function checkHtpasswdFile(config: AppConfig): string[] {
+  if (!config.auth.enabled) return [];
+  const file = path.resolve(config.auth.htpasswd_file);
+  let problem: string;
+  try {
+    if (statSync(file).isFile()) {
+      accessSync(file, fsConstants.R_OK);
+      return [];
+    }
+    problem = 'is not a file';
+  } catch (err) {
+    const code = errnoCode(err);
+    problem = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(err)})`;
+  }
+  const where = `[auth] htpasswd_file (NORA_AUTH_HTPASSWD_FILE): "${file}" ${problem}`;
+  return [
+    config.auth.allow_registration
+      ? `${where}: users come only from the metadata store (npm adduser) until it exists`
+      : `${where}: with [auth] allow_registration = false nobody can log in with a password until it exists, except users already in the metadata store; API tokens of those users and OIDC identities still work`,
+  ];
 }
 
 /**
@@ -323,6 +354,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   });
   closeTasks.push(() => proxy.close());
 
+  const reloadTasks: ((previous: AppConfig, next: AppConfig) => void)[] = [];
   const context: FormatContext = {
     config: () => config,
     db,
@@ -335,6 +367,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     log,
     proxy,
     onClose: (task) => closeTasks.push(task),
+    onReload: (task) => reloadTasks.push(task),
   };
 
   const routes: { method: string; url: string }[] = [];
@@ -488,6 +521,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
         defaultRepositories(formats, next),
         next.repositories,
       );
+      const previous = config;
       const needsRestart = restartOnlyChanges(config, next);
       for (const key of repositories.reload(nextRepositories)) {
         if (!needsRestart.includes(key)) needsRestart.push(key);
@@ -509,6 +543,13 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       memo.clear();
       // Child loggers are made per request from this one, so the next request logs at the new level.
       fastify.log.level = options.logLevel ?? config.server.log_level;
+      for (const task of reloadTasks) {
+        try {
+          task(previous, config);
+        } catch (err) {
+          log.error({ err }, 'a reload task failed');
+        }
+      }
       return needsRestart;
     },
     async close() {

@@ -7,7 +7,9 @@
  * The file is re-read on SIGHUP (Identity.reload) and when it changes on disk (polled with
  * fs.watchFile, which also sees a file that is created later or replaced by rename, as editors
  * and `htpasswd` itself do). A file that disappears or becomes unreadable keeps the last good
- * users: a half-finished edit never locks everyone out. A good re-read of the same file that no
+ * users: a half-finished edit never locks everyone out (a warning; with auth off, a debug line:
+ * nobody needs the file then). A file that was never there is a debug line: with auth on the
+ * configuration check warns about it (app.ts `checkHtpasswdFile`). A good re-read of the same file that no
  * longer names a user reports that user as removed (for the empty-file warning); identity.ts
  * compares the token owners with the users after every read that changed them (suspending the
  * tokens of a user gone from the file). A first read (startup, a SIGHUP to another path) and an
@@ -99,6 +101,10 @@ export class HtpasswdUsers {
   /** The users before the last change (previousFingerprint). */
   #previous: ReadonlyMap<string, string> = new Map();
   #watching: string | undefined;
+  /** The current file was read at least once (a missing file since is a warning, not news). */
+  #readOnce = false;
+  /** `[auth] enabled`: with auth off nobody needs the file, and its problems are not warned. */
+  #authEnabled = true;
   #debounce: NodeJS.Timeout | undefined;
   #loading: Promise<void> = Promise.resolve();
   #closed = false;
@@ -152,11 +158,13 @@ export class HtpasswdUsers {
    * Reads `file` (an absolute path) and watches it; a new path (a SIGHUP reload) drops the old
    * users and the old watch. Resolves when the read is done; never rejects.
    */
-  use(file: string): Promise<void> {
+  use(file: string, authEnabled = true): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    this.#authEnabled = authEnabled;
     if (file !== this.#file) {
       this.#unwatch();
       this.#file = file;
+      this.#readOnce = false;
       this.#users = new Map();
       this.#watch(file);
       this.#loading = this.#load(file, true);
@@ -194,10 +202,17 @@ export class HtpasswdUsers {
     } catch (err) {
       if (file !== this.#file) return;
       const code = errnoCode(err);
-      if (first && code === 'ENOENT') {
-        this.#log.info(
+      if (!this.#readOnce && code === 'ENOENT') {
+        // Never there: with auth on, the configuration check (app.ts checkHtpasswdFile) warns,
+        // naming the key; with auth off nobody needs it. Nothing to keep either way.
+        this.#log.debug(
           { file },
           'no htpasswd file: users come only from the metadata store (npm adduser) until it is created',
+        );
+      } else if (!this.#authEnabled) {
+        this.#log.debug(
+          { file, code, users: this.#users.size },
+          'htpasswd file could not be read (auth is off): keeping the users read before',
         );
       } else {
         this.#log.warn(
@@ -208,6 +223,7 @@ export class HtpasswdUsers {
       return;
     }
     if (file !== this.#file) return; // a reload moved to another file meanwhile
+    this.#readOnce = true;
     const parsed = parseHtpasswd(text);
     for (const problem of parsed.problems) {
       this.#log.warn(

@@ -24,6 +24,8 @@ export interface IdentitySettings {
   /** Relative paths are taken from the working directory, as NORA does. */
   readonly htpasswd_file: string;
   readonly admin_users: readonly string[];
+  /** `[auth] enabled` (default true): with auth off, problems reading the file are not warned. */
+  readonly enabled?: boolean;
 }
 
 export interface IdentityOptions {
@@ -170,7 +172,7 @@ export async function createIdentity(
   access.addResolver(new RegistryTokenResolver(registryTokens));
   access.addResolver(new BearerTokenResolver(tokenAuth));
   access.addResolver(basic);
-  await htpasswd.use(path.resolve(settings.htpasswd_file));
+  await htpasswd.use(path.resolve(settings.htpasswd_file), settings.enabled ?? true);
   return {
     users,
     tokens,
@@ -181,7 +183,7 @@ export async function createIdentity(
       directory.setAdmins(next.admin_users);
       basic.clear();
       tokenAuth.clear();
-      await htpasswd.use(path.resolve(next.htpasswd_file));
+      await htpasswd.use(path.resolve(next.htpasswd_file), next.enabled ?? true);
       // Also when the file did not change: suspensions whose grace period is over end here (no
       // database work while none is pending).
       if (suspensionsPending) await reconcile();

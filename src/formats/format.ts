@@ -35,6 +35,11 @@ export interface FormatContext {
   readonly proxy: ProxyEngine;
   /** Registers a task to run on shutdown (timers, pools). */
   readonly onClose: (task: () => Promise<void> | void) => void;
+  /**
+   * Registers a task run after every applied reload (SIGHUP), with the configuration running
+   * before and the one running now (`config()`). It must not throw; app.ts logs it if it does.
+   */
+  readonly onReload: (task: (previous: AppConfig, next: AppConfig) => void) => void;
 }
 
 /**

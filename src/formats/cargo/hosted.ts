@@ -133,6 +133,8 @@ export class CargoHosted implements CargoSource {
     body: Readable,
     options: {
       readonly publisher: string | undefined;
+      /** The publisher becomes the owner of an existing crate that has none (auth on). */
+      readonly adoptOwnerless?: boolean;
       readonly authorize: (name: string) => Promise<void> | void;
       readonly check: (name: string) => PublishCheck;
       /**
@@ -194,6 +196,7 @@ export class CargoHosted implements CargoSource {
         description: metadata.description ?? undefined,
         keywords: metadata.keywords,
         publisher: options.publisher,
+        adoptOwnerless: options.adoptOwnerless === true,
       },
       options.check(metadata.name),
     );

@@ -26,6 +26,9 @@ export const CARGO_MOUNT = '/cargo';
 
 const MB = 1024 * 1024;
 
+/** Owner-less crates named in the start-up warning (the count covers them all). */
+const OWNERLESS_NAMED = 20;
+
 /** The default repositories of the Cargo format (see the module comment). */
 export function cargoDefaultRepositories(config: AppConfig): RepositoryConfig[] {
   const cargo = config.cargo;
@@ -82,11 +85,35 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
     defaultRepositories: cargoDefaultRepositories,
     // `Corp-App` and `corp_app` are one crate: a rule on `corp-*` holds both spellings.
     rulePath: canonicalName,
-    register(scope: FastifyInstance, context: FormatContext): Promise<void> {
+    async register(scope: FastifyInstance, context: FormatContext): Promise<void> {
       const hosted = new CargoHosted({
         db: context.db.$extendTables<CargoTables>(),
         blobs: context.blobs,
         maxCrateBytes: () => context.config().cargo.max_upload_mb * MB,
+      });
+      // Crates published while auth was off have no owner: with auth on only an admin may change
+      // them (service.ts). Said once at start-up and when a reload turns auth on.
+      const warnOwnerless = async (): Promise<void> => {
+        try {
+          const repos = context.repositories
+            .byFormat('cargo')
+            .filter((repo) => repo.kind === 'hosted')
+            .map((repo) => repo.name);
+          const { total, crates } = await hosted.store.ownerless(repos, OWNERLESS_NAMED);
+          if (total === 0) return;
+          context.log.warn(
+            { crates: total, first: crates },
+            `${String(total)} hosted Cargo crate(s) have no owner (published while [auth] was off): ` +
+              'only an admin may publish, yank or change their owners until an admin adds them with ' +
+              '`cargo owner --add <user> <crate>` using an admin token (docs/cargo.md, "Authentication")',
+          );
+        } catch (err) {
+          context.log.warn({ err }, 'could not count the Cargo crates without owners');
+        }
+      };
+      if (context.config().auth.enabled) await warnOwnerless();
+      context.onReload((previous, next) => {
+        if (!previous.auth.enabled && next.auth.enabled) void warnOwnerless();
       });
       const proxy = (options.proxy ?? createCargoProxy)(context);
       const sourceOf = (member: Repository): CargoSource =>
@@ -113,7 +140,6 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
         service,
         config: context.config,
       });
-      return Promise.resolve();
     },
   };
 }

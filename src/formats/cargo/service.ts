@@ -3,7 +3,9 @@
  * (hosted, proxy or group, by its kind), checks every operation with access control
  * (`authorize(principal, repo, action, <crate name>)`), enforces crate ownership (a crate's
  * owners — NORA user names — or an admin may publish new versions, yank and manage owners; the
- * first publisher becomes the first owner; with auth off nobody is checked), and routes writes
+ * first publisher becomes the first owner; a crate without owners, published while auth was off,
+ * is changed by admins only, and an admin's publish of it makes the admin its owner; with auth
+ * off nobody is checked), and routes writes
  * to the repository that takes them (a hosted repository, or a group's write member; a proxy
  * refuses with 405). Free of HTTP: routes.ts turns answers and RegistryErrors into responses.
  */
@@ -145,6 +147,9 @@ export class CargoService {
     return hosted.publish(target, body, {
       bodyLength,
       publisher: principal.kind === 'user' ? principal.name : undefined,
+      // With auth on, a publish allowed on a crate without owners (an admin's) makes the
+      // publisher its owner, as for a new crate; with auth off nothing changes.
+      adoptOwnerless: this.#deps.access.authEnabled,
       authorize: (name) => {
         this.#checkWrite(repo, target, principal, 'write', name.toLowerCase());
       },
@@ -277,8 +282,9 @@ export class CargoService {
     if (principal.kind === 'user') {
       if (principal.roles.includes('admin') || owners.includes(principal.name)) return;
     }
-    // A crate published while auth was off has no owner: anyone who may write takes it on.
-    if (owners.length === 0) return;
+    // A crate published while auth was off has no owner: letting any writer change it would let
+    // the first one to try take it from the team that published it. An admin decides.
+    if (owners.length === 0) throw new RegistryError('DENIED', ownerlessMessage(name));
     const who = principal.kind === 'user' ? principal.name : 'anonymous';
     throw new RegistryError(
       'DENIED',
@@ -325,4 +331,13 @@ export class CargoService {
       target.name === repo.name ? {} : { via: repo },
     );
   }
+}
+
+/** The 403 for a non-admin's change of a crate without owners (docs/cargo.md "Authentication"). */
+export function ownerlessMessage(name: string): string {
+  return (
+    `crate \`${name}\` has no owner (it was published while authentication was off): only an ` +
+    'admin may publish, yank or change its owners; an admin must add its owners first ' +
+    `(\`cargo owner --add <user> ${name}\` with an admin token)`
+  );
 }

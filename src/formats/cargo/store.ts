@@ -47,6 +47,11 @@ export interface NewVersion {
   readonly keywords: readonly string[];
   /** The publisher's NORA user name (becomes the first owner of a new crate). */
   readonly publisher: string | undefined;
+  /**
+   * The publisher also becomes the owner of an existing crate that has none (published while
+   * auth was off), once `check` let the publish through. Default false.
+   */
+  readonly adoptOwnerless?: boolean;
 }
 
 /**
@@ -279,7 +284,17 @@ export class CargoStore {
               .values({ repo, crate: name, login: version.publisher, added_at: now })
               .execute();
           }
-        } else if (semver.gt(vers, existing.max_version)) {
+        } else if (
+          version.adoptOwnerless === true &&
+          version.publisher !== undefined &&
+          owners?.length === 0
+        ) {
+          await trx
+            .insertInto('cargo_owners')
+            .values({ repo, crate: name, login: version.publisher, added_at: now })
+            .execute();
+        }
+        if (existing !== undefined && semver.gt(vers, existing.max_version)) {
           await trx
             .updateTable('cargo_crates')
             .set({
@@ -352,6 +367,39 @@ export class CargoStore {
   }
 
   /** Owner logins of `name`, in the order they were added. */
+  /**
+   * Crates of `repos` that have no owner (published while auth was off), as `repo/crate`, up to
+   * `limit` of them, and how many there are in all.
+   */
+  async ownerless(
+    repos: readonly string[],
+    limit: number,
+  ): Promise<{ total: number; crates: string[] }> {
+    if (repos.length === 0) return { total: 0, crates: [] };
+    const rows = await this.#db
+      .selectFrom('cargo_crates as c')
+      .select(['c.repo', 'c.display_name'])
+      .where('c.repo', 'in', repos)
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('cargo_owners as o')
+              .select('o.login')
+              .whereRef('o.repo', '=', 'c.repo')
+              .whereRef('o.crate', '=', 'c.name'),
+          ),
+        ),
+      )
+      .orderBy('c.repo')
+      .orderBy('c.name')
+      .execute();
+    return {
+      total: rows.length,
+      crates: rows.slice(0, limit).map((r) => `${r.repo}/${r.display_name}`),
+    };
+  }
+
   async owners(repo: string, name: string): Promise<string[]> {
     const rows = await this.#db
       .selectFrom('cargo_owners')

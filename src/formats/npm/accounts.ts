@@ -63,8 +63,9 @@ export class NpmAccounts {
 
   /**
    * Logs an existing user in, or creates the user on first use when self-registration is
-   * allowed; either way returns a fresh token. With registration off an unknown name gets 403
-   * (npm prints the message), a known name with a wrong password 401.
+   * allowed; either way returns a fresh token. With registration off an unknown name gets
+   * exactly what a known name with a wrong password gets (401 "incorrect username or password",
+   * a failed login for the lockout), so the endpoint does not tell which names exist.
    */
   async login(urlName: string, body: Json, address?: string): Promise<Json> {
     const guarded = <T>(verify: () => Promise<T | undefined>) =>
@@ -113,13 +114,8 @@ export class NpmAccounts {
         // Auth is off: nothing to log in to, but npm needs a token to publish.
         return { ok: true, id: `org.couchdb.user:${urlName}`, rev: '1', token: anonymousToken() };
       }
-      if (!(await this.#users.get(urlName))) {
-        throw new RegistryError(
-          'DENIED',
-          `user "${urlName}" does not exist and self-registration is disabled on this registry ` +
-            '([auth] allow_registration = false): ask its administrator for an account',
-        );
-      }
+      // An unknown name gets the wrong-password answer, counted as a failed login like it
+      // (`guarded` above): a different answer would tell which user names exist.
       throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
     }
     const { secret } = await this.#tokens.create(urlName, {

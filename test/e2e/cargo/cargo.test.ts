@@ -261,6 +261,111 @@ for (const authRequired of [false, true]) {
   );
 }
 
+describe('cargo: a crate published while auth was off, then auth on', { skip: missing }, () => {
+  // Found by new users: `cargo owner --add bob rg-alpha` by bob took an owner-less crate (one
+  // published with auth off, the README's default) from the team that published it.
+  let dir: { path: string; [Symbol.asyncDispose](): Promise<void> };
+  let server: TestServer;
+  let env: NodeJS.ProcessEnv;
+  let tokens: { alice: string; bob: string; root: string };
+  const cargo = (args: string[], cwd: string, token: string, check = true) =>
+    run(CARGO ?? 'cargo', [...args, '--registry', 'nora', '--token', token], {
+      cwd,
+      env,
+      timeoutMs: 240_000,
+      check,
+    });
+  const crate = (version: string) =>
+    writeFiles(path.join(dir.path, 'alpha'), {
+      'Cargo.toml': manifest('rg-alpha', version, '', 'readme = false'),
+      'src/lib.rs': `pub fn version() -> &'static str { "${version}" }\n`,
+    });
+  const publish = (token: string, check = true) =>
+    cargo(['publish', '--allow-dirty', '--no-verify'], path.join(dir.path, 'alpha'), token, check);
+  const NO_OWNER =
+    /crate `rg-alpha` has no owner \(it was published while authentication was off\)[^\n]*an admin must add its owners first \(`cargo owner --add <user> rg-alpha` with an admin token\)/;
+
+  before(async () => {
+    dir = await tempDir('nora-cargo-ownerless-e2e-');
+    const home = path.join(dir.path, 'cargo-home');
+    env = {
+      ...process.env,
+      CARGO_HOME: home,
+      CARGO_TARGET_DIR: path.join(dir.path, 'target'),
+      CARGO_TERM_COLOR: 'never',
+      CARGO_HTTP_TIMEOUT: '60',
+    };
+    delete env['CARGO_REGISTRY_TOKEN'];
+    delete env['RUSTC_WRAPPER'];
+    const configure = (url: string) =>
+      writeFiles(home, {
+        'config.toml': [
+          '[registries.nora]',
+          `index = "sparse+${url}/cargo/index/"`,
+          'credential-provider = "cargo:token"',
+          '',
+          '[net]',
+          'retry = 0',
+          '',
+        ].join('\n'),
+      });
+    const data = path.join(dir.path, 'data');
+    await fs.mkdir(data);
+    // Auth off (the default): any token string, which NORA ignores (README).
+    const off = await startTestServer({ dataDir: data, config: { cargo: { proxy: '' } } });
+    await configure(off.url);
+    await crate('0.1.0');
+    await publish('anything');
+    await off.close();
+    server = await startTestServer({
+      dataDir: data,
+      config: { cargo: { proxy: '' }, auth: { enabled: true, admin_users: ['root'] } },
+    });
+    await configure(server.url);
+    const { users, tokens: store } = server.app.context.identity;
+    for (const name of ['alice', 'bob', 'root']) {
+      assert.ok(await users.create(name, `${name}-pw-123`, undefined, ['read', 'write']));
+    }
+    tokens = {
+      alice: (await store.create('alice', { role: 'write' })).secret,
+      bob: (await store.create('bob', { role: 'write' })).secret,
+      root: (await store.create('root', { role: 'admin' })).secret,
+    };
+  });
+  after(async () => {
+    await server.close();
+    await dir[Symbol.asyncDispose]();
+  });
+
+  test('a writer cannot take it, yank it or publish it; an admin adds the owner, who then publishes', async () => {
+    const take = await cargo(['owner', '--add', 'bob', 'rg-alpha'], dir.path, tokens.bob, false);
+    assert.notEqual(take.code, 0);
+    assert.match(take.stderr, NO_OWNER);
+    const yank = await cargo(
+      ['yank', '--version', '0.1.0', 'rg-alpha'],
+      dir.path,
+      tokens.bob,
+      false,
+    );
+    assert.notEqual(yank.code, 0);
+    assert.match(yank.stderr, NO_OWNER);
+    await crate('0.2.0');
+    const early = await publish(tokens.alice, false);
+    assert.notEqual(early.code, 0);
+    assert.match(early.stderr, NO_OWNER);
+    const listed = await cargo(['owner', '--list', 'rg-alpha'], dir.path, tokens.alice);
+    assert.equal(listed.stdout.trim(), '', 'nobody owns it yet');
+    await cargo(['owner', '--add', 'alice', 'rg-alpha'], dir.path, tokens.root);
+    const published = await publish(tokens.alice);
+    assert.match(published.stderr, /Uploaded rg-alpha v0\.2\.0/);
+    const bobs = await cargo(['owner', '--add', 'bob', 'rg-alpha'], dir.path, tokens.bob, false);
+    assert.notEqual(bobs.code, 0);
+    assert.match(bobs.stderr, /bob is not an owner of crate `rg-alpha` \(owners: alice\)/);
+    const owners = await cargo(['owner', '--list', 'rg-alpha'], dir.path, tokens.alice);
+    assert.deepEqual(owners.stdout.trim().split('\n'), ['alice (alice)']);
+  });
+});
+
 function indexPathOf(name: string): string {
   const lower = name.toLowerCase();
   if (lower.length <= 2) return `${lower.length}/${lower}`;

@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 import { CargoFixtureUpstream, fakeCrate } from '../cargo-proxy/fixture.ts';
 import { crateBody, makeCrate, metadata, publishBody } from './fixtures.ts';
 
@@ -1047,5 +1048,158 @@ describe('cargo publish: a dependency without `registry` must exist in the regis
     cargoError(await publish(base, 'direct', [dep('serde')]), 400, /no known crate named `serde`/);
     const answer = await publish(base, 'direct', [dep('base-lib')]);
     assert.equal(answer.status, 200, answer.text);
+  });
+});
+
+describe('cargo: crates published while auth was off have no owner; with auth on only admins change them', () => {
+  // Found by new users: an owner-less crate (published with auth off, the README's default) could
+  // be taken by any writer once auth was on (`cargo owner --add bob`), locking out its real
+  // publisher; an authenticated publish of a new version made nobody owner either.
+  let dir: { path: string; [Symbol.asyncDispose](): Promise<void> };
+  let server: TestServer;
+  let alice: string;
+  let bob: string;
+  let admin: string;
+  const ownerless =
+    /crate `rg-alpha` has no owner \(it was published while authentication was off\): only an admin may publish, yank or change its owners; an admin must add its owners first \(`cargo owner --add <user> rg-alpha` with an admin token\)/;
+  const ownersOf = async (crate: string) =>
+    (
+      (await call(server, 'GET', `/cargo/api/v1/crates/${crate}/owners`, { token: alice }))
+        .json as { users: { login: string }[] }
+    ).users.map((u) => u.login);
+
+  before(async () => {
+    dir = await tempDir('nora-cargo-ownerless-');
+    const off = await startTestServer({ dataDir: dir.path, config: { cargo: { proxy: '' } } });
+    for (const [name, vers] of [
+      ['rg-alpha', '1.0.0'],
+      ['rg-beta', '1.0.0'],
+      ['rg-gamma', '1.0.0'],
+    ] as const) {
+      const res = await call(off, 'PUT', '/cargo/api/v1/crates/new', {
+        body: await crateBody(name, vers),
+      });
+      assert.equal(res.status, 200, res.text);
+    }
+    await off.close();
+    server = await startTestServer({
+      dataDir: dir.path,
+      config: {
+        cargo: { proxy: '' },
+        auth: { enabled: true, anonymous_read: false, admin_users: ['root'] },
+      },
+    });
+    const { users, tokens } = server.app.context.identity;
+    assert.ok(await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']));
+    assert.ok(await users.create('bob', 'bob-pw-12', undefined, ['read', 'write']));
+    assert.ok(await users.create('root', 'root-pw-12', undefined, ['read', 'write']));
+    alice = (await tokens.create('alice', { role: 'write' })).secret;
+    bob = (await tokens.create('bob', { role: 'write' })).secret;
+    admin = (await tokens.create('root', { role: 'admin' })).secret;
+  });
+  after(async () => {
+    await server.close();
+    await dir[Symbol.asyncDispose]();
+  });
+
+  test('a writer may not add owners, yank or publish: 403 saying an admin must add owners', async () => {
+    assert.deepEqual(await ownersOf('rg-alpha'), []);
+    cargoError(
+      await call(server, 'PUT', '/cargo/api/v1/crates/rg-alpha/owners', {
+        token: bob,
+        body: JSON.stringify({ users: ['bob'] }),
+      }),
+      403,
+      ownerless,
+    );
+    cargoError(
+      await call(server, 'DELETE', '/cargo/api/v1/crates/rg-alpha/owners', {
+        token: bob,
+        body: JSON.stringify({ users: ['bob'] }),
+      }),
+      403,
+      ownerless,
+    );
+    cargoError(
+      await call(server, 'DELETE', '/cargo/api/v1/crates/rg-alpha/1.0.0/yank', { token: bob }),
+      403,
+      ownerless,
+    );
+    cargoError(
+      await call(server, 'PUT', '/cargo/api/v1/crates/rg-alpha/1.0.0/unyank', { token: bob }),
+      403,
+      ownerless,
+    );
+    const blobsBefore = await blobFiles(server);
+    cargoError(
+      await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+        body: await crateBody('rg-alpha', '1.1.0'),
+        token: alice,
+      }),
+      403,
+      ownerless,
+    );
+    assert.deepEqual(await blobFiles(server), blobsBefore, 'no blob stored');
+    assert.deepEqual(await ownersOf('rg-alpha'), [], 'still nobody');
+  });
+
+  test('an admin adds the owners; then the owners publish and others get "not an owner"', async () => {
+    const added = await call(server, 'PUT', '/cargo/api/v1/crates/rg-alpha/owners', {
+      token: admin,
+      body: JSON.stringify({ users: ['alice'] }),
+    });
+    assert.equal(added.status, 200, added.text);
+    assert.deepEqual(await ownersOf('rg-alpha'), ['alice']);
+    const published = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+      body: await crateBody('rg-alpha', '1.1.0'),
+      token: alice,
+    });
+    assert.equal(published.status, 200, published.text);
+    cargoError(
+      await call(server, 'PUT', '/cargo/api/v1/crates/rg-alpha/owners', {
+        token: bob,
+        body: JSON.stringify({ users: ['bob'] }),
+      }),
+      403,
+      /bob is not an owner of crate `rg-alpha` \(owners: alice\)/,
+    );
+  });
+
+  test('an admin may yank and publish an owner-less crate; publishing makes the admin its owner', async () => {
+    const yank = await call(server, 'DELETE', '/cargo/api/v1/crates/rg-gamma/1.0.0/yank', {
+      token: admin,
+    });
+    assert.equal(yank.status, 200, yank.text);
+    const unyank = await call(server, 'PUT', '/cargo/api/v1/crates/rg-gamma/1.0.0/unyank', {
+      token: admin,
+    });
+    assert.equal(unyank.status, 200, unyank.text);
+    assert.deepEqual(await ownersOf('rg-gamma'), [], 'a yank takes no ownership');
+    const published = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
+      body: await crateBody('rg-beta', '1.1.0'),
+      token: admin,
+    });
+    assert.equal(published.status, 200, published.text);
+    assert.deepEqual(await ownersOf('rg-beta'), ['root']);
+  });
+
+  test('switched on by a reload: the same rule at once', async () => {
+    await using off = await startTestServer({ config: { cargo: { proxy: '' } } });
+    const res = await call(off, 'PUT', '/cargo/api/v1/crates/new', {
+      body: await crateBody('rg-alpha', '1.0.0'),
+    });
+    assert.equal(res.status, 200, res.text);
+    off.app.reload({ ...off.config, auth: { ...off.config.auth, enabled: true } });
+    const { users, tokens } = off.app.context.identity;
+    assert.ok(await users.create('bob', 'bob-pw-12', undefined, ['read', 'write']));
+    const bobs = (await tokens.create('bob', { role: 'write' })).secret;
+    cargoError(
+      await call(off, 'PUT', '/cargo/api/v1/crates/rg-alpha/owners', {
+        token: bobs,
+        body: JSON.stringify({ users: ['bob'] }),
+      }),
+      403,
+      ownerless,
+    );
   });
 });

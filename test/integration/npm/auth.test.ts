@@ -313,14 +313,37 @@ describe('npm self-registration off ([auth] allow_registration = false, the defa
     assert.equal(parseConfigObject({}, {}).config.auth.allow_registration, false);
   });
 
-  test('an unknown name cannot register: 403 with a message npm prints', async () => {
-    const mallory = new NpmHttp(`${server.url}/npm`);
-    const reply = await mallory.login('mallory', 'whatever');
-    assert.equal(reply.status, 403, reply.text);
-    assert.match(reply.json<{ error: string }>().error, /self-registration is disabled/);
-    assert.equal(mallory.token, undefined);
+  test('an unknown name cannot register, and is not told apart from a wrong password', async () => {
+    // Found by new users: 403 "user … does not exist" for an unknown name but 401 for a known
+    // one told which names exist. Now both get the same 401, the same body and headers.
+    const login = (user: string, password: string, from: string) =>
+      new NpmHttp(`${server.url}/npm`).request(
+        'PUT',
+        `/-/user/org.couchdb.user:${user}`,
+        { name: user, password, email: `${user}@example.test` },
+        { 'x-forwarded-for': from },
+      );
+    const unknown = await login('mallory', 'whatever', '10.77.0.1');
+    const wrong = await login('gina', 'wrong-pass', '10.77.0.2');
+    assert.equal(unknown.status, 401, unknown.text);
+    assert.equal(unknown.text, wrong.text);
+    assert.equal(unknown.headers.get('www-authenticate'), wrong.headers.get('www-authenticate'));
+    assert.equal(unknown.headers.get('content-type'), wrong.headers.get('content-type'));
     // Not created as a side effect: still unknown afterwards.
-    assert.equal((await mallory.login('mallory', 'whatever')).status, 403);
+    assert.equal((await login('mallory', 'whatever', '10.77.0.3')).status, 401);
+    // Counted as failed logins: from the 5th failure on the address is locked (429), as for
+    // wrong passwords of existing users.
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      statuses.push((await login(`nosuchuser${String(i)}`, 'guess', '10.77.0.9')).status);
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
+    // The same for one unknown name probed from many addresses: the name is counted too.
+    const byName: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      byName.push((await login('nosuchuser', 'guess', `10.78.0.${String(i + 1)}`)).status);
+    }
+    assert.deepEqual(byName, [401, 401, 401, 401, 401, 429]);
   });
 
   test('an existing user still logs in (right password → token, wrong → 401) and publishes', async () => {

@@ -30,8 +30,8 @@ const UUID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
  *   bad credential still 401;
  * - read / write / delete / admin: that action on the repository;
  * - account-change: changes to the caller's own tokens (needs write);
- * - login: the credentials are in the body (npm adduser of an unknown name, registration off): 403
- *   whoever calls;
+ * - login: the credentials are in the body (npm adduser of an unknown name, registration off): 401
+ *   whoever calls, the wrong-password answer (which names exist is not told);
  * - unavailable: a format not built (or disabled): 404 for anyone with a valid credential.
  */
 type Need =
@@ -85,7 +85,7 @@ const EXPECTED: Record<Need, Record<Principal, Outcome>> = {
   delete: row(401, 403, 'ok', 'ok', 401),
   admin: row(401, 403, 403, 'ok', 401),
   'account-change': row(401, 403, 'ok', 'ok', 401),
-  login: row(403, 403, 403, 403, 401),
+  login: row(401, 401, 401, 401, 401),
   unavailable: row('ok', 'ok', 'ok', 'ok', 401),
 };
 
