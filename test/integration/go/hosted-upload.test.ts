@@ -154,7 +154,7 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
         },
       }),
       duplex: 'half',
-    } as RequestInit);
+    });
     const body = await answer.text();
     assert.equal(answer.status, 413, body);
     assert.match(
