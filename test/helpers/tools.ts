@@ -5,6 +5,8 @@
  */
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -87,4 +89,15 @@ export function run(
     if (input === undefined) child.stdin?.end();
     else child.stdin?.end(input);
   });
+}
+
+/**
+ * podman/buildah storage flags for a private store under `dir`: `--root <dir>/root`, a run root
+ * of its own directly in the temporary directory (podman refuses a run root longer than 50
+ * characters, which a test's work directory inside the runner's TMPDIR can pass), and the vfs
+ * driver (no kernel overlay needed). The run root is removed with the runner's TMPDIR.
+ */
+export async function containersStorage(dir: string): Promise<string[]> {
+  const runroot = await fs.mkdtemp(path.join(os.tmpdir(), 'run-'));
+  return ['--root', path.join(dir, 'root'), '--runroot', runroot, '--storage-driver', 'vfs'];
 }

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { removeDir } from '../../helpers/tmp.ts';
-import { missingTools, run } from '../../helpers/tools.ts';
+import { containersStorage, missingTools, run } from '../../helpers/tools.ts';
 import {
   buildOciLayout,
   type Distribution,
@@ -251,14 +251,7 @@ describe(
 
     test('podman pulls through the cache', { skip: missingTools('podman') }, async () => {
       const store = path.join(dir, 'podman');
-      const args = [
-        '--root',
-        path.join(store, 'root'),
-        '--runroot',
-        path.join(store, 'run'),
-        '--storage-driver',
-        'vfs',
-      ];
+      const args = await containersStorage(store);
       await run('podman', [...args, 'pull', '--tls-verify=false', `${nora.host}/team/app:v1`], {
         timeoutMs: 120_000,
       });

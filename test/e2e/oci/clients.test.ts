@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { sha256File } from '../../helpers/storage.ts';
-import { missingTools, run } from '../../helpers/tools.ts';
+import { containersStorage, missingTools, run } from '../../helpers/tools.ts';
 import { startOciServer } from '../../integration/oci/helpers.ts';
 
 let server: TestServer;
@@ -307,14 +307,7 @@ describe('podman and buildah', { skip: missingTools('podman', 'buildah') }, () =
     const dir = path.join(work.path, 'containers');
     await fs.mkdir(dir, { recursive: true });
     await fs.writeFile(path.join(dir, 'artifact.txt'), 'built by buildah\n');
-    const storage = [
-      '--root',
-      path.join(dir, 'root'),
-      '--runroot',
-      path.join(dir, 'run'),
-      '--storage-driver',
-      'vfs',
-    ];
+    const storage = await containersStorage(dir);
     const ctr = (await tool('buildah', [...storage, 'from', 'scratch'], dir)).stdout.trim();
     await tool('buildah', [...storage, 'copy', ctr, 'artifact.txt', '/artifact.txt'], dir);
     await tool(
@@ -343,14 +336,7 @@ describe('podman and buildah', { skip: missingTools('podman', 'buildah') }, () =
     const tags = (await getJson('/v2/org/podman/tags/list')) as { tags: string[] };
     assert.deepEqual(tags.tags, ['v2']);
     // Pull into a fresh store: the content survives a round trip.
-    const fresh = [
-      '--root',
-      path.join(dir, 'root2'),
-      '--runroot',
-      path.join(dir, 'run2'),
-      '--storage-driver',
-      'vfs',
-    ];
+    const fresh = await containersStorage(path.join(dir, 'fresh'));
     await tool('podman', [...fresh, 'pull', '--tls-verify=false', `${R}/org/podman:v2`], dir);
     const images = (
       await tool('podman', [...fresh, 'images', '--format', '{{.Repository}}:{{.Tag}}'], dir)
