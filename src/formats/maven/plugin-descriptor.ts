@@ -11,13 +11,13 @@
  * entities off, DOCTYPE refused). Anything wrong — not a zip, no descriptor, a bad one —
  * answers undefined: the caller falls back to the artifactId rule and the deploy never fails.
  */
-import { PassThrough, Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import yauzl from 'yauzl';
+import { RangeReader, type RangeOpener } from '../../core/zip-range.ts';
 import { decodeText } from './metadata.ts';
 
-/** Opens bytes `start`..`end` of the jar, `end` exclusive (yauzl's convention). */
-export type RangeOpener = (start: number, end: number) => Promise<Readable>;
+export type { RangeOpener } from '../../core/zip-range.ts';
 
 /** What a plugin descriptor declares. */
 export interface PluginDescriptor {
@@ -33,28 +33,6 @@ const HEAD_BYTES = 256 * 1024;
 const DESCRIPTOR = 'META-INF/maven/plugin.xml';
 /** A goal prefix Maven can be asked for on the command line (`prefix:goal`). */
 const PREFIX = /^[A-Za-z0-9_.-]{1,128}$/;
-
-class RangeReader extends yauzl.RandomAccessReader {
-  readonly #open: RangeOpener;
-
-  constructor(open: RangeOpener) {
-    super();
-    this.#open = open;
-  }
-
-  override _readStreamForRange(start: number, end: number): Readable {
-    if (end <= start) return Readable.from([]);
-    const out = new PassThrough();
-    this.#open(start, end).then(
-      (body) => {
-        body.on('error', (err) => out.destroy(err));
-        body.pipe(out);
-      },
-      (err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))),
-    );
-    return out;
-  }
-}
 
 const parser = new XMLParser({
   processEntities: false,

@@ -4,11 +4,13 @@
  * the central directory and one entry are touched. Bounded whatever the archive claims: the
  * number of entries scanned, the entry's declared and actual size, its compression ratio.
  */
-import { PassThrough, type Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
+import { RangeReader, type RangeOpener } from '../../core/zip-range.ts';
 import { normalizeProjectName } from './names.ts';
+
+export type { RangeOpener } from '../../core/zip-range.ts';
 
 /** Larger METADATA files do not exist in practice (the biggest real ones are ~1 MB of README). */
 export const MAX_CORE_METADATA_BYTES = 16 * 1024 * 1024;
@@ -16,30 +18,6 @@ export const MAX_CORE_METADATA_BYTES = 16 * 1024 * 1024;
 const MAX_ENTRIES = 200_000;
 /** Deflate tops out near 1032:1; anything beyond is a bomb. */
 const MAX_RATIO = 1100;
-
-/** Opens bytes `start`..`end` of the archive, `end` exclusive (yauzl's convention). */
-export type RangeOpener = (start: number, end: number) => Promise<Readable>;
-
-class RangeReader extends yauzl.RandomAccessReader {
-  readonly #open: RangeOpener;
-
-  constructor(open: RangeOpener) {
-    super();
-    this.#open = open;
-  }
-
-  override _readStreamForRange(start: number, end: number): Readable {
-    const out = new PassThrough();
-    this.#open(start, end).then(
-      (body) => {
-        body.on('error', (err) => out.destroy(err));
-        body.pipe(out);
-      },
-      (err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))),
-    );
-    return out;
-  }
-}
 
 function invalidWheel(message: string): RegistryError {
   return new RegistryError('BAD_REQUEST', `invalid wheel: ${message}`);
