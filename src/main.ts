@@ -374,6 +374,10 @@ function addGoCommands(program: Command): void {
     .option('--dry-run', 'build the zip and report, upload nothing')
     .option('--allow-dirty', 'publish a git checkout with uncommitted changes (else refused)')
     .option(
+      '--shadow',
+      "publish a module path a group's proxy has served: that group then serves only the hosted module (else refused)",
+    )
+    .option(
       '-c, --config <file>',
       'config file giving the default registry (default: NORA_CONFIG_PATH or ./config.toml)',
     )
@@ -387,6 +391,7 @@ function addGoCommands(program: Command): void {
           token?: string;
           dryRun?: boolean;
           allowDirty?: boolean;
+          shadow?: boolean;
           config?: string;
         },
       ) => {

@@ -16,7 +16,10 @@
  *
  * Also here, so every format's group applies it the same way: which members may answer for a
  * name (`protect_hosted_names`, the dependency-confusion guard: a name with hosted content is
- * served from hosted members only).
+ * served from hosted members only). When the guard kept a member out of a read nobody answered,
+ * the 404 says so too (`missNote`): `not found: example.org/lib@v1.0.0 (example.org/lib is hosted
+ * in go-hosted, so group go does not ask its proxies for it: protect_hosted_names)`, so a version
+ * the proxy still has is not a silent mystery.
  */
 import type { Counter } from 'prom-client';
 import { isRegistryError, type RegistryError } from '../core/errors.ts';
@@ -37,6 +40,8 @@ export interface MemberFailure {
 export interface GroupAnswers<M, T> {
   readonly answers: readonly { readonly member: M; readonly value: T }[];
   readonly failures: readonly MemberFailure[];
+  /** What the read's guard kept out (undefined: nothing): `missNote(failures, kept)` says it. */
+  readonly kept?: KeptOut | undefined;
 }
 
 export interface GroupReaderDeps {
@@ -80,15 +85,16 @@ export class GroupReader {
 
   /**
    * Asks `members` in order and returns the first answer that is not undefined. Failing members
-   * (see the module comment) are skipped. When nobody answered: undefined if no member failed,
-   * else the error `miss(note)` builds, `note` being ` (upstream X unreachable: CODE; …)`.
-   * `group` is the repository the client addressed: when it is not a group, a failure is rethrown.
+   * (see the module comment) are skipped. When nobody answered: undefined if no member failed
+   * and the guard kept nobody out, else the error `miss(note)` builds, `note` being
+   * ` (upstream X unreachable: CODE; …)` and/or the guard's reason (`missNote`). `group` is the
+   * repository the client addressed: when it is not a group, a failure is rethrown.
    */
   async first<M extends MemberOf, T>(
     group: Repository,
     members: readonly M[],
     read: (member: M) => Promise<T | undefined>,
-    miss: (note: string) => Error,
+    miss: (note: string, kept?: KeptOut) => Error,
     guard?: NameGuard<M>,
   ): Promise<T | undefined> {
     const failures: MemberFailure[] = [];
@@ -101,14 +107,17 @@ export class GroupReader {
     } finally {
       this.#report(group, failures);
     }
-    if (failures.length > 0) throw miss(missNote(failures));
+    const kept = guard?.keptOut();
+    const note = missNote(failures, kept);
+    if (note !== '') throw miss(note, kept);
     return undefined;
   }
 
   /**
    * Asks every member in order (for merges: tags, catalog, referrers, packuments). Returns the
-   * answers of the members that had something, in member order, and the failures; the caller
-   * merges, and on an empty merge with failures answers `miss(missNote(failures))`.
+   * answers of the members that had something, in member order, the failures and what the guard
+   * kept out; the caller merges, and on an empty merge with a note (`missNote(failures, kept)`
+   * not empty) answers its protocol's 404 with it.
    */
   async all<M extends MemberOf, T>(
     group: Repository,
@@ -127,24 +136,26 @@ export class GroupReader {
     } finally {
       this.#report(group, failures);
     }
-    return { answers, failures };
+    const kept = guard?.keptOut();
+    return kept === undefined ? { answers, failures } : { answers, failures, kept };
   }
 
   /**
    * `all` for a merge that is nothing without an answer: the answers of the members that had
-   * something (never empty), in member order; when nobody had it, undefined if no member failed,
-   * else the error `miss(note)` builds (as `first`).
+   * something (never empty), in member order; when nobody had it, undefined if no member failed
+   * and the guard kept nobody out, else the error `miss(note)` builds (as `first`).
    */
   async some<M extends MemberOf, T>(
     group: Repository,
     members: readonly M[],
     read: (member: M) => Promise<T | undefined>,
-    miss: (note: string) => Error,
+    miss: (note: string, kept?: KeptOut) => Error,
     guard?: NameGuard<M>,
   ): Promise<GroupAnswers<M, T>['answers'] | undefined> {
-    const { answers, failures } = await this.all(group, members, read, guard);
+    const { answers, failures, kept } = await this.all(group, members, read, guard);
     if (answers.length > 0) return answers;
-    if (failures.length > 0) throw miss(missNote(failures));
+    const note = missNote(failures, kept);
+    if (note !== '') throw miss(note, kept);
     return undefined;
   }
 
@@ -177,11 +188,31 @@ export class GroupReader {
 
 /**
  * ` (upstream docker-proxy/0 unreachable: ECONNREFUSED)` or ` (upstream pypi-proxy#0 failed:
- * content does not match its digest)` — appended to a group's 404 message.
+ * content does not match its digest)` — appended to a group's 404 message; with `kept` (the
+ * guard kept members out of the read) also ` (lib is hosted in pypi-hosted, so group pypi does
+ * not ask its proxies for it: protect_hosted_names)`. Empty when there is nothing to say. The one
+ * place these words are made: a format only appends the note to its protocol's 404.
  */
-export function missNote(failures: readonly MemberFailure[]): string {
-  if (failures.length === 0) return '';
-  return ` (${failures.map((f) => `upstream ${f.upstream} ${verb(f)}: ${f.reason}`).join('; ')})`;
+export function missNote(failures: readonly MemberFailure[], kept?: KeptOut): string {
+  const parts = failures.map((f) => `upstream ${f.upstream} ${verb(f)}: ${f.reason}`);
+  if (kept !== undefined) parts.push(keptOutText(kept));
+  return parts.length === 0 ? '' : ` (${parts.join('; ')})`;
+}
+
+/**
+ * `lib is hosted in go-hosted, so group go does not ask its proxies for it: protect_hosted_names`;
+ * for a name read that is not the hosted one (Go's module tree: a prefix or a path under a hosted
+ * module) `corp.example/lib is hosted in go-hosted, so group go does not ask its proxies for
+ * corp.example: protect_hosted_names`. Names only the client's name, the hosted one and
+ * repository names (never an upstream host). `nameHeld` false: the hosted name, when it is not
+ * the one read, is not named (`a module path in its tree is hosted in …`), for a caller who may
+ * not read it (go/service.ts).
+ */
+export function keptOutText(kept: KeptOut, nameHeld = true): string {
+  const same = kept.held === kept.name;
+  const holder = same ? kept.held : nameHeld ? kept.held : 'a module path in its tree';
+  const proxies = kept.members.length === 1 ? 'proxy' : 'proxies';
+  return `${holder} is hosted in ${kept.hosted}, so group ${kept.group} does not ask its ${proxies} for ${same ? 'it' : kept.name}: protect_hosted_names`;
 }
 
 /** "unreachable" for a connection that failed (an errno code, a timeout, an open circuit), else "failed". */
@@ -238,6 +269,22 @@ function isRecordDetail(detail: unknown): detail is Record<string, unknown> {
 /** Decides, per member, whether it may answer for one name (see `hostedNameGuard`). */
 export interface NameGuard<M> {
   allows(member: M): Promise<boolean>;
+  /** What `allows` refused so far, and why; undefined when it refused nobody. */
+  keptOut(): KeptOut | undefined;
+}
+
+/** The members a guard kept out of one read of a name, and the hosted member that made it. */
+export interface KeptOut {
+  /** The group read. */
+  readonly group: string;
+  /** The name read (a module path, a crate, a project, an image, `groupId:artifactId`, a chart). */
+  readonly name: string;
+  /** The hosted member holding it. */
+  readonly hosted: string;
+  /** The name that member holds: `name`, or (Go) the module path sharing its tree. */
+  readonly held: string;
+  /** The members kept out, in member order (proxies). */
+  readonly members: readonly string[];
 }
 
 /**
@@ -245,26 +292,42 @@ export interface NameGuard<M> {
  * member may always answer; any other member (a proxy) only when no hosted member has the name.
  * `hostedHas` tells whether one hosted member holds (or ever held) the name; it is asked lazily,
  * once, when the first non-hosted member comes up, so a read that a hosted member answers costs
- * nothing extra. A group with `protect_hosted_names = false`, or a non-group, allows every member.
+ * nothing extra; it answers true, or the name the member holds when that is not `name` itself
+ * (Go: a module path sharing `name`'s tree), for the 404's note (`keptOut`). A group with
+ * `protect_hosted_names = false`, or a non-group, allows every member.
  */
 export function hostedNameGuard<M extends MemberOf>(
   group: Repository,
   members: readonly M[],
-  hostedHas: (member: M) => Promise<boolean>,
+  name: string,
+  hostedHas: (member: M) => Promise<boolean | string>,
 ): NameGuard<M> {
-  let hostedName: Promise<boolean> | undefined;
-  const anyHosted = async (): Promise<boolean> => {
+  let holder: Promise<{ hosted: string; held: string } | undefined> | undefined;
+  const kept: string[] = [];
+  let held: { hosted: string; held: string } | undefined;
+  const anyHosted = async (): Promise<{ hosted: string; held: string } | undefined> => {
     for (const member of members) {
-      if (repositoryOf(member).kind === 'hosted' && (await hostedHas(member))) return true;
+      const repository = repositoryOf(member);
+      if (repository.kind !== 'hosted') continue;
+      const has = await hostedHas(member);
+      if (has !== false) return { hosted: repository.name, held: has === true ? name : has };
     }
-    return false;
+    return undefined;
   };
   return {
     async allows(member) {
       if (group.kind !== 'group' || !group.protectHostedNames) return true;
-      if (repositoryOf(member).kind === 'hosted') return true;
-      hostedName ??= anyHosted();
-      return !(await hostedName);
+      const repository = repositoryOf(member);
+      if (repository.kind === 'hosted') return true;
+      holder ??= anyHosted();
+      held = await holder;
+      if (held === undefined) return true;
+      kept.push(repository.name);
+      return false;
+    },
+    keptOut() {
+      if (held === undefined || kept.length === 0) return undefined;
+      return { group: group.name, name, hosted: held.hosted, held: held.held, members: kept };
     },
   };
 }
@@ -310,4 +373,70 @@ export class MergeMemo<P, R> {
     }
     this.#merges.set(key, { parts, merged });
   }
+}
+
+/**
+ * A proxy member of a `protect_hosted_names` group that has served a name which a publish of a
+ * new name in a hosted member of that group now takes over (the guard keeps it out from then on).
+ */
+export interface ShadowedProxy {
+  readonly group: string;
+  readonly proxy: string;
+  /** The name it served: the published one, or (Go) a module path in the published one's tree. */
+  readonly served: string;
+}
+
+/**
+ * For a publish of the new name `name` into the hosted repository `hosted`: the proxy members of
+ * each group guarding hosted names (`protect_hosted_names`) that has `hosted` among the members
+ * that may answer for `name`, which have served the name — `served(proxy)` says which name it
+ * served (from its cache, no upstream request), undefined when none. Asked on the first version of
+ * a new name only: a cache lookup per proxy member.
+ */
+export async function shadowedProxies(
+  groups: readonly Repository[],
+  membersOf: (group: Repository, path?: string) => readonly Repository[],
+  hosted: Repository,
+  name: string,
+  served: (proxy: Repository) => Promise<string | undefined>,
+): Promise<ShadowedProxy[]> {
+  const out: ShadowedProxy[] = [];
+  const known = new Map<string, string | undefined>();
+  for (const group of groups) {
+    if (group.kind !== 'group' || !group.protectHostedNames || group.format !== hosted.format) {
+      continue;
+    }
+    const members = membersOf(group, name);
+    if (!members.some((m) => m.name === hosted.name)) continue;
+    for (const proxy of members.filter((m) => m.kind === 'proxy')) {
+      if (!known.has(proxy.name)) known.set(proxy.name, await served(proxy));
+      const was = known.get(proxy.name);
+      if (was !== undefined) out.push({ group: group.name, proxy: proxy.name, served: was });
+    }
+  }
+  return out;
+}
+
+/**
+ * One line per group for `shadowedProxies`' answer: `crate \`up-other\` was served from
+ * cargo-proxy through group cargo; from now on that group serves only cargo-hosted's versions of
+ * it (protect_hosted_names)`. `label` spells a name for the format (`crate \`x\``, a module path).
+ * Names only the client's names and repository names (never an upstream host).
+ */
+export function shadowedText(
+  label: (name: string) => string,
+  name: string,
+  hosted: string,
+  shadowed: readonly ShadowedProxy[],
+): string[] {
+  const byGroup = new Map<string, ShadowedProxy[]>();
+  for (const s of shadowed) byGroup.set(s.group, [...(byGroup.get(s.group) ?? []), s]);
+  return [...byGroup].map(([group, list]) => {
+    const proxies = [...new Set(list.map((s) => s.proxy))].join(', ');
+    const served = [...new Set(list.map((s) => s.served))];
+    if (served.length === 1 && served[0] === name) {
+      return `${label(name)} was served from ${proxies} through group ${group}; from now on that group serves only ${hosted}'s versions of it and no longer asks ${proxies} (protect_hosted_names)`;
+    }
+    return `${served.map(label).join(', ')} (in the tree of ${label(name)}) ${served.length === 1 ? 'was' : 'were'} served from ${proxies} through group ${group}; from now on that group no longer asks ${proxies} for ${served.length === 1 ? 'it' : 'them'}, only ${hosted} (protect_hosted_names)`;
+  });
 }

@@ -234,7 +234,7 @@ export class CargoGroup implements CargoSource {
   }
 
   #guard(group: Repository, members: readonly Repository[], name: string): NameGuard<Repository> {
-    return hostedNameGuard(group, members, (member) => this.#deps.hostedHas(member, name));
+    return hostedNameGuard(group, members, name, (member) => this.#deps.hostedHas(member, name));
   }
 }
 

@@ -17,7 +17,7 @@ import { CargoGroup } from './group.ts';
 import { CargoHosted } from './hosted.ts';
 import { type CargoTables, cargoMigrations } from './migrations.ts';
 import type { CargoSource } from './model.ts';
-import { createCargoProxy } from './proxy.ts';
+import { createCargoProxy, indexKey } from './proxy.ts';
 import { type CargoMount, registerCargoRoutes } from './routes.ts';
 import { CargoService } from './service.ts';
 import { canonicalName } from './names.ts';
@@ -135,6 +135,9 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
         group,
         userExists: async (login) =>
           (await context.identity.directory.account(login)) !== undefined,
+        // A crate's index file in a proxy's cache: it has served the crate (no upstream request).
+        servedIndex: async (member, name) =>
+          (await context.proxy.lookup(member.name, indexKey(name))) !== undefined,
       });
       registerCargoRoutes(scope, context.repositories.byFormat('cargo').map(cargoMountOf), {
         service,

@@ -82,7 +82,8 @@ export function createCargoProxy(context: CargoProxyContext): CargoProxy {
   return new CargoProxy(context);
 }
 
-function indexKey(name: string): string {
+/** The cache key of a crate's index file (lower-cased name): a publish's takeover check reads it. */
+export function indexKey(name: string): string {
   return `cargo-index:${name}`;
 }
 function configKey(upstream: number): string {

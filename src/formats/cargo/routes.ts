@@ -218,8 +218,8 @@ async function dispatch(
       // Node's parser has checked it is one decimal length (a chunked body has none).
       const bodyLength =
         declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : undefined;
-      await service.publish(repo, request.raw, principal, bodyLength);
-      return reply.type('application/json').send(publishAnswer());
+      const published = await service.publish(repo, request.raw, principal, bodyLength);
+      return reply.type('application/json').send(publishAnswer(published.warnings));
     }
     case 'search': {
       allowMethods(method, ['GET']);

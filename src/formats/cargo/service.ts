@@ -12,6 +12,7 @@
 import type { Readable } from 'node:stream';
 import { ANONYMOUS, type AccessControl, type Action, type Principal } from '../../auth/access.ts';
 import { RegistryError } from '../../core/errors.ts';
+import { shadowedProxies, shadowedText } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { CargoHosted, PublishResult } from './hosted.ts';
 import type { CargoSource, IndexFile, OpenedCrate } from './model.ts';
@@ -34,6 +35,16 @@ export interface CargoServiceDeps {
   readonly group: CargoSource;
   /** True when `login` is a NORA user (owners must be users). */
   readonly userExists: (login: string) => Promise<boolean>;
+  /**
+   * True when the proxy repository `proxy` has served crate `name` (lower-cased): its index file
+   * is in the cache. For the takeover warning of a new crate's first publish (see `publish`).
+   */
+  readonly servedIndex?: (proxy: Repository, name: string) => Promise<boolean>;
+}
+
+/** `cargo publish`'s outcome: what hosted.publish stored and the lines for `warnings.other`. */
+export interface CargoPublishAnswer extends PublishResult {
+  readonly warnings: readonly string[];
 }
 
 export class CargoService {
@@ -135,29 +146,59 @@ export class CargoService {
    * `cargo publish` to `repo` (or its write member). Repository-wide `write` is checked before
    * the body is read, `write` on the crate once the metadata names it, ownership inside the
    * store transaction. `bodyLength`: the body's declared length (Content-Length), when known.
+   *
+   * The first version of a crate new to the hosted repository, in a group guarding hosted names
+   * (`protect_hosted_names`) whose proxy member has served that crate, takes the name over: that
+   * group serves only the hosted versions from then on. The answer's `warnings` say so (Cargo
+   * prints each `warnings.other` line as `warning: …`); the publish goes ahead, as a crate
+   * version can be yanked.
    */
   async publish(
     repo: Repository,
     body: Readable,
     principal: Principal,
     bodyLength?: number,
-  ): Promise<PublishResult> {
+  ): Promise<CargoPublishAnswer> {
     const target = this.#writeTarget(repo, principal, 'write');
     const hosted = this.#deps.hosted;
-    return hosted.publish(target, body, {
+    let warnings: readonly string[] = [];
+    const result = await hosted.publish(target, body, {
       bodyLength,
       publisher: principal.kind === 'user' ? principal.name : undefined,
       // With auth on, a publish allowed on a crate without owners (an admin's) makes the
       // publisher its owner, as for a new crate; with auth off nothing changes.
       adoptOwnerless: this.#deps.access.authEnabled,
-      authorize: (name) => {
+      authorize: async (name) => {
         this.#checkWrite(repo, target, principal, 'write', name.toLowerCase());
+        warnings = await this.#takeover(target, name);
       },
       check: (name) => this.#ownerCheck(principal, name),
       // The registry the client published to is `repo` (the group, or the hosted repository
       // addressed directly): a dependency without `registry` must be one of its crates.
       lookupDependency: (name) => this.sourceOf(repo).indexFile(repo, name),
     });
+    return { ...result, warnings };
+  }
+
+  /** The takeover lines of a publish of crate `name` into `target` (see `publish`). */
+  async #takeover(target: Repository, name: string): Promise<readonly string[]> {
+    const served = this.#deps.servedIndex;
+    const lower = name.toLowerCase();
+    if (served === undefined || (await this.#deps.hosted.hasCrate(target, lower))) return [];
+    // The spellings a client may have asked the proxy for (`-` and `_` name one crate).
+    const spellings = [...new Set([lower, lower.replaceAll('_', '-'), lower.replaceAll('-', '_')])];
+    const repositories = this.#deps.repositories;
+    const shadowed = await shadowedProxies(
+      repositories.byFormat('cargo'),
+      (group, path) => repositories.membersOf(group, path),
+      target,
+      lower,
+      async (proxy) => {
+        for (const spelling of spellings) if (await served(proxy, spelling)) return lower;
+        return undefined;
+      },
+    );
+    return shadowedText((crate) => `crate \`${crate}\``, lower, target.name, shadowed);
   }
 
   /** `cargo yank` (`yanked` true) or `cargo yank --undo`. */

@@ -5,9 +5,13 @@
  */
 import type { StoredCrate } from './store.ts';
 
-/** `cargo publish`'s answer: nothing to warn about (categories and badges are not checked). */
-export function publishAnswer(): Record<string, unknown> {
-  return { warnings: { invalid_categories: [], invalid_badges: [], other: [] } };
+/**
+ * `cargo publish`'s answer: categories and badges are not checked; `other` holds the publish's
+ * own warnings (a name taken over from a group's proxy, service.ts), which Cargo prints as
+ * `warning: …` lines.
+ */
+export function publishAnswer(other: readonly string[] = []): Record<string, unknown> {
+  return { warnings: { invalid_categories: [], invalid_badges: [], other: [...other] } };
 }
 
 export function okAnswer(msg?: string): Record<string, unknown> {

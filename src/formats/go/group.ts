@@ -9,13 +9,14 @@
  *   holds, one under it (`<hosted>/internal/pkg`: `go` asks for a package's path and each of its
  *   prefixes to find its module) and a prefix of it (`corp.example.com` when
  *   `corp.example.com/t7/hello` is hosted). An upstream cannot shadow or extend an internal
- *   module, and its name never leaves: such a path that no hosted member has is a 404.
+ *   module, and its name never leaves: such a path that no hosted member has is a 404, whose
+ *   message says which hosted module kept the proxies out (group-read.ts `missNote`).
  * - A member whose upstream fails is "not here"; when nobody has it and some member failed, the
  *   answer is a 404 naming the failure (so `go` still falls through to its next GOPROXY entry).
  */
 import { RegistryError } from '../../core/errors.ts';
-import type { GroupDeps, NameGuard } from '../../repos/group-read.ts';
-import { hostedNameGuard } from '../../repos/group-read.ts';
+import type { GroupDeps, KeptOut, NameGuard } from '../../repos/group-read.ts';
+import { hostedNameGuard, keptOutText } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
 import { sortVersions } from './module.ts';
@@ -30,11 +31,11 @@ export interface HostedModules {
    */
   modulesUnder(repo: Repository, module: string): Promise<readonly string[]>;
   /**
-   * True when `module` is a module path `repo` holds, lies under one (`<held>/…`) or is a prefix
-   * of one: a path whose name would tell an upstream about the hosted tree. An index lookup per
-   * path segment, no scan.
+   * A module path `repo` holds that is `module`, a prefix of it (`module` lies under it) or lies
+   * under it (`module` is its prefix): `module`'s name would tell an upstream about the hosted
+   * tree. Undefined when there is none. An index lookup per path segment, no scan.
    */
-  sharesTree(repo: Repository, module: string): Promise<boolean>;
+  treeHolder(repo: Repository, module: string): Promise<string | undefined>;
 }
 
 export interface GoGroupDeps extends GroupDeps<GoSource> {
@@ -49,8 +50,11 @@ export class GoGroup implements GoSource {
   }
 
   #guard(group: Repository, members: readonly Repository[], module: string): NameGuard<Repository> {
-    return hostedNameGuard(group, members, (member) =>
-      this.#deps.hostedModules.sharesTree(member, module),
+    return hostedNameGuard(
+      group,
+      members,
+      module,
+      async (member) => (await this.#deps.hostedModules.treeHolder(member, module)) ?? false,
     );
   }
 
@@ -66,7 +70,7 @@ export class GoGroup implements GoSource {
       group,
       members,
       (member) => read(this.#deps.sourceOf(member), member),
-      (note) => new RegistryError('NOT_FOUND', `not found: ${what}${note}`),
+      (note, kept) => groupMiss(what, note, kept),
       this.#guard(group, members, module),
     );
   }
@@ -77,7 +81,7 @@ export class GoGroup implements GoSource {
       group,
       members,
       (member) => this.#deps.sourceOf(member).list(member, module),
-      (note) => new RegistryError('NOT_FOUND', `not found: ${module}/@v/list${note}`),
+      (note, kept) => groupMiss(`${module}/@v/list`, note, kept),
       this.#guard(group, members, module),
     );
     if (answers === undefined) return undefined;
@@ -109,4 +113,26 @@ export class GoGroup implements GoSource {
       s.zip(m, module, version),
     );
   }
+}
+
+/**
+ * A group's 404 whose note names a hosted module path other than the one read (the guard kept
+ * the proxies out of a path sharing its tree): GoService answers `withheld`, which does not name
+ * it, to a caller who may not read that path in its hosted repository.
+ */
+export class TreeMiss extends RegistryError {
+  readonly kept: KeptOut;
+  readonly withheld: string;
+
+  constructor(message: string, kept: KeptOut, withheld: string) {
+    super('NOT_FOUND', message);
+    this.kept = kept;
+    this.withheld = withheld;
+  }
+}
+
+function groupMiss(what: string, note: string, kept: KeptOut | undefined): RegistryError {
+  const message = `not found: ${what}${note}`;
+  if (kept === undefined || kept.held === kept.name) return new RegistryError('NOT_FOUND', message);
+  return new TreeMiss(message, kept, message.replace(keptOutText(kept), keptOutText(kept, false)));
 }

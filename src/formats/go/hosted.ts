@@ -82,21 +82,23 @@ interface RepoState {
   readonly modules: ReadonlySet<string>;
   /**
    * Every module path in `modules` and each of its leading path prefixes (`corp.example.com`,
-   * `corp.example.com/t7` for `corp.example.com/t7/hello`): the index `modulesUnder` and
-   * `sharesTree` look up, built once per load (no scan of `modules` per request).
+   * `corp.example.com/t7` for `corp.example.com/t7/hello`), each with one module path in
+   * `modules` it leads to: the index `modulesUnder` and `treeHolder` look up, built once per load
+   * (no scan of `modules` per request).
    */
-  readonly prefixes: ReadonlySet<string>;
+  readonly prefixes: ReadonlyMap<string, string>;
   /** Modules read so far, with their versions (bounded: cleared at MODULES_REMEMBERED). */
   readonly byModule: Map<string, HostedModule>;
 }
 
-/** Each path in `modules` and every leading `/`-prefix of it. */
-function prefixesOf(modules: ReadonlySet<string>): Set<string> {
-  const prefixes = new Set<string>();
+/** Each path in `modules` and every leading `/`-prefix of it, with a module it leads to. */
+function prefixesOf(modules: ReadonlySet<string>): Map<string, string> {
+  const prefixes = new Map<string, string>();
+  for (const module of modules) prefixes.set(module, module);
   for (const module of modules) {
-    prefixes.add(module);
     for (let cut = module.indexOf('/'); cut > 0; cut = module.indexOf('/', cut + 1)) {
-      prefixes.add(module.slice(0, cut));
+      const prefix = module.slice(0, cut);
+      if (!prefixes.has(prefix)) prefixes.set(prefix, module);
     }
   }
   return prefixes;
@@ -214,13 +216,15 @@ export class GoHosted implements GoSource {
     return [...modules].filter((held) => held === module || held.startsWith(below));
   }
 
-  async sharesTree(repo: Repository, module: string): Promise<boolean> {
+  async treeHolder(repo: Repository, module: string): Promise<string | undefined> {
     const { modules, prefixes } = await this.#state(repo.name);
-    if (prefixes.has(module)) return true;
+    const under = prefixes.get(module);
+    if (under !== undefined) return under;
     for (let cut = module.lastIndexOf('/'); cut > 0; cut = module.lastIndexOf('/', cut - 1)) {
-      if (modules.has(module.slice(0, cut))) return true;
+      const prefix = module.slice(0, cut);
+      if (modules.has(prefix)) return prefix;
     }
-    return false;
+    return undefined;
   }
 
   /** Drops what reads remember of `repo` (after every write of go_module_versions). */

@@ -101,6 +101,7 @@ export const goFormat: FormatModule = {
       access: context.access,
       repositories: context.repositories,
       hosted,
+      servedInTree: (proxy, module) => proxySource.servedInTree(proxy, module),
     });
     registerGoRoutes(scope, mounts, { service, config: context.config }, publishHandler(publisher));
     return Promise.resolve();

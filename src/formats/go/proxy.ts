@@ -169,6 +169,33 @@ export class GoProxy implements GoSource {
     });
   }
 
+  /**
+   * A module path this proxy has served a version of (`.info` or `.mod` in its cache) that is
+   * `module`, lies under it or is a prefix of it; undefined when none. From the cache only, no
+   * upstream request: what a publish of the new hosted module `module` takes over in a group
+   * guarding hosted names (publish.ts). A lookup per path segment.
+   */
+  async servedInTree(repo: Repository, module: string): Promise<string | undefined> {
+    if (repo.kind !== 'proxy') return undefined;
+    const state = this.#deps.proxy.state;
+    const first = async (prefix: string): Promise<string | undefined> => {
+      for (const kind of ['mod', 'info']) {
+        const [key] = await state.keys(repo.name, `${kind}:${prefix}`, 1);
+        if (key !== undefined) return key.slice(kind.length + 1, key.lastIndexOf('@'));
+      }
+      return undefined;
+    };
+    const exact = await first(`${module}@`);
+    if (exact !== undefined) return exact;
+    const under = await first(`${module}/`);
+    if (under !== undefined) return under;
+    for (let cut = module.lastIndexOf('/'); cut > 0; cut = module.lastIndexOf('/', cut - 1)) {
+      const above = await first(`${module.slice(0, cut)}@`);
+      if (above !== undefined) return above;
+    }
+    return undefined;
+  }
+
   async list(repo: Repository, module: string): Promise<VersionList | undefined> {
     const got = await this.#get(
       repo,

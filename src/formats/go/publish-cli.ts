@@ -20,6 +20,10 @@
  * - A git checkout with uncommitted changes under DIR is refused, naming the changed files, as
  *   `cargo publish` refuses one: a published version is immutable, and its bytes would be no
  *   commit's. `--allow-dirty` publishes the working tree as it is, with a warning.
+ * - The first publish of a module path that a group's proxy has served (the group would serve
+ *   only the hosted module from then on: `protect_hosted_names`) is refused by the server, which
+ *   says so; `--shadow` (`?shadow=1`) publishes it all the same. Each `warning: …` line of the
+ *   server's answer goes to stderr.
  */
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -58,6 +62,8 @@ export interface GoPublishOptions {
   readonly dryRun?: boolean | undefined;
   /** Publish a git checkout with uncommitted changes under `dir` (else refused). */
   readonly allowDirty?: boolean | undefined;
+  /** Take the module path over from a group's proxy (the server refuses it otherwise). */
+  readonly shadow?: boolean | undefined;
   /** Where progress lines go (stderr). */
   readonly log?: (line: string) => void;
 }
@@ -170,7 +176,10 @@ export async function goPublish(options: GoPublishOptions): Promise<GoPublishRes
     if (options.dryRun === true) {
       return { module, version, files: listed.files.length, zipSize, answer: undefined };
     }
-    const answer = await upload(options, module, version, zipPath, zipSize);
+    const lines = (await upload(options, module, version, zipPath, zipSize)).split('\n');
+    // The server's warnings (a module path taken over from a group's proxy) go to stderr.
+    for (const line of lines) if (line.startsWith('warning: ')) log(line);
+    const answer = lines.filter((line) => !line.startsWith('warning: ')).join('\n');
     return { module, version, files: listed.files.length, zipSize, answer };
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
@@ -207,7 +216,8 @@ async function upload(
   const token = options.token ?? process.env['NORA_TOKEN'];
   if (token !== undefined && token !== '') headers['authorization'] = `Bearer ${token}`;
   const prefix = base.href.replace(/\/+$/, '');
-  const url = `${prefix}/${escapePath(module)}/@v/${escapeVersion(version)}.zip`;
+  const shadow = options.shadow === true ? '?shadow=1' : '';
+  const url = `${prefix}/${escapePath(module)}/@v/${escapeVersion(version)}.zip${shadow}`;
   let res: Response;
   try {
     res = await fetch(url, {

@@ -170,6 +170,8 @@ function sendSmall(
  *   PUT <p>/<escaped module>/@v/<escaped version>.zip    body: the module zip → 201 text/plain
  *
  * 200 instead when that version was already stored with these exact bytes (a retried publish).
+ * A first publish that takes a module path over from a group's proxy (publish.ts) is a 409 unless
+ * the URL has `?shadow=1`; then the answer has a `warning: …` line after the first one.
  * Anything else that is not GET/HEAD resolves false (405). Errors are plain text like reads:
  * 400 invalid path/version/zip, 401/403, 405 on a proxy, 409 version exists with other bytes,
  * 413 too large (a declared Content-Length over `[go] max_zip_size` before the body is read).
@@ -193,6 +195,7 @@ export function publishHandler(publisher: GoPublisher): GoWriteHandler {
       request.raw,
       request.principal,
       declared === undefined ? undefined : Number(declared),
+      { shadow: shadowAsked(request.url) },
     );
     const files = result.files === 1 ? '1 file' : `${result.files} files`;
     const detail = `(${files}, ${result.zipSize} bytes, zip sha256 ${result.zipSha256})`;
@@ -204,10 +207,19 @@ export function publishHandler(publisher: GoPublisher): GoWriteHandler {
           ? `${name} was already published with these exact bytes; nothing changed ${detail}`
           : `${name} was already published with these exact bytes; ${restoredText(result.restored)} ${detail}`;
     }
+    for (const warning of result.warnings) text += `\nwarning: ${warning}`;
     void reply
       .code(result.unchanged ? 200 : 201)
       .type('text/plain; charset=utf-8')
       .send(`${text}\n`);
     return true;
   };
+}
+
+/** True when the upload's query says `shadow=1` (or `true`): a takeover is meant (publish.ts). */
+function shadowAsked(url: string): boolean {
+  const query = url.indexOf('?');
+  if (query < 0) return false;
+  const value = new URLSearchParams(url.slice(query + 1)).get('shadow');
+  return value === '1' || value === 'true';
 }

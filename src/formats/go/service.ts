@@ -11,7 +11,7 @@
 import type { AccessControl, Principal } from '../../auth/access.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
-import type { HostedModules } from './group.ts';
+import { type HostedModules, TreeMiss } from './group.ts';
 import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
 import type { GoRoute } from './paths.ts';
 import type { GoSumdb, SumdbAnswer } from './sumdb.ts';
@@ -85,6 +85,23 @@ export class GoService {
       return { kind: 'sumdb', answer };
     }
     this.authorize(principal, repo, 'read', route.module);
+    try {
+      return await this.#read(repo, route);
+    } catch (err) {
+      // A group's 404 may name the hosted module that kept its proxies out of this path (its
+      // tree's): named only to a caller who may read that module in its hosted repository (as
+      // the sumdb answer above); anyone else learns only that the path's tree is hosted there.
+      if (err instanceof TreeMiss) {
+        const hosted = this.#deps.repositories.get(err.kept.hosted);
+        const readable =
+          hosted !== undefined && this.#deps.access.can(principal, hosted, 'read', err.kept.held);
+        if (!readable) throw new RegistryError('NOT_FOUND', err.withheld);
+      }
+      throw err;
+    }
+  }
+
+  async #read(repo: Repository, route: Exclude<GoRoute, { kind: 'sumdb' }>): Promise<GoReadResult> {
     const source = this.sourceOf(repo);
     switch (route.kind) {
       case 'list': {

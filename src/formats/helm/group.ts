@@ -110,7 +110,7 @@ export class HelmGroup implements HelmSource {
       members,
       (member) => this.#deps.sourceOf(member).openChart(member, name, version, prov),
       (note) => new RegistryError('NOT_FOUND', `${file} not found${note}`),
-      hostedNameGuard(group, members, (member) => this.#deps.hostedHas(member, name)),
+      hostedNameGuard(group, members, name, (member) => this.#deps.hostedHas(member, name)),
     );
   }
 }

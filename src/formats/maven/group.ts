@@ -23,7 +23,13 @@
 import { type ErrorCode, RegistryError } from '../../core/errors.ts';
 import { isUpstreamFailure } from '../../proxy/engine.ts';
 import type { GroupDeps } from '../../repos/group-read.ts';
-import { hostedNameGuard, missNote, type NameGuard } from '../../repos/group-read.ts';
+import {
+  hostedNameGuard,
+  type KeptOut,
+  keptOutText,
+  missNote,
+  type NameGuard,
+} from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { METADATA_FILE } from './coordinates.ts';
 import { mergeMetadata } from './metadata.ts';
@@ -32,6 +38,7 @@ import {
   type MavenMetadata,
   type MavenSource,
   type MetadataValidity,
+  noteMiss,
   type OpenedMavenFile,
 } from './model.ts';
 
@@ -103,7 +110,7 @@ export class MavenGroup implements MavenSource {
     name: ArtifactName | undefined,
   ): NameGuard<Repository> | undefined {
     if (name === undefined) return undefined;
-    return hostedNameGuard(group, members, (member) =>
+    return hostedNameGuard(group, members, `${name.groupId}:${name.artifactId}`, (member) =>
       this.#deps.hostedNames.hasArtifact(member, name.groupId, name.artifactId),
     );
   }
@@ -120,7 +127,8 @@ export class MavenGroup implements MavenSource {
   ): Promise<OpenedMavenFile | undefined> {
     const members = this.#deps.membersOf(group, path);
     const failed: RegistryError[] = [];
-    return this.#deps.reader.first(
+    let guarded: KeptOut | undefined;
+    const found = this.#deps.reader.first(
       group,
       members,
       async (member) => {
@@ -134,13 +142,28 @@ export class MavenGroup implements MavenSource {
           throw err;
         }
       },
-      (note) =>
-        new RegistryError(
-          failureCode(failed),
-          `${path} is in no member that answered, and a member's upstream could not be asked${note}`,
-        ),
+      (note, kept) => {
+        if (failed.length > 0) {
+          return new RegistryError(
+            failureCode(failed),
+            `${path} is in no member that answered, and a member's upstream could not be asked${note}`,
+          );
+        }
+        // Nobody failed: the guard kept the proxies out of a hosted artifact. A miss like any
+        // other (kept by the hot-file cache), its 404 saying why (MetadataValidity.missNote).
+        guarded = kept;
+        return new RegistryError('NOT_FOUND', `${path} not found in ${group.name}${note}`);
+      },
       this.#guard(group, members, artifactOfFile(path)),
     );
+    if (validity === undefined) return found;
+    try {
+      return await found;
+    } catch (err) {
+      if (guarded === undefined) throw err;
+      noteMiss(validity, keptOutText(guarded));
+      return undefined;
+    }
   }
 
   /**
@@ -157,7 +180,7 @@ export class MavenGroup implements MavenSource {
       group,
       dir === '' ? METADATA_FILE : `${dir}/${METADATA_FILE}`,
     );
-    const { answers, failures } = await this.#deps.reader.all(
+    const { answers, failures, kept } = await this.#deps.reader.all(
       group,
       members,
       (member) => this.#deps.sourceOf(member).metadata(member, dir, validity),
@@ -166,9 +189,10 @@ export class MavenGroup implements MavenSource {
     // A merge without a failing member's part is answered, never kept.
     if (failures.length > 0) bound(validity, 0);
     if (answers.length === 0) {
-      if (failures.length > 0) {
+      const note = missNote(failures, kept);
+      if (note !== '') {
         const what = dir === '' ? 'maven-metadata.xml' : `${dir}/maven-metadata.xml`;
-        throw new RegistryError('NOT_FOUND', `${what} not found${missNote(failures)}`);
+        throw new RegistryError('NOT_FOUND', `${what} not found${note}`);
       }
       return undefined;
     }

@@ -194,7 +194,7 @@ export class NpmService {
     // The members that may answer for the name (a name a member reserved is that member's).
     const members = this.#deps.repositories.membersOf(repo, name);
     const protect = protectsHostedNames(repo);
-    let claimed = false;
+    let claimedBy: string | undefined;
     for (const member of members.filter((m) => m.kind === 'hosted')) {
       const ref = await this.#deps.store.tarball(member.name, name, filename);
       if (ref) {
@@ -208,11 +208,25 @@ export class NpmService {
           present: async () => (await blobs.stat(digest)) !== undefined,
         };
       }
-      if (protect) claimed ||= await this.#deps.store.claims(member.name, name);
+      if (
+        protect &&
+        claimedBy === undefined &&
+        (await this.#deps.store.claims(member.name, name))
+      ) {
+        claimedBy = member.name;
+      }
     }
     const missing = (note = '') =>
       new RegistryError('NOT_FOUND', `tarball ${filename} of ${name} not found${note}`);
-    if (claimed) throw missing();
+    if (claimedBy !== undefined) {
+      // The guard (protect_hosted_names) keeps the proxies out: the 404 says so (group-read.ts).
+      const kept = repo.kind === 'group' ? this.#proxies(members).map((m) => m.name) : [];
+      throw missing(
+        kept.length === 0
+          ? ''
+          : missNote([], { group: repo.name, name, hosted: claimedBy, held: name, members: kept }),
+      );
+    }
     const found = await this.#deps.reader.first(
       repo,
       this.#proxies(members),

@@ -46,6 +46,7 @@ export class GroupBackend implements OciBackend {
     return hostedNameGuard(
       this.repository,
       this.#members(name),
+      name,
       async (member) => (await member.listTags(name)) !== undefined,
     );
   }

@@ -142,7 +142,7 @@ export class PypiGroup implements PypiSource {
       this.#deps.hostedKnows ??
       (async (member: Repository, name: string) =>
         (await this.#deps.sourceOf(member).projectPage(member, name)) !== undefined);
-    return hostedNameGuard(group, members, (member) => knows(member, project));
+    return hostedNameGuard(group, members, project, (member) => knows(member, project));
   }
 }
 

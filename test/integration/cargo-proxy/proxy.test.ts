@@ -395,7 +395,15 @@ describe('cargo proxy and group sources', () => {
         file?.entries.map((e) => e.vers),
         ['0.0.1'],
       );
-      assert.equal(await cargoGroup.openCrate(group, 'syn', '2.0.0'), undefined);
+      // The upstream's version is a 404 saying the guard kept the proxies out.
+      await assert.rejects(
+        () => cargoGroup.openCrate(group, 'syn', '2.0.0'),
+        (err: unknown) =>
+          isRegistryError(err) &&
+          err.code === 'NOT_FOUND' &&
+          err.message ===
+            `not found: syn 2.0.0 (syn is hosted in ${hostedRepo.name}, so group ${group.name} does not ask its proxies for it: protect_hosted_names)`,
+      );
     });
 
     test('nobody has it and a member failed: 404 naming the failure', async () => {

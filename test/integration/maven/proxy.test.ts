@@ -21,6 +21,7 @@ import { EMPTY_METADATA, renderMetadata } from '../../../src/formats/maven/metad
 import type {
   MavenMetadata,
   MavenSource,
+  MetadataValidity,
   OpenedMavenFile,
 } from '../../../src/formats/maven/model.ts';
 import { MavenProxy, mavenProxyMigrations } from '../../../src/formats/maven/proxy.ts';
@@ -572,9 +573,20 @@ describe('maven proxy and group', () => {
         [],
       );
       const before = upstream.hits.filter((h) => h.includes('com/acme/internal')).length;
+      // A miss like any other (kept by the hot-file cache), whose 404 says the guard kept the
+      // proxies out; asked without a validity, the 404 itself.
+      const validity: MetadataValidity = { until: Infinity };
       assert.equal(
-        await group.openFile(groupRepo, 'com/acme/internal/9.9/internal-9.9.jar'),
+        await group.openFile(groupRepo, 'com/acme/internal/9.9/internal-9.9.jar', validity),
         undefined,
+      );
+      assert.equal(
+        validity.missNote,
+        'com.acme:internal is hosted in g-hosted, so group g does not ask its proxies for it: protect_hosted_names',
+      );
+      await assert.rejects(
+        group.openFile(groupRepo, 'com/acme/internal/9.9/internal-9.9.jar'),
+        /^RegistryError: com\/acme\/internal\/9\.9\/internal-9\.9\.jar not found in g \(com\.acme:internal is hosted in g-hosted, so group g does not ask its proxies for it: protect_hosted_names\)$/,
       );
       const merged = await group.metadata(groupRepo, 'com/acme/internal');
       assert.ok(merged);

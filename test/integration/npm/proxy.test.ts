@@ -65,7 +65,14 @@ describe('npm group over hosted + a NORA upstream', () => {
     const doc = (await group.packument('shared-name')).json<Packument>();
     assert.deepEqual(Object.keys(doc.versions), ['1.0.0']);
     assert.deepEqual(doc['dist-tags'], { latest: '1.0.0' });
-    assert.equal((await group.request('GET', '/shared-name/-/shared-name-9.0.0.tgz')).status, 404);
+    const tarball = await group.request('GET', '/shared-name/-/shared-name-9.0.0.tgz');
+    assert.equal(tarball.status, 404);
+    // The 404 says the guard kept the proxy out (a lockfile's URL of the upstream's version).
+    assert.match(
+      tarball.text,
+      /tarball shared-name-9\.0\.0\.tgz of shared-name not found \(shared-name is hosted in npm-hosted, so group npm does not ask its proxy for it: protect_hosted_names\)/,
+    );
+    assert.ok(!tarball.text.includes(upstream.url), 'no upstream host leaks');
   });
 
   test('unknown everywhere → 404', async () => {

@@ -286,10 +286,20 @@ describe('pypi simple index, group and routes', () => {
     assert.ok(names.includes('private-pkg') && names.includes('public-pkg'), names.join());
   });
 
-  test("guard: a hosted project's file is never taken from the upstream", async () => {
+  test("guard: a hosted project's file is never taken from the upstream, and the 404 says so", async () => {
     const res = await fetch(`${server.url}/simple/private-pkg/private_pkg-99.0.tar.gz`);
     assert.equal(res.status, 404);
-    await res.arrayBuffer();
+    // The group's 404 names the guard that kept its proxy out (never the upstream's host).
+    const text = await res.text();
+    assert.match(
+      text,
+      /private_pkg-99\.0\.tar\.gz \(private-pkg is hosted in pypi-hosted, so group pypi does not ask its proxy for it: protect_hosted_names\)/,
+    );
+    assert.doesNotMatch(text, /127\.0\.0\.1/);
+    // A project nobody hosts: a plain 404, no guard in it.
+    const plain = await fetch(`${server.url}/simple/public-pkg/public_pkg-9.9.tar.gz`);
+    assert.equal(plain.status, 404);
+    assert.doesNotMatch(await plain.text(), /protect_hosted_names/);
     assert.ok(
       !upstream.requests.some((u) => u.includes('private_pkg-99.0')),
       upstream.requests.join(),

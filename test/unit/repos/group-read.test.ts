@@ -10,6 +10,8 @@ import {
   hostedNameGuard,
   MergeMemo,
   missNote,
+  shadowedProxies,
+  shadowedText,
 } from '../../../src/repos/group-read.ts';
 import { toRepository } from '../../../src/repos/repository.ts';
 
@@ -110,14 +112,126 @@ test('hostedNameGuard: proxies are skipped for a hosted name only when the group
     asked++;
     return Promise.resolve(true);
   };
-  const guard = hostedNameGuard(repo('g', 'group'), [hosted, proxy], has);
+  const guard = hostedNameGuard(repo('g', 'group'), [hosted, proxy], 'lib', has);
   assert.equal(await guard.allows(hosted), true);
   assert.equal(asked, 0, 'a hosted member costs no lookup');
+  assert.equal(guard.keptOut(), undefined);
   assert.equal(await guard.allows(proxy), false);
   assert.equal(await guard.allows(proxy), false);
   assert.equal(asked, 1, 'looked up once');
-  const off = hostedNameGuard(repo('g', 'group', false), [hosted, proxy], has);
+  const off = hostedNameGuard(repo('g', 'group', false), [hosted, proxy], 'lib', has);
   assert.equal(await off.allows(proxy), true);
+  assert.equal(off.keptOut(), undefined);
+});
+
+test('the guard says what it kept out: the 404 names the hosted member, the group, the setting', async () => {
+  const { reader: r } = reader();
+  const group = repo('go', 'group');
+  const hosted = repo('go-hosted', 'hosted');
+  const proxy = repo('go-proxy', 'proxy');
+  const miss = (note: string) => new RegistryError('NOT_FOUND', `not found: x${note}`);
+  const none = (): Promise<string | undefined> => Promise.resolve(undefined);
+  // The hosted member holds the name: the proxy is kept out, and the miss says so.
+  const same = hostedNameGuard(group, [hosted, proxy], 'corp.example/lib', () =>
+    Promise.resolve(true),
+  );
+  await assert.rejects(
+    r.first(group, [hosted, proxy], none, miss, same),
+    /^RegistryError: not found: x \(corp\.example\/lib is hosted in go-hosted, so group go does not ask its proxy for it: protect_hosted_names\)$/,
+  );
+  // It holds another name of the tree (Go): that one is named, and the one read.
+  const tree = () =>
+    hostedNameGuard(group, [hosted, proxy], 'corp.example', () =>
+      Promise.resolve('corp.example/lib'),
+    );
+  await assert.rejects(
+    r.some(group, [hosted, proxy], none, miss, tree()),
+    /\(corp\.example\/lib is hosted in go-hosted, so group go does not ask its proxy for corp\.example: protect_hosted_names\)$/,
+  );
+  const all = await r.all(group, [hosted, proxy], none, tree());
+  assert.deepEqual(all.kept, {
+    group: 'go',
+    name: 'corp.example',
+    hosted: 'go-hosted',
+    held: 'corp.example/lib',
+    members: ['go-proxy'],
+  });
+  assert.equal(
+    missNote([], all.kept),
+    ' (corp.example/lib is hosted in go-hosted, so group go does not ask its proxy for corp.example: protect_hosted_names)',
+  );
+  // Failures and the guard in one note.
+  assert.equal(
+    missNote([{ member: 'p2', upstream: 'p2/0', reason: 'ECONNREFUSED' }], all.kept),
+    ' (upstream p2/0 unreachable: ECONNREFUSED; corp.example/lib is hosted in go-hosted, so group go does not ask its proxy for corp.example: protect_hosted_names)',
+  );
+  // Nothing hosted: nothing kept out, a plain absence (undefined), no note.
+  const free = hostedNameGuard(group, [hosted, proxy], 'other', () => Promise.resolve(false));
+  assert.equal(await r.first(group, [hosted, proxy], none, miss, free), undefined);
+  assert.equal(free.keptOut(), undefined);
+  // A hosted answer: never a miss, whatever the guard kept out.
+  const answered = hostedNameGuard(group, [proxy, hosted], 'lib', () => Promise.resolve(true));
+  assert.equal(
+    await r.first(
+      group,
+      [proxy, hosted],
+      (m) => Promise.resolve(m.kind === 'hosted' ? 1 : undefined),
+      miss,
+      answered,
+    ),
+    1,
+  );
+});
+
+test('shadowedProxies and shadowedText: which proxies of which guarding groups served a new name', async () => {
+  const hosted = toRepository(
+    { name: 'cargo-hosted', format: 'cargo', kind: 'hosted', members: [], upstreams: [] },
+    false,
+  );
+  const proxy = toRepository(
+    { name: 'cargo-proxy', format: 'cargo', kind: 'proxy', members: [], upstreams: [] },
+    false,
+  );
+  const group = (name: string, protect: boolean) =>
+    toRepository(
+      {
+        name,
+        format: 'cargo',
+        kind: 'group',
+        members: ['cargo-hosted', 'cargo-proxy'],
+        upstreams: [],
+        protect_hosted_names: protect,
+      },
+      false,
+    );
+  const all = [hosted, proxy, group('cargo', true), group('merging', false)];
+  const membersOf = (g: { members: readonly string[] }) =>
+    all.filter((r) => g.members.includes(r.name));
+  let asked = 0;
+  const shadowed = await shadowedProxies(all, membersOf, hosted, 'up-other', () => {
+    asked++;
+    return Promise.resolve('up-other');
+  });
+  assert.deepEqual(shadowed, [{ group: 'cargo', proxy: 'cargo-proxy', served: 'up-other' }]);
+  assert.equal(asked, 1);
+  assert.deepEqual(
+    shadowedText((n) => `crate \`${n}\``, 'up-other', 'cargo-hosted', shadowed),
+    [
+      "crate `up-other` was served from cargo-proxy through group cargo; from now on that group serves only cargo-hosted's versions of it and no longer asks cargo-proxy (protect_hosted_names)",
+    ],
+  );
+  assert.deepEqual(
+    await shadowedProxies(all, membersOf, hosted, 'mine', () => Promise.resolve(undefined)),
+    [],
+  );
+  assert.deepEqual(
+    shadowedText((n) => n, 'a.example/x/y', 'go-hosted', [
+      { group: 'go', proxy: 'go-proxy', served: 'a.example/x' },
+    ]),
+    [
+      'a.example/x (in the tree of a.example/x/y) was served from go-proxy through group go; from now on that group no longer asks go-proxy for it, only go-hosted (protect_hosted_names)',
+    ],
+  );
 });
 
 test('some: the answers of the members that had it; undefined or the miss when none did', async () => {

@@ -1,0 +1,122 @@
+/**
+ * F3 of the new-user trial with the real `cargo` (skipped, saying so, when it is not installed):
+ * the default group `cargo` has cargo-hosted and cargo-proxy (a scripted sparse index on
+ * loopback serving `up-other 1.0.0`); once the group has served up-other, `cargo publish` of a
+ * crate named up-other into cargo-hosted prints the server's warning that the group serves only
+ * the hosted versions from then on (`warnings.other` of the publish answer). A crate nobody
+ * proxied publishes without it.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { indexPath } from '../../../src/formats/cargo/upstream.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { findTool, run } from '../../helpers/tools.ts';
+import { CargoFixtureUpstream, fakeCrate } from '../../integration/cargo-proxy/fixture.ts';
+
+const CARGO = findTool('cargo') ?? (findTool('rustup') === undefined ? undefined : 'cargo');
+const missing =
+  CARGO === undefined || findTool('rustc') === undefined
+    ? 'client not installed: cargo/rustc (install a Rust toolchain, e.g. rustup)'
+    : false;
+
+async function writeCrate(dir: string, name: string, version: string): Promise<void> {
+  await fs.mkdir(path.join(dir, 'src'), { recursive: true });
+  await fs.writeFile(
+    path.join(dir, 'Cargo.toml'),
+    [
+      '[package]',
+      `name = "${name}"`,
+      `version = "${version}"`,
+      'edition = "2021"',
+      `description = "NORA e2e crate ${name}"`,
+      'license = "MIT"',
+      'readme = false',
+      'publish = ["nora"]',
+      '',
+    ].join('\n'),
+  );
+  await fs.writeFile(path.join(dir, 'src', 'lib.rs'), 'pub fn it() -> u32 { 9 }\n');
+}
+
+describe('cargo publish of a crate the group proxy has served', { skip: missing }, () => {
+  const upstream = new CargoFixtureUpstream();
+  let server: TestServer;
+  let work: { path: string; [Symbol.asyncDispose](): Promise<void> };
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    await upstream.start();
+    upstream.add('up-other', { vers: '1.0.0', body: fakeCrate('up-other', '1.0.0') });
+    server = await startTestServer({
+      config: {
+        cargo: { proxy: upstream.url, metadata_ttl: 0 },
+        auth: { enabled: true, anonymous_read: true },
+      },
+    });
+    const { users, tokens } = server.app.context.identity;
+    assert.ok(await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']));
+    const token = (await tokens.create('alice', { role: 'write' })).secret;
+    work = await tempDir('nora-cargo-takeover-');
+    const home = path.join(work.path, 'cargo-home');
+    await fs.mkdir(home, { recursive: true });
+    await fs.writeFile(
+      path.join(home, 'config.toml'),
+      [
+        '[registries.nora]',
+        `index = "sparse+${server.url}/cargo/index/"`,
+        'credential-provider = "cargo:token"',
+        '',
+        '[net]',
+        'retry = 0',
+        '',
+      ].join('\n'),
+    );
+    env = {
+      ...process.env,
+      CARGO_HOME: home,
+      CARGO_TARGET_DIR: path.join(work.path, 'target'),
+      CARGO_TERM_COLOR: 'never',
+      CARGO_HTTP_TIMEOUT: '60',
+      CARGO_REGISTRIES_NORA_TOKEN: token,
+    };
+    delete env['CARGO_REGISTRY_TOKEN'];
+    delete env['RUSTC_WRAPPER'];
+  });
+  after(async () => {
+    await server.close();
+    await upstream.stop();
+    await work[Symbol.asyncDispose]();
+  });
+
+  const cargoPublish = (dir: string) =>
+    run(CARGO ?? 'cargo', ['publish', '--registry', 'nora', '--allow-dirty', '--no-verify'], {
+      cwd: dir,
+      env,
+      timeoutMs: 240_000,
+    });
+
+  test('the first publish of up-other prints the takeover warning; a new crate does not', async () => {
+    // The group has served up-other (a consumer resolved it): cached in cargo-proxy.
+    const index = await fetch(`${server.url}/cargo/index/${indexPath('up-other')}`);
+    assert.equal(index.status, 200);
+    assert.match(await index.text(), /"vers":"1\.0\.0"/);
+
+    const taken = path.join(work.path, 'up-other');
+    await writeCrate(taken, 'up-other', '9.0.0');
+    const published = await cargoPublish(taken);
+    assert.match(published.stderr, /Uploaded up-other v9\.0\.0/);
+    assert.match(
+      published.stderr,
+      /warning: crate `up-other` was served from cargo-proxy through group cargo; from now on that group serves only cargo-hosted's versions of it and no longer asks cargo-proxy \(protect_hosted_names\)/,
+    );
+
+    const fresh = path.join(work.path, 'fresh');
+    await writeCrate(fresh, 'nora-takeover-fresh', '0.1.0');
+    const plain = await cargoPublish(fresh);
+    assert.match(plain.stderr, /Uploaded nora-takeover-fresh v0\.1\.0/);
+    assert.doesNotMatch(plain.stderr, /protect_hosted_names/);
+  });
+});
