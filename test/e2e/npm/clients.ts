@@ -11,6 +11,7 @@ import { findTool, PROJECT_ROOT, run, type RunResult } from '../../helpers/tools
 export interface ClientContext {
   /** Registry URL with a trailing slash, e.g. http://127.0.0.1:40000/npm/ */
   readonly registry: string;
+  /** '' for an anonymous client (no credentials written). */
   readonly token: string;
   /** Private HOME for this client. */
   readonly home: string;
@@ -71,7 +72,7 @@ async function writeNpmrc(ctx: ClientContext): Promise<string> {
     file,
     [
       `registry=${ctx.registry}`,
-      `${hostPath}:_authToken=${ctx.token}`,
+      ...(ctx.token === '' ? [] : [`${hostPath}:_authToken=${ctx.token}`]),
       'fund=false',
       'audit=false',
       'update-notifier=false',
