@@ -158,10 +158,23 @@ export class UserStore {
       .select(['password_hash'])
       .where('name', '=', name)
       .executeTakeFirst();
-    if (!row) return undefined;
+    if (row === undefined || row.password_hash === '') {
+      // Spend the same scrypt work as a wrong password, so the time of a failed login does not
+      // tell an unknown (or password-less) name from a known one.
+      await verifyPassword(password, await decoyHash());
+      return undefined;
+    }
     if (!(await verifyPassword(password, row.password_hash))) return undefined;
     return this.get(name);
   }
+}
+
+let decoy: Promise<string> | undefined;
+
+/** A hash of a random password, made once: what a login of an unknown name is checked against. */
+function decoyHash(): Promise<string> {
+  decoy ??= hashPassword(randomBytes(16).toString('base64'));
+  return decoy;
 }
 
 /** What a token is stored as; the secret itself never is. */

@@ -11,6 +11,7 @@ import { findTool, PROJECT_ROOT, run, type RunResult } from '../../helpers/tools
 export interface ClientContext {
   /** Registry URL with a trailing slash, e.g. http://127.0.0.1:40000/npm/ */
   readonly registry: string;
+  /** '' for an anonymous client (no credentials written). */
   readonly token: string;
   /** Private HOME for this client. */
   readonly home: string;
@@ -91,7 +92,11 @@ export async function writeUserNpmrc(
 
 function writeNpmrc(ctx: ClientContext): Promise<string> {
   const hostPath = ctx.registry.replace(/^https?:/, '');
-  return writeUserNpmrc(ctx.home, ctx.registry, [`${hostPath}:_authToken=${ctx.token}`]);
+  return writeUserNpmrc(
+    ctx.home,
+    ctx.registry,
+    ctx.token === '' ? [] : [`${hostPath}:_authToken=${ctx.token}`],
+  );
 }
 
 /** A client's environment: `home` as HOME, its .npmrc and XDG directories, no inherited settings. */

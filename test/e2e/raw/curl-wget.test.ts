@@ -9,17 +9,16 @@
  * A missing client skips its test and says so.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
+import { curl, sha256 } from '../../helpers/curl.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { removeDir } from '../../helpers/tmp.ts';
 import { missingTools, run } from '../../helpers/tools.ts';
 
-const sha256 = (body: Buffer | string) => createHash('sha256').update(body).digest('hex');
 const USER = ['--user', 'ci:ci-pw'];
 const BASIC = `Basic ${Buffer.from('ci:ci-pw').toString('base64')}`;
 
@@ -42,13 +41,6 @@ describe('raw files with curl and wget (auth on, anonymous read off)', () => {
     await server.close();
     await removeDir(work);
   });
-
-  /** curl, answering `<status>` on the last line of stdout (`-w`). */
-  const curl = async (args: string[]) => {
-    const result = await run('curl', ['-sS', '-w', '\n%{http_code}', ...args], { check: false });
-    const lines = result.stdout.split('\n');
-    return { status: Number(lines.at(-1)), body: lines.slice(0, -1).join('\n'), ...result };
-  };
 
   test(
     'curl -T with Expect: 100-continue: a refused upload sends no body, an accepted one arrives whole',

@@ -13,7 +13,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { removeDir } from '../../helpers/tmp.ts';
-import { send } from './client.ts';
+import { send } from '../../helpers/send.ts';
 
 const sha256 = (body: string | Buffer) => createHash('sha256').update(body).digest('hex');
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { removeDir } from '../../helpers/tmp.ts';
-import { send } from './client.ts';
+import { send } from '../../helpers/send.ts';
 
 interface Page {
   entries: { name: string }[];

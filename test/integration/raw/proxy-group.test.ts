@@ -12,7 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { send } from './client.ts';
+import { send } from '../../helpers/send.ts';
 
 const sha256 = (body: string | Buffer) => createHash('sha256').update(body).digest('hex');
 

@@ -12,41 +12,18 @@
  *   `private` for a request with credentials (a rule-protected file never lands in a shared cache).
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { send } from '../../helpers/send.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { crateBody } from '../cargo/fixtures.ts';
 import { publishBody as npmPublishBody } from '../npm/fixtures.ts';
 import { makeSdist, MULTIPART, multipartBody, twineFields } from '../pypi/fixtures.ts';
 
-interface Answer {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly text: string;
-}
+type Answer = Awaited<ReturnType<typeof send>>;
 
 /** A GET with any Host header (fetch cannot set Host). */
-function get(server: TestServer, path: string, headers: Record<string, string> = {}) {
-  return new Promise<Answer>((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port: server.port, path, method: 'GET', headers, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            text: Buffer.concat(chunks).toString('utf8'),
-          });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (server: TestServer, path: string, headers: Record<string, string> = {}) =>
+  send(server.port, 'GET', path, headers);
 
 const HOST_VARY = ['host', 'x-forwarded-host', 'x-forwarded-proto'];
 
@@ -58,7 +35,7 @@ function varies(answer: Answer): string[] {
 }
 
 function assertHostDependent(answer: Answer, label: string): void {
-  assert.equal(answer.status, 200, `${label}: ${answer.text}`);
+  assert.equal(answer.status, 200, `${label}: ${answer.body}`);
   for (const name of HOST_VARY)
     assert.ok(varies(answer).includes(name), `${label}: Vary ${answer.headers.vary} has ${name}`);
   assert.match(answer.headers['cache-control'] ?? '', /\bno-cache\b/, `${label}: no-cache`);
@@ -85,10 +62,10 @@ async function threeHosts(server: TestServer, path: string, label: string): Prom
     for (const { headers, expect } of asked) {
       const answer = await get(server, path, headers);
       assertHostDependent(answer, `${label} ${JSON.stringify(headers)}`);
-      assert.ok(answer.text.includes(expect), `${label}: ${expect} in ${answer.text}`);
+      assert.ok(answer.body.includes(expect), `${label}: ${expect} in ${answer.body}`);
       for (const other of asked)
         if (other.expect !== expect)
-          assert.ok(!answer.text.includes(other.expect), `${label}: not ${other.expect}`);
+          assert.ok(!answer.body.includes(other.expect), `${label}: not ${other.expect}`);
       const etag = answer.headers.etag;
       if (etag !== undefined) etags.add(`${expect} ${etag}`);
     }
@@ -147,7 +124,7 @@ describe('caching headers: host-dependent answers (no public_url)', () => {
       'if-none-match': etag,
     });
     assert.equal(other.status, 200);
-    assert.match(other.text, /evil\.example/);
+    assert.match(other.body, /evil\.example/);
   });
 
   test('npm packument and version manifest: Vary on the host headers, ETag per host', async () => {
@@ -164,7 +141,7 @@ describe('caching headers: host-dependent answers (no public_url)', () => {
 
   test('documents with relative URLs do not vary by host (cargo index file)', async () => {
     const index = await get(server, '/cargo/index/cc/_v/cc_vary', { host: 'evil.example' });
-    assert.equal(index.status, 200, index.text);
+    assert.equal(index.status, 200, index.body);
     assert.ok(!varies(index).includes('host'), `Vary: ${index.headers.vary}`);
   });
 });
@@ -189,8 +166,8 @@ describe('caching headers: with public_url no Vary on the host', () => {
         host,
         'x-forwarded-host': 'evil2.example',
       });
-      assert.equal(answer.status, 200, answer.text);
-      assert.match(answer.text, /"dl":"https:\/\/nora\.example\/cargo\/api\/v1\/crates"/);
+      assert.equal(answer.status, 200, answer.body);
+      assert.match(answer.body, /"dl":"https:\/\/nora\.example\/cargo\/api\/v1\/crates"/);
       for (const name of HOST_VARY) assert.ok(!varies(answer).includes(name), name);
       assert.equal(answer.headers['cache-control'], 'public, no-cache');
     }
@@ -213,7 +190,7 @@ describe('caching headers: mutable Cargo index files (K2)', () => {
       'if-none-match': first.headers.etag ?? '',
     });
     assert.equal(second.status, 200);
-    assert.match(second.text, /"vers":"0\.2\.0"/);
+    assert.match(second.body, /"vers":"0\.2\.0"/);
     assert.notEqual(second.headers.etag, first.headers.etag);
     const download = await get(server, '/cargo/api/v1/crates/cc_fresh/0.1.0/download');
     assert.equal(download.headers['cache-control'], 'public, max-age=31536000, immutable');
@@ -264,7 +241,7 @@ describe('caching headers: Maven follows the shared rule (K3)', () => {
     ]) {
       for (let round = 0; round < 2; round++) {
         const answer = await get(server, `/maven2/${path}`);
-        assert.equal(answer.status, 200, `${path}: ${answer.text}`);
+        assert.equal(answer.status, 200, `${path}: ${answer.body}`);
         assert.equal(answer.headers['cache-control'], 'public, no-cache', path);
       }
       const named = await get(server, `/repository/maven-hosted/${path}`);
@@ -281,7 +258,7 @@ describe('caching headers: Maven follows the shared rule (K3)', () => {
       `${G}/core/maven-metadata.xml`,
     ]) {
       const answer = await get(server, `/maven2/${path}`, { authorization: alice });
-      assert.equal(answer.status, 200, `${path}: ${answer.text}`);
+      assert.equal(answer.status, 200, `${path}: ${answer.body}`);
       assert.equal(answer.headers['cache-control'], 'private, no-cache', path);
     }
     const anonymous = await get(server, '/maven2/com/priv/secret/1.0/secret-1.0.jar');

@@ -10,10 +10,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { buildChart } from '../../helpers/helm.ts';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { crateBody } from '../cargo/fixtures.ts';
+import { startFileRepos, type FileRepos } from '../../helpers/file-repos.ts';
+import type { TestServer } from '../../helpers/server.ts';
 import { publishBody as npmPublishBody } from '../npm/fixtures.ts';
-import { makeWheel, makeZip, MULTIPART, multipartBody, twineFields } from '../pypi/fixtures.ts';
 
 const JAR = '/com/acme/platform/core/1.0.0/core-1.0.0.jar';
 const MOD = 'example.com/ifrange';
@@ -68,21 +67,30 @@ async function assertIfRange(url: string): Promise<void> {
 }
 
 describe('If-Range on every format', () => {
+  let repos: FileRepos;
   let up: TestServer;
   let down: TestServer;
-  const wheel = makeWheel('ifr-demo', '1.0');
+  let wheel: FileRepos['wheel'];
   let blobDigest = '';
 
   before(async () => {
-    up = await startTestServer({
-      config: {
+    repos = await startFileRepos({
+      project: 'ifr-demo',
+      module: MOD,
+      down: (upUrl) => ({
+        maven: { proxies: [`${upUrl}/repository/maven-hosted/`] },
         repositories: [
-          { name: 'py-h', format: 'pypi', kind: 'hosted' },
-          { name: 'cr-h', format: 'cargo', kind: 'hosted' },
-          { name: 'go-h', format: 'go', kind: 'hosted' },
+          { name: 'raw-p', format: 'raw', kind: 'proxy', upstreams: [{ url: `${upUrl}/raw/` }] },
+          {
+            name: 'helm-p',
+            format: 'helm',
+            kind: 'proxy',
+            upstreams: [{ url: `${upUrl}/helm/` }],
+          },
         ],
-      },
+      }),
     });
+    ({ up, down, wheel } = repos);
     const put = async (path: string, body: Buffer | string, headers = {}) => {
       const res = await fetch(`${up.url}${path}`, { method: 'PUT', body, headers });
       assert.ok(res.status < 300, `${path}: ${res.status} ${await res.text()}`);
@@ -100,18 +108,6 @@ describe('If-Range on every format', () => {
       '/helm/charts/ifr-demo-1.0.0.tgz',
       await buildChart({ name: 'ifr-demo', version: '1.0.0' }),
     );
-    const py = await fetch(`${up.url}/repository/py-h/`, {
-      method: 'POST',
-      headers: { 'content-type': MULTIPART },
-      body: multipartBody(twineFields('ifr-demo', '1.0', wheel), wheel),
-    });
-    assert.equal(py.status, 200, await py.text());
-    await put('/repository/cr-h/api/v1/crates/new', await crateBody('ifr_demo', '0.1.0'));
-    const zip = makeZip([
-      { name: `${MOD}@v1.0.0/go.mod`, data: Buffer.from(`module ${MOD}\n\ngo 1.19\n`) },
-      { name: `${MOD}@v1.0.0/ifr.go`, data: Buffer.from('package ifrange\n') },
-    ]);
-    await put(`/repository/go-h/${MOD}/@v/v1.0.0.zip`, zip, { 'content-type': 'application/zip' });
     const blob = Buffer.from('an OCI blob of a few dozen bytes');
     blobDigest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
     const pushed = await fetch(`${up.url}/v2/ifr/demo/blobs/uploads/?digest=${blobDigest}`, {
@@ -120,43 +116,8 @@ describe('If-Range on every format', () => {
       body: blob,
     });
     assert.equal(pushed.status, 201, await pushed.text());
-    down = await startTestServer({
-      config: {
-        maven: { proxies: [`${up.url}/repository/maven-hosted/`] },
-        repositories: [
-          { name: 'raw-p', format: 'raw', kind: 'proxy', upstreams: [{ url: `${up.url}/raw/` }] },
-          {
-            name: 'py-p',
-            format: 'pypi',
-            kind: 'proxy',
-            upstreams: [{ url: `${up.url}/repository/py-h/simple/` }],
-          },
-          {
-            name: 'cr-p',
-            format: 'cargo',
-            kind: 'proxy',
-            upstreams: [{ url: `${up.url}/repository/cr-h/index/` }],
-          },
-          {
-            name: 'go-p',
-            format: 'go',
-            kind: 'proxy',
-            upstreams: [{ url: `${up.url}/repository/go-h` }],
-          },
-          {
-            name: 'helm-p',
-            format: 'helm',
-            kind: 'proxy',
-            upstreams: [{ url: `${up.url}/helm/` }],
-          },
-        ],
-      },
-    });
   });
-  after(async () => {
-    await down.close();
-    await up.close();
-  });
+  after(() => repos.close());
 
   test('Maven: hosted, group, proxy and the group over the proxy', async () => {
     await assertIfRange(`${up.url}/repository/maven-hosted${JAR}`);

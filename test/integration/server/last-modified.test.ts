@@ -6,76 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { crateBody } from '../cargo/fixtures.ts';
-import { makeWheel, makeZip, MULTIPART, multipartBody, twineFields } from '../pypi/fixtures.ts';
+import { startFileRepos, type FileRepos } from '../../helpers/file-repos.ts';
+import type { TestServer } from '../../helpers/server.ts';
 
 describe('Last-Modified and If-Modified-Since on immutable files', () => {
+  const MOD = 'example.com/lmdemo';
+  let repos: FileRepos;
   let up: TestServer;
   let down: TestServer;
-  const wheel = makeWheel('lm-demo', '1.0');
-  const MOD = 'example.com/lmdemo';
+  let wheel: FileRepos['wheel'];
 
   before(async () => {
-    up = await startTestServer({
-      config: {
-        repositories: [
-          { name: 'py-h', format: 'pypi', kind: 'hosted' },
-          { name: 'cr-h', format: 'cargo', kind: 'hosted' },
-          { name: 'go-h', format: 'go', kind: 'hosted' },
-        ],
-      },
-    });
-    const py = await fetch(`${up.url}/repository/py-h/`, {
-      method: 'POST',
-      headers: { 'content-type': MULTIPART },
-      body: multipartBody(twineFields('lm-demo', '1.0', wheel), wheel),
-    });
-    assert.equal(py.status, 200, await py.text());
-    const crate = await fetch(`${up.url}/repository/cr-h/api/v1/crates/new`, {
-      method: 'PUT',
-      body: await crateBody('lm_demo', '0.1.0'),
-    });
-    assert.equal(crate.status, 200, await crate.text());
-    const zip = makeZip([
-      { name: `${MOD}@v1.0.0/go.mod`, data: Buffer.from(`module ${MOD}\n\ngo 1.19\n`) },
-      { name: `${MOD}@v1.0.0/lm.go`, data: Buffer.from('package lmdemo\n') },
-    ]);
-    const go = await fetch(`${up.url}/repository/go-h/${MOD}/@v/v1.0.0.zip`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/zip' },
-      body: zip,
-    });
-    assert.equal(go.status, 201, await go.text());
-    down = await startTestServer({
-      config: {
-        repositories: [
-          {
-            name: 'py-p',
-            format: 'pypi',
-            kind: 'proxy',
-            upstreams: [{ url: `${up.url}/repository/py-h/simple/` }],
-          },
-          {
-            name: 'cr-p',
-            format: 'cargo',
-            kind: 'proxy',
-            upstreams: [{ url: `${up.url}/repository/cr-h/index/` }],
-          },
-          {
-            name: 'go-p',
-            format: 'go',
-            kind: 'proxy',
-            upstreams: [{ url: `${up.url}/repository/go-h` }],
-          },
-        ],
-      },
-    });
+    repos = await startFileRepos({ project: 'lm-demo', module: MOD });
+    ({ up, down, wheel } = repos);
   });
-  after(async () => {
-    await down.close();
-    await up.close();
-  });
+  after(() => repos.close());
 
   /** Last-Modified is there, not in the future, stable, and If-Modified-Since gives 304. */
   async function assertLastModified(url: string): Promise<void> {

@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { buildChart } from '../../helpers/helm.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { crateBody } from '../cargo/fixtures.ts';
-import { send } from '../raw/client.ts';
+import { send } from '../../helpers/send.ts';
 
 const RANGE = { 'content-range': 'bytes 100-107/200' };
 

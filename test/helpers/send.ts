@@ -1,4 +1,4 @@
-/** The HTTP client of the raw tests: requests sent exactly as written. */
+/** An HTTP client for tests: requests sent exactly as written (any Host, encoded paths kept). */
 import http from 'node:http';
 
 /** A request sent exactly as written (encoded traversal stays encoded), body optional. */
