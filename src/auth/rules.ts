@@ -450,3 +450,22 @@ export function permissionsFromConfig(
     pathForms,
   });
 }
+
+/**
+ * Where the configuration names `name` as a user before anyone may hold it — a rule's `users`
+ * (`[[auth.rules]] #3 users`, counted from 1) or a group's members (`[auth.groups] release`) —
+ * or undefined. Self-registration refuses such names (npm adduser): the first stranger to
+ * register one would get what the configuration grants it.
+ */
+export function namedByConfig(
+  auth: Pick<AppConfig['auth'], 'rules' | 'groups'>,
+  name: string,
+): string | undefined {
+  const lower = name.toLowerCase();
+  const rule = auth.rules.findIndex((r) => r.users.some((u) => u.toLowerCase() === lower));
+  if (rule >= 0) return `[[auth.rules]] #${rule + 1} users`;
+  for (const [group, users] of Object.entries(auth.groups)) {
+    if (users.some((u) => u.toLowerCase() === lower)) return `[auth.groups] ${group}`;
+  }
+  return undefined;
+}

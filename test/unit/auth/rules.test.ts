@@ -1,29 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AccessControl, type Action, type Principal } from '../../../src/auth/access.ts';
-import {
-  type RuleConfig,
-  ruleProblem,
-  RuleSet,
-  type RulesOptions,
-} from '../../../src/auth/rules.ts';
+import { ruleProblem, RuleSet, type RulesOptions } from '../../../src/auth/rules.ts';
 import { parseConfigObject } from '../../../src/config/load.ts';
 import { type Repository, toRepository } from '../../../src/repos/repository.ts';
+import { rule } from '../../helpers/auth.ts';
 
 function repo(name: string, format: Repository['format'] = 'docker'): Repository {
   return toRepository({ name, format, kind: 'hosted', members: [], upstreams: [] }, false);
-}
-
-function rule(partial: Partial<RuleConfig> & Pick<RuleConfig, 'actions'>): RuleConfig {
-  return {
-    repositories: ['*'],
-    paths: ['**'],
-    users: [],
-    groups: [],
-    tokens: [],
-    anonymous: false,
-    ...partial,
-  };
 }
 
 const alice: Principal = { kind: 'user', name: 'alice', roles: ['read', 'write'] };
