@@ -78,7 +78,9 @@ export interface Identity {
 
 /**
  * Builds the stores and registers their resolvers on `access`: registry tokens first (a signature
- * check, no database), then API tokens (one indexed lookup, no KDF), then passwords.
+ * check, and the check of the credential they came from: one indexed lookup, remembered while
+ * the store is unchanged), then API tokens (one indexed lookup, no KDF, remembered likewise), then
+ * passwords.
  * The htpasswd file is read before this resolves.
  */
 export async function createIdentity(

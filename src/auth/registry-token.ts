@@ -6,7 +6,7 @@
  *   user (empty for anonymous), `exp`/`nbf`/`iat`/`jti`, and the spec's `access` claim
  *   (`[{type, name, actions}]`). A private `nora` claim carries what the grant means in our terms
  *   (repository and path inside it, our actions) and the holder's roles and groups, so a request
- *   needs no database lookup and the access check is the same `authorize` every credential meets.
+ *   needs no lookup of rights and the access check is the same `authorize` every credential meets.
  *   `nora.bind` names the credential the token was minted from (an API token's id, or the
  *   fingerprint of the password): each use checks it is still valid (BindingCheck: memoized
  *   against the store's writes), so revoking the API token, changing the password or removing
