@@ -21,6 +21,16 @@ import type { NetworkList } from './networks.ts';
 /** How the principal proved who it is. */
 export type CredentialKind = 'password' | 'token' | 'registry-token' | 'oidc';
 
+/**
+ * The credential a registry token was minted from (registry-token.ts), re-checked on every use
+ * so that a revoked API token, a changed password or a removed user ends the registry tokens
+ * it obtained at once: an API token's public id, or a one-way fingerprint of the password
+ * (UserDirectory.passwordFingerprint).
+ */
+export type CredentialBinding =
+  | { readonly kind: 'token'; readonly id: string }
+  | { readonly kind: 'password'; readonly fingerprint: string };
+
 export interface UserPrincipal {
   readonly kind: 'user';
   readonly name: string;
@@ -46,6 +56,11 @@ export interface UserPrincipal {
    * auth off, like `readOnly`: whoever narrowed a credential relies on it being narrow.
    */
   readonly scope?: Scope | undefined;
+  /**
+   * A registry token's principal: the credential it was minted from, so that a registry token
+   * asked for with this one (`/v2/token` with a Bearer registry token) stays bound to it.
+   */
+  readonly binding?: CredentialBinding | undefined;
 }
 
 export type Principal = { readonly kind: 'anonymous' } | UserPrincipal;

@@ -16,7 +16,12 @@ import { UserDirectory } from './directory.ts';
 import { HtpasswdUsers } from './htpasswd.ts';
 import type { AuthTables } from './migrations.ts';
 import { RegistryTokenResolver, RegistryTokens, SigningKeys } from './registry-token.ts';
-import { BasicPasswordResolver, BearerTokenResolver, TokenAuthenticator } from './resolvers.ts';
+import {
+  BasicPasswordResolver,
+  BearerTokenResolver,
+  CredentialBindings,
+  TokenAuthenticator,
+} from './resolvers.ts';
 import { type OwnerChange, TokenStore, UserStore } from './users.ts';
 
 /** The `[auth]` keys identity reads (re-applied on SIGHUP). */
@@ -73,7 +78,9 @@ export interface Identity {
 
 /**
  * Builds the stores and registers their resolvers on `access`: registry tokens first (a signature
- * check, no database), then API tokens (one indexed lookup, no KDF), then passwords.
+ * check, and the check of the credential they came from: one indexed lookup, remembered while
+ * the store is unchanged), then API tokens (one indexed lookup, no KDF, remembered likewise), then
+ * passwords.
  * The htpasswd file is read before this resolves.
  */
 export async function createIdentity(
@@ -93,8 +100,10 @@ export async function createIdentity(
     onChange: async () => {
       basic.clear();
       tokenAuth.clear();
+      bindings.clear();
       await reconcile();
       tokenAuth.clear();
+      bindings.clear();
     },
   });
   const graceMs = options.removedUserGraceMs ?? REMOVED_USER_GRACE_MS;
@@ -160,15 +169,16 @@ export async function createIdentity(
   const directory = new UserDirectory(users, htpasswd, settings.admin_users);
   const handle = sqliteHandleOf(db);
   const writes = options.writes;
-  const tokenAuth = new TokenAuthenticator(
-    tokens,
-    directory,
+  const changes =
     writes === undefined
       ? undefined
-      : { local: () => writes.current, external: externalChanges(handle) },
-  );
+      : { local: () => writes.current, external: externalChanges(handle) };
+  const tokenAuth = new TokenAuthenticator(tokens, directory, changes);
+  const bindings = new CredentialBindings(tokens, directory, changes);
   const basic = new BasicPasswordResolver(directory, tokenAuth);
-  const registryTokens = new RegistryTokens(new SigningKeys(authDb));
+  const registryTokens = new RegistryTokens(new SigningKeys(authDb), (subject, binding) =>
+    bindings.valid(subject, binding),
+  );
   access.addResolver(new RegistryTokenResolver(registryTokens));
   access.addResolver(new BearerTokenResolver(tokenAuth));
   access.addResolver(basic);
@@ -183,12 +193,14 @@ export async function createIdentity(
       directory.setAdmins(next.admin_users);
       basic.clear();
       tokenAuth.clear();
+      bindings.clear();
       await htpasswd.use(path.resolve(next.htpasswd_file), next.enabled ?? true);
       // Also when the file did not change: suspensions whose grace period is over end here (no
       // database work while none is pending).
       if (suspensionsPending) await reconcile();
       basic.clear();
       tokenAuth.clear();
+      bindings.clear();
     },
     settled: () => htpasswd.settled(),
     close: () => {

@@ -6,7 +6,11 @@
  *   user (empty for anonymous), `exp`/`nbf`/`iat`/`jti`, and the spec's `access` claim
  *   (`[{type, name, actions}]`). A private `nora` claim carries what the grant means in our terms
  *   (repository and path inside it, our actions) and the holder's roles and groups, so a request
- *   needs no database lookup and the access check is the same `authorize` every credential meets.
+ *   needs no lookup of rights and the access check is the same `authorize` every credential meets.
+ *   `nora.bind` names the credential the token was minted from (an API token's id, or the
+ *   fingerprint of the password): each use checks it is still valid (BindingCheck: memoized
+ *   against the store's writes), so revoking the API token, changing the password or removing
+ *   the user ends the access tokens it obtained at the next request, not at their `exp`.
  * - Refresh tokens (OAuth2 `refresh_token`, docker's "identity token"): a JWT with the audience
  *   {@link REFRESH_AUDIENCE} and a long lifetime, exchangeable at `/v2/token` only; a refresh token
  *   sent as a bearer is refused (401). It carries `cred`, a sha256 fingerprint of the password
@@ -34,6 +38,7 @@ import {
   ANONYMOUS,
   type AccessTarget,
   type Action,
+  type CredentialBinding,
   type CredentialResolver,
   type Principal,
   type RequestCredentials,
@@ -84,7 +89,16 @@ export interface AccessTokenRequest {
   readonly grants: readonly Grant[];
   /** Lifetime, seconds. */
   readonly ttlSeconds: number;
+  /** The credential the principal proved itself with, re-checked at each use (BindingCheck). */
+  readonly binding?: CredentialBinding | undefined;
 }
+
+/**
+ * Whether the credential a registry token of `subject` was minted from is still valid: the API
+ * token exists, is the subject's, unexpired and not suspended; the password fingerprint is the
+ * subject's current one. Runs on every request with a registry token: keep it cheap.
+ */
+export type BindingCheck = (subject: string, binding: CredentialBinding) => Promise<boolean>;
 
 /** The private claim: the grant in our terms and the holder's roles at issue time. */
 interface NoraClaim {
@@ -96,6 +110,8 @@ interface NoraClaim {
    * ("this token is read-only") rather than blaming the user, whose own roles may write.
    */
   readonly readOnly?: true | undefined;
+  /** The credential the token was minted from; absent for anonymous and OIDC tokens. */
+  readonly bind?: CredentialBinding | undefined;
 }
 
 interface SigningKey {
@@ -189,9 +205,12 @@ async function toSigningKey(kid: string, privateJwk: string): Promise<SigningKey
 /** Issues and verifies registry access and refresh tokens. */
 export class RegistryTokens {
   readonly #keys: SigningKeys;
+  readonly #check: BindingCheck | undefined;
 
-  constructor(keys: SigningKeys) {
+  /** Without `check`, a token's binding is carried but never checked (unit tests). */
+  constructor(keys: SigningKeys, check?: BindingCheck) {
     this.#keys = keys;
+    this.#check = check;
   }
 
   /** Signs an access token for `request.principal` granting `request.access`. */
@@ -206,6 +225,7 @@ export class RegistryTokens {
             roles: principal.roles,
             ...(principal.groups === undefined ? {} : { groups: principal.groups }),
             ...(principal.readOnly === true ? { readOnly: true as const } : {}),
+            ...(request.binding === undefined ? {} : { bind: request.binding }),
           }
         : { grants: request.grants, roles: [] };
     const token = await new SignJWT({ access: request.access, nora })
@@ -274,6 +294,17 @@ export class RegistryTokens {
       throw new RegistryError('UNAUTHORIZED', 'invalid registry token');
     }
     if (payload.sub === undefined || payload.sub === '') return ANONYMOUS;
+    const binding = bindingOf(nora.bind);
+    if (binding !== undefined && this.#check !== undefined) {
+      if (!(await this.#check(payload.sub, binding))) {
+        throw new RegistryError(
+          'UNAUTHORIZED',
+          binding.kind === 'token'
+            ? 'registry token invalid: the API token it was obtained with was revoked or expired'
+            : "registry token invalid: its user's password changed or the user was removed; log in again",
+        );
+      }
+    }
     return {
       kind: 'user',
       name: payload.sub,
@@ -282,6 +313,7 @@ export class RegistryTokens {
       ...(nora.readOnly === true ? { readOnly: true } : {}),
       credential: 'registry-token',
       scope: new GrantScope(nora.grants),
+      ...(binding === undefined ? {} : { binding }),
     };
   }
 
@@ -317,6 +349,17 @@ export class RegistryTokens {
       throw new RegistryError('UNAUTHORIZED', `${what} ${reason}`);
     }
   }
+}
+
+/** The `bind` claim when well-formed; undefined otherwise (a token of an older version). */
+function bindingOf(claim: unknown): CredentialBinding | undefined {
+  if (typeof claim !== 'object' || claim === null) return undefined;
+  const c = claim as Record<string, unknown>;
+  if (c['kind'] === 'token' && typeof c['id'] === 'string') return { kind: 'token', id: c['id'] };
+  if (c['kind'] === 'password' && typeof c['fingerprint'] === 'string') {
+    return { kind: 'password', fingerprint: c['fingerprint'] };
+  }
+  return undefined;
 }
 
 /** True when `token` is a JWT whose (unverified) issuer is ours. */

@@ -15,9 +15,11 @@
  * `nora token revoke` on the host, within 100 ms: identity.ts); expiry is checked against the
  * clock on every request.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { RegistryError } from '../core/errors.ts';
 import type {
   AccessTarget,
+  CredentialBinding,
   CredentialResolver,
   Principal,
   RequestCredentials,
@@ -139,6 +141,107 @@ export class TokenAuthenticator {
       ...(token.scope === undefined ? {} : { scope: patternScope(token.scope) }),
     };
   }
+}
+
+/** What one credential binding was found to be, and the store version it was read at. */
+interface KnownBinding {
+  readonly epoch: number;
+  readonly local: number;
+  readonly external: number;
+  /** For a token binding: the token's owner when it is valid, and its expiry (epoch ms). */
+  readonly owner: string | undefined;
+  readonly expiresAt: number | undefined;
+  /** For a password binding: the subject's fingerprint now (undefined: no password, no user). */
+  readonly fingerprint: string | undefined;
+}
+
+/**
+ * Checks that the credential a registry token was minted from is still valid
+ * (registry-token.ts BindingCheck), on every request that carries one. The answer is remembered
+ * while the store is unchanged (the same StoreChanges and clear() as TokenAuthenticator: a
+ * revocation through the API bites at the next request, `nora token revoke` on the host within
+ * 100 ms, an htpasswd change at its read), so a run of registry requests costs no database read
+ * until something is written; the expiry is compared with the clock on every request.
+ */
+export class CredentialBindings {
+  readonly #tokens: TokenStore;
+  readonly #directory: UserDirectory;
+  readonly #changes: StoreChanges | undefined;
+  readonly #known = new Map<string, KnownBinding>();
+  #epoch = 0;
+
+  constructor(tokens: TokenStore, directory: UserDirectory, changes?: StoreChanges) {
+    this.#tokens = tokens;
+    this.#directory = directory;
+    this.#changes = changes;
+  }
+
+  /** Forgets what was read (htpasswd users or admins changed). */
+  clear(): void {
+    this.#epoch += 1;
+    this.#known.clear();
+  }
+
+  /** True when `binding` is still a valid credential of `subject` (see BindingCheck). */
+  async valid(subject: string, binding: CredentialBinding, now = Date.now()): Promise<boolean> {
+    const known = await this.#read(subject, binding);
+    if (binding.kind === 'password') {
+      return known.fingerprint !== undefined && sameHex(known.fingerprint, binding.fingerprint);
+    }
+    return known.owner === subject && (known.expiresAt === undefined || known.expiresAt > now);
+  }
+
+  async #read(subject: string, binding: CredentialBinding): Promise<KnownBinding> {
+    const key =
+      binding.kind === 'token' ? `t:${binding.id}` : `p:${subject}:${binding.fingerprint}`;
+    const changes = this.#changes;
+    const local = changes?.local() ?? 0;
+    const external = changes?.external() ?? 0;
+    const epoch = this.#epoch;
+    const known = this.#known.get(key);
+    if (
+      changes !== undefined &&
+      known?.local === local &&
+      known.external === external &&
+      known.epoch === epoch
+    ) {
+      return known;
+    }
+    let read: KnownBinding;
+    if (binding.kind === 'token') {
+      const token = await this.#tokens.lookupKey(binding.id);
+      // The owner must still be a user, and not suspended (gone from the htpasswd file).
+      const owner =
+        token !== undefined &&
+        token.ownerSuspendedAt === undefined &&
+        (await this.#directory.account(token.user)) !== undefined
+          ? token.user
+          : undefined;
+      read = {
+        epoch,
+        local,
+        external,
+        owner,
+        expiresAt: token?.expiresAt,
+        fingerprint: undefined,
+      };
+    } else {
+      const fingerprint = await this.#directory.passwordFingerprint(subject);
+      read = { epoch, local, external, owner: undefined, expiresAt: undefined, fingerprint };
+    }
+    if (changes !== undefined) {
+      if (this.#known.size >= KNOWN_TOKENS_MAX) this.#known.clear();
+      this.#known.set(key, read);
+    }
+    return read;
+  }
+}
+
+/** Constant-time comparison of two hex fingerprints. */
+function sameHex(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 export class BearerTokenResolver implements CredentialResolver {

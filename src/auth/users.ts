@@ -556,12 +556,21 @@ export class TokenStore {
    * the caller's to judge: see resolvers.ts).
    */
   async lookup(secret: string): Promise<TokenInfo | undefined> {
+    return this.#lookup('token_hash', sha256Hex(secret));
+  }
+
+  /** The token with public id `key`, as `lookup` (registry tokens carry the id: resolvers.ts). */
+  async lookupKey(key: string): Promise<TokenInfo | undefined> {
+    return this.#lookup('key', key);
+  }
+
+  async #lookup(column: 'token_hash' | 'key', value: string): Promise<TokenInfo | undefined> {
     const row = await this.#db
       .selectFrom('auth_tokens')
       .leftJoin('auth_users', 'auth_users.name', 'auth_tokens.user_name')
       .selectAll('auth_tokens')
       .select('auth_users.suspended_at as owner_suspended_at')
-      .where('token_hash', '=', sha256Hex(secret))
+      .where(column === 'key' ? 'auth_tokens.key' : 'auth_tokens.token_hash', '=', value)
       .executeTakeFirst();
     if (!row) return undefined;
     const { owner_suspended_at: suspendedAt, ...token } = row;

@@ -504,11 +504,7 @@ export class OciService {
       await this.#deps.hosted.sql.linkBlob(repo, target.name, canonical, result.size);
       return blobCreated(request, target, canonical);
     }
-    const client =
-      request.principal.kind === 'user'
-        ? `user:${request.principal.name}`
-        : `address:${request.client}`;
-    const status = await this.#deps.uploads.start(repo, target.name, client);
+    const status = await this.#deps.uploads.start(repo, target.name, uploadClient(request));
     return uploadReply(request, target, 202, status.uuid, status.offset);
   }
 
@@ -573,7 +569,7 @@ export class OciService {
       case 'HEAD': {
         // The status answer has no body: HEAD is the same answer.
         const repo = this.#writeRepo(request, target, 'write');
-        const status = await uploads.status(repo, target.name, route.uuid);
+        const status = await uploads.status(repo, target.name, route.uuid, uploadClient(request));
         return uploadReply(request, target, 204, status.uuid, status.offset);
       }
       case 'PATCH': {
@@ -586,6 +582,7 @@ export class OciService {
           request.body,
           range,
           declaredLength(request),
+          uploadClient(request),
         );
         return uploadReply(request, target, 202, status.uuid, status.offset);
       }
@@ -608,13 +605,14 @@ export class OciService {
           digest,
           hasBody ? request.body : undefined,
           range,
+          uploadClient(request),
         );
         await this.#deps.hosted.sql.linkBlob(repo, target.name, result.digest, result.size);
         return blobCreated(request, target, result.digest);
       }
       case 'DELETE': {
         const repo = this.#writeRepo(request, target, 'write');
-        await uploads.cancel(repo, target.name, route.uuid);
+        await uploads.cancel(repo, target.name, route.uuid, uploadClient(request));
         return { status: 204, headers: {} };
       }
       default:
@@ -624,6 +622,17 @@ export class OciService {
 }
 
 // Helpers.
+
+/**
+ * Who an upload session belongs to: the user (any of its credentials: password, API token,
+ * registry token), or the address of an anonymous client. Counted by the per-client session limit;
+ * a user's session answers only that user (UploadManager.#row).
+ */
+function uploadClient(request: OciRequest): string {
+  return request.principal.kind === 'user'
+    ? `user:${request.principal.name}`
+    : `address:${request.client}`;
+}
 
 async function allow(
   request: OciRequest,

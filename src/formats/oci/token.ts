@@ -14,7 +14,13 @@
  * `access.can` allows now; the rest are left out (the spec lets a token grant a subset).
  */
 import { timingSafeEqual } from 'node:crypto';
-import { type AccessControl, type Action, ANONYMOUS, type Principal } from '../../auth/access.ts';
+import {
+  type AccessControl,
+  type Action,
+  ANONYMOUS,
+  type CredentialBinding,
+  type Principal,
+} from '../../auth/access.ts';
 import { type Grant, type RegistryTokens, type ResourceAccess } from '../../auth/registry-token.ts';
 import type { UserDirectory } from '../../auth/directory.ts';
 import { isRegistryError, RegistryError } from '../../core/errors.ts';
@@ -209,6 +215,7 @@ export class TokenEndpoint {
       access,
       grants,
       ttlSeconds: this.#deps.ttlSeconds(),
+      binding: await this.#binding(principal),
     });
     const response: TokenResponse = {
       token: issued.token,
@@ -225,6 +232,30 @@ export class TokenEndpoint {
       }
     }
     return response;
+  }
+
+  /**
+   * The credential `principal` proved itself with, which the access token stays bound to: the API
+   * token's id, the password's fingerprint, or (a registry token presented here) the binding of
+   * that token. None for OIDC (its own JWT's expiry bounds it) and anonymous.
+   */
+  async #binding(principal: Principal): Promise<CredentialBinding | undefined> {
+    if (principal.kind !== 'user') return undefined;
+    switch (principal.credential) {
+      case 'token':
+        return principal.tokenId === undefined
+          ? undefined
+          : { kind: 'token', id: principal.tokenId };
+      case 'password': {
+        const fingerprint = await this.#deps.users.passwordFingerprint(principal.name);
+        return fingerprint === undefined ? undefined : { kind: 'password', fingerprint };
+      }
+      case 'registry-token':
+        return principal.binding;
+      case 'oidc':
+      case undefined:
+        return undefined;
+    }
   }
 
   /** The user behind a refresh token, with the rights the store gives it now. */

@@ -90,9 +90,12 @@ export class UploadManager {
     return { uuid, offset: 0 };
   }
 
-  /** The session, or BLOB_UPLOAD_UNKNOWN when it does not exist under this repo/name. */
-  async status(repo: string, name: string, uuid: string): Promise<UploadStatus> {
-    const row = await this.#row(repo, name, uuid);
+  /**
+   * The session, or BLOB_UPLOAD_UNKNOWN when it does not exist under this repo/name or was
+   * opened by another user than `client` (see #row). Every method taking `client` checks it.
+   */
+  async status(repo: string, name: string, uuid: string, client?: string): Promise<UploadStatus> {
+    const row = await this.#row(repo, name, uuid, client);
     return { uuid, offset: row.offset };
   }
 
@@ -107,9 +110,10 @@ export class UploadManager {
     body: Readable,
     range: { readonly start: number; readonly end: number } | undefined,
     declaredLength: number | undefined,
+    client?: string,
   ): Promise<UploadStatus> {
     return this.#locks.run(uuid, async () => {
-      const row = await this.#resumable(repo, name, uuid);
+      const row = await this.#resumable(repo, name, uuid, client);
       if (range !== undefined) {
         if (range.start !== row.offset) throw outOfOrder(row.offset);
         if (declaredLength !== undefined && range.end - range.start + 1 !== declaredLength) {
@@ -129,10 +133,11 @@ export class UploadManager {
     digestText: string,
     body: Readable | undefined,
     range: { readonly start: number; readonly end: number } | undefined,
+    client?: string,
   ): Promise<{ digest: string; size: number }> {
     const expected = parseDigest(digestText);
     return this.#locks.run(uuid, async () => {
-      const row = await this.#resumable(repo, name, uuid);
+      const row = await this.#resumable(repo, name, uuid, client);
       if (range !== undefined && range.start !== row.offset) throw outOfOrder(row.offset);
       const size = body === undefined ? row.offset : await this.#write(row, body);
       const live = this.#live.get(uuid);
@@ -161,9 +166,9 @@ export class UploadManager {
     });
   }
 
-  async cancel(repo: string, name: string, uuid: string): Promise<void> {
+  async cancel(repo: string, name: string, uuid: string, client?: string): Promise<void> {
     await this.#locks.run(uuid, async () => {
-      const row = await this.#row(repo, name, uuid);
+      const row = await this.#row(repo, name, uuid, client);
       await this.#discard(row);
     });
   }
@@ -188,9 +193,21 @@ export class UploadManager {
     }
   }
 
-  async #row(repo: string, name: string, uuid: string): Promise<OciUploadsTable> {
+  /**
+   * The session `uuid` of repo/name, or BLOB_UPLOAD_UNKNOWN (404). A session a user opened
+   * (`client` "user:<name>") is that user's alone: another principal gets the same 404 as for an
+   * unknown session, so a leaked upload URL neither lets another user write, read the offset of
+   * or cancel the push, nor tells that the session exists. Sessions opened anonymously (auth off)
+   * or before 0101 (client null) are anyone's, as in Distribution. `client` undefined: no check.
+   */
+  async #row(
+    repo: string,
+    name: string,
+    uuid: string,
+    client: string | undefined,
+  ): Promise<OciUploadsTable> {
     const row = await this.#store.upload(uuid);
-    if (row?.repo !== repo || row.name !== name) {
+    if (row?.repo !== repo || row.name !== name || !mayUse(row.client, client)) {
       throw new RegistryError('NOT_FOUND', `upload session ${uuid} is unknown`, {
         protocolCode: 'BLOB_UPLOAD_UNKNOWN',
       });
@@ -203,8 +220,13 @@ export class UploadManager {
    * crash left of an unacknowledged chunk. Call under the session's lock. A spool shorter than the
    * offset drops the session (see the module comment) and throws BLOB_UPLOAD_UNKNOWN.
    */
-  async #resumable(repo: string, name: string, uuid: string): Promise<OciUploadsTable> {
-    const row = await this.#row(repo, name, uuid);
+  async #resumable(
+    repo: string,
+    name: string,
+    uuid: string,
+    client: string | undefined,
+  ): Promise<OciUploadsTable> {
+    const row = await this.#row(repo, name, uuid, client);
     const size = await fs.stat(row.spool_path).then(
       (info) => info.size,
       (err: unknown) => {
@@ -289,6 +311,12 @@ export class UploadManager {
 }
 
 /** fsync of a file's data (any descriptor of the file flushes it). */
+/** Whether `client` may use a session opened by `opener` (see UploadManager.#row). */
+function mayUse(opener: string | null, client: string | undefined): boolean {
+  if (client === undefined || opener === null || !opener.startsWith('user:')) return true;
+  return opener === client;
+}
+
 async function syncFile(file: string): Promise<void> {
   const handle = await fs.open(file, 'r');
   try {

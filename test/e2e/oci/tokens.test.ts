@@ -2,7 +2,8 @@
  * API tokens with real OCI clients, auth on and anonymous read off: `podman login` with any
  * username and an `nra_` token (a wrong token fails), skopeo push and pull with `--creds
  * token:nra_…` and with an htpasswd user's password; a read token pulls but cannot push; a token
- * limited to one namespace (`team-a/**`) cannot read another.
+ * limited to one namespace (`team-a/**`) cannot read another; a registry token (JWT) obtained with
+ * an API token stops pushing once that token is revoked (skopeo `--dest-registry-token`).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -132,6 +133,44 @@ describe('OCI clients with API tokens', { skip }, () => {
     assert.notEqual(other.code, 0, 'read across namespaces');
     assert.equal((await push(`token:${tokens.scoped}`, 'team-a/new:v1')).code, 0);
     assert.notEqual((await push(`token:${tokens.scoped}`, 'team-b/new:v1')).code, 0);
+  });
+
+  test('a registry token dies with the API token it came from (skopeo --dest-registry-token)', async () => {
+    const made = await fetch(`${server.url}/api/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'dora', password: 'dora-pw', role: 'write' }),
+    });
+    const { token, id } = (await made.json()) as { token: string; id: string };
+    const res = await fetch(
+      `${server.url}/v2/token?service=nora&scope=repository:team-a/revoked:pull,push`,
+      { headers: { authorization: `Basic ${Buffer.from(`x:${token}`).toString('base64')}` } },
+    );
+    assert.equal(res.status, 200);
+    const jwt = ((await res.json()) as { token: string }).token;
+    const pushWith = (tag: string) =>
+      tool('skopeo', [
+        'copy',
+        '--dest-tls-verify=false',
+        '--dest-registry-token',
+        jwt,
+        layout(),
+        `docker://${server.host}/team-a/revoked:${tag}`,
+      ]);
+    const first = await pushWith('v1');
+    assert.equal(first.code, 0, first.stderr);
+    const revoked = await fetch(`${server.url}/api/tokens/revoke`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from('dora:dora-pw').toString('base64')}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ id }),
+    });
+    assert.equal(revoked.status, 200, await revoked.clone().text());
+    const second = await pushWith('v2');
+    assert.notEqual(second.code, 0, 'pushed with the registry token of a revoked API token');
+    assert.match(second.stderr, /401|unauthorized|authentication required/i);
   });
 });
 
