@@ -99,7 +99,11 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
 
   app.get('/metrics', async (_request, reply) => {
     const text = await sources.metrics.registry.metrics();
-    return reply.header('content-type', sources.metrics.registry.contentType).send(text);
+    // Counters change with every request: a cache in front must never hand a scraper an old copy.
+    return reply
+      .header('content-type', sources.metrics.registry.contentType)
+      .header('cache-control', 'no-store')
+      .send(text);
   });
 
   for (const url of ['/health', '/ready', '/metrics']) {

@@ -70,6 +70,14 @@ interface Target {
 }
 
 const INDEX_TYPE = MEDIA_TYPES.ociIndex;
+
+/**
+ * Answers that change with every push, tag, attach or delete (manifests by tag, tag lists,
+ * referrers, the catalog): a shared cache must ask again on each use, or a cache in front with
+ * `proxy_cache_valid 200 10m` hides a new tag or signature for 10 minutes. Requests with
+ * credentials get `private` on top (http/cache-control.ts).
+ */
+const REVALIDATE = { 'cache-control': 'no-cache' } as const;
 /** Names checked for a mount without `from` (bounded work; past them the client uploads). */
 const MOUNT_CANDIDATES = 100;
 
@@ -214,6 +222,7 @@ export class OciService {
       headers: {
         ...jsonHeaders(Buffer.byteLength(body)),
         ...page.link(`${request.prefix}/_catalog`),
+        ...REVALIDATE,
       },
       body,
     };
@@ -231,6 +240,7 @@ export class OciService {
       headers: {
         ...jsonHeaders(Buffer.byteLength(body)),
         ...page.link(`${request.prefix}/${urlName}/tags/list`),
+        ...REVALIDATE,
       },
       body,
     };
@@ -253,6 +263,7 @@ export class OciService {
         ...headers,
         'content-type': INDEX_TYPE,
         'content-length': String(Buffer.byteLength(body)),
+        ...REVALIDATE,
       },
       body,
     };
@@ -271,7 +282,7 @@ export class OciService {
       case 'HEAD': {
         this.#authorize(request, target.repo, 'read', target.name);
         // A tag moves on every push: a shared cache revalidates each use (by ETag, the digest).
-        const byTag = reference.kind === 'tag' ? { 'cache-control': 'no-cache' } : {};
+        const byTag = reference.kind === 'tag' ? REVALIDATE : {};
         if (request.method === 'HEAD') {
           const info = await target.backend.statManifest(target.name, reference);
           if (!info) throw manifestUnknown(reference);

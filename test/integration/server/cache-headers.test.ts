@@ -17,6 +17,7 @@ import { send } from '../../helpers/send.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { crateBody } from '../cargo/fixtures.ts';
 import { publishBody as npmPublishBody } from '../npm/fixtures.ts';
+import { Client, startOciServer } from '../oci/helpers.ts';
 import { makeSdist, MULTIPART, multipartBody, twineFields } from '../pypi/fixtures.ts';
 
 type Answer = Awaited<ReturnType<typeof send>>;
@@ -263,5 +264,42 @@ describe('caching headers: Maven follows the shared rule (K3)', () => {
     }
     const anonymous = await get(server, '/maven2/com/priv/secret/1.0/secret-1.0.jar');
     assert.equal(anonymous.status, 401);
+  });
+});
+
+/**
+ * OCI listings (tenth session, trial ocijvm F5): tag lists, referrers and the catalog change with
+ * every push, tag, attach and delete, so they are revalidated on each use (`no-cache`, `private`
+ * with credentials) like manifests by tag; behind `proxy_cache_valid 200 10m` a new tag or
+ * signature stayed invisible for 10 minutes. `/metrics` is `no-store`.
+ */
+describe('caching headers: OCI listings and /metrics (F5)', () => {
+  test('tags/list, referrers, _catalog say no-cache (private with credentials); /metrics no-store', async () => {
+    await using server = await startOciServer({ config: { docker: { upstreams: [] } } });
+    const client = new Client(server.url);
+    const image = await client.pushImage('lib/listed', 'v1');
+    const listings = [
+      '/v2/lib/listed/tags/list',
+      '/v2/lib/listed/tags/list?n=1',
+      `/v2/lib/listed/referrers/${image.digest}`,
+      '/v2/_catalog',
+      '/repository/docker-hosted/v2/lib/listed/tags/list',
+      '/repository/docker-hosted/v2/_catalog',
+    ];
+    for (const path of listings) {
+      const answer = await get(server, path);
+      assert.equal(answer.status, 200, `${path}: ${answer.body}`);
+      assert.equal(answer.headers['cache-control'], 'no-cache', path);
+      const withCredentials = await get(server, path, {
+        authorization: `Basic ${Buffer.from('ci:pw').toString('base64')}`,
+      });
+      assert.equal(withCredentials.headers['cache-control'], 'private, no-cache', path);
+    }
+    // A new tag shows at once (and a cache asking again gets it).
+    await client.putManifest('lib/listed', 'v2', image.body);
+    assert.match((await get(server, '/v2/lib/listed/tags/list')).body, /"v2"/);
+    const metrics = await get(server, '/metrics');
+    assert.equal(metrics.status, 200);
+    assert.equal(metrics.headers['cache-control'], 'no-store');
   });
 });
