@@ -83,6 +83,13 @@ export const dockerSectionSchema = z.object({
   manifest_cache_mb: z.number().int().nonnegative().default(32),
   /** Idle upload sessions older than this are purged, seconds. */
   upload_session_ttl: z.number().int().positive().default(1800),
+  /**
+   * Seconds without a byte after which a session may be reclaimed: a client at
+   * max_upload_sessions_per_client (or the server at max_upload_sessions) has its own sessions
+   * idle this long cancelled, least recently used first, before its next one is refused. Our
+   * addition: a killed push's sessions otherwise locked a shared CI account out for the TTL.
+   */
+  upload_session_idle: z.number().int().positive().default(60),
 });
 
 export type DockerSection = z.infer<typeof dockerSectionSchema>;

@@ -119,6 +119,7 @@ function register(
       maxSessionBytes: config.docker.max_upload_session_size_mb * MB,
       maxRequestBytes: config.server.body_limit_mb * MB,
       ttlSeconds: config.docker.upload_session_ttl,
+      idleSeconds: config.docker.upload_session_idle,
     };
   };
   const uploads = new UploadManager(store, context.blobs, limits);

@@ -484,6 +484,17 @@ export class OciStore {
     return { all: row?.n ?? 0, client: row?.mine ?? 0 };
   }
 
+  /** The sessions `client` opened, least recently written first. */
+  async clientUploads(client: string): Promise<OciUploadsTable[]> {
+    return this.#db
+      .selectFrom('oci_uploads')
+      .selectAll()
+      .where('client', '=', client)
+      .orderBy('updated_at')
+      .orderBy('started_at')
+      .execute();
+  }
+
   async idleUploads(before: number): Promise<OciUploadsTable[]> {
     return this.#db
       .selectFrom('oci_uploads')

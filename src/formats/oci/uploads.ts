@@ -30,6 +30,11 @@ export interface UploadLimits {
   /** Per-request body bound (server.body_limit_mb). */
   readonly maxRequestBytes: number;
   readonly ttlSeconds: number;
+  /**
+   * Seconds without a byte after which a session of a client at its limit is cancelled to make
+   * room for that client's next one ([docker] upload_session_idle).
+   */
+  readonly idleSeconds: number;
 }
 
 export interface UploadStatus {
@@ -48,6 +53,11 @@ export class UploadManager {
   readonly #limits: () => UploadLimits;
   readonly #live = new Map<string, LiveState>();
   readonly #locks = new KeyedMutex();
+  /**
+   * Sessions with a PATCH/PUT body streaming in (their row moves only when the body ends). A
+   * stalled body is ended by `[server] body_timeout` (60 s), so none stays here without bytes.
+   */
+  readonly #inFlight = new Set<string>();
 
   constructor(store: OciStore, blobs: BlobStore, limits: () => UploadLimits) {
     this.#store = store;
@@ -60,14 +70,26 @@ export class UploadManager {
    * TOOMANYREQUESTS (429) when the server holds `maxSessions` sessions, or `client` holds
    * `maxSessionsPerClient` of them: one client's abandoned or hostile sessions cannot take every
    * other client's pushes down until they are purged (upload_session_ttl).
+   *
+   * Before refusing, `client`'s own sessions idle for `idleSeconds` (no byte received, no
+   * request streaming into them) are cancelled, least recently used first, as many as make
+   * room: a push killed mid-upload (a cancelled CI job) leaves sessions nobody can finish or
+   * cancel — their UUIDs died with the process — and a shared CI account would otherwise be
+   * locked out of every push until the TTL. Only the client's own sessions are touched; another
+   * client's are never cancelled to make room.
    */
   async start(repo: string, name: string, client: string): Promise<UploadStatus> {
     const limits = this.#limits();
-    const open = await this.#store.countUploads(client);
+    let open = await this.#store.countUploads(client);
+    const excess = Math.max(
+      open.client - limits.maxSessionsPerClient + 1,
+      open.all - limits.maxSessions + 1,
+    );
+    if (excess > 0 && (await this.#reclaimIdle(client, excess, limits)) > 0) {
+      open = await this.#store.countUploads(client);
+    }
     if (open.client >= limits.maxSessionsPerClient) {
-      throw tooMany(
-        `too many concurrent upload sessions for ${client.replace(/^[a-z]+:/, '')}: ${open.client} open (max ${limits.maxSessionsPerClient} per client, [docker] max_upload_sessions_per_client); finish or cancel them, or they are purged after upload_session_ttl`,
-      );
+      throw await this.#clientFull(client, open.client, limits);
     }
     if (open.all >= limits.maxSessions) {
       throw tooMany(`too many concurrent upload sessions (max ${limits.maxSessions})`);
@@ -166,6 +188,51 @@ export class UploadManager {
     });
   }
 
+  /** Whether `row` may be reclaimed at `now`: no body streaming into it, no byte for idleSeconds. */
+  #idle(row: OciUploadsTable, now: number, limits: UploadLimits): boolean {
+    return !this.#inFlight.has(row.uuid) && row.updated_at <= now - limits.idleSeconds * 1000;
+  }
+
+  /** Cancels up to `count` of `client`'s idle sessions, least recently used first; how many. */
+  async #reclaimIdle(client: string, count: number, limits: UploadLimits): Promise<number> {
+    const now = Date.now();
+    const idle = (await this.#store.clientUploads(client)).filter((r) =>
+      this.#idle(r, now, limits),
+    );
+    let reclaimed = 0;
+    for (const row of idle.slice(0, count)) {
+      await this.#locks.run(row.uuid, async () => {
+        // Checked again under the session's lock: a PATCH may have started meanwhile.
+        const current = await this.#store.upload(row.uuid);
+        if (current?.client !== client || !this.#idle(current, Date.now(), limits)) return;
+        await this.#discard(current);
+        reclaimed += 1;
+      });
+    }
+    return reclaimed;
+  }
+
+  /** The 429 for a client whose sessions are all in use: what counts, and when one frees. */
+  async #clientFull(client: string, open: number, limits: UploadLimits): Promise<RegistryError> {
+    const now = Date.now();
+    const rows = await this.#store.clientUploads(client);
+    const waiting = rows.filter((r) => !this.#inFlight.has(r.uuid));
+    const oldest = waiting[0];
+    const idleFor = limits.idleSeconds;
+    const soonest =
+      oldest === undefined
+        ? undefined
+        : Math.max(1, Math.ceil((oldest.updated_at + idleFor * 1000 - now) / 1000));
+    const when =
+      soonest === undefined
+        ? `all ${open} are receiving bytes now`
+        : `the least recently used one becomes reclaimable in ${soonest} s if it receives nothing`;
+    return tooMany(
+      `too many concurrent upload sessions for ${client.replace(/^[a-z]+:/, '')}: ${open} open (max ${limits.maxSessionsPerClient} per client, [docker] max_upload_sessions_per_client), none idle. A session counts from its POST until its PUT or DELETE; one that receives no bytes for ${idleFor} s ([docker] upload_session_idle) is cancelled to make room for this client's next session (so a killed push frees its slots within ${idleFor} s); ${when}`,
+      soonest === undefined ? undefined : Math.min(Math.max(soonest, 3), 600),
+    );
+  }
+
   async cancel(repo: string, name: string, uuid: string, client?: string): Promise<void> {
     await this.#locks.run(uuid, async () => {
       const row = await this.#row(repo, name, uuid, client);
@@ -177,9 +244,19 @@ export class UploadManager {
   async purgeIdle(now = Date.now()): Promise<number> {
     const cutoff = now - this.#limits().ttlSeconds * 1000;
     const idle = await this.#store.idleUploads(cutoff);
-    for (const row of idle) await this.#locks.run(row.uuid, () => this.#discard(row));
+    let purged = 0;
+    for (const row of idle) {
+      // A body still streaming in (a long PATCH updates the row only at its end) is not idle.
+      if (this.#inFlight.has(row.uuid)) continue;
+      await this.#locks.run(row.uuid, async () => {
+        const current = await this.#store.upload(row.uuid);
+        if (current === undefined || current.updated_at >= cutoff) return;
+        await this.#discard(current);
+        purged += 1;
+      });
+    }
     await this.#sweepOrphanSpools(cutoff);
-    return idle.length;
+    return purged;
   }
 
   async #sweepOrphanSpools(cutoff: number): Promise<void> {
@@ -260,6 +337,7 @@ export class UploadManager {
     let written = 0;
     const sessionRoom = limits.maxSessionBytes - row.offset;
     const hash = live.hash;
+    const inFlight = this.#inFlight;
     const meter = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         written += chunk.length;
@@ -281,6 +359,7 @@ export class UploadManager {
       },
     });
     if (sessionRoom < 0) throw tooMany('upload session is over its size limit');
+    inFlight.add(row.uuid);
     try {
       await pipeline(
         body,
@@ -299,6 +378,8 @@ export class UploadManager {
         });
       }
       throw err;
+    } finally {
+      inFlight.delete(row.uuid);
     }
     return row.offset + written;
   }
@@ -338,11 +419,14 @@ async function hashFile(file: string, algorithm: 'sha256' | 'sha512'): Promise<s
   return hash.digest('hex');
 }
 
-/** 429 with NORA's jittered Retry-After (3–10 s) so clients back off without stampeding. */
-export function tooMany(message: string): RegistryError {
+/**
+ * 429 with NORA's jittered Retry-After (3–10 s) so clients back off without stampeding, or
+ * `retryAfter` seconds when it is known when room will be made.
+ */
+export function tooMany(message: string, retryAfter?: number): RegistryError {
   return new RegistryError('TOO_MANY_REQUESTS', message, {
     protocolCode: 'TOOMANYREQUESTS',
-    headers: { 'retry-after': String(randomInt(3, 11)) },
+    headers: { 'retry-after': String(retryAfter ?? randomInt(3, 11)) },
   });
 }
 

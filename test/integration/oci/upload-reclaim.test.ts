@@ -1,0 +1,140 @@
+/**
+ * A client is never locked out by its own abandoned upload sessions (tenth session, trial
+ * ocijvm F1). A push killed mid-PATCH (a cancelled CI job) leaves sessions whose UUIDs died with
+ * the process; a shared CI account at `max_upload_sessions_per_client` then got 429 for every
+ * push until `upload_session_ttl` (30 min). Now, at the limit, the client's own sessions that
+ * have received nothing for `[docker] upload_session_idle` are cancelled, least recently used
+ * first, to make room; a session with a body streaming in, and another client's sessions, are
+ * never taken. Only when none is idle is the 429 sent, saying what counts and when one frees.
+ */
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { describe, test } from 'node:test';
+import { Client, expectError, startOciServer } from './helpers.ts';
+
+const auth = (user: string) =>
+  `Basic ${Buffer.from(`${user}:${user}-password`).toString('base64')}`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A PATCH that sends part of its announced body and is then killed, as a cancelled job's. */
+function killedPatch(base: string, location: string, user: string): Promise<void> {
+  return new Promise((resolve) => {
+    const req = request(`${base}${location}`, {
+      method: 'PATCH',
+      headers: { authorization: auth(user), 'content-length': String(1024 * 1024) },
+    });
+    req.on('error', () => {
+      resolve();
+    });
+    req.write(Buffer.alloc(64 * 1024, 7), () => {
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 50);
+    });
+  });
+}
+
+describe('upload sessions idle past docker.upload_session_idle make room for their client', () => {
+  test('killed pushes do not lock the user out; others’ sessions and streaming ones are kept', async () => {
+    await using server = await startOciServer({
+      config: {
+        auth: { enabled: true },
+        docker: {
+          upstreams: [],
+          max_upload_sessions: 6,
+          max_upload_sessions_per_client: 3,
+          upload_session_idle: 1,
+        },
+      },
+    });
+    const users = server.app.context.identity.users;
+    await users.create('ci', 'ci-password', undefined);
+    await users.create('carol', 'carol-password', undefined);
+    const client = new Client(server.url);
+    const post = (user: string, name = 'ci/app') =>
+      client.fetch(`/v2/${name}/blobs/uploads/`, {
+        method: 'POST',
+        headers: { authorization: auth(user) },
+      });
+    const status = async (user: string, location: string) => {
+      const response = await client.fetch(location, { headers: { authorization: auth(user) } });
+      await response.text();
+      return response.status;
+    };
+
+    // carol holds two sessions she does not use.
+    const carols: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const started = await post('carol', 'carol/app');
+      assert.equal(started.status, 202);
+      carols.push(started.headers.get('location') ?? '');
+    }
+    // ci: three sessions, each PATCH killed mid-body.
+    const killed: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const started = await post('ci');
+      assert.equal(started.status, 202);
+      const location = started.headers.get('location') ?? '';
+      killed.push(location);
+      await killedPatch(server.url, location, 'ci');
+      await sleep(20); // distinct updated_at, so "least recently used first" is checkable
+    }
+    await sleep(100);
+
+    // Within the idle period the limit holds, and the 429 says what counts and when room comes.
+    const refused = await post('ci');
+    const retry = Number(refused.headers.get('retry-after'));
+    assert.ok(retry >= 1 && retry <= 10, `Retry-After ${retry}`);
+    const body = await expectError(refused, 429, 'TOOMANYREQUESTS');
+    const message = body.errors[0]?.message ?? '';
+    assert.match(
+      message,
+      /for ci: 3 open \(max 3 per client, \[docker\] max_upload_sessions_per_client\)/,
+    );
+    assert.match(message, /counts from its POST until its PUT or DELETE/);
+    assert.match(message, /no bytes for 1 s \(\[docker\] upload_session_idle\)/);
+    assert.match(message, /reclaimable in 1 s/);
+
+    await sleep(1100);
+    // Past it, ci's next push gets a session: its oldest abandoned one is cancelled for it.
+    const next = await post('ci');
+    assert.equal(next.status, 202, await next.text());
+    assert.equal(await status('ci', killed[0] ?? ''), 404);
+    assert.equal(await status('ci', killed[1] ?? ''), 204);
+    assert.equal(await status('ci', killed[2] ?? ''), 204);
+    // carol's idle sessions were not ci's to take, though the server was at its limit too.
+    for (const location of carols) assert.equal(await status('carol', location), 204);
+
+    // A session with a body streaming in is not idle, however old its row.
+    await sleep(1100);
+    const streaming = killed[1] ?? '';
+    const patch = request(`${server.url}${streaming}`, {
+      method: 'PATCH',
+      headers: { authorization: auth('ci'), 'transfer-encoding': 'chunked' },
+    });
+    const patched = new Promise<number>((resolve, reject) => {
+      patch.on('response', (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      patch.on('error', reject);
+    });
+    patch.write(Buffer.alloc(1000, 1));
+    await sleep(200);
+    // ci holds killed[1] (streaming, 1.3 s old), killed[2] and the new one (both idle past 1 s):
+    // two POSTs reclaim killed[2] and the next one, never the streaming session.
+    for (let i = 0; i < 2; i++) {
+      const again = await post('ci');
+      assert.equal(again.status, 202, await again.text());
+      patch.write(Buffer.alloc(1000, 1));
+    }
+    assert.equal(await status('ci', killed[2] ?? ''), 404);
+    patch.end(Buffer.alloc(1000, 1));
+    assert.equal(await patched, 202);
+    const range = await client.fetch(streaming, { headers: { authorization: auth('ci') } });
+    assert.equal(range.headers.get('range'), '0-3999');
+    await range.text();
+  });
+});
