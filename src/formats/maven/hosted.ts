@@ -479,6 +479,11 @@ export class MavenHosted implements MavenSource, HostedNames {
     );
   }
 
+  /** See MavenSource.holds. */
+  holds(repo: Repository, path: string): Promise<boolean> {
+    return this.#deps.store.holds(repo.name, path);
+  }
+
   /** True when `repo` holds any file of groupId:artifactId (group.ts's dependency-confusion guard). */
   hasArtifact(repo: Repository, groupId: string, artifactId: string): Promise<boolean> {
     return this.#deps.store.hasArtifact(repo.name, groupId, artifactId);

@@ -107,6 +107,11 @@ export interface MavenSource {
     dir: string,
     validity?: MetadataValidity,
   ): Promise<MavenMetadata | undefined>;
+  /**
+   * Whether `repo` holds, here (never asking an upstream), the file `path` or any file under the
+   * directory `path`: what a group's DELETE checks to say whose a path is (service.ts `remove`).
+   */
+  holds?(repo: Repository, path: string): Promise<boolean>;
 }
 
 /** How long a metadata answer stays right without a hosted write: see MavenSource.metadata. */

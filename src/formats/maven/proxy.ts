@@ -217,6 +217,24 @@ export class MavenProxy implements MavenSource {
     this.#sqlite = sqliteHandleOf(this.#db);
   }
 
+  /** See MavenSource.holds: the cached files (rows written; a fill in flight is not counted). */
+  async holds(repo: Repository, path: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('maven_proxy_files')
+      .select('path')
+      .where('repository', '=', repo.name)
+      .where((eb) =>
+        eb.or([
+          eb('path', '=', path),
+          // Under the directory: `<path>/` ≤ p < `<path>0` ('0' follows '/'), index-friendly.
+          eb.and([eb('path', '>=', `${path}/`), eb('path', '<', `${path}0`)]),
+        ]),
+      )
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /**
    * Settles once every fetched file's commit and row are written (tests; an orderly shutdown).
    * Reads never wait for this: a verified file is served from its fill meanwhile.

@@ -464,13 +464,48 @@ export class MavenService {
       );
     }
     const target = this.#writeTarget(repo, principal, 'delete', parsed.path);
-    const { removed, what } = await this.#deps.hosted.remove(
-      target,
-      parsed.kind === 'dir'
-        ? { kind: 'dir', segments: parsed.segments }
-        : { kind: 'file', path: parsed.path },
-    );
-    return `deleted ${what} (${removed} file${removed === 1 ? '' : 's'})`;
+    try {
+      const { removed, what } = await this.#deps.hosted.remove(
+        target,
+        parsed.kind === 'dir'
+          ? { kind: 'dir', segments: parsed.segments }
+          : { kind: 'file', path: parsed.path },
+      );
+      return `deleted ${what} (${removed} file${removed === 1 ? '' : 's'})`;
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'NOT_FOUND' && repo.name !== target.name) {
+        const path = parsed.kind === 'dir' ? parsed.segments.join('/') : parsed.path;
+        const shown = parsed.kind === 'dir' ? `${path}/` : path;
+        await this.#heldElsewhere(repo, target, path, shown);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * A DELETE through a group found nothing in its write member: when another member holds the
+   * path (what a GET through the group serves), 405 saying whose it is, instead of a 404 the next
+   * GET contradicts (trial ocijvm F3). A proxy member's files are cached upstream files, which no
+   * DELETE removes. The reason phrase carries it (mvn and Gradle print only the status line).
+   */
+  async #heldElsewhere(
+    group: Repository,
+    writeTo: Repository,
+    path: string,
+    shown: string,
+  ): Promise<void> {
+    for (const member of this.#deps.repositories.membersOf(group, path)) {
+      if (member.name === writeTo.name) continue;
+      const source = member.kind === 'hosted' ? this.#deps.hosted : this.#deps.sourceOf(member);
+      if (source.holds === undefined || !(await source.holds(member, path))) continue;
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        member.kind === 'proxy'
+          ? `${shown} is cached from an upstream by proxy member ${member.name} of group ${group.name}, not stored in its write member ${writeTo.name}: cached upstream files cannot be deleted through the group (NORA has no way to evict them)`
+          : `${shown} is stored in member ${member.name} of group ${group.name}, not in its write member ${writeTo.name}: delete it at /repository/${member.name}/${shown}`,
+        { headers: { allow: 'GET, HEAD' } },
+      );
+    }
   }
 
   /** The hosted repository a write through `repo` lands in, authorized on both. */

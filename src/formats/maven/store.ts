@@ -211,6 +211,24 @@ export class MavenStore {
       .execute();
   }
 
+  /** True when `repo` holds the file `path` or any file under the directory `path`. */
+  async holds(repo: string, path: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('maven_files')
+      .select('path')
+      .where('repo', '=', repo)
+      .where((eb) =>
+        eb.or([
+          eb('path', '=', path),
+          // Under the directory: `<path>/` ≤ p < `<path>0` ('0' follows '/'), index-friendly.
+          eb.and([eb('path', '>=', `${path}/`), eb('path', '<', `${path}0`)]),
+        ]),
+      )
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** True when `repo` holds any file of groupId:artifactId. */
   async hasArtifact(repo: string, groupId: string, artifactId: string): Promise<boolean> {
     const sqlite = this.#sqlite;

@@ -189,6 +189,44 @@ export class OciService {
     return writeTo.name;
   }
 
+  /**
+   * A DELETE through a group found nothing in its write member `writeRepo`: when another member
+   * the group reads has it (what a GET of the same URL answers), 405 UNSUPPORTED saying whose it
+   * is, instead of a 404 that `skopeo inspect` contradicts the next moment (trial ocijvm F3). A
+   * proxy member's content is a cached copy of an upstream image, which NORA cannot delete; a
+   * member that cannot be asked (upstream down) counts as not having it.
+   */
+  async #heldElsewhere(
+    target: Target,
+    writeRepo: string,
+    reference: Reference,
+    has: (backend: OciBackend) => Promise<unknown>,
+  ): Promise<void> {
+    if (target.repo.kind !== 'group') return;
+    const what =
+      reference.kind === 'tag'
+        ? `${target.urlName}:${reference.tag}`
+        : `${target.urlName}@${reference.digest}`;
+    for (const member of this.#deps.repositories.membersOf(target.repo, target.name)) {
+      if (member.name === writeRepo) continue;
+      const backend = this.#deps.backends.get(member.name);
+      if (backend === undefined) continue;
+      const found = await has(backend).then(
+        (value) => value !== undefined,
+        () => false,
+      );
+      if (!found) continue;
+      const message =
+        member.kind === 'proxy'
+          ? `${what} is a cached copy of an upstream image (proxy member "${member.name}" of group "${target.repo.name}"), not stored in the write member "${writeRepo}": it cannot be deleted through the group. NORA has no way to evict cached upstream content; delete or move it upstream (a cached tag follows its upstream, revalidated per [docker] metadata_ttl)`
+          : `${what} is stored in member "${member.name}" of group "${target.repo.name}", not in its write member "${writeRepo}": delete it at /repository/${member.name}/v2/${target.name}`;
+      throw new RegistryError('METHOD_NOT_ALLOWED', message, {
+        protocolCode: 'UNSUPPORTED',
+        headers: { allow: 'GET, HEAD' },
+      });
+    }
+  }
+
   // Listings.
 
   async #catalog(request: OciRequest): Promise<OciReply> {
@@ -315,7 +353,12 @@ export class OciService {
           reference.kind === 'tag'
             ? await sql.deleteTag(repo, target.name, reference.tag)
             : await sql.deleteManifest(repo, target.name, reference.digest);
-        if (!deleted) throw manifestUnknown(reference);
+        if (!deleted) {
+          await this.#heldElsewhere(target, repo, reference, (b) =>
+            b.statManifest(target.name, reference),
+          );
+          throw manifestUnknown(reference);
+        }
         return { status: 202, headers: { 'content-length': '0' } };
       }
       default:
@@ -478,8 +521,13 @@ export class OciService {
       }
       case 'DELETE': {
         const repo = this.#writeRepo(request, target, 'delete');
-        if (!(await this.#deps.hosted.sql.unlinkBlob(repo, target.name, route.digest)))
+        if (!(await this.#deps.hosted.sql.unlinkBlob(repo, target.name, route.digest))) {
+          const reference = { kind: 'digest', digest: route.digest } as const;
+          await this.#heldElsewhere(target, repo, reference, (b) =>
+            b.statBlob(target.name, route.digest),
+          );
           throw blobUnknown(route.digest);
+        }
         return { status: 202, headers: { 'content-length': '0' } };
       }
       default:
