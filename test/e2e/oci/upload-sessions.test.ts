@@ -11,9 +11,15 @@
  *
  * Whatever the outcome, the image is whole or absent (never a manifest naming a missing blob), no
  * session is left open, and a later copy under the same limit succeeds.
+ *
+ * Abandoned sessions (tenth session, trial ocijvm F1): with the client's whole budget held by
+ * uploads killed mid-PATCH, a copy right after gets one 429 whose Retry-After outlasts
+ * `upload_session_idle`, then reclaims them and succeeds (before the fix: 429 on every retry
+ * until `upload_session_ttl`; skopeo gave up or ran into the test's timeout).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import { request } from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
@@ -167,6 +173,49 @@ describe(
         assert.equal(later.code, 0, output(later));
         assert.equal(await pushed(server, 'sess/later', 'v1'), digest);
         assert.equal(await openSessions(server), 0);
+      },
+    );
+
+    test(
+      'pushes killed mid-PATCH at the limit do not lock the client out: the next copy reclaims their sessions (F1)',
+      { timeout: 240_000 },
+      async (t) => {
+        await using server = await startOciServer({
+          config: { docker: { upstreams: [], upload_session_idle: 2 } },
+        });
+        const limit = server.config.docker.max_upload_sessions_per_client;
+        // As a cancelled CI job leaves them: each session's PATCH killed mid-body.
+        for (let i = 0; i < limit; i++) {
+          const started = await fetch(`${server.url}/v2/sess/killed/blobs/uploads/`, {
+            method: 'POST',
+          });
+          assert.equal(started.status, 202);
+          const location = started.headers.get('location') ?? '';
+          await new Promise<void>((resolve) => {
+            const req = request(`${server.url}${location}`, {
+              method: 'PATCH',
+              headers: { 'content-length': String(1024 * 1024) },
+            });
+            req.on('error', () => {
+              resolve();
+            });
+            req.write(Buffer.alloc(32 * 1024, 1), () => {
+              setTimeout(() => {
+                req.destroy();
+                resolve();
+              }, 20);
+            });
+          });
+        }
+        assert.equal(await openSessions(server), limit);
+        // At once: the first POSTs get 429 with a Retry-After past the idle period, which
+        // skopeo waits out; then the abandoned sessions are reclaimed and the copy goes through.
+        const result = await copy(`oci:${layout}:v1`, `docker://${server.host}/sess/other:v1`);
+        const refused = await answered(server, '429');
+        t.diagnostic(`skopeo exited ${result.code}; 429 answers: ${JSON.stringify(refused)}`);
+        assert.equal(result.code, 0, output(result));
+        assert.ok(await pushed(server, 'sess/other', 'v1'));
+        assert.ok((await openSessions(server)) < limit, 'abandoned sessions were reclaimed');
       },
     );
   },
