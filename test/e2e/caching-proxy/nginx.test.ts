@@ -17,6 +17,8 @@
  *   those do not leak: the next anonymous `npm view` gets tarball URLs of nginx's own host and
  *   `npm install` fetches through it; Cargo's `config.json` names nginx's host.
  * nginx listens on 127.0.0.1 and is stopped at the end. A missing client skips and says so.
+ * - OCI tag lists, referrers and `_catalog` (anonymous pulls, `docker_anon_pull`) say
+ *   `no-cache`: never a HIT, so a new tag or signature is listed at once (tenth session F5).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -27,6 +29,7 @@ import { runNginx, type NginxProcess } from '../../helpers/nginx.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { missingTools } from '../../helpers/tools.ts';
+import { OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, sha256 } from '../../integration/oci/helpers.ts';
 import { NpmHttp } from '../../integration/npm/client.ts';
 import { NpmCli } from '../npm/clients.ts';
 
@@ -47,6 +50,7 @@ describe('behind nginx proxy_cache', { skip: missingTools('nginx', 'curl') }, ()
         auth: {
           enabled: true,
           anonymous_read: true,
+          docker_anon_pull: true,
           rules: [
             {
               repositories: ['npm-hosted'],
@@ -65,6 +69,7 @@ describe('behind nginx proxy_cache', { skip: missingTools('nginx', 'curl') }, ()
         npm: { proxy: '' },
         cargo: { proxy: '' },
         raw: { cache_control: 'public, max-age=600' },
+        docker: { upstreams: [] },
       },
     });
     const identity = nora.app.context.identity;
@@ -289,4 +294,55 @@ describe('behind nginx proxy_cache', { skip: missingTools('nginx', 'curl') }, ()
       assert.doesNotMatch(config.body, /evil/);
     },
   );
+
+  test('OCI tag lists, referrers and _catalog are asked again each time: a new tag and a new referrer show at once (F5)', async () => {
+    const auth = { authorization: `Basic ${Buffer.from('olga:olga-pw-1').toString('base64')}` };
+    const blob = async (data: string) => {
+      const digest = sha256(data);
+      const res = await fetch(`${nora.url}/v2/lib/listed/blobs/uploads/?digest=${digest}`, {
+        method: 'POST',
+        headers: auth,
+        body: data,
+      });
+      assert.equal(res.status, 201, await res.text());
+      return { digest, size: Buffer.byteLength(data) };
+    };
+    const manifest = async (reference: string, extra: Record<string, unknown> = {}) => {
+      const config = await blob('{"architecture":"amd64","os":"linux"}');
+      const layer = await blob(`layer ${reference}`);
+      const body = JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: OCI_CONFIG, ...config },
+        layers: [{ mediaType: OCI_LAYER, ...layer }],
+        ...extra,
+      });
+      const res = await fetch(`${nora.url}/v2/lib/listed/manifests/${reference}`, {
+        method: 'PUT',
+        headers: { ...auth, 'content-type': OCI_MANIFEST },
+        body,
+      });
+      assert.equal(res.status, 201, await res.text());
+      return { digest: sha256(body), size: Buffer.byteLength(body) };
+    };
+    const image = await manifest('v1');
+    const tags = `${nginx.url}/v2/lib/listed/tags/list`;
+    const referrers = `${nginx.url}/v2/lib/listed/referrers/${image.digest}`;
+    const catalog = `${nginx.url}/v2/_catalog`;
+    for (const url of [tags, referrers, catalog]) {
+      for (let round = 0; round < 2; round++) {
+        const answer = await cacheStatus(url);
+        assert.equal(answer.status, 200, url);
+        assert.equal(answer.headers['cache-control'], 'no-cache', url);
+        assert.notEqual(answer.cache, 'HIT', `${url}: ${JSON.stringify(answer.headers)}`);
+      }
+    }
+    await manifest('v2');
+    await manifest('sig', {
+      artifactType: 'application/vnd.dev.cosign.sig',
+      subject: { mediaType: OCI_MANIFEST, ...image },
+    });
+    assert.match((await curl([tags])).body, /"v2"/);
+    assert.match((await curl([referrers])).body, /application\/vnd\.dev\.cosign\.sig/);
+  });
 });
