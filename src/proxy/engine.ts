@@ -33,6 +33,7 @@ import {
   type ReadRange,
 } from './fill.ts';
 import { isFresh } from './freshness.ts';
+import type { AddressPolicy } from './address-policy.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { SingleFlight } from './single-flight.ts';
 import { type CachedEntry, type EntryInput, ProxyStateStore } from './state.ts';
@@ -46,6 +47,8 @@ export interface ProxyEngineOptions {
   /** Read per call so a config reload applies at once. */
   readonly circuitBreaker: () => CircuitBreakerSettings;
   readonly dispatcher?: Dispatcher;
+  /** Which addresses count as internal for the redirect rule (tests count fixtures public). */
+  readonly addressPolicy?: AddressPolicy;
   /**
    * How long a revalidation may take before the cached copy is served, ms (default
    * STALE_AFTER_MS; 0 waits for the upstream's own timeout). A function is read per call, so a
@@ -171,7 +174,9 @@ export class ProxyEngine {
     });
     this.client = new UpstreamClient({
       metrics: this.metrics,
+      log: options.log,
       ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+      ...(options.addressPolicy === undefined ? {} : { addressPolicy: options.addressPolicy }),
     });
     this.state = new ProxyStateStore(options.db, (err) => {
       options.log.warn({ error: describe(err) }, 'could not record proxy cache entries');
@@ -582,8 +587,8 @@ export class ProxyEngine {
     if (typeof definition.auth === 'object') return definition.auth;
     if (definition.auth === 'basic') return StaticAuth.basic(definition.credentials);
     const timeoutMs = definition.timeoutSeconds * 1000;
-    return new ChallengeAuth(definition.credentials, this.#tokens, (url, basic) =>
-      this.client.fetchToken(url, basic, timeoutMs),
+    return new ChallengeAuth(definition.credentials, this.#tokens, (url, basic, origin) =>
+      this.client.fetchToken(url, basic, timeoutMs, { origin, label: definition.label }),
     );
   }
 
