@@ -48,11 +48,20 @@ export class UserDirectory {
     return this.#withAdmin(name, stored.roles, 'store');
   }
 
-  /** The account when `password` is right for `name` (htpasswd first), else undefined. */
+  /**
+   * The account when `password` is right for `name` (htpasswd first), else undefined. Every
+   * failure costs the same work — one bcrypt compare at the file's cost and one scrypt — whether
+   * the name is in the file, in the store, or nowhere (decoy hashes stand in for the checks a
+   * name does not get), so the time of a refusal does not tell which names exist.
+   */
   async verify(name: string, password: string): Promise<Account | undefined> {
     const inFile = await this.#htpasswd.verify(name, password);
     if (inFile === true) return this.#withAdmin(name, DEFAULT_ROLES, 'htpasswd');
-    if (inFile === false) return undefined;
+    if (inFile === false) {
+      await this.#users.spendDecoy(password);
+      return undefined;
+    }
+    await this.#htpasswd.spendDecoy(password);
     const stored = await this.#users.verify(name, password);
     return stored ? this.#withAdmin(name, stored.roles, 'store') : undefined;
   }

@@ -91,6 +91,20 @@ export interface HtpasswdOptions {
 
 const DEBOUNCE_MS = 150;
 
+/** The bcrypt cost (`$2y$05$…` → 5) most of `users`' hashes have; undefined when there are none. */
+function commonCost(users: ReadonlyMap<string, string>): number | undefined {
+  const counts = new Map<number, number>();
+  for (const hash of users.values()) {
+    const cost = Number(hash.slice(4, 6));
+    counts.set(cost, (counts.get(cost) ?? 0) + 1);
+  }
+  let best: number | undefined;
+  for (const [cost, count] of counts) {
+    if (best === undefined || count > (counts.get(best) ?? 0)) best = cost;
+  }
+  return best;
+}
+
 /** The users of one htpasswd file, kept current (see the module comment). */
 export class HtpasswdUsers {
   readonly #log: Logger;
@@ -98,6 +112,11 @@ export class HtpasswdUsers {
   readonly #onChange: (removed: readonly string[]) => void | Promise<void>;
   #file: string | undefined;
   #users: ReadonlyMap<string, string> = new Map();
+  /** bcrypt cost → a hash of a random password at that cost (spendDecoy). */
+  readonly #decoys = new Map<number, Promise<string>>();
+  /** The common cost of the users read last (recounted when the file's users change). */
+  #costOf:
+    { readonly users: ReadonlyMap<string, string>; readonly cost: number | undefined } | undefined;
   /** The users before the last change (previousFingerprint). */
   #previous: ReadonlyMap<string, string> = new Map();
   #watching: string | undefined;
@@ -188,6 +207,26 @@ export class HtpasswdUsers {
     if (hash === undefined) return undefined;
     // bcryptjs reads $2y$ (PHP's and Apache's name for the fixed $2a$) like $2b$.
     return bcrypt.compare(password, hash);
+  }
+
+  /**
+   * Spends the work of one wrong-password check of this file (a bcrypt compare at the cost most of
+   * its users' hashes have) on a decoy hash: what a failed login of a name the file does not have
+   * costs, so the answer's time does not tell which names are in the file. Nothing when the file
+   * has no users. A user whose hash has another cost than most stays distinguishable by time:
+   * keep one cost per file (`htpasswd -B -C N` for all).
+   */
+  async spendDecoy(password: string): Promise<void> {
+    if (this.#costOf?.users !== this.#users)
+      this.#costOf = { users: this.#users, cost: commonCost(this.#users) };
+    const cost = this.#costOf.cost;
+    if (cost === undefined) return;
+    let decoy = this.#decoys.get(cost);
+    if (decoy === undefined) {
+      decoy = bcrypt.hash(sha256Hex(String(Math.random())), cost);
+      this.#decoys.set(cost, decoy);
+    }
+    await bcrypt.compare(password, await decoy);
   }
 
   close(): void {

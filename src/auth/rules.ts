@@ -70,6 +70,8 @@ export interface RulesOptions {
    * included); empty for a repository that is not a group.
    */
   readonly membersOf?: ((group: string) => readonly string[]) | undefined;
+  /** A repository's kind; a proxy never holds a name (answeringMembers). */
+  readonly kindOf?: ((repository: string) => 'hosted' | 'proxy' | 'group' | undefined) | undefined;
   /**
    * Per-format default for anonymous reads on an unowned target, between a repository's own
    * setting and `[auth] anonymous_read` (e.g. Docker's `docker_anon_pull`); undefined = no opinion.
@@ -279,24 +281,41 @@ export class RuleSet implements Permissions {
   }
 
   /**
-   * Which of a group's direct `members` may answer for `target` (the group and a path): where a
-   * member reserved the path (a rule naming it, or a member of it, owns the path; `#deciding`)
-   * the file is that member's, so only the members holding a reserving repository answer, in
-   * their order; undefined when no member reserved it (every member answers).
+   * Which of a group's direct `members` may answer for `target` (the group and a path), or
+   * undefined when every member may. A member holds the path's files — only such members answer,
+   * in their order — when it is not a proxy and a *claiming* rule names it: an owning rule that
+   * covers the path, grants `write`, and names some but not all of the group's members. So a
+   * writer of one hosted member cannot shadow through the group a name that a rule gives to
+   * another member (the ninth trial's finding), while rules that say only who may read (a
+   * read rule on the proxy member, a catch-all `users = ["*"]`) or that name every member alike
+   * choose no member: they never let a proxy answer for a hosted name, nor shut the proxies out
+   * (the tenth trial's F4). Nobody writes to a proxy, so a rule never makes one hold a name.
    */
   answeringMembers(
     target: AccessTarget,
     members: readonly string[],
   ): readonly string[] | undefined {
     if (this.#rules.length === 0 || target.path === undefined) return undefined;
-    const group = target.repository.name;
-    const reserved = this.#deciding(target).reserved.filter((name) => name !== group);
-    if (reserved.length === 0) return undefined;
-    return members.filter(
-      (member) =>
-        reserved.includes(member) ||
-        (this.#options.membersOf?.(member) ?? []).some((inner) => reserved.includes(inner)),
+    const form = this.#options.pathForms?.[target.repository.format];
+    const path = form?.(target.path) ?? target.path;
+    const names = (rule: CompiledRule, repository: string): boolean =>
+      rule.repositories.some((glob) => glob.test(repository));
+    const claiming = this.#rules.filter(
+      (rule) =>
+        rule.owns &&
+        rule.actions.has('write') &&
+        !members.every((member) => names(rule, member)) &&
+        pathGlobs(rule, form).some((glob) => glob.test(path)),
     );
+    if (claiming.length === 0) return undefined;
+    const holds = (repository: string): boolean =>
+      this.#options.kindOf?.(repository) !== 'proxy' &&
+      claiming.some((rule) => names(rule, repository));
+    // A member that is itself a group holds the path through its members.
+    const holding = members.filter(
+      (member) => holds(member) || (this.#options.membersOf?.(member) ?? []).some(holds),
+    );
+    return holding.length === 0 ? undefined : holding;
   }
 
   /**
@@ -447,6 +466,26 @@ export function permissionsFromConfig(
     repositoryAnonymousRead,
     groupsContaining: (name) => containing.get(name) ?? [],
     membersOf: (name) => members.get(name) ?? [],
+    kindOf: (name) => registry.get(name)?.kind,
     pathForms,
   });
+}
+
+/**
+ * Where the configuration names `name` as a user before anyone may hold it — a rule's `users`
+ * (`[[auth.rules]] #3 users`, counted from 1) or a group's members (`[auth.groups] release`) —
+ * or undefined. Self-registration refuses such names (npm adduser): the first stranger to
+ * register one would get what the configuration grants it.
+ */
+export function namedByConfig(
+  auth: Pick<AppConfig['auth'], 'rules' | 'groups'>,
+  name: string,
+): string | undefined {
+  const lower = name.toLowerCase();
+  const rule = auth.rules.findIndex((r) => r.users.some((u) => u.toLowerCase() === lower));
+  if (rule >= 0) return `[[auth.rules]] #${rule + 1} users`;
+  for (const [group, users] of Object.entries(auth.groups)) {
+    if (users.some((u) => u.toLowerCase() === lower)) return `[auth.groups] ${group}`;
+  }
+  return undefined;
 }

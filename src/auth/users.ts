@@ -152,6 +152,15 @@ export class UserStore {
   }
 
   /** The user when the password matches, else undefined (unknown user or wrong password). */
+  /**
+   * Spends the work of one wrong-password check of the store (scrypt) on a decoy hash: what a
+   * failed login of a name the store has no password for costs (UserDirectory.verify), so the
+   * time of the answer does not tell which names are accounts.
+   */
+  async spendDecoy(password: string): Promise<void> {
+    await verifyPassword(password, await decoyHash());
+  }
+
   async verify(name: string, password: string): Promise<User | undefined> {
     const row = await this.#db
       .selectFrom('auth_users')
@@ -159,9 +168,7 @@ export class UserStore {
       .where('name', '=', name)
       .executeTakeFirst();
     if (row === undefined || row.password_hash === '') {
-      // Spend the same scrypt work as a wrong password, so the time of a failed login does not
-      // tell an unknown (or password-less) name from a known one.
-      await verifyPassword(password, await decoyHash());
+      await this.spendDecoy(password);
       return undefined;
     }
     if (!(await verifyPassword(password, row.password_hash))) return undefined;

@@ -208,11 +208,8 @@ export async function writeProject(dir: string, options: ProjectOptions): Promis
         `    <dependency><groupId>${esc(d.groupId)}</groupId><artifactId>${esc(d.artifactId)}</artifactId><version>${esc(d.version)}</version></dependency>`,
     )
     .join('\n');
-  const plugins = Object.entries(PLUGINS)
-    .map(
-      ([artifactId, version]) =>
-        `      <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>${artifactId}</artifactId><version>${version}</version></plugin>`,
-    )
+  const plugins = pinnedPlugins()
+    .map((plugin) => `      ${plugin}`)
     .join('\n');
   const id = esc(options.deployId ?? 'nora');
   const distribution =
@@ -259,6 +256,14 @@ ${plugins}
     await fs.mkdir(path.dirname(file), { recursive: true });
     await fs.writeFile(file, content);
   }
+}
+
+/** The {@link PLUGINS} as `<plugin>` elements, for a POM's `<pluginManagement>`. */
+export function pinnedPlugins(): string[] {
+  return Object.entries(PLUGINS).map(
+    ([artifactId, version]) =>
+      `<plugin><groupId>org.apache.maven.plugins</groupId><artifactId>${artifactId}</artifactId><version>${version}</version></plugin>`,
+  );
 }
 
 export interface MvnOptions {

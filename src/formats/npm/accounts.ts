@@ -28,6 +28,12 @@ export interface AccountPolicy {
   readonly authEnabled: () => boolean;
   /** Password checks from request bodies go through the failed-login lockout. */
   readonly checkPassword?: PasswordGuard | undefined;
+  /**
+   * Where the configuration names `name` as a user (`[[auth.rules]] users`, `[auth.groups]`), a
+   * short description of that place; undefined when it does not. Such a name is granted rights
+   * before anyone holds it, so it is not self-registered (see login). Read per request.
+   */
+  readonly namedByConfig?: ((name: string) => string | undefined) | undefined;
 }
 
 /** A token standing for no one (see the module comment); never stored, never logged. */
@@ -94,6 +100,16 @@ export class NpmAccounts {
             'add them to the htpasswd file',
         );
       }
+      // Nor a name a rule or group grants rights to before anyone holds it: the first stranger
+      // to register it would get them (publish in the rule's space, say).
+      const namedAt = this.#policy.namedByConfig?.(urlName);
+      if (namedAt !== undefined && !(await this.#users.get(urlName))) {
+        throw new RegistryError(
+          'DENIED',
+          `"${urlName}" is named in the configuration (${namedAt}) and is not self-registered; ` +
+            'add it to the htpasswd file',
+        );
+      }
       // A new name may not pass for an existing user by case alone (`Dave` next to `dave`).
       const clash = (await this.#users.get(urlName))
         ? undefined
@@ -109,7 +125,7 @@ export class NpmAccounts {
       if (!created && !(await guarded(() => this.#users.verify(urlName, password)))) {
         throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
       }
-    } else if (!(await guarded(() => this.#users.verify(urlName, password)))) {
+    } else if (!(await guarded(() => this.#directory.verify(urlName, password)))) {
       if (!(await this.#users.get(urlName)) && !this.#policy.authEnabled()) {
         // Auth is off: nothing to log in to, but npm needs a token to publish.
         return { ok: true, id: `org.couchdb.user:${urlName}`, rev: '1', token: anonymousToken() };

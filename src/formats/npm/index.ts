@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import type { FormatContext, FormatModule } from '../format.ts';
 import { NpmAccounts } from './accounts.ts';
+import { namedByConfig } from '../../auth/rules.ts';
 import { RenderedDocCache } from '../../core/rendered-docs.ts';
 import { npmMigrations, type NpmTables } from './migrations.ts';
 import { registerNpmRoutes } from './routes.ts';
@@ -85,6 +86,7 @@ export const npmFormat: FormatModule = {
       allowRegistration: () => context.config().auth.allow_registration,
       authEnabled: () => context.access.authEnabled,
       checkPassword: (user, address, verify) => context.access.checkPassword(user, address, verify),
+      namedByConfig: (name) => namedByConfig(context.config().auth, name),
     });
     const npmRepos = context.repositories.byFormat('npm');
     const mounts = npmRepos.map((repo) => ({

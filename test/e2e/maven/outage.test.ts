@@ -13,22 +13,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  M2_REPOSITORY,
-  PLUGINS,
-  mavenMissing,
-  mvn,
-  settingsXml,
-  startNginx,
-  tail,
-  type Nginx,
-} from '../../helpers/maven.ts';
+import { mavenMissing, mvn, pinnedPlugins, tail } from '../../helpers/maven.ts';
+import { startMavenRig, type MavenRig } from '../../helpers/maven-rig.ts';
 import { freePort } from '../../helpers/process.ts';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { removeDir } from '../../helpers/tmp.ts';
 import { findTool, run } from '../../helpers/tools.ts';
 
 const missing =
@@ -57,29 +46,39 @@ function staticServer(root: string): http.Server {
   });
 }
 
-/** The pinned plugins, for `<pluginManagement>`. */
-function pluginXml(): string {
-  return Object.entries(PLUGINS)
-    .map(
-      ([artifactId, version]) =>
-        `<plugin><groupId>org.apache.maven.plugins</groupId><artifactId>${artifactId}</artifactId><version>${version}</version></plugin>`,
-    )
-    .join('');
+/** A POM of `com.acme.outage:<artifactId>:1.0` with `body` and the pinned plugins. */
+function projectPom(artifactId: string, body: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>com.acme.outage</groupId><artifactId>${artifactId}</artifactId><version>1.0</version>
+${body}
+  <build><pluginManagement><plugins>${pinnedPlugins().join('')}</plugins></pluginManagement></build>
+</project>
+`;
 }
 
 describe('mvn through /maven2/ during and after an upstream outage', { skip: missing }, () => {
+  let rig: MavenRig | undefined;
   let work = '';
-  let nginx: Nginx | undefined;
-  let server: TestServer | undefined;
   let upstream: http.Server | undefined;
   let port = 0;
   let settings = '';
   let project = '';
   let localRepo = '';
+  const serverUrl = () => rig?.server.url ?? '';
 
   before(async () => {
-    work = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-e2e-maven-outage-'));
-    nginx = await startNginx(M2_REPOSITORY, path.join(work, 'nginx'), { accessLog: false });
+    port = await freePort();
+    rig = await startMavenRig({
+      prefix: 'nora-e2e-maven-outage-',
+      env: (nginxUrl) => ({
+        NORA_MAVEN_PROXIES: `${nginxUrl},http://127.0.0.1:${port}/`,
+        // The circuit would answer 502 "circuit open" for a while after the upstream is back.
+        NORA_CB_ENABLED: 'false',
+      }),
+    });
+    ({ work, settings } = rig);
     // The second upstream's tree: a library (POM + jar + .sha1 files).
     const lib = path.join(work, 'upstream', LIB_DIR);
     await fs.mkdir(lib, { recursive: true });
@@ -100,37 +99,21 @@ describe('mvn through /maven2/ during and after an upstream outage', { skip: mis
         .digest('hex');
       await fs.writeFile(path.join(lib, `${name}.sha1`), sha1);
     }
-    port = await freePort();
-    server = await startTestServer({
-      env: {
-        NORA_MAVEN_PROXIES: `${nginx.url},http://127.0.0.1:${port}/`,
-        // The circuit would answer 502 "circuit open" for a while after the upstream is back.
-        NORA_CB_ENABLED: 'false',
-      },
-    });
-    settings = path.join(work, 'settings.xml');
-    await fs.writeFile(settings, settingsXml(`${server.url}/maven2/`));
     project = path.join(work, 'project');
     await fs.mkdir(project, { recursive: true });
     await fs.writeFile(
       path.join(project, 'pom.xml'),
-      `<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>com.acme.outage</groupId><artifactId>app</artifactId><version>1.0</version>
-  <properties><maven.compiler.source>8</maven.compiler.source><maven.compiler.target>8</maven.compiler.target>
+      projectPom(
+        'app',
+        `  <properties><maven.compiler.source>8</maven.compiler.source><maven.compiler.target>8</maven.compiler.target>
     <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>
-  <dependencies><dependency><groupId>com.acme.outage</groupId><artifactId>lib</artifactId><version>1.0</version></dependency></dependencies>
-  <build><pluginManagement><plugins>${pluginXml()}</plugins></pluginManagement></build>
-</project>
-`,
+  <dependencies><dependency><groupId>com.acme.outage</groupId><artifactId>lib</artifactId><version>1.0</version></dependency></dependencies>`,
+      ),
     );
     localRepo = path.join(work, 'm2');
   });
 
   after(async () => {
-    await server?.close();
-    await nginx?.stop();
     await new Promise<void>((resolve) => {
       if (upstream === undefined) resolve();
       else
@@ -138,16 +121,14 @@ describe('mvn through /maven2/ during and after an upstream outage', { skip: mis
           resolve();
         });
     });
-    if (work !== '') await removeDir(work);
+    await rig?.close();
   });
 
   test(
     'outage: mvn deploy through /maven2/ still works (a metadata miss stays 404)',
     { timeout: TIMEOUT },
     async () => {
-      const meta = await fetch(
-        `${server?.url ?? ''}/maven2/com/acme/outage/deployed/maven-metadata.xml`,
-      );
+      const meta = await fetch(`${serverUrl()}/maven2/com/acme/outage/deployed/maven-metadata.xml`);
       const text = await meta.text();
       assert.equal(meta.status, 404, text);
       assert.match(text, /upstream maven-proxy#1 unreachable: ECONNREFUSED/);
@@ -158,20 +139,16 @@ describe('mvn through /maven2/ during and after an upstream outage', { skip: mis
       await fs.mkdir(dir, { recursive: true });
       await fs.writeFile(
         path.join(dir, 'pom.xml'),
-        `<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>com.acme.outage</groupId><artifactId>deployed</artifactId><version>1.0</version>
-  <packaging>pom</packaging>
-  <distributionManagement><repository><id>nora</id><url>${server?.url ?? ''}/maven2/</url></repository></distributionManagement>
-  <build><pluginManagement><plugins>${pluginXml()}</plugins></pluginManagement></build>
-</project>
-`,
+        projectPom(
+          'deployed',
+          `  <packaging>pom</packaging>
+  <distributionManagement><repository><id>nora</id><url>${serverUrl()}/maven2/</url></repository></distributionManagement>`,
+        ),
       );
       const result = await mvn(['deploy'], { cwd: dir, settings, localRepo });
       assert.equal(result.code, 0, tail(result));
       const pom = await fetch(
-        `${server?.url ?? ''}/maven2/com/acme/outage/deployed/1.0/deployed-1.0.pom`,
+        `${serverUrl()}/maven2/com/acme/outage/deployed/1.0/deployed-1.0.pom`,
       );
       assert.equal(pom.status, 200);
       await pom.arrayBuffer();
@@ -183,7 +160,7 @@ describe('mvn through /maven2/ during and after an upstream outage', { skip: mis
     { timeout: TIMEOUT },
     async () => {
       // The library's upstream is down (nothing listens on its port).
-      const direct = await fetch(`${server?.url ?? ''}/maven2/${LIB_DIR}/lib-1.0.pom`);
+      const direct = await fetch(`${serverUrl()}/maven2/${LIB_DIR}/lib-1.0.pom`);
       const text = await direct.text();
       assert.equal(direct.status, 502, text);
       assert.match(text, /upstream maven-proxy#1 unreachable: ECONNREFUSED/);

@@ -13,21 +13,10 @@
 import assert from 'node:assert/strict';
 import { readdirSync, realpathSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  M2_REPOSITORY,
-  PLUGINS,
-  mavenMissing,
-  mvn,
-  settingsXml,
-  startNginx,
-  tail,
-  type Nginx,
-} from '../../helpers/maven.ts';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { removeDir } from '../../helpers/tmp.ts';
+import { PLUGINS, mavenMissing, mvn, tail } from '../../helpers/maven.ts';
+import { startMavenRig, type MavenRig } from '../../helpers/maven-rig.ts';
 import { findTool, run } from '../../helpers/tools.ts';
 
 /** Maven's own maven-plugin-api jar (in its lib directory), to compile the mojo against. */
@@ -106,25 +95,23 @@ public class HelloMojo extends org.apache.maven.plugin.AbstractMojo {
 `;
 
 describe('mvn runs a NORA-hosted plugin by its declared goalPrefix', { skip: missing }, () => {
+  let rig: MavenRig | undefined;
   let work = '';
-  let nginx: Nginx | undefined;
-  let server: TestServer | undefined;
   let settings = '';
   let jar = '';
   let pom = '';
+  const serverUrl = () => rig?.server.url ?? '';
 
   before(async () => {
-    work = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-e2e-maven-prefix-'));
-    nginx = await startNginx(M2_REPOSITORY, path.join(work, 'nginx'), { accessLog: false });
-    server = await startTestServer({ env: { NORA_MAVEN_PROXIES: nginx.url } });
-    settings = path.join(work, 'settings.xml');
-    await fs.writeFile(
-      settings,
-      settingsXml(`${server.url}/maven2/`).replace(
-        '<mirrors>',
-        '<pluginGroups><pluginGroup>com.acme.tools</pluginGroup></pluginGroups>\n  <mirrors>',
-      ),
-    );
+    rig = await startMavenRig({
+      prefix: 'nora-e2e-maven-prefix-',
+      settings: (xml) =>
+        xml.replace(
+          '<mirrors>',
+          '<pluginGroups><pluginGroup>com.acme.tools</pluginGroup></pluginGroups>\n  <mirrors>',
+        ),
+    });
+    ({ work, settings } = rig);
     // The plugin jar: the compiled mojo and its descriptor.
     const src = path.join(work, 'src/com/acme/tools');
     const classes = path.join(work, 'classes');
@@ -148,9 +135,7 @@ describe('mvn runs a NORA-hosted plugin by its declared goalPrefix', { skip: mis
   });
 
   after(async () => {
-    await server?.close();
-    await nginx?.stop();
-    if (work !== '') await removeDir(work);
+    await rig?.close();
   });
 
   test(
@@ -164,7 +149,7 @@ describe('mvn runs a NORA-hosted plugin by its declared goalPrefix', { skip: mis
           `org.apache.maven.plugins:maven-deploy-plugin:${PLUGINS['maven-deploy-plugin'] ?? ''}:deploy-file`,
           `-Dfile=${jar}`,
           `-DpomFile=${pom}`,
-          `-Durl=${server?.url ?? ''}/maven2/`,
+          `-Durl=${serverUrl()}/maven2/`,
           '-DrepositoryId=nora',
         ],
         { cwd: empty, settings, localRepo: path.join(work, 'm2-deploy') },
@@ -172,7 +157,7 @@ describe('mvn runs a NORA-hosted plugin by its declared goalPrefix', { skip: mis
       assert.equal(deployed.code, 0, tail(deployed));
 
       const metadata = await (
-        await fetch(`${server?.url ?? ''}/maven2/com/acme/tools/maven-metadata.xml`)
+        await fetch(`${serverUrl()}/maven2/com/acme/tools/maven-metadata.xml`)
       ).text();
       assert.match(
         metadata,

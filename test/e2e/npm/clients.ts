@@ -65,33 +65,50 @@ function scriptMissing(script: string, what: string): string | false {
     : `client not installed: ${what} (run scripts/install-test-clients.sh)`;
 }
 
-async function writeNpmrc(ctx: ClientContext): Promise<string> {
-  const hostPath = ctx.registry.replace(/^https?:/, '');
-  const file = path.join(ctx.home, '.npmrc');
+/**
+ * Writes `home/.npmrc`: `registry`, the `extra` lines (credentials, scope registries), no fund,
+ * audit or update notices, npm's cache inside `home`. Returns the file's path.
+ */
+export async function writeUserNpmrc(
+  home: string,
+  registry: string,
+  extra: readonly string[] = [],
+): Promise<string> {
+  const file = path.join(home, '.npmrc');
   await fs.writeFile(
     file,
     [
-      `registry=${ctx.registry}`,
-      ...(ctx.token === '' ? [] : [`${hostPath}:_authToken=${ctx.token}`]),
+      `registry=${registry}`,
+      ...extra,
       'fund=false',
       'audit=false',
       'update-notifier=false',
-      `cache=${path.join(ctx.home, 'npm-cache')}`,
+      `cache=${path.join(home, 'npm-cache')}`,
       '',
     ].join('\n'),
   );
   return file;
 }
 
-function homeEnv(ctx: ClientContext): NodeJS.ProcessEnv {
+function writeNpmrc(ctx: ClientContext): Promise<string> {
+  const hostPath = ctx.registry.replace(/^https?:/, '');
+  return writeUserNpmrc(
+    ctx.home,
+    ctx.registry,
+    ctx.token === '' ? [] : [`${hostPath}:_authToken=${ctx.token}`],
+  );
+}
+
+/** A client's environment: `home` as HOME, its .npmrc and XDG directories, no inherited settings. */
+export function homeEnv(home: string): NodeJS.ProcessEnv {
   return {
     ...cleanEnv(),
-    HOME: ctx.home,
-    NPM_CONFIG_USERCONFIG: path.join(ctx.home, '.npmrc'),
-    XDG_CACHE_HOME: path.join(ctx.home, 'xdg-cache'),
-    XDG_DATA_HOME: path.join(ctx.home, 'xdg-data'),
-    XDG_CONFIG_HOME: path.join(ctx.home, 'xdg-config'),
-    XDG_STATE_HOME: path.join(ctx.home, 'xdg-state'),
+    HOME: home,
+    NPM_CONFIG_USERCONFIG: path.join(home, '.npmrc'),
+    XDG_CACHE_HOME: path.join(home, 'xdg-cache'),
+    XDG_DATA_HOME: path.join(home, 'xdg-data'),
+    XDG_CONFIG_HOME: path.join(home, 'xdg-config'),
+    XDG_STATE_HOME: path.join(home, 'xdg-state'),
   };
 }
 
@@ -106,7 +123,7 @@ abstract class BaseClient implements NpmClient {
   async configure(ctx: ClientContext): Promise<void> {
     this.ctx = ctx;
     await writeNpmrc(ctx);
-    this.env = homeEnv(ctx);
+    this.env = homeEnv(ctx.home);
     this.cwd = ctx.home;
   }
 

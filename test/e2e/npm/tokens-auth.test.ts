@@ -12,6 +12,7 @@ import bcrypt from 'bcryptjs';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { findTool, missingTools, run } from '../../helpers/tools.ts';
+import { writeUserNpmrc } from './clients.ts';
 
 const TIMEOUT = 180_000;
 const missing = missingTools('npm', 'curl');
@@ -34,18 +35,7 @@ function npmEnv(home: string): NodeJS.ProcessEnv {
 async function npmHome(dir: string, registry: string, authLine: string): Promise<string> {
   await fs.mkdir(dir, { recursive: true });
   const nerfDart = registry.replace(/^https?:/, '');
-  await fs.writeFile(
-    path.join(dir, '.npmrc'),
-    [
-      `registry=${registry}`,
-      `${nerfDart}:${authLine}`,
-      'fund=false',
-      'audit=false',
-      'update-notifier=false',
-      `cache=${path.join(dir, 'npm-cache')}`,
-      '',
-    ].join('\n'),
-  );
+  await writeUserNpmrc(dir, registry, [`${nerfDart}:${authLine}`]);
   return dir;
 }
 

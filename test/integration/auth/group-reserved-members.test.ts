@@ -8,26 +8,29 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { AppConfig } from '../../../src/config/schema.ts';
 import { parse as parseYaml } from 'yaml';
+import { basic, rule } from '../../helpers/auth.ts';
 import { buildChart } from '../../helpers/helm.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { escapedName, publishBody } from '../npm/fixtures.ts';
 
-const basic = (user: string, password: string) =>
-  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+/** alice's rule over `paths` (default all) of the hosted repository `private-<format>`. */
+const aliceOwns = (format: string, paths?: string[]) =>
+  rule({
+    repositories: [`private-${format}`],
+    ...(paths === undefined ? {} : { paths }),
+    users: ['alice'],
+    actions: ['read', 'write', 'delete'],
+  });
 
-type Rule = AppConfig['auth']['rules'][number];
-
-const rule = (partial: Partial<Rule> & Pick<Rule, 'actions'>): Rule => ({
-  repositories: ['*'],
-  paths: ['**'],
-  users: [],
-  groups: [],
-  tokens: [],
-  anonymous: false,
-  ...partial,
-});
+/** `private-<format>` and the group `all-<format>` of `members`, writing to `<format>-hosted`. */
+const privateAndGroup = (
+  format: string,
+  members = [`${format}-hosted`, `private-${format}`],
+): Record<string, unknown>[] => [
+  { name: `private-${format}`, format, kind: 'hosted' },
+  { name: `all-${format}`, format, kind: 'group', members, write_member: `${format}-hosted` },
+];
 
 describe('a path a member reserved is answered by that member only, through any group', () => {
   let server: TestServer;
@@ -44,65 +47,18 @@ describe('a path a member reserved is answered by that member only, through any 
           enabled: true,
           anonymous_read: false,
           rules: [
-            rule({
-              repositories: ['private-raw'],
-              users: ['alice'],
-              actions: ['read', 'write', 'delete'],
-            }),
-            rule({
-              repositories: ['private-npm'],
-              paths: ['@corp/*'],
-              users: ['alice'],
-              actions: ['read', 'write', 'delete'],
-            }),
-            rule({
-              repositories: ['private-maven'],
-              paths: ['com/corp/**'],
-              users: ['alice'],
-              actions: ['read', 'write', 'delete'],
-            }),
-            rule({
-              repositories: ['private-helm'],
-              paths: ['secretchart'],
-              users: ['alice'],
-              actions: ['read', 'write', 'delete'],
-            }),
+            aliceOwns('raw'),
+            aliceOwns('npm', ['@corp/*']),
+            aliceOwns('maven', ['com/corp/**']),
+            aliceOwns('helm', ['secretchart']),
           ],
         },
         repositories: [
           { name: 'closed-raw', format: 'raw', kind: 'hosted', anonymous_read: false },
-          { name: 'private-raw', format: 'raw', kind: 'hosted' },
-          {
-            name: 'all-raw',
-            format: 'raw',
-            kind: 'group',
-            members: ['raw-hosted', 'closed-raw', 'private-raw'],
-            write_member: 'raw-hosted',
-          },
-          { name: 'private-npm', format: 'npm', kind: 'hosted' },
-          {
-            name: 'all-npm',
-            format: 'npm',
-            kind: 'group',
-            members: ['npm-hosted', 'private-npm'],
-            write_member: 'npm-hosted',
-          },
-          { name: 'private-helm', format: 'helm', kind: 'hosted' },
-          {
-            name: 'all-helm',
-            format: 'helm',
-            kind: 'group',
-            members: ['helm-hosted', 'private-helm'],
-            write_member: 'helm-hosted',
-          },
-          { name: 'private-maven', format: 'maven', kind: 'hosted' },
-          {
-            name: 'all-maven',
-            format: 'maven',
-            kind: 'group',
-            members: ['maven-hosted', 'private-maven'],
-            write_member: 'maven-hosted',
-          },
+          ...privateAndGroup('raw', ['raw-hosted', 'closed-raw', 'private-raw']),
+          ...privateAndGroup('npm'),
+          ...privateAndGroup('helm'),
+          ...privateAndGroup('maven'),
         ],
       },
     });

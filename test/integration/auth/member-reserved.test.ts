@@ -10,27 +10,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import type { AppConfig } from '../../../src/config/schema.ts';
 import { writeModuleZip } from '../../../src/formats/go/zip-create.ts';
+import { basic, rule } from '../../helpers/auth.ts';
 import { buildChart } from '../../helpers/helm.ts';
 import type { TestServer } from '../../helpers/server.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-
-const basic = (user: string, password: string) =>
-  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-
-type Rule = AppConfig['auth']['rules'][number];
-
-const rule = (partial: Partial<Rule> & Pick<Rule, 'actions'>): Rule => ({
-  repositories: ['*'],
-  paths: ['**'],
-  users: [],
-  groups: [],
-  tokens: [],
-  anonymous: false,
-  ...partial,
-});
 
 /** The trial's rule: alice's space in five hosted repositories. */
 const aliceRule = rule({

@@ -39,6 +39,8 @@ export class CargoFixtureUpstream {
   indexStatus: number | undefined;
   crateStatus: number | undefined;
   etags = true;
+  /** A hung upstream: every request is accepted and never answered (until stop()). */
+  hang = false;
   readonly requests: { url: string; ifNoneMatch: string | undefined; status: number }[] = [];
   #server: http.Server | undefined;
   base = '';
@@ -102,6 +104,7 @@ export class CargoFixtureUpstream {
     const ifNoneMatch = req.headers['if-none-match'];
     const log = { url, ifNoneMatch, status: 0 };
     this.requests.push(log);
+    if (this.hang) return;
     const send = (status: number, body: Buffer | string = '', headers = {}): void => {
       log.status = status;
       res.writeHead(status, headers).end(body);

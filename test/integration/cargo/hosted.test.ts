@@ -56,6 +56,56 @@ function cargoError(answer: Answer, status: number, detail: RegExp): void {
   assert.match(errors[0]?.detail ?? '', detail);
 }
 
+/** `cargo publish` of `name` `vers` (a generated .crate), with `token` when given. */
+async function publishCrate(
+  server: TestServer,
+  name: string,
+  vers: string,
+  token?: string,
+): Promise<Answer> {
+  return call(server, 'PUT', '/cargo/api/v1/crates/new', {
+    body: await crateBody(name, vers),
+    ...(token === undefined ? {} : { token }),
+  });
+}
+
+/** `cargo owner --add` (PUT) or `--remove` (DELETE) of `users` on `crate`, as `token`. */
+function changeOwners(
+  server: TestServer,
+  method: 'PUT' | 'DELETE',
+  crate: string,
+  token: string,
+  users: readonly string[],
+): Promise<Answer> {
+  return call(server, method, `/cargo/api/v1/crates/${crate}/owners`, {
+    token,
+    body: JSON.stringify({ users }),
+  });
+}
+
+/**
+ * The owners tests' users: alice and bob (read + write), root (an `[auth] admin_users` name) and,
+ * with `reader`, carol (read only); each with a token of its role (root's is an admin token).
+ */
+async function ownersCast(
+  server: TestServer,
+  options: { readonly reader?: boolean } = {},
+): Promise<{ alice: string; bob: string; admin: string; reader: string | undefined }> {
+  const { users, tokens } = server.app.context.identity;
+  assert.ok(await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']));
+  assert.ok(await users.create('bob', 'bob-pw-12', undefined, ['read', 'write']));
+  assert.ok(await users.create('root', 'root-pw-12', undefined, ['read', 'write']));
+  if (options.reader === true)
+    assert.ok(await users.create('carol', 'carol-pw-1', undefined, ['read']));
+  return {
+    alice: (await tokens.create('alice', { role: 'write' })).secret,
+    bob: (await tokens.create('bob', { role: 'write' })).secret,
+    admin: (await tokens.create('root', { role: 'admin' })).secret,
+    reader:
+      options.reader === true ? (await tokens.create('carol', { role: 'read' })).secret : undefined,
+  };
+}
+
 async function blobFiles(server: TestServer): Promise<string[]> {
   const root = path.join(server.dataDir, 'storage', 'blobs');
   try {
@@ -227,14 +277,7 @@ describe('cargo hosted (auth off)', () => {
 
   test('index paths: 1/2/3 prefixes; a wrong prefix, traversal or an invalid name is a 404', async () => {
     for (const name of ['a', 'ab', 'abc']) {
-      assert.equal(
-        (
-          await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-            body: await crateBody(name, '1.0.0'),
-          })
-        ).status,
-        200,
-      );
+      assert.equal((await publishCrate(server, name, '1.0.0')).status, 200);
     }
     assert.equal((await call(server, 'GET', '/cargo/index/1/a')).status, 200);
     assert.equal((await call(server, 'GET', '/cargo/index/2/ab')).status, 200);
@@ -281,17 +324,9 @@ describe('cargo hosted (auth off)', () => {
   });
 
   test('SemVer: 1.0.0+a and 1.0.0+b are one version (409); the index keeps the first', async () => {
-    const a = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-      body: await crateBody('build-meta', '1.0.0+a'),
-    });
+    const a = await publishCrate(server, 'build-meta', '1.0.0+a');
     assert.equal(a.status, 200, a.text);
-    cargoError(
-      await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-        body: await crateBody('build-meta', '1.0.0+b'),
-      }),
-      409,
-      /already exists/,
-    );
+    cargoError(await publishCrate(server, 'build-meta', '1.0.0+b'), 409, /already exists/);
     const index = lines((await call(server, 'GET', '/cargo/index/bu/il/build-meta')).text);
     assert.deepEqual(
       index.map((e) => e['vers']),
@@ -303,27 +338,12 @@ describe('cargo hosted (auth off)', () => {
   });
 
   test('foo-bar and Foo_Bar are one crate: the other spelling is refused', async () => {
-    assert.equal(
-      (
-        await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-          body: await crateBody('foo-bar', '1.0.0'),
-        })
-      ).status,
-      200,
-    );
-    cargoError(
-      await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-        body: await crateBody('Foo_Bar', '2.0.0'),
-      }),
-      409,
-      /same crate/,
-    );
+    assert.equal((await publishCrate(server, 'foo-bar', '1.0.0')).status, 200);
+    cargoError(await publishCrate(server, 'Foo_Bar', '2.0.0'), 409, /same crate/);
   });
 
   test('yank / unyank flip the index line; an unknown version is a 404 in Cargo shape', async () => {
-    await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-      body: await crateBody('yanky', '0.1.0'),
-    });
+    await publishCrate(server, 'yanky', '0.1.0');
     const before = await call(server, 'GET', '/cargo/index/ya/nk/yanky');
     const yank = await call(server, 'DELETE', '/cargo/api/v1/crates/yanky/0.1.0/yank');
     assert.equal(yank.status, 200, yank.text);
@@ -679,15 +699,9 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
         auth: { enabled: true, anonymous_read: false, admin_users: ['root'] },
       },
     });
-    const { users, tokens } = server.app.context.identity;
-    assert.ok(await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']));
-    assert.ok(await users.create('bob', 'bob-pw-12', undefined, ['read', 'write']));
-    assert.ok(await users.create('root', 'root-pw-12', undefined, ['read', 'write']));
-    assert.ok(await users.create('carol', 'carol-pw-1', undefined, ['read']));
-    alice = (await tokens.create('alice', { role: 'write' })).secret;
-    bob = (await tokens.create('bob', { role: 'write' })).secret;
-    admin = (await tokens.create('root', { role: 'admin' })).secret;
-    reader = (await tokens.create('carol', { role: 'read' })).secret;
+    const cast = await ownersCast(server, { reader: true });
+    ({ alice, bob, admin } = cast);
+    reader = cast.reader ?? '';
   });
   after(async () => {
     await server.close();
@@ -714,25 +728,9 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
   });
 
   test('publish needs write; the publisher is the owner; only owners and admins publish and yank', async () => {
-    cargoError(
-      await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-        body: await crateBody('owned', '1.0.0'),
-      }),
-      401,
-      /authentication required/,
-    );
-    cargoError(
-      await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-        body: await crateBody('owned', '1.0.0'),
-        token: reader,
-      }),
-      403,
-      /read-only/,
-    );
-    const first = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-      body: await crateBody('owned', '1.0.0'),
-      token: alice,
-    });
+    cargoError(await publishCrate(server, 'owned', '1.0.0'), 401, /authentication required/);
+    cargoError(await publishCrate(server, 'owned', '1.0.0', reader), 403, /read-only/);
+    const first = await publishCrate(server, 'owned', '1.0.0', alice);
     assert.equal(first.status, 200, first.text);
     const owners = await call(server, 'GET', '/cargo/api/v1/crates/owned/owners', {
       token: reader,
@@ -742,10 +740,7 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
     });
     const blobsBefore = await blobFiles(server);
     cargoError(
-      await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-        body: await crateBody('owned', '1.1.0'),
-        token: bob,
-      }),
+      await publishCrate(server, 'owned', '1.1.0', bob),
       403,
       /bob is not an owner of crate `owned`/,
     );
@@ -755,35 +750,19 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
       403,
       /not an owner/,
     );
-    cargoError(
-      await call(server, 'PUT', '/cargo/api/v1/crates/owned/owners', {
-        token: bob,
-        body: JSON.stringify({ users: ['bob'] }),
-      }),
-      403,
-      /not an owner/,
-    );
+    cargoError(await changeOwners(server, 'PUT', 'owned', bob, ['bob']), 403, /not an owner/);
     // alice adds bob; bob may publish; an unknown login is refused.
     cargoError(
-      await call(server, 'PUT', '/cargo/api/v1/crates/owned/owners', {
-        token: alice,
-        body: JSON.stringify({ users: ['nobody-such'] }),
-      }),
+      await changeOwners(server, 'PUT', 'owned', alice, ['nobody-such']),
       400,
       /could not find user with login `nobody-such`/,
     );
     cargoError(
-      await call(server, 'PUT', '/cargo/api/v1/crates/owned/owners', {
-        token: alice,
-        body: JSON.stringify({ users: ['ghost-a', 'bob', 'ghost-b'] }),
-      }),
+      await changeOwners(server, 'PUT', 'owned', alice, ['ghost-a', 'bob', 'ghost-b']),
       400,
       /^could not find users with logins `ghost-a`, `ghost-b`$/,
     );
-    const added = await call(server, 'PUT', '/cargo/api/v1/crates/owned/owners', {
-      token: alice,
-      body: JSON.stringify({ users: ['bob'] }),
-    });
+    const added = await changeOwners(server, 'PUT', 'owned', alice, ['bob']);
     assert.equal(added.status, 200, added.text);
     assert.equal((added.json as { ok: boolean }).ok, true);
     type Users = { users: { id: number; login: string; kind: string; name: string }[] };
@@ -796,16 +775,10 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
     );
     const bobId = listed.users[1]?.id ?? 0;
     assert.ok(Number.isInteger(bobId) && bobId > 1 && bobId < 2 ** 32, 'an integer Cargo reads');
-    const byBob = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-      body: await crateBody('owned', '1.1.0'),
-      token: bob,
-    });
+    const byBob = await publishCrate(server, 'owned', '1.1.0', bob);
     assert.equal(byBob.status, 200, byBob.text);
     // Removing: the last owner stays.
-    const removed = await call(server, 'DELETE', '/cargo/api/v1/crates/owned/owners', {
-      token: bob,
-      body: JSON.stringify({ users: ['alice'] }),
-    });
+    const removed = await changeOwners(server, 'DELETE', 'owned', bob, ['alice']);
     assert.equal(removed.status, 200, removed.text);
     // Found by review: ids were positions in the list, so bob's id changed when alice left. A
     // user's id is the user's, as crates.io answers: the same in every answer and every crate.
@@ -813,19 +786,13 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
     // nothing is removed when one of the logins is not an owner.
     for (const users of [['alice'], ['bob', 'ghost']]) {
       cargoError(
-        await call(server, 'DELETE', '/cargo/api/v1/crates/owned/owners', {
-          token: bob,
-          body: JSON.stringify({ users }),
-        }),
+        await changeOwners(server, 'DELETE', 'owned', bob, users),
         400,
         new RegExp(`^could not find owner with login \`${users.at(-1) ?? ''}\`$`),
       );
     }
     cargoError(
-      await call(server, 'DELETE', '/cargo/api/v1/crates/owned/owners', {
-        token: bob,
-        body: JSON.stringify({ users: ['alice', 'ghost'] }),
-      }),
+      await changeOwners(server, 'DELETE', 'owned', bob, ['alice', 'ghost']),
       400,
       /^could not find owners with logins `alice`, `ghost`$/,
     );
@@ -835,10 +802,7 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
     assert.deepEqual(afterRemoval.json, {
       users: [{ id: bobId, login: 'bob', kind: 'user', name: 'bob' }],
     });
-    const bobs = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-      body: await crateBody('bobs-own', '1.0.0'),
-      token: bob,
-    });
+    const bobs = await publishCrate(server, 'bobs-own', '1.0.0', bob);
     assert.equal(bobs.status, 200, bobs.text);
     const bobsOwners = await call(server, 'GET', '/cargo/api/v1/crates/bobs-own/owners', {
       token: reader,
@@ -846,14 +810,7 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
     assert.deepEqual(bobsOwners.json, {
       users: [{ id: bobId, login: 'bob', kind: 'user', name: 'bob' }],
     });
-    cargoError(
-      await call(server, 'DELETE', '/cargo/api/v1/crates/owned/owners', {
-        token: bob,
-        body: JSON.stringify({ users: ['bob'] }),
-      }),
-      400,
-      /all owners/,
-    );
+    cargoError(await changeOwners(server, 'DELETE', 'owned', bob, ['bob']), 400, /all owners/);
     cargoError(
       await call(server, 'PUT', '/cargo/api/v1/crates/owned/owners', {
         token: bob,
@@ -875,10 +832,7 @@ describe('cargo hosted (auth on): tokens, auth-required, owners', () => {
   });
 
   test('reads need the token (index, download, search): Cargo sends it bare', async () => {
-    await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-      body: await crateBody('secret', '0.1.0'),
-      token: alice,
-    });
+    await publishCrate(server, 'secret', '0.1.0', alice);
     cargoError(
       await call(server, 'GET', '/cargo/index/se/cr/secret'),
       401,
@@ -914,13 +868,7 @@ describe('cargo hosted (auth on, anonymous read on)', () => {
     const config = await call(server, 'GET', '/cargo/index/config.json');
     assert.equal(config.status, 200);
     assert.equal((config.json as Record<string, unknown>)['auth-required'], undefined);
-    cargoError(
-      await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-        body: await crateBody('anon', '1.0.0'),
-      }),
-      401,
-      /authentication required/,
-    );
+    cargoError(await publishCrate(server, 'anon', '1.0.0'), 401, /authentication required/);
   });
 });
 
@@ -1076,9 +1024,7 @@ describe('cargo: crates published while auth was off have no owner; with auth on
       ['rg-beta', '1.0.0'],
       ['rg-gamma', '1.0.0'],
     ] as const) {
-      const res = await call(off, 'PUT', '/cargo/api/v1/crates/new', {
-        body: await crateBody(name, vers),
-      });
+      const res = await publishCrate(off, name, vers);
       assert.equal(res.status, 200, res.text);
     }
     await off.close();
@@ -1089,13 +1035,7 @@ describe('cargo: crates published while auth was off have no owner; with auth on
         auth: { enabled: true, anonymous_read: false, admin_users: ['root'] },
       },
     });
-    const { users, tokens } = server.app.context.identity;
-    assert.ok(await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']));
-    assert.ok(await users.create('bob', 'bob-pw-12', undefined, ['read', 'write']));
-    assert.ok(await users.create('root', 'root-pw-12', undefined, ['read', 'write']));
-    alice = (await tokens.create('alice', { role: 'write' })).secret;
-    bob = (await tokens.create('bob', { role: 'write' })).secret;
-    admin = (await tokens.create('root', { role: 'admin' })).secret;
+    ({ alice, bob, admin } = await ownersCast(server));
   });
   after(async () => {
     await server.close();
@@ -1104,22 +1044,8 @@ describe('cargo: crates published while auth was off have no owner; with auth on
 
   test('a writer may not add owners, yank or publish: 403 saying an admin must add owners', async () => {
     assert.deepEqual(await ownersOf('rg-alpha'), []);
-    cargoError(
-      await call(server, 'PUT', '/cargo/api/v1/crates/rg-alpha/owners', {
-        token: bob,
-        body: JSON.stringify({ users: ['bob'] }),
-      }),
-      403,
-      ownerless,
-    );
-    cargoError(
-      await call(server, 'DELETE', '/cargo/api/v1/crates/rg-alpha/owners', {
-        token: bob,
-        body: JSON.stringify({ users: ['bob'] }),
-      }),
-      403,
-      ownerless,
-    );
+    cargoError(await changeOwners(server, 'PUT', 'rg-alpha', bob, ['bob']), 403, ownerless);
+    cargoError(await changeOwners(server, 'DELETE', 'rg-alpha', bob, ['bob']), 403, ownerless);
     cargoError(
       await call(server, 'DELETE', '/cargo/api/v1/crates/rg-alpha/1.0.0/yank', { token: bob }),
       403,
@@ -1131,35 +1057,19 @@ describe('cargo: crates published while auth was off have no owner; with auth on
       ownerless,
     );
     const blobsBefore = await blobFiles(server);
-    cargoError(
-      await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-        body: await crateBody('rg-alpha', '1.1.0'),
-        token: alice,
-      }),
-      403,
-      ownerless,
-    );
+    cargoError(await publishCrate(server, 'rg-alpha', '1.1.0', alice), 403, ownerless);
     assert.deepEqual(await blobFiles(server), blobsBefore, 'no blob stored');
     assert.deepEqual(await ownersOf('rg-alpha'), [], 'still nobody');
   });
 
   test('an admin adds the owners; then the owners publish and others get "not an owner"', async () => {
-    const added = await call(server, 'PUT', '/cargo/api/v1/crates/rg-alpha/owners', {
-      token: admin,
-      body: JSON.stringify({ users: ['alice'] }),
-    });
+    const added = await changeOwners(server, 'PUT', 'rg-alpha', admin, ['alice']);
     assert.equal(added.status, 200, added.text);
     assert.deepEqual(await ownersOf('rg-alpha'), ['alice']);
-    const published = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-      body: await crateBody('rg-alpha', '1.1.0'),
-      token: alice,
-    });
+    const published = await publishCrate(server, 'rg-alpha', '1.1.0', alice);
     assert.equal(published.status, 200, published.text);
     cargoError(
-      await call(server, 'PUT', '/cargo/api/v1/crates/rg-alpha/owners', {
-        token: bob,
-        body: JSON.stringify({ users: ['bob'] }),
-      }),
+      await changeOwners(server, 'PUT', 'rg-alpha', bob, ['bob']),
       403,
       /bob is not an owner of crate `rg-alpha` \(owners: alice\)/,
     );
@@ -1175,31 +1085,19 @@ describe('cargo: crates published while auth was off have no owner; with auth on
     });
     assert.equal(unyank.status, 200, unyank.text);
     assert.deepEqual(await ownersOf('rg-gamma'), [], 'a yank takes no ownership');
-    const published = await call(server, 'PUT', '/cargo/api/v1/crates/new', {
-      body: await crateBody('rg-beta', '1.1.0'),
-      token: admin,
-    });
+    const published = await publishCrate(server, 'rg-beta', '1.1.0', admin);
     assert.equal(published.status, 200, published.text);
     assert.deepEqual(await ownersOf('rg-beta'), ['root']);
   });
 
   test('switched on by a reload: the same rule at once', async () => {
     await using off = await startTestServer({ config: { cargo: { proxy: '' } } });
-    const res = await call(off, 'PUT', '/cargo/api/v1/crates/new', {
-      body: await crateBody('rg-alpha', '1.0.0'),
-    });
+    const res = await publishCrate(off, 'rg-alpha', '1.0.0');
     assert.equal(res.status, 200, res.text);
     off.app.reload({ ...off.config, auth: { ...off.config.auth, enabled: true } });
     const { users, tokens } = off.app.context.identity;
     assert.ok(await users.create('bob', 'bob-pw-12', undefined, ['read', 'write']));
     const bobs = (await tokens.create('bob', { role: 'write' })).secret;
-    cargoError(
-      await call(off, 'PUT', '/cargo/api/v1/crates/rg-alpha/owners', {
-        token: bobs,
-        body: JSON.stringify({ users: ['bob'] }),
-      }),
-      403,
-      ownerless,
-    );
+    cargoError(await changeOwners(off, 'PUT', 'rg-alpha', bobs, ['bob']), 403, ownerless);
   });
 });

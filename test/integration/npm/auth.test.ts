@@ -412,3 +412,55 @@ describe('self-registration: a name differing only by case from a user is refuse
     assert.equal((await new NpmHttp(`${server.url}/npm`).login('erin', 'erin-pass')).status, 201);
   });
 });
+
+describe('self-registration: a name the configuration grants rights to is refused', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer({
+      config: {
+        auth: {
+          enabled: true,
+          anonymous_read: true,
+          allow_registration: true,
+          groups: { release: ['shipper'] },
+          rules: [
+            {
+              repositories: ['npm-hosted'],
+              paths: ['@corp/*'],
+              users: ['relbot'],
+              groups: ['release'],
+              actions: ['read', 'write'],
+            },
+          ],
+        },
+      },
+    });
+  });
+  after(() => server.close());
+
+  test('relbot (a rule) and shipper (a group): 403 naming where, no account made', async () => {
+    for (const [name, where] of [
+      ['relbot', /\[\[auth\.rules\]\] #1 users/],
+      ['RelBot', /\[\[auth\.rules\]\] #1 users/],
+      ['shipper', /\[auth\.groups\] release/],
+    ] as const) {
+      const client = new NpmHttp(`${server.url}/npm`);
+      const reply = await client.login(name, 'stranger-pass');
+      assert.equal(reply.status, 403, `${name}: ${reply.text}`);
+      const { error } = reply.json<{ error: string }>();
+      assert.match(error, where, error);
+      assert.match(error, /htpasswd/, error);
+      assert.equal(await server.app.context.identity.users.get(name), undefined);
+    }
+  });
+
+  test('an unrelated name registers; an account made before the rule still logs in', async () => {
+    assert.equal((await new NpmHttp(`${server.url}/npm`).login('erin', 'erin-pass')).status, 201);
+    await server.app.context.identity.users.create('relbot', 'relbot-pass', undefined);
+    assert.equal(
+      (await new NpmHttp(`${server.url}/npm`).login('relbot', 'relbot-pass')).status,
+      201,
+    );
+  });
+});

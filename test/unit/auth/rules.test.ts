@@ -1,29 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AccessControl, type Action, type Principal } from '../../../src/auth/access.ts';
-import {
-  type RuleConfig,
-  ruleProblem,
-  RuleSet,
-  type RulesOptions,
-} from '../../../src/auth/rules.ts';
+import { ruleProblem, RuleSet, type RulesOptions } from '../../../src/auth/rules.ts';
 import { parseConfigObject } from '../../../src/config/load.ts';
 import { type Repository, toRepository } from '../../../src/repos/repository.ts';
+import { rule } from '../../helpers/auth.ts';
 
 function repo(name: string, format: Repository['format'] = 'docker'): Repository {
   return toRepository({ name, format, kind: 'hosted', members: [], upstreams: [] }, false);
-}
-
-function rule(partial: Partial<RuleConfig> & Pick<RuleConfig, 'actions'>): RuleConfig {
-  return {
-    repositories: ['*'],
-    paths: ['**'],
-    users: [],
-    groups: [],
-    tokens: [],
-    anonymous: false,
-    ...partial,
-  };
 }
 
 const alice: Principal = { kind: 'user', name: 'alice', roles: ['read', 'write'] };
@@ -502,33 +486,55 @@ describe('answeringMembers: which members a group reads a reserved path from', (
   };
   const containing = (name: string) =>
     Object.entries(members).flatMap(([group, list]) => (list.includes(name) ? [group] : []));
+  const kinds: Record<string, 'hosted' | 'proxy' | 'group'> = {
+    outer: 'group',
+    all: 'group',
+    pub: 'hosted',
+    priv: 'hosted',
+    team: 'hosted',
+    extra: 'proxy',
+  };
   const ruleSet = new RuleSet({
     rules: [
-      rule({ repositories: ['priv'], paths: ['x/**'], users: ['alice'], actions: ['read'] }),
-      rule({ repositories: ['team'], paths: ['x/shared/**'], users: ['bob'], actions: ['read'] }),
+      rule({
+        repositories: ['priv'],
+        paths: ['x/**'],
+        users: ['alice'],
+        actions: ['read', 'write'],
+      }),
+      rule({ repositories: ['team'], paths: ['x/shared/**'], users: ['bob'], actions: ['write'] }),
+      rule({ repositories: ['pub'], paths: ['readers/**'], users: ['carol'], actions: ['read'] }),
       rule({ repositories: ['all'], users: ['*'], actions: ['read'] }),
-      rule({ repositories: ['*'], paths: ['open/**'], users: ['*'], actions: ['read'] }),
+      rule({ repositories: ['*'], paths: ['open/**'], users: ['*'], actions: ['read', 'write'] }),
       rule({ repositories: ['pub'], paths: ['anon/**'], anonymous: true, actions: ['read'] }),
+      rule({ repositories: ['extra'], users: ['*'], actions: ['read', 'write'] }),
     ],
     groupsContaining: containing,
     membersOf: (name) => flat[name] ?? [],
+    kindOf: (name) => kinds[name],
   });
   const pick = (group: string, path: string | undefined) =>
     ruleSet.answeringMembers({ repository: repo(group, 'raw'), path }, members[group] ?? []);
 
-  it('a path a member reserved: that member only; two reserving members: both, in order', () => {
+  it('a path a rule gives writers of a member: that member only; two such members: both, in order', () => {
     assert.deepEqual(pick('all', 'x/top.txt'), ['priv']);
     assert.deepEqual(pick('all', 'x/shared/a.txt'), ['priv', 'team']);
   });
-  it('no member reserved it (the group own rule, an anonymous-only rule, no path): every member', () => {
+  it('no member holds it (the group own rule, an anonymous-only rule, no path): every member', () => {
     assert.equal(pick('all', 'y/top.txt'), undefined);
     assert.equal(pick('all', 'anon/a.txt'), undefined);
     assert.equal(pick('all', undefined), undefined);
   });
-  it('a rule whose glob names every member reserves for every member', () => {
-    assert.deepEqual(pick('all', 'open/a.txt'), ['pub', 'priv', 'team']);
+  it('a rule that says only who may read chooses no member (tenth trial F4)', () => {
+    assert.equal(pick('all', 'readers/a.txt'), undefined);
   });
-  it('a nested group answers through the inner group holding the reserving member', () => {
+  it('a rule whose glob names every member chooses none of them', () => {
+    assert.equal(pick('all', 'open/a.txt'), undefined);
+  });
+  it('a rule on a proxy member never makes it hold a name (tenth trial F4)', () => {
+    assert.equal(pick('outer', 'z/a.txt'), undefined);
+  });
+  it('a nested group answers through the inner group holding the member', () => {
     assert.deepEqual(pick('outer', 'x/top.txt'), ['all']);
   });
   it('auth off: rules do not apply, every member answers', () => {
