@@ -69,6 +69,12 @@ export interface UpstreamDefinition {
   readonly auth: 'challenge' | 'basic' | AuthStrategy;
   readonly timeoutSeconds: number;
   readonly readTimeoutSeconds: number;
+  /**
+   * The configured upstream's URL when `url` is a host one of its documents named (a PyPI file
+   * URL, a Cargo `dl`, a Helm chart URL): requests there are held to the redirect rule as if
+   * that upstream had redirected to them (docs/proxy.md, "Redirects").
+   */
+  readonly namedBy?: string | undefined;
 }
 
 /** What a format's refresh callback reports for one metadata key. */
@@ -219,7 +225,7 @@ export class ProxyEngine {
 
   /** The target for one upstream; memoised by label so breakers and auth state persist. */
   upstream(definition: UpstreamDefinition): UpstreamTarget {
-    const memoKey = `${definition.label} ${definition.url} ${definition.credentials ?? ''} ${definition.timeoutSeconds} ${definition.readTimeoutSeconds}`;
+    const memoKey = `${definition.label} ${definition.url} ${definition.credentials ?? ''} ${definition.timeoutSeconds} ${definition.readTimeoutSeconds} ${definition.namedBy ?? ''}`;
     const known = this.#targets.get(memoKey);
     if (known) return known;
     // A label repointed at another URL (config reload) starts with a closed circuit: the open
@@ -239,6 +245,7 @@ export class ProxyEngine {
       breaker: this.#breaker(definition.label),
       timeoutMs: definition.timeoutSeconds * 1000,
       readTimeoutMs: definition.readTimeoutSeconds * 1000,
+      ...(definition.namedBy === undefined ? {} : { namedBy: definition.namedBy }),
     };
     this.#targets.set(memoKey, target);
     return target;

@@ -49,6 +49,11 @@ export interface UpstreamTarget {
   readonly timeoutMs: number;
   /** Longest silence between two body chunks, ms (read_timeout). */
   readonly readTimeoutMs: number;
+  /**
+   * The configured upstream's URL when baseUrl is a host its documents named: the first request
+   * is then held to the redirect rule as a redirect from that upstream would be.
+   */
+  readonly namedBy?: string;
 }
 
 export interface UpstreamRequest {
@@ -319,16 +324,18 @@ export class UpstreamClient {
    * nothing is connected to), the upstream named by its label; logged as a warning.
    */
   #refused(label: string, next: URL, kind: RefusedKind): RegistryError {
-    const what = kind === 'redirect' ? 'redirect' : 'token endpoint (realm)';
+    const what = { redirect: 'redirect', token: 'token endpoint (realm)', named: 'file URL' }[kind];
     this.#log?.warn(
       { upstream: label, redirectHost: next.hostname },
       `refused an upstream ${what} at an internal address (the upstream is at a public address)`,
     );
     return new RegistryError(
       'UPSTREAM_FAILED',
-      kind === 'redirect'
-        ? `upstream ${label} redirected to an address NORA does not fetch from`
-        : `upstream ${label} named a token endpoint at an address NORA does not fetch from`,
+      {
+        redirect: `upstream ${label} redirected to an address NORA does not fetch from`,
+        token: `upstream ${label} named a token endpoint at an address NORA does not fetch from`,
+        named: `upstream ${label} named a file at an address NORA does not fetch from`,
+      }[kind],
       { detail: { upstream: label, reason: `${kind} refused` } },
     );
   }
@@ -368,7 +375,18 @@ export class UpstreamClient {
     ended: (labels: { status: string }) => void,
   ): Promise<UpstreamResponse> {
     let url = start;
-    let dispatcher = this.#dispatcher;
+    // The configured upstream: the one whose address decides where redirects may lead.
+    const home = target.namedBy === undefined ? start : new URL(target.namedBy);
+    let first = this.#dispatcher;
+    if (home.origin !== start.origin) {
+      try {
+        first = await this.#redirectDispatcher(target.label, home, start, 'named');
+      } catch (err) {
+        ended({ status: 'error' });
+        throw err;
+      }
+    }
+    let dispatcher = first;
     for (let hop = 0; ; hop++) {
       const sameOrigin = url.origin === start.origin;
       // Identity unless the caller asked for a coding itself (see the module comment).
@@ -391,7 +409,9 @@ export class UpstreamClient {
         });
       } catch (err) {
         ended({ status: 'error' });
-        if (hasCode(err, REDIRECT_REFUSED)) throw this.#refused(target.label, url, 'redirect');
+        if (hasCode(err, REDIRECT_REFUSED)) {
+          throw this.#refused(target.label, url, hop === 0 ? 'named' : 'redirect');
+        }
         throw err;
       }
       const location = headerValue(response.headers, 'location');
@@ -411,13 +431,15 @@ export class UpstreamClient {
         }
         dispatcher =
           next.origin === start.origin
-            ? this.#dispatcher
-            : await this.#redirectDispatcher(target.label, start, next, 'redirect').catch(
-                (err: unknown) => {
-                  ended({ status: 'error' });
-                  throw err;
-                },
-              );
+            ? first
+            : next.origin === home.origin
+              ? this.#dispatcher
+              : await this.#redirectDispatcher(target.label, home, next, 'redirect').catch(
+                  (err: unknown) => {
+                    ended({ status: 'error' });
+                    throw err;
+                  },
+                );
         url = next;
         continue;
       }
@@ -433,8 +455,8 @@ export class UpstreamClient {
   }
 }
 
-/** What an upstream sent NORA to: a redirect's target, or its token endpoint. */
-type RefusedKind = 'redirect' | 'token';
+/** What an upstream sent NORA to: a redirect's target, its token endpoint, a URL it named. */
+type RefusedKind = 'redirect' | 'token' | 'named';
 
 /** True when `err` carries this `code`. */
 function hasCode(err: unknown, code: string): boolean {

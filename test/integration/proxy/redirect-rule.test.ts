@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { openTestEngine } from '../../helpers/proxy-engine.ts';
 import { publicPorts, startTestServer, type TestServer } from '../../helpers/server.ts';
 import { type Fixture, fixtureUpstream, sha } from '../oci-proxy/fixture-upstream.ts';
 
@@ -266,5 +267,46 @@ describe('upstream redirects: OCI blob downloads through the same client', () =>
       internal.hits.filter((hit) => hit.includes('/token')),
       [],
     );
+  });
+});
+
+describe('URLs an upstream document names (PyPI files, Cargo dl, Helm charts): the same rule', () => {
+  test('a file host named by a public upstream may not be internal; by an internal one it may', async () => {
+    const internal = await origin(() => [200, {}, 'INTERNAL']);
+    const cdn = await origin(() => [200, {}, 'CDN']);
+    const publicIndex = 'http://127.0.0.1:1/simple/';
+    const test = await openTestEngine('nora-named-', {
+      addressPolicy: publicPorts(1, cdn.port),
+    });
+    try {
+      const fetchVia = async (url: string, namedBy: string): Promise<string> => {
+        const target = test.engine.upstream({
+          label: 'pypi-proxy#0-files',
+          registry: 'pypi-proxy',
+          url,
+          namedBy,
+          auth: 'basic',
+          timeoutSeconds: 3,
+          readTimeoutSeconds: 3,
+        });
+        const res = await test.engine.client.request(target, { method: 'GET', path: '/f.whl' });
+        return `${res.status} ${await new Response(res.body).text()}`;
+      };
+      await assert.rejects(fetchVia(`http://127.0.0.1:${internal.port}`, publicIndex), {
+        message: 'upstream pypi-proxy#0-files named a file at an address NORA does not fetch from',
+      });
+      await assert.rejects(fetchVia(`http://localhost:${internal.port}`, publicIndex), {
+        message: /named a file at an address NORA does not fetch from/,
+      });
+      assert.deepEqual(internal.hits, []);
+      assert.equal(await fetchVia(`http://127.0.0.1:${cdn.port}`, publicIndex), '200 CDN');
+      assert.equal(
+        await fetchVia(`http://127.0.0.1:${internal.port}`, `http://127.0.0.1:${cdn.port + 1}/`),
+        '200 INTERNAL',
+      );
+    } finally {
+      await test.close();
+      await Promise.all([internal.close(), cdn.close()]);
+    }
   });
 });
