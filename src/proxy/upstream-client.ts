@@ -127,7 +127,7 @@ export class UpstreamClient {
       options.dispatcher ??
       (this.#proxied ? new EnvHttpProxyAgent(agentOptions) : new Agent(agentOptions));
     // The guarded connector applies to direct connections (NO_PROXY hosts included); a
-    // ProxyAgent ignores it: through a proxy, #checkRedirect's own look-up is the check.
+    // ProxyAgent ignores it: through a proxy, #redirectDispatcher's own look-up is the check.
     const guardedOptions = { ...agentOptions, connect: guardedConnector(this.#policy) };
     this.#guarded = this.#proxied
       ? new EnvHttpProxyAgent(guardedOptions)
