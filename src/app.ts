@@ -543,6 +543,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       memo.clear();
       // Child loggers are made per request from this one, so the next request logs at the new level.
       fastify.log.level = options.logLevel ?? config.server.log_level;
+      // The timer was set with the old interval (86400 s by default): a pass due under the new
+      // settings must not wait for it.
+      if (previous.gc.enabled !== config.gc.enabled || previous.gc.interval !== config.gc.interval)
+        gc.reschedule();
       for (const task of reloadTasks) {
         try {
           task(previous, config);
