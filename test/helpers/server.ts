@@ -37,6 +37,8 @@ export interface TestServerOptions {
   readonly logLevel?: string;
   /** The proxy engine's stale deadline (default STALE_AFTER_MS, 5 s). */
   readonly proxyStaleAfterMs?: number;
+  /** Where the server's log lines go instead of stdout (set logLevel too). */
+  readonly logStream?: { write(line: string): void };
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -60,6 +62,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.proxyStaleAfterMs === undefined
       ? {}
       : { proxyStaleAfterMs: options.proxyStaleAfterMs }),
+    ...(options.logStream === undefined ? {} : { logStream: options.logStream }),
   });
   await app.fastify.listen({ host: '127.0.0.1', port: config.server.port });
   const address = app.fastify.server.address();
