@@ -40,6 +40,8 @@ export interface TestServerOptions {
   readonly proxyStaleAfterMs?: number;
   /** Which upstream addresses count as internal (default: the real rule; see publicPorts). */
   readonly proxyAddressPolicy?: AddressPolicy;
+  /** Where the server's log lines go instead of stdout (set logLevel too). */
+  readonly logStream?: { write(line: string): void };
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -66,6 +68,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.proxyAddressPolicy === undefined
       ? {}
       : { proxyAddressPolicy: options.proxyAddressPolicy }),
+    ...(options.logStream === undefined ? {} : { logStream: options.logStream }),
   });
   await app.fastify.listen({ host: '127.0.0.1', port: config.server.port });
   const address = app.fastify.server.address();
