@@ -41,10 +41,12 @@ import {
 import { WriteGeneration } from './core/write-generation.ts';
 import { formatDigest } from './core/digest.ts';
 import { loggerOptions } from './http/log-options.ts';
+import { clientAddress } from './http/client-address.ts';
 import { RateLimiter } from './http/rate-limit.ts';
 import { useRawBodies } from './http/request.ts';
 import { registerSystemRoutes } from './http/system-routes.ts';
 import { Metrics } from './metrics/metrics.ts';
+import type { AddressPolicy } from './proxy/address-policy.ts';
 import { ProxyEngine } from './proxy/engine.ts';
 import { proxyMigrations } from './proxy/state.ts';
 import {
@@ -66,6 +68,10 @@ export interface BuildOptions {
   readonly logLevel?: string;
   /** How long a metadata revalidation may take before the cached copy is served stale (tests). */
   readonly proxyStaleAfterMs?: number;
+  /** Which upstream addresses count as internal for the redirect rule (tests). */
+  readonly proxyAddressPolicy?: AddressPolicy;
+  /** Where log lines go instead of stdout (tests that read them). */
+  readonly logStream?: { write(line: string): void };
 }
 
 export interface NoraApp {
@@ -290,10 +296,16 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   repositories.answerWith(answering);
   // Replaced on reload; Fastify asks it per request (client address, X-Forwarded-Proto/Host).
   let trustedProxies = new NetworkList(config.auth.trusted_proxies);
+  const trusted = (address: string | undefined): boolean => trustedProxies.allows(address);
+  // The client of a request the answer memo answers (before Fastify): as request.ip works it out.
+  const memoClient = (req: http.IncomingMessage): string | undefined => clientAddress(req, trusted);
 
   const fastify = Fastify({
     // Every line is redacted on its way out (no credential in any log line).
-    logger: loggerOptions(options.logLevel ?? config.server.log_level),
+    logger: {
+      ...loggerOptions(options.logLevel ?? config.server.log_level),
+      ...(options.logStream === undefined ? {} : { stream: options.logStream }),
+    },
     // Our onResponse hook writes one compact access-log line per request instead.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
@@ -301,7 +313,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     // Accept anything the formats' own parsers accept: OCI names and npm scopes need it.
     routerOptions: { maxParamLength: 8192, ignoreDuplicateSlashes: false },
     // Only these peers' X-Forwarded-* headers count (request.ip, request.protocol, request.host).
-    trustProxy: (address: string) => trustedProxies.allows(address),
+    trustProxy: trusted,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // A request the HTTP parser gave up on (truncated body…): a clear answer and a log line.
@@ -332,6 +344,24 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       ),
   });
   const log = fastify.log as unknown as Logger;
+  // One warning per lock a failed login sets (who, from where, how long; never a password).
+  access.lockout.onLock((event) => {
+    const user = event.user === undefined ? undefined : event.user.slice(0, 128);
+    const lockSeconds = Math.max(1, Math.round(event.lockMs / 1000));
+    const fields = {
+      lockout: event.by,
+      client: event.address,
+      user,
+      failures: event.failures,
+      lockSeconds,
+    };
+    log.warn(
+      fields,
+      event.by === 'address'
+        ? `failed logins: address ${event.address} locked for ${lockSeconds} s after ${event.failures} consecutive failures${user === undefined ? '' : ` (last user name tried: ${JSON.stringify(user)})`}; every request from it gets 429 until then`
+        : `failed logins: user ${JSON.stringify(user)} locked for ${lockSeconds} s after ${event.failures} consecutive failures (the last from ${event.address}); addresses it has logged in from before are not locked`,
+    );
+  });
   const rateLimiter = new RateLimiter(config.rate_limit);
   // First: a CI token is told apart by its shape and issuer, before any password hashing.
   access.addResolver(new OidcResolver({ config: () => config.auth.oidc, log: () => log, metrics }));
@@ -351,6 +381,9 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     }),
     staleAfterMs:
       options.proxyStaleAfterMs ?? ((): number => config.circuit_breaker.stale_after * 1000),
+    ...(options.proxyAddressPolicy === undefined
+      ? {}
+      : { addressPolicy: options.proxyAddressPolicy }),
   });
   closeTasks.push(() => proxy.close());
 
@@ -441,7 +474,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     proxyHit: (repository) => {
       proxy.metrics.record(repository, 'hit');
     },
-    answered: (requestId, method, url, status, seconds) => {
+    answered: (requestId, method, url, status, seconds, req) => {
       memoHits.inc();
       const query = url.indexOf('?');
       recordAnswer(
@@ -453,6 +486,9 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
         status,
         seconds,
         requestId,
+        false,
+        req,
+        memoClient,
       );
     },
   };
@@ -543,6 +579,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       memo.clear();
       // Child loggers are made per request from this one, so the next request logs at the new level.
       fastify.log.level = options.logLevel ?? config.server.log_level;
+      // The timer was set with the old interval (86400 s by default): a pass due under the new
+      // settings must not wait for it.
+      if (previous.gc.enabled !== config.gc.enabled || previous.gc.interval !== config.gc.interval)
+        gc.reschedule();
       for (const task of reloadTasks) {
         try {
           task(previous, config);

@@ -48,6 +48,19 @@ interface FailureRecord {
   lockedUntil: number;
 }
 
+/** A lock a failure just set (one per address or user locked): for the log. */
+export interface LockEvent {
+  readonly by: 'address' | 'user';
+  /** The client address (its counting key: an IPv6 client as its /64). */
+  readonly address: string;
+  /** The user name the failed login claimed, if any (never its password). */
+  readonly user?: string | undefined;
+  /** Consecutive failures of the locked address or user. */
+  readonly failures: number;
+  /** How long the lock lasts, ms. */
+  readonly lockMs: number;
+}
+
 export interface LockoutOptions {
   readonly now?: () => number;
   readonly maxEntries?: number;
@@ -64,6 +77,7 @@ export class LoginLockout {
   readonly #maxKnownGood: number;
   /** The latest end of any address lock set (ms): no address is locked once the clock is past it. */
   #addressLocksUntil = 0;
+  #onLock: ((event: LockEvent) => void) | undefined;
 
   constructor(options: LockoutOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -100,12 +114,36 @@ export class LoginLockout {
     return { locked: false };
   }
 
+  /** Calls `listener` with each lock a failure sets (the server logs it). */
+  onLock(listener: (event: LockEvent) => void): void {
+    this.#onLock = listener;
+  }
+
   /** Records a failed authentication. */
   failed(attempt: LoginAttempt): void {
     const now = this.#now();
     const record = this.#count(this.#byAddress, attempt.address, now);
     this.#addressLocksUntil = Math.max(this.#addressLocksUntil, record.lockedUntil);
-    if (attempt.user !== undefined) this.#count(this.#byUser, attempt.user, now);
+    if (record.failures >= LOCKOUT_THRESHOLD) this.#locked('address', attempt, record, now);
+    if (attempt.user === undefined) return;
+    const user = this.#count(this.#byUser, attempt.user, now);
+    if (user.failures >= LOCKOUT_THRESHOLD) this.#locked('user', attempt, user, now);
+  }
+
+  #locked(by: LockEvent['by'], attempt: LoginAttempt, record: FailureRecord, now: number): void {
+    if (this.#onLock === undefined) return;
+    const event: LockEvent = {
+      by,
+      address: attempt.address,
+      user: attempt.user,
+      failures: record.failures,
+      lockMs: record.lockedUntil - now,
+    };
+    try {
+      this.#onLock(event);
+    } catch {
+      // A listener's failure must not turn a failed login into a server error.
+    }
   }
 
   /** Records a success: counts reset; a user's success remembers (user, address) as known-good. */

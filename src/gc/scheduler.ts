@@ -1,7 +1,8 @@
 /**
  * The in-server garbage collector: NORA's `[gc]` (enabled, interval, dry_run, grace), read from
- * the running configuration at each pass so a SIGHUP reload applies to the next one. The first
- * pass runs shortly after start-up, off the start-up path; passes never overlap. Metrics:
+ * the running configuration at each pass so a SIGHUP reload applies to the next one; a reload that
+ * changes `enabled` or `interval` also moves the timer (reschedule). The first pass runs shortly
+ * after start-up, off the start-up path; passes never overlap. Metrics:
  * src/metrics/gc.ts. The pass is the one `nora gc` runs (src/gc/collector.ts).
  */
 import type { AppConfig } from '../config/schema.ts';
@@ -33,6 +34,13 @@ export interface GcSchedulerOptions {
 export interface GcScheduler {
   /** Runs one pass now with the configured settings (waits for a running one first). */
   runNow(): Promise<GcReport | undefined>;
+  /**
+   * Moves the timer after a reload changed `[gc] enabled` or `interval`: the next pass comes at
+   * the last pass + the new interval (at once when that is past), or, when no pass has run yet,
+   * FIRST_PASS_DELAY_MS from now (sooner when the interval is shorter). A pass the timer started
+   * is left to finish; its end schedules the next one with the new interval.
+   */
+  reschedule(): void;
   /** Stops the timer and waits for a running pass. */
   stop(): Promise<void>;
 }
@@ -42,10 +50,14 @@ export function startGcScheduler(options: GcSchedulerOptions): GcScheduler {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<GcReport | undefined> = Promise.resolve(undefined);
   let stopped = false;
+  /** When the last pass (one that ran, `enabled`) started, ms since the epoch. */
+  let lastPassAt: number | undefined;
+  const firstDelayMs = options.firstDelayMs ?? FIRST_PASS_DELAY_MS;
 
   const pass = async (): Promise<GcReport | undefined> => {
     const settings = options.config().gc;
     if (!settings.enabled || stopped) return undefined;
+    lastPassAt = Date.now();
     try {
       const report = await collectGarbage({
         db: options.db,
@@ -75,9 +87,11 @@ export function startGcScheduler(options: GcSchedulerOptions): GcScheduler {
 
   const schedule = (ms: number): void => {
     if (stopped) return;
+    clearTimeout(timer);
     // setTimeout's longest delay is 2^31-1 ms (~24.8 days); a longer interval waits that long.
     timer = setTimeout(
       () => {
+        timer = undefined;
         running = running.then(pass);
         void running.finally(() => {
           schedule(options.config().gc.interval * 1000);
@@ -87,12 +101,23 @@ export function startGcScheduler(options: GcSchedulerOptions): GcScheduler {
     );
     timer.unref();
   };
-  schedule(options.firstDelayMs ?? FIRST_PASS_DELAY_MS);
+  schedule(firstDelayMs);
 
   return {
     runNow() {
       running = running.then(pass);
       return running;
+    },
+    reschedule() {
+      // No timer: the timer's pass is queued or running, and its end schedules with the new
+      // interval.
+      if (stopped || timer === undefined) return;
+      const intervalMs = options.config().gc.interval * 1000;
+      schedule(
+        lastPassAt === undefined
+          ? Math.min(firstDelayMs, intervalMs)
+          : Math.max(0, lastPassAt + intervalMs - Date.now()),
+      );
     },
     async stop() {
       stopped = true;

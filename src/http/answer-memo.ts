@@ -66,6 +66,7 @@ export interface MemoHitDuties {
     url: string,
     status: number,
     seconds: number,
+    req: IncomingMessage,
   ) => void;
   /** Turns the incoming x-request-id into the id this request answers with. */
   readonly requestId: (header: string | string[] | undefined) => string;
@@ -308,7 +309,7 @@ export class AnswerMemo {
     if (status === 304 || method === 'HEAD') res.end();
     else res.end(entry.body);
     if (entry.proxy !== undefined) duties.proxyHit?.(entry.proxy);
-    duties.answered(requestId, method, url, status, (performance.now() - started) / 1000);
+    duties.answered(requestId, method, url, status, (performance.now() - started) / 1000, req);
     return true;
   }
 }

@@ -6,6 +6,7 @@
  * metrics + access log.
  */
 import { randomUUID } from 'node:crypto';
+import { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ANONYMOUS, type AccessControl, type Principal } from '../auth/access.ts';
 import { addressKey } from '../core/address-key.ts';
@@ -149,6 +150,7 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
         reply.elapsedTime / 1000,
         undefined,
         true,
+        request,
       );
     });
     // Set up front (handlers may override them) so replies that bypass onSend — bodies sent by
@@ -247,6 +249,9 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
       request.raw.url,
       reply.statusCode,
       reply.elapsedTime / 1000,
+      undefined,
+      false,
+      request,
     );
     done();
   });
@@ -258,9 +263,14 @@ interface AccessLog {
   info(fields: Record<string, unknown>, message: string): void;
 }
 
+/** Longest user agent an access line keeps (a client may send kilobytes). */
+export const USER_AGENT_MAX = 256;
+
 /**
  * What every answered request leaves behind: its `nora_http_*` metrics and, at info level or
- * lower, one access log line. `seconds`: time to answer.
+ * lower, one access log line. `seconds`: time to answer. `from`: the request, for who sent it
+ * (`client`, `user`, `tokenId`, `userAgent`): Fastify's request, or the bare one the answer memo
+ * answered (never with credentials: anonymous; `clientAddress` works out its client).
  */
 export function recordAnswer(
   options: Pick<HookOptions, 'metrics' | 'registryLabel'>,
@@ -270,22 +280,66 @@ export function recordAnswer(
   url: string | undefined,
   status: number,
   seconds: number,
-  requestId?: string,
+  requestId: string | undefined,
   /** The client closed the connection before the answer was complete. */
-  aborted = false,
+  aborted: boolean,
+  from: FastifyRequest | IncomingMessage,
+  clientAddress?: (req: IncomingMessage) => string | undefined,
 ): void {
   options.metrics.recordRequest(options.registryLabel(pathname), method, status, seconds);
   // The raw URL: the logger redacts credentials in it (npm logout's token path) for every line.
   // Skipped, with its object, when the level is above info (benches and quiet deployments).
-  if (INFO_OR_LOWER.has(log.level)) {
-    const ms = Math.round(seconds * 10_000) / 10;
-    const fields: Record<string, unknown> =
-      requestId === undefined
-        ? { method, url, status, ms }
-        : { reqId: requestId, method, url, status, ms };
-    if (aborted) fields['aborted'] = true;
-    log.info(fields, 'request');
+  if (!INFO_OR_LOWER.has(log.level)) return;
+  const ms = Math.round(seconds * 10_000) / 10;
+  let client: string | undefined;
+  let principal: Principal | null;
+  let headers: IncomingMessage['headers'];
+  if (from instanceof IncomingMessage) {
+    client = clientAddress === undefined ? from.socket.remoteAddress : clientAddress(from);
+    principal = ANONYMOUS;
+    headers = from.headers;
+  } else {
+    // Fastify's own: the socket peer, or the client a trusted proxy forwarded for.
+    client = from.ip;
+    // Null (Fastify's decorated default) when authentication failed or never ran (a refusal
+    // before it): the type says otherwise.
+    principal = (from as { readonly principal: Principal | null }).principal;
+    headers = from.headers;
   }
+  let agent = headers['user-agent'];
+  if (agent !== undefined && agent.length > USER_AGENT_MAX) agent = agent.slice(0, USER_AGENT_MAX);
+  const fields: Record<string, unknown> = {
+    reqId: requestId,
+    method,
+    url,
+    status,
+    ms,
+    client,
+    user: principal === null ? undefined : principal.kind === 'user' ? principal.name : 'anonymous',
+    userAgent: agent,
+  };
+  if (principal?.kind === 'user') {
+    // The public id only (never the secret): an API token's, or the one a registry token came from.
+    const tokenId =
+      principal.tokenId ?? (principal.binding?.kind === 'token' ? principal.binding.id : undefined);
+    if (tokenId !== undefined) fields['tokenId'] = tokenId;
+  } else if (principal === null) {
+    // Who a refused login claimed to be (a Basic user name; never its password).
+    const claimed = claimedUser(headers.authorization);
+    if (claimed !== undefined) fields['userTried'] = claimed;
+  }
+  if (aborted) fields['aborted'] = true;
+  log.info(fields, 'request');
+}
+
+/** The user name of a `Basic` Authorization header, or undefined (other schemes, malformed). */
+function claimedUser(authorization: string | undefined): string | undefined {
+  if (authorization === undefined) return undefined;
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
+  if (basic === null) return undefined;
+  const decoded = Buffer.from(basic[1] ?? '', 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon <= 0 ? undefined : decoded.slice(0, Math.min(colon, 128));
 }
 
 /** Levels at which the access log line is written (the config's levels, schema.ts). */

@@ -165,16 +165,39 @@ function register(
     },
   });
 
-  // Idle sessions are purged on a timer; unref'd so it never keeps the process alive.
-  const every = Math.min(60_000, Math.max(1000, (limits().ttlSeconds * 1000) / 2));
-  const timer = setInterval(() => {
-    uploads.purgeIdle().catch((err: unknown) => {
-      context.log.warn({ err }, 'purging idle upload sessions failed');
-    });
-  }, every);
-  timer.unref();
+  // Idle sessions are purged on a timer every ttl/2 (1 s to 60 s), unref'd so it never keeps the
+  // process alive. A reload that changes upload_session_ttl re-arms it with the new period, so a
+  // shorter TTL does not wait out the old period; purges never overlap.
+  let timer: NodeJS.Timeout | undefined;
+  let purging = false;
+  let closed = false;
+  const arm = (): void => {
+    clearTimeout(timer);
+    if (closed) return;
+    const every = Math.min(60_000, Math.max(1000, (limits().ttlSeconds * 1000) / 2));
+    timer = setTimeout(() => {
+      timer = undefined;
+      purging = true;
+      uploads
+        .purgeIdle()
+        .catch((err: unknown) => {
+          context.log.warn({ err }, 'purging idle upload sessions failed');
+        })
+        .finally(() => {
+          purging = false;
+          arm();
+        });
+    }, every);
+    timer.unref();
+  };
+  arm();
+  context.onReload((previous, next) => {
+    // While a purge runs, its end re-arms with the new TTL.
+    if (previous.docker.upload_session_ttl !== next.docker.upload_session_ttl && !purging) arm();
+  });
   context.onClose(() => {
-    clearInterval(timer);
+    closed = true;
+    clearTimeout(timer);
   });
   return Promise.resolve();
 }

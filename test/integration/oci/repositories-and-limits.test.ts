@@ -160,6 +160,28 @@ describe('upload limits and sessions', () => {
     assert.equal(status, 404);
   });
 
+  test('a reload that shortens docker.upload_session_ttl purges on the new period at once', async () => {
+    // Started with the default TTL (1800 s): the purge timer is set 60 s ahead.
+    await using server = await startOciServer();
+    const client = new Client(server.url);
+    const start = await client.fetch('/v2/purge/b/blobs/uploads/', { method: 'POST' });
+    const location = start.headers.get('location') ?? '';
+    await client.fetch(location, { method: 'PATCH', body: 'some bytes' });
+    server.app.reload({
+      ...server.config,
+      docker: { ...server.config.docker, upload_session_ttl: 1 },
+    });
+    const deadline = Date.now() + 8000;
+    let status = 204;
+    while (Date.now() < deadline && status !== 404) {
+      await new Promise((r) => setTimeout(r, 500));
+      const response = await client.fetch(location);
+      status = response.status;
+      await response.text();
+    }
+    assert.equal(status, 404, 'purged within seconds, not after the old 60 s period');
+  });
+
   test('a chunked upload resumes after a restart (the hash is recomputed at finalize)', async () => {
     await using dir = await tempDir('nora-oci-restart-');
     let location: string;

@@ -89,4 +89,35 @@ describe('[gc] in the server', () => {
       await scheduler.stop();
     }
   });
+
+  test('reschedule: turned on with a one-day interval after start, the first pass still comes soon', async () => {
+    await using server = await startTestServer();
+    const { db, blobs, metrics } = server.app.context;
+    const orphan = await blobs.ingest(Readable.from([Buffer.from('left behind too')]));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    let config = server.config;
+    assert.equal(config.gc.interval, 86_400);
+    const scheduler = startGcScheduler({
+      config: () => config,
+      db,
+      blobs,
+      formats: FORMATS,
+      metrics,
+      log: () => server.app.context.log,
+      firstDelayMs: 50,
+    });
+    try {
+      // The first tick finds gc disabled and sets the timer a day ahead.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.ok(await blobs.stat(orphan.digest));
+      config = { ...config, gc: { ...config.gc, enabled: true, grace: 0 } };
+      scheduler.reschedule();
+      for (let i = 0; i < 100 && (await blobs.stat(orphan.digest)) !== undefined; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(await blobs.stat(orphan.digest), undefined, 'a pass ran after reschedule');
+    } finally {
+      await scheduler.stop();
+    }
+  });
 });

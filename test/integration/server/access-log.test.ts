@@ -1,0 +1,174 @@
+/**
+ * The access log says who did what from where: each request's line carries the client address
+ * as NORA resolves it (`X-Forwarded-For` from a trusted proxy, else the socket peer), the
+ * principal (`user`, `tokenId` for an API token, never the secret; `userTried` for a refused
+ * Basic login) and the user agent (at most 256 characters) — also for answers the answer memo
+ * sends. A lock after failed logins is logged once per lock (address, user name tried, failures,
+ * duration), never with the password; URLs stay redacted.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import bcrypt from 'bcryptjs';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+type Line = Record<string, unknown>;
+
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+describe('access log: client, principal, user agent; lockout warnings', () => {
+  let server: TestServer;
+  let dir: { path: string; [Symbol.asyncDispose](): Promise<void> };
+  const raw: string[] = [];
+  const lines = (): Line[] => raw.map((text) => JSON.parse(text) as Line);
+  /** The access line of the request answered with this X-Request-Id. */
+  const accessLine = (id: string): Line => {
+    const found = lines().find((l) => l['msg'] === 'request' && l['reqId'] === id);
+    assert.ok(found, `access line of ${id} in:\n${raw.join('')}`);
+    return found;
+  };
+  let n = 0;
+  const get = async (url: string, headers: Record<string, string> = {}) => {
+    const id = `access-log-${++n}`;
+    const res = await fetch(`${server.url}${url}`, {
+      headers: { 'x-request-id': id, 'user-agent': 'test-agent/1.0', ...headers },
+    });
+    await res.arrayBuffer();
+    // The line is written once the answer is sent; wait for it.
+    for (let i = 0; i < 50 && !raw.some((t) => t.includes(`"reqId":"${id}"`)); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return { status: res.status, line: accessLine(id) };
+  };
+
+  before(async () => {
+    dir = await tempDir('nora-access-log-');
+    const file = path.join(dir.path, 'users.htpasswd');
+    await fs.writeFile(
+      file,
+      `alice:${bcrypt.hashSync('alice-pw', 4).replace(/^\$2b\$/, '$2y$')}\n`,
+    );
+    server = await startTestServer({
+      // trusted_proxies default: 127.0.0.1 and ::1, so the tests' X-Forwarded-For counts.
+      config: { auth: { enabled: true, htpasswd_file: file } },
+      logLevel: 'info',
+      logStream: {
+        write(line: string) {
+          raw.push(line);
+        },
+      },
+    });
+    const put = await fetch(`${server.url}/raw/site/a.txt`, {
+      method: 'PUT',
+      body: 'hello',
+      headers: { authorization: basic('alice', 'alice-pw') },
+    });
+    assert.equal(put.status, 201);
+  });
+  after(async () => {
+    await server.close();
+    await dir[Symbol.asyncDispose]();
+  });
+
+  test('a password login: client from X-Forwarded-For, the user, the user agent', async () => {
+    const { status, line } = await get('/raw/site/a.txt', {
+      authorization: basic('alice', 'alice-pw'),
+      'x-forwarded-for': '203.0.113.7, 127.0.0.1',
+    });
+    assert.equal(status, 200);
+    assert.equal(line['client'], '203.0.113.7');
+    assert.equal(line['user'], 'alice');
+    assert.equal(line['userAgent'], 'test-agent/1.0');
+    assert.equal(line['tokenId'], undefined);
+    assert.equal(line['status'], 200);
+    assert.ok(!JSON.stringify(line).includes('alice-pw'));
+  });
+
+  test('an API token: the user and the token id, never the secret', async () => {
+    const created = await fetch(`${server.url}/api/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: 'alice-pw' }),
+    });
+    const token = (await created.json()) as { token: string; id: string };
+    assert.match(token.token, /^nra_/);
+    const { line } = await get('/raw/site/a.txt', { authorization: `Bearer ${token.token}` });
+    assert.equal(line['user'], 'alice');
+    assert.equal(line['tokenId'], token.id);
+    assert.equal(line['client'], '127.0.0.1');
+    assert.ok(!raw.join('').includes(token.token.slice(4)), 'no log line holds the secret');
+  });
+
+  test('anonymous, a long user agent cut at 256, a secret in the query redacted', async () => {
+    const { line } = await get('/raw/site/a.txt?token=s3cr3t-value', {
+      'user-agent': `agent/${'x'.repeat(1000)}`,
+    });
+    assert.equal(line['user'], 'anonymous');
+    assert.equal(String(line['userAgent']).length, 256);
+    assert.ok(!JSON.stringify(line).includes('s3cr3t-value'), JSON.stringify(line));
+  });
+
+  test('answers from the answer memo carry the same fields', async () => {
+    await get('/raw/site/a.txt');
+    const hits = async () =>
+      Number(
+        /^nora_answer_memo_hits_total (\S+)$/m.exec(
+          await (await fetch(`${server.url}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    const before = await hits();
+    const { line } = await get('/raw/site/a.txt', {
+      'x-forwarded-for': '192.0.2.44',
+    });
+    assert.equal(await hits(), before + 1, 'answered from the memo');
+    assert.equal(line['client'], '192.0.2.44');
+    assert.equal(line['user'], 'anonymous');
+    assert.equal(line['userAgent'], 'test-agent/1.0');
+  });
+
+  test('failed logins: userTried on each 401, one warning per lock, 429 after; no password', async () => {
+    const from = { 'x-forwarded-for': '198.51.100.9' };
+    for (let i = 1; i <= 5; i++) {
+      const { status, line } = await get('/raw/site/a.txt', {
+        ...from,
+        authorization: basic('nobody', `wrong-pw-${i}`),
+      });
+      assert.equal(status, 401);
+      assert.equal(line['client'], '198.51.100.9');
+      assert.equal(line['userTried'], 'nobody');
+      assert.equal(line['user'], undefined);
+    }
+    const locked = await get('/raw/site/a.txt', {
+      ...from,
+      authorization: basic('nobody', 'wrong-pw-6'),
+    });
+    assert.equal(locked.status, 429);
+    assert.equal(locked.line['client'], '198.51.100.9');
+    const warnings = lines().filter((l) => l['lockout'] !== undefined);
+    assert.deepEqual(
+      warnings.map((l) => [l['level'], l['lockout'], l['client'], l['user'], l['failures']]),
+      [
+        [40, 'address', '198.51.100.9', 'nobody', 5],
+        [40, 'user', '198.51.100.9', 'nobody', 5],
+      ],
+    );
+    for (const warning of warnings) {
+      assert.equal(warning['lockSeconds'], 1);
+      assert.match(String(warning['msg']), /locked for 1 s after 5 consecutive failures/);
+    }
+    assert.ok(!raw.join('').includes('wrong-pw'), 'no password in any line');
+  });
+
+  test('without a trusted proxy, X-Forwarded-For is ignored (the socket peer is logged)', async () => {
+    server.app.reload({ ...server.config, auth: { ...server.config.auth, trusted_proxies: [] } });
+    try {
+      const { line } = await get('/raw/site/a.txt', { 'x-forwarded-for': '192.0.2.99' });
+      assert.equal(line['client'], '127.0.0.1');
+    } finally {
+      server.app.reload(server.config);
+    }
+  });
+});
