@@ -45,6 +45,7 @@ import { RateLimiter } from './http/rate-limit.ts';
 import { useRawBodies } from './http/request.ts';
 import { registerSystemRoutes } from './http/system-routes.ts';
 import { Metrics } from './metrics/metrics.ts';
+import type { AddressPolicy } from './proxy/address-policy.ts';
 import { ProxyEngine } from './proxy/engine.ts';
 import { proxyMigrations } from './proxy/state.ts';
 import {
@@ -66,6 +67,8 @@ export interface BuildOptions {
   readonly logLevel?: string;
   /** How long a metadata revalidation may take before the cached copy is served stale (tests). */
   readonly proxyStaleAfterMs?: number;
+  /** Which upstream addresses count as internal for the redirect rule (tests). */
+  readonly proxyAddressPolicy?: AddressPolicy;
 }
 
 export interface NoraApp {
@@ -351,6 +354,9 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     }),
     staleAfterMs:
       options.proxyStaleAfterMs ?? ((): number => config.circuit_breaker.stale_after * 1000),
+    ...(options.proxyAddressPolicy === undefined
+      ? {}
+      : { addressPolicy: options.proxyAddressPolicy }),
   });
   closeTasks.push(() => proxy.close());
 

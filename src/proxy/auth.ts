@@ -25,8 +25,15 @@ export interface IssuedToken {
   readonly expiresInSeconds: number;
 }
 
-/** GETs a token endpoint (`realm?service=…&scope=…`), with basic credentials when given. */
-export type TokenFetcher = (url: URL, basicHeader: string | undefined) => Promise<IssuedToken>;
+/**
+ * GETs a token endpoint (`realm?service=…&scope=…`), with basic credentials when given;
+ * `origin` is the upstream's own (a realm elsewhere is held to the redirect rule).
+ */
+export type TokenFetcher = (
+  url: URL,
+  basicHeader: string | undefined,
+  origin: string,
+) => Promise<IssuedToken>;
 
 export interface Challenge {
   readonly scheme: string;
@@ -172,6 +179,7 @@ export class ChallengeAuth implements AuthStrategy {
       const issued = await this.#fetchToken(
         url,
         this.#credentials === undefined ? undefined : basicHeader(this.#credentials),
+        origin,
       );
       const header = `Bearer ${issued.token}`;
       const key = this.#tokenOrigin(origin);

@@ -33,6 +33,7 @@ import {
   type ReadRange,
 } from './fill.ts';
 import { isFresh } from './freshness.ts';
+import type { AddressPolicy } from './address-policy.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { SingleFlight } from './single-flight.ts';
 import { type CachedEntry, type EntryInput, ProxyStateStore } from './state.ts';
@@ -46,6 +47,8 @@ export interface ProxyEngineOptions {
   /** Read per call so a config reload applies at once. */
   readonly circuitBreaker: () => CircuitBreakerSettings;
   readonly dispatcher?: Dispatcher;
+  /** Which addresses count as internal for the redirect rule (tests count fixtures public). */
+  readonly addressPolicy?: AddressPolicy;
   /**
    * How long a revalidation may take before the cached copy is served, ms (default
    * STALE_AFTER_MS; 0 waits for the upstream's own timeout). A function is read per call, so a
@@ -66,6 +69,12 @@ export interface UpstreamDefinition {
   readonly auth: 'challenge' | 'basic' | AuthStrategy;
   readonly timeoutSeconds: number;
   readonly readTimeoutSeconds: number;
+  /**
+   * The configured upstream's URL when `url` is a host one of its documents named (a PyPI file
+   * URL, a Cargo `dl`, a Helm chart URL): requests there are held to the redirect rule as if
+   * that upstream had redirected to them (docs/proxy.md, "Redirects").
+   */
+  readonly namedBy?: string | undefined;
 }
 
 /** What a format's refresh callback reports for one metadata key. */
@@ -171,7 +180,9 @@ export class ProxyEngine {
     });
     this.client = new UpstreamClient({
       metrics: this.metrics,
+      log: options.log,
       ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+      ...(options.addressPolicy === undefined ? {} : { addressPolicy: options.addressPolicy }),
     });
     this.state = new ProxyStateStore(options.db, (err) => {
       options.log.warn({ error: describe(err) }, 'could not record proxy cache entries');
@@ -214,7 +225,7 @@ export class ProxyEngine {
 
   /** The target for one upstream; memoised by label so breakers and auth state persist. */
   upstream(definition: UpstreamDefinition): UpstreamTarget {
-    const memoKey = `${definition.label} ${definition.url} ${definition.credentials ?? ''} ${definition.timeoutSeconds} ${definition.readTimeoutSeconds}`;
+    const memoKey = `${definition.label} ${definition.url} ${definition.credentials ?? ''} ${definition.timeoutSeconds} ${definition.readTimeoutSeconds} ${definition.namedBy ?? ''}`;
     const known = this.#targets.get(memoKey);
     if (known) return known;
     // A label repointed at another URL (config reload) starts with a closed circuit: the open
@@ -234,6 +245,7 @@ export class ProxyEngine {
       breaker: this.#breaker(definition.label),
       timeoutMs: definition.timeoutSeconds * 1000,
       readTimeoutMs: definition.readTimeoutSeconds * 1000,
+      ...(definition.namedBy === undefined ? {} : { namedBy: definition.namedBy }),
     };
     this.#targets.set(memoKey, target);
     return target;
@@ -582,8 +594,8 @@ export class ProxyEngine {
     if (typeof definition.auth === 'object') return definition.auth;
     if (definition.auth === 'basic') return StaticAuth.basic(definition.credentials);
     const timeoutMs = definition.timeoutSeconds * 1000;
-    return new ChallengeAuth(definition.credentials, this.#tokens, (url, basic) =>
-      this.client.fetchToken(url, basic, timeoutMs),
+    return new ChallengeAuth(definition.credentials, this.#tokens, (url, basic, origin) =>
+      this.client.fetchToken(url, basic, timeoutMs, { origin, label: definition.label }),
     );
   }
 

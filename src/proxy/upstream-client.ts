@@ -5,6 +5,10 @@
  * followed (blob CDNs) without carrying credentials to another origin, the auth strategy's
  * challenge dance, and the per-upstream circuit breaker.
  *
+ * A redirect from an upstream at a public address to another origin goes through a second,
+ * guarded dispatcher that connects only to public addresses (address-policy.ts, docs/proxy.md
+ * "Redirects"): a hostile upstream cannot make NORA fetch, cache and serve an internal service.
+ *
  * Content codings: a request asks `Accept-Encoding: identity` unless its caller asked for a
  * coding itself (npm's packuments: gzip, decoded there). A body an upstream compressed anyway
  * (a CDN or an nginx `gzip on` that ignores the header) is decoded here, streamed, before any
@@ -16,8 +20,17 @@
  */
 import { PassThrough, type Readable, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
+import dns from 'node:dns/promises';
 import { Agent, type Dispatcher, EnvHttpProxyAgent } from 'undici';
 import { RegistryError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import {
+  type AddressPolicy,
+  DEFAULT_ADDRESS_POLICY,
+  guardedConnector,
+  literalAddress,
+  REDIRECT_REFUSED,
+} from './address-policy.ts';
 import type { AuthStrategy, IssuedToken } from './auth.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { ProxyMetrics } from './metrics.ts';
@@ -36,6 +49,11 @@ export interface UpstreamTarget {
   readonly timeoutMs: number;
   /** Longest silence between two body chunks, ms (read_timeout). */
   readonly readTimeoutMs: number;
+  /**
+   * The configured upstream's URL when baseUrl is a host its documents named: the first request
+   * is then held to the redirect rule as a redirect from that upstream would be.
+   */
+  readonly namedBy?: string;
 }
 
 export interface UpstreamRequest {
@@ -67,14 +85,31 @@ export interface UpstreamClientOptions {
   readonly metrics: ProxyMetrics;
   /** Tests and embedders may bring their own dispatcher; default: EnvHttpProxyAgent. */
   readonly dispatcher?: Dispatcher;
+  /** Which addresses count as internal (tests count a fixture port as public). */
+  readonly addressPolicy?: AddressPolicy;
+  /** Where a refused redirect is logged (a warning naming the upstream's label). */
+  readonly log?: Logger;
 }
+
+/** How long an upstream's own host is remembered as internal or public, ms. */
+const UPSTREAM_CLASS_TTL_MS = 30_000;
 
 export class UpstreamClient {
   readonly #dispatcher: Dispatcher;
+  /** Redirect hops of an upstream at a public address: connects to public addresses only. */
+  readonly #guarded: Dispatcher;
+  /** Whether outbound requests may go through an HTTP(S) proxy (that resolves names itself). */
+  readonly #proxied: boolean;
+  readonly #policy: AddressPolicy;
   readonly #metrics: ProxyMetrics;
+  readonly #log: Logger | undefined;
+  /** Upstream host:port → whether it is at an internal address, and until when that holds. */
+  readonly #upstreamClass = new Map<string, { internal: boolean; until: number }>();
 
   constructor(options: UpstreamClientOptions) {
     this.#metrics = options.metrics;
+    this.#log = options.log;
+    this.#policy = options.addressPolicy ?? DEFAULT_ADDRESS_POLICY;
     // EnvHttpProxyAgent reads HTTP_PROXY/HTTPS_PROXY/NO_PROXY itself and keeps one keep-alive
     // pool per origin. It reads the proxy variables once, when made: without any, every request
     // goes to its plain Agent, so that Agent is used directly (EnvHttpProxyAgent parses the
@@ -85,11 +120,18 @@ export class UpstreamClient {
       connections: 64,
       pipelining: 1,
     };
+    this.#proxied =
+      options.dispatcher === undefined &&
+      PROXY_VARIABLES.some((name) => (process.env[name] ?? '') !== '');
     this.#dispatcher =
       options.dispatcher ??
-      (PROXY_VARIABLES.some((name) => (process.env[name] ?? '') !== '')
-        ? new EnvHttpProxyAgent(agentOptions)
-        : new Agent(agentOptions));
+      (this.#proxied ? new EnvHttpProxyAgent(agentOptions) : new Agent(agentOptions));
+    // The guarded connector applies to direct connections (NO_PROXY hosts included); a
+    // ProxyAgent ignores it: through a proxy, #redirectDispatcher's own look-up is the check.
+    const guardedOptions = { ...agentOptions, connect: guardedConnector(this.#policy) };
+    this.#guarded = this.#proxied
+      ? new EnvHttpProxyAgent(guardedOptions)
+      : new Agent(guardedOptions);
   }
 
   /** A plain Agent (no proxy variables): for tests that must not depend on the environment. */
@@ -98,12 +140,12 @@ export class UpstreamClient {
   }
 
   async close(): Promise<void> {
-    await this.#dispatcher.close();
+    await Promise.all([this.#dispatcher.close(), this.#guarded.close()]);
   }
 
   /** Aborts every request in flight (shutdown with a revalidation waiting on a hung upstream). */
   async destroy(): Promise<void> {
-    await this.#dispatcher.destroy();
+    await Promise.all([this.#dispatcher.destroy(), this.#guarded.destroy()]);
   }
 
   /**
@@ -157,20 +199,39 @@ export class UpstreamClient {
     }
   }
 
-  /** GETs a bearer token endpoint; used by ChallengeAuth. */
-  async fetchToken(url: URL, basic: string | undefined, timeoutMs: number): Promise<IssuedToken> {
-    const response = await this.#dispatcher.request({
-      origin: url.origin,
-      path: `${url.pathname}${url.search}`,
-      method: 'GET',
-      headers: {
-        accept: 'application/json',
-        ...(basic === undefined ? {} : { authorization: basic }),
-      },
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+  /**
+   * GETs a bearer token endpoint; used by ChallengeAuth. A realm on another origin than the
+   * `upstream`'s is held to the redirect rule (the upstream named it, as it names a redirect).
+   */
+  async fetchToken(
+    url: URL,
+    basic: string | undefined,
+    timeoutMs: number,
+    upstream?: { readonly origin: string; readonly label: string },
+  ): Promise<IssuedToken> {
+    const dispatcher =
+      upstream === undefined || url.origin === upstream.origin
+        ? this.#dispatcher
+        : await this.#redirectDispatcher(upstream.label, new URL(upstream.origin), url, 'token');
+    const response = await dispatcher
+      .request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: 'GET',
+        headers: {
+          accept: 'application/json',
+          ...(basic === undefined ? {} : { authorization: basic }),
+        },
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal: AbortSignal.timeout(timeoutMs),
+      })
+      .catch((err: unknown) => {
+        if (upstream !== undefined && hasCode(err, REDIRECT_REFUSED)) {
+          throw this.#refused(upstream.label, url, 'token');
+        }
+        throw err;
+      });
     const chunks: Buffer[] = [];
     let total = 0;
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
@@ -203,6 +264,80 @@ export class UpstreamClient {
     }
     const expires = body['expires_in'];
     return { token, expiresInSeconds: typeof expires === 'number' && expires > 0 ? expires : 300 };
+  }
+
+  /**
+   * The dispatcher for a redirect hop from `start` (the upstream's own URL) to `next`, another
+   * origin: the plain one when the upstream itself is at an internal address (an internal
+   * mirror may redirect internally), else the guarded one. Through an HTTP(S) proxy NORA does
+   * not connect to `next` itself: a target whose literal address or whose name (as resolved
+   * here) is internal is refused before the request; a name NORA cannot resolve is left to the
+   * proxy (docs/proxy.md).
+   */
+  async #redirectDispatcher(
+    label: string,
+    start: URL,
+    next: URL,
+    kind: RefusedKind,
+  ): Promise<Dispatcher> {
+    if (await this.#upstreamIsInternal(start)) return this.#dispatcher;
+    const port = urlPort(next);
+    const literal = literalAddress(next.hostname);
+    if (literal !== undefined) {
+      if (this.#policy.isInternal(literal, port)) throw this.#refused(label, next, kind);
+    } else if (this.#proxied) {
+      const addresses = await dns.lookup(next.hostname, { all: true }).catch(() => []);
+      if (addresses.some((entry) => this.#policy.isInternal(entry.address, port))) {
+        throw this.#refused(label, next, kind);
+      }
+    }
+    return this.#guarded;
+  }
+
+  /**
+   * Whether the configured upstream is at an internal address: an IP literal is judged as it
+   * is, a name by every address it resolves to (all internal: internal). A name that does not
+   * resolve here (only the egress proxy can) counts as public. Remembered for a short while.
+   */
+  async #upstreamIsInternal(start: URL): Promise<boolean> {
+    const key = start.host;
+    const now = Date.now();
+    const known = this.#upstreamClass.get(key);
+    if (known !== undefined && known.until > now) return known.internal;
+    const port = urlPort(start);
+    const literal = literalAddress(start.hostname);
+    let internal: boolean;
+    if (literal !== undefined) internal = this.#policy.isInternal(literal, port);
+    else {
+      const addresses = await dns.lookup(start.hostname, { all: true }).catch(() => []);
+      internal =
+        addresses.length > 0 &&
+        addresses.every((entry) => this.#policy.isInternal(entry.address, port));
+    }
+    if (this.#upstreamClass.size > 1000) this.#upstreamClass.clear();
+    this.#upstreamClass.set(key, { internal, until: now + UPSTREAM_CLASS_TTL_MS });
+    return internal;
+  }
+
+  /**
+   * The error of a refused redirect: the same whatever the target (an open or a closed port,
+   * nothing is connected to), the upstream named by its label; logged as a warning.
+   */
+  #refused(label: string, next: URL, kind: RefusedKind): RegistryError {
+    const what = { redirect: 'redirect', token: 'token endpoint (realm)', named: 'file URL' }[kind];
+    this.#log?.warn(
+      { upstream: label, redirectHost: next.hostname },
+      `refused an upstream ${what} at an internal address (the upstream is at a public address)`,
+    );
+    return new RegistryError(
+      'UPSTREAM_FAILED',
+      {
+        redirect: `upstream ${label} redirected to an address NORA does not fetch from`,
+        token: `upstream ${label} named a token endpoint at an address NORA does not fetch from`,
+        named: `upstream ${label} named a file at an address NORA does not fetch from`,
+      }[kind],
+      { detail: { upstream: label, reason: `${kind} refused` } },
+    );
   }
 
   async #send(
@@ -240,6 +375,18 @@ export class UpstreamClient {
     ended: (labels: { status: string }) => void,
   ): Promise<UpstreamResponse> {
     let url = start;
+    // The configured upstream: the one whose address decides where redirects may lead.
+    const home = target.namedBy === undefined ? start : new URL(target.namedBy);
+    let first = this.#dispatcher;
+    if (home.origin !== start.origin) {
+      try {
+        first = await this.#redirectDispatcher(target.label, home, start, 'named');
+      } catch (err) {
+        ended({ status: 'error' });
+        throw err;
+      }
+    }
+    let dispatcher = first;
     for (let hop = 0; ; hop++) {
       const sameOrigin = url.origin === start.origin;
       // Identity unless the caller asked for a coding itself (see the module comment).
@@ -250,7 +397,7 @@ export class UpstreamClient {
       if (authorization !== undefined && sameOrigin) headers['authorization'] = authorization;
       let response: Dispatcher.ResponseData;
       try {
-        response = await this.#dispatcher.request({
+        response = await dispatcher.request({
           origin: url.origin,
           path: `${url.pathname}${url.search}`,
           method: request.method,
@@ -262,6 +409,9 @@ export class UpstreamClient {
         });
       } catch (err) {
         ended({ status: 'error' });
+        if (hasCode(err, REDIRECT_REFUSED)) {
+          throw this.#refused(target.label, url, hop === 0 ? 'named' : 'redirect');
+        }
         throw err;
       }
       const location = headerValue(response.headers, 'location');
@@ -279,6 +429,17 @@ export class UpstreamClient {
             `upstream ${target.label} redirected to an unsupported scheme`,
           );
         }
+        dispatcher =
+          next.origin === start.origin
+            ? first
+            : next.origin === home.origin
+              ? this.#dispatcher
+              : await this.#redirectDispatcher(target.label, home, next, 'redirect').catch(
+                  (err: unknown) => {
+                    ended({ status: 'error' });
+                    throw err;
+                  },
+                );
         url = next;
         continue;
       }
@@ -292,6 +453,14 @@ export class UpstreamClient {
       return { status: response.statusCode, header: (name) => headerValue(raw, name), body };
     }
   }
+}
+
+/** What an upstream sent NORA to: a redirect's target, its token endpoint, a URL it named. */
+type RefusedKind = 'redirect' | 'token' | 'named';
+
+/** True when `err` carries this `code`. */
+function hasCode(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && err.code === code;
 }
 
 /**
@@ -395,6 +564,11 @@ function decodedResponse(
   });
   body.on('error', () => undefined);
   return { status: response.status, header: hidden, body };
+}
+
+/** A URL's port, its scheme's default when none is written. */
+function urlPort(url: URL): number {
+  return url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
 }
 
 /** Appends `path` to `base` keeping the base's own path prefix. */

@@ -33,7 +33,10 @@ export interface TestEngine {
 export async function openTestEngine(
   prefix: string,
   options: Partial<
-    Pick<ProxyEngineOptions, 'metrics' | 'circuitBreaker' | 'dispatcher' | 'staleAfterMs'>
+    Pick<
+      ProxyEngineOptions,
+      'metrics' | 'circuitBreaker' | 'dispatcher' | 'staleAfterMs' | 'addressPolicy'
+    >
   > & {
     readonly migrations?: OpenDatabaseOptions['migrations'];
   } = {},
@@ -53,6 +56,7 @@ export async function openTestEngine(
       options.circuitBreaker ?? (() => ({ enabled: true, threshold: 100, resetTimeoutMs: 1000 })),
     ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
     ...(options.staleAfterMs === undefined ? {} : { staleAfterMs: options.staleAfterMs }),
+    ...(options.addressPolicy === undefined ? {} : { addressPolicy: options.addressPolicy }),
   });
   return {
     dir,

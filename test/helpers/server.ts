@@ -9,6 +9,7 @@ import { buildApp, type NoraApp } from '../../src/app.ts';
 import { parseConfigObject } from '../../src/config/load.ts';
 import type { AppConfig } from '../../src/config/schema.ts';
 import type { FormatModule } from '../../src/formats/format.ts';
+import { type AddressPolicy, DEFAULT_ADDRESS_POLICY } from '../../src/proxy/address-policy.ts';
 import { removeDir } from './tmp.ts';
 
 export interface TestServer {
@@ -37,6 +38,8 @@ export interface TestServerOptions {
   readonly logLevel?: string;
   /** The proxy engine's stale deadline (default STALE_AFTER_MS, 5 s). */
   readonly proxyStaleAfterMs?: number;
+  /** Which upstream addresses count as internal (default: the real rule; see publicPorts). */
+  readonly proxyAddressPolicy?: AddressPolicy;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -60,6 +63,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.proxyStaleAfterMs === undefined
       ? {}
       : { proxyStaleAfterMs: options.proxyStaleAfterMs }),
+    ...(options.proxyAddressPolicy === undefined
+      ? {}
+      : { proxyAddressPolicy: options.proxyAddressPolicy }),
   });
   await app.fastify.listen({ host: '127.0.0.1', port: config.server.port });
   const address = app.fastify.server.address();
@@ -99,4 +105,17 @@ function mergeSections(
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * An address policy for redirect tests: every fixture here is on 127.0.0.1, so the real rule
+ * would call them all internal; this one counts 127.0.0.1 on these ports as public addresses
+ * (a "public" upstream, a "public" CDN) and judges everything else as production does.
+ */
+export function publicPorts(...ports: number[]): AddressPolicy {
+  return {
+    isInternal: (address, port) =>
+      !(address === '127.0.0.1' && ports.includes(port)) &&
+      DEFAULT_ADDRESS_POLICY.isInternal(address, port),
+  };
 }

@@ -574,6 +574,7 @@ export class CargoProxy implements CargoSource {
       registry: repo.name,
       url: url.origin,
       credentials: sameOrigin ? config.auth : undefined,
+      namedBy: config.url,
       auth: 'basic',
       timeoutSeconds: timeout,
       readTimeoutSeconds: timeout,

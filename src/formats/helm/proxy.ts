@@ -115,6 +115,7 @@ export class HelmProxy implements HelmSource {
       registry: repo.name,
       url: chartOrigin ?? upstream.url,
       credentials: foreign ? undefined : upstream.auth,
+      namedBy: upstream.url,
       auth: 'basic',
       timeoutSeconds: timeout,
       readTimeoutSeconds: timeout,

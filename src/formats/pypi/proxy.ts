@@ -860,6 +860,7 @@ export class PypiProxy implements PypiSource {
       registry: repo.name,
       url: fileUrl.origin,
       credentials: fileUrl.origin === base.origin ? config.auth : undefined,
+      namedBy: config.url,
       auth: 'basic',
       timeoutSeconds: timeout,
       readTimeoutSeconds: timeout,

@@ -1,26 +1,59 @@
 /**
- * A failed login costs the same scrypt work whether the name exists or not (UserStore.verify), so
- * the time of an answer does not tell an attacker which names are accounts (the ninth trial's
- * leftover: an unknown name answered in well under a millisecond, a wrong password in tens).
- * The bound is loose on purpose (a third of the wrong-password time): without the decoy hash the
- * unknown name is hundreds of times faster, so the test fails by a wide margin, not by noise.
+ * A failed login costs the same work whether the name exists or not, so the time of an answer
+ * does not tell an attacker which names are accounts. The ninth trial's leftover: an unknown
+ * name answered in well under a millisecond, a wrong password in tens (UserStore.verify now
+ * checks a decoy scrypt hash). The tenth trial's: then an htpasswd user's wrong password (one
+ * bcrypt at cost 5, ~3 ms) answered far faster than an unknown name (scrypt); every failure in
+ * UserDirectory.verify now costs one bcrypt at the file's cost plus one scrypt.
+ * The bounds are loose on purpose (a third): without the decoys the two times differ tens to
+ * hundreds of times, so the tests fail by a wide margin, not by noise.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
+import bcrypt from 'bcryptjs';
+import { UserDirectory } from '../../../src/auth/directory.ts';
+import { HtpasswdUsers } from '../../../src/auth/htpasswd.ts';
 import { authMigrations, type AuthTables } from '../../../src/auth/migrations.ts';
 import { UserStore } from '../../../src/auth/users.ts';
+import type { Logger } from '../../../src/core/logger.ts';
 import { type Db, openDatabase } from '../../../src/db/database.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 let db: Db;
 let users: UserStore;
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let htpasswd: HtpasswdUsers;
+let directory: UserDirectory;
+
+const quiet: Logger = {
+  error: () => undefined,
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+  child: () => quiet,
+};
 
 before(async () => {
   db = await openDatabase({ file: ':memory:', migrations: authMigrations });
   users = new UserStore(db.$extendTables<AuthTables>());
   assert.equal(await users.create('alice', 'alice-pw', undefined), true);
+  dir = await tempDir('nora-login-timing-');
+  const file = path.join(dir.path, 'users.htpasswd');
+  // A cheap cost, so the bcrypt check is far faster than scrypt: the gap the decoys must close.
+  await fs.writeFile(
+    file,
+    `bob:${bcrypt.hashSync('bob-pw', 4)}\ncarol:${bcrypt.hashSync('c', 4)}\n`,
+  );
+  htpasswd = new HtpasswdUsers({ log: quiet });
+  await htpasswd.use(file);
+  directory = new UserDirectory(users, htpasswd);
 });
 after(async () => {
+  htpasswd.close();
   await db.destroy();
+  await dir[Symbol.asyncDispose]();
 });
 
 /** The median time of `runs` calls, in ms. */
@@ -44,4 +77,22 @@ test('an unknown name takes as long to refuse as a wrong password', async () => 
     unknownName > wrongPassword / 3,
     `unknown name refused in ${unknownName.toFixed(2)} ms, a wrong password in ${wrongPassword.toFixed(2)} ms`,
   );
+});
+
+test('an htpasswd user, a store user and an unknown name take alike to refuse', async () => {
+  assert.ok(await directory.verify('bob', 'bob-pw'));
+  assert.ok(await directory.verify('alice', 'alice-pw'));
+  assert.equal(await directory.verify('nobody', 'x'), undefined); // makes the decoys once
+  const htpasswdUser = await median(5, () => directory.verify('bob', 'wrong'));
+  const storeUser = await median(5, () => directory.verify('alice', 'wrong'));
+  const unknownName = await median(5, () => directory.verify('nobody', 'wrong'));
+  const times = `htpasswd user ${htpasswdUser.toFixed(2)} ms, store user ${storeUser.toFixed(2)} ms, unknown ${unknownName.toFixed(2)} ms`;
+  for (const [a, b] of [
+    [htpasswdUser, unknownName],
+    [unknownName, htpasswdUser],
+    [storeUser, unknownName],
+    [unknownName, storeUser],
+  ] as const) {
+    assert.ok(a > b / 3, times);
+  }
 });
