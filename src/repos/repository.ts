@@ -90,6 +90,16 @@ export function reservationOf(members: readonly unknown[]): Reservation | undefi
 }
 
 /**
+ * `to` (a list made from the `membersOf` answer `from`: its members' backends, a filtered part)
+ * carrying `from`'s reservation, so the group reader's 404 still says what was left out.
+ */
+export function withReservation<T extends readonly unknown[]>(from: readonly unknown[], to: T): T {
+  const reserved = RESERVATIONS.get(from);
+  if (reserved !== undefined) RESERVATIONS.set(to, reserved);
+  return to;
+}
+
+/**
  * Which of `group`'s direct members (names) may answer for `path`; undefined: every member.
  * See RepositoryRegistry.membersOf.
  */

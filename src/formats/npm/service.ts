@@ -233,7 +233,7 @@ export class NpmService {
       (member) => this.#upstreamOf(member).tarball(name, filename),
       missing,
     );
-    if (!found) throw missing();
+    if (!found) throw missing(missNote([], undefined, reservationOf(members)));
     return {
       size: found.size,
       etag: found.etag,
