@@ -473,3 +473,38 @@ export function hasRole(roles: readonly Role[], needed: Role): boolean {
   if (needed === 'read') return roles.includes('read') || roles.includes('write');
   return roles.includes(needed);
 }
+
+/**
+ * For a write whose body names what it writes (a PyPI upload's form, a Cargo publish's
+ * metadata): runs the repository-wide `check` made before the body is read and, when it refuses
+ * a signed-in caller (DENIED), returns that refusal instead of throwing it. The format then reads
+ * the body only until it names the project or crate, where the check on the name refuses with
+ * the name and the owning rule (`bob may not write corp-pkg in pypi (a rule on its member
+ * pypi-hosted owns it)`, as npm's URL-named writes say; tenth trial F1), and answers with
+ * `refusedAnswer` whatever else went wrong before. Anonymous callers' 401 (clients ask for
+ * credentials on it) and every other error are thrown at once.
+ */
+export function refusalBeforeName(
+  principal: Principal,
+  check: () => void,
+): RegistryError | undefined {
+  try {
+    check();
+    return undefined;
+  } catch (err) {
+    if (principal.kind !== 'user' || !isRegistryError(err) || err.code !== 'DENIED') throw err;
+    return err;
+  }
+}
+
+/**
+ * What a write refused before its name was read (`refusalBeforeName`) answers when it failed
+ * with `err`: the refusal that names the write (UNAUTHORIZED / DENIED) as it is, and anything
+ * else (a malformed body, a form without a name) as `refused` — a caller who may not write
+ * gets its 403, never a 400 about the body. Without `refused`: `err` itself.
+ */
+export function refusedAnswer(err: unknown, refused: RegistryError | undefined): unknown {
+  if (refused === undefined) return err;
+  if (isRegistryError(err) && (err.code === 'DENIED' || err.code === 'UNAUTHORIZED')) return err;
+  return refused;
+}

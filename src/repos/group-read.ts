@@ -25,7 +25,7 @@ import type { Counter } from 'prom-client';
 import { isRegistryError, type RegistryError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { isUpstreamFailure } from '../proxy/engine.ts';
-import type { Repository } from './repository.ts';
+import { reservationOf, type Repository, type Reservation } from './repository.ts';
 
 /** One member that could not answer a group read. */
 export interface MemberFailure {
@@ -108,7 +108,7 @@ export class GroupReader {
       this.#report(group, failures);
     }
     const kept = guard?.keptOut();
-    const note = missNote(failures, kept);
+    const note = missNote(failures, kept, reservationOf(members));
     if (note !== '') throw miss(note, kept);
     return undefined;
   }
@@ -154,7 +154,7 @@ export class GroupReader {
   ): Promise<GroupAnswers<M, T>['answers'] | undefined> {
     const { answers, failures, kept } = await this.all(group, members, read, guard);
     if (answers.length > 0) return answers;
-    const note = missNote(failures, kept);
+    const note = missNote(failures, kept, reservationOf(members));
     if (note !== '') throw miss(note, kept);
     return undefined;
   }
@@ -190,13 +190,30 @@ export class GroupReader {
  * ` (upstream docker-proxy/0 unreachable: ECONNREFUSED)` or ` (upstream pypi-proxy#0 failed:
  * content does not match its digest)` — appended to a group's 404 message; with `kept` (the
  * guard kept members out of the read) also ` (lib is hosted in pypi-hosted, so group pypi does
- * not ask its proxies for it: protect_hosted_names)`. Empty when there is nothing to say. The one
- * place these words are made: a format only appends the note to its protocol's 404.
+ * not ask its proxies for it: protect_hosted_names)`; with `reserved` (`membersOf` left members
+ * out: a rule reserves the name for others, tenth trial F5) ` (a rule on pypi-hosted reserves
+ * this name: group pypi answers it from pypi-hosted only)`. Empty when there is nothing to say.
+ * The one place these words are made: a format only appends the note to its protocol's 404.
+ *
+ * The reservation note tells nothing a caller who gets the 404 may not know: the group read was
+ * authorized on the name first, and a path a member reserves is decided by that member's own
+ * rules (docs/auth.md "Semantics"), so that caller may read the name in the reserving member.
  */
-export function missNote(failures: readonly MemberFailure[], kept?: KeptOut): string {
+export function missNote(
+  failures: readonly MemberFailure[],
+  kept?: KeptOut,
+  reserved?: Reservation,
+): string {
   const parts = failures.map((f) => `upstream ${f.upstream} ${verb(f)}: ${f.reason}`);
   if (kept !== undefined) parts.push(keptOutText(kept));
+  if (reserved !== undefined) parts.push(reservedText(reserved));
   return parts.length === 0 ? '' : ` (${parts.join('; ')})`;
+}
+
+/** `a rule on pypi-hosted reserves this name: group pypi answers it from pypi-hosted only`. */
+export function reservedText(reserved: Reservation): string {
+  const members = reserved.answering.join(', ');
+  return `a rule on ${members} reserves this name: group ${reserved.group} answers it from ${members} only`;
 }
 
 /**

@@ -66,6 +66,40 @@ export function toRepository(config: RepositoryConfig, isDefault: boolean): Repo
 export type DefaultRepositories = (config: AppConfig) => RepositoryConfig[];
 
 /**
+ * Which members `membersOf(group, path)` left out because a rule reserved the path for others
+ * (docs/auth.md "Semantics" 3): the group's 404 for a name only a left-out member has says so
+ * (group-read.ts `missNote`), where it looked exactly like "no such package" (tenth trial F5).
+ */
+export interface Reservation {
+  readonly group: string;
+  /** The members that answer for the path (those the reserving rule names), in member order. */
+  readonly answering: readonly string[];
+  /** The members not asked for it. */
+  readonly leftOut: readonly string[];
+}
+
+/** The member lists `membersOf` returned with members left out, and what it left out. */
+const RESERVATIONS = new WeakMap<readonly unknown[], Reservation>();
+
+/**
+ * What `membersOf` left out of `members` (a list it returned), or undefined when every member
+ * answers. The list is the key: a format that maps it to other objects loses it (and the note).
+ */
+export function reservationOf(members: readonly unknown[]): Reservation | undefined {
+  return RESERVATIONS.get(members);
+}
+
+/**
+ * `to` (a list made from the `membersOf` answer `from`: its members' backends, a filtered part)
+ * carrying `from`'s reservation, so the group reader's 404 still says what was left out.
+ */
+export function withReservation<T extends readonly unknown[]>(from: readonly unknown[], to: T): T {
+  const reserved = RESERVATIONS.get(from);
+  if (reserved !== undefined) RESERVATIONS.set(to, reserved);
+  return to;
+}
+
+/**
  * Which of `group`'s direct members (names) may answer for `path`; undefined: every member.
  * See RepositoryRegistry.membersOf.
  */
@@ -198,7 +232,16 @@ export class RepositoryRegistry {
       path,
       members.map((m) => m.name),
     );
-    return answering === undefined ? members : members.filter((m) => answering.includes(m.name));
+    if (answering === undefined) return members;
+    const chosen = members.filter((m) => answering.includes(m.name));
+    if (chosen.length < members.length) {
+      RESERVATIONS.set(chosen, {
+        group: repo.name,
+        answering: chosen.map((m) => m.name),
+        leftOut: members.filter((m) => !answering.includes(m.name)).map((m) => m.name),
+      });
+    }
+    return chosen;
   }
 
   /**

@@ -10,7 +10,14 @@
  * refuses with 405). Free of HTTP: routes.ts turns answers and RegistryErrors into responses.
  */
 import type { Readable } from 'node:stream';
-import { ANONYMOUS, type AccessControl, type Action, type Principal } from '../../auth/access.ts';
+import {
+  ANONYMOUS,
+  refusalBeforeName,
+  refusedAnswer,
+  type AccessControl,
+  type Action,
+  type Principal,
+} from '../../auth/access.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { shadowedProxies, shadowedText } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
@@ -159,24 +166,36 @@ export class CargoService {
     principal: Principal,
     bodyLength?: number,
   ): Promise<CargoPublishAnswer> {
-    const target = this.#writeTarget(repo, principal, 'write');
+    const target = this.#deps.repositories.requireWriteTarget(repo);
+    // A signed-in caller refused on the repository is refused on the crate once the metadata
+    // names it (before the .crate is read), so the 403 names the crate and the owning rule.
+    const refused = refusalBeforeName(principal, () => {
+      this.#checkWrite(repo, target, principal, 'write', undefined);
+    });
     const hosted = this.#deps.hosted;
     let warnings: readonly string[] = [];
-    const result = await hosted.publish(target, body, {
-      bodyLength,
-      publisher: principal.kind === 'user' ? principal.name : undefined,
-      // With auth on, a publish allowed on a crate without owners (an admin's) makes the
-      // publisher its owner, as for a new crate; with auth off nothing changes.
-      adoptOwnerless: this.#deps.access.authEnabled,
-      authorize: async (name) => {
-        this.#checkWrite(repo, target, principal, 'write', name.toLowerCase());
-        warnings = await this.#takeover(target, name);
-      },
-      check: (name) => this.#ownerCheck(principal, name),
-      // The registry the client published to is `repo` (the group, or the hosted repository
-      // addressed directly): a dependency without `registry` must be one of its crates.
-      lookupDependency: (name) => this.sourceOf(repo).indexFile(repo, name),
-    });
+    let result: Awaited<ReturnType<typeof hosted.publish>>;
+    try {
+      result = await hosted.publish(target, body, {
+        bodyLength,
+        publisher: principal.kind === 'user' ? principal.name : undefined,
+        // With auth on, a publish allowed on a crate without owners (an admin's) makes the
+        // publisher its owner, as for a new crate; with auth off nothing changes.
+        adoptOwnerless: this.#deps.access.authEnabled,
+        authorize: async (name) => {
+          this.#checkWrite(repo, target, principal, 'write', name.toLowerCase());
+          // Refused on the repository but not on the crate: the repository's answer holds.
+          if (refused !== undefined) throw refused;
+          warnings = await this.#takeover(target, name);
+        },
+        check: (name) => this.#ownerCheck(principal, name),
+        // The registry the client published to is `repo` (the group, or the hosted repository
+        // addressed directly): a dependency without `registry` must be one of its crates.
+        lookupDependency: (name) => this.sourceOf(repo).indexFile(repo, name),
+      });
+    } catch (err) {
+      throw refusedAnswer(err, refused);
+    }
     return { ...result, warnings };
   }
 

@@ -76,6 +76,28 @@ function dist(view: VersionView, mountUrl: string, name: string, original: unkno
   return base;
 }
 
+/**
+ * `doc` (a copy: changed in place) with an `email` on every person of `maintainers` and on
+ * `_npmUser` that has a name but none: the publisher's stored e-mail is recorded at publish when
+ * the user has one, an htpasswd user has none, and npm prints each maintainer as
+ * `${name} <${email}>` (`npm owner ls` said `alice <undefined>`; tenth trial F6). The empty
+ * string is what Verdaccio sends for an unknown address: `npm owner ls` prints `alice <>`,
+ * `npm view` just `alice`.
+ */
+function withEmails(doc: Json): Json {
+  const person = (value: unknown): unknown =>
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof (value as Json)['name'] === 'string' &&
+    typeof (value as Json)['email'] !== 'string'
+      ? { ...(value as Json), email: '' }
+      : value;
+  if (Array.isArray(doc['maintainers'])) doc['maintainers'] = doc['maintainers'].map(person);
+  if (doc['_npmUser'] !== undefined) doc['_npmUser'] = person(doc['_npmUser']);
+  return doc;
+}
+
 export function renderPackument(view: PackageView, form: PackumentForm, mountUrl: string): Json {
   const versions: Json = {};
   const time: Json = {};
@@ -94,7 +116,7 @@ export function renderPackument(view: PackageView, form: PackumentForm, mountUrl
       if (manifest['hasInstallScript'] !== true && hasInstallScript(v.manifest))
         manifest['hasInstallScript'] = true;
     } else {
-      manifest = { ...v.manifest };
+      manifest = withEmails({ ...v.manifest });
     }
     if (v.deprecated !== undefined && v.deprecated !== '') manifest['deprecated'] = v.deprecated;
     else delete manifest['deprecated'];
@@ -117,7 +139,7 @@ export function renderPackument(view: PackageView, form: PackumentForm, mountUrl
     _id: view.name,
     _rev: view.rev,
     name: view.name,
-    ...view.meta,
+    ...withEmails({ ...view.meta }),
     'dist-tags': view.tags,
     versions,
     time,

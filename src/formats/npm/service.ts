@@ -18,7 +18,7 @@ import type { RuleConfig } from '../../auth/rules.ts';
 import { parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { type GroupReader, missNote } from '../../repos/group-read.ts';
-import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
+import { reservationOf, type Repository, type RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { RenderedDocCache, type RenderedDoc, makeDoc } from '../../core/rendered-docs.ts';
 import {
@@ -233,7 +233,7 @@ export class NpmService {
       (member) => this.#upstreamOf(member).tarball(name, filename),
       missing,
     );
-    if (!found) throw missing();
+    if (!found) throw missing(missNote([], undefined, reservationOf(members)));
     return {
       size: found.size,
       etag: found.etag,
@@ -294,8 +294,10 @@ export class NpmService {
     );
     const results = answers.map((a) => a.value);
     if (hostedViews.length === 0 && results.length === 0) {
-      // A group's upstream that failed is "not here", but the 404 says why.
-      if (failures.length > 0) throw notFound(name, missNote(failures));
+      // A group's upstream that failed is "not here", but the 404 says why; so does a rule that
+      // reserved the name for some members (the others were not asked: group-read.ts missNote).
+      const note = missNote(failures, undefined, reservationOf(members));
+      if (note !== '') throw notFound(name, note);
       return undefined;
     }
     return {
@@ -703,41 +705,84 @@ const NAMESPACE_GLOBS = new WeakMap<
   { readonly key: string; readonly globs: readonly Glob[] }
 >();
 
-/** Package names an audit body mentions (bulk: top-level keys; quick: the dependency tree). */
+/**
+ * Package names an audit body mentions. Bulk: its top-level keys. Quick (npm 6's and yarn
+ * classic's `yarn audit` shape: `{name, version, install, remove, metadata, requires,
+ * dependencies}`): the root `name` (the project audited — often a private one), the keys of
+ * `requires` and `dependencies` at every depth (each entry's own `requires` and `dependencies`
+ * too), and the names in `install` / `remove` (`name` or `name@version`).
+ */
 export function auditNames(endpoint: string, body: Json): string[] {
   if (endpoint === 'advisories/bulk') return Object.keys(body);
   const names = new Set<string>();
+  if (typeof body['name'] === 'string') names.add(body['name']);
   const walk = (deps: unknown) => {
-    if (typeof deps !== 'object' || deps === null) return;
+    if (typeof deps !== 'object' || deps === null || Array.isArray(deps)) return;
     for (const [name, value] of Object.entries(deps as Json)) {
       names.add(name);
-      if (typeof value === 'object' && value !== null) walk((value as Json)['dependencies']);
+      if (typeof value === 'object' && value !== null) {
+        walk((value as Json)['dependencies']);
+        walk((value as Json)['requires']);
+      }
     }
   };
   walk(body['dependencies']);
   walk(body['requires']);
+  for (const list of [body['install'], body['remove']]) {
+    if (!Array.isArray(list)) continue;
+    for (const entry of list) if (typeof entry === 'string') names.add(specName(entry));
+  }
   return [...names];
 }
 
+/** The package name of `name` or `name@version` (`@scope/name@1.0.0` → `@scope/name`). */
+function specName(spec: string): string {
+  const at = spec.indexOf('@', 1);
+  return at === -1 ? spec : spec.slice(0, at);
+}
+
+/**
+ * `body` without the names in `names` (private here: NpmService's `#privateNames`), for the
+ * upstream. Quick: entries leave `requires` and `dependencies` at every depth and `install` /
+ * `remove`; a private root `name` is left out with the root `version` (clients send a body
+ * without them for a package.json without a name; the upstream needs neither to answer).
+ */
 export function stripAuditNames(endpoint: string, body: Json, names: ReadonlySet<string>): Json {
   if (names.size === 0) return body;
   if (endpoint === 'advisories/bulk') {
     return Object.fromEntries(Object.entries(body).filter(([name]) => !names.has(name)));
   }
   const strip = (deps: unknown): unknown => {
-    if (typeof deps !== 'object' || deps === null) return deps;
+    if (typeof deps !== 'object' || deps === null || Array.isArray(deps)) return deps;
     // fromEntries defines own keys: a name such as `__proto__` is kept as a key, never set as
     // the object's prototype.
     return Object.fromEntries(
       Object.entries(deps as Json)
         .filter(([name]) => !names.has(name))
-        .map(([name, value]) => [
-          name,
-          typeof value === 'object' && value !== null && 'dependencies' in value
-            ? { ...(value as Json), dependencies: strip((value as Json)['dependencies']) }
-            : value,
-        ]),
+        .map(([name, value]) => [name, stripEntry(value)]),
     );
   };
-  return { ...body, dependencies: strip(body['dependencies']), requires: strip(body['requires']) };
+  const stripEntry = (value: unknown): unknown => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+    const entry = { ...(value as Json) };
+    if ('dependencies' in entry) entry['dependencies'] = strip(entry['dependencies']);
+    if ('requires' in entry) entry['requires'] = strip(entry['requires']);
+    return entry;
+  };
+  const out: Json = {
+    ...body,
+    dependencies: strip(body['dependencies']),
+    requires: strip(body['requires']),
+  };
+  for (const key of ['install', 'remove']) {
+    const list = body[key];
+    if (Array.isArray(list)) {
+      out[key] = list.filter((e) => typeof e !== 'string' || !names.has(specName(e)));
+    }
+  }
+  if (typeof body['name'] === 'string' && names.has(body['name'])) {
+    delete out['name'];
+    delete out['version'];
+  }
+  return out;
 }

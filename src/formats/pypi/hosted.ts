@@ -160,7 +160,8 @@ export class PypiHosted implements PypiSource {
    * `body` the request stream, `uploader` the authenticated principal's name (recorded).
    * `authorize`, when given, is called with the normalised project the form names before
    * anything is stored (and early, while the file streams, when `name` comes first); it throws
-   * to refuse (access rules per project).
+   * to refuse (access rules per project). `refused`: the caller may not write the repository
+   * as a whole; the form is read only until `authorize` can name the project (UploadLimits).
    */
   async upload(
     repo: Repository,
@@ -168,11 +169,13 @@ export class PypiHosted implements PypiSource {
     contentType: string | undefined,
     body: Readable,
     authorize?: (project: string) => void,
+    refused?: RegistryError,
   ): Promise<UploadResult> {
     checkHosted(repo);
     return await receiveUpload(this.#blobs, this.store, repo.name, uploader, contentType, body, {
       maxFileBytes: this.#maxUploadBytes(),
       authorize,
+      refused,
     });
   }
 

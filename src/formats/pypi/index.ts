@@ -64,7 +64,14 @@ export function hostedOperations(hosted: PypiHosted): PypiHostedOperations {
     // The project's write rule is checked by hosted.upload as soon as the form names the project
     // (and again before anything is stored), so a refused upload leaves nothing behind.
     upload: (repo, request) =>
-      hosted.upload(repo, request.uploader, request.contentType, request.body, request.authorize),
+      hosted.upload(
+        repo,
+        request.uploader,
+        request.contentType,
+        request.body,
+        request.authorize,
+        request.refused,
+      ),
     setYanked: (repo, project, version, yanked) =>
       yanked === false
         ? hosted.unyank(repo, project, version)

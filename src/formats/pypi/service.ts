@@ -6,7 +6,13 @@
  * routes.ts turns its answers and RegistryErrors into responses.
  */
 import type { Readable } from 'node:stream';
-import type { AccessControl, Action, Principal } from '../../auth/access.ts';
+import {
+  refusalBeforeName,
+  refusedAnswer,
+  type AccessControl,
+  type Action,
+  type Principal,
+} from '../../auth/access.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import { readAllBounded } from '../../core/streams.ts';
@@ -28,6 +34,11 @@ export interface UploadRequest {
    * throws UNAUTHORIZED/DENIED to refuse (rules may grant writes per project).
    */
   readonly authorize: (project: string) => void;
+  /**
+   * Set when the caller may not write the repository as a whole (see `upload`): `authorize`
+   * then always refuses, naming the project, and no file byte is read before it is named.
+   */
+  readonly refused?: RegistryError | undefined;
 }
 
 /** What an upload stored. */
@@ -205,19 +216,33 @@ export class PypiService {
   /**
    * A legacy-API upload (twine, poetry, pdm) to `repo` or its write member. Repository-wide
    * `write` is checked before the body is read, then `write` on the project the form names.
+   * A signed-in caller refused repository-wide is refused by the project's check as soon as the
+   * form names it (tenth trial F1: `bob may not write corp-pkg in pypi (a rule on its member
+   * pypi-hosted owns it)`, as npm says), never after a file byte was read (UploadLimits.refused);
+   * anonymous callers get their 401 before the body is read.
    */
   async upload(
     repo: Repository,
-    request: Omit<UploadRequest, 'authorize'>,
+    request: Omit<UploadRequest, 'authorize' | 'refused'>,
     principal: Principal,
   ): Promise<UploadResult> {
-    const target = this.#writeTarget(repo, principal, 'write');
-    return this.#operations().upload(target, {
-      ...request,
-      authorize: (project) => {
-        this.#checkWrite(repo, target, principal, 'write', project);
-      },
+    const target = this.#deps.repositories.requireWriteTarget(repo);
+    const refused = refusalBeforeName(principal, () => {
+      this.#checkWrite(repo, target, principal, 'write', undefined);
     });
+    try {
+      return await this.#operations().upload(target, {
+        ...request,
+        authorize: (project) => {
+          this.#checkWrite(repo, target, principal, 'write', project);
+          // Refused on the repository but not on the project: the repository's answer holds.
+          if (refused !== undefined) throw refused;
+        },
+        refused,
+      });
+    } catch (err) {
+      throw refusedAnswer(err, refused);
+    }
   }
 
   /** PEP 592 yank (`yanked` = reason, '' for none) or unyank (`false`) of a release. */

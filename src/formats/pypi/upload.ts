@@ -86,6 +86,14 @@ export interface UploadLimits {
    * throws (UNAUTHORIZED/DENIED) to refuse.
    */
   readonly authorize?: ((project: string) => void) | undefined;
+  /**
+   * The refusal of a caller who may not write the repository as a whole (a user without the
+   * role, whom a rule may still refuse or allow per project): the form is read only up to the
+   * `name` field, so `authorize` refuses naming the project (`bob may not write corp-pkg in
+   * pypi (a rule on its member pypi-hosted owns it)`); a `content` part before `name`, or a form
+   * without one, is refused with this error before any file byte is spooled.
+   */
+  readonly refused?: RegistryError | undefined;
 }
 
 export interface UploadResult {
@@ -221,6 +229,12 @@ async function readForm(
     else fields.set(name, [value]);
   });
   parser.on('file', (name, stream, info) => {
+    if (limits.refused !== undefined) {
+      // A caller refused on the repository: no file byte is read before the project is named.
+      discard(stream);
+      fail(limits.refused);
+      return;
+    }
     if (name !== 'content') {
       // `gpg_signature` (PyPI ignores signatures now) or anything else: discarded.
       discard(stream);
@@ -265,6 +279,7 @@ async function readForm(
     throw state.failure ?? formError(state.spoolError ?? err);
   }
   if (state.failure) throw state.failure;
+  if (limits.refused !== undefined) throw limits.refused;
   let file: SpooledFile | undefined;
   if (state.fileDone !== undefined) {
     try {

@@ -127,6 +127,49 @@ describe('npm audit: private names of every npm repository stay here', () => {
     assert.doesNotMatch(sent.body, /@corp\//);
   });
 
+  test("audits/quick: a private root name (yarn classic's body) is not forwarded", async () => {
+    const client = new NpmHttp(`${server.url}/npm`);
+    for (const root of ['@corp/app', 'privthing', 'hosted-here']) {
+      const reply = await client.request('POST', '/-/npm/v1/security/audits/quick', {
+        name: root,
+        version: '3.1.4',
+        install: [],
+        remove: [`${root}@3.1.4`, 'lodash@4.0.0'],
+        metadata: { node_version: 'v24.0.0' },
+        requires: { lodash: '^4.0.0', 'corp-lib': '^1.0.0' },
+        dependencies: {
+          lodash: { version: '4.0.0', requires: { '@corp/deep': '^1.0.0', publicpkg: '^1.0.0' } },
+        },
+      });
+      assert.equal(reply.status, 200, reply.text);
+      const sent = seen.filter((s) => s.path.endsWith('/audits/quick')).at(-1);
+      assert.ok(sent);
+      const json = JSON.parse(sent.body) as Record<string, unknown>;
+      assert.equal(json['name'], undefined, sent.body);
+      assert.equal(json['version'], undefined, sent.body);
+      assert.doesNotMatch(sent.body, new RegExp(root.replace('/', '\\/')));
+      assert.doesNotMatch(sent.body, /corp/);
+      assert.deepEqual(json['requires'], { lodash: '^4.0.0' });
+      assert.deepEqual(json['dependencies'], {
+        lodash: { version: '4.0.0', requires: { publicpkg: '^1.0.0' } },
+      });
+      assert.deepEqual(json['remove'], ['lodash@4.0.0']);
+      assert.deepEqual(json['metadata'], { node_version: 'v24.0.0' });
+    }
+    // a public root name is kept (it is the client's own, not private here)
+    const reply = await client.request('POST', '/-/npm/v1/security/audits/quick', {
+      name: 'my-public-app',
+      version: '1.0.0',
+      requires: { lodash: '^4.0.0' },
+      dependencies: { lodash: { version: '4.0.0' } },
+    });
+    assert.equal(reply.status, 200, reply.text);
+    const sent = seen.filter((s) => s.path.endsWith('/audits/quick')).at(-1);
+    const json = JSON.parse(sent?.body ?? '{}') as Record<string, unknown>;
+    assert.equal(json['name'], 'my-public-app');
+    assert.equal(json['version'], '1.0.0');
+  });
+
   test('through a named repository too', async () => {
     const client = new NpmHttp(`${server.url}/repository/npm-proxy`);
     const reply = await client.request('POST', '/-/npm/v1/security/advisories/bulk', {

@@ -1,0 +1,92 @@
+/**
+ * `npm owner ls` and `npm view` print each maintainer as `name <email>` (tenth trial F6): an
+ * htpasswd user has no e-mail, and the packument's maintainers and `_npmUser` carried none, so
+ * npm printed `hanna <undefined>`. Now a person without an address gets `email: ""` (what
+ * Verdaccio sends): `hanna <>` in `npm owner ls`, plain `hanna` in `npm view`; a user with a
+ * stored address is printed with it.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import bcrypt from 'bcryptjs';
+import { startTestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { missingTools, run } from '../../helpers/tools.ts';
+import { writeUserNpmrc } from './clients.ts';
+
+const TIMEOUT = 180_000;
+const missing = missingTools('npm');
+
+function npmEnv(home: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^(npm_|yarn_|pnpm_|corepack_)/i.test(key)) env[key] = value;
+  }
+  return {
+    ...env,
+    HOME: home,
+    NPM_CONFIG_USERCONFIG: path.join(home, '.npmrc'),
+    XDG_CONFIG_HOME: path.join(home, 'xdg-config'),
+    XDG_CACHE_HOME: path.join(home, 'xdg-cache'),
+    NO_COLOR: '1',
+  };
+}
+
+describe('npm owner ls / npm view: maintainers without an e-mail', { skip: missing }, () => {
+  test(
+    'htpasswd user → "hanna <>", store user with an address → "sam <sam@…>"',
+    {
+      timeout: 300_000,
+    },
+    async () => {
+      await using tmp = await tempDir('nora-e2e-owner-');
+      const htpasswd = path.join(tmp.path, 'users.htpasswd');
+      await fs.writeFile(
+        htpasswd,
+        `hanna:${bcrypt.hashSync('hanna-pw', 5).replace(/^\$2b\$/, '$2y$')}\n`,
+      );
+      await using server = await startTestServer({
+        config: { auth: { enabled: true, htpasswd_file: htpasswd } },
+      });
+      await server.app.context.identity.users.create('sam', 'sam-pw-1', 'sam@example.invalid');
+      const registry = `${server.url}/npm/`;
+      const nerfDart = registry.replace(/^https?:/, '');
+      const npm = (home: string, args: string[], cwd = home) =>
+        run('npm', [...args, '--registry', registry], {
+          cwd,
+          env: npmEnv(home),
+          timeoutMs: TIMEOUT,
+          check: false,
+        });
+      for (const [user, password, pkg] of [
+        ['hanna', 'hanna-pw', '@own/lib'],
+        ['sam', 'sam-pw-1', 'sam-lib'],
+      ] as const) {
+        const home = path.join(tmp.path, user);
+        await fs.mkdir(home, { recursive: true });
+        const auth = Buffer.from(`${user}:${password}`).toString('base64');
+        await writeUserNpmrc(home, registry, [`${nerfDart}:_auth=${auth}`]);
+        const dir = path.join(home, 'pkg');
+        await fs.mkdir(dir, { recursive: true });
+        await fs.writeFile(
+          path.join(dir, 'package.json'),
+          JSON.stringify({ name: pkg, version: '1.0.0', license: 'MIT' }),
+        );
+        const published = await npm(home, ['publish', '--access', 'public'], dir);
+        assert.equal(published.code, 0, published.stderr);
+
+        const owners = await npm(home, ['owner', 'ls', pkg]);
+        assert.equal(owners.code, 0, owners.stderr);
+        assert.doesNotMatch(owners.stdout, /undefined/);
+        const expected = user === 'sam' ? 'sam <sam@example.invalid>' : 'hanna <>';
+        assert.equal(owners.stdout.trim(), expected);
+
+        const view = await npm(home, ['view', pkg]);
+        assert.equal(view.code, 0, view.stderr);
+        assert.doesNotMatch(view.stdout, /undefined/, view.stdout);
+        assert.match(view.stdout, new RegExp(`maintainers:\\n- ${user}`));
+      }
+    },
+  );
+});
