@@ -50,26 +50,58 @@ export interface StoreChanges {
 }
 
 /** What one token secret resolved to, and the store version it was read at. */
-interface KnownToken {
-  /** TokenAuthenticator's clear() count when the reads started. */
-  readonly epoch: number;
-  readonly local: number;
-  readonly external: number;
-  readonly token: TokenInfo | undefined;
-  readonly owner: Account | undefined;
-}
-
-/** Distinct secrets remembered at most (a flood of made-up tokens just clears the memory). */
+/** Distinct keys remembered at most (a flood of made-up tokens just clears the memory). */
 const KNOWN_TOKENS_MAX = 1000;
+
+/**
+ * Reads from the metadata store remembered by key while the store is unchanged: each value is
+ * kept with the store's versions (StoreChanges) and the clear() count taken before its read, so
+ * a write or clear() meanwhile makes it stale at once. Without `changes` every get reads.
+ * At most KNOWN_TOKENS_MAX keys (then the memory starts over).
+ */
+class StoreReadMemo<V> {
+  readonly #changes: StoreChanges | undefined;
+  readonly #known = new Map<
+    string,
+    { readonly epoch: number; readonly local: number; readonly external: number; readonly value: V }
+  >();
+  #epoch = 0;
+
+  constructor(changes: StoreChanges | undefined) {
+    this.#changes = changes;
+  }
+
+  /** Forgets what was read (something the store does not version changed: htpasswd, admins). */
+  clear(): void {
+    this.#epoch += 1;
+    this.#known.clear();
+  }
+
+  /** The value of `key`: remembered when read since the store last changed, else `read()`. */
+  async get(key: () => string, read: () => Promise<V>): Promise<V> {
+    const changes = this.#changes;
+    if (changes === undefined) return read();
+    const id = key();
+    const local = changes.local();
+    const external = changes.external();
+    const epoch = this.#epoch;
+    const known = this.#known.get(id);
+    if (known?.local === local && known.external === external && known.epoch === epoch) {
+      return known.value;
+    }
+    const value = await read();
+    if (this.#known.size >= KNOWN_TOKENS_MAX) this.#known.clear();
+    this.#known.set(id, { epoch, local, external, value });
+    return value;
+  }
+}
 
 /** Turns token secrets into principals (shared by the Bearer and the Basic resolver). */
 export class TokenAuthenticator {
   readonly #tokens: TokenStore;
   readonly #directory: UserDirectory;
-  readonly #changes: StoreChanges | undefined;
   /** By the secret's sha256: the row and owner read while the store had the kept version. */
-  readonly #known = new Map<string, KnownToken>();
-  #epoch = 0;
+  readonly #known: StoreReadMemo<{ token: TokenInfo | undefined; owner: Account | undefined }>;
 
   /**
    * Without `changes` every request reads the store (one indexed lookup, plus the owner's row).
@@ -78,37 +110,23 @@ export class TokenAuthenticator {
   constructor(tokens: TokenStore, directory: UserDirectory, changes?: StoreChanges) {
     this.#tokens = tokens;
     this.#directory = directory;
-    this.#changes = changes;
+    this.#known = new StoreReadMemo(changes);
   }
 
   /** Forgets what was read (htpasswd users or admins changed: owners' accounts may differ). */
   clear(): void {
-    this.#epoch += 1;
     this.#known.clear();
   }
 
   /** The token row of `secret` and its owner's account, read now or remembered exactly. */
-  async #resolve(secret: string): Promise<Pick<KnownToken, 'token' | 'owner'>> {
-    const changes = this.#changes;
-    if (changes === undefined) {
-      const token = await this.#tokens.lookup(secret);
-      return { token, owner: token && (await this.#directory.account(token.user)) };
-    }
-    const hash = sha256Hex(secret);
-    const local = changes.local();
-    const external = changes.external();
-    const epoch = this.#epoch;
-    const known = this.#known.get(hash);
-    if (known?.local === local && known.external === external && known.epoch === epoch) {
-      return known;
-    }
-    const token = await this.#tokens.lookup(secret);
-    const owner = token && (await this.#directory.account(token.user));
-    // Kept with the versions read before the lookups: a write or clear() meanwhile makes it
-    // stale at once.
-    if (this.#known.size >= KNOWN_TOKENS_MAX) this.#known.clear();
-    this.#known.set(hash, { epoch, local, external, token, owner });
-    return { token, owner };
+  #resolve(secret: string): Promise<{ token: TokenInfo | undefined; owner: Account | undefined }> {
+    return this.#known.get(
+      () => sha256Hex(secret),
+      async () => {
+        const token = await this.#tokens.lookup(secret);
+        return { token, owner: token && (await this.#directory.account(token.user)) };
+      },
+    );
   }
 
   /**
@@ -145,9 +163,6 @@ export class TokenAuthenticator {
 
 /** What one credential binding was found to be, and the store version it was read at. */
 interface KnownBinding {
-  readonly epoch: number;
-  readonly local: number;
-  readonly external: number;
   /** For a token binding: the token's owner when it is valid, and its expiry (epoch ms). */
   readonly owner: string | undefined;
   readonly expiresAt: number | undefined;
@@ -166,25 +181,25 @@ interface KnownBinding {
 export class CredentialBindings {
   readonly #tokens: TokenStore;
   readonly #directory: UserDirectory;
-  readonly #changes: StoreChanges | undefined;
-  readonly #known = new Map<string, KnownBinding>();
-  #epoch = 0;
+  readonly #known: StoreReadMemo<KnownBinding>;
 
   constructor(tokens: TokenStore, directory: UserDirectory, changes?: StoreChanges) {
     this.#tokens = tokens;
     this.#directory = directory;
-    this.#changes = changes;
+    this.#known = new StoreReadMemo(changes);
   }
 
   /** Forgets what was read (htpasswd users or admins changed). */
   clear(): void {
-    this.#epoch += 1;
     this.#known.clear();
   }
 
   /** True when `binding` is still a valid credential of `subject` (see BindingCheck). */
   async valid(subject: string, binding: CredentialBinding, now = Date.now()): Promise<boolean> {
-    const known = await this.#read(subject, binding);
+    const known = await this.#known.get(
+      () => (binding.kind === 'token' ? `t:${binding.id}` : `p:${subject}:${binding.fingerprint}`),
+      () => this.#read(subject, binding),
+    );
     if (binding.kind === 'password') {
       return known.fingerprint !== undefined && sameHex(known.fingerprint, binding.fingerprint);
     }
@@ -192,22 +207,6 @@ export class CredentialBindings {
   }
 
   async #read(subject: string, binding: CredentialBinding): Promise<KnownBinding> {
-    const key =
-      binding.kind === 'token' ? `t:${binding.id}` : `p:${subject}:${binding.fingerprint}`;
-    const changes = this.#changes;
-    const local = changes?.local() ?? 0;
-    const external = changes?.external() ?? 0;
-    const epoch = this.#epoch;
-    const known = this.#known.get(key);
-    if (
-      changes !== undefined &&
-      known?.local === local &&
-      known.external === external &&
-      known.epoch === epoch
-    ) {
-      return known;
-    }
-    let read: KnownBinding;
     if (binding.kind === 'token') {
       const token = await this.#tokens.lookupKey(binding.id);
       // The owner must still be a user, and not suspended (gone from the htpasswd file).
@@ -217,23 +216,10 @@ export class CredentialBindings {
         (await this.#directory.account(token.user)) !== undefined
           ? token.user
           : undefined;
-      read = {
-        epoch,
-        local,
-        external,
-        owner,
-        expiresAt: token?.expiresAt,
-        fingerprint: undefined,
-      };
-    } else {
-      const fingerprint = await this.#directory.passwordFingerprint(subject);
-      read = { epoch, local, external, owner: undefined, expiresAt: undefined, fingerprint };
+      return { owner, expiresAt: token?.expiresAt, fingerprint: undefined };
     }
-    if (changes !== undefined) {
-      if (this.#known.size >= KNOWN_TOKENS_MAX) this.#known.clear();
-      this.#known.set(key, read);
-    }
-    return read;
+    const fingerprint = await this.#directory.passwordFingerprint(subject);
+    return { owner: undefined, expiresAt: undefined, fingerprint };
   }
 }
 
