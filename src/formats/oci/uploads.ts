@@ -229,7 +229,9 @@ export class UploadManager {
         : `the least recently used one becomes reclaimable in ${soonest} s if it receives nothing`;
     return tooMany(
       `too many concurrent upload sessions for ${client.replace(/^[a-z]+:/, '')}: ${open} open (max ${limits.maxSessionsPerClient} per client, [docker] max_upload_sessions_per_client), none idle. A session counts from its POST until its PUT or DELETE; one that receives no bytes for ${idleFor} s ([docker] upload_session_idle) is cancelled to make room for this client's next session (so a killed push frees its slots within ${idleFor} s); ${when}`,
-      soonest === undefined ? undefined : Math.min(Math.max(soonest, 3), 600),
+      // Never later than the usual 3–10 s: a session in use may end any moment (a parallel
+      // push finishing a layer), and a client told to wait a minute stalls its whole copy.
+      soonest === undefined ? undefined : Math.min(soonest, randomInt(3, 11)),
     );
   }
 
