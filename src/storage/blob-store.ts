@@ -68,6 +68,7 @@ class ReadCheck implements ReadVerifier {
   readonly #identity: string | undefined;
   readonly #hash: Hash;
   #outcome: boolean | undefined;
+  #removal: Promise<boolean> | undefined;
 
   constructor(store: BlobStore, digest: Digest, identity: string | undefined) {
     this.#store = store;
@@ -83,8 +84,17 @@ class ReadCheck implements ReadVerifier {
   finish(): boolean {
     if (this.#outcome !== undefined) return this.#outcome;
     this.#outcome = this.#hash.digest('hex') === this.#digest.hex;
-    this.#store.settleRead(this.#digest, this.#identity, this.#outcome);
+    this.#removal = this.#store.settleRead(this.#digest, this.#identity, this.#outcome);
     return this.#outcome;
+  }
+
+  /**
+   * Settles once a damaged file found by finish() is removed (or its removal failed): a read
+   * refused before answering waits for it, so the upload that the 503 asks for finds the bytes
+   * missing and stores them again, instead of racing the removal.
+   */
+  async removed(): Promise<void> {
+    await this.#removal?.catch(() => false);
   }
 }
 
@@ -102,7 +112,10 @@ function verifying(stream: Readable, digest: Digest, check: ReadCheck): Readable
       check.update(chunk);
       held = chunk;
     }
-    if (!check.finish()) throw new BlobIntegrityError(digest);
+    if (!check.finish()) {
+      await check.removed();
+      throw new BlobIntegrityError(digest);
+    }
     if (held !== undefined) yield held;
   }
   const result = Readable.from(checked(), { objectMode: false });
@@ -314,6 +327,7 @@ export class BlobStore {
       check.update(bytes);
       if (check.finish()) return stream;
       stream.destroy();
+      await check.removed();
       throw new BlobIntegrityError(digest);
     }
     const file = localFileOf(stream);
@@ -330,6 +344,7 @@ export class BlobStore {
       if (good === true) return stream;
       if (good === false) {
         stream.destroy();
+        await check.removed();
         throw new BlobIntegrityError(digest);
       }
     }
@@ -341,21 +356,29 @@ export class BlobStore {
     this.#readObserver = observer;
   }
 
-  /** ReadCheck's outcome: remembered when good; when damaged, reported and removed. */
-  settleRead(digest: Digest, identity: string | undefined, good: boolean): void {
+  /**
+   * ReadCheck's outcome: remembered when good; when damaged, reported and removed (the returned
+   * promise settles with the removal, as ReadObserver's `removal`).
+   */
+  settleRead(
+    digest: Digest,
+    identity: string | undefined,
+    good: boolean,
+  ): Promise<boolean> | undefined {
     if (good) {
-      if (identity === undefined) return;
+      if (identity === undefined) return undefined;
       this.#verified.delete(digest.hex);
       this.#verified.set(digest.hex, flatCopy(identity));
       if (this.#verified.size > VERIFIED_KEEP) {
         const oldest = this.#verified.keys().next();
         if (oldest.done !== true) this.#verified.delete(oldest.value);
       }
-      return;
+      return undefined;
     }
     this.#verified.delete(digest.hex);
     const removal = this.#removeDamaged(digest, identity);
     this.#readObserver?.({ digest, removal });
+    return removal;
   }
 
   /**
@@ -386,7 +409,7 @@ export class BlobStore {
       size += chunk.length;
     }
     if (hash.digest('hex') === digest.hex) {
-      this.settleRead(digest, identity, true);
+      void this.settleRead(digest, identity, true);
       return { outcome: 'good', size, removed: false };
     }
     this.#verified.delete(digest.hex);

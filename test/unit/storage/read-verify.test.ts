@@ -65,6 +65,28 @@ test('a small blob damaged in place is refused before any byte, removed, reporte
   assert.deepEqual(await buffer(await blobs.open(digest)), data);
 });
 
+test('a refusal before any byte comes only once the damaged file is gone (the upload it asks for stores the bytes again)', async () => {
+  // CI once lost this race: the 503 went out, the repairing upload found the damaged file still
+  // there (so stored nothing), and only then was it removed.
+  const { blobs, file } = await store();
+  // A slow store (a loaded disk, an object store): the removal takes a while.
+  const driver = blobs.driver;
+  const remove = driver.delete.bind(driver);
+  driver.delete = async (key) => {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return remove(key);
+  };
+  for (const size of [40, 200 * 1024]) {
+    const data = Buffer.alloc(size, size & 0xff);
+    const { digest } = await blobs.ingest(Readable.from([data]), { expectedSize: size });
+    await flipByteAt(file(digest), 3);
+    await assert.rejects(blobs.open(digest), (err: unknown) => err instanceof BlobIntegrityError);
+    assert.equal(await blobs.stat(digest), undefined, `${size} bytes: gone when refused`);
+    const again = await blobs.ingest(Readable.from([data]), { expectedSize: size });
+    assert.equal(again.created, true, `${size} bytes: stored again`);
+  }
+});
+
 test('the refusal is a 503 naming the condition, not a 500', () => {
   const answer = storageFault(new BlobIntegrityError(digestOf('x')));
   assert.ok(answer !== undefined);
