@@ -127,7 +127,7 @@ function register(
       idleSeconds: config.docker.upload_session_idle,
     };
   };
-  const uploads = new UploadManager(store, context.blobs, limits);
+  const uploads = new UploadManager(store, context.blobs, limits, context.log);
   const named = dockerRepos.filter((r) => !r.isDefault).map((r) => r.name);
   const service = new OciService({
     repositories: context.repositories,

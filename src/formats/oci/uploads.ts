@@ -19,6 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import { createHasher, formatDigest, parseDigest } from '../../core/digest.ts';
 import { errnoCode, RegistryError } from '../../core/errors.ts';
 import { KeyedMutex } from '../../core/keyed-mutex.ts';
+import type { Logger } from '../../core/logger.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import type { OciStore, OciUploadsTable } from './store.ts';
 
@@ -58,11 +59,14 @@ export class UploadManager {
    * stalled body is ended by `[server] body_timeout` (60 s), so none stays here without bytes.
    */
   readonly #inFlight = new Set<string>();
+  readonly #log: Logger | undefined;
 
-  constructor(store: OciStore, blobs: BlobStore, limits: () => UploadLimits) {
+  /** `log`: where a session cancelled to make room (#reclaimIdle) is reported, one line each. */
+  constructor(store: OciStore, blobs: BlobStore, limits: () => UploadLimits, log?: Logger) {
     this.#store = store;
     this.#blobs = blobs;
     this.#limits = limits;
+    this.#log = log;
   }
 
   /**
@@ -207,6 +211,19 @@ export class UploadManager {
         if (current?.client !== client || !this.#idle(current, Date.now(), limits)) return;
         await this.#discard(current);
         reclaimed += 1;
+        // The operator's trace of a push that lost its session (its next PATCH gets
+        // BLOB_UPLOAD_UNKNOWN): whose, where, how far it had got, how long it was idle.
+        this.#log?.info(
+          {
+            uploadId: current.uuid,
+            repository: current.repo,
+            name: current.name,
+            client: client.replace(/^[a-z]+:/, ''),
+            offset: current.offset,
+            idleSeconds: Math.round((Date.now() - current.updated_at) / 1000),
+          },
+          "cancelled an idle upload session to make room for the same client's next one ([docker] upload_session_idle)",
+        );
       });
     }
     return reclaimed;

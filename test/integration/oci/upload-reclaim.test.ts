@@ -38,7 +38,14 @@ function killedPatch(base: string, location: string, user: string): Promise<void
 
 describe('upload sessions idle past docker.upload_session_idle make room for their client', () => {
   test('killed pushes do not lock the user out; others’ sessions and streaming ones are kept', async () => {
+    const lines: string[] = [];
     await using server = await startOciServer({
+      logLevel: 'info',
+      logStream: {
+        write(line: string) {
+          lines.push(line);
+        },
+      },
       config: {
         auth: { enabled: true },
         docker: {
@@ -102,6 +109,18 @@ describe('upload sessions idle past docker.upload_session_idle make room for the
     const next = await post('ci');
     assert.equal(next.status, 202, await next.text());
     assert.equal(await status('ci', killed[0] ?? ''), 404);
+    // The operator sees which session went, whose, and how far it had got.
+    const reclaims = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => String(entry.msg).startsWith('cancelled an idle upload session'));
+    assert.equal(reclaims.length, 1, JSON.stringify(reclaims));
+    const reclaim = reclaims[0] ?? {};
+    assert.equal(reclaim.uploadId, (killed[0] ?? '').split('/').at(-1)?.split('?')[0]);
+    assert.equal(reclaim.repository, 'docker-hosted');
+    assert.equal(reclaim.name, 'ci/app');
+    assert.equal(reclaim.client, 'ci');
+    assert.equal(typeof reclaim.offset, 'number');
+    assert.ok(Number(reclaim.idleSeconds) >= 1, JSON.stringify(reclaim));
     assert.equal(await status('ci', killed[1] ?? ''), 204);
     assert.equal(await status('ci', killed[2] ?? ''), 204);
     // carol's idle sessions were not ci's to take, though the server was at its limit too.
