@@ -22,13 +22,8 @@ import {
 } from '../../helpers/python.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { findTool, run } from '../../helpers/tools.ts';
-
-const CARGO = findTool('cargo');
-const missingCargo =
-  CARGO === undefined || findTool('rustc') === undefined
-    ? 'client not installed: cargo/rustc (install a Rust toolchain, e.g. rustup)'
-    : false;
+import { run } from '../../helpers/tools.ts';
+import { CARGO, cargoEnv, missingCargo, writeCargoHome } from '../../helpers/cargo.ts';
 const missingTwine = missingPython('build', 'twine');
 
 const USERS = { bob: 'bob-pw-123', carol: 'carol-pw-1' } as const;
@@ -86,20 +81,7 @@ describe('cargo publish: a rule on corp-* holds for corp_app', { skip: missingCa
       ).secret;
     }
     work = await tempDir('nora-e2e-spellings-cargo-');
-    const home = path.join(work.path, 'cargo-home');
-    await fs.mkdir(home, { recursive: true });
-    await fs.writeFile(
-      path.join(home, 'config.toml'),
-      [
-        '[registries.nora]',
-        `index = "sparse+${server.url}/cargo/index/"`,
-        'credential-provider = "cargo:token"',
-        '',
-        '[net]',
-        'retry = 0',
-        '',
-      ].join('\n'),
-    );
+    await writeCargoHome(path.join(work.path, 'cargo-home'), server.url);
   });
   after(async () => {
     await server.close();
@@ -123,16 +105,7 @@ describe('cargo publish: a rule on corp-* holds for corp_app', { skip: missingCa
       ].join('\n'),
     );
     await fs.writeFile(path.join(dir, 'src', 'lib.rs'), 'pub fn f() {}\n');
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      CARGO_HOME: path.join(work.path, 'cargo-home'),
-      CARGO_TARGET_DIR: path.join(work.path, 'target'),
-      CARGO_TERM_COLOR: 'never',
-      CARGO_HTTP_TIMEOUT: '60',
-      CARGO_REGISTRIES_NORA_TOKEN: tokens[user],
-    };
-    delete env['CARGO_REGISTRY_TOKEN'];
-    delete env['RUSTC_WRAPPER'];
+    const env = cargoEnv(path.join(work.path, 'cargo-home'), work.path, tokens[user]);
     return run(
       CARGO ?? 'cargo',
       ['publish', '--registry', 'nora', '--allow-dirty', '--no-verify'],

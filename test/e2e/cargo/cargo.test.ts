@@ -14,13 +14,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { findTool, run, type RunResult } from '../../helpers/tools.ts';
+import { run, type RunResult } from '../../helpers/tools.ts';
+import { CARGO, cargoEnv, missingCargo, writeCargoHome } from '../../helpers/cargo.ts';
 
-const CARGO = findTool('cargo') ?? (findTool('rustup') === undefined ? undefined : 'cargo');
-const missing =
-  CARGO === undefined || findTool('rustc') === undefined
-    ? 'client not installed: cargo/rustc (install a Rust toolchain, e.g. rustup)'
-    : false;
+const missing = missingCargo;
 
 const LIB = 'nora-e2e-lib';
 const MID = 'nora_e2e_mid';
@@ -94,26 +91,8 @@ for (const authRequired of [false, true]) {
         aliceToken = (await tokens.create('alice', { role: 'write' })).secret;
         work = await tempDir('nora-cargo-e2e-');
         const home = path.join(work.path, 'cargo-home');
-        await writeFiles(home, {
-          'config.toml': [
-            '[registries.nora]',
-            `index = "sparse+${server.url}/cargo/index/"`,
-            'credential-provider = "cargo:token"',
-            '',
-            '[net]',
-            'retry = 0',
-            '',
-          ].join('\n'),
-        });
-        env = {
-          ...process.env,
-          CARGO_HOME: home,
-          CARGO_TARGET_DIR: path.join(work.path, 'target'),
-          CARGO_TERM_COLOR: 'never',
-          CARGO_HTTP_TIMEOUT: '60',
-        };
-        delete env['CARGO_REGISTRY_TOKEN'];
-        delete env['RUSTC_WRAPPER'];
+        await writeCargoHome(home, server.url);
+        env = cargoEnv(home, work.path);
       });
       after(async () => {
         await server.close();
@@ -288,27 +267,8 @@ describe('cargo: a crate published while auth was off, then auth on', { skip: mi
   before(async () => {
     dir = await tempDir('nora-cargo-ownerless-e2e-');
     const home = path.join(dir.path, 'cargo-home');
-    env = {
-      ...process.env,
-      CARGO_HOME: home,
-      CARGO_TARGET_DIR: path.join(dir.path, 'target'),
-      CARGO_TERM_COLOR: 'never',
-      CARGO_HTTP_TIMEOUT: '60',
-    };
-    delete env['CARGO_REGISTRY_TOKEN'];
-    delete env['RUSTC_WRAPPER'];
-    const configure = (url: string) =>
-      writeFiles(home, {
-        'config.toml': [
-          '[registries.nora]',
-          `index = "sparse+${url}/cargo/index/"`,
-          'credential-provider = "cargo:token"',
-          '',
-          '[net]',
-          'retry = 0',
-          '',
-        ].join('\n'),
-      });
+    env = cargoEnv(home, dir.path);
+    const configure = (url: string) => writeCargoHome(home, url);
     const data = path.join(dir.path, 'data');
     await fs.mkdir(data);
     // Auth off (the default): any token string, which NORA ignores (README).

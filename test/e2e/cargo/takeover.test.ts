@@ -13,14 +13,11 @@ import { after, before, describe, test } from 'node:test';
 import { indexPath } from '../../../src/formats/cargo/upstream.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { findTool, run } from '../../helpers/tools.ts';
+import { run } from '../../helpers/tools.ts';
+import { CARGO, cargoEnv, missingCargo, writeCargoHome } from '../../helpers/cargo.ts';
 import { CargoFixtureUpstream, fakeCrate } from '../../integration/cargo-proxy/fixture.ts';
 
-const CARGO = findTool('cargo') ?? (findTool('rustup') === undefined ? undefined : 'cargo');
-const missing =
-  CARGO === undefined || findTool('rustc') === undefined
-    ? 'client not installed: cargo/rustc (install a Rust toolchain, e.g. rustup)'
-    : false;
+const missing = missingCargo;
 
 async function writeCrate(dir: string, name: string, version: string): Promise<void> {
   await fs.mkdir(path.join(dir, 'src'), { recursive: true });
@@ -61,29 +58,8 @@ describe('cargo publish of a crate the group proxy has served', { skip: missing 
     const token = (await tokens.create('alice', { role: 'write' })).secret;
     work = await tempDir('nora-cargo-takeover-');
     const home = path.join(work.path, 'cargo-home');
-    await fs.mkdir(home, { recursive: true });
-    await fs.writeFile(
-      path.join(home, 'config.toml'),
-      [
-        '[registries.nora]',
-        `index = "sparse+${server.url}/cargo/index/"`,
-        'credential-provider = "cargo:token"',
-        '',
-        '[net]',
-        'retry = 0',
-        '',
-      ].join('\n'),
-    );
-    env = {
-      ...process.env,
-      CARGO_HOME: home,
-      CARGO_TARGET_DIR: path.join(work.path, 'target'),
-      CARGO_TERM_COLOR: 'never',
-      CARGO_HTTP_TIMEOUT: '60',
-      CARGO_REGISTRIES_NORA_TOKEN: token,
-    };
-    delete env['CARGO_REGISTRY_TOKEN'];
-    delete env['RUSTC_WRAPPER'];
+    await writeCargoHome(home, server.url);
+    env = cargoEnv(home, work.path, token);
   });
   after(async () => {
     await server.close();
