@@ -10,7 +10,8 @@ const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
   process.stderr.write(
     `nora: Node.js >= 24 is required (this is ${process.version}). Run it through npm ` +
-      '(`npm start`, `npx nora`) after `npm ci`, which brings Node 24 into node_modules/.bin.\n',
+      '(`npm start`, `npx nora` in the checkout) after `npm ci`, which brings Node 24 into ' +
+      'node_modules/.bin; from elsewhere: <checkout>/node_modules/.bin/node <checkout>/bin/nora.js.\n',
   );
   process.exit(2);
 }
