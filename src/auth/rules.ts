@@ -112,6 +112,36 @@ export function ruleProblem(rule: RuleConfig): string | undefined {
   return undefined;
 }
 
+/**
+ * Warnings about rules that are valid but lock out what they seem to open: a rule granting
+ * `write` or `delete` but not `read` owns its paths (docs/auth.md, Semantics 3: in an owned
+ * space only grants count), so unless another rule over the same repositories and paths grants
+ * `read`, nobody but admins may read there — not even the rule's own users, whose publish then
+ * fails at the client's first read (cargo reads the crate's index file, Helm and npm read the
+ * index or packument). One line per such rule, naming it by its 0-based position.
+ */
+export function ruleWarnings(rules: readonly RuleConfig[]): string[] {
+  const overlaps = (a: readonly string[], b: readonly string[]) =>
+    a.some((x) => b.includes(x) || x === '*' || x === '**') || b.includes('*') || b.includes('**');
+  const warnings: string[] = [];
+  rules.forEach((rule, index) => {
+    if (rule.actions.includes('read') || rule.anonymous) return;
+    if (!rule.actions.some((action) => action === 'write' || action === 'delete')) return;
+    const readable = rules.some(
+      (other) =>
+        other !== rule &&
+        other.actions.includes('read') &&
+        overlaps(other.repositories, rule.repositories) &&
+        overlaps(other.paths, rule.paths),
+    );
+    if (readable) return;
+    warnings.push(
+      `auth.rules[${index}] grants ${rule.actions.join(', ')} but not read: it owns ${rule.repositories.join(', ')} ${rule.paths.join(', ')}, where only rules' grants count, so nobody but admins may read there, its own users included (their publish fails at the client's first read). Add "read" to its actions, and a rule with anonymous = true and actions = ["read"] on the same repositories and paths to keep them readable by everyone (docs/auth.md, "Semantics")`,
+    );
+  });
+  return warnings;
+}
+
 interface CompiledRule {
   readonly repositories: readonly Glob[];
   /** The `paths` globs as written, and compiled per path form (undefined key: as written). */

@@ -98,7 +98,7 @@ export class CargoService {
         throw err;
       throw new RegistryError(
         'UNAUTHORIZED',
-        `${err.message}: a rule reserves it, but anonymous clients may read ${repo.name}, so its config.json does not say auth-required and cargo sends no token for index files and downloads; set anonymous_read = false (cargo then sends its token everywhere), add a rule with anonymous = true and actions = ["read"] on these crates, or reserve only write (docs/cargo.md, "Authentication")`,
+        `${err.message}: a rule reserves it, but anonymous clients may read ${repo.name}, so its config.json does not say auth-required and cargo sends no token for index files and downloads; set anonymous_read = false (cargo then sends its token everywhere) or add a rule with anonymous = true and actions = ["read"] on these crates (docs/cargo.md, "Authentication")`,
       );
     }
   }

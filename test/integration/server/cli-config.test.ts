@@ -136,6 +136,36 @@ describe('config check runs the validation serve runs', () => {
     assert.doesNotMatch(res.stderr, /NORA_TEST_ANYTHING|NORA_TOOLS_DIR/);
   });
 
+  test('a rule granting write but not read is warned about (it locks reads out, its users too)', async () => {
+    const dir = await tempDir('nora-rule-warn-');
+    try {
+      const file = path.join(dir, 'config.toml');
+      const rule = (actions: string, paths = '"corp-*"') =>
+        `[[auth.rules]]\nrepositories = ["cargo-hosted"]\npaths = [${paths}]\nusers = ["alice"]\nactions = [${actions}]\n`;
+      await fs.writeFile(
+        file,
+        `[auth]\nenabled = true\n${rule('"write"')}${rule('"write", "delete"', '"team/**"')}`,
+      );
+      const res = await nora(['config', 'check', file]);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(
+        res.stderr,
+        /warning: auth\.rules\[0\] grants write but not read: it owns cargo-hosted corp-\*, where only rules' grants count, so nobody but admins may read there, its own users included/,
+      );
+      assert.match(res.stderr, /auth\.rules\[1\] grants write, delete but not read/);
+      // A read grant on the same space (here an anonymous read rule) answers it: no warning.
+      await fs.writeFile(
+        file,
+        `[auth]\nenabled = true\n${rule('"write"')}[[auth.rules]]\nrepositories = ["cargo-hosted"]\npaths = ["corp-*"]\nanonymous = true\nactions = ["read"]\n`,
+      );
+      const fine = await nora(['config', 'check', file]);
+      assert.equal(fine.code, 0, fine.stderr);
+      assert.doesNotMatch(fine.stderr, /but not read/);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('NORA_DOCKER_UPSTREAMS: errors name it; "" and "none" switch the Docker cache off', async () => {
     const bad = await nora(['config', 'check'], { NORA_DOCKER_UPSTREAMS: 'not-a-url' });
     assert.equal(bad.code, 2);
