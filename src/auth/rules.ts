@@ -519,3 +519,52 @@ export function namedByConfig(
   }
   return undefined;
 }
+
+/** A narrower `paths` to suggest per format: the namespace a hosted member holds. */
+const NAMESPACE_EXAMPLE: Record<FormatName, string> = {
+  docker: 'corp/**',
+  npm: '@corp/*',
+  pypi: 'corp-*',
+  maven: 'com/corp/**',
+  cargo: 'corp-*',
+  go: 'corp.example/**',
+  raw: 'corp/**',
+  helm: 'corp-*',
+};
+
+/**
+ * `nora config check` (and start-up, SIGHUP) warnings, auth on: a rule over every path (`**`)
+ * of a member of a group with proxy members that grants `write` to someone (and names some,
+ * not all, of the group's members) reserves every name of that group for the members it names
+ * (`RuleSet.answeringMembers`): the group answers every name from them only, so its proxies no
+ * longer answer through it for any name, not only for the member's own (docs/auth.md
+ * "Permissions"). Often meant as "only the release team publishes here"; one warning per rule
+ * and group, saying what it does and how to narrow it.
+ */
+export function proxiesShutOut(config: AppConfig, registry: RepositoryRegistry): string[] {
+  if (!config.auth.enabled) return [];
+  const warnings: string[] = [];
+  config.auth.rules.forEach((rule, i) => {
+    const compiled = compile(rule);
+    if (!compiled.owns || !compiled.actions.has('write') || !compiled.allPaths) return;
+    const names = (repository: Repository): boolean =>
+      compiled.repositories.some((glob) => glob.test(repository.name));
+    for (const group of registry.all()) {
+      if (group.kind !== 'group') continue;
+      const members = registry.membersOf(group);
+      const proxies = members.filter((m) => m.kind === 'proxy');
+      const holding = members.filter((m) => m.kind !== 'proxy' && names(m));
+      if (proxies.length === 0 || holding.length === 0 || members.every(names)) continue;
+      const held = holding.map((m) => m.name).join(', ');
+      const shut = proxies.map((m) => m.name).join(', ');
+      const them =
+        proxies.length === 1
+          ? `its proxy ${shut} no longer answers`
+          : `its proxies ${shut} no longer answer`;
+      warnings.push(
+        `auth.rules[${i}] grants write over every path ("**") of ${held}, a member of group ${group.name}: the group now answers every name from ${held} only, and ${them} through it for any name (a name only a proxy has is a 404 at ${group.name}). To keep the proxies, narrow the rule's paths to the names ${held} holds (e.g. paths = ["${NAMESPACE_EXAMPLE[group.format]}"]), or put a rule over all paths on the group ${group.name} instead (it covers the members without reserving them); see docs/auth.md "Permissions"`,
+      );
+    }
+  });
+  return warnings;
+}

@@ -25,7 +25,7 @@ import type { Counter } from 'prom-client';
 import { isRegistryError, type RegistryError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { isUpstreamFailure } from '../proxy/engine.ts';
-import { reservationOf, type Repository, type Reservation } from './repository.ts';
+import type { Members, Repository, Reservation } from './repository.ts';
 
 /** One member that could not answer a group read. */
 export interface MemberFailure {
@@ -42,6 +42,11 @@ export interface GroupAnswers<M, T> {
   readonly failures: readonly MemberFailure[];
   /** What the read's guard kept out (undefined: nothing): `missNote(failures, kept)` says it. */
   readonly kept?: KeptOut | undefined;
+  /**
+   * What a rule reserving the name left out of the members read (theirs: `Members.reserved`),
+   * for an empty merge's 404: `missNote(failures, kept, reserved)`.
+   */
+  readonly reserved?: Reservation | undefined;
 }
 
 export interface GroupReaderDeps {
@@ -64,7 +69,7 @@ export interface GroupDeps<S> {
    * alone, so another member never shadows (or adds to) the reserving member's file. Every read
    * of a name passes its path; only reads of no name (a root listing) leave it out.
    */
-  readonly membersOf: (group: Repository, path?: string) => readonly Repository[];
+  readonly membersOf: (group: Repository, path?: string) => Members;
   /** The source answering for one (non-group) member repository, hosted or proxy. */
   readonly sourceOf: (member: Repository) => S;
 }
@@ -87,12 +92,13 @@ export class GroupReader {
    * Asks `members` in order and returns the first answer that is not undefined. Failing members
    * (see the module comment) are skipped. When nobody answered: undefined if no member failed
    * and the guard kept nobody out, else the error `miss(note)` builds, `note` being
-   * ` (upstream X unreachable: CODE; …)` and/or the guard's reason (`missNote`). `group` is the
-   * repository the client addressed: when it is not a group, a failure is rethrown.
+   * ` (upstream X unreachable: CODE; …)` and/or the guard's reason and the members a rule left out
+   * (`members.reserved`; `missNote`). `group` is the repository the client addressed: when it is
+   * not a group, a failure is rethrown.
    */
   async first<M extends MemberOf, T>(
     group: Repository,
-    members: readonly M[],
+    members: Members<M>,
     read: (member: M) => Promise<T | undefined>,
     miss: (note: string, kept?: KeptOut) => Error,
     guard?: NameGuard<M>,
@@ -108,20 +114,21 @@ export class GroupReader {
       this.#report(group, failures);
     }
     const kept = guard?.keptOut();
-    const note = missNote(failures, kept, reservationOf(members));
+    const note = missNote(failures, kept, members.reserved);
     if (note !== '') throw miss(note, kept);
     return undefined;
   }
 
   /**
    * Asks every member in order (for merges: tags, catalog, referrers, packuments). Returns the
-   * answers of the members that had something, in member order, the failures and what the guard
-   * kept out; the caller merges, and on an empty merge with a note (`missNote(failures, kept)`
-   * not empty) answers its protocol's 404 with it.
+   * answers of the members that had something, in member order, the failures, what the guard
+   * kept out and what a rule left out (`members.reserved`); the caller merges, and on an empty
+   * merge with a note (`missNote(failures, kept, reserved)` not empty) answers its protocol's 404
+   * with it.
    */
   async all<M extends MemberOf, T>(
     group: Repository,
-    members: readonly M[],
+    members: Members<M>,
     read: (member: M) => Promise<T | undefined>,
     guard?: NameGuard<M>,
   ): Promise<GroupAnswers<M, T>> {
@@ -137,7 +144,13 @@ export class GroupReader {
       this.#report(group, failures);
     }
     const kept = guard?.keptOut();
-    return kept === undefined ? { answers, failures } : { answers, failures, kept };
+    const { reserved } = members;
+    return {
+      answers,
+      failures,
+      ...(kept === undefined ? {} : { kept }),
+      ...(reserved === undefined ? {} : { reserved }),
+    };
   }
 
   /**
@@ -147,14 +160,14 @@ export class GroupReader {
    */
   async some<M extends MemberOf, T>(
     group: Repository,
-    members: readonly M[],
+    members: Members<M>,
     read: (member: M) => Promise<T | undefined>,
     miss: (note: string, kept?: KeptOut) => Error,
     guard?: NameGuard<M>,
   ): Promise<GroupAnswers<M, T>['answers'] | undefined> {
-    const { answers, failures, kept } = await this.all(group, members, read, guard);
+    const { answers, failures, kept, reserved } = await this.all(group, members, read, guard);
     if (answers.length > 0) return answers;
-    const note = missNote(failures, kept, reservationOf(members));
+    const note = missNote(failures, kept, reserved);
     if (note !== '') throw miss(note, kept);
     return undefined;
   }

@@ -67,8 +67,9 @@ export type DefaultRepositories = (config: AppConfig) => RepositoryConfig[];
 
 /**
  * Which members `membersOf(group, path)` left out because a rule reserved the path for others
- * (docs/auth.md "Semantics" 3): the group's 404 for a name only a left-out member has says so
- * (group-read.ts `missNote`), where it looked exactly like "no such package" (tenth trial F5).
+ * (docs/auth.md "Semantics" 3), carried by the list it returns (`Members.reserved`): the group's
+ * 404 for a name only a left-out member has says so (group-read.ts `missNote`), where it looked
+ * exactly like "no such package" (tenth trial F5).
  */
 export interface Reservation {
   readonly group: string;
@@ -78,25 +79,26 @@ export interface Reservation {
   readonly leftOut: readonly string[];
 }
 
-/** The member lists `membersOf` returned with members left out, and what it left out. */
-const RESERVATIONS = new WeakMap<readonly unknown[], Reservation>();
-
 /**
- * What `membersOf` left out of `members` (a list it returned), or undefined when every member
- * answers. The list is the key: a format that maps it to other objects loses it (and the note).
+ * The members of a group that may answer for one name, in read order, as `membersOf` answers
+ * them: the list itself says what a rule reserving the name left out (`reserved`), so the group
+ * reader's 404 (group-read.ts `missNote`) and a merge's "nothing found" outcome
+ * (`GroupAnswers.reserved`) read it from what they were given, never from a side table. A list
+ * made from it (a member's backend per member, OCI) keeps it through `mapMembers`; a filtered
+ * part (`members.filter(...)`) does not, and a caller answering its own 404 for a name reads
+ * `reserved` off the list `membersOf` gave it.
  */
-export function reservationOf(members: readonly unknown[]): Reservation | undefined {
-  return RESERVATIONS.get(members);
+export interface Members<M = Repository> extends ReadonlyArray<M> {
+  /** What a rule reserving the name left out; undefined when every member answers. */
+  readonly reserved?: Reservation | undefined;
 }
 
-/**
- * `to` (a list made from the `membersOf` answer `from`: its members' backends, a filtered part)
- * carrying `from`'s reservation, so the group reader's 404 still says what was left out.
- */
-export function withReservation<T extends readonly unknown[]>(from: readonly unknown[], to: T): T {
-  const reserved = RESERVATIONS.get(from);
-  if (reserved !== undefined) RESERVATIONS.set(to, reserved);
-  return to;
+/** `members` mapped one by one (`each`: its backend, its source), keeping `reserved`. */
+export function mapMembers<M, T>(members: Members<M>, each: (member: M) => T): Members<T> {
+  const mapped = members.map(each);
+  return members.reserved === undefined
+    ? mapped
+    : Object.assign(mapped, { reserved: members.reserved });
 }
 
 /**
@@ -218,10 +220,11 @@ export class RepositoryRegistry {
    * Members of a group in order (a non-group repository is its own single member). With `path`
    * (the rule path of the name a read asks for, the one its access check uses: docs/auth.md
    * "Permissions"), the members that may answer for it: where a rule reserved the path for some
-   * members, only those (the file is theirs, never another member's); see `answerWith`. The one
-   * place every format's group picks its members for a name.
+   * members, only those (the file is theirs, never another member's), the list's `reserved`
+   * saying which it left out (Members); see `answerWith`. The one place every format's group
+   * picks its members for a name.
    */
-  membersOf(repo: Repository, path?: string): Repository[] {
+  membersOf(repo: Repository, path?: string): Repository[] & Members {
     if (repo.kind !== 'group') return [repo];
     const members = repo.members
       .map((name) => this.#byName.get(name))
@@ -234,14 +237,13 @@ export class RepositoryRegistry {
     );
     if (answering === undefined) return members;
     const chosen = members.filter((m) => answering.includes(m.name));
-    if (chosen.length < members.length) {
-      RESERVATIONS.set(chosen, {
-        group: repo.name,
-        answering: chosen.map((m) => m.name),
-        leftOut: members.filter((m) => !answering.includes(m.name)).map((m) => m.name),
-      });
-    }
-    return chosen;
+    if (chosen.length === members.length) return chosen;
+    const reserved: Reservation = {
+      group: repo.name,
+      answering: chosen.map((m) => m.name),
+      leftOut: members.filter((m) => !answering.includes(m.name)).map((m) => m.name),
+    };
+    return Object.assign(chosen, { reserved });
   }
 
   /**

@@ -12,7 +12,7 @@
 import { RegistryError } from '../../core/errors.ts';
 import type { GroupDeps } from '../../repos/group-read.ts';
 import { hostedNameGuard, missNote } from '../../repos/group-read.ts';
-import type { Repository } from '../../repos/repository.ts';
+import type { Members, Repository, Reservation } from '../../repos/repository.ts';
 import { chartFilename } from './chart.ts';
 import { sortEntries } from './index-render.ts';
 import type { HelmSource, IndexSnapshot, OpenedChartFile, SnapshotEntry } from './model.ts';
@@ -52,24 +52,34 @@ export class HelmGroup implements HelmSource {
     if (known && known.key === key && failures.length === 0)
       return stale ? { ...known, stale } : known;
     const seen = new Set<string>();
-    const hostedNames = new Set<string>();
+    // Chart name → the first hosted member holding it.
+    const hostedNames = new Map<string, string>();
     if (group.protectHostedNames) {
       for (const { member } of answers) {
         // Names ever published, not only those with versions now: deleting the last hosted
         // version must not hand the name back to a proxy (dependency confusion).
-        if (member.kind === 'hosted')
-          for (const name of await this.#deps.hostedNames(member)) hostedNames.add(name);
+        if (member.kind !== 'hosted') continue;
+        for (const name of await this.#deps.hostedNames(member)) {
+          if (!hostedNames.has(name)) hostedNames.set(name, member.name);
+        }
       }
     }
     // A chart name a member reserved lists that member's versions only (membersOf(group, name)).
-    const answering = new Map<string, readonly Repository[]>();
-    const answersFor = (name: string, member: Repository): boolean => {
+    const answering = new Map<string, Members>();
+    const answersFor = (name: string): Members => {
       let list = answering.get(name);
       if (list === undefined) {
         list = this.#deps.membersOf(group, name);
         answering.set(name, list);
       }
-      return list.some((m) => m.name === member.name);
+      return list;
+    };
+    // What was left out per name, for the note of its 404s (IndexSnapshot.withheld).
+    const left = new Map<string, { kept: string[]; hosted?: string; reserved?: Reservation }>();
+    const leave = (name: string): { kept: string[]; hosted?: string; reserved?: Reservation } => {
+      let out = left.get(name);
+      if (out === undefined) left.set(name, (out = { kept: [] }));
+      return out;
     };
     const entries: SnapshotEntry[] = [];
     let modifiedAt = 0;
@@ -79,8 +89,19 @@ export class HelmGroup implements HelmSource {
       modifiedAt = Math.max(modifiedAt, value.modifiedAt);
       const hosted = member.kind === 'hosted';
       for (const entry of value.entries) {
-        if (!hosted && group.protectHostedNames && hostedNames.has(entry.name)) continue;
-        if (!answersFor(entry.name, member)) continue;
+        const holder =
+          hosted || !group.protectHostedNames ? undefined : hostedNames.get(entry.name);
+        if (holder !== undefined) {
+          const out = leave(entry.name);
+          out.hosted = holder;
+          if (!out.kept.includes(member.name)) out.kept.push(member.name);
+          continue;
+        }
+        const list = answersFor(entry.name);
+        if (!list.some((m) => m.name === member.name)) {
+          if (list.reserved !== undefined) leave(entry.name).reserved = list.reserved;
+          continue;
+        }
         // One entry per file name: two charts whose files are spelt alike (`app` 1.2.3-x-0.1.0
         // and `app-1.2.3-x` 0.1.0, from different members) would share one URL.
         const id = chartFilename(entry.name, entry.version);
@@ -91,7 +112,21 @@ export class HelmGroup implements HelmSource {
     }
     // One member's entries arrive sorted; a merge of several needs one sort.
     if (answers.length > 1) sortEntries(entries);
-    const merged: IndexSnapshot = { key, validUntil, entries, modifiedAt };
+    const withheld = new Map<string, string>();
+    for (const [name, out] of left) {
+      const kept =
+        out.hosted === undefined
+          ? undefined
+          : { group: group.name, name, hosted: out.hosted, held: name, members: out.kept };
+      withheld.set(name, missNote([], kept, out.reserved));
+    }
+    const merged: IndexSnapshot = {
+      key,
+      validUntil,
+      entries,
+      modifiedAt,
+      ...(withheld.size === 0 ? {} : { withheld }),
+    };
     if (failures.length === 0) this.#merged.set(group.name, merged);
     return stale ? { ...merged, stale } : merged;
   }

@@ -54,6 +54,13 @@ export interface IndexSnapshot {
   readonly modifiedAt: number;
   /** A proxy's stale copy is part of it (the response says `x-nora-stale: true`). */
   readonly stale?: boolean;
+  /**
+   * A group's chart names whose entries it left out of some members' parts — a rule reserved the
+   * name for other members, or a hosted member holds it (`protect_hosted_names`) — each with the
+   * note its 404s for the name end in (group-read.ts `missNote`): ChartMuseum's
+   * `/api/charts/<name>[/<version>]` answer from this snapshot, not from a group read.
+   */
+  readonly withheld?: ReadonlyMap<string, string>;
 }
 
 /** What one repository kind answers. Absent = undefined, never an error. */

@@ -430,6 +430,18 @@ export class HelmService {
 
   /** ChartMuseum `GET /api/charts/<name>`: its versions newest first; NOT_FOUND when none. */
   async listVersions(repo: Repository, name: string, principal: Principal): Promise<unknown[]> {
+    return (await this.#versions(repo, name, principal)).versions;
+  }
+
+  /**
+   * The versions of `name` (checked and authorized first), and the note a 404 for it ends in: why a group
+   * left some members' entries of it out (IndexSnapshot.withheld), '' for none.
+   */
+  async #versions(
+    repo: Repository,
+    name: string,
+    principal: Principal,
+  ): Promise<{ versions: unknown[]; note: string }> {
     if (!isChartName(name))
       throw new RegistryError(
         'BAD_REQUEST',
@@ -438,8 +450,9 @@ export class HelmService {
     this.authorize(principal, repo, 'read', name);
     const snapshot = await this.#snapshot(repo);
     const found = snapshot.entries.filter((e) => e.name === name);
-    if (found.length === 0) throw new RegistryError('NOT_FOUND', `chart not found`);
-    return found.map((e) => JSON.parse(e.fragment) as unknown);
+    const note = snapshot.withheld?.get(name) ?? '';
+    if (found.length === 0) throw new RegistryError('NOT_FOUND', `chart not found${note}`);
+    return { versions: found.map((e) => JSON.parse(e.fragment) as unknown), note };
   }
 
   /** ChartMuseum `GET /api/charts/<name>/<version|latest>`; NOT_FOUND when absent. */
@@ -449,13 +462,16 @@ export class HelmService {
     version: string,
     principal: Principal,
   ): Promise<unknown> {
-    const versions = (await this.listVersions(repo, name, principal)) as { version: string }[];
+    const found = await this.#versions(repo, name, principal);
+    const versions = found.versions as { version: string }[];
     if (version === 'latest') {
       const newest = [...versions].sort((a, b) => compareVersionsDesc(a.version, b.version))[0];
       if (newest) return newest;
     }
     const one = versions.find((v) => v.version === version);
-    if (!one) throw new RegistryError('NOT_FOUND', `no version ${version} of chart ${name}`);
+    if (!one) {
+      throw new RegistryError('NOT_FOUND', `no version ${version} of chart ${name}${found.note}`);
+    }
     return one;
   }
 }

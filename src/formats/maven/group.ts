@@ -30,7 +30,7 @@ import {
   missNote,
   type NameGuard,
 } from '../../repos/group-read.ts';
-import { reservationOf, type Repository } from '../../repos/repository.ts';
+import type { Repository } from '../../repos/repository.ts';
 import { METADATA_FILE } from './coordinates.ts';
 import { mergeMetadata } from './metadata.ts';
 import {
@@ -180,7 +180,7 @@ export class MavenGroup implements MavenSource {
       group,
       dir === '' ? METADATA_FILE : `${dir}/${METADATA_FILE}`,
     );
-    const { answers, failures, kept } = await this.#deps.reader.all(
+    const { answers, failures, kept, reserved } = await this.#deps.reader.all(
       group,
       members,
       (member) => this.#deps.sourceOf(member).metadata(member, dir, validity),
@@ -189,7 +189,7 @@ export class MavenGroup implements MavenSource {
     // A merge without a failing member's part is answered, never kept.
     if (failures.length > 0) bound(validity, 0);
     if (answers.length === 0) {
-      const note = missNote(failures, kept, reservationOf(members));
+      const note = missNote(failures, kept, reserved);
       if (note !== '') {
         const what = dir === '' ? 'maven-metadata.xml' : `${dir}/maven-metadata.xml`;
         throw new RegistryError('NOT_FOUND', `${what} not found${note}`);

@@ -18,7 +18,7 @@ import type { RuleConfig } from '../../auth/rules.ts';
 import { parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { type GroupReader, missNote } from '../../repos/group-read.ts';
-import { reservationOf, type Repository, type RepositoryRegistry } from '../../repos/repository.ts';
+import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { RenderedDocCache, type RenderedDoc, makeDoc } from '../../core/rendered-docs.ts';
 import {
@@ -233,7 +233,7 @@ export class NpmService {
       (member) => this.#upstreamOf(member).tarball(name, filename),
       missing,
     );
-    if (!found) throw missing(missNote([], undefined, reservationOf(members)));
+    if (!found) throw missing(missNote([], undefined, members.reserved));
     return {
       size: found.size,
       etag: found.etag,
@@ -296,7 +296,7 @@ export class NpmService {
     if (hostedViews.length === 0 && results.length === 0) {
       // A group's upstream that failed is "not here", but the 404 says why; so does a rule that
       // reserved the name for some members (the others were not asked: group-read.ts missNote).
-      const note = missNote(failures, undefined, reservationOf(members));
+      const note = missNote(failures, undefined, members.reserved);
       if (note !== '') throw notFound(name, note);
       return undefined;
     }

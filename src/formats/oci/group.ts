@@ -10,7 +10,7 @@
  */
 import type { GroupReader, NameGuard } from '../../repos/group-read.ts';
 import { hostedNameGuard } from '../../repos/group-read.ts';
-import type { Repository } from '../../repos/repository.ts';
+import type { Members, Repository } from '../../repos/repository.ts';
 import type {
   BlobHandle,
   Descriptor,
@@ -23,7 +23,7 @@ import type { Reference } from './reference.ts';
 
 export class GroupBackend implements OciBackend {
   readonly repository: Repository;
-  readonly #members: (name?: string) => readonly OciBackend[];
+  readonly #members: (name?: string) => Members<OciBackend>;
   readonly #reader: GroupReader;
 
   /**
@@ -33,7 +33,7 @@ export class GroupBackend implements OciBackend {
    */
   constructor(
     repository: Repository,
-    members: (name?: string) => readonly OciBackend[],
+    members: (name?: string) => Members<OciBackend>,
     reader: GroupReader,
   ) {
     this.repository = repository;

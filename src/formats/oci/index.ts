@@ -7,7 +7,7 @@ import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import type { FormatContext, FormatModule } from '../format.ts';
 import { emptyBackend, type OciBackend, type OciBackendFactories } from './backend.ts';
 import { GroupReader } from '../../repos/group-read.ts';
-import { withReservation } from '../../repos/repository.ts';
+import { mapMembers } from '../../repos/repository.ts';
 import { GroupBackend } from './group.ts';
 import { createOciProxyBackend } from './proxy.ts';
 import { Hosted, ManifestCache } from './hosted.ts';
@@ -106,14 +106,12 @@ function register(
   for (const repo of dockerRepos) {
     if (repo.kind !== 'group') continue;
     // Per image name: the members that may answer for it (a name a member reserved is its own).
-    const members = (name?: string) => {
-      const chosen = context.repositories.membersOf(repo, name);
-      // The backends carry the reservation: the group's 404 says a rule left members out.
-      return withReservation(
-        chosen,
-        chosen.map((m) => backends.get(m.name) ?? emptyBackend(m)),
+    // The backends keep what a rule left out (Members.reserved): the group's 404 says so.
+    const members = (name?: string) =>
+      mapMembers(
+        context.repositories.membersOf(repo, name),
+        (m) => backends.get(m.name) ?? emptyBackend(m),
       );
-    };
     backends.set(repo.name, new GroupBackend(repo, members, reader));
   }
   const limits = () => {

@@ -14,6 +14,7 @@ import {
   type Principal,
 } from '../../auth/access.ts';
 import { RegistryError } from '../../core/errors.ts';
+import { missNote } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { MAX_CORE_METADATA_BYTES } from './core-metadata.ts';
@@ -208,8 +209,10 @@ export class PypiService {
         if (document !== undefined) return document;
       }
     }
+    // A rule that left members out of the group for the project says so, as the group's pages do.
     throw notFound(
-      version === undefined ? `project ${project}` : `release ${version} of ${project}`,
+      (version === undefined ? `project ${project}` : `release ${version} of ${project}`) +
+        missNote([], undefined, members.reserved),
     );
   }
 
