@@ -434,9 +434,14 @@ export class FsDriver implements StorageDriver {
     return this.#tmp;
   }
 
+  /**
+   * Reachable: the storage directory can be read and searched. Whether it can be written is
+   * probeWrite's question (/health "degraded"): a storage readable but read-only — a read-only
+   * mount, `chmod -R a-w`, immutable files, its `.tmp/` included — still serves every read, so it
+   * must not fail this check (docs/storage.md, "Health and readiness").
+   */
   async check(): Promise<void> {
-    await fs.access(this.#root, fs.constants.R_OK | fs.constants.W_OK);
-    await fs.access(this.#tmp, fs.constants.W_OK);
+    await fs.access(this.#root, fs.constants.R_OK | fs.constants.X_OK);
   }
 
   /**

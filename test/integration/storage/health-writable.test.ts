@@ -43,9 +43,28 @@ describe('/health on a storage that cannot be written', { skip }, () => {
   let server: TestServer;
   const url = (p: string) => `${server.url}${p}`;
   const blobsDir = () => path.join(server.config.storage.path, 'blobs');
-  const lock = (on: boolean) => {
-    if (how === 'chattr') execFileSync('chattr', ['-R', on ? '+i' : '-i', blobsDir()]);
-    else fs.chmodSync(blobsDir(), on ? 0o555 : 0o755);
+  /**
+   * Locks the blob directory, or with `whole` every directory of the storage (`.tmp/` too) and
+   * the storage directory itself, though not the files in it: the metadata database beside
+   * them (here under the storage, its default place) is open and mapped, and an immutable
+   * mapped file kills the process (SIGBUS) — a read-only mount would stop its writes instead.
+   */
+  const lock = (on: boolean, whole = false) => {
+    const root = server.config.storage.path;
+    const trees = whole
+      ? fs
+          .readdirSync(root, { withFileTypes: true })
+          .filter((entry) => entry.isDirectory())
+          .map((entry) => path.join(root, entry.name))
+      : [blobsDir()];
+    const flag = on ? '+i' : '-i';
+    for (const dir of trees) {
+      if (how === 'chattr') execFileSync('chattr', ['-R', flag, dir]);
+      else fs.chmodSync(dir, on ? 0o555 : 0o755);
+    }
+    if (!whole) return;
+    if (how === 'chattr') execFileSync('chattr', [flag, root]);
+    else fs.chmodSync(root, on ? 0o555 : 0o755);
   };
   /** /health, polled until `until` holds (the probe's answer is kept WRITE_PROBE_TTL_MS). */
   const healthUntil = async (until: (h: Health) => boolean) => {
@@ -65,7 +84,7 @@ describe('/health on a storage that cannot be written', { skip }, () => {
   });
   after(async () => {
     try {
-      lock(false);
+      lock(false, true);
     } finally {
       await server.close();
     }
@@ -104,5 +123,27 @@ describe('/health on a storage that cannot be written', { skip }, () => {
     assert.equal(put.status, 201);
     const left = fs.readdirSync(blobsDir()).filter((name) => name.startsWith('.probe'));
     assert.deepEqual(left, [], 'no probe file left');
+  });
+
+  test('a whole storage read-only (its .tmp/ too, as `chmod -R a-w` or a read-only mount): still "degraded", /ready 200', async () => {
+    lock(true, true);
+    try {
+      const degraded = await healthUntil((h) => h.status !== 'healthy');
+      assert.equal(degraded.status, 200, JSON.stringify(degraded.body));
+      assert.deepEqual(
+        [degraded.body.status, degraded.body.storage.reachable, degraded.body.storage.writable],
+        ['degraded', true, false],
+        JSON.stringify(degraded.body),
+      );
+      assert.ok(degraded.body.storage.write_error !== undefined, JSON.stringify(degraded.body));
+      const ready = await fetch(url('/ready'));
+      assert.equal(ready.status, 200, await ready.text());
+      const read = await fetch(url('/raw/probe/kept.txt'));
+      assert.equal(await read.text(), 'kept bytes');
+    } finally {
+      lock(false, true);
+    }
+    const again = await healthUntil((h) => h.status === 'healthy');
+    assert.equal(again.body.status, 'healthy', JSON.stringify(again.body));
   });
 });
