@@ -237,6 +237,33 @@ async function openStorage(storage: AppConfig['storage']): Promise<StorageDriver
   }
 }
 
+/**
+ * A local storage directory that is missing while the metadata database kept elsewhere
+ * (`[database] path`) already exists: NORA has run on this storage before, so its absence is an
+ * unmounted volume or a wrong path, not a first start. Making it would put new uploads on the
+ * mount point's disk — acknowledged, then lost from sight when the volume is mounted again —
+ * while every stored artifact answers 503; so start-up stops (StorageUnusableError), saying how
+ * to start with an empty storage on purpose. With the database inside the storage directory
+ * (the default), both are missing together on a first start, and nothing is refused.
+ */
+export async function refuseMissingStorage(config: AppConfig): Promise<void> {
+  if (config.storage.mode !== 'local') return;
+  const storage = path.resolve(config.storage.path);
+  const database = databaseFile(config);
+  if (database === ':memory:') return;
+  const databasePath = path.resolve(database);
+  if (databasePath.startsWith(storage + path.sep)) return;
+  const exists = (file: string) =>
+    fs.stat(file).then(
+      () => true,
+      (err: unknown) => errnoCode(err) !== 'ENOENT',
+    );
+  if ((await exists(storage)) || !(await exists(databasePath))) return;
+  throw new StorageUnusableError(
+    `storage directory ${storage} ([storage] path, NORA_STORAGE_PATH) does not exist, but the metadata database ${databasePath} ([database] path) does: NORA has stored artifacts there before, so the volume may not be mounted or the path be wrong. Mount it, or fix the path; to start with an empty storage on purpose, create the directory first (mkdir -p ${storage})`,
+  );
+}
+
 /** Start-up failed because the local storage directory cannot be made or written. */
 export class StorageUnusableError extends Error {
   constructor(message: string) {
@@ -261,6 +288,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   checkConfig(config, formats);
   const closeTasks: (() => Promise<void> | void)[] = [];
 
+  await refuseMissingStorage(config);
   const driver = await openStorage(config.storage);
   const writes = new WriteGeneration();
   const db = await openDatabase({

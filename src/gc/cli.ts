@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { allMigrations, databaseFile } from '../app.ts';
+import { allMigrations, databaseFile, refuseMissingStorage } from '../app.ts';
 import type { AppConfig } from '../config/schema.ts';
 import { SqlBlobIndex } from '../db/blob-index.ts';
 import { openDatabase } from '../db/database.ts';
@@ -64,6 +64,10 @@ export async function runGcOffline(
     );
   }
   const formats = options.formats ?? FORMATS;
+  // An unmounted storage volume is not an empty storage: nothing to sweep against.
+  await refuseMissingStorage(config).catch((err: unknown) => {
+    throw new GcCommandError((err as Error).message);
+  });
   const driver = await createStorageDriver(config.storage).catch((err: unknown) => {
     throw opening(`the storage at ${path.resolve(config.storage.path)}`, err);
   });

@@ -13,7 +13,7 @@ import { parseDigest } from '../core/digest.ts';
 import type { AppConfig } from '../config/schema.ts';
 import { SqlBlobIndex } from '../db/blob-index.ts';
 import { openDatabase } from '../db/database.ts';
-import { allMigrations, databaseFile } from '../app.ts';
+import { allMigrations, databaseFile, refuseMissingStorage } from '../app.ts';
 import { BlobStore } from '../storage/blob-store.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { createStorageDriver } from '../storage/drivers/index.ts';
@@ -165,6 +165,11 @@ export async function runVerifyOffline(
       `no database at ${path.resolve(file)}: is this NORA's storage? (check NORA_STORAGE_PATH / [database] path)`,
     );
   }
+  // An unmounted storage volume is not an empty storage: every blob would be "missing", and
+  // --remove would drop them all.
+  await refuseMissingStorage(config).catch((err: unknown) => {
+    throw new VerifyCommandError((err as Error).message);
+  });
   const driver = await createStorageDriver(config.storage);
   try {
     const db = await openDatabase({ file, migrations: allMigrations() });
