@@ -211,10 +211,29 @@ const REQUEST_SPOOLS = ['ingest', 'pypi-upload', 'go-upload', 'cargo-publish'];
  * written (a regular file on the path, a read-only mount, a pseudo file system, no permission)
  * fails start-up with an error naming the setting, the path and the cause, not a bare errno line.
  */
-async function openStorage(storage: AppConfig['storage']): Promise<StorageDriver> {
+async function openStorage(
+  storage: AppConfig['storage'],
+  onClose: (task: () => Promise<void>) => void,
+  warn: (message: string) => void,
+): Promise<StorageDriver> {
   try {
     const driver = await createStorageDriver(storage);
-    await wipeRequestSpools(driver.spoolDir());
+    const pidFile = path.join(
+      storage.mode === 'local' ? path.resolve(storage.path) : driver.spoolDir(),
+      SERVE_PID_FILE,
+    );
+    const other = await otherServer(pidFile);
+    if (other === undefined) {
+      await wipeRequestSpools(driver.spoolDir());
+      // Best effort: a storage that cannot take this file cannot take uploads either, which
+      // the write probe and the uploads themselves report.
+      await fs.writeFile(pidFile, `${process.pid}\n`).catch(() => undefined);
+      onClose(() => fs.rm(pidFile, { force: true }));
+    } else {
+      warn(
+        `another NORA process (pid ${other}) uses this storage: its spool files were left alone (two servers on one storage are not supported; this one will fail if it shares the port too)`,
+      );
+    }
     return driver;
   } catch (err) {
     const code = errnoCode(err);
@@ -272,6 +291,33 @@ export class StorageUnusableError extends Error {
   }
 }
 
+/**
+ * The file naming the process that serves a storage (its PID), in the storage directory (the
+ * spool directory for S3): a second `nora serve` started by mistake on the same storage must
+ * not wipe the spool files of the one running — before this, it removed `.tmp/ingest` and then
+ * failed on the port, and every upload of the running server answered 503 until its restart
+ * (trial ops F6).
+ */
+const SERVE_PID_FILE = '.nora-serve.pid';
+
+/** The PID another live process left in `pidFile`, or undefined (none, ours, or gone). */
+async function otherServer(pidFile: string): Promise<number | undefined> {
+  const text = await fs.readFile(pidFile, 'utf8').catch(() => '');
+  const pid = Number.parseInt(text, 10);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    // EPERM: alive, another user's; ESRCH: gone (a crash or kill -9 left the file).
+    if (errnoCode(err) !== 'EPERM') return undefined;
+  }
+  // A PID is reused (a container's restarted server may find its old PID held by its init):
+  // where the command line can be read, only a node process running NORA counts.
+  const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'latin1').catch(() => undefined);
+  if (cmdline !== undefined && !/nora|node/i.test(cmdline)) return undefined;
+  return pid;
+}
+
 /** Removes the request spools and the storage driver's own temp files (`w-<uuid>`) at start. */
 async function wipeRequestSpools(spoolDir: string): Promise<void> {
   for (const name of REQUEST_SPOOLS)
@@ -289,7 +335,13 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   const closeTasks: (() => Promise<void> | void)[] = [];
 
   await refuseMissingStorage(config);
-  const driver = await openStorage(config.storage);
+  // Found before the logger exists: logged once it does.
+  const openingWarnings: string[] = [];
+  const driver = await openStorage(
+    config.storage,
+    (task) => closeTasks.push(task),
+    (message) => openingWarnings.push(message),
+  );
   const writes = new WriteGeneration();
   const db = await openDatabase({
     file: databaseFile(config),
@@ -373,6 +425,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       ),
   });
   const log = fastify.log as unknown as Logger;
+  for (const warning of openingWarnings) log.warn(warning);
   // One warning per lock a failed login sets (who, from where, how long; never a password).
   access.lockout.onLock((event) => {
     const user = event.user === undefined ? undefined : event.user.slice(0, 128);
