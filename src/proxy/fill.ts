@@ -78,6 +78,8 @@ export interface FillOptions extends IngestOptions {
    * so its bytes are hashed once, here.
    */
   readonly verify?: (result: FillResult, chunks: readonly Buffer[] | undefined) => Promise<void>;
+  /** How long a body of at most HELD_WHOLE_BYTES is held back whole (default HELD_WHOLE_MS). */
+  readonly heldWholeMs?: number;
 }
 
 export interface FillResult {
@@ -172,8 +174,13 @@ const WINDOW_BYTES = 8 * 1024 * 1024;
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 /** Received bytes are copied into slabs of this size; a full slab is one spool write. */
 const SLAB_BYTES = 1024 * 1024;
-/** Bodies up to this size reach readers only once verified, whole (see #readable). */
+/** Bodies up to this size reach readers only once verified, whole (see #readable)… */
 const HELD_WHOLE_BYTES = 64 * 1024;
+/**
+ * …unless they take longer than this to arrive: then their bytes flow as they come, so a client
+ * of a dripping upstream sees progress before its own read timeout (pip: 15 s without a byte).
+ */
+const HELD_WHOLE_MS = 5_000;
 /** The newest received chunks kept as they came, for readers that keep up (see #recent). */
 const RECENT_BYTES = 1024 * 1024;
 
@@ -246,6 +253,8 @@ export class BlobFill {
   #error: Error | undefined;
   #readers = 0;
   #waiters: (() => void)[] = [];
+  /** Until when (epoch ms) a small body is held back whole (see #readable). */
+  #heldUntil = 0;
 
   private constructor(
     handle: fs.FileHandle | undefined,
@@ -268,10 +277,13 @@ export class BlobFill {
     options: FillOptions = {},
   ): Promise<BlobFill> {
     const announced = options.expectedSize ?? source.size;
+    const heldWholeMs = options.heldWholeMs ?? HELD_WHOLE_MS;
     if (announced !== undefined && announced <= SMALL_INGEST_BYTES) {
-      return new BlobFill(undefined, undefined, announced, (fill) =>
-        fill.#runInMemory(blobs, source, options, announced),
+      const fill = new BlobFill(undefined, undefined, announced, (started) =>
+        started.#runInMemory(blobs, source, options, announced),
       );
+      fill.#heldUntil = fill.startedAt + heldWholeMs;
+      return fill;
     }
     const spool = await blobs.spoolPath('ingest');
     let handle: fs.FileHandle;
@@ -282,7 +294,11 @@ export class BlobFill {
       throw err;
     }
     const size = options.expectedSize ?? source.size;
-    return new BlobFill(handle, spool, size, (fill) => fill.#run(blobs, source, options));
+    const fill = new BlobFill(handle, spool, size, (started) =>
+      started.#run(blobs, source, options),
+    );
+    fill.#heldUntil = fill.startedAt + heldWholeMs;
+    return fill;
   }
 
   get state(): 'running' | 'verified' | 'committed' | 'failed' {
@@ -363,14 +379,16 @@ export class BlobFill {
    * fails its digest or size check never reaches a client whole: it gets the protocol's error
    * when nothing was sent yet, else a connection cut short of its Content-Length (DESIGN.md §4:
    * digests are verified before anything counts). While no more than HELD_WHOLE_BYTES have
-   * arrived nothing is sent: a small file's answer is the verdict, sent in one piece. Beyond,
-   * bytes flow as they arrive, so a slow upstream never starves a client into its read timeout
-   * (pip gives up after 15 s without a byte).
+   * arrived, for up to HELD_WHOLE_MS, nothing is sent: a small file's answer is the verdict,
+   * sent in one piece. Beyond either, bytes flow as they arrive, so a slow upstream never starves
+   * a client into its read timeout (pip gives up after 15 s without a byte); a body that then
+   * fails its check is a connection cut short, as for a large one.
    */
   #readable(end: number | undefined): number {
     const stop = end === undefined ? this.#received : Math.min(this.#received, end + 1);
     if (this.#state !== 'running') return stop;
-    return this.#received <= HELD_WHOLE_BYTES ? 0 : stop - 1;
+    if (this.#received <= HELD_WHOLE_BYTES && Date.now() < this.#heldUntil) return 0;
+    return stop - 1;
   }
 
   async #run(blobs: BlobStore, source: FillSource, options: FillOptions): Promise<FillResult> {

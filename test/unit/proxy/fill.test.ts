@@ -166,6 +166,36 @@ describe('BlobFill readers', async () => {
     }
   });
 
+  test('a small body that drips past the hold time flows as it arrives (no client read timeout)', async () => {
+    // Trial hostile F5: 220 bytes at a byte a second reached curl only after 220 s.
+    const payload = randomBytes(30);
+    let lastSentAt = 0;
+    const drip = Readable.from(
+      (async function* () {
+        for (let i = 0; i < payload.length; i++) {
+          await sleep(20);
+          lastSentAt = Date.now();
+          yield payload.subarray(i, i + 1);
+        }
+      })(),
+    );
+    const fill = await BlobFill.start(
+      blobs,
+      { body: drip, size: payload.length },
+      { expected: digestOf(payload), heldWholeMs: 100 },
+    );
+    let firstAt: number | undefined;
+    const chunks: Buffer[] = [];
+    for await (const chunk of fill.reader()) {
+      firstAt ??= Date.now();
+      chunks.push(chunk as Buffer);
+    }
+    assert.ok(Buffer.concat(chunks).equals(payload));
+    await fill.done;
+    assert.ok(firstAt !== undefined);
+    assert.ok(firstAt < lastSentAt - 150, `first byte ${lastSentAt - firstAt} ms before the last`);
+  });
+
   test('a small body is held in memory: readers get it, no spool file, committed verified', async () => {
     const payload = randomBytes(300 * 1024 + 7);
     const spoolDir = path.join(blobs.driver.spoolDir(), 'ingest');
