@@ -1,9 +1,12 @@
 /**
  * An upstream that compresses a body it was not asked to compress (`Content-Encoding: gzip`
  * whatever the request's Accept-Encoding said: a CDN, an nginx `gzip on` for every type) must
- * not have the compressed bytes stored and served as the file: every proxy format gets the
+ * not have the compressed bytes stored and served as the file: every registry format gets the
  * identity bytes, digests and sizes are checked on them (the decoding is done once, in the
  * shared upstream client). Gap found 2026-12-02 (Go proxy: `.zip`/`.mod`/`.info` stored gzipped).
+ * Raw proxies are the exception (2026-12-03, hostile-upstream trial F3): they keep the body as a
+ * plain download saves it (curl -O, wget), encoded or not, and send no Accept-Encoding; their
+ * own test is test/integration/raw/content-encoding.test.ts.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -219,16 +222,22 @@ describe('proxies: an upstream that compresses unasked', () => {
     for (const request of goAsks) assert.equal(request.acceptEncoding, 'identity', request.url);
   });
 
-  test('raw and maven files', async () => {
-    await assertIdentity('/repository/raw-px/dir/file.bin', rawFile);
+  test('maven files; raw files are kept as sent (the encoded bytes, as curl -O saves them)', async () => {
     await assertIdentity('/repository/mvn-px/com/example/lib/1.0/lib-1.0.jar', jar);
+    for (const round of ['upstream', 'stored']) {
+      const res = await fetch(`${server.url}/repository/raw-px/dir/file.bin`);
+      const body = Buffer.from(await res.arrayBuffer());
+      assert.equal(res.status, 200, round);
+      assert.equal(res.headers.get('content-encoding'), null, round);
+      assert.equal(sha256(body), sha256(gzipSync(rawFile)), `${round}: the bytes as sent`);
+    }
+    const rawAsks = seen.filter((request) => request.url.startsWith('/raw/'));
+    assert.ok(rawAsks.length > 0);
+    for (const request of rawAsks) assert.equal(request.acceptEncoding, undefined, request.url);
   });
 
   test('a body whose encoding is corrupt is the upstream failure (502), never stored', async () => {
-    for (const path of [
-      '/repository/raw-px/corrupt.bin',
-      '/repository/go-px/corrupt.com/m/@v/v1.0.0.mod',
-    ]) {
+    for (const path of ['/repository/go-px/corrupt.com/m/@v/v1.0.0.mod']) {
       for (let round = 0; round < 2; round++) {
         const res = await fetch(`${server.url}${path}`);
         const text = await res.text().catch(() => 'cut');
