@@ -50,6 +50,11 @@ describe('proxies: an upstream that compresses unasked', () => {
   const crate = fileBytes('crate');
   const chart = fileBytes('chart');
   const tarball = fileBytes('tarball');
+  // Gzip files their origin labels `Content-Encoding: gzip` (Apache's `AddEncoding x-gzip .tgz`):
+  // the bytes on the wire are the file itself, and the registry's digest names them.
+  const labelledTarball = gzipSync(fileBytes('labelled-tarball'));
+  const labelledChart = gzipSync(fileBytes('labelled-chart'));
+  const labelled = new Set<string>();
 
   before(async () => {
     goZip = await moduleZip('example.com/m', 'v1.0.0', fileBytes('go-zip', 200_000));
@@ -64,6 +69,11 @@ describe('proxies: an upstream that compresses unasked', () => {
       const file = files.get(url);
       if (file === undefined) {
         res.writeHead(404).end('not found');
+        return;
+      }
+      if (labelled.has(url)) {
+        res.writeHead(200, { 'content-type': file.type, 'content-encoding': 'gzip' });
+        res.end(req.method === 'HEAD' ? undefined : file.body);
         return;
       }
       // `br` for one path: every coding the client knows is decoded, not only gzip.
@@ -132,6 +142,13 @@ describe('proxies: an upstream that compresses unasked', () => {
         `    digest: ${sha256(chart)}`,
         '    urls:',
         `    - ${base}/helm/charts/demo-1.0.0.tgz`,
+        '  labelled:',
+        '  - name: labelled',
+        '    version: 1.0.0',
+        '    apiVersion: v2',
+        `    digest: ${sha256(labelledChart)}`,
+        '    urls:',
+        `    - ${base}/helm/charts/labelled-1.0.0.tgz`,
         'generated: "2024-01-01T00:00:00Z"',
         '',
       ].join('\n'),
@@ -159,6 +176,28 @@ describe('proxies: an upstream that compresses unasked', () => {
       'application/json',
     );
     put('/npm/demo-pkg/-/demo-pkg-1.0.0.tgz', tarball);
+    put('/helm/charts/labelled-1.0.0.tgz', labelledChart, 'application/gzip');
+    labelled.add('/helm/charts/labelled-1.0.0.tgz');
+    put(
+      '/npm/labelled-pkg',
+      JSON.stringify({
+        name: 'labelled-pkg',
+        'dist-tags': { latest: '1.0.0' },
+        versions: {
+          '1.0.0': {
+            name: 'labelled-pkg',
+            version: '1.0.0',
+            dist: {
+              tarball: `${base}/npm/labelled-pkg/-/labelled-pkg-1.0.0.tgz`,
+              integrity: `sha512-${createHash('sha512').update(labelledTarball).digest('base64')}`,
+            },
+          },
+        },
+      }),
+      'application/json',
+    );
+    put('/npm/labelled-pkg/-/labelled-pkg-1.0.0.tgz', labelledTarball, 'application/gzip');
+    labelled.add('/npm/labelled-pkg/-/labelled-pkg-1.0.0.tgz');
 
     server = await startTestServer({
       config: {
@@ -281,6 +320,29 @@ describe('proxies: an upstream that compresses unasked', () => {
     const doc = JSON.parse(text) as { versions: Record<string, { dist: { tarball: string } }> };
     const url = doc.versions['1.0.0']?.dist.tarball ?? '';
     await assertIdentity(new URL(url).pathname, tarball);
+  });
+
+  test('a gzip file labelled Content-Encoding: gzip (npm tarball, Helm chart): 502, nothing stored', async () => {
+    // What NORA does today (docs/proxy.md "Content codings per format"): the decoded bytes do not
+    // match the registry's digest, so the download fails closed; the tar is never stored under
+    // the archive's digest. (A client that decodes as NORA does fails the same way.)
+    const packument = await fetch(`${server.url}/repository/npm-px/labelled-pkg`);
+    const doc = (await packument.json()) as {
+      versions: Record<string, { dist: { tarball: string } }>;
+    };
+    const index = await (await fetch(`${server.url}/repository/helm-px/index.yaml`)).text();
+    const chartUrl = /([^"\s[]*labelled-1\.0\.0\.tgz)/.exec(index)?.[1] ?? '';
+    assert.notEqual(chartUrl, '', index);
+    for (const url of [
+      new URL(doc.versions['1.0.0']?.dist.tarball ?? '').pathname,
+      new URL(chartUrl, `${server.url}/repository/helm-px/`).pathname,
+    ]) {
+      for (let round = 0; round < 2; round++) {
+        const res = await fetch(`${server.url}${url}`);
+        const body = await res.arrayBuffer().catch(() => 'cut');
+        assert.ok(res.status === 502 || body === 'cut', `${url}: ${res.status}`);
+      }
+    }
   });
 });
 
