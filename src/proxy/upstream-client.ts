@@ -14,7 +14,9 @@
  * (a CDN or an nginx `gzip on` that ignores the header) is decoded here, streamed, before any
  * caller sees it, and its `Content-Encoding`/`Content-Length` are hidden: what is hashed,
  * verified, stored and served is always the file's identity bytes (RFC 9110 §8.4). The decoded
- * size is bounded by each caller's own byte limits, as an identity body's is.
+ * size is bounded by each caller's own byte limits, as an identity body's is. Raw proxies ask
+ * with `contentCoding: 'keep'` instead: no Accept-Encoding sent, the body kept as it came (the
+ * file a plain download saves; docs/proxy.md "Content codings per format").
  *
  * Errors thrown from here are RegistryErrors naming the upstream by its label, never its host.
  */
@@ -67,6 +69,14 @@ export interface UpstreamRequest {
   /** Auth scope hint (Docker: `repository:<name>:pull`), the token cache key. */
   readonly scope?: string;
   readonly signal?: AbortSignal;
+  /**
+   * `decode` (the default): ask for identity and decode a body compressed anyway (see the module
+   * comment). `keep`: send no Accept-Encoding and hand the body on as it came, Content-Encoding
+   * and Content-Length included: the bytes `curl -O` and `wget` save are the file (raw proxies,
+   * where users check a release download against its publisher's checksum, and a `.tar.gz`
+   * labelled `Content-Encoding: gzip` by a server's `AddEncoding` must stay a `.tar.gz`).
+   */
+  readonly contentCoding?: 'decode' | 'keep';
 }
 
 export interface UpstreamResponse {
@@ -185,7 +195,9 @@ export class UpstreamClient {
       }
       if (response.status >= 500) target.breaker.recordFailure();
       else target.breaker.recordSuccess();
-      response = decodedResponse(response, request, target.label);
+      if (request.contentCoding !== 'keep') {
+        response = decodedResponse(response, request, target.label);
+      }
       // A body that dies mid-stream (read timeout, reset) is an upstream failure too; one we
       // destroyed ourselves (HEAD, redirect, client gone) is not.
       response.body.once('error', (err) => {
@@ -389,9 +401,10 @@ export class UpstreamClient {
     let dispatcher = first;
     for (let hop = 0; ; hop++) {
       const sameOrigin = url.origin === start.origin;
-      // Identity unless the caller asked for a coding itself (see the module comment).
+      // Identity unless the caller asked for a coding itself (see the module comment); nothing
+      // when it keeps the body as sent (a plain download: curl and wget ask for no coding).
       const headers: Record<string, string> = {
-        'accept-encoding': 'identity',
+        ...(request.contentCoding === 'keep' ? {} : { 'accept-encoding': 'identity' }),
         ...request.headers,
       };
       if (authorization !== undefined && sameOrigin) headers['authorization'] = authorization;

@@ -28,6 +28,23 @@ export function onlyRegistryErrors(
   }
 }
 
+/** onlyRegistryErrors for an async `fn` (its rejection is checked the same way). */
+export async function onlyRegistryErrorsAsync(
+  fn: () => Promise<unknown>,
+  accepted: readonly number[] | { readonly min: number; readonly max: number } = [400],
+): Promise<void> {
+  let failure: unknown;
+  try {
+    await fn();
+    return;
+  } catch (err) {
+    failure = err;
+  }
+  onlyRegistryErrors(() => {
+    throw failure;
+  }, accepted);
+}
+
 const numericId = fc.oneof(fc.constant('0'), fc.stringMatching(/^[1-9][0-9]{0,5}$/));
 const prereleaseId = fc.oneof(numericId, fc.stringMatching(/^[0-9]*[A-Za-z-][0-9A-Za-z-]{0,5}$/));
 const buildId = fc.stringMatching(/^[0-9A-Za-z-]{1,6}$/);

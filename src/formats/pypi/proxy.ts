@@ -549,7 +549,7 @@ export class PypiProxy implements PypiSource {
           }),
         store: async (fetched, target, index) => {
           const pageUrl = joinUrl(target.baseUrl, `/${project}/`).href;
-          const parsed = parseUpstreamPage(fetched.body, fetched.type, pageUrl, project);
+          const parsed = await parseUpstreamPage(fetched.body, fetched.type, pageUrl, project);
           const previous = cached
             ? await this.#load(project, cached).catch(() => undefined)
             : undefined;

@@ -12,11 +12,16 @@
  * Files without a sha256 are kept, with `sha256: undefined`: the proxy hashes them itself when
  * it first fetches the page (proxy.ts), since every page we serve carries a sha256 per file.
  *
- * Bounded: at most `MAX_UPSTREAM_PAGE_BYTES` of page (checked while reading, proxy.ts) and
- * `MAX_UPSTREAM_PAGE_FILES` files. A page that is not what it claims to be, or exceeds a bound, is
- * an upstream failure (UPSTREAM_FAILED, 502), never a 500.
+ * Bounded: at most `MAX_UPSTREAM_PAGE_BYTES` of page (checked while reading, proxy.ts),
+ * `MAX_UPSTREAM_PAGE_FILES` files, `MAX_UPSTREAM_PAGE_TAGS` HTML tags and
+ * `MAX_UPSTREAM_PAGE_ATTRIBUTE_CHARS` per kept attribute or JSON string. The work is linear in the
+ * page whatever its shape (nesting depth, unmatched tags, attributes, character references): the
+ * HTML is tokenized without a tree (see parseHtmlPage), and the event loop is served between slices
+ * of it. A page that is not what it claims to be, or exceeds a bound, is an upstream failure
+ * (UPSTREAM_FAILED, 502), never a 500: the proxy serves its cached copy stale instead.
  */
-import { Parser } from 'htmlparser2';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { Tokenizer } from 'htmlparser2';
 import { RegistryError } from '../../core/errors.ts';
 import { parseDistFilename } from './filenames.ts';
 
@@ -28,8 +33,24 @@ export const UPSTREAM_PAGE_ACCEPT =
 export const MAX_UPSTREAM_PAGE_BYTES = 64 * 1024 * 1024;
 /** The most files one upstream project page may list (PyPI's largest have tens of thousands). */
 export const MAX_UPSTREAM_PAGE_FILES = 100_000;
+/**
+ * The most tags (start and end) an HTML project page may have: a real page has two or three per
+ * file (`<a>`, `</a>`, `<br />`), so ten per file of the file bound.
+ */
+export const MAX_UPSTREAM_PAGE_TAGS = 10 * MAX_UPSTREAM_PAGE_FILES;
+/**
+ * The longest value of an attribute the parser keeps (`href`, `data-*`), and of a PEP 691 file's
+ * `url`, `filename`, `requires-python` and yanked reason. Real file URLs are a few hundred
+ * characters (a CDN's signed query adds a few hundred more).
+ */
+export const MAX_UPSTREAM_PAGE_ATTRIBUTE_CHARS = 64 * 1024;
 
 const SHA256_HEX = /^[a-f0-9]{64}$/;
+
+/** HTML read between two turns of the event loop (~10 ms of tokenizing on an idle core). */
+const CHARS_PER_TURN = 1024 * 1024;
+/** Files checked (URL parsing, filename rules) between two turns of the event loop. */
+const FILES_PER_TURN = 2000;
 
 /** One file of an upstream project page. */
 export interface UpstreamFile {
@@ -66,12 +87,12 @@ function garbage(what: string): RegistryError {
  * @param project the PEP 503-normalised project: files of other projects are dropped
  * @throws RegistryError UPSTREAM_FAILED when the page is malformed or exceeds the file bound
  */
-export function parseUpstreamPage(
+export async function parseUpstreamPage(
   body: Buffer,
   contentType: string | undefined,
   pageUrl: string,
   project: string,
-): UpstreamPage {
+): Promise<UpstreamPage> {
   if (body.length > MAX_UPSTREAM_PAGE_BYTES) {
     throw garbage(`page of ${project} exceeds ${MAX_UPSTREAM_PAGE_BYTES} bytes`);
   }
@@ -82,10 +103,13 @@ export function parseUpstreamPage(
       : type.includes('html')
         ? false
         : /^\s*\{/.test(body.subarray(0, 64).toString('latin1'));
-  const raw = json ? parseJsonPage(body, project) : parseHtmlPage(body, project);
+  const raw = json ? parseJsonPage(body, project) : await parseHtmlPage(body, project);
   const files: UpstreamFile[] = [];
   const seen = new Set<string>();
+  let checked = 0;
   for (const file of raw) {
+    checked += 1;
+    if (checked % FILES_PER_TURN === 0) await yieldToLoop();
     const accepted = acceptFile(file, pageUrl, project);
     // A filename listed twice: the first one wins (pip would see both and pick either).
     if (accepted === undefined || seen.has(accepted.filename)) continue;
@@ -166,36 +190,123 @@ function metadataAttribute(value: string | undefined): { sha256: string | undefi
   return /^[a-z0-9]+=[A-Fa-f0-9]+$/.test(trimmed) ? { sha256: undefined } : undefined;
 }
 
-function parseHtmlPage(body: Buffer, project: string): RawFile[] {
+/** The attributes of an `<a>` the page parser reads; every other attribute is skipped unread. */
+const ANCHOR_ATTRIBUTES = new Set([
+  'href',
+  'data-yanked',
+  'data-requires-python',
+  'data-core-metadata',
+  'data-dist-info-metadata',
+]);
+const LONGEST_ANCHOR_ATTRIBUTE = 23; // 'data-dist-info-metadata'
+const CHAR_A = 0x61;
+const CHAR_UPPER_A = 0x41;
+
+/**
+ * PEP 503 HTML: the `<a>` start tags and their attributes, read with htmlparser2's Tokenizer alone.
+ * No tree and no stack of open elements is built (htmlparser2's Parser keeps one with `unshift`,
+ * `indexOf` and `includes` per tag: quadratic on a page of nested or unmatched tags), so the work is
+ * one pass over the page whatever its shape. Only the five attributes above are kept, each up to
+ * MAX_UPSTREAM_PAGE_ATTRIBUTE_CHARS; the page has at most MAX_UPSTREAM_PAGE_TAGS tags.
+ * The tokenizer decodes character references in attribute values (`&gt;=3.8` → `>=3.8`), as
+ * PEP 503 requires; HTML has no user-defined entities, so a reference expands to one code point.
+ */
+async function parseHtmlPage(body: Buffer, project: string): Promise<RawFile[]> {
+  const text = body.toString('utf8');
   const files: RawFile[] = [];
-  // htmlparser2 decodes entities in attribute values (`&gt;=3.8` → `>=3.8`), as PEP 503 requires.
-  const parser = new Parser(
+  let tags = 0;
+  let inAnchor = false;
+  let attributes = new Map<string, string>();
+  let attribute: string | undefined; // the name of the kept attribute being read
+  let value = '';
+  const countTag = (): void => {
+    tags += 1;
+    if (tags > MAX_UPSTREAM_PAGE_TAGS) {
+      throw garbage(`page of ${project} has more than ${MAX_UPSTREAM_PAGE_TAGS} tags`);
+    }
+  };
+  // Checked before slicing: a 50 MB `href` is refused without being copied.
+  const checkLength = (more: number): void => {
+    if (value.length + more > MAX_UPSTREAM_PAGE_ATTRIBUTE_CHARS) {
+      throw garbage(
+        `page of ${project} has an attribute longer than ${MAX_UPSTREAM_PAGE_ATTRIBUTE_CHARS} characters`,
+      );
+    }
+  };
+  const endStartTag = (): void => {
+    if (!inAnchor) return;
+    inAnchor = false;
+    const href = attributes.get('href');
+    if (href === undefined || href === '') return;
+    countFile(files.length + 1, project);
+    const yanked = attributes.get('data-yanked');
+    const requiresPython = attributes.get('data-requires-python');
+    files.push({
+      href,
+      sha256: undefined,
+      requiresPython:
+        requiresPython === undefined || requiresPython === '' ? undefined : requiresPython,
+      yanked: yanked === undefined ? false : yanked,
+      coreMetadata: metadataAttribute(
+        attributes.get('data-core-metadata') ?? attributes.get('data-dist-info-metadata'),
+      ),
+      size: undefined,
+      uploadTime: undefined,
+      filename: undefined,
+    });
+  };
+  const tokenizer = new Tokenizer(
+    { xmlMode: false, decodeEntities: true },
     {
-      onopentag(name, attributes) {
-        if (name !== 'a') return;
-        const href = attributes['href'];
-        if (href === undefined || href === '') return;
-        countFile(files.length + 1, project);
-        const yanked = attributes['data-yanked'];
-        const requiresPython = attributes['data-requires-python'];
-        files.push({
-          href,
-          sha256: undefined,
-          requiresPython:
-            requiresPython === undefined || requiresPython === '' ? undefined : requiresPython,
-          yanked: yanked === undefined ? false : yanked,
-          coreMetadata: metadataAttribute(
-            attributes['data-core-metadata'] ?? attributes['data-dist-info-metadata'],
-          ),
-          size: undefined,
-          uploadTime: undefined,
-          filename: undefined,
-        });
+      onopentagname(start, end) {
+        countTag();
+        const first = text.charCodeAt(start);
+        inAnchor = end - start === 1 && (first === CHAR_A || first === CHAR_UPPER_A);
+        if (inAnchor) attributes = new Map();
+        attribute = undefined;
       },
+      onattribname(start, end) {
+        attribute = undefined;
+        if (!inAnchor || end - start > LONGEST_ANCHOR_ATTRIBUTE) return;
+        const name = text.slice(start, end).toLowerCase();
+        // The first of a repeated attribute wins, as in browsers and htmlparser2's Parser.
+        if (ANCHOR_ATTRIBUTES.has(name) && !attributes.has(name)) attribute = name;
+        value = '';
+      },
+      onattribdata(start, end) {
+        if (attribute === undefined) return;
+        checkLength(end - start);
+        value += text.slice(start, end);
+      },
+      onattribentity(codepoint) {
+        if (attribute === undefined) return;
+        checkLength(2);
+        value += String.fromCodePoint(codepoint);
+      },
+      onattribend() {
+        if (attribute !== undefined) attributes.set(attribute, value);
+        attribute = undefined;
+        value = '';
+      },
+      onopentagend: endStartTag,
+      onselfclosingtag: endStartTag,
+      onclosetag: countTag,
+      oncdata() {},
+      oncomment() {},
+      ondeclaration() {},
+      onprocessinginstruction() {},
+      ontext() {},
+      ontextentity() {},
+      onend() {},
     },
-    { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
   );
-  parser.end(body.toString('utf8'));
+  // The tokenizer is fed a slice at a time, the event loop served between slices: a page at the
+  // byte bound costs a few seconds of CPU on a busy machine, and nothing else waits for all of it.
+  for (let at = 0; at < text.length; at += CHARS_PER_TURN) {
+    if (at > 0) await yieldToLoop();
+    tokenizer.write(text.slice(at, at + CHARS_PER_TURN));
+  }
+  tokenizer.end();
   return files;
 }
 
@@ -229,6 +340,14 @@ function parseJsonPage(body: Buffer, project: string): RawFile[] {
   const files: RawFile[] = [];
   for (const entry of list) {
     if (!isRecord(entry)) continue;
+    for (const field of ['url', 'filename', 'requires-python', 'yanked']) {
+      const text = entry[field];
+      if (typeof text === 'string' && text.length > MAX_UPSTREAM_PAGE_ATTRIBUTE_CHARS) {
+        throw garbage(
+          `page of ${project} has a ${field} longer than ${MAX_UPSTREAM_PAGE_ATTRIBUTE_CHARS} characters`,
+        );
+      }
+    }
     const href = entry['url'];
     const filename = entry['filename'];
     if (typeof href !== 'string' || href === '') continue;

@@ -12,6 +12,10 @@
  * kept, 200 → replaced), and served stale when every upstream fails (`serve_stale`). A 404 is
  * remembered for `negative_cache_ttl`. Upstream origins carry no digests, so bytes are verified
  * against the announced Content-Length only; their sha256 is computed and becomes the ETag.
+ * The file is the body as the upstream sent it (no Accept-Encoding asked, a Content-Encoding not
+ * undone): what `curl -O` or `wget` saves from the origin, so a release download keeps matching
+ * its published checksum and a gzip bomb stays its compressed size. NORA answers it without a
+ * Content-Encoding (the bytes are the file, as for any stored raw file).
  */
 import { formatDigest, parseDigest, tryParseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
@@ -199,6 +203,9 @@ export class RawProxy implements RawSource {
         method: 'GET',
         path: encodePath(path) === '' ? '/' : `/${encodePath(path)}`,
         headers,
+        // The bytes a plain download (curl -O, wget) saves, Content-Encoding or not: a release
+        // `.tar.gz` a server labels `Content-Encoding: gzip` stays the published file.
+        contentCoding: 'keep',
       });
       if (response.status === 304 && cached !== undefined) {
         response.body.destroy();

@@ -1,9 +1,12 @@
 /**
  * An upstream that compresses a body it was not asked to compress (`Content-Encoding: gzip`
  * whatever the request's Accept-Encoding said: a CDN, an nginx `gzip on` for every type) must
- * not have the compressed bytes stored and served as the file: every proxy format gets the
+ * not have the compressed bytes stored and served as the file: every registry format gets the
  * identity bytes, digests and sizes are checked on them (the decoding is done once, in the
  * shared upstream client). Gap found 2026-12-02 (Go proxy: `.zip`/`.mod`/`.info` stored gzipped).
+ * Raw proxies are the exception (2026-12-03, hostile-upstream trial F3): they keep the body as a
+ * plain download saves it (curl -O, wget), encoded or not, and send no Accept-Encoding; their
+ * own test is test/integration/raw/content-encoding.test.ts.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -47,6 +50,11 @@ describe('proxies: an upstream that compresses unasked', () => {
   const crate = fileBytes('crate');
   const chart = fileBytes('chart');
   const tarball = fileBytes('tarball');
+  // Gzip files their origin labels `Content-Encoding: gzip` (Apache's `AddEncoding x-gzip .tgz`):
+  // the bytes on the wire are the file itself, and the registry's digest names them.
+  const labelledTarball = gzipSync(fileBytes('labelled-tarball'));
+  const labelledChart = gzipSync(fileBytes('labelled-chart'));
+  const labelled = new Set<string>();
 
   before(async () => {
     goZip = await moduleZip('example.com/m', 'v1.0.0', fileBytes('go-zip', 200_000));
@@ -61,6 +69,11 @@ describe('proxies: an upstream that compresses unasked', () => {
       const file = files.get(url);
       if (file === undefined) {
         res.writeHead(404).end('not found');
+        return;
+      }
+      if (labelled.has(url)) {
+        res.writeHead(200, { 'content-type': file.type, 'content-encoding': 'gzip' });
+        res.end(req.method === 'HEAD' ? undefined : file.body);
         return;
       }
       // `br` for one path: every coding the client knows is decoded, not only gzip.
@@ -129,6 +142,13 @@ describe('proxies: an upstream that compresses unasked', () => {
         `    digest: ${sha256(chart)}`,
         '    urls:',
         `    - ${base}/helm/charts/demo-1.0.0.tgz`,
+        '  labelled:',
+        '  - name: labelled',
+        '    version: 1.0.0',
+        '    apiVersion: v2',
+        `    digest: ${sha256(labelledChart)}`,
+        '    urls:',
+        `    - ${base}/helm/charts/labelled-1.0.0.tgz`,
         'generated: "2024-01-01T00:00:00Z"',
         '',
       ].join('\n'),
@@ -156,6 +176,28 @@ describe('proxies: an upstream that compresses unasked', () => {
       'application/json',
     );
     put('/npm/demo-pkg/-/demo-pkg-1.0.0.tgz', tarball);
+    put('/helm/charts/labelled-1.0.0.tgz', labelledChart, 'application/gzip');
+    labelled.add('/helm/charts/labelled-1.0.0.tgz');
+    put(
+      '/npm/labelled-pkg',
+      JSON.stringify({
+        name: 'labelled-pkg',
+        'dist-tags': { latest: '1.0.0' },
+        versions: {
+          '1.0.0': {
+            name: 'labelled-pkg',
+            version: '1.0.0',
+            dist: {
+              tarball: `${base}/npm/labelled-pkg/-/labelled-pkg-1.0.0.tgz`,
+              integrity: `sha512-${createHash('sha512').update(labelledTarball).digest('base64')}`,
+            },
+          },
+        },
+      }),
+      'application/json',
+    );
+    put('/npm/labelled-pkg/-/labelled-pkg-1.0.0.tgz', labelledTarball, 'application/gzip');
+    labelled.add('/npm/labelled-pkg/-/labelled-pkg-1.0.0.tgz');
 
     server = await startTestServer({
       config: {
@@ -219,16 +261,22 @@ describe('proxies: an upstream that compresses unasked', () => {
     for (const request of goAsks) assert.equal(request.acceptEncoding, 'identity', request.url);
   });
 
-  test('raw and maven files', async () => {
-    await assertIdentity('/repository/raw-px/dir/file.bin', rawFile);
+  test('maven files; raw files are kept as sent (the encoded bytes, as curl -O saves them)', async () => {
     await assertIdentity('/repository/mvn-px/com/example/lib/1.0/lib-1.0.jar', jar);
+    for (const round of ['upstream', 'stored']) {
+      const res = await fetch(`${server.url}/repository/raw-px/dir/file.bin`);
+      const body = Buffer.from(await res.arrayBuffer());
+      assert.equal(res.status, 200, round);
+      assert.equal(res.headers.get('content-encoding'), null, round);
+      assert.equal(sha256(body), sha256(gzipSync(rawFile)), `${round}: the bytes as sent`);
+    }
+    const rawAsks = seen.filter((request) => request.url.startsWith('/raw/'));
+    assert.ok(rawAsks.length > 0);
+    for (const request of rawAsks) assert.equal(request.acceptEncoding, undefined, request.url);
   });
 
   test('a body whose encoding is corrupt is the upstream failure (502), never stored', async () => {
-    for (const path of [
-      '/repository/raw-px/corrupt.bin',
-      '/repository/go-px/corrupt.com/m/@v/v1.0.0.mod',
-    ]) {
+    for (const path of ['/repository/go-px/corrupt.com/m/@v/v1.0.0.mod']) {
       for (let round = 0; round < 2; round++) {
         const res = await fetch(`${server.url}${path}`);
         const text = await res.text().catch(() => 'cut');
@@ -272,6 +320,29 @@ describe('proxies: an upstream that compresses unasked', () => {
     const doc = JSON.parse(text) as { versions: Record<string, { dist: { tarball: string } }> };
     const url = doc.versions['1.0.0']?.dist.tarball ?? '';
     await assertIdentity(new URL(url).pathname, tarball);
+  });
+
+  test('a gzip file labelled Content-Encoding: gzip (npm tarball, Helm chart): 502, nothing stored', async () => {
+    // What NORA does today (docs/proxy.md "Content codings per format"): the decoded bytes do not
+    // match the registry's digest, so the download fails closed; the tar is never stored under
+    // the archive's digest. (A client that decodes as NORA does fails the same way.)
+    const packument = await fetch(`${server.url}/repository/npm-px/labelled-pkg`);
+    const doc = (await packument.json()) as {
+      versions: Record<string, { dist: { tarball: string } }>;
+    };
+    const index = await (await fetch(`${server.url}/repository/helm-px/index.yaml`)).text();
+    const chartUrl = /([^"\s[]*labelled-1\.0\.0\.tgz)/.exec(index)?.[1] ?? '';
+    assert.notEqual(chartUrl, '', index);
+    for (const url of [
+      new URL(doc.versions['1.0.0']?.dist.tarball ?? '').pathname,
+      new URL(chartUrl, `${server.url}/repository/helm-px/`).pathname,
+    ]) {
+      for (let round = 0; round < 2; round++) {
+        const res = await fetch(`${server.url}${url}`);
+        const body = await res.arrayBuffer().catch(() => 'cut');
+        assert.ok(res.status === 502 || body === 'cut', `${url}: ${res.status}`);
+      }
+    }
   });
 });
 

@@ -35,7 +35,7 @@ import {
 import { metadataHeaders } from '../../../src/formats/pypi/upload.ts';
 import { parseUpstreamPage } from '../../../src/formats/pypi/upstream-page.ts';
 import { parseVersion } from '../../../src/formats/pypi/versions.ts';
-import { cpuNow, onlyRegistryErrors } from '../../helpers/properties.ts';
+import { cpuNow, onlyRegistryErrors, onlyRegistryErrorsAsync } from '../../helpers/properties.ts';
 
 /** A file name that may become a storage key or a URL path segment. */
 function assertSafeSegment(name: string): void {
@@ -387,9 +387,13 @@ const contentTypes = fc.constantFrom(
   'application/octet-stream',
 );
 
-function checkPage(body: Buffer, contentType: string | undefined, project = 'demo'): void {
-  onlyRegistryErrors(() => {
-    const page = parseUpstreamPage(body, contentType, PAGE_URL, project);
+async function checkPage(
+  body: Buffer,
+  contentType: string | undefined,
+  project = 'demo',
+): Promise<void> {
+  await onlyRegistryErrorsAsync(async () => {
+    const page = await parseUpstreamPage(body, contentType, PAGE_URL, project);
     const seen = new Set<string>();
     for (const file of page.files) {
       assertSafeSegment(file.filename);
@@ -407,17 +411,17 @@ function checkPage(body: Buffer, contentType: string | undefined, project = 'dem
   }, [502]);
 }
 
-test('upstream pages: arbitrary bytes give safe files or a 502', () => {
-  fc.assert(
-    fc.property(
+test('upstream pages: arbitrary bytes give safe files or a 502', async () => {
+  await fc.assert(
+    fc.asyncProperty(
       fc.oneof(
         fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
         anyText.map((t) => Buffer.from(t)),
         fc.jsonValue({ maxDepth: 4 }).map((v) => Buffer.from(JSON.stringify(v))),
       ),
       contentTypes,
-      (body, type) => {
-        checkPage(body, type);
+      async (body, type) => {
+        await checkPage(body, type);
       },
     ),
     { numRuns: 1000 },
@@ -452,7 +456,7 @@ const attrValue = fc.oneof(
   fc.string({ maxLength: 20 }),
 );
 
-test('upstream HTML pages with odd anchors and attributes give safe files', () => {
+test('upstream HTML pages with odd anchors and attributes give safe files', async () => {
   const anchor = fc
     .tuple(
       hrefArb,
@@ -484,19 +488,19 @@ test('upstream HTML pages with odd anchors and attributes give safe files', () =
     '<a href',
     '<',
   );
-  fc.assert(
-    fc.property(
+  await fc.assert(
+    fc.asyncProperty(
       fc.array(fc.oneof(anchor, noise), { maxLength: 8 }),
       contentTypes,
-      (parts, type) => {
-        checkPage(Buffer.from(`<html><body>${parts.join('\n')}</body></html>`), type);
+      async (parts, type) => {
+        await checkPage(Buffer.from(`<html><body>${parts.join('\n')}</body></html>`), type);
       },
     ),
     { numRuns: 500 },
   );
 });
 
-test('upstream PEP 691 JSON pages with odd entries give safe files', () => {
+test('upstream PEP 691 JSON pages with odd entries give safe files', async () => {
   const entry = fc.record(
     {
       url: fc.oneof(hrefArb, fc.jsonValue({ maxDepth: 1 })),
@@ -522,19 +526,19 @@ test('upstream PEP 691 JSON pages with odd entries give safe files', () => {
     },
     { requiredKeys: [] },
   );
-  fc.assert(
-    fc.property(
+  await fc.assert(
+    fc.asyncProperty(
       fc.array(fc.oneof(entry, fc.jsonValue({ maxDepth: 1 })), { maxLength: 6 }),
       fc.constantFrom('application/vnd.pypi.simple.v1+json', undefined),
-      (files, type) => {
-        checkPage(Buffer.from(JSON.stringify({ meta: {}, files })), type);
+      async (files, type) => {
+        await checkPage(Buffer.from(JSON.stringify({ meta: {}, files })), type);
       },
     ),
     { numRuns: 500 },
   );
 });
 
-test('upstream pages: adversarial sizes and nesting finish quickly', () => {
+test('upstream pages: adversarial sizes and nesting finish quickly', async () => {
   const deep = 100_000;
   const cases: [string, string | undefined][] = [
     [`{"files":${'['.repeat(deep)}${']'.repeat(deep)}}`, 'application/json'],
@@ -548,17 +552,14 @@ test('upstream pages: adversarial sizes and nesting finish quickly', () => {
   ];
   for (const [body, type] of cases) {
     const start = cpuNow();
-    checkPage(Buffer.from(body), type);
+    await checkPage(Buffer.from(body), type);
     assert.ok(cpuNow() - start < 2000, `${body.slice(0, 30)}… took too long`);
   }
   // More files than the bound: refused as an upstream failure, not parsed on.
   const many = Buffer.from(`<a href="demo-1.0.tar.gz">\n`.repeat(100_001));
-  assert.throws(
-    () => parseUpstreamPage(many, 'text/html', PAGE_URL, 'demo'),
-    (err: unknown) => {
-      return isRegistryError(err) && err.status === 502;
-    },
-  );
+  await assert.rejects(parseUpstreamPage(many, 'text/html', PAGE_URL, 'demo'), (err: unknown) => {
+    return isRegistryError(err) && err.status === 502;
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
