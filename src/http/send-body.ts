@@ -36,12 +36,15 @@ export class BufferPool {
   readonly #free: Buffer[] = [];
   readonly #keep: number;
   readonly #idleMs: number;
+  readonly #now: () => number;
   #lastUse = 0;
   #trimTimer: NodeJS.Timeout | undefined;
 
-  constructor(keep = POOL_KEEP, idleMs = POOL_IDLE_MS) {
+  /** `now` is the clock idleness is measured on (a test moves it with mocked timers). */
+  constructor(keep = POOL_KEEP, idleMs = POOL_IDLE_MS, now = () => performance.now()) {
     this.#keep = keep;
     this.#idleMs = idleMs;
+    this.#now = now;
   }
 
   /** Idle buffers held now. */
@@ -50,12 +53,12 @@ export class BufferPool {
   }
 
   take(): Buffer {
-    this.#lastUse = performance.now();
+    this.#lastUse = this.#now();
     return this.#free.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
   }
 
   give(buffer: Buffer): void {
-    this.#lastUse = performance.now();
+    this.#lastUse = this.#now();
     if (this.#free.length < this.#keep) this.#free.push(buffer);
     this.#scheduleTrim(this.#idleMs);
   }
@@ -64,7 +67,7 @@ export class BufferPool {
     if (this.#trimTimer !== undefined) return;
     this.#trimTimer = setTimeout(() => {
       this.#trimTimer = undefined;
-      const idleFor = performance.now() - this.#lastUse;
+      const idleFor = this.#now() - this.#lastUse;
       if (idleFor >= this.#idleMs) this.#free.length = 0;
       else this.#scheduleTrim(this.#idleMs - idleFor);
     }, delay);
