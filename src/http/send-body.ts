@@ -158,8 +158,9 @@ async function pumpFile(
         position,
       );
       if (count === 0) {
-        // Shorter than announced: damaged (a verifier reports it; the check below refuses it).
-        verifier?.finish();
+        // Shorter than announced: damaged (a verifier reports it and removes the file; the check
+        // below refuses it once that removal is done).
+        if (verifier !== undefined && !verifier.finish()) await verifier.removed?.();
         break;
       }
       position += count;
@@ -167,6 +168,9 @@ async function pumpFile(
       if (verifier !== undefined) {
         verifier.update(chunk);
         if (position > last && !verifier.finish()) {
+          // The connection is cut once the damaged file is gone (as a refusal before any byte
+          // waits for it in BlobStore.open): a retry or repair after the cut never meets it.
+          await verifier.removed?.();
           throw new Error('stored file failed its integrity check');
         }
       }
