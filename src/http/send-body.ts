@@ -36,12 +36,15 @@ export class BufferPool {
   readonly #free: Buffer[] = [];
   readonly #keep: number;
   readonly #idleMs: number;
+  readonly #now: () => number;
   #lastUse = 0;
   #trimTimer: NodeJS.Timeout | undefined;
 
-  constructor(keep = POOL_KEEP, idleMs = POOL_IDLE_MS) {
+  /** `now` is the clock idleness is measured on (a test moves it with mocked timers). */
+  constructor(keep = POOL_KEEP, idleMs = POOL_IDLE_MS, now = () => performance.now()) {
     this.#keep = keep;
     this.#idleMs = idleMs;
+    this.#now = now;
   }
 
   /** Idle buffers held now. */
@@ -50,12 +53,12 @@ export class BufferPool {
   }
 
   take(): Buffer {
-    this.#lastUse = performance.now();
+    this.#lastUse = this.#now();
     return this.#free.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
   }
 
   give(buffer: Buffer): void {
-    this.#lastUse = performance.now();
+    this.#lastUse = this.#now();
     if (this.#free.length < this.#keep) this.#free.push(buffer);
     this.#scheduleTrim(this.#idleMs);
   }
@@ -64,7 +67,7 @@ export class BufferPool {
     if (this.#trimTimer !== undefined) return;
     this.#trimTimer = setTimeout(() => {
       this.#trimTimer = undefined;
-      const idleFor = performance.now() - this.#lastUse;
+      const idleFor = this.#now() - this.#lastUse;
       if (idleFor >= this.#idleMs) this.#free.length = 0;
       else this.#scheduleTrim(this.#idleMs - idleFor);
     }, delay);
@@ -155,8 +158,9 @@ async function pumpFile(
         position,
       );
       if (count === 0) {
-        // Shorter than announced: damaged (a verifier reports it; the check below refuses it).
-        verifier?.finish();
+        // Shorter than announced: damaged (a verifier reports it and removes the file; the check
+        // below refuses it once that removal is done).
+        if (verifier !== undefined && !verifier.finish()) await verifier.removed?.();
         break;
       }
       position += count;
@@ -164,6 +168,9 @@ async function pumpFile(
       if (verifier !== undefined) {
         verifier.update(chunk);
         if (position > last && !verifier.finish()) {
+          // The connection is cut once the damaged file is gone (as a refusal before any byte
+          // waits for it in BlobStore.open): a retry or repair after the cut never meets it.
+          await verifier.removed?.();
           throw new Error('stored file failed its integrity check');
         }
       }

@@ -15,6 +15,12 @@ export interface ReadVerifier {
   update(chunk: Uint8Array): void;
   /** true when the bytes seen match the digest; the verifier reports a mismatch itself. */
   finish(): boolean;
+  /**
+   * Settles once the damaged file a false finish() found is removed (or its removal failed): the
+   * sender cuts the connection only then, so a client that reacts to the cut (a retry, the
+   * upload that repairs it) never finds the damaged file still in place.
+   */
+  removed?(): Promise<void>;
 }
 
 /** An open file and the byte range (inclusive `end`, to EOF when absent) the stream would read. */

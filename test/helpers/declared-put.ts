@@ -26,10 +26,12 @@ export async function putDeclaredOnly(
       method: options.method ?? 'PUT',
       headers: { ...options.headers, 'content-length': String(declared) },
     });
+    // 10 s by default: an early refusal takes milliseconds, but 3 s was little on a loaded CI
+    // machine; a server reading the body first never answers (body_timeout is 60 s in tests).
     const timer = setTimeout(() => {
       req.destroy();
       resolve('no answer');
-    }, options.waitMs ?? 3000);
+    }, options.waitMs ?? 10_000);
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));

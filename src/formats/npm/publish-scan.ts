@@ -113,8 +113,20 @@ class Base64Spool {
     });
   }
 
-  destroy(): void {
+  /**
+   * Stops writing; settles once the file is closed. The stream opens its file asynchronously: a
+   * removal before that open settled found nothing, and the open then left the file behind after
+   * the refusal had been answered.
+   */
+  async destroy(): Promise<void> {
+    if (this.#out.closed) return;
+    const closed = new Promise<void>((resolve) => {
+      this.#out.once('close', () => {
+        resolve();
+      });
+    });
     this.#out.destroy();
+    await closed;
   }
 }
 
@@ -319,7 +331,7 @@ export async function scanPublishBody(
     }
     if (spool || inString) throw new RegistryError('BAD_REQUEST', 'request body is not valid JSON');
   } catch (err) {
-    spool?.destroy();
+    await spool?.destroy();
     await cleanup();
     throw err;
   }

@@ -15,8 +15,9 @@ import { buildOciLayout, type Distribution, pushLayout, startDistribution } from
 
 const skip = missingTools('skopeo', 'docker-registry');
 
+/** Polls `check` for up to 20 s (a bound for a failure only; a reload takes milliseconds). */
 async function waitFor(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
   assert.ok(check(), `timed out waiting for ${what}`);
 }
 

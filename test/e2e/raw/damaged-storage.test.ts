@@ -49,7 +49,10 @@ describe('damaged stored bytes are refused, removed and repaired (curl)', () => 
       await handle.close();
     }
   };
-  /** The removal of a damaged file runs after the cut connection: wait for it (≤ 5 s). */
+  /**
+   * The damaged file is removed before the connection is cut (send-body.ts waits for it); polled
+   * all the same, up to 5 s.
+   */
   const removed = async (body: Buffer) => {
     for (let i = 0; i < 100; i += 1) {
       if (

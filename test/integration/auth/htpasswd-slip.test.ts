@@ -34,9 +34,12 @@ describe('an htpasswd -c slip is recoverable', () => {
     await dir[Symbol.asyncDispose]();
   });
 
-  /** Waits for the file watch (polled each second) to have read the file's new users. */
+  /**
+   * Waits for the file watch (polled each second) to have read the file's new users: up to 20 s,
+   * a bound for a failure only (5 s left four polls of slack on a loaded machine).
+   */
   async function until(check: () => boolean): Promise<void> {
-    for (let i = 0; i < 100 && !check(); i++) await sleep(50);
+    for (let i = 0; i < 400 && !check(); i++) await sleep(50);
     await server.app.context.identity.settled();
     assert.ok(check(), 'the file watch read the new file');
   }

@@ -91,8 +91,10 @@ describe('gc keeps what proxies cached (documents and files)', () => {
     await get(new URL(chartUrl, `${server.url}/helm/`).pathname);
     // The fills record their cache rows once committed, after the answer: wait for the chart's
     // (the passes below run with a clock 8 days ahead, where an unrecorded fill is garbage).
-    for (let i = 0; i < 40; i++) {
-      if (await server.app.context.proxy.lookup('helm-proxy', 'chart:gcproxied-1.0.0.tgz')) break;
+    // 20 s bounds a failure only: the loop went on after 2 s, and the passes then removed it.
+    const deadline = Date.now() + 20_000;
+    while (!(await server.app.context.proxy.lookup('helm-proxy', 'chart:gcproxied-1.0.0.tgz'))) {
+      assert.ok(Date.now() < deadline, "the chart fill's cache row was not recorded");
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   });

@@ -48,8 +48,9 @@ describe('Maven group: DELETE of proxied content', () => {
       });
       const jar = await send(`${server.url}/maven2/org/acme/cached/1.0/cached-1.0.jar`, 'GET');
       assert.equal(jar.status, 200, jar.body);
-      // The cached file's row is written in the background after the answer.
-      const deadline = Date.now() + 5000;
+      // The cached file's row is written in the background after the answer (20 s bounds a
+      // failure only).
+      const deadline = Date.now() + 20_000;
       let refused = await send(`${server.url}/maven2/org/acme/cached/1.0/`, 'DELETE');
       while (refused.status === 404 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 100));

@@ -77,7 +77,9 @@ describe('npm audit through the proxy engine', () => {
     fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
     server = await startTestServer({
       config: {
-        npm: { proxy: fakeUrl, proxy_auth: 'auditor:s3cret', proxy_timeout: 0.5 },
+        // 2 s: every answer of the in-process fake must come within it (0.5 s was little on a
+        // loaded machine); only the 'slow' case waits for it.
+        npm: { proxy: fakeUrl, proxy_auth: 'auditor:s3cret', proxy_timeout: 2 },
         circuit_breaker: { enabled: true, threshold: 2, reset_timeout: 600 },
       },
     });

@@ -59,8 +59,9 @@ describe('docker proxy layer prefetch (fixture upstream)', () => {
     return sha(Buffer.from(await res.arrayBuffer()));
   }
 
+  /** Polls `condition`; 20 s bounds a failure only (the prefetch starts 100 ms after the trigger). */
   async function until(condition: () => boolean, what: string): Promise<void> {
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 20_000;
     while (!condition()) {
       if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
       await new Promise((resolve) => setTimeout(resolve, 20));

@@ -37,8 +37,9 @@ describe('access log: client, principal, user agent; lockout warnings', () => {
       headers: { 'x-request-id': id, 'user-agent': 'test-agent/1.0', ...headers },
     });
     await res.arrayBuffer();
-    // The line is written once the answer is sent; wait for it.
-    for (let i = 0; i < 50 && !raw.some((t) => t.includes(`"reqId":"${id}"`)); i++) {
+    // The line is written once the answer is sent; wait for it (10 s bounds a failure only).
+    const deadline = Date.now() + 10_000;
+    while (!raw.some((t) => t.includes(`"reqId":"${id}"`)) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     return { status: res.status, line: accessLine(id) };

@@ -226,7 +226,7 @@ describe('answer memo, auth on', () => {
     server = await startTestServer({
       config: {
         auth: { enabled: true, anonymous_read: true, htpasswd_file: htpasswd },
-        rate_limit: { enabled: true, general_rps: 1, general_burst: 3 },
+        rate_limit: { enabled: true, general_rps: 0.01, general_burst: 3 },
       },
     });
   });
@@ -273,7 +273,7 @@ describe('answer memo, auth on', () => {
         server: { host: '127.0.0.1', port: 0, log_level: 'silent' },
         storage: server.config.storage,
         auth: { ...server.config.auth, anonymous_read: true },
-        rate_limit: { enabled: true, general_rps: 1, general_burst: 3 },
+        rate_limit: { enabled: true, general_rps: 0.01, general_burst: 3 },
       },
       {},
     );

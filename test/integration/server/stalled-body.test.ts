@@ -55,24 +55,36 @@ describe('[server] body_timeout: a stalled request body', () => {
     const res = await fetch(`${server.url}/raw/stall/f.bin`);
     assert.equal(res.status, 404);
     await res.arrayBuffer();
-    // The spool file of the abandoned body is gone.
+    // The spool file of the abandoned body is gone. The 408 goes out first (the handler sees its
+    // request aborted only then, and removes the file after): wait for it, 10 s at most.
     const ingest = path.join(server.dataDir, 'storage', '.tmp');
-    const left = await fs.readdir(ingest, { recursive: true }).catch(() => []);
-    const files = [];
-    for (const name of left) {
-      if ((await fs.stat(path.join(ingest, name))).isFile()) files.push(name);
+    const spooled = async () => {
+      const files = [];
+      for (const name of await fs.readdir(ingest, { recursive: true }).catch(() => [])) {
+        const stat = await fs.stat(path.join(ingest, name)).catch(() => undefined);
+        if (stat?.isFile() === true) files.push(name);
+      }
+      return files;
+    };
+    const deadline = Date.now() + 10_000;
+    let files = await spooled();
+    while (files.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      files = await spooled();
     }
     assert.deepEqual(files, []);
   });
 
   test('an upload that keeps sending, slower than body_timeout overall, is stored', async () => {
-    // 4 parts, one every 600 ms: 2.4 s in all, never 1 s without a byte.
-    const parts = ['aaaa', 'bbbb', 'cccc', 'dddd'];
+    // 6 parts, one every 300 ms: 1.8 s in all, never 1 s without a byte. (Every 600 ms left
+    // 400 ms: a stall of this process that long ran the write and the server's timeout in one
+    // turn of the loop, before the bytes were read: a 408.)
+    const parts = ['aa', 'bbb', 'ccc', 'ddd', 'eee', 'fff'];
     const answer = await exchange(
       port,
-      'PUT /raw/slow/f.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 16\r\nConnection: close\r\n\r\n',
+      'PUT /raw/slow/f.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\nConnection: close\r\n\r\n',
       parts,
-      600,
+      300,
     );
     assert.match(answer, /^HTTP\/1\.1 201 /);
     const res = await fetch(`${server.url}/raw/slow/f.txt`);
@@ -100,12 +112,16 @@ describe('[server] body_timeout: a stalled request body', () => {
         resolve();
       });
     });
+    // Counted once the server sees the connection gone: wait for the count to move, 10 s at most
+    // (waiting for the line to exist alone would end at once after any earlier 499).
+    const expected = Number(before?.[1] ?? 0) + 1;
     let after: RegExpExecArray | null = null;
-    for (let i = 0; i < 50 && after === null; i++) {
+    const deadline = Date.now() + 10_000;
+    while (Number(after?.[1] ?? 0) < expected && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       after = metric.exec(await (await fetch(`${server.url}/metrics`)).text());
     }
     assert.ok(after, 'a 499 line for the PUT');
-    assert.equal(Number(after[1]), Number(before?.[1] ?? 0) + 1);
+    assert.equal(Number(after[1]), expected);
   });
 });

@@ -301,7 +301,9 @@ test('parseIndexFile: 10k lines and a 1 MB line parse in bounded time', () => {
   const started = performance.now();
   assert.equal(parseIndexFile(many, 'big').length, 10_000);
   assert.equal(parseIndexFile(huge, 'big').length, 2);
-  assert.ok(performance.now() - started < 2000);
+  // 5 s as for the Go and raw parsers: 0.15–0.25 s alone (load 9), and a full suite on a loaded
+  // machine slows it several times; a quadratic step on these inputs would take minutes.
+  assert.ok(performance.now() - started < 5000, `${performance.now() - started} ms`);
 });
 
 test('parseConfigDl: arbitrary bodies give a non-empty dl or a 502', () => {

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ByteLru, ownedBuffer, retainedBytes } from '../../../src/core/byte-lru.ts';
 import { gzipOf, makeDoc, RenderedDocCache } from '../../../src/core/rendered-docs.ts';
 import { ParsedCache, sourcesBytes } from '../../../src/formats/npm/proxy.ts';
@@ -194,16 +193,26 @@ describe('upstream token cache', () => {
 });
 
 describe('send-body buffer pool', () => {
-  test('keeps at most its bound of idle buffers and lets them all go once unused', async () => {
-    const pool = new BufferPool(4, 50);
+  test('keeps at most its bound of idle buffers and lets them all go once unused', (t) => {
+    // Mocked timers and clock: a loaded machine's late timer cannot reorder the trim and a use
+    // (with real 20/40/80 ms sleeps a 20 ms stall let the trim see 50 ms of idleness too early).
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let now = 0;
+    const advance = (ms: number) => {
+      now += ms;
+      t.mock.timers.tick(ms);
+    };
+    const pool = new BufferPool(4, 50, () => now);
     const taken = Array.from({ length: 8 }, () => pool.take());
     for (const buffer of taken) pool.give(buffer);
     assert.equal(pool.idle, 4, 'at most 4 MiB idle');
-    await sleep(20);
+    advance(20);
     pool.give(pool.take());
-    await sleep(40);
+    advance(40);
     assert.equal(pool.idle, 4, 'still in use 40 ms ago: kept');
-    await sleep(80);
+    advance(9);
+    assert.equal(pool.idle, 4, 'unused for 49 ms: kept');
+    advance(1);
     assert.equal(pool.idle, 0, 'unused for 50 ms: released');
   });
 });

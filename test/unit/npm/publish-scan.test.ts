@@ -95,6 +95,28 @@ test('bad base64, escapes in data, truncation and oversize are 4xx', async () =>
   );
 });
 
+test('a refused body leaves no spool file, even one whose open had not settled yet', async () => {
+  // The refusal came while the spool's write stream was still opening its file: the removal
+  // found nothing and the open then created it, after the 400 (a few in 300 here, unloaded).
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-scan-refused-'));
+  try {
+    const body = Buffer.from('{"name":"x","versions":{},"_attachments":{"x.tgz":{"data":"***"}}}');
+    for (let i = 0; i < 1000; i++) {
+      await assert.rejects(
+        scanPublishBody(
+          Readable.from([body]),
+          () => Promise.resolve(path.join(dir, randomUUID())),
+          1 << 20,
+        ),
+        (err) => isRegistryError(err) && err.status === 400,
+      );
+    }
+    assert.deepEqual(await fs.readdir(dir), []);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('spool files and counts are bounded by the limits, refused before the entry past them', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-scan-'));
   let created = 0;

@@ -38,13 +38,23 @@ async function store(precheckBytes = 1024 * 1024) {
   const damaged: { digest: Digest; removed: boolean }[] = [];
   const observer: ReadObserver = ({ digest, removal }) => {
     void removal.then((removed) => damaged.push({ digest, removed }));
+    removals.push(removal);
   };
   blobs.observeReads(observer);
   const file = (digest: Digest) => path.join(dir, blobKey(digest));
   return { dir, index, blobs, damaged, file };
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+/** The removals of damaged files the stores' observers were told of, not awaited yet. */
+const removals: Promise<boolean>[] = [];
+
+/**
+ * Settles once every removal reported so far has (a read's verifier finished outside open(), e.g.
+ * by send-body, starts it and moves on). A 20 ms sleep before: a loaded disk took longer.
+ */
+async function settle(): Promise<void> {
+  await Promise.allSettled(removals.splice(0));
+}
 
 test('a small blob damaged in place is refused before any byte, removed, reported, and re-stored by the next ingest', async () => {
   const { blobs, index, damaged, file } = await store();
