@@ -22,11 +22,12 @@ if (major < 24) {
 process.env.UV_THREADPOOL_SIZE ??= '16';
 // undici parses every upstream response with llhttp (WebAssembly): V8 compiles it fast (Liftoff),
 // then re-compiles its hot functions with TurboFan, which for llhttp's one huge parser function
-// costs ~0.2 s of CPU on V8's worker threads after a few dozen responses, i.e. in the middle of the
-// first cold fills after a start (measured: a cold `go mod download` of 52 files, NORA's CPU 0.55
-// -> 0.30 s; half of it was that compile). A budget ~150x V8's default (13e6 "bytes executed" per
-// function) still optimizes it on a server that keeps proxying, once it has paid for itself.
-// Set before undici compiles llhttp (at its first connection); an operator's own flag wins.
+// costs 0.1-0.2 s of CPU and a 24 MB compiler zone on V8's worker threads
+// (--trace-wasm-compilation-times), i.e. in the middle of the first cold fills after a start
+// (measured: a cold `go mod download` of 52 files, NORA's CPU 0.55 -> 0.30 s; half of it was that
+// compile). A budget ~150x V8's default (13e6 "bytes executed" per function) holds it off for
+// small answers; a tier-up filter below stops it for good. Set before undici compiles llhttp (at
+// its first connection); an operator's own flag wins.
 if (!process.execArgv.some((flag) => flag.startsWith('--wasm-tiering-budget'))) {
   const { setFlagsFromString } = await import('node:v8');
   setFlagsFromString('--wasm-tiering-budget=2000000000');
@@ -35,4 +36,15 @@ if (!process.execArgv.some((flag) => flag.startsWith('--wasm-tiering-budget'))) 
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
 const { main } = await import('../src/main.ts');
+// The budget does not hold the tier-up off when bodies are large: a cold `cargo fetch` of 117
+// crates (10 MB of bodies) still set it off, 0.1 s of that round's ~0.9 s of CPU. And the tier-up
+// buys nothing: with perf, llhttp's own code is ~0.2% of the CPU of an undici loop fetching 625 KB
+// bodies from nginx, in Liftoff and TurboFan code alike (bodies pass as spans). So no wasm function
+// is tiered up: the filter names a function index no module has. Set after the sources are
+// loaded, so Node's TypeScript stripping (WebAssembly too) keeps the tiering it had; an operator's
+// own flag wins. See docs/performance.md (cold fills, 2026-12-03).
+if (!process.execArgv.some((flag) => flag.startsWith('--wasm-tier-up-filter'))) {
+  const { setFlagsFromString } = await import('node:v8');
+  setFlagsFromString('--wasm-tier-up-filter=2147483647');
+}
 await main(process.argv.slice(2));

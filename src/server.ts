@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import v8 from 'node:v8';
 import { buildApp, type NoraApp } from './app.ts';
-import { collectWhenIdle } from './core/idle-gc.ts';
+import { collectNow, collectWhenIdle } from './core/idle-gc.ts';
 import { ConfigError, isRecord, type LoadedConfig } from './config/load.ts';
 import type { AppConfig } from './config/schema.ts';
 import { RepositoryConfigError } from './repos/repository.ts';
@@ -42,6 +42,7 @@ export async function startServer(
 
   const url = await app.fastify.listen({ host: config.server.host, port: config.server.port });
   growHeapForStreaming();
+  collectNow();
   // Every request, answer-memo hits included, passes the raw server's 'request' event.
   let requests = 0;
   app.fastify.server.on('request', () => {
@@ -133,8 +134,8 @@ const HEAP_GROWING_PERCENT = 200;
  * client and the upstream need. A fixed factor of 3 leaves ~60 MB of headroom: 0-1 full GC per
  * such pull, and on the OCI bench pushes went from 327 to 409 MB/s and the peak RSS of a 2 GiB
  * push + pull from 161 to 167 MB (docs/performance.md). Set once listening, so that start-up's own
- * garbage is collected at V8's pace and idle RSS stays as it was. A `--heap-growing-percent` given
- * on node's command line wins.
+ * garbage is collected at V8's pace; the full GC that follows (collectNow) sizes the limit with
+ * this factor at once. A `--heap-growing-percent` given on node's command line wins.
  */
 function growHeapForStreaming(): void {
   if (process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) return;

@@ -523,13 +523,19 @@ export class GoProxy implements GoSource {
         `upstream ${label} sent ${size} bytes for ${what}, announced ${declared}`,
       );
     }
+    const held: Held = chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : chunks;
+    // The body as one buffer, joined once at most (a `.mod`'s check, the whole-zip check and a
+    // document share it; a zip's head check copies only its head).
+    let whole: Buffer | undefined;
+    const wholeBody = (): Buffer => (whole ??= joined(held));
     if (options.check !== undefined) {
-      const head = joined(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : chunks);
-      const reason = options.check.check(head.subarray(0, options.check.bytes ?? head.length));
+      const bytes = options.check.bytes;
+      const head = bytes === undefined ? wholeBody() : headOf(held, bytes);
+      const reason = options.check.check(head);
       if (reason !== undefined) throw refusedFile(label, what, reason);
     }
     if (options.wholeZip === 'before answering') {
-      const problem = await zipIntegrityProblem(joined(chunks));
+      const problem = await zipIntegrityProblem(wholeBody());
       if (problem !== undefined) throw refusedFile(label, what, problem);
       this.#suspect.delete(`${label}\n${what}`);
     }
@@ -537,13 +543,12 @@ export class GoProxy implements GoSource {
     for (const chunk of chunks) hash.update(chunk);
     const verified = { algorithm: 'sha256' as const, hex: hash.digest('hex') };
     const digest = formatDigest(verified);
-    const held: Held = chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : chunks;
     if (!this.#pending.has(digest)) {
       this.#pending.set(digest, held);
       const ingest = async (): Promise<void> => {
         try {
           if (options.wholeZip === 'before keeping') {
-            const problem = await zipIntegrityProblem(joined(held));
+            const problem = await zipIntegrityProblem(wholeBody());
             if (problem !== undefined) {
               this.#refuse(label, what, problem, digest);
               return;
@@ -566,7 +571,7 @@ export class GoProxy implements GoSource {
       this.#writes.add(write);
       if (options.wait) await write;
     }
-    if (options.document) this.#documents.set(digest, joined(held));
+    if (options.document) this.#documents.set(digest, wholeBody());
     return { digest, size };
   }
 
@@ -773,6 +778,19 @@ type Held = Buffer | readonly Buffer[];
 
 function joined(held: Held): Buffer {
   return Buffer.isBuffer(held) ? held : Buffer.concat(held);
+}
+
+/**
+ * The first `bytes` bytes of `held` (all of a shorter body): a view of its first chunk when that
+ * holds them, else a copy of those bytes only.
+ */
+function headOf(held: Held, bytes: number): Buffer {
+  const first = Buffer.isBuffer(held) ? held : held[0];
+  if (first === undefined) return Buffer.alloc(0);
+  if (first.length >= bytes || Buffer.isBuffer(held)) return first.subarray(0, bytes);
+  let size = 0;
+  for (const chunk of held) size += chunk.length;
+  return Buffer.concat(held, Math.min(bytes, size));
 }
 
 /**
