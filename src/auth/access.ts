@@ -383,6 +383,16 @@ export class AccessControl {
   }
 
   /**
+   * True when every path under `prefix` is decided for `principal` as `prefix` itself is, for
+   * every action: what `readsEveryPathUnder` tests, which looks at no action (the role defaults
+   * apply alike, a read-only credential is refused alike, a scoped one is never sure). A write of
+   * a subtree (a Go module's packages) then needs no check per path once `prefix` passed.
+   */
+  decidesUnderAsPrefix(principal: Principal, repository: Repository, prefix: string): boolean {
+    return this.readsEveryPathUnder(principal, repository, prefix);
+  }
+
+  /**
    * The direct members (names) of `group` that may answer a read of `path` through it, when a
    * rule reserved the path for some of them (see Permissions.answeringMembers); undefined when
    * every member may (auth off: rules do not apply). The same for every caller: group answers

@@ -240,6 +240,11 @@ export class GoHosted implements GoSource {
    * `.mod` (after storing again the missing files of the version this upload reproduces byte for
    * byte). An upload identical to the stored version (same zip, so same `.mod`) succeeds with
    * `unchanged` (a retried publish; missing files of it are stored again first).
+   *
+   * `mayProvide`, when given, is called once the zip has passed the module zip rules and before
+   * anything is stored (a retry's repair included), with the import paths of the packages the
+   * zip provides (`importPathsOf`); it throws to refuse the upload (publish.ts: the publisher must
+   * be allowed to write each of them).
    */
   async publish(
     repo: Repository,
@@ -248,6 +253,7 @@ export class GoHosted implements GoSource {
     body: Readable,
     uploader: string | undefined,
     contentLength?: number,
+    mayProvide?: (packages: readonly PackagePath[]) => void,
   ): Promise<PublishResult> {
     checkHosted(repo);
     const err = checkModuleVersion(module, version);
@@ -281,6 +287,7 @@ export class GoHosted implements GoSource {
         throw versionExistsError(module, version);
       }
       const checked = await checkModuleZip(zip.path, size, module, version, maxZipSize);
+      mayProvide?.(importPathsOf(module, checked.packageDirs));
       const modBytes = checked.goMod ?? Buffer.from(`module ${quotePath(module)}\n`);
       if (existing !== undefined) {
         return await this.#again(existing, zip.path, zipSha256, size, modBytes, checked.files);
@@ -419,6 +426,23 @@ export function latestOf<T extends { readonly version: string; readonly pseudo: 
     newest((v) => !v.pseudo) ??
     newest(() => true)
   );
+}
+
+/** A package a module zip provides: its directory in the zip and its import path. */
+export interface PackagePath {
+  /** Slash path relative to the module root; `''` for the root. */
+  readonly dir: string;
+  /** `<module>/<dir>` (the module path itself for the root), spelled as the module path is. */
+  readonly importPath: string;
+}
+
+/**
+ * The import paths of the packages in `dirs` (zip.ts `packageDirs`) of `module` (decoded, as
+ * the URL and `[[auth.rules]]` spell it): `go` resolves `<module>/<dir>` to that directory of
+ * any module in the build whose path is a prefix of the import path.
+ */
+export function importPathsOf(module: string, dirs: readonly string[]): PackagePath[] {
+  return dirs.map((dir) => ({ dir, importPath: dir === '' ? module : `${module}/${dir}` }));
 }
 
 /** The stored row of the newest version (exported for tests). */

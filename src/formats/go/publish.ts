@@ -15,13 +15,25 @@
  * unless the upload says it means it (`?shadow=1`, `nora go publish --shadow`); then it goes
  * ahead and its answer carries the same words as a `warning:` line. The check runs before the
  * body is read, and only for a path the hosted repository does not hold yet.
+ *
+ * Packages inside another's namespace (trial rustgo F7): `go` resolves an import path against
+ * every module of the build whose path is a prefix of it, so a module `corp.example.com` whose
+ * zip holds `platform/y/y.go` provides the package `corp.example.com/platform/y` — inside a
+ * namespace a rule over `corp.example.com/platform/**` reserves for others — and makes
+ * `corp.example.com/platform/x` an ambiguous import for builds that also require the reserved
+ * module. So once the zip has passed the module zip rules, and before anything is stored, the
+ * publisher must also be allowed to `write` the import path of every package the zip provides
+ * (`<module>/<dir>` for each directory holding a `.go` file, spelled as the module path; each
+ * directory once), on the group and its member as for the module path. Else 403 naming the
+ * first such package (sorted by directory) and the refusal of its path, which says whose rule
+ * owns it.
  */
 import type { Readable } from 'node:stream';
-import type { AccessControl, Action, Principal } from '../../auth/access.ts';
-import { RegistryError } from '../../core/errors.ts';
+import type { AccessControl, Principal } from '../../auth/access.ts';
+import { isRegistryError, RegistryError } from '../../core/errors.ts';
 import { shadowedProxies, shadowedText } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
-import type { GoHosted, PublishResult } from './hosted.ts';
+import type { GoHosted, PackagePath, PublishResult } from './hosted.ts';
 
 export interface GoPublisherDeps {
   readonly access: AccessControl;
@@ -62,7 +74,7 @@ export class GoPublisher {
     contentLength?: number,
     options: { readonly shadow?: boolean } = {},
   ): Promise<GoPublishAnswer> {
-    const target = this.#writeTarget(repo, principal, 'write', module);
+    const target = this.#writeTarget(repo, principal, module);
     const warnings = await this.#takeover(target, module);
     if (warnings.length > 0 && options.shadow !== true) {
       throw new RegistryError(
@@ -79,8 +91,48 @@ export class GoPublisher {
       body,
       principal.kind === 'user' ? principal.name : undefined,
       contentLength,
+      (packages) => {
+        this.#mayProvide(repo, target, principal, module, version, packages);
+      },
     );
     return { ...result, warnings };
+  }
+
+  /**
+   * Throws (403) unless `principal` may write the import path of each of `packages`, the
+   * packages the zip of `module@version` provides (see the module comment). The module path
+   * itself was checked before the body was read.
+   */
+  #mayProvide(
+    repo: Repository,
+    target: Repository,
+    principal: Principal,
+    module: string,
+    version: string,
+    packages: readonly PackagePath[],
+  ): void {
+    // Usually no rule speaks below the module path: then each package is decided as the module
+    // path was (one remembered look-up), else each directory once (at most the zip's entries).
+    const access = this.#deps.access;
+    const asModule = (r: Repository) => access.decidesUnderAsPrefix(principal, r, module);
+    if (asModule(target) && (target.name === repo.name || asModule(repo))) return;
+    for (const { dir, importPath } of packages) {
+      if (importPath === module) continue;
+      try {
+        this.#authorizeWrite(repo, target, principal, importPath);
+      } catch (err) {
+        if (!isRegistryError(err) || (err.code !== 'DENIED' && err.code !== 'UNAUTHORIZED')) {
+          throw err;
+        }
+        throw new RegistryError(
+          err.code,
+          `refusing to publish ${module}@${version}: its zip holds the package ${importPath} (directory ${dir}/), and ${err.message}. ` +
+            `Go looks a package up in every module whose path is a prefix of its import path, so a module may hold packages only where its publisher may write: ` +
+            `leave ${dir}/ out of the module, or have it published as its own module by someone who may.`,
+          err.headers === undefined ? {} : { headers: err.headers },
+        );
+      }
+    }
   }
 
   /** The takeover lines of a first publish of `module` in `target` (see the module comment). */
@@ -100,12 +152,17 @@ export class GoPublisher {
     return shadowedText((name) => name, module, target.name, shadowed);
   }
 
-  #writeTarget(repo: Repository, principal: Principal, action: Action, module: string): Repository {
+  #writeTarget(repo: Repository, principal: Principal, module: string): Repository {
     const target = this.#deps.repositories.requireWriteTarget(repo, { verb: 'publish' });
-    if (target.name !== repo.name) this.#deps.access.authorize(principal, repo, action, module);
-    this.#deps.access.authorize(principal, target, action, module, {
+    this.#authorizeWrite(repo, target, principal, module);
+    return target;
+  }
+
+  /** `write` on `path` in `target`, and in `repo` when that is a group publishing into it. */
+  #authorizeWrite(repo: Repository, target: Repository, principal: Principal, path: string): void {
+    if (target.name !== repo.name) this.#deps.access.authorize(principal, repo, 'write', path);
+    this.#deps.access.authorize(principal, target, 'write', path, {
       via: target.name === repo.name ? undefined : repo,
     });
-    return target;
   }
 }

@@ -16,6 +16,9 @@
  *   to extract is refused here;
  * - the root `go.mod` names the module (its `module` line); a `+incompatible` version has none.
  *
+ * It also says which directories hold a `.go` file (`packageDirs`): the packages the module
+ * provides, whose import paths (`<module>/<dir>`) a publish must be allowed to write (publish.ts).
+ *
  * Failures are RegistryError BAD_REQUEST (TOO_LARGE for sizes) with a one-line reason.
  */
 import { promisify } from 'node:util';
@@ -41,6 +44,12 @@ export interface CheckedZip {
   readonly files: number;
   /** Sum of their uncompressed sizes, bytes. */
   readonly contentSize: number;
+  /**
+   * Each directory holding a file named `*.go` (slash path relative to the module root, `''` for
+   * the root), once, sorted: the packages the module provides, as the `go` command counts a
+   * directory with Go files as a package of the module (so `<module>/<dir>` resolves to it).
+   */
+  readonly packageDirs: readonly string[];
 }
 
 function invalid(reason: string): RegistryError {
@@ -152,6 +161,7 @@ async function checkEntries(
   let contentSize = 0;
   let files = 0;
   let goMod: Buffer | undefined;
+  const packageDirs = new Set<string>();
   for await (const entry of zip.eachEntry()) {
     const full = entry.fileName;
     if (!full.startsWith(prefix)) {
@@ -178,6 +188,7 @@ async function checkEntries(
     }
     const slash = name.lastIndexOf('/');
     const base = name.slice(slash + 1);
+    if (base.endsWith('.go')) packageDirs.add(slash < 0 ? '' : name.slice(0, slash));
     if (base.toLowerCase() === 'go.mod') {
       if (base !== name) {
         throw invalid(`"${name}": go.mod file not in module root directory (a nested module)`);
@@ -220,7 +231,7 @@ async function checkEntries(
       throw invalid(`go.mod declares module "${declared}", not "${module}"`);
     }
   }
-  return { goMod, files, contentSize };
+  return { goMod, files, contentSize, packageDirs: [...packageDirs].sort() };
 }
 
 /**

@@ -77,6 +77,8 @@ test('a directory becomes a zip the server accepts; VCS, nested modules, vendor,
   const checked = await checkModuleZip(out, size, 'example.com/m', 'v1.2.3', 1 << 20);
   assert.equal(checked.files, 6);
   assert.equal(checked.goMod?.toString(), files['go.mod']);
+  // The directories holding Go files: the packages the module provides (vendor/ holds none).
+  assert.deepEqual(checked.packageDirs, ['', 'héllo', 'sub']);
   // The same zip under another version is refused (prefix), and a smaller bound is 413.
   await assert.rejects(checkModuleZip(out, size, 'example.com/m', 'v1.2.4', 1 << 20), /prefix/);
   await assert.rejects(checkModuleZip(out, size, 'example.com/m', 'v1.2.3', 100), /too large/);
