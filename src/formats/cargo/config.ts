@@ -6,13 +6,23 @@
 import { z } from 'zod';
 import { credentials, optionalUpstream, positiveSeconds, ttlSeconds } from '../../config/fields.ts';
 
+/**
+ * Cargo names a sparse index `sparse+https://…`; NORA's upstream keys take the URL without it
+ * (`[cargo] proxy`, a cargo proxy repository's `upstreams`), so the prefix is dropped when read.
+ */
+export function dropSparsePrefix(url: string): string {
+  return /^sparse\+/i.test(url) ? url.slice('sparse+'.length) : url;
+}
+
 export const cargoSectionSchema = z.object({
   enabled: z.boolean().default(true),
   /**
    * The upstream registry (NORA_CARGO_PROXY): crates.io, or the root of a sparse index laid out
    * like crates.io's (`config.json` + index files); `""`/`none` = no upstream (no cargo-proxy).
+   * A leading `sparse+` (Cargo's own spelling, as users copy it from `.cargo/config.toml`) is
+   * dropped.
    */
-  proxy: optionalUpstream('https://crates.io'),
+  proxy: optionalUpstream('https://crates.io', dropSparsePrefix),
   /** "user:password" for the upstream (NORA_CARGO_PROXY_AUTH). */
   proxy_auth: credentials.optional(),
   proxy_timeout: positiveSeconds.default(30),
