@@ -281,13 +281,16 @@ export class CargoService {
 
   /**
    * `cargo search`: crates of the hosted repositories behind `repo` (itself, or a group's hosted
-   * members) whose name, description or keywords contain `query`, the ones `principal` may read.
+   * members) whose name, description or keywords contain `query`, the ones `principal` may read,
+   * sorted by name: page `page` (from 1) of `perPage` crates, with the total count. Each crate's
+   * `maxVersion` is its highest version not yanked ("0.0.0" when all are), as crates.io answers:
+   * `cargo search` prints it as the line to copy into Cargo.toml.
    * A proxy answers an empty list (the upstream's search is not mirrored).
    */
   async search(
     repo: Repository,
     query: string,
-    limit: number,
+    page: { readonly perPage: number; readonly page: number },
     principal: Principal,
   ): Promise<{ crates: StoredCrate[]; total: number }> {
     this.authorize(principal, repo, 'read');
@@ -295,23 +298,27 @@ export class CargoService {
       repo.kind === 'hosted'
         ? [repo]
         : this.#deps.repositories.membersOf(repo).filter((m) => m.kind === 'hosted');
+    // Each member's first `offset + perPage` crates by name hold the page's crates of the union.
+    // Pages past SEARCH_FILTER_SCAN crates are empty.
+    const offset = (page.page - 1) * page.perPage;
+    const wanted = Math.min(offset + page.perPage, SEARCH_FILTER_SCAN);
     // When rules hide some crates from this caller, the matches are filtered name by name and
     // counted after filtering (the store's count would tell how many hidden crates match), up to
     // SEARCH_FILTER_SCAN of them per repository.
     const filtered = !this.#deps.access.readsEveryPath(principal, repo);
-    const seen = new Set<string>();
+    const from = new Map<string, Repository>();
     const crates: StoredCrate[] = [];
     let total = 0;
     for (const member of hostedRepos) {
       const found = await this.#deps.hosted.search(
         member,
         query,
-        filtered ? SEARCH_FILTER_SCAN : limit,
+        filtered ? SEARCH_FILTER_SCAN : wanted,
       );
       if (!filtered) total += found.total;
       for (const crate of found.crates) {
-        if (seen.has(crate.name)) continue;
-        seen.add(crate.name);
+        if (from.has(crate.name)) continue;
+        from.set(crate.name, member);
         if (this.#deps.access.can(principal, repo, 'read', crate.name, { listing: true })) {
           crates.push(crate);
         }
@@ -319,7 +326,19 @@ export class CargoService {
     }
     if (filtered) total = crates.length;
     crates.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { crates: crates.slice(0, limit), total };
+    const shown = offset >= wanted ? [] : crates.slice(offset, wanted);
+    // The highest version not yanked, read for the page's crates only, per member.
+    const maxVersions = new Map<string, string>();
+    for (const member of hostedRepos) {
+      const names = shown.filter((c) => from.get(c.name) === member).map((c) => c.name);
+      for (const [name, vers] of await this.#deps.hosted.maxUnyankedVersions(member, names)) {
+        maxVersions.set(name, vers);
+      }
+    }
+    return {
+      crates: shown.map((c) => ({ ...c, maxVersion: maxVersions.get(c.name) ?? c.maxVersion })),
+      total,
+    };
   }
 
   /** The crate ownership rule for a publish (see the module comment). */
