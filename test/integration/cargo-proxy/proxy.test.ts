@@ -4,7 +4,7 @@
  * on loopback: index files cached with TTL and ETag revalidation (304), the same entries object
  * while unchanged, `.crate` files verified against `cksum` (nothing cached on a mismatch) and
  * cached forever, `dl` as template and as base, stale index files when the upstream is down,
- * unreadable lines skipped; the group's merge, hosted-name guard, `registry` rewrite and a
+ * unreadable lines skipped; the group's merge, hosted-name guard, `registry` kept and a
  * failing member.
  */
 import assert from 'node:assert/strict';
@@ -463,19 +463,16 @@ describe('cargo proxy and group sources', () => {
       hostedEntries.set('syn', [entry('syn', '0.0.1', privateSyn)]);
     });
 
-    test('hosted crates: registry of crates.io deps removed, others kept', async () => {
+    test('hosted crates: the registry of every dependency is served as published (crates.io too)', async () => {
       const file = await cargoGroup.indexFile(group, 'mine');
       assert.ok(file);
       const [serde, elsewhere] = file.entries[0]?.deps ?? [];
-      assert.equal(serde?.registry, undefined);
-      assert.equal('registry' in (serde ?? {}), false);
+      // As crates.io's index: Cargo puts the dependency in the client's crates-io source (replaced
+      // by the group or not), where the client's own crates.io dependencies are.
+      assert.equal(serde?.registry, 'https://github.com/rust-lang/crates.io-index');
       assert.equal(elsewhere?.registry, 'https://example.invalid/other-index');
-      assert.equal(
-        hostedEntries.get('mine')?.[0]?.deps[0]?.registry !== undefined,
-        true,
-        'source untouched',
-      );
-      assert.equal(await cargoGroup.indexFile(group, 'mine'), file, 'same object while unchanged');
+      assert.equal(file, await cargoGroup.indexFile(group, 'mine'), 'same object while unchanged');
+      assert.equal(file.entries, hostedEntries.get('mine'), "the hosted member's own entries");
       assert.ok(await cargoGroup.openCrate(group, 'mine', '0.1.0'));
     });
 
