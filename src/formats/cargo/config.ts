@@ -44,6 +44,21 @@ export const cargoSectionSchema = z.object({
    * never from the upstream (the dependency-confusion guard).
    */
   protect_hosted_names: z.boolean().default(true),
+  /**
+   * Crate names (globs: `*` = any run of characters; compared as crates.io compares names, any
+   * case, `-` = `_`) whose first publish may take the name over from a group's proxy
+   * (NORA_CARGO_SHADOW_NAMES, comma-separated). Any other first publish of a crate a guarding
+   * group's proxy serves is refused (409), as Go's is without `--shadow`: the takeover hides the
+   * upstream's crate from every build through the group and cannot be undone.
+   */
+  shadow_names: z
+    .array(
+      z.string().regex(/^[A-Za-z0-9_*-]{1,64}$/, {
+        message:
+          'expected a crate name or a glob of one ("corp-*"): letters, digits, "-", "_", "*"',
+      }),
+    )
+    .default([]),
 });
 
 export type CargoSection = z.infer<typeof cargoSectionSchema>;
