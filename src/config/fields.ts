@@ -71,17 +71,25 @@ function noneAsEmpty(value: string): string {
 
 /**
  * A format's `proxy` key: one upstream URL, or none (`""` or `none`, in config.toml as in its
- * NORA_*_PROXY variable).
+ * NORA_*_PROXY variable). `normalize` rewrites a URL before it is checked (Cargo drops a leading
+ * `sparse+`), in config.toml as in the variable.
  */
-export function optionalUpstream(defaultUrl: string) {
+export function optionalUpstream(
+  defaultUrl: string,
+  normalize: (url: string) => string = (u) => u,
+) {
+  const read = (value: string): string => {
+    const url = noneAsEmpty(value);
+    return url === '' ? url : normalize(url);
+  };
   return withMeta(
     z
       .preprocess(
-        (value) => (typeof value === 'string' ? noneAsEmpty(value) : value),
+        (value) => (typeof value === 'string' ? read(value) : value),
         z.union([httpUrl, z.literal('')]),
       )
       .default(defaultUrl),
-    { fromEnv: noneAsEmpty, emptyIsValue: true },
+    { fromEnv: read, emptyIsValue: true },
   );
 }
 

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { invalidCidrs } from '../auth/networks.ts';
 import { ACTIONS, ruleProblem } from '../auth/rules.ts';
 import { oidcSectionSchema } from '../auth/oidc-config.ts';
-import { cargoSectionSchema } from '../formats/cargo/config.ts';
+import { cargoSectionSchema, dropSparsePrefix } from '../formats/cargo/config.ts';
 import { goSectionSchema } from '../formats/go/config.ts';
 import { helmSectionSchema } from '../formats/helm/config.ts';
 import { mavenSectionSchema } from '../formats/maven/config.ts';
@@ -216,54 +216,74 @@ const gcSchema = z.object({
 
 const repositoryNamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
-export const repositorySchema = z
-  .object({
-    name: z.string().regex(repositoryNamePattern, {
-      message: 'expected a lowercase name: letters, digits, ".", "_" or "-" (max 64)',
-    }),
-    format: z.enum(FORMAT_NAMES),
-    kind: z.enum(REPOSITORY_KINDS),
-    /** group: member repository names, read in order. */
-    members: z.array(z.string()).default([]),
-    /** group: the hosted member that receives writes (default: the first hosted member). */
-    write_member: z.string().optional(),
-    /** proxy: upstreams, tried in order. */
-    upstreams: z.array(upstreamEntry(dockerUpstreamSchema)).default([]),
-    proxy_timeout: z.number().positive().optional(),
-    metadata_ttl: z.number().int().min(-1).optional(),
-    serve_stale: z.boolean().optional(),
-    /**
-     * group: a name with content in a hosted member is served from the hosted members only
-     * (tags, manifests by tag, packuments): an upstream cannot take over a private name
-     * (dependency confusion). Default true; the default groups follow their format section's key.
-     */
-    protect_hosted_names: z.boolean().optional(),
-    /** May anonymous clients read this repository? Overrides `[auth] anonymous_read` here. */
-    anonymous_read: z.boolean().optional(),
-    /**
-     * maven hosted: which versions a deploy may carry — `release` (no `-SNAPSHOT`), `snapshot`
-     * (only `-SNAPSHOT`) or `mixed` (both; the default, as NORA's single maven-hosted).
-     */
-    version_policy: z.enum(['release', 'snapshot', 'mixed']).optional(),
-    /** maven hosted: timestamped builds kept per snapshot version (0 = keep all, the default). */
-    keep_snapshots: z.number().int().min(0).max(10_000).optional(),
-  })
-  .superRefine((repo, ctx) => {
-    if (repo.kind === 'proxy' && repo.upstreams.length === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['upstreams'],
-        message: 'a proxy repository needs at least one upstream',
-      });
-    }
-    if (repo.kind === 'group' && repo.members.length === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['members'],
-        message: 'a group repository needs at least one member',
-      });
-    }
+/**
+ * A Cargo repository's upstream URLs may carry Cargo's `sparse+` prefix (as `[cargo] proxy`):
+ * dropped before the URLs are checked. Other formats' URLs are left alone.
+ */
+function dropCargoSparsePrefixes(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const repo = value as Record<string, unknown>;
+  if (repo.format !== 'cargo' || !Array.isArray(repo.upstreams)) return value;
+  const upstreams = repo.upstreams.map((entry: unknown) => {
+    if (typeof entry === 'string') return dropSparsePrefix(entry);
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return entry;
+    const table = entry as Record<string, unknown>;
+    return typeof table.url === 'string' ? { ...table, url: dropSparsePrefix(table.url) } : entry;
   });
+  return { ...repo, upstreams };
+}
+
+export const repositorySchema = z.preprocess(
+  dropCargoSparsePrefixes,
+  z
+    .object({
+      name: z.string().regex(repositoryNamePattern, {
+        message: 'expected a lowercase name: letters, digits, ".", "_" or "-" (max 64)',
+      }),
+      format: z.enum(FORMAT_NAMES),
+      kind: z.enum(REPOSITORY_KINDS),
+      /** group: member repository names, read in order. */
+      members: z.array(z.string()).default([]),
+      /** group: the hosted member that receives writes (default: the first hosted member). */
+      write_member: z.string().optional(),
+      /** proxy: upstreams, tried in order. */
+      upstreams: z.array(upstreamEntry(dockerUpstreamSchema)).default([]),
+      proxy_timeout: z.number().positive().optional(),
+      metadata_ttl: z.number().int().min(-1).optional(),
+      serve_stale: z.boolean().optional(),
+      /**
+       * group: a name with content in a hosted member is served from the hosted members only
+       * (tags, manifests by tag, packuments): an upstream cannot take over a private name
+       * (dependency confusion). Default true; the default groups follow their format section's key.
+       */
+      protect_hosted_names: z.boolean().optional(),
+      /** May anonymous clients read this repository? Overrides `[auth] anonymous_read` here. */
+      anonymous_read: z.boolean().optional(),
+      /**
+       * maven hosted: which versions a deploy may carry — `release` (no `-SNAPSHOT`), `snapshot`
+       * (only `-SNAPSHOT`) or `mixed` (both; the default, as NORA's single maven-hosted).
+       */
+      version_policy: z.enum(['release', 'snapshot', 'mixed']).optional(),
+      /** maven hosted: timestamped builds kept per snapshot version (0 = keep all, the default). */
+      keep_snapshots: z.number().int().min(0).max(10_000).optional(),
+    })
+    .superRefine((repo, ctx) => {
+      if (repo.kind === 'proxy' && repo.upstreams.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams'],
+          message: 'a proxy repository needs at least one upstream',
+        });
+      }
+      if (repo.kind === 'group' && repo.members.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['members'],
+          message: 'a group repository needs at least one member',
+        });
+      }
+    }),
+);
 
 export type RepositoryConfig = z.infer<typeof repositorySchema>;
 

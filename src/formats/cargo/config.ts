@@ -6,13 +6,23 @@
 import { z } from 'zod';
 import { credentials, optionalUpstream, positiveSeconds, ttlSeconds } from '../../config/fields.ts';
 
+/**
+ * Cargo names a sparse index `sparse+https://…`; NORA's upstream keys take the URL without it
+ * (`[cargo] proxy`, a cargo proxy repository's `upstreams`), so the prefix is dropped when read.
+ */
+export function dropSparsePrefix(url: string): string {
+  return /^sparse\+/i.test(url) ? url.slice('sparse+'.length) : url;
+}
+
 export const cargoSectionSchema = z.object({
   enabled: z.boolean().default(true),
   /**
    * The upstream registry (NORA_CARGO_PROXY): crates.io, or the root of a sparse index laid out
    * like crates.io's (`config.json` + index files); `""`/`none` = no upstream (no cargo-proxy).
+   * A leading `sparse+` (Cargo's own spelling, as users copy it from `.cargo/config.toml`) is
+   * dropped.
    */
-  proxy: optionalUpstream('https://crates.io'),
+  proxy: optionalUpstream('https://crates.io', dropSparsePrefix),
   /** "user:password" for the upstream (NORA_CARGO_PROXY_AUTH). */
   proxy_auth: credentials.optional(),
   proxy_timeout: positiveSeconds.default(30),
@@ -34,6 +44,21 @@ export const cargoSectionSchema = z.object({
    * never from the upstream (the dependency-confusion guard).
    */
   protect_hosted_names: z.boolean().default(true),
+  /**
+   * Crate names (globs: `*` = any run of characters; compared as crates.io compares names, any
+   * case, `-` = `_`) whose first publish may take the name over from a group's proxy
+   * (NORA_CARGO_SHADOW_NAMES, comma-separated). Any other first publish of a crate a guarding
+   * group's proxy serves is refused (409), as Go's is without `--shadow`: the takeover hides the
+   * upstream's crate from every build through the group and cannot be undone.
+   */
+  shadow_names: z
+    .array(
+      z.string().regex(/^[A-Za-z0-9_*-]{1,64}$/, {
+        message:
+          'expected a crate name or a glob of one ("corp-*"): letters, digits, "-", "_", "*"',
+      }),
+    )
+    .default([]),
 });
 
 export type CargoSection = z.infer<typeof cargoSectionSchema>;

@@ -12,17 +12,15 @@
  * - `.crate` reads: the first member (the guard applied) whose index file lists the version, so
  *   a file is always served by the member whose index named it (and its `cksum` is the one the
  *   client was given);
- * - the `registry` field of dependencies. A crate published to a hosted member that depends on a
- *   crates.io crate carries `registry: "https://github.com/rust-lang/crates.io-index"` in its
- *   index line (Cargo writes the dependency's registry when it is not the one published to).
- *   Served as is, Cargo would fetch that dependency from crates.io itself: unreachable on an
- *   air-gapped host, and outside the group's guard. A group that has a proxy member stands for
- *   crates.io: in the lines of its hosted members, a `registry` naming crates.io's index (any of
- *   its spellings) or the upstream of one of the group's proxy members is removed, which makes
- *   the dependency "this registry", i.e. the group, where the proxy member answers for it. This
- *   works whether the client uses the group as a named registry or replaces crates-io with it
- *   (`[source.crates-io] replace-with`, where a dependency of the replaced source resolves through
- *   the replacement either way). Dependencies on any other registry are left as they are.
+ * - the `registry` field of dependencies is served as published, as crates.io's own index does:
+ *   a hosted crate's dependency on a crates.io crate names crates.io's index
+ *   (`https://github.com/rust-lang/crates.io-index`, which Cargo writes for a dependency from
+ *   another registry than the one published to). Cargo then puts that dependency in the
+ *   client's crates-io source — the one the client's own `anyhow = "1"` is in — so the hosted
+ *   crate and the client share one copy: through the group when the client replaces crates-io
+ *   with it (`[source.crates-io] replace-with`), from crates.io when it does not. The group used
+ *   to remove the field (making the dependency "this registry"), which split every shared
+ *   dependency in two (rustgo F1; docs/cargo.md, Group).
  */
 import { RegistryError } from '../../core/errors.ts';
 import {
@@ -32,8 +30,7 @@ import {
   type NameGuard,
 } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
-import type { CargoSource, IndexDependency, IndexEntry, IndexFile, OpenedCrate } from './model.ts';
-import { CRATES_IO_INDEX_ALIASES, indexRoot } from './upstream.ts';
+import type { CargoSource, IndexEntry, IndexFile, OpenedCrate } from './model.ts';
 
 export interface CargoGroupDeps extends GroupDeps<CargoSource> {
   /** True when the hosted repository `member` holds crate `name` (lower-cased): the guard's question. */
@@ -49,14 +46,6 @@ function versionKey(vers: string): string {
   return plus < 0 ? vers : vers.slice(0, plus);
 }
 
-/** A registry URL in one spelling (no `sparse+`, no trailing `/`, lower-cased). */
-function registryId(url: string): string {
-  const bare = url.startsWith('sparse+') ? url.slice('sparse+'.length) : url;
-  return bare.replace(/\/+$/, '').toLowerCase();
-}
-
-const CRATES_IO_IDS = new Set(CRATES_IO_INDEX_ALIASES.map(registryId));
-
 /** The CargoSource of group repositories. */
 export class CargoGroup implements CargoSource {
   readonly #deps: CargoGroupDeps;
@@ -66,21 +55,6 @@ export class CargoGroup implements CargoSource {
    * which the routes' render cache recognises by identity.
    */
   readonly #merges = new MergeMemo<IndexFile, IndexFile>(KEPT_MERGES);
-  /**
-   * `<group>` → #foreignRegistries' answer and the proxies' `upstreams` arrays it was made from:
-   * a config reload replaces a Repository's `upstreams` array (never edits it in place) and the
-   * member list needs a restart, so the same arrays mean the same answer.
-   */
-  readonly #foreign = new Map<
-    string,
-    {
-      readonly upstreams: readonly (readonly unknown[])[];
-      readonly ids: ReadonlySet<string> | undefined;
-    }
-  >();
-  /** Hosted entries with their `registry` rewritten, per original entries array. */
-  readonly #rewritten = new WeakMap<readonly IndexEntry[], readonly IndexEntry[]>();
-
   constructor(deps: CargoGroupDeps) {
     this.#deps = deps;
   }
@@ -103,8 +77,7 @@ export class CargoGroup implements CargoSource {
     if (answers === undefined) return undefined;
     return this.#merged(
       `${group.name}\n${name}`,
-      members,
-      answers.map(({ member, value }) => ({ member, value })),
+      answers.map(({ value }) => value),
     );
   }
 
@@ -129,28 +102,16 @@ export class CargoGroup implements CargoSource {
     );
   }
 
-  #merged(
-    key: string,
-    members: readonly Repository[],
-    answers: readonly { member: Repository; value: IndexFile }[],
-  ): IndexFile {
-    const parts = answers.map(({ value }) => value);
+  #merged(key: string, parts: readonly IndexFile[]): IndexFile {
+    // One member answered: its own object (its render is reused).
+    const only = parts.length === 1 ? parts[0] : undefined;
+    if (only !== undefined) return only;
     const kept = this.#merges.get(key, parts);
     if (kept !== undefined) return kept;
-    const foreign = this.#foreignRegistries(key.slice(0, key.indexOf('\n')), members);
-    const only = answers.length === 1 ? answers[0] : undefined;
-    // One member answered and nothing is rewritten: its own object (its render is reused).
-    if (only !== undefined && (only.member.kind !== 'hosted' || foreign === undefined)) {
-      return only.value;
-    }
     const seen = new Set<string>();
     const entries: IndexEntry[] = [];
-    for (const { member, value } of answers) {
-      const memberEntries =
-        member.kind === 'hosted' && foreign !== undefined
-          ? this.#withLocalRegistry(value.entries, foreign)
-          : value.entries;
-      for (const entry of memberEntries) {
+    for (const value of parts) {
+      for (const entry of value.entries) {
         const version = versionKey(entry.vers);
         if (seen.has(version)) continue;
         seen.add(version);
@@ -166,71 +127,6 @@ export class CargoGroup implements CargoSource {
     };
     this.#merges.set(key, parts, file);
     return file;
-  }
-
-  /**
-   * The registry ids a dependency of a hosted crate may name and still be served by this group:
-   * crates.io's and those of the group's proxy members' upstreams. Undefined when the group has
-   * no proxy member (nothing to rewrite to).
-   */
-  #foreignRegistries(
-    group: string,
-    members: readonly Repository[],
-  ): ReadonlySet<string> | undefined {
-    const proxies = members.filter((m) => m.kind === 'proxy');
-    const upstreams = proxies.map((p) => p.upstreams);
-    const kept = this.#foreign.get(group);
-    if (
-      kept !== undefined &&
-      kept.upstreams.length === upstreams.length &&
-      kept.upstreams.every((u, i) => u === upstreams[i])
-    ) {
-      return kept.ids;
-    }
-    const ids = this.#foreignIds(proxies);
-    this.#foreign.set(group, { upstreams, ids });
-    return ids;
-  }
-
-  #foreignIds(proxies: readonly Repository[]): ReadonlySet<string> | undefined {
-    if (proxies.length === 0) return undefined;
-    const ids = new Set(CRATES_IO_IDS);
-    for (const proxy of proxies) {
-      for (const upstream of proxy.upstreams) {
-        ids.add(registryId(upstream.url));
-        try {
-          ids.add(registryId(indexRoot(upstream.url)));
-        } catch {
-          // An unparsable URL names nothing.
-        }
-      }
-    }
-    return ids;
-  }
-
-  /** `entries` with each dependency's `registry` removed when the group serves that registry. */
-  #withLocalRegistry(
-    entries: readonly IndexEntry[],
-    foreign: ReadonlySet<string>,
-  ): readonly IndexEntry[] {
-    const known = this.#rewritten.get(entries);
-    if (known) return known;
-    const local = (dep: IndexDependency): boolean =>
-      typeof dep.registry === 'string' && foreign.has(registryId(dep.registry));
-    const out = entries.map((entry) => {
-      if (!entry.deps.some(local)) return entry;
-      return {
-        ...entry,
-        deps: entry.deps.map((dep) => {
-          if (!local(dep)) return dep;
-          const rest: Record<string, unknown> = { ...dep };
-          delete rest['registry'];
-          return rest as unknown as IndexDependency;
-        }),
-      };
-    });
-    this.#rewritten.set(entries, out);
-    return out;
   }
 
   #guard(group: Repository, members: readonly Repository[], name: string): NameGuard<Repository> {

@@ -273,6 +273,11 @@ export class CargoHosted implements CargoSource {
   search(repo: Repository, query: string, limit: number) {
     return this.store.search(repo.name, query, limit);
   }
+
+  /** See CargoStore.maxUnyankedVersions. */
+  maxUnyankedVersions(repo: Repository, names: readonly string[]) {
+    return this.store.maxUnyankedVersions(repo.name, names);
+  }
 }
 
 function checkHosted(repo: Repository): void {

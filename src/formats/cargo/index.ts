@@ -138,6 +138,7 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
         // A crate's index file in a proxy's cache: it has served the crate (no upstream request).
         servedIndex: async (member, name) =>
           (await context.proxy.lookup(member.name, indexKey(name))) !== undefined,
+        shadowNames: () => context.config().cargo.shadow_names,
       });
       registerCargoRoutes(scope, context.repositories.byFormat('cargo').map(cargoMountOf), {
         service,

@@ -71,6 +71,8 @@ const PARSED_FILES_BYTES = 64 * 1024 * 1024;
 const FRESH_FILES = 4096;
 /** Cached `.crate` facts kept in memory (name/version → sha256 and size). */
 const KNOWN_CRATES = 65_536;
+/** Cached `.crate` versions of one crate compared with a new index file (see #pinCachedVersions). */
+const PINNED_SCAN = 100_000;
 /** Status codes Cargo reads as "no such crate" from a sparse index. */
 const ABSENT_STATUSES = [404, 410, 451];
 
@@ -130,6 +132,8 @@ export class CargoProxy implements CargoSource {
   >();
   /** `<repo>\n<name>` → the blob write of the index file just fetched, while it runs. */
   readonly #writes = new Map<string, Promise<unknown>>();
+  /** `<repo>\n<name>\n<vers>\n<upstream cksum>` of the cksum changes logged (#pinCachedVersions). */
+  readonly #pinWarned = new Set<string>();
   /** `<repo>\n<name>\n<vers>` → the cached crate's sha256 and size. */
   readonly #crates = new Map<
     string,
@@ -355,21 +359,27 @@ export class CargoProxy implements CargoSource {
             maxBytes: MAX_INDEX_FILE_BYTES,
             what: `the index file of ${name}`,
           }),
-        store: (fetched, target) => Promise.resolve(this.#storeIndex(repo, name, fetched, target)),
+        store: (fetched, target) => this.#storeIndex(repo, name, fetched, target, cached),
         onError: (err, target) => upstreamFailure(err, target.label, name),
         what: name,
       },
     );
   }
 
-  /** A new index file from `target`: parsed, answered from memory, its blob written behind. */
-  #storeIndex(
+  /**
+   * A new index file from `target`: parsed, answered from memory, its blob written behind. The
+   * lines of versions whose `.crate` is cached keep the `cksum` of the cached bytes (see
+   * #pinCachedVersions): what is stored and served is the upstream's file with those lines
+   * replaced.
+   */
+  async #storeIndex(
     repo: Repository,
     name: string,
-    fetched: { readonly body: Buffer; readonly etag: string | undefined },
+    upstreamBody: { readonly body: Buffer; readonly etag: string | undefined },
     target: UpstreamTarget,
-  ): Refresh | typeof ABSENT {
-    const entries = parseIndexFile(fetched.body, name);
+    previous: CachedEntry | undefined,
+  ): Promise<Refresh | typeof ABSENT> {
+    let entries = parseIndexFile(upstreamBody.body, name);
     if (entries.length === 0) {
       // Nothing Cargo could use: as good as absent from this upstream.
       this.#ctx.log.warn(
@@ -377,6 +387,19 @@ export class CargoProxy implements CargoSource {
         'upstream index file has no readable entry',
       );
       return ABSENT;
+    }
+    let fetched = upstreamBody;
+    const pinned = await this.#pinCachedVersions(
+      repo,
+      name,
+      upstreamBody.body,
+      entries,
+      previous,
+      target,
+    );
+    if (pinned !== undefined) {
+      fetched = { body: pinned, etag: upstreamBody.etag };
+      entries = parseIndexFile(pinned, name);
     }
     // The copy is answered from memory (parsed above) while its blob is written: a cold index
     // read does not wait for the store's fsyncs. Until the write lands the engine finds no blob
@@ -413,6 +436,83 @@ export class CargoProxy implements CargoSource {
         upstream: target.label,
       },
     };
+  }
+
+  /**
+   * Crate versions are immutable: once a version's `.crate` is cached here (verified against the
+   * `cksum` it was fetched under), an upstream that later states another `cksum` for it (a
+   * rewritten or compromised index, a re-published version) must not make NORA serve a line
+   * that disagrees with the bytes it serves — every fresh `cargo build` would fail "failed to
+   * verify the checksum". Such a version's line is taken from the previous copy of the index
+   * file when that copy's line matches the cached bytes, else it is the upstream's line with the
+   * cached bytes' `cksum`; its `yanked` is the upstream's (a yank is not a change of the bytes).
+   * Each change is logged once (crate, version, both checksums). Returns the upstream's body
+   * with those lines replaced, or undefined when nothing had to change. A version not cached
+   * yet takes the upstream's line. Reads SQL only for a crate with cached `.crate`s (one prefix
+   * query per new copy of the index file; a 304 costs nothing here).
+   */
+  async #pinCachedVersions(
+    repo: Repository,
+    name: string,
+    body: Buffer,
+    entries: readonly IndexEntry[],
+    previous: CachedEntry | undefined,
+    target: UpstreamTarget,
+  ): Promise<Buffer | undefined> {
+    const prefix = crateKey(name, '');
+    const keys = await this.#ctx.proxy.state.keys(repo.name, prefix, PINNED_SCAN);
+    if (keys.length === 0) return undefined;
+    const upstream = new Map(entries.map((e) => [e.vers, e]));
+    const replaced = new Map<string, IndexEntry>();
+    let previousFile: Parsed | undefined;
+    for (const key of keys) {
+      const vers = key.slice(prefix.length);
+      const entry = upstream.get(vers);
+      if (entry === undefined) continue;
+      const cached = await this.#ctx.proxy.lookup(repo.name, key);
+      if (cached === undefined) continue;
+      const digest = parseDigest(cached.digest);
+      if (digest.hex === entry.cksum) continue;
+      // The bytes are gone (removed as damaged, or by hand): nothing to disagree with.
+      if ((await this.#ctx.blobs.stat(digest)) === undefined) continue;
+      if (previousFile === undefined && previous !== undefined) {
+        previousFile = await this.#load(name, previous).catch(() => undefined);
+      }
+      const old = previousFile?.byVersion.get(vers);
+      const kept =
+        old !== undefined && old.cksum === digest.hex ? old : { ...entry, cksum: digest.hex };
+      replaced.set(vers, { ...kept, yanked: entry.yanked });
+      const warned = `${repo.name}\n${name}\n${vers}\n${entry.cksum}`;
+      if (!this.#pinWarned.has(warned)) {
+        if (this.#pinWarned.size >= KNOWN_CRATES) this.#pinWarned.clear();
+        this.#pinWarned.add(warned);
+        this.#ctx.log.warn(
+          {
+            registry: repo.name,
+            upstream: target.label,
+            crate: entry.name,
+            version: vers,
+            cachedCksum: digest.hex,
+            upstreamCksum: entry.cksum,
+          },
+          `upstream changed the cksum of ${entry.name} ${vers}, whose .crate is cached here ` +
+            `(cached ${digest.hex}, upstream now ${entry.cksum}): a published version is ` +
+            "immutable, so the index keeps the cached version's line and its .crate is served " +
+            'as cached',
+        );
+      }
+    }
+    if (replaced.size === 0) return undefined;
+    // Line by line, so every other line stays as the upstream wrote it.
+    const lines = body
+      .toString('utf8')
+      .split('\n')
+      .map((line) => {
+        const entry = parseIndexFile(Buffer.from(line), name)[0];
+        const kept = entry === undefined ? undefined : replaced.get(entry.vers);
+        return kept === undefined ? line : JSON.stringify(kept);
+      });
+    return Buffer.from(lines.join('\n'));
   }
 
   /** The parsed stored copy (one Parsed per blob digest, so `entries` keeps its identity). */

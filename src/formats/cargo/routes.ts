@@ -5,7 +5,7 @@
  *   GET|HEAD B/index/config.json                    {"dl", "api", "auth-required"?}
  *   GET|HEAD B/index/<1|2|3/x|xx/yy>/<name>         index file (ETag/304, max-age=300)
  *   PUT      B/api/v1/crates/new                    cargo publish (streamed, length-prefixed)
- *   GET|HEAD B/api/v1/crates?q=&per_page=           cargo search
+ *   GET|HEAD B/api/v1/crates?q=&per_page=&page=    cargo search (page from 1)
  *   GET|HEAD B/api/v1/crates/<name>/<vers>/download the .crate (Range, ETag, immutable)
  *   DELETE   B/api/v1/crates/<name>/<vers>/yank     cargo yank
  *   PUT      B/api/v1/crates/<name>/<vers>/unyank   cargo yank --undo
@@ -225,11 +225,14 @@ async function dispatch(
       allowMethods(method, ['GET']);
       const query = new URLSearchParams(queryOf(request));
       const perPage = Number(query.get('per_page') ?? '10');
-      const limit = Number.isInteger(perPage) && perPage > 0 ? Math.min(perPage, 100) : 10;
+      const page = Number(query.get('page') ?? '1');
       const found = await service.search(
         repo,
         (query.get('q') ?? '').slice(0, 256),
-        limit,
+        {
+          perPage: Number.isInteger(perPage) && perPage > 0 ? Math.min(perPage, 100) : 10,
+          page: Number.isSafeInteger(page) && page > 0 ? page : 1,
+        },
         principal,
       );
       return reply.type('application/json').send(searchAnswer(found.crates, found.total));

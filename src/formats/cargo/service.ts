@@ -18,11 +18,13 @@ import {
   type Action,
   type Principal,
 } from '../../auth/access.ts';
+import { compileGlob } from '../../auth/patterns.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { shadowedProxies, shadowedText } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { CargoHosted, PublishResult } from './hosted.ts';
 import type { CargoSource, IndexFile, OpenedCrate } from './model.ts';
+import { canonicalName } from './names.ts';
 import {
   notFoundLogins,
   type PublishCheck,
@@ -47,6 +49,11 @@ export interface CargoServiceDeps {
    * is in the cache. For the takeover warning of a new crate's first publish (see `publish`).
    */
   readonly servedIndex?: (proxy: Repository, name: string) => Promise<boolean>;
+  /**
+   * `[cargo] shadow_names`: the crate name globs whose first publish may take a name over from a
+   * group's proxy (see `publish`). Default: none.
+   */
+  readonly shadowNames?: () => readonly string[];
 }
 
 /** `cargo publish`'s outcome: what hosted.publish stored and the lines for `warnings.other`. */
@@ -155,10 +162,17 @@ export class CargoService {
    * store transaction. `bodyLength`: the body's declared length (Content-Length), when known.
    *
    * The first version of a crate new to the hosted repository, in a group guarding hosted names
-   * (`protect_hosted_names`) whose proxy member has served that crate, takes the name over: that
-   * group serves only the hosted versions from then on. The answer's `warnings` say so (Cargo
-   * prints each `warnings.other` line as `warning: …`); the publish goes ahead, as a crate
-   * version can be yanked.
+   * (`protect_hosted_names`) whose proxy member serves that crate, would take the name over: that
+   * group would serve only the hosted versions from then on, hiding the upstream's crate from
+   * every build through it, and nothing undoes it (a yank keeps the name hosted; a crate cannot
+   * be deleted). Such a publish is refused (409, Cargo prints the detail) unless the name is in
+   * `[cargo] shadow_names` (the operator's decision: Cargo cannot pass a flag such as Go's
+   * `--shadow`); then it goes ahead and the answer's `warnings` say what it took over (Cargo
+   * prints each `warnings.other` line as `warning: …`). "Serves" = the proxy's cache holds the
+   * crate's index file (any of its `-`/`_` spellings), or, when it does not, the proxy's
+   * upstreams have it now (one index look-up per spelling, in parallel, bounded by
+   * `index_timeout`). A proxy that cannot be reached with nothing cached does not block the
+   * publish: the answer warns that it could not be asked.
    */
   async publish(
     repo: Repository,
@@ -199,13 +213,17 @@ export class CargoService {
     return { ...result, warnings };
   }
 
-  /** The takeover lines of a publish of crate `name` into `target` (see `publish`). */
+  /**
+   * The takeover check of a publish of crate `name` into `target` (see `publish`): throws
+   * CONFLICT for a takeover of a name not in `shadow_names`, else returns the warning lines.
+   */
   async #takeover(target: Repository, name: string): Promise<readonly string[]> {
     const served = this.#deps.servedIndex;
     const lower = name.toLowerCase();
     if (served === undefined || (await this.#deps.hosted.hasCrate(target, lower))) return [];
     // The spellings a client may have asked the proxy for (`-` and `_` name one crate).
     const spellings = [...new Set([lower, lower.replaceAll('_', '-'), lower.replaceAll('-', '_')])];
+    const unreachable = new Set<string>();
     const repositories = this.#deps.repositories;
     const shadowed = await shadowedProxies(
       repositories.byFormat('cargo'),
@@ -214,10 +232,45 @@ export class CargoService {
       lower,
       async (proxy) => {
         for (const spelling of spellings) if (await served(proxy, spelling)) return lower;
-        return undefined;
+        // Not cached: does the upstream have it now? (Cargo's own look-up of the name before
+        // publishing through the group has usually cached it already.)
+        const found = await Promise.all(
+          spellings.map((spelling) =>
+            this.#deps.proxy.indexFile(proxy, spelling).then(
+              (file) => file !== undefined,
+              () => {
+                unreachable.add(proxy.name);
+                return false;
+              },
+            ),
+          ),
+        );
+        return found.some(Boolean) ? lower : undefined;
       },
     );
-    return shadowedText((crate) => `crate \`${crate}\``, lower, target.name, shadowed);
+    const lines = shadowedText((crate) => `crate \`${crate}\``, lower, target.name, shadowed);
+    if (lines.length > 0 && !this.#mayShadow(name)) {
+      throw new RegistryError(
+        'CONFLICT',
+        `refusing to publish crate \`${name}\`: it is a new crate in ${target.name}, and ${lines.join('; and ')}. ` +
+          'Builds through that group that use the proxied crate would then fail, and a crate cannot be deleted to undo it (a yank keeps the name hosted). ' +
+          `To take the name over on purpose, an operator adds it to [cargo] shadow_names in NORA's configuration (NORA_CARGO_SHADOW_NAMES; e.g. shadow_names = ["${name}"] or a glob such as "corp-*"); to keep the proxied crate, publish under another name (docs/cargo.md, "Group").`,
+      );
+    }
+    const notAsked = [...unreachable].filter((proxy) => !shadowed.some((s) => s.proxy === proxy));
+    if (notAsked.length > 0) {
+      lines.push(
+        `could not ask ${notAsked.join(', ')} whether its upstream has crate \`${lower}\` (unreachable, nothing cached): if it does, groups guarding hosted names now serve only ${target.name}'s versions of it (protect_hosted_names)`,
+      );
+    }
+    return lines;
+  }
+
+  /** True when `[cargo] shadow_names` lets a publish of `name` take it over (see `publish`). */
+  #mayShadow(name: string): boolean {
+    const globs = this.#deps.shadowNames?.() ?? [];
+    const canon = canonicalName(name);
+    return globs.some((glob) => compileGlob(canonicalName(glob)).test(canon));
   }
 
   /** `cargo yank` (`yanked` true) or `cargo yank --undo`. */
@@ -281,13 +334,16 @@ export class CargoService {
 
   /**
    * `cargo search`: crates of the hosted repositories behind `repo` (itself, or a group's hosted
-   * members) whose name, description or keywords contain `query`, the ones `principal` may read.
+   * members) whose name, description or keywords contain `query`, the ones `principal` may read,
+   * sorted by name: page `page` (from 1) of `perPage` crates, with the total count. Each crate's
+   * `maxVersion` is its highest version not yanked ("0.0.0" when all are), as crates.io answers:
+   * `cargo search` prints it as the line to copy into Cargo.toml.
    * A proxy answers an empty list (the upstream's search is not mirrored).
    */
   async search(
     repo: Repository,
     query: string,
-    limit: number,
+    page: { readonly perPage: number; readonly page: number },
     principal: Principal,
   ): Promise<{ crates: StoredCrate[]; total: number }> {
     this.authorize(principal, repo, 'read');
@@ -295,23 +351,27 @@ export class CargoService {
       repo.kind === 'hosted'
         ? [repo]
         : this.#deps.repositories.membersOf(repo).filter((m) => m.kind === 'hosted');
+    // Each member's first `offset + perPage` crates by name hold the page's crates of the union.
+    // Pages past SEARCH_FILTER_SCAN crates are empty.
+    const offset = (page.page - 1) * page.perPage;
+    const wanted = Math.min(offset + page.perPage, SEARCH_FILTER_SCAN);
     // When rules hide some crates from this caller, the matches are filtered name by name and
     // counted after filtering (the store's count would tell how many hidden crates match), up to
     // SEARCH_FILTER_SCAN of them per repository.
     const filtered = !this.#deps.access.readsEveryPath(principal, repo);
-    const seen = new Set<string>();
+    const from = new Map<string, Repository>();
     const crates: StoredCrate[] = [];
     let total = 0;
     for (const member of hostedRepos) {
       const found = await this.#deps.hosted.search(
         member,
         query,
-        filtered ? SEARCH_FILTER_SCAN : limit,
+        filtered ? SEARCH_FILTER_SCAN : wanted,
       );
       if (!filtered) total += found.total;
       for (const crate of found.crates) {
-        if (seen.has(crate.name)) continue;
-        seen.add(crate.name);
+        if (from.has(crate.name)) continue;
+        from.set(crate.name, member);
         if (this.#deps.access.can(principal, repo, 'read', crate.name, { listing: true })) {
           crates.push(crate);
         }
@@ -319,7 +379,19 @@ export class CargoService {
     }
     if (filtered) total = crates.length;
     crates.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { crates: crates.slice(0, limit), total };
+    const shown = offset >= wanted ? [] : crates.slice(offset, wanted);
+    // The highest version not yanked, read for the page's crates only, per member.
+    const maxVersions = new Map<string, string>();
+    for (const member of hostedRepos) {
+      const names = shown.filter((c) => from.get(c.name) === member).map((c) => c.name);
+      for (const [name, vers] of await this.#deps.hosted.maxUnyankedVersions(member, names)) {
+        maxVersions.set(name, vers);
+      }
+    }
+    return {
+      crates: shown.map((c) => ({ ...c, maxVersion: maxVersions.get(c.name) ?? c.maxVersion })),
+      total,
+    };
   }
 
   /** The crate ownership rule for a publish (see the module comment). */

@@ -492,9 +492,33 @@ export class CargoStore {
   }
 
   /**
+   * The highest version of each crate of `names` (lower-cased) in `repo` that is not yanked, by
+   * SemVer precedence; "0.0.0" for a crate whose versions are all yanked (crates.io's
+   * `max_version`). Names without a crate are left out.
+   */
+  async maxUnyankedVersions(repo: string, names: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    if (names.length === 0) return found;
+    const rows = await this.#db
+      .selectFrom('cargo_versions')
+      .select(['crate', 'vers', 'yanked'])
+      .where('repo', '=', repo)
+      .where('crate', 'in', [...names])
+      .execute();
+    for (const row of rows) {
+      if (row.yanked !== 0) continue;
+      const best = found.get(row.crate);
+      if (best === undefined || semver.gt(row.vers, best)) found.set(row.crate, row.vers);
+    }
+    for (const row of rows) if (!found.has(row.crate)) found.set(row.crate, '0.0.0');
+    return found;
+  }
+
+  /**
    * Crates of `repo` whose name, description or keywords contain `query` (case-insensitive;
    * the name also in its canonical form, so `foo-bar` finds `foo_bar`; every crate when empty),
-   * sorted by name; at most `limit`, with the total count.
+   * sorted by name; the first `limit` of them, with the total count. `maxVersion` is the highest
+   * version published, yanked or not (see maxUnyankedVersions).
    */
   async search(
     repo: string,

@@ -14,13 +14,6 @@ import type { IndexDependency, IndexEntry } from './model.ts';
 
 /** crates.io's index, where a configured `https://crates.io` (the web site) is sent. */
 export const CRATES_IO_INDEX = 'https://index.crates.io/';
-/** The names Cargo gives crates.io's index (git and sparse), as a `registry` field may carry. */
-export const CRATES_IO_INDEX_ALIASES: readonly string[] = [
-  'https://github.com/rust-lang/crates.io-index',
-  'sparse+https://index.crates.io/',
-  'https://index.crates.io/',
-];
-
 /** The largest upstream index file read (crates.io's largest are a few hundred KB). */
 export const MAX_INDEX_FILE_BYTES = 16 * 1024 * 1024;
 /** The largest upstream config.json read. */

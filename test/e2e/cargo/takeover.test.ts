@@ -1,10 +1,12 @@
 /**
- * F3 of the new-user trial with the real `cargo` (skipped, saying so, when it is not installed):
- * the default group `cargo` has cargo-hosted and cargo-proxy (a scripted sparse index on
- * loopback serving `up-other 1.0.0`); once the group has served up-other, `cargo publish` of a
- * crate named up-other into cargo-hosted prints the server's warning that the group serves only
- * the hosted versions from then on (`warnings.other` of the publish answer). A crate nobody
- * proxied publishes without it.
+ * Takeovers with the real `cargo` (skipped, saying so, when it is not installed): the default
+ * group `cargo` has cargo-hosted and cargo-proxy (a scripted sparse index on loopback serving
+ * `up-other 1.0.0` and `up-allowed 1.0.0`). Once the group has served up-other, `cargo publish`
+ * of a crate named up-other into cargo-hosted is refused (rustgo F4): cargo prints the server's
+ * 409 detail, which says how to take the name over on purpose (`[cargo] shadow_names`). A name
+ * listed there (`up-allowed`) publishes and cargo prints the server's warning that the group
+ * serves only the hosted versions from then on (`warnings.other`; new-user trial F3). A crate
+ * nobody proxies publishes without either.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -13,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { indexPath } from '../../../src/formats/cargo/upstream.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { run } from '../../helpers/tools.ts';
+import { output, run } from '../../helpers/tools.ts';
 import { CARGO, cargoEnv, missingCargo, writeCargoHome } from '../../helpers/cargo.ts';
 import { CargoFixtureUpstream, fakeCrate } from '../../integration/cargo-proxy/fixture.ts';
 
@@ -47,9 +49,10 @@ describe('cargo publish of a crate the group proxy has served', { skip: missing 
   before(async () => {
     await upstream.start();
     upstream.add('up-other', { vers: '1.0.0', body: fakeCrate('up-other', '1.0.0') });
+    upstream.add('up-allowed', { vers: '1.0.0', body: fakeCrate('up-allowed', '1.0.0') });
     server = await startTestServer({
       config: {
-        cargo: { proxy: upstream.url, metadata_ttl: 0 },
+        cargo: { proxy: upstream.url, metadata_ttl: 0, shadow_names: ['up-allowed'] },
         auth: { enabled: true, anonymous_read: true },
       },
     });
@@ -72,9 +75,10 @@ describe('cargo publish of a crate the group proxy has served', { skip: missing 
       cwd: dir,
       env,
       timeoutMs: 240_000,
+      check: false,
     });
 
-  test('the first publish of up-other prints the takeover warning; a new crate does not', async () => {
+  test('the first publish of up-other is refused, saying how to take it over on purpose', async () => {
     // The group has served up-other (a consumer resolved it): cached in cargo-proxy.
     const index = await fetch(`${server.url}/cargo/index/${indexPath('up-other')}`);
     assert.equal(index.status, 200);
@@ -83,15 +87,33 @@ describe('cargo publish of a crate the group proxy has served', { skip: missing 
     const taken = path.join(work.path, 'up-other');
     await writeCrate(taken, 'up-other', '9.0.0');
     const published = await cargoPublish(taken);
-    assert.match(published.stderr, /Uploaded up-other v9\.0\.0/);
+    assert.notEqual(published.code, 0, output(published));
     assert.match(
       published.stderr,
-      /warning: crate `up-other` was served from cargo-proxy through group cargo; from now on that group serves only cargo-hosted's versions of it and no longer asks cargo-proxy \(protect_hosted_names\)/,
+      /status 409 Conflict\): refusing to publish crate `up-other`: it is a new crate in cargo-hosted, and crate `up-other` was served from cargo-proxy through group cargo;[\s\S]*\[cargo\] shadow_names[\s\S]*NORA_CARGO_SHADOW_NAMES/,
+    );
+    // Still the upstream's crate through the group.
+    const after = await (await fetch(`${server.url}/cargo/index/${indexPath('up-other')}`)).text();
+    assert.match(after, /"vers":"1\.0\.0"/);
+    assert.doesNotMatch(after, /9\.0\.0/);
+  });
+
+  test('a name in shadow_names publishes with the takeover warning; a new crate without', async () => {
+    assert.equal((await fetch(`${server.url}/cargo/index/${indexPath('up-allowed')}`)).status, 200);
+    const allowed = path.join(work.path, 'up-allowed');
+    await writeCrate(allowed, 'up-allowed', '9.0.0');
+    const published = await cargoPublish(allowed);
+    assert.equal(published.code, 0, output(published));
+    assert.match(published.stderr, /Uploaded up-allowed v9\.0\.0/);
+    assert.match(
+      published.stderr,
+      /warning: crate `up-allowed` was served from cargo-proxy through group cargo; from now on that group serves only cargo-hosted's versions of it and no longer asks cargo-proxy \(protect_hosted_names\)/,
     );
 
     const fresh = path.join(work.path, 'fresh');
     await writeCrate(fresh, 'nora-takeover-fresh', '0.1.0');
     const plain = await cargoPublish(fresh);
+    assert.equal(plain.code, 0, output(plain));
     assert.match(plain.stderr, /Uploaded nora-takeover-fresh v0\.1\.0/);
     assert.doesNotMatch(plain.stderr, /protect_hosted_names/);
   });

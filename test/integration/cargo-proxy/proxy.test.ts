@@ -4,7 +4,7 @@
  * on loopback: index files cached with TTL and ETag revalidation (304), the same entries object
  * while unchanged, `.crate` files verified against `cksum` (nothing cached on a mismatch) and
  * cached forever, `dl` as template and as base, stale index files when the upstream is down,
- * unreadable lines skipped; the group's merge, hosted-name guard, `registry` rewrite and a
+ * unreadable lines skipped; the group's merge, hosted-name guard, `registry` kept and a
  * failing member.
  */
 import assert from 'node:assert/strict';
@@ -261,6 +261,105 @@ describe('cargo proxy and group sources', () => {
     );
   });
 
+  test('the upstream changes the cksum of a cached version: the cached line is kept, logged once', async () => {
+    const lines: string[] = [];
+    const logged = new CargoProxy({
+      config: () => config,
+      proxy: engine,
+      blobs,
+      log: pino({ level: 'warn' }, { write: (line: string) => lines.push(line) }),
+    });
+    const other = new CargoFixtureUpstream();
+    const good = fakeCrate('evilcrate', '0.1.0');
+    const evil = fakeCrate('evilcrate', '0.1.0-rewritten');
+    const second = fakeCrate('evilcrate', '0.2.0');
+    const secondRewritten = fakeCrate('evilcrate', '0.2.0-rewritten');
+    other.add('evilcrate', { vers: '0.1.0', body: good });
+    other.add('evilcrate', { vers: '0.2.0', body: second });
+    await other.start();
+    try {
+      const repo = proxyRepo([other.url], { ttl: 0 });
+      const first = await logged.indexFile(repo, 'evilcrate');
+      assert.equal(first?.entries[0]?.cksum, sha256(good));
+      // Only 0.1.0's .crate is fetched (and so cached).
+      assert.deepEqual(await bytesOf(await logged.openCrate(repo, 'evilcrate', '0.1.0')), good);
+      for (let i = 0; i < 50; i++) {
+        if (await engine.lookup(repo.name, 'cargo-crate:evilcrate/0.1.0')) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // The upstream now states other bytes for both versions, and yanks 0.1.0.
+      other.crates.delete('evilcrate');
+      other.rawIndex.set(
+        'evilcrate',
+        [
+          { vers: '0.1.0', cksum: sha256(evil), yanked: true },
+          { vers: '0.2.0', cksum: sha256(secondRewritten), yanked: false },
+        ]
+          .map((v) => `${JSON.stringify({ name: 'evilcrate', deps: [], features: {}, ...v })}\n`)
+          .join(''),
+      );
+      const after = await logged.indexFile(repo, 'evilcrate');
+      assert.ok(after);
+      const byVersion = new Map(after.entries.map((e) => [e.vers, e]));
+      assert.equal(byVersion.get('0.1.0')?.cksum, sha256(good), "the cached bytes' cksum kept");
+      assert.equal(byVersion.get('0.1.0')?.yanked, true, "the yank is the upstream's");
+      assert.equal(
+        byVersion.get('0.2.0')?.cksum,
+        sha256(secondRewritten),
+        "a version not cached takes the upstream's line",
+      );
+      const served = await logged.openCrate(repo, 'evilcrate', '0.1.0');
+      assert.equal(served?.sha256, sha256(good));
+      assert.deepEqual(await bytesOf(served), good);
+
+      const warnings = lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => /changed the cksum/.test(String(l['msg'])));
+      assert.equal(warnings.length, 1, lines.join(''));
+      const [warning] = warnings;
+      assert.ok(warning);
+      assert.equal(warning['crate'], 'evilcrate');
+      assert.equal(warning['version'], '0.1.0');
+      assert.equal(warning['cachedCksum'], sha256(good));
+      assert.equal(warning['upstreamCksum'], sha256(evil));
+      assert.match(
+        String(warning['msg']),
+        new RegExp(`evilcrate 0\\.1\\.0.*${sha256(good)}.*${sha256(evil)}`),
+      );
+
+      // Another change of the file (a new version) keeps the pin; the same change is not logged again.
+      other.rawIndex.set(
+        'evilcrate',
+        `${other.rawIndex.get('evilcrate') ?? ''}${JSON.stringify({ name: 'evilcrate', vers: '0.3.0', deps: [], features: {}, cksum: sha256(second) })}\n`,
+      );
+      const later = await logged.indexFile(repo, 'evilcrate');
+      assert.deepEqual(
+        later?.entries.map((e) => [e.vers, e.cksum]),
+        [
+          ['0.1.0', sha256(good)],
+          ['0.2.0', sha256(secondRewritten)],
+          ['0.3.0', sha256(second)],
+        ],
+      );
+      // A fresh proxy (a restart) reads the stored copy, pinned line included.
+      const restarted = new CargoProxy({
+        config: () => config,
+        proxy: engine,
+        blobs,
+        log: pino({ level: 'silent' }),
+      });
+      const again = await restarted.indexFile({ ...repo, metadataTtl: -1 }, 'evilcrate');
+      assert.equal(again?.entries[0]?.cksum, sha256(good));
+      assert.equal(
+        lines.filter((l) => /changed the cksum/.test(l)).length,
+        1,
+        'logged once per change',
+      );
+    } finally {
+      await other.stop();
+    }
+  });
+
   test('an upstream 5xx on the index is an upstream failure', async () => {
     const other = new CargoFixtureUpstream();
     other.indexStatus = 503;
@@ -364,19 +463,16 @@ describe('cargo proxy and group sources', () => {
       hostedEntries.set('syn', [entry('syn', '0.0.1', privateSyn)]);
     });
 
-    test('hosted crates: registry of crates.io deps removed, others kept', async () => {
+    test('hosted crates: the registry of every dependency is served as published (crates.io too)', async () => {
       const file = await cargoGroup.indexFile(group, 'mine');
       assert.ok(file);
       const [serde, elsewhere] = file.entries[0]?.deps ?? [];
-      assert.equal(serde?.registry, undefined);
-      assert.equal('registry' in (serde ?? {}), false);
+      // As crates.io's index: Cargo puts the dependency in the client's crates-io source (replaced
+      // by the group or not), where the client's own crates.io dependencies are.
+      assert.equal(serde?.registry, 'https://github.com/rust-lang/crates.io-index');
       assert.equal(elsewhere?.registry, 'https://example.invalid/other-index');
-      assert.equal(
-        hostedEntries.get('mine')?.[0]?.deps[0]?.registry !== undefined,
-        true,
-        'source untouched',
-      );
-      assert.equal(await cargoGroup.indexFile(group, 'mine'), file, 'same object while unchanged');
+      assert.equal(file, await cargoGroup.indexFile(group, 'mine'), 'same object while unchanged');
+      assert.equal(file.entries, hostedEntries.get('mine'), "the hosted member's own entries");
       assert.ok(await cargoGroup.openCrate(group, 'mine', '0.1.0'));
     });
 

@@ -415,6 +415,56 @@ describe('cargo hosted (auth off)', () => {
     assert.ok(limited.meta.total > 2);
   });
 
+  test('search: max_version is the highest version not yanked ("0.0.0" when all are), as crates.io', async () => {
+    for (const vers of ['0.1.0', '0.3.0', '0.2.6']) {
+      assert.equal((await publishCrate(server, 'yankmax', vers)).status, 200);
+    }
+    assert.equal((await publishCrate(server, 'yankall', '9.0.1')).status, 200);
+    const maxOf = async (name: string) => {
+      const found = (await call(server, 'GET', `/cargo/api/v1/crates?q=${name}`)).json as {
+        crates: { name: string; max_version: string }[];
+      };
+      return found.crates.find((c) => c.name === name)?.max_version;
+    };
+    assert.equal(await maxOf('yankmax'), '0.3.0');
+    const yank = (name: string, vers: string) =>
+      call(server, 'DELETE', `/cargo/api/v1/crates/${name}/${vers}/yank`);
+    assert.equal((await yank('yankmax', '0.3.0')).status, 200);
+    assert.equal(await maxOf('yankmax'), '0.2.6');
+    assert.equal((await yank('yankall', '9.0.1')).status, 200);
+    assert.equal(await maxOf('yankall'), '0.0.0');
+    // Through the hosted repository itself too, and back after an unyank.
+    const direct = (await call(server, 'GET', '/repository/cargo-hosted/api/v1/crates?q=yankmax'))
+      .json as { crates: { max_version: string }[] };
+    assert.equal(direct.crates[0]?.max_version, '0.2.6');
+    assert.equal(
+      (await call(server, 'PUT', '/cargo/api/v1/crates/yankmax/0.3.0/unyank')).status,
+      200,
+    );
+    assert.equal(await maxOf('yankmax'), '0.3.0');
+  });
+
+  test('search pages with page= and per_page= (crates.io paging), meta.total all matches', async () => {
+    for (const name of ['pagea', 'pageb', 'pagec', 'paged', 'pagee']) {
+      assert.equal((await publishCrate(server, name, '1.0.0')).status, 200);
+    }
+    const page = async (query: string) =>
+      (await call(server, 'GET', `/cargo/api/v1/crates?q=page&${query}`)).json as {
+        crates: { name: string }[];
+        meta: { total: number };
+      };
+    const names = async (query: string) => (await page(query)).crates.map((c) => c.name);
+    assert.deepEqual(await names('per_page=2'), ['pagea', 'pageb']);
+    assert.deepEqual(await names('per_page=2&page=1'), ['pagea', 'pageb']);
+    assert.deepEqual(await names('per_page=2&page=2'), ['pagec', 'paged']);
+    assert.deepEqual(await names('per_page=2&page=3'), ['pagee']);
+    assert.deepEqual(await names('per_page=2&page=4'), []);
+    assert.deepEqual(await names('per_page=2&page=999999999'), []);
+    assert.equal((await page('per_page=2&page=2')).meta.total, 5);
+    assert.equal((await page('per_page=2&page=4')).meta.total, 5);
+    assert.deepEqual(await names('per_page=3&page=2'), ['paged', 'pagee']);
+  });
+
   describe('bad input: 4xx in Cargo shape, nothing stored', () => {
     const refusals: [string, () => Buffer | Promise<Buffer>, number, RegExp][] = [
       ['an empty body', () => Buffer.alloc(0), 400, /ended before the length/],

@@ -120,6 +120,49 @@ describe('config check runs the validation serve runs', () => {
     }
   });
 
+  test('Cargo upstreams spelled `sparse+…` (as in .cargo/config.toml) are taken, the prefix dropped', async () => {
+    const dir = await tempDir('nora-cargo-sparse-');
+    const file = path.join(dir, 'config.toml');
+    await fs.writeFile(
+      file,
+      [
+        '[cargo]',
+        'proxy = "sparse+http://127.0.0.1:4791/index/"',
+        '[[repositories]]',
+        'name = "cargo-mirror"',
+        'format = "cargo"',
+        'kind = "proxy"',
+        'upstreams = [{ url = "sparse+http://127.0.0.1:4792/index/" }, "sparse+http://127.0.0.1:4793/"]',
+        '',
+      ].join('\n'),
+    );
+    const env = { NORA_STORAGE_PATH: path.join(dir, 'storage'), NORA_PORT: '0' };
+    const res = await nora(['config', 'check', file], env);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(
+      res.stdout,
+      /\[cargo\]\nenabled = true\nproxy = "http:\/\/127\.0\.0\.1:4791\/index\/"\n/,
+    );
+    assert.match(res.stdout, /\nurl = "http:\/\/127\.0\.0\.1:4792\/index\/"\n/);
+    assert.match(res.stdout, /\nurl = "http:\/\/127\.0\.0\.1:4793\/"\n/);
+    assert.doesNotMatch(res.stdout, /sparse\+/);
+
+    const fromEnv = await nora(['config', 'check'], {
+      NORA_CARGO_PROXY: 'sparse+http://127.0.0.1:4791/index',
+    });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    assert.match(fromEnv.stdout, /\nproxy = "http:\/\/127\.0\.0\.1:4791\/index"\n/);
+
+    // Only Cargo's: another format's `sparse+` URL is still refused.
+    await fs.writeFile(
+      file,
+      '[[repositories]]\nname = "npm-x"\nformat = "npm"\nkind = "proxy"\nupstreams = ["sparse+http://127.0.0.1:4794/"]\n',
+    );
+    const other = await nora(['config', 'check', file], env);
+    assert.equal(other.code, 2);
+    assert.match(other.stderr, /repositories\.0\.upstreams\.0\.url: expected an http\(s\) URL/);
+  });
+
   test('unknown NORA_* variables are warned about, with a suggestion when close', async () => {
     const res = await nora(['config', 'check'], {
       NORA_DOKER_UPSTREAMS: 'none',
