@@ -448,15 +448,16 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
       await res.arrayBuffer();
       assert.equal(res.status, 404, `GET ${p} after its DELETE`);
     }
-    // Storage: blobs, the spool, the database; nothing else.
+    // Storage: blobs, the spool, the database, the serving process's PID; nothing else.
     const root = server.config.storage.path;
     for (const file of await listFiles(root)) {
       const rel = path.relative(root, file);
       assert.ok(
         rel.startsWith(`blobs${path.sep}`) ||
           rel.startsWith(`.tmp${path.sep}`) ||
+          rel === '.nora-serve.pid' ||
           /\.db(-wal|-shm)?$/.test(rel),
-        `a file outside blobs/, the spool and the database: ${rel}`,
+        `a file outside blobs/, the spool, the database and the PID file: ${rel}`,
       );
     }
   }
