@@ -22,7 +22,7 @@ import { ConfigError, loadConfig, type LoadedConfig, type LoadOptions } from './
 import { closest } from './config/env.ts';
 import { compileGlob } from './auth/patterns.ts';
 import type { AppConfig, FormatName, RepositoryConfig } from './config/schema.ts';
-import { errnoCode, toRegistryError } from './core/errors.ts';
+import { errnoCode, RequestBodyStalledError, toRegistryError } from './core/errors.ts';
 import type { Logger } from './core/logger.ts';
 import { SqlBlobIndex } from './db/blob-index.ts';
 import {
@@ -776,15 +776,10 @@ function stalledBodies(listener: http.RequestListener, timeoutMs: number): http.
         // aborts it: the upload's pipeline would wait for ever and keep its spool file under
         // `.tmp/ingest` until the next start (trial ops F7). Destroying the request ends that
         // pipeline as a client disconnect does (premature close): its spool file is removed.
-        // (Fastify then logs the upload's rejection, this error, as "Promise errored, but
-        // reply.sent = true was set": one line per cut upload.)
         res.on('finish', () => {
           req.destroy(
-            Object.assign(
-              new Error(
-                `request body stalled for ${timeoutMs / 1000} s ([server] body_timeout): answered 408, upload dropped`,
-              ),
-              { code: 'ECONNABORTED' },
+            new RequestBodyStalledError(
+              `request body stalled for ${timeoutMs / 1000} s ([server] body_timeout): answered 408, upload dropped`,
             ),
           );
           req.socket.destroy();

@@ -37,8 +37,13 @@ function exchange(port: number, head: string, parts: string[], everyMs: number):
 describe('[server] body_timeout: a stalled request body', () => {
   let server: TestServer;
   let port: number;
+  const lines: string[] = [];
   before(async () => {
-    server = await startTestServer({ config: { server: { body_timeout: 1 } } });
+    server = await startTestServer({
+      config: { server: { body_timeout: 1 } },
+      logLevel: 'info',
+      logStream: { write: (line) => lines.push(line) },
+    });
     port = Number(new URL(server.url).port);
   });
   after(() => server.close());
@@ -102,6 +107,12 @@ describe('[server] body_timeout: a stalled request body', () => {
     const res = await fetch(`${server.url}/raw/stall/big.bin`);
     assert.equal(res.status, 404);
     await res.arrayBuffer();
+    // The upload's failure after its 408 is expected: no error line for it, the 408 logged.
+    assert.deepEqual(
+      lines.filter((line) => /"level":(40|50)/.test(line)),
+      [],
+    );
+    assert.ok(lines.some((line) => line.includes('"status":408') && line.includes('big.bin')));
   });
 
   test('an upload that keeps sending, slower than body_timeout overall, is stored', async () => {
