@@ -22,10 +22,16 @@ import { ConfigError, loadConfig, type LoadedConfig, type LoadOptions } from './
 import { closest } from './config/env.ts';
 import { compileGlob } from './auth/patterns.ts';
 import type { AppConfig, FormatName, RepositoryConfig } from './config/schema.ts';
-import { errnoCode, toRegistryError } from './core/errors.ts';
+import { errnoCode, RequestBodyStalledError, toRegistryError } from './core/errors.ts';
 import type { Logger } from './core/logger.ts';
 import { SqlBlobIndex } from './db/blob-index.ts';
-import { checkDatabase, type Db, openDatabase } from './db/database.ts';
+import {
+  checkDatabase,
+  type Db,
+  DatabaseWriteError,
+  openDatabase,
+  probeDatabaseWrite,
+} from './db/database.ts';
 import type { FormatContext, FormatModule } from './formats/format.ts';
 import { FORMATS } from './formats/index.ts';
 import { type GcScheduler, startGcScheduler } from './gc/scheduler.ts';
@@ -426,6 +432,31 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   });
   const log = fastify.log as unknown as Logger;
   for (const warning of openingWarnings) log.warn(warning);
+  // A database this process cannot write (a `nora.db` restored with mode 444, a read-only
+  // `nora.db-shm` SQLite left beside it, a read-only mount) opens and serves reads, but every
+  // upload answers 503: say so now, naming the file, and again whenever /health's probe finds
+  // it newly so (it is "degraded" there).
+  let databaseWritable = true;
+  const probeDatabase = async (): Promise<void> => {
+    try {
+      await probeDatabaseWrite(db, databaseFile(config));
+      databaseWritable = true;
+    } catch (err) {
+      if (databaseWritable) {
+        databaseWritable = false;
+        const detail =
+          err instanceof DatabaseWriteError && err.blockerPath !== undefined
+            ? `: ${err.blockerPath}`
+            : '';
+        log.error(
+          { err },
+          `the metadata database ${databaseFile(config)} cannot be written (${errnoCode(err) ?? String(err)})${detail}; every upload, delete and token change answers 503 until it can (reads go on); fix the file's owner or mode and restart`,
+        );
+      }
+      throw err;
+    }
+  };
+  await probeDatabase().catch(() => undefined);
   // One warning per lock a failed login sets (who, from where, how long; never a password).
   access.lockout.onLock((event) => {
     const user = event.user === undefined ? undefined : event.user.slice(0, 128);
@@ -587,6 +618,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     checkStorage: () => driver.check(),
     probeWrite: () => driver.probeWrite?.(BLOBS_PREFIX) ?? Promise.resolve(),
     checkDatabase: () => checkDatabase(db),
+    probeDatabaseWrite: probeDatabase,
     totalSizeBytes: () => blobs.totalSize(),
     registries: () => new Map(formats.map((f) => [f.format, isEnabled(config, f.format)])),
     upstreams: () => proxy.circuits(),
@@ -739,7 +771,19 @@ function stalledBodies(listener: http.RequestListener, timeoutMs: number): http.
           return;
         }
         const body = `request body stalled: nothing received for ${timeoutMs / 1000} s ([server] body_timeout); nothing was stored\n`;
-        res.on('finish', () => req.socket.destroy());
+        // When the 408 is written, node:http detaches the request from its socket (it dumps
+        // the unread body and drops its 'data' listeners), so the socket's close no longer
+        // aborts it: the upload's pipeline would wait for ever and keep its spool file under
+        // `.tmp/ingest` until the next start (trial ops F7). Destroying the request ends that
+        // pipeline as a client disconnect does (premature close): its spool file is removed.
+        res.on('finish', () => {
+          req.destroy(
+            new RequestBodyStalledError(
+              `request body stalled for ${timeoutMs / 1000} s ([server] body_timeout): answered 408, upload dropped`,
+            ),
+          );
+          req.socket.destroy();
+        });
         res.writeHead(408, {
           'content-type': 'text/plain; charset=utf-8',
           'content-length': Buffer.byteLength(body),

@@ -64,6 +64,17 @@ export function isRegistryError(err: unknown): err is RegistryError {
 }
 
 /** Node errors carry a `code` string (ENOENT, EPIPE, …). */
+/**
+ * What a request whose body stalled for `[server] body_timeout` is destroyed with, once its 408
+ * is sent (app.ts stalledBodies): its upload then fails as on a client disconnect and removes its
+ * spool file. That failure is expected, so it is not logged as an error (http/log-options.ts);
+ * the access line records the 408.
+ */
+export class RequestBodyStalledError extends Error {
+  override readonly name = 'RequestBodyStalledError';
+  readonly code = 'ECONNABORTED';
+}
+
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
     const code = err.code;

@@ -11,7 +11,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import { adaptNodeSqlite } from './node-sqlite-dialect.ts';
 import { coreMigrations } from './core-migrations.ts';
-import { registerSqliteHandle, SqliteHandle } from './sqlite-handle.ts';
+import { registerSqliteHandle, SqliteHandle, sqliteHandleOf } from './sqlite-handle.ts';
 import type { CoreTables } from './tables.ts';
 
 export type Db = Kysely<CoreTables>;
@@ -70,4 +70,126 @@ async function migrate(db: Db, migrations: Migrations): Promise<void> {
 /** Readiness probe. */
 export async function checkDatabase(db: Db): Promise<void> {
   await db.selectFrom('blobs').select('digest').limit(1).execute();
+}
+
+/** SQLite primary result codes a write probe may meet, by name. */
+const SQLITE_CODES: Readonly<Record<number, string>> = {
+  5: 'SQLITE_BUSY',
+  8: 'SQLITE_READONLY',
+  10: 'SQLITE_IOERR',
+  13: 'SQLITE_FULL',
+  14: 'SQLITE_CANTOPEN',
+};
+
+/** The metadata database cannot be written: what SQLite said and which file stops it. */
+export class DatabaseWriteError extends Error {
+  override readonly name = 'DatabaseWriteError';
+  /** `SQLITE_READONLY`…, or the error's code. */
+  readonly code: string;
+  /** E.g. `nora.db-shm is not writable (EACCES)`: base names only (it goes into /health). */
+  readonly blocker: string | undefined;
+  /** The same with the full path, for the log. */
+  readonly blockerPath: string | undefined;
+
+  constructor(code: string, blocker: { name: string; path: string } | undefined, cause: unknown) {
+    super(
+      `the metadata database cannot be written (${code})${blocker === undefined ? '' : `: ${blocker.path}`}`,
+      { cause },
+    );
+    this.code = code;
+    this.blocker = blocker?.name;
+    this.blockerPath = blocker?.path;
+  }
+
+  /** The short form /health reports: `SQLITE_READONLY: nora.db-shm is not writable (EACCES)`. */
+  get summary(): string {
+    return this.blocker === undefined ? this.code : `${this.code}: ${this.blocker}`;
+  }
+}
+
+/**
+ * Which of the database's files (the database, its `-wal` and `-shm`, and their directory, where
+ * SQLite makes the other two) this process may not write, e.g. a `nora.db` restored with mode 444,
+ * or a `nora.db-shm` SQLite made read-only beside it (it gives them the database's mode), an
+ * immutable file (EPERM) or a read-only mount (EROFS). undefined when each can be written (or
+ * for an in-memory database).
+ */
+export function databaseWriteBlocker(file: string): { name: string; path: string } | undefined {
+  if (file === ':memory:' || file === '') return undefined;
+  const resolved = path.resolve(file);
+  const dir = path.dirname(resolved);
+  const checks: [string, string][] = [
+    [resolved, path.basename(resolved)],
+    [`${resolved}-wal`, `${path.basename(resolved)}-wal`],
+    [`${resolved}-shm`, `${path.basename(resolved)}-shm`],
+  ];
+  for (const [candidate, name] of checks) {
+    try {
+      fs.accessSync(candidate, fs.constants.W_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      return {
+        name: `${name} is not writable (${code ?? String(err)})`,
+        path: `${candidate} is not writable (${code ?? String(err)})`,
+      };
+    }
+  }
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    return {
+      name: `its directory is not writable (${code})`,
+      path: `its directory ${dir} is not writable (${code})`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Write probe of the metadata database (/health's `database.writable`, and start-up): a write
+ * transaction that sets `user_version` to its own value and is rolled back, so nothing reaches
+ * the disk, yet SQLite refuses it as it refuses every upload's row when the database, its `-wal`
+ * or its `-shm` cannot be written (`BEGIN IMMEDIATE` alone passes on a read-only `nora.db`).
+ * Another process holding the write lock (`nora gc`) is no failure: the probe does not wait for
+ * it (busy timeout 0 for the probe). Throws DatabaseWriteError naming the file that stops it.
+ */
+export async function probeDatabaseWrite(db: Db, file: string): Promise<void> {
+  const handle = sqliteHandleOf(db);
+  if (handle === undefined) return;
+  const probe = (): void => {
+    const sqlite = handle.db;
+    sqlite.exec('PRAGMA busy_timeout = 0');
+    try {
+      sqlite.exec('BEGIN IMMEDIATE');
+      try {
+        const row = sqlite.prepare('PRAGMA user_version').get() as { user_version?: number };
+        sqlite.exec(`PRAGMA user_version = ${(row.user_version ?? 0) | 0}`);
+      } finally {
+        // SQLite may have rolled it back itself (an I/O error).
+        if (sqlite.isTransaction) sqlite.exec('ROLLBACK');
+      }
+    } catch (err) {
+      const errcode = (err as { errcode?: unknown }).errcode;
+      const primary = typeof errcode === 'number' ? errcode & 0xff : undefined;
+      if (primary === 5 /* BUSY */ || primary === 6 /* LOCKED */) return;
+      const code =
+        primary === undefined
+          ? ((err as NodeJS.ErrnoException).code ?? 'error')
+          : (SQLITE_CODES[primary] ?? `SQLITE_${primary}`);
+      throw new DatabaseWriteError(code, databaseWriteBlocker(file), err);
+    } finally {
+      sqlite.exec('PRAGMA busy_timeout = 5000');
+    }
+  };
+  // Not inside a Kysely transaction of another module (it holds the connection across awaits).
+  if (!handle.db.isTransaction) {
+    probe();
+    return;
+  }
+  await db.connection().execute(() => {
+    probe();
+    return Promise.resolve();
+  });
 }

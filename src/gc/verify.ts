@@ -10,6 +10,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseDigest } from '../core/digest.ts';
+import { errnoCode } from '../core/errors.ts';
 import type { AppConfig } from '../config/schema.ts';
 import { SqlBlobIndex } from '../db/blob-index.ts';
 import { openDatabase } from '../db/database.ts';
@@ -39,6 +40,12 @@ export interface VerifyReport {
   readonly bytes: number;
   /** Damaged blobs: `sha256:<hex>` and the size found, and whether the file was removed. */
   readonly damaged: readonly { digest: string; size: number; removed: boolean }[];
+  /**
+   * Blob files that could not be read (EACCES: a restore with the wrong owner, EIO: a failing
+   * disk…): not hashed, never removed, and the pass goes on. The first few name the rows that
+   * refer to them.
+   */
+  readonly unreadable: readonly { digest: string; error: string; references?: readonly string[] }[];
   /** Files under `blobs/` whose name is no digest (left alone). */
   readonly foreign: number;
   /**
@@ -68,6 +75,7 @@ export async function verifyBlobs(
   let bytes = 0;
   let foreign = 0;
   const damaged: { digest: string; size: number; removed: boolean }[] = [];
+  const unreadable: { digest: string; error: string; references?: readonly string[] }[] = [];
   // The references are read first: a blob is stored before its reference is recorded, so one
   // referenced now has its file in place when the listing below passes, unless it is missing.
   let referenced: Set<string> | undefined;
@@ -86,7 +94,18 @@ export async function verifyBlobs(
       foreign += 1;
       continue;
     }
-    const result = await blobs.scrub(parseDigest(name), options);
+    let result;
+    try {
+      result = await blobs.scrub(parseDigest(name), options);
+    } catch (err) {
+      // One file this user may not read (or a disk error on it) must not hide the damage in
+      // every blob listed after it: report it as such and go on.
+      const code = errnoCode(err);
+      if (code === undefined || !/^E[A-Z]+$/.test(code)) throw err;
+      present.add(name);
+      unreadable.push({ digest: name, error: err instanceof Error ? err.message : code });
+      continue;
+    }
     if (result.outcome === 'missing') continue;
     present.add(name);
     checked += 1;
@@ -99,11 +118,24 @@ export async function verifyBlobs(
     referenced === undefined || options.references === undefined
       ? undefined
       : await findMissing(driver, options.references, referenced, present);
+  if (options.references !== undefined && unreadable.length > 0 && referencesError === undefined) {
+    const first = unreadable.slice(0, MISSING_EXAMPLES);
+    const rows = await describeReferences(
+      options.references.db,
+      options.references.formats,
+      first.map((blob) => blob.digest),
+    );
+    for (const blob of first) {
+      const names = rows.get(blob.digest);
+      if (names !== undefined) blob.references = names;
+    }
+  }
   return {
     remove: options.remove,
     checked,
     bytes,
     damaged,
+    unreadable,
     foreign,
     ...(missing === undefined ? {} : { missing: missing.count, missingExamples: missing.examples }),
     ...(referencesError === undefined ? {} : { referencesError }),
@@ -213,6 +245,17 @@ export function describeVerifyReport(report: VerifyReport): string[] {
     );
     for (const blob of report.damaged) {
       lines.push(`  ${blob.digest} ${blob.size} bytes${blob.removed ? ', removed' : ''}`);
+    }
+  }
+  if (report.unreadable.length > 0) {
+    const n = report.unreadable.length;
+    lines.push(
+      `${n} ${n === 1 ? 'blob' : 'blobs'} could not be read, so ${n === 1 ? 'it was' : 'they were'} not checked (nor removed): ${n === 1 ? 'its artifacts answer' : 'their artifacts answer'} 503 until the file can be read (fix its owner or mode)`,
+    );
+    for (const blob of report.unreadable) {
+      const refs =
+        blob.references === undefined ? '' : `, referenced by ${blob.references.join('; ')}`;
+      lines.push(`  ${blob.digest}: ${blob.error}${refs}`);
     }
   }
   if (report.referencesError !== undefined) {

@@ -7,6 +7,7 @@
  */
 import type { LogFn, LoggerOptions } from 'pino';
 import { stdSerializers } from 'pino';
+import { RequestBodyStalledError } from '../core/errors.ts';
 import { REDACTED, redactDeep, redactText } from '../core/redact.ts';
 
 /** Errors as pino prints them, with message, stack and causes redacted. */
@@ -22,6 +23,16 @@ export function loggerOptions(level: string): LoggerOptions {
     level,
     hooks: {
       logMethod(args: Parameters<LogFn>, method: LogFn) {
+        // An upload cut for a stalled body, failing after its 408 was sent (Fastify: "Promise
+        // errored, but reply.sent = true was set"): expected, and the access line has the 408.
+        const first: unknown = args[0];
+        if (
+          typeof first === 'object' &&
+          first !== null &&
+          (first as { err?: unknown }).err instanceof RequestBodyStalledError
+        ) {
+          return;
+        }
         const redacted = args.map((arg) => redactDeep(arg)) as Parameters<LogFn>;
         method.apply(this, redacted);
       },

@@ -20,6 +20,11 @@ export interface HealthSources {
    */
   readonly probeWrite?: () => Promise<void>;
   readonly checkDatabase: () => Promise<void>;
+  /**
+   * A write the metadata database refuses as it would refuse an upload's row (db/database.ts
+   * probeDatabaseWrite); throws DatabaseWriteError. Cached like probeWrite.
+   */
+  readonly probeDatabaseWrite?: () => Promise<void>;
   readonly totalSizeBytes: () => Promise<number>;
   /** Format → enabled; answers `registries` in /health. */
   readonly registries: () => ReadonlyMap<FormatName, boolean>;
@@ -30,7 +35,10 @@ export interface HealthSources {
 /** How long a write probe's answer is kept (ms): a polled /health costs one probe per 5 s. */
 export const WRITE_PROBE_TTL_MS = 5_000;
 
-/** The write probe's verdict: undefined when writable, else the error's code (or message). */
+/**
+ * The write probe's verdict: undefined when writable, else the error's `summary` (a
+ * DatabaseWriteError: code and file), code (an errno) or message.
+ */
 function cachedWriteProbe(
   probe: (() => Promise<void>) | undefined,
 ): () => Promise<string | undefined> {
@@ -44,7 +52,10 @@ function cachedWriteProbe(
         at: now,
         answer: probe().then(
           () => undefined,
-          (err: unknown) => errnoCode(err) ?? (err instanceof Error ? err.message : String(err)),
+          (err: unknown) =>
+            (err as { summary?: string }).summary ??
+            errnoCode(err) ??
+            (err instanceof Error ? err.message : String(err)),
         ),
       };
     }
@@ -54,6 +65,7 @@ function cachedWriteProbe(
 
 export function registerSystemRoutes(app: FastifyInstance, sources: HealthSources): void {
   const writeProblem = cachedWriteProbe(sources.probeWrite);
+  const databaseWriteProblem = cachedWriteProbe(sources.probeDatabaseWrite);
   app.get('/health', async (_request, reply) => {
     const reachable = await sources.checkStorage().then(
       () => true,
@@ -63,12 +75,19 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
     // every upload fails; "degraded", still 200 (see docs/storage.md, Health and readiness).
     const writeError = reachable ? await writeProblem() : undefined;
     const writable = reachable && writeError === undefined;
+    // The metadata database refusing writes refuses every upload just the same (503 "the
+    // metadata database is not writable"): "degraded" too, naming the file that stops it.
+    const databaseError = await databaseWriteProblem();
     const total = reachable ? await sources.totalSizeBytes().catch(() => 0) : 0;
     const registries = Object.fromEntries(
       [...sources.registries()].map(([name, enabled]) => [name, enabled ? 'ok' : 'disabled']),
     );
     const body = {
-      status: !reachable ? 'unhealthy' : writable ? 'healthy' : 'degraded',
+      status: !reachable
+        ? 'unhealthy'
+        : writable && databaseError === undefined
+          ? 'healthy'
+          : 'degraded',
       version: sources.version,
       uptime_seconds: sources.metrics.uptimeSeconds,
       storage: {
@@ -77,6 +96,10 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
         writable,
         ...(writeError === undefined ? {} : { write_error: writeError }),
         total_size_bytes: total,
+      },
+      database: {
+        writable: databaseError === undefined,
+        ...(databaseError === undefined ? {} : { write_error: databaseError }),
       },
       registries,
       upstreams: sources.upstreams?.() ?? {},

@@ -302,6 +302,22 @@ export class BlobStore {
   }
 
   /**
+   * Whether a GET would find the blob's file (a HEAD's question): false when it is gone; throws
+   * what its read would meet at open (EACCES: a file this user may not read, answered 503
+   * "storage is unavailable (EACCES)" as its GET is). Reads no byte.
+   */
+  async present(digest: Digest): Promise<boolean> {
+    if ((await this.stat(digest)) === undefined) return false;
+    try {
+      await this.#driver.probeRead?.(blobKey(digest));
+    } catch (err) {
+      if (err instanceof Error && err.name === 'StorageNotFoundError') return false;
+      throw err;
+    }
+    return true;
+  }
+
+  /**
    * The blob's bytes, `options` an inclusive byte range. A whole read is verified against the
    * digest unless this very file (ObjectInfo.identity) was verified before in this process: a
    * small blob (read whole by the driver) or a local file of at most PRECHECK_FILE_BYTES (64 MiB)

@@ -82,6 +82,12 @@ export interface StorageDriver {
    * name is one no `list` shows. Absent: writes are not probed.
    */
   probeWrite?(prefix: StorageKey): Promise<void>;
+  /**
+   * Opens `key` for reading and closes it, reading nothing: throws what a read would meet at
+   * open (EACCES for a file this user may not read), so a HEAD answers as its GET does. Absent:
+   * not checked.
+   */
+  probeRead?(key: StorageKey): Promise<void>;
   close(): Promise<void>;
 }
 

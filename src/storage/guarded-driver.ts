@@ -85,6 +85,10 @@ export class GuardedDriver implements StorageDriver {
     await this.#inner.probeWrite?.(validatePrefix(prefix));
   }
 
+  async probeRead(key: StorageKey): Promise<void> {
+    await this.#inner.probeRead?.(validateKey(key));
+  }
+
   close(): Promise<void> {
     return this.#inner.close();
   }

@@ -398,7 +398,7 @@ export class GoHosted implements GoSource {
       modifiedAt,
       open: (range?: ReadRange): Promise<Readable> =>
         this.#blobs.open(digest, range === undefined ? undefined : { ...range }),
-      present: async () => (await this.#blobs.stat(digest)) !== undefined,
+      present: () => this.#blobs.present(digest),
     };
   }
 }

@@ -205,7 +205,7 @@ export class NpmService {
           etag: `"${ref.digest}"`,
           headers: {},
           open: (range) => blobs.open(digest, range),
-          present: async () => (await blobs.stat(digest)) !== undefined,
+          present: () => blobs.present(digest),
         };
       }
       if (

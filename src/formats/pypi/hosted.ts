@@ -269,7 +269,7 @@ export class PypiHosted implements PypiSource {
       modifiedAt,
       open: (range?: ReadRange): Promise<Readable> =>
         this.#blobs.open(digest, range === undefined ? undefined : { ...range }),
-      present: async () => (await this.#blobs.stat(digest)) !== undefined,
+      present: () => this.#blobs.present(digest),
     };
   }
 }

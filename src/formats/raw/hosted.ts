@@ -87,7 +87,7 @@ export class RawHosted implements RawSource {
   #opened(row: StoredRawFile): OpenedRawFile {
     const digest = parseDigest(row.digest);
     const blobs = this.#deps.blobs;
-    const onDisk = async () => (await blobs.stat(digest)) !== undefined;
+    const onDisk = () => blobs.present(digest);
     if (row.size > SMALL_FILE_BYTES) {
       return {
         size: row.size,

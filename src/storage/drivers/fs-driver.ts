@@ -447,25 +447,49 @@ export class FsDriver implements StorageDriver {
   /**
    * A one-byte temp file (its byte needs a block: a full disk fails, ENOSPC), renamed into the
    * directory of `prefix` as `.probe-<uuid>` (a name `list` skips; an immutable or read-only
-   * directory fails, EPERM/EROFS), then removed. A prefix whose directory is not made yet (a new
-   * storage) is probed up to the temp file.
+   * directory fails, EPERM/EROFS), then on into one of the shard directories two levels below
+   * it (`blobs/<alg>/<xx>`, one picked at random per probe), where an upload's rename goes: a
+   * restore that left them read-only fails every upload whose digest falls there. Then removed.
+   * A prefix whose directory is not made yet (a new storage) is probed up to the temp file.
    */
   async probeWrite(prefix: StorageKey): Promise<void> {
     const temp = this.#tempFile();
+    let placed: string | undefined;
     try {
       await fs.writeFile(temp, 'p', { flag: 'wx' });
       const dir = this.#path((prefix.endsWith('/') ? prefix.slice(0, -1) : prefix) as StorageKey);
-      const target = path.join(dir, `.probe-${randomUUID()}`);
+      const name = `.probe-${randomUUID()}`;
+      const target = path.join(dir, name);
       try {
         await fs.rename(temp, target);
       } catch (err) {
         if (errnoCode(err) === 'ENOENT' && !(await isDirectory(dir))) return;
         throw err;
       }
-      await fs.unlink(target);
+      placed = target;
+      const shard = await randomSubdirectory(dir, 2);
+      if (shard !== undefined) {
+        const deeper = path.join(shard, name);
+        await fs.rename(target, deeper);
+        placed = deeper;
+      }
     } finally {
       await fs.rm(temp, { force: true });
+      if (placed !== undefined) await fs.rm(placed, { force: true });
     }
+  }
+
+  async probeRead(key: StorageKey): Promise<void> {
+    let handle;
+    try {
+      handle = await fs.open(this.#path(key), 'r');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
+        throw new StorageNotFoundError(key);
+      }
+      throw err;
+    }
+    await handle.close();
   }
 
   async close(): Promise<void> {
@@ -511,6 +535,20 @@ export class FsDriver implements StorageDriver {
     if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
     this.#knownDirs.add(dir);
   }
+}
+
+/** A directory `depth` levels below `dir`, each level picked at random; undefined when none. */
+async function randomSubdirectory(dir: string, depth: number): Promise<string | undefined> {
+  let current = dir;
+  for (let level = 0; level < depth; level++) {
+    const entries = await fs.readdir(current, { withFileTypes: true }).catch(() => []);
+    const dirs = entries.filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'));
+    if (dirs.length === 0) return undefined;
+    const pick = dirs[Math.floor(Math.random() * dirs.length)];
+    if (pick === undefined) return undefined;
+    current = path.join(current, pick.name);
+  }
+  return current;
 }
 
 function isDirectory(dir: string): Promise<boolean> {

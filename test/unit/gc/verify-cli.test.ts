@@ -3,7 +3,9 @@
  * blob hashed, a damaged one named and exit 1 while nothing is removed; `--remove` removes it
  * (exit 1 still: damage is news), after which an upload of the same bytes repairs the artifact
  * and the next pass is clean (exit 0); refusals for memory storage and a storage without a
- * database (nothing created); `nora --help` lists the verb.
+ * database (nothing created); `nora --help` lists the verb. A blob file it may not read (trial
+ * ops F4: the pass stopped there with the bare errno, exit 1, and every damaged blob after it
+ * went unreported) is reported as unreadable, with its errno and rows, and the pass goes on.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -15,6 +17,7 @@ import { startTestServer } from '../../helpers/server.ts';
 import { flipByteAt } from '../../helpers/storage.ts';
 import { removeDir } from '../../helpers/tmp.ts';
 import { nora } from '../../helpers/cli.ts';
+import { PROJECT_ROOT, run } from '../../helpers/tools.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -121,6 +124,92 @@ describe('nora verify', () => {
         ),
         found.stdout,
       );
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
+
+  test('an unreadable blob is reported as such and the pass goes on to the damaged ones (exit 1)', async (t) => {
+    // Root reads any file whatever its mode: run the CLI as nobody then, as the trial did.
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) {
+      const probe = await run(
+        'setpriv',
+        ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'true'],
+        {
+          check: false,
+        },
+      ).catch((err: unknown) => ({ code: 1, stderr: String(err) }));
+      if (probe.code !== 0) {
+        t.skip(`running as root and setpriv cannot drop to nobody here: ${probe.stderr}`);
+        return;
+      }
+    }
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-verify-unreadable-'));
+    try {
+      const storage = path.join(dataDir, 'storage');
+      // Three blobs, named so that the unreadable one sorts before the damaged one (the listing
+      // is in name order): an unreadable, a damaged and a good one.
+      let i = 0;
+      while (sha256(`unreadable ${i}`) >= sha256(`damaged ${i}`)) i += 1;
+      const bodies = [`unreadable ${i}`, `damaged ${i}`, `good ${i}`];
+      {
+        await using server = await startTestServer({ dataDir });
+        for (const [i, body] of bodies.entries()) {
+          const put = await fetch(`${server.url}/raw/docs/${i}.txt`, { method: 'PUT', body });
+          assert.equal(put.status, 201);
+        }
+      }
+      const blobFile = (body: string) => {
+        const hex = sha256(body);
+        return path.join(storage, 'blobs', 'sha256', hex.slice(0, 2), hex);
+      };
+      const [unreadable, damaged] = [bodies[0] ?? '', bodies[1] ?? ''];
+      await flipByteAt(blobFile(damaged), 2);
+      if (asRoot) await run('chown', ['-R', 'nobody:nogroup', dataDir]);
+      await fs.chmod(blobFile(unreadable), 0o000);
+      const verify = (args: string[]) =>
+        asRoot
+          ? run(
+              'setpriv',
+              [
+                '--reuid=nobody',
+                '--regid=nogroup',
+                '--clear-groups',
+                process.execPath,
+                path.join(PROJECT_ROOT, 'bin/nora.js'),
+                ...args,
+              ],
+              {
+                check: false,
+                env: { PATH: process.env['PATH'] ?? '', NORA_STORAGE_PATH: storage },
+                cwd: os.tmpdir(),
+              },
+            )
+          : nora(args, { NORA_STORAGE_PATH: storage });
+
+      const found = await verify(['verify']);
+      assert.equal(found.code, 1, found.stdout + found.stderr);
+      assert.match(found.stdout, /nora verify: 2 blobs/);
+      assert.ok(found.stdout.includes(`sha256:${sha256(damaged)} `), found.stdout);
+      assert.match(found.stdout, /1 blob could not be read, so it was not checked \(nor removed\)/);
+      assert.ok(
+        found.stdout.includes(`  sha256:${sha256(unreadable)}: EACCES`) &&
+          found.stdout.includes(
+            'referenced by raw_files repo=raw-hosted name=0.txt path=docs/0.txt',
+          ),
+        found.stdout,
+      );
+      assert.match(found.stdout, /no referenced blob missing from storage/);
+
+      const removed = await verify(['verify', '--remove']);
+      assert.equal(removed.code, 1, removed.stdout + removed.stderr);
+      assert.ok(
+        removed.stdout.includes(`sha256:${sha256(damaged)} ${damaged.length} bytes, removed`),
+        removed.stdout,
+      );
+      await assert.rejects(fs.stat(blobFile(damaged)));
+      await fs.stat(blobFile(unreadable)); // never removed: its bytes may well be good
     } finally {
       await removeDir(dataDir);
     }
