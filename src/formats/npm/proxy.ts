@@ -194,53 +194,58 @@ class NpmProxyUpstream implements NpmUpstream {
   }
 
   async #refresh(name: string, cached: CachedEntry | undefined, revalidate: boolean) {
-    const asked = await askInOrder(this.#targets(), async (target) => {
-      const response = await this.#context.proxy.client.request(target, {
-        method: 'GET',
-        path: `/${name.replace('/', '%2f')}`,
-        headers: {
-          accept: 'application/json',
-          // Full packuments of popular packages are tens of MB; gzip cuts the transfer ~10×.
-          'accept-encoding': 'gzip',
-          ...(revalidate && cached?.etag !== undefined && cached.upstream === target.label
-            ? { 'if-none-match': cached.etag }
-            : {}),
-        },
-      });
-      if (response.status === 304 && cached) {
-        response.body.destroy();
+    const asked = await askInOrder(
+      this.#targets(),
+      async (target) => {
+        const response = await this.#context.proxy.client.request(target, {
+          method: 'GET',
+          path: `/${name.replace('/', '%2f')}`,
+          wholeDeadline: true,
+          headers: {
+            accept: 'application/json',
+            // Full packuments of popular packages are tens of MB; gzip cuts the transfer ~10×.
+            'accept-encoding': 'gzip',
+            ...(revalidate && cached?.etag !== undefined && cached.upstream === target.label
+              ? { 'if-none-match': cached.etag }
+              : {}),
+          },
+        });
+        if (response.status === 304 && cached) {
+          response.body.destroy();
+          return {
+            kind: 'unchanged' as const,
+            etag: response.header('etag') ?? cached.etag,
+            upstream: target.label,
+          };
+        }
+        if (answeredAbsent(response, target.label, name, [404])) return ABSENT;
+        const body = await readAllBounded(
+          decoded(response.body, response.header('content-encoding'), `packument of ${name}`),
+          MAX_PACKUMENT_BYTES,
+          `upstream packument of ${name}`,
+        );
+        const parsed = await this.#pinCached(name, parseUpstream(name, body, target.baseUrl));
+        const stored = await this.#context.proxy.storeDocument(Readable.from([body]), {
+          maxBytes: MAX_PACKUMENT_BYTES,
+        });
+        const digest = formatDigest(stored.digest);
+        // Per repository: the cached tarballs pinned into it are this repository's (#pinCached).
+        this.#parsed.set(`${this.#repo.name}\n${digest}`, parsed, body.length);
+        this.#rememberSources(name, parsed);
+        await this.#index(name, parsed);
         return {
-          kind: 'unchanged' as const,
-          etag: response.header('etag') ?? cached.etag,
-          upstream: target.label,
+          kind: 'updated' as const,
+          entry: {
+            digest,
+            size: stored.size,
+            mediaType: 'application/json',
+            etag: response.header('etag'),
+            upstream: target.label,
+          },
         };
-      }
-      if (answeredAbsent(response, target.label, name, [404])) return ABSENT;
-      const body = await readAllBounded(
-        decoded(response.body, response.header('content-encoding'), `packument of ${name}`),
-        MAX_PACKUMENT_BYTES,
-        `upstream packument of ${name}`,
-      );
-      const parsed = await this.#pinCached(name, parseUpstream(name, body, target.baseUrl));
-      const stored = await this.#context.proxy.storeDocument(Readable.from([body]), {
-        maxBytes: MAX_PACKUMENT_BYTES,
-      });
-      const digest = formatDigest(stored.digest);
-      // Per repository: the cached tarballs pinned into it are this repository's (#pinCached).
-      this.#parsed.set(`${this.#repo.name}\n${digest}`, parsed, body.length);
-      this.#rememberSources(name, parsed);
-      await this.#index(name, parsed);
-      return {
-        kind: 'updated' as const,
-        entry: {
-          digest,
-          size: stored.size,
-          mediaType: 'application/json',
-          etag: response.header('etag'),
-          upstream: target.label,
-        },
-      };
-    });
+      },
+      upstreamsFault,
+    );
     if (asked.kind === 'hit') return asked.value;
     if (asked.kind === 'absent') return { kind: 'absent' as const };
     throw asUpstreamError(asked.error, name);
@@ -500,7 +505,17 @@ class NpmProxyUpstream implements NpmUpstream {
         method: 'GET',
         path: tarballPath(target.baseUrl, source.url, name, source.version),
       });
-      return fillSourceOf(response, target.label, `a tarball of ${name}`, [404]) ?? ABSENT;
+      const fill = fillSourceOf(response, target.label, `a tarball of ${name}`, [404]);
+      // Refused before a byte is sent: streaming it would cut a 200 at the limit (F9).
+      if (fill?.size !== undefined && fill.size > MAX_TARBALL_BYTES) {
+        fill.body.destroy();
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream ${target.label} announced ${fill.size} bytes for a tarball of ${name}, over the limit of ${MAX_TARBALL_BYTES} bytes`,
+          { detail: { upstream: target.label, reason: 'too large' } },
+        );
+      }
+      return fill ?? ABSENT;
     });
     if (asked.kind === 'hit') return asked.value;
     if (asked.kind === 'absent') return undefined;
@@ -552,12 +567,22 @@ class NpmProxyUpstream implements NpmUpstream {
       // A response over the limit is the upstream's fault (502), not the client's (413).
       (err, target) =>
         err instanceof RegistryError && err.code === 'TOO_LARGE'
-          ? new RegistryError('UPSTREAM_FAILED', err.message)
+          ? upstreamsFault(err)
           : toUpstreamError(err, target.label),
     );
     if (asked.kind === 'hit') return asked.value;
     throw auditError(asked.kind === 'failed' ? asked.error : undefined);
   }
+}
+
+/**
+ * A document over its limit is the upstream's fault (502, or "not here" in a group), never the
+ * client's 413 ("your request is too large"); other errors pass as they are.
+ */
+function upstreamsFault(err: unknown): unknown {
+  return err instanceof RegistryError && err.code === 'TOO_LARGE'
+    ? new RegistryError('UPSTREAM_FAILED', err.message, { cause: err })
+    : err;
 }
 
 /** npm prints the `error` of a failed audit: say it was the forwarding that failed, and why. */
