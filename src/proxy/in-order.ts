@@ -143,6 +143,7 @@ export async function fetchRevalidated(
   const response = await client.request(target, {
     method: 'GET',
     path: request.path,
+    wholeDeadline: true,
     headers: {
       ...(request.accept === undefined ? {} : { accept: request.accept }),
       'accept-encoding': 'identity',

@@ -277,6 +277,28 @@ export class ProxyStateStore {
     this.#wrote(repository, key);
   }
 
+  /**
+   * Entries of one repository whose key starts with `prefix` (e.g. every cached file of one
+   * package: one range read of the primary key).
+   */
+  async entries(repository: string, prefix: string, limit = 10_000): Promise<CachedEntry[]> {
+    const rows = await this.#db
+      .selectFrom('proxy_entries')
+      .selectAll()
+      .where('repository', '=', repository)
+      .where('key', '>=', prefix)
+      .where('key', '<', `${prefix}\uffff`)
+      .orderBy('key')
+      .limit(limit)
+      .execute();
+    // Queued writes (not committed yet) are what `get` answers: they win (no flush waited for).
+    const byKey = new Map(rows.map((row) => [row.key, row]));
+    for (const row of this.#pending.values()) {
+      if (row.repository === repository && row.key.startsWith(prefix)) byKey.set(row.key, row);
+    }
+    return [...byKey.values()].map(toEntry);
+  }
+
   /** Keys of one repository starting with `prefix` (e.g. every cached tag of an image). */
   async keys(repository: string, prefix: string, limit = 10_000): Promise<string[]> {
     await this.flush();

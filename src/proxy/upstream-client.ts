@@ -77,6 +77,14 @@ export interface UpstreamRequest {
    * labelled `Content-Encoding: gzip` by a server's `AddEncoding` must stay a `.tar.gz`).
    */
   readonly contentCoding?: 'decode' | 'keep';
+  /**
+   * A small metadata document (manifest, packument, index page, list): the whole fetch, headers
+   * and body, must finish within the target's timeoutMs (proxy_timeout), else the body fails
+   * with an upstream timeout. Without it (artifact bodies: layers, tarballs, wheels, jars, which
+   * may be large and legitimately slow) only the silence between two chunks is bounded
+   * (readTimeoutMs, read_timeout): a body that drips one byte per chunk would never time out.
+   */
+  readonly wholeDeadline?: boolean;
 }
 
 export interface UpstreamResponse {
@@ -368,13 +376,29 @@ export class UpstreamClient {
     const signal = request.signal
       ? AbortSignal.any([request.signal, deadline.signal])
       : deadline.signal;
+    let keep = false;
     try {
-      return await this.#follow(target, start, request, authorization, signal, ended);
+      const response = await this.#follow(target, start, request, authorization, signal, ended);
+      if (request.wholeDeadline === true && request.method !== 'HEAD') {
+        // The same timer goes on over the body (see UpstreamRequest.wholeDeadline).
+        keep = true;
+        const body = response.body;
+        const onTimeout = (): void => {
+          body.destroy(new TimeoutError());
+        };
+        if (deadline.signal.aborted) onTimeout();
+        else deadline.signal.addEventListener('abort', onTimeout, { once: true });
+        body.once('close', () => {
+          clearTimeout(timer);
+          deadline.signal.removeEventListener('abort', onTimeout);
+        });
+      }
+      return response;
     } catch (err) {
       if (deadline.signal.aborted && request.signal?.aborted !== true) throw new TimeoutError();
       throw err;
     } finally {
-      clearTimeout(timer);
+      if (!keep) clearTimeout(timer);
     }
   }
 
@@ -455,6 +479,16 @@ export class UpstreamClient {
                 );
         url = next;
         continue;
+      }
+      if (isRedirect(response.statusCode, request.body !== undefined) && location !== undefined) {
+        // A loop (or a chain too long): say so, not "answered 302" as if it were an answer.
+        response.body.on('error', () => undefined).destroy();
+        ended({ status: 'error' });
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream ${target.label} sent too many redirects (${MAX_REDIRECTS})`,
+          { detail: { upstream: target.label, reason: 'too many redirects' } },
+        );
       }
       ended({ status: String(response.statusCode) });
       const raw = response.headers;

@@ -366,6 +366,8 @@ export class GoProxy implements GoSource {
           method: 'GET',
           path: `/${percentEncodePath(urlPath)}`,
           headers,
+          // list/info/mod: the whole fetch within proxy_timeout; a .zip is bounded per chunk.
+          wholeDeadline: kind !== 'zip',
         });
         if (response.status === 304 && cached !== undefined) {
           response.body.destroy();

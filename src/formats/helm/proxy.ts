@@ -207,6 +207,7 @@ export class HelmProxy implements HelmSource {
       method: 'GET',
       path: '/index.yaml',
       headers,
+      wholeDeadline: true,
     });
     if (response.status === 304 && cached) {
       response.body.destroy();

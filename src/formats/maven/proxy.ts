@@ -606,6 +606,7 @@ export class MavenProxy implements MavenSource {
     const response = await this.#deps.proxy.client.request(target, {
       method: 'GET',
       path: upstreamPath(`${path}.${algorithm}`),
+      wholeDeadline: true,
     });
     if (response.status === 404) {
       discard(response.body);
@@ -844,6 +845,7 @@ export class MavenProxy implements MavenSource {
           method: 'GET',
           path: upstreamPath(path),
           headers,
+          wholeDeadline: true,
         });
         if (response.status === 304 && cached) {
           response.body.destroy();

@@ -5,9 +5,10 @@
  * fill. Upstream documents are validated here, where they enter; the tarball URLs they carry are
  * used only to fetch, never shown to clients.
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
+import { type Digest, formatDigest, parseDigest, tryParseDigest } from '../../core/digest.ts';
 import { ByteLru } from '../../core/byte-lru.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
@@ -88,7 +89,7 @@ export function createUpstreams(context: FormatContext, store: NpmStore): Upstre
 }
 
 /**
- * Parsed upstream packuments by content digest (re-parsing a 10 MB document per miss is costly),
+ * Parsed upstream packuments by repository and content digest (re-parsing a 10 MB document per miss is costly),
  * bounded by an estimate of their memory (`PARSED_CACHE_BYTES`).
  */
 export class ParsedCache<T = ParsedPackument> {
@@ -193,67 +194,147 @@ class NpmProxyUpstream implements NpmUpstream {
   }
 
   async #refresh(name: string, cached: CachedEntry | undefined, revalidate: boolean) {
-    const asked = await askInOrder(this.#targets(), async (target) => {
-      const response = await this.#context.proxy.client.request(target, {
-        method: 'GET',
-        path: `/${name.replace('/', '%2f')}`,
-        headers: {
-          accept: 'application/json',
-          // Full packuments of popular packages are tens of MB; gzip cuts the transfer ~10×.
-          'accept-encoding': 'gzip',
-          ...(revalidate && cached?.etag !== undefined && cached.upstream === target.label
-            ? { 'if-none-match': cached.etag }
-            : {}),
-        },
-      });
-      if (response.status === 304 && cached) {
-        response.body.destroy();
+    const asked = await askInOrder(
+      this.#targets(),
+      async (target) => {
+        const response = await this.#context.proxy.client.request(target, {
+          method: 'GET',
+          path: `/${name.replace('/', '%2f')}`,
+          wholeDeadline: true,
+          headers: {
+            accept: 'application/json',
+            // Full packuments of popular packages are tens of MB; gzip cuts the transfer ~10×.
+            'accept-encoding': 'gzip',
+            ...(revalidate && cached?.etag !== undefined && cached.upstream === target.label
+              ? { 'if-none-match': cached.etag }
+              : {}),
+          },
+        });
+        if (response.status === 304 && cached) {
+          response.body.destroy();
+          return {
+            kind: 'unchanged' as const,
+            etag: response.header('etag') ?? cached.etag,
+            upstream: target.label,
+          };
+        }
+        if (answeredAbsent(response, target.label, name, [404])) return ABSENT;
+        const body = await readAllBounded(
+          decoded(response.body, response.header('content-encoding'), `packument of ${name}`),
+          MAX_PACKUMENT_BYTES,
+          `upstream packument of ${name}`,
+        );
+        const parsed = await this.#pinCached(name, parseUpstream(name, body, target.baseUrl));
+        const stored = await this.#context.proxy.storeDocument(Readable.from([body]), {
+          maxBytes: MAX_PACKUMENT_BYTES,
+        });
+        const digest = formatDigest(stored.digest);
+        // Per repository: the cached tarballs pinned into it are this repository's (#pinCached).
+        this.#parsed.set(`${this.#repo.name}\n${digest}`, parsed, body.length);
+        this.#rememberSources(name, parsed);
+        await this.#index(name, parsed);
         return {
-          kind: 'unchanged' as const,
-          etag: response.header('etag') ?? cached.etag,
-          upstream: target.label,
+          kind: 'updated' as const,
+          entry: {
+            digest,
+            size: stored.size,
+            mediaType: 'application/json',
+            etag: response.header('etag'),
+            upstream: target.label,
+          },
         };
-      }
-      if (answeredAbsent(response, target.label, name, [404])) return ABSENT;
-      const body = await readAllBounded(
-        decoded(response.body, response.header('content-encoding'), `packument of ${name}`),
-        MAX_PACKUMENT_BYTES,
-        `upstream packument of ${name}`,
-      );
-      const parsed = parseUpstream(name, body, target.baseUrl);
-      const stored = await this.#context.proxy.storeDocument(Readable.from([body]), {
-        maxBytes: MAX_PACKUMENT_BYTES,
-      });
-      const digest = formatDigest(stored.digest);
-      this.#parsed.set(digest, parsed, body.length);
-      this.#rememberSources(name, parsed);
-      await this.#index(name, parsed);
-      return {
-        kind: 'updated' as const,
-        entry: {
-          digest,
-          size: stored.size,
-          mediaType: 'application/json',
-          etag: response.header('etag'),
-          upstream: target.label,
-        },
-      };
-    });
+      },
+      upstreamsFault,
+    );
     if (asked.kind === 'hit') return asked.value;
     if (asked.kind === 'absent') return { kind: 'absent' as const };
     throw asUpstreamError(asked.error, name);
   }
 
   async #load(name: string, entry: CachedEntry): Promise<ParsedPackument> {
-    const known = this.#parsed.get(entry.digest);
+    const known = this.#parsed.get(`${this.#repo.name}\n${entry.digest}`);
     if (known) return known;
     const stream = await this.#context.blobs.open(parseDigest(entry.digest));
     const body = await readAllBounded(stream, MAX_PACKUMENT_BYTES, `cached packument of ${name}`);
     const baseUrl = this.#repo.upstreams[0]?.url ?? '';
-    const parsed = parseUpstream(name, body, baseUrl);
-    this.#parsed.set(entry.digest, parsed, body.length);
+    const parsed = await this.#pinCached(name, parseUpstream(name, body, baseUrl));
+    this.#parsed.set(`${this.#repo.name}\n${entry.digest}`, parsed, body.length);
     this.#rememberSources(name, parsed);
     return parsed;
+  }
+
+  /**
+   * Versions are immutable: a version whose tarball is cached here keeps the checksums of that
+   * tarball in the packument we serve, whatever the upstream now says (a republished version, a
+   * rebuilt mirror, a compromise), so the packument always describes the tarball we serve (npm
+   * would fail EINTEGRITY on it otherwise, stale copies during an outage included). Run once per
+   * parsed document (a changed packument, or one loaded from the store), not per request: one
+   * range read of the cached-file index; a cached tarball is read (for its sha1) only when its
+   * version's checksum changed. Each change is logged once per process.
+   */
+  async #pinCached(name: string, parsed: ParsedPackument): Promise<ParsedPackument> {
+    const prefix = tarballKey(name, '');
+    const cached = await this.#context.proxy.state.entries(this.#repo.name, prefix);
+    if (cached.length === 0) return parsed;
+    const pinned = new Map<string, { sha512: Digest; shasum: string }>();
+    for (const entry of cached) {
+      const filename = entry.key.slice(prefix.length);
+      const source = parsed.tarballs.get(filename);
+      const digest = tryParseDigest(entry.digest);
+      // Legacy (sha1-only) fills are stored by sha256: not compared (they would need a read).
+      if (!source || digest?.algorithm !== 'sha512' || source.sha512?.hex === digest.hex) continue;
+      let shasum: string;
+      try {
+        shasum = await this.#sha1Of(digest);
+      } catch {
+        continue; // the blob is gone: the tarball is fetched again by the upstream's checksum
+      }
+      if (source.sha512 === undefined && source.shasum === shasum) continue;
+      pinned.set(filename, { sha512: digest, shasum });
+      const warned = `${this.#repo.name}\n${filename}\n${source.sha512?.hex ?? source.shasum}`;
+      if (!CHANGED_WARNED.has(warned)) {
+        if (CHANGED_WARNED.size >= 10_000) CHANGED_WARNED.clear();
+        CHANGED_WARNED.add(warned);
+        this.#context.log.warn(
+          {
+            registry: this.#repo.name,
+            package: name,
+            version: source.version,
+            file: filename,
+            cached: integrityOf(digest),
+            upstream: source.sha512 ? integrityOf(source.sha512) : `sha1:${source.shasum}`,
+          },
+          'upstream changed the checksum of a cached version: serving the cached tarball with its own checksum',
+        );
+      }
+    }
+    if (pinned.size === 0) return parsed;
+    const tarballs = new Map(parsed.tarballs);
+    const versions = parsed.view.versions.map((v) => {
+      const pin = pinned.get(v.filename);
+      const source = tarballs.get(v.filename);
+      if (!pin || !source) return v;
+      tarballs.set(v.filename, { ...source, sha512: pin.sha512, shasum: pin.shasum });
+      const dist = isObject(v.manifest['dist']) ? { ...v.manifest['dist'] } : {};
+      // Signatures and attestations sign the upstream's checksum, not this tarball's.
+      delete dist['signatures'];
+      delete dist['attestations'];
+      delete dist['npm-signature'];
+      return {
+        ...v,
+        manifest: { ...v.manifest, dist },
+        integrity: integrityOf(pin.sha512),
+        shasum: pin.shasum,
+      };
+    });
+    return { view: { ...parsed.view, versions }, tarballs };
+  }
+
+  async #sha1Of(digest: Digest): Promise<string> {
+    const hash = createHash('sha1');
+    const stream = await this.#context.blobs.open(digest);
+    for await (const chunk of stream) hash.update(chunk as Buffer);
+    return hash.digest('hex');
   }
 
   async #index(name: string, parsed: ParsedPackument): Promise<void> {
@@ -424,7 +505,17 @@ class NpmProxyUpstream implements NpmUpstream {
         method: 'GET',
         path: tarballPath(target.baseUrl, source.url, name, source.version),
       });
-      return fillSourceOf(response, target.label, `a tarball of ${name}`, [404]) ?? ABSENT;
+      const fill = fillSourceOf(response, target.label, `a tarball of ${name}`, [404]);
+      // Refused before a byte is sent: streaming it would cut a 200 at the limit (F9).
+      if (fill?.size !== undefined && fill.size > MAX_TARBALL_BYTES) {
+        fill.body.destroy();
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream ${target.label} announced ${fill.size} bytes for a tarball of ${name}, over the limit of ${MAX_TARBALL_BYTES} bytes`,
+          { detail: { upstream: target.label, reason: 'too large' } },
+        );
+      }
+      return fill ?? ABSENT;
     });
     if (asked.kind === 'hit') return asked.value;
     if (asked.kind === 'absent') return undefined;
@@ -476,12 +567,22 @@ class NpmProxyUpstream implements NpmUpstream {
       // A response over the limit is the upstream's fault (502), not the client's (413).
       (err, target) =>
         err instanceof RegistryError && err.code === 'TOO_LARGE'
-          ? new RegistryError('UPSTREAM_FAILED', err.message)
+          ? upstreamsFault(err)
           : toUpstreamError(err, target.label),
     );
     if (asked.kind === 'hit') return asked.value;
     throw auditError(asked.kind === 'failed' ? asked.error : undefined);
   }
+}
+
+/**
+ * A document over its limit is the upstream's fault (502, or "not here" in a group), never the
+ * client's 413 ("your request is too large"); other errors pass as they are.
+ */
+function upstreamsFault(err: unknown): unknown {
+  return err instanceof RegistryError && err.code === 'TOO_LARGE'
+    ? new RegistryError('UPSTREAM_FAILED', err.message, { cause: err })
+    : err;
 }
 
 /** npm prints the `error` of a failed audit: say it was the forwarding that failed, and why. */
@@ -509,6 +610,14 @@ function decoded(body: Readable, encoding: string | undefined, what: string): Re
   body.on('error', (err) => gunzip.destroy(err));
   gunzip.on('error', () => body.destroy());
   return body.pipe(gunzip);
+}
+
+/** Changed checksums already logged (see #pinCached): `<repo>\n<file>\n<upstream digest>`. */
+const CHANGED_WARNED = new Set<string>();
+
+/** npm's `dist.integrity` for a sha512 digest. */
+function integrityOf(digest: Digest): string {
+  return `sha512-${Buffer.from(digest.hex, 'hex').toString('base64')}`;
 }
 
 function tarballKey(name: string, filename: string): string {

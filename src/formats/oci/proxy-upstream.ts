@@ -139,6 +139,7 @@ export class DockerUpstream {
     const response = await this.#client.request(candidate.target, {
       method,
       path: path(candidate.remoteName, 'manifests', reference),
+      wholeDeadline: true,
       headers: {
         accept: MANIFEST_ACCEPT,
         ...(ifNoneMatch === undefined ? {} : { 'if-none-match': `"${ifNoneMatch}"` }),
@@ -286,6 +287,7 @@ export class DockerUpstream {
         method: 'GET',
         path,
         headers,
+        wholeDeadline: true,
         scope: scopeOf(candidate.remoteName),
       });
       if (isAbsent(response) || (page === 1 && alsoAbsent(response.status))) {

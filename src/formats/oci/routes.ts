@@ -271,7 +271,7 @@ function renderError(
   // and path, which the answer leaves out.
   const storage = error.cause !== undefined && storageFault(error.cause) !== undefined;
   if (isBug || storage) request.log.error({ err }, 'request failed');
-  else if (error.status > 500) request.log.warn({ err: error.message }, 'upstream failure');
+  else if (error.status > 500) request.log.warn({ error: error.message }, 'upstream failure');
   const code = error.protocolCode ?? OCI_CODES[error.code] ?? 'UNKNOWN';
   const message = isBug ? 'internal server error' : error.message;
   const headers: Record<string, string> = { ...(error.headers ?? {}) };

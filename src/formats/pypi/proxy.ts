@@ -37,7 +37,13 @@
  */
 import { Readable } from 'node:stream';
 import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
-import { type Digest, digestOf, formatDigest, parseDigest } from '../../core/digest.ts';
+import {
+  type Digest,
+  digestOf,
+  formatDigest,
+  parseDigest,
+  tryParseDigest,
+} from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded, readExactly } from '../../core/streams.ts';
 import { isUpstreamFailure, type OpenedBlob, type Refresh } from '../../proxy/engine.ts';
@@ -184,6 +190,8 @@ export class PypiProxy implements PypiSource {
   #closed = false;
   readonly #fileHosts = new Map<string, number>();
   readonly #views = new WeakMap<StoredPage, readonly DistFile[]>();
+  /** Changed checksums already logged (see #pinCached): `<repo>\n<file>\n<upstream sha256>`. */
+  readonly #changedWarned = new Set<string>();
 
   constructor(context: PypiProxyContext) {
     this.#ctx = context;
@@ -569,7 +577,11 @@ export class PypiProxy implements PypiSource {
               },
             );
           }
-          const files = await this.#hashMissing(repo, project, index, parsed.files, previous);
+          const files = await this.#pinCached(
+            repo,
+            project,
+            await this.#hashMissing(repo, project, index, parsed.files, previous),
+          );
           const doc: StoredPage = { v: 1, name: project, files };
           const json = Buffer.from(JSON.stringify(doc));
           const maxBytes = 4 * MAX_UPSTREAM_PAGE_BYTES;
@@ -604,6 +616,59 @@ export class PypiProxy implements PypiSource {
         what: project,
       },
     );
+  }
+
+  /**
+   * Files are immutable: a file cached here keeps its own sha256 (and size) in the page we store,
+   * whatever the upstream now states for that filename (a re-upload PyPI forbids: a rebuilt
+   * mirror or a compromise), so the page (HTML, PEP 691 JSON) and the JSON API always describe
+   * the bytes we serve, stale copies included (pip failed "DO NOT MATCH THE HASHES" otherwise).
+   * Its core metadata is then extracted from the cached file (the upstream's belongs to the other
+   * bytes). Run once per changed page (one range read of the cached-file index), not per request;
+   * each change is logged once per process.
+   */
+  async #pinCached(repo: Repository, project: string, files: StoredFile[]): Promise<StoredFile[]> {
+    const prefix = fileKey(project, '');
+    const cached = new Map<string, CachedEntry>();
+    for (const entry of await this.#ctx.proxy.state.entries(repo.name, prefix)) {
+      cached.set(entry.key.slice(prefix.length), entry);
+    }
+    if (cached.size === 0) return files;
+    return files.map((file) => {
+      const entry = cached.get(file.filename);
+      const digest = entry === undefined ? undefined : tryParseDigest(entry.digest);
+      if (
+        entry === undefined ||
+        digest?.algorithm !== 'sha256' ||
+        file.sha256 === undefined ||
+        file.sha256 === digest.hex
+      ) {
+        return file;
+      }
+      const warned = `${repo.name}\n${file.filename}\n${file.sha256}`;
+      if (!this.#changedWarned.has(warned)) {
+        if (this.#changedWarned.size >= 10_000) this.#changedWarned.clear();
+        this.#changedWarned.add(warned);
+        this.#ctx.log.warn(
+          {
+            registry: repo.name,
+            project,
+            version: file.version,
+            file: file.filename,
+            cached: `sha256:${digest.hex}`,
+            upstream: `sha256:${file.sha256}`,
+          },
+          'upstream changed the checksum of a cached file: serving the cached file with its own checksum',
+        );
+      }
+      return {
+        ...file,
+        sha256: digest.hex,
+        size: entry.size,
+        sha256Computed: false,
+        coreMetadata: undefined,
+      };
+    });
   }
 
   /**
