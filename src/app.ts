@@ -224,22 +224,30 @@ async function openStorage(
 ): Promise<StorageDriver> {
   try {
     const driver = await createStorageDriver(storage);
-    const pidFile = path.join(
+    const servers = path.join(
       storage.mode === 'local' ? path.resolve(storage.path) : driver.spoolDir(),
-      SERVE_PID_FILE,
+      SERVING_DIR,
     );
-    const other = await otherServer(pidFile);
-    if (other === undefined) {
-      await wipeRequestSpools(driver.spoolDir());
-      // Best effort: a storage that cannot take this file cannot take uploads either, which
-      // the write probe and the uploads themselves report.
-      await fs.writeFile(pidFile, `${process.pid}\n`).catch(() => undefined);
-      onClose(() => fs.rm(pidFile, { force: true }));
-    } else {
+    const others = await otherServers(servers);
+    if (others.length === 0) await wipeRequestSpools(driver.spoolDir());
+    else {
       warn(
-        `another NORA process (pid ${other}) uses this storage: its spool files were left alone (two servers on one storage are not supported; this one will fail if it shares the port too)`,
+        `another NORA process (pid ${others.join(', ')}) uses this storage: the spool files were left alone (two servers on one storage are not supported; this one will fail if it shares the port too)`,
       );
     }
+    // Every server names itself, also one started beside another (a rolling restart on one
+    // host): once the first stops, a third start must still see the second. Best effort: a
+    // storage that cannot take this file cannot take uploads either, which the write probe and
+    // the uploads themselves report.
+    const own = path.join(servers, String(process.pid));
+    const named = await fs
+      .mkdir(servers, { recursive: true })
+      .then(() => fs.writeFile(own, ''))
+      .then(
+        () => true,
+        () => false,
+      );
+    if (named) onClose(() => fs.rm(own, { force: true }));
     return driver;
   } catch (err) {
     const code = errnoCode(err);
@@ -298,30 +306,42 @@ export class StorageUnusableError extends Error {
 }
 
 /**
- * The file naming the process that serves a storage (its PID), in the storage directory (the
- * spool directory for S3): a second `nora serve` started by mistake on the same storage must
- * not wipe the spool files of the one running — before this, it removed `.tmp/ingest` and then
- * failed on the port, and every upload of the running server answered 503 until its restart
- * (trial ops F6).
+ * The folder naming the processes that serve a storage, one empty file per PID, in the storage
+ * directory (the spool directory for S3): a second `nora serve` started by mistake on the same
+ * storage must not wipe the spool files of one running — before this, it removed `.tmp/ingest`
+ * and then failed on the port, and every upload of the running server answered 503 until its
+ * restart (trial ops F6).
  */
-const SERVE_PID_FILE = '.nora-serve.pid';
+const SERVING_DIR = '.nora-serve';
 
-/** The PID another live process left in `pidFile`, or undefined (none, ours, or gone). */
-async function otherServer(pidFile: string): Promise<number | undefined> {
-  const text = await fs.readFile(pidFile, 'utf8').catch(() => '');
-  const pid = Number.parseInt(text, 10);
-  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+/**
+ * The PIDs of other live NORA processes named in `dir` (files of processes gone — a crash or
+ * kill -9 — are removed).
+ */
+async function otherServers(dir: string): Promise<number[]> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const live: number[] = [];
+  for (const name of names) {
+    const pid = Number(name);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    if (await isNoraProcess(pid)) live.push(pid);
+    else await fs.rm(path.join(dir, name), { force: true }).catch(() => undefined);
+  }
+  return live;
+}
+
+/** Whether `pid` is a live process that may be a NORA server. */
+async function isNoraProcess(pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0);
   } catch (err) {
-    // EPERM: alive, another user's; ESRCH: gone (a crash or kill -9 left the file).
-    if (errnoCode(err) !== 'EPERM') return undefined;
+    // EPERM: alive, another user's; ESRCH: gone.
+    if (errnoCode(err) !== 'EPERM') return false;
   }
   // A PID is reused (a container's restarted server may find its old PID held by its init):
   // where the command line can be read, only a node process running NORA counts.
   const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'latin1').catch(() => undefined);
-  if (cmdline !== undefined && !/nora|node/i.test(cmdline)) return undefined;
-  return pid;
+  return cmdline === undefined || /nora|node/i.test(cmdline);
 }
 
 /** Removes the request spools and the storage driver's own temp files (`w-<uuid>`) at start. */

@@ -40,7 +40,15 @@ export async function startServer(
   if (!config.auth.enabled)
     log.warn('authentication is disabled: anyone who can reach this server can read and write');
 
-  const url = await app.fastify.listen({ host: config.server.host, port: config.server.port });
+  let url: string;
+  try {
+    url = await app.fastify.listen({ host: config.server.host, port: config.server.port });
+  } catch (err) {
+    // A port in use (a second `nora serve` by mistake): let go of the storage and database
+    // cleanly — the process naming itself as a server of this storage included.
+    await app.close().catch(() => undefined);
+    throw err;
+  }
   growHeapForStreaming();
   collectNow();
   // Every request, answer-memo hits included, passes the raw server's 'request' event.
