@@ -1,6 +1,9 @@
 /** Storage test helpers: what the fs driver left behind, an in-memory blob index. */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { BlobIndex } from '../../src/storage/blob-store.ts';
 
@@ -81,4 +84,23 @@ export async function sha256File(file: string): Promise<string> {
   return createHash('sha256')
     .update(await fs.readFile(file))
     .digest('hex');
+}
+
+/**
+ * How a test makes files unwritable here: `chmod` when not root (root's writes ignore the mode),
+ * `chattr` (+i, immutable) as root where it works, else the reason neither can be done (for a
+ * test's `skip`).
+ */
+export function unwritableMethod(): string {
+  if (process.getuid?.() !== 0) return 'chmod';
+  const probe = mkdtempSync(path.join(os.tmpdir(), 'nora-chattr-'));
+  try {
+    execFileSync('chattr', ['+i', probe], { stdio: 'pipe' });
+    execFileSync('chattr', ['-i', probe], { stdio: 'pipe' });
+    return 'chattr';
+  } catch (err) {
+    return `root, and chattr +i is not available here: ${String(err).split('\n')[0]}`;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
 }

@@ -10,28 +10,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WRITE_PROBE_TTL_MS } from '../../../src/http/system-routes.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { unwritableMethod } from '../../helpers/storage.ts';
 
-/** How the blob directory is made unwritable here, or why it cannot be. */
-function method(): string {
-  if (process.getuid?.() !== 0) return 'chmod';
-  const probe = fs.mkdtempSync(path.join(os.tmpdir(), 'nora-chattr-'));
-  try {
-    execFileSync('chattr', ['+i', probe], { stdio: 'pipe' });
-    execFileSync('chattr', ['-i', probe], { stdio: 'pipe' });
-    return 'chattr';
-  } catch (err) {
-    return `root, and chattr +i is not available here: ${String(err).split('\n')[0]}`;
-  } finally {
-    fs.rmSync(probe, { recursive: true, force: true });
-  }
-}
-
-const how = method();
+const how = unwritableMethod();
 const skip = how === 'chattr' || how === 'chmod' ? false : how;
 
 interface Health {
