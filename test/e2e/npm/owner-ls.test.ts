@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
+import { isolatedNpmEnv } from '../../helpers/npm-ci.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { missingTools, run } from '../../helpers/tools.ts';
@@ -18,19 +19,13 @@ import { writeUserNpmrc } from './clients.ts';
 const TIMEOUT = 180_000;
 const missing = missingTools('npm');
 
+/** npm's environment: a private HOME, user config and cache, no inherited npm settings. */
 function npmEnv(home: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(npm_|yarn_|pnpm_|corepack_)/i.test(key)) env[key] = value;
-  }
-  return {
-    ...env,
-    HOME: home,
-    NPM_CONFIG_USERCONFIG: path.join(home, '.npmrc'),
+  return isolatedNpmEnv(home, {
     XDG_CONFIG_HOME: path.join(home, 'xdg-config'),
     XDG_CACHE_HOME: path.join(home, 'xdg-cache'),
     NO_COLOR: '1',
-  };
+  });
 }
 
 describe('npm owner ls / npm view: maintainers without an e-mail', { skip: missing }, () => {

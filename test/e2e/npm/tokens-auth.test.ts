@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
+import { isolatedNpmEnv } from '../../helpers/npm-ci.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { findTool, missingTools, run } from '../../helpers/tools.ts';
@@ -17,19 +18,12 @@ import { writeUserNpmrc } from './clients.ts';
 const TIMEOUT = 180_000;
 const missing = missingTools('npm', 'curl');
 
-/** npm's environment: a private HOME and user config, no inherited npm settings. */
+/** npm's environment: a private HOME, user config and cache, no inherited npm settings. */
 function npmEnv(home: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(npm_|yarn_|pnpm_|corepack_)/i.test(key)) env[key] = value;
-  }
-  return {
-    ...env,
-    HOME: home,
-    NPM_CONFIG_USERCONFIG: path.join(home, '.npmrc'),
+  return isolatedNpmEnv(home, {
     XDG_CONFIG_HOME: path.join(home, 'xdg-config'),
     XDG_CACHE_HOME: path.join(home, 'xdg-cache'),
-  };
+  });
 }
 
 async function npmHome(dir: string, registry: string, authLine: string): Promise<string> {
