@@ -7,7 +7,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
-import { ruleWarnings } from '../auth/rules.ts';
 import { errnoCode } from '../core/errors.ts';
 import { closest, readEnvOverlay, unknownEnvWarnings, unwrap } from './env.ts';
 import { type AppConfig, configSchema } from './schema.ts';
@@ -90,7 +89,6 @@ export function parseConfigObject(
     const notes = ignored.length === 0 ? '' : `\n${ignored.map((w) => `  note: ${w}`).join('\n')}`;
     throw new ConfigError(formatIssues(result.error, overlay.sources, overlay.forms, env) + notes);
   }
-  warnings.push(...ruleWarnings(result.data.auth.rules));
   return { config: result.data, warnings };
 }
 
