@@ -9,6 +9,7 @@ import {
   compareMavenVersions,
   isSnapshot,
 } from '../../../src/formats/maven/version.ts';
+import { NUMBER_SEQUENCE, QUALIFIER_SEQUENCE } from './version-sequences.ts';
 
 function assertOrdered(versions: readonly string[]): void {
   for (let i = 0; i < versions.length; i++) {
@@ -27,60 +28,12 @@ function assertEqual(a: string, b: string): void {
 }
 
 test('qualifier sequence of ComparableVersionTest', () => {
-  assertOrdered([
-    '1-alpha2snapshot',
-    '1-alpha2',
-    '1-alpha-123',
-    '1-beta-2',
-    '1-beta123',
-    '1-m2',
-    '1-m11',
-    '1-rc',
-    '1-cr2',
-    '1-rc123',
-    '1-SNAPSHOT',
-    '1',
-    '1-sp',
-    '1-sp2',
-    '1-sp123',
-    '1-abc',
-    '1-def',
-    '1-pom-1',
-    '1-1-snapshot',
-    '1-1',
-    '1-2',
-    '1-123',
-  ]);
+  assertOrdered(QUALIFIER_SEQUENCE);
 });
 
 test('number sequence of ComparableVersionTest (Maven 3.8: `.X` at the end counts as `-X`)', () => {
   assertEqual('2.0.a', '2.0.0.a');
-  assertOrdered([
-    '2.0',
-    '2.0.a',
-    '2-1',
-    '2.0.2',
-    '2.0.123',
-    '2.1.0',
-    '2.1-a',
-    '2.1b',
-    '2.1-c',
-    '2.1-1',
-    '2.1.0.1',
-    '2.2',
-    '2.123',
-    '11.a2',
-    '11.a11',
-    '11.b2',
-    '11.b11',
-    '11.m2',
-    '11.m11',
-    '11',
-    '11.a',
-    '11b',
-    '11c',
-    '11m',
-  ]);
+  assertOrdered(NUMBER_SEQUENCE);
 });
 
 test('equalities of ComparableVersionTest', () => {
