@@ -15,8 +15,9 @@
  *   compared when the file arrives: a disagreeing file is refused (400), nothing stored.
  * - `maven-metadata.xml` is derived from the rows when asked for (artifact, snapshot-version and
  *   group/plugin levels): never read-modify-write, so concurrent deploys of different versions all
- *   appear. The POM of a deploy is parsed (bounded, DOCTYPE refused, entities off) only for its
- *   `<packaging>` and plugin prefix; a main jar's `META-INF/maven/plugin.xml`, when it has one,
+ *   appear. The POM of a deploy is parsed (bounded, DOCTYPE refused, entities off) for its
+ *   `<packaging>` and plugin prefix, and must describe the coordinate it is deployed at (groupId,
+ *   artifactId, version — its own or its parent's — with no unresolved property); a main jar's `META-INF/maven/plugin.xml`, when it has one,
  *   for the goal prefix and name the plugin declares (plugin-descriptor.ts; never fails a deploy),
  *   which the plugin-group metadata prefers.
  */
@@ -299,7 +300,7 @@ export class MavenHosted implements MavenSource, HostedNames {
     let pom: PomFacts | undefined;
     if (coordinate.extension === 'pom') {
       try {
-        pom = await this.#pomFacts(ingested.digest, coordinate.groupId, coordinate.artifactId);
+        pom = await this.#pomFacts(ingested.digest, coordinate);
       } catch (err) {
         // A refused POM leaves nothing behind: its bytes were new to the store and nothing
         // refers to them (a blob that was already there belongs to someone else: keep it).
@@ -489,7 +490,7 @@ export class MavenHosted implements MavenSource, HostedNames {
     return this.#deps.store.hasArtifact(repo.name, groupId, artifactId);
   }
 
-  async #pomFacts(digest: Digest, groupId: string, artifactId: string): Promise<PomFacts> {
+  async #pomFacts(digest: Digest, coordinate: MavenFileCoordinate): Promise<PomFacts> {
     const stream = await this.#deps.blobs.open(digest);
     let bytes: Buffer;
     try {
@@ -501,7 +502,12 @@ export class MavenHosted implements MavenSource, HostedNames {
       }
       throw err;
     }
-    return parsePomFacts(bytes.toString('utf8'), artifactId, groupId);
+    return parsePomFacts(
+      bytes.toString('utf8'),
+      coordinate.artifactId,
+      coordinate.groupId,
+      pomVersions(coordinate),
+    );
   }
 }
 
@@ -523,11 +529,35 @@ const pomParser = new XMLParser({
 });
 
 /**
+ * The versions a POM deployed as `coordinate` may declare: its version directory (`1.0`,
+ * `1.0-SNAPSHOT`: what mvn and Gradle write in a snapshot's POM), and for a timestamped snapshot
+ * build also that build's own version (`1.0-20261203.101010-1`, which names the same build).
+ */
+export function pomVersions(coordinate: MavenFileCoordinate): readonly string[] {
+  const snapshot = coordinate.snapshot;
+  if (snapshot === undefined) return [coordinate.version];
+  return [
+    coordinate.version,
+    timestampedVersion(coordinate.version, snapshot.timestamp, snapshot.buildNumber),
+  ];
+}
+
+/**
  * `<packaging>` (default `jar`), and for `maven-plugin` packaging its goal prefix (the
  * maven-plugin-plugin's `<goalPrefix>` when the POM sets it, else derived from the artifactId as
- * Maven does) and `<name>`. Throws BAD_REQUEST for a DOCTYPE/ENTITY declaration or malformed XML.
+ * Maven does) and `<name>`. Throws BAD_REQUEST for a DOCTYPE/ENTITY declaration, malformed XML,
+ * or a POM describing another coordinate than the one it is deployed at: a groupId or artifactId
+ * other than `groupId`/`artifactId`, or a version (its own `<version>`, else the one it inherits
+ * from `<parent>`) that is not one of `versions` (pomVersions) or is an unresolved property. A
+ * coordinate the POM leaves out (no `<groupId>` and no parent's) is not compared; undefined
+ * expectations are not either.
  */
-export function parsePomFacts(text: string, artifactId: string, groupId?: string): PomFacts {
+export function parsePomFacts(
+  text: string,
+  artifactId: string,
+  groupId?: string,
+  versions?: readonly string[],
+): PomFacts {
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
     throw new RegistryError('BAD_REQUEST', 'POM must not contain a DOCTYPE or ENTITY declaration');
   }
@@ -555,8 +585,8 @@ export function parsePomFacts(text: string, artifactId: string, groupId?: string
   if (!project) throw new RegistryError('BAD_REQUEST', 'POM has no <project> element');
   // A POM must describe the coordinate it is deployed at (property references are left alone:
   // they are resolved by Maven, not here).
-  for (const key of ['artifactId', 'groupId'] as const) {
-    // A repeated element parses as a list, which would slip past the comparison below (Maven's
+  for (const key of ['artifactId', 'groupId', 'version'] as const) {
+    // A repeated element parses as a list, which would slip past the comparisons below (Maven's
     // strict POM reader refuses it too: "Duplicated tag").
     if (Array.isArray(project[key]) || Array.isArray(asRecord(project['parent'])?.[key])) {
       throw new RegistryError('BAD_REQUEST', `POM declares <${key}> more than once`);
@@ -577,11 +607,21 @@ export function parsePomFacts(text: string, artifactId: string, groupId?: string
       );
     }
   }
-  // A version still holding a property (`${revision}`, a CI-friendly version deployed without
-  // the flatten plugin) names no version any consumer can fetch: refused, as Central does.
+  // A deployed POM is the file as written: Maven interpolates `${…}` when it builds, never in
+  // the POM it deploys (Maven 3; Maven 4's consumer POM and the flatten-maven-plugin write the
+  // values). A version still holding a property (`${revision}`: a CI-friendly version deployed
+  // without flattening) names no version a consumer can fetch — a child's
+  // `<parent><version>${revision}` cannot be resolved at all, and a `${revision}` whose default
+  // sits in `<properties>` resolves to that default, not to the version deployed. Maven's
+  // "CI Friendly Versions" page says such artifacts "will not be consumable by Maven anymore",
+  // Maven 3.9.10 fails the build that would deploy them (MNG-8211), and Central's portal refuses
+  // them (publishers report "Failed to get coordinates from pom file"). So refused, even when the property's
+  // default would equal the directory: the safe side (a POM nobody can consume never lands).
+  const ownVersion = text1(project['version']);
+  const parentVersion = text1(asRecord(project['parent'])?.['version']);
   for (const [what, value] of [
-    ['version', text1(project['version'])],
-    ['parent version', text1(asRecord(project['parent'])?.['version'])],
+    ['version', ownVersion],
+    ['parent version', parentVersion],
   ] as const) {
     if (typeof value === 'string' && value.includes('${')) {
       throw new RegistryError(
@@ -589,6 +629,24 @@ export function parsePomFacts(text: string, artifactId: string, groupId?: string
         `POM ${what} ${JSON.stringify(value.slice(0, 200))} is an unresolved property: deploy the POM with its version resolved (for CI-friendly versions, the flatten-maven-plugin)`,
       );
     }
+  }
+  // The version the POM says it is (its own, else the parent's it inherits) must be the version
+  // directory it is deployed in, as groupId and artifactId must match theirs: a release POM that
+  // says another version is a corrupt release (consumers of 1.0 would get a POM claiming 2.0,
+  // and `immutable_releases` keeps it). Artifactory refuses the same ("POM consistency checks").
+  const declaredVersion = ownVersion ?? parentVersion;
+  if (
+    declaredVersion !== undefined &&
+    versions !== undefined &&
+    versions.length > 0 &&
+    !versions.includes(declaredVersion)
+  ) {
+    const how = ownVersion === undefined ? 'inherits version' : 'declares version';
+    const from = ownVersion === undefined ? ' from its <parent>' : '';
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `POM ${how} ${JSON.stringify(declaredVersion.slice(0, 200))}${from} but is deployed at version ${JSON.stringify(versions[0])}`,
+    );
   }
   const packaging = text1(project['packaging']) ?? 'jar';
   if (packaging !== 'maven-plugin') return { packaging, prefix: undefined, name: undefined };
