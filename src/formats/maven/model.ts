@@ -108,10 +108,11 @@ export interface MavenSource {
     validity?: MetadataValidity,
   ): Promise<MavenMetadata | undefined>;
   /**
-   * Whether `repo` holds, here (never asking an upstream), the file `path` or any file under the
-   * directory `path`: what a group's DELETE checks to say whose a path is (service.ts `remove`).
+   * A file `repo` holds, here (never asking an upstream), at `path` or under the directory
+   * `path` — its repository-relative path —, or undefined: what a group's DELETE checks to say
+   * whose a path is and what it is (service.ts `remove`, coordinates.ts `dirRole`).
    */
-  holds?(repo: Repository, path: string): Promise<boolean>;
+  held?(repo: Repository, path: string): Promise<string | undefined>;
 }
 
 /** How long a metadata answer stays right without a hosted write: see MavenSource.metadata. */

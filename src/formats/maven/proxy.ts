@@ -217,8 +217,8 @@ export class MavenProxy implements MavenSource {
     this.#sqlite = sqliteHandleOf(this.#db);
   }
 
-  /** See MavenSource.holds: the cached files (rows written; a fill in flight is not counted). */
-  async holds(repo: Repository, path: string): Promise<boolean> {
+  /** See MavenSource.held: the cached files (rows written; a fill in flight is not counted). */
+  async held(repo: Repository, path: string): Promise<string | undefined> {
     const row = await this.#db
       .selectFrom('maven_proxy_files')
       .select('path')
@@ -232,7 +232,7 @@ export class MavenProxy implements MavenSource {
       )
       .limit(1)
       .executeTakeFirst();
-    return row !== undefined;
+    return row?.path;
   }
 
   /**

@@ -15,8 +15,14 @@ import type { AppConfig } from '../../config/schema.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
-import { type MavenPath } from './coordinates.ts';
-import { MAX_POM_BYTES, type MavenHosted, metadataScope, type VersionPolicy } from './hosted.ts';
+import { dirRole, type MavenPath } from './coordinates.ts';
+import {
+  groupDeleteRefused,
+  MAX_POM_BYTES,
+  type MavenHosted,
+  metadataScope,
+  type VersionPolicy,
+} from './hosted.ts';
 import {
   CHECKSUM_NAMES,
   type ChecksumName,
@@ -486,7 +492,9 @@ export class MavenService {
    * A DELETE through a group found nothing in its write member: when another member holds the
    * path (what a GET through the group serves), 405 saying whose it is, instead of a 404 the next
    * GET contradicts (trial ocijvm F3). A proxy member's files are cached upstream files, which no
-   * DELETE removes. The reason phrase carries it (mvn and Gradle print only the status line).
+   * DELETE removes. A groupId's directory is refused as the write member refuses it (400,
+   * `groupDeleteRefused`), whichever member holds files under it. The reason phrase carries it
+   * (mvn and Gradle print only the status line).
    */
   async #heldElsewhere(
     group: Repository,
@@ -497,7 +505,10 @@ export class MavenService {
     for (const member of this.#deps.repositories.membersOf(group, path)) {
       if (member.name === writeTo.name) continue;
       const source = member.kind === 'hosted' ? this.#deps.hosted : this.#deps.sourceOf(member);
-      if (source.holds === undefined || !(await source.holds(member, path))) continue;
+      const held = await source.held?.(member, path);
+      if (held === undefined) continue;
+      // A groupId's directory gets the same answer whoever holds what is under it (trial13 F2).
+      if (dirRole(path.split('/'), held) === 'group') throw groupDeleteRefused(`${path}/`);
       throw new RegistryError(
         'METHOD_NOT_ALLOWED',
         member.kind === 'proxy'

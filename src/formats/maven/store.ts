@@ -211,8 +211,11 @@ export class MavenStore {
       .execute();
   }
 
-  /** True when `repo` holds the file `path` or any file under the directory `path`. */
-  async holds(repo: string, path: string): Promise<boolean> {
+  /**
+   * A file `repo` holds at `path` or under the directory `path` (its path), or undefined: what a
+   * DELETE that matched nothing checks to say what the path is (hosted.ts `remove`).
+   */
+  async held(repo: string, path: string): Promise<string | undefined> {
     const row = await this.#db
       .selectFrom('maven_files')
       .select('path')
@@ -226,7 +229,7 @@ export class MavenStore {
       )
       .limit(1)
       .executeTakeFirst();
-    return row !== undefined;
+    return row?.path;
   }
 
   /** True when `repo` holds any file of groupId:artifactId. */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { RegistryError } from '../../../src/core/errors.ts';
 import {
+  dirRole,
   fileCoordinate,
   parseMavenPath,
   pluginPrefix,
@@ -113,6 +114,19 @@ describe('maven layout paths', () => {
         raw,
       );
     }
+  });
+
+  test('dirRole: what a DELETE path is to a file held under it', () => {
+    const held = 'org/example/demo/1.0/demo-1.0.jar';
+    const role = (path: string) => dirRole(path.split('/'), held);
+    assert.equal(role('org'), 'group');
+    assert.equal(role('org/example'), 'group');
+    assert.equal(role('org/example/demo'), 'artifact');
+    assert.equal(role('org/example/demo/1.0'), 'version');
+    assert.equal(role(held), 'file');
+    assert.equal(role('org/other'), undefined);
+    assert.equal(role(`${held}/x`), undefined);
+    assert.equal(dirRole(['archetype-catalog.xml'], 'archetype-catalog.xml'), undefined);
   });
 
   test('plugin prefixes as Maven derives them', () => {
