@@ -37,6 +37,15 @@ export interface OpenedMavenFile {
    * without reading the blob back. The same bytes as `open()` gives (blobs are content-addressed).
    */
   readonly body?: Buffer | undefined;
+  /**
+   * Set for a proxy file answered while its bytes still arrive from the upstream (proxy.ts
+   * `streamable`): `size` is the announced length, `checksums.sha1` the upstream's `.sha1` the
+   * bytes are verified against, the other checksums empty until then; `open()` follows the fill,
+   * whose last byte waits for the verification. Settles with the file as stored once verified
+   * (its checksums are all known then); rejects with the upstream failure. Such an answer is
+   * never kept.
+   */
+  readonly verified?: Promise<OpenedMavenFile>;
 }
 
 /** One `<snapshotVersion>` of a snapshot version's metadata. */

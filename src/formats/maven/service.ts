@@ -152,7 +152,12 @@ export class MavenService {
           parsed.kind === 'checksum' ? visible.checksums[parsed.algorithm] : visible.document,
       };
     }
-    return this.#fileResult(repo, parsed, target.path, await this.#file(source, repo, target.path));
+    let file = await this.#file(source, repo, target.path);
+    // A checksum of a file still streaming in from an upstream: its hashes once it is verified.
+    if (parsed.kind === 'checksum' && file?.verified !== undefined) {
+      file = hotFile(await file.verified);
+    }
+    return this.#fileResult(repo, parsed, target.path, file);
   }
 
   /**
