@@ -161,7 +161,12 @@ export class MavenStore {
     });
   }
 
-  /** Versions of an artifact with their newest file time (unordered). */
+  /**
+   * Versions of an artifact with their newest file time (unordered): those holding a main file
+   * (no classifier: the POM, the jar, a `.module`…) that is not a signature. A version directory
+   * with only a signature, or only classified files, names nothing a client can resolve and is
+   * not offered to `LATEST`, `RELEASE` and ranges (trial13 F11); its files are still served.
+   */
   async versions(repo: string, groupId: string, artifactId: string): Promise<VersionSummary[]> {
     const rows = await this.#db
       .selectFrom('maven_files')
@@ -169,6 +174,15 @@ export class MavenStore {
       .where('repo', '=', repo)
       .where('group_id', '=', groupId)
       .where('artifact_id', '=', artifactId)
+      .where('classifier', '=', '')
+      .where((eb) =>
+        eb.and(
+          SIGNATURE_EXTENSIONS.flatMap((ext) => [
+            eb('extension', '!=', ext),
+            eb('extension', 'not like', `%.${ext}`),
+          ]),
+        ),
+      )
       .groupBy('version')
       .execute();
     return rows.map((r) => ({ version: r.version, updatedAt: r.updated_at }));
@@ -272,6 +286,12 @@ export class MavenStore {
     return Number(result.numDeletedRows);
   }
 }
+
+/**
+ * Extensions (or the last parts of one: `jar.asc`) of detached signatures: PGP (`.asc`, `.sig`)
+ * and Sigstore bundles (`.sigstore`, `.sigstore.json`), which Central holds next to each file.
+ */
+const SIGNATURE_EXTENSIONS = ['asc', 'sig', 'sigstore', 'sigstore.json'];
 
 const SELECT_FILE = 'SELECT * FROM maven_files WHERE repo = ? AND path = ?';
 const SELECT_HAS_ARTIFACT =

@@ -258,6 +258,31 @@ describe('maven hosted repository (auth disabled)', () => {
     assert.equal(await md5.text(), hex('md5', text));
   });
 
+  test('a version is listed once it holds a main file, not for a signature or classified file alone (trial13 F11)', async () => {
+    const versions = async () => {
+      const res = await get(`${G}/partial/maven-metadata.xml`);
+      if (res.status === 404) return [];
+      const text = await res.text();
+      return [...text.matchAll(/<version>([^<]+)<\/version>/g)].map((m) => m[1]);
+    };
+    assert.equal((await put(`${G}/partial/1.0/partial-1.0.jar.asc`, 'sig')).status, 201);
+    assert.equal((await put(`${G}/partial/1.1/partial-1.1.jar.sigstore.json`, '{}')).status, 201);
+    assert.equal((await put(`${G}/partial/1.2/partial-1.2-sources.jar`, 'src')).status, 201);
+    assert.deepEqual(await versions(), [], 'nothing resolvable yet');
+    // Its files are served all the same.
+    assert.equal(await (await get(`${G}/partial/1.0/partial-1.0.jar.asc`)).text(), 'sig');
+    // The POM alone (an interrupted deploy) or the main file alone lists the version.
+    assert.equal(
+      (await put(`${G}/partial/0.9/partial-0.9.pom`, pom('partial', '0.9'))).status,
+      201,
+    );
+    assert.equal((await put(`${G}/partial/1.0/partial-1.0.jar`, 'jar')).status, 201);
+    assert.deepEqual(await versions(), ['0.9', '1.0']);
+    const text = await (await get(`${G}/partial/maven-metadata.xml`)).text();
+    assert.match(text, /<latest>1\.0<\/latest>/);
+    assert.match(text, /<release>1\.0<\/release>/);
+  });
+
   test('artifact metadata: versions in Maven order, latest, release, lastUpdated', async () => {
     for (const v of ['1.9', '1.10', '1.10-alpha-1', '2.0-SNAPSHOT', '1.10-rc-1']) {
       const name = v === '2.0-SNAPSHOT' ? `order-2.0-20261130.101010-1.jar` : `order-${v}.jar`;
