@@ -162,4 +162,49 @@ describe('Maven group: DELETE of proxied content', () => {
       await upstream.close();
     }
   });
+
+  test('a DELETE through a group that leaves files in other members says so (trial13 F9)', async () => {
+    await using server = await startTestServer({
+      config: {
+        maven: { proxies: [] },
+        repositories: [
+          { name: 'releases', format: 'maven', kind: 'hosted', version_policy: 'release' },
+          { name: 'snapshots', format: 'maven', kind: 'hosted', version_policy: 'snapshot' },
+          { name: 'jvm-all', format: 'maven', kind: 'group', members: ['releases', 'snapshots'] },
+        ],
+      },
+    });
+    const R = `${server.url}/repository`;
+    const pom = (v: string) =>
+      `<project><modelVersion>4.0.0</modelVersion><groupId>org.layout</groupId><artifactId>dd</artifactId><version>${v}</version></project>`;
+    assert.equal(
+      (await send(`${R}/releases/org/layout/dd/5.0/dd-5.0.pom`, 'PUT', pom('5.0'))).status,
+      201,
+    );
+    assert.equal(
+      (
+        await send(
+          `${R}/snapshots/org/layout/dd/5.1-SNAPSHOT/dd-5.1-20261203.100000-1.pom`,
+          'PUT',
+          pom('5.1-SNAPSHOT'),
+        )
+      ).status,
+      201,
+    );
+    const deleted = await send(`${R}/jvm-all/org/layout/dd/`, 'DELETE');
+    assert.equal(deleted.status, 200, deleted.body);
+    assert.equal(
+      deleted.body,
+      'deleted org.layout:dd (1 file) from releases, the write member of group jvm-all; the group still serves what other members hold under org/layout/dd/: member snapshots holds files (delete them at /repository/snapshots/org/layout/dd/)\n',
+    );
+    // What it names is what the group still serves.
+    const metadata = await send(`${R}/jvm-all/org/layout/dd/maven-metadata.xml`, 'GET');
+    assert.match(metadata.body, /<version>5\.1-SNAPSHOT<\/version>/);
+    assert.doesNotMatch(metadata.body, /<version>5\.0<\/version>/);
+    // Deleted where it names, nothing is left: a plain answer.
+    const there = await send(`${R}/snapshots/org/layout/dd/`, 'DELETE');
+    assert.equal(there.body, 'deleted org.layout:dd (1 file)\n');
+    const none = await send(`${R}/jvm-all/org/layout/dd/`, 'DELETE');
+    assert.equal(none.status, 404, none.body);
+  });
 });
