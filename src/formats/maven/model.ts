@@ -122,6 +122,15 @@ export interface MavenSource {
    * whose a path is and what it is (service.ts `remove`, coordinates.ts `dirRole`).
    */
   held?(repo: Repository, path: string): Promise<string | undefined>;
+  /**
+   * Proxies: whether this repository serves the artifact whose directory is `dir`
+   * (`<group dirs>/<artifactId>`): `served` when its cache holds a file under `dir` or its
+   * `maven-metadata.xml`, or its upstreams have that document now (asked as a read asks, so the
+   * answer is cached; waited for at most `waitMs`); `absent` when they say 404; `unknown` when
+   * they could not be asked in time (a failure, an open circuit, past `waitMs`). What a first
+   * deploy of the artifact checks before taking the coordinate over (service.ts `deploy`).
+   */
+  serves?(repo: Repository, dir: string, waitMs: number): Promise<'served' | 'absent' | 'unknown'>;
 }
 
 /** How long a metadata answer stays right without a hosted write: see MavenSource.metadata. */

@@ -307,6 +307,39 @@ export class MavenProxy implements MavenSource {
     return row?.path;
   }
 
+  /** See MavenSource.serves. */
+  async serves(
+    repo: Repository,
+    dir: string,
+    waitMs: number,
+  ): Promise<'served' | 'absent' | 'unknown'> {
+    if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return 'absent';
+    if ((await this.held(repo, dir)) !== undefined) return 'served';
+    if ((await this.#deps.proxy.lookup(repo.name, `metadata:${dir}`)) !== undefined)
+      return 'served';
+    // Not cached: do its upstreams have the artifact now? The same request a read of its
+    // metadata makes (its answer is kept for the reads after it), waited for at most `waitMs`:
+    // it goes on in the background after that.
+    const asked = this.metadata(repo, dir).then(
+      (metadata) =>
+        metadata !== undefined && metadata.versions.length > 0
+          ? ('served' as const)
+          : ('absent' as const),
+      () => 'unknown' as const,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'unknown'>((resolve) => {
+      timer = setTimeout(() => {
+        resolve('unknown');
+      }, waitMs);
+    });
+    try {
+      return await Promise.race([asked, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /**
    * Settles once every fetched file's commit and row are written (tests; an orderly shutdown).
    * Reads never wait for this: a verified file is served from its fill meanwhile.

@@ -12,10 +12,13 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import type { AppConfig } from '../../config/schema.ts';
+import { compileGlob } from '../../auth/patterns.ts';
 import { RegistryError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
 import { readAllBounded } from '../../core/streams.ts';
+import { shadowedProxies, shadowedText } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
-import { dirRole, type MavenPath } from './coordinates.ts';
+import { dirRole, groupPath, type MavenPath } from './coordinates.ts';
 import {
   groupDeleteRefused,
   MAX_POM_BYTES,
@@ -64,6 +67,8 @@ export interface MavenServiceDeps {
   readonly metadataCache?: RenderedDocCache | undefined;
   /** What each (repository, path) answered last (hot-files.ts). Absent: asked every time. */
   readonly hotFiles?: HotFiles | undefined;
+  /** Where a deploy's takeover warnings are logged (see `deploy`). */
+  readonly log?: Logger | undefined;
 }
 
 /** A rendered metadata document and its four checksum documents. */
@@ -364,7 +369,8 @@ export class MavenService {
    * the recorded hash (400 on mismatch when `checksum_verify`; never stored); accepts and ignores
    * an uploaded `maven-metadata.xml` and its checksums (metadata is generated). Refuses a path
    * that is not a Maven coordinate (400), a proxy (405), a declared length past `max_upload_mb`,
-   * or past MAX_POM_BYTES for a `.pom` (413, before reading).
+   * or past MAX_POM_BYTES for a `.pom` (413, before reading), the first file of an artifact that
+   * a guarding group's proxy serves unless `[maven] shadow_names` lists it (409, `#takeover`).
    */
   async deploy(
     repo: Repository,
@@ -446,6 +452,7 @@ export class MavenService {
         `POM larger than ${MAX_POM_BYTES} bytes (${declaredLength} bytes declared)`,
       );
     }
+    const warnings = await this.#takeover(target, coordinate.groupId, coordinate.artifactId);
     const settings = this.#deps.settingsOf(target);
     const result = await this.#deps.hosted.deploy(target, coordinate, body, {
       versionPolicy: settings.versionPolicy,
@@ -454,12 +461,81 @@ export class MavenService {
       maxBytes,
       checksumVerify: maven.checksum_verify,
     });
+    const warned = warnings.map((line) => `; warning: ${line}`).join('');
     if (result.same === true) {
-      return { status: 200, message: `${coordinate.path} is already stored with these bytes` };
+      return {
+        status: 200,
+        message: `${coordinate.path} is already stored with these bytes${warned}`,
+      };
     }
     return result.created
-      ? { status: 201, message: `stored ${coordinate.path}` }
-      : { status: 200, message: `replaced ${coordinate.path}` };
+      ? { status: 201, message: `stored ${coordinate.path}${warned}` }
+      : { status: 200, message: `replaced ${coordinate.path}${warned}` };
+  }
+
+  /**
+   * The takeover check of a deploy of groupId:artifactId into the hosted repository `target`
+   * (trial13 F6). The first file of an artifact new to `target`, in a group guarding hosted names
+   * (`protect_hosted_names`) whose proxy member serves that artifact, would take the coordinate
+   * over: the group would serve only the hosted versions from then on, hiding every upstream
+   * version (cached ones included) from the builds through it. Refused (409, before the body is
+   * read, nothing stored) unless `[maven] shadow_names` lists it — the operator's decision, as
+   * Cargo's; Maven clients pass no flag — then it goes ahead and the answer and the log say what
+   * it took over. Unlike Cargo's and Go's, a Maven takeover can be undone (DELETE the hosted
+   * artifact), but only after builds have failed. "Serves": MavenSource.serves, whose upstream
+   * look-up (when nothing is cached) is waited for at most `[circuit_breaker] stale_after` (5 s;
+   * `proxy_timeout` when that is 0): the longest NORA already keeps a client waiting on a slow
+   * upstream's metadata when it has an answer, well under Gradle's 30 s read timeout. An upstream
+   * that cannot be asked in that time (unreachable, failing, open circuit: an air-gapped host with
+   * the default Maven Central upstream) does not block the deploy, which goes ahead with a
+   * warning. Returns the warning lines; throws CONFLICT for a takeover not allowed.
+   */
+  async #takeover(target: Repository, groupId: string, artifactId: string): Promise<string[]> {
+    if (await this.#deps.hosted.hasArtifact(target, groupId, artifactId)) return [];
+    const repositories = this.#deps.repositories;
+    const config = this.#deps.config();
+    const dir = `${groupPath(groupId)}/${artifactId}`;
+    const name = `${groupId}:${artifactId}`;
+    const unreachable = new Set<string>();
+    const shadowed = await shadowedProxies(
+      repositories.byFormat('maven'),
+      (group, path) => repositories.membersOf(group, path),
+      target,
+      dir,
+      async (proxy) => {
+        const source = this.#deps.sourceOf(proxy);
+        if (source.serves === undefined) return undefined;
+        const staleAfter = config.circuit_breaker.stale_after;
+        const timeout = proxy.proxyTimeout ?? config.maven.proxy_timeout;
+        const waitMs = (staleAfter > 0 ? Math.min(staleAfter, timeout) : timeout) * 1000;
+        const answer = await source.serves(proxy, dir, waitMs);
+        if (answer === 'unknown') unreachable.add(proxy.name);
+        return answer === 'served' ? dir : undefined;
+      },
+    );
+    const lines = shadowedText(() => `artifact ${name}`, dir, target.name, shadowed);
+    if (lines.length > 0 && !this.#mayShadow(name)) {
+      const groups = [...new Set(shadowed.map((s) => s.group))].join(', ');
+      throw new RegistryError(
+        'CONFLICT',
+        `refusing to deploy ${name}, new in ${target.name}: group ${groups} would stop serving its upstream versions ([maven] shadow_names allows it). ` +
+          `${lines.join('; and ')}. Builds through that group that use a proxied version would then fail, until the hosted artifact is deleted. ` +
+          `To take it over on purpose, an operator adds it to [maven] shadow_names in NORA's configuration (NORA_MAVEN_SHADOW_NAMES; e.g. shadow_names = ["${name}"] or a glob such as "com.corp.*:*"); to keep the proxied artifact, deploy under your own groupId (docs/maven.md, "Group").`,
+      );
+    }
+    const notAsked = [...unreachable].filter((proxy) => !shadowed.some((s) => s.proxy === proxy));
+    if (notAsked.length > 0) {
+      lines.push(
+        `could not ask ${notAsked.join(', ')} whether its upstream has ${name} (unreachable or too slow, nothing cached): if it does, groups guarding hosted names now serve only ${target.name}'s versions of it (protect_hosted_names)`,
+      );
+    }
+    for (const line of lines) this.#deps.log?.warn({ artifact: name }, `maven deploy: ${line}`);
+    return lines;
+  }
+
+  /** True when `[maven] shadow_names` lets a deploy of `name` (`groupId:artifactId`) take it over. */
+  #mayShadow(name: string): boolean {
+    return this.#deps.config().maven.shadow_names.some((glob) => compileGlob(glob).test(name));
   }
 
   /**
