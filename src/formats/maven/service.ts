@@ -18,7 +18,7 @@ import type { Logger } from '../../core/logger.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { shadowedProxies, shadowedText } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
-import { dirRole, groupPath, type MavenPath } from './coordinates.ts';
+import { dirRole, groupPath, isSnapshotVersion, type MavenPath } from './coordinates.ts';
 import {
   groupDeleteRefused,
   MAX_POM_BYTES,
@@ -452,8 +452,9 @@ export class MavenService {
         `POM larger than ${MAX_POM_BYTES} bytes (${declaredLength} bytes declared)`,
       );
     }
-    const warnings = await this.#takeover(target, coordinate.groupId, coordinate.artifactId);
     const settings = this.#deps.settingsOf(target);
+    this.#checkPolicy(repo, target, settings.versionPolicy, coordinate.version);
+    const warnings = await this.#takeover(target, coordinate.groupId, coordinate.artifactId);
     const result = await this.#deps.hosted.deploy(target, coordinate, body, {
       versionPolicy: settings.versionPolicy,
       keepSnapshots: settings.keepSnapshots,
@@ -471,6 +472,31 @@ export class MavenService {
     return result.created
       ? { status: 201, message: `stored ${coordinate.path}${warned}` }
       : { status: 200, message: `replaced ${coordinate.path}${warned}` };
+  }
+
+  /**
+   * BAD_REQUEST when `target`'s `version_policy` excludes `version` (hosted.ts refuses it too; here
+   * first, to say more). Through a group, which deploys to its write member only whatever the
+   * version, the refusal names a member that takes such versions and its URL (trial13 F3: a
+   * releases + snapshots group took releases and refused every snapshot, naming only the
+   * releases member).
+   */
+  #checkPolicy(repo: Repository, target: Repository, policy: VersionPolicy, version: string): void {
+    const snapshot = isSnapshotVersion(version);
+    const takes = (p: VersionPolicy) => p === 'mixed' || (p === 'snapshot') === snapshot;
+    if (takes(policy)) return;
+    const kind = snapshot ? 'snapshot' : 'release';
+    let message = `repository "${target.name}" takes ${policy} versions only (version_policy = ${policy}), not ${version}`;
+    if (repo.name !== target.name) {
+      const other = this.#deps.repositories
+        .membersOf(repo)
+        .find((m) => m.kind === 'hosted' && takes(this.#deps.settingsOf(m).versionPolicy));
+      message +=
+        other === undefined
+          ? `; group ${repo.name} deploys to its write member ${target.name} only, and none of its hosted members takes ${kind} versions`
+          : `; group ${repo.name} deploys to its write member ${target.name} only: deploy ${kind}s to /repository/${other.name}/ (in Maven's <distributionManagement>, the <${snapshot ? 'snapshotRepository' : 'repository'}> URL)`;
+    }
+    throw new RegistryError('BAD_REQUEST', message);
   }
 
   /**

@@ -6,7 +6,8 @@
  * (the build plugins and their dependencies, a third-party library: well over 100 files) comes
  * from nginx through NORA, byte for byte. nginx is stopped (by PID) and a second build with
  * another fresh local repository is served from NORA's cache alone. A missing artifact is asked
- * upstream once (negative cache). With auth off, a deploy needs no credentials.
+ * upstream once (negative cache). With auth off, a deploy needs no credentials; a deploy of a
+ * coordinate the proxy serves is refused (409), which mvn prints.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -145,6 +146,36 @@ public final class App {
     assert.equal(pom.status, 200);
     assert.equal(await pom.text(), await fs.readFile(path.join(project, 'pom.xml'), 'utf8'));
   });
+
+  test(
+    'mvn deploy of a coordinate the proxy serves is refused with 409, saying why (trial13 F6)',
+    { timeout: TIMEOUT },
+    async () => {
+      // commons-io came through the proxy in the first build; a patched build of it deployed
+      // under the same groupId:artifactId would hide every upstream version from /maven2/.
+      const patched = path.join(work, 'patched');
+      await writeProject(patched, {
+        groupId: THIRD_PARTY.groupId,
+        artifactId: THIRD_PARTY.artifactId,
+        version: `${THIRD_PARTY.version}-corp1`,
+        deployUrl: `${server?.url ?? ''}/maven2/`,
+      });
+      const result = await mvn(['deploy', '-DskipTests'], {
+        cwd: patched,
+        settings,
+        localRepo: path.join(work, 'm2-first'),
+      });
+      assert.notEqual(result.code, 0, tail(result));
+      assert.match(
+        result.stdout,
+        /409 Conflict - refusing to deploy commons-io:commons-io, new in maven-hosted: group maven would stop serving its upstream versions \(\[maven\] shadow_names allows it\)/,
+      );
+      const upstreamPom = await fetch(
+        `${server?.url ?? ''}/maven2/commons-io/commons-io/${THIRD_PARTY.version}/commons-io-${THIRD_PARTY.version}.pom`,
+      );
+      assert.equal(upstreamPom.status, 200, 'the upstream version is still served');
+    },
+  );
 
   test(
     'upstream stopped: a second fresh build is served from the cache',

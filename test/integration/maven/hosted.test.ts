@@ -90,6 +90,8 @@ describe('maven hosted repository (auth disabled)', () => {
             kind: 'proxy',
             upstreams: [{ url: 'http://127.0.0.1:9/maven2' }],
           },
+          { name: 'jvm-all', format: 'maven', kind: 'group', members: ['releases', 'snapshots'] },
+          { name: 'rel-only', format: 'maven', kind: 'group', members: ['releases'] },
         ],
       },
     });
@@ -452,6 +454,42 @@ describe('maven hosted repository (auth disabled)', () => {
     const rel = await put(`${G}/pol/1.0/pol-1.0.jar`, 'x', '/repository/snapshots');
     assert.equal(rel.status, 400);
     assert.equal((await put(`${G}/pol/1.0/pol-1.0.jar`, 'x', '/repository/releases')).status, 201);
+  });
+
+  test('a group deploys to its write member only: a refused version names the member that takes it (trial13 F3)', async () => {
+    // jvm-all = [releases, snapshots]: its write member is releases (the first hosted one).
+    assert.equal((await put(`${G}/grp/1.0/grp-1.0.jar`, 'x', '/repository/jvm-all')).status, 201);
+    const snap = await put(
+      `${G}/grp/1.1-SNAPSHOT/grp-1.1-20261203.120000-1.jar`,
+      'x',
+      '/repository/jvm-all',
+    );
+    assert.equal(snap.status, 400);
+    const text = await snap.text();
+    assert.equal(
+      text,
+      'repository "releases" takes release versions only (version_policy = release), not 1.1-SNAPSHOT; group jvm-all deploys to its write member releases only: deploy snapshots to /repository/snapshots/ (in Maven\'s <distributionManagement>, the <snapshotRepository> URL)\n',
+    );
+    assert.match(
+      snap.statusText,
+      /^Bad Request - repository "releases" takes release versions only/,
+    );
+    // Where it says, it lands.
+    const there = await put(
+      `${G}/grp/1.1-SNAPSHOT/grp-1.1-20261203.120000-1.jar`,
+      'x',
+      '/repository/snapshots',
+    );
+    assert.equal(there.status, 201);
+    const none = await put(
+      `${G}/grp/1.2-SNAPSHOT/grp-1.2-20261203.120000-1.jar`,
+      'x',
+      '/repository/rel-only',
+    );
+    assert.match(
+      await none.text(),
+      /; group rel-only deploys to its write member releases only, and none of its hosted members takes snapshot versions$/m,
+    );
   });
 
   test('two concurrent deploys of different versions both end up in the metadata', async () => {
