@@ -44,7 +44,14 @@ describe('maven proxy and group over HTTP', () => {
     await upstream.put('org/shared/lib/1.9/lib-1.9.jar', 'upstream lib 1.9');
     server = await startTestServer({
       config: {
-        maven: { proxies: [{ url: upstream.url() }], metadata_ttl: 3600, negative_cache_ttl: 300 },
+        maven: {
+          proxies: [{ url: upstream.url() }],
+          metadata_ttl: 3600,
+          negative_cache_ttl: 300,
+          // The guard test deploys a coordinate the upstream has: a takeover on purpose
+          // (without it the first deploy is a 409, takeover.test.ts).
+          shadow_names: ['org.shared:lib'],
+        },
         repositories: [
           {
             name: 'merged',
