@@ -472,7 +472,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
             : '';
         log.error(
           { err },
-          `the metadata database ${databaseFile(config)} cannot be written (${errnoCode(err) ?? String(err)})${detail}; every upload, delete and token change answers 503 until it can (reads go on); fix the file's owner or mode and restart`,
+          `the metadata database ${databaseFile(config)} cannot be written (${errnoCode(err) ?? String(err)})${detail}; every upload, delete and token change answers 503 until it can (reads go on); fix the file's owner, mode or immutable flag (lsattr), and restart when it was so at start-up`,
         );
       }
       throw err;
