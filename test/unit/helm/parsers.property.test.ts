@@ -26,7 +26,7 @@ import {
   readChartMetadata,
 } from '../../../src/formats/helm/chart.ts';
 import { parseHelmUpstreamList } from '../../../src/formats/helm/config.ts';
-import { parseUpstreamIndex } from '../../../src/formats/helm/proxy.ts';
+import { parseUpstreamIndex } from '../../../src/formats/helm/upstream-index.ts';
 import { buildChart, provenance } from '../../helpers/helm.ts';
 import { onlyRegistryErrors, semver2 as semver2Versions } from '../../helpers/properties.ts';
 
