@@ -18,7 +18,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { RegistryError } from '../../core/errors.ts';
-import type { IndexParseReply, IndexParseTask } from './index-worker.ts';
+import type { IndexParseReply, IndexParseTask, IndexWorkerMessage } from './index-worker.ts';
 import { type ParsedIndex, parseUpstreamIndex } from './upstream-index.ts';
 
 /** Largest index.yaml parsed on the event loop, bytes. */
@@ -83,6 +83,8 @@ export class UpstreamIndexParser {
   readonly #hold: Int32Array | undefined;
   readonly #queue: Pending[] = [];
   #worker: Worker | undefined;
+  /** Workers that have loaded their modules and take tasks. */
+  readonly #ready = new WeakSet<Worker>();
   #running: Running | undefined;
   #idle: NodeJS.Timeout | undefined;
   #nextId = 1;
@@ -153,12 +155,15 @@ export class UpstreamIndexParser {
   }
 
   #dispatch(): void {
-    if (this.#closed || this.#running !== undefined) return;
-    const pending = this.#queue.shift();
-    if (pending === undefined) return;
+    if (this.#closed || this.#running !== undefined || this.#queue.length === 0) return;
     clearTimeout(this.#idle);
     const worker = this.#worker ?? this.#start();
     worker.ref(); // a parse is awaited: the process lives until it ends
+    // A new worker is sent its first task once it has loaded its modules (~0.3 s): the time
+    // bound is the parse's, not the start's.
+    if (!this.#ready.has(worker)) return;
+    const pending = this.#queue.shift();
+    if (pending === undefined) return;
     const timer = setTimeout(() => {
       this.#fail(
         worker,
@@ -182,6 +187,10 @@ export class UpstreamIndexParser {
   #start(): Worker {
     const worker = new Worker(WORKER_URL, {
       name: 'nora-helm-index',
+      // None of the process's options: type stripping is Node 24's default, V8 flags apply to
+      // the whole process already, and some options (`--input-type`, `--eval`) make a worker
+      // refuse to start.
+      execArgv: [],
       resourceLimits: {
         maxOldGenerationSizeMb: this.#memoryMb,
         maxYoungGenerationSizeMb: WORKER_YOUNG_MB,
@@ -189,12 +198,17 @@ export class UpstreamIndexParser {
     });
     this.#started++;
     this.#worker = worker;
-    worker.on('message', (reply: IndexParseReply) => {
+    worker.on('message', (message: IndexWorkerMessage) => {
+      if ('ready' in message) {
+        this.#ready.add(worker);
+        this.#dispatch();
+        return;
+      }
       const running = this.#running;
-      if (running?.worker !== worker || running.pending.task.id !== reply.id) return;
+      if (running?.worker !== worker || running.pending.task.id !== message.id) return;
       this.#finish();
-      if (reply.ok) running.pending.resolve(reply.parsed);
-      else running.pending.reject(rebuildError(reply));
+      if (message.ok) running.pending.resolve(message.parsed);
+      else running.pending.reject(rebuildError(message));
     });
     worker.on('error', (err: Error & { code?: string }) => {
       this.#fail(
@@ -212,7 +226,7 @@ export class UpstreamIndexParser {
     return worker;
   }
 
-  /** The running parse ended with a reply: the worker stays for the next one, or goes idle. */
+  /** The running parse ended with a reply: the worker takes the next one, or goes idle. */
   #finish(): void {
     const running = this.#running;
     if (running === undefined) return;
@@ -222,28 +236,34 @@ export class UpstreamIndexParser {
       this.#dispatch();
       return;
     }
-    running.worker.unref();
+    const worker = running.worker;
+    worker.unref();
     clearTimeout(this.#idle);
     this.#idle = setTimeout(() => {
-      if (this.#running !== undefined || this.#worker !== running.worker) return;
+      if (this.#running !== undefined || this.#worker !== worker) return;
       this.#worker = undefined;
-      void running.worker.terminate();
+      void worker.terminate();
     }, this.#idleMs);
     this.#idle.unref();
   }
 
   /**
-   * `worker` is unusable (timed out, out of memory, crashed, exited): its parse, if it has one,
-   * rejects with `reason`; it is stopped, and the next parse starts a new one.
+   * `worker` is unusable (timed out, out of memory, crashed, exited, stopped when idle): its
+   * parse, if it has one, rejects with `reason`; it is stopped, and the next parse starts a new
+   * one. A worker that dies while starting fails the first queued parse (it would fail again).
    */
   #fail(worker: Worker, reason: Error): void {
-    if (this.#worker === worker) this.#worker = undefined;
+    const current = this.#worker === worker;
+    if (current) this.#worker = undefined;
     const running = this.#running;
     if (running?.worker === worker) {
       clearTimeout(running.timer);
       this.#running = undefined;
       running.pending.reject(reason);
+    } else if (current && !this.#ready.has(worker)) {
+      this.#queue.shift()?.reject(reason);
     }
+    this.#ready.delete(worker);
     void worker.terminate();
     this.#dispatch();
   }

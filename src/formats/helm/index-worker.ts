@@ -6,7 +6,8 @@
  * Protocol (structured clone both ways):
  * - in: `IndexParseTask` — the document's bytes (UTF-8; usually transferred, not copied), the
  *   upstream URL relative chart URLs resolve against, the upstream's index;
- * - out: `IndexParseReply` with the same `id` — the parsed entries, or the error the in-thread
+ * - out: `{ ready: true }` once its modules are loaded, then per task an `IndexParseReply` with
+ *   the same `id` — the parsed entries, or the error the in-thread
  *   parse would have thrown, described (`code` set for a RegistryError) so the caller rebuilds it.
  *
  * Loaded by Node 24's type stripping like every other source file (bin/nora.js, node --test).
@@ -42,6 +43,9 @@ export type IndexParseReply =
       readonly message: string;
     };
 
+/** What the worker posts: `ready` once, when its modules are loaded; then one reply per task. */
+export type IndexWorkerMessage = { readonly ready: true } | IndexParseReply;
+
 /** One task's reply (never throws). */
 export function runIndexParse(task: IndexParseTask): IndexParseReply {
   if (task.hold !== undefined) {
@@ -66,5 +70,6 @@ export function runIndexParse(task: IndexParseTask): IndexParseReply {
 }
 
 parentPort?.on('message', (task: IndexParseTask) => {
-  parentPort?.postMessage(runIndexParse(task));
+  parentPort?.postMessage(runIndexParse(task) satisfies IndexWorkerMessage);
 });
+parentPort?.postMessage({ ready: true } satisfies IndexWorkerMessage);
