@@ -23,8 +23,12 @@ import { type ParsedIndex, parseUpstreamIndex } from './upstream-index.ts';
 
 /** Largest index.yaml parsed on the event loop, bytes. */
 export const INLINE_MAX_BYTES = 32 * 1024;
-/** Longest one parse may take in the worker, ms (a 20 MB index: ~10 s). */
-export const PARSE_TIMEOUT_MS = 60_000;
+/**
+ * Longest one parse may take in the worker, ms: generous, since it bounds a pathological
+ * document, not a slow machine (a 20 MB index: ~10 s on the 2-core VM, ~60 s on the same VM
+ * with a load average of 25). Memory is bounded separately.
+ */
+export const PARSE_TIMEOUT_MS = 300_000;
 /** An idle worker is stopped after this long, ms. */
 export const WORKER_IDLE_MS = 30_000;
 /**

@@ -19,7 +19,6 @@
  * - Credentials go only to the upstream's own origin, never to a chart URL on another host.
  */
 import { Readable } from 'node:stream';
-import { ByteLru } from '../../core/byte-lru.ts';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
@@ -45,7 +44,6 @@ import type { ParsedIndex, UpstreamChart } from './upstream-index.ts';
 export const MAX_UPSTREAM_INDEX_BYTES = 256 * 1024 * 1024;
 /** Largest chart archive taken from an upstream, bytes. */
 export const MAX_PROXIED_CHART_BYTES = 1024 * 1024 * 1024;
-const PARSED_INDEX_BYTES = 64 * 1024 * 1024;
 
 export interface HelmProxyDeps {
   readonly config: () => AppConfig;
@@ -58,8 +56,14 @@ export interface HelmProxyDeps {
 
 export class HelmProxy implements HelmSource {
   readonly #deps: HelmProxyDeps;
-  readonly #parsed = new ByteLru<string, ParsedIndex>(PARSED_INDEX_BYTES, (p) => p.bytes);
-  /** Cached indexes being parsed, by #parsed key: concurrent readers share one parse. */
+  /**
+   * The latest parse of each upstream's index (`<repo>#<upstream>`), whatever its size: the
+   * repository's snapshot holds the same entries anyway. (A byte-bounded LRU here refused any
+   * index past 16 MiB of entries, ~8 MB of YAML, so each such index was parsed twice per change:
+   * once by the refresh, again by the load right after it.)
+   */
+  readonly #parsed = new Map<string, { readonly digest: string; readonly parsed: ParsedIndex }>();
+  /** Cached indexes being parsed (`<repo>#<upstream>\n<digest>`): readers share one parse. */
   readonly #loading = new Map<string, Promise<ParsedIndex>>();
   readonly #snapshots = new Map<
     string,
@@ -122,7 +126,7 @@ export class HelmProxy implements HelmSource {
   ): Promise<{ snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> } | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
     const settings = this.#settings(repo);
-    const parts: { parsed: ParsedIndex; entry: CachedEntry; stale: boolean }[] = [];
+    const resolvedParts: { index: number; entry: CachedEntry; stale: boolean }[] = [];
     let failure: unknown;
     for (let i = 0; i < repo.upstreams.length; i++) {
       try {
@@ -133,12 +137,38 @@ export class HelmProxy implements HelmSource {
           serveStale: settings.serveStale,
           refresh: (cached) => this.#refresh(repo, i, cached),
         });
-        if (resolved === undefined) continue;
-        parts.push({
-          parsed: await this.#load(repo, i, resolved.entry),
-          entry: resolved.entry,
-          stale: resolved.stale,
-        });
+        if (resolved !== undefined) resolvedParts.push({ index: i, ...resolved });
+      } catch (err) {
+        failure = err;
+      }
+    }
+    const keyOf = (parts: readonly { entry: CachedEntry }[]) =>
+      `proxy:${repo.name}:${parts.map((p) => p.entry.digest).join(',')}`;
+    const ttl = settings.ttl;
+    /** The snapshot as answered now: its freshness is that of these copies. */
+    const answer = (
+      parts: readonly { entry: CachedEntry; stale: boolean }[],
+      { snapshot, byFile }: { snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> },
+    ) => {
+      const stale = parts.some((p) => p.stale);
+      const validUntil =
+        failure !== undefined || stale || ttl === 0
+          ? 0
+          : ttl < 0
+            ? Infinity
+            : Math.min(...parts.map((p) => p.entry.fetchedAt + ttl * 1000));
+      return { snapshot: { ...snapshot, validUntil, ...(stale ? { stale } : {}) }, byFile };
+    };
+    const known = this.#snapshots.get(repo.name);
+    // The snapshot of these very copies is known: nothing to load. Every index.yaml GET and
+    // chart download comes here; a large index must not be read and parsed again for each.
+    if (resolvedParts.length > 0 && known?.snapshot.key === keyOf(resolvedParts)) {
+      return answer(resolvedParts, known);
+    }
+    const parts: { parsed: ParsedIndex; entry: CachedEntry; stale: boolean }[] = [];
+    for (const part of resolvedParts) {
+      try {
+        parts.push({ ...part, parsed: await this.#load(repo, part.index, part.entry) });
       } catch (err) {
         failure = err;
       }
@@ -147,22 +177,8 @@ export class HelmProxy implements HelmSource {
       if (failure !== undefined) throw asUpstreamError(failure, 'index.yaml');
       return undefined;
     }
-    const key = `proxy:${repo.name}:${parts.map((p) => p.entry.digest).join(',')}`;
-    const known = this.#snapshots.get(repo.name);
-    const ttl = settings.ttl;
-    const stale = parts.some((p) => p.stale);
-    const validUntil =
-      failure !== undefined || stale || ttl === 0
-        ? 0
-        : ttl < 0
-          ? Infinity
-          : Math.min(...parts.map((p) => p.entry.fetchedAt + ttl * 1000));
-    if (known && known.snapshot.key === key) {
-      return {
-        snapshot: { ...known.snapshot, validUntil, ...(stale ? { stale } : {}) },
-        byFile: known.byFile,
-      };
-    }
+    const key = keyOf(parts);
+    if (known?.snapshot.key === key) return answer(parts, known);
     const byFile = new Map<string, UpstreamChart>();
     const entries: UpstreamChart[] = [];
     for (const part of parts) {
@@ -174,14 +190,11 @@ export class HelmProxy implements HelmSource {
       }
     }
     if (parts.length > 1) sortEntries(entries);
-    const snapshot: IndexSnapshot = {
-      key,
-      validUntil,
-      entries,
-      modifiedAt: parts.reduce((max, p) => Math.max(max, p.entry.fetchedAt), 0),
-    };
-    this.#snapshots.set(repo.name, { snapshot, byFile });
-    return { snapshot: stale ? { ...snapshot, stale } : snapshot, byFile };
+    const modifiedAt = parts.reduce((max, p) => Math.max(max, p.entry.fetchedAt), 0);
+    const built = answer(parts, { snapshot: { key, validUntil: 0, entries, modifiedAt }, byFile });
+    const snapshot = { key, validUntil: built.snapshot.validUntil, entries, modifiedAt };
+    this.#snapshots.set(repo.name, { snapshot, byFile }); // kept without `stale`: answer() adds it
+    return built;
   }
 
   async #refresh(repo: Repository, index: number, cached: CachedEntry | undefined) {
@@ -224,7 +237,7 @@ export class HelmProxy implements HelmSource {
       maxBytes: MAX_UPSTREAM_INDEX_BYTES,
     });
     const digest = formatDigest(stored.digest);
-    this.#parsed.set(`${repo.name}#${index}\n${digest}`, parsed);
+    this.#parsed.set(`${repo.name}#${index}`, { digest, parsed });
     return {
       kind: 'updated' as const,
       entry: {
@@ -238,8 +251,10 @@ export class HelmProxy implements HelmSource {
   }
 
   async #load(repo: Repository, index: number, entry: CachedEntry): Promise<ParsedIndex> {
+    const latest = this.#parsed.get(`${repo.name}#${index}`);
+    if (latest?.digest === entry.digest) return latest.parsed;
     const key = `${repo.name}#${index}\n${entry.digest}`;
-    const known = this.#parsed.get(key) ?? this.#loading.get(key);
+    const known = this.#loading.get(key);
     if (known) return known;
     const loading = (async () => {
       const stream = await this.#deps.blobs.open(parseDigest(entry.digest));
@@ -247,7 +262,7 @@ export class HelmProxy implements HelmSource {
       const parsed = await this.#deps.parser.parse(body, repo.upstreams[index]?.url ?? '', index, {
         transfer: true,
       });
-      this.#parsed.set(key, parsed);
+      this.#parsed.set(`${repo.name}#${index}`, { digest: entry.digest, parsed });
       return parsed;
     })();
     this.#loading.set(key, loading);

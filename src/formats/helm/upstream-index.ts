@@ -18,11 +18,9 @@ export interface UpstreamChart extends SnapshotEntry {
   readonly upstream: number;
 }
 
-/** A parsed upstream index: entries sorted as sortEntries sorts them, and an estimate of their size. */
+/** A parsed upstream index: its entries, sorted as sortEntries sorts them. */
 export interface ParsedIndex {
   readonly charts: readonly UpstreamChart[];
-  /** Estimated bytes of memory the entries hold (ByteLru accounting). */
-  readonly bytes: number;
 }
 
 /**
@@ -39,8 +37,7 @@ export function parseUpstreamIndex(text: string, base: string, upstream: number)
   }
   const entries = (doc as Record<string, unknown>)['entries'];
   const charts: UpstreamChart[] = [];
-  let bytes = 1024;
-  if (entries === undefined || entries === null) return { charts, bytes };
+  if (entries === undefined || entries === null) return { charts };
   if (typeof entries !== 'object' || Array.isArray(entries))
     throw new Error('entries is not a mapping');
   const baseUrl = base.endsWith('/') ? base : `${base}/`;
@@ -72,10 +69,9 @@ export function parseUpstreamIndex(text: string, base: string, upstream: number)
       } catch {
         continue; // not writable as JSON (a recursive alias): skipped like any bad entry
       }
-      bytes += fragment.length * 2 + url.length * 2 + 200;
       charts.push({ name, version, fragment, url, sha256, upstream });
     }
   }
   sortEntries(charts);
-  return { charts, bytes };
+  return { charts };
 }

@@ -116,4 +116,51 @@ describe('helm proxy: a large upstream index.yaml leaves the event loop free', (
       await new Promise((resolve) => upstream.close(resolve));
     }
   });
+
+  test('a large index is parsed once per change, not once per request', async () => {
+    // 100 versions with 95 KB descriptions: ~9.5 MB of YAML that parses in about a second, and
+    // more entry text than a 64 MiB LRU kept (a quarter of it at most), which made every
+    // index.yaml GET and chart download read and parse the cached copy again.
+    const description = 'a long description '.repeat(5000);
+    const lines = ['apiVersion: v1', 'entries:', '  wide:'];
+    for (let v = 0; v < 100; v++) {
+      lines.push('  - name: wide', `    version: 1.0.${v}`, `    description: ${description}`);
+      lines.push(`    urls: [wide-1.0.${v}.tgz]`);
+    }
+    const index = lines.join('\n');
+    const upstream = http.createServer((request, response) => {
+      response.writeHead(request.url === '/index.yaml' ? 200 : 404).end(index);
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (upstream.address() as net.AddressInfo).port;
+      const hold = new Int32Array(new SharedArrayBuffer(8));
+      hold[0] = 1; // the gate open: the worker only counts its parses
+      await using server = await startTestServer({
+        formats: gated(hold),
+        config: {
+          repositories: [
+            {
+              name: 'wide',
+              format: 'helm',
+              kind: 'proxy',
+              metadata_ttl: 300,
+              upstreams: [{ url: `http://127.0.0.1:${port}/` }],
+            },
+          ],
+        },
+      });
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${server.url}/repository/wide/index.yaml`);
+        assert.equal(res.status, 200);
+        assert.equal((await res.text()).match(/"urls":\["charts\/wide-/g)?.length, 100);
+        const versions = await fetch(`${server.url}/repository/wide/api/charts/wide`);
+        assert.equal(((await versions.json()) as unknown[]).length, 100);
+      }
+      assert.equal(Atomics.load(hold, 1), 1, 'parses');
+    } finally {
+      upstream.closeAllConnections();
+      await new Promise((resolve) => upstream.close(resolve));
+    }
+  });
 });
