@@ -3,7 +3,7 @@
  * `npm test`; one run on this machine):
  *
  *   node --max-semi-space-size=4 bench/helm/index-block.ts [checkout]   (default: this one)
- *   BENCH_CHARTS=16 BENCH_VERSIONS=1100 …                               (~20 MB, 17,600 versions)
+ *   BENCH_CHARTS=16 BENCH_VERSIONS=1100 BENCH_PROBE_MS=20 …             (the defaults: ~20 MB)
  *
  * A fixture upstream on 127.0.0.1 serves a real-looking index (test/helpers/helm.ts
  * bigUpstreamIndex); the app of `checkout` (its src/app.ts: pass an older checkout to compare)
@@ -11,7 +11,9 @@
  * the proxy's index.yaml (upstream fetch, parse, store, render), then the same GET after a
  * restart on the same data (the cached copy re-read and parsed). For each: the request's time,
  * the event loop's largest delay while it ran (perf_hooks monitorEventLoopDelay, 10 ms
- * resolution) and how many `GET /health` sent every 20 ms were answered meanwhile.
+ * resolution), the main thread's CPU time (process.threadCpuUsage: what a busy machine does not
+ * inflate; the probes' own share included) and how many `GET /health` sent every 20 ms were
+ * answered meanwhile.
  */
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -26,6 +28,8 @@ import { log } from '../harness.ts';
 const root = path.resolve(process.argv[2] ?? path.join(import.meta.dirname, '..', '..'));
 const CHARTS = Number(process.env['BENCH_CHARTS'] ?? 16);
 const VERSIONS = Number(process.env['BENCH_VERSIONS'] ?? 1100);
+/** Interval of the /health probes, ms; 0: none (the main thread's CPU is then the index's alone). */
+const PROBE_MS = Number(process.env['BENCH_PROBE_MS'] ?? 20);
 
 interface App {
   fastify: { listen(o: object): Promise<string>; server: net.Server };
@@ -72,27 +76,29 @@ async function round(name: string): Promise<void> {
   try {
     await (await fetch(`${url}/health`)).arrayBuffer(); // warm
     const delay = monitorEventLoopDelay({ resolution: 10 });
-    let done = false;
-    let answered = 0;
+    const probing = { done: PROBE_MS <= 0, answered: 0 };
     const probes = (async () => {
-      while (!done) {
+      while (!probing.done) {
         await (await fetch(`${url}/health`)).arrayBuffer();
-        answered++;
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        probing.answered++;
+        await new Promise((resolve) => setTimeout(resolve, PROBE_MS));
       }
     })();
     delay.enable();
+    const cpu = process.threadCpuUsage();
     const started = performance.now();
     const res = await fetch(`${url}/repository/big/index.yaml`);
     const body = await res.arrayBuffer();
     const ms = performance.now() - started;
+    const used = process.threadCpuUsage(cpu);
     delay.disable();
-    done = true;
+    probing.done = true;
     await probes;
     log(
       `${name}: ${res.status}, ${(body.byteLength / 1e6).toFixed(1)} MB in ${(ms / 1000).toFixed(1)} s; ` +
         `event loop max delay ${(delay.max / 1e6).toFixed(0)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(0)} ms; ` +
-        `${answered} /health answered meanwhile`,
+        `main thread CPU ${((used.user + used.system) / 1e6).toFixed(2)} s; ` +
+        `${probing.answered} /health answered meanwhile`,
     );
   } finally {
     await app.close();
