@@ -45,6 +45,15 @@ export const WORKER_IDLE_MS = 30_000;
  * (V8's fatal out-of-memory).
  */
 export const WORKER_MEMORY_MB = Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20);
+/**
+ * The worker's stack, MiB: the main thread's JavaScript stack (V8's 984 KiB) plus the 192 KiB
+ * Node keeps of a worker's stack for itself, so both paths overflow at the same depth (measured:
+ * 12,312 frames against the main thread's 12,521; Node's default 4 MiB gives 49,667). YAML
+ * nested deeper than the `yaml` parser's recursion is refused by its stack overflow (docs/proxy.md,
+ * "Upstream documents"); with 4 MiB, a 4.5 MB index nested 3,000 levels deep took 2 s and parsed
+ * where the main thread refused it in 0.2 s.
+ */
+const WORKER_STACK_MB = 1.15;
 const WORKER_URL = new URL('./index-worker.ts', import.meta.url);
 
 export interface UpstreamIndexParserOptions {
@@ -194,7 +203,7 @@ export class UpstreamIndexParser {
       execArgv: [],
       // The young generation is left as it is: 8 to 96 MiB made no measurable difference to a
       // 20 MB parse (4.4-6.6 s of CPU either way).
-      resourceLimits: { maxOldGenerationSizeMb: this.#memoryMb },
+      resourceLimits: { maxOldGenerationSizeMb: this.#memoryMb, stackSizeMb: WORKER_STACK_MB },
     });
     this.#started++;
     this.#worker = worker;
