@@ -4,7 +4,8 @@
  * - Each upstream's `index.yaml` is mutable metadata through `engine.resolve` (`index#<i>`): TTL =
  *   the repository's metadata_ttl, else [helm] index_ttl; revalidated with If-None-Match /
  *   If-Modified-Since against the upstream that gave it; served stale when the upstream fails
- *   (serve_stale). It is parsed with aliases bounded (chart.ts), kept parsed per digest, and
+ *   (serve_stale). It is parsed with aliases bounded (chart.ts), off the event loop when large
+ *   (index-parser.ts: a 20 MB index is ~10 s of parsing), kept parsed per digest, and
  *   every entry's `urls` is rewritten to ours (`charts/<name>-<version>.tgz`, relative); the
  *   upstream URL (relative ones resolved against the upstream repository URL) is remembered to
  *   fetch from. Several upstreams merge, the first having a version wins.
@@ -18,7 +19,6 @@
  * - Credentials go only to the upstream's own origin, never to a chart URL on another host.
  */
 import { Readable } from 'node:stream';
-import { ByteLru } from '../../core/byte-lru.ts';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
@@ -34,46 +34,37 @@ import {
 import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
-import {
-  chartFilename,
-  entryFragment,
-  isChartName,
-  isSemver2,
-  parseBoundedYaml,
-  readChartYaml,
-} from './chart.ts';
+import { chartFilename, readChartYaml } from './chart.ts';
+import type { UpstreamIndexParser } from './index-parser.ts';
 import { sortEntries } from './index-render.ts';
-import type { HelmSource, IndexSnapshot, OpenedChartFile, SnapshotEntry } from './model.ts';
+import type { HelmSource, IndexSnapshot, OpenedChartFile } from './model.ts';
+import type { ParsedIndex, UpstreamChart } from './upstream-index.ts';
 
 /** Largest upstream index.yaml, bytes (big public repositories are tens of MB). */
 export const MAX_UPSTREAM_INDEX_BYTES = 256 * 1024 * 1024;
 /** Largest chart archive taken from an upstream, bytes. */
 export const MAX_PROXIED_CHART_BYTES = 1024 * 1024 * 1024;
-const PARSED_INDEX_BYTES = 64 * 1024 * 1024;
-
-/** One upstream chart version: its entry rewritten to us, and where its bytes are. */
-interface UpstreamChart extends SnapshotEntry {
-  readonly url: string;
-  readonly sha256: string | undefined;
-  /** Index of the upstream (its target label). */
-  readonly upstream: number;
-}
-
-interface ParsedIndex {
-  readonly charts: readonly UpstreamChart[];
-  readonly bytes: number;
-}
 
 export interface HelmProxyDeps {
   readonly config: () => AppConfig;
   readonly db: Db;
   readonly blobs: BlobStore;
   readonly proxy: ProxyEngine;
+  /** Parses upstream index.yaml documents (off the event loop when large). */
+  readonly parser: UpstreamIndexParser;
 }
 
 export class HelmProxy implements HelmSource {
   readonly #deps: HelmProxyDeps;
-  readonly #parsed = new ByteLru<string, ParsedIndex>(PARSED_INDEX_BYTES, (p) => p.bytes);
+  /**
+   * The latest parse of each upstream's index (`<repo>#<upstream>`), whatever its size: the
+   * repository's snapshot holds the same entries anyway. (A byte-bounded LRU here refused any
+   * index past 16 MiB of entries, ~8 MB of YAML, so each such index was parsed twice per change:
+   * once by the refresh, again by the load right after it.)
+   */
+  readonly #parsed = new Map<string, { readonly digest: string; readonly parsed: ParsedIndex }>();
+  /** Cached indexes being parsed (`<repo>#<upstream>\n<digest>`): readers share one parse. */
+  readonly #loading = new Map<string, Promise<ParsedIndex>>();
   readonly #snapshots = new Map<
     string,
     { snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> }
@@ -135,7 +126,7 @@ export class HelmProxy implements HelmSource {
   ): Promise<{ snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> } | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
     const settings = this.#settings(repo);
-    const parts: { parsed: ParsedIndex; entry: CachedEntry; stale: boolean }[] = [];
+    const resolvedParts: { index: number; entry: CachedEntry; stale: boolean }[] = [];
     let failure: unknown;
     for (let i = 0; i < repo.upstreams.length; i++) {
       try {
@@ -146,12 +137,38 @@ export class HelmProxy implements HelmSource {
           serveStale: settings.serveStale,
           refresh: (cached) => this.#refresh(repo, i, cached),
         });
-        if (resolved === undefined) continue;
-        parts.push({
-          parsed: await this.#load(repo, i, resolved.entry),
-          entry: resolved.entry,
-          stale: resolved.stale,
-        });
+        if (resolved !== undefined) resolvedParts.push({ index: i, ...resolved });
+      } catch (err) {
+        failure = err;
+      }
+    }
+    const keyOf = (parts: readonly { entry: CachedEntry }[]) =>
+      `proxy:${repo.name}:${parts.map((p) => p.entry.digest).join(',')}`;
+    const ttl = settings.ttl;
+    /** The snapshot as answered now: its freshness is that of these copies. */
+    const answer = (
+      parts: readonly { entry: CachedEntry; stale: boolean }[],
+      { snapshot, byFile }: { snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> },
+    ) => {
+      const stale = parts.some((p) => p.stale);
+      const validUntil =
+        failure !== undefined || stale || ttl === 0
+          ? 0
+          : ttl < 0
+            ? Infinity
+            : Math.min(...parts.map((p) => p.entry.fetchedAt + ttl * 1000));
+      return { snapshot: { ...snapshot, validUntil, ...(stale ? { stale } : {}) }, byFile };
+    };
+    const known = this.#snapshots.get(repo.name);
+    // The snapshot of these very copies is known: nothing to load. Every index.yaml GET and
+    // chart download comes here; a large index must not be read and parsed again for each.
+    if (resolvedParts.length > 0 && known?.snapshot.key === keyOf(resolvedParts)) {
+      return answer(resolvedParts, known);
+    }
+    const parts: { parsed: ParsedIndex; entry: CachedEntry; stale: boolean }[] = [];
+    for (const part of resolvedParts) {
+      try {
+        parts.push({ ...part, parsed: await this.#load(repo, part.index, part.entry) });
       } catch (err) {
         failure = err;
       }
@@ -160,22 +177,8 @@ export class HelmProxy implements HelmSource {
       if (failure !== undefined) throw asUpstreamError(failure, 'index.yaml');
       return undefined;
     }
-    const key = `proxy:${repo.name}:${parts.map((p) => p.entry.digest).join(',')}`;
-    const known = this.#snapshots.get(repo.name);
-    const ttl = settings.ttl;
-    const stale = parts.some((p) => p.stale);
-    const validUntil =
-      failure !== undefined || stale || ttl === 0
-        ? 0
-        : ttl < 0
-          ? Infinity
-          : Math.min(...parts.map((p) => p.entry.fetchedAt + ttl * 1000));
-    if (known && known.snapshot.key === key) {
-      return {
-        snapshot: { ...known.snapshot, validUntil, ...(stale ? { stale } : {}) },
-        byFile: known.byFile,
-      };
-    }
+    const key = keyOf(parts);
+    if (known?.snapshot.key === key) return answer(parts, known);
     const byFile = new Map<string, UpstreamChart>();
     const entries: UpstreamChart[] = [];
     for (const part of parts) {
@@ -187,14 +190,11 @@ export class HelmProxy implements HelmSource {
       }
     }
     if (parts.length > 1) sortEntries(entries);
-    const snapshot: IndexSnapshot = {
-      key,
-      validUntil,
-      entries,
-      modifiedAt: parts.reduce((max, p) => Math.max(max, p.entry.fetchedAt), 0),
-    };
-    this.#snapshots.set(repo.name, { snapshot, byFile });
-    return { snapshot: stale ? { ...snapshot, stale } : snapshot, byFile };
+    const modifiedAt = parts.reduce((max, p) => Math.max(max, p.entry.fetchedAt), 0);
+    const built = answer(parts, { snapshot: { key, validUntil: 0, entries, modifiedAt }, byFile });
+    const snapshot = { key, validUntil: built.snapshot.validUntil, entries, modifiedAt };
+    this.#snapshots.set(repo.name, { snapshot, byFile }); // kept without `stale`: answer() adds it
+    return built;
   }
 
   async #refresh(repo: Repository, index: number, cached: CachedEntry | undefined) {
@@ -225,7 +225,8 @@ export class HelmProxy implements HelmSource {
     });
     let parsed: ParsedIndex;
     try {
-      parsed = parseUpstreamIndex(body.toString('utf8'), repo.upstreams[index]?.url ?? '', index);
+      // Copied to the parser, not transferred: the body is stored below.
+      parsed = await this.#deps.parser.parse(body, repo.upstreams[index]?.url ?? '', index);
     } catch (err) {
       throw new RegistryError(
         'UPSTREAM_FAILED',
@@ -236,7 +237,7 @@ export class HelmProxy implements HelmSource {
       maxBytes: MAX_UPSTREAM_INDEX_BYTES,
     });
     const digest = formatDigest(stored.digest);
-    this.#parsed.set(`${repo.name}#${index}\n${digest}`, parsed);
+    this.#parsed.set(`${repo.name}#${index}`, { digest, parsed });
     return {
       kind: 'updated' as const,
       entry: {
@@ -250,18 +251,26 @@ export class HelmProxy implements HelmSource {
   }
 
   async #load(repo: Repository, index: number, entry: CachedEntry): Promise<ParsedIndex> {
+    const latest = this.#parsed.get(`${repo.name}#${index}`);
+    if (latest?.digest === entry.digest) return latest.parsed;
     const key = `${repo.name}#${index}\n${entry.digest}`;
-    const known = this.#parsed.get(key);
+    const known = this.#loading.get(key);
     if (known) return known;
-    const stream = await this.#deps.blobs.open(parseDigest(entry.digest));
-    const body = await readAllBounded(stream, MAX_UPSTREAM_INDEX_BYTES, 'cached index.yaml');
-    const parsed = parseUpstreamIndex(
-      body.toString('utf8'),
-      repo.upstreams[index]?.url ?? '',
-      index,
-    );
-    this.#parsed.set(key, parsed);
-    return parsed;
+    const loading = (async () => {
+      const stream = await this.#deps.blobs.open(parseDigest(entry.digest));
+      const body = await readAllBounded(stream, MAX_UPSTREAM_INDEX_BYTES, 'cached index.yaml');
+      const parsed = await this.#deps.parser.parse(body, repo.upstreams[index]?.url ?? '', index, {
+        transfer: true,
+      });
+      this.#parsed.set(`${repo.name}#${index}`, { digest: entry.digest, parsed });
+      return parsed;
+    })();
+    this.#loading.set(key, loading);
+    try {
+      return await loading;
+    } finally {
+      this.#loading.delete(key);
+    }
   }
 
   async openChart(
@@ -408,59 +417,6 @@ export class HelmProxy implements HelmSource {
       ? undefined
       : { response, label: target.label };
   }
-}
-
-/**
- * An upstream index.yaml as rewritten chart entries. Entries that are not a mapping with a chart
- * name, a SemVer 2 version and at least one URL are skipped (one bad entry must not make the
- * whole repository unreadable); a document that is not an index is refused (throws).
- */
-export function parseUpstreamIndex(text: string, base: string, upstream: number): ParsedIndex {
-  const doc = parseBoundedYaml(text, 'index.yaml');
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new Error('not an index (a mapping)');
-  }
-  const entries = (doc as Record<string, unknown>)['entries'];
-  const charts: UpstreamChart[] = [];
-  let bytes = 1024;
-  if (entries === undefined || entries === null) return { charts, bytes };
-  if (typeof entries !== 'object' || Array.isArray(entries))
-    throw new Error('entries is not a mapping');
-  const baseUrl = base.endsWith('/') ? base : `${base}/`;
-  for (const [name, versions] of Object.entries(entries as Record<string, unknown>)) {
-    if (!isChartName(name) || !Array.isArray(versions)) continue;
-    for (const raw of versions as unknown[]) {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) continue;
-      const entry = raw as Record<string, unknown>;
-      const version = entry['version'];
-      const urls = entry['urls'];
-      if (entry['name'] !== name || typeof version !== 'string' || !isSemver2(version)) continue;
-      if (!Array.isArray(urls) || typeof urls[0] !== 'string') continue;
-      let url: string;
-      try {
-        url = new URL(urls[0], baseUrl).toString();
-      } catch {
-        continue;
-      }
-      if (!/^https?:$/.test(new URL(url).protocol)) continue;
-      const digest = entry['digest'];
-      const sha256 =
-        typeof digest === 'string' && /^(sha256:)?[0-9a-f]{64}$/i.test(digest)
-          ? digest.slice(-64).toLowerCase()
-          : undefined;
-      const rewritten = { ...entry, urls: [`charts/${chartFilename(name, version)}`] };
-      let fragment: string;
-      try {
-        fragment = entryFragment(rewritten);
-      } catch {
-        continue; // not writable as JSON (a recursive alias): skipped like any bad entry
-      }
-      bytes += fragment.length * 2 + url.length * 2 + 200;
-      charts.push({ name, version, fragment, url, sha256, upstream });
-    }
-  }
-  sortEntries(charts);
-  return { charts, bytes };
 }
 
 /** An error while fetching from upstreams, as an upstream failure (502 class). */

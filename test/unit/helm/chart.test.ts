@@ -22,7 +22,7 @@ import {
   readChartMetadata,
 } from '../../../src/formats/helm/chart.ts';
 import { renderIndexText, sortEntries } from '../../../src/formats/helm/index-render.ts';
-import { parseUpstreamIndex } from '../../../src/formats/helm/proxy.ts';
+import { parseUpstreamIndex } from '../../../src/formats/helm/upstream-index.ts';
 import { buildChart, provenance } from '../../helpers/helm.ts';
 
 const code = (err: unknown) => (err as { code?: string }).code;
