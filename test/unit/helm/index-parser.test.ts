@@ -86,13 +86,10 @@ describe('helm upstream index parser (worker thread)', () => {
         }),
         'entries: *l8',
       ].join('\n');
-      // Block mappings nested 1,000 levels (0.5 MB): past the `yaml` parser's recursion on the
-      // main thread's stack, and so on the worker's (same size).
-      const deepBlock = ['entries:'];
-      for (let i = 1; i <= 1000; i++) deepBlock.push(`${' '.repeat(i)}a${i}:`);
-      deepBlock.push(`${' '.repeat(1001)}x`);
+      // No deep block nesting here: whether `yaml` overflows the stack on it depends on how far V8
+      // has optimised its recursion (optimised frames are smaller), so the in-thread answer itself
+      // varied between runs (an error, or an index with nothing in it).
       const hostile = [
-        deepBlock.join('\n'),
         `entries: ${'['.repeat(200)}${']'.repeat(200)}`, // nested past MAX_YAML_DEPTH
         `entries:\n  x: ${'- '.repeat(100)}1`, // block nesting on one line
         bomb, // billion laughs: past maxAliasCount
