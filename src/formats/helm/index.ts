@@ -79,6 +79,7 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
         blobs: context.blobs,
         proxy: context.proxy,
         parser,
+        log: context.log,
       });
       const groupSource = new HelmGroup({
         reader: new GroupReader({

@@ -63,8 +63,16 @@ export class HelmService {
   /** Filtered index.yaml renderings (principals path rules hide charts from), oldest first. */
   readonly #filteredRenders = new Map<string, RenderedIndex>();
 
+  /** Full index.yaml renderings made so far (tests count them: a warm GET makes none). */
+  #renders = 0;
+
   constructor(deps: HelmServiceDeps) {
     this.#deps = deps;
+  }
+
+  /** How many full index.yaml renderings this service has made (a warm GET adds none). */
+  get renders(): number {
+    return this.#renders;
   }
 
   authorize(
@@ -128,7 +136,10 @@ export class HelmService {
     const key = `${snapshot.key}\nwithout:${hidden.join('/')}`;
     const cacheKey = `${repo.name}\n${key}`;
     const known = this.#filteredRenders.get(cacheKey);
-    if (known && Date.now() < known.validUntil + 1) return known;
+    if (known)
+      return known.validUntil === snapshot.validUntil
+        ? known
+        : { ...known, validUntil: snapshot.validUntil };
     const hiddenSet = new Set(hidden);
     const rendered = renderIndex({
       key,
@@ -136,20 +147,23 @@ export class HelmService {
       modifiedAt: snapshot.modifiedAt,
       entries: snapshot.entries.filter((e) => !hiddenSet.has(e.name)),
     });
-    if (snapshot.validUntil > Date.now()) {
-      if (this.#filteredRenders.size >= MAX_FILTERED_RENDERS) {
-        const oldest = this.#filteredRenders.keys().next().value;
-        if (oldest !== undefined) this.#filteredRenders.delete(oldest);
-      }
-      this.#filteredRenders.set(cacheKey, rendered);
+    if (this.#filteredRenders.size >= MAX_FILTERED_RENDERS) {
+      const oldest = this.#filteredRenders.keys().next().value;
+      if (oldest !== undefined) this.#filteredRenders.delete(oldest);
     }
+    this.#filteredRenders.set(cacheKey, rendered);
     return rendered;
   }
 
   /** The whole repository's index.yaml, rendered once per snapshot key. */
   async #renderedFull(repo: Repository, snapshot: IndexSnapshot): Promise<RenderedIndex> {
+    // The key names the content (a hosted write, the digests of a proxy's upstream copies, a
+    // group's member keys): the rendering of a key is reused whatever its freshness, which only
+    // decides the answer's caching headers. (Keeping it only while `validUntil` was ahead made an
+    // index with index_ttl 0, a stale one and every group answer with a failing member render
+    // again on each GET: half a second for a 5 MB index, on the event loop.) One per repository.
     const known = this.#rendered.get(repo.name);
-    if (known && known.key === snapshot.key && Date.now() < known.validUntil + 1) {
+    if (known && known.key === snapshot.key) {
       return known.validUntil === snapshot.validUntil
         ? known
         : { ...known, validUntil: snapshot.validUntil };
@@ -162,7 +176,8 @@ export class HelmService {
       void flight.finally(() => this.#rendering.delete(flightKey)).catch(() => undefined);
     }
     const rendered = await flight;
-    if (snapshot.validUntil > Date.now()) this.#rendered.set(repo.name, rendered);
+    this.#renders++;
+    this.#rendered.set(repo.name, rendered);
     return rendered;
   }
 
