@@ -283,9 +283,15 @@ export class HelmProxy implements HelmSource {
       throw asUpstreamError(err, 'index.yaml', target.label);
     });
     let parsed: ParsedIndex;
+    // The same bytes again (an upstream without validators, index_ttl 0): the parse is known.
+    const latest = this.#parsed.get(this.#parsedKey(repo, index));
+    const bodyDigest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
     try {
       // Copied to the parser, not transferred: the body is stored below.
-      parsed = await this.#deps.parser.parse(body, repo.upstreams[index]?.url ?? '', index);
+      parsed =
+        latest?.digest === bodyDigest
+          ? latest.parsed
+          : await this.#deps.parser.parse(body, repo.upstreams[index]?.url ?? '', index);
     } catch (err) {
       throw new RegistryError(
         'UPSTREAM_FAILED',
@@ -296,8 +302,10 @@ export class HelmProxy implements HelmSource {
       maxBytes: MAX_UPSTREAM_INDEX_BYTES,
     });
     const digest = formatDigest(stored.digest);
-    this.#parsed.set(this.#parsedKey(repo, index), { digest, parsed });
-    this.#reportSkipped(repo, index, parsed);
+    if (latest?.parsed !== parsed) {
+      this.#parsed.set(this.#parsedKey(repo, index), { digest, parsed });
+      this.#reportSkipped(repo, index, parsed);
+    }
     return {
       kind: 'updated' as const,
       entry: {

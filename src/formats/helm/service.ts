@@ -39,6 +39,8 @@ export interface HelmServiceDeps {
   readonly config: () => AppConfig;
   /** The source of a proxy or group repository. */
   readonly sourceOf: (repo: Repository) => HelmSource;
+  /** Called for each full index.yaml rendering (tests count them: a warm GET makes none). */
+  readonly onRender?: ((repository: string, key: string) => void) | undefined;
 }
 
 /** What an upload carries, staged (in the blob store, read and checked, not recorded). */
@@ -63,16 +65,8 @@ export class HelmService {
   /** Filtered index.yaml renderings (principals path rules hide charts from), oldest first. */
   readonly #filteredRenders = new Map<string, RenderedIndex>();
 
-  /** Full index.yaml renderings made so far (tests count them: a warm GET makes none). */
-  #renders = 0;
-
   constructor(deps: HelmServiceDeps) {
     this.#deps = deps;
-  }
-
-  /** How many full index.yaml renderings this service has made (a warm GET adds none). */
-  get renders(): number {
-    return this.#renders;
   }
 
   authorize(
@@ -171,12 +165,14 @@ export class HelmService {
     const flightKey = `${repo.name}\n${snapshot.key}`;
     let flight = this.#rendering.get(flightKey);
     if (!flight) {
-      flight = Promise.resolve().then(() => renderIndex(snapshot));
+      flight = Promise.resolve().then(() => {
+        this.#deps.onRender?.(repo.name, snapshot.key);
+        return renderIndex(snapshot);
+      });
       this.#rendering.set(flightKey, flight);
       void flight.finally(() => this.#rendering.delete(flightKey)).catch(() => undefined);
     }
     const rendered = await flight;
-    this.#renders++;
     this.#rendered.set(repo.name, rendered);
     return rendered;
   }
