@@ -112,7 +112,7 @@ export function parseUpstreamIndex(text: string, base: string, upstream: number)
       let metadata: Record<string, unknown>;
       try {
         const apiVersion = entry['apiVersion'] ?? 'v1';
-        metadata = chartMetadata({ ...entry, apiVersion }) as Record<string, unknown>;
+        metadata = chartMetadata({ ...entry, apiVersion });
       } catch (err) {
         skip(
           err instanceof RegistryError
