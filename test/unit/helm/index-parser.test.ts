@@ -86,11 +86,12 @@ describe('helm upstream index parser (worker thread)', () => {
         }),
         'entries: *l8',
       ].join('\n');
-      // Block mappings nested 1,000 levels (0.5 MB): past the `yaml` parser's recursion on the
-      // main thread's stack, and so on the worker's (same size).
+      // Block mappings nested 3,000 levels (4.5 MB): past the `yaml` parser's recursion on the
+      // main thread's stack (it gives out at 1,000-2,000 levels, with the JIT's state), and so on
+      // the worker's, which has the same size (with Node's default 4 MiB it parsed).
       const deepBlock = ['entries:'];
-      for (let i = 1; i <= 1000; i++) deepBlock.push(`${' '.repeat(i)}a${i}:`);
-      deepBlock.push(`${' '.repeat(1001)}x`);
+      for (let i = 1; i <= 3000; i++) deepBlock.push(`${' '.repeat(i)}a${i}:`);
+      deepBlock.push(`${' '.repeat(3001)}x`);
       const hostile = [
         deepBlock.join('\n'),
         `entries: ${'['.repeat(200)}${']'.repeat(200)}`, // nested past MAX_YAML_DEPTH
