@@ -47,11 +47,12 @@ export const WORKER_IDLE_MS = 30_000;
 export const WORKER_MEMORY_MB = Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20);
 /**
  * The worker's stack, MiB: the main thread's JavaScript stack (V8's 984 KiB) plus the 192 KiB
- * Node keeps of a worker's stack for itself, so both paths overflow at the same depth (measured:
- * 12,312 frames against the main thread's 12,521; Node's default 4 MiB gives 49,667). YAML
- * nested deeper than the `yaml` parser's recursion is refused by its stack overflow (docs/proxy.md,
- * "Upstream documents"); with 4 MiB, a 4.5 MB index nested 3,000 levels deep took 2 s and parsed
- * where the main thread refused it in 0.2 s.
+ * Node keeps of a worker's stack for itself, so both paths overflow at about the same depth
+ * (measured: 12,312 frames against the main thread's 12,521; Node's default 4 MiB gives 49,667).
+ * YAML nested deeper than the `yaml` parser's recursion (1,000-2,000 block levels, with the JIT's
+ * state) is refused by its stack overflow (docs/proxy.md, "Upstream documents"); with 4 MiB, a
+ * 4.5 MB index nested 3,000 levels deep took 2 s and parsed where the main thread refused it in
+ * 0.2 s.
  */
 const WORKER_STACK_MB = 1.15;
 const WORKER_URL = new URL('./index-worker.ts', import.meta.url);

@@ -25,6 +25,8 @@ export interface HelmFormatOptions {
    * or small bounds); default: a new UpstreamIndexParser. Closed with the app either way.
    */
   readonly indexParser?: () => UpstreamIndexParser;
+  /** Called for each full index.yaml rendering (tests: a warm GET renders nothing). */
+  readonly onRender?: (repository: string, key: string) => void;
 }
 
 export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule {
@@ -79,6 +81,7 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
         blobs: context.blobs,
         proxy: context.proxy,
         parser,
+        log: context.log,
       });
       const groupSource = new HelmGroup({
         reader: new GroupReader({
@@ -97,6 +100,7 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
         access: context.access,
         config: context.config,
         sourceOf: (repo) => (repo.kind === 'group' ? groupSource : proxySource),
+        onRender: options.onRender,
       });
       const mounts = context.repositories.byFormat('helm').map((repo) => ({
         prefix: repo.name === 'helm' && repo.isDefault ? HELM_MOUNT : `/repository/${repo.name}`,

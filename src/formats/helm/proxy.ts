@@ -18,7 +18,9 @@
  *   (unchecked).
  * - Credentials go only to the upstream's own origin, never to a chart URL on another host.
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import type { Logger } from '../../core/logger.ts';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
@@ -52,6 +54,18 @@ export interface HelmProxyDeps {
   readonly proxy: ProxyEngine;
   /** Parses upstream index.yaml documents (off the event loop when large). */
   readonly parser: UpstreamIndexParser;
+  /** Where skipped upstream entries are reported (once per parse of an index). */
+  readonly log?: Logger | undefined;
+}
+
+/**
+ * The cache identity of an upstream: a short hash of its URL (credentials are not part of it).
+ * Cached index copies (`index#<i>@<id>`) and charts (`chart@<id>:<file>`) belong to the URL
+ * they came from: after `[helm] proxies` names another URL, nothing of the old one is served as
+ * the new one's copy (not even stale); the old rows are left for `nora gc`.
+ */
+export function upstreamId(url: string): string {
+  return createHash('sha256').update(url).digest('hex').slice(0, 16);
 }
 
 export class HelmProxy implements HelmSource {
@@ -70,8 +84,51 @@ export class HelmProxy implements HelmSource {
     { snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> }
   >();
 
+  /** `<repo>\n<url ids>` whose copies of other upstream URLs were dropped (once per process). */
+  readonly #swept = new Set<string>();
+
   constructor(deps: HelmProxyDeps) {
     this.#deps = deps;
+  }
+
+  /**
+   * Drops the cache rows of upstream URLs `repo` no longer names (and those of releases that
+   * keyed them by position only: `index#<i>`, `chart:<file>`), in the background, once per set of
+   * URLs: they are never served again (keys carry the URL's id), and without the row their blobs
+   * are garbage for `nora gc`. Errors are logged, nothing else depends on it.
+   */
+  #sweepOldUpstreams(repo: Repository): void {
+    const ids = repo.upstreams.map((u) => upstreamId(u.url));
+    const mark = `${repo.name}\n${ids.join(',')}`;
+    if (this.#swept.has(mark)) return;
+    this.#swept.add(mark);
+    const current = new Set(ids);
+    const state = this.#deps.proxy.state;
+    const belongs = (key: string): boolean => {
+      const index = /^index#\d+@([0-9a-f]{16})$/.exec(key);
+      if (index) return current.has(index[1] ?? '');
+      const chart = /^chart@([0-9a-f]{16}):/.exec(key);
+      if (chart) return current.has(chart[1] ?? '');
+      return !/^index#\d+$/.test(key) && !key.startsWith('chart:');
+    };
+    void (async () => {
+      let dropped = 0;
+      for (const prefix of ['index#', 'chart@', 'chart:']) {
+        for (const key of await state.keys(repo.name, prefix)) {
+          if (belongs(key)) continue;
+          await state.delete(repo.name, key);
+          dropped++;
+        }
+      }
+      if (dropped > 0) {
+        this.#deps.log?.info(
+          { repository: repo.name, dropped },
+          'helm proxy: cached copies of upstream URLs no longer configured dropped',
+        );
+      }
+    })().catch((err: unknown) => {
+      this.#deps.log?.warn({ err, repository: repo.name }, 'dropping old upstream copies failed');
+    });
   }
 
   #settings(repo: Repository) {
@@ -125,6 +182,7 @@ export class HelmProxy implements HelmSource {
     repo: Repository,
   ): Promise<{ snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> } | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
+    this.#sweepOldUpstreams(repo);
     const settings = this.#settings(repo);
     const resolvedParts: { index: number; entry: CachedEntry; stale: boolean }[] = [];
     let failure: unknown;
@@ -132,7 +190,7 @@ export class HelmProxy implements HelmSource {
       try {
         const resolved = await this.#deps.proxy.resolve({
           registry: repo.name,
-          key: `index#${i}`,
+          key: `index#${i}@${upstreamId(repo.upstreams[i]?.url ?? '')}`,
           ttlSeconds: settings.ttl,
           serveStale: settings.serveStale,
           refresh: (cached) => this.#refresh(repo, i, cached),
@@ -142,8 +200,9 @@ export class HelmProxy implements HelmSource {
         failure = err;
       }
     }
-    const keyOf = (parts: readonly { entry: CachedEntry }[]) =>
-      `proxy:${repo.name}:${parts.map((p) => p.entry.digest).join(',')}`;
+    // The URLs are part of the key: one document at another URL resolves other chart URLs.
+    const keyOf = (parts: readonly { index: number; entry: CachedEntry }[]) =>
+      `proxy:${repo.name}:${parts.map((p) => `${upstreamId(repo.upstreams[p.index]?.url ?? '')}=${p.entry.digest}`).join(',')}`;
     const ttl = settings.ttl;
     /** The snapshot as answered now: its freshness is that of these copies. */
     const answer = (
@@ -165,7 +224,7 @@ export class HelmProxy implements HelmSource {
     if (resolvedParts.length > 0 && known?.snapshot.key === keyOf(resolvedParts)) {
       return answer(resolvedParts, known);
     }
-    const parts: { parsed: ParsedIndex; entry: CachedEntry; stale: boolean }[] = [];
+    const parts: { index: number; parsed: ParsedIndex; entry: CachedEntry; stale: boolean }[] = [];
     for (const part of resolvedParts) {
       try {
         parts.push({ ...part, parsed: await this.#load(repo, part.index, part.entry) });
@@ -224,9 +283,15 @@ export class HelmProxy implements HelmSource {
       throw asUpstreamError(err, 'index.yaml', target.label);
     });
     let parsed: ParsedIndex;
+    // The same bytes again (an upstream without validators, index_ttl 0): the parse is known.
+    const latest = this.#parsed.get(this.#parsedKey(repo, index));
+    const bodyDigest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
     try {
       // Copied to the parser, not transferred: the body is stored below.
-      parsed = await this.#deps.parser.parse(body, repo.upstreams[index]?.url ?? '', index);
+      parsed =
+        latest?.digest === bodyDigest
+          ? latest.parsed
+          : await this.#deps.parser.parse(body, repo.upstreams[index]?.url ?? '', index);
     } catch (err) {
       throw new RegistryError(
         'UPSTREAM_FAILED',
@@ -237,7 +302,10 @@ export class HelmProxy implements HelmSource {
       maxBytes: MAX_UPSTREAM_INDEX_BYTES,
     });
     const digest = formatDigest(stored.digest);
-    this.#parsed.set(`${repo.name}#${index}`, { digest, parsed });
+    if (latest?.parsed !== parsed) {
+      this.#parsed.set(this.#parsedKey(repo, index), { digest, parsed });
+      this.#reportSkipped(repo, index, parsed);
+    }
     return {
       kind: 'updated' as const,
       entry: {
@@ -250,10 +318,28 @@ export class HelmProxy implements HelmSource {
     };
   }
 
+  /** `<repo>#<upstream>@<url id>`: a parse belongs to the URL it was fetched from. */
+  #parsedKey(repo: Repository, index: number): string {
+    return `${repo.name}#${index}@${upstreamId(repo.upstreams[index]?.url ?? '')}`;
+  }
+
+  /** One warning per parse of an index that had entries left out (F3/F4 kinds, not absent fields). */
+  #reportSkipped(repo: Repository, index: number, parsed: ParsedIndex): void {
+    if (parsed.skipped === undefined) return;
+    this.#deps.log?.warn(
+      {
+        upstream: `${repo.name}#${index}`,
+        skipped: parsed.skipped.count,
+        examples: parsed.skipped.examples,
+      },
+      'upstream index.yaml entries left out (wrong field types, malformed digest or a URL NORA cannot fetch)',
+    );
+  }
+
   async #load(repo: Repository, index: number, entry: CachedEntry): Promise<ParsedIndex> {
-    const latest = this.#parsed.get(`${repo.name}#${index}`);
+    const latest = this.#parsed.get(this.#parsedKey(repo, index));
     if (latest?.digest === entry.digest) return latest.parsed;
-    const key = `${repo.name}#${index}\n${entry.digest}`;
+    const key = `${this.#parsedKey(repo, index)}\n${entry.digest}`;
     const known = this.#loading.get(key);
     if (known) return known;
     const loading = (async () => {
@@ -262,7 +348,7 @@ export class HelmProxy implements HelmSource {
       const parsed = await this.#deps.parser.parse(body, repo.upstreams[index]?.url ?? '', index, {
         transfer: true,
       });
-      this.#parsed.set(`${repo.name}#${index}`, { digest: entry.digest, parsed });
+      this.#parsed.set(this.#parsedKey(repo, index), { digest: entry.digest, parsed });
       return parsed;
     })();
     this.#loading.set(key, loading);
@@ -312,7 +398,7 @@ export class HelmProxy implements HelmSource {
     if (!opened) return undefined;
     // The stored chart is a cache entry (`chart:<file>`, as an unverified one is): without the
     // row nothing refers to its blob and `nora gc` removes it once past the grace period.
-    const key = `chart:${chartFilename(chart.name, chart.version)}`;
+    const key = this.#chartKey(repo, chart, chartFilename(chart.name, chart.version));
     const name = formatDigest(digest);
     if ((await this.#deps.proxy.lookup(repo.name, key))?.digest !== name) {
       opened.committed
@@ -344,7 +430,7 @@ export class HelmProxy implements HelmSource {
     prov: boolean,
   ): Promise<OpenedChartFile | undefined> {
     const file = chartFilename(chart.name, chart.version) + (prov ? '.prov' : '');
-    const key = `chart:${file}`;
+    const key = this.#chartKey(repo, chart, file);
     const known = await this.#deps.proxy.lookup(repo.name, key);
     const blobs = this.#deps.blobs;
     if (known) {
@@ -399,6 +485,11 @@ export class HelmProxy implements HelmSource {
       modifiedAt: entry.fetchedAt,
       open: (r) => blobs.open(stored.digest, r),
     };
+  }
+
+  /** The cache key of a chart file taken from `chart`'s upstream: `chart@<url id>:<file>`. */
+  #chartKey(repo: Repository, chart: UpstreamChart, file: string): string {
+    return `chart@${upstreamId(repo.upstreams[chart.upstream]?.url ?? '')}:${file}`;
   }
 
   /**

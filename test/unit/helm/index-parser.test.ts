@@ -86,10 +86,14 @@ describe('helm upstream index parser (worker thread)', () => {
         }),
         'entries: *l8',
       ].join('\n');
-      // No deep block nesting here: whether `yaml` overflows the stack on it depends on how far V8
-      // has optimised its recursion (optimised frames are smaller), so the in-thread answer itself
-      // varied between runs (an error, or an index with nothing in it).
+      // Block mappings nested 3,000 levels (4.5 MB): past the `yaml` parser's recursion on the
+      // main thread's stack (it gives out at 1,000-2,000 levels, with the JIT's state), and so on
+      // the worker's, which has the same size (with Node's default 4 MiB it parsed).
+      const deepBlock = ['entries:'];
+      for (let i = 1; i <= 3000; i++) deepBlock.push(`${' '.repeat(i)}a${i}:`);
+      deepBlock.push(`${' '.repeat(3001)}x`);
       const hostile = [
+        deepBlock.join('\n'),
         `entries: ${'['.repeat(200)}${']'.repeat(200)}`, // nested past MAX_YAML_DEPTH
         `entries:\n  x: ${'- '.repeat(100)}1`, // block nesting on one line
         bomb, // billion laughs: past maxAliasCount
