@@ -71,6 +71,31 @@ export interface Publisher {
   readonly email: string | undefined;
 }
 
+/** A person as the packument records it: `{ name, email? }`. */
+function personOf(publisher: Publisher): Json {
+  return { name: publisher.name, ...(publisher.email ? { email: publisher.email } : {}) };
+}
+
+/**
+ * The package's `maintainers` after a publish, from the list stored before it (`stored`, read in
+ * the publish's transaction; anything but an array of `{name}` objects counts as none): the
+ * registry decides this list, never the publish body, as npm's registry does (the body's
+ * top-level and per-version `maintainers` are dropped). A new package's list is its publisher; a
+ * later publish keeps the list and adds its publisher when absent (on npm's registry only a
+ * maintainer may publish, so a publisher is always one; here `[[auth.rules]]` decide who may,
+ * and whoever did is listed). Without a publisher (an anonymous publish, auth off) the stored
+ * list is kept as it is, possibly empty: `npm owner ls` then prints "no admin found".
+ */
+export function recordedMaintainers(publisher: Publisher | undefined) {
+  return (stored: unknown): Json[] => {
+    const kept = Array.isArray(stored)
+      ? stored.filter((m): m is Json => isObject(m) && typeof m['name'] === 'string')
+      : [];
+    if (publisher === undefined || kept.some((m) => m['name'] === publisher.name)) return kept;
+    return [...kept, personOf(publisher)];
+  };
+}
+
 /**
  * Validates a publish body and stores its tarballs; returns what the metadata store needs.
  * Throws 400 on anything malformed, before the metadata is touched.
@@ -162,7 +187,12 @@ export async function ingestPublish(
     }
     tags[tag] = version;
   }
-  return { versions: out, tags, meta: packageMeta(body, out, publisher) };
+  return {
+    versions: out,
+    tags,
+    meta: packageMeta(body, out),
+    maintainers: recordedMaintainers(publisher),
+  };
 }
 
 async function ingestAttachment(
@@ -286,29 +316,23 @@ function versionManifest(
   dist['integrity'] = stored.integrity;
   dist['shasum'] = stored.shasum;
   const out: Json = { ...manifest, _id: `${name}@${version}`, dist };
-  if (publisher)
-    out['_npmUser'] = {
-      name: publisher.name,
-      ...(publisher.email ? { email: publisher.email } : {}),
-    };
+  // Who published and who maintains it are the registry's to say, as on npm's registry: the
+  // authenticated publisher (none for an anonymous publish), and the package's maintainers,
+  // which the store sets inside the publish's transaction (recordedMaintainers).
+  delete out['_npmUser'];
+  delete out['maintainers'];
+  if (publisher) out['_npmUser'] = personOf(publisher);
   return out;
 }
 
-function packageMeta(
-  body: Json,
-  versions: readonly NewVersion[],
-  publisher: Publisher | undefined,
-): Json {
+/** The package-level fields of the body (or the last version); `maintainers` never from it. */
+function packageMeta(body: Json, versions: readonly NewVersion[]): Json {
   const last = versions.at(-1)?.manifest ?? {};
   const meta: Json = {};
   for (const field of META_FIELDS) {
+    if (field === 'maintainers') continue;
     const value = body[field] ?? last[field];
     if (value !== undefined) meta[field] = value;
-  }
-  if (meta['maintainers'] === undefined && publisher) {
-    meta['maintainers'] = [
-      { name: publisher.name, ...(publisher.email ? { email: publisher.email } : {}) },
-    ];
   }
   return meta;
 }
