@@ -398,6 +398,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   const access = new AccessControl(
     accessPolicy(config),
     permissionsFromConfig(config, repositories, rulePathForms),
+    rulePathForms,
   );
   // A group answers a path a member reserved from that member only (docs/auth.md "Semantics").
   const answering: AnsweringMembers = (group, path, members) =>
