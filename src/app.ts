@@ -99,6 +99,8 @@ export interface NoraApp {
 }
 
 const MB = 1024 * 1024;
+/** WebDAV methods routed like the standard ones (see where they are added to the router). */
+const WEBDAV_METHODS = ['MKCOL', 'PROPFIND'] as const;
 
 /**
  * Loads the configuration (file + environment, see loadConfig) and makes every check `serve`
@@ -453,6 +455,12 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
         config.server.body_timeout * 1000,
       ),
   });
+  // The WebDAV methods Maven's `dav:` deploy URLs send (wagon-webdav: MKCOL for every directory
+  // before a PUT, PROPFIND to list one): known to the router, so a format's catch-all routes
+  // answer them in the format's own error style (Maven: plain-text 405, which the wagon reads as
+  // "the collection exists" and goes on to PUT) instead of the root's JSON 404 for an unknown
+  // method (trial13 F5). Added here, before any route exists, so every scope sees the same set.
+  for (const method of WEBDAV_METHODS) fastify.addHttpMethod(method, { hasBody: true });
   const log = fastify.log as unknown as Logger;
   for (const warning of openingWarnings) log.warn(warning);
   // A database this process cannot write (a `nora.db` restored with mode 444, a read-only

@@ -41,6 +41,21 @@ export const mavenSectionSchema = z.object({
    */
   protect_hosted_names: z.boolean().default(true),
   /**
+   * Artifacts (`groupId:artifactId` globs: `*` = any run of characters, case as written) whose
+   * first deploy may take the coordinate over from a group's proxy (NORA_MAVEN_SHADOW_NAMES,
+   * comma-separated). Any other first deploy of an artifact a guarding group's proxy serves is
+   * refused (409), as Cargo's and Go's first publishes are: the takeover hides every upstream
+   * version from the builds through the group (docs/maven.md, "Group").
+   */
+  shadow_names: z
+    .array(
+      z.string().regex(/^[A-Za-z0-9_.*:-]{1,256}$/, {
+        message:
+          'expected groupId:artifactId or a glob of one ("com.corp.*:*"): letters, digits, ".", "-", "_", ":", "*"',
+      }),
+    )
+    .default([]),
+  /**
    * Proxies fetch a jar ahead once its POM was fetched from an upstream (our addition): Maven reads
    * a plugin's whole tree of POMs before it downloads the jars, one request at a time.
    */

@@ -281,3 +281,24 @@ export function pluginPrefix(artifactId: string): string {
   if (leading?.[1]) return leading[1];
   return artifactId;
 }
+
+/**
+ * What the path `segments` is to a file stored at `held` (a path at or under it): `group` when
+ * it is a groupId's directory or a leading part of one (`org/`, `org/example/` above
+ * `org/example/demo/1.0/demo-1.0.jar`), `artifact` (`…/demo`), `version` (`…/demo/1.0`), `file`
+ * (the file itself); undefined when `held` is not a layout path or not at or under `segments`.
+ */
+export function dirRole(
+  segments: readonly string[],
+  held: string,
+): 'group' | 'artifact' | 'version' | 'file' | undefined {
+  const heldSegments = held.split('/');
+  if (segments.length > heldSegments.length) return undefined;
+  if (!segments.every((segment, i) => segment === heldSegments[i])) return undefined;
+  if (fileCoordinate(heldSegments, held) === undefined) return undefined;
+  const groupDepth = heldSegments.length - 3;
+  if (segments.length <= groupDepth) return 'group';
+  if (segments.length === groupDepth + 1) return 'artifact';
+  if (segments.length === groupDepth + 2) return 'version';
+  return 'file';
+}

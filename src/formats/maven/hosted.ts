@@ -12,11 +12,13 @@
  * - md5/sha1/sha256/sha512 are computed while the body streams into the blob store and recorded:
  *   checksum files are served from the row, never stored. A checksum uploaded BEFORE its file
  *   (some clients send that order) is remembered (`expectChecksum`, in memory, bounded) and
- *   compared when the file arrives: a disagreeing file is refused (400), nothing stored.
+ *   compared when the file arrives: a disagreeing file is refused (400), nothing stored. It is
+ *   compared once: the file's next arrival consumes it, whatever the outcome.
  * - `maven-metadata.xml` is derived from the rows when asked for (artifact, snapshot-version and
  *   group/plugin levels): never read-modify-write, so concurrent deploys of different versions all
- *   appear. The POM of a deploy is parsed (bounded, DOCTYPE refused, entities off) only for its
- *   `<packaging>` and plugin prefix; a main jar's `META-INF/maven/plugin.xml`, when it has one,
+ *   appear. The POM of a deploy is parsed (bounded, DOCTYPE refused, entities off) for its
+ *   `<packaging>` and plugin prefix, and must describe the coordinate it is deployed at (groupId,
+ *   artifactId, version — its own or its parent's — with no unresolved property); a main jar's `META-INF/maven/plugin.xml`, when it has one,
  *   for the goal prefix and name the plugin declares (plugin-descriptor.ts; never fails a deploy),
  *   which the plugin-group metadata prefers.
  */
@@ -64,7 +66,8 @@ export interface DeploySettings {
 
 /**
  * Checksums uploaded before their file, remembered at most this many paths (oldest forgotten
- * first: the order checksum → file is one deploy's, seconds apart) and this long.
+ * first: the order checksum → file is one deploy's, seconds apart) and this long, or until the
+ * file arrives and is compared with them (once).
  */
 export const MAX_EXPECTED_CHECKSUM_PATHS = 10_000;
 export const EXPECTED_CHECKSUM_TTL_MS = 60 * 60 * 1000;
@@ -296,10 +299,30 @@ export class MavenHosted implements MavenSource, HostedNames {
       .catch((err: unknown) => {
         throw pomFile && settings.maxBytes > MAX_POM_BYTES ? pomTooLarge(err) : err;
       });
+    const hex = (name: 'md5' | 'sha1' | 'sha256' | 'sha512') => ingested.hashes[name] ?? '';
+    if (settings.checksumVerify === true) {
+      // Checksums uploaded before this file are compared with it once, whatever the outcome, and
+      // forgotten: after a refusal the client has been told, and a retry of the file (a CI re-run
+      // uploads files first, as mvn does) is judged on its own or on a checksum uploaded again
+      // before it — never refused for an hour by the first attempt's checksum (trial13 F4).
+      const key = `${repo.name}\n${coordinate.path}`;
+      const expected = this.#expectedAt(key);
+      if (expected !== undefined) this.#expected.delete(key);
+      for (const [algorithm, sent] of Object.entries(expected ?? {}) as [ChecksumName, string][]) {
+        if (sent === hex(algorithm)) continue;
+        // Refused whole: the bytes were new (nobody refers to them) or belong to someone else.
+        if (ingested.created)
+          await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
+        throw new RegistryError(
+          'BAD_REQUEST',
+          `checksum mismatch: ${coordinate.path} hashes to ${algorithm} ${hex(algorithm)}, the ${algorithm} uploaded before it says ${sent}; nothing stored, and that ${algorithm} is forgotten (upload the file again, after its right checksum if you send checksums first)`,
+        );
+      }
+    }
     let pom: PomFacts | undefined;
     if (coordinate.extension === 'pom') {
       try {
-        pom = await this.#pomFacts(ingested.digest, coordinate.groupId, coordinate.artifactId);
+        pom = await this.#pomFacts(ingested.digest, coordinate);
       } catch (err) {
         // A refused POM leaves nothing behind: its bytes were new to the store and nothing
         // refers to them (a blob that was already there belongs to someone else: keep it).
@@ -316,23 +339,6 @@ export class MavenHosted implements MavenSource, HostedNames {
       plugin = await readPluginDescriptor(ingested.size, (start, end) =>
         this.#deps.blobs.open(digest, { start, end: end - 1 }),
       );
-    }
-    const hex = (name: 'md5' | 'sha1' | 'sha256' | 'sha512') => ingested.hashes[name] ?? '';
-    if (settings.checksumVerify === true) {
-      const key = `${repo.name}\n${coordinate.path}`;
-      const expected = this.#expectedAt(key);
-      for (const [algorithm, sent] of Object.entries(expected ?? {}) as [ChecksumName, string][]) {
-        if (sent === hex(algorithm)) continue;
-        // Refused whole: the bytes were new (nobody refers to them) or belong to someone else.
-        if (ingested.created)
-          await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
-        throw new RegistryError(
-          'BAD_REQUEST',
-          `checksum mismatch: ${coordinate.path} hashes to ${algorithm} ${hex(algorithm)}, the ${algorithm} uploaded before it says ${sent}`,
-        );
-      }
-      // Compared and agreed: forgotten (a later deploy of the path is compared with its own).
-      if (expected !== undefined) this.#expected.delete(key);
     }
     const pruned = await this.#deps.store.put(
       repo.name,
@@ -429,8 +435,10 @@ export class MavenHosted implements MavenSource, HostedNames {
 
   /**
    * Deletes what a DELETE path names: a directory `<g>/<a>` (the whole artifact, when it exists)
-   * or `<g>/<a>/<version>` (one version), or one file. Throws NOT_FOUND when nothing matched.
-   * Metadata is derived from the rows, so it is regenerated by construction.
+   * or `<g>/<a>/<version>` (one version), or one file. Throws BAD_REQUEST for a groupId's
+   * directory (or a leading part of one) with files under it (`groupDeleteRefused`), NOT_FOUND
+   * when nothing matched — for a layout file path, saying that file is not stored. Metadata is
+   * derived from the rows, so it is regenerated by construction.
    */
   async remove(
     repo: Repository,
@@ -451,13 +459,20 @@ export class MavenHosted implements MavenSource, HostedNames {
     target: { kind: 'dir'; segments: readonly string[] } | { kind: 'file'; path: string },
   ): Promise<{ removed: number; what: string }> {
     const store = this.#deps.store;
+    const segments = target.kind === 'dir' ? target.segments : target.path.split('/');
     if (target.kind === 'file') {
       const removed = await store.delete(repo.name, { path: target.path });
       if (removed > 0) return { removed, what: target.path };
+      // A layout file path names a file, nothing else: say that file is not here (trial13 F2).
+      if (fileCoordinate(segments, target.path) !== undefined) {
+        throw new RegistryError(
+          'NOT_FOUND',
+          `${target.path} is not stored in ${repo.name}: no such file to delete`,
+        );
+      }
       // `DELETE …/demo/1.0` without the trailing slash: no file there, so the caller means the
       // version (or artifact) directory, as curl users write it.
     }
-    const segments = target.kind === 'dir' ? target.segments : target.path.split('/');
     if (segments.length >= 2) {
       const groupId = segments.slice(0, -1).join('.');
       const artifactId = segments.at(-1) ?? '';
@@ -473,15 +488,19 @@ export class MavenHosted implements MavenSource, HostedNames {
       const removed = await store.delete(repo.name, { groupId, artifactId, version });
       if (removed > 0) return { removed, what: `${groupId}:${artifactId}:${version}` };
     }
+    const dir = segments.join('/');
+    // Files under it, yet no artifact or version: it is a groupId or the start of one (every
+    // stored file is `<groupId dirs>/<artifactId>/<version>/<file>`).
+    if ((await store.held(repo.name, dir)) !== undefined) throw groupDeleteRefused(`${dir}/`);
     throw new RegistryError(
       'NOT_FOUND',
-      `${segments.join('/')}/ is neither a stored artifact (<groupId dirs>/<artifactId>/) nor a stored version (…/<artifactId>/<version>/)`,
+      `${target.kind === 'dir' ? `${dir}/` : dir} is neither a stored artifact (<groupId dirs>/<artifactId>/) nor a stored version (…/<artifactId>/<version>/) in ${repo.name}`,
     );
   }
 
-  /** See MavenSource.holds. */
-  holds(repo: Repository, path: string): Promise<boolean> {
-    return this.#deps.store.holds(repo.name, path);
+  /** See MavenSource.held. */
+  held(repo: Repository, path: string): Promise<string | undefined> {
+    return this.#deps.store.held(repo.name, path);
   }
 
   /** True when `repo` holds any file of groupId:artifactId (group.ts's dependency-confusion guard). */
@@ -489,7 +508,7 @@ export class MavenHosted implements MavenSource, HostedNames {
     return this.#deps.store.hasArtifact(repo.name, groupId, artifactId);
   }
 
-  async #pomFacts(digest: Digest, groupId: string, artifactId: string): Promise<PomFacts> {
+  async #pomFacts(digest: Digest, coordinate: MavenFileCoordinate): Promise<PomFacts> {
     const stream = await this.#deps.blobs.open(digest);
     let bytes: Buffer;
     try {
@@ -501,8 +520,25 @@ export class MavenHosted implements MavenSource, HostedNames {
       }
       throw err;
     }
-    return parsePomFacts(bytes.toString('utf8'), artifactId, groupId);
+    return parsePomFacts(
+      bytes.toString('utf8'),
+      coordinate.artifactId,
+      coordinate.groupId,
+      pomVersions(coordinate),
+    );
   }
+}
+
+/**
+ * The refusal of a DELETE of a groupId's directory (or a leading part of one), whichever member
+ * holds what is under it: a DELETE removes one artifact, version or file, never a groupId's
+ * artifacts at once (one typo would empty a namespace).
+ */
+export function groupDeleteRefused(shown: string): RegistryError {
+  return new RegistryError(
+    'BAD_REQUEST',
+    `${shown} is a groupId, or the start of one: a DELETE removes one artifact (<groupId dirs>/<artifactId>/), one version (…/<artifactId>/<version>/) or one file, never a whole groupId at once`,
+  );
 }
 
 /** What a deploy records of a POM. */
@@ -523,11 +559,35 @@ const pomParser = new XMLParser({
 });
 
 /**
+ * The versions a POM deployed as `coordinate` may declare: its version directory (`1.0`,
+ * `1.0-SNAPSHOT`: what mvn and Gradle write in a snapshot's POM), and for a timestamped snapshot
+ * build also that build's own version (`1.0-20261203.101010-1`, which names the same build).
+ */
+export function pomVersions(coordinate: MavenFileCoordinate): readonly string[] {
+  const snapshot = coordinate.snapshot;
+  if (snapshot === undefined) return [coordinate.version];
+  return [
+    coordinate.version,
+    timestampedVersion(coordinate.version, snapshot.timestamp, snapshot.buildNumber),
+  ];
+}
+
+/**
  * `<packaging>` (default `jar`), and for `maven-plugin` packaging its goal prefix (the
  * maven-plugin-plugin's `<goalPrefix>` when the POM sets it, else derived from the artifactId as
- * Maven does) and `<name>`. Throws BAD_REQUEST for a DOCTYPE/ENTITY declaration or malformed XML.
+ * Maven does) and `<name>`. Throws BAD_REQUEST for a DOCTYPE/ENTITY declaration, malformed XML,
+ * or a POM describing another coordinate than the one it is deployed at: a groupId or artifactId
+ * other than `groupId`/`artifactId`, or a version (its own `<version>`, else the one it inherits
+ * from `<parent>`) that is not one of `versions` (pomVersions) or is an unresolved property. A
+ * coordinate the POM leaves out (no `<groupId>` and no parent's) is not compared; undefined
+ * expectations are not either.
  */
-export function parsePomFacts(text: string, artifactId: string, groupId?: string): PomFacts {
+export function parsePomFacts(
+  text: string,
+  artifactId: string,
+  groupId?: string,
+  versions?: readonly string[],
+): PomFacts {
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
     throw new RegistryError('BAD_REQUEST', 'POM must not contain a DOCTYPE or ENTITY declaration');
   }
@@ -555,8 +615,8 @@ export function parsePomFacts(text: string, artifactId: string, groupId?: string
   if (!project) throw new RegistryError('BAD_REQUEST', 'POM has no <project> element');
   // A POM must describe the coordinate it is deployed at (property references are left alone:
   // they are resolved by Maven, not here).
-  for (const key of ['artifactId', 'groupId'] as const) {
-    // A repeated element parses as a list, which would slip past the comparison below (Maven's
+  for (const key of ['artifactId', 'groupId', 'version'] as const) {
+    // A repeated element parses as a list, which would slip past the comparisons below (Maven's
     // strict POM reader refuses it too: "Duplicated tag").
     if (Array.isArray(project[key]) || Array.isArray(asRecord(project['parent'])?.[key])) {
       throw new RegistryError('BAD_REQUEST', `POM declares <${key}> more than once`);
@@ -577,11 +637,21 @@ export function parsePomFacts(text: string, artifactId: string, groupId?: string
       );
     }
   }
-  // A version still holding a property (`${revision}`, a CI-friendly version deployed without
-  // the flatten plugin) names no version any consumer can fetch: refused, as Central does.
+  // A deployed POM is the file as written: Maven interpolates `${…}` when it builds, never in
+  // the POM it deploys (Maven 3; Maven 4's consumer POM and the flatten-maven-plugin write the
+  // values). A version still holding a property (`${revision}`: a CI-friendly version deployed
+  // without flattening) names no version a consumer can fetch — a child's
+  // `<parent><version>${revision}` cannot be resolved at all, and a `${revision}` whose default
+  // sits in `<properties>` resolves to that default, not to the version deployed. Maven's
+  // "CI Friendly Versions" page says such artifacts "will not be consumable by Maven anymore",
+  // Maven 3.9.10 fails the build that would deploy them (MNG-8211), and Central's portal refuses
+  // them (publishers report "Failed to get coordinates from pom file"). So refused, even when the property's
+  // default would equal the directory: the safe side (a POM nobody can consume never lands).
+  const ownVersion = text1(project['version']);
+  const parentVersion = text1(asRecord(project['parent'])?.['version']);
   for (const [what, value] of [
-    ['version', text1(project['version'])],
-    ['parent version', text1(asRecord(project['parent'])?.['version'])],
+    ['version', ownVersion],
+    ['parent version', parentVersion],
   ] as const) {
     if (typeof value === 'string' && value.includes('${')) {
       throw new RegistryError(
@@ -589,6 +659,24 @@ export function parsePomFacts(text: string, artifactId: string, groupId?: string
         `POM ${what} ${JSON.stringify(value.slice(0, 200))} is an unresolved property: deploy the POM with its version resolved (for CI-friendly versions, the flatten-maven-plugin)`,
       );
     }
+  }
+  // The version the POM says it is (its own, else the parent's it inherits) must be the version
+  // directory it is deployed in, as groupId and artifactId must match theirs: a release POM that
+  // says another version is a corrupt release (consumers of 1.0 would get a POM claiming 2.0,
+  // and `immutable_releases` keeps it). Artifactory refuses the same ("POM consistency checks").
+  const declaredVersion = ownVersion ?? parentVersion;
+  if (
+    declaredVersion !== undefined &&
+    versions !== undefined &&
+    versions.length > 0 &&
+    !versions.includes(declaredVersion)
+  ) {
+    const how = ownVersion === undefined ? 'inherits version' : 'declares version';
+    const from = ownVersion === undefined ? ' from its <parent>' : '';
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `POM ${how} ${JSON.stringify(declaredVersion.slice(0, 200))}${from} but is deployed at version ${JSON.stringify(versions[0])}`,
+    );
   }
   const packaging = text1(project['packaging']) ?? 'jar';
   if (packaging !== 'maven-plugin') return { packaging, prefix: undefined, name: undefined };

@@ -281,6 +281,7 @@ export function hotFile(
     ...(present === undefined
       ? {}
       : { present: async () => keptBody() !== undefined || (await present()) }),
+    ...(found.verified === undefined ? {} : { verified: found.verified }),
     size: found.size,
     checksums: found.checksums,
     modifiedAt: found.modifiedAt,

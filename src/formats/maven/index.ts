@@ -122,6 +122,7 @@ export const mavenFormat: FormatModule = {
       render: renderMetadata,
       metadataCache,
       hotFiles,
+      log: context.log,
     });
     const mounts = context.repositories.byFormat('maven').map((repo) => ({
       prefix: repo.name === 'maven' && repo.isDefault ? MAVEN_MOUNT : `/repository/${repo.name}`,

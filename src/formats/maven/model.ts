@@ -37,6 +37,15 @@ export interface OpenedMavenFile {
    * without reading the blob back. The same bytes as `open()` gives (blobs are content-addressed).
    */
   readonly body?: Buffer | undefined;
+  /**
+   * Set for a proxy file answered while its bytes still arrive from the upstream (proxy.ts
+   * `streamable`): `size` is the announced length, `checksums.sha1` the upstream's `.sha1` the
+   * bytes are verified against, the other checksums empty until then; `open()` follows the fill,
+   * whose last byte waits for the verification. Settles with the file as stored once verified
+   * (its checksums are all known then); rejects with the upstream failure. Such an answer is
+   * never kept.
+   */
+  readonly verified?: Promise<OpenedMavenFile>;
 }
 
 /** One `<snapshotVersion>` of a snapshot version's metadata. */
@@ -108,10 +117,20 @@ export interface MavenSource {
     validity?: MetadataValidity,
   ): Promise<MavenMetadata | undefined>;
   /**
-   * Whether `repo` holds, here (never asking an upstream), the file `path` or any file under the
-   * directory `path`: what a group's DELETE checks to say whose a path is (service.ts `remove`).
+   * A file `repo` holds, here (never asking an upstream), at `path` or under the directory
+   * `path` — its repository-relative path —, or undefined: what a group's DELETE checks to say
+   * whose a path is and what it is (service.ts `remove`, coordinates.ts `dirRole`).
    */
-  holds?(repo: Repository, path: string): Promise<boolean>;
+  held?(repo: Repository, path: string): Promise<string | undefined>;
+  /**
+   * Proxies: whether this repository serves the artifact whose directory is `dir`
+   * (`<group dirs>/<artifactId>`): `served` when its cache holds a file under `dir` or its
+   * `maven-metadata.xml`, or its upstreams have that document now (asked as a read asks, so the
+   * answer is cached; waited for at most `waitMs`); `absent` when they say 404; `unknown` when
+   * they could not be asked in time (a failure, an open circuit, past `waitMs`). What a first
+   * deploy of the artifact checks before taking the coordinate over (service.ts `deploy`).
+   */
+  serves?(repo: Repository, dir: string, waitMs: number): Promise<'served' | 'absent' | 'unknown'>;
 }
 
 /** How long a metadata answer stays right without a hosted write: see MavenSource.metadata. */

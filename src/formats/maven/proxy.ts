@@ -86,6 +86,13 @@ const PREFETCH_QUEUE = 256;
 const PREFETCHED_KEPT = 100_000;
 /** Bytes of prefetched small files held until a client first asks for them (see #handOver). */
 const HAND_OVER_BYTES = 32 * 1024 * 1024;
+/**
+ * How long a file of at most HOT_BODY_MAX_BYTES still arriving is waited for before its answer
+ * starts streaming (see `streamable`): well under clients' read timeouts (Gradle 30 s, pip 15 s).
+ */
+const STREAM_AFTER_MS = 2_000;
+/** Paths remembered as "answer only once verified" after a streamed fill failed. */
+const NO_STREAM_KEPT = 10_000;
 /** POM `<packaging>` values whose main artifact is `<artifactId>-<version>.jar`. */
 const JAR_PACKAGINGS = new Set(['jar', 'bundle', 'maven-plugin', 'ejb']);
 
@@ -163,6 +170,61 @@ const HEX_LENGTH: Readonly<Record<ChecksumName, number>> = {
   sha512: 128,
 };
 
+/** A file's fill under way (#ingest): what is known before its last byte. */
+interface StartedIngest {
+  readonly fill: BlobFill;
+  /** The upstream's Content-Length, when it sent one. */
+  readonly announced: number | undefined;
+  /** The upstream checksum the bytes are verified against (undefined: none published). */
+  readonly expected: Promise<UpstreamChecksum | undefined>;
+  /** Every byte received and verified (rejects with the upstream failure otherwise). */
+  readonly verified: Promise<VerifiedIngest>;
+}
+
+interface VerifiedIngest {
+  readonly fill: BlobFill;
+  readonly digest: Digest;
+  readonly size: number;
+  readonly hashes: Record<ChecksumName, string>;
+  readonly checksum: UpstreamChecksum | undefined;
+  /** The verified bytes, for a small file (≤ HOT_BODY_MAX_BYTES). */
+  readonly body: Buffer | undefined;
+}
+
+/**
+ * The sha1 a file's answer may go out with before its body is verified, or undefined when the
+ * answer waits for `verified` (which the caller then awaits). A client must not wait for the whole upstream download before its first
+ * byte: Gradle's read timeout is 30 s, and a large jar from a slow upstream takes longer (trial13
+ * F8). So the answer goes out once the upstream's `.sha1` (the ETag, and what the bytes will be
+ * verified against) and the length are known: at once for a body larger than HOT_BODY_MAX_BYTES
+ * (never kept in memory anyway), after STREAM_AFTER_MS for a smaller one still arriving (on a
+ * fast upstream it is verified first and keeps the whole-body path: the hot-file cache is primed
+ * with its bytes, a POM triggers its jar's prefetch). Without a `.sha1` (an upstream publishing
+ * only SHA-2 checksums, or none) or a length, the answer waits for verification, as before.
+ */
+async function streamable(started: StartedIngest): Promise<string | undefined> {
+  const done = started.verified.then(
+    () => 'done' as const,
+    () => 'done' as const,
+  );
+  const sum = await Promise.race([started.expected.catch(() => 'done' as const), done]);
+  if (sum === 'done' || sum === undefined || sum.algorithm !== 'sha1') return undefined;
+  const announced = started.announced;
+  if (announced === undefined || announced === 0) return undefined;
+  if (announced > HOT_BODY_MAX_BYTES) return sum.hex;
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<'grace'>((resolve) => {
+    timer = setTimeout(() => {
+      resolve('grace');
+    }, STREAM_AFTER_MS);
+  });
+  try {
+    return (await Promise.race([done, grace])) === 'grace' ? sum.hex : undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 type Fetched =
   { readonly kind: 'file'; readonly file: OpenedMavenFile } | { readonly kind: 'absent' };
 
@@ -180,8 +242,18 @@ export class MavenProxy implements MavenSource {
   readonly #fetches = new SingleFlight<Fetched>();
   readonly #misses = new NegativeCache();
   readonly #parsed = new ByteLru<string, MavenMetadata>(PARSED_METADATA_BYTES, metadataBytes);
-  /** Verified files whose commit and row are still being written, by `<repository>\n<path>`. */
+  /**
+   * Files being fetched (answered while streaming, see #streamingFile) or verified whose commit
+   * and row are still being written, by `<repository>\n<path>`.
+   */
   readonly #filling = new Map<string, OpenedMavenFile>();
+  /**
+   * Paths (`<repository>\n<path>`) whose streamed fill failed (see #streamingFile): fetched next
+   * time with the answer held until verified. Cleared when NO_STREAM_KEPT are remembered.
+   */
+  readonly #noStream = new Set<string>();
+  /** The fill behind each streamed answer (see #streamingFile). */
+  readonly #streams = new WeakMap<OpenedMavenFile, BlobFill>();
   /** The background commits and row writes of those files. */
   readonly #recording = new Set<Promise<void>>();
   /** Labels of the upstreams whose last fetched file had no `.sha1` (see #fetchFrom). */
@@ -217,8 +289,8 @@ export class MavenProxy implements MavenSource {
     this.#sqlite = sqliteHandleOf(this.#db);
   }
 
-  /** See MavenSource.holds: the cached files (rows written; a fill in flight is not counted). */
-  async holds(repo: Repository, path: string): Promise<boolean> {
+  /** See MavenSource.held: the cached files (rows written; a fill in flight is not counted). */
+  async held(repo: Repository, path: string): Promise<string | undefined> {
     const row = await this.#db
       .selectFrom('maven_proxy_files')
       .select('path')
@@ -232,7 +304,40 @@ export class MavenProxy implements MavenSource {
       )
       .limit(1)
       .executeTakeFirst();
-    return row !== undefined;
+    return row?.path;
+  }
+
+  /** See MavenSource.serves. */
+  async serves(
+    repo: Repository,
+    dir: string,
+    waitMs: number,
+  ): Promise<'served' | 'absent' | 'unknown'> {
+    if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return 'absent';
+    if ((await this.held(repo, dir)) !== undefined) return 'served';
+    if ((await this.#deps.proxy.lookup(repo.name, `metadata:${dir}`)) !== undefined)
+      return 'served';
+    // Not cached: do its upstreams have the artifact now? The same request a read of its
+    // metadata makes (its answer is kept for the reads after it), waited for at most `waitMs`:
+    // it goes on in the background after that.
+    const asked = this.metadata(repo, dir).then(
+      (metadata) =>
+        metadata !== undefined && metadata.versions.length > 0
+          ? ('served' as const)
+          : ('absent' as const),
+      () => 'unknown' as const,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'unknown'>((resolve) => {
+      timer = setTimeout(() => {
+        resolve('unknown');
+      }, waitMs);
+    });
+    try {
+      return await Promise.race([asked, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -314,6 +419,8 @@ export class MavenProxy implements MavenSource {
     this.#awaitingRead.delete(`${repo.name}\n${path}`);
     const file = await this.#open(repo, path, validity);
     if (file?.body !== undefined) this.#delivered.add(file);
+    // An answer still streaming is not kept: the next read finds the verified file.
+    if (file?.verified !== undefined) bound(validity, 0);
     return file;
   }
 
@@ -325,7 +432,13 @@ export class MavenProxy implements MavenSource {
   ): Promise<OpenedMavenFile | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
     const key = `${repo.name}\n${path}`;
-    const filling = this.#filling.get(key) ?? this.#takeHandOver(key);
+    let filling = this.#filling.get(key) ?? this.#takeHandOver(key);
+    // A streamed fill that failed (its readers see it before its `verified` rejects, which the
+    // cleanup of its spool file delays): not an answer; fetched again, answered once verified.
+    if (filling !== undefined && this.#streams.get(filling)?.state === 'failed') {
+      this.#streamFailed(key, filling);
+      filling = undefined;
+    }
     if (filling !== undefined) {
       this.#deps.proxy.metrics.record(repo.name, 'hit');
       return filling;
@@ -434,7 +547,8 @@ export class MavenProxy implements MavenSource {
       : undefined;
     early?.sha256.catch(() => undefined);
     early?.sha512.catch(() => undefined);
-    const result = await this.#ingest(target, path, () =>
+    const key = `${repo.name}\n${path}`;
+    const started = await this.#ingest(target, path, () =>
       // Asked for once the file answered 200.
       sha1.then(async (found) => {
         if (found !== undefined) {
@@ -448,7 +562,75 @@ export class MavenProxy implements MavenSource {
         );
       }),
     );
-    if (result === undefined) return undefined;
+    if (started === undefined) return undefined;
+    const streamSha1 = this.#noStream.has(key) ? undefined : await streamable(started);
+    if (streamSha1 === undefined) {
+      // Answered once verified: a failure here lets #fetchFile ask the next upstream.
+      return this.#verifiedFile(repo, target, path, await started.verified);
+    }
+    return this.#streamingFile(repo, target, path, started, streamSha1);
+  }
+
+  /**
+   * The answer for a file whose bytes are still arriving (see `streamable`): its announced length,
+   * the upstream's `.sha1` as its sha1 (the fill refuses bytes that do not match it, so that is
+   * the sha1 of whatever reaches a client whole), its other checksums not known yet (empty), read
+   * from the fill, which holds back the last byte until the body is verified. `verified` settles
+   * with the file as stored (#verifiedFile). Nothing keeps this answer (openFile bounds its
+   * validity to now). A fill that fails after this answer went out (a checksum mismatch, a cut
+   * connection) cuts the client's download short and is remembered in #noStream: the path's next
+   * fetch is answered only once verified, so a failing first upstream can fall through to the
+   * next one again, as before streaming.
+   */
+  #streamingFile(
+    repo: Repository,
+    target: UpstreamTarget,
+    path: string,
+    started: StartedIngest,
+    sha1: string,
+  ): OpenedMavenFile {
+    const key = `${repo.name}\n${path}`;
+    const fill = started.fill;
+    let final: OpenedMavenFile | undefined;
+    const verified = started.verified.then((result) => {
+      final = this.#verifiedFile(repo, target, path, result);
+      return final;
+    });
+    const file: OpenedMavenFile = {
+      size: started.announced ?? 0,
+      checksums: { sha1, md5: '', sha256: '', sha512: '' },
+      modifiedAt: fill.startedAt,
+      open: (range) => final?.open(range) ?? Promise.resolve(fill.reader(range)),
+      verified,
+    };
+    verified.catch(() => {
+      this.#streamFailed(key, file);
+      this.#deps.proxy.metrics.record(repo.name, 'error');
+    });
+    this.#streams.set(file, fill);
+    this.#filling.set(key, file);
+    return file;
+  }
+
+  /** The streamed answer `file` for `key` failed: dropped, and `key` answered once verified. */
+  #streamFailed(key: string, file: OpenedMavenFile): void {
+    if (this.#filling.get(key) === file) this.#filling.delete(key);
+    if (this.#noStream.size >= NO_STREAM_KEPT) this.#noStream.clear();
+    this.#noStream.add(key);
+  }
+
+  /**
+   * A file whose every byte arrived and was verified: served now from the fill (memory, then its
+   * spool file) until the blob is committed, then from the blob store. The commit (fsync,
+   * rename) and the row are written meanwhile; reads of the path find the file in #filling until
+   * the row is there.
+   */
+  #verifiedFile(
+    repo: Repository,
+    target: UpstreamTarget,
+    path: string,
+    result: VerifiedIngest,
+  ): OpenedMavenFile {
     const row: MavenProxyFilesTable = {
       repository: repo.name,
       path,
@@ -462,9 +644,6 @@ export class MavenProxy implements MavenSource {
       upstream: target.label,
       fetched_at: Date.now(),
     };
-    // Verified: served now, from the fill (memory, then its spool file) until the blob is
-    // committed, then from the blob store. The commit (fsync, rename) and the row are written
-    // meanwhile; reads of the path find the file in #filling until the row is there.
     const { fill, digest } = result;
     const blobs = this.#deps.blobs;
     const file: OpenedMavenFile = {
@@ -476,6 +655,7 @@ export class MavenProxy implements MavenSource {
       body: result.body,
     };
     const key = `${repo.name}\n${path}`;
+    this.#noStream.delete(key);
     this.#filling.set(key, file);
     if (result.body !== undefined && path.endsWith('.pom'))
       this.#prefetchJar(repo, path, result.body);
@@ -653,26 +833,16 @@ export class MavenProxy implements MavenSource {
   /**
    * The file, filled (src/proxy/fill.ts), which hashes it (sha256, md5, sha1, sha512) and whose
    * verify step waits for `checksum()` (asked for only once the file answered 200) and refuses
-   * bytes that do not match it, so nothing unverified is committed or served. Resolves once every byte is
-   * received and verified, before the commit's fsync: the fill serves readers meanwhile.
-   * Undefined on 404.
+   * bytes that do not match it, so nothing unverified is committed or served. Resolves as soon as
+   * the fill has started (the file answered 200), with the upstream's checksum to come and the
+   * verified result (every byte received and checked, before the commit's fsync: the fill serves
+   * readers meanwhile). Undefined on 404.
    */
   async #ingest(
     target: UpstreamTarget,
     path: string,
     checksum: () => Promise<UpstreamChecksum | undefined>,
-  ): Promise<
-    | {
-        fill: BlobFill;
-        digest: Digest;
-        size: number;
-        hashes: Record<ChecksumName, string>;
-        checksum: UpstreamChecksum | undefined;
-        /** The verified bytes, for a small file (≤ HOT_BODY_MAX_BYTES). */
-        body: Buffer | undefined;
-      }
-    | undefined
-  > {
+  ): Promise<StartedIngest | undefined> {
     const response = await this.#deps.proxy.client.request(target, {
       method: 'GET',
       path: upstreamPath(path),
@@ -751,33 +921,37 @@ export class MavenProxy implements MavenSource {
     fill.done.catch((err: unknown) => {
       settle.reject(err instanceof Error ? err : new Error(String(err)));
     });
-    let sum: UpstreamChecksum | undefined;
-    try {
-      sum = await verified;
-    } catch (err) {
-      throw asUpstreamError(err, path, target.label);
-    }
-    if (computed === undefined) throw new Error('verified before the end of the body');
-    const size = computed.size;
-    if (announced !== undefined && announced !== size) {
-      throw new RegistryError(
-        'UPSTREAM_FAILED',
-        `upstream ${target.label} sent ${size} bytes of ${path}, announced ${announced}`,
-      );
-    }
-    return {
-      fill,
-      digest: computed.digest,
-      size,
-      hashes: {
-        md5: computed.hashes['md5'] ?? '',
-        sha1: computed.hashes['sha1'] ?? '',
-        sha256: computed.digest.hex,
-        sha512: computed.hashes['sha512'] ?? '',
-      },
-      checksum: sum,
-      body,
-    };
+    const result = (async (): Promise<VerifiedIngest> => {
+      let sum: UpstreamChecksum | undefined;
+      try {
+        sum = await verified;
+      } catch (err) {
+        throw asUpstreamError(err, path, target.label);
+      }
+      if (computed === undefined) throw new Error('verified before the end of the body');
+      const size = computed.size;
+      if (announced !== undefined && announced !== size) {
+        throw new RegistryError(
+          'UPSTREAM_FAILED',
+          `upstream ${target.label} sent ${size} bytes of ${path}, announced ${announced}`,
+        );
+      }
+      return {
+        fill,
+        digest: computed.digest,
+        size,
+        hashes: {
+          md5: computed.hashes['md5'] ?? '',
+          sha1: computed.hashes['sha1'] ?? '',
+          sha256: computed.digest.hex,
+          sha512: computed.hashes['sha512'] ?? '',
+        },
+        checksum: sum,
+        body,
+      };
+    })();
+    result.catch(() => undefined); // whoever takes the answer awaits it
+    return { fill, announced, expected, verified: result };
   }
 
   /**

@@ -123,6 +123,14 @@ async function dispatch(
       const message = await service.remove(repo, parsed, request.principal);
       return reply.code(200).type('text/plain; charset=utf-8').send(`${message}\n`);
     }
+    case 'MKCOL':
+      // wagon-webdav (`dav:` deploy URLs) asks for each directory before its PUT and takes a
+      // 405 as "it exists": the PUT follows. A Maven repository has no directories to make.
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        'MKCOL is not supported here: a Maven repository needs no directories, deploy each file with PUT',
+        { headers: { allow: 'GET, HEAD, PUT, DELETE' } },
+      );
     default:
       throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
         headers: { allow: 'GET, HEAD, PUT, DELETE' },

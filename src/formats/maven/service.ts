@@ -12,11 +12,20 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import type { AppConfig } from '../../config/schema.ts';
+import { compileGlob } from '../../auth/patterns.ts';
 import { RegistryError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
 import { readAllBounded } from '../../core/streams.ts';
+import { shadowedProxies, shadowedText } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
-import { type MavenPath } from './coordinates.ts';
-import { MAX_POM_BYTES, type MavenHosted, metadataScope, type VersionPolicy } from './hosted.ts';
+import { dirRole, groupPath, type MavenPath } from './coordinates.ts';
+import {
+  groupDeleteRefused,
+  MAX_POM_BYTES,
+  type MavenHosted,
+  metadataScope,
+  type VersionPolicy,
+} from './hosted.ts';
 import {
   CHECKSUM_NAMES,
   type ChecksumName,
@@ -58,6 +67,8 @@ export interface MavenServiceDeps {
   readonly metadataCache?: RenderedDocCache | undefined;
   /** What each (repository, path) answered last (hot-files.ts). Absent: asked every time. */
   readonly hotFiles?: HotFiles | undefined;
+  /** Where a deploy's takeover warnings are logged (see `deploy`). */
+  readonly log?: Logger | undefined;
 }
 
 /** A rendered metadata document and its four checksum documents. */
@@ -146,7 +157,12 @@ export class MavenService {
           parsed.kind === 'checksum' ? visible.checksums[parsed.algorithm] : visible.document,
       };
     }
-    return this.#fileResult(repo, parsed, target.path, await this.#file(source, repo, target.path));
+    let file = await this.#file(source, repo, target.path);
+    // A checksum of a file still streaming in from an upstream: its hashes once it is verified.
+    if (parsed.kind === 'checksum' && file?.verified !== undefined) {
+      file = hotFile(await file.verified);
+    }
+    return this.#fileResult(repo, parsed, target.path, file);
   }
 
   /**
@@ -353,7 +369,8 @@ export class MavenService {
    * the recorded hash (400 on mismatch when `checksum_verify`; never stored); accepts and ignores
    * an uploaded `maven-metadata.xml` and its checksums (metadata is generated). Refuses a path
    * that is not a Maven coordinate (400), a proxy (405), a declared length past `max_upload_mb`,
-   * or past MAX_POM_BYTES for a `.pom` (413, before reading).
+   * or past MAX_POM_BYTES for a `.pom` (413, before reading), the first file of an artifact that
+   * a guarding group's proxy serves unless `[maven] shadow_names` lists it (409, `#takeover`).
    */
   async deploy(
     repo: Repository,
@@ -435,6 +452,7 @@ export class MavenService {
         `POM larger than ${MAX_POM_BYTES} bytes (${declaredLength} bytes declared)`,
       );
     }
+    const warnings = await this.#takeover(target, coordinate.groupId, coordinate.artifactId);
     const settings = this.#deps.settingsOf(target);
     const result = await this.#deps.hosted.deploy(target, coordinate, body, {
       versionPolicy: settings.versionPolicy,
@@ -443,17 +461,87 @@ export class MavenService {
       maxBytes,
       checksumVerify: maven.checksum_verify,
     });
+    const warned = warnings.map((line) => `; warning: ${line}`).join('');
     if (result.same === true) {
-      return { status: 200, message: `${coordinate.path} is already stored with these bytes` };
+      return {
+        status: 200,
+        message: `${coordinate.path} is already stored with these bytes${warned}`,
+      };
     }
     return result.created
-      ? { status: 201, message: `stored ${coordinate.path}` }
-      : { status: 200, message: `replaced ${coordinate.path}` };
+      ? { status: 201, message: `stored ${coordinate.path}${warned}` }
+      : { status: 200, message: `replaced ${coordinate.path}${warned}` };
+  }
+
+  /**
+   * The takeover check of a deploy of groupId:artifactId into the hosted repository `target`
+   * (trial13 F6). The first file of an artifact new to `target`, in a group guarding hosted names
+   * (`protect_hosted_names`) whose proxy member serves that artifact, would take the coordinate
+   * over: the group would serve only the hosted versions from then on, hiding every upstream
+   * version (cached ones included) from the builds through it. Refused (409, before the body is
+   * read, nothing stored) unless `[maven] shadow_names` lists it — the operator's decision, as
+   * Cargo's; Maven clients pass no flag — then it goes ahead and the answer and the log say what
+   * it took over. Unlike Cargo's and Go's, a Maven takeover can be undone (DELETE the hosted
+   * artifact), but only after builds have failed. "Serves": MavenSource.serves, whose upstream
+   * look-up (when nothing is cached) is waited for at most `[circuit_breaker] stale_after` (5 s;
+   * `proxy_timeout` when that is 0): the longest NORA already keeps a client waiting on a slow
+   * upstream's metadata when it has an answer, well under Gradle's 30 s read timeout. An upstream
+   * that cannot be asked in that time (unreachable, failing, open circuit: an air-gapped host with
+   * the default Maven Central upstream) does not block the deploy, which goes ahead with a
+   * warning. Returns the warning lines; throws CONFLICT for a takeover not allowed.
+   */
+  async #takeover(target: Repository, groupId: string, artifactId: string): Promise<string[]> {
+    if (await this.#deps.hosted.hasArtifact(target, groupId, artifactId)) return [];
+    const repositories = this.#deps.repositories;
+    const config = this.#deps.config();
+    const dir = `${groupPath(groupId)}/${artifactId}`;
+    const name = `${groupId}:${artifactId}`;
+    const unreachable = new Set<string>();
+    const shadowed = await shadowedProxies(
+      repositories.byFormat('maven'),
+      (group, path) => repositories.membersOf(group, path),
+      target,
+      dir,
+      async (proxy) => {
+        const source = this.#deps.sourceOf(proxy);
+        if (source.serves === undefined) return undefined;
+        const staleAfter = config.circuit_breaker.stale_after;
+        const timeout = proxy.proxyTimeout ?? config.maven.proxy_timeout;
+        const waitMs = (staleAfter > 0 ? Math.min(staleAfter, timeout) : timeout) * 1000;
+        const answer = await source.serves(proxy, dir, waitMs);
+        if (answer === 'unknown') unreachable.add(proxy.name);
+        return answer === 'served' ? dir : undefined;
+      },
+    );
+    const lines = shadowedText(() => `artifact ${name}`, dir, target.name, shadowed);
+    if (lines.length > 0 && !this.#mayShadow(name)) {
+      const groups = [...new Set(shadowed.map((s) => s.group))].join(', ');
+      throw new RegistryError(
+        'CONFLICT',
+        `refusing to deploy ${name}, new in ${target.name}: group ${groups} would stop serving its upstream versions ([maven] shadow_names allows it). ` +
+          `${lines.join('; and ')}. Builds through that group that use a proxied version would then fail, until the hosted artifact is deleted. ` +
+          `To take it over on purpose, an operator adds it to [maven] shadow_names in NORA's configuration (NORA_MAVEN_SHADOW_NAMES; e.g. shadow_names = ["${name}"] or a glob such as "com.corp.*:*"); to keep the proxied artifact, deploy under your own groupId (docs/maven.md, "Group").`,
+      );
+    }
+    const notAsked = [...unreachable].filter((proxy) => !shadowed.some((s) => s.proxy === proxy));
+    if (notAsked.length > 0) {
+      lines.push(
+        `could not ask ${notAsked.join(', ')} whether its upstream has ${name} (unreachable or too slow, nothing cached): if it does, groups guarding hosted names now serve only ${target.name}'s versions of it (protect_hosted_names)`,
+      );
+    }
+    for (const line of lines) this.#deps.log?.warn({ artifact: name }, `maven deploy: ${line}`);
+    return lines;
+  }
+
+  /** True when `[maven] shadow_names` lets a deploy of `name` (`groupId:artifactId`) take it over. */
+  #mayShadow(name: string): boolean {
+    return this.#deps.config().maven.shadow_names.some((glob) => compileGlob(glob).test(name));
   }
 
   /**
    * `DELETE` of `<g>/<a>/` (an artifact), `<g>/<a>/<version>/` (a version) or one file, in the
-   * write target of `repo`. Metadata is regenerated by construction.
+   * write target of `repo`. Metadata is regenerated by construction. Through a group, the answer
+   * names the other members that still hold files under the path (the group still serves them).
    */
   async remove(repo: Repository, parsed: MavenPath, principal: Principal): Promise<string> {
     if (parsed.kind === 'root') throw new RegistryError('BAD_REQUEST', 'nothing to delete here');
@@ -471,7 +559,14 @@ export class MavenService {
           ? { kind: 'dir', segments: parsed.segments }
           : { kind: 'file', path: parsed.path },
       );
-      return `deleted ${what} (${removed} file${removed === 1 ? '' : 's'})`;
+      const done = `deleted ${what} (${removed} file${removed === 1 ? '' : 's'})`;
+      if (repo.name === target.name) return done;
+      const path = parsed.kind === 'dir' ? parsed.segments.join('/') : parsed.path;
+      const shown = parsed.kind === 'dir' ? `${path}/` : path;
+      const left = await this.#stillServed(repo, target, path, shown);
+      return left.length === 0
+        ? done
+        : `${done} from ${target.name}, the write member of group ${repo.name}; the group still serves what other members hold under ${shown}: ${left.join('; ')}`;
     } catch (err) {
       if (err instanceof RegistryError && err.code === 'NOT_FOUND' && repo.name !== target.name) {
         const path = parsed.kind === 'dir' ? parsed.segments.join('/') : parsed.path;
@@ -486,7 +581,9 @@ export class MavenService {
    * A DELETE through a group found nothing in its write member: when another member holds the
    * path (what a GET through the group serves), 405 saying whose it is, instead of a 404 the next
    * GET contradicts (trial ocijvm F3). A proxy member's files are cached upstream files, which no
-   * DELETE removes. The reason phrase carries it (mvn and Gradle print only the status line).
+   * DELETE removes. A groupId's directory is refused as the write member refuses it (400,
+   * `groupDeleteRefused`), whichever member holds files under it. The reason phrase carries it
+   * (mvn and Gradle print only the status line).
    */
   async #heldElsewhere(
     group: Repository,
@@ -497,7 +594,10 @@ export class MavenService {
     for (const member of this.#deps.repositories.membersOf(group, path)) {
       if (member.name === writeTo.name) continue;
       const source = member.kind === 'hosted' ? this.#deps.hosted : this.#deps.sourceOf(member);
-      if (source.holds === undefined || !(await source.holds(member, path))) continue;
+      const held = await source.held?.(member, path);
+      if (held === undefined) continue;
+      // A groupId's directory gets the same answer whoever holds what is under it (trial13 F2).
+      if (dirRole(path.split('/'), held) === 'group') throw groupDeleteRefused(`${path}/`);
       throw new RegistryError(
         'METHOD_NOT_ALLOWED',
         member.kind === 'proxy'
@@ -506,6 +606,31 @@ export class MavenService {
         { headers: { allow: 'GET, HEAD' } },
       );
     }
+  }
+
+  /**
+   * After a DELETE through `group` removed `path` from its write member: what its other members
+   * still hold under it, which the group goes on serving (trial13 F9: a 200 "deleted" while the
+   * artifact was still served through the group), one phrase per member.
+   */
+  async #stillServed(
+    group: Repository,
+    writeTo: Repository,
+    path: string,
+    shown: string,
+  ): Promise<string[]> {
+    const left: string[] = [];
+    for (const member of this.#deps.repositories.membersOf(group, path)) {
+      if (member.name === writeTo.name) continue;
+      const source = member.kind === 'hosted' ? this.#deps.hosted : this.#deps.sourceOf(member);
+      if ((await source.held?.(member, path)) === undefined) continue;
+      left.push(
+        member.kind === 'proxy'
+          ? `proxy member ${member.name} has cached upstream files (they cannot be deleted)`
+          : `member ${member.name} holds files (delete them at /repository/${member.name}/${shown})`,
+      );
+    }
+    return left;
   }
 
   /** The hosted repository a write through `repo` lands in, authorized on both. */

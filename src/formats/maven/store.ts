@@ -161,7 +161,12 @@ export class MavenStore {
     });
   }
 
-  /** Versions of an artifact with their newest file time (unordered). */
+  /**
+   * Versions of an artifact with their newest file time (unordered): those holding a main file
+   * (no classifier: the POM, the jar, a `.module`…) that is not a signature. A version directory
+   * with only a signature, or only classified files, names nothing a client can resolve and is
+   * not offered to `LATEST`, `RELEASE` and ranges (trial13 F11); its files are still served.
+   */
   async versions(repo: string, groupId: string, artifactId: string): Promise<VersionSummary[]> {
     const rows = await this.#db
       .selectFrom('maven_files')
@@ -169,6 +174,15 @@ export class MavenStore {
       .where('repo', '=', repo)
       .where('group_id', '=', groupId)
       .where('artifact_id', '=', artifactId)
+      .where('classifier', '=', '')
+      .where((eb) =>
+        eb.and(
+          SIGNATURE_EXTENSIONS.flatMap((ext) => [
+            eb('extension', '!=', ext),
+            eb('extension', 'not like', `%.${ext}`),
+          ]),
+        ),
+      )
       .groupBy('version')
       .execute();
     return rows.map((r) => ({ version: r.version, updatedAt: r.updated_at }));
@@ -211,8 +225,11 @@ export class MavenStore {
       .execute();
   }
 
-  /** True when `repo` holds the file `path` or any file under the directory `path`. */
-  async holds(repo: string, path: string): Promise<boolean> {
+  /**
+   * A file `repo` holds at `path` or under the directory `path` (its path), or undefined: what a
+   * DELETE that matched nothing checks to say what the path is (hosted.ts `remove`).
+   */
+  async held(repo: string, path: string): Promise<string | undefined> {
     const row = await this.#db
       .selectFrom('maven_files')
       .select('path')
@@ -226,7 +243,7 @@ export class MavenStore {
       )
       .limit(1)
       .executeTakeFirst();
-    return row !== undefined;
+    return row?.path;
   }
 
   /** True when `repo` holds any file of groupId:artifactId. */
@@ -269,6 +286,12 @@ export class MavenStore {
     return Number(result.numDeletedRows);
   }
 }
+
+/**
+ * Extensions (or the last parts of one: `jar.asc`) of detached signatures: PGP (`.asc`, `.sig`)
+ * and Sigstore bundles (`.sigstore`, `.sigstore.json`), which Central holds next to each file.
+ */
+const SIGNATURE_EXTENSIONS = ['asc', 'sig', 'sigstore', 'sigstore.json'];
 
 const SELECT_FILE = 'SELECT * FROM maven_files WHERE repo = ? AND path = ?';
 const SELECT_HAS_ARTIFACT =

@@ -3,7 +3,8 @@
  * new-user trial (F8) got `400 invalid characters in path segment "${revision}"` for the POM a
  * consumer asked after a parent POM with an unresolved `${revision}` had been deployed, and mvn
  * reported a transfer failure instead of "could not find artifact". Deploys keep their 400, and
- * a POM whose own or parent version is still an unresolved property is refused at deploy time.
+ * a POM whose own or parent version is still an unresolved property is refused at deploy time,
+ * as is one whose version (own, else inherited) is not the directory it is deployed in.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -68,5 +69,55 @@ describe('odd Maven paths: 404 for reads, 400 for deploys', () => {
       ),
     });
     assert.equal(fine.status, 201, await fine.text());
+  });
+
+  test('a POM whose version is not its version directory is refused, nothing stored (trial13 F1)', async () => {
+    const pom = (artifactId: string, version: string, parent = '') =>
+      `<project><modelVersion>4.0.0</modelVersion>${parent}<groupId>org.x</groupId>` +
+      `<artifactId>${artifactId}</artifactId>${version === '' ? '' : `<version>${version}</version>`}</project>`;
+    const parent = (version: string) =>
+      `<parent><groupId>org.x</groupId><artifactId>parent</artifactId><version>${version}</version></parent>`;
+    const cases: [string, string, RegExp][] = [
+      [
+        'org/x/g2/1.0/g2-1.0.pom',
+        pom('g2', '2.0'),
+        /declares version "2\.0" but is deployed at version "1\.0"/,
+      ],
+      ['org/x/g8/1.0/g8-1.0.pom', pom('g8', '1.0-SNAPSHOT'), /declares version "1\.0-SNAPSHOT"/],
+      [
+        'org/x/g9/1.0-SNAPSHOT/g9-1.0-20261203.101010-1.pom',
+        pom('g9', '7.0'),
+        /declares version "7\.0" but is deployed at version "1\.0-SNAPSHOT"/,
+      ],
+      [
+        'org/x/g7/1.0/g7-1.0.pom',
+        pom('g7', '', parent('2.0')),
+        /inherits version "2\.0" from its <parent> but is deployed at version "1\.0"/,
+      ],
+    ];
+    for (const base of ['/maven2', '/repository/maven-hosted']) {
+      for (const [path, body, message] of cases) {
+        const res = await fetch(`${server.url}${base}/${path}`, { method: 'PUT', body });
+        const text = await res.text();
+        assert.equal(res.status, 400, `${base}/${path}: ${res.status} ${text}`);
+        assert.match(text, message);
+        // Maven's error style: plain text, the reason in the status line (mvn prints only that).
+        assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+        assert.match(res.statusText, message);
+        assert.equal((await fetch(`${server.url}${base}/${path}`)).status, 404, path);
+        const dir = path.split('/').slice(0, 3).join('/');
+        const metadata = await fetch(`${server.url}${base}/${dir}/maven-metadata.xml`);
+        assert.equal(metadata.status, 404, `${dir} metadata lists nothing`);
+      }
+    }
+    // The same POMs at their own versions land: a snapshot build's POM says the snapshot version.
+    for (const [path, body] of [
+      ['org/x/g2/2.0/g2-2.0.pom', pom('g2', '2.0')],
+      ['org/x/g9/1.0-SNAPSHOT/g9-1.0-20261203.101010-1.pom', pom('g9', '1.0-SNAPSHOT')],
+      ['org/x/g7/2.0/g7-2.0.pom', pom('g7', '', parent('2.0'))],
+    ] as const) {
+      const res = await fetch(`${server.url}/maven2/${path}`, { method: 'PUT', body });
+      assert.equal(res.status, 201, `${path}: ${await res.text()}`);
+    }
   });
 });

@@ -109,6 +109,28 @@ describe('Maven error answers explain themselves in the reason phrase', () => {
     assert.match(odd.reason, /^[\x20-\x7e]+$/, odd.reason);
   });
 
+  test('MKCOL and PROPFIND (wagon-webdav) get a plain-text 405, not a JSON 404 (trial13 F5)', async () => {
+    const auth = { authorization: basic('alice', 'alice-pw-1') };
+    for (const base of ['/maven2', '/repository/maven-hosted']) {
+      for (const [method, path] of [
+        ['MKCOL', 'com/example/lib/9.0/'],
+        ['MKCOL', 'com/example/'],
+        ['PROPFIND', 'com/example/lib/9.0/'],
+      ] as const) {
+        const res = await request(`${server.url}${base}/${path}`, method, auth);
+        assert.equal(res.status, 405, `${method} ${base}/${path}: ${res.body}`);
+        assert.match(res.reason, /^Method Not Allowed - (MKCOL|PROPFIND) is not supported here/);
+        assert.match(res.body, /^(MKCOL|PROPFIND) is not supported here/);
+        assert.doesNotMatch(res.body, /^\{/);
+      }
+      const mkcol = await request(`${server.url}${base}/com/example/lib/9.0/`, 'MKCOL');
+      assert.match(
+        mkcol.body,
+        /a Maven repository needs no directories, deploy each file with PUT/,
+      );
+    }
+  });
+
   test('successful answers keep the standard phrase', async () => {
     const put = await request(
       `${server.url}/maven2/${jar}`,

@@ -504,6 +504,18 @@ const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
   '/repository/{helm}/*': (p) => helmSamples(p.slice(0, -2)),
 };
 
+/**
+ * The WebDAV methods the router knows (app.ts: Maven's `dav:` deploys send MKCOL): a format's
+ * catch-all routes take them and refuse them in the format's own error style, as any method they
+ * do not serve (405 for Maven, which wagon-webdav reads as "the directory exists").
+ */
+const WEBDAV_METHODS = ['MKCOL', 'PROPFIND'];
+
+function webdavSamples(route: string): Sample[] {
+  const base = route.endsWith('/*') ? route.slice(0, -2) : route;
+  return [{ url: `${base}/org/example/demo/1.0/`, need: 'unsupported' }];
+}
+
 interface Answer {
   readonly status: number;
   readonly body: string;
@@ -615,7 +627,11 @@ describe('route table: every route × every principal kind (auth on, anonymous r
       const named = /^\/repository\/([^/]+)/.exec(url);
       const format = named ? repositories.get(named[1] ?? '')?.format : undefined;
       const pattern = named ? url.replace(named[0], `/repository/{${format ?? '?'}}`) : url;
-      const samples = TABLE[pattern]?.(url)[method];
+      const samples =
+        TABLE[pattern]?.(url)[method] ??
+        (WEBDAV_METHODS.includes(method) && TABLE[pattern] !== undefined
+          ? webdavSamples(url)
+          : undefined);
       if (samples === undefined || samples.length === 0) {
         missing.push(`${key} (table key "${pattern}", method ${method})`);
         continue;

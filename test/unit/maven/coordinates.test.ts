@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { RegistryError } from '../../../src/core/errors.ts';
 import {
+  dirRole,
   fileCoordinate,
   parseMavenPath,
   pluginPrefix,
   timestampedVersion,
 } from '../../../src/formats/maven/coordinates.ts';
-import { parsePomFacts } from '../../../src/formats/maven/hosted.ts';
+import { parsePomFacts, pomVersions } from '../../../src/formats/maven/hosted.ts';
 
 const coord = (path: string) => fileCoordinate(path.split('/'), path);
 
@@ -115,6 +116,19 @@ describe('maven layout paths', () => {
     }
   });
 
+  test('dirRole: what a DELETE path is to a file held under it', () => {
+    const held = 'org/example/demo/1.0/demo-1.0.jar';
+    const role = (path: string) => dirRole(path.split('/'), held);
+    assert.equal(role('org'), 'group');
+    assert.equal(role('org/example'), 'group');
+    assert.equal(role('org/example/demo'), 'artifact');
+    assert.equal(role('org/example/demo/1.0'), 'version');
+    assert.equal(role(held), 'file');
+    assert.equal(role('org/other'), undefined);
+    assert.equal(role(`${held}/x`), undefined);
+    assert.equal(dirRole(['archetype-catalog.xml'], 'archetype-catalog.xml'), undefined);
+  });
+
   test('plugin prefixes as Maven derives them', () => {
     assert.equal(pluginPrefix('foo-maven-plugin'), 'foo');
     assert.equal(pluginPrefix('maven-foo-plugin'), 'foo');
@@ -144,6 +158,95 @@ describe('POM facts', () => {
       '<project><groupId>${g}</groupId><artifactId>a</artifactId></project>',
     ]) {
       assert.equal(parsePomFacts(text, 'a', 'org.example').packaging, 'jar', text);
+    }
+  });
+
+  test('the version (own, else inherited from the parent) must be the version directory', () => {
+    const release = pomVersions(coord('org/example/a/1.0/a-1.0.pom') ?? assert.fail());
+    const build = pomVersions(
+      coord('org/example/a/1.0-SNAPSHOT/a-1.0-20261203.101010-1.pom') ?? assert.fail(),
+    );
+    assert.deepEqual(build, ['1.0-SNAPSHOT', '1.0-20261203.101010-1']);
+    const parent = (v: string) =>
+      `<parent><groupId>org.example</groupId><artifactId>p</artifactId><version>${v}</version></parent>`;
+    const ok: [string, readonly string[]][] = [
+      ['<project><artifactId>a</artifactId><version>1.0</version></project>', release],
+      [`<project>${parent('1.0')}<artifactId>a</artifactId></project>`, release],
+      // Its own version wins over the parent's.
+      [
+        `<project>${parent('7')}<artifactId>a</artifactId><version>1.0</version></project>`,
+        release,
+      ],
+      [`<project><artifactId>a</artifactId><version> 1.0 </version></project>`, release],
+      // A snapshot build's POM says the snapshot version (mvn, Gradle), or the build's own.
+      ['<project><artifactId>a</artifactId><version>1.0-SNAPSHOT</version></project>', build],
+      [`<project>${parent('1.0-SNAPSHOT')}<artifactId>a</artifactId></project>`, build],
+      [
+        '<project><artifactId>a</artifactId><version>1.0-20261203.101010-1</version></project>',
+        build,
+      ],
+      // No version at all: not compared (as a missing groupId is not).
+      ['<project><artifactId>a</artifactId></project>', release],
+      // A property elsewhere (a dependency's version) is Maven's to resolve.
+      [
+        '<project><artifactId>a</artifactId><version>1.0</version><dependencies><dependency><groupId>x</groupId><artifactId>y</artifactId><version>${project.version}</version></dependency></dependencies></project>',
+        release,
+      ],
+    ];
+    for (const [text, versions] of ok) {
+      assert.equal(parsePomFacts(text, 'a', 'org.example', versions).packaging, 'jar', text);
+    }
+    const refused: [string, readonly string[], RegExp][] = [
+      [
+        '<project><artifactId>a</artifactId><version>2.0</version></project>',
+        release,
+        /^POM declares version "2\.0" but is deployed at version "1\.0"$/,
+      ],
+      [
+        `<project>${parent('2.0')}<artifactId>a</artifactId></project>`,
+        release,
+        /^POM inherits version "2\.0" from its <parent> but is deployed at version "1\.0"$/,
+      ],
+      [
+        '<project><artifactId>a</artifactId><version>1.0-SNAPSHOT</version></project>',
+        release,
+        /declares version "1\.0-SNAPSHOT" but is deployed at version "1\.0"/,
+      ],
+      [
+        '<project><artifactId>a</artifactId><version>7.0</version></project>',
+        build,
+        /declares version "7\.0" but is deployed at version "1\.0-SNAPSHOT"/,
+      ],
+      // Another build's version is another build.
+      [
+        '<project><artifactId>a</artifactId><version>1.0-20261203.101010-2</version></project>',
+        build,
+        /deployed at version "1\.0-SNAPSHOT"/,
+      ],
+      [
+        '<project><artifactId>a</artifactId><version>1.0</version><version>2.0</version></project>',
+        release,
+        /<version> more than once/,
+      ],
+      // An unresolved property is refused as such, also when its default would match.
+      [
+        '<project><artifactId>a</artifactId><version>${revision}</version><properties><revision>1.0</revision></properties></project>',
+        release,
+        /unresolved property/,
+      ],
+      [
+        '<project><artifactId>a</artifactId><version>${project.version}</version></project>',
+        release,
+        /unresolved property/,
+      ],
+    ];
+    for (const [text, versions, message] of refused) {
+      assert.throws(
+        () => parsePomFacts(text, 'a', 'org.example', versions),
+        (err: unknown) =>
+          err instanceof RegistryError && err.status === 400 && message.test(err.message),
+        text,
+      );
     }
   });
 
