@@ -400,6 +400,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   const access = new AccessControl(
     accessPolicy(config),
     permissionsFromConfig(config, repositories, rulePathForms),
+    rulePathForms,
   );
   // A group answers a path a member reserved from that member only (docs/auth.md "Semantics").
   const answering: AnsweringMembers = (group, path, members) =>
@@ -480,7 +481,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
             : '';
         log.error(
           { err },
-          `the metadata database ${databaseFile(config)} cannot be written (${errnoCode(err) ?? String(err)})${detail}; every upload, delete and token change answers 503 until it can (reads go on); fix the file's owner or mode and restart`,
+          `the metadata database ${databaseFile(config)} cannot be written (${errnoCode(err) ?? String(err)})${detail}; every upload, delete and token change answers 503 until it can (reads go on); fix the file's owner, mode or immutable flag (lsattr), and restart when it was so at start-up`,
         );
       }
       throw err;

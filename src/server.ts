@@ -36,9 +36,6 @@ export async function startServer(
   const warnings = options.warnings ?? [];
   const app = await buildApp(config);
   const log = app.fastify.log;
-  for (const warning of warnings) log.warn(warning);
-  if (!config.auth.enabled)
-    log.warn('authentication is disabled: anyone who can reach this server can read and write');
 
   let url: string;
   try {
@@ -47,8 +44,17 @@ export async function startServer(
     // A port in use (a second `nora serve` by mistake): let go of the storage and database
     // cleanly — the process naming itself as a server of this storage included.
     await app.close().catch(() => undefined);
-    throw err;
+    // main.ts prints the error on stderr (synchronously) while pino writes stdout asynchronously:
+    // the lines logged so far go out first, so the error is the last line an operator sees.
+    await flushLog(log);
+    throw listenError(err, config.server.host, config.server.port);
   }
+  // Said once listening: before, a start that then failed on its port printed lines of a
+  // server that seemed to run ("authentication is disabled: anyone who can reach this server…")
+  // next to its error.
+  for (const warning of warnings) log.warn(warning);
+  if (!config.auth.enabled)
+    log.warn('authentication is disabled: anyone who can reach this server can read and write');
   growHeapForStreaming();
   collectNow();
   // Every request, answer-memo hits included, passes the raw server's 'request' event.
@@ -118,6 +124,38 @@ export async function startServer(
   });
 
   return { app, url, stop };
+}
+
+/** Resolves once the lines logged so far are written (pino's `flush`; a stream without one: at once). */
+function flushLog(log: unknown): Promise<void> {
+  const flush = (log as { flush?: (cb: () => void) => void }).flush;
+  if (typeof flush !== 'function') return Promise.resolve();
+  return new Promise((resolve) => {
+    flush.call(log, () => {
+      resolve();
+    });
+  });
+}
+
+/**
+ * The error `nora serve` exits with when it cannot listen: what stopped it and what to do, e.g.
+ * `cannot listen on 127.0.0.1:4000: the address is already in use (another nora serve or
+ * another program has it): stop that one, or choose another port ([server] port, NORA_PORT)`.
+ * Other errors are returned as they are.
+ */
+export function listenError(err: unknown, host: string, port: number): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const where = `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const fix = 'choose another port ([server] port, NORA_PORT)';
+  const why =
+    code === 'EADDRINUSE'
+      ? `the address is already in use (another nora serve or another program has it): stop that one, or ${fix}`
+      : code === 'EACCES'
+        ? `permission denied (ports below 1024 need privileges): ${fix}`
+        : code === 'EADDRNOTAVAIL'
+          ? "the address is not one of this host's ([server] host, NORA_HOST)"
+          : undefined;
+  return why === undefined ? err : new Error(`${where}: ${why}`, { cause: err });
 }
 
 /** Dotted keys (`server.log_level`, `repositories`) whose values differ between two configs. */

@@ -17,6 +17,8 @@ import type { Repository } from '../repos/repository.ts';
 import { addressKey } from '../core/address-key.ts';
 import { LoginLockout, loginAttempt } from './lockout.ts';
 import type { NetworkList } from './networks.ts';
+import type { PathForm } from './patterns.ts';
+import type { FormatName } from '../config/schema.ts';
 
 /** How the principal proved who it is. */
 export type CredentialKind = 'password' | 'token' | 'registry-token' | 'oidc';
@@ -90,6 +92,12 @@ export interface AccessTarget {
    * scope naming the group covers the member it writes to.
    */
   readonly via?: Repository | undefined;
+  /**
+   * The repository's format's canonical spelling of names (`FormatModule.rulePath`: PEP 503 for
+   * PyPI, Cargo's crate-name form), which credential scopes compare in as rules do; set by
+   * `authorize`. Undefined: names are compared as written.
+   */
+  readonly pathForm?: PathForm | undefined;
 }
 
 /** Options of `authorize`/`can` beyond the target's repository and path. */
@@ -177,10 +185,20 @@ export class AccessControl {
   readonly #resolvers: CredentialResolver[] = [];
   #policy: AccessPolicy;
   #permissions: Permissions;
+  readonly #pathForms: Partial<Record<FormatName, PathForm>>;
 
-  constructor(policy: AccessPolicy, permissions: Permissions = NO_RULES) {
+  /**
+   * `pathForms`: per format, the spelling names are compared in when the format treats several
+   * as one (the same map the rules get), so a credential scope `pypi:My_Pkg` covers `my-pkg`.
+   */
+  constructor(
+    policy: AccessPolicy,
+    permissions: Permissions = NO_RULES,
+    pathForms: Partial<Record<FormatName, PathForm>> = {},
+  ) {
     this.#policy = policy;
     this.#permissions = permissions;
+    this.#pathForms = pathForms;
   }
 
   get authEnabled(): boolean {
@@ -419,7 +437,8 @@ export class AccessControl {
     path?: string,
     options: TargetOptions = {},
   ): void {
-    const target: AccessTarget = { repository, path, ...options };
+    const pathForm = this.#pathForms[repository.format];
+    const target: AccessTarget = { repository, path, ...options, pathForm };
     const where = path === undefined ? repository.name : `${path} in ${repository.name}`;
     if (principal.kind === 'user' && principal.readOnly === true && action !== 'read') {
       throw new RegistryError('DENIED', `this token is read-only: it may not ${action} ${where}`);

@@ -15,7 +15,20 @@ export interface ResourceRef {
   readonly repository: string;
   /** Undefined for repository-wide operations (catalog, search): only the repository part counts. */
   readonly path?: string | undefined;
+  /**
+   * The format's canonical spelling of names (PyPI: PEP 503; Cargo: `-` as `_`, lower case),
+   * applied to the pattern's path glob and to `path` before they are compared, as rules do
+   * (auth/rules.ts `pathForms`): a scope `pypi:Trial_Pkg` covers the project `trial-pkg`.
+   * Undefined: compared as written (npm, Go, OCI, Maven names are exact).
+   */
+  readonly form?: PathForm | undefined;
 }
+
+/**
+ * A format's canonical spelling of a name (`FormatModule.rulePath`), applied to globs too: it
+ * must keep `*` and `/` as they are.
+ */
+export type PathForm = (path: string) => string;
 
 /** A compiled glob: `test` tells whether a whole name is covered. */
 export interface Glob {
@@ -92,19 +105,34 @@ function matchSegment(glob: string, value: string): boolean {
 export class ResourcePattern {
   readonly text: string;
   readonly #repository: Glob;
+  readonly #pathText: string;
   readonly #path: Glob;
+  /** The path glob compiled in each format's spelling met so far (a handful of formats). */
+  readonly #formed = new Map<PathForm, Glob>();
 
   constructor(text: string) {
     this.text = text;
     const colon = text.indexOf(':');
     this.#repository = compileGlob(colon === -1 ? '**' : text.slice(0, colon) || '**');
-    this.#path = compileGlob(colon === -1 ? text : text.slice(colon + 1) || '**');
+    this.#pathText = colon === -1 ? text : text.slice(colon + 1) || '**';
+    this.#path = compileGlob(this.#pathText);
   }
 
-  /** True when `ref` is covered; a ref without a path is covered when its repository is. */
+  /**
+   * True when `ref` is covered; a ref without a path is covered when its repository is. With a
+   * `ref.form`, the glob and the path are both compared in that spelling.
+   */
   matches(ref: ResourceRef): boolean {
     if (!this.#repository.test(ref.repository)) return false;
-    return ref.path === undefined || this.#path.test(ref.path);
+    if (ref.path === undefined) return true;
+    const form = ref.form;
+    if (form === undefined) return this.#path.test(ref.path);
+    let glob = this.#formed.get(form);
+    if (glob === undefined) {
+      glob = compileGlob(form(this.#pathText));
+      this.#formed.set(form, glob);
+    }
+    return glob.test(form(ref.path));
   }
 }
 
@@ -142,14 +170,17 @@ export function patternProblem(text: string): string | undefined {
 
 /**
  * The refs a check on `target` may be matched as: its repository, and the group it was reached
- * through (`via`), so a pattern naming the group covers the member a write lands in.
+ * through (`via`), so a pattern naming the group covers the member a write lands in; both in the
+ * target's format's spelling (`pathForm`, set by `AccessControl.authorize`).
  */
 export function targetRefs(target: {
   readonly repository: { readonly name: string };
   readonly path?: string | undefined;
   readonly via?: { readonly name: string } | undefined;
+  readonly pathForm?: PathForm | undefined;
 }): ResourceRef[] {
-  const refs: ResourceRef[] = [{ repository: target.repository.name, path: target.path }];
-  if (target.via !== undefined) refs.push({ repository: target.via.name, path: target.path });
+  const form = target.pathForm;
+  const refs: ResourceRef[] = [{ repository: target.repository.name, path: target.path, form }];
+  if (target.via !== undefined) refs.push({ repository: target.via.name, path: target.path, form });
   return refs;
 }

@@ -41,7 +41,7 @@ import type { Action, Permissions, Principal, AccessTarget } from './access.ts';
 import { hasRole } from './access.ts';
 import type { AppConfig, FormatName } from '../config/schema.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
-import { compileGlob, type Glob, patternProblem } from './patterns.ts';
+import { compileGlob, type Glob, patternProblem, type PathForm } from './patterns.ts';
 
 export const ACTIONS = ['read', 'write', 'delete', 'admin'] as const;
 
@@ -86,7 +86,7 @@ export interface RulesOptions {
 }
 
 /** A format's canonical spelling of a name (applied to globs too: it keeps `*` as it is). */
-export type PathForm = (path: string) => string;
+export type { PathForm };
 
 /**
  * Why a rule is unusable (for config validation), or undefined. Checks every pattern with the

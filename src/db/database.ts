@@ -149,11 +149,16 @@ export function databaseWriteBlocker(file: string): { name: string; path: string
 
 /**
  * Write probe of the metadata database (/health's `database.writable`, and start-up): a write
- * transaction that sets `user_version` to its own value and is rolled back, so nothing reaches
- * the disk, yet SQLite refuses it as it refuses every upload's row when the database, its `-wal`
- * or its `-shm` cannot be written (`BEGIN IMMEDIATE` alone passes on a read-only `nora.db`).
- * Another process holding the write lock (`nora gc`) is no failure: the probe does not wait for
- * it (busy timeout 0 for the probe). Throws DatabaseWriteError naming the file that stops it.
+ * transaction that sets `user_version` to its own value and commits, so SQLite refuses it as it
+ * refuses every upload's row when the database, its `-wal` or its `-shm` cannot be written
+ * (`BEGIN IMMEDIATE` alone passes on a read-only `nora.db`). It must commit: SQLite appends to
+ * the `-wal` only at COMMIT, so a rolled-back probe passed while a `nora.db-wal` made immutable
+ * at runtime failed every upload's commit with SQLITE_IOERR (the file is held open, so only an
+ * immutable flag, a failing disk or a full one stops it, not its mode). The commit changes no
+ * value; it appends one page (4 KiB) to the `-wal`, unsynced (synchronous = NORMAL), at most
+ * once per /health probe interval. Another process holding the write lock (`nora gc`) is no
+ * failure: the probe does not wait for it (busy timeout 0 for the probe). Throws
+ * DatabaseWriteError naming the file that stops it.
  */
 export async function probeDatabaseWrite(db: Db, file: string): Promise<void> {
   const handle = sqliteHandleOf(db);
@@ -166,8 +171,10 @@ export async function probeDatabaseWrite(db: Db, file: string): Promise<void> {
       try {
         const row = sqlite.prepare('PRAGMA user_version').get() as { user_version?: number };
         sqlite.exec(`PRAGMA user_version = ${(row.user_version ?? 0) | 0}`);
+        sqlite.exec('COMMIT');
       } finally {
-        // SQLite may have rolled it back itself (an I/O error).
+        // A failed statement or COMMIT may leave the transaction open (or SQLite rolled it back
+        // itself after an I/O error).
         if (sqlite.isTransaction) sqlite.exec('ROLLBACK');
       }
     } catch (err) {

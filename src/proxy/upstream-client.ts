@@ -201,16 +201,24 @@ export class UpstreamClient {
           response = await this.#send(target, url, request, retryWith);
         }
       }
+      // A metadata document is only answered once its body is in: an upstream that sends its
+      // headers at once and then drips until the whole deadline cuts it must count as failing,
+      // or its breaker (reset by each "success" at the headers) would never open.
+      const verdictAtEnd =
+        request.wholeDeadline === true && request.method !== 'HEAD' && response.status < 500;
       if (response.status >= 500) target.breaker.recordFailure();
-      else target.breaker.recordSuccess();
+      else if (!verdictAtEnd) target.breaker.recordSuccess();
       if (request.contentCoding !== 'keep') {
         response = decodedResponse(response, request, target.label);
       }
-      // A body that dies mid-stream (read timeout, reset) is an upstream failure too; one we
-      // destroyed ourselves (HEAD, redirect, client gone) is not.
-      response.body.once('error', (err) => {
-        if (isTransportFailure(err)) target.breaker.recordFailure();
-      });
+      if (verdictAtEnd) judgeBody(response.body, target);
+      else {
+        // A body that dies mid-stream (read timeout, reset) is an upstream failure too; one we
+        // destroyed ourselves (HEAD, redirect, client gone) is not.
+        response.body.once('error', (err) => {
+          if (isTransportFailure(err)) target.breaker.recordFailure();
+        });
+      }
       return response;
     } catch (err) {
       if (isCallerAbort(err, request.signal)) target.breaker.release();
@@ -500,6 +508,28 @@ export class UpstreamClient {
       return { status: response.statusCode, header: (name) => headerValue(raw, name), body };
     }
   }
+}
+
+/**
+ * The breaker's verdict on a metadata document, given when its body ends: a failure when it
+ * broke off (reset, malformed framing) or was cut at the whole deadline, else a success (read
+ * to its end, or dropped by its reader: the upstream answered). The deadline's timer destroys
+ * the body at the latest (UpstreamClient.#send), so a verdict always comes and a half-open
+ * probe always reports back.
+ */
+function judgeBody(body: Readable, target: UpstreamTarget): void {
+  let judged = false;
+  body.once('error', (err) => {
+    if (judged) return;
+    judged = true;
+    if (isTransportFailure(err) || err instanceof TimeoutError) target.breaker.recordFailure();
+    else target.breaker.recordSuccess();
+  });
+  body.once('close', () => {
+    if (judged) return;
+    judged = true;
+    target.breaker.recordSuccess();
+  });
 }
 
 /** What an upstream sent NORA to: a redirect's target, its token endpoint, a URL it named. */

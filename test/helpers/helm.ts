@@ -157,3 +157,66 @@ export async function helmPull(
   }
   return { version: newest.version, bytes, index };
 }
+
+/**
+ * A real-looking upstream index.yaml (the shape `helm repo index` writes for a big public
+ * repository: annotations with a block scalar, dependencies, keywords, maintainers, sources, an
+ * absolute chart URL, a sha256 digest) of `charts` × `versions` chart versions, ~1.1 KB each:
+ * 16 × 1100 is ~20 MB. Deterministic for the same arguments. `base` is the chart URLs' origin.
+ */
+export function bigUpstreamIndex(
+  charts: number,
+  versions: number,
+  base = 'https://charts.example.org/stable',
+): string {
+  const parts: string[] = ['apiVersion: v1\nentries:\n'];
+  for (let c = 0; c < charts; c++) {
+    const name = `chart-${c.toString(36)}`;
+    parts.push(`  ${name}:\n`);
+    for (let v = versions - 1; v >= 0; v--) {
+      const version = `${1 + (v % 7)}.${Math.floor(v / 7)}.${c % 5}`;
+      const digest = createHash('sha256').update(`${name}@${version}`).digest('hex');
+      parts.push(
+        [
+          '  - annotations:',
+          '      category: Infrastructure',
+          '      images: |',
+          `        - name: ${name}`,
+          `          image: docker.example.org/acme/${name}:${version}-debian-12-r${v}`,
+          '        - name: os-shell',
+          `          image: docker.example.org/acme/os-shell:12-debian-12-r${v}`,
+          '      licenses: Apache-2.0',
+          '    apiVersion: v2',
+          `    appVersion: ${1 + (v % 3)}.${v % 11}.${c % 13}`,
+          `    created: "2024-${String(1 + (v % 12)).padStart(2, '0')}-${String(1 + (v % 28)).padStart(2, '0')}T10:${String(v % 60).padStart(2, '0')}:07.123456789Z"`,
+          '    dependencies:',
+          '    - name: common',
+          '      repository: oci://registry.example.org/acme',
+          '      tags:',
+          '      - acme-common',
+          '      version: 2.x.x',
+          `    description: ${name} is a test chart that stands in for a real one; this line is about as long as the descriptions of a public repository.`,
+          `    digest: ${digest}`,
+          '    home: https://example.org/charts',
+          `    icon: https://example.org/assets/stacks/${name}/img/${name}-stack-220x234.png`,
+          '    keywords:',
+          `    - ${name}`,
+          '    - http',
+          '    - web',
+          '    maintainers:',
+          '    - name: Acme, Inc.',
+          '      url: https://example.org/acme/charts',
+          `    name: ${name}`,
+          '    sources:',
+          `    - https://example.org/acme/charts/tree/main/acme/${name}`,
+          '    urls:',
+          `    - ${base}/${name}-${version}.tgz`,
+          `    version: ${version}`,
+          '',
+        ].join('\n'),
+      );
+    }
+  }
+  parts.push('generated: "2024-12-01T00:00:00.000000000Z"\n');
+  return parts.join('');
+}

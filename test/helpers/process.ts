@@ -71,7 +71,16 @@ export async function startNoraProcess(options: {
     }),
   );
   const url = `http://127.0.0.1:${options.port}`;
-  await waitForHealth(url, 30_000, exited, () => output);
+  try {
+    // 60 s: a start on a loaded CI machine (load 15-20 on 2 cores) took over 30 s once.
+    await waitForHealth(url, 60_000, exited, () => output);
+  } catch (err) {
+    // A server that did not answer in time must not outlive the failure: its process handle
+    // and pipes would keep the test file's process alive until the runner's timeout.
+    child.kill('SIGKILL');
+    await exited;
+    throw err;
+  }
   return { child, url, output: () => output, exited };
 }
 

@@ -2,8 +2,8 @@
  * Hosted Cargo repositories: the CargoSource the routes read (index files derived from the
  * per-version rows, `.crate` files from the blob store), `cargo publish` (publish.ts: the body is
  * verified in a spool file, its same-registry dependencies looked up, then the blob committed,
- * then the version row written — a refused publish stores nothing visible), yank/unyank, owners
- * and search (web-api.ts shapes them).
+ * then the version row written — a refused publish stores nothing visible), yank/unyank, an
+ * admin's deletion of a crate or version, owners and search (web-api.ts shapes them).
  *
  * Methods take plain values (repository, names, streams); no HTTP framework types. Ownership
  * policy is the caller's (service.ts): publish takes a check run inside the store's transaction.
@@ -168,7 +168,7 @@ export class CargoHosted implements CargoSource {
       const existing = await this.store.version(repo.name, name, received.version.key);
       const digest = { algorithm: 'sha256' as const, hex: received.sha256 };
       if (existing !== undefined) {
-        // The same .crate again: still refused (versions are immutable, Cargo has no delete), but
+        // The same .crate again: still refused (versions are immutable; Cargo has no delete), but
         // its bytes are stored again when missing (removed after failing the integrity check,
         // docs/storage.md), so the publisher's re-publish is how a hosted crate is repaired.
         if (existing.blob === formatDigest(digest)) {
@@ -217,6 +217,48 @@ export class CargoHosted implements CargoSource {
         `crate \`${crate.displayName}\` does not have a version \`${version}\``,
       );
     }
+  }
+
+  /**
+   * Deletes the crate `name` spells (any case, `-` or `_`) with every version and its owners
+   * (CargoStore.deleteCrate: the `.crate` blobs are left for gc). NOT_FOUND when absent.
+   * Returns the crate's name as published and the versions deleted.
+   */
+  async deleteCrate(
+    repo: Repository,
+    name: string,
+  ): Promise<{ readonly name: string; readonly versions: readonly string[] }> {
+    checkHosted(repo);
+    const crate = await this.crate(repo, name);
+    const versions = await this.store.deleteCrate(repo.name, crate.name);
+    // Deleted meanwhile by another request: absent all the same.
+    if (versions.length === 0) {
+      throw new RegistryError('NOT_FOUND', `crate \`${name}\` does not exist`);
+    }
+    return { name: crate.displayName, versions };
+  }
+
+  /**
+   * Deletes `version` (exact SemVer; by precedence, as yank) of the crate `name` spells; the
+   * crate goes with its last version (CargoStore.deleteVersion). NOT_FOUND when either is absent.
+   * Returns the crate's name as published, the version as published and whether the crate went.
+   */
+  async deleteVersion(
+    repo: Repository,
+    name: string,
+    version: string,
+  ): Promise<{ readonly name: string; readonly vers: string; readonly crateDeleted: boolean }> {
+    checkHosted(repo);
+    const parsed = checkCrateVersion(version);
+    const crate = await this.crate(repo, name);
+    const deleted = await this.store.deleteVersion(repo.name, crate.name, parsed.key);
+    if (deleted === undefined) {
+      throw new RegistryError(
+        'NOT_FOUND',
+        `crate \`${crate.displayName}\` does not have a version \`${version}\``,
+      );
+    }
+    return { name: crate.displayName, ...deleted };
   }
 
   /**

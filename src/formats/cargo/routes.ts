@@ -10,6 +10,7 @@
  *   DELETE   B/api/v1/crates/<name>/<vers>/yank     cargo yank
  *   PUT      B/api/v1/crates/<name>/<vers>/unyank   cargo yank --undo
  *   GET|PUT|DELETE B/api/v1/crates/<name>/owners    cargo owner --list / --add / --remove
+ *   DELETE   B/api/v1/crates/<name>[/<vers>]        an admin deletes a hosted crate or version
  *
  * Errors are Cargo's: `{"errors": [{"detail": "…"}]}` with the status (Cargo prints the detail).
  * Cargo sends its token as the bare Authorization value (auth/resolvers.ts takes it).
@@ -72,6 +73,8 @@ export type CargoRoute =
       readonly version: string;
     }
   | { readonly kind: 'owners'; readonly name: string }
+  /** The crate (`version` undefined) or one version: an admin's DELETE. */
+  | { readonly kind: 'crate'; readonly name: string; readonly version?: string }
   | { readonly kind: 'not-found'; readonly message: string };
 
 function decodeSegment(segment: string): string | undefined {
@@ -96,10 +99,15 @@ export function parseCargoPath(rest: string): CargoRoute {
   if (parts.some((p) => p === undefined || p === '')) return notFound;
   const [name = '', second, third, ...more] = parts as string[];
   if (more.length > 0) return notFound;
-  if (second === undefined) return name === 'new' ? { kind: 'publish' } : notFound;
-  if (!isValidCrateName(name) && !/^[A-Za-z0-9_-]{1,64}$/.test(name)) return notFound;
-  if (third === undefined) return second === 'owners' ? { kind: 'owners', name } : notFound;
+  const nameLike = isValidCrateName(name) || /^[A-Za-z0-9_-]{1,64}$/.test(name);
+  // `new` is the publish (a crate named `new` is deleted through it: see dispatch).
+  if (second === undefined) {
+    return name === 'new' ? { kind: 'publish' } : nameLike ? { kind: 'crate', name } : notFound;
+  }
+  if (!nameLike) return notFound;
+  if (third === undefined && second === 'owners') return { kind: 'owners', name };
   if (second.length > 256) return notFound;
+  if (third === undefined) return { kind: 'crate', name, version: second };
   if (third === 'download' || third === 'yank' || third === 'unyank') {
     return { kind: third, name, version: second };
   }
@@ -204,7 +212,18 @@ async function dispatch(
       const crate = await service.download(repo, route.name, route.version, principal);
       return sendImmutableFile(request, reply, crate, 'application/gzip');
     }
+    case 'crate':
+      allowMethods(method, ['DELETE']);
+      return reply
+        .type('application/json')
+        .send(okAnswer(await service.deleteCrate(repo, route.name, route.version, principal)));
     case 'publish': {
+      // `DELETE …/crates/new`: the crate named `new`.
+      if (method === 'DELETE') {
+        return reply
+          .type('application/json')
+          .send(okAnswer(await service.deleteCrate(repo, 'new', undefined, principal)));
+      }
       allowMethods(method, ['PUT']);
       const declared = request.headers['content-length'];
       const max = deps.config().cargo.max_upload_mb * MB + MAX_JSON_BYTES + 8;

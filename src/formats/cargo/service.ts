@@ -5,7 +5,7 @@
  * owners — NORA user names — or an admin may publish new versions, yank and manage owners; the
  * first publisher becomes the first owner; a crate without owners, published while auth was off,
  * is changed by admins only, and an admin's publish of it makes the admin its owner; with auth
- * off nobody is checked), and routes writes
+ * off nobody is checked), lets admins delete hosted crates and versions, and routes writes
  * to the repository that takes them (a hosted repository, or a group's write member; a proxy
  * refuses with 405). Free of HTTP: routes.ts turns answers and RegistryErrors into responses.
  */
@@ -19,7 +19,7 @@ import {
   type Principal,
 } from '../../auth/access.ts';
 import { compileGlob } from '../../auth/patterns.ts';
-import { RegistryError } from '../../core/errors.ts';
+import { isRegistryError, RegistryError } from '../../core/errors.ts';
 import { shadowedProxies, shadowedText } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { CargoHosted, PublishResult } from './hosted.ts';
@@ -164,8 +164,8 @@ export class CargoService {
    * The first version of a crate new to the hosted repository, in a group guarding hosted names
    * (`protect_hosted_names`) whose proxy member serves that crate, would take the name over: that
    * group would serve only the hosted versions from then on, hiding the upstream's crate from
-   * every build through it, and nothing undoes it (a yank keeps the name hosted; a crate cannot
-   * be deleted). Such a publish is refused (409, Cargo prints the detail) unless the name is in
+   * every build through it, and only an admin can undo it (deleteCrate; a yank keeps the name
+   * hosted). Such a publish is refused (409, Cargo prints the detail) unless the name is in
    * `[cargo] shadow_names` (the operator's decision: Cargo cannot pass a flag such as Go's
    * `--shadow`); then it goes ahead and the answer's `warnings` say what it took over (Cargo
    * prints each `warnings.other` line as `warning: …`). "Serves" = the proxy's cache holds the
@@ -253,7 +253,7 @@ export class CargoService {
       throw new RegistryError(
         'CONFLICT',
         `refusing to publish crate \`${name}\`: it is a new crate in ${target.name}, and ${lines.join('; and ')}. ` +
-          'Builds through that group that use the proxied crate would then fail, and a crate cannot be deleted to undo it (a yank keeps the name hosted). ' +
+          'Builds through that group that use the proxied crate would then fail until an admin deletes the hosted crate (a yank keeps the name hosted). ' +
           `To take the name over on purpose, an operator adds it to [cargo] shadow_names in NORA's configuration (NORA_CARGO_SHADOW_NAMES; e.g. shadow_names = ["${name}"] or a glob such as "corp-*"); to keep the proxied crate, publish under another name (docs/cargo.md, "Group").`,
       );
     }
@@ -284,6 +284,52 @@ export class CargoService {
     const target = this.#writeTarget(repo, principal, 'write', name.toLowerCase());
     await this.#requireOwner(target, name, principal);
     await this.#deps.hosted.setYanked(target, name, version, yanked);
+  }
+
+  /**
+   * An admin's deletion (crates.io's admin tooling; Cargo has no verb for it) of the hosted crate
+   * `name` (any spelling) in `repo` or its write member: the whole crate, its owners included,
+   * when `version` is undefined, else that version (the crate too when it was the last). Needs
+   * the `admin` action on the crate, on the group and the member: the admin role (or a rule
+   * granting `admin` there) — owners and writers get 403, they yank. With auth off anyone may, as
+   * every format's deletes (a read-only or scoped credential excepted). The index file is derived
+   * from the rows left: the version's line goes; a crate gone is a 404 again, so a group guarding
+   * hosted names asks its proxy members for the name again (the undo of a takeover). The
+   * `.crate` blobs are left for gc. Returns the answer's message.
+   */
+  async deleteCrate(
+    repo: Repository,
+    name: string,
+    version: string | undefined,
+    principal: Principal,
+  ): Promise<string> {
+    const what = version === undefined ? `crate \`${name}\`` : `\`${name}@${version}\``;
+    let target: Repository;
+    try {
+      target = this.#writeTarget(repo, principal, 'admin', name.toLowerCase());
+    } catch (err) {
+      if (!isRegistryError(err) || err.code !== 'DENIED') throw err;
+      throw new RegistryError(
+        'DENIED',
+        `only an admin may delete ${what} (owners and writers may yank a version: cargo yank): ${err.message}`,
+      );
+    }
+    const hosted = this.#deps.hosted;
+    const gc = 'garbage collection (`nora gc`)';
+    if (version === undefined) {
+      const deleted = await hosted.deleteCrate(target, name);
+      const count = deleted.versions.length;
+      return (
+        `deleted crate \`${deleted.name}\` (${count} version${count === 1 ? '' : 's'}: ${shortList(deleted.versions)}) ` +
+        `and its owners from ${target.name}; groups guarding hosted names ask their proxies for it again; ` +
+        `its .crate files are left for ${gc}`
+      );
+    }
+    const deleted = await hosted.deleteVersion(target, name, version);
+    const gone = deleted.crateDeleted
+      ? `, its last version: crate \`${deleted.name}\` and its owners are gone from ${target.name} and groups guarding hosted names ask their proxies for it again`
+      : ` from ${target.name}`;
+    return `deleted \`${deleted.name}@${deleted.vers}\`${gone}; its .crate file is left for ${gc}`;
   }
 
   /** `cargo owner --list`. */
@@ -463,6 +509,12 @@ export class CargoService {
       target.name === repo.name ? {} : { via: repo },
     );
   }
+}
+
+/** The first 20 of `items`, comma-separated, and how many more there are. */
+function shortList(items: readonly string[]): string {
+  const shown = items.slice(0, 20).join(', ');
+  return items.length > 20 ? `${shown} and ${items.length - 20} more` : shown;
 }
 
 /** The 403 for a non-admin's change of a crate without owners (docs/cargo.md "Authentication"). */

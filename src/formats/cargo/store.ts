@@ -3,7 +3,9 @@
  * transaction with its crate row (and the first owner), after its `.crate` is committed and
  * verified, so a refused publish leaves no row. The unique (repo, crate, version_key) index
  * settles two concurrent publishes of one version: the second gets "already exists"; publishes
- * of different versions both land, since the index file is read from the rows.
+ * of different versions both land, since the index file is read from the rows. An admin may
+ * delete a crate or one version (deleteCrate, deleteVersion): the rows go, the `.crate` blobs
+ * are left for gc.
  */
 import { type Kysely, sql } from 'kysely';
 import semver from 'semver';
@@ -78,13 +80,19 @@ export class CargoStore {
   readonly #generations = new Map<string, number>();
   /** `<repo>` → publishes finished so far (crate rows are inserted by publish alone). */
   readonly #crateSets = new Map<string, number>();
+  /** `<repo>` → crate deletions finished so far (crate rows are removed by them alone). */
+  readonly #crateRemovals = new Map<string, number>();
   /**
    * `<repo>\n<canon>` → crateName's answer (the crate's lower-cased name, undefined: none) and
-   * the `#crateSets` count it was read at.
+   * the `#crateSets` and `#crateRemovals` counts it was read at.
    */
   readonly #hasCrate = new Map<
     string,
-    { readonly at: number; readonly name: PublishedName | undefined }
+    {
+      readonly at: number;
+      readonly removals: number;
+      readonly name: PublishedName | undefined;
+    }
   >();
 
   /** On SQLite: hasCrate's query precompiled (asked once per crate name a group reads). */
@@ -98,7 +106,7 @@ export class CargoStore {
 
   /**
    * A change counter of `crate` in `repo`, bumped after every write to it (publish, yank,
-   * unyank) finished, committed or not. Read it BEFORE reading: what was read may be kept while
+   * unyank, delete) finished, committed or not. Read it BEFORE reading: what was read may be kept while
    * the counter stays the same. In-process (the database is written through this class alone).
    */
   generation(repo: string, crate: string): number {
@@ -147,20 +155,24 @@ export class CargoStore {
 
   /**
    * crateName's answer when it is known without SQL (null: no such crate), else undefined.
-   * Exact: a `cargo_crates` row is only ever inserted by publish() (never deleted or renamed),
-   * which counts the repository's publishes once it finished (`#crateSets`, committed or not);
-   * an answer is kept with the count read BEFORE its query, so a publish that ran meanwhile
-   * makes a kept "absent" stale, never a wrong one.
+   * Exact: a `cargo_crates` row is only ever inserted by publish() and removed by deleteCrate()
+   * or the deletion of a crate's last version (never renamed); each counts the repository's
+   * changes of its kind once it finished (`#crateSets`, `#crateRemovals`, committed or not). An
+   * answer is kept with the counts read BEFORE its query, so a publish that ran meanwhile makes
+   * a kept "absent" stale, and a deletion a kept name, never a wrong one.
    */
   crateNameKnown(repo: string, name: string): PublishedName | null | undefined {
     const kept = this.#hasCrate.get(`${repo}\n${canonicalName(name)}`);
     if (kept === undefined) return undefined;
-    if (kept.name !== undefined) return kept.name;
+    if (kept.name !== undefined) {
+      return kept.removals === (this.#crateRemovals.get(repo) ?? 0) ? kept.name : undefined;
+    }
     return kept.at === (this.#crateSets.get(repo) ?? 0) ? null : undefined;
   }
 
   async #readCrateName(repo: string, name: string): Promise<PublishedName | undefined> {
     const at = this.#crateSets.get(repo) ?? 0;
+    const removals = this.#crateRemovals.get(repo) ?? 0;
     const canon = canonicalName(name);
     const sqlite = this.#sqlite;
     // Directly only while no transaction is open on the connection: a publish's transaction
@@ -183,7 +195,7 @@ export class CargoStore {
       const oldest = this.#hasCrate.keys().next();
       if (oldest.done !== true) this.#hasCrate.delete(oldest.value);
     }
-    this.#hasCrate.set(key, { at, name: found });
+    this.#hasCrate.set(key, { at, removals, name: found });
     return found;
   }
 
@@ -366,7 +378,116 @@ export class CargoStore {
     }
   }
 
-  /** Owner logins of `name`, in the order they were added. */
+  /**
+   * Deletes the crate `name` (lower-cased) of `repo`: its row, every version row and its owners,
+   * in one transaction. The versions' `.crate` blobs are left in the blob store: nothing refers
+   * to them any more, so the next gc pass removes them (blobs may be shared, gc decides). Returns
+   * the versions deleted (as published, in publish order); empty when there was no such crate.
+   */
+  async deleteCrate(repo: string, name: string): Promise<string[]> {
+    try {
+      return await this.#db.transaction().execute(async (trx) => {
+        const versions = await trx
+          .selectFrom('cargo_versions')
+          .select('vers')
+          .where('repo', '=', repo)
+          .where('crate', '=', name)
+          .orderBy('id')
+          .execute();
+        const removed = await trx
+          .deleteFrom('cargo_crates')
+          .where('repo', '=', repo)
+          .where('name', '=', name)
+          .executeTakeFirst();
+        if (removed.numDeletedRows === 0n) return [];
+        await trx
+          .deleteFrom('cargo_versions')
+          .where('repo', '=', repo)
+          .where('crate', '=', name)
+          .execute();
+        await trx
+          .deleteFrom('cargo_owners')
+          .where('repo', '=', repo)
+          .where('crate', '=', name)
+          .execute();
+        return versions.map((v) => v.vers);
+      });
+    } finally {
+      this.#removed(repo, name);
+    }
+  }
+
+  /**
+   * Deletes one version (by precedence key) of the crate `name` (lower-cased) of `repo`; its
+   * `.crate` blob is left for gc (see deleteCrate). When it was the crate's last version the
+   * crate goes too, owners included: a crate row without versions would keep the name hosted
+   * (the group's guard) with nothing to serve. Otherwise the crate's `max_version` becomes the
+   * highest version left (its description and keywords stay: they are not kept per version).
+   * Returns the version deleted (as published) and whether the crate went with it; undefined
+   * when there is no such version.
+   */
+  async deleteVersion(
+    repo: string,
+    name: string,
+    versionKey: string,
+  ): Promise<{ vers: string; crateDeleted: boolean } | undefined> {
+    try {
+      return await this.#db.transaction().execute(async (trx) => {
+        const row = await trx
+          .selectFrom('cargo_versions')
+          .select('vers')
+          .where('repo', '=', repo)
+          .where('crate', '=', name)
+          .where('version_key', '=', versionKey)
+          .executeTakeFirst();
+        if (row === undefined) return undefined;
+        await trx
+          .deleteFrom('cargo_versions')
+          .where('repo', '=', repo)
+          .where('crate', '=', name)
+          .where('version_key', '=', versionKey)
+          .execute();
+        const left = await trx
+          .selectFrom('cargo_versions')
+          .select('vers')
+          .where('repo', '=', repo)
+          .where('crate', '=', name)
+          .execute();
+        if (left.length === 0) {
+          await trx
+            .deleteFrom('cargo_crates')
+            .where('repo', '=', repo)
+            .where('name', '=', name)
+            .execute();
+          await trx
+            .deleteFrom('cargo_owners')
+            .where('repo', '=', repo)
+            .where('crate', '=', name)
+            .execute();
+          return { vers: row.vers, crateDeleted: true };
+        }
+        const highest = left
+          .map((v) => v.vers)
+          .reduce((best, vers) => (semver.gt(vers, best) ? vers : best));
+        await trx
+          .updateTable('cargo_crates')
+          .set({ max_version: highest })
+          .where('repo', '=', repo)
+          .where('name', '=', name)
+          .execute();
+        return { vers: row.vers, crateDeleted: false };
+      });
+    } finally {
+      this.#removed(repo, name);
+    }
+  }
+
+  /** After a deletion finished (committed or not): kept reads of the crate are stale. */
+  #removed(repo: string, name: string): void {
+    this.#bump(repo, name);
+    this.#crateRemovals.set(repo, (this.#crateRemovals.get(repo) ?? 0) + 1);
+  }
+
   /**
    * Crates of `repos` that have no owner (published while auth was off), as `repo/crate`, up to
    * `limit` of them, and how many there are in all.
@@ -400,6 +521,7 @@ export class CargoStore {
     };
   }
 
+  /** Owner logins of `name`, in the order they were added. */
   async owners(repo: string, name: string): Promise<string[]> {
     const rows = await this.#db
       .selectFrom('cargo_owners')

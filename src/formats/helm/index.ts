@@ -10,6 +10,7 @@ import { GroupReader } from '../../repos/group-read.ts';
 import type { FormatContext, FormatModule } from '../format.ts';
 import { HelmGroup } from './group.ts';
 import { HelmHosted } from './hosted.ts';
+import { UpstreamIndexParser } from './index-parser.ts';
 import { helmMigrations, type HelmTables } from './migrations.ts';
 import { HelmProxy } from './proxy.ts';
 import { registerHelmRoutes } from './routes.ts';
@@ -18,75 +19,97 @@ import { HelmStore } from './store.ts';
 
 export const HELM_MOUNT = '/helm';
 
-export const helmFormat: FormatModule = {
-  format: 'helm',
-  mount: HELM_MOUNT,
-  defaultRepository: 'helm',
-  proxiedMetadataTtl: (config) => config.helm.index_ttl,
-  migrations: helmMigrations,
-  blobReferences: [
-    { table: 'helm_charts', column: 'digest' },
-    { table: 'helm_charts', column: 'prov_digest' },
-  ],
-  defaultRepositories(config: AppConfig): RepositoryConfig[] {
-    const helm = config.helm;
-    const repos: RepositoryConfig[] = [
-      { name: 'helm-hosted', format: 'helm', kind: 'hosted', members: [], upstreams: [] },
-    ];
-    const members = ['helm-hosted'];
-    if (helm.proxies.length > 0) {
+export interface HelmFormatOptions {
+  /**
+   * The upstream index.yaml parser of this app's proxy repositories (tests: one with a `hold`
+   * or small bounds); default: a new UpstreamIndexParser. Closed with the app either way.
+   */
+  readonly indexParser?: () => UpstreamIndexParser;
+  /** Called for each full index.yaml rendering (tests: a warm GET renders nothing). */
+  readonly onRender?: (repository: string, key: string) => void;
+}
+
+export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule {
+  return {
+    format: 'helm',
+    mount: HELM_MOUNT,
+    defaultRepository: 'helm',
+    proxiedMetadataTtl: (config) => config.helm.index_ttl,
+    migrations: helmMigrations,
+    blobReferences: [
+      { table: 'helm_charts', column: 'digest' },
+      { table: 'helm_charts', column: 'prov_digest' },
+    ],
+    defaultRepositories(config: AppConfig): RepositoryConfig[] {
+      const helm = config.helm;
+      const repos: RepositoryConfig[] = [
+        { name: 'helm-hosted', format: 'helm', kind: 'hosted', members: [], upstreams: [] },
+      ];
+      const members = ['helm-hosted'];
+      if (helm.proxies.length > 0) {
+        repos.push({
+          name: 'helm-proxy',
+          format: 'helm',
+          kind: 'proxy',
+          members: [],
+          upstreams: helm.proxies.map((u) => ({ url: u.url, ...(u.auth ? { auth: u.auth } : {}) })),
+          proxy_timeout: helm.proxy_timeout,
+          metadata_ttl: helm.index_ttl,
+          serve_stale: helm.serve_stale,
+        });
+        members.push('helm-proxy');
+      }
       repos.push({
-        name: 'helm-proxy',
+        name: 'helm',
         format: 'helm',
-        kind: 'proxy',
-        members: [],
-        upstreams: helm.proxies.map((u) => ({ url: u.url, ...(u.auth ? { auth: u.auth } : {}) })),
-        proxy_timeout: helm.proxy_timeout,
-        metadata_ttl: helm.index_ttl,
-        serve_stale: helm.serve_stale,
+        kind: 'group',
+        members,
+        upstreams: [],
+        write_member: 'helm-hosted',
+        protect_hosted_names: helm.protect_hosted_names,
       });
-      members.push('helm-proxy');
-    }
-    repos.push({
-      name: 'helm',
-      format: 'helm',
-      kind: 'group',
-      members,
-      upstreams: [],
-      write_member: 'helm-hosted',
-      protect_hosted_names: helm.protect_hosted_names,
-    });
-    return repos;
-  },
-  register(scope: FastifyInstance, context: FormatContext): Promise<void> {
-    const store = new HelmStore(context.db.$extendTables<HelmTables>());
-    const hosted = new HelmHosted({ store, blobs: context.blobs });
-    const proxySource = new HelmProxy({
-      config: context.config,
-      db: context.db,
-      blobs: context.blobs,
-      proxy: context.proxy,
-    });
-    const groupSource = new HelmGroup({
-      reader: new GroupReader({ log: context.log, failures: context.metrics.groupMemberFailures }),
-      membersOf: (repo, path) => context.repositories.membersOf(repo, path),
-      answeringEpoch: () => context.repositories.answeringEpoch,
-      sourceOf: (member) => (member.kind === 'hosted' ? hosted : proxySource),
-      hostedHas: (member, name) => hosted.hasName(member, name),
-      hostedNames: (member) => hosted.publishedNames(member),
-    });
-    const service = new HelmService({
-      hosted,
-      repositories: context.repositories,
-      access: context.access,
-      config: context.config,
-      sourceOf: (repo) => (repo.kind === 'group' ? groupSource : proxySource),
-    });
-    const mounts = context.repositories.byFormat('helm').map((repo) => ({
-      prefix: repo.name === 'helm' && repo.isDefault ? HELM_MOUNT : `/repository/${repo.name}`,
-      repo,
-    }));
-    registerHelmRoutes(scope, mounts, { service });
-    return Promise.resolve();
-  },
-};
+      return repos;
+    },
+    register(scope: FastifyInstance, context: FormatContext): Promise<void> {
+      const store = new HelmStore(context.db.$extendTables<HelmTables>());
+      const hosted = new HelmHosted({ store, blobs: context.blobs });
+      const parser = options.indexParser?.() ?? new UpstreamIndexParser();
+      context.onClose(() => parser.close());
+      const proxySource = new HelmProxy({
+        config: context.config,
+        db: context.db,
+        blobs: context.blobs,
+        proxy: context.proxy,
+        parser,
+        log: context.log,
+      });
+      const groupSource = new HelmGroup({
+        reader: new GroupReader({
+          log: context.log,
+          failures: context.metrics.groupMemberFailures,
+        }),
+        membersOf: (repo, path) => context.repositories.membersOf(repo, path),
+        answeringEpoch: () => context.repositories.answeringEpoch,
+        sourceOf: (member) => (member.kind === 'hosted' ? hosted : proxySource),
+        hostedHas: (member, name) => hosted.hasName(member, name),
+        hostedNames: (member) => hosted.publishedNames(member),
+      });
+      const service = new HelmService({
+        hosted,
+        repositories: context.repositories,
+        access: context.access,
+        config: context.config,
+        sourceOf: (repo) => (repo.kind === 'group' ? groupSource : proxySource),
+        onRender: options.onRender,
+      });
+      const mounts = context.repositories.byFormat('helm').map((repo) => ({
+        prefix: repo.name === 'helm' && repo.isDefault ? HELM_MOUNT : `/repository/${repo.name}`,
+        repo,
+      }));
+      registerHelmRoutes(scope, mounts, { service });
+      return Promise.resolve();
+    },
+  };
+}
+
+export const helmFormat: FormatModule = createHelmFormat();

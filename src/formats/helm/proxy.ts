@@ -4,7 +4,8 @@
  * - Each upstream's `index.yaml` is mutable metadata through `engine.resolve` (`index#<i>`): TTL =
  *   the repository's metadata_ttl, else [helm] index_ttl; revalidated with If-None-Match /
  *   If-Modified-Since against the upstream that gave it; served stale when the upstream fails
- *   (serve_stale). It is parsed with aliases bounded (chart.ts), kept parsed per digest, and
+ *   (serve_stale). It is parsed with aliases bounded (chart.ts), off the event loop when large
+ *   (index-parser.ts: a 20 MB index is ~10 s of parsing), kept parsed per digest, and
  *   every entry's `urls` is rewritten to ours (`charts/<name>-<version>.tgz`, relative); the
  *   upstream URL (relative ones resolved against the upstream repository URL) is remembered to
  *   fetch from. Several upstreams merge, the first having a version wins.
@@ -17,8 +18,9 @@
  *   (unchecked).
  * - Credentials go only to the upstream's own origin, never to a chart URL on another host.
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { ByteLru } from '../../core/byte-lru.ts';
+import type { Logger } from '../../core/logger.ts';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
@@ -34,53 +36,99 @@ import {
 import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
-import {
-  chartFilename,
-  entryFragment,
-  isChartName,
-  isSemver2,
-  parseBoundedYaml,
-  readChartYaml,
-} from './chart.ts';
+import { chartFilename, readChartYaml } from './chart.ts';
+import type { UpstreamIndexParser } from './index-parser.ts';
 import { sortEntries } from './index-render.ts';
-import type { HelmSource, IndexSnapshot, OpenedChartFile, SnapshotEntry } from './model.ts';
+import type { HelmSource, IndexSnapshot, OpenedChartFile } from './model.ts';
+import type { ParsedIndex, UpstreamChart } from './upstream-index.ts';
 
 /** Largest upstream index.yaml, bytes (big public repositories are tens of MB). */
 export const MAX_UPSTREAM_INDEX_BYTES = 256 * 1024 * 1024;
 /** Largest chart archive taken from an upstream, bytes. */
 export const MAX_PROXIED_CHART_BYTES = 1024 * 1024 * 1024;
-const PARSED_INDEX_BYTES = 64 * 1024 * 1024;
-
-/** One upstream chart version: its entry rewritten to us, and where its bytes are. */
-interface UpstreamChart extends SnapshotEntry {
-  readonly url: string;
-  readonly sha256: string | undefined;
-  /** Index of the upstream (its target label). */
-  readonly upstream: number;
-}
-
-interface ParsedIndex {
-  readonly charts: readonly UpstreamChart[];
-  readonly bytes: number;
-}
 
 export interface HelmProxyDeps {
   readonly config: () => AppConfig;
   readonly db: Db;
   readonly blobs: BlobStore;
   readonly proxy: ProxyEngine;
+  /** Parses upstream index.yaml documents (off the event loop when large). */
+  readonly parser: UpstreamIndexParser;
+  /** Where skipped upstream entries are reported (once per parse of an index). */
+  readonly log?: Logger | undefined;
+}
+
+/**
+ * The cache identity of an upstream: a short hash of its URL (credentials are not part of it).
+ * Cached index copies (`index#<i>@<id>`) and charts (`chart@<id>:<file>`) belong to the URL
+ * they came from: after `[helm] proxies` names another URL, nothing of the old one is served as
+ * the new one's copy (not even stale); the old rows are left for `nora gc`.
+ */
+export function upstreamId(url: string): string {
+  return createHash('sha256').update(url).digest('hex').slice(0, 16);
 }
 
 export class HelmProxy implements HelmSource {
   readonly #deps: HelmProxyDeps;
-  readonly #parsed = new ByteLru<string, ParsedIndex>(PARSED_INDEX_BYTES, (p) => p.bytes);
+  /**
+   * The latest parse of each upstream's index (`<repo>#<upstream>`), whatever its size: the
+   * repository's snapshot holds the same entries anyway. (A byte-bounded LRU here refused any
+   * index past 16 MiB of entries, ~8 MB of YAML, so each such index was parsed twice per change:
+   * once by the refresh, again by the load right after it.)
+   */
+  readonly #parsed = new Map<string, { readonly digest: string; readonly parsed: ParsedIndex }>();
+  /** Cached indexes being parsed (`<repo>#<upstream>\n<digest>`): readers share one parse. */
+  readonly #loading = new Map<string, Promise<ParsedIndex>>();
   readonly #snapshots = new Map<
     string,
     { snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> }
   >();
 
+  /** `<repo>\n<url ids>` whose copies of other upstream URLs were dropped (once per process). */
+  readonly #swept = new Set<string>();
+
   constructor(deps: HelmProxyDeps) {
     this.#deps = deps;
+  }
+
+  /**
+   * Drops the cache rows of upstream URLs `repo` no longer names (and those of releases that
+   * keyed them by position only: `index#<i>`, `chart:<file>`), in the background, once per set of
+   * URLs: they are never served again (keys carry the URL's id), and without the row their blobs
+   * are garbage for `nora gc`. Errors are logged, nothing else depends on it.
+   */
+  #sweepOldUpstreams(repo: Repository): void {
+    const ids = repo.upstreams.map((u) => upstreamId(u.url));
+    const mark = `${repo.name}\n${ids.join(',')}`;
+    if (this.#swept.has(mark)) return;
+    this.#swept.add(mark);
+    const current = new Set(ids);
+    const state = this.#deps.proxy.state;
+    const belongs = (key: string): boolean => {
+      const index = /^index#\d+@([0-9a-f]{16})$/.exec(key);
+      if (index) return current.has(index[1] ?? '');
+      const chart = /^chart@([0-9a-f]{16}):/.exec(key);
+      if (chart) return current.has(chart[1] ?? '');
+      return !/^index#\d+$/.test(key) && !key.startsWith('chart:');
+    };
+    void (async () => {
+      let dropped = 0;
+      for (const prefix of ['index#', 'chart@', 'chart:']) {
+        for (const key of await state.keys(repo.name, prefix)) {
+          if (belongs(key)) continue;
+          await state.delete(repo.name, key);
+          dropped++;
+        }
+      }
+      if (dropped > 0) {
+        this.#deps.log?.info(
+          { repository: repo.name, dropped },
+          'helm proxy: cached copies of upstream URLs no longer configured dropped',
+        );
+      }
+    })().catch((err: unknown) => {
+      this.#deps.log?.warn({ err, repository: repo.name }, 'dropping old upstream copies failed');
+    });
   }
 
   #settings(repo: Repository) {
@@ -134,24 +182,52 @@ export class HelmProxy implements HelmSource {
     repo: Repository,
   ): Promise<{ snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> } | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
+    this.#sweepOldUpstreams(repo);
     const settings = this.#settings(repo);
-    const parts: { parsed: ParsedIndex; entry: CachedEntry; stale: boolean }[] = [];
+    const resolvedParts: { index: number; entry: CachedEntry; stale: boolean }[] = [];
     let failure: unknown;
     for (let i = 0; i < repo.upstreams.length; i++) {
       try {
         const resolved = await this.#deps.proxy.resolve({
           registry: repo.name,
-          key: `index#${i}`,
+          key: `index#${i}@${upstreamId(repo.upstreams[i]?.url ?? '')}`,
           ttlSeconds: settings.ttl,
           serveStale: settings.serveStale,
           refresh: (cached) => this.#refresh(repo, i, cached),
         });
-        if (resolved === undefined) continue;
-        parts.push({
-          parsed: await this.#load(repo, i, resolved.entry),
-          entry: resolved.entry,
-          stale: resolved.stale,
-        });
+        if (resolved !== undefined) resolvedParts.push({ index: i, ...resolved });
+      } catch (err) {
+        failure = err;
+      }
+    }
+    // The URLs are part of the key: one document at another URL resolves other chart URLs.
+    const keyOf = (parts: readonly { index: number; entry: CachedEntry }[]) =>
+      `proxy:${repo.name}:${parts.map((p) => `${upstreamId(repo.upstreams[p.index]?.url ?? '')}=${p.entry.digest}`).join(',')}`;
+    const ttl = settings.ttl;
+    /** The snapshot as answered now: its freshness is that of these copies. */
+    const answer = (
+      parts: readonly { entry: CachedEntry; stale: boolean }[],
+      { snapshot, byFile }: { snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> },
+    ) => {
+      const stale = parts.some((p) => p.stale);
+      const validUntil =
+        failure !== undefined || stale || ttl === 0
+          ? 0
+          : ttl < 0
+            ? Infinity
+            : Math.min(...parts.map((p) => p.entry.fetchedAt + ttl * 1000));
+      return { snapshot: { ...snapshot, validUntil, ...(stale ? { stale } : {}) }, byFile };
+    };
+    const known = this.#snapshots.get(repo.name);
+    // The snapshot of these very copies is known: nothing to load. Every index.yaml GET and
+    // chart download comes here; a large index must not be read and parsed again for each.
+    if (resolvedParts.length > 0 && known?.snapshot.key === keyOf(resolvedParts)) {
+      return answer(resolvedParts, known);
+    }
+    const parts: { index: number; parsed: ParsedIndex; entry: CachedEntry; stale: boolean }[] = [];
+    for (const part of resolvedParts) {
+      try {
+        parts.push({ ...part, parsed: await this.#load(repo, part.index, part.entry) });
       } catch (err) {
         failure = err;
       }
@@ -160,22 +236,8 @@ export class HelmProxy implements HelmSource {
       if (failure !== undefined) throw asUpstreamError(failure, 'index.yaml');
       return undefined;
     }
-    const key = `proxy:${repo.name}:${parts.map((p) => p.entry.digest).join(',')}`;
-    const known = this.#snapshots.get(repo.name);
-    const ttl = settings.ttl;
-    const stale = parts.some((p) => p.stale);
-    const validUntil =
-      failure !== undefined || stale || ttl === 0
-        ? 0
-        : ttl < 0
-          ? Infinity
-          : Math.min(...parts.map((p) => p.entry.fetchedAt + ttl * 1000));
-    if (known && known.snapshot.key === key) {
-      return {
-        snapshot: { ...known.snapshot, validUntil, ...(stale ? { stale } : {}) },
-        byFile: known.byFile,
-      };
-    }
+    const key = keyOf(parts);
+    if (known?.snapshot.key === key) return answer(parts, known);
     const byFile = new Map<string, UpstreamChart>();
     const entries: UpstreamChart[] = [];
     for (const part of parts) {
@@ -187,14 +249,11 @@ export class HelmProxy implements HelmSource {
       }
     }
     if (parts.length > 1) sortEntries(entries);
-    const snapshot: IndexSnapshot = {
-      key,
-      validUntil,
-      entries,
-      modifiedAt: parts.reduce((max, p) => Math.max(max, p.entry.fetchedAt), 0),
-    };
-    this.#snapshots.set(repo.name, { snapshot, byFile });
-    return { snapshot: stale ? { ...snapshot, stale } : snapshot, byFile };
+    const modifiedAt = parts.reduce((max, p) => Math.max(max, p.entry.fetchedAt), 0);
+    const built = answer(parts, { snapshot: { key, validUntil: 0, entries, modifiedAt }, byFile });
+    const snapshot = { key, validUntil: built.snapshot.validUntil, entries, modifiedAt };
+    this.#snapshots.set(repo.name, { snapshot, byFile }); // kept without `stale`: answer() adds it
+    return built;
   }
 
   async #refresh(repo: Repository, index: number, cached: CachedEntry | undefined) {
@@ -224,8 +283,15 @@ export class HelmProxy implements HelmSource {
       throw asUpstreamError(err, 'index.yaml', target.label);
     });
     let parsed: ParsedIndex;
+    // The same bytes again (an upstream without validators, index_ttl 0): the parse is known.
+    const latest = this.#parsed.get(this.#parsedKey(repo, index));
+    const bodyDigest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
     try {
-      parsed = parseUpstreamIndex(body.toString('utf8'), repo.upstreams[index]?.url ?? '', index);
+      // Copied to the parser, not transferred: the body is stored below.
+      parsed =
+        latest?.digest === bodyDigest
+          ? latest.parsed
+          : await this.#deps.parser.parse(body, repo.upstreams[index]?.url ?? '', index);
     } catch (err) {
       throw new RegistryError(
         'UPSTREAM_FAILED',
@@ -236,7 +302,10 @@ export class HelmProxy implements HelmSource {
       maxBytes: MAX_UPSTREAM_INDEX_BYTES,
     });
     const digest = formatDigest(stored.digest);
-    this.#parsed.set(`${repo.name}#${index}\n${digest}`, parsed);
+    if (latest?.parsed !== parsed) {
+      this.#parsed.set(this.#parsedKey(repo, index), { digest, parsed });
+      this.#reportSkipped(repo, index, parsed);
+    }
     return {
       kind: 'updated' as const,
       entry: {
@@ -249,19 +318,45 @@ export class HelmProxy implements HelmSource {
     };
   }
 
-  async #load(repo: Repository, index: number, entry: CachedEntry): Promise<ParsedIndex> {
-    const key = `${repo.name}#${index}\n${entry.digest}`;
-    const known = this.#parsed.get(key);
-    if (known) return known;
-    const stream = await this.#deps.blobs.open(parseDigest(entry.digest));
-    const body = await readAllBounded(stream, MAX_UPSTREAM_INDEX_BYTES, 'cached index.yaml');
-    const parsed = parseUpstreamIndex(
-      body.toString('utf8'),
-      repo.upstreams[index]?.url ?? '',
-      index,
+  /** `<repo>#<upstream>@<url id>`: a parse belongs to the URL it was fetched from. */
+  #parsedKey(repo: Repository, index: number): string {
+    return `${repo.name}#${index}@${upstreamId(repo.upstreams[index]?.url ?? '')}`;
+  }
+
+  /** One warning per parse of an index that had entries left out (F3/F4 kinds, not absent fields). */
+  #reportSkipped(repo: Repository, index: number, parsed: ParsedIndex): void {
+    if (parsed.skipped === undefined) return;
+    this.#deps.log?.warn(
+      {
+        upstream: `${repo.name}#${index}`,
+        skipped: parsed.skipped.count,
+        examples: parsed.skipped.examples,
+      },
+      'upstream index.yaml entries left out (wrong field types, malformed digest or a URL NORA cannot fetch)',
     );
-    this.#parsed.set(key, parsed);
-    return parsed;
+  }
+
+  async #load(repo: Repository, index: number, entry: CachedEntry): Promise<ParsedIndex> {
+    const latest = this.#parsed.get(this.#parsedKey(repo, index));
+    if (latest?.digest === entry.digest) return latest.parsed;
+    const key = `${this.#parsedKey(repo, index)}\n${entry.digest}`;
+    const known = this.#loading.get(key);
+    if (known) return known;
+    const loading = (async () => {
+      const stream = await this.#deps.blobs.open(parseDigest(entry.digest));
+      const body = await readAllBounded(stream, MAX_UPSTREAM_INDEX_BYTES, 'cached index.yaml');
+      const parsed = await this.#deps.parser.parse(body, repo.upstreams[index]?.url ?? '', index, {
+        transfer: true,
+      });
+      this.#parsed.set(this.#parsedKey(repo, index), { digest: entry.digest, parsed });
+      return parsed;
+    })();
+    this.#loading.set(key, loading);
+    try {
+      return await loading;
+    } finally {
+      this.#loading.delete(key);
+    }
   }
 
   async openChart(
@@ -303,7 +398,7 @@ export class HelmProxy implements HelmSource {
     if (!opened) return undefined;
     // The stored chart is a cache entry (`chart:<file>`, as an unverified one is): without the
     // row nothing refers to its blob and `nora gc` removes it once past the grace period.
-    const key = `chart:${chartFilename(chart.name, chart.version)}`;
+    const key = this.#chartKey(repo, chart, chartFilename(chart.name, chart.version));
     const name = formatDigest(digest);
     if ((await this.#deps.proxy.lookup(repo.name, key))?.digest !== name) {
       opened.committed
@@ -335,7 +430,7 @@ export class HelmProxy implements HelmSource {
     prov: boolean,
   ): Promise<OpenedChartFile | undefined> {
     const file = chartFilename(chart.name, chart.version) + (prov ? '.prov' : '');
-    const key = `chart:${file}`;
+    const key = this.#chartKey(repo, chart, file);
     const known = await this.#deps.proxy.lookup(repo.name, key);
     const blobs = this.#deps.blobs;
     if (known) {
@@ -392,6 +487,11 @@ export class HelmProxy implements HelmSource {
     };
   }
 
+  /** The cache key of a chart file taken from `chart`'s upstream: `chart@<url id>:<file>`. */
+  #chartKey(repo: Repository, chart: UpstreamChart, file: string): string {
+    return `chart@${upstreamId(repo.upstreams[chart.upstream]?.url ?? '')}:${file}`;
+  }
+
   /**
    * GET of an absolute upstream URL: the response and the label of the upstream that answered
    * (for messages); undefined on 404, UPSTREAM_FAILED on other answers.
@@ -408,59 +508,6 @@ export class HelmProxy implements HelmSource {
       ? undefined
       : { response, label: target.label };
   }
-}
-
-/**
- * An upstream index.yaml as rewritten chart entries. Entries that are not a mapping with a chart
- * name, a SemVer 2 version and at least one URL are skipped (one bad entry must not make the
- * whole repository unreadable); a document that is not an index is refused (throws).
- */
-export function parseUpstreamIndex(text: string, base: string, upstream: number): ParsedIndex {
-  const doc = parseBoundedYaml(text, 'index.yaml');
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new Error('not an index (a mapping)');
-  }
-  const entries = (doc as Record<string, unknown>)['entries'];
-  const charts: UpstreamChart[] = [];
-  let bytes = 1024;
-  if (entries === undefined || entries === null) return { charts, bytes };
-  if (typeof entries !== 'object' || Array.isArray(entries))
-    throw new Error('entries is not a mapping');
-  const baseUrl = base.endsWith('/') ? base : `${base}/`;
-  for (const [name, versions] of Object.entries(entries as Record<string, unknown>)) {
-    if (!isChartName(name) || !Array.isArray(versions)) continue;
-    for (const raw of versions as unknown[]) {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) continue;
-      const entry = raw as Record<string, unknown>;
-      const version = entry['version'];
-      const urls = entry['urls'];
-      if (entry['name'] !== name || typeof version !== 'string' || !isSemver2(version)) continue;
-      if (!Array.isArray(urls) || typeof urls[0] !== 'string') continue;
-      let url: string;
-      try {
-        url = new URL(urls[0], baseUrl).toString();
-      } catch {
-        continue;
-      }
-      if (!/^https?:$/.test(new URL(url).protocol)) continue;
-      const digest = entry['digest'];
-      const sha256 =
-        typeof digest === 'string' && /^(sha256:)?[0-9a-f]{64}$/i.test(digest)
-          ? digest.slice(-64).toLowerCase()
-          : undefined;
-      const rewritten = { ...entry, urls: [`charts/${chartFilename(name, version)}`] };
-      let fragment: string;
-      try {
-        fragment = entryFragment(rewritten);
-      } catch {
-        continue; // not writable as JSON (a recursive alias): skipped like any bad entry
-      }
-      bytes += fragment.length * 2 + url.length * 2 + 200;
-      charts.push({ name, version, fragment, url, sha256, upstream });
-    }
-  }
-  sortEntries(charts);
-  return { charts, bytes };
 }
 
 /** An error while fetching from upstreams, as an upstream failure (502 class). */

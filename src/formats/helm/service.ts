@@ -39,6 +39,8 @@ export interface HelmServiceDeps {
   readonly config: () => AppConfig;
   /** The source of a proxy or group repository. */
   readonly sourceOf: (repo: Repository) => HelmSource;
+  /** Called for each full index.yaml rendering (tests count them: a warm GET makes none). */
+  readonly onRender?: ((repository: string, key: string) => void) | undefined;
 }
 
 /** What an upload carries, staged (in the blob store, read and checked, not recorded). */
@@ -128,7 +130,10 @@ export class HelmService {
     const key = `${snapshot.key}\nwithout:${hidden.join('/')}`;
     const cacheKey = `${repo.name}\n${key}`;
     const known = this.#filteredRenders.get(cacheKey);
-    if (known && Date.now() < known.validUntil + 1) return known;
+    if (known)
+      return known.validUntil === snapshot.validUntil
+        ? known
+        : { ...known, validUntil: snapshot.validUntil };
     const hiddenSet = new Set(hidden);
     const rendered = renderIndex({
       key,
@@ -136,20 +141,23 @@ export class HelmService {
       modifiedAt: snapshot.modifiedAt,
       entries: snapshot.entries.filter((e) => !hiddenSet.has(e.name)),
     });
-    if (snapshot.validUntil > Date.now()) {
-      if (this.#filteredRenders.size >= MAX_FILTERED_RENDERS) {
-        const oldest = this.#filteredRenders.keys().next().value;
-        if (oldest !== undefined) this.#filteredRenders.delete(oldest);
-      }
-      this.#filteredRenders.set(cacheKey, rendered);
+    if (this.#filteredRenders.size >= MAX_FILTERED_RENDERS) {
+      const oldest = this.#filteredRenders.keys().next().value;
+      if (oldest !== undefined) this.#filteredRenders.delete(oldest);
     }
+    this.#filteredRenders.set(cacheKey, rendered);
     return rendered;
   }
 
   /** The whole repository's index.yaml, rendered once per snapshot key. */
   async #renderedFull(repo: Repository, snapshot: IndexSnapshot): Promise<RenderedIndex> {
+    // The key names the content (a hosted write, the digests of a proxy's upstream copies, a
+    // group's member keys): the rendering of a key is reused whatever its freshness, which only
+    // decides the answer's caching headers. (Keeping it only while `validUntil` was ahead made an
+    // index with index_ttl 0, a stale one and every group answer with a failing member render
+    // again on each GET: half a second for a 5 MB index, on the event loop.) One per repository.
     const known = this.#rendered.get(repo.name);
-    if (known && known.key === snapshot.key && Date.now() < known.validUntil + 1) {
+    if (known && known.key === snapshot.key) {
       return known.validUntil === snapshot.validUntil
         ? known
         : { ...known, validUntil: snapshot.validUntil };
@@ -157,12 +165,15 @@ export class HelmService {
     const flightKey = `${repo.name}\n${snapshot.key}`;
     let flight = this.#rendering.get(flightKey);
     if (!flight) {
-      flight = Promise.resolve().then(() => renderIndex(snapshot));
+      flight = Promise.resolve().then(() => {
+        this.#deps.onRender?.(repo.name, snapshot.key);
+        return renderIndex(snapshot);
+      });
       this.#rendering.set(flightKey, flight);
       void flight.finally(() => this.#rendering.delete(flightKey)).catch(() => undefined);
     }
     const rendered = await flight;
-    if (snapshot.validUntil > Date.now()) this.#rendered.set(repo.name, rendered);
+    this.#rendered.set(repo.name, rendered);
     return rendered;
   }
 

@@ -507,8 +507,8 @@ export class MavenService {
    * version (cached ones included) from the builds through it. Refused (409, before the body is
    * read, nothing stored) unless `[maven] shadow_names` lists it — the operator's decision, as
    * Cargo's; Maven clients pass no flag — then it goes ahead and the answer and the log say what
-   * it took over. Unlike Cargo's and Go's, a Maven takeover can be undone (DELETE the hosted
-   * artifact), but only after builds have failed. "Serves": MavenSource.serves, whose upstream
+   * it took over. A Maven takeover can be undone (DELETE the hosted artifact; a Go module cannot
+   * be deleted), but only after builds have failed. "Serves": MavenSource.serves, whose upstream
    * look-up (when nothing is cached) is waited for at most `[circuit_breaker] stale_after` (5 s;
    * `proxy_timeout` when that is 0): the longest NORA already keeps a client waiting on a slow
    * upstream's metadata when it has an answer, well under Gradle's 30 s read timeout. An upstream

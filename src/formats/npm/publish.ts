@@ -7,12 +7,20 @@
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import semver from 'semver';
 import { type Digest, formatDigest } from '../../core/digest.ts';
 import { RegistryError, isRegistryError } from '../../core/errors.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { checkPublishName, checkTag, checkVersion, tarballFilename, unscoped } from './names.ts';
 import type { SpooledAttachment } from './publish-scan.ts';
-import { inspectTarball, type TarballFacts, withDerivedFields } from './tarball-facts.ts';
+import {
+  inspectTarball,
+  MAX_ENTRIES,
+  MAX_RATIO,
+  type RootPackageJson,
+  type TarballFacts,
+  withDerivedFields,
+} from './tarball-facts.ts';
 import type { Json, NewVersion, PublishInput } from './store.ts';
 
 /** Package-level fields kept from the last publish and rendered in the full packument. */
@@ -69,6 +77,31 @@ export function hasAttachments(body: Json): boolean {
 export interface Publisher {
   readonly name: string;
   readonly email: string | undefined;
+}
+
+/** A person as the packument records it: `{ name, email? }`. */
+function personOf(publisher: Publisher): Json {
+  return { name: publisher.name, ...(publisher.email ? { email: publisher.email } : {}) };
+}
+
+/**
+ * The package's `maintainers` after a publish, from the list stored before it (`stored`, read in
+ * the publish's transaction; anything but an array of `{name}` objects counts as none): the
+ * registry decides this list, never the publish body, as npm's registry does (the body's
+ * top-level and per-version `maintainers` are dropped). A new package's list is its publisher; a
+ * later publish keeps the list and adds its publisher when absent (on npm's registry only a
+ * maintainer may publish, so a publisher is always one; here `[[auth.rules]]` decide who may,
+ * and whoever did is listed). Without a publisher (an anonymous publish, auth off) the stored
+ * list is kept as it is, possibly empty: `npm owner ls` then prints "no admin found".
+ */
+export function recordedMaintainers(publisher: Publisher | undefined) {
+  return (stored: unknown): Json[] => {
+    const kept = Array.isArray(stored)
+      ? stored.filter((m): m is Json => isObject(m) && typeof m['name'] === 'string')
+      : [];
+    if (publisher === undefined || kept.some((m) => m['name'] === publisher.name)) return kept;
+    return [...kept, personOf(publisher)];
+  };
 }
 
 /**
@@ -162,7 +195,12 @@ export async function ingestPublish(
     }
     tags[tag] = version;
   }
-  return { versions: out, tags, meta: packageMeta(body, out, publisher) };
+  return {
+    versions: out,
+    tags,
+    meta: packageMeta(body, out),
+    maintainers: recordedMaintainers(publisher),
+  };
 }
 
 async function ingestAttachment(
@@ -212,16 +250,24 @@ async function ingestAttachment(
     throw new RegistryError('BAD_REQUEST', `attachment of ${version} is not a gzipped tarball`);
   }
   // Read before anything is stored (from the spool file or the decoded bytes; bounded, see
-  // tarball-facts.ts): a corrupt archive is refused, and the facts are what the registry derives
-  // from the tarball (_hasShrinkwrap, hasInstallScript, fileCount, unpackedSize).
-  const inspected = await inspectTarball(open());
+  // tarball-facts.ts): a corrupt archive is refused, its package.json must name the package and
+  // version published, and the facts are what the registry derives from the tarball
+  // (_hasShrinkwrap, hasInstallScript, fileCount, unpackedSize).
+  const inspected = await inspectTarball(open(), size);
   if (inspected.kind === 'corrupt') {
     throw new RegistryError(
       'BAD_REQUEST',
       `attachment of ${version} is not a valid gzipped tarball: ${inspected.reason.slice(0, 200)}`,
     );
   }
-  const facts = inspected.kind === 'facts' ? inspected.facts : undefined;
+  if (inspected.kind === 'unbounded') {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `tarball of ${name}@${version} is past what the registry reads at publish (${MAX_ENTRIES} entries, or ${MAX_RATIO} times its size unpacked past 1 GiB), so its package.json cannot be checked against the publish`,
+    );
+  }
+  checkTarballIdentity(name, version, inspected.packageJsons);
+  const facts = inspected.facts;
   const dist = isObject(manifest['dist']) ? manifest['dist'] : {};
   const expected = expectedSha512(dist['integrity']);
   let result;
@@ -261,6 +307,39 @@ async function ingestAttachment(
   };
 }
 
+/**
+ * Refuses (400) a tarball whose root `package.json` does not name the package and version being
+ * published ("manifest confusion": `npm install` unpacks the tarball and runs what its
+ * package.json says — scripts, dependencies, bin — while the registry shows the publish body's
+ * manifest). Every root package.json counts (npm extracts them all, the last one wins), and there
+ * must be one. Spelled as npm's own publish derives the manifest from the file: the name trimmed,
+ * the version as `semver.clean` reads it (`v1.0.0` and `1.0.0+b1` are published as `1.0.0`), and
+ * the manifest's version is read the same way (a body sent as `1.0.0+b1` matches its file).
+ */
+export function checkTarballIdentity(
+  name: string,
+  version: string,
+  found: readonly RootPackageJson[],
+): void {
+  const refuse = (why: string) =>
+    new RegistryError(
+      'BAD_REQUEST',
+      `tarball of ${name}@${version}: ${why}; a tarball's package.json must name the package and version published`,
+    );
+  if (found.length === 0) throw refuse('it has no package.json at its root (package/package.json)');
+  const cleanVersion = (value: unknown) =>
+    typeof value === 'string' ? (semver.clean(value, { loose: true }) ?? undefined) : undefined;
+  const published = cleanVersion(version) ?? version;
+  for (const file of found) {
+    if ('problem' in file) throw refuse(`its package.json cannot be read: ${file.problem}`);
+    const fileName = typeof file.name === 'string' ? file.name.trim() : undefined;
+    if (fileName !== name || cleanVersion(file.version) !== published) {
+      const shown = (value: unknown) => JSON.stringify(value ?? null).slice(0, 220);
+      throw refuse(`its package.json names ${shown(file.name)} version ${shown(file.version)}`);
+    }
+  }
+}
+
 /** `sha512-<base64>` → a digest to verify against; other algorithms are checked via shasum. */
 function expectedSha512(integrity: unknown): Digest | undefined {
   if (typeof integrity !== 'string') return undefined;
@@ -286,29 +365,23 @@ function versionManifest(
   dist['integrity'] = stored.integrity;
   dist['shasum'] = stored.shasum;
   const out: Json = { ...manifest, _id: `${name}@${version}`, dist };
-  if (publisher)
-    out['_npmUser'] = {
-      name: publisher.name,
-      ...(publisher.email ? { email: publisher.email } : {}),
-    };
+  // Who published and who maintains it are the registry's to say, as on npm's registry: the
+  // authenticated publisher (none for an anonymous publish), and the package's maintainers,
+  // which the store sets inside the publish's transaction (recordedMaintainers).
+  delete out['_npmUser'];
+  delete out['maintainers'];
+  if (publisher) out['_npmUser'] = personOf(publisher);
   return out;
 }
 
-function packageMeta(
-  body: Json,
-  versions: readonly NewVersion[],
-  publisher: Publisher | undefined,
-): Json {
+/** The package-level fields of the body (or the last version); `maintainers` never from it. */
+function packageMeta(body: Json, versions: readonly NewVersion[]): Json {
   const last = versions.at(-1)?.manifest ?? {};
   const meta: Json = {};
   for (const field of META_FIELDS) {
+    if (field === 'maintainers') continue;
     const value = body[field] ?? last[field];
     if (value !== undefined) meta[field] = value;
-  }
-  if (meta['maintainers'] === undefined && publisher) {
-    meta['maintainers'] = [
-      { name: publisher.name, ...(publisher.email ? { email: publisher.email } : {}) },
-    ];
   }
   return meta;
 }

@@ -195,7 +195,20 @@ function people(meta: Record<string, unknown>): { username: string; email?: stri
   });
 }
 
+/** The rows of one page of results, best first, with what the response needs besides them. */
+export interface RankedSearch {
+  readonly page: readonly { readonly row: SearchRow; readonly score: number }[];
+  readonly best: number;
+  readonly total: number;
+}
+
+/** `rankPackages` then `renderSearch` without publishers from elsewhere (proxied rows only). */
 export function searchPackages(rows: readonly SearchRow[], query: SearchQuery): SearchResponse {
+  return renderSearch(rankPackages(rows, query));
+}
+
+/** The rows matching `query`, scored; the page `from`/`size` asks for, and the total. */
+export function rankPackages(rows: readonly SearchRow[], query: SearchQuery): RankedSearch {
   const terms = parseTerms(query.text);
   const scored: { row: SearchRow; score: number }[] = [];
   for (const row of rows) {
@@ -222,10 +235,25 @@ export function searchPackages(rows: readonly SearchRow[], query: SearchQuery): 
   }
   scored.sort((a, b) => b.score - a.score || a.row.name.localeCompare(b.row.name));
   const best = Math.max(1, ...scored.map((s) => s.score));
-  const objects = scored.slice(query.from, query.from + query.size).map(({ row, score }) => {
-    const final = score / best;
+  return { page: scored.slice(query.from, query.from + query.size), best, total: scored.length };
+}
+
+/**
+ * The registry's search response for a ranked page. `publishers`: per row of the page, the
+ * latest version's `_npmUser` (hosted rows: the store reads it for the page only); a proxied
+ * row carries its own in `meta.publisher`. A row without one shows no publisher (never a
+ * maintainer in its place: a maintainer need not be who published the latest version).
+ */
+export function renderSearch(
+  ranked: RankedSearch,
+  publishers: ReadonlyMap<SearchRow, unknown> = new Map(),
+): SearchResponse {
+  const objects = ranked.page.map(({ row, score }) => {
+    const final = score / ranked.best;
     const maintainers = people(row.meta);
-    const publisher = people({ maintainers: [row.meta['publisher']] })[0] ?? maintainers[0];
+    const publisher = people({
+      maintainers: [publishers.get(row) ?? row.meta['publisher']],
+    })[0];
     const author = person(row.meta['author']);
     const date = row.meta['date'];
     return {
@@ -250,5 +278,5 @@ export function searchPackages(rows: readonly SearchRow[], query: SearchQuery): 
       searchScore: score,
     };
   });
-  return { objects, total: scored.length, time: new Date().toUTCString() };
+  return { objects, total: ranked.total, time: new Date().toUTCString() };
 }

@@ -45,7 +45,7 @@ import {
   type Publisher,
 } from './publish.ts';
 import type { ScannedBody } from './publish-scan.ts';
-import { type SearchQuery, type SearchResponse, searchPackages } from './search.ts';
+import { rankPackages, renderSearch, type SearchQuery, type SearchResponse } from './search.ts';
 import {
   type Json,
   type NpmStore,
@@ -503,10 +503,14 @@ export class NpmService {
     // Only packages the principal may read are found (and counted in `total`).
     const readable = (row: { name: string }) =>
       this.#deps.access.can(principal, repo, 'read', row.name);
-    return searchPackages(
+    const ranked = rankPackages(
       [...hosted, ...proxied.filter((r) => !hostedNames.has(r.name))].filter(readable),
       query,
     );
+    // The publisher a hosted result shows is its latest version's `_npmUser`, read for the
+    // page only (a manifest is too large to read for every row).
+    const page = ranked.page.map((r) => r.row).filter((row) => hostedNames.has(row.name));
+    return renderSearch(ranked, await this.#deps.store.latestPublishers(page));
   }
 
   /**

@@ -47,7 +47,14 @@ export interface NewVersion {
 export interface PublishInput {
   readonly versions: readonly NewVersion[];
   readonly tags: Readonly<Record<string, string>>;
+  /** Package-level fields of the publish (description, readme, …), without `maintainers`. */
   readonly meta: Json;
+  /**
+   * The package's maintainers after the publish, given the stored `maintainers` (undefined for a
+   * new package), called inside the publish's transaction; recorded in the package's meta and in
+   * each new version's manifest (npm's registry keeps both). Empty: none recorded.
+   */
+  readonly maintainers?: ((stored: unknown) => Json[]) | undefined;
 }
 
 export interface MetadataChanges {
@@ -225,6 +232,19 @@ export class NpmStore {
         if (key !== undefined && !taken.has(key))
           taken.set(key, { version: row.version, unpublished: row.unpublished_at !== null });
       }
+      const pkg = await trx
+        .selectFrom('npm_packages')
+        .select(['rev', 'meta'])
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .executeTakeFirst();
+      const maintainers = input.maintainers?.(
+        pkg === undefined ? undefined : parseJson(pkg.meta)['maintainers'],
+      );
+      const meta: Json =
+        maintainers === undefined || maintainers.length === 0
+          ? input.meta
+          : { ...input.meta, maintainers };
       for (const v of input.versions) {
         const key = precedenceKey(v.version) ?? v.version;
         const existing = taken.get(key);
@@ -246,7 +266,11 @@ export class NpmStore {
             repo,
             name,
             version: v.version,
-            manifest: JSON.stringify(v.manifest),
+            manifest: JSON.stringify(
+              meta['maintainers'] === undefined
+                ? v.manifest
+                : { ...v.manifest, maintainers: meta['maintainers'] },
+            ),
             filename: v.filename,
             digest: v.digest,
             integrity: v.integrity,
@@ -258,16 +282,9 @@ export class NpmStore {
           })
           .execute();
       }
-      const pkg = await trx
-        .selectFrom('npm_packages')
-        .select(['rev'])
-        .where('repo', '=', repo)
-        .where('name', '=', name)
-        .executeTakeFirst();
-      const description =
-        typeof input.meta['description'] === 'string' ? input.meta['description'] : '';
-      const keywords = Array.isArray(input.meta['keywords'])
-        ? input.meta['keywords']
+      const description = typeof meta['description'] === 'string' ? meta['description'] : '';
+      const keywords = Array.isArray(meta['keywords'])
+        ? meta['keywords']
             .filter((k) => typeof k === 'string')
             .join(' ')
             .toLowerCase()
@@ -276,7 +293,7 @@ export class NpmStore {
       if (pkg) {
         await trx
           .updateTable('npm_packages')
-          .set({ modified_at: now, rev, meta: JSON.stringify(input.meta), description, keywords })
+          .set({ modified_at: now, rev, meta: JSON.stringify(meta), description, keywords })
           .where('repo', '=', repo)
           .where('name', '=', name)
           .execute();
@@ -289,7 +306,7 @@ export class NpmStore {
             created_at: now,
             modified_at: now,
             rev,
-            meta: JSON.stringify(input.meta),
+            meta: JSON.stringify(meta),
             description,
             keywords,
           })
@@ -460,6 +477,43 @@ export class NpmStore {
       modifiedAt: r.modified_at,
       meta: parseJson(r.meta),
     }));
+  }
+
+  /**
+   * The `_npmUser` of each row's latest version (`SearchRow.latest`), for the rows that have
+   * one; one query per repository among `rows` (a search page: at most 250 rows).
+   */
+  async latestPublishers(rows: readonly SearchRow[]): Promise<Map<SearchRow, unknown>> {
+    const out = new Map<SearchRow, unknown>();
+    const byRepo = new Map<string, SearchRow[]>();
+    for (const row of rows) {
+      if (row.latest === '') continue;
+      byRepo.set(row.repo, [...(byRepo.get(row.repo) ?? []), row]);
+    }
+    for (const [repo, list] of byRepo) {
+      const found = await this.#db
+        .selectFrom('npm_versions')
+        .select(['name', 'version', 'manifest'])
+        .where('repo', '=', repo)
+        .where(
+          'name',
+          'in',
+          list.map((r) => r.name),
+        )
+        .where(
+          'version',
+          'in',
+          list.map((r) => r.latest),
+        )
+        .execute();
+      const manifests = new Map(found.map((f) => [`${f.name}\n${f.version}`, f.manifest]));
+      for (const row of list) {
+        const manifest = manifests.get(`${row.name}\n${row.latest}`);
+        const user = manifest === undefined ? undefined : parseJson(manifest)['_npmUser'];
+        if (user !== undefined) out.set(row, user);
+      }
+    }
+    return out;
   }
 
   /**

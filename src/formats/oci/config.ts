@@ -37,6 +37,14 @@ export const dockerSectionSchema = z.object({
   proxy_timeout: positiveSeconds.default(60),
   /** Per-chunk read timeout while streaming from an upstream, seconds. */
   read_timeout: positiveSeconds.default(60),
+  /**
+   * Our addition (as `[go] metadata_timeout`, `[helm] index_timeout`): seconds an upstream gets,
+   * whole fetch, for what is metadata — manifests, tag lists, referrers and blob HEADs (the
+   * existence checks every push through the `/v2/` group makes); at most proxy_timeout. Blob
+   * bodies keep proxy_timeout (connect + headers) and read_timeout (silence). Without it an
+   * upstream that accepts connections and never answers cost each pushed blob proxy_timeout.
+   */
+  metadata_timeout: positiveSeconds.default(5),
   /** Tag freshness: 0 revalidates every pull with one HEAD, >0 trusts a tag that long. */
   metadata_ttl: ttlSeconds.default(0),
   serve_stale: z.boolean().default(true),

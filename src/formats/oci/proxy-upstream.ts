@@ -38,15 +38,23 @@ const DOCKER_HUB_HOSTS = new Set([
   'registry.hub.docker.com',
 ]);
 
-/** One place to ask for a name: an upstream and the name as that upstream spells it. */
+/**
+ * One place to ask for a name: an upstream and the name as that upstream spells it. `target` and
+ * `metadata` are the same upstream (one label, one circuit breaker) with two timeouts: `target`
+ * for blob bodies ([docker] proxy_timeout to the headers, read_timeout between chunks),
+ * `metadata` for everything else ([docker] metadata_timeout, the whole fetch).
+ */
 export interface Candidate {
   readonly target: UpstreamTarget;
+  readonly metadata: UpstreamTarget;
   readonly remoteName: string;
 }
 
 export interface RoutableUpstream {
   readonly config: DockerUpstreamConfig;
   readonly target: UpstreamTarget;
+  /** The same upstream bounded by metadata_timeout (see Candidate). */
+  readonly metadata: UpstreamTarget;
 }
 
 /**
@@ -77,13 +85,14 @@ export function routeName(
             .map((u) => ({ upstream: u, remote: name }));
   const candidates: Candidate[] = [];
   for (const { upstream, remote } of chosen) {
+    const { target, metadata } = upstream;
     if (remote.includes('/')) {
-      candidates.push({ target: upstream.target, remoteName: remote });
+      candidates.push({ target, metadata, remoteName: remote });
     } else if (isDockerHub(upstream.config.url)) {
-      candidates.push({ target: upstream.target, remoteName: `library/${remote}` });
+      candidates.push({ target, metadata, remoteName: `library/${remote}` });
     } else {
-      candidates.push({ target: upstream.target, remoteName: remote });
-      candidates.push({ target: upstream.target, remoteName: `library/${remote}` });
+      candidates.push({ target, metadata, remoteName: remote });
+      candidates.push({ target, metadata, remoteName: `library/${remote}` });
     }
   }
   return candidates;
@@ -136,7 +145,7 @@ export class DockerUpstream {
     method: 'GET' | 'HEAD',
     ifNoneMatch?: string,
   ): Promise<ManifestAnswer> {
-    const response = await this.#client.request(candidate.target, {
+    const response = await this.#client.request(candidate.metadata, {
       method,
       path: path(candidate.remoteName, 'manifests', reference),
       wholeDeadline: true,
@@ -180,17 +189,24 @@ export class DockerUpstream {
     return { kind: 'found', body, mediaType: mediaType ?? mediaTypeFromBody(body) ?? '', digest };
   }
 
-  /** Opens a blob body from one candidate; undefined when the upstream does not have it. */
+  /**
+   * Opens a blob body from one candidate (GET: proxy_timeout to the headers, read_timeout
+   * between chunks), or asks whether it has it (HEAD: an existence check, metadata_timeout);
+   * undefined when the upstream does not have it.
+   */
   async blob(
     candidate: Candidate,
     digest: string,
     method: 'GET' | 'HEAD' = 'GET',
   ): Promise<{ body: Readable; size: number | undefined; label: string } | undefined> {
-    const response = await this.#client.request(candidate.target, {
-      method,
-      path: path(candidate.remoteName, 'blobs', digest),
-      scope: scopeOf(candidate.remoteName),
-    });
+    const response = await this.#client.request(
+      method === 'HEAD' ? candidate.metadata : candidate.target,
+      {
+        method,
+        path: path(candidate.remoteName, 'blobs', digest),
+        scope: scopeOf(candidate.remoteName),
+      },
+    );
     if (isAbsent(response)) {
       response.body.destroy();
       return undefined;
@@ -283,7 +299,7 @@ export class DockerUpstream {
     let path = firstPath;
     for (let page = 1; ; page++) {
       seen.add(path);
-      const response = await this.#client.request(candidate.target, {
+      const response = await this.#client.request(candidate.metadata, {
         method: 'GET',
         path,
         headers,

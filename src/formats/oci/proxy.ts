@@ -106,18 +106,33 @@ export class OciProxyBackend implements OciBackend {
   #settings(): ProxySettings {
     const docker = this.#context.config().docker;
     const repo = this.repository;
-    const upstreams = repo.upstreams.map((config, index) => ({
-      config,
-      target: this.#engine.upstream({
+    const timeout = repo.proxyTimeout ?? docker.proxy_timeout;
+    // Two targets per upstream, one label (so one circuit breaker): blob bodies on the proxy
+    // timeout, everything else — manifests, lists, blob HEADs — on metadata_timeout (see
+    // Candidate in proxy-upstream.ts): a group asks its proxy member on every blob HEAD of a push.
+    const metadataTimeout = Math.min(docker.metadata_timeout, timeout);
+    const upstreams = repo.upstreams.map((config, index) => {
+      const definition = {
         label: `${repo.name}/${config.prefix ?? String(index)}`,
         registry: repo.name,
         url: config.url,
         credentials: config.auth,
-        auth: 'challenge',
-        timeoutSeconds: repo.proxyTimeout ?? docker.proxy_timeout,
-        readTimeoutSeconds: docker.read_timeout,
-      }),
-    }));
+        auth: 'challenge' as const,
+      };
+      return {
+        config,
+        target: this.#engine.upstream({
+          ...definition,
+          timeoutSeconds: timeout,
+          readTimeoutSeconds: docker.read_timeout,
+        }),
+        metadata: this.#engine.upstream({
+          ...definition,
+          timeoutSeconds: metadataTimeout,
+          readTimeoutSeconds: metadataTimeout,
+        }),
+      };
+    });
     return {
       ttlSeconds: repo.metadataTtl ?? docker.metadata_ttl,
       serveStale: repo.serveStale ?? docker.serve_stale,
@@ -597,7 +612,11 @@ export class OciProxyBackend implements OciBackend {
   ): Promise<T | undefined> {
     let failure: RegistryError | undefined;
     let answered = false;
+    // Upstreams that timed out in this call: their other spellings of the name (`x`, then
+    // `library/x`) are not asked, or a hung upstream would cost the timeout once per spelling.
+    const timedOut = new Set<string>();
     for (const candidate of candidates) {
+      if (timedOut.has(candidate.target.label)) continue;
       try {
         const answer = await ask(candidate);
         if (answer !== undefined) return answer;
@@ -605,6 +624,7 @@ export class OciProxyBackend implements OciBackend {
       } catch (err) {
         if (!isRegistryError(err)) throw err;
         failure = err;
+        if (err.code === 'UPSTREAM_TIMEOUT') timedOut.add(candidate.target.label);
         this.#context.log.debug(
           { upstream: candidate.target.label, error: err.message },
           'upstream failed, trying the next',

@@ -76,7 +76,8 @@ export class UploadManager {
    * other client's pushes down until they are purged (upload_session_ttl).
    *
    * Before refusing, `client`'s own sessions idle for `idleSeconds` (no byte received, no
-   * request streaming into them) are cancelled, least recently used first, as many as make
+   * request streaming into them; 10 s for a session that has acknowledged no byte at all, see
+   * reclaimableAt) are cancelled, least recently used first, as many as make
    * room: a push killed mid-upload (a cancelled CI job) leaves sessions nobody can finish or
    * cancel — their UUIDs died with the process — and a shared CI account would otherwise be
    * locked out of every push until the TTL. Only the client's own sessions are touched; another
@@ -192,9 +193,9 @@ export class UploadManager {
     });
   }
 
-  /** Whether `row` may be reclaimed at `now`: no body streaming into it, no byte for idleSeconds. */
+  /** Whether `row` may be reclaimed at `now`: no body streaming into it, idle past reclaimableAt. */
   #idle(row: OciUploadsTable, now: number, limits: UploadLimits): boolean {
-    return !this.#inFlight.has(row.uuid) && row.updated_at <= now - limits.idleSeconds * 1000;
+    return !this.#inFlight.has(row.uuid) && now >= reclaimableAt(row, limits);
   }
 
   /** Cancels up to `count` of `client`'s idle sessions, least recently used first; how many. */
@@ -229,26 +230,35 @@ export class UploadManager {
     return reclaimed;
   }
 
-  /** The 429 for a client whose sessions are all in use: what counts, and when one frees. */
+  /**
+   * The 429 for a client whose sessions are all in use: what counts, and when one frees.
+   * Retry-After is honest: when none of the client's sessions is in use (a body streaming in,
+   * or a byte acknowledged within the last IN_USE_SECONDS), nothing but a reclaim can make room,
+   * so it is the seconds until the first one becomes reclaimable; a client told less (NORA's
+   * usual 3–10 s) ran out of retries before that (containers/image retries a 429 five times,
+   * skopeo gave up after 27 s with the message saying 27 s more would do). When some session is
+   * in use it may end any moment (a parallel push finishing a layer): then the usual 3–10 s, or
+   * the reclaim time when that is sooner.
+   */
   async #clientFull(client: string, open: number, limits: UploadLimits): Promise<RegistryError> {
     const now = Date.now();
     const rows = await this.#store.clientUploads(client);
     const waiting = rows.filter((r) => !this.#inFlight.has(r.uuid));
-    const oldest = waiting[0];
+    const inUse = rows.some(
+      (r) =>
+        this.#inFlight.has(r.uuid) || (r.offset > 0 && r.updated_at > now - IN_USE_SECONDS * 1000),
+    );
+    const first = Math.min(...waiting.map((r) => reclaimableAt(r, limits)));
+    const soonest = waiting.length === 0 ? undefined : Math.max(1, Math.ceil((first - now) / 1000));
     const idleFor = limits.idleSeconds;
-    const soonest =
-      oldest === undefined
-        ? undefined
-        : Math.max(1, Math.ceil((oldest.updated_at + idleFor * 1000 - now) / 1000));
+    const emptyFor = emptyIdleSeconds(limits);
     const when =
       soonest === undefined
         ? `all ${open} are receiving bytes now`
-        : `the least recently used one becomes reclaimable in ${soonest} s if it receives nothing`;
+        : `the first becomes reclaimable in ${soonest} s if it receives nothing`;
     return tooMany(
-      `too many concurrent upload sessions for ${client.replace(/^[a-z]+:/, '')}: ${open} open (max ${limits.maxSessionsPerClient} per client, [docker] max_upload_sessions_per_client), none idle. A session counts from its POST until its PUT or DELETE; one that receives no bytes for ${idleFor} s ([docker] upload_session_idle) is cancelled to make room for this client's next session (so a killed push frees its slots within ${idleFor} s); ${when}`,
-      // Never later than the usual 3–10 s: a session in use may end any moment (a parallel
-      // push finishing a layer), and a client told to wait a minute stalls its whole copy.
-      soonest === undefined ? undefined : Math.min(soonest, randomInt(3, 11)),
+      `too many concurrent upload sessions for ${client.replace(/^[a-z]+:/, '')}: ${open} open (max ${limits.maxSessionsPerClient} per client, [docker] max_upload_sessions_per_client), none idle. A session counts from its POST until its PUT or DELETE; one that receives no bytes for ${idleFor} s ([docker] upload_session_idle), or ${emptyFor} s when it has received none at all, is cancelled to make room for this client's next session (so a killed push frees its slots within ${idleFor} s); ${when}`,
+      soonest === undefined ? undefined : inUse ? Math.min(soonest, randomInt(3, 11)) : soonest,
     );
   }
 
@@ -410,13 +420,39 @@ export class UploadManager {
   }
 }
 
-/** fsync of a file's data (any descriptor of the file flushes it). */
+/**
+ * Seconds after which a session that has acknowledged no byte (offset 0: opened, or its only
+ * PATCH broke off) may be reclaimed, when upload_session_idle is longer. Cancelling it loses
+ * nothing (a client resuming it starts that blob again, which it must do anyway), and clients
+ * send their first PATCH or PUT right after the POST; what leaves empty sessions behind is a
+ * killed push or a client that opens sessions and never uses them (trial 13 F2: 25 of them
+ * locked the address out for a minute).
+ */
+const EMPTY_SESSION_IDLE_SECONDS = 10;
+
+/** A session that acknowledged a byte this recently (or streams one now) is in use (#clientFull). */
+const IN_USE_SECONDS = 10;
+
+function emptyIdleSeconds(limits: UploadLimits): number {
+  return Math.min(limits.idleSeconds, EMPTY_SESSION_IDLE_SECONDS);
+}
+
+/**
+ * When `row` becomes reclaimable (epoch ms) if it receives nothing: upload_session_idle after its
+ * last acknowledged byte, or EMPTY_SESSION_IDLE_SECONDS after its POST when it has none.
+ */
+function reclaimableAt(row: OciUploadsTable, limits: UploadLimits): number {
+  const seconds = row.offset === 0 ? emptyIdleSeconds(limits) : limits.idleSeconds;
+  return row.updated_at + seconds * 1000;
+}
+
 /** Whether `client` may use a session opened by `opener` (see UploadManager.#row). */
 function mayUse(opener: string | null, client: string | undefined): boolean {
   if (client === undefined || opener === null || !opener.startsWith('user:')) return true;
   return opener === client;
 }
 
+/** fsync of a file's data (any descriptor of the file flushes it). */
 async function syncFile(file: string): Promise<void> {
   const handle = await fs.open(file, 'r');
   try {

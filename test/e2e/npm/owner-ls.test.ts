@@ -28,60 +28,82 @@ function npmEnv(home: string): NodeJS.ProcessEnv {
   });
 }
 
-describe('npm owner ls / npm view: maintainers without an e-mail', { skip: missing }, () => {
-  test(
-    'htpasswd user → "hanna <>", store user with an address → "sam <sam@…>"',
-    {
-      timeout: 300_000,
-    },
-    async () => {
-      await using tmp = await tempDir('nora-e2e-owner-');
-      const htpasswd = path.join(tmp.path, 'users.htpasswd');
-      await fs.writeFile(
-        htpasswd,
-        `hanna:${bcrypt.hashSync('hanna-pw', 5).replace(/^\$2b\$/, '$2y$')}\n`,
-      );
-      await using server = await startTestServer({
-        config: { auth: { enabled: true, htpasswd_file: htpasswd } },
-      });
-      await server.app.context.identity.users.create('sam', 'sam-pw-1', 'sam@example.invalid');
-      const registry = `${server.url}/npm/`;
-      const nerfDart = registry.replace(/^https?:/, '');
-      const npm = (home: string, args: string[], cwd = home) =>
-        run('npm', [...args, '--registry', registry], {
-          cwd,
-          env: npmEnv(home),
-          timeoutMs: TIMEOUT,
-          check: false,
-        });
-      for (const [user, password, pkg] of [
-        ['hanna', 'hanna-pw', '@own/lib'],
-        ['sam', 'sam-pw-1', 'sam-lib'],
-      ] as const) {
-        const home = path.join(tmp.path, user);
-        await fs.mkdir(home, { recursive: true });
-        const auth = Buffer.from(`${user}:${password}`).toString('base64');
-        await writeUserNpmrc(home, registry, [`${nerfDart}:_auth=${auth}`]);
-        const dir = path.join(home, 'pkg');
-        await fs.mkdir(dir, { recursive: true });
+describe(
+  'npm owner ls / npm view / npm search: maintainers without an e-mail, publishers from the token',
+  { skip: missing },
+  () => {
+    test(
+      'htpasswd user → "hanna <>", store user with an address → "sam <sam@…>"',
+      {
+        timeout: 300_000,
+      },
+      async () => {
+        await using tmp = await tempDir('nora-e2e-owner-');
+        const htpasswd = path.join(tmp.path, 'users.htpasswd');
         await fs.writeFile(
-          path.join(dir, 'package.json'),
-          JSON.stringify({ name: pkg, version: '1.0.0', license: 'MIT' }),
+          htpasswd,
+          `hanna:${bcrypt.hashSync('hanna-pw', 5).replace(/^\$2b\$/, '$2y$')}\n`,
         );
-        const published = await npm(home, ['publish', '--access', 'public'], dir);
-        assert.equal(published.code, 0, published.stderr);
+        await using server = await startTestServer({
+          config: { auth: { enabled: true, htpasswd_file: htpasswd } },
+        });
+        await server.app.context.identity.users.create('sam', 'sam-pw-1', 'sam@example.invalid');
+        const registry = `${server.url}/npm/`;
+        const nerfDart = registry.replace(/^https?:/, '');
+        const npm = (home: string, args: string[], cwd = home) =>
+          run('npm', [...args, '--registry', registry], {
+            cwd,
+            env: npmEnv(home),
+            timeoutMs: TIMEOUT,
+            check: false,
+          });
+        for (const [user, password, pkg] of [
+          ['hanna', 'hanna-pw', '@own/lib'],
+          ['sam', 'sam-pw-1', 'sam-lib'],
+        ] as const) {
+          const home = path.join(tmp.path, user);
+          await fs.mkdir(home, { recursive: true });
+          const auth = Buffer.from(`${user}:${password}`).toString('base64');
+          await writeUserNpmrc(home, registry, [`${nerfDart}:_auth=${auth}`]);
+          const dir = path.join(home, 'pkg');
+          await fs.mkdir(dir, { recursive: true });
+          // What the package.json claims about its people is not what the registry records
+          // (trial 13 F7): the publisher is the authenticated user, and so is a new package's
+          // only maintainer.
+          await fs.writeFile(
+            path.join(dir, 'package.json'),
+            JSON.stringify({
+              name: pkg,
+              version: '1.0.0',
+              license: 'MIT',
+              maintainers: [{ name: 'root', email: 'root@example.invalid' }],
+              _npmUser: { name: 'root' },
+            }),
+          );
+          const published = await npm(home, ['publish', '--access', 'public'], dir);
+          assert.equal(published.code, 0, published.stderr);
 
-        const owners = await npm(home, ['owner', 'ls', pkg]);
-        assert.equal(owners.code, 0, owners.stderr);
-        assert.doesNotMatch(owners.stdout, /undefined/);
-        const expected = user === 'sam' ? 'sam <sam@example.invalid>' : 'hanna <>';
-        assert.equal(owners.stdout.trim(), expected);
+          const owners = await npm(home, ['owner', 'ls', pkg]);
+          assert.equal(owners.code, 0, owners.stderr);
+          assert.doesNotMatch(owners.stdout, /undefined/);
+          const expected = user === 'sam' ? 'sam <sam@example.invalid>' : 'hanna <>';
+          assert.equal(owners.stdout.trim(), expected);
 
-        const view = await npm(home, ['view', pkg]);
-        assert.equal(view.code, 0, view.stderr);
-        assert.doesNotMatch(view.stdout, /undefined/, view.stdout);
-        assert.match(view.stdout, new RegExp(`maintainers:\\n- ${user}`));
-      }
-    },
-  );
-});
+          const view = await npm(home, ['view', pkg]);
+          assert.equal(view.code, 0, view.stderr);
+          assert.doesNotMatch(view.stdout, /undefined/, view.stdout);
+          assert.match(view.stdout, new RegExp(`maintainers:\\n- ${user}`));
+          assert.doesNotMatch(view.stdout, /root/, view.stdout);
+          const publisher = await npm(home, ['view', pkg, '_npmUser.name']);
+          assert.equal(publisher.stdout.trim(), user, publisher.stderr);
+
+          const search = await npm(home, ['search', pkg]);
+          assert.equal(search.code, 0, search.stderr);
+          assert.doesNotMatch(search.stdout, /root/, search.stdout);
+          assert.match(search.stdout, new RegExp(` by ${user}\\n`), search.stdout);
+          assert.match(search.stdout, new RegExp(`Maintainers: ${user}\\n`), search.stdout);
+        }
+      },
+    );
+  },
+);

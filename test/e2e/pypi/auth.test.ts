@@ -39,11 +39,11 @@ describe('PyPI with auth on: twine and pip with users and nra_ tokens', { skip: 
     assert.ok(found, `no built file matches ${re}`);
     return found;
   };
-  const mint = async (role: string) => {
+  const mint = async (role: string, scope?: string[]) => {
     const res = await fetch(`${server.url}/api/tokens`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...USER, role, description: `pypi e2e ${role}` }),
+      body: JSON.stringify({ ...USER, role, description: `pypi e2e ${role}`, scope }),
     });
     assert.equal(res.status, 200, await res.clone().text());
     return ((await res.json()) as { token: string }).token;
@@ -133,5 +133,41 @@ describe('PyPI with auth on: twine and pip with users and nra_ tokens', { skip: 
       assert.match(res.stdout, /Successfully installed/, `${label}: ${output(res)}`);
       assert.deepEqual(await venv.versions('nora-auth-lib'), { 'nora-auth-lib': '1.1.0' }, label);
     }
+  });
+
+  // Trial 13 F6: a token scoped to the project as pyproject.toml spells it (`Nora_Auth.Lib`)
+  // reached nothing, because scopes were compared as written while the project is `nora-auth-lib`.
+  test('a token scoped to another spelling of the project uploads and installs it (PEP 503)', async () => {
+    const writer = await mint('write', ['pypi:Nora_Auth.Lib']);
+    const upload = await twineUpload(home, index, { username: '__token__', password: writer }, [
+      file(/-1\.2\.0-/),
+    ]);
+    assert.equal(upload.code, 0, output(upload));
+    const reader = await mint('read', ['pypi:NORA_AUTH_*']);
+    const venv = await createVenv(home, path.join(work.path, 'venv-scoped'));
+    const res = await venv.pip([
+      'install',
+      '--no-cache-dir',
+      '--index-url',
+      indexUrl(server.url, { username: '__token__', password: reader }),
+      'nora-auth-lib==1.2.0',
+    ]);
+    assert.match(res.stdout, /Successfully installed/, output(res));
+    // A scope naming another project still reaches nothing of this one.
+    const other = await mint('read', ['pypi:other_lib']);
+    const refused = await createVenv(home, path.join(work.path, 'venv-other-scope'));
+    const no = await refused.pip(
+      [
+        'install',
+        '-vv',
+        '--no-cache-dir',
+        '--index-url',
+        indexUrl(server.url, { username: '__token__', password: other }),
+        'nora-auth-lib',
+      ],
+      { check: false },
+    );
+    assert.notEqual(no.code, 0, output(no));
+    assert.match(output(no), /403 Client Error/, output(no).slice(-3000));
   });
 });

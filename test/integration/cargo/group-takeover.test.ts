@@ -1,7 +1,7 @@
 /**
  * A hosted publish of a crate the group's proxy member serves (`protect_hosted_names`; F3 of the
  * new-user trial, rustgo F4): refused by default with a 409 in Cargo's error shape (a takeover
- * hides the upstream's crate from every build through the group and cannot be undone), whether
+ * hides the upstream's crate from every build through the group until an admin deletes it), whether
  * the proxy has served the crate (cached) or its upstream merely has it; nothing is stored.
  * `[cargo] shadow_names` lets named crates (globs, any spelling) through: the answer's
  * `warnings.other` (which `cargo publish` prints as `warning: …`) says the group serves only the
@@ -71,7 +71,7 @@ describe('cargo group: publishing a crate its proxy has served', () => {
     assert.equal(
       detail,
       "refusing to publish crate `up-refused`: it is a new crate in cargo-hosted, and crate `up-refused` was served from cargo-proxy through group cargo; from now on that group serves only cargo-hosted's versions of it and no longer asks cargo-proxy (protect_hosted_names). " +
-        'Builds through that group that use the proxied crate would then fail, and a crate cannot be deleted to undo it (a yank keeps the name hosted). ' +
+        'Builds through that group that use the proxied crate would then fail until an admin deletes the hosted crate (a yank keeps the name hosted). ' +
         `To take the name over on purpose, an operator adds it to [cargo] shadow_names in NORA's configuration (NORA_CARGO_SHADOW_NAMES; e.g. shadow_names = ["up-refused"] or a glob such as "corp-*"); to keep the proxied crate, publish under another name (docs/cargo.md, "Group").`,
     );
     const hosted = await call('GET', `/repository/cargo-hosted/index/${indexPath('up-refused')}`);

@@ -49,7 +49,20 @@ describe('cargo: a reserved crate read without a token', () => {
       assert.equal(answer.status, 401, body);
       assert.match(body, /does not say auth-required and cargo sends no token/, path);
       assert.match(body, /anonymous_read = false/, path);
+      // The repository the client addressed (the group), not the member whose rule reserves it.
+      assert.match(
+        body,
+        /authentication required to read rg-secret1 in cargo: a rule reserves it, but anonymous clients may read cargo, so its config\.json/,
+        path,
+      );
     }
+    // Addressed at the member: the member.
+    const direct = await fetch(`${server.url}/repository/cargo-hosted/index/rg/-s/rg-secret1`);
+    assert.equal(direct.status, 401);
+    assert.match(
+      await direct.text(),
+      /read rg-secret1 in cargo-hosted: a rule reserves it, but anonymous clients may read cargo-hosted,/,
+    );
     // A crate no rule reserves is still read anonymously (a 404: it does not exist).
     assert.equal((await fetch(`${server.url}/cargo/index/rg/-p/rg-public`)).status, 404);
   });

@@ -10,6 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
+import { upstreamId } from '../../../src/formats/helm/proxy.ts';
 import { buildChart, helmPull, sha256 } from '../../helpers/helm.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 
@@ -225,14 +226,17 @@ describe('helm proxy and group', () => {
     fixture.hits.delete('/repo/index.yaml');
     const engine = nora.app.context.proxy;
     // Age the cached index so the next read revalidates.
-    const entry = await engine.lookup('fx-proxy', 'index#0');
+    // Keyed by the upstream's URL (a changed URL starts fresh).
+    const upstreamUrl = nora.app.context.repositories.get('fx-proxy')?.upstreams[0]?.url ?? '';
+    const key = `index#0@${upstreamId(upstreamUrl)}`;
+    const entry = await engine.lookup('fx-proxy', key);
     assert.ok(entry);
-    await engine.state.touch('fx-proxy', 'index#0', Date.now() - 3_600_000, entry.etag);
+    await engine.state.touch('fx-proxy', key, Date.now() - 3_600_000, entry.etag);
     const r = await fetch(`${nora.url}/repository/fx-proxy/index.yaml`);
     assert.equal(r.status, 200);
     assert.equal(fixture.hits.get('/repo/index.yaml'), 1);
     fixture.down = true;
-    await engine.state.touch('fx-proxy', 'index#0', Date.now() - 3_600_000, entry.etag);
+    await engine.state.touch('fx-proxy', key, Date.now() - 3_600_000, entry.etag);
     const stale = await fetch(`${nora.url}/repository/fx-proxy/index.yaml`);
     assert.equal(stale.status, 200, 'served stale while the upstream is down');
     fixture.down = false;

@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { NpmHttp } from './client.ts';
+import { publishBody } from './fixtures.ts';
+
+type Json = Record<string, unknown>;
 
 describe('npm accounts and tokens (auth enabled)', () => {
   let server: TestServer;
@@ -43,6 +46,47 @@ describe('npm accounts and tokens (auth enabled)', () => {
     }>();
     assert.equal(doc.versions['1.0.0']!._npmUser?.name, 'alice');
     assert.equal(doc.maintainers[0]!.name, 'alice');
+  });
+
+  // Trial 13 F7: the body's maintainers were stored verbatim, so alice could publish a package
+  // that `npm owner ls` and `npm search` showed as root's, and carol's publish dropped alice.
+  test("maintainers and publishers are the authenticated users, never the body's", async () => {
+    const alice = new NpmHttp(`${server.url}/npm`);
+    assert.equal((await alice.login('alice', 's3cret-pass')).status, 201);
+    const spoofed = publishBody({ name: 'spoofed', version: '1.0.0' }) as Json;
+    spoofed['maintainers'] = [{ name: 'root', email: 'root@example.invalid' }];
+    const manifest = (spoofed['versions'] as Record<string, Json>)['1.0.0']!;
+    manifest['_npmUser'] = { name: 'root' };
+    manifest['maintainers'] = [{ name: 'root' }];
+    assert.equal((await alice.request('PUT', '/spoofed', spoofed)).status, 201);
+    const mallory = new NpmHttp(`${server.url}/npm`);
+    assert.equal((await mallory.login('mallory', 'mallory-pass-1')).status, 201);
+    const next = publishBody({ name: 'spoofed', version: '1.1.0' }) as Json;
+    next['maintainers'] = [{ name: 'mallory' }];
+    assert.equal((await mallory.request('PUT', '/spoofed', next)).status, 201);
+
+    type Person = { name: string };
+    const doc = (await anon.packument('spoofed')).json<{
+      maintainers: Person[];
+      versions: Record<string, { _npmUser?: Person; maintainers?: Person[] }>;
+    }>();
+    const names = (people: Person[] | undefined) => people?.map((p) => p.name);
+    assert.deepEqual(names(doc.maintainers), ['alice', 'mallory']);
+    assert.equal(doc.versions['1.0.0']!._npmUser?.name, 'alice');
+    assert.deepEqual(names(doc.versions['1.0.0']!.maintainers), ['alice']);
+    assert.equal(doc.versions['1.1.0']!._npmUser?.name, 'mallory');
+    assert.deepEqual(names(doc.versions['1.1.0']!.maintainers), ['alice', 'mallory']);
+
+    type Found = { objects: { package: Json }[] };
+    const search = async (text: string) =>
+      (await anon.request('GET', `/-/v1/search?text=${encodeURIComponent(text)}`)).json<Found>();
+    assert.equal((await search('maintainer:root')).objects.length, 0);
+    const hit = (await search('spoofed')).objects[0]!.package;
+    assert.deepEqual(hit['publisher'], { username: 'mallory', email: 'mallory@example.test' });
+    assert.deepEqual(
+      (hit['maintainers'] as { username: string }[]).map((m) => m.username),
+      ['alice', 'mallory'],
+    );
   });
 
   test('login again: right password → new token, wrong password → 401; bad bodies → 400', async () => {
@@ -462,5 +506,24 @@ describe('self-registration: a name the configuration grants rights to is refuse
       (await new NpmHttp(`${server.url}/npm`).login('relbot', 'relbot-pass')).status,
       201,
     );
+  });
+});
+
+describe('npm publish with auth off: no publisher, and no maintainers taken from the body', () => {
+  test('an anonymous publish records neither; npm owner ls then prints "no admin found"', async () => {
+    await using server = await startTestServer();
+    const anon = new NpmHttp(`${server.url}/npm`);
+    const body = publishBody({ name: 'anon-claims', version: '1.0.0' }) as Json;
+    body['maintainers'] = [{ name: 'root' }];
+    const manifest = (body['versions'] as Record<string, Json>)['1.0.0']!;
+    manifest['_npmUser'] = { name: 'root' };
+    manifest['maintainers'] = [{ name: 'root' }];
+    assert.equal((await anon.request('PUT', '/anon-claims', body)).status, 201);
+    const doc = (await anon.packument('anon-claims')).json<
+      Json & { versions: Record<string, Json> }
+    >();
+    assert.equal(doc['maintainers'], undefined);
+    assert.equal(doc.versions['1.0.0']!['_npmUser'], undefined);
+    assert.equal(doc.versions['1.0.0']!['maintainers'], undefined);
   });
 });

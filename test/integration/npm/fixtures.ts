@@ -26,19 +26,22 @@ function tarHeader(name: string, size: number): Buffer {
   return header;
 }
 
-/** A gzipped tar with `package/<file>` entries, as `npm pack` makes. */
-export function makeTarball(files: Record<string, string>): Buffer {
+/** An uncompressed tar of regular files at the paths given, in order (paths ≤ 100 bytes). */
+export function tarEntries(entries: readonly (readonly [string, string | Buffer])[]): Buffer {
   const parts: Buffer[] = [];
-  for (const [name, content] of Object.entries(files)) {
+  for (const [name, content] of entries) {
     const data = Buffer.from(content);
-    parts.push(
-      tarHeader(`package/${name}`, data.length),
-      data,
-      Buffer.alloc((512 - (data.length % 512)) % 512),
-    );
+    parts.push(tarHeader(name, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
   parts.push(Buffer.alloc(1024));
-  return gzipSync(Buffer.concat(parts));
+  return Buffer.concat(parts);
+}
+
+/** A gzipped tar with `package/<file>` entries, as `npm pack` makes. */
+export function makeTarball(files: Record<string, string>): Buffer {
+  return gzipSync(
+    tarEntries(Object.entries(files).map(([name, content]) => [`package/${name}`, content])),
+  );
 }
 
 export interface PackageSpec {

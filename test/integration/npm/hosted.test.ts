@@ -8,7 +8,14 @@ import { gzipSync } from 'node:zlib';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { NpmHttp } from './client.ts';
 import { npmServerPerSuite } from './suite.ts';
-import { escapedName, integrityOf, makeTarball, publishBody, tarballOf } from './fixtures.ts';
+import {
+  escapedName,
+  integrityOf,
+  makeTarball,
+  publishBody,
+  tarballOf,
+  tarEntries,
+} from './fixtures.ts';
 
 type Packument = {
   name: string;
@@ -156,11 +163,48 @@ describe('npm hosted registry (auth disabled)', () => {
       [
         'integrity mismatch',
         withAttachment(good, {
-          data: tarballOf({ name: 'beta', version: '2.0.0' }).toString('base64'),
+          data: tarballOf({ name: 'beta', version: '1.0.0', description: 'x' }).toString('base64'),
           length: undefined,
         }),
         400,
         /integrity/,
+      ],
+      // Trial 13 F2 (manifest confusion): the tarball's package.json must be the publish's.
+      [
+        'tarball names another package',
+        withTarball(good, [['package/package.json', '{"name":"totally-other","version":"9.9.9"}']]),
+        400,
+        /package\.json names "totally-other" version "9\.9\.9"/,
+      ],
+      [
+        'tarball names another version',
+        withTarball(good, [['package/package.json', '{"name":"beta","version":"1.0.1"}']]),
+        400,
+        /names "beta" version "1\.0\.1"/,
+      ],
+      [
+        'a second root folder (npm extracts both into one)',
+        withTarball(good, [
+          ['package/package.json', '{"name":"beta","version":"1.0.0"}'],
+          ['evil/package.json', '{"name":"beta","version":"6.6.6"}'],
+        ]),
+        400,
+        /version "6\.6\.6"/,
+      ],
+      [
+        'no package.json',
+        withTarball(good, [['package/index.js', '']]),
+        400,
+        /no package\.json at its root/,
+      ],
+      [
+        'the check cannot be read past',
+        withTarball(good, [
+          ...Array.from({ length: 100_000 }, (_, i) => [`package/f${i}`, ''] as const),
+          ['package/package.json', '{"name":"totally-other","version":"9.9.9"}'],
+        ]),
+        400,
+        /past what the registry reads at publish \(100000 entries/,
       ],
       [
         'traversal attachment name',
@@ -503,6 +547,20 @@ function withAttachment(
   const attachments = body['_attachments'] as Record<string, Record<string, unknown>>;
   const [key, value] = Object.entries(attachments)[0]!;
   return { ...body, _attachments: { [key]: { ...value, ...attachment } } };
+}
+
+/** `body` with its one tarball replaced by a tar of `entries`, its integrity to match. */
+function withTarball(
+  body: Record<string, unknown>,
+  entries: readonly (readonly [string, string])[],
+): Record<string, unknown> {
+  const tgz = gzipSync(tarEntries(entries));
+  const versions = body['versions'] as Record<string, Record<string, unknown>>;
+  const [version, manifest] = Object.entries(versions)[0]!;
+  return {
+    ...withAttachment(body, { data: tgz.toString('base64'), length: tgz.length }),
+    versions: { [version]: { ...manifest, dist: integrityOf(tgz) } },
+  };
 }
 
 function renameAttachment(body: Record<string, unknown>, key: string): Record<string, unknown> {

@@ -272,9 +272,14 @@ describe('docker proxy routing and upstream garbage (fixture upstream)', () => {
 
 describe('routeName (pure)', () => {
   const target = (label: string) => ({ label }) as UpstreamTarget;
-  const hub = { config: { url: 'https://registry-1.docker.io' }, target: target('hub') };
-  const ghcr = { config: { url: 'https://ghcr.example', prefix: 'ghcr' }, target: target('ghcr') };
-  const local = { config: { url: 'http://127.0.0.1:5000' }, target: target('local') };
+  const upstream = (label: string, config: { url: string; prefix?: string }) => ({
+    config,
+    target: target(label),
+    metadata: target(label),
+  });
+  const hub = upstream('hub', { url: 'https://registry-1.docker.io' });
+  const ghcr = upstream('ghcr', { url: 'https://ghcr.example', prefix: 'ghcr' });
+  const local = upstream('local', { url: 'http://127.0.0.1:5000' });
 
   test('Docker Hub: one-segment names are library/<name>', () => {
     assert.deepEqual(

@@ -171,3 +171,67 @@ describe('upload sessions idle past docker.upload_session_idle make room for the
     await range.text();
   });
 });
+
+describe('the 429 at the per-client limit tells the truth about when room comes (trial 13 F2)', () => {
+  /** Moves every session's last byte `seconds` into the past. */
+  const age = (server: Awaited<ReturnType<typeof startOciServer>>, seconds: number) =>
+    server.app.context.db
+      .$extendTables<{ oci_uploads: { updated_at: number } }>()
+      .updateTable('oci_uploads')
+      .set({ updated_at: sql<number>`updated_at - ${seconds * 1000}` })
+      .execute();
+
+  test('sessions holding bytes, none in use: Retry-After is the time until the first is reclaimable', async () => {
+    await using server = await startOciServer({
+      config: {
+        docker: { upstreams: [], max_upload_sessions_per_client: 2, upload_session_idle: IDLE_S },
+      },
+    });
+    const client = new Client(server.url);
+    for (let i = 0; i < 2; i++) {
+      const started = await client.fetch('/v2/f2/bytes/blobs/uploads/', { method: 'POST' });
+      assert.equal(started.status, 202);
+      const patched = await client.fetch(started.headers.get('location') ?? '', {
+        method: 'PATCH',
+        body: Buffer.alloc(100, 1),
+      });
+      assert.equal(patched.status, 202);
+    }
+    // Their last bytes came 20 s ago (a push that died then): reclaimable in 40 s, no sooner.
+    await age(server, 20);
+    const refused = await client.fetch('/v2/f2/bytes/blobs/uploads/', { method: 'POST' });
+    const retry = Number(refused.headers.get('retry-after'));
+    const message = (await expectError(refused, 429, 'TOOMANYREQUESTS')).errors[0]?.message ?? '';
+    const soonest = Number(/reclaimable in (\d+) s/.exec(message)?.[1]);
+    assert.ok(soonest > IDLE_S - 20 - 5 && soonest <= IDLE_S - 20, message);
+    assert.equal(retry, soonest, `Retry-After ${retry}, the message says ${soonest} s`);
+  });
+
+  test('sessions that never received a byte are reclaimable after 10 s, and Retry-After says so', async () => {
+    await using server = await startOciServer({
+      config: {
+        docker: { upstreams: [], max_upload_sessions_per_client: 3, upload_session_idle: IDLE_S },
+      },
+    });
+    const client = new Client(server.url);
+    const opened: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const started = await client.fetch('/v2/f2/empty/blobs/uploads/', { method: 'POST' });
+      assert.equal(started.status, 202);
+      opened.push(started.headers.get('location') ?? '');
+    }
+    const refused = await client.fetch('/v2/f2/empty/blobs/uploads/', { method: 'POST' });
+    const retry = Number(refused.headers.get('retry-after'));
+    const message = (await expectError(refused, 429, 'TOOMANYREQUESTS')).errors[0]?.message ?? '';
+    assert.match(message, /or 10 s when it has received none at all/);
+    assert.ok(retry >= 1 && retry <= 10, `Retry-After ${retry}`);
+    assert.equal(retry, Number(/reclaimable in (\d+) s/.exec(message)?.[1]), message);
+    // 11 s later (well within upload_session_idle), the next POST reclaims the oldest.
+    await age(server, 11);
+    const next = await client.fetch('/v2/f2/empty/blobs/uploads/', { method: 'POST' });
+    assert.equal(next.status, 202, await next.text());
+    const gone = await client.fetch(opened[0] ?? '');
+    assert.equal(gone.status, 404);
+    await gone.text();
+  });
+});

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -80,6 +81,46 @@ describe('running as the README says', () => {
     await server.exited;
     await waitFor(() => server.output().includes('shutting down'));
     await assert.rejects(fetch(`${server.url}/health`), 'the server stopped listening');
+  });
+
+  test('a port in use: the error naming the address and the fix is the last line, no line of a server that seems to run', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-port-taken-'));
+    // Another program holds the port.
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      // stdout and stderr on one file, as in a terminal: the file holds the lines in the order
+      // they were written (pino writes stdout asynchronously, the error goes to stderr at once).
+      const outFile = path.join(dir, 'out.txt');
+      const out = await fs.open(outFile, 'w');
+      const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin/nora.js'), 'serve'], {
+        cwd: dir,
+        env: {
+          ...process.env,
+          NORA_HOST: '127.0.0.1',
+          NORA_PORT: String(port),
+          NORA_STORAGE_PATH: path.join(dir, 'storage'),
+          NORA_AUTH_ENABLED: 'false',
+        },
+        stdio: ['ignore', out.fd, out.fd],
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      await out.close();
+      const lines = (await fs.readFile(outFile, 'utf8')).split('\n').filter((l) => l !== '');
+      assert.equal(code, 1, lines.join('\n'));
+      assert.equal(
+        lines.at(-1),
+        `nora: cannot listen on 127.0.0.1:${port}: the address is already in use (another nora serve or another program has it): stop that one, or choose another port ([server] port, NORA_PORT)`,
+      );
+      // Said only by a server that listens (before: printed, then the error).
+      assert.ok(
+        !lines.some((l) => /authentication is disabled|listening/.test(l)),
+        lines.join('\n'),
+      );
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
   });
 
   test('SIGTERM stops accepting, finishes and exits 0', async () => {

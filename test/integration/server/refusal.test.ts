@@ -233,6 +233,13 @@ print(json.dumps([put(bad), put(readme)]))
     ] as const) {
       // Either the answer, or (a slow sender past the linger) a prompt reset: never a hang.
       assert.ok(result && result.seconds < 10, `${what}: took ${result?.seconds} s`);
+      if (result.error !== undefined) {
+        // A loaded CI machine (load 15-22) once could not send the 27 MB within the linger:
+        // http.client then meets the reset while still writing. Prompt, so not a hang.
+        assert.match(result.error, /BrokenPipe|ConnectionReset/, `${what}: ${result.error}`);
+        t.diagnostic(`${what}: reset while still sending, after ${result.seconds.toFixed(1)} s`);
+        continue;
+      }
       assert.equal(result.status, status, `${what}: ${JSON.stringify(result)}`);
     }
   });

@@ -60,6 +60,8 @@ const URLS = [
   '/repository/py/simple/',
   '/maven2/a/b/1.0/b-1.0.jar',
   '/cargo/api/v1/crates/new',
+  '/cargo/api/v1/crates/x',
+  '/cargo/api/v1/crates/x/1.0.0',
   '/go/example.com/m/@v/list',
   '/raw/x',
   '/raw/dir/file.bin',

@@ -8,6 +8,10 @@
  * 200), start-up logs an error naming the file, and the storage probe goes on into one shard
  * directory. Files are made unwritable with `chattr +i` as root (the mode does not stop root),
  * by their mode otherwise; skipped, saying so, when neither can be done.
+ *
+ * Twelfth session: a `nora.db-wal` made immutable while the server runs failed every upload's
+ * COMMIT (SQLITE_IOERR, 503) while /health said "healthy": the probe rolled back, and SQLite
+ * writes the `-wal` only at COMMIT. The probe now commits (a no-op `user_version` write).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -126,6 +130,62 @@ describe('/health and start-up on a metadata database that cannot be written', {
       }
     });
   }
+
+  test(
+    'nora.db-wal made immutable while serving: /health "degraded" naming it, uploads 503; writable again: healthy, uploads 201',
+    {
+      // SQLite holds the -wal open: a mode change stops none of its writes, an immutable flag does.
+      skip:
+        how === 'chattr'
+          ? false
+          : 'needs chattr +i as root (a mode change does not stop an open -wal)',
+    },
+    async () => {
+      await using dir = await tempDir('nora-health-wal-');
+      const { server, lines } = await serve(dir.path);
+      const wal = path.join(server.config.storage.path, 'nora.db-wal');
+      try {
+        const put = await fetch(`${server.url}/raw/wal/kept.txt`, {
+          method: 'PUT',
+          body: 'kept bytes',
+        });
+        assert.equal(put.status, 201);
+        assert.equal((await healthUntil(server, () => true)).body.status, 'healthy');
+        assert.ok(fs.existsSync(wal), 'the -wal is there');
+        lock(wal, true);
+        try {
+          const degraded = await healthUntil(server, (h) => h.status !== 'healthy');
+          assert.equal(degraded.status, 200, JSON.stringify(degraded.body));
+          assert.equal(degraded.body.status, 'degraded', JSON.stringify(degraded.body));
+          assert.deepEqual(degraded.body.database, {
+            writable: false,
+            write_error: `SQLITE_IOERR: nora.db-wal is not writable (${expectedErrno})`,
+          });
+          const logged = lines.find((line) => line.includes('cannot be written'));
+          assert.ok(logged !== undefined, lines.join(''));
+          assert.ok(logged.includes(`${wal} is not writable (${expectedErrno})`), logged);
+          const refused = await fetch(`${server.url}/raw/wal/new.txt`, {
+            method: 'PUT',
+            body: 'new bytes',
+          });
+          assert.equal(refused.status, 503, await refused.text());
+          assert.equal(await (await fetch(`${server.url}/raw/wal/kept.txt`)).text(), 'kept bytes');
+        } finally {
+          lock(wal, false);
+        }
+        // No restart needed: the next probe commits, and so do uploads.
+        const healthy = await healthUntil(server, (h) => h.status === 'healthy');
+        assert.equal(healthy.body.status, 'healthy', JSON.stringify(healthy.body));
+        const again = await fetch(`${server.url}/raw/wal/new.txt`, {
+          method: 'PUT',
+          body: 'new bytes',
+        });
+        assert.equal(again.status, 201);
+      } finally {
+        await server.close();
+      }
+    },
+  );
 
   test('blob shard directories read-only (blobs/sha256/xx): /health "degraded", storage.write_error', async () => {
     await using dir = await tempDir('nora-health-shard-');

@@ -62,6 +62,43 @@ describe('a credential scope naming a group', () => {
   });
 });
 
+describe("a credential scope compares names in the format's spelling, as rules do", () => {
+  it('PyPI: PEP 503 on both sides; Cargo: its crate-name form; npm and Go: as written', async () => {
+    const { AccessControl } = await import('../../../src/auth/access.ts');
+    const { patternScope } = await import('../../../src/auth/resolvers.ts');
+    const { normalizeProjectName } = await import('../../../src/formats/pypi/names.ts');
+    const { canonicalName } = await import('../../../src/formats/cargo/names.ts');
+    const repo = (name: string, format: string) => ({ name, format }) as unknown as Repository;
+    const access = new AccessControl({ authEnabled: false, anonymousRead: true }, undefined, {
+      pypi: normalizeProjectName,
+      cargo: canonicalName,
+    });
+    const may = (scope: string, repository: Repository, path: string) =>
+      access.can(
+        { kind: 'user', name: 'ci', roles: ['write'], scope: patternScope([scope]) },
+        repository,
+        'write',
+        path,
+      );
+    const pypi = repo('pypi', 'pypi');
+    // The trial's F6: the project as pyproject.toml spells it, and globs in other spellings.
+    for (const scope of ['pypi:Trial_Pkg', 'pypi:TRIAL.PKG', 'pypi:trial_*', 'pypi:Trial*']) {
+      assert.ok(may(scope, pypi, 'trial-pkg'), scope);
+      assert.ok(may(scope, pypi, 'Trial.Pkg'), `${scope} (request spelling)`);
+    }
+    assert.ok(!may('pypi:Trial_Pkg', pypi, 'trial-pkg-extra'));
+    assert.ok(!may('pypi:other_*', pypi, 'trial-pkg'));
+    assert.ok(!may('pypi-team:Trial_Pkg', pypi, 'trial-pkg'), 'the repository part is as written');
+    const cargo = repo('cargo', 'cargo');
+    assert.ok(may('cargo:Foo-Bar', cargo, 'foo_bar'));
+    assert.ok(may('cargo:foo-*', cargo, 'foo_baz'));
+    // npm and Go names are exact: `Foo` (a legacy npm name) and `foo` are two packages.
+    assert.ok(!may('npm:Foo', repo('npm', 'npm'), 'foo'));
+    assert.ok(!may('npm:my_pkg', repo('npm', 'npm'), 'my-pkg'));
+    assert.ok(!may('go:github.com/Corp/*', repo('go', 'go'), 'github.com/corp/x'));
+  });
+});
+
 describe('pattern validation', () => {
   it('refuses patterns that can match nothing or hide mistakes', async () => {
     const { patternProblem } = await import('../../../src/auth/patterns.ts');

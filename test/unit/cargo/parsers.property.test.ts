@@ -106,6 +106,16 @@ test('index paths and crate URLs round-trip for valid names and versions', () =>
         );
       }
       assert.deepEqual(parseCargoPath(`/api/v1/crates/${name}/owners`), { kind: 'owners', name });
+      // An admin's DELETE of a crate or of one version (`new` is the publish's path).
+      assert.deepEqual(
+        parseCargoPath(`/api/v1/crates/${name}`),
+        name === 'new' ? { kind: 'publish' } : { kind: 'crate', name },
+      );
+      assert.deepEqual(parseCargoPath(`/api/v1/crates/${name}/${encodeURIComponent(text)}`), {
+        kind: 'crate',
+        name,
+        version: text,
+      });
     }),
     { numRuns: 500 },
   );

@@ -22,7 +22,7 @@ import {
   readChartMetadata,
 } from '../../../src/formats/helm/chart.ts';
 import { renderIndexText, sortEntries } from '../../../src/formats/helm/index-render.ts';
-import { parseUpstreamIndex } from '../../../src/formats/helm/proxy.ts';
+import { parseUpstreamIndex } from '../../../src/formats/helm/upstream-index.ts';
 import { buildChart, provenance } from '../../helpers/helm.ts';
 
 const code = (err: unknown) => (err as { code?: string }).code;
@@ -325,7 +325,15 @@ describe('index.yaml rendering', () => {
         'entries:',
         '  nginx:',
         `  - {name: nginx, version: 1.0.0, digest: ${digest}, urls: [nginx-1.0.0.tgz]}`,
-        '  - {name: nginx, version: 2.0.0, urls: ["https://cdn.example.com/nginx-2.0.0.tgz"]}',
+        `  - {name: nginx, version: 2.0.0, digest: "sha256:${'b'.repeat(64)}", urls: ["https://cdn.example.com/nginx-2.0.0.tgz"]}`,
+        // Never servable (F4): no digest and another host, a file URL, a malformed digest.
+        '  - {name: nginx, version: 3.0.0, urls: ["https://cdn.example.com/nginx-3.0.0.tgz"]}',
+        '  - {name: nginx, version: 4.0.0, urls: ["file:///etc/passwd"]}',
+        '  - {name: nginx, version: 5.0.0, digest: zzz, urls: [nginx-1.0.0.tgz]}',
+        // A field Helm cannot decode (F3): the entry is left out, not passed on.
+        '  - {name: nginx, version: 6.0.0, keywords: cache, urls: [nginx-1.0.0.tgz]}',
+        '  - {name: nginx, version: 7.0.0, maintainers: someone, urls: [nginx-1.0.0.tgz]}',
+        '  - {name: nginx, version: 8.0.0, created: yesterday, urls: [nginx-1.0.0.tgz]}',
         '  - {name: nginx, version: not-semver, urls: [x.tgz]}',
         '  - {name: other, version: 1.0.0, urls: [x.tgz]}',
         '  "../evil":',
@@ -337,12 +345,44 @@ describe('index.yaml rendering', () => {
     assert.deepEqual(
       parsed.charts.map((c) => [c.name, c.version, c.url, c.sha256]),
       [
-        ['nginx', '2.0.0', 'https://cdn.example.com/nginx-2.0.0.tgz', undefined],
+        ['nginx', '2.0.0', 'https://cdn.example.com/nginx-2.0.0.tgz', 'b'.repeat(64)],
         ['nginx', '1.0.0', 'http://up.example/charts/nginx-1.0.0.tgz', digest],
       ],
     );
     assert.deepEqual((JSON.parse(parsed.charts[0]?.fragment ?? '{}') as { urls: string[] }).urls, [
       'charts/nginx-2.0.0.tgz',
     ]);
+    assert.ok(parsed.skipped);
+    assert.equal(parsed.skipped.count, 6);
+    assert.match(parsed.skipped.examples.join('\n'), /nginx 6\.0\.0: keywords must be a list/);
+  });
+
+  test('upstream index: field types as Helm decodes them; numbers and a missing apiVersion as Helm reads them', () => {
+    const parsed = parseUpstreamIndex(
+      [
+        'entries:',
+        '  a:',
+        '  - {name: a, version: 1.0.0, appVersion: 1.10, keywords: [x], created: "2026-01-02T03:04:05.123Z", extra: {any: thing}, urls: [a.tgz]}',
+        '  - {name: a, version: 0.9.0, apiVersion: v2, sources: [1], urls: [a.tgz]}',
+        '  - {name: a, version: 0.8.0, apiVersion: v2, deprecated: "yes", urls: [a.tgz]}',
+        '  - {name: a, version: 0.7.0, apiVersion: v2, annotations: {a: 1}, urls: [a.tgz]}',
+      ].join('\n'),
+      'http://up.example/',
+      0,
+    );
+    assert.deepEqual(
+      parsed.charts.map((c) => c.version),
+      ['1.0.0'],
+    );
+    assert.deepEqual(JSON.parse(parsed.charts[0]?.fragment ?? '{}'), {
+      apiVersion: 'v1',
+      name: 'a',
+      version: '1.0.0',
+      appVersion: '1.1',
+      keywords: ['x'],
+      urls: ['charts/a-1.0.0.tgz'],
+      created: '2026-01-02T03:04:05.123Z',
+    });
+    assert.equal(parsed.skipped?.count, 3);
   });
 });

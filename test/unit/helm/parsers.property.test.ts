@@ -26,7 +26,7 @@ import {
   readChartMetadata,
 } from '../../../src/formats/helm/chart.ts';
 import { parseHelmUpstreamList } from '../../../src/formats/helm/config.ts';
-import { parseUpstreamIndex } from '../../../src/formats/helm/proxy.ts';
+import { parseUpstreamIndex } from '../../../src/formats/helm/upstream-index.ts';
 import { buildChart, provenance } from '../../helpers/helm.ts';
 import { onlyRegistryErrors, semver2 as semver2Versions } from '../../helpers/properties.ts';
 
@@ -326,7 +326,6 @@ function checkIndex(text: string): void {
       assert.equal(entry.name, chart.name);
       assert.deepEqual(entry.urls, [`charts/${chartFilename(chart.name, chart.version)}`]);
     }
-    assert.ok(Number.isFinite(parsed.bytes));
   } catch (err) {
     // The caller turns any throw into a 502; a TypeError/RangeError would still be a bug here.
     assert.ok(
@@ -362,7 +361,9 @@ test('parseUpstreamIndex: arbitrary and near-valid index.yaml never throw a Type
         // Valid entries come through; an invalid one never hides the others.
         if (mutations.length === 0) {
           const parsed = parseUpstreamIndex(stringify(doc), 'http://127.0.0.1:1/charts', 0);
-          assert.equal(parsed.charts.length, entries.length);
+          // Except an entry it could never serve: no digest and a URL on another host (F4).
+          const servable = entries.filter((e) => 'digest' in e || !e.urls[0]?.startsWith('https:'));
+          assert.equal(parsed.charts.length, servable.length);
         }
       },
     ),
@@ -376,7 +377,9 @@ test('parseUpstreamIndex: arbitrary and near-valid index.yaml never throw a Type
       aliases.forEach((target, i) => {
         lines.push(`  c${i}:`, `    - &e${i}`, `      name: c${i}`, '      version: 1.0.0');
         lines.push(`      urls: [c${i}-1.0.0.tgz]`);
-        if (target !== null) lines.push(`      extra: *e${Math.min(target, i)}`);
+        // In a field Helm has (unknown ones are not copied): dependencies[].import-values.
+        if (target !== null)
+          lines.push(`      dependencies: [{name: d, import-values: *e${Math.min(target, i)}}]`);
       });
       checkIndex(lines.join('\n'));
       const parsed = parseUpstreamIndex(lines.join('\n'), 'http://127.0.0.1:1/', 0);
@@ -401,7 +404,7 @@ test('regression: a recursive alias in one upstream entry skips that entry only'
     '      name: a',
     '      version: 1.0.0',
     '      urls: [a-1.0.0.tgz]',
-    '      loop: *e',
+    '      dependencies: [{name: d, import-values: *e}]',
     '  b:',
     '    - name: b',
     '      version: 1.0.0',

@@ -507,7 +507,9 @@ const publishArb = fc
         const versionDocs: Record<string, unknown> = {};
         const attachments: Record<string, unknown> = {};
         versions.forEach((version, i) => {
-          const tgz = gzipSync(tarOf(Buffer.concat([Buffer.from(seed), Buffer.from([i])])));
+          const tgz = gzipSync(
+            tarOf(Buffer.concat([Buffer.from(seed), Buffer.from([i])]), name, version),
+          );
           const integrity = `sha512-${createHash('sha512').update(tgz).digest('base64')}`;
           const shasum = createHash('sha1').update(tgz).digest('hex');
           versionDocs[version] = { name, version, dist: { integrity, shasum } };
@@ -615,7 +617,7 @@ test('regression: a package whose (valid) name holds `..` can be published', asy
   // Found by the publish property: `a..b` passes npm's name rules and checkPublishName, but its
   // attachment `a..b-1.0.0.tgz` was refused as "invalid attachment name".
   for (const name of ['a..b', '@s/x..y', '0..']) {
-    const tgz = gzipSync(tarOf(Buffer.from(name)));
+    const tgz = gzipSync(tarOf(Buffer.from(name), name, '1.0.0'));
     const body = {
       name,
       versions: {
@@ -803,12 +805,16 @@ test('parseSearchQuery round-trips size and from; bounds them', () => {
 });
 
 /** A one-file ustar archive (`package/data`): publish refuses an attachment that is no tarball. */
-function tarOf(content: Buffer): Buffer {
-  const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
+/** A tar of `package/data` (`content`) and the `package/package.json` naming `name@version`. */
+function tarOf(content: Buffer, name: string, version: string): Buffer {
+  const entry = (path: string, data: Buffer) => [
+    tarHeader(path, data.length),
+    data,
+    Buffer.alloc((512 - (data.length % 512)) % 512),
+  ];
   return Buffer.concat([
-    tarHeader('package/data', content.length),
-    content,
-    padding,
+    ...entry('package/package.json', Buffer.from(JSON.stringify({ name, version }))),
+    ...entry('package/data', content),
     Buffer.alloc(1024),
   ]);
 }

@@ -325,6 +325,37 @@ describe('proxy engine', () => {
     resetTimeoutMs = 60_000;
   });
 
+  test('a metadata document cut at its whole deadline counts as a failure: the breaker opens', async () => {
+    // Headers at once, then a byte now and then: each answer "arrives", none ever finishes.
+    const drips = new Set<NodeJS.Timeout>();
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const timer = setInterval(() => res.write(' '), 50);
+      drips.add(timer);
+      res.on('close', () => {
+        clearInterval(timer);
+        drips.delete(timer);
+      });
+    };
+    const t = target('drip', { timeoutSeconds: 0.3 });
+    for (let i = 0; i < 2; i++) {
+      const response = await engine.client.request(t, {
+        method: 'GET',
+        path: '/drip',
+        wholeDeadline: true,
+      });
+      await assert.rejects(readAll(response.body), /timeout/i);
+    }
+    assert.equal(engine.circuits()['drip']?.state, 'open');
+    assert.equal(engine.circuits()['drip']?.consecutive_failures, 2);
+    await assert.rejects(
+      engine.client.request(t, { method: 'GET', path: '/drip-open', wholeDeadline: true }),
+      /circuit open/,
+    );
+    assert.ok(!hits.includes('GET /drip-open'), 'the upstream was not asked');
+    for (const timer of drips) clearInterval(timer);
+  });
+
   test('a label repointed at another URL (config reload) starts with a closed circuit', async () => {
     handler = (_req, res) => res.writeHead(200, { 'content-length': '2' }).end('ok');
     const dead = target('moved', { url: 'http://127.0.0.1:1' });
