@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SqlBlobIndex } from '../../../src/db/blob-index.ts';
+import { upstreamId } from '../../../src/formats/helm/proxy.ts';
 import { FORMATS } from '../../../src/formats/index.ts';
 import { collectGarbage } from '../../../src/gc/collector.ts';
 import { BlobStore } from '../../../src/storage/blob-store.ts';
@@ -92,8 +93,10 @@ describe('gc keeps what proxies cached (documents and files)', () => {
     // The fills record their cache rows once committed, after the answer: wait for the chart's
     // (the passes below run with a clock 8 days ahead, where an unrecorded fill is garbage).
     // 20 s bounds a failure only: the loop went on after 2 s, and the passes then removed it.
+    // Chart rows are keyed by their upstream's URL (src/formats/helm/proxy.ts chartKey).
+    const chartKey = `chart@${upstreamId(`${upstream.url}/helm`)}:gcproxied-1.0.0.tgz`;
     const deadline = Date.now() + 20_000;
-    while (!(await server.app.context.proxy.lookup('helm-proxy', 'chart:gcproxied-1.0.0.tgz'))) {
+    while (!(await server.app.context.proxy.lookup('helm-proxy', chartKey))) {
       assert.ok(Date.now() < deadline, "the chart fill's cache row was not recorded");
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
