@@ -142,7 +142,28 @@ describe('blobs', () => {
     });
     assert.equal(wrong.status, 416);
     assert.equal(wrong.headers.get('range'), '0-5');
+    // Every 416 carries what a 202 carries, so the client resumes from the refusal itself.
+    assert.equal(wrong.headers.get('location'), location);
+    assert.equal(wrong.headers.get('docker-upload-uuid'), uuid);
     await wrong.text();
+    // A malformed Content-Range (trial 13 F6: it came without Range or Location): 416 with the
+    // session's offset, nothing written.
+    for (const header of ['6-', 'bytes 6-7/7', 'garbage', '7-6']) {
+      const malformed = await client.fetch(location, {
+        method: 'PATCH',
+        body: 'xx',
+        headers: { 'content-range': header },
+      });
+      assert.equal(malformed.status, 416, header);
+      assert.equal(malformed.headers.get('range'), '0-5', header);
+      assert.equal(malformed.headers.get('location'), location, header);
+      assert.equal(malformed.headers.get('docker-upload-uuid'), uuid, header);
+      assert.match(
+        await malformed.text(),
+        /"code":"BLOB_UPLOAD_INVALID".*invalid Content-Range.*nothing was written \(current offset 6\)/,
+        header,
+      );
+    }
     // Starts at the offset but its range names 2 bytes and the body has 20: 416 saying that,
     // not "does not start at the current offset"; nothing written.
     const mismatched = await client.fetch(location, {
@@ -152,16 +173,19 @@ describe('blobs', () => {
     });
     assert.equal(mismatched.status, 416);
     assert.equal(mismatched.headers.get('range'), '0-5');
+    assert.equal(mismatched.headers.get('location'), location);
     assert.match(
       await mismatched.text(),
       /"code":"BLOB_UPLOAD_INVALID".*Content-Range 6-7 names 2 bytes but the chunk's Content-Length is 20; nothing was written/,
     );
+    // RFC 9110's form, what generic HTTP tooling sends (`bytes a-b/length`), is taken too.
     const second = await client.fetch(location, {
       method: 'PATCH',
       body: 'chunked ',
-      headers: { 'content-range': '6-13' },
+      headers: { 'content-range': 'bytes 6-13/19' },
     });
     assert.equal(second.status, 202);
+    assert.equal(second.headers.get('range'), '0-13');
     const digest = sha256('hello chunked world');
     const done = await client.fetch(`${location}?digest=${digest}`, {
       method: 'PUT',
@@ -295,6 +319,16 @@ describe('blobs', () => {
       }),
       416,
       'BLOB_UPLOAD_INVALID',
+    );
+    // A session that is not there is its 404 first, whatever the header.
+    await expectError(
+      await client.fetch(location.replace('/blobs/x/', '/blobs/y/'), {
+        method: 'PATCH',
+        body: 'ab',
+        headers: { 'content-range': 'garbage' },
+      }),
+      404,
+      'BLOB_UPLOAD_UNKNOWN',
     );
   });
 
