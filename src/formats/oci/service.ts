@@ -348,11 +348,11 @@ export class OciService {
         return this.#putManifest(request, target, reference);
       case 'DELETE': {
         const repo = this.#writeRepo(request, target, 'delete');
-        const { sql } = this.#deps.hosted;
+        const { hosted } = this.#deps;
         const deleted =
           reference.kind === 'tag'
-            ? await sql.deleteTag(repo, target.name, reference.tag)
-            : await sql.deleteManifest(repo, target.name, reference.digest);
+            ? await hosted.sql.deleteTag(repo, target.name, reference.tag)
+            : await hosted.deleteManifest(repo, target.name, reference.digest);
         if (!deleted) {
           await this.#heldElsewhere(target, repo, reference, (b) =>
             b.statManifest(target.name, reference),

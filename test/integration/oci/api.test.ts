@@ -536,6 +536,60 @@ describe('manifests', () => {
     );
   });
 
+  test('a manifest an index lists cannot be deleted while the index is there (409 MANIFEST_REFERENCED)', async () => {
+    const amd = await client.pushImage('man/multi', 'amd', { layer: 'amd layer' });
+    const arm = await client.pushImage('man/multi', 'arm', { layer: 'arm layer' });
+    const entry = (digest: string, body: string, architecture: string) => ({
+      mediaType: OCI_MANIFEST,
+      digest,
+      size: Buffer.byteLength(body),
+      platform: { architecture, os: 'linux' },
+    });
+    const index = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: [entry(amd.digest, amd.body, 'amd64'), entry(arm.digest, arm.body, 'arm64')],
+    });
+    const indexDigest = await client.putManifest('man/multi', 'latest', index, OCI_INDEX);
+    // A nested index listing that index: deleting the inner one is refused the same way.
+    const outer = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: [{ mediaType: OCI_INDEX, digest: indexDigest, size: Buffer.byteLength(index) }],
+    });
+    const outerDigest = await client.putManifest('man/multi', 'outer', outer, OCI_INDEX);
+
+    const refused = await client.fetch(`/v2/man/multi/manifests/${arm.digest}`, {
+      method: 'DELETE',
+    });
+    const body = await expectError(refused, 409, 'MANIFEST_REFERENCED');
+    assert.match(body.errors[0]?.message ?? '', new RegExp(`${indexDigest} \\(tags: latest\\)`));
+    assert.deepEqual(body.errors[0]?.detail, {
+      digest: arm.digest,
+      referencedBy: [{ digest: indexDigest, tags: ['latest'] }],
+    });
+    // Nothing changed: the child and the index are still served, and so is its tag.
+    assert.equal((await client.fetch(`/v2/man/multi/manifests/${arm.digest}`)).status, 200);
+    assert.equal((await client.fetch('/v2/man/multi/manifests/arm')).status, 200);
+    assert.equal((await client.fetch('/v2/man/multi/manifests/latest')).status, 200);
+    await expectError(
+      await client.fetch(`/v2/man/multi/manifests/${indexDigest}`, { method: 'DELETE' }),
+      409,
+      'MANIFEST_REFERENCED',
+    );
+    // Deleting a tag of a listed manifest removes only the tag.
+    const untag = await client.fetch('/v2/man/multi/manifests/arm', { method: 'DELETE' });
+    assert.equal(untag.status, 202);
+    // Parents first, then the children.
+    for (const digest of [outerDigest, indexDigest, arm.digest, amd.digest]) {
+      const deleted = await client.fetch(`/v2/man/multi/manifests/${digest}`, {
+        method: 'DELETE',
+      });
+      assert.equal(deleted.status, 202, `${digest}: ${await deleted.text()}`);
+    }
+    assert.equal((await client.fetch(`/v2/man/multi/manifests/${arm.digest}`)).status, 404);
+  });
+
   test('invalid manifests: unknown blobs, bad JSON, bad schema, wrong media type, too big', async () => {
     const put = (body: string | Buffer, type = OCI_MANIFEST, ref = 'bad') =>
       client.fetch(`/v2/man/invalid/manifests/${ref}`, {
