@@ -8,6 +8,7 @@ import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
 import { digestOf, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { ByteRange } from '../../core/http-range.ts';
+import { KeyedMutex } from '../../core/keyed-mutex.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -21,7 +22,12 @@ import type {
   OciBackend,
   OciCacheWriter,
 } from './backend.ts';
-import { MAX_MANIFEST_BYTES, parseManifest, type ParsedManifest } from './manifest.ts';
+import {
+  INDEX_MEDIA_TYPES,
+  MAX_MANIFEST_BYTES,
+  parseManifest,
+  type ParsedManifest,
+} from './manifest.ts';
 import { referenceText, type Reference } from './reference.ts';
 import type { ManifestRow, OciStore } from './store.ts';
 
@@ -76,6 +82,12 @@ export class Hosted implements HostedMachinery, OciCacheWriter {
   readonly #store: OciStore;
   readonly #blobs: BlobStore;
   readonly #cache: ManifestCache;
+  /**
+   * Per repo/name: an index PUT (children checked, then stored) and a manifest DELETE (parents
+   * checked, then deleted) do not interleave, so neither leaves an index listing a manifest the
+   * name no longer has.
+   */
+  readonly #nameLocks = new KeyedMutex();
 
   constructor(store: OciStore, blobs: BlobStore, cache: ManifestCache) {
     this.#store = store;
@@ -169,9 +181,68 @@ export class Hosted implements HostedMachinery, OciCacheWriter {
   ): Promise<PutManifestResult> {
     const parsed = parseManifest(body, contentType);
     const digest = manifestDigest(body, expectedDigest);
-    await this.#checkReferences(repo, name, parsed);
-    await this.#storeManifest(repo, name, body, digest, parsed, tags);
+    const store = async (): Promise<void> => {
+      await this.#checkReferences(repo, name, parsed);
+      await this.#storeManifest(repo, name, body, digest, parsed, tags);
+    };
+    if (parsed.children.length === 0) await store();
+    else await this.#nameLocks.run(nameKey(repo, name), store);
     return { digest, subject: parsed.subject };
+  }
+
+  /**
+   * Deletes the manifest `digest` of repo/name and every tag pointing at it; false when it is not
+   * there. Refused (409 MANIFEST_REFERENCED, naming the indexes and their tags) while an index
+   * stored under the name lists it: the index would stay tagged and served, and every pull of it
+   * (`docker pull`, `skopeo copy --all`) would fail on the missing child (trial 13 F7). A PUT
+   * refuses an index whose children are missing for the same reason. GitLab's registry answers
+   * the same (409 MANIFEST_REFERENCED), Harbor and zot refuse too; Distribution deletes. Delete
+   * the index first. Referrers (`subject`) are not consulted: the spec lets a subject go first.
+   *
+   * Cost: the indexes of the name are read (bodies from the manifest cache or the store) and
+   * searched for the digest, once per DELETE by digest.
+   */
+  deleteManifest(repo: string, name: string, digest: string): Promise<boolean> {
+    return this.#nameLocks.run(nameKey(repo, name), async () => {
+      if ((await this.#store.manifestByDigest(repo, name, digest)) === undefined) return false;
+      const parents = await this.#indexesListing(repo, name, digest);
+      if (parents.length > 0) {
+        const listed = await Promise.all(
+          parents.map(async (parent) => {
+            const tags = await this.#store.tagsOf(repo, name, parent);
+            return { digest: parent, tags };
+          }),
+        );
+        const named = listed
+          .map((p) => (p.tags.length === 0 ? p.digest : `${p.digest} (tags: ${p.tags.join(', ')})`))
+          .join('; ');
+        throw new RegistryError(
+          'CONFLICT',
+          `manifest ${digest} is listed by ${parents.length === 1 ? 'an index' : `${parents.length} indexes`} under ${name}: ${named}. Delete ${parents.length === 1 ? 'that index' : 'those indexes'} first; deleting this manifest would leave ${parents.length === 1 ? 'it' : 'them'} unpullable`,
+          { protocolCode: 'MANIFEST_REFERENCED', detail: { digest, referencedBy: listed } },
+        );
+      }
+      return this.#store.deleteManifest(repo, name, digest);
+    });
+  }
+
+  /** Digests of the indexes stored under repo/name whose `manifests[]` list `digest`. */
+  async #indexesListing(repo: string, name: string, digest: string): Promise<string[]> {
+    const parents: string[] = [];
+    for (const row of await this.#store.manifestsOfTypes(repo, name, INDEX_MEDIA_TYPES)) {
+      if (row.digest === digest) continue;
+      const body = await this.manifestBody(row);
+      // A byte search first: most indexes of a name do not mention the digest at all.
+      if (body?.includes(digest) !== true) continue;
+      let children: readonly string[];
+      try {
+        children = parseManifest(body, row.media_type).children;
+      } catch {
+        continue; // stored unparsable (cannot happen through a PUT): it lists nothing pullable
+      }
+      if (children.includes(digest)) parents.push(row.digest);
+    }
+    return parents;
   }
 
   async cacheManifest(
@@ -312,6 +383,10 @@ export class HostedBackend implements OciBackend {
       };
     });
   }
+}
+
+function nameKey(repo: string, name: string): string {
+  return `${repo}\0${name}`;
 }
 
 /** The digest of manifest bytes; when the client named one, it must match (DIGEST_INVALID). */

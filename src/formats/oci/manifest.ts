@@ -21,6 +21,8 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const IMAGE_TYPES = new Set<string>([MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest]);
 const INDEX_TYPES = new Set<string>([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList]);
 export const MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([...IMAGE_TYPES, ...INDEX_TYPES]);
+/** The media types whose manifests list other manifests (`manifests[]`). */
+export const INDEX_MEDIA_TYPES: readonly string[] = [...INDEX_TYPES];
 
 /** Whether a manifest of this media type is an image (config + layers), not an index. */
 export function isImageManifest(mediaType: string): boolean {

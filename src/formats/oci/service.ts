@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { parseDigest } from '../../core/digest.ts';
-import { RegistryError } from '../../core/errors.ts';
+import { isRegistryError, RegistryError } from '../../core/errors.ts';
 import { ifRangeHolds } from '../../core/http-conditional.ts';
 import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
 import { readAllBounded } from '../../core/streams.ts';
@@ -348,11 +348,11 @@ export class OciService {
         return this.#putManifest(request, target, reference);
       case 'DELETE': {
         const repo = this.#writeRepo(request, target, 'delete');
-        const { sql } = this.#deps.hosted;
+        const { hosted } = this.#deps;
         const deleted =
           reference.kind === 'tag'
-            ? await sql.deleteTag(repo, target.name, reference.tag)
-            : await sql.deleteManifest(repo, target.name, reference.digest);
+            ? await hosted.sql.deleteTag(repo, target.name, reference.tag)
+            : await hosted.deleteManifest(repo, target.name, reference.digest);
         if (!deleted) {
           await this.#heldElsewhere(target, repo, reference, (b) =>
             b.statManifest(target.name, reference),
@@ -617,6 +617,39 @@ export class OciService {
     return blobCreated(request, target, digest);
   }
 
+  /**
+   * The chunk's Content-Range. A malformed one is refused with 416 and the session's current
+   * `Range`, `Location` and `Docker-Upload-UUID` (trial 13 F6: it came without them, so the
+   * client learnt nothing about the offset); a session that is unknown (or another user's) is
+   * still its 404, whatever the header.
+   */
+  async #chunkRange(
+    request: OciRequest,
+    target: Target,
+    repo: string,
+    uuid: string,
+  ): Promise<{ start: number; end: number } | undefined> {
+    try {
+      return parseContentRange(request.header('content-range'));
+    } catch (err) {
+      if (!isRegistryError(err)) throw err;
+      const status = await this.#deps.uploads.status(
+        repo,
+        target.name,
+        uuid,
+        uploadClient(request),
+      );
+      throw new RegistryError(
+        err.code,
+        `${err.message}; nothing was written (current offset ${status.offset})`,
+        {
+          ...(err.protocolCode === undefined ? {} : { protocolCode: err.protocolCode }),
+          headers: { ...sessionHeaders(request, target, uuid), range: rangeHeader(status.offset) },
+        },
+      );
+    }
+  }
+
   async #upload(
     request: OciRequest,
     route: Extract<OciRoute, { kind: 'upload' }>,
@@ -633,15 +666,20 @@ export class OciService {
       }
       case 'PATCH': {
         const repo = this.#writeRepo(request, target, 'write');
-        const range = parseContentRange(request.header('content-range'));
-        const status = await uploads.append(
-          repo,
-          target.name,
+        const range = await this.#chunkRange(request, target, repo, route.uuid);
+        const status = await withSessionHeaders(
+          request,
+          target,
           route.uuid,
-          request.body,
-          range,
-          declaredLength(request),
-          uploadClient(request),
+          uploads.append(
+            repo,
+            target.name,
+            route.uuid,
+            request.body,
+            range,
+            declaredLength(request),
+            uploadClient(request),
+          ),
         );
         return uploadReply(request, target, 202, status.uuid, status.offset);
       }
@@ -653,18 +691,23 @@ export class OciService {
             protocolCode: 'DIGEST_INVALID',
           });
         }
-        const range = parseContentRange(request.header('content-range'));
+        const range = await this.#chunkRange(request, target, repo, route.uuid);
         const length = declaredLength(request);
         const hasBody =
           (length !== undefined && length > 0) || request.header('transfer-encoding') !== undefined;
-        const result = await uploads.finish(
-          repo,
-          target.name,
+        const result = await withSessionHeaders(
+          request,
+          target,
           route.uuid,
-          digest,
-          hasBody ? request.body : undefined,
-          range,
-          uploadClient(request),
+          uploads.finish(
+            repo,
+            target.name,
+            route.uuid,
+            digest,
+            hasBody ? request.body : undefined,
+            range,
+            uploadClient(request),
+          ),
         );
         await this.#deps.hosted.sql.linkBlob(repo, target.name, result.digest, result.size);
         return blobCreated(request, target, result.digest);
@@ -681,6 +724,39 @@ export class OciService {
 }
 
 // Helpers.
+
+/**
+ * `pending`, its 416 (a chunk out of order, a range that is not the chunk's length, a malformed
+ * Content-Range) carrying `Location` and `Docker-Upload-UUID` besides the current `Range`: what
+ * the 202 of a chunk carries, so a client resumes from the refusal itself (the distribution
+ * spec's chunked-upload section, and the 416 it specified before: `Location`, `Range: 0-<last
+ * valid>`).
+ */
+async function withSessionHeaders<T>(
+  request: OciRequest,
+  target: Target,
+  uuid: string,
+  pending: Promise<T>,
+): Promise<T> {
+  try {
+    return await pending;
+  } catch (err) {
+    if (!isRegistryError(err) || err.status !== 416) throw err;
+    throw new RegistryError(err.code, err.message, {
+      ...(err.protocolCode === undefined ? {} : { protocolCode: err.protocolCode }),
+      detail: err.detail,
+      headers: { ...err.headers, ...sessionHeaders(request, target, uuid) },
+      cause: err,
+    });
+  }
+}
+
+function sessionHeaders(request: OciRequest, target: Target, uuid: string): Record<string, string> {
+  return {
+    location: `${request.prefix}/${target.urlName}/blobs/uploads/${uuid}`,
+    'docker-upload-uuid': uuid,
+  };
+}
 
 /**
  * Who an upload session belongs to: the user (any of its credentials: password, API token,
@@ -756,17 +832,30 @@ function uploadReply(
   return {
     status,
     headers: {
-      location: `${request.prefix}/${target.urlName}/blobs/uploads/${uuid}`,
-      range: `0-${Math.max(0, offset - 1)}`,
-      'docker-upload-uuid': uuid,
+      ...sessionHeaders(request, target, uuid),
+      range: rangeHeader(offset),
       'content-length': '0',
     },
   };
 }
 
-const CONTENT_RANGE = /^(?:bytes[ =])?(\d+)-(\d+)$/;
+/** `Range: 0-<offset-1>`, the bytes a session holds (`0-0` for none, as the spec writes it). */
+function rangeHeader(offset: number): string {
+  return `0-${Math.max(0, offset - 1)}`;
+}
 
-/** `Content-Range: <start>-<end>` as the distribution spec writes it (inclusive end). */
+/**
+ * `<start>-<end>` as the distribution spec writes it, optionally after `bytes ` or `bytes=`, and
+ * optionally followed by `/<complete length>` or `/*` (RFC 9110 §14.4, what generic HTTP
+ * tooling sends), whose length must then lie past `end`.
+ */
+const CONTENT_RANGE = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(\d+|\*))?$/;
+
+/**
+ * A chunk's `Content-Range` (inclusive end), undefined when absent. Malformed: 416
+ * BLOB_UPLOAD_INVALID (what the distribution spec answered for an invalid Content-Range
+ * format; the caller adds the session's headers).
+ */
 export function parseContentRange(
   header: string | undefined,
 ): { start: number; end: number } | undefined {
@@ -774,10 +863,17 @@ export function parseContentRange(
   const match = CONTENT_RANGE.exec(header.trim());
   const start = Number(match?.[1]);
   const end = Number(match?.[2]);
-  if (!match || !Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
+  const complete = match?.[3];
+  if (
+    !match ||
+    !Number.isSafeInteger(start) ||
+    !Number.isSafeInteger(end) ||
+    end < start ||
+    (complete !== undefined && complete !== '*' && !(Number(complete) > end))
+  ) {
     throw new RegistryError(
       'RANGE_NOT_SATISFIABLE',
-      `invalid Content-Range: ${header.slice(0, 100)}`,
+      `invalid Content-Range: ${header.slice(0, 100)} (expected <start>-<end>, inclusive, starting at the session's offset)`,
       {
         protocolCode: 'BLOB_UPLOAD_INVALID',
       },

@@ -369,6 +369,36 @@ export class OciStore {
     return blob ? [] : undefined;
   }
 
+  /** The manifests of repo/name with one of `mediaTypes` (the indexes a delete must consult). */
+  async manifestsOfTypes(
+    repo: string,
+    name: string,
+    mediaTypes: readonly string[],
+  ): Promise<ManifestRow[]> {
+    if (mediaTypes.length === 0) return [];
+    return this.#db
+      .selectFrom('oci_manifests')
+      .select(['digest', 'media_type', 'size'])
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .where('media_type', 'in', mediaTypes)
+      .orderBy('created_at')
+      .execute();
+  }
+
+  /** The tags of repo/name that point at `digest`, sorted. */
+  async tagsOf(repo: string, name: string, digest: string): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('oci_tags')
+      .select('tag')
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .where('digest', '=', digest)
+      .orderBy('tag')
+      .execute();
+    return rows.map((r) => r.tag);
+  }
+
   async names(repo: string): Promise<string[]> {
     const rows = await this.#db
       .selectFrom('oci_manifests')

@@ -142,7 +142,28 @@ describe('blobs', () => {
     });
     assert.equal(wrong.status, 416);
     assert.equal(wrong.headers.get('range'), '0-5');
+    // Every 416 carries what a 202 carries, so the client resumes from the refusal itself.
+    assert.equal(wrong.headers.get('location'), location);
+    assert.equal(wrong.headers.get('docker-upload-uuid'), uuid);
     await wrong.text();
+    // A malformed Content-Range (trial 13 F6: it came without Range or Location): 416 with the
+    // session's offset, nothing written.
+    for (const header of ['6-', 'bytes 6-7/7', 'garbage', '7-6']) {
+      const malformed = await client.fetch(location, {
+        method: 'PATCH',
+        body: 'xx',
+        headers: { 'content-range': header },
+      });
+      assert.equal(malformed.status, 416, header);
+      assert.equal(malformed.headers.get('range'), '0-5', header);
+      assert.equal(malformed.headers.get('location'), location, header);
+      assert.equal(malformed.headers.get('docker-upload-uuid'), uuid, header);
+      assert.match(
+        await malformed.text(),
+        /"code":"BLOB_UPLOAD_INVALID".*invalid Content-Range.*nothing was written \(current offset 6\)/,
+        header,
+      );
+    }
     // Starts at the offset but its range names 2 bytes and the body has 20: 416 saying that,
     // not "does not start at the current offset"; nothing written.
     const mismatched = await client.fetch(location, {
@@ -152,16 +173,19 @@ describe('blobs', () => {
     });
     assert.equal(mismatched.status, 416);
     assert.equal(mismatched.headers.get('range'), '0-5');
+    assert.equal(mismatched.headers.get('location'), location);
     assert.match(
       await mismatched.text(),
       /"code":"BLOB_UPLOAD_INVALID".*Content-Range 6-7 names 2 bytes but the chunk's Content-Length is 20; nothing was written/,
     );
+    // RFC 9110's form, what generic HTTP tooling sends (`bytes a-b/length`), is taken too.
     const second = await client.fetch(location, {
       method: 'PATCH',
       body: 'chunked ',
-      headers: { 'content-range': '6-13' },
+      headers: { 'content-range': 'bytes 6-13/19' },
     });
     assert.equal(second.status, 202);
+    assert.equal(second.headers.get('range'), '0-13');
     const digest = sha256('hello chunked world');
     const done = await client.fetch(`${location}?digest=${digest}`, {
       method: 'PUT',
@@ -295,6 +319,16 @@ describe('blobs', () => {
       }),
       416,
       'BLOB_UPLOAD_INVALID',
+    );
+    // A session that is not there is its 404 first, whatever the header.
+    await expectError(
+      await client.fetch(location.replace('/blobs/x/', '/blobs/y/'), {
+        method: 'PATCH',
+        body: 'ab',
+        headers: { 'content-range': 'garbage' },
+      }),
+      404,
+      'BLOB_UPLOAD_UNKNOWN',
     );
   });
 
@@ -500,6 +534,60 @@ describe('manifests', () => {
       400,
       'MANIFEST_BLOB_UNKNOWN',
     );
+  });
+
+  test('a manifest an index lists cannot be deleted while the index is there (409 MANIFEST_REFERENCED)', async () => {
+    const amd = await client.pushImage('man/multi', 'amd', { layer: 'amd layer' });
+    const arm = await client.pushImage('man/multi', 'arm', { layer: 'arm layer' });
+    const entry = (digest: string, body: string, architecture: string) => ({
+      mediaType: OCI_MANIFEST,
+      digest,
+      size: Buffer.byteLength(body),
+      platform: { architecture, os: 'linux' },
+    });
+    const index = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: [entry(amd.digest, amd.body, 'amd64'), entry(arm.digest, arm.body, 'arm64')],
+    });
+    const indexDigest = await client.putManifest('man/multi', 'latest', index, OCI_INDEX);
+    // A nested index listing that index: deleting the inner one is refused the same way.
+    const outer = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: [{ mediaType: OCI_INDEX, digest: indexDigest, size: Buffer.byteLength(index) }],
+    });
+    const outerDigest = await client.putManifest('man/multi', 'outer', outer, OCI_INDEX);
+
+    const refused = await client.fetch(`/v2/man/multi/manifests/${arm.digest}`, {
+      method: 'DELETE',
+    });
+    const body = await expectError(refused, 409, 'MANIFEST_REFERENCED');
+    assert.match(body.errors[0]?.message ?? '', new RegExp(`${indexDigest} \\(tags: latest\\)`));
+    assert.deepEqual(body.errors[0]?.detail, {
+      digest: arm.digest,
+      referencedBy: [{ digest: indexDigest, tags: ['latest'] }],
+    });
+    // Nothing changed: the child and the index are still served, and so is its tag.
+    assert.equal((await client.fetch(`/v2/man/multi/manifests/${arm.digest}`)).status, 200);
+    assert.equal((await client.fetch('/v2/man/multi/manifests/arm')).status, 200);
+    assert.equal((await client.fetch('/v2/man/multi/manifests/latest')).status, 200);
+    await expectError(
+      await client.fetch(`/v2/man/multi/manifests/${indexDigest}`, { method: 'DELETE' }),
+      409,
+      'MANIFEST_REFERENCED',
+    );
+    // Deleting a tag of a listed manifest removes only the tag.
+    const untag = await client.fetch('/v2/man/multi/manifests/arm', { method: 'DELETE' });
+    assert.equal(untag.status, 202);
+    // Parents first, then the children.
+    for (const digest of [outerDigest, indexDigest, arm.digest, amd.digest]) {
+      const deleted = await client.fetch(`/v2/man/multi/manifests/${digest}`, {
+        method: 'DELETE',
+      });
+      assert.equal(deleted.status, 202, `${digest}: ${await deleted.text()}`);
+    }
+    assert.equal((await client.fetch(`/v2/man/multi/manifests/${arm.digest}`)).status, 404);
   });
 
   test('invalid manifests: unknown blobs, bad JSON, bad schema, wrong media type, too big', async () => {

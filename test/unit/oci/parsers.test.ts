@@ -156,11 +156,22 @@ describe('OCI paths', () => {
     );
   });
 
-  test('Content-Range parsing accepts start-end only', () => {
+  test('Content-Range parsing accepts start-end, and RFC 9110 bytes start-end/length', () => {
     fc.assert(
       fc.property(fc.nat(), fc.nat(), (a, b) => {
         const [start, end] = a <= b ? [a, b] : [b, a];
         assert.deepEqual(parseContentRange(`${start}-${end}`), { start, end });
+      }),
+    );
+    fc.assert(
+      fc.property(fc.nat(), fc.nat(), fc.nat(), (a, b, extra) => {
+        const [start, end] = a <= b ? [a, b] : [b, a];
+        const range = { start, end };
+        assert.deepEqual(parseContentRange(`bytes ${start}-${end}/${end + 1 + extra}`), range);
+        assert.deepEqual(parseContentRange(`bytes ${start}-${end}/*`), range);
+        // A complete length the range does not fit in is malformed.
+        only4xx(() => parseContentRange(`bytes ${start}-${end}/${end}`));
+        assert.throws(() => parseContentRange(`bytes ${start}-${end}/${end}`));
       }),
     );
     fc.assert(
