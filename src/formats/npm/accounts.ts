@@ -175,7 +175,7 @@ export class NpmAccounts {
   }
 
   async profile(urlName: string, principal: Principal): Promise<Json> {
-    const user = requireUser(principal);
+    const user = requireAccount(principal, this.#policy.authEnabled(), 'reading a user document');
     if (user !== urlName)
       throw new RegistryError('DENIED', 'you may only read your own user document');
     const found = await this.#users.get(user);
@@ -212,12 +212,13 @@ export class NpmAccounts {
   }
 
   async listTokens(principal: Principal): Promise<Json> {
-    const tokens = await this.#tokens.list(requireUser(principal));
+    const user = requireAccount(principal, this.#policy.authEnabled(), 'npm token');
+    const tokens = await this.#tokens.list(user);
     return { objects: tokens.map(tokenJson), total: tokens.length, urls: {} };
   }
 
   async createToken(principal: Principal, body: Json, address?: string): Promise<Json> {
-    const user = requireUser(principal);
+    const user = requireAccount(principal, this.#policy.authEnabled(), 'npm token');
     // Account changes need the write or admin role: a read-only token cannot mint tokens.
     requireAccountChangeBy(principal);
     const password = body['password'];
@@ -268,7 +269,7 @@ export class NpmAccounts {
    * by key, key prefix or hash prefix. A read-only token may not (403).
    */
   async revokeToken(principal: Principal, keyOrPrefix: string): Promise<void> {
-    const user = requireUser(principal);
+    const user = requireAccount(principal, this.#policy.authEnabled(), 'npm token');
     requireAccountChangeBy(principal);
     const matches = await this.#tokens.find(keyOrPrefix, user);
     if (matches.length !== 1 || !matches[0]) {
@@ -306,6 +307,22 @@ function requireUser(principal: Principal): string {
   if (principal.kind !== 'user')
     throw new RegistryError('UNAUTHORIZED', 'you must be logged in (npm login)');
   return principal.name;
+}
+
+/**
+ * `requireUser` for an account command (`what`: "npm token", "user documents"). With auth off
+ * an anonymous caller — no token, or the anonymous one `npm login` saved then — is told that the
+ * command needs auth on (405, see unsupported.ts for why that status): sending it back to
+ * `npm login`, as a 401 did, only got it another anonymous token (the thirteenth trial's F5).
+ */
+function requireAccount(principal: Principal, authEnabled: boolean, what: string): string {
+  if (principal.kind !== 'user' && !authEnabled) {
+    throw new RegistryError(
+      'METHOD_NOT_ALLOWED',
+      `${what} needs [auth] enabled = true: with auth off NORA keeps no accounts or tokens, and the token npm login saved stands for no one (docs/npm.md)`,
+    );
+  }
+  return requireUser(principal);
 }
 
 function tokenJson(info: TokenInfo): Json {

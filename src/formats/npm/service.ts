@@ -45,6 +45,7 @@ import {
   type Publisher,
 } from './publish.ts';
 import type { ScannedBody } from './publish-scan.ts';
+import { unsupportedCommand, unsupportedUpdate } from './unsupported.ts';
 import { rankPackages, renderSearch, type SearchQuery, type SearchResponse } from './search.ts';
 import {
   type Json,
@@ -343,6 +344,10 @@ export class NpmService {
         const newRev = await this.#deps.store.publish(target.name, name, input);
         return { ok: true, id: name, rev: revString(newRev, name), success: true };
       }
+      // `npm owner add/rm` and `npm star` PUT the packument with what they change: refused as
+      // commands NORA does not have, before any other judgement of the body (unsupported.ts).
+      const unsupported = unsupportedUpdate(body);
+      if (unsupported !== undefined) throw unsupportedCommand(unsupported);
       const current = await this.#deps.store.get(target.name, name);
       // A body without tarballs only changes a package that exists (deprecate, dist-tags,
       // unpublish of a version); for a new name, say what a publish lacks.
