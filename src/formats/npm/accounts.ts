@@ -92,33 +92,30 @@ export class NpmAccounts {
         throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
       }
     } else if (this.#policy.allowRegistration()) {
-      // An admin name nobody holds yet must not go to whoever registers it first.
-      if (this.#directory.isAdmin(urlName) && !(await this.#users.get(urlName))) {
-        throw new RegistryError(
-          'DENIED',
-          `"${urlName}" is an admin name ([auth] admin_users): admins are not self-registered; ` +
-            'add them to the htpasswd file',
-        );
-      }
-      // Nor a name a rule or group grants rights to before anyone holds it: the first stranger
-      // to register it would get them (publish in the rule's space, say).
-      const namedAt = this.#policy.namedByConfig?.(urlName);
-      if (namedAt !== undefined && !(await this.#users.get(urlName))) {
-        throw new RegistryError(
-          'DENIED',
-          `"${urlName}" is named in the configuration (${namedAt}) and is not self-registered; ` +
-            'add it to the htpasswd file',
-        );
-      }
-      // A new name may not pass for an existing user by case alone (`Dave` next to `dave`).
-      const clash = (await this.#users.get(urlName))
-        ? undefined
-        : await this.#directory.findIgnoringCase(urlName);
+      const stored = (await this.#users.get(urlName)) !== undefined;
+      // A new name may not pass for an existing user by case alone (`Dave` next to `dave`,
+      // `Alice` next to the htpasswd file's `alice`): checked first, so the answer is this 409
+      // whatever the configuration says about the existing user.
+      const clash = stored ? undefined : await this.#directory.findIgnoringCase(urlName);
       if (clash !== undefined) {
         throw new RegistryError(
           'CONFLICT',
           `user name "${urlName}" is taken: it differs from the existing user "${clash}" only ` +
             'by case; choose another name, or log in as that user',
+        );
+      }
+      // An admin name nobody holds yet must not go to whoever registers it first, nor a name a
+      // rule or group grants rights to (`[[auth.rules]] users`, `[auth.groups]`): the first
+      // stranger to register it would get them (publish in the rule's space, say). The answer
+      // does not say which (an admin, a group, which one): the caller may be anyone.
+      if (
+        !stored &&
+        (this.#directory.isAdmin(urlName) || this.#policy.namedByConfig?.(urlName) !== undefined)
+      ) {
+        throw new RegistryError(
+          'DENIED',
+          `user name "${urlName}" is reserved by this server's configuration and cannot be ` +
+            'self-registered: ask the administrator for an account',
         );
       }
       const created = await this.#users.create(urlName, password, email);
