@@ -611,6 +611,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     rateLimiter,
     publicMetrics: () => config.auth.public_metrics,
     memo,
+    trusted,
   };
   installHooks(fastify, hookOptions);
   const memoHits = metrics.counter(
