@@ -715,9 +715,9 @@ const NAMESPACE_GLOBS = new WeakMap<
 >();
 
 /**
- * Package names an audit body mentions. Bulk: its top-level keys. Quick (npm 6's and yarn
- * classic's `yarn audit` shape: `{name, version, install, remove, metadata, requires,
- * dependencies}`): the root `name` (the project audited — often a private one), the keys of
+ * Package names an audit body mentions. Bulk: its top-level keys. Quick (npm 6's shape, also
+ * yarn classic's — whose `yarn audit` posts to its own built-in registry, never here:
+ * `{name, version, install, remove, metadata, requires, dependencies}`): the root `name` (the project audited — often a private one), the keys of
  * `requires` and `dependencies` at every depth (each entry's own `requires` and `dependencies`
  * too), and the names in `install` / `remove` (`name` or `name@version`).
  */
