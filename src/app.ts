@@ -22,7 +22,12 @@ import { ConfigError, loadConfig, type LoadedConfig, type LoadOptions } from './
 import { closest } from './config/env.ts';
 import { compileGlob } from './auth/patterns.ts';
 import type { AppConfig, FormatName, RepositoryConfig } from './config/schema.ts';
-import { errnoCode, RequestBodyStalledError, toRegistryError } from './core/errors.ts';
+import {
+  errnoCode,
+  RegistryError,
+  RequestBodyStalledError,
+  toRegistryError,
+} from './core/errors.ts';
 import type { Logger } from './core/logger.ts';
 import { SqlBlobIndex } from './db/blob-index.ts';
 import {
@@ -49,7 +54,9 @@ import { formatDigest } from './core/digest.ts';
 import { loggerOptions } from './http/log-options.ts';
 import { clientAddress } from './http/client-address.ts';
 import { RateLimiter } from './http/rate-limit.ts';
-import { useRawBodies } from './http/request.ts';
+import { baseUrl, useRawBodies } from './http/request.ts';
+import { errorAnswer, protocolOf, standIn } from './http/unknown-repository.ts';
+import { REGISTRY_SERVICE } from './auth/registry-token.ts';
 import { registerSystemRoutes } from './http/system-routes.ts';
 import { Metrics } from './metrics/metrics.ts';
 import type { AddressPolicy } from './proxy/address-policy.ts';
@@ -566,9 +573,43 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       .headers(registryError.headers ?? {})
       .send(body);
   });
-  fastify.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: notFoundMessage(formats, repositories, request.url) }),
-  );
+  fastify.setNotFoundHandler((request, reply) => {
+    const under = repositoryPath(repositories, request.url);
+    if (under === undefined) {
+      return reply.code(404).send({ error: notFoundMessage(formats, repositories, request.url) });
+    }
+    // Under /repository/<name>/: answered in the protocol the path speaks (unknown-repository.ts),
+    // and when no repository has the name, whoever may not read one of that name gets the
+    // refusal a closed repository gives (a default repository's name is public: its 404 says
+    // where it is served).
+    const guess = protocolOf(under.rest);
+    const method = request.method;
+    const action =
+      method === 'GET' || method === 'HEAD' ? 'read' : method === 'DELETE' ? 'delete' : 'write';
+    let error: RegistryError;
+    try {
+      if (!under.known) {
+        access.authorize(request.principal, standIn(under.name, guess.format), action, guess.path);
+      }
+      error = new RegistryError('NOT_FOUND', notFoundMessage(formats, repositories, request.url));
+    } catch (err) {
+      error = toRegistryError(err);
+    }
+    const answer = errorAnswer(
+      error,
+      guess,
+      { name: under.name, method },
+      {
+        realm: `${baseUrl(request, config.server.public_url)}/v2/token`,
+        service: REGISTRY_SERVICE,
+      },
+    );
+    // Bytes: Fastify would add a charset to a string sent as `application/json` (OCI's has none).
+    return reply
+      .code(answer.status)
+      .headers(answer.headers)
+      .send(method === 'HEAD' ? undefined : Buffer.from(answer.body));
+  });
 
   const hookOptions = {
     access,
@@ -578,6 +619,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     rateLimiter,
     publicMetrics: () => config.auth.public_metrics,
     memo,
+    trusted,
   };
   installHooks(fastify, hookOptions);
   const memoHits = metrics.counter(
@@ -903,6 +945,28 @@ function restartOnlyChanges(current: AppConfig, next: AppConfig): string[] {
     ),
   ];
   return watched.filter(([, a, b]) => a !== b).map(([key]) => key);
+}
+
+/**
+ * The name and the rest of a `/repository/<name>/…` URL no route took (the rest raw, starting
+ * with `/` or empty), and whether a repository has the name (a default one, served at its mount);
+ * undefined for any other URL.
+ */
+function repositoryPath(
+  repositories: RepositoryRegistry,
+  url: string,
+): { readonly name: string; readonly rest: string; readonly known: boolean } | undefined {
+  if (!url.startsWith('/repository/')) return undefined;
+  const after = url.slice('/repository/'.length);
+  const raw = after.split(/[/?]/, 1)[0] ?? '';
+  let name: string;
+  try {
+    name = decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+  if (name === '') return undefined;
+  return { name, rest: after.slice(raw.length), known: repositories.get(name) !== undefined };
 }
 
 /**

@@ -17,8 +17,18 @@ export function clientAddress(
   req: IncomingMessage,
   trusted: (address: string | undefined) => boolean,
 ): string | undefined {
-  const peer = req.socket.remoteAddress;
-  const header = req.headers['x-forwarded-for'];
+  return forwardedClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted);
+}
+
+/**
+ * `clientAddress` from the socket `peer` and the `X-Forwarded-For` header (for a request whose
+ * stream no longer holds its socket: the answer's does).
+ */
+export function forwardedClient(
+  peer: string | undefined,
+  header: string | string[] | undefined,
+  trusted: (address: string | undefined) => boolean,
+): string | undefined {
   // A repeated header reaches Node joined with ", "; an array never comes from node:http here.
   if (typeof header !== 'string' || header === '' || !trusted(peer)) return peer;
   const hops = header.split(',');

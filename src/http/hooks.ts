@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ANONYMOUS, type AccessControl, type Principal } from '../auth/access.ts';
 import { addressKey } from '../core/address-key.ts';
@@ -14,6 +15,7 @@ import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { AnswerMemo } from './answer-memo.ts';
 import { cacheHeaders } from './cache-control.ts';
+import { forwardedClient } from './client-address.ts';
 import { classifyRequest, type RateLimiter } from './rate-limit.ts';
 import { closeAfterUnreadBody } from './refusal.ts';
 import { rawPath } from './request.ts';
@@ -108,6 +110,11 @@ export interface HookOptions {
   readonly publicMetrics?: () => boolean;
   /** Keeps the answers handlers allow (http/answer-memo.ts); none: nothing kept. */
   readonly memo?: AnswerMemo | undefined;
+  /**
+   * `[auth] trusted_proxies` (the predicate Fastify's `trustProxy` uses), for the access line of
+   * a request whose stream was destroyed (recordAnswer); none: the socket peer is the client.
+   */
+  readonly trusted?: ((address: string | undefined) => boolean) | undefined;
 }
 
 /** Probes: never limited, never authenticated (a wrong credential must not fail a probe). */
@@ -116,6 +123,7 @@ const PROBES = new Set(['/health', '/ready']);
 export function installHooks(app: FastifyInstance, options: HookOptions): void {
   // Set per request in onRequest; null here keeps Fastify's request shape stable.
   app.decorateRequest('principal', null, []);
+  app.decorateRequest('peerSocket', null);
   const rateLimited = options.metrics.counter(
     'nora_rate_limited_total',
     'Requests refused by the per-address rate limit, by tier (auth, upload, general)',
@@ -135,6 +143,9 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
   app.addHook('onRequest', (request, reply, done) => {
     // First: the store's generation must be read before anything the answer is derived from.
     options.memo?.markRequest(request);
+    // Kept for the access line: a handler that destroys the request stream detaches it from its
+    // socket (recordAnswer, `detached`).
+    request.peerSocket = request.raw.socket;
     // A client that goes away before its answer is complete (an upload whose client closes
     // before reading the 201, a cut download) gets no onResponse: its access line and metrics
     // come from here, status 499 (nginx's "client closed request") when nothing was sent yet.
@@ -151,6 +162,8 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
         undefined,
         true,
         request,
+        undefined,
+        { socket: request.peerSocket, trusted: options.trusted },
       );
     });
     // Set up front (handlers may override them) so replies that bypass onSend — bodies sent by
@@ -252,6 +265,8 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
       undefined,
       false,
       request,
+      undefined,
+      { socket: request.peerSocket, trusted: options.trusted },
     );
     done();
   });
@@ -285,6 +300,16 @@ export function recordAnswer(
   aborted: boolean,
   from: FastifyRequest | IncomingMessage,
   clientAddress?: (req: IncomingMessage) => string | undefined,
+  /**
+   * For a Fastify request: its socket as it arrived, which names the client when a handler
+   * destroyed the request stream (a body pipeline that failed: `pipeline(request.raw, …)`
+   * destroys it, which detaches it from its socket, and Fastify's `request.ip` then throws — the
+   * line was lost: trial 13 F11), and the trusted-proxy predicate to read `X-Forwarded-For` with.
+   */
+  detached?: {
+    readonly socket: Socket | null;
+    readonly trusted?: ((address: string | undefined) => boolean) | undefined;
+  },
 ): void {
   options.metrics.recordRequest(options.registryLabel(pathname), method, status, seconds);
   // The raw URL: the logger redacts credentials in it (npm logout's token path) for every line.
@@ -300,7 +325,14 @@ export function recordAnswer(
     headers = from.headers;
   } else {
     // Fastify's own: the socket peer, or the client a trusted proxy forwarded for.
-    client = from.ip;
+    client =
+      (from.raw.socket as Socket | null) === null
+        ? forwardedClient(
+            detached?.socket?.remoteAddress,
+            from.headers['x-forwarded-for'],
+            detached?.trusted ?? (() => false),
+          )
+        : from.ip;
     // Null (Fastify's decorated default) when authentication failed or never ran (a refusal
     // before it): the type says otherwise.
     principal = (from as { readonly principal: Principal | null }).principal;

@@ -3,6 +3,7 @@
  * and raw streamed bodies (formats parse their own bodies; nothing is buffered by Fastify).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
 import type { Principal } from '../auth/access.ts';
 import { RegistryError } from '../core/errors.ts';
 import { markHostDependent } from './cache-control.ts';
@@ -10,6 +11,8 @@ import { markHostDependent } from './cache-control.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
+    /** The request's socket as it arrived (set in onRequest; see hooks.ts recordAnswer). */
+    peerSocket: Socket | null;
   }
 }
 

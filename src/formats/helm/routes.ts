@@ -263,7 +263,10 @@ async function stageMultipart(
     fail(new RegistryError('BAD_REQUEST', 'too many form parts'));
   });
   try {
-    await pipeline(body, parser);
+    // Read through an iterator that leaves the request stream alone when the parser gives up:
+    // a destroyed request is detached from its socket, and the refusal's lingering close
+    // (http/refusal.ts) and the access line need it (trial 13 F11).
+    await pipeline(body.iterator({ destroyOnReturn: false }), parser);
   } catch (err) {
     state.failure ??=
       err instanceof RegistryError

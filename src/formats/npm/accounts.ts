@@ -92,33 +92,30 @@ export class NpmAccounts {
         throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
       }
     } else if (this.#policy.allowRegistration()) {
-      // An admin name nobody holds yet must not go to whoever registers it first.
-      if (this.#directory.isAdmin(urlName) && !(await this.#users.get(urlName))) {
-        throw new RegistryError(
-          'DENIED',
-          `"${urlName}" is an admin name ([auth] admin_users): admins are not self-registered; ` +
-            'add them to the htpasswd file',
-        );
-      }
-      // Nor a name a rule or group grants rights to before anyone holds it: the first stranger
-      // to register it would get them (publish in the rule's space, say).
-      const namedAt = this.#policy.namedByConfig?.(urlName);
-      if (namedAt !== undefined && !(await this.#users.get(urlName))) {
-        throw new RegistryError(
-          'DENIED',
-          `"${urlName}" is named in the configuration (${namedAt}) and is not self-registered; ` +
-            'add it to the htpasswd file',
-        );
-      }
-      // A new name may not pass for an existing user by case alone (`Dave` next to `dave`).
-      const clash = (await this.#users.get(urlName))
-        ? undefined
-        : await this.#directory.findIgnoringCase(urlName);
+      const stored = (await this.#users.get(urlName)) !== undefined;
+      // A new name may not pass for an existing user by case alone (`Dave` next to `dave`,
+      // `Alice` next to the htpasswd file's `alice`): checked first, so the answer is this 409
+      // whatever the configuration says about the existing user.
+      const clash = stored ? undefined : await this.#directory.findIgnoringCase(urlName);
       if (clash !== undefined) {
         throw new RegistryError(
           'CONFLICT',
           `user name "${urlName}" is taken: it differs from the existing user "${clash}" only ` +
             'by case; choose another name, or log in as that user',
+        );
+      }
+      // An admin name nobody holds yet must not go to whoever registers it first, nor a name a
+      // rule or group grants rights to (`[[auth.rules]] users`, `[auth.groups]`): the first
+      // stranger to register it would get them (publish in the rule's space, say). The answer
+      // does not say which (an admin, a group, which one): the caller may be anyone.
+      if (
+        !stored &&
+        (this.#directory.isAdmin(urlName) || this.#policy.namedByConfig?.(urlName) !== undefined)
+      ) {
+        throw new RegistryError(
+          'DENIED',
+          `user name "${urlName}" is reserved by this server's configuration and cannot be ` +
+            'self-registered: ask the administrator for an account',
         );
       }
       const created = await this.#users.create(urlName, password, email);
@@ -175,7 +172,7 @@ export class NpmAccounts {
   }
 
   async profile(urlName: string, principal: Principal): Promise<Json> {
-    const user = requireUser(principal);
+    const user = requireAccount(principal, this.#policy.authEnabled(), 'reading a user document');
     if (user !== urlName)
       throw new RegistryError('DENIED', 'you may only read your own user document');
     const found = await this.#users.get(user);
@@ -212,12 +209,13 @@ export class NpmAccounts {
   }
 
   async listTokens(principal: Principal): Promise<Json> {
-    const tokens = await this.#tokens.list(requireUser(principal));
+    const user = requireAccount(principal, this.#policy.authEnabled(), 'npm token');
+    const tokens = await this.#tokens.list(user);
     return { objects: tokens.map(tokenJson), total: tokens.length, urls: {} };
   }
 
   async createToken(principal: Principal, body: Json, address?: string): Promise<Json> {
-    const user = requireUser(principal);
+    const user = requireAccount(principal, this.#policy.authEnabled(), 'npm token');
     // Account changes need the write or admin role: a read-only token cannot mint tokens.
     requireAccountChangeBy(principal);
     const password = body['password'];
@@ -268,7 +266,7 @@ export class NpmAccounts {
    * by key, key prefix or hash prefix. A read-only token may not (403).
    */
   async revokeToken(principal: Principal, keyOrPrefix: string): Promise<void> {
-    const user = requireUser(principal);
+    const user = requireAccount(principal, this.#policy.authEnabled(), 'npm token');
     requireAccountChangeBy(principal);
     const matches = await this.#tokens.find(keyOrPrefix, user);
     if (matches.length !== 1 || !matches[0]) {
@@ -306,6 +304,22 @@ function requireUser(principal: Principal): string {
   if (principal.kind !== 'user')
     throw new RegistryError('UNAUTHORIZED', 'you must be logged in (npm login)');
   return principal.name;
+}
+
+/**
+ * `requireUser` for an account command (`what`: "npm token", "user documents"). With auth off
+ * an anonymous caller — no token, or the anonymous one `npm login` saved then — is told that the
+ * command needs auth on (405, see unsupported.ts for why that status): sending it back to
+ * `npm login`, as a 401 did, only got it another anonymous token (the thirteenth trial's F5).
+ */
+function requireAccount(principal: Principal, authEnabled: boolean, what: string): string {
+  if (principal.kind !== 'user' && !authEnabled) {
+    throw new RegistryError(
+      'METHOD_NOT_ALLOWED',
+      `${what} needs [auth] enabled = true: with auth off NORA keeps no accounts or tokens, and the token npm login saved stands for no one (docs/npm.md)`,
+    );
+  }
+  return requireUser(principal);
 }
 
 function tokenJson(info: TokenInfo): Json {

@@ -4,6 +4,7 @@
  */
 import { RegistryError } from '../../core/errors.ts';
 import { checkName } from './names.ts';
+import type { UnsupportedCommand } from './unsupported.ts';
 
 export type NpmRoute =
   | { readonly kind: 'ping' }
@@ -23,7 +24,9 @@ export type NpmRoute =
       readonly filename: string;
       readonly rev: string | undefined;
     }
-  | { readonly kind: 'version'; readonly name: string; readonly spec: string };
+  | { readonly kind: 'version'; readonly name: string; readonly spec: string }
+  /** An endpoint of an npm command NORA does not implement (unsupported.ts). */
+  | { readonly kind: 'unsupported'; readonly command: UnsupportedCommand };
 
 function decode(segment: string): string {
   try {
@@ -111,6 +114,8 @@ function parseSpecial(parts: string[]): NpmRoute {
   if (parts[0] === 'user' && parts[1] === 'token' && parts.length === 3) {
     return { kind: 'logout', token: decode(parts[2] ?? '') };
   }
+  const unsupported = unsupportedEndpoint(parts);
+  if (unsupported !== undefined) return { kind: 'unsupported', command: unsupported };
   if (parts[0] === 'package' && parts.length >= 3) {
     // /-/package/<name>/dist-tags[/<tag>] with name either %2f-encoded or split in two segments.
     const rest = parts.slice(1);
@@ -125,6 +130,40 @@ function parseSpecial(parts: string[]): NpmRoute {
     }
   }
   throw miss();
+}
+
+/**
+ * The npm command whose endpoint `/-/<parts>` is, among those NORA does not implement:
+ * `npm profile` (`/-/npm/v1/user`), `npm hook` (`/-/npm/v1/hooks…`), `npm access`
+ * (`/-/{org,user}/<name>/package`, `/-/team/<scope>/<team>/package`,
+ * `/-/package/<name>/{collaborators,visibility,access}`), `npm org` (`/-/org/…`), `npm team`
+ * (`/-/team/…`), `npm trust` (`/-/package/<name>/trust…`),
+ * `npm stars` (`/-/_view/starredByUser`). Undefined for any other path.
+ */
+function unsupportedEndpoint(parts: readonly string[]): UnsupportedCommand | undefined {
+  const [first, second, third] = parts;
+  if (first === 'npm' && second === 'v1') {
+    if (third === 'user' && parts.length === 3) return 'profile';
+    if (third === 'hooks') return 'hook';
+    return undefined;
+  }
+  // `npm access list packages` asks /-/org/<scope>/package, then /-/user/<name>/package;
+  // `npm access grant/revoke` and `list packages <scope:team>` use /-/team/<scope>/<team>/package.
+  if ((first === 'user' || first === 'org' || first === 'team') && parts.at(-1) === 'package')
+    return parts.length >= 3 ? 'access' : undefined;
+  if (first === 'org') return 'org';
+  if (first === 'team') return 'team';
+  if (first === '_view' && second === 'starredByUser') return 'star';
+  if (first === 'package' && parts.length >= 3) {
+    // /-/package/<name>/<what>[/…], the name %2f-encoded or in two segments.
+    const at = parts.findIndex(
+      (part, i) => i >= 2 && ['collaborators', 'visibility', 'access', 'trust'].includes(part),
+    );
+    if (at === 2 || (at === 3 && (parts[1] ?? '').startsWith('@'))) {
+      return parts[at] === 'trust' ? 'trust' : 'access';
+    }
+  }
+  return undefined;
 }
 
 /** A path the grammar cannot place: parseNpmPath answers it as a 404 naming the path. */

@@ -19,6 +19,7 @@ import { type NpmRoute, parseNpmPath } from './paths.ts';
 import { parseBody } from './publish.ts';
 import { scanPublishBody } from './publish-scan.ts';
 import { parseSearchQuery } from './search.ts';
+import { unsupportedCommand } from './unsupported.ts';
 import type { NpmService, ReadIntent } from './service.ts';
 import { dropRepresentationHeaders } from '../../http/format-errors.ts';
 
@@ -97,7 +98,12 @@ async function dispatch(
       allow(method, ['GET']);
       if (route.step === 'done') return reply.send(accounts.webLoginDone());
       return reply.type('text/plain; charset=utf-8').send(accounts.webLoginPage());
+    case 'unsupported':
+      throw unsupportedCommand(route.command);
     case 'user':
+      // `npm owner add/rm` first GETs the user it is to add or remove: refused here, by the
+      // command npm names, so the answer says what to do instead (not "your own user document").
+      if (method === 'GET' && npmCommand(request) === 'owner') throw unsupportedCommand('owner');
       if (method === 'GET') return reply.send(await accounts.profile(route.user, principal));
       allow(method, ['PUT']);
       return reply
@@ -222,9 +228,14 @@ async function dispatch(
 const WRITE_COMMANDS = new Set(['publish', 'unpublish', 'deprecate', 'owner', 'access']);
 
 function readIntent(request: FastifyRequest): ReadIntent {
-  const header = request.headers['npm-command'] ?? request.headers.referer;
-  const command = typeof header === 'string' ? header.trim().split(/\s+/)[0] : undefined;
+  const command = npmCommand(request);
   return command !== undefined && WRITE_COMMANDS.has(command) ? 'write' : 'read';
+}
+
+/** The npm command a request is a step of (`npm-command`, or older clients' `referer`). */
+function npmCommand(request: FastifyRequest): string | undefined {
+  const header = request.headers['npm-command'] ?? request.headers.referer;
+  return typeof header === 'string' ? header.trim().split(/\s+/)[0] : undefined;
 }
 
 function allow(method: string, allowed: readonly string[]): void {

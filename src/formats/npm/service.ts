@@ -45,6 +45,7 @@ import {
   type Publisher,
 } from './publish.ts';
 import type { ScannedBody } from './publish-scan.ts';
+import { unsupportedCommand, unsupportedUpdate } from './unsupported.ts';
 import { rankPackages, renderSearch, type SearchQuery, type SearchResponse } from './search.ts';
 import {
   type Json,
@@ -343,6 +344,10 @@ export class NpmService {
         const newRev = await this.#deps.store.publish(target.name, name, input);
         return { ok: true, id: name, rev: revString(newRev, name), success: true };
       }
+      // `npm owner add/rm` and `npm star` PUT the packument with what they change: refused as
+      // commands NORA does not have, before any other judgement of the body (unsupported.ts).
+      const unsupported = unsupportedUpdate(body);
+      if (unsupported !== undefined) throw unsupportedCommand(unsupported);
       const current = await this.#deps.store.get(target.name, name);
       // A body without tarballs only changes a package that exists (deprecate, dist-tags,
       // unpublish of a version); for a new name, say what a publish lacks.
@@ -710,9 +715,9 @@ const NAMESPACE_GLOBS = new WeakMap<
 >();
 
 /**
- * Package names an audit body mentions. Bulk: its top-level keys. Quick (npm 6's and yarn
- * classic's `yarn audit` shape: `{name, version, install, remove, metadata, requires,
- * dependencies}`): the root `name` (the project audited — often a private one), the keys of
+ * Package names an audit body mentions. Bulk: its top-level keys. Quick (npm 6's shape, also
+ * yarn classic's — whose `yarn audit` posts to its own built-in registry, never here:
+ * `{name, version, install, remove, metadata, requires, dependencies}`): the root `name` (the project audited — often a private one), the keys of
  * `requires` and `dependencies` at every depth (each entry's own `requires` and `dependencies`
  * too), and the names in `install` / `remove` (`name` or `name@version`).
  */

@@ -95,7 +95,7 @@ export class PypiGroup implements PypiSource {
   }
 
   openFile(group: Repository, project: string, filename: string) {
-    return this.#fromLister(group, project, filename, (source, member) =>
+    return this.#fromLister(group, project, filename, filename, (source, member) =>
       source.openFile(member, project, filename),
     );
   }
@@ -106,19 +106,26 @@ export class PypiGroup implements PypiSource {
     filename: string,
     options?: { readonly prefetch?: boolean },
   ) {
-    return this.#fromLister(group, project, filename, (source, member) =>
+    return this.#fromLister(group, project, filename, `${filename}.metadata`, (source, member) =>
       source.openCoreMetadata(member, project, filename, options),
     );
   }
 
-  /** Reads `filename` from the first allowed member whose page lists it. */
+  /**
+   * Reads `filename` (`what`: the file or its `.metadata`, for the 404) from the first allowed
+   * member whose page lists it. When a member listed the file but had nothing to open (an
+   * sdist's core metadata, which no page offers), nobody answering is that member's answer: the
+   * 404 is plain, not a note blaming the guard or an upstream (the thirteenth trial's F9).
+   */
   async #fromLister(
     group: Repository,
     project: string,
     filename: string,
+    what: string,
     open: (source: PypiSource, member: Repository) => Promise<OpenedDistFile | undefined>,
   ): Promise<OpenedDistFile | undefined> {
     const members = this.#deps.membersOf(group, project);
+    let listed = false;
     return this.#deps.reader.first(
       group,
       members,
@@ -126,9 +133,10 @@ export class PypiGroup implements PypiSource {
         const source = this.#deps.sourceOf(member);
         const page = await source.projectPage(member, project);
         if (page?.files.some((file) => file.filename === filename) !== true) return undefined;
+        listed = true;
         return open(source, member);
       },
-      (note) => notFound(`${project}/${filename}`, note),
+      (note) => notFound(`${project}/${what}`, listed ? '' : note),
       this.#guard(group, members, project),
     );
   }

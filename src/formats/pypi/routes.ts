@@ -388,20 +388,37 @@ async function dispatch(
 function negotiate(request: FastifyRequest) {
   const url = request.raw.url ?? '';
   const query = url.indexOf('?');
-  const format =
-    query === -1
-      ? undefined
-      : (new URLSearchParams(url.slice(query + 1)).get('format') ?? undefined);
+  const format = query === -1 ? undefined : formatParameter(url.slice(query + 1));
   const type = negotiateSimple(request.headers.accept, format);
   if (type === undefined) {
     throw new RegistryError(
       'BAD_REQUEST',
-      `none of the accepted media types is served here; ask for one of: ${SERVED_TYPES.join(', ')}`,
+      format === undefined
+        ? `none of the accepted media types is served here; ask for one of: ${SERVED_TYPES.join(', ')}`
+        : `?format=${format.slice(0, 200)} names none of the media types served here; ?format= takes one of: ${SERVED_TYPES.join(', ')}`,
       // The answer depends on Accept as a 200 would (RFC 9110 §12.5.5).
       { protocolCode: 'NOT_ACCEPTABLE', headers: { vary: 'Accept' } },
     );
   }
   return type;
+}
+
+/**
+ * PEP 691's `format` query parameter, percent-decoded as a URI component: a `+` stays a `+`.
+ * (`URLSearchParams` reads a query as a form, where `+` is a space, so the media type typed as
+ * PEP 691 spells it, `?format=application/vnd.pypi.simple.v1+json`, became `… v1 json` and got
+ * 406: trial 13 F3.) Undefined when absent or not decodable.
+ */
+function formatParameter(query: string): string | undefined {
+  for (const pair of query.split('&')) {
+    if (!pair.startsWith('format=')) continue;
+    try {
+      return decodeURIComponent(pair.slice('format='.length));
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   type Action,
   type Principal,
 } from '../../auth/access.ts';
-import { RegistryError } from '../../core/errors.ts';
+import { isRegistryError, RegistryError } from '../../core/errors.ts';
 import { missNote } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import { readAllBounded } from '../../core/streams.ts';
@@ -162,9 +162,44 @@ export class PypiService {
     principal: Principal,
   ): Promise<OpenedDistFile> {
     this.authorize(principal, repo, 'read', project);
-    const file = await this.sourceOf(repo).openCoreMetadata(repo, project, filename);
-    if (file === undefined) throw notFound(`${project}/${filename}.metadata`);
+    const source = this.sourceOf(repo);
+    let file: OpenedDistFile | undefined;
+    try {
+      file = await source.openCoreMetadata(repo, project, filename);
+    } catch (err) {
+      if (isRegistryError(err) && err.code === 'NOT_FOUND') {
+        throw (await this.#noCoreMetadata(repo, project, filename)) ?? err;
+      }
+      throw err;
+    }
+    if (file === undefined) {
+      throw (
+        (await this.#noCoreMetadata(repo, project, filename)) ??
+        notFound(`${project}/${filename}.metadata`)
+      );
+    }
     return file;
+  }
+
+  /**
+   * The 404 for the `.metadata` of a file the project page lists without core metadata (an
+   * sdist: PEP 658 metadata is offered where the page says `data-core-metadata`, which NORA's
+   * pages say for wheels), or undefined when that is not why (the page does not list the file,
+   * or offers metadata for it). One more page read, on this 404 only.
+   */
+  async #noCoreMetadata(
+    repo: Repository,
+    project: string,
+    filename: string,
+  ): Promise<RegistryError | undefined> {
+    const page = await this.sourceOf(repo)
+      .projectPage(repo, project)
+      .catch(() => undefined);
+    const entry = page?.files.find((file) => file.filename === filename);
+    if (entry === undefined || entry.coreMetadata !== undefined) return undefined;
+    return notFound(
+      `${project}/${filename}.metadata (the project page offers no core metadata for ${filename}: PEP 658 metadata is served for the files it marks with data-core-metadata, wheels)`,
+    );
   }
 
   /**

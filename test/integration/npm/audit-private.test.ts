@@ -127,7 +127,7 @@ describe('npm audit: private names of every npm repository stay here', () => {
     assert.doesNotMatch(sent.body, /@corp\//);
   });
 
-  test("audits/quick: a private root name (yarn classic's body) is not forwarded", async () => {
+  test("audits/quick: a private root name (npm 6's body) is not forwarded", async () => {
     const client = new NpmHttp(`${server.url}/npm`);
     for (const root of ['@corp/app', 'privthing', 'hosted-here']) {
       const reply = await client.request('POST', '/-/npm/v1/security/audits/quick', {

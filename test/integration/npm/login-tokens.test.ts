@@ -48,9 +48,11 @@ describe('npm login with auth off', () => {
     assert.equal(reply.status, 201, reply.text);
     assert.match(client.token ?? '', /^nora_anonymous_/);
     assert.equal((await client.publish({ name: 'anon-pub-2', version: '1.0.0' })).status, 201);
-    // Still no such user: a token-create for it is refused.
+    // Still no such user: a token-create for it is refused, saying why (not "npm login": the
+    // caller just did; trial 13 F5).
     const create = await client.request('POST', '/-/npm/v1/tokens', { password: 'whatever' });
-    assert.equal(create.status, 401, create.text);
+    assert.equal(create.status, 405, create.text);
+    assert.match(create.json<{ error: string }>().error, /needs \[auth\] enabled = true/);
   });
 
   test('with auth on there is no web login (404 → npm falls back to username/password)', async () => {

@@ -1,0 +1,51 @@
+/** unknown-repository.ts: the protocol a path speaks, and its answers never throw (fast-check). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { RegistryError } from '../../../src/core/errors.ts';
+import { errorAnswer, protocolOf } from '../../../src/http/unknown-repository.ts';
+
+test('protocolOf: the format and rule path of common client requests', () => {
+  const cases: [string, string, string | undefined][] = [
+    ['/v2/', 'docker', undefined],
+    ['/v2/team/app/manifests/1.0', 'docker', 'team/app'],
+    ['/simple/', 'pypi', undefined],
+    ['/simple/trial-pkg/', 'pypi', 'trial-pkg'],
+    ['/simple/Trial_Pkg/', 'pypi', undefined],
+    ['/pypi/trial-pkg/json', 'pypi', 'trial-pkg'],
+    ['/lodash', 'npm', 'lodash'],
+    ['/@corp%2fui', 'npm', '@corp/ui'],
+    ['/@corp/ui/-/ui-1.0.0.tgz', 'npm', '@corp/ui'],
+    ['/-/v1/search?text=x', 'npm', undefined],
+    ['/config.json', 'cargo', undefined],
+    ['/index.yaml', 'helm', undefined],
+    ['/example.com/!corp/mod/@v/list', 'go', 'example.com/Corp/mod'],
+    ['/com/example/lib/1.0/lib-1.0.jar', 'maven', 'com/example/lib/1.0/lib-1.0.jar'],
+    ['/a/b/c.txt', 'raw', 'a/b/c.txt'],
+    ['', 'raw', undefined],
+  ];
+  for (const [rest, format, path] of cases) {
+    const guess = protocolOf(rest);
+    assert.equal(guess.format, format, rest);
+    assert.equal(guess.path, path, rest);
+  }
+});
+
+test('protocolOf and errorAnswer answer any path (no throw; the body is what the shape says)', () => {
+  fc.assert(
+    fc.property(fc.string({ maxLength: 200 }), fc.constantFrom(401, 403, 404), (rest, status) => {
+      const guess = protocolOf(`/${rest}`);
+      const code = status === 401 ? 'UNAUTHORIZED' : status === 403 ? 'DENIED' : 'NOT_FOUND';
+      const answer = errorAnswer(
+        new RegistryError(code, `refused\r\n${rest}`),
+        guess,
+        { name: 'x', method: 'GET' },
+        { realm: 'http://127.0.0.1/v2/token', service: 'nora' },
+      );
+      assert.equal(answer.status, status);
+      assert.ok(!answer.body.slice(0, -1).includes('\n'), 'one line');
+      if (guess.shape !== 'text') JSON.parse(answer.body);
+    }),
+    { numRuns: 500 },
+  );
+});
