@@ -19,6 +19,7 @@ import type { AppConfig } from '../../../src/config/schema.ts';
 import { freePort } from '../../helpers/process.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { removeDir } from '../../helpers/tmp.ts';
+import { upstreamId } from '../../../src/proxy/upstream-id.ts';
 import {
   type Fixture,
   fixtureUpstream,
@@ -182,31 +183,90 @@ describe('Docker proxy metadata belongs to the upstream URL it came from', () =>
     assert.equal(second.hits.length, again);
   });
 
-  test('after a restart with another URL, the old copies are not served either', async () => {
+  test('after a restart: rows keyed the old way are ignored and dropped, another URL starts cold', async () => {
     const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-urlchange-'));
-    const restartConfig = (url: string) => ({
-      docker: { upstreams: [{ url }], metadata_ttl: 0, proxy_timeout: 2 },
-    });
+    const start = (url: string) =>
+      startTestServer({
+        dataDir,
+        config: { docker: { upstreams: [{ url }], metadata_ttl: 0, proxy_timeout: 2 } },
+      });
+    const pull = async (server: TestServer, name: string) => {
+      const res = await fetch(`${server.url}${proxy}/${name}/manifests/1`, {
+        headers: { accept: MANIFEST_TYPE },
+      });
+      return {
+        status: res.status,
+        digest: res.headers.get('docker-content-digest'),
+        body: await res.text(),
+      };
+    };
+    /** Keys of docker-proxy's cache rows starting with `prefix`, once the sweep has dropped `gone`. */
+    const keysOnceSwept = async (
+      server: TestServer,
+      prefix: string,
+      gone: (key: string) => boolean,
+    ) => {
+      const state = server.app.context.proxy.state;
+      // The sweep runs in the background; each look is a database read, so 2,000 of them are a
+      // generous bound on a sweep of two rows (the test fails rather than hangs without one).
+      for (let look = 0; look < 2000; look++) {
+        const keys = await state.keys('docker-proxy', prefix);
+        if (!keys.some(gone)) return keys;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.fail(
+        `rows under ${prefix} not dropped: ${(await state.keys('docker-proxy', prefix)).join(' ')}`,
+      );
+    };
     const image = publishImage(first, 'team/restart', '1', ['restart layer']);
-    const once = await startTestServer({ dataDir: dataDir, config: restartConfig(first.url) });
+    const legacy = publishImage(first, 'team/legacy', '1', ['legacy layer']);
+    const firstRoute = upstreamId(first.url);
     try {
-      const res = await fetch(`${once.url}${proxy}/team/restart/manifests/1`, {
-        headers: { accept: MANIFEST_TYPE },
-      });
-      await res.arrayBuffer();
-      assert.equal(res.headers.get('docker-content-digest'), image.digest);
+      // Run 1: both tags cached; team/legacy's row is then rewritten the way releases before
+      // this fix keyed it (by the upstream's label only), as an upgraded data directory holds it.
+      const once = await start(first.url);
+      try {
+        assert.equal((await pull(once, 'team/restart')).digest, image.digest);
+        assert.equal((await pull(once, 'team/legacy')).digest, legacy.digest);
+        const state = once.app.context.proxy.state;
+        const key = `tag@${firstRoute}:team/legacy:1`;
+        const row = await state.get('docker-proxy', key);
+        assert.ok(row, `cached under ${key}`);
+        await state.put(
+          'docker-proxy',
+          'tag:team/legacy:1',
+          { ...row, upstream: 'docker-proxy/0 team/legacy' },
+          row.fetchedAt,
+        );
+        await state.delete('docker-proxy', key);
+        await state.flush();
+      } finally {
+        await once.close();
+      }
+
+      // Run 2, the same URL, team/legacy's upstream down: the old-shape row is not served (its
+      // URL cannot be told) and is dropped; the new-shape row of the same URL still serves.
+      first.routes.set('/v2/team/legacy/manifests/1', { status: 503, body: 'down' });
+      const upgraded = await start(first.url);
+      try {
+        const old = await pull(upgraded, 'team/legacy');
+        assert.ok(old.status === 502 || old.status === 504, `${old.status} ${old.body}`);
+        assert.equal((await pull(upgraded, 'team/restart')).digest, image.digest);
+        assert.deepEqual(await keysOnceSwept(upgraded, 'tag:', () => true), []);
+      } finally {
+        await upgraded.close();
+      }
+
+      // Run 3, another URL: the first URL's copies are not served, and their rows are dropped.
+      const moved = await start(blackHole);
+      try {
+        const gone = await pull(moved, 'team/restart');
+        assert.ok(gone.status === 502 || gone.status === 504, `${gone.status} ${gone.body}`);
+        await keysOnceSwept(moved, 'tag@', (key) => key.startsWith(`tag@${firstRoute}:`));
+      } finally {
+        await moved.close();
+      }
     } finally {
-      await once.close();
-    }
-    const again = await startTestServer({ dataDir: dataDir, config: restartConfig(blackHole) });
-    try {
-      const res = await fetch(`${again.url}${proxy}/team/restart/manifests/1`, {
-        headers: { accept: MANIFEST_TYPE },
-      });
-      const text = await res.text();
-      assert.ok(res.status === 502 || res.status === 504, `${res.status} ${text}`);
-    } finally {
-      await again.close();
       await removeDir(dataDir);
     }
   });
