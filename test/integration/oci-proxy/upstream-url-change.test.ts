@@ -36,7 +36,14 @@ describe('Docker proxy metadata belongs to the upstream URL it came from', () =>
   let blackHole: string;
   let nora: TestServer;
 
-  /** The running config with `[docker] upstreams` and the `mirror` proxy pointed at `url`. */
+  /** `[docker] upstreams` (metadata_ttl 0) and the `mirror` proxy (metadata_ttl 3600) at `url`. */
+  const sections = (url: string) => ({
+    docker: { upstreams: [{ url }], metadata_ttl: 0, proxy_timeout: 2 },
+    repositories: [
+      { name: 'mirror', format: 'docker', kind: 'proxy', upstreams: [{ url }], metadata_ttl: 3600 },
+    ],
+  });
+  /** The running config pointed at `url`, for a reload (what SIGHUP applies). */
   const pointedAt = (url: string): AppConfig =>
     parseConfigObject(
       {
@@ -44,16 +51,7 @@ describe('Docker proxy metadata belongs to the upstream URL it came from', () =>
         storage: nora.config.storage,
         auth: { htpasswd_file: nora.config.auth.htpasswd_file },
         rate_limit: { enabled: false },
-        docker: { upstreams: [{ url }], metadata_ttl: 0, proxy_timeout: 2 },
-        repositories: [
-          {
-            name: 'mirror',
-            format: 'docker',
-            kind: 'proxy',
-            upstreams: [{ url }],
-            metadata_ttl: 3600,
-          },
-        ],
+        ...sections(url),
       },
       {},
     ).config;
@@ -62,20 +60,7 @@ describe('Docker proxy metadata belongs to the upstream URL it came from', () =>
     first = await fixtureUpstream();
     second = await fixtureUpstream();
     blackHole = `http://127.0.0.1:${await freePort()}`;
-    nora = await startTestServer({
-      config: {
-        docker: { upstreams: [{ url: first.url }], metadata_ttl: 0, proxy_timeout: 2 },
-        repositories: [
-          {
-            name: 'mirror',
-            format: 'docker',
-            kind: 'proxy',
-            upstreams: [{ url: first.url }],
-            metadata_ttl: 3600,
-          },
-        ],
-      },
-    });
+    nora = await startTestServer({ config: sections(first.url) });
   });
   after(async () => {
     await nora.close();
