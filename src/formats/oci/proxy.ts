@@ -92,6 +92,8 @@ export class OciProxyBackend implements OciBackend {
   readonly #prefetch = new PrefetchIndex();
   readonly #prefetched: Counter;
   readonly #sweeper = new UpstreamSweeper();
+  /** The upstreams array the last sweep was started for (see #sweepOldUpstreams). */
+  #sweptFor: Repository['upstreams'] | undefined;
 
   constructor(repository: Repository, context: FormatContext, hosted: HostedMachinery) {
     this.repository = repository;
@@ -159,6 +161,10 @@ export class OciProxyBackend implements OciBackend {
    * URL configured now cannot be told, so each tag is fetched again on its next pull.
    */
   #sweepOldUpstreams(): void {
+    // A reload that changes the upstreams replaces the array (Repository.upstreams): one identity
+    // check per request instead of hashing the routes again.
+    if (this.#sweptFor === this.repository.upstreams) return;
+    this.#sweptFor = this.repository.upstreams;
     const routes = new Set(configuredRoutes(this.repository.upstreams));
     this.#sweeper.sweep({
       state: this.#engine.state,

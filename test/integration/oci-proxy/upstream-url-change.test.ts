@@ -30,6 +30,26 @@ import {
 
 const INDEX_TYPE = 'application/vnd.oci.image.index.v1+json';
 
+/** Keys of `repository`'s cache rows starting with `prefix`, once the sweep has dropped `gone`. */
+async function keysOnceSwept(
+  server: TestServer,
+  prefix: string,
+  gone: (key: string) => boolean,
+  repository = 'docker-proxy',
+): Promise<string[]> {
+  const state = server.app.context.proxy.state;
+  // The sweep runs in the background; each look is a database read, so 2,000 of them are a
+  // generous bound on a sweep of two rows (the test fails rather than hangs without one).
+  for (let look = 0; look < 2000; look++) {
+    const keys = await state.keys(repository, prefix);
+    if (!keys.some(gone)) return keys;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return assert.fail(
+    `rows under ${prefix} not dropped: ${(await state.keys(repository, prefix)).join(' ')}`,
+  );
+}
+
 describe('Docker proxy metadata belongs to the upstream URL it came from', () => {
   let first: Fixture;
   let second: Fixture;
@@ -162,6 +182,8 @@ describe('Docker proxy metadata belongs to the upstream URL it came from', () =>
     assert.equal(answer.status, 200, answer.body);
     assert.equal(answer.digest, current.digest, 'the new upstream’s tag, not the old cached one');
     assert.ok(second.hits.length > asked, 'the new upstream was asked');
+    const firstRoute = upstreamId(first.url);
+    await keysOnceSwept(nora, 'tag@', (key) => key.startsWith(`tag@${firstRoute}:`), 'mirror');
     // metadata_ttl 3600 holds for the new URL's own copy: no upstream request the second time.
     const again = second.hits.length;
     assert.equal((await get(`${mirror}/team/app/manifests/v1`)).digest, current.digest);
@@ -184,24 +206,6 @@ describe('Docker proxy metadata belongs to the upstream URL it came from', () =>
         digest: res.headers.get('docker-content-digest'),
         body: await res.text(),
       };
-    };
-    /** Keys of docker-proxy's cache rows starting with `prefix`, once the sweep has dropped `gone`. */
-    const keysOnceSwept = async (
-      server: TestServer,
-      prefix: string,
-      gone: (key: string) => boolean,
-    ) => {
-      const state = server.app.context.proxy.state;
-      // The sweep runs in the background; each look is a database read, so 2,000 of them are a
-      // generous bound on a sweep of two rows (the test fails rather than hangs without one).
-      for (let look = 0; look < 2000; look++) {
-        const keys = await state.keys('docker-proxy', prefix);
-        if (!keys.some(gone)) return keys;
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      assert.fail(
-        `rows under ${prefix} not dropped: ${(await state.keys('docker-proxy', prefix)).join(' ')}`,
-      );
     };
     const image = publishImage(first, 'team/restart', '1', ['restart layer']);
     const legacy = publishImage(first, 'team/legacy', '1', ['legacy layer']);
