@@ -1,7 +1,7 @@
 /**
  * Proxy freshness state in SQL: for each (repository, key) the content digest last fetched, its
  * ETag, media type, size and when it was fetched. The bytes themselves are blobs in the shared
- * blob store. Keys are chosen by the format (`tag:<name>:<tag>`, `packument:<name>`, …).
+ * blob store. Keys are chosen by the format (`packument:<name>`, `tag@<route>:<name>:<tag>`…).
  *
  * `proxyMigrations` is exported for every format with proxy repositories to include in its
  * FormatModule.migrations; Kysely keys migrations by name, so including it twice is harmless.

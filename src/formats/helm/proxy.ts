@@ -28,6 +28,7 @@ import type { AppConfig } from '../../config/schema.ts';
 import type { Db } from '../../db/database.ts';
 import { isUpstreamFailure, type ProxyEngine } from '../../proxy/engine.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
+import { UpstreamSweeper, upstreamId } from '../../proxy/upstream-id.ts';
 import {
   answeredAbsent,
   toUpstreamError,
@@ -58,16 +59,6 @@ export interface HelmProxyDeps {
   readonly log?: Logger | undefined;
 }
 
-/**
- * The cache identity of an upstream: a short hash of its URL (credentials are not part of it).
- * Cached index copies (`index#<i>@<id>`) and charts (`chart@<id>:<file>`) belong to the URL
- * they came from: after `[helm] proxies` names another URL, nothing of the old one is served as
- * the new one's copy (not even stale); the old rows are left for `nora gc`.
- */
-export function upstreamId(url: string): string {
-  return createHash('sha256').update(url).digest('hex').slice(0, 16);
-}
-
 export class HelmProxy implements HelmSource {
   readonly #deps: HelmProxyDeps;
   /**
@@ -84,8 +75,13 @@ export class HelmProxy implements HelmSource {
     { snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> }
   >();
 
-  /** `<repo>\n<url ids>` whose copies of other upstream URLs were dropped (once per process). */
-  readonly #swept = new Set<string>();
+  /**
+   * Drops copies of other upstream URLs, once per `<repo>\n<url ids>`. Cached index copies
+   * (`index#<i>@<id>`) and charts (`chart@<id>:<file>`) belong to the URL they came from (see
+   * src/proxy/upstream-id.ts): after `[helm] proxies` names another URL, nothing of the old one is
+   * served as the new one's copy, not even stale.
+   */
+  readonly #sweeper = new UpstreamSweeper();
 
   constructor(deps: HelmProxyDeps) {
     this.#deps = deps;
@@ -99,35 +95,21 @@ export class HelmProxy implements HelmSource {
    */
   #sweepOldUpstreams(repo: Repository): void {
     const ids = repo.upstreams.map((u) => upstreamId(u.url));
-    const mark = `${repo.name}\n${ids.join(',')}`;
-    if (this.#swept.has(mark)) return;
-    this.#swept.add(mark);
     const current = new Set(ids);
-    const state = this.#deps.proxy.state;
-    const belongs = (key: string): boolean => {
-      const index = /^index#\d+@([0-9a-f]{16})$/.exec(key);
-      if (index) return current.has(index[1] ?? '');
-      const chart = /^chart@([0-9a-f]{16}):/.exec(key);
-      if (chart) return current.has(chart[1] ?? '');
-      return !/^index#\d+$/.test(key) && !key.startsWith('chart:');
-    };
-    void (async () => {
-      let dropped = 0;
-      for (const prefix of ['index#', 'chart@', 'chart:']) {
-        for (const key of await state.keys(repo.name, prefix)) {
-          if (belongs(key)) continue;
-          await state.delete(repo.name, key);
-          dropped++;
-        }
-      }
-      if (dropped > 0) {
-        this.#deps.log?.info(
-          { repository: repo.name, dropped },
-          'helm proxy: cached copies of upstream URLs no longer configured dropped',
-        );
-      }
-    })().catch((err: unknown) => {
-      this.#deps.log?.warn({ err, repository: repo.name }, 'dropping old upstream copies failed');
+    this.#sweeper.sweep({
+      state: this.#deps.proxy.state,
+      repository: repo.name,
+      mark: `${repo.name}\n${ids.join(',')}`,
+      prefixes: ['index#', 'chart@', 'chart:'],
+      belongs: (key) => {
+        const index = /^index#\d+@([0-9a-f]{16})$/.exec(key);
+        if (index) return current.has(index[1] ?? '');
+        const chart = /^chart@([0-9a-f]{16}):/.exec(key);
+        if (chart) return current.has(chart[1] ?? '');
+        return !/^index#\d+$/.test(key) && !key.startsWith('chart:');
+      },
+      log: this.#deps.log,
+      what: 'helm proxy',
     });
   }
 

@@ -9,7 +9,13 @@
  * - blobs stream through one verified fill per digest (see src/proxy/fill.ts);
  * - lists come from the upstream whole: tags/list and referrers follow the upstream's pagination
  *   (bounded, src/proxy/pagination.ts); referrers are cached under the tag freshness rule and
- *   never answered "none" when no upstream could be asked.
+ *   never answered "none" when no upstream could be asked;
+ * - what is cached as metadata (a tag's digest, the cached tags a tags/list falls back to,
+ *   referrers lists) belongs to the upstream URLs it was asked of: its key names them
+ *   (`tag@<route>:<name>:<tag>`, `referrers@<route>:<name>:<digest>`, see routeOf), so after a
+ *   reload or restart names other URLs it is neither served (not even stale) nor revalidated
+ *   there; rows of URLs no longer configured, and those of releases keyed by the upstream's label
+ *   (`tag:…`, `referrers:…`), are dropped in the background (#sweepOldUpstreams).
  */
 import { Readable } from 'node:stream';
 import { formatDigest, parseDigest } from '../../core/digest.ts';
@@ -50,6 +56,7 @@ import {
   upstreamGarbage,
 } from './proxy-upstream.ts';
 import type { Reference } from './reference.ts';
+import { UpstreamSweeper, upstreamId } from '../../proxy/upstream-id.ts';
 
 /** The factory registered for `proxy` repositories in OCI_BACKEND_FACTORIES. */
 export function createOciProxyBackend(repository: Repository, deps: OciBackendDeps): OciBackend {
@@ -84,6 +91,9 @@ export class OciProxyBackend implements OciBackend {
   readonly #downloads: Counter;
   readonly #prefetch = new PrefetchIndex();
   readonly #prefetched: Counter;
+  readonly #sweeper = new UpstreamSweeper();
+  /** The upstreams array the last sweep was started for (see #sweepOldUpstreams). */
+  #sweptFor: Repository['upstreams'] | undefined;
 
   constructor(repository: Repository, context: FormatContext, hosted: HostedMachinery) {
     this.repository = repository;
@@ -133,12 +143,41 @@ export class OciProxyBackend implements OciBackend {
         }),
       };
     });
+    this.#sweepOldUpstreams();
     return {
       ttlSeconds: repo.metadataTtl ?? docker.metadata_ttl,
       serveStale: repo.serveStale ?? docker.serve_stale,
       defaultAction: docker.default_action,
       upstreams,
     };
+  }
+
+  /**
+   * Drops, in the background and once per set of routes, the tag and referrers rows whose route
+   * is not one of the current config's: keyed by other URLs, they are never read again, and
+   * without the row a referrers document is garbage for `nora gc` (a tag row's manifest stays,
+   * cached by digest). Rows keyed the way releases before 2026-12-03 did (`tag:<name>:<tag>`,
+   * named by the upstream's label only) are dropped too, not migrated: whether they came from the
+   * URL configured now cannot be told, so each tag is fetched again on its next pull.
+   */
+  #sweepOldUpstreams(): void {
+    // A reload that changes the upstreams replaces the array (Repository.upstreams): one identity
+    // check per request instead of hashing the routes again.
+    if (this.#sweptFor === this.repository.upstreams) return;
+    this.#sweptFor = this.repository.upstreams;
+    const routes = new Set(configuredRoutes(this.repository.upstreams));
+    this.#sweeper.sweep({
+      state: this.#engine.state,
+      repository: this.repository.name,
+      mark: [...routes].join(','),
+      prefixes: ['tag:', 'referrers:', 'tag@', 'referrers@'],
+      belongs: (key) => {
+        const keyed = /^(?:tag|referrers)@([0-9a-f+]+):/.exec(key);
+        return keyed !== null && routes.has(keyed[1] ?? '');
+      },
+      log: this.#context.log,
+      what: 'docker proxy',
+    });
   }
 
   /** The upstreams (with the remote name) `name` routes to under the current settings. */
@@ -195,7 +234,7 @@ export class OciProxyBackend implements OciBackend {
     if (candidates.length === 0) return undefined;
     const resolved = await this.#engine.resolve({
       registry: this.repository.name,
-      key: `tag:${name}:${tag}`,
+      key: `tag@${routeOf(candidates)}:${name}:${tag}`,
       ttlSeconds: settings.ttlSeconds,
       serveStale: settings.serveStale,
       refresh: async (cached) => {
@@ -259,6 +298,12 @@ export class OciProxyBackend implements OciBackend {
     return resolved.stale ? { ...manifest, stale: true } : manifest;
   }
 
+  /**
+   * A manifest by digest is served from the cache whichever upstream URL sent it, including one
+   * no longer configured: its bytes were verified against the digest (#store), so they are the
+   * content the digest names, from any registry. Only what a name *points at* (tags, referrers)
+   * depends on the upstream, and that is keyed by its URLs.
+   */
   async #manifestByDigest(name: string, digest: string): Promise<ManifestContent | undefined> {
     const cached = await this.#cache.getManifest(name, { kind: 'digest', digest });
     if (cached) {
@@ -354,6 +399,11 @@ export class OciProxyBackend implements OciBackend {
     };
   }
 
+  /**
+   * Blobs, like manifests by digest, are shared across upstream URLs: a fill is verified against
+   * its digest before it is committed, so bytes linked to `name` by a former upstream are the
+   * same bytes any upstream would send for that digest.
+   */
   async getBlob(name: string, digest: string): Promise<BlobHandle | undefined> {
     const linked = await this.#cache.getBlob(name, digest);
     if (linked) {
@@ -470,9 +520,14 @@ export class OciProxyBackend implements OciBackend {
     });
   }
 
+  /**
+   * The upstream's tags merged with the cached ones of the current route (those with a tag row
+   * under its key: a cached tag of a URL no longer configured is not offered, since pulling it
+   * would ask the new upstream); the cached ones alone when the upstreams are down.
+   */
   async listTags(name: string): Promise<readonly string[] | undefined> {
-    const cached = await this.#cache.listTags(name);
     const candidates = this.#candidates(name);
+    const cached = await this.#cachedTags(name, candidates);
     let remote: string[] | undefined;
     try {
       remote = await this.#askUpstreams(candidates, async (candidate) =>
@@ -484,6 +539,27 @@ export class OciProxyBackend implements OciBackend {
     }
     if (remote === undefined) return cached;
     return [...new Set([...remote, ...(cached ?? [])])].sort(compare);
+  }
+
+  /**
+   * The tags of `name` cached here that a pull through `candidates` would serve from the cache:
+   * undefined when none (so a down upstream is reported, not answered as an empty list), unless
+   * the cache knows the name without tags (manifests by digest only).
+   */
+  async #cachedTags(
+    name: string,
+    candidates: readonly Candidate[],
+  ): Promise<readonly string[] | undefined> {
+    const rows = await this.#cache.listTags(name);
+    if (rows === undefined || rows.length === 0) return rows;
+    const prefix = `tag@${routeOf(candidates)}:${name}:`;
+    const current = new Set(
+      (await this.#engine.state.entries(this.repository.name, prefix)).map((entry) =>
+        entry.key.slice(prefix.length),
+      ),
+    );
+    const mine = rows.filter((tag) => current.has(tag));
+    return mine.length > 0 ? mine : undefined;
   }
 
   catalog(): Promise<readonly string[]> {
@@ -508,7 +584,7 @@ export class OciProxyBackend implements OciBackend {
     try {
       const resolved = await this.#engine.resolve({
         registry: this.repository.name,
-        key: `referrers:${name}:${digest}`,
+        key: `referrers@${routeOf(candidates)}:${name}:${digest}`,
         ttlSeconds: settings.ttlSeconds,
         serveStale: settings.serveStale,
         refresh: () => this.#fetchReferrers(candidates, name, digest),
@@ -634,6 +710,35 @@ export class OciProxyBackend implements OciBackend {
     if (failure !== undefined && (!answered || mixed === 'fail')) throw failure;
     return undefined;
   }
+}
+
+/**
+ * The route part of a cache key: the ids of the upstream URLs `candidates` asks, in order, joined
+ * by `+` (a tag is "what the first of these upstreams that has it says", so the same URLs in
+ * another order are another route). Remote names are not part of it: they follow from the name
+ * and the same config. Empty when nothing is asked (no row is written then).
+ */
+function routeOf(candidates: readonly Candidate[]): string {
+  const urls: string[] = [];
+  for (const candidate of candidates) {
+    if (!urls.includes(candidate.target.baseUrl)) urls.push(candidate.target.baseUrl);
+  }
+  return urls.map(upstreamId).join('+');
+}
+
+/**
+ * Every route routeName can choose under these upstreams: those with one prefix, in order, for
+ * each prefix, and those without a prefix (whatever default_action says now: a reload may turn
+ * it back to allow).
+ */
+function configuredRoutes(upstreams: readonly { url: string; prefix?: string | undefined }[]) {
+  const byPrefix = new Map<string | undefined, string[]>();
+  for (const upstream of upstreams) {
+    const urls = byPrefix.get(upstream.prefix) ?? [];
+    if (!urls.includes(upstream.url)) urls.push(upstream.url);
+    byPrefix.set(upstream.prefix, urls);
+  }
+  return [...byPrefix.values()].map((urls) => urls.map(upstreamId).join('+'));
 }
 
 /** Which upstream and remote name a cached tag came from: where its revalidation HEAD goes. */

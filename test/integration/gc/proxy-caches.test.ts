@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SqlBlobIndex } from '../../../src/db/blob-index.ts';
-import { upstreamId } from '../../../src/formats/helm/proxy.ts';
+import { upstreamId } from '../../../src/proxy/upstream-id.ts';
 import { FORMATS } from '../../../src/formats/index.ts';
 import { collectGarbage } from '../../../src/gc/collector.ts';
 import { BlobStore } from '../../../src/storage/blob-store.ts';

@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { upstreamId } from '../../../src/formats/helm/proxy.ts';
+import { upstreamId } from '../../../src/proxy/upstream-id.ts';
 import { buildChart, helmPull, sha256 } from '../../helpers/helm.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 
