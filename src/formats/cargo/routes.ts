@@ -36,6 +36,7 @@ import {
   ownersAnswer,
   publishAnswer,
   searchAnswer,
+  searchPaging,
 } from './web-api.ts';
 import { dropRepresentationHeaders } from '../../http/format-errors.ts';
 
@@ -243,15 +244,10 @@ async function dispatch(
     case 'search': {
       allowMethods(method, ['GET']);
       const query = new URLSearchParams(queryOf(request));
-      const perPage = Number(query.get('per_page') ?? '10');
-      const page = Number(query.get('page') ?? '1');
       const found = await service.search(
         repo,
         (query.get('q') ?? '').slice(0, 256),
-        {
-          perPage: Number.isInteger(perPage) && perPage > 0 ? Math.min(perPage, 100) : 10,
-          page: Number.isSafeInteger(page) && page > 0 ? page : 1,
-        },
+        searchPaging(query),
         principal,
       );
       return reply.type('application/json').send(searchAnswer(found.crates, found.total));

@@ -3,6 +3,7 @@
  * values: publish warnings, yank/unyank `{"ok": true}`, owners lists and messages, search
  * results, and the error shape `{"errors": [{"detail": "…"}]}` Cargo prints for any 4xx/5xx.
  */
+import { RegistryError } from '../../core/errors.ts';
 import type { StoredCrate } from './store.ts';
 
 /**
@@ -30,6 +31,37 @@ export function ownersAnswer(
   return {
     users: users.map(({ id, login }) => ({ id, login, kind: 'user', name: login })),
   };
+}
+
+/** `cargo search`'s paging: `per_page` 1–100 (`cargo search --limit`'s own maximum), `page` from 1. */
+export interface SearchPaging {
+  readonly perPage: number;
+  readonly page: number;
+}
+
+/**
+ * The paging of `GET /api/v1/crates?q=&per_page=&page=` from its query (defaults 10 and 1).
+ * Throws RegistryError BAD_REQUEST (400 in Cargo's error shape) for a value that is not a whole
+ * number in range, as crates.io refuses bad paging, rather than answering another page than the
+ * one asked for.
+ */
+export function searchPaging(query: URLSearchParams): SearchPaging {
+  const perPage = pagingNumber(query, 'per_page', 10, 100);
+  const page = pagingNumber(query, 'page', 1, Number.MAX_SAFE_INTEGER);
+  return { perPage, page };
+}
+
+function pagingNumber(query: URLSearchParams, key: string, fallback: number, max: number): number {
+  const raw = query.get(key);
+  if (raw === null || raw === '') return fallback;
+  const value = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `${key} must be a whole number from 1${max === 100 ? ' to 100' : ''}, not \`${raw.slice(0, 40)}\``,
+    );
+  }
+  return value;
 }
 
 /** `GET /api/v1/crates?q=…`: `{"crates": [{"name", "max_version", "description"}], "meta": {"total"}}`. */

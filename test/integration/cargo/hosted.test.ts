@@ -463,6 +463,27 @@ describe('cargo hosted (auth off)', () => {
     assert.equal((await page('per_page=2&page=2')).meta.total, 5);
     assert.equal((await page('per_page=2&page=4')).meta.total, 5);
     assert.deepEqual(await names('per_page=3&page=2'), ['paged', 'pagee']);
+    // Bad paging is refused in Cargo's error shape, not answered with another page (trial14 F2).
+    for (const [query, detail] of [
+      ['per_page=101', /per_page must be a whole number from 1 to 100, not `101`/],
+      ['per_page=0', /per_page must be/],
+      ['per_page=abc', /per_page must be/],
+      ['per_page=2&page=-1', /page must be a whole number from 1, not `-1`/],
+      ['per_page=2&page=99999999999999999999', /page must be/],
+      ['per_page=2&page=1.5', /page must be/],
+    ] as const) {
+      const refused = await call(server, 'GET', `/cargo/api/v1/crates?q=page&${query}`);
+      assert.equal(refused.status, 400, query);
+      const errors = (refused.json as { errors: { detail: string }[] }).errors;
+      assert.match(errors[0]?.detail ?? '', detail, query);
+    }
+    assert.deepEqual(await names('per_page=100&page=1'), [
+      'pagea',
+      'pageb',
+      'pagec',
+      'paged',
+      'pagee',
+    ]);
   });
 
   describe('bad input: 4xx in Cargo shape, nothing stored', () => {
