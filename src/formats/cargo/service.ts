@@ -231,7 +231,9 @@ export class CargoService {
       target,
       lower,
       async (proxy) => {
-        for (const spelling of spellings) if (await served(proxy, spelling)) return lower;
+        // The spelling the proxy has, so the refusal names the upstream's crate (`up-other` for
+        // a publish of `UP_OTHER`), not the one asked for.
+        for (const spelling of spellings) if (await served(proxy, spelling)) return spelling;
         // Not cached: does the upstream have it now? (Cargo's own look-up of the name before
         // publishing through the group has usually cached it already.)
         const found = await Promise.all(
@@ -245,10 +247,16 @@ export class CargoService {
             ),
           ),
         );
-        return found.some(Boolean) ? lower : undefined;
+        const at = found.indexOf(true);
+        return at === -1 ? undefined : spellings[at];
       },
     );
-    const lines = shadowedText((crate) => `crate \`${crate}\``, lower, target.name, shadowed);
+    const lines = shadowedText(
+      (crate) => `crate \`${crate}\``,
+      shadowed[0]?.served ?? lower,
+      target.name,
+      shadowed,
+    );
     if (lines.length > 0 && !this.#mayShadow(name)) {
       throw new RegistryError(
         'CONFLICT',
