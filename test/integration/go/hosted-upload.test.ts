@@ -229,6 +229,18 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
     assert.equal(latest.Version, 'v1.0.0');
   });
 
+  test('a pseudo-version whose timestamp is no real date: 400 naming it, nothing stored', async () => {
+    // Trial 2026-12-03 (F1): month 13 / day 99 was published and its .info given the upload time.
+    const version = 'v0.0.0-20201399000000-abcdefabcdef';
+    const res = await put(
+      `example.com/badtime/@v/${version}.zip`,
+      makeZip([{ name: `example.com/badtime@${version}/a.go`, data: 'package badtime\n' }]),
+    );
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /invalid pseudo-version .*timestamp 20201399000000 is not a real/);
+    assert.equal(await status(`example.com/badtime/@v/${version}.info`), 404);
+  });
+
   test('case-encoded paths, a module without go.mod, a pseudo-version', async () => {
     const upper = 'example.com/Upper/Lib';
     const res = await put(
