@@ -237,7 +237,10 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
       makeZip([{ name: `example.com/badtime@${version}/a.go`, data: 'package badtime\n' }]),
     );
     assert.equal(res.status, 400);
-    assert.match(await res.text(), /invalid pseudo-version .*timestamp 20201399000000 is not a real/);
+    assert.match(
+      await res.text(),
+      /invalid pseudo-version .*timestamp 20201399000000 is not a real/,
+    );
     assert.equal(await status(`example.com/badtime/@v/${version}.info`), 404);
   });
 
