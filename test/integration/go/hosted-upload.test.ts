@@ -623,6 +623,29 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
     },
   );
 
+  test('goPublish to a URL that is no Go repository (/cargo, the root) says so, with the URL shape', async () => {
+    // Trial 2026-12-03 (F7): another format's raw 404 JSON was echoed.
+    await using work = await tempDir('nora-go-publish-notgo-');
+    await fs.writeFile(path.join(work.path, 'go.mod'), 'module example.com/notgo\n');
+    await fs.writeFile(path.join(work.path, 'a.go'), 'package notgo\n');
+    for (const registry of [`${server.url}/cargo`, `${server.url}/`]) {
+      await assert.rejects(
+        goPublish({ dir: work.path, registry, version: 'v1.0.0' }),
+        (err: Error) => {
+          assert.ok(err instanceof GoPublishError);
+          assert.match(
+            err.message,
+            /^http:\/\/\S+ is not a Go repository of NORA \(404 Not Found: .*\); --registry must be the Go group \(http:\/\/HOST:PORT\/go\) or a Go repository/,
+          );
+          return true;
+        },
+      );
+    }
+    // The right URL still publishes.
+    const done = await goPublish({ dir: work.path, registry: base, version: 'v1.0.0' });
+    assert.match(done.answer ?? '', /^published example\.com\/notgo@v1\.0\.0/);
+  });
+
   test('nora go publish: the default registry is the configured server (NORA_PORT, [server])', async () => {
     await using work = await tempDir('nora-go-publish-registry-');
     const lib = path.join(work.path, 'lib');
