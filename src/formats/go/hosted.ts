@@ -31,6 +31,7 @@ import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './mod
 import {
   checkModuleVersion,
   compareSemver,
+  impossiblePseudoTimestamp,
   isPseudoVersion,
   pseudoVersionTime,
   semverPrerelease,
@@ -258,6 +259,15 @@ export class GoHosted implements GoSource {
     checkHosted(repo);
     const err = checkModuleVersion(module, version);
     if (err !== undefined) throw new RegistryError('BAD_REQUEST', err);
+    // A pseudo-version's `.info` Time is its timestamp: one that is no real UTC date (month 13,
+    // day 99) is refused, not silently given the upload time (`go` refuses it too).
+    const badTimestamp = impossiblePseudoTimestamp(version);
+    if (badTimestamp !== undefined) {
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `invalid pseudo-version ${version}: timestamp ${badTimestamp} is not a real UTC date and time (yyyymmddhhmmss)`,
+      );
+    }
     const maxZipSize = this.#maxZipSize();
     // A declared length past the limit is refused before any byte is read (as raw and Helm do);
     // a chunked body is held to the limit mid-stream below.

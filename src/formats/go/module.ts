@@ -463,12 +463,7 @@ export function isPseudoVersion(v: string): boolean {
  */
 export function pseudoVersionTime(v: string): string | undefined {
   if (!isPseudoVersion(v)) return undefined;
-  const build = semverBuild(v);
-  const rest = v.slice(0, v.length - build.length);
-  const withoutRev = rest.slice(0, rest.lastIndexOf('-'));
-  const ts = withoutRev.slice(
-    Math.max(withoutRev.lastIndexOf('-'), withoutRev.lastIndexOf('.')) + 1,
-  );
+  const ts = pseudoTimestamp(v);
   const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(ts);
   if (m === null) return undefined;
   const [y = '', mo = '', d = '', h = '', mi = '', s = ''] = m.slice(1);
@@ -485,6 +480,24 @@ export function pseudoVersionTime(v: string): string | undefined {
     return undefined;
   }
   return `${y}-${mo}-${d}T${h}:${mi}:${s}Z`;
+}
+
+/** The 14-digit `yyyymmddhhmmss` field of pseudo-version `v` (`v` must be one). */
+function pseudoTimestamp(v: string): string {
+  const build = semverBuild(v);
+  const rest = v.slice(0, v.length - build.length);
+  const withoutRev = rest.slice(0, rest.lastIndexOf('-'));
+  return withoutRev.slice(Math.max(withoutRev.lastIndexOf('-'), withoutRev.lastIndexOf('.')) + 1);
+}
+
+/**
+ * The `yyyymmddhhmmss` field of pseudo-version `v` when it is no real UTC date and time
+ * (`20201399000000`: month 13, day 99); undefined when `v` is not a pseudo-version or its
+ * timestamp is valid. x/mod's PseudoVersionTime fails on such a version.
+ */
+export function impossiblePseudoTimestamp(v: string): string | undefined {
+  if (!isPseudoVersion(v) || pseudoVersionTime(v) !== undefined) return undefined;
+  return pseudoTimestamp(v);
 }
 
 // ---------------------------------------------------------------------------------------------

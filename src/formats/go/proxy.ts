@@ -45,6 +45,7 @@ import { NegativeCache } from '../../proxy/negative-cache.ts';
 import type { GoSection } from './config.ts';
 import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
 import {
+  checkModuleVersion,
   checkVersion,
   isValidSemver,
   escapePath,
@@ -460,6 +461,19 @@ export class GoProxy implements GoSource {
               `upstream ${target.label} sent an invalid ${urlPath}`,
             );
           }
+          // One `go` refuses (another version than the canonical one asked, a Time that is not
+          // RFC 3339) would be kept forever as an immutable `.info`: refused, nothing kept.
+          const problem = infoProblem(
+            body,
+            info,
+            // As `go` compares: only a canonical version valid for this module path.
+            kind === 'info' &&
+              asked.version !== undefined &&
+              checkModuleVersion(asked.module, asked.version) === undefined
+              ? asked.version
+              : undefined,
+          );
+          if (problem !== undefined) throw refusedFile(target.label, urlPath, problem);
           // What #info would parse again from the same bytes (keyed by their digest: exact).
           if (!this.#parsed.has(stored.digest)) this.#remember(stored.digest, info);
         }
@@ -703,8 +717,10 @@ function fileCheck(
     };
   }
   if (kind === 'mod') {
-    // Any module path: a proxy serves a .mod whose module line names another spelling (a
-    // renamed module) and `go` reports that itself; a body without one is not a go.mod.
+    // Any module path: `go` accepts a .mod naming either the path required or the path it was
+    // fetched as (modload goModSummary: `mpath != m.Path && mpath != actual.Path`), so a fork
+    // used through `replace P => fork vX` legitimately serves `module P` for the fork's path.
+    // Refusing it would break such builds; a body without a module line is not a go.mod.
     return {
       bytes: undefined,
       check: (body) =>
@@ -880,6 +896,54 @@ export function parseInfo(body: Buffer): VersionInfo | undefined {
   const time = record['Time'];
   if (typeof version !== 'string' || version === '') return undefined;
   return typeof time === 'string' ? { Version: version, Time: time } : { Version: version };
+}
+
+/**
+ * Why a parsed `.info`/`@latest` body (`info`, parsed from `body`) cannot be the answer, as the
+ * `go` command reads it (cmd/go/internal/modfetch/proxy.go Stat, `encoding/json` into
+ * `time.Time`): a `Version` other than `canonical` (the canonical version asked; undefined for a
+ * query or `@latest`, whose answer names another version), or a `Time` present but not an
+ * RFC 3339 timestamp. Undefined when it is fine.
+ */
+export function infoProblem(
+  body: Buffer,
+  info: VersionInfo,
+  canonical: string | undefined,
+): string | undefined {
+  if (canonical !== undefined && info.Version !== canonical) {
+    return `its Version is ${JSON.stringify(info.Version)}, not the version asked (${canonical})`;
+  }
+  // parseInfo drops a Time that is not a string; `go` fails on any Time it cannot decode.
+  const time = (JSON.parse(body.toString('utf8')) as Record<string, unknown>)['Time'];
+  if (time !== undefined && time !== null && (typeof time !== 'string' || !isRfc3339(time))) {
+    return `its Time ${JSON.stringify(time)} is not an RFC 3339 timestamp`;
+  }
+  return undefined;
+}
+
+/**
+ * True for an RFC 3339 date-time as Go's time.Time JSON decoding accepts it
+ * (`2006-01-02T15:04:05.999999999Z07:00`): real calendar date, hour < 24, minute and second
+ * < 60, offset hour < 24.
+ */
+export function isRfc3339(value: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-](\d{2}):(\d{2}))$/.exec(
+    value,
+  );
+  if (m === null) return false;
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59) return false;
+  if (new Date(Date.UTC(y, mo, 0)).getUTCDate() < d) return false;
+  const oh = m[9];
+  const om = m[10];
+  return oh === undefined || (Number(oh) < 24 && Number(om) < 60);
 }
 
 /**

@@ -232,9 +232,36 @@ async function upload(
   }
   const text = (await res.text()).trim();
   if (!res.ok) {
-    throw new GoPublishError(`${res.status} ${res.statusText}: ${text.split('\n')[0] ?? ''}`);
+    const answer = `${res.status} ${res.statusText}: ${text.split('\n')[0] ?? ''}`;
+    // A 404/405 from a URL that is no Go repository (another format's mount such as /cargo, the
+    // root URL) would otherwise echo that format's raw error: asked what answered instead.
+    if ((res.status === 404 || res.status === 405) && !(await isGoRepository(prefix, headers))) {
+      throw new GoPublishError(
+        `${prefix} is not a Go repository of NORA (${answer}); --registry must be the Go ` +
+          `group (http://HOST:PORT/go) or a Go repository (http://HOST:PORT/repository/NAME)`,
+      );
+    }
+    throw new GoPublishError(answer);
   }
   return text;
+}
+
+/**
+ * True when `prefix` answers as a NORA Go repository does at its root (`GET <prefix>/` → 200
+ * `<name>: Go module proxy`, routes.ts) or cannot tell (401/403, unreachable): only a clear
+ * other answer makes the CLI say the URL is not a Go repository.
+ */
+async function isGoRepository(prefix: string, headers: Record<string, string>): Promise<boolean> {
+  const probe: Record<string, string> = {};
+  if (headers['authorization'] !== undefined) probe['authorization'] = headers['authorization'];
+  try {
+    const res = await fetch(`${prefix}/`, { headers: probe });
+    const body = await res.text();
+    if (res.status === 401 || res.status === 403) return true;
+    return res.ok && /: Go module proxy\n?$/.test(body);
+  } catch {
+    return true;
+  }
 }
 
 /**

@@ -79,6 +79,23 @@ describe('go proxy: an upstream .mod/.zip that cannot be the file asked for is n
     ["another module's zip", 'v1.0.0.zip', () => otherZip],
     ["another module's large zip (streamed)", 'v1.1.0.zip', () => bigZip],
     ['an HTML page as .mod', 'v1.0.0.mod', () => '<html><body>please log in</body></html>'],
+    // Trial 2026-12-03 (F9): `go` refuses both ("proxy returned info for version v9.9.9 instead
+    // of requested version", "parsing time"), yet they were kept forever.
+    [
+      'an .info of another version',
+      'v1.0.0.info',
+      () => '{"Version":"v9.9.9","Time":"2024-01-01T00:00:00Z"}',
+    ],
+    [
+      'an .info whose Time is no RFC 3339',
+      'v1.0.0.info',
+      () => '{"Version":"v1.0.0","Time":"not-a-time"}',
+    ],
+    [
+      'an .info whose Time is no real date',
+      'v1.0.0.info',
+      () => '{"Version":"v1.0.0","Time":"2024-02-30T00:00:00Z"}',
+    ],
     // The right head and central directory, 16 bytes damaged in between: only the whole read
     // (every entry inflated, its CRC-32 compared) finds it; `go` fails on it. (A small one is
     // answered first and checked after: see the test below.)
@@ -92,7 +109,7 @@ describe('go proxy: an upstream .mod/.zip that cannot be the file asked for is n
       assert.equal(alone.status, 502);
       assert.match(
         await alone.text(),
-        /sent an invalid example\.com\/m\/@v\/\S+: (not a|its first file|"[^"]+": CRC-32 mismatch)/,
+        /sent an invalid example\.com\/m\/@v\/\S+: (not a|its first file|"[^"]+": CRC-32 mismatch|its Version is "v9\.9\.9", not|its Time "[^"]+" is not)/,
       );
       const group = await fetch(`${server.url}/go${urlPath}`);
       assert.equal(group.status, 404);
@@ -148,6 +165,21 @@ describe('go proxy: an upstream .mod/.zip that cannot be the file asked for is n
     answers.clear();
     const kept = await fetch(`${server.url}/go/example.com/m/@v/v1.3.0.zip`);
     assert.deepEqual(Buffer.from(await kept.arrayBuffer()), mLarge);
+  });
+
+  test('a query .info names the version it resolves to; a right .info is kept', async () => {
+    answers.set(
+      '/example.com/m/@v/master.info',
+      '{"Version":"v1.4.0","Time":"2024-01-01T00:00:00Z"}',
+    );
+    const query = await fetch(`${server.url}/go/example.com/m/@v/master.info`);
+    assert.equal(query.status, 200);
+    assert.deepEqual(await query.json(), { Version: 'v1.4.0', Time: '2024-01-01T00:00:00Z' });
+    const right = '{"Version":"v1.4.0","Time":"2024-01-01T00:00:00.5+01:00"}';
+    answers.set('/example.com/m/@v/v1.4.0.info', right);
+    const info = await fetch(`${server.url}/go/example.com/m/@v/v1.4.0.info`);
+    assert.equal(info.status, 200);
+    assert.deepEqual(await info.json(), JSON.parse(right));
   });
 
   test('the right .zip and .mod are kept and served unchanged', async () => {

@@ -229,6 +229,21 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
     assert.equal(latest.Version, 'v1.0.0');
   });
 
+  test('a pseudo-version whose timestamp is no real date: 400 naming it, nothing stored', async () => {
+    // Trial 2026-12-03 (F1): month 13 / day 99 was published and its .info given the upload time.
+    const version = 'v0.0.0-20201399000000-abcdefabcdef';
+    const res = await put(
+      `example.com/badtime/@v/${version}.zip`,
+      makeZip([{ name: `example.com/badtime@${version}/a.go`, data: 'package badtime\n' }]),
+    );
+    assert.equal(res.status, 400);
+    assert.match(
+      await res.text(),
+      /invalid pseudo-version .*timestamp 20201399000000 is not a real/,
+    );
+    assert.equal(await status(`example.com/badtime/@v/${version}.info`), 404);
+  });
+
   test('case-encoded paths, a module without go.mod, a pseudo-version', async () => {
     const upper = 'example.com/Upper/Lib';
     const res = await put(
@@ -607,6 +622,29 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
       assert.equal(plain.files, 9);
     },
   );
+
+  test('goPublish to a URL that is no Go repository (/cargo, the root) says so, with the URL shape', async () => {
+    // Trial 2026-12-03 (F7): another format's raw 404 JSON was echoed.
+    await using work = await tempDir('nora-go-publish-notgo-');
+    await fs.writeFile(path.join(work.path, 'go.mod'), 'module example.com/notgo\n');
+    await fs.writeFile(path.join(work.path, 'a.go'), 'package notgo\n');
+    for (const registry of [`${server.url}/cargo`, `${server.url}/`]) {
+      await assert.rejects(
+        goPublish({ dir: work.path, registry, version: 'v1.0.0' }),
+        (err: Error) => {
+          assert.ok(err instanceof GoPublishError);
+          assert.match(
+            err.message,
+            /^http:\/\/\S+ is not a Go repository of NORA \(404 Not Found: .*\); --registry must be the Go group \(http:\/\/HOST:PORT\/go\) or a Go repository/,
+          );
+          return true;
+        },
+      );
+    }
+    // The right URL still publishes.
+    const done = await goPublish({ dir: work.path, registry: base, version: 'v1.0.0' });
+    assert.match(done.answer ?? '', /^published example\.com\/notgo@v1\.0\.0/);
+  });
 
   test('nora go publish: the default registry is the configured server (NORA_PORT, [server])', async () => {
     await using work = await tempDir('nora-go-publish-registry-');
