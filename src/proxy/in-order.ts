@@ -15,6 +15,7 @@ import {
   answeredAbsent,
   toUpstreamError,
   type UpstreamClient,
+  type UpstreamResponse,
   type UpstreamTarget,
 } from './upstream-client.ts';
 
@@ -123,8 +124,11 @@ export type Revalidated =
  * copy when it came from this upstream. A status in `absent` says the upstream does not have it;
  * any status but 200 (or a 304 to our validator) is the upstream's failure; the body is read
  * whole, at most `maxBytes` (with `refuseDeclared`, a larger Content-Length is refused before any
- * of it is read). `what` names the document in messages (`the page of x`). Errors are thrown as
- * they are: the caller makes them the upstream's (upstreamFailure).
+ * of it is read). `what` names the document in messages (`the page of x`). `check` judges a 200's
+ * body: a reason (e.g. an HTML page where the format's document belongs) makes it the upstream's
+ * failure (UPSTREAM_FAILED naming it, counted by the circuit breaker as a 5xx is), so the cached
+ * copy is kept and served stale. Errors are thrown as they are: the caller makes them the
+ * upstream's (upstreamFailure).
  */
 export async function fetchRevalidated(
   client: Pick<UpstreamClient, 'request'>,
@@ -137,6 +141,7 @@ export async function fetchRevalidated(
     readonly maxBytes: number;
     readonly refuseDeclared?: boolean;
     readonly what: string;
+    readonly check?: (body: Buffer) => string | undefined;
   },
 ): Promise<Revalidated> {
   const revalidate = cached?.etag !== undefined && cached.upstream === target.label;
@@ -149,8 +154,35 @@ export async function fetchRevalidated(
       'accept-encoding': 'identity',
       ...(revalidate ? { 'if-none-match': cached.etag } : {}),
     },
+    callerVerdict: request.check !== undefined,
   });
-  if (response.status === 304 && revalidate) {
+  // Every path below gives the breaker its verdict (only the first counts).
+  let ok = true;
+  try {
+    return await readRevalidated(response, target, cached, request, revalidate, (reason) => {
+      ok = false;
+      return new RegistryError(
+        'UPSTREAM_FAILED',
+        `upstream ${target.label}: ${request.what} is not valid (${reason})`,
+        { detail: { upstream: target.label, reason: `sent an invalid document (${reason})` } },
+      );
+    });
+  } finally {
+    // A body that broke off is judged by the client (its 'error' listener).
+    if (response.body.errored === null) response.settle?.(ok);
+  }
+}
+
+/** fetchRevalidated once the response is in; `invalid` makes a `check` reason the error. */
+async function readRevalidated(
+  response: UpstreamResponse,
+  target: UpstreamTarget,
+  cached: CachedEntry | undefined,
+  request: Parameters<typeof fetchRevalidated>[3],
+  revalidate: boolean,
+  invalid: (reason: string) => RegistryError,
+): Promise<Revalidated> {
+  if (response.status === 304 && revalidate && cached !== undefined) {
     response.body.destroy();
     return { kind: 'unchanged', etag: response.header('etag') ?? cached.etag };
   }
@@ -172,6 +204,8 @@ export async function fetchRevalidated(
     request.maxBytes,
     `upstream ${target.label}: ${request.what}`,
   );
+  const reason = request.check?.(body);
+  if (reason !== undefined) throw invalid(reason);
   return {
     kind: 'document',
     body,

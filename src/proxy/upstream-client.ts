@@ -36,6 +36,14 @@ import {
 import type { AuthStrategy, IssuedToken } from './auth.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { ProxyMetrics } from './metrics.ts';
+import { VERSION } from '../version.ts';
+
+/**
+ * The User-Agent of every request to an upstream (and its token endpoints) unless the caller sets
+ * its own: an upstream's operator can tell NORA's traffic apart, and some CDNs and WAFs refuse a
+ * request without one (crates.io's data-access policy asks automated clients to name themselves).
+ */
+export const UPSTREAM_USER_AGENT = `nora/${VERSION}`;
 
 /** One configured upstream as the engine sees it. */
 export interface UpstreamTarget {
@@ -85,6 +93,13 @@ export interface UpstreamRequest {
    * (readTimeoutMs, read_timeout): a body that drips one byte per chunk would never time out.
    */
   readonly wholeDeadline?: boolean;
+  /**
+   * With wholeDeadline: a body read to its end is not yet the upstream's success; the caller
+   * judges what it says (a captive-portal page answered 200 is a failure) and must call the
+   * response's `settle` once, on every path (fetchRevalidated does, in a `finally`). A body that
+   * breaks off is still judged here.
+   */
+  readonly callerVerdict?: boolean;
 }
 
 export interface UpstreamResponse {
@@ -92,6 +107,12 @@ export interface UpstreamResponse {
   header(name: string): string | undefined;
   /** Must be consumed or destroyed by the caller. */
   readonly body: Readable;
+  /**
+   * The caller's verdict on the body (UpstreamRequest.callerVerdict): false counts against the
+   * upstream's circuit breaker as a 5xx does. Only the first verdict (this or a broken body)
+   * counts; without callerVerdict it does nothing.
+   */
+  settle?(ok: boolean): void;
 }
 
 const MAX_REDIRECTS = 5;
@@ -211,7 +232,10 @@ export class UpstreamClient {
       if (request.contentCoding !== 'keep') {
         response = decodedResponse(response, request, target.label);
       }
-      if (verdictAtEnd) judgeBody(response.body, target);
+      if (verdictAtEnd) {
+        const settle = judgeBody(response.body, target, request.callerVerdict === true);
+        response = { status: response.status, header: response.header, body: response.body, settle };
+      }
       else {
         // A body that dies mid-stream (read timeout, reset) is an upstream failure too; one we
         // destroyed ourselves (HEAD, redirect, client gone) is not.
@@ -247,6 +271,7 @@ export class UpstreamClient {
         path: `${url.pathname}${url.search}`,
         method: 'GET',
         headers: {
+          'user-agent': UPSTREAM_USER_AGENT,
           accept: 'application/json',
           ...(basic === undefined ? {} : { authorization: basic }),
         },
@@ -436,6 +461,7 @@ export class UpstreamClient {
       // Identity unless the caller asked for a coding itself (see the module comment); nothing
       // when it keeps the body as sent (a plain download: curl and wget ask for no coding).
       const headers: Record<string, string> = {
+        'user-agent': UPSTREAM_USER_AGENT,
         ...(request.contentCoding === 'keep' ? {} : { 'accept-encoding': 'identity' }),
         ...request.headers,
       };
@@ -515,21 +541,27 @@ export class UpstreamClient {
  * broke off (reset, malformed framing) or was cut at the whole deadline, else a success (read
  * to its end, or dropped by its reader: the upstream answered). The deadline's timer destroys
  * the body at the latest (UpstreamClient.#send), so a verdict always comes and a half-open
- * probe always reports back.
+ * probe always reports back. With `byCaller` a body read to its end waits for the caller's
+ * verdict instead: the returned function (UpstreamResponse.settle), which the caller must call.
  */
-function judgeBody(body: Readable, target: UpstreamTarget): void {
+function judgeBody(
+  body: Readable,
+  target: UpstreamTarget,
+  byCaller: boolean,
+): (ok: boolean) => void {
   let judged = false;
+  const judge = (ok: boolean): void => {
+    if (judged) return;
+    judged = true;
+    if (ok) target.breaker.recordSuccess();
+    else target.breaker.recordFailure();
+  };
   body.once('error', (err) => {
-    if (judged) return;
-    judged = true;
-    if (isTransportFailure(err) || err instanceof TimeoutError) target.breaker.recordFailure();
-    else target.breaker.recordSuccess();
+    judge(!(isTransportFailure(err) || err instanceof TimeoutError));
   });
-  body.once('close', () => {
-    if (judged) return;
-    judged = true;
-    target.breaker.recordSuccess();
-  });
+  // With the caller's verdict, a body read to its end is judged by what it says (settle).
+  if (!byCaller) body.once('close', () => judge(true));
+  return byCaller ? judge : () => undefined;
 }
 
 /** What an upstream sent NORA to: a redirect's target, its token endpoint, a URL it named. */

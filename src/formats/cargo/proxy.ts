@@ -61,6 +61,7 @@ import {
   MAX_INDEX_FILE_BYTES,
   parseConfigDl,
   parseIndexFile,
+  readIndexFile,
 } from './upstream.ts';
 
 /** The largest `.crate` fetched from an upstream (crates.io's limit is 10 MB; some are larger). */
@@ -346,8 +347,16 @@ export class CargoProxy implements CargoSource {
     return { parsed, stale: resolved.stale, upstream };
   }
 
-  /** The engine's refresh: first hit over the upstreams in order (see the module comment). */
+  /**
+   * The engine's refresh: first hit over the upstreams in order (see the module comment). A 200
+   * that is not an index file of `name` (a line that is not one of its entries: an HTML error or
+   * captive-portal page), or that has no usable entry while a copy is cached (an empty body: a
+   * crate that is gone is a 404, never an empty 200), is that upstream's failure, logged and
+   * counted by its circuit breaker: the cached copy is kept and served stale.
+   */
   #refreshIndex(repo: Repository, name: string, cached: CachedEntry | undefined): Promise<Refresh> {
+    // The body `check` read, so #storeIndex does not parse it again.
+    let read: { body: Buffer; entries: IndexEntry[] } | undefined;
     return refreshInOrder(
       this.#targets(repo),
       cached?.upstream === undefined ? -1 : upstreamIndex(repo, cached.upstream),
@@ -358,8 +367,36 @@ export class CargoProxy implements CargoSource {
             absent: ABSENT_STATUSES,
             maxBytes: MAX_INDEX_FILE_BYTES,
             what: `the index file of ${name}`,
+            check: (body) => {
+              const file = readIndexFile(body, name);
+              const reason =
+                file.invalidLine !== undefined
+                  ? `line ${file.invalidLine} is not an index entry of ${name}`
+                  : file.entries.length === 0 && cached !== undefined
+                    ? file.lines === 0
+                      ? 'an empty body, while a copy is cached'
+                      : 'no usable entry, while a copy is cached'
+                    : undefined;
+              if (reason === undefined) {
+                read = { body, entries: file.entries };
+                return undefined;
+              }
+              this.#ctx.log.warn(
+                { registry: repo.name, upstream: target.label, crate: name, reason },
+                'upstream answered 200 with a body that is not an index file of the crate: an upstream failure (a cached copy is kept and served stale)',
+              );
+              return reason;
+            },
           }),
-        store: (fetched, target) => this.#storeIndex(repo, name, fetched, target, cached),
+        store: (fetched, target) =>
+          this.#storeIndex(
+            repo,
+            name,
+            fetched,
+            target,
+            cached,
+            read?.body === fetched.body ? read.entries : undefined,
+          ),
         onError: (err, target) => upstreamFailure(err, target.label, name),
         what: name,
       },
@@ -378,8 +415,9 @@ export class CargoProxy implements CargoSource {
     upstreamBody: { readonly body: Buffer; readonly etag: string | undefined },
     target: UpstreamTarget,
     previous: CachedEntry | undefined,
+    parsed: IndexEntry[] | undefined,
   ): Promise<Refresh | typeof ABSENT> {
-    let entries = parseIndexFile(upstreamBody.body, name);
+    let entries = parsed ?? parseIndexFile(upstreamBody.body, name);
     if (entries.length === 0) {
       // Nothing Cargo could use: as good as absent from this upstream.
       this.#ctx.log.warn(

@@ -130,19 +130,50 @@ const KINDS = new Set(['normal', 'dev', 'build']);
  * `normal` and missing `features`/`yanked` as empty/false (the book's defaults).
  */
 export function parseIndexFile(body: Buffer, name: string): IndexEntry[] {
+  return readIndexFile(body, name).entries;
+}
+
+/**
+ * parseIndexFile, and whether the body is an index file of `name` at all: `lines` counts the
+ * non-empty lines, `invalidLine` is the first (1-based) that is not a JSON object with a string
+ * `name` equal to `name` (case-insensitively), a string `vers` and a string `cksum` — what every
+ * line of a real index file has (crates.io, any registry Cargo reads). An HTML error or
+ * captive-portal page answered 200 has such a line; a line with those fields but an unusable
+ * shape (a short `cksum`, odd `deps`) is only skipped, as Cargo skips it.
+ */
+export function readIndexFile(
+  body: Buffer,
+  name: string,
+): { entries: IndexEntry[]; lines: number; invalidLine: number | undefined } {
   const entries: IndexEntry[] = [];
-  for (const line of body.toString('utf8').split('\n')) {
+  let lines = 0;
+  let invalidLine: number | undefined;
+  for (const [index, line] of body.toString('utf8').split('\n').entries()) {
     if (line.trim() === '') continue;
+    lines++;
     let doc: unknown;
     try {
       doc = JSON.parse(line);
     } catch {
+      invalidLine ??= index + 1;
       continue;
     }
+    if (!isIndexLine(doc, name)) invalidLine ??= index + 1;
     const entry = toEntry(doc, name);
     if (entry) entries.push(entry);
   }
-  return entries;
+  return { entries, lines, invalidLine };
+}
+
+function isIndexLine(doc: unknown, name: string): boolean {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return false;
+  const raw = doc as Record<string, unknown>;
+  return (
+    typeof raw['name'] === 'string' &&
+    raw['name'].toLowerCase() === name &&
+    typeof raw['vers'] === 'string' &&
+    typeof raw['cksum'] === 'string'
+  );
 }
 
 function toEntry(doc: unknown, name: string): IndexEntry | undefined {

@@ -41,7 +41,12 @@ export class CargoFixtureUpstream {
   etags = true;
   /** A hung upstream: every request is accepted and never answered (until stop()). */
   hang = false;
-  readonly requests: { url: string; ifNoneMatch: string | undefined; status: number }[] = [];
+  readonly requests: {
+    url: string;
+    ifNoneMatch: string | undefined;
+    userAgent: string | undefined;
+    status: number;
+  }[] = [];
   #server: http.Server | undefined;
   base = '';
 
@@ -102,7 +107,7 @@ export class CargoFixtureUpstream {
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = req.url ?? '/';
     const ifNoneMatch = req.headers['if-none-match'];
-    const log = { url, ifNoneMatch, status: 0 };
+    const log = { url, ifNoneMatch, userAgent: req.headers['user-agent'], status: 0 };
     this.requests.push(log);
     if (this.hang) return;
     const send = (status: number, body: Buffer | string = '', headers = {}): void => {

@@ -186,20 +186,16 @@ describe('cargo proxy and group sources', () => {
     }
   });
 
-  test('unreadable lines are skipped, unknown fields kept', async () => {
+  test('unusable lines of the crate are skipped, unknown fields kept', async () => {
     const other = new CargoFixtureUpstream();
     const good = fakeCrate('mixed', '1.0.0');
     other.rawIndex.set(
       'mixed',
       [
-        'not json',
-        JSON.stringify({
-          name: 'other',
-          vers: '1.0.0',
-          deps: [],
-          cksum: sha256(good),
-          features: {},
-        }),
+        // Lines of this crate whose shape Cargo could not read: skipped (a line that is not an
+        // entry of this crate at all makes the file the upstream's failure, tested below).
+        JSON.stringify({ name: 'mixed', vers: '0.8.0', deps: 'x', cksum: sha256(good) }),
+        JSON.stringify({ name: 'Mixed', vers: '0.8.5', deps: [], cksum: sha256(good), features: [] }),
         JSON.stringify({ name: 'mixed', vers: '0.9.0', deps: [], cksum: 'short', features: {} }),
         JSON.stringify({
           name: 'mixed',
@@ -355,6 +351,101 @@ describe('cargo proxy and group sources', () => {
         1,
         'logged once per change',
       );
+    } finally {
+      await other.stop();
+    }
+  });
+
+  test('a 200 that is not an index file (HTML, empty) is an upstream failure: the cached copy is kept, served stale, counted by the breaker', async () => {
+    const warned: Record<string, unknown>[] = [];
+    const logged = new CargoProxy({
+      config: () => config,
+      proxy: engine,
+      blobs,
+      log: pino(
+        { level: 'warn' },
+        { write: (line: string) => warned.push(JSON.parse(line) as Record<string, unknown>) },
+      ),
+    });
+    const other = new CargoFixtureUpstream();
+    const body = fakeCrate('st-good', '1.0.0');
+    other.add('st-good', { vers: '1.0.0', body });
+    await other.start();
+    try {
+      const repo = proxyRepo([other.url], { ttl: 0 });
+      const label = `${repo.name}#0`;
+      const fresh = await logged.indexFile(repo, 'st-good');
+      assert.deepEqual(
+        fresh?.entries.map((e) => e.vers),
+        ['1.0.0'],
+      );
+      assert.deepEqual(await bytesOf(await logged.openCrate(repo, 'st-good', '1.0.0')), body);
+      const answers = [
+        '<html><body>Captive portal</body></html>\n',
+        '',
+        '\n\n',
+        // A JSON line of another crate, and one with no cksum: not this crate's index file.
+        `${JSON.stringify({ name: 'other', vers: '1.0.0', deps: [], cksum: sha256(body) })}\n`,
+        `${JSON.stringify({ name: 'st-good', vers: '1.0.1', deps: [] })}\n`,
+      ];
+      for (const [n, answer] of answers.entries()) {
+        other.rawIndex.set('st-good', answer);
+        const stale = await logged.indexFile(repo, 'st-good');
+        assert.equal(stale?.stale, true, `answer ${n} is served stale`);
+        assert.deepEqual(
+          stale.entries.map((e) => e.vers),
+          ['1.0.0'],
+        );
+        assert.equal(other.requests.at(-1)?.status, 200, 'the upstream answered 200');
+        assert.equal(
+          engine.circuits()[label]?.consecutive_failures,
+          n + 1,
+          'counted as consecutive failures',
+        );
+        assert.deepEqual(await bytesOf(await logged.openCrate(repo, 'st-good', '1.0.0')), body);
+      }
+      assert.equal(
+        warned.filter((l) => l['crate'] === 'st-good' && l['upstream'] === label).length,
+        answers.length,
+        'each is logged',
+      );
+      // The upstream is fixed: the next revalidation takes its file again, and resets the breaker.
+      other.rawIndex.delete('st-good');
+      other.add('st-good', { vers: '1.1.0', body: fakeCrate('st-good', '1.1.0') });
+      const back = await logged.indexFile(repo, 'st-good');
+      assert.equal(back?.stale, undefined);
+      assert.deepEqual(
+        back.entries.map((e) => e.vers),
+        ['1.0.0', '1.1.0'],
+      );
+      assert.equal(engine.circuits()[label]?.consecutive_failures, 0);
+      // Nothing cached: an HTML page is a failure too (not "no such crate"); an empty body is
+      // as good as absent (a crate that is not there).
+      other.rawIndex.set('portal', '<html>log in</html>');
+      await assert.rejects(
+        () => logged.indexFile(repo, 'portal'),
+        (err: unknown) => isUpstreamFailure(err) && /not an index entry of portal/.test(String(err)),
+      );
+      other.rawIndex.set('empty', '');
+      assert.equal(await logged.indexFile(repo, 'empty'), undefined);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  test('upstream requests carry User-Agent nora/<version>', async () => {
+    const { VERSION } = await import('../../../src/version.ts');
+    const other = new CargoFixtureUpstream();
+    other.add('agent', { vers: '1.0.0', body: fakeCrate('agent', '1.0.0') });
+    await other.start();
+    try {
+      const repo = proxyRepo([other.url]);
+      assert.ok(await bytesOf(await proxy.openCrate(repo, 'agent', '1.0.0')));
+      // The index file, config.json and the .crate.
+      assert.equal(other.requests.length, 3);
+      for (const request of other.requests) {
+        assert.equal(request.userAgent, `nora/${VERSION}`, request.url);
+      }
     } finally {
       await other.stop();
     }
