@@ -290,8 +290,42 @@ export class CargoService {
     principal: Principal,
   ): Promise<void> {
     const target = this.#writeTarget(repo, principal, 'write', name.toLowerCase());
-    await this.#requireOwner(target, name, principal);
-    await this.#deps.hosted.setYanked(target, name, version, yanked);
+    try {
+      await this.#requireOwner(target, name, principal);
+      await this.#deps.hosted.setYanked(target, name, version, yanked);
+    } catch (err) {
+      throw await this.#proxiedHint(err, repo, target, name);
+    }
+  }
+
+  /**
+   * `err` as it is, unless it is a NOT_FOUND of a write through a group for a crate its hosted
+   * write member `target` does not hold while a proxy member serves it: "does not exist" would
+   * contradict the group's own index (Cargo just built with it), so the answer names the proxy
+   * member and says a proxied crate cannot be yanked or deleted here (still 404: nothing here
+   * has that name). A proxy member that fails to answer counts as not serving it.
+   */
+  async #proxiedHint(
+    err: unknown,
+    repo: Repository,
+    target: Repository,
+    name: string,
+  ): Promise<unknown> {
+    if (!isRegistryError(err) || err.code !== 'NOT_FOUND' || repo.kind !== 'group') return err;
+    const lower = name.toLowerCase();
+    if ((await this.#deps.hosted.crateName(target, lower)) !== undefined) return err;
+    for (const member of this.#deps.repositories.membersOf(repo)) {
+      if (member.kind !== 'proxy') continue;
+      const file = await this.#deps.proxy.indexFile(member, lower).catch(() => undefined);
+      if (file === undefined) continue;
+      return new RegistryError(
+        'NOT_FOUND',
+        `crate \`${file.name}\` is not hosted in ${target.name}: the group ${repo.name} serves it ` +
+          `from its proxy member ${member.name} (read-only), so it cannot be yanked or deleted here`,
+        { cause: err },
+      );
+    }
+    return err;
   }
 
   /**
@@ -322,8 +356,22 @@ export class CargoService {
         `only an admin may delete ${what} (owners and writers may yank a version: cargo yank): ${err.message}`,
       );
     }
-    const hosted = this.#deps.hosted;
     const gc = 'garbage collection (`nora gc`)';
+    try {
+      return await this.#deleteHosted(target, name, version, gc);
+    } catch (err) {
+      throw await this.#proxiedHint(err, repo, target, name);
+    }
+  }
+
+  /** deleteCrate once the hosted repository is known: the answer's message. */
+  async #deleteHosted(
+    target: Repository,
+    name: string,
+    version: string | undefined,
+    gc: string,
+  ): Promise<string> {
+    const hosted = this.#deps.hosted;
     if (version === undefined) {
       const deleted = await hosted.deleteCrate(target, name);
       const count = deleted.versions.length;

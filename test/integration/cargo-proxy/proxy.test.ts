@@ -413,7 +413,8 @@ describe('cargo proxy and group sources', () => {
       other.rawIndex.delete('st-good');
       other.add('st-good', { vers: '1.1.0', body: fakeCrate('st-good', '1.1.0') });
       const back = await logged.indexFile(repo, 'st-good');
-      assert.equal(back?.stale, undefined);
+      assert.ok(back);
+      assert.equal(back.stale, undefined);
       assert.deepEqual(
         back.entries.map((e) => e.vers),
         ['1.0.0', '1.1.0'],

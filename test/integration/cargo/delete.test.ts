@@ -307,6 +307,27 @@ describe('cargo: deleting with auth off (anyone, as every format deletes), and g
     assert.deepEqual(await indexVersions(server, '/cargo', 'up-taken'), ['1.0.0']);
   });
 
+  test('yank or delete through the group of a crate its proxy member serves: 404 saying so, not "does not exist"', async () => {
+    upstream.add('up-only', { vers: '2.0.0', body: fakeCrate('up-only', '2.0.0') });
+    assert.deepEqual(await indexVersions(server, '/cargo', 'up-only'), ['2.0.0']);
+    for (const [method, url] of [
+      ['DELETE', '/cargo/api/v1/crates/up-only/2.0.0/yank'],
+      ['PUT', '/cargo/api/v1/crates/up-only/2.0.0/unyank'],
+      ['DELETE', '/cargo/api/v1/crates/up-only'],
+      ['DELETE', '/cargo/api/v1/crates/Up-Only/2.0.0'],
+    ] as const) {
+      const detail = cargoError(await call(server, method, url), 404);
+      assert.match(
+        detail,
+        /^crate `up-only` is not hosted in cargo-hosted: the group cargo serves it from its proxy member cargo-proxy \(read-only\), so it cannot be yanked or deleted here/,
+        `${method} ${url}`,
+      );
+    }
+    // A crate nobody serves keeps the plain answer.
+    const none = cargoError(await call(server, 'DELETE', '/cargo/api/v1/crates/nowhere-x'), 404);
+    assert.equal(none, 'crate `nowhere-x` does not exist');
+  });
+
   test('a proxy repository takes no delete (405)', async () => {
     const res = await call(server, 'DELETE', '/repository/cargo-proxy/api/v1/crates/up-taken');
     assert.match(cargoError(res, 405), /"cargo-proxy" is a read-only proxy/);
