@@ -234,9 +234,14 @@ export class UpstreamClient {
       }
       if (verdictAtEnd) {
         const settle = judgeBody(response.body, target, request.callerVerdict === true);
-        response = { status: response.status, header: response.header, body: response.body, settle };
-      }
-      else {
+        const answered = response;
+        response = {
+          status: answered.status,
+          header: (name) => answered.header(name),
+          body: answered.body,
+          settle,
+        };
+      } else {
         // A body that dies mid-stream (read timeout, reset) is an upstream failure too; one we
         // destroyed ourselves (HEAD, redirect, client gone) is not.
         response.body.once('error', (err) => {
@@ -560,7 +565,11 @@ function judgeBody(
     judge(!(isTransportFailure(err) || err instanceof TimeoutError));
   });
   // With the caller's verdict, a body read to its end is judged by what it says (settle).
-  if (!byCaller) body.once('close', () => judge(true));
+  if (!byCaller) {
+    body.once('close', () => {
+      judge(true);
+    });
+  }
   return byCaller ? judge : () => undefined;
 }
 

@@ -195,7 +195,13 @@ describe('cargo proxy and group sources', () => {
         // Lines of this crate whose shape Cargo could not read: skipped (a line that is not an
         // entry of this crate at all makes the file the upstream's failure, tested below).
         JSON.stringify({ name: 'mixed', vers: '0.8.0', deps: 'x', cksum: sha256(good) }),
-        JSON.stringify({ name: 'Mixed', vers: '0.8.5', deps: [], cksum: sha256(good), features: [] }),
+        JSON.stringify({
+          name: 'Mixed',
+          vers: '0.8.5',
+          deps: [],
+          cksum: sha256(good),
+          features: [],
+        }),
         JSON.stringify({ name: 'mixed', vers: '0.9.0', deps: [], cksum: 'short', features: {} }),
         JSON.stringify({
           name: 'mixed',
@@ -425,7 +431,8 @@ describe('cargo proxy and group sources', () => {
       other.rawIndex.set('portal', '<html>log in</html>');
       await assert.rejects(
         () => logged.indexFile(repo, 'portal'),
-        (err: unknown) => isUpstreamFailure(err) && /not an index entry of portal/.test(String(err)),
+        (err: unknown) =>
+          isUpstreamFailure(err) && /not an index entry of portal/.test(String(err)),
       );
       other.rawIndex.set('empty', '');
       assert.equal(await logged.indexFile(repo, 'empty'), undefined);
