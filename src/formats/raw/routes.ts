@@ -94,9 +94,14 @@ async function dispatch(
           const query = queryOf(request);
           return reply
             .code(301)
-            .header('location', `${prefix}/${encodePath(result.dir)}/${query}`)
+            .header(
+              'location',
+              result.dir === ''
+                ? `${prefix}/${query}`
+                : `${prefix}/${encodePath(result.dir)}/${query}`,
+            )
             .type('text/plain; charset=utf-8')
-            .send(`${result.dir} is a folder\n`);
+            .send(`${result.dir === '' ? prefix : result.dir} is a folder\n`);
         }
         result = await service.list(repo, result.dir, request.principal, page);
       }

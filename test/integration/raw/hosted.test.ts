@@ -379,6 +379,32 @@ describe('raw with auth on', () => {
     );
   });
 
+  test('a repository root without its slash redirects to it (after the access check)', async () => {
+    const writer = { authorization: basic('writer', 'writer-pw') };
+    assert.equal((await send(port, 'PUT', '/raw/rootdir/a.txt', writer, 'a')).status, 201);
+    for (const method of ['GET', 'HEAD']) {
+      const root = await send(port, method, '/raw?limit=2', writer);
+      assert.equal(root.status, 301, `${method} ${root.body}`);
+      assert.equal(root.headers.location, '/raw/?limit=2');
+    }
+    // The listing it leads to links `rootdir/`, which resolves under /raw/ from there.
+    const listing = await send(port, 'GET', '/raw/', writer);
+    assert.match(listing.body, /<a href="rootdir\/">/);
+    // A JSON client is answered directly, as for any folder.
+    const json = await send(port, 'GET', '/raw?format=json', writer);
+    assert.equal(json.status, 200);
+    assert.match(json.body, /"rootdir\/"/);
+    // Whoever may not read gets the 401 a closed repository gives, not a redirect.
+    assert.equal((await send(port, 'GET', '/raw')).status, 401);
+    // A named repository's root, anonymous read allowed there.
+    const named = await send(port, 'GET', '/repository/open-files');
+    assert.equal(named.status, 301);
+    assert.equal(named.headers.location, '/repository/open-files/');
+    assert.equal((await send(port, 'GET', '/repository/open-files/')).status, 200);
+    // A file is never redirected.
+    assert.equal((await send(port, 'GET', '/raw/rootdir/a.txt', writer)).status, 200);
+  });
+
   test('rules per path: a reader sees and lists only its paths', async () => {
     const reader = { authorization: basic('reader', 'reader-pw'), accept: 'application/json' };
     assert.equal((await send(port, 'GET', '/raw/public/a.txt', reader)).status, 200);
