@@ -459,7 +459,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
           // memoDuties is set below, before the server listens.
           if (!memo.serve(req, res, memoDuties)) handler(req, res);
         },
-        config.server.body_timeout * 1000,
+        // Read per request: a SIGHUP reload's `body_timeout` bounds the next request's body.
+        () => config.server.body_timeout * 1000,
       ),
   });
   // The WebDAV methods Maven's `dav:` deploy URLs send (wagon-webdav: MKCOL for every directory
@@ -800,12 +801,13 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
 /**
  * The HTTP/1 server Fastify would make itself (fastify/lib/server.js: the same timeouts from its
  * processed options), with `listener` in front of Fastify's handler, and request bodies that stop
- * arriving for `bodyTimeoutMs` answered 408 (stalledBodies).
+ * arriving for `bodyTimeoutMs()` (the running `[server] body_timeout`, milliseconds, asked for
+ * each request) answered 408 (stalledBodies).
  */
 function httpServer(
   opts: Record<string, unknown>,
   listener: http.RequestListener,
-  bodyTimeoutMs: number,
+  bodyTimeoutMs: () => number,
 ): http.Server {
   const server = http.createServer(
     (opts['http'] ?? {}) as http.ServerOptions,
@@ -822,18 +824,23 @@ function httpServer(
 
 /**
  * `listener` with an idle bound on request bodies: a request that announces a body (a length
- * or chunked) and then sends nothing for `timeoutMs` is answered 408 and its connection closed,
+ * or chunked) and then sends nothing for `bodyTimeoutMs()` (read as the request arrives, so a
+ * reload applies to the next request) is answered 408 and its connection closed,
  * so the upload's handler sees it aborted and removes its spool file. Node's own bounds do not
  * cover this: `headersTimeout` stops at the headers, and `requestTimeout` bounds a whole request,
  * which would cut a large upload on a slow link (NORA sets it to 0). Only requests with a body
  * pay for it (a socket timeout armed for the body, disarmed at its end); a response being
  * written, or a handler waiting on an upstream, is not bounded by it.
  */
-function stalledBodies(listener: http.RequestListener, timeoutMs: number): http.RequestListener {
+function stalledBodies(
+  listener: http.RequestListener,
+  bodyTimeoutMs: () => number,
+): http.RequestListener {
   return (req, res) => {
     const hasBody =
       req.headers['transfer-encoding'] !== undefined ||
       (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    const timeoutMs = hasBody ? bodyTimeoutMs() : 0;
     if (hasBody && timeoutMs > 0 && !req.complete) {
       // node:http emits a socket's timeout on the request while its body is incomplete (and
       // destroys the socket when nobody listens): answered here instead.
