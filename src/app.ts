@@ -308,6 +308,38 @@ export async function refuseMissingStorage(config: AppConfig): Promise<void> {
   );
 }
 
+/**
+ * The metadata database an offline command that works on an existing NORA (`nora gc`,
+ * `nora verify`, `nora token list|revoke`) opens: it must exist, and so must the local storage
+ * directory beside it (refuseMissingStorage). Opening a missing one would create an empty
+ * database (and its folders) where the configuration points: a wrong path or an unmounted volume
+ * would then read as "no tokens", "every blob unreferenced" or "every blob missing", and leave a
+ * stray `nora.db` behind. Returns the database file (`:memory:` when the storage is memory, which
+ * the caller decides about). Throws MissingStorageError: `no database at <absolute path>:
+ * <consequence>`, or the missing-storage sentence.
+ */
+export async function existingDatabase(config: AppConfig, consequence: string): Promise<string> {
+  const file = databaseFile(config);
+  if (file === ':memory:') return file;
+  const found = await fs.stat(file).then(
+    () => true,
+    (err: unknown) => errnoCode(err) !== 'ENOENT',
+  );
+  if (!found) throw new MissingStorageError(`no database at ${path.resolve(file)}: ${consequence}`);
+  await refuseMissingStorage(config).catch((err: unknown) => {
+    throw new MissingStorageError((err as Error).message);
+  });
+  return file;
+}
+
+/** An offline command found no NORA database (or storage) where the configuration points. */
+export class MissingStorageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MissingStorageError';
+  }
+}
+
 /** Start-up failed because the local storage directory cannot be made or written. */
 export class StorageUnusableError extends Error {
   constructor(message: string) {
