@@ -308,6 +308,38 @@ export async function refuseMissingStorage(config: AppConfig): Promise<void> {
   );
 }
 
+/**
+ * The metadata database an offline command that works on an existing NORA (`nora gc`,
+ * `nora verify`, `nora token list|revoke`) opens: it must exist, and so must the local storage
+ * directory beside it (refuseMissingStorage). Opening a missing one would create an empty
+ * database (and its folders) where the configuration points: a wrong path or an unmounted volume
+ * would then read as "no tokens", "every blob unreferenced" or "every blob missing", and leave a
+ * stray `nora.db` behind. Returns the database file (`:memory:` when the storage is memory, which
+ * the caller decides about). Throws MissingStorageError: `no database at <absolute path>:
+ * <consequence>`, or the missing-storage sentence.
+ */
+export async function existingDatabase(config: AppConfig, consequence: string): Promise<string> {
+  const file = databaseFile(config);
+  if (file === ':memory:') return file;
+  const found = await fs.stat(file).then(
+    () => true,
+    (err: unknown) => errnoCode(err) !== 'ENOENT',
+  );
+  if (!found) throw new MissingStorageError(`no database at ${path.resolve(file)}: ${consequence}`);
+  await refuseMissingStorage(config).catch((err: unknown) => {
+    throw new MissingStorageError((err as Error).message);
+  });
+  return file;
+}
+
+/** An offline command found no NORA database (or storage) where the configuration points. */
+export class MissingStorageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MissingStorageError';
+  }
+}
+
 /** Start-up failed because the local storage directory cannot be made or written. */
 export class StorageUnusableError extends Error {
   constructor(message: string) {
@@ -459,7 +491,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
           // memoDuties is set below, before the server listens.
           if (!memo.serve(req, res, memoDuties)) handler(req, res);
         },
-        config.server.body_timeout * 1000,
+        // Read per request: a SIGHUP reload's `body_timeout` bounds the next request's body.
+        () => config.server.body_timeout * 1000,
       ),
   });
   // The WebDAV methods Maven's `dav:` deploy URLs send (wagon-webdav: MKCOL for every directory
@@ -800,12 +833,13 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
 /**
  * The HTTP/1 server Fastify would make itself (fastify/lib/server.js: the same timeouts from its
  * processed options), with `listener` in front of Fastify's handler, and request bodies that stop
- * arriving for `bodyTimeoutMs` answered 408 (stalledBodies).
+ * arriving for `bodyTimeoutMs()` (the running `[server] body_timeout`, milliseconds, asked for
+ * each request) answered 408 (stalledBodies).
  */
 function httpServer(
   opts: Record<string, unknown>,
   listener: http.RequestListener,
-  bodyTimeoutMs: number,
+  bodyTimeoutMs: () => number,
 ): http.Server {
   const server = http.createServer(
     (opts['http'] ?? {}) as http.ServerOptions,
@@ -822,18 +856,23 @@ function httpServer(
 
 /**
  * `listener` with an idle bound on request bodies: a request that announces a body (a length
- * or chunked) and then sends nothing for `timeoutMs` is answered 408 and its connection closed,
+ * or chunked) and then sends nothing for `bodyTimeoutMs()` (read as the request arrives, so a
+ * reload applies to the next request) is answered 408 and its connection closed,
  * so the upload's handler sees it aborted and removes its spool file. Node's own bounds do not
  * cover this: `headersTimeout` stops at the headers, and `requestTimeout` bounds a whole request,
  * which would cut a large upload on a slow link (NORA sets it to 0). Only requests with a body
  * pay for it (a socket timeout armed for the body, disarmed at its end); a response being
  * written, or a handler waiting on an upstream, is not bounded by it.
  */
-function stalledBodies(listener: http.RequestListener, timeoutMs: number): http.RequestListener {
+function stalledBodies(
+  listener: http.RequestListener,
+  bodyTimeoutMs: () => number,
+): http.RequestListener {
   return (req, res) => {
     const hasBody =
       req.headers['transfer-encoding'] !== undefined ||
       (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    const timeoutMs = hasBody ? bodyTimeoutMs() : 0;
     if (hasBody && timeoutMs > 0 && !req.complete) {
       // node:http emits a socket's timeout on the request while its body is incomplete (and
       // destroys the socket when nobody listens): answered here instead.

@@ -5,6 +5,7 @@
  * `[auth] admin_users`. The secret is printed once, alone on stdout (scripts capture it); the
  * rest goes to stderr.
  */
+import { existingDatabase } from '../app.ts';
 import type { AppConfig } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Db } from '../db/database.ts';
@@ -41,10 +42,25 @@ export interface TokenCliContext {
   readonly openDb: () => Promise<Db>;
 }
 
+/**
+ * Runs `work` on the configured database. `existing`: a verb that only reads or changes what is
+ * there (`list`, `revoke`) refuses a database that does not exist, as `nora gc` and `nora verify`
+ * do (existingDatabase), instead of creating an empty one and answering "no tokens" (trial 14
+ * F9); `create` may make the first one (main.ts removes it again when the command fails).
+ */
 async function withIdentity<T>(
   { config, openDb }: TokenCliContext,
   work: (identity: Identity) => Promise<T>,
+  { existing }: { existing: boolean },
 ): Promise<T> {
+  if (existing) {
+    await existingDatabase(
+      config,
+      "is this NORA's storage? (check NORA_STORAGE_PATH / [database] path, or run nora token from the directory the server runs in); nothing was created",
+    ).catch((err: unknown) => {
+      throw new TokenCommandError((err as Error).message);
+    });
+  }
   const db = await openDb();
   const access = new AccessControl({ authEnabled: true, anonymousRead: false });
   // The operator's command reads a file that may not be the server's (another working
@@ -83,33 +99,37 @@ export async function createTokenOffline(
   } catch (err) {
     throw new TokenCommandError((err as Error).message);
   }
-  return withIdentity(context, async (identity) => {
-    const owner = await identity.directory.account(options.user);
-    if (!owner) {
-      throw new TokenCommandError(
-        `no user "${options.user}" in the htpasswd file (${identity.htpasswd.file ?? '-'}) or the metadata store`,
-      );
-    }
-    if (options.role === 'admin' && !owner.roles.includes('admin')) {
-      throw new TokenCommandError(
-        `"${options.user}" is not an admin: add it to [auth] admin_users (NORA_AUTH_ADMIN_USERS) first`,
-      );
-    }
-    const { secret, info } = await identity.tokens.create(options.user, {
-      role: options.role,
-      ttlDays: options.ttlDays,
-      description: options.description,
-      scope,
-    });
-    const expires =
-      info.expiresAt === undefined
-        ? 'never expires'
-        : `expires ${new Date(info.expiresAt).toISOString()}`;
-    return {
-      secret,
-      summary: `created ${info.role} token ${info.key} (hash_prefix ${info.hashPrefix}) for ${info.user}, ${expires}; the secret is shown only now`,
-    };
-  });
+  return withIdentity(
+    context,
+    async (identity) => {
+      const owner = await identity.directory.account(options.user);
+      if (!owner) {
+        throw new TokenCommandError(
+          `no user "${options.user}" in the htpasswd file (${identity.htpasswd.file ?? '-'}) or the metadata store`,
+        );
+      }
+      if (options.role === 'admin' && !owner.roles.includes('admin')) {
+        throw new TokenCommandError(
+          `"${options.user}" is not an admin: add it to [auth] admin_users (NORA_AUTH_ADMIN_USERS) first`,
+        );
+      }
+      const { secret, info } = await identity.tokens.create(options.user, {
+        role: options.role,
+        ttlDays: options.ttlDays,
+        description: options.description,
+        scope,
+      });
+      const expires =
+        info.expiresAt === undefined
+          ? 'never expires'
+          : `expires ${new Date(info.expiresAt).toISOString()}`;
+      return {
+        secret,
+        summary: `created ${info.role} token ${info.key} (hash_prefix ${info.hashPrefix}) for ${info.user}, ${expires}; the secret is shown only now`,
+      };
+    },
+    { existing: false },
+  );
 }
 
 /** The tokens (of one user, or everyone's) as text lines, header first. */
@@ -117,59 +137,67 @@ export async function listTokensOffline(
   context: TokenCliContext,
   user?: string,
 ): Promise<string[]> {
-  return withIdentity(context, async (identity) => {
-    const tokens = await identity.tokens.list(user);
-    const now = Date.now();
-    const date = (ms: number | undefined) =>
-      ms === undefined ? 'never' : new Date(ms).toISOString();
-    const rows = tokens.map((t) => [
-      t.key,
-      t.hashPrefix,
-      t.user,
-      t.role,
-      date(t.createdAt),
-      t.expiresAt !== undefined && t.expiresAt <= now
-        ? `expired ${date(t.expiresAt)}`
-        : date(t.expiresAt),
-      date(t.lastUsedAt),
-      (t.scope ?? []).join(',') || '-',
-      t.description ?? t.name ?? '',
-    ]);
-    const header = [
-      'ID',
-      'HASH_PREFIX',
-      'USER',
-      'ROLE',
-      'CREATED',
-      'EXPIRES',
-      'LAST_USED',
-      'SCOPE',
-      'DESCRIPTION',
-    ];
-    const table = [header, ...rows];
-    const widths = header.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
-    return table.map((r) =>
-      r
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    );
-  });
+  return withIdentity(
+    context,
+    async (identity) => {
+      const tokens = await identity.tokens.list(user);
+      const now = Date.now();
+      const date = (ms: number | undefined) =>
+        ms === undefined ? 'never' : new Date(ms).toISOString();
+      const rows = tokens.map((t) => [
+        t.key,
+        t.hashPrefix,
+        t.user,
+        t.role,
+        date(t.createdAt),
+        t.expiresAt !== undefined && t.expiresAt <= now
+          ? `expired ${date(t.expiresAt)}`
+          : date(t.expiresAt),
+        date(t.lastUsedAt),
+        (t.scope ?? []).join(',') || '-',
+        t.description ?? t.name ?? '',
+      ]);
+      const header = [
+        'ID',
+        'HASH_PREFIX',
+        'USER',
+        'ROLE',
+        'CREATED',
+        'EXPIRES',
+        'LAST_USED',
+        'SCOPE',
+        'DESCRIPTION',
+      ];
+      const table = [header, ...rows];
+      const widths = header.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
+      return table.map((r) =>
+        r
+          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd(),
+      );
+    },
+    { existing: true },
+  );
 }
 
 /** Revokes the one token `ref` names (id, id prefix or hash prefix). Throws TokenCommandError. */
 export async function revokeTokenOffline(context: TokenCliContext, ref: string): Promise<string> {
-  return withIdentity(context, async (identity) => {
-    const matches = await identity.tokens.find(ref);
-    if (matches.length === 0) throw new TokenCommandError(`no token matches "${ref}"`);
-    if (matches.length > 1) {
-      throw new TokenCommandError(
-        `"${ref}" matches ${matches.length} tokens (${matches.map((t) => t.key).join(', ')}): give more characters`,
-      );
-    }
-    const [token] = matches;
-    if (!token) throw new TokenCommandError(`no token matches "${ref}"`);
-    await identity.tokens.revoke(token.key);
-    return `revoked token ${token.key} of ${token.user}`;
-  });
+  return withIdentity(
+    context,
+    async (identity) => {
+      const matches = await identity.tokens.find(ref);
+      if (matches.length === 0) throw new TokenCommandError(`no token matches "${ref}"`);
+      if (matches.length > 1) {
+        throw new TokenCommandError(
+          `"${ref}" matches ${matches.length} tokens (${matches.map((t) => t.key).join(', ')}): give more characters`,
+        );
+      }
+      const [token] = matches;
+      if (!token) throw new TokenCommandError(`no token matches "${ref}"`);
+      await identity.tokens.revoke(token.key);
+      return `revoked token ${token.key} of ${token.user}`;
+    },
+    { existing: true },
+  );
 }

@@ -43,7 +43,7 @@ const serverSchema = z.object({
   shutdown_timeout: z.number().positive().default(30),
   /**
    * A request body that sends nothing for this long is answered 408 and dropped (its spool file
-   * removed), seconds; 0 = never. Read at start.
+   * removed), seconds; 0 = never. A reload applies to the next request.
    */
   body_timeout: z.number().min(0).default(60),
 });

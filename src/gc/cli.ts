@@ -3,9 +3,8 @@
  * and database the configuration names (as `nora token` does), next to a running server or not.
  * A dry run unless `--apply`. The pass is the server's (src/gc/collector.ts).
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
-import { allMigrations, databaseFile, refuseMissingStorage } from '../app.ts';
+import { allMigrations, existingDatabase } from '../app.ts';
 import type { AppConfig } from '../config/schema.ts';
 import { SqlBlobIndex } from '../db/blob-index.ts';
 import { openDatabase } from '../db/database.ts';
@@ -52,22 +51,15 @@ export async function runGcOffline(
       'storage.mode = "memory" keeps nothing between processes: enable [gc] in the server instead',
     );
   }
-  const file = databaseFile(config);
-  const exists = await fs.stat(file).then(
-    () => true,
-    () => false,
-  );
-  // A wrong database.path would make every blob look unreferenced: refuse rather than sweep.
-  if (!exists) {
-    throw new GcCommandError(
-      `no database at ${path.resolve(file)}: refusing to sweep (every blob would look unreferenced)`,
-    );
-  }
-  const formats = options.formats ?? FORMATS;
-  // An unmounted storage volume is not an empty storage: nothing to sweep against.
-  await refuseMissingStorage(config).catch((err: unknown) => {
+  // A wrong database.path would make every blob look unreferenced, and an unmounted storage
+  // volume is not an empty storage: refuse rather than sweep.
+  const file = await existingDatabase(
+    config,
+    'refusing to sweep (every blob would look unreferenced)',
+  ).catch((err: unknown) => {
     throw new GcCommandError((err as Error).message);
   });
+  const formats = options.formats ?? FORMATS;
   const driver = await createStorageDriver(config.storage).catch((err: unknown) => {
     throw opening(`the storage at ${path.resolve(config.storage.path)}`, err);
   });

@@ -7,14 +7,12 @@
  * read. Reports only, unless `--remove`: then damaged files are removed as a read removes them,
  * so an upload or a proxy fill of the same bytes stores them again.
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { parseDigest } from '../core/digest.ts';
 import { errnoCode } from '../core/errors.ts';
 import type { AppConfig } from '../config/schema.ts';
 import { SqlBlobIndex } from '../db/blob-index.ts';
 import { openDatabase } from '../db/database.ts';
-import { allMigrations, databaseFile, refuseMissingStorage } from '../app.ts';
+import { allMigrations, existingDatabase } from '../app.ts';
 import { BlobStore } from '../storage/blob-store.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { createStorageDriver } from '../storage/drivers/index.ts';
@@ -191,15 +189,12 @@ export async function runVerifyOffline(
       'storage.mode = "memory" keeps nothing between processes to verify',
     );
   }
-  const file = databaseFile(config);
-  if (!(await exists(file))) {
-    throw new VerifyCommandError(
-      `no database at ${path.resolve(file)}: is this NORA's storage? (check NORA_STORAGE_PATH / [database] path)`,
-    );
-  }
   // An unmounted storage volume is not an empty storage: every blob would be "missing", and
   // --remove would drop them all.
-  await refuseMissingStorage(config).catch((err: unknown) => {
+  const file = await existingDatabase(
+    config,
+    "is this NORA's storage? (check NORA_STORAGE_PATH / [database] path)",
+  ).catch((err: unknown) => {
     throw new VerifyCommandError((err as Error).message);
   });
   const driver = await createStorageDriver(config.storage);
@@ -216,13 +211,6 @@ export async function runVerifyOffline(
   } finally {
     await driver.close();
   }
-}
-
-function exists(file: string): Promise<boolean> {
-  return fs.stat(file).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** Lines describing `report` (no trailing newline on each). */

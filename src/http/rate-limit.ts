@@ -6,7 +6,8 @@
  *
  * A refused request is a RegistryError TOO_MANY_REQUESTS with `Retry-After` (whole seconds),
  * thrown from the request hook, so each format's error handler renders it in its own shape: the
- * OCI envelope with code TOOMANYREQUESTS on /v2, npm's `{error}`, plain JSON elsewhere.
+ * OCI envelope with code TOOMANYREQUESTS on /v2, npm's `{error}`, Cargo's `{errors}`, plain text
+ * on raw, PyPI, Maven and Go paths, `{error}` on NORA's own endpoints.
  */
 import { RegistryError } from '../core/errors.ts';
 import { TokenBuckets } from '../core/token-bucket.ts';

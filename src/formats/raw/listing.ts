@@ -18,6 +18,11 @@ export interface ListingView {
   readonly dir: string;
   readonly listing: RawListing;
   readonly limit: number;
+  /**
+   * True when the request chose JSON by `?format=json`: the next page's URL keeps it, or a
+   * client that followed `next` (or `Link`) without an Accept header would get page 2 as HTML.
+   */
+  readonly formatJson?: boolean;
 }
 
 /** The URL path of the next page, or undefined on the last page. */
@@ -31,7 +36,11 @@ export function nextPageUrl(view: ListingView): string | undefined {
         ? undefined
         : { after: last.name };
   if (from === undefined) return undefined;
-  const query = new URLSearchParams({ limit: String(view.limit), ...from });
+  const query = new URLSearchParams({
+    ...(view.formatJson === true ? { format: 'json' } : {}),
+    limit: String(view.limit),
+    ...from,
+  });
   return `${folderUrl(view)}?${query.toString()}`;
 }
 

@@ -15,8 +15,11 @@ export const MAX_PATH_LENGTH = 1024;
 export const MAX_DEPTH = 64;
 
 export type RawPath =
-  /** The repository root (`/raw` or `/raw/`). */
-  | { readonly kind: 'root' }
+  /**
+   * The repository root: `/raw/`, or `/raw` (`bare`), which browsers are sent on to `/raw/` as
+   * any folder asked without its slash (relative links in its listing resolve against it).
+   */
+  | { readonly kind: 'root'; readonly bare?: true }
   /** A path ending in `/`: a folder (`a/b`). */
   | { readonly kind: 'dir'; readonly path: string }
   /** A path without a trailing slash: a file, or a folder asked without its slash. */
@@ -38,10 +41,11 @@ const BIDI = /[\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
 
 /**
  * Parses the part of the URL after the mount. Throws BAD_REQUEST naming the problem.
- * `''`, `'/'` → root; `'/a/b/'` → dir `a/b`; `'/a/b.txt'` → file `a/b.txt`; `'/-/x'` → api `x`.
+ * `''` → root (bare), `'/'` → root; `'/a/b/'` → dir `a/b`; `'/a/b.txt'` → file `a/b.txt`; `'/-/x'` → api `x`.
  */
 export function parseRawPath(rest: string): RawPath {
-  if (rest === '' || rest === '/') return { kind: 'root' };
+  if (rest === '') return { kind: 'root', bare: true };
+  if (rest === '/') return { kind: 'root' };
   if (!rest.startsWith('/')) throw bad('a raw path starts with "/"');
   const trailing = rest.endsWith('/');
   const body = rest.slice(1, trailing ? -1 : undefined);

@@ -94,9 +94,14 @@ async function dispatch(
           const query = queryOf(request);
           return reply
             .code(301)
-            .header('location', `${prefix}/${encodePath(result.dir)}/${query}`)
+            .header(
+              'location',
+              result.dir === ''
+                ? `${prefix}/${query}`
+                : `${prefix}/${encodePath(result.dir)}/${query}`,
+            )
             .type('text/plain; charset=utf-8')
-            .send(`${result.dir} is a folder\n`);
+            .send(`${result.dir === '' ? prefix : result.dir} is a folder\n`);
         }
         result = await service.list(repo, result.dir, request.principal, page);
       }
@@ -108,6 +113,7 @@ async function dispatch(
             dir: result.dir,
             listing: result.listing,
             limit: result.limit,
+            formatJson: formatJson(request),
           },
           request,
           reply,
@@ -183,9 +189,16 @@ function pageOf(request: FastifyRequest): ListingPage {
       throw new RegistryError('BAD_REQUEST', `limit must be an integer from 1 to ${MAX_PAGE}`);
     }
   }
-  const after = params.get('after') ?? undefined;
+  // A folder entry's JSON `name` ends with its slash (`auth/`): a client that builds its cursor
+  // from the last entry's name sends that, and means the folder `auth` (a path is a file or a
+  // folder, never both, so nothing else can be meant).
+  let after = params.get('after') ?? undefined;
+  if (after?.endsWith('/') === true) after = after.slice(0, -1);
   if (after !== undefined && (after.length > 1024 || after.includes('/'))) {
-    throw new RegistryError('BAD_REQUEST', 'after must be one entry name of the folder');
+    throw new RegistryError(
+      'BAD_REQUEST',
+      'after must be one entry name of the folder (a folder with or without its slash)',
+    );
   }
   const cursor = params.get('cursor') ?? undefined;
   if (cursor !== undefined) {
@@ -200,8 +213,14 @@ function pageOf(request: FastifyRequest): ListingPage {
   return { after, limit };
 }
 
+/** True when the query names `format=json` (kept in the listing's next-page URL). */
+function formatJson(request: FastifyRequest): boolean {
+  const query = queryOf(request);
+  return query !== '' && new URLSearchParams(query).get('format') === 'json';
+}
+
 function wantsJson(request: FastifyRequest): boolean {
-  if (new URLSearchParams(queryOf(request)).get('format') === 'json') return true;
+  if (formatJson(request)) return true;
   const accept = request.headers.accept ?? '';
   return /application\/json/i.test(accept) && !/text\/html/i.test(accept);
 }

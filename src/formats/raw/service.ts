@@ -92,7 +92,7 @@ export class RawService {
 
   /**
    * `GET`/`HEAD`: a file, a folder's listing page (`after` = the last name of the previous page,
-   * `limit` ≤ MAX_PAGE), or `folder` for a folder named without its slash. NOT_FOUND when absent.
+   * `limit` ≤ MAX_PAGE), or `folder` for a folder (or the root, `dir` ``) named without its slash. NOT_FOUND when absent.
    */
   async read(
     repo: Repository,
@@ -111,6 +111,12 @@ export class RawService {
         return { kind: 'folder', dir: parsed.path };
       }
       throw new RegistryError('NOT_FOUND', `${parsed.path} not found in ${repo.name}`);
+    }
+    if (parsed.kind === 'root' && parsed.bare === true) {
+      // Authorized first: whoever may not read gets the 401/403 a closed repository gives, not
+      // a redirect that tells the repository exists.
+      this.#deps.access.authorize(principal, repo, 'read', undefined);
+      return { kind: 'folder', dir: '' };
     }
     const dir = parsed.kind === 'root' ? '' : parsed.path;
     return this.list(repo, dir, principal, page);

@@ -251,6 +251,42 @@ describe('raw hosted (auth off)', () => {
     assert.equal(rootHead.status, 200);
   });
 
+  test('paging with ?format=json: next keeps the format; after= takes a folder name with its slash', async () => {
+    for (const n of ['a.txt', 'b.txt', 'c.txt'])
+      assert.equal((await put(`fmt/${n}`, n)).status, 201);
+    assert.equal((await put('fmt/auth/x.txt', 'x')).status, 201);
+    assert.equal((await put('fmt/zz.txt', 'z')).status, 201);
+    // Page by page with no Accept header at all: only the query asks for JSON.
+    const names: string[] = [];
+    let url: string | undefined = '/raw/fmt/?limit=2&format=json';
+    while (url !== undefined) {
+      const page = await send(port, 'GET', url);
+      assert.equal(page.status, 200, page.body);
+      assert.match(page.headers['content-type'] ?? '', /^application\/json/, url);
+      const json = JSON.parse(page.body) as { entries: { name: string }[]; next: string | null };
+      names.push(...json.entries.map((e) => e.name));
+      if (json.next !== null) {
+        assert.match(json.next, /[?&]format=json(&|$)/);
+        assert.equal(page.headers.link, `<${json.next}>; rel="next"`);
+      }
+      url = json.next ?? undefined;
+    }
+    assert.deepEqual(names, ['a.txt', 'auth/', 'b.txt', 'c.txt', 'zz.txt']);
+    // The HTML listing's next link (no format asked) stays format-free.
+    const html = await get('fmt/?limit=2');
+    assert.match(html.body, /href="\/raw\/fmt\/\?limit=2&amp;after=auth"/);
+    // A cursor built from a folder entry's JSON name (`auth/`) is that folder.
+    const withSlash = await get('fmt/?format=json&limit=2&after=auth/');
+    assert.equal(withSlash.status, 200, withSlash.body);
+    const bare = await get('fmt/?format=json&limit=2&after=auth');
+    assert.equal(withSlash.body, bare.body);
+    assert.deepEqual(
+      (JSON.parse(withSlash.body) as { entries: { name: string }[] }).entries.map((e) => e.name),
+      ['b.txt', 'c.txt'],
+    );
+    assert.equal((await get('fmt/?after=a/b')).status, 400);
+  });
+
   test('DELETE: 204, then gone; empty folders disappear; If-Match honoured', async () => {
     assert.equal((await put('del/one/a.txt', 'a')).status, 201);
     assert.equal(
@@ -341,6 +377,32 @@ describe('raw with auth on', () => {
         .status,
       401,
     );
+  });
+
+  test('a repository root without its slash redirects to it (after the access check)', async () => {
+    const writer = { authorization: basic('writer', 'writer-pw') };
+    assert.equal((await send(port, 'PUT', '/raw/rootdir/a.txt', writer, 'a')).status, 201);
+    for (const method of ['GET', 'HEAD']) {
+      const root = await send(port, method, '/raw?limit=2', writer);
+      assert.equal(root.status, 301, `${method} ${root.body}`);
+      assert.equal(root.headers.location, '/raw/?limit=2');
+    }
+    // The listing it leads to links `rootdir/`, which resolves under /raw/ from there.
+    const listing = await send(port, 'GET', '/raw/', writer);
+    assert.match(listing.body, /<a href="rootdir\/">/);
+    // A JSON client is answered directly, as for any folder.
+    const json = await send(port, 'GET', '/raw?format=json', writer);
+    assert.equal(json.status, 200);
+    assert.match(json.body, /"rootdir\/"/);
+    // Whoever may not read gets the 401 a closed repository gives, not a redirect.
+    assert.equal((await send(port, 'GET', '/raw')).status, 401);
+    // A named repository's root, anonymous read allowed there.
+    const named = await send(port, 'GET', '/repository/open-files');
+    assert.equal(named.status, 301);
+    assert.equal(named.headers.location, '/repository/open-files/');
+    assert.equal((await send(port, 'GET', '/repository/open-files/')).status, 200);
+    // A file is never redirected.
+    assert.equal((await send(port, 'GET', '/raw/rootdir/a.txt', writer)).status, 200);
   });
 
   test('rules per path: a reader sees and lists only its paths', async () => {

@@ -132,4 +132,26 @@ describe('nora token', () => {
     assert.match(revoked.stderr, new RegExp(`revoked token ${id} of ops`));
     assert.equal((await whoami()).status, 401);
   });
+
+  test('list and revoke refuse a storage path with no database, as gc and verify do, and create nothing', async () => {
+    // The wrong path given as the trial gave it (NORA_STORAGE_PATH, no config file): `list`
+    // answered an empty table, exit 0, and left `nothere/nora.db` behind (trial 14 F9).
+    await using dir = await tempDir('nora-cli-tokens-missing-');
+    const missing = path.join(dir.path, 'nothere');
+    const env = { ...cleanEnv(), NORA_STORAGE_PATH: missing };
+    const nora = (args: string[]) =>
+      run(process.execPath, [BIN, ...args], { check: false, env, cwd: dir.path });
+    for (const args of [['token', 'list'], ['token', 'revoke', 'abcdef'], ['verify']]) {
+      const answer = await nora(args);
+      assert.equal(answer.code, 1, `${args.join(' ')}: ${answer.stdout}${answer.stderr}`);
+      assert.equal(answer.stdout, '', args.join(' '));
+      assert.ok(
+        answer.stderr.includes(
+          `no database at ${path.join(missing, 'nora.db')}: is this NORA's storage?`,
+        ),
+        `${args.join(' ')}: ${answer.stderr}`,
+      );
+      await assert.rejects(fs.stat(missing), { code: 'ENOENT' }, args.join(' '));
+    }
+  });
 });

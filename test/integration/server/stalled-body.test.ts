@@ -175,3 +175,26 @@ describe('[server] body_timeout: a stalled request body', () => {
     assert.equal(Number(after[1]), expected);
   });
 });
+
+describe('[server] body_timeout changed by a reload (SIGHUP)', () => {
+  test('applies to the next request: the new bound cuts the stall and the 408 names it', async () => {
+    // Started at 30 s; the reload lowers it to 1 s. Before, the running server kept the value it
+    // was started with while the reload logged it as applied (trial 14 F7).
+    await using server = await startTestServer({ config: { server: { body_timeout: 30 } } });
+    const port = Number(new URL(server.url).port);
+    const restart = server.app.reload({
+      ...server.config,
+      server: { ...server.config.server, body_timeout: 1 },
+    });
+    assert.deepEqual(restart, []);
+    assert.equal(server.app.context.config().server.body_timeout, 1);
+    const answer = await exchange(
+      port,
+      'PUT /raw/stall/reloaded.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789',
+      [],
+      0,
+    );
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /nothing received for 1 s \(\[server\] body_timeout\)/);
+  });
+});

@@ -20,7 +20,7 @@ const badRequest = (fn: () => unknown) => {
 
 describe('parseRawPath', () => {
   test('root, folders, files, the api namespace', () => {
-    assert.deepEqual(parseRawPath(''), { kind: 'root' });
+    assert.deepEqual(parseRawPath(''), { kind: 'root', bare: true });
     assert.deepEqual(parseRawPath('/'), { kind: 'root' });
     assert.deepEqual(parseRawPath('/a/b/'), { kind: 'dir', path: 'a/b' });
     assert.deepEqual(parseRawPath('/a/b.txt'), { kind: 'file', path: 'a/b.txt' });
