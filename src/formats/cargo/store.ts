@@ -394,22 +394,7 @@ export class CargoStore {
           .where('crate', '=', name)
           .orderBy('id')
           .execute();
-        const removed = await trx
-          .deleteFrom('cargo_crates')
-          .where('repo', '=', repo)
-          .where('name', '=', name)
-          .executeTakeFirst();
-        if (removed.numDeletedRows === 0n) return [];
-        await trx
-          .deleteFrom('cargo_versions')
-          .where('repo', '=', repo)
-          .where('crate', '=', name)
-          .execute();
-        await trx
-          .deleteFrom('cargo_owners')
-          .where('repo', '=', repo)
-          .where('crate', '=', name)
-          .execute();
+        if (!(await dropCrateRows(trx, repo, name))) return [];
         return versions.map((v) => v.vers);
       });
     } finally {
@@ -454,16 +439,7 @@ export class CargoStore {
           .where('crate', '=', name)
           .execute();
         if (left.length === 0) {
-          await trx
-            .deleteFrom('cargo_crates')
-            .where('repo', '=', repo)
-            .where('name', '=', name)
-            .execute();
-          await trx
-            .deleteFrom('cargo_owners')
-            .where('repo', '=', repo)
-            .where('crate', '=', name)
-            .execute();
+          await dropCrateRows(trx, repo, name);
           return { vers: row.vers, crateDeleted: true };
         }
         const highest = left
@@ -715,4 +691,29 @@ export function notFoundLogins(what: 'owner' | 'user', logins: readonly string[]
   return logins.length === 1
     ? `could not find ${what} with login ${named}`
     : `could not find ${what}s with logins ${named}`;
+}
+
+/**
+ * Removes the crate `name` of `repo` from the metadata store within the caller's transaction:
+ * its row, its version rows and its owners (the rows that keep a name hosted). Returns false when
+ * there was no crate row (nothing else is removed then).
+ */
+async function dropCrateRows(
+  trx: Kysely<CargoTables>,
+  repo: string,
+  name: string,
+): Promise<boolean> {
+  const removed = await trx
+    .deleteFrom('cargo_crates')
+    .where('repo', '=', repo)
+    .where('name', '=', name)
+    .executeTakeFirst();
+  if (removed.numDeletedRows === 0n) return false;
+  await trx
+    .deleteFrom('cargo_versions')
+    .where('repo', '=', repo)
+    .where('crate', '=', name)
+    .execute();
+  await trx.deleteFrom('cargo_owners').where('repo', '=', repo).where('crate', '=', name).execute();
+  return true;
 }

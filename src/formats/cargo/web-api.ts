@@ -47,18 +47,18 @@ export interface SearchPaging {
  */
 export function searchPaging(query: URLSearchParams): SearchPaging {
   const perPage = pagingNumber(query, 'per_page', 10, 100);
-  const page = pagingNumber(query, 'page', 1, Number.MAX_SAFE_INTEGER);
+  const page = pagingNumber(query, 'page', 1);
   return { perPage, page };
 }
 
-function pagingNumber(query: URLSearchParams, key: string, fallback: number, max: number): number {
+function pagingNumber(query: URLSearchParams, key: string, fallback: number, max?: number): number {
   const raw = query.get(key);
   if (raw === null || raw === '') return fallback;
   const value = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+  if (!Number.isSafeInteger(value) || value < 1 || (max !== undefined && value > max)) {
     throw new RegistryError(
       'BAD_REQUEST',
-      `${key} must be a whole number from 1${max === 100 ? ' to 100' : ''}, not \`${raw.slice(0, 40)}\``,
+      `${key} must be a whole number from 1${max === undefined ? '' : ` to ${max}`}, not \`${raw.slice(0, 40)}\``,
     );
   }
   return value;
