@@ -615,7 +615,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     // and when no repository has the name, whoever may not read one of that name gets the
     // refusal a closed repository gives (a default repository's name is public: its 404 says
     // where it is served).
-    const guess = protocolOf(under.rest);
+    const guess = protocolOf(under.rest, formats);
     const method = request.method;
     const action =
       method === 'GET' || method === 'HEAD' ? 'read' : method === 'DELETE' ? 'delete' : 'write';

@@ -51,6 +51,43 @@ export interface BlobReference {
   readonly column: string;
 }
 
+/** How a protocol's errors look on the wire (http/unknown-repository.ts writes them). */
+export type ErrorShape = 'text' | 'npm' | 'cargo' | 'helm' | 'oci';
+
+/** A request path below `/repository/<name>`, split for `ProtocolPath.claim`. */
+export interface RequestPath {
+  /** The path without its query, starting with `/` or empty. */
+  readonly path: string;
+  /** Its non-empty segments as sent (percent-encoded). */
+  readonly segments: readonly string[];
+  /** The same segments percent-decoded (a segment that does not decode is kept as sent). */
+  readonly decoded: readonly string[];
+}
+
+/** What a path asks of a format, as that format's access check would see it. */
+export interface ClaimedPath {
+  /** The rule path the format would check (a package, project, file, module), if any. */
+  readonly path: string | undefined;
+  /**
+   * OCI only: what the Bearer challenge's scope names (`image`: `repository:<name>/<image>:…`;
+   * `catalog`: `registry:catalog:*`; neither for `/v2/` itself, whose refusal is the bare
+   * "authentication required").
+   */
+  readonly oci?:
+    { readonly image?: string | undefined; readonly catalog?: boolean | undefined } | undefined;
+}
+
+/**
+ * How a format recognises its own protocol in a path it has no repository for (a request to
+ * `/repository/<name>/…` where no repository has that name: http/unknown-repository.ts answers
+ * it as that protocol's closed repository would).
+ */
+export interface ProtocolPath {
+  readonly errorShape: ErrorShape;
+  /** The claim when `request` has this protocol's shape, else undefined. Never throws. */
+  claim(request: RequestPath): ClaimedPath | undefined;
+}
+
 export interface FormatModule {
   readonly format: FormatName;
   /** NORA's fixed mount, e.g. `/v2`, `/npm`. */
@@ -82,6 +119,8 @@ export interface FormatModule {
    * treats several spellings as one name (auth/rules.ts PathForm). Absent: as written.
    */
   readonly rulePath?: (path: string) => string;
+  /** Recognising this format's paths under an unknown repository name. Absent: never claims. */
+  readonly protocolPath?: ProtocolPath;
   /**
    * Mounts the format's routes (its mount and `/repository/<name>/` for its named repositories)
    * inside its own encapsulated Fastify scope.

@@ -15,91 +15,49 @@
  */
 import type { RegistryError } from '../core/errors.ts';
 import type { FormatName } from '../config/schema.ts';
+import type { ClaimedPath, ErrorShape, FormatModule, RequestPath } from '../formats/format.ts';
 import { toRepository, type Repository } from '../repos/repository.ts';
 import { BASIC_CHALLENGE } from './format-errors.ts';
 
-/** How a protocol's errors look on the wire. */
-export type ErrorShape = 'text' | 'npm' | 'cargo' | 'helm' | 'oci';
-
 /** The protocol a path below `/repository/<name>` speaks, and the path its access check uses. */
-export interface GuessedProtocol {
+export interface GuessedProtocol extends ClaimedPath {
   readonly format: FormatName;
   readonly shape: ErrorShape;
-  /** The rule path the format would check (a package, project, file, module), if any. */
-  readonly path: string | undefined;
-  /**
-   * OCI only: what the Bearer challenge's scope names (`image`: `repository:<name>/<image>:…`;
-   * `catalog`: `registry:catalog:*`; neither for `/v2/` itself, whose refusal is the bare
-   * "authentication required").
-   */
-  readonly oci?:
-    { readonly image?: string | undefined; readonly catalog?: boolean | undefined } | undefined;
 }
 
-/** The OCI API's path segments after an image name. */
-const OCI_OPERATIONS = new Set(['manifests', 'blobs', 'tags', 'referrers']);
-
-const MAVEN_FILE = /\.(?:pom|jar|war|aar|module|asc|sha1|sha256|sha512|md5)$|maven-metadata\.xml/;
+/**
+ * The order formats are asked to claim a path. Their shapes overlap: npm's one-segment package
+ * path would also match `/index.yaml` or `/config.json`, a Maven file name may sit under `/@v/`,
+ * and raw claims every path; so the formats whose paths are most telling come first.
+ */
+const CLAIM_ORDER: readonly FormatName[] = [
+  'docker',
+  'pypi',
+  'cargo',
+  'helm',
+  'go',
+  'maven',
+  'npm',
+  'raw',
+];
 
 /**
  * The protocol of `rest` (the raw path after `/repository/<name>`, starting with `/` or empty),
- * by the shape of its paths: `/v2…` OCI; `/simple/…`, `/pypi/…` PyPI; `/-/…`, `@scope` or one
- * segment npm; `/config.json`, `/api/v1/crates…` Cargo; `/index.yaml`, `/api/charts…` Helm;
- * `/@v/`, `/@latest`, `/sumdb/` Go; Maven file names Maven; anything else raw.
+ * by the shape of its paths: the first of `formats` in CLAIM_ORDER whose `protocolPath` claims
+ * it (each format's index.ts says what it claims), else raw's plain text with no rule path.
  */
-export function protocolOf(rest: string): GuessedProtocol {
+export function protocolOf(rest: string, formats: readonly FormatModule[]): GuessedProtocol {
   const path = rest.split('?', 1)[0] ?? '';
   const segments = path.split('/').filter((s) => s !== '');
-  const decoded = segments.map(safeDecode);
-  const [first = ''] = segments;
-  if (first === 'v2') {
-    if (segments.length === 1) return { format: 'docker', shape: 'oci', path: undefined, oci: {} };
-    if (segments[1] === '_catalog') {
-      return { format: 'docker', shape: 'oci', path: undefined, oci: { catalog: true } };
+  const request: RequestPath = { path, segments, decoded: segments.map(safeDecode) };
+  for (const name of CLAIM_ORDER) {
+    const protocol = formats.find((f) => f.format === name)?.protocolPath;
+    const claimed = protocol?.claim(request);
+    if (protocol !== undefined && claimed !== undefined) {
+      return { ...claimed, format: name, shape: protocol.errorShape };
     }
-    const at = decoded.findIndex((s, i) => i >= 2 && OCI_OPERATIONS.has(s));
-    const image = at === -1 ? undefined : decoded.slice(1, at).join('/');
-    return { format: 'docker', shape: 'oci', path: image, oci: { image } };
   }
-  if (first === 'simple' || first === 'pypi') {
-    // PyPI checks a project only in its normal form; another spelling is first redirected,
-    // after a check of the repository alone.
-    const project = decoded[1];
-    const normal = project?.replace(/[-_.]+/g, '-').toLowerCase();
-    return { format: 'pypi', shape: 'text', path: project === normal ? normal : undefined };
-  }
-  if (path === '/config.json' || path.startsWith('/api/v1/crates')) {
-    return { format: 'cargo', shape: 'cargo', path: undefined };
-  }
-  if (path === '/index.yaml' || path.startsWith('/api/charts')) {
-    return { format: 'helm', shape: 'helm', path: undefined };
-  }
-  const goAt = decoded.findIndex((s) => s === '@v' || s === '@latest');
-  if (goAt > 0 || first === 'sumdb') {
-    const module = decoded.slice(0, goAt > 0 ? goAt : 0).join('/');
-    return {
-      format: 'go',
-      shape: 'text',
-      // Module paths are case-encoded on the wire (`!x` is `X`).
-      path:
-        module === '' ? undefined : module.replace(/!([a-z])/g, (_, c: string) => c.toUpperCase()),
-    };
-  }
-  if (MAVEN_FILE.test(path)) return { format: 'maven', shape: 'text', path: decoded.join('/') };
-  if (first === '-') return { format: 'npm', shape: 'npm', path: undefined };
-  if (first.startsWith('@') || segments.length === 1 || segments[1] === '-') {
-    // `/<name>`, `/@scope%2fname`, `/@scope/name`, `/<name>/-/<file>.tgz`: a package.
-    const name =
-      first.startsWith('@') && !/%2f/i.test(first) && decoded[1] !== undefined
-        ? `${decoded[0] ?? ''}/${decoded[1]}`
-        : (decoded[0] ?? '');
-    return { format: 'npm', shape: 'npm', path: name };
-  }
-  return {
-    format: 'raw',
-    shape: 'text',
-    path: decoded.length === 0 ? undefined : decoded.join('/'),
-  };
+  return { format: 'raw', shape: 'text', path: undefined };
 }
 
 function safeDecode(segment: string): string {

@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import { GroupReader } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
-import type { FormatContext, FormatModule } from '../format.ts';
+import type { FormatContext, FormatModule, ProtocolPath } from '../format.ts';
 import { CargoGroup } from './group.ts';
 import { CargoHosted } from './hosted.ts';
 import { type CargoTables, cargoMigrations } from './migrations.ts';
@@ -23,6 +23,13 @@ import { CargoService } from './service.ts';
 import { canonicalName } from './names.ts';
 
 export const CARGO_MOUNT = '/cargo';
+
+/** `/config.json` and the web API (`/api/v1/crates…`); index files have no telling shape. */
+export const CARGO_PROTOCOL_PATH: ProtocolPath = {
+  errorShape: 'cargo',
+  claim: ({ path }) =>
+    path === '/config.json' || path.startsWith('/api/v1/crates') ? { path: undefined } : undefined,
+};
 
 const MB = 1024 * 1024;
 
@@ -85,6 +92,7 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
     defaultRepositories: cargoDefaultRepositories,
     // `Corp-App` and `corp_app` are one crate: a rule on `corp-*` holds both spellings.
     rulePath: canonicalName,
+    protocolPath: CARGO_PROTOCOL_PATH,
     async register(scope: FastifyInstance, context: FormatContext): Promise<void> {
       const hosted = new CargoHosted({
         db: context.db.$extendTables<CargoTables>(),

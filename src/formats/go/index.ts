@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import { GroupReader } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
-import type { FormatContext, FormatModule } from '../format.ts';
+import type { FormatContext, FormatModule, ProtocolPath } from '../format.ts';
 import { GoGroup } from './group.ts';
 import { GoHosted } from './hosted.ts';
 import { goMigrations, type GoTables } from './migrations.ts';
@@ -20,8 +20,27 @@ import { GoSumdb } from './sumdb.ts';
 
 export const GO_MOUNT = '/go';
 
+/**
+ * The GOPROXY protocol (`<module>/@v/…`, `<module>/@latest`) and the checksum database proxy
+ * (`/sumdb/…`). Module paths are case-encoded on the wire (`!x` is `X`); decoded leniently here
+ * (a claim never throws).
+ */
+export const GO_PROTOCOL_PATH: ProtocolPath = {
+  errorShape: 'text',
+  claim({ segments, decoded }) {
+    const at = decoded.findIndex((s) => s === '@v' || s === '@latest');
+    if (at <= 0 && segments[0] !== 'sumdb') return undefined;
+    const module = decoded.slice(0, at > 0 ? at : 0).join('/');
+    return {
+      path:
+        module === '' ? undefined : module.replace(/!([a-z])/g, (_, c: string) => c.toUpperCase()),
+    };
+  },
+};
+
 export const goFormat: FormatModule = {
   format: 'go',
+  protocolPath: GO_PROTOCOL_PATH,
   mount: GO_MOUNT,
   defaultRepository: 'go',
   proxiedMetadataTtl: (config) => config.go.metadata_ttl,

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import { GroupReader } from '../../repos/group-read.ts';
-import type { FormatContext, FormatModule } from '../format.ts';
+import type { FormatContext, FormatModule, ProtocolPath } from '../format.ts';
 import { HelmGroup } from './group.ts';
 import { HelmHosted } from './hosted.ts';
 import { UpstreamIndexParser } from './index-parser.ts';
@@ -18,6 +18,13 @@ import { HelmService } from './service.ts';
 import { HelmStore } from './store.ts';
 
 export const HELM_MOUNT = '/helm';
+
+/** `/index.yaml` and the ChartMuseum API (`/api/charts…`). */
+export const HELM_PROTOCOL_PATH: ProtocolPath = {
+  errorShape: 'helm',
+  claim: ({ path }) =>
+    path === '/index.yaml' || path.startsWith('/api/charts') ? { path: undefined } : undefined,
+};
 
 export interface HelmFormatOptions {
   /**
@@ -35,6 +42,7 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
     mount: HELM_MOUNT,
     defaultRepository: 'helm',
     proxiedMetadataTtl: (config) => config.helm.index_ttl,
+    protocolPath: HELM_PROTOCOL_PATH,
     migrations: helmMigrations,
     blobReferences: [
       { table: 'helm_charts', column: 'digest' },

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import { GroupReader } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
-import type { FormatContext, FormatModule } from '../format.ts';
+import type { FormatContext, FormatModule, ProtocolPath } from '../format.ts';
 import { MavenHosted } from './hosted.ts';
 import { HotFiles } from './hot-files.ts';
 import { mavenMigrations, type MavenTables } from './migrations.ts';
@@ -26,8 +26,18 @@ import { compareMavenVersions } from './version.ts';
 
 export const MAVEN_MOUNT = '/maven2';
 
+/** The file names a Maven repository layout serves (artifacts, their signatures and sums). */
+const MAVEN_FILE = /\.(?:pom|jar|war|aar|module|asc|sha1|sha256|sha512|md5)$|maven-metadata\.xml/;
+
+/** A Maven repository file by its name; the rule path is the whole file path. */
+export const MAVEN_PROTOCOL_PATH: ProtocolPath = {
+  errorShape: 'text',
+  claim: ({ path, decoded }) => (MAVEN_FILE.test(path) ? { path: decoded.join('/') } : undefined),
+};
+
 export const mavenFormat: FormatModule = {
   format: 'maven',
+  protocolPath: MAVEN_PROTOCOL_PATH,
   mount: MAVEN_MOUNT,
   defaultRepository: 'maven',
   proxiedMetadataTtl: (config) => config.maven.metadata_ttl,

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
-import type { FormatContext, FormatModule } from '../format.ts';
+import type { FormatContext, FormatModule, ProtocolPath } from '../format.ts';
 import { NpmAccounts } from './accounts.ts';
 import { namedByConfig } from '../../auth/rules.ts';
 import { RenderedDocCache } from '../../core/rendered-docs.ts';
@@ -18,8 +18,25 @@ import { GroupReader } from '../../repos/group-read.ts';
 
 export const NPM_MOUNT = '/npm';
 
+/**
+ * The npm registry API: `/-/…` (search, login, tokens) and a package's paths: `/<name>`,
+ * `/@scope%2fname`, `/@scope/name`, `/<name>/-/<file>.tgz`. A one-segment path is any package,
+ * so this claim is asked after the formats with more telling shapes.
+ */
+export const NPM_PROTOCOL_PATH: ProtocolPath = {
+  errorShape: 'npm',
+  claim({ segments, decoded }) {
+    const [first = ''] = segments;
+    if (first === '-') return { path: undefined };
+    if (!first.startsWith('@') && segments.length !== 1 && segments[1] !== '-') return undefined;
+    const scoped = first.startsWith('@') && !/%2f/i.test(first) && decoded[1] !== undefined;
+    return { path: scoped ? `${decoded[0] ?? ''}/${decoded[1] ?? ''}` : (decoded[0] ?? '') };
+  },
+};
+
 export const npmFormat: FormatModule = {
   format: 'npm',
+  protocolPath: NPM_PROTOCOL_PATH,
   mount: NPM_MOUNT,
   defaultRepository: 'npm',
   proxiedMetadataTtl: (config) => config.npm.metadata_ttl,

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
-import type { FormatContext, FormatModule } from '../format.ts';
+import type { FormatContext, FormatModule, ProtocolPath } from '../format.ts';
 import { emptyBackend, type OciBackend, type OciBackendFactories } from './backend.ts';
 import { GroupReader } from '../../repos/group-read.ts';
 import { mapMembers } from '../../repos/repository.ts';
@@ -30,6 +30,22 @@ export const OCI_BACKEND_FACTORIES: OciBackendFactories = {
   proxy: createOciProxyBackend,
 };
 
+/** The OCI API's path segments after an image name. */
+const OCI_OPERATIONS = new Set(['manifests', 'blobs', 'tags', 'referrers']);
+
+/** `/v2…` (the distribution spec's API): the image named before its operation segment. */
+export const OCI_PROTOCOL_PATH: ProtocolPath = {
+  errorShape: 'oci',
+  claim({ segments, decoded }) {
+    if (segments[0] !== 'v2') return undefined;
+    if (segments.length === 1) return { path: undefined, oci: {} };
+    if (segments[1] === '_catalog') return { path: undefined, oci: { catalog: true } };
+    const at = decoded.findIndex((s, i) => i >= 2 && OCI_OPERATIONS.has(s));
+    const image = at === -1 ? undefined : decoded.slice(1, at).join('/');
+    return { path: image, oci: { image } };
+  },
+};
+
 export function createOciFormat(
   factories: OciBackendFactories = OCI_BACKEND_FACTORIES,
 ): FormatModule {
@@ -46,6 +62,7 @@ export function createOciFormat(
     ],
     spoolReferences: [{ table: 'oci_uploads', column: 'spool_path' }],
     defaultRepositories,
+    protocolPath: OCI_PROTOCOL_PATH,
     register: (scope, context) => register(scope, context, factories),
   };
 }

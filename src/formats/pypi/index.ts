@@ -9,7 +9,7 @@ import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { GroupReader } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
-import type { FormatContext, FormatModule } from '../format.ts';
+import type { FormatContext, FormatModule, ProtocolPath } from '../format.ts';
 import { pypiUpstreams } from './config.ts';
 import { PypiGroup } from './group.ts';
 import { PypiHosted } from './hosted.ts';
@@ -150,6 +150,20 @@ export function pypiMountOf(repo: Repository): PypiMount {
   return { repo, prefixes: [base], simple: `${base}/simple`, json: `${base}/pypi`, base };
 }
 
+/**
+ * `/simple/…` (PEP 503/691) and `/pypi/…` (the JSON API). A project is checked only in its
+ * normal form: another spelling is first redirected, after a check of the repository alone.
+ */
+export const PYPI_PROTOCOL_PATH: ProtocolPath = {
+  errorShape: 'text',
+  claim({ segments, decoded }) {
+    if (segments[0] !== 'simple' && segments[0] !== 'pypi') return undefined;
+    const project = decoded[1];
+    const normal = project === undefined ? undefined : normalizeProjectName(project);
+    return { path: project === normal ? normal : undefined };
+  },
+};
+
 /** The PyPI format module; `options.backends` replaces the hosted/proxy sources (tests). */
 export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule {
   return {
@@ -165,6 +179,7 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
     defaultRepositories: pypiDefaultRepositories,
     // PEP 503: `My_Pkg` and `my-pkg` are one project: a rule on either spelling holds both.
     rulePath: normalizeProjectName,
+    protocolPath: PYPI_PROTOCOL_PATH,
     async register(scope: FastifyInstance, context: FormatContext): Promise<void> {
       const backends = await (options.backends ?? defaultBackends)(context);
       const { repositories } = context;

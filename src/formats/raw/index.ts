@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import { GroupReader } from '../../repos/group-read.ts';
-import type { FormatContext, FormatModule } from '../format.ts';
+import type { FormatContext, FormatModule, ProtocolPath } from '../format.ts';
 import { RawGroup } from './group.ts';
 import { RawHosted } from './hosted.ts';
 import { rawMigrations, type RawTables } from './migrations.ts';
@@ -18,8 +18,15 @@ import { RawStore } from './store.ts';
 export const RAW_MOUNT = '/raw';
 export const RAW_DEFAULT_REPOSITORY = 'raw-hosted';
 
+/** Any path is a raw file path (the folder of an empty path): asked last. */
+export const RAW_PROTOCOL_PATH: ProtocolPath = {
+  errorShape: 'text',
+  claim: ({ decoded }) => ({ path: decoded.length === 0 ? undefined : decoded.join('/') }),
+};
+
 export const rawFormat: FormatModule = {
   format: 'raw',
+  protocolPath: RAW_PROTOCOL_PATH,
   mount: RAW_MOUNT,
   defaultRepository: RAW_DEFAULT_REPOSITORY,
   proxiedMetadataTtl: (config) => config.raw.proxy_ttl,

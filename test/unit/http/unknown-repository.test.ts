@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { RegistryError } from '../../../src/core/errors.ts';
+import { FORMATS } from '../../../src/formats/index.ts';
 import { errorAnswer, protocolOf } from '../../../src/http/unknown-repository.ts';
 
 test('protocolOf: the format and rule path of common client requests', () => {
@@ -25,16 +26,30 @@ test('protocolOf: the format and rule path of common client requests', () => {
     ['', 'raw', undefined],
   ];
   for (const [rest, format, path] of cases) {
-    const guess = protocolOf(rest);
+    const guess = protocolOf(rest, FORMATS);
     assert.equal(guess.format, format, rest);
     assert.equal(guess.path, path, rest);
   }
 });
 
+test('protocolOf: the most telling shape wins; no claiming format is raw plain text', () => {
+  // `/index.yaml` and `/config.json` are one segment, which npm would claim as a package.
+  assert.equal(protocolOf('/index.yaml', FORMATS).shape, 'helm');
+  assert.equal(protocolOf('/config.json', FORMATS).shape, 'cargo');
+  // A Maven-looking file under a Go module's `@v/` is Go's.
+  assert.equal(protocolOf('/example.com/m/@v/v1.0.0.mod', FORMATS).format, 'go');
+  const withoutClaims = FORMATS.map(({ protocolPath: _, ...rest }) => rest);
+  assert.deepEqual(protocolOf('/v2/a/manifests/1', withoutClaims), {
+    format: 'raw',
+    shape: 'text',
+    path: undefined,
+  });
+});
+
 test('protocolOf and errorAnswer answer any path (no throw; the body is what the shape says)', () => {
   fc.assert(
     fc.property(fc.string({ maxLength: 200 }), fc.constantFrom(401, 403, 404), (rest, status) => {
-      const guess = protocolOf(`/${rest}`);
+      const guess = protocolOf(`/${rest}`, FORMATS);
       const code = status === 401 ? 'UNAUTHORIZED' : status === 403 ? 'DENIED' : 'NOT_FOUND';
       const answer = errorAnswer(
         new RegistryError(code, `refused\r\n${rest}`),
