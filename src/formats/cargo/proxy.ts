@@ -349,10 +349,11 @@ export class CargoProxy implements CargoSource {
 
   /**
    * The engine's refresh: first hit over the upstreams in order (see the module comment). A 200
-   * that is not an index file of `name` (a line that is not one of its entries: an HTML error or
-   * captive-portal page), or that has no usable entry while a copy is cached (an empty body: a
-   * crate that is gone is a 404, never an empty 200), is that upstream's failure, logged and
-   * counted by its circuit breaker: the cached copy is kept and served stale.
+   * that is not an index file of `name` (no usable entry and a line that is not one of its
+   * entries: an HTML error or captive-portal page), or that has no usable entry while a copy is
+   * cached (an empty body: a crate that is gone is a 404, never an empty 200), is that upstream's
+   * failure, logged and counted by its circuit breaker: the cached copy is kept and served
+   * stale. Stray lines beside usable entries are skipped (and logged), as Cargo skips them.
    */
   #refreshIndex(repo: Repository, name: string, cached: CachedEntry | undefined): Promise<Refresh> {
     // The body `check` read, so #storeIndex does not parse it again.
@@ -369,15 +370,31 @@ export class CargoProxy implements CargoSource {
             what: `the index file of ${name}`,
             check: (body) => {
               const file = readIndexFile(body, name);
+              // A file with usable entries is taken even with stray lines, which are skipped as
+              // Cargo skips a line it cannot parse: one odd line upstream must not freeze the
+              // crate on a stale copy (or fail it when nothing is cached).
               const reason =
-                file.invalidLine !== undefined
-                  ? `line ${file.invalidLine} is not an index entry of ${name}`
-                  : file.entries.length === 0 && cached !== undefined
-                    ? file.lines === 0
-                      ? 'an empty body, while a copy is cached'
-                      : 'no usable entry, while a copy is cached'
-                    : undefined;
+                file.entries.length > 0
+                  ? undefined
+                  : file.invalidLine !== undefined
+                    ? `line ${file.invalidLine} is not an index entry of ${name}`
+                    : cached !== undefined
+                      ? file.lines === 0
+                        ? 'an empty body, while a copy is cached'
+                        : 'no usable entry, while a copy is cached'
+                      : undefined;
               if (reason === undefined) {
+                if (file.invalidLine !== undefined) {
+                  this.#ctx.log.warn(
+                    {
+                      registry: repo.name,
+                      upstream: target.label,
+                      crate: name,
+                      line: file.invalidLine,
+                    },
+                    'upstream index file has lines that are not entries of the crate: skipped, as Cargo skips them',
+                  );
+                }
                 read = { body, entries: file.entries };
                 return undefined;
               }

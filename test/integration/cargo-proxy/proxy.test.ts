@@ -436,6 +436,17 @@ describe('cargo proxy and group sources', () => {
       );
       other.rawIndex.set('empty', '');
       assert.equal(await logged.indexFile(repo, 'empty'), undefined);
+      // One stray line beside usable entries is skipped, as Cargo skips it: the file is taken.
+      const strayBody = fakeCrate('stray', '1.0.0');
+      const strayLine = { name: 'stray', vers: '1.0.0', deps: [], cksum: sha256(strayBody) };
+      other.rawIndex.set('stray', `${JSON.stringify(strayLine)}\nnot json\n`);
+      const stray = await logged.indexFile(repo, 'stray');
+      assert.equal(stray?.stale, undefined, 'taken fresh');
+      assert.deepEqual(
+        stray?.entries.map((e) => e.vers),
+        ['1.0.0'],
+      );
+      assert.ok(warned.some((l) => l['crate'] === 'stray' && l['line'] === 2));
     } finally {
       await other.stop();
     }
