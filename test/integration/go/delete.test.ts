@@ -160,7 +160,8 @@ describe('go: an admin deletes hosted versions and modules (auth off: anyone)', 
       404,
     );
     assert.equal(
-      JSON.parse((await get('upstream.example.org/lib/@latest')).body).Version,
+      (JSON.parse((await get('upstream.example.org/lib/@latest')).body) as { Version: string })
+        .Version,
       'v1.5.0',
     );
     assert.ok(await exists(blobFile('upstream.example.org/lib', 'v1.6.0')), 'the blob stays');
@@ -310,7 +311,7 @@ describe('go: deleting hosted modules with auth on (admins only)', () => {
     assert.equal(one.status, 200, one.body);
     assert.equal((await call(`${go}/corp.example.com/m/@v/list`)).body, 'v1.0.0');
     const latest = await call(`${go}/corp.example.com/m/@latest`);
-    assert.equal(JSON.parse(latest.body).Version, 'v1.0.0');
+    assert.equal((JSON.parse(latest.body) as { Version: string }).Version, 'v1.0.0');
     assert.equal((await call(`${go}/corp.example.com/m/@v/v1.1.0.info`)).status, 404);
 
     const absent = await call(`${go}/corp.example.com/absent/@v/list`, 'DELETE', {
