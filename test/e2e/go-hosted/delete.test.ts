@@ -9,7 +9,8 @@
  *    `upstream.example.org/lib v1.0.0`; a consumer pinned to it breaks once `nora go publish
  *    --shadow` hosts the path in A (404 naming the guard), and builds again (fresh module cache)
  *    once an admin deletes the hosted module.
- * A writer's delete is refused (403), an anonymous one asks for credentials (401). Skipped,
+ * The admin's delete goes through `nora go delete` (a writer's is refused: 403, exit 1; an
+ * anonymous DELETE asks for credentials: 401). Skipped,
  * saying so, without `go`.
  */
 import assert from 'node:assert/strict';
@@ -43,6 +44,14 @@ function publish(dir: string, registry: string, version: string, ...flags: strin
   );
 }
 
+function deleteCli(registry: string, token: string, ...args: string[]) {
+  return run(NODE, [NORA, 'go', 'delete', '--registry', registry, '--token', token, ...args], {
+    check: false,
+    timeoutMs: 60_000,
+    env: { ...process.env },
+  });
+}
+
 async function remove(url: string, authorization?: string) {
   const res = await fetch(url, {
     method: 'DELETE',
@@ -64,7 +73,7 @@ describe('go: an admin deletes hosted versions; go sees them gone', { skip: miss
     assert.ok(await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']));
     assert.ok(await users.create('root', 'root-pw-12', undefined, ['read', 'write']));
     const alice = (await tokens.create('alice', { role: 'write' })).secret;
-    const admin = `Bearer ${(await tokens.create('root', { role: 'admin' })).secret}`;
+    const admin = (await tokens.create('root', { role: 'admin' })).secret;
     const module = 'corp.example.com/own';
     for (const version of ['v1.0.0', 'v1.1.0']) {
       const dir = path.join(work.path, `own-${version}`);
@@ -79,12 +88,21 @@ describe('go: an admin deletes hosted versions; go sees them gone', { skip: miss
     await goRun(['mod', 'download', `${module}@v1.1.0`], cwd, env('go-home-1'));
 
     // Only an admin: the publisher is refused, anonymous is asked for credentials.
-    const url = `${nora.url}/go/${module}/@v/v1.1.0.zip`;
-    assert.equal((await remove(url, `Bearer ${alice}`)).status, 403);
-    assert.equal((await remove(url)).status, 401);
-    const deleted = await remove(url, admin);
-    assert.equal(deleted.status, 200, deleted.body);
-    assert.match(deleted.body, /^deleted corp\.example\.com\/own@v1\.1\.0 from go-hosted; /);
+    assert.equal((await remove(`${nora.url}/go/${module}/@v/v1.1.0.zip`)).status, 401);
+    const registry = `${nora.url}/go`;
+    const refused = await deleteCli(registry, alice, `${module}@v1.1.0`);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /^nora go delete: 403 Forbidden: only an admin may delete corp\.example\.com\/own@v1\.1\.0 /,
+    );
+    // A module without a version is deleted only with --all.
+    const bare = await deleteCli(registry, admin, module);
+    assert.equal(bare.code, 1, bare.stderr);
+    assert.match(bare.stderr, /give MODULE@VERSION to delete one version, or --all/);
+    const deleted = await deleteCli(registry, admin, `${module}@v1.1.0`);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.match(deleted.stdout, /^deleted corp\.example\.com\/own@v1\.1\.0 from go-hosted; /);
 
     const gone = await goRun(['mod', 'download', `${module}@v1.1.0`], cwd, env('go-home-2'), false);
     assert.notEqual(gone.code, 0, gone.stdout);
