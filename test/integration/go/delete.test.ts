@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseDigest } from '../../../src/core/digest.ts';
+import { GoDeleteError, goDelete } from '../../../src/formats/go/delete-cli.ts';
 import { writeModuleZip } from '../../../src/formats/go/zip-create.ts';
 import { runGcOffline } from '../../../src/gc/cli.ts';
 import { blobKey } from '../../../src/storage/keys.ts';
@@ -235,6 +236,37 @@ describe('go: an admin deletes hosted versions and modules (auth off: anyone)', 
     assert.equal((await get('corp.example.com/again/@v/list')).body, 'v1.0.0');
   });
 
+  test('nora go delete (goDelete): case-encodes the path; a whole module only with --all', async () => {
+    // corp.example.com/Cased is corp.example.com/!cased in a URL.
+    const published = await call(`${go}/corp.example.com/!cased/@v/v1.0.0.zip`, 'PUT', {
+      body: await moduleZip('corp.example.com/Cased', 'v1.0.0'),
+    });
+    assert.equal(published.status, 201, published.body);
+    await assert.rejects(
+      goDelete({ target: 'corp.example.com/Cased', registry: go }),
+      (err: unknown) =>
+        err instanceof GoDeleteError &&
+        /give MODULE@VERSION to delete one version, or --all/.test(err.message),
+    );
+    await assert.rejects(
+      goDelete({ target: 'corp.example.com/Cased@v1.0', registry: go }),
+      GoDeleteError,
+    );
+    assert.equal(
+      await goDelete({ target: 'corp.example.com/Cased@v1.0.0', registry: go }),
+      'deleted corp.example.com/Cased@v1.0.0 from go-hosted; it was its last version: corp.example.com/Cased is no longer hosted in go-hosted, and groups guarding hosted names ask their proxies for its path again; its .mod and .zip files are left for garbage collection (nora gc)',
+    );
+    assert.equal((await get('corp.example.com/!cased/@v/list')).status, 404);
+    await assert.rejects(
+      goDelete({ target: 'corp.example.com/Cased', all: true, registry: go }),
+      (err: unknown) =>
+        err instanceof GoDeleteError &&
+        /^404 Not Found: not found: corp\.example\.com\/Cased is not hosted in go-hosted/.test(
+          err.message,
+        ),
+    );
+  });
+
   test('gc collects the deleted versions’ blobs and keeps the published ones', async () => {
     assert.equal((await put('corp.example.com/gc', 'v1.0.0')).status, 201);
     assert.equal((await put('corp.example.com/gc', 'v1.1.0')).status, 201);
@@ -253,26 +285,46 @@ describe('go: deleting hosted modules with auth on (admins only)', () => {
   let alice: string;
   let admin: string;
   let adminReadOnly: string;
+  let carol: string;
   const bearer = (secret: string) => `Bearer ${secret}`;
 
   before(async () => {
     server = await startTestServer({
       config: {
         go: { proxy: '', sumdb: [] },
-        auth: { enabled: true, anonymous_read: true, admin_users: ['root'] },
+        auth: {
+          enabled: true,
+          anonymous_read: true,
+          admin_users: ['root'],
+          // carol administers the team's modules (and only those): a rule granting `admin`.
+          rules: [
+            {
+              repositories: ['go', 'go-hosted'],
+              paths: ['corp.example.com/team/**'],
+              users: ['carol'],
+              actions: ['read', 'write', 'delete', 'admin'],
+            },
+          ],
+        },
       },
     });
     go = `${server.url}/go`;
     const { users, tokens } = server.app.context.identity;
     assert.ok(await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']));
     assert.ok(await users.create('root', 'root-pw-12', undefined, ['read', 'write']));
+    assert.ok(await users.create('carol', 'carol-pw-1', undefined, ['read', 'write']));
+    carol = bearer((await tokens.create('carol', { role: 'write' })).secret);
     alice = bearer((await tokens.create('alice', { role: 'write' })).secret);
     admin = bearer((await tokens.create('root', { role: 'admin' })).secret);
     adminReadOnly = bearer((await tokens.create('root', { role: 'read' })).secret);
-    for (const version of ['v1.0.0', 'v1.1.0']) {
-      const res = await call(`${go}/corp.example.com/m/@v/${version}.zip`, 'PUT', {
-        body: await moduleZip('corp.example.com/m', version),
-        authorization: alice,
+    for (const [module, version] of [
+      ['corp.example.com/m', 'v1.0.0'],
+      ['corp.example.com/m', 'v1.1.0'],
+      ['corp.example.com/team/x', 'v1.0.0'],
+    ] as const) {
+      const res = await call(`${go}/${module}/@v/${version}.zip`, 'PUT', {
+        body: await moduleZip(module, version),
+        authorization: module.includes('/team/') ? carol : alice,
       });
       assert.equal(res.status, 201, res.body);
     }
@@ -302,6 +354,23 @@ describe('go: deleting hosted modules with auth on (admins only)', () => {
       assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Basic/);
     }
     assert.equal((await call(`${go}/corp.example.com/m/@v/list`)).body, 'v1.0.0\nv1.1.0');
+  });
+
+  test('a rule granting admin on a module subtree: that user deletes there, and only there', async () => {
+    const outside = await call(`${go}/corp.example.com/m/@v/v1.0.0.zip`, 'DELETE', {
+      authorization: carol,
+    });
+    assert.equal(outside.status, 403, outside.body);
+    assert.match(outside.body, /carol may not admin corp\.example\.com\/m in go/);
+    const inside = await call(`${go}/corp.example.com/team/x/@v/v1.0.0.zip`, 'DELETE', {
+      authorization: carol,
+    });
+    assert.equal(inside.status, 200, inside.body);
+    // (The rule owns the subtree: anonymous no longer reads there, carol does.)
+    const list = await call(`${go}/corp.example.com/team/x/@v/list`, 'GET', {
+      authorization: carol,
+    });
+    assert.equal(list.status, 404, list.body);
   });
 
   test('an admin deletes the newest version: @latest is recomputed; then the module', async () => {
