@@ -22,6 +22,7 @@ import { ConfigError, type LoadedConfig, type LoadOptions } from './config/load.
 import { errnoCode } from './core/errors.ts';
 import { openDatabase } from './db/database.ts';
 import { redactText } from './core/redact.ts';
+import { GoDeleteError, goDelete } from './formats/go/delete-cli.ts';
 import { GoPublishError, goPublish, registryOfServer } from './formats/go/publish-cli.ts';
 import { GcCommandError, runGcOffline } from './gc/cli.ts';
 import { GcFailedError, GcRefusedError } from './gc/collector.ts';
@@ -350,19 +351,53 @@ function emptyToUndefined(value: string | undefined): string | undefined {
  * name the registry instead (then no configuration is read). Exit 2, as any configuration error.
  */
 class PublishConfigError extends ConfigError {
-  constructor(cause: ConfigError, file: string | undefined) {
+  /** The command that failed, for its error line (`nora go publish`, `nora go delete`). */
+  readonly command: string;
+
+  constructor(cause: ConfigError, file: string | undefined, command = 'nora go publish') {
     const named = file ?? emptyToUndefined(process.env['NORA_CONFIG_PATH']) ?? 'config.toml';
     const reason = cause.message.replaceAll('\n', '\n  ');
     super(
       `no default registry: the configuration it comes from (${path.resolve(named)}, NORA_* variables) does not load:\n  ${reason}\n` +
         "name the registry with --registry http://<host>:<port>/go or NORA_GO_REGISTRY (then no configuration is read), or the NORA server's config file with --config <file>",
     );
+    this.command = command;
   }
 }
 
-/** `nora go publish`: builds a module zip and uploads it (src/formats/go/publish-cli.ts). */
+/**
+ * The registry of a `nora go` command: `--registry`, else NORA_GO_REGISTRY (then no configuration
+ * is read at all), else the `/go` of the server the configuration describes, loaded as `nora
+ * token`/`gc`/`verify` load it (file + NORA_*), saying so on stderr.
+ */
+async function goRegistry(
+  given: string | undefined,
+  config: string | undefined,
+  command: string,
+  log: (line: string) => void,
+): Promise<string> {
+  const registry = given ?? emptyToUndefined(process.env['NORA_GO_REGISTRY']);
+  if (registry !== undefined) return registry;
+  const loaded = await loadCheckedConfig({
+    env: process.env,
+    ...(config === undefined ? {} : { file: config }),
+  }).catch((err: unknown) => {
+    throw err instanceof ConfigError ? new PublishConfigError(err, config, command) : err;
+  });
+  for (const warning of loaded.warnings) log(`warning: ${warning}`);
+  const fromServer = registryOfServer(loaded.config.server);
+  log(`registry ${fromServer} (from ${loaded.file ?? 'defaults + environment'})`);
+  return fromServer;
+}
+
+/**
+ * `nora go publish`: builds a module zip and uploads it (src/formats/go/publish-cli.ts);
+ * `nora go delete`: an admin deletes a hosted version or module (src/formats/go/delete-cli.ts).
+ */
 function addGoCommands(program: Command): void {
-  const go = program.command('go').description('Go modules: publish to a hosted repository');
+  const go = program
+    .command('go')
+    .description('Go modules: publish to a hosted repository, delete from it (admins)');
   go.command('publish')
     .argument('[dir]', 'the module root (holding go.mod)', '.')
     .description('build the module zip of DIR by the module zip rules and upload it to NORA')
@@ -399,26 +434,42 @@ function addGoCommands(program: Command): void {
       ) => {
         const { config, ...publishOptions } = opts;
         const log = (line: string) => process.stderr.write(`${line}\n`);
-        let registry = opts.registry ?? emptyToUndefined(process.env['NORA_GO_REGISTRY']);
-        // --registry or NORA_GO_REGISTRY: no configuration is read at all.
-        if (registry === undefined && opts.dryRun !== true) {
-          // As `nora token`/`gc`/`verify`: the configuration the server reads (file + NORA_*).
-          const loaded = await loadCheckedConfig({
-            env: process.env,
-            ...(config === undefined ? {} : { file: config }),
-          }).catch((err: unknown) => {
-            throw err instanceof ConfigError ? new PublishConfigError(err, config) : err;
-          });
-          for (const warning of loaded.warnings) log(`warning: ${warning}`);
-          registry = registryOfServer(loaded.config.server);
-          log(`registry ${registry} (from ${loaded.file ?? 'defaults + environment'})`);
-        }
+        const registry =
+          opts.dryRun === true
+            ? opts.registry
+            : await goRegistry(opts.registry, config, 'nora go publish', log);
         const result = await goPublish({ dir, ...publishOptions, registry, log });
         process.stdout.write(
           result.answer === undefined
             ? `${result.module}@${result.version}: ${result.files} files, ${result.zipSize} bytes (dry run)\n`
             : `${result.answer}\n`,
         );
+      },
+    );
+  go.command('delete')
+    .argument('<module[@version]>', 'MODULE@VERSION, or MODULE with --all')
+    .description(
+      'an admin deletes one hosted module version, or with --all every version of a hosted module',
+    )
+    .option('--all', 'delete every version of MODULE (pseudo-versions included)')
+    .option(
+      '--registry <url>',
+      "the Go repository URL (default: NORA_GO_REGISTRY, else the configured server's /go: [server] public_url or http://host:port/go)",
+    )
+    .option('--token <token>', 'API token, sent as Bearer (default: NORA_TOKEN)')
+    .option(
+      '-c, --config <file>',
+      'config file giving the default registry (default: NORA_CONFIG_PATH or ./config.toml)',
+    )
+    .action(
+      async (
+        target: string,
+        opts: { all?: boolean; registry?: string; token?: string; config?: string },
+      ) => {
+        const log = (line: string) => process.stderr.write(`${line}\n`);
+        const registry = await goRegistry(opts.registry, opts.config, 'nora go delete', log);
+        const answer = await goDelete({ target, all: opts.all, registry, token: opts.token });
+        process.stdout.write(`${answer}\n`);
       },
     );
 }
@@ -464,6 +515,11 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = EXIT_RUNTIME;
       return;
     }
+    if (err instanceof GoDeleteError) {
+      process.stderr.write(`nora go delete: ${redactText(err.message)}\n`);
+      process.exitCode = EXIT_RUNTIME;
+      return;
+    }
     if (
       err instanceof GcCommandError ||
       err instanceof GcRefusedError ||
@@ -484,7 +540,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       return;
     }
     if (err instanceof ConfigError || err instanceof UsageError) {
-      const command = err instanceof PublishConfigError ? 'nora go publish' : 'nora';
+      const command = err instanceof PublishConfigError ? err.command : 'nora';
       process.stderr.write(
         err instanceof UsageError ? `${err.message}\n` : `${command}: ${redactText(err.message)}\n`,
       );

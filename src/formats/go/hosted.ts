@@ -13,6 +13,9 @@
  * same zip again (a retried publish) is a success that changes nothing (200); when a stored
  * file of that version is missing, an upload reproducing it stores it again first (repair).
  *
+ * An admin deletes a version or a whole module (deleteVersion, deleteModule; delete.ts): rows go,
+ * blobs stay for gc.
+ *
  * Reads: `list` = tagged versions (no pseudo-versions) sorted; `latest` = the newest release,
  * else the newest prerelease, else the newest pseudo-version (the `go` command's order for
  * `@latest`); `mod`/`zip` open the blobs (ranged).
@@ -117,11 +120,11 @@ export class GoHosted implements GoSource {
    * In-memory copy of go_module_versions, by repository: a read does no SQL once its module (or
    * the repository's module set, for a module that is not hosted: the common case in the default
    * group `go`, asked first and by the dependency-confusion guard) has been read. Exact because
-   * `publish` (store.add) is the only writer of that table: it bumps #generation and drops the
-   * repository's state after its row is committed, and a load stores its result only when no
-   * write happened while it ran (a load that read before the commit is thrown away). Nothing else
-   * writes the table (no delete, no GC of rows; publish-cli goes through HTTP); a config reload
-   * changes no row.
+   * `publish` (store.add) and an admin's delete (deleteVersion, deleteModule) are the only writers
+   * of that table: each bumps #generation and drops the repository's state after its statement
+   * has run, and a load stores its result only when no write happened while it ran (a load that
+   * read before the commit is thrown away). Nothing else writes the table (no GC of rows;
+   * publish-cli goes through HTTP); a config reload changes no row.
    */
   readonly #states = new Map<string, RepoState>();
   #generation = 0;
@@ -226,6 +229,57 @@ export class GoHosted implements GoSource {
       if (modules.has(prefix)) return prefix;
     }
     return undefined;
+  }
+
+  /**
+   * Deletes `module@version` (decoded, exact canonical version) from the hosted `repo`: its row
+   * goes, its `.mod`/`.zip` blobs stay for gc. When it was the module's last version the module
+   * path is no longer hosted here (`moduleDeleted`): a group guarding hosted names asks its
+   * proxies for that path's tree again. Throws METHOD_NOT_ALLOWED for a non-hosted repository,
+   * BAD_REQUEST for an invalid path or version, NOT_FOUND when the version is not stored.
+   */
+  async deleteVersion(
+    repo: Repository,
+    module: string,
+    version: string,
+  ): Promise<{ readonly deleted: StoredVersion; readonly moduleDeleted: boolean }> {
+    checkHosted(repo);
+    const err = checkModuleVersion(module, version);
+    if (err !== undefined) throw new RegistryError('BAD_REQUEST', err);
+    let result;
+    try {
+      result = await this.store.deleteVersion(repo.name, module, version);
+    } finally {
+      this.#invalidate(repo.name);
+    }
+    if (result === undefined) {
+      throw new RegistryError(
+        'NOT_FOUND',
+        (await this.store.hasModule(repo.name, module))
+          ? `not found: ${module}@${version} is not a version of ${module} in ${repo.name}`
+          : `not found: ${module} is not hosted in ${repo.name}`,
+      );
+    }
+    return result;
+  }
+
+  /**
+   * Deletes every version of `module` (pseudo-versions included) from the hosted `repo`, as
+   * deleteVersion does one. Returns the versions deleted, sorted as `@v/list` sorts. Throws
+   * METHOD_NOT_ALLOWED for a non-hosted repository, NOT_FOUND when the module is not hosted.
+   */
+  async deleteModule(repo: Repository, module: string): Promise<readonly string[]> {
+    checkHosted(repo);
+    let rows;
+    try {
+      rows = await this.store.deleteModule(repo.name, module);
+    } finally {
+      this.#invalidate(repo.name);
+    }
+    if (rows.length === 0) {
+      throw new RegistryError('NOT_FOUND', `not found: ${module} is not hosted in ${repo.name}`);
+    }
+    return sortVersions(rows.map((v) => v.version));
   }
 
   /** Drops what reads remember of `repo` (after every write of go_module_versions). */

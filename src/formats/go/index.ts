@@ -14,7 +14,8 @@ import { goMigrations, type GoTables } from './migrations.ts';
 import type { GoSource } from './model.ts';
 import { GoProxy } from './proxy.ts';
 import { GoPublisher } from './publish.ts';
-import { publishHandler, registerGoRoutes } from './routes.ts';
+import { GoDeleter } from './delete.ts';
+import { deleteHandler, publishHandler, registerGoRoutes, writeHandlers } from './routes.ts';
 import { GoService } from './service.ts';
 import { GoSumdb } from './sumdb.ts';
 
@@ -122,7 +123,18 @@ export const goFormat: FormatModule = {
       hosted,
       servedInTree: (proxy, module) => proxySource.servedInTree(proxy, module),
     });
-    registerGoRoutes(scope, mounts, { service, config: context.config }, publishHandler(publisher));
+    // An admin's delete: DELETE <mount>/<module>/@v/<version>.zip or …/@v/list (delete.ts).
+    const deleter = new GoDeleter({
+      access: context.access,
+      repositories: context.repositories,
+      hosted,
+    });
+    registerGoRoutes(
+      scope,
+      mounts,
+      { service, config: context.config },
+      writeHandlers(publishHandler(publisher), deleteHandler(deleter)),
+    );
     return Promise.resolve();
   },
 };

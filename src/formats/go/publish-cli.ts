@@ -193,29 +193,9 @@ async function upload(
   zipPath: string,
   zipSize: number,
 ): Promise<string> {
-  const fromEnv = process.env['NORA_GO_REGISTRY'];
-  const raw =
-    options.registry ?? (fromEnv === undefined || fromEnv === '' ? DEFAULT_REGISTRY : fromEnv);
-  let base: URL;
-  try {
-    base = new URL(raw);
-  } catch {
-    throw new GoPublishError(`--registry: not a URL: ${raw}`);
-  }
-  const headers: Record<string, string> = {
-    'content-type': 'application/zip',
-    'content-length': String(zipSize),
-  };
-  if (base.username !== '' || base.password !== '') {
-    const user = decodeURIComponent(base.username);
-    const pass = decodeURIComponent(base.password);
-    headers['authorization'] = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
-    base.username = '';
-    base.password = '';
-  }
-  const token = options.token ?? process.env['NORA_TOKEN'];
-  if (token !== undefined && token !== '') headers['authorization'] = `Bearer ${token}`;
-  const prefix = base.href.replace(/\/+$/, '');
+  const { prefix, headers } = registryOf(options, (message) => new GoPublishError(message));
+  headers['content-type'] = 'application/zip';
+  headers['content-length'] = String(zipSize);
   const shadow = options.shadow === true ? '?shadow=1' : '';
   const url = `${prefix}/${escapePath(module)}/@v/${escapeVersion(version)}.zip${shadow}`;
   let res: Response;
@@ -230,18 +210,64 @@ async function upload(
     const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';
     throw new GoPublishError(`cannot reach ${prefix}${cause}`);
   }
+  return answerOf(res, prefix, headers, (message) => new GoPublishError(message));
+}
+
+/**
+ * The registry a `nora go` command talks to and the headers that authenticate it: `--registry`,
+ * else NORA_GO_REGISTRY, else the default; Basic from a `user:secret@` in the URL, Bearer from
+ * `--token`/NORA_TOKEN (which wins). `prefix` has no trailing slash and no credentials. Throws
+ * `fail(message)` for a registry that is not a URL.
+ */
+export function registryOf(
+  options: { readonly registry?: string | undefined; readonly token?: string | undefined },
+  fail: (message: string) => Error,
+): { prefix: string; headers: Record<string, string> } {
+  const fromEnv = process.env['NORA_GO_REGISTRY'];
+  const raw =
+    options.registry ?? (fromEnv === undefined || fromEnv === '' ? DEFAULT_REGISTRY : fromEnv);
+  let base: URL;
+  try {
+    base = new URL(raw);
+  } catch {
+    throw fail(`--registry: not a URL: ${raw}`);
+  }
+  const headers: Record<string, string> = {};
+  if (base.username !== '' || base.password !== '') {
+    const user = decodeURIComponent(base.username);
+    const pass = decodeURIComponent(base.password);
+    headers['authorization'] = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    base.username = '';
+    base.password = '';
+  }
+  const token = options.token ?? process.env['NORA_TOKEN'];
+  if (token !== undefined && token !== '') headers['authorization'] = `Bearer ${token}`;
+  return { prefix: base.href.replace(/\/+$/, ''), headers };
+}
+
+/**
+ * The text of a registry's answer `res` to a request at `prefix` (sent with `headers`); throws
+ * `fail("<status> <reason>: <first line>")` for an error, or, for a 404/405 of a URL that is no
+ * Go repository, that it is not one.
+ */
+export async function answerOf(
+  res: Response,
+  prefix: string,
+  headers: Record<string, string>,
+  fail: (message: string) => Error,
+): Promise<string> {
   const text = (await res.text()).trim();
   if (!res.ok) {
     const answer = `${res.status} ${res.statusText}: ${text.split('\n')[0] ?? ''}`;
     // A 404/405 from a URL that is no Go repository (another format's mount such as /cargo, the
     // root URL) would otherwise echo that format's raw error: asked what answered instead.
     if ((res.status === 404 || res.status === 405) && !(await isGoRepository(prefix, headers))) {
-      throw new GoPublishError(
+      throw fail(
         `${prefix} is not a Go repository of NORA (${answer}); --registry must be the Go ` +
           `group (http://HOST:PORT/go) or a Go repository (http://HOST:PORT/repository/NAME)`,
       );
     }
-    throw new GoPublishError(answer);
+    throw fail(answer);
   }
   return text;
 }

@@ -10,8 +10,8 @@
  * public name"): the first version of a module path new to the hosted repository, in a group
  * guarding hosted names whose proxy member has served that path, a path under it or a prefix of
  * it (its cache says so), would make the group stop asking the proxy for them: every build
- * pinned to a proxied version (`go.sum`) would get 404s, and a Go module version can never be
- * deleted to undo it. Such a publish is refused (409, naming the group, the proxy and the path)
+ * pinned to a proxied version (`go.sum`) would get 404s until an admin deletes the hosted module
+ * (delete.ts). Such a publish is refused (409, naming the group, the proxy and the path)
  * unless the upload says it means it (`?shadow=1`, `nora go publish --shadow`); then it goes
  * ahead and its answer carries the same words as a `warning:` line. The check runs before the
  * body is read, and only for a path the hosted repository does not hold yet.
@@ -80,7 +80,7 @@ export class GoPublisher {
       throw new RegistryError(
         'CONFLICT',
         `refusing to publish ${module}@${version}: it is a new module path in ${target.name}, and ${warnings.join('; and ')}. ` +
-          `Builds that use those proxied versions (go.sum) would then fail with 404, and a Go module version cannot be deleted to undo it. ` +
+          `Builds that use those proxied versions (go.sum) would then fail with 404, and only an admin can undo it (nora go delete --all ${module}). ` +
           `To publish it all the same, run nora go publish --shadow (or add ?shadow=1 to the upload URL); to keep the proxied module, publish under another module path.`,
       );
     }

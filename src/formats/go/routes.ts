@@ -11,6 +11,8 @@
  *   GET/HEAD  <p>/<module>/@latest                    {"Version","Time"}
  *   GET/HEAD  <p>/sumdb/<name>/supported|latest|lookup/…|tile/…   checksum database (proxies)
  *   PUT       <p>/<module>/@v/<version>.zip           publish to go-hosted (publishHandler)
+ *   DELETE    <p>/<module>/@v/<version>.zip           an admin deletes a hosted version (deleteHandler)
+ *   DELETE    <p>/<module>/@v/list                    an admin deletes a hosted module
  */
 import { plainTextErrorHandler } from '../../http/format-errors.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -20,6 +22,7 @@ import { sendImmutableFile } from '../../http/immutable-file.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
+import type { GoDeleter } from './delete.ts';
 import { GoPathError, parseGoPath } from './paths.ts';
 import { restoredText } from './hosted.ts';
 import type { GoPublisher } from './publish.ts';
@@ -222,4 +225,43 @@ function shadowAsked(url: string): boolean {
   if (query < 0) return false;
   const value = new URLSearchParams(url.slice(query + 1)).get('shadow');
   return value === '1' || value === 'true';
+}
+
+/**
+ * An admin's delete of go-hosted modules (delete.ts, docs/go.md "Deleting a module version"):
+ *
+ *   DELETE <p>/<escaped module>/@v/<escaped version>.zip   one version → 200 text/plain
+ *   DELETE <p>/<escaped module>/@v/list                    every version of the module → 200
+ *
+ * The answer is one line saying what went (`deleted example.com/m@v1.0.0 from go-hosted; …`).
+ * Errors are plain text like reads: 400 invalid path/version, 401/403 (the `admin` action),
+ * 404 not hosted there, 405 on a proxy or at another file of the protocol (`.info`, `.mod`,
+ * `@latest`). Anything else that is not DELETE resolves false.
+ */
+export function deleteHandler(deleter: GoDeleter): GoWriteHandler {
+  return async (repo, rest, request, reply) => {
+    if (request.method !== 'DELETE') return false;
+    const route = parseGoPath(rest);
+    if (route.kind !== 'zip' && route.kind !== 'list') {
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        'delete a module version with DELETE <module>/@v/<version>.zip, a whole module with DELETE <module>/@v/list',
+        { headers: { allow: 'GET, HEAD' } },
+      );
+    }
+    const version = route.kind === 'zip' ? route.version : undefined;
+    const text = await deleter.delete(repo, route.module, version, request.principal);
+    void reply.code(200).type('text/plain; charset=utf-8').send(`${text}\n`);
+    return true;
+  };
+}
+
+/** The write handlers in turn: the first that answers (true) wins; false when none did. */
+export function writeHandlers(...handlers: readonly GoWriteHandler[]): GoWriteHandler {
+  return async (repo, rest, request, reply) => {
+    for (const handler of handlers) {
+      if (await handler(repo, rest, request, reply)) return true;
+    }
+    return false;
+  };
 }

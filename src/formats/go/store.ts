@@ -3,7 +3,8 @@
  * one statement after its blobs are committed, so a failed upload leaves no row; the primary key
  * (repo, module, version) settles two concurrent uploads of one version: the second is refused
  * with 409, and the version keeps meaning the bytes of the first (module versions are immutable:
- * go.sum pins their hashes).
+ * go.sum pins their hashes). An admin's delete (deleteVersion, deleteModule) removes rows; the
+ * `.mod`/`.zip` blobs stay until garbage collection finds them unreferenced (`nora gc`).
  */
 import type { Kysely } from 'kysely';
 import { RegistryError } from '../../core/errors.ts';
@@ -83,6 +84,64 @@ export class GoStore {
       .orderBy('module')
       .execute();
     return rows.map((r) => r.module);
+  }
+
+  /**
+   * Deletes `module@version` of `repo` (exact canonical version); its blobs are left for gc.
+   * Returns the row deleted and whether it was the module's last version (the module path is
+   * then no longer hosted in `repo`); undefined when there was no such version.
+   */
+  async deleteVersion(
+    repo: string,
+    module: string,
+    version: string,
+  ): Promise<{ readonly deleted: StoredVersion; readonly moduleDeleted: boolean } | undefined> {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('go_module_versions')
+        .selectAll()
+        .where('repo', '=', repo)
+        .where('module', '=', module)
+        .where('version', '=', version)
+        .executeTakeFirst();
+      if (row === undefined) return undefined;
+      await trx
+        .deleteFrom('go_module_versions')
+        .where('repo', '=', repo)
+        .where('module', '=', module)
+        .where('version', '=', version)
+        .execute();
+      const left = await trx
+        .selectFrom('go_module_versions')
+        .select('version')
+        .where('repo', '=', repo)
+        .where('module', '=', module)
+        .limit(1)
+        .executeTakeFirst();
+      return { deleted: toStored(row), moduleDeleted: left === undefined };
+    });
+  }
+
+  /**
+   * Deletes every version of `module` in `repo`, pseudo-versions included; blobs are left for
+   * gc. Returns the versions deleted (any order); empty when the module had none.
+   */
+  async deleteModule(repo: string, module: string): Promise<StoredVersion[]> {
+    return this.#db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .selectFrom('go_module_versions')
+        .selectAll()
+        .where('repo', '=', repo)
+        .where('module', '=', module)
+        .execute();
+      if (rows.length === 0) return [];
+      await trx
+        .deleteFrom('go_module_versions')
+        .where('repo', '=', repo)
+        .where('module', '=', module)
+        .execute();
+      return rows.map(toStored);
+    });
   }
 
   /** Adds a version; throws CONFLICT (409) when it exists already. */

@@ -722,9 +722,10 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
   });
 
   test('reads only: a proxy repository refuses uploads; other methods 405', async () => {
-    const del = await fetch(`${base}/${MOD}/@v/v1.0.0.zip`, { method: 'DELETE' });
-    assert.equal(del.status, 405);
-    await del.arrayBuffer();
+    // (DELETE is an admin's delete now: test/integration/go/delete.test.ts.)
+    const post = await fetch(`${base}/${MOD}/@v/v1.0.0.zip`, { method: 'POST' });
+    assert.equal(post.status, 405);
+    await post.arrayBuffer();
     const putInfo = await put(`${MOD}/@v/v1.0.9.info`, Buffer.from('{}'));
     assert.equal(putInfo.status, 405);
     assert.match(await putInfo.text(), /PUT <module>\/@v\/<version>\.zip/);
