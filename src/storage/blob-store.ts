@@ -782,17 +782,13 @@ export class BlobStore {
   }
 
   /**
-   * Puts verified bytes at their address and records the index row (unless `deferIndex` and the
-   * address was empty: the caller records it with its metadata). True when the address was
-   * empty (created), false when a file of that size was there already (dedup). That file is
-   * still replaced by the verified bytes in hand: a copy damaged on disk since it was stored is
-   * noticed only by a read (a dedup that kept it answered an upload 201 whose bytes could not be
-   * read back, trial 15 F8), and the bytes are on the spool or in memory already, so the repair
-   * costs one atomic rename (plus the directory fsync), no second hash of the old file.
-   * When found in place the row is recorded first, then the bytes written: a `nora gc` in another
-   * process that found the old blob unreferenced (this write's reference not recorded yet) either
-   * sees the refreshed row and keeps the blob (or puts it back, see #collect), or removed it
-   * before, and the write puts it back.
+   * Puts verified bytes at their address unless they are there already (dedup; false), and
+   * records the index row (unless `deferIndex` and the bytes were written: the caller records it
+   * with its metadata). Bytes found in place are recorded at once, then looked up again: a
+   * `nora gc` in another process may have found that old blob unreferenced (this write's
+   * reference is not recorded yet) and be removing it; its removal either sees the refreshed
+   * row and keeps the blob (or puts it back, see #collect), or removed it before the row was
+   * recorded, and the second look finds it gone and writes it again.
    */
   async #place(
     digest: Digest,
@@ -809,8 +805,9 @@ export class BlobStore {
       return true;
     }
     await this.#index.record(name, size);
+    if ((await this.#driver.stat(key))?.size === size) return false;
     await write(key);
-    return false;
+    return true;
   }
 }
 

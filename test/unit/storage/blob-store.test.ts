@@ -93,27 +93,6 @@ test('identical content is stored once (dedup) and a truncated stream commits no
   assert.equal(await blobs.stat(digestOf('partial')), undefined);
 });
 
-test('an ingest of bytes already stored repairs a copy damaged on disk (trial 15 F8)', async () => {
-  const { blobs, dir } = await store();
-  const cases: [string, (body: Buffer) => Promise<unknown>][] = [
-    ['spooled', (body) => blobs.ingest(Readable.from([body]))],
-    ['small', (body) => blobs.ingest(Readable.from([body]), { expectedSize: body.length })],
-    ['verified', (body) => blobs.storeVerified([body], digestOf(body), body.length)],
-  ];
-  for (const [label, store] of cases) {
-    const body = Buffer.from(`the bytes of a release jar, ${label}`);
-    const digest = digestOf(body);
-    await store(body);
-    const file = path.join(dir, 'blobs', 'sha256', digest.hex.slice(0, 2), digest.hex);
-    const damaged = Buffer.from(body);
-    damaged[3] = 0x58;
-    await fs.writeFile(file, damaged); // same size: a dedup by size alone keeps it
-    await store(body);
-    assert.deepEqual(await fs.readFile(file), body, `${label}: the good bytes are in place`);
-  }
-  assert.deepEqual(await spoolEntries(dir), []);
-});
-
 test('a body announced small (expectedSize) is ingested from memory with the same checks', async () => {
   const { blobs, index, dir } = await store();
   const data = Buffer.from('small body, two chunks');
