@@ -433,8 +433,13 @@ function goSamples(p: string): Record<string, Sample[]> {
     HEAD: reads,
     // go-hosted's upload (a group writes to its member, a proxy refuses).
     PUT: [{ url: `${m}/@v/v1.0.0.zip`, need: 'write', body: bytes }],
+    // The admin delete of one hosted version, or of a whole hosted module.
+    DELETE: [
+      { url: `${m}/@v/v1.0.0.zip`, need: 'admin' },
+      { url: `${m}/@v/list`, need: 'admin' },
+    ],
     ...Object.fromEntries(
-      ['POST', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'QUERY'].map((x) => [x, unsupported]),
+      ['POST', 'PATCH', 'OPTIONS', 'TRACE', 'QUERY'].map((x) => [x, unsupported]),
     ),
   };
 }
