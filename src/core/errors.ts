@@ -126,11 +126,16 @@ const UNWRITABLE_ERRNOS = new Set([
 /** SQLite primary result codes (node:sqlite `errcode`, low byte of an extended code). */
 const SQLITE_FULL = 13;
 const SQLITE_UNAVAILABLE = new Set([8 /* READONLY */, 10 /* IOERR */, 14 /* CANTOPEN */]);
+/** BUSY/LOCKED: another connection (`nora gc`, a second process) held the write lock past the busy timeout. */
+const SQLITE_BUSY = new Set([5 /* BUSY */, 6 /* LOCKED */]);
+/** Whole seconds a client is asked to wait after a busy database (a gc pass is about that long). */
+const BUSY_RETRY_AFTER_SECONDS = 5;
 
 /**
  * The one mapping of a server-side storage failure (a blob, spool or database write or read
  * refused by the file system) to its answer, for every format: disk or database full → 507
- * INSUFFICIENT_STORAGE, read-only / permission / I/O failure → 503 UNAVAILABLE (DESIGN §4: a
+ * INSUFFICIENT_STORAGE, read-only / permission / I/O failure → 503 UNAVAILABLE, database write
+ * lock held by another process past the busy timeout → 503 UNAVAILABLE with Retry-After (DESIGN §4: a
  * clear 5xx, never a crash or a bare 500). The message names the condition, never a path.
  * undefined for anything else.
  */
@@ -171,6 +176,13 @@ export function storageFault(err: unknown): RegistryError | undefined {
       'INSUFFICIENT_STORAGE',
       'insufficient storage: the metadata database is full',
       { cause: err },
+    );
+  }
+  if (SQLITE_BUSY.has(primary)) {
+    return new RegistryError(
+      'UNAVAILABLE',
+      'the metadata database is busy (another process holds its write lock, e.g. nora gc); retry shortly',
+      { cause: err, headers: { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) } },
     );
   }
   if (SQLITE_UNAVAILABLE.has(primary)) {
