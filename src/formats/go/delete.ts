@@ -75,24 +75,61 @@ export class GoDeleter {
       if (version === undefined) {
         const versions = await hosted.deleteModule(target, module);
         const count = `${versions.length} version${versions.length === 1 ? '' : 's'}`;
-        return `deleted ${module} (${count}: ${shortList(versions)}) from ${target.name}; ${AGAIN}; ${GC}`;
+        const after = await this.#afterModuleGone(target, module);
+        return `deleted ${module} (${count}: ${shortList(versions)}) from ${target.name}; ${after}; ${GC}`;
       }
       const { moduleDeleted } = await hosted.deleteVersion(target, module, version);
       const gone = moduleDeleted
-        ? `; it was its last version: ${module} is no longer hosted in ${target.name}, and ${AGAIN}`
+        ? `; it was its last version: ${module} is no longer hosted in ${target.name}, and ${await this.#afterModuleGone(target, module)}`
         : '';
       return `deleted ${module}@${version} from ${target.name}${gone}; ${GC}`;
     } catch (err) {
-      // Through a group, a module its proxy members serve is "not found" here, and why is said.
       if (isRegistryError(err) && err.code === 'NOT_FOUND' && target.name !== repo.name) {
-        throw new RegistryError(
-          'NOT_FOUND',
-          `${err.message} (the write member of ${repo.name}); a module the group serves from a proxy member cannot be deleted`,
-          { cause: err },
-        );
+        throw await this.#notInWriteMember(repo, target, module, err);
       }
       throw err;
     }
+  }
+
+  /**
+   * What a group guarding hosted names does with `module`'s path once `module` is gone from
+   * `target`: asks its proxies again, unless another module at or around the path (a sub-module
+   * `module/sub`, a parent module) is still hosted there, which keeps the whole tree hosted-only
+   * (hosted.ts treeHolder; trial 15 godel F6: the answer promised the upstream back while a
+   * sub-module still held the path).
+   */
+  async #afterModuleGone(target: Repository, module: string): Promise<string> {
+    const holder = await this.#deps.hosted.treeHolder(target, module);
+    if (holder === undefined) return AGAIN;
+    return `groups guarding hosted names still serve its path from hosted only, since ${target.name} still hosts ${holder} (delete that too for them to ask their proxies again)`;
+  }
+
+  /**
+   * The NOT_FOUND of a delete through `group` whose write member `target` lacks the module: names
+   * the other hosted member holding it (to delete there, at its own URL) or says that a module the
+   * group serves from a proxy member cannot be deleted (trial 15 godel F8: with two hosted
+   * members, the proxy was blamed for a module another hosted member held).
+   */
+  async #notInWriteMember(
+    group: Repository,
+    target: Repository,
+    module: string,
+    err: RegistryError,
+  ): Promise<RegistryError> {
+    const holders: string[] = [];
+    for (const member of this.#deps.repositories.membersOf(group)) {
+      if (member.kind !== 'hosted' || member.name === target.name) continue;
+      if (await this.#deps.hosted.hasModule(member, module)) holders.push(member.name);
+    }
+    const why =
+      holders.length === 0
+        ? 'a module the group serves from a proxy member cannot be deleted'
+        : `${module} is hosted in ${holders.join(', ')}, another member of ${group.name}: delete it there (/repository/${holders[0] ?? ''}/…)`;
+    return new RegistryError(
+      'NOT_FOUND',
+      `${err.message} (the write member of ${group.name}); ${why}`,
+      { cause: err },
+    );
   }
 
   /** `admin` on `module` in `target`, and in `repo` when that is a group deleting through it. */

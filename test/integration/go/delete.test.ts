@@ -236,6 +236,23 @@ describe('go: an admin deletes hosted versions and modules (auth off: anyone)', 
     assert.equal((await get('corp.example.com/again/@v/list')).body, 'v1.0.0');
   });
 
+  test('a module deleted while a sub-module stays hosted: the answer says the path stays hosted-only', async () => {
+    assert.equal((await put('corp.example.com/tree', 'v1.0.0')).status, 201);
+    assert.equal((await put('corp.example.com/tree/sub', 'v1.0.0')).status, 201);
+    const parent = await del('corp.example.com/tree/@v/list');
+    assert.equal(parent.status, 200, parent.body);
+    assert.equal(
+      parent.body,
+      'deleted corp.example.com/tree (1 version: v1.0.0) from go-hosted; groups guarding hosted names still serve its path from hosted only, since go-hosted still hosts corp.example.com/tree/sub (delete that too for them to ask their proxies again); its .mod and .zip files are left for garbage collection (nora gc)',
+    );
+    const sub = await del('corp.example.com/tree/sub/@v/v1.0.0.zip');
+    assert.equal(sub.status, 200, sub.body);
+    assert.match(
+      sub.body,
+      /no longer hosted in go-hosted, and groups guarding hosted names ask their proxies for its path again;/,
+    );
+  });
+
   test('nora go delete (goDelete): case-encodes the path; a whole module only with --all', async () => {
     // corp.example.com/Cased is corp.example.com/!cased in a URL.
     const published = await call(`${go}/corp.example.com/!cased/@v/v1.0.0.zip`, 'PUT', {
@@ -276,6 +293,51 @@ describe('go: an admin deletes hosted versions and modules (auth off: anyone)', 
     assert.equal(await exists(blobFile('corp.example.com/gc', 'v1.0.0')), false);
     assert.ok(await exists(blobFile('corp.example.com/gc', 'v1.1.0')));
     assert.equal((await get('corp.example.com/gc/@v/v1.1.0.zip')).status, 200);
+  });
+});
+
+describe('go: a delete through a group with two hosted members', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({
+      config: {
+        go: { proxy: '', sumdb: [] },
+        repositories: [
+          { name: 'go-team-a', format: 'go', kind: 'hosted' },
+          { name: 'go-team-b', format: 'go', kind: 'hosted' },
+          {
+            name: 'go-teams',
+            format: 'go',
+            kind: 'group',
+            members: ['go-team-a', 'go-team-b'],
+            write_member: 'go-team-a',
+          },
+        ],
+      },
+    });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('a module the other hosted member holds: 404 naming that member, not a proxy', async () => {
+    const b = `${server.url}/repository/go-team-b`;
+    const body = await moduleZip('corp.example.com/b-only', 'v1.0.0');
+    assert.equal(
+      (await call(`${b}/corp.example.com/b-only/@v/v1.0.0.zip`, 'PUT', { body })).status,
+      201,
+    );
+    const group = `${server.url}/repository/go-teams`;
+    const refused = await call(`${group}/corp.example.com/b-only/@v/v1.0.0.zip`, 'DELETE');
+    assert.equal(refused.status, 404, refused.body);
+    assert.match(
+      refused.body,
+      /\(the write member of go-teams\); corp\.example\.com\/b-only is hosted in go-team-b, another member of go-teams: delete it there \(\/repository\/go-team-b\/…\)$/,
+    );
+    assert.doesNotMatch(refused.body, /proxy/);
+    // There, it goes.
+    const there = await call(`${b}/corp.example.com/b-only/@v/v1.0.0.zip`, 'DELETE');
+    assert.equal(there.status, 200, there.body);
   });
 });
 
