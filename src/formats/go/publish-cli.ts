@@ -13,7 +13,8 @@
  *   configuration describes (registryOfServer; main.ts loads it as `nora token` does: `--config`,
  *   NORA_CONFIG_PATH or ./config.toml, and NORA_HOST/NORA_PORT), else `http://127.0.0.1:4000/go`; a
  *   `user:secret@` in the URL is sent as Basic credentials. Token: `--token`, else `NORA_TOKEN`,
- *   sent as `Authorization: Bearer`.
+ *   sent as `Authorization: Bearer`; `--token` wins over URL credentials, which win over
+ *   `NORA_TOKEN`.
  * - In a git work tree, files git ignores (`.gitignore`, `.git/info/exclude`, the global excludes
  *   file: `.env`, `node_modules/`) are left out, as from a zip the `go` command makes from the
  *   repository, and stderr says how many, with a few names. Without git, every file goes in.
@@ -215,8 +216,8 @@ async function upload(
 
 /**
  * The registry a `nora go` command talks to and the headers that authenticate it: `--registry`,
- * else NORA_GO_REGISTRY, else the default; Basic from a `user:secret@` in the URL, Bearer from
- * `--token`/NORA_TOKEN (which wins). `prefix` has no trailing slash and no credentials. Throws
+ * else NORA_GO_REGISTRY, else the default. Credentials, first found: Bearer `--token`, Basic from a
+ * `user:secret@` in the URL, Bearer NORA_TOKEN. `prefix` has no trailing slash and no credentials. Throws
  * `fail(message)` for a registry that is not a URL.
  */
 export function registryOf(
@@ -240,7 +241,12 @@ export function registryOf(
     base.username = '';
     base.password = '';
   }
-  const token = options.token ?? process.env['NORA_TOKEN'];
+  // What the command line says wins over the environment: `--token`, then credentials written
+  // in `--registry`'s URL, then NORA_TOKEN (a token exported for another registry or user must
+  // not replace the user:secret typed in the URL: trial 15 godel F13).
+  const fromUrl = headers['authorization'] !== undefined;
+  const envToken = process.env['NORA_TOKEN'];
+  const token = options.token ?? (fromUrl ? undefined : envToken);
   if (token !== undefined && token !== '') headers['authorization'] = `Bearer ${token}`;
   return { prefix: base.href.replace(/\/+$/, ''), headers };
 }
