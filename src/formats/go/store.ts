@@ -97,20 +97,15 @@ export class GoStore {
     version: string,
   ): Promise<{ readonly deleted: StoredVersion; readonly moduleDeleted: boolean } | undefined> {
     return this.#db.transaction().execute(async (trx) => {
+      // DELETE … RETURNING: the row and its removal in one statement.
       const row = await trx
-        .selectFrom('go_module_versions')
-        .selectAll()
-        .where('repo', '=', repo)
-        .where('module', '=', module)
-        .where('version', '=', version)
-        .executeTakeFirst();
-      if (row === undefined) return undefined;
-      await trx
         .deleteFrom('go_module_versions')
         .where('repo', '=', repo)
         .where('module', '=', module)
         .where('version', '=', version)
-        .execute();
+        .returningAll()
+        .executeTakeFirst();
+      if (row === undefined) return undefined;
       const left = await trx
         .selectFrom('go_module_versions')
         .select('version')
@@ -127,21 +122,13 @@ export class GoStore {
    * gc. Returns the versions deleted (any order); empty when the module had none.
    */
   async deleteModule(repo: string, module: string): Promise<StoredVersion[]> {
-    return this.#db.transaction().execute(async (trx) => {
-      const rows = await trx
-        .selectFrom('go_module_versions')
-        .selectAll()
-        .where('repo', '=', repo)
-        .where('module', '=', module)
-        .execute();
-      if (rows.length === 0) return [];
-      await trx
-        .deleteFrom('go_module_versions')
-        .where('repo', '=', repo)
-        .where('module', '=', module)
-        .execute();
-      return rows.map(toStored);
-    });
+    const rows = await this.#db
+      .deleteFrom('go_module_versions')
+      .where('repo', '=', repo)
+      .where('module', '=', module)
+      .returningAll()
+      .execute();
+    return rows.map(toStored);
   }
 
   /** Adds a version; throws CONFLICT (409) when it exists already. */
