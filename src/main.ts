@@ -391,6 +391,23 @@ async function goRegistry(
 }
 
 /**
+ * The options every `nora go` command that talks to a registry takes: `--registry`, `--token`
+ * (registryOf in publish-cli.ts reads them), `-c/--config` (goRegistry's default registry).
+ */
+function withGoRegistryOptions(command: Command): Command {
+  return command
+    .option(
+      '--registry <url>',
+      "the Go repository URL (default: NORA_GO_REGISTRY, else the configured server's /go: [server] public_url or http://host:port/go)",
+    )
+    .option('--token <token>', 'API token, sent as Bearer (default: NORA_TOKEN)')
+    .option(
+      '-c, --config <file>',
+      'config file giving the default registry (default: NORA_CONFIG_PATH or ./config.toml)',
+    );
+}
+
+/**
  * `nora go publish`: builds a module zip and uploads it (src/formats/go/publish-cli.ts);
  * `nora go delete`: an admin deletes a hosted version or module (src/formats/go/delete-cli.ts).
  */
@@ -398,25 +415,16 @@ function addGoCommands(program: Command): void {
   const go = program
     .command('go')
     .description('Go modules: publish to a hosted repository, delete from it (admins)');
-  go.command('publish')
+  withGoRegistryOptions(go.command('publish'))
     .argument('[dir]', 'the module root (holding go.mod)', '.')
     .description('build the module zip of DIR by the module zip rules and upload it to NORA')
     .option('--version <vX.Y.Z>', 'the version to publish (default: the semver tag at HEAD)')
     .option('--module <path>', 'the module path of a tree without go.mod')
-    .option(
-      '--registry <url>',
-      "the Go repository URL (default: NORA_GO_REGISTRY, else the configured server's /go: [server] public_url or http://host:port/go)",
-    )
-    .option('--token <token>', 'API token, sent as Bearer (default: NORA_TOKEN)')
     .option('--dry-run', 'build the zip and report, upload nothing')
     .option('--allow-dirty', 'publish a git checkout with uncommitted changes (else refused)')
     .option(
       '--shadow',
       "publish a module path a group's proxy has served: that group then serves only the hosted module (else refused)",
-    )
-    .option(
-      '-c, --config <file>',
-      'config file giving the default registry (default: NORA_CONFIG_PATH or ./config.toml)',
     )
     .action(
       async (
@@ -446,21 +454,12 @@ function addGoCommands(program: Command): void {
         );
       },
     );
-  go.command('delete')
+  withGoRegistryOptions(go.command('delete'))
     .argument('<module[@version]>', 'MODULE@VERSION, or MODULE with --all')
     .description(
       'an admin deletes one hosted module version, or with --all every version of a hosted module',
     )
     .option('--all', 'delete every version of MODULE (pseudo-versions included)')
-    .option(
-      '--registry <url>',
-      "the Go repository URL (default: NORA_GO_REGISTRY, else the configured server's /go: [server] public_url or http://host:port/go)",
-    )
-    .option('--token <token>', 'API token, sent as Bearer (default: NORA_TOKEN)')
-    .option(
-      '-c, --config <file>',
-      'config file giving the default registry (default: NORA_CONFIG_PATH or ./config.toml)',
-    )
     .action(
       async (
         target: string,
