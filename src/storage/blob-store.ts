@@ -782,7 +782,8 @@ export class BlobStore {
   }
 
   /**
-   * Puts verified bytes at their address unless they are there already (dedup; false), and
+   * Puts verified bytes at their address unless they are there already, intact (dedup; false;
+   * a damaged copy in place is replaced, still false: it was not created), and
    * records the index row (unless `deferIndex` and the bytes were written: the caller records it
    * with its metadata). Bytes found in place are recorded at once, then looked up again: a
    * `nora gc` in another process may have found that old blob unreferenced (this write's
@@ -805,9 +806,29 @@ export class BlobStore {
       return true;
     }
     await this.#index.record(name, size);
-    if ((await this.#driver.stat(key))?.size === size) return false;
+    const inPlace = await this.#driver.stat(key);
+    if (inPlace?.size !== size) {
+      await write(key);
+      return true;
+    }
+    if (await this.#intact(digest, inPlace)) return false;
+    // The copy in place is damaged and no read has noticed yet: the verified bytes in hand
+    // replace it (an atomic rename over it), so this upload's 201 is readable (trial 15 F8).
     await write(key);
-    return true;
+    return false;
+  }
+
+  /**
+   * Whether the file in place for `digest` (stat `inPlace`) holds its bytes: known good when its
+   * identity is the one last verified, else hashed whole (streamed, `scrub`). A dedup pays this
+   * read only for a copy no read has verified in this process; a good copy is never rewritten,
+   * so concurrent stores of the same bytes do not replace each other's file.
+   */
+  async #intact(digest: Digest, inPlace: ObjectInfo): Promise<boolean> {
+    if (inPlace.identity !== undefined && this.#verified.get(digest.hex) === inPlace.identity) {
+      return true;
+    }
+    return (await this.scrub(digest, { remove: false })).outcome === 'good';
   }
 }
 

@@ -93,6 +93,33 @@ test('identical content is stored once (dedup) and a truncated stream commits no
   assert.equal(await blobs.stat(digestOf('partial')), undefined);
 });
 
+test('a store of bytes already stored repairs a copy damaged on disk, keeps a good one (trial 15 F8)', async () => {
+  const { blobs, dir } = await store();
+  const ways: [string, (body: Buffer) => Promise<unknown>][] = [
+    ['spooled', (body) => blobs.ingest(Readable.from([body]))],
+    ['in memory', (body) => blobs.ingest(Readable.from([body]), { expectedSize: body.length })],
+    ['verified', (body) => blobs.storeVerified([body], digestOf(body), body.length)],
+  ];
+  for (const [way, put] of ways) {
+    const body = Buffer.from(`the bytes of a release jar, ${way}`);
+    const digest = digestOf(body);
+    const file = path.join(dir, 'blobs', 'sha256', digest.hex.slice(0, 2), digest.hex);
+    await put(body);
+    // A good copy stays the same file (no rewrite: concurrent stores of the same bytes).
+    const first = await fs.stat(file);
+    await put(body);
+    assert.equal((await fs.stat(file)).ino, first.ino, `${way}: a good copy is kept`);
+    // Damaged in place, same size: a dedup by size alone kept it and answered 201 unreadable.
+    const damaged = Buffer.from(body);
+    damaged[3] = 0x58;
+    await fs.writeFile(file, damaged);
+    await put(body);
+    assert.deepEqual(await fs.readFile(file), body, `${way}: the good bytes are in place`);
+    assert.equal(await text(await blobs.open(digest)), body.toString());
+  }
+  assert.deepEqual(await spoolEntries(dir), []);
+});
+
 test('a body announced small (expectedSize) is ingested from memory with the same checks', async () => {
   const { blobs, index, dir } = await store();
   const data = Buffer.from('small body, two chunks');
