@@ -17,7 +17,12 @@ import { createIdentity } from './auth/identity.ts';
 import { OidcResolver } from './auth/oidc.ts';
 import { authMigrations } from './auth/migrations.ts';
 import { NetworkList } from './auth/networks.ts';
-import { permissionsFromConfig, proxiesShutOut, ruleWarnings } from './auth/rules.ts';
+import {
+  permissionsFromConfig,
+  proxiesShutOut,
+  ruleWarnings,
+  shadowedByRules,
+} from './auth/rules.ts';
 import { ConfigError, loadConfig, type LoadedConfig, type LoadOptions } from './config/load.ts';
 import { closest } from './config/env.ts';
 import { compileGlob } from './auth/patterns.ts';
@@ -130,8 +135,8 @@ export async function loadCheckedConfig(
  * repositories of every format plus the named ones: unique names, group members that exist and
  * match), and `[[auth.rules]]` that name repositories which exist. Throws ConfigError; returns
  * warnings (a rule's group that `[auth.groups]` does not define: it may come from an identity
- * provider; a rule granting write without read, `ruleWarnings`; a rule that shuts a group's
- * proxies out, `proxiesShutOut`).
+ * provider; a rule granting write without read, `ruleWarnings`; a rule another rule makes
+ * redundant, `shadowedByRules`; a rule that shuts a group's proxies out, `proxiesShutOut`).
  */
 export function checkConfig(
   config: AppConfig,
@@ -153,6 +158,7 @@ export function checkConfig(
     ),
     ...checkHtpasswdFile(config),
     ...ruleWarnings(config.auth.rules),
+    ...shadowedByRules(config.auth.rules),
     ...proxiesShutOut(config, registry),
   ];
 }

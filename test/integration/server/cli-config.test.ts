@@ -209,6 +209,27 @@ describe('config check runs the validation serve runs', () => {
     }
   });
 
+  test('a rule that a broader rule makes redundant is warned about, naming both', async () => {
+    const dir = await tempDir('nora-rule-shadow-');
+    try {
+      const file = path.join(dir, 'config.toml');
+      await fs.writeFile(
+        file,
+        '[auth]\nenabled = true\n' +
+          '[[auth.rules]]\nusers = ["*"]\nactions = ["read", "write"]\n' +
+          '[[auth.rules]]\nrepositories = ["npm-hosted"]\npaths = ["@corp/*"]\nusers = ["bob"]\nactions = ["read"]\n',
+      );
+      const res = await nora(['config', 'check', file]);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(
+        res.stderr,
+        /warning: auth\.rules\[1\] \(users \["bob"\]; actions \["read"\] on repositories \["npm-hosted"\], paths \["@corp\/\*"\]\) never applies: auth\.rules\[0\] \(users \["\*"\]; actions \["read","write"\] on repositories \["\*"\], paths \["\*\*"\]\) before it covers every repository, path and principal it covers/,
+      );
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('NORA_DOCKER_UPSTREAMS: errors name it; "" and "none" switch the Docker cache off', async () => {
     const bad = await nora(['config', 'check'], { NORA_DOCKER_UPSTREAMS: 'not-a-url' });
     assert.equal(bad.code, 2);
