@@ -534,7 +534,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     }
   };
   await probeDatabase().catch(() => undefined);
-  // One warning per lock a failed login sets (who, from where, how long; never a password).
+  // One warning per lock a failed login sets (who, from where, how long; never a password, nor
+  // a user name that names no user: it may be a password typed into the user field).
   access.lockout.onLock((event) => {
     const user = event.user === undefined ? undefined : event.user.slice(0, 128);
     const lockSeconds = Math.max(1, Math.round(event.lockMs / 1000));
@@ -542,20 +543,23 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       lockout: event.by,
       client: event.address,
       user,
+      ...(event.unknownUser === true ? { unknownUser: true } : {}),
       failures: event.failures,
       lockSeconds,
     };
     log.warn(
       fields,
       event.by === 'address'
-        ? `failed logins: address ${event.address} locked for ${lockSeconds} s after ${event.failures} consecutive failures${user === undefined ? '' : ` (last user name tried: ${JSON.stringify(user)})`}; every request from it gets 429 until then`
-        : `failed logins: user ${JSON.stringify(user)} locked for ${lockSeconds} s after ${event.failures} consecutive failures (the last from ${event.address}); addresses it has logged in from before are not locked`,
+        ? `failed logins: address ${event.address} locked for ${lockSeconds} s after ${event.failures} consecutive failures${user !== undefined ? ` (last user name tried: ${JSON.stringify(user)})` : event.unknownUser === true ? ' (last user name tried: an unknown user, name not logged)' : ''}; every request from it gets 429 until then`
+        : `failed logins: ${user === undefined ? 'an unknown user (name not logged)' : `user ${JSON.stringify(user)}`} locked for ${lockSeconds} s after ${event.failures} consecutive failures (the last from ${event.address}); addresses it has logged in from before are not locked`,
     );
   });
   const rateLimiter = new RateLimiter(config.rate_limit);
   // First: a CI token is told apart by its shape and issuer, before any password hashing.
   access.addResolver(new OidcResolver({ config: () => config.auth.oidc, log: () => log, metrics }));
   const identity = await createIdentity(db, access, config.auth, { log, writes });
+  // Failed logins name only existing users in the log (lock warnings, access lines' userTried).
+  access.setUserLookup(async (name) => (await identity.directory.account(name)) !== undefined);
   closeTasks.push(() => {
     identity.close();
   });
