@@ -746,6 +746,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     new TokenApi(identity.directory, identity.tokens, (user, address, verify) =>
       access.checkPassword(user, address, verify),
     ),
+    () => config.auth.enabled,
   );
 
   for (const format of formats) {
