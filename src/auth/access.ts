@@ -329,9 +329,9 @@ export class AccessControl {
    * existing user's, and marks `refusal` with that name when it is (userTriedOf).
    */
   async #failed(attempt: LoginAttempt, refusal: RegistryError): Promise<void> {
-    const knownUser = attempt.user !== undefined && (await this.#isKnownUser(attempt.user));
-    if (knownUser && attempt.user !== undefined)
-      USER_TRIED.set(refusal, attempt.user.slice(0, 128));
+    const user = attempt.user;
+    const knownUser = user !== undefined && (await this.#isKnownUser(user));
+    if (knownUser) USER_TRIED.set(refusal, user.slice(0, 128));
     this.lockout.failed({ ...attempt, knownUser });
   }
 
