@@ -162,6 +162,16 @@ function globCovers(broad: string, narrow: string, kind: 'repository' | 'path'):
   return narrow === prefix || narrow.startsWith(`${prefix}/`);
 }
 
+/**
+ * The paths of an owning rule that name a namespace (a first segment with a character other
+ * than `*` and `@`, as `@corp/*` or `corp-*`): on an npm repository they keep the names they
+ * match out of npm audits forwarded upstream (npm/service.ts `namespaceGlobs`, the same test).
+ */
+function auditNamespaces(rule: RuleConfig): readonly string[] {
+  if (!compile(rule).owns) return [];
+  return rule.paths.filter((path) => /[^*@]/.test(path.split('/')[0] ?? ''));
+}
+
 /** A rule as a warning names it: `auth.rules[i] (users ["bob"], actions ["read"] on …)`. */
 function describeRule(rule: RuleConfig, index: number): string {
   const who = [
@@ -241,8 +251,17 @@ export function shadowedByRules(rules: readonly RuleConfig[]): string[] {
     });
     const broad = rules[m];
     if (broad === undefined) return;
+    // One effect outside access decisions: an owning rule's named paths on an npm repository
+    // keep those names out of the audits sent upstream (npm/service.ts namespaceGlobs).
+    const audit = auditNamespaces(narrow).filter(
+      (path) => !auditNamespaces(broad).some((wide) => globCovers(wide, path, 'path')),
+    );
+    const still =
+      audit.length === 0
+        ? ''
+        : ` It still keeps npm names matching ${audit.map((p) => JSON.stringify(p)).join(', ')} out of the npm audits sent upstream (docs/npm.md "What npm audit sends upstream"): to keep that, leave a rule owning those paths.`;
     warnings.push(
-      `${describeRule(narrow, n)} never applies: ${describeRule(broad, m)} ${m < n ? 'before' : 'after'} it covers every repository, path and principal it covers and grants at least its actions. Rules add up (there is no first match): a narrower rule cannot take away what a broader one grants, so to limit someone there, narrow or remove auth.rules[${m}]; else delete auth.rules[${n}] (docs/auth.md "Semantics")`,
+      `${describeRule(narrow, n)} never applies: ${describeRule(broad, m)} ${m < n ? 'before' : 'after'} it covers every repository, path and principal it covers and grants at least its actions. Rules add up (there is no first match): a narrower rule cannot take away what a broader one grants, so to limit someone there, narrow or remove auth.rules[${m}]; else delete auth.rules[${n}] (docs/auth.md "Semantics").${still}`,
     );
   });
   return warnings;

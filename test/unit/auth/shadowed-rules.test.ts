@@ -30,8 +30,16 @@ describe('shadowedByRules', () => {
         'auth.rules[0] (users ["*"]; actions ["read","write"] on repositories ["*"], paths ["**"]) before it covers every ' +
         'repository, path and principal it covers and grants at least its actions. Rules add up (there is no first ' +
         'match): a narrower rule cannot take away what a broader one grants, so to limit someone there, narrow or ' +
-        'remove auth.rules[0]; else delete auth.rules[1] (docs/auth.md "Semantics")',
+        'remove auth.rules[0]; else delete auth.rules[1] (docs/auth.md "Semantics"). It still keeps npm ' +
+        'names matching "@corp/*" out of the npm audits sent upstream (docs/npm.md "What npm audit sends ' +
+        'upstream"): to keep that, leave a rule owning those paths.',
     ]);
+    // Without a named path (nothing for npm audits), the warning ends at the advice.
+    const [plain] = shadowedByRules([everyone, { ...bobReads, paths: ['**'] }]);
+    assert.match(plain ?? '', /else delete auth\.rules\[1\] \(docs\/auth\.md "Semantics"\)\.$/);
+    // A broader rule owning a namespace that covers it: nothing left to say either.
+    const [covered] = shadowedByRules([{ ...everyone, paths: ['@corp/**'] }, bobReads]);
+    assert.match(covered ?? '', /\(docs\/auth\.md "Semantics"\)\.$/);
     // What the warning says is what happens: bob still writes there, with or without rule 1.
     const bob: Principal = { kind: 'user', name: 'bob', roles: ['read', 'write'] };
     const npmHosted = toRepository(
