@@ -17,7 +17,12 @@ import { createIdentity } from './auth/identity.ts';
 import { OidcResolver } from './auth/oidc.ts';
 import { authMigrations } from './auth/migrations.ts';
 import { NetworkList } from './auth/networks.ts';
-import { permissionsFromConfig, proxiesShutOut, ruleWarnings } from './auth/rules.ts';
+import {
+  permissionsFromConfig,
+  proxiesShutOut,
+  ruleWarnings,
+  shadowedByRules,
+} from './auth/rules.ts';
 import { ConfigError, loadConfig, type LoadedConfig, type LoadOptions } from './config/load.ts';
 import { closest } from './config/env.ts';
 import { compileGlob } from './auth/patterns.ts';
@@ -130,8 +135,8 @@ export async function loadCheckedConfig(
  * repositories of every format plus the named ones: unique names, group members that exist and
  * match), and `[[auth.rules]]` that name repositories which exist. Throws ConfigError; returns
  * warnings (a rule's group that `[auth.groups]` does not define: it may come from an identity
- * provider; a rule granting write without read, `ruleWarnings`; a rule that shuts a group's
- * proxies out, `proxiesShutOut`).
+ * provider; a rule granting write without read, `ruleWarnings`; a rule another rule makes
+ * redundant, `shadowedByRules`; a rule that shuts a group's proxies out, `proxiesShutOut`).
  */
 export function checkConfig(
   config: AppConfig,
@@ -153,6 +158,7 @@ export function checkConfig(
     ),
     ...checkHtpasswdFile(config),
     ...ruleWarnings(config.auth.rules),
+    ...shadowedByRules(config.auth.rules),
     ...proxiesShutOut(config, registry),
   ];
 }
@@ -528,7 +534,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     }
   };
   await probeDatabase().catch(() => undefined);
-  // One warning per lock a failed login sets (who, from where, how long; never a password).
+  // One warning per lock a failed login sets (who, from where, how long; never a password, nor
+  // a user name that names no user: it may be a password typed into the user field).
   access.lockout.onLock((event) => {
     const user = event.user === undefined ? undefined : event.user.slice(0, 128);
     const lockSeconds = Math.max(1, Math.round(event.lockMs / 1000));
@@ -536,20 +543,23 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       lockout: event.by,
       client: event.address,
       user,
+      ...(event.unknownUser === true ? { unknownUser: true } : {}),
       failures: event.failures,
       lockSeconds,
     };
     log.warn(
       fields,
       event.by === 'address'
-        ? `failed logins: address ${event.address} locked for ${lockSeconds} s after ${event.failures} consecutive failures${user === undefined ? '' : ` (last user name tried: ${JSON.stringify(user)})`}; every request from it gets 429 until then`
-        : `failed logins: user ${JSON.stringify(user)} locked for ${lockSeconds} s after ${event.failures} consecutive failures (the last from ${event.address}); addresses it has logged in from before are not locked`,
+        ? `failed logins: address ${event.address} locked for ${lockSeconds} s after ${event.failures} consecutive failures${user !== undefined ? ` (last user name tried: ${JSON.stringify(user)})` : event.unknownUser === true ? ' (last user name tried: an unknown user, name not logged)' : ''}; every request from it gets 429 until then`
+        : `failed logins: ${user === undefined ? 'an unknown user (name not logged)' : `user ${JSON.stringify(user)}`} locked for ${lockSeconds} s after ${event.failures} consecutive failures (the last from ${event.address}); addresses it has logged in from before are not locked`,
     );
   });
   const rateLimiter = new RateLimiter(config.rate_limit);
   // First: a CI token is told apart by its shape and issuer, before any password hashing.
   access.addResolver(new OidcResolver({ config: () => config.auth.oidc, log: () => log, metrics }));
   const identity = await createIdentity(db, access, config.auth, { log, writes });
+  // Failed logins name only existing users in the log (lock warnings, access lines' userTried).
+  access.setUserLookup(async (name) => (await identity.directory.account(name)) !== undefined);
   closeTasks.push(() => {
     identity.close();
   });
@@ -736,6 +746,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     new TokenApi(identity.directory, identity.tokens, (user, address, verify) =>
       access.checkPassword(user, address, verify),
     ),
+    () => config.auth.enabled,
   );
 
   for (const format of formats) {

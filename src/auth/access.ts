@@ -15,7 +15,7 @@
 import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Repository } from '../repos/repository.ts';
 import { addressKey } from '../core/address-key.ts';
-import { LoginLockout, loginAttempt } from './lockout.ts';
+import { type LoginAttempt, LoginLockout, loginAttempt } from './lockout.ts';
 import type { NetworkList } from './networks.ts';
 import type { PathForm } from './patterns.ts';
 import type { FormatName } from '../config/schema.ts';
@@ -179,10 +179,24 @@ export interface AccessPolicy {
 /** No rules: the defaults decide everywhere. */
 export const NO_RULES: Permissions = { decide: () => undefined, restrictsPaths: () => false };
 
+/** The existing user a refused login claimed, by the refusal it was thrown with (userTriedOf). */
+const USER_TRIED = new WeakMap<object, string>();
+
+/**
+ * The user name a login refused with `err` (from `authenticate`) claimed, when that name is an
+ * existing user's; undefined otherwise. The access log's `userTried`: an unknown name is never
+ * logged, since users paste passwords into the user field.
+ */
+export function userTriedOf(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null ? USER_TRIED.get(err) : undefined;
+}
+
 export class AccessControl {
   /** Failed-login lockout per address and user (src/auth/lockout.ts), applied when auth is on. */
   readonly lockout = new LoginLockout();
   readonly #resolvers: CredentialResolver[] = [];
+  /** Whether a user name is an existing user's (setUserLookup); absent: every name is unknown. */
+  #userLookup: ((name: string) => Promise<boolean>) | undefined;
   #policy: AccessPolicy;
   #permissions: Permissions;
   readonly #pathForms: Partial<Record<FormatName, PathForm>>;
@@ -217,6 +231,14 @@ export class AccessControl {
   updatePolicy(policy: AccessPolicy, permissions?: Permissions): void {
     this.#policy = policy;
     if (permissions !== undefined) this.#permissions = permissions;
+  }
+
+  /**
+   * How to tell whether a user name names an existing user (htpasswd file or store): a failed
+   * login's name is logged (lock warnings, the access line's `userTried`) only when it does.
+   */
+  setUserLookup(lookup: (name: string) => Promise<boolean>): void {
+    this.#userLookup = lookup;
   }
 
   addResolver(resolver: CredentialResolver): void {
@@ -264,7 +286,7 @@ export class AccessControl {
       } catch (err) {
         // A credential of the resolver's kind that is invalid (an expired token) is a failure.
         if (attempt !== undefined && isRegistryError(err) && err.code === 'UNAUTHORIZED') {
-          this.lockout.failed(attempt);
+          await this.#failed(attempt, err);
         }
         throw err;
       }
@@ -274,8 +296,9 @@ export class AccessControl {
       return principal;
     }
     if (this.#policy.authEnabled) {
-      if (attempt !== undefined) this.lockout.failed(attempt);
-      throw new RegistryError('UNAUTHORIZED', 'invalid credentials');
+      const refusal = new RegistryError('UNAUTHORIZED', 'invalid credentials');
+      if (attempt !== undefined) await this.#failed(attempt, refusal);
+      throw refusal;
     }
     return ANONYMOUS;
   }
@@ -295,9 +318,31 @@ export class AccessControl {
     const attempt = { address: addressKey(remoteAddress), user };
     this.#refuseIfLocked(attempt);
     const result = await verify();
-    if (result === undefined) this.lockout.failed(attempt);
+    if (result === undefined)
+      this.lockout.failed({ ...attempt, knownUser: await this.#isKnownUser(user) });
     else this.lockout.succeeded(attempt);
     return result;
+  }
+
+  /**
+   * Counts a failed login, telling the lockout (for its log) whether the claimed name is an
+   * existing user's, and marks `refusal` with that name when it is (userTriedOf).
+   */
+  async #failed(attempt: LoginAttempt, refusal: RegistryError): Promise<void> {
+    const user = attempt.user;
+    const knownUser = user !== undefined && (await this.#isKnownUser(user));
+    if (knownUser) USER_TRIED.set(refusal, user.slice(0, 128));
+    this.lockout.failed({ ...attempt, knownUser });
+  }
+
+  /** True when `name` names an existing user (false when unsure: the name is not logged). */
+  async #isKnownUser(name: string): Promise<boolean> {
+    if (this.#userLookup === undefined) return false;
+    try {
+      return await this.#userLookup(name);
+    } catch {
+      return false;
+    }
   }
 
   #refuseIfLocked(attempt: { address: string; user?: string | undefined }): void {

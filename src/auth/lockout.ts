@@ -31,6 +31,11 @@ export const LOCKOUT_MAX_MS = 15 * 60 * 1000;
 export interface LoginAttempt {
   readonly address: string;
   readonly user?: string | undefined;
+  /**
+   * Whether `user` names an existing user (set on failures, for the log): an unknown name is
+   * counted but never logged, since it may be a password typed into the user field.
+   */
+  readonly knownUser?: boolean | undefined;
 }
 
 export type LockState =
@@ -53,8 +58,13 @@ export interface LockEvent {
   readonly by: 'address' | 'user';
   /** The client address (its counting key: an IPv6 client as its /64). */
   readonly address: string;
-  /** The user name the failed login claimed, if any (never its password). */
+  /**
+   * The user name the failed login claimed, when it names an existing user (never its password;
+   * never an unknown name: users paste passwords into the user field).
+   */
   readonly user?: string | undefined;
+  /** True when the failed login claimed a user name that names no user (not logged). */
+  readonly unknownUser?: boolean | undefined;
   /** Consecutive failures of the locked address or user. */
   readonly failures: number;
   /** How long the lock lasts, ms. */
@@ -135,7 +145,8 @@ export class LoginLockout {
     const event: LockEvent = {
       by,
       address: attempt.address,
-      user: attempt.user,
+      user: attempt.knownUser === true ? attempt.user : undefined,
+      unknownUser: attempt.user !== undefined && attempt.knownUser !== true,
       failures: record.failures,
       lockMs: record.lockedUntil - now,
     };

@@ -142,6 +142,131 @@ export function ruleWarnings(rules: readonly RuleConfig[]): string[] {
   return warnings;
 }
 
+/**
+ * Whether the glob `broad` certainly covers every name the glob `narrow` covers, for the
+ * `kind` of glob (repository names have no `/`; paths may be folded by a format's PathForm).
+ * Conservative: true only for the same glob, an all-covering one (`**`; `*` for repository
+ * names), a `prefix/**` over a narrow glob starting `prefix/` (or the prefix itself) where the
+ * prefix has no `*`, and, for repository names (compared as written), a literal name `broad`
+ * matches. Anything else answers false, even when it covers.
+ */
+function globCovers(broad: string, narrow: string, kind: 'repository' | 'path'): boolean {
+  if (broad === narrow || broad === '**') return true;
+  if (kind === 'repository') {
+    if (broad === '*') return true;
+    return !narrow.includes('*') && compileGlob(broad).test(narrow);
+  }
+  if (!broad.endsWith('/**')) return false;
+  const prefix = broad.slice(0, -'/**'.length);
+  if (prefix.includes('*')) return false;
+  return narrow === prefix || narrow.startsWith(`${prefix}/`);
+}
+
+/**
+ * The paths of an owning rule that name a namespace (a first segment with a character other
+ * than `*` and `@`, as `@corp/*` or `corp-*`): on an npm repository they keep the names they
+ * match out of npm audits forwarded upstream (npm/service.ts `namespaceGlobs`, the same test).
+ */
+function auditNamespaces(rule: RuleConfig): readonly string[] {
+  if (!compile(rule).owns) return [];
+  return rule.paths.filter((path) => /[^*@]/.test(path.split('/')[0] ?? ''));
+}
+
+/** A rule as a warning names it: `auth.rules[i] (users ["bob"], actions ["read"] on …)`. */
+function describeRule(rule: RuleConfig, index: number): string {
+  const who = [
+    rule.anonymous ? 'anonymous = true' : undefined,
+    rule.users.length > 0 ? `users ${JSON.stringify(rule.users)}` : undefined,
+    rule.groups.length > 0 ? `groups ${JSON.stringify(rule.groups)}` : undefined,
+    rule.tokens.length > 0 ? `tokens ${JSON.stringify(rule.tokens)}` : undefined,
+  ].filter((part) => part !== undefined);
+  return `auth.rules[${index}] (${who.length === 0 ? 'nobody (admins only)' : who.join(', ')}; actions ${JSON.stringify(rule.actions)} on repositories ${JSON.stringify(rule.repositories)}, paths ${JSON.stringify(rule.paths)})`;
+}
+
+/**
+ * Whether the rule `broad` makes the rule `narrow` certainly redundant in a rule set (`others`:
+ * the remaining rules): without `narrow`, every decision (`decide`, the choice of answering
+ * members) stays the same. Rules add up (a principal gets the union of the grants of the rules
+ * covering a target; there is no "first match"), so that holds when `broad` covers every
+ * repository and path `narrow` covers (globCovers), names everyone `narrow` names, grants every
+ * action it grants, and owns where it owns. Two more conditions keep the precedence the same:
+ * a `narrow` that owns and grants `write` chooses answering members, so `broad` must name the
+ * same repositories (a broader rule may name every member of a group, and choose none); and
+ * a `narrow` over some paths grants listings a reservation takes from rules over all paths
+ * (`decide`), so when `broad` is over all paths and `narrow` is not, every other rule over all
+ * paths that owns must name only repositories `broad` names.
+ */
+function makesRedundant(
+  broad: RuleConfig,
+  narrow: RuleConfig,
+  others: readonly RuleConfig[],
+): boolean {
+  const covers = (wide: readonly string[], slim: readonly string[], kind: 'repository' | 'path') =>
+    slim.every((n) => wide.some((b) => globCovers(b, n, kind)));
+  if (!covers(broad.repositories, narrow.repositories, 'repository')) return false;
+  if (!covers(broad.paths, narrow.paths, 'path')) return false;
+  if (!narrow.actions.every((action) => broad.actions.includes(action))) return false;
+  const b = compile(broad);
+  const n = compile(narrow);
+  if (n.owns && !b.owns) return false;
+  if (!b.anonymous) {
+    if (n.anonymous) return false;
+    if (!b.anyUser) {
+      if (n.anyUser || [...n.users].some((u) => !b.users.has(u))) return false;
+      if ([...n.groups].some((g) => !b.groups.has(g))) return false;
+      if ([...n.tokens].some((t) => !b.tokens.has(t))) return false;
+    }
+  }
+  if (n.owns && n.actions.has('write')) {
+    const same = (x: readonly string[], y: readonly string[]) =>
+      x.every((v) => y.includes(v)) && y.every((v) => x.includes(v));
+    if (!same(broad.repositories, narrow.repositories)) return false;
+  }
+  if (b.allPaths && !n.allPaths) {
+    const reserving = others.filter((rule) => rule.paths.includes('**') && compile(rule).owns);
+    if (!reserving.every((rule) => covers(broad.repositories, rule.repositories, 'repository')))
+      return false;
+  }
+  return true;
+}
+
+/**
+ * `nora config check` (and start-up, SIGHUP) warnings: rules that never change any decision
+ * because another rule already covers everything they cover and grants at least what they
+ * grant (makesRedundant; conservative: only certain cases are said). The usual cause is a rule
+ * meant as an exception under a broader one (`users = ["*"]` may read and write everything;
+ * then bob may only read `@corp/*`): rules add up, so the narrower rule takes nothing away.
+ * One line per redundant rule, naming it and the first rule that covers it (0-based positions);
+ * of two rules that cover each other, the later one is named.
+ */
+export function shadowedByRules(rules: readonly RuleConfig[]): string[] {
+  const warnings: string[] = [];
+  rules.forEach((narrow, n) => {
+    const m = rules.findIndex((broad, i) => {
+      if (i === n) return false;
+      const others = rules.filter((_, j) => j !== i && j !== n);
+      if (!makesRedundant(broad, narrow, others)) return false;
+      // Two rules that cover each other: only the later one is redundant.
+      return !(i > n && makesRedundant(narrow, broad, others));
+    });
+    const broad = rules[m];
+    if (broad === undefined) return;
+    // One effect outside access decisions: an owning rule's named paths on an npm repository
+    // keep those names out of the audits sent upstream (npm/service.ts namespaceGlobs).
+    const audit = auditNamespaces(narrow).filter(
+      (path) => !auditNamespaces(broad).some((wide) => globCovers(wide, path, 'path')),
+    );
+    const still =
+      audit.length === 0
+        ? ''
+        : ` It still keeps npm names matching ${audit.map((p) => JSON.stringify(p)).join(', ')} out of the npm audits sent upstream (docs/npm.md "What npm audit sends upstream"): to keep that, leave a rule owning those paths.`;
+    warnings.push(
+      `${describeRule(narrow, n)} never applies: ${describeRule(broad, m)} ${m < n ? 'before' : 'after'} it covers every repository, path and principal it covers and grants at least its actions. Rules add up (there is no first match): a narrower rule cannot take away what a broader one grants, so to limit someone there, narrow or remove auth.rules[${m}]; else delete auth.rules[${n}] (docs/auth.md "Semantics").${still}`,
+    );
+  });
+  return warnings;
+}
+
 interface CompiledRule {
   readonly repositories: readonly Glob[];
   /** The `paths` globs as written, and compiled per path form (undefined key: as written). */

@@ -12,6 +12,7 @@ import type { Db } from '../db/database.ts';
 import { AccessControl } from './access.ts';
 import { parseScope } from './api/tokens.ts';
 import { createIdentity, type Identity } from './identity.ts';
+import { tokenRefProblem } from './users.ts';
 import type { Role } from './access.ts';
 
 /** A failure the operator can act on: printed as `nora token <verb>: …`, exit 1. */
@@ -187,6 +188,8 @@ export async function revokeTokenOffline(context: TokenCliContext, ref: string):
     context,
     async (identity) => {
       const matches = await identity.tokens.find(ref);
+      const short = matches.length === 0 ? tokenRefProblem(ref) : undefined;
+      if (short !== undefined) throw new TokenCommandError(short);
       if (matches.length === 0) throw new TokenCommandError(`no token matches "${ref}"`);
       if (matches.length > 1) {
         throw new TokenCommandError(

@@ -184,6 +184,21 @@ function decoyHash(): Promise<string> {
   return decoy;
 }
 
+/**
+ * The fewest characters of a token's id or hash a prefix must give to name it (`nora token
+ * revoke`, `POST /api/tokens/revoke`): a shorter one would too easily name another token.
+ */
+export const MIN_TOKEN_PREFIX = 6;
+
+/**
+ * Why `ref` cannot name a token by prefix (fewer than MIN_TOKEN_PREFIX characters), or
+ * undefined. Checked when `ref` is not a token's exact id.
+ */
+export function tokenRefProblem(ref: string): string | undefined {
+  if (ref.length >= MIN_TOKEN_PREFIX) return undefined;
+  return `"${ref}" is too short to name one token safely: give the token's id, or at least ${MIN_TOKEN_PREFIX} characters of its id or hash_prefix`;
+}
+
 /** What a token is stored as; the secret itself never is. */
 export interface TokenInfo {
   /** Public id (`npm token list`'s key, `tokenId` of its principals). */
@@ -513,12 +528,14 @@ export class TokenStore {
 
   /**
    * The tokens (of `user`, or anyone's when undefined) that `ref` names: the exact key, or a
-   * prefix of at least 6 characters of the key or of the hash (NORA's `hash_prefix`).
+   * prefix of at least MIN_TOKEN_PREFIX characters of the key or of the hash (NORA's
+   * `hash_prefix`). A shorter `ref` that is not a key names nothing (callers say why:
+   * tokenRefProblem).
    */
   async find(ref: string, user?: string): Promise<TokenInfo[]> {
     const tokens = await this.list(user);
     const exact = tokens.filter((t) => t.key === ref);
-    if (exact.length > 0 || ref.length < 6) return exact;
+    if (exact.length > 0 || ref.length < MIN_TOKEN_PREFIX) return exact;
     const hashes =
       /^[0-9a-f]+$/.test(ref) && ref.length > 16
         ? await this.#db

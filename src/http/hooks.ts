@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ANONYMOUS, type AccessControl, type Principal } from '../auth/access.ts';
+import { ANONYMOUS, type AccessControl, type Principal, userTriedOf } from '../auth/access.ts';
 import { addressKey } from '../core/address-key.ts';
 import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
@@ -123,6 +123,7 @@ const PROBES = new Set(['/health', '/ready']);
 export function installHooks(app: FastifyInstance, options: HookOptions): void {
   // Set per request in onRequest; null here keeps Fastify's request shape stable.
   app.decorateRequest('principal', null, []);
+  app.decorateRequest('userTried', null);
   app.decorateRequest('peerSocket', null);
   const rateLimited = options.metrics.counter(
     'nora_rate_limited_total',
@@ -229,6 +230,7 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
       },
       (err: unknown) => {
         if (isRegistryError(err) && err.code === 'TOO_MANY_REQUESTS') lockedOut.inc();
+        request.userTried = userTriedOf(err) ?? null;
         done(err as Error);
       },
     );
@@ -355,23 +357,14 @@ export function recordAnswer(
     const tokenId =
       principal.tokenId ?? (principal.binding?.kind === 'token' ? principal.binding.id : undefined);
     if (tokenId !== undefined) fields['tokenId'] = tokenId;
-  } else if (principal === null) {
-    // Who a refused login claimed to be (a Basic user name; never its password).
-    const claimed = claimedUser(headers.authorization);
-    if (claimed !== undefined) fields['userTried'] = claimed;
+  } else if (principal === null && !(from instanceof IncomingMessage)) {
+    // Who a refused login claimed to be, when that is an existing user (never its password, nor
+    // an unknown name: users paste passwords into the user field).
+    const claimed = (from as { readonly userTried: string | null }).userTried;
+    if (claimed !== null) fields['userTried'] = claimed;
   }
   if (aborted) fields['aborted'] = true;
   log.info(fields, 'request');
-}
-
-/** The user name of a `Basic` Authorization header, or undefined (other schemes, malformed). */
-function claimedUser(authorization: string | undefined): string | undefined {
-  if (authorization === undefined) return undefined;
-  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
-  if (basic === null) return undefined;
-  const decoded = Buffer.from(basic[1] ?? '', 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return colon <= 0 ? undefined : decoded.slice(0, Math.min(colon, 128));
 }
 
 /** Levels at which the access log line is written (the config's levels, schema.ts). */

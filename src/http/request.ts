@@ -11,6 +11,11 @@ import { markHostDependent } from './cache-control.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
+    /**
+     * The existing user a refused login claimed (AccessControl `userTriedOf`), for the access
+     * line's `userTried`; null otherwise (an unknown name is never logged).
+     */
+    userTried: string | null;
     /** The request's socket as it arrived (set in onRequest; see hooks.ts recordAnswer). */
     peerSocket: Socket | null;
   }

@@ -18,8 +18,17 @@ export const TOKEN_ROUTES = {
   admin: '/api/v1/admin/tokens',
 } as const;
 
-/** Registers the four endpoints on `app` (the root scope, whose bodies are raw streams). */
-export function registerTokenRoutes(app: FastifyInstance, api: TokenApi): void {
+/**
+ * Registers the four endpoints on `app` (the root scope, whose bodies are raw streams). With
+ * auth off (`authEnabled()` false, read per request: SIGHUP may change it) every endpoint answers
+ * 405 with an empty `Allow` (RFC 9110 §10.2.1: a resource disabled by configuration) saying the
+ * API needs auth on: tokens would stand for no one, and npm's account commands answer the same.
+ */
+export function registerTokenRoutes(
+  app: FastifyInstance,
+  api: TokenApi,
+  authEnabled: () => boolean,
+): void {
   const routes: [string, (principal: Principal, body: Json, address: string) => Promise<Json>][] = [
     [TOKEN_ROUTES.create, (p, b, a) => api.create(p, b, a)],
     [TOKEN_ROUTES.list, (p, b, a) => api.list(p, b, a)],
@@ -28,6 +37,13 @@ export function registerTokenRoutes(app: FastifyInstance, api: TokenApi): void {
   ];
   for (const [url, handle] of routes) {
     app.all(url, async (request: FastifyRequest, reply: FastifyReply) => {
+      if (!authEnabled()) {
+        throw new RegistryError(
+          'METHOD_NOT_ALLOWED',
+          'the token API needs [auth] enabled = true (NORA_AUTH_ENABLED): with auth off every request may read and write, so a token would stand for no one (docs/auth.md, "API tokens")',
+          { headers: { allow: '' } },
+        );
+      }
       if (request.method !== 'POST') {
         // The usual guess (`GET /api/tokens` to list) is told where listing is.
         const hint =

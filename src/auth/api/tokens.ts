@@ -18,7 +18,7 @@ import { RegistryError } from '../../core/errors.ts';
 import { hasRole, type Principal, type Role } from '../access.ts';
 import type { UserDirectory } from '../directory.ts';
 import { patternProblem } from '../patterns.ts';
-import { expiryOf, isRole, type TokenInfo, type TokenStore } from '../users.ts';
+import { expiryOf, isRole, type TokenInfo, type TokenStore, tokenRefProblem } from '../users.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -185,6 +185,8 @@ export class TokenApi {
       throw new RegistryError('BAD_REQUEST', '"hash_prefix" (or "id") of the token is required');
     }
     const matches = await this.#tokens.find(ref, user);
+    const short = matches.length === 0 ? tokenRefProblem(ref) : undefined;
+    if (short !== undefined) throw new RegistryError('BAD_REQUEST', short);
     if (matches.length > 1) throw new RegistryError('BAD_REQUEST', 'token id is ambiguous');
     const [token] = matches;
     if (!token) throw new RegistryError('NOT_FOUND', 'token not found');

@@ -26,7 +26,7 @@ import {
 import type { HelmHosted, StagedChart, StagedProv } from './hosted.ts';
 import { renderIndex, type RenderedIndex } from './index-render.ts';
 import type { HelmSource, IndexSnapshot, OpenedChartFile } from './model.ts';
-import type { StoredChart } from './store.ts';
+import { forceHint, type StoredChart } from './store.ts';
 
 const MB = 1024 * 1024;
 /** Filtered index.yaml renderings kept (each keyed by snapshot and hidden names). */
@@ -357,7 +357,7 @@ export class HelmService {
         // Say what this server allows: "immutable" beside "?force replaces it" read as a
         // contradiction when overwrites are on (the default).
         const how = this.#deps.config().helm.allow_overwrite
-          ? 'upload it with ?force to replace it'
+          ? forceHint(name, chartFilename(name, version), 'charts')
           : 'versions are immutable on this server ([helm] allow_overwrite = false)';
         throw repairedConflict(
           `${chartFilename(name, version)} already exists: ${how}`,
@@ -374,7 +374,7 @@ export class HelmService {
     }
     if (prov && existing !== undefined && existing.prov_digest !== null && !force) {
       throw repairedConflict(
-        `${chartFilename(name, version)}.prov already exists (add ?force to replace it)`,
+        `${chartFilename(name, version)}.prov already exists: ${forceHint(name, `${chartFilename(name, version)}.prov`, 'prov')}`,
         existing,
         staged,
         restored,

@@ -125,7 +125,7 @@ export class HelmStore {
       if (row.prov_digest !== null && !overwrite) {
         throw new RegistryError(
           'CONFLICT',
-          `${name}-${version}.tgz.prov already exists (add ?force to replace it)`,
+          `${name}-${version}.tgz.prov already exists: ${forceHint(name, `${name}-${version}.tgz.prov`, 'prov')}`,
         );
       }
       await trx
@@ -152,6 +152,17 @@ export class HelmStore {
       .executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
   }
+}
+
+/**
+ * How to replace an existing chart version or provenance file (`file`, of the chart `name`,
+ * uploaded by POST to `api/<endpoint>`), for a 409 while [helm] allow_overwrite is on:
+ * ChartMuseum's `?force` query on the upload (any value but `false` or `0`: routes.ts forceOf),
+ * which also needs `delete` on the chart (the `write` role includes it; with rules, a rule
+ * granting `delete`).
+ */
+export function forceHint(name: string, file: string, endpoint: 'charts' | 'prov'): string {
+  return `to replace it, upload it again with ?force=true (POST <repository>/api/${endpoint}?force=true, or PUT <repository>/${file}?force=true), which needs the delete permission on ${name} (the write role includes it; with [[auth.rules]], a rule granting "delete")`;
 }
 
 export function versionConflict(name: string, version: string): RegistryError {

@@ -20,6 +20,7 @@ import { parseBody } from './publish.ts';
 import { scanPublishBody } from './publish-scan.ts';
 import { parseSearchQuery } from './search.ts';
 import { unsupportedCommand } from './unsupported.ts';
+import { npmChallenge } from './challenge.ts';
 import type { NpmService, ReadIntent } from './service.ts';
 import { dropRepresentationHeaders } from '../../http/format-errors.ts';
 
@@ -48,9 +49,15 @@ export function registerNpmRoutes(
       request.log.error({ err }, 'npm request failed');
     }
     dropRepresentationHeaders(reply);
+    const headers: Record<string, string> = { ...(error.headers ?? {}) };
+    // Tells curl, yarn, pnpm… to send credentials; not the npm CLI (see challenge.ts).
+    if (error.status === 401 && headers['www-authenticate'] === undefined) {
+      const challenge = npmChallenge(request.headers['user-agent']);
+      if (challenge !== undefined) headers['www-authenticate'] = challenge;
+    }
     return reply
       .code(error.status)
-      .headers(error.headers ?? {})
+      .headers(headers)
       .type('application/json')
       .send({ error: error.message });
   });

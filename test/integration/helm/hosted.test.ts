@@ -187,14 +187,23 @@ describe('helm hosted repository (auth on)', () => {
     const v1b = await buildChart({ name: 'demo', version: '1.0.0', description: 'changed' });
     let r = await fetch(url('/helm/api/charts'), as(writer, { method: 'POST', body: v1b }));
     assert.equal(r.status, 409);
-    assert.match(
+    // The 409 says how to replace it, as the code accepts it, and what that needs (trial).
+    assert.equal(
       ((await r.json()) as { error: string }).error,
-      /already exists: upload it with \?force/,
+      'demo-1.0.0.tgz already exists: to replace it, upload it again with ?force=true ' +
+        '(POST <repository>/api/charts?force=true, or PUT <repository>/demo-1.0.0.tgz?force=true), ' +
+        'which needs the delete permission on demo (the write role includes it; with ' +
+        '[[auth.rules]], a rule granting "delete")',
     );
     r = await fetch(url('/helm/demo-1.0.0.tgz'), as(writer, { method: 'PUT', body: v1b }));
     assert.equal(r.status, 409);
-    // The write role includes delete, which replacing a version also needs.
-    r = await fetch(url('/helm/api/charts?force'), as(writer, { method: 'POST', body: v1b }));
+    assert.match(
+      ((await r.json()) as { error: string }).error,
+      /PUT <repository>\/demo-1\.0\.0\.tgz\?force=true/,
+    );
+    // The write role includes delete, which replacing a version also needs; what the message
+    // says works as written.
+    r = await fetch(url('/helm/api/charts?force=true'), as(writer, { method: 'POST', body: v1b }));
     assert.equal(r.status, 200);
     const doc = await index();
     assert.equal(doc.entries['demo']?.find((e) => e.version === '1.0.0')?.digest, sha256(v1b));

@@ -83,7 +83,7 @@ describe('helm: fixes from the new-user trial (sixth session)', () => {
       assert.equal(
         error,
         allowOverwrite
-          ? 'cc-1.0.0.tgz already exists: upload it with ?force to replace it'
+          ? 'cc-1.0.0.tgz already exists: to replace it, upload it again with ?force=true (POST <repository>/api/charts?force=true, or PUT <repository>/cc-1.0.0.tgz?force=true), which needs the delete permission on cc (the write role includes it; with [[auth.rules]], a rule granting "delete")'
           : 'cc-1.0.0.tgz already exists: versions are immutable on this server ([helm] allow_overwrite = false)',
       );
       // An error answer carries no chart caching.

@@ -2,9 +2,9 @@
  * The access log says who did what from where: each request's line carries the client address
  * as NORA resolves it (`X-Forwarded-For` from a trusted proxy, else the socket peer), the
  * principal (`user`, `tokenId` for an API token, never the secret; `userTried` for a refused
- * Basic login) and the user agent (at most 256 characters) — also for answers the answer memo
- * sends. A lock after failed logins is logged once per lock (address, user name tried, failures,
- * duration), never with the password; URLs stay redacted.
+ * Basic login of an existing user — never an unknown name, which may be a pasted password) and the user agent (at most 256 characters) — also for answers the answer memo
+ * sends. A lock after failed logins is logged once per lock (address, user name tried when it is
+ * a user's, failures, duration), never with the password; URLs stay redacted.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -130,37 +130,75 @@ describe('access log: client, principal, user agent; lockout warnings', () => {
     assert.equal(line['userAgent'], 'test-agent/1.0');
   });
 
-  test('failed logins: userTried on each 401, one warning per lock, 429 after; no password', async () => {
+  test('failed logins of an unknown name: counted, locked, but the name is never logged', async () => {
+    // Users paste passwords into the user field: a name that is no user's may be a password.
     const from = { 'x-forwarded-for': '198.51.100.9' };
     for (let i = 1; i <= 5; i++) {
       const { status, line } = await get('/raw/site/a.txt', {
         ...from,
-        authorization: basic('nobody', `wrong-pw-${i}`),
+        authorization: basic('Hunter2-pasted', `wrong-pw-${i}`),
       });
       assert.equal(status, 401);
       assert.equal(line['client'], '198.51.100.9');
-      assert.equal(line['userTried'], 'nobody');
+      assert.equal(line['userTried'], undefined);
       assert.equal(line['user'], undefined);
     }
     const locked = await get('/raw/site/a.txt', {
       ...from,
-      authorization: basic('nobody', 'wrong-pw-6'),
+      authorization: basic('Hunter2-pasted', 'wrong-pw-6'),
     });
     assert.equal(locked.status, 429);
     assert.equal(locked.line['client'], '198.51.100.9');
     const warnings = lines().filter((l) => l['lockout'] !== undefined);
     assert.deepEqual(
-      warnings.map((l) => [l['level'], l['lockout'], l['client'], l['user'], l['failures']]),
+      warnings.map((l) => [l['level'], l['lockout'], l['client'], l['user'], l['unknownUser']]),
       [
-        [40, 'address', '198.51.100.9', 'nobody', 5],
-        [40, 'user', '198.51.100.9', 'nobody', 5],
+        [40, 'address', '198.51.100.9', undefined, true],
+        [40, 'user', '198.51.100.9', undefined, true],
+      ],
+    );
+    assert.match(
+      String(warnings[0]?.['msg']),
+      /address 198\.51\.100\.9 locked for 1 s after 5 consecutive failures \(last user name tried: an unknown user, name not logged\)/,
+    );
+    assert.match(
+      String(warnings[1]?.['msg']),
+      /^failed logins: an unknown user \(name not logged\) locked for 1 s after 5 consecutive failures/,
+    );
+    assert.ok(!raw.join('').includes('Hunter2'), 'the unknown name is in no line');
+    assert.ok(!raw.join('').includes('wrong-pw'), 'no password in any line');
+  });
+
+  test('failed logins of an existing user: userTried on each 401, the lock names the user', async () => {
+    const from = { 'x-forwarded-for': '198.51.100.10' };
+    for (let i = 1; i <= 5; i++) {
+      const { status, line } = await get('/raw/site/a.txt', {
+        ...from,
+        authorization: basic('alice', `bad-pw-${i}`),
+      });
+      assert.equal(status, 401);
+      assert.equal(line['userTried'], 'alice');
+      assert.equal(line['user'], undefined);
+    }
+    const warnings = lines().filter(
+      (l) => l['lockout'] !== undefined && l['client'] === '198.51.100.10',
+    );
+    assert.deepEqual(
+      warnings.map((l) => [l['lockout'], l['user'], l['unknownUser'], l['failures']]),
+      [
+        ['address', 'alice', undefined, 5],
+        ['user', 'alice', undefined, 5],
       ],
     );
     for (const warning of warnings) {
       assert.equal(warning['lockSeconds'], 1);
       assert.match(String(warning['msg']), /locked for 1 s after 5 consecutive failures/);
     }
-    assert.ok(!raw.join('').includes('wrong-pw'), 'no password in any line');
+    assert.match(String(warnings[0]?.['msg']), /\(last user name tried: "alice"\)/);
+    assert.ok(!raw.join('').includes('bad-pw'), 'no password in any line');
+    // alice is locked now (except from addresses she logged in from): later tests log in from
+    // 127.0.0.1, where she has.
+    server.app.context.access.lockout.clear();
   });
 
   test('without a trusted proxy, X-Forwarded-For is ignored (the socket peer is logged)', async () => {

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import bcrypt from 'bcryptjs';
 import { NOT_YET_BUILT } from '../../../src/main.ts';
 import { freePort, NODE_FLAGS, startNoraProcess } from '../../helpers/process.ts';
 import { PROJECT_ROOT, run } from '../../helpers/tools.ts';
@@ -209,6 +210,27 @@ describe('config check runs the validation serve runs', () => {
     }
   });
 
+  test('a rule that a broader rule makes redundant is warned about, naming both', async () => {
+    const dir = await tempDir('nora-rule-shadow-');
+    try {
+      const file = path.join(dir, 'config.toml');
+      await fs.writeFile(
+        file,
+        '[auth]\nenabled = true\n' +
+          '[[auth.rules]]\nusers = ["*"]\nactions = ["read", "write"]\n' +
+          '[[auth.rules]]\nrepositories = ["npm-hosted"]\npaths = ["@corp/*"]\nusers = ["bob"]\nactions = ["read"]\n',
+      );
+      const res = await nora(['config', 'check', file]);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(
+        res.stderr,
+        /warning: auth\.rules\[1\] \(users \["bob"\]; actions \["read"\] on repositories \["npm-hosted"\], paths \["@corp\/\*"\]\) never applies: auth\.rules\[0\] \(users \["\*"\]; actions \["read","write"\] on repositories \["\*"\], paths \["\*\*"\]\) before it covers every repository, path and principal it covers/,
+      );
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('NORA_DOCKER_UPSTREAMS: errors name it; "" and "none" switch the Docker cache off', async () => {
     const bad = await nora(['config', 'check'], { NORA_DOCKER_UPSTREAMS: 'not-a-url' });
     assert.equal(bad.code, 2);
@@ -244,6 +266,76 @@ describe('SIGHUP against the running configuration', () => {
       assert.match(server.output(), /"applied":\["server\.log_level"\],"requires_restart":\[\]/);
       await (await fetch(`${server.url}/ready`)).arrayBuffer();
       await waitFor(() => /"url":"\/ready".*"msg":"request"/.test(server.output()));
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+
+  test('auth rules are reloaded by SIGHUP: a rule giving carol only read makes her read-only', async () => {
+    // docs/auth.md "Reloading auth" and "A read-only user", checked against a running server.
+    const dir = await tempDir('nora-hup-rules-');
+    const htpasswd = path.join(dir, 'users.htpasswd');
+    await fs.writeFile(
+      htpasswd,
+      ['alice', 'carol'].map((u) => `${u}:${bcrypt.hashSync(`${u}-pw`, 4)}`).join('\n') + '\n',
+    );
+    const file = path.join(dir, 'config.toml');
+    const auth = `[auth]\nenabled = true\nanonymous_read = true\nhtpasswd_file = ${JSON.stringify(htpasswd)}\n`;
+    await fs.writeFile(file, auth);
+    const server = await startNoraProcess({
+      port: await freePort(),
+      env: { NORA_CONFIG_PATH: file, NORA_STORAGE_PATH: path.join(dir, 'storage') },
+    });
+    const as = (user: string) => `Basic ${Buffer.from(`${user}:${user}-pw`).toString('base64')}`;
+    const put = async (user: string, name: string) => {
+      const res = await fetch(`${server.url}/raw/docs/${name}`, {
+        method: 'PUT',
+        body: name,
+        headers: { authorization: as(user) },
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    const get = async (name: string, user?: string) => {
+      const res = await fetch(`${server.url}/raw/docs/${name}`, {
+        headers: user === undefined ? {} : { authorization: as(user) },
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    try {
+      // No rules: both users write (htpasswd users have the read and write roles).
+      assert.equal(await put('carol', 'a.txt'), 201);
+      assert.equal(await put('alice', 'b.txt'), 201);
+      // The docs' read-only user: carol reads only, the writers group keeps writing, anonymous
+      // clients keep reading (the first rule owns every path, where only grants count).
+      await fs.writeFile(
+        file,
+        auth +
+          '[auth.groups]\nwriters = ["alice"]\n' +
+          '[[auth.rules]]\nusers = ["carol"]\nactions = ["read"]\n' +
+          '[[auth.rules]]\ngroups = ["writers"]\nactions = ["read", "write", "delete"]\n' +
+          '[[auth.rules]]\nanonymous = true\nactions = ["read"]\n',
+      );
+      server.child.kill('SIGHUP');
+      await waitFor(() => server.output().includes('configuration reloaded'));
+      assert.doesNotMatch(server.output(), /never applies/, 'no rule is redundant');
+      assert.equal(await put('carol', 'c.txt'), 403);
+      assert.equal(await get('a.txt', 'carol'), 200);
+      assert.equal(await put('alice', 'd.txt'), 201);
+      assert.equal(await get('d.txt'), 200);
+      // The htpasswd file is re-read by SIGHUP too (and on change): carol removed, carol is 401.
+      await fs.writeFile(htpasswd, `alice:${bcrypt.hashSync('alice-pw', 4)}\n`);
+      server.child.kill('SIGHUP');
+      await waitFor(() => server.output().split('configuration reloaded').length > 2);
+      await waitFor(() => /htpasswd users loaded[^\n]*/.test(server.output()));
+      let status = 0;
+      for (let i = 0; i < 100 && status !== 401; i++) {
+        status = await get('a.txt', 'carol');
+        if (status !== 401) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(status, 401);
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;

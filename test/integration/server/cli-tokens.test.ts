@@ -92,6 +92,14 @@ describe('nora token', () => {
       [['token', 'create', '--user', 'nobody', '-c', config], 1, /no user "nobody"/],
       [['token', 'create', '--user', 'ops', '--role', 'admin', '-c', config], 1, /not an admin/],
       [['token', 'revoke', 'ffffffffff', '-c', config], 1, /no token matches/],
+      // A prefix too short to name one token safely is said so, not "no token matches".
+      [
+        ['token', 'revoke', id.slice(0, 3), '-c', config],
+        1,
+        new RegExp(
+          `"${id.slice(0, 3)}" is too short to name one token safely: give the token's id, or at least 6 characters of its id or hash_prefix`,
+        ),
+      ],
       [['token', 'create', '--role', 'write', '-c', config], 2, /required option/],
       [['token', 'create', '--user', 'ops', '--role', 'owner', '-c', config], 2, /Allowed choices/],
       [['token', 'create', '--user', 'ops', '--ttl-days', '0', '-c', config], 2, /whole number/],

@@ -159,6 +159,39 @@ describe('token API (/api/tokens)', () => {
     }
   });
 
+  test('revoke with a prefix too short to name one token safely: 400 saying so', async () => {
+    const write = String((await create('bob', { role: 'write' }))['token']);
+    const listed = await post('/api/tokens/list', {}, `Bearer ${write}`);
+    const [first] = listed.json['tokens'] as { id: string; hash_prefix: string }[];
+    assert.ok(first);
+    for (const body of [
+      { hash_prefix: first.hash_prefix.slice(0, 5) },
+      { id: first.id.slice(0, 2) },
+    ]) {
+      const res = await post('/api/tokens/revoke', body, `Bearer ${write}`);
+      assert.equal(res.status, 400, JSON.stringify(res.json));
+      assert.match(
+        String(res.json['error']),
+        /^"[0-9a-f]+" is too short to name one token safely: give the token's id, or at least 6 characters of its id or hash_prefix$/,
+      );
+    }
+    // The admin endpoint says the same.
+    const admin = await post(
+      '/api/v1/admin/tokens',
+      { action: 'revoke', hash_prefix: first.hash_prefix.slice(0, 4) },
+      basic('root', 'root-pw'),
+    );
+    assert.equal(admin.status, 400, JSON.stringify(admin.json));
+    assert.match(String(admin.json['error']), /too short to name one token safely/);
+    // Six characters still name it.
+    const revoked = await post(
+      '/api/tokens/revoke',
+      { hash_prefix: first.hash_prefix.slice(0, 6) },
+      `Bearer ${write}`,
+    );
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.json));
+  });
+
   test('a read token can list but neither create nor revoke tokens', async () => {
     const read = String((await create('alice', { role: 'read' }))['token']);
     const write = await create('alice', { role: 'write' });
@@ -405,5 +438,44 @@ describe('self-registration and admin names', () => {
     assert.match(taken.text, /reserved by this server's configuration/);
     assert.doesNotMatch(taken.text, /admin_users|admin name/, 'nor told who is an admin');
     assert.equal((await npm.login('someone', 'someone-pw')).status, 201);
+  });
+});
+
+describe('token API with auth off', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer({ config: { auth: { enabled: false } } });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('every endpoint answers 405 saying tokens need auth on (empty Allow), any method', async () => {
+    for (const url of [
+      '/api/tokens',
+      '/api/tokens/list',
+      '/api/tokens/revoke',
+      '/api/v1/admin/tokens',
+    ]) {
+      for (const method of ['POST', 'GET']) {
+        const res = await fetch(`${server.url}${url}`, {
+          method,
+          headers: method === 'POST' ? { 'content-type': 'application/json' } : {},
+          ...(method === 'POST'
+            ? { body: JSON.stringify({ username: 'alice', password: 'pw', hash_prefix: 'abcdef' }) }
+            : {}),
+        });
+        assert.equal(res.status, 405, `${method} ${url}`);
+        assert.equal(res.headers.get('allow'), '', `${method} ${url}`);
+        assert.match(res.headers.get('content-type') ?? '', /application\/json/);
+        const body = (await res.json()) as { error: string };
+        assert.match(
+          body.error,
+          /^the token API needs \[auth\] enabled = true \(NORA_AUTH_ENABLED\): with auth off every request may read and write, so a token would stand for no one/,
+          `${method} ${url}`,
+        );
+      }
+    }
   });
 });
