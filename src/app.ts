@@ -7,6 +7,7 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { answerClientError } from './http/client-error.ts';
 import { continueOnFirstRead } from './http/expect-continue.ts';
@@ -26,7 +27,12 @@ import {
 import { ConfigError, loadConfig, type LoadedConfig, type LoadOptions } from './config/load.ts';
 import { closest } from './config/env.ts';
 import { compileGlob } from './auth/patterns.ts';
-import type { AppConfig, FormatName, RepositoryConfig } from './config/schema.ts';
+import {
+  type AppConfig,
+  FORMAT_NAMES,
+  type FormatName,
+  type RepositoryConfig,
+} from './config/schema.ts';
 import {
   errnoCode,
   RegistryError,
@@ -790,10 +796,13 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       );
       const previous = config;
       const needsRestart = restartOnlyChanges(config, next);
-      for (const key of repositories.reload(nextRepositories)) {
+      // Format keys whose change adds or removes a default repository (routes are mounted at
+      // start): named, and kept at their running values, as `enabled`.
+      const routing = routingChanges(formats, config, next);
+      for (const key of [...repositories.reload(nextRepositories), ...routing]) {
         if (!needsRestart.includes(key)) needsRestart.push(key);
       }
-      config = keepRestartOnly(config, next);
+      config = keepRestartOnly(config, next, routing);
       // The rules were validated with the rest of the file (loadCheckedConfig): a bad rule never
       // gets here, the running ones stay.
       access.updatePolicy(
@@ -965,18 +974,28 @@ function accessPolicy(config: AppConfig) {
 
 /**
  * `next` with the keys that only take effect on restart kept at their running values, so that
- * `context.config()` says what is running and the next reload compares with it.
+ * `context.config()` says what is running and the next reload compares with it. `routing`: more
+ * `<format>.<key>` names to keep (routingChanges).
  */
-function keepRestartOnly(running: AppConfig, next: AppConfig): AppConfig {
-  const enabled = Object.fromEntries(
-    (['docker', 'npm', 'pypi', 'maven', 'cargo', 'go', 'raw'] as const).map((f) => [
-      f,
-      { ...next[f], enabled: running[f].enabled },
-    ]),
+function keepRestartOnly(
+  running: AppConfig,
+  next: AppConfig,
+  routing: readonly string[] = [],
+): AppConfig {
+  const sections = Object.fromEntries(
+    FORMAT_NAMES.map((f) => {
+      const kept: Record<string, unknown> = { ...next[f], enabled: running[f].enabled };
+      const was = running[f] as Record<string, unknown>;
+      for (const key of routing) {
+        const [format, name] = key.split('.');
+        if (format === f && name !== undefined) kept[name] = was[name];
+      }
+      return [f, kept];
+    }),
   );
   return {
     ...next,
-    ...enabled,
+    ...sections,
     server: { ...next.server, host: running.server.host, port: running.server.port },
     storage: running.storage,
     database: running.database,
@@ -990,11 +1009,49 @@ function restartOnlyChanges(current: AppConfig, next: AppConfig): string[] {
     ['server.port', current.server.port, next.server.port],
     ['storage', JSON.stringify(current.storage), JSON.stringify(next.storage)],
     ['database', JSON.stringify(current.database), JSON.stringify(next.database)],
-    ...(['docker', 'npm', 'pypi', 'maven', 'cargo', 'go', 'raw'] as const).map(
-      (f): [string, unknown, unknown] => [`${f}.enabled`, current[f].enabled, next[f].enabled],
-    ),
+    ...FORMAT_NAMES.map((f): [string, unknown, unknown] => [
+      `${f}.enabled`,
+      current[f].enabled,
+      next[f].enabled,
+    ]),
   ];
   return watched.filter(([, a, b]) => a !== b).map(([key]) => key);
+}
+
+/**
+ * The `<format>.<key>` names (`maven.proxies`, `helm.proxies`, `docker.upstreams`) of the format
+ * keys whose change alone adds, removes or reshapes a default repository (`[helm] proxies` from
+ * none to some makes helm-proxy and a member of `/helm/`): repositories and their routes are
+ * built at start, so such a change needs a restart. A change that keeps the shape (another
+ * upstream URL) is applied live (RepositoryRegistry.reload).
+ */
+function routingChanges(
+  formats: readonly FormatModule[],
+  current: AppConfig,
+  next: AppConfig,
+): string[] {
+  const shape = (config: AppConfig) =>
+    JSON.stringify(
+      defaultRepositories(formats, config).map((r) => [
+        r.name,
+        r.format,
+        r.kind,
+        r.members,
+        r.write_member ?? null,
+      ]),
+    );
+  const running = shape(current);
+  const out: string[] = [];
+  for (const format of FORMAT_NAMES) {
+    const was = current[format] as Record<string, unknown>;
+    const now = next[format] as Record<string, unknown>;
+    for (const key of Object.keys(now)) {
+      if (key === 'enabled' || isDeepStrictEqual(was[key], now[key])) continue;
+      const trial = { ...current, [format]: { ...was, [key]: now[key] } };
+      if (shape(trial) !== running) out.push(`${format}.${key}`);
+    }
+  }
+  return out;
 }
 
 /**

@@ -112,7 +112,7 @@ export async function startServer(
         const applied = changedKeys(before, app.context.config()).filter(
           (key) => !restart.some((r) => key === r || key.startsWith(`${r}.`)),
         );
-        log.info({ applied, requires_restart: restart }, 'configuration reloaded');
+        log.info({ applied, requires_restart: restart }, reloadMessage(applied, restart));
       })
       .catch((err: unknown) => {
         const reason =
@@ -156,6 +156,22 @@ export function listenError(err: unknown, host: string, port: number): unknown {
           ? "the address is not one of this host's ([server] host, NORA_HOST)"
           : undefined;
   return why === undefined ? err : new Error(`${where}: ${why}`, { cause: err });
+}
+
+/**
+ * The reload's log message, saying what took effect and what waits for a restart (the same lists
+ * are the line's `applied` and `requires_restart` fields): `configuration reloaded: applied
+ * maven.header_timeout, helm.shadow_names; needs a restart to take effect: helm.enabled`, or
+ * `configuration reloaded: nothing changed`. Keys are `<section>.<key>` (`repositories` for a
+ * change of the repository set).
+ */
+export function reloadMessage(applied: readonly string[], restart: readonly string[]): string {
+  const parts: string[] = [];
+  if (applied.length > 0) parts.push(`applied ${applied.join(', ')}`);
+  if (restart.length > 0) {
+    parts.push(`needs a restart to take effect: ${restart.join(', ')}`);
+  }
+  return `configuration reloaded: ${parts.length === 0 ? 'nothing changed' : parts.join('; ')}`;
 }
 
 /** Dotted keys (`server.log_level`, `repositories`) whose values differ between two configs. */

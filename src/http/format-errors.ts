@@ -58,26 +58,55 @@ export function prepareErrorReply(
   return error;
 }
 
-/** Longest reason phrase `explainedReason` makes, in characters. */
+/** Longest reason phrase `explainedReason` and `asciiReason` make, in characters. */
 export const MAX_REASON_PHRASE = 200;
+
+/** Typographic characters messages use, spelled in ASCII for a reason phrase. */
+const ASCII_SPELLING: Readonly<Record<string, string>> = {
+  '\u2018': "'",
+  '\u2019': "'",
+  '\u201c': '"',
+  '\u201d': '"',
+  '\u2013': '-',
+  '\u2014': '-',
+  '\u2026': '...',
+  '\u2192': '->',
+  '\u00d7': 'x',
+  '\u00df': 'ss',
+};
+
+/**
+ * `text` as an HTTP reason phrase: one line of printable ASCII, at most `max` characters (cut
+ * with `...`), '' when nothing is left. Letters lose their accents (`é` → `e`, Unicode NFKD),
+ * typographic quotes and dashes become ASCII ones, any other non-ASCII character becomes `?`,
+ * every run of white space (CR, LF, tab…) one space. Node refuses a
+ * reason phrase with CR/LF or characters past U+00FF, and clients print it as bytes: Maven's mvn
+ * and Python's twine show it as the error.
+ */
+export function asciiReason(text: string, max = MAX_REASON_PHRASE): string {
+  const ascii = text
+    .replace(
+      /[\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u2192\u00d7\u00df]/g,
+      (c) => ASCII_SPELLING[c] ?? '?',
+    )
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/\s+/g, ' ')
+    .replace(/[^\x20-\x7e]/gu, '?')
+    .trim();
+  return ascii.length <= max ? ascii : `${ascii.slice(0, max - 3).trimEnd()}...`;
+}
 
 /**
  * The reason phrase `<standard phrase> - <message>` (`Forbidden - this token is read-only: …`):
  * for clients that print the status line of an error and never its body (Maven's transports).
- * Printable ASCII only (anything else becomes `?`, line breaks a space), at most
- * MAX_REASON_PHRASE characters (cut with `...`).
+ * The message made ASCII by `asciiReason`, the whole at most MAX_REASON_PHRASE characters.
  */
 export function explainedReason(status: number, message: string): string {
   const standard = STATUS_CODES[status] ?? 'Error';
-  const text = message
-    .replace(/\s+/g, ' ')
-    .replace(/[^\x20-\x7e]/g, '?')
-    .trim();
+  const text = asciiReason(message, Number.MAX_SAFE_INTEGER);
   if (text === '') return standard;
-  const reason = `${standard} - ${text}`;
-  return reason.length <= MAX_REASON_PHRASE
-    ? reason
-    : `${reason.slice(0, MAX_REASON_PHRASE - 3).trimEnd()}...`;
+  return asciiReason(`${standard} - ${text}`);
 }
 
 /**

@@ -70,6 +70,12 @@ export interface UpstreamDefinition {
   readonly timeoutSeconds: number;
   readonly readTimeoutSeconds: number;
   /**
+   * The whole-fetch bound of metadata requests (`wholeDeadline`), seconds, when it is longer than
+   * timeoutSeconds, which then bounds only their connection and headers (UpstreamTarget
+   * wholeTimeoutMs); absent: timeoutSeconds bounds the whole fetch.
+   */
+  readonly wholeTimeoutSeconds?: number | undefined;
+  /**
    * The configured upstream's URL when `url` is a host one of its documents named (a PyPI file
    * URL, a Cargo `dl`, a Helm chart URL): requests there are held to the redirect rule as if
    * that upstream had redirected to them (docs/proxy.md, "Redirects").
@@ -225,7 +231,7 @@ export class ProxyEngine {
 
   /** The target for one upstream; memoised by label so breakers and auth state persist. */
   upstream(definition: UpstreamDefinition): UpstreamTarget {
-    const memoKey = `${definition.label} ${definition.url} ${definition.credentials ?? ''} ${definition.timeoutSeconds} ${definition.readTimeoutSeconds} ${definition.namedBy ?? ''}`;
+    const memoKey = `${definition.label} ${definition.url} ${definition.credentials ?? ''} ${definition.timeoutSeconds} ${definition.readTimeoutSeconds} ${definition.wholeTimeoutSeconds ?? ''} ${definition.namedBy ?? ''}`;
     const known = this.#targets.get(memoKey);
     if (known) return known;
     // A label repointed at another URL (config reload) starts with a closed circuit: the open
@@ -245,6 +251,9 @@ export class ProxyEngine {
       breaker: this.#breaker(definition.label),
       timeoutMs: definition.timeoutSeconds * 1000,
       readTimeoutMs: definition.readTimeoutSeconds * 1000,
+      ...(definition.wholeTimeoutSeconds === undefined
+        ? {}
+        : { wholeTimeoutMs: definition.wholeTimeoutSeconds * 1000 }),
       ...(definition.namedBy === undefined ? {} : { namedBy: definition.namedBy }),
     };
     this.#targets.set(memoKey, target);

@@ -28,7 +28,8 @@ export interface UpstreamsOf {
 /**
  * `repo.upstreams` as engine targets, in order, with preemptive Basic credentials. Labels are
  * `<repository>#<index>`: the key of the circuit breaker and of a cached row's `upstream`, so they
- * must stay what they are. `readTimeoutSeconds` defaults to `timeoutSeconds`; `url` rewrites an
+ * must stay what they are. `readTimeoutSeconds` defaults to `timeoutSeconds`, `wholeTimeoutSeconds`
+ * (engine.ts UpstreamDefinition) to none; `url` rewrites an
  * upstream's configured URL (e.g. Cargo's index root).
  */
 export function repositoryTargets(
@@ -37,6 +38,7 @@ export function repositoryTargets(
   options: {
     readonly timeoutSeconds: number;
     readonly readTimeoutSeconds?: number;
+    readonly wholeTimeoutSeconds?: number;
     readonly url?: (configured: string) => string;
   },
 ): UpstreamTarget[] {
@@ -49,6 +51,9 @@ export function repositoryTargets(
       auth: 'basic',
       timeoutSeconds: options.timeoutSeconds,
       readTimeoutSeconds: options.readTimeoutSeconds ?? options.timeoutSeconds,
+      ...(options.wholeTimeoutSeconds === undefined
+        ? {}
+        : { wholeTimeoutSeconds: options.wholeTimeoutSeconds }),
     }),
   );
 }

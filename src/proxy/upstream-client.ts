@@ -60,6 +60,12 @@ export interface UpstreamTarget {
   /** Longest silence between two body chunks, ms (read_timeout). */
   readonly readTimeoutMs: number;
   /**
+   * The whole-fetch bound of a `wholeDeadline` request, ms, when it differs from timeoutMs (which
+   * then bounds only the connection and the response headers, as for any request): Maven's
+   * `header_timeout` is the wait for headers, its `proxy_timeout` the whole of a metadata fetch.
+   */
+  readonly wholeTimeoutMs?: number;
+  /**
    * The configured upstream's URL when baseUrl is a host its documents named: the first request
    * is then held to the redirect rule as a redirect from that upstream would be.
    */
@@ -87,7 +93,8 @@ export interface UpstreamRequest {
   readonly contentCoding?: 'decode' | 'keep';
   /**
    * A small metadata document (manifest, packument, index page, list): the whole fetch, headers
-   * and body, must finish within the target's timeoutMs (proxy_timeout), else the body fails
+   * and body, must finish within the target's timeoutMs (proxy_timeout; its wholeTimeoutMs when
+   * set, the headers still within timeoutMs), else the body fails
    * with an upstream timeout. Without it (artifact bodies: layers, tarballs, wheels, jars, which
    * may be large and legitimately slow) only the silence between two chunks is bounded
    * (readTimeoutMs, read_timeout): a body that drips one byte per chunk would never time out.
@@ -408,16 +415,24 @@ export class UpstreamClient {
     // One timer covers connect + response headers of every hop, and is cleared once headers are
     // in: the body has its own per-chunk timeout (a long layer may take longer than the timeout).
     const deadline = new AbortController();
-    const timer = setTimeout(() => {
+    const expire = (): void => {
       deadline.abort(new TimeoutError());
-    }, target.timeoutMs);
+    };
+    const whole = request.wholeDeadline === true && request.method !== 'HEAD';
+    // A whole deadline of its own (wholeTimeoutMs): `timer` bounds the whole fetch, `headersTimer`
+    // the wait for the headers.
+    const wholeMs = whole ? (target.wholeTimeoutMs ?? target.timeoutMs) : target.timeoutMs;
+    const timer = setTimeout(expire, wholeMs);
+    const headersTimer =
+      wholeMs > target.timeoutMs ? setTimeout(expire, target.timeoutMs) : undefined;
     const signal = request.signal
       ? AbortSignal.any([request.signal, deadline.signal])
       : deadline.signal;
     let keep = false;
     try {
       const response = await this.#follow(target, start, request, authorization, signal, ended);
-      if (request.wholeDeadline === true && request.method !== 'HEAD') {
+      clearTimeout(headersTimer);
+      if (whole) {
         // The same timer goes on over the body (see UpstreamRequest.wholeDeadline).
         keep = true;
         const body = response.body;
@@ -436,6 +451,7 @@ export class UpstreamClient {
       if (deadline.signal.aborted && request.signal?.aborted !== true) throw new TimeoutError();
       throw err;
     } finally {
+      clearTimeout(headersTimer);
       if (!keep) clearTimeout(timer);
     }
   }

@@ -22,7 +22,7 @@
  * the proxy still has is not a silent mystery.
  */
 import type { Counter } from 'prom-client';
-import { isRegistryError, type RegistryError } from '../core/errors.ts';
+import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { isUpstreamFailure } from '../proxy/engine.ts';
 import type { Members, Repository, Reservation } from './repository.ts';
@@ -469,4 +469,57 @@ export function shadowedText(
     }
     return `${served.map(label).join(', ')} (in the tree of ${label(name)}) ${served.length === 1 ? 'was' : 'were'} served from ${proxies} through group ${group}; from now on that group no longer asks ${proxies} for ${served.length === 1 ? 'it' : 'them'}, only ${hosted} (protect_hosted_names)`;
   });
+}
+
+/** What `checkTakeover` needs: the publish, how to ask a proxy, and the format's wording. */
+export interface TakeoverCheck {
+  /** The repositories of the publish's format (groups among them are checked). */
+  readonly groups: readonly Repository[];
+  readonly membersOf: (group: Repository, path?: string) => readonly Repository[];
+  /** The hosted repository the new name lands in. */
+  readonly target: Repository;
+  /** The name as group membership paths spell it (Maven: the artifact's directory). */
+  readonly path: string;
+  /** How a served name reads in the lines (`artifact g:a`, `chart nginx`). */
+  readonly label: (name: string) => string;
+  /**
+   * Whether `proxy` serves the name: 'served', 'absent', or 'unknown' (its upstream could not be
+   * asked in time and nothing is cached: the publish goes ahead with a warning).
+   */
+  readonly serves: (proxy: Repository) => Promise<'served' | 'absent' | 'unknown'>;
+  /** True when the operator allows this takeover (`[<format>] shadow_names` lists the name). */
+  readonly mayShadow: boolean;
+  /** The 409's message, given the shadowedText lines and the groups (comma-separated). */
+  readonly refusal: (lines: readonly string[], groups: string) => string;
+  /** The warning line for proxies that could not be asked (comma-separated names). */
+  readonly notAsked: (proxies: string) => string;
+}
+
+/**
+ * The takeover check of the first publish of a name new to a hosted repository (Maven, Helm):
+ * the proxy members (of groups guarding hosted names) that serve the name would stop being asked
+ * for it. Throws CONFLICT (`refusal`) when some do and `mayShadow` is false; else returns the
+ * warning lines (what was taken over, which proxies could not be asked), [] for none.
+ */
+export async function checkTakeover(check: TakeoverCheck): Promise<string[]> {
+  const unreachable = new Set<string>();
+  const shadowed = await shadowedProxies(
+    check.groups,
+    check.membersOf,
+    check.target,
+    check.path,
+    async (proxy) => {
+      const answer = await check.serves(proxy);
+      if (answer === 'unknown') unreachable.add(proxy.name);
+      return answer === 'served' ? check.path : undefined;
+    },
+  );
+  const lines = shadowedText(check.label, check.path, check.target.name, shadowed);
+  if (lines.length > 0 && !check.mayShadow) {
+    const groups = [...new Set(shadowed.map((s) => s.group))].join(', ');
+    throw new RegistryError('CONFLICT', check.refusal(lines, groups));
+  }
+  const notAsked = [...unreachable].filter((proxy) => !shadowed.some((s) => s.proxy === proxy));
+  if (notAsked.length > 0) lines.push(check.notAsked(notAsked.join(', ')));
+  return lines;
 }

@@ -22,6 +22,7 @@ import semver from 'semver';
 import tar from 'tar-stream';
 import { Lexer, parse as parseYaml } from 'yaml';
 import { RegistryError } from '../../core/errors.ts';
+import { MARKUP_SNIFF_BYTES, markupStart } from '../../core/markup.ts';
 
 /**
  * Decompressed bytes (the tar stream) a chart archive may unpack to: Helm's own loader refuses a
@@ -217,6 +218,8 @@ export async function readChartYaml(
     unpacked: 0,
     received: 0,
     failure: undefined as RegistryError | undefined,
+    /** The body's start when it is a web page (core/markup.ts), read off its first chunk. */
+    page: undefined as string | undefined,
   };
   const stop = (failure?: RegistryError) => {
     progress.failure ??= failure;
@@ -237,9 +240,11 @@ export async function readChartYaml(
       new Error(
         progress.received === 0
           ? 'the body is empty: a chart archive (.tgz) was expected'
-          : truncated
-            ? 'the gzip stream is truncated'
-            : 'not a gzip stream',
+          : progress.page !== undefined
+            ? `the body is a web page (it starts with ${JSON.stringify(progress.page)}), not a .tgz: an error page saved in place of the chart?`
+            : truncated
+              ? 'the gzip stream is truncated'
+              : 'not a gzip stream',
       ),
     );
   });
@@ -248,7 +253,10 @@ export async function readChartYaml(
     if (progress.unpacked > MAX_UNPACKED_BYTES) stop(tooLarge());
   });
   // Counted only to tell an empty body from a truncated one.
-  source.on('data', (chunk: Buffer) => (progress.received += chunk.length));
+  source.on('data', (chunk: Buffer) => {
+    if (progress.received === 0) progress.page = markupStart(chunk.subarray(0, MARKUP_SNIFF_BYTES));
+    progress.received += chunk.length;
+  });
   source.pipe(gunzip).pipe(extract);
   let entries = 0;
   // Sum of the entries' declared sizes: refused at the header, before their bytes are inflated.

@@ -47,6 +47,21 @@ export const helmSectionSchema = z.object({
    * never from an upstream (the dependency-confusion guard).
    */
   protect_hosted_names: z.boolean().default(true),
+  /**
+   * Chart names (globs: `*` = any run of characters, case as written) whose first upload may take
+   * the name over from a group's proxy (NORA_HELM_SHADOW_NAMES, comma-separated). Any other first
+   * upload of a chart name a guarding group's proxy serves is refused (409), as Maven's and
+   * Cargo's are: the takeover hides every upstream version of the chart from the users of the
+   * group (docs/helm.md, "Group").
+   */
+  shadow_names: z
+    .array(
+      z.string().regex(/^[A-Za-z0-9_.*-]{1,256}$/, {
+        message:
+          'expected a chart name or a glob of one ("corp-*"): letters, digits, ".", "-", "_", "*"',
+      }),
+    )
+    .default([]),
 });
 
 export type HelmSection = z.infer<typeof helmSectionSchema>;

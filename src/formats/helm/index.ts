@@ -109,6 +109,8 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
         config: context.config,
         sourceOf: (repo) => (repo.kind === 'group' ? groupSource : proxySource),
         onRender: options.onRender,
+        proxyServes: (proxy, name) => proxySource.serves(proxy, name),
+        log: context.log,
       });
       const mounts = context.repositories.byFormat('helm').map((repo) => ({
         prefix: repo.name === 'helm' && repo.isDefault ? HELM_MOUNT : `/repository/${repo.name}`,

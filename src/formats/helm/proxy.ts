@@ -238,6 +238,22 @@ export class HelmProxy implements HelmSource {
     return built;
   }
 
+  /**
+   * Whether proxy `repo` serves chart `name`: its index (the cached copy while fresh, else
+   * revalidated within `[helm] index_timeout`, the stale copy past it) lists a version of it.
+   * 'unknown' when no index could be had (upstream unreachable, nothing cached); 'absent' for
+   * a repository that is not a proxy or whose upstreams have no index.
+   */
+  async serves(repo: Repository, name: string): Promise<'served' | 'absent' | 'unknown'> {
+    let known: Awaited<ReturnType<HelmProxy['index']>>;
+    try {
+      known = await this.index(repo);
+    } catch {
+      return 'unknown';
+    }
+    return known?.entries.some((e) => e.name === name) === true ? 'served' : 'absent';
+  }
+
   async #refresh(repo: Repository, index: number, cached: CachedEntry | undefined) {
     const target = this.#target(repo, index);
     const headers = {

@@ -212,7 +212,10 @@ async function upload(
     force: forceOf(request),
     expect,
   });
-  return reply.code(answer.status === 201 ? 201 : 200).send({ saved: true });
+  // `warnings`: what the upload took over from a group's proxy ([helm] shadow_names).
+  return reply
+    .code(answer.status === 201 ? 201 : 200)
+    .send(answer.warnings ? { saved: true, warnings: answer.warnings } : { saved: true });
 }
 
 /** Multipart fields `chart` and `prov` (files), each staged as it streams in; others drained. */

@@ -13,7 +13,10 @@
 import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import type { AppConfig } from '../../config/schema.ts';
+import { compileGlob } from '../../auth/patterns.ts';
 import { RegistryError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import { checkTakeover } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import {
   chartFilename,
@@ -41,6 +44,12 @@ export interface HelmServiceDeps {
   readonly sourceOf: (repo: Repository) => HelmSource;
   /** Called for each full index.yaml rendering (tests count them: a warm GET makes none). */
   readonly onRender?: ((repository: string, key: string) => void) | undefined;
+  /** Whether a proxy repository serves a chart name (HelmProxy.serves); none: never. */
+  readonly proxyServes?: (
+    proxy: Repository,
+    name: string,
+  ) => Promise<'served' | 'absent' | 'unknown'>;
+  readonly log?: Logger | undefined;
 }
 
 /** What an upload carries, staged (in the blob store, read and checked, not recorded). */
@@ -54,6 +63,8 @@ export interface UploadAnswer {
   readonly status: 200 | 201;
   readonly name: string;
   readonly version: string;
+  /** What the upload took over from a group's proxy (`[helm] shadow_names`); absent: nothing. */
+  readonly warnings?: readonly string[];
 }
 
 export class HelmService {
@@ -368,9 +379,15 @@ export class HelmService {
       }
       this.authorize(principal, target, 'delete', name);
     }
+    const warnings = chart && !existing ? await this.#takeover(target, name) : [];
     if (chart) {
       const created = await this.#deps.hosted.commit(target, chart, prov, force);
-      return { status: created ? 201 : 200, name, version };
+      return {
+        status: created ? 201 : 200,
+        name,
+        version,
+        ...(warnings.length > 0 ? { warnings } : {}),
+      };
     }
     if (prov && existing !== undefined && existing.prov_digest !== null && !force) {
       throw repairedConflict(
@@ -384,6 +401,41 @@ export class HelmService {
       this.authorize(principal, target, 'delete', name);
     await this.#deps.hosted.commitProv(target, prov as StagedProv, force);
     return { status: 201, name, version };
+  }
+
+  /**
+   * The takeover check of an upload of chart `name` into the hosted repository `target` (Maven's
+   * and Cargo's, group-read.ts checkTakeover). The first upload of a name new to `target` (never
+   * published there: the guard remembers deleted names), in a group guarding hosted names
+   * (`protect_hosted_names`) whose proxy member serves that chart (HelmProxy.serves: its index
+   * lists it; a stale index is revalidated within `[helm] index_timeout`), would take the name
+   * over: the group would list and serve only the hosted versions from then on, hiding every
+   * upstream version (`nginx` from the public repository) from every user of the group. Refused
+   * (409, nothing recorded; the staged archive is discarded) unless `[helm] shadow_names` lists
+   * it; then it goes ahead and the answer's `warnings` and the log say what it took over. A proxy
+   * that cannot be asked (unreachable, nothing cached) does not block the upload: it warns.
+   */
+  async #takeover(target: Repository, name: string): Promise<string[]> {
+    const serves = this.#deps.proxyServes;
+    if (serves === undefined || (await this.#deps.hosted.hasName(target, name))) return [];
+    const repositories = this.#deps.repositories;
+    const lines = await checkTakeover({
+      groups: repositories.byFormat('helm'),
+      membersOf: (group, path) => repositories.membersOf(group, path),
+      target,
+      path: name,
+      label: (chart) => `chart ${chart}`,
+      serves: (proxy) => serves(proxy, name),
+      mayShadow: this.#deps.config().helm.shadow_names.some((glob) => compileGlob(glob).test(name)),
+      refusal: (found, groups) =>
+        `refusing to upload chart ${name}, new in ${target.name}: group ${groups} would stop serving its upstream versions ([helm] shadow_names allows it). ` +
+        `${found.join('; and ')}. Installs through that group that use a proxied version would then fail, until the hosted chart's versions are deleted. ` +
+        `To take the name over on purpose, an operator adds it to [helm] shadow_names in NORA's configuration (NORA_HELM_SHADOW_NAMES; e.g. shadow_names = ["${name}"] or a glob such as "corp-*"); to keep the proxied chart, upload under another name (docs/helm.md, "Group").`,
+      notAsked: (proxies) =>
+        `could not ask ${proxies} whether its upstream has chart ${name} (unreachable, nothing cached): if it does, groups guarding hosted names now serve only ${target.name}'s versions of it (protect_hosted_names)`,
+    });
+    for (const line of lines) this.#deps.log?.warn({ chart: name }, `helm upload: ${line}`);
+    return lines;
   }
 
   /**

@@ -24,6 +24,13 @@ export const mavenSectionSchema = z.object({
     { fromEnv: parseMavenUpstreamList, envForm: 'url1,url2|user:pass', emptyIsValue: true },
   ),
   proxy_timeout: positiveSeconds.default(30),
+  /**
+   * Seconds an upstream gets to connect and send its response headers (at most `proxy_timeout`,
+   * which still bounds a metadata fetch as a whole and each silence of a file's body): a stalled
+   * upstream gives way to the next one, the cached copy or a 502 within it instead of holding mvn
+   * for `proxy_timeout`. Our addition, as `[go] metadata_timeout`, `[helm] index_timeout`.
+   */
+  header_timeout: positiveSeconds.default(10),
   /** Verify uploaded checksum files against the computed hashes (mismatch → 400). */
   checksum_verify: z.boolean().default(true),
   /** A deployed release file can never be replaced (re-deploy → 409). */

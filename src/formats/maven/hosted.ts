@@ -26,6 +26,7 @@ import type { Readable } from 'node:stream';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
+import { MARKUP_SNIFF_BYTES, markupStart } from '../../core/markup.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -133,6 +134,9 @@ export interface DeployResult {
   /** True when an immutable release file was deployed again with the same bytes (nothing done). */
   readonly same?: boolean;
 }
+
+/** Extensions of zip archives: a deploy of one that is empty or a web page is refused. */
+const ARCHIVE_EXTENSIONS: ReadonlySet<string> = new Set(['jar', 'war', 'ear', 'aar', 'zip']);
 
 export class MavenHosted implements MavenSource, HostedNames {
   readonly #deps: MavenHostedDeps;
@@ -273,10 +277,46 @@ export class MavenHosted implements MavenSource, HostedNames {
       .catch((err: unknown) => {
         throw pomFile && settings.maxBytes > MAX_POM_BYTES ? pomTooLarge(err) : err;
       });
+    await this.#refuseNonArchive(coordinate, ingested);
     if (ingested.digest.hex === existing.sha256) return { created: false, pruned: [], same: true };
     // Bytes nobody refers to (new to the store): removed; a blob that was there is someone else's.
     if (ingested.created) await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
     throw releaseConflict(coordinate.path);
+  }
+
+  /**
+   * BAD_REQUEST, the ingested bytes discarded when new to the store (nothing recorded), for a zip
+   * archive file (ARCHIVE_EXTENSIONS: `.jar`, `.war`, `.ear`, `.aar`, `.zip`, classifiers
+   * included) that is empty or a web page (starts with `<`, core/markup.ts): the typical wrong
+   * deploy, `curl -T` of an error page saved in place of the artifact, which every build that
+   * resolved it would then fail on ("zip END header not found"). Other bytes are not judged (a
+   * jar is not otherwise read).
+   */
+  async #refuseNonArchive(
+    coordinate: MavenFileCoordinate,
+    ingested: { digest: Digest; size: number; created: boolean },
+  ): Promise<void> {
+    if (!ARCHIVE_EXTENSIONS.has(coordinate.extension)) return;
+    let problem: string | undefined;
+    if (ingested.size === 0) problem = 'is empty (0 bytes)';
+    else {
+      const head = await readAllBounded(
+        await this.#deps.blobs.open(ingested.digest, {
+          start: 0,
+          end: Math.min(ingested.size, MARKUP_SNIFF_BYTES) - 1,
+        }),
+        MARKUP_SNIFF_BYTES,
+        'file start',
+      );
+      const page = markupStart(head);
+      if (page !== undefined) problem = `is a web page (it starts with ${JSON.stringify(page)})`;
+    }
+    if (problem === undefined) return;
+    if (ingested.created) await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `${coordinate.path} ${problem}, not a .${coordinate.extension} (a zip archive); nothing stored: check the file you deploy (an error page saved in place of the artifact?)`,
+    );
   }
 
   async #store(
@@ -299,6 +339,7 @@ export class MavenHosted implements MavenSource, HostedNames {
       .catch((err: unknown) => {
         throw pomFile && settings.maxBytes > MAX_POM_BYTES ? pomTooLarge(err) : err;
       });
+    await this.#refuseNonArchive(coordinate, ingested);
     const hex = (name: 'md5' | 'sha1' | 'sha256' | 'sha512') => ingested.hashes[name] ?? '';
     if (settings.checksumVerify === true) {
       // Checksums uploaded before this file are compared with it once, whatever the outcome, and

@@ -369,6 +369,7 @@ export class MavenProxy implements MavenSource {
       ttl: repo.metadataTtl ?? maven.metadata_ttl,
       serveStale: repo.serveStale ?? maven.serve_stale,
       timeout: repo.proxyTimeout ?? maven.proxy_timeout,
+      headerTimeout: Math.min(maven.header_timeout, repo.proxyTimeout ?? maven.proxy_timeout),
       negativeTtl: maven.negative_cache_ttl,
     };
   }
@@ -400,9 +401,20 @@ export class MavenProxy implements MavenSource {
     );
   }
 
+  /**
+   * The upstreams of `repo`: the connection and the response headers of every request within
+   * `[maven] header_timeout` (at most the proxy timeout), so a stalled upstream gives way (to the
+   * next upstream, the stale copy, a 502) in seconds instead of holding mvn for the whole proxy
+   * timeout; a metadata or checksum fetch's whole within the proxy timeout, and a file body's
+   * every silence too.
+   */
   #targets(repo: Repository): UpstreamTarget[] {
-    const { timeout } = this.#settings(repo);
-    return repositoryTargets(this.#deps.proxy, repo, { timeoutSeconds: timeout });
+    const { timeout, headerTimeout } = this.#settings(repo);
+    return repositoryTargets(this.#deps.proxy, repo, {
+      timeoutSeconds: headerTimeout,
+      readTimeoutSeconds: timeout,
+      wholeTimeoutSeconds: timeout,
+    });
   }
 
   /**

@@ -16,7 +16,7 @@ import { compileGlob } from '../../auth/patterns.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { readAllBounded } from '../../core/streams.ts';
-import { shadowedProxies, shadowedText } from '../../repos/group-read.ts';
+import { checkTakeover } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import { dirRole, groupPath, isSnapshotVersion, type MavenPath } from './coordinates.ts';
 import {
@@ -522,39 +522,28 @@ export class MavenService {
     const config = this.#deps.config();
     const dir = `${groupPath(groupId)}/${artifactId}`;
     const name = `${groupId}:${artifactId}`;
-    const unreachable = new Set<string>();
-    const shadowed = await shadowedProxies(
-      repositories.byFormat('maven'),
-      (group, path) => repositories.membersOf(group, path),
+    const lines = await checkTakeover({
+      groups: repositories.byFormat('maven'),
+      membersOf: (group, path) => repositories.membersOf(group, path),
       target,
-      dir,
-      async (proxy) => {
+      path: dir,
+      label: () => `artifact ${name}`,
+      serves: async (proxy) => {
         const source = this.#deps.sourceOf(proxy);
-        if (source.serves === undefined) return undefined;
+        if (source.serves === undefined) return 'absent';
         const staleAfter = config.circuit_breaker.stale_after;
         const timeout = proxy.proxyTimeout ?? config.maven.proxy_timeout;
         const waitMs = (staleAfter > 0 ? Math.min(staleAfter, timeout) : timeout) * 1000;
-        const answer = await source.serves(proxy, dir, waitMs);
-        if (answer === 'unknown') unreachable.add(proxy.name);
-        return answer === 'served' ? dir : undefined;
+        return source.serves(proxy, dir, waitMs);
       },
-    );
-    const lines = shadowedText(() => `artifact ${name}`, dir, target.name, shadowed);
-    if (lines.length > 0 && !this.#mayShadow(name)) {
-      const groups = [...new Set(shadowed.map((s) => s.group))].join(', ');
-      throw new RegistryError(
-        'CONFLICT',
+      mayShadow: this.#mayShadow(name),
+      refusal: (found, groups) =>
         `refusing to deploy ${name}, new in ${target.name}: group ${groups} would stop serving its upstream versions ([maven] shadow_names allows it). ` +
-          `${lines.join('; and ')}. Builds through that group that use a proxied version would then fail, until the hosted artifact is deleted. ` +
-          `To take it over on purpose, an operator adds it to [maven] shadow_names in NORA's configuration (NORA_MAVEN_SHADOW_NAMES; e.g. shadow_names = ["${name}"] or a glob such as "com.corp.*:*"); to keep the proxied artifact, deploy under your own groupId (docs/maven.md, "Group").`,
-      );
-    }
-    const notAsked = [...unreachable].filter((proxy) => !shadowed.some((s) => s.proxy === proxy));
-    if (notAsked.length > 0) {
-      lines.push(
-        `could not ask ${notAsked.join(', ')} whether its upstream has ${name} (unreachable or too slow, nothing cached): if it does, groups guarding hosted names now serve only ${target.name}'s versions of it (protect_hosted_names)`,
-      );
-    }
+        `${found.join('; and ')}. Builds through that group that use a proxied version would then fail, until the hosted artifact is deleted. ` +
+        `To take it over on purpose, an operator adds it to [maven] shadow_names in NORA's configuration (NORA_MAVEN_SHADOW_NAMES; e.g. shadow_names = ["${name}"] or a glob such as "com.corp.*:*"); to keep the proxied artifact, deploy under your own groupId (docs/maven.md, "Group").`,
+      notAsked: (proxies) =>
+        `could not ask ${proxies} whether its upstream has ${name} (unreachable or too slow, nothing cached): if it does, groups guarding hosted names now serve only ${target.name}'s versions of it (protect_hosted_names)`,
+    });
     for (const line of lines) this.#deps.log?.warn({ artifact: name }, `maven deploy: ${line}`);
     return lines;
   }

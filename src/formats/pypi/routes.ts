@@ -39,7 +39,7 @@ import {
   SERVED_TYPES,
   urlSegment,
 } from './simple-index.ts';
-import { dropRepresentationHeaders } from '../../http/format-errors.ts';
+import { asciiReason, dropRepresentationHeaders } from '../../http/format-errors.ts';
 
 const MB = 1024 * 1024;
 /** Yank bodies are a reason string. */
@@ -499,8 +499,7 @@ function oneLine(message: string): string {
   return message.replace(/[\r\n]+/g, ' ').trim();
 }
 
-/** A message usable as an HTTP reason phrase: printable ASCII, bounded. */
+/** A message usable as an HTTP reason phrase (http/format-errors.ts asciiReason). */
 function reasonPhrase(message: string): string {
-  const ascii = message.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
-  return ascii === '' ? 'Error' : ascii;
+  return asciiReason(message) || 'Error';
 }

@@ -74,7 +74,12 @@ describe('a reserved or taken-over name: merged answers explain their 404', () =
     server = await startTestServer({
       config: {
         pypi: { proxy: `${upstream.url}/simple/` },
-        helm: { proxies: [{ url: `${upstream.url}/helm` }], index_ttl: 0 },
+        // upchart is taken over on purpose ([helm] shadow_names; refused otherwise).
+        helm: {
+          proxies: [{ url: `${upstream.url}/helm` }],
+          index_ttl: 0,
+          shadow_names: ['upchart'],
+        },
         go: { sumdb: [], negative_cache_ttl: 0, metadata_ttl: 0 },
         auth: {
           enabled: true,

@@ -117,7 +117,8 @@ describe('helm proxy and group', () => {
     ].join('\n');
     nora = await startTestServer({
       config: {
-        helm: { proxies: [{ url: `${upstream.url}/helm` }], index_ttl: 0 },
+        // `mine` (which fx-proxy serves) is taken over on purpose (takeover.test.ts).
+        helm: { proxies: [{ url: `${upstream.url}/helm` }], index_ttl: 0, shadow_names: ['mine'] },
         repositories: [
           {
             name: 'fx-proxy',

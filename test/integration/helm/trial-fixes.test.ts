@@ -140,7 +140,10 @@ describe('helm: fixes from the new-user trial', () => {
     }
     const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-helm-guard-'));
     try {
-      const config = { helm: { proxies: [{ url: `${upstream.url}/helm` }], index_ttl: 0 } };
+      // A deliberate takeover (test/integration/helm/takeover.test.ts: refused otherwise).
+      const config = {
+        helm: { proxies: [{ url: `${upstream.url}/helm` }], index_ttl: 0, shadow_names: ['web'] },
+      };
       const webVersions = async (url: string) => {
         const r = await fetch(`${url}/helm/index.yaml`);
         assert.equal(r.status, 200);

@@ -109,6 +109,18 @@ describe('Maven error answers explain themselves in the reason phrase', () => {
     assert.match(odd.reason, /^[\x20-\x7e]+$/, odd.reason);
   });
 
+  test('non-ASCII in the message: letters keep their letter, no ? for each accent', async () => {
+    const res = await request(
+      `${server.url}/maven2/com/acme/caf%C3%A9/1.0/caf%C3%A9-1.0.jar`,
+      'PUT',
+      { authorization: basic('alice', 'alice-pw-1') },
+      'jar',
+    );
+    assert.equal(res.status, 400, res.body);
+    assert.equal(res.reason, 'Bad Request - invalid characters in path segment "cafe"');
+    assert.match(res.body, /^invalid characters in path segment "café"/);
+  });
+
   test('MKCOL and PROPFIND (wagon-webdav) get a plain-text 405, not a JSON 404 (trial13 F5)', async () => {
     const auth = { authorization: basic('alice', 'alice-pw-1') };
     for (const base of ['/maven2', '/repository/maven-hosted']) {

@@ -377,6 +377,70 @@ describe('SIGHUP against the running configuration', () => {
     }
   });
 
+  test('a reload changing [maven] and [helm] keys says which took effect and which need a restart', async () => {
+    const dir = await tempDir('nora-hup-formats-');
+    const file = path.join(dir, 'config.toml');
+    await fs.writeFile(file, '[maven]\nproxies = []\n');
+    const server = await startNoraProcess({
+      port: await freePort(),
+      env: { NORA_CONFIG_PATH: file, NORA_STORAGE_PATH: path.join(dir, 'storage') },
+    });
+    const lines = () =>
+      server
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('configuration reloaded'));
+    try {
+      await fs.writeFile(
+        file,
+        [
+          '[maven]',
+          'proxies = []',
+          'header_timeout = 3',
+          'shadow_names = ["com.corp:*"]',
+          '[helm]',
+          'shadow_names = ["corp-*"]',
+          'proxies = ["http://127.0.0.1:9/charts"]',
+          '',
+        ].join('\n'),
+      );
+      server.child.kill('SIGHUP');
+      await waitFor(() => lines().length === 1);
+      const first = JSON.parse(lines()[0] ?? '{}') as Record<string, unknown>;
+      assert.deepEqual(first['applied'], [
+        'helm.shadow_names',
+        'maven.header_timeout',
+        'maven.shadow_names',
+      ]);
+      // helm-proxy would be a new repository (and a member of /helm/): built at start only.
+      assert.deepEqual(first['requires_restart'], ['repositories', 'helm.proxies']);
+      assert.equal(
+        first['msg'],
+        'configuration reloaded: applied helm.shadow_names, maven.header_timeout, maven.shadow_names; needs a restart to take effect: repositories, helm.proxies',
+      );
+      // helm.enabled needs a restart (it was reported as applied, and kept as if running).
+      await fs.writeFile(file, '[maven]\nproxies = []\n[helm]\nenabled = false\n');
+      server.child.kill('SIGHUP');
+      await waitFor(() => lines().length === 2);
+      const second = JSON.parse(lines()[1] ?? '{}') as Record<string, unknown>;
+      assert.deepEqual(second['requires_restart'], ['helm.enabled']);
+      assert.equal(
+        second['msg'],
+        'configuration reloaded: applied helm.shadow_names, maven.header_timeout, maven.shadow_names; needs a restart to take effect: helm.enabled',
+      );
+      assert.equal((await fetch(`${server.url}/helm/index.yaml`)).status, 200, 'helm still runs');
+      server.child.kill('SIGHUP');
+      await waitFor(() => lines().length === 3);
+      assert.match(
+        lines()[2] ?? '',
+        /"msg":"configuration reloaded: needs a restart to take effect: helm\.enabled"/,
+      );
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+
   test('a config file deleted before SIGHUP keeps the running config and logs an error', async () => {
     const dir = await tempDir('nora-hup-gone-');
     // ./config.toml in the working directory: the file that is optional at start.

@@ -1,0 +1,76 @@
+/**
+ * New-user trial: a Maven deploy of an archive (.jar, .war, .ear, .aar, .zip, classifiers too)
+ * that is empty or a web page (`curl -T` of an error page saved in place of the artifact) was
+ * stored (201), and every build resolving it then failed on a broken zip. It is now a 400 that
+ * says what the body is, and nothing is stored (no file, no blob, nothing listed), for releases
+ * and snapshots, a first deploy and a redeploy. Other files (a POM, a `.txt`) are not judged here.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+
+describe('Maven: an empty or HTML archive deploy is a 400, nothing stored', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ config: { maven: { proxies: [] } } });
+  });
+  after(() => server.close());
+
+  const put = (path: string, body: string | Buffer) =>
+    fetch(`${server.url}/maven2/${path}`, { method: 'PUT', body });
+  const page = '\n<!DOCTYPE html>\n<html><body><h1>502 Bad Gateway</h1></body></html>\n';
+
+  test('empty: 400 naming the file, nothing stored', async () => {
+    for (const path of [
+      'com/acme/lib/1.0/lib-1.0.jar',
+      'com/acme/lib/1.0/lib-1.0-sources.jar',
+      'com/acme/web/1.0/web-1.0.war',
+      'com/acme/lib/1.0-SNAPSHOT/lib-1.0-20260101.000000-1.jar',
+      'com/acme/dist/1.0/dist-1.0-bin.zip',
+    ]) {
+      const r = await put(path, '');
+      assert.equal(r.status, 400, path);
+      const ext = path.slice(path.lastIndexOf('.') + 1);
+      assert.equal(
+        await r.text(),
+        `${path} is empty (0 bytes), not a .${ext} (a zip archive); nothing stored: check the file you deploy (an error page saved in place of the artifact?)\n`,
+      );
+      assert.equal((await fetch(`${server.url}/maven2/${path}`)).status, 404, path);
+    }
+  });
+
+  test('an HTML page: 400 quoting its start, nothing stored', async () => {
+    for (const path of ['com/acme/app/2.0/app-2.0.aar', 'com/acme/ear/2.0/ear-2.0.ear']) {
+      const r = await put(path, page);
+      assert.equal(r.status, 400, path);
+      assert.match(
+        await r.text(),
+        /is a web page \(it starts with "<!DOCTYPE html> <htm"\), not a \.(aar|ear) \(a zip archive\); nothing stored/,
+      );
+      assert.equal((await fetch(`${server.url}/maven2/${path}`)).status, 404, path);
+    }
+    const bom = await put(
+      'com/acme/lib/3.0/lib-3.0.jar',
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('<html>oops</html>')]),
+    );
+    assert.equal(bom.status, 400);
+    const meta = await fetch(`${server.url}/maven2/com/acme/lib/maven-metadata.xml`);
+    assert.equal(meta.status, 404, 'no version recorded');
+  });
+
+  test('a redeploy of a stored release with an error page: 400, the stored jar kept', async () => {
+    const jar = Buffer.from('PK\x03\x04 a zip, more or less');
+    const path = 'com/acme/kept/1.0/kept-1.0.jar';
+    assert.equal((await put(path, jar)).status, 201);
+    const r = await put(path, page);
+    assert.equal(r.status, 400);
+    const got = await fetch(`${server.url}/maven2/${path}`);
+    assert.deepEqual(Buffer.from(await got.arrayBuffer()), jar);
+  });
+
+  test('other files and real archives are not judged', async () => {
+    assert.equal((await put('com/acme/doc/1.0/doc-1.0.txt', '')).status, 201);
+    assert.equal((await put('com/acme/doc/1.0/doc-1.0.xml', '<x/>')).status, 201);
+    assert.equal((await put('com/acme/ok/1.0/ok-1.0.jar', 'PK\x03\x04')).status, 201);
+  });
+});
