@@ -44,6 +44,7 @@ import { unavailableMount } from './formats/unavailable.ts';
 import { AnswerMemo, type MemoHitDuties } from './http/answer-memo.ts';
 import {
   genericErrorBody,
+  type InFlightRequests,
   installHooks,
   recordAnswer,
   requestIdFrom,
@@ -102,6 +103,8 @@ export interface NoraApp {
   readonly gc: GcScheduler;
   /** Every route Fastify registered (method, URL pattern), for checks over all routes. */
   readonly routes: readonly { readonly method: string; readonly url: string }[];
+  /** Requests not yet answered: a shutdown that gives up on them logs them (`cut`). */
+  readonly inFlight: InFlightRequests;
   close(): Promise<void>;
 }
 
@@ -654,7 +657,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     memo,
     trusted,
   };
-  installHooks(fastify, hookOptions);
+  const inFlight = installHooks(fastify, hookOptions);
   const memoHits = metrics.counter(
     'nora_answer_memo_hits_total',
     'GET/HEAD requests answered from the answer memo (kept small answers), before routing',
@@ -770,6 +773,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     fastify,
     context,
     routes,
+    inFlight,
     gc,
     reload(next: AppConfig): string[] {
       // Throws (RepositoryConfigError) before anything is applied when the new set is invalid.
