@@ -37,6 +37,8 @@ import {
   openDatabase,
   probeDatabaseWrite,
 } from './db/database.ts';
+import { sqliteHandleOf } from './db/sqlite-handle.ts';
+import { freesSpace } from './db/reserve.ts';
 import type { FormatContext, FormatModule } from './formats/format.ts';
 import { FORMATS } from './formats/index.ts';
 import { type GcScheduler, startGcScheduler } from './gc/scheduler.ts';
@@ -491,6 +493,14 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       httpServer(
         opts,
         (req, res) => {
+          // A DELETE frees space: on a full disk its writes may use the database's space
+          // reserve (db/reserve.ts), so an operator can free space through NORA.
+          if (req.method === 'DELETE') {
+            freesSpace(sqliteHandleOf(db)?.reserve, () => {
+              handler(req, res);
+            });
+            return;
+          }
           // memoDuties is set below, before the server listens.
           if (!memo.serve(req, res, memoDuties)) handler(req, res);
         },
@@ -728,6 +738,13 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     probeWrite: () => driver.probeWrite?.(BLOBS_PREFIX) ?? Promise.resolve(),
     checkDatabase: () => checkDatabase(db),
     probeDatabaseWrite: probeDatabase,
+    databaseSpace: () => {
+      const reserve = sqliteHandleOf(db)?.reserve;
+      if (reserve === undefined) return undefined;
+      // Room again (space freed outside NORA, or by gc): the reserve is made again first.
+      reserve.ensure();
+      return { full: reserve.full, reserve: reserve.state };
+    },
     totalSizeBytes: () => blobs.totalSize(),
     registries: () => new Map(formats.map((f) => [f.format, isEnabled(config, f.format)])),
     upstreams: () => proxy.circuits(),
@@ -766,6 +783,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     metrics,
     log: () => log,
     beforeMark: () => proxy.state.flush(),
+    // A pass frees space: its index removals may use the reserve on a full disk.
+    freesSpace: (work) => freesSpace(sqliteHandleOf(db)?.reserve, work),
+    // Space freed: the reserve a full disk used up is made again (db/reserve.ts).
+    afterPass: () => sqliteHandleOf(db)?.reserve?.ensure(),
   });
   closeTasks.push(() => gc.stop());
 
