@@ -5,9 +5,14 @@
  * listed as NFC, whichever was used to upload, fetch, overwrite, list or delete.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import bcrypt from 'bcryptjs';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { send } from '../../helpers/send.ts';
+import { removeDir } from '../../helpers/tmp.ts';
 
 // As curl writes them on the request line (lower-case percent-encoding of the UTF-8 bytes).
 const NFD = 'cafe%cc%81';
@@ -73,5 +78,63 @@ describe('raw names: NFC and NFD are one name', () => {
     const del = await send(port, 'DELETE', `/raw/d/${NFD}.txt`);
     assert.ok(del.status === 204 || del.status === 200, `${del.status} ${del.body}`);
     assert.equal((await get(`d/${NFC}.txt`)).status, 404);
+  });
+});
+
+describe('raw names: an [[auth.rules]] path in NFD covers the NFC name', () => {
+  let server: TestServer;
+  let dir = '';
+  const basic = (user: string) => `Basic ${Buffer.from(`${user}:${user}-pw`).toString('base64')}`;
+
+  before(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-raw-nfd-rule-'));
+    const htpasswd = path.join(dir, 'users.htpasswd');
+    await fs.writeFile(
+      htpasswd,
+      `alice:${bcrypt.hashSync('alice-pw', 4)}\nbob:${bcrypt.hashSync('bob-pw', 4)}\n`,
+    );
+    server = await startTestServer({
+      config: {
+        auth: {
+          enabled: true,
+          anonymous_read: true,
+          htpasswd_file: htpasswd,
+          // As a macOS editor may save it: decomposed.
+          rules: [
+            {
+              repositories: ['raw-hosted'],
+              paths: ['cafe\u0301/**'],
+              users: ['alice'],
+              actions: ['read', 'write'],
+            },
+          ],
+        },
+      },
+    });
+  });
+  after(async () => {
+    await server.close();
+    await removeDir(dir);
+  });
+
+  test('the rule grants its user, and only its user, the folder in either spelling', async () => {
+    for (const folder of [NFC, NFD]) {
+      const put = await send(
+        server.port,
+        'PUT',
+        `/raw/${folder}/${folder === NFC ? 'a' : 'b'}.txt`,
+        { authorization: basic('alice'), 'content-type': 'text/plain' },
+        'x',
+      );
+      assert.equal(put.status, 201, `${folder}: ${put.body}`);
+    }
+    const other = await send(
+      server.port,
+      'PUT',
+      `/raw/${NFC}/c.txt`,
+      { authorization: basic('bob'), 'content-type': 'text/plain' },
+      'x',
+    );
+    assert.equal(other.status, 403, other.body);
   });
 });
