@@ -48,6 +48,8 @@ import {
   openDatabase,
   probeDatabaseWrite,
 } from './db/database.ts';
+import { sqliteHandleOf } from './db/sqlite-handle.ts';
+import { freesSpace } from './db/reserve.ts';
 import type { FormatContext, FormatModule } from './formats/format.ts';
 import { FORMATS } from './formats/index.ts';
 import { type GcScheduler, startGcScheduler } from './gc/scheduler.ts';
@@ -55,6 +57,7 @@ import { unavailableMount } from './formats/unavailable.ts';
 import { AnswerMemo, type MemoHitDuties } from './http/answer-memo.ts';
 import {
   genericErrorBody,
+  type InFlightRequests,
   installHooks,
   recordAnswer,
   requestIdFrom,
@@ -113,6 +116,8 @@ export interface NoraApp {
   readonly gc: GcScheduler;
   /** Every route Fastify registered (method, URL pattern), for checks over all routes. */
   readonly routes: readonly { readonly method: string; readonly url: string }[];
+  /** Requests not yet answered: a shutdown that gives up on them logs them (`cut`). */
+  readonly inFlight: InFlightRequests;
   close(): Promise<void>;
 }
 
@@ -500,6 +505,14 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       httpServer(
         opts,
         (req, res) => {
+          // A DELETE frees space: on a full disk its writes may use the database's space
+          // reserve (db/reserve.ts), so an operator can free space through NORA.
+          if (req.method === 'DELETE') {
+            freesSpace(sqliteHandleOf(db)?.reserve, () => {
+              handler(req, res);
+            });
+            return;
+          }
           // memoDuties is set below, before the server listens.
           if (!memo.serve(req, res, memoDuties)) handler(req, res);
         },
@@ -670,7 +683,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     memo,
     trusted,
   };
-  installHooks(fastify, hookOptions);
+  const inFlight = installHooks(fastify, hookOptions);
   const memoHits = metrics.counter(
     'nora_answer_memo_hits_total',
     'GET/HEAD requests answered from the answer memo (kept small answers), before routing',
@@ -741,6 +754,13 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     probeWrite: () => driver.probeWrite?.(BLOBS_PREFIX) ?? Promise.resolve(),
     checkDatabase: () => checkDatabase(db),
     probeDatabaseWrite: probeDatabase,
+    databaseSpace: () => {
+      const reserve = sqliteHandleOf(db)?.reserve;
+      if (reserve === undefined) return undefined;
+      // Room again (space freed outside NORA, or by gc): the reserve is made again first.
+      reserve.ensure();
+      return { full: reserve.full, reserve: reserve.state };
+    },
     totalSizeBytes: () => blobs.totalSize(),
     registries: () => new Map(formats.map((f) => [f.format, isEnabled(config, f.format)])),
     upstreams: () => proxy.circuits(),
@@ -780,6 +800,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     metrics,
     log: () => log,
     beforeMark: () => proxy.state.flush(),
+    // A pass frees space: its index removals may use the reserve on a full disk.
+    freesSpace: (work) => freesSpace(sqliteHandleOf(db)?.reserve, work),
+    // Space freed: the reserve a full disk used up is made again (db/reserve.ts).
+    afterPass: () => sqliteHandleOf(db)?.reserve?.ensure(),
   });
   closeTasks.push(() => gc.stop());
 
@@ -787,6 +811,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     fastify,
     context,
     routes,
+    inFlight,
     gc,
     reload(next: AppConfig): string[] {
       // Throws (RepositoryConfigError) before anything is applied when the new set is invalid.

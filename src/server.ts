@@ -79,8 +79,11 @@ export async function startServer(
       // The running value: a reload may have changed it.
       const seconds = app.context.config().server.shutdown_timeout;
       const timer = setTimeout(() => {
-        log.error(`in-flight requests did not finish within ${seconds}s; exiting`);
-        process.exit(1);
+        // Exiting closes their connections without an answer: their access lines, written
+        // now with `"cut":"shutdown"`, are the only trace of them (which uploads were lost).
+        const cut = app.inFlight.cut('shutdown');
+        log.error({ cut }, `in-flight requests did not finish within ${seconds}s; exiting`);
+        void flushLog(log).finally(() => process.exit(1));
       }, seconds * 1000);
       timer.unref();
       idleGc.stop();

@@ -11,6 +11,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import { adaptNodeSqlite } from './node-sqlite-dialect.ts';
 import { coreMigrations } from './core-migrations.ts';
+import { RESERVE_BYTES, SpaceReserve } from './reserve.ts';
 import { registerSqliteHandle, SqliteHandle, sqliteHandleOf } from './sqlite-handle.ts';
 import type { CoreTables } from './tables.ts';
 
@@ -23,6 +24,11 @@ export interface OpenDatabaseOptions {
   readonly migrations?: Migrations;
   /** Called after every statement that may write (node-sqlite-dialect.ts `mayWrite`). */
   readonly onWrite?: () => void;
+  /**
+   * Bytes of disk kept free next to the database (`<file>-reserve`, db/reserve.ts) for writes
+   * on a full disk; 0: none. Default RESERVE_BYTES for a file, none in memory.
+   */
+  readonly reserveBytes?: number;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
@@ -38,8 +44,15 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
   // NORMAL in WAL mode: commits are atomic and consistent but not synced; writers that answer
   // "stored" call SqliteHandle.syncWal() (an off-thread fdatasync shared by concurrent commits)
   // before they answer. See sqlite-handle.ts for what holds across a power loss.
-  const handle = new SqliteHandle(sqlite, options.file, options.onWrite);
-  const database = adaptNodeSqlite(sqlite, options.onWrite);
+  const reserveBytes = options.reserveBytes ?? RESERVE_BYTES;
+  const reserve =
+    options.file === ':memory:' || reserveBytes <= 0
+      ? undefined
+      : new SpaceReserve(options.file, reserveBytes);
+  // Made now when the disk has room (kept when an earlier run left it).
+  reserve?.ensure();
+  const handle = new SqliteHandle(sqlite, options.file, options.onWrite, reserve);
+  const database = adaptNodeSqlite(sqlite, options.onWrite, reserve);
   const db = new Kysely<CoreTables>({
     dialect: new SqliteDialect({
       database: {

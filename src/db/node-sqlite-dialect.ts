@@ -6,12 +6,21 @@
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
+import { retryOnFull, type SpaceReserve } from './reserve.ts';
 
 const STATEMENT_CACHE_LIMIT = 500;
 
 type SqlValue = null | number | bigint | string | Uint8Array;
 
-export function adaptNodeSqlite(db: DatabaseSync, onWrite?: () => void): SqliteDatabase {
+/**
+ * `reserve`: a statement that may write and fails with SQLITE_FULL releases it and runs once
+ * more (db/reserve.ts retryOnFull): Kysely's COMMIT, or a DELETE outside a transaction.
+ */
+export function adaptNodeSqlite(
+  db: DatabaseSync,
+  onWrite?: () => void,
+  reserve?: SpaceReserve,
+): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
   return {
     close: () => {
@@ -21,10 +30,13 @@ export function adaptNodeSqlite(db: DatabaseSync, onWrite?: () => void): SqliteD
       const cached = cache.get(sql);
       if (cached) return cached;
       const statement = db.prepare(sql);
+      const writes = mayWrite(sql);
       let adapted = adaptStatement(
         statement,
-        onWrite !== undefined && mayWrite(sql) ? onWrite : undefined,
+        onWrite !== undefined && writes ? onWrite : undefined,
       );
+      if (reserve !== undefined && writes && !ROLLBACK.test(sql))
+        adapted = retriedOnFull(db, reserve, adapted);
       if (ROLLBACK.test(sql)) adapted = skipWithoutTransaction(db, adapted);
       if (cache.size >= STATEMENT_CACHE_LIMIT) cache.clear();
       cache.set(sql, adapted);
@@ -46,6 +58,19 @@ function skipWithoutTransaction(db: DatabaseSync, statement: SqliteStatement): S
     ...statement,
     run: (parameters) =>
       db.isTransaction ? statement.run(parameters) : { changes: 0, lastInsertRowid: 0 },
+  };
+}
+
+/** `statement` with its `run` and `all` retried once on a full disk (db/reserve.ts). */
+function retriedOnFull(
+  db: DatabaseSync,
+  reserve: SpaceReserve,
+  statement: SqliteStatement,
+): SqliteStatement {
+  return {
+    ...statement,
+    all: (parameters) => retryOnFull(db, reserve, () => statement.all(parameters)),
+    run: (parameters) => retryOnFull(db, reserve, () => statement.run(parameters)),
   };
 }
 

@@ -29,6 +29,7 @@ import path from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Kysely } from 'kysely';
 import { SharedSync } from '../core/shared-sync.ts';
+import type { SpaceReserve } from './reserve.ts';
 
 export class SqliteHandle {
   /** The connection Kysely uses: run statements on it only inside `exclusive()`. */
@@ -47,9 +48,13 @@ export class SqliteHandle {
   /** The store's write generation (core/write-generation.ts), bumped after `exclusive()` work. */
   readonly onWrite: (() => void) | undefined;
 
-  constructor(db: DatabaseSync, file: string, onWrite?: () => void) {
+  /** The disk space kept for writes on a full disk (db/reserve.ts); none in memory. */
+  readonly reserve: SpaceReserve | undefined;
+
+  constructor(db: DatabaseSync, file: string, onWrite?: () => void, reserve?: SpaceReserve) {
     this.db = db;
     this.onWrite = onWrite;
+    this.reserve = reserve;
     this.#wal = file === ':memory:' || file === '' ? undefined : `${path.resolve(file)}-wal`;
   }
 

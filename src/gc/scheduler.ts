@@ -27,6 +27,10 @@ export interface GcSchedulerOptions {
   readonly log: () => Logger;
   /** Runs before each mark (the proxy engine's queued rows written). */
   readonly beforeMark?: () => Promise<void>;
+  /** Runs a pass (work that frees space: db/reserve.ts freesSpace); default: as it is. */
+  readonly freesSpace?: <R>(work: () => R) => R;
+  /** Runs after each pass that removed something (the database's space reserve made again). */
+  readonly afterPass?: () => void;
   /** Overrides FIRST_PASS_DELAY_MS (tests). */
   readonly firstDelayMs?: number;
 }
@@ -59,14 +63,19 @@ export function startGcScheduler(options: GcSchedulerOptions): GcScheduler {
     if (!settings.enabled || stopped) return undefined;
     lastPassAt = Date.now();
     try {
-      const report = await collectGarbage({
-        db: options.db,
-        blobs: options.blobs,
-        formats: options.formats,
-        graceSeconds: settings.grace,
-        apply: !settings.dry_run,
-        ...(options.beforeMark === undefined ? {} : { beforeMark: options.beforeMark }),
-      });
+      const collect = (): ReturnType<typeof collectGarbage> =>
+        collectGarbage({
+          db: options.db,
+          blobs: options.blobs,
+          formats: options.formats,
+          graceSeconds: settings.grace,
+          apply: !settings.dry_run,
+          ...(options.beforeMark === undefined ? {} : { beforeMark: options.beforeMark }),
+        });
+      const report = await (options.freesSpace === undefined
+        ? collect()
+        : options.freesSpace(collect));
+      if (report.apply) options.afterPass?.();
       metrics.record(
         report.apply ? report.blobs : 0,
         report.apply ? report.bytes + report.spoolBytes : 0,

@@ -120,7 +120,45 @@ export interface HookOptions {
 /** Probes: never limited, never authenticated (a wrong credential must not fail a probe). */
 const PROBES = new Set(['/health', '/ready']);
 
-export function installHooks(app: FastifyInstance, options: HookOptions): void {
+/** What installHooks hands back: the requests still in flight, for a shutdown that cuts them. */
+export interface InFlightRequests {
+  /** How many requests Fastify has not finished answering. */
+  count(): number;
+  /**
+   * Writes the access line of every request still in flight, with `cut` set to `reason`, and
+   * forgets them: the shutdown is about to end the process (server.ts, `shutdown_timeout`),
+   * which closes their connections without an answer, so no other line would be written. Each
+   * line carries what is known so far: `status` (the one sent when headers went out, else 503,
+   * what a closing server answers), `bytesIn` (request body bytes received) and `bytesOut`
+   * (bytes written to the connection for the answer, headers included). Returns how many were
+   * logged.
+   */
+  cut(reason: 'shutdown'): number;
+}
+
+/** Per request in flight: where its connection's byte counters stood when it started. */
+interface InFlight {
+  readonly reply: FastifyReply;
+  /** Body bytes received so far (counted as node:http hands them to the request stream). */
+  bodyBytes: number;
+  readonly writtenAtStart: number;
+}
+
+/**
+ * Counts into `entry.bodyBytes` every body chunk node:http's parser pushes into `req` (read by
+ * the handler or still buffered): the bytes of an upload received so far, which the connection's
+ * counters cannot tell (the first body bytes often arrive in the packet of the headers). Set
+ * while the request event runs, before the parser pushes the first chunk.
+ */
+function countBodyBytes(req: IncomingMessage, entry: InFlight): void {
+  const push = req.push.bind(req);
+  req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (chunk instanceof Uint8Array) entry.bodyBytes += chunk.byteLength;
+    return push(chunk, encoding);
+  };
+}
+
+export function installHooks(app: FastifyInstance, options: HookOptions): InFlightRequests {
   // Set per request in onRequest; null here keeps Fastify's request shape stable.
   app.decorateRequest('principal', null, []);
   app.decorateRequest('userTried', null);
@@ -138,6 +176,8 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
   // Requests whose answer Fastify finished (onResponse ran): a connection closing after that is
   // not an abort.
   const answered = new WeakSet<FastifyRequest>();
+  // Requests not yet answered nor closed: logged as cut when a shutdown ends the process.
+  const inFlight = new Map<FastifyRequest, InFlight>();
 
   // Callback-style hooks throughout: an async hook costs each request a promise and a microtask
   // hop per hook (three hooks: ~15% of a small GET's CPU). A sync throw is Fastify's done(err).
@@ -147,10 +187,20 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
     // Kept for the access line: a handler that destroys the request stream detaches it from its
     // socket (recordAnswer, `detached`).
     request.peerSocket = request.raw.socket;
+    const entry: InFlight = {
+      reply,
+      bodyBytes: 0,
+      writtenAtStart: request.peerSocket.bytesWritten,
+    };
+    inFlight.set(request, entry);
+    if (request.headers['content-length'] !== undefined || request.headers['transfer-encoding']) {
+      countBodyBytes(request.raw, entry);
+    }
     // A client that goes away before its answer is complete (an upload whose client closes
     // before reading the 201, a cut download) gets no onResponse: its access line and metrics
     // come from here, status 499 (nginx's "client closed request") when nothing was sent yet.
     reply.raw.once('close', () => {
+      inFlight.delete(request);
       if (reply.raw.writableFinished || answered.has(request)) return;
       recordAnswer(
         options,
@@ -256,6 +306,7 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
 
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
     answered.add(request);
+    inFlight.delete(request);
     recordAnswer(
       options,
       request.log,
@@ -272,6 +323,38 @@ export function installHooks(app: FastifyInstance, options: HookOptions): void {
     );
     done();
   });
+
+  return {
+    count: () => inFlight.size,
+    cut(reason) {
+      const cut = [...inFlight];
+      inFlight.clear();
+      for (const [request, { reply, bodyBytes, writtenAtStart }] of cut) {
+        answered.add(request);
+        const socket = request.peerSocket;
+        recordAnswer(
+          options,
+          request.log,
+          rawPath(request),
+          request.method,
+          request.raw.url,
+          reply.raw.headersSent ? reply.statusCode : 503,
+          reply.elapsedTime / 1000,
+          undefined,
+          false,
+          request,
+          undefined,
+          { socket, trusted: options.trusted },
+          {
+            cut: reason,
+            bytesIn: bodyBytes,
+            bytesOut: socket === null ? undefined : socket.bytesWritten - writtenAtStart,
+          },
+        );
+      }
+      return cut.length;
+    },
+  };
 }
 
 /** The access log line's writer: Fastify's request logger, or the root one with `reqId`. */
@@ -312,6 +395,8 @@ export function recordAnswer(
     readonly socket: Socket | null;
     readonly trusted?: ((address: string | undefined) => boolean) | undefined;
   },
+  /** More fields of the line (a request cut by a shutdown: `cut`, `bytesIn`, `bytesOut`). */
+  extra?: Readonly<Record<string, unknown>>,
 ): void {
   options.metrics.recordRequest(options.registryLabel(pathname), method, status, seconds);
   // The raw URL: the logger redacts credentials in it (npm logout's token path) for every line.
@@ -364,6 +449,7 @@ export function recordAnswer(
     if (claimed !== null) fields['userTried'] = claimed;
   }
   if (aborted) fields['aborted'] = true;
+  if (extra !== undefined) Object.assign(fields, extra);
   log.info(fields, 'request');
 }
 

@@ -25,6 +25,12 @@ export interface HealthSources {
    * probeDatabaseWrite); throws DatabaseWriteError. Cached like probeWrite.
    */
   readonly probeDatabaseWrite?: () => Promise<void>;
+  /**
+   * The database's disk space (db/reserve.ts): `full` when a write met SQLITE_FULL since the
+   * reserve was last made, and the reserve's state. Undefined: an in-memory database.
+   */
+  readonly databaseSpace?: () =>
+    { readonly full: boolean; readonly reserve: 'held' | 'released' | 'none' } | undefined;
   readonly totalSizeBytes: () => Promise<number>;
   /** Format → enabled; answers `registries` in /health. */
   readonly registries: () => ReadonlyMap<FormatName, boolean>;
@@ -78,6 +84,8 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
     // The metadata database refusing writes refuses every upload just the same (503 "the
     // metadata database is not writable"): "degraded" too, naming the file that stops it.
     const databaseError = await databaseWriteProblem();
+    const space = sources.databaseSpace?.();
+    const databaseFull = space?.full === true;
     const total = reachable ? await sources.totalSizeBytes().catch(() => 0) : 0;
     const registries = Object.fromEntries(
       [...sources.registries()].map(([name, enabled]) => [name, enabled ? 'ok' : 'disabled']),
@@ -85,7 +93,7 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
     const body = {
       status: !reachable
         ? 'unhealthy'
-        : writable && databaseError === undefined
+        : writable && databaseError === undefined && !databaseFull
           ? 'healthy'
           : 'degraded',
       version: sources.version,
@@ -100,6 +108,8 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
       database: {
         writable: databaseError === undefined,
         ...(databaseError === undefined ? {} : { write_error: databaseError }),
+        // A write met a full disk (SQLITE_FULL): the reserve was used for it, or there was none.
+        ...(space === undefined ? {} : { full: databaseFull, space_reserve: space.reserve }),
       },
       registries,
       upstreams: sources.upstreams?.() ?? {},

@@ -88,7 +88,10 @@ export type Refresh =
   /** The cached copy is still current (304, or a HEAD with the same digest). */
   | {
       readonly kind: 'unchanged';
+      /** What the 304 sent (none: the stored ones stay). */
       readonly etag?: string | undefined;
+      /** The 304's Last-Modified, epoch ms (none: the stored one stays). */
+      readonly modifiedAt?: number | undefined;
       readonly upstream?: string | undefined;
     }
   /** New content, already in the blob store (see storeDocument). */
@@ -437,9 +440,17 @@ export class ProxyEngine {
             'UPSTREAM_FAILED',
             'upstream reported "unchanged" for content we do not have',
           );
-        await this.state.touch(request.registry, request.key, now, outcome.etag);
+        await this.state.touch(request.registry, request.key, now, {
+          etag: outcome.etag,
+          modifiedAt: outcome.modifiedAt,
+        });
         return {
-          entry: { ...cached, fetchedAt: now, etag: outcome.etag ?? cached.etag },
+          entry: {
+            ...cached,
+            fetchedAt: now,
+            etag: outcome.etag ?? cached.etag,
+            modifiedAt: outcome.modifiedAt ?? cached.modifiedAt,
+          },
           stale: false,
           result: 'revalidated',
         };

@@ -11,6 +11,7 @@ import { RegistryError } from '../core/errors.ts';
 import { readAllBounded } from '../core/streams.ts';
 import { isUpstreamFailure, type ProxyEngine, type Refresh } from './engine.ts';
 import type { CachedEntry } from './state.ts';
+import { conditionalHeaders, validatorsOf } from './validators.ts';
 import {
   answeredAbsent,
   toUpstreamError,
@@ -120,13 +121,22 @@ export type Revalidated =
       /** Its Content-Type. */
       readonly type: string | undefined;
       readonly etag: string | undefined;
+      /** Its Last-Modified, epoch ms. */
+      readonly modifiedAt: number | undefined;
     }
-  | { readonly kind: 'unchanged'; readonly etag: string | undefined }
+  | {
+      readonly kind: 'unchanged';
+      /** The 304's ETag, else the stored one. */
+      readonly etag: string | undefined;
+      /** The 304's Last-Modified (epoch ms), else the stored one. */
+      readonly modifiedAt: number | undefined;
+    }
   | { readonly kind: 'absent' };
 
 /**
- * GETs the metadata document at `path` from `target`, revalidating (If-None-Match) the cached
- * copy when it came from this upstream. A status in `absent` says the upstream does not have it;
+ * GETs the metadata document at `path` from `target`, revalidating the cached copy when it came
+ * from this upstream (If-None-Match with its ETag, If-Modified-Since with its Last-Modified: an
+ * upstream that sends no ETag is asked too). A status in `absent` says the upstream does not have it;
  * any status but 200 (or a 304 to our validator) is the upstream's failure; the body is read
  * whole, at most `maxBytes` (with `refuseDeclared`, a larger Content-Length is refused before any
  * of it is read). `what` names the document in messages (`the page of x`). `check` judges a 200's
@@ -149,7 +159,8 @@ export async function fetchRevalidated(
     readonly check?: (body: Buffer) => string | undefined;
   },
 ): Promise<Revalidated> {
-  const revalidate = cached?.etag !== undefined && cached.upstream === target.label;
+  const conditions = conditionalHeaders(cached, target);
+  const revalidate = Object.keys(conditions).length > 0;
   const response = await client.request(target, {
     method: 'GET',
     path: request.path,
@@ -157,7 +168,7 @@ export async function fetchRevalidated(
     headers: {
       ...(request.accept === undefined ? {} : { accept: request.accept }),
       'accept-encoding': 'identity',
-      ...(revalidate ? { 'if-none-match': cached.etag } : {}),
+      ...conditions,
     },
     callerVerdict: request.check !== undefined,
   });
@@ -189,7 +200,12 @@ async function readRevalidated(
 ): Promise<Revalidated> {
   if (response.status === 304 && revalidate && cached !== undefined) {
     response.body.destroy();
-    return { kind: 'unchanged', etag: response.header('etag') ?? cached.etag };
+    const sent = validatorsOf(response);
+    return {
+      kind: 'unchanged',
+      etag: sent.etag ?? cached.etag,
+      modifiedAt: sent.modifiedAt ?? cached.modifiedAt,
+    };
   }
   if (answeredAbsent(response, target.label, request.what, request.absent)) {
     return { kind: 'absent' };
@@ -215,7 +231,7 @@ async function readRevalidated(
     kind: 'document',
     body,
     type: response.header('content-type'),
-    etag: response.header('etag'),
+    ...validatorsOf(response),
   };
 }
 
@@ -267,7 +283,12 @@ export async function refreshInOrder(
     // rather than switch to a later upstream's content.
     if (failure !== undefined && cachedFrom >= 0 && cachedFrom < index) throw failure;
     if (fetched.kind === 'unchanged') {
-      return { kind: 'unchanged', etag: fetched.etag, upstream: target.label };
+      return {
+        kind: 'unchanged',
+        etag: fetched.etag,
+        modifiedAt: fetched.modifiedAt,
+        upstream: target.label,
+      };
     }
     try {
       const stored = await steps.store(fetched, target, index);

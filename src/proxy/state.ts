@@ -1,6 +1,6 @@
 /**
  * Proxy freshness state in SQL: for each (repository, key) the content digest last fetched, its
- * ETag, media type, size and when it was fetched. The bytes themselves are blobs in the shared
+ * ETag and Last-Modified upstream, media type, size and when it was fetched. The bytes themselves are blobs in the shared
  * blob store. Keys are chosen by the format (`packument:<name>`, `tag@<route>:<name>:<tag>`…).
  *
  * `proxyMigrations` is exported for every format with proxy repositories to include in its
@@ -23,6 +23,11 @@ export type ProxyEntriesTable = {
   upstream: string | null;
   /** Epoch ms of the last successful fetch or revalidation. */
   fetched_at: number;
+  /**
+   * The upstream's `Last-Modified`, epoch ms (whole seconds), when it sent one: asked with
+   * If-Modified-Since on revalidation and served as the file's Last-Modified. Null: none known.
+   */
+  modified_at: number | null;
 };
 
 export type ProxyTables = {
@@ -46,6 +51,13 @@ export const proxyMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Named after every migration before it (Kysely refuses, on an existing database, a new name
+  // that sorts before one already run), not in the 03xx block of the table it changes.
+  '0900_proxy_entries_modified_at': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('proxy_entries').addColumn('modified_at', 'integer').execute();
+    },
+  },
 };
 
 /** One cached entry as the engine and formats see it. */
@@ -58,9 +70,19 @@ export interface CachedEntry {
   readonly etag: string | undefined;
   readonly upstream: string | undefined;
   readonly fetchedAt: number;
+  /**
+   * The upstream's Last-Modified, epoch ms, when it sent one (the validator asked with
+   * If-Modified-Since, and what a proxied file's Last-Modified says); undefined: none known.
+   */
+  readonly modifiedAt?: number | undefined;
 }
 
 export type EntryInput = Omit<CachedEntry, 'key' | 'fetchedAt'>;
+
+/** What a cached file's `Last-Modified` says: the upstream's when known, else when it was fetched. */
+export function lastModifiedOf(entry: Pick<CachedEntry, 'modifiedAt' | 'fetchedAt'>): number {
+  return entry.modifiedAt ?? entry.fetchedAt;
+}
 
 /** Keys whose last write is remembered (see ProxyStateStore.writtenSince). */
 const KEPT_WRITES = 16_384;
@@ -142,6 +164,7 @@ export class ProxyStateStore {
                 r.etag,
                 r.upstream,
                 r.fetched_at,
+                r.modified_at,
               );
             }
             sqlite.db.exec('COMMIT');
@@ -224,6 +247,7 @@ export class ProxyStateStore {
       etag: entry.etag ?? null,
       upstream: entry.upstream ?? null,
       fetched_at: fetchedAt,
+      modified_at: entry.modifiedAt ?? null,
     };
     if (this.#sqlite !== undefined) {
       this.#later(row);
@@ -241,6 +265,7 @@ export class ProxyStateStore {
           etag: row.etag,
           upstream: row.upstream,
           fetched_at: row.fetched_at,
+          modified_at: row.modified_at,
         }),
       )
       .execute();
@@ -248,19 +273,45 @@ export class ProxyStateStore {
     return toEntry(row);
   }
 
-  /** Marks an entry fresh again after a successful revalidation. */
-  async touch(repository: string, key: string, fetchedAt: number, etag?: string): Promise<void> {
+  /**
+   * Marks an entry fresh again after a successful revalidation (a 304). `validators`: what the
+   * 304 sent (RFC 9110 §15.4.5: the ETag and Last-Modified a 200 would have); one not given keeps
+   * the stored one.
+   */
+  async touch(
+    repository: string,
+    key: string,
+    fetchedAt: number,
+    validators: {
+      readonly etag?: string | undefined;
+      readonly modifiedAt?: number | undefined;
+    } = {},
+  ): Promise<void> {
+    const { etag, modifiedAt } = validators;
     if (this.#sqlite !== undefined) {
       const current = await this.get(repository, key);
       // UPDATE of an absent row changes nothing: neither does this. Otherwise the queued
       // upsert of the whole row does what the UPDATE would.
       if (current === undefined) return;
-      await this.put(repository, key, { ...current, etag: etag ?? current.etag }, fetchedAt);
+      await this.put(
+        repository,
+        key,
+        {
+          ...current,
+          etag: etag ?? current.etag,
+          modifiedAt: modifiedAt ?? current.modifiedAt,
+        },
+        fetchedAt,
+      );
       return;
     }
     await this.#db
       .updateTable('proxy_entries')
-      .set(etag === undefined ? { fetched_at: fetchedAt } : { fetched_at: fetchedAt, etag })
+      .set({
+        fetched_at: fetchedAt,
+        ...(etag === undefined ? {} : { etag }),
+        ...(modifiedAt === undefined ? {} : { modified_at: modifiedAt }),
+      })
       .where('repository', '=', repository)
       .where('key', '=', key)
       .execute();
@@ -319,10 +370,12 @@ export class ProxyStateStore {
 
 const SELECT_ENTRY = 'SELECT * FROM proxy_entries WHERE repository = ? AND key = ?';
 const UPSERT_ENTRY =
-  'INSERT INTO proxy_entries (repository, key, digest, size, media_type, etag, upstream, fetched_at)' +
-  ' VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repository, key) DO UPDATE SET' +
+  'INSERT INTO proxy_entries' +
+  ' (repository, key, digest, size, media_type, etag, upstream, fetched_at, modified_at)' +
+  ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repository, key) DO UPDATE SET' +
   ' digest = excluded.digest, size = excluded.size, media_type = excluded.media_type,' +
-  ' etag = excluded.etag, upstream = excluded.upstream, fetched_at = excluded.fetched_at';
+  ' etag = excluded.etag, upstream = excluded.upstream, fetched_at = excluded.fetched_at,' +
+  ' modified_at = excluded.modified_at';
 
 function toEntry(row: ProxyEntriesTable): CachedEntry {
   return {
@@ -333,5 +386,6 @@ function toEntry(row: ProxyEntriesTable): CachedEntry {
     etag: row.etag ?? undefined,
     upstream: row.upstream ?? undefined,
     fetchedAt: row.fetched_at,
+    ...(row.modified_at === null ? {} : { modifiedAt: row.modified_at }),
   };
 }

@@ -49,6 +49,7 @@ import {
   repositoryTargets,
   upstreamFailure,
 } from '../../proxy/in-order.ts';
+import { conditionalHeaders, validatorsOf } from '../../proxy/validators.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { FormatContext } from '../format.ts';
 import type { CargoSource, IndexEntry, IndexFile, OpenedCrate } from './model.ts';
@@ -429,7 +430,11 @@ export class CargoProxy implements CargoSource {
   async #storeIndex(
     repo: Repository,
     name: string,
-    upstreamBody: { readonly body: Buffer; readonly etag: string | undefined },
+    upstreamBody: {
+      readonly body: Buffer;
+      readonly etag: string | undefined;
+      readonly modifiedAt: number | undefined;
+    },
     target: UpstreamTarget,
     previous: CachedEntry | undefined,
     parsed: IndexEntry[] | undefined,
@@ -453,7 +458,7 @@ export class CargoProxy implements CargoSource {
       target,
     );
     if (pinned !== undefined) {
-      fetched = { body: pinned, etag: upstreamBody.etag };
+      fetched = { body: pinned, etag: upstreamBody.etag, modifiedAt: upstreamBody.modifiedAt };
       entries = parseIndexFile(pinned, name);
     }
     // The copy is answered from memory (parsed above) while its blob is written: a cold index
@@ -488,6 +493,7 @@ export class CargoProxy implements CargoSource {
         size: fetched.body.length,
         mediaType: 'text/plain',
         etag: fetched.etag,
+        modifiedAt: fetched.modifiedAt,
         upstream: target.label,
       },
     };
@@ -635,23 +641,21 @@ export class CargoProxy implements CargoSource {
       ttlSeconds: settings.ttl,
       serveStale: settings.serveStale,
       refresh: async (cached) => {
-        const revalidate = cached?.etag !== undefined && cached.upstream === target.label;
+        const conditions = conditionalHeaders(cached, target);
+        const revalidate = cached !== undefined && Object.keys(conditions).length > 0;
         let response;
         try {
           response = await this.#ctx.proxy.client.request(target, {
             method: 'GET',
             path: '/config.json',
-            headers: {
-              'accept-encoding': 'identity',
-              ...(revalidate ? { 'if-none-match': cached.etag } : {}),
-            },
+            headers: { 'accept-encoding': 'identity', ...conditions },
           });
         } catch (err) {
           throw toUpstreamError(err, target.label);
         }
         if (response.status === 304 && revalidate) {
           response.body.destroy();
-          return { kind: 'unchanged', etag: response.header('etag') ?? cached.etag };
+          return { kind: 'unchanged', ...validatorsOf(response) };
         }
         // Anything but a 200 (or the 304 above) is the upstream's failure: no status means absent.
         answeredAbsent(response, target.label, 'config.json', []);
@@ -673,7 +677,7 @@ export class CargoProxy implements CargoSource {
             digest: formatDigest(stored.digest),
             size: stored.size,
             mediaType: 'application/json',
-            etag: response.header('etag'),
+            ...validatorsOf(response),
             upstream: target.label,
           },
         };

@@ -32,7 +32,8 @@ import type { Logger } from '../../core/logger.ts';
 import { limitBytes, readAllBounded } from '../../core/streams.ts';
 import type { ProxyEngine, Refresh } from '../../proxy/engine.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
-import type { CachedEntry } from '../../proxy/state.ts';
+import { type CachedEntry, lastModifiedOf } from '../../proxy/state.ts';
+import { conditionalHeaders, validatorsOf } from '../../proxy/validators.ts';
 import {
   answeredAbsent,
   declaredLength,
@@ -359,10 +360,8 @@ export class GoProxy implements GoSource {
     let absent = 0;
     for (const target of targets) {
       try {
-        const headers: Record<string, string> = {};
-        if (cached !== undefined && cached.upstream === target.label && cached.etag) {
-          headers['if-none-match'] = cached.etag;
-        }
+        // If-None-Match and/or If-Modified-Since: an upstream without ETags is asked too.
+        const headers = conditionalHeaders(cached, target);
         const response = await this.#deps.proxy.client.request(target, {
           method: 'GET',
           path: `/${percentEncodePath(urlPath)}`,
@@ -372,7 +371,7 @@ export class GoProxy implements GoSource {
         });
         if (response.status === 304 && cached !== undefined) {
           response.body.destroy();
-          return { kind: 'unchanged', upstream: target.label };
+          return { kind: 'unchanged', ...validatorsOf(response), upstream: target.label };
         }
         if (answeredAbsent(response, target.label, urlPath, [404, 410])) {
           absent++;
@@ -483,7 +482,7 @@ export class GoProxy implements GoSource {
             digest: stored.digest,
             size: stored.size,
             mediaType: CONTENT_TYPE[kind],
-            etag: response.header('etag'),
+            ...validatorsOf(response),
             upstream: target.label,
           },
         };
@@ -680,7 +679,7 @@ export class GoProxy implements GoSource {
     return {
       size: entry.size,
       sha256: digest.hex,
-      modifiedAt: entry.fetchedAt,
+      modifiedAt: lastModifiedOf(entry),
       open: (range): Promise<Readable | Buffer> => {
         const held = this.#pending.get(entry.digest);
         if (held === undefined) return blobs.open(digest, range);
@@ -847,7 +846,7 @@ function inMemory(entry: CachedEntry, bytes: Buffer): OpenedModuleFile {
   return {
     size: bytes.length,
     sha256: parseDigest(entry.digest).hex,
-    modifiedAt: entry.fetchedAt,
+    modifiedAt: lastModifiedOf(entry),
     open: (range) => Promise.resolve(sliceRange(bytes, range)),
   };
 }

@@ -34,7 +34,7 @@ import {
   toUpstreamError,
   type UpstreamTarget,
 } from '../../proxy/upstream-client.ts';
-import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
+import { conditionalHeaders, validatorsOf } from '../../proxy/validators.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { chartFilename, readChartYaml } from './chart.ts';
@@ -268,7 +268,7 @@ export class HelmProxy implements HelmSource {
     });
     if (response.status === 304 && cached) {
       response.body.destroy();
-      return { kind: 'unchanged' as const, upstream: target.label };
+      return { kind: 'unchanged' as const, ...validatorsOf(response), upstream: target.label };
     }
     if (answeredAbsent(response, target.label, 'index.yaml', [404])) {
       return { kind: 'absent' as const };
@@ -310,7 +310,7 @@ export class HelmProxy implements HelmSource {
         digest,
         size: stored.size,
         mediaType: 'application/x-yaml',
-        etag: validatorOf(response),
+        ...validatorsOf(response),
         upstream: target.label,
       },
     };

@@ -55,7 +55,7 @@ import {
   type UpstreamTarget,
 } from '../../proxy/upstream-client.ts';
 import { asUpstreamError, repositoryTargets } from '../../proxy/in-order.ts';
-import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
+import { conditionalHeaders, validatorsOf } from '../../proxy/validators.ts';
 import type { AppConfig } from '../../config/schema.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -1035,7 +1035,7 @@ export class MavenProxy implements MavenSource {
         });
         if (response.status === 304 && cached) {
           response.body.destroy();
-          return { kind: 'unchanged' as const, upstream: target.label };
+          return { kind: 'unchanged' as const, ...validatorsOf(response), upstream: target.label };
         }
         if (answeredAbsent(response, target.label, path, [404])) {
           absent++;
@@ -1066,7 +1066,7 @@ export class MavenProxy implements MavenSource {
             digest,
             size: stored.size,
             mediaType: 'application/xml',
-            etag: validatorOf(response),
+            ...validatorsOf(response),
             upstream: target.label,
           },
         };

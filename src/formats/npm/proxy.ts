@@ -18,6 +18,7 @@ import { fillSourceOf } from '../../proxy/fill.ts';
 import { ABSENT, askInOrder, repositoryTargets } from '../../proxy/in-order.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
+import { conditionalHeaders, validatorsOf } from '../../proxy/validators.ts';
 import {
   answeredAbsent,
   toUpstreamError,
@@ -205,16 +206,14 @@ class NpmProxyUpstream implements NpmUpstream {
             accept: 'application/json',
             // Full packuments of popular packages are tens of MB; gzip cuts the transfer ~10×.
             'accept-encoding': 'gzip',
-            ...(revalidate && cached?.etag !== undefined && cached.upstream === target.label
-              ? { 'if-none-match': cached.etag }
-              : {}),
+            ...(revalidate ? conditionalHeaders(cached, target) : {}),
           },
         });
         if (response.status === 304 && cached) {
           response.body.destroy();
           return {
             kind: 'unchanged' as const,
-            etag: response.header('etag') ?? cached.etag,
+            ...validatorsOf(response),
             upstream: target.label,
           };
         }
@@ -239,7 +238,7 @@ class NpmProxyUpstream implements NpmUpstream {
             digest,
             size: stored.size,
             mediaType: 'application/json',
-            etag: response.header('etag'),
+            ...validatorsOf(response),
             upstream: target.label,
           },
         };

@@ -608,6 +608,7 @@ export class PypiProxy implements PypiSource {
               size: json.length,
               mediaType: 'application/json',
               etag: fetched.etag,
+              modifiedAt: fetched.modifiedAt,
               upstream: target.label,
             },
           };

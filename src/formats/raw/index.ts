@@ -27,6 +27,9 @@ export const RAW_PROTOCOL_PATH: ProtocolPath = {
 export const rawFormat: FormatModule = {
   format: 'raw',
   protocolPath: RAW_PROTOCOL_PATH,
+  // Request paths are NFC (paths.ts decodeSegment): `[[auth.rules]]` paths written in NFD (a
+  // macOS editor) are compared in NFC too.
+  rulePath: (path) => path.normalize('NFC'),
   mount: RAW_MOUNT,
   defaultRepository: RAW_DEFAULT_REPOSITORY,
   proxiedMetadataTtl: (config) => config.raw.proxy_ttl,

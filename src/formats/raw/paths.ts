@@ -2,7 +2,9 @@
  * Raw repository paths: what follows the mount (`/raw`, `/repository/<name>`), undecoded. Each
  * segment is percent-decoded once and checked, so a stored path is a plain `a/b/c.tar.gz`:
  * no empty, `.` or `..` segment (raw or encoded), no encoded separator (`%2F`, `%5C`), no control
- * or bidirectional-override character, bounded lengths. Paths name rows in the metadata store and bytes live in the
+ * or bidirectional-override character, bounded lengths, and in Unicode normalization form C
+ * (NFC): macOS tools send `cafe\u0301.txt` (NFD) where others send `caf\u00e9.txt`, and both name
+ * the same file, stored and listed as NFC. Paths name rows in the metadata store and bytes live in the
  * content-addressed blob store, so a path never reaches the file system at all.
  */
 import { RegistryError } from '../../core/errors.ts';
@@ -59,12 +61,17 @@ export function parseRawPath(rest: string): RawPath {
   return trailing ? { kind: 'dir', path } : { kind: 'file', path };
 }
 
-/** One segment, decoded and checked (see the module comment). */
+/**
+ * One segment, percent-decoded, normalized to NFC and checked (see the module comment): the one
+ * place a raw path is decoded, so every spelling of a name reaches the store as the same string.
+ * Throws BAD_REQUEST naming the problem.
+ */
 export function decodeSegment(segment: string): string {
   if (segment === '') throw bad('empty path segment ("//") in a raw path');
   let decoded: string;
   try {
-    decoded = decodeURIComponent(segment);
+    // NFC before the checks: the length bound applies to the name as stored.
+    decoded = decodeURIComponent(segment).normalize('NFC');
   } catch {
     throw bad('malformed percent-encoding in a raw path');
   }

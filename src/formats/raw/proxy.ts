@@ -24,14 +24,14 @@ import { isUpstreamFailure, type ProxyEngine } from '../../proxy/engine.ts';
 import { BlobFill } from '../../proxy/fill.ts';
 import { ABSENT, askInOrder, repositoryTargets } from '../../proxy/in-order.ts';
 import { isFresh } from '../../proxy/freshness.ts';
-import type { CachedEntry } from '../../proxy/state.ts';
+import { type CachedEntry, lastModifiedOf } from '../../proxy/state.ts';
 import {
   answeredAbsent,
   declaredLength,
   toUpstreamError,
   type UpstreamTarget,
 } from '../../proxy/upstream-client.ts';
-import { conditionalHeaders, validatorOf } from '../../proxy/validators.ts';
+import { conditionalHeaders, validatorsOf } from '../../proxy/validators.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { NegativeCache } from '../../proxy/negative-cache.ts';
@@ -186,7 +186,8 @@ export class RawProxy implements RawSource {
     return {
       size: entry.size,
       sha256: digest.hex,
-      modifiedAt: entry.fetchedAt,
+      // The upstream's Last-Modified when it sent one (kept through 304s), else the fetch time.
+      modifiedAt: lastModifiedOf(entry),
       open: (range) => blobs.open(digest, range),
     };
   }
@@ -210,11 +211,17 @@ export class RawProxy implements RawSource {
       if (response.status === 304 && cached !== undefined) {
         response.body.destroy();
         const now = Date.now();
-        await engine.state.touch(repo.name, key, now);
+        const sent = validatorsOf(response);
+        await engine.state.touch(repo.name, key, now, sent);
         engine.metrics.record(repo.name, 'revalidated');
         return {
           kind: 'file',
-          file: this.#fromStore({ ...cached, fetchedAt: now }),
+          file: this.#fromStore({
+            ...cached,
+            fetchedAt: now,
+            etag: sent.etag ?? cached.etag,
+            modifiedAt: sent.modifiedAt ?? cached.modifiedAt,
+          }),
           filling: false,
         };
       }
@@ -232,7 +239,7 @@ export class RawProxy implements RawSource {
         { body: response.body, size: announced, label: target.label },
         { maxBytes: settings.maxBytes },
       );
-      const validatorOut = validatorOf(response);
+      const validators = validatorsOf(response);
       const flightKey = `${repo.name}\n${path}`;
       const blobs = this.#deps.blobs;
       let committed: string | undefined;
@@ -245,7 +252,7 @@ export class RawProxy implements RawSource {
             digest: formatDigest(result.digest),
             size: result.size,
             mediaType: response.header('content-type'),
-            etag: validatorOut,
+            ...validators,
             upstream: target.label,
           });
           committed = result.digest.hex;
@@ -261,7 +268,7 @@ export class RawProxy implements RawSource {
           get sha256() {
             return committed;
           },
-          modifiedAt: Date.now(),
+          modifiedAt: validators.modifiedAt ?? Date.now(),
           open: (range) =>
             committed !== undefined
               ? blobs.open({ algorithm: 'sha256', hex: committed }, range)

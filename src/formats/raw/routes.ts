@@ -192,7 +192,8 @@ function pageOf(request: FastifyRequest): ListingPage {
   // A folder entry's JSON `name` ends with its slash (`auth/`): a client that builds its cursor
   // from the last entry's name sends that, and means the folder `auth` (a path is a file or a
   // folder, never both, so nothing else can be meant).
-  let after = params.get('after') ?? undefined;
+  // NFC as every stored name (see decodeSegment), so an NFD name from a macOS client matches.
+  let after = params.get('after')?.normalize('NFC');
   if (after?.endsWith('/') === true) after = after.slice(0, -1);
   if (after !== undefined && (after.length > 1024 || after.includes('/'))) {
     throw new RegistryError(

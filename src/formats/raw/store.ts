@@ -8,6 +8,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { RegistryError } from '../../core/errors.ts';
 import { exclusive, type SqliteHandle, sqliteHandleOf } from '../../db/sqlite-handle.ts';
 import type { CoreTables } from '../../db/tables.ts';
+import { retryOnFull } from '../../db/reserve.ts';
 import type { RawDirsTable, RawFilesTable, RawTables } from './migrations.ts';
 import { ancestors, splitPath } from './paths.ts';
 
@@ -475,8 +476,16 @@ type Outcome =
   | { readonly ok: true; readonly result: PutResult }
   | { readonly ok: false; readonly error: unknown };
 
-/** Runs `work` in one IMMEDIATE transaction on `sqlite` (rolled back when it throws). */
+/**
+ * Runs `work` in one IMMEDIATE transaction on `sqlite` (rolled back when it throws); on a full
+ * disk, in work that frees space (a DELETE), once more after the database's space reserve is
+ * released (db/reserve.ts).
+ */
 function transaction<R>(sqlite: SqliteHandle, work: () => R): R {
+  return retryOnFull(sqlite.db, sqlite.reserve, () => transactionOnce(sqlite, work));
+}
+
+function transactionOnce<R>(sqlite: SqliteHandle, work: () => R): R {
   sqlite.prepare('BEGIN IMMEDIATE').run();
   let result: R;
   try {

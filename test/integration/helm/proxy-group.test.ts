@@ -232,12 +232,12 @@ describe('helm proxy and group', () => {
     const key = `index#0@${upstreamId(upstreamUrl)}`;
     const entry = await engine.lookup('fx-proxy', key);
     assert.ok(entry);
-    await engine.state.touch('fx-proxy', key, Date.now() - 3_600_000, entry.etag);
+    await engine.state.touch('fx-proxy', key, Date.now() - 3_600_000, { etag: entry.etag });
     const r = await fetch(`${nora.url}/repository/fx-proxy/index.yaml`);
     assert.equal(r.status, 200);
     assert.equal(fixture.hits.get('/repo/index.yaml'), 1);
     fixture.down = true;
-    await engine.state.touch('fx-proxy', key, Date.now() - 3_600_000, entry.etag);
+    await engine.state.touch('fx-proxy', key, Date.now() - 3_600_000, { etag: entry.etag });
     const stale = await fetch(`${nora.url}/repository/fx-proxy/index.yaml`);
     assert.equal(stale.status, 200, 'served stale while the upstream is down');
     fixture.down = false;

@@ -73,7 +73,11 @@ describe('/health and start-up on a metadata database that cannot be written', {
         assert.equal(put.status, 201);
         const healthy = await healthUntil(first.server, () => true);
         assert.equal(healthy.body.status, 'healthy', JSON.stringify(healthy.body));
-        assert.deepEqual(healthy.body.database, { writable: true });
+        assert.deepEqual(healthy.body.database, {
+          writable: true,
+          full: false,
+          space_reserve: 'held',
+        });
       } finally {
         await first.server.close();
       }
@@ -160,6 +164,8 @@ describe('/health and start-up on a metadata database that cannot be written', {
           assert.deepEqual(degraded.body.database, {
             writable: false,
             write_error: `SQLITE_IOERR: nora.db-wal is not writable (${expectedErrno})`,
+            full: false,
+            space_reserve: 'held',
           });
           const logged = lines.find((line) => line.includes('cannot be written'));
           assert.ok(logged !== undefined, lines.join(''));

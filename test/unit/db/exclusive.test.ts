@@ -96,7 +96,7 @@ test('the proxy state store reads back what it wrote (precompiled statements)', 
       upstream: 'r#0',
       fetchedAt: 2000,
     });
-    await state.touch('r', 'k', 3000, '"f"');
+    await state.touch('r', 'k', 3000, { etag: '"f"' });
     assert.equal((await state.get('r', 'k'))?.etag, '"f"');
     await state.touch('r', 'k', 4000);
     const touched = await state.get('r', 'k');
@@ -124,7 +124,7 @@ test('the proxy state store writes behind: answered at once, committed together 
     const before = counted.writes;
     await state.put('r', 'k1', entry, 1000);
     await state.put('r', 'k2', entry, 1000);
-    await state.touch('r', 'k1', 2000, '"b"');
+    await state.touch('r', 'k1', 2000, { etag: '"b"' });
     // Visible to readers and to the memo's generation at once; not in the table yet.
     assert.ok(counted.writes > before);
     assert.equal((await state.get('r', 'k1'))?.etag, '"b"');

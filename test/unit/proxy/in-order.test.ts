@@ -90,6 +90,7 @@ const document = (etag: string): Revalidated => ({
   body: Buffer.from(etag),
   type: undefined,
   etag,
+  modifiedAt: undefined,
 });
 const updated = (label: string) => ({
   kind: 'updated' as const,
@@ -132,12 +133,12 @@ test('refreshInOrder: a copy from an earlier upstream that fails is kept, not sw
 test('refreshInOrder: unchanged ends it; ABSENT from store counts as absent; all absent is absent', async () => {
   assert.deepEqual(
     await refreshInOrder(targets, -1, {
-      fetch: () => Promise.resolve({ kind: 'unchanged', etag: '"e"' }),
+      fetch: () => Promise.resolve({ kind: 'unchanged', etag: '"e"', modifiedAt: undefined }),
       store: () => Promise.reject(new Error('unused')),
       onError: () => down,
       what: 'x',
     }),
-    { kind: 'unchanged', etag: '"e"', upstream: 'r#0' },
+    { kind: 'unchanged', etag: '"e"', modifiedAt: undefined, upstream: 'r#0' },
   );
   assert.deepEqual(
     await refreshInOrder(targets, -1, {
