@@ -448,7 +448,8 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
       await res.arrayBuffer();
       assert.equal(res.status, 404, `GET ${p} after its DELETE`);
     }
-    // Storage: blobs, the spool, the database, the serving process's PID; nothing else.
+    // Storage: blobs, the spool, the database (with its full-disk reserve, nora.db-reserve),
+    // the serving process's PID; nothing else.
     const root = server.config.storage.path;
     for (const file of await listFiles(root)) {
       const rel = path.relative(root, file);
@@ -456,7 +457,7 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
         rel.startsWith(`blobs${path.sep}`) ||
           rel.startsWith(`.tmp${path.sep}`) ||
           rel.startsWith(`.nora-serve${path.sep}`) ||
-          /\.db(-wal|-shm)?$/.test(rel),
+          /\.db(-wal|-shm|-reserve)?$/.test(rel),
         `a file outside blobs/, the spool, the database and the PID file: ${rel}`,
       );
     }
