@@ -660,7 +660,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     const answer = errorAnswer(
       error,
       guess,
-      { name: under.name, method },
+      { name: under.name, method, userAgent: request.headers['user-agent'] },
       {
         realm: `${baseUrl(request, config.server.public_url)}/v2/token`,
         service: REGISTRY_SERVICE,

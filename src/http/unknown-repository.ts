@@ -17,6 +17,7 @@ import type { RegistryError } from '../core/errors.ts';
 import type { FormatName } from '../config/schema.ts';
 import type { ClaimedPath, ErrorShape, FormatModule, RequestPath } from '../formats/format.ts';
 import { toRepository, type Repository } from '../repos/repository.ts';
+import { npmChallenge } from '../formats/npm/challenge.ts';
 import { BASIC_CHALLENGE } from './format-errors.ts';
 
 /** The protocol a path below `/repository/<name>` speaks, and the path its access check uses. */
@@ -90,12 +91,16 @@ function ociActions(method: string): string {
 /**
  * `err` in the error format of `guess` (for a request to repository `name` with `method`), with
  * that protocol's challenge on a 401 (`oci`: the token endpoint's URL and service name, for an
- * OCI Bearer challenge).
+ * OCI Bearer challenge; npm: none to the npm CLI, by `userAgent`, as the npm routes answer).
  */
 export function errorAnswer(
   err: RegistryError,
   guess: GuessedProtocol,
-  request: { readonly name: string; readonly method: string },
+  request: {
+    readonly name: string;
+    readonly method: string;
+    readonly userAgent?: string | undefined;
+  },
   oci: { readonly realm: string; readonly service: string },
 ): ErrorAnswer {
   const shape = guess.shape;
@@ -109,12 +114,14 @@ export function errorAnswer(
         headers: { 'content-type': 'text/plain; charset=utf-8', ...challenge(BASIC_CHALLENGE) },
         body: `${message}\n`,
       };
-    case 'npm':
+    case 'npm': {
+      const npm = npmChallenge(request.userAgent);
       return {
         status: err.status,
-        headers: { 'content-type': json },
+        headers: { 'content-type': json, ...(npm === undefined ? {} : challenge(npm)) },
         body: JSON.stringify({ error: message }),
       };
+    }
     case 'helm':
       return {
         status: err.status,

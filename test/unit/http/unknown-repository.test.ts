@@ -64,3 +64,18 @@ test('protocolOf and errorAnswer answer any path (no throw; the body is what the
     { numRuns: 500 },
   );
 });
+
+test('errorAnswer: an npm 401 challenges every client but the npm CLI, as the npm routes do', () => {
+  const guess = protocolOf('/lodash', FORMATS);
+  assert.equal(guess.shape, 'npm');
+  const answer = (userAgent: string | undefined) =>
+    errorAnswer(
+      new RegistryError('UNAUTHORIZED', 'authentication required'),
+      guess,
+      { name: 'x', method: 'GET', userAgent },
+      { realm: 'http://127.0.0.1/v2/token', service: 'nora' },
+    ).headers['www-authenticate'];
+  assert.equal(answer('curl/8.5.0'), 'Basic realm="nora"');
+  assert.equal(answer(undefined), 'Basic realm="nora"');
+  assert.equal(answer('npm/11.6.0 node/v24.0.0 linux x64 workspaces/false'), undefined);
+});
