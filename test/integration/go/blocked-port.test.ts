@@ -3,8 +3,9 @@
  * "bad ports" (6000, 6665–6669, 10080, …), so `nora go publish`/`delete`, which used the global
  * fetch, answered `cannot reach http://127.0.0.1:6000/go: bad port` for a server that was up.
  * They (and OIDC key discovery) now use core/http-client.ts, which connects to any port, as the
- * proxy engine's upstream client always did. Runs the real CLI against a server on a free port
- * of that list; skipped, saying why, when every one is taken.
+ * proxy engine's upstream client always did (undici's dispatcher API: the bad-port rule lives in
+ * undici's fetch only), which the proxy test here keeps true. Runs the real CLI against a server
+ * on a free port of that list; skipped, saying why, when every one is taken.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -94,6 +95,30 @@ describe('a NORA on a port fetch refuses (6000, 10080, …)', () => {
       assert.match(deleted.stdout, /deleted corp\.example\.com\/hello@v1\.3\.0/);
     } finally {
       await server.close();
+    }
+  });
+
+  test("a Go proxy's upstream on such a port (the proxy engine's client never used fetch)", async (t) => {
+    const upstream = createServer((req, res) => {
+      const found = req.url === '/example.org/up/@v/list';
+      res.writeHead(found ? 200 : 404, { 'content-type': 'text/plain' });
+      res.end(found ? 'v1.0.0\n' : 'not found\n');
+    });
+    const port = await listenOnBlockedPort(upstream);
+    if (port === undefined) {
+      skip(t);
+      return;
+    }
+    try {
+      await using server = await startTestServer({
+        config: { go: { proxy: `http://127.0.0.1:${port}`, sumdb: [] } },
+      });
+      const res = await fetch(`${server.url}/go/example.org/up/@v/list`);
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), 'v1.0.0\n');
+    } finally {
+      upstream.closeAllConnections();
+      await new Promise((resolve) => upstream.close(resolve));
     }
   });
 
