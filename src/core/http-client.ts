@@ -17,13 +17,13 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
-import { getGlobalDispatcher, interceptors, request } from 'undici';
+import { type Dispatcher, getGlobalDispatcher, interceptors, request } from 'undici';
 
 /** Redirect hops followed per request (fetch's limit is 20; a registry or issuer needs few). */
 const MAX_REDIRECTS = 10;
 
 export interface HttpRequestOptions {
-  readonly method?: string;
+  readonly method?: Dispatcher.HttpMethod;
   readonly headers?: Readonly<Record<string, string>>;
   /** The request body, streamed (a file's read stream) or small text. */
   readonly body?: Readable | string;
@@ -59,7 +59,7 @@ export async function httpRequest(
   );
   const res = await request(url, {
     dispatcher,
-    method: (options.method ?? 'GET') as 'GET',
+    method: options.method ?? 'GET',
     ...(options.headers === undefined ? {} : { headers: { ...options.headers } }),
     ...(options.body === undefined ? {} : { body: options.body }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
