@@ -486,7 +486,10 @@ export class AccessControl {
     const target: AccessTarget = { repository, path, ...options, pathForm };
     const where = path === undefined ? repository.name : `${path} in ${repository.name}`;
     if (principal.kind === 'user' && principal.readOnly === true && action !== 'read') {
-      throw new RegistryError('DENIED', `this token is read-only: it may not ${action} ${where}`);
+      throw new RegistryError(
+        'DENIED',
+        `this token is read-only: it may not ${actionText(action)} ${where}`,
+      );
     }
     // The user's own rights first: when they already refuse, say so rather than blame the
     // credential's narrower scope (a registry token granting nothing because the user may not).
@@ -498,7 +501,7 @@ export class AccessControl {
     ) {
       throw new RegistryError(
         'DENIED',
-        `this credential may not ${action} ${where} (it is limited to ${principal.scope.description})`,
+        `this credential may not ${actionText(action)} ${where} (it is limited to ${principal.scope.description})`,
       );
     }
   }
@@ -512,7 +515,10 @@ export class AccessControl {
         this.#policy.anonymousRead ||
         (target.path !== undefined && this.anonymousPull(target.repository.format));
       if (ruled ?? (action === 'read' && anonymousReads)) return;
-      throw new RegistryError('UNAUTHORIZED', `authentication required to ${action} ${where}`);
+      throw new RegistryError(
+        'UNAUTHORIZED',
+        `authentication required to ${actionText(action)} ${where}`,
+      );
     }
     const allowed = ruled ?? hasRole(principal.roles, neededRole(action));
     if (!allowed) {
@@ -520,7 +526,7 @@ export class AccessControl {
       const why = ruled === undefined ? undefined : this.#permissions.ownedThrough?.(target);
       throw new RegistryError(
         'DENIED',
-        `${principal.name} may not ${action} ${where}${why === undefined ? '' : ` (${why})`}`,
+        `${principal.name} may not ${actionText(action)} ${where}${why === undefined ? '' : ` (${why})`}`,
       );
     }
   }
@@ -534,6 +540,16 @@ function isEmptyCredential(authorization: string): boolean {
   if (authorization.trim() === '') return true;
   const basic = /^Basic\s+([A-Za-z0-9+/=]*)\s*$/i.exec(authorization);
   return basic !== null && Buffer.from(basic[1] ?? '', 'base64').toString('utf8') === ':';
+}
+
+/**
+ * An action as a refusal says it: `read`, `write`, `delete`, and `delete (an admin action)` for
+ * `admin`, which guards the deletes only an admin may make (a hosted Go module version, a Cargo
+ * crate): "authentication required to admin corp.example.com/m in go" did not say what was asked
+ * (sixteenth trial F9).
+ */
+export function actionText(action: Action): string {
+  return action === 'admin' ? 'delete (an admin action)' : action;
 }
 
 /** The role an action needs: read → read, write/delete → write, admin → admin. */

@@ -11,6 +11,7 @@
  * behaviour, the discovery step and the log line.
  */
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { type HttpAnswer, httpRequest } from '../core/http-client.ts';
 import type { Logger } from '../core/logger.ts';
 import { normalizeIssuer } from './oidc-config.ts';
 
@@ -144,27 +145,27 @@ async function fetchJwks(source: JwksSource): Promise<JSONWebKeySet> {
 }
 
 async function fetchJson(url: string): Promise<unknown> {
-  let response: Response;
+  let response: HttpAnswer;
+  const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS);
   try {
-    response = await fetch(url, {
-      headers: { accept: 'application/json' },
-      redirect: 'follow',
-      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-    });
+    // Not the global fetch: it refuses an issuer on a "bad port" (6000, 10080…; core/http-client.ts).
+    response = await httpRequest(url, { headers: { accept: 'application/json' }, signal });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(
-      `GET ${url} failed: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
+    // undici's errors carry their errno (`ECONNREFUSED`) themselves, or in `cause`.
+    const { code, cause } = err as { code?: string; cause?: { code?: string; message?: string } };
+    const why = code ?? cause?.code ?? cause?.message ?? (err as Error).message;
+    throw new Error(`GET ${url} failed: ${why}`, { cause: err });
   }
   if (!response.ok) {
-    await response.body?.cancel();
+    await response.discard().catch(() => undefined);
     throw new Error(`GET ${url} answered ${response.status}`);
   }
-  const text = await response.text();
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (err) {
+    throw new Error(`GET ${url} failed: ${(err as Error).message}`, { cause: err });
+  }
   if (text.length > MAX_DOCUMENT_BYTES) throw new Error(`GET ${url}: document too large`);
   try {
     return JSON.parse(text) as unknown;

@@ -13,8 +13,9 @@
  * server's `/go`; `--token`/NORA_TOKEN (Bearer) or `user:secret@` in the URL (Basic). The server's
  * answer line goes to stdout; a refusal is `nora go delete: <status> <reason>: <its line>`, exit 1.
  */
-import { checkModuleVersion, checkPath, escapePath, escapeVersion } from './module.ts';
-import { answerOf, registryOf } from './publish-cli.ts';
+import { checkPath, escapePath, escapeVersion } from './module.ts';
+import { type HttpAnswer, httpRequest } from '../../core/http-client.ts';
+import { answerOf, registryOf, unreachable, versionArgumentError } from './publish-cli.ts';
 
 /** A failure the user can act on: printed as `nora go delete: …`, exit 1. */
 export class GoDeleteError extends Error {}
@@ -48,17 +49,19 @@ export async function goDelete(options: GoDeleteOptions): Promise<string> {
     if (options.all === true) {
       throw fail(`--all deletes every version of a module: give ${module} without @${version}`);
     }
-    const err = checkModuleVersion(module, version);
+    const err = versionArgumentError(module, version);
     if (err !== undefined) throw fail(err);
     file = `${escapeVersion(version)}.zip`;
   }
   const { prefix, headers } = registryOf(options, fail);
-  let res: Response;
+  let res: HttpAnswer;
   try {
-    res = await fetch(`${prefix}/${escapePath(module)}/@v/${file}`, { method: 'DELETE', headers });
+    res = await httpRequest(`${prefix}/${escapePath(module)}/@v/${file}`, {
+      method: 'DELETE',
+      headers,
+    });
   } catch (e) {
-    const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';
-    throw fail(`cannot reach ${prefix}${cause}`);
+    throw fail(unreachable(prefix, e));
   }
   return answerOf(res, prefix, headers, fail);
 }

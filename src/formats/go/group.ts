@@ -58,21 +58,37 @@ export class GoGroup implements GoSource {
     );
   }
 
-  #first<T>(
+  /**
+   * The first member's answer for `module` (at `version`, for a version's file). A version the
+   * guard kept from the proxies, of a module a hosted member holds, that the hosted member lacks
+   * is a 404 saying first which versions that member has (hostedVersionMiss).
+   */
+  async #first<T>(
     group: Repository,
     module: string,
     what: string,
     read: (source: GoSource, member: Repository) => Promise<T | undefined>,
+    version?: string,
   ): Promise<T | undefined> {
     // The members that may answer for the module (one a member reserved is that member's).
     const members = this.#deps.membersOf(group, module);
-    return this.#deps.reader.first(
-      group,
-      members,
-      (member) => read(this.#deps.sourceOf(member), member),
-      (note, kept) => groupMiss(what, note, kept),
-      this.#guard(group, members, module),
-    );
+    try {
+      return await this.#deps.reader.first(
+        group,
+        members,
+        (member) => read(this.#deps.sourceOf(member), member),
+        (note, kept) => groupMiss(what, note, kept),
+        this.#guard(group, members, module),
+      );
+    } catch (err) {
+      const hosted = err instanceof HostedMiss && members.find((m) => m.name === err.kept.hosted);
+      if (version === undefined || !(err instanceof HostedMiss) || !hosted) throw err;
+      const list = await this.#deps.sourceOf(hosted).list(hosted, module);
+      throw new RegistryError(
+        'NOT_FOUND',
+        hostedVersionMiss(what, err.note, err.kept, list?.versions ?? []),
+      );
+    }
   }
 
   async list(group: Repository, module: string): Promise<VersionList | undefined> {
@@ -99,18 +115,32 @@ export class GoGroup implements GoSource {
   }
 
   info(group: Repository, module: string, version: string): Promise<VersionInfo | undefined> {
-    return this.#first(group, module, `${module}@${version}`, (s, m) => s.info(m, module, version));
+    return this.#first(
+      group,
+      module,
+      `${module}@${version}`,
+      (s, m) => s.info(m, module, version),
+      version,
+    );
   }
 
   mod(group: Repository, module: string, version: string): Promise<OpenedModuleFile | undefined> {
-    return this.#first(group, module, `${module}@${version}.mod`, (s, m) =>
-      s.mod(m, module, version),
+    return this.#first(
+      group,
+      module,
+      `${module}@${version}.mod`,
+      (s, m) => s.mod(m, module, version),
+      version,
     );
   }
 
   zip(group: Repository, module: string, version: string): Promise<OpenedModuleFile | undefined> {
-    return this.#first(group, module, `${module}@${version}.zip`, (s, m) =>
-      s.zip(m, module, version),
+    return this.#first(
+      group,
+      module,
+      `${module}@${version}.zip`,
+      (s, m) => s.zip(m, module, version),
+      version,
     );
   }
 }
@@ -131,8 +161,53 @@ export class TreeMiss extends RegistryError {
   }
 }
 
+/**
+ * A group's 404 for a module path a hosted member holds itself (the guard kept the proxies out
+ * of it): its `note` and what was kept, for a version read to say what the hosted member has.
+ */
+class HostedMiss extends RegistryError {
+  readonly kept: KeptOut;
+  readonly note: string;
+
+  constructor(message: string, kept: KeptOut, note: string) {
+    super('NOT_FOUND', message);
+    this.kept = kept;
+    this.note = note;
+  }
+}
+
 function groupMiss(what: string, note: string, kept: KeptOut | undefined): RegistryError {
   const message = `not found: ${what}${note}`;
-  if (kept === undefined || kept.held === kept.name) return new RegistryError('NOT_FOUND', message);
+  if (kept === undefined) return new RegistryError('NOT_FOUND', message);
+  if (kept.held === kept.name) return new HostedMiss(message, kept, note);
   return new TreeMiss(message, kept, message.replace(keptOutText(kept), keptOutText(kept, false)));
+}
+
+/** Versions a version's 404 lists, newest first; the rest are counted. */
+const VERSIONS_SHOWN = 5;
+
+/**
+ * The 404 of a version (`what`: `m@v1.9.9`, `….mod`, `….zip`) of a module hosted member
+ * `kept.hosted` holds but not at that version: first what is missing and the versions it has
+ * (newest first, at most VERSIONS_SHOWN, `…and N more`), then, in the note's place, why the
+ * group's proxies were not asked (sixteenth trial F1: the note alone read as if the guard were
+ * the cause):
+ *
+ *   not found: corp.example.com/m@v1.9.9: go-hosted has no such version (it has v1.2.0,
+ *   v1.1.0, v1.0.0) (group go does not ask its proxy for a module hosted in go-hosted:
+ *   protect_hosted_names)
+ */
+export function hostedVersionMiss(
+  what: string,
+  note: string,
+  kept: KeptOut,
+  versions: readonly string[],
+): string {
+  const newest = [...versions].reverse();
+  const shown = newest.slice(0, VERSIONS_SHOWN).join(', ');
+  const more = newest.length > VERSIONS_SHOWN ? ` …and ${newest.length - VERSIONS_SHOWN} more` : '';
+  const has = newest.length === 0 ? 'it has none now' : `it has ${shown}${more}`;
+  const proxies = kept.members.length === 1 ? 'proxy' : 'proxies';
+  const why = `group ${kept.group} does not ask its ${proxies} for a module hosted in ${kept.hosted}: protect_hosted_names`;
+  return `not found: ${what}: ${kept.hosted} has no such version (${has})${note.replace(keptOutText(kept), why)}`;
 }

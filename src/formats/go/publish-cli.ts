@@ -31,8 +31,8 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { type HttpAnswer, httpRequest } from '../../core/http-client.ts';
 import {
   checkModuleVersion,
   compareSemver,
@@ -121,7 +121,7 @@ export async function goPublish(options: GoPublishOptions): Promise<GoPublishRes
   }
 
   const version = options.version ?? (await tagAtHead(dir));
-  const err = checkModuleVersion(module, version);
+  const err = versionArgumentError(module, version);
   if (err !== undefined) throw new GoPublishError(err);
   if (goModText !== undefined && semverBuild(version) === '+incompatible') {
     throw new GoPublishError(
@@ -199,17 +199,11 @@ async function upload(
   headers['content-length'] = String(zipSize);
   const shadow = options.shadow === true ? '?shadow=1' : '';
   const url = `${prefix}/${escapePath(module)}/@v/${escapeVersion(version)}.zip${shadow}`;
-  let res: Response;
+  let res: HttpAnswer;
   try {
-    res = await fetch(url, {
-      method: 'PUT',
-      headers,
-      body: Readable.toWeb(createReadStream(zipPath)) as ReadableStream<Uint8Array>,
-      duplex: 'half',
-    });
+    res = await httpRequest(url, { method: 'PUT', headers, body: createReadStream(zipPath) });
   } catch (e) {
-    const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';
-    throw new GoPublishError(`cannot reach ${prefix}${cause}`);
+    throw new GoPublishError(unreachable(prefix, e));
   }
   return answerOf(res, prefix, headers, (message) => new GoPublishError(message));
 }
@@ -251,13 +245,39 @@ export function registryOf(
   return { prefix: base.href.replace(/\/+$/, ''), headers };
 }
 
+/** `cannot reach <prefix>: <why>` for a request to `prefix` that got no answer (`err`). */
+export function unreachable(prefix: string, err: unknown): string {
+  const why = err instanceof Error ? err.message : String(err);
+  return `cannot reach ${prefix}${why === '' ? '' : `: ${why}`}`;
+}
+
+/**
+ * Why `version` of `module` cannot be published or deleted (checkModuleVersion), with a `did you
+ * mean v0.1.0?` when the version lacks only its leading `v` (Go versions always have one; tags
+ * of other ecosystems, `0.1.0`, do not). Undefined when it is valid.
+ */
+export function versionArgumentError(module: string, version: string): string | undefined {
+  const err = checkModuleVersion(module, version);
+  if (err === undefined || version.startsWith('v')) return err;
+  return checkModuleVersion(module, `v${version}`) === undefined
+    ? `${err}: did you mean v${version}?`
+    : err;
+}
+
+/**
+ * What a 401 says when the request carried no credentials: where the CLI takes them from.
+ */
+const NO_CREDENTIALS_HINT =
+  " (pass --token or set NORA_TOKEN, or put user:password in --registry's URL)";
+
 /**
  * The text of a registry's answer `res` to a request at `prefix` (sent with `headers`); throws
  * `fail("<status> <reason>: <first line>")` for an error, or, for a 404/405 of a URL that is no
- * Go repository, that it is not one.
+ * Go repository, that it is not one. A 401 to a request without credentials says how to give
+ * them.
  */
 export async function answerOf(
-  res: Response,
+  res: HttpAnswer,
   prefix: string,
   headers: Record<string, string>,
   fail: (message: string) => Error,
@@ -273,6 +293,9 @@ export async function answerOf(
           `group (http://HOST:PORT/go) or a Go repository (http://HOST:PORT/repository/NAME)`,
       );
     }
+    if (res.status === 401 && headers['authorization'] === undefined) {
+      throw fail(`${answer}${NO_CREDENTIALS_HINT}`);
+    }
     throw fail(answer);
   }
   return text;
@@ -287,7 +310,7 @@ async function isGoRepository(prefix: string, headers: Record<string, string>): 
   const probe: Record<string, string> = {};
   if (headers['authorization'] !== undefined) probe['authorization'] = headers['authorization'];
   try {
-    const res = await fetch(`${prefix}/`, { headers: probe });
+    const res = await httpRequest(`${prefix}/`, { headers: probe });
     const body = await res.text();
     if (res.status === 401 || res.status === 403) return true;
     return res.ok && /: Go module proxy\n?$/.test(body);

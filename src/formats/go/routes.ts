@@ -54,12 +54,13 @@ export function registerGoRoutes(
   write?: GoWriteHandler,
 ): void {
   useRawBodies(scope);
-  scope.setErrorHandler(
-    plainTextErrorHandler('go', (err) =>
-      err instanceof GoPathError
-        ? new RegistryError('BAD_REQUEST', err.message)
-        : toRegistryError(err),
-    ),
+  scope.setErrorHandler((err, request, reply) =>
+    plainTextErrorHandler('go', (e) =>
+      withCredentialsHint(
+        e instanceof GoPathError ? new RegistryError('BAD_REQUEST', e.message) : toRegistryError(e),
+        request,
+      ),
+    )(err, request, reply),
   );
   for (const { prefix, repo } of mounts) {
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -77,6 +78,32 @@ export function registerGoRoutes(
     scope.all(prefix, handler);
     scope.all(`${prefix}/*`, handler);
   }
+}
+
+/**
+ * `error`, with a note on its 401 when the request came from the `go` command (`Go-http-client`)
+ * over plain http without credentials: `go` sends the credentials of GOPROXY's URL or of .netrc
+ * only over https (GOINSECURE does not change that), so a `go` pointed at http://…/go of a NORA
+ * with `anonymous_read = false` can only ever get this 401 (sixteenth trial F9).
+ */
+function withCredentialsHint(error: RegistryError, request: FastifyRequest): RegistryError {
+  if (
+    error.status !== 401 ||
+    request.protocol !== 'http' ||
+    request.headers.authorization !== undefined ||
+    !/^Go-http-client\//.test(request.headers['user-agent'] ?? '')
+  ) {
+    return error;
+  }
+  return new RegistryError(
+    error.code,
+    `${error.message} (go sends credentials only over https, GOINSECURE or not: put NORA behind TLS and use GOPROXY=https://user:token@host/go or a ~/.netrc line)`,
+    {
+      ...(error.headers === undefined ? {} : { headers: error.headers }),
+      detail: error.detail,
+      ...(error.protocolCode === undefined ? {} : { protocolCode: error.protocolCode }),
+    },
+  );
 }
 
 async function read(

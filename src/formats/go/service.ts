@@ -71,13 +71,13 @@ export class GoService {
         // answer of a lookup not served, which says nothing about the path (access is checked
         // on `sumdb/<name>` above, not on the module path). `go` prints the line after "server
         // response:".
-        const readable = held.some(({ repository, module }) =>
+        const readable = held.find(({ repository, module }) =>
           this.#deps.access.can(principal, repository, 'read', module),
         );
-        if (!readable) throw notServed();
+        if (readable === undefined) throw notServed();
         throw new RegistryError(
           'NOT_FOUND',
-          `not found: ${route.module} is hosted here privately (${repo.name}); the public checksum database ${route.name} cannot know it: set GOPRIVATE=${route.module} (or GONOSUMDB=${route.module}) for go`,
+          hostedLookupRefusal(route.module, route.name, readable),
         );
       }
       const answer = await this.#deps.sumdb.get(route.name, route.path, route.module);
@@ -159,6 +159,26 @@ export class GoService {
     }
     return held;
   }
+}
+
+/**
+ * The 404 of a checksum database lookup of `module` (or of a prefix of a module path) that a
+ * hosted repository holds: NORA does not forward it, because its hosted copy is what `go` will
+ * download and may differ from the public module of that path (which the database may well know:
+ * `github.com/pkg/errors` published here; sixteenth trial F7), and a private path's name must not
+ * leave. `go` prints the line after "server response:"; GOPRIVATE/GONOSUMDB make it skip the
+ * database for the path.
+ */
+function hostedLookupRefusal(
+  module: string,
+  database: string,
+  held: { readonly repository: Repository; readonly module: string },
+): string {
+  const what =
+    held.module === module
+      ? `${module} is hosted in ${held.repository.name}, so NORA does not ask ${database} about it`
+      : `${held.module} is hosted in ${held.repository.name}, so NORA does not ask ${database} about ${module}, a prefix of its path`;
+  return `not found: ${what} (NORA's copy may differ from the public one): set GOPRIVATE=${module} (or GONOSUMDB=${module}) for go`;
 }
 
 function notFound(what: string): RegistryError {

@@ -406,7 +406,10 @@ describe(
             got.stderr,
             /sumdb\/sum\.golang\.org\/lookup\/corp\.example\.com\/hello@v1\.4\.0/,
           );
-          assert.match(got.stderr, /server response:.*hosted here privately/);
+          assert.match(
+            got.stderr,
+            /server response:.*is hosted in go-hosted, so NORA does not ask sum\.golang\.org about/,
+          );
           assert.match(got.stderr, /GOPRIVATE=corp\.example\.com\/hello/);
           // (go also probes the path's prefix corp.example.com@v1.4.0, which go-hosted does not
           // hold: that one is asked upstream, as any module path nobody here holds.)

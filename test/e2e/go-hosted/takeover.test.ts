@@ -99,7 +99,7 @@ describe('nora go publish of a module path the group proxy serves', { skip: miss
     assert.notEqual(broken.code, 0, broken.stdout);
     assert.match(
       broken.stderr,
-      /upstream\.example\.org\/lib is hosted in go-hosted, so group go does not ask its proxy for it: protect_hosted_names/,
+      /upstream\.example\.org\/lib@v1\.0\.0(\.\w+)?: go-hosted has no such version \(it has v1\.5\.0\) \(group go does not ask its proxy for a module hosted in go-hosted: protect_hosted_names\)/,
     );
   });
 });

@@ -127,10 +127,10 @@ describe('cargo: deleting hosted crates with auth on (admins only)', () => {
       const owner = cargoError(await call(server, 'DELETE', url, { token: alice }), 403);
       assert.match(
         owner,
-        /^only an admin may delete (crate `del_me`|`del_me@1\.1\.0`) \(owners and writers may yank a version: cargo yank\): alice may not admin del_me in cargo/,
+        /^only an admin may delete (crate `del_me`|`del_me@1\.1\.0`) \(owners and writers may yank a version: cargo yank\): alice may not delete \(an admin action\) del_me in cargo/,
       );
       const other = cargoError(await call(server, 'DELETE', url, { token: bob }), 403);
-      assert.match(other, /bob may not admin del_me/);
+      assert.match(other, /bob may not delete \(an admin action\) del_me/);
       const readOnly = cargoError(await call(server, 'DELETE', url, { token: adminReadOnly }), 403);
       assert.match(readOnly, /this token is read-only/);
       const anonymous = await call(server, 'DELETE', url);
@@ -339,7 +339,10 @@ describe('cargo: deleting with auth off (anyone, as every format deletes), and g
     assert.ok(await users.create('reader', 'reader-pw-1', undefined, ['read']));
     const token = (await tokens.create('reader', { role: 'read' })).secret;
     const res = await call(server, 'DELETE', '/cargo/api/v1/crates/ro-kept', { token });
-    assert.match(cargoError(res, 403), /this token is read-only: it may not admin ro-kept/);
+    assert.match(
+      cargoError(res, 403),
+      /this token is read-only: it may not delete \(an admin action\) ro-kept/,
+    );
     assert.deepEqual(await indexVersions(server, '/cargo', 'ro-kept'), ['1.0.0']);
   });
 });

@@ -406,15 +406,42 @@ describe('go: deleting hosted modules with auth on (admins only)', () => {
       assert.equal(writer.status, 403, writer.body);
       assert.match(
         writer.body,
-        /^only an admin may delete (corp\.example\.com\/\w+@v1\.[01]\.0|the module corp\.example\.com\/m) \(module versions are immutable for their publishers: publish a new version, and retract this one with a retract directive in go\.mod\): alice may not admin corp\.example\.com\/\w+ in go/,
+        /^only an admin may delete (corp\.example\.com\/\w+@v1\.[01]\.0|the module corp\.example\.com\/m) \(module versions are immutable for their publishers: publish a new version, and retract this one with a retract directive in go\.mod\): alice may not delete \(an admin action\) corp\.example\.com\/\w+ in go/,
       );
       const readOnly = await call(`${go}/${url}`, 'DELETE', { authorization: adminReadOnly });
       assert.equal(readOnly.status, 403, readOnly.body);
       assert.match(readOnly.body, /read-only/);
       const anonymous = await call(`${go}/${url}`, 'DELETE');
       assert.equal(anonymous.status, 401, anonymous.body);
+      assert.match(
+        anonymous.body,
+        /^authentication required to delete \(an admin action\) corp\.example\.com\/\w+ in go$/,
+      );
       assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Basic/);
     }
+    assert.equal((await call(`${go}/corp.example.com/m/@v/list`)).body, 'v1.0.0\nv1.1.0');
+  });
+
+  test('nora go delete (goDelete): a 401 says how to give credentials; 1.1.0 suggests v1.1.0', async () => {
+    await assert.rejects(goDelete({ target: 'corp.example.com/m@v1.1.0', registry: go }), {
+      message:
+        "401 Unauthorized: authentication required to delete (an admin action) corp.example.com/m in go (pass --token or set NORA_TOKEN, or put user:password in --registry's URL)",
+    });
+    // Credentials were sent: the refusal is the server's alone.
+    await assert.rejects(
+      goDelete({
+        target: 'corp.example.com/m@v1.1.0',
+        registry: go,
+        token: alice.replace(/^Bearer /, ''),
+      }),
+      (err: unknown) =>
+        err instanceof GoDeleteError &&
+        /^403 Forbidden: only an admin may delete /.test(err.message) &&
+        !err.message.includes('--token'),
+    );
+    await assert.rejects(goDelete({ target: 'corp.example.com/m@1.1.0', registry: go }), {
+      message: 'invalid version "1.1.0": not a semantic version: did you mean v1.1.0?',
+    });
     assert.equal((await call(`${go}/corp.example.com/m/@v/list`)).body, 'v1.0.0\nv1.1.0');
   });
 
@@ -423,7 +450,10 @@ describe('go: deleting hosted modules with auth on (admins only)', () => {
       authorization: carol,
     });
     assert.equal(outside.status, 403, outside.body);
-    assert.match(outside.body, /carol may not admin corp\.example\.com\/m in go/);
+    assert.match(
+      outside.body,
+      /carol may not delete \(an admin action\) corp\.example\.com\/m in go/,
+    );
     const inside = await call(`${go}/corp.example.com/team/x/@v/v1.0.0.zip`, 'DELETE', {
       authorization: carol,
     });

@@ -132,7 +132,7 @@ describe('go group: publishing a module path its proxy has served', () => {
       assert.equal(miss.status, 404);
       assert.equal(
         miss.body,
-        `not found: ${what} (upstream.example.org/lib is hosted in go-hosted, so group go does not ask its proxy for it: protect_hosted_names)`,
+        `not found: ${what}: go-hosted has no such version (it has v1.5.0) (group go does not ask its proxy for a module hosted in go-hosted: protect_hosted_names)`,
       );
     }
     // Addressed alone, the hosted repository's 404 has no group to explain.

@@ -58,10 +58,10 @@ describe('go group: sumdb lookups of hosted module paths stay here', () => {
       assert.equal(res.status, 404);
       assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
       const body = await res.text();
-      assert.match(body, /corp\.example\.com\/hello is hosted here privately/);
-      assert.match(body, /public checksum database sum\.test\.example cannot know it/);
-      assert.match(body, /GOPRIVATE=corp\.example\.com\/hello /);
-      assert.match(body, /GONOSUMDB/);
+      assert.equal(
+        body,
+        "not found: corp.example.com/hello is hosted in go-hosted, so NORA does not ask sum.test.example about it (NORA's copy may differ from the public one): set GOPRIVATE=corp.example.com/hello (or GONOSUMDB=corp.example.com/hello) for go\n",
+      );
     }
     assert.deepEqual(requests, []);
   });
@@ -138,7 +138,7 @@ describe('go without a module proxy (NORA_GO_PROXY=none): the checksum database 
       assert.equal(hosted.status, 404, base);
       assert.match(
         await hosted.text(),
-        /hosted here privately .*GOPRIVATE=corp\.example\.com\/hello /,
+        /is hosted in go-hosted, so NORA does not ask sum\.golang\.org about it \(NORA's copy may differ from the public one\): set GOPRIVATE=corp\.example\.com\/hello /,
       );
       // A database not in [go] sumdb: 404, so go asks it directly.
       const unknown = await fetch(`${base}/sumdb/sum.other.example/supported`);
@@ -232,7 +232,16 @@ describe('go sumdb lookups of hosted module paths, auth on: the hint only for wh
         const lookup = `${base}/sumdb/sum.test.example/lookup/${target}@v1.0.0`;
         const hint = await get(lookup, alice);
         assert.equal(hint.status, 404, lookup);
-        assert.match(hint.body, new RegExp(`${target} is hosted here privately .*GOPRIVATE=`));
+        assert.match(
+          hint.body,
+          target === module
+            ? new RegExp(
+                `^not found: ${target} is hosted in go-hosted, so NORA does not ask sum\\.test\\.example about it .*GOPRIVATE=`,
+              )
+            : new RegExp(
+                `^not found: ${module} is hosted in go-hosted, so NORA does not ask sum\\.test\\.example about ${target}, a prefix of its path .*GOPRIVATE=${target} `,
+              ),
+        );
         for (const [who, authorization] of [
           ['bob', bob],
           ['anonymous', undefined],

@@ -497,6 +497,13 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
         goPublish({ dir, registry: base, version: 'v2.0.0' }),
         /should be v0 or v1/,
       );
+      // A tag of another ecosystem's spelling: the Go spelling is suggested (trial 16 F9).
+      await assert.rejects(goPublish({ dir, registry: base, version: '0.3.1' }), {
+        message: 'invalid version "0.3.1": not a semantic version: did you mean v0.3.1?',
+      });
+      await assert.rejects(goPublish({ dir, registry: base, version: 'x1' }), {
+        message: 'invalid version "x1": not a semantic version',
+      });
       // Uncommitted changes (a modified file, an untracked one): refused, naming them, nothing
       // sent; with allowDirty (--allow-dirty) published, with a warning.
       await fs.writeFile(path.join(dir, 'lib.go'), 'package lib\n\nconst Dirty = 1\n');
