@@ -6,7 +6,7 @@
  * password reads but `npm publish` (the real npm CLI, with `_auth`) and `curl -X PUT` on raw get
  * 403 naming the setting; the tokens reader gets (the token API, npm login) read only; writer
  * and anonymous readers are unaffected; SIGHUP taking reader out of the list and back in takes
- * effect at the next request.
+ * effect at the next request. And every format's write answers reader 403 in its protocol's shape.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { basic } from '../../helpers/auth.ts';
 import { freePort, type NoraProcess, startNoraProcess } from '../../helpers/process.ts';
+import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { missingTools, run } from '../../helpers/tools.ts';
 
@@ -271,3 +272,58 @@ describe(
     });
   },
 );
+
+test("every format's write is refused to a read-only user in the protocol's own shape, naming the setting", async () => {
+  await using dir = await tempDir('nora-readonly-formats-');
+  const file = path.join(dir.path, 'users.htpasswd');
+  await fs.writeFile(file, `reader:${bcrypt.hashSync('reader-pw', 4)}\n`);
+  await using server = await startTestServer({
+    config: {
+      docker: { upstreams: [] },
+      auth: { enabled: true, htpasswd_file: file, read_only_users: ['reader'] },
+    },
+  });
+  const form =
+    '--zz\r\nContent-Disposition: form-data; name=":action"\r\n\r\nfile_upload\r\n' +
+    '--zz\r\nContent-Disposition: form-data; name="name"\r\n\r\nfoo\r\n--zz--\r\n';
+  // [method, url, extra headers, body, the refusal as the protocol carries it]
+  const writes: [string, string, Record<string, string>, string, RegExp][] = [
+    [
+      'POST',
+      '/v2/app/blobs/uploads/',
+      {},
+      '',
+      /^\{"errors":\[\{"code":"DENIED","message":"reader is a read-only/,
+    ],
+    ['PUT', '/maven2/com/x/x/1.0/x-1.0.jar', {}, 'jar', /^reader is a read-only/],
+    [
+      'POST',
+      '/simple/',
+      { 'content-type': 'multipart/form-data; boundary=zz' },
+      form,
+      /^reader is a read-only/,
+    ],
+    ['PUT', '/cargo/api/v1/crates/new', {}, 'x', /^\{"errors":\[\{"detail":"reader is a read-only/],
+    ['POST', '/helm/api/charts', {}, 'x', /^\{"error":"reader is a read-only/],
+    ['PUT', '/go/example.com/mod/@v/v1.0.0.zip', {}, 'x', /^reader is a read-only/],
+    ['PUT', '/raw/a.txt', {}, 'x', /^reader is a read-only/],
+    [
+      'PUT',
+      '/npm/pkg',
+      { 'content-type': 'application/json' },
+      '{"name":"pkg"}',
+      /^\{"error":"reader is a read-only/,
+    ],
+  ];
+  for (const [method, url, headers, body, refusal] of writes) {
+    const answer = await fetch(`${server.url}${url}`, {
+      method,
+      headers: { authorization: basic('reader', 'reader-pw'), ...headers },
+      ...(body === '' ? {} : { body }),
+    });
+    const text = await answer.text();
+    assert.equal(answer.status, 403, `${method} ${url}: ${text}`);
+    assert.match(text, refusal, `${method} ${url}`);
+    assert.match(text, /\(\[auth\] read_only_users\): it may not write/, `${method} ${url}`);
+  }
+});
