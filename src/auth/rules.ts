@@ -687,15 +687,17 @@ export function permissionsFromConfig(
 
 /**
  * Where the configuration names `name` as a user before anyone may hold it — a rule's `users`
- * (`[[auth.rules]] #3 users`, counted from 1) or a group's members (`[auth.groups] release`) —
- * or undefined. Self-registration refuses such names (npm adduser): the first stranger to
- * register one would get what the configuration grants it.
+ * (`[[auth.rules]] #3 users`, counted from 1), a group's members (`[auth.groups] release`) or
+ * `[auth] read_only_users` — or undefined. Self-registration refuses such names (npm adduser):
+ * the first stranger to register one would get what the configuration grants it, or be the
+ * user the operator meant to hold to read.
  */
 export function namedByConfig(
-  auth: Pick<AppConfig['auth'], 'rules' | 'groups'>,
+  auth: Pick<AppConfig['auth'], 'rules' | 'groups' | 'read_only_users'>,
   name: string,
 ): string | undefined {
   const lower = name.toLowerCase();
+  if (auth.read_only_users.some((u) => u.toLowerCase() === lower)) return '[auth] read_only_users';
   const rule = auth.rules.findIndex((r) => r.users.some((u) => u.toLowerCase() === lower));
   if (rule >= 0) return `[[auth.rules]] #${rule + 1} users`;
   for (const [group, users] of Object.entries(auth.groups)) {

@@ -110,9 +110,7 @@ export class NpmAccounts {
       // does not say which (an admin, a group, which one): the caller may be anyone.
       if (
         !stored &&
-        (this.#directory.isAdmin(urlName) ||
-          this.#directory.isReadOnlyUser(urlName) ||
-          this.#policy.namedByConfig?.(urlName) !== undefined)
+        (this.#directory.isAdmin(urlName) || this.#policy.namedByConfig?.(urlName) !== undefined)
       ) {
         throw new RegistryError(
           'DENIED',

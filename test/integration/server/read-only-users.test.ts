@@ -14,10 +14,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { basic } from '../../helpers/auth.ts';
+import { nora } from '../../helpers/cli.ts';
 import { freePort, type NoraProcess, startNoraProcess } from '../../helpers/process.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { missingTools, run } from '../../helpers/tools.ts';
+import { missingTools, run, type RunResult } from '../../helpers/tools.ts';
 
 const READ_ONLY = /reader is a read-only user \(\[auth\] read_only_users\): it may not write/;
 
@@ -97,7 +98,7 @@ describe(
       auth: string,
       args: readonly string[],
       cwd?: string,
-    ): Promise<{ code: number; stdout: string; stderr: string }> {
+    ): Promise<RunResult> {
       const home = path.join(dir.path, `npm-${who}`);
       await fs.mkdir(home, { recursive: true });
       const registry = `${server.url}/npm/`;
@@ -242,6 +243,21 @@ describe(
         tokens.map((t) => t.role),
         ['read', 'read'],
       );
+      // On the host: nora token create, on the server's database.
+      const cliWrite = await nora(
+        ['token', 'create', '--user', 'reader', '--role', 'write', '-c', configFile],
+        {},
+      );
+      assert.equal(cliWrite.code, 1, cliWrite.stderr);
+      assert.match(
+        cliWrite.stderr,
+        /reader is a read-only user \(\[auth\] read_only_users\): it may only have read tokens, not write \(use --role read\)/,
+      );
+      const cliRead = await nora(
+        ['token', 'create', '--user', 'reader', '--role', 'read', '-c', configFile],
+        {},
+      );
+      assert.equal(cliRead.code, 0, cliRead.stderr);
       const refused = await npm(
         'reader-token',
         `_authToken=${npmToken}`,

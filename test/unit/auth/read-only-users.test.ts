@@ -17,7 +17,12 @@ import { AccessControl, type Principal } from '../../../src/auth/access.ts';
 import { TokenApi } from '../../../src/auth/api/tokens.ts';
 import { createIdentity, type Identity } from '../../../src/auth/identity.ts';
 import { authMigrations } from '../../../src/auth/migrations.ts';
-import { ownershipLockouts, readOnlyUserGrants, RuleSet } from '../../../src/auth/rules.ts';
+import {
+  namedByConfig,
+  ownershipLockouts,
+  readOnlyUserGrants,
+  RuleSet,
+} from '../../../src/auth/rules.ts';
 import { checkConfig } from '../../../src/app.ts';
 import { ConfigError, parseConfigObject } from '../../../src/config/load.ts';
 import type { Logger } from '../../../src/core/logger.ts';
@@ -58,6 +63,12 @@ describe('[auth] read_only_users: parsing', () => {
     assert.deepEqual(parse({ read_only_users: 'ci, ops ,' }), ['ci', 'ops']);
     assert.deepEqual(parse({}, { NORA_AUTH_READ_ONLY_USERS: 'x,y' }), ['x', 'y']);
     assert.throws(() => parse({ read_only_users: 5 }), ConfigError);
+  });
+
+  test('a listed name is reserved from self-registration (npm adduser), in any case', () => {
+    const auth = { rules: [], groups: {}, read_only_users: ['Carol'] };
+    assert.equal(namedByConfig(auth, 'carol'), '[auth] read_only_users');
+    assert.equal(namedByConfig(auth, 'dave'), undefined);
   });
 
   test('a user in both admin_users and read_only_users is a configuration error', () => {
