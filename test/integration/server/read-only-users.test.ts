@@ -16,7 +16,9 @@ import bcrypt from 'bcryptjs';
 import { basic } from '../../helpers/auth.ts';
 import { nora } from '../../helpers/cli.ts';
 import { freePort, type NoraProcess, startNoraProcess } from '../../helpers/process.ts';
+import { buildOciLayout } from '../../e2e/oci-proxy/fixtures.ts';
 import { startTestServer } from '../../helpers/server.ts';
+import { makeSdist } from '../pypi/fixtures.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { missingTools, run, type RunResult } from '../../helpers/tools.ts';
 
@@ -343,3 +345,76 @@ test("every format's write is refused to a read-only user in the protocol's own 
     assert.match(text, /\(\[auth\] read_only_users\): it may not write/, `${method} ${url}`);
   }
 });
+
+test(
+  'twine upload and skopeo copy (docker push) with the password of a read-only user: 403 naming the setting',
+  {
+    skip: missingTools('twine', 'skopeo'),
+  },
+  async () => {
+    await using dir = await tempDir('nora-readonly-clients-');
+    const file = path.join(dir.path, 'users.htpasswd');
+    await fs.writeFile(file, `reader:${bcrypt.hashSync('reader-pw', 4)}\n`);
+    await using server = await startTestServer({
+      config: {
+        docker: { upstreams: [] },
+        auth: { enabled: true, htpasswd_file: file, read_only_users: ['reader'] },
+      },
+    });
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      HOME: dir.path,
+      REGISTRY_AUTH_FILE: path.join(dir.path, 'auth.json'),
+      CONTAINERS_REGISTRIES_CONF: path.join(dir.path, 'registries.conf'),
+    };
+    const sdist = makeSdist('readers-dist', '1.0.0');
+    const dist = path.join(dir.path, sdist.filename);
+    await fs.writeFile(dist, sdist.data);
+    const twine = await run(
+      'twine',
+      [
+        'upload',
+        '--non-interactive',
+        '--repository-url',
+        `${server.url}/simple/`,
+        '-u',
+        'reader',
+        '-p',
+        'reader-pw',
+        dist,
+      ],
+      { env, cwd: dir.path, check: false, timeoutMs: 120_000 },
+    );
+    assert.notEqual(twine.code, 0, 'twine uploaded as reader');
+    assert.match(`${twine.stdout}${twine.stderr}`, /403/);
+    assert.equal(
+      (await fetch(`${server.url}/simple/readers-dist/`)).status,
+      404,
+      'nothing uploaded',
+    );
+
+    await fs.writeFile(env['REGISTRY_AUTH_FILE'] ?? '', '{"auths":{}}');
+    await fs.writeFile(
+      env['CONTAINERS_REGISTRIES_CONF'] ?? '',
+      'unqualified-search-registries = []\n',
+    );
+    await buildOciLayout(path.join(dir.path, 'layout'), 'v1', { layerSizes: [512] });
+    const skopeo = await run(
+      'skopeo',
+      [
+        'copy',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        'reader:reader-pw',
+        `oci:${path.join(dir.path, 'layout')}:v1`,
+        `docker://${server.host}/readers/app:v1`,
+      ],
+      { env, cwd: dir.path, check: false, timeoutMs: 120_000 },
+    );
+    assert.notEqual(skopeo.code, 0, 'skopeo pushed as reader');
+    assert.match(
+      skopeo.stderr,
+      /reader is a read-only user \(\[auth\] read_only_users\): it may not write/,
+    );
+  },
+);
