@@ -19,8 +19,10 @@ import { OidcResolver } from './auth/oidc.ts';
 import { authMigrations } from './auth/migrations.ts';
 import { NetworkList } from './auth/networks.ts';
 import {
+  ownershipLockouts,
   permissionsFromConfig,
   proxiesShutOut,
+  readOnlyUserGrants,
   ruleWarnings,
   shadowedByRules,
 } from './auth/rules.ts';
@@ -147,7 +149,9 @@ export async function loadCheckedConfig(
  * match), and `[[auth.rules]]` that name repositories which exist. Throws ConfigError; returns
  * warnings (a rule's group that `[auth.groups]` does not define: it may come from an identity
  * provider; a rule granting write without read, `ruleWarnings`; a rule another rule makes
- * redundant, `shadowedByRules`; a rule that shuts a group's proxies out, `proxiesShutOut`).
+ * redundant, `shadowedByRules`; a rule naming only some users over everything, which locks
+ * everyone else out, `ownershipLockouts`; a rule granting write to a read-only user,
+ * `readOnlyUserGrants`; a rule that shuts a group's proxies out, `proxiesShutOut`).
  */
 export function checkConfig(
   config: AppConfig,
@@ -170,6 +174,8 @@ export function checkConfig(
     ...checkHtpasswdFile(config),
     ...ruleWarnings(config.auth.rules),
     ...shadowedByRules(config.auth.rules),
+    ...ownershipLockouts(config.auth.rules),
+    ...readOnlyUserGrants(config.auth),
     ...proxiesShutOut(config, registry),
   ];
 }

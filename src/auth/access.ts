@@ -48,6 +48,11 @@ export interface UserPrincipal {
   /** A read-only credential: reads only, even with auth off. */
   readonly readOnly?: boolean | undefined;
   /**
+   * The user is named by `[auth] read_only_users` (UserDirectory): its roles are capped at read,
+   * whatever the credential or a rule says; refusals of its writes name the setting.
+   */
+  readonly readOnlyUser?: boolean | undefined;
+  /**
    * Epoch ms at which the credential stops working (an API token with an expiry); undefined: it
    * does not expire. A token it makes may not outlive it (auth/api/tokens.ts).
    */
@@ -488,7 +493,9 @@ export class AccessControl {
     if (principal.kind === 'user' && principal.readOnly === true && action !== 'read') {
       throw new RegistryError(
         'DENIED',
-        `this token is read-only: it may not ${actionText(action)} ${where}`,
+        principal.readOnlyUser === true
+          ? readOnlyUserRefusal(principal.name, action, where)
+          : `this token is read-only: it may not ${actionText(action)} ${where}`,
       );
     }
     // The user's own rights first: when they already refuse, say so rather than blame the
@@ -509,6 +516,11 @@ export class AccessControl {
   /** The rules and role defaults (auth on): UNAUTHORIZED for anonymous, DENIED for a user. */
   #checkRights(principal: Principal, target: AccessTarget, action: Action, where: string): void {
     if (principal.kind === 'user' && principal.roles.includes('admin')) return;
+    // Its roles only read (UserDirectory), so the rules would refuse too (grants are capped by
+    // roles); said here so that the refusal names the setting rather than a rule or role.
+    if (principal.kind === 'user' && principal.readOnlyUser === true && action !== 'read') {
+      throw new RegistryError('DENIED', readOnlyUserRefusal(principal.name, action, where));
+    }
     const ruled = this.#permissions.decide(principal, target, action);
     if (principal.kind === 'anonymous') {
       const anonymousReads =
@@ -530,6 +542,15 @@ export class AccessControl {
       );
     }
   }
+}
+
+/**
+ * The refusal of a change by a user `[auth] read_only_users` names, whatever its credential
+ * (password, a token it minted before being listed, a registry token): names the setting, since
+ * neither a rule nor the token's own role explains it.
+ */
+export function readOnlyUserRefusal(user: string, action: Action, where: string): string {
+  return `${user} is a read-only user ([auth] read_only_users): it may not ${actionText(action)} ${where}`;
 }
 
 /**

@@ -1,30 +1,67 @@
 /**
  * Who the users are: the htpasswd file (operators' accounts, `htpasswd -B`) and the metadata
- * store (`npm adduser`), with the admins named by `[auth] admin_users`. A user in both is one
+ * store (`npm adduser`), with the admins named by `[auth] admin_users` and the read-only users
+ * named by `[auth] read_only_users`. A user in both is one
  * user: the htpasswd entry decides the password check (the operator's file wins over a
  * self-registered password). A self-registered user the file comes to name loses its tokens,
  * password and e-mail at that read of the file (TokenStore.reconcileOwners, identity.ts).
  */
-import type { Role } from './access.ts';
+import type { CredentialKind, Role, UserPrincipal } from './access.ts';
 import type { HtpasswdUsers } from './htpasswd.ts';
-import { DEFAULT_ROLES, type UserStore } from './users.ts';
+import { DEFAULT_ROLES, highestRole, type UserStore } from './users.ts';
 
 export interface Account {
   readonly name: string;
-  /** The user's roles, `admin` included when `[auth] admin_users` names it. */
+  /**
+   * The user's roles, `admin` included when `[auth] admin_users` names it, only `read` when
+   * `[auth] read_only_users` does.
+   */
   readonly roles: readonly Role[];
   readonly source: 'htpasswd' | 'store';
+  /** Named by `[auth] read_only_users`: `roles` were capped at read (see readOnlyRoles). */
+  readonly readOnlyUser?: true | undefined;
+}
+
+/**
+ * The roles of a user `[auth] read_only_users` names: at most `read`, whatever the file, the
+ * store or an old token says (a user without roles keeps none). Also applied to the roles a
+ * Docker registry token carried from before the user was listed (registry-token.ts).
+ */
+export function readOnlyRoles(roles: readonly Role[]): readonly Role[] {
+  return highestRole(roles) === undefined ? [] : ['read'];
+}
+
+/**
+ * The principal of a user who proved `account` with `credential` (a password; a Docker refresh
+ * token, which stands for one): the account's roles, and its read-only mark so that refusals
+ * name `[auth] read_only_users`.
+ */
+export function accountPrincipal(account: Account, credential: CredentialKind): UserPrincipal {
+  return {
+    kind: 'user',
+    name: account.name,
+    roles: account.roles,
+    credential,
+    ...(account.readOnlyUser === true ? { readOnlyUser: true } : {}),
+  };
 }
 
 export class UserDirectory {
   readonly #users: UserStore;
   readonly #htpasswd: HtpasswdUsers;
   #admins: ReadonlySet<string>;
+  #readOnly: ReadonlySet<string>;
 
-  constructor(users: UserStore, htpasswd: HtpasswdUsers, admins: readonly string[] = []) {
+  constructor(
+    users: UserStore,
+    htpasswd: HtpasswdUsers,
+    admins: readonly string[] = [],
+    readOnly: readonly string[] = [],
+  ) {
     this.#users = users;
     this.#htpasswd = htpasswd;
     this.#admins = new Set(admins);
+    this.#readOnly = new Set(readOnly);
   }
 
   /** `[auth] admin_users` (SIGHUP may change it). */
@@ -32,8 +69,18 @@ export class UserDirectory {
     this.#admins = new Set(admins);
   }
 
+  /** `[auth] read_only_users` (SIGHUP may change it). */
+  setReadOnlyUsers(names: readonly string[]): void {
+    this.#readOnly = new Set(names);
+  }
+
   isAdmin(name: string): boolean {
     return this.#admins.has(name);
+  }
+
+  /** True when `[auth] read_only_users` names `name` (its credentials only read). */
+  isReadOnlyUser(name: string): boolean {
+    return this.#readOnly.has(name);
   }
 
   /**
@@ -42,10 +89,10 @@ export class UserDirectory {
    * the user has left the file, so that user's tokens stop working with it.
    */
   async account(name: string): Promise<Account | undefined> {
-    if (this.#htpasswd.has(name)) return this.#withAdmin(name, DEFAULT_ROLES, 'htpasswd');
+    if (this.#htpasswd.has(name)) return this.#account(name, DEFAULT_ROLES, 'htpasswd');
     const stored = await this.#users.get(name);
     if (!stored?.hasPassword) return undefined;
-    return this.#withAdmin(name, stored.roles, 'store');
+    return this.#account(name, stored.roles, 'store');
   }
 
   /**
@@ -56,14 +103,14 @@ export class UserDirectory {
    */
   async verify(name: string, password: string): Promise<Account | undefined> {
     const inFile = await this.#htpasswd.verify(name, password);
-    if (inFile === true) return this.#withAdmin(name, DEFAULT_ROLES, 'htpasswd');
+    if (inFile === true) return this.#account(name, DEFAULT_ROLES, 'htpasswd');
     if (inFile === false) {
       await this.#users.spendDecoy(password);
       return undefined;
     }
     await this.#htpasswd.spendDecoy(password);
     const stored = await this.#users.verify(name, password);
-    return stored ? this.#withAdmin(name, stored.roles, 'store') : undefined;
+    return stored ? this.#account(name, stored.roles, 'store') : undefined;
   }
 
   /**
@@ -92,7 +139,17 @@ export class UserDirectory {
     return this.#htpasswd.has(name);
   }
 
-  #withAdmin(name: string, roles: readonly Role[], source: Account['source']): Account {
+  /**
+   * The one place a user's roles are computed from the configuration, for every credential
+   * (password, API token, Docker refresh token) and every token it mints: the roles of its
+   * source, plus `admin` for `[auth] admin_users`, or at most `read` for `[auth]
+   * read_only_users` (the configuration refuses a name in both; read-only wins over a stored
+   * admin role too).
+   */
+  #account(name: string, roles: readonly Role[], source: Account['source']): Account {
+    if (this.#readOnly.has(name)) {
+      return { name, roles: readOnlyRoles(roles), source, readOnlyUser: true };
+    }
     const all =
       this.#admins.has(name) && !roles.includes('admin') ? [...roles, 'admin' as const] : roles;
     return { name, roles: all, source };

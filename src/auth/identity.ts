@@ -1,6 +1,7 @@
 /**
  * The identity services every format shares, built once by the composition root: users (the
- * htpasswd file and the metadata store, admins by `[auth] admin_users`), API tokens, Docker
+ * htpasswd file and the metadata store, admins by `[auth] admin_users`, read-only users by
+ * `[auth] read_only_users`), API tokens, Docker
  * registry tokens, and the credential resolvers that turn an `Authorization` header into a
  * principal for every route of every format (Bearer registry token issued at `/v2/token`; Bearer
  * API token; Basic with a user's password, or with a token as the password under any username).
@@ -29,6 +30,8 @@ export interface IdentitySettings {
   /** Relative paths are taken from the working directory, as NORA does. */
   readonly htpasswd_file: string;
   readonly admin_users: readonly string[];
+  /** Users whose credentials only read, whatever they ask or a rule grants (default none). */
+  readonly read_only_users?: readonly string[] | undefined;
   /** `[auth] enabled` (default true): with auth off, problems reading the file are not warned. */
   readonly enabled?: boolean;
 }
@@ -69,7 +72,10 @@ export interface Identity {
   readonly htpasswd: HtpasswdUsers;
   /** Docker registry tokens (`/v2/token`): issued by the OCI format, accepted on every route. */
   readonly registryTokens: RegistryTokens;
-  /** Applies new `[auth]` settings (SIGHUP): re-reads the htpasswd file, admins, drops caches. */
+  /**
+   * Applies new `[auth]` settings (SIGHUP): re-reads the htpasswd file, admins and read-only
+   * users, drops caches.
+   */
   reload(settings: IdentitySettings): Promise<void>;
   /** Resolves when the latest htpasswd read (startup, reload, file change) is done. */
   settled(): Promise<void>;
@@ -166,7 +172,12 @@ export async function createIdentity(
       );
     }
   }
-  const directory = new UserDirectory(users, htpasswd, settings.admin_users);
+  const directory = new UserDirectory(
+    users,
+    htpasswd,
+    settings.admin_users,
+    settings.read_only_users ?? [],
+  );
   const handle = sqliteHandleOf(db);
   const writes = options.writes;
   const changes =
@@ -176,8 +187,10 @@ export async function createIdentity(
   const tokenAuth = new TokenAuthenticator(tokens, directory, changes);
   const bindings = new CredentialBindings(tokens, directory, changes);
   const basic = new BasicPasswordResolver(directory, tokenAuth);
-  const registryTokens = new RegistryTokens(new SigningKeys(authDb), (subject, binding) =>
-    bindings.valid(subject, binding),
+  const registryTokens = new RegistryTokens(
+    new SigningKeys(authDb),
+    (subject, binding) => bindings.valid(subject, binding),
+    (subject) => directory.isReadOnlyUser(subject),
   );
   access.addResolver(new RegistryTokenResolver(registryTokens));
   access.addResolver(new BearerTokenResolver(tokenAuth));
@@ -191,6 +204,7 @@ export async function createIdentity(
     registryTokens,
     async reload(next: IdentitySettings): Promise<void> {
       directory.setAdmins(next.admin_users);
+      directory.setReadOnlyUsers(next.read_only_users ?? []);
       basic.clear();
       tokenAuth.clear();
       bindings.clear();

@@ -45,6 +45,7 @@ import {
   type Role,
   type Scope,
 } from './access.ts';
+import { readOnlyRoles } from './directory.ts';
 import type { AuthTables } from './migrations.ts';
 
 /** The `iss` of every token NORA signs; a JWT with another issuer is not ours. */
@@ -206,11 +207,21 @@ async function toSigningKey(kid: string, privateJwk: string): Promise<SigningKey
 export class RegistryTokens {
   readonly #keys: SigningKeys;
   readonly #check: BindingCheck | undefined;
+  readonly #isReadOnlyUser: ((subject: string) => boolean) | undefined;
 
-  /** Without `check`, a token's binding is carried but never checked (unit tests). */
-  constructor(keys: SigningKeys, check?: BindingCheck) {
+  /**
+   * Without `check`, a token's binding is carried but never checked (unit tests).
+   * `isReadOnlyUser`: whether `[auth] read_only_users` names a subject now (UserDirectory): the
+   * roles a token carries from before the user was listed are capped at read at each use.
+   */
+  constructor(
+    keys: SigningKeys,
+    check?: BindingCheck,
+    isReadOnlyUser?: (subject: string) => boolean,
+  ) {
     this.#keys = keys;
     this.#check = check;
+    this.#isReadOnlyUser = isReadOnlyUser;
   }
 
   /** Signs an access token for `request.principal` granting `request.access`. */
@@ -305,10 +316,12 @@ export class RegistryTokens {
         );
       }
     }
+    const readOnlyUser = this.#isReadOnlyUser?.(payload.sub) === true;
     return {
       kind: 'user',
       name: payload.sub,
-      roles: nora.roles,
+      roles: readOnlyUser ? readOnlyRoles(nora.roles) : nora.roles,
+      ...(readOnlyUser ? { readOnlyUser: true } : {}),
       ...(nora.groups === undefined ? {} : { groups: nora.groups }),
       ...(nora.readOnly === true ? { readOnly: true } : {}),
       credential: 'registry-token',

@@ -25,7 +25,7 @@ import type {
   RequestCredentials,
   Scope,
 } from './access.ts';
-import type { Account, UserDirectory } from './directory.ts';
+import { type Account, accountPrincipal, type UserDirectory } from './directory.ts';
 import { networkListOf } from './networks.ts';
 import { ResourcePatterns, targetRefs } from './patterns.ts';
 import { capRole, looksLikeToken, sha256Hex, type TokenInfo, type TokenStore } from './users.ts';
@@ -133,7 +133,8 @@ export class TokenAuthenticator {
    * The principal of a token secret; undefined when no such token exists, its owner is no
    * longer a user, or its owner is suspended (gone from the htpasswd file: identity.ts). Throws UNAUTHORIZED "token expired" for an expired token: it is a token, and
    * no other resolver may take it as something else.
-   * Roles: the token's role capped by its owner's (admin from `[auth] admin_users`).
+   * Roles: the token's role capped by its owner's (admin from `[auth] admin_users`, read only
+   * for `[auth] read_only_users`: a write token of a user listed since reads).
    */
   async principal(secret: string, now = Date.now()): Promise<Principal | undefined> {
     const { token, owner } = await this.#resolve(secret);
@@ -154,6 +155,7 @@ export class TokenAuthenticator {
       credential: 'token',
       tokenId: token.key,
       ...(role === 'read' || role === undefined ? { readOnly: true } : {}),
+      ...(owner.readOnlyUser === true ? { readOnlyUser: true } : {}),
       ...(token.expiresAt === undefined ? {} : { expiresAt: token.expiresAt }),
       ...(networks === undefined ? {} : { networks }),
       ...(token.scope === undefined ? {} : { scope: patternScope(token.scope) }),
@@ -282,12 +284,7 @@ export class BasicPasswordResolver implements CredentialResolver {
     if (cached && cached.until > Date.now()) return cached.principal;
     const account = await this.#directory.verify(decoded.slice(0, colon), password);
     if (!account) return undefined;
-    const principal: Principal = {
-      kind: 'user',
-      name: account.name,
-      roles: account.roles,
-      credential: 'password',
-    };
+    const principal = accountPrincipal(account, 'password');
     if (this.#verified.size >= BASIC_CACHE_MAX) this.#verified.clear();
     this.#verified.set(cacheKey, { principal, until: Date.now() + BASIC_CACHE_MS });
     return principal;

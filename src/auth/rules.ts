@@ -267,6 +267,65 @@ export function shadowedByRules(rules: readonly RuleConfig[]): string[] {
   return warnings;
 }
 
+/**
+ * `nora config check` (and start-up, SIGHUP) warnings: a rule naming only some users (no `"*"`,
+ * group, token or anonymous) over every repository (`*`) and every path (`**`) owns everything
+ * (Semantics 2–3), so everyone else — other users and anonymous clients — loses read and write
+ * everywhere. The usual cause is an attempt at a read-only user (`users = ["reader"], actions =
+ * ["read"]`), which `[auth] read_only_users` says without taking anything from anyone.
+ * Conservative: said only when no other rule names anyone else (another user, `"*"`, a group, a
+ * token, anonymous), i.e. when it is certain that nobody else is granted anything anywhere.
+ */
+export function ownershipLockouts(rules: readonly RuleConfig[]): string[] {
+  const onlyUsers = (rule: RuleConfig) =>
+    !rule.anonymous &&
+    rule.groups.length === 0 &&
+    rule.tokens.length === 0 &&
+    !rule.users.includes('*');
+  const warnings: string[] = [];
+  rules.forEach((rule, index) => {
+    if (!onlyUsers(rule) || rule.users.length === 0) return;
+    const everyRepository = rule.repositories.some((glob) => glob === '*' || glob === '**');
+    if (!everyRepository || !rule.paths.includes('**')) return;
+    const others = rules.filter((_, i) => i !== index);
+    const grantsOthers = others.some(
+      (other) => !onlyUsers(other) || other.users.some((user) => !rule.users.includes(user)),
+    );
+    if (grantsOthers) return;
+    const names = rule.users.join(', ');
+    warnings.push(
+      `auth.rules[${index}] names only ${names} and covers every repository: by ownership, other users and anonymous clients lose read/write everywhere (every path of every repository is owned, and only admins and ${names} are granted anything there; docs/auth.md "Semantics"); for a read-only user use [auth] read_only_users (NORA_AUTH_READ_ONLY_USERS) instead of this rule`,
+    );
+  });
+  return warnings;
+}
+
+/**
+ * `nora config check` (and start-up, SIGHUP) warnings: a rule granting `write`, `delete` or
+ * `admin` to a user `[auth] read_only_users` names, by name or through an `[auth.groups]` group.
+ * The user's roles hold only read, and roles cap grants (`#capped`), so the rule gives it
+ * nothing more than read: said, since the rule reads as if it did.
+ */
+export function readOnlyUserGrants(
+  auth: Pick<AppConfig['auth'], 'rules' | 'groups' | 'read_only_users'>,
+): string[] {
+  const warnings: string[] = [];
+  auth.rules.forEach((rule, index) => {
+    const changes = rule.actions.filter((action) => action !== 'read');
+    if (changes.length === 0) return;
+    const named = auth.read_only_users.filter(
+      (user) =>
+        rule.users.includes(user) ||
+        rule.groups.some((group) => auth.groups[group]?.includes(user) === true),
+    );
+    if (named.length === 0) return;
+    warnings.push(
+      `auth.rules[${index}] grants ${changes.join(', ')} to ${named.join(', ')}, ${named.length === 1 ? 'a read-only user' : 'read-only users'} ([auth] read_only_users): ${named.length === 1 ? 'it' : 'they'} only read${named.length === 1 ? 's' : ''} all the same (read_only_users wins over rules); remove ${named.length === 1 ? 'it' : 'them'} from read_only_users to let the rule apply`,
+    );
+  });
+  return warnings;
+}
+
 interface CompiledRule {
   readonly repositories: readonly Glob[];
   /** The `paths` globs as written, and compiled per path form (undefined key: as written). */
@@ -628,15 +687,17 @@ export function permissionsFromConfig(
 
 /**
  * Where the configuration names `name` as a user before anyone may hold it — a rule's `users`
- * (`[[auth.rules]] #3 users`, counted from 1) or a group's members (`[auth.groups] release`) —
- * or undefined. Self-registration refuses such names (npm adduser): the first stranger to
- * register one would get what the configuration grants it.
+ * (`[[auth.rules]] #3 users`, counted from 1), a group's members (`[auth.groups] release`) or
+ * `[auth] read_only_users` — or undefined. Self-registration refuses such names (npm adduser):
+ * the first stranger to register one would get what the configuration grants it, or be the
+ * user the operator meant to hold to read.
  */
 export function namedByConfig(
-  auth: Pick<AppConfig['auth'], 'rules' | 'groups'>,
+  auth: Pick<AppConfig['auth'], 'rules' | 'groups' | 'read_only_users'>,
   name: string,
 ): string | undefined {
   const lower = name.toLowerCase();
+  if (auth.read_only_users.some((u) => u.toLowerCase() === lower)) return '[auth] read_only_users';
   const rule = auth.rules.findIndex((r) => r.users.some((u) => u.toLowerCase() === lower));
   if (rule >= 0) return `[[auth.rules]] #${rule + 1} users`;
   for (const [group, users] of Object.entries(auth.groups)) {

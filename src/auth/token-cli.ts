@@ -10,7 +10,7 @@ import type { AppConfig } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Db } from '../db/database.ts';
 import { AccessControl } from './access.ts';
-import { parseScope } from './api/tokens.ts';
+import { parseScope, readOnlyUserTokenProblem } from './api/tokens.ts';
 import { createIdentity, type Identity } from './identity.ts';
 import { tokenRefProblem } from './users.ts';
 import type { Role } from './access.ts';
@@ -109,6 +109,12 @@ export async function createTokenOffline(
           `no user "${options.user}" in the htpasswd file (${identity.htpasswd.file ?? '-'}) or the metadata store`,
         );
       }
+      const readOnly = readOnlyUserTokenProblem(
+        options.user,
+        options.role,
+        owner.readOnlyUser === true,
+      );
+      if (readOnly !== undefined) throw new TokenCommandError(`${readOnly} (use --role read)`);
       if (options.role === 'admin' && !owner.roles.includes('admin')) {
         throw new TokenCommandError(
           `"${options.user}" is not an admin: add it to [auth] admin_users (NORA_AUTH_ADMIN_USERS) first`,

@@ -90,6 +90,24 @@ const ruleSchema = z
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
   });
 
+/**
+ * A list of user names (`[auth] admin_users`, `read_only_users`): in the file a list, or a comma
+ * list as a string as the environment variable takes it (`admin_users = "ci"` was refused as
+ * "expected array" while the variable took it).
+ */
+const userList = z
+  .preprocess(
+    (value) =>
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((user) => user.trim())
+            .filter((user) => user !== '')
+        : value,
+    z.array(z.string().min(1)),
+  )
+  .default([]);
+
 const authSchema = z.object({
   enabled: z.boolean().default(false),
   anonymous_read: z.boolean().default(true),
@@ -113,23 +131,15 @@ const authSchema = z.object({
    * Re-read on SIGHUP and when it changes.
    */
   htpasswd_file: z.string().min(1).default('users.htpasswd'),
+  /** Users whose credentials carry the admin role (NORA_AUTH_ADMIN_USERS, a comma list). */
+  admin_users: userList,
   /**
-   * Users whose credentials carry the admin role (NORA_AUTH_ADMIN_USERS, a comma list). In the
-   * file a list, or that comma list as a string (`admin_users = "ci"` was refused as "expected
-   * array" while the variable took it).
+   * Users whose credentials only read (NORA_AUTH_READ_ONLY_USERS, a comma list, as admin_users):
+   * their passwords carry the read role only, tokens they mint are read tokens, their existing
+   * write tokens read, and no rule gives them more (docs/auth.md "A read-only user"). A name in
+   * both lists is a configuration error.
    */
-  admin_users: z
-    .preprocess(
-      (value) =>
-        typeof value === 'string'
-          ? value
-              .split(',')
-              .map((user) => user.trim())
-              .filter((user) => user !== '')
-          : value,
-      z.array(z.string().min(1)),
-    )
-    .default([]),
+  read_only_users: userList,
   /**
    * Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For, -Proto and -Host are
    * believed: the client address that token ranges are checked against, and the scheme and host
@@ -313,6 +323,17 @@ export const configSchema = z
         code: 'custom',
         path: ['storage', 'mode'],
         message: '"s3" is not available in this build yet: use "local" (or "memory" for tests)',
+      });
+    }
+    // An admin passes every check and a read-only user may change nothing: no user is both, and
+    // neither list silently wins over the other.
+    const admins = new Set(config.auth.admin_users);
+    const both = config.auth.read_only_users.filter((user) => admins.has(user));
+    if (both.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth', 'read_only_users'],
+        message: `${both.map((user) => JSON.stringify(user)).join(', ')} ${both.length === 1 ? 'is' : 'are'} also in [auth] admin_users (NORA_AUTH_ADMIN_USERS): a user is either an admin or read-only; remove ${both.length === 1 ? 'it' : 'them'} from one of the two lists`,
       });
     }
     const seen = new Set<string>();

@@ -12,7 +12,9 @@
  * CIDR ranges) or a short-lived CI identity may not mint tokens: the new token would outlive
  * or outreach it. A token with an expiry may mint tokens that expire no later than it does (the
  * answer says when the asked lifetime was cut: `expires_capped`). Only admins
- * (`[auth] admin_users`) get admin tokens (NORA's GHSA-78cx fix).
+ * (`[auth] admin_users`) get admin tokens (NORA's GHSA-78cx fix), and a user `[auth]
+ * read_only_users` names gets read tokens only (asking for more is a 403 that says so, not a
+ * quietly weaker token); its password may still make and revoke its own tokens.
  */
 import { RegistryError } from '../../core/errors.ts';
 import { hasRole, type Principal, type Role } from '../access.ts';
@@ -35,6 +37,8 @@ interface Subject {
   readonly name: string;
   readonly roles: readonly Role[];
   readonly readOnly: boolean;
+  /** Named by `[auth] read_only_users`: may mint read tokens only (roles hold only read). */
+  readonly readOnlyUser: boolean;
   /** Narrowed credentials (scope, address ranges, CI identities) may not mint tokens. */
   readonly narrowed: boolean;
   /** When the credential expires (epoch ms): tokens it makes expire no later. */
@@ -86,6 +90,9 @@ export class TokenApi {
       );
     }
     const request = parseTokenRequest(body);
+    const readOnly = readOnlyUserTokenProblem(subject.name, request.role, subject.readOnlyUser);
+    if (readOnly !== undefined)
+      throw new RegistryError('DENIED', `${readOnly} (ask for "role":"read")`);
     if (request.role === 'admin' && !subject.roles.includes('admin')) {
       throw new RegistryError(
         'DENIED',
@@ -130,6 +137,8 @@ export class TokenApi {
         const owner = await this.#directory.account(user);
         if (!owner) throw new RegistryError('NOT_FOUND', `no user "${user}"`);
         const request = parseTokenRequest(body);
+        const readOnly = readOnlyUserTokenProblem(user, request.role, owner.readOnlyUser === true);
+        if (readOnly !== undefined) throw new RegistryError('BAD_REQUEST', readOnly);
         if (request.role === 'admin' && !owner.roles.includes('admin')) {
           throw new RegistryError(
             'BAD_REQUEST',
@@ -209,6 +218,7 @@ export class TokenApi {
         name: account.name,
         roles: account.roles,
         readOnly: false,
+        readOnlyUser: account.readOnlyUser === true,
         narrowed: false,
         expiresAt: undefined,
       };
@@ -240,6 +250,7 @@ function subjectOf(principal: Principal & { kind: 'user' }): Subject {
     name: principal.name,
     roles: principal.roles,
     readOnly: principal.readOnly === true,
+    readOnlyUser: principal.readOnlyUser === true,
     narrowed:
       principal.scope !== undefined ||
       principal.networks !== undefined ||
@@ -249,9 +260,14 @@ function subjectOf(principal: Principal & { kind: 'user' }): Subject {
   };
 }
 
-/** Throws DENIED unless the subject may change the account (create or revoke tokens). */
+/**
+ * Throws DENIED unless the subject may change the account (create or revoke tokens). A user
+ * `[auth] read_only_users` names may, with a credential that is not itself read-only (its
+ * password): it needs tokens to install with, and they are held to read (readOnlyUserTokenProblem).
+ */
 function requireAccountChange(subject: Subject): void {
-  if (subject.readOnly || !hasRole(subject.roles, 'write')) {
+  const writes = hasRole(subject.roles, 'write') || subject.readOnlyUser;
+  if (subject.readOnly || !writes) {
     throw new RegistryError(
       'DENIED',
       'a read-only credential may not create or revoke tokens (account changes need the write or admin role)',
@@ -263,6 +279,21 @@ function requireAccountChange(subject: Subject): void {
       'a credential limited to some resources or addresses, or a CI identity, may not create or revoke tokens',
     );
   }
+}
+
+/**
+ * Why `user` may not get a new token of `role`, or undefined: a user `[auth] read_only_users`
+ * names gets read tokens only. Every way of minting one asks this (the token API, its admin
+ * endpoint, `npm token create`, `nora token create`); `npm login`, which asks for no role, makes
+ * such a user a read token instead. The caller adds how to ask for a read token.
+ */
+export function readOnlyUserTokenProblem(
+  user: string,
+  role: Role,
+  readOnlyUser: boolean,
+): string | undefined {
+  if (!readOnlyUser || role === 'read') return undefined;
+  return `${user} is a read-only user ([auth] read_only_users): it may only have read tokens, not ${role}`;
 }
 
 /**

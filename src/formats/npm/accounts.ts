@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '../../auth/access.ts';
 import type { PasswordGuard } from '../../auth/api/tokens.ts';
-import { requireAccountChangeBy } from '../../auth/api/tokens.ts';
+import { readOnlyUserTokenProblem, requireAccountChangeBy } from '../../auth/api/tokens.ts';
 import type { UserDirectory } from '../../auth/directory.ts';
 import { invalidCidrs, MAX_CIDRS } from '../../auth/networks.ts';
 import type { TokenInfo, TokenStore, UserStore } from '../../auth/users.ts';
@@ -132,7 +132,9 @@ export class NpmAccounts {
       throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
     }
     const { secret } = await this.#tokens.create(urlName, {
-      role: 'write',
+      // npm login asks for no role: a user [auth] read_only_users names gets what it may hold
+      // (a 403 would leave it unable to install with npm at all).
+      role: this.#directory.isReadOnlyUser(urlName) ? 'read' : 'write',
       description: 'npm login',
     });
     return { ok: true, id: `org.couchdb.user:${urlName}`, rev: '1', token: secret };
@@ -252,9 +254,17 @@ export class NpmAccounts {
       );
     }
     const name = typeof body['name'] === 'string' ? body['name'].slice(0, 128) : undefined;
+    const role = readOnlyRequested(body) ? 'read' : 'write';
+    const readOnly = readOnlyUserTokenProblem(user, role, this.#directory.isReadOnlyUser(user));
+    if (readOnly !== undefined) {
+      throw new RegistryError(
+        'DENIED',
+        `${readOnly}: npm token create --packages-and-scopes-permission=read-only (npm ≤ 10: --read-only)`,
+      );
+    }
     const { secret, info } = await this.#tokens.create(user, {
       ...(name === undefined ? {} : { name }),
-      role: readOnlyRequested(body) ? 'read' : 'write',
+      role,
       description: 'npm token create',
       cidrWhitelist: cidrs,
     });

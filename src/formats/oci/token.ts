@@ -22,7 +22,7 @@ import {
   type Principal,
 } from '../../auth/access.ts';
 import { type Grant, type RegistryTokens, type ResourceAccess } from '../../auth/registry-token.ts';
-import type { UserDirectory } from '../../auth/directory.ts';
+import { accountPrincipal, type UserDirectory } from '../../auth/directory.ts';
 import { isRegistryError, RegistryError } from '../../core/errors.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { isValidName } from './reference.ts';
@@ -283,7 +283,7 @@ export class TokenEndpoint {
         "the refresh token's credential has changed (new password or removed user): log in again",
       );
     }
-    return { kind: 'user', name: user.name, roles: user.roles, credential: 'password' };
+    return accountPrincipal(user, 'password');
   }
 
   /** What `principal` gets of each requested scope: only the actions `access.can` allows. */

@@ -1,0 +1,325 @@
+/**
+ * `[auth] read_only_users` (new-user trial, sixteenth session): users of the htpasswd file always
+ * had read + write, and the rule a user writes for a read-only user (`users = ["reader"],
+ * actions = ["read"]` over everything) takes read and write from everyone else by ownership.
+ * Here: the setting's parsing (file, comma string, NORA_AUTH_READ_ONLY_USERS, a name also in
+ * admin_users refused), the decision for every credential of a listed user (password, a write
+ * token made before, a Docker registry token carrying write roles), rules granting it write,
+ * tokens it mints (token API, admin endpoint), a reload taking it in and out, and the config
+ * check's warnings (a rule granting write to a read-only user; the ownership trap).
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, it, test } from 'node:test';
+import bcrypt from 'bcryptjs';
+import { AccessControl, type Principal } from '../../../src/auth/access.ts';
+import { TokenApi } from '../../../src/auth/api/tokens.ts';
+import { createIdentity, type Identity } from '../../../src/auth/identity.ts';
+import { authMigrations } from '../../../src/auth/migrations.ts';
+import {
+  namedByConfig,
+  ownershipLockouts,
+  readOnlyUserGrants,
+  RuleSet,
+} from '../../../src/auth/rules.ts';
+import { checkConfig } from '../../../src/app.ts';
+import { ConfigError, parseConfigObject } from '../../../src/config/load.ts';
+import type { Logger } from '../../../src/core/logger.ts';
+import { isRegistryError } from '../../../src/core/errors.ts';
+import { type Db, openDatabase } from '../../../src/db/database.ts';
+import type { Repository } from '../../../src/repos/repository.ts';
+import { basic, rule } from '../../helpers/auth.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+const quiet: Logger = {
+  error: () => undefined,
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+  child: () => quiet,
+};
+
+const repo = (name: string) => ({ name, kind: 'hosted', format: 'raw' }) as unknown as Repository;
+
+/** The refusal `authorize` throws (a 403 whose message is matched), or a failure. */
+function denied(fn: () => void, message: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(isRegistryError(err), String(err));
+    assert.equal(err.status, 403);
+    assert.match(err.message, message);
+    return true;
+  });
+}
+
+const READ_ONLY = /^reader is a read-only user \(\[auth\] read_only_users\): it may not write /;
+
+describe('[auth] read_only_users: parsing', () => {
+  test('a list, a comma list as a string, or NORA_AUTH_READ_ONLY_USERS, as admin_users', () => {
+    const parse = (auth: Record<string, unknown>, env: Record<string, string> = {}) =>
+      parseConfigObject({ auth }, env).config.auth.read_only_users;
+    assert.deepEqual(parse({}), []);
+    assert.deepEqual(parse({ read_only_users: ['a', 'b'] }), ['a', 'b']);
+    assert.deepEqual(parse({ read_only_users: 'ci, ops ,' }), ['ci', 'ops']);
+    assert.deepEqual(parse({}, { NORA_AUTH_READ_ONLY_USERS: 'x,y' }), ['x', 'y']);
+    assert.throws(() => parse({ read_only_users: 5 }), ConfigError);
+  });
+
+  test('a listed name is reserved from self-registration (npm adduser), in any case', () => {
+    const auth = { rules: [], groups: {}, read_only_users: ['Carol'] };
+    assert.equal(namedByConfig(auth, 'carol'), '[auth] read_only_users');
+    assert.equal(namedByConfig(auth, 'dave'), undefined);
+  });
+
+  test('a user in both admin_users and read_only_users is a configuration error', () => {
+    assert.throws(
+      () =>
+        parseConfigObject(
+          { auth: { admin_users: ['root', 'reader'] } },
+          { NORA_AUTH_READ_ONLY_USERS: 'reader' },
+        ),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(
+          err.message,
+          /auth\.read_only_users \(from NORA_AUTH_READ_ONLY_USERS\): "reader" is also in \[auth\] admin_users \(NORA_AUTH_ADMIN_USERS\): a user is either an admin or read-only/,
+        );
+        return true;
+      },
+    );
+  });
+});
+
+describe('[auth] read_only_users: the decision', () => {
+  let db: Db;
+  let access: AccessControl;
+  let identity: Identity;
+  let dir: { path: string; [Symbol.asyncDispose](): Promise<void> };
+  let htpasswd: string;
+
+  beforeEach(async () => {
+    dir = await tempDir('nora-readonly-');
+    htpasswd = path.join(dir.path, 'users.htpasswd');
+    await fs.writeFile(
+      htpasswd,
+      `reader:${bcrypt.hashSync('reader-pw', 4)}\nwriter:${bcrypt.hashSync('writer-pw', 4)}\nroot:${bcrypt.hashSync('root-pw', 4)}\n`,
+    );
+    db = await openDatabase({ file: ':memory:', migrations: authMigrations });
+    // A rule granting reader write everywhere: read_only_users wins over it.
+    access = new AccessControl(
+      { authEnabled: true, anonymousRead: true },
+      new RuleSet({
+        rules: [
+          rule({ users: ['reader', 'writer'], actions: ['read', 'write', 'delete'] }),
+          rule({ anonymous: true, actions: ['read'] }),
+        ],
+      }),
+    );
+    identity = await createIdentity(
+      db,
+      access,
+      { htpasswd_file: htpasswd, admin_users: ['root'], read_only_users: ['reader'] },
+      { log: quiet },
+    );
+  });
+  afterEach(async () => {
+    identity.close();
+    await db.destroy();
+    await dir[Symbol.asyncDispose]();
+  });
+
+  const login = (user: string, password: string) =>
+    access.authenticate({ authorization: basic(user, password) });
+
+  test("the user's password reads, and every change is refused naming the setting, whatever a rule grants", async () => {
+    const reader = await login('reader', 'reader-pw');
+    assert.deepEqual(reader, {
+      kind: 'user',
+      name: 'reader',
+      roles: ['read'],
+      credential: 'password',
+      readOnlyUser: true,
+    });
+    access.authorize(reader, repo('raw'), 'read', 'a.txt');
+    for (const action of ['write', 'delete'] as const) {
+      denied(
+        () => {
+          access.authorize(reader, repo('raw'), action, 'a.txt');
+        },
+        new RegExp(
+          `^reader is a read-only user \\(\\[auth\\] read_only_users\\): it may not ${action} a\\.txt in raw$`,
+        ),
+      );
+    }
+    // Others are untouched: writer writes (the rule), root passes, anonymous reads.
+    access.authorize(await login('writer', 'writer-pw'), repo('raw'), 'write', 'a.txt');
+    access.authorize(await login('root', 'root-pw'), repo('raw'), 'delete', 'a.txt');
+    access.authorize({ kind: 'anonymous' }, repo('raw'), 'read', 'a.txt');
+  });
+
+  test('a write token made before the user was listed reads, and writes again once it is not', async () => {
+    const { secret } = await identity.tokens.create('reader', { role: 'write' });
+    const bearer = () => access.authenticate({ authorization: `Bearer ${secret}` });
+    const capped = await bearer();
+    assert.equal(capped.kind === 'user' && capped.readOnlyUser, true);
+    assert.deepEqual(capped.kind === 'user' && capped.roles, ['read']);
+    denied(() => {
+      access.authorize(capped, repo('raw'), 'write', 'a.txt');
+    }, READ_ONLY);
+    // SIGHUP without reader in the list: the token writes, the password too.
+    await identity.reload({ htpasswd_file: htpasswd, admin_users: ['root'], read_only_users: [] });
+    access.authorize(await bearer(), repo('raw'), 'write', 'a.txt');
+    access.authorize(await login('reader', 'reader-pw'), repo('raw'), 'write', 'a.txt');
+    // And back in it: refused again at the next request (nothing remembered from before).
+    await identity.reload({
+      htpasswd_file: htpasswd,
+      admin_users: ['root'],
+      read_only_users: ['reader'],
+    });
+    denied(() => {
+      access.authorize(capped, repo('raw'), 'write', 'a.txt');
+    }, READ_ONLY);
+    const again = await login('reader', 'reader-pw');
+    denied(() => {
+      access.authorize(again, repo('raw'), 'write', 'a.txt');
+    }, READ_ONLY);
+  });
+
+  test('a Docker registry token issued with write roles reads once its user is listed', async () => {
+    const principal: Principal = {
+      kind: 'user',
+      name: 'reader',
+      roles: ['read', 'write'],
+      credential: 'password',
+    };
+    const { token } = await identity.registryTokens.issueAccess({
+      principal,
+      service: 'nora',
+      access: [{ type: 'repository', name: 'app', actions: ['pull', 'push'] }],
+      grants: [{ repository: 'docker', path: 'app', actions: ['read', 'write'] }],
+      ttlSeconds: 300,
+    });
+    const used = await access.authenticate({ authorization: `Bearer ${token}` });
+    assert.deepEqual(used.kind === 'user' && used.roles, ['read']);
+    access.authorize(used, repo('docker'), 'read', 'app');
+    denied(() => {
+      access.authorize(used, repo('docker'), 'write', 'app');
+    }, READ_ONLY);
+  });
+
+  test('tokens it mints: read, and asking for write or admin is a 403 naming the setting', async () => {
+    const api = new TokenApi(identity.directory, identity.tokens);
+    const reader = await login('reader', 'reader-pw');
+    const made = await api.create(reader, { role: 'read' });
+    assert.equal(made['role'], 'read');
+    // With the password in the body too (POST /api/tokens {"username","password"}).
+    const body = await api.create(
+      { kind: 'anonymous' },
+      { username: 'reader', password: 'reader-pw' },
+    );
+    assert.equal(body['role'], 'read');
+    for (const role of ['write', 'admin']) {
+      await assert.rejects(api.create(reader, { role }), (err: unknown) => {
+        assert.ok(isRegistryError(err));
+        assert.equal(err.status, 403);
+        assert.match(
+          err.message,
+          new RegExp(
+            `^reader is a read-only user \\(\\[auth\\] read_only_users\\): it may only have read tokens, not ${role} \\(ask for "role":"read"\\)$`,
+          ),
+        );
+        return true;
+      });
+    }
+    // A read token made by it cannot make more (a read-only credential), as for anyone.
+    const minted = await access.authenticate({ authorization: `Bearer ${String(made['token'])}` });
+    await assert.rejects(api.create(minted, { role: 'read' }), /read-only credential/);
+    // An admin making a write token for it: refused too.
+    const root = await login('root', 'root-pw');
+    await assert.rejects(
+      api.admin(root, { action: 'create', user: 'reader', role: 'write' }),
+      /reader is a read-only user \(\[auth\] read_only_users\): it may only have read tokens, not write/,
+    );
+    const forReader = await api.admin(root, { action: 'create', user: 'reader', role: 'read' });
+    assert.equal(forReader['role'], 'read');
+    // Another user's write tokens are unaffected.
+    const writer = await login('writer', 'writer-pw');
+    assert.equal((await api.create(writer, { role: 'write' }))['role'], 'write');
+  });
+});
+
+describe('[auth] read_only_users: config check warnings', () => {
+  it('warns about a rule that grants write to a read-only user (by name or group)', () => {
+    const warnings = readOnlyUserGrants({
+      read_only_users: ['reader'],
+      groups: { team: ['reader', 'alice'] },
+      rules: [
+        rule({ users: ['reader'], actions: ['read'] }),
+        rule({ groups: ['team'], actions: ['read', 'write'] }),
+        rule({ users: ['alice'], actions: ['read', 'write'] }),
+      ],
+    });
+    assert.deepEqual(warnings, [
+      'auth.rules[1] grants write to reader, a read-only user ([auth] read_only_users): it only reads all the same (read_only_users wins over rules); remove it from read_only_users to let the rule apply',
+    ]);
+  });
+
+  it('warns about the ownership trap: a rule naming only some users over every repository and path', () => {
+    const trap = rule({ users: ['reader'], actions: ['read'] });
+    assert.deepEqual(ownershipLockouts([trap]), [
+      'auth.rules[0] names only reader and covers every repository: by ownership, other users and anonymous clients lose read/write everywhere (every path of every repository is owned, and only admins and reader are granted anything there; docs/auth.md "Semantics"); for a read-only user use [auth] read_only_users (NORA_AUTH_READ_ONLY_USERS) instead of this rule',
+    ]);
+    // Conservative: not when another rule grants someone else anything, nor for a rule over
+    // some repositories or paths, nor for a rule naming a group, "*" or anonymous.
+    assert.deepEqual(
+      ownershipLockouts([trap, rule({ groups: ['writers'], actions: ['write'] })]),
+      [],
+    );
+    assert.deepEqual(ownershipLockouts([trap, rule({ anonymous: true, actions: ['read'] })]), []);
+    assert.deepEqual(
+      ownershipLockouts([trap, rule({ users: ['bob'], paths: ['x/**'], actions: ['read'] })]),
+      [],
+    );
+    assert.deepEqual(ownershipLockouts([{ ...trap, repositories: ['npm'] }]), []);
+    assert.deepEqual(ownershipLockouts([{ ...trap, paths: ['team/**'] }]), []);
+    assert.deepEqual(ownershipLockouts([rule({ users: ['*'], actions: ['read'] })]), []);
+    // Another rule for the same user changes nothing: still a trap.
+    assert.equal(
+      ownershipLockouts([trap, rule({ users: ['reader'], paths: ['x/**'], actions: ['write'] })])
+        .length,
+      1,
+    );
+  });
+
+  it('nora config check (checkConfig) says both', () => {
+    const { config } = parseConfigObject(
+      {
+        auth: {
+          enabled: true,
+          read_only_users: ['carol'],
+          rules: [
+            { repositories: ['*'], users: ['reader'], actions: ['read'] },
+            { repositories: ['npm'], users: ['carol'], paths: ['x/**'], actions: ['write'] },
+          ],
+        },
+      },
+      {},
+    );
+    const warnings = checkConfig(config);
+    // carol is granted something by another rule: no lockout is certain, none is said.
+    assert.ok(!warnings.some((w) => w.startsWith('auth.rules[0] names only')), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => w.startsWith('auth.rules[1] grants write to carol, a read-only user')),
+      warnings.join('\n'),
+    );
+    const { config: trap } = parseConfigObject(
+      { auth: { enabled: true, rules: [{ users: ['reader'], actions: ['read'] }] } },
+      {},
+    );
+    assert.ok(
+      checkConfig(trap).some((w) =>
+        w.startsWith('auth.rules[0] names only reader and covers every repository'),
+      ),
+    );
+  });
+});
