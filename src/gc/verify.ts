@@ -48,7 +48,7 @@ export interface VerifyReport {
   readonly foreign: number;
   /**
    * Referenced blobs with no file in storage (deleted behind NORA's back, or removed as damaged
-   * earlier): their artifacts answer 503 until uploaded again. Undefined when not looked for.
+   * earlier): hosted artifacts answer 410 until uploaded again. Undefined when not looked for.
    */
   readonly missing?: number;
   /** A few of them, each with the rows that refer to it (`raw_files repo=… path=…`). */
@@ -255,7 +255,7 @@ export function describeVerifyReport(report: VerifyReport): string[] {
   } else if (report.missing !== undefined) {
     const n = report.missing;
     lines.push(
-      `${n} referenced ${n === 1 ? 'blob is' : 'blobs are'} missing from storage: ${n === 1 ? 'its artifacts answer' : 'their artifacts answer'} 503 until uploaded again (docs/storage.md, Integrity of stored bytes)`,
+      `${n} referenced ${n === 1 ? 'blob is' : 'blobs are'} missing from storage: hosted artifacts answer 410 until uploaded again, a proxy fetches its own again (docs/storage.md, Integrity of stored bytes)`,
     );
     for (const example of report.missingExamples ?? []) {
       lines.push(`  ${example.digest}, referenced by ${example.references.join('; ')}`);

@@ -199,14 +199,13 @@ export class NpmService {
     for (const member of members.filter((m) => m.kind === 'hosted')) {
       const ref = await this.#deps.store.tarball(member.name, name, filename);
       if (ref) {
-        const digest = parseDigest(ref.digest);
-        const blobs = this.#deps.blobs;
+        const bytes = this.#deps.blobs.hosted(parseDigest(ref.digest));
         return {
           size: ref.size,
           etag: `"${ref.digest}"`,
           headers: {},
-          open: (range) => blobs.open(digest, range),
-          present: () => blobs.present(digest),
+          open: (range) => bytes.open(range),
+          present: () => bytes.present(),
         };
       }
       if (

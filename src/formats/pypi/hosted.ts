@@ -263,13 +263,14 @@ export class PypiHosted implements PypiSource {
 
   #opened(blob: string, sha256: string, size: number, modifiedAt: number): OpenedDistFile {
     const digest = parseDigest(blob);
+    const bytes = this.#blobs.hosted(digest);
     return {
       size,
       sha256,
       modifiedAt,
       open: (range?: ReadRange): Promise<Readable> =>
-        this.#blobs.open(digest, range === undefined ? undefined : { ...range }),
-      present: () => this.#blobs.present(digest),
+        bytes.open(range === undefined ? undefined : { ...range }),
+      present: () => bytes.present(),
     };
   }
 }

@@ -61,7 +61,7 @@ describe('nora verify', () => {
       {
         await using server = await startTestServer({ dataDir });
         const gone = await fetch(`${server.url}/raw/docs/rot.txt`);
-        assert.equal(gone.status, 503);
+        assert.equal(gone.status, 410);
         await gone.body?.cancel();
         // Raw files are immutable: delete and upload the same bytes again.
         assert.equal(
@@ -109,7 +109,7 @@ describe('nora verify', () => {
       assert.match(found.stdout, /nora verify: 0 blobs, 0 bytes hashed/);
       assert.match(
         found.stdout,
-        /2 referenced blobs are missing from storage: their artifacts answer 503 until uploaded again/,
+        /2 referenced blobs are missing from storage: hosted artifacts answer 410 until uploaded again/,
       );
       const a = sha256('first bytes');
       assert.ok(
