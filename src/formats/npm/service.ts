@@ -64,7 +64,7 @@ export interface TarballResponse {
   open(range?: { start: number; end: number }): Promise<Readable>;
   /**
    * Whether the stored bytes are there (hosted tarballs), so a HEAD does not answer 200 for a
-   * tarball whose GET is a 503 (removed by the read check). Absent: assumed present.
+   * tarball whose GET is a 410 (gone from storage: BlobStore.hosted). Absent: assumed present.
    */
   readonly present?: () => Promise<boolean>;
 }
