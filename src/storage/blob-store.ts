@@ -289,6 +289,7 @@ export class BlobStore {
    */
   readonly #verified = new Map<string, string>();
   #readObserver: ReadObserver | undefined;
+  #goneObserver: ((digest: Digest) => void) | undefined;
 
   /** Local files up to this many bytes are checked before open() returns (see PRECHECK_FILE_BYTES). */
   readonly #precheckBytes: number;
@@ -341,6 +342,7 @@ export class BlobStore {
         } catch (err) {
           if (!(err instanceof Error && err.name === 'StorageNotFoundError')) throw err;
           await this.#driver.check();
+          this.#goneObserver?.(digest);
           throw hostedContentGone(err);
         }
       },
@@ -400,6 +402,14 @@ export class BlobStore {
       }
     }
     return verifying(stream, digest, check);
+  }
+
+  /**
+   * Told of every hosted read that found its blob gone (answered 410, a status no format's
+   * error handler logs): the operator's trace of it. One observer, set by the app.
+   */
+  observeGone(observer: (digest: Digest) => void): void {
+    this.#goneObserver = observer;
   }
 
   /** Told of every damaged blob a read finds (metrics, the log); one observer, set by the app. */

@@ -36,7 +36,11 @@ describe('npm: HEAD of a tarball whose bytes are gone', () => {
     const bytes = await fs.readFile(file);
     await fs.rm(file);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // past the answer memo
+    const logged: string[] = [];
+    server.app.context.blobs.observeGone((digest) => logged.push(digest.hex));
     assert.deepEqual([await status('HEAD'), await status('GET')], [410, 410]);
+    // The GET's 410 is reported (the app logs it at warn: no error handler logs a 4xx).
+    assert.deepEqual(logged, [hex]);
 
     await fs.writeFile(file, bytes);
     assert.deepEqual([await status('HEAD'), await status('GET')], [200, 200]);
