@@ -700,6 +700,12 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     'storage operations by outcome (operation="verify", status="integrity_fail": a stored blob read whole did not match its digest and was removed)',
     ['operation', 'status'],
   );
+  blobs.observeGone((digest) => {
+    log.warn(
+      { blob: formatDigest(digest) },
+      'a hosted artifact read found its stored blob missing: answered 410 until it is uploaded again (nora verify lists every missing blob and what refers to it)',
+    );
+  });
   blobs.observeReads(({ digest, removal }) => {
     storageOperations.inc({ operation: 'verify', status: 'integrity_fail' });
     const blob = formatDigest(digest);

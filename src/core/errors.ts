@@ -15,6 +15,8 @@ export const ERROR_STATUS = {
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
+  /** Content NORA stored is gone and nothing can refill it (hosted content has no upstream). */
+  GONE: 410,
   PRECONDITION_FAILED: 412,
   TOO_LARGE: 413,
   RANGE_NOT_SATISFIABLE: 416,
@@ -100,6 +102,23 @@ export function toRegistryError(err: unknown): RegistryError {
     return new RegistryError(generic ?? 'BAD_REQUEST', (err as Error).message, { cause: err });
   }
   return new RegistryError('INTERNAL', 'internal server error', { cause: err });
+}
+
+/**
+ * What a read of HOSTED content whose bytes are gone from a reachable storage answers (the
+ * one place that decides the status, storage/blob-store.ts `BlobStore.hosted`): 410 Gone, not
+ * the 503 a proxy's missing file gets. Nothing refills hosted content (no upstream; only a
+ * re-upload or the file put back by hand, docs/storage.md), and 503 is what npm, pip, Cargo,
+ * Maven and Gradle retry with back-off (npm for about a minute per file) while no 4xx but 408
+ * and 429 is retried, so a build fails at once with this text. `no-store`: a cache must not keep
+ * the answer past the repair.
+ */
+export function hostedContentGone(cause?: unknown): RegistryError {
+  return new RegistryError(
+    'GONE',
+    'stored content is missing from storage and nothing can fetch it again (hosted content has no upstream), so retrying will not help: upload it again (nora verify lists what is missing)',
+    { cause, headers: { 'cache-control': 'no-store' } },
+  );
 }
 
 /** errno codes of a full disk or quota: 507, the client may retry once space is freed. */

@@ -79,7 +79,7 @@ export interface GcReport {
   readonly scanned: number;
   /**
    * Referenced digests with no file in storage (removed by the read check, or deleted behind
-   * NORA's back): their artifacts answer 503 until re-uploaded. Nothing a pass can repair.
+   * NORA's back): hosted artifacts answer 410 until re-uploaded. Nothing a pass can repair.
    */
   readonly missing: number;
   /** A few of them. */

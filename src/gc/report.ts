@@ -26,7 +26,7 @@ export function describeGcReport(report: GcReport): string[] {
   }
   if (report.missing > 0) {
     lines.push(
-      `${report.missing} referenced blobs are missing from storage: their artifacts answer 503 until uploaded again (docs/storage.md, Integrity of stored bytes)`,
+      `${report.missing} referenced blobs are missing from storage: hosted artifacts answer 410 until uploaded again, a proxy fetches its own again (docs/storage.md, Integrity of stored bytes)`,
       ...report.missingExamples.map((digest) => `  ${digest}`),
     );
     if (report.missing > report.missingExamples.length) {

@@ -36,8 +36,16 @@ export interface VerifyReport {
   /** Blob files hashed, and their bytes. */
   readonly checked: number;
   readonly bytes: number;
-  /** Damaged blobs: `sha256:<hex>` and the size found, and whether the file was removed. */
-  readonly damaged: readonly { digest: string; size: number; removed: boolean }[];
+  /**
+   * Damaged blobs: `sha256:<hex>` and the size found, and whether the file was removed; the
+   * first few name the rows that refer to them.
+   */
+  readonly damaged: readonly {
+    digest: string;
+    size: number;
+    removed: boolean;
+    references?: readonly string[];
+  }[];
   /**
    * Blob files that could not be read (EACCES: a restore with the wrong owner, EIO: a failing
    * disk…): not hashed, never removed, and the pass goes on. The first few name the rows that
@@ -48,7 +56,7 @@ export interface VerifyReport {
   readonly foreign: number;
   /**
    * Referenced blobs with no file in storage (deleted behind NORA's back, or removed as damaged
-   * earlier): their artifacts answer 503 until uploaded again. Undefined when not looked for.
+   * earlier): hosted artifacts answer 410 until uploaded again. Undefined when not looked for.
    */
   readonly missing?: number;
   /** A few of them, each with the rows that refer to it (`raw_files repo=… path=…`). */
@@ -72,7 +80,12 @@ export async function verifyBlobs(
   let checked = 0;
   let bytes = 0;
   let foreign = 0;
-  const damaged: { digest: string; size: number; removed: boolean }[] = [];
+  const damaged: {
+    digest: string;
+    size: number;
+    removed: boolean;
+    references?: readonly string[];
+  }[] = [];
   const unreadable: { digest: string; error: string; references?: readonly string[] }[] = [];
   // The references are read first: a blob is stored before its reference is recorded, so one
   // referenced now has its file in place when the listing below passes, unless it is missing.
@@ -105,7 +118,9 @@ export async function verifyBlobs(
       continue;
     }
     if (result.outcome === 'missing') continue;
-    present.add(name);
+    // A damaged file just removed (--remove) is missing now, as the next pass would find it:
+    // left out of `present`, findMissing counts it with the rows that refer to it.
+    if (!result.removed) present.add(name);
     checked += 1;
     bytes += result.size;
     if (result.outcome === 'damaged') {
@@ -116,8 +131,10 @@ export async function verifyBlobs(
     referenced === undefined || options.references === undefined
       ? undefined
       : await findMissing(driver, options.references, referenced, present);
-  if (options.references !== undefined && unreadable.length > 0 && referencesError === undefined) {
-    const first = unreadable.slice(0, MISSING_EXAMPLES);
+  if (options.references !== undefined && referencesError === undefined) {
+    // The first few unreadable and damaged blobs name what refers to them (a removal line says
+    // which artifacts it left without bytes), as the missing ones do.
+    const first = [...unreadable.slice(0, MISSING_EXAMPLES), ...damaged.slice(0, MISSING_EXAMPLES)];
     const rows = await describeReferences(
       options.references.db,
       options.references.formats,
@@ -232,7 +249,9 @@ export function describeVerifyReport(report: VerifyReport): string[] {
         : `${damaged}; --remove removes ${n === 1 ? 'it' : 'them'} so uploads and proxy fills store ${n === 1 ? 'it' : 'them'} again`,
     );
     for (const blob of report.damaged) {
-      lines.push(`  ${blob.digest} ${blob.size} bytes${blob.removed ? ', removed' : ''}`);
+      lines.push(
+        `  ${blob.digest} ${blob.size} bytes${blob.removed ? ', removed' : ''}${referencedBy(blob.references)}`,
+      );
     }
   }
   if (report.unreadable.length > 0) {
@@ -241,9 +260,7 @@ export function describeVerifyReport(report: VerifyReport): string[] {
       `${n} ${n === 1 ? 'blob' : 'blobs'} could not be read, so ${n === 1 ? 'it was' : 'they were'} not checked (nor removed): ${n === 1 ? 'its artifacts answer' : 'their artifacts answer'} 503 until the file can be read (fix its owner or mode)`,
     );
     for (const blob of report.unreadable) {
-      const refs =
-        blob.references === undefined ? '' : `, referenced by ${blob.references.join('; ')}`;
-      lines.push(`  ${blob.digest}: ${blob.error}${refs}`);
+      lines.push(`  ${blob.digest}: ${blob.error}${referencedBy(blob.references)}`);
     }
   }
   if (report.referencesError !== undefined) {
@@ -255,10 +272,10 @@ export function describeVerifyReport(report: VerifyReport): string[] {
   } else if (report.missing !== undefined) {
     const n = report.missing;
     lines.push(
-      `${n} referenced ${n === 1 ? 'blob is' : 'blobs are'} missing from storage: ${n === 1 ? 'its artifacts answer' : 'their artifacts answer'} 503 until uploaded again (docs/storage.md, Integrity of stored bytes)`,
+      `${n} referenced ${n === 1 ? 'blob is' : 'blobs are'} missing from storage: hosted artifacts answer 410 until uploaded again, a proxy fetches its own again (docs/storage.md, Integrity of stored bytes)`,
     );
     for (const example of report.missingExamples ?? []) {
-      lines.push(`  ${example.digest}, referenced by ${example.references.join('; ')}`);
+      lines.push(`  ${example.digest}${referencedBy(example.references)}`);
     }
     const named = report.missingExamples?.length ?? 0;
     if (n > named) lines.push(`  … and ${n - named} more`);
@@ -267,4 +284,9 @@ export function describeVerifyReport(report: VerifyReport): string[] {
     lines.push(`${report.foreign} files under blobs/ are not named by a digest (left alone)`);
   }
   return lines;
+}
+
+/** `, referenced by raw_files repo=… path=…; …` for a report line, '' when none is known. */
+function referencedBy(references: readonly string[] | undefined): string {
+  return references === undefined ? '' : `, referenced by ${references.join('; ')}`;
 }

@@ -12,7 +12,7 @@ import { fstatSync, read as readCallback } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
-import { RegistryError } from '../core/errors.ts';
+import { hostedContentGone } from '../core/errors.ts';
 import { ifRangeHolds } from '../core/http-conditional.ts';
 import { contentRangeHeader, parseRange, type ByteRange } from '../core/http-range.ts';
 import { cacheHeaders } from './cache-control.ts';
@@ -268,15 +268,16 @@ function headerText(reply: FastifyReply, name: string): string | undefined {
 }
 
 /**
- * A HEAD answers from metadata and opens no bytes: when `present` (a stored file's look at its
- * blob; absent for what is not read from the store) says the bytes are gone, throw the 503 its
- * GET answers (core/errors.ts storageFault), rather than a 200 for content that cannot be read.
- * Call before any header is set. No cost for a GET.
+ * A HEAD answers from metadata and opens no bytes: when `present` (a hosted file's look at its
+ * blob, storage/blob-store.ts `BlobStore.hosted`; absent for what is not read from the store)
+ * says the bytes are gone, throw the 410 its GET answers (core/errors.ts hostedContentGone),
+ * rather than a 200 for content that cannot be read. Call before any header is set. No cost
+ * for a GET.
  */
 export async function refuseHeadOfMissing(
   method: string,
   present: (() => Promise<boolean>) | undefined,
 ): Promise<void> {
   if (method !== 'HEAD' || present === undefined || (await present())) return;
-  throw new RegistryError('UNAVAILABLE', 'stored content is missing from storage');
+  throw hostedContentGone();
 }

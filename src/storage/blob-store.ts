@@ -12,7 +12,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash, type Hash } from 'node:crypto';
 import { type Digest, type DigestAlgorithm, formatDigest } from '../core/digest.ts';
-import { RegistryError } from '../core/errors.ts';
+import { hostedContentGone, RegistryError } from '../core/errors.ts';
 import { limitBytes, overLimit } from '../core/streams.ts';
 import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from './driver.ts';
 import { blobKey } from './keys.ts';
@@ -59,6 +59,14 @@ export class BlobIntegrityError extends Error {
  * Told of each damaged blob found by a read: `removal` settles true once its file is removed
  * (false: already gone or replaced), and rejects when the removal failed.
  */
+/** A hosted artifact's stored bytes, as `BlobStore.hosted` reads them. */
+export interface HostedBytes {
+  /** The bytes (`range` inclusive); gone from a reachable storage: throws a 410 (hostedContentGone). */
+  open(range?: ReadOptions): Promise<Readable>;
+  /** Whether a GET would find them (a HEAD's question); throws when the storage is unreachable. */
+  present(): Promise<boolean>;
+}
+
 export type ReadObserver = (event: { digest: Digest; removal: Promise<boolean> }) => void;
 
 /** One whole read's check against the digest (local-file.ts ReadVerifier). */
@@ -281,6 +289,7 @@ export class BlobStore {
    */
   readonly #verified = new Map<string, string>();
   #readObserver: ReadObserver | undefined;
+  #goneObserver: ((digest: Digest) => void) | undefined;
 
   /** Local files up to this many bytes are checked before open() returns (see PRECHECK_FILE_BYTES). */
   readonly #precheckBytes: number;
@@ -315,6 +324,34 @@ export class BlobStore {
       throw err;
     }
     return true;
+  }
+
+  /**
+   * The reads of a HOSTED artifact's blob (every format's hosted files go through here): as
+   * `open` and `present`, except that bytes gone from storage answer 410 Gone
+   * (core/errors.ts hostedContentGone) rather than the 503 of a proxy's cached file, which its
+   * next request fetches again: nothing refills hosted content, so a client's retries would only
+   * stall the build. Storage that is itself unreachable (a volume unmounted: `check` fails) still
+   * answers its 503, which a retry after the remount does serve.
+   */
+  hosted(digest: Digest): HostedBytes {
+    return {
+      open: async (range) => {
+        try {
+          return await this.open(digest, range);
+        } catch (err) {
+          if (!(err instanceof Error && err.name === 'StorageNotFoundError')) throw err;
+          await this.#driver.check();
+          this.#goneObserver?.(digest);
+          throw hostedContentGone(err);
+        }
+      },
+      present: async () => {
+        if (await this.present(digest)) return true;
+        await this.#driver.check();
+        return false;
+      },
+    };
   }
 
   /**
@@ -365,6 +402,14 @@ export class BlobStore {
       }
     }
     return verifying(stream, digest, check);
+  }
+
+  /**
+   * Told of every hosted read that found its blob gone (answered 410, a status no format's
+   * error handler logs): the operator's trace of it. One observer, set by the app.
+   */
+  observeGone(observer: (digest: Digest) => void): void {
+    this.#goneObserver = observer;
   }
 
   /** Told of every damaged blob a read finds (metrics, the log); one observer, set by the app. */

@@ -107,14 +107,14 @@ export class CargoHosted implements CargoSource {
     // The exact spelling the index gave (`1.0.0+build`): another build of the same key is not it.
     const stored = (await this.#read(repo, name)).versions.find((v) => v.vers === version);
     if (stored === undefined) return undefined;
-    const digest = parseDigest(stored.blob);
+    const bytes = this.#blobs.hosted(parseDigest(stored.blob));
     return {
       size: stored.size,
       sha256: stored.cksum,
       modifiedAt: stored.publishedAt,
       open: (range?: ReadRange): Promise<Readable> =>
-        this.#blobs.open(digest, range === undefined ? undefined : { ...range }),
-      present: async () => (await this.#blobs.stat(digest)) !== undefined,
+        bytes.open(range === undefined ? undefined : { ...range }),
+      present: () => bytes.present(),
     };
   }
 

@@ -66,7 +66,7 @@ export interface OpenedCrate {
   open(range?: ReadRange): Promise<Readable>;
   /**
    * Whether the stored bytes are there (files read from the store), so a HEAD does not answer
-   * 200 for a file whose GET is a 503 (http/send-body.ts refuseHeadOfMissing). Absent: assumed.
+   * 200 for a file whose GET is a 410 (http/send-body.ts refuseHeadOfMissing). Absent: assumed.
    */
   readonly present?: () => Promise<boolean>;
 }

@@ -456,13 +456,14 @@ export class GoHosted implements GoSource {
 
   #opened(blob: string, size: number, modifiedAt: number): OpenedModuleFile {
     const digest = parseDigest(blob);
+    const bytes = this.#blobs.hosted(digest);
     return {
       size,
       sha256: digest.hex,
       modifiedAt,
       open: (range?: ReadRange): Promise<Readable> =>
-        this.#blobs.open(digest, range === undefined ? undefined : { ...range }),
-      present: () => this.#blobs.present(digest),
+        bytes.open(range === undefined ? undefined : { ...range }),
+      present: () => bytes.present(),
     };
   }
 }

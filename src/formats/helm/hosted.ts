@@ -135,13 +135,13 @@ export class HelmHosted implements HelmSource {
     const address = prov ? row.prov_digest : row.digest;
     if (address === null) return undefined;
     const digest = parseDigest(address);
-    const blobs = this.#deps.blobs;
+    const bytes = this.#deps.blobs.hosted(digest);
     return {
       size: prov ? (row.prov_size ?? 0) : row.size,
       sha256: digest.hex,
       modifiedAt: row.updated_at,
-      open: (range) => blobs.open(digest, range),
-      present: async () => (await blobs.stat(digest)) !== undefined,
+      open: (range) => bytes.open(range),
+      present: () => bytes.present(),
     };
   }
 

@@ -183,14 +183,13 @@ export class MavenHosted implements MavenSource, HostedNames {
   }
 
   #opened(row: StoredMavenFile): OpenedMavenFile {
-    const digest = parseDigest(row.digest);
-    const blobs = this.#deps.blobs;
+    const bytes = this.#deps.blobs.hosted(parseDigest(row.digest));
     return {
       size: row.size,
       checksums: { md5: row.md5, sha1: row.sha1, sha256: row.sha256, sha512: row.sha512 },
       modifiedAt: row.updated_at,
-      open: (range) => blobs.open(digest, range),
-      present: async () => (await blobs.stat(digest)) !== undefined,
+      open: (range) => bytes.open(range),
+      present: () => bytes.present(),
     };
   }
 

@@ -64,7 +64,7 @@ export interface TarballResponse {
   open(range?: { start: number; end: number }): Promise<Readable>;
   /**
    * Whether the stored bytes are there (hosted tarballs), so a HEAD does not answer 200 for a
-   * tarball whose GET is a 503 (removed by the read check). Absent: assumed present.
+   * tarball whose GET is a 410 (gone from storage: BlobStore.hosted). Absent: assumed present.
    */
   readonly present?: () => Promise<boolean>;
 }
@@ -199,14 +199,13 @@ export class NpmService {
     for (const member of members.filter((m) => m.kind === 'hosted')) {
       const ref = await this.#deps.store.tarball(member.name, name, filename);
       if (ref) {
-        const digest = parseDigest(ref.digest);
-        const blobs = this.#deps.blobs;
+        const bytes = this.#deps.blobs.hosted(parseDigest(ref.digest));
         return {
           size: ref.size,
           etag: `"${ref.digest}"`,
           headers: {},
-          open: (range) => blobs.open(digest, range),
-          present: () => blobs.present(digest),
+          open: (range) => bytes.open(range),
+          present: () => bytes.present(),
         };
       }
       if (
@@ -234,13 +233,28 @@ export class NpmService {
       (member) => this.#upstreamOf(member).tarball(name, filename),
       missing,
     );
-    if (!found) throw missing(missNote([], undefined, members.reserved));
+    if (!found)
+      throw missing(missNote([], undefined, members.reserved) || this.#noProxyNote(repo, members));
     return {
       size: found.size,
       etag: found.etag,
       headers: found.stale ? { 'x-nora-stale': 'true' } : {},
       open: (range) => found.open(range),
     };
+  }
+
+  /**
+   * ` (group npm has no proxy member: set NORA_NPM_PROXY to fetch public packages)` for a group
+   * that has no proxy to ask (npm has no built-in upstream, so the default group starts that
+   * way and a public name's bare 404 read as if the package did not exist), else ''. Named
+   * groups get no advice about the default's variable. Never for a hosted repository: a name
+   * missing there is simply not published there.
+   */
+  #noProxyNote(repo: Repository, members: readonly Repository[]): string {
+    if (repo.kind !== 'group' || this.#proxies(members).length > 0) return '';
+    return repo.isDefault
+      ? ` (group ${repo.name} has no proxy member: set NORA_NPM_PROXY to fetch public packages)`
+      : ` (group ${repo.name} has no proxy member to fetch public packages from)`;
   }
 
   /** Proxy members that have an upstream, in member order. */
@@ -297,7 +311,8 @@ export class NpmService {
     if (hostedViews.length === 0 && results.length === 0) {
       // A group's upstream that failed is "not here", but the 404 says why; so does a rule that
       // reserved the name for some members (the others were not asked: group-read.ts missNote).
-      const note = missNote(failures, undefined, members.reserved);
+      const note =
+        missNote(failures, undefined, members.reserved) || this.#noProxyNote(repo, members);
       if (note !== '') throw notFound(name, note);
       return undefined;
     }

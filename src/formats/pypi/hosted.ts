@@ -208,6 +208,15 @@ export class PypiHosted implements PypiSource {
     return deleted.map((f) => f.filename);
   }
 
+  /** The versions of `project`'s releases, oldest first. NOT_FOUND when it has none here. */
+  async projectVersions(repo: Repository, project: string): Promise<string[]> {
+    checkHosted(repo);
+    const name = checkProjectName(project);
+    const stored = await this.#project(repo, name);
+    if (stored === undefined) throw new RegistryError('NOT_FOUND', `project ${name} not found`);
+    return [...stored.releases].sort((a, b) => a.createdAt - b.createdAt).map((r) => r.version);
+  }
+
   /** Deletes one file of `project`. NOT_FOUND when there is no such file. */
   async deleteFile(repo: Repository, project: string, filename: string): Promise<void> {
     checkHosted(repo);
@@ -263,13 +272,14 @@ export class PypiHosted implements PypiSource {
 
   #opened(blob: string, sha256: string, size: number, modifiedAt: number): OpenedDistFile {
     const digest = parseDigest(blob);
+    const bytes = this.#blobs.hosted(digest);
     return {
       size,
       sha256,
       modifiedAt,
       open: (range?: ReadRange): Promise<Readable> =>
-        this.#blobs.open(digest, range === undefined ? undefined : { ...range }),
-      present: () => this.#blobs.present(digest),
+        bytes.open(range === undefined ? undefined : { ...range }),
+      present: () => bytes.present(),
     };
   }
 }

@@ -81,6 +81,7 @@ export function hostedOperations(hosted: PypiHosted): PypiHostedOperations {
       version,
       deleted: await hosted.deleteRelease(repo, project, version),
     }),
+    projectVersions: (repo, project) => hosted.projectVersions(repo, project),
     deleteFile: async (repo, project, version, filename) => {
       // The file must belong to the release the URL names.
       const file = (await hosted.projectPage(repo, project))?.files.find(

@@ -58,7 +58,7 @@ export interface OpenedDistFile {
   readonly bytes?: Buffer | undefined;
   /**
    * Whether the stored bytes are there (hosted files), so a HEAD does not answer 200 for a file
-   * whose GET is a 503 (removed by the read check). Absent: assumed present.
+   * whose GET is a 410 (gone from storage: BlobStore.hosted). Absent: assumed present.
    */
   readonly present?: () => Promise<boolean>;
 }

@@ -13,6 +13,7 @@
  *   GET|HEAD J/<project>/json, J/<project>/<version>/json   Warehouse-style JSON API
  *   POST     J/<project>/<version>/yank   (optional JSON body {"reason": "…"}), …/unyank
  *   DELETE   J/<project>/<version>, J/<project>/<version>/<file>
+ *   DELETE   J/<project>                  405 saying to delete release by release (404 when unknown)
  *
  * Errors are PyPI's: `text/plain`, one line; on writes the HTTP reason phrase carries the message
  * too (twine prints it); a 401 carries `WWW-Authenticate: Basic realm="nora"` so pip and twine
@@ -81,6 +82,8 @@ export type PypiRoute =
       readonly yank: boolean;
     }
   | { readonly kind: 'release'; readonly project: string; readonly version: string }
+  /** `DELETE J/<project>`: refused, with how to delete (PyPI deletes release by release). */
+  | { readonly kind: 'project'; readonly project: string }
   | {
       readonly kind: 'release-file';
       readonly project: string;
@@ -167,6 +170,9 @@ export function parseJsonPath(rest: string, method: string): PypiRoute {
   if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
   const [projectSegment = '', ...tail] = parts;
   const project = projectOf(projectSegment);
+  if (project !== undefined && tail.length === 0 && method === 'DELETE') {
+    return { kind: 'project', project: project.name };
+  }
   if (project === undefined || tail.length === 0 || tail.length > 3) {
     return { kind: 'not-found', message: `not found: ${rest}` };
   }
@@ -371,6 +377,19 @@ async function dispatch(
       const reason = route.yank ? await readYankReason(request) : false;
       return reply.send(
         await service.setYanked(repo, route.project, route.version, reason, principal),
+      );
+    }
+    case 'project': {
+      // Only DELETE gets here. A whole project is not deleted in one request (PyPI has no such
+      // call; README documents releases and files): say how, once the project is known to
+      // exist here (a missing one stays a plain 404).
+      const versions = await service.projectVersions(repo, route.project, principal);
+      const named = versions.length > 10 ? [...versions.slice(0, 10), '…'] : versions;
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        `a project is not deleted whole: delete its releases one by one, DELETE ${prefix}/${route.project}/<version> (its releases: ${named.join(', ')})`,
+        // Nothing else is served at this URL (its JSON is at …/<project>/json).
+        { headers: { allow: '' } },
       );
     }
     case 'release':

@@ -63,6 +63,8 @@ export interface PypiHostedOperations {
     yanked: false | string,
   ): Promise<unknown>;
   deleteRelease(repo: Repository, project: string, version: string): Promise<unknown>;
+  /** The versions of `project` (release by release, oldest first); NOT_FOUND when none. */
+  projectVersions(repo: Repository, project: string): Promise<string[]>;
   deleteFile(
     repo: Repository,
     project: string,
@@ -304,6 +306,20 @@ export class PypiService {
   ): Promise<unknown> {
     const target = this.#writeTarget(repo, principal, 'delete', project);
     return this.#operations().deleteRelease(target, project, version);
+  }
+
+  /**
+   * The versions of `project` in the repository a delete addressed to `repo` lands in, after
+   * the caller's delete right (so a refused caller learns nothing): what `DELETE J/<project>`
+   * names in its refusal. NOT_FOUND when the project has no release there.
+   */
+  async projectVersions(
+    repo: Repository,
+    project: string,
+    principal: Principal,
+  ): Promise<string[]> {
+    const target = this.#writeTarget(repo, principal, 'delete', project);
+    return this.#operations().projectVersions(target, project);
   }
 
   /** Deletes one file of a release. */

@@ -12,11 +12,11 @@
  */
 import type { Readable } from 'node:stream';
 import { ByteLru, ownedBuffer, retainedBytes } from '../../core/byte-lru.ts';
-import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
+import { formatDigest, parseDigest } from '../../core/digest.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Repository } from '../../repos/repository.ts';
-import type { BlobStore } from '../../storage/blob-store.ts';
+import type { BlobStore, HostedBytes } from '../../storage/blob-store.ts';
 import type { OpenedRawFile, RawListing, RawSource } from './model.ts';
 import { type RawStore, type StoredRawFile, type WriteCondition } from './store.ts';
 
@@ -86,14 +86,14 @@ export class RawHosted implements RawSource {
 
   #opened(row: StoredRawFile): OpenedRawFile {
     const digest = parseDigest(row.digest);
-    const blobs = this.#deps.blobs;
-    const onDisk = () => blobs.present(digest);
+    const hosted = this.#deps.blobs.hosted(digest);
+    const onDisk = () => hosted.present();
     if (row.size > SMALL_FILE_BYTES) {
       return {
         size: row.size,
         sha256: digest.hex,
         modifiedAt: row.updated_at,
-        open: (range) => blobs.open(digest, range),
+        open: (range) => hosted.open(range),
         present: onDisk,
       };
     }
@@ -103,7 +103,7 @@ export class RawHosted implements RawSource {
       modifiedAt: row.updated_at,
       present: async () => this.#small.has(row.digest) || (await onDisk()),
       open: async (range) => {
-        const bytes = await this.#smallBytes(row.digest, digest, row.size);
+        const bytes = await this.#smallBytes(row.digest, hosted, row.size);
         if (range === undefined) return bytes;
         return bytes.subarray(
           range.start ?? 0,
@@ -113,10 +113,10 @@ export class RawHosted implements RawSource {
     };
   }
 
-  async #smallBytes(key: string, digest: Digest, size: number): Promise<Buffer> {
+  async #smallBytes(key: string, stored: HostedBytes, size: number): Promise<Buffer> {
     const cached = this.#small.get(key);
     if (cached !== undefined) return cached;
-    const bytes = ownedBuffer(await readAllBounded(await this.#deps.blobs.open(digest), size, key));
+    const bytes = ownedBuffer(await readAllBounded(await stored.open(), size, key));
     this.#small.set(key, bytes);
     return bytes;
   }

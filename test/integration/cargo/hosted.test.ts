@@ -251,7 +251,7 @@ describe('cargo hosted (auth off)', () => {
       method: 'HEAD',
     });
     assert.equal(head.headers.get('content-length'), String(crate.length));
-    // Its stored bytes gone behind NORA's back: the HEAD says so (503) as the GET does.
+    // Its stored bytes gone behind NORA's back: the HEAD says so (410) as the GET does.
     const { createHash } = await import('node:crypto');
     const { rename } = await import('node:fs/promises');
     const hex = createHash('sha256').update(crate).digest('hex');
@@ -261,7 +261,7 @@ describe('cargo hosted (auth off)', () => {
       const gone = await fetch(`${server.url}/cargo/api/v1/crates/hello_world/0.1.0/download`, {
         method,
       });
-      assert.equal(gone.status, 503, method);
+      assert.equal(gone.status, 410, method);
       await gone.arrayBuffer();
     }
     await rename(`${stored}.away`, stored);

@@ -16,7 +16,7 @@ import { makeCrate, metadata, publishBody } from './fixtures.ts';
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('cargo: publishing the identical .crate again repairs its missing bytes', () => {
-  test('blob removed: download 503, same publish 409 "already exists", download 200', async () => {
+  test('blob removed: download 410, same publish 409 "already exists", download 200', async () => {
     await using server = await startTestServer({});
     const crate = await makeCrate('repair-me', '0.1.0');
     const publish = async (bytes: Buffer) => {
@@ -35,7 +35,7 @@ describe('cargo: publishing the identical .crate again repairs its missing bytes
     await new Promise((resolve) => setTimeout(resolve, 1100)); // past the answer memo
     const broken = await fetch(download);
     await broken.arrayBuffer();
-    assert.equal(broken.status, 503);
+    assert.equal(broken.status, 410);
 
     // Another .crate for the same version: refused, and nothing stored for it.
     const other = await makeCrate('repair-me', '0.1.0', { extra: { 'repair-me-0.1.0/x': 'x' } });

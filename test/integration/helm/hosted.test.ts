@@ -427,7 +427,7 @@ describe('helm hosted repository (auth on)', () => {
     assert.equal(await blobCount(), before, 'no blob left behind by a refused upload');
   });
 
-  test('HEAD of a chart whose stored bytes are gone answers 503 like its GET', async () => {
+  test('HEAD of a chart whose stored bytes are gone answers 410 like its GET', async () => {
     const { createHash } = await import('node:crypto');
     const { rm } = await import('node:fs/promises');
     const chart = await buildChart({ name: 'gone', version: '1.0.0' });
@@ -440,7 +440,7 @@ describe('helm hosted repository (auth on)', () => {
     await rm(`${server.dataDir}/storage/blobs/sha256/${hex.slice(0, 2)}/${hex}`);
     for (const method of ['HEAD', 'GET']) {
       r = await fetch(url('/helm/gone-1.0.0.tgz'), as(writer, { method }));
-      assert.equal(r.status, 503, method);
+      assert.equal(r.status, 410, method);
       await r.arrayBuffer();
     }
   });

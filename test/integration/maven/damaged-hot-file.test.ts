@@ -44,7 +44,7 @@ test('a damaged file is never kept as a hot body: 503, removed, never a 200 of d
     assert.match(got.toString(), /failed its integrity check and was removed/);
     assert.equal(await exists(file), false, 'the damaged file is removed');
     const again = await fetch(url(server.url));
-    assert.equal(again.status, 503);
+    assert.equal(again.status, 410);
     await again.arrayBuffer();
   } finally {
     await fs.rm(dataDir, { recursive: true, force: true });
@@ -91,9 +91,9 @@ test('a jar damaged while the server runs: 503 "failed its integrity check", no 
   }
   const types = lines.map((l) => (l['err'] as { type?: string } | undefined)?.type);
   assert.ok(!types.includes('StorageNotFoundError'), `logged: ${JSON.stringify(types)}`);
-  // Afterwards the file is gone: "missing from storage" until it is uploaded again (storage.md).
+  // Afterwards the file is gone: 410 "missing from storage" until it is uploaded again (storage.md).
   const later = await fetch(url);
-  assert.equal(later.status, 503);
+  assert.equal(later.status, 410);
   assert.match(await later.text(), /missing from storage/);
   // The same bytes PUT again repair it.
   assert.equal((await fetch(url, { method: 'PUT', body })).status, 200);

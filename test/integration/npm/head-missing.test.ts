@@ -1,6 +1,7 @@
 /**
  * A hosted tarball whose stored bytes are gone (removed by the read check, docs/storage.md):
- * GET answers 503 "stored content is missing from storage", and HEAD must say the same. It
+ * GET answers 410 "stored content is missing from storage…" (hosted: nothing refills it, so
+ * no client retries; docs/storage.md), and HEAD must say the same. It
  * answered 200 from the metadata alone. Put back, both answer 200 again.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { startTestServer } from '../../helpers/server.ts';
 import { publishBody, tarballOf } from './fixtures.ts';
 
 describe('npm: HEAD of a tarball whose bytes are gone', () => {
-  test('503 like GET, 200 once the bytes are back', async () => {
+  test('410 like GET, 200 once the bytes are back', async () => {
     await using server = await startTestServer({});
     const spec = { name: 'head-gone', version: '1.0.0' };
     const put = await fetch(`${server.url}/npm/head-gone`, {
@@ -35,7 +36,11 @@ describe('npm: HEAD of a tarball whose bytes are gone', () => {
     const bytes = await fs.readFile(file);
     await fs.rm(file);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // past the answer memo
-    assert.deepEqual([await status('HEAD'), await status('GET')], [503, 503]);
+    const logged: string[] = [];
+    server.app.context.blobs.observeGone((digest) => logged.push(digest.hex));
+    assert.deepEqual([await status('HEAD'), await status('GET')], [410, 410]);
+    // The GET's 410 is reported (the app logs it at warn: no error handler logs a 4xx).
+    assert.deepEqual(logged, [hex]);
 
     await fs.writeFile(file, bytes);
     assert.deepEqual([await status('HEAD'), await status('GET')], [200, 200]);

@@ -159,6 +159,11 @@ export class FakeHosted implements PypiSource, PypiHostedOperations {
     return Promise.resolve({ deleted: version });
   }
 
+  projectVersions(repo: Repository, project: string) {
+    const files = [...(this.#project(repo.name, project, false)?.values() ?? [])];
+    return Promise.resolve([...new Set(files.map((f) => f.info.version))]);
+  }
+
   deleteFile(repo: Repository, project: string, _version: string, filename: string) {
     this.onChange?.();
     this.#project(repo.name, project, false)?.delete(filename);

@@ -138,6 +138,18 @@ describe('pypi: real hosted + proxy through the default group', () => {
     });
     assert.equal(wrongRelease.status, 404);
     await wrongRelease.arrayBuffer();
+    // A whole project is deleted release by release: the answer says so (it was a bare
+    // "404 not found: /shared-name" for a project that exists).
+    const whole = await fetch(`${server.url}/pypi/Shared_Name`, { method: 'DELETE' });
+    assert.equal(whole.status, 405);
+    assert.equal(whole.headers.get('allow'), '');
+    assert.equal(
+      await whole.text(),
+      'a project is not deleted whole: delete its releases one by one, DELETE /pypi/shared-name/<version> (its releases: 1.0.0)\n',
+    );
+    const none = await fetch(`${server.url}/pypi/no-such-project`, { method: 'DELETE' });
+    assert.equal(none.status, 404);
+    assert.equal(await none.text(), 'project no-such-project not found\n');
     const del = await fetch(`${server.url}/pypi/shared-name/1.0.0`, { method: 'DELETE' });
     assert.equal(del.status, 200, await del.text());
     // Deleted, yet still a hosted name: the upstream's file stays out (guard: "ever held").

@@ -17,7 +17,7 @@ import { MULTIPART, makeWheel, multipartBody, twineFields } from './fixtures.ts'
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('pypi: re-uploading the same file repairs its missing stored bytes', () => {
-  test('wheel and core metadata removed from storage: 503, same upload 200, then served', async () => {
+  test('wheel and core metadata removed from storage: 410, same upload 200, then served', async () => {
     await using server = await startTestServer({});
     const wheel = makeWheel('repair-me', '1.0');
     const upload = () =>
@@ -43,12 +43,12 @@ describe('pypi: re-uploading the same file repairs its missing stored bytes', ()
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const broken = await fetch(fileUrl);
     await broken.arrayBuffer();
-    assert.equal(broken.status, 503);
+    assert.equal(broken.status, 410);
     // HEAD agrees with GET (it answered 200 from the metadata alone), for the file and its
     // core metadata.
     for (const u of [fileUrl, metadataUrl]) {
       const head = await fetch(u, { method: 'HEAD' });
-      assert.equal(head.status, 503, u);
+      assert.equal(head.status, 410, u);
     }
 
     const again = await upload();

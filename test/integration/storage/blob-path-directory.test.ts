@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
 
 describe('a directory at a blob path', () => {
-  test('GET/HEAD 503 missing, same-bytes PUT 503 unavailable, repaired once removed', async () => {
+  test('GET/HEAD 410 missing, same-bytes PUT 503 unavailable, repaired once removed', async () => {
     await using server = await startTestServer();
     const body = 'bytes under a directory\n';
     const hex = createHash('sha256').update(body).digest('hex');
@@ -23,9 +23,9 @@ describe('a directory at a blob path', () => {
     await fs.mkdir(path.join(blob, 'inside'), { recursive: true });
 
     const get = await fetch(url);
-    assert.equal(get.status, 503);
+    assert.equal(get.status, 410);
     assert.match(await get.text(), /missing from storage/);
-    assert.equal((await fetch(url, { method: 'HEAD' })).status, 503);
+    assert.equal((await fetch(url, { method: 'HEAD' })).status, 410);
 
     const replace = () => fetch(url, { method: 'PUT', body, headers: { 'if-match': `"${hex}"` } });
     const refused = await replace();

@@ -40,14 +40,14 @@ describe('an upload of the same bytes repairs a file damaged on disk', () => {
     const broken = await fetch(url);
     assert.equal(broken.status, 503);
     assert.match(await broken.text(), /upload it again/);
-    assert.equal((await fetch(url)).status, 503);
+    assert.equal((await fetch(url)).status, 410);
 
     // Other bytes: the usual 409, nothing repaired, nothing of them kept.
     const other = await fetch(url, { method: 'PUT', body: 'other bytes\n' });
     assert.equal(other.status, 409);
     assert.doesNotMatch(await other.text(), STORED_AGAIN);
     await assert.rejects(fs.stat(blobPath(server, sha256('other bytes\n'))));
-    assert.equal((await fetch(url)).status, 503);
+    assert.equal((await fetch(url)).status, 410);
 
     // `If-None-Match: *` with the same bytes repairs too (412, saying so).
     const createOnly = await fetch(url, {
@@ -104,7 +104,7 @@ describe('an upload of the same bytes repairs a file damaged on disk', () => {
     assert.equal(refused.status, 409);
     assert.doesNotMatch(((await refused.json()) as { error: string }).error, STORED_AGAIN);
     await assert.rejects(fs.stat(blobPath(server, sha256(other))));
-    assert.equal((await fetch(chartUrl)).status, 503);
+    assert.equal((await fetch(chartUrl)).status, 410);
 
     // The same chart and provenance file (multipart POST): both stored again, 409 says so.
     const repaired = await post(form());

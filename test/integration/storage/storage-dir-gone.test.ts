@@ -46,6 +46,12 @@ describe('storage directory removed while the server runs', () => {
     await fs.rename(storage, moved);
     try {
       assert.equal((await fetch(url('/health'))).status, 503);
+      // A hosted file stored before: 503 (a retry after the remount serves it), not the 410
+      // of a hosted file whose bytes alone are gone (docs/storage.md).
+      for (const method of ['GET', 'HEAD']) {
+        const read = await fetch(url('/raw/gone/first.txt'), { method });
+        assert.equal(read.status, 503, `${method}: ${await read.text()}`);
+      }
       for (const upload of uploads) {
         const res = await upload();
         const text = await res.text();

@@ -439,11 +439,11 @@ describe("a blob deleted or truncated behind NORA's back", () => {
     fs.rmSync(file, { force: true });
     const missing = await fetch(`${server.url}/raw/dmg/a.bin`);
     const text = await missing.text();
-    assert.equal(missing.status, 503, text);
+    assert.equal(missing.status, 410, text);
     assert.match(text, /stored content is missing/);
     // HEAD agrees with GET (it answered 200 from the metadata alone).
     const head2 = await fetch(`${server.url}/raw/dmg/a.bin`, { method: 'HEAD' });
-    assert.equal(head2.status, 503);
+    assert.equal(head2.status, 410);
 
     // The same bytes uploaded again (another path: raw files are immutable) restore the blob.
     const again = await fetch(`${server.url}/raw/dmg/b.bin`, { method: 'PUT', body });

@@ -50,18 +50,36 @@ describe('nora verify', () => {
         found.stdout,
         /1 damaged blob \(its bytes do not match its digest\); --remove removes it /,
       );
-      assert.ok(found.stdout.includes(`sha256:${hex} 19 bytes\n`), found.stdout);
+      const rotRow = 'raw_files repo=raw-hosted name=rot.txt path=docs/rot.txt';
+      assert.ok(
+        found.stdout.includes(`sha256:${hex} 19 bytes, referenced by ${rotRow}\n`),
+        found.stdout,
+      );
       await fs.stat(file); // a report only
 
       const removed = await nora(['verify', '--remove'], env);
       assert.equal(removed.code, 1, removed.stderr);
-      assert.ok(removed.stdout.includes(`sha256:${hex} 19 bytes, removed`), removed.stdout);
+      // The removal names what it left without bytes, and the summary counts that blob as
+      // missing now (it said "no referenced blob missing": the check ran before the removal),
+      // as the next pass does, with the same exit status.
+      assert.ok(
+        removed.stdout.includes(`sha256:${hex} 19 bytes, removed, referenced by ${rotRow}\n`),
+        removed.stdout,
+      );
       await assert.rejects(fs.stat(file));
+      const missingNow = `1 referenced blob is missing from storage`;
+      const missingLine = `  sha256:${hex}, referenced by ${rotRow}\n`;
+      assert.doesNotMatch(removed.stdout, /no referenced blob missing/);
+      assert.ok(removed.stdout.includes(missingNow), removed.stdout);
+      assert.ok(removed.stdout.includes(missingLine), removed.stdout);
+      const next = await nora(['verify'], env);
+      assert.equal(next.code, removed.code, next.stdout + next.stderr);
+      assert.ok(next.stdout.includes(missingNow) && next.stdout.includes(missingLine), next.stdout);
 
       {
         await using server = await startTestServer({ dataDir });
         const gone = await fetch(`${server.url}/raw/docs/rot.txt`);
-        assert.equal(gone.status, 503);
+        assert.equal(gone.status, 410);
         await gone.body?.cancel();
         // Raw files are immutable: delete and upload the same bytes again.
         assert.equal(
@@ -109,7 +127,7 @@ describe('nora verify', () => {
       assert.match(found.stdout, /nora verify: 0 blobs, 0 bytes hashed/);
       assert.match(
         found.stdout,
-        /2 referenced blobs are missing from storage: their artifacts answer 503 until uploaded again/,
+        /2 referenced blobs are missing from storage: hosted artifacts answer 410 until uploaded again/,
       );
       const a = sha256('first bytes');
       assert.ok(
