@@ -333,7 +333,9 @@ export const configSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['auth', 'read_only_users'],
-        message: `${both.map((user) => JSON.stringify(user)).join(', ')} ${both.length === 1 ? 'is' : 'are'} also in [auth] admin_users (NORA_AUTH_ADMIN_USERS): a user is either an admin or read-only; remove ${both.length === 1 ? 'it' : 'them'} from one of the two lists`,
+        // "user …" first: a quoted value right after `auth…:` reads as a credential to the CLI's
+        // redaction (core/redact.ts), which printed `"[redacted]" is also in …`.
+        message: `${both.length === 1 ? 'user' : 'users'} ${both.map((user) => JSON.stringify(user)).join(', ')} ${both.length === 1 ? 'is' : 'are'} also in [auth] admin_users (NORA_AUTH_ADMIN_USERS): a user is either an admin or read-only; remove ${both.length === 1 ? 'it' : 'them'} from one of the two lists`,
       });
     }
     const seen = new Set<string>();

@@ -26,6 +26,7 @@ import {
 import { checkConfig } from '../../../src/app.ts';
 import { ConfigError, parseConfigObject } from '../../../src/config/load.ts';
 import type { Logger } from '../../../src/core/logger.ts';
+import { redactText } from '../../../src/core/redact.ts';
 import { isRegistryError } from '../../../src/core/errors.ts';
 import { type Db, openDatabase } from '../../../src/db/database.ts';
 import type { Repository } from '../../../src/repos/repository.ts';
@@ -82,8 +83,32 @@ describe('[auth] read_only_users: parsing', () => {
         assert.ok(err instanceof ConfigError);
         assert.match(
           err.message,
-          /auth\.read_only_users \(from NORA_AUTH_READ_ONLY_USERS\): "reader" is also in \[auth\] admin_users \(NORA_AUTH_ADMIN_USERS\): a user is either an admin or read-only/,
+          /auth\.read_only_users \(from NORA_AUTH_READ_ONLY_USERS\): user "reader" is also in \[auth\] admin_users \(NORA_AUTH_ADMIN_USERS\): a user is either an admin or read-only/,
         );
+        return true;
+      },
+    );
+  });
+
+  test('the error names the users as the CLI prints it, from the file too (trial 17 F5: "[redacted]")', () => {
+    assert.throws(
+      () =>
+        parseConfigObject({ auth: { admin_users: ['root', 'dave'], read_only_users: ['dave'] } }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        // What `nora config check` writes: the message through the CLI's redaction.
+        assert.match(redactText(err.message), /user "dave" is also in \[auth\] admin_users/);
+        return true;
+      },
+    );
+    assert.throws(
+      () =>
+        parseConfigObject({
+          auth: { admin_users: ['dave', 'erin'], read_only_users: ['dave', 'erin'] },
+        }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(redactText(err.message), /users "dave", "erin" are also in/);
         return true;
       },
     );
