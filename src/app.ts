@@ -3,7 +3,7 @@
  * It never listens (server.ts does), so tests drive it in-process with `app.inject()` or on an
  * ephemeral port.
  */
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -28,6 +28,7 @@ import {
 } from './auth/rules.ts';
 import { ConfigError, loadConfig, type LoadedConfig, type LoadOptions } from './config/load.ts';
 import { closest } from './config/env.ts';
+import { parseHtpasswd } from './auth/htpasswd.ts';
 import { compileGlob } from './auth/patterns.ts';
 import {
   type AppConfig,
@@ -172,6 +173,7 @@ export function checkConfig(
       registry.all().map((repo) => repo.name),
     ),
     ...checkHtpasswdFile(config),
+    ...listedNonUsers(config),
     ...ruleWarnings(config.auth.rules),
     ...shadowedByRules(config.auth.rules),
     ...ownershipLockouts(config.auth.rules),
@@ -205,6 +207,40 @@ function checkHtpasswdFile(config: AppConfig): string[] {
       ? `${where}: users come only from the metadata store (npm adduser) until it exists`
       : `${where}: with [auth] allow_registration = false nobody can log in with a password until it exists, except users already in the metadata store; API tokens of those users and OIDC identities still work`,
   ];
+}
+
+/**
+ * A name in `[auth] read_only_users` or `admin_users` that is no user of the htpasswd file: a
+ * typo (`carl` for `carol`, `Carol`: names are compared exactly) leaves the intended user writing,
+ * or without its admin rights, and nothing said so (trial 17 F6). Warned, not refused: users
+ * registered through npm adduser live in the metadata store, which a config check does not open.
+ * Only with auth on and a readable file (checkHtpasswdFile speaks of a missing one).
+ */
+function listedNonUsers(config: AppConfig): string[] {
+  if (!config.auth.enabled) return [];
+  let users: string[];
+  try {
+    users = [
+      ...parseHtpasswd(readFileSync(path.resolve(config.auth.htpasswd_file), 'utf8')).users.keys(),
+    ];
+  } catch {
+    return [];
+  }
+  const warnings: string[] = [];
+  const lists = [
+    ['read_only_users', 'NORA_AUTH_READ_ONLY_USERS', config.auth.read_only_users],
+    ['admin_users', 'NORA_AUTH_ADMIN_USERS', config.auth.admin_users],
+  ] as const;
+  for (const [key, variable, names] of lists) {
+    for (const name of names) {
+      if (users.includes(name)) continue;
+      const near = closest(name, users);
+      warnings.push(
+        `[auth] ${key} (${variable}): user ${JSON.stringify(name)} is not in the htpasswd file${near === undefined ? '' : ` (did you mean ${JSON.stringify(near)}? names are compared exactly)`}; it has no effect unless a user of that name registered through npm adduser`,
+      );
+    }
+  }
+  return warnings;
 }
 
 /**

@@ -348,3 +348,37 @@ describe('[auth] read_only_users: config check warnings', () => {
     );
   });
 });
+
+test('nora config check: a read_only_users or admin_users name that is no htpasswd user is warned, with the nearest name (trial 17 F6)', async () => {
+  await using dir = await tempDir('nora-listed-');
+  const htpasswd = path.join(dir.path, 'users.htpasswd');
+  const hash = bcrypt.hashSync('pw', 4);
+  await fs.writeFile(htpasswd, `carol:${hash}\nroot:${hash}\n`);
+  const check = (auth: Record<string, unknown>) =>
+    checkConfig(
+      parseConfigObject({ auth: { enabled: true, htpasswd_file: htpasswd, ...auth } }, {}).config,
+    ).filter((w) => w.includes('is not in the htpasswd file'));
+  assert.deepEqual(check({ read_only_users: ['carol'], admin_users: ['root'] }), []);
+  const [typo, cased, admin, ...rest] = check({
+    read_only_users: ['carl', 'Carol'],
+    admin_users: ['rooot'],
+  });
+  assert.deepEqual(rest, []);
+  assert.match(
+    typo ?? '',
+    /^\[auth\] read_only_users \(NORA_AUTH_READ_ONLY_USERS\): user "carl" is not in the htpasswd file \(did you mean "carol"\?/,
+  );
+  assert.match(
+    cased ?? '',
+    /user "Carol" is not in the htpasswd file \(did you mean "carol"\? names are compared exactly\)/,
+  );
+  assert.match(admin ?? '', /^\[auth\] admin_users \(NORA_AUTH_ADMIN_USERS\): user "rooot"/);
+  // Auth off: nobody logs in, nothing to warn about.
+  assert.deepEqual(
+    checkConfig(
+      parseConfigObject({ auth: { htpasswd_file: htpasswd, read_only_users: ['carl'] } }, {})
+        .config,
+    ).filter((w) => w.includes('is not in the htpasswd file')),
+    [],
+  );
+});
