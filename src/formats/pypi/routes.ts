@@ -40,7 +40,11 @@ import {
   SERVED_TYPES,
   urlSegment,
 } from './simple-index.ts';
-import { asciiReason, dropRepresentationHeaders } from '../../http/format-errors.ts';
+import {
+  asciiReason,
+  dropRepresentationHeaders,
+  explainedReason,
+} from '../../http/format-errors.ts';
 
 const MB = 1024 * 1024;
 /** Yank bodies are a reason string. */
@@ -228,10 +232,13 @@ export function registerPypiRoutes(
     if (status === 401 && !reply.hasHeader('www-authenticate')) {
       void reply.header('www-authenticate', 'Basic realm="nora"');
     }
-    // twine (and poetry) print the reason phrase of a failed upload: make it the message.
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      reply.raw.statusMessage = reasonPhrase(message);
-    }
+    // twine (and poetry) print the reason phrase of a failed upload: make it the message. pip
+    // prints only the status line of a failed download (`410 Client Error: Gone for url: …`):
+    // the standard phrase then the message, as Maven's (`Gone - stored content is missing …`).
+    reply.raw.statusMessage =
+      request.method !== 'GET' && request.method !== 'HEAD'
+        ? reasonPhrase(message)
+        : explainedReason(status, message);
     // For HEAD too: Node sends no body for HEAD, and the length matches GET's.
     return reply.send(`${message}\n`);
   });
