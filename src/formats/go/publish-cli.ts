@@ -368,13 +368,19 @@ async function tagAtHead(dir: string): Promise<string> {
       stdout: '',
     }))
   ).stdout.trim();
-  const tags = out
+  const atHead = out
     .split('\n')
     .map((t) => t.trim())
-    .map((t) => (top !== '' && t.startsWith(top) ? t.slice(top.length) : t))
-    .filter((t) => isValidSemver(t) && t.split('.').length >= 3);
+    .map((t) => (top !== '' && t.startsWith(top) ? t.slice(top.length) : t));
+  const tags = atHead.filter((t) => isValidSemver(t) && t.split('.').length >= 3);
   if (tags.length === 0) {
-    throw new GoPublishError('no --version given and no semver tag (vX.Y.Z) points at HEAD');
+    // A tag made by another ecosystem's habit (`1.4.0`): go ignores it, say so and how to fix.
+    const unprefixed = atHead.find((t) => isValidSemver(`v${t}`) && t.split('.').length >= 3);
+    throw new GoPublishError(
+      unprefixed === undefined
+        ? 'no --version given and no semver tag (vX.Y.Z) points at HEAD'
+        : `no --version given and no semver tag (vX.Y.Z) points at HEAD: HEAD is tagged ${top}${unprefixed}, which go ignores (no leading v): tag ${top}v${unprefixed} or pass --version v${unprefixed}`,
+    );
   }
   return tags.sort(compareSemver).at(-1) ?? '';
 }

@@ -470,6 +470,13 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
       git('add', '-A');
       git('commit', '-qm', 'lib');
       await assert.rejects(goPublish({ dir, registry: base }), GoPublishError);
+      // A tag without the v (another ecosystem's habit): go ignores it; the error names it and
+      // the fix (trial 17 F3).
+      git('tag', 'lib/0.3.0');
+      await assert.rejects(goPublish({ dir, registry: base }), {
+        message:
+          'no --version given and no semver tag (vX.Y.Z) points at HEAD: HEAD is tagged lib/0.3.0, which go ignores (no leading v): tag lib/v0.3.0 or pass --version v0.3.0',
+      });
       git('tag', 'lib/v0.3.0');
       git('tag', 'unrelated');
       const dry = await goPublish({ dir, registry: base, dryRun: true });
