@@ -27,6 +27,7 @@
 import type { AccessControl, Principal } from '../../auth/access.ts';
 import { isRegistryError, RegistryError } from '../../core/errors.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
+import { versionsHeld } from './group.ts';
 import type { GoHosted } from './hosted.ts';
 
 export interface GoDeleterDeps {
@@ -84,9 +85,18 @@ export class GoDeleter {
         : '';
       return `deleted ${module}@${version} from ${target.name}${gone}; ${GC}`;
     } catch (err) {
-      if (isRegistryError(err) && err.code === 'NOT_FOUND' && target.name !== repo.name) {
-        throw await this.#notInWriteMember(repo, target, module, err);
+      if (!isRegistryError(err) || err.code !== 'NOT_FOUND') throw err;
+      // A module the write member does host, at other versions: list them, as a download's 404
+      // does (trial 17 F5: the answer spoke of proxy members, which had nothing to do with it).
+      const versions =
+        version === undefined ? [] : ((await hosted.list(target, module))?.versions ?? []);
+      if (versions.length > 0) {
+        const where = target.name === repo.name ? '' : ` (the write member of ${repo.name})`;
+        throw new RegistryError('NOT_FOUND', `${err.message}${where}: ${versionsHeld(versions)}`, {
+          cause: err,
+        });
       }
+      if (target.name !== repo.name) throw await this.#notInWriteMember(repo, target, module, err);
       throw err;
     }
   }

@@ -187,6 +187,17 @@ function groupMiss(what: string, note: string, kept: KeptOut | undefined): Regis
 const VERSIONS_SHOWN = 5;
 
 /**
+ * `it has v1.2.0, v1.1.0, v1.0.0` for a module's `versions` (oldest first, as @v/list sorts
+ * them): the newest VERSIONS_SHOWN, `…and N more` past them; `it has none now` when empty.
+ */
+export function versionsHeld(versions: readonly string[]): string {
+  const newest = [...versions].reverse();
+  const shown = newest.slice(0, VERSIONS_SHOWN).join(', ');
+  const more = newest.length > VERSIONS_SHOWN ? ` …and ${newest.length - VERSIONS_SHOWN} more` : '';
+  return newest.length === 0 ? 'it has none now' : `it has ${shown}${more}`;
+}
+
+/**
  * The 404 of a version (`what`: `m@v1.9.9`, `….mod`, `….zip`) of a module hosted member
  * `kept.hosted` holds but not at that version: first what is missing and the versions it has
  * (newest first, at most VERSIONS_SHOWN, `…and N more`), then, in the note's place, why the
@@ -203,10 +214,7 @@ export function hostedVersionMiss(
   kept: KeptOut,
   versions: readonly string[],
 ): string {
-  const newest = [...versions].reverse();
-  const shown = newest.slice(0, VERSIONS_SHOWN).join(', ');
-  const more = newest.length > VERSIONS_SHOWN ? ` …and ${newest.length - VERSIONS_SHOWN} more` : '';
-  const has = newest.length === 0 ? 'it has none now' : `it has ${shown}${more}`;
+  const has = versionsHeld(versions);
   const proxies = kept.members.length === 1 ? 'proxy' : 'proxies';
   const why = `group ${kept.group} does not ask its ${proxies} for a module hosted in ${kept.hosted}: protect_hosted_names`;
   return `not found: ${what}: ${kept.hosted} has no such version (${has})${note.replace(keptOutText(kept), why)}`;

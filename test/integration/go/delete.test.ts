@@ -167,12 +167,24 @@ describe('go: an admin deletes hosted versions and modules (auth off: anyone)', 
     );
     assert.ok(await exists(blobFile('upstream.example.org/lib', 'v1.6.0')), 'the blob stays');
 
-    // Again: 404 now; an invalid version: 400; other files of the protocol: 405.
+    // Again: 404 now, listing the versions go-hosted does have (trial 17 F5: it spoke of proxy
+    // members, which have nothing to do with a hosted module); an invalid version: 400; other
+    // files of the protocol: 405.
     const again = await del('upstream.example.org/lib/@v/v1.6.0.zip');
     assert.equal(again.status, 404);
     assert.equal(
       again.body,
-      'not found: upstream.example.org/lib@v1.6.0 is not a version of upstream.example.org/lib in go-hosted (the write member of go); a module the group serves from a proxy member cannot be deleted',
+      'not found: upstream.example.org/lib@v1.6.0 is not a version of upstream.example.org/lib in go-hosted (the write member of go): it has v1.5.0',
+    );
+    // At the member's own URL too.
+    const direct = await fetch(
+      `${server.url}/repository/go-hosted/upstream.example.org/lib/@v/v1.6.0.zip`,
+      { method: 'DELETE' },
+    );
+    assert.equal(direct.status, 404);
+    assert.equal(
+      await direct.text(),
+      'not found: upstream.example.org/lib@v1.6.0 is not a version of upstream.example.org/lib in go-hosted: it has v1.5.0\n',
     );
     assert.equal((await del('upstream.example.org/lib/@v/v1.6.zip')).status, 400);
     for (const url of ['@v/v1.5.0.info', '@v/v1.5.0.mod', '@latest']) {
