@@ -429,7 +429,7 @@ export class HelmService {
       mayShadow: this.#deps.config().helm.shadow_names.some((glob) => compileGlob(glob).test(name)),
       refusal: (found, groups) =>
         `refusing to upload chart ${name}, new in ${target.name}: group ${groups} would stop serving its upstream versions ([helm] shadow_names allows it). ` +
-        `${found.join('; and ')}. Installs through that group that use a proxied version would then fail, until the hosted chart's versions are deleted. ` +
+        `${found.join('; and ')}. Installs through that group that use a proxied version would then fail, and for good: the name stays reserved to ${target.name} even after its hosted versions are deleted (a name once published never goes back to an upstream, so deleting an internal chart cannot hand it out). ` +
         `To take the name over on purpose, an operator adds it to [helm] shadow_names in NORA's configuration (NORA_HELM_SHADOW_NAMES; e.g. shadow_names = ["${name}"] or a glob such as "corp-*"); to keep the proxied chart, upload under another name (docs/helm.md, "Group").`,
       notAsked: (proxies) =>
         `could not ask ${proxies} whether its upstream has chart ${name} (unreachable, nothing cached): if it does, groups guarding hosted names now serve only ${target.name}'s versions of it (protect_hosted_names)`,
