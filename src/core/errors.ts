@@ -116,7 +116,7 @@ export function toRegistryError(err: unknown): RegistryError {
 export function hostedContentGone(cause?: unknown): RegistryError {
   return new RegistryError(
     'GONE',
-    'stored content is missing from storage and nothing can fetch it again (hosted content has no upstream), so retrying will not help: upload it again (nora verify lists what is missing)',
+    'stored content is missing from storage and nothing can fetch it again (hosted content has no upstream), so retrying will not help: upload it again, or put its file back where the client refuses a republish (npm, cargo); nora verify lists what is missing, docs/storage.md says how',
     { cause, headers: { 'cache-control': 'no-store' } },
   );
 }

@@ -75,5 +75,11 @@ test(
     assert.match(text, /\b410\b/, text);
     assert.match(text, /stored content is missing from storage/, text);
     assert.match(text, /upload it again/, text);
+    // npm refuses a republish: the message says what else to do (trial 17 F2).
+    assert.match(
+      text,
+      /put its file back where the client refuses a republish \(npm, cargo\)/,
+      text,
+    );
   },
 );
