@@ -273,8 +273,11 @@ export function shadowedByRules(rules: readonly RuleConfig[]): string[] {
  * (Semantics 2–3), so everyone else — other users and anonymous clients — loses read and write
  * everywhere. The usual cause is an attempt at a read-only user (`users = ["reader"], actions =
  * ["read"]`), which `[auth] read_only_users` says without taking anything from anyone.
- * Conservative: said only when no other rule names anyone else (another user, `"*"`, a group, a
- * token, anonymous), i.e. when it is certain that nobody else is granted anything anywhere.
+ * When no other rule names anyone else (another user, `"*"`, a group, a token, anonymous), it is
+ * certain that nobody else is granted anything anywhere, and said so. Otherwise what is certain
+ * is less but still a trap (trial 17 F4: one more ordinary rule silenced the warning while
+ * writers and anonymous readers lost access everywhere): nobody keeps the role defaults
+ * anywhere, so everyone else may do only what other rules grant.
  */
 export function ownershipLockouts(rules: readonly RuleConfig[]): string[] {
   const onlyUsers = (rule: RuleConfig) =>
@@ -291,8 +294,13 @@ export function ownershipLockouts(rules: readonly RuleConfig[]): string[] {
     const grantsOthers = others.some(
       (other) => !onlyUsers(other) || other.users.some((user) => !rule.users.includes(user)),
     );
-    if (grantsOthers) return;
     const names = rule.users.join(', ');
+    if (grantsOthers) {
+      warnings.push(
+        `auth.rules[${index}] names only ${names} and covers every repository: by ownership every path of every repository is owned, so nobody keeps the role defaults anywhere (a user's read and write, anonymous_read): other users and anonymous clients may do only what the other rules grant them (docs/auth.md "Semantics"); for a read-only user use [auth] read_only_users (NORA_AUTH_READ_ONLY_USERS) instead of this rule`,
+      );
+      return;
+    }
     warnings.push(
       `auth.rules[${index}] names only ${names} and covers every repository: by ownership, other users and anonymous clients lose read/write everywhere (every path of every repository is owned, and only admins and ${names} are granted anything there; docs/auth.md "Semantics"); for a read-only user use [auth] read_only_users (NORA_AUTH_READ_ONLY_USERS) instead of this rule`,
     );
@@ -319,8 +327,18 @@ export function readOnlyUserGrants(
         rule.groups.some((group) => auth.groups[group]?.includes(user) === true),
     );
     if (named.length === 0) return;
+    // A rule naming nobody but read-only users still owns its space (Semantics 2-3): there the
+    // others lose their role defaults for a grant nobody gets (trial 17 F12).
+    const onlyReadOnly =
+      !rule.anonymous &&
+      rule.groups.length === 0 &&
+      rule.tokens.length === 0 &&
+      rule.users.every((user) => auth.read_only_users.includes(user));
+    const owns = onlyReadOnly
+      ? `. And since it names nobody else, it still owns ${rule.repositories.join(', ')} (paths ${rule.paths.join(', ')}): there other users and anonymous clients lose their role defaults and may do only what other rules grant them — remove the rule, or name the users it is meant for`
+      : '';
     warnings.push(
-      `auth.rules[${index}] grants ${changes.join(', ')} to ${named.join(', ')}, ${named.length === 1 ? 'a read-only user' : 'read-only users'} ([auth] read_only_users): ${named.length === 1 ? 'it' : 'they'} only read${named.length === 1 ? 's' : ''} all the same (read_only_users wins over rules); remove ${named.length === 1 ? 'it' : 'them'} from read_only_users to let the rule apply`,
+      `auth.rules[${index}] grants ${changes.join(', ')} to ${named.join(', ')}, ${named.length === 1 ? 'a read-only user' : 'read-only users'} ([auth] read_only_users): ${named.length === 1 ? 'it' : 'they'} only read${named.length === 1 ? 's' : ''} all the same (read_only_users wins over rules); remove ${named.length === 1 ? 'it' : 'them'} from read_only_users to let the rule apply${owns}`,
     );
   });
   return warnings;
