@@ -256,7 +256,7 @@ function checkRuleNames(config: AppConfig, repositories: readonly string[]): str
     for (const glob of rule.repositories) {
       const pattern = compileGlob(glob);
       if (repositories.some((name) => pattern.test(name))) continue;
-      const near = closest(glob, repositories);
+      const near = closest(glob, repositories) ?? onlyExtension(glob, repositories);
       problems.push(
         `auth.rules[${i}].repositories: "${glob}" names no repository${near === undefined ? '' : ` (did you mean "${near}"?)`}`,
       );
@@ -273,6 +273,16 @@ function checkRuleNames(config: AppConfig, repositories: readonly string[]): str
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   return warnings;
+}
+
+/**
+ * The one repository named `<name>-<something>` (`raw` → `raw-hosted`), for a rule naming a
+ * format where a repository of it was meant: too far for `closest` (trial 17 F8). Undefined when
+ * none or several (`raw-hosted`, `raw-proxy`) are.
+ */
+function onlyExtension(name: string, repositories: readonly string[]): string | undefined {
+  const extended = repositories.filter((repo) => repo.startsWith(`${name}-`));
+  return extended.length === 1 ? extended[0] : undefined;
 }
 
 /**

@@ -406,6 +406,13 @@ test('a rule naming no repository is refused; a group outside [auth.groups] is w
         err.message,
       ),
   );
+  // A format's name where its one repository was meant: that repository (trial 17 F8).
+  assert.throws(
+    () => checkConfig(rule(['raw'])),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      /"raw" names no repository \(did you mean "raw-hosted"\?\)/.test(err.message),
+  );
   assert.deepEqual(checkConfig(rule(['maven-hosted', '*-hosted'], ['platform'])), []);
   const warnings = checkConfig(rule(['maven-hosted'], ['platfrom']));
   assert.equal(warnings.length, 1);
