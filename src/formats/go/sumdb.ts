@@ -21,6 +21,7 @@
  */
 import type { AppConfig } from '../../config/schema.ts';
 import { formatDigest, parseDigest } from '../../core/digest.ts';
+import { isRegistryError, RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { ProxyEngine, Refresh } from '../../proxy/engine.ts';
 import { asUpstreamError } from '../../proxy/in-order.ts';
@@ -98,7 +99,7 @@ export class GoSumdb {
       });
     } catch (err) {
       const cut = await this.#fromWiderTile(name, path);
-      if (cut === undefined) throw err;
+      if (cut === undefined) throw unreachableAdvice(err, name, module);
       return cut;
     }
     if (resolved === undefined) return undefined;
@@ -165,4 +166,23 @@ export class GoSumdb {
       },
     };
   }
+}
+
+/**
+ * `err`, an upstream failure of checksum database `name` (502/504), with what to do appended: go
+ * prints the text after "server response:", and on an air-gapped host (the default database
+ * unreachable) the first `go get` of every module fails here (trial 17 F7). Other errors as they are.
+ */
+function unreachableAdvice(err: unknown, name: string, module: string | undefined): unknown {
+  if (!isRegistryError(err) || (err.status !== 502 && err.status !== 504)) return err;
+  const paths = module === undefined ? '<module prefixes>' : module;
+  return new RegistryError(
+    err.code,
+    `${err.message}: NORA cannot reach the checksum database ${name}; on the client set GONOSUMDB=${paths} (or GOSUMDB=off), or on the server NORA_GO_SUMDB=none ([go] sumdb = [])`,
+    {
+      cause: err,
+      ...(err.headers === undefined ? {} : { headers: err.headers }),
+      ...(err.protocolCode === undefined ? {} : { protocolCode: err.protocolCode }),
+    },
+  );
 }

@@ -50,5 +50,13 @@ describe('go sumdb proxy: partial tiles from wider cached ones', () => {
     assert.equal((await fetch(`${base}/tile/8/0/001.p/3`)).status >= 500, true);
     assert.equal((await fetch(`${base}/tile/8/data/000.p/3`)).status >= 500, true);
     assert.deepEqual(requests, ['/tile/8/0/000.p/5']);
+    // A lookup with the database down: the failure says what to do (trial 17 F7: an air-gapped
+    // host's first go get of every module fails here, and go prints this text).
+    const lookup = await fetch(`${base}/lookup/example.org/pub@v1.0.0`);
+    assert.equal(lookup.status, 502);
+    assert.match(
+      await lookup.text(),
+      /: NORA cannot reach the checksum database sum\.test\.example; on the client set GONOSUMDB=example\.org\/pub \(or GOSUMDB=off\), or on the server NORA_GO_SUMDB=none \(\[go\] sumdb = \[\]\)$/m,
+    );
   });
 });
