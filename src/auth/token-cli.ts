@@ -155,7 +155,7 @@ export async function listTokensOffline(
         t.key,
         t.hashPrefix,
         t.user,
-        t.role,
+        t.cappedFrom === undefined ? t.role : `read(${t.cappedFrom}:read_only_users)`,
         date(t.createdAt),
         t.expiresAt !== undefined && t.expiresAt <= now
           ? `expired ${date(t.expiresAt)}`

@@ -228,6 +228,11 @@ export interface TokenInfo {
    * period: TokenStore.reconcileOwners); undefined: not suspended. Set by `lookup`.
    */
   readonly ownerSuspendedAt?: number | undefined;
+  /**
+   * The role the token was made with when its owner is named by `[auth] read_only_users` and
+   * that role is more than read: `role` then says what it can do (read). Set by `list`.
+   */
+  readonly cappedFrom?: Role | undefined;
 }
 
 export interface NewToken {
@@ -349,8 +354,20 @@ export class TokenStore {
   /** Keys whose last-used write is in flight or was just made (bounded by the token count). */
   readonly #touched = new Map<string, number>();
 
+  /** Whether a user is named by `[auth] read_only_users` (the UserDirectory, once it exists). */
+  #readOnlyUser: (user: string) => boolean = () => false;
+
   constructor(db: Kysely<AuthTables>) {
     this.#db = db;
+  }
+
+  /**
+   * Listings show what a token can do: a read-only user's older write token reads only (the
+   * directory caps its roles), so `list` says `read`, with the role it was made with in
+   * `cappedFrom` (trial 17 F9: an audit of "who can still write" from the list got it wrong).
+   */
+  capListedRoles(isReadOnlyUser: (user: string) => boolean): void {
+    this.#readOnlyUser = isReadOnlyUser;
   }
 
   /**
@@ -523,7 +540,11 @@ export class TokenStore {
     let query = this.#db.selectFrom('auth_tokens').selectAll();
     if (user !== undefined) query = query.where('user_name', '=', user);
     const rows = await query.orderBy('created_at').orderBy('key').execute();
-    return rows.map(tokenInfo);
+    return rows.map((row) => {
+      const info = tokenInfo(row);
+      if (info.role === 'read' || !this.#readOnlyUser(info.user)) return info;
+      return { ...info, role: 'read' as const, readonly: true, cappedFrom: info.role };
+    });
   }
 
   /**

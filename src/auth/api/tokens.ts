@@ -380,6 +380,9 @@ export function tokenJson(info: TokenInfo, now = Date.now()): Json {
     hash_prefix: info.hashPrefix,
     user: info.user,
     role: info.role,
+    ...(info.cappedFrom === undefined
+      ? {}
+      : { role_granted: info.cappedFrom, capped_by: '[auth] read_only_users' }),
     description: info.description ?? info.name ?? null,
     scope: info.scope ?? null,
     created_at: iso(info.createdAt),

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, it, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { AccessControl, type Principal } from '../../../src/auth/access.ts';
-import { TokenApi } from '../../../src/auth/api/tokens.ts';
+import { TokenApi, tokenJson } from '../../../src/auth/api/tokens.ts';
 import { createIdentity, type Identity } from '../../../src/auth/identity.ts';
 import { authMigrations } from '../../../src/auth/migrations.ts';
 import {
@@ -191,8 +191,24 @@ describe('[auth] read_only_users: the decision', () => {
     denied(() => {
       access.authorize(capped, repo('raw'), 'write', 'a.txt');
     }, READ_ONLY);
+    // Listings say what it can do, and what it was made with (trial 17 F9): the token API, npm
+    // token list and nora token list all read TokenStore.list.
+    const [listed] = await identity.tokens.list('reader');
+    assert.deepEqual([listed?.role, listed?.readonly, listed?.cappedFrom], ['read', true, 'write']);
+    assert.deepEqual(
+      listed === undefined
+        ? undefined
+        : [
+            tokenJson(listed)['role'],
+            tokenJson(listed)['role_granted'],
+            tokenJson(listed)['capped_by'],
+          ],
+      ['read', 'write', '[auth] read_only_users'],
+    );
     // SIGHUP without reader in the list: the token writes, the password too.
     await identity.reload({ htpasswd_file: htpasswd, admin_users: ['root'], read_only_users: [] });
+    const [unlisted] = await identity.tokens.list('reader');
+    assert.deepEqual([unlisted?.role, unlisted?.cappedFrom], ['write', undefined]);
     access.authorize(await bearer(), repo('raw'), 'write', 'a.txt');
     access.authorize(await login('reader', 'reader-pw'), repo('raw'), 'write', 'a.txt');
     // And back in it: refused again at the next request (nothing remembered from before).
