@@ -12,3 +12,12 @@ test('a page (after a BOM and white space) is named by its start; archives are n
   assert.equal(markupStart(Buffer.alloc(0)), undefined);
   assert.equal(markupStart(Buffer.from('   ')), undefined);
 });
+
+test('binary bytes that happen to start with "<" are no page (a random .jar fixture did)', () => {
+  // The CI's failing fixture: 0x3c then binary.
+  assert.equal(markupStart(Buffer.from([0x3c, 0x24, 0x72, 0x00, 0x9f, 0x01, 0x63])), undefined);
+  assert.equal(markupStart(Buffer.from([0x3c, 0x68, 0x74, 0x6d, 0x6c, 0x00, 0x3e])), undefined);
+  assert.equal(markupStart(Buffer.from('<\x01html>', 'latin1')), undefined);
+  assert.equal(markupStart(Buffer.from('<?xml version="1.0"?>')), '<?xml version="1.0"?');
+  assert.equal(markupStart(Buffer.from('</p>')), '</p>');
+});
