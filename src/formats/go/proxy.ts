@@ -177,6 +177,27 @@ export class GoProxy implements GoSource {
    * upstream request: what a publish of the new hosted module `module` takes over in a group
    * guarding hosted names (publish.ts). A lookup per path segment.
    */
+  /**
+   * Whether this proxy has served `module@version` (decoded, canonical): its `.info`, `.mod` or
+   * `.zip` is in the cache, or the cached `@v/list` of the module lists it. From the cache only,
+   * no upstream request: a hosted publish of that version would put other bytes under a version
+   * builds already hold in go.sum (publish.ts).
+   */
+  async servedVersion(repo: Repository, module: string, version: string): Promise<boolean> {
+    if (repo.kind !== 'proxy') return false;
+    const state = this.#deps.proxy.state;
+    for (const kind of ['info', 'mod', 'zip']) {
+      if ((await state.get(repo.name, `${kind}:${module}@${version}`)) !== undefined) return true;
+    }
+    const list = await state.get(repo.name, `list:${module}`);
+    if (list === undefined) return false;
+    try {
+      return listedVersions(await this.#read(list, MAX_LIST_BYTES)).versions.includes(version);
+    } catch {
+      return false;
+    }
+  }
+
   async servedInTree(repo: Repository, module: string): Promise<string | undefined> {
     if (repo.kind !== 'proxy') return undefined;
     const state = this.#deps.proxy.state;
