@@ -122,6 +122,7 @@ export const goFormat: FormatModule = {
       repositories: context.repositories,
       hosted,
       servedInTree: (proxy, module) => proxySource.servedInTree(proxy, module),
+      servedVersion: (proxy, module, version) => proxySource.servedVersion(proxy, module, version),
     });
     // An admin's delete: DELETE <mount>/<module>/@v/<version>.zip or …/@v/list (delete.ts).
     const deleter = new GoDeleter({

@@ -172,6 +172,29 @@ export class GoProxy implements GoSource {
   }
 
   /**
+   * Whether this proxy has served `module@version` (decoded, canonical): its `.info`, `.mod` or
+   * `.zip` is in the cache, or the cached `@v/list` of the module lists it. From the cache only,
+   * no upstream request: a hosted publish of that version would put other bytes under a version
+   * builds already hold in go.sum (publish.ts).
+   */
+  async servedVersion(repo: Repository, module: string, version: string): Promise<boolean> {
+    if (repo.kind !== 'proxy') return false;
+    const state = this.#deps.proxy.state;
+    for (const kind of ['info', 'mod', 'zip']) {
+      if ((await state.get(repo.name, `${kind}:${module}@${version}`)) !== undefined) return true;
+    }
+    const list = await state.get(repo.name, `list:${module}`);
+    if (list === undefined) return false;
+    try {
+      return listedVersions(await this.#read(list, MAX_LIST_BYTES)).versions.includes(version);
+    } catch {
+      // A cached list gone from storage or damaged is no evidence either way; the .info/.mod/.zip
+      // entries above are the record of what was served.
+      return false;
+    }
+  }
+
+  /**
    * A module path this proxy has served a version of (`.info` or `.mod` in its cache) that is
    * `module`, lies under it or is a prefix of it; undefined when none. From the cache only, no
    * upstream request: what a publish of the new hosted module `module` takes over in a group

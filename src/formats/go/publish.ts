@@ -16,6 +16,14 @@
  * ahead and its answer carries the same words as a `warning:` line. The check runs before the
  * body is read, and only for a path the hosted repository does not hold yet.
  *
+ * A version a proxy already served (trial 17): before that, and `?shadow=1` or not, a publish of
+ * `module@version` is refused (409) when a proxy member of a go group that has the hosted target
+ * among the members answering for the module path has served that very version (its `.info`,
+ * `.mod` or `.zip` cached, or its cached `@v/list` lists it; GoProxy.servedVersion): other bytes
+ * under it would fail every build holding it in go.sum (checksum mismatch) and silently change
+ * the code for builds that do not check. The takeover 409 therefore never concerns the version
+ * published: its 404 is for the proxied versions the hosted repository lacks.
+ *
  * Packages inside another's namespace (trial rustgo F7): `go` resolves an import path against
  * every module of the build whose path is a prefix of it, so a module `corp.example.com` whose
  * zip holds `platform/y/y.go` provides the package `corp.example.com/platform/y` — inside a
@@ -44,6 +52,11 @@ export interface GoPublisherDeps {
    * `proxy` has served, from its cache (GoProxy.servedInTree); undefined when none.
    */
   readonly servedInTree?: (proxy: Repository, module: string) => Promise<string | undefined>;
+  /**
+   * True when the proxy repository `proxy` has served `module@version` (its `.info`/`.mod`/`.zip`
+   * cached, or its cached `@v/list` lists it): GoProxy.servedVersion.
+   */
+  readonly servedVersion?: (proxy: Repository, module: string, version: string) => Promise<boolean>;
 }
 
 export interface GoPublishAnswer extends PublishResult {
@@ -75,12 +88,13 @@ export class GoPublisher {
     options: { readonly shadow?: boolean } = {},
   ): Promise<GoPublishAnswer> {
     const target = this.#writeTarget(repo, principal, module);
+    await this.#refuseServedVersion(target, module, version);
     const warnings = await this.#takeover(target, module);
     if (warnings.length > 0 && options.shadow !== true) {
       throw new RegistryError(
         'CONFLICT',
         `refusing to publish ${module}@${version}: it is a new module path in ${target.name}, and ${warnings.join('; and ')}. ` +
-          `Builds that use those proxied versions (go.sum) would then fail with 404, and only an admin can undo it (nora go delete --all ${module}). ` +
+          `Builds through the group that use a proxied version ${target.name} does not have (go.sum) would then fail with 404 (${version} itself was never served by the proxy), and only an admin can undo it (nora go delete --all ${module}). ` +
           `To publish it all the same, run nora go publish --shadow (or add ?shadow=1 to the upload URL); to keep the proxied module, publish under another module path.`,
       );
     }
@@ -133,6 +147,40 @@ export class GoPublisher {
         );
       }
     }
+  }
+
+  /**
+   * Throws CONFLICT, `--shadow` or not, when a proxy member of a group that has `target` among
+   * the members answering for `module` has served `module@version` (see the module comment):
+   * other bytes under a version builds already hold would fail every build with it in go.sum
+   * (checksum mismatch) and silently change it for builds that do not check (GONOSUMDB).
+   */
+  async #refuseServedVersion(target: Repository, module: string, version: string): Promise<void> {
+    const servedVersion = this.#deps.servedVersion;
+    if (servedVersion === undefined) return;
+    const repositories = this.#deps.repositories;
+    const known = new Map<string, boolean>();
+    const clashes: { group: string; proxy: string }[] = [];
+    for (const group of repositories.byFormat('go')) {
+      if (group.kind !== 'group') continue;
+      const members = repositories.membersOf(group, module);
+      if (!members.some((m) => m.name === target.name)) continue;
+      for (const proxy of members.filter((m) => m.kind === 'proxy')) {
+        if (!known.has(proxy.name)) {
+          known.set(proxy.name, await servedVersion(proxy, module, version));
+        }
+        if (known.get(proxy.name) === true) clashes.push({ group: group.name, proxy: proxy.name });
+      }
+    }
+    if (clashes.length === 0) return;
+    const proxies = [...new Set(clashes.map((c) => c.proxy))].join(', ');
+    const groups = [...new Set(clashes.map((c) => c.group))].join(', ');
+    throw new RegistryError(
+      'CONFLICT',
+      `refusing to publish ${module}@${version}: that version was already served from ${proxies} (through group ${groups}; its upstream has it). ` +
+        `Publishing other bytes under the same version would fail every build that has it in go.sum (checksum mismatch) and silently change its code for builds that do not check it (GOPRIVATE, GONOSUMDB or GOSUMDB=off, with no go.sum line yet); --shadow does not allow it. ` +
+        `Publish a version ${proxies} has not served (a later one), or publish under another module path.`,
+    );
   }
 
   /** The takeover lines of a first publish of `module` in `target` (see the module comment). */

@@ -1,0 +1,128 @@
+/**
+ * A hosted publish of a version the group's Go proxy has already served (trial 17): refused
+ * (409), `--shadow` (`?shadow=1`) or not, whether the proxy cached its `.info`/`.mod` or only
+ * its upstream `@v/list` listed it; other bytes under that version would fail every build with it
+ * in go.sum. A version never served goes the takeover way (409 naming the 404s, then
+ * `?shadow=1`). Against a static GOPROXY tree on loopback; no host name of it in any answer.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { writeModuleZip } from '../../../src/formats/go/zip-create.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+const MODULE = 'example.org/pub';
+const TIME = '2020-01-02T03:04:05Z';
+
+/** A static GOPROXY tree: `MODULE` at v1.0.0 and v1.0.1 (`list`, `.info`, `.mod`). */
+async function startUpstream(): Promise<{ url: string; close: () => Promise<void> }> {
+  const base = `/${MODULE}/@v/`;
+  const server = http.createServer((req, res) => {
+    const url = req.url ?? '/';
+    if (url === `${base}list`) return void res.writeHead(200).end('v1.0.0\nv1.0.1\n');
+    for (const version of ['v1.0.0', 'v1.0.1']) {
+      if (url === `${base}${version}.info`) {
+        return void res.writeHead(200).end(JSON.stringify({ Version: version, Time: TIME }));
+      }
+      if (url === `${base}${version}.mod`) return void res.writeHead(200).end(`module ${MODULE}\n`);
+    }
+    res.writeHead(404).end('not found');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** The module zip of `MODULE@version`: its go.mod and other code than the upstream's. */
+async function moduleZip(version: string): Promise<Buffer> {
+  await using dir = await tempDir('go-served-');
+  const goMod = path.join(dir.path, 'go.mod');
+  await fs.writeFile(goMod, `module ${MODULE}\n`);
+  const code = path.join(dir.path, 'pub.go');
+  await fs.writeFile(code, 'package pub\n\nconst Other = true\n');
+  const zip = path.join(dir.path, 'm.zip');
+  await writeModuleZip(zip, MODULE, version, [
+    { path: 'go.mod', localPath: goMod, size: (await fs.stat(goMod)).size },
+    { path: 'pub.go', localPath: code, size: (await fs.stat(code)).size },
+  ]);
+  return await fs.readFile(zip);
+}
+
+describe('go: publishing a version the group proxy has served', () => {
+  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let server: TestServer;
+  let go: string;
+
+  before(async () => {
+    upstream = await startUpstream();
+    server = await startTestServer({
+      config: { go: { sumdb: [], negative_cache_ttl: 0, metadata_ttl: 60 } },
+      env: { NORA_GO_PROXY: upstream.url },
+    });
+    go = `${server.url}/go`;
+  });
+
+  after(async () => {
+    await server.close();
+    await upstream.close();
+  });
+
+  const get = async (url: string) => {
+    const res = await fetch(`${go}/${MODULE}/@v/${url}`);
+    return { status: res.status, body: (await res.text()).trim() };
+  };
+  const put = async (version: string, query = '') => {
+    const res = await fetch(`${go}/${MODULE}/@v/${version}.zip${query}`, {
+      method: 'PUT',
+      body: await moduleZip(version),
+    });
+    return { status: res.status, body: (await res.text()).trim() };
+  };
+  const clash = (version: string) =>
+    `refusing to publish ${MODULE}@${version}: that version was already served from go-proxy (through group go; its upstream has it). ` +
+    `Publishing other bytes under the same version would fail every build that has it in go.sum (checksum mismatch) and silently change its code for builds that do not check it (GOPRIVATE, GONOSUMDB or GOSUMDB=off, with no go.sum line yet); --shadow does not allow it. ` +
+    `Publish a version go-proxy has not served (a later one), or publish under another module path.`;
+
+  test('a served version is refused with --shadow or not; a new one takes over', async () => {
+    // A consumer's `go get example.org/pub@v1.0.0` through the group: list, .info, .mod cached.
+    assert.equal((await get('list')).body, 'v1.0.0\nv1.0.1');
+    assert.equal((await get('v1.0.0.info')).status, 200);
+    assert.equal((await get('v1.0.0.mod')).status, 200);
+
+    for (const query of ['', '?shadow=1']) {
+      // v1.0.0: its .info/.mod are cached.
+      const served = await put('v1.0.0', query);
+      assert.equal(served.status, 409, served.body);
+      assert.equal(served.body, clash('v1.0.0'));
+      // v1.0.1: only the cached @v/list names it.
+      const listed = await put('v1.0.1', query);
+      assert.equal(listed.status, 409, listed.body);
+      assert.equal(listed.body, clash('v1.0.1'));
+    }
+    // Nothing was published: the group still serves the upstream's versions.
+    assert.equal((await get('v1.0.0.info')).status, 200);
+    assert.equal((await get('list')).body, 'v1.0.0\nv1.0.1');
+
+    // A version never served: the takeover refusal, whose 404 is about the other versions.
+    const takeover = await put('v1.0.2');
+    assert.equal(takeover.status, 409, takeover.body);
+    assert.match(
+      takeover.body,
+      /Builds through the group that use a proxied version go-hosted does not have \(go\.sum\) would then fail with 404 \(v1\.0\.2 itself was never served by the proxy\)/,
+    );
+    assert.doesNotMatch(takeover.body, /127\.0\.0\.1/);
+    const taken = await put('v1.0.2', '?shadow=1');
+    assert.equal(taken.status, 201, taken.body);
+    assert.match(taken.body, /^published example\.org\/pub@v1\.0\.2 /);
+    assert.match(taken.body, /\nwarning: example\.org\/pub was served from go-proxy/);
+  });
+});
