@@ -178,6 +178,33 @@ export function installHooks(app: FastifyInstance, options: HookOptions): InFlig
   const answered = new WeakSet<FastifyRequest>();
   // Requests not yet answered nor closed: logged as cut when a shutdown ends the process.
   const inFlight = new Map<FastifyRequest, InFlight>();
+  /**
+   * The access line and metrics of a Fastify request, however it ended: answered (onResponse),
+   * closed by its client first (`aborted`), or cut by a shutdown (`extra`: cut, bytesIn, bytesOut).
+   */
+  const recordRequest = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    status: number,
+    aborted: boolean,
+    extra?: Readonly<Record<string, unknown>>,
+  ): void => {
+    recordAnswer(
+      options,
+      request.log,
+      rawPath(request),
+      request.method,
+      request.raw.url,
+      status,
+      reply.elapsedTime / 1000,
+      undefined,
+      aborted,
+      request,
+      undefined,
+      { socket: request.peerSocket, trusted: options.trusted },
+      extra,
+    );
+  };
 
   // Callback-style hooks throughout: an async hook costs each request a promise and a microtask
   // hop per hook (three hooks: ~15% of a small GET's CPU). A sync throw is Fastify's done(err).
@@ -202,20 +229,7 @@ export function installHooks(app: FastifyInstance, options: HookOptions): InFlig
     reply.raw.once('close', () => {
       inFlight.delete(request);
       if (reply.raw.writableFinished || answered.has(request)) return;
-      recordAnswer(
-        options,
-        request.log,
-        rawPath(request),
-        request.method,
-        request.raw.url,
-        reply.raw.headersSent ? reply.statusCode : 499,
-        reply.elapsedTime / 1000,
-        undefined,
-        true,
-        request,
-        undefined,
-        { socket: request.peerSocket, trusted: options.trusted },
-      );
+      recordRequest(request, reply, reply.raw.headersSent ? reply.statusCode : 499, true);
     });
     // Set up front (handlers may override them) so replies that bypass onSend — bodies sent by
     // http/send-body.ts — carry them too.
@@ -307,20 +321,7 @@ export function installHooks(app: FastifyInstance, options: HookOptions): InFlig
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
     answered.add(request);
     inFlight.delete(request);
-    recordAnswer(
-      options,
-      request.log,
-      rawPath(request),
-      request.method,
-      request.raw.url,
-      reply.statusCode,
-      reply.elapsedTime / 1000,
-      undefined,
-      false,
-      request,
-      undefined,
-      { socket: request.peerSocket, trusted: options.trusted },
-    );
+    recordRequest(request, reply, reply.statusCode, false);
     done();
   });
 
@@ -332,25 +333,11 @@ export function installHooks(app: FastifyInstance, options: HookOptions): InFlig
       for (const [request, { reply, bodyBytes, writtenAtStart }] of cut) {
         answered.add(request);
         const socket = request.peerSocket;
-        recordAnswer(
-          options,
-          request.log,
-          rawPath(request),
-          request.method,
-          request.raw.url,
-          reply.raw.headersSent ? reply.statusCode : 503,
-          reply.elapsedTime / 1000,
-          undefined,
-          false,
-          request,
-          undefined,
-          { socket, trusted: options.trusted },
-          {
-            cut: reason,
-            bytesIn: bodyBytes,
-            bytesOut: socket === null ? undefined : socket.bytesWritten - writtenAtStart,
-          },
-        );
+        recordRequest(request, reply, reply.raw.headersSent ? reply.statusCode : 503, false, {
+          cut: reason,
+          bytesIn: bodyBytes,
+          bytesOut: socket === null ? undefined : socket.bytesWritten - writtenAtStart,
+        });
       }
       return cut.length;
     },
