@@ -12,62 +12,19 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseDigest } from '../../../src/core/digest.ts';
 import { GoDeleteError, goDelete } from '../../../src/formats/go/delete-cli.ts';
-import { writeModuleZip } from '../../../src/formats/go/zip-create.ts';
 import { runGcOffline } from '../../../src/gc/cli.ts';
 import { blobKey } from '../../../src/storage/keys.ts';
+import { goModuleZip, startGoUpstream, type GoUpstream } from '../../helpers/go-fixtures.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { tempDir } from '../../helpers/tmp.ts';
 
-const TIME = '2020-01-02T03:04:05Z';
+/** The module zip of `module@version`: its go.mod and one file naming the version. */
+const versionZip = (module: string, version: string) =>
+  goModuleZip(module, version, { 'doc.go': `// Package m is ${version}.\npackage m\n` });
 const PSEUDO = 'v0.0.0-20200102030405-abcdefabcdef';
-
-/** A GOPROXY upstream serving `.info`/`.mod`/`list` of the given module versions. */
-async function startUpstream(modules: Readonly<Record<string, string>>): Promise<{
-  url: string;
-  close: () => Promise<void>;
-}> {
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '/';
-    for (const [module, version] of Object.entries(modules)) {
-      const base = `/${module}/@v/`;
-      if (url === `${base}list`) return void res.writeHead(200).end(`${version}\n`);
-      if (url === `${base}${version}.info`) {
-        return void res.writeHead(200).end(JSON.stringify({ Version: version, Time: TIME }));
-      }
-      if (url === `${base}${version}.mod`) return void res.writeHead(200).end(`module ${module}\n`);
-    }
-    res.writeHead(404).end('not found');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
-/** The module zip of `module@version` holding its go.mod and one file naming the version. */
-async function moduleZip(module: string, version: string): Promise<Buffer> {
-  await using dir = await tempDir('go-delete-');
-  const goMod = path.join(dir.path, 'go.mod');
-  await fs.writeFile(goMod, `module ${module}\n`);
-  const doc = path.join(dir.path, 'doc.go');
-  await fs.writeFile(doc, `// Package m is ${version}.\npackage m\n`);
-  const zip = path.join(dir.path, 'm.zip');
-  await writeModuleZip(zip, module, version, [
-    { path: 'doc.go', localPath: doc, size: (await fs.stat(doc)).size },
-    { path: 'go.mod', localPath: goMod, size: (await fs.stat(goMod)).size },
-  ]);
-  return await fs.readFile(zip);
-}
 
 interface Answer {
   readonly status: number;
@@ -96,7 +53,7 @@ const exists = (file: string) =>
   );
 
 describe('go: an admin deletes hosted versions and modules (auth off: anyone)', () => {
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let upstream: GoUpstream;
   let server: TestServer;
   let go: string;
   const zips = new Map<string, Buffer>();
@@ -104,7 +61,7 @@ describe('go: an admin deletes hosted versions and modules (auth off: anyone)', 
   const get = (url: string) => call(`${go}/${url}`);
   const del = (url: string, base = go) => call(`${base}/${url}`, 'DELETE');
   const put = async (module: string, version: string, query = '') => {
-    const body = await moduleZip(module, version);
+    const body = await versionZip(module, version);
     zips.set(`${module}@${version}`, body);
     return call(`${go}/${module}/@v/${version}.zip${query}`, 'PUT', { body });
   };
@@ -115,7 +72,7 @@ describe('go: an admin deletes hosted versions and modules (auth off: anyone)', 
     );
 
   before(async () => {
-    upstream = await startUpstream({
+    upstream = await startGoUpstream({
       'upstream.example.org/lib': 'v1.0.0',
       'github.com/pkg/errors': 'v0.9.1',
     });
@@ -268,7 +225,7 @@ describe('go: an admin deletes hosted versions and modules (auth off: anyone)', 
   test('nora go delete (goDelete): case-encodes the path; a whole module only with --all', async () => {
     // corp.example.com/Cased is corp.example.com/!cased in a URL.
     const published = await call(`${go}/corp.example.com/!cased/@v/v1.0.0.zip`, 'PUT', {
-      body: await moduleZip('corp.example.com/Cased', 'v1.0.0'),
+      body: await versionZip('corp.example.com/Cased', 'v1.0.0'),
     });
     assert.equal(published.status, 201, published.body);
     await assert.rejects(
@@ -334,7 +291,7 @@ describe('go: a delete through a group with two hosted members', () => {
 
   test('a module the other hosted member holds: 404 naming that member, not a proxy', async () => {
     const b = `${server.url}/repository/go-team-b`;
-    const body = await moduleZip('corp.example.com/b-only', 'v1.0.0');
+    const body = await versionZip('corp.example.com/b-only', 'v1.0.0');
     assert.equal(
       (await call(`${b}/corp.example.com/b-only/@v/v1.0.0.zip`, 'PUT', { body })).status,
       201,
@@ -397,7 +354,7 @@ describe('go: deleting hosted modules with auth on (admins only)', () => {
       ['corp.example.com/team/x', 'v1.0.0'],
     ] as const) {
       const res = await call(`${go}/${module}/@v/${version}.zip`, 'PUT', {
-        body: await moduleZip(module, version),
+        body: await versionZip(module, version),
         authorization: module.includes('/team/') ? carol : alice,
       });
       assert.equal(res.status, 201, res.body);

@@ -7,67 +7,17 @@
  * a scripted GOPROXY upstream on loopback; no host name of it in any answer.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { writeModuleZip } from '../../../src/formats/go/zip-create.ts';
+import { goModuleZip, startGoUpstream, type GoUpstream } from '../../helpers/go-fixtures.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { tempDir } from '../../helpers/tmp.ts';
-
-const TIME = '2020-01-02T03:04:05Z';
-
-/** A GOPROXY upstream serving `.info`/`.mod`/`list` of the given module versions. */
-async function startUpstream(modules: Readonly<Record<string, string>>): Promise<{
-  url: string;
-  requests: string[];
-  close: () => Promise<void>;
-}> {
-  const requests: string[] = [];
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '/';
-    requests.push(url);
-    for (const [module, version] of Object.entries(modules)) {
-      const base = `/${module}/@v/`;
-      if (url === `${base}list`) return void res.writeHead(200).end(`${version}\n`);
-      if (url === `${base}${version}.info`) {
-        return void res.writeHead(200).end(JSON.stringify({ Version: version, Time: TIME }));
-      }
-      if (url === `${base}${version}.mod`) return void res.writeHead(200).end(`module ${module}\n`);
-    }
-    res.writeHead(404).end('not found');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
-/** The module zip of `module@version` holding only its go.mod. */
-async function moduleZip(module: string, version: string): Promise<Buffer> {
-  await using dir = await tempDir('go-takeover-');
-  const goMod = path.join(dir.path, 'go.mod');
-  await fs.writeFile(goMod, `module ${module}\n`);
-  const zip = path.join(dir.path, 'm.zip');
-  await writeModuleZip(zip, module, version, [
-    { path: 'go.mod', localPath: goMod, size: (await fs.stat(goMod)).size },
-  ]);
-  return await fs.readFile(zip);
-}
 
 describe('go group: publishing a module path its proxy has served', () => {
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let upstream: GoUpstream;
   let server: TestServer;
   let go: string;
 
   before(async () => {
-    upstream = await startUpstream({
+    upstream = await startGoUpstream({
       'upstream.example.org/lib': 'v1.0.0',
       'github.com/pkg/errors': 'v0.9.1',
     });
@@ -90,7 +40,7 @@ describe('go group: publishing a module path its proxy has served', () => {
   const put = async (module: string, version: string, query = '') => {
     const res = await fetch(`${go}/${module}/@v/${version}.zip${query}`, {
       method: 'PUT',
-      body: await moduleZip(module, version),
+      body: await goModuleZip(module, version),
     });
     return { status: res.status, body: (await res.text()).trim() };
   };
@@ -180,7 +130,7 @@ describe('go group: publishing a module path its proxy has served', () => {
 });
 
 describe('go group 404 note, auth on: the hosted path named only to who may read it', () => {
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let upstream: GoUpstream;
   let server: TestServer;
   const basic = (user: string, password: string) =>
     `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -188,7 +138,7 @@ describe('go group 404 note, auth on: the hosted path named only to who may read
   const bob = basic('bob', 'bob-pw-1');
 
   before(async () => {
-    upstream = await startUpstream({ 'corp.example.com': 'v1.0.0' });
+    upstream = await startGoUpstream({ 'corp.example.com': 'v1.0.0' });
     server = await startTestServer({
       config: {
         go: { sumdb: [], negative_cache_ttl: 0, metadata_ttl: 0 },
@@ -214,7 +164,7 @@ describe('go group 404 note, auth on: the hosted path named only to who may read
     const res = await fetch(`${server.url}/go/${module}/@v/v1.0.0.zip`, {
       method: 'PUT',
       headers: { authorization: alice },
-      body: await moduleZip(module, 'v1.0.0'),
+      body: await goModuleZip(module, 'v1.0.0'),
     });
     // Nothing served corp.example.com yet: no refusal.
     assert.equal(res.status, 201, await res.text());

@@ -6,64 +6,22 @@
  * `?shadow=1`). Against a static GOPROXY tree on loopback; no host name of it in any answer.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { writeModuleZip } from '../../../src/formats/go/zip-create.ts';
+import { goModuleZip, startGoUpstream, type GoUpstream } from '../../helpers/go-fixtures.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { tempDir } from '../../helpers/tmp.ts';
 
 const MODULE = 'example.org/pub';
-const TIME = '2020-01-02T03:04:05Z';
 
-/** A static GOPROXY tree: `MODULE` at v1.0.0 and v1.0.1 (`list`, `.info`, `.mod`). */
-async function startUpstream(): Promise<{ url: string; close: () => Promise<void> }> {
-  const base = `/${MODULE}/@v/`;
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '/';
-    if (url === `${base}list`) return void res.writeHead(200).end('v1.0.0\nv1.0.1\n');
-    for (const version of ['v1.0.0', 'v1.0.1']) {
-      if (url === `${base}${version}.info`) {
-        return void res.writeHead(200).end(JSON.stringify({ Version: version, Time: TIME }));
-      }
-      if (url === `${base}${version}.mod`) return void res.writeHead(200).end(`module ${MODULE}\n`);
-    }
-    res.writeHead(404).end('not found');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
-/** The module zip of `MODULE@version`: its go.mod and other code than the upstream's. */
-async function moduleZip(version: string): Promise<Buffer> {
-  await using dir = await tempDir('go-served-');
-  const goMod = path.join(dir.path, 'go.mod');
-  await fs.writeFile(goMod, `module ${MODULE}\n`);
-  const code = path.join(dir.path, 'pub.go');
-  await fs.writeFile(code, 'package pub\n\nconst Other = true\n');
-  const zip = path.join(dir.path, 'm.zip');
-  await writeModuleZip(zip, MODULE, version, [
-    { path: 'go.mod', localPath: goMod, size: (await fs.stat(goMod)).size },
-    { path: 'pub.go', localPath: code, size: (await fs.stat(code)).size },
-  ]);
-  return await fs.readFile(zip);
-}
+/** Other code than the upstream's under the same version. */
+const OTHER_CODE = 'package pub\n\nconst Other = true\n';
 
 describe('go: publishing a version the group proxy has served', () => {
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let upstream: GoUpstream;
   let server: TestServer;
   let go: string;
 
   before(async () => {
-    upstream = await startUpstream();
+    upstream = await startGoUpstream({ [MODULE]: ['v1.0.0', 'v1.0.1'] });
     server = await startTestServer({
       config: { go: { sumdb: [], negative_cache_ttl: 0, metadata_ttl: 60 } },
       env: { NORA_GO_PROXY: upstream.url },
@@ -83,7 +41,7 @@ describe('go: publishing a version the group proxy has served', () => {
   const put = async (version: string, query = '') => {
     const res = await fetch(`${go}/${MODULE}/@v/${version}.zip${query}`, {
       method: 'PUT',
-      body: await moduleZip(version),
+      body: await goModuleZip(MODULE, version, { 'pub.go': OTHER_CODE }),
     });
     return { status: res.status, body: (await res.text()).trim() };
   };
