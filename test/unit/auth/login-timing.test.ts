@@ -12,13 +12,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import bcrypt from 'bcryptjs';
 import { UserDirectory } from '../../../src/auth/directory.ts';
 import { HtpasswdUsers } from '../../../src/auth/htpasswd.ts';
 import { authMigrations, type AuthTables } from '../../../src/auth/migrations.ts';
 import { UserStore } from '../../../src/auth/users.ts';
-import type { Logger } from '../../../src/core/logger.ts';
 import { type Db, openDatabase } from '../../../src/db/database.ts';
+import { htpasswdOf, quietLogger } from '../../helpers/auth.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 let db: Db;
@@ -27,14 +26,6 @@ let dir: Awaited<ReturnType<typeof tempDir>>;
 let htpasswd: HtpasswdUsers;
 let directory: UserDirectory;
 
-const quiet: Logger = {
-  error: () => undefined,
-  warn: () => undefined,
-  info: () => undefined,
-  debug: () => undefined,
-  child: () => quiet,
-};
-
 before(async () => {
   db = await openDatabase({ file: ':memory:', migrations: authMigrations });
   users = new UserStore(db.$extendTables<AuthTables>());
@@ -42,11 +33,8 @@ before(async () => {
   dir = await tempDir('nora-login-timing-');
   const file = path.join(dir.path, 'users.htpasswd');
   // A cheap cost, so the bcrypt check is far faster than scrypt: the gap the decoys must close.
-  await fs.writeFile(
-    file,
-    `bob:${bcrypt.hashSync('bob-pw', 4)}\ncarol:${bcrypt.hashSync('c', 4)}\n`,
-  );
-  htpasswd = new HtpasswdUsers({ log: quiet });
+  await fs.writeFile(file, htpasswdOf({ bob: 'bob-pw', carol: 'c' }));
+  htpasswd = new HtpasswdUsers({ log: quietLogger });
   await htpasswd.use(file);
   directory = new UserDirectory(users, htpasswd);
 });

@@ -12,7 +12,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it, test } from 'node:test';
-import bcrypt from 'bcryptjs';
 import { AccessControl, type Principal } from '../../../src/auth/access.ts';
 import { TokenApi, tokenJson } from '../../../src/auth/api/tokens.ts';
 import { createIdentity, type Identity } from '../../../src/auth/identity.ts';
@@ -25,21 +24,12 @@ import {
 } from '../../../src/auth/rules.ts';
 import { checkConfig } from '../../../src/app.ts';
 import { ConfigError, parseConfigObject } from '../../../src/config/load.ts';
-import type { Logger } from '../../../src/core/logger.ts';
 import { redactText } from '../../../src/core/redact.ts';
 import { isRegistryError } from '../../../src/core/errors.ts';
 import { type Db, openDatabase } from '../../../src/db/database.ts';
 import type { Repository } from '../../../src/repos/repository.ts';
-import { basic, rule } from '../../helpers/auth.ts';
+import { basic, htpasswdOf, quietLogger, rule } from '../../helpers/auth.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-
-const quiet: Logger = {
-  error: () => undefined,
-  warn: () => undefined,
-  info: () => undefined,
-  debug: () => undefined,
-  child: () => quiet,
-};
 
 const repo = (name: string) => ({ name, kind: 'hosted', format: 'raw' }) as unknown as Repository;
 
@@ -127,7 +117,7 @@ describe('[auth] read_only_users: the decision', () => {
     htpasswd = path.join(dir.path, 'users.htpasswd');
     await fs.writeFile(
       htpasswd,
-      `reader:${bcrypt.hashSync('reader-pw', 4)}\nwriter:${bcrypt.hashSync('writer-pw', 4)}\nroot:${bcrypt.hashSync('root-pw', 4)}\n`,
+      htpasswdOf({ reader: 'reader-pw', writer: 'writer-pw', root: 'root-pw' }),
     );
     db = await openDatabase({ file: ':memory:', migrations: authMigrations });
     // A rule granting reader write everywhere: read_only_users wins over it.
@@ -144,7 +134,7 @@ describe('[auth] read_only_users: the decision', () => {
       db,
       access,
       { htpasswd_file: htpasswd, admin_users: ['root'], read_only_users: ['reader'] },
-      { log: quiet },
+      { log: quietLogger },
     );
   });
   afterEach(async () => {
@@ -390,8 +380,7 @@ describe('[auth] read_only_users: config check warnings', () => {
 test('nora config check: a read_only_users or admin_users name that is no htpasswd user is warned, with the nearest name (trial 17 F6)', async () => {
   await using dir = await tempDir('nora-listed-');
   const htpasswd = path.join(dir.path, 'users.htpasswd');
-  const hash = bcrypt.hashSync('pw', 4);
-  await fs.writeFile(htpasswd, `carol:${hash}\nroot:${hash}\n`);
+  await fs.writeFile(htpasswd, htpasswdOf({ carol: 'pw', root: 'pw' }));
   const check = (auth: Record<string, unknown>) =>
     checkConfig(
       parseConfigObject({ auth: { enabled: true, htpasswd_file: htpasswd, ...auth } }, {}).config,

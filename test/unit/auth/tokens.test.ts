@@ -16,20 +16,12 @@ import { AccessControl, type Principal } from '../../../src/auth/access.ts';
 import { createIdentity, type Identity } from '../../../src/auth/identity.ts';
 import { authMigrations } from '../../../src/auth/migrations.ts';
 import { LAST_USED_RESOLUTION_MS, sha256Hex } from '../../../src/auth/users.ts';
-import type { Logger } from '../../../src/core/logger.ts';
 import { isRegistryError } from '../../../src/core/errors.ts';
 import { WriteGeneration } from '../../../src/core/write-generation.ts';
 import { type Db, openDatabase } from '../../../src/db/database.ts';
 import type { Repository } from '../../../src/repos/repository.ts';
+import { htpasswdOf, quietLogger } from '../../helpers/auth.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-
-const quiet: Logger = {
-  error: () => undefined,
-  warn: () => undefined,
-  info: () => undefined,
-  debug: () => undefined,
-  child: () => quiet,
-};
 
 const repo = (name: string) => ({ name }) as unknown as Repository;
 const basic = (user: string, password: string) =>
@@ -75,7 +67,7 @@ describe('API tokens', () => {
       db,
       access,
       { htpasswd_file: htpasswd, admin_users: ['root'] },
-      { log: quiet, writes },
+      { log: quietLogger, writes },
     );
     await identity.users.create('sam', 'sam-pw', undefined);
     await identity.users.create('rita', 'rita-pw', undefined, ['read']);
@@ -276,7 +268,7 @@ describe('API tokens', () => {
     // A token of an htpasswd-only user, then the user leaves the file.
     const { secret } = await identity.tokens.create('root', { role: 'write' });
     assert.equal((await bearer(secret)).kind, 'user');
-    await fs.writeFile(htpasswd, `hanna:${bcrypt.hashSync('hanna-pw', 4)}\n`);
+    await fs.writeFile(htpasswd, htpasswdOf({ hanna: 'hanna-pw' }));
     await identity.reload({ htpasswd_file: htpasswd, admin_users: ['root'] });
     await expectUnauthorized(bearer(secret), /invalid credentials/);
     await expectUnauthorized(
@@ -303,7 +295,7 @@ describe('remembered token reads', () => {
       db,
       access,
       { htpasswd_file: path.join(dir.path, 'none.htpasswd'), admin_users: [] },
-      { log: quiet, writes },
+      { log: quietLogger, writes },
     );
     try {
       await identity.users.create('sam', 'sam-pw', undefined);
@@ -379,7 +371,7 @@ describe('migration 0051: tokens made before roles', () => {
       db,
       access,
       { htpasswd_file: path.join(dir.path, 'none'), admin_users: [] },
-      { log: quiet },
+      { log: quietLogger },
     );
     try {
       const tokens = await identity.tokens.list('u');
