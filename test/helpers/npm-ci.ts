@@ -40,6 +40,27 @@ export function isolatedNpmEnv(
   };
 }
 
+/**
+ * Makes `home` an npm home for `registry` (a URL ending in `/`): an .npmrc naming it, with `auth`
+ * for it (`_authToken=…` or `_auth=…`; npm wants one to publish), no fund/audit/update chatter,
+ * its own cache, and `extra` lines (`fetch-retries=2`); returns isolatedNpmEnv(home).
+ */
+export async function npmHome(
+  home: string,
+  registry: string,
+  auth = '_authToken=anonymous',
+  extra: readonly string[] = [],
+): Promise<NodeJS.ProcessEnv> {
+  await fs.mkdir(home, { recursive: true });
+  await fs.writeFile(
+    path.join(home, '.npmrc'),
+    [`registry=${registry}`, `${registry.replace(/^https?:/, '')}:${auth}`, ...extra, ''].join(
+      '\n',
+    ),
+  );
+  return isolatedNpmEnv(home);
+}
+
 /** Copies the fixture's manifests into `dir` (which must exist) and runs `npm ci` there. */
 export async function npmCiFixture(
   fixture: string,

@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { TestServer } from '../../helpers/server.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { npmHome } from '../../helpers/npm-ci.ts';
 import { missingTools, run } from '../../helpers/tools.ts';
 import { buildOciLayout } from '../oci-proxy/fixtures.ts';
 
@@ -153,27 +154,12 @@ describe('permission rules with real clients', () => {
       user: string,
     ): Promise<(args: string[], cwd: string) => ReturnType<typeof run>> {
       const { secret } = await server.app.context.identity.tokens.create(user);
-      const home = path.join(work.path, `npm-home-${user}`);
-      await fs.mkdir(home, { recursive: true });
       const registry = `${server.url}/npm/`;
-      await fs.writeFile(
-        path.join(home, '.npmrc'),
-        [
-          `registry=${registry}`,
-          `${registry.replace(/^https?:/, '')}:_authToken=${secret}`,
-          'audit=false',
-          'fund=false',
-          'update-notifier=false',
-          `cache=${path.join(home, 'cache')}`,
-          '',
-        ].join('\n'),
+      const env = await npmHome(
+        path.join(work.path, `npm-home-${user}`),
+        registry,
+        `_authToken=${secret}`,
       );
-      const env: NodeJS.ProcessEnv = {};
-      for (const [key, value] of Object.entries(process.env)) {
-        if (!/^npm_/i.test(key)) env[key] = value;
-      }
-      env['HOME'] = home;
-      env['NPM_CONFIG_USERCONFIG'] = path.join(home, '.npmrc');
       return (args, cwd) =>
         run('npm', [...args, '--registry', registry], {
           cwd,

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { npmHome } from '../../helpers/npm-ci.ts';
 import { missingTools, output, run } from '../../helpers/tools.ts';
 
 interface PublishBody {
@@ -92,25 +93,7 @@ describe('npm publish of a corrupt tarball', () => {
       try {
         const registry = `${relay.url}/npm/`;
         const home = path.join(work.path, 'home');
-        await fs.mkdir(home, { recursive: true });
-        const rc = path.join(home, '.npmrc');
-        await fs.writeFile(
-          rc,
-          [
-            `registry=${registry}`,
-            `${registry.replace(/^https?:/, '')}:_authToken=anonymous`,
-            'update-notifier=false',
-            'fund=false',
-            'audit=false',
-            `cache=${path.join(home, 'npm-cache')}`,
-            '',
-          ].join('\n'),
-        );
-        const env: NodeJS.ProcessEnv = {};
-        for (const [key, value] of Object.entries(process.env)) {
-          if (!/^(npm_|yarn_|pnpm_|corepack_)/i.test(key)) env[key] = value;
-        }
-        Object.assign(env, { HOME: home, NPM_CONFIG_USERCONFIG: rc });
+        const env = await npmHome(home, registry);
         const npm = (args: string[], cwd: string) =>
           run('npm', args, { cwd, env, check: false, timeoutMs: 45_000 });
         const packument = () => fetch(`${server.url}/npm/nora-corrupt-tarball`);

@@ -17,6 +17,7 @@ import { describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { exists, flipBlobByte } from '../../helpers/storage.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { npmHome } from '../../helpers/npm-ci.ts';
 import { missingTools, output, run } from '../../helpers/tools.ts';
 
 const PACKAGES = [
@@ -25,30 +26,12 @@ const PACKAGES = [
 ];
 
 /** A private npm home for `registry` (anonymous token; quick retries so a test stays short). */
-async function npmHome(dir: string, registry: string): Promise<NodeJS.ProcessEnv> {
-  await fs.mkdir(dir, { recursive: true });
-  const rc = path.join(dir, '.npmrc');
-  await fs.writeFile(
-    rc,
-    [
-      `registry=${registry}`,
-      `${registry.replace(/^https?:/, '')}:_authToken=anonymous`,
-      'fund=false',
-      'audit=false',
-      'update-notifier=false',
-      `cache=${path.join(dir, 'npm-cache')}`,
-      'fetch-retries=2',
-      'fetch-retry-mintimeout=200',
-      'fetch-retry-maxtimeout=1000',
-      '',
-    ].join('\n'),
-  );
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(npm_|yarn_|pnpm_|corepack_)/i.test(key)) env[key] = value;
-  }
-  return { ...env, HOME: dir, NPM_CONFIG_USERCONFIG: rc };
-}
+const quickNpmHome = (dir: string, registry: string) =>
+  npmHome(dir, registry, '_authToken=anonymous', [
+    'fetch-retries=2',
+    'fetch-retry-mintimeout=200',
+    'fetch-retry-maxtimeout=1000',
+  ]);
 
 async function hashFile(file: string, algorithm = 'sha256'): Promise<string> {
   return createHash(algorithm)
@@ -82,7 +65,10 @@ describe('npm install through the npm proxy when a cached tarball is damaged', (
     async () => {
       await using work = await tempDir('nora-e2e-npm-integrity-');
       await using upstream = await startTestServer();
-      const publishEnv = await npmHome(path.join(work.path, 'publisher'), `${upstream.url}/npm/`);
+      const publishEnv = await quickNpmHome(
+        path.join(work.path, 'publisher'),
+        `${upstream.url}/npm/`,
+      );
       for (const p of PACKAGES) {
         const dir = path.join(work.path, 'src', p.name);
         await fs.mkdir(dir, { recursive: true });
@@ -106,7 +92,7 @@ describe('npm install through the npm proxy when a cached tarball is damaged', (
       const storage = path.join(proxy.dataDir, 'storage');
 
       const install = async (label: string) => {
-        const env = await npmHome(path.join(work.path, `home-${label}`), `${proxy.url}/npm/`);
+        const env = await quickNpmHome(path.join(work.path, `home-${label}`), `${proxy.url}/npm/`);
         const project = path.join(work.path, `project-${label}`);
         await fs.mkdir(project, { recursive: true });
         await fs.writeFile(

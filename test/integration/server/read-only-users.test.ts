@@ -20,6 +20,7 @@ import { buildOciLayout } from '../../e2e/oci-proxy/fixtures.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { makeSdist } from '../pypi/fixtures.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { npmHome } from '../../helpers/npm-ci.ts';
 import { missingTools, run, type RunResult } from '../../helpers/tools.ts';
 
 const READ_ONLY = /reader is a read-only user \(\[auth\] read_only_users\): it may not write/;
@@ -102,26 +103,8 @@ describe(
       cwd?: string,
     ): Promise<RunResult> {
       const home = path.join(dir.path, `npm-${who}`);
-      await fs.mkdir(home, { recursive: true });
       const registry = `${server.url}/npm/`;
-      await fs.writeFile(
-        path.join(home, '.npmrc'),
-        [
-          `registry=${registry}`,
-          `${registry.replace(/^https?:/, '')}:${auth}`,
-          'audit=false',
-          'fund=false',
-          'update-notifier=false',
-          `cache=${path.join(home, 'cache')}`,
-          '',
-        ].join('\n'),
-      );
-      const env: NodeJS.ProcessEnv = {};
-      for (const [key, value] of Object.entries(process.env)) {
-        if (!/^(npm_|yarn_|pnpm_|corepack_)/i.test(key)) env[key] = value;
-      }
-      env['HOME'] = home;
-      env['NPM_CONFIG_USERCONFIG'] = path.join(home, '.npmrc');
+      const env = await npmHome(home, registry, auth);
       return run('npm', [...args, '--registry', registry], {
         cwd: cwd ?? home,
         env,
