@@ -12,12 +12,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import bcrypt from 'bcryptjs';
-import { basic } from '../../helpers/auth.ts';
+import { basic, htpasswdOf } from '../../helpers/auth.ts';
 import { nora } from '../../helpers/cli.ts';
 import { freePort, type NoraProcess, startNoraProcess } from '../../helpers/process.ts';
 import { buildOciLayout } from '../../e2e/oci-proxy/fixtures.ts';
-import { startTestServer } from '../../helpers/server.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { makeSdist } from '../pypi/fixtures.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { npmHome } from '../../helpers/npm-ci.ts';
@@ -139,7 +138,7 @@ describe(
       dir = await tempDir('nora-readonly-');
       await fs.writeFile(
         path.join(dir.path, 'users.htpasswd'),
-        `reader:${bcrypt.hashSync('reader-pw', 4)}\nwriter:${bcrypt.hashSync('writer-pw', 4)}\n`,
+        htpasswdOf({ reader: 'reader-pw', writer: 'writer-pw' }),
       );
       configFile = path.join(dir.path, 'config.toml');
       await fs.writeFile(configFile, config(['reader']));
@@ -274,16 +273,21 @@ describe(
   },
 );
 
-test("every format's write is refused to a read-only user in the protocol's own shape, naming the setting", async () => {
-  await using dir = await tempDir('nora-readonly-formats-');
-  const file = path.join(dir.path, 'users.htpasswd');
-  await fs.writeFile(file, `reader:${bcrypt.hashSync('reader-pw', 4)}\n`);
-  await using server = await startTestServer({
+/** A server with auth on whose one user, reader (password reader-pw), is a read-only user. */
+async function startReaderServer(dir: string): Promise<TestServer> {
+  const file = path.join(dir, 'users.htpasswd');
+  await fs.writeFile(file, htpasswdOf({ reader: 'reader-pw' }));
+  return await startTestServer({
     config: {
       docker: { upstreams: [] },
       auth: { enabled: true, htpasswd_file: file, read_only_users: ['reader'] },
     },
   });
+}
+
+test("every format's write is refused to a read-only user in the protocol's own shape, naming the setting", async () => {
+  await using dir = await tempDir('nora-readonly-formats-');
+  await using server = await startReaderServer(dir.path);
   const form =
     '--zz\r\nContent-Disposition: form-data; name=":action"\r\n\r\nfile_upload\r\n' +
     '--zz\r\nContent-Disposition: form-data; name="name"\r\n\r\nfoo\r\n--zz--\r\n';
@@ -336,14 +340,7 @@ test(
   },
   async () => {
     await using dir = await tempDir('nora-readonly-clients-');
-    const file = path.join(dir.path, 'users.htpasswd');
-    await fs.writeFile(file, `reader:${bcrypt.hashSync('reader-pw', 4)}\n`);
-    await using server = await startTestServer({
-      config: {
-        docker: { upstreams: [] },
-        auth: { enabled: true, htpasswd_file: file, read_only_users: ['reader'] },
-      },
-    });
+    await using server = await startReaderServer(dir.path);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       HOME: dir.path,
