@@ -49,6 +49,8 @@ export interface FormatContext {
 export interface BlobReference {
   readonly table: string;
   readonly column: string;
+  /** Which file of the row the column holds, for `nora verify`'s lines (`file=.zip`) when a row holds several. */
+  readonly file?: string;
 }
 
 /** How a protocol's errors look on the wire (http/unknown-repository.ts writes them). */

@@ -288,12 +288,28 @@ export async function mark(
   return { referenced, columns: references.length };
 }
 
-/** Columns that name what a reference row is, in this order, where a table has them. */
-const NAMING_COLUMNS = ['repo', 'repository', 'name', 'version', 'path', 'key', 'filename'];
+/**
+ * Columns that name what a reference row is, in this order, where a table has them, each with
+ * the label a report line gives it (Cargo's `crate`/`vers` are a crate's name and version; Go's
+ * `module` is the module path).
+ */
+const NAMING_COLUMNS: readonly (readonly [column: string, label: string])[] = [
+  ['repo', 'repo'],
+  ['repository', 'repository'],
+  ['name', 'name'],
+  ['crate', 'name'],
+  ['module', 'module'],
+  ['version', 'version'],
+  ['vers', 'version'],
+  ['path', 'path'],
+  ['key', 'key'],
+  ['filename', 'filename'],
+];
 
 /**
  * For each of `digests` (a few: one statement per reference column, however many), the rows that
- * refer to it, each as `<table> repo=… path=…` (the naming columns the table has); a digest no
+ * refer to it, each as `<table> repo=… path=…` (the naming columns the table has, then the
+ * reference's `file=` when it says which of the row's files the column holds); a digest no
  * row names any more is absent from the result.
  */
 export async function describeReferences(
@@ -307,7 +323,7 @@ export async function describeReferences(
     ...CORE_BLOB_REFERENCES,
     ...formats.flatMap((format) => format.blobReferences ?? []),
   ];
-  for (const { table, column } of references) {
+  for (const { table, column, file } of references) {
     const { rows } = await sql<
       Record<string, unknown>
     >`SELECT * FROM ${sql.raw(quote(table))} WHERE ${sql.raw(quote(column))} IN (${sql.join(digests)}) LIMIT ${digests.length * 5}`.execute(
@@ -316,11 +332,11 @@ export async function describeReferences(
     for (const row of rows) {
       const digest = row[column];
       if (typeof digest !== 'string') continue;
-      const names = NAMING_COLUMNS.filter((name) => typeof row[name] === 'string').map(
-        (name) => `${name}=${String(row[name])}`,
+      const names = NAMING_COLUMNS.filter(([name]) => typeof row[name] === 'string').map(
+        ([name, label]) => `${label}=${String(row[name])}`,
       );
       const list = found.get(digest) ?? [];
-      list.push([table, ...names].join(' '));
+      list.push([table, ...names, ...(file === undefined ? [] : [`file=${file}`])].join(' '));
       found.set(digest, list);
     }
   }

@@ -17,9 +17,11 @@
  * blobs stay for gc.
  *
  * Reads: `list` = tagged versions (no pseudo-versions) sorted; `latest` = the newest release,
- * else the newest prerelease, else the newest pseudo-version (the `go` command's order for
- * `@latest`); `mod`/`zip` open the blobs (ranged).
+ * else the newest prerelease, else the newest pseudo-version, `+incompatible` ones left out when
+ * the newest compatible version has its own go.mod (the `go` command's rule for `@latest`,
+ * latestOf); `mod`/`zip` open the blobs (ranged).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
@@ -155,7 +157,9 @@ export class GoHosted implements GoSource {
     if (known !== undefined) return known;
     const rows = await this.store.versions(repo, module);
     const tagged = sortVersions(rows.filter((v) => !v.pseudo).map((v) => v.version));
-    const newest = latestOf(rows);
+    // A `.mod` that is the one synthesized for a zip without go.mod is no go.mod (latestOf).
+    const legacyMod = `sha256:${createHash('sha256').update(legacyGoMod(module)).digest('hex')}`;
+    const newest = latestOf(rows, (v) => v.mod.blob !== legacyMod);
     const built: HostedModule = {
       versions: new Map(rows.map((v) => [v.version, v])),
       list: rows.length === 0 ? undefined : { versions: tagged },
@@ -352,7 +356,7 @@ export class GoHosted implements GoSource {
       }
       const checked = await checkModuleZip(zip.path, size, module, version, maxZipSize);
       mayProvide?.(importPathsOf(module, checked.packageDirs));
-      const modBytes = checked.goMod ?? Buffer.from(`module ${quotePath(module)}\n`);
+      const modBytes = checked.goMod ?? legacyGoMod(module);
       if (existing !== undefined) {
         return await this.#again(existing, zip.path, zipSha256, size, modBytes, checked.files);
       }
@@ -471,10 +475,15 @@ export class GoHosted implements GoSource {
 /**
  * The version `@latest` answers among `versions`: the newest release (not a prerelease, not a
  * pseudo-version), else the newest prerelease, else the newest pseudo-version; undefined when
- * empty. A `+incompatible` release loses to any compatible one, as in the `go` command.
+ * empty. `+incompatible` versions are left out when the newest compatible tagged version (no
+ * `+incompatible`, prereleases included) has a go.mod of its own (`hasGoMod`: the module opted
+ * into modules), else they compete by SemVer — the `go` command's rule (cmd/go/internal/modload
+ * query.go `filterVersions`, `versionHasGoMod`: a `.mod` synthesized as `module <path>` for a
+ * version without go.mod does not count).
  */
 export function latestOf<T extends { readonly version: string; readonly pseudo: boolean }>(
   versions: readonly T[],
+  hasGoMod: (v: T) => boolean,
 ): T | undefined {
   const newest = (pick: (v: T) => boolean): T | undefined => {
     let best: T | undefined;
@@ -484,11 +493,13 @@ export function latestOf<T extends { readonly version: string; readonly pseudo: 
     }
     return best;
   };
-  const release = (v: T): boolean => !v.pseudo && semverPrerelease(v.version) === '';
+  const incompatible = (v: T): boolean => v.version.endsWith('+incompatible');
+  const lastCompatible = newest((v) => !v.pseudo && !incompatible(v));
+  const skipIncompatible = lastCompatible !== undefined && hasGoMod(lastCompatible);
+  const tagged = (v: T): boolean => !v.pseudo && !(skipIncompatible && incompatible(v));
   return (
-    newest((v) => release(v) && !v.version.endsWith('+incompatible')) ??
-    newest(release) ??
-    newest((v) => !v.pseudo) ??
+    newest((v) => tagged(v) && semverPrerelease(v.version) === '') ??
+    newest(tagged) ??
     newest(() => true)
   );
 }
@@ -512,6 +523,11 @@ export function importPathsOf(module: string, dirs: readonly string[]): PackageP
 
 /** The stored row of the newest version (exported for tests). */
 export type { StoredVersion };
+
+/** The `.mod` of a version whose zip has no go.mod, as the `go` command synthesizes it (modfetch.LegacyGoMod). */
+function legacyGoMod(module: string): Buffer {
+  return Buffer.from(`module ${quotePath(module)}\n`);
+}
 
 /** go.mod's AutoQuote: quote a module path only when it needs it (it never does once valid). */
 function quotePath(module: string): string {

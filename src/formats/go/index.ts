@@ -47,8 +47,8 @@ export const goFormat: FormatModule = {
   proxiedMetadataTtl: (config) => config.go.metadata_ttl,
   migrations: goMigrations,
   blobReferences: [
-    { table: 'go_module_versions', column: 'mod_blob' },
-    { table: 'go_module_versions', column: 'zip_blob' },
+    { table: 'go_module_versions', column: 'mod_blob', file: '.mod' },
+    { table: 'go_module_versions', column: 'zip_blob', file: '.zip' },
   ],
   defaultRepositories(config: AppConfig): RepositoryConfig[] {
     const go = config.go;

@@ -249,6 +249,17 @@ export async function readChartYaml(
     );
   });
   gunzip.on('data', (chunk: Buffer) => {
+    // A gzip inside the gzip (a .tgz gzipped again): tar-stream would only say "Unexpected end
+    // of data". Two bytes of a tar's first header (its entry name) are never 1f 8b.
+    if (progress.unpacked === 0 && chunk[0] === 0x1f && chunk[1] === 0x8b) {
+      stop(
+        new RegistryError(
+          'BAD_REQUEST',
+          'not a chart archive (a gzipped tar): the gzip stream holds another gzip stream, not a tar (compressed twice?)',
+        ),
+      );
+      return;
+    }
     progress.unpacked += chunk.length;
     if (progress.unpacked > MAX_UNPACKED_BYTES) stop(tooLarge());
   });
@@ -294,7 +305,14 @@ export async function readChartYaml(
       }
       const isFile = type === 'file' || type === 'contiguous-file';
       top ??= parts[0];
-      if (parts[0] !== top || (isFile && parts.length === 1)) {
+      if (isFile && parts.length === 1) {
+        // A flat archive (`tar czf x.tgz Chart.yaml values.yaml`): say where the files belong.
+        throw new RegistryError(
+          'BAD_REQUEST',
+          `chart archive entry ${JSON.stringify(name)} is at the archive's top level: a chart archive holds one folder, <name>/Chart.yaml (e.g. \`helm package\` or \`tar czf web-1.0.0.tgz web/\`)`,
+        );
+      }
+      if (parts[0] !== top) {
         throw new RegistryError(
           'BAD_REQUEST',
           `chart archive entry ${JSON.stringify(name)} is outside its top folder "${top ?? ''}" (a chart archive holds one folder)`,

@@ -135,8 +135,25 @@ export interface DeployResult {
   readonly same?: boolean;
 }
 
-/** Extensions of zip archives: a deploy of one that is empty or a web page is refused. */
+/** Extensions of zip archives: a deploy of one that is empty, a web page or no zip is refused. */
 const ARCHIVE_EXTENSIONS: ReadonlySet<string> = new Set(['jar', 'war', 'ear', 'aar', 'zip']);
+
+/** A zip's end-of-central-directory record signature, and how far from the end it may be (its 22 bytes + a 64 KiB comment). */
+const ZIP_END_RECORD = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+const ZIP_END_WINDOW = 22 + 0xffff;
+
+/** Whether a body's first bytes are a zip's (`PK`: a local file header, or an empty archive's end record). */
+function startsLikeZip(head: Uint8Array): boolean {
+  return head[0] === 0x50 && head[1] === 0x4b;
+}
+
+/** A body's first bytes for a message: up to 16 as quoted text when printable, else as hex. */
+function describeStart(head: Uint8Array): string {
+  const first = Buffer.from(head.subarray(0, 16));
+  return /^[\x20-\x7e]*$/.test(first.toString('latin1'))
+    ? JSON.stringify(first.toString('latin1'))
+    : `bytes ${first.toString('hex').replace(/(..)(?!$)/g, '$1 ')}`;
+}
 
 export class MavenHosted implements MavenSource, HostedNames {
   readonly #deps: MavenHostedDeps;
@@ -286,10 +303,12 @@ export class MavenHosted implements MavenSource, HostedNames {
   /**
    * BAD_REQUEST, the ingested bytes discarded when new to the store (nothing recorded), for a zip
    * archive file (ARCHIVE_EXTENSIONS: `.jar`, `.war`, `.ear`, `.aar`, `.zip`, classifiers
-   * included) that is empty or a web page (starts with `<`, core/markup.ts): the typical wrong
+   * included) that is empty, a web page (starts with `<`, core/markup.ts) — the typical wrong
    * deploy, `curl -T` of an error page saved in place of the artifact, which every build that
-   * resolved it would then fail on ("zip END header not found"). Other bytes are not judged (a
-   * jar is not otherwise read).
+   * resolved it would then fail on ("zip END header not found") — or otherwise no zip: its first
+   * bytes are not `PK` and its last 64 KiB hold no zip end record (`PK\x05\x06`; a jar with a
+   * launch script before the zip, Spring Boot's "fully executable" jar, has one and is taken).
+   * Nothing else is judged (a jar is not otherwise read).
    */
   async #refuseNonArchive(
     coordinate: MavenFileCoordinate,
@@ -297,6 +316,7 @@ export class MavenHosted implements MavenSource, HostedNames {
   ): Promise<void> {
     if (!ARCHIVE_EXTENSIONS.has(coordinate.extension)) return;
     let problem: string | undefined;
+    let notZip: string | undefined;
     if (ingested.size === 0) problem = 'is empty (0 bytes)';
     else {
       const head = await readAllBounded(
@@ -309,13 +329,28 @@ export class MavenHosted implements MavenSource, HostedNames {
       );
       const page = markupStart(head);
       if (page !== undefined) problem = `is a web page (it starts with ${JSON.stringify(page)})`;
+      else if (!startsLikeZip(head) && !(await this.#hasZipEnd(ingested.digest, ingested.size)))
+        notZip = `${coordinate.path} starts with ${describeStart(head)}, not a .${coordinate.extension} (a zip archive starts with PK); nothing stored: check the file you deploy`;
     }
-    if (problem === undefined) return;
+    if (problem === undefined && notZip === undefined) return;
     if (ingested.created) await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
     throw new RegistryError(
       'BAD_REQUEST',
-      `${coordinate.path} ${problem}, not a .${coordinate.extension} (a zip archive); nothing stored: check the file you deploy (an error page saved in place of the artifact?)`,
+      notZip ??
+        `${coordinate.path} ${problem ?? ''}, not a .${coordinate.extension} (a zip archive); nothing stored: check the file you deploy (an error page saved in place of the artifact?)`,
     );
+  }
+
+  /** Whether the last ZIP_END_WINDOW bytes of a stored file hold a zip end record (`PK\x05\x06`). */
+  async #hasZipEnd(digest: Digest, size: number): Promise<boolean> {
+    if (size < ZIP_END_RECORD.length) return false;
+    const start = Math.max(0, size - ZIP_END_WINDOW);
+    const tail = await readAllBounded(
+      await this.#deps.blobs.open(digest, { start, end: size - 1 }),
+      ZIP_END_WINDOW,
+      'file end',
+    );
+    return tail.includes(ZIP_END_RECORD);
   }
 
   async #store(

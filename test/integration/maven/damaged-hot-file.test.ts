@@ -20,10 +20,14 @@ import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { exists, flipBlobByte } from '../../helpers/storage.ts';
 import { digestOf } from '../../../src/core/digest.ts';
 
+/** Random bytes that start like a zip (`PK\x03\x04`): a hosted .jar deploy refuses other starts. */
+const zipLike = (size: number) =>
+  Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), randomBytes(size - 4)]);
+
 test('a damaged file is never kept as a hot body: 503, removed, never a 200 of damaged bytes', async () => {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-maven-hot-'));
   try {
-    const body = randomBytes(200 * 1024);
+    const body = zipLike(200 * 1024);
     const url = (base: string) => `${base}/maven2/com/example/hot/1.0/hot-1.0.jar`;
     {
       await using server = await startTestServer({ dataDir });
@@ -68,7 +72,7 @@ function captureLog(server: TestServer): Record<string, unknown>[] {
 test('a jar damaged while the server runs: 503 "failed its integrity check", no StorageNotFoundError logged', async () => {
   await using server = await startTestServer({ logLevel: 'error' });
   const lines = captureLog(server);
-  const body = randomBytes(200 * 1024);
+  const body = zipLike(200 * 1024);
   const url = `${server.url}/maven2/org/example/demo/1.0/demo-1.0.jar`;
   assert.equal((await fetch(url, { method: 'PUT', body })).status, 201);
   // Asked once before the damage (a ranged read: the answer memo keeps no part): the next

@@ -68,6 +68,34 @@ describe('Maven: an empty or HTML archive deploy is a 400, nothing stored', () =
     assert.deepEqual(Buffer.from(await got.arrayBuffer()), jar);
   });
 
+  test('no zip at all (trial 17 gomh F2): 400 in the reason phrase too, nothing stored', async () => {
+    const path = 'com/acme/trial/bad/1.0/bad-1.0-junk.jar';
+    const r = await put(path, 'not a zip at all');
+    assert.equal(r.status, 400);
+    const text = `${path} starts with "not a zip at all", not a .jar (a zip archive starts with PK); nothing stored: check the file you deploy`;
+    assert.equal(r.statusText, `Bad Request - ${text}`, 'mvn prints the reason phrase');
+    assert.equal(await r.text(), `${text}\n`);
+    assert.equal((await fetch(`${server.url}/maven2/${path}`)).status, 404);
+    const binary = await put('com/acme/bin/1.0/bin-1.0.war', Buffer.from([0x1f, 0x8b, 8, 0, 1, 2]));
+    assert.equal(binary.status, 400);
+    assert.match(
+      await binary.text(),
+      /starts with bytes 1f 8b 08 00 01 02, not a \.war \(a zip archive starts with PK\)/,
+    );
+    const meta = await fetch(`${server.url}/maven2/com/acme/trial/bad/maven-metadata.xml`);
+    assert.equal(meta.status, 404, 'no version recorded');
+  });
+
+  test('a zip after a launch script (an executable jar) is taken: its end record is there', async () => {
+    const zip = Buffer.concat([
+      Buffer.from('PK\x03\x04 entries', 'latin1'),
+      Buffer.from([0x50, 0x4b, 0x05, 0x06]),
+      Buffer.alloc(18),
+    ]);
+    const jar = Buffer.concat([Buffer.from('#!/bin/bash\nexec java -jar "$0" "$@"\n'), zip]);
+    assert.equal((await put('com/acme/exe/1.0/exe-1.0.jar', jar)).status, 201);
+  });
+
   test('other files and real archives are not judged', async () => {
     assert.equal((await put('com/acme/doc/1.0/doc-1.0.txt', '')).status, 201);
     assert.equal((await put('com/acme/doc/1.0/doc-1.0.xml', '<x/>')).status, 201);

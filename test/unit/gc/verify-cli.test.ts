@@ -18,6 +18,8 @@ import { flipByteAt } from '../../helpers/storage.ts';
 import { removeDir } from '../../helpers/tmp.ts';
 import { nora } from '../../helpers/cli.ts';
 import { PROJECT_ROOT, run } from '../../helpers/tools.ts';
+import { crateBody } from '../../integration/cargo/fixtures.ts';
+import { makeZip } from '../../integration/pypi/fixtures.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -139,6 +141,54 @@ describe('nora verify', () => {
       assert.ok(
         found.stdout.includes(
           `  sha256:${sha256('second bytes')}, referenced by raw_files repo=raw-hosted name=b.txt path=docs/b.txt\n`,
+        ),
+        found.stdout,
+      );
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
+
+  test('a missing crate or Go module file is named: crate name and version, module path, which file (trial 17 auth F13)', async () => {
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-verify-named-'));
+    try {
+      const storage = path.join(dataDir, 'storage');
+      const module = 'example.com/named';
+      const goMod = `module ${module}\n\ngo 1.21\n`;
+      const zip = makeZip([
+        { name: `${module}@v1.0.0/go.mod`, data: Buffer.from(goMod) },
+        { name: `${module}@v1.0.0/named.go`, data: Buffer.from('package named\n') },
+      ]);
+      {
+        await using server = await startTestServer({ dataDir, env: { NORA_GO_PROXY: 'none' } });
+        const crate = await fetch(`${server.url}/cargo/api/v1/crates/new`, {
+          method: 'PUT',
+          body: await crateBody('named_crate', '0.1.0'),
+        });
+        assert.equal(crate.status, 200, await crate.text());
+        const go = await fetch(`${server.url}/go/${module}/@v/v1.0.0.zip`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/zip' },
+          body: zip,
+        });
+        assert.equal(go.status, 201, await go.text());
+      }
+      await fs.rm(path.join(storage, 'blobs'), { recursive: true });
+      const found = await nora(['verify'], { NORA_STORAGE_PATH: storage });
+      assert.equal(found.code, 1, found.stdout + found.stderr);
+      assert.match(
+        found.stdout,
+        /, referenced by cargo_versions repo=cargo-hosted name=named_crate version=0\.1\.0\n/,
+      );
+      assert.ok(
+        found.stdout.includes(
+          `  sha256:${createHash('sha256').update(zip).digest('hex')}, referenced by go_module_versions repo=go-hosted module=${module} version=v1.0.0 file=.zip\n`,
+        ),
+        found.stdout,
+      );
+      assert.ok(
+        found.stdout.includes(
+          `  sha256:${sha256(goMod)}, referenced by go_module_versions repo=go-hosted module=${module} version=v1.0.0 file=.mod\n`,
         ),
         found.stdout,
       );
