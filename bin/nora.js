@@ -20,6 +20,13 @@ if (major < 24) {
 // fsyncs 4 at a time. The pool starts on first use, so this must run before any I/O. An
 // operator's own UV_THREADPOOL_SIZE wins. See docs/performance.md (raw PUT).
 process.env.UV_THREADPOOL_SIZE ??= '16';
+// `nora serve` (the default verb): a SIGHUP while the sources load would end the process (Node's
+// default action); held until the server's reload handler is in place (src/early-reload.ts).
+const verb = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+if (verb === undefined || verb === 'serve') {
+  const { holdReloadsUntilReady } = await import('../src/early-reload.ts');
+  holdReloadsUntilReady();
+}
 // undici parses every upstream response with llhttp (WebAssembly): V8 compiles it fast (Liftoff),
 // then re-compiles its hot functions with TurboFan, which for llhttp's one huge parser function
 // costs 0.1-0.2 s of CPU and a 24 MB compiler zone on V8's worker threads

@@ -89,10 +89,18 @@ export function buildProgram(): Command {
   config
     .command('check')
     .argument('[file]', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
+    // -c as every other command takes it (a script checks, then serves, with the same flags).
+    .option('-c, --config <file>', 'the same as [file]')
     .description(
       'validate a config file (with NORA_* overrides) exactly as `serve` does, and print the effective config, secrets masked',
     )
-    .action(async (file: string | undefined) => {
+    .action(async (positional: string | undefined, opts: { config?: string }) => {
+      if (positional !== undefined && opts.config !== undefined && positional !== opts.config) {
+        throw new UsageError(
+          `nora config check: two files given (${positional} and --config ${opts.config}); name one`,
+        );
+      }
+      const file = positional ?? opts.config;
       const loaded = await loadCheckedConfig({
         env: process.env,
         ...(file === undefined ? {} : { file }),

@@ -8,6 +8,7 @@ import v8 from 'node:v8';
 import { buildApp, type NoraApp } from './app.ts';
 import { collectNow, collectWhenIdle } from './core/idle-gc.ts';
 import { ConfigError, isRecord, type LoadedConfig } from './config/load.ts';
+import { takeHeldReload } from './early-reload.ts';
 import type { AppConfig } from './config/schema.ts';
 import { RepositoryConfigError } from './repos/repository.ts';
 import { VERSION } from './version.ts';
@@ -105,7 +106,7 @@ export async function startServer(
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
-  process.on('SIGHUP', () => {
+  const reloadConfig = (): void => {
     options
       .reload()
       .then((loaded) => {
@@ -124,7 +125,12 @@ export async function startServer(
             : String(err);
         log.error({ error: reason }, 'configuration reload failed, keeping previous config');
       });
-  });
+  };
+  process.on('SIGHUP', reloadConfig);
+  if (takeHeldReload()) {
+    log.info('SIGHUP received while starting: reloading the configuration now');
+    reloadConfig();
+  }
 
   return { app, url, stop };
 }

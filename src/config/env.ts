@@ -3,6 +3,7 @@
  * `[server] port` ← NORA_PORT, `[<section>] <key>` ← NORA_<SECTION>_<KEY>, unless a field's
  * metadata names its variables (aliases such as NORA_DOCKER_PROXIES) or a parser for lists.
  */
+import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import type { FieldMeta } from './fields.ts';
 
@@ -227,12 +228,32 @@ function parserFor(schema: z.ZodType): ((value: string) => unknown) | undefined 
   if (schema instanceof z.ZodString || schema instanceof z.ZodEnum) return (value) => value;
   if (schema instanceof z.ZodArray && unwrap(schema.element as z.ZodType) instanceof z.ZodString) {
     return (value) =>
+      tomlStringArray(value) ??
       value
         .split(',')
         .map((s) => s.trim())
         .filter((s) => s !== '');
   }
   return undefined;
+}
+
+/**
+ * A list variable given in the file's own syntax (`NORA_AUTH_READ_ONLY_USERS='["carol"]'`, pasted
+ * from config.toml): its strings. Read as one comma item, it was the user `["carol"]`, and the
+ * user meant stayed a writer (trial 18 authx F2). Undefined for anything that is not a TOML
+ * array of strings (`carol,dave`, or an IPv6 `[::1]`), which is then split on commas.
+ */
+function tomlStringArray(value: string): string[] | undefined {
+  const trimmed = value.trim();
+  if (!trimmed.startsWith('[') || !trimmed.endsWith(']')) return undefined;
+  try {
+    const parsed: unknown = parseToml(`v = ${trimmed}`)['v'];
+    return Array.isArray(parsed) && parsed.every((item) => typeof item === 'string')
+      ? parsed
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Leaves the string as-is when it is not a number, so the schema reports the right key. */

@@ -44,6 +44,8 @@ export async function startNoraProcess(options: {
   readonly cwd?: string;
   /** Own process group, so the whole tree can be signalled (as a terminal or systemd does). */
   readonly detached?: boolean;
+  /** Called with the child as soon as it is spawned, before /health answers (not awaited). */
+  readonly onSpawn?: (child: ChildProcess) => void;
 }): Promise<NoraProcess> {
   const [cmd, ...rest] = options.command ?? [
     process.execPath,
@@ -62,6 +64,7 @@ export async function startNoraProcess(options: {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
   });
+  options.onSpawn?.(child);
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));

@@ -114,11 +114,16 @@ describe('config check runs the validation serve runs', () => {
     );
     const env = { NORA_STORAGE_PATH: path.join(dir, 'storage'), NORA_PORT: '0' };
     const check = await nora(['config', 'check', file], env);
+    // -c/--config as serve takes it (trial 18 authx F3).
+    const checkC = await nora(['config', 'check', '-c', file], env);
     const serve = await nora(['serve', '--config', file], env);
-    for (const res of [check, serve]) {
+    for (const res of [check, checkC, serve]) {
       assert.equal(res.code, 2, res.stderr);
       assert.match(res.stderr, /group "team": unknown member "nope"/);
     }
+    const both = await nora(['config', 'check', file, '-c', `${file}.other`], env);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /two files given/);
   });
 
   test('Cargo upstreams spelled `sparse+…` (as in .cargo/config.toml) are taken, the prefix dropped', async () => {

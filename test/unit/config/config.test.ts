@@ -448,3 +448,20 @@ test('[auth] admin_users: a list, or a comma list as a string as NORA_AUTH_ADMIN
   );
   assert.throws(() => parseConfigObject({ auth: { admin_users: 5 } }, {}));
 });
+
+test('a list variable given as a TOML array (pasted from config.toml) is read as that list (trial 18 authx F2)', () => {
+  const users = (value: string) =>
+    parseConfigObject({}, { NORA_AUTH_READ_ONLY_USERS: value }).config.auth.read_only_users;
+  assert.deepEqual(users('["carol"]'), ['carol']);
+  assert.deepEqual(users(` ["carol", 'dave'] `), ['carol', 'dave']);
+  assert.deepEqual(users('carol, dave'), ['carol', 'dave']);
+  assert.deepEqual(
+    parseConfigObject({}, { NORA_AUTH_ADMIN_USERS: '["root","ops"]' }).config.auth.admin_users,
+    ['root', 'ops'],
+  );
+  // Not a TOML array of strings: split on commas as before (an IPv6 address in brackets).
+  assert.deepEqual(
+    parseConfigObject({}, { NORA_AUTH_READ_ONLY_USERS: '[::1]' }).config.auth.read_only_users,
+    ['[::1]'],
+  );
+});
