@@ -140,9 +140,11 @@ export interface Permissions {
   /**
    * Why `target` is owned when a rule on another repository owns it (a member of the group
    * addressed, or a group it is in): `a rule on its member maven-hosted owns it`, for a refusal's
-   * message; undefined when the target's own rules (or none) decide.
+   * message; for a change (`action` not read) through a group, the member the write lands in and
+   * the rule owning it there: `the write lands in its member maven-hosted, owned by
+   * auth.rules[0]`. Undefined when the target's own rules (or none) decide.
    */
-  ownedThrough?(target: AccessTarget): string | undefined;
+  ownedThrough?(target: AccessTarget, action?: Action): string | undefined;
   /**
    * Which of a group's direct `members` may answer for `target` (a group and a path): the ones
    * holding a member that reserved the path (docs/auth.md "Semantics": the file is the
@@ -535,7 +537,8 @@ export class AccessControl {
     const allowed = ruled ?? hasRole(principal.roles, neededRole(action));
     if (!allowed) {
       // Refused by a rule: say which repository's rule when it is not the target's own.
-      const why = ruled === undefined ? undefined : this.#permissions.ownedThrough?.(target);
+      const why =
+        ruled === undefined ? undefined : this.#permissions.ownedThrough?.(target, action);
       throw new RegistryError(
         'DENIED',
         `${principal.name} may not ${actionText(action)} ${where}${why === undefined ? '' : ` (${why})`}`,

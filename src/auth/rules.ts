@@ -70,6 +70,11 @@ export interface RulesOptions {
    * included); empty for a repository that is not a group.
    */
   readonly membersOf?: ((group: string) => readonly string[]) | undefined;
+  /**
+   * Where a write addressed to a group lands (its write member: `RepositoryRegistry.writeTarget`),
+   * undefined for a repository that is not a group or has none; for ownedThrough's text.
+   */
+  readonly writeMemberOf?: ((group: string) => string | undefined) | undefined;
   /** A repository's kind; a proxy never holds a name (answeringMembers). */
   readonly kindOf?: ((repository: string) => 'hosted' | 'proxy' | 'group' | undefined) | undefined;
   /**
@@ -490,15 +495,26 @@ export class RuleSet implements Permissions {
     return this.#defaults(principal, target, action);
   }
 
-  ownedThrough(target: AccessTarget): string | undefined {
+  ownedThrough(target: AccessTarget, action?: Action): string | undefined {
     const name = target.repository.name;
-    const { reserved, path, form } = this.#deciding(target);
+    const { reserved, rules, path, form } = this.#deciding(target);
     // A repository's own rules reserve the target: they decide, whoever else covers it.
     if (reserved.includes(name)) return undefined;
-    const reserving = reserved[0];
-    if (reserving !== undefined) return `a rule on its member ${reserving} owns it`;
     const names = (rule: CompiledRule, candidates: readonly string[]): string | undefined =>
       candidates.find((candidate) => rule.repositories.some((glob) => glob.test(candidate)));
+    // A change through a group lands in its write member: name that member and the rule owning
+    // the path there, not whichever member came first (a read rule on `*` reserves the proxy
+    // member too, which the write never reaches; trial 17 auth F7).
+    const lands = action === 'read' ? undefined : this.#options.writeMemberOf?.(name);
+    if (lands !== undefined && reserved.includes(lands)) {
+      const owning = this.#rules.findIndex(
+        (rule) => rule.owns && rules.includes(rule) && names(rule, [lands]) !== undefined,
+      );
+      if (owning >= 0)
+        return `the write lands in its member ${lands}, owned by auth.rules[${owning}]`;
+    }
+    const reserving = reserved[0];
+    if (reserving !== undefined) return `a rule on its member ${reserving} owns it`;
     for (const rule of this.#rules) {
       if (
         !rule.owns ||
@@ -699,6 +715,10 @@ export function permissionsFromConfig(
     groupsContaining: (name) => containing.get(name) ?? [],
     membersOf: (name) => members.get(name) ?? [],
     kindOf: (name) => registry.get(name)?.kind,
+    writeMemberOf: (name) => {
+      const repo = registry.get(name);
+      return repo?.kind === 'group' ? registry.writeTarget(repo)?.name : undefined;
+    },
     pathForms,
   });
 }

@@ -121,6 +121,21 @@ export function hostedContentGone(cause?: unknown): RegistryError {
   );
 }
 
+/**
+ * What a read of HOSTED content answers when its stored bytes failed their integrity check on
+ * that read (the store has removed them: storage/blob-store.ts `BlobStore.hosted`): 410 at once,
+ * as for bytes already gone (hostedContentGone), not the 503 a proxy's damaged file gets. The
+ * 503 only bought a client's retries (npm: ~10 s) before the next request's 410, since nothing
+ * refills hosted content (trial 17 auth F3).
+ */
+export function hostedContentDamaged(cause?: unknown): RegistryError {
+  return new RegistryError(
+    'GONE',
+    'stored content failed its integrity check: its stored bytes were damaged and were removed, and nothing can fetch them again (hosted content has no upstream), so retrying will not help: upload it again, or put its file back where the client refuses a republish (npm, cargo); nora verify finds such damage, docs/storage.md says how',
+    { cause, headers: { 'cache-control': 'no-store' } },
+  );
+}
+
 /** errno codes of a full disk or quota: 507, the client may retry once space is freed. */
 const FULL_ERRNOS = new Set(['ENOSPC', 'EDQUOT']);
 /**

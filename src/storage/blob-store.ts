@@ -12,7 +12,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash, type Hash } from 'node:crypto';
 import { type Digest, type DigestAlgorithm, formatDigest } from '../core/digest.ts';
-import { hostedContentGone, RegistryError } from '../core/errors.ts';
+import { hostedContentDamaged, hostedContentGone, RegistryError } from '../core/errors.ts';
 import { limitBytes, overLimit } from '../core/streams.ts';
 import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from './driver.ts';
 import { blobKey } from './keys.ts';
@@ -98,7 +98,7 @@ class ReadCheck implements ReadVerifier {
 
   /**
    * Settles once a damaged file found by finish() is removed (or its removal failed): a read
-   * refused before answering waits for it, so the upload that the 503 asks for finds the bytes
+   * refused before answering waits for it, so the upload that the 503 or 410 asks for finds the bytes
    * missing and stores them again, instead of racing the removal.
    */
   async removed(): Promise<void> {
@@ -331,7 +331,8 @@ export class BlobStore {
    * `open` and `present`, except that bytes gone from storage answer 410 Gone
    * (core/errors.ts hostedContentGone) rather than the 503 of a proxy's cached file, which its
    * next request fetches again: nothing refills hosted content, so a client's retries would only
-   * stall the build. Storage that is itself unreachable (a volume unmounted: `check` fails) still
+   * stall the build. Bytes a whole read finds damaged (removed before this answers) answer 410
+   * at once as well (hostedContentDamaged), not the 503 a proxy's damaged file gets. Storage that is itself unreachable (a volume unmounted: `check` fails) still
    * answers its 503, which a retry after the remount does serve.
    */
   hosted(digest: Digest): HostedBytes {
@@ -340,6 +341,8 @@ export class BlobStore {
         try {
           return await this.open(digest, range);
         } catch (err) {
+          // Damaged bytes (removed by now): 410 at once too, with what happened to them.
+          if (err instanceof BlobIntegrityError) throw hostedContentDamaged(err);
           if (!(err instanceof Error && err.name === 'StorageNotFoundError')) throw err;
           await this.#driver.check();
           this.#goneObserver?.(digest);

@@ -194,7 +194,8 @@ export class HotFiles {
         throw err;
       });
     // A whole read, so the blob store verifies it (damaged bytes fail here: the store removes
-    // the file and the request answers that error, 503 "failed its integrity check"). A file this
+    // the file and the request answers that error: 503 "failed its integrity check" for a proxy's
+    // file, 410 for a hosted one, BlobStore.hosted). A file this
     // small is one read of its size (FsDriver.read), and those bytes are the body kept, not a copy.
     const load = async (): Promise<Buffer> => {
       const body = await readExactly(await fromDisk(), size, key);
@@ -209,7 +210,10 @@ export class HotFiles {
      * from storage" and a StorageNotFoundError logged, in place of the integrity failure).
      */
     const afterFailedLoad = (err: unknown, range?: ReadRange): Promise<Readable> => {
-      if (err instanceof Error && err.name === 'BlobIntegrityError') {
+      // A hosted file's damage comes as its 410 (BlobStore.hosted), the integrity error its cause.
+      const damaged = (e: unknown): boolean =>
+        e instanceof Error && e.name === 'BlobIntegrityError';
+      if (err instanceof Error && (damaged(err) || damaged(err.cause))) {
         if (entries.peek(key)?.file === file) entries.delete(key);
         return Promise.reject(err);
       }

@@ -15,8 +15,14 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { DEBIAN_MODULES, GOCODE, goEnv, goRun } from '../../helpers/go.ts';
-import { runNginx } from '../../helpers/nginx.ts';
+import {
+  DEBIAN_MODULES,
+  GOCODE,
+  goEnv,
+  goRun,
+  missingTlsFront as skipTls,
+  startTlsFront,
+} from '../../helpers/go.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { findTool, PROJECT_ROOT, run, type RunResult } from '../../helpers/tools.ts';
@@ -154,68 +160,12 @@ async function buildConsumer(dir: string, env: NodeJS.ProcessEnv): Promise<strin
   return (await run(path.join(src, 'consumer'), [], { timeoutMs: 30_000 })).stdout;
 }
 
-/** nginx terminating TLS on 127.0.0.1 (a free port) in front of `upstream`, with a fresh cert. */
-async function startTlsFront(
-  dir: string,
-  upstream: string,
-): Promise<{ url: string; cert: string; stop(): Promise<void> }> {
-  await fs.mkdir(dir, { recursive: true });
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ]);
-  const nginx = await runNginx(dir, {
-    http: (listen) => [
-      'access_log off;',
-      `server { listen ${listen} ssl; ssl_certificate ${cert}; ssl_certificate_key ${key};`,
-      `  location / { proxy_pass ${upstream}; proxy_set_header Host $http_host; client_max_body_size 0; } }`,
-    ],
-    // Up when the port accepts a TLS handshake (any HTTP status).
-    ready: async (port) => {
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const probe = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`], {
-          check: false,
-          input: '',
-          timeoutMs: 5_000,
-        });
-        if (probe.code === 0) return;
-        if (Date.now() > deadline)
-          throw new Error(`nginx TLS front did not start: ${probe.stderr}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    },
-  });
-  return { url: nginx.url.replace(/^http:/, 'https:'), cert, stop: () => nginx.stop() };
-}
-
 const skip =
   findTool('go') === undefined
     ? 'go is not installed (Debian golang-go)'
     : !(await exists(path.join(GOCODE, 'src', 'github.com/stretchr/testify/go.mod')))
       ? 'Debian golang-*-dev module sources missing (scripts/install-test-clients.sh)'
       : false;
-const skipTls =
-  findTool('nginx') === undefined || findTool('openssl') === undefined
-    ? 'nginx or openssl missing (the TLS front go needs to send credentials)'
-    : false;
 
 describe('go hosted: nora go publish of real modules, go builds from NORA', { skip }, () => {
   test('auth off: publish a dependency tree, go build + go mod download through /go', async () => {

@@ -8,7 +8,8 @@
  *   after a 401 challenge); the generated `maven-metadata.xml` at artifact and snapshot level;
  * - a re-deploy of the release fails (409), a deploy without credentials fails (401), one with
  *   a read-only API token fails (403) and one with a wrong password (401), mvn printing NORA's
- *   explanation from the reason phrase (`403 Forbidden - this token is read-only: …`);
+ *   explanation from the reason phrase (`403 Forbidden - this token is read-only: …`), and one by
+ *   a user `[auth] read_only_users` names (403, `viewer is a read-only user …`);
  * - a consumer build with a fresh local repository, `-U` and strict checksums (`-C`) through the
  *   group compiles against the release, then against the newest snapshot build, and a third-party
  *   library from the upstream.
@@ -71,14 +72,36 @@ describe('mvn deploy and resolve through /maven2/ (auth on)', { skip: missing },
       localRepo: producerRepo,
     });
   };
+  /** A deploy of `version` with `username`/`password` in its own settings.xml (`settings-<name>`). */
+  const deployAs = async (version: string, name: string, username: string, password: string) => {
+    const file = path.join(work, `settings-${name}.xml`);
+    await fs.writeFile(file, settingsXml(deployUrl(), [{ id: 'nora', username, password }]));
+    return deploy(version, name, file);
+  };
+  /** A refused deploy of `version` left no POM behind. */
+  const nothingStored = async (version: string) => {
+    const none = await get(`${GROUP_PATH}/${LIB}/${version}/${LIB}-${version}.pom`);
+    await none.arrayBuffer();
+    assert.equal(none.status, 404, 'nothing of the refused deploy is stored');
+  };
 
   before(async () => {
     work = await fs.mkdtemp(path.join((await import('node:os')).tmpdir(), 'nora-e2e-maven-'));
     nginx = await startNginx(M2_REPOSITORY, path.join(work, 'nginx'));
     const htpasswd = path.join(work, 'users.htpasswd');
-    await fs.writeFile(htpasswd, `deployer:${bcrypt.hashSync('deployer-pw', 5)}\n`);
+    await fs.writeFile(
+      htpasswd,
+      `deployer:${bcrypt.hashSync('deployer-pw', 5)}\nviewer:${bcrypt.hashSync('viewer-pw', 5)}\n`,
+    );
     server = await startTestServer({
-      config: { auth: { enabled: true, anonymous_read: false, htpasswd_file: htpasswd } },
+      config: {
+        auth: {
+          enabled: true,
+          anonymous_read: false,
+          htpasswd_file: htpasswd,
+          read_only_users: ['viewer'],
+        },
+      },
       env: { NORA_MAVEN_PROXIES: nginx.url },
     });
     settings = path.join(work, 'settings.xml');
@@ -240,12 +263,7 @@ describe('mvn deploy and resolve through /maven2/ (auth on)', { skip: missing },
       });
       assert.equal(res.status, 200);
       const token = ((await res.json()) as { token: string }).token;
-      const readOnly = path.join(work, 'settings-read-token.xml');
-      await fs.writeFile(
-        readOnly,
-        settingsXml(deployUrl(), [{ id: 'nora', username: 'token', password: token }]),
-      );
-      const forbidden = await deploy('1.3.0', 'read token', readOnly);
+      const forbidden = await deployAs('1.3.0', 'read-token', 'token', token);
       assert.notEqual(forbidden.code, 0, tail(forbidden));
       assert.match(forbidden.stdout + forbidden.stderr, /403|Forbidden/, tail(forbidden));
       // mvn prints the status line, never the body: NORA's reason phrase carries the why.
@@ -254,9 +272,22 @@ describe('mvn deploy and resolve through /maven2/ (auth on)', { skip: missing },
         /Forbidden - this token is read-only: it may not write/,
         tail(forbidden),
       );
-      const none = await get(`${GROUP_PATH}/${LIB}/1.3.0/${LIB}-1.3.0.pom`);
-      await none.arrayBuffer();
-      assert.equal(none.status, 404, 'nothing of the refused deploy is stored');
+      await nothingStored('1.3.0');
+    },
+  );
+
+  test(
+    'a deploy by a read-only user ([auth] read_only_users) fails with 403, mvn printing why',
+    { timeout: 300_000 },
+    async () => {
+      const forbidden = await deployAs('1.5.0', 'read-only-user', 'viewer', 'viewer-pw');
+      assert.notEqual(forbidden.code, 0, tail(forbidden));
+      assert.match(
+        forbidden.stdout + forbidden.stderr,
+        /Forbidden - viewer is a read-only user \(\[auth\] read_only_users\): it may not write/,
+        tail(forbidden),
+      );
+      await nothingStored('1.5.0');
     },
   );
 
@@ -264,12 +295,7 @@ describe('mvn deploy and resolve through /maven2/ (auth on)', { skip: missing },
     'a deploy with a wrong password fails with 401, mvn printing why',
     { timeout: 300_000 },
     async () => {
-      const wrong = path.join(work, 'settings-wrong-password.xml');
-      await fs.writeFile(
-        wrong,
-        settingsXml(deployUrl(), [{ id: 'nora', username: 'deployer', password: 'not-it' }]),
-      );
-      const unauthorized = await deploy('1.4.0', 'wrong password', wrong);
+      const unauthorized = await deployAs('1.4.0', 'wrong-password', 'deployer', 'not-it');
       assert.notEqual(unauthorized.code, 0, tail(unauthorized));
       assert.match(
         unauthorized.stdout + unauthorized.stderr,

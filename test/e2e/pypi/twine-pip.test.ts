@@ -7,7 +7,8 @@
  * "File already exists", `--skip-existing` → fine),
  * pip install into fresh venvs, `pip download` (same bytes), `--require-hashes`,
  * `--only-binary :all:`, the sdist path, and PEP 592: yank 1.1.0 through the yank API, pip picks
- * 1.0.0 unless `==1.1.0` is pinned.
+ * 1.0.0 unless `==1.1.0` is pinned. Last, a hosted wheel whose blob was removed from storage:
+ * pip fails with NORA's explanation from the 410's reason phrase, not just "Gone".
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -285,6 +286,37 @@ describe(
       const again = await freshVenv();
       await again.pip(['install', '--no-cache-dir', '--index-url', index, 'nora-demo-lib']);
       assert.deepEqual(await again.versions('nora-demo-lib'), { 'nora-demo-lib': '1.1.0' });
+    });
+
+    test("a hosted wheel whose blob was removed: pip's error carries NORA's 410 explanation", async () => {
+      // Last: the wheel stays gone. pip prints only the status line of a failed download, so
+      // NORA's reason phrase (`Gone - stored content is missing from storage …`) is what
+      // explains it, not a bare "Gone" (trial 17).
+      const wheel = file(/^nora_demo_base-1\.0\.0-.*\.whl$/);
+      const hex = await sha256File(wheel);
+      await fs.rm(path.join(server.dataDir, 'storage', 'blobs', 'sha256', hex.slice(0, 2), hex));
+      await new Promise((resolve) => setTimeout(resolve, 1100)); // past the answer memo
+      const venv = await freshVenv();
+      const res = await venv.pip(
+        [
+          'install',
+          '--no-cache-dir',
+          '--only-binary',
+          ':all:',
+          '--index-url',
+          index,
+          'nora-demo-base==1.0.0',
+        ],
+        { check: false },
+      );
+      assert.notEqual(res.code, 0, output(res));
+      assert.match(output(res), /410/, output(res));
+      assert.match(
+        output(res),
+        /Gone - stored content is missing from storage and nothing can fetch it again/,
+        output(res),
+      );
+      assert.deepEqual(await venv.versions('nora-demo-base'), { 'nora-demo-base': null });
     });
   },
 );

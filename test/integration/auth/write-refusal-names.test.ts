@@ -1,8 +1,8 @@
 /**
  * A write refused by a rule names what was refused (tenth trial F1): a PyPI upload by a user
  * without write on the repository said only `bob may not write pypi` (the check ran before the
- * form named the project), where npm says `bob may not write @corp/lib in npm (a rule on its
- * member npm-hosted owns it)`. Now the form is read up to its `name` field and the refusal names
+ * form named the project), where npm says `bob may not write @corp/lib in npm (the write lands
+ * in its member npm-hosted, owned by auth.rules[0])`. Now the form is read up to its `name` field and the refusal names
  * the project and the owning rule; no file byte is read for a refused caller (a `content` part
  * before `name` is refused with the repository-wide message), and anonymous callers still get
  * their 401 before the body is read.
@@ -78,7 +78,7 @@ describe('write refusals name the project', () => {
     assert.equal(reply.status, 403, reply.text);
     assert.match(
       reply.text,
-      /bob may not write corp-pkg in pypi \(a rule on its member pypi-hosted owns it\)/,
+      /bob may not write corp-pkg in pypi \(the write lands in its member pypi-hosted, owned by auth\.rules\[0\]\)/,
     );
   });
 
@@ -132,7 +132,7 @@ describe('write refusals name the project', () => {
     assert.equal(refused.status, 403, refused.text);
     assert.match(
       refused.text,
-      /bob may not write corp-crate in cargo \(a rule on its member cargo-hosted owns it\)/,
+      /bob may not write corp-crate in cargo \(the write lands in its member cargo-hosted, owned by auth\.rules\[3\]\)/,
     );
     const other = await publish('/cargo', await crateBody('pub-crate', '1.0.0'), alice);
     assert.equal(other.status, 403, other.text);

@@ -107,7 +107,7 @@ describe('go hosted: a module may hold packages only where its publisher may wri
     assert.equal(refused.ok, false);
     assert.match(
       refused.text,
-      /^403 Forbidden: carol may not write corp\.example\.com\/platform\/x in go \(a rule on its member go-hosted owns it\)/,
+      /^403 Forbidden: carol may not write corp\.example\.com\/platform\/x in go \(the write lands in its member go-hosted, owned by auth\.rules\[0\]\)/,
     );
   });
 
@@ -121,7 +121,7 @@ describe('go hosted: a module may hold packages only where its publisher may wri
     assert.equal(refused.ok, false);
     assert.equal(
       refused.text,
-      '403 Forbidden: refusing to publish corp.example.com@v1.0.1: its zip holds the package corp.example.com/platform/x (directory platform/x/), and carol may not write corp.example.com/platform/x in go (a rule on its member go-hosted owns it). ' +
+      '403 Forbidden: refusing to publish corp.example.com@v1.0.1: its zip holds the package corp.example.com/platform/x (directory platform/x/), and carol may not write corp.example.com/platform/x in go (the write lands in its member go-hosted, owned by auth.rules[0]). ' +
         'Go looks a package up in every module whose path is a prefix of its import path, so a module may hold packages only where its publisher may write: ' +
         'leave platform/x/ out of the module, or have it published as its own module by someone who may.',
     );
