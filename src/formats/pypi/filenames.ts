@@ -22,6 +22,15 @@ export interface DistFilename {
   /** The version as the filename spells it. */
   readonly version: string;
   readonly parsed: ParsedVersion;
+  /**
+   * What makes this file one distribution of its release, normalised the way installers compare
+   * files: `sdist` (a release has one source distribution, whatever its name or suffix), or
+   * `wheel <build>-<python>-<abi>-<platform>` with the tags lowercased and their compressed
+   * sets (`py2.py3`) sorted, and the build tag as (number, rest) — so
+   * `My_Pkg-1.0-py3-none-any.whl` and `my_pkg-1.0.0-py3-none-any.whl` share it. Two files of
+   * one release (same project and `parsed.key`) never may.
+   */
+  readonly identity: string;
 }
 
 /**
@@ -58,7 +67,20 @@ function parseWheel(filename: string): DistFilename | undefined {
   const [name, version] = parts as [string, string];
   if (parts.length === 6 && !BUILD_TAG.test(parts[2] ?? '')) return undefined;
   if (!parts.slice(-3).every((tag) => WHEEL_TAG.test(tag))) return undefined;
-  return distFilename(filename, 'wheel', name, version);
+  const build = parts.length === 6 ? buildKey(parts[2] ?? '') : '';
+  const tags = parts.slice(-3).map(tagSetKey).join('-');
+  return distFilename(filename, 'wheel', name, version, `wheel ${build}-${tags}`);
+}
+
+/** A build tag as installers order it (packaging: leading digits as a number, then the rest). */
+function buildKey(build: string): string {
+  const digits = /^[0-9]+/.exec(build)?.[0] ?? '';
+  return `${digits.replace(/^0+(?=[0-9])/, '')}${build.slice(digits.length)}`;
+}
+
+/** A compressed tag set (`py3.py2`) as a set: lowercased, sorted, without repeats. */
+function tagSetKey(tags: string): string {
+  return [...new Set(tags.toLowerCase().split('.'))].sort().join('.');
 }
 
 function parseSdist(
@@ -71,7 +93,7 @@ function parseSdist(
     const wanted = normalizeProjectName(project);
     for (let i = stem.indexOf('-'); i > 0; i = stem.indexOf('-', i + 1)) {
       if (normalizeProjectName(stem.slice(0, i)) === wanted) {
-        return distFilename(filename, 'sdist', stem.slice(0, i), stem.slice(i + 1));
+        return distFilename(filename, 'sdist', stem.slice(0, i), stem.slice(i + 1), 'sdist');
       }
     }
     return undefined;
@@ -80,7 +102,7 @@ function parseSdist(
   // after a dash; versions never contain one once normalised).
   const dash = stem.lastIndexOf('-');
   if (dash <= 0) return undefined;
-  return distFilename(filename, 'sdist', stem.slice(0, dash), stem.slice(dash + 1));
+  return distFilename(filename, 'sdist', stem.slice(0, dash), stem.slice(dash + 1), 'sdist');
 }
 
 function distFilename(
@@ -88,11 +110,12 @@ function distFilename(
   kind: DistKind,
   name: string,
   version: string,
+  identity: string,
 ): DistFilename | undefined {
   if (!isValidProjectName(name)) return undefined;
   const parsed = parseVersion(version);
   if (parsed === undefined) return undefined;
-  return { filename, kind, project: normalizeProjectName(name), version, parsed };
+  return { filename, kind, project: normalizeProjectName(name), version, parsed, identity };
 }
 
 /** parseDistFilename, or BAD_REQUEST naming what a distribution filename must look like. */

@@ -2,10 +2,11 @@
  * Metadata of hosted PyPI repositories (`0400_pypi_*`): projects (kept after their last file is
  * deleted, so a name once hosted stays protected from upstreams), releases (one per PEP 440
  * equivalence class of versions: `1.0` and `1.0.0` are one release) and files (unique filename
- * per repository).
+ * per repository, and unique distribution per release: `dist_key`).
  */
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
+import { parseDistFilename } from './filenames.ts';
 
 export type PypiProjectsTable = {
   repo: string;
@@ -56,6 +57,12 @@ export type PypiFilesTable = {
   metadata_sha256: string | null;
   metadata_size: number | null;
   uploader: string | null;
+  /**
+   * filenames.ts DistFilename.identity (`sdist`, `wheel <build>-<py>-<abi>-<platform>`): unique
+   * per (repo, project, version_key), so installers never see two files they take for one.
+   * Null only for files stored before 0402 that already shared one with an older file.
+   */
+  dist_key: string | null;
 };
 
 /** Filenames of deleted files: never accepted again in that repository (as on the public index). */
@@ -134,6 +141,41 @@ export const pypiMigrations: Record<string, Migration> = {
         .addColumn('sha256', 'text', (c) => c.notNull())
         .addColumn('deleted_at', 'integer', (c) => c.notNull())
         .addPrimaryKeyConstraint('pypi_deleted_files_pk', ['repo', 'filename'])
+        .execute();
+    },
+  },
+  '0402_pypi_files_dist_key': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // One file per normalised distribution of a release (trial 18 authx F5): `My_Pkg-1.0` and
+      // `my_pkg-1.0.0` wheels with one tag triple, or two sdists of one release, were both kept
+      // and pip picked one by its own ordering. The unique index settles concurrent uploads.
+      await db.schema.alterTable('pypi_files').addColumn('dist_key', 'text').execute();
+      const files = db as unknown as Kysely<PypiTables>;
+      const rows = await files
+        .selectFrom('pypi_files')
+        .select(['repo', 'project', 'version_key', 'filename'])
+        .orderBy('upload_time')
+        .orderBy('filename')
+        .execute();
+      // Files already stored twice keep serving; only the oldest of them takes the key.
+      const taken = new Set<string>();
+      for (const row of rows) {
+        const key = parseDistFilename(row.filename, row.project)?.identity;
+        const slot = `${row.repo}\n${row.project}\n${row.version_key}\n${key}`;
+        if (key === undefined || taken.has(slot)) continue;
+        taken.add(slot);
+        await files
+          .updateTable('pypi_files')
+          .set({ dist_key: key })
+          .where('repo', '=', row.repo)
+          .where('filename', '=', row.filename)
+          .execute();
+      }
+      await db.schema
+        .createIndex('pypi_files_dist')
+        .unique()
+        .on('pypi_files')
+        .columns(['repo', 'project', 'version_key', 'dist_key'])
         .execute();
     },
   },

@@ -1,8 +1,10 @@
 /**
  * SQL metadata of hosted PyPI repositories (tables in migrations.ts). A file is added in one
  * transaction together with its project and release rows, after its bytes are committed and
- * verified, so a failed upload leaves no row; a filename is unique per repository (the primary
- * key settles two concurrent uploads of one name: the second gets "File already exists").
+ * verified, so a failed upload leaves no row; a filename is unique per repository, and so is a
+ * normalised distribution per release (`dist_key`: one sdist, one wheel per tag triple). The
+ * primary key and the unique index settle two concurrent uploads: the second gets "File already
+ * exists".
  */
 import type { Kysely } from 'kysely';
 import { RegistryError } from '../../core/errors.ts';
@@ -55,6 +57,8 @@ export interface NewFile extends Omit<StoredFile, 'uploadTime'> {
   readonly displayName: string;
   /** Used when this file creates its release. */
   readonly meta: ReleaseMeta;
+  /** filenames.ts DistFilename.identity: unique within the release. */
+  readonly distKey: string;
 }
 
 /** The wording twine's `--skip-existing` recognises (status 400, reason "File already exists"). */
@@ -62,6 +66,28 @@ export function fileExistsError(filename: string): RegistryError {
   return new RegistryError('BAD_REQUEST', `File already exists ('${filename}')`, {
     protocolCode: 'FILE_EXISTS',
   });
+}
+
+/**
+ * `filename` is another spelling of `existing`, a file of the same release that installers take
+ * for the same distribution (`My_Pkg-1.0-py3-none-any.whl` and `my_pkg-1.0.0-py3-none-any.whl`;
+ * or a second sdist): refused whatever its bytes, as "File already exists" so that twine's
+ * `--skip-existing` skips it. `kind` says which rule matched.
+ */
+export function sameDistributionError(
+  filename: string,
+  existing: string,
+  kind: 'wheel' | 'sdist',
+): RegistryError {
+  const why =
+    kind === 'sdist'
+      ? 'a release has one sdist'
+      : 'a release has one wheel per build and python-abi-platform tags';
+  return new RegistryError(
+    'BAD_REQUEST',
+    `File already exists ('${existing}'): ${filename} is the same distribution (project and version equal once normalised, PEP 503/PEP 440; ${why}); upload it under a new version`,
+    { protocolCode: 'FILE_EXISTS' },
+  );
 }
 
 /**
@@ -191,9 +217,23 @@ export class PypiStore {
   }
 
   /**
+   * The file of release `versionKey` of `project` that is the distribution `distKey`
+   * (DistFilename.identity), or undefined when the release has none.
+   */
+  async sameDistribution(
+    repo: string,
+    project: string,
+    versionKey: string,
+    distKey: string,
+  ): Promise<string | undefined> {
+    return this.#sameDistribution(this.#db, repo, project, versionKey, distKey);
+  }
+
+  /**
    * Adds a file, creating its project and release when new (a file whose version is spelled
    * differently but is PEP 440-equal joins the existing release). One transaction. Throws
-   * "File already exists" (400) when the filename is taken in `repo`.
+   * "File already exists" (400) when the filename is taken in `repo` (fileExistsError) or the
+   * release already has this distribution under another name (sameDistributionError).
    */
   addFile(repo: string, file: NewFile): Promise<{ release: string; uploadTime: number }> {
     return this.#bumping(repo, file.project, () => this.#addFile(repo, file));
@@ -205,6 +245,14 @@ export class PypiStore {
       return await this.#db.transaction().execute(async (trx) => {
         if (await this.#exists(trx, repo, file.filename)) throw fileExistsError(file.filename);
         if (await this.#deleted(trx, repo, file.filename)) throw filenameUsedError(file.filename);
+        const same = await this.#sameDistribution(
+          trx,
+          repo,
+          file.project,
+          file.versionKey,
+          file.distKey,
+        );
+        if (same !== undefined) throw this.#distributionError(file, same);
         await trx
           .insertInto('pypi_projects')
           .values({
@@ -257,17 +305,49 @@ export class PypiStore {
             metadata_sha256: file.metadata?.sha256 ?? null,
             metadata_size: file.metadata?.size ?? null,
             uploader: file.uploader ?? null,
+            dist_key: file.distKey,
           })
           .execute();
         return { release: release.version, uploadTime: now };
       });
     } catch (err) {
-      // Two concurrent uploads of one filename: the primary key refuses the second.
+      // Two concurrent uploads of one filename (the primary key refuses the second) or of two
+      // spellings of one distribution (the pypi_files_dist index does): name what won.
       if (err instanceof Error && /UNIQUE constraint failed: pypi_files/.test(err.message)) {
-        throw fileExistsError(file.filename);
+        if (await this.fileExists(repo, file.filename)) throw fileExistsError(file.filename);
+        const same = await this.sameDistribution(repo, file.project, file.versionKey, file.distKey);
+        throw same === undefined
+          ? fileExistsError(file.filename)
+          : this.#distributionError(file, same);
       }
       throw err;
     }
+  }
+
+  #distributionError(file: NewFile, existing: string): RegistryError {
+    return sameDistributionError(
+      file.filename,
+      existing,
+      file.distKey === 'sdist' ? 'sdist' : 'wheel',
+    );
+  }
+
+  async #sameDistribution(
+    trx: Kysely<PypiTables>,
+    repo: string,
+    project: string,
+    versionKey: string,
+    distKey: string,
+  ): Promise<string | undefined> {
+    const row = await trx
+      .selectFrom('pypi_files')
+      .select('filename')
+      .where('repo', '=', repo)
+      .where('project', '=', project)
+      .where('version_key', '=', versionKey)
+      .where('dist_key', '=', distKey)
+      .executeTakeFirst();
+    return row?.filename;
   }
 
   /**

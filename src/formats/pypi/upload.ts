@@ -34,7 +34,13 @@ import {
   type DistFilename,
 } from './filenames.ts';
 import { isValidProjectName, normalizeProjectName } from './names.ts';
-import { fileExistsError, filenameUsedError, type PypiStore, type ReleaseMeta } from './store.ts';
+import {
+  fileExistsError,
+  filenameUsedError,
+  sameDistributionError,
+  type PypiStore,
+  type ReleaseMeta,
+} from './store.ts';
 import { isSpecifierSet, parseVersion } from './versions.ts';
 
 /** One field's value; a README `description` is the largest real one. */
@@ -135,7 +141,9 @@ function bad(message: string): RegistryError {
  * Throws RegistryError: 400 for a malformed or truncated form, missing or invalid fields, a
  * digest mismatch, a filename that does not parse or does not match `name`/`version`, a local
  * version, an invalid wheel (no METADATA, zip bomb), an existing filename with other content
- * ("File already exists ('<filename>')"); 413 past `limits.maxFileBytes`; 415 for a body that is
+ * ("File already exists ('<filename>')"), another spelling of a distribution the release has (a
+ * wheel whose normalised project, version and tags equal a stored one's, a second sdist: "File
+ * already exists ('<existing filename>'): …"); 413 past `limits.maxFileBytes`; 415 for a body that is
  * not multipart/form-data.
  */
 export async function receiveUpload(
@@ -457,6 +465,12 @@ async function storeUpload(
     }
     throw fileExistsError(file.filename);
   }
+  // Another spelling of a file the release has (`My_Pkg-1.0-…whl` after `my_pkg-1.0.0-…whl`, a
+  // second sdist): pip would see two candidates for one distribution and pick by its own
+  // ordering, so what `pkg==1.0` installs would change after the release. Refused whatever the
+  // bytes; store.addFile checks again in its transaction for concurrent uploads.
+  const same = await store.sameDistribution(repo, project, version.key, dist.identity);
+  if (same !== undefined) throw sameDistributionError(file.filename, same, dist.kind);
 
   let requiresPython = formRequiresPython;
   let metadata: Buffer | undefined;
@@ -509,6 +523,7 @@ async function storeUpload(
       metadata: metadataRef,
       uploader,
       meta: releaseMeta(fields, requiresPython),
+      distKey: dist.identity,
     })
     .catch(async (err: unknown) => {
       // An identical upload committed between our check above and our insert (parallel CI

@@ -550,9 +550,13 @@ describe('pypi hosted: bad input is a clear 4xx and leaves nothing behind', () =
       );
     }
     assert.equal(await fx.hosted.hasProject(fx.repo, 'theta'), false);
-    // The good ones still go in.
-    for (const file of [sdist, { filename: 'theta-1.0.zip', data: zipSdist }, wheel]) {
-      const ok = await upload(fx, twineFields('theta', '1.0', file), file);
+    // The good ones still go in (the .zip sdist in a release of its own: one sdist per release).
+    for (const [version, file] of [
+      ['1.0', sdist],
+      ['1.1', { filename: 'theta-1.1.zip', data: zipSdist }],
+      ['1.0', wheel],
+    ] as const) {
+      const ok = await upload(fx, twineFields('theta', version, file), file);
       assert.equal(ok.filename, file.filename);
     }
   });
