@@ -44,13 +44,21 @@ export interface FormatContext {
 
 /**
  * A column whose values name blobs of the blob store (`sha256:<hex>` / `sha512:<hex>`; NULL =
- * none), read by `nora gc`'s mark phase (src/gc/collector.ts): every row's value is a reference.
+ * none), read by `nora gc`'s mark phase and `nora verify` (src/gc/collector.ts): every row's
+ * value is a reference, except in rows `tombstone` marks.
  */
 export interface BlobReference {
   readonly table: string;
   readonly column: string;
   /** Which file of the row the column holds, for `nora verify`'s lines (`file=.zip`) when a row holds several. */
   readonly file?: string;
+  /**
+   * A column of the same table whose non-NULL value marks a tombstone: a row kept only so its
+   * name can never be reused (npm's unpublished versions), whose blob is no longer served. Such
+   * a row refers to no blob, so gc frees the bytes and verify does not miss them. Read at mark
+   * time, so rows tombstoned before this existed count too (no data rewrite).
+   */
+  readonly tombstone?: string;
 }
 
 /** How a protocol's errors look on the wire (http/unknown-repository.ts writes them). */

@@ -265,9 +265,10 @@ export async function mark(
     references.push(...format.blobReferences);
   }
   const referenced = new Set<string>();
-  for (const { table, column } of references) {
+  for (const reference of references) {
+    const { table, column } = reference;
     try {
-      await forEachRow(db, table, `${quote(column)} AS value`, (row) => {
+      await forEachRow(db, table, `${referenceValue(reference)} AS value`, (row) => {
         const value = row['value'];
         if (value === null) return;
         if (typeof value !== 'string' || digestFromBlobKey(blobPath(value)) !== value) {
@@ -286,6 +287,12 @@ export async function mark(
     }
   }
   return { referenced, columns: references.length };
+}
+
+/** The SQL expression of a reference's digest: NULL (no reference) in a tombstone row. */
+function referenceValue({ column, tombstone }: BlobReference): string {
+  if (tombstone === undefined) return quote(column);
+  return `CASE WHEN ${quote(tombstone)} IS NULL THEN ${quote(column)} END`;
 }
 
 /**
@@ -323,10 +330,11 @@ export async function describeReferences(
     ...CORE_BLOB_REFERENCES,
     ...formats.flatMap((format) => format.blobReferences ?? []),
   ];
-  for (const { table, column, file } of references) {
+  for (const { table, column, file, tombstone } of references) {
+    const live = tombstone === undefined ? '' : ` AND ${quote(tombstone)} IS NULL`;
     const { rows } = await sql<
       Record<string, unknown>
-    >`SELECT * FROM ${sql.raw(quote(table))} WHERE ${sql.raw(quote(column))} IN (${sql.join(digests)}) LIMIT ${digests.length * 5}`.execute(
+    >`SELECT * FROM ${sql.raw(quote(table))} WHERE ${sql.raw(quote(column))} IN (${sql.join(digests)})${sql.raw(live)} LIMIT ${digests.length * 5}`.execute(
       db,
     );
     for (const row of rows) {

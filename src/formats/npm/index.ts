@@ -41,7 +41,8 @@ export const npmFormat: FormatModule = {
   defaultRepository: 'npm',
   proxiedMetadataTtl: (config) => config.npm.metadata_ttl,
   migrations: npmMigrations,
-  blobReferences: [{ table: 'npm_versions', column: 'digest' }],
+  // An unpublished version keeps its row (name@version is never reused) but not its tarball.
+  blobReferences: [{ table: 'npm_versions', column: 'digest', tombstone: 'unpublished_at' }],
   defaultRepositories(config: AppConfig): RepositoryConfig[] {
     const hosted: RepositoryConfig = {
       name: 'npm-hosted',

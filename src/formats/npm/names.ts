@@ -7,19 +7,35 @@ import semver, { type SemVer } from 'semver';
 import { RegistryError } from '../../core/errors.ts';
 
 const MAX_NAME_LENGTH = 214;
-const READ_NAME = /^(?:@[A-Za-z0-9~-][A-Za-z0-9._~-]*\/)?[A-Za-z0-9~-][A-Za-z0-9._~-]*$/;
-const PUBLISH_NAME = /^(?:@[a-z0-9~-][a-z0-9._~-]*\/)?[a-z0-9~-][a-z0-9._~-]*$/;
+/**
+ * The names any route takes (reads of proxied and legacy names included): npm's URL-friendly
+ * characters, optionally as `@scope/name`. As validate-npm-package-name, a leading `.` or `_`
+ * is refused of the whole name only, and `.` also after the scope: `@corp/_under` is a valid
+ * new name (trial 18 authx F4). A scope may hold any character `encodeURIComponent` leaves
+ * alone (npm checks the scope only for that); the part after it keeps `-._~` besides letters
+ * and digits, as before (`~'!()*` are refused there for new names: newPackageNameProblems).
+ */
+const READ_NAME = /^(?:@[A-Za-z0-9._~!'()*-]+\/[A-Za-z0-9_~-]|[A-Za-z0-9~-])[A-Za-z0-9._~-]*$/;
+/** `READ_NAME` in lower case: what any publish (a new version of a stored name too) may carry. */
+const PUBLISH_NAME = /^(?:@[a-z0-9._~!'()*-]+\/[a-z0-9_~-]|[a-z0-9~-])[a-z0-9._~-]*$/;
 const TAG = /^[A-Za-z][A-Za-z0-9._-]{0,127}$/;
 
 export function isValidName(name: string): boolean {
   return name.length > 0 && name.length <= MAX_NAME_LENGTH && READ_NAME.test(name);
 }
 
+/**
+ * The rule text of `checkName`'s 400: what any name may be, and that a new package's name has
+ * stricter rules (so it does not contradict `checkNewPackageName`'s refusal of `~x`).
+ */
+const NAME_RULES =
+  'npm\'s package name rules: 1-214 characters: letters, digits, "-", ".", "_" ("~" only in names from before npm refused it), optionally as @scope/name; the name cannot start with "." or "_", the part after the scope not with "."; a new package\'s name is also lowercase';
+
 export function checkName(name: string): string {
   if (!isValidName(name)) {
     throw new RegistryError(
       'NAME_INVALID',
-      `invalid package name: ${JSON.stringify(name.slice(0, 220))} (npm's package name rules: 1-214 characters, letters, digits, "-", ".", "_", "~", optional @scope/; it cannot start with "." or "_")`,
+      `invalid package name: ${JSON.stringify(name.slice(0, 220))} (${NAME_RULES})`,
     );
   }
   return name;
@@ -29,7 +45,7 @@ export function checkPublishName(name: string): string {
   if (!PUBLISH_NAME.test(name) || name.length > MAX_NAME_LENGTH) {
     throw new RegistryError(
       'NAME_INVALID',
-      `invalid package name for publishing: ${JSON.stringify(name.slice(0, 220))} (lowercase letters, digits, "-", ".", "_", "~", optional @scope/)`,
+      `invalid package name for publishing: ${JSON.stringify(name.slice(0, 220))} (lowercase letters, digits, "-", ".", "_", optionally as @scope/name; it cannot start with "." or "_", the part after the scope not with ".")`,
     );
   }
   return name;

@@ -39,7 +39,9 @@ export const META_FIELDS = [
 ] as const;
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-const ATTACHMENT_KEY = /^(?:@[a-z0-9~-][a-z0-9._~-]*\/)?[A-Za-z0-9~-][A-Za-z0-9._~+-]*\.tgz$/;
+/** `<name>-<version>.tgz` for any name names.ts lets a publish carry (`@corp/_under` too). */
+const ATTACHMENT_KEY =
+  /^(?:@[a-z0-9._~!'()*-]+\/[A-Za-z0-9_~-]|[A-Za-z0-9~-])[A-Za-z0-9._~+-]*\.tgz$/;
 
 export function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

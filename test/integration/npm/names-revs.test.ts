@@ -51,7 +51,7 @@ describe('npm names and revisions', () => {
       assert.equal((await npm.packument(name)).status, 404, `${name} was not stored`);
     }
     // Near misses are fine names.
-    for (const name of ['http-client', 'node_modules-x', '@acme/http', 'x.y_z-1']) {
+    for (const name of ['http-client', 'node_modules-x', '@acme/http', 'x.y_z-1', '@acme/_under']) {
       const reply = await npm.publish({ name, version: '1.0.0' });
       assert.equal(reply.status, 201, `${name}: ${reply.text}`);
     }

@@ -2,7 +2,8 @@
  * `nora gc` and the `[gc]` pass against a running server: artifacts published over HTTP in
  * every format (raw, OCI, npm, Maven, PyPI, Helm, Cargo, Go), some overwritten or deleted, orphan
  * blobs; a dry run removes nothing and names the orphan, the default grace keeps a young orphan,
- * `--apply --grace 0` removes every unreferenced blob while every referenced artifact still
+ * `--apply --grace 0` removes every unreferenced blob (an unpublished npm tarball among them: its
+ * tombstone refers to none) while every referenced artifact still
  * downloads byte-identical; a blob stored between mark and sweep is kept; a format that does not
  * declare its references, or a reference that is no digest, stops the pass before any removal.
  */
@@ -129,6 +130,15 @@ describe('garbage collection of unreferenced blobs', () => {
     const published = await npm.publish(spec);
     assert.equal(published.status, 201, published.text);
     downloads.set('/npm/gc-demo/-/gc-demo-1.0.0.tgz', tarballOf(spec));
+    // An unpublished package: its tombstone keeps the name@version, not the tarball (trial 18
+    // authx F6: the tombstone's digest kept the bytes forever).
+    const gone = { name: 'gc-unpublished', version: '1.0.0' };
+    const goneReply = await npm.publish(gone);
+    assert.equal(goneReply.status, 201, goneReply.text);
+    const { _rev: rev } = (await npm.packument(gone.name)).json<{ _rev: string }>();
+    const unpublished = await npm.request('DELETE', `/${gone.name}/-rev/${rev}`);
+    assert.equal(unpublished.status, 200, unpublished.text);
+    garbage.push(`sha512:${createHash('sha512').update(tarballOf(gone)).digest('hex')}`);
 
     // Maven: a jar and its pom.
     const jar = Buffer.from('PK fake jar bytes');

@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { isRegistryError } from '../../../src/core/errors.ts';
 import {
+  checkName,
   checkNewPackageName,
   checkPublishName,
   compareVersions,
@@ -291,6 +292,50 @@ test('publish and new-package name checks: only 400s, and a new name is a publis
     ),
     { numRuns: 1000 },
   );
+});
+
+test('a name npm accepts for a new package passes every NORA name check (trial 18 authx F4)', () => {
+  // validate-npm-package-name refuses a leading "_" or "." of the whole name only: the CLI
+  // sends `@corp/_under`, which the route check used to refuse.
+  for (const name of ['@corp/_under', '@corp/-x', '@_corp/x', '@.corp/x', '@a!b/x', 'x_', 'a.b']) {
+    assert.deepEqual(newPackageNameProblems(name), [], name);
+    assert.ok(isValidName(name), name);
+    assert.equal(checkPublishName(name), name);
+    assert.deepEqual(parseNpmPath(`/${namePath(name)}`), {
+      kind: 'packument',
+      name,
+      rev: undefined,
+    });
+  }
+  // npm's alphabet, scoped or not: whatever npm takes as new, every NORA check takes.
+  const npmChar = fc.constantFrom(..."ab09._-~!'()*@/".split(''));
+  fc.assert(
+    fc.property(fc.string({ unit: npmChar, maxLength: 12 }), (name) => {
+      if (newPackageNameProblems(name).length > 0) return;
+      assert.ok(isValidName(name), name);
+      assert.equal(checkPublishName(name), name);
+    }),
+    { numRuns: 3000 },
+  );
+  // The refusals' rule texts agree: the route check does not call "~" allowed, which a new
+  // package's name may not hold.
+  for (const name of ['_under', '.x', '@corp/.x']) {
+    const err = (() => {
+      try {
+        checkName(name);
+      } catch (error) {
+        return error instanceof Error ? error.message : '';
+      }
+      return 'accepted';
+    })();
+    assert.match(
+      err,
+      /cannot start with "\." or "_", the part after the scope not with "\."/,
+      name,
+    );
+    assert.doesNotMatch(err, /"~", optional/, name);
+  }
+  assert.match(newPackageNameProblems('@corp/a~b').join(), /special characters/);
 });
 
 test('dist-tag, version and tarball routes round-trip in every spelling of a scoped name', () => {
