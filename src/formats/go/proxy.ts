@@ -195,27 +195,34 @@ export class GoProxy implements GoSource {
   }
 
   /**
-   * A module path this proxy has served a version of (`.info` or `.mod` in its cache) that is
-   * `module`, lies under it or is a prefix of it; undefined when none. From the cache only, no
-   * upstream request: what a publish of the new hosted module `module` takes over in a group
-   * guarding hosted names (publish.ts). A lookup per path segment.
+   * A module path this proxy has served that is `module`, lies under it or is a prefix of it;
+   * undefined when none. Served means any of the module's files in its cache: a version's
+   * `.info`, `.mod` or `.zip` (a client may fetch only the zip: trial 18 fmts F8), or its
+   * `@v/list`. From the cache only, no upstream request: what a publish of the new hosted module
+   * `module` takes over in a group guarding hosted names (publish.ts). At most four look-ups per
+   * path segment.
    */
   async servedInTree(repo: Repository, module: string): Promise<string | undefined> {
     if (repo.kind !== 'proxy') return undefined;
     const state = this.#deps.proxy.state;
-    const first = async (prefix: string): Promise<string | undefined> => {
-      for (const kind of ['mod', 'info']) {
-        const [key] = await state.keys(repo.name, `${kind}:${prefix}`, 1);
+    // `path` itself (under = false) or a module path below it (under = true).
+    const first = async (path: string, under: boolean): Promise<string | undefined> => {
+      for (const kind of ['mod', 'info', 'zip']) {
+        const [key] = await state.keys(repo.name, `${kind}:${path}${under ? '/' : '@'}`, 1);
         if (key !== undefined) return key.slice(kind.length + 1, key.lastIndexOf('@'));
       }
-      return undefined;
+      // A list's key has no version: `list:<module>`, so `path`'s own is an exact look-up.
+      if (!under)
+        return (await state.get(repo.name, `list:${path}`)) === undefined ? undefined : path;
+      const [key] = await state.keys(repo.name, `list:${path}/`, 1);
+      return key?.slice('list:'.length);
     };
-    const exact = await first(`${module}@`);
+    const exact = await first(module, false);
     if (exact !== undefined) return exact;
-    const under = await first(`${module}/`);
+    const under = await first(module, true);
     if (under !== undefined) return under;
     for (let cut = module.lastIndexOf('/'); cut > 0; cut = module.lastIndexOf('/', cut - 1)) {
-      const above = await first(`${module.slice(0, cut)}@`);
+      const above = await first(module.slice(0, cut), false);
       if (above !== undefined) return above;
     }
     return undefined;
