@@ -228,6 +228,24 @@ export class GoProxy implements GoSource {
     return undefined;
   }
 
+  /**
+   * Whether an upstream of `repo` has the module path `module` now (trial 18 fmts F1): its
+   * `@v/list` asked through this proxy as a read asks it (bounded by the metadata timeout, the
+   * answer cached so servedVersion sees its versions, a 404 remembered for negative_cache_ttl),
+   * what the first publish of a module path new to a hosted repository checks. 'served' for a
+   * list (an empty one too: the path exists, with pseudo-versions only); 'absent' for 404/410,
+   * a private path or a proxy without upstreams (never asked); 'unknown' when no upstream could
+   * be asked (a failure, a timeout, an open circuit breaker: the air-gapped default).
+   */
+  async upstreamHas(repo: Repository, module: string): Promise<'served' | 'absent' | 'unknown'> {
+    if (!this.#serves(repo, module)) return 'absent';
+    try {
+      return (await this.list(repo, module)) === undefined ? 'absent' : 'served';
+    } catch {
+      return 'unknown';
+    }
+  }
+
   async list(repo: Repository, module: string): Promise<VersionList | undefined> {
     const got = await this.#get(
       repo,

@@ -221,7 +221,8 @@ describe('go group 404 note, auth on: the hosted path named only to who may read
         'not found: corp.example.com@v1.0.0 (a module path in its tree is hosted in go-hosted, so group go does not ask its proxy for corp.example.com: protect_hosted_names)',
       );
     }
-    // The guard kept the proxy out: the upstream was never asked about the path.
+    // The guard kept the proxy out: the upstream was never asked about the path (not even by
+    // the publish's takeover check: the rule reserves the path for go-hosted alone).
     assert.deepEqual(
       upstream.requests.filter((r) => r.includes('corp.example.com')),
       [],
