@@ -20,15 +20,19 @@ export interface GoUpstream {
 }
 
 /**
- * A GOPROXY upstream on 127.0.0.1 serving `list`, `.info` and `.mod` (`module <path>`) of the
- * given versions per module path; any other path is 404. No `.zip`: the tests that use it look at
- * what a proxy has served, not at builds.
+ * A GOPROXY upstream on 127.0.0.1 serving `list`, `.info`, `.mod` (`module <path>`) and `.zip`
+ * (goModuleZip: just that go.mod) of the given versions per module path; any other path is 404.
  */
 export async function startGoUpstream(
   modules: Readonly<Record<string, string | readonly string[]>>,
 ): Promise<GoUpstream> {
   const requests: string[] = [];
   const server = http.createServer((req, res) => {
+    void answer(req, res).catch((err: unknown) => {
+      res.writeHead(500).end(String(err));
+    });
+  });
+  const answer = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = req.url ?? '/';
     requests.push(url);
     for (const [module, held] of Object.entries(modules)) {
@@ -44,10 +48,13 @@ export async function startGoUpstream(
         if (url === `${base}${version}.mod`) {
           return void res.writeHead(200).end(`module ${module}\n`);
         }
+        if (url === `${base}${version}.zip`) {
+          return void res.writeHead(200).end(await goModuleZip(module, version));
+        }
       }
     }
     res.writeHead(404).end('not found');
-  });
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

@@ -123,6 +123,7 @@ export const goFormat: FormatModule = {
       hosted,
       servedInTree: (proxy, module) => proxySource.servedInTree(proxy, module),
       servedVersion: (proxy, module, version) => proxySource.servedVersion(proxy, module, version),
+      upstreamHas: (proxy, module) => proxySource.upstreamHas(proxy, module),
     });
     // An admin's delete: DELETE <mount>/<module>/@v/<version>.zip or …/@v/list (delete.ts).
     const deleter = new GoDeleter({

@@ -195,30 +195,55 @@ export class GoProxy implements GoSource {
   }
 
   /**
-   * A module path this proxy has served a version of (`.info` or `.mod` in its cache) that is
-   * `module`, lies under it or is a prefix of it; undefined when none. From the cache only, no
-   * upstream request: what a publish of the new hosted module `module` takes over in a group
-   * guarding hosted names (publish.ts). A lookup per path segment.
+   * A module path this proxy has served that is `module`, lies under it or is a prefix of it;
+   * undefined when none. Served means any of the module's files in its cache: a version's
+   * `.info`, `.mod` or `.zip` (a client may fetch only the zip: trial 18 fmts F8), or its
+   * `@v/list`. From the cache only, no upstream request: what a publish of the new hosted module
+   * `module` takes over in a group guarding hosted names (publish.ts). At most four look-ups per
+   * path segment.
    */
   async servedInTree(repo: Repository, module: string): Promise<string | undefined> {
     if (repo.kind !== 'proxy') return undefined;
     const state = this.#deps.proxy.state;
-    const first = async (prefix: string): Promise<string | undefined> => {
-      for (const kind of ['mod', 'info']) {
-        const [key] = await state.keys(repo.name, `${kind}:${prefix}`, 1);
+    // `path` itself (under = false) or a module path below it (under = true).
+    const first = async (path: string, under: boolean): Promise<string | undefined> => {
+      for (const kind of ['mod', 'info', 'zip']) {
+        const [key] = await state.keys(repo.name, `${kind}:${path}${under ? '/' : '@'}`, 1);
         if (key !== undefined) return key.slice(kind.length + 1, key.lastIndexOf('@'));
       }
-      return undefined;
+      // A list's key has no version: `list:<module>`, so `path`'s own is an exact look-up.
+      if (!under)
+        return (await state.get(repo.name, `list:${path}`)) === undefined ? undefined : path;
+      const [key] = await state.keys(repo.name, `list:${path}/`, 1);
+      return key?.slice('list:'.length);
     };
-    const exact = await first(`${module}@`);
+    const exact = await first(module, false);
     if (exact !== undefined) return exact;
-    const under = await first(`${module}/`);
+    const under = await first(module, true);
     if (under !== undefined) return under;
     for (let cut = module.lastIndexOf('/'); cut > 0; cut = module.lastIndexOf('/', cut - 1)) {
-      const above = await first(`${module.slice(0, cut)}@`);
+      const above = await first(module.slice(0, cut), false);
       if (above !== undefined) return above;
     }
     return undefined;
+  }
+
+  /**
+   * Whether an upstream of `repo` has the module path `module` now (trial 18 fmts F1): its
+   * `@v/list` asked through this proxy as a read asks it (bounded by the metadata timeout, the
+   * answer cached so servedVersion sees its versions, a 404 remembered for negative_cache_ttl),
+   * what the first publish of a module path new to a hosted repository checks. 'served' for a
+   * list (an empty one too: the path exists, with pseudo-versions only); 'absent' for 404/410,
+   * a private path or a proxy without upstreams (never asked); 'unknown' when no upstream could
+   * be asked (a failure, a timeout, an open circuit breaker: the air-gapped default).
+   */
+  async upstreamHas(repo: Repository, module: string): Promise<'served' | 'absent' | 'unknown'> {
+    if (!this.#serves(repo, module)) return 'absent';
+    try {
+      return (await this.list(repo, module)) === undefined ? 'absent' : 'served';
+    } catch {
+      return 'unknown';
+    }
   }
 
   async list(repo: Repository, module: string): Promise<VersionList | undefined> {

@@ -8,18 +8,25 @@
  *
  * Taking over a module path (`protect_hosted_names`, docs/auth.md "Write permission can shadow a
  * public name"): the first version of a module path new to the hosted repository, in a group
- * guarding hosted names whose proxy member has served that path, a path under it or a prefix of
- * it (its cache says so), would make the group stop asking the proxy for them: every build
- * pinned to a proxied version (`go.sum`) would get 404s until an admin deletes the hosted module
- * (delete.ts). Such a publish is refused (409, naming the group, the proxy and the path)
- * unless the upload says it means it (`?shadow=1`, `nora go publish --shadow`); then it goes
- * ahead and its answer carries the same words as a `warning:` line. The check runs before the
- * body is read, and only for a path the hosted repository does not hold yet.
+ * guarding hosted names whose proxy member serves that path, a path under it or a prefix of it,
+ * would make the group stop asking the proxy for them: every build pinned to a proxied version
+ * (`go.sum`) would get 404s until an admin deletes the hosted module (delete.ts). "Serves": its
+ * cache holds a file of it (GoProxy.servedInTree), or — the path itself, not yet fetched through
+ * NORA (trial 18 fmts F1: a public `github.com/kr/text` taken over unasked) — its upstream has
+ * the path's `@v/list` now (GoProxy.upstreamHas, asked through the proxy so the answer is cached,
+ * within the metadata timeout). Such a publish is refused (409, naming the group, the proxy and
+ * the path) unless the upload says it means it (`?shadow=1`, `nora go publish --shadow`); then
+ * it goes ahead and its answer carries the same words as a `warning:` line. An upstream that
+ * cannot be asked (unreachable, too slow, open circuit: an air-gapped host with the default
+ * upstream) does not block the publish, as for Maven, Cargo and Helm: it goes ahead with a
+ * `warning:` saying the proxy could not be asked. The check runs before the body is read, and
+ * only for a path the hosted repository does not hold yet.
  *
  * A version a proxy already served (trial 17): before that, and `?shadow=1` or not, a publish of
  * `module@version` is refused (409) when a proxy member of a go group that has the hosted target
  * among the members answering for the module path has served that very version (its `.info`,
- * `.mod` or `.zip` cached, or its cached `@v/list` lists it; GoProxy.servedVersion): other bytes
+ * `.mod` or `.zip` cached, or its cached `@v/list` lists it — the list the takeover check just
+ * asked the upstream for included; GoProxy.servedVersion): other bytes
  * under it would fail every build holding it in go.sum (checksum mismatch) and silently change
  * the code for builds that do not check. The takeover 409 therefore never concerns the version
  * published: its 404 is for the proxied versions the hosted repository lacks.
@@ -57,6 +64,14 @@ export interface GoPublisherDeps {
    * cached, or its cached `@v/list` lists it): GoProxy.servedVersion.
    */
   readonly servedVersion?: (proxy: Repository, module: string, version: string) => Promise<boolean>;
+  /**
+   * Whether the upstream of the proxy repository `proxy` has the module path `module` now
+   * (GoProxy.upstreamHas): 'served', 'absent', or 'unknown' (it could not be asked).
+   */
+  readonly upstreamHas?: (
+    proxy: Repository,
+    module: string,
+  ) => Promise<'served' | 'absent' | 'unknown'>;
 }
 
 export interface GoPublishAnswer extends PublishResult {
@@ -88,12 +103,14 @@ export class GoPublisher {
     options: { readonly shadow?: boolean } = {},
   ): Promise<GoPublishAnswer> {
     const target = this.#writeTarget(repo, principal, module);
+    // The takeover check first: asking the upstream caches its list, which the served-version
+    // check then reads (a version the upstream has is refused even with --shadow).
+    const { taken, notAsked } = await this.#takeover(target, module);
     await this.#refuseServedVersion(target, module, version);
-    const warnings = await this.#takeover(target, module);
-    if (warnings.length > 0 && options.shadow !== true) {
+    if (taken.length > 0 && options.shadow !== true) {
       throw new RegistryError(
         'CONFLICT',
-        `refusing to publish ${module}@${version}: it is a new module path in ${target.name}, and ${warnings.join('; and ')}. ` +
+        `refusing to publish ${module}@${version}: it is a new module path in ${target.name}, and ${taken.join('; and ')}. ` +
           `Builds through the group that use a proxied version ${target.name} does not have (go.sum) would then fail with 404 (${version} itself was never served by the proxy), and only an admin can undo it (nora go delete --all ${module}). ` +
           `To publish it all the same, run nora go publish --shadow (or add ?shadow=1 to the upload URL); to keep the proxied module, publish under another module path.`,
       );
@@ -109,7 +126,7 @@ export class GoPublisher {
         this.#mayProvide(repo, target, principal, module, version, packages);
       },
     );
-    return { ...result, warnings };
+    return { ...result, warnings: [...taken, ...notAsked] };
   }
 
   /**
@@ -183,21 +200,47 @@ export class GoPublisher {
     );
   }
 
-  /** The takeover lines of a first publish of `module` in `target` (see the module comment). */
-  async #takeover(target: Repository, module: string): Promise<string[]> {
+  /**
+   * The takeover lines of a first publish of `module` in `target` (see the module comment):
+   * `taken`, what it takes over (a 409 without --shadow); `notAsked`, a line naming the proxies
+   * whose upstream could not be asked (a warning only). Both empty for a path `target` holds.
+   */
+  async #takeover(
+    target: Repository,
+    module: string,
+  ): Promise<{ taken: string[]; notAsked: string[] }> {
     const servedInTree = this.#deps.servedInTree;
     if (servedInTree === undefined || (await this.#deps.hosted.hasModule(target, module))) {
-      return [];
+      return { taken: [], notAsked: [] };
     }
+    const upstreamHas = this.#deps.upstreamHas;
+    const unreachable = new Set<string>();
     const repositories = this.#deps.repositories;
     const shadowed = await shadowedProxies(
       repositories.byFormat('go'),
       (group, path) => repositories.membersOf(group, path),
       target,
       module,
-      (proxy) => servedInTree(proxy, module),
+      async (proxy) => {
+        const cached = await servedInTree(proxy, module);
+        if (cached !== undefined || upstreamHas === undefined) return cached;
+        // Never fetched through NORA: does the upstream have the path now? Only the path
+        // itself (paths under it and prefixes of it are known from the cache alone).
+        const answer = await upstreamHas(proxy, module);
+        if (answer === 'unknown') unreachable.add(proxy.name);
+        return answer === 'served' ? module : undefined;
+      },
     );
-    return shadowedText((name) => name, module, target.name, shadowed);
+    const notAsked = [...unreachable].filter((proxy) => !shadowed.some((s) => s.proxy === proxy));
+    return {
+      taken: shadowedText((name) => name, module, target.name, shadowed),
+      notAsked:
+        notAsked.length === 0
+          ? []
+          : [
+              `could not ask ${notAsked.join(', ')} whether its upstream has ${module} (unreachable or too slow, nothing cached): if it does, groups guarding hosted names now serve only ${target.name}'s versions of it (protect_hosted_names)`,
+            ],
+    };
   }
 
   #writeTarget(repo: Repository, principal: Principal, module: string): Repository {

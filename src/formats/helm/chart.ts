@@ -461,6 +461,12 @@ export function chartMetadata(parsed: unknown): IndexEntry {
   if (apiVersion !== 'v1' && apiVersion !== 'v2') throw bad('apiVersion must be v1 or v2');
   out['apiVersion'] = apiVersion;
   const name = parsed['name'];
+  // `name: 123` is the number 123 to YAML, not a missing name (trial 18 fmts F5).
+  if (typeof name === 'number') {
+    throw bad(
+      `name is the number ${String(name)} in YAML, not a string: quote it (name: "${String(name)}")`,
+    );
+  }
   if (typeof name !== 'string' || !isChartName(name)) {
     throw bad(
       `name ${typeof name === 'string' ? `${JSON.stringify(name.slice(0, 260))} is not a chart name` : 'is missing'}: ${CHART_NAME_RULE}`,

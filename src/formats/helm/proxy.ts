@@ -160,12 +160,15 @@ export class HelmProxy implements HelmSource {
     return (await this.#index(repo))?.snapshot;
   }
 
+  /** `revalidate`: ask the upstreams now (conditionally) even while the cached copies are fresh. */
   async #index(
     repo: Repository,
+    { revalidate = false }: { readonly revalidate?: boolean } = {},
   ): Promise<{ snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> } | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
     this.#sweepOldUpstreams(repo);
-    const settings = this.#settings(repo);
+    const configured = this.#settings(repo);
+    const settings = revalidate ? { ...configured, ttl: 0 } : configured;
     const resolvedParts: { index: number; entry: CachedEntry; stale: boolean }[] = [];
     let failure: unknown;
     for (let i = 0; i < repo.upstreams.length; i++) {
@@ -239,19 +242,34 @@ export class HelmProxy implements HelmSource {
   }
 
   /**
-   * Whether proxy `repo` serves chart `name`: its index (the cached copy while fresh, else
-   * revalidated within `[helm] index_timeout`, the stale copy past it) lists a version of it.
-   * 'unknown' when no index could be had (upstream unreachable, nothing cached); 'absent' for
-   * a repository that is not a proxy or whose upstreams have no index.
+   * Whether proxy `repo` serves chart `name`: its index lists a version of it. The cached index
+   * may be up to `index_ttl` old (300 s), and a name that appeared upstream since would be taken
+   * over for good (trial 18 fmts F3: a hosted name stays reserved after its versions are
+   * deleted), so when the cached copy does not list it the index is revalidated at once (a
+   * conditional request, the TTL bypassed, bounded by `[helm] index_timeout`) and the fresh copy
+   * decides. 'unknown' when no fresh index could be had (upstream unreachable or failing: only a
+   * stale copy, or nothing cached); 'absent' for a repository that is not a proxy or whose
+   * upstreams have no index.
    */
   async serves(repo: Repository, name: string): Promise<'served' | 'absent' | 'unknown'> {
-    let known: Awaited<ReturnType<HelmProxy['index']>>;
+    const lists = (found: { snapshot: IndexSnapshot } | undefined) =>
+      found?.snapshot.entries.some((e) => e.name === name) === true;
+    let known: { snapshot: IndexSnapshot } | undefined;
     try {
-      known = await this.index(repo);
+      known = await this.#index(repo);
     } catch {
       return 'unknown';
     }
-    return known?.entries.some((e) => e.name === name) === true ? 'served' : 'absent';
+    if (lists(known)) return 'served';
+    if (known === undefined) return 'absent';
+    let fresh: { snapshot: IndexSnapshot } | undefined;
+    try {
+      fresh = await this.#index(repo, { revalidate: true });
+    } catch {
+      return 'unknown';
+    }
+    if (lists(fresh)) return 'served';
+    return fresh?.snapshot.stale === true ? 'unknown' : 'absent';
   }
 
   async #refresh(repo: Repository, index: number, cached: CachedEntry | undefined) {

@@ -244,11 +244,28 @@ async function stageMultipart(
     state.failure ??= err;
     parser.destroy(state.failure);
   };
+  const seen = new Set<string>();
   parser.on('file', (name, stream) => {
     if ((name !== 'chart' && name !== 'prov') || pending.length >= 2) {
       discard(stream);
       return;
     }
+    // A second `chart` (or `prov`) field: ChartMuseum would store only one of them while the
+    // answer said saved (trial 18 fmts F4). Refused before anything is committed: the staged
+    // first one is discarded with the rest.
+    if (seen.has(name)) {
+      discard(stream);
+      fail(
+        new RegistryError(
+          'BAD_REQUEST',
+          name === 'chart'
+            ? 'one chart per upload: the form has a second "chart" file field; upload each chart in its own request (nothing was stored)'
+            : 'one provenance file per upload: the form has a second "prov" file field (nothing was stored)',
+        ),
+      );
+      return;
+    }
+    seen.add(name);
     const work =
       name === 'chart'
         ? service.stageChart(stream, max).then((c) => (staged.chart = c))

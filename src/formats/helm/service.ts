@@ -408,7 +408,7 @@ export class HelmService {
    * and Cargo's, group-read.ts checkTakeover). The first upload of a name new to `target` (never
    * published there: the guard remembers deleted names), in a group guarding hosted names
    * (`protect_hosted_names`) whose proxy member serves that chart (HelmProxy.serves: its index
-   * lists it; a stale index is revalidated within `[helm] index_timeout`), would take the name
+   * lists it; an index not listing it is revalidated at once, within `[helm] index_timeout`), would take the name
    * over: the group would list and serve only the hosted versions from then on, hiding every
    * upstream version (`nginx` from the public repository) from every user of the group. Refused
    * (409, nothing recorded; the staged archive is discarded) unless `[helm] shadow_names` lists

@@ -261,7 +261,8 @@ describe('go proxy against a scripted upstream', () => {
       await writeModuleZip(zip, 'example.com/mine', 'v0.1.0', [
         { path: 'go.mod', localPath: path.join(dir.path, 'go.mod'), size: 24 },
       ]);
-      const put = await fetch(`${go}/example.com/mine/@v/v0.1.0.zip`, {
+      // The upstream's module was served (its list is cached): the takeover is meant.
+      const put = await fetch(`${go}/example.com/mine/@v/v0.1.0.zip?shadow=1`, {
         method: 'PUT',
         body: await fs.readFile(zip),
       });

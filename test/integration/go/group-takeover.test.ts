@@ -20,6 +20,8 @@ describe('go group: publishing a module path its proxy has served', () => {
     upstream = await startGoUpstream({
       'upstream.example.org/lib': 'v1.0.0',
       'github.com/pkg/errors': 'v0.9.1',
+      'github.com/fake/three': 'v1.0.0',
+      'listed.example.org/m': 'v1.0.0',
     });
     server = await startTestServer({
       config: { go: { sumdb: [], negative_cache_ttl: 0, metadata_ttl: 0 } },
@@ -118,6 +120,28 @@ describe('go group: publishing a module path its proxy has served', () => {
     );
   });
 
+  test('served means any cached file: a .zip alone, or the list alone, guards the tree (trial 18 fmts F8)', async () => {
+    // A client that fetched only the zip (GOFLAGS=-mod=mod builds ask .mod first, but a
+    // mirror or a curl does not): the prefix of the new path is still served.
+    assert.equal((await get('github.com/fake/three/@v/v1.0.0.zip')).status, 200);
+    const refused = await put('github.com/fake/three/sub', 'v0.1.0');
+    assert.equal(refused.status, 409, refused.body);
+    assert.match(
+      refused.body,
+      /github\.com\/fake\/three \(in the tree of github\.com\/fake\/three\/sub\) was served from go-proxy through group go/,
+    );
+    // Nothing published: the proxied zip still answers.
+    assert.equal((await get('github.com/fake/three/@v/v1.0.0.zip')).status, 200);
+
+    assert.equal((await get('listed.example.org/m/@v/list')).body, 'v1.0.0');
+    const listed = await put('listed.example.org/m/sub', 'v0.1.0');
+    assert.equal(listed.status, 409, listed.body);
+    assert.match(
+      listed.body,
+      /listed\.example\.org\/m \(in the tree of listed\.example\.org\/m\/sub\) was served/,
+    );
+  });
+
   test('a module path no proxy has served: published at once, no warning', async () => {
     const fresh = await put('fresh.example.org/new', 'v0.1.0');
     assert.equal(fresh.status, 201, fresh.body);
@@ -197,7 +221,8 @@ describe('go group 404 note, auth on: the hosted path named only to who may read
         'not found: corp.example.com@v1.0.0 (a module path in its tree is hosted in go-hosted, so group go does not ask its proxy for corp.example.com: protect_hosted_names)',
       );
     }
-    // The guard kept the proxy out: the upstream was never asked about the path.
+    // The guard kept the proxy out: the upstream was never asked about the path (not even by
+    // the publish's takeover check: the rule reserves the path for go-hosted alone).
     assert.deepEqual(
       upstream.requests.filter((r) => r.includes('corp.example.com')),
       [],

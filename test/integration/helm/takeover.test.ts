@@ -104,6 +104,29 @@ describe('Helm: uploading a chart name a group proxy serves is a takeover (409 u
     assert.deepEqual(await next.json(), { saved: true });
   });
 
+  test('a name new upstream since the cached index (within index_ttl): revalidated, 409 (trial 18 fmts F3)', async () => {
+    // The cached index (fetched in before(), fresh for index_ttl = 300 s) has no redis.
+    assert.equal((await entries('/helm'))['redis'], undefined);
+    const r = await fetch(`${upstream.url}/helm/api/charts`, {
+      method: 'POST',
+      body: await buildChart({ name: 'redis', version: '18.0.0' }),
+    });
+    assert.equal(r.status, 201);
+    const up = await fetch(`${nora.url}/helm/api/charts`, {
+      method: 'POST',
+      body: await buildChart({ name: 'redis', version: '0.1.0' }),
+    });
+    const body = (await up.json()) as { error?: string };
+    assert.equal(up.status, 409, JSON.stringify(body));
+    assert.match(body.error ?? '', /^refusing to upload chart redis, new in helm-hosted: /);
+    assert.equal((await entries('/repository/helm-hosted'))['redis'], undefined);
+    // The revalidated index is the group's from now on: the public redis is listed.
+    assert.deepEqual(
+      (await entries('/helm'))['redis']?.map((e) => e.version),
+      ['18.0.0'],
+    );
+  });
+
   test('a new name no proxy serves uploads as before', async () => {
     const r = await fetch(`${nora.url}/helm/api/charts`, {
       method: 'POST',

@@ -63,6 +63,11 @@ describe('helm chart names, versions and file names', () => {
       () => chartMetadata({ apiVersion: 'v2', name: 'x', version: 1 }),
       /version is the number 1 in YAML, not a string: quote a SemVer 2 version/,
     );
+    // `name: 123` likewise: a number, not a missing name (trial 18 fmts F5).
+    assert.throws(
+      () => chartMetadata({ apiVersion: 'v2', name: 123, version: '1.0.0' }),
+      /name is the number 123 in YAML, not a string: quote it \(name: "123"\)/,
+    );
   });
 
   test('file names split at the first dash followed by a SemVer version', () => {

@@ -1,0 +1,121 @@
+/**
+ * The first hosted publish of a public module path nobody fetched through NORA yet (trial 18
+ * fmts F1): the group's Go proxy asks its upstream for the path's `@v/list` before the path is
+ * taken over. A version the upstream lists is refused even with `?shadow=1` (its bytes are in
+ * go.sum everywhere); another version is the takeover 409 unless `?shadow=1`. An upstream that
+ * cannot be asked (connection refused: the air-gapped default) does not block the publish: it is
+ * published at once with a warning saying so. Against a scripted GOPROXY upstream on loopback.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { goModuleZip, startGoUpstream, type GoUpstream } from '../../helpers/go-fixtures.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+
+const put = async (go: string, module: string, version: string, query = '') => {
+  const res = await fetch(`${go}/${module}/@v/${version}.zip${query}`, {
+    method: 'PUT',
+    body: await goModuleZip(module, version),
+  });
+  return { status: res.status, body: (await res.text()).trim() };
+};
+
+describe('go: first publish of a module path the upstream has but NORA never fetched', () => {
+  let upstream: GoUpstream;
+  let server: TestServer;
+  let go: string;
+
+  before(async () => {
+    upstream = await startGoUpstream({ 'github.com/kr/text': ['v0.1.0', 'v0.2.0'] });
+    server = await startTestServer({
+      config: { go: { sumdb: [], negative_cache_ttl: 0, metadata_ttl: 60 } },
+      env: { NORA_GO_PROXY: upstream.url },
+    });
+    go = `${server.url}/go`;
+  });
+
+  after(async () => {
+    await server.close();
+    await upstream.close();
+  });
+
+  test('a version the upstream lists: 409 with ?shadow=1 too; another: the takeover 409', async () => {
+    for (const query of ['', '?shadow=1']) {
+      const clash = await put(go, 'github.com/kr/text', 'v0.2.0', query);
+      assert.equal(clash.status, 409, clash.body);
+      assert.match(
+        clash.body,
+        /^refusing to publish github\.com\/kr\/text@v0\.2\.0: that version was already served from go-proxy/,
+      );
+      assert.match(clash.body, /--shadow does not allow it/);
+    }
+    // The upstream was asked through the proxy (its list is cached from now on).
+    assert.ok(
+      upstream.requests.includes('/github.com/kr/text/@v/list'),
+      upstream.requests.join(' '),
+    );
+
+    const taken = await put(go, 'github.com/kr/text', 'v0.3.0');
+    assert.equal(taken.status, 409, taken.body);
+    assert.match(
+      taken.body,
+      /^refusing to publish github\.com\/kr\/text@v0\.3\.0: it is a new module path in go-hosted, and github\.com\/kr\/text was served from go-proxy through group go/,
+    );
+    assert.doesNotMatch(taken.body, /127\.0\.0\.1/);
+    // Nothing published: the group still answers the upstream's list.
+    const list = await fetch(`${go}/github.com/kr/text/@v/list`).then((r) => r.text());
+    assert.equal(list.trim(), 'v0.1.0\nv0.2.0');
+
+    const shadowed = await put(go, 'github.com/kr/text', 'v0.3.0', '?shadow=1');
+    assert.equal(shadowed.status, 201, shadowed.body);
+    assert.match(
+      shadowed.body,
+      /\nwarning: github\.com\/kr\/text was served from go-proxy through group go/,
+    );
+  });
+
+  test('a path the upstream does not have: published, no warning', async () => {
+    const fresh = await put(go, 'corp.example.com/svc', 'v0.1.0');
+    assert.equal(fresh.status, 201, fresh.body);
+    assert.doesNotMatch(fresh.body, /warning/);
+    assert.ok(upstream.requests.includes('/corp.example.com/svc/@v/list'));
+  });
+});
+
+describe('go: first publish when the upstream cannot be asked', () => {
+  let server: TestServer;
+  let go: string;
+
+  before(async () => {
+    // A port nothing listens on: every connection is refused, as on an air-gapped host.
+    const probe = http.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    server = await startTestServer({
+      config: { go: { sumdb: [] } },
+      env: { NORA_GO_PROXY: `http://127.0.0.1:${port}` },
+    });
+    go = `${server.url}/go`;
+  });
+
+  after(async () => {
+    await server.close();
+  });
+
+  test('published at once, with a warning that the proxy could not be asked', async () => {
+    for (const module of ['corp.example.com/a', 'corp.example.com/b', 'corp.example.com/c']) {
+      const started = Date.now();
+      const done = await put(go, module, 'v1.0.0');
+      assert.equal(done.status, 201, done.body);
+      assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+      assert.match(
+        done.body,
+        new RegExp(
+          `\\nwarning: could not ask go-proxy whether its upstream has ${module.replaceAll('.', '\\.')} \\(unreachable or too slow, nothing cached\\): if it does, groups guarding hosted names now serve only go-hosted's versions of it \\(protect_hosted_names\\)$`,
+        ),
+      );
+    }
+  });
+});
