@@ -107,6 +107,14 @@ export interface UpstreamRequest {
    * breaks off is still judged here.
    */
   readonly callerVerdict?: boolean;
+  /**
+   * Sent alongside another request for the same client request (a Maven file's `.sha1`, asked at
+   * once with the file): while the circuit is closed its failure is not counted, because the
+   * main request reaches the same upstream and counts that failure itself: one client request
+   * must cost at most one failure per upstream (trial 18 fmts F12), or the breaker opens after
+   * threshold/2 requests. As the half-open probe its failure counts (the probe's verdict).
+   */
+  readonly companion?: boolean;
 }
 
 export interface UpstreamResponse {
@@ -209,6 +217,10 @@ export class UpstreamClient {
         },
       );
     }
+    const counts = request.companion !== true || target.breaker.state !== 'closed';
+    const fail = (): void => {
+      if (counts) target.breaker.recordFailure();
+    };
     const url = joinUrl(target.baseUrl, request.path);
     const origin = url.origin;
     try {
@@ -234,13 +246,13 @@ export class UpstreamClient {
       // or its breaker (reset by each "success" at the headers) would never open.
       const verdictAtEnd =
         request.wholeDeadline === true && request.method !== 'HEAD' && response.status < 500;
-      if (response.status >= 500) target.breaker.recordFailure();
+      if (response.status >= 500) fail();
       else if (!verdictAtEnd) target.breaker.recordSuccess();
       if (request.contentCoding !== 'keep') {
         response = decodedResponse(response, request, target.label);
       }
       if (verdictAtEnd) {
-        const settle = judgeBody(response.body, target, request.callerVerdict === true);
+        const settle = judgeBody(response.body, target, request.callerVerdict === true, fail);
         const answered = response;
         response = {
           status: answered.status,
@@ -252,13 +264,13 @@ export class UpstreamClient {
         // A body that dies mid-stream (read timeout, reset) is an upstream failure too; one we
         // destroyed ourselves (HEAD, redirect, client gone) is not.
         response.body.once('error', (err) => {
-          if (isTransportFailure(err)) target.breaker.recordFailure();
+          if (isTransportFailure(err)) fail();
         });
       }
       return response;
     } catch (err) {
       if (isCallerAbort(err, request.signal)) target.breaker.release();
-      else target.breaker.recordFailure();
+      else fail();
       throw toUpstreamError(err, target.label);
     }
   }
@@ -564,18 +576,20 @@ export class UpstreamClient {
  * the body at the latest (UpstreamClient.#send), so a verdict always comes and a half-open
  * probe always reports back. With `byCaller` a body read to its end waits for the caller's
  * verdict instead: the returned function (UpstreamResponse.settle), which the caller must call.
+ * `fail` records a failure (or not, for a companion request: UpstreamRequest.companion).
  */
 function judgeBody(
   body: Readable,
   target: UpstreamTarget,
   byCaller: boolean,
+  fail: () => void,
 ): (ok: boolean) => void {
   let judged = false;
   const judge = (ok: boolean): void => {
     if (judged) return;
     judged = true;
     if (ok) target.breaker.recordSuccess();
-    else target.breaker.recordFailure();
+    else fail();
   };
   body.once('error', (err) => {
     judge(!(isTransportFailure(err) || err instanceof TimeoutError));

@@ -67,8 +67,9 @@ export async function startGoUpstream(
 }
 
 /**
- * The module zip of `module@version` (bytes): its go.mod (`module <module>`) and `files`
- * (zip path → content), written by the server's own zip writer.
+ * The module zip of `module@version` (bytes): its go.mod (`module <module>`, unless `files`
+ * gives a `go.mod` of its own) and `files` (zip path → content), written by the server's own zip
+ * writer.
  */
 export async function goModuleZip(
   module: string,

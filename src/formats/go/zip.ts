@@ -25,6 +25,7 @@ import { promisify } from 'node:util';
 import { crc32, inflateRaw, inflateRawSync } from 'node:zlib';
 import yauzl from 'yauzl';
 import { errnoCode, RegistryError } from '../../core/errors.ts';
+import { checkGoModSyntax } from './gomod-syntax.ts';
 import { checkFilePath, checkModuleVersion, semverBuild } from './module.ts';
 
 /** golang.org/x/mod/zip MaxZipFile: the zip and the sum of its files' sizes, bytes. */
@@ -225,7 +226,14 @@ async function checkEntries(
         `${module}@${version}: +incompatible versions have no go.mod (this module has one, so its path needs a major version suffix)`,
       );
     }
-    const declared = parseModulePath(goMod.toString('utf8'));
+    const text = goMod.toString('utf8');
+    // Checked before anything is stored: a version is immutable, and go fails every `go get` of
+    // one whose go.mod it cannot parse.
+    const syntax = checkGoModSyntax(text);
+    if (syntax !== undefined) {
+      throw invalid(`go.mod does not parse as go reads it (${syntax}): fix it and publish again`);
+    }
+    const declared = parseModulePath(text);
     if (declared === undefined) throw invalid('go.mod has no module line');
     if (declared !== module) {
       throw invalid(`go.mod declares module "${declared}", not "${module}"`);

@@ -799,6 +799,8 @@ export class MavenProxy implements MavenSource {
       method: 'GET',
       path: upstreamPath(`${path}.${algorithm}`),
       wholeDeadline: true,
+      // Always asked alongside the file itself, which counts the upstream's failure once.
+      companion: true,
     });
     if (response.status === 404) {
       discard(response.body);

@@ -16,6 +16,7 @@ import {
   GoPublishError,
   registryOfServer,
 } from '../../../src/formats/go/publish-cli.ts';
+import { goModuleZip } from '../../helpers/go-fixtures.ts';
 import { putDeclaredOnly } from '../../helpers/declared-put.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -443,6 +444,33 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
         assert.notEqual(await status(`${MOD}/@v/${version}.info`), 200, 'no .info');
         assert.equal(await (await fetch(`${base}/${MOD}/@v/list`)).text(), 'v1.0.0\nv1.1.0-rc.1\n');
       }
+    });
+  }
+
+  // trial 18 fmts F13: only the module line was read, so a go.mod go cannot parse was stored,
+  // immutably, and every `go get` of it failed ("parsing go.mod: go.mod:5: syntax error").
+  for (const [what, goMod, message] of [
+    [
+      'an unterminated block',
+      `module ${MOD}\n\ngo 1.19\nrequire (\n`,
+      'go.mod:5: syntax error (unterminated block started at go.mod:4:1)',
+    ],
+    [
+      'an unterminated string',
+      `module ${MOD}\nrequire x "v1\n`,
+      'go.mod:2:14: unexpected newline in string',
+    ],
+    ['two module lines', `module ${MOD}\nmodule ${MOD}\n`, 'go.mod:2: repeated module statement'],
+  ] as const) {
+    test(`refused, nothing stored: a go.mod with ${what}`, async () => {
+      const zip = await goModuleZip(MOD, 'v1.0.1', { 'go.mod': goMod, 'q.go': 'package hello\n' });
+      const res = await put(`${MOD}/@v/v1.0.1.zip`, zip);
+      const text = await res.text();
+      assert.equal(res.status, 400, text);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+      assert.ok(text.includes(`go.mod does not parse as go reads it (${message})`), text);
+      assert.notEqual(await status(`${MOD}/@v/v1.0.1.info`), 200, 'no .info');
+      assert.equal(await (await fetch(`${base}/${MOD}/@v/list`)).text(), 'v1.0.0\nv1.1.0-rc.1\n');
     });
   }
 

@@ -1,0 +1,81 @@
+/**
+ * checkGoModSyntax (trial 18 fmts F13): go.mod files go parses pass (every go.mod of the Go
+ * sources Debian ships), and each way go's modfile reader refuses one is refused with go's
+ * message and position.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { checkGoModSyntax } from '../../../src/formats/go/gomod-syntax.ts';
+
+const GOCODE = '/usr/share/gocode/src';
+
+/** The go.mod files under `dir` (a walk; Debian's Go sources hold a dozen or so). */
+function goMods(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory() && entry.name !== 'testdata') found.push(...goMods(full));
+    else if (entry.name === 'go.mod') found.push(full);
+  }
+  return found;
+}
+
+test(
+  'every go.mod of the Go sources on this machine passes',
+  { skip: existsSync(GOCODE) ? false : `${GOCODE} is not installed (Debian golang-*-dev)` },
+  () => {
+    const files = goMods(GOCODE);
+    assert.ok(files.length >= 3, `only ${files.length} go.mod files under ${GOCODE}`);
+    for (const file of files) {
+      assert.equal(checkGoModSyntax(readFileSync(file, 'utf8')), undefined, file);
+    }
+  },
+);
+
+test('the spellings go accepts pass', () => {
+  for (const text of [
+    'module example.com/a\n',
+    'module example.com/a', // no final newline
+    '// top comment\nmodule "example.com/a" // why\r\n\ngo 1.21\ntoolchain go1.21.4\n',
+    'module (\n\texample.com/a\n)\n',
+    'module `example.com/a`\nrequire (\n\t// c\n\tx.org/y v1.0.0 // indirect\n)\n',
+    'module example.com/a\nrequire ( // deps\n)\nreplace x.org/y => ../y\n',
+    'module example.com/a\nrequire ( )\nexclude x.org/y v1.0.0\nretract [v1.0.0, v1.1.0]\n',
+    'module example.com/a\ngodebug default=go1.21\ntool x.org/y/cmd\nignore ./node_modules\n',
+    // An unknown directive: go ignores it in a dependency's go.mod (modfile.ParseLax).
+    'module example.com/a\nfuture thing\n',
+    'module example.com/a\nrequire x.org/y "v1.0.0" // "quoted"\n',
+  ]) {
+    assert.equal(checkGoModSyntax(text), undefined, JSON.stringify(text));
+  }
+});
+
+test('what go refuses, with go’s message and position', () => {
+  const cases: [string, string][] = [
+    [
+      'module corp.example.com/q3\n\ngo 1.19\nrequire (\n',
+      'go.mod:5: syntax error (unterminated block started at go.mod:4:1)',
+    ],
+    [
+      'module a\nrequire (\n\tx v1',
+      'go.mod:3:6: syntax error (unterminated block started at go.mod:2:1)',
+    ],
+    ['module a\nrequire x "v1\n', 'go.mod:2:14: unexpected newline in string'],
+    ['module a\nrequire x "v1', 'go.mod:2:11: unexpected EOF in string'],
+    ['module a\nrequire x `v1', 'go.mod:2:11: unexpected EOF in string'],
+    ['module a /* x */\n', 'go.mod:1:10: mod files must use // comments (not /* */ comments)'],
+    [
+      'module a\nrequire (\n\tx v1\n) y\n',
+      'go.mod:4:4: syntax error (expected newline after closing paren)',
+    ],
+    ['module a\nmodule b\n', 'go.mod:2: repeated module statement'],
+    ['module (\n\ta\n\tb\n)\n', 'go.mod:3:2: repeated module statement'],
+    ['module a b\n', 'go.mod:1: usage: module module/path'],
+    ['module a\n\u0000\n', "go.mod:2: unexpected input character '\\x00'"],
+  ];
+  for (const [text, message] of cases) {
+    assert.equal(checkGoModSyntax(text), message, JSON.stringify(text));
+  }
+});
