@@ -111,12 +111,13 @@ export function toRegistryError(err: unknown): RegistryError {
  * re-upload or the file put back by hand, docs/storage.md), and 503 is what npm, pip, Cargo,
  * Maven and Gradle retry with back-off (npm for about a minute per file) while no 4xx but 408
  * and 429 is retried, so a build fails at once with this text. `no-store`: a cache must not keep
- * the answer past the repair.
+ * the answer past the repair. Written to fit a reason phrase (MAX_REASON_PHRASE, with "Gone - "):
+ * pip prints only that, and a cut one lost the pointer to nora verify (trial 18 authx F7).
  */
 export function hostedContentGone(cause?: unknown): RegistryError {
   return new RegistryError(
     'GONE',
-    'stored content is missing from storage and nothing can fetch it again (hosted content has no upstream), so retrying will not help: upload it again, or put its file back where the client refuses a republish (npm, cargo); nora verify lists what is missing, docs/storage.md says how',
+    'stored file missing from storage, so retrying will not help (hosted, no upstream): upload it again or put the file back (npm, cargo); nora verify lists what is missing, docs/storage.md says how',
     { cause, headers: { 'cache-control': 'no-store' } },
   );
 }
@@ -131,7 +132,7 @@ export function hostedContentGone(cause?: unknown): RegistryError {
 export function hostedContentDamaged(cause?: unknown): RegistryError {
   return new RegistryError(
     'GONE',
-    'stored content failed its integrity check: its stored bytes were damaged and were removed, and nothing can fetch them again (hosted content has no upstream), so retrying will not help: upload it again, or put its file back where the client refuses a republish (npm, cargo); nora verify finds such damage, docs/storage.md says how',
+    'stored file failed its integrity check and was removed, so retrying will not help (hosted, no upstream): upload it again or put the file back (npm, cargo); see nora verify and docs/storage.md',
     { cause, headers: { 'cache-control': 'no-store' } },
   );
 }

@@ -178,7 +178,7 @@ function unreachableAdvice(err: unknown, name: string, module: string | undefine
   const paths = module === undefined ? '<module prefixes>' : module;
   return new RegistryError(
     err.code,
-    `${err.message}: NORA cannot reach the checksum database ${name}; on the client set GONOSUMDB=${paths} (or GOSUMDB=off), or on the server NORA_GO_SUMDB=none ([go] sumdb = [])`,
+    `${err.message}: NORA cannot reach the checksum database ${name}; on the client set GONOSUMDB=${paths} (or GOSUMDB=off): that is needed in any case, as NORA_GO_SUMDB=none on the server alone only makes go ask ${name} itself`,
     {
       cause: err,
       ...(err.headers === undefined ? {} : { headers: err.headers }),

@@ -234,7 +234,7 @@ export function registerPypiRoutes(
     }
     // twine (and poetry) print the reason phrase of a failed upload: make it the message. pip
     // prints only the status line of a failed download (`410 Client Error: Gone for url: …`):
-    // the standard phrase then the message, as Maven's (`Gone - stored content is missing …`).
+    // the standard phrase then the message, as Maven's (`Gone - stored file missing from storage …`).
     reply.raw.statusMessage =
       request.method !== 'GET' && request.method !== 'HEAD'
         ? reasonPhrase(message)

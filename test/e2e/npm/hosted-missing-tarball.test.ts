@@ -73,13 +73,9 @@ test(
     assert.notEqual(install.code, 0, text);
     assert.ok(seconds < 10, `npm gave up after ${seconds.toFixed(1)} s (retried?):\n${text}`);
     assert.match(text, /\b410\b/, text);
-    assert.match(text, /stored content is missing from storage/, text);
+    assert.match(text, /stored file missing from storage/, text);
     assert.match(text, /upload it again/, text);
     // npm refuses a republish: the message says what else to do (trial 17 F2).
-    assert.match(
-      text,
-      /put its file back where the client refuses a republish \(npm, cargo\)/,
-      text,
-    );
+    assert.match(text, /put the file back \(npm, cargo\); nora verify lists what is missing/, text);
   },
 );

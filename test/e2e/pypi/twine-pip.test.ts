@@ -290,7 +290,7 @@ describe(
 
     test("a hosted wheel whose blob was removed: pip's error carries NORA's 410 explanation", async () => {
       // Last: the wheel stays gone. pip prints only the status line of a failed download, so
-      // NORA's reason phrase (`Gone - stored content is missing from storage …`) is what
+      // NORA's reason phrase (`Gone - stored file missing from storage …`) is what
       // explains it, not a bare "Gone" (trial 17).
       const wheel = file(/^nora_demo_base-1\.0\.0-.*\.whl$/);
       const hex = await sha256File(wheel);
@@ -313,7 +313,7 @@ describe(
       assert.match(output(res), /410/, output(res));
       assert.match(
         output(res),
-        /Gone - stored content is missing from storage and nothing can fetch it again/,
+        /Gone - stored file missing from storage, so retrying will not help \(hosted, no upstream\): upload it again or put the file back \(npm, cargo\); nora verify lists what is missing, docs\/storage\.md says how/,
         output(res),
       );
       assert.deepEqual(await venv.versions('nora-demo-base'), { 'nora-demo-base': null });

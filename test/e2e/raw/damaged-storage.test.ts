@@ -123,7 +123,7 @@ describe('damaged stored bytes are refused, removed and repaired (curl)', () => 
       assert.equal(refused.stdout.slice(-3), '410');
       assert.match(
         refused.stdout,
-        /stored content failed its integrity check: its stored bytes were damaged and were removed/,
+        /stored file failed its integrity check and was removed, so retrying will not help/,
       );
       await removed(body);
       const metrics = (await curl(['-f', `${server.url}/metrics`])).stdout;

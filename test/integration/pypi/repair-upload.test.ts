@@ -46,7 +46,7 @@ describe('pypi: re-uploading the same file repairs its missing stored bytes', ()
     assert.equal(broken.status, 410);
     // pip prints only the status line of a failed download (`410 Client Error: <reason> for
     // url`): the reason phrase carries the message (trial 17 F11).
-    assert.match(broken.statusText, /^Gone - stored content is missing from storage/);
+    assert.match(broken.statusText, /^Gone - stored file missing from storage/);
     // HEAD agrees with GET (it answered 200 from the metadata alone), for the file and its
     // core metadata.
     for (const u of [fileUrl, metadataUrl]) {

@@ -15,7 +15,7 @@ import { startTestServer } from '../../helpers/server.ts';
 import { exists, flipBlobByte } from '../../helpers/storage.ts';
 import { publishBody, tarballOf } from '../npm/fixtures.ts';
 
-const DAMAGED = /failed its integrity check: its stored bytes were damaged and were removed/;
+const DAMAGED = /stored file failed its integrity check and was removed, so retrying will not help/;
 
 describe('damaged stored bytes: hosted 410 at once, proxy 503', () => {
   test('npm hosted tarball: 410 in npm shape, no 503 first', async () => {

@@ -41,7 +41,7 @@ describe('an upload of the same bytes repairs a file damaged on disk', () => {
     const broken = await fetch(url);
     assert.equal(broken.status, 410);
     const brokenText = await broken.text();
-    assert.match(brokenText, /its stored bytes were damaged and were removed/);
+    assert.match(brokenText, /stored file failed its integrity check and was removed/);
     assert.match(brokenText, /upload it again/);
     assert.equal((await fetch(url)).status, 410);
 
@@ -102,7 +102,7 @@ describe('an upload of the same bytes repairs a file damaged on disk', () => {
     assert.equal(damagedChart.status, 410);
     assert.match(
       ((await damagedChart.json()) as { error: string }).error,
-      /its stored bytes were damaged and were removed/,
+      /stored file failed its integrity check and was removed/,
     );
     assert.equal((await fetch(`${chartUrl}.prov`)).status, 410);
 

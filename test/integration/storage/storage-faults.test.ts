@@ -440,7 +440,7 @@ describe("a blob deleted or truncated behind NORA's back", () => {
     const missing = await fetch(`${server.url}/raw/dmg/a.bin`);
     const text = await missing.text();
     assert.equal(missing.status, 410, text);
-    assert.match(text, /stored content is missing/);
+    assert.match(text, /stored file missing from storage/);
     // HEAD agrees with GET (it answered 200 from the metadata alone).
     const head2 = await fetch(`${server.url}/raw/dmg/a.bin`, { method: 'HEAD' });
     assert.equal(head2.status, 410);
