@@ -210,7 +210,8 @@ function checkHtpasswdFile(config: AppConfig): string[] {
 }
 
 /**
- * A name in `[auth] read_only_users` or `admin_users` that is no user of the htpasswd file: a
+ * A name in `[auth] read_only_users`, `admin_users`, a rule's `users` or an `[auth.groups]` member
+ * list that is no user of the htpasswd file: a
  * typo (`carl` for `carol`, `Carol`: names are compared exactly) leaves the intended user writing,
  * or without its admin rights, and nothing said so (trial 17 F6). Warned, not refused: users
  * registered through npm adduser live in the metadata store, which a config check does not open.
@@ -227,16 +228,22 @@ function listedNonUsers(config: AppConfig): string[] {
     return [];
   }
   const warnings: string[] = [];
-  const lists = [
-    ['read_only_users', 'NORA_AUTH_READ_ONLY_USERS', config.auth.read_only_users],
-    ['admin_users', 'NORA_AUTH_ADMIN_USERS', config.auth.admin_users],
-  ] as const;
-  for (const [key, variable, names] of lists) {
+  // Where a user name is written: [auth] lists, a rule's `users` and `[auth.groups]` members (a
+  // typo there makes the rule own the path for nobody, taking it from everyone: trial 18 F9).
+  const lists: (readonly [where: string, names: readonly string[]])[] = [
+    ['[auth] read_only_users (NORA_AUTH_READ_ONLY_USERS)', config.auth.read_only_users],
+    ['[auth] admin_users (NORA_AUTH_ADMIN_USERS)', config.auth.admin_users],
+    ...config.auth.rules.map((rule, i) => [`auth.rules[${i}].users`, rule.users] as const),
+    ...Object.entries(config.auth.groups).map(
+      ([group, members]) => [`[auth.groups] ${group}`, members] as const,
+    ),
+  ];
+  for (const [where, names] of lists) {
     for (const name of names) {
-      if (users.includes(name)) continue;
+      if (name === '*' || users.includes(name)) continue;
       const near = closest(name, users);
       warnings.push(
-        `[auth] ${key} (${variable}): user ${JSON.stringify(name)} is not in the htpasswd file${near === undefined ? '' : ` (did you mean ${JSON.stringify(near)}? names are compared exactly)`}; it has no effect unless a user of that name registered through npm adduser`,
+        `${where}: user ${JSON.stringify(name)} is not in the htpasswd file${near === undefined ? '' : ` (did you mean ${JSON.stringify(near)}? names are compared exactly)`}; it has no effect unless a user of that name registered through npm adduser`,
       );
     }
   }

@@ -400,6 +400,20 @@ test('nora config check: a read_only_users or admin_users name that is no htpass
     /user "Carol" is not in the htpasswd file \(did you mean "carol"\? names are compared exactly\)/,
   );
   assert.match(admin ?? '', /^\[auth\] admin_users \(NORA_AUTH_ADMIN_USERS\): user "rooot"/);
+  // A rule's users and [auth.groups] members too (trial 18 authx F9); "*" is any user.
+  const [ruleUser, member, ...others] = check({
+    rules: [{ repositories: ['*'], users: ['alcie', '*', 'carol'], actions: ['read'] }],
+    groups: { release: ['carol', 'Root'] },
+  });
+  assert.deepEqual(others, []);
+  assert.match(
+    ruleUser ?? '',
+    /^auth\.rules\[0\]\.users: user "alcie" is not in the htpasswd file/,
+  );
+  assert.match(
+    member ?? '',
+    /^\[auth\.groups\] release: user "Root" is not in the htpasswd file \(did you mean "root"\?/,
+  );
   // Auth off: nobody logs in, nothing to warn about.
   assert.deepEqual(
     checkConfig(
