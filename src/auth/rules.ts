@@ -273,8 +273,8 @@ export function shadowedByRules(rules: readonly RuleConfig[]): string[] {
 }
 
 /**
- * `nora config check` (and start-up, SIGHUP) warnings: a rule naming only some users (no `"*"`,
- * group, token or anonymous) over every repository (`*`) and every path (`**`) owns everything
+ * `nora config check` (and start-up, SIGHUP) warnings: a rule naming only some principals (users,
+ * groups, tokens or anonymous, but not `users = ["*"]`) over every repository (`*`) and every path (`**`) owns everything
  * (Semantics 2–3), so everyone else — other users and anonymous clients — loses read and write
  * everywhere. The usual cause is an attempt at a read-only user (`users = ["reader"], actions =
  * ["read"]`), which `[auth] read_only_users` says without taking anything from anyone.
@@ -290,16 +290,30 @@ export function ownershipLockouts(rules: readonly RuleConfig[]): string[] {
     rule.groups.length === 0 &&
     rule.tokens.length === 0 &&
     !rule.users.includes('*');
+  // Who a rule names, when that is not every signed-in user: a group of some users, tokens or
+  // anonymous clients owning everything lock out the others just the same (trial 18 authx F1).
+  const namedSome = (rule: RuleConfig): string | undefined => {
+    if (rule.users.includes('*')) return undefined;
+    const who = [
+      ...rule.users,
+      ...rule.groups.map((group) => `group ${group}`),
+      ...rule.tokens.map((token) => `token ${token}`),
+      ...(rule.anonymous ? ['anonymous clients'] : []),
+    ];
+    return who.length === 0 ? undefined : who.join(', ');
+  };
   const warnings: string[] = [];
   rules.forEach((rule, index) => {
-    if (!onlyUsers(rule) || rule.users.length === 0) return;
+    const names = namedSome(rule);
+    if (names === undefined) return;
     const everyRepository = rule.repositories.some((glob) => glob === '*' || glob === '**');
     if (!everyRepository || !rule.paths.includes('**')) return;
     const others = rules.filter((_, i) => i !== index);
-    const grantsOthers = others.some(
-      (other) => !onlyUsers(other) || other.users.some((user) => !rule.users.includes(user)),
-    );
-    const names = rule.users.join(', ');
+    const grantsOthers =
+      !onlyUsers(rule) ||
+      others.some(
+        (other) => !onlyUsers(other) || other.users.some((user) => !rule.users.includes(user)),
+      );
     if (grantsOthers) {
       warnings.push(
         `auth.rules[${index}] names only ${names} and covers every repository: by ownership every path of every repository is owned, so nobody keeps the role defaults anywhere (a user's read and write, anonymous_read): other users and anonymous clients may do only what the other rules grant them (docs/auth.md "Semantics"); for a read-only user use [auth] read_only_users (NORA_AUTH_READ_ONLY_USERS) instead of this rule`,

@@ -321,10 +321,19 @@ describe('[auth] read_only_users: config check warnings', () => {
       rule({ users: ['bob'], paths: ['x/**'], actions: ['read'] }),
       rule({ repositories: ['raw-hosted'], users: ['alice'], actions: ['read', 'write'] }),
     ]) {
-      assert.deepEqual(ownershipLockouts([trap, other]), [weaker]);
+      assert.deepEqual(ownershipLockouts([trap, other])[0], weaker);
     }
-    // Not for a rule over some repositories or paths, nor for one naming a group, "*" or
-    // anonymous.
+    // A group of some users (or anonymous clients, or tokens) owning everything locks the others
+    // out the same way (trial 18 authx F1).
+    assert.match(
+      ownershipLockouts([rule({ groups: ['ro'], actions: ['read'] })])[0] ?? '',
+      /^auth\.rules\[0\] names only group ro and covers every repository: by ownership every path/,
+    );
+    assert.match(
+      ownershipLockouts([rule({ users: ['carol'], anonymous: true, actions: ['read'] })])[0] ?? '',
+      /^auth\.rules\[0\] names only carol, anonymous clients and covers every repository/,
+    );
+    // Not for a rule over some repositories or paths, nor for one naming "*".
     assert.deepEqual(ownershipLockouts([{ ...trap, repositories: ['npm'] }]), []);
     assert.deepEqual(ownershipLockouts([{ ...trap, paths: ['team/**'] }]), []);
     assert.deepEqual(ownershipLockouts([rule({ users: ['*'], actions: ['read'] })]), []);
