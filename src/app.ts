@@ -173,12 +173,32 @@ export function checkConfig(
       registry.all().map((repo) => repo.name),
     ),
     ...checkHtpasswdFile(config),
+    ...unusedWithAuthOff(config),
     ...listedNonUsers(config),
     ...ruleWarnings(config.auth.rules),
     ...shadowedByRules(config.auth.rules),
     ...ownershipLockouts(config.auth.rules),
     ...readOnlyUserGrants(config.auth),
     ...proxiesShutOut(config, registry),
+  ];
+}
+
+/**
+ * With auth off, `[auth]` user lists and rules are kept but decide nothing: anyone may read and
+ * write. Said once, naming what is set, so an operator who configured a read-only user does not
+ * take it for applied (trial 18 authx F14); the rule warnings that follow describe what they
+ * will do once auth is on.
+ */
+function unusedWithAuthOff(config: AppConfig): string[] {
+  if (config.auth.enabled) return [];
+  const set = [
+    ...(config.auth.read_only_users.length > 0 ? ['read_only_users'] : []),
+    ...(config.auth.admin_users.length > 0 ? ['admin_users'] : []),
+    ...(config.auth.rules.length > 0 ? ['[[auth.rules]]'] : []),
+  ];
+  if (set.length === 0) return [];
+  return [
+    `[auth] enabled = false (NORA_AUTH_ENABLED): ${set.join(', ')} ${set.length === 1 ? 'has' : 'have'} no effect until it is true; anyone who can reach this server can read and write`,
   ];
 }
 
