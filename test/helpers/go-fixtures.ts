@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { writeModuleZip } from '../../src/formats/go/zip-create.ts';
+import { startTestServer, type TestServer } from './server.ts';
 import { tempDir } from './tmp.ts';
 
 /** The `Time` every upstream `.info` carries. */
@@ -86,4 +87,34 @@ export async function goModuleZip(
   const zip = path.join(dir.path, 'm.zip');
   await writeModuleZip(zip, module, version, entries);
   return await fs.readFile(zip);
+}
+
+/**
+ * A scripted upstream (startGoUpstream) and an in-process server whose Go proxy points at it: no
+ * checksum database, no negative cache, metadata fresh for `metadataTtl` seconds. `go` is the
+ * group's URL (`<server>/go`); `close` stops both.
+ */
+export async function startGoProxyServer(
+  modules: Readonly<Record<string, string | readonly string[]>>,
+  metadataTtl = 60,
+): Promise<{
+  upstream: GoUpstream;
+  server: TestServer;
+  go: string;
+  close: () => Promise<void>;
+}> {
+  const upstream = await startGoUpstream(modules);
+  const server = await startTestServer({
+    config: { go: { sumdb: [], negative_cache_ttl: 0, metadata_ttl: metadataTtl } },
+    env: { NORA_GO_PROXY: upstream.url },
+  });
+  return {
+    upstream,
+    server,
+    go: `${server.url}/go`,
+    close: async () => {
+      await server.close();
+      await upstream.close();
+    },
+  };
 }

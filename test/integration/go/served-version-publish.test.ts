@@ -7,8 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { goModuleZip, startGoUpstream, type GoUpstream } from '../../helpers/go-fixtures.ts';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { goModuleZip, startGoProxyServer } from '../../helpers/go-fixtures.ts';
 
 const MODULE = 'example.org/pub';
 
@@ -16,23 +15,15 @@ const MODULE = 'example.org/pub';
 const OTHER_CODE = 'package pub\n\nconst Other = true\n';
 
 describe('go: publishing a version the group proxy has served', () => {
-  let upstream: GoUpstream;
-  let server: TestServer;
   let go: string;
 
+  let close: () => Promise<void>;
+
   before(async () => {
-    upstream = await startGoUpstream({ [MODULE]: ['v1.0.0', 'v1.0.1'] });
-    server = await startTestServer({
-      config: { go: { sumdb: [], negative_cache_ttl: 0, metadata_ttl: 60 } },
-      env: { NORA_GO_PROXY: upstream.url },
-    });
-    go = `${server.url}/go`;
+    ({ go, close } = await startGoProxyServer({ [MODULE]: ['v1.0.0', 'v1.0.1'] }));
   });
 
-  after(async () => {
-    await server.close();
-    await upstream.close();
-  });
+  after(() => close());
 
   const get = async (url: string) => {
     const res = await fetch(`${go}/${MODULE}/@v/${url}`);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { goModuleZip, startGoUpstream, type GoUpstream } from '../../helpers/go-fixtures.ts';
+import { goModuleZip, startGoProxyServer, type GoUpstream } from '../../helpers/go-fixtures.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 
 const put = async (go: string, module: string, version: string, query = '') => {
@@ -23,22 +23,17 @@ const put = async (go: string, module: string, version: string, query = '') => {
 
 describe('go: first publish of a module path the upstream has but NORA never fetched', () => {
   let upstream: GoUpstream;
-  let server: TestServer;
   let go: string;
 
+  let close: () => Promise<void>;
+
   before(async () => {
-    upstream = await startGoUpstream({ 'github.com/kr/text': ['v0.1.0', 'v0.2.0'] });
-    server = await startTestServer({
-      config: { go: { sumdb: [], negative_cache_ttl: 0, metadata_ttl: 60 } },
-      env: { NORA_GO_PROXY: upstream.url },
-    });
-    go = `${server.url}/go`;
+    ({ upstream, go, close } = await startGoProxyServer({
+      'github.com/kr/text': ['v0.1.0', 'v0.2.0'],
+    }));
   });
 
-  after(async () => {
-    await server.close();
-    await upstream.close();
-  });
+  after(() => close());
 
   test('a version the upstream lists: 409 with ?shadow=1 too; another: the takeover 409', async () => {
     for (const query of ['', '?shadow=1']) {
