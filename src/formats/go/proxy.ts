@@ -229,21 +229,42 @@ export class GoProxy implements GoSource {
   }
 
   /**
-   * Whether an upstream of `repo` has the module path `module` now (trial 18 fmts F1): its
-   * `@v/list` asked through this proxy as a read asks it (bounded by the metadata timeout, the
-   * answer cached so servedVersion sees its versions, a 404 remembered for negative_cache_ttl),
-   * what the first publish of a module path new to a hosted repository checks. 'served' for a
-   * list (an empty one too: the path exists, with pseudo-versions only); 'absent' for 404/410,
-   * a private path or a proxy without upstreams (never asked); 'unknown' when no upstream could
-   * be asked (a failure, a timeout, an open circuit breaker: the air-gapped default).
+   * The module path in `module`'s line — `module` itself or a prefix of it — an upstream of
+   * `repo` has now (trial 18 fmts F1; trial 19: prefixes too, since a hosted
+   * `github.com/kr/text/v2` keeps the group from asking the proxy for `github.com/kr/text`): each
+   * path's `@v/list` asked through this proxy as a read asks it, all at once (one request per
+   * path segment, each bounded by the metadata timeout, answers cached so servedVersion sees
+   * their versions, a 404 remembered for negative_cache_ttl). Paths under `module` cannot be
+   * asked (a GOPROXY has no listing); the cache tells of those (servedInTree). What the first
+   * publish of a module path new to a hosted repository checks.
+   *
+   * `{ served: path }` for the longest such path that has a list (an empty one too: the path
+   * exists, with pseudo-versions only); `{ unknown: true }` when none has one and some could not
+   * be asked (a failure, a timeout, an open circuit breaker: the air-gapped default); `{}` when
+   * every upstream answered 404/410, for a private path (nothing is asked: its prefixes are
+   * less than the path the configuration keeps private) and for a proxy without upstreams.
    */
-  async upstreamHas(repo: Repository, module: string): Promise<'served' | 'absent' | 'unknown'> {
-    if (!this.#serves(repo, module)) return 'absent';
-    try {
-      return (await this.list(repo, module)) === undefined ? 'absent' : 'served';
-    } catch {
-      return 'unknown';
+  async upstreamHas(
+    repo: Repository,
+    module: string,
+  ): Promise<{ readonly served?: string; readonly unknown?: true }> {
+    if (!this.#serves(repo, module)) return {};
+    const line = [module];
+    for (let cut = module.lastIndexOf('/'); cut > 0; cut = module.lastIndexOf('/', cut - 1)) {
+      line.push(module.slice(0, cut));
     }
+    const answers = await Promise.all(
+      line.map(async (path) => {
+        try {
+          return (await this.list(repo, path)) === undefined ? 'absent' : 'served';
+        } catch {
+          return 'unknown';
+        }
+      }),
+    );
+    const served = line.find((_, i) => answers[i] === 'served');
+    if (served !== undefined) return { served };
+    return answers.includes('unknown') ? { unknown: true } : {};
   }
 
   async list(repo: Repository, module: string): Promise<VersionList | undefined> {

@@ -13,8 +13,9 @@
  * (`go.sum`) would get 404s until an admin deletes the hosted module (delete.ts). "Serves": its
  * cache holds a file of it (GoProxy.servedInTree), or — the path itself, not yet fetched through
  * NORA (trial 18 fmts F1: a public `github.com/kr/text` taken over unasked) — its upstream has
- * the path's `@v/list` now (GoProxy.upstreamHas, asked through the proxy so the answer is cached,
- * within the metadata timeout). Such a publish is refused (409, naming the group, the proxy and
+ * the path's `@v/list`, or a prefix's (a hosted `github.com/kr/text/v2` takes the public
+ * `github.com/kr/text` over too), now (GoProxy.upstreamHas, asked through the proxy so the
+ * answer is cached, within the metadata timeout). Such a publish is refused (409, naming the group, the proxy and
  * the path) unless the upload says it means it (`?shadow=1`, `nora go publish --shadow`); then
  * it goes ahead and its answer carries the same words as a `warning:` line. An upstream that
  * cannot be asked (unreachable, too slow, open circuit: an air-gapped host with the default
@@ -65,13 +66,14 @@ export interface GoPublisherDeps {
    */
   readonly servedVersion?: (proxy: Repository, module: string, version: string) => Promise<boolean>;
   /**
-   * Whether the upstream of the proxy repository `proxy` has the module path `module` now
-   * (GoProxy.upstreamHas): 'served', 'absent', or 'unknown' (it could not be asked).
+   * The path — `module` or a prefix of it — the upstream of the proxy repository `proxy` has
+   * now (GoProxy.upstreamHas): `served`, that path; `unknown` when none has it and the upstream
+   * could not be asked about some.
    */
   readonly upstreamHas?: (
     proxy: Repository,
     module: string,
-  ) => Promise<'served' | 'absent' | 'unknown'>;
+  ) => Promise<{ readonly served?: string; readonly unknown?: true }>;
 }
 
 export interface GoPublishAnswer extends PublishResult {
@@ -224,11 +226,11 @@ export class GoPublisher {
       async (proxy) => {
         const cached = await servedInTree(proxy, module);
         if (cached !== undefined || upstreamHas === undefined) return cached;
-        // Never fetched through NORA: does the upstream have the path now? Only the path
-        // itself (paths under it and prefixes of it are known from the cache alone).
+        // Never fetched through NORA: does the upstream have the path or a prefix of it now?
+        // (Paths under it are known from the cache alone: a GOPROXY has no listing.)
         const answer = await upstreamHas(proxy, module);
-        if (answer === 'unknown') unreachable.add(proxy.name);
-        return answer === 'served' ? module : undefined;
+        if (answer.unknown === true) unreachable.add(proxy.name);
+        return answer.served;
       },
     );
     const notAsked = [...unreachable].filter((proxy) => !shadowed.some((s) => s.proxy === proxy));

@@ -30,6 +30,7 @@ describe('go: first publish of a module path the upstream has but NORA never fet
   before(async () => {
     ({ upstream, go, close } = await startGoProxyServer({
       'github.com/kr/text': ['v0.1.0', 'v0.2.0'],
+      'example.org/lib': ['v1.0.0'],
     }));
   });
 
@@ -75,6 +76,28 @@ describe('go: first publish of a module path the upstream has but NORA never fet
     assert.equal(fresh.status, 201, fresh.body);
     assert.doesNotMatch(fresh.body, /warning/);
     assert.ok(upstream.requests.includes('/corp.example.com/svc/@v/list'));
+  });
+
+  test('a path under one the upstream has (a /v2 major): the takeover 409 names the prefix', async () => {
+    // A hosted example.org/lib/v2 would keep the group from asking the proxy for the public
+    // example.org/lib (a prefix of a hosted path is served from hosted members only), which
+    // nobody has fetched through NORA yet: only its upstream can tell.
+    const taken = await put(go, 'example.org/lib/v2', 'v2.0.0');
+    assert.equal(taken.status, 409, taken.body);
+    assert.match(
+      taken.body,
+      /^refusing to publish example\.org\/lib\/v2@v2\.0\.0: it is a new module path in go-hosted, and example\.org\/lib \(in the tree of example\.org\/lib\/v2\) was served from go-proxy through group go/,
+    );
+    // Every prefix was asked, the host alone included.
+    for (const path of ['example.org/lib/v2', 'example.org/lib', 'example.org']) {
+      assert.ok(upstream.requests.includes(`/${path}/@v/list`), path);
+    }
+    const shadowed = await put(go, 'example.org/lib/v2', 'v2.0.0', '?shadow=1');
+    assert.equal(shadowed.status, 201, shadowed.body);
+    assert.match(
+      shadowed.body,
+      /\nwarning: example\.org\/lib \(in the tree of example\.org\/lib\/v2\) was served from go-proxy/,
+    );
   });
 });
 
