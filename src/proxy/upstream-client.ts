@@ -145,6 +145,8 @@ export interface UpstreamClientOptions {
   readonly log?: Logger;
 }
 
+/** How long `refusesNamedFile` waits for a host name's addresses, ms. */
+const NAMED_FILE_LOOKUP_MS = 2_000;
 /** How long an upstream's own host is remembered as internal or public, ms. */
 const UPSTREAM_CLASS_TTL_MS = 30_000;
 
@@ -341,6 +343,41 @@ export class UpstreamClient {
     }
     const expires = body['expires_in'];
     return { token, expiresInSeconds: typeof expires === 'number' && expires > 0 ? expires : 300 };
+  }
+
+  /**
+   * Whether a file URL `file` that the upstream at `upstream` names (a Helm index entry's chart
+   * URL on another host) would be refused before any request, as `request` with `namedBy`
+   * refuses it (#redirectDispatcher, the guarded connector): true when the upstream is at a
+   * public address and `file`'s host is an internal address — a literal one, or a name all of
+   * whose addresses are internal (through an HTTP(S) proxy: any). A name that does not resolve
+   * here is not refused (only its fetch can tell). Same origin: never refused. For leaving such
+   * entries out of what is listed, so a client is not offered what cannot be downloaded.
+   */
+  async refusesNamedFile(upstream: string, file: string): Promise<boolean> {
+    const start = new URL(upstream);
+    const next = new URL(file);
+    if (start.origin === next.origin) return false;
+    if (await this.#upstreamIsInternal(start)) return false;
+    const port = urlPort(next);
+    const literal = literalAddress(next.hostname);
+    if (literal !== undefined) return this.#policy.isInternal(literal, port);
+    // Bounded: a listing waits on it, and a name that does not answer soon is not refused.
+    let timer: NodeJS.Timeout | undefined;
+    const addresses = await Promise.race([
+      dns.lookup(next.hostname, { all: true }).catch(() => []),
+      new Promise<[]>((resolve) => {
+        timer = setTimeout(() => {
+          resolve([]);
+        }, NAMED_FILE_LOOKUP_MS);
+      }),
+    ]).finally(() => {
+      clearTimeout(timer);
+    });
+    const internal = addresses.filter((entry) => this.#policy.isInternal(entry.address, port));
+    return this.#proxied
+      ? internal.length > 0
+      : addresses.length > 0 && internal.length === addresses.length;
   }
 
   /**

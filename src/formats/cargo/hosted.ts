@@ -304,11 +304,26 @@ export class CargoHosted implements CargoSource {
     return crate.displayName;
   }
 
-  /** Removes owners (see CargoStore.removeOwners); returns the crate's name as published. */
-  async removeOwners(repo: Repository, name: string, logins: readonly string[]): Promise<string> {
+  /**
+   * Removes owners (see CargoStore.removeOwners: `publishers`, given the crate's name as
+   * published, are the owners one of whom must stay); returns the crate's name as published.
+   */
+  async removeOwners(
+    repo: Repository,
+    name: string,
+    logins: readonly string[],
+    publishers?: (
+      crate: string,
+      owners: readonly string[],
+    ) => Promise<Parameters<CargoStore['removeOwners']>[3]>,
+  ): Promise<string> {
     checkHosted(repo);
     const crate = await this.crate(repo, name);
-    await this.store.removeOwners(repo.name, crate.name, logins);
+    const guard =
+      publishers === undefined
+        ? undefined
+        : await publishers(crate.displayName, await this.store.owners(repo.name, crate.name));
+    await this.store.removeOwners(repo.name, crate.name, logins, guard);
     return crate.displayName;
   }
 

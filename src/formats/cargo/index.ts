@@ -10,6 +10,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
+import { accountPrincipal } from '../../auth/directory.ts';
 import { GroupReader } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { FormatContext, FormatModule, ProtocolPath } from '../format.ts';
@@ -143,6 +144,10 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
         group,
         userExists: async (login) =>
           (await context.identity.directory.account(login)) !== undefined,
+        userPrincipal: async (login) => {
+          const account = await context.identity.directory.account(login);
+          return account === undefined ? undefined : accountPrincipal(account, 'password');
+        },
         // A crate's index file in a proxy's cache: it has served the crate (no upstream request).
         servedIndex: async (member, name) =>
           (await context.proxy.lookup(member.name, indexKey(name))) !== undefined,

@@ -17,6 +17,7 @@ import {
   type AccessControl,
   type Action,
   type Principal,
+  type UserPrincipal,
 } from '../../auth/access.ts';
 import { compileGlob } from '../../auth/patterns.ts';
 import { isRegistryError, RegistryError } from '../../core/errors.ts';
@@ -44,6 +45,12 @@ export interface CargoServiceDeps {
   readonly group: CargoSource;
   /** True when `login` is a NORA user (owners must be users). */
   readonly userExists: (login: string) => Promise<boolean>;
+  /**
+   * The principal `login` signs in as with its password (its roles, its `[auth]
+   * read_only_users` mark), or undefined when it is no user: whether an owner may publish the
+   * crate (`cargo owner --add` and `--remove`, see there). Without it every user may.
+   */
+  readonly userPrincipal?: (login: string) => Promise<UserPrincipal | undefined>;
   /**
    * True when the proxy repository `proxy` has served crate `name` (lower-cased): its index file
    * is in the cache. For the takeover warning of a new crate's first publish (see `publish`).
@@ -400,8 +407,10 @@ export class CargoService {
   }
 
   /**
-   * `cargo owner --add`: every login must be a NORA user (400 naming each one that is not).
-   * Returns the crate's name as published.
+   * `cargo owner --add`: every login must be a NORA user (400 naming each one that is not), and
+   * with auth on not one `[auth] read_only_users` names (400: it could never publish, yank or
+   * change the owners, so it would be an owner in name only). Returns the crate's name as
+   * published.
    */
   async addOwners(
     repo: Repository,
@@ -416,11 +425,25 @@ export class CargoService {
       if (!(await this.#deps.userExists(login))) unknown.push(login);
     }
     if (unknown.length > 0) throw new RegistryError('BAD_REQUEST', notFoundLogins('user', unknown));
+    const userPrincipal = this.#deps.userPrincipal;
+    if (this.#deps.access.authEnabled && userPrincipal !== undefined) {
+      const readOnly: string[] = [];
+      for (const login of new Set(logins)) {
+        if ((await userPrincipal(login))?.readOnlyUser === true) readOnly.push(login);
+      }
+      if (readOnly.length > 0) {
+        const crate = (await this.#deps.hosted.crate(target, name)).displayName;
+        throw new RegistryError('BAD_REQUEST', readOnlyOwnerMessage(readOnly, crate));
+      }
+    }
     return this.#deps.hosted.addOwners(target, name, logins);
   }
 
   /**
-   * `cargo owner --remove`: the last owner cannot be removed, nor a login that is not one (400).
+   * `cargo owner --remove`: the last owner cannot be removed, nor a login that is not one (400);
+   * with auth on, neither can the owners whose removal would leave only owners who may not
+   * publish the crate (400 saying why each one left may not: `[auth] read_only_users`, no
+   * longer a user, no write there), as crates.io refuses to leave a crate without an owner.
    * Returns the crate's name as published.
    */
   async removeOwners(
@@ -431,7 +454,29 @@ export class CargoService {
   ): Promise<string> {
     const target = this.#writeTarget(repo, principal, 'write', name.toLowerCase());
     await this.#requireOwner(target, name, principal);
-    return this.#deps.hosted.removeOwners(target, name, logins);
+    const userPrincipal = this.#deps.userPrincipal;
+    if (!this.#deps.access.authEnabled || userPrincipal === undefined) {
+      return this.#deps.hosted.removeOwners(target, name, logins);
+    }
+    return this.#deps.hosted.removeOwners(target, name, logins, async (crate, owners) => {
+      const why = new Map<string, string>();
+      for (const owner of owners) {
+        const user = await userPrincipal(owner);
+        const reason =
+          user === undefined
+            ? 'is no longer a user'
+            : user.readOnlyUser === true
+              ? 'is a read-only user ([auth] read_only_users)'
+              : this.#deps.access.can(user, target, 'write', crate.toLowerCase())
+                ? undefined
+                : `may not write to ${target.name}`;
+        if (reason !== undefined) why.set(owner, reason);
+      }
+      return {
+        logins: new Set(owners.filter((owner) => !why.has(owner))),
+        refusal: (left) => lastPublisherMessage(logins, crate, left, why),
+      };
+    });
   }
 
   /**
@@ -579,5 +624,37 @@ export function ownerlessMessage(name: string): string {
     `crate \`${name}\` has no owner (it was published while authentication was off): only an ` +
     'admin may publish, yank or change its owners; an admin must add its owners first ' +
     `(\`cargo owner --add <user> ${name}\` with an admin token)`
+  );
+}
+
+/**
+ * The 400 for `cargo owner --add` of users `[auth] read_only_users` names (docs/cargo.md
+ * "Authentication").
+ */
+export function readOnlyOwnerMessage(logins: readonly string[], crate: string): string {
+  const named = logins.map((login) => `\`${login}\``).join(', ');
+  const are = logins.length === 1 ? 'is a read-only user' : 'are read-only users';
+  return (
+    `${named} ${are} ([auth] read_only_users) and could never publish, yank or change the ` +
+    `owners of crate \`${crate}\`: only users who may publish can be its owners`
+  );
+}
+
+/**
+ * The 400 for a `cargo owner --remove` of `logins` that would leave crate `crate` only with
+ * owners (`left`) who may not publish it, `why` each may not (docs/cargo.md "Authentication").
+ */
+export function lastPublisherMessage(
+  logins: readonly string[],
+  crate: string,
+  left: readonly string[],
+  why: ReadonlyMap<string, string>,
+): string {
+  const named = [...new Set(logins)].map((login) => `\`${login}\``).join(', ');
+  const reasons = left.map((owner) => `${owner} ${why.get(owner) ?? 'may not publish'}`);
+  return (
+    `cannot remove ${named} from the owners of crate \`${crate}\`: no owner left could ` +
+    `publish it (${reasons.join('; ')}); add an owner who may publish first ` +
+    `(\`cargo owner --add <user> ${crate}\`)`
   );
 }

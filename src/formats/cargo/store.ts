@@ -554,9 +554,22 @@ export class CargoStore {
   /**
    * Removes owners; refuses (BAD_REQUEST) to remove the last one, as crates.io does, so a crate
    * always has someone who may publish it, and a login that is not an owner (crates.io's
-   * "could not find owner with login `x`", every such login named). All or nothing.
+   * "could not find owner with login `x`", every such login named). With `publishers` (the
+   * owners who may publish the crate, as the caller judged them) it also refuses, with
+   * `refusal(owners left)`'s message, when none of the owners left is one of them: a crate
+   * owned only by read-only users could never get a new version. Checked inside the
+   * transaction, so two removals at once cannot each leave the other's writer as the last one.
+   * All or nothing.
    */
-  async removeOwners(repo: string, name: string, logins: readonly string[]): Promise<void> {
+  async removeOwners(
+    repo: string,
+    name: string,
+    logins: readonly string[],
+    publishers?: {
+      readonly logins: ReadonlySet<string>;
+      readonly refusal: (left: readonly string[]) => string;
+    },
+  ): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
       const current = await trx
         .selectFrom('cargo_owners')
@@ -576,15 +589,21 @@ export class CargoStore {
         .where('crate', '=', name)
         .where('login', 'in', [...logins])
         .execute();
-      const left = await trx
-        .selectFrom('cargo_owners')
-        .select('login')
-        .where('repo', '=', repo)
-        .where('crate', '=', name)
-        .limit(1)
-        .executeTakeFirst();
-      if (left === undefined) {
+      const left = (
+        await trx
+          .selectFrom('cargo_owners')
+          .select('login')
+          .where('repo', '=', repo)
+          .where('crate', '=', name)
+          .orderBy('added_at')
+          .orderBy('login')
+          .execute()
+      ).map((row) => row.login);
+      if (left.length === 0) {
         throw new RegistryError('BAD_REQUEST', 'cannot remove all owners of a crate');
+      }
+      if (publishers !== undefined && !left.some((login) => publishers.logins.has(login))) {
+        throw new RegistryError('BAD_REQUEST', publishers.refusal(left));
       }
     });
   }

@@ -17,6 +17,9 @@
  *   tar with a Chart.yaml; otherwise an upstream failure, nothing kept); so is a `.prov` file
  *   (unchecked).
  * - Credentials go only to the upstream's own origin, never to a chart URL on another host.
+ * - A chart URL the upstream client would refuse (an internal address named by an upstream at a
+ *   public address) is left out of the index, logged once, rather than listed and then a
+ *   failure when Helm downloads it.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -47,6 +50,10 @@ import type { ParsedIndex, UpstreamChart } from './upstream-index.ts';
 export const MAX_UPSTREAM_INDEX_BYTES = 256 * 1024 * 1024;
 /** Largest chart archive taken from an upstream, bytes. */
 export const MAX_PROXIED_CHART_BYTES = 1024 * 1024 * 1024;
+/** Refused chart URLs remembered as logged; past it the memory starts again. */
+const MAX_REFUSALS_LOGGED = 10_000;
+/** Refused chart URLs named in one warning; the rest are counted. */
+const REFUSALS_NAMED = 5;
 
 export interface HelmProxyDeps {
   readonly config: () => AppConfig;
@@ -74,6 +81,8 @@ export class HelmProxy implements HelmSource {
     string,
     { snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> }
   >();
+  /** `<repo>\n<chart URL>` of refused chart URLs already logged (#refusedUrls). */
+  readonly #refusalsLogged = new Set<string>();
 
   /**
    * Drops copies of other upstream URLs, once per `<repo>\n<url ids>`. Cached index copies
@@ -225,8 +234,10 @@ export class HelmProxy implements HelmSource {
     if (known?.snapshot.key === key) return answer(parts, known);
     const byFile = new Map<string, UpstreamChart>();
     const entries: UpstreamChart[] = [];
+    const refused = await this.#refusedUrls(repo, parts);
     for (const part of parts) {
       for (const chart of part.parsed.charts) {
+        if (refused.has(chart.url)) continue;
         const file = chartFilename(chart.name, chart.version);
         if (byFile.has(file)) continue;
         byFile.set(file, chart);
@@ -239,6 +250,51 @@ export class HelmProxy implements HelmSource {
     const snapshot = { key, validUntil: built.snapshot.validUntil, entries, modifiedAt };
     this.#snapshots.set(repo.name, { snapshot, byFile }); // kept without `stale`: answer() adds it
     return built;
+  }
+
+  /**
+   * The chart URLs of `parts` on another host than their upstream that the upstream client
+   * refuses to fetch (an internal address named by an upstream at a public address:
+   * UpstreamClient.refusesNamedFile), decided once per host. Listed, such a version would be
+   * the one Helm picks and then cannot download (trial 18 fmts F11), so the index leaves them
+   * out; each URL is logged once (one warning per index naming the ones not logged before).
+   */
+  async #refusedUrls(
+    repo: Repository,
+    parts: readonly { index: number; parsed: ParsedIndex }[],
+  ): Promise<Set<string>> {
+    const refused = new Set<string>();
+    const hosts = new Map<string, boolean>();
+    const fresh: string[] = [];
+    for (const part of parts) {
+      const upstream = repo.upstreams[part.index]?.url ?? '';
+      const own = new URL(upstream).origin;
+      for (const chart of part.parsed.charts) {
+        const origin = new URL(chart.url).origin;
+        if (origin === own) continue;
+        const hostKey = `${part.index} ${origin}`;
+        let refuses = hosts.get(hostKey);
+        if (refuses === undefined) {
+          refuses = await this.#deps.proxy.client.refusesNamedFile(upstream, chart.url);
+          hosts.set(hostKey, refuses);
+        }
+        if (!refuses) continue;
+        refused.add(chart.url);
+        const logged = `${repo.name}\n${chart.url}`;
+        if (this.#refusalsLogged.has(logged)) continue;
+        if (this.#refusalsLogged.size >= MAX_REFUSALS_LOGGED) this.#refusalsLogged.clear();
+        this.#refusalsLogged.add(logged);
+        fresh.push(`${chart.name} ${chart.version}: ${chart.url}`);
+      }
+    }
+    if (fresh.length > 0) {
+      this.#deps.log?.warn(
+        { repository: repo.name, refused: fresh.length, urls: fresh.slice(0, REFUSALS_NAMED) },
+        'upstream index.yaml entries left out: their chart URL is at an internal address, which ' +
+          'NORA does not fetch from for an upstream at a public address (docs/helm.md, "Proxy")',
+      );
+    }
+    return refused;
   }
 
   /**
