@@ -448,7 +448,7 @@ export async function shadowedProxies(
 }
 
 /**
- * One line per group for `shadowedProxies`' answer: `crate \`up-other\` was served from
+ * One line per group for `shadowedProxies`' answer: `crate \`up-other\` is served by
  * cargo-proxy through group cargo; from now on that group serves only cargo-hosted's versions of
  * it (protect_hosted_names)`. `label` spells a name for the format (`crate \`x\``, a module path).
  * Names only the client's names and repository names (never an upstream host).
@@ -465,9 +465,9 @@ export function shadowedText(
     const proxies = [...new Set(list.map((s) => s.proxy))].join(', ');
     const served = [...new Set(list.map((s) => s.served))];
     if (served.length === 1 && served[0] === name) {
-      return `${label(name)} was served from ${proxies} through group ${group}; from now on that group serves only ${hosted}'s versions of it and no longer asks ${proxies} (protect_hosted_names)`;
+      return `${label(name)} is served by ${proxies} through group ${group}; from now on that group serves only ${hosted}'s versions of it and no longer asks ${proxies} (protect_hosted_names)`;
     }
-    return `${served.map(label).join(', ')} (in the tree of ${label(name)}) ${served.length === 1 ? 'was' : 'were'} served from ${proxies} through group ${group}; from now on that group no longer asks ${proxies} for ${served.length === 1 ? 'it' : 'them'}, only ${hosted} (protect_hosted_names)`;
+    return `${served.map(label).join(', ')} (in the tree of ${label(name)}) ${served.length === 1 ? 'is' : 'are'} served by ${proxies} through group ${group}; from now on that group no longer asks ${proxies} for ${served.length === 1 ? 'it' : 'them'}, only ${hosted} (protect_hosted_names)`;
   });
 }
 

@@ -97,6 +97,8 @@ export async function goModuleZip(
 export async function startGoProxyServer(
   modules: Readonly<Record<string, string | readonly string[]>>,
   metadataTtl = 60,
+  /** `[go] private` patterns (GOPRIVATE syntax): paths never asked upstream. */
+  privatePaths: readonly string[] = [],
 ): Promise<{
   upstream: GoUpstream;
   server: TestServer;
@@ -105,7 +107,14 @@ export async function startGoProxyServer(
 }> {
   const upstream = await startGoUpstream(modules);
   const server = await startTestServer({
-    config: { go: { sumdb: [], negative_cache_ttl: 0, metadata_ttl: metadataTtl } },
+    config: {
+      go: {
+        sumdb: [],
+        negative_cache_ttl: 0,
+        metadata_ttl: metadataTtl,
+        ...(privatePaths.length > 0 ? { private: privatePaths } : {}),
+      },
+    },
     env: { NORA_GO_PROXY: upstream.url },
   });
   return {

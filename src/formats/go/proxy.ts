@@ -240,14 +240,15 @@ export class GoProxy implements GoSource {
    *
    * `{ served: path }` for the longest such path that has a list (an empty one too: the path
    * exists, with pseudo-versions only); `{ unknown: true }` when none has one and some could not
-   * be asked (a failure, a timeout, an open circuit breaker: the air-gapped default); `{}` when
-   * every upstream answered 404/410, for a private path (nothing is asked: its prefixes are
-   * less than the path the configuration keeps private) and for a proxy without upstreams.
+   * be asked (a failure, a timeout, an open circuit breaker: the air-gapped default);
+   * `{ absent: true }` when every upstream answered 404/410; `{}` for a path this proxy never
+   * asks about: a private one (its prefixes are less than the path the configuration keeps
+   * private) or a proxy without upstreams.
    */
   async upstreamHas(
     repo: Repository,
     module: string,
-  ): Promise<{ readonly served?: string; readonly unknown?: true }> {
+  ): Promise<{ readonly served?: string; readonly unknown?: true; readonly absent?: true }> {
     if (!this.#serves(repo, module)) return {};
     const line = [module];
     for (let cut = module.lastIndexOf('/'); cut > 0; cut = module.lastIndexOf('/', cut - 1)) {
@@ -264,7 +265,7 @@ export class GoProxy implements GoSource {
     );
     const served = line.find((_, i) => answers[i] === 'served');
     if (served !== undefined) return { served };
-    return answers.includes('unknown') ? { unknown: true } : {};
+    return answers.includes('unknown') ? { unknown: true } : { absent: true };
   }
 
   async list(repo: Repository, module: string): Promise<VersionList | undefined> {

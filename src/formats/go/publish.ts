@@ -68,12 +68,13 @@ export interface GoPublisherDeps {
   /**
    * The path — `module` or a prefix of it — the upstream of the proxy repository `proxy` has
    * now (GoProxy.upstreamHas): `served`, that path; `unknown` when none has it and the upstream
-   * could not be asked about some.
+   * could not be asked about some; `absent` when it has none of them; none of the three for a
+   * path the proxy never asks about (`[go] private`, no upstream).
    */
   readonly upstreamHas?: (
     proxy: Repository,
     module: string,
-  ) => Promise<{ readonly served?: string; readonly unknown?: true }>;
+  ) => Promise<{ readonly served?: string; readonly unknown?: true; readonly absent?: true }>;
 }
 
 export interface GoPublishAnswer extends PublishResult {
@@ -196,7 +197,7 @@ export class GoPublisher {
     const groups = [...new Set(clashes.map((c) => c.group))].join(', ');
     throw new RegistryError(
       'CONFLICT',
-      `refusing to publish ${module}@${version}: that version was already served from ${proxies} (through group ${groups}; its upstream has it). ` +
+      `refusing to publish ${module}@${version}: that version is served by ${proxies} (through group ${groups}: cached there, or its upstream lists it). ` +
         `Publishing other bytes under the same version would fail every build that has it in go.sum (checksum mismatch) and silently change its code for builds that do not check it (GOPRIVATE, GONOSUMDB or GOSUMDB=off, with no go.sum line yet); --shadow does not allow it. ` +
         `Publish a version ${proxies} has not served (a later one), or publish under another module path.`,
     );
@@ -204,8 +205,10 @@ export class GoPublisher {
 
   /**
    * The takeover lines of a first publish of `module` in `target` (see the module comment):
-   * `taken`, what it takes over (a 409 without --shadow); `notAsked`, a line naming the proxies
-   * whose upstream could not be asked (a warning only). Both empty for a path `target` holds.
+   * `taken`, what it takes over (a 409 without --shadow); `notAsked`, warnings only: a line
+   * naming the proxies whose upstream could not be asked, and one naming the proxies the guard
+   * now keeps out of the paths under `module` (which no upstream can be asked about). Both empty
+   * for a path `target` holds.
    */
   async #takeover(
     target: Repository,
@@ -217,6 +220,9 @@ export class GoPublisher {
     }
     const upstreamHas = this.#deps.upstreamHas;
     const unreachable = new Set<string>();
+    // Proxies that would be asked for paths under `module` (not private to them): the guard
+    // keeps them out of that whole tree from now on, which no upstream can be asked about.
+    const askable = new Set<string>();
     const repositories = this.#deps.repositories;
     const shadowed = await shadowedProxies(
       repositories.byFormat('go'),
@@ -230,18 +236,28 @@ export class GoPublisher {
         // (Paths under it are known from the cache alone: a GOPROXY has no listing.)
         const answer = await upstreamHas(proxy, module);
         if (answer.unknown === true) unreachable.add(proxy.name);
+        if (answer.absent === true || answer.unknown === true) askable.add(proxy.name);
         return answer.served;
       },
     );
     const notAsked = [...unreachable].filter((proxy) => !shadowed.some((s) => s.proxy === proxy));
+    const hidden = [...askable].filter((proxy) => !shadowed.some((s) => s.proxy === proxy));
     return {
       taken: shadowedText((name) => name, module, target.name, shadowed),
-      notAsked:
-        notAsked.length === 0
+      notAsked: [
+        ...(notAsked.length === 0
           ? []
           : [
               `could not ask ${notAsked.join(', ')} whether its upstream has ${module} (unreachable or too slow, nothing cached): if it does, groups guarding hosted names now serve only ${target.name}'s versions of it (protect_hosted_names)`,
-            ],
+            ]),
+        // Trial 19 fmts F1: a short path (`golang.org`) hid every public module under it,
+        // silently. No GOPROXY can list what lies under a path, so say what the guard now does.
+        ...(hidden.length === 0
+          ? []
+          : [
+              `groups guarding hosted names now answer every module path under ${module} (${module}/…) from ${target.name} only, never from ${hidden.join(', ')} (protect_hosted_names): upstream modules under it that NORA has not fetched yet no longer resolve through them; if that tree is yours alone, list it in [go] private (NORA_GO_PRIVATE), else an admin undoes this with nora go delete --all ${module}`,
+            ]),
+      ],
     };
   }
 

@@ -90,7 +90,7 @@ describe('cargo publish of a crate the group proxy has served', { skip: missing 
     assert.notEqual(published.code, 0, output(published));
     assert.match(
       published.stderr,
-      /status 409 Conflict\): refusing to publish crate `up-other`: it is a new crate in cargo-hosted, and crate `up-other` was served from cargo-proxy through group cargo;[\s\S]*\[cargo\] shadow_names[\s\S]*NORA_CARGO_SHADOW_NAMES/,
+      /status 409 Conflict\): refusing to publish crate `up-other`: it is a new crate in cargo-hosted, and crate `up-other` is served by cargo-proxy through group cargo;[\s\S]*\[cargo\] shadow_names[\s\S]*NORA_CARGO_SHADOW_NAMES/,
     );
     // Still the upstream's crate through the group.
     const after = await (await fetch(`${server.url}/cargo/index/${indexPath('up-other')}`)).text();
@@ -107,7 +107,7 @@ describe('cargo publish of a crate the group proxy has served', { skip: missing 
     assert.match(published.stderr, /Uploaded up-allowed v9\.0\.0/);
     assert.match(
       published.stderr,
-      /warning: crate `up-allowed` was served from cargo-proxy through group cargo; from now on that group serves only cargo-hosted's versions of it and no longer asks cargo-proxy \(protect_hosted_names\)/,
+      /warning: crate `up-allowed` is served by cargo-proxy through group cargo; from now on that group serves only cargo-hosted's versions of it and no longer asks cargo-proxy \(protect_hosted_names\)/,
     );
 
     const fresh = path.join(work.path, 'fresh');

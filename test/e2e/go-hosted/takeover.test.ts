@@ -80,7 +80,7 @@ describe('nora go publish of a module path the group proxy serves', { skip: miss
       refused.stderr,
       /nora go publish: 409 Conflict: refusing to publish upstream\.example\.org\/lib@v1\.5\.0/,
     );
-    assert.match(refused.stderr, /served from go-proxy through group go/);
+    assert.match(refused.stderr, /served by go-proxy through group go/);
     assert.match(refused.stderr, /run nora go publish --shadow/);
     assert.doesNotMatch(refused.stderr, new RegExp(b.host.replace(/\./g, '\\.')));
 
@@ -91,7 +91,7 @@ describe('nora go publish of a module path the group proxy serves', { skip: miss
     assert.doesNotMatch(taken.stdout, /warning/);
     assert.match(
       taken.stderr,
-      /^warning: upstream\.example\.org\/lib was served from go-proxy through group go; from now on that group serves only go-hosted's versions of it/m,
+      /^warning: upstream\.example\.org\/lib is served by go-proxy through group go; from now on that group serves only go-hosted's versions of it/m,
     );
 
     // The consumer pinned to v1.0.0 (a fresh module cache, as a CI runner has): the 404 explains.

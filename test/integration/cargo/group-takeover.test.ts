@@ -70,7 +70,7 @@ describe('cargo group: publishing a crate its proxy has served', () => {
     const detail = await refusedPublish('up-refused', '9.0.0');
     assert.equal(
       detail,
-      "refusing to publish crate `up-refused`: it is a new crate in cargo-hosted, and crate `up-refused` was served from cargo-proxy through group cargo; from now on that group serves only cargo-hosted's versions of it and no longer asks cargo-proxy (protect_hosted_names). " +
+      "refusing to publish crate `up-refused`: it is a new crate in cargo-hosted, and crate `up-refused` is served by cargo-proxy through group cargo; from now on that group serves only cargo-hosted's versions of it and no longer asks cargo-proxy (protect_hosted_names). " +
         'Builds through that group that use the proxied crate would then fail until an admin deletes the hosted crate (a yank keeps the name hosted). ' +
         `To take the name over on purpose, an operator adds it to [cargo] shadow_names in NORA's configuration (NORA_CARGO_SHADOW_NAMES; e.g. shadow_names = ["up-refused"] or a glob such as "corp-*"); to keep the proxied crate, publish under another name (docs/cargo.md, "Group").`,
     );
@@ -93,7 +93,7 @@ describe('cargo group: publishing a crate its proxy has served', () => {
     // (trial14 F3).
     assert.match(
       await refusedPublish('up-under', '3.0.0'),
-      /^refusing to publish crate `up-under`: .*, and crate `up_under` was served from cargo-proxy/,
+      /^refusing to publish crate `up-under`: .*, and crate `up_under` is served by cargo-proxy/,
     );
   });
 
@@ -106,7 +106,7 @@ describe('cargo group: publishing a crate its proxy has served', () => {
     assert.equal(download.status, 200, download.text);
 
     assert.deepEqual(await publish('up-other', '9.0.0'), [
-      "crate `up-other` was served from cargo-proxy through group cargo; from now on that group serves only cargo-hosted's versions of it and no longer asks cargo-proxy (protect_hosted_names)",
+      "crate `up-other` is served by cargo-proxy through group cargo; from now on that group serves only cargo-hosted's versions of it and no longer asks cargo-proxy (protect_hosted_names)",
     ]);
 
     // The takeover (intended): the group's index lists the hosted version only.
@@ -134,7 +134,7 @@ describe('cargo group: publishing a crate its proxy has served', () => {
     assert.equal((await call('GET', `/cargo/index/${indexPath('allowed_under')}`)).status, 200);
     const warnings = await publish('allowed-under', '3.0.0');
     assert.equal(warnings.length, 1, warnings.join('\n'));
-    assert.match(warnings[0] ?? '', /was served from cargo-proxy through group cargo/);
+    assert.match(warnings[0] ?? '', /is served by cargo-proxy through group cargo/);
   });
 
   test('a crate no proxy has served: no warning', async () => {

@@ -37,7 +37,7 @@ describe('go: publishing a version the group proxy has served', () => {
     return { status: res.status, body: (await res.text()).trim() };
   };
   const clash = (version: string) =>
-    `refusing to publish ${MODULE}@${version}: that version was already served from go-proxy (through group go; its upstream has it). ` +
+    `refusing to publish ${MODULE}@${version}: that version is served by go-proxy (through group go: cached there, or its upstream lists it). ` +
     `Publishing other bytes under the same version would fail every build that has it in go.sum (checksum mismatch) and silently change its code for builds that do not check it (GOPRIVATE, GONOSUMDB or GOSUMDB=off, with no go.sum line yet); --shadow does not allow it. ` +
     `Publish a version go-proxy has not served (a later one), or publish under another module path.`;
 
@@ -72,6 +72,6 @@ describe('go: publishing a version the group proxy has served', () => {
     const taken = await put('v1.0.2', '?shadow=1');
     assert.equal(taken.status, 201, taken.body);
     assert.match(taken.body, /^published example\.org\/pub@v1\.0\.2 /);
-    assert.match(taken.body, /\nwarning: example\.org\/pub was served from go-proxy/);
+    assert.match(taken.body, /\nwarning: example\.org\/pub is served by go-proxy/);
   });
 });

@@ -28,10 +28,14 @@ describe('go: first publish of a module path the upstream has but NORA never fet
   let close: () => Promise<void>;
 
   before(async () => {
-    ({ upstream, go, close } = await startGoProxyServer({
-      'github.com/kr/text': ['v0.1.0', 'v0.2.0'],
-      'example.org/lib': ['v1.0.0'],
-    }));
+    ({ upstream, go, close } = await startGoProxyServer(
+      {
+        'github.com/kr/text': ['v0.1.0', 'v0.2.0'],
+        'example.org/lib': ['v1.0.0'],
+      },
+      60,
+      ['private.example.com'],
+    ));
   });
 
   after(() => close());
@@ -42,7 +46,7 @@ describe('go: first publish of a module path the upstream has but NORA never fet
       assert.equal(clash.status, 409, clash.body);
       assert.match(
         clash.body,
-        /^refusing to publish github\.com\/kr\/text@v0\.2\.0: that version was already served from go-proxy/,
+        /^refusing to publish github\.com\/kr\/text@v0\.2\.0: that version is served by go-proxy/,
       );
       assert.match(clash.body, /--shadow does not allow it/);
     }
@@ -56,7 +60,7 @@ describe('go: first publish of a module path the upstream has but NORA never fet
     assert.equal(taken.status, 409, taken.body);
     assert.match(
       taken.body,
-      /^refusing to publish github\.com\/kr\/text@v0\.3\.0: it is a new module path in go-hosted, and github\.com\/kr\/text was served from go-proxy through group go/,
+      /^refusing to publish github\.com\/kr\/text@v0\.3\.0: it is a new module path in go-hosted, and github\.com\/kr\/text is served by go-proxy through group go/,
     );
     assert.doesNotMatch(taken.body, /127\.0\.0\.1/);
     // Nothing published: the group still answers the upstream's list.
@@ -67,14 +71,23 @@ describe('go: first publish of a module path the upstream has but NORA never fet
     assert.equal(shadowed.status, 201, shadowed.body);
     assert.match(
       shadowed.body,
-      /\nwarning: github\.com\/kr\/text was served from go-proxy through group go/,
+      /\nwarning: github\.com\/kr\/text is served by go-proxy through group go/,
     );
   });
 
-  test('a path the upstream does not have: published, no warning', async () => {
+  test('a path the upstream does not have: published, saying which tree the guard keeps', async () => {
     const fresh = await put(go, 'corp.example.com/svc', 'v0.1.0');
     assert.equal(fresh.status, 201, fresh.body);
-    assert.doesNotMatch(fresh.body, /warning/);
+    const warnings = fresh.body.split('\n').slice(1);
+    assert.equal(warnings.length, 1, fresh.body);
+    assert.match(
+      warnings[0] ?? '',
+      /^warning: groups guarding hosted names now answer every module path under corp\.example\.com\/svc \(corp\.example\.com\/svc\/…\) from go-hosted only, never from go-proxy/,
+    );
+    // Private paths are never asked upstream: nothing to say about them.
+    const kept = await put(go, 'private.example.com/svc', 'v0.1.0');
+    assert.equal(kept.status, 201, kept.body);
+    assert.doesNotMatch(kept.body, /warning/);
     assert.ok(upstream.requests.includes('/corp.example.com/svc/@v/list'));
   });
 
@@ -86,7 +99,7 @@ describe('go: first publish of a module path the upstream has but NORA never fet
     assert.equal(taken.status, 409, taken.body);
     assert.match(
       taken.body,
-      /^refusing to publish example\.org\/lib\/v2@v2\.0\.0: it is a new module path in go-hosted, and example\.org\/lib \(in the tree of example\.org\/lib\/v2\) was served from go-proxy through group go/,
+      /^refusing to publish example\.org\/lib\/v2@v2\.0\.0: it is a new module path in go-hosted, and example\.org\/lib \(in the tree of example\.org\/lib\/v2\) is served by go-proxy through group go/,
     );
     // Every prefix was asked, the host alone included.
     for (const path of ['example.org/lib/v2', 'example.org/lib', 'example.org']) {
@@ -96,7 +109,7 @@ describe('go: first publish of a module path the upstream has but NORA never fet
     assert.equal(shadowed.status, 201, shadowed.body);
     assert.match(
       shadowed.body,
-      /\nwarning: example\.org\/lib \(in the tree of example\.org\/lib\/v2\) was served from go-proxy/,
+      /\nwarning: example\.org\/lib \(in the tree of example\.org\/lib\/v2\) is served by go-proxy/,
     );
   });
 });
@@ -131,7 +144,7 @@ describe('go: first publish when the upstream cannot be asked', () => {
       assert.match(
         done.body,
         new RegExp(
-          `\\nwarning: could not ask go-proxy whether its upstream has ${module.replaceAll('.', '\\.')} \\(unreachable or too slow, nothing cached\\): if it does, groups guarding hosted names now serve only go-hosted's versions of it \\(protect_hosted_names\\)$`,
+          `\\nwarning: could not ask go-proxy whether its upstream has ${module.replaceAll('.', '\\.')} \\(unreachable or too slow, nothing cached\\): if it does, groups guarding hosted names now serve only go-hosted's versions of it \\(protect_hosted_names\\)\\nwarning: groups guarding hosted names now answer every module path under ${module.replaceAll('.', '\\.')} `,
         ),
       );
     }

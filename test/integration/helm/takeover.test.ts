@@ -62,7 +62,7 @@ describe('Helm: uploading a chart name a group proxy serves is a takeover (409 u
       assert.equal(
         body.error,
         'refusing to upload chart nginx, new in helm-hosted: group helm would stop serving its upstream versions ([helm] shadow_names allows it). ' +
-          "chart nginx was served from helm-proxy through group helm; from now on that group serves only helm-hosted's versions of it and no longer asks helm-proxy (protect_hosted_names). " +
+          "chart nginx is served by helm-proxy through group helm; from now on that group serves only helm-hosted's versions of it and no longer asks helm-proxy (protect_hosted_names). " +
           'Installs through that group that use a proxied version would then fail, and for good: the name stays reserved to helm-hosted even after its hosted versions are deleted (a name once published never goes back to an upstream, so deleting an internal chart cannot hand it out). ' +
           `To take the name over on purpose, an operator adds it to [helm] shadow_names in NORA's configuration (NORA_HELM_SHADOW_NAMES; e.g. shadow_names = ["nginx"] or a glob such as "corp-*"); to keep the proxied chart, upload under another name (docs/helm.md, "Group").`,
       );
@@ -89,7 +89,7 @@ describe('Helm: uploading a chart name a group proxy serves is a takeover (409 u
     const body = (await r.json()) as { saved: boolean; warnings?: string[] };
     assert.equal(body.saved, true);
     assert.deepEqual(body.warnings, [
-      "chart allowed-web was served from helm-proxy through group helm; from now on that group serves only helm-hosted's versions of it and no longer asks helm-proxy (protect_hosted_names)",
+      "chart allowed-web is served by helm-proxy through group helm; from now on that group serves only helm-hosted's versions of it and no longer asks helm-proxy (protect_hosted_names)",
     ]);
     assert.deepEqual(
       (await entries('/helm'))['allowed-web']?.map((e) => e.version),

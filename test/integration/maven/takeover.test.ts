@@ -81,7 +81,7 @@ describe('maven: a first deploy that would hide a proxied artifact', () => {
     assert.equal(
       text,
       'refusing to deploy commons-io:commons-io, new in maven-hosted: group maven would stop serving its upstream versions ([maven] shadow_names allows it). ' +
-        "artifact commons-io:commons-io was served from maven-proxy through group maven; from now on that group serves only maven-hosted's versions of it and no longer asks maven-proxy (protect_hosted_names). " +
+        "artifact commons-io:commons-io is served by maven-proxy through group maven; from now on that group serves only maven-hosted's versions of it and no longer asks maven-proxy (protect_hosted_names). " +
         'Builds through that group that use a proxied version would then fail, until the hosted artifact is deleted. ' +
         `To take it over on purpose, an operator adds it to [maven] shadow_names in NORA's configuration (NORA_MAVEN_SHADOW_NAMES; e.g. shadow_names = ["commons-io:commons-io"] or a glob such as "com.corp.*:*"); to keep the proxied artifact, deploy under your own groupId (docs/maven.md, "Group").\n`,
     );
@@ -129,7 +129,7 @@ describe('maven: a first deploy that would hide a proxied artifact', () => {
     assert.equal(taken.status, 201);
     assert.equal(
       await taken.text(),
-      "stored org/allowed/lib/3.0/lib-3.0.pom; warning: artifact org.allowed:lib was served from maven-proxy through group maven; from now on that group serves only maven-hosted's versions of it and no longer asks maven-proxy (protect_hosted_names)\n",
+      "stored org/allowed/lib/3.0/lib-3.0.pom; warning: artifact org.allowed:lib is served by maven-proxy through group maven; from now on that group serves only maven-hosted's versions of it and no longer asks maven-proxy (protect_hosted_names)\n",
     );
     // Only the first file of the artifact is checked.
     const jar = await put('/maven2/org/allowed/lib/3.0/lib-3.0.jar', 'PK corp jar');

@@ -217,7 +217,7 @@ test('shadowedProxies and shadowedText: which proxies of which guarding groups s
   assert.deepEqual(
     shadowedText((n) => `crate \`${n}\``, 'up-other', 'cargo-hosted', shadowed),
     [
-      "crate `up-other` was served from cargo-proxy through group cargo; from now on that group serves only cargo-hosted's versions of it and no longer asks cargo-proxy (protect_hosted_names)",
+      "crate `up-other` is served by cargo-proxy through group cargo; from now on that group serves only cargo-hosted's versions of it and no longer asks cargo-proxy (protect_hosted_names)",
     ],
   );
   assert.deepEqual(
@@ -229,7 +229,7 @@ test('shadowedProxies and shadowedText: which proxies of which guarding groups s
       { group: 'go', proxy: 'go-proxy', served: 'a.example/x' },
     ]),
     [
-      'a.example/x (in the tree of a.example/x/y) was served from go-proxy through group go; from now on that group no longer asks go-proxy for it, only go-hosted (protect_hosted_names)',
+      'a.example/x (in the tree of a.example/x/y) is served by go-proxy through group go; from now on that group no longer asks go-proxy for it, only go-hosted (protect_hosted_names)',
     ],
   );
 });
