@@ -166,15 +166,7 @@ export function checkConfig(
   formats: readonly FormatModule[] = FORMATS,
   listedUsers: ListedUserCheck = 'file-only',
 ): string[] {
-  let registry: RepositoryRegistry;
-  try {
-    registry = RepositoryRegistry.build(defaultRepositories(formats, config), config.repositories);
-  } catch (err) {
-    if (err instanceof RepositoryConfigError) {
-      throw new ConfigError(`invalid configuration:\n  repositories: ${err.message}`);
-    }
-    throw err;
-  }
+  const registry = checkedRegistry(config, formats);
   // Read once for both checks (its existence, and the names the lists give).
   const htpasswd = config.auth.enabled ? readHtpasswdNames(config.auth.htpasswd_file) : undefined;
   return [
@@ -193,6 +185,21 @@ export function checkConfig(
     ...readOnlyUserGrants(config.auth),
     ...proxiesShutOut(config, registry),
   ];
+}
+
+/**
+ * The repository set of `config` (default repositories of every format plus the named ones).
+ * Throws ConfigError when it is invalid.
+ */
+function checkedRegistry(config: AppConfig, formats: readonly FormatModule[]): RepositoryRegistry {
+  try {
+    return RepositoryRegistry.build(defaultRepositories(formats, config), config.repositories);
+  } catch (err) {
+    if (err instanceof RepositoryConfigError) {
+      throw new ConfigError(`invalid configuration:\n  repositories: ${err.message}`);
+    }
+    throw err;
+  }
 }
 
 /**
@@ -545,7 +552,14 @@ async function wipeRequestSpools(spoolDir: string): Promise<void> {
 export async function buildApp(initial: AppConfig, options: BuildOptions = {}): Promise<NoraApp> {
   let config = initial;
   const formats = options.formats ?? FORMATS;
-  checkConfig(config, formats);
+  // What checkConfig refuses (its warnings were the loader's to give): nothing is opened for a
+  // configuration that fails. Not the htpasswd file, which identity reads below.
+  checkRuleNames(
+    config,
+    checkedRegistry(config, formats)
+      .all()
+      .map((repo) => repo.name),
+  );
   const closeTasks: (() => Promise<void> | void)[] = [];
 
   await refuseMissingStorage(config);
