@@ -3,7 +3,7 @@
  * It never listens (server.ts does), so tests drive it in-process with `app.inject()` or on an
  * ephemeral port.
  */
-import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -115,6 +115,12 @@ export interface NoraApp {
    * until the process restarts. Throws, applying nothing, when the repositories are invalid.
    */
   reload(next: AppConfig): string[];
+  /**
+   * Warnings for names in the running `[auth]` lists that are no user (listedNonUsers), judged by
+   * the htpasswd file as the server read it and by the metadata store: what start-up and SIGHUP
+   * log (a check run with `later`). Waits for the latest read of the file (a reload's).
+   */
+  listedUserWarnings(): Promise<string[]>;
   /** The `[gc]` scheduler (runNow: one pass with the configured settings). */
   readonly gc: GcScheduler;
   /** Every route Fastify registered (method, URL pattern), for checks over all routes. */
@@ -136,9 +142,10 @@ const WEBDAV_METHODS = ['MKCOL', 'PROPFIND'] as const;
 export async function loadCheckedConfig(
   options: LoadOptions,
   formats: readonly FormatModule[] = FORMATS,
+  listedUsers: ListedUserCheck = 'file-only',
 ): Promise<LoadedConfig> {
   const loaded = await loadConfig(options);
-  const warnings = checkConfig(loaded.config, formats);
+  const warnings = checkConfig(loaded.config, formats, listedUsers);
   return warnings.length === 0
     ? loaded
     : { ...loaded, warnings: [...loaded.warnings, ...warnings] };
@@ -157,30 +164,42 @@ export async function loadCheckedConfig(
 export function checkConfig(
   config: AppConfig,
   formats: readonly FormatModule[] = FORMATS,
+  listedUsers: ListedUserCheck = 'file-only',
 ): string[] {
-  let registry: RepositoryRegistry;
-  try {
-    registry = RepositoryRegistry.build(defaultRepositories(formats, config), config.repositories);
-  } catch (err) {
-    if (err instanceof RepositoryConfigError) {
-      throw new ConfigError(`invalid configuration:\n  repositories: ${err.message}`);
-    }
-    throw err;
-  }
+  const registry = checkedRegistry(config, formats);
+  // Read once for both checks (its existence, and the names the lists give).
+  const htpasswd = config.auth.enabled ? readHtpasswdNames(config.auth.htpasswd_file) : undefined;
   return [
     ...checkRuleNames(
       config,
       registry.all().map((repo) => repo.name),
     ),
-    ...checkHtpasswdFile(config),
+    ...checkHtpasswdFile(config, htpasswd),
     ...unusedWithAuthOff(config),
-    ...listedNonUsers(config),
+    ...(listedUsers === 'file-only' && htpasswd !== undefined && 'users' in htpasswd
+      ? listedNonUsers(config, htpasswd.users, undefined)
+      : []),
     ...ruleWarnings(config.auth.rules),
     ...shadowedByRules(config.auth.rules),
     ...ownershipLockouts(config.auth.rules),
     ...readOnlyUserGrants(config.auth),
     ...proxiesShutOut(config, registry),
   ];
+}
+
+/**
+ * The repository set of `config` (default repositories of every format plus the named ones).
+ * Throws ConfigError when it is invalid.
+ */
+function checkedRegistry(config: AppConfig, formats: readonly FormatModule[]): RepositoryRegistry {
+  try {
+    return RepositoryRegistry.build(defaultRepositories(formats, config), config.repositories);
+  } catch (err) {
+    if (err instanceof RepositoryConfigError) {
+      throw new ConfigError(`invalid configuration:\n  repositories: ${err.message}`);
+    }
+    throw err;
+  }
 }
 
 /**
@@ -207,21 +226,10 @@ function unusedWithAuthOff(config: AppConfig): string[] {
  * once: the server would start and answer every password login 401. Not with auth off, where
  * nobody needs the file.
  */
-function checkHtpasswdFile(config: AppConfig): string[] {
-  if (!config.auth.enabled) return [];
+function checkHtpasswdFile(config: AppConfig, read: HtpasswdNames | undefined): string[] {
+  if (read === undefined || 'users' in read) return [];
   const file = path.resolve(config.auth.htpasswd_file);
-  let problem: string;
-  try {
-    if (statSync(file).isFile()) {
-      accessSync(file, fsConstants.R_OK);
-      return [];
-    }
-    problem = 'is not a file';
-  } catch (err) {
-    const code = errnoCode(err);
-    problem = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(err)})`;
-  }
-  const where = `[auth] htpasswd_file (NORA_AUTH_HTPASSWD_FILE): "${file}" ${problem}`;
+  const where = `[auth] htpasswd_file (NORA_AUTH_HTPASSWD_FILE): "${file}" ${read.problem}`;
   return [
     config.auth.allow_registration
       ? `${where}: users come only from the metadata store (npm adduser) until it exists`
@@ -229,41 +237,89 @@ function checkHtpasswdFile(config: AppConfig): string[] {
   ];
 }
 
-/**
- * A name in `[auth] read_only_users`, `admin_users`, a rule's `users` or an `[auth.groups]` member
- * list that is no user of the htpasswd file: a
- * typo (`carl` for `carol`, `Carol`: names are compared exactly) leaves the intended user writing,
- * or without its admin rights, and nothing said so (trial 17 F6). Warned, not refused: users
- * registered through npm adduser live in the metadata store, which a config check does not open.
- * Only with auth on and a readable file (checkHtpasswdFile speaks of a missing one).
- */
-function listedNonUsers(config: AppConfig): string[] {
-  if (!config.auth.enabled) return [];
-  let users: string[];
+/** The user names of an htpasswd file, or why it cannot be read (`does not exist`, …). */
+type HtpasswdNames = { readonly users: readonly string[] } | { readonly problem: string };
+
+/** Reads the htpasswd file once for a configuration check (checkHtpasswdFile, listedNonUsers). */
+function readHtpasswdNames(htpasswdFile: string): HtpasswdNames {
+  const file = path.resolve(htpasswdFile);
   try {
-    users = [
-      ...parseHtpasswd(readFileSync(path.resolve(config.auth.htpasswd_file), 'utf8')).users.keys(),
-    ];
-  } catch {
-    return [];
+    if (!statSync(file).isFile()) return { problem: 'is not a file' };
+    return { users: [...parseHtpasswd(readFileSync(file, 'utf8')).users.keys()] };
+  } catch (err) {
+    const code = errnoCode(err);
+    return {
+      problem: code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(err)})`,
+    };
   }
-  const warnings: string[] = [];
-  // Where a user name is written: [auth] lists, a rule's `users` and `[auth.groups]` members (a
-  // typo there makes the rule own the path for nobody, taking it from everyone: trial 18 F9).
-  const lists: (readonly [where: string, names: readonly string[]])[] = [
-    ['[auth] read_only_users (NORA_AUTH_READ_ONLY_USERS)', config.auth.read_only_users],
-    ['[auth] admin_users (NORA_AUTH_ADMIN_USERS)', config.auth.admin_users],
-    ...config.auth.rules.map((rule, i) => [`auth.rules[${i}].users`, rule.users] as const),
-    ...Object.entries(config.auth.groups).map(
+}
+
+/**
+ * How a check treats names in `[auth]` lists that are no user of the htpasswd file:
+ * `file-only`, warned as unknown to the file, the metadata store not being open (`nora config
+ * check`, the offline commands); `later`, left to the running server, which looks in its store
+ * too (NoraApp.listedUserWarnings: start-up and SIGHUP).
+ */
+export type ListedUserCheck = 'file-only' | 'later';
+
+/**
+ * Where a user name is written in `[auth]`: its lists, each rule's `users` and every
+ * `[auth.groups]` member list (a typo there makes the rule own the path for nobody, taking it
+ * from everyone: trial 18 F9), each with the name a warning gives it.
+ */
+function listedUserNames(
+  auth: AppConfig['auth'],
+): (readonly [where: string, names: readonly string[]])[] {
+  return [
+    ['[auth] read_only_users (NORA_AUTH_READ_ONLY_USERS)', auth.read_only_users],
+    ['[auth] admin_users (NORA_AUTH_ADMIN_USERS)', auth.admin_users],
+    ...auth.rules.map((rule, i) => [`auth.rules[${i}].users`, rule.users] as const),
+    ...Object.entries(auth.groups).map(
       ([group, members]) => [`[auth.groups] ${group}`, members] as const,
     ),
   ];
-  for (const [where, names] of lists) {
+}
+
+/**
+ * The names `[auth]` lists (listedUserNames) that are no user of the htpasswd file (`users`),
+ * `*` aside: those the metadata store may hold.
+ */
+export function namesOutsideHtpasswd(auth: AppConfig['auth'], users: readonly string[]): string[] {
+  const names = listedUserNames(auth).flatMap(([, listed]) => listed);
+  return [...new Set(names.filter((name) => name !== '*' && !users.includes(name)))];
+}
+
+/**
+ * A name in `[auth] read_only_users`, `admin_users`, a rule's `users` or an `[auth.groups]`
+ * member list that is no user: a typo (`carl` for `carol`, `Carol`: names are compared exactly)
+ * leaves the intended user writing, or without its admin rights, and nothing said so (trial 17
+ * F6). `users`: the htpasswd file's. `stored`: the names of the metadata store's users (npm
+ * adduser) among them, when the store was looked in (start-up, SIGHUP): a name it holds is a
+ * user, not warned (trial 18 authx F8: such a user was said to have "no effect"); one it does not
+ * hold has none, and npm adduser refuses a name the configuration lists, so only the htpasswd
+ * file can give it one. Undefined: the store was not opened (`nora config check`), which the
+ * warning says. Warned, not refused. Only with auth on and a readable file (checkHtpasswdFile
+ * speaks of a missing one).
+ */
+export function listedNonUsers(
+  config: AppConfig,
+  users: readonly string[],
+  stored: ReadonlySet<string> | undefined,
+): string[] {
+  if (!config.auth.enabled) return [];
+  const warnings: string[] = [];
+  for (const [where, names] of listedUserNames(config.auth)) {
     for (const name of names) {
-      if (name === '*' || users.includes(name)) continue;
+      if (name === '*' || users.includes(name) || stored?.has(name) === true) continue;
       const near = closest(name, users);
+      const hint =
+        near === undefined
+          ? ''
+          : ` (did you mean ${JSON.stringify(near)}? names are compared exactly)`;
       warnings.push(
-        `${where}: user ${JSON.stringify(name)} is not in the htpasswd file${near === undefined ? '' : ` (did you mean ${JSON.stringify(near)}? names are compared exactly)`}; it has no effect unless a user of that name registered through npm adduser`,
+        stored === undefined
+          ? `${where}: user ${JSON.stringify(name)} is not in the htpasswd file${hint}; unless the metadata store holds a user of that name (registered through npm adduser: this check does not open the store, start-up and SIGHUP look there too), it has no effect`
+          : `${where}: user ${JSON.stringify(name)} is in neither the htpasswd file nor the metadata store${hint}; it has no effect until the htpasswd file has it (npm adduser refuses a name the configuration lists)`,
       );
     }
   }
@@ -496,7 +552,14 @@ async function wipeRequestSpools(spoolDir: string): Promise<void> {
 export async function buildApp(initial: AppConfig, options: BuildOptions = {}): Promise<NoraApp> {
   let config = initial;
   const formats = options.formats ?? FORMATS;
-  checkConfig(config, formats);
+  // What checkConfig refuses (its warnings were the loader's to give): nothing is opened for a
+  // configuration that fails. Not the htpasswd file, which identity reads below.
+  checkRuleNames(
+    config,
+    checkedRegistry(config, formats)
+      .all()
+      .map((repo) => repo.name),
+  );
   const closeTasks: (() => Promise<void> | void)[] = [];
 
   await refuseMissingStorage(config);
@@ -941,6 +1004,20 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
         }
       }
       return needsRestart;
+    },
+    async listedUserWarnings() {
+      const running = config;
+      if (!running.auth.enabled) return [];
+      await identity.settled();
+      // Unread (missing, unreadable): checkHtpasswdFile has said so; no users to judge by.
+      if (!identity.htpasswd.readable) return [];
+      const users = identity.htpasswd.names();
+      const stored = new Set<string>();
+      for (const name of namesOutsideHtpasswd(running.auth, users)) {
+        // A store row without a password only owns an old htpasswd user's tokens: no account.
+        if ((await identity.users.get(name))?.hasPassword === true) stored.add(name);
+      }
+      return listedNonUsers(running, users, stored);
     },
     async close() {
       // A keep-alive connection that goes idle while we close would hold close() until its

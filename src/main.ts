@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { allMigrations, databaseFile, loadCheckedConfig } from './app.ts';
 import type { Role } from './auth/access.ts';
@@ -18,7 +19,12 @@ import {
   TokenCommandError,
 } from './auth/token-cli.ts';
 import { describeConfig } from './config/describe.ts';
-import { ConfigError, type LoadedConfig, type LoadOptions } from './config/load.ts';
+import {
+  ConfigError,
+  describeOverride,
+  type LoadedConfig,
+  type LoadOptions,
+} from './config/load.ts';
 import { errnoCode } from './core/errors.ts';
 import { openDatabase } from './db/database.ts';
 import { redactText } from './core/redact.ts';
@@ -78,10 +84,11 @@ export function buildProgram(): Command {
         env: process.env,
         ...(opts.config === undefined ? {} : { file: opts.config }),
       };
-      const loaded = await loadCheckedConfig(loadOptions);
+      // Names in [auth] lists are judged once the server has opened its user store.
+      const loaded = await loadCheckedConfig(loadOptions, undefined, 'later');
       await startServer(loaded.config, {
         warnings: loaded.warnings,
-        reload: configReloader(loadOptions, loaded.file),
+        reload: configReloader(loadOptions, loaded),
       });
     });
 
@@ -106,6 +113,12 @@ export function buildProgram(): Command {
         ...(file === undefined ? {} : { file }),
       });
       for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+      // A file value a variable overrides is not what runs, at start or on SIGHUP (trial 18
+      // authx F11); the same value in both is no news.
+      for (const override of loaded.overridden ?? []) {
+        if (override.differs)
+          process.stderr.write(`note: ${describeOverride(override, loaded.file)}\n`);
+      }
       process.stdout.write(
         `# effective configuration (${loaded.file ?? 'defaults + environment'})\n`,
       );
@@ -138,18 +151,40 @@ export function buildProgram(): Command {
  * or by a reload: a ./config.toml made after start). Once a file has been read, a reload that
  * cannot read it is an error that keeps the running configuration, never a fall back to the
  * defaults (which may turn authentication off). Before any file, a missing ./config.toml is
- * still "defaults + environment".
+ * still "defaults + environment". A key edited in the file since the last load that a NORA_*
+ * variable overrides is warned about (overriddenEdits): the reload keeps the variable's value.
  */
-function configReloader(
-  options: LoadOptions,
-  firstFile: string | undefined,
-): () => Promise<LoadedConfig> {
-  let file = firstFile;
+function configReloader(options: LoadOptions, first: LoadedConfig): () => Promise<LoadedConfig> {
+  let file = first.file;
+  let previous = first;
   return async () => {
-    const loaded = await loadCheckedConfig(file === undefined ? options : { ...options, file });
+    const loaded = await loadCheckedConfig(
+      file === undefined ? options : { ...options, file },
+      undefined,
+      'later',
+    );
     file = loaded.file ?? file;
-    return loaded;
+    const edits = overriddenEdits(previous, loaded);
+    previous = loaded;
+    return edits.length === 0 ? loaded : { ...loaded, warnings: [...loaded.warnings, ...edits] };
   };
+}
+
+/**
+ * One warning per key whose value in the file changed between two loads while a NORA_* variable
+ * overrides it: the edit does nothing, and the reload said nothing (trial 18 authx F11), e.g.
+ * `auth.read_only_users in /etc/nora/config.toml is overridden by NORA_AUTH_READ_ONLY_USERS: the
+ * file's ["carol","dave"] is not used; the edit takes effect only once the variable is unset and
+ * the server restarted`.
+ */
+export function overriddenEdits(before: LoadedConfig, after: LoadedConfig): string[] {
+  const was = new Map((before.overridden ?? []).map((o) => [o.key, o.fileValue]));
+  return (after.overridden ?? [])
+    .filter((o) => !isDeepStrictEqual(was.get(o.key), o.fileValue))
+    .map(
+      (o) =>
+        `${describeOverride(o, after.file)}; the edit takes effect only once the variable is unset and the server restarted`,
+    );
 }
 
 /**

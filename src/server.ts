@@ -54,6 +54,8 @@ export async function startServer(
   // server that seemed to run ("authentication is disabled: anyone who can reach this server…")
   // next to its error.
   for (const warning of warnings) log.warn(warning);
+  // Judged here, not by the configuration check: the store of registered users is open now.
+  for (const warning of await listedUserWarnings(app)) log.warn(warning);
   if (!config.auth.enabled)
     log.warn('authentication is disabled: anyone who can reach this server can read and write');
   growHeapForStreaming();
@@ -109,13 +111,14 @@ export async function startServer(
   const reloadConfig = (): void => {
     options
       .reload()
-      .then((loaded) => {
+      .then(async (loaded) => {
         const before = app.context.config();
         const restart = app.reload(loaded.config);
         for (const warning of loaded.warnings) log.warn(warning);
         const applied = changedKeys(before, app.context.config()).filter(
           (key) => !restart.some((r) => key === r || key.startsWith(`${r}.`)),
         );
+        for (const warning of await listedUserWarnings(app)) log.warn(warning);
         log.info({ applied, requires_restart: restart }, reloadMessage(applied, restart));
       })
       .catch((err: unknown) => {
@@ -133,6 +136,19 @@ export async function startServer(
   }
 
   return { app, url, stop };
+}
+
+/**
+ * app.listedUserWarnings, or none when the store cannot be read (logged): a failed look-up must
+ * not fail a start, nor make an applied reload look failed.
+ */
+async function listedUserWarnings(app: NoraApp): Promise<string[]> {
+  try {
+    return await app.listedUserWarnings();
+  } catch (err) {
+    app.fastify.log.warn({ err }, 'could not check the [auth] user lists against the user store');
+    return [];
+  }
 }
 
 /** Resolves once the lines logged so far are written (pino's `flush`; a stream without one: at once). */

@@ -143,6 +143,16 @@ export class HtpasswdUsers {
     return this.#users.size;
   }
 
+  /** The users read last, in the file's order (a configuration check's "did you mean"). */
+  names(): string[] {
+    return [...this.#users.keys()];
+  }
+
+  /** The current file has been read (a missing or unreadable one has not: no users to judge). */
+  get readable(): boolean {
+    return this.#readOnce;
+  }
+
   has(user: string): boolean {
     return this.#users.has(user);
   }

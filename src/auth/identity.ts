@@ -178,7 +178,7 @@ export async function createIdentity(
     settings.admin_users,
     settings.read_only_users ?? [],
   );
-  tokens.capListedRoles((user) => directory.isReadOnlyUser(user));
+  tokens.capListedRoles((user) => directory.account(user));
   const handle = sqliteHandleOf(db);
   const writes = options.writes;
   const changes =

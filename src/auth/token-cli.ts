@@ -12,7 +12,7 @@ import type { Db } from '../db/database.ts';
 import { AccessControl } from './access.ts';
 import { parseScope, readOnlyUserTokenProblem } from './api/tokens.ts';
 import { createIdentity, type Identity } from './identity.ts';
-import { tokenRefProblem } from './users.ts';
+import { capReason, tokenRefProblem } from './users.ts';
 import type { Role } from './access.ts';
 
 /** A failure the operator can act on: printed as `nora token <verb>: …`, exit 1. */
@@ -155,7 +155,11 @@ export async function listTokensOffline(
         t.key,
         t.hashPrefix,
         t.user,
-        t.cappedFrom === undefined ? t.role : `read(${t.cappedFrom}:read_only_users)`,
+        // What it can do now first (an audit of who may write reads this column), then why it
+        // is less than it was made with (trial 18 authx F15).
+        t.cappedFrom === undefined
+          ? t.role
+          : `${t.role} (made ${t.cappedFrom}: ${capReason(t.cappedBy ?? 'user_roles')})`,
         date(t.createdAt),
         t.expiresAt !== undefined && t.expiresAt <= now
           ? `expired ${date(t.expiresAt)}`

@@ -229,10 +229,42 @@ export interface TokenInfo {
    */
   readonly ownerSuspendedAt?: number | undefined;
   /**
-   * The role the token was made with when its owner is named by `[auth] read_only_users` and
-   * that role is more than read: `role` then says what it can do (read). Set by `list`.
+   * The role the token was made with when its owner's roles now allow less (named by `[auth]
+   * read_only_users`, or an admin token of a user `[auth] admin_users` no longer names): `role`
+   * then says what it can do. Set by `list`.
    */
   readonly cappedFrom?: Role | undefined;
+  /** Why `role` is below `cappedFrom` (TokenCap); set with it. */
+  readonly cappedBy?: TokenCap | undefined;
+}
+
+/**
+ * Why a listed token's role is capped: its owner is named by `[auth] read_only_users`, is not
+ * (or no longer) named by `[auth] admin_users` (an admin token), or holds fewer roles in the
+ * metadata store than the token was made with.
+ */
+export type TokenCap = 'read_only_users' | 'admin_users' | 'user_roles';
+
+/**
+ * Why a capped token's role is below the one it was made with, as listings say it (`nora token
+ * list`, `npm token list`, the token API's `capped_by`): `user in [auth] read_only_users`,
+ * `user not in [auth] admin_users`, `the user's roles`.
+ */
+export function capReason(cap: TokenCap): string {
+  switch (cap) {
+    case 'read_only_users':
+      return 'user in [auth] read_only_users';
+    case 'admin_users':
+      return 'user not in [auth] admin_users';
+    case 'user_roles':
+      return "the user's roles";
+  }
+}
+
+/** What a token listing needs of an owner's account (UserDirectory.account). */
+export interface ListedOwner {
+  readonly roles: readonly Role[];
+  readonly readOnlyUser?: true | undefined;
 }
 
 export interface NewToken {
@@ -303,6 +335,24 @@ export function highestRole(roles: readonly Role[]): Role | undefined {
 
 const RANK: Record<Role, number> = { read: 1, write: 2, admin: 3 };
 
+/**
+ * A listed token as it acts now: its role capped by its owner's (capRole, as TokenAuthenticator
+ * caps a request's), the role it was made with in `cappedFrom` and why in `cappedBy`. Unchanged
+ * when nothing caps it, or when the owner is no user (undefined) or has no role at all.
+ */
+function cappedToOwner(info: TokenInfo, owner: ListedOwner | undefined): TokenInfo {
+  if (owner === undefined) return info;
+  const role = capRole(info.role, owner.roles);
+  if (role === undefined || role === info.role) return info;
+  const cappedBy: TokenCap =
+    owner.readOnlyUser === true
+      ? 'read_only_users'
+      : info.role === 'admin' && role === 'write'
+        ? 'admin_users'
+        : 'user_roles';
+  return { ...info, role, readonly: role === 'read', cappedFrom: info.role, cappedBy };
+}
+
 /** A token's role capped by its owner's roles (a write token of a read-only user reads). */
 export function capRole(tokenRole: Role, userRoles: readonly Role[]): Role | undefined {
   const ceiling = highestRole(userRoles);
@@ -354,20 +404,23 @@ export class TokenStore {
   /** Keys whose last-used write is in flight or was just made (bounded by the token count). */
   readonly #touched = new Map<string, number>();
 
-  /** Whether a user is named by `[auth] read_only_users` (the UserDirectory, once it exists). */
-  #readOnlyUser: (user: string) => boolean = () => false;
+  /** The owner's account as the directory computes it (the UserDirectory, once it exists). */
+  #owner: (user: string) => Promise<ListedOwner | undefined> = () => Promise.resolve(undefined);
 
   constructor(db: Kysely<AuthTables>) {
     this.#db = db;
   }
 
   /**
-   * Listings show what a token can do: a read-only user's older write token reads only (the
-   * directory caps its roles), so `list` says `read`, with the role it was made with in
-   * `cappedFrom` (trial 17 F9: an audit of "who can still write" from the list got it wrong).
+   * Listings show what a token can do, its role capped by its owner's roles as `owner` (the
+   * UserDirectory's `account`, the one place they are computed) gives them, as a request with
+   * the token is: a read-only user's older write token says `read` (trial 17 F9: an audit of
+   * "who can still write" from the list got it wrong), an admin token of a user removed from
+   * `[auth] admin_users` says `write` (trial 18 authx F15), with the role it was made with in
+   * `cappedFrom` and why in `cappedBy`. A token whose owner is no user now is listed as made.
    */
-  capListedRoles(isReadOnlyUser: (user: string) => boolean): void {
-    this.#readOnlyUser = isReadOnlyUser;
+  capListedRoles(owner: (user: string) => Promise<ListedOwner | undefined>): void {
+    this.#owner = owner;
   }
 
   /**
@@ -540,11 +593,18 @@ export class TokenStore {
     let query = this.#db.selectFrom('auth_tokens').selectAll();
     if (user !== undefined) query = query.where('user_name', '=', user);
     const rows = await query.orderBy('created_at').orderBy('key').execute();
-    return rows.map((row) => {
-      const info = tokenInfo(row);
-      if (info.role === 'read' || !this.#readOnlyUser(info.user)) return info;
-      return { ...info, role: 'read' as const, readonly: true, cappedFrom: info.role };
-    });
+    const owners = new Map<string, Promise<ListedOwner | undefined>>();
+    return Promise.all(
+      rows.map(async (row) => {
+        const info = tokenInfo(row);
+        let owner = owners.get(info.user);
+        if (owner === undefined) {
+          owner = this.#owner(info.user);
+          owners.set(info.user, owner);
+        }
+        return cappedToOwner(info, await owner);
+      }),
+    );
   }
 
   /**

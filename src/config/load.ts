@@ -5,10 +5,11 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { errnoCode } from '../core/errors.ts';
-import { closest, readEnvOverlay, unknownEnvWarnings, unwrap } from './env.ts';
+import { closest, envBindings, readEnvOverlay, unknownEnvWarnings, unwrap } from './env.ts';
 import { type AppConfig, configSchema } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -29,6 +30,38 @@ export interface LoadedConfig {
   readonly config: AppConfig;
   readonly file: string | undefined;
   readonly warnings: readonly string[];
+  /** Keys the file sets that a NORA_* variable overrides (EnvOverride); none when absent. */
+  readonly overridden?: readonly EnvOverride[] | undefined;
+}
+
+/**
+ * A key the config file sets that a NORA_* variable overrides: the variable's value is the one
+ * used, at start and at every SIGHUP reload (the environment is read once per process).
+ */
+export interface EnvOverride {
+  /** Dotted key: `auth.read_only_users`. */
+  readonly key: string;
+  readonly variable: string;
+  /** The file's value, as parsed from TOML. */
+  readonly fileValue: unknown;
+  /** The file's value differs from the variable's (parsed as the variable is). */
+  readonly differs: boolean;
+  /** A secret (a password, a key): its value is never shown. */
+  readonly secret: boolean;
+}
+
+/**
+ * How a file key overridden by a variable is said: `auth.read_only_users in
+ * /etc/nora/config.toml is overridden by NORA_AUTH_READ_ONLY_USERS: the file's ["carol","dave"]
+ * is not used` (a secret's value not shown).
+ */
+export function describeOverride(override: EnvOverride, file: string | undefined): string {
+  const value = override.secret
+    ? 'value'
+    : JSON.stringify(override.fileValue, (_, v: unknown) =>
+        typeof v === 'bigint' ? Number(v) : v,
+      );
+  return `${override.key} in ${file ?? 'the config file'} is overridden by ${override.variable}: the file's ${value} is not used`;
 }
 
 export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfig> {
@@ -59,7 +92,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
 export function parseConfigObject(
   raw: Record<string, unknown>,
   env: NodeJS.ProcessEnv = {},
-): { config: AppConfig; warnings: string[] } {
+): { config: AppConfig; warnings: string[]; overridden: EnvOverride[] } {
   const warnings = [
     ...unknownKeys(raw, configSchema).map(
       ({ key, near }) =>
@@ -89,7 +122,35 @@ export function parseConfigObject(
     const notes = ignored.length === 0 ? '' : `\n${ignored.map((w) => `  note: ${w}`).join('\n')}`;
     throw new ConfigError(formatIssues(result.error, overlay.sources, overlay.forms, env) + notes);
   }
-  return { config: result.data, warnings };
+  return { config: result.data, warnings, overridden: envOverrides(raw, overlay) };
+}
+
+/** The keys both `raw` (the file) and the variables of `overlay` set (trial 18 authx F11). */
+function envOverrides(
+  raw: Record<string, unknown>,
+  overlay: ReturnType<typeof readEnvOverlay>,
+): EnvOverride[] {
+  const at = (root: unknown, keys: readonly string[]): unknown =>
+    keys.reduce<unknown>((value, key) => (isRecord(value) ? value[key] : undefined), root);
+  const secrets = new Set(
+    envBindings(configSchema)
+      .filter((binding) => binding.secret)
+      .map((binding) => binding.path.join('.')),
+  );
+  const out: EnvOverride[] = [];
+  for (const [key, variable] of overlay.sources) {
+    const keys = key.split('.');
+    const fileValue = at(raw, keys);
+    if (fileValue === undefined) continue;
+    const differs = !isDeepStrictEqual(normalised(fileValue), normalised(at(overlay.values, keys)));
+    out.push({ key, variable, fileValue, differs, secret: secrets.has(key) });
+  }
+  return out;
+}
+
+/** TOML integers may come as bigint; a variable's number is a number. */
+function normalised(value: unknown): unknown {
+  return typeof value === 'bigint' ? Number(value) : value;
 }
 
 /** `auth.rules[0].path`: a key's path written as unknownKeys writes it. */

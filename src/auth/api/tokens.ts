@@ -20,7 +20,15 @@ import { RegistryError } from '../../core/errors.ts';
 import { hasRole, type Principal, type Role } from '../access.ts';
 import type { UserDirectory } from '../directory.ts';
 import { patternProblem } from '../patterns.ts';
-import { expiryOf, isRole, type TokenInfo, type TokenStore, tokenRefProblem } from '../users.ts';
+import {
+  capReason,
+  expiryOf,
+  isRole,
+  type TokenCap,
+  type TokenInfo,
+  type TokenStore,
+  tokenRefProblem,
+} from '../users.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -373,7 +381,19 @@ function iso(ms: number | undefined): string | null {
   return ms === undefined ? null : new Date(ms).toISOString();
 }
 
-/** A token as the API shows it: never the secret, nor enough of it to matter. */
+/** The setting (or store field) that caps a listed token, the API's `capped_by`. */
+const CAPPED_BY: Record<TokenCap, string> = {
+  read_only_users: '[auth] read_only_users',
+  admin_users: '[auth] admin_users',
+  user_roles: 'roles',
+};
+
+/**
+ * A token as the API shows it: never the secret, nor enough of it to matter. A token its
+ * owner's roles cap (TokenStore.list) has `role` as it acts now, `role_granted` as made,
+ * `capped_by` (`[auth] read_only_users`, `[auth] admin_users`, `roles`) and `capped_reason`
+ * (capReason: `user not in [auth] admin_users`).
+ */
 export function tokenJson(info: TokenInfo, now = Date.now()): Json {
   return {
     id: info.key,
@@ -382,7 +402,11 @@ export function tokenJson(info: TokenInfo, now = Date.now()): Json {
     role: info.role,
     ...(info.cappedFrom === undefined
       ? {}
-      : { role_granted: info.cappedFrom, capped_by: '[auth] read_only_users' }),
+      : {
+          role_granted: info.cappedFrom,
+          capped_by: CAPPED_BY[info.cappedBy ?? 'user_roles'],
+          capped_reason: capReason(info.cappedBy ?? 'user_roles'),
+        }),
     description: info.description ?? info.name ?? null,
     scope: info.scope ?? null,
     created_at: iso(info.createdAt),

@@ -15,7 +15,7 @@ import type { PasswordGuard } from '../../auth/api/tokens.ts';
 import { readOnlyUserTokenProblem, requireAccountChangeBy } from '../../auth/api/tokens.ts';
 import type { UserDirectory } from '../../auth/directory.ts';
 import { invalidCidrs, MAX_CIDRS } from '../../auth/networks.ts';
-import type { TokenInfo, TokenStore, UserStore } from '../../auth/users.ts';
+import { capReason, type TokenInfo, type TokenStore, type UserStore } from '../../auth/users.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Json } from './store.ts';
 
@@ -332,12 +332,22 @@ function requireAccount(principal: Principal, authEnabled: boolean, what: string
   return requireUser(principal);
 }
 
+/**
+ * A token as npm's token list reads it. npm 11 prints only `name` and `created` (`readonly` only
+ * with --json/--parseable), so a token its owner's roles cap (TokenStore.list) says so in its
+ * name too: `npm token create (now read, made write: user in [auth] read_only_users)` (trial 18
+ * authx F12/F15); `readonly` is what it does now.
+ */
 function tokenJson(info: TokenInfo): Json {
   const created = new Date(info.createdAt).toISOString();
+  const name = info.name ?? info.description ?? `token-${info.key.slice(0, 6)}`;
   return {
     key: info.key,
     token: info.display,
-    name: info.name ?? info.description ?? `token-${info.key.slice(0, 6)}`,
+    name:
+      info.cappedFrom === undefined
+        ? name
+        : `${name} (now ${info.role}, made ${info.cappedFrom}: ${capReason(info.cappedBy ?? 'user_roles')})`,
     readonly: info.readonly,
     cidr_whitelist: info.cidrWhitelist.length > 0 ? info.cidrWhitelist : null,
     created,

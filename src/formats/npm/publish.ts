@@ -304,6 +304,7 @@ async function ingestAttachment(
       integrity: `sha512-${Buffer.from(sha512, 'hex').toString('base64')}`,
       shasum: sha1,
       size: result.size,
+      created: result.created,
     },
     facts,
   };

@@ -42,6 +42,12 @@ export interface NewVersion {
   readonly integrity: string;
   readonly shasum: string;
   readonly size: number;
+  /**
+   * The publish stored the tarball's bytes, which were missing from storage (BlobStore's
+   * `created`): a 409 for a live version with this very digest says they were stored again.
+   * Not recorded.
+   */
+  readonly created?: boolean | undefined;
 }
 
 export interface PublishInput {
@@ -220,17 +226,24 @@ export class NpmStore {
       // Versions equal by SemVer precedence (3.0.0, 3.0.0+b1) are one version: its key is taken
       // once, by whichever came first, live or unpublished (npm's clients compare with semver.eq,
       // so two of them would install different bytes for one "3.0.0").
-      const taken = new Map<string, { version: string; unpublished: boolean }>();
+      const taken = new Map<
+        string,
+        { version: string; unpublished: boolean; digest: string | undefined }
+      >();
       const rows = await trx
         .selectFrom('npm_versions')
-        .select(['version', 'unpublished_at'])
+        .select(['version', 'unpublished_at', 'digest'])
         .where('repo', '=', repo)
         .where('name', '=', name)
         .execute();
       for (const row of rows) {
         const key = precedenceKey(row.version);
         if (key !== undefined && !taken.has(key))
-          taken.set(key, { version: row.version, unpublished: row.unpublished_at !== null });
+          taken.set(key, {
+            version: row.version,
+            unpublished: row.unpublished_at !== null,
+            digest: row.digest,
+          });
       }
       const pkg = await trx
         .selectFrom('npm_packages')
@@ -254,12 +267,19 @@ export class NpmStore {
             existing.version === v.version
               ? ''
               : ` (${v.version} and ${existing.version} differ only in build metadata, which SemVer precedence ignores)`;
+          // The live version's own tarball, whose bytes were missing from storage: ingesting this
+          // identical upload has just stored them again (trial 18 authx F13), which the refusal
+          // says, as raw, Helm and Go do; npm publish --force sends it despite npm's own check.
+          const restored =
+            !existing.unpublished && v.created === true && existing.digest === v.digest
+              ? `; its tarball missing from storage was stored again from this identical upload`
+              : '';
           throw new RegistryError(
             'CONFLICT',
-            `cannot publish over the ${why} version ${existing.version} of ${name}${same}: versions are immutable`,
+            `cannot publish over the ${why} version ${existing.version} of ${name}${same}: versions are immutable${restored}`,
           );
         }
-        taken.set(key, { version: v.version, unpublished: false });
+        taken.set(key, { version: v.version, unpublished: false, digest: v.digest });
         await trx
           .insertInto('npm_versions')
           .values({
