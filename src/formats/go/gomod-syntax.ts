@@ -1,14 +1,25 @@
 /**
- * The syntax check of an uploaded go.mod (trial 18 fmts F13): a hosted version is immutable, so
- * a go.mod that `go` cannot parse must be refused at upload, or every `go get` of that version
- * fails for good (`go.mod:5: syntax error (unterminated block started at go.mod:4:1)`).
+ * The check of an uploaded go.mod as `go` reads a dependency's (trial 18 fmts F13, trial 19 fmts
+ * F2): a hosted version is immutable, so a go.mod that `go` refuses must be refused at upload, or
+ * every `go get` of that version fails for good (`go.mod:5: syntax error (unterminated block
+ * started at go.mod:4:1)`, `go.mod:3: invalid go version 'banana': must match format 1.23`).
  *
- * This follows golang.org/x/mod/modfile's read.go (the lexer and the line/block structure) and
- * what its ParseLax (how `go` reads a dependency's go.mod) refuses of rule.go: a repeated
- * `module`, or one without exactly one argument. It does not judge directives' arguments, and it
- * accepts unknown directives as ParseLax does: go ignores them in a dependency's go.mod so that
- * one written for a newer go still builds (a module's own `go build` refuses them, not its users').
+ * This follows golang.org/x/mod/modfile: read.go (the lexer and the line/block structure), and
+ * what rule.go's ParseLax with no version fixer (cmd/go's modload and modfetch read a
+ * dependency's go.mod so) refuses of the directives it reads in a dependency's go.mod — `module`,
+ * `go` and `require` (and `retract`, whose errors it ignores there):
+ * - `module`: repeated, not exactly one argument, a path that is not a valid Go string when
+ *   quoted (`"…"`), or an unquoted one holding a quote;
+ * - `go`: repeated, not exactly one argument, a version that matches neither `1.23` nor the
+ *   newer forms go reads leniently there (`1.21.0`, `1.21rc1`: `1.N` then a non-digit, anything);
+ * - `require`: not exactly path and version, either badly quoted, a version that is no semantic
+ *   version (`v1.2.3`; `v1.2` and `v1` pass, as go takes them), a path with a malformed major
+ *   suffix (`/v1`, `/v0`), or a version whose major does not match the path's (`/v2` wants v2).
+ * `exclude`, `replace`, unknown directives and blocks with more than the verb are not judged, as
+ * ParseLax skips them: go ignores them in a dependency's go.mod so that one written for a newer
+ * go still builds (a module's own `go build` refuses them, not its users').
  */
+import { canonicalVersion, semverBuild, semverMajor, splitPathVersion } from './module.ts';
 
 /** A position as go reports it: line and rune within the line, both from 1. */
 interface Pos {
@@ -127,43 +138,54 @@ function tokenize(text: string): Token[] {
 
 const isEol = (t: Token): boolean => t.kind === 'eol' || t.kind === 'eof';
 
+/** One directive line: a statement, or a line of a block (then `verb` is the block's verb). */
+interface DirectiveLine {
+  readonly verb: string;
+  /** The line's arguments: a statement's tokens after the verb, a block line's tokens. */
+  readonly args: readonly string[];
+  readonly start: Pos;
+}
+
 /**
- * Checks `text` (a go.mod) as go reads a dependency's go.mod: undefined when it parses, else
+ * Checks `text` (a go.mod) as go reads a dependency's go.mod: undefined when go takes it, else
  * go's message, position first (`go.mod:5: syntax error (unterminated block started at
- * go.mod:4:1)`, `go.mod:3: repeated module statement`). A go.mod with no module directive
+ * go.mod:4:1)`, `go.mod:3: repeated module statement`, `go.mod:3: require foo.com/x: version
+ * "notaversion" invalid: must be of the form v1.2.3`); when several lines are wrong, their
+ * messages joined with `; ` (go lists them all, one a line). A go.mod with no module directive
  * passes here (the caller requires one). Linear in the text's length.
  */
 export function checkGoModSyntax(text: string): string | undefined {
+  let lines: DirectiveLine[];
   try {
-    checkStructure(tokenize(text));
-    return undefined;
+    lines = checkStructure(tokenize(text));
   } catch (err) {
     if (err instanceof GoModSyntaxError) return err.message;
     throw err;
   }
+  const errors = checkDirectives(lines);
+  return errors.length === 0 ? undefined : errors.join('; ');
 }
 
-/** read.go's parseFile/parseStmt/parseLineBlock, and rule.go's checks of `module` lines. */
-function checkStructure(tokens: readonly Token[]): void {
+/**
+ * read.go's parseFile/parseStmt/parseLineBlock: the directive lines ParseLax reads (statements,
+ * and the lines of blocks whose only token is the verb); throws go's syntax errors.
+ */
+function checkStructure(tokens: readonly Token[]): DirectiveLine[] {
   let i = 0;
   const tok = (k: number): Token => tokens[Math.min(k, tokens.length - 1)] as Token;
-  let modules = 0;
-  // One `module` line (a statement, or a line of a `module (` block): its arguments.
-  const moduleLine = (start: Pos, args: number): void => {
-    if (++modules > 1) throw new GoModSyntaxError(`${at(start)}repeated module statement`);
-    if (args !== 1) throw new GoModSyntaxError(`${at(start)}usage: module module/path`);
-  };
+  const lines: DirectiveLine[] = [];
   for (;;) {
     const first = tok(i);
-    if (first.kind === 'eof') return;
+    if (first.kind === 'eof') return lines;
     if (first.kind === 'eol') {
       i++;
       continue;
     }
     // A statement: tokens up to the end of its line, or `verb … (` + newline opening a block.
     i++;
-    let args = 0;
+    const args: string[] = [];
     let block = false;
+    let emptyBlock = false;
     for (;;) {
       const t = tok(i);
       if (isEol(t)) {
@@ -177,16 +199,18 @@ function checkStructure(tokens: readonly Token[]): void {
       }
       if (t.kind === '(' && tok(i + 1).kind === ')' && isEol(tok(i + 2))) {
         i += 3; // `verb ( )`: an empty block
-        args = -1;
+        emptyBlock = true;
         break;
       }
-      args++;
+      args.push(t.text);
       i++;
     }
     if (!block) {
-      if (first.text === 'module' && args >= 0) moduleLine(first.start, args);
+      if (!emptyBlock) lines.push({ verb: first.text, args, start: first.start });
       continue;
     }
+    // ParseLax skips a block with more than its verb before the paren (`require x (`).
+    const keep = args.length === 0;
     for (;;) {
       const t = tok(i);
       if (t.kind === 'eof') {
@@ -210,14 +234,180 @@ function checkStructure(tokens: readonly Token[]): void {
         break;
       }
       // A line of the block: its tokens up to the end of the line.
-      const line = t;
-      let count = 0;
+      const lineArgs: string[] = [];
       while (!isEol(tok(i))) {
-        count++;
+        lineArgs.push(tok(i).text);
         i++;
       }
       if (tok(i).kind === 'eol') i++;
-      if (first.text === 'module') moduleLine(line.start, count);
+      if (keep) lines.push({ verb: first.text, args: lineArgs, start: t.start });
     }
   }
+}
+
+/** rule.go's GoVersionRE, and laxGoVersionRE: what ParseLax takes of a dependency's `go` line. */
+const GO_VERSION = /^([1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
+const LAX_GO_VERSION = /^v?(([1-9][0-9]*)\.(0|[1-9][0-9]*))([^0-9].*)$/su;
+
+/**
+ * rule.go's File.add for a dependency's go.mod (strict false, no version fixer), over every
+ * directive line in order: go's message for each refused line (`go.mod:L: …`).
+ */
+function checkDirectives(lines: readonly DirectiveLine[]): string[] {
+  const errors: string[] = [];
+  let modules = 0;
+  let goSeen = false;
+  for (const { verb, args, start } of lines) {
+    const fail = (message: string): void => {
+      errors.push(`${at(start)}${message}`);
+    };
+    if (verb === 'module') {
+      if (++modules > 1) fail('repeated module statement');
+      else if (args.length !== 1) fail('usage: module module/path');
+      else {
+        const path = parseString(args[0] ?? '');
+        if (path.error !== undefined) fail(`invalid quoted string: ${path.error}`);
+      }
+    } else if (verb === 'go') {
+      if (goSeen) fail('repeated go statement');
+      else if (args.length !== 1) fail('go directive expects exactly one argument');
+      else {
+        const v = args[0] ?? '';
+        // go records the statement only once its version is taken: a bad one, then a good one, passes the second.
+        if (GO_VERSION.test(v) || LAX_GO_VERSION.test(v)) goSeen = true;
+        else fail(`invalid go version '${v}': must match format 1.23`);
+      }
+    } else if (verb === 'require') {
+      const message = checkRequire(args);
+      if (message !== undefined) fail(message);
+    }
+    // `retract`: ParseLax drops a line it cannot read rather than refuse the file; `exclude`,
+    // `replace` and other verbs are not read in a dependency's go.mod.
+  }
+  return errors;
+}
+
+/** rule.go's `require` line check (after the position): go's message, or undefined. */
+function checkRequire(args: readonly string[]): string | undefined {
+  if (args.length !== 2) return 'usage: require module/path v1.2.3';
+  const path = parseString(args[0] ?? '');
+  if (path.error !== undefined) return `invalid quoted string: ${path.error}`;
+  const p = path.value;
+  const raw = args[1] ?? '';
+  const version = parseString(raw);
+  if (version.error !== undefined)
+    return `require ${p}: version ${goQuote(raw)} invalid: ${version.error}`;
+  const v = canonicalVersion(version.value);
+  if (v === '') {
+    return `require ${p}: version ${goQuote(version.value)} invalid: must be of the form v1.2.3`;
+  }
+  const split = splitPathVersion(p);
+  if (!split.ok) return 'invalid module path';
+  // x/mod/module.CheckPathMajor, with rule.go's wording of its error.
+  let pathMajor = split.pathMajor;
+  if (pathMajor.startsWith('.v') && pathMajor.endsWith('-unstable'))
+    pathMajor = pathMajor.slice(0, -'-unstable'.length);
+  if (v.startsWith('v0.0.0-') && pathMajor === '.v1') return undefined;
+  const major = semverMajor(v);
+  let want: string;
+  if (pathMajor === '') {
+    if (major === 'v0' || major === 'v1' || semverBuild(v) === '+incompatible') return undefined;
+    want = 'v0 or v1';
+  } else {
+    if (major === pathMajor.slice(1)) return undefined;
+    want = pathMajor.slice(1);
+  }
+  return `require ${p}: version ${goQuote(v)} invalid: should be ${want}, not ${major}`;
+}
+
+/**
+ * rule.go's parseString: a token starting with `"` is a Go string literal (strconv.Unquote);
+ * any other is taken as it is unless it holds a quote (`"`, `'`, or a backquote, so a raw
+ * string literal is refused too).
+ */
+function parseString(token: string): { value: string; error?: undefined } | { error: string } {
+  if (token.startsWith('"')) {
+    const value = unquote(token);
+    return value === undefined ? { error: 'invalid syntax' } : { value };
+  }
+  if (/["'`]/.test(token)) return { error: 'unquoted string cannot contain quote' };
+  return { value: token };
+}
+
+const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  '\\': '\\',
+  '"': '"',
+};
+
+/**
+ * strconv.Unquote of a double-quoted Go string literal: its value, or undefined when it is not
+ * one (an unknown escape, `\'`, a bad `\x`/`\u`/`\U`/octal escape, a quote inside).
+ */
+function unquote(literal: string): string | undefined {
+  if (literal.length < 2 || !literal.endsWith('"')) return undefined;
+  const runes = Array.from(literal.slice(1, -1));
+  let out = '';
+  for (let i = 0; i < runes.length; i++) {
+    const c = runes[i] ?? '';
+    if (c === '"' || c === '\n') return undefined;
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
+    const e = runes[++i];
+    if (e === undefined) return undefined;
+    const simple = SIMPLE_ESCAPES[e];
+    if (simple !== undefined) {
+      out += simple;
+      continue;
+    }
+    const hexDigits = e === 'x' ? 2 : e === 'u' ? 4 : e === 'U' ? 8 : 0;
+    if (hexDigits > 0) {
+      const digits = runes.slice(i + 1, i + 1 + hexDigits).join('');
+      if (!new RegExp(`^[0-9A-Fa-f]{${hexDigits}}$`).test(digits)) return undefined;
+      i += hexDigits;
+      const n = Number.parseInt(digits, 16);
+      if (e === 'x') {
+        // A byte: go keeps it as is (the string may then not be UTF-8; the path is only compared).
+        out += String.fromCharCode(n);
+        continue;
+      }
+      if (n > 0x10ffff || (n >= 0xd800 && n <= 0xdfff)) return undefined;
+      out += String.fromCodePoint(n);
+      continue;
+    }
+    if (e >= '0' && e <= '7') {
+      const digits = runes.slice(i, i + 3).join('');
+      if (!/^[0-7]{3}$/.test(digits)) return undefined;
+      const n = Number.parseInt(digits, 8);
+      if (n > 255) return undefined;
+      i += 2;
+      out += String.fromCharCode(n);
+      continue;
+    }
+    return undefined;
+  }
+  return out;
+}
+
+/** Go's %q of a string, as far as go.mod text can need: `"`, `\\` and control runes escaped. */
+function goQuote(s: string): string {
+  let out = '"';
+  for (const c of s) {
+    const code = c.codePointAt(0) ?? 0;
+    if (c === '"' || c === '\\') out += `\\${c}`;
+    else if (c === '\n') out += '\\n';
+    else if (c === '\t') out += '\\t';
+    else if (c === '\r') out += '\\r';
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, '0')}`;
+    else out += c;
+  }
+  return `${out}"`;
 }

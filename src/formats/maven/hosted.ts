@@ -140,9 +140,10 @@ const ARCHIVE_EXTENSIONS: ReadonlySet<string> = new Set(['jar', 'war', 'ear', 'a
 
 /** A zip's end-of-central-directory record signature, and how far from the end it may be (its 22 bytes + a 64 KiB comment). */
 const ZIP_END_RECORD = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
-const ZIP_END_WINDOW = 22 + 0xffff;
+const ZIP_END_BYTES = 22;
+const ZIP_END_WINDOW = ZIP_END_BYTES + 0xffff;
 
-/** Whether a body's first bytes are a zip's (`PK`: a local file header, or an empty archive's end record). */
+/** Whether a body's first bytes are a zip's (`PK`: a local file header, or an empty archive's end record); only for the message. */
 function startsLikeZip(head: Uint8Array): boolean {
   return head[0] === 0x50 && head[1] === 0x4b;
 }
@@ -305,16 +306,21 @@ export class MavenHosted implements MavenSource, HostedNames {
    * archive file (ARCHIVE_EXTENSIONS: `.jar`, `.war`, `.ear`, `.aar`, `.zip`, classifiers
    * included) that is empty, a web page (starts with `<`, core/markup.ts) — the typical wrong
    * deploy, `curl -T` of an error page saved in place of the artifact, which every build that
-   * resolved it would then fail on ("zip END header not found") — or otherwise no zip: its first
-   * bytes are not `PK` and its last 64 KiB hold no zip end record (`PK\x05\x06`; a jar with a
-   * launch script before the zip, Spring Boot's "fully executable" jar, has one and is taken).
-   * Nothing else is judged (a jar is not otherwise read).
+   * resolved it would then fail on ("zip END header not found") — or otherwise no zip: its last
+   * 64 KiB + 22 bytes hold no whole zip end record (`PK\x05\x06` and 18 more bytes), which every
+   * zip has, the empty one included. A first `PK` is not enough (trial 19 fmts F5): a truncated
+   * jar, or `PK\x03\x04` and garbage, would become the release in maven-metadata.xml. A jar with
+   * a launch script before the zip, Spring Boot's "fully executable" jar, has its end record and
+   * is taken. The extension is matched without case (`.JAR` is a jar to a file system that
+   * ignores case, and to the user who typed it). Nothing else is judged (a jar is not otherwise
+   * read). Reads at most MARKUP_SNIFF_BYTES of the start and ZIP_END_WINDOW of the end of the
+   * ingested blob, before anything is recorded.
    */
   async #refuseNonArchive(
     coordinate: MavenFileCoordinate,
     ingested: { digest: Digest; size: number; created: boolean },
   ): Promise<void> {
-    if (!ARCHIVE_EXTENSIONS.has(coordinate.extension)) return;
+    if (!ARCHIVE_EXTENSIONS.has(coordinate.extension.toLowerCase())) return;
     let problem: string | undefined;
     let notZip: string | undefined;
     if (ingested.size === 0) problem = 'is empty (0 bytes)';
@@ -329,8 +335,10 @@ export class MavenHosted implements MavenSource, HostedNames {
       );
       const page = markupStart(head);
       if (page !== undefined) problem = `is a web page (it starts with ${JSON.stringify(page)})`;
-      else if (!startsLikeZip(head) && !(await this.#hasZipEnd(ingested.digest, ingested.size)))
-        notZip = `${coordinate.path} starts with ${describeStart(head)}, not a .${coordinate.extension} (a zip archive starts with PK); nothing stored: check the file you deploy`;
+      else if (!(await this.#hasZipEnd(ingested.digest, ingested.size)))
+        notZip = startsLikeZip(head)
+          ? `${coordinate.path} starts with PK but has no zip end record: a truncated or damaged .${coordinate.extension}; nothing stored: check the file you deploy`
+          : `${coordinate.path} starts with ${describeStart(head)}, not a .${coordinate.extension} (a zip archive starts with PK); nothing stored: check the file you deploy`;
     }
     if (problem === undefined && notZip === undefined) return;
     if (ingested.created) await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
@@ -341,16 +349,20 @@ export class MavenHosted implements MavenSource, HostedNames {
     );
   }
 
-  /** Whether the last ZIP_END_WINDOW bytes of a stored file hold a zip end record (`PK\x05\x06`). */
+  /**
+   * Whether the last ZIP_END_WINDOW bytes of a stored file hold a whole zip end record: its
+   * signature (`PK\x05\x06`) with the record's 22 bytes before the end of the file.
+   */
   async #hasZipEnd(digest: Digest, size: number): Promise<boolean> {
-    if (size < ZIP_END_RECORD.length) return false;
+    if (size < ZIP_END_BYTES) return false;
     const start = Math.max(0, size - ZIP_END_WINDOW);
     const tail = await readAllBounded(
       await this.#deps.blobs.open(digest, { start, end: size - 1 }),
       ZIP_END_WINDOW,
       'file end',
     );
-    return tail.includes(ZIP_END_RECORD);
+    // The last signature that starts a whole record (searching back from 22 bytes before the end).
+    return tail.lastIndexOf(ZIP_END_RECORD, tail.length - ZIP_END_BYTES) >= 0;
   }
 
   async #store(

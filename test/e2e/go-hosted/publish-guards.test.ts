@@ -5,7 +5,8 @@
  * - the first publish of a module path the upstream's `@v/list` already has (nobody fetched it
  *   through NORA yet) is refused: the CLI exits 1 and prints the server's 409, saying how to go
  *   ahead (`--shadow`);
- * - a go.mod that go cannot parse is refused: exit 1 with go's own message and position;
+ * - a go.mod that go cannot parse is refused: exit 1 with go's own message and position; so is
+ *   one go refuses to read even as a dependency's (`go banana`, a require version that is none);
  * - a normal publish (a path the upstream lacks) succeeds, and Debian's `go` then downloads and
  *   builds against it with GOPROXY=<nora>/go and GOPRIVATE/GONOPROXY=none as the README says.
  * Skipped, saying so, without `go`.
@@ -87,6 +88,38 @@ describe(
         const none = await fetch(`${rig.go}/corp.example.com/broken/@v/v1.0.0.info`);
         assert.equal(none.status, 404);
         await none.arrayBuffer();
+
+        // A go.mod that parses but that go refuses to read, even as a dependency (trial 19 fmts
+        // F2): refused with go's message, the same go itself prints for that go.mod.
+        for (const [name, goMod, message] of [
+          ['badgo', 'go banana', "go.mod:3: invalid go version 'banana': must match format 1.23"],
+          [
+            'badreq',
+            'require foo.com/x notaversion',
+            'go.mod:3: require foo.com/x: version "notaversion" invalid: must be of the form v1.2.3',
+          ],
+        ] as const) {
+          const dir = path.join(work.path, name);
+          await writeModule(dir, `module corp.example.com/${name}\n\n${goMod}\n`, name, 'v1.0.0');
+          const refusedMod = await publish(dir, rig.go, 'v1.0.0');
+          assert.equal(refusedMod.code, 1, refusedMod.stderr);
+          assert.ok(refusedMod.stderr.includes(message), refusedMod.stderr);
+          const gone = await fetch(`${rig.go}/corp.example.com/${name}/@v/v1.0.0.info`);
+          assert.equal(gone.status, 404);
+          await gone.arrayBuffer();
+          if (name === 'badgo') {
+            // go reads its own go.mod strictly, with the same message for the go line (a bad
+            // require version it would first try to resolve on the network instead).
+            const own = await goRun(
+              ['list', '-m'],
+              dir,
+              goEnv(path.join(work.path, 'go-home')),
+              false,
+            );
+            assert.notEqual(own.code, 0);
+            assert.ok(own.stderr.includes(message), own.stderr);
+          }
+        }
 
         // A normal publish, then go downloads and builds against it through /go.
         const hello = path.join(work.path, 'hello');

@@ -175,7 +175,12 @@ describe('resumed downloads (If-Range) with curl and wget', () => {
     'curl -C - completes a Maven jar (If-Range: its validator); a stale one gets the whole jar',
     { skip: missingTools('curl') },
     async () => {
-      const jar = Buffer.concat([Buffer.from('PK\u0003\u0004'), randomBytes(SIZE)]);
+      // A zip's start and end record (a hosted jar without one is refused).
+      const jar = Buffer.concat([
+        Buffer.from('PK\u0003\u0004'),
+        randomBytes(SIZE),
+        Buffer.from(`PK\u0005\u0006${'\0'.repeat(18)}`, 'latin1'),
+      ]);
       const url = `${server.url}/maven2/com/acme/resume/lib/1.0/lib-1.0.jar`;
       await upload(url, jar, 201);
       const { headers } = await curlHeaders(url);

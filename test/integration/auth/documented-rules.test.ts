@@ -84,12 +84,21 @@ describe('the documented Maven rules: no delete, writes only in your groupIds', 
 
   test('deploy in com/example, no delete there, no public coordinate, reads for all', async () => {
     const jar = 'com/example/demo/1.0/demo-1.0.jar';
-    assert.equal(await send('PUT', jar, writer, 'PK first bytes'), 201);
-    assert.equal(await send('PUT', jar, writer, 'PK other bytes'), 409);
+    assert.equal(
+      await send('PUT', jar, writer, 'PK\x05\x06 (an empty zip, then) first bytes'),
+      201,
+    );
+    assert.equal(
+      await send('PUT', jar, writer, 'PK\x05\x06 (an empty zip, then) other bytes'),
+      409,
+    );
     assert.equal(await send('DELETE', 'com/example/demo/1.0/', writer), 403);
     assert.equal(await send('DELETE', jar, writer), 403);
     const shadow = 'org/apache/commons/commons-lang3/3.14.0/commons-lang3-3.14.0.jar';
-    assert.equal(await send('PUT', shadow, writer, 'PK not commons'), 403);
+    assert.equal(
+      await send('PUT', shadow, writer, 'PK\x05\x06 (an empty zip, then) not commons'),
+      403,
+    );
     assert.equal(await send('GET', jar, writer), 200);
     assert.equal(await send('GET', jar), 200);
     assert.equal(await send('DELETE', 'com/example/demo/1.0/', admin), 200);

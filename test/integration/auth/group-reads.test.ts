@@ -49,7 +49,7 @@ describe('reads through a group follow the rules of its members', () => {
       const put = await fetch(`${server.url}/repository/maven-hosted/${path}`, {
         method: 'PUT',
         headers: { authorization: bob },
-        body: Buffer.from(`PK jar ${path}`),
+        body: Buffer.from(`PK\x05\x06 (an empty zip, then) jar ${path}`),
       });
       assert.equal(put.status, 201, path);
     }

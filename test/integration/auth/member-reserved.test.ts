@@ -49,7 +49,7 @@ describe('a group rule does not open what a rule on its member reserved', () => 
       const put = await fetch(`${server.url}/repository/maven-hosted/${jar}`, {
         method: 'PUT',
         headers: { authorization: alice },
-        body: Buffer.from(`PK jar ${jar}`),
+        body: Buffer.from(`PK\x05\x06 (an empty zip, then) jar ${jar}`),
       });
       assert.equal(put.status, 201, jar);
     }

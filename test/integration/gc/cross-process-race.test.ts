@@ -73,7 +73,7 @@ describe('gc in another process racing a dedup upload of old unreferenced bytes'
   ] as const) {
     test(`${label}: the artifact downloads after the pass`, async () => {
       // Starts like a zip: a Maven .jar deploy refuses other bytes.
-      const text = `PK bytes first stored a month ago, uploaded again: ${label}`;
+      const text = `PK\x05\x06 (an empty zip, then) bytes first stored a month ago, uploaded again: ${label}`;
       const digest = await oldOrphan(text);
       assert.equal(digest, `sha256:${createHash('sha256').update(text).digest('hex')}`);
       const pass = passOnNextStat(digest);

@@ -461,6 +461,34 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
       'go.mod:2:14: unexpected newline in string',
     ],
     ['two module lines', `module ${MOD}\nmodule ${MOD}\n`, 'go.mod:2: repeated module statement'],
+    // trial 19 fmts F2: what go's lax read of a dependency's go.mod (modfile.ParseLax) checks
+    // beyond the syntax: the go version and the require lines.
+    [
+      'a go version go cannot read',
+      `module ${MOD}\n\ngo banana\n`,
+      "go.mod:3: invalid go version 'banana': must match format 1.23",
+    ],
+    [
+      'a require version that is no semantic version',
+      `module ${MOD}\n\nrequire foo.com/x notaversion\n`,
+      'go.mod:3: require foo.com/x: version "notaversion" invalid: must be of the form v1.2.3',
+    ],
+    [
+      'a require version whose major does not match the path',
+      `module ${MOD}\n\nrequire (\n\tfoo.com/x/v2 v1.0.0\n)\n`,
+      'go.mod:4:2: require foo.com/x/v2: version "v1.0.0" invalid: should be v2, not v1',
+    ],
+    [
+      'a require line without a version',
+      `module ${MOD}\nrequire foo.com/x\n`,
+      'go.mod:2: usage: require module/path v1.2.3',
+    ],
+    [
+      'a quoted module path that is no Go string',
+      `module "${MOD}\\q"\n`,
+      'go.mod:1: invalid quoted string: invalid syntax',
+    ],
+    ['two go lines', `module ${MOD}\ngo 1.19\ngo 1.21.0\n`, 'go.mod:3: repeated go statement'],
   ] as const) {
     test(`refused, nothing stored: a go.mod with ${what}`, async () => {
       const zip = await goModuleZip(MOD, 'v1.0.1', { 'go.mod': goMod, 'q.go': 'package hello\n' });
@@ -473,6 +501,30 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
       assert.equal(await (await fetch(`${base}/${MOD}/@v/list`)).text(), 'v1.0.0\nv1.1.0-rc.1\n');
     });
   }
+
+  test('taken: what go reads leniently or skips in a dependency go.mod (trial 19 fmts F2)', async () => {
+    const lax = 'example.com/laxgomod';
+    const goMod = [
+      `module "${lax}" // quoted, as go allows`,
+      'go 1.21rc1 // newer forms: go reads 1.N and ignores the rest',
+      'toolchain go1.21.0',
+      'godebug default=go1.21',
+      'require (',
+      '\tfoo.com/x v1.2 // go takes a short version',
+      '\tfoo.com/y v2.0.0+incompatible',
+      '\tgopkg.in/yaml.v1 v0.0.0-20200101000000-abcdefabcdef',
+      ')',
+      'exclude foo.com/x notaversion // not read in a dependency',
+      'replace foo.com/y => ../y',
+      'retract [bad // an unreadable retract is dropped, not refused',
+      'unknown directive of a newer go',
+      '',
+    ].join('\n');
+    const zip = await goModuleZip(lax, 'v1.0.0', { 'go.mod': goMod, 'q.go': 'package lax\n' });
+    const res = await put(`${lax}/@v/v1.0.0.zip`, zip);
+    assert.equal(res.status, 201, await res.text());
+    assert.equal(await (await fetch(`${base}/${lax}/@v/v1.0.0.mod`)).text(), goMod);
+  });
 
   test(
     'goPublish: version from the git tag at HEAD (module in a subdirectory), dry run, errors',

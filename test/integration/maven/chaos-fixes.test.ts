@@ -9,9 +9,16 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
 
-/** Random bytes that start like a zip (`PK\x03\x04`): a hosted .jar deploy refuses other starts. */
+/**
+ * Random bytes that start like a zip (`PK\x03\x04`) and end with a zip end record (22 bytes): a
+ * hosted .jar deploy refuses a body without one.
+ */
 const zipLike = (size: number) =>
-  Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), randomBytes(size - 4)]);
+  Buffer.concat([
+    Buffer.from('PK\x03\x04', 'latin1'),
+    randomBytes(size - 26),
+    Buffer.from(`PK\x05\x06${'\0'.repeat(18)}`, 'latin1'),
+  ]);
 
 describe('maven: findings of the chaos run', () => {
   test('1: a refused redeploy racing a deploy of the same bytes leaves the deployed file whole', async () => {

@@ -20,9 +20,16 @@ import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { exists, flipBlobByte } from '../../helpers/storage.ts';
 import { digestOf } from '../../../src/core/digest.ts';
 
-/** Random bytes that start like a zip (`PK\x03\x04`): a hosted .jar deploy refuses other starts. */
+/**
+ * Random bytes that start like a zip (`PK\x03\x04`) and end with a zip end record (22 bytes): a
+ * hosted .jar deploy refuses a body without one.
+ */
 const zipLike = (size: number) =>
-  Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), randomBytes(size - 4)]);
+  Buffer.concat([
+    Buffer.from('PK\x03\x04', 'latin1'),
+    randomBytes(size - 26),
+    Buffer.from(`PK\x05\x06${'\0'.repeat(18)}`, 'latin1'),
+  ]);
 
 test('a damaged file is never kept as a hot body: 410, removed, never a 200 of damaged bytes', async () => {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-maven-hot-'));

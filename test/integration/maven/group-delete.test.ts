@@ -84,7 +84,11 @@ describe('Maven group: DELETE of proxied content', () => {
       assert.equal(unknown.status, 404);
       assert.match(unknown.body, /is neither a stored artifact/);
       // The write member's own version is deleted through the group.
-      const put = await send(`${server.url}/maven2/org/acme/own/1.0/own-1.0.jar`, 'PUT', 'PK own');
+      const put = await send(
+        `${server.url}/maven2/org/acme/own/1.0/own-1.0.jar`,
+        'PUT',
+        'PK\x05\x06 (an empty zip, then) own',
+      );
       assert.equal(put.status, 201, put.body);
       const deleted = await send(`${server.url}/maven2/org/acme/own/1.0/`, 'DELETE');
       assert.equal(deleted.status, 200, deleted.body);
@@ -105,7 +109,11 @@ describe('Maven group: DELETE of proxied content', () => {
         assert.equal((await send(`${server.url}/maven2/${path}`, 'GET')).status, 200, path);
       }
       for (const path of ['org/x/lay/1.0/lay-1.0.tar.gz', 'org/x/lay/1.0/lay-1.0.jar']) {
-        const put = await send(`${server.url}/maven2/${path}`, 'PUT', 'PK hosted');
+        const put = await send(
+          `${server.url}/maven2/${path}`,
+          'PUT',
+          'PK\x05\x06 (an empty zip, then) hosted',
+        );
         assert.equal(put.status, 201, put.body);
       }
       // The proxy's rows are written behind its answers (20 s bounds a failure only).

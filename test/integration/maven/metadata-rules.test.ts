@@ -84,7 +84,7 @@ describe('maven-metadata.xml lists only what the caller may read', () => {
       const dir = `${g.replaceAll('.', '/')}/${a}/${v}`;
       for (const [name, body] of [
         [`${a}-${v}.pom`, pom(g, a, v, packaging)],
-        [`${a}-${v}.jar`, `PK jar ${g}:${a}:${v}`],
+        [`${a}-${v}.jar`, `PK\x05\x06 (an empty zip, then) jar ${g}:${a}:${v}`],
       ] as const) {
         const put = await fetch(`${server.url}/repository/maven-hosted/${dir}/${name}`, {
           method: 'PUT',
@@ -185,7 +185,7 @@ describe('maven-metadata.xml lists only what the caller may read', () => {
     await fetch(`${server.url}/repository/maven-hosted/org/open/x/1.0/x-1.0.jar`, {
       method: 'PUT',
       headers: { authorization: alice },
-      body: 'PK x',
+      body: 'PK\x05\x06 (an empty zip, then) x',
     });
     const url = '/maven2/org/open/x/maven-metadata.xml';
     const bodies = await Promise.all([undefined, bob, alice].map((who) => get(url, who)));

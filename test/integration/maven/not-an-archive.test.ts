@@ -4,10 +4,15 @@
  * stored (201), and every build resolving it then failed on a broken zip. It is now a 400 that
  * says what the body is, and nothing is stored (no file, no blob, nothing listed), for releases
  * and snapshots, a first deploy and a redeploy. Other files (a POM, a `.txt`) are not judged here.
+ * Trial 19 fmts F5: `.JAR` was not judged, and `PK\x03\x04` then garbage (or a truncated jar) was
+ * stored and became <latest>/<release>: a zip must now have its end record, whatever the case of
+ * its extension.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { makeZip } from '../pypi/fixtures.ts';
 
 describe('Maven: an empty or HTML archive deploy is a 400, nothing stored', () => {
   let server: TestServer;
@@ -58,8 +63,11 @@ describe('Maven: an empty or HTML archive deploy is a 400, nothing stored', () =
     assert.equal(meta.status, 404, 'no version recorded');
   });
 
+  /** A zip's end record with no entries: the empty zip (22 bytes). */
+  const zipEnd = Buffer.from(`PK\x05\x06${'\0'.repeat(18)}`, 'latin1');
+
   test('a redeploy of a stored release with an error page: 400, the stored jar kept', async () => {
-    const jar = Buffer.from('PK\x03\x04 a zip, more or less');
+    const jar = Buffer.concat([Buffer.from('PK\x03\x04 a zip, more or less'), zipEnd]);
     const path = 'com/acme/kept/1.0/kept-1.0.jar';
     assert.equal((await put(path, jar)).status, 201);
     const r = await put(path, page);
@@ -99,6 +107,50 @@ describe('Maven: an empty or HTML archive deploy is a 400, nothing stored', () =
   test('other files and real archives are not judged', async () => {
     assert.equal((await put('com/acme/doc/1.0/doc-1.0.txt', '')).status, 201);
     assert.equal((await put('com/acme/doc/1.0/doc-1.0.xml', '<x/>')).status, 201);
-    assert.equal((await put('com/acme/ok/1.0/ok-1.0.jar', 'PK\x03\x04')).status, 201);
+    assert.equal((await put('com/acme/ok/1.0/ok-1.0.jar', zipEnd)).status, 201, 'the empty zip');
+    const real = makeZip([
+      { name: 'META-INF/MANIFEST.MF', data: Buffer.from('Manifest-Version: 1.0\n') },
+    ]);
+    assert.equal((await put('com/acme/ok/1.1/ok-1.1.jar', real)).status, 201);
+    // A zip comment up to its 64 KiB maximum after the end record: the record is still found.
+    const commented = Buffer.concat([
+      real.subarray(0, real.length - 2),
+      Buffer.from([0xff, 0xff]),
+      Buffer.alloc(0xffff, 0x20),
+    ]);
+    assert.equal((await put('com/acme/ok/1.2/ok-1.2-commented.zip', commented)).status, 201);
+  });
+
+  test('upper-case extensions are archives too (trial 19 fmts F5)', async () => {
+    for (const path of ['com/acme/up/1.0/up-1.0.JAR', 'com/acme/up/1.0/up-1.0-bin.Zip']) {
+      const r = await put(path, page);
+      assert.equal(r.status, 400, path);
+      assert.match(r.statusText, /is a web page \(it starts with "<!DOCTYPE html> <htm"\)/);
+      assert.equal((await fetch(`${server.url}/maven2/${path}`)).status, 404, path);
+    }
+    assert.equal((await put('com/acme/up/1.1/up-1.1.JAR', zipEnd)).status, 201);
+  });
+
+  test('a zip start without a zip end record: 400, nothing stored, no version (trial 19 fmts F5)', async () => {
+    const real = makeZip([{ name: 'a.class', data: randomBytes(4000), store: true }]);
+    for (const [path, body] of [
+      ['com/acme/pk/1.1/pk-1.1.jar', Buffer.from('PK\x03\x04garbage', 'latin1')],
+      // Truncated: cut inside its end record, and before it.
+      ['com/acme/pk/1.2/pk-1.2.jar', real.subarray(0, real.length - 5)],
+      ['com/acme/pk/1.3/pk-1.3.war', real.subarray(0, 2000)],
+    ] as const) {
+      const r = await put(path, body);
+      assert.equal(r.status, 400, path);
+      const ext = path.slice(path.lastIndexOf('.') + 1);
+      const text = `${path} starts with PK but has no zip end record: a truncated or damaged .${ext}; nothing stored: check the file you deploy`;
+      assert.equal(r.statusText, `Bad Request - ${text}`, 'mvn prints the reason phrase');
+      assert.equal(await r.text(), `${text}\n`);
+      assert.equal((await fetch(`${server.url}/maven2/${path}`)).status, 404, path);
+    }
+    // The end record more than 64 KiB + 22 bytes before the end: no zip reader finds it.
+    const padded = Buffer.concat([real, Buffer.alloc(0x10000)]);
+    assert.equal((await put('com/acme/pk/1.4/pk-1.4.jar', padded)).status, 400);
+    const meta = await fetch(`${server.url}/maven2/com/acme/pk/maven-metadata.xml`);
+    assert.equal(meta.status, 404, 'no version recorded, none is <latest> or <release>');
   });
 });

@@ -150,7 +150,7 @@ describe('Maven error answers explain themselves in the reason phrase', () => {
       {
         authorization: basic('alice', 'alice-pw-1'),
       },
-      'PK jar',
+      'PK\x05\x06 (an empty zip, then) jar',
     );
     assert.equal(put.status, 201);
     assert.equal(put.reason, 'Created');

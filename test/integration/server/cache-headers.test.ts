@@ -225,7 +225,7 @@ describe('caching headers: Maven follows the shared rule (K3)', () => {
     for (const path of [`${G}/core/1.0/core-1.0.jar`, 'com/priv/secret/1.0/secret-1.0.jar']) {
       const put = await fetch(`${server.url}/maven2/${path}`, {
         method: 'PUT',
-        body: `PK bytes of ${path}`,
+        body: `PK\x05\x06 (an empty zip, then) bytes of ${path}`,
         headers: { authorization: alice },
       });
       assert.equal(put.status, 201, await put.text());

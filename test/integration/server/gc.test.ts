@@ -141,7 +141,7 @@ describe('garbage collection of unreferenced blobs', () => {
     garbage.push(`sha512:${createHash('sha512').update(tarballOf(gone)).digest('hex')}`);
 
     // Maven: a jar and its pom.
-    const jar = Buffer.from('PK fake jar bytes');
+    const jar = Buffer.from('PK\x05\x06 (an empty zip, then) fake jar bytes');
     const pom = Buffer.from(
       '<project><modelVersion>4.0.0</modelVersion><groupId>com.example</groupId>' +
         '<artifactId>lib</artifactId><version>1.0</version></project>',

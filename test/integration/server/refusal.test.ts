@@ -249,7 +249,10 @@ describe('an answer to a request without a body keeps its connection', () => {
   test('a Maven file answered from memory (synchronously) is not marked Connection: close', async () => {
     await using server = await startTestServer({ config: { maven: { proxies: [] } } });
     const path = '/maven2/org/example/kept/1.0/kept-1.0.jar';
-    const put = await fetch(`${server.url}${path}`, { method: 'PUT', body: 'PK jar bytes' });
+    const put = await fetch(`${server.url}${path}`, {
+      method: 'PUT',
+      body: 'PK\x05\x06 (an empty zip, then) jar bytes',
+    });
     assert.equal(put.status, 201);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const sockets = new Set<unknown>();
