@@ -512,10 +512,18 @@ export class RuleSet implements Permissions {
   ownedThrough(target: AccessTarget, action?: Action): string | undefined {
     const name = target.repository.name;
     const { reserved, rules, path, form } = this.#deciding(target);
-    // A repository's own rules reserve the target: they decide, whoever else covers it.
-    if (reserved.includes(name)) return undefined;
     const names = (rule: CompiledRule, candidates: readonly string[]): string | undefined =>
       candidates.find((candidate) => rule.repositories.some((glob) => glob.test(candidate)));
+    // A repository's own rules reserve the target: they decide, whoever else covers it. A
+    // refused change names the rule owning the path, as one through a group does (trial 19
+    // fmts F7: `bob may not write corp/a.txt in raw-hosted` named none).
+    if (reserved.includes(name)) {
+      if (action === undefined || action === 'read') return undefined;
+      const owning = this.#rules.findIndex(
+        (rule) => rule.owns && rules.includes(rule) && names(rule, [name]) !== undefined,
+      );
+      return owning >= 0 ? `owned by auth.rules[${owning}]` : undefined;
+    }
     // A change through a group lands in its write member: name that member and the rule owning
     // the path there, not whichever member came first (a read rule on `*` reserves the proxy
     // member too, which the write never reaches; trial 17 auth F7).

@@ -104,6 +104,34 @@ export function toRegistryError(err: unknown): RegistryError {
   return new RegistryError('INTERNAL', 'internal server error', { cause: err });
 }
 
+/** The formats with hosted files read through storage/blob-store.ts `BlobStore.hosted`. */
+export type HostedRepairFormat = 'npm' | 'cargo' | 'go' | 'pypi' | 'maven' | 'helm' | 'raw';
+
+/**
+ * How each format's hosted file is repaired once its stored bytes are gone (docs/storage.md
+ * "Integrity of stored bytes"), the hint of its 410s: a Go module is published again with
+ * `nora go publish` of the same tree (the CLI builds the same zip), while the npm and Cargo
+ * clients refuse to publish an existing version, so their file is put back by hand (trial 19
+ * fmts F4: Go's 410 said "(npm, cargo)"). Short: the whole text must fit a reason phrase
+ * (MAX_REASON_PHRASE with "Gone - "), which pip prints alone.
+ */
+const HOSTED_REPAIR: Readonly<Record<HostedRepairFormat, string>> = {
+  npm: 'put the npm pack .tgz back by hand',
+  cargo: 'put the cargo package .crate back by hand',
+  go: 'nora go publish the same tree and version again',
+  pypi: 'upload the same file again',
+  maven: 'upload the same file again',
+  helm: 'upload the same chart archive again',
+  raw: 'upload the same bytes again',
+};
+
+/** The repair hint for `format`; without one (a HEAD's generic 410), the choices of all. */
+function hostedRepair(format: HostedRepairFormat | undefined): string {
+  return format === undefined
+    ? 'upload it again or put the file back (npm, cargo)'
+    : HOSTED_REPAIR[format];
+}
+
 /**
  * What a read of HOSTED content whose bytes are gone from a reachable storage answers (the
  * one place that decides the status, storage/blob-store.ts `BlobStore.hosted`): 410 Gone, not
@@ -114,10 +142,10 @@ export function toRegistryError(err: unknown): RegistryError {
  * the answer past the repair. Written to fit a reason phrase (MAX_REASON_PHRASE, with "Gone - "):
  * pip prints only that, and a cut one lost the pointer to nora verify (trial 18 authx F7).
  */
-export function hostedContentGone(cause?: unknown): RegistryError {
+export function hostedContentGone(cause?: unknown, format?: HostedRepairFormat): RegistryError {
   return new RegistryError(
     'GONE',
-    'stored file missing from storage, so retrying will not help (hosted, no upstream): upload it again or put the file back (npm, cargo); nora verify lists what is missing, docs/storage.md says how',
+    `stored file missing from storage, so retrying will not help (hosted, no upstream): ${hostedRepair(format)}; nora verify lists what is missing, docs/storage.md says how`,
     { cause, headers: { 'cache-control': 'no-store' } },
   );
 }
@@ -129,10 +157,10 @@ export function hostedContentGone(cause?: unknown): RegistryError {
  * 503 only bought a client's retries (npm: ~10 s) before the next request's 410, since nothing
  * refills hosted content (trial 17 auth F3).
  */
-export function hostedContentDamaged(cause?: unknown): RegistryError {
+export function hostedContentDamaged(cause?: unknown, format?: HostedRepairFormat): RegistryError {
   return new RegistryError(
     'GONE',
-    'stored file failed its integrity check and was removed, so retrying will not help (hosted, no upstream): upload it again or put the file back (npm, cargo); see nora verify and docs/storage.md',
+    `stored file failed its integrity check and was removed, so retrying will not help (hosted, no upstream): ${hostedRepair(format)}; see nora verify and docs/storage.md`,
     { cause, headers: { 'cache-control': 'no-store' } },
   );
 }

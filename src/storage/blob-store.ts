@@ -12,7 +12,12 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash, type Hash } from 'node:crypto';
 import { type Digest, type DigestAlgorithm, formatDigest } from '../core/digest.ts';
-import { hostedContentDamaged, hostedContentGone, RegistryError } from '../core/errors.ts';
+import {
+  hostedContentDamaged,
+  hostedContentGone,
+  type HostedRepairFormat,
+  RegistryError,
+} from '../core/errors.ts';
 import { limitBytes, overLimit } from '../core/streams.ts';
 import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from './driver.ts';
 import { blobKey } from './keys.ts';
@@ -333,20 +338,21 @@ export class BlobStore {
    * next request fetches again: nothing refills hosted content, so a client's retries would only
    * stall the build. Bytes a whole read finds damaged (removed before this answers) answer 410
    * at once as well (hostedContentDamaged), not the 503 a proxy's damaged file gets. Storage that is itself unreachable (a volume unmounted: `check` fails) still
-   * answers its 503, which a retry after the remount does serve.
+   * answers its 503, which a retry after the remount does serve. `format` picks the repair its
+   * 410 text names (core/errors.ts HOSTED_REPAIR).
    */
-  hosted(digest: Digest): HostedBytes {
+  hosted(digest: Digest, format?: HostedRepairFormat): HostedBytes {
     return {
       open: async (range) => {
         try {
           return await this.open(digest, range);
         } catch (err) {
           // Damaged bytes (removed by now): 410 at once too, with what happened to them.
-          if (err instanceof BlobIntegrityError) throw hostedContentDamaged(err);
+          if (err instanceof BlobIntegrityError) throw hostedContentDamaged(err, format);
           if (!(err instanceof Error && err.name === 'StorageNotFoundError')) throw err;
           await this.#driver.check();
           this.#goneObserver?.(digest);
-          throw hostedContentGone(err);
+          throw hostedContentGone(err, format);
         }
       },
       present: async () => {

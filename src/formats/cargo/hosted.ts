@@ -107,7 +107,7 @@ export class CargoHosted implements CargoSource {
     // The exact spelling the index gave (`1.0.0+build`): another build of the same key is not it.
     const stored = (await this.#read(repo, name)).versions.find((v) => v.vers === version);
     if (stored === undefined) return undefined;
-    const bytes = this.#blobs.hosted(parseDigest(stored.blob));
+    const bytes = this.#blobs.hosted(parseDigest(stored.blob), 'cargo');
     return {
       size: stored.size,
       sha256: stored.cksum,

@@ -460,7 +460,7 @@ export class GoHosted implements GoSource {
 
   #opened(blob: string, size: number, modifiedAt: number): OpenedModuleFile {
     const digest = parseDigest(blob);
-    const bytes = this.#blobs.hosted(digest);
+    const bytes = this.#blobs.hosted(digest, 'go');
     return {
       size,
       sha256: digest.hex,

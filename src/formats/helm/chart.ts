@@ -20,7 +20,7 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import semver from 'semver';
 import tar from 'tar-stream';
-import { Lexer, parse as parseYaml } from 'yaml';
+import { isScalar, Lexer, parse as parseYaml, parseDocument } from 'yaml';
 import { RegistryError } from '../../core/errors.ts';
 import { MARKUP_SNIFF_BYTES, markupStart } from '../../core/markup.ts';
 
@@ -427,7 +427,12 @@ function bad(message: string): RegistryError {
   return new RegistryError('BAD_REQUEST', `invalid Chart.yaml: ${message}`);
 }
 
-function optionalString(meta: Json, key: string, out: Json): void {
+/**
+ * Copies `meta[key]` to `out` when it is a non-empty string; BAD_REQUEST naming the field by
+ * `path` (its place in Chart.yaml, e.g. `maintainers[0].`: trial 19 fmts F6, "name must be a
+ * string" did not say which name) when it is not a string.
+ */
+function optionalString(meta: Json, key: string, out: Json, path = ''): void {
   const value = meta[key];
   if (value === undefined || value === null) return;
   // YAML reads `appVersion: 1.10` as a number; Helm keeps its text (it warns). So do we.
@@ -435,7 +440,7 @@ function optionalString(meta: Json, key: string, out: Json): void {
     out[key] = String(value);
     return;
   }
-  if (typeof value !== 'string') throw bad(`${key} must be a string`);
+  if (typeof value !== 'string') throw bad(`${path}${key} must be a string`);
   if (value !== '') out[key] = value;
 }
 
@@ -452,9 +457,15 @@ const DEPENDENCY_STRINGS = ['name', 'version', 'repository', 'condition', 'alias
 /**
  * Validates parsed Chart.yaml metadata and returns it as an index entry's metadata part (only
  * Helm's Metadata fields, each of the type Helm's Go struct expects, so one chart can never make
- * the whole index.yaml unreadable to clients). Throws BAD_REQUEST.
+ * the whole index.yaml unreadable to clients). Throws BAD_REQUEST, naming a nested field by its
+ * path (`maintainers[0].name`). `sourceOf(key)`: the text a top-level scalar was written as in
+ * the YAML (chartYamlSource), so a number is quoted as written (`1.0`, not `1`); absent for
+ * metadata that was not read from YAML text.
  */
-export function chartMetadata(parsed: unknown): IndexEntry {
+export function chartMetadata(
+  parsed: unknown,
+  sourceOf: (key: string) => string | undefined = () => undefined,
+): IndexEntry {
   if (!isObject(parsed)) throw bad('not a mapping');
   const out: Json = {};
   const apiVersion = parsed['apiVersion'];
@@ -463,9 +474,8 @@ export function chartMetadata(parsed: unknown): IndexEntry {
   const name = parsed['name'];
   // `name: 123` is the number 123 to YAML, not a missing name (trial 18 fmts F5).
   if (typeof name === 'number') {
-    throw bad(
-      `name is the number ${String(name)} in YAML, not a string: quote it (name: "${String(name)}")`,
-    );
+    const written = sourceOf('name') ?? String(name);
+    throw bad(`name is the number ${written} in YAML, not a string: quote it (name: "${written}")`);
   }
   if (typeof name !== 'string' || !isChartName(name)) {
     throw bad(
@@ -475,9 +485,16 @@ export function chartMetadata(parsed: unknown): IndexEntry {
   out['name'] = name;
   const version = parsed['version'];
   if (typeof version === 'number') {
-    // `version: 1.0` is the number 1 to YAML (and to Helm, which refuses it the same way).
+    // `version: 1.0` is the number 1 to YAML (and to Helm, which refuses it the same way); the
+    // message quotes what was written (trial 19 fmts F6: it said "the number 1").
+    const written = sourceOf('version') ?? String(version);
+    const suggested = isSemver2(written)
+      ? written
+      : /^\d+\.\d+$/.test(written)
+        ? `${written}.0`
+        : '1.0.0';
     throw bad(
-      `version is the number ${String(version)} in YAML, not a string: quote a SemVer 2 version (version: "1.0.0")`,
+      `version is the number ${written} in YAML, not a string: quote a SemVer 2 version (version: "${suggested}")`,
     );
   }
   if (typeof version !== 'string' || !isSemver2(version)) {
@@ -505,26 +522,26 @@ export function chartMetadata(parsed: unknown): IndexEntry {
   const maintainers = parsed['maintainers'];
   if (maintainers !== undefined && maintainers !== null) {
     if (!Array.isArray(maintainers)) throw bad('maintainers must be a list');
-    out['maintainers'] = maintainers.map((m) => {
-      if (!isObject(m)) throw bad('a maintainer must be a mapping');
+    out['maintainers'] = maintainers.map((m, i) => {
+      if (!isObject(m)) throw bad(`maintainers[${i}] must be a mapping`);
       const one: Json = {};
-      for (const key of ['name', 'email', 'url']) optionalString(m, key, one);
+      for (const key of ['name', 'email', 'url']) optionalString(m, key, one, `maintainers[${i}].`);
       return one;
     });
   }
   const dependencies = parsed['dependencies'];
   if (dependencies !== undefined && dependencies !== null) {
     if (!Array.isArray(dependencies)) throw bad('dependencies must be a list');
-    out['dependencies'] = dependencies.map((d) => {
-      if (!isObject(d)) throw bad('a dependency must be a mapping');
+    out['dependencies'] = dependencies.map((d, i) => {
+      const at = `dependencies[${i}]`;
+      if (!isObject(d)) throw bad(`${at} must be a mapping`);
       const one: Json = {};
-      for (const key of DEPENDENCY_STRINGS) optionalString(d, key, one);
-      if (typeof one['name'] !== 'string') throw bad('a dependency needs a name');
-      const tags = stringList(d['tags'], 'dependencies[].tags');
+      for (const key of DEPENDENCY_STRINGS) optionalString(d, key, one, `${at}.`);
+      if (typeof one['name'] !== 'string') throw bad(`${at} needs a name`);
+      const tags = stringList(d['tags'], `${at}.tags`);
       if (tags) one['tags'] = tags;
       if (d['enabled'] !== undefined) {
-        if (typeof d['enabled'] !== 'boolean')
-          throw bad('dependencies[].enabled must be a boolean');
+        if (typeof d['enabled'] !== 'boolean') throw bad(`${at}.enabled must be a boolean`);
         one['enabled'] = d['enabled'];
       }
       if (d['import-values'] !== undefined) one['import-values'] = jsonCopy(d['import-values']);
@@ -558,7 +575,28 @@ export async function readChartMetadata(source: Readable): Promise<IndexEntry> {
   const { bytes } = await readChartYaml(source);
   // The top folder's name is not the chart's: Helm's loader and ChartMuseum take any single
   // folder and the name from Chart.yaml (`helm package` just happens to use the chart name).
-  return chartMetadata(parseBoundedYaml(bytes.toString('utf8'), 'Chart.yaml'));
+  const text = bytes.toString('utf8');
+  return chartMetadata(parseBoundedYaml(text, 'Chart.yaml'), (key) => chartYamlSource(text, key));
+}
+
+/**
+ * The text a top-level scalar of `text` (already parsed by parseBoundedYaml) was written as:
+ * `1.0` for `version: 1.0`, which YAML reads as the number 1. Parsed again, only on the way to
+ * a 400. undefined when the key is not a plain scalar.
+ */
+function chartYamlSource(text: string, key: string): string | undefined {
+  try {
+    // No alias expansion here (toJS is never called), and the depth was bounded by
+    // parseBoundedYaml before.
+    const node = parseDocument(text, {
+      uniqueKeys: false,
+      prettyErrors: false,
+      strict: false,
+    }).get(key, true);
+    return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

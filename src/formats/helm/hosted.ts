@@ -135,7 +135,7 @@ export class HelmHosted implements HelmSource {
     const address = prov ? row.prov_digest : row.digest;
     if (address === null) return undefined;
     const digest = parseDigest(address);
-    const bytes = this.#deps.blobs.hosted(digest);
+    const bytes = this.#deps.blobs.hosted(digest, 'helm');
     return {
       size: prov ? (row.prov_size ?? 0) : row.size,
       sha256: digest.hex,

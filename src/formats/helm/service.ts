@@ -476,7 +476,52 @@ export class HelmService {
         `invalid chart name ${JSON.stringify(name)}: ${CHART_NAME_RULE}`,
       );
     const target = this.writeTarget(repo, principal, 'delete', name);
-    await this.#deps.hosted.remove(target, name, version);
+    try {
+      await this.#deps.hosted.remove(target, name, version);
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'NOT_FOUND' && repo.name !== target.name) {
+        await this.#heldElsewhere(repo, target, name, version);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * A DELETE through a group found the version missing from its write member: when the group
+   * lists it (its index.yaml, which a GET through the group serves from) from another member,
+   * 405 saying whose it is, instead of a 404 its index.yaml contradicts (trial 19 fmts F6), as
+   * Maven's group does (maven/service.ts #heldElsewhere). A proxy member's charts come from its
+   * upstream, which no DELETE removes. A member that cannot be read now is passed over (the 404
+   * stands).
+   */
+  async #heldElsewhere(
+    group: Repository,
+    writeTo: Repository,
+    name: string,
+    version: string,
+  ): Promise<void> {
+    const listed = (snapshot: IndexSnapshot | undefined) =>
+      snapshot?.entries.some((e) => e.name === name && e.version === version) === true;
+    const indexOf = async (repo: Repository) => {
+      try {
+        return await this.sourceOf(repo).index(repo);
+      } catch {
+        return undefined;
+      }
+    };
+    // Only what the group itself lists: a version its guard withholds is not served (404).
+    if (!listed(await indexOf(group))) return;
+    const chart = `chart ${name}-${version}`;
+    for (const member of this.#deps.repositories.membersOf(group, name)) {
+      if (member.name === writeTo.name || !listed(await indexOf(member))) continue;
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        member.kind === 'proxy'
+          ? `${chart} is served from an upstream by proxy member ${member.name} of group ${group.name}, not stored in its write member ${writeTo.name}: upstream charts cannot be deleted through the group (NORA has no way to evict them)`
+          : `${chart} is stored in member ${member.name} of group ${group.name}, not in its write member ${writeTo.name}: delete it at /repository/${member.name}/api/charts/${name}/${version}`,
+        { headers: { allow: 'GET, HEAD' } },
+      );
+    }
   }
 
   /** ChartMuseum `GET /api/charts`: `{<name>: [ChartVersion…]}`, versions newest first. */

@@ -201,7 +201,7 @@ export class MavenHosted implements MavenSource, HostedNames {
   }
 
   #opened(row: StoredMavenFile): OpenedMavenFile {
-    const bytes = this.#deps.blobs.hosted(parseDigest(row.digest));
+    const bytes = this.#deps.blobs.hosted(parseDigest(row.digest), 'maven');
     return {
       size: row.size,
       checksums: { md5: row.md5, sha1: row.sha1, sha256: row.sha256, sha512: row.sha512 },

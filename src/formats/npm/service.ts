@@ -199,7 +199,7 @@ export class NpmService {
     for (const member of members.filter((m) => m.kind === 'hosted')) {
       const ref = await this.#deps.store.tarball(member.name, name, filename);
       if (ref) {
-        const bytes = this.#deps.blobs.hosted(parseDigest(ref.digest));
+        const bytes = this.#deps.blobs.hosted(parseDigest(ref.digest), 'npm');
         return {
           size: ref.size,
           etag: `"${ref.digest}"`,

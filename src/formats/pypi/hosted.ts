@@ -272,7 +272,7 @@ export class PypiHosted implements PypiSource {
 
   #opened(blob: string, sha256: string, size: number, modifiedAt: number): OpenedDistFile {
     const digest = parseDigest(blob);
-    const bytes = this.#blobs.hosted(digest);
+    const bytes = this.#blobs.hosted(digest, 'pypi');
     return {
       size,
       sha256,

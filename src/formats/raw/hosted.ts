@@ -86,7 +86,7 @@ export class RawHosted implements RawSource {
 
   #opened(row: StoredRawFile): OpenedRawFile {
     const digest = parseDigest(row.digest);
-    const hosted = this.#deps.blobs.hosted(digest);
+    const hosted = this.#deps.blobs.hosted(digest, 'raw');
     const onDisk = () => hosted.present();
     if (row.size > SMALL_FILE_BYTES) {
       return {

@@ -313,7 +313,7 @@ describe(
       assert.match(output(res), /410/, output(res));
       assert.match(
         output(res),
-        /Gone - stored file missing from storage, so retrying will not help \(hosted, no upstream\): upload it again or put the file back \(npm, cargo\); nora verify lists what is missing, docs\/storage\.md says how/,
+        /Gone - stored file missing from storage, so retrying will not help \(hosted, no upstream\): upload the same file again; nora verify lists what is missing, docs\/storage\.md says how/,
         output(res),
       );
       assert.deepEqual(await venv.versions('nora-demo-base'), { 'nora-demo-base': null });

@@ -50,3 +50,63 @@ test('a write refused through a group names the write member and the owning rule
   });
   assert.equal(raw.status, 201);
 });
+
+test('a write or delete refused on the repository itself names the owning rule too (trial 19 fmts F7)', async () => {
+  await using server = await startTestServer({
+    config: {
+      auth: {
+        enabled: true,
+        anonymous_read: false,
+        rules: [
+          rule({ repositories: ['maven-hosted'], users: ['alice'], actions: ['read', 'write'] }),
+          rule({
+            repositories: ['raw-hosted'],
+            paths: ['corp/**'],
+            users: ['carol'],
+            actions: ['read', 'write', 'delete'],
+          }),
+        ],
+      },
+    },
+  });
+  const users = server.app.context.identity.users;
+  await users.create('bob', 'bob-pw-1', undefined, ['read', 'write']);
+  await users.create('carol', 'carol-pw-1', undefined, ['read', 'write']);
+  const put = (who: string, pw: string, url: string, method = 'PUT') =>
+    fetch(`${server.url}${url}`, {
+      method,
+      headers: { authorization: basic(who, pw) },
+      ...(method === 'PUT' ? { body: 'hi\n' } : {}),
+    });
+  // The repository's own rule refuses bob: it is named, as through a group.
+  const refused = await put('bob', 'bob-pw-1', '/raw/corp/a.txt');
+  const text = await refused.text();
+  assert.equal(refused.status, 403, text);
+  assert.match(text, /bob may not write corp\/a\.txt in raw-hosted \(owned by auth\.rules\[1\]\)/);
+  // Carol owns it; bob may still write outside corp/ (no rule there: his role decides).
+  assert.equal((await put('carol', 'carol-pw-1', '/raw/corp/a.txt')).status, 201);
+  assert.equal((await put('bob', 'bob-pw-1', '/raw/other/a.txt')).status, 201);
+  const del = await put('bob', 'bob-pw-1', '/raw/corp/a.txt', 'DELETE');
+  const delText = await del.text();
+  assert.equal(del.status, 403, delText);
+  assert.match(
+    delText,
+    /bob may not delete corp\/a\.txt in raw-hosted \(owned by auth\.rules\[1\]\)/,
+  );
+  // Maven addressed directly: the reason phrase (what mvn prints) carries it.
+  const pom = 'com/example/x/1.0/x-1.0.pom';
+  const mvn = await put('bob', 'bob-pw-1', `/repository/maven-hosted/${pom}`);
+  const mvnText = await mvn.text();
+  assert.equal(mvn.status, 403, mvnText);
+  assert.match(
+    mvnText,
+    /bob may not write com\/example\/x\/1\.0\/x-1\.0\.pom in maven-hosted \(owned by auth\.rules\[0\]\)/,
+  );
+  assert.match(mvn.statusText, /owned by auth\.rules\[0\]/);
+  // A refused read does not name it (unchanged): only changes do.
+  const read = await fetch(`${server.url}/raw/corp/a.txt`, {
+    headers: { authorization: basic('bob', 'bob-pw-1') },
+  });
+  assert.equal(read.status, 403);
+  assert.doesNotMatch(await read.text(), /auth\.rules/);
+});

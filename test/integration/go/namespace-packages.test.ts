@@ -125,12 +125,13 @@ describe('go hosted: a module may hold packages only where its publisher may wri
         'Go looks a package up in every module whose path is a prefix of its import path, so a module may hold packages only where its publisher may write: ' +
         'leave platform/x/ out of the module, or have it published as its own module by someone who may.',
     );
-    // Through the member's own URL: the same check, its refusal names the member.
+    // Through the member's own URL: the same check, its refusal names the member and the
+    // owning rule (trial 19 fmts F7).
     const direct = await publish('carol', evil, 'v1.0.1', '/repository/go-hosted');
     assert.equal(direct.ok, false);
     assert.match(
       direct.text,
-      /^403 Forbidden: refusing to publish corp\.example\.com@v1\.0\.1: its zip holds the package corp\.example\.com\/platform\/x \(directory platform\/x\/\), and carol may not write corp\.example\.com\/platform\/x in go-hosted\. /,
+      /^403 Forbidden: refusing to publish corp\.example\.com@v1\.0\.1: its zip holds the package corp\.example\.com\/platform\/x \(directory platform\/x\/\), and carol may not write corp\.example\.com\/platform\/x in go-hosted \(owned by auth\.rules\[0\]\)\. /,
     );
     // Nothing stored: no version of corp.example.com at all.
     assert.equal(await status('corp.example.com/@v/list'), 404);

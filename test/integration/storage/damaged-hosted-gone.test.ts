@@ -13,6 +13,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
 import { exists, flipBlobByte } from '../../helpers/storage.ts';
+import { goModuleZip } from '../../helpers/go-fixtures.ts';
 import { publishBody, tarballOf } from '../npm/fixtures.ts';
 
 const DAMAGED = /stored file failed its integrity check and was removed, so retrying will not help/;
@@ -41,6 +42,31 @@ describe('damaged stored bytes: hosted 410 at once, proxy 503', () => {
     const next = await fetch(url);
     assert.equal(next.status, 410);
     assert.match(((await next.json()) as { error?: string }).error ?? '', /missing from storage/);
+  });
+
+  test('go hosted .zip: 410 naming the repair of a Go module (nora go publish), not npm/cargo', async () => {
+    await using server = await startTestServer({ env: { NORA_GO_PROXY: 'none' } });
+    const mod = 'corp.example.com/damaged';
+    const zip = await goModuleZip(mod, 'v1.0.0', { 'a.go': 'package damaged\n' });
+    const put = await fetch(`${server.url}/go/${mod}/@v/v1.0.0.zip`, {
+      method: 'PUT',
+      body: zip,
+      headers: { 'content-type': 'application/zip' },
+    });
+    assert.ok(put.status === 200 || put.status === 201, await put.text());
+    const hex = createHash('sha256').update(zip).digest('hex');
+    await flipBlobByte(path.join(server.dataDir, 'storage'), hex);
+    const first = await fetch(`${server.url}/go/${mod}/@v/v1.0.0.zip`);
+    const text = await first.text();
+    assert.equal(first.status, 410, text);
+    assert.match(text, DAMAGED);
+    // Trial 19 fmts F4: it said "upload it again or put the file back (npm, cargo)".
+    assert.match(text, /nora go publish the same tree and version again/);
+    assert.doesNotMatch(text, /npm, cargo/);
+    const next = await fetch(`${server.url}/go/${mod}/@v/v1.0.0.zip`);
+    const nextText = await next.text();
+    assert.equal(next.status, 410);
+    assert.match(nextText, /missing from storage.*nora go publish the same tree/);
   });
 
   test('raw proxy cached file: still 503 (a refetch repairs it), then served again', async () => {

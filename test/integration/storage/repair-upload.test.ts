@@ -42,7 +42,7 @@ describe('an upload of the same bytes repairs a file damaged on disk', () => {
     assert.equal(broken.status, 410);
     const brokenText = await broken.text();
     assert.match(brokenText, /stored file failed its integrity check and was removed/);
-    assert.match(brokenText, /upload it again/);
+    assert.match(brokenText, /upload the same bytes again/);
     assert.equal((await fetch(url)).status, 410);
 
     // Other bytes: the usual 409, nothing repaired, nothing of them kept.

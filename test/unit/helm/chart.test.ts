@@ -70,6 +70,55 @@ describe('helm chart names, versions and file names', () => {
     );
   });
 
+  test('a number is quoted as written, a nested field named by its path (trial 19 fmts F6)', async () => {
+    const refused = async (chartYaml: string, message: string) => {
+      const archive = await buildChart({ name: 'x', version: '1.0.0', chartYaml });
+      await assert.rejects(readChartMetadata(Readable.from([archive])), (err: Error) => {
+        assert.equal(code(err), 'BAD_REQUEST');
+        assert.equal(err.message, `invalid Chart.yaml: ${message}`);
+        return true;
+      });
+    };
+    await refused(
+      'apiVersion: v2\nname: x\nversion: 1.0\n',
+      'version is the number 1.0 in YAML, not a string: quote a SemVer 2 version (version: "1.0.0")',
+    );
+    await refused(
+      'apiVersion: v2\nname: x\nversion: 2.10\n',
+      'version is the number 2.10 in YAML, not a string: quote a SemVer 2 version (version: "2.10.0")',
+    );
+    await refused(
+      'apiVersion: v2\nname: x\nversion: 3\n',
+      'version is the number 3 in YAML, not a string: quote a SemVer 2 version (version: "1.0.0")',
+    );
+    await refused(
+      'apiVersion: v2\nname: 0x1F\nversion: 1.0.0\n',
+      'name is the number 0x1F in YAML, not a string: quote it (name: "0x1F")',
+    );
+    await refused(
+      'apiVersion: v2\nname: x\nversion: 1.0.0\nmaintainers: [{name: ok}, {name: 5}]\n',
+      'maintainers[1].name must be a string',
+    );
+    await refused(
+      'apiVersion: v2\nname: x\nversion: 1.0.0\nmaintainers: [oops]\n',
+      'maintainers[0] must be a mapping',
+    );
+    await refused(
+      'apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies:\n  - name: a\n  - name: b\n    repository: [1]\n',
+      'dependencies[1].repository must be a string',
+    );
+    await refused(
+      'apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies:\n  - version: "1"\n',
+      'dependencies[0] needs a name',
+    );
+    await refused(
+      'apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies:\n  - name: a\n    enabled: "yes"\n',
+      'dependencies[0].enabled must be a boolean',
+    );
+    // A top-level field keeps its bare name.
+    await refused('apiVersion: v2\nname: x\nversion: 1.0.0\nhome: [1]\n', 'home must be a string');
+  });
+
   test('file names split at the first dash followed by a SemVer version', () => {
     assert.deepEqual(parseChartFilename('my-chart-1.0.0-rc.1.tgz'), {
       name: 'my-chart',
