@@ -359,6 +359,27 @@ function checkRuleNames(config: AppConfig, repositories: readonly string[]): str
 }
 
 /**
+ * The names of every repository `config` defines (the default repositories of each format, then
+ * the named ones), as the server builds them; throws ConfigError as checkConfig does. For
+ * `nora token create --scope`, which checks a scope's repository part against them.
+ */
+export function repositoryNames(
+  config: AppConfig,
+  formats: readonly FormatModule[] = FORMATS,
+): string[] {
+  try {
+    return RepositoryRegistry.build(defaultRepositories(formats, config), config.repositories)
+      .all()
+      .map((repo) => repo.name);
+  } catch (err) {
+    if (err instanceof RepositoryConfigError) {
+      throw new ConfigError(`invalid configuration:\n  repositories: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+/**
  * The one repository named `<name>-<something>` (`raw` → `raw-hosted`), for a rule naming a
  * format where a repository of it was meant: too far for `closest` (trial 17 F8). Undefined when
  * none or several (`raw-hosted`, `raw-proxy`) are.
@@ -917,8 +938,11 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   // NORA's token API: at the root, owned by no format.
   registerTokenRoutes(
     fastify,
-    new TokenApi(identity.directory, identity.tokens, (user, address, verify) =>
-      access.checkPassword(user, address, verify),
+    new TokenApi(
+      identity.directory,
+      identity.tokens,
+      (user, address, verify) => access.checkPassword(user, address, verify),
+      () => repositories.all().map((repo) => repo.name),
     ),
     () => config.auth.enabled,
   );

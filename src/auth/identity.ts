@@ -190,7 +190,7 @@ export async function createIdentity(
   const basic = new BasicPasswordResolver(directory, tokenAuth);
   const registryTokens = new RegistryTokens(
     new SigningKeys(authDb),
-    (subject, binding) => bindings.valid(subject, binding),
+    (subject, binding) => bindings.state(subject, binding),
     (subject) => directory.isReadOnlyUser(subject),
   );
   access.addResolver(new RegistryTokenResolver(registryTokens));

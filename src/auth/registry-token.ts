@@ -47,6 +47,8 @@ import {
 } from './access.ts';
 import { readOnlyRoles } from './directory.ts';
 import type { AuthTables } from './migrations.ts';
+import type { NetworkList } from './networks.ts';
+import { capRole } from './users.ts';
 
 /** The `iss` of every token NORA signs; a JWT with another issuer is not ours. */
 export const REGISTRY_TOKEN_ISSUER = 'nora';
@@ -95,11 +97,26 @@ export interface AccessTokenRequest {
 }
 
 /**
+ * What a still-valid binding says about the token's holder now: the subject's current roles
+ * (UserDirectory: a user taken out of `[auth] admin_users` has no `admin` any more), which cap
+ * the roles the token carries from issue time, and the address ranges of the API token it was
+ * obtained with (its CIDR whitelist), which every request with the token must come from.
+ */
+export interface BindingState {
+  readonly roles: readonly Role[];
+  readonly networks?: NetworkList | undefined;
+}
+
+/**
  * Whether the credential a registry token of `subject` was minted from is still valid: the API
  * token exists, is the subject's, unexpired and not suspended; the password fingerprint is the
- * subject's current one. Runs on every request with a registry token: keep it cheap.
+ * subject's current one. Undefined when it is not, else what it says now (BindingState). Runs on
+ * every request with a registry token: keep it cheap.
  */
-export type BindingCheck = (subject: string, binding: CredentialBinding) => Promise<boolean>;
+export type BindingCheck = (
+  subject: string,
+  binding: CredentialBinding,
+) => Promise<BindingState | undefined>;
 
 /** The private claim: the grant in our terms and the holder's roles at issue time. */
 interface NoraClaim {
@@ -306,8 +323,10 @@ export class RegistryTokens {
     }
     if (payload.sub === undefined || payload.sub === '') return ANONYMOUS;
     const binding = bindingOf(nora.bind);
+    let state: BindingState | undefined;
     if (binding !== undefined && this.#check !== undefined) {
-      if (!(await this.#check(payload.sub, binding))) {
+      state = await this.#check(payload.sub, binding);
+      if (state === undefined) {
         throw new RegistryError(
           'UNAUTHORIZED',
           binding.kind === 'token'
@@ -317,16 +336,22 @@ export class RegistryTokens {
       }
     }
     const readOnlyUser = this.#isReadOnlyUser?.(payload.sub) === true;
+    // The roles at issue time, capped by the user's roles now: an admin taken out of
+    // `[auth] admin_users` (SIGHUP) loses admin at the next request, not at `exp`.
+    const current = state?.roles;
+    const roles = current === undefined ? nora.roles : capRoles(nora.roles, current);
     return {
       kind: 'user',
       name: payload.sub,
-      roles: readOnlyUser ? readOnlyRoles(nora.roles) : nora.roles,
+      roles: readOnlyUser ? readOnlyRoles(roles) : roles,
       ...(readOnlyUser ? { readOnlyUser: true } : {}),
       ...(nora.groups === undefined ? {} : { groups: nora.groups }),
       ...(nora.readOnly === true ? { readOnly: true } : {}),
       credential: 'registry-token',
       scope: new GrantScope(nora.grants),
       ...(binding === undefined ? {} : { binding }),
+      // The API token's address ranges: access.ts `admit` refuses a request from outside them.
+      ...(state?.networks === undefined ? {} : { networks: state.networks }),
     };
   }
 
@@ -362,6 +387,11 @@ export class RegistryTokens {
       throw new RegistryError('UNAUTHORIZED', `${what} ${reason}`);
     }
   }
+}
+
+/** `roles` without those above the highest of `ceiling` (none when `ceiling` is empty). */
+function capRoles(roles: readonly Role[], ceiling: readonly Role[]): readonly Role[] {
+  return roles.filter((role) => capRole(role, ceiling) === role);
 }
 
 /** The `bind` claim when well-formed; undefined otherwise (a token of an older version). */

@@ -23,11 +23,13 @@ import type {
   CredentialResolver,
   Principal,
   RequestCredentials,
+  Role,
   Scope,
 } from './access.ts';
 import { type Account, accountPrincipal, type UserDirectory } from './directory.ts';
 import { networkListOf } from './networks.ts';
 import { ResourcePatterns, targetRefs } from './patterns.ts';
+import type { BindingState } from './registry-token.ts';
 import { capRole, looksLikeToken, sha256Hex, type TokenInfo, type TokenStore } from './users.ts';
 
 /** A Scope (access.ts) from resource patterns: the credential reaches only what they cover. */
@@ -170,6 +172,10 @@ interface KnownBinding {
   readonly expiresAt: number | undefined;
   /** For a password binding: the subject's fingerprint now (undefined: no password, no user). */
   readonly fingerprint: string | undefined;
+  /** The subject's roles now (UserDirectory: `[auth] admin_users`, read_only_users applied). */
+  readonly roles: readonly Role[];
+  /** For a token binding: the API token's CIDR whitelist (empty: anywhere). */
+  readonly cidrs: readonly string[];
 }
 
 /**
@@ -198,30 +204,59 @@ export class CredentialBindings {
 
   /** True when `binding` is still a valid credential of `subject` (see BindingCheck). */
   async valid(subject: string, binding: CredentialBinding, now = Date.now()): Promise<boolean> {
+    return (await this.state(subject, binding, now)) !== undefined;
+  }
+
+  /**
+   * When `binding` is still a valid credential of `subject` (see BindingCheck): the subject's
+   * roles now and the API token's address ranges (BindingState); undefined when it is not.
+   */
+  async state(
+    subject: string,
+    binding: CredentialBinding,
+    now = Date.now(),
+  ): Promise<BindingState | undefined> {
     const known = await this.#known.get(
       () => (binding.kind === 'token' ? `t:${binding.id}` : `p:${subject}:${binding.fingerprint}`),
       () => this.#read(subject, binding),
     );
     if (binding.kind === 'password') {
-      return known.fingerprint !== undefined && sameHex(known.fingerprint, binding.fingerprint);
+      const same =
+        known.fingerprint !== undefined && sameHex(known.fingerprint, binding.fingerprint);
+      return same ? { roles: known.roles } : undefined;
     }
-    return known.owner === subject && (known.expiresAt === undefined || known.expiresAt > now);
+    if (known.owner !== subject || (known.expiresAt !== undefined && known.expiresAt <= now)) {
+      return undefined;
+    }
+    const networks = networkListOf(known.cidrs);
+    return { roles: known.roles, ...(networks === undefined ? {} : { networks }) };
   }
 
   async #read(subject: string, binding: CredentialBinding): Promise<KnownBinding> {
     if (binding.kind === 'token') {
       const token = await this.#tokens.lookupKey(binding.id);
       // The owner must still be a user, and not suspended (gone from the htpasswd file).
-      const owner =
-        token !== undefined &&
-        token.ownerSuspendedAt === undefined &&
-        (await this.#directory.account(token.user)) !== undefined
-          ? token.user
+      const account =
+        token !== undefined && token.ownerSuspendedAt === undefined
+          ? await this.#directory.account(token.user)
           : undefined;
-      return { owner, expiresAt: token?.expiresAt, fingerprint: undefined };
+      return {
+        owner: account === undefined ? undefined : token?.user,
+        expiresAt: token?.expiresAt,
+        fingerprint: undefined,
+        roles: account?.roles ?? [],
+        cidrs: token?.cidrWhitelist ?? [],
+      };
     }
     const fingerprint = await this.#directory.passwordFingerprint(subject);
-    return { owner: undefined, expiresAt: undefined, fingerprint };
+    const account = fingerprint === undefined ? undefined : await this.#directory.account(subject);
+    return {
+      owner: undefined,
+      expiresAt: undefined,
+      fingerprint,
+      roles: account?.roles ?? [],
+      cidrs: [],
+    };
   }
 }
 

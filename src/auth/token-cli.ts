@@ -5,7 +5,7 @@
  * `[auth] admin_users`. The secret is printed once, alone on stdout (scripts capture it); the
  * rest goes to stderr.
  */
-import { existingDatabase } from '../app.ts';
+import { existingDatabase, repositoryNames } from '../app.ts';
 import type { AppConfig } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Db } from '../db/database.ts';
@@ -96,7 +96,7 @@ export async function createTokenOffline(
     scope =
       options.scope === undefined || options.scope.length === 0
         ? undefined
-        : parseScope(options.scope);
+        : parseScope(options.scope, repositoryNames(context.config));
   } catch (err) {
     throw new TokenCommandError((err as Error).message);
   }

@@ -19,7 +19,8 @@
 import { RegistryError } from '../../core/errors.ts';
 import { hasRole, type Principal, type Role } from '../access.ts';
 import type { UserDirectory } from '../directory.ts';
-import { patternProblem } from '../patterns.ts';
+import { closest } from '../../config/env.ts';
+import { compileGlob, patternProblem } from '../patterns.ts';
 import {
   capReason,
   expiryOf,
@@ -51,6 +52,8 @@ interface Subject {
   readonly narrowed: boolean;
   /** When the credential expires (epoch ms): tokens it makes expire no later. */
   readonly expiresAt: number | undefined;
+  /** What the credential's scope reaches (Scope.description), when it has one. */
+  readonly scope?: string | undefined;
 }
 
 /** What a new token asks for, validated. */
@@ -77,11 +80,22 @@ export class TokenApi {
   readonly #directory: UserDirectory;
   readonly #tokens: TokenStore;
   readonly #guard: PasswordGuard;
+  readonly #repositories: (() => readonly string[]) | undefined;
 
-  constructor(directory: UserDirectory, tokens: TokenStore, guard: PasswordGuard = UNGUARDED) {
+  /**
+   * `repositories`: the names of the configured repositories now (SIGHUP may change them), which
+   * the `<repository>:` part of a new token's scope must match; without it, not checked.
+   */
+  constructor(
+    directory: UserDirectory,
+    tokens: TokenStore,
+    guard: PasswordGuard = UNGUARDED,
+    repositories?: () => readonly string[],
+  ) {
     this.#directory = directory;
     this.#tokens = tokens;
     this.#guard = guard;
+    this.#repositories = repositories;
   }
 
   /** `POST /api/tokens`. Default role: read (least privilege; ask for write to publish). */
@@ -97,7 +111,7 @@ export class TokenApi {
         `unknown field ${JSON.stringify(unknown[0])}: POST /api/tokens takes ${[...CREATE_FIELDS].join(', ')} (list: POST /api/tokens/list, revoke: POST /api/tokens/revoke)`,
       );
     }
-    const request = parseTokenRequest(body);
+    const request = parseTokenRequest(body, 'read', this.#repositories?.());
     const readOnly = readOnlyUserTokenProblem(subject.name, request.role, subject.readOnlyUser);
     if (readOnly !== undefined)
       throw new RegistryError('DENIED', `${readOnly} (ask for "role":"read")`);
@@ -132,6 +146,15 @@ export class TokenApi {
     if (!subject.roles.includes('admin')) {
       throw new RegistryError('DENIED', 'this endpoint is for admins ([auth] admin_users)');
     }
+    // A scope limits a credential to what it names: every user's tokens (even a listing) are
+    // account administration far outside it, as an unscoped read token of the same admin is
+    // refused here too.
+    if (subject.scope !== undefined) {
+      throw new RegistryError(
+        'DENIED',
+        `this credential's scope limits it to ${subject.scope}: the admin token API needs an admin credential without a scope`,
+      );
+    }
     const action = body['action'] ?? 'list';
     const user = optionalString(body, 'user', 128);
     switch (action) {
@@ -144,7 +167,7 @@ export class TokenApi {
         if (user === undefined) throw new RegistryError('BAD_REQUEST', '"user" is required');
         const owner = await this.#directory.account(user);
         if (!owner) throw new RegistryError('NOT_FOUND', `no user "${user}"`);
-        const request = parseTokenRequest(body);
+        const request = parseTokenRequest(body, 'read', this.#repositories?.());
         const readOnly = readOnlyUserTokenProblem(user, request.role, owner.readOnlyUser === true);
         if (readOnly !== undefined) throw new RegistryError('BAD_REQUEST', readOnly);
         if (request.role === 'admin' && !owner.roles.includes('admin')) {
@@ -265,6 +288,7 @@ function subjectOf(principal: Principal & { kind: 'user' }): Subject {
       principal.credential === 'oidc' ||
       principal.credential === 'registry-token',
     expiresAt: principal.expiresAt,
+    ...(principal.scope === undefined ? {} : { scope: principal.scope.description }),
   };
 }
 
@@ -307,9 +331,14 @@ export function readOnlyUserTokenProblem(
 /**
  * Validates what a create body asks: `role` (read | write | admin, default read), `ttl_days`
  * (1–3650, absent or null: never expires), `description` (≤ 256 characters), `scope` (resource
- * patterns, patterns.ts). Throws BAD_REQUEST naming the field.
+ * patterns, patterns.ts, checked against `repositories` as parseScope does). Throws BAD_REQUEST
+ * naming the field.
  */
-export function parseTokenRequest(body: Json, defaultRole: Role = 'read'): TokenRequest {
+export function parseTokenRequest(
+  body: Json,
+  defaultRole: Role = 'read',
+  repositories?: readonly string[],
+): TokenRequest {
   const role = body['role'] ?? defaultRole;
   if (!isRole(role)) throw new RegistryError('BAD_REQUEST', '"role" must be read, write or admin');
   const ttl = body['ttl_days'];
@@ -324,7 +353,7 @@ export function parseTokenRequest(body: Json, defaultRole: Role = 'read'): Token
     );
   }
   const description = optionalString(body, 'description', MAX_DESCRIPTION);
-  const scope = parseScope(body['scope']);
+  const scope = parseScope(body['scope'], repositories);
   return {
     role,
     ttlDays: typeof ttl === 'number' ? ttl : undefined,
@@ -333,8 +362,18 @@ export function parseTokenRequest(body: Json, defaultRole: Role = 'read'): Token
   };
 }
 
-/** A token scope: a non-empty list of resource patterns, or undefined (no limit). */
-export function parseScope(value: unknown): readonly string[] | undefined {
+/**
+ * A token scope: a non-empty list of resource patterns, or undefined (no limit). Throws
+ * BAD_REQUEST for a pattern that could only be a slip, since a scope that reaches nothing is
+ * refused only at use (a 403 far from its cause): bad syntax (patterns.ts `patternProblem`, an
+ * empty repository or path part around the `:`, a character of another glob dialect), or, given
+ * `repositories` (the configured names), a `<repository>:` glob that matches none of them,
+ * compared exactly as access checks compare it — the answer lists the names.
+ */
+export function parseScope(
+  value: unknown,
+  repositories?: readonly string[],
+): readonly string[] | undefined {
   if (value === undefined || value === null) return undefined;
   const list = typeof value === 'string' ? [value] : value;
   if (
@@ -354,7 +393,7 @@ export function parseScope(value: unknown): readonly string[] | undefined {
     );
   }
   for (const pattern of list) {
-    const problem = patternProblem(pattern);
+    const problem = patternProblem(pattern) ?? scopeProblem(pattern, repositories);
     if (problem !== undefined) {
       throw new RegistryError(
         'BAD_REQUEST',
@@ -363,6 +402,49 @@ export function parseScope(value: unknown): readonly string[] | undefined {
     }
   }
   return list;
+}
+
+/**
+ * What patternProblem lets pass but a token scope should not have: `npm:` and `:x` (an empty
+ * side of the `:` silently means "everything" there), `[`, `]`, `{`, `}`, `?` (globs of other
+ * tools; here they are literal, and no name has them), and a repository glob matching none of
+ * `repositories`.
+ */
+function scopeProblem(
+  pattern: string,
+  repositories: readonly string[] | undefined,
+): string | undefined {
+  const colon = pattern.indexOf(':');
+  const repository = colon === -1 ? undefined : pattern.slice(0, colon);
+  const path = colon === -1 ? pattern : pattern.slice(colon + 1);
+  if (repository === '') {
+    return `the repository part before ":" is empty (write "${path}" for every repository, or "<repository>:${path}")`;
+  }
+  if (path === '') {
+    return `the path part after ":" is empty (write "${repository ?? ''}:**" for the whole repository)`;
+  }
+  const foreign = /[[\]{}?]/.exec(pattern);
+  if (foreign !== null) {
+    return `"${foreign[0]}" is no glob here: patterns have only "*" (within one "/" segment) and "**" (any segments), every other character is literal`;
+  }
+  if (repository === undefined || repositories === undefined) return undefined;
+  const glob = compileGlob(repository);
+  if (repositories.some((name) => glob.test(name))) return undefined;
+  const lower = repository.toLowerCase();
+  const cased = repositories.find((name) => name.toLowerCase() === lower);
+  const near =
+    cased ?? closest(repository, repositories) ?? onlyExtension(repository, repositories);
+  const hint =
+    near === undefined
+      ? ''
+      : ` (did you mean "${near}"?${cased === undefined ? '' : ' names are compared exactly'})`;
+  return `"${repository}" names no repository${hint}; the repositories are ${repositories.join(', ')}`;
+}
+
+/** The one repository named `<name>-<something>` (`raw` → `raw-hosted`), else undefined. */
+function onlyExtension(name: string, repositories: readonly string[]): string | undefined {
+  const extended = repositories.filter((repo) => repo.startsWith(`${name}-`));
+  return extended.length === 1 ? extended[0] : undefined;
 }
 
 function optionalString(body: Json, key: string, max: number): string | undefined {
