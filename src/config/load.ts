@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { errnoCode } from '../core/errors.ts';
-import { closest, readEnvOverlay, unknownEnvWarnings, unwrap } from './env.ts';
+import { closest, EnvValueError, readEnvOverlay, unknownEnvWarnings, unwrap } from './env.ts';
 import { type AppConfig, configSchema } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -67,7 +67,14 @@ export function parseConfigObject(
     ),
     ...unknownEnvWarnings(configSchema, env),
   ];
-  const overlay = readEnvOverlay(configSchema, env);
+  const overlay = (() => {
+    try {
+      return readEnvOverlay(configSchema, env);
+    } catch (err) {
+      if (err instanceof EnvValueError) throw new ConfigError(err.message);
+      throw err;
+    }
+  })();
   const merged = mergeTables(raw, overlay.values);
   const result = configSchema.safeParse(merged);
   if (!result.success) {

@@ -469,4 +469,23 @@ test('a list variable given as a TOML array (pasted from config.toml) is read as
     parseConfigObject({}, { NORA_AUTH_READ_ONLY_USERS: '[::1]' }).config.auth.read_only_users,
     ['[::1]'],
   );
+  assert.deepEqual(users('[::1], [fd00::1]/64'), ['[::1]', '[fd00::1]/64']);
+  assert.deepEqual(users('[]'), []);
+});
+
+test('a list variable starting with "[" that is no TOML array of strings is a config error, not a comma list (trial 19 authx F3)', () => {
+  // Before: `[carol, dave]` became the users `[carol` and `dave]`, exit 0, and carol kept writing.
+  const error = (value: string) =>
+    configError(() => parseConfigObject({}, { NORA_AUTH_READ_ONLY_USERS: value }));
+  const unquoted = error('[carol, dave]');
+  assert.match(unquoted, /auth\.read_only_users \(from NORA_AUTH_READ_ONLY_USERS\)/);
+  assert.match(unquoted, /not a TOML array of strings \(.*TOML.*\)/);
+  assert.ok(unquoted.includes(`'["carol", "dave"]'`), unquoted);
+  assert.ok(unquoted.includes('carol,dave'), unquoted);
+  assert.match(error('["carol",'), /unfinished array|TOML/);
+  assert.match(error('["carol", 1]'), /item 2 \(1\) is not a string/);
+  assert.match(
+    configError(() => parseConfigObject({}, { NORA_AUTH_ADMIN_USERS: '[root' })),
+    /auth\.admin_users \(from NORA_AUTH_ADMIN_USERS\)/,
+  );
 });
