@@ -177,7 +177,7 @@ export function checkConfig(
     ...listedNonUsers(config),
     ...ruleWarnings(config.auth.rules),
     ...shadowedByRules(config.auth.rules),
-    ...ownershipLockouts(config.auth.rules),
+    ...ownershipLockouts(config.auth.rules, { anonymousRead: config.auth.anonymous_read }),
     ...readOnlyUserGrants(config.auth),
     ...proxiesShutOut(config, registry),
   ];

@@ -331,7 +331,7 @@ describe('[auth] read_only_users: config check warnings', () => {
     );
     assert.match(
       ownershipLockouts([rule({ users: ['carol'], anonymous: true, actions: ['read'] })])[0] ?? '',
-      /^auth\.rules\[0\] names only carol, anonymous clients and covers every repository/,
+      /^auth\.rules\[0\] names only carol and anonymous clients and covers every repository/,
     );
     // Not for a rule over some repositories or paths, nor for one naming "*".
     assert.deepEqual(ownershipLockouts([{ ...trap, repositories: ['npm'] }]), []);
@@ -342,6 +342,62 @@ describe('[auth] read_only_users: config check warnings', () => {
       ownershipLockouts([trap, rule({ users: ['reader'], paths: ['x/**'], actions: ['write'] })])
         .length,
       1,
+    );
+  });
+
+  it('no trap warning for a rule naming only anonymous clients, nor for rules giving back what ownership takes (trial 19 authx F1)', () => {
+    // Owns nothing (Semantics 2): opens a closed server to anonymous reads, takes nothing away.
+    assert.deepEqual(ownershipLockouts([rule({ anonymous: true, actions: ['read'] })]), []);
+    assert.deepEqual(
+      ownershipLockouts([rule({ anonymous: true, actions: ['read'] })], { anonymousRead: false }),
+      [],
+    );
+    // The docs' "said with rules alone" example: the writers are named, anonymous keep reading.
+    const docs = [
+      rule({ users: ['carol'], actions: ['read'] }),
+      rule({ groups: ['writers'], actions: ['read', 'write', 'delete'] }),
+      rule({ anonymous: true, actions: ['read'] }),
+    ];
+    assert.deepEqual(ownershipLockouts(docs), []);
+    // Without the anonymous rule, anonymous clients lose their reads: still warned, unless
+    // anonymous_read is off (nothing to lose then).
+    assert.equal(ownershipLockouts(docs.slice(0, 2)).length, 2);
+    assert.deepEqual(ownershipLockouts(docs.slice(0, 2), { anonymousRead: false }), []);
+    // A rule granting write gets no "for a read-only user" advice.
+    const writers = ownershipLockouts([rule({ groups: ['w'], actions: ['read', 'write'] })])[0];
+    assert.ok(writers !== undefined && !writers.includes('read_only_users'), writers);
+  });
+
+  it("the docs' own recommended configurations (docs/auth.md) get no trap warning from config check", async () => {
+    const doc = await fs.readFile(path.join(import.meta.dirname, '../../../docs/auth.md'), 'utf8');
+    const at = doc.indexOf('Said with rules alone');
+    const block = /```toml\n([\s\S]*?)```/.exec(doc.slice(at))?.[1];
+    assert.ok(at !== -1 && block !== undefined, 'the example is in docs/auth.md');
+    const { parse } = await import('smol-toml');
+    const example = parse(block) as { auth: Record<string, unknown> };
+    for (const anonymousRead of [true, false]) {
+      const { config } = parseConfigObject(
+        { auth: { ...example.auth, enabled: true, anonymous_read: anonymousRead } },
+        {},
+      );
+      const warnings = checkConfig(config).filter((w) => w.includes('covers every repository'));
+      assert.deepEqual(warnings, []);
+    }
+    // The report's anonymous-only configuration (a closed server opened to anonymous reads).
+    const { config } = parseConfigObject(
+      {
+        auth: {
+          enabled: true,
+          admin_users: ['alice'],
+          anonymous_read: false,
+          rules: [{ anonymous: true, actions: ['read'] }],
+        },
+      },
+      {},
+    );
+    assert.deepEqual(
+      checkConfig(config).filter((w) => w.includes('covers every repository')),
+      [],
     );
   });
 
