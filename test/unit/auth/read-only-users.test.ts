@@ -401,6 +401,41 @@ describe('[auth] read_only_users: config check warnings', () => {
     );
   });
 
+  it('auth off: every setting that waits for auth is named, and no ownership-trap warning (trial 19 authx F10)', () => {
+    const { config } = parseConfigObject(
+      {
+        auth: {
+          enabled: false,
+          admin_users: ['alice'],
+          read_only_users: ['carol'],
+          anonymous_read: false,
+          allow_registration: true,
+          public_metrics: false,
+          groups: { platform: ['alice', 'bob'] },
+          rules: [{ users: ['carol'], actions: ['read'] }],
+        },
+      },
+      {},
+    );
+    const warnings = checkConfig(config);
+    assert.ok(
+      warnings.includes(
+        '[auth] enabled = false (NORA_AUTH_ENABLED): read_only_users, admin_users, anonymous_read = false, public_metrics = false, allow_registration, [auth.groups], [[auth.rules]] have no effect until it is true; anyone who can reach this server can read and write',
+      ),
+      warnings.join('\n'),
+    );
+    assert.deepEqual(
+      warnings.filter((w) => w.includes('covers every repository')),
+      [],
+    );
+    // The same rules with auth on: warned.
+    const { config: on } = parseConfigObject(
+      { auth: { enabled: true, rules: [{ users: ['carol'], actions: ['read'] }] } },
+      {},
+    );
+    assert.equal(checkConfig(on).filter((w) => w.includes('covers every repository')).length, 1);
+  });
+
   it('nora config check (checkConfig) says both', () => {
     const { config } = parseConfigObject(
       {
