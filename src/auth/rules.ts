@@ -536,14 +536,24 @@ export class RuleSet implements Permissions {
   ownedThrough(target: AccessTarget, action?: Action): string | undefined {
     const name = target.repository.name;
     const { reserved, rules, path, form } = this.#deciding(target);
-    // A repository's own rules reserve the target: they decide, whoever else covers it.
-    if (reserved.includes(name)) return undefined;
     const names = (rule: CompiledRule, candidates: readonly string[]): string | undefined =>
       candidates.find((candidate) => rule.repositories.some((glob) => glob.test(candidate)));
     // A change through a group lands in its write member: name that member and the rule owning
     // the path there, not whichever member came first (a read rule on `*` reserves the proxy
     // member too, which the write never reaches; trial 17 auth F7).
     const lands = action === 'read' ? undefined : this.#options.writeMemberOf?.(name);
+    // A repository's own rules reserve the target: they decide, whoever else covers it. For a
+    // change through a group reserved by its own rule (docs/auth.md puts the read-only catch-all
+    // on the group), still name the member it lands in and that rule (trial 19 authx F11).
+    if (reserved.includes(name)) {
+      if (lands === undefined || lands === name) return undefined;
+      const owning = this.#rules.findIndex(
+        (rule) => rule.owns && rules.includes(rule) && names(rule, [name]) !== undefined,
+      );
+      return owning >= 0
+        ? `the write lands in its member ${lands}, owned by auth.rules[${owning}] on ${name}`
+        : undefined;
+    }
     if (lands !== undefined && reserved.includes(lands)) {
       const owning = this.#rules.findIndex(
         (rule) => rule.owns && rules.includes(rule) && names(rule, [lands]) !== undefined,
