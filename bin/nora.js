@@ -1,5 +1,18 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 /* global process */
+// First of all — `nora serve` (the default verb): a SIGHUP while the sources load would end the
+// process (Node's default action, exit 129, nothing logged). It is held from here, in plain
+// JavaScript before any import (the first TypeScript import alone takes 0.25-0.3 s: trial 19
+// authx F2), until the server's reload handler is in place; the shape is shared with
+// src/early-reload.ts, which hands the held signal to the server.
+{
+  const verb = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+  if (verb === undefined || verb === 'serve') {
+    const held = { pending: false, listener: () => (held.pending = true) };
+    globalThis[Symbol.for('nora.earlySighup')] = held;
+    process.on('SIGHUP', held.listener);
+  }
+}
 // Entry point for `nora` / `npx nora`. The V8 flag (also in `npm start` and
 // test/helpers/process.ts NODE_FLAGS) keeps the young generation small: request bodies arrive as
 // 64 KiB buffers whose memory is returned only when a scavenge runs, so frequent small scavenges
@@ -20,13 +33,6 @@ if (major < 24) {
 // fsyncs 4 at a time. The pool starts on first use, so this must run before any I/O. An
 // operator's own UV_THREADPOOL_SIZE wins. See docs/performance.md (raw PUT).
 process.env.UV_THREADPOOL_SIZE ??= '16';
-// `nora serve` (the default verb): a SIGHUP while the sources load would end the process (Node's
-// default action); held until the server's reload handler is in place (src/early-reload.ts).
-const verb = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
-if (verb === undefined || verb === 'serve') {
-  const { holdReloadsUntilReady } = await import('../src/early-reload.ts');
-  holdReloadsUntilReady();
-}
 // undici parses every upstream response with llhttp (WebAssembly): V8 compiles it fast (Liftoff),
 // then re-compiles its hot functions with TurboFan, which for llhttp's one huge parser function
 // costs 0.1-0.2 s of CPU and a 24 MB compiler zone on V8's worker threads

@@ -181,7 +181,11 @@ export function checkConfig(
       : []),
     ...ruleWarnings(config.auth.rules),
     ...shadowedByRules(config.auth.rules),
-    ...ownershipLockouts(config.auth.rules),
+    // With auth off rules decide nothing: "nobody keeps the role defaults" would be false
+    // (trial 19 authx F10); unusedWithAuthOff says the rules wait for auth.
+    ...(config.auth.enabled
+      ? ownershipLockouts(config.auth.rules, { anonymousRead: config.auth.anonymous_read })
+      : []),
     ...readOnlyUserGrants(config.auth),
     ...proxiesShutOut(config, registry),
   ];
@@ -206,13 +210,19 @@ function checkedRegistry(config: AppConfig, formats: readonly FormatModule[]): R
  * With auth off, `[auth]` user lists and rules are kept but decide nothing: anyone may read and
  * write. Said once, naming what is set, so an operator who configured a read-only user does not
  * take it for applied (trial 18 authx F14); the rule warnings that follow describe what they
- * will do once auth is on.
+ * will do once auth is on (not the ownership trap, which is about access taken now).
  */
 function unusedWithAuthOff(config: AppConfig): string[] {
   if (config.auth.enabled) return [];
+  // Every setting that would close or open something once auth is on: `anonymous_read = false`
+  // above all reads as "the server is closed" (trial 19 authx F10).
   const set = [
     ...(config.auth.read_only_users.length > 0 ? ['read_only_users'] : []),
     ...(config.auth.admin_users.length > 0 ? ['admin_users'] : []),
+    ...(!config.auth.anonymous_read ? ['anonymous_read = false'] : []),
+    ...(!config.auth.public_metrics ? ['public_metrics = false'] : []),
+    ...(config.auth.allow_registration ? ['allow_registration'] : []),
+    ...(Object.keys(config.auth.groups).length > 0 ? ['[auth.groups]'] : []),
     ...(config.auth.rules.length > 0 ? ['[[auth.rules]]'] : []),
   ];
   if (set.length === 0) return [];

@@ -274,7 +274,7 @@ export function shadowedByRules(rules: readonly RuleConfig[]): string[] {
 
 /**
  * `nora config check` (and start-up, SIGHUP) warnings: a rule naming only some principals (users,
- * groups, tokens or anonymous, but not `users = ["*"]`) over every repository (`*`) and every path (`**`) owns everything
+ * groups or tokens, but not `users = ["*"]`) over every repository (`*`) and every path (`**`) owns everything
  * (Semantics 2–3), so everyone else — other users and anonymous clients — loses read and write
  * everywhere. The usual cause is an attempt at a read-only user (`users = ["reader"], actions =
  * ["read"]`), which `[auth] read_only_users` says without taking anything from anyone.
@@ -283,45 +283,69 @@ export function shadowedByRules(rules: readonly RuleConfig[]): string[] {
  * is less but still a trap (trial 17 F4: one more ordinary rule silenced the warning while
  * writers and anonymous readers lost access everywhere): nobody keeps the role defaults
  * anywhere, so everyone else may do only what other rules grant.
+ *
+ * Not warned (trial 19 authx F1): a rule naming only anonymous clients (it owns nothing), and
+ * rules over everything that together give back what ownership takes — the docs' "said with
+ * rules alone" shape: some rule over everything grants `write` to users or a group (the writers
+ * are named on purpose), and anonymous clients keep reading (a rule over everything grants them
+ * `read`, or `anonymous_read` is off so they had nothing to lose). `anonymousRead` is
+ * `[auth] anonymous_read` (default true). The "use read_only_users" advice is given only for a
+ * rule that does not grant `write`.
  */
-export function ownershipLockouts(rules: readonly RuleConfig[]): string[] {
+export function ownershipLockouts(
+  rules: readonly RuleConfig[],
+  options: { readonly anonymousRead?: boolean } = {},
+): string[] {
+  const anonymousRead = options.anonymousRead ?? true;
   const onlyUsers = (rule: RuleConfig) =>
     !rule.anonymous &&
     rule.groups.length === 0 &&
     rule.tokens.length === 0 &&
     !rule.users.includes('*');
-  // Who a rule names, when that is not every signed-in user: a group of some users, tokens or
-  // anonymous clients owning everything lock out the others just the same (trial 18 authx F1).
+  // Who a rule names, when that is not every signed-in user: a group of some users or tokens
+  // owning everything lock out the others just the same (trial 18 authx F1). A rule naming only
+  // anonymous clients owns nothing (Semantics 2): undefined.
   const namedSome = (rule: RuleConfig): string | undefined => {
     if (rule.users.includes('*')) return undefined;
-    const who = [
+    const owners = [
       ...rule.users,
       ...rule.groups.map((group) => `group ${group}`),
       ...rule.tokens.map((token) => `token ${token}`),
-      ...(rule.anonymous ? ['anonymous clients'] : []),
     ];
-    return who.length === 0 ? undefined : who.join(', ');
+    if (owners.length === 0) return undefined;
+    const who = [...owners, ...(rule.anonymous ? ['anonymous clients'] : [])];
+    return who.length === 1 ? who.join('') : `${who.slice(0, -1).join(', ')} and ${who.at(-1)}`;
   };
+  const everywhere = (rule: RuleConfig) =>
+    rule.repositories.some((glob) => glob === '*' || glob === '**') && rule.paths.includes('**');
+  const overAll = rules.filter(everywhere);
+  const writersNamed = overAll.some(
+    (rule) => rule.actions.includes('write') && (rule.users.length > 0 || rule.groups.length > 0),
+  );
+  const anonymousKeep =
+    !anonymousRead || overAll.some((rule) => rule.anonymous && rule.actions.includes('read'));
   const warnings: string[] = [];
   rules.forEach((rule, index) => {
     const names = namedSome(rule);
-    if (names === undefined) return;
-    const everyRepository = rule.repositories.some((glob) => glob === '*' || glob === '**');
-    if (!everyRepository || !rule.paths.includes('**')) return;
+    if (names === undefined || !everywhere(rule)) return;
     const others = rules.filter((_, i) => i !== index);
     const grantsOthers =
       !onlyUsers(rule) ||
       others.some(
         (other) => !onlyUsers(other) || other.users.some((user) => !rule.users.includes(user)),
       );
+    const advice = rule.actions.includes('write')
+      ? ''
+      : '; for a read-only user use [auth] read_only_users (NORA_AUTH_READ_ONLY_USERS) instead of this rule';
     if (grantsOthers) {
+      if (writersNamed && anonymousKeep) return;
       warnings.push(
-        `auth.rules[${index}] names only ${names} and covers every repository: by ownership every path of every repository is owned, so nobody keeps the role defaults anywhere (a user's read and write, anonymous_read): other users and anonymous clients may do only what the other rules grant them (docs/auth.md "Semantics"); for a read-only user use [auth] read_only_users (NORA_AUTH_READ_ONLY_USERS) instead of this rule`,
+        `auth.rules[${index}] names only ${names} and covers every repository: by ownership every path of every repository is owned, so nobody keeps the role defaults anywhere (a user's read and write, anonymous_read): other users and anonymous clients may do only what the other rules grant them (docs/auth.md "Semantics")${advice}`,
       );
       return;
     }
     warnings.push(
-      `auth.rules[${index}] names only ${names} and covers every repository: by ownership, other users and anonymous clients lose read/write everywhere (every path of every repository is owned, and only admins and ${names} are granted anything there; docs/auth.md "Semantics"); for a read-only user use [auth] read_only_users (NORA_AUTH_READ_ONLY_USERS) instead of this rule`,
+      `auth.rules[${index}] names only ${names} and covers every repository: by ownership, other users and anonymous clients lose read/write everywhere (every path of every repository is owned, and only admins and ${names} are granted anything there; docs/auth.md "Semantics")${advice}`,
     );
   });
   return warnings;
@@ -514,20 +538,25 @@ export class RuleSet implements Permissions {
     const { reserved, rules, path, form } = this.#deciding(target);
     const names = (rule: CompiledRule, candidates: readonly string[]): string | undefined =>
       candidates.find((candidate) => rule.repositories.some((glob) => glob.test(candidate)));
+    // A change through a group lands in its write member: name that member and the rule owning
+    // the path there, not whichever member came first (a read rule on `*` reserves the proxy
+    // member too, which the write never reaches; trial 17 auth F7).
+    const lands =
+      action === undefined || action === 'read' ? undefined : this.#options.writeMemberOf?.(name);
     // A repository's own rules reserve the target: they decide, whoever else covers it. A
-    // refused change names the rule owning the path, as one through a group does (trial 19
-    // fmts F7: `bob may not write corp/a.txt in raw-hosted` named none).
+    // refused change names the rule owning the path (trial 19 fmts F7: `bob may not write
+    // corp/a.txt in raw-hosted` named none); through a group reserved by its own rule (docs/auth.md
+    // puts the read-only catch-all on the group), with the member it lands in (trial 19 authx F11).
     if (reserved.includes(name)) {
       if (action === undefined || action === 'read') return undefined;
       const owning = this.#rules.findIndex(
         (rule) => rule.owns && rules.includes(rule) && names(rule, [name]) !== undefined,
       );
-      return owning >= 0 ? `owned by auth.rules[${owning}]` : undefined;
+      if (owning < 0) return undefined;
+      return lands === undefined || lands === name
+        ? `owned by auth.rules[${owning}]`
+        : `the write lands in its member ${lands}, owned by auth.rules[${owning}] on ${name}`;
     }
-    // A change through a group lands in its write member: name that member and the rule owning
-    // the path there, not whichever member came first (a read rule on `*` reserves the proxy
-    // member too, which the write never reaches; trial 17 auth F7).
-    const lands = action === 'read' ? undefined : this.#options.writeMemberOf?.(name);
     if (lands !== undefined && reserved.includes(lands)) {
       const owning = this.#rules.findIndex(
         (rule) => rule.owns && rules.includes(rule) && names(rule, [lands]) !== undefined,

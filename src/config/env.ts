@@ -89,7 +89,14 @@ export function readEnvOverlay(schema: z.ZodType, env: NodeJS.ProcessEnv): EnvOv
       const next = table[key];
       table = isRecord(next) ? next : (table[key] = {});
     }
-    table[rest.at(-1) ?? ''] = binding.parse(raw);
+    try {
+      table[rest.at(-1) ?? ''] = binding.parse(raw);
+    } catch (err) {
+      if (!(err instanceof EnvValueError)) throw err;
+      throw new EnvValueError(
+        `invalid value for ${binding.path.join('.')} (from ${name}): ${err.message}`,
+      );
+    }
     sources.set(binding.path.join('.'), name);
     if (binding.form !== undefined) forms.set(name, binding.form);
   }
@@ -238,22 +245,58 @@ function parserFor(schema: z.ZodType): ((value: string) => unknown) | undefined 
 }
 
 /**
+ * A variable's value that cannot be read: the message says why and how to write it. readEnvOverlay
+ * adds the variable's name; loadConfig turns it into a ConfigError (start-up refused, exit 2).
+ */
+export class EnvValueError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnvValueError';
+  }
+}
+
+/** `[::1]`, `[fe80::1%eth0]/64`, `[::1]:8080`: a bracketed IPv6 address, not an array. */
+const BRACKETED_IPV6 = /^\[[0-9a-f:.]*:[0-9a-f:.]*(%[\w.-]+)?\](\/\d+|:\d+)?$/i;
+
+/**
  * A list variable given in the file's own syntax (`NORA_AUTH_READ_ONLY_USERS='["carol"]'`, pasted
  * from config.toml): its strings. Read as one comma item, it was the user `["carol"]`, and the
- * user meant stayed a writer (trial 18 authx F2). Undefined for anything that is not a TOML
- * array of strings (`carol,dave`, or an IPv6 `[::1]`), which is then split on commas.
+ * user meant stayed a writer (trial 18 authx F2). Undefined for a value that does not start with
+ * `[` (`carol,dave`) or is a bracketed IPv6 list (`[::1]`), which is then split on commas.
+ * Throws EnvValueError for any other value starting with `[` that is not a TOML array of strings
+ * (`[carol, dave]`, `["carol",`, `["carol", 1]`): split on commas it gave the names `[carol` and
+ * `dave]`, and a `read_only_users` set so protected nobody (trial 19 authx F3).
  */
 function tomlStringArray(value: string): string[] | undefined {
   const trimmed = value.trim();
-  if (!trimmed.startsWith('[') || !trimmed.endsWith(']')) return undefined;
+  if (!trimmed.startsWith('[')) return undefined;
+  const items = trimmed
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (items.length > 0 && items.every((item) => BRACKETED_IPV6.test(item))) return undefined;
+  let reason: string;
   try {
     const parsed: unknown = parseToml(`v = ${trimmed}`)['v'];
-    return Array.isArray(parsed) && parsed.every((item) => typeof item === 'string')
-      ? parsed
-      : undefined;
-  } catch {
-    return undefined;
+    if (!Array.isArray(parsed)) throw new Error('not an array');
+    const bad = parsed.findIndex((item) => typeof item !== 'string');
+    if (bad === -1) return parsed as string[];
+    reason = `item ${bad + 1} (${JSON.stringify(parsed[bad])}) is not a string`;
+  } catch (err) {
+    reason = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
   }
+  // The names the value seems to hold, for the two forms that work.
+  const names = trimmed
+    .replace(/^\[|\]$/g, '')
+    .split(',')
+    .map((s) => s.trim().replace(/^["']|["']$/g, ''))
+    .filter((s) => s !== '');
+  const example = names.length > 0 ? names : ['carol', 'dave'];
+  throw new EnvValueError(
+    `starts with "[" but is not a TOML array of strings (${reason}); ` +
+      `quote each item, '[${example.map((n) => JSON.stringify(n)).join(', ')}]', ` +
+      `or write a comma list without brackets, ${example.join(',')}`,
+  );
 }
 
 /** Leaves the string as-is when it is not a number, so the schema reports the right key. */

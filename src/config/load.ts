@@ -9,7 +9,14 @@ import { isDeepStrictEqual } from 'node:util';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { errnoCode } from '../core/errors.ts';
-import { closest, envBindings, readEnvOverlay, unknownEnvWarnings, unwrap } from './env.ts';
+import {
+  closest,
+  envBindings,
+  EnvValueError,
+  readEnvOverlay,
+  unknownEnvWarnings,
+  unwrap,
+} from './env.ts';
 import { type AppConfig, configSchema } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -100,7 +107,14 @@ export function parseConfigObject(
     ),
     ...unknownEnvWarnings(configSchema, env),
   ];
-  const overlay = readEnvOverlay(configSchema, env);
+  const overlay = (() => {
+    try {
+      return readEnvOverlay(configSchema, env);
+    } catch (err) {
+      if (err instanceof EnvValueError) throw new ConfigError(err.message);
+      throw err;
+    }
+  })();
   const merged = mergeTables(raw, overlay.values);
   const result = configSchema.safeParse(merged);
   if (!result.success) {

@@ -110,3 +110,27 @@ test('a write or delete refused on the repository itself names the owning rule t
   assert.equal(read.status, 403);
   assert.doesNotMatch(await read.text(), /auth\.rules/);
 });
+
+test('a write refused through a group whose own rule owns the path names the member and the rule (trial 19 authx F11)', async () => {
+  await using server = await startTestServer({
+    config: {
+      auth: {
+        enabled: true,
+        anonymous_read: false,
+        rules: [rule({ repositories: ['maven', 'npm'], users: ['*'], actions: ['read'] })],
+      },
+    },
+  });
+  await server.app.context.identity.users.create('bob', 'bob-pw-12', undefined, ['read', 'write']);
+  const put = await fetch(`${server.url}/maven2/com/example/x/1.0/x-1.0.pom`, {
+    method: 'PUT',
+    headers: { authorization: basic('bob', 'bob-pw-12') },
+    body: '<project/>',
+  });
+  const text = await put.text();
+  assert.equal(put.status, 403, text);
+  assert.match(
+    text,
+    /bob may not write com\/example\/x\/1\.0\/x-1\.0\.pom in maven \(the write lands in its member maven-hosted, owned by auth\.rules\[0\] on maven\)/,
+  );
+});

@@ -331,7 +331,7 @@ describe('[auth] read_only_users: config check warnings', () => {
     );
     assert.match(
       ownershipLockouts([rule({ users: ['carol'], anonymous: true, actions: ['read'] })])[0] ?? '',
-      /^auth\.rules\[0\] names only carol, anonymous clients and covers every repository/,
+      /^auth\.rules\[0\] names only carol and anonymous clients and covers every repository/,
     );
     // Not for a rule over some repositories or paths, nor for one naming "*".
     assert.deepEqual(ownershipLockouts([{ ...trap, repositories: ['npm'] }]), []);
@@ -343,6 +343,97 @@ describe('[auth] read_only_users: config check warnings', () => {
         .length,
       1,
     );
+  });
+
+  it('no trap warning for a rule naming only anonymous clients, nor for rules giving back what ownership takes (trial 19 authx F1)', () => {
+    // Owns nothing (Semantics 2): opens a closed server to anonymous reads, takes nothing away.
+    assert.deepEqual(ownershipLockouts([rule({ anonymous: true, actions: ['read'] })]), []);
+    assert.deepEqual(
+      ownershipLockouts([rule({ anonymous: true, actions: ['read'] })], { anonymousRead: false }),
+      [],
+    );
+    // The docs' "said with rules alone" example: the writers are named, anonymous keep reading.
+    const docs = [
+      rule({ users: ['carol'], actions: ['read'] }),
+      rule({ groups: ['writers'], actions: ['read', 'write', 'delete'] }),
+      rule({ anonymous: true, actions: ['read'] }),
+    ];
+    assert.deepEqual(ownershipLockouts(docs), []);
+    // Without the anonymous rule, anonymous clients lose their reads: still warned, unless
+    // anonymous_read is off (nothing to lose then).
+    assert.equal(ownershipLockouts(docs.slice(0, 2)).length, 2);
+    assert.deepEqual(ownershipLockouts(docs.slice(0, 2), { anonymousRead: false }), []);
+    // A rule granting write gets no "for a read-only user" advice.
+    const writers = ownershipLockouts([rule({ groups: ['w'], actions: ['read', 'write'] })])[0];
+    assert.ok(writers !== undefined && !writers.includes('read_only_users'), writers);
+  });
+
+  it("the docs' own recommended configurations (docs/auth.md) get no trap warning from config check", async () => {
+    const doc = await fs.readFile(path.join(import.meta.dirname, '../../../docs/auth.md'), 'utf8');
+    const at = doc.indexOf('Said with rules alone');
+    const block = /```toml\n([\s\S]*?)```/.exec(doc.slice(at))?.[1];
+    assert.ok(at !== -1 && block !== undefined, 'the example is in docs/auth.md');
+    const { parse } = await import('smol-toml');
+    const example = parse(block) as { auth: Record<string, unknown> };
+    for (const anonymousRead of [true, false]) {
+      const { config } = parseConfigObject(
+        { auth: { ...example.auth, enabled: true, anonymous_read: anonymousRead } },
+        {},
+      );
+      const warnings = checkConfig(config).filter((w) => w.includes('covers every repository'));
+      assert.deepEqual(warnings, []);
+    }
+    // The report's anonymous-only configuration (a closed server opened to anonymous reads).
+    const { config } = parseConfigObject(
+      {
+        auth: {
+          enabled: true,
+          admin_users: ['alice'],
+          anonymous_read: false,
+          rules: [{ anonymous: true, actions: ['read'] }],
+        },
+      },
+      {},
+    );
+    assert.deepEqual(
+      checkConfig(config).filter((w) => w.includes('covers every repository')),
+      [],
+    );
+  });
+
+  it('auth off: every setting that waits for auth is named, and no ownership-trap warning (trial 19 authx F10)', () => {
+    const { config } = parseConfigObject(
+      {
+        auth: {
+          enabled: false,
+          admin_users: ['alice'],
+          read_only_users: ['carol'],
+          anonymous_read: false,
+          allow_registration: true,
+          public_metrics: false,
+          groups: { platform: ['alice', 'bob'] },
+          rules: [{ users: ['carol'], actions: ['read'] }],
+        },
+      },
+      {},
+    );
+    const warnings = checkConfig(config);
+    assert.ok(
+      warnings.includes(
+        '[auth] enabled = false (NORA_AUTH_ENABLED): read_only_users, admin_users, anonymous_read = false, public_metrics = false, allow_registration, [auth.groups], [[auth.rules]] have no effect until it is true; anyone who can reach this server can read and write',
+      ),
+      warnings.join('\n'),
+    );
+    assert.deepEqual(
+      warnings.filter((w) => w.includes('covers every repository')),
+      [],
+    );
+    // The same rules with auth on: warned.
+    const { config: on } = parseConfigObject(
+      { auth: { enabled: true, rules: [{ users: ['carol'], actions: ['read'] }] } },
+      {},
+    );
+    assert.equal(checkConfig(on).filter((w) => w.includes('covers every repository')).length, 1);
   });
 
   it('nora config check (checkConfig) says both', () => {

@@ -417,7 +417,7 @@ test('a rule naming no repository is refused; a group outside [auth.groups] is w
   const ruleWarnings = (config: ReturnType<typeof rule>) =>
     checkConfig(config).filter((w) => !w.startsWith('[auth] enabled = false'));
   assert.deepEqual(checkConfig(rule(['maven-hosted', '*-hosted'], ['platform'])), [
-    '[auth] enabled = false (NORA_AUTH_ENABLED): [[auth.rules]] has no effect until it is true; anyone who can reach this server can read and write',
+    '[auth] enabled = false (NORA_AUTH_ENABLED): [auth.groups], [[auth.rules]] have no effect until it is true; anyone who can reach this server can read and write',
   ]);
   const warnings = ruleWarnings(rule(['maven-hosted'], ['platfrom']));
   assert.equal(warnings.length, 1);
@@ -468,5 +468,24 @@ test('a list variable given as a TOML array (pasted from config.toml) is read as
   assert.deepEqual(
     parseConfigObject({}, { NORA_AUTH_READ_ONLY_USERS: '[::1]' }).config.auth.read_only_users,
     ['[::1]'],
+  );
+  assert.deepEqual(users('[::1], [fd00::1]/64'), ['[::1]', '[fd00::1]/64']);
+  assert.deepEqual(users('[]'), []);
+});
+
+test('a list variable starting with "[" that is no TOML array of strings is a config error, not a comma list (trial 19 authx F3)', () => {
+  // Before: `[carol, dave]` became the users `[carol` and `dave]`, exit 0, and carol kept writing.
+  const error = (value: string) =>
+    configError(() => parseConfigObject({}, { NORA_AUTH_READ_ONLY_USERS: value }));
+  const unquoted = error('[carol, dave]');
+  assert.match(unquoted, /auth\.read_only_users \(from NORA_AUTH_READ_ONLY_USERS\)/);
+  assert.match(unquoted, /not a TOML array of strings \(.*TOML.*\)/);
+  assert.ok(unquoted.includes(`'["carol", "dave"]'`), unquoted);
+  assert.ok(unquoted.includes('carol,dave'), unquoted);
+  assert.match(error('["carol",'), /unfinished array|TOML/);
+  assert.match(error('["carol", 1]'), /item 2 \(1\) is not a string/);
+  assert.match(
+    configError(() => parseConfigObject({}, { NORA_AUTH_ADMIN_USERS: '[root' })),
+    /auth\.admin_users \(from NORA_AUTH_ADMIN_USERS\)/,
   );
 });
