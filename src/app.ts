@@ -26,9 +26,16 @@ import {
   ruleWarnings,
   shadowedByRules,
 } from './auth/rules.ts';
-import { ConfigError, loadConfig, type LoadedConfig, type LoadOptions } from './config/load.ts';
+import {
+  ConfigError,
+  type KeyOrigins,
+  loadConfig,
+  type LoadedConfig,
+  type LoadOptions,
+  originNote,
+} from './config/load.ts';
 import { closest } from './config/env.ts';
-import { parseHtpasswd } from './auth/htpasswd.ts';
+import { describeHtpasswdProblem, type HtpasswdProblem, parseHtpasswd } from './auth/htpasswd.ts';
 import { compileGlob } from './auth/patterns.ts';
 import {
   type AppConfig,
@@ -118,9 +125,11 @@ export interface NoraApp {
   /**
    * Warnings for names in the running `[auth]` lists that are no user (listedNonUsers), judged by
    * the htpasswd file as the server read it and by the metadata store: what start-up and SIGHUP
-   * log (a check run with `later`). Waits for the latest read of the file (a reload's).
+   * log (a check run with `later`). `origins`: those of the loaded configuration (a list is named
+   * with its variable only when the variable set it). Waits for the latest read of the file (a
+   * reload's).
    */
-  listedUserWarnings(): Promise<string[]>;
+  listedUserWarnings(origins?: KeyOrigins): Promise<string[]>;
   /** The `[gc]` scheduler (runNow: one pass with the configured settings). */
   readonly gc: GcScheduler;
   /** Every route Fastify registered (method, URL pattern), for checks over all routes. */
@@ -137,18 +146,39 @@ const WEBDAV_METHODS = ['MKCOL', 'PROPFIND'] as const;
 /**
  * Loads the configuration (file + environment, see loadConfig) and makes every check `serve`
  * makes before it opens anything: the one validation `nora serve`, `nora config check` and a
- * SIGHUP reload share. Throws ConfigError naming the key or repository at fault.
+ * SIGHUP reload share. `htpasswdLines`: CheckOptions.htpasswdLines (`nora token` passes false).
+ * Throws ConfigError naming the key or repository at fault.
  */
 export async function loadCheckedConfig(
   options: LoadOptions,
   formats: readonly FormatModule[] = FORMATS,
   listedUsers: ListedUserCheck = 'file-only',
+  htpasswdLines = listedUsers === 'file-only',
 ): Promise<LoadedConfig> {
   const loaded = await loadConfig(options);
-  const warnings = checkConfig(loaded.config, formats, listedUsers);
+  const warnings = checkConfig(loaded.config, formats, listedUsers, {
+    origins: loaded.origins,
+    htpasswdLines,
+  });
   return warnings.length === 0
     ? loaded
     : { ...loaded, warnings: [...loaded.warnings, ...warnings] };
+}
+
+/** What a configuration check knows beyond the configuration (checkConfig). */
+export interface CheckOptions {
+  /**
+   * Where the values came from (the loader's): a warning names a setting's NORA_* variable only
+   * when the variable set it. Unknown: the setting alone.
+   */
+  readonly origins?: KeyOrigins | undefined;
+  /**
+   * Warn about each htpasswd line the server will skip (an MD5 `$apr1$` line), in the server's
+   * words (describeHtpasswdProblem). Default: with `file-only`, where nothing else reads the file
+   * (`nora config check`); not for the server, which logs them on every read, nor `nora token`,
+   * whose identity reads the file and warns itself.
+   */
+  readonly htpasswdLines?: boolean | undefined;
 }
 
 /**
@@ -165,19 +195,25 @@ export function checkConfig(
   config: AppConfig,
   formats: readonly FormatModule[] = FORMATS,
   listedUsers: ListedUserCheck = 'file-only',
+  options: CheckOptions = {},
 ): string[] {
+  const { origins, htpasswdLines = listedUsers === 'file-only' } = options;
   const registry = checkedRegistry(config, formats);
-  // Read once for both checks (its existence, and the names the lists give).
+  // Read once for the checks (its existence, its skipped lines, the names the lists give).
   const htpasswd = config.auth.enabled ? readHtpasswdNames(config.auth.htpasswd_file) : undefined;
   return [
     ...checkRuleNames(
       config,
       registry.all().map((repo) => repo.name),
     ),
-    ...checkHtpasswdFile(config, htpasswd),
-    ...unusedWithAuthOff(config),
+    ...checkHtpasswdFile(config, htpasswd, origins),
+    // The lines the server will skip: before, only its log said so (trial 19 authx F10).
+    ...(htpasswdLines && htpasswd !== undefined && 'users' in htpasswd
+      ? htpasswd.problems.map(describeHtpasswdProblem)
+      : []),
+    ...unusedWithAuthOff(config, origins),
     ...(listedUsers === 'file-only' && htpasswd !== undefined && 'users' in htpasswd
-      ? listedNonUsers(config, htpasswd.users, undefined)
+      ? listedNonUsers(config, htpasswd.users, undefined, origins)
       : []),
     ...ruleWarnings(config.auth.rules),
     ...shadowedByRules(config.auth.rules),
@@ -210,9 +246,11 @@ function checkedRegistry(config: AppConfig, formats: readonly FormatModule[]): R
  * With auth off, `[auth]` user lists and rules are kept but decide nothing: anyone may read and
  * write. Said once, naming what is set, so an operator who configured a read-only user does not
  * take it for applied (trial 18 authx F14); the rule warnings that follow describe what they
- * will do once auth is on (not the ownership trap, which is about access taken now).
+ * will do once auth is on (not the ownership trap, which is about access taken now). That anyone
+ * may read and write is not repeated here: the server logs it at start ("authentication is
+ * disabled: …"), and start-up said it twice (trial 19 authx F10).
  */
-function unusedWithAuthOff(config: AppConfig): string[] {
+function unusedWithAuthOff(config: AppConfig, origins: KeyOrigins | undefined): string[] {
   if (config.auth.enabled) return [];
   // Every setting that would close or open something once auth is on: `anonymous_read = false`
   // above all reads as "the server is closed" (trial 19 authx F10).
@@ -227,7 +265,7 @@ function unusedWithAuthOff(config: AppConfig): string[] {
   ];
   if (set.length === 0) return [];
   return [
-    `[auth] enabled = false (NORA_AUTH_ENABLED): ${set.join(', ')} ${set.length === 1 ? 'has' : 'have'} no effect until it is true; anyone who can reach this server can read and write`,
+    `[auth] enabled = false${originNote(origins, 'auth.enabled')}: ${set.join(', ')} ${set.length === 1 ? 'has' : 'have'} no effect until it is true`,
   ];
 }
 
@@ -236,10 +274,16 @@ function unusedWithAuthOff(config: AppConfig): string[] {
  * once: the server would start and answer every password login 401. Not with auth off, where
  * nobody needs the file.
  */
-function checkHtpasswdFile(config: AppConfig, read: HtpasswdNames | undefined): string[] {
+function checkHtpasswdFile(
+  config: AppConfig,
+  read: HtpasswdNames | undefined,
+  origins: KeyOrigins | undefined,
+): string[] {
   if (read === undefined || 'users' in read) return [];
   const file = path.resolve(config.auth.htpasswd_file);
-  const where = `[auth] htpasswd_file (NORA_AUTH_HTPASSWD_FILE): "${file}" ${read.problem}`;
+  // "the file" between the key and the path: `htpasswd_file: "…"` reads as a secret pair to the
+  // log's redaction (core/redact.ts), which logged the path as [redacted].
+  const where = `[auth] htpasswd_file${originNote(origins, 'auth.htpasswd_file')}: the file "${file}" ${read.problem}`;
   return [
     config.auth.allow_registration
       ? `${where}: users come only from the metadata store (npm adduser) until it exists`
@@ -247,15 +291,21 @@ function checkHtpasswdFile(config: AppConfig, read: HtpasswdNames | undefined): 
   ];
 }
 
-/** The user names of an htpasswd file, or why it cannot be read (`does not exist`, …). */
-type HtpasswdNames = { readonly users: readonly string[] } | { readonly problem: string };
+/**
+ * The user names of an htpasswd file and the lines the server skips, or why it cannot be read
+ * (`does not exist`, …).
+ */
+type HtpasswdNames =
+  | { readonly users: readonly string[]; readonly problems: readonly HtpasswdProblem[] }
+  | { readonly problem: string };
 
 /** Reads the htpasswd file once for a configuration check (checkHtpasswdFile, listedNonUsers). */
 function readHtpasswdNames(htpasswdFile: string): HtpasswdNames {
   const file = path.resolve(htpasswdFile);
   try {
     if (!statSync(file).isFile()) return { problem: 'is not a file' };
-    return { users: [...parseHtpasswd(readFileSync(file, 'utf8')).users.keys()] };
+    const parsed = parseHtpasswd(readFileSync(file, 'utf8'));
+    return { users: [...parsed.users.keys()], problems: parsed.problems };
   } catch (err) {
     const code = errnoCode(err);
     return {
@@ -275,14 +325,16 @@ export type ListedUserCheck = 'file-only' | 'later';
 /**
  * Where a user name is written in `[auth]`: its lists, each rule's `users` and every
  * `[auth.groups]` member list (a typo there makes the rule own the path for nobody, taking it
- * from everyone: trial 18 F9), each with the name a warning gives it.
+ * from everyone: trial 18 F9), each with the name a warning gives it (a list's variable only
+ * when it set the list: originNote).
  */
 function listedUserNames(
   auth: AppConfig['auth'],
+  origins: KeyOrigins | undefined,
 ): (readonly [where: string, names: readonly string[]])[] {
   return [
-    ['[auth] read_only_users (NORA_AUTH_READ_ONLY_USERS)', auth.read_only_users],
-    ['[auth] admin_users (NORA_AUTH_ADMIN_USERS)', auth.admin_users],
+    [`[auth] read_only_users${originNote(origins, 'auth.read_only_users')}`, auth.read_only_users],
+    [`[auth] admin_users${originNote(origins, 'auth.admin_users')}`, auth.admin_users],
     ...auth.rules.map((rule, i) => [`auth.rules[${i}].users`, rule.users] as const),
     ...Object.entries(auth.groups).map(
       ([group, members]) => [`[auth.groups] ${group}`, members] as const,
@@ -295,7 +347,7 @@ function listedUserNames(
  * `*` aside: those the metadata store may hold.
  */
 export function namesOutsideHtpasswd(auth: AppConfig['auth'], users: readonly string[]): string[] {
-  const names = listedUserNames(auth).flatMap(([, listed]) => listed);
+  const names = listedUserNames(auth, undefined).flatMap(([, listed]) => listed);
   return [...new Set(names.filter((name) => name !== '*' && !users.includes(name)))];
 }
 
@@ -309,16 +361,17 @@ export function namesOutsideHtpasswd(auth: AppConfig['auth'], users: readonly st
  * hold has none, and npm adduser refuses a name the configuration lists, so only the htpasswd
  * file can give it one. Undefined: the store was not opened (`nora config check`), which the
  * warning says. Warned, not refused. Only with auth on and a readable file (checkHtpasswdFile
- * speaks of a missing one).
+ * speaks of a missing one). `origins`: where the lists came from (originNote).
  */
 export function listedNonUsers(
   config: AppConfig,
   users: readonly string[],
   stored: ReadonlySet<string> | undefined,
+  origins?: KeyOrigins,
 ): string[] {
   if (!config.auth.enabled) return [];
   const warnings: string[] = [];
-  for (const [where, names] of listedUserNames(config.auth)) {
+  for (const [where, names] of listedUserNames(config.auth, origins)) {
     for (const name of names) {
       if (name === '*' || users.includes(name) || stored?.has(name) === true) continue;
       const near = closest(name, users);
@@ -1039,7 +1092,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       }
       return needsRestart;
     },
-    async listedUserWarnings() {
+    async listedUserWarnings(origins) {
       const running = config;
       if (!running.auth.enabled) return [];
       await identity.settled();
@@ -1051,7 +1104,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
         // A store row without a password only owns an old htpasswd user's tokens: no account.
         if ((await identity.users.get(name))?.hasPassword === true) stored.add(name);
       }
-      return listedNonUsers(running, users, stored);
+      return listedNonUsers(running, users, stored, origins);
     },
     async close() {
       // A keep-alive connection that goes idle while we close would hold close() until its

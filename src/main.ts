@@ -88,6 +88,7 @@ export function buildProgram(): Command {
       const loaded = await loadCheckedConfig(loadOptions, undefined, 'later');
       await startServer(loaded.config, {
         warnings: loaded.warnings,
+        origins: loaded.origins,
         reload: configReloader(loadOptions, loaded),
       });
     });
@@ -192,10 +193,13 @@ export function overriddenEdits(before: LoadedConfig, after: LoadedConfig): stri
  * the database it names, opened with every migration the server runs.
  */
 async function tokenContext(file: string | undefined): Promise<TokenCliContext> {
-  const loaded = await loadCheckedConfig({
-    env: process.env,
-    ...(file === undefined ? {} : { file }),
-  });
+  // Not the htpasswd lines the server skips: the command's identity reads the file and warns.
+  const loaded = await loadCheckedConfig(
+    { env: process.env, ...(file === undefined ? {} : { file }) },
+    undefined,
+    'file-only',
+    false,
+  );
   for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
   const config = loaded.config;
   return {

@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import v8 from 'node:v8';
 import { buildApp, type NoraApp } from './app.ts';
 import { collectNow, collectWhenIdle } from './core/idle-gc.ts';
-import { ConfigError, isRecord, type LoadedConfig } from './config/load.ts';
+import { ConfigError, isRecord, type KeyOrigins, type LoadedConfig } from './config/load.ts';
 import { takeHeldReload } from './early-reload.ts';
 import type { AppConfig } from './config/schema.ts';
 import { RepositoryConfigError } from './repos/repository.ts';
@@ -28,6 +28,8 @@ export interface StartOptions {
   readonly reload: () => Promise<LoadedConfig>;
   /** Warnings of the first load, logged once the logger exists. */
   readonly warnings?: readonly string[];
+  /** Where the first load's values came from (LoadedConfig.origins), for the warnings it names. */
+  readonly origins?: KeyOrigins | undefined;
 }
 
 export async function startServer(
@@ -55,7 +57,7 @@ export async function startServer(
   // next to its error.
   for (const warning of warnings) log.warn(warning);
   // Judged here, not by the configuration check: the store of registered users is open now.
-  for (const warning of await listedUserWarnings(app)) log.warn(warning);
+  for (const warning of await listedUserWarnings(app, options.origins)) log.warn(warning);
   if (!config.auth.enabled)
     log.warn('authentication is disabled: anyone who can reach this server can read and write');
   growHeapForStreaming();
@@ -118,7 +120,7 @@ export async function startServer(
         const applied = changedKeys(before, app.context.config()).filter(
           (key) => !restart.some((r) => key === r || key.startsWith(`${r}.`)),
         );
-        for (const warning of await listedUserWarnings(app)) log.warn(warning);
+        for (const warning of await listedUserWarnings(app, loaded.origins)) log.warn(warning);
         log.info({ applied, requires_restart: restart }, reloadMessage(applied, restart));
       })
       .catch((err: unknown) => {
@@ -142,9 +144,12 @@ export async function startServer(
  * app.listedUserWarnings, or none when the store cannot be read (logged): a failed look-up must
  * not fail a start, nor make an applied reload look failed.
  */
-async function listedUserWarnings(app: NoraApp): Promise<string[]> {
+async function listedUserWarnings(
+  app: NoraApp,
+  origins: KeyOrigins | undefined,
+): Promise<string[]> {
   try {
-    return await app.listedUserWarnings();
+    return await app.listedUserWarnings(origins);
   } catch (err) {
     app.fastify.log.warn({ err }, 'could not check the [auth] user lists against the user store');
     return [];

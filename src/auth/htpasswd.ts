@@ -77,6 +77,16 @@ export function parseHtpasswd(text: string): ParsedHtpasswd {
   return { users, problems };
 }
 
+/**
+ * The warning for a skipped line, `htpasswd line 6 (user "mike") skipped: MD5 ($apr1$) hash: only
+ * bcrypt (htpasswd -B) is accepted`: what the server logs on every read and `nora config check`
+ * prints (app.ts checkConfig), in the same words.
+ */
+export function describeHtpasswdProblem(problem: HtpasswdProblem): string {
+  const user = problem.user === undefined ? '' : ` (user "${problem.user}")`;
+  return `htpasswd line ${problem.line}${user} skipped: ${problem.reason}`;
+}
+
 export interface HtpasswdOptions {
   readonly log: Logger;
   /** How often the file is polled for changes, ms (tests make it short). */
@@ -277,7 +287,7 @@ export class HtpasswdUsers {
     for (const problem of parsed.problems) {
       this.#log.warn(
         { file, line: problem.line, user: problem.user },
-        `htpasswd line ${problem.line}${problem.user === undefined ? '' : ` (user "${problem.user}")`} skipped: ${problem.reason}`,
+        describeHtpasswdProblem(problem),
       );
     }
     const changed = !sameUsers(this.#users, parsed.users);

@@ -39,6 +39,33 @@ export interface LoadedConfig {
   readonly warnings: readonly string[];
   /** Keys the file sets that a NORA_* variable overrides (EnvOverride); none when absent. */
   readonly overridden?: readonly EnvOverride[] | undefined;
+  /** Where each key's value came from (KeyOrigins); unknown when absent. */
+  readonly origins?: KeyOrigins | undefined;
+}
+
+/**
+ * Where the values of a loaded configuration came from, for warnings that name a setting: a
+ * NORA_* variable, the config file, or neither (the default).
+ */
+export interface KeyOrigins {
+  /** Dotted key (`auth.read_only_users`) → the variable that set it. */
+  readonly variables: ReadonlyMap<string, string>;
+  /** Dotted keys the file sets: tables and the keys in them (not inside arrays of tables). */
+  readonly fileKeys: ReadonlySet<string>;
+}
+
+/**
+ * What a warning puts after a setting's name to say where its value came from: ` (NORA_AUTH_ENABLED)`
+ * when that variable set `key` (dotted), ` (default)` when neither a variable nor the file did,
+ * nothing (an empty string) when the file did or `origins` is unknown. A variable named for a
+ * value that came from config.toml sent operators to look for a variable nobody set (trial 19
+ * authx F8).
+ */
+export function originNote(origins: KeyOrigins | undefined, key: string): string {
+  if (origins === undefined) return '';
+  const variable = origins.variables.get(key);
+  if (variable !== undefined) return ` (${variable})`;
+  return origins.fileKeys.has(key) ? '' : ' (default)';
 }
 
 /**
@@ -99,7 +126,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
 export function parseConfigObject(
   raw: Record<string, unknown>,
   env: NodeJS.ProcessEnv = {},
-): { config: AppConfig; warnings: string[]; overridden: EnvOverride[] } {
+): { config: AppConfig; warnings: string[]; overridden: EnvOverride[]; origins: KeyOrigins } {
   const warnings = [
     ...unknownKeys(raw, configSchema).map(
       ({ key, near }) =>
@@ -136,7 +163,20 @@ export function parseConfigObject(
     const notes = ignored.length === 0 ? '' : `\n${ignored.map((w) => `  note: ${w}`).join('\n')}`;
     throw new ConfigError(formatIssues(result.error, overlay.sources, overlay.forms, env) + notes);
   }
-  return { config: result.data, warnings, overridden: envOverrides(raw, overlay) };
+  return {
+    config: result.data,
+    warnings,
+    overridden: envOverrides(raw, overlay),
+    origins: { variables: overlay.sources, fileKeys: new Set(tableKeys(raw)) },
+  };
+}
+
+/** The dotted keys of `raw`'s tables and sub-tables (`auth`, `auth.enabled`, `auth.oidc.issuer`). */
+function tableKeys(raw: Record<string, unknown>, prefix = ''): string[] {
+  return Object.entries(raw).flatMap(([key, value]) => {
+    const dotted = `${prefix}${key}`;
+    return [dotted, ...(isRecord(value) ? tableKeys(value, `${dotted}.`) : [])];
+  });
 }
 
 /** The keys both `raw` (the file) and the variables of `overlay` set (trial 18 authx F11). */

@@ -80,7 +80,7 @@ test(
       );
       assert.ok(
         reloaded.includes(
-          '[auth] read_only_users (NORA_AUTH_READ_ONLY_USERS): user "ghost" is in neither the htpasswd file nor the metadata store; it has no effect until the htpasswd file has it (npm adduser refuses a name the configuration lists)',
+          '[auth] read_only_users: user "ghost" is in neither the htpasswd file nor the metadata store; it has no effect until the htpasswd file has it (npm adduser refuses a name the configuration lists)',
         ),
         reloaded.join('\n'),
       );
@@ -103,7 +103,7 @@ test(
       assert.equal(check.code, 0, check.stderr);
       assert.match(
         check.stderr,
-        /warning: \[auth\] read_only_users \(NORA_AUTH_READ_ONLY_USERS\): user "dave" is not in the htpasswd file; unless the metadata store holds a user of that name \(registered through npm adduser: this check does not open the store, start-up and SIGHUP look there too\), it has no effect/,
+        /warning: \[auth\] read_only_users: user "dave" is not in the htpasswd file; unless the metadata store holds a user of that name \(registered through npm adduser: this check does not open the store, start-up and SIGHUP look there too\), it has no effect/,
       );
       assert.ok(
         check.stderr.includes(

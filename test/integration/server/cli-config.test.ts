@@ -185,6 +185,32 @@ describe('config check runs the validation serve runs', () => {
     assert.doesNotMatch(res.stderr, /NORA_TEST_ANYTHING|NORA_TOOLS_DIR/);
   });
 
+  test("htpasswd lines the server will skip are warned, in the server's words (trial 19 authx F10)", async () => {
+    const dir = await tempDir('nora-htpasswd-lines-');
+    try {
+      const htpasswd = path.join(dir, 'users.htpasswd');
+      // alice as `htpasswd -B` writes her, mike as `htpasswd -m` (MD5) does.
+      await fs.writeFile(
+        htpasswd,
+        `alice:${bcrypt.hashSync('alice-pw', 4)}\nmike:$apr1$Qm3Jc1s9$5dYyQy2vWqRrV1Gm0o1qX/\n`,
+      );
+      const file = path.join(dir, 'config.toml');
+      await fs.writeFile(
+        file,
+        `[auth]\nenabled = true\nhtpasswd_file = ${JSON.stringify(htpasswd)}\n[storage]\npath = ${JSON.stringify(path.join(dir, 'storage'))}\n`,
+      );
+      const res = await nora(['config', 'check', file]);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(
+        res.stderr,
+        /^warning: htpasswd line 2 \(user "mike"\) skipped: MD5 \(\$apr1\$\) hash: only bcrypt \(htpasswd -B\) is accepted$/m,
+      );
+      assert.doesNotMatch(res.stderr, /alice/);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a rule granting write but not read is warned about (it locks reads out, its users too)', async () => {
     const dir = await tempDir('nora-rule-warn-');
     try {
@@ -274,6 +300,38 @@ describe('SIGHUP against the running configuration', () => {
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;
+    }
+  });
+
+  test('auth off with settings that wait for it: start-up says "anyone … can read and write" once (trial 19 authx F10)', async () => {
+    const dir = await tempDir('nora-auth-off-');
+    const file = path.join(dir, 'config.toml');
+    await fs.writeFile(
+      file,
+      `[auth]\nenabled = false\nread_only_users = ["carol"]\n[storage]\npath = ${JSON.stringify(path.join(dir, 'storage'))}\n`,
+    );
+    const server = await startNoraProcess({
+      port: await freePort(),
+      args: ['serve', '-c', file],
+      env: {},
+    });
+    try {
+      await waitFor(() => server.output().includes('nora listening'));
+      const output = server.output();
+      // The file turned auth off: no variable named.
+      assert.match(
+        output,
+        /"msg":"\[auth\] enabled = false: read_only_users has no effect until it is true"/,
+      );
+      assert.equal(
+        output.match(/anyone who can reach this server can read and write/g)?.length,
+        1,
+        output,
+      );
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      await fs.rm(dir, { recursive: true, force: true });
     }
   });
 

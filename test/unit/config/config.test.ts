@@ -417,7 +417,7 @@ test('a rule naming no repository is refused; a group outside [auth.groups] is w
   const ruleWarnings = (config: ReturnType<typeof rule>) =>
     checkConfig(config).filter((w) => !w.startsWith('[auth] enabled = false'));
   assert.deepEqual(checkConfig(rule(['maven-hosted', '*-hosted'], ['platform'])), [
-    '[auth] enabled = false (NORA_AUTH_ENABLED): [auth.groups], [[auth.rules]] have no effect until it is true; anyone who can reach this server can read and write',
+    '[auth] enabled = false: [auth.groups], [[auth.rules]] have no effect until it is true',
   ]);
   const warnings = ruleWarnings(rule(['maven-hosted'], ['platfrom']));
   assert.equal(warnings.length, 1);
