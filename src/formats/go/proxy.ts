@@ -56,6 +56,9 @@ import {
 } from './module.ts';
 import { checkZipHead, parseModulePath, zipHeadBytes, zipIntegrityProblem } from './zip.ts';
 
+/** Prefixes of a new hosted module path asked upstream on its first publish (upstreamHas). */
+const MAX_ASKED_PREFIXES = 15;
+
 /** Largest `@v/list` taken from an upstream, bytes (a module with ~100k versions). */
 export const MAX_LIST_BYTES = 4 * 1024 * 1024;
 /** `.zip`s up to this size are answered from memory while their blob is written, bytes. */
@@ -250,10 +253,13 @@ export class GoProxy implements GoSource {
     module: string,
   ): Promise<{ readonly served?: string; readonly unknown?: true; readonly absent?: true }> {
     if (!this.#serves(repo, module)) return {};
-    const line = [module];
+    const prefixes: string[] = [];
     for (let cut = module.lastIndexOf('/'); cut > 0; cut = module.lastIndexOf('/', cut - 1)) {
-      line.push(module.slice(0, cut));
+      prefixes.push(module.slice(0, cut));
     }
+    // Bounded work per publish whatever the path's depth (an 8 KiB URL holds thousands of
+    // segments): the path and its shortest prefixes, where public modules live.
+    const line = [module, ...prefixes.slice(-MAX_ASKED_PREFIXES)];
     const answers = await Promise.all(
       line.map(async (path) => {
         try {

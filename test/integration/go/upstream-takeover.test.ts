@@ -105,6 +105,13 @@ describe('go: first publish of a module path the upstream has but NORA never fet
     for (const path of ['example.org/lib/v2', 'example.org/lib', 'example.org']) {
       assert.ok(upstream.requests.includes(`/${path}/@v/list`), path);
     }
+    // However deep the path, the asks are bounded: the path and its 15 shortest prefixes.
+    const before = upstream.requests.length;
+    const deep = `deep.example.org/${Array.from({ length: 60 }, (_, i) => `s${i}`).join('/')}`;
+    assert.equal((await put(go, deep, 'v0.1.0')).status, 201);
+    const asked = upstream.requests.slice(before).filter((r) => r.endsWith('/@v/list'));
+    assert.equal(asked.length, 16, asked.join(' '));
+    assert.ok(asked.includes('/deep.example.org/@v/list'));
     const shadowed = await put(go, 'example.org/lib/v2', 'v2.0.0', '?shadow=1');
     assert.equal(shadowed.status, 201, shadowed.body);
     assert.match(
