@@ -90,6 +90,39 @@ export async function writeUserNpmrc(
   return file;
 }
 
+/** A publisher's home and a one-file package ready for `npm publish`, as {@link writePublisher} leaves them. */
+export interface PublisherTree {
+  /** HOME of the publishing npm, its .npmrc holding an anonymous token for the registry. */
+  readonly home: string;
+  /** The package folder: package.json (`name`@1.0.0) and index.js. */
+  readonly pkg: string;
+  /** The `//host/path/:_authToken=anonymous` line, for other homes on the same registry. */
+  readonly authLine: string;
+}
+
+/**
+ * Writes, under `work`, a publisher home (`publisher/`, its .npmrc on `registry` with an
+ * anonymous token: auth off takes any) and a one-file package `name`@1.0.0 (`pkg/`).
+ */
+export async function writePublisher(
+  work: string,
+  registry: string,
+  name: string,
+): Promise<PublisherTree> {
+  const authLine = `${registry.replace(/^https?:/, '')}:_authToken=anonymous`;
+  const home = path.join(work, 'publisher');
+  const pkg = path.join(work, 'pkg');
+  await fs.mkdir(home, { recursive: true });
+  await fs.mkdir(pkg, { recursive: true });
+  await writeUserNpmrc(home, registry, [authLine]);
+  await fs.writeFile(
+    path.join(pkg, 'package.json'),
+    JSON.stringify({ name, version: '1.0.0', main: 'index.js' }),
+  );
+  await fs.writeFile(path.join(pkg, 'index.js'), 'module.exports = 1;\n');
+  return { home, pkg, authLine };
+}
+
 function writeNpmrc(ctx: ClientContext): Promise<string> {
   const hostPath = ctx.registry.replace(/^https?:/, '');
   return writeUserNpmrc(

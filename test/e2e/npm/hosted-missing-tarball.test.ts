@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { missingTools, output, run } from '../../helpers/tools.ts';
-import { homeEnv, writeUserNpmrc } from './clients.ts';
+import { homeEnv, writePublisher, writeUserNpmrc } from './clients.ts';
 
 test(
   'npm install of a hosted package whose tarball blob is gone fails fast with the reason',
@@ -22,18 +22,11 @@ test(
     await using work = await tempDir('nora-e2e-npm-gone-');
     await using server = await startTestServer();
     const registry = `${server.url}/npm/`;
-    const auth = `${registry.replace(/^https?:/, '')}:_authToken=anonymous`;
-
-    const publisher = path.join(work.path, 'publisher');
-    const pkg = path.join(work.path, 'pkg');
-    await fs.mkdir(publisher, { recursive: true });
-    await fs.mkdir(pkg, { recursive: true });
-    await writeUserNpmrc(publisher, registry, [auth]);
-    await fs.writeFile(
-      path.join(pkg, 'package.json'),
-      JSON.stringify({ name: 'gone-tarball', version: '1.0.0', main: 'index.js' }),
-    );
-    await fs.writeFile(path.join(pkg, 'index.js'), 'module.exports = 1;\n');
+    const {
+      home: publisher,
+      pkg,
+      authLine: auth,
+    } = await writePublisher(work.path, registry, 'gone-tarball');
     const published = await run('npm', ['publish'], {
       cwd: pkg,
       env: homeEnv(publisher),

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { missingTools, output, run } from '../../helpers/tools.ts';
-import { homeEnv, writeUserNpmrc } from './clients.ts';
+import { homeEnv, writePublisher } from './clients.ts';
 
 test(
   'npm publish --force of the identical version whose tarball blob is gone: 409 that says it was stored again',
@@ -22,18 +22,7 @@ test(
     await using work = await tempDir('nora-e2e-npm-restore-');
     await using server = await startTestServer();
     const registry = `${server.url}/npm/`;
-    const auth = `${registry.replace(/^https?:/, '')}:_authToken=anonymous`;
-
-    const publisher = path.join(work.path, 'publisher');
-    const pkg = path.join(work.path, 'pkg');
-    await fs.mkdir(publisher, { recursive: true });
-    await fs.mkdir(pkg, { recursive: true });
-    await writeUserNpmrc(publisher, registry, [auth]);
-    await fs.writeFile(
-      path.join(pkg, 'package.json'),
-      JSON.stringify({ name: 'restored-tarball', version: '1.0.0', main: 'index.js' }),
-    );
-    await fs.writeFile(path.join(pkg, 'index.js'), 'module.exports = 1;\n');
+    const { home: publisher, pkg } = await writePublisher(work.path, registry, 'restored-tarball');
     // The same tarball both times: npm pack's output is reproducible for the same tree.
     const tgz = path.join(work.path, 'restored-tarball-1.0.0.tgz');
     await run('npm', ['pack', '--pack-destination', work.path], {
