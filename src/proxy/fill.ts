@@ -74,13 +74,34 @@ export interface FillOptions extends IngestOptions {
    * and the size, before the fill counts as verified (readers finish, the commit starts); a
    * rejection fails the fill (nothing committed, readers get the error). `chunks`: the whole
    * body as received, when the fill still holds all of it (always for one of ≤ 1 MiB), for a
-   * caller that keeps it (not to be changed). Maven: the upstream's `.sha1` against the computed sha1,
-   * so its bytes are hashed once, here.
+   * caller that keeps it (not to be changed). `ends`: the body's first and last bytes, whatever
+   * its size (BodyEnds). Maven: the upstream's `.sha1` against the computed sha1, so its bytes
+   * are hashed once, here; an archive no checksum verifies must have a zip end record.
    */
-  readonly verify?: (result: FillResult, chunks: readonly Buffer[] | undefined) => Promise<void>;
+  readonly verify?: (
+    result: FillResult,
+    chunks: readonly Buffer[] | undefined,
+    ends: BodyEnds,
+  ) => Promise<void>;
   /** How long a body of at most HELD_WHOLE_BYTES is held back whole (default HELD_WHOLE_MS). */
   readonly heldWholeMs?: number;
 }
+
+/**
+ * A received body's ends, for a verify step that judges a body it may no longer hold whole: no
+ * extra copy of the body is made while it streams (the first FILL_HEAD_BYTES are kept aside; the
+ * last bytes are the newest chunks the fill holds for its readers anyway, at least
+ * FILL_TAIL_BYTES of them).
+ */
+export interface BodyEnds {
+  /** The first min(size, FILL_HEAD_BYTES) bytes. */
+  readonly head: Buffer;
+  /** The last min(size, bytes) bytes, a copy; throws RangeError for bytes > FILL_TAIL_BYTES. */
+  tail(bytes: number): Buffer;
+}
+
+/** How many of a body's first bytes BodyEnds.head holds. */
+export const FILL_HEAD_BYTES = 256;
 
 export interface FillResult {
   readonly digest: Digest;
@@ -183,6 +204,8 @@ const HELD_WHOLE_BYTES = 64 * 1024;
 const HELD_WHOLE_MS = 5_000;
 /** The newest received chunks kept as they came, for readers that keep up (see #recent). */
 const RECENT_BYTES = 1024 * 1024;
+/** How many of a body's last bytes BodyEnds.tail may give: what #recent holds at least. */
+export const FILL_TAIL_BYTES = RECENT_BYTES;
 
 /**
  * Reused slabs for received bytes. Why not keep the received chunks themselves: each is its own
@@ -249,6 +272,8 @@ export class BlobFill {
    */
   #recent: Buffer[] = [];
   #recentStart = 0;
+  /** The body's first FILL_HEAD_BYTES (a spool fill's; a memory fill holds every chunk). */
+  #head: Buffer = Buffer.alloc(0);
   #state: 'running' | 'verified' | 'committed' | 'failed' = 'running';
   #error: Error | undefined;
   #readers = 0;
@@ -410,6 +435,7 @@ export class BlobFill {
         await options.verify(
           { digest, size, hashes: hex },
           this.#recentStart === 0 ? this.#recent : undefined,
+          bodyEnds(this.#recentStart === 0 ? this.#recent : [this.#head], this.#recent),
         );
       }
       // Readers finish now, from memory: the spool writes still in flight only matter to the
@@ -467,7 +493,9 @@ export class BlobFill {
       const { digest, hashes: hex } = hashes.digest();
       const size = this.#received;
       checkReceived(size, announced, digest, options.expected, source.label);
-      if (options.verify !== undefined) await options.verify({ digest, size, hashes: hex }, chunks);
+      if (options.verify !== undefined) {
+        await options.verify({ digest, size, hashes: hex }, chunks, bodyEnds(chunks, chunks));
+      }
       // Verified bytes are final: readers finish from memory while the commit makes them durable.
       this.#settle('verified');
       await blobs.storeVerified(chunks, digest, size);
@@ -533,6 +561,10 @@ export class BlobFill {
       }
       hashes.update(chunk);
       this.#keepRecent(chunk);
+      if (this.#head.length < FILL_HEAD_BYTES) {
+        const wanted = chunk.subarray(0, FILL_HEAD_BYTES - this.#head.length);
+        this.#head = Buffer.concat([this.#head, wanted]);
+      }
       let copied = 0;
       while (copied < chunk.length) {
         if (tail === undefined) {
@@ -674,4 +706,34 @@ function fromChunks(chunks: readonly Buffer[], position: number, limit: number):
   }
   // Unreachable: position < limit ≤ #received, the bytes the chunks hold.
   throw new Error('fill: position beyond the received bytes');
+}
+
+/**
+ * BodyEnds over `first`, chunks from offset 0 on (at least FILL_HEAD_BYTES of them or the whole
+ * body), and `last`, the newest chunks (at least FILL_TAIL_BYTES of them or the whole body).
+ */
+function bodyEnds(first: readonly Buffer[], last: readonly Buffer[]): BodyEnds {
+  const parts: Buffer[] = [];
+  let have = 0;
+  for (const chunk of first) {
+    if (have >= FILL_HEAD_BYTES) break;
+    parts.push(chunk);
+    have += chunk.length;
+  }
+  const head = Buffer.concat(parts, have).subarray(0, FILL_HEAD_BYTES);
+  return {
+    head,
+    tail(bytes: number): Buffer {
+      if (bytes > FILL_TAIL_BYTES)
+        throw new RangeError(`a body's last ${bytes} bytes are not held`);
+      let index = last.length;
+      let held = 0;
+      while (index > 0 && held < bytes) {
+        index -= 1;
+        held += last[index]?.length ?? 0;
+      }
+      const joinedTail = Buffer.concat(last.slice(index), held);
+      return Buffer.from(joinedTail.subarray(Math.max(0, held - bytes)));
+    },
+  };
 }

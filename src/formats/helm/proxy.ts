@@ -15,7 +15,8 @@
  *   served from the blob store. An entry without a digest is taken only from the index's own
  *   origin, stored and remembered (`chart:<file>`) once it reads as a chart archive (a gzipped
  *   tar with a Chart.yaml; otherwise an upstream failure, nothing kept); so is a `.prov` file
- *   (unchecked).
+ *   (unchecked), fetched from next to its chart as helm does (the chart URL + `.prov`), on
+ *   another host too.
  * - Credentials go only to the upstream's own origin, never to a chart URL on another host.
  * - A chart URL the upstream client would refuse (an internal address named by an upstream at a
  *   public address) is left out of the index, logged once, rather than listed and then a
@@ -495,7 +496,10 @@ export class HelmProxy implements HelmSource {
     };
   }
 
-  /** A `.prov`, or a chart without an upstream digest: stored once, remembered, unverified. */
+  /**
+   * A `.prov` (from next to its chart's URL, on whichever host), or a chart without an upstream
+   * digest (only from the upstream's origin): stored once, remembered, unverified.
+   */
   async #unverified(
     repo: Repository,
     chart: UpstreamChart,
@@ -516,9 +520,15 @@ export class HelmProxy implements HelmSource {
         };
       }
     }
+    // A provenance file is next to its chart, wherever the chart is (helm's own rule: the chart
+    // URL + `.prov`), so a chart on another host (a release download) has its `.prov` there too:
+    // fetched under the chart's rules (no credentials; a URL the client refuses for the chart is
+    // refused for it, and such a chart is not listed anyway). Its signature is what vouches for
+    // it, checked by `helm verify` against the user's keyring, not here. A chart without a digest
+    // is taken only from the index's own origin (upstream-index.ts leaves the others out).
     const url = prov ? `${chart.url}.prov` : chart.url;
     const upstreamUrl = repo.upstreams[chart.upstream]?.url ?? '';
-    if (new URL(url).origin !== new URL(upstreamUrl).origin) return undefined;
+    if (!prov && new URL(url).origin !== new URL(upstreamUrl).origin) return undefined;
     const answered = await this.#get(repo, chart, url);
     if (answered === undefined) return undefined;
     let stored;

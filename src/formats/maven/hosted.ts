@@ -49,6 +49,7 @@ import type { HostedNames } from './group.ts';
 import { decodeText, EMPTY_METADATA } from './metadata.ts';
 import { type PluginDescriptor, readPluginDescriptor } from './plugin-descriptor.ts';
 import { type MavenStore, releaseConflict, type StoredMavenFile } from './store.ts';
+import { hasZipEndRecord, startsLikeZip, ZIP_END_BYTES, ZIP_END_WINDOW } from './zip-end.ts';
 
 /** `version_policy` of a hosted repository. */
 export type VersionPolicy = 'release' | 'snapshot' | 'mixed';
@@ -137,16 +138,6 @@ export interface DeployResult {
 
 /** Extensions of zip archives: a deploy of one that is empty, a web page or no zip is refused. */
 const ARCHIVE_EXTENSIONS: ReadonlySet<string> = new Set(['jar', 'war', 'ear', 'aar', 'zip']);
-
-/** A zip's end-of-central-directory record signature, and how far from the end it may be (its 22 bytes + a 64 KiB comment). */
-const ZIP_END_RECORD = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
-const ZIP_END_BYTES = 22;
-const ZIP_END_WINDOW = ZIP_END_BYTES + 0xffff;
-
-/** Whether a body's first bytes are a zip's (`PK`: a local file header, or an empty archive's end record); only for the message. */
-function startsLikeZip(head: Uint8Array): boolean {
-  return head[0] === 0x50 && head[1] === 0x4b;
-}
 
 /** A body's first bytes for a message: up to 16 as quoted text when printable, else as hex. */
 function describeStart(head: Uint8Array): string {
@@ -350,8 +341,8 @@ export class MavenHosted implements MavenSource, HostedNames {
   }
 
   /**
-   * Whether the last ZIP_END_WINDOW bytes of a stored file hold a whole zip end record: its
-   * signature (`PK\x05\x06`) with the record's 22 bytes before the end of the file.
+   * Whether the last ZIP_END_WINDOW bytes of a stored file hold a whole zip end record
+   * (zip-end.ts `hasZipEndRecord`).
    */
   async #hasZipEnd(digest: Digest, size: number): Promise<boolean> {
     if (size < ZIP_END_BYTES) return false;
@@ -361,8 +352,7 @@ export class MavenHosted implements MavenSource, HostedNames {
       ZIP_END_WINDOW,
       'file end',
     );
-    // The last signature that starts a whole record (searching back from 22 bytes before the end).
-    return tail.lastIndexOf(ZIP_END_RECORD, tail.length - ZIP_END_BYTES) >= 0;
+    return hasZipEndRecord(tail);
   }
 
   async #store(

@@ -46,7 +46,7 @@ import { readAllBounded } from '../../core/streams.ts';
 import type { Db } from '../../db/database.ts';
 import { exclusive, type SqliteHandle, sqliteHandleOf } from '../../db/sqlite-handle.ts';
 import type { ProxyEngine } from '../../proxy/engine.ts';
-import { BlobFill, type FillResult } from '../../proxy/fill.ts';
+import { BlobFill, type BodyEnds, type FillResult } from '../../proxy/fill.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import {
@@ -71,6 +71,7 @@ import {
   noteMiss,
   type OpenedMavenFile,
 } from './model.ts';
+import { hasZipEndRecord, startsLikeZip, ZIP_END_WINDOW } from './zip-end.ts';
 
 /** Largest file taken from an upstream, bytes. */
 export const MAX_PROXIED_FILE_BYTES = 4 * 1024 * 1024 * 1024;
@@ -896,7 +897,7 @@ export class MavenProxy implements MavenSource {
         {
           maxBytes: MAX_PROXIED_FILE_BYTES,
           hashes: ['md5', 'sha1', 'sha512'],
-          verify: async (result, chunks) => {
+          verify: async (result, chunks, ends) => {
             const sum = await expected;
             const got = sum === undefined ? undefined : result.hashes[sum.algorithm];
             if (sum !== undefined && got !== sum.hex) {
@@ -907,8 +908,8 @@ export class MavenProxy implements MavenSource {
             }
             if (sum === undefined && (ARCHIVE_FILE.test(path) || path.endsWith('.pom'))) {
               const why = path.endsWith('.pom')
-                ? unverifiedPomProblem(chunks)
-                : unverifiedArchiveProblem(response.header('content-type'), chunks);
+                ? unverifiedPomProblem(ends)
+                : unverifiedArchiveProblem(response.header('content-type'), ends);
               if (why !== undefined) {
                 throw new RegistryError(
                   'UPSTREAM_FAILED',
@@ -1147,32 +1148,32 @@ function isHtml(contentType: string | undefined, body: Buffer): boolean {
 }
 
 /**
- * Why an archive that no checksum verifies is refused: an HTML answer (a captive portal's or an
- * error page sent with 200), or a body that does not start like a zip (`PK`; checked when the
- * fill still holds the whole body, which it does up to 1 MiB). Undefined when it may be taken.
+ * Why an archive that no checksum verifies is refused (before anything is cached or a client gets
+ * its last byte): an HTML answer (a captive portal's or an error page sent with 200), an empty
+ * body, a body that does not start like a zip (`PK`), or one that does but whose last 64 KiB +
+ * 22 bytes hold no zip end record (zip-end.ts, the check hosted deploys pass too): a body cut
+ * short with no Content-Length to tell, or a proxy's damaged copy. Read from the fill's held
+ * ends, so a body of any size is judged without being held whole. Undefined when it may be taken.
  */
 function unverifiedArchiveProblem(
   contentType: string | undefined,
-  chunks: readonly Buffer[] | undefined,
+  ends: BodyEnds,
 ): string | undefined {
-  const first =
-    chunks === undefined ? undefined : Buffer.concat(chunks.slice(0, 2)).subarray(0, 256);
-  if (isHtml(contentType, first ?? Buffer.alloc(0))) return 'an HTML page';
-  if (first !== undefined && first.length > 0 && !first.subarray(0, 2).equals(ZIP_MAGIC))
-    return 'a body that is not a zip archive';
+  if (isHtml(contentType, ends.head)) return 'an HTML page';
+  if (ends.head.length === 0) return 'an empty body';
+  if (!startsLikeZip(ends.head)) return 'a body that is not a zip archive';
+  if (!hasZipEndRecord(ends.tail(ZIP_END_WINDOW)))
+    return 'a zip archive with no end record (truncated or damaged)';
   return undefined;
 }
 
-const ZIP_MAGIC = Buffer.from('PK', 'latin1');
-
 /**
  * Why a POM that no checksum verifies is refused: an HTML page (`<!DOCTYPE html` or `<html`
- * leading the body; checked when the fill holds the whole body). A POM is XML, so only the HTML
- * document forms count, not the content type (a server may send XML as text/html).
+ * leading the body). A POM is XML, so only the HTML document forms count, not the content type
+ * (a server may send XML as text/html).
  */
-function unverifiedPomProblem(chunks: readonly Buffer[] | undefined): string | undefined {
-  if (chunks === undefined) return undefined;
-  const head = Buffer.concat(chunks.slice(0, 2)).subarray(0, 256).toString('latin1');
+function unverifiedPomProblem(ends: BodyEnds): string | undefined {
+  const head = ends.head.toString('latin1');
   return /^\s*<(!doctype\s+html|html)[\s>]/i.test(head) ? 'an HTML page' : undefined;
 }
 

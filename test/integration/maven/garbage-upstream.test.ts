@@ -14,7 +14,13 @@ import { startTestServer, type TestServer } from '../../helpers/server.ts';
 
 type Mode = 'good' | 'garbage' | 'html' | 'bad-sha1' | 'html-jar-no-sums' | 'good-no-sums';
 
-const JAR = Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), randomBytes(3000)]);
+// A zip's start, bytes, and an empty zip's end record (a proxied archive with no checksum must
+// have one: truncated-archive-upstream.test.ts).
+const JAR = Buffer.concat([
+  Buffer.from('PK\x03\x04', 'latin1'),
+  randomBytes(3000),
+  Buffer.from(`PK\x05\x06${'\0'.repeat(18)}`, 'latin1'),
+]);
 const PAGE = '<!DOCTYPE html><html><body><h1>Please log in to the network</h1></body></html>';
 
 describe('maven proxy: garbage and HTML from the upstream are never cached', () => {

@@ -13,7 +13,11 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 
-const JAR = Buffer.from('PK\x03\x04 not really a jar, but served as one');
+// A zip's start and an empty zip's end record: an archive with no checksum must have one.
+const JAR = Buffer.from(
+  `PK\x03\x04 not really a jar, but served as one PK\x05\x06${'\0'.repeat(18)}`,
+  'latin1',
+);
 
 describe('[maven] header_timeout bounds the wait for an upstream’s headers', () => {
   let stalled: http.Server;
