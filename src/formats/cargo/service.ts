@@ -309,8 +309,10 @@ export class CargoService {
    * `err` as it is, unless it is a NOT_FOUND of a write through a group for a crate its hosted
    * write member `target` does not hold while a proxy member serves it: "does not exist" would
    * contradict the group's own index (Cargo just built with it), so the answer names the proxy
-   * member and says a proxied crate cannot be yanked or deleted here (still 404: nothing here
-   * has that name). A proxy member that fails to answer counts as not serving it.
+   * member and says a proxied crate cannot be yanked or deleted here: 405 with an empty `Allow`
+   * (no method changes an upstream crate through the group), as Maven's and Helm's groups answer
+   * for what a proxy member serves (trial 20 fmts F4: it was 404). A proxy member that fails to
+   * answer counts as not serving it.
    */
   async #proxiedHint(
     err: unknown,
@@ -326,10 +328,10 @@ export class CargoService {
       const file = await this.#deps.proxy.indexFile(member, lower).catch(() => undefined);
       if (file === undefined) continue;
       return new RegistryError(
-        'NOT_FOUND',
+        'METHOD_NOT_ALLOWED',
         `crate \`${file.name}\` is not hosted in ${target.name}: the group ${repo.name} serves it ` +
           `from its proxy member ${member.name} (read-only), so it cannot be yanked or deleted here`,
-        { cause: err },
+        { cause: err, headers: { allow: '' } },
       );
     }
     return err;

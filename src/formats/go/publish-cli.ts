@@ -33,6 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type HttpAnswer, httpRequest } from '../../core/http-client.ts';
+import { checkGoModSyntax } from './gomod-syntax.ts';
 import {
   checkModuleVersion,
   compareSemver,
@@ -108,6 +109,14 @@ export async function goPublish(options: GoPublishOptions): Promise<GoPublishRes
   const goModText = await fs.readFile(path.join(dir, 'go.mod'), 'utf8').catch(() => undefined);
   let module: string;
   if (goModText !== undefined) {
+    // go's own parse error first, in the server's words (zip.ts): a module line with bad quoting
+    // (`module "example.net/x` unterminated) is not "no module line" (trial 20 fmts F3).
+    const syntax = checkGoModSyntax(goModText);
+    if (syntax !== undefined) {
+      throw new GoPublishError(
+        `${dir}/go.mod does not parse as go reads it (${syntax}): fix it and publish again`,
+      );
+    }
     const declared = parseModulePath(goModText);
     if (declared === undefined) throw new GoPublishError(`${dir}/go.mod has no module line`);
     if (options.module !== undefined && options.module !== declared) {

@@ -432,22 +432,59 @@ function bad(message: string): RegistryError {
  * `path` (its place in Chart.yaml, e.g. `maintainers[0].`: trial 19 fmts F6, "name must be a
  * string" did not say which name) when it is not a string.
  */
-function optionalString(meta: Json, key: string, out: Json, path = ''): void {
+function optionalString(
+  meta: Json,
+  key: string,
+  out: Json,
+  path = '',
+  sourceOf: (key: string) => string | undefined = () => undefined,
+): void {
   const value = meta[key];
   if (value === undefined || value === null) return;
-  // YAML reads `appVersion: 1.10` as a number; Helm keeps its text (it warns). So do we.
+  // YAML reads `appVersion: 1.10` as a number, which Helm's YAML-to-JSON conversion turns into
+  // the text "1.1" (it warns). A number whose text is the same either way (`appVersion: 2`,
+  // `1.5`) is kept as that text; one whose text changes is refused, as `version: 1.0` is: the
+  // author meant 1.20, and `kubeVersion: 1.2` is another constraint (trial 20 fmts F2).
   if (typeof value === 'number' && (key === 'appVersion' || key === 'kubeVersion')) {
-    out[key] = String(value);
+    const read = String(value);
+    const written = sourceOf(key);
+    if (written !== undefined && written !== read) {
+      throw bad(
+        `${path}${key} is the number ${written} in YAML, which Helm reads as ${read}: quote it (${key}: "${written}")`,
+      );
+    }
+    out[key] = read;
     return;
   }
   if (typeof value !== 'string') throw bad(`${path}${key} must be a string`);
   if (value !== '') out[key] = value;
 }
 
+/** What a YAML value that is not a string is, for a message: "a number", "a mapping"... */
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return 'empty';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return typeof value === 'boolean' ? 'a boolean' : `a ${typeof value}`;
+}
+
+/** `annotations.foo`, or `annotations["a.b/c"]` for a key that is not a plain word. */
+function keyPath(prefix: string, key: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)
+    ? `${prefix}.${key}`
+    : `${prefix}[${JSON.stringify(key)}]`;
+}
+
+/**
+ * `value` as a list of strings (undefined when absent); BAD_REQUEST naming the first element
+ * that is not a string (`keywords[1] is a number`: trial 20 fmts F2).
+ */
 function stringList(value: unknown, key: string): string[] | undefined {
   if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
-    throw bad(`${key} must be a list of strings`);
+  if (!Array.isArray(value)) throw bad(`${key} must be a list of strings`);
+  const at = value.findIndex((v) => typeof v !== 'string');
+  if (at >= 0) {
+    throw bad(`${key} must be a list of strings: ${key}[${at}] is ${kindOf(value[at])}`);
   }
   return value as string[];
 }
@@ -502,7 +539,7 @@ export function chartMetadata(
   }
   out['version'] = version;
   for (const key of ['appVersion', 'description', 'home', 'icon', 'kubeVersion']) {
-    optionalString(parsed, key, out);
+    optionalString(parsed, key, out, '', sourceOf);
   }
   const type = parsed['type'];
   if (type !== undefined && type !== null) {
@@ -550,8 +587,12 @@ export function chartMetadata(
   }
   const annotations = parsed['annotations'];
   if (annotations !== undefined && annotations !== null) {
-    if (!isObject(annotations) || Object.values(annotations).some((v) => typeof v !== 'string')) {
-      throw bad('annotations must map strings to strings');
+    if (!isObject(annotations)) throw bad('annotations must map strings to strings');
+    const odd = Object.entries(annotations).find(([, v]) => typeof v !== 'string');
+    if (odd) {
+      throw bad(
+        `annotations must map strings to strings: ${keyPath('annotations', odd[0])} is ${kindOf(odd[1])}`,
+      );
     }
     if (Object.keys(annotations).length > 0) out['annotations'] = annotations;
   }

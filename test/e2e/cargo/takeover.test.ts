@@ -6,7 +6,8 @@
  * 409 detail, which says how to take the name over on purpose (`[cargo] shadow_names`). A name
  * listed there (`up-allowed`) publishes and cargo prints the server's warning that the group
  * serves only the hosted versions from then on (`warnings.other`; new-user trial F3). A crate
- * nobody proxies publishes without either.
+ * nobody proxies publishes without either. `cargo yank` of a crate the group serves from
+ * cargo-proxy prints the server's 405 saying it cannot be yanked there.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -96,6 +97,22 @@ describe('cargo publish of a crate the group proxy has served', { skip: missing 
     const after = await (await fetch(`${server.url}/cargo/index/${indexPath('up-other')}`)).text();
     assert.match(after, /"vers":"1\.0\.0"/);
     assert.doesNotMatch(after, /9\.0\.0/);
+  });
+
+  test('cargo yank of a crate the group serves from its proxy prints the 405 saying so (trial 20 fmts F4)', async () => {
+    assert.equal((await fetch(`${server.url}/cargo/index/${indexPath('up-other')}`)).status, 200);
+    for (const undo of [[], ['--undo']]) {
+      const yanked = await run(
+        CARGO ?? 'cargo',
+        ['yank', '--registry', 'nora', '--version', '1.0.0', ...undo, 'up-other'],
+        { cwd: work.path, env, timeoutMs: 120_000, check: false },
+      );
+      assert.notEqual(yanked.code, 0, output(yanked));
+      assert.match(
+        yanked.stderr,
+        /status 405 Method Not Allowed\): crate `up-other` is not hosted in cargo-hosted: the group cargo serves it from its proxy member cargo-proxy \(read-only\), so it cannot be yanked or deleted here/,
+      );
+    }
   });
 
   test('a name in shadow_names publishes with the takeover warning; a new crate without', async () => {

@@ -307,7 +307,7 @@ describe('cargo: deleting with auth off (anyone, as every format deletes), and g
     assert.deepEqual(await indexVersions(server, '/cargo', 'up-taken'), ['1.0.0']);
   });
 
-  test('yank or delete through the group of a crate its proxy member serves: 404 saying so, not "does not exist"', async () => {
+  test('yank or delete through the group of a crate its proxy member serves: 405 saying so, not "does not exist" (trial 20 fmts F4)', async () => {
     upstream.add('up-only', { vers: '2.0.0', body: fakeCrate('up-only', '2.0.0') });
     assert.deepEqual(await indexVersions(server, '/cargo', 'up-only'), ['2.0.0']);
     for (const [method, url] of [
@@ -316,7 +316,11 @@ describe('cargo: deleting with auth off (anyone, as every format deletes), and g
       ['DELETE', '/cargo/api/v1/crates/up-only'],
       ['DELETE', '/cargo/api/v1/crates/Up-Only/2.0.0'],
     ] as const) {
-      const detail = cargoError(await call(server, method, url), 404);
+      // 405, as Maven's and Helm's groups answer for what a proxy member serves; nothing changes
+      // an upstream crate here, so `Allow` is empty.
+      const answer = await call(server, method, url);
+      const detail = cargoError(answer, 405);
+      assert.equal(answer.headers.get('allow'), '', `${method} ${url}`);
       assert.match(
         detail,
         /^crate `up-only` is not hosted in cargo-hosted: the group cargo serves it from its proxy member cargo-proxy \(read-only\), so it cannot be yanked or deleted here/,

@@ -740,6 +740,34 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
     assert.match(done.answer ?? '', /^published example\.com\/notgo@v1\.0\.0/);
   });
 
+  test("goPublish of a go.mod go cannot parse says go's error, as the server would (trial 20 fmts F3)", async () => {
+    await using work = await tempDir('nora-go-publish-badquote-');
+    const goMod = 'module "example.net/bq\n\ngo 1.19\n';
+    await fs.writeFile(path.join(work.path, 'go.mod'), goMod);
+    await fs.writeFile(path.join(work.path, 'x.go'), 'package x\n');
+    // The server's 400 for the same module, whose parenthesised part the CLI must repeat.
+    const zip = await goModuleZip('example.net/bq', 'v1.0.0', {
+      'go.mod': goMod,
+      'x.go': 'package x\n',
+    });
+    const res = await put('example.net/bq/@v/v1.0.0.zip', zip);
+    assert.equal(res.status, 400);
+    const served = await res.text();
+    const reason = /does not parse as go reads it \((.*)\): fix it/.exec(served)?.[1];
+    assert.equal(reason, 'go.mod:1:23: unexpected newline in string', served);
+    await assert.rejects(
+      goPublish({ dir: work.path, registry: base, version: 'v1.0.0' }),
+      (err: Error) => {
+        assert.ok(err instanceof GoPublishError);
+        assert.equal(
+          err.message,
+          `${path.resolve(work.path)}/go.mod does not parse as go reads it (${reason}): fix it and publish again`,
+        );
+        return true;
+      },
+    );
+  });
+
   test('nora go publish: the default registry is the configured server (NORA_PORT, [server])', async () => {
     await using work = await tempDir('nora-go-publish-registry-');
     const lib = path.join(work.path, 'lib');

@@ -119,6 +119,47 @@ describe('helm chart names, versions and file names', () => {
     await refused('apiVersion: v2\nname: x\nversion: 1.0.0\nhome: [1]\n', 'home must be a string');
   });
 
+  test('a numeric appVersion/kubeVersion Helm reads differently is refused; bad elements are named (trial 20 fmts F2)', async () => {
+    const read = async (chartYaml: string) =>
+      readChartMetadata(
+        Readable.from([await buildChart({ name: 'x', version: '1.0.0', chartYaml })]),
+      );
+    const refused = async (chartYaml: string, message: string) => {
+      await assert.rejects(read(chartYaml), (err: Error) => {
+        assert.equal(code(err), 'BAD_REQUEST');
+        assert.equal(err.message, `invalid Chart.yaml: ${message}`);
+        return true;
+      });
+    };
+    const head = 'apiVersion: v2\nname: x\nversion: 1.0.0\n';
+    await refused(
+      `${head}kubeVersion: 1.20\n`,
+      'kubeVersion is the number 1.20 in YAML, which Helm reads as 1.2: quote it (kubeVersion: "1.20")',
+    );
+    await refused(
+      `${head}appVersion: 1.10\n`,
+      'appVersion is the number 1.10 in YAML, which Helm reads as 1.1: quote it (appVersion: "1.10")',
+    );
+    // Numbers whose reading is their text are kept as that text.
+    assert.equal((await read(`${head}appVersion: 2\n`))['appVersion'], '2');
+    assert.equal((await read(`${head}appVersion: 1.5\n`))['appVersion'], '1.5');
+    assert.equal((await read(`${head}kubeVersion: 1.21\n`))['kubeVersion'], '1.21');
+    assert.equal((await read(`${head}kubeVersion: "1.20"\n`))['kubeVersion'], '1.20');
+    await refused(
+      `${head}annotations: {ok: fine, foo: 1}\n`,
+      'annotations must map strings to strings: annotations.foo is a number',
+    );
+    await refused(
+      `${head}annotations:\n  artifacthub.io/changes: [a]\n`,
+      'annotations must map strings to strings: annotations["artifacthub.io/changes"] is a list',
+    );
+    await refused(
+      `${head}keywords: [a, 1.50, true]\n`,
+      'keywords must be a list of strings: keywords[1] is a number',
+    );
+    await refused(`${head}keywords: cache\n`, 'keywords must be a list of strings');
+  });
+
   test('file names split at the first dash followed by a SemVer version', () => {
     assert.deepEqual(parseChartFilename('my-chart-1.0.0-rc.1.tgz'), {
       name: 'my-chart',
