@@ -12,34 +12,23 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { AppConfig } from '../../../src/config/schema.ts';
+import { apiToken, registryToken, reloadAuth, startAuthServer } from '../../helpers/auth-server.ts';
 import { basic, htpasswdOf } from '../../helpers/auth.ts';
-import { OidcIssuer } from '../../helpers/oidc-issuer.ts';
+import { OidcIssuer, oidcSection } from '../../helpers/oidc-issuer.ts';
 import type { TestServer } from '../../helpers/server.ts';
-import { tempDir } from '../../helpers/tmp.ts';
-import { missingTools, run } from '../../helpers/tools.ts';
+import { missingTools } from '../../helpers/tools.ts';
 import { startOciServer } from '../../integration/oci/helpers.ts';
 import { buildOciLayout } from '../oci-proxy/fixtures.ts';
+import { type ContainersWork, containersWork } from './containers-work.ts';
 
 const skip = missingTools('skopeo');
 
 describe('skopeo after a role is lowered or a token revoked', { skip }, () => {
   let server: TestServer;
   let issuer: OidcIssuer;
-  let work: { path: string; [Symbol.asyncDispose](): Promise<void> };
+  let work: ContainersWork;
 
-  const tool = (args: readonly string[]) =>
-    run('skopeo', args, {
-      env: {
-        ...process.env,
-        REGISTRY_AUTH_FILE: path.join(work.path, 'auth.json'),
-        CONTAINERS_REGISTRIES_CONF: path.join(work.path, 'registries.conf'),
-        HOME: work.path,
-      },
-      cwd: work.path,
-      timeoutMs: 120_000,
-      check: false,
-    });
+  const tool = (args: readonly string[]) => work.tool('skopeo', args);
   const layout = () => `oci:${path.join(work.path, 'layout')}:v1`;
   /** `skopeo copy` to `image`, with `--dest-creds user:secret` or a held registry token. */
   const push = (auth: { creds: string } | { token: string }, image: string) =>
@@ -60,52 +49,18 @@ describe('skopeo after a role is lowered or a token revoked', { skip }, () => {
       `docker://${server.host}/${image}`,
     ]);
 
-  /** A registry token for `image` (pull,push), as skopeo gets one, obtained with `authorization`. */
-  async function registryToken(authorization: string, image: string): Promise<string> {
-    const res = await fetch(
-      `${server.url}/v2/token?service=nora&scope=repository:${image}:pull,push`,
-      { headers: { authorization } },
-    );
-    const body = (await res.json()) as { token: string };
-    assert.equal(res.status, 200, JSON.stringify(body));
-    return body.token;
-  }
-
-  async function reloadAuth(auth: Partial<AppConfig['auth']>): Promise<void> {
-    server.app.reload({ ...server.config, auth: { ...server.config.auth, ...auth } });
-    await server.app.context.identity.settled();
-  }
-
   before(async () => {
-    work = await tempDir('nora-oci-lowered-');
-    await fs.writeFile(path.join(work.path, 'auth.json'), '{"auths":{}}');
-    await fs.writeFile(
-      path.join(work.path, 'registries.conf'),
-      'unqualified-search-registries = []\n',
-    );
+    work = await containersWork('nora-oci-lowered-');
     const htpasswd = path.join(work.path, 'users.htpasswd');
     await fs.writeFile(htpasswd, htpasswdOf({ erin: 'erin-pw', fred: 'fred-pw' }));
     issuer = await OidcIssuer.start();
-    server = await startOciServer({
-      config: {
-        docker: { upstreams: [] },
-        auth: {
-          enabled: true,
-          anonymous_read: false,
-          htpasswd_file: htpasswd,
-          docker_token_ttl: 3600,
-          oidc: {
-            enabled: true,
-            providers: [
-              {
-                name: 'ci',
-                issuer: issuer.url,
-                audience: 'nora',
-                role_rules: [{ pattern: 'repo:myorg/*:ref:refs/heads/main', role: 'write' }],
-              },
-            ],
-          },
-        },
+    server = await startAuthServer({
+      start: startOciServer,
+      config: { docker: { upstreams: [] } },
+      auth: {
+        htpasswd_file: htpasswd,
+        docker_token_ttl: 3600,
+        oidc: oidcSection(issuer.url, 'write'),
       },
     });
     await buildOciLayout(path.join(work.path, 'layout'), 'v1', { layerSizes: [1024] });
@@ -121,9 +76,9 @@ describe('skopeo after a role is lowered or a token revoked', { skip }, () => {
     const login = { creds: 'erin:erin-pw' };
     const first = await push(login, 'erin/app:v1');
     assert.equal(first.code, 0, first.stderr);
-    const held = { token: await registryToken(basic('erin', 'erin-pw'), 'erin/app') };
+    const held = { token: await registryToken(server, basic('erin', 'erin-pw'), 'erin/app') };
 
-    await reloadAuth({ read_only_users: ['erin'] });
+    await reloadAuth(server, { read_only_users: ['erin'] });
     try {
       const again = await push(login, 'erin/app:v2');
       assert.notEqual(again.code, 0, 'pushed after being made read-only');
@@ -137,22 +92,16 @@ describe('skopeo after a role is lowered or a token revoked', { skip }, () => {
         assert.match(pulled.stdout, /schemaVersion/);
       }
     } finally {
-      await reloadAuth({ read_only_users: [] });
+      await reloadAuth(server, { read_only_users: [] });
     }
   });
 
   test('a revoked API token: its next push is refused, with the login and its registry token', async () => {
-    const made = await fetch(`${server.url}/api/tokens`, {
-      method: 'POST',
-      headers: { authorization: basic('fred', 'fred-pw'), 'content-type': 'application/json' },
-      body: JSON.stringify({ role: 'write' }),
-    });
-    const { token, id } = (await made.json()) as { token: string; id: string };
-    assert.equal(made.status, 200);
+    const { token, id } = await apiToken(server, basic('fred', 'fred-pw'), { role: 'write' });
     const login = { creds: `token:${token}` };
     const first = await push(login, 'fred/app:v1');
     assert.equal(first.code, 0, first.stderr);
-    const held = { token: await registryToken(basic('x', token), 'fred/app') };
+    const held = { token: await registryToken(server, basic('x', token), 'fred/app') };
 
     const revoked = await fetch(`${server.url}/api/tokens/revoke`, {
       method: 'POST',
@@ -171,7 +120,7 @@ describe('skopeo after a role is lowered or a token revoked', { skip }, () => {
     const jwt = await issuer.mint();
     const first = await push({ creds: `oidc:${jwt}` }, 'myorg/app:v1');
     assert.equal(first.code, 0, first.stderr);
-    const held = { token: await registryToken(basic('oidc', jwt), 'myorg/app') };
+    const held = { token: await registryToken(server, basic('oidc', jwt), 'myorg/app') };
 
     const [provider] = server.config.auth.oidc.providers;
     assert.ok(provider);
@@ -179,7 +128,7 @@ describe('skopeo after a role is lowered or a token revoked', { skip }, () => {
       ...provider,
       role_rules: [{ pattern: 'repo:myorg/*:ref:refs/heads/main', role: 'read' as const }],
     };
-    await reloadAuth({ oidc: { ...server.config.auth.oidc, providers: [lowered] } });
+    await reloadAuth(server, { oidc: { ...server.config.auth.oidc, providers: [lowered] } });
     try {
       const refused = await push(held, 'myorg/app:v2');
       assert.notEqual(refused.code, 0, 'pushed with an OIDC registry token after the rule fell');
@@ -190,7 +139,7 @@ describe('skopeo after a role is lowered or a token revoked', { skip }, () => {
       assert.equal(pulled.code, 0, pulled.stderr);
       assert.match(pulled.stdout, /schemaVersion/);
     } finally {
-      await reloadAuth({ oidc: server.config.auth.oidc });
+      await reloadAuth(server, { oidc: server.config.auth.oidc });
     }
   });
 });

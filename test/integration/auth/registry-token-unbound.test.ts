@@ -11,33 +11,25 @@
  * Before the fix these tokens kept the roles they were minted with until `exp`.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import type { Role } from '../../../src/auth/access.ts';
 import type { AppConfig } from '../../../src/config/schema.ts';
-import { htpasswdOf, rule } from '../../helpers/auth.ts';
-import { OidcIssuer } from '../../helpers/oidc-issuer.ts';
+import {
+  pushBlob,
+  type RegistryAnswer,
+  registryToken,
+  reloadAuth,
+  startAuthServer,
+  startTeamImagesServer,
+} from '../../helpers/auth-server.ts';
+import { basic, htpasswdOf } from '../../helpers/auth.ts';
+import { OidcIssuer, oidcSection } from '../../helpers/oidc-issuer.ts';
 import type { TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { startOciServer } from '../oci/helpers.ts';
-
-/** A monolithic blob push with `jwt` to `/v2/<image>`: its status, body and challenge. */
-async function pushBlob(server: TestServer, jwt: string, image: string, content: string) {
-  const digest = `sha256:${createHash('sha256').update(content).digest('hex')}`;
-  const res = await fetch(`${server.url}/v2/${image}/blobs/uploads/?digest=${digest}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/octet-stream' },
-    body: content,
-  });
-  return {
-    status: res.status,
-    text: await res.text(),
-    challenge: res.headers.get('www-authenticate'),
-  };
-}
 
 /** A read of `/v2/<image>/tags/list` with `jwt`: its status. */
 async function pullTags(server: TestServer, jwt: string, image: string): Promise<number> {
@@ -48,17 +40,8 @@ async function pullTags(server: TestServer, jwt: string, image: string): Promise
   return res.status;
 }
 
-/** Applies `auth` over the running configuration, as a SIGHUP with the edited file does. */
-async function reloadAuth(server: TestServer, auth: Partial<AppConfig['auth']>): Promise<void> {
-  server.app.reload({ ...server.config, auth: { ...server.config.auth, ...auth } });
-  await server.app.context.identity.settled();
-}
-
 /** The registry error JSON of a 401 with the Bearer challenge, and its message. */
-function assertUnauthorized(
-  refused: { status: number; text: string; challenge: string | null },
-  message: RegExp,
-): void {
+function assertUnauthorized(refused: RegistryAnswer, message: RegExp): void {
   assert.equal(refused.status, 401, refused.text);
   const body = JSON.parse(refused.text) as { errors: { code: string; message: string }[] };
   assert.equal(body.errors[0]?.code, 'UNAUTHORIZED');
@@ -75,27 +58,7 @@ describe('registry tokens without a credential binding (issued by an older versi
     dir = await tempDir('registry-token-unbound-');
     file = path.join(dir.path, 'users.htpasswd');
     await fs.writeFile(file, htpasswdOf({ alice: 'alicepw', carol: 'carolpw' }));
-    server = await startOciServer({
-      config: {
-        docker: { upstreams: [] },
-        auth: {
-          enabled: true,
-          anonymous_read: false,
-          htpasswd_file: file,
-          admin_users: ['alice'],
-          docker_token_ttl: 3600,
-          // adm/** of team-images is reserved for admins: a rule naming nobody.
-          rules: [
-            rule({
-              repositories: ['team-images'],
-              paths: ['adm/**'],
-              actions: ['read', 'write', 'delete'],
-            }),
-          ],
-        },
-        repositories: [{ name: 'team-images', format: 'docker', kind: 'hosted' }],
-      },
-    });
+    server = await startTeamImagesServer({ auth: { htpasswd_file: file } });
   });
   after(async () => {
     await server.close();
@@ -155,26 +118,10 @@ describe('registry tokens of OIDC identities', () => {
 
   before(async () => {
     issuer = await OidcIssuer.start();
-    server = await startOciServer({
-      config: {
-        docker: { upstreams: [] },
-        auth: {
-          enabled: true,
-          anonymous_read: false,
-          docker_token_ttl: 3600,
-          oidc: {
-            enabled: true,
-            providers: [
-              {
-                name: 'ci',
-                issuer: issuer.url,
-                audience: 'nora',
-                role_rules: [{ pattern: 'repo:myorg/*:ref:refs/heads/main', role: 'write' }],
-              },
-            ],
-          },
-        },
-      },
+    server = await startAuthServer({
+      start: startOciServer,
+      config: { docker: { upstreams: [] } },
+      auth: { docker_token_ttl: 3600, oidc: oidcSection(issuer.url, 'write') },
     });
     const first = server.config.auth.oidc.providers[0];
     assert.ok(first);
@@ -186,16 +133,8 @@ describe('registry tokens of OIDC identities', () => {
   });
 
   /** A registry token for `image` obtained with a fresh CI token, as `docker login -u oidc`. */
-  async function oidcRegistryToken(image: string): Promise<string> {
-    const jwt = await issuer.mint();
-    const res = await fetch(
-      `${server.url}/v2/token?service=nora&scope=repository:${image}:pull,push`,
-      { headers: { authorization: `Basic ${Buffer.from(`oidc:${jwt}`).toString('base64')}` } },
-    );
-    const body = (await res.json()) as { token: string; access?: unknown };
-    assert.equal(res.status, 200, JSON.stringify(body));
-    return body.token;
-  }
+  const oidcRegistryToken = async (image: string) =>
+    registryToken(server, basic('oidc', await issuer.mint()), image);
 
   const withProvider = (changes: Partial<typeof provider>) => ({
     oidc: { ...server.config.auth.oidc, providers: [{ ...provider, ...changes }] },
