@@ -801,8 +801,13 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   });
   const rateLimiter = new RateLimiter(config.rate_limit);
   // First: a CI token is told apart by its shape and issuer, before any password hashing.
-  access.addResolver(new OidcResolver({ config: () => config.auth.oidc, log: () => log, metrics }));
-  const identity = await createIdentity(db, access, config.auth, { log, writes });
+  const oidc = new OidcResolver({ config: () => config.auth.oidc, log: () => log, metrics });
+  access.addResolver(oidc);
+  const identity = await createIdentity(db, access, config.auth, {
+    log,
+    writes,
+    oidcStanding: (name) => oidc.standing(name),
+  });
   // Failed logins name only existing users in the log (lock warnings, access lines' userTried).
   access.setUserLookup(async (name) => (await identity.directory.account(name)) !== undefined);
   closeTasks.push(() => {

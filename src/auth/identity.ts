@@ -16,11 +16,17 @@ import type { AccessControl } from './access.ts';
 import { UserDirectory } from './directory.ts';
 import { HtpasswdUsers } from './htpasswd.ts';
 import type { AuthTables } from './migrations.ts';
-import { RegistryTokenResolver, RegistryTokens, SigningKeys } from './registry-token.ts';
+import {
+  RegistryTokenResolver,
+  RegistryTokens,
+  SigningKeys,
+  type SubjectState,
+} from './registry-token.ts';
 import {
   BasicPasswordResolver,
   BearerTokenResolver,
   CredentialBindings,
+  RegistrySubjects,
   TokenAuthenticator,
 } from './resolvers.ts';
 import { type OwnerChange, TokenStore, UserStore } from './users.ts';
@@ -54,6 +60,12 @@ export interface IdentityOptions {
    * host, which may read another file than the server's). Default true.
    */
   readonly reconcileOwners?: boolean;
+  /**
+   * What an OIDC identity (`<provider>:<sub>`) would be given now by the running `[auth.oidc]`
+   * (OidcResolver.standing), for the registry tokens it obtained: re-checked at each use. Without
+   * it, registry tokens of OIDC identities are refused.
+   */
+  readonly oidcStanding?: (name: string) => SubjectState | string;
 }
 
 /**
@@ -107,9 +119,11 @@ export async function createIdentity(
       basic.clear();
       tokenAuth.clear();
       bindings.clear();
+      subjects.clear();
       await reconcile();
       tokenAuth.clear();
       bindings.clear();
+      subjects.clear();
     },
   });
   const graceMs = options.removedUserGraceMs ?? REMOVED_USER_GRACE_MS;
@@ -187,11 +201,13 @@ export async function createIdentity(
       : { local: () => writes.current, external: externalChanges(handle) };
   const tokenAuth = new TokenAuthenticator(tokens, directory, changes);
   const bindings = new CredentialBindings(tokens, directory, changes);
+  const subjects = new RegistrySubjects(directory, options.oidcStanding, changes);
   const basic = new BasicPasswordResolver(directory, tokenAuth);
   const registryTokens = new RegistryTokens(
     new SigningKeys(authDb),
     (subject, binding) => bindings.state(subject, binding),
     (subject) => directory.isReadOnlyUser(subject),
+    (subject) => subjects.state(subject),
   );
   access.addResolver(new RegistryTokenResolver(registryTokens));
   access.addResolver(new BearerTokenResolver(tokenAuth));
@@ -209,6 +225,7 @@ export async function createIdentity(
       basic.clear();
       tokenAuth.clear();
       bindings.clear();
+      subjects.clear();
       await htpasswd.use(path.resolve(next.htpasswd_file), next.enabled ?? true);
       // Also when the file did not change: suspensions whose grace period is over end here (no
       // database work while none is pending).
@@ -216,6 +233,7 @@ export async function createIdentity(
       basic.clear();
       tokenAuth.clear();
       bindings.clear();
+      subjects.clear();
     },
     settled: () => htpasswd.settled(),
     close: () => {

@@ -33,6 +33,7 @@ import {
   type OidcRoleRule,
 } from './oidc-config.ts';
 import { compileGlob, type Glob, ResourcePatterns, targetRefs } from './patterns.ts';
+import type { SubjectState } from './registry-token.ts';
 
 /** Three base64url parts, the first two non-empty: a compact JWS. */
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -168,6 +169,37 @@ export class OidcResolver implements CredentialResolver {
       name,
       roles: [match.rule.role],
       credential: 'oidc',
+      ...(match.rule.role === 'read' ? { readOnly: true } : {}),
+      ...(scope === undefined ? {} : { scope }),
+    };
+  }
+
+  /**
+   * What the identity `name` (`<provider>:<sub>`, as `resolve` names it) would be given now by
+   * the running `[auth.oidc]`, without its token: the role of the first role rule matching `sub`
+   * and the namespace scope (SubjectState), or why it would be refused — OIDC or the provider
+   * disabled, the provider gone, no role rule matching `sub` any more. For the registry tokens an
+   * OIDC identity obtained (registry-token.ts SubjectCheck): they carry no credential to check,
+   * so this is checked at each use. No I/O: rules are compiled once per configuration object.
+   */
+  standing(name: string): SubjectState | string {
+    const colon = name.indexOf(':');
+    const providerName = colon < 0 ? name : name.slice(0, colon);
+    const sub = colon < 0 ? '' : name.slice(colon + 1);
+    const config = this.#config();
+    const provider = config.providers.find((p) => p.name === providerName);
+    if (!config.enabled || provider === undefined) {
+      return `OIDC provider "${providerName}" is no longer configured (${config.enabled ? '[[auth.oidc.providers]]' : '[auth.oidc] enabled = false'})`;
+    }
+    if (!provider.enabled) return `OIDC provider "${providerName}" is disabled`;
+    const compiled = this.#compile(provider);
+    const match = compiled.rules.find((r) => r.subject.test(sub));
+    if (match === undefined) {
+      return `no role rule of OIDC provider "${providerName}" matches sub "${sub}" any more`;
+    }
+    const scope = this.#scope(provider, compiled.scope, match, name);
+    return {
+      roles: [match.rule.role],
       ...(match.rule.role === 'read' ? { readOnly: true } : {}),
       ...(scope === undefined ? {} : { scope }),
     };

@@ -11,6 +11,9 @@
  *   fingerprint of the password): each use checks it is still valid (BindingCheck: memoized
  *   against the store's writes), so revoking the API token, changing the password or removing
  *   the user ends the access tokens it obtained at the next request, not at their `exp`.
+ *   A token without `nora.bind` (an OIDC identity's, or one of a version before it) is checked
+ *   through its subject instead (SubjectCheck): the user still exists, or the OIDC provider and a
+ *   role rule still admit `<provider>:<sub>`; the roles (and OIDC namespace scope) now cap it.
  * - Refresh tokens (OAuth2 `refresh_token`, docker's "identity token"): a JWT with the audience
  *   {@link REFRESH_AUDIENCE} and a long lifetime, exchangeable at `/v2/token` only; a refresh token
  *   sent as a bearer is refused (401). It carries `cred`, a sha256 fingerprint of the password
@@ -117,6 +120,27 @@ export type BindingCheck = (
   subject: string,
   binding: CredentialBinding,
 ) => Promise<BindingState | undefined>;
+
+/**
+ * What the subject of a registry token that carries no credential binding (an OIDC identity's,
+ * or one issued before `nora.bind` existed) is now, found from its name alone: the roles it has
+ * now (a user's account; an OIDC identity's role rule), which cap the roles the token carries,
+ * and for an OIDC identity the namespace scope its provider gives it now, a ceiling on top of
+ * the token's grant. `readOnly`: the subject's role now only reads (an OIDC role rule lowered to
+ * `read`), so a refused push says the credential is read-only.
+ */
+export interface SubjectState {
+  readonly roles: readonly Role[];
+  readonly scope?: Scope | undefined;
+  readonly readOnly?: boolean | undefined;
+}
+
+/**
+ * Re-resolves the subject of a registry token without a binding (SubjectState), on every request
+ * with one: a string is the reason it is refused (the user no longer exists, the OIDC provider
+ * or role rule that admitted it is gone). Keep it cheap: no password hashing.
+ */
+export type SubjectCheck = (subject: string) => Promise<SubjectState | string>;
 
 /** The private claim: the grant in our terms and the holder's roles at issue time. */
 interface NoraClaim {
@@ -225,20 +249,25 @@ export class RegistryTokens {
   readonly #keys: SigningKeys;
   readonly #check: BindingCheck | undefined;
   readonly #isReadOnlyUser: ((subject: string) => boolean) | undefined;
+  readonly #subject: SubjectCheck | undefined;
 
   /**
    * Without `check`, a token's binding is carried but never checked (unit tests).
    * `isReadOnlyUser`: whether `[auth] read_only_users` names a subject now (UserDirectory): the
    * roles a token carries from before the user was listed are capped at read at each use.
+   * `subject`: re-resolves the subject of a token without a binding at each use (SubjectCheck);
+   * without it such a token keeps the roles it was minted with until `exp` (unit tests).
    */
   constructor(
     keys: SigningKeys,
     check?: BindingCheck,
     isReadOnlyUser?: (subject: string) => boolean,
+    subject?: SubjectCheck,
   ) {
     this.#keys = keys;
     this.#check = check;
     this.#isReadOnlyUser = isReadOnlyUser;
+    this.#subject = subject;
   }
 
   /** Signs an access token for `request.principal` granting `request.access`. */
@@ -324,6 +353,7 @@ export class RegistryTokens {
     if (payload.sub === undefined || payload.sub === '') return ANONYMOUS;
     const binding = bindingOf(nora.bind);
     let state: BindingState | undefined;
+    let subject: SubjectState | undefined;
     if (binding !== undefined && this.#check !== undefined) {
       state = await this.#check(payload.sub, binding);
       if (state === undefined) {
@@ -334,21 +364,32 @@ export class RegistryTokens {
             : "registry token invalid: its user's password changed or the user was removed; log in again",
         );
       }
+    } else if (binding === undefined && this.#subject !== undefined) {
+      // No credential to check (an OIDC identity's token, or one from before `nora.bind`): the
+      // subject itself is looked up again, so a removed user, a user put in `read_only_users` or
+      // taken out of `admin_users`, an OIDC provider disabled or a role rule lowered bites at the
+      // next request, not at `exp`.
+      const now = await this.#subject(payload.sub);
+      if (typeof now === 'string') {
+        throw new RegistryError('UNAUTHORIZED', `registry token invalid: ${now}`);
+      }
+      subject = now;
     }
     const readOnlyUser = this.#isReadOnlyUser?.(payload.sub) === true;
     // The roles at issue time, capped by the user's roles now: an admin taken out of
     // `[auth] admin_users` (SIGHUP) loses admin at the next request, not at `exp`.
-    const current = state?.roles;
+    const current = state?.roles ?? subject?.roles;
     const roles = current === undefined ? nora.roles : capRoles(nora.roles, current);
+    const grant = new GrantScope(nora.grants);
     return {
       kind: 'user',
       name: payload.sub,
       roles: readOnlyUser ? readOnlyRoles(roles) : roles,
       ...(readOnlyUser ? { readOnlyUser: true } : {}),
       ...(nora.groups === undefined ? {} : { groups: nora.groups }),
-      ...(nora.readOnly === true ? { readOnly: true } : {}),
+      ...(nora.readOnly === true || subject?.readOnly === true ? { readOnly: true } : {}),
       credential: 'registry-token',
-      scope: new GrantScope(nora.grants),
+      scope: subject?.scope === undefined ? grant : new BothScopes(grant, subject.scope),
       ...(binding === undefined ? {} : { binding }),
       // The API token's address ranges: access.ts `admit` refuses a request from outside them.
       ...(state?.networks === undefined ? {} : { networks: state.networks }),
@@ -389,9 +430,33 @@ export class RegistryTokens {
   }
 }
 
-/** `roles` without those above the highest of `ceiling` (none when `ceiling` is empty). */
-function capRoles(roles: readonly Role[], ceiling: readonly Role[]): readonly Role[] {
-  return roles.filter((role) => capRole(role, ceiling) === role);
+/**
+ * Each of `roles` held to the highest of `ceiling` (none when `ceiling` is empty), as an API
+ * token's role is held to its owner's (capRole): a lone `write` capped by `read` reads, rather
+ * than losing everything (an OIDC identity's or an API token's roles are one role).
+ */
+export function capRoles(roles: readonly Role[], ceiling: readonly Role[]): readonly Role[] {
+  const capped = roles.flatMap((role) => capRole(role, ceiling) ?? []);
+  return [...new Set(capped)];
+}
+
+/** Two ceilings at once (a token's grant and the OIDC namespace scope its subject has now). */
+class BothScopes implements Scope {
+  readonly #first: Scope;
+  readonly #second: Scope;
+
+  constructor(first: Scope, second: Scope) {
+    this.#first = first;
+    this.#second = second;
+  }
+
+  allows(target: AccessTarget, action: Action): boolean {
+    return this.#first.allows(target, action) && this.#second.allows(target, action);
+  }
+
+  get description(): string {
+    return `${this.#first.description}, within ${this.#second.description}`;
+  }
 }
 
 /** The `bind` claim when well-formed; undefined otherwise (a token of an older version). */

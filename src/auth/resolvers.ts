@@ -29,7 +29,7 @@ import type {
 import { type Account, accountPrincipal, type UserDirectory } from './directory.ts';
 import { networkListOf } from './networks.ts';
 import { ResourcePatterns, targetRefs } from './patterns.ts';
-import type { BindingState } from './registry-token.ts';
+import type { BindingState, SubjectState } from './registry-token.ts';
 import { capRole, looksLikeToken, sha256Hex, type TokenInfo, type TokenStore } from './users.ts';
 
 /** A Scope (access.ts) from resource patterns: the credential reaches only what they cover. */
@@ -257,6 +257,49 @@ export class CredentialBindings {
       roles: account?.roles ?? [],
       cidrs: [],
     };
+  }
+}
+
+/**
+ * Re-resolves the subject of a registry token that carries no credential binding
+ * (registry-token.ts SubjectCheck), on every request with one. A subject with a `:` is an OIDC
+ * identity (`<provider>:<sub>`: user names never hold one — the htpasswd line and npm adduser
+ * refuse it): asked of the running `[auth.oidc]` (`oidc`; without it such a token is refused).
+ * Any other subject is a user: its account now (UserDirectory: htpasswd file or store, admins and
+ * read-only users applied; no password check), remembered while the store is unchanged and until
+ * clear(), like CredentialBindings, so a run of registry requests reads nothing.
+ */
+export class RegistrySubjects {
+  readonly #directory: UserDirectory;
+  readonly #oidc: ((name: string) => SubjectState | string) | undefined;
+  readonly #known: StoreReadMemo<Account | undefined>;
+
+  constructor(
+    directory: UserDirectory,
+    oidc: ((name: string) => SubjectState | string) | undefined,
+    changes?: StoreChanges,
+  ) {
+    this.#directory = directory;
+    this.#oidc = oidc;
+    this.#known = new StoreReadMemo(changes);
+  }
+
+  /** Forgets what was read (htpasswd users, admins or read-only users changed). */
+  clear(): void {
+    this.#known.clear();
+  }
+
+  /** The subject's standing now, or why its tokens are refused (SubjectCheck). */
+  async state(subject: string): Promise<SubjectState | string> {
+    if (subject.includes(':')) {
+      return this.#oidc?.(subject) ?? 'OIDC identities are not accepted here';
+    }
+    const account = await this.#known.get(
+      () => subject,
+      () => this.#directory.account(subject),
+    );
+    if (account === undefined) return `its user ${subject} no longer exists; log in again`;
+    return { roles: account.roles };
   }
 }
 

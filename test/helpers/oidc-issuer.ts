@@ -131,3 +131,24 @@ export async function mintHs256(
     .setExpirationTime(now + 300)
     .sign(new TextEncoder().encode(secret));
 }
+
+/**
+ * `[auth.oidc]` with one provider `ci` trusting `issuerUrl` (audience `nora`) and one role rule
+ * giving `role` to builds of `main` of any `myorg` repository (what `mint` signs by default).
+ */
+export function oidcSection(
+  issuerUrl: string,
+  role: 'read' | 'write' | 'admin',
+): Record<string, unknown> {
+  return {
+    enabled: true,
+    providers: [
+      {
+        name: 'ci',
+        issuer: issuerUrl,
+        audience: 'nora',
+        role_rules: [{ pattern: 'repo:myorg/*:ref:refs/heads/main', role }],
+      },
+    ],
+  };
+}

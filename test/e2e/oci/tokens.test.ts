@@ -11,26 +11,19 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import type { TestServer } from '../../helpers/server.ts';
-import { tempDir } from '../../helpers/tmp.ts';
-import { missingTools, run } from '../../helpers/tools.ts';
+import { missingTools } from '../../helpers/tools.ts';
 import { startOciServer } from '../../integration/oci/helpers.ts';
 import { buildOciLayout } from '../oci-proxy/fixtures.ts';
+import { type ContainersWork, containersWork } from './containers-work.ts';
 
 const skip = missingTools('skopeo', 'podman');
 
 describe('OCI clients with API tokens', { skip }, () => {
   let server: TestServer;
-  let work: { path: string; [Symbol.asyncDispose](): Promise<void> };
+  let work: ContainersWork;
   const tokens: Record<'write' | 'read' | 'scoped', string> = { write: '', read: '', scoped: '' };
 
-  const env = (): NodeJS.ProcessEnv => ({
-    ...process.env,
-    REGISTRY_AUTH_FILE: path.join(work.path, 'auth.json'),
-    CONTAINERS_REGISTRIES_CONF: path.join(work.path, 'registries.conf'),
-    HOME: work.path,
-  });
-  const tool = (name: string, args: readonly string[]) =>
-    run(name, args, { env: env(), cwd: work.path, timeoutMs: 120_000, check: false });
+  const tool = (name: string, args: readonly string[]) => work.tool(name, args);
   const layout = () => `oci:${path.join(work.path, 'layout')}:v1`;
   const push = (creds: string, image: string) =>
     tool('skopeo', [
@@ -52,12 +45,7 @@ describe('OCI clients with API tokens', { skip }, () => {
     ]);
 
   before(async () => {
-    work = await tempDir('nora-oci-tokens-');
-    await fs.writeFile(path.join(work.path, 'auth.json'), '{"auths":{}}');
-    await fs.writeFile(
-      path.join(work.path, 'registries.conf'),
-      'unqualified-search-registries = []\n',
-    );
+    work = await containersWork('nora-oci-tokens-');
     const htpasswd = path.join(work.path, 'users.htpasswd');
     await fs.writeFile(htpasswd, `dora:${bcrypt.hashSync('dora-pw', 5)}\n`);
     server = await startOciServer({
@@ -176,28 +164,12 @@ describe('OCI clients with API tokens', { skip }, () => {
 
 describe('skopeo delete refused by a rule: the message names delete', { skip }, () => {
   let server: TestServer;
-  let work: { path: string; [Symbol.asyncDispose](): Promise<void> };
+  let work: ContainersWork;
 
-  const tool = (name: string, args: readonly string[]) =>
-    run(name, args, {
-      env: {
-        ...process.env,
-        REGISTRY_AUTH_FILE: path.join(work.path, 'auth.json'),
-        CONTAINERS_REGISTRIES_CONF: path.join(work.path, 'registries.conf'),
-        HOME: work.path,
-      },
-      cwd: work.path,
-      timeoutMs: 120_000,
-      check: false,
-    });
+  const tool = (name: string, args: readonly string[]) => work.tool(name, args);
 
   before(async () => {
-    work = await tempDir('nora-oci-delete-');
-    await fs.writeFile(path.join(work.path, 'auth.json'), '{"auths":{}}');
-    await fs.writeFile(
-      path.join(work.path, 'registries.conf'),
-      'unqualified-search-registries = []\n',
-    );
+    work = await containersWork('nora-oci-delete-');
     const htpasswd = path.join(work.path, 'users.htpasswd');
     await fs.writeFile(htpasswd, `carol:${bcrypt.hashSync('carol-pw', 5)}\n`);
     server = await startOciServer({

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
+import { untilOutput, writeAuthConfig } from '../../helpers/auth-server.ts';
 import { htpasswdOf } from '../../helpers/auth.ts';
 import { nora } from '../../helpers/cli.ts';
 import { freePort, type NoraProcess, startNoraProcess } from '../../helpers/process.ts';
@@ -33,22 +34,18 @@ test(
     await using dir = await tempDir('nora-listed-store-');
     const htpasswd = path.join(dir.path, 'users.htpasswd');
     await fs.writeFile(htpasswd, htpasswdOf({ alice: 'alice-pw-1' }));
-    const configFile = path.join(dir.path, 'config.toml');
     const config = (readOnly: readonly string[], admins: readonly string[]) =>
-      [
-        '[auth]',
-        'enabled = true',
-        'allow_registration = true',
-        `htpasswd_file = ${JSON.stringify(htpasswd)}`,
-        `read_only_users = ${JSON.stringify(readOnly)}`,
-        `admin_users = ${JSON.stringify(admins)}`,
-        '[rate_limit]',
-        'enabled = false',
-        '[storage]',
-        `path = ${JSON.stringify(path.join(dir.path, 'storage'))}`,
-        '',
-      ].join('\n');
-    await fs.writeFile(configFile, config([], ['alice']));
+      writeAuthConfig(
+        dir.path,
+        htpasswd,
+        [
+          'allow_registration = true',
+          `read_only_users = ${JSON.stringify(readOnly)}`,
+          `admin_users = ${JSON.stringify(admins)}`,
+        ],
+        ['[rate_limit]', 'enabled = false'],
+      );
+    const configFile = await config([], ['alice']);
     const env = { NORA_AUTH_ADMIN_USERS: 'alice' };
     const start = () =>
       startNoraProcess({ port, args: ['serve', '-c', configFile], env: { ...env } });
@@ -65,13 +62,9 @@ test(
 
       // The operator lists dave (and a name nobody holds) as read-only, and edits admin_users,
       // which NORA_AUTH_ADMIN_USERS overrides.
-      await fs.writeFile(configFile, config(['dave', 'ghost'], ['alice', 'bob']));
+      await config(['dave', 'ghost'], ['alice', 'bob']);
       server.child.kill('SIGHUP');
-      const started = Date.now();
-      while (!server.output().includes('configuration reloaded')) {
-        if (Date.now() - started > 15_000) assert.fail(`no reload:\n${server.output()}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await untilOutput(server, 'configuration reloaded');
       const reloaded = messages(server.output());
       assert.deepEqual(
         reloaded.filter((m) => m.includes('"dave"')),
@@ -117,11 +110,7 @@ test(
       await server.exited;
       server = await start();
       // Logged once listening, after a look in the store: /health may answer first.
-      const restarted = Date.now();
-      while (!server.output().includes('user \\"ghost\\" is in neither')) {
-        if (Date.now() - restarted > 15_000) assert.fail(`no warning:\n${server.output()}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await untilOutput(server, 'user \\"ghost\\" is in neither');
       const startup = messages(server.output());
       assert.deepEqual(
         startup.filter((m) => m.includes('"dave"')),

@@ -7,96 +7,35 @@
  *   whitelist) works only from those ranges, as the API token itself does.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { basic, rule } from '../../helpers/auth.ts';
+import {
+  apiToken as makeApiToken,
+  pushBlob as push,
+  registryToken as token,
+  reloadAuth,
+  startTeamImagesServer,
+} from '../../helpers/auth-server.ts';
+import { basic } from '../../helpers/auth.ts';
 import type { TestServer } from '../../helpers/server.ts';
-import { startOciServer } from '../oci/helpers.ts';
 
 describe('registry tokens follow what their credential allows now', () => {
   let server: TestServer;
 
   before(async () => {
-    server = await startOciServer({
-      config: {
-        docker: { upstreams: [] },
-        auth: {
-          enabled: true,
-          anonymous_read: false,
-          admin_users: ['alice'],
-          docker_token_ttl: 3600,
-          // adm/** of team-images is reserved: a rule naming nobody leaves it to admins.
-          rules: [
-            rule({
-              repositories: ['team-images'],
-              paths: ['adm/**'],
-              actions: ['read', 'write', 'delete'],
-            }),
-          ],
-        },
-        repositories: [{ name: 'team-images', format: 'docker', kind: 'hosted' }],
-      },
-    });
-    const { users } = server.app.context.identity;
-    await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']);
-    await users.create('bob', 'bob-pw-1', undefined, ['read', 'write']);
+    // adm/** of team-images is reserved: a rule naming nobody leaves it to admins.
+    server = await startTeamImagesServer({ users: { alice: 'alice-pw-1', bob: 'bob-pw-1' } });
   });
   after(async () => {
     await server.close();
   });
 
-  async function registryToken(
-    authorization: string,
-    image: string,
-    from?: string,
-  ): Promise<string> {
-    const res = await fetch(
-      `${server.url}/v2/token?service=nora&scope=repository:team-images/${image}:pull,push`,
-      { headers: { authorization, ...(from === undefined ? {} : { 'x-forwarded-for': from }) } },
-    );
-    const body = (await res.json()) as { token: string };
-    assert.equal(res.status, 200, JSON.stringify(body));
-    return body.token;
-  }
-
+  const registryToken = (authorization: string, image: string, from?: string) =>
+    token(server, authorization, `team-images/${image}`, from);
   /** A monolithic blob push with `jwt`: its status and body. */
-  async function pushBlob(
-    jwt: string,
-    image: string,
-    content: string,
-    from?: string,
-  ): Promise<{ status: number; text: string }> {
-    const digest = `sha256:${createHash('sha256').update(content).digest('hex')}`;
-    const res = await fetch(
-      `${server.url}/v2/team-images/${image}/blobs/uploads/?digest=${digest}`,
-      {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${jwt}`,
-          'content-type': 'application/octet-stream',
-          ...(from === undefined ? {} : { 'x-forwarded-for': from }),
-        },
-        body: content,
-      },
-    );
-    return { status: res.status, text: await res.text() };
-  }
-
-  async function apiToken(
-    user: string,
-    password: string,
-    body: object,
-    endpoint = '/api/tokens',
-  ): Promise<string> {
-    const res = await fetch(`${server.url}${endpoint}`, {
-      method: 'POST',
-      headers: { authorization: basic(user, password), 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const json = (await res.json()) as { token: string };
-    assert.equal(res.status, 200, JSON.stringify(json));
-    return json.token;
-  }
+  const pushBlob = (jwt: string, image: string, content: string, from?: string) =>
+    push(server, jwt, `team-images/${image}`, content, from);
+  const apiToken = async (user: string, password: string, body: object, endpoint?: string) =>
+    (await makeApiToken(server, basic(user, password), body, endpoint)).token;
 
   test('F4: an admin taken out of admin_users loses admin in the registry tokens it holds', async () => {
     const byPassword = await registryToken(basic('alice', 'alice-pw-1'), 'adm/y');
@@ -105,8 +44,7 @@ describe('registry tokens follow what their credential allows now', () => {
     assert.equal((await pushBlob(byPassword, 'adm/y', 'admin 1')).status, 201);
     assert.equal((await pushBlob(byToken, 'adm/y', 'admin 2')).status, 201);
 
-    server.app.reload({ ...server.config, auth: { ...server.config.auth, admin_users: [] } });
-    await server.app.context.identity.settled();
+    await reloadAuth(server, { admin_users: [] });
 
     for (const [jwt, what] of [
       [byPassword, 'password'],
@@ -122,11 +60,7 @@ describe('registry tokens follow what their credential allows now', () => {
     assert.equal((await pushBlob(own, 'alice/app', 'own')).status, 201);
 
     // Listed again: the same tokens are admin again (the cap is read at each use).
-    server.app.reload({
-      ...server.config,
-      auth: { ...server.config.auth, admin_users: ['alice'] },
-    });
-    await server.app.context.identity.settled();
+    await reloadAuth(server, { admin_users: ['alice'] });
     assert.equal((await pushBlob(byPassword, 'adm/y', 'admin again')).status, 201);
   });
 

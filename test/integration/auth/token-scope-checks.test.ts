@@ -13,8 +13,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
+import { startAuthServer, writeAuthConfig } from '../../helpers/auth-server.ts';
 import { basic } from '../../helpers/auth.ts';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import type { TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { PROJECT_ROOT, run } from '../../helpers/tools.ts';
 
@@ -25,12 +26,10 @@ describe('token scopes', () => {
   const alice = basic('alice', 'alice-pw-1');
 
   before(async () => {
-    server = await startTestServer({
-      config: { auth: { enabled: true, anonymous_read: false, admin_users: ['alice'] } },
+    server = await startAuthServer({
+      auth: { admin_users: ['alice'] },
+      users: { alice: 'alice-pw-1', bob: 'bob-pw-1' },
     });
-    const { users } = server.app.context.identity;
-    await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']);
-    await users.create('bob', 'bob-pw-1', undefined, ['read', 'write']);
   });
   after(async () => {
     await server.close();
@@ -113,18 +112,7 @@ describe('token scopes', () => {
     await using dir = await tempDir('nora-token-scope-');
     const htpasswd = path.join(dir.path, 'users.htpasswd');
     await fs.writeFile(htpasswd, `ops:${bcrypt.hashSync('ops-pw', 4)}\n`);
-    const config = path.join(dir.path, 'config.toml');
-    await fs.writeFile(
-      config,
-      [
-        '[storage]',
-        `path = ${JSON.stringify(path.join(dir.path, 'storage'))}`,
-        '[auth]',
-        'enabled = true',
-        `htpasswd_file = ${JSON.stringify(htpasswd)}`,
-        '',
-      ].join('\n'),
-    );
+    const config = await writeAuthConfig(dir.path, htpasswd);
     const env = Object.fromEntries(
       Object.entries(process.env).filter(
         (e): e is [string, string] => !e[0].startsWith('NORA_') && e[1] !== undefined,

@@ -7,26 +7,19 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { startAuthServer } from '../../helpers/auth-server.ts';
 import { basic, rule } from '../../helpers/auth.ts';
-import { startTestServer } from '../../helpers/server.ts';
 
 test('a write refused through a group names the write member and the owning rule', async () => {
-  await using server = await startTestServer({
-    config: {
-      auth: {
-        enabled: true,
-        anonymous_read: false,
-        rules: [
-          rule({ repositories: ['*'], users: ['reader'], actions: ['read'] }),
-          rule({ repositories: ['raw-hosted'], users: ['alice'], actions: ['read', 'write'] }),
-        ],
-      },
+  await using server = await startAuthServer({
+    auth: {
+      rules: [
+        rule({ repositories: ['*'], users: ['reader'], actions: ['read'] }),
+        rule({ repositories: ['raw-hosted'], users: ['alice'], actions: ['read', 'write'] }),
+      ],
     },
+    users: { alice: 'alice-pw-1' },
   });
-  await server.app.context.identity.users.create('alice', 'alice-pw-1', undefined, [
-    'read',
-    'write',
-  ]);
   const pom = 'com/example/x/1.0/x-1.0.pom';
   const put = await fetch(`${server.url}/maven2/${pom}`, {
     method: 'PUT',
@@ -52,26 +45,20 @@ test('a write refused through a group names the write member and the owning rule
 });
 
 test('a write or delete refused on the repository itself names the owning rule too (trial 19 fmts F7)', async () => {
-  await using server = await startTestServer({
-    config: {
-      auth: {
-        enabled: true,
-        anonymous_read: false,
-        rules: [
-          rule({ repositories: ['maven-hosted'], users: ['alice'], actions: ['read', 'write'] }),
-          rule({
-            repositories: ['raw-hosted'],
-            paths: ['corp/**'],
-            users: ['carol'],
-            actions: ['read', 'write', 'delete'],
-          }),
-        ],
-      },
+  await using server = await startAuthServer({
+    auth: {
+      rules: [
+        rule({ repositories: ['maven-hosted'], users: ['alice'], actions: ['read', 'write'] }),
+        rule({
+          repositories: ['raw-hosted'],
+          paths: ['corp/**'],
+          users: ['carol'],
+          actions: ['read', 'write', 'delete'],
+        }),
+      ],
     },
+    users: { bob: 'bob-pw-1', carol: 'carol-pw-1' },
   });
-  const users = server.app.context.identity.users;
-  await users.create('bob', 'bob-pw-1', undefined, ['read', 'write']);
-  await users.create('carol', 'carol-pw-1', undefined, ['read', 'write']);
   const put = (who: string, pw: string, url: string, method = 'PUT') =>
     fetch(`${server.url}${url}`, {
       method,
@@ -112,16 +99,10 @@ test('a write or delete refused on the repository itself names the owning rule t
 });
 
 test('a write refused through a group whose own rule owns the path names the member and the rule (trial 19 authx F11)', async () => {
-  await using server = await startTestServer({
-    config: {
-      auth: {
-        enabled: true,
-        anonymous_read: false,
-        rules: [rule({ repositories: ['maven', 'npm'], users: ['*'], actions: ['read'] })],
-      },
-    },
+  await using server = await startAuthServer({
+    auth: { rules: [rule({ repositories: ['maven', 'npm'], users: ['*'], actions: ['read'] })] },
+    users: { bob: 'bob-pw-12' },
   });
-  await server.app.context.identity.users.create('bob', 'bob-pw-12', undefined, ['read', 'write']);
   const put = await fetch(`${server.url}/maven2/com/example/x/1.0/x-1.0.pom`, {
     method: 'PUT',
     headers: { authorization: basic('bob', 'bob-pw-12') },
