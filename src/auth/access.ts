@@ -142,8 +142,10 @@ export interface Permissions {
    * addressed, or a group it is in): `a rule on its member maven-hosted owns it`, for a refusal's
    * message; for a change (`action` not read) through a group, the member the write lands in and
    * the rule owning it there: `the write lands in its member maven-hosted, owned by
-   * auth.rules[0]`; for a change refused by the target's own rule, that rule: `owned by
-   * auth.rules[1]`. Undefined when no rule owns it, or for a read the target's own rules decide.
+   * auth.rules[0]` (`the delete lands …` for a delete); for a change refused by the target's own
+   * rule, that rule: `owned by auth.rules[1]`; by a rule on a group the target is in: `owned by
+   * auth.rules[3] on npm`. Undefined when no rule owns it, or for a read the target's own rules
+   * decide.
    */
   ownedThrough?(target: AccessTarget, action?: Action): string | undefined;
   /**
