@@ -145,8 +145,8 @@ test('a change refused at a member, owned by a rule on its group, names that rul
         rules: [
           rule({ repositories: ['raw-hosted'], users: ['carol'], actions: ['read'] }),
           rule({
-            repositories: ['maven', 'docker'],
-            paths: ['com/corp/**', 'team/**'],
+            repositories: ['maven', 'docker', 'npm'],
+            paths: ['com/corp/**', 'team/**', '@corp/*'],
             users: ['carol'],
             actions: ['read', 'write', 'delete'],
           }),
@@ -170,6 +170,18 @@ test('a change refused at a member, owned by a rule on its group, names that rul
   assert.match(
     await refusal('/repository/maven-hosted/com/corp/x/1.0/x-1.0.pom', 'PUT', '<project/>'),
     /bob may not write com\/corp\/x\/1\.0\/x-1\.0\.pom in maven-hosted \(owned by auth\.rules\[1\] on maven\)/,
+  );
+  // npm publish to the hosted member (the trial's case).
+  const publish = await fetch(`${server.url}/repository/npm-hosted/@corp%2fpkg2`, {
+    method: 'PUT',
+    headers: { ...bob, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: '@corp/pkg2', versions: {}, _attachments: {} }),
+  });
+  const published = await publish.text();
+  assert.equal(publish.status, 403, published);
+  assert.match(
+    published,
+    /bob may not write @corp\/pkg2 in npm-hosted \(owned by auth\.rules\[1\] on npm\)/,
   );
   // Docker's hosted member addressed directly (an upload is a write).
   const upload = await refusal('/repository/docker-hosted/v2/team/app/blobs/uploads/', 'POST');
