@@ -142,8 +142,10 @@ export interface Permissions {
    * addressed, or a group it is in): `a rule on its member maven-hosted owns it`, for a refusal's
    * message; for a change (`action` not read) through a group, the member the write lands in and
    * the rule owning it there: `the write lands in its member maven-hosted, owned by
-   * auth.rules[0]`; for a change refused by the target's own rule, that rule: `owned by
-   * auth.rules[1]`. Undefined when no rule owns it, or for a read the target's own rules decide.
+   * auth.rules[0]` (`the delete lands …` for a delete); for a change refused by the target's own
+   * rule, that rule: `owned by auth.rules[1]`; by a rule on a group the target is in: `owned by
+   * auth.rules[3] on npm`. Undefined when no rule owns it, or for a read the target's own rules
+   * decide.
    */
   ownedThrough?(target: AccessTarget, action?: Action): string | undefined;
   /**
@@ -509,10 +511,7 @@ export class AccessControl {
       principal.scope !== undefined &&
       !principal.scope.allows(target, action)
     ) {
-      throw new RegistryError(
-        'DENIED',
-        `this credential may not ${actionText(action)} ${where} (it is limited to ${principal.scope.description})`,
-      );
+      throw new RegistryError('DENIED', scopeRefusal(principal, principal.scope, action, where));
     }
   }
 
@@ -555,6 +554,29 @@ export class AccessControl {
  */
 export function readOnlyUserRefusal(user: string, action: Action, where: string): string {
   return `${user} is a read-only user ([auth] read_only_users): it may not ${actionText(action)} ${where}`;
+}
+
+/**
+ * The refusal of an action outside a credential's scope. A registry token's scope is what
+ * `/v2/token` granted, which leaves out whatever was not asked for or what the credential it was
+ * obtained with might not do then (its user's rights, an API token's scope): "it is limited to
+ * docker:team/app (read)" read as if that credential were read-limited (trial 20 authx F7), so
+ * such a refusal says the token endpoint granted no more.
+ */
+function scopeRefusal(
+  principal: UserPrincipal,
+  scope: Scope,
+  action: Action,
+  where: string,
+): string {
+  if (principal.credential === 'registry-token') {
+    return (
+      `this registry token may not ${actionText(action)} ${where}: /v2/token granted it only ` +
+      `${scope.description} (a token gets the actions asked for that the credential ` +
+      'it was obtained with may do at that time)'
+    );
+  }
+  return `this credential may not ${actionText(action)} ${where} (it is limited to ${scope.description})`;
 }
 
 /**

@@ -541,8 +541,10 @@ export class RuleSet implements Permissions {
     // A change through a group lands in its write member: name that member and the rule owning
     // the path there, not whichever member came first (a read rule on `*` reserves the proxy
     // member too, which the write never reaches; trial 17 auth F7).
-    const lands =
-      action === undefined || action === 'read' ? undefined : this.#options.writeMemberOf?.(name);
+    const change = action !== undefined && action !== 'read';
+    const lands = change ? this.#options.writeMemberOf?.(name) : undefined;
+    // What lands there: a refused DELETE said "the write lands in its member" (trial 20 authx F5).
+    const what = action === 'delete' || action === 'admin' ? 'the delete' : 'the write';
     // A repository's own rules reserve the target: they decide, whoever else covers it. A
     // refused change names the rule owning the path (trial 19 fmts F7: `bob may not write
     // corp/a.txt in raw-hosted` named none); through a group reserved by its own rule (docs/auth.md
@@ -555,18 +557,18 @@ export class RuleSet implements Permissions {
       if (owning < 0) return undefined;
       return lands === undefined || lands === name
         ? `owned by auth.rules[${owning}]`
-        : `the write lands in its member ${lands}, owned by auth.rules[${owning}] on ${name}`;
+        : `${what} lands in its member ${lands}, owned by auth.rules[${owning}] on ${name}`;
     }
     if (lands !== undefined && reserved.includes(lands)) {
       const owning = this.#rules.findIndex(
         (rule) => rule.owns && rules.includes(rule) && names(rule, [lands]) !== undefined,
       );
       if (owning >= 0)
-        return `the write lands in its member ${lands}, owned by auth.rules[${owning}]`;
+        return `${what} lands in its member ${lands}, owned by auth.rules[${owning}]`;
     }
     const reserving = reserved[0];
     if (reserving !== undefined) return `a rule on its member ${reserving} owns it`;
-    for (const rule of this.#rules) {
+    for (const [index, rule] of this.#rules.entries()) {
       if (
         !rule.owns ||
         (path === undefined ? !rule.allPaths : !pathGlobs(rule, form).some((g) => g.test(path)))
@@ -574,7 +576,12 @@ export class RuleSet implements Permissions {
         continue;
       if (rule.repositories.some((glob) => glob.test(name))) return undefined;
       const group = names(rule, this.#options.groupsContaining?.(name) ?? []);
-      if (group !== undefined) return `a rule on its group ${group} owns it`;
+      if (group === undefined) continue;
+      // A change refused at the member itself names the group's rule as a change refused
+      // through the group does (trial 20 authx F5); a refused read names no index.
+      return change
+        ? `owned by auth.rules[${index}] on ${group}`
+        : `a rule on its group ${group} owns it`;
     }
     return undefined;
   }

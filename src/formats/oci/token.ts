@@ -317,11 +317,18 @@ export class TokenEndpoint {
       const { repository, name: path } = located;
       const member = this.#deps.writeTarget(repository);
       const landsElsewhere = member !== undefined && member.name !== repository.name;
+      // Decided exactly as OciService.#writeRepo decides the same request with the same
+      // credential: on the repository addressed, then on the member the change lands in with
+      // `via` set, so a credential scope naming the group (`docker:team/**`) covers the member
+      // there too. Without `via` such a scope was granted pull only, though Basic pushed
+      // (trial 20 authx F7).
       const allowed = (ours: readonly Action[]) =>
         ours.every(
           (a) =>
             control.can(principal, repository, a, path) &&
-            (a === 'read' || !landsElsewhere || control.can(principal, member, a, path)),
+            (a === 'read' ||
+              !landsElsewhere ||
+              control.can(principal, member, a, path, { via: repository })),
         );
       // `*` the user may not do in full grants what it may of it (skopeo delete asks `*`): the
       // spec lets a token grant a subset, and a refused DELETE then says "delete", not that the

@@ -3,7 +3,9 @@
  * username and an `nra_` token (a wrong token fails), skopeo push and pull with `--creds
  * token:nra_…` and with an htpasswd user's password; a read token pulls but cannot push; a token
  * limited to one namespace (`team-a/**`) cannot read another; a registry token (JWT) obtained with
- * an API token stops pushing once that token is revoked (skopeo `--dest-registry-token`).
+ * an API token stops pushing once that token is revoked (skopeo `--dest-registry-token`); a token
+ * scoped `docker:team-a/**` (the default group at `/v2/`) pushes with skopeo, whose push goes
+ * through `/v2/token` (trial 20 authx F7: it was granted pull only there).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -21,7 +23,12 @@ const skip = missingTools('skopeo', 'podman');
 describe('OCI clients with API tokens', { skip }, () => {
   let server: TestServer;
   let work: ContainersWork;
-  const tokens: Record<'write' | 'read' | 'scoped', string> = { write: '', read: '', scoped: '' };
+  const tokens: Record<'write' | 'read' | 'scoped' | 'group', string> = {
+    write: '',
+    read: '',
+    scoped: '',
+    group: '',
+  };
 
   const tool = (name: string, args: readonly string[]) => work.tool(name, args);
   const layout = () => `oci:${path.join(work.path, 'layout')}:v1`;
@@ -58,6 +65,8 @@ describe('OCI clients with API tokens', { skip }, () => {
       ['write', { role: 'write' }],
       ['read', { role: 'read' }],
       ['scoped', { role: 'write', scope: ['team-a/**'] }],
+      // Names the default group at /v2/ (`docker`), whose member docker-hosted takes the push.
+      ['group', { role: 'write', scope: ['docker:team-a/**'] }],
     ] as const) {
       const res = await fetch(`${server.url}/api/tokens`, {
         method: 'POST',
@@ -110,6 +119,16 @@ describe('OCI clients with API tokens', { skip }, () => {
     assert.notEqual(refused.code, 0);
     // The registry token skopeo got keeps the API token's ceiling: the refusal names it.
     assert.match(refused.stderr, /denied: this token is read-only: it may not write team-a\/app/);
+  });
+
+  test('skopeo pushes with a token scoped to the default group (docker:team-a/**)', async () => {
+    const pushed = await push(`token:${tokens.group}`, 'team-a/grouped:v1');
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const pulled = await pull(`token:${tokens.group}`, 'team-a/grouped:v1');
+    assert.equal(pulled.code, 0, pulled.stderr);
+    // Outside its scope the same token still pushes nothing.
+    const refused = await push(`token:${tokens.group}`, 'team-b/grouped:v1');
+    assert.notEqual(refused.code, 0, 'a push outside the scope was refused');
   });
 
   test('a token limited to team-a/** cannot read team-b', async () => {

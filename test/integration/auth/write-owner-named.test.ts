@@ -115,3 +115,74 @@ test('a write refused through a group whose own rule owns the path names the mem
     /bob may not write com\/example\/x\/1\.0\/x-1\.0\.pom in maven \(the write lands in its member maven-hosted, owned by auth\.rules\[0\] on maven\)/,
   );
 });
+
+test('a change refused at a member, owned by a rule on its group, names that rule; a delete says "the delete" (trial 20 authx F5)', async () => {
+  await using server = await startTestServer({
+    config: {
+      docker: { upstreams: [] },
+      auth: {
+        enabled: true,
+        anonymous_read: false,
+        rules: [
+          rule({ repositories: ['raw-hosted'], users: ['carol'], actions: ['read'] }),
+          rule({
+            repositories: ['maven', 'docker', 'npm'],
+            paths: ['com/corp/**', 'team/**', '@corp/*'],
+            users: ['carol'],
+            actions: ['read', 'write', 'delete'],
+          }),
+        ],
+      },
+    },
+  });
+  await server.app.context.identity.users.create('bob', 'bob-pw-12', undefined, ['read', 'write']);
+  const bob = { authorization: basic('bob', 'bob-pw-12') };
+  const refusal = async (url: string, method: string, body?: string) => {
+    const res = await fetch(`${server.url}${url}`, {
+      method,
+      headers: bob,
+      ...(body === undefined ? {} : { body }),
+    });
+    const text = await res.text();
+    assert.equal(res.status, 403, text);
+    return text;
+  };
+  // Maven's hosted member addressed directly: the group's rule, by index, as through the group.
+  assert.match(
+    await refusal('/repository/maven-hosted/com/corp/x/1.0/x-1.0.pom', 'PUT', '<project/>'),
+    /bob may not write com\/corp\/x\/1\.0\/x-1\.0\.pom in maven-hosted \(owned by auth\.rules\[1\] on maven\)/,
+  );
+  // npm publish to the hosted member (the trial's case).
+  const publish = await fetch(`${server.url}/repository/npm-hosted/@corp%2fpkg2`, {
+    method: 'PUT',
+    headers: { ...bob, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: '@corp/pkg2', versions: {}, _attachments: {} }),
+  });
+  const published = await publish.text();
+  assert.equal(publish.status, 403, published);
+  assert.match(
+    published,
+    /bob may not write @corp\/pkg2 in npm-hosted \(owned by auth\.rules\[1\] on npm\)/,
+  );
+  // Docker's hosted member addressed directly (an upload is a write).
+  const upload = await refusal('/repository/docker-hosted/v2/team/app/blobs/uploads/', 'POST');
+  assert.match(
+    upload,
+    /bob may not write team\/app in docker-hosted \(owned by auth\.rules\[1\] on docker\)/,
+  );
+  // A DELETE through the group: "the delete lands in its member", not "the write".
+  const digest = `sha256:${'0'.repeat(64)}`;
+  const deleted = await refusal(`/v2/team/app/manifests/${digest}`, 'DELETE');
+  assert.match(
+    deleted,
+    /bob may not delete team\/app in docker \(the delete lands in its member docker-hosted, owned by auth\.rules\[1\] on docker\)/,
+  );
+  // A refused read still names no rule index.
+  const read = await fetch(`${server.url}/repository/maven-hosted/com/corp/x/1.0/x-1.0.pom`, {
+    headers: bob,
+  });
+  assert.equal(read.status, 403);
+  const readText = await read.text();
+  assert.doesNotMatch(readText, /auth\.rules/);
+  assert.match(readText, /a rule on its group maven owns it/);
+});
