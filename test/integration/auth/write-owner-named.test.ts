@@ -117,25 +117,21 @@ test('a write refused through a group whose own rule owns the path names the mem
 });
 
 test('a change refused at a member, owned by a rule on its group, names that rule; a delete says "the delete" (trial 20 authx F5)', async () => {
-  await using server = await startTestServer({
-    config: {
-      docker: { upstreams: [] },
-      auth: {
-        enabled: true,
-        anonymous_read: false,
-        rules: [
-          rule({ repositories: ['raw-hosted'], users: ['carol'], actions: ['read'] }),
-          rule({
-            repositories: ['maven', 'docker', 'npm'],
-            paths: ['com/corp/**', 'team/**', '@corp/*'],
-            users: ['carol'],
-            actions: ['read', 'write', 'delete'],
-          }),
-        ],
-      },
+  await using server = await startAuthServer({
+    config: { docker: { upstreams: [] } },
+    auth: {
+      rules: [
+        rule({ repositories: ['raw-hosted'], users: ['carol'], actions: ['read'] }),
+        rule({
+          repositories: ['maven', 'docker', 'npm'],
+          paths: ['com/corp/**', 'team/**', '@corp/*'],
+          users: ['carol'],
+          actions: ['read', 'write', 'delete'],
+        }),
+      ],
     },
+    users: { bob: 'bob-pw-12' },
   });
-  await server.app.context.identity.users.create('bob', 'bob-pw-12', undefined, ['read', 'write']);
   const bob = { authorization: basic('bob', 'bob-pw-12') };
   const refusal = async (url: string, method: string, body?: string) => {
     const res = await fetch(`${server.url}${url}`, {
