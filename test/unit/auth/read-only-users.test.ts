@@ -306,6 +306,21 @@ describe('[auth] read_only_users: config check warnings', () => {
     );
   });
 
+  it('with auth off, the read-only grant is said without the ownership half (trial 20 authx F8)', () => {
+    // Rules take nothing away while auth is off: "others lose their role defaults" was false.
+    assert.deepEqual(
+      readOnlyUserGrants({
+        enabled: false,
+        read_only_users: ['carol'],
+        groups: {},
+        rules: [rule({ repositories: ['raw-hosted'], users: ['carol'], actions: ['write'] })],
+      }),
+      [
+        'auth.rules[0] grants write to carol, a read-only user ([auth] read_only_users): it only reads all the same (read_only_users wins over rules); remove it from read_only_users to let the rule apply',
+      ],
+    );
+  });
+
   it('warns about the ownership trap: a rule naming only some users over every repository and path', () => {
     const trap = rule({ users: ['reader'], actions: ['read'] });
     assert.deepEqual(ownershipLockouts([trap]), [
