@@ -73,10 +73,34 @@ describe('[auth] read_only_users: parsing', () => {
         assert.ok(err instanceof ConfigError);
         assert.match(
           err.message,
-          /auth\.read_only_users \(from NORA_AUTH_READ_ONLY_USERS\): user "reader" is also in \[auth\] admin_users \(NORA_AUTH_ADMIN_USERS\): a user is either an admin or read-only/,
+          /auth\.read_only_users \(from NORA_AUTH_READ_ONLY_USERS\): user "reader" is also in \[auth\] admin_users: a user is either an admin or read-only/,
         );
         return true;
       },
+    );
+  });
+
+  test('the conflict names NORA_AUTH_ADMIN_USERS only when that variable set admin_users (trial 20 authx F2)', () => {
+    const message = (raw: Record<string, unknown>, env: Record<string, string>) => {
+      try {
+        parseConfigObject(raw, env);
+      } catch (err) {
+        assert.ok(err instanceof ConfigError);
+        return err.message;
+      }
+      return assert.fail('expected a ConfigError');
+    };
+    // Both lists from the file: no variable named at all.
+    const file = message({ auth: { admin_users: ['carol'], read_only_users: ['carol'] } }, {});
+    assert.match(
+      file,
+      /auth\.read_only_users: user "carol" is also in \[auth\] admin_users: a user/,
+    );
+    assert.doesNotMatch(file, /NORA_/);
+    // admin_users from the variable: named.
+    assert.match(
+      message({ auth: { read_only_users: ['carol'] } }, { NORA_AUTH_ADMIN_USERS: 'carol' }),
+      /auth\.read_only_users: user "carol" is also in \[auth\] admin_users \(NORA_AUTH_ADMIN_USERS\): a user/,
     );
   });
 
