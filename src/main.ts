@@ -87,7 +87,9 @@ export function buildProgram(): Command {
       // Names in [auth] lists are judged once the server has opened its user store.
       const loaded = await loadCheckedConfig(loadOptions, undefined, 'later');
       await startServer(loaded.config, {
-        warnings: loaded.warnings,
+        // The file keys a variable overrides, as `config check` notes them: start-up said
+        // nothing, and the first SIGHUP called the unchanged value "the edit" (trial 20 authx F3).
+        warnings: [...loaded.warnings, ...overrideNotes(loaded)],
         origins: loaded.origins,
         reload: configReloader(loadOptions, loaded),
       });
@@ -116,10 +118,7 @@ export function buildProgram(): Command {
       for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
       // A file value a variable overrides is not what runs, at start or on SIGHUP (trial 18
       // authx F11); the same value in both is no news.
-      for (const override of loaded.overridden ?? []) {
-        if (override.differs)
-          process.stderr.write(`note: ${describeOverride(override, loaded.file)}\n`);
-      }
+      for (const note of overrideNotes(loaded)) process.stderr.write(`note: ${note}\n`);
       process.stdout.write(
         `# effective configuration (${loaded.file ?? 'defaults + environment'})\n`,
       );
@@ -169,6 +168,17 @@ function configReloader(options: LoadOptions, first: LoadedConfig): () => Promis
     previous = loaded;
     return edits.length === 0 ? loaded : { ...loaded, warnings: [...loaded.warnings, ...edits] };
   };
+}
+
+/**
+ * One line per file key a NORA_* variable overrides with another value (`auth.admin_users in
+ * /etc/nora/config.toml is overridden by NORA_AUTH_ADMIN_USERS: the file's ["alice"] is not
+ * used`): `nora config check` notes them, start-up logs them. The same value in both is no news.
+ */
+export function overrideNotes(loaded: LoadedConfig): string[] {
+  return (loaded.overridden ?? [])
+    .filter((override) => override.differs)
+    .map((override) => describeOverride(override, loaded.file));
 }
 
 /**
