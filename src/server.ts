@@ -32,6 +32,10 @@ export interface StartOptions {
   readonly origins?: KeyOrigins | undefined;
 }
 
+/** Logged when the server runs with auth off: at start-up, and by a SIGHUP that turns it off. */
+const AUTH_DISABLED =
+  'authentication is disabled: anyone who can reach this server can read and write';
+
 export async function startServer(
   config: AppConfig,
   options: StartOptions,
@@ -58,8 +62,7 @@ export async function startServer(
   for (const warning of warnings) log.warn(warning);
   // Judged here, not by the configuration check: the store of registered users is open now.
   for (const warning of await listedUserWarnings(app, options.origins)) log.warn(warning);
-  if (!config.auth.enabled)
-    log.warn('authentication is disabled: anyone who can reach this server can read and write');
+  if (!config.auth.enabled) log.warn(AUTH_DISABLED);
   growHeapForStreaming();
   collectNow();
   // Every request, answer-memo hits included, passes the raw server's 'request' event.
@@ -121,6 +124,9 @@ export async function startServer(
           (key) => !restart.some((r) => key === r || key.startsWith(`${r}.`)),
         );
         for (const warning of await listedUserWarnings(app, loaded.origins)) log.warn(warning);
+        // The reload that opens the server to anonymous writes says so, as start-up does: it
+        // logged only what waits for auth (trial 20 authx F8).
+        if (before.auth.enabled && !app.context.config().auth.enabled) log.warn(AUTH_DISABLED);
         log.info({ applied, requires_restart: restart }, reloadMessage(applied, restart));
       })
       .catch((err: unknown) => {

@@ -355,10 +355,14 @@ export function ownershipLockouts(
  * `nora config check` (and start-up, SIGHUP) warnings: a rule granting `write`, `delete` or
  * `admin` to a user `[auth] read_only_users` names, by name or through an `[auth.groups]` group.
  * The user's roles hold only read, and roles cap grants (`#capped`), so the rule gives it
- * nothing more than read: said, since the rule reads as if it did.
+ * nothing more than read: said, since the rule reads as if it did. With `enabled: false` the
+ * ownership half (others "lose their role defaults") is not said: rules take nothing away while
+ * auth is off (trial 20 authx F8); `enabled` unset counts as on.
  */
 export function readOnlyUserGrants(
-  auth: Pick<AppConfig['auth'], 'rules' | 'groups' | 'read_only_users'>,
+  auth: Pick<AppConfig['auth'], 'rules' | 'groups' | 'read_only_users'> & {
+    readonly enabled?: boolean;
+  },
 ): string[] {
   const warnings: string[] = [];
   auth.rules.forEach((rule, index) => {
@@ -373,6 +377,7 @@ export function readOnlyUserGrants(
     // A rule naming nobody but read-only users still owns its space (Semantics 2-3): there the
     // others lose their role defaults for a grant nobody gets (trial 17 F12).
     const onlyReadOnly =
+      auth.enabled !== false &&
       !rule.anonymous &&
       rule.groups.length === 0 &&
       rule.tokens.length === 0 &&

@@ -234,14 +234,28 @@ function parserFor(schema: z.ZodType): ((value: string) => unknown) | undefined 
   if (schema instanceof z.ZodBoolean) return parseBoolean;
   if (schema instanceof z.ZodString || schema instanceof z.ZodEnum) return (value) => value;
   if (schema instanceof z.ZodArray && unwrap(schema.element as z.ZodType) instanceof z.ZodString) {
-    return (value) =>
-      tomlStringArray(value) ??
-      value
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== '');
+    return parseListVariable;
   }
   return undefined;
+}
+
+/**
+ * A list variable's items: the file's own array syntax (`'["carol", "dave"]'`, see tomlArray) or
+ * a comma list (`carol, dave`), blank items dropped. The one parser of every list-valued `NORA_*`
+ * variable: the user and name lists (through parserFor), `NORA_GO_PRIVATE` and `NORA_GO_SUMDB`
+ * (go/config.ts); the upstream lists take the array form through parseUpstreamList (fields.ts).
+ * Throws EnvValueError for a value starting with `[` that is not a TOML array of strings.
+ */
+export function parseListVariable(value: string): string[] {
+  return (tomlArray(value, 'strings') as string[] | undefined) ?? commaItems(value);
+}
+
+/** `a, b,,c` → `['a', 'b', 'c']`. */
+function commaItems(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /**
@@ -260,30 +274,45 @@ const BRACKETED_IPV6 = /^\[[0-9a-f:.]*:[0-9a-f:.]*(%[\w.-]+)?\](\/\d+|:\d+)?$/i;
 
 /**
  * A list variable given in the file's own syntax (`NORA_AUTH_READ_ONLY_USERS='["carol"]'`, pasted
- * from config.toml): its strings. Read as one comma item, it was the user `["carol"]`, and the
- * user meant stayed a writer (trial 18 authx F2). Undefined for a value that does not start with
- * `[` (`carol,dave`) or is a bracketed IPv6 list (`[::1]`), which is then split on commas.
- * Throws EnvValueError for any other value starting with `[` that is not a TOML array of strings
+ * from config.toml): its items. Read as one comma item, it was the user `["carol"]`, and the
+ * user meant stayed a writer (trial 18 authx F2); `NORA_GO_PRIVATE='["corp.example.com"]'` was
+ * the pattern `["corp.example.com"]` and private module paths were asked upstream (trial 20 authx
+ * F4). Undefined for a value that does not start with `[` (`carol,dave`) or is a bracketed IPv6
+ * list (`[::1]`), which is then split on commas.
+ * `items`: `strings` for a list of strings; `upstreams` for an upstream list, whose items may also
+ * be inline tables (`{ url = "https://…", auth = "user:pass" }`), as in the file: the schema
+ * then checks them, and error messages never repeat the value (it may hold credentials).
+ * Throws EnvValueError for any other value starting with `[` that is not such a TOML array
  * (`[carol, dave]`, `["carol",`, `["carol", 1]`): split on commas it gave the names `[carol` and
  * `dave]`, and a `read_only_users` set so protected nobody (trial 19 authx F3).
  */
-function tomlStringArray(value: string): string[] | undefined {
+export function tomlArray(value: string, items: 'strings' | 'upstreams'): unknown[] | undefined {
   const trimmed = value.trim();
   if (!trimmed.startsWith('[')) return undefined;
-  const items = trimmed
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  if (items.length > 0 && items.every((item) => BRACKETED_IPV6.test(item))) return undefined;
+  const commaSplit = commaItems(trimmed);
+  if (commaSplit.length > 0 && commaSplit.every((item) => BRACKETED_IPV6.test(item))) {
+    return undefined;
+  }
+  const tables = items === 'upstreams';
   let reason: string;
   try {
     const parsed: unknown = parseToml(`v = ${trimmed}`)['v'];
     if (!Array.isArray(parsed)) throw new Error('not an array');
-    const bad = parsed.findIndex((item) => typeof item !== 'string');
-    if (bad === -1) return parsed as string[];
-    reason = `item ${bad + 1} (${JSON.stringify(parsed[bad])}) is not a string`;
+    const list: unknown[] = parsed;
+    const bad = list.findIndex((item) => typeof item !== 'string' && !(tables && isRecord(item)));
+    if (bad === -1) return list;
+    reason = tables
+      ? `item ${bad + 1} is ${Array.isArray(parsed[bad]) ? 'a list' : `a ${typeof parsed[bad]}`}, not a URL string or a table`
+      : `item ${bad + 1} (${JSON.stringify(parsed[bad])}) is not a string`;
   } catch (err) {
     reason = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  }
+  if (tables) {
+    throw new EnvValueError(
+      `starts with "[" but is not a TOML array of URL strings and tables (${reason}); ` +
+        `write '["https://a.example", { url = "https://b.example" }]' (a table takes the ` +
+        `file's keys), or a comma list without brackets, https://a.example,https://b.example`,
+    );
   }
   // The names the value seems to hold, for the two forms that work.
   const names = trimmed

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { tomlArray } from './env.ts';
 
 export interface FieldMeta {
   /** Environment variable names for this key, overriding the derived `NORA_<SECTION>_<KEY>`. */
@@ -122,11 +123,18 @@ export const credentials = withMeta(
 /**
  * An upstream list in NORA's environment syntax: `url1,url2` or `url|user:pass|extra,…`, each
  * entry's `|`-separated parts named by `keys` (e.g. `['url', 'auth', 'prefix']`); empty parts are
- * left out. `""` or `none` is no upstream at all. Returns the TOML shape for the schema to check.
+ * left out. `""` or `none` is no upstream at all. A value starting with `[` is the file's own
+ * array syntax (`'["https://a.example", { url = "https://b.example", auth = "user:pass" }]'`),
+ * its items taken as the file takes them (a string is `{ url }`, a table is kept for the schema
+ * to check; env.ts tomlArray throws EnvValueError when it is not such an array): it was refused as "expected an http(s) URL" (trial 20 authx F4). Returns the TOML shape
+ * for the schema to check.
  */
 export function parseUpstreamList(value: string, keys: readonly string[]): unknown[] {
   const trimmed = value.trim();
   if (trimmed === '' || trimmed.toLowerCase() === 'none') return [];
+  const array = tomlArray(trimmed, 'upstreams');
+  if (array !== undefined)
+    return array.map((item) => (typeof item === 'string' ? { url: item } : item));
   return trimmed
     .split(',')
     .map((entry) => entry.trim())

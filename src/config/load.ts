@@ -17,7 +17,7 @@ import {
   unknownEnvWarnings,
   unwrap,
 } from './env.ts';
-import { type AppConfig, configSchema } from './schema.ts';
+import { type AppConfig, configSchema, type IssueOrigin } from './schema.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -142,6 +142,7 @@ export function parseConfigObject(
       throw err;
     }
   })();
+  const origins: KeyOrigins = { variables: overlay.sources, fileKeys: new Set(tableKeys(raw)) };
   const merged = mergeTables(raw, overlay.values);
   const result = configSchema.safeParse(merged);
   if (!result.success) {
@@ -161,13 +162,15 @@ export function parseConfigObject(
         (w.startsWith('unknown config key') && ![...refused].some((r) => w.startsWith(r))),
     );
     const notes = ignored.length === 0 ? '' : `\n${ignored.map((w) => `  note: ${w}`).join('\n')}`;
-    throw new ConfigError(formatIssues(result.error, overlay.sources, overlay.forms, env) + notes);
+    throw new ConfigError(
+      formatIssues(result.error, overlay.sources, overlay.forms, env, origins) + notes,
+    );
   }
   return {
     config: result.data,
     warnings,
     overridden: envOverrides(raw, overlay),
-    origins: { variables: overlay.sources, fileKeys: new Set(tableKeys(raw)) },
+    origins,
   };
 }
 
@@ -247,6 +250,7 @@ function formatIssues(
   sources: Map<string, string>,
   forms: Map<string, string>,
   env: NodeJS.ProcessEnv,
+  origins: KeyOrigins,
 ): string {
   const lines = error.issues.map((issue) => {
     const key = issue.path.map(String).join('.') || '(root)';
@@ -264,12 +268,27 @@ function formatIssues(
     const from = source ? ` (from ${source})` : '';
     const form = source === undefined ? undefined : forms.get(source);
     const syntax = form === undefined ? '' : `; ${source} takes "${form}"`;
-    const message =
+    const message = withOrigin(
       (source === undefined ? undefined : envValueMessage(issue, env[source])) ??
-      issueMessage(issue);
+        issueMessage(issue),
+      issue,
+      origins,
+    );
     return `  ${key}${from}: ${message}${syntax}`;
   });
   return `invalid configuration:\n${lines.join('\n')}`;
+}
+
+/**
+ * `message` with where the other setting it names came from put after its label (a custom
+ * issue's `params.origin`, schema.ts IssueOrigin): `[auth] admin_users (NORA_AUTH_ADMIN_USERS)`
+ * only when that variable set it, the label alone for the file (originNote).
+ */
+function withOrigin(message: string, issue: z.core.$ZodIssue, origins: KeyOrigins): string {
+  if (issue.code !== 'custom') return message;
+  const origin = (issue.params as { origin?: IssueOrigin } | undefined)?.origin;
+  if (origin === undefined) return message;
+  return message.replace(origin.label, `${origin.label}${originNote(origins, origin.key)}`);
 }
 
 /**

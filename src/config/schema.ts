@@ -297,6 +297,18 @@ export const repositorySchema = z.preprocess(
 
 export type RepositoryConfig = z.infer<typeof repositorySchema>;
 
+const ADMIN_USERS_LABEL = '[auth] admin_users';
+
+/**
+ * A custom issue's `params.origin`: the setting its message names besides the issue's own key,
+ * by `label` (text in the message) and dotted `key`. The loader adds where that value came from
+ * after the label (originNote), as the warnings do.
+ */
+export interface IssueOrigin {
+  readonly label: string;
+  readonly key: string;
+}
+
 export const configSchema = z
   .object({
     server: serverSchema.default(() => serverSchema.parse({})),
@@ -335,7 +347,11 @@ export const configSchema = z
         path: ['auth', 'read_only_users'],
         // "user …" first: a quoted value right after `auth…:` reads as a credential to the CLI's
         // redaction (core/redact.ts), which printed `"[redacted]" is also in …`.
-        message: `${both.length === 1 ? 'user' : 'users'} ${both.map((user) => JSON.stringify(user)).join(', ')} ${both.length === 1 ? 'is' : 'are'} also in [auth] admin_users (NORA_AUTH_ADMIN_USERS): a user is either an admin or read-only; remove ${both.length === 1 ? 'it' : 'them'} from one of the two lists`,
+        message: `${both.length === 1 ? 'user' : 'users'} ${both.map((user) => JSON.stringify(user)).join(', ')} ${both.length === 1 ? 'is' : 'are'} also in ${ADMIN_USERS_LABEL}: a user is either an admin or read-only; remove ${both.length === 1 ? 'it' : 'them'} from one of the two lists`,
+        // The loader puts `(NORA_AUTH_ADMIN_USERS)` after the label only when that variable set
+        // the list (load.ts formatIssues, originNote): it was said for a list from the file too
+        // (trial 20 authx F2).
+        params: { origin: { label: ADMIN_USERS_LABEL, key: 'auth.admin_users' } },
       });
     }
     const seen = new Set<string>();

@@ -13,9 +13,15 @@ import {
   ttlSeconds,
   withMeta,
 } from '../../config/fields.ts';
+import { parseListVariable } from '../../config/env.ts';
 import { isPrefixPattern } from './module.ts';
 
-/** `a,b , c` → `['a','b','c']` (empty and `none` → `[]`). */
+/**
+ * `a,b , c` → `['a','b','c']` (empty and `none` → `[]`), in config.toml's string form and in the
+ * variables. A variable may also be the file's array syntax (`'["corp.example.com"]'`): it goes
+ * through the one list parser (env.ts parseListVariable), which throws EnvValueError for a
+ * malformed array. The file's string form is a GOPRIVATE-style value, never an array.
+ */
 function commaList(value: string): string[] {
   const trimmed = value.trim();
   if (trimmed === '' || trimmed.toLowerCase() === 'none') return [];
@@ -23,6 +29,13 @@ function commaList(value: string): string[] {
     .split(',')
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '');
+}
+
+/** A `[go]` list variable (NORA_GO_PRIVATE, NORA_GO_SUMDB): `none`/empty → `[]`, else a list. */
+function listVariable(value: string): string[] {
+  const trimmed = value.trim();
+  if (trimmed === '' || trimmed.toLowerCase() === 'none') return [];
+  return parseListVariable(trimmed);
 }
 
 /**
@@ -94,7 +107,7 @@ export const goSectionSchema = z.object({
       )
       .default([]),
     {
-      fromEnv: commaList,
+      fromEnv: listVariable,
       emptyIsValue: true,
     },
   ),
@@ -112,7 +125,7 @@ export const goSectionSchema = z.object({
       )
       .default(['https://sum.golang.org']),
     {
-      fromEnv: commaList,
+      fromEnv: listVariable,
       emptyIsValue: true,
     },
   ),

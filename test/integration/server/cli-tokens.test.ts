@@ -141,6 +141,71 @@ describe('nora token', () => {
     assert.equal((await whoami()).status, 401);
   });
 
+  test("prints its answer, not config check's warnings; a configuration error still stops it (trial 20 authx F6)", async () => {
+    await using dir = await tempDir('nora-cli-tokens-quiet-');
+    const htpasswd = path.join(dir.path, 'users.htpasswd');
+    await fs.writeFile(htpasswd, `ops:${bcrypt.hashSync('ops-pw', 4)}\n`);
+    const config = path.join(dir.path, 'config.toml');
+    const lines = [
+      '[storage]',
+      `path = ${JSON.stringify(path.join(dir.path, 'storage'))}`,
+      '[auth]',
+      'enabled = true',
+      `htpasswd_file = ${JSON.stringify(htpasswd)}`,
+      // Each of these is a `config check` warning: a name that is no user of the file (with
+      // "this check does not open the store"), a rule granting write to a read-only user.
+      'read_only_users = ["erin"]',
+      '[[auth.rules]]',
+      'repositories = ["raw-hosted"]',
+      'users = ["erin", "ops"]',
+      'actions = ["read", "write"]',
+      '',
+    ];
+    await fs.writeFile(config, lines.join('\n'));
+    const nora = (args: string[]) =>
+      run(process.execPath, [BIN, ...args], { check: false, env: cleanEnv(), cwd: dir.path });
+    const check = await nora(['config', 'check', config]);
+    assert.match(check.stderr, /^warning: .*does not open the store/m, 'the check warns');
+
+    const created = await nora([
+      'token',
+      'create',
+      '--user',
+      'ops',
+      '--role',
+      'read',
+      '-c',
+      config,
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.doesNotMatch(created.stderr, /warning:/, created.stderr);
+    assert.match(created.stderr, /^created read token /);
+    for (const args of [
+      ['token', 'list', '-c', config],
+      ['token', 'revoke', 'zzzzzzzz', '-c', config],
+    ]) {
+      const answer = await nora(args);
+      assert.doesNotMatch(answer.stderr, /warning:/, `${args.join(' ')}: ${answer.stderr}`);
+    }
+    const revoke = await nora(['token', 'revoke', 'zzzzzzzz', '-c', config]);
+    assert.equal(revoke.code, 1);
+    assert.equal(revoke.stderr, 'nora token: no token matches "zzzzzzzz"\n');
+
+    // What stops `serve` stops the token command too.
+    await fs.writeFile(
+      config,
+      lines
+        .join('\n')
+        .replace(
+          'read_only_users = ["erin"]',
+          'read_only_users = ["erin"]\nadmin_users = ["erin"]',
+        ),
+    );
+    const refused = await nora(['token', 'list', '-c', config]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /user "erin" is also in \[auth\] admin_users/);
+  });
+
   test('list and revoke refuse a storage path with no database, as gc and verify do, and create nothing', async () => {
     // The wrong path given as the trial gave it (NORA_STORAGE_PATH, no config file): `list`
     // answered an empty table, exit 0, and left `nothere/nora.db` behind (trial 14 F9).

@@ -73,10 +73,34 @@ describe('[auth] read_only_users: parsing', () => {
         assert.ok(err instanceof ConfigError);
         assert.match(
           err.message,
-          /auth\.read_only_users \(from NORA_AUTH_READ_ONLY_USERS\): user "reader" is also in \[auth\] admin_users \(NORA_AUTH_ADMIN_USERS\): a user is either an admin or read-only/,
+          /auth\.read_only_users \(from NORA_AUTH_READ_ONLY_USERS\): user "reader" is also in \[auth\] admin_users: a user is either an admin or read-only/,
         );
         return true;
       },
+    );
+  });
+
+  test('the conflict names NORA_AUTH_ADMIN_USERS only when that variable set admin_users (trial 20 authx F2)', () => {
+    const message = (raw: Record<string, unknown>, env: Record<string, string>) => {
+      try {
+        parseConfigObject(raw, env);
+      } catch (err) {
+        assert.ok(err instanceof ConfigError);
+        return err.message;
+      }
+      return assert.fail('expected a ConfigError');
+    };
+    // Both lists from the file: no variable named at all.
+    const file = message({ auth: { admin_users: ['carol'], read_only_users: ['carol'] } }, {});
+    assert.match(
+      file,
+      /auth\.read_only_users: user "carol" is also in \[auth\] admin_users: a user/,
+    );
+    assert.doesNotMatch(file, /NORA_/);
+    // admin_users from the variable: named.
+    assert.match(
+      message({ auth: { read_only_users: ['carol'] } }, { NORA_AUTH_ADMIN_USERS: 'carol' }),
+      /auth\.read_only_users: user "carol" is also in \[auth\] admin_users \(NORA_AUTH_ADMIN_USERS\): a user/,
     );
   });
 
@@ -302,6 +326,21 @@ describe('[auth] read_only_users: config check warnings', () => {
       }),
       [
         'auth.rules[0] grants write to carol, a read-only user ([auth] read_only_users): it only reads all the same (read_only_users wins over rules); remove it from read_only_users to let the rule apply. And since it names nobody else, it still owns raw-hosted (paths **): there other users and anonymous clients lose their role defaults and may do only what other rules grant them — remove the rule, or name the users it is meant for',
+      ],
+    );
+  });
+
+  it('with auth off, the read-only grant is said without the ownership half (trial 20 authx F8)', () => {
+    // Rules take nothing away while auth is off: "others lose their role defaults" was false.
+    assert.deepEqual(
+      readOnlyUserGrants({
+        enabled: false,
+        read_only_users: ['carol'],
+        groups: {},
+        rules: [rule({ repositories: ['raw-hosted'], users: ['carol'], actions: ['write'] })],
+      }),
+      [
+        'auth.rules[0] grants write to carol, a read-only user ([auth] read_only_users): it only reads all the same (read_only_users wins over rules); remove it from read_only_users to let the rule apply',
       ],
     );
   });

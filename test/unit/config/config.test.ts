@@ -473,6 +473,87 @@ test('a list variable given as a TOML array (pasted from config.toml) is read as
   assert.deepEqual(users('[]'), []);
 });
 
+test('every list-valued NORA_* variable takes the TOML array form as its comma list (trial 20 authx F4)', () => {
+  // One value per list variable, in the comma form; the array form must give the same config.
+  const samples: Record<string, [string, string[]]> = {
+    NORA_AUTH_ADMIN_USERS: ['root,ops', ['root', 'ops']],
+    NORA_AUTH_READ_ONLY_USERS: ['carol,dave', ['carol', 'dave']],
+    NORA_AUTH_TRUSTED_PROXIES: ['10.0.0.1,192.168.0.0/16', ['10.0.0.1', '192.168.0.0/16']],
+    NORA_DOCKER_UPSTREAMS: [
+      'https://a.example,https://b.example',
+      ['https://a.example', 'https://b.example'],
+    ],
+    NORA_PYPI_PROXIES: [
+      'https://a.example,https://b.example',
+      ['https://a.example', 'https://b.example'],
+    ],
+    NORA_MAVEN_PROXIES: [
+      'https://a.example,https://b.example',
+      ['https://a.example', 'https://b.example'],
+    ],
+    NORA_HELM_PROXIES: [
+      'https://a.example,https://b.example',
+      ['https://a.example', 'https://b.example'],
+    ],
+    NORA_MAVEN_SHADOW_NAMES: ['com.corp,org.corp', ['com.corp', 'org.corp']],
+    NORA_CARGO_SHADOW_NAMES: ['corp-a,corp-b', ['corp-a', 'corp-b']],
+    NORA_HELM_SHADOW_NAMES: ['corp-a,corp-b', ['corp-a', 'corp-b']],
+    NORA_GO_PRIVATE: ['corp.example.com/*,*.internal', ['corp.example.com/*', '*.internal']],
+    NORA_GO_SUMDB: [
+      'https://sum.golang.org,sum.test=http://127.0.0.1:9/db',
+      ['https://sum.golang.org', 'sum.test=http://127.0.0.1:9/db'],
+    ],
+  };
+  // The test covers every list variable there is (a new one must take both forms too).
+  const defaults = parseConfigObject({}, {}).config as unknown as Record<
+    string,
+    Record<string, unknown>
+  >;
+  const listVariables = envBindings(configSchema)
+    .filter((b) => Array.isArray(defaults[b.path[0] ?? '']?.[b.path[1] ?? '']))
+    .map((b) => b.names[0]);
+  assert.deepEqual([...listVariables].sort(), Object.keys(samples).sort());
+  for (const [name, [comma, items]] of Object.entries(samples)) {
+    const binding = envBindings(configSchema).find((b) => b.names[0] === name);
+    assert.ok(binding, name);
+    const [section = '', key = ''] = binding.path;
+    const value = (env: Record<string, string>) =>
+      (parseConfigObject({}, env).config as unknown as Record<string, Record<string, unknown>>)[
+        section
+      ]?.[key];
+    const array = `[${items.map((item) => JSON.stringify(item)).join(', ')}]`;
+    assert.deepEqual(value({ [name]: array }), value({ [name]: comma }), `${name}=${array}`);
+    // Malformed: a config error naming the variable, never a literal "[…" item.
+    assert.match(
+      configError(() => parseConfigObject({}, { [name]: `[${JSON.stringify(items[0])}` })),
+      new RegExp(`${binding.path.join('\\.')} \\(from ${name}\\): starts with "\\["`),
+      name,
+    );
+  }
+  assert.deepEqual(
+    parseConfigObject({}, { NORA_GO_PRIVATE: '["corp.example.com"]' }).config.go.private,
+    ['corp.example.com'],
+  );
+  // Upstream lists take the file's tables too.
+  assert.deepEqual(
+    parseConfigObject(
+      {},
+      {
+        NORA_HELM_PROXIES: '["https://a.example", { url = "https://b.example", auth = "u:p" }]',
+      },
+    ).config.helm.proxies,
+    [{ url: 'https://a.example' }, { url: 'https://b.example', auth: 'u:p' }],
+  );
+  // …and their malformed-array error never repeats the value (it may hold credentials).
+  const secret = configError(() =>
+    parseConfigObject(
+      {},
+      { NORA_PYPI_PROXIES: '[{ url = "https://b.example", auth = "u:s3cr3t" ' },
+    ),
+  );
+  assert.ok(!secret.includes('s3cr3t'), secret);
+});
+
 test('a list variable starting with "[" that is no TOML array of strings is a config error, not a comma list (trial 19 authx F3)', () => {
   // Before: `[carol, dave]` became the users `[carol` and `dave]`, exit 0, and carol kept writing.
   const error = (value: string) =>
