@@ -49,7 +49,7 @@ import type { HostedNames } from './group.ts';
 import { decodeText, EMPTY_METADATA } from './metadata.ts';
 import { type PluginDescriptor, readPluginDescriptor } from './plugin-descriptor.ts';
 import { type MavenStore, releaseConflict, type StoredMavenFile } from './store.ts';
-import { hasZipEndRecord, startsLikeZip, ZIP_END_BYTES, ZIP_END_WINDOW } from './zip-end.ts';
+import { hasWholeZipEnd, startsLikeZip, ZIP_END_BYTES, ZIP_END_WINDOW } from './zip-end.ts';
 
 /** `version_policy` of a hosted repository. */
 export type VersionPolicy = 'release' | 'snapshot' | 'mixed';
@@ -298,9 +298,11 @@ export class MavenHosted implements MavenSource, HostedNames {
    * included) that is empty, a web page (starts with `<`, core/markup.ts) — the typical wrong
    * deploy, `curl -T` of an error page saved in place of the artifact, which every build that
    * resolved it would then fail on ("zip END header not found") — or otherwise no zip: its last
-   * 64 KiB + 22 bytes hold no whole zip end record (`PK\x05\x06` and 18 more bytes), which every
-   * zip has, the empty one included. A first `PK` is not enough (trial 19 fmts F5): a truncated
-   * jar, or `PK\x03\x04` and garbage, would become the release in maven-metadata.xml. A jar with
+   * 64 KiB + 22 bytes hold no end record of its own (`PK\x05\x06`, its comment ending the file,
+   * its central directory where it says: zip-end.ts), which every zip has, the empty one included.
+   * A first `PK` is not enough (trial 19 fmts F5): a truncated jar, or `PK\x03\x04` and garbage,
+   * would become the release in maven-metadata.xml; nor is a signature near the end (trial 20
+   * fmts F1): a fat jar cut after one of the jars it stores has that jar's record. A jar with
    * a launch script before the zip, Spring Boot's "fully executable" jar, has its end record and
    * is taken. The extension is matched without case (`.JAR` is a jar to a file system that
    * ignores case, and to the user who typed it). Nothing else is judged (a jar is not otherwise
@@ -326,7 +328,7 @@ export class MavenHosted implements MavenSource, HostedNames {
       );
       const page = markupStart(head);
       if (page !== undefined) problem = `is a web page (it starts with ${JSON.stringify(page)})`;
-      else if (!(await this.#hasZipEnd(ingested.digest, ingested.size)))
+      else if (!(await this.#hasZipEnd(ingested.digest, ingested.size, head)))
         notZip = startsLikeZip(head)
           ? `${coordinate.path} starts with PK but has no zip end record: a truncated or damaged .${coordinate.extension}; nothing stored: check the file you deploy`
           : `${coordinate.path} starts with ${describeStart(head)}, not a .${coordinate.extension} (a zip archive starts with PK); nothing stored: check the file you deploy`;
@@ -341,10 +343,10 @@ export class MavenHosted implements MavenSource, HostedNames {
   }
 
   /**
-   * Whether the last ZIP_END_WINDOW bytes of a stored file hold a whole zip end record
-   * (zip-end.ts `hasZipEndRecord`).
+   * Whether the last ZIP_END_WINDOW bytes of a stored file, whose first bytes are `head`, hold its
+   * own zip end record (zip-end.ts `hasWholeZipEnd`).
    */
-  async #hasZipEnd(digest: Digest, size: number): Promise<boolean> {
+  async #hasZipEnd(digest: Digest, size: number, head: Uint8Array): Promise<boolean> {
     if (size < ZIP_END_BYTES) return false;
     const start = Math.max(0, size - ZIP_END_WINDOW);
     const tail = await readAllBounded(
@@ -352,7 +354,7 @@ export class MavenHosted implements MavenSource, HostedNames {
       ZIP_END_WINDOW,
       'file end',
     );
-    return hasZipEndRecord(tail);
+    return hasWholeZipEnd({ head, tail, size });
   }
 
   async #store(

@@ -71,7 +71,7 @@ import {
   noteMiss,
   type OpenedMavenFile,
 } from './model.ts';
-import { hasZipEndRecord, startsLikeZip, ZIP_END_WINDOW } from './zip-end.ts';
+import { hasWholeZipEnd, startsLikeZip, ZIP_END_WINDOW } from './zip-end.ts';
 
 /** Largest file taken from an upstream, bytes. */
 export const MAX_PROXIED_FILE_BYTES = 4 * 1024 * 1024 * 1024;
@@ -909,7 +909,7 @@ export class MavenProxy implements MavenSource {
             if (sum === undefined && (ARCHIVE_FILE.test(path) || path.endsWith('.pom'))) {
               const why = path.endsWith('.pom')
                 ? unverifiedPomProblem(ends)
-                : unverifiedArchiveProblem(response.header('content-type'), ends);
+                : unverifiedArchiveProblem(response.header('content-type'), ends, result.size);
               if (why !== undefined) {
                 throw new RegistryError(
                   'UPSTREAM_FAILED',
@@ -1151,18 +1151,19 @@ function isHtml(contentType: string | undefined, body: Buffer): boolean {
  * Why an archive that no checksum verifies is refused (before anything is cached or a client gets
  * its last byte): an HTML answer (a captive portal's or an error page sent with 200), an empty
  * body, a body that does not start like a zip (`PK`), or one that does but whose last 64 KiB +
- * 22 bytes hold no zip end record (zip-end.ts, the check hosted deploys pass too): a body cut
+ * 22 bytes hold no end record of its own (zip-end.ts, the check hosted deploys pass too): a body cut
  * short with no Content-Length to tell, or a proxy's damaged copy. Read from the fill's held
  * ends, so a body of any size is judged without being held whole. Undefined when it may be taken.
  */
 function unverifiedArchiveProblem(
   contentType: string | undefined,
   ends: BodyEnds,
+  size: number,
 ): string | undefined {
   if (isHtml(contentType, ends.head)) return 'an HTML page';
   if (ends.head.length === 0) return 'an empty body';
   if (!startsLikeZip(ends.head)) return 'a body that is not a zip archive';
-  if (!hasZipEndRecord(ends.tail(ZIP_END_WINDOW)))
+  if (!hasWholeZipEnd({ head: ends.head, tail: ends.tail(ZIP_END_WINDOW), size }))
     return 'a zip archive with no end record (truncated or damaged)';
   return undefined;
 }

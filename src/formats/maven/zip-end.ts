@@ -3,29 +3,155 @@
  * build: a deployed file (hosted.ts) and an upstream's file that no checksum verifies (proxy.ts).
  * Every zip ends with this record, the empty zip included; a truncated archive, an error page or
  * `PK\x03\x04` followed by garbage does not (APPNOTE.TXT 4.3.16).
+ *
+ * A signature near the end is not enough (trial 20 fmts F1): an archive that stores other
+ * archives uncompressed (a Spring Boot fat jar, an EAR) holds their end records too, so a copy
+ * cut short within 64 KiB after a nested jar ends would pass, and Java, which searches back for
+ * the signature, would then read the nested jar as the whole file. The record must be the file's
+ * own: its central directory ends where the record (or its zip64 record) starts, at the offset
+ * it gives from the archive's start, and that start is the file's (a nested jar's record places
+ * it at the nested jar) or, after a launch script, the record's comment ends the file.
  */
 
-/** The record's signature, `PK\x05\x06`. */
+/** The end record's signature, `PK\x05\x06`. */
 const ZIP_END_RECORD = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+/** The zip64 end record's signature, `PK\x06\x06` (APPNOTE 4.3.14). */
+const ZIP64_END_RECORD = Buffer.from([0x50, 0x4b, 0x06, 0x06]);
+/** The zip64 end locator's signature, `PK\x06\x07` (APPNOTE 4.3.15): 20 bytes before the end record. */
+const ZIP64_LOCATOR = Buffer.from([0x50, 0x4b, 0x06, 0x07]);
+const ZIP64_LOCATOR_BYTES = 20;
+/** A zip64 end record's length without its extensible data (APPNOTE 4.3.14). */
+const ZIP64_END_BYTES = 56;
+/** A central directory file header's signature, `PK\x01\x02`. */
+const CENTRAL_HEADER = Buffer.from([0x50, 0x4b, 0x01, 0x02]);
+/** A local file header's signature, `PK\x03\x04`: how a zip's first entry starts. */
+const LOCAL_HEADER = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+
 /** The record's fixed length; a comment of up to 64 KiB - 1 may follow it. */
 export const ZIP_END_BYTES = 22;
 /** How many of a file's last bytes may hold its end record (22 + the longest comment). */
 export const ZIP_END_WINDOW = ZIP_END_BYTES + 0xffff;
 
+/** A file's ends, as both callers have them: never the whole file. */
+export interface ZipEnds {
+  /** The file's first bytes (4 are enough; empty when the file is). */
+  readonly head: Uint8Array;
+  /** The file's last min(size, ZIP_END_WINDOW) bytes at least; more are allowed. */
+  readonly tail: Uint8Array;
+  /** The file's length, bytes. */
+  readonly size: number;
+}
+
 /**
- * Whether `tail`, a file's last bytes (at least its last ZIP_END_WINDOW, or the whole file when
- * shorter; more are allowed), holds a whole end record: the signature with the record's 22 bytes
- * before the end. Only the last ZIP_END_WINDOW bytes are searched.
+ * Whether a file whose ends are `ends` closes with its own zip end record: a `PK\x05\x06` record
+ * in the last ZIP_END_WINDOW bytes whose comment fits in the file, whose central directory (its
+ * size and offset, or those of the zip64 record the locator before it points at) ends where that
+ * record starts and starts after the archive's start, and begins with a central header when it
+ * lies within `tail`. The archive starts the file, then bytes may follow the comment (a padded
+ * zip, which Java reads); or it starts after a prefix (a launch script: Spring Boot's "fully
+ * executable" jar), then its comment must end the file and the prefix must not itself start
+ * like a zip entry (a file that starts with `PK\x03\x04` and whose end record places the
+ * archive's start later is a cut copy of an archive holding another). Candidates are tried from
+ * the last signature back, as a reader searches. Throws nothing; false for a tail shorter than
+ * asked.
  */
-export function hasZipEndRecord(tail: Uint8Array): boolean {
-  if (tail.length < ZIP_END_BYTES) return false;
-  const window = Buffer.from(
-    tail.buffer,
-    tail.byteOffset + Math.max(0, tail.length - ZIP_END_WINDOW),
-    Math.min(tail.length, ZIP_END_WINDOW),
+export function hasWholeZipEnd(ends: ZipEnds): boolean {
+  const { size } = ends;
+  if (size < ZIP_END_BYTES || ends.tail.length < Math.min(size, ZIP_END_WINDOW)) return false;
+  const tail = Buffer.from(
+    ends.tail.buffer,
+    ends.tail.byteOffset + Math.max(0, ends.tail.length - size),
+    Math.min(ends.tail.length, size),
   );
-  // The last signature that starts a whole record (searching back from 22 bytes before the end).
-  return window.lastIndexOf(ZIP_END_RECORD, window.length - ZIP_END_BYTES) >= 0;
+  const tailStart = size - tail.length;
+  const floor = Math.max(0, tail.length - ZIP_END_WINDOW);
+  const startsWithEntry = startsWith(ends.head, 0, LOCAL_HEADER);
+  for (
+    let at = tail.lastIndexOf(ZIP_END_RECORD, tail.length - ZIP_END_BYTES);
+    at >= floor;
+    at = at === 0 ? -1 : tail.lastIndexOf(ZIP_END_RECORD, at - 1)
+  ) {
+    if (isOwnEndRecord(tail, tailStart, at, size, startsWithEntry)) return true;
+  }
+  return false;
+}
+
+/** Whether the end record at `tail[at]` (file offset tailStart + at) is the file's own. */
+function isOwnEndRecord(
+  tail: Buffer,
+  tailStart: number,
+  at: number,
+  size: number,
+  startsWithEntry: boolean,
+): boolean {
+  const recordAt = tailStart + at;
+  const commentEnd = recordAt + ZIP_END_BYTES + tail.readUInt16LE(at + 20);
+  if (commentEnd > size) return false;
+  let entries = tail.readUInt16LE(at + 10);
+  let directorySize = tail.readUInt32LE(at + 12);
+  let directoryOffset = tail.readUInt32LE(at + 16);
+  // Where the central directory must end: the end record, or the zip64 record before it.
+  let directoryEnd = recordAt;
+  if (entries === 0xffff || directorySize === 0xffffffff || directoryOffset === 0xffffffff) {
+    const zip64 = zip64Directory(tail, at);
+    if (zip64 === undefined) return false;
+    ({ entries, directorySize, directoryOffset } = zip64);
+    directoryEnd = tailStart + zip64.recordAt;
+    if (directoryEnd - zip64.recordOffset !== directoryEnd - directorySize - directoryOffset)
+      return false;
+  }
+  const archiveStart = directoryEnd - directorySize - directoryOffset;
+  if (archiveStart < 0) return false;
+  // Bytes after the comment are taken from an archive that starts the file (Java reads such a
+  // padded zip), not from one after a prefix: that is how a cut copy of a fat jar behind a
+  // launch script looks.
+  if (archiveStart > 0 && (startsWithEntry || commentEnd !== size)) return false;
+  const directoryAt = directoryEnd - directorySize - tailStart;
+  return entries === 0 || directoryAt < 0 || startsWith(tail, directoryAt, CENTRAL_HEADER);
+}
+
+/**
+ * The zip64 end record an end record at `tail[at]` refers to: its locator must sit just before
+ * the end record, and the record just before the locator (its extensible data included, read
+ * from its own size field) within `tail`. Undefined when either is missing.
+ */
+function zip64Directory(
+  tail: Buffer,
+  at: number,
+):
+  | {
+      entries: number;
+      directorySize: number;
+      directoryOffset: number;
+      recordAt: number;
+      recordOffset: number;
+    }
+  | undefined {
+  const locatorAt = at - ZIP64_LOCATOR_BYTES;
+  if (locatorAt < ZIP64_END_BYTES || !startsWith(tail, locatorAt, ZIP64_LOCATOR)) return undefined;
+  for (
+    let recordAt = tail.lastIndexOf(ZIP64_END_RECORD, locatorAt - ZIP64_END_BYTES);
+    recordAt >= 0;
+    recordAt = recordAt === 0 ? -1 : tail.lastIndexOf(ZIP64_END_RECORD, recordAt - 1)
+  ) {
+    if (Number(tail.readBigUInt64LE(recordAt + 4)) + 12 !== locatorAt - recordAt) continue;
+    return {
+      entries: Number(tail.readBigUInt64LE(recordAt + 32)),
+      directorySize: Number(tail.readBigUInt64LE(recordAt + 40)),
+      directoryOffset: Number(tail.readBigUInt64LE(recordAt + 48)),
+      recordAt,
+      recordOffset: Number(tail.readBigUInt64LE(locatorAt + 8)),
+    };
+  }
+  return undefined;
+}
+
+function startsWith(bytes: Uint8Array, at: number, signature: Buffer): boolean {
+  if (at < 0 || at + signature.length > bytes.length) return false;
+  for (let i = 0; i < signature.length; i += 1) {
+    if (bytes[at + i] !== signature[i]) return false;
+  }
+  return true;
 }
 
 /** Whether a body's first bytes are a zip's (`PK`: a local file header, or an empty archive's end record); only for messages. */

@@ -13,6 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { emptyJar } from '../../helpers/zip-fixtures.ts';
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -84,21 +85,12 @@ describe('the documented Maven rules: no delete, writes only in your groupIds', 
 
   test('deploy in com/example, no delete there, no public coordinate, reads for all', async () => {
     const jar = 'com/example/demo/1.0/demo-1.0.jar';
-    assert.equal(
-      await send('PUT', jar, writer, 'PK\x05\x06 (an empty zip, then) first bytes'),
-      201,
-    );
-    assert.equal(
-      await send('PUT', jar, writer, 'PK\x05\x06 (an empty zip, then) other bytes'),
-      409,
-    );
+    assert.equal(await send('PUT', jar, writer, emptyJar('first bytes')), 201);
+    assert.equal(await send('PUT', jar, writer, emptyJar('other bytes')), 409);
     assert.equal(await send('DELETE', 'com/example/demo/1.0/', writer), 403);
     assert.equal(await send('DELETE', jar, writer), 403);
     const shadow = 'org/apache/commons/commons-lang3/3.14.0/commons-lang3-3.14.0.jar';
-    assert.equal(
-      await send('PUT', shadow, writer, 'PK\x05\x06 (an empty zip, then) not commons'),
-      403,
-    );
+    assert.equal(await send('PUT', shadow, writer, emptyJar('not commons')), 403);
     assert.equal(await send('GET', jar, writer), 200);
     assert.equal(await send('GET', jar), 200);
     assert.equal(await send('DELETE', 'com/example/demo/1.0/', admin), 200);

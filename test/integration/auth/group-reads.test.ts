@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { TestServer } from '../../helpers/server.ts';
 import { startTestServer } from '../../helpers/server.ts';
+import { emptyJar } from '../../helpers/zip-fixtures.ts';
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -49,7 +50,7 @@ describe('reads through a group follow the rules of its members', () => {
       const put = await fetch(`${server.url}/repository/maven-hosted/${path}`, {
         method: 'PUT',
         headers: { authorization: bob },
-        body: Buffer.from(`PK\x05\x06 (an empty zip, then) jar ${path}`),
+        body: Buffer.from(emptyJar(`jar ${path}`)),
       });
       assert.equal(put.status, 201, path);
     }

@@ -13,6 +13,7 @@ import { basic, rule } from '../../helpers/auth.ts';
 import { buildChart } from '../../helpers/helm.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { escapedName, publishBody } from '../npm/fixtures.ts';
+import { emptyJar } from '../../helpers/zip-fixtures.ts';
 
 /** alice's rule over `paths` (default all) of the hosted repository `private-<format>`. */
 const aliceOwns = (format: string, paths?: string[]) =>
@@ -189,19 +190,11 @@ describe('a path a member reserved is answered by that member only, through any 
 
   test('maven: files and merged metadata of a reserved path come from the reserving member', async () => {
     const jar = 'com/corp/lib/1.0/lib-1.0.jar';
-    await put(
-      `/repository/private-maven/${jar}`,
-      alice,
-      'PK\x05\x06 (an empty zip, then) alice jar',
-    );
-    await put(`/repository/maven-hosted/${jar}`, bob, 'PK\x05\x06 (an empty zip, then) bob jar');
-    await put(
-      `/repository/maven-hosted/com/corp/lib/2.0/lib-2.0.jar`,
-      bob,
-      'PK\x05\x06 (an empty zip, then) bob jar 2',
-    );
+    await put(`/repository/private-maven/${jar}`, alice, emptyJar('alice jar'));
+    await put(`/repository/maven-hosted/${jar}`, bob, emptyJar('bob jar'));
+    await put(`/repository/maven-hosted/com/corp/lib/2.0/lib-2.0.jar`, bob, emptyJar('bob jar 2'));
     const file = await get(`/repository/all-maven/${jar}`, alice);
-    assert.equal(file.text, 'PK\x05\x06 (an empty zip, then) alice jar');
+    assert.equal(file.text, emptyJar('alice jar'));
     const metadata = await get('/repository/all-maven/com/corp/lib/maven-metadata.xml', alice);
     assert.equal(metadata.status, 200, metadata.text);
     assert.match(metadata.text, /<version>1\.0<\/version>/);

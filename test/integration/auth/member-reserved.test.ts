@@ -16,6 +16,7 @@ import { buildChart } from '../../helpers/helm.ts';
 import type { TestServer } from '../../helpers/server.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { emptyJar } from '../../helpers/zip-fixtures.ts';
 
 /** The trial's rule: alice's space in five hosted repositories. */
 const aliceRule = rule({
@@ -49,7 +50,7 @@ describe('a group rule does not open what a rule on its member reserved', () => 
       const put = await fetch(`${server.url}/repository/maven-hosted/${jar}`, {
         method: 'PUT',
         headers: { authorization: alice },
-        body: Buffer.from(`PK\x05\x06 (an empty zip, then) jar ${jar}`),
+        body: Buffer.from(emptyJar(`jar ${jar}`)),
       });
       assert.equal(put.status, 201, jar);
     }

@@ -21,6 +21,7 @@ import { BlobStore } from '../../../src/storage/blob-store.ts';
 import { blobKey } from '../../../src/storage/keys.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { onNextStat } from './stat-hook.ts';
+import { emptyJar } from '../../helpers/zip-fixtures.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -73,7 +74,7 @@ describe('gc in another process racing a dedup upload of old unreferenced bytes'
   ] as const) {
     test(`${label}: the artifact downloads after the pass`, async () => {
       // Starts like a zip: a Maven .jar deploy refuses other bytes.
-      const text = `PK\x05\x06 (an empty zip, then) bytes first stored a month ago, uploaded again: ${label}`;
+      const text = emptyJar(`bytes first stored a month ago, uploaded again: ${label}`);
       const digest = await oldOrphan(text);
       assert.equal(digest, `sha256:${createHash('sha256').update(text).digest('hex')}`);
       const pass = passOnNextStat(digest);

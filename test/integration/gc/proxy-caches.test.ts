@@ -20,6 +20,7 @@ import { buildChart } from '../../helpers/helm.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { NpmHttp } from '../npm/client.ts';
 import { makeSdist, MULTIPART, multipartBody, twineFields } from '../pypi/fixtures.ts';
+import { emptyJar } from '../../helpers/zip-fixtures.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -48,10 +49,7 @@ describe('gc keeps what proxies cached (documents and files)', () => {
       assert.ok(res.status < 300, `upstream PUT ${p}: ${res.status}`);
     };
     await put('/raw/site/file.txt', 'a proxied raw file');
-    await put(
-      '/maven2/com/example/px/1.0/px-1.0.jar',
-      'PK\x05\x06 (an empty zip, then) proxied jar',
-    );
+    await put('/maven2/com/example/px/1.0/px-1.0.jar', emptyJar('proxied jar'));
     await put(
       '/maven2/com/example/px/1.0/px-1.0.pom',
       '<project><modelVersion>4.0.0</modelVersion><groupId>com.example</groupId>' +

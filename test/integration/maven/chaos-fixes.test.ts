@@ -5,20 +5,9 @@
  *    it, and the accepted artifact (201) then answered 500 to every GET: its bytes were gone.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
-
-/**
- * Random bytes that start like a zip (`PK\x03\x04`) and end with a zip end record (22 bytes): a
- * hosted .jar deploy refuses a body without one.
- */
-const zipLike = (size: number) =>
-  Buffer.concat([
-    Buffer.from('PK\x03\x04', 'latin1'),
-    randomBytes(size - 26),
-    Buffer.from(`PK\x05\x06${'\0'.repeat(18)}`, 'latin1'),
-  ]);
+import { zipLike } from '../../helpers/zip-fixtures.ts';
 
 describe('maven: findings of the chaos run', () => {
   test('1: a refused redeploy racing a deploy of the same bytes leaves the deployed file whole', async () => {

@@ -10,7 +10,6 @@
  * logged at error, the client told the content was missing).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,17 +18,7 @@ import pino from 'pino';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { exists, flipBlobByte } from '../../helpers/storage.ts';
 import { digestOf } from '../../../src/core/digest.ts';
-
-/**
- * Random bytes that start like a zip (`PK\x03\x04`) and end with a zip end record (22 bytes): a
- * hosted .jar deploy refuses a body without one.
- */
-const zipLike = (size: number) =>
-  Buffer.concat([
-    Buffer.from('PK\x03\x04', 'latin1'),
-    randomBytes(size - 26),
-    Buffer.from(`PK\x05\x06${'\0'.repeat(18)}`, 'latin1'),
-  ]);
+import { zipLike } from '../../helpers/zip-fixtures.ts';
 
 test('a damaged file is never kept as a hot body: 410, removed, never a 200 of damaged bytes', async () => {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-maven-hot-'));

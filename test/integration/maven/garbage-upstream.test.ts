@@ -10,17 +10,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { makeZip } from '../pypi/fixtures.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 
 type Mode = 'good' | 'garbage' | 'html' | 'bad-sha1' | 'html-jar-no-sums' | 'good-no-sums';
 
-// A zip's start, bytes, and an empty zip's end record (a proxied archive with no checksum must
-// have one: truncated-archive-upstream.test.ts).
-const JAR = Buffer.concat([
-  Buffer.from('PK\x03\x04', 'latin1'),
-  randomBytes(3000),
-  Buffer.from(`PK\x05\x06${'\0'.repeat(18)}`, 'latin1'),
-]);
+// A real zip (a proxied archive with no checksum must be one, its end record its own:
+// truncated-archive-upstream.test.ts).
+const JAR = makeZip([{ name: 'a.class', data: randomBytes(3000), store: true }]);
 const PAGE = '<!DOCTYPE html><html><body><h1>Please log in to the network</h1></body></html>';
 
 describe('maven proxy: garbage and HTML from the upstream are never cached', () => {

@@ -11,6 +11,7 @@ import http from 'node:http';
 import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
 import { startFixtureUpstream } from './fixture-upstream.ts';
+import { emptyJar } from '../../helpers/zip-fixtures.ts';
 
 /** Status, reason phrase and body, as a Java client reads them. */
 function send(
@@ -87,7 +88,7 @@ describe('Maven group: DELETE of proxied content', () => {
       const put = await send(
         `${server.url}/maven2/org/acme/own/1.0/own-1.0.jar`,
         'PUT',
-        'PK\x05\x06 (an empty zip, then) own',
+        emptyJar('own'),
       );
       assert.equal(put.status, 201, put.body);
       const deleted = await send(`${server.url}/maven2/org/acme/own/1.0/`, 'DELETE');
@@ -109,11 +110,7 @@ describe('Maven group: DELETE of proxied content', () => {
         assert.equal((await send(`${server.url}/maven2/${path}`, 'GET')).status, 200, path);
       }
       for (const path of ['org/x/lay/1.0/lay-1.0.tar.gz', 'org/x/lay/1.0/lay-1.0.jar']) {
-        const put = await send(
-          `${server.url}/maven2/${path}`,
-          'PUT',
-          'PK\x05\x06 (an empty zip, then) hosted',
-        );
+        const put = await send(`${server.url}/maven2/${path}`, 'PUT', emptyJar('hosted'));
         assert.equal(put.status, 201, put.body);
       }
       // The proxy's rows are written behind its answers (20 s bounds a failure only).

@@ -11,13 +11,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { makeZip } from '../pypi/fixtures.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 
-// A zip's start and an empty zip's end record: an archive with no checksum must have one.
-const JAR = Buffer.from(
-  `PK\x03\x04 not really a jar, but served as one PK\x05\x06${'\0'.repeat(18)}`,
-  'latin1',
-);
+// A real zip: an archive with no checksum must be one, its end record its own.
+const JAR = makeZip([{ name: 'a.txt', data: Buffer.from('not really a jar, but a zip') }]);
 
 describe('[maven] header_timeout bounds the wait for an upstream’s headers', () => {
   let stalled: http.Server;

@@ -9,17 +9,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { makeZip } from '../pypi/fixtures.ts';
-
-/**
- * Random bytes that start like a zip (`PK\x03\x04`) and end with a zip end record (22 bytes): a
- * hosted .jar deploy refuses a body without one.
- */
-const zipLike = (size: number) =>
-  Buffer.concat([
-    Buffer.from('PK\x03\x04', 'latin1'),
-    randomBytes(size - 26),
-    Buffer.from(`PK\x05\x06${'\0'.repeat(18)}`, 'latin1'),
-  ]);
+import { emptyJar, zipLike } from '../../helpers/zip-fixtures.ts';
 
 const G = 'org/example';
 
@@ -163,38 +153,26 @@ describe('maven hosted repository (auth disabled)', () => {
 
   test('release files are immutable (409 for other bytes; the same bytes again are a no-op 200)', async () => {
     const dir = `${G}/immut/2.0`;
-    assert.equal(
-      (await put(`${dir}/immut-2.0.jar`, 'PK\x05\x06 (an empty zip, then) one')).status,
-      201,
-    );
-    const again = await put(`${dir}/immut-2.0.jar`, 'PK\x05\x06 (an empty zip, then) two');
+    assert.equal((await put(`${dir}/immut-2.0.jar`, emptyJar('one'))).status, 201);
+    const again = await put(`${dir}/immut-2.0.jar`, emptyJar('two'));
     assert.equal(again.status, 409);
     assert.match(await again.text(), /already exists with other bytes.*immutable/);
-    assert.equal(
-      await (await get(`${dir}/immut-2.0.jar`)).text(),
-      'PK\x05\x06 (an empty zip, then) one',
-    );
+    assert.equal(await (await get(`${dir}/immut-2.0.jar`)).text(), emptyJar('one'));
     // A retried deploy (the file had landed): the same bytes succeed and change nothing.
-    const retried = await put(`${dir}/immut-2.0.jar`, 'PK\x05\x06 (an empty zip, then) one');
+    const retried = await put(`${dir}/immut-2.0.jar`, emptyJar('one'));
     assert.equal(retried.status, 200);
     assert.match(await retried.text(), /already stored with these bytes/);
-    assert.equal(
-      await (await get(`${dir}/immut-2.0.jar`)).text(),
-      'PK\x05\x06 (an empty zip, then) one',
-    );
+    assert.equal(await (await get(`${dir}/immut-2.0.jar`)).text(), emptyJar('one'));
   });
 
   test('a checksum that does not match is refused (400) and nothing is stored for it', async () => {
     const dir = `${G}/sums/1.0`;
-    assert.equal(
-      (await put(`${dir}/sums-1.0.jar`, 'PK\x05\x06 (an empty zip, then) content')).status,
-      201,
-    );
+    assert.equal((await put(`${dir}/sums-1.0.jar`, emptyJar('content'))).status, 201);
     const bad = await put(`${dir}/sums-1.0.jar.sha1`, 'a'.repeat(40));
     assert.equal(bad.status, 400);
     assert.match(await bad.text(), /checksum mismatch/);
     const served = await get(`${dir}/sums-1.0.jar.sha1`);
-    assert.equal(await served.text(), hex('sha1', 'PK\x05\x06 (an empty zip, then) content'));
+    assert.equal(await served.text(), hex('sha1', emptyJar('content')));
     // A body that is no checksum at all says so, not "mismatch".
     const garbage = await put(`${dir}/sums-1.0.jar.md5`, 'not a checksum');
     assert.equal(garbage.status, 400);
@@ -209,7 +187,7 @@ describe('maven hosted repository (auth disabled)', () => {
       return files.filter((f) => /[0-9a-f]{64}$/.test(f)).length;
     };
     const dir = `${G}/early/1.0`;
-    const jar = 'PK\x05\x06 (an empty zip, then) the early jar';
+    const jar = emptyJar('the early jar');
     // Agreeing checksums first (every algorithm, `sha1sum` layout too): the file is accepted.
     assert.equal(
       (await put(`${dir}/early-1.0.jar.sha1`, `${hex('sha1', jar)}  early-1.0.jar\n`)).status,
@@ -247,22 +225,16 @@ describe('maven hosted repository (auth disabled)', () => {
     // An agreeing checksum first is consumed by its file too: the next build's file (a snapshot,
     // replaceable) is not compared with the previous build's checksum.
     const snap = `${G}/early/2.0-SNAPSHOT/early-2.0-SNAPSHOT.jar`;
-    assert.equal(
-      (await put(`${snap}.sha1`, hex('sha1', 'PK\x05\x06 (an empty zip, then) build 1'))).status,
-      201,
-    );
-    assert.equal((await put(snap, 'PK\x05\x06 (an empty zip, then) build 1')).status, 201);
-    assert.equal((await put(snap, 'PK\x05\x06 (an empty zip, then) build 2')).status, 200);
-    assert.equal(await (await get(snap)).text(), 'PK\x05\x06 (an empty zip, then) build 2');
+    assert.equal((await put(`${snap}.sha1`, hex('sha1', emptyJar('build 1')))).status, 201);
+    assert.equal((await put(snap, emptyJar('build 1'))).status, 201);
+    assert.equal((await put(snap, emptyJar('build 2'))).status, 200);
+    assert.equal(await (await get(snap)).text(), emptyJar('build 2'));
 
     // A checksum file that is no digest of its algorithm is refused at once.
     const garbage = await put(`${dir}/early-1.0-sources.jar.sha1`, 'not a digest');
     assert.equal(garbage.status, 400);
     assert.match(await garbage.text(), /not a sha1 digest/);
-    assert.equal(
-      (await put(`${dir}/early-1.0-sources.jar`, 'PK\x05\x06 (an empty zip, then) sources')).status,
-      201,
-    );
+    assert.equal((await put(`${dir}/early-1.0-sources.jar`, emptyJar('sources'))).status, 201);
 
     // After its file (the usual order), every algorithm is compared too.
     for (const alg of ['md5', 'sha1', 'sha256', 'sha512']) {
@@ -299,8 +271,7 @@ describe('maven hosted repository (auth disabled)', () => {
     assert.equal((await put(`${G}/partial/1.0/partial-1.0.jar.asc`, 'sig')).status, 201);
     assert.equal((await put(`${G}/partial/1.1/partial-1.1.jar.sigstore.json`, '{}')).status, 201);
     assert.equal(
-      (await put(`${G}/partial/1.2/partial-1.2-sources.jar`, 'PK\x05\x06 (an empty zip, then) src'))
-        .status,
+      (await put(`${G}/partial/1.2/partial-1.2-sources.jar`, emptyJar('src'))).status,
       201,
     );
     assert.deepEqual(await versions(), [], 'nothing resolvable yet');
@@ -311,10 +282,7 @@ describe('maven hosted repository (auth disabled)', () => {
       (await put(`${G}/partial/0.9/partial-0.9.pom`, pom('partial', '0.9'))).status,
       201,
     );
-    assert.equal(
-      (await put(`${G}/partial/1.0/partial-1.0.jar`, 'PK\x05\x06 (an empty zip, then) jar')).status,
-      201,
-    );
+    assert.equal((await put(`${G}/partial/1.0/partial-1.0.jar`, emptyJar('jar'))).status, 201);
     assert.deepEqual(await versions(), ['0.9', '1.0']);
     const text = await (await get(`${G}/partial/maven-metadata.xml`)).text();
     assert.match(text, /<latest>1\.0<\/latest>/);
@@ -324,7 +292,7 @@ describe('maven hosted repository (auth disabled)', () => {
   test('artifact metadata: versions in Maven order, latest, release, lastUpdated', async () => {
     for (const v of ['1.9', '1.10', '1.10-alpha-1', '2.0-SNAPSHOT', '1.10-rc-1']) {
       const name = v === '2.0-SNAPSHOT' ? `order-2.0-20261130.101010-1.jar` : `order-${v}.jar`;
-      const r = await put(`${G}/order/${v}/${name}`, `PK\x05\x06 (an empty zip, then) ${v}`);
+      const r = await put(`${G}/order/${v}/${name}`, emptyJar(v));
       assert.equal(r.status, 201, `${v}: ${await r.text()}`);
     }
     const text = await (await get(`${G}/order/maven-metadata.xml`)).text();
@@ -342,9 +310,9 @@ describe('maven hosted repository (auth disabled)', () => {
       ['20261130.111111', 2],
     ] as const) {
       for (const [suffix, body] of [
-        ['.jar', `PK\x05\x06 (an empty zip, then) jar ${n}`],
+        ['.jar', emptyJar(`jar ${n}`)],
         ['.pom', pom('snap', '1.0-SNAPSHOT')],
-        ['-sources.jar', `PK\x05\x06 (an empty zip, then) src ${n}`],
+        ['-sources.jar', emptyJar(`src ${n}`)],
       ] as const) {
         const r = await put(`${dir}/snap-1.0-${ts}-${n}${suffix}`, body);
         assert.equal(r.status, 201, await r.text());
@@ -352,25 +320,21 @@ describe('maven hosted repository (auth disabled)', () => {
     }
     // A re-deploy of a snapshot build file is allowed (snapshots are mutable).
     assert.equal(
-      (await put(`${dir}/snap-1.0-20261130.111111-2.jar`, 'PK\x05\x06 (an empty zip, then) jar 2'))
-        .status,
+      (await put(`${dir}/snap-1.0-20261130.111111-2.jar`, emptyJar('jar 2'))).status,
       200,
     );
-    assert.equal(
-      await (await get(`${dir}/snap-1.0-SNAPSHOT.jar`)).text(),
-      'PK\x05\x06 (an empty zip, then) jar 2',
-    );
+    assert.equal(await (await get(`${dir}/snap-1.0-SNAPSHOT.jar`)).text(), emptyJar('jar 2'));
     assert.equal(
       await (await get(`${dir}/snap-1.0-SNAPSHOT-sources.jar`)).text(),
-      'PK\x05\x06 (an empty zip, then) src 2',
+      emptyJar('src 2'),
     );
     assert.equal(
       await (await get(`${dir}/snap-1.0-SNAPSHOT.jar.sha1`)).text(),
-      hex('sha1', 'PK\x05\x06 (an empty zip, then) jar 2'),
+      hex('sha1', emptyJar('jar 2')),
     );
     assert.equal(
       await (await get(`${dir}/snap-1.0-20261130.101010-1.jar`)).text(),
-      'PK\x05\x06 (an empty zip, then) jar 1',
+      emptyJar('jar 1'),
     );
 
     const text = await (await get(`${dir}/maven-metadata.xml`)).text();
@@ -388,18 +352,9 @@ describe('maven hosted repository (auth disabled)', () => {
 
   test('a non-unique snapshot file (old Gradle) is accepted and served', async () => {
     const dir = `${G}/plain/1.0-SNAPSHOT`;
-    assert.equal(
-      (await put(`${dir}/plain-1.0-SNAPSHOT.jar`, 'PK\x05\x06 (an empty zip, then) v1')).status,
-      201,
-    );
-    assert.equal(
-      (await put(`${dir}/plain-1.0-SNAPSHOT.jar`, 'PK\x05\x06 (an empty zip, then) v2')).status,
-      200,
-    );
-    assert.equal(
-      await (await get(`${dir}/plain-1.0-SNAPSHOT.jar`)).text(),
-      'PK\x05\x06 (an empty zip, then) v2',
-    );
+    assert.equal((await put(`${dir}/plain-1.0-SNAPSHOT.jar`, emptyJar('v1'))).status, 201);
+    assert.equal((await put(`${dir}/plain-1.0-SNAPSHOT.jar`, emptyJar('v2'))).status, 200);
+    assert.equal(await (await get(`${dir}/plain-1.0-SNAPSHOT.jar`)).text(), emptyJar('v2'));
     const text = await (await get(`${dir}/maven-metadata.xml`)).text();
     assert.match(text, /<value>1\.0-SNAPSHOT<\/value>/);
   });
@@ -411,65 +366,45 @@ describe('maven hosted repository (auth disabled)', () => {
     const jarValue = (text: string) =>
       /<extension>jar<\/extension>\s*<value>([^<]*)<\/value>/.exec(text)?.[1];
     assert.equal(
-      (
-        await put(
-          `${dir}/mixed-1.0-20261202.170000-1.jar`,
-          'PK\x05\x06 (an empty zip, then) ts17-1',
-        )
-      ).status,
+      (await put(`${dir}/mixed-1.0-20261202.170000-1.jar`, emptyJar('ts17-1'))).status,
       201,
     );
-    assert.equal(await (await get(plainName)).text(), 'PK\x05\x06 (an empty zip, then) ts17-1');
+    assert.equal(await (await get(plainName)).text(), emptyJar('ts17-1'));
     // A plain PUT after it: the plain name answers it (uploaded last); the metadata, which mvn
     // and Gradle resolve through, still names the timestamped build.
-    assert.equal((await put(plainName, 'PK\x05\x06 (an empty zip, then) plain')).status, 201);
-    assert.equal(await (await get(plainName)).text(), 'PK\x05\x06 (an empty zip, then) plain');
+    assert.equal((await put(plainName, emptyJar('plain'))).status, 201);
+    assert.equal(await (await get(plainName)).text(), emptyJar('plain'));
     let text = await metadata();
     assert.equal(jarValue(text), '1.0-20261202.170000-1');
     assert.match(text, /<timestamp>20261202\.170000<\/timestamp>\s*<buildNumber>1</);
     // An older timestamp with a higher build number is newest (Maven's rule: the build number).
     assert.equal(
-      (
-        await put(
-          `${dir}/mixed-1.0-20261202.160000-2.jar`,
-          'PK\x05\x06 (an empty zip, then) ts16-2',
-        )
-      ).status,
+      (await put(`${dir}/mixed-1.0-20261202.160000-2.jar`, emptyJar('ts16-2'))).status,
       201,
     );
-    assert.equal(await (await get(plainName)).text(), 'PK\x05\x06 (an empty zip, then) ts16-2');
+    assert.equal(await (await get(plainName)).text(), emptyJar('ts16-2'));
     text = await metadata();
     assert.equal(jarValue(text), '1.0-20261202.160000-2');
     assert.match(text, /<timestamp>20261202\.160000<\/timestamp>\s*<buildNumber>2</);
     // A newer timestamp with a lower number is not.
     assert.equal(
-      (
-        await put(
-          `${dir}/mixed-1.0-20261202.180000-1.jar`,
-          'PK\x05\x06 (an empty zip, then) ts18-1',
-        )
-      ).status,
+      (await put(`${dir}/mixed-1.0-20261202.180000-1.jar`, emptyJar('ts18-1'))).status,
       201,
     );
-    assert.equal(await (await get(plainName)).text(), 'PK\x05\x06 (an empty zip, then) ts16-2');
+    assert.equal(await (await get(plainName)).text(), emptyJar('ts16-2'));
     assert.equal(jarValue(await metadata()), '1.0-20261202.160000-2');
     // Equal numbers: the later timestamp, in <snapshot> as in <snapshotVersions> and the GET.
     assert.equal(
-      (
-        await put(
-          `${dir}/mixed-1.0-20261202.190000-2.jar`,
-          'PK\x05\x06 (an empty zip, then) ts19-2',
-        )
-      ).status,
+      (await put(`${dir}/mixed-1.0-20261202.190000-2.jar`, emptyJar('ts19-2'))).status,
       201,
     );
-    assert.equal(await (await get(plainName)).text(), 'PK\x05\x06 (an empty zip, then) ts19-2');
+    assert.equal(await (await get(plainName)).text(), emptyJar('ts19-2'));
     text = await metadata();
     assert.equal(jarValue(text), '1.0-20261202.190000-2');
     assert.match(text, /<timestamp>20261202\.190000<\/timestamp>\s*<buildNumber>2</);
     // The plain file again, uploaded last: its name answers it, the metadata is unchanged.
-    assert.equal((await put(plainName, 'PK\x05\x06 (an empty zip, then) plain 2')).status, 200);
-    assert.equal(await (await get(plainName)).text(), 'PK\x05\x06 (an empty zip, then) plain 2');
+    assert.equal((await put(plainName, emptyJar('plain 2'))).status, 200);
+    assert.equal(await (await get(plainName)).text(), emptyJar('plain 2'));
     assert.equal(jarValue(await metadata()), '1.0-20261202.190000-2');
   });
 
@@ -520,7 +455,7 @@ describe('maven hosted repository (auth disabled)', () => {
     for (let n = 1; n <= 4; n++) {
       const r = await put(
         `${dir}/kept-1.0-20261130.10101${n}-${n}.jar`,
-        `PK\x05\x06 (an empty zip, then) b${n}`,
+        emptyJar(`b${n}`),
         '/repository/snapshots',
       );
       assert.equal(r.status, 201, await r.text());
@@ -541,20 +476,10 @@ describe('maven hosted repository (auth disabled)', () => {
     );
     assert.equal(snap.status, 400);
     assert.match(await snap.text(), /version_policy = release/);
-    const rel = await put(
-      `${G}/pol/1.0/pol-1.0.jar`,
-      'PK\x05\x06 (an empty zip, then) x',
-      '/repository/snapshots',
-    );
+    const rel = await put(`${G}/pol/1.0/pol-1.0.jar`, emptyJar('x'), '/repository/snapshots');
     assert.equal(rel.status, 400);
     assert.equal(
-      (
-        await put(
-          `${G}/pol/1.0/pol-1.0.jar`,
-          'PK\x05\x06 (an empty zip, then) x',
-          '/repository/releases',
-        )
-      ).status,
+      (await put(`${G}/pol/1.0/pol-1.0.jar`, emptyJar('x'), '/repository/releases')).status,
       201,
     );
   });
@@ -562,13 +487,7 @@ describe('maven hosted repository (auth disabled)', () => {
   test('a group deploys to its write member only: a refused version names the member that takes it (trial13 F3)', async () => {
     // jvm-all = [releases, snapshots]: its write member is releases (the first hosted one).
     assert.equal(
-      (
-        await put(
-          `${G}/grp/1.0/grp-1.0.jar`,
-          'PK\x05\x06 (an empty zip, then) x',
-          '/repository/jvm-all',
-        )
-      ).status,
+      (await put(`${G}/grp/1.0/grp-1.0.jar`, emptyJar('x'), '/repository/jvm-all')).status,
       201,
     );
     const snap = await put(
@@ -589,7 +508,7 @@ describe('maven hosted repository (auth disabled)', () => {
     // Where it says, it lands.
     const there = await put(
       `${G}/grp/1.1-SNAPSHOT/grp-1.1-20261203.120000-1.jar`,
-      'PK\x05\x06 (an empty zip, then) x',
+      emptyJar('x'),
       '/repository/snapshots',
     );
     assert.equal(there.status, 201);
@@ -607,9 +526,7 @@ describe('maven hosted repository (auth disabled)', () => {
   test('two concurrent deploys of different versions both end up in the metadata', async () => {
     const versions = Array.from({ length: 12 }, (_, i) => `3.${i}`);
     const answers = await Promise.all(
-      versions.map((v) =>
-        put(`${G}/race/${v}/race-${v}.jar`, `PK\x05\x06 (an empty zip, then) jar ${v}`),
-      ),
+      versions.map((v) => put(`${G}/race/${v}/race-${v}.jar`, emptyJar(`jar ${v}`))),
     );
     for (const a of answers) assert.equal(a.status, 201);
     const text = await (await get(`${G}/race/maven-metadata.xml`)).text();
@@ -709,11 +626,7 @@ describe('maven hosted repository (auth disabled)', () => {
       ]),
       true,
     );
-    await deployPlugin(
-      'notzip-maven-plugin',
-      Buffer.from('PK\x05\x06 (an empty zip, then) not really a zip'),
-      true,
-    );
+    await deployPlugin('notzip-maven-plugin', Buffer.from(emptyJar('not really a zip')), true);
     const text = await (await get('com/acme/tools/maven-metadata.xml')).text();
     assert.match(
       text,
@@ -741,10 +654,7 @@ describe('maven hosted repository (auth disabled)', () => {
 
   test('delete a version, then the whole artifact; metadata regenerated', async () => {
     for (const v of ['1.0', '1.1']) {
-      assert.equal(
-        (await put(`${G}/gone/${v}/gone-${v}.jar`, `PK\x05\x06 (an empty zip, then) ${v}`)).status,
-        201,
-      );
+      assert.equal((await put(`${G}/gone/${v}/gone-${v}.jar`, emptyJar(v))).status, 201);
     }
     const delVersion = await fetch(`${base}/${G}/gone/1.1/`, { method: 'DELETE' });
     assert.equal(delVersion.status, 200, await delVersion.text());
@@ -757,10 +667,7 @@ describe('maven hosted repository (auth disabled)', () => {
     assert.equal((await get(`${G}/gone/maven-metadata.xml`)).status, 404);
     assert.equal((await fetch(`${base}/${G}/gone/`, { method: 'DELETE' })).status, 404);
     // A deleted release version may be deployed again.
-    assert.equal(
-      (await put(`${G}/gone/1.1/gone-1.1.jar`, 'PK\x05\x06 (an empty zip, then) again')).status,
-      201,
-    );
+    assert.equal((await put(`${G}/gone/1.1/gone-1.1.jar`, emptyJar('again'))).status, 201);
     // Without the trailing slash (no file has that path): the version directory is meant.
     const bare = await fetch(`${base}/${G}/gone/1.1`, { method: 'DELETE' });
     assert.equal(bare.status, 200, await bare.text());
@@ -807,11 +714,7 @@ describe('maven hosted repository (auth disabled)', () => {
   });
 
   test('a proxy repository refuses writes (405)', async () => {
-    const r = await put(
-      `${G}/demo/9.0/demo-9.0.jar`,
-      'PK\x05\x06 (an empty zip, then) x',
-      '/repository/mproxy',
-    );
+    const r = await put(`${G}/demo/9.0/demo-9.0.jar`, emptyJar('x'), '/repository/mproxy');
     assert.equal(r.status, 405);
     assert.match(await r.text(), /read-only proxy/);
   });
@@ -840,7 +743,7 @@ describe('maven hosted repository (auth enabled)', () => {
     assert.equal(del.status, 401);
     const ok = await fetch(url, {
       method: 'PUT',
-      body: 'PK\x05\x06 (an empty zip, then) x',
+      body: emptyJar('x'),
       headers: { authorization: auth },
     });
     assert.equal(ok.status, 201);
@@ -856,14 +759,14 @@ describe('maven hosted repository (checksum_verify = false)', () => {
     const url = (p: string) => `${server.url}/maven2/${G}/loose/1.0/${p}`;
     const put = (p: string, body: string) => fetch(url(p), { method: 'PUT', body });
     assert.equal((await put('loose-1.0.jar.sha1', 'a'.repeat(40))).status, 201);
-    assert.equal((await put('loose-1.0.jar', 'PK\x05\x06 (an empty zip, then) loose')).status, 201);
+    assert.equal((await put('loose-1.0.jar', emptyJar('loose'))).status, 201);
     const md5 = await put('loose-1.0.jar.md5', 'b'.repeat(32));
     assert.equal(md5.status, 201);
     // A mismatch let through is not called "verified".
     assert.match(await md5.text(), /unverified/);
     assert.equal(
       await (await fetch(url('loose-1.0.jar.sha1'))).text(),
-      hex('sha1', 'PK\x05\x06 (an empty zip, then) loose'),
+      hex('sha1', emptyJar('loose')),
     );
   });
 });

@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { TestServer } from '../../helpers/server.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { type FixtureUpstream, startFixtureUpstream } from './fixture-upstream.ts';
+import { emptyJar } from '../../helpers/zip-fixtures.ts';
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -84,7 +85,7 @@ describe('maven-metadata.xml lists only what the caller may read', () => {
       const dir = `${g.replaceAll('.', '/')}/${a}/${v}`;
       for (const [name, body] of [
         [`${a}-${v}.pom`, pom(g, a, v, packaging)],
-        [`${a}-${v}.jar`, `PK\x05\x06 (an empty zip, then) jar ${g}:${a}:${v}`],
+        [`${a}-${v}.jar`, emptyJar(`jar ${g}:${a}:${v}`)],
       ] as const) {
         const put = await fetch(`${server.url}/repository/maven-hosted/${dir}/${name}`, {
           method: 'PUT',
@@ -185,7 +186,7 @@ describe('maven-metadata.xml lists only what the caller may read', () => {
     await fetch(`${server.url}/repository/maven-hosted/org/open/x/1.0/x-1.0.jar`, {
       method: 'PUT',
       headers: { authorization: alice },
-      body: 'PK\x05\x06 (an empty zip, then) x',
+      body: emptyJar('x'),
     });
     const url = '/maven2/org/open/x/maven-metadata.xml';
     const bodies = await Promise.all([undefined, bob, alice].map((who) => get(url, who)));

@@ -67,7 +67,7 @@ describe('Maven: an empty or HTML archive deploy is a 400, nothing stored', () =
   const zipEnd = Buffer.from(`PK\x05\x06${'\0'.repeat(18)}`, 'latin1');
 
   test('a redeploy of a stored release with an error page: 400, the stored jar kept', async () => {
-    const jar = Buffer.concat([Buffer.from('PK\x03\x04 a zip, more or less'), zipEnd]);
+    const jar = makeZip([{ name: 'a.class', data: Buffer.from('a zip') }]);
     const path = 'com/acme/kept/1.0/kept-1.0.jar';
     assert.equal((await put(path, jar)).status, 201);
     const r = await put(path, page);
@@ -152,5 +152,19 @@ describe('Maven: an empty or HTML archive deploy is a 400, nothing stored', () =
     assert.equal((await put('com/acme/pk/1.4/pk-1.4.jar', padded)).status, 400);
     const meta = await fetch(`${server.url}/maven2/com/acme/pk/maven-metadata.xml`);
     assert.equal(meta.status, 404, 'no version recorded, none is <latest> or <release>');
+  });
+
+  test("a fat jar cut after a jar it stores: 400, though that jar's end record is near the end (trial 20 fmts F1)", async () => {
+    const inner = makeZip([{ name: 'lib/Inner.class', data: randomBytes(3000) }]);
+    const fat = makeZip([
+      { name: 'BOOT-INF/lib/inner.jar', data: inner, store: true },
+      { name: 'BOOT-INF/lib/after.bin', data: randomBytes(30_000), store: true },
+    ]);
+    const cut = fat.subarray(0, fat.indexOf(inner) + inner.length + 1000);
+    const path = 'com/acme/fat/1.0/fat-1.0.jar';
+    const r = await put(path, cut);
+    assert.equal(r.status, 400, await r.text());
+    assert.equal((await fetch(`${server.url}/maven2/${path}`)).status, 404);
+    assert.equal((await put(path, fat)).status, 201, 'the whole fat jar is taken');
   });
 });

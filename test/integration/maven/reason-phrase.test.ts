@@ -10,6 +10,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { TestServer } from '../../helpers/server.ts';
 import { startTestServer } from '../../helpers/server.ts';
+import { emptyJar } from '../../helpers/zip-fixtures.ts';
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -150,7 +151,7 @@ describe('Maven error answers explain themselves in the reason phrase', () => {
       {
         authorization: basic('alice', 'alice-pw-1'),
       },
-      'PK\x05\x06 (an empty zip, then) jar',
+      emptyJar('jar'),
     );
     assert.equal(put.status, 201);
     assert.equal(put.reason, 'Created');

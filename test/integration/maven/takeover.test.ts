@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { startFixtureUpstream, type FixtureUpstream } from './fixture-upstream.ts';
+import { emptyJar } from '../../helpers/zip-fixtures.ts';
 
 const pom = (groupId: string, artifactId: string, version: string) =>
   `<project><modelVersion>4.0.0</modelVersion><groupId>${groupId}</groupId><artifactId>${artifactId}</artifactId><version>${version}</version></project>`;
@@ -26,10 +27,7 @@ const metadata = (groupId: string, artifactId: string, versions: readonly string
 async function publish(upstream: FixtureUpstream, groupId: string, artifactId: string) {
   const dir = `${groupId.replaceAll('.', '/')}/${artifactId}`;
   await upstream.put(`${dir}/2.11.0/${artifactId}-2.11.0.pom`, pom(groupId, artifactId, '2.11.0'));
-  await upstream.put(
-    `${dir}/2.11.0/${artifactId}-2.11.0.jar`,
-    'PK\x05\x06 (an empty zip, then) upstream jar',
-  );
+  await upstream.put(`${dir}/2.11.0/${artifactId}-2.11.0.jar`, emptyJar('upstream jar'));
   await upstream.put(`${dir}/maven-metadata.xml`, metadata(groupId, artifactId, ['2.11.0']));
 }
 
@@ -111,7 +109,7 @@ describe('maven: a first deploy that would hide a proxied artifact', () => {
   test('an artifact the upstream has but nobody fetched yet: refused too, also straight to maven-hosted', async () => {
     const refused = await put(
       '/repository/maven-hosted/org/up/never-asked/1.0/never-asked-1.0.jar',
-      'PK\x05\x06 (an empty zip, then) corp',
+      emptyJar('corp'),
     );
     assert.equal(refused.status, 409);
     assert.match(
@@ -135,10 +133,7 @@ describe('maven: a first deploy that would hide a proxied artifact', () => {
       "stored org/allowed/lib/3.0/lib-3.0.pom; warning: artifact org.allowed:lib is served by maven-proxy through group maven; from now on that group serves only maven-hosted's versions of it and no longer asks maven-proxy (protect_hosted_names)\n",
     );
     // Only the first file of the artifact is checked.
-    const jar = await put(
-      '/maven2/org/allowed/lib/3.0/lib-3.0.jar',
-      'PK\x05\x06 (an empty zip, then) corp jar',
-    );
+    const jar = await put('/maven2/org/allowed/lib/3.0/lib-3.0.jar', emptyJar('corp jar'));
     assert.equal(await jar.text(), 'stored org/allowed/lib/3.0/lib-3.0.jar\n');
     const gone = await fetch(`${server.url}/maven2/org/allowed/lib/2.11.0/lib-2.11.0.pom`);
     assert.equal(gone.status, 404);

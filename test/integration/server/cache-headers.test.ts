@@ -19,6 +19,7 @@ import { crateBody } from '../cargo/fixtures.ts';
 import { publishBody as npmPublishBody } from '../npm/fixtures.ts';
 import { Client, startOciServer } from '../oci/helpers.ts';
 import { makeSdist, MULTIPART, multipartBody, twineFields } from '../pypi/fixtures.ts';
+import { emptyJar } from '../../helpers/zip-fixtures.ts';
 
 type Answer = Awaited<ReturnType<typeof send>>;
 
@@ -225,7 +226,7 @@ describe('caching headers: Maven follows the shared rule (K3)', () => {
     for (const path of [`${G}/core/1.0/core-1.0.jar`, 'com/priv/secret/1.0/secret-1.0.jar']) {
       const put = await fetch(`${server.url}/maven2/${path}`, {
         method: 'PUT',
-        body: `PK\x05\x06 (an empty zip, then) bytes of ${path}`,
+        body: emptyJar(`bytes of ${path}`),
         headers: { authorization: alice },
       });
       assert.equal(put.status, 201, await put.text());

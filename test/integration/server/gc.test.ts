@@ -29,6 +29,7 @@ import { NpmHttp } from '../npm/client.ts';
 import { tarballOf } from '../npm/fixtures.ts';
 import { Client as OciClient } from '../oci/helpers.ts';
 import { makeSdist, makeZip, MULTIPART, multipartBody, twineFields } from '../pypi/fixtures.ts';
+import { emptyJar } from '../../helpers/zip-fixtures.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -141,7 +142,7 @@ describe('garbage collection of unreferenced blobs', () => {
     garbage.push(`sha512:${createHash('sha512').update(tarballOf(gone)).digest('hex')}`);
 
     // Maven: a jar and its pom.
-    const jar = Buffer.from('PK\x05\x06 (an empty zip, then) fake jar bytes');
+    const jar = Buffer.from(emptyJar('fake jar bytes'));
     const pom = Buffer.from(
       '<project><modelVersion>4.0.0</modelVersion><groupId>com.example</groupId>' +
         '<artifactId>lib</artifactId><version>1.0</version></project>',

@@ -13,6 +13,7 @@ import { buildChart } from '../../helpers/helm.ts';
 import { startFileRepos, type FileRepos } from '../../helpers/file-repos.ts';
 import type { TestServer } from '../../helpers/server.ts';
 import { publishBody as npmPublishBody } from '../npm/fixtures.ts';
+import { zipLike } from '../../helpers/zip-fixtures.ts';
 
 const JAR = '/com/acme/platform/core/1.0.0/core-1.0.0.jar';
 const MOD = 'example.com/ifrange';
@@ -95,13 +96,8 @@ describe('If-Range on every format', () => {
       const res = await fetch(`${up.url}${path}`, { method: 'PUT', body, headers });
       assert.ok(res.status < 300, `${path}: ${res.status} ${await res.text()}`);
     };
-    // A zip's start and its end record: a hosted jar without one is refused.
-    await put(
-      `/maven2${JAR}`,
-      Buffer.from(
-        `${'PK\u0003\u0004 a jar of some length '.repeat(8)}PK\u0005\u0006${'\0'.repeat(18)}`,
-      ),
-    );
+    // A real zip: a hosted jar without its own end record is refused.
+    await put(`/maven2${JAR}`, zipLike(400));
     await put('/raw/docs/file.bin', Buffer.from('raw bytes, more than ten of them'));
     await put(
       '/npm/ifr-demo',

@@ -11,6 +11,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { REFUSAL_LINGER_MS } from '../../../src/http/refusal.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { emptyJar } from '../../helpers/zip-fixtures.ts';
 
 interface Probe {
   readonly status: number;
@@ -251,7 +252,7 @@ describe('an answer to a request without a body keeps its connection', () => {
     const path = '/maven2/org/example/kept/1.0/kept-1.0.jar';
     const put = await fetch(`${server.url}${path}`, {
       method: 'PUT',
-      body: 'PK\x05\x06 (an empty zip, then) jar bytes',
+      body: emptyJar('jar bytes'),
     });
     assert.equal(put.status, 201);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -20,6 +20,7 @@ import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { crateBody } from '../cargo/fixtures.ts';
 import { publishBody as npmPublishBody } from '../npm/fixtures.ts';
 import { MULTIPART, makeWheel, makeZip, multipartBody, twineFields } from '../pypi/fixtures.ts';
+import { emptyJar } from '../../helpers/zip-fixtures.ts';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -183,7 +184,7 @@ describe('storage faults: 507/503 in the protocol format, nothing half-written, 
       publish: (i) =>
         fetch(url(`/maven2/com/example/fault${i}/1.0/fault${i}-1.0.jar`), {
           method: 'PUT',
-          body: `PK\x05\x06 (an empty zip, then) jar ${i}`,
+          body: emptyJar(`jar ${i}`),
         }),
       // maven-hosted itself: through /maven2/ a miss is the unreachable default upstream's 502.
       read: (i) => status(`/repository/maven-hosted/com/example/fault${i}/1.0/fault${i}-1.0.jar`),
@@ -353,7 +354,7 @@ describe('storage faults under a proxy fill (raw, maven): 507/503, nothing kept,
         {
           put: `/maven2/org/fault/p${n}/1.0/p${n}-1.0.jar`,
           get: `/repository/maven-proxy/org/fault/p${n}/1.0/p${n}-1.0.jar`,
-          body: `PK\x05\x06 (an empty zip, then) jar ${n}\n`,
+          body: emptyJar(`jar ${n}\n`),
         },
       ];
       for (const f of files) {
