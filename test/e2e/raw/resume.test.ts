@@ -24,6 +24,7 @@ import { curl, curlHeaders, sha256, sha256File } from '../../helpers/curl.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { missingTools, run } from '../../helpers/tools.ts';
+import { zipLike } from '../../helpers/zip-fixtures.ts';
 
 const SIZE = 300_000;
 const CUT = 100_000;
@@ -175,12 +176,8 @@ describe('resumed downloads (If-Range) with curl and wget', () => {
     'curl -C - completes a Maven jar (If-Range: its validator); a stale one gets the whole jar',
     { skip: missingTools('curl') },
     async () => {
-      // A zip's start and end record (a hosted jar without one is refused).
-      const jar = Buffer.concat([
-        Buffer.from('PK\u0003\u0004'),
-        randomBytes(SIZE),
-        Buffer.from(`PK\u0005\u0006${'\0'.repeat(18)}`, 'latin1'),
-      ]);
+      // A real zip (a hosted jar without its own end record is refused).
+      const jar = zipLike(SIZE);
       const url = `${server.url}/maven2/com/acme/resume/lib/1.0/lib-1.0.jar`;
       await upload(url, jar, 201);
       const { headers } = await curlHeaders(url);
