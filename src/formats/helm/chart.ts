@@ -16,6 +16,7 @@
  * `yaml` library with alias expansion bounded (`maxAliasCount`): a "billion laughs" document is
  * refused, not expanded.
  */
+import { helmNumberText } from './yaml-number.ts';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import semver from 'semver';
@@ -445,15 +446,18 @@ function optionalString(
   // the text "1.1" (it warns). A number whose text is the same either way (`appVersion: 2`,
   // `1.5`) is kept as that text; one whose text changes is refused, as `version: 1.0` is: the
   // author meant 1.20, and `kubeVersion: 1.2` is another constraint (trial 20 fmts F2).
+  // Helm's reading is worked out from the text as written (helmNumberText: go-yaml's YAML 1.1
+  // rules and a float32 rounding), not from the JS parse: `1.23456789` is 1.2345679 to Helm, and
+  // `1_000`, a string to YAML 1.2, is 1000 to it.
+  const written = key === 'appVersion' || key === 'kubeVersion' ? sourceOf(key) : undefined;
+  const read = written === undefined ? undefined : helmNumberText(written);
+  if (written !== undefined && read !== undefined && read !== written) {
+    throw bad(
+      `${path}${key} is the number ${written} in YAML, which Helm reads as ${read}: quote it (${key}: "${written}")`,
+    );
+  }
   if (typeof value === 'number' && (key === 'appVersion' || key === 'kubeVersion')) {
-    const read = String(value);
-    const written = sourceOf(key);
-    if (written !== undefined && written !== read) {
-      throw bad(
-        `${path}${key} is the number ${written} in YAML, which Helm reads as ${read}: quote it (${key}: "${written}")`,
-      );
-    }
-    out[key] = read;
+    out[key] = read ?? written ?? String(value);
     return;
   }
   if (typeof value !== 'string') throw bad(`${path}${key} must be a string`);
@@ -634,7 +638,10 @@ function chartYamlSource(text: string, key: string): string | undefined {
       prettyErrors: false,
       strict: false,
     }).get(key, true);
-    return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
+    // Only a plain scalar can be a number: a quoted "1.20" is text to every reader.
+    return isScalar(node) && node.type === 'PLAIN' && typeof node.source === 'string'
+      ? node.source
+      : undefined;
   } catch {
     return undefined;
   }

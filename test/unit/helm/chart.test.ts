@@ -145,6 +145,17 @@ describe('helm chart names, versions and file names', () => {
     assert.equal((await read(`${head}appVersion: 1.5\n`))['appVersion'], '1.5');
     assert.equal((await read(`${head}kubeVersion: 1.21\n`))['kubeVersion'], '1.21');
     assert.equal((await read(`${head}kubeVersion: "1.20"\n`))['kubeVersion'], '1.20');
+    // Helm rounds a float to float32 and reads YAML 1.1 integers: judged as Helm reads them.
+    await refused(
+      `${head}appVersion: 1.23456789\n`,
+      'appVersion is the number 1.23456789 in YAML, which Helm reads as 1.2345679: quote it (appVersion: "1.23456789")',
+    );
+    await refused(
+      `${head}appVersion: 1_000\n`,
+      'appVersion is the number 1_000 in YAML, which Helm reads as 1000: quote it (appVersion: "1_000")',
+    );
+    assert.equal((await read(`${head}appVersion: 123456789012\n`))['appVersion'], '123456789012');
+    assert.equal((await read(`${head}appVersion: v1.2.3\n`))['appVersion'], 'v1.2.3');
     await refused(
       `${head}annotations: {ok: fine, foo: 1}\n`,
       'annotations must map strings to strings: annotations.foo is a number',
