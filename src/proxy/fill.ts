@@ -100,8 +100,12 @@ export interface BodyEnds {
   tail(bytes: number): Buffer;
 }
 
-/** How many of a body's first bytes BodyEnds.head holds. */
-export const FILL_HEAD_BYTES = 256;
+/**
+ * How many of a body's first bytes BodyEnds.head holds: enough for a zip's launch-script prefix
+ * and the entry after it (Maven's archive check, formats/maven/zip-end.ts ZIP_PREFIX_SCAN), a
+ * bounded 64 KiB per fill next to the RECENT_BYTES it holds anyway.
+ */
+export const FILL_HEAD_BYTES = 64 * 1024;
 
 export interface FillResult {
   readonly digest: Digest;

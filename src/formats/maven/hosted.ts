@@ -49,7 +49,14 @@ import type { HostedNames } from './group.ts';
 import { decodeText, EMPTY_METADATA } from './metadata.ts';
 import { type PluginDescriptor, readPluginDescriptor } from './plugin-descriptor.ts';
 import { type MavenStore, releaseConflict, type StoredMavenFile } from './store.ts';
-import { hasWholeZipEnd, startsLikeZip, ZIP_END_BYTES, ZIP_END_WINDOW } from './zip-end.ts';
+import {
+  firstZipEntryAt,
+  hasWholeZipEnd,
+  startsLikeZip,
+  ZIP_END_BYTES,
+  ZIP_END_WINDOW,
+  ZIP_PREFIX_SCAN,
+} from './zip-end.ts';
 
 /** `version_policy` of a hosted repository. */
 export type VersionPolicy = 'release' | 'snapshot' | 'mixed';
@@ -318,20 +325,28 @@ export class MavenHosted implements MavenSource, HostedNames {
     let notZip: string | undefined;
     if (ingested.size === 0) problem = 'is empty (0 bytes)';
     else {
+      // The first ZIP_PREFIX_SCAN bytes: the page sniff reads the first few; the zip check needs
+      // to see whether a prefix before the archive holds a zip entry (a cut fat jar behind a
+      // launch script).
       const head = await readAllBounded(
         await this.#deps.blobs.open(ingested.digest, {
           start: 0,
-          end: Math.min(ingested.size, MARKUP_SNIFF_BYTES) - 1,
+          end: Math.min(ingested.size, ZIP_PREFIX_SCAN) - 1,
         }),
-        MARKUP_SNIFF_BYTES,
+        ZIP_PREFIX_SCAN,
         'file start',
       );
-      const page = markupStart(head);
+      const page = markupStart(head.subarray(0, MARKUP_SNIFF_BYTES));
       if (page !== undefined) problem = `is a web page (it starts with ${JSON.stringify(page)})`;
-      else if (!(await this.#hasZipEnd(ingested.digest, ingested.size, head)))
+      else if (!(await this.#hasZipEnd(ingested.digest, ingested.size, head))) {
+        const damaged = `has no zip end record: a truncated or damaged .${coordinate.extension}; nothing stored: check the file you deploy`;
+        const entryAt = firstZipEntryAt(head);
         notZip = startsLikeZip(head)
-          ? `${coordinate.path} starts with PK but has no zip end record: a truncated or damaged .${coordinate.extension}; nothing stored: check the file you deploy`
-          : `${coordinate.path} starts with ${describeStart(head)}, not a .${coordinate.extension} (a zip archive starts with PK); nothing stored: check the file you deploy`;
+          ? `${coordinate.path} starts with PK but ${damaged}`
+          : entryAt > 0
+            ? `${coordinate.path} starts with ${describeStart(head)} and holds a zip entry from byte ${entryAt} (an executable jar?) but ${damaged}`
+            : `${coordinate.path} starts with ${describeStart(head)}, not a .${coordinate.extension} (a zip archive starts with PK); nothing stored: check the file you deploy`;
+      }
     }
     if (problem === undefined && notZip === undefined) return;
     if (ingested.created) await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
@@ -343,8 +358,8 @@ export class MavenHosted implements MavenSource, HostedNames {
   }
 
   /**
-   * Whether the last ZIP_END_WINDOW bytes of a stored file, whose first bytes are `head`, hold its
-   * own zip end record (zip-end.ts `hasWholeZipEnd`).
+   * Whether the last ZIP_END_WINDOW bytes of a stored file, whose first min(size,
+   * ZIP_PREFIX_SCAN) bytes are `head`, hold its own zip end record (zip-end.ts `hasWholeZipEnd`).
    */
   async #hasZipEnd(digest: Digest, size: number, head: Uint8Array): Promise<boolean> {
     if (size < ZIP_END_BYTES) return false;

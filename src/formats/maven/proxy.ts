@@ -1150,8 +1150,8 @@ function isHtml(contentType: string | undefined, body: Buffer): boolean {
 /**
  * Why an archive that no checksum verifies is refused (before anything is cached or a client gets
  * its last byte): an HTML answer (a captive portal's or an error page sent with 200), an empty
- * body, a body that does not start like a zip (`PK`), or one that does but whose last 64 KiB +
- * 22 bytes hold no end record of its own (zip-end.ts, the check hosted deploys pass too): a body cut
+ * body, or a body whose last 64 KiB + 22 bytes hold no end record of its own (zip-end.ts, the
+ * check hosted deploys pass too; named "not a zip archive" unless it starts with `PK`): a body cut
  * short with no Content-Length to tell, or a proxy's damaged copy. Read from the fill's held
  * ends, so a body of any size is judged without being held whole. Undefined when it may be taken.
  */
@@ -1162,10 +1162,12 @@ function unverifiedArchiveProblem(
 ): string | undefined {
   if (isHtml(contentType, ends.head)) return 'an HTML page';
   if (ends.head.length === 0) return 'an empty body';
-  if (!startsLikeZip(ends.head)) return 'a body that is not a zip archive';
-  if (!hasWholeZipEnd({ head: ends.head, tail: ends.tail(ZIP_END_WINDOW), size }))
-    return 'a zip archive with no end record (truncated or damaged)';
-  return undefined;
+  // The end record decides, not the first bytes: a launch-script jar (a shell script, then the
+  // zip: Spring Boot's executable jar) starts with `#!` and is taken, as a hosted deploy is.
+  if (hasWholeZipEnd({ head: ends.head, tail: ends.tail(ZIP_END_WINDOW), size })) return undefined;
+  return startsLikeZip(ends.head)
+    ? 'a zip archive with no end record (truncated or damaged)'
+    : 'a body that is not a zip archive';
 }
 
 /**

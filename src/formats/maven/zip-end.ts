@@ -24,6 +24,8 @@ const ZIP64_LOCATOR_BYTES = 20;
 const ZIP64_END_BYTES = 56;
 /** A central directory file header's signature, `PK\x01\x02`. */
 const CENTRAL_HEADER = Buffer.from([0x50, 0x4b, 0x01, 0x02]);
+/** A central directory file header's fixed length (APPNOTE 4.3.12); its local header offset is at 42. */
+const CENTRAL_HEADER_BYTES = 46;
 /** A local file header's signature, `PK\x03\x04`: how a zip's first entry starts. */
 const LOCAL_HEADER = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 
@@ -32,9 +34,19 @@ export const ZIP_END_BYTES = 22;
 /** How many of a file's last bytes may hold its end record (22 + the longest comment). */
 export const ZIP_END_WINDOW = ZIP_END_BYTES + 0xffff;
 
+/**
+ * How many of a file's first bytes a caller should pass as `head`: a launch script (Spring
+ * Boot's is about 10 KiB) and the zip entry that follows it fit, so a prefix that holds a zip
+ * entry of its own shows (hasWholeZipEnd).
+ */
+export const ZIP_PREFIX_SCAN = 64 * 1024;
+
 /** A file's ends, as both callers have them: never the whole file. */
 export interface ZipEnds {
-  /** The file's first bytes (4 are enough; empty when the file is). */
+  /**
+   * The file's first min(size, ZIP_PREFIX_SCAN) bytes (fewer judge less: 4 tell a file that
+   * starts with a zip entry; empty when the file is).
+   */
   readonly head: Uint8Array;
   /** The file's last min(size, ZIP_END_WINDOW) bytes at least; more are allowed. */
   readonly tail: Uint8Array;
@@ -47,11 +59,14 @@ export interface ZipEnds {
  * in the last ZIP_END_WINDOW bytes whose comment fits in the file, whose central directory (its
  * size and offset, or those of the zip64 record the locator before it points at) ends where that
  * record starts and starts after the archive's start, and begins with a central header when it
- * lies within `tail`. The archive starts the file, then bytes may follow the comment (a padded
+ * lies within `tail`, whose first entry's local header is one when `head` reaches it. The archive starts the file, then bytes may follow the comment (a padded
  * zip, which Java reads); or it starts after a prefix (a launch script: Spring Boot's "fully
- * executable" jar), then its comment must end the file and the prefix must not itself start
- * like a zip entry (a file that starts with `PK\x03\x04` and whose end record places the
- * archive's start later is a cut copy of an archive holding another). Candidates are tried from
+ * executable" jar), then its comment must end the file, the archive must hold entries, the
+ * first where it starts when `head` reaches that far (junk followed by an empty archive's record
+ * is no jar), and the prefix, as far as `head` shows it, must hold no zip entry (`PK\x03\x04`)
+ * of its own: a file whose first entry comes before the archive its end record describes is a
+ * cut copy of an archive holding another, with or without a launch script before it.
+ * Candidates are tried from
  * the last signature back, as a reader searches. Throws nothing; false for a tail shorter than
  * asked.
  */
@@ -65,13 +80,14 @@ export function hasWholeZipEnd(ends: ZipEnds): boolean {
   );
   const tailStart = size - tail.length;
   const floor = Math.max(0, tail.length - ZIP_END_WINDOW);
-  const startsWithEntry = startsWith(ends.head, 0, LOCAL_HEADER);
+  const head = Buffer.from(ends.head.buffer, ends.head.byteOffset, ends.head.length);
+  const firstEntryAt = firstZipEntryAt(head);
   for (
     let at = tail.lastIndexOf(ZIP_END_RECORD, tail.length - ZIP_END_BYTES);
     at >= floor;
     at = at === 0 ? -1 : tail.lastIndexOf(ZIP_END_RECORD, at - 1)
   ) {
-    if (isOwnEndRecord(tail, tailStart, at, size, startsWithEntry)) return true;
+    if (isOwnEndRecord(tail, tailStart, at, size, head, firstEntryAt)) return true;
   }
   return false;
 }
@@ -82,7 +98,8 @@ function isOwnEndRecord(
   tailStart: number,
   at: number,
   size: number,
-  startsWithEntry: boolean,
+  head: Buffer,
+  firstEntryAt: number,
 ): boolean {
   const recordAt = tailStart + at;
   const commentEnd = recordAt + ZIP_END_BYTES + tail.readUInt16LE(at + 20);
@@ -104,10 +121,27 @@ function isOwnEndRecord(
   if (archiveStart < 0) return false;
   // Bytes after the comment are taken from an archive that starts the file (Java reads such a
   // padded zip), not from one after a prefix: that is how a cut copy of a fat jar behind a
-  // launch script looks.
-  if (archiveStart > 0 && (startsWithEntry || commentEnd !== size)) return false;
+  // launch script looks. A prefix holding a zip entry is the outer archive of a nested jar
+  // (a launch script is text), even when the cut falls exactly at the nested record's end.
+  if (archiveStart > 0) {
+    if (commentEnd !== size) return false;
+    if (firstEntryAt >= 0 && firstEntryAt < archiveStart) return false;
+    // After a prefix the archive must be one: entries, the first of them where the archive
+    // starts. Any text followed by an empty archive's 22-byte record is no jar (trial 21 fmts F1).
+    if (entries === 0) return false;
+    if (archiveStart < head.length && firstEntryAt !== archiveStart) return false;
+  }
   const directoryAt = directoryEnd - directorySize - tailStart;
-  return entries === 0 || directoryAt < 0 || startsWith(tail, directoryAt, CENTRAL_HEADER);
+  if (entries === 0 || directoryAt < 0) return true;
+  if (!startsWith(tail, directoryAt, CENTRAL_HEADER)) return false;
+  // The first entry's local header, where its central header says (relative to the archive's
+  // start), must be one when head reaches it: `XX` in place of a jar's first `PK` leaves the
+  // record whole, but Java fails on that entry ("invalid LOC header").
+  if (directoryAt + CENTRAL_HEADER_BYTES > tail.length) return true;
+  const localOffset = tail.readUInt32LE(directoryAt + 42);
+  if (localOffset === 0xffffffff) return true;
+  const localAt = archiveStart + localOffset;
+  return localAt + LOCAL_HEADER.length > head.length || startsWith(head, localAt, LOCAL_HEADER);
 }
 
 /**
@@ -152,6 +186,11 @@ function startsWith(bytes: Uint8Array, at: number, signature: Buffer): boolean {
     if (bytes[at + i] !== signature[i]) return false;
   }
   return true;
+}
+
+/** Where a file whose first bytes are `head` has its first zip entry (`PK\x03\x04`); -1: not within head. */
+export function firstZipEntryAt(head: Uint8Array): number {
+  return Buffer.from(head.buffer, head.byteOffset, head.length).indexOf(LOCAL_HEADER);
 }
 
 /** Whether a body's first bytes are a zip's (`PK`: a local file header, or an empty archive's end record); only for messages. */

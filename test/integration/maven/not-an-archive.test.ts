@@ -95,13 +95,24 @@ describe('Maven: an empty or HTML archive deploy is a 400, nothing stored', () =
   });
 
   test('a zip after a launch script (an executable jar) is taken: its end record is there', async () => {
-    const zip = Buffer.concat([
-      Buffer.from('PK\x03\x04 entries', 'latin1'),
-      Buffer.from([0x50, 0x4b, 0x05, 0x06]),
-      Buffer.alloc(18),
-    ]);
+    const zip = makeZip([{ name: 'a.class', data: Buffer.from('a zip') }]);
     const jar = Buffer.concat([Buffer.from('#!/bin/bash\nexec java -jar "$0" "$@"\n'), zip]);
     assert.equal((await put('com/acme/exe/1.0/exe-1.0.jar', jar)).status, 201);
+  });
+
+  test("text before an empty archive's end record is no jar (trial 21 fmts F1)", async () => {
+    for (const [version, start] of [
+      ['1.0', 'not a zip at all'],
+      ['1.1', '<html>x</html>'],
+    ] as const) {
+      const path = `com/acme/junk/${version}/junk-${version}.jar`;
+      const r = await put(path, Buffer.concat([Buffer.from(start), zipEnd]));
+      assert.equal(r.status, 400, path);
+      assert.match(await r.text(), /not a \.jar \(a zip archive starts with PK\); nothing stored/);
+      assert.equal((await fetch(`${server.url}/maven2/${path}`)).status, 404, path);
+    }
+    const meta = await fetch(`${server.url}/maven2/com/acme/junk/maven-metadata.xml`);
+    assert.equal(meta.status, 404, 'no version recorded');
   });
 
   test('other files and real archives are not judged', async () => {

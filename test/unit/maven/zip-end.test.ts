@@ -8,7 +8,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { hasWholeZipEnd, ZIP_END_WINDOW } from '../../../src/formats/maven/zip-end.ts';
+import {
+  hasWholeZipEnd,
+  ZIP_END_WINDOW,
+  ZIP_PREFIX_SCAN,
+} from '../../../src/formats/maven/zip-end.ts';
 import { makeZip } from '../../integration/pypi/fixtures.ts';
 
 const MANIFEST = {
@@ -17,10 +21,10 @@ const MANIFEST = {
 };
 const SCRIPT = Buffer.from('#!/bin/bash\nexec java -jar "$0" "$@"\n');
 
-/** The check as both callers run it: 64 bytes of head, the last window of the file. */
+/** The check as both callers run it: the first ZIP_PREFIX_SCAN bytes, the last window of the file. */
 function whole(file: Buffer): boolean {
   return hasWholeZipEnd({
-    head: file.subarray(0, 64),
+    head: file.subarray(0, ZIP_PREFIX_SCAN),
     tail: file.subarray(Math.max(0, file.length - ZIP_END_WINDOW)),
     size: file.length,
   });
@@ -104,12 +108,53 @@ describe('maven zip end record', () => {
       const cut = fat.subarray(0, innerEnd + extra);
       assert.equal(whole(cut), false, `cut ${extra} bytes after the nested jar`);
     }
-    // Behind a launch script the prefix cannot tell: the nested record's comment must end the file.
-    for (const extra of [1, 1_000, 29_000]) {
+    // Behind a launch script: cut after the nested record, its comment does not end the file;
+    // cut exactly at it, the prefix holds the fat jar's first entry, which a script does not.
+    for (const extra of [0, 1, 1_000, 29_000]) {
       const cut = Buffer.concat([SCRIPT, fat.subarray(0, innerEnd + extra)]);
       assert.equal(whole(cut), false, `behind a script, cut ${extra} bytes after the nested jar`);
     }
     assert.equal(whole(fat), true);
+    assert.equal(whole(Buffer.concat([SCRIPT, fat])), true, 'the whole fat jar behind a script');
+    // A launch script as long as Spring Boot's (about 10 KiB) still shows the entry after it.
+    const longScript = Buffer.concat([SCRIPT, Buffer.alloc(10_000, '#')]);
+    const cut = Buffer.concat([longScript, fat.subarray(0, innerEnd)]);
+    assert.equal(whole(cut), false, 'behind a 10 KB script, cut at the nested record');
+    assert.equal(whole(Buffer.concat([longScript, fat])), true, 'whole behind a 10 KB script');
+  });
+
+  test('text or junk followed by an end record is no archive (trial 21 fmts F1)', () => {
+    const emptyRecord = makeZip([]);
+    for (const junk of ['not a zip at all', '<html>x</html>', 'this is junk '.repeat(10)]) {
+      assert.equal(whole(Buffer.concat([Buffer.from(junk), emptyRecord])), false, junk);
+      assert.equal(whole(Buffer.concat([SCRIPT, emptyRecord])), false, 'a script, no entries');
+    }
+    // A prefix, then a record whose directory is real but whose archive does not start with an
+    // entry where it says (the bytes there are not a local header).
+    const shifted = Buffer.concat([Buffer.from('junk'), small]);
+    shifted.write('XX', 4);
+    assert.equal(whole(shifted), false, 'no local header where the archive starts');
+    assert.equal(whole(emptyRecord), true, 'an empty archive alone is one');
+  });
+
+  test("a damaged first local header is refused; a launch script with offsets from the file's start is taken", () => {
+    const xx = Buffer.from(small);
+    xx.write('XX', 0, 'latin1');
+    assert.equal(whole(xx), false, 'XX in place of the first PK');
+    // `zip -A` style: offsets adjusted to count the script, so the archive "starts" at 0.
+    const adjusted = Buffer.concat([SCRIPT, small]);
+    const end = adjusted.length - 22;
+    const directoryAt = SCRIPT.length + adjusted.readUInt32LE(end + 16);
+    for (let at = directoryAt, i = 0; i < adjusted.readUInt16LE(end + 10); i += 1) {
+      adjusted.writeUInt32LE(adjusted.readUInt32LE(at + 42) + SCRIPT.length, at + 42);
+      at +=
+        46 +
+        adjusted.readUInt16LE(at + 28) +
+        adjusted.readUInt16LE(at + 30) +
+        adjusted.readUInt16LE(at + 32);
+    }
+    adjusted.writeUInt32LE(directoryAt, end + 16);
+    assert.equal(whole(adjusted), true, 'offsets adjusted to the script');
   });
 
   test('an end record whose central directory is not where it says is refused', () => {
