@@ -3,9 +3,13 @@
  * `templates/…`, gzipped tar as `helm package` writes them) and a chart repository client
  * written from the Helm repository spec (https://helm.sh/docs/topics/chart_repository/): fetch
  * `index.yaml`, parse it with `yaml`, pick the newest version by SemVer, resolve its URL against
- * the repository URL (relative URLs allowed), download it and verify its sha256 digest.
+ * the repository URL (relative URLs allowed), download it and verify its sha256 digest. Also a
+ * fixture host for proxy tests (an upstream, or another host its index points at) that logs what
+ * it was asked.
  */
 import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type net from 'node:net';
 import type { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import semver from 'semver';
@@ -112,6 +116,40 @@ export function provenance(name: string, version: string, archive: Buffer): stri
     '-----END PGP SIGNATURE-----',
     '',
   ].join('\n');
+}
+
+/** A fixture host started by {@link serveFixture}. */
+export interface FixtureHost {
+  /** `http://127.0.0.1:<port>/` (with the slash). */
+  readonly url: string;
+  readonly port: number;
+  /** Every request, in order: its URL and Authorization header (undefined when none was sent). */
+  readonly hits: { url: string; authorization: string | undefined }[];
+  /** Drops open connections (NORA's keep-alive ones), then stops listening. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `handler` on 127.0.0.1 and a free port, logging each request in `hits` first: an
+ * upstream for the helm proxy, or the other host an upstream's index.yaml names.
+ */
+export async function serveFixture(handler: http.RequestListener): Promise<FixtureHost> {
+  const hits: FixtureHost['hits'] = [];
+  const server = http.createServer((request, response) => {
+    hits.push({ url: request.url ?? '', authorization: request.headers.authorization });
+    handler(request, response);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    port,
+    hits,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 export interface IndexFile {

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { EnvValueError } from '../../src/config/env.ts';
 import { isRegistryError } from '../../src/core/errors.ts';
 
 /**
@@ -25,6 +26,24 @@ export function onlyRegistryErrors(
       : err.status >= (accepted as { min: number }).min &&
         err.status <= (accepted as { max: number }).max;
     assert.ok(ok, `status ${err.status}: ${err.message}`);
+  }
+}
+
+/**
+ * The entries an upstream-list parser (`parseHelmUpstreamList`, `parseMavenUpstreamList`,
+ * `parsePypiUpstreamList`: `(value) => entries`) gives for `value`. The parsers are total on
+ * NORA's comma syntax; a value starting with `[` is the file's array syntax (trial 20 authx F4):
+ * an array of tables and URLs, or EnvValueError (a config error). Fails the test on any other
+ * exception, or on an EnvValueError for a value that is not array syntax; a refused array gives
+ * `[]`.
+ */
+export function upstreamEntries(parse: (value: string) => unknown[], value: string): unknown[] {
+  try {
+    return parse(value);
+  } catch (err) {
+    assert.ok(err instanceof EnvValueError, String(err));
+    assert.ok(value.trim().startsWith('['), value);
+    return [];
   }
 }
 

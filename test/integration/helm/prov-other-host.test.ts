@@ -8,44 +8,16 @@
  * listed). Fetched once, then served from the cache; a `.prov` the other host lacks is a 404.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type net from 'node:net';
 import { describe, test } from 'node:test';
-import { buildChart, provenance, sha256 } from '../../helpers/helm.ts';
+import { buildChart, provenance, serveFixture, sha256 } from '../../helpers/helm.ts';
 import { publicPorts, startTestServer } from '../../helpers/server.ts';
-
-interface Served {
-  readonly url: string;
-  readonly port: number;
-  readonly hits: { url: string; authorization: string | undefined }[];
-  close(): Promise<void>;
-}
-
-async function serve(handler: http.RequestListener): Promise<Served> {
-  const hits: Served['hits'] = [];
-  const server = http.createServer((request, response) => {
-    hits.push({ url: request.url ?? '', authorization: request.headers.authorization });
-    handler(request, response);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    port,
-    hits,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 describe('helm proxy: the .prov of a chart on another host', () => {
   test('is fetched next to the chart URL, without credentials, then served from the cache', async () => {
     const chart = await buildChart({ name: 'rel', version: '1.0.0' });
     const signed = provenance('rel', '1.0.0', chart);
     const bare = await buildChart({ name: 'rel', version: '0.9.0' });
-    const other = await serve((request, response) => {
+    const other = await serveFixture((request, response) => {
       if (request.url === '/download/rel-1.0.0.tgz') response.writeHead(200).end(chart);
       else if (request.url === '/download/rel-1.0.0.tgz.prov') response.writeHead(200).end(signed);
       else if (request.url === '/download/rel-0.9.0.tgz') response.writeHead(200).end(bare);
@@ -58,7 +30,7 @@ describe('helm proxy: the .prov of a chart on another host', () => {
       `  - {apiVersion: v2, name: rel, version: 1.0.0, digest: ${sha256(chart)}, urls: ["${other.url}download/rel-1.0.0.tgz"]}`,
       `  - {apiVersion: v2, name: rel, version: 0.9.0, digest: ${sha256(bare)}, urls: ["${other.url}download/rel-0.9.0.tgz"]}`,
     ].join('\n');
-    const upstream = await serve((request, response) => {
+    const upstream = await serveFixture((request, response) => {
       if (request.url === '/index.yaml') response.writeHead(200).end(index);
       else response.writeHead(404).end();
     });
@@ -102,14 +74,14 @@ describe('helm proxy: the .prov of a chart on another host', () => {
 
   test('a chart on a refused host: its .prov is never asked for', async () => {
     const chart = await buildChart({ name: 'inner', version: '1.0.0' });
-    const other = await serve((request, response) => {
+    const other = await serveFixture((request, response) => {
       if (request.url === '/inner-1.0.0.tgz') response.writeHead(200).end(chart);
       else if (request.url === '/inner-1.0.0.tgz.prov')
         response.writeHead(200).end(provenance('inner', '1.0.0', chart));
       else response.writeHead(404).end();
     });
     const index = `apiVersion: v1\nentries:\n  inner:\n  - {apiVersion: v2, name: inner, version: 1.0.0, digest: ${sha256(chart)}, urls: ["${other.url}inner-1.0.0.tgz"]}\n`;
-    const upstream = await serve((request, response) => {
+    const upstream = await serveFixture((request, response) => {
       if (request.url === '/index.yaml') response.writeHead(200).end(index);
       else response.writeHead(404).end();
     });

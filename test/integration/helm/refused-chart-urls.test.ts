@@ -11,39 +11,16 @@
  * production.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type net from 'node:net';
 import { describe, test } from 'node:test';
-import { buildChart, sha256 } from '../../helpers/helm.ts';
+import { buildChart, serveFixture, sha256 } from '../../helpers/helm.ts';
 import { publicPorts, startTestServer } from '../../helpers/server.ts';
-
-async function serve(
-  handler: http.RequestListener,
-): Promise<{ url: string; port: number; hits: string[]; close(): Promise<void> }> {
-  const hits: string[] = [];
-  const server = http.createServer((request, response) => {
-    hits.push(request.url ?? '');
-    handler(request, response);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    port,
-    hits,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 describe('helm proxy: chart URLs NORA refuses to fetch are not listed', () => {
   test('an entry on an internal host named by a public upstream is left out, logged once', async () => {
     const kept = await buildChart({ name: 'app', version: '1.0.0' });
     const inner = await buildChart({ name: 'app', version: '2.0.0' });
     const literal = await buildChart({ name: 'app', version: '3.0.0' });
-    const other = await serve((request, response) => {
+    const other = await serveFixture((request, response) => {
       if (request.url === '/app-2.0.0.tgz') response.writeHead(200).end(inner);
       else if (request.url === '/app-3.0.0.tgz') response.writeHead(200).end(literal);
       else response.writeHead(404).end();
@@ -57,7 +34,7 @@ describe('helm proxy: chart URLs NORA refuses to fetch are not listed', () => {
       `  - {apiVersion: v2, name: app, version: 2.0.0, digest: ${sha256(inner)}, urls: ["${other.url}app-2.0.0.tgz"]}`,
       `  - {apiVersion: v2, name: app, version: 3.0.0, digest: ${sha256(literal)}, urls: ["http://127.0.0.2:${String(other.port)}/app-3.0.0.tgz"]}`,
     ].join('\n');
-    const upstream = await serve((request, response) => {
+    const upstream = await serveFixture((request, response) => {
       if (request.url === '/index.yaml') response.writeHead(200).end(index);
       else if (request.url === '/charts/app-1.0.0.tgz') response.writeHead(200).end(kept);
       else response.writeHead(404).end();
@@ -103,12 +80,12 @@ describe('helm proxy: chart URLs NORA refuses to fetch are not listed', () => {
 
   test('an internal upstream may name charts on other internal hosts (listed and served)', async () => {
     const chart = await buildChart({ name: 'mirror', version: '1.0.0' });
-    const other = await serve((request, response) => {
+    const other = await serveFixture((request, response) => {
       if (request.url === '/mirror-1.0.0.tgz') response.writeHead(200).end(chart);
       else response.writeHead(404).end();
     });
     const index = `apiVersion: v1\nentries:\n  mirror:\n  - {apiVersion: v2, name: mirror, version: 1.0.0, digest: ${sha256(chart)}, urls: ["${other.url}mirror-1.0.0.tgz"]}\n`;
-    const upstream = await serve((request, response) => {
+    const upstream = await serveFixture((request, response) => {
       if (request.url === '/index.yaml') response.writeHead(200).end(index);
       else response.writeHead(404).end();
     });

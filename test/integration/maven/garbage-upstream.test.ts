@@ -8,10 +8,9 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { makeZip } from '../pypi/fixtures.ts';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { mavenProxyOver } from './proxy-over.ts';
 
 type Mode = 'good' | 'garbage' | 'html' | 'bad-sha1' | 'html-jar-no-sums' | 'good-no-sums';
 
@@ -62,24 +61,7 @@ describe('maven proxy: garbage and HTML from the upstream are never cached', () 
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end(createHash(sum).update(JAR).digest('hex'));
   });
-  let server: TestServer;
-
-  before(async () => {
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    server = await startTestServer({ config: { maven: { proxies: [url] } } });
-  });
-
-  after(async () => {
-    await server.close();
-    upstream.closeAllConnections();
-    await new Promise((resolve) => upstream.close(resolve));
-  });
-
-  async function get(path: string): Promise<{ status: number; body: Buffer }> {
-    const res = await fetch(`${server.url}${path}`);
-    return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
-  }
+  const { get } = mavenProxyOver(upstream);
 
   const cases: [Mode, string, RegExp][] = [
     ['garbage', 'garbage', /sent an invalid \.sha1 (for \S+ )?\(not a hex sha1 digest\)/],

@@ -11,10 +11,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { describe, test } from 'node:test';
 import { makeZip } from '../pypi/fixtures.ts';
+import { mavenProxyOver } from './proxy-over.ts';
 
 /** A real jar (a manifest and a class-sized entry), ~20 KiB. */
 const SMALL = makeZip([
@@ -57,24 +56,7 @@ describe('maven proxy: an upstream archive with no zip end record is refused, ne
       res.end(body);
     }
   });
-  let server: TestServer;
-
-  before(async () => {
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    server = await startTestServer({ config: { maven: { proxies: [url] } } });
-  });
-
-  after(async () => {
-    await server.close();
-    upstream.closeAllConnections();
-    await new Promise((resolve) => upstream.close(resolve));
-  });
-
-  async function get(path: string): Promise<{ status: number; body: Buffer }> {
-    const res = await fetch(`${server.url}${path}`);
-    return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
-  }
+  const { get } = mavenProxyOver(upstream);
 
   const cases: [string, Buffer][] = [
     ['org/acme/small/1.0/small-1.0.jar', SMALL],

@@ -7,19 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { describe, test } from 'node:test';
+import { mavenProxyOver } from './proxy-over.ts';
 
 const BIG = 3 * 1024 * 1024;
 
 describe('maven proxy: an upstream body cut short is named as such', () => {
-  const sockets = new Set<net.Socket>();
   // A raw socket server: each answer stops mid-body and ends the connection cleanly (FIN), or
   // with an RST for a path holding `-reset`.
   const upstream = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
     socket.once('data', (data) => {
       const url = data.toString('latin1').split(' ')[1] ?? '/';
@@ -44,19 +40,7 @@ describe('maven proxy: an upstream body cut short is named as such', () => {
       setTimeout(() => (url.includes('-reset') ? socket.resetAndDestroy() : socket.end()), 50);
     });
   });
-  let server: TestServer;
-
-  before(async () => {
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    server = await startTestServer({ config: { maven: { proxies: [url] } } });
-  });
-
-  after(async () => {
-    await server.close();
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => upstream.close(resolve));
-  });
+  const maven = mavenProxyOver(upstream);
 
   const cases: [string, RegExp][] = [
     ['short', /upstream maven-proxy#0 (failed: )?sent a truncated body: 1200 of 5000 bytes/],
@@ -86,7 +70,7 @@ describe('maven proxy: an upstream body cut short is named as such', () => {
       test(`${base}: ${name} → ${status} saying what happened`, async () => {
         const tag = base === '/maven2' ? 'g' : 'p';
         const artifact = `org/trunc/${name}${tag}/1.0/${name}${tag}-1.0.jar`;
-        const res = await fetch(`${server.url}${base}/${artifact}`);
+        const res = await fetch(`${maven.server.url}${base}/${artifact}`);
         const text = await res.text();
         assert.equal(res.status, status, text);
         assert.match(text, expected);

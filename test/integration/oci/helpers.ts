@@ -117,3 +117,20 @@ export class Client {
     return digest;
   }
 }
+
+/** A Client that sends one Authorization header (`Basic …`, `Bearer …`) on every request. */
+export class AuthClient extends Client {
+  readonly #authorization: string;
+
+  constructor(base: string, authorization: string) {
+    super(base);
+    this.#authorization = authorization;
+  }
+
+  override fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    return super.fetch(path, {
+      ...init,
+      headers: { ...(init.headers as Record<string, string>), authorization: this.#authorization },
+    });
+  }
+}

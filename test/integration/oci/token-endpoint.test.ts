@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { TestServer } from '../../helpers/server.ts';
 import { removeDir } from '../../helpers/tmp.ts';
-import { Client, expectError, startOciServer } from './helpers.ts';
+import { AuthClient, expectError, startOciServer } from './helpers.ts';
 
 interface TokenBody {
   token: string;
@@ -27,23 +27,6 @@ const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const ALICE = basic('alice', 'alice-pw-1');
 const READER = basic('reader', 'reader-pw-1');
-
-/** A Client that sends Basic on every request. */
-class BasicClient extends Client {
-  readonly #authorization: string;
-
-  constructor(base: string, authorization: string) {
-    super(base);
-    this.#authorization = authorization;
-  }
-
-  override fetch(path: string, init: RequestInit = {}): Promise<Response> {
-    return super.fetch(path, {
-      ...init,
-      headers: { ...(init.headers as Record<string, string>), authorization: this.#authorization },
-    });
-  }
-}
 
 function accessOf(token: string): Access {
   return decodeJwt(token)['access'] as Access;
@@ -89,7 +72,7 @@ describe('OCI /v2/token', () => {
     assert.ok(await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']));
     assert.ok(await users.create('reader', 'reader-pw-1', undefined, ['read']));
     // Content to read back with tokens: team/app:v1, pushed with Basic.
-    await new BasicClient(server.url, ALICE).pushImage('team/app', 'v1');
+    await new AuthClient(server.url, ALICE).pushImage('team/app', 'v1');
   });
 
   after(async () => {
@@ -361,7 +344,7 @@ describe('OCI /v2/token: `*` for a user a rule gives read and write only', () =>
     });
     const users = server.app.context.identity.users;
     assert.ok(await users.create('carol', 'carol-pw-1', undefined, ['read', 'write']));
-    await new BasicClient(server.url, CAROL).pushImage('team/carol', 'v1');
+    await new AuthClient(server.url, CAROL).pushImage('team/carol', 'v1');
   });
 
   after(async () => {

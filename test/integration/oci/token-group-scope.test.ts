@@ -11,26 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { basic } from '../../helpers/auth.ts';
 import type { TestServer } from '../../helpers/server.ts';
-import { Client, expectError, OCI_MANIFEST, startOciServer } from './helpers.ts';
+import { AuthClient, expectError, OCI_MANIFEST, startOciServer } from './helpers.ts';
 
 type Access = { type: string; name: string; actions: string[] }[];
-
-/** A Client that sends one Authorization header on every request. */
-class AuthClient extends Client {
-  readonly #authorization: string;
-
-  constructor(base: string, authorization: string) {
-    super(base);
-    this.#authorization = authorization;
-  }
-
-  override fetch(path: string, init: RequestInit = {}): Promise<Response> {
-    return super.fetch(path, {
-      ...init,
-      headers: { ...(init.headers as Record<string, string>), authorization: this.#authorization },
-    });
-  }
-}
 
 describe('/v2/token with a token scoped to the default Docker group', () => {
   let server: TestServer;

@@ -28,8 +28,11 @@ import {
 import { parseHelmUpstreamList } from '../../../src/formats/helm/config.ts';
 import { parseUpstreamIndex } from '../../../src/formats/helm/upstream-index.ts';
 import { buildChart, provenance } from '../../helpers/helm.ts';
-import { onlyRegistryErrors, semver2 as semver2Versions } from '../../helpers/properties.ts';
-import { EnvValueError } from '../../../src/config/env.ts';
+import {
+  onlyRegistryErrors,
+  semver2 as semver2Versions,
+  upstreamEntries,
+} from '../../helpers/properties.ts';
 
 const nameChar = fc.constantFrom(...'abcXYZ0129._-'.split(''));
 const chartName = fc
@@ -526,17 +529,3 @@ test('provenanceChart: arbitrary and near-valid provenance files are a 400', () 
     chartDigest: `sha256:${createHash('sha256').update('archive').digest('hex')}`,
   });
 });
-
-/**
- * The upstream-list parsers are total on NORA's comma syntax; a value starting with `[` is the
- * file's array syntax (trial 20 authx F4): an array of tables and URLs, or EnvValueError.
- */
-function upstreamEntries(parse: (value: string) => unknown[], value: string): unknown[] {
-  try {
-    return parse(value);
-  } catch (err) {
-    assert.ok(err instanceof EnvValueError, String(err));
-    assert.ok(value.trim().startsWith('['), value);
-    return [];
-  }
-}

@@ -37,8 +37,7 @@ import {
 import { parseChecksumFile } from '../../../src/formats/maven/proxy.ts';
 import { parseMetadataTime } from '../../../src/formats/maven/service.ts';
 import { compareMavenVersions } from '../../../src/formats/maven/version.ts';
-import { cpuNow, onlyRegistryErrors } from '../../helpers/properties.ts';
-import { EnvValueError } from '../../../src/config/env.ts';
+import { cpuNow, onlyRegistryErrors, upstreamEntries } from '../../helpers/properties.ts';
 
 function assertInsideRepository(path: string): void {
   if (path === '') return;
@@ -849,17 +848,3 @@ test('parsePomFacts: <name> is decoded as Maven reads it; a repeated coordinate 
     { numRuns: 300 },
   );
 });
-
-/**
- * The upstream-list parsers are total on NORA's comma syntax; a value starting with `[` is the
- * file's array syntax (trial 20 authx F4): an array of tables and URLs, or EnvValueError.
- */
-function upstreamEntries(parse: (value: string) => unknown[], value: string): unknown[] {
-  try {
-    return parse(value);
-  } catch (err) {
-    assert.ok(err instanceof EnvValueError, String(err));
-    assert.ok(value.trim().startsWith('['), value);
-    return [];
-  }
-}

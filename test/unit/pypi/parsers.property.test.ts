@@ -35,8 +35,12 @@ import {
 import { metadataHeaders } from '../../../src/formats/pypi/upload.ts';
 import { parseUpstreamPage } from '../../../src/formats/pypi/upstream-page.ts';
 import { parseVersion } from '../../../src/formats/pypi/versions.ts';
-import { cpuNow, onlyRegistryErrors, onlyRegistryErrorsAsync } from '../../helpers/properties.ts';
-import { EnvValueError } from '../../../src/config/env.ts';
+import {
+  cpuNow,
+  onlyRegistryErrors,
+  onlyRegistryErrorsAsync,
+  upstreamEntries,
+} from '../../helpers/properties.ts';
 
 /** A file name that may become a storage key or a URL path segment. */
 function assertSafeSegment(name: string): void {
@@ -768,17 +772,3 @@ test('parseSimplePath: an empty project segment (a doubled slash) is named in th
     message: 'not found: //trial-race/ (an empty path segment: a doubled slash?)',
   });
 });
-
-/**
- * The upstream-list parsers are total on NORA's comma syntax; a value starting with `[` is the
- * file's array syntax (trial 20 authx F4): an array of tables and URLs, or EnvValueError.
- */
-function upstreamEntries(parse: (value: string) => unknown[], value: string): unknown[] {
-  try {
-    return parse(value);
-  } catch (err) {
-    assert.ok(err instanceof EnvValueError, String(err));
-    assert.ok(value.trim().startsWith('['), value);
-    return [];
-  }
-}
