@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
-import { RegistryError, toRegistryError } from '../../core/errors.ts';
+import { isRegistryError, RegistryError, toRegistryError } from '../../core/errors.ts';
 import { notModified } from '../../core/http-conditional.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { allowMethods, baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
@@ -221,9 +221,18 @@ async function dispatch(
     case 'publish': {
       // `DELETE …/crates/new`: the crate named `new`.
       if (method === 'DELETE') {
-        return reply
-          .type('application/json')
-          .send(okAnswer(await service.deleteCrate(repo, 'new', undefined, principal)));
+        let message: string;
+        try {
+          message = await service.deleteCrate(repo, 'new', undefined, principal);
+        } catch (err) {
+          // PUT publishes at this URL, so a 405 (a proxied crate `new`) says so in its `Allow`.
+          if (!isRegistryError(err) || err.code !== 'METHOD_NOT_ALLOWED') throw err;
+          throw new RegistryError(err.code, err.message, {
+            cause: err,
+            headers: { ...err.headers, allow: 'PUT' },
+          });
+        }
+        return reply.type('application/json').send(okAnswer(message));
       }
       allowMethods(method, ['PUT']);
       const declared = request.headers['content-length'];

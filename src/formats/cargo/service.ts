@@ -301,24 +301,28 @@ export class CargoService {
       await this.#requireOwner(target, name, principal);
       await this.#deps.hosted.setYanked(target, name, version, yanked);
     } catch (err) {
-      throw await this.#proxiedHint(err, repo, target, name);
+      throw await this.#proxiedHint(err, repo, target, name, YANK_OR_DELETE);
     }
   }
 
   /**
-   * `err` as it is, unless it is a NOT_FOUND of a write through a group for a crate its hosted
+   * `err` as it is, unless it is a NOT_FOUND of a request through a group for a crate its hosted
    * write member `target` does not hold while a proxy member serves it: "does not exist" would
    * contradict the group's own index (Cargo just built with it), so the answer names the proxy
-   * member and says a proxied crate cannot be yanked or deleted here: 405 with an empty `Allow`
-   * (no method changes an upstream crate through the group), as Maven's and Helm's groups answer
-   * for what a proxy member serves (trial 20 fmts F4: it was 404). A proxy member that fails to
-   * answer counts as not serving it.
+   * member and says what cannot be done here (`consequence`: "so it cannot be yanked or deleted here"): 405,
+   * as Maven's and Helm's groups answer for what a proxy member serves (trial 20 fmts F4: it was
+   * 404; trial 21 fmts F4 for the owners endpoints). Its `Allow` is empty: RFC 9110 §10.2.1's "the
+   * resource allows no methods", which is so of every URL this answers (a yank, an unyank, a
+   * crate's or a version's deletion, a crate's owners: nothing else is served there for a crate
+   * the group does not host; `DELETE …/crates/new`, where PUT publishes, is given its own in
+   * routes.ts). A proxy member that fails to answer counts as not serving it.
    */
   async #proxiedHint(
     err: unknown,
     repo: Repository,
     target: Repository,
     name: string,
+    consequence: string,
   ): Promise<unknown> {
     if (!isRegistryError(err) || err.code !== 'NOT_FOUND' || repo.kind !== 'group') return err;
     const lower = name.toLowerCase();
@@ -330,7 +334,7 @@ export class CargoService {
       return new RegistryError(
         'METHOD_NOT_ALLOWED',
         `crate \`${file.name}\` is not hosted in ${target.name}: the group ${repo.name} serves it ` +
-          `from its proxy member ${member.name} (read-only), so it cannot be yanked or deleted here`,
+          `from its proxy member ${member.name} (read-only), ${consequence}`,
         { cause: err, headers: { allow: '' } },
       );
     }
@@ -369,7 +373,7 @@ export class CargoService {
     try {
       return await this.#deleteHosted(target, name, version, gc);
     } catch (err) {
-      throw await this.#proxiedHint(err, repo, target, name);
+      throw await this.#proxiedHint(err, repo, target, name, YANK_OR_DELETE);
     }
   }
 
@@ -397,7 +401,10 @@ export class CargoService {
     return `deleted \`${deleted.name}@${deleted.vers}\`${gone}; its .crate file is left for ${gc}`;
   }
 
-  /** `cargo owner --list`. */
+  /**
+   * `cargo owner --list`: the hosted crate's owners. Through a group, a crate only its proxy
+   * member serves is a 405 saying so (#proxiedHint), not "does not exist".
+   */
   async owners(
     repo: Repository,
     name: string,
@@ -405,14 +412,20 @@ export class CargoService {
   ): Promise<{ id: number; login: string }[]> {
     const target = this.#readTarget(repo);
     this.authorize(principal, repo, 'read', name.toLowerCase());
-    return this.#deps.hosted.ownerUsers(target, name);
+    try {
+      return await this.#deps.hosted.ownerUsers(target, name);
+    } catch (err) {
+      throw await this.#proxiedHint(err, repo, target, name, PROXIED_OWNERS);
+    }
   }
 
   /**
    * `cargo owner --add`: every login must be a NORA user (400 naming each one that is not), and
    * with auth on not one `[auth] read_only_users` names (400: it could never publish, yank or
-   * change the owners, so it would be an owner in name only). Returns the crate's name as
-   * published.
+   * change the owners, so it would be an owner in name only). The crate is checked first (404,
+   * or through a group the 405 of a crate its proxy member serves), then the caller's ownership,
+   * then the logins (trial 21 fmts F4: a proxied crate got "could not find user"). Returns the
+   * crate's name as published.
    */
   async addOwners(
     repo: Repository,
@@ -421,6 +434,11 @@ export class CargoService {
     principal: Principal,
   ): Promise<string> {
     const target = this.#writeTarget(repo, principal, 'write', name.toLowerCase());
+    try {
+      await this.#deps.hosted.crate(target, name);
+    } catch (err) {
+      throw await this.#proxiedHint(err, repo, target, name, PROXIED_OWNERS);
+    }
     await this.#requireOwner(target, name, principal);
     const unknown: string[] = [];
     for (const login of new Set(logins)) {
@@ -446,6 +464,7 @@ export class CargoService {
    * with auth on, neither can the owners whose removal would leave only owners who may not
    * publish the crate (400 saying why each one left may not: `[auth] read_only_users`, no
    * longer a user, no write there), as crates.io refuses to leave a crate without an owner.
+   * Through a group, a crate only its proxy member serves is a 405 saying so (#proxiedHint).
    * Returns the crate's name as published.
    */
   async removeOwners(
@@ -455,6 +474,11 @@ export class CargoService {
     principal: Principal,
   ): Promise<string> {
     const target = this.#writeTarget(repo, principal, 'write', name.toLowerCase());
+    try {
+      await this.#deps.hosted.crate(target, name);
+    } catch (err) {
+      throw await this.#proxiedHint(err, repo, target, name, PROXIED_OWNERS);
+    }
     await this.#requireOwner(target, name, principal);
     const userPrincipal = this.#deps.userPrincipal;
     if (!this.#deps.access.authEnabled || userPrincipal === undefined) {
@@ -613,6 +637,16 @@ export class CargoService {
     );
   }
 }
+
+/** What a group cannot do with a crate its proxy member serves (#proxiedHint). */
+const YANK_OR_DELETE = 'so it cannot be yanked or deleted here';
+
+/**
+ * What a group cannot do with the owners of a crate its proxy member serves: they are the
+ * upstream registry's (crates.io's owners API is its own), which a proxy does not mirror.
+ */
+const PROXIED_OWNERS =
+  "so its owners are the upstream registry's, which NORA does not mirror: they cannot be listed or changed here";
 
 /** The first 20 of `items`, comma-separated, and how many more there are. */
 function shortList(items: readonly string[]): string {

@@ -17,7 +17,17 @@
  *   suffix (`/v1`, `/v0`), or a version whose major does not match the path's (`/v2` wants v2).
  * `exclude`, `replace`, unknown directives and blocks with more than the verb are not judged, as
  * ParseLax skips them: go ignores them in a dependency's go.mod so that one written for a newer
- * go still builds (a module's own `go build` refuses them, not its users').
+ * go still builds (a module's own `go build` refuses them, not its users'). Nor are the lines of
+ * a block whose verb ParseLax does not read as a block (`go (`, `toolchain (`, `foo (`).
+ *
+ * `{ mainModule: true }` (the `nora go publish` CLI, which reads the module's own go.mod as `go
+ * build` in it does: modfile.Parse) also names what the strict parse refuses of the statements
+ * themselves (trial 21 fmts F3): `go.mod:1: unknown directive: modul` for a verb no go release
+ * knows, `go.mod:4: unknown block type: foo a` for a block whose verb is not a block verb or that
+ * has more than its verb before the paren. The verbs known are the newest go's (module, go,
+ * toolchain, godebug, require, exclude, replace, retract, tool, ignore), not the oldest's: go 1.19
+ * calls `toolchain` unknown in its own main module, but a go.mod that a newer go wrote with it
+ * builds with that go, and every go skips the line in a dependency.
  */
 import { canonicalVersion, semverBuild, semverMajor, splitPathVersion } from './module.ts';
 
@@ -140,11 +150,24 @@ const isEol = (t: Token): boolean => t.kind === 'eol' || t.kind === 'eof';
 
 /** One directive line: a statement, or a line of a block (then `verb` is the block's verb). */
 interface DirectiveLine {
+  readonly kind: 'line';
   readonly verb: string;
   /** The line's arguments: a statement's tokens after the verb, a block line's tokens. */
   readonly args: readonly string[];
   readonly start: Pos;
+  /** A line of a block (read only when the block is one go reads: BLOCK_VERBS, verb alone). */
+  readonly inBlock: boolean;
 }
+
+/** A block's head (`require (`, `foo a (`, an empty `foo ( )`), before its lines. */
+interface BlockHead {
+  readonly kind: 'block';
+  /** The tokens before the paren, the verb first. */
+  readonly tokens: readonly string[];
+  readonly start: Pos;
+}
+
+type Statement = DirectiveLine | BlockHead;
 
 /**
  * Checks `text` (a go.mod) as go reads a dependency's go.mod: undefined when go takes it, else
@@ -152,28 +175,93 @@ interface DirectiveLine {
  * go.mod:4:1)`, `go.mod:3: repeated module statement`, `go.mod:3: require foo.com/x: version
  * "notaversion" invalid: must be of the form v1.2.3`); when several lines are wrong, their
  * messages joined with `; ` (go lists them all, one a line). A go.mod with no module directive
- * passes here (the caller requires one). Linear in the text's length.
+ * passes here (the caller requires one). `mainModule`: also refuse unknown directives and block
+ * types, as go's strict parse of the main module's go.mod does (see the file's comment). Linear in
+ * the text's length.
  */
-export function checkGoModSyntax(text: string): string | undefined {
-  let lines: DirectiveLine[];
+export function checkGoModSyntax(
+  text: string,
+  options: { readonly mainModule?: boolean } = {},
+): string | undefined {
+  let statements: Statement[];
   try {
-    lines = checkStructure(tokenize(text));
+    statements = checkStructure(tokenize(text));
   } catch (err) {
     if (err instanceof GoModSyntaxError) return err.message;
     throw err;
   }
-  const errors = checkDirectives(lines);
+  const errors = checkDirectives(statements, options.mainModule === true);
   return errors.length === 0 ? undefined : errors.join('; ');
 }
 
 /**
- * read.go's parseFile/parseStmt/parseLineBlock: the directive lines ParseLax reads (statements,
- * and the lines of blocks whose only token is the verb); throws go's syntax errors.
+ * What go's strict parse (modfile.Parse, a module's own `go build`) says of the statements of
+ * `text` that its lax parse of a dependency skips: `go.mod:1: unknown directive: modul`, `go.mod:4:
+ * unknown block type: foo a`, in file order; empty when there are none or the text does not
+ * parse. For a hint beside a lax-parse error (a go.mod whose only module line is misspelt).
  */
-function checkStructure(tokens: readonly Token[]): DirectiveLine[] {
+export function unknownGoModStatements(text: string): string[] {
+  let statements: Statement[];
+  try {
+    statements = checkStructure(tokenize(text));
+  } catch (err) {
+    if (err instanceof GoModSyntaxError) return [];
+    throw err;
+  }
+  const errors: string[] = [];
+  for (const s of statements) {
+    const message = unknownStatement(s);
+    if (message !== undefined) errors.push(`${at(s.start)}${message}`);
+  }
+  return errors;
+}
+
+/** rule.go's verbs: what the newest go's modfile.Parse reads as a statement, and as a block. */
+const KNOWN_VERBS: ReadonlySet<string> = new Set([
+  'module',
+  'go',
+  'toolchain',
+  'godebug',
+  'require',
+  'exclude',
+  'replace',
+  'retract',
+  'tool',
+  'ignore',
+]);
+const BLOCK_VERBS: ReadonlySet<string> = new Set([
+  'module',
+  'godebug',
+  'require',
+  'exclude',
+  'replace',
+  'retract',
+  'tool',
+  'ignore',
+]);
+/** The verbs modfile.ParseLax reads in a dependency's go.mod (rule.go's File.add, strict false). */
+const LAX_VERBS: ReadonlySet<string> = new Set(['module', 'go', 'require', 'retract']);
+
+/** The strict parse's message for a statement its lax parse skips (no position), or undefined. */
+function unknownStatement(s: Statement): string | undefined {
+  if (s.kind === 'block') {
+    const [verb = '', ...rest] = s.tokens;
+    return rest.length > 0 || !BLOCK_VERBS.has(verb)
+      ? `unknown block type: ${s.tokens.join(' ')}`
+      : undefined;
+  }
+  return s.inBlock || KNOWN_VERBS.has(s.verb) ? undefined : `unknown directive: ${s.verb}`;
+}
+
+/**
+ * read.go's parseFile/parseStmt/parseLineBlock: the statements in file order (each block's head,
+ * then the lines of a block rule.go reads: a block verb alone before the paren); throws go's
+ * syntax errors.
+ */
+function checkStructure(tokens: readonly Token[]): Statement[] {
   let i = 0;
   const tok = (k: number): Token => tokens[Math.min(k, tokens.length - 1)] as Token;
-  const lines: DirectiveLine[] = [];
+  const lines: Statement[] = [];
   for (;;) {
     const first = tok(i);
     if (first.kind === 'eof') return lines;
@@ -206,11 +294,15 @@ function checkStructure(tokens: readonly Token[]): DirectiveLine[] {
       i++;
     }
     if (!block) {
-      if (!emptyBlock) lines.push({ verb: first.text, args, start: first.start });
+      if (emptyBlock)
+        lines.push({ kind: 'block', tokens: [first.text, ...args], start: first.start });
+      else lines.push({ kind: 'line', verb: first.text, args, start: first.start, inBlock: false });
       continue;
     }
-    // ParseLax skips a block with more than its verb before the paren (`require x (`).
-    const keep = args.length === 0;
+    lines.push({ kind: 'block', tokens: [first.text, ...args], start: first.start });
+    // rule.go skips a block with more than its verb before the paren (`require x (`), and one
+    // whose verb is no block verb (`go (`: its lines are not read, even in a dependency).
+    const keep = args.length === 0 && BLOCK_VERBS.has(first.text);
     for (;;) {
       const t = tok(i);
       if (t.kind === 'eof') {
@@ -240,7 +332,15 @@ function checkStructure(tokens: readonly Token[]): DirectiveLine[] {
         i++;
       }
       if (tok(i).kind === 'eol') i++;
-      if (keep) lines.push({ verb: first.text, args: lineArgs, start: t.start });
+      if (keep) {
+        lines.push({
+          kind: 'line',
+          verb: first.text,
+          args: lineArgs,
+          start: t.start,
+          inBlock: true,
+        });
+      }
     }
   }
 }
@@ -251,16 +351,25 @@ const LAX_GO_VERSION = /^v?(([1-9][0-9]*)\.(0|[1-9][0-9]*))([^0-9].*)$/su;
 
 /**
  * rule.go's File.add for a dependency's go.mod (strict false, no version fixer), over every
- * directive line in order: go's message for each refused line (`go.mod:L: …`).
+ * statement in order: go's message for each refused one (`go.mod:L: …`); `strict` adds the strict
+ * parse's unknown directives and block types (unknownStatement).
  */
-function checkDirectives(lines: readonly DirectiveLine[]): string[] {
+function checkDirectives(statements: readonly Statement[], strict: boolean): string[] {
   const errors: string[] = [];
   let modules = 0;
   let goSeen = false;
-  for (const { verb, args, start } of lines) {
+  for (const statement of statements) {
+    const { start } = statement;
     const fail = (message: string): void => {
       errors.push(`${at(start)}${message}`);
     };
+    const unknown = strict ? unknownStatement(statement) : undefined;
+    if (unknown !== undefined) {
+      fail(unknown);
+      continue;
+    }
+    if (statement.kind === 'block' || !LAX_VERBS.has(statement.verb)) continue;
+    const { verb, args } = statement;
     if (verb === 'module') {
       if (++modules > 1) fail('repeated module statement');
       else if (args.length !== 1) fail('usage: module module/path');

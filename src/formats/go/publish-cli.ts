@@ -110,8 +110,11 @@ export async function goPublish(options: GoPublishOptions): Promise<GoPublishRes
   let module: string;
   if (goModText !== undefined) {
     // go's own parse error first, in the server's words (zip.ts): a module line with bad quoting
-    // (`module "example.net/x` unterminated) is not "no module line" (trial 20 fmts F3).
-    const syntax = checkGoModSyntax(goModText);
+    // (`module "example.net/x` unterminated) is not "no module line" (trial 20 fmts F3). This is
+    // the module's own go.mod, read as `go build` in it reads it (strict): a misspelt directive
+    // (`modul x`, `requre …`) is named, not left for "no module line" or a silently dropped
+    // requirement (trial 21 fmts F3).
+    const syntax = checkGoModSyntax(goModText, { mainModule: true });
     if (syntax !== undefined) {
       throw new GoPublishError(
         `${dir}/go.mod does not parse as go reads it (${syntax}): fix it and publish again`,

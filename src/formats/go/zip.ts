@@ -25,7 +25,7 @@ import { promisify } from 'node:util';
 import { crc32, inflateRaw, inflateRawSync } from 'node:zlib';
 import yauzl from 'yauzl';
 import { errnoCode, RegistryError } from '../../core/errors.ts';
-import { checkGoModSyntax } from './gomod-syntax.ts';
+import { checkGoModSyntax, unknownGoModStatements } from './gomod-syntax.ts';
 import { checkFilePath, checkModuleVersion, semverBuild } from './module.ts';
 
 /** golang.org/x/mod/zip MaxZipFile: the zip and the sum of its files' sizes, bytes. */
@@ -234,7 +234,17 @@ async function checkEntries(
       throw invalid(`go.mod does not parse as go reads it (${syntax}): fix it and publish again`);
     }
     const declared = parseModulePath(text);
-    if (declared === undefined) throw invalid('go.mod has no module line');
+    if (declared === undefined) {
+      // go skips an unknown directive in a dependency's go.mod (so this stays a refusal of a
+      // go.mod without a module line, go's "parsing go.mod: missing module line"), but a
+      // misspelt `modul x` is named, in the words of the author's own `go build` (trial 21 F3).
+      const unknown = unknownGoModStatements(text);
+      throw invalid(
+        unknown.length === 0
+          ? 'go.mod has no module line'
+          : `go.mod has no module line (${unknown.join('; ')})`,
+      );
+    }
     if (declared !== module) {
       throw invalid(`go.mod declares module "${declared}", not "${module}"`);
     }

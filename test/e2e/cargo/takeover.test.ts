@@ -115,6 +115,23 @@ describe('cargo publish of a crate the group proxy has served', { skip: missing 
     }
   });
 
+  test('cargo owner --list/--add/--remove of a crate the group serves from its proxy prints the 405 saying so (trial 21 fmts F4)', async () => {
+    assert.equal((await fetch(`${server.url}/cargo/index/${indexPath('up-other')}`)).status, 200);
+    for (const args of [['--list'], ['--add', 'bob'], ['--remove', 'bob']]) {
+      const owner = await run(
+        CARGO ?? 'cargo',
+        ['owner', '--registry', 'nora', ...args, 'up-other'],
+        { cwd: work.path, env, timeoutMs: 120_000, check: false },
+      );
+      assert.notEqual(owner.code, 0, output(owner));
+      assert.match(
+        owner.stderr,
+        /status 405 Method Not Allowed\): crate `up-other` is not hosted in cargo-hosted: the group cargo serves it from its proxy member cargo-proxy \(read-only\), so its owners are the upstream registry's, which NORA does not mirror: they cannot be listed or changed here/,
+        args.join(' '),
+      );
+    }
+  });
+
   test('a name in shadow_names publishes with the takeover warning; a new crate without', async () => {
     assert.equal((await fetch(`${server.url}/cargo/index/${indexPath('up-allowed')}`)).status, 200);
     const allowed = path.join(work.path, 'up-allowed');

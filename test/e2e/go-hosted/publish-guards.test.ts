@@ -6,7 +6,9 @@
  *   through NORA yet) is refused: the CLI exits 1 and prints the server's 409, saying how to go
  *   ahead (`--shadow`);
  * - a go.mod that go cannot parse is refused: exit 1 with go's own message and position; so is
- *   one go refuses to read even as a dependency's (`go banana`, a require version that is none);
+ *   one go refuses to read even as a dependency's (`go banana`, a require version that is none),
+ *   and one with a misspelt directive (`modul x`: `go.mod:1: unknown directive: modul`, as `go mod
+ *   edit -json` says in that directory);
  * - a normal publish (a path the upstream lacks) succeeds, and Debian's `go` then downloads and
  *   builds against it with GOPROXY=<nora>/go and GOPRIVATE/GONOPROXY=none as the README says.
  * Skipped, saying so, without `go`.
@@ -120,6 +122,23 @@ describe(
             assert.ok(own.stderr.includes(message), own.stderr);
           }
         }
+
+        // A misspelt directive (trial 21 fmts F3): the module's own go.mod, so named as `go`
+        // itself names it in that directory (strict parse), not "has no module line".
+        const misspelt = path.join(work.path, 'misspelt');
+        await writeModule(misspelt, 'modul corp.example.com/misspelt\n', 'misspelt', 'v1.0.0');
+        const typo = await publish(misspelt, rig.go, 'v1.0.0');
+        assert.equal(typo.code, 1, typo.stderr);
+        assert.ok(typo.stderr.includes('go.mod:1: unknown directive: modul'), typo.stderr);
+        assert.ok(!typo.stderr.includes('no module line'), typo.stderr);
+        const goSays = await goRun(
+          ['mod', 'edit', '-json'],
+          misspelt,
+          goEnv(path.join(work.path, 'go-home')),
+          false,
+        );
+        assert.notEqual(goSays.code, 0);
+        assert.ok(goSays.stderr.includes('go.mod:1: unknown directive: modul'), goSays.stderr);
 
         // A normal publish, then go downloads and builds against it through /go.
         const hello = path.join(work.path, 'hello');

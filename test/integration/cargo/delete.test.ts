@@ -332,6 +332,48 @@ describe('cargo: deleting with auth off (anyone, as every format deletes), and g
     assert.equal(none, 'crate `nowhere-x` does not exist');
   });
 
+  test('the owners of a crate the group serves from its proxy member: 405 saying so, the crate checked before the users (trial 21 fmts F4)', async () => {
+    upstream.add('up-owned', { vers: '1.0.0', body: fakeCrate('up-owned', '1.0.0') });
+    assert.deepEqual(await indexVersions(server, '/cargo', 'up-owned'), ['1.0.0']);
+    const users = Buffer.from(JSON.stringify({ users: ['nobody-here'] }));
+    for (const [method, body] of [
+      ['GET', undefined],
+      // A login that is no user: the crate is what is wrong, and it is said first.
+      ['PUT', users],
+      ['DELETE', users],
+    ] as const) {
+      const answer = await call(server, method, '/cargo/api/v1/crates/Up-Owned/owners', {
+        ...(body === undefined ? {} : { body }),
+      });
+      const detail = cargoError(answer, 405);
+      // No method serves a proxied crate's owners here: an empty Allow (RFC 9110 §10.2.1).
+      assert.equal(answer.headers.get('allow'), '', method);
+      assert.equal(
+        detail,
+        "crate `up-owned` is not hosted in cargo-hosted: the group cargo serves it from its proxy member cargo-proxy (read-only), so its owners are the upstream registry's, which NORA does not mirror: they cannot be listed or changed here",
+        method,
+      );
+    }
+    // A crate nobody serves keeps crates.io's 404, before the unknown user too.
+    for (const [method, body] of [
+      ['GET', undefined],
+      ['PUT', users],
+    ] as const) {
+      const none = await call(server, method, '/cargo/api/v1/crates/nowhere-y/owners', {
+        ...(body === undefined ? {} : { body }),
+      });
+      assert.equal(cargoError(none, 404), 'crate `nowhere-y` does not exist', method);
+    }
+  });
+
+  test('DELETE …/crates/new of a proxied crate `new`: the 405 allows PUT, the publish there', async () => {
+    upstream.add('new', { vers: '1.0.0', body: fakeCrate('new', '1.0.0') });
+    assert.deepEqual(await indexVersions(server, '/cargo', 'new'), ['1.0.0']);
+    const answer = await call(server, 'DELETE', '/cargo/api/v1/crates/new');
+    assert.match(cargoError(answer, 405), /^crate `new` is not hosted in cargo-hosted/);
+    assert.equal(answer.headers.get('allow'), 'PUT');
+  });
+
   test('a proxy repository takes no delete (405)', async () => {
     const res = await call(server, 'DELETE', '/repository/cargo-proxy/api/v1/crates/up-taken');
     assert.match(cargoError(res, 405), /"cargo-proxy" is a read-only proxy/);

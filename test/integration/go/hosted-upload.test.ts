@@ -768,6 +768,46 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
     );
   });
 
+  test('a misspelt module directive is named, by the server and by goPublish (trial 21 fmts F3)', async () => {
+    await using work = await tempDir('nora-go-publish-modul-');
+    const goMod = 'modul example.net/modul\n\ngo 1.19\n';
+    await fs.writeFile(path.join(work.path, 'go.mod'), goMod);
+    await fs.writeFile(path.join(work.path, 'x.go'), 'package x\n');
+    // The server reads a dependency's go.mod (go skips the unknown line, so no module line) and
+    // names the misspelt directive beside it.
+    const zip = await goModuleZip('example.net/modul', 'v1.0.0', {
+      'go.mod': goMod,
+      'x.go': 'package x\n',
+    });
+    const res = await put('example.net/modul/@v/v1.0.0.zip', zip);
+    const served = await res.text();
+    assert.equal(res.status, 400, served);
+    assert.ok(
+      served.includes('go.mod has no module line (go.mod:1: unknown directive: modul)'),
+      served,
+    );
+    assert.notEqual(await status('example.net/modul/@v/v1.0.0.info'), 200, 'nothing stored');
+    // The CLI reads the module's own go.mod strictly, as go does in it.
+    await assert.rejects(
+      goPublish({ dir: work.path, registry: base, version: 'v1.0.0' }),
+      (err: Error) => {
+        assert.ok(err instanceof GoPublishError);
+        assert.equal(
+          err.message,
+          `${path.resolve(work.path)}/go.mod does not parse as go reads it (go.mod:1: unknown directive: modul): fix it and publish again`,
+        );
+        return true;
+      },
+    );
+    // An unknown directive beside a module line: published by the server (go skips it in a
+    // dependency), refused by the CLI (the author's own `go build` refuses it).
+    await fs.writeFile(path.join(work.path, 'go.mod'), 'module example.net/modul\nrequre x v1\n');
+    await assert.rejects(
+      goPublish({ dir: work.path, registry: base, version: 'v1.0.0' }),
+      /go\.mod:2: unknown directive: requre/,
+    );
+  });
+
   test('nora go publish: the default registry is the configured server (NORA_PORT, [server])', async () => {
     await using work = await tempDir('nora-go-publish-registry-');
     const lib = path.join(work.path, 'lib');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { checkGoModSyntax } from '../../../src/formats/go/gomod-syntax.ts';
+import { checkGoModSyntax, unknownGoModStatements } from '../../../src/formats/go/gomod-syntax.ts';
 
 const GOCODE = '/usr/share/gocode/src';
 
@@ -84,4 +84,67 @@ test('what go refuses, with go’s message and position', () => {
   for (const [text, message] of cases) {
     assert.equal(checkGoModSyntax(text), message, JSON.stringify(text));
   }
+});
+
+/**
+ * Trial 21 fmts F3: the module's own go.mod (`nora go publish`) is read as `go build` in it reads
+ * it, so a misspelt directive is named. Each message is what go 1.19's `go mod edit -json` printed
+ * for the same text on this machine (the path before `go.mod` dropped).
+ */
+test('mainModule: unknown directives and block types, in go’s words', () => {
+  const cases: [string, string][] = [
+    ['modul corp.example.com/x\n', 'go.mod:1: unknown directive: modul'],
+    ['  modul corp.example.com/x\n', 'go.mod:1:3: unknown directive: modul'],
+    ['"modul" x\n', 'go.mod:1: unknown directive: "modul"'],
+    ['module corp.example.com/x\nmodul\n', 'go.mod:2: unknown directive: modul'],
+    ['module x\nmodul (\n  a\n  b\n)\n', 'go.mod:2: unknown block type: modul'],
+    ['module x\nmodul a (\n  a\n)\n', 'go.mod:2: unknown block type: modul a'],
+    ['module x\nrequire a (\n  a\n)\n', 'go.mod:2: unknown block type: require a'],
+    ['module x\ngo (\n  1.19\n)\n', 'go.mod:2: unknown block type: go'],
+    ['module x\n  foo ( )\n', 'go.mod:2:3: unknown block type: foo'],
+    [
+      'module x\n\tfoo a b (\n)\nbar\n',
+      'go.mod:2:2: unknown block type: foo a b; go.mod:4: unknown directive: bar',
+    ],
+    [
+      'modul x\ngo 1.19\nrequire a\n',
+      'go.mod:1: unknown directive: modul; go.mod:3: usage: require module/path v1.2.3',
+    ],
+  ];
+  for (const [text, message] of cases) {
+    assert.equal(checkGoModSyntax(text, { mainModule: true }), message, JSON.stringify(text));
+    // A dependency's go.mod (the server's check): go's lax parse skips these statements.
+    const lax = checkGoModSyntax(text);
+    if (lax !== undefined) assert.ok(!lax.includes('unknown'), JSON.stringify(text));
+  }
+});
+
+test('mainModule: the directives newer go releases know pass (go 1.19 knows fewer)', () => {
+  for (const text of [
+    'module example.com/a\ngo 1.21\ntoolchain go1.21.4\n',
+    'module example.com/a\ngodebug (\n\tdefault=go1.21\n)\n',
+    'module example.com/a\ntool (\n\tx.org/y/cmd\n)\nignore ./node_modules\n',
+    'module example.com/a\nrequire ( )\nexclude x.org/y v1.0.0\nretract [v1.0.0, v1.1.0]\n',
+    'module example.com/a\nreplace (\n\tx.org/y => ../y\n)\n',
+  ]) {
+    assert.equal(checkGoModSyntax(text, { mainModule: true }), undefined, JSON.stringify(text));
+  }
+});
+
+test('a dependency: the lines of a block go does not read as one are not judged', () => {
+  // go 1.19 fetched a dependency with this go.mod and built against it (`go list -m all`).
+  const text = 'module corp.example.com/dep\ngo (\n banana\n)\nfoo ( )\nbar a (\n)\n';
+  assert.equal(checkGoModSyntax(text), undefined);
+  assert.equal(
+    checkGoModSyntax(text, { mainModule: true }),
+    'go.mod:2: unknown block type: go; go.mod:5: unknown block type: foo; go.mod:6: unknown block type: bar a',
+  );
+});
+
+test('unknownGoModStatements: the hint beside "no module line"', () => {
+  assert.deepEqual(unknownGoModStatements('modul corp.example.com/x\ngo 1.19\n'), [
+    'go.mod:1: unknown directive: modul',
+  ]);
+  assert.deepEqual(unknownGoModStatements('go 1.19\n'), []);
+  assert.deepEqual(unknownGoModStatements('modul "x\n'), []); // a syntax error: no hint
 });
