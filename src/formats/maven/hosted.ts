@@ -14,6 +14,10 @@
  *   (some clients send that order) is remembered (`expectChecksum`, in memory, bounded) and
  *   compared when the file arrives: a disagreeing file is refused (400), nothing stored. It is
  *   compared once: the file's next arrival consumes it, whatever the outcome.
+ * - A main archive refused at deploy (no zip, empty, a web page) with nothing at its path is
+ *   remembered per build for a short while (refused-archives.ts, in memory, bounded): the files
+ *   of that build that would list the version (the POM unless its packaging is `pom`, a
+ *   `.module`) are refused meanwhile, as `mvn deploy:deploy-file` sends its POM after the jar.
  * - `maven-metadata.xml` is derived from the rows when asked for (artifact, snapshot-version and
  *   group/plugin levels): never read-modify-write, so concurrent deploys of different versions all
  *   appear. The POM of a deploy is parsed (bounded, DOCTYPE refused, entities off) for its
@@ -48,7 +52,8 @@ import type {
 import type { HostedNames } from './group.ts';
 import { decodeText, EMPTY_METADATA } from './metadata.ts';
 import { type PluginDescriptor, readPluginDescriptor } from './plugin-descriptor.ts';
-import { type MavenStore, releaseConflict, type StoredMavenFile } from './store.ts';
+import { REFUSED_ARCHIVE_TTL_MS, RefusedArchives } from './refused-archives.ts';
+import { listsVersion, type MavenStore, releaseConflict, type StoredMavenFile } from './store.ts';
 import {
   firstZipEntryAt,
   hasWholeZipEnd,
@@ -121,6 +126,8 @@ export interface MavenHostedDeps {
    * drops that scope, the hot-file cache (hot-files.ts) the repository's answers.
    */
   readonly changed?: ((scope: string, repository: string) => void) | undefined;
+  /** How long a refused main archive's version refuses its other main files (tests shorten it). */
+  readonly refusedArchiveTtlMs?: number | undefined;
 }
 
 /**
@@ -166,8 +173,17 @@ export class MavenHosted implements MavenSource, HostedNames {
     { at: number; sums: Partial<Record<ChecksumName, string>> }
   >();
 
+  /**
+   * Main archives refused a moment ago, per build: the files the same deploy sends after one
+   * (mvn deploy-file's POM) are refused instead of listing the version with no archive.
+   */
+  readonly #refused: RefusedArchives;
+  readonly #refusedTtlMs: number;
+
   constructor(deps: MavenHostedDeps) {
     this.#deps = deps;
+    this.#refusedTtlMs = deps.refusedArchiveTtlMs ?? REFUSED_ARCHIVE_TTL_MS;
+    this.#refused = new RefusedArchives({ ttlMs: this.#refusedTtlMs });
   }
 
   /**
@@ -242,8 +258,10 @@ export class MavenHosted implements MavenSource, HostedNames {
    * Deploys one file (`coordinate`, parsed from the PUT path) from `body`. Refuses: a version the
    * repository's policy excludes (400), an existing release file when immutable (409, before the
    * body is read, and again atomically at commit), a body past `maxBytes` (413), a POM past
-   * MAX_POM_BYTES (413, mid-stream), a POM that is malformed or has a DOCTYPE (400). Nothing is
-   * recorded on failure.
+   * MAX_POM_BYTES (413, mid-stream), a POM that is malformed or has a DOCTYPE (400), a file new at
+   * its path that would list the version (the POM unless its packaging is `pom`, a `.module`)
+   * while the main archive of the same build was refused moments ago and not since deployed
+   * whole (400 naming it: RefusedArchives). Nothing is recorded on failure.
    */
   async deploy(
     repo: Repository,
@@ -320,11 +338,27 @@ export class MavenHosted implements MavenSource, HostedNames {
     coordinate: MavenFileCoordinate,
     ingested: { digest: Digest; size: number; created: boolean },
   ): Promise<void> {
-    if (!ARCHIVE_EXTENSIONS.has(coordinate.extension.toLowerCase())) return;
+    const refusal = await this.#archiveRefusal(coordinate, ingested);
+    if (refusal !== undefined) throw refusal.error;
+  }
+
+  /**
+   * `#refuseNonArchive`'s judgement without the throw: undefined when taken, else the error to
+   * throw and a few words saying why (`no zip end record`), for a later refusal of the files the
+   * same deploy sends after it (RefusedArchives). The ingested bytes are discarded when refused.
+   */
+  async #archiveRefusal(
+    coordinate: MavenFileCoordinate,
+    ingested: { digest: Digest; size: number; created: boolean },
+  ): Promise<{ error: RegistryError; why: string } | undefined> {
+    if (!ARCHIVE_EXTENSIONS.has(coordinate.extension.toLowerCase())) return undefined;
     let problem: string | undefined;
     let notZip: string | undefined;
-    if (ingested.size === 0) problem = 'is empty (0 bytes)';
-    else {
+    let why = '';
+    if (ingested.size === 0) {
+      problem = 'is empty (0 bytes)';
+      why = 'empty';
+    } else {
       // The first ZIP_PREFIX_SCAN bytes: the page sniff reads the first few; the zip check needs
       // to see whether a prefix before the archive holds a zip entry (a cut fat jar behind a
       // launch script).
@@ -337,23 +371,52 @@ export class MavenHosted implements MavenSource, HostedNames {
         'file start',
       );
       const page = markupStart(head.subarray(0, MARKUP_SNIFF_BYTES));
-      if (page !== undefined) problem = `is a web page (it starts with ${JSON.stringify(page)})`;
-      else if (!(await this.#hasZipEnd(ingested.digest, ingested.size, head))) {
+      if (page !== undefined) {
+        problem = `is a web page (it starts with ${JSON.stringify(page)})`;
+        why = 'a web page';
+      } else if (!(await this.#hasZipEnd(ingested.digest, ingested.size, head))) {
         const damaged = `has no zip end record: a truncated or damaged .${coordinate.extension}; nothing stored: check the file you deploy`;
         const entryAt = firstZipEntryAt(head);
-        notZip = startsLikeZip(head)
+        const zipLike = startsLikeZip(head);
+        why = zipLike || entryAt > 0 ? 'no zip end record' : 'not a zip';
+        notZip = zipLike
           ? `${coordinate.path} starts with PK but ${damaged}`
           : entryAt > 0
             ? `${coordinate.path} starts with ${describeStart(head)} and holds a zip entry from byte ${entryAt} (an executable jar?) but ${damaged}`
             : `${coordinate.path} starts with ${describeStart(head)}, not a .${coordinate.extension} (a zip archive starts with PK); nothing stored: check the file you deploy`;
       }
     }
-    if (problem === undefined && notZip === undefined) return;
+    if (problem === undefined && notZip === undefined) return undefined;
     if (ingested.created) await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
-    throw new RegistryError(
+    const error = new RegistryError(
       'BAD_REQUEST',
       notZip ??
         `${coordinate.path} ${problem ?? ''}, not a .${coordinate.extension} (a zip archive); nothing stored: check the file you deploy (an error page saved in place of the artifact?)`,
+    );
+    return { error, why };
+  }
+
+  /**
+   * BAD_REQUEST for a file that would list `coordinate`'s version (a main file that is no
+   * signature: MavenStore.versions) while the main archive of the same build was refused a
+   * moment ago (RefusedArchives): `mvn deploy:deploy-file` sends its generated POM after the
+   * refused jar, and that POM alone would make the version listed, maybe as `<latest>` and
+   * `<release>`, with no jar. The message names the refused archive, in the reason phrase's
+   * first 200 characters. Undefined when nothing is remembered or the file lists nothing.
+   */
+  #afterRefusedArchive(
+    repo: Repository,
+    coordinate: MavenFileCoordinate,
+  ): RegistryError | undefined {
+    if (!listsVersion(coordinate)) return undefined;
+    const refused = this.#refused.find(repo.name, coordinate);
+    if (refused === undefined) return undefined;
+    const seconds = Math.max(0, Math.round((Date.now() - refused.at) / 1000));
+    const ext = refused.extension;
+    const minutes = Math.round(this.#refusedTtlMs / 60_000);
+    return new RegistryError(
+      'BAD_REQUEST',
+      `${coordinate.path} not stored: ${refused.path} was refused ${seconds} s ago (${refused.reason}), and this file would list ${coordinate.version} in maven-metadata.xml with no .${ext}; deploy the whole .${ext} first (that clears this, else it is forgotten after ${minutes} minutes), or, if ${coordinate.version} has no .${ext}, a POM with <packaging>pom</packaging>`,
     );
   }
 
@@ -382,6 +445,16 @@ export class MavenHosted implements MavenSource, HostedNames {
     const snapshot = isSnapshotVersion(coordinate.version);
     const immutable = !snapshot && settings.immutableReleases;
     const pomFile = coordinate.extension === 'pom';
+    const mainArchive =
+      coordinate.classifier === '' && ARCHIVE_EXTENSIONS.has(coordinate.extension.toLowerCase());
+    // After a refused main archive, the same deploy's other main files are refused (a POM once
+    // its packaging is read: a `pom` one promises no archive and is taken). Not a file that
+    // replaces one already stored: the version is listed by it already, and `mvn deploy` of a
+    // project, rerun after its jar was refused, sends its POM again before the jar.
+    if (!mainArchive && !pomFile && !existed) {
+      const refusal = this.#afterRefusedArchive(repo, coordinate);
+      if (refusal !== undefined) throw refusal;
+    }
     // A POM is held to MAX_POM_BYTES as it arrives (a chunked body; a declared length past it is
     // refused before reading, MavenService.deploy), not read whole to be refused afterwards.
     const ingested = await this.#deps.blobs
@@ -392,7 +465,12 @@ export class MavenHosted implements MavenSource, HostedNames {
       .catch((err: unknown) => {
         throw pomFile && settings.maxBytes > MAX_POM_BYTES ? pomTooLarge(err) : err;
       });
-    await this.#refuseNonArchive(coordinate, ingested);
+    const refusal = await this.#archiveRefusal(coordinate, ingested);
+    if (refusal !== undefined) {
+      // Remembered only when nothing is at that path: a stored archive still serves the version.
+      if (mainArchive && !existed) this.#refused.remember(repo.name, coordinate, refusal.why);
+      throw refusal.error;
+    }
     const hex = (name: 'md5' | 'sha1' | 'sha256' | 'sha512') => ingested.hashes[name] ?? '';
     if (settings.checksumVerify === true) {
       // Checksums uploaded before this file are compared with it once, whatever the outcome, and
@@ -417,6 +495,10 @@ export class MavenHosted implements MavenSource, HostedNames {
     if (coordinate.extension === 'pom') {
       try {
         pom = await this.#pomFacts(ingested.digest, coordinate);
+        if (pom.packaging !== 'pom' && !existed) {
+          const refusal = this.#afterRefusedArchive(repo, coordinate);
+          if (refusal !== undefined) throw refusal;
+        }
       } catch (err) {
         // A refused POM leaves nothing behind: its bytes were new to the store and nothing
         // refers to them (a blob that was already there belongs to someone else: keep it).
@@ -460,6 +542,8 @@ export class MavenHosted implements MavenSource, HostedNames {
       },
       { immutable, keepSnapshots: snapshot ? settings.keepSnapshots : 0 },
     );
+    // A whole archive is what the refusal waited for; a `pom` POM says there is none to wait for.
+    if (mainArchive || pom?.packaging === 'pom') this.#refused.clear(repo.name, coordinate);
     return { created: !existed, pruned };
   }
 
@@ -572,6 +656,8 @@ export class MavenHosted implements MavenSource, HostedNames {
       const artifactId = segments.at(-1) ?? '';
       if (await store.hasArtifact(repo.name, groupId, artifactId)) {
         const removed = await store.delete(repo.name, { groupId, artifactId });
+        // A DELETE starts the artifact over: a refusal remembered under it no longer applies.
+        this.#refused.clearUnder(repo.name, groupId, artifactId);
         return { removed, what: `${groupId}:${artifactId}` };
       }
     }
@@ -580,6 +666,7 @@ export class MavenHosted implements MavenSource, HostedNames {
       const artifactId = segments.at(-2) ?? '';
       const version = segments.at(-1) ?? '';
       const removed = await store.delete(repo.name, { groupId, artifactId, version });
+      this.#refused.clearUnder(repo.name, groupId, artifactId, version);
       if (removed > 0) return { removed, what: `${groupId}:${artifactId}:${version}` };
     }
     const dir = segments.join('/');

@@ -293,6 +293,20 @@ export class MavenStore {
  */
 const SIGNATURE_EXTENSIONS = ['asc', 'sig', 'sigstore', 'sigstore.json'];
 
+/**
+ * True when a file at `coordinate` makes its version listed in maven-metadata.xml (`versions`):
+ * a main file (no classifier) that is not a signature.
+ */
+export function listsVersion(coordinate: {
+  readonly classifier: string;
+  readonly extension: string;
+}): boolean {
+  if (coordinate.classifier !== '') return false;
+  return !SIGNATURE_EXTENSIONS.some(
+    (ext) => coordinate.extension === ext || coordinate.extension.endsWith(`.${ext}`),
+  );
+}
+
 const SELECT_FILE = 'SELECT * FROM maven_files WHERE repo = ? AND path = ?';
 const SELECT_HAS_ARTIFACT =
   'SELECT 1 AS x FROM maven_files WHERE repo = ? AND group_id = ? AND artifact_id = ? LIMIT 1';

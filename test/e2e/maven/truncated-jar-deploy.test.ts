@@ -4,7 +4,9 @@
  * through `/maven2/` fails with NORA's refusal, which mvn prints from the reason phrase
  * (`status: 400 Bad Request - … starts with PK but has no zip end record …`), and the jar is not
  * stored. Deployed alone (`-DgeneratePom=false`) nothing is stored: no `maven-metadata.xml`
- * lists the version. The whole jar then deploys and is listed. nginx serves the machine's local
+ * lists the version. With its generated POM (mvn sends it after the refused jar) the POM is
+ * refused too and the version is not listed (trial 21); the whole jar then deploys under that
+ * version, POM and all. The whole jar deploys and is listed. nginx serves the machine's local
  * Maven repository as the upstream, for maven-deploy-plugin's tree; the test skips when mvn,
  * nginx or that repository is missing (mavenMissing).
  */
@@ -106,16 +108,43 @@ describe('mvn deploy-file of a truncated jar is refused, nothing stored', { skip
     assert.equal(await listed('1.0.0'), false);
   });
 
-  // Not asserted: whether 1.0.2 is listed. mvn sends the generated POM beside the jar (in
-  // parallel), the POM is valid and stored, and NORA derives maven-metadata.xml from the stored
-  // files, so 1.0.2 is listed with a POM and no jar (docs/maven.md, "A refused jar from `mvn
-  // deploy:deploy-file` leaves its POM").
+  // mvn sends the jar, then the generated POM, and goes on after the jar's 400 (it prints the
+  // first error only). The POM is refused (400 naming the refused jar: hosted.ts, RefusedArchives),
+  // so 1.0.2 is not listed with a POM and no jar (it was before, trial 21).
   test(
-    'with its generated POM: the truncated jar is refused, not stored',
+    'with its generated POM: the truncated jar is refused, then its POM; no version listed',
     { timeout: TIMEOUT },
     async () => {
-      refused(await deployFile(await cutJar('1.0.2'), '1.0.2', true));
+      const result = await deployFile(await cutJar('1.0.2'), '1.0.2', true);
+      refused(result);
+      assert.match(
+        result.stdout + result.stderr,
+        /Uploading to nora: \S+\/com\/acme\/cut\/1\.0\.2\/cut-1\.0\.2\.pom/,
+        'mvn sent the POM after the refused jar',
+      );
       assert.equal(await stored('1.0.2'), 404, 'the truncated jar is not stored');
+      const pom = await fetch(`${serverUrl()}/maven2/${GROUP_PATH}/1.0.2/cut-1.0.2.pom`);
+      await pom.arrayBuffer();
+      assert.equal(pom.status, 404, 'the POM sent after it is refused');
+      assert.equal(await listed('1.0.2'), false, 'no maven-metadata.xml lists 1.0.2');
+    },
+  );
+
+  test(
+    'the same version with its whole jar then deploys, POM and all, and is listed',
+    {
+      timeout: TIMEOUT,
+    },
+    async () => {
+      const whole = path.join(work, 'cut-1.0.2.jar');
+      await fs.writeFile(whole, jar);
+      const result = await deployFile(whole, '1.0.2', true);
+      assert.equal(result.code, 0, tail(result));
+      assert.equal(await stored('1.0.2'), 200);
+      const pom = await fetch(`${serverUrl()}/maven2/${GROUP_PATH}/1.0.2/cut-1.0.2.pom`);
+      assert.equal(pom.status, 200);
+      assert.match(await pom.text(), /<version>1\.0\.2<\/version>/);
+      assert.equal(await listed('1.0.2'), true);
     },
   );
 });
