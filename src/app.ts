@@ -15,6 +15,7 @@ import { AccessControl } from './auth/access.ts';
 import { registerTokenRoutes } from './http/tokens-api.ts';
 import { TokenApi } from './auth/api/tokens.ts';
 import { createIdentity } from './auth/identity.ts';
+import { exposureWarnings } from './auth/exposure.ts';
 import { OidcResolver } from './auth/oidc.ts';
 import { authMigrations } from './auth/migrations.ts';
 import { NetworkList } from './auth/networks.ts';
@@ -224,6 +225,7 @@ export function checkConfig(
       : []),
     ...readOnlyUserGrants(config.auth),
     ...proxiesShutOut(config, registry),
+    ...exposureWarnings(config.auth, origins),
   ];
 }
 
@@ -254,12 +256,16 @@ function unusedWithAuthOff(config: AppConfig, origins: KeyOrigins | undefined): 
   if (config.auth.enabled) return [];
   // Every setting that would close or open something once auth is on: `anonymous_read = false`
   // above all reads as "the server is closed" (trial 19 authx F10).
+  // Each named with its variable when one set it, as `enabled` is (trial 21 authx F3).
+  const from = (key: string) => originNote(origins, `auth.${key}`);
   const set = [
-    ...(config.auth.read_only_users.length > 0 ? ['read_only_users'] : []),
-    ...(config.auth.admin_users.length > 0 ? ['admin_users'] : []),
-    ...(!config.auth.anonymous_read ? ['anonymous_read = false'] : []),
-    ...(!config.auth.public_metrics ? ['public_metrics = false'] : []),
-    ...(config.auth.allow_registration ? ['allow_registration'] : []),
+    ...(config.auth.read_only_users.length > 0
+      ? [`read_only_users${from('read_only_users')}`]
+      : []),
+    ...(config.auth.admin_users.length > 0 ? [`admin_users${from('admin_users')}`] : []),
+    ...(!config.auth.anonymous_read ? [`anonymous_read = false${from('anonymous_read')}`] : []),
+    ...(!config.auth.public_metrics ? [`public_metrics = false${from('public_metrics')}`] : []),
+    ...(config.auth.allow_registration ? [`allow_registration${from('allow_registration')}`] : []),
     ...(Object.keys(config.auth.groups).length > 0 ? ['[auth.groups]'] : []),
     ...(config.auth.rules.length > 0 ? ['[[auth.rules]]'] : []),
   ];

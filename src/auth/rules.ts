@@ -177,13 +177,23 @@ function auditNamespaces(rule: RuleConfig): readonly string[] {
   return rule.paths.filter((path) => /[^*@]/.test(path.split('/')[0] ?? ''));
 }
 
+/**
+ * A rule's `tokens` item as a warning shows it: a token id as written; an item that is a token
+ * secret pasted there (`nra_…`, `nora_…`: auth/exposure.ts warns about it) only by its prefix,
+ * so no warning or log line repeats the secret (trial 21 authx F6).
+ */
+function shownToken(token: string): string {
+  const secret = /^(nra|nora)_/.exec(token);
+  return secret === null ? token : `${secret[0]}…`;
+}
+
 /** A rule as a warning names it: `auth.rules[i] (users ["bob"], actions ["read"] on …)`. */
 function describeRule(rule: RuleConfig, index: number): string {
   const who = [
     rule.anonymous ? 'anonymous = true' : undefined,
     rule.users.length > 0 ? `users ${JSON.stringify(rule.users)}` : undefined,
     rule.groups.length > 0 ? `groups ${JSON.stringify(rule.groups)}` : undefined,
-    rule.tokens.length > 0 ? `tokens ${JSON.stringify(rule.tokens)}` : undefined,
+    rule.tokens.length > 0 ? `tokens ${JSON.stringify(rule.tokens.map(shownToken))}` : undefined,
   ].filter((part) => part !== undefined);
   return `auth.rules[${index}] (${who.length === 0 ? 'nobody (admins only)' : who.join(', ')}; actions ${JSON.stringify(rule.actions)} on repositories ${JSON.stringify(rule.repositories)}, paths ${JSON.stringify(rule.paths)})`;
 }
@@ -310,7 +320,7 @@ export function ownershipLockouts(
     const owners = [
       ...rule.users,
       ...rule.groups.map((group) => `group ${group}`),
-      ...rule.tokens.map((token) => `token ${token}`),
+      ...rule.tokens.map((token) => `token ${shownToken(token)}`),
     ];
     if (owners.length === 0) return undefined;
     const who = [...owners, ...(rule.anonymous ? ['anonymous clients'] : [])];

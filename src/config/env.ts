@@ -289,8 +289,13 @@ const BRACKETED_IPV6 = /^\[[0-9a-f:.]*:[0-9a-f:.]*(%[\w.-]+)?\](\/\d+|:\d+)?$/i;
 export function tomlArray(value: string, items: 'strings' | 'upstreams'): unknown[] | undefined {
   const trimmed = value.trim();
   if (!trimmed.startsWith('[')) return undefined;
+  // A comma list of addresses, some bracketed (`[fd00::1]/64, 10.0.0.1`): every item with a
+  // bracket is a bracketed IPv6 address (trial 21 authx F1).
   const commaSplit = commaItems(trimmed);
-  if (commaSplit.length > 0 && commaSplit.every((item) => BRACKETED_IPV6.test(item))) {
+  if (
+    commaSplit.length > 0 &&
+    commaSplit.every((item) => BRACKETED_IPV6.test(item) || !/[[\]]/.test(item))
+  ) {
     return undefined;
   }
   const tables = items === 'upstreams';
@@ -314,11 +319,11 @@ export function tomlArray(value: string, items: 'strings' | 'upstreams'): unknow
         `file's keys), or a comma list without brackets, https://a.example,https://b.example`,
     );
   }
-  // The names the value seems to hold, for the two forms that work.
+  // The names the value seems to hold, for the two forms that work: each item without the
+  // brackets and quotes around it (`'["a:b"],x'` gave `"a:b\"]"`, trial 21 authx F2).
   const names = trimmed
-    .replace(/^\[|\]$/g, '')
     .split(',')
-    .map((s) => s.trim().replace(/^["']|["']$/g, ''))
+    .map((s) => s.replace(/^[\s[\]"']+|[\s[\]"']+$/g, ''))
     .filter((s) => s !== '');
   const example = names.length > 0 ? names : ['carol', 'dave'];
   throw new EnvValueError(

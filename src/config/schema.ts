@@ -108,7 +108,21 @@ const userList = z
   )
   .default([]);
 
-const authSchema = z.object({
+/**
+ * A bracketed IPv6 address or range as URLs and many proxy configs write it (`[::1]`,
+ * `[fd00::1]/64`) → `::1`, `fd00::1/64`; anything else (a port, `[::1]:8080`, stays refused) as
+ * it is. The README promised the bracketed form in NORA_AUTH_TRUSTED_PROXIES, which then refused
+ * it (trial 21 authx F1).
+ */
+function unbracketed(entry: unknown): unknown {
+  if (typeof entry !== 'string') return entry;
+  const match = /^\s*\[([^\]]*)\](\/\d+)?\s*$/.exec(entry);
+  return match === null ? entry : `${match[1] ?? ''}${match[2] ?? ''}`;
+}
+
+// Strict: a misspelt key here (`enable`, `anonymous_reads`, `read_only_user`) is ignored and
+// leaves the server more open than written, as a rule's would (trial 21 authx F8).
+const authSchema = z.strictObject({
   enabled: z.boolean().default(false),
   anonymous_read: z.boolean().default(true),
   /**
@@ -153,17 +167,19 @@ const authSchema = z.object({
   // An empty NORA_AUTH_TRUSTED_PROXIES means none (trust no forwarded header), not the default.
   trusted_proxies: withMeta(
     z
-      .array(z.string())
-      .default(['127.0.0.1', '::1'])
-      .superRefine((entries, ctx) => {
-        const invalid = invalidCidrs(entries);
-        if (invalid.length > 0) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `expected IP addresses or CIDR ranges, got ${invalid.map((e) => JSON.stringify(e)).join(', ')}`,
-          });
-        }
-      }),
+      .preprocess(
+        (value) => (Array.isArray(value) ? value.map(unbracketed) : value),
+        z.array(z.string()).superRefine((entries, ctx) => {
+          const invalid = invalidCidrs(entries);
+          if (invalid.length > 0) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `expected IP addresses or CIDR ranges, got ${invalid.map((e) => JSON.stringify(e)).join(', ')}`,
+            });
+          }
+        }),
+      )
+      .default(['127.0.0.1', '::1']),
     { emptyIsValue: true },
   ),
   /** CI workload identity: OIDC ID tokens from CI platforms (src/auth/oidc.ts). */

@@ -166,7 +166,7 @@ describe('config check runs the validation serve runs', () => {
     );
     const other = await nora(['config', 'check', file], env);
     assert.equal(other.code, 2);
-    assert.match(other.stderr, /repositories\.0\.upstreams\.0\.url: expected an http\(s\) URL/);
+    assert.match(other.stderr, /repositories\[0\]\.upstreams\[0\]\.url: expected an http\(s\) URL/);
   });
 
   test('unknown NORA_* variables are warned about, with a suggestion when close', async () => {
@@ -265,7 +265,7 @@ describe('config check runs the validation serve runs', () => {
   test('NORA_DOCKER_UPSTREAMS: errors name it; "" and "none" switch the Docker cache off', async () => {
     const bad = await nora(['config', 'check'], { NORA_DOCKER_UPSTREAMS: 'not-a-url' });
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /docker\.upstreams\.0\.url \(from NORA_DOCKER_UPSTREAMS\)/);
+    assert.match(bad.stderr, /docker\.upstreams\[0\]\.url \(from NORA_DOCKER_UPSTREAMS\)/);
     for (const value of ['', 'none']) {
       const off = await nora(['config', 'check'], { NORA_DOCKER_UPSTREAMS: value });
       assert.equal(off.code, 0, off.stderr);

@@ -56,7 +56,7 @@ test('NORA_AUTH_OIDC_* variables set [auth.oidc] and keep the providers of the f
 
 test('HS* algorithms are a config error, also when configured', () => {
   const message = configError({ providers: [provider({ algorithms: ['RS256', 'HS256'] })] });
-  assert.match(message, /auth\.oidc\.providers\.0\.algorithms\.1/);
+  assert.match(message, /auth\.oidc\.providers\[0\]\.algorithms\[1\]/);
   assert.match(message, /HS\* tokens are always rejected/);
   assert.match(configError({ providers: [provider({ algorithms: ['none'] })] }), /unsupported/);
 });
@@ -70,7 +70,7 @@ test('other invalid provider settings name their key', () => {
   );
   assert.match(
     configError({ providers: [provider({ role_rules: [{ pattern: 'x', role: 'owner' }] })] }),
-    /role_rules\.0\.role/,
+    /role_rules\[0\]\.role/,
   );
   assert.match(
     configError({ providers: [provider({ namespace_scope_enforcement: 'warn' })] }),
@@ -78,7 +78,7 @@ test('other invalid provider settings name their key', () => {
   );
   assert.match(
     configError({ providers: [provider({ namespace_scope: ['a:b:c'] })] }),
-    /namespace_scope\.0: "a:b:c" has more than one ":"/,
+    /namespace_scope\[0\]: "a:b:c" has more than one ":"/,
   );
   assert.match(
     configError({ providers: [provider(), provider({ issuer: 'https://gitlab.example' })] }),

@@ -453,7 +453,11 @@ describe('permission rules', () => {
     assert.throws(
       parse({ rules: [{ users: ['a'], path: ['x/**'], actions: ['read'] }] }),
       (err) => {
-        assert.match(String(err), /Unrecognized key: "path"/);
+        // Numbered as everywhere else, with the key it was meant to be (trial 21 authx F7).
+        assert.match(
+          String(err),
+          /auth\.rules\[0\]: unknown key "path" \(did you mean "paths"\?\)/,
+        );
         assert.doesNotMatch(String(err), /ignored/, 'a refused key is not called ignored');
         return true;
       },

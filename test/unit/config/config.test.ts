@@ -189,12 +189,12 @@ test('a wrong upstream entry names both accepted forms; a wrong env value names 
     ['docker', 'upstreams'],
   ] as const) {
     const message = configError(() => parseConfigObject({ [section]: { [key]: [42] } }));
-    assert.ok(message.includes(`${section}.${key}.0`), message);
+    assert.ok(message.includes(`${section}.${key}[0]`), message);
     assert.ok(message.includes('a URL string "https://…"'), message);
     assert.ok(message.includes('{ url = "https://…", auth = "user:pass" }'), message);
   }
   const bad = configError(() => parseConfigObject({ maven: { proxies: ['ftp://old.example'] } }));
-  assert.match(bad, /maven\.proxies\.0\.url: expected an http\(s\) URL/);
+  assert.match(bad, /maven\.proxies\[0\]\.url: expected an http\(s\) URL/);
   const env = configError(() => parseConfigObject({}, { NORA_MAVEN_PROXIES: 'not-a-url' }));
   assert.ok(env.includes('(from NORA_MAVEN_PROXIES)'), env);
   assert.ok(env.includes('NORA_MAVEN_PROXIES takes "url1,url2|user:pass"'), env);
@@ -206,7 +206,7 @@ test('a list of strings where tables are expected says "table", and an ignored k
   const rules = configError(() => parseConfigObject({ auth: { rules: ['read'] } }));
   assert.match(
     rules,
-    /auth\.rules\.0: expected a table \(\{ key = value, … \} inline, or a \[\[…\]\] block\), got a string/,
+    /auth\.rules\[0\]: expected a table \(\{ key = value, … \} inline, or a \[\[…\]\] block\), got a string/,
   );
   // A repository's `proxies` (the section key) instead of `upstreams`: the failure says why.
   const repo = configError(() =>
@@ -214,7 +214,10 @@ test('a list of strings where tables are expected says "table", and an ignored k
       repositories: [{ name: 'm', format: 'maven', kind: 'proxy', proxies: ['https://a.example'] }],
     }),
   );
-  assert.match(repo, /repositories\.0\.upstreams: a proxy repository needs at least one upstream/);
+  assert.match(
+    repo,
+    /repositories\[0\]\.upstreams: a proxy repository needs at least one upstream/,
+  );
   assert.ok(
     repo.includes(
       'unknown config key "repositories[0].proxies" (ignored) (did you mean "repositories[0].upstreams"?)',
@@ -306,7 +309,7 @@ test('repositories are validated: kinds, members, duplicate names', () => {
   assert.throws(
     () =>
       parseConfigObject({ repositories: [{ name: 'Bad Name', format: 'raw', kind: 'hosted' }] }),
-    /repositories\.0\.name/,
+    /repositories\[0\]\.name/,
   );
 });
 

@@ -152,13 +152,13 @@ describe('[go] proxy keys', () => {
     for (const bad of ['[', 'corp.example/[x', 'a\\', '/', '[]']) {
       assert.throws(
         () => parseConfigObject({ go: { private: [bad] } }, {}),
-        /go\.private\.0.*not a GOPRIVATE-style pattern/s,
+        /go\.private\[0\].*not a GOPRIVATE-style pattern/s,
         bad,
       );
     }
     assert.throws(
       () => parseConfigObject({}, { NORA_GO_PRIVATE: 'corp.example,[' }),
-      /go\.private\.1 \(from NORA_GO_PRIVATE\)/,
+      /go\.private\[1\] \(from NORA_GO_PRIVATE\)/,
     );
     const { config } = parseConfigObject({ go: { private: ['corp.example/', '*/[a-c]x'] } }, {});
     assert.deepEqual(config.go.private, ['corp.example/', '*/[a-c]x']);
@@ -171,7 +171,7 @@ describe('[go] proxy keys', () => {
     // Its entries are checked as a list's are, by position.
     assert.throws(
       () => parseConfigObject({ go: { private: 'corp.example,[' } }, {}),
-      /go\.private\.1: not a GOPRIVATE-style pattern/,
+      /go\.private\[1\]: not a GOPRIVATE-style pattern/,
     );
     // The variable still wins over the file.
     const both = parseConfigObject(
