@@ -19,6 +19,7 @@ import { OidcResolver } from './auth/oidc.ts';
 import { authMigrations } from './auth/migrations.ts';
 import { NetworkList } from './auth/networks.ts';
 import {
+  cargoAnonymousRules,
   ownershipLockouts,
   permissionsFromConfig,
   proxiesShutOut,
@@ -189,7 +190,8 @@ export interface CheckOptions {
  * provider; a rule granting write without read, `ruleWarnings`; a rule another rule makes
  * redundant, `shadowedByRules`; a rule naming only some users over everything, which locks
  * everyone else out, `ownershipLockouts`; a rule granting write to a read-only user,
- * `readOnlyUserGrants`; a rule that shuts a group's proxies out, `proxiesShutOut`).
+ * `readOnlyUserGrants`; a rule that shuts a group's proxies out, `proxiesShutOut`; an anonymous
+ * rule on some crates of a Cargo repository closed to anonymous reads, `cargoAnonymousRules`).
  */
 export function checkConfig(
   config: AppConfig,
@@ -224,6 +226,7 @@ export function checkConfig(
       : []),
     ...readOnlyUserGrants(config.auth),
     ...proxiesShutOut(config, registry),
+    ...cargoAnonymousRules(config, registry),
   ];
 }
 
