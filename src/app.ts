@@ -347,7 +347,8 @@ function listedUserNames(
 
 /**
  * The names `[auth]` lists (listedUserNames) that are no user of the htpasswd file (`users`),
- * `*` aside: those the metadata store may hold.
+ * `*` aside (a rule's "any signed-in user"; the other lists refuse it, schema.ts): those the
+ * metadata store may hold.
  */
 export function namesOutsideHtpasswd(auth: AppConfig['auth'], users: readonly string[]): string[] {
   const names = listedUserNames(auth, undefined).flatMap(([, listed]) => listed);
