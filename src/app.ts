@@ -20,6 +20,7 @@ import { OidcResolver } from './auth/oidc.ts';
 import { authMigrations } from './auth/migrations.ts';
 import { NetworkList } from './auth/networks.ts';
 import {
+  cargoAnonymousRules,
   ownershipLockouts,
   permissionsFromConfig,
   proxiesShutOut,
@@ -190,7 +191,8 @@ export interface CheckOptions {
  * provider; a rule granting write without read, `ruleWarnings`; a rule another rule makes
  * redundant, `shadowedByRules`; a rule naming only some users over everything, which locks
  * everyone else out, `ownershipLockouts`; a rule granting write to a read-only user,
- * `readOnlyUserGrants`; a rule that shuts a group's proxies out, `proxiesShutOut`).
+ * `readOnlyUserGrants`; a rule that shuts a group's proxies out, `proxiesShutOut`; an anonymous
+ * rule on some crates of a Cargo repository closed to anonymous reads, `cargoAnonymousRules`).
  */
 export function checkConfig(
   config: AppConfig,
@@ -226,6 +228,7 @@ export function checkConfig(
     ...readOnlyUserGrants(config.auth),
     ...proxiesShutOut(config, registry),
     ...exposureWarnings(config.auth, origins),
+    ...cargoAnonymousRules(config, registry),
   ];
 }
 
@@ -350,7 +353,8 @@ function listedUserNames(
 
 /**
  * The names `[auth]` lists (listedUserNames) that are no user of the htpasswd file (`users`),
- * `*` aside: those the metadata store may hold.
+ * `*` aside (a rule's "any signed-in user"; the other lists refuse it, schema.ts): those the
+ * metadata store may hold.
  */
 export function namesOutsideHtpasswd(auth: AppConfig['auth'], users: readonly string[]): string[] {
   const names = listedUserNames(auth, undefined).flatMap(([, listed]) => listed);

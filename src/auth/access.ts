@@ -127,6 +127,12 @@ export interface Scope {
 export interface Permissions {
   decide(principal: Principal, target: AccessTarget, action: Action): boolean | undefined;
   /**
+   * `decide` for a path of `target.repository` that no rule over only some of its paths covers
+   * (only rules over all paths, the repository's own setting and the format's default speak).
+   * Absent: as `decide` without a path would answer with no rules (undefined).
+   */
+  decideUnruled?(principal: Principal, target: AccessTarget, action: Action): boolean | undefined;
+  /**
    * True when some rule covering `repository` speaks about only some of its paths, so the answer
    * for one path may differ from the repository-wide one. Absent: assumed true (the safe side).
    */
@@ -439,6 +445,20 @@ export class AccessControl {
     if (!this.#policy.authEnabled) return true;
     if (principal.kind === 'user' && principal.roles.includes('admin')) return true;
     return !(this.#permissions.restrictsPaths?.(repository) ?? true);
+  }
+
+  /**
+   * True when anonymous clients may read the paths of `repository` that no rule over only some
+   * of its paths speaks about (a crate no `paths` glob names): `[auth] anonymous_read`, the
+   * repository's own `anonymous_read`, a format default (`docker_anon_pull`) or an anonymous rule
+   * over all its paths opens them. False when they are open only where an anonymous rule over
+   * some paths (`corp-*`) opens them. True with auth off. Cargo's `auth-required` (cargo sends
+   * its token for every index and download request only then).
+   */
+  anonymousReadsUnruled(repository: Repository): boolean {
+    if (!this.#policy.authEnabled) return true;
+    const ruled = this.#permissions.decideUnruled?.(ANONYMOUS, { repository }, 'read');
+    return ruled ?? (this.#policy.anonymousRead || this.anonymousPull(repository.format));
   }
 
   /**

@@ -38,7 +38,7 @@
  *   grant the listing (nothing would filter it).
  */
 import type { Action, Permissions, Principal, AccessTarget } from './access.ts';
-import { hasRole } from './access.ts';
+import { ANONYMOUS, hasRole } from './access.ts';
 import type { AppConfig, FormatName } from '../config/schema.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
 import { compileGlob, type Glob, patternProblem, type PathForm } from './patterns.ts';
@@ -548,6 +548,21 @@ export class RuleSet implements Permissions {
     return this.#defaults(principal, target, action);
   }
 
+  /**
+   * `decide` for a path of `target.repository` that no rule over only some paths covers (a crate
+   * no `paths` glob names): only rules over all its paths (`**`), the repository's own
+   * `anonymous_read` and the format's default speak; undefined when none does. `target.path` is
+   * ignored.
+   */
+  decideUnruled(principal: Principal, target: AccessTarget, action: Action): boolean | undefined {
+    const { rules } = this.#deciding(target, true);
+    if (rules.some((rule) => this.#grants(rule, principal, action))) {
+      return this.#capped(principal, action);
+    }
+    if (rules.some((rule) => rule.owns)) return false;
+    return this.#defaults(principal, { repository: target.repository }, action);
+  }
+
   ownedThrough(target: AccessTarget, action?: Action): string | undefined {
     const name = target.repository.name;
     const { reserved, rules, path, form } = this.#deciding(target);
@@ -652,7 +667,10 @@ export class RuleSet implements Permissions {
    * and the group (or an inner group) both reserve a path, the member's rules decide: the file
    * is the member's.
    */
-  #deciding(target: AccessTarget): {
+  #deciding(
+    target: AccessTarget,
+    unruled = false,
+  ): {
     readonly rules: readonly CompiledRule[];
     readonly relevant: readonly CompiledRule[];
     readonly reserved: readonly string[];
@@ -665,11 +683,13 @@ export class RuleSet implements Permissions {
       repositories.some((candidate) => rule.repositories.some((glob) => glob.test(candidate))),
     );
     const form = this.#options.pathForms?.[target.repository.format];
-    const path = target.path === undefined ? undefined : (form?.(target.path) ?? target.path);
+    const path =
+      unruled || target.path === undefined ? undefined : (form?.(target.path) ?? target.path);
     // Without a path (a listing), every rule on the repository counts for a grant; only a rule
-    // over all its paths makes it owned.
-    const relevant =
-      path === undefined
+    // over all its paths makes it owned. `unruled`: a path only the rules over all paths cover.
+    const relevant = unruled
+      ? covering.filter((rule) => rule.allPaths)
+      : path === undefined
         ? covering
         : covering.filter((rule) => pathGlobs(rule, form).some((glob) => glob.test(path)));
     const names = (rule: CompiledRule, repository: string): boolean =>
@@ -862,6 +882,41 @@ export function proxiesShutOut(config: AppConfig, registry: RepositoryRegistry):
         `auth.rules[${i}] grants write over every path ("**") of ${held}, a member of group ${group.name}: the group now answers every name from ${held} only, and ${them} through it for any name (a name only a proxy has is a 404 at ${group.name}). To keep the proxies, narrow the rule's paths to the names ${held} holds (e.g. paths = ["${NAMESPACE_EXAMPLE[group.format]}"]), or put a rule over all paths on the group ${group.name} instead (it covers the members without reserving them); see docs/auth.md "Permissions"`,
       );
     }
+  });
+  return warnings;
+}
+
+/**
+ * `nora config check` (and start-up, SIGHUP) warnings, auth on: a rule letting anonymous clients
+ * read some crates (`paths = ["corp-*"]`, docs/cargo.md's way to keep reserved crates readable
+ * while anonymous reads are on) of a Cargo repository whose other crates they may not read
+ * (`anonymous_read = false`). Its config.json then says `auth-required` (trial 21 authx F4), and
+ * Cargo, told so, sends its token for every request and refuses to run without one ("no token
+ * found"): the rule opens those crates to other clients (curl), not to a cargo without a token.
+ * One warning per rule, naming the repositories it reaches.
+ */
+export function cargoAnonymousRules(config: AppConfig, registry: RepositoryRegistry): string[] {
+  if (!config.auth.enabled) return [];
+  const permissions = permissionsFromConfig(config, registry);
+  const closed = registry
+    .all()
+    .filter(
+      (repository) =>
+        repository.format === 'cargo' &&
+        !(
+          permissions.decideUnruled(ANONYMOUS, { repository }, 'read') ?? config.auth.anonymous_read
+        ),
+    );
+  const warnings: string[] = [];
+  config.auth.rules.forEach((rule, i) => {
+    if (!rule.anonymous || !rule.actions.includes('read') || rule.paths.includes('**')) return;
+    const globs = rule.repositories.map(compileGlob);
+    const reached = closed.filter((repo) => globs.some((glob) => glob.test(repo.name)));
+    if (reached.length === 0) return;
+    const names = reached.map((repo) => repo.name).join(', ');
+    warnings.push(
+      `auth.rules[${i}] lets anonymous clients read ${rule.paths.join(', ')} in ${names}, whose other crates they may not read (anonymous_read = false): config.json says "auth-required", so cargo sends its token for every request and, without one, reads nothing there ("no token found"); the rule opens these crates to other clients (curl) only. Cargo users need a token (a read token is enough); remove the rule if it was meant for cargo without one (docs/cargo.md "Authentication")`,
+    );
   });
   return warnings;
 }

@@ -356,7 +356,8 @@ export const configSchema = z
     // An admin passes every check and a read-only user may change nothing: no user is both, and
     // neither list silently wins over the other.
     const admins = new Set(config.auth.admin_users);
-    const both = config.auth.read_only_users.filter((user) => admins.has(user));
+    // `*` in both is said below, once per list.
+    const both = config.auth.read_only_users.filter((user) => user !== '*' && admins.has(user));
     if (both.length > 0) {
       ctx.addIssue({
         code: 'custom',
@@ -368,6 +369,36 @@ export const configSchema = z
         // the list (load.ts formatIssues, originNote): it was said for a list from the file too
         // (trial 20 authx F2).
         params: { origin: { label: ADMIN_USERS_LABEL, key: 'auth.admin_users' } },
+      });
+    }
+    // `*` means "any signed-in user" only in a rule's `users`; elsewhere it would be taken as a
+    // user literally named `*`: `read_only_users = ["*"]` left everyone writing, without a word
+    // (trial 21 authx F5). Refused, saying what to write instead.
+    for (const [key, advice] of [
+      [
+        'read_only_users',
+        'to make every signed-in user read-only, write a rule instead: users = ["*"], actions = ["read"] over every repository (it owns every path, so only admins and what other rules grant write; add a rule with anonymous = true, actions = ["read"] to keep anonymous reads; docs/auth.md "A read-only user"), or list the users by name',
+      ],
+      [
+        'admin_users',
+        'list the admins by name (an admin passes every check and manages every token: no setting makes every signed-in user one)',
+      ],
+    ] as const) {
+      if (!config.auth[key].includes('*')) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth', key],
+        // Words first: a quoted value right after `auth…:` reads as a credential to the CLI's
+        // redaction (see the conflict's message above).
+        message: `the user name "*" means "any signed-in user" only in a rule's users; here it would name a user called "*" and change nothing for anyone else: ${advice}`,
+      });
+    }
+    for (const [group, members] of Object.entries(config.auth.groups)) {
+      if (!members.includes('*')) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth', 'groups', group],
+        message: `the user name "*" means "any signed-in user" only in a rule's users; a group's members are user names, so here it would name a user called "*": for every signed-in user, write users = ["*"] in the rule instead of groups = ["${group}"], or list the members by name`,
       });
     }
     const seen = new Set<string>();

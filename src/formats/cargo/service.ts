@@ -86,11 +86,17 @@ export class CargoService {
   }
 
   /**
-   * `config.json`'s `auth-required`: true when anonymous clients may not read `repo`, so Cargo
-   * sends its token with every index and download request (RFC 3139).
+   * `config.json`'s `auth-required`: true when anonymous clients may not read every crate of
+   * `repo` but those rules single out (see AccessControl.anonymousReadsUnruled), so Cargo sends
+   * its token with every index and download request (RFC 3139). Not whether anonymous may read
+   * *something* in it: with `anonymous_read = false` an anonymous rule on `corp-*` left
+   * auth-required out, cargo sent no token, and every other crate was a 401 for every token
+   * holder (trial 21 authx F4). Where anonymous reads are on and a rule reserves some crates, it
+   * stays off (the other crates are read without a token); such a crate's 401 says why.
    */
   authRequired(repo: Repository): boolean {
-    return !this.#deps.access.can(ANONYMOUS, repo, 'read');
+    const { access } = this.#deps;
+    return !access.can(ANONYMOUS, repo, 'read') || !access.anonymousReadsUnruled(repo);
   }
 
   /**
@@ -110,9 +116,15 @@ export class CargoService {
         this.authRequired(repo)
       )
         throw err;
+      // Here anonymous clients read the crates no rule singles out, so a rule reserves this one.
+      // What opened the others decides the advice: `[auth] anonymous_read` when it is on, else
+      // the repository's own setting or an anonymous rule over all its crates.
+      const opened = this.#deps.access.anonymousRead
+        ? 'set anonymous_read = false (in [auth], or on the repository)'
+        : `make them no longer readable anonymously (the repository's anonymous_read = true, or a rule with anonymous = true over all its crates, opens them)`;
       throw new RegistryError(
         'UNAUTHORIZED',
-        `${err.message}: a rule reserves it, but anonymous clients may read ${repo.name}, so its config.json does not say auth-required and cargo sends no token for index files and downloads; set anonymous_read = false (cargo then sends its token everywhere) or add a rule with anonymous = true and actions = ["read"] on these crates (docs/cargo.md, "Authentication")`,
+        `${err.message}: a rule reserves it, but anonymous clients may read the other crates of ${repo.name}, so its config.json does not say auth-required and cargo sends no token for index files and downloads; ${opened} so that cargo sends its token everywhere, or add a rule with anonymous = true and actions = ["read"] on these crates (docs/cargo.md, "Authentication")`,
       );
     }
   }

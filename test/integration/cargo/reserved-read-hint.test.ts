@@ -52,7 +52,7 @@ describe('cargo: a reserved crate read without a token', () => {
       // The repository the client addressed (the group), not the member whose rule reserves it.
       assert.match(
         body,
-        /authentication required to read rg-secret1 in cargo: a rule reserves it, but anonymous clients may read cargo, so its config\.json/,
+        /authentication required to read rg-secret1 in cargo: a rule reserves it, but anonymous clients may read the other crates of cargo, so its config\.json/,
         path,
       );
     }
@@ -61,7 +61,7 @@ describe('cargo: a reserved crate read without a token', () => {
     assert.equal(direct.status, 401);
     assert.match(
       await direct.text(),
-      /read rg-secret1 in cargo-hosted: a rule reserves it, but anonymous clients may read cargo-hosted,/,
+      /read rg-secret1 in cargo-hosted: a rule reserves it, but anonymous clients may read the other crates of cargo-hosted,/,
     );
     // A crate no rule reserves is still read anonymously (a 404: it does not exist).
     assert.equal((await fetch(`${server.url}/cargo/index/rg/-p/rg-public`)).status, 404);
