@@ -16,7 +16,7 @@
  * `yaml` library with alias expansion bounded (`maxAliasCount`): a "billion laughs" document is
  * refused, not expanded.
  */
-import { helmNumberText } from './yaml-number.ts';
+import { helmScalarText } from './yaml-number.ts';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import semver from 'semver';
@@ -449,15 +449,20 @@ function optionalString(
   // Helm's reading is worked out from the text as written (helmNumberText: go-yaml's YAML 1.1
   // rules and a float32 rounding), not from the JS parse: `1.23456789` is 1.2345679 to Helm, and
   // `1_000`, a string to YAML 1.2, is 1000 to it.
+  // YAML 1.1 booleans too (trial 22 F4): `appVersion: yes` is "true" to Helm, and
+  // `appVersion: true` is taken by Helm as "true".
   const written = key === 'appVersion' || key === 'kubeVersion' ? sourceOf(key) : undefined;
-  const read = written === undefined ? undefined : helmNumberText(written);
-  if (written !== undefined && read !== undefined && read !== written) {
+  const read = written === undefined ? undefined : helmScalarText(written);
+  if (written !== undefined && read !== undefined && read.text !== written) {
     throw bad(
-      `${path}${key} is the number ${written} in YAML, which Helm reads as ${read}: quote it (${key}: "${written}")`,
+      `${path}${key} is the ${read.kind} ${written} in YAML, which Helm reads as ${read.text}: quote it (${key}: "${written}")`,
     );
   }
-  if (typeof value === 'number' && (key === 'appVersion' || key === 'kubeVersion')) {
-    out[key] = read ?? written ?? String(value);
+  if (
+    (typeof value === 'number' || typeof value === 'boolean') &&
+    (key === 'appVersion' || key === 'kubeVersion')
+  ) {
+    out[key] = read?.text ?? written ?? String(value);
     return;
   }
   if (typeof value !== 'string') throw bad(`${path}${key} must be a string`);
@@ -638,8 +643,12 @@ function chartYamlSource(text: string, key: string): string | undefined {
       prettyErrors: false,
       strict: false,
     }).get(key, true);
-    // Only a plain scalar can be a number: a quoted "1.20" is text to every reader.
-    return isScalar(node) && node.type === 'PLAIN' && typeof node.source === 'string'
+    // Only a plain scalar with no tag can be a number: a quoted "1.20" or `!!str 1.20` is text
+    // to every reader (trial 22 F4).
+    return isScalar(node) &&
+      node.type === 'PLAIN' &&
+      node.tag === undefined &&
+      typeof node.source === 'string'
       ? node.source
       : undefined;
   } catch {

@@ -9,6 +9,49 @@
  * `1.2345678e+07`. The JS `yaml` package keeps 64-bit floats, so its reading cannot say this.
  */
 
+/** go-yaml v2's YAML 1.1 booleans (its resolve table), which Helm writes as `true`/`false`. */
+const YAML11_TRUE = new Set([
+  'y',
+  'Y',
+  'yes',
+  'Yes',
+  'YES',
+  'true',
+  'True',
+  'TRUE',
+  'on',
+  'On',
+  'ON',
+]);
+const YAML11_FALSE = new Set([
+  'n',
+  'N',
+  'no',
+  'No',
+  'NO',
+  'false',
+  'False',
+  'FALSE',
+  'off',
+  'Off',
+  'OFF',
+]);
+
+/**
+ * What Helm reads for a plain scalar written as `written` bound for a Chart.yaml string field,
+ * with what YAML 1.1 makes of it: `{ text: 'true', kind: 'boolean' }` for `yes`/`on`/`y`…,
+ * `{ text: '1.2', kind: 'number' }` for `1.20` (helmNumberText); undefined when go-yaml v2 keeps
+ * it as text (Helm then reads it as written).
+ */
+export function helmScalarText(
+  written: string,
+): { text: string; kind: 'boolean' | 'number' } | undefined {
+  if (YAML11_TRUE.has(written)) return { text: 'true', kind: 'boolean' };
+  if (YAML11_FALSE.has(written)) return { text: 'false', kind: 'boolean' };
+  const text = helmNumberText(written);
+  return text === undefined ? undefined : { text, kind: 'number' };
+}
+
 /** go-yaml v2's float pattern for a plain scalar, after `_` is removed. */
 const YAML_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
 /** Go's `strconv.ParseInt(s, 0, 64)` syntax (base prefix or leading-0 octal), sign allowed. */

@@ -156,7 +156,8 @@ const ARCHIVE_EXTENSIONS: ReadonlySet<string> = new Set(['jar', 'war', 'ear', 'a
 /** A body's first bytes for a message: up to 16 as quoted text when printable, else as hex. */
 function describeStart(head: Uint8Array): string {
   const first = Buffer.from(head.subarray(0, 16));
-  return /^[\x20-\x7e]*$/.test(first.toString('latin1'))
+  // Text with line breaks or tabs (a launch script's `#!/bin/sh\n…`) is text: JSON shows them.
+  return /^[\x20-\x7e\t\r\n]*$/.test(first.toString('latin1'))
     ? JSON.stringify(first.toString('latin1'))
     : `bytes ${first.toString('hex').replace(/(..)(?!$)/g, '$1 ')}`;
 }
@@ -382,7 +383,7 @@ export class MavenHosted implements MavenSource, HostedNames {
         notZip = zipLike
           ? `${coordinate.path} starts with PK but ${damaged}`
           : entryAt > 0
-            ? `${coordinate.path} starts with ${describeStart(head)} and holds a zip entry from byte ${entryAt} (an executable jar?) but ${damaged}`
+            ? `${coordinate.path} starts with ${describeStart(head)} and holds a zip entry from byte ${entryAt} (an executable jar?) but is no whole zip (no end record of its own, or its first entry is not where the record says): a truncated or damaged .${coordinate.extension}; nothing stored: check the file you deploy`
             : `${coordinate.path} starts with ${describeStart(head)}, not a .${coordinate.extension} (a zip archive starts with PK); nothing stored: check the file you deploy`;
       }
     }

@@ -71,7 +71,7 @@ import {
   noteMiss,
   type OpenedMavenFile,
 } from './model.ts';
-import { hasWholeZipEnd, startsLikeZip, ZIP_END_WINDOW } from './zip-end.ts';
+import { firstZipEntryAt, hasWholeZipEnd, startsLikeZip, ZIP_END_WINDOW } from './zip-end.ts';
 
 /** Largest file taken from an upstream, bytes. */
 export const MAX_PROXIED_FILE_BYTES = 4 * 1024 * 1024 * 1024;
@@ -1165,7 +1165,8 @@ function unverifiedArchiveProblem(
   // The end record decides, not the first bytes: a launch-script jar (a shell script, then the
   // zip: Spring Boot's executable jar) starts with `#!` and is taken, as a hosted deploy is.
   if (hasWholeZipEnd({ head: ends.head, tail: ends.tail(ZIP_END_WINDOW), size })) return undefined;
-  return startsLikeZip(ends.head)
+  // A body holding a zip entry after other bytes (a cut executable jar) is a damaged zip too.
+  return startsLikeZip(ends.head) || firstZipEntryAt(ends.head) > 0
     ? 'a zip archive with no end record (truncated or damaged)'
     : 'a body that is not a zip archive';
 }

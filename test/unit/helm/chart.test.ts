@@ -156,6 +156,17 @@ describe('helm chart names, versions and file names', () => {
     );
     assert.equal((await read(`${head}appVersion: 123456789012\n`))['appVersion'], '123456789012');
     assert.equal((await read(`${head}appVersion: v1.2.3\n`))['appVersion'], 'v1.2.3');
+    // YAML 1.1 booleans as Helm reads them; an explicit !!str is text (trial 22 F4).
+    await refused(
+      `${head}appVersion: yes\n`,
+      'appVersion is the boolean yes in YAML, which Helm reads as true: quote it (appVersion: "yes")',
+    );
+    await refused(
+      `${head}kubeVersion: on\n`,
+      'kubeVersion is the boolean on in YAML, which Helm reads as true: quote it (kubeVersion: "on")',
+    );
+    assert.equal((await read(`${head}appVersion: true\n`))['appVersion'], 'true');
+    assert.equal((await read(`${head}appVersion: !!str 1.20\n`))['appVersion'], '1.20');
     await refused(
       `${head}annotations: {ok: fine, foo: 1}\n`,
       'annotations must map strings to strings: annotations.foo is a number',
