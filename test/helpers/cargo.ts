@@ -59,3 +59,33 @@ export function cargoEnv(home: string, work: string, token?: string): NodeJS.Pro
   if (token !== undefined) env['CARGO_REGISTRIES_NORA_TOKEN'] = token;
   return env;
 }
+
+/** Writes `files` (relative path → content) under `dir`, creating folders: a crate's tree. */
+export async function writeCrateFiles(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [name, content] of Object.entries(files)) {
+    await fs.mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+    await fs.writeFile(path.join(dir, name), content);
+  }
+}
+
+/**
+ * A Cargo.toml publishable to the `nora` registry only: `deps` as the [dependencies] lines,
+ * `extra` as more [package] lines (`readme = false`). Keyword `noratest`, for search tests.
+ */
+export function crateManifest(name: string, version: string, deps = '', extra = ''): string {
+  return [
+    '[package]',
+    `name = "${name}"`,
+    `version = "${version}"`,
+    'edition = "2021"',
+    `description = "NORA e2e crate ${name}"`,
+    'license = "MIT"',
+    'keywords = ["noratest"]',
+    'publish = ["nora"]',
+    extra,
+    '',
+    '[dependencies]',
+    deps,
+    '',
+  ].join('\n');
+}

@@ -13,31 +13,18 @@ import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { run } from '../../helpers/tools.ts';
-import { CARGO, cargoEnv, missingCargo, writeCargoHome } from '../../helpers/cargo.ts';
+import {
+  CARGO,
+  cargoEnv,
+  crateManifest,
+  missingCargo,
+  writeCargoHome,
+  writeCrateFiles,
+} from '../../helpers/cargo.ts';
 
-async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
-  for (const [name, content] of Object.entries(files)) {
-    await fs.mkdir(path.dirname(path.join(dir, name)), { recursive: true });
-    await fs.writeFile(path.join(dir, name), content);
-  }
-}
-
-function manifest(name: string, version: string, deps = ''): string {
-  return [
-    '[package]',
-    `name = "${name}"`,
-    `version = "${version}"`,
-    'edition = "2021"',
-    `description = "NORA e2e crate ${name}"`,
-    'license = "MIT"',
-    'readme = false',
-    'publish = ["nora"]',
-    '',
-    '[dependencies]',
-    deps,
-    '',
-  ].join('\n');
-}
+/** A crate's Cargo.toml here: no readme, publishable to `nora` only. */
+const manifest = (name: string, version: string, deps = ''): string =>
+  crateManifest(name, version, deps, 'readme = false');
 
 describe(
   'cargo: anonymous_read = false and an anonymous read rule on corp-*',
@@ -98,7 +85,7 @@ describe(
 
     test('a token holder publishes and builds against crates no rule names; carol publishes corp-*', async () => {
       const lib = path.join(work.path, 'lib');
-      await writeFiles(lib, {
+      await writeCrateFiles(lib, {
         'Cargo.toml': manifest('foo-bob', '0.1.0'),
         'src/lib.rs': 'pub fn greet() -> &\'static str { "hello from bob" }\n',
       });
@@ -109,7 +96,7 @@ describe(
       );
       assert.match(published.stderr, /Uploaded foo-bob v0\.1\.0/);
       const corp = path.join(work.path, 'corp');
-      await writeFiles(corp, {
+      await writeCrateFiles(corp, {
         'Cargo.toml': manifest('corp-util', '1.0.0'),
         'src/lib.rs': 'pub fn tag() -> &\'static str { "corp" }\n',
       });
@@ -120,7 +107,7 @@ describe(
       );
       assert.match(carols.stderr, /Uploaded corp-util v1\.0\.0/);
       // bob may read corp-util (the anonymous rule lets everyone read it) but not publish it.
-      await writeFiles(corp, { 'Cargo.toml': manifest('corp-util', '1.0.1') });
+      await writeCrateFiles(corp, { 'Cargo.toml': manifest('corp-util', '1.0.1') });
       const bobsCorp = await cargo(
         ['publish', '--registry', 'nora', '--allow-dirty', '--no-verify'],
         corp,
@@ -131,7 +118,7 @@ describe(
       assert.match(bobsCorp.stderr, /bob may not write corp-util in cargo/);
       // A crate depending on both, verified (built) from the registry.
       const mid = path.join(work.path, 'mid');
-      await writeFiles(mid, {
+      await writeCrateFiles(mid, {
         'Cargo.toml': manifest(
           'foo-mid',
           '1.0.0',
@@ -152,7 +139,7 @@ describe(
       // A consumer built from a fresh cargo cache: every index file and download with the token.
       await fs.rm(path.join(home, 'registry'), { recursive: true, force: true });
       const app = path.join(work.path, 'app');
-      await writeFiles(app, {
+      await writeCrateFiles(app, {
         'Cargo.toml': [
           '[package]',
           'name = "foo-app"',
@@ -176,7 +163,7 @@ describe(
       // rule still opens corp-* to other clients (curl, a build script's download), not to cargo.
       await fs.rm(path.join(home, 'registry'), { recursive: true, force: true });
       const app = path.join(work.path, 'anon');
-      await writeFiles(app, {
+      await writeCrateFiles(app, {
         'Cargo.toml': [
           '[package]',
           'name = "anon-app"',

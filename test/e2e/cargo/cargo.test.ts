@@ -15,37 +15,19 @@ import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { run, type RunResult } from '../../helpers/tools.ts';
-import { CARGO, cargoEnv, missingCargo, writeCargoHome } from '../../helpers/cargo.ts';
+import {
+  CARGO,
+  cargoEnv,
+  crateManifest,
+  missingCargo,
+  writeCargoHome,
+  writeCrateFiles,
+} from '../../helpers/cargo.ts';
 
 const missing = missingCargo;
 
 const LIB = 'nora-e2e-lib';
 const MID = 'nora_e2e_mid';
-
-async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
-  for (const [name, content] of Object.entries(files)) {
-    await fs.mkdir(path.dirname(path.join(dir, name)), { recursive: true });
-    await fs.writeFile(path.join(dir, name), content);
-  }
-}
-
-function manifest(name: string, version: string, deps = '', extra = ''): string {
-  return [
-    '[package]',
-    `name = "${name}"`,
-    `version = "${version}"`,
-    'edition = "2021"',
-    `description = "NORA e2e crate ${name}"`,
-    'license = "MIT"',
-    'keywords = ["noratest"]',
-    'publish = ["nora"]',
-    extra,
-    '',
-    '[dependencies]',
-    deps,
-    '',
-  ].join('\n');
-}
 
 for (const authRequired of [false, true]) {
   describe(
@@ -107,14 +89,14 @@ for (const authRequired of [false, true]) {
         );
         assert.match(credentials, /\[registries\.nora\]/);
         const lib = path.join(work.path, 'lib');
-        await writeFiles(lib, {
-          'Cargo.toml': manifest(LIB, '0.1.0', '', 'readme = false'),
+        await writeCrateFiles(lib, {
+          'Cargo.toml': crateManifest(LIB, '0.1.0', '', 'readme = false'),
           'src/lib.rs': 'pub fn greet() -> &\'static str { "hello from nora" }\n',
         });
         const published = await cargo(['publish', '--registry', 'nora', '--allow-dirty'], lib);
         assert.match(published.stderr, /Uploaded nora-e2e-lib v0\.1\.0/);
-        await writeFiles(lib, {
-          'Cargo.toml': manifest(LIB, '0.2.0', '', 'readme = false'),
+        await writeCrateFiles(lib, {
+          'Cargo.toml': crateManifest(LIB, '0.2.0', '', 'readme = false'),
           'src/lib.rs': 'pub fn greet() -> &\'static str { "hello again from nora" }\n',
         });
         await cargo(['publish', '--registry', 'nora', '--allow-dirty', '--no-verify'], lib);
@@ -128,8 +110,12 @@ for (const authRequired of [false, true]) {
         assert.match(again.stderr, /already exists/);
         // A crate depending on the library from the same registry (verify builds it from there).
         const mid = path.join(work.path, 'mid');
-        await writeFiles(mid, {
-          'Cargo.toml': manifest(MID, '1.0.0', `${LIB} = { version = "0.1", registry = "nora" }`),
+        await writeCrateFiles(mid, {
+          'Cargo.toml': crateManifest(
+            MID,
+            '1.0.0',
+            `${LIB} = { version = "0.1", registry = "nora" }`,
+          ),
           'src/lib.rs': `pub fn shout() -> String { nora_e2e_lib::greet().to_uppercase() }\n`,
         });
         const midPublished = await cargo(['publish', '--registry', 'nora', '--allow-dirty'], mid);
@@ -207,7 +193,7 @@ for (const authRequired of [false, true]) {
           force: true,
         });
         const app = path.join(work.path, 'app');
-        await writeFiles(app, {
+        await writeCrateFiles(app, {
           'Cargo.toml': [
             '[package]',
             'name = "nora-e2e-app"',
@@ -255,8 +241,8 @@ describe('cargo: a crate published while auth was off, then auth on', { skip: mi
       check,
     });
   const crate = (version: string) =>
-    writeFiles(path.join(dir.path, 'alpha'), {
-      'Cargo.toml': manifest('rg-alpha', version, '', 'readme = false'),
+    writeCrateFiles(path.join(dir.path, 'alpha'), {
+      'Cargo.toml': crateManifest('rg-alpha', version, '', 'readme = false'),
       'src/lib.rs': `pub fn version() -> &'static str { "${version}" }\n`,
     });
   const publish = (token: string, check = true) =>

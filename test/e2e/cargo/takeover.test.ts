@@ -10,35 +10,29 @@
  * cargo-proxy prints the server's 405 saying it cannot be yanked there.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { indexPath } from '../../../src/formats/cargo/upstream.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { output, run } from '../../helpers/tools.ts';
-import { CARGO, cargoEnv, missingCargo, writeCargoHome } from '../../helpers/cargo.ts';
+import {
+  CARGO,
+  cargoEnv,
+  crateManifest,
+  missingCargo,
+  writeCargoHome,
+  writeCrateFiles,
+} from '../../helpers/cargo.ts';
 import { CargoFixtureUpstream, fakeCrate } from '../../integration/cargo-proxy/fixture.ts';
 
 const missing = missingCargo;
 
 async function writeCrate(dir: string, name: string, version: string): Promise<void> {
-  await fs.mkdir(path.join(dir, 'src'), { recursive: true });
-  await fs.writeFile(
-    path.join(dir, 'Cargo.toml'),
-    [
-      '[package]',
-      `name = "${name}"`,
-      `version = "${version}"`,
-      'edition = "2021"',
-      `description = "NORA e2e crate ${name}"`,
-      'license = "MIT"',
-      'readme = false',
-      'publish = ["nora"]',
-      '',
-    ].join('\n'),
-  );
-  await fs.writeFile(path.join(dir, 'src', 'lib.rs'), 'pub fn it() -> u32 { 9 }\n');
+  await writeCrateFiles(dir, {
+    'Cargo.toml': crateManifest(name, version, '', 'readme = false'),
+    'src/lib.rs': 'pub fn it() -> u32 { 9 }\n',
+  });
 }
 
 describe('cargo publish of a crate the group proxy has served', { skip: missing }, () => {
