@@ -34,7 +34,8 @@ export function exposureWarnings(
 }
 
 /**
- * `0.0.0.0/0`, `::/0` (any prefix length 0) in `trusted_proxies`: every peer is a trusted proxy,
+ * `0.0.0.0/0`, `::/0` (any prefix length 0), or a range wider than a /8 (IPv4) or /7 (IPv6), in
+ * `trusted_proxies`: every peer (or a large share of the Internet) is a trusted proxy,
  * so any client picks the address that rate limits, the lockout and token address ranges see,
  * and the scheme and host of the URLs the server hands out. Said even with auth off: rate limits
  * and URLs apply then too.
@@ -43,11 +44,20 @@ function everyAddressTrusted(
   entries: readonly string[],
   origins: KeyOrigins | undefined,
 ): string[] {
-  const all = entries.filter((entry) => parseCidr(entry)?.prefix === 0);
-  if (all.length === 0) return [];
+  // Wider than a /8 (IPv4) or the /7 of IPv6's private addresses takes in public addresses:
+  // `0.0.0.0/1` and `128.0.0.0/1` together trust every client as `0.0.0.0/0` does (trial 22 F5).
+  const broad = entries.filter((entry) => {
+    const range = parseCidr(entry);
+    return range !== undefined && range.prefix < (range.family === 'ipv4' ? 8 : 7);
+  });
+  if (broad.length === 0) return [];
+  const every = broad.every((entry) => parseCidr(entry)?.prefix === 0);
+  const what = every
+    ? 'every address'
+    : 'every address or a range wider than a /8 (IPv4) or /7 (IPv6), public addresses included,';
   // The value is not put right after a colon: `key: "…"` reads as a secret to the log's redaction.
   return [
-    `[auth] trusted_proxies${originNote(origins, 'auth.trusted_proxies')} trusts every address with ${all.join(', ')}: any client can forge X-Forwarded-For (the address rate limits, the lockout and token address ranges see) and X-Forwarded-Proto/-Host (the URLs handed to clients); list only your reverse proxies' addresses`,
+    `[auth] trusted_proxies${originNote(origins, 'auth.trusted_proxies')} trusts ${what} with ${broad.join(', ')}: any client can forge X-Forwarded-For (the address rate limits, the lockout and token address ranges see) and X-Forwarded-Proto/-Host (the URLs handed to clients); list only your reverse proxies' addresses`,
   ];
 }
 

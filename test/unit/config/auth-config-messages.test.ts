@@ -130,6 +130,21 @@ test('F6: trusted_proxies of every address, allow_registration and a token secre
       "[auth] trusted_proxies trusts every address with 0.0.0.0/0: any client can forge X-Forwarded-For (the address rate limits, the lockout and token address ranges see) and X-Forwarded-Proto/-Host (the URLs handed to clients); list only your reverse proxies' addresses",
     ],
   );
+  // Two halves of the Internet are every address too; a /8 private range is not warned.
+  const halves = check({ auth: { trusted_proxies: ['0.0.0.0/1', '128.0.0.0/1', '10.0.0.0/8'] } });
+  assert.ok(
+    halves.some((w) =>
+      w.startsWith(
+        '[auth] trusted_proxies trusts every address or a range wider than a /8 (IPv4) or /7 (IPv6), public addresses included, with 0.0.0.0/1, 128.0.0.0/1: any client can forge',
+      ),
+    ),
+    halves.join('\n'),
+  );
+  assert.ok(
+    !check({ auth: { trusted_proxies: ['10.0.0.0/8', 'fc00::/7'] } }).some((w) =>
+      w.includes('trusted_proxies trusts'),
+    ),
+  );
   assert.ok(
     check({}, { NORA_AUTH_TRUSTED_PROXIES: '::/0' }).some((w) =>
       w.startsWith(
