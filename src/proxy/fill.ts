@@ -103,7 +103,7 @@ export interface BodyEnds {
 /**
  * How many of a body's first bytes BodyEnds.head holds: enough for a zip's launch-script prefix
  * and the entry after it (Maven's archive check, formats/maven/zip-end.ts ZIP_PREFIX_SCAN), a
- * bounded 64 KiB per fill next to the RECENT_BYTES it holds anyway.
+ * bounded 64 KiB kept only by a fill with a verify step, next to the RECENT_BYTES it holds anyway.
  */
 export const FILL_HEAD_BYTES = 64 * 1024;
 
@@ -276,8 +276,12 @@ export class BlobFill {
    */
   #recent: Buffer[] = [];
   #recentStart = 0;
-  /** The body's first FILL_HEAD_BYTES (a spool fill's; a memory fill holds every chunk). */
-  #head: Buffer = Buffer.alloc(0);
+  /**
+   * The body's first FILL_HEAD_BYTES, copied once each, for a fill with a verify step only (a
+   * spool fill's; a memory fill holds every chunk): other fills keep no head.
+   */
+  #head: Buffer[] = [];
+  #headBytes = 0;
   #state: 'running' | 'verified' | 'committed' | 'failed' = 'running';
   #error: Error | undefined;
   #readers = 0;
@@ -425,7 +429,12 @@ export class BlobFill {
     const hashes = new HashSet(options.expected?.algorithm ?? 'sha256', options.hashes);
     let flushed: Promise<void> | undefined;
     try {
-      ({ flushed } = await this.#receive(source.body, hashes, options.maxBytes));
+      ({ flushed } = await this.#receive(
+        source.body,
+        hashes,
+        options.maxBytes,
+        options.verify !== undefined,
+      ));
       const { digest, hashes: hex } = hashes.digest();
       const size = this.#received;
       checkReceived(
@@ -439,7 +448,7 @@ export class BlobFill {
         await options.verify(
           { digest, size, hashes: hex },
           this.#recentStart === 0 ? this.#recent : undefined,
-          bodyEnds(this.#recentStart === 0 ? this.#recent : [this.#head], this.#recent),
+          bodyEnds(this.#recentStart === 0 ? this.#recent : this.#head, this.#recent),
         );
       }
       // Readers finish now, from memory: the spool writes still in flight only matter to the
@@ -523,12 +532,14 @@ export class BlobFill {
   /**
    * Receives the body: hashes each chunk and copies it into the newest slab; each full slab (and
    * the last, partial one) is written to the spool file, one write in flight at a time. Resolves
-   * once everything is received, with a promise that the spool file holds it all.
+   * once everything is received, with a promise that the spool file holds it all. `keepHead`:
+   * keep the first FILL_HEAD_BYTES aside (a fill with a verify step).
    */
   async #receive(
     body: Readable,
     hashes: HashSet,
     maxBytes: number | undefined,
+    keepHead: boolean,
   ): Promise<{ readonly flushed: Promise<void> }> {
     /** Slabs (full, or the last one at the end) waiting for the disk, oldest first. */
     const queued: Slab[] = [];
@@ -565,9 +576,10 @@ export class BlobFill {
       }
       hashes.update(chunk);
       this.#keepRecent(chunk);
-      if (this.#head.length < FILL_HEAD_BYTES) {
-        const wanted = chunk.subarray(0, FILL_HEAD_BYTES - this.#head.length);
-        this.#head = Buffer.concat([this.#head, wanted]);
+      if (keepHead && this.#headBytes < FILL_HEAD_BYTES) {
+        const wanted = Buffer.from(chunk.subarray(0, FILL_HEAD_BYTES - this.#headBytes));
+        this.#head.push(wanted);
+        this.#headBytes += wanted.length;
       }
       let copied = 0;
       while (copied < chunk.length) {
