@@ -451,7 +451,11 @@ function optionalString(
   // `1_000`, a string to YAML 1.2, is 1000 to it.
   // YAML 1.1 booleans too (trial 22 F4): `appVersion: yes` is "true" to Helm, and
   // `appVersion: true` is taken by Helm as "true".
-  const written = key === 'appVersion' || key === 'kubeVersion' ? sourceOf(key) : undefined;
+  // The source is parsed again only when Helm may read the value otherwise: a number, a boolean,
+  // or text that would be one unquoted (a plain `v1.2.3` is read as written by every reader).
+  const mayDiffer = typeof value !== 'string' || helmScalarText(value) !== undefined;
+  const written =
+    (key === 'appVersion' || key === 'kubeVersion') && mayDiffer ? sourceOf(key) : undefined;
   const read = written === undefined ? undefined : helmScalarText(written);
   if (written !== undefined && read !== undefined && read.text !== written) {
     throw bad(
@@ -632,7 +636,8 @@ export async function readChartMetadata(source: Readable): Promise<IndexEntry> {
 /**
  * The text a top-level scalar of `text` (already parsed by parseBoundedYaml) was written as:
  * `1.0` for `version: 1.0`, which YAML reads as the number 1. Parsed again, only on the way to
- * a 400. undefined when the key is not a plain scalar.
+ * a 400 or for a version field Helm may read otherwise (optionalString). undefined when the key
+ * is not a plain scalar with no tag.
  */
 function chartYamlSource(text: string, key: string): string | undefined {
   try {
