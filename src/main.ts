@@ -22,6 +22,7 @@ import { describeConfig } from './config/describe.ts';
 import {
   ConfigError,
   describeOverride,
+  loadConfig,
   type LoadedConfig,
   type LoadOptions,
 } from './config/load.ts';
@@ -31,6 +32,8 @@ import { redactText } from './core/redact.ts';
 import { GoDeleteError, goDelete } from './formats/go/delete-cli.ts';
 import { GoPublishError, goPublish, registryOfServer } from './formats/go/publish-cli.ts';
 import { GcCommandError, runGcOffline } from './gc/cli.ts';
+import { localServerUrl } from './config/server-url.ts';
+import { probeHealth } from './http/healthcheck-cli.ts';
 import { GcFailedError, GcRefusedError } from './gc/collector.ts';
 import { describeGcReport } from './gc/report.ts';
 import { describeVerifyReport, runVerifyOffline, VerifyCommandError } from './gc/verify.ts';
@@ -52,7 +55,6 @@ export const NOT_YET_BUILT = [
   ['import', 'import from Artifactory or Nexus'],
   ['re-pin', 'repair a hash pin'],
   ['curation', 'validate or explain the curation policy'],
-  ['healthcheck', 'probe a running server (for container health checks)'],
 ] as const;
 
 /** A command-line mistake: its message is printed as is (it starts with `nora …:`), exit 2. */
@@ -130,6 +132,7 @@ export function buildProgram(): Command {
   addGcCommand(program);
   addVerifyCommand(program);
   addGoCommands(program);
+  addHealthcheckCommand(program);
 
   for (const [verb, what] of NOT_YET_BUILT) {
     program
@@ -399,6 +402,68 @@ function addVerifyCommand(program: Command): void {
         process.exitCode = 1;
       }
     });
+}
+
+function addHealthcheckCommand(program: Command): void {
+  program
+    .command('healthcheck')
+    .description(
+      "probe a running server's /health for a container HEALTHCHECK: exit 0 healthy (or degraded), 1 otherwise",
+    )
+    .option('--timeout-secs <seconds>', 'give up after this long (default 5)', timeoutSeconds, 5)
+    .option(
+      '--url <url>',
+      'the server to probe (default: http://[server] host:port of the configuration, a wildcard host probed on loopback)',
+    )
+    .option('--ready', 'probe /ready instead (storage and database answer)')
+    .option(
+      '--strict',
+      'a degraded server (storage or database not writable, disk full) is unhealthy',
+    )
+    .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
+    .action(
+      async (opts: {
+        timeoutSecs: number;
+        url?: string;
+        ready?: boolean;
+        strict?: boolean;
+        config?: string;
+      }) => {
+        let base = opts.url;
+        if (base === undefined) {
+          try {
+            const { config } = await loadConfig({
+              env: process.env,
+              ...(opts.config === undefined ? {} : { file: opts.config }),
+            });
+            base = localServerUrl(config.server.host, config.server.port);
+          } catch (err) {
+            // Exit 2 is reserved in Docker's HEALTHCHECK: a probe that cannot run says unhealthy.
+            process.stderr.write(
+              `unhealthy: cannot read the configuration: ${(err as Error).message}\n`,
+            );
+            process.exitCode = 1;
+            return;
+          }
+        }
+        const result = await probeHealth(base, {
+          timeoutMs: opts.timeoutSecs * 1000,
+          ready: opts.ready === true,
+          strict: opts.strict === true,
+        });
+        (result.ok ? process.stdout : process.stderr).write(`${result.line}\n`);
+        if (!result.ok) process.exitCode = 1;
+      },
+    );
+}
+
+/** `--timeout-secs`: a positive number of seconds, at most an hour. */
+function timeoutSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) {
+    throw new InvalidArgumentError('a number of seconds above 0, at most 3600');
+  }
+  return seconds;
 }
 
 function emptyToUndefined(value: string | undefined): string | undefined {

@@ -50,6 +50,7 @@ import {
   writeModuleZip,
 } from './zip-create.ts';
 import { parseModulePath } from './zip.ts';
+import { localServerUrl } from '../../config/server-url.ts';
 
 /** A failure the user can act on: printed as `nora go publish: …`, exit 1. */
 export class GoPublishError extends Error {}
@@ -93,11 +94,7 @@ export function registryOfServer(server: {
   readonly public_url?: string | undefined;
 }): string {
   if (server.public_url !== undefined) return `${server.public_url.replace(/\/+$/, '')}/go`;
-  let host = server.host;
-  if (host === '0.0.0.0' || host === '') host = '127.0.0.1';
-  else if (host === '::' || host === '[::]') host = '::1';
-  if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
-  return `http://${host}:${server.port}/go`;
+  return `${localServerUrl(server.host, server.port)}/go`;
 }
 
 export async function goPublish(options: GoPublishOptions): Promise<GoPublishResult> {

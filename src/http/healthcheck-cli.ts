@@ -1,0 +1,142 @@
+/**
+ * `nora healthcheck` (NORA's verb, for a container's HEALTHCHECK or a supervisor's probe): asks a
+ * running server's `/health` (or `/ready`) and turns the answer into an exit code and one line.
+ * Images without curl or wget (distroless, scratch + node) have nothing else to probe with, and
+ * `wget --spider` cannot tell "degraded" (read-only or full disk) from "healthy".
+ *
+ * Docker reads exit 0 as healthy and 1 as unhealthy (2 is reserved), so every failure — no
+ * server, a timeout, a 503, an answer that is not NORA's — is 1 here, with the reason on stderr.
+ */
+import { isRecord } from '../config/load.ts';
+import { httpRequest } from '../core/http-client.ts';
+import { readAllBounded } from '../core/streams.ts';
+
+/** What one probe found: `ok` decides the exit code (0 or 1), `line` says why. */
+export interface HealthcheckResult {
+  readonly ok: boolean;
+  readonly line: string;
+}
+
+export interface HealthcheckOptions {
+  /** The whole exchange (connect, headers, body), in milliseconds. */
+  readonly timeoutMs: number;
+  /** Probe `/ready` (storage and database answer) instead of `/health`. */
+  readonly ready?: boolean;
+  /** A `degraded` server (storage or database not writable, disk full) counts as unhealthy. */
+  readonly strict?: boolean;
+}
+
+/** /health is a few hundred bytes: a longer answer is not NORA's (readAllBounded refuses it). */
+const MAX_ANSWER_BYTES = 256 * 1024;
+
+/**
+ * Probes `<base>/health` (or `/ready`) once. Never throws: a refused connection, a timeout, a
+ * status other than 200, a body that is not NORA's JSON are each `{ok: false}` with the reason.
+ * `/health`'s `status` decides (`healthy`; `degraded` too unless `strict`; `unhealthy` never),
+ * `/ready`'s is `ready`.
+ */
+export async function probeHealth(
+  base: string,
+  options: HealthcheckOptions,
+): Promise<HealthcheckResult> {
+  const url = `${base.replace(/\/+$/, '')}${options.ready === true ? '/ready' : '/health'}`;
+  let status: number;
+  let text: string;
+  try {
+    const answer = await httpRequest(url, {
+      signal: AbortSignal.timeout(options.timeoutMs),
+      headers: { accept: 'application/json' },
+    });
+    status = answer.status;
+    text = (await readAllBounded(answer.body, MAX_ANSWER_BYTES, 'answer')).toString('utf8');
+  } catch (err) {
+    return { ok: false, line: `unhealthy: ${url}: ${failure(err, options.timeoutMs)}` };
+  }
+  const body = parseObject(text);
+  if (body === undefined || typeof body['status'] !== 'string') {
+    return {
+      ok: false,
+      line: `unhealthy: ${url} answered ${status} without NORA's JSON status (is another server on that port?)`,
+    };
+  }
+  return options.ready === true
+    ? readyResult(url, status, body)
+    : healthResult(url, status, body, options.strict === true);
+}
+
+function healthResult(
+  url: string,
+  status: number,
+  body: Record<string, unknown>,
+  strict: boolean,
+): HealthcheckResult {
+  const state = body['status'] as string;
+  const version = typeof body['version'] === 'string' ? ` NORA ${body['version']}` : '';
+  const uptime =
+    typeof body['uptime_seconds'] === 'number'
+      ? `, up ${Math.round(body['uptime_seconds'])} s`
+      : '';
+  if (status === 200 && state === 'healthy') {
+    return { ok: true, line: `healthy:${version} at ${url}${uptime}` };
+  }
+  if (status === 200 && state === 'degraded') {
+    // Reads go on while uploads fail: a restart does not mend a full or read-only disk, so by
+    // default an orchestrator is not told to restart (or stop routing to) a server that serves.
+    return {
+      ok: !strict,
+      line: `degraded:${version} at ${url}${uptime}: ${degradedReasons(body)}${strict ? ' (--strict: unhealthy)' : ''}`,
+    };
+  }
+  return { ok: false, line: `unhealthy: ${url} answered ${status}, status "${state}"` };
+}
+
+function readyResult(
+  url: string,
+  status: number,
+  body: Record<string, unknown>,
+): HealthcheckResult {
+  if (status === 200 && body['status'] === 'ready') return { ok: true, line: `ready: ${url}` };
+  const reason = typeof body['reason'] === 'string' ? `: ${body['reason']}` : '';
+  return { ok: false, line: `not ready: ${url} answered ${status}${reason}` };
+}
+
+/** Why /health says `degraded`: its storage and database parts, in its own words. */
+function degradedReasons(body: Record<string, unknown>): string {
+  const reasons: string[] = [];
+  const storage = asRecord(body['storage']);
+  if (storage?.['writable'] === false) {
+    reasons.push(`storage not writable (${stringOr(storage['write_error'], 'no reason given')})`);
+  }
+  const database = asRecord(body['database']);
+  if (database?.['writable'] === false) {
+    reasons.push(`database not writable (${stringOr(database['write_error'], 'no reason given')})`);
+  }
+  if (database?.['full'] === true) reasons.push('database met a full disk');
+  return reasons.length === 0 ? 'uploads may fail' : `${reasons.join('; ')}: uploads fail`;
+}
+
+/** A failed exchange as a reader wants it: the timeout, a refused connection, or the error. */
+function failure(err: unknown, timeoutMs: number): string {
+  const error = err as Error & { code?: string };
+  if (error.name === 'TimeoutError' || error.name === 'AbortError') {
+    return `no answer within ${timeoutMs / 1000} s`;
+  }
+  if (error.code === 'ECONNREFUSED') return 'connection refused (no server listening there)';
+  return error.message;
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    return asRecord(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return isRecord(value) ? value : undefined;
+}
+
+function stringOr(value: unknown, fallback: string): string {
+  return typeof value === 'string' ? value : fallback;
+}

@@ -1,0 +1,130 @@
+/**
+ * `nora healthcheck` (NORA's verb for a container HEALTHCHECK): exit 0 and one line for a healthy
+ * server found through the configuration (NORA_PORT, a wildcard NORA_HOST probed on loopback),
+ * exit 1 with the reason for no server, a timeout, a 503, an answer that is not NORA's, and a
+ * degraded server under --strict (without it, degraded passes: a restart mends no full disk).
+ * The canned answers come from a fixture server shaped as /health answers.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { localServerUrl } from '../../../src/config/server-url.ts';
+import { nora } from '../../helpers/cli.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+
+/** A fixture answering every request with `status` and `body`; never answers when `status` is 0. */
+async function cannedServer(status: number, body: string): Promise<{ url: string; close(): void }> {
+  const server = http.createServer((_request, response) => {
+    if (status === 0) return;
+    response.writeHead(status, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+describe('nora healthcheck', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  test('a healthy server, found by NORA_PORT (and NORA_HOST=0.0.0.0 on loopback): exit 0', async () => {
+    const result = await nora(['healthcheck'], {
+      NORA_PORT: String(server.port),
+      NORA_HOST: '0.0.0.0',
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stdout,
+      /^healthy: NORA \S+ at http:\/\/127\.0\.0\.1:\d+\/health, up \d+ s\n$/,
+    );
+    const ready = await nora(['healthcheck', '--ready', '--url', server.url], {});
+    assert.equal(ready.code, 0, ready.stderr);
+    assert.match(ready.stdout, /^ready: /);
+  });
+
+  test('no server there: exit 1 (never 2, which Docker reserves), saying so', async () => {
+    const gone = await cannedServer(200, '{}');
+    gone.close();
+    const result = await nora(['healthcheck', '--url', gone.url], {});
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /unhealthy: .*connection refused/);
+  });
+
+  test('a server that never answers: exit 1 after --timeout-secs', async () => {
+    const silent = await cannedServer(0, '');
+    try {
+      const result = await nora(['healthcheck', '--url', silent.url, '--timeout-secs', '0.5'], {});
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /no answer within 0\.5 s/);
+    } finally {
+      silent.close();
+    }
+  });
+
+  test('503 unhealthy, and an answer that is not NORA’s: exit 1', async () => {
+    const unhealthy = await cannedServer(503, JSON.stringify({ status: 'unhealthy' }));
+    const other = await cannedServer(200, '<html>welcome to nginx</html>');
+    try {
+      const a = await nora(['healthcheck', '--url', unhealthy.url], {});
+      assert.equal(a.code, 1);
+      assert.match(a.stderr, /answered 503, status "unhealthy"/);
+      const b = await nora(['healthcheck', '--url', other.url], {});
+      assert.equal(b.code, 1);
+      assert.match(b.stderr, /without NORA's JSON status/);
+    } finally {
+      unhealthy.close();
+      other.close();
+    }
+  });
+
+  test('degraded passes, naming why; --strict makes it exit 1', async () => {
+    const degraded = await cannedServer(
+      200,
+      JSON.stringify({
+        status: 'degraded',
+        version: '9.9.9',
+        uptime_seconds: 7,
+        storage: { reachable: true, writable: false, write_error: 'EROFS' },
+        database: { writable: true, full: false },
+      }),
+    );
+    try {
+      const loose = await nora(['healthcheck', '--url', degraded.url], {});
+      assert.equal(loose.code, 0, loose.stderr);
+      assert.match(
+        loose.stdout,
+        /^degraded: NORA 9\.9\.9 .*storage not writable \(EROFS\): uploads fail/,
+      );
+      const strict = await nora(['healthcheck', '--url', degraded.url, '--strict'], {});
+      assert.equal(strict.code, 1);
+      assert.match(strict.stderr, /--strict: unhealthy/);
+    } finally {
+      degraded.close();
+    }
+  });
+
+  test('a bad --timeout-secs is a usage error', async () => {
+    const result = await nora(['healthcheck', '--timeout-secs', '0'], {});
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /timeout-secs/);
+  });
+});
+
+test('localServerUrl: wildcards reached on loopback, IPv6 bracketed', () => {
+  assert.equal(localServerUrl('127.0.0.1', 4000), 'http://127.0.0.1:4000');
+  assert.equal(localServerUrl('0.0.0.0', 4000), 'http://127.0.0.1:4000');
+  assert.equal(localServerUrl('::', 8080), 'http://[::1]:8080');
+  assert.equal(localServerUrl('[::]', 8080), 'http://[::1]:8080');
+  assert.equal(localServerUrl('fd00::1', 1), 'http://[fd00::1]:1');
+  assert.equal(localServerUrl('nora.internal', 4000), 'http://nora.internal:4000');
+});
