@@ -111,6 +111,13 @@ export function ruleProblem(rule: RuleConfig): string | undefined {
     const problem = patternProblem(path);
     if (problem) return `paths: ${problem}`;
   }
+  // `groups` names groups, it has no wildcard: `groups = ["*"]` named a group called `*` that no
+  // one is in (config check only warned that [auth.groups] does not define it), so the rule
+  // granted nothing, or (granting nobody) reserved its space for admins (trial 23).
+  const starred = rule.groups.find((group) => /^\*+$/.test(group));
+  if (starred !== undefined) {
+    return `groups: group names have no wildcard: "${starred}" would name a group called "${starred}", not every group or user; for every signed-in user write users = ["*"] in the rule instead (docs/auth.md "Rules")`;
+  }
   if (rule.anonymous && rule.actions.some((a) => a !== 'read')) {
     return 'a rule with anonymous = true may only grant "read" (anonymous changes cannot be attributed)';
   }

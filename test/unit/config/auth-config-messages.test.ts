@@ -227,6 +227,31 @@ test('F8: an unknown key of [auth] is an error naming the key it was meant to be
   assert.doesNotThrow(() => parseConfigObject({ auth: { groups: { anything: ['alice'] } } }));
 });
 
+test('trial 23: groups = ["*"] in a rule is an error saying to write users = ["*"]', () => {
+  for (const groups of [['*'], ['platform', '**']]) {
+    const message = configError(() =>
+      parseConfigObject({
+        auth: { groups: { platform: ['alice'] }, rules: [{ groups, actions: ['read'] }] },
+      }),
+    );
+    const starred = groups.at(-1) ?? '';
+    assert.ok(
+      message.includes(
+        `auth.rules[0]: groups: group names have no wildcard: "${starred}" would name a group called "${starred}", not every group or user; for every signed-in user write users = ["*"] in the rule instead (docs/auth.md "Rules")`,
+      ),
+      message,
+    );
+  }
+  // A group name holding a `*` among other characters is a name like any other (warned when
+  // [auth.groups] does not define it), and users = ["*"] stays the way to say it.
+  assert.doesNotThrow(() =>
+    parseConfigObject({ auth: { rules: [{ groups: ['team*'], actions: ['read'] }] } }),
+  );
+  assert.doesNotThrow(() =>
+    parseConfigObject({ auth: { rules: [{ users: ['*'], actions: ['read'] }] } }),
+  );
+});
+
 test('F8: no shipped example config has an unknown [auth] key', async () => {
   for (const name of await fs.readdir(path.join(PROJECT_ROOT, 'examples'))) {
     if (!name.endsWith('.toml')) continue;
