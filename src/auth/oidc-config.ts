@@ -54,7 +54,10 @@ const namespaceScope = z
     });
   });
 
-const roleRuleSchema = z.object({
+// Strict, as `[auth]` and a rule are: a misspelt key here (`namespace_scopes` on a role rule,
+// `max_token_lifetime` on a provider, `enable` in [auth.oidc]) was ignored with a warning, and
+// left the token wider (its provider's scope), longer-lived or OIDC off (trial 23).
+const roleRuleSchema = z.strictObject({
   /** Glob on the token's `sub` (segment-aware: `*` stays within one `/`-separated segment). */
   pattern: z.string().min(1, { message: 'expected a glob on the token subject ("sub")' }),
   role: z.enum(['read', 'write', 'admin']),
@@ -62,7 +65,7 @@ const roleRuleSchema = z.object({
   namespace_scope: namespaceScope.optional(),
 });
 
-const providerSchema = z.object({
+const providerSchema = z.strictObject({
   /** Names the provider in principals (`<name>:<sub>`), logs and errors. */
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
     message: 'expected a name of letters, digits, ".", "_" or "-"',
@@ -88,7 +91,7 @@ const providerSchema = z.object({
 });
 
 export const oidcSectionSchema = z
-  .object({
+  .strictObject({
     enabled: withMeta(z.boolean().default(false), { env: ['NORA_AUTH_OIDC_ENABLED'] }),
     /** Clock skew tolerated on exp / nbf / iat, seconds. */
     leeway_secs: withMeta(z.number().int().min(0).default(60), {

@@ -111,6 +111,13 @@ export function ruleProblem(rule: RuleConfig): string | undefined {
     const problem = patternProblem(path);
     if (problem) return `paths: ${problem}`;
   }
+  // `groups` names groups, it has no wildcard: `groups = ["*"]` named a group called `*` that no
+  // one is in (config check only warned that [auth.groups] does not define it), so the rule
+  // granted nothing, or (granting nobody) reserved its space for admins (trial 23).
+  const starred = rule.groups.find((group) => /^\*+$/.test(group));
+  if (starred !== undefined) {
+    return `groups: group names have no wildcard: "${starred}" would name a group called "${starred}", not every group or user; for every signed-in user write users = ["*"] in the rule instead (docs/auth.md "Rules")`;
+  }
   if (rule.anonymous && rule.actions.some((a) => a !== 'read')) {
     return 'a rule with anonymous = true may only grant "read" (anonymous changes cannot be attributed)';
   }
@@ -451,6 +458,21 @@ function pathGlobs(rule: CompiledRule, form: PathForm | undefined): readonly Glo
 const MAX_UNDER_ANSWERS = 10_000;
 
 /**
+ * Formats whose names are one `/`-free segment (a crate name is `[A-Za-z0-9_-]+`): there `*`
+ * covers every name as `**` does.
+ */
+const ONE_SEGMENT_NAMES: ReadonlySet<FormatName> = new Set<FormatName>(['cargo']);
+
+/**
+ * Whether the path globs `paths` (a rule's, as written) cover every name of a `format`
+ * repository: `**`, or `*` where names have no `/` (Cargo). Only these exact patterns count: no
+ * other glob is proven to cover every name.
+ */
+export function coversEveryName(paths: readonly string[], format: FormatName): boolean {
+  return paths.includes('**') || (ONE_SEGMENT_NAMES.has(format) && paths.includes('*'));
+}
+
+/**
  * Whether the path glob `glob` may cover `prefix` or a path under it (`prefix/…`): false only
  * when it certainly covers neither — its segments before any `**` disagree with the prefix's,
  * or it has fewer segments than the prefix (and no `**`). Conservative: a `**` answers true.
@@ -687,8 +709,13 @@ export class RuleSet implements Permissions {
       unruled || target.path === undefined ? undefined : (form?.(target.path) ?? target.path);
     // Without a path (a listing), every rule on the repository counts for a grant; only a rule
     // over all its paths makes it owned. `unruled`: a path only the rules over all paths cover.
+    // `*` counts as all paths here where names are one segment (a Cargo rule on `*` opens or
+    // owns every crate, so config.json's auth-required must count it: trial 23).
+    const format = target.repository.format;
+    const whole = (rule: CompiledRule): boolean =>
+      rule.allPaths || (unruled && coversEveryName(rule.pathGlobs, format));
     const relevant = unruled
-      ? covering.filter((rule) => rule.allPaths)
+      ? covering.filter(whole)
       : path === undefined
         ? covering
         : covering.filter((rule) => pathGlobs(rule, form).some((glob) => glob.test(path)));
@@ -698,7 +725,7 @@ export class RuleSet implements Permissions {
       this.#options.membersOf?.(repository) ?? [];
     const reserving = [name, ...members(name)].filter((repository) =>
       relevant.some(
-        (rule) => rule.owns && (path !== undefined || rule.allPaths) && names(rule, repository),
+        (rule) => rule.owns && (path !== undefined || whole(rule)) && names(rule, repository),
       ),
     );
     // A group reserving a path that one of its own members reserves too gives way to the member.
@@ -909,7 +936,8 @@ export function cargoAnonymousRules(config: AppConfig, registry: RepositoryRegis
     );
   const warnings: string[] = [];
   config.auth.rules.forEach((rule, i) => {
-    if (!rule.anonymous || !rule.actions.includes('read') || rule.paths.includes('**')) return;
+    if (!rule.anonymous || !rule.actions.includes('read') || coversEveryName(rule.paths, 'cargo'))
+      return;
     const globs = rule.repositories.map(compileGlob);
     const reached = closed.filter((repo) => globs.some((glob) => glob.test(repo.name)));
     if (reached.length === 0) return;

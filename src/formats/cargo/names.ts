@@ -35,6 +35,17 @@ export function canonicalName(name: string): string {
   return name.toLowerCase().replace(/-/g, '_');
 }
 
+/**
+ * The spellings of `name` (lower-cased) looked up in a proxy's upstream for one crate: as given,
+ * then every `-` as `_` and every `_` as `-` (duplicates dropped). crates.io names are unique
+ * modulo `-`/`_`, so at most one exists upstream; mixed spellings (`a-b_c` for `a_b-c`) are not
+ * tried: 2ⁿ look-ups per miss, while crates.io names use one separator (Cargo's own fallback
+ * search is what finds those).
+ */
+export function separatorSpellings(lower: string): string[] {
+  return [...new Set([lower, lower.replaceAll('_', '-'), lower.replaceAll('-', '_')])];
+}
+
 /** One comparator of a Cargo version requirement: `*`, or an optional operator and a partial version. */
 const REQ_COMPARATOR =
   /^(?:[*xX]|(?:=|>=|<=|>|<|~|\^)?\s*\d+(?:\.(?:\d+|[*xX]))?(?:\.(?:\d+|[*xX]))?(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)$/;

@@ -25,7 +25,7 @@ import { shadowedProxies, shadowedText } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { CargoHosted, PublishResult } from './hosted.ts';
 import type { CargoSource, IndexFile, OpenedCrate } from './model.ts';
-import { canonicalName } from './names.ts';
+import { canonicalName, separatorSpellings } from './names.ts';
 import {
   notFoundLogins,
   type PublishCheck,
@@ -241,7 +241,7 @@ export class CargoService {
     const lower = name.toLowerCase();
     if (served === undefined || (await this.#deps.hosted.hasCrate(target, lower))) return [];
     // The spellings a client may have asked the proxy for (`-` and `_` name one crate).
-    const spellings = [...new Set([lower, lower.replaceAll('_', '-'), lower.replaceAll('-', '_')])];
+    const spellings = separatorSpellings(lower);
     const unreachable = new Set<string>();
     const repositories = this.#deps.repositories;
     const shadowed = await shadowedProxies(
@@ -327,7 +327,10 @@ export class CargoService {
    * resource allows no methods", which is so of every URL this answers (a yank, an unyank, a
    * crate's or a version's deletion, a crate's owners: nothing else is served there for a crate
    * the group does not host; `DELETE …/crates/new`, where PUT publishes, is given its own in
-   * routes.ts). A proxy member that fails to answer counts as not serving it.
+   * routes.ts). A proxy member that fails to answer counts as not serving it. The proxy member
+   * is asked for `name`'s other `-`/`_` spellings too (separatorSpellings, after the one given):
+   * `foo_bar` when the upstream has `foo-bar` was a plain 404 (trial 23), though crates.io names
+   * are unique modulo `-`/`_`; the answer then names the upstream's spelling for cargo to use.
    */
   async #proxiedHint(
     err: unknown,
@@ -339,16 +342,23 @@ export class CargoService {
     if (!isRegistryError(err) || err.code !== 'NOT_FOUND' || repo.kind !== 'group') return err;
     const lower = name.toLowerCase();
     if ((await this.#deps.hosted.crateName(target, lower)) !== undefined) return err;
-    for (const member of this.#deps.repositories.membersOf(repo)) {
-      if (member.kind !== 'proxy') continue;
-      const file = await this.#deps.proxy.indexFile(member, lower).catch(() => undefined);
-      if (file === undefined) continue;
-      return new RegistryError(
-        'METHOD_NOT_ALLOWED',
-        `crate \`${file.name}\` is not hosted in ${target.name}: the group ${repo.name} serves it ` +
-          `from its proxy member ${member.name} (read-only), ${consequence}`,
-        { cause: err, headers: { allow: '' } },
-      );
+    const proxies = this.#deps.repositories.membersOf(repo).filter((m) => m.kind === 'proxy');
+    // Every proxy member for the spelling given before any other spelling is tried.
+    for (const spelling of separatorSpellings(lower)) {
+      for (const member of proxies) {
+        const file = await this.#deps.proxy.indexFile(member, spelling).catch(() => undefined);
+        if (file === undefined) continue;
+        const respelt =
+          file.name.toLowerCase() === lower
+            ? ''
+            : ` (\`${name}\` names the same crate, since crates.io names are unique modulo \`-\`/\`_\`, but the upstream spells it \`${file.name}\`: use \`${file.name}\` with cargo)`;
+        return new RegistryError(
+          'METHOD_NOT_ALLOWED',
+          `crate \`${file.name}\` is not hosted in ${target.name}: the group ${repo.name} serves it ` +
+            `from its proxy member ${member.name} (read-only), ${consequence}${respelt}`,
+          { cause: err, headers: { allow: '' } },
+        );
+      }
     }
     return err;
   }

@@ -100,6 +100,53 @@ describe('cargo config.json: auth-required off where anonymous clients read ever
     }
   });
 
+  // Trial 23: `paths = ["*"]` covers every crate (names have no "/") as `**` does, but only `**`
+  // counted as "all crates": config.json said auth-required though anonymous clients read them all.
+  for (const paths of [['*'], ['**']]) {
+    test(`anonymous_read = false and an anonymous rule with paths = ${JSON.stringify(paths)}: no auth-required`, async () => {
+      const server = await startTestServer({
+        config: {
+          cargo: { proxy: '' },
+          auth: {
+            enabled: true,
+            anonymous_read: false,
+            rules: [{ repositories: ['cargo'], paths, anonymous: true, actions: ['read'] }],
+          },
+        },
+      });
+      try {
+        assert.equal((await configJson(server))['auth-required'], undefined);
+        assert.equal(
+          (await configJson(server, '/repository/cargo-hosted'))['auth-required'],
+          undefined,
+        );
+        // What config.json promises holds: an anonymous read of any crate is no 401.
+        assert.equal((await fetch(`${server.url}/cargo/index/fo/o-/foo-bob`)).status, 404);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  test('a rule owning every crate with paths = ["*"] for carol: auth-required, anonymous_read on', async () => {
+    const server = await startTestServer({
+      config: {
+        cargo: { proxy: '' },
+        auth: {
+          enabled: true,
+          anonymous_read: true,
+          rules: [{ repositories: ['cargo'], paths: ['*'], users: ['carol'], actions: ['read'] }],
+        },
+      },
+    });
+    try {
+      assert.equal((await fetch(`${server.url}/cargo/index/fo/o-/foo-bob`)).status, 401);
+      assert.equal((await configJson(server))['auth-required'], true);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('anonymous_read = true and a rule reserving some crates: no auth-required (as before)', async () => {
     const server = await startTestServer({
       config: {

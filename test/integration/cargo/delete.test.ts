@@ -366,6 +366,59 @@ describe('cargo: deleting with auth off (anyone, as every format deletes), and g
     }
   });
 
+  test('a proxied crate asked for in its other `-`/`_` spelling: the same 405, naming the upstream spelling (trial 23)', async () => {
+    upstream.add('up-spelt', { vers: '1.0.0', body: fakeCrate('up-spelt', '1.0.0') });
+    upstream.add('up_under', { vers: '1.0.0', body: fakeCrate('up_under', '1.0.0') });
+    const respelt = (asked: string, spelt: string): string =>
+      ` (\`${asked}\` names the same crate, since crates.io names are unique modulo \`-\`/\`_\`, but the upstream spells it \`${spelt}\`: use \`${spelt}\` with cargo)`;
+    const users = Buffer.from(JSON.stringify({ users: ['nobody-here'] }));
+    for (const [method, body] of [
+      ['GET', undefined],
+      ['PUT', users],
+      ['DELETE', users],
+    ] as const) {
+      for (const [asked, spelt] of [
+        ['up_spelt', 'up-spelt'],
+        ['Up_Spelt', 'up-spelt'],
+        ['up-under', 'up_under'],
+      ] as const) {
+        const answer = await call(server, method, `/cargo/api/v1/crates/${asked}/owners`, {
+          ...(body === undefined ? {} : { body }),
+        });
+        assert.equal(answer.headers.get('allow'), '', `${method} ${asked}`);
+        assert.equal(
+          cargoError(answer, 405),
+          `crate \`${spelt}\` is not hosted in cargo-hosted: the group cargo serves it from its proxy member cargo-proxy (read-only), so its owners are the upstream registry's, which NORA does not mirror: they cannot be listed or changed here${respelt(asked, spelt)}`,
+          `${method} ${asked}`,
+        );
+      }
+    }
+    // The yank and delete endpoints give the same hint.
+    for (const [method, url] of [
+      ['DELETE', '/cargo/api/v1/crates/up_spelt/1.0.0/yank'],
+      ['PUT', '/cargo/api/v1/crates/up_spelt/1.0.0/unyank'],
+      ['DELETE', '/cargo/api/v1/crates/up_spelt'],
+      ['DELETE', '/cargo/api/v1/crates/up_spelt/1.0.0'],
+    ] as const) {
+      assert.equal(
+        cargoError(await call(server, method, url), 405),
+        `crate \`up-spelt\` is not hosted in cargo-hosted: the group cargo serves it from its proxy member cargo-proxy (read-only), so it cannot be yanked or deleted here${respelt('up_spelt', 'up-spelt')}`,
+        `${method} ${url}`,
+      );
+    }
+    // The right spelling (any case) gets no spelling note.
+    const right = cargoError(
+      await call(server, 'GET', '/cargo/api/v1/crates/UP-SPELT/owners'),
+      405,
+    );
+    assert.doesNotMatch(right, /names the same crate/);
+    // Nobody serves any spelling: the plain 404.
+    assert.equal(
+      cargoError(await call(server, 'GET', '/cargo/api/v1/crates/nowhere_z/owners'), 404),
+      'crate `nowhere_z` does not exist',
+    );
+  });
+
   test('DELETE …/crates/new of a proxied crate `new`: the 405 allows PUT, the publish there', async () => {
     upstream.add('new', { vers: '1.0.0', body: fakeCrate('new', '1.0.0') });
     assert.deepEqual(await indexVersions(server, '/cargo', 'new'), ['1.0.0']);

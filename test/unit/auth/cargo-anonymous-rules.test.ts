@@ -48,6 +48,24 @@ test('no warning where anonymous clients read the other crates, or it is no carg
         rules: [CORP, { repositories: ['cargo'], anonymous: true, actions: ['read'] }],
       },
     ],
+    // Trial 23: `*` is every crate (names have no "/"), as `**` is.
+    [
+      'an anonymous rule with paths = ["*"]',
+      {
+        anonymous_read: false,
+        rules: [
+          CORP,
+          { repositories: ['cargo'], paths: ['*'], anonymous: true, actions: ['read'] },
+        ],
+      },
+    ],
+    [
+      'only an anonymous rule with paths = ["*"]',
+      {
+        anonymous_read: false,
+        rules: [{ repositories: ['cargo'], paths: ['*'], anonymous: true, actions: ['read'] }],
+      },
+    ],
     ['another format', { anonymous_read: false, rules: [{ ...CORP, repositories: ['pypi'] }] }],
     ['auth off', { enabled: false, anonymous_read: false, rules: [CORP] }],
   ] as const) {

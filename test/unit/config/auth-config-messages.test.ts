@@ -6,7 +6,8 @@
  * - F3: the auth-off warning names each list's variable when the variable set it;
  * - F6: trusted_proxies of every address, allow_registration, a token secret in a rule's tokens;
  * - F7: a rule's unknown key is numbered `auth.rules[0]` with a "did you mean";
- * - F8: an unknown key of `[auth]` is an error with a "did you mean", as a rule's is.
+ * - F8: an unknown key of `[auth]` is an error with a "did you mean", as a rule's is;
+ * - trial 23: so is one of `[auth.oidc]`, a provider or a role rule; `groups = ["*"]` is an error.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -223,11 +224,94 @@ test('F8: an unknown key of [auth] is an error naming the key it was meant to be
     assert.ok(message.includes(`auth: unknown key "${typo}" (did you mean "${meant}"?)`), message);
     assert.doesNotMatch(message, /\(ignored\)/, 'a refused key is not called ignored');
   }
-  // [auth.groups] takes any group name; [auth.oidc] and the rest stay as they were.
+  // [auth.groups] takes any group name ([auth.oidc]'s sub-tables: the next test).
   assert.doesNotThrow(() => parseConfigObject({ auth: { groups: { anything: ['alice'] } } }));
 });
 
-test('F8: no shipped example config has an unknown [auth] key', async () => {
+test('trial 23: an unknown key of [auth.oidc], a provider or a role rule is an error with a "did you mean"', () => {
+  const provider = {
+    name: 'ci',
+    issuer: 'https://ci.example',
+    audience: 'nora',
+    role_rules: [{ pattern: 'repo:myorg/*', role: 'read' }],
+  };
+  for (const [oidc, where, typo, meant] of [
+    [{ enable: true }, 'auth.oidc', 'enable', 'enabled'],
+    [{ leeway_sec: 5 }, 'auth.oidc', 'leeway_sec', 'leeway_secs'],
+    [
+      { providers: [{ ...provider, namespace_scopes: ['team/**'] }] },
+      'auth.oidc.providers[0]',
+      'namespace_scopes',
+      'namespace_scope',
+    ],
+    [
+      { providers: [{ ...provider, role_rules: [{ pattern: 'x', role: 'read', rol: 'admin' }] }] },
+      'auth.oidc.providers[0].role_rules[0]',
+      'rol',
+      'role',
+    ],
+  ] as const) {
+    const message = configError(() => parseConfigObject({ auth: { oidc } }));
+    assert.ok(
+      message.includes(
+        `${where}: unknown key "${typo}" (did you mean "${meant}"?): refused, since a misspelt key here would otherwise leave access wider than written`,
+      ),
+      message,
+    );
+    assert.doesNotMatch(message, /\(ignored\)/, 'a refused key is not called ignored');
+  }
+  // Every documented key is taken.
+  assert.doesNotThrow(() =>
+    parseConfigObject({
+      auth: {
+        oidc: {
+          enabled: true,
+          leeway_secs: 30,
+          jwks_cache_secs: 600,
+          providers: [
+            {
+              ...provider,
+              jwks_uri: 'https://ci.example/jwks',
+              algorithms: ['RS256'],
+              max_token_lifetime_secs: 600,
+              namespace_scope: ['team/**'],
+              namespace_scope_enforcement: 'audit',
+              enabled: true,
+              role_rules: [{ pattern: 'repo:x/*', role: 'write', namespace_scope: ['team/x/**'] }],
+            },
+          ],
+        },
+      },
+    }),
+  );
+});
+
+test('trial 23: groups = ["*"] in a rule is an error saying to write users = ["*"]', () => {
+  for (const groups of [['*'], ['platform', '**']]) {
+    const message = configError(() =>
+      parseConfigObject({
+        auth: { groups: { platform: ['alice'] }, rules: [{ groups, actions: ['read'] }] },
+      }),
+    );
+    const starred = groups.at(-1) ?? '';
+    assert.ok(
+      message.includes(
+        `auth.rules[0]: groups: group names have no wildcard: "${starred}" would name a group called "${starred}", not every group or user; for every signed-in user write users = ["*"] in the rule instead (docs/auth.md "Rules")`,
+      ),
+      message,
+    );
+  }
+  // A group name holding a `*` among other characters is a name like any other (warned when
+  // [auth.groups] does not define it), and users = ["*"] stays the way to say it.
+  assert.doesNotThrow(() =>
+    parseConfigObject({ auth: { rules: [{ groups: ['team*'], actions: ['read'] }] } }),
+  );
+  assert.doesNotThrow(() =>
+    parseConfigObject({ auth: { rules: [{ users: ['*'], actions: ['read'] }] } }),
+  );
+});
+
+test('F8, trial 23: no shipped example config has an unknown [auth] or [auth.*] key', async () => {
   for (const name of await fs.readdir(path.join(PROJECT_ROOT, 'examples'))) {
     if (!name.endsWith('.toml')) continue;
     const { parse } = await import('smol-toml');
