@@ -1,33 +1,41 @@
 /**
- * The check of an uploaded go.mod as `go` reads a dependency's (trial 18 fmts F13, trial 19 fmts
- * F2): a hosted version is immutable, so a go.mod that `go` refuses must be refused at upload, or
- * every `go get` of that version fails for good (`go.mod:5: syntax error (unterminated block
- * started at go.mod:4:1)`, `go.mod:3: invalid go version 'banana': must match format 1.23`).
+ * The check of an uploaded go.mod (trial 18 fmts F13, trial 19 fmts F2, trial 23): a hosted
+ * version is immutable, so a go.mod that `go` refuses must be refused at upload, or every use of
+ * that version fails for good (`go.mod:5: syntax error (unterminated block started at
+ * go.mod:4:1)`, `go.mod:3: invalid go version '1.2.3.4': must match format 1.23.0`).
  *
  * This follows golang.org/x/mod/modfile: read.go (the lexer and the line/block structure), and
- * what rule.go's ParseLax with no version fixer (cmd/go's modload and modfetch read a
- * dependency's go.mod so) refuses of the directives it reads in a dependency's go.mod — `module`,
- * `go` and `require` (and `retract`, whose errors it ignores there):
+ * rule.go's Parse with no version fixer, the strict parse that `go mod edit`, `go install m@v`
+ * and `go run m@v` (cmd/go/internal/load: the version's own go.mod) and anyone working in the
+ * module apply (`go get` of a dependency reads it with ParseLax, which skips `exclude`, `replace`,
+ * `toolchain`, … and bad `retract` lines, but the version is still unusable to those). Each
+ * directive go knows is checked as that parse checks it, in go's words:
  * - `module`: repeated, not exactly one argument, a path that is not a valid Go string when
  *   quoted (`"…"`), or an unquoted one holding a quote;
- * - `go`: repeated, not exactly one argument, a version that matches neither `1.23` nor the
- *   newer forms go reads leniently there (`1.21.0`, `1.21rc1`: `1.N` then a non-digit, anything);
- * - `require`: not exactly path and version, either badly quoted, a version that is no semantic
- *   version (`v1.2.3`; `v1.2` and `v1` pass, as go takes them), a path with a malformed major
- *   suffix (`/v1`, `/v0`), or a version whose major does not match the path's (`/v2` wants v2).
- * `exclude`, `replace`, unknown directives and blocks with more than the verb are not judged, as
- * ParseLax skips them: go ignores them in a dependency's go.mod so that one written for a newer
- * go still builds (a module's own `go build` refuses them, not its users'). Nor are the lines of
- * a block whose verb ParseLax does not read as a block (`go (`, `toolchain (`, `foo (`).
+ * - `go`: repeated, not exactly one argument, a version not of the form `1.21`, `1.21.0`,
+ *   `1.21rc1` (GoVersionRE: `1.021`, `1.2.3.4` are refused); `toolchain`: likewise, a name not
+ *   `default` nor `go1…`;
+ * - `require`, `exclude`: not exactly path and version, either badly quoted, a version that is no
+ *   semantic version (`v1.2` and `v1` pass, as go takes them), a path with a malformed major
+ *   suffix (`/v1`), or a version whose major does not match the path's (`/v2` wants v2);
+ * - `replace`: no `=>` where it belongs or the wrong count around it, an old side checked as a
+ *   `require` (its version optional), a new side without version that is no directory path
+ *   (`./x`, `../x`, rooted) or holds a backslash, one with a version that is a directory;
+ * - `retract`: a version or a closed interval `[v1.0.0, v1.1.0]`, nothing after it (a
+ *   rationale is a `//` comment), versions checked for quoting only as go does;
+ * - `godebug` (`key=value`), `tool`, `ignore` (one, well quoted, argument).
+ * Unknown directives, and blocks with more than the verb, are not judged by default, as ParseLax
+ * skips them: a go.mod written for a newer go (a directive this check does not know yet) still
+ * publishes. Nor are the lines of a block whose verb rule.go does not read as a block (`go (`,
+ * `toolchain (`, `foo (`).
  *
  * `{ mainModule: true }` (the `nora go publish` CLI, which reads the module's own go.mod as `go
- * build` in it does: modfile.Parse) also names what the strict parse refuses of the statements
- * themselves (trial 21 fmts F3): `go.mod:1: unknown directive: modul` for a verb no go release
- * knows, `go.mod:4: unknown block type: foo a` for a block whose verb is not a block verb or that
- * has more than its verb before the paren. The verbs known are the newest go's (module, go,
- * toolchain, godebug, require, exclude, replace, retract, tool, ignore), not the oldest's: go 1.19
- * calls `toolchain` unknown in its own main module, but a go.mod that a newer go wrote with it
- * builds with that go, and every go skips the line in a dependency.
+ * build` in it does) also refuses those statements (trial 21 fmts F3): `go.mod:1: unknown
+ * directive: modul` for a verb no go release knows, `go.mod:4: unknown block type: foo a` for a
+ * block whose verb is not a block verb or that has more than its verb before the paren. The
+ * verbs and version forms known are the newest go's, not the oldest's: go 1.19 calls `toolchain`
+ * unknown and `go 1.21.0` invalid in its own main module, but a go.mod that a newer go wrote with
+ * them builds with that go.
  */
 import { canonicalVersion, semverBuild, semverMajor, splitPathVersion } from './module.ts';
 
@@ -170,13 +178,14 @@ interface BlockHead {
 type Statement = DirectiveLine | BlockHead;
 
 /**
- * Checks `text` (a go.mod) as go reads a dependency's go.mod: undefined when go takes it, else
- * go's message, position first (`go.mod:5: syntax error (unterminated block started at
- * go.mod:4:1)`, `go.mod:3: repeated module statement`, `go.mod:3: require foo.com/x: version
- * "notaversion" invalid: must be of the form v1.2.3`); when several lines are wrong, their
- * messages joined with `; ` (go lists them all, one a line). A go.mod with no module directive
- * passes here (the caller requires one). `mainModule`: also refuse unknown directives and block
- * types, as go's strict parse of the main module's go.mod does (see the file's comment). Linear in
+ * Checks `text` (a go.mod) as go's strict parse does, unknown statements aside (see the file's
+ * comment): undefined when go takes it, else go's message, position first (`go.mod:5: syntax
+ * error (unterminated block started at go.mod:4:1)`, `go.mod:3: repeated module statement`,
+ * `go.mod:3: require foo.com/x: version "notaversion" invalid: must be of the form v1.2.3`,
+ * `go.mod:4: replacement module directory path "./y" cannot have version`); when several lines
+ * are wrong, their messages joined with `; ` (go lists them all, one a line). A go.mod with no
+ * module directive passes here (the caller requires one). `mainModule`: also refuse unknown
+ * directives and block types, as go's strict parse of the main module's go.mod does. Linear in
  * the text's length.
  */
 export function checkGoModSyntax(
@@ -239,8 +248,6 @@ const BLOCK_VERBS: ReadonlySet<string> = new Set([
   'tool',
   'ignore',
 ]);
-/** The verbs modfile.ParseLax reads in a dependency's go.mod (rule.go's File.add, strict false). */
-const LAX_VERBS: ReadonlySet<string> = new Set(['module', 'go', 'require', 'retract']);
 
 /** The strict parse's message for a statement its lax parse skips (no position), or undefined. */
 function unknownStatement(s: Statement): string | undefined {
@@ -345,88 +352,255 @@ function checkStructure(tokens: readonly Token[]): Statement[] {
   }
 }
 
-/** rule.go's GoVersionRE, and laxGoVersionRE: what ParseLax takes of a dependency's `go` line. */
-const GO_VERSION = /^([1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
-const LAX_GO_VERSION = /^v?(([1-9][0-9]*)\.(0|[1-9][0-9]*))([^0-9].*)$/su;
+/**
+ * rule.go's GoVersionRE (go 1.21 on: `1.21`, `1.21.0`, `1.21rc1`; not `1.021`, `1.2.3.4`) and
+ * ToolchainRE (`go1…` or `default`, kept loose by go for toolchain names to come).
+ */
+const GO_VERSION = /^([1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?([a-z]+[0-9]+)?$/;
+const TOOLCHAIN = /^default$|^go1($|\.)/;
 
 /**
- * rule.go's File.add for a dependency's go.mod (strict false, no version fixer), over every
- * statement in order: go's message for each refused one (`go.mod:L: …`); `strict` adds the strict
- * parse's unknown directives and block types (unknownStatement).
+ * rule.go's File.add as modfile.Parse (strict, no version fixer: `go mod edit`, `go install
+ * m@v`) runs it, over every statement in order: go's message for each refused one (`go.mod:L:
+ * …`). Unknown directives and block types are refused only when `unknownToo` (the main module:
+ * unknownStatement); otherwise skipped as ParseLax skips them, so a go.mod with a newer go's
+ * directive still publishes.
  */
-function checkDirectives(statements: readonly Statement[], strict: boolean): string[] {
+function checkDirectives(statements: readonly Statement[], unknownToo: boolean): string[] {
   const errors: string[] = [];
-  let modules = 0;
-  let goSeen = false;
+  const seen = new Set<string>();
   for (const statement of statements) {
     const { start } = statement;
     const fail = (message: string): void => {
       errors.push(`${at(start)}${message}`);
     };
-    const unknown = strict ? unknownStatement(statement) : undefined;
+    const unknown = unknownStatement(statement);
     if (unknown !== undefined) {
-      fail(unknown);
+      if (unknownToo) fail(unknown);
       continue;
     }
-    if (statement.kind === 'block' || !LAX_VERBS.has(statement.verb)) continue;
-    const { verb, args } = statement;
-    if (verb === 'module') {
-      if (++modules > 1) fail('repeated module statement');
-      else if (args.length !== 1) fail('usage: module module/path');
-      else {
-        const path = parseString(args[0] ?? '');
-        if (path.error !== undefined) fail(`invalid quoted string: ${path.error}`);
-      }
-    } else if (verb === 'go') {
-      if (goSeen) fail('repeated go statement');
-      else if (args.length !== 1) fail('go directive expects exactly one argument');
-      else {
-        const v = args[0] ?? '';
-        // go records the statement only once its version is taken: a bad one, then a good one, passes the second.
-        if (GO_VERSION.test(v) || LAX_GO_VERSION.test(v)) goSeen = true;
-        else fail(`invalid go version '${v}': must match format 1.23`);
-      }
-    } else if (verb === 'require') {
-      const message = checkRequire(args);
-      if (message !== undefined) fail(message);
-    }
-    // `retract`: ParseLax drops a line it cannot read rather than refuse the file; `exclude`,
-    // `replace` and other verbs are not read in a dependency's go.mod.
+    if (statement.kind === 'block') continue;
+    const message = checkDirective(statement.verb, statement.args, seen);
+    if (message !== undefined) fail(message);
   }
   return errors;
 }
 
-/** rule.go's `require` line check (after the position): go's message, or undefined. */
-function checkRequire(args: readonly string[]): string | undefined {
-  if (args.length !== 2) return 'usage: require module/path v1.2.3';
+/**
+ * One known directive's check (rule.go's File.add, strict): go's message after the position, or
+ * undefined. `seen` holds the single-use verbs (`module`, `go`, `toolchain`) already taken.
+ */
+function checkDirective(
+  verb: string,
+  args: readonly string[],
+  seen: Set<string>,
+): string | undefined {
+  switch (verb) {
+    case 'module': {
+      // go records the module before judging its arguments: a second line is "repeated" even
+      // when the first was malformed.
+      if (seen.has(verb)) return 'repeated module statement';
+      seen.add(verb);
+      if (args.length !== 1) return 'usage: module module/path';
+      const path = parseString(args[0] ?? '');
+      return path.error === undefined ? undefined : `invalid quoted string: ${path.error}`;
+    }
+    case 'go':
+    case 'toolchain': {
+      // go records these only once the version is taken: a bad line, then a good one, is one error.
+      if (seen.has(verb)) return `repeated ${verb} statement`;
+      if (args.length !== 1) return `${verb} directive expects exactly one argument`;
+      const v = args[0] ?? '';
+      if (verb === 'go' && !GO_VERSION.test(v))
+        return `invalid go version '${v}': must match format 1.23.0`;
+      if (verb === 'toolchain' && !TOOLCHAIN.test(v))
+        return `invalid toolchain version '${v}': must match format go1.23.0 or default`;
+      seen.add(verb);
+      return undefined;
+    }
+    case 'godebug': {
+      const arg = args[0] ?? '';
+      return args.length !== 1 || /["`',]/.test(arg) || !arg.includes('=')
+        ? 'usage: godebug key=value'
+        : undefined;
+    }
+    case 'require':
+    case 'exclude':
+      return checkRequire(verb, args);
+    case 'replace':
+      return checkReplace(args);
+    case 'retract':
+      return checkRetract(args);
+    case 'tool':
+    case 'ignore': {
+      if (args.length !== 1) return `${verb} directive expects exactly one argument`;
+      const path = parseString(args[0] ?? '');
+      return path.error === undefined ? undefined : `invalid quoted string: ${path.error}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * rule.go's parseVersion with no fixer: the canonical version (`v1.2` is `v1.2.0`), or go's error
+ * (`require p: version "x" invalid: must be of the form v1.2.3`).
+ */
+function parseVersion(
+  verb: string,
+  path: string,
+  raw: string,
+): { value: string; error?: undefined } | { error: string } {
+  const directive = `${verb} ${path}: `;
+  const version = parseString(raw);
+  if (version.error !== undefined)
+    return { error: `${directive}version ${goQuote(raw)} invalid: ${version.error}` };
+  const v = canonicalVersion(version.value);
+  if (v === '') {
+    return {
+      error: `${directive}version ${goQuote(version.value)} invalid: must be of the form v1.2.3`,
+    };
+  }
+  return { value: v };
+}
+
+/**
+ * x/mod/module.CheckPathMajor for `path` (whose `/vN` or `.vN` suffix is `pathMajor`) at the
+ * canonical version `v`, in rule.go's wording (`verb path: version "v2.0.0" invalid: should be v0
+ * or v1, not v2`), or undefined.
+ */
+function checkPathMajor(
+  verb: string,
+  path: string,
+  pathMajor: string,
+  v: string,
+): string | undefined {
+  let major = pathMajor;
+  if (major.startsWith('.v') && major.endsWith('-unstable'))
+    major = major.slice(0, -'-unstable'.length);
+  if (v.startsWith('v0.0.0-') && major === '.v1') return undefined;
+  const got = semverMajor(v);
+  let want: string;
+  if (major === '') {
+    if (got === 'v0' || got === 'v1' || semverBuild(v) === '+incompatible') return undefined;
+    want = 'v0 or v1';
+  } else {
+    if (got === major.slice(1)) return undefined;
+    want = major.slice(1);
+  }
+  return `${verb} ${path}: version ${goQuote(v)} invalid: should be ${want}, not ${got}`;
+}
+
+/** rule.go's `require` and `exclude` line check (after the position): go's message, or undefined. */
+function checkRequire(verb: string, args: readonly string[]): string | undefined {
+  if (args.length !== 2) return `usage: ${verb} module/path v1.2.3`;
   const path = parseString(args[0] ?? '');
   if (path.error !== undefined) return `invalid quoted string: ${path.error}`;
   const p = path.value;
-  const raw = args[1] ?? '';
-  const version = parseString(raw);
-  if (version.error !== undefined)
-    return `require ${p}: version ${goQuote(raw)} invalid: ${version.error}`;
-  const v = canonicalVersion(version.value);
-  if (v === '') {
-    return `require ${p}: version ${goQuote(version.value)} invalid: must be of the form v1.2.3`;
-  }
+  const version = parseVersion(verb, p, args[1] ?? '');
+  if (version.error !== undefined) return version.error;
   const split = splitPathVersion(p);
   if (!split.ok) return 'invalid module path';
-  // x/mod/module.CheckPathMajor, with rule.go's wording of its error.
-  let pathMajor = split.pathMajor;
-  if (pathMajor.startsWith('.v') && pathMajor.endsWith('-unstable'))
-    pathMajor = pathMajor.slice(0, -'-unstable'.length);
-  if (v.startsWith('v0.0.0-') && pathMajor === '.v1') return undefined;
-  const major = semverMajor(v);
-  let want: string;
-  if (pathMajor === '') {
-    if (major === 'v0' || major === 'v1' || semverBuild(v) === '+incompatible') return undefined;
-    want = 'v0 or v1';
-  } else {
-    if (major === pathMajor.slice(1)) return undefined;
-    want = pathMajor.slice(1);
+  return checkPathMajor(verb, p, split.pathMajor, version.value);
+}
+
+/**
+ * rule.go's IsDirectoryPath: `.`, `..`, `./…`, `../…` (either slash), rooted, or a drive letter:
+ * a `replace` target that is a directory, which takes no version.
+ */
+function isDirectoryPath(ns: string): boolean {
+  return (
+    ns === '.' ||
+    ns.startsWith('./') ||
+    ns.startsWith('.\\') ||
+    ns === '..' ||
+    ns.startsWith('../') ||
+    ns.startsWith('..\\') ||
+    ns.startsWith('/') ||
+    ns.startsWith('\\') ||
+    /^[A-Za-z]:/.test(ns)
+  );
+}
+
+/**
+ * rule.go's parseReplace: `old [v] => new v` or `old [v] => ../dir`; go's message (go on a
+ * non-Windows system: a target with a backslash is refused), or undefined.
+ */
+function checkReplace(args: readonly string[]): string | undefined {
+  const arrow = args.length >= 2 && args[1] === '=>' ? 1 : 2;
+  if (args.length < arrow + 2 || args.length > arrow + 3 || args[arrow] !== '=>') {
+    return (
+      'usage: replace module/path [v1.2.3] => other/module v1.4\n' +
+      '\t or replace module/path [v1.2.3] => ../local/directory'
+    );
   }
-  return `require ${p}: version ${goQuote(v)} invalid: should be ${want}, not ${major}`;
+  const old = parseString(args[0] ?? '');
+  if (old.error !== undefined) return `invalid quoted string: ${old.error}`;
+  const split = splitPathVersion(old.value);
+  if (!split.ok) return `replace ${old.value}: invalid module path`;
+  if (arrow === 2) {
+    const v = parseVersion('replace', old.value, args[1] ?? '');
+    if (v.error !== undefined) return v.error;
+    const major = checkPathMajor('replace', old.value, split.pathMajor, v.value);
+    if (major !== undefined) return major;
+  }
+  const target = parseString(args[arrow + 1] ?? '');
+  if (target.error !== undefined) return `invalid quoted string: ${target.error}`;
+  const ns = target.value;
+  if (args.length === arrow + 2) {
+    if (!isDirectoryPath(ns)) {
+      return ns.includes('@')
+        ? "replacement module must match format 'path version', not 'path@version'"
+        : 'replacement module without version must be directory path (rooted or starting with . or ..)';
+    }
+    if (ns.includes('\\'))
+      return 'replacement directory appears to be Windows path (on a non-windows system)';
+    return undefined;
+  }
+  const v = parseVersion('replace', ns, args[arrow + 2] ?? '');
+  if (v.error !== undefined) return v.error;
+  if (isDirectoryPath(ns))
+    return `replacement module directory path ${goQuote(ns)} cannot have version`;
+  return undefined;
+}
+
+/**
+ * rule.go's parseVersionInterval and the strict parse's check after it: `retract v1.2.3` or
+ * `retract [v1.0.0, v1.1.0]` (a rationale is a comment, which the lexer already dropped); go's
+ * message, or undefined. Like `go mod edit`, the versions are checked for quoting only (rule.go
+ * reads them with dontFixRetract): `go build` in the module resolves `retract v1.2` as it does a
+ * query, and a dependency's retractions are only compared.
+ */
+function checkRetract(args: readonly string[]): string | undefined {
+  let i = 0;
+  const next = (): string | undefined => args[i];
+  const version = (): string | undefined => {
+    const raw = args[i] ?? '';
+    i++;
+    const v = parseString(raw);
+    return v.error === undefined
+      ? undefined
+      : `retract: version ${goQuote(raw)} invalid: ${v.error}`;
+  };
+  if (next() === undefined || next() === '(') return "expected '[' or version";
+  if (next() !== '[') {
+    const error = version();
+    if (error !== undefined) return error;
+  } else {
+    i++;
+    if (next() === undefined) return "expected version after '['";
+    const low = version();
+    if (low !== undefined) return low;
+    if (next() !== ',') return "expected ',' after version";
+    i++;
+    if (next() === undefined) return "expected version after ','";
+    const high = version();
+    if (high !== undefined) return high;
+    if (next() !== ']') return "expected ']' after version";
+    i++;
+  }
+  const rest = next();
+  return rest === undefined ? undefined : `unexpected token after version: ${goQuote(rest)}`;
 }
 
 /**

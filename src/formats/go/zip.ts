@@ -228,7 +228,8 @@ async function checkEntries(
     }
     const text = goMod.toString('utf8');
     // Checked before anything is stored: a version is immutable, and go fails every `go get` of
-    // one whose go.mod it cannot parse.
+    // one whose go.mod it cannot parse, and every `go install m@v` (a strict parse) of one with a
+    // malformed `replace`, `exclude`, `retract`, `go` or `toolchain` line (trial 23).
     const syntax = checkGoModSyntax(text);
     if (syntax !== undefined) {
       throw invalid(`go.mod does not parse as go reads it (${syntax}): fix it and publish again`);

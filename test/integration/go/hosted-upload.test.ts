@@ -466,7 +466,7 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
     [
       'a go version go cannot read',
       `module ${MOD}\n\ngo banana\n`,
-      "go.mod:3: invalid go version 'banana': must match format 1.23",
+      "go.mod:3: invalid go version 'banana': must match format 1.23.0",
     ],
     [
       'a require version that is no semantic version',
@@ -489,6 +489,33 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
       'go.mod:1: invalid quoted string: invalid syntax',
     ],
     ['two go lines', `module ${MOD}\ngo 1.19\ngo 1.21.0\n`, 'go.mod:3: repeated go statement'],
+    // trial 23: what go's strict parse (`go install m@v`, `go mod edit`, the module's own
+    // `go build`) refuses of the directives its lax read of a dependency skips.
+    [
+      'a go version of four parts',
+      `module ${MOD}\ngo 1.2.3.4\n`,
+      "go.mod:2: invalid go version '1.2.3.4': must match format 1.23.0",
+    ],
+    [
+      'a toolchain that is no go toolchain',
+      `module ${MOD}\ngo 1.21\ntoolchain 1.21.4\n`,
+      "go.mod:3: invalid toolchain version '1.21.4': must match format go1.23.0 or default",
+    ],
+    [
+      'an exclude line without a version',
+      `module ${MOD}\nexclude foo.com/x\n`,
+      'go.mod:2: usage: exclude module/path v1.2.3',
+    ],
+    [
+      'a replace of a local directory with a version',
+      `module ${MOD}\nreplace foo.com/x => ../x v1.0.0\n`,
+      'go.mod:2: replacement module directory path "../x" cannot have version',
+    ],
+    [
+      'a retract interval without its comma',
+      `module ${MOD}\nretract [v1.0.0 v1.0.1] // broken\n`,
+      "go.mod:2: expected ',' after version",
+    ],
   ] as const) {
     test(`refused, nothing stored: a go.mod with ${what}`, async () => {
       const zip = await goModuleZip(MOD, 'v1.0.1', { 'go.mod': goMod, 'q.go': 'package hello\n' });
@@ -502,11 +529,13 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
     });
   }
 
-  test('taken: what go reads leniently or skips in a dependency go.mod (trial 19 fmts F2)', async () => {
+  // trial 23: a malformed `exclude` or `retract` (skipped by `go get`, refused by `go install
+  // m@v`) is no longer taken: the table in gomod-strict.test.ts.
+  test('taken: the forms go accepts, and a directive it does not know (trial 19 fmts F2)', async () => {
     const lax = 'example.com/laxgomod';
     const goMod = [
       `module "${lax}" // quoted, as go allows`,
-      'go 1.21rc1 // newer forms: go reads 1.N and ignores the rest',
+      'go 1.21rc1 // a release candidate, as go 1.21 writes it',
       'toolchain go1.21.0',
       'godebug default=go1.21',
       'require (',
@@ -514,10 +543,10 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
       '\tfoo.com/y v2.0.0+incompatible',
       '\tgopkg.in/yaml.v1 v0.0.0-20200101000000-abcdefabcdef',
       ')',
-      'exclude foo.com/x notaversion // not read in a dependency',
+      'exclude foo.com/x v1.3',
       'replace foo.com/y => ../y',
-      'retract [bad // an unreadable retract is dropped, not refused',
-      'unknown directive of a newer go',
+      'retract [v0.9.0, v0.9.1] // a rationale',
+      'unknown directive of a newer go // skipped, as go skips it in a dependency',
       '',
     ].join('\n');
     const zip = await goModuleZip(lax, 'v1.0.0', { 'go.mod': goMod, 'q.go': 'package lax\n' });
