@@ -1,6 +1,7 @@
 /**
  * The Go module proxy against a scripted upstream (a node:http GOPROXY whose answers, and when
- * it gives them, each test sets): what is asked upstream, when, and what `go` gets back (issue 16, "Proxy").
+ * it gives them, each test sets): what is asked upstream, when, and what `go` gets back (issue
+ * 16, "Proxy").
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
