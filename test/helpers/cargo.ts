@@ -89,3 +89,20 @@ export function crateManifest(name: string, version: string, deps = '', extra = 
     '',
   ].join('\n');
 }
+
+/**
+ * A Cargo.toml of a crate that only consumes: package `name` 0.1.0 (never published), `deps` as
+ * its [dependencies] lines.
+ */
+export function consumerManifest(name: string, deps: readonly string[]): string {
+  return [
+    '[package]',
+    `name = "${name}"`,
+    'version = "0.1.0"',
+    'edition = "2021"',
+    '',
+    '[dependencies]',
+    ...deps,
+    '',
+  ].join('\n');
+}

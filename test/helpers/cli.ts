@@ -3,10 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT, run, type RunResult } from './tools.ts';
 
-const BIN = path.join(PROJECT_ROOT, 'bin/nora.js');
+/** bin/nora.js of this checkout. */
+export const BIN = path.join(PROJECT_ROOT, 'bin/nora.js');
 
 /** The test process's environment without its NORA_* variables (so only `env` configures). */
-function cleanEnv(): Record<string, string> {
+export function cleanEnv(): Record<string, string> {
   return Object.fromEntries(
     Object.entries(process.env).filter(
       (entry): entry is [string, string] => !entry[0].startsWith('NORA_') && entry[1] !== undefined,
@@ -14,11 +15,21 @@ function cleanEnv(): Record<string, string> {
   );
 }
 
-/** `nora <args>` with `env` on top of a clean environment, in the temp dir; never throws on exit code. */
-export function nora(args: readonly string[], env: Record<string, string>): Promise<RunResult> {
+/**
+ * `nora <args>` with `env` on top of a clean environment, in `cwd` (default the temp dir); never
+ * throws on exit code. `timeoutMs` (default run()'s 5 minutes) bounds a command that wrongly
+ * keeps running, such as a `serve` that should have refused its config.
+ */
+export function nora(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  cwd = os.tmpdir(),
+  timeoutMs?: number,
+): Promise<RunResult> {
   return run(process.execPath, [BIN, ...args], {
     check: false,
     env: { ...cleanEnv(), ...env },
-    cwd: os.tmpdir(),
+    cwd,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
   });
 }

@@ -1,5 +1,6 @@
 /** Running NORA as a real child process (the way the README and operators run it). */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { PROJECT_ROOT } from './tools.ts';
@@ -18,7 +19,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export interface NoraProcess {
+export interface NoraProcess extends AsyncDisposable {
   readonly child: ChildProcess;
   readonly url: string;
   output(): string;
@@ -84,7 +85,61 @@ export async function startNoraProcess(options: {
     await exited;
     throw err;
   }
-  return { child, url, output: () => output, exited };
+  return {
+    child,
+    url,
+    output: () => output,
+    exited,
+    // `await using`: SIGTERM unless it has already exited, then its exit awaited.
+    async [Symbol.asyncDispose]() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/**
+ * `nora serve` on a free port (startNoraProcess), the two ways these tests start it: with
+ * `{ configFile }`, as `nora serve -c <configFile>` (the file names the storage); with `{ dir }`,
+ * from `dir` as its working directory (its ./config.toml, when there is one, is read and SIGHUP
+ * reads it again) with NORA_STORAGE_PATH `<dir>/storage`. `env` goes on top. Resolves once
+ * /health answers; `await using` stops it.
+ */
+export async function serveNora(
+  where: { readonly configFile: string } | { readonly dir: string },
+  env: Record<string, string> = {},
+): Promise<NoraProcess> {
+  const port = await freePort();
+  return 'configFile' in where
+    ? startNoraProcess({ port, args: ['serve', '-c', where.configFile], env })
+    : startNoraProcess({
+        port,
+        cwd: where.dir,
+        env: { NORA_STORAGE_PATH: path.join(where.dir, 'storage'), ...env },
+      });
+}
+
+/**
+ * Writes `<dir>/config.toml`: a [storage] section with `path` `<dir>/storage`, then `lines`
+ * (other sections). Returns the file's path.
+ */
+export async function writeConfigToml(dir: string, lines: readonly string[]): Promise<string> {
+  const file = path.join(dir, 'config.toml');
+  const storage = ['[storage]', `path = ${JSON.stringify(path.join(dir, 'storage'))}`];
+  await fs.writeFile(file, [...storage, ...lines, ''].join('\n'));
+  return file;
+}
+
+/**
+ * Polls `condition` every 20 ms until it holds. Throws after `timeoutMs`: a bound on a failure
+ * only (a server's log line on a loaded machine can take seconds), never a measure.
+ */
+export async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /**

@@ -9,7 +9,6 @@
  * client is skipped, saying so, when it is not installed.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -23,7 +22,14 @@ import {
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { run } from '../../helpers/tools.ts';
-import { CARGO, cargoEnv, missingCargo, writeCargoHome } from '../../helpers/cargo.ts';
+import {
+  CARGO,
+  cargoEnv,
+  crateManifest,
+  missingCargo,
+  writeCargoHome,
+  writeCrateFiles,
+} from '../../helpers/cargo.ts';
 const missingTwine = missingPython('build', 'twine');
 
 const USERS = { bob: 'bob-pw-123', carol: 'carol-pw-1' } as const;
@@ -90,21 +96,10 @@ describe('cargo publish: a rule on corp-* holds for corp_app', { skip: missingCa
 
   const publish = async (user: keyof typeof USERS, crate: string, version: string) => {
     const dir = path.join(work.path, `${user}-${crate}-${version}`);
-    await fs.mkdir(path.join(dir, 'src'), { recursive: true });
-    await fs.writeFile(
-      path.join(dir, 'Cargo.toml'),
-      [
-        '[package]',
-        `name = "${crate}"`,
-        `version = "${version}"`,
-        'edition = "2021"',
-        'description = "NORA e2e: rule spellings"',
-        'license = "MIT"',
-        'publish = ["nora"]',
-        '',
-      ].join('\n'),
-    );
-    await fs.writeFile(path.join(dir, 'src', 'lib.rs'), 'pub fn f() {}\n');
+    await writeCrateFiles(dir, {
+      'Cargo.toml': crateManifest(crate, version),
+      'src/lib.rs': 'pub fn f() {}\n',
+    });
     const env = cargoEnv(path.join(work.path, 'cargo-home'), work.path, tokens[user]);
     return run(
       CARGO ?? 'cargo',

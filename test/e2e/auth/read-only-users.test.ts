@@ -12,7 +12,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { CARGO, cargoEnv, missingCargo, writeCargoHome } from '../../helpers/cargo.ts';
+import {
+  CARGO,
+  cargoEnv,
+  crateManifest,
+  missingCargo,
+  writeCargoHome,
+  writeCrateFiles,
+} from '../../helpers/cargo.ts';
 import { nora } from '../../helpers/cli.ts';
 import { goEnv, goRun, missingTlsFront, startTlsFront } from '../../helpers/go.ts';
 import { startTestServer } from '../../helpers/server.ts';
@@ -45,21 +52,10 @@ describe('read_only_users: cargo publish is refused with NORA text', { skip: mis
     const home = path.join(work.path, 'cargo-home');
     await writeCargoHome(home, server.url);
     const crate = path.join(work.path, 'ro-crate');
-    await fs.mkdir(path.join(crate, 'src'), { recursive: true });
-    await fs.writeFile(
-      path.join(crate, 'Cargo.toml'),
-      [
-        '[package]',
-        'name = "nora-ro-crate"',
-        'version = "0.1.0"',
-        'edition = "2021"',
-        'description = "read-only user e2e"',
-        'license = "MIT"',
-        'publish = ["nora"]',
-        '',
-      ].join('\n'),
-    );
-    await fs.writeFile(path.join(crate, 'src', 'lib.rs'), 'pub fn x() -> u8 { 1 }\n');
+    await writeCrateFiles(crate, {
+      'Cargo.toml': crateManifest('nora-ro-crate', '0.1.0'),
+      'src/lib.rs': 'pub fn x() -> u8 { 1 }\n',
+    });
     const result = await run(
       CARGO ?? 'cargo',
       ['publish', '--registry', 'nora', '--no-verify', '--allow-dirty'],

@@ -12,7 +12,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { CARGO, cargoEnv, missingCargo, writeCargoHome } from '../../helpers/cargo.ts';
+import {
+  CARGO,
+  cargoEnv,
+  consumerManifest,
+  missingCargo,
+  writeCargoHome,
+  writeCrateFiles,
+} from '../../helpers/cargo.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { output, run } from '../../helpers/tools.ts';
@@ -70,24 +77,12 @@ describe(
             logStream: { write: (line: string) => logs.push(line) },
           });
           const consumer = path.join(work.path, 'consumer');
-          await fs.mkdir(path.join(consumer, 'src'), { recursive: true });
-          await fs.writeFile(
-            path.join(consumer, 'Cargo.toml'),
-            [
-              '[package]',
-              'name = "consumer"',
-              'version = "0.1.0"',
-              'edition = "2021"',
-              '',
-              '[dependencies]',
+          await writeCrateFiles(consumer, {
+            'Cargo.toml': consumerManifest('consumer', [
               'evilcrate = { version = "0.1", registry = "nora" }',
-              '',
-            ].join('\n'),
-          );
-          await fs.writeFile(
-            path.join(consumer, 'src', 'main.rs'),
-            'fn main() { println!("it={}", evilcrate::it()); }\n',
-          );
+            ]),
+            'src/main.rs': 'fn main() { println!("it={}", evilcrate::it()); }\n',
+          });
           const build = async (label: string) => {
             const home = path.join(work.path, `home-${label}`);
             await writeCargoHome(home, server.url);

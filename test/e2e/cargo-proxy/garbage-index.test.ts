@@ -16,6 +16,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { indexPath } from '../../../src/formats/cargo/upstream.ts';
+import { consumerManifest, writeCrateFiles } from '../../helpers/cargo.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { findTool, output, run } from '../../helpers/tools.ts';
@@ -59,21 +60,10 @@ describe(
     /** `cargo generate-lockfile` then `cargo fetch --locked` of a new project, own CARGO_HOME. */
     const fetchProject = async (label: string) => {
       const dir = path.join(work.path, label);
-      await fs.mkdir(path.join(dir, 'src'), { recursive: true });
-      await fs.writeFile(
-        path.join(dir, 'Cargo.toml'),
-        [
-          '[package]',
-          `name = "consumer-${label}"`,
-          'version = "0.1.0"',
-          'edition = "2021"',
-          '',
-          '[dependencies]',
-          `${CRATE} = "0.1.0"`,
-          '',
-        ].join('\n'),
-      );
-      await fs.writeFile(path.join(dir, 'src', 'main.rs'), 'fn main() {}\n');
+      await writeCrateFiles(dir, {
+        'Cargo.toml': consumerManifest(`consumer-${label}`, [`${CRATE} = "0.1.0"`]),
+        'src/main.rs': 'fn main() {}\n',
+      });
       await writeSourceReplacement(dir, `${server.url}/cargo/index/`);
       const env = cargoEnv(path.join(work.path, `home-${label}`), { CARGO_NET_RETRY: '0' });
       const options = { cwd: dir, env, timeoutMs: 180_000, check: false } as const;

@@ -19,9 +19,9 @@
  * Cargo's own retry count (3) is kept: what a user's cargo would do.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { consumerManifest, writeCrateFiles } from '../../helpers/cargo.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { findTool, output, run } from '../../helpers/tools.ts';
@@ -66,24 +66,10 @@ describe('cargo through a NORA cargo proxy whose upstream hangs', { skip: missin
   /** `cargo build` of a new binary project depending on `dep`, with its own CARGO_HOME. */
   const build = async (label: string, dep: string) => {
     const dir = path.join(work.path, label);
-    await fs.mkdir(path.join(dir, 'src'), { recursive: true });
-    await fs.writeFile(
-      path.join(dir, 'Cargo.toml'),
-      [
-        '[package]',
-        `name = "consumer-${label}"`,
-        'version = "0.1.0"',
-        'edition = "2021"',
-        '',
-        '[dependencies]',
-        `${dep} = "0.1.0"`,
-        '',
-      ].join('\n'),
-    );
-    await fs.writeFile(
-      path.join(dir, 'src', 'main.rs'),
-      `fn main() { println!("{}", ${dep.replaceAll('-', '_')}::hello()); }\n`,
-    );
+    await writeCrateFiles(dir, {
+      'Cargo.toml': consumerManifest(`consumer-${label}`, [`${dep} = "0.1.0"`]),
+      'src/main.rs': `fn main() { println!("{}", ${dep.replaceAll('-', '_')}::hello()); }\n`,
+    });
     await writeSourceReplacement(dir, `${server.url}/cargo/index/`);
     const started = performance.now();
     const result = await run(CARGO ?? 'cargo', ['build'], {

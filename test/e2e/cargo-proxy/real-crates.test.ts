@@ -22,6 +22,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { consumerManifest } from '../../helpers/cargo.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { sha256File } from '../../helpers/storage.ts';
@@ -152,16 +153,9 @@ describe('cargo through the /cargo/ group with a proxy of real crates', { skip }
           await fs.writeFile(path.join(app, 'src', 'main.rs'), 'fn main() { nora_app::app(); }\n');
           await fs.writeFile(
             path.join(app, 'Cargo.toml'),
-            [
-              '[package]',
-              'name = "use-app"',
-              'version = "0.1.0"',
-              'edition = "2021"',
-              '',
-              '[dependencies]',
+            consumerManifest('use-app', [
               named ? 'nora-app = { version = "0.1", registry = "nora" }' : 'nora-app = "0.1"',
-              '',
-            ].join('\n'),
+            ]),
           );
           if (named) {
             // crates.io crates from "crates.io" (cargo-proxy itself, not the group).

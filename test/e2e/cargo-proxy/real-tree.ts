@@ -7,6 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { consumerManifest } from '../../helpers/cargo.ts';
 import { runNginx } from '../../helpers/nginx.ts';
 import { PROJECT_ROOT, run } from '../../helpers/tools.ts';
 
@@ -88,19 +89,7 @@ export async function writeConsumer(
   const deps = manifest.crates.map(
     (c) => `${c.name} = { version = "=${c.vers}", default-features = false }`,
   );
-  await fs.writeFile(
-    path.join(dir, 'Cargo.toml'),
-    [
-      '[package]',
-      'name = "consumer"',
-      'version = "0.1.0"',
-      'edition = "2021"',
-      '',
-      '[dependencies]',
-      ...deps,
-      '',
-    ].join('\n'),
-  );
+  await fs.writeFile(path.join(dir, 'Cargo.toml'), consumerManifest('consumer', deps));
   await writeSourceReplacement(dir, index);
 }
 

@@ -12,7 +12,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CARGO, cargoEnv, missingCargo, writeCargoHome } from '../../helpers/cargo.ts';
+import {
+  CARGO,
+  cargoEnv,
+  consumerManifest,
+  crateManifest,
+  missingCargo,
+  writeCargoHome,
+  writeCrateFiles,
+} from '../../helpers/cargo.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { output, run } from '../../helpers/tools.ts';
@@ -20,44 +28,20 @@ import { CargoFixtureUpstream } from '../../integration/cargo-proxy/fixture.ts';
 
 /** Writes a crate `up-taken` `version` whose `it()` returns `value`, publishable to `nora`. */
 async function writeCrate(dir: string, version: string, value: number): Promise<void> {
-  await fs.mkdir(path.join(dir, 'src'), { recursive: true });
-  await fs.writeFile(
-    path.join(dir, 'Cargo.toml'),
-    [
-      '[package]',
-      'name = "up-taken"',
-      `version = "${version}"`,
-      'edition = "2021"',
-      'description = "NORA e2e crate"',
-      'license = "MIT"',
-      'readme = false',
-      'publish = ["nora"]',
-      '',
-    ].join('\n'),
-  );
-  await fs.writeFile(path.join(dir, 'src', 'lib.rs'), `pub fn it() -> u32 { ${value} }\n`);
+  await writeCrateFiles(dir, {
+    'Cargo.toml': crateManifest('up-taken', version, '', 'readme = false'),
+    'src/lib.rs': `pub fn it() -> u32 { ${value} }\n`,
+  });
 }
 
 /** A consumer of `up-taken` (`requirement`) printing `it=<value>`. */
 async function writeConsumer(dir: string, requirement: string): Promise<void> {
-  await fs.mkdir(path.join(dir, 'src'), { recursive: true });
-  await fs.writeFile(
-    path.join(dir, 'Cargo.toml'),
-    [
-      '[package]',
-      `name = "${path.basename(dir)}"`,
-      'version = "0.1.0"',
-      'edition = "2021"',
-      '',
-      '[dependencies]',
+  await writeCrateFiles(dir, {
+    'Cargo.toml': consumerManifest(path.basename(dir), [
       `up-taken = { version = "${requirement}", registry = "nora" }`,
-      '',
-    ].join('\n'),
-  );
-  await fs.writeFile(
-    path.join(dir, 'src', 'main.rs'),
-    'fn main() { println!("it={}", up_taken::it()); }\n',
-  );
+    ]),
+    'src/main.rs': 'fn main() { println!("it={}", up_taken::it()); }\n',
+  });
 }
 
 describe(

@@ -118,6 +118,17 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
     await res.arrayBuffer();
     return res.status;
   };
+  /**
+   * Writes a module directory at `dir` (go.mod: `moduleLine` then `go 1.19`; x.go) and PUTs the
+   * same files as `module`@v1.0.0's zip: the server's answer, which the CLI's check of the
+   * directory is compared with.
+   */
+  const moduleDirAndUpload = async (dir: string, module: string, moduleLine: string) => {
+    const files = { 'go.mod': `${moduleLine}\ngo 1.19\n`, 'x.go': 'package x\n' };
+    for (const [name, text] of Object.entries(files))
+      await fs.writeFile(path.join(dir, name), text);
+    return put(`${module}/@v/v1.0.0.zip`, await goModuleZip(module, 'v1.0.0', files));
+  };
 
   before(async () => {
     server = await startTestServer({
@@ -771,15 +782,8 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
 
   test("goPublish of a go.mod go cannot parse says go's error, as the server would (trial 20 fmts F3)", async () => {
     await using work = await tempDir('nora-go-publish-badquote-');
-    const goMod = 'module "example.net/bq\n\ngo 1.19\n';
-    await fs.writeFile(path.join(work.path, 'go.mod'), goMod);
-    await fs.writeFile(path.join(work.path, 'x.go'), 'package x\n');
     // The server's 400 for the same module, whose parenthesised part the CLI must repeat.
-    const zip = await goModuleZip('example.net/bq', 'v1.0.0', {
-      'go.mod': goMod,
-      'x.go': 'package x\n',
-    });
-    const res = await put('example.net/bq/@v/v1.0.0.zip', zip);
+    const res = await moduleDirAndUpload(work.path, 'example.net/bq', 'module "example.net/bq\n');
     assert.equal(res.status, 400);
     const served = await res.text();
     const reason = /does not parse as go reads it \((.*)\): fix it/.exec(served)?.[1];
@@ -799,16 +803,13 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
 
   test('a misspelt module directive is named, by the server and by goPublish (trial 21 fmts F3)', async () => {
     await using work = await tempDir('nora-go-publish-modul-');
-    const goMod = 'modul example.net/modul\n\ngo 1.19\n';
-    await fs.writeFile(path.join(work.path, 'go.mod'), goMod);
-    await fs.writeFile(path.join(work.path, 'x.go'), 'package x\n');
     // The server reads a dependency's go.mod (go skips the unknown line, so no module line) and
     // names the misspelt directive beside it.
-    const zip = await goModuleZip('example.net/modul', 'v1.0.0', {
-      'go.mod': goMod,
-      'x.go': 'package x\n',
-    });
-    const res = await put('example.net/modul/@v/v1.0.0.zip', zip);
+    const res = await moduleDirAndUpload(
+      work.path,
+      'example.net/modul',
+      'modul example.net/modul\n',
+    );
     const served = await res.text();
     assert.equal(res.status, 400, served);
     assert.ok(

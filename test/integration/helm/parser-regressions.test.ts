@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { buildChart } from '../../helpers/helm.ts';
+import { cpuNow } from '../../helpers/properties.ts';
 import { startTestServer } from '../../helpers/server.ts';
 
 test('helm uploads the parser properties found mishandled are clear 400s', async () => {
@@ -44,15 +45,16 @@ test('helm uploads the parser properties found mishandled are clear 400s', async
     ],
   ];
   for (const [label, body, message] of cases) {
-    const started = performance.now();
+    // CPU time (cpuNow): the server runs in this process, so this is the upload's work (the
+    // deep nesting held the event loop for seconds of CPU); wall time on a loaded CI machine is
+    // not a measure of it.
+    const started = cpuNow();
     const r = await post(body);
     const text = await r.text();
+    const ms = cpuNow() - started;
     assert.equal(r.status, 400, `${label}: ${text}`);
     assert.match((JSON.parse(text) as { error: string }).error, message, label);
-    assert.ok(
-      performance.now() - started < 2000,
-      `${label} took ${performance.now() - started} ms`,
-    );
+    assert.ok(ms < 2000, `${label} took ${ms.toFixed(0)} ms of CPU`);
   }
   // A `-` followed by digits is fine when no version follows it; the chart downloads by its name.
   assert.equal((await post(await buildChart({ name: 'app-2', version: '1.0.0' }))).status, 201);

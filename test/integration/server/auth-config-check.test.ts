@@ -11,56 +11,32 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { freePort, startNoraProcess } from '../../helpers/process.ts';
-import { PROJECT_ROOT, run } from '../../helpers/tools.ts';
+import { freePort, serveNora, waitFor, writeConfigToml } from '../../helpers/process.ts';
+import { nora as noraIn } from '../../helpers/cli.ts';
 
-const BIN = path.join(PROJECT_ROOT, 'bin/nora.js');
-
-/** Runs `nora <args>` with no NORA_* variable from the test's own environment. */
-const nora = (args: string[], env: Record<string, string> = {}, cwd = os.tmpdir()) =>
-  run(process.execPath, [BIN, ...args], {
-    check: false,
-    // A serve that wrongly starts would otherwise run until run()'s 5 minutes.
-    timeoutMs: 60_000,
-    env: {
-      ...Object.fromEntries(
-        Object.entries(process.env).filter(
-          (entry): entry is [string, string] =>
-            !entry[0].startsWith('NORA_') && entry[1] !== undefined,
-        ),
-      ),
-      ...env,
-    },
-    cwd,
-  });
+/** `nora <args>`, NORA_* of the test's environment left out; 60 s: a serve that wrongly starts. */
+const nora = (args: string[], env: Record<string, string> = {}) =>
+  noraIn(args, env, undefined, 60_000);
 
 const SECRET = `nra_${'Xy7'.repeat(15)}`;
 
 async function exposedConfig(dir: string): Promise<string> {
   const htpasswd = path.join(dir, 'users.htpasswd');
   await fs.writeFile(htpasswd, `alice:${bcrypt.hashSync('pw', 4)}\n`);
-  const file = path.join(dir, 'config.toml');
-  await fs.writeFile(
-    file,
-    [
-      '[storage]',
-      `path = ${JSON.stringify(path.join(dir, 'storage'))}`,
-      '[auth]',
-      'enabled = true',
-      'allow_registration = true',
-      `htpasswd_file = ${JSON.stringify(htpasswd)}`,
-      'trusted_proxies = ["0.0.0.0/0"]',
-      '[[auth.rules]]',
-      'users = ["alice"]',
-      'actions = ["read"]',
-      '[[auth.rules]]',
-      'repositories = ["raw-hosted"]',
-      `tokens = ["${SECRET}"]`,
-      'actions = ["read"]',
-      '',
-    ].join('\n'),
-  );
-  return file;
+  return writeConfigToml(dir, [
+    '[auth]',
+    'enabled = true',
+    'allow_registration = true',
+    `htpasswd_file = ${JSON.stringify(htpasswd)}`,
+    'trusted_proxies = ["0.0.0.0/0"]',
+    '[[auth.rules]]',
+    'users = ["alice"]',
+    'actions = ["read"]',
+    '[[auth.rules]]',
+    'repositories = ["raw-hosted"]',
+    `tokens = ["${SECRET}"]`,
+    'actions = ["read"]',
+  ]);
 }
 
 test('config check: a misspelt [auth] key is exit 2 with "did you mean"; serve refuses it too', async () => {
@@ -99,21 +75,9 @@ test('config check and start-up warn about every address trusted, registration, 
     for (const pattern of expected) assert.match(check.stderr, pattern);
     assert.ok(!check.stderr.includes(SECRET), 'the warning does not repeat the secret');
 
-    const server = await startNoraProcess({
-      port: await freePort(),
-      args: ['serve', '-c', file],
-      env: {},
-    });
-    try {
-      const start = Date.now();
-      while (!server.output().includes('nora listening') && Date.now() - start < 10_000) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      for (const pattern of expected) assert.match(server.output(), pattern);
-    } finally {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
+    await using server = await serveNora({ configFile: file });
+    await waitFor(() => server.output().includes('nora listening'));
+    for (const pattern of expected) assert.match(server.output(), pattern);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

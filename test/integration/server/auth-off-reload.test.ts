@@ -10,19 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { freePort, startNoraProcess } from '../../helpers/process.ts';
+import { freePort, startNoraProcess, waitFor } from '../../helpers/process.ts';
 
 const ANYONE = /authentication is disabled: anyone who can reach this server can read and write/g;
 /** The warn-level (40) line of the skipped MD5 line of `mike`. */
 const SKIPPED = /"level":40[^\n]*htpasswd line 2 \(user \\"mike\\"\) skipped/g;
-
-async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('auth off and on by SIGHUP', () => {
   test('auth off: skipped htpasswd lines not warned; a reload turning auth off says anyone can write', async () => {

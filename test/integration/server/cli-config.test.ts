@@ -11,26 +11,14 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { NOT_YET_BUILT } from '../../../src/main.ts';
-import { freePort, NODE_FLAGS, startNoraProcess } from '../../helpers/process.ts';
-import { PROJECT_ROOT, run } from '../../helpers/tools.ts';
-
-const BIN = path.join(PROJECT_ROOT, 'bin/nora.js');
-
-/** Runs `nora <args>` with no NORA_* variable from the test's own environment. */
-const nora = (args: string[], env: Record<string, string> = {}, cwd = os.tmpdir()) =>
-  run(process.execPath, [BIN, ...args], {
-    check: false,
-    env: { ...cleanEnv(), ...env },
-    cwd,
-  });
-
-function cleanEnv(): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(
-      (entry): entry is [string, string] => !entry[0].startsWith('NORA_') && entry[1] !== undefined,
-    ),
-  );
-}
+import { BIN, cleanEnv, nora } from '../../helpers/cli.ts';
+import {
+  freePort,
+  NODE_FLAGS,
+  serveNora,
+  startNoraProcess,
+  waitFor,
+} from '../../helpers/process.ts';
 
 async function tempDir(prefix: string): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix));
@@ -310,12 +298,8 @@ describe('SIGHUP against the running configuration', () => {
       file,
       `[auth]\nenabled = false\nread_only_users = ["carol"]\n[storage]\npath = ${JSON.stringify(path.join(dir, 'storage'))}\n`,
     );
-    const server = await startNoraProcess({
-      port: await freePort(),
-      args: ['serve', '-c', file],
-      env: {},
-    });
     try {
+      await using server = await serveNora({ configFile: file });
       await waitFor(() => server.output().includes('nora listening'));
       const output = server.output();
       // The file turned auth off: no variable named.
@@ -329,8 +313,6 @@ describe('SIGHUP against the running configuration', () => {
         output,
       );
     } finally {
-      server.child.kill('SIGTERM');
-      await server.exited;
       await fs.rm(dir, { recursive: true, force: true });
     }
   });
@@ -509,67 +491,39 @@ describe('SIGHUP against the running configuration', () => {
     // ./config.toml in the working directory: the file that is optional at start.
     const file = path.join(dir, 'config.toml');
     await fs.writeFile(file, '[server]\nlog_level = "warn"\n');
-    const server = await startNoraProcess({
-      port: await freePort(),
-      cwd: dir,
-      command: [process.execPath, ...NODE_FLAGS, BIN, 'serve'],
-      env: { ...cleanEnv(), NORA_STORAGE_PATH: path.join(dir, 'storage') },
-    });
-    try {
-      await fs.rm(file);
-      server.child.kill('SIGHUP');
-      await waitFor(() => server.output().includes('configuration reload failed'));
-      assert.match(
-        server.output(),
-        /"level":50,.*"error":"cannot read config file [^"]*config\.toml: ENOENT.*"msg":"configuration reload failed, keeping previous config"/,
-      );
-      assert.doesNotMatch(server.output(), /configuration reloaded/);
-      // Still at "warn" (the default would be "info" and log this request).
-      await (await fetch(`${server.url}/ready`)).arrayBuffer();
-      await new Promise((r) => setTimeout(r, 200));
-      assert.doesNotMatch(server.output(), /"msg":"request"/);
-    } finally {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
+    await using server = await serveNora({ dir });
+    await fs.rm(file);
+    server.child.kill('SIGHUP');
+    await waitFor(() => server.output().includes('configuration reload failed'));
+    assert.match(
+      server.output(),
+      /"level":50,.*"error":"cannot read config file [^"]*config\.toml: ENOENT.*"msg":"configuration reload failed, keeping previous config"/,
+    );
+    assert.doesNotMatch(server.output(), /configuration reloaded/);
+    // Still at "warn" (the default would be "info" and log this request).
+    await (await fetch(`${server.url}/ready`)).arrayBuffer();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.doesNotMatch(server.output(), /"msg":"request"/);
   });
 
   test('a config file made after start, then deleted: SIGHUP keeps it, not the defaults', async () => {
     const dir = await tempDir('nora-hup-late-');
     // No ./config.toml at start: defaults + environment.
     const file = path.join(dir, 'config.toml');
-    const server = await startNoraProcess({
-      port: await freePort(),
-      cwd: dir,
-      command: [process.execPath, ...NODE_FLAGS, BIN, 'serve'],
-      env: { ...cleanEnv(), NORA_STORAGE_PATH: path.join(dir, 'storage') },
-    });
-    try {
-      // "debug", not "warn": the reload's own line is logged at the new level.
-      await fs.writeFile(file, '[server]\nlog_level = "debug"\n');
-      server.child.kill('SIGHUP');
-      await waitFor(() => server.output().includes('configuration reloaded'));
-      assert.match(server.output(), /"applied":\["server\.log_level"\]/);
-      await fs.rm(file);
-      server.child.kill('SIGHUP');
-      await waitFor(() => server.output().includes('configuration reload failed'));
-      assert.match(
-        server.output(),
-        /"level":50,.*"error":"cannot read config file [^"]*config\.toml: ENOENT.*"msg":"configuration reload failed, keeping previous config"/,
-      );
-      // No second reload to the defaults ("info", and auth off if the file had turned it on).
-      assert.equal(server.output().match(/configuration reloaded/g)?.length, 1);
-    } finally {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
+    await using server = await serveNora({ dir });
+    // "debug", not "warn": the reload's own line is logged at the new level.
+    await fs.writeFile(file, '[server]\nlog_level = "debug"\n');
+    server.child.kill('SIGHUP');
+    await waitFor(() => server.output().includes('configuration reloaded'));
+    assert.match(server.output(), /"applied":\["server\.log_level"\]/);
+    await fs.rm(file);
+    server.child.kill('SIGHUP');
+    await waitFor(() => server.output().includes('configuration reload failed'));
+    assert.match(
+      server.output(),
+      /"level":50,.*"error":"cannot read config file [^"]*config\.toml: ENOENT.*"msg":"configuration reload failed, keeping previous config"/,
+    );
+    // No second reload to the defaults ("info", and auth off if the file had turned it on).
+    assert.equal(server.output().match(/configuration reloaded/g)?.length, 1);
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -8,30 +8,17 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, parseConfigObject } from '../../../src/config/load.ts';
 import { redactText } from '../../../src/core/redact.ts';
-import { freePort, NODE_FLAGS, startNoraProcess } from '../../helpers/process.ts';
-import { PROJECT_ROOT, run } from '../../helpers/tools.ts';
-
-const BIN = path.join(PROJECT_ROOT, 'bin/nora.js');
+import { nora } from '../../helpers/cli.ts';
+import { serveNora, waitFor } from '../../helpers/process.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const STAR = /the user name "\*" means "any signed-in user" only in a rule's users/;
 const READ_ONLY_ADVICE =
   /to make every signed-in user read-only, write a rule instead: users = \["\*"\], actions = \["read"\] over every repository .*docs\/auth\.md "A read-only user"\), or list the users by name/;
-
-function cleanEnv(): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(
-      (entry): entry is [string, string] => !entry[0].startsWith('NORA_') && entry[1] !== undefined,
-    ),
-  );
-}
-
-const nora = (args: string[], env: Record<string, string>, cwd: string) =>
-  run(process.execPath, [BIN, ...args], { check: false, env: { ...cleanEnv(), ...env }, cwd });
 
 /** The ConfigError message parsing `raw` with `env` gives (fails when it parses). */
 function refusal(raw: Record<string, unknown>, env: Record<string, string> = {}): string {
@@ -42,14 +29,6 @@ function refusal(raw: Record<string, unknown>, env: Record<string, string> = {})
     return err.message;
   }
   return assert.fail('expected a ConfigError');
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('"*" in [auth] user lists', () => {
@@ -80,62 +59,48 @@ describe('"*" in [auth] user lists', () => {
   });
 
   test('config check and serve exit 2 with the message', async () => {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-star-'));
-    try {
-      const file = path.join(dir, 'config.toml');
-      await fs.writeFile(file, '[auth]\nenabled = true\nread_only_users = ["*"]\n');
-      const env = { NORA_STORAGE_PATH: path.join(dir, 'storage'), NORA_PORT: '0' };
-      const check = await nora(['config', 'check', file], env, dir);
-      const serve = await nora(['serve', '--config', file], env, dir);
-      for (const res of [check, serve]) {
-        assert.equal(res.code, 2, res.stderr);
-        assert.match(res.stderr, /auth\.read_only_users: the user name "\*"/);
-        assert.match(res.stderr, READ_ONLY_ADVICE);
-      }
-      const fromEnv = await nora(['config', 'check'], { ...env, NORA_AUTH_ADMIN_USERS: '*' }, dir);
-      assert.equal(fromEnv.code, 2, fromEnv.stderr);
-      assert.match(fromEnv.stderr, /auth\.admin_users \(from NORA_AUTH_ADMIN_USERS\): the user/);
-    } finally {
-      await fs.rm(dir, { recursive: true, force: true });
+    await using tmp = await tempDir('nora-star-');
+    const dir = tmp.path;
+    const file = path.join(dir, 'config.toml');
+    await fs.writeFile(file, '[auth]\nenabled = true\nread_only_users = ["*"]\n');
+    const env = { NORA_STORAGE_PATH: path.join(dir, 'storage'), NORA_PORT: '0' };
+    const check = await nora(['config', 'check', file], env, dir);
+    const serve = await nora(['serve', '--config', file], env, dir);
+    for (const res of [check, serve]) {
+      assert.equal(res.code, 2, res.stderr);
+      assert.match(res.stderr, /auth\.read_only_users: the user name "\*"/);
+      assert.match(res.stderr, READ_ONLY_ADVICE);
     }
+    const fromEnv = await nora(['config', 'check'], { ...env, NORA_AUTH_ADMIN_USERS: '*' }, dir);
+    assert.equal(fromEnv.code, 2, fromEnv.stderr);
+    assert.match(fromEnv.stderr, /auth\.admin_users \(from NORA_AUTH_ADMIN_USERS\): the user/);
   });
 
   test('a SIGHUP adding "*" keeps the running configuration and logs why', async () => {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-star-hup-'));
-    const file = path.join(dir, 'config.toml');
+    await using dir = await tempDir('nora-star-hup-');
+    const file = path.join(dir.path, 'config.toml');
     await fs.writeFile(file, '[auth]\nenabled = true\nread_only_users = ["carol"]\n');
-    await fs.writeFile(path.join(dir, 'users.htpasswd'), '');
-    const server = await startNoraProcess({
-      port: await freePort(),
-      cwd: dir,
-      command: [process.execPath, ...NODE_FLAGS, BIN, 'serve'],
-      env: { ...cleanEnv(), NORA_STORAGE_PATH: path.join(dir, 'storage') },
-    });
-    try {
-      await fs.writeFile(
-        file,
-        '[auth]\nenabled = true\nread_only_users = ["*"]\n[auth.groups]\nteam = ["*"]\n',
-      );
-      server.child.kill('SIGHUP');
-      await waitFor(() => server.output().includes('configuration reload failed'));
-      const line = server
-        .output()
-        .split('\n')
-        .find((l) => l.includes('configuration reload failed'));
-      assert.ok(line);
-      assert.match(line, /"msg":"configuration reload failed, keeping previous config"/);
-      assert.match(
-        line,
-        /auth\.read_only_users: the user name \\"\*\\" means \\"any signed-in user\\"/,
-      );
-      assert.match(line, /auth\.groups\.team: the user name/);
-      assert.doesNotMatch(server.output(), /configuration reloaded/);
-      // Still serving with the previous configuration.
-      assert.equal((await fetch(`${server.url}/health`)).status, 200);
-    } finally {
-      server.child.kill('SIGTERM');
-      await server.exited;
-      await fs.rm(dir, { recursive: true, force: true });
-    }
+    await fs.writeFile(path.join(dir.path, 'users.htpasswd'), '');
+    await using server = await serveNora({ dir: dir.path });
+    await fs.writeFile(
+      file,
+      '[auth]\nenabled = true\nread_only_users = ["*"]\n[auth.groups]\nteam = ["*"]\n',
+    );
+    server.child.kill('SIGHUP');
+    await waitFor(() => server.output().includes('configuration reload failed'));
+    const line = server
+      .output()
+      .split('\n')
+      .find((l) => l.includes('configuration reload failed'));
+    assert.ok(line);
+    assert.match(line, /"msg":"configuration reload failed, keeping previous config"/);
+    assert.match(
+      line,
+      /auth\.read_only_users: the user name \\"\*\\" means \\"any signed-in user\\"/,
+    );
+    assert.match(line, /auth\.groups\.team: the user name/);
+    assert.doesNotMatch(server.output(), /configuration reloaded/);
+    // Still serving with the previous configuration.
+    assert.equal((await fetch(`${server.url}/health`)).status, 200);
   });
 });
