@@ -30,6 +30,7 @@ import type { Readable } from 'node:stream';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
+import { ExpiringMap } from '../../core/expiring-map.ts';
 import { MARKUP_SNIFF_BYTES, markupStart } from '../../core/markup.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -165,14 +166,14 @@ function describeStart(head: Uint8Array): string {
 export class MavenHosted implements MavenSource, HostedNames {
   readonly #deps: MavenHostedDeps;
   /**
-   * `<repo>\n<path>` → checksums uploaded before the file at that path (`expectChecksum`), with
-   * when. In memory: the checksum-first order is one client's deploy of one file, so a restart
+   * `<repo>\n<path>` → checksums uploaded before the file at that path (`expectChecksum`), bounded
+   * (MAX_EXPECTED_CHECKSUM_PATHS, EXPECTED_CHECKSUM_TTL_MS). In memory: the checksum-first order is one client's deploy of one file, so a restart
    * in between only skips that comparison (the file's own hashes are still computed and served).
    */
-  readonly #expected = new Map<
-    string,
-    { at: number; sums: Partial<Record<ChecksumName, string>> }
-  >();
+  readonly #expected = new ExpiringMap<string, Partial<Record<ChecksumName, string>>>({
+    max: MAX_EXPECTED_CHECKSUM_PATHS,
+    ttlMs: EXPECTED_CHECKSUM_TTL_MS,
+  });
 
   /**
    * Main archives refused a moment ago, per build: the files the same deploy sends after one
@@ -479,7 +480,7 @@ export class MavenHosted implements MavenSource, HostedNames {
       // uploads files first, as mvn does) is judged on its own or on a checksum uploaded again
       // before it — never refused for an hour by the first attempt's checksum (trial13 F4).
       const key = `${repo.name}\n${coordinate.path}`;
-      const expected = this.#expectedAt(key);
+      const expected = this.#expected.get(key);
       if (expected !== undefined) this.#expected.delete(key);
       for (const [algorithm, sent] of Object.entries(expected ?? {}) as [ChecksumName, string][]) {
         if (sent === hex(algorithm)) continue;
@@ -586,30 +587,13 @@ export class MavenHosted implements MavenSource, HostedNames {
       );
     }
     const key = `${repo.name}\n${path}`;
-    const sums = this.#expectedAt(key) ?? {};
-    this.#expected.delete(key);
-    while (this.#expected.size >= MAX_EXPECTED_CHECKSUM_PATHS) {
-      const oldest = this.#expected.keys().next();
-      if (oldest.done === true) break;
-      this.#expected.delete(oldest.value);
-    }
-    this.#expected.set(key, { at: Date.now(), sums: { ...sums, [algorithm]: sent } });
+    const sums = this.#expected.get(key) ?? {};
+    this.#expected.set(key, { ...sums, [algorithm]: sent });
   }
 
   /** Forgets a remembered checksum (the file arrived meanwhile and was compared by the caller). */
   forgetExpectedChecksum(repo: Repository, path: string): void {
     this.#expected.delete(`${repo.name}\n${path}`);
-  }
-
-  /** The checksums remembered for `key` while fresh (an expired entry is dropped). */
-  #expectedAt(key: string): Partial<Record<ChecksumName, string>> | undefined {
-    const entry = this.#expected.get(key);
-    if (entry === undefined) return undefined;
-    if (Date.now() - entry.at > EXPECTED_CHECKSUM_TTL_MS) {
-      this.#expected.delete(key);
-      return undefined;
-    }
-    return entry.sums;
   }
 
   /**
