@@ -9,7 +9,8 @@
  * version (maybe as `<latest>`/`<release>`) with no jar: every build resolving it failed. Gradle's
  * maven-publish also sends the main artifact first but stops at its first failure; `mvn deploy`
  * of a project sends the POM before the jar, so its POM is already stored when the jar is
- * refused (nothing here can undo that; the jar's refusal says so).
+ * refused: hosted.ts (`#withdrawBefore`) withdraws it then, under guards, and does not remember
+ * that refusal (the rerun sends its POM first again).
  *
  * In memory, per process: a restart or another node forgets, and then a following POM is stored
  * as before (the old behaviour). Bounded (core/expiring-map.ts): at most MAX_REFUSED_ARCHIVES
