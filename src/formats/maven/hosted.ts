@@ -18,6 +18,9 @@
  *   remembered per build for a short while (refused-archives.ts, in memory, bounded): the files
  *   of that build that would list the version (the POM unless its packaging is `pom`, a
  *   `.module`) are refused meanwhile, as `mvn deploy:deploy-file` sends its POM after the jar.
+ *   And what the same uploader stored in that version directory moments before (`mvn deploy` of
+ *   a project sends its POM first) is withdrawn, when nothing else is there (`#withdrawBefore`;
+ *   who stored what is remembered in memory, bounded).
  * - `maven-metadata.xml` is derived from the rows when asked for (artifact, snapshot-version and
  *   group/plugin levels): never read-modify-write, so concurrent deploys of different versions all
  *   appear. The POM of a deploy is parsed (bounded, DOCTYPE refused, entities off) for its
@@ -30,6 +33,8 @@ import type { Readable } from 'node:stream';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
+import { ExpiringMap } from '../../core/expiring-map.ts';
+import type { Logger } from '../../core/logger.ts';
 import { MARKUP_SNIFF_BYTES, markupStart } from '../../core/markup.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -86,6 +91,19 @@ export interface DeploySettings {
 export const MAX_EXPECTED_CHECKSUM_PATHS = 10_000;
 export const EXPECTED_CHECKSUM_TTL_MS = 60 * 60 * 1000;
 
+/**
+ * Withdrawal of a half-published version (`#withdrawBefore`): a file is withdrawn only when it was
+ * stored new at its path by the same uploader at most WITHDRAW_WINDOW_MS before the refused main
+ * archive's request began (`mvn deploy` sends the POM, then the jar, seconds apart).
+ */
+export const WITHDRAW_WINDOW_MS = 5 * 60 * 1000;
+/**
+ * Files stored new a moment ago, remembered with who stored them: at most this many paths (oldest
+ * forgotten first), for this long (the window, plus the refused archive's own upload time).
+ */
+export const MAX_RECENT_DEPLOYS = 10_000;
+export const RECENT_DEPLOY_TTL_MS = 60 * 60 * 1000;
+
 /** The hex length of each checksum algorithm. */
 const HEX_LENGTH: Readonly<Record<ChecksumName, number>> = {
   md5: 32,
@@ -128,6 +146,10 @@ export interface MavenHostedDeps {
   readonly changed?: ((scope: string, repository: string) => void) | undefined;
   /** How long a refused main archive's version refuses its other main files (tests shorten it). */
   readonly refusedArchiveTtlMs?: number | undefined;
+  /** Where a withdrawal after a refused main archive is logged (one line). */
+  readonly log?: Logger | undefined;
+  /** The clock of the withdrawal's recent deploys (tests drive it); Date.now by default. */
+  readonly now?: (() => number) | undefined;
 }
 
 /**
@@ -165,14 +187,14 @@ function describeStart(head: Uint8Array): string {
 export class MavenHosted implements MavenSource, HostedNames {
   readonly #deps: MavenHostedDeps;
   /**
-   * `<repo>\n<path>` → checksums uploaded before the file at that path (`expectChecksum`), with
-   * when. In memory: the checksum-first order is one client's deploy of one file, so a restart
+   * `<repo>\n<path>` → checksums uploaded before the file at that path (`expectChecksum`), bounded
+   * (MAX_EXPECTED_CHECKSUM_PATHS, EXPECTED_CHECKSUM_TTL_MS). In memory: the checksum-first order is one client's deploy of one file, so a restart
    * in between only skips that comparison (the file's own hashes are still computed and served).
    */
-  readonly #expected = new Map<
-    string,
-    { at: number; sums: Partial<Record<ChecksumName, string>> }
-  >();
+  readonly #expected = new ExpiringMap<string, Partial<Record<ChecksumName, string>>>({
+    max: MAX_EXPECTED_CHECKSUM_PATHS,
+    ttlMs: EXPECTED_CHECKSUM_TTL_MS,
+  });
 
   /**
    * Main archives refused a moment ago, per build: the files the same deploy sends after one
@@ -181,10 +203,22 @@ export class MavenHosted implements MavenSource, HostedNames {
   readonly #refused: RefusedArchives;
   readonly #refusedTtlMs: number;
 
+  /**
+   * `<repo>\n<path>` → who stored the file new at that path a moment ago (`deploy`'s `uploader`):
+   * what a refused main archive may withdraw of its own deploy (`#withdrawBefore`). In memory: a
+   * restart or another node forgets, and then nothing is withdrawn (the safe side).
+   */
+  readonly #recent: ExpiringMap<string, string>;
+
   constructor(deps: MavenHostedDeps) {
     this.#deps = deps;
     this.#refusedTtlMs = deps.refusedArchiveTtlMs ?? REFUSED_ARCHIVE_TTL_MS;
     this.#refused = new RefusedArchives({ ttlMs: this.#refusedTtlMs });
+    this.#recent = new ExpiringMap({
+      max: MAX_RECENT_DEPLOYS,
+      ttlMs: RECENT_DEPLOY_TTL_MS,
+      now: deps.now,
+    });
   }
 
   /**
@@ -263,13 +297,20 @@ export class MavenHosted implements MavenSource, HostedNames {
    * its path that would list the version (the POM unless its packaging is `pom`, a `.module`)
    * while the main archive of the same build was refused moments ago and not since deployed
    * whole (400 naming it: RefusedArchives). Nothing is recorded on failure.
+   *
+   * `uploader` names who sends the file (`user <name>`, `anonymous from <address>`; undefined: not
+   * known). When a main archive new at its path is refused, the files the same uploader stored
+   * new in its version directory moments before (`mvn deploy`'s POM) are withdrawn with it, if
+   * nothing else is in that directory (`#withdrawBefore`); the 400 then names them.
    */
   async deploy(
     repo: Repository,
     coordinate: MavenFileCoordinate,
     body: Readable,
     settings: DeploySettings,
+    uploader?: string,
   ): Promise<DeployResult> {
+    const startedAt = this.#recent.now();
     const snapshot = isSnapshotVersion(coordinate.version);
     if (settings.versionPolicy === 'release' && snapshot) {
       throw new RegistryError(
@@ -287,7 +328,10 @@ export class MavenHosted implements MavenSource, HostedNames {
     const existing = await this.#deps.store.file(repo.name, coordinate.path);
     if (existing && immutable) return this.#redeploy(coordinate, body, settings, existing);
     try {
-      return await this.#store(repo, coordinate, body, settings, existing !== undefined);
+      return await this.#store(repo, coordinate, body, settings, existing !== undefined, {
+        uploader,
+        startedAt,
+      });
     } finally {
       this.#deps.changed?.(metadataScope(coordinate.groupId), repo.name);
     }
@@ -442,6 +486,7 @@ export class MavenHosted implements MavenSource, HostedNames {
     body: Readable,
     settings: DeploySettings,
     existed: boolean,
+    origin: { uploader: string | undefined; startedAt: number },
   ): Promise<DeployResult> {
     const snapshot = isSnapshotVersion(coordinate.version);
     const immutable = !snapshot && settings.immutableReleases;
@@ -468,9 +513,22 @@ export class MavenHosted implements MavenSource, HostedNames {
       });
     const refusal = await this.#archiveRefusal(coordinate, ingested);
     if (refusal !== undefined) {
-      // Remembered only when nothing is at that path: a stored archive still serves the version.
-      if (mainArchive && !existed) this.#refused.remember(repo.name, coordinate, refusal.why);
-      throw refusal.error;
+      if (!mainArchive || existed) throw refusal.error;
+      // Nothing at that path (a stored archive still serves the version): what the same deploy
+      // stored just before (`mvn deploy`'s POM) is withdrawn, else the version stays listed with
+      // no archive.
+      const withdrawn = await this.#withdrawBefore(repo, coordinate, refusal.why, origin);
+      if (withdrawn.length === 0) {
+        this.#refused.remember(repo.name, coordinate, refusal.why);
+        throw refusal.error;
+      }
+      // Not remembered: this deploy sent its POM first (`mvn deploy`), so a rerun sends the POM
+      // again before the right jar, and that POM must be taken.
+      const files = withdrawn.join(', ');
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `${refusal.error.message}; withdrawn with it, as this deploy stored them just before: ${files} (${coordinate.version} is not listed in maven-metadata.xml; deploy it again with the whole .${coordinate.extension})`,
+      );
     }
     const hex = (name: 'md5' | 'sha1' | 'sha256' | 'sha512') => ingested.hashes[name] ?? '';
     if (settings.checksumVerify === true) {
@@ -479,7 +537,7 @@ export class MavenHosted implements MavenSource, HostedNames {
       // uploads files first, as mvn does) is judged on its own or on a checksum uploaded again
       // before it — never refused for an hour by the first attempt's checksum (trial13 F4).
       const key = `${repo.name}\n${coordinate.path}`;
-      const expected = this.#expectedAt(key);
+      const expected = this.#expected.get(key);
       if (expected !== undefined) this.#expected.delete(key);
       for (const [algorithm, sent] of Object.entries(expected ?? {}) as [ChecksumName, string][]) {
         if (sent === hex(algorithm)) continue;
@@ -545,7 +603,67 @@ export class MavenHosted implements MavenSource, HostedNames {
     );
     // A whole archive is what the refusal waited for; a `pom` POM says there is none to wait for.
     if (mainArchive || pom?.packaging === 'pom') this.#refused.clear(repo.name, coordinate);
+    // Only a file new at its path may be withdrawn later: one it replaced was published before.
+    const recentKey = `${repo.name}\n${coordinate.path}`;
+    if (!existed && origin.uploader !== undefined) this.#recent.set(recentKey, origin.uploader);
+    else this.#recent.delete(recentKey);
     return { created: !existed, pruned };
+  }
+
+  /**
+   * After the main archive `coordinate` (new at its path) was refused: removes the files the same
+   * deploy stored in its version directory just before (`mvn deploy` of a project sends the POM,
+   * its checksums, then the jar), so that the version is not left listed in maven-metadata.xml,
+   * maybe as `<latest>`/`<release>`, with no archive. Guards, all required, else nothing goes:
+   * the uploader is known; every file of that version directory (of `repo`, exactly that
+   * groupId:artifactId:version) has no classifier and is no archive (ARCHIVE_EXTENSIONS; a
+   * jar, war or classified file stored earlier means the version was published), nor a POM of
+   * packaging `pom` (whole by itself); and each was
+   * stored new at its path by the same uploader at most WITHDRAW_WINDOW_MS before the refused
+   * request began (not replaced since, not an older file). The removal is one transaction that
+   * keeps everything when the directory changed meanwhile (MavenStore.withdraw). Logs one line
+   * when something went. Returns the paths withdrawn (none: [] ).
+   */
+  async #withdrawBefore(
+    repo: Repository,
+    coordinate: MavenFileCoordinate,
+    why: string,
+    origin: { uploader: string | undefined; startedAt: number },
+  ): Promise<string[]> {
+    const uploader = origin.uploader;
+    if (uploader === undefined) return [];
+    const rows = await this.#deps.store.versionFiles(
+      repo.name,
+      coordinate.groupId,
+      coordinate.artifactId,
+      coordinate.version,
+    );
+    if (rows.length === 0) return [];
+    for (const row of rows) {
+      if (row.classifier !== '' || ARCHIVE_EXTENSIONS.has(row.extension.toLowerCase())) return [];
+      // A POM of packaging `pom` is a whole deploy by itself (a parent, a BOM): never withdrawn.
+      if (row.packaging === 'pom') return [];
+      const recent = this.#recent.entry(`${repo.name}\n${row.path}`);
+      if (recent?.value !== uploader) return [];
+      if (recent.at < origin.startedAt - WITHDRAW_WINDOW_MS) return [];
+    }
+    const withdrawn = await this.#deps.store.withdraw(
+      repo.name,
+      {
+        groupId: coordinate.groupId,
+        artifactId: coordinate.artifactId,
+        version: coordinate.version,
+      },
+      rows,
+    );
+    for (const path of withdrawn) this.#recent.delete(`${repo.name}\n${path}`);
+    if (withdrawn.length > 0) {
+      this.#deps.log?.warn(
+        { repository: repo.name, refused: coordinate.path, withdrawn, uploader },
+        `maven deploy: ${coordinate.path} refused (${why}); withdrew ${withdrawn.join(', ')}, stored by the same deploy (${uploader}) just before, so ${coordinate.version} is not listed with no .${coordinate.extension}`,
+      );
+    }
+    return withdrawn;
   }
 
   /**
@@ -586,30 +704,13 @@ export class MavenHosted implements MavenSource, HostedNames {
       );
     }
     const key = `${repo.name}\n${path}`;
-    const sums = this.#expectedAt(key) ?? {};
-    this.#expected.delete(key);
-    while (this.#expected.size >= MAX_EXPECTED_CHECKSUM_PATHS) {
-      const oldest = this.#expected.keys().next();
-      if (oldest.done === true) break;
-      this.#expected.delete(oldest.value);
-    }
-    this.#expected.set(key, { at: Date.now(), sums: { ...sums, [algorithm]: sent } });
+    const sums = this.#expected.get(key) ?? {};
+    this.#expected.set(key, { ...sums, [algorithm]: sent });
   }
 
   /** Forgets a remembered checksum (the file arrived meanwhile and was compared by the caller). */
   forgetExpectedChecksum(repo: Repository, path: string): void {
     this.#expected.delete(`${repo.name}\n${path}`);
-  }
-
-  /** The checksums remembered for `key` while fresh (an expired entry is dropped). */
-  #expectedAt(key: string): Partial<Record<ChecksumName, string>> | undefined {
-    const entry = this.#expected.get(key);
-    if (entry === undefined) return undefined;
-    if (Date.now() - entry.at > EXPECTED_CHECKSUM_TTL_MS) {
-      this.#expected.delete(key);
-      return undefined;
-    }
-    return entry.sums;
   }
 
   /**

@@ -94,6 +94,7 @@ export const mavenFormat: FormatModule = {
       store,
       blobs: context.blobs,
       compareVersions: compareMavenVersions,
+      log: context.log,
       changed: (scope, repository) => {
         metadataCache.invalidate(scope);
         hotFiles.changed(repository);

@@ -9,13 +9,15 @@
  * version (maybe as `<latest>`/`<release>`) with no jar: every build resolving it failed. Gradle's
  * maven-publish also sends the main artifact first but stops at its first failure; `mvn deploy`
  * of a project sends the POM before the jar, so its POM is already stored when the jar is
- * refused (nothing here can undo that; the jar's refusal says so).
+ * refused: hosted.ts (`#withdrawBefore`) withdraws it then, under guards, and does not remember
+ * that refusal (the rerun sends its POM first again).
  *
  * In memory, per process: a restart or another node forgets, and then a following POM is stored
- * as before (the old behaviour). Bounded: at most MAX_REFUSED_ARCHIVES versions (oldest forgotten
- * first) for REFUSED_ARCHIVE_TTL_MS each; the files of one deploy follow each other within
- * seconds.
+ * as before (the old behaviour). Bounded (core/expiring-map.ts): at most MAX_REFUSED_ARCHIVES
+ * versions (oldest forgotten first) for REFUSED_ARCHIVE_TTL_MS each; the files of one deploy
+ * follow each other within seconds.
  */
+import { ExpiringMap } from '../../core/expiring-map.ts';
 import type { MavenFileCoordinate } from './coordinates.ts';
 
 /** Versions remembered at most (oldest forgotten first). */
@@ -44,15 +46,14 @@ export function refusalKey(repo: string, coordinate: MavenFileCoordinate): strin
 }
 
 export class RefusedArchives {
-  readonly #entries = new Map<string, RefusedArchive>();
-  readonly #now: () => number;
-  readonly #ttlMs: number;
-  readonly #max: number;
+  readonly #entries: ExpiringMap<string, Omit<RefusedArchive, 'at'>>;
 
   constructor(options: { now?: () => number; ttlMs?: number; max?: number } = {}) {
-    this.#now = options.now ?? Date.now;
-    this.#ttlMs = options.ttlMs ?? REFUSED_ARCHIVE_TTL_MS;
-    this.#max = options.max ?? MAX_REFUSED_ARCHIVES;
+    this.#entries = new ExpiringMap({
+      max: options.max ?? MAX_REFUSED_ARCHIVES,
+      ttlMs: options.ttlMs ?? REFUSED_ARCHIVE_TTL_MS,
+      now: options.now,
+    });
   }
 
   /** The number of versions remembered (expired ones included until looked up or evicted). */
@@ -62,31 +63,17 @@ export class RefusedArchives {
 
   /** Remembers that the main archive `coordinate` (of `repo`) was refused for `reason`. */
   remember(repo: string, coordinate: MavenFileCoordinate, reason: string): void {
-    const key = refusalKey(repo, coordinate);
-    this.#entries.delete(key);
-    while (this.#entries.size >= this.#max) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done === true) break;
-      this.#entries.delete(oldest.value);
-    }
-    this.#entries.set(key, {
+    this.#entries.set(refusalKey(repo, coordinate), {
       path: coordinate.path,
       extension: coordinate.extension,
       reason,
-      at: this.#now(),
     });
   }
 
   /** The refusal remembered for `coordinate`'s build while fresh (an expired one is dropped). */
   find(repo: string, coordinate: MavenFileCoordinate): RefusedArchive | undefined {
-    const key = refusalKey(repo, coordinate);
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return undefined;
-    if (this.#now() - entry.at > this.#ttlMs) {
-      this.#entries.delete(key);
-      return undefined;
-    }
-    return entry;
+    const entry = this.#entries.entry(refusalKey(repo, coordinate));
+    return entry === undefined ? undefined : { ...entry.value, at: entry.at };
   }
 
   /** Forgets the refusal of `coordinate`'s build (a whole archive arrived, or a `pom` POM). */
@@ -106,6 +93,6 @@ export class RefusedArchives {
       ...(version === undefined ? [] : [version]),
       '',
     ].join('\n');
-    for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#entries.delete(key);
+    this.#entries.deleteWhere((key) => key.startsWith(prefix));
   }
 }

@@ -113,6 +113,7 @@ async function dispatch(
         request.raw,
         request.principal,
         declared === undefined ? undefined : Number(declared),
+        request.ip,
       );
       return reply
         .code(answer.status)

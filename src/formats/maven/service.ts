@@ -378,6 +378,7 @@ export class MavenService {
     body: Readable,
     principal: Principal,
     declaredLength: number | undefined,
+    client?: string,
   ): Promise<DeployAnswer> {
     if (parsed.kind === 'root' || parsed.kind === 'dir') {
       throw new RegistryError('BAD_REQUEST', 'a deploy needs a file path, not a directory');
@@ -455,13 +456,19 @@ export class MavenService {
     const settings = this.#deps.settingsOf(target);
     this.#checkPolicy(repo, target, settings.versionPolicy, coordinate.version);
     const warnings = await this.#takeover(target, coordinate.groupId, coordinate.artifactId);
-    const result = await this.#deps.hosted.deploy(target, coordinate, body, {
-      versionPolicy: settings.versionPolicy,
-      keepSnapshots: settings.keepSnapshots,
-      immutableReleases: maven.immutable_releases,
-      maxBytes,
-      checksumVerify: maven.checksum_verify,
-    });
+    const result = await this.#deps.hosted.deploy(
+      target,
+      coordinate,
+      body,
+      {
+        versionPolicy: settings.versionPolicy,
+        keepSnapshots: settings.keepSnapshots,
+        immutableReleases: maven.immutable_releases,
+        maxBytes,
+        checksumVerify: maven.checksum_verify,
+      },
+      uploaderOf(principal, client),
+    );
     const warned = warnings.map((line) => `; warning: ${line}`).join('');
     if (result.same === true) {
       return {
@@ -695,4 +702,16 @@ export function parseMetadataTime(value: string | undefined): number | undefined
     number,
   ];
   return Date.UTC(y, mo - 1, d, h, mi, s);
+}
+
+/**
+ * Who sends a deploy, as hosted.ts compares it (a refused main archive withdraws only what the
+ * same uploader stored just before): `user <name>` for a user (whatever the credential: two
+ * tokens of one user are one uploader), `anonymous from <address>` for an anonymous client (auth
+ * off, or a rule letting anonymous write) by its exact address (`request.ip`, trusted proxies
+ * applied); undefined when that address is not known (then nothing is withdrawn).
+ */
+export function uploaderOf(principal: Principal, client: string | undefined): string | undefined {
+  if (principal.kind === 'user') return `user ${principal.name}`;
+  return client === undefined || client === '' ? undefined : `anonymous from ${client}`;
 }

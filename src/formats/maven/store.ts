@@ -267,6 +267,44 @@ export class MavenStore {
   }
 
   /**
+   * Removes the rows `files` (path and `updated_at` as read) of one version, in one transaction,
+   * only if they are still exactly the version's rows: none replaced since read, none added
+   * (a concurrent deploy of the version keeps everything). Returns the paths removed: all of
+   * `files`, or none. The bytes stay until GC finds them unused. For hosted.ts's withdrawal of a
+   * POM whose deploy's main archive was refused.
+   */
+  async withdraw(
+    repo: string,
+    version: { groupId: string; artifactId: string; version: string },
+    files: readonly { path: string; updated_at: number }[],
+  ): Promise<string[]> {
+    if (files.length === 0) return [];
+    return this.#db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .selectFrom('maven_files')
+        .select(['path', 'updated_at'])
+        .where('repo', '=', repo)
+        .where('group_id', '=', version.groupId)
+        .where('artifact_id', '=', version.artifactId)
+        .where('version', '=', version.version)
+        .execute();
+      const expected = new Map(files.map((f) => [f.path, f.updated_at]));
+      const same =
+        rows.length === expected.size &&
+        rows.every((row) => expected.get(row.path) === row.updated_at);
+      if (!same) return [];
+      for (const file of files) {
+        await trx
+          .deleteFrom('maven_files')
+          .where('repo', '=', repo)
+          .where('path', '=', file.path)
+          .execute();
+      }
+      return files.map((f) => f.path);
+    });
+  }
+
+  /**
    * Deletes the rows of one file, one version (`version` given) or a whole artifact; returns how
    * many rows went. The bytes stay in the content-addressed store until GC finds them unused.
    */

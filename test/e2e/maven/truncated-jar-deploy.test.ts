@@ -6,7 +6,9 @@
  * stored. Deployed alone (`-DgeneratePom=false`) nothing is stored: no `maven-metadata.xml`
  * lists the version. With its generated POM (mvn sends it after the refused jar) the POM is
  * refused too and the version is not listed (trial 21); the whole jar then deploys under that
- * version, POM and all. The whole jar deploys and is listed. nginx serves the machine's local
+ * version, POM and all. The whole jar deploys and is listed. `mvn deploy` of a project sends
+ * the POM BEFORE the jar: when that jar is refused (cut between `mvn package` and `mvn deploy`), the
+ * POM it stored just before is withdrawn and the version is not listed (trial 23). nginx serves the machine's local
  * Maven repository as the upstream, for maven-deploy-plugin's tree; the test skips when mvn,
  * nginx or that repository is missing (mavenMissing).
  */
@@ -15,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { PLUGINS, mavenMissing, mvn, tail } from '../../helpers/maven.ts';
+import { PLUGINS, mavenMissing, mvn, pinnedPlugins, tail } from '../../helpers/maven.ts';
 import { startMavenRig, type MavenRig } from '../../helpers/maven-rig.ts';
 import { makeZip } from '../../integration/pypi/fixtures.ts';
 
@@ -145,6 +147,62 @@ describe('mvn deploy-file of a truncated jar is refused, nothing stored', { skip
       assert.equal(pom.status, 200);
       assert.match(await pom.text(), /<version>1\.0\.2<\/version>/);
       assert.equal(await listed('1.0.2'), true);
+    },
+  );
+
+  // `mvn deploy` of a project: the POM (and its checksums) first, then the jar. The jar is cut
+  // after packaging (between `mvn package` and `mvn deploy`), so NORA refuses it; the POM this deploy stored just
+  // before is withdrawn, so 2.0.0 is not listed with no jar (it was, until trial 23).
+  test(
+    'mvn deploy of a project: POM first, then the cut jar is refused; the POM is withdrawn, no version listed',
+    { timeout: TIMEOUT },
+    async () => {
+      const project = path.join(work, 'project');
+      await fs.mkdir(project, { recursive: true });
+      await fs.writeFile(
+        path.join(project, 'pom.xml'),
+        `<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>com.acme</groupId><artifactId>cut</artifactId><version>2.0.0</version>
+  <packaging>jar</packaging>
+  <properties><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>
+  <build>
+    <pluginManagement><plugins>${pinnedPlugins().join('')}</plugins></pluginManagement>
+  </build>
+</project>
+`,
+      );
+      await fs.mkdir(path.join(project, 'src/main/resources'), { recursive: true });
+      await fs.writeFile(path.join(project, 'src/main/resources/cut.txt'), 'cut\n'.repeat(500));
+      const localRepo = path.join(work, 'm2-project');
+      const built = await mvn(['package'], { cwd: project, settings, localRepo });
+      assert.equal(built.code, 0, tail(built));
+      // Cut after packaging: the jar plugin finds it newer than its inputs and keeps it (not
+      // forced), so `mvn deploy` sends these 100 bytes, as a jar damaged on the way would be.
+      const jarFile = path.join(project, 'target/cut-2.0.0.jar');
+      await fs.truncate(jarFile, 100);
+      const result = await mvn(
+        ['deploy', `-DaltDeploymentRepository=nora::${serverUrl()}/maven2/`],
+        { cwd: project, settings, localRepo },
+      );
+      assert.notEqual(result.code, 0, tail(result));
+      const output = result.stdout + result.stderr;
+      assert.match(
+        output,
+        /Uploading to nora: \S+\/com\/acme\/cut\/2\.0\.0\/cut-2\.0\.0\.pom[\s\S]*Uploading to nora: \S+\/com\/acme\/cut\/2\.0\.0\/cut-2\.0\.0\.jar/,
+        `mvn sent the POM before the jar\n${tail(result)}`,
+      );
+      assert.match(
+        output,
+        /status: 400 Bad Request - \S*cut-2\.0\.0\.jar starts with PK/,
+        tail(result),
+      );
+      assert.equal(await stored('2.0.0'), 404, 'the cut jar is not stored');
+      const pom = await fetch(`${serverUrl()}/maven2/${GROUP_PATH}/2.0.0/cut-2.0.0.pom`);
+      await pom.arrayBuffer();
+      assert.equal(pom.status, 404, 'the POM stored just before was withdrawn');
+      assert.equal(await listed('2.0.0'), false, 'no maven-metadata.xml lists 2.0.0');
     },
   );
 });

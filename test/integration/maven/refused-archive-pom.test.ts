@@ -130,15 +130,42 @@ describe('Maven: after a refused main archive, its POM is refused, no version li
     assert.deepEqual(await listed('snap'), ['1.1-SNAPSHOT']);
   });
 
-  test("mvn deploy's order (POM first): the stored POM is not refused when sent again", async () => {
+  test("mvn deploy's order (POM first): the jar's refusal withdraws the POM; a rerun is taken", async () => {
     const dir = 'proj/1.2-SNAPSHOT';
     const body = pom('proj', '1.2-SNAPSHOT');
     assert.equal((await put(`${dir}/proj-1.2-SNAPSHOT.pom`, body)).status, 201);
-    assert.equal((await put(`${dir}/proj-1.2-SNAPSHOT.jar`, cut)).status, 400);
-    // A rerun sends the POM again first (replacing it: a snapshot), then the whole jar.
-    assert.equal((await put(`${dir}/proj-1.2-SNAPSHOT.pom`, body)).status, 200);
+    const refused = await put(`${dir}/proj-1.2-SNAPSHOT.jar`, cut);
+    assert.equal(refused.status, 400);
+    assert.match(
+      await refused.text(),
+      /no zip end record: .*; withdrawn with it, as this deploy stored them just before: com\/acme\/proj\/1\.2-SNAPSHOT\/proj-1\.2-SNAPSHOT\.pom \(1\.2-SNAPSHOT is not listed in maven-metadata\.xml; deploy it again with the whole \.jar\)\n$/,
+    );
+    assert.equal(await status(`${dir}/proj-1.2-SNAPSHOT.pom`), 404, 'the POM was withdrawn');
+    assert.equal(await status('proj/maven-metadata.xml'), 404, 'no version listed');
+    // A rerun sends the POM again first (new at its path, taken), then the whole jar.
+    assert.equal((await put(`${dir}/proj-1.2-SNAPSHOT.pom`, body)).status, 201);
     assert.equal((await put(`${dir}/proj-1.2-SNAPSHOT.jar`, jar)).status, 201);
     assert.deepEqual(await listed('proj'), ['1.2-SNAPSHOT']);
+  });
+
+  test("POM first from another client (X-Forwarded-For, auth off): that client's POM is kept", async () => {
+    const from = (address: string) => ({ 'x-forwarded-for': address });
+    const send = (file: string, body: string | Buffer, address: string) =>
+      fetch(`${server.url}/maven2/com/acme/${file}`, {
+        method: 'PUT',
+        body,
+        headers: from(address),
+      });
+    assert.equal((await send('two/1.0/two-1.0.pom', pom('two', '1.0'), '192.0.2.10')).status, 201);
+    const refused = await send('two/1.0/two-1.0.jar', cut, '192.0.2.11');
+    assert.equal(refused.status, 400);
+    assert.doesNotMatch(await refused.text(), /withdrawn/);
+    assert.equal(await status('two/1.0/two-1.0.pom'), 200);
+    assert.deepEqual(await listed('two'), ['1.0']);
+    // The same client's POM goes.
+    assert.equal((await send('two/1.1/two-1.1.pom', pom('two', '1.1'), '192.0.2.10')).status, 201);
+    assert.equal((await send('two/1.1/two-1.1.jar', cut, '192.0.2.10')).status, 400);
+    assert.deepEqual(await listed('two'), ['1.0']);
   });
 
   test('a bad redeploy of a stored release jar is not remembered: its POM stays idempotent', async () => {
