@@ -61,6 +61,27 @@ export class RegistryError extends Error {
   }
 }
 
+/**
+ * The 405 of every format: METHOD_NOT_ALLOWED with `Allow` naming the methods the target URL
+ * serves in its repository's mode (RFC 9110 §15.5.6: a 405 MUST carry `Allow`), HEAD added where
+ * GET is (every GET route answers HEAD). `allowed` empty gives an empty `Allow`, RFC 9110
+ * §10.2.1's "the resource allows no methods" (a write-only URL of a repository that takes no
+ * writes, an endpoint disabled by configuration). Each format's error handler copies `headers`
+ * onto its own wire shape; `protocolCode` is the protocol's code (OCI `UNSUPPORTED`).
+ */
+export function methodNotAllowed(
+  message: string,
+  allowed: readonly string[],
+  options: Omit<RegistryErrorOptions, 'headers'> = {},
+): RegistryError {
+  const methods =
+    allowed.includes('GET') && !allowed.includes('HEAD') ? [...allowed, 'HEAD'] : allowed;
+  return new RegistryError('METHOD_NOT_ALLOWED', message, {
+    ...options,
+    headers: { allow: methods.join(', ') },
+  });
+}
+
 export function isRegistryError(err: unknown): err is RegistryError {
   return err instanceof RegistryError;
 }

@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
 import type { Principal } from '../auth/access.ts';
-import { RegistryError } from '../core/errors.ts';
+import { methodNotAllowed, RegistryError } from '../core/errors.ts';
 import { markHostDependent } from './cache-control.ts';
 
 declare module 'fastify' {
@@ -52,15 +52,18 @@ export function rawPath(request: FastifyRequest): string {
 }
 
 /**
- * Refuses (405, with `Allow`) a method not in `allowed`; a route that takes GET takes HEAD too,
- * and its `Allow` says so.
+ * Refuses (405, `methodNotAllowed`) a method not in `allowed`; a route that takes GET takes HEAD
+ * too, and its `Allow` says so. `Allow` names `advertised`, the methods the URL serves in its
+ * repository's mode: a URL's writes listed in `allowed` but not advertised on a repository that
+ * takes none (a proxy) go on to the service, whose `requireWriteTarget` 405 says why.
  */
-export function allowMethods(method: string, allowed: readonly string[]): void {
+export function allowMethods(
+  method: string,
+  allowed: readonly string[],
+  advertised: readonly string[] = allowed,
+): void {
   if (!allowed.includes(method)) {
-    const headers = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
-    throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
-      headers: { allow: headers.join(', ') },
-    });
+    throw methodNotAllowed(`${method} is not supported here`, advertised);
   }
 }
 

@@ -4,7 +4,7 @@
  * one; writes go to its write member). NORA's fixed mounts are default repositories built from
  * the format sections; `[[repositories]]` adds named ones at `/repository/<name>/`.
  */
-import { RegistryError } from '../core/errors.ts';
+import { methodNotAllowed } from '../core/errors.ts';
 import type { DockerUpstreamConfig } from '../formats/oci/config.ts';
 import type { AppConfig, FormatName, RepositoryConfig, RepositoryKind } from '../config/schema.ts';
 
@@ -275,9 +275,10 @@ export class RepositoryRegistry {
 
   /**
    * `writeTarget(repo)`, or the refusal every format answers when there is none: a
-   * RegistryError METHOD_NOT_ALLOWED (405) with `allow: GET, HEAD` (RFC 9110 §15.5.6: a 405 names
-   * the methods the resource does support; a proxy or a group without a hosted member is
-   * read-only). The message says why: `repository "x" is a read-only proxy; <verb> to a hosted
+   * RegistryError METHOD_NOT_ALLOWED (405, `methodNotAllowed`) whose `Allow` is `allow`, the
+   * methods the URL still serves on a read-only repository (RFC 9110 §15.5.6; a proxy or a group
+   * without a hosted member is read-only): `['GET']` (`GET, HEAD`) by default, `[]` (empty) for a
+   * URL that only writes (an upload, a yank, a deletion). The message says why: `repository "x" is a read-only proxy; <verb> to a hosted
    * repository` or `group "x" has no hosted member to <verb> to` (`verb` defaults to "write").
    * Each format's HTTP layer maps the error to its own wire shape; `protocolCode` carries a
    * protocol's own code (OCI `UNSUPPORTED`). Authorization stays with the caller: formats differ
@@ -286,20 +287,21 @@ export class RepositoryRegistry {
    */
   requireWriteTarget(
     repo: Repository,
-    options: { readonly verb?: string; readonly protocolCode?: string } = {},
+    options: {
+      readonly verb?: string;
+      readonly protocolCode?: string;
+      readonly allow?: readonly string[];
+    } = {},
   ): Repository {
     const target = this.writeTarget(repo);
     if (target !== undefined) return target;
     const verb = options.verb ?? 'write';
-    throw new RegistryError(
-      'METHOD_NOT_ALLOWED',
+    throw methodNotAllowed(
       repo.kind === 'proxy'
         ? `repository "${repo.name}" is a read-only proxy; ${verb} to a hosted repository`
         : `group "${repo.name}" has no hosted member to ${verb} to`,
-      {
-        headers: { allow: 'GET, HEAD' },
-        ...(options.protocolCode === undefined ? {} : { protocolCode: options.protocolCode }),
-      },
+      options.allow ?? ['GET'],
+      options.protocolCode === undefined ? {} : { protocolCode: options.protocolCode },
     );
   }
 }

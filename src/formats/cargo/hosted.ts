@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import fs from 'node:fs/promises';
 import type { Kysely } from 'kysely';
 import { formatDigest, parseDigest } from '../../core/digest.ts';
-import { RegistryError } from '../../core/errors.ts';
+import { methodNotAllowed, RegistryError } from '../../core/errors.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -298,7 +298,7 @@ export class CargoHosted implements CargoSource {
 
   /** Adds owners; returns the crate's name as published. */
   async addOwners(repo: Repository, name: string, logins: readonly string[]): Promise<string> {
-    checkHosted(repo);
+    checkHosted(repo, ['GET']);
     const crate = await this.crate(repo, name);
     await this.store.addOwners(repo.name, crate.name, logins);
     return crate.displayName;
@@ -317,7 +317,7 @@ export class CargoHosted implements CargoSource {
       owners: readonly string[],
     ) => Promise<Parameters<CargoStore['removeOwners']>[3]>,
   ): Promise<string> {
-    checkHosted(repo);
+    checkHosted(repo, ['GET']);
     const crate = await this.crate(repo, name);
     const guard =
       publishers === undefined
@@ -337,11 +337,17 @@ export class CargoHosted implements CargoSource {
   }
 }
 
-function checkHosted(repo: Repository): void {
+/**
+ * Refuses a change to a repository that is not hosted (a guard: service.ts writes to
+ * `requireWriteTarget`'s hosted repository, and routes.ts gives that 405 its URL's `Allow`).
+ * `allowed` is what the changed URL still serves there: nothing for a publish, a yank or a
+ * deletion (an empty `Allow`, RFC 9110 §10.2.1), GET for a crate's owners.
+ */
+function checkHosted(repo: Repository, allowed: readonly string[] = []): void {
   if (repo.kind !== 'hosted') {
-    throw new RegistryError(
-      'METHOD_NOT_ALLOWED',
+    throw methodNotAllowed(
       `repository ${repo.name} is a ${repo.kind} repository; publishes and changes go to a hosted one`,
+      allowed,
     );
   }
 }

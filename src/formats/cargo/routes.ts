@@ -18,7 +18,12 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
-import { isRegistryError, RegistryError, toRegistryError } from '../../core/errors.ts';
+import {
+  isRegistryError,
+  methodNotAllowed,
+  RegistryError,
+  toRegistryError,
+} from '../../core/errors.ts';
 import { notModified } from '../../core/http-conditional.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { allowMethods, baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
@@ -160,6 +165,10 @@ async function dispatch(
   const method = request.method === 'HEAD' ? 'GET' : request.method;
   const principal = request.principal;
   const route = parseCargoPath(rawPath(request).slice(mount.prefix.length));
+  // A 405's `Allow` (RFC 9110 §15.5.6): a URL's `reads`, and its `written` methods where writes
+  // land (hosted, a group with a hosted member), not on a proxy.
+  const writes = (reads: readonly string[], written: readonly string[]) =>
+    service.acceptsWrites(repo) ? [...reads, ...written] : reads;
   switch (route.kind) {
     case 'not-found':
       if (method === 'GET') service.authorize(principal, repo, 'read');
@@ -214,7 +223,7 @@ async function dispatch(
       return sendImmutableFile(request, reply, crate, 'application/gzip');
     }
     case 'crate':
-      allowMethods(method, ['DELETE']);
+      allowMethods(method, ['DELETE'], writes([], ['DELETE']));
       return reply
         .type('application/json')
         .send(okAnswer(await service.deleteCrate(repo, route.name, route.version, principal)));
@@ -225,16 +234,14 @@ async function dispatch(
         try {
           message = await service.deleteCrate(repo, 'new', undefined, principal);
         } catch (err) {
-          // PUT publishes at this URL, so a 405 (a proxied crate `new`) says so in its `Allow`.
+          // PUT publishes at this URL where publishes land, so a 405 (a proxied crate `new`)
+          // says so in its `Allow`; a proxy serves nothing here.
           if (!isRegistryError(err) || err.code !== 'METHOD_NOT_ALLOWED') throw err;
-          throw new RegistryError(err.code, err.message, {
-            cause: err,
-            headers: { ...err.headers, allow: 'PUT' },
-          });
+          throw methodNotAllowed(err.message, writes([], ['PUT']), { cause: err });
         }
         return reply.type('application/json').send(okAnswer(message));
       }
-      allowMethods(method, ['PUT']);
+      allowMethods(method, ['PUT'], writes([], ['PUT']));
       const declared = request.headers['content-length'];
       const max = deps.config().cargo.max_upload_mb * MB + MAX_JSON_BYTES + 8;
       if (declared !== undefined && Number(declared) > max) {
@@ -262,15 +269,15 @@ async function dispatch(
       return reply.type('application/json').send(searchAnswer(found.crates, found.total));
     }
     case 'yank':
-      allowMethods(method, ['DELETE']);
+      allowMethods(method, ['DELETE'], writes([], ['DELETE']));
       await service.setYanked(repo, route.name, route.version, true, principal);
       return reply.type('application/json').send(okAnswer());
     case 'unyank':
-      allowMethods(method, ['PUT']);
+      allowMethods(method, ['PUT'], writes([], ['PUT']));
       await service.setYanked(repo, route.name, route.version, false, principal);
       return reply.type('application/json').send(okAnswer());
     case 'owners': {
-      allowMethods(method, ['GET', 'PUT', 'DELETE']);
+      allowMethods(method, ['GET', 'PUT', 'DELETE'], writes(['GET'], ['PUT', 'DELETE']));
       if (method === 'GET') {
         const owners = await service.owners(repo, route.name, principal);
         return reply.type('application/json').send(ownersAnswer(owners));

@@ -199,7 +199,8 @@ export class CargoService {
     principal: Principal,
     bodyLength?: number,
   ): Promise<CargoPublishAnswer> {
-    const target = this.#deps.repositories.requireWriteTarget(repo);
+    // `…/crates/new` serves nothing but PUT: an empty `Allow` where publishes do not land.
+    const target = this.#deps.repositories.requireWriteTarget(repo, { allow: [] });
     // A signed-in caller refused on the repository is refused on the crate once the metadata
     // names it (before the .crate is read), so the 403 names the crate and the owning rule.
     const refused = refusalBeforeName(principal, () => {
@@ -308,7 +309,7 @@ export class CargoService {
     yanked: boolean,
     principal: Principal,
   ): Promise<void> {
-    const target = this.#writeTarget(repo, principal, 'write', name.toLowerCase());
+    const target = this.#writeTarget(repo, principal, 'write', name.toLowerCase(), []);
     try {
       await this.#requireOwner(target, name, principal);
       await this.#deps.hosted.setYanked(target, name, version, yanked);
@@ -383,7 +384,7 @@ export class CargoService {
     const what = version === undefined ? `crate \`${name}\`` : `\`${name}@${version}\``;
     let target: Repository;
     try {
-      target = this.#writeTarget(repo, principal, 'admin', name.toLowerCase());
+      target = this.#writeTarget(repo, principal, 'admin', name.toLowerCase(), []);
     } catch (err) {
       if (!isRegistryError(err) || err.code !== 'DENIED') throw err;
       throw new RegistryError(
@@ -634,12 +635,24 @@ export class CargoService {
   /**
    * Where a write addressed to `repo` lands (itself when hosted, a group's write member), after
    * checking `action` on both the group and the member. A proxy, or a group without a hosted
-   * member, refuses with 405.
+   * member, refuses with 405 whose `Allow` is `allow`, what the URL serves there: GET for a
+   * crate's owners, nothing for a yank, an unyank or a deletion.
    */
-  #writeTarget(repo: Repository, principal: Principal, action: Action, name?: string): Repository {
-    const target = this.#deps.repositories.requireWriteTarget(repo);
+  #writeTarget(
+    repo: Repository,
+    principal: Principal,
+    action: Action,
+    name?: string,
+    allow: readonly string[] = ['GET'],
+  ): Repository {
+    const target = this.#deps.repositories.requireWriteTarget(repo, { allow });
     this.#checkWrite(repo, target, principal, action, name);
     return target;
+  }
+
+  /** Whether writes addressed to `repo` land somewhere (hosted, or a group's write member). */
+  acceptsWrites(repo: Repository): boolean {
+    return this.#deps.repositories.writeTarget(repo) !== undefined;
   }
 
   #checkWrite(

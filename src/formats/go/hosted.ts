@@ -26,7 +26,7 @@ import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { digestOf, parseDigest } from '../../core/digest.ts';
-import { RegistryError } from '../../core/errors.ts';
+import { methodNotAllowed, RegistryError } from '../../core/errors.ts';
 import { limitBytes } from '../../core/streams.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -539,11 +539,16 @@ function rfc3339(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/**
+ * Refuses a write to a repository that is not hosted (a guard: publish.ts and delete.ts write to
+ * `requireWriteTarget`'s hosted repository, whose 405 a proxy or a group answers first). The
+ * URLs written (`.zip`, `@v/list`) are read with GET there, so `Allow: GET, HEAD`.
+ */
 function checkHosted(repo: Repository): void {
   if (repo.kind !== 'hosted') {
-    throw new RegistryError(
-      'METHOD_NOT_ALLOWED',
+    throw methodNotAllowed(
       `repository ${repo.name} is a ${repo.kind} repository; modules are published to a hosted one`,
+      ['GET'],
     );
   }
 }

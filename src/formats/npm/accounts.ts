@@ -16,7 +16,7 @@ import { readOnlyUserTokenProblem, requireAccountChangeBy } from '../../auth/api
 import type { UserDirectory } from '../../auth/directory.ts';
 import { invalidCidrs, MAX_CIDRS } from '../../auth/networks.ts';
 import { capReason, type TokenInfo, type TokenStore, type UserStore } from '../../auth/users.ts';
-import { RegistryError } from '../../core/errors.ts';
+import { RegistryError, methodNotAllowed } from '../../core/errors.ts';
 import type { Json } from './store.ts';
 
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -166,6 +166,11 @@ export class NpmAccounts {
     return { token: anonymousToken() };
   }
 
+  /** Whether accounts and tokens exist here (`[auth] enabled`): with auth off they do not. */
+  accountsEnabled(): boolean {
+    return this.#policy.authEnabled();
+  }
+
   /** The text shown at `loginUrl`. */
   webLoginPage(): string {
     return this.#policy.authEnabled()
@@ -174,7 +179,9 @@ export class NpmAccounts {
   }
 
   async profile(urlName: string, principal: Principal): Promise<Json> {
-    const user = requireAccount(principal, this.#policy.authEnabled(), 'reading a user document');
+    const user = requireAccount(principal, this.#policy.authEnabled(), 'reading a user document', [
+      'PUT',
+    ]);
     if (user !== urlName)
       throw new RegistryError('DENIED', 'you may only read your own user document');
     const found = await this.#users.get(user);
@@ -211,13 +218,13 @@ export class NpmAccounts {
   }
 
   async listTokens(principal: Principal): Promise<Json> {
-    const user = requireAccount(principal, this.#policy.authEnabled(), 'npm token');
+    const user = requireAccount(principal, this.#policy.authEnabled(), 'npm token', []);
     const tokens = await this.#tokens.list(user);
     return { objects: tokens.map(tokenJson), total: tokens.length, urls: {} };
   }
 
   async createToken(principal: Principal, body: Json, address?: string): Promise<Json> {
-    const user = requireAccount(principal, this.#policy.authEnabled(), 'npm token');
+    const user = requireAccount(principal, this.#policy.authEnabled(), 'npm token', []);
     // Account changes need the write or admin role: a read-only token cannot mint tokens.
     requireAccountChangeBy(principal);
     const password = body['password'];
@@ -276,7 +283,7 @@ export class NpmAccounts {
    * by key, key prefix or hash prefix. A read-only token may not (403).
    */
   async revokeToken(principal: Principal, keyOrPrefix: string): Promise<void> {
-    const user = requireAccount(principal, this.#policy.authEnabled(), 'npm token');
+    const user = requireAccount(principal, this.#policy.authEnabled(), 'npm token', []);
     requireAccountChangeBy(principal);
     const matches = await this.#tokens.find(keyOrPrefix, user);
     if (matches.length !== 1 || !matches[0]) {
@@ -321,12 +328,19 @@ function requireUser(principal: Principal): string {
  * an anonymous caller — no token, or the anonymous one `npm login` saved then — is told that the
  * command needs auth on (405, see unsupported.ts for why that status): sending it back to
  * `npm login`, as a 401 did, only got it another anonymous token (the thirteenth trial's F5).
+ * `allowed` is what the URL still serves with auth off, the 405's `Allow`: PUT (login) at a user
+ * document, nothing at the token endpoints (empty, RFC 9110 §10.2.1: disabled by configuration).
  */
-function requireAccount(principal: Principal, authEnabled: boolean, what: string): string {
+function requireAccount(
+  principal: Principal,
+  authEnabled: boolean,
+  what: string,
+  allowed: readonly string[],
+): string {
   if (principal.kind !== 'user' && !authEnabled) {
-    throw new RegistryError(
-      'METHOD_NOT_ALLOWED',
+    throw methodNotAllowed(
       `${what} needs [auth] enabled = true: with auth off NORA keeps no accounts or tokens, and the token npm login saved stands for no one (docs/npm.md)`,
+      allowed,
     );
   }
   return requireUser(principal);

@@ -7,10 +7,15 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
-import { RegistryError, storageFault, toRegistryError } from '../../core/errors.ts';
+import {
+  methodNotAllowed,
+  RegistryError,
+  storageFault,
+  toRegistryError,
+} from '../../core/errors.ts';
 import { refuseHeadOfMissing, sendBody, sendRanged } from '../../http/send-body.ts';
 import { limitBytes, readAllBounded } from '../../core/streams.ts';
-import { baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
+import { allowMethods, baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { NpmAccounts } from './accounts.ts';
 import { gzipOf } from '../../core/rendered-docs.ts';
@@ -91,28 +96,32 @@ async function dispatch(
 
   switch (route.kind) {
     case 'ping':
-      allow(method, ['GET', 'HEAD']);
+      allowMethods(method, ['GET']);
       return reply.type('application/json').send({});
     case 'whoami':
-      allow(method, ['GET']);
+      allowMethods(method, ['GET']);
       return reply.send(accounts.whoami(principal));
     case 'web-login':
       if (route.step === 'start') {
-        allow(method, ['POST']);
+        allowMethods(method, ['POST']);
         await readBody(request, SMALL_BODY); // `{}` or `{"create":true}`: nothing in it matters
         return reply.send(accounts.webLogin(mountUrl()));
       }
-      allow(method, ['GET']);
+      allowMethods(method, ['GET']);
       if (route.step === 'done') return reply.send(accounts.webLoginDone());
       return reply.type('text/plain; charset=utf-8').send(accounts.webLoginPage());
     case 'unsupported':
-      throw unsupportedCommand(route.command);
+      // Nothing is served at these endpoints: an empty `Allow`.
+      throw unsupportedCommand(route.command, []);
     case 'user':
       // `npm owner add/rm` first GETs the user it is to add or remove: refused here, by the
       // command npm names, so the answer says what to do instead (not "your own user document").
-      if (method === 'GET' && npmCommand(request) === 'owner') throw unsupportedCommand('owner');
+      // The user document is still read and PUT (login) here, for other commands.
+      if (method === 'GET' && npmCommand(request) === 'owner')
+        throw unsupportedCommand('owner', ['GET', 'PUT']);
       if (method === 'GET') return reply.send(await accounts.profile(route.user, principal));
-      allow(method, ['PUT']);
+      // With auth off a user document is not read (no accounts), only PUT (login) is served.
+      allowMethods(method, ['GET', 'PUT'], accounts.accountsEnabled() ? ['GET', 'PUT'] : ['PUT']);
       return reply
         .code(201)
         .send(
@@ -123,11 +132,12 @@ async function dispatch(
           ),
         );
     case 'logout':
-      allow(method, ['DELETE']);
+      allowMethods(method, ['DELETE']);
       return reply.send(await accounts.logout(route.token, principal));
     case 'tokens':
       if (method === 'GET') return reply.send(await accounts.listTokens(principal));
-      allow(method, ['POST']);
+      // With auth off there are no tokens: nothing is served here.
+      allowMethods(method, ['POST'], accounts.accountsEnabled() ? ['GET', 'POST'] : []);
       return reply.send(
         await accounts.createToken(
           principal,
@@ -136,16 +146,16 @@ async function dispatch(
         ),
       );
     case 'token':
-      allow(method, ['DELETE']);
+      allowMethods(method, ['DELETE'], accounts.accountsEnabled() ? ['DELETE'] : []);
       await accounts.revokeToken(principal, route.key);
       return reply.code(204).send();
     case 'search': {
-      allow(method, ['GET']);
+      allowMethods(method, ['GET']);
       const query = parseSearchQuery(new URL(request.raw.url ?? '/', 'http://x').searchParams);
       return reply.send(await service.search(repo, query, principal));
     }
     case 'audit': {
-      allow(method, ['POST']);
+      allowMethods(method, ['POST']);
       service.authorize(principal, repo, 'read');
       const body = parseBody(await readBody(request, SMALL_BODY));
       const result = await service.audit(repo, route.endpoint, body, principal);
@@ -153,12 +163,18 @@ async function dispatch(
     }
     case 'dist-tags':
       if (route.tag === undefined) {
-        allow(method, ['GET']);
+        allowMethods(method, ['GET']);
         return reply.send(await service.distTags(repo, route.name, principal, readIntent(request)));
       }
       if (method === 'DELETE')
         return reply.send(await service.removeDistTag(repo, route.name, route.tag, principal));
-      allow(method, ['PUT', 'POST']);
+      // A tag is set (PUT, POST) and removed (DELETE), not read, here: on a repository that
+      // takes no writes nothing is served (the service's 405 for a write says why).
+      allowMethods(
+        method,
+        ['PUT', 'POST'],
+        service.acceptsWrites(repo) ? ['PUT', 'POST', 'DELETE'] : [],
+      );
       // Refuse before reading the body: a caller without the right gets 401/403, not a 400.
       service.authorize(principal, repo, 'write', route.name);
       return reply
@@ -172,10 +188,20 @@ async function dispatch(
             principal,
           ),
         );
-    case 'packument':
+    case 'packument': {
+      // `/<name>` is read, and published (PUT) where writes land; `/<name>/-rev/<rev>` is only
+      // written (PUT: an update, DELETE: the whole package's unpublish).
+      const writable = service.acceptsWrites(repo);
+      const served =
+        route.rev === undefined
+          ? writable
+            ? ['GET', 'PUT']
+            : ['GET']
+          : writable
+            ? ['PUT', 'DELETE']
+            : [];
       if (method === 'GET' || method === 'HEAD') {
-        if (route.rev !== undefined)
-          throw new RegistryError('METHOD_NOT_ALLOWED', 'use GET /<name>');
+        if (route.rev !== undefined) throw methodNotAllowed('use GET /<name>', served);
         return sendPackument(route.name, repo, mountUrl(), request, reply, service);
       }
       if (method === 'PUT') {
@@ -202,17 +228,18 @@ async function dispatch(
       if (method === 'DELETE' && route.rev !== undefined) {
         return reply.send(await service.unpublishPackage(repo, route.name, route.rev, principal));
       }
-      throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`);
+      throw methodNotAllowed(`${method} is not supported here`, served);
+    }
     case 'tarball':
       if (method === 'DELETE' && route.rev !== undefined) {
         return reply.send(
           await service.deleteTarball(repo, route.name, route.filename, route.rev, principal),
         );
       }
-      allow(method, ['GET', 'HEAD']);
+      allowMethods(method, ['GET']);
       return sendTarball(route.name, route.filename, repo, request, reply, service);
     case 'version': {
-      allow(method, ['GET']);
+      allowMethods(method, ['GET']);
       const { manifest, stale } = await service.versionManifest(
         repo,
         route.name,
@@ -243,14 +270,6 @@ function readIntent(request: FastifyRequest): ReadIntent {
 function npmCommand(request: FastifyRequest): string | undefined {
   const header = request.headers['npm-command'] ?? request.headers.referer;
   return typeof header === 'string' ? header.trim().split(/\s+/)[0] : undefined;
-}
-
-function allow(method: string, allowed: readonly string[]): void {
-  if (!allowed.includes(method)) {
-    throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
-      headers: { allow: allowed.join(', ') },
-    });
-  }
 }
 
 async function sendPackument(

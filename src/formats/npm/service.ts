@@ -125,6 +125,11 @@ export class NpmService {
     this.#deps.access.authorize(principal, repo, action, name, { via });
   }
 
+  /** Whether writes addressed to `repo` land somewhere (hosted, or a group's write member). */
+  acceptsWrites(repo: Repository): boolean {
+    return this.#deps.repositories.writeTarget(repo) !== undefined;
+  }
+
   // ---------------------------------------------------------------- reads
 
   /** The rendered packument (cached per repository, name, form and mount URL). */
@@ -335,7 +340,14 @@ export class NpmService {
     rev: string | undefined,
   ): Promise<Json> {
     // Authorise before reading: an anonymous client must not make us spool a large body.
-    const target = this.#writeTarget(repo, principal, rev === undefined ? 'write' : 'delete', name);
+    // `/<name>` is still read on a read-only repository, `/<name>/-rev/<rev>` serves nothing.
+    const target = this.#writeTarget(
+      repo,
+      principal,
+      rev === undefined ? 'write' : 'delete',
+      name,
+      rev === undefined ? ['GET'] : [],
+    );
     checkName(name);
     // npm's rules for new names (no `http`, `node_modules`, `~x`, ...) bind creations only: a
     // package that exists (or existed) here keeps its name. Refused before the body is read.
@@ -361,8 +373,15 @@ export class NpmService {
       }
       // `npm owner add/rm` and `npm star` PUT the packument with what they change: refused as
       // commands NORA does not have, before any other judgement of the body (unsupported.ts).
+      // The URL is written here (this is a write target): `/<name>` is read and PUT,
+      // `/<name>/-rev/<rev>` PUT and DELETE.
       const unsupported = unsupportedUpdate(body);
-      if (unsupported !== undefined) throw unsupportedCommand(unsupported);
+      if (unsupported !== undefined) {
+        throw unsupportedCommand(
+          unsupported,
+          rev === undefined ? ['GET', 'PUT'] : ['PUT', 'DELETE'],
+        );
+      }
       const current = await this.#deps.store.get(target.name, name);
       // A body without tarballs only changes a package that exists (deprecate, dist-tags,
       // unpublish of a version); for a new name, say what a publish lacks.
@@ -401,7 +420,7 @@ export class NpmService {
     rev: string,
     principal: Principal,
   ): Promise<Json> {
-    const target = this.#writeTarget(repo, principal, 'delete', name);
+    const target = this.#writeTarget(repo, principal, 'delete', name, []);
     checkName(name);
     try {
       await this.#deps.store.unpublishAll(target.name, name, revMatches(rev, name));
@@ -466,7 +485,7 @@ export class NpmService {
     body: unknown,
     principal: Principal,
   ): Promise<Json> {
-    const target = this.#writeTarget(repo, principal, 'write', name);
+    const target = this.#writeTarget(repo, principal, 'write', name, []);
     checkName(name);
     checkTag(tag);
     if (typeof body !== 'string')
@@ -486,7 +505,7 @@ export class NpmService {
     tag: string,
     principal: Principal,
   ): Promise<Json> {
-    const target = this.#writeTarget(repo, principal, 'write', name);
+    const target = this.#writeTarget(repo, principal, 'write', name, []);
     checkName(name);
     if (tag === 'latest')
       throw new RegistryError('BAD_REQUEST', 'the "latest" dist-tag cannot be removed');
@@ -591,10 +610,18 @@ export class NpmService {
 
   /**
    * The hosted repository a write to `name` through `repo` lands in, after checking `action` on
-   * both: a rule on the group or on the member holds whichever way a client addresses it.
+   * both: a rule on the group or on the member holds whichever way a client addresses it. On a
+   * repository without one, the 405's `Allow` is `allow`: what the written URL still serves
+   * there (GET for a packument or a tarball, nothing for a revision or a dist-tag).
    */
-  #writeTarget(repo: Repository, principal: Principal, action: Action, name: string): Repository {
-    const target = this.#deps.repositories.requireWriteTarget(repo);
+  #writeTarget(
+    repo: Repository,
+    principal: Principal,
+    action: Action,
+    name: string,
+    allow: readonly string[] = ['GET'],
+  ): Repository {
+    const target = this.#deps.repositories.requireWriteTarget(repo, { allow });
     if (target.name !== repo.name) this.authorize(principal, repo, action, name);
     this.authorize(principal, target, action, name, target.name === repo.name ? undefined : repo);
     return target;

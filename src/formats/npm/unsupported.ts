@@ -8,7 +8,7 @@
  * of the hints it adds to a 401 ("npm login"), 403 ("forbidden by your security policy") or 404
  * ("could not be found or you do not have permission"), and, unlike a 5xx, it does not retry.
  */
-import { RegistryError } from '../../core/errors.ts';
+import { methodNotAllowed, type RegistryError } from '../../core/errors.ts';
 import type { Json } from './store.ts';
 
 /** An npm command, as `npm-command` names it, that NORA refuses as a whole. */
@@ -29,13 +29,17 @@ const INSTEAD: Record<UnsupportedCommand, string> = {
   trust: 'CI publishing without a stored token uses [auth.oidc] providers (docs/auth.md)',
 };
 
-/** The 405 for `npm <command>` (and its subcommands), saying what to do instead. */
-export function unsupportedCommand(command: UnsupportedCommand): RegistryError {
+/**
+ * The 405 for `npm <command>` (and its subcommands), saying what to do instead. `allowed` is
+ * what the URL serves for other requests, its `Allow`: nothing at the command's own endpoints
+ * (empty), a user document's or a packument's methods where the command reuses those URLs.
+ */
+export function unsupportedCommand(
+  command: UnsupportedCommand,
+  allowed: readonly string[],
+): RegistryError {
   const what = command === 'owner' ? 'npm owner add/rm' : `npm ${command}`;
-  return new RegistryError(
-    'METHOD_NOT_ALLOWED',
-    `${what} is not supported by NORA: ${INSTEAD[command]}`,
-  );
+  return methodNotAllowed(`${what} is not supported by NORA: ${INSTEAD[command]}`, allowed);
 }
 
 /**

@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { parseDigest } from '../../core/digest.ts';
-import { isRegistryError, RegistryError } from '../../core/errors.ts';
+import { isRegistryError, methodNotAllowed, RegistryError } from '../../core/errors.ts';
 import { ifRangeHolds } from '../../core/http-conditional.ts';
 import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
 import { readAllBounded } from '../../core/streams.ts';
@@ -114,7 +114,12 @@ export class OciService {
       case 'blob':
         return this.#blob(request, route);
       case 'uploads':
-        return allow(request, ['POST'], () => this.#startUpload(request, route.name));
+        return allow(
+          request,
+          ['POST'],
+          () => this.#startUpload(request, route.name),
+          this.#served(request, route.name, [], ['POST']),
+        );
       case 'upload':
         return this.#upload(request, route);
       case 'referrers':
@@ -174,19 +179,43 @@ export class OciService {
   }
 
   /**
-   * The hosted repository receiving writes for `target`, or 405 UNSUPPORTED. A write through a
-   * group is checked on the group and on the member it lands in, so a rule on the member holds
-   * whichever way a client addresses it.
+   * The hosted repository receiving writes for `target`, or 405 UNSUPPORTED whose `Allow` is
+   * `allow`, what the URL serves without writes (GET for a manifest or a blob, nothing for the
+   * upload URLs). A write through a group is checked on the group and on the member it lands in,
+   * so a rule on the member holds whichever way a client addresses it.
    */
-  #writeRepo(request: OciRequest, target: Target, action: Action): string {
+  #writeRepo(
+    request: OciRequest,
+    target: Target,
+    action: Action,
+    allow: readonly string[] = ['GET'],
+  ): string {
     this.#authorize(request, target.repo, action, target.name);
     const writeTo = this.#deps.repositories.requireWriteTarget(target.repo, {
       protocolCode: 'UNSUPPORTED',
+      allow,
     });
     if (writeTo.name !== target.repo.name) {
       this.#authorize(request, writeTo, action, target.name, target.repo);
     }
     return writeTo.name;
+  }
+
+  /**
+   * The methods a URL of `urlName`'s repository serves, its 405's `Allow`: `reads`, and `writes`
+   * too where writes land (hosted, a group with a hosted member). A name no repository holds
+   * (its requests answer 404) is given `reads` and `writes`, as the route is.
+   */
+  #served(
+    request: OciRequest,
+    urlName: string,
+    reads: readonly string[],
+    writes: readonly string[],
+  ): readonly string[] {
+    const repo =
+      request.repository ?? (urlName === '' ? undefined : this.locate(urlName)?.repository);
+    if (repo !== undefined && this.#deps.repositories.writeTarget(repo) === undefined) return reads;
+    return [...reads, ...writes];
   }
 
   /**
@@ -362,7 +391,10 @@ export class OciService {
         return { status: 202, headers: { 'content-length': '0' } };
       }
       default:
-        throw methodNotAllowed(request.method);
+        throw unsupportedMethod(
+          request.method,
+          this.#served(request, route.name, ['GET'], ['PUT', 'DELETE']),
+        );
     }
   }
 
@@ -390,7 +422,10 @@ export class OciService {
           detail: { tag: route.tag.slice(0, 140) },
         });
       default:
-        throw methodNotAllowed(request.method);
+        throw unsupportedMethod(
+          request.method,
+          this.#served(request, route.name, ['GET'], ['PUT', 'DELETE']),
+        );
     }
   }
 
@@ -531,7 +566,10 @@ export class OciService {
         return { status: 202, headers: { 'content-length': '0' } };
       }
       default:
-        throw methodNotAllowed(request.method);
+        throw unsupportedMethod(
+          request.method,
+          this.#served(request, route.name, ['GET'], ['DELETE']),
+        );
     }
   }
 
@@ -539,7 +577,7 @@ export class OciService {
 
   async #startUpload(request: OciRequest, urlName: string): Promise<OciReply> {
     const target = this.#target(request, urlName);
-    const repo = this.#writeRepo(request, target, 'write');
+    const repo = this.#writeRepo(request, target, 'write', []);
     const mount = request.query.get('mount');
     if (mount !== null) {
       const mounted = await this.#mount(
@@ -660,12 +698,12 @@ export class OciService {
       case 'GET':
       case 'HEAD': {
         // The status answer has no body: HEAD is the same answer.
-        const repo = this.#writeRepo(request, target, 'write');
+        const repo = this.#writeRepo(request, target, 'write', []);
         const status = await uploads.status(repo, target.name, route.uuid, uploadClient(request));
         return uploadReply(request, target, 204, status.uuid, status.offset);
       }
       case 'PATCH': {
-        const repo = this.#writeRepo(request, target, 'write');
+        const repo = this.#writeRepo(request, target, 'write', []);
         const range = await this.#chunkRange(request, target, repo, route.uuid);
         const status = await withSessionHeaders(
           request,
@@ -684,7 +722,7 @@ export class OciService {
         return uploadReply(request, target, 202, status.uuid, status.offset);
       }
       case 'PUT': {
-        const repo = this.#writeRepo(request, target, 'write');
+        const repo = this.#writeRepo(request, target, 'write', []);
         const digest = request.query.get('digest');
         if (digest === null) {
           throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required', {
@@ -713,12 +751,15 @@ export class OciService {
         return blobCreated(request, target, result.digest);
       }
       case 'DELETE': {
-        const repo = this.#writeRepo(request, target, 'write');
+        const repo = this.#writeRepo(request, target, 'write', []);
         await uploads.cancel(repo, target.name, route.uuid, uploadClient(request));
         return { status: 204, headers: {} };
       }
       default:
-        throw methodNotAllowed(request.method);
+        throw unsupportedMethod(
+          request.method,
+          this.#served(request, route.name, [], ['GET', 'PATCH', 'PUT', 'DELETE']),
+        );
     }
   }
 }
@@ -769,14 +810,22 @@ function uploadClient(request: OciRequest): string {
     : `address:${request.client}`;
 }
 
+/**
+ * Runs `handler` for a method in `methods` (HEAD wherever GET is), else 405 whose `Allow` is
+ * `advertised`: what the URL serves in its repository's mode (a POST listed in `methods` that a
+ * proxy does not serve goes on to the handler, whose write refusal says why).
+ */
 async function allow(
   request: OciRequest,
   methods: readonly string[],
   handler: () => OciReply | Promise<OciReply>,
+  advertised: readonly string[] = methods,
 ): Promise<OciReply> {
   // Every GET answers HEAD (same status and headers, no body), whether or not the route lists it.
   const head = request.method === 'HEAD' && methods.includes('GET');
-  if (!head && !methods.includes(request.method)) throw methodNotAllowed(request.method);
+  if (!head && !methods.includes(request.method)) {
+    throw unsupportedMethod(request.method, advertised);
+  }
   const reply = await handler();
   if (request.method !== 'HEAD') return reply;
   const headers = { ...reply.headers };
@@ -920,8 +969,9 @@ export function paginate(sorted: readonly string[], query: URLSearchParams): Pag
   };
 }
 
-function methodNotAllowed(method: string): RegistryError {
-  return new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
+/** The OCI 405 (UNSUPPORTED) of `method` at a URL serving `allowed` (its `Allow`). */
+function unsupportedMethod(method: string, allowed: readonly string[]): RegistryError {
+  return methodNotAllowed(`${method} is not supported here`, allowed, {
     protocolCode: 'UNSUPPORTED',
   });
 }

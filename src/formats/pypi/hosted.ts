@@ -15,7 +15,7 @@
 import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { parseDigest } from '../../core/digest.ts';
-import { RegistryError } from '../../core/errors.ts';
+import { methodNotAllowed, RegistryError } from '../../core/errors.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -297,11 +297,17 @@ function toDistFile(file: StoredFile, yanked: false | string): DistFile {
   };
 }
 
+/**
+ * Refuses a change to a repository that is not hosted (a guard: service.ts writes to
+ * `requireWriteTarget`'s hosted repository, and routes.ts gives that 405 its URL's `Allow`).
+ * The URLs of these changes (the upload URL, `…/yank`, a release, a file) serve no method on a
+ * repository that takes no writes, so `Allow` is empty (RFC 9110 §10.2.1).
+ */
 function checkHosted(repo: Repository): void {
   if (repo.kind !== 'hosted') {
-    throw new RegistryError(
-      'METHOD_NOT_ALLOWED',
+    throw methodNotAllowed(
       `repository ${repo.name} is a ${repo.kind} repository; uploads and changes go to a hosted one`,
+      [],
     );
   }
 }

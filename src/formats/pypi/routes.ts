@@ -289,6 +289,10 @@ async function dispatch(
   const method = request.method === 'HEAD' ? 'GET' : request.method;
   const principal = request.principal;
   const [route, prefix] = routeOf(mount, rawPath(request), method);
+  // A 405's `Allow` (RFC 9110 §15.5.6): a URL's `reads`, and its `written` methods where writes
+  // land (hosted, a group with a hosted member), not on a proxy.
+  const writes = (reads: readonly string[], written: readonly string[]) =>
+    service.acceptsWrites(repo) ? [...reads, ...written] : reads;
   switch (route.kind) {
     case 'redirect': {
       allowMethods(method, ['GET']);
@@ -306,8 +310,9 @@ async function dispatch(
       if (method === 'GET') service.authorize(principal, repo, 'read');
       throw new RegistryError('NOT_FOUND', route.message);
     case 'list': {
-      // POST here is an upload (parseSimplePath), so the list's URL allows it too.
-      allowMethods(method, ['GET', 'POST']);
+      // POST here is an upload (parseSimplePath), so the list's URL allows it too where uploads
+      // land.
+      allowMethods(method, ['GET', 'POST'], writes(['GET'], ['POST']));
       const type = negotiate(request);
       const names = await service.projectNames(repo, principal);
       const rendered = deps.pages.render(`${repo.name}/`, type, { projects: names });
@@ -337,7 +342,9 @@ async function dispatch(
         'application/octet-stream',
       );
     case 'upload': {
-      allowMethods(method, ['POST']);
+      // The simple index's root is read too; the base URL serves uploads only.
+      const reads = prefix === mount.simple ? ['GET'] : [];
+      allowMethods(method, ['POST'], writes(reads, ['POST']));
       const declared = request.headers['content-length'];
       const contentLength = declared === undefined ? undefined : Number(declared);
       const max = deps.config().pypi.max_upload_mb * MB;
@@ -361,6 +368,7 @@ async function dispatch(
           uploader: principal.kind === 'user' ? principal.name : undefined,
         },
         principal,
+        reads,
       );
       return reply.type('text/plain; charset=utf-8').send(`OK: ${result.filename} stored\n`);
     }
@@ -378,7 +386,7 @@ async function dispatch(
       return reply.type('application/json').header('cache-control', 'no-cache').send(document);
     }
     case 'yank': {
-      allowMethods(method, ['POST']);
+      allowMethods(method, ['POST'], writes([], ['POST']));
       // Refused before the body is read when the caller may not write.
       service.authorize(principal, repo, 'write', route.project);
       const reason = route.yank ? await readYankReason(request) : false;
@@ -400,10 +408,10 @@ async function dispatch(
       );
     }
     case 'release':
-      allowMethods(method, ['DELETE']);
+      allowMethods(method, ['DELETE'], writes([], ['DELETE']));
       return reply.send(await service.deleteRelease(repo, route.project, route.version, principal));
     case 'release-file':
-      allowMethods(method, ['DELETE']);
+      allowMethods(method, ['DELETE'], writes([], ['DELETE']));
       return reply.send(
         await service.deleteFile(repo, route.project, route.version, route.filename, principal),
       );

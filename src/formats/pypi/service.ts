@@ -259,14 +259,17 @@ export class PypiService {
    * A signed-in caller refused repository-wide is refused by the project's check as soon as the
    * form names it (tenth trial F1: `bob may not write corp-pkg in pypi (a rule on its member
    * pypi-hosted owns it)`, as npm says), never after a file byte was read (UploadLimits.refused);
-   * anonymous callers get their 401 before the body is read.
+   * anonymous callers get their 401 before the body is read. On a repository that takes no
+   * uploads the 405's `Allow` is `allow`, what the upload URL serves there: GET at the simple
+   * index's root, nothing at the repository's base URL.
    */
   async upload(
     repo: Repository,
     request: Omit<UploadRequest, 'authorize' | 'refused'>,
     principal: Principal,
+    allow: readonly string[] = [],
   ): Promise<UploadResult> {
-    const target = this.#deps.repositories.requireWriteTarget(repo);
+    const target = this.#deps.repositories.requireWriteTarget(repo, { allow });
     const refused = refusalBeforeName(principal, () => {
       this.#checkWrite(repo, target, principal, 'write', undefined);
     });
@@ -334,6 +337,11 @@ export class PypiService {
     return this.#operations().deleteFile(target, project, version, filename);
   }
 
+  /** Whether writes addressed to `repo` land somewhere (hosted, or a group's write member). */
+  acceptsWrites(repo: Repository): boolean {
+    return this.#deps.repositories.writeTarget(repo) !== undefined;
+  }
+
   #operations(): PypiHostedOperations {
     const operations = this.#deps.operations;
     if (operations === undefined) {
@@ -345,7 +353,8 @@ export class PypiService {
   /**
    * Where a write addressed to `repo` lands (itself when hosted, a group's write member), after
    * checking `action` on both the group and the member (a rule on either holds). A proxy, or a
-   * group without a hosted member, refuses with 405.
+   * group without a hosted member, refuses with 405 and an empty `Allow`: the URLs of these
+   * writes (a yank, a release, a file, a project's DELETE) serve nothing else.
    */
   #writeTarget(
     repo: Repository,
@@ -353,7 +362,7 @@ export class PypiService {
     action: Action,
     project?: string,
   ): Repository {
-    const target = this.#deps.repositories.requireWriteTarget(repo);
+    const target = this.#deps.repositories.requireWriteTarget(repo, { allow: [] });
     this.#checkWrite(repo, target, principal, action, project);
     return target;
   }
