@@ -27,6 +27,7 @@ import {
   readOnlyUserGrants,
   ruleWarnings,
   shadowedByRules,
+  undescribedRepositories,
 } from './auth/rules.ts';
 import {
   ConfigError,
@@ -1077,12 +1078,31 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       for (const key of [...repositories.reload(nextRepositories), ...routing]) {
         if (!needsRestart.includes(key)) needsRestart.push(key);
       }
+      // Running repositories the file no longer describes (renamed, removed, another kind) keep
+      // running until the restart: they keep their running `[[repositories]]` entry (its
+      // anonymous_read, Maven's version_policy), and only admins may use them — the reloaded
+      // rules do not describe them, and the running ones may have been edited for a reason
+      // (trial 23 authx F9: the renamed repository fell back to the defaults, open to all).
+      const undescribed = undescribedRepositories(repositories, nextRepositories);
       config = keepRestartOnly(config, next, routing);
+      config = {
+        ...config,
+        repositories: [
+          ...next.repositories.filter((entry) => !undescribed.has(entry.name)),
+          ...previous.repositories.filter((entry) => undescribed.has(entry.name)),
+        ],
+      };
+      if (undescribed.size > 0 && config.auth.enabled) {
+        log.warn(
+          { repositories: [...undescribed.keys()] },
+          undescribedWarning(undescribed, repositories),
+        );
+      }
       // The rules were validated with the rest of the file (loadCheckedConfig): a bad rule never
       // gets here, the running ones stay.
       access.updatePolicy(
         accessPolicy(config),
-        permissionsFromConfig(config, repositories, rulePathForms),
+        permissionsFromConfig(config, repositories, rulePathForms, undescribed),
       );
       // New rules may pick other members for a path: caches of merged answers start over.
       repositories.answerWith(answering);
@@ -1289,6 +1309,35 @@ function keepRestartOnly(
     storage: running.storage,
     database: running.database,
   };
+}
+
+/**
+ * The reload's warning about the running repositories a reloaded configuration does not describe
+ * (`undescribed`: name → why, undescribedRepositories), and the running groups they close with
+ * them: `running repositories that the reloaded configuration does not describe keep running,
+ * with the settings they were started with, until the restart; until then only admins may use
+ * them: private-raw (is not in the reloaded configuration)`.
+ */
+function undescribedWarning(
+  undescribed: ReadonlyMap<string, string>,
+  running: RepositoryRegistry,
+): string {
+  const listed = [...undescribed].map(([name, why]) => `${name} (${why})`).join(', ');
+  const groups = running
+    .all()
+    .filter(
+      (repo) =>
+        repo.kind === 'group' &&
+        !undescribed.has(repo.name) &&
+        running.membersOf(repo).some((member) => undescribed.has(member.name)),
+    )
+    .map((repo) => repo.name);
+  return (
+    'running repositories that the reloaded configuration does not describe keep running, with ' +
+    'the settings they were started with, until the restart; until then only admins may use ' +
+    `them: ${listed}` +
+    (groups.length === 0 ? '' : `; and the running groups that contain them: ${groups.join(', ')}`)
+  );
 }
 
 /** Keys that only take effect on restart; reported when a reload changes them. */

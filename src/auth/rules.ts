@@ -88,6 +88,13 @@ export interface RulesOptions {
    * normalisation): a rule on `corp-*` then also holds `corp_app`. Absent: compared as written.
    */
   readonly pathForms?: Partial<Record<FormatName, PathForm>> | undefined;
+  /**
+   * Running repositories the configuration these rules come from does not describe (a SIGHUP
+   * reload renamed or removed them, or changed their format or kind: the repository set needs a
+   * restart, so they keep running): repository name → why (`undescribedRepositories`). Nobody
+   * but admins may use them, nor a group whose answers may come from one, until the restart.
+   */
+  readonly undescribed?: ReadonlyMap<string, string> | undefined;
 }
 
 /** A format's canonical spelling of a name (applied to globs too: it keeps `*` as it is). */
@@ -524,6 +531,7 @@ export class RuleSet implements Permissions {
    */
   restrictsPaths(repository: Repository): boolean {
     if (this.#options.anonymousReadDefault !== undefined) return true;
+    if (this.#undescribed(repository.name) !== undefined) return true;
     const repositories = this.#coveredThrough(repository.name);
     return this.#rules.some(
       (rule) =>
@@ -534,6 +542,7 @@ export class RuleSet implements Permissions {
 
   restrictsUnder(repository: Repository, prefix: string): boolean {
     if (this.#options.anonymousReadDefault !== undefined) return true;
+    if (this.#undescribed(repository.name) !== undefined) return true;
     const key = `${repository.name}\n${prefix}`;
     let answer = this.#under.get(key);
     if (answer === undefined) {
@@ -553,6 +562,7 @@ export class RuleSet implements Permissions {
   }
 
   decide(principal: Principal, target: AccessTarget, action: Action): boolean | undefined {
+    if (this.#undescribed(target.repository.name) !== undefined) return false;
     const { rules, relevant, path } = this.#deciding(target);
     // A listing (no path) is also granted by a rule over some paths that a reservation set aside:
     // such a rule always has the listing filtered name by name (restrictsPaths), and each name
@@ -577,6 +587,7 @@ export class RuleSet implements Permissions {
    * ignored.
    */
   decideUnruled(principal: Principal, target: AccessTarget, action: Action): boolean | undefined {
+    if (this.#undescribed(target.repository.name) !== undefined) return false;
     const { rules } = this.#deciding(target, true);
     if (rules.some((rule) => this.#grants(rule, principal, action))) {
       return this.#capped(principal, action);
@@ -587,6 +598,8 @@ export class RuleSet implements Permissions {
 
   ownedThrough(target: AccessTarget, action?: Action): string | undefined {
     const name = target.repository.name;
+    const undescribed = this.#undescribed(name);
+    if (undescribed !== undefined) return undescribed;
     const { reserved, rules, path, form } = this.#deciding(target);
     const names = (rule: CompiledRule, candidates: readonly string[]): string | undefined =>
       candidates.find((candidate) => rule.repositories.some((glob) => glob.test(candidate)));
@@ -741,6 +754,25 @@ export class RuleSet implements Permissions {
   }
 
   /**
+   * Why only admins may use `name` until the restart, when it is a running repository the
+   * configuration does not describe, or a group one of whose members (at any depth) is one: its
+   * answers may be that member's files, and a write through it may land there. Undefined
+   * otherwise. Checked before any rule: the reloaded rules do not describe such a repository (a
+   * glob of theirs may match its old name by chance), and the running ones may have been edited
+   * for a reason, so neither opens it.
+   */
+  #undescribed(name: string): string | undefined {
+    const undescribed = this.#options.undescribed;
+    if (undescribed === undefined || undescribed.size === 0) return undefined;
+    const until = 'only admins may use it until the server restarts';
+    const own = undescribed.get(name);
+    if (own !== undefined) return `${name} ${own}: ${until}`;
+    const member = (this.#options.membersOf?.(name) ?? []).find((m) => undescribed.has(m));
+    if (member === undefined) return undefined;
+    return `its member ${member} ${undescribed.get(member) ?? ''}: ${until}`;
+  }
+
+  /**
    * The repositories whose rules cover `name`: itself, the groups it is a member of, and when it
    * is a group its members (what a read through it may return).
    */
@@ -802,6 +834,7 @@ export function permissionsFromConfig(
   config: AppConfig,
   registry: RepositoryRegistry,
   pathForms?: Partial<Record<FormatName, PathForm>>,
+  undescribed?: ReadonlyMap<string, string>,
 ): RuleSet {
   const containing = new Map<string, string[]>();
   const direct = new Map<string, readonly string[]>();
@@ -840,7 +873,34 @@ export function permissionsFromConfig(
       return repo?.kind === 'group' ? registry.writeTarget(repo)?.name : undefined;
     },
     pathForms,
+    undescribed,
   });
+}
+
+/**
+ * The running repositories (`running`) that a reloaded configuration's repository set (`next`,
+ * built from the file) does not describe, by name → why, for `permissionsFromConfig` and the
+ * reload's warning: absent from it (renamed, removed, a misspelt entry; a default repository a
+ * format key no longer makes), or named there with another format or kind (the running one holds
+ * other files than the entry describes). A group whose members or write member changed is not
+ * listed: the running group graph keeps deciding (rules on a member cover it through the running
+ * group), and each member is described by its own entry. Empty when the sets agree.
+ */
+export function undescribedRepositories(
+  running: RepositoryRegistry,
+  next: RepositoryRegistry,
+): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const repo of running.all()) {
+    const entry = next.get(repo.name);
+    if (entry === undefined) out.set(repo.name, 'is not in the reloaded configuration');
+    else if (entry.format !== repo.format || entry.kind !== repo.kind)
+      out.set(
+        repo.name,
+        `is a ${entry.format} ${entry.kind} repository in the reloaded configuration, a ${repo.format} ${repo.kind} one while running`,
+      );
+  }
+  return out;
 }
 
 /**
