@@ -172,6 +172,10 @@ class NpmProxyUpstream implements NpmUpstream {
     return found && { view: found.parsed.view, validUntil: found.validUntil, stale: found.stale };
   }
 
+  async cached(name: string): Promise<boolean> {
+    return (await this.#context.proxy.lookup(this.#repo.name, `packument:${name}`)) !== undefined;
+  }
+
   async #packument(
     name: string,
   ): Promise<{ parsed: ParsedPackument; validUntil: number; stale: boolean } | undefined> {

@@ -281,14 +281,23 @@ async function sendPackument(
   service: NpmService,
 ): Promise<unknown> {
   const abbreviated = wantsAbbreviated(request.headers.accept);
-  const doc = await service.packument(
-    repo,
-    name,
-    abbreviated ? 'abbreviated' : 'full',
-    mountUrl,
-    request.principal,
-    readIntent(request),
-  );
+  const doc = await service
+    .packument(
+      repo,
+      name,
+      abbreviated ? 'abbreviated' : 'full',
+      mountUrl,
+      request.principal,
+      readIntent(request),
+    )
+    .catch(async (err: unknown) => {
+      // `npm deprecate` / `npm unpublish` read first: their write is refused here, with the
+      // reason, for a package the group serves from a proxy member (not `npm publish`, which may
+      // create the name in the hosted member).
+      const command = npmCommand(request);
+      if (command !== 'deprecate' && command !== 'unpublish') throw err;
+      throw await service.writeStepMiss(err, repo, name);
+    });
   void reply
     .headers(doc.headers)
     .header('etag', doc.etag)

@@ -16,7 +16,7 @@ import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { compileGlob, type Glob } from '../../auth/patterns.ts';
 import type { RuleConfig } from '../../auth/rules.ts';
 import { parseDigest } from '../../core/digest.ts';
-import { RegistryError } from '../../core/errors.ts';
+import { isRegistryError, RegistryError } from '../../core/errors.ts';
 import { type GroupReader, missNote } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -386,6 +386,8 @@ export class NpmService {
       // A body without tarballs only changes a package that exists (deprecate, dist-tags,
       // unpublish of a version); for a new name, say what a publish lacks.
       if (!current) {
+        // A package the group serves from a proxy member: say so (405), not "not found".
+        await this.#refuseProxied(repo, target, name, rev === undefined ? ['GET'] : []);
         // A write to a revision (`/-rev/<rev>`) of a package that does not exist is a 404; a
         // body that would create one but has no tarball is the client's mistake (400).
         if (rev !== undefined) throw notFound(name);
@@ -424,6 +426,8 @@ export class NpmService {
     checkName(name);
     try {
       await this.#deps.store.unpublishAll(target.name, name, revMatches(rev, name));
+    } catch (err) {
+      throw await this.#proxiedAnswer(err, repo, target, name, []);
     } finally {
       this.#cache.invalidate(name);
     }
@@ -456,7 +460,10 @@ export class NpmService {
       }
     } else {
       const current = await this.#deps.store.rev(target.name, name);
-      if (current === undefined) throw notFound(name);
+      if (current === undefined) {
+        await this.#refuseProxied(repo, target, name, ['GET']);
+        throw notFound(name);
+      }
       if (!(await this.#deps.store.knowsTarball(target.name, name, filename))) {
         throw new RegistryError('NOT_FOUND', `tarball ${filename} of ${name} not found`);
       }
@@ -493,6 +500,8 @@ export class NpmService {
     checkVersion(body);
     try {
       await this.#deps.store.setTag(target.name, name, tag, body);
+    } catch (err) {
+      throw await this.#proxiedAnswer(err, repo, target, name, []);
     } finally {
       this.#cache.invalidate(name);
     }
@@ -511,6 +520,8 @@ export class NpmService {
       throw new RegistryError('BAD_REQUEST', 'the "latest" dist-tag cannot be removed');
     try {
       await this.#deps.store.removeTag(target.name, name, tag);
+    } catch (err) {
+      throw await this.#proxiedAnswer(err, repo, target, name, []);
     } finally {
       this.#cache.invalidate(name);
     }
@@ -605,6 +616,78 @@ export class NpmService {
       checkNewPackageName(name);
     } catch (err) {
       if (!(await this.#deps.store.claims(target.name, name))) throw err;
+    }
+  }
+
+  /**
+   * The answer to the read that is a step of `npm deprecate` or `npm unpublish` (`npm-command`)
+   * of `name` through `repo`, when it found no hosted package (`err`, a NOT_FOUND): the 405 of
+   * #refuseProxied when the group serves the package from a proxy member, else `err`. Its
+   * `Allow` is `GET, HEAD`: the packument is read there, only not as a step of these writes.
+   * npm prints the message after `405 Method Not Allowed - GET …?write=true`, where a 404 made
+   * it add "could not be found or you do not have permission" (trial 23 fmts F3).
+   */
+  async writeStepMiss(err: unknown, repo: Repository, name: string): Promise<unknown> {
+    const target = this.#deps.repositories.writeTarget(repo);
+    if (target === undefined) return err;
+    return this.#proxiedAnswer(err, repo, target, name, ['GET']);
+  }
+
+  /** `err` as it is, unless #refuseProxied has a 405 for it (a NOT_FOUND only). */
+  async #proxiedAnswer(
+    err: unknown,
+    repo: Repository,
+    target: Repository,
+    name: string,
+    allow: readonly string[],
+  ): Promise<unknown> {
+    if (!isRegistryError(err) || err.code !== 'NOT_FOUND') return err;
+    try {
+      await this.#refuseProxied(repo, target, name, allow);
+    } catch (refusal) {
+      return refusal;
+    }
+    return err;
+  }
+
+  /**
+   * Throws METHOD_NOT_ALLOWED (405, `Allow`: `allow`, HEAD added to GET) when a write through
+   * the group `repo` to `name`, which its hosted write member `target` does not hold, is to a
+   * package the group serves from a proxy member: "package … not found" contradicted `npm view`
+   * through the same URL (trial 23 fmts F3), so the answer names the proxy member, as Cargo's,
+   * Maven's and Helm's groups do for what a proxy member serves. Decided from the proxy members'
+   * cached packuments only (NpmUpstream.cached): a write never sends a name upstream, so a
+   * package nobody read through NORA yet keeps the 404. No answer (returns) when `repo` is not a
+   * group, `target` holds the package, or the dependency-confusion guard keeps the name from
+   * proxy members (a hosted member holds or held it).
+   */
+  async #refuseProxied(
+    repo: Repository,
+    target: Repository,
+    name: string,
+    allow: readonly string[],
+  ): Promise<void> {
+    if (repo.kind !== 'group' || repo.name === target.name) return;
+    if ((await this.#deps.store.get(target.name, name)) !== undefined) return;
+    const members = this.#deps.repositories.membersOf(repo, name);
+    if (protectsHostedNames(repo)) {
+      for (const member of members.filter((m) => m.kind === 'hosted')) {
+        if (await this.#deps.store.claims(member.name, name)) return;
+      }
+    }
+    for (const member of this.#proxies(members)) {
+      const cached = await this.#upstreamOf(member)
+        .cached(name)
+        .catch(() => false);
+      if (!cached) continue;
+      const methods = allow.includes('GET') ? [...allow, 'HEAD'] : allow;
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        `package ${name} is not hosted in ${target.name}, the write member of group ${repo.name}: ` +
+          `the group serves it from its proxy member ${member.name}, which is read-only ` +
+          `(its dist-tags, deprecations and unpublishes are the upstream's)`,
+        { headers: { allow: methods.join(', ') } },
+      );
     }
   }
 

@@ -24,6 +24,12 @@ export interface UpstreamTarball {
 export interface NpmUpstream {
   /** The upstream packument, or undefined when the upstream says 404. Throws 502/504 otherwise. */
   packument(name: string): Promise<UpstreamPackument | undefined>;
+  /**
+   * Whether a packument of `name` is cached here (fetched before, not since answered absent),
+   * without asking the upstream: what a write through a group checks to say the package is
+   * this proxy's (a write never sends a name upstream, NpmService #servedByProxy).
+   */
+  cached(name: string): Promise<boolean>;
   /** A tarball named in the upstream packument, verified against its integrity when filled. */
   tarball(name: string, filename: string): Promise<UpstreamTarball | undefined>;
   /** Forwards an audit request body; returns the upstream status and body. */

@@ -72,6 +72,12 @@ export interface PypiSource {
   projectNames(repo: Repository): Promise<readonly string[]>;
   /** `project` is normalised. */
   projectPage(repo: Repository, project: string): Promise<ProjectPage | undefined>;
+  /**
+   * Proxies: `project`'s page as cached here, never asking an upstream (undefined when none is
+   * cached): what a write through a group checks to say a release is a proxy member's
+   * (service.ts #refuseProxied) without sending the name upstream.
+   */
+  cachedPage?(repo: Repository, project: string): Promise<ProjectPage | undefined>;
   /** A file of `project`'s page. */
   openFile(
     repo: Repository,

@@ -217,6 +217,19 @@ export class PypiProxy implements PypiSource {
     return { name: project, files, ...(found.stale ? { stale: true } : {}) };
   }
 
+  /** See PypiSource.cachedPage: the stored page, whatever its age; an unreadable one is none. */
+  async cachedPage(repo: Repository, project: string): Promise<ProjectPage | undefined> {
+    if (repo.kind !== 'proxy') return undefined;
+    await this.#pageWrites.get(`${repo.name}\n${project}`);
+    const entry = await this.#ctx.proxy.lookup(repo.name, pageKey(project));
+    if (!entry) return undefined;
+    try {
+      return { name: project, files: this.#view(await this.#load(project, entry)) };
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The DistFiles of a stored page, built once per parsed page (warm pages cost no mapping). */
   #view(page: StoredPage): readonly DistFile[] {
     const known = this.#views.get(page);

@@ -20,6 +20,7 @@ import { readAllBounded } from '../../core/streams.ts';
 import { MAX_CORE_METADATA_BYTES } from './core-metadata.ts';
 import type { OpenedDistFile, ProjectPage, PypiSource } from './model.ts';
 import { proxiedJson } from './proxied-json.ts';
+import { parseVersion } from './versions.ts';
 
 /** A legacy-API upload as the routes hand it over: the raw body, unparsed. */
 export interface UploadRequest {
@@ -297,7 +298,11 @@ export class PypiService {
     principal: Principal,
   ): Promise<unknown> {
     const target = this.#writeTarget(repo, principal, 'write', project);
-    return this.#operations().setYanked(target, project, version, yanked);
+    return this.#operations()
+      .setYanked(target, project, version, yanked)
+      .catch(async (err: unknown) => {
+        throw await this.#proxiedAnswer(err, repo, target, project, version, 'yanked or unyanked');
+      });
   }
 
   /** Deletes a release (every file of it). */
@@ -308,7 +313,11 @@ export class PypiService {
     principal: Principal,
   ): Promise<unknown> {
     const target = this.#writeTarget(repo, principal, 'delete', project);
-    return this.#operations().deleteRelease(target, project, version);
+    return this.#operations()
+      .deleteRelease(target, project, version)
+      .catch(async (err: unknown) => {
+        throw await this.#proxiedAnswer(err, repo, target, project, version, 'deleted');
+      });
   }
 
   /**
@@ -322,7 +331,11 @@ export class PypiService {
     principal: Principal,
   ): Promise<string[]> {
     const target = this.#writeTarget(repo, principal, 'delete', project);
-    return this.#operations().projectVersions(target, project);
+    return this.#operations()
+      .projectVersions(target, project)
+      .catch(async (err: unknown) => {
+        throw await this.#proxiedAnswer(err, repo, target, project, undefined, 'deleted');
+      });
   }
 
   /** Deletes one file of a release. */
@@ -334,7 +347,63 @@ export class PypiService {
     principal: Principal,
   ): Promise<unknown> {
     const target = this.#writeTarget(repo, principal, 'delete', project);
-    return this.#operations().deleteFile(target, project, version, filename);
+    return this.#operations()
+      .deleteFile(target, project, version, filename)
+      .catch(async (err: unknown) => {
+        throw await this.#proxiedAnswer(err, repo, target, project, version, 'deleted');
+      });
+  }
+
+  /**
+   * `err` as it is, unless it is a NOT_FOUND of a write through the group `repo` (a yank, an
+   * unyank, a delete) of a release (`version`; undefined: the project) its hosted write member
+   * `target` does not hold while the group serves it from a proxy member: 405 naming that member
+   * (`doing`: what cannot be done, "deleted"), as Cargo's, Maven's and Helm's groups answer, not
+   * "no release …", the text of a release nobody has (trial 23 fmts F3). Its `Allow` is empty:
+   * these URLs serve nothing else. Decided from the proxy members' cached pages only
+   * (PypiSource.cachedPage): a write never sends a project name upstream, so a project nobody
+   * read through NORA keeps the 404; so does one the dependency-confusion guard keeps from
+   * proxy members (a hosted member holds or held it).
+   */
+  async #proxiedAnswer(
+    err: unknown,
+    repo: Repository,
+    target: Repository,
+    project: string,
+    version: string | undefined,
+    doing: string,
+  ): Promise<unknown> {
+    if (!isRegistryError(err) || err.code !== 'NOT_FOUND') return err;
+    if (repo.kind !== 'group' || repo.name === target.name) return err;
+    const members = this.#deps.repositories.membersOf(repo, project);
+    if (repo.protectHostedNames) {
+      for (const member of members.filter((m) => m.kind === 'hosted')) {
+        const knows = this.#deps.operations?.knowsProject?.(member, project);
+        if (await (knows ?? Promise.resolve(false)).catch(() => false)) return err;
+      }
+    }
+    const key = version === undefined ? undefined : parseVersion(version)?.key;
+    if (version !== undefined && key === undefined) return err;
+    for (const member of members) {
+      if (member.kind !== 'proxy') continue;
+      const page = await this.#deps.proxy.cachedPage?.(member, project).catch(() => undefined);
+      const listed =
+        page !== undefined &&
+        (key === undefined
+          ? page.files.length > 0
+          : page.files.some((file) => parseVersion(file.version)?.key === key));
+      if (!listed) continue;
+      const what =
+        version === undefined ? `project ${project}` : `release ${version} of project ${project}`;
+      return new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        `${what} is not hosted in ${target.name}, the write member of group ${repo.name}: ` +
+          `the group serves it from its proxy member ${member.name}, which is read-only ` +
+          `(it cannot be ${doing} here: its releases are the upstream's)`,
+        { cause: err, headers: { allow: '' } },
+      );
+    }
+    return err;
   }
 
   /** Whether writes addressed to `repo` land somewhere (hosted, or a group's write member). */

@@ -62,6 +62,11 @@ export interface RawListing {
 export interface RawSource {
   openFile(repo: Repository, path: string): Promise<OpenedRawFile | undefined>;
   /**
+   * Proxies: whether a copy of the file `path` is cached here, never asking an upstream: what a
+   * DELETE through a group checks to say the file is this proxy's (service.ts `remove`).
+   */
+  cached?(repo: Repository, path: string): Promise<boolean>;
+  /**
    * One page of the folder `dir` (`` = root): entries named after `after`, at most `limit`.
    * Undefined when this repository has no such folder (a proxy lists nothing: an HTTP origin has
    * no listing protocol).

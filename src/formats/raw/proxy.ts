@@ -171,6 +171,20 @@ export class RawProxy implements RawSource {
     return { ...this.#fromStore(cached), stale: true };
   }
 
+  /**
+   * See RawSource.cached: a cached copy whose bytes are in the store. A fill under way (the GET
+   * that served the file a moment ago may still be recording it) is waited for, not asked again.
+   */
+  async cached(repo: Repository, path: string): Promise<boolean> {
+    if (repo.kind !== 'proxy') return false;
+    const running = this.#flights.get(`${repo.name}\n${path}`);
+    if (running !== undefined) {
+      const fetched = await running.fetched.catch(() => undefined);
+      if (fetched?.kind === 'file') await fetched.recorded;
+    }
+    return (await this.#cached(repo, path)) !== undefined;
+  }
+
   async #cached(repo: Repository, path: string): Promise<CachedEntry | undefined> {
     const entry = await this.#deps.proxy.lookup(repo.name, `file:${path}`);
     if (entry === undefined) return undefined;

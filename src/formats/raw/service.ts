@@ -231,11 +231,45 @@ export class RawService {
     ifMatch: string | undefined,
   ): Promise<void> {
     const target = this.#writeTarget(repo, principal, 'delete', path);
-    await this.#deps.hosted.remove(
-      target,
-      path,
-      ifMatch === undefined ? undefined : strongEtags(ifMatch),
-    );
+    try {
+      await this.#deps.hosted.remove(
+        target,
+        path,
+        ifMatch === undefined ? undefined : strongEtags(ifMatch),
+      );
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'NOT_FOUND' && repo.name !== target.name) {
+        await this.#refuseProxied(repo, target, path);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * A DELETE through the group `repo` found no file at `path` in its write member `target`: when
+   * a proxy member the group reads it from has it cached, 405 naming that member (trial 23 fmts
+   * F3: "… not found in raw-hosted" while a GET through the group serves it), as Maven's and
+   * Helm's groups answer. A cached upstream file is not deleted (NORA has no way to evict it).
+   * `Allow` is what the group serves at the path: GET and HEAD, and PUT (which stores a file in
+   * `target`). Decided from what the proxies have cached (RawSource.cached), never asking an
+   * upstream: a file not cached keeps the 404.
+   */
+  async #refuseProxied(repo: Repository, target: Repository, path: string): Promise<void> {
+    for (const member of this.#deps.repositories.membersOf(repo, path)) {
+      if (member.kind !== 'proxy') continue;
+      const cached = await this.#deps
+        .sourceOf(member)
+        .cached?.(member, path)
+        .catch(() => false);
+      if (cached !== true) continue;
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        `${path} is not stored in ${target.name}, the write member of group ${repo.name}: ` +
+          `the group serves it from its proxy member ${member.name}, which caches it from its ` +
+          `upstream (read-only: cached upstream files cannot be deleted, NORA has no way to evict them)`,
+        { headers: { allow: 'GET, HEAD, PUT' } },
+      );
+    }
   }
 
   /** The hosted repository a write through `repo` lands in, authorized on both. */
