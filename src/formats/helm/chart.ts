@@ -211,7 +211,8 @@ export function parseBoundedYaml(
     if (edit === undefined) return parseYaml(text, options) as unknown;
     // What parseYaml does (its first error thrown), with the document edited before toJS.
     const doc = parseDocument(text, options);
-    if (doc.errors.length > 0) throw doc.errors[0];
+    const [first] = doc.errors;
+    if (first !== undefined) throw first as Error;
     edit(doc);
     return doc.toJS(options) as unknown;
   } catch (err) {

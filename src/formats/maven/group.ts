@@ -101,8 +101,10 @@ function failureCode(failed: readonly RegistryError[]): ErrorCode {
  * errors say `badCopy: true` in their detail), not an upstream that could not be asked.
  */
 function isBadCopy(err: RegistryError): boolean {
-  const detail = err.detail as { badCopy?: unknown } | undefined;
-  return typeof detail === 'object' && detail !== null && detail.badCopy === true;
+  const detail: unknown = err.detail;
+  return typeof detail === 'object' && detail !== null && 'badCopy' in detail
+    ? detail.badCopy === true
+    : false;
 }
 
 /** MavenSource of group repositories (see the module comment). */
