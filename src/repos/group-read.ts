@@ -34,6 +34,12 @@ export interface MemberFailure {
   readonly upstream: string;
   /** Short reason: an errno code (`ECONNREFUSED`), `timeout`, `circuit open`, `HTTP 503`. */
   readonly reason: string;
+  /**
+   * The upstream answered, with a copy that cannot be used (a damaged archive, bytes not matching
+   * their checksum, an invalid checksum file): the error's detail says `badCopy: true`. Its note
+   * says "answered" rather than "failed" (trial 23 fmts F5).
+   */
+  readonly badCopy?: boolean;
 }
 
 /** What a group read answered: each member's answer in member order (undefined: absent or failed). */
@@ -245,8 +251,13 @@ export function keptOutText(kept: KeptOut, nameHeld = true): string {
   return `${holder} is hosted in ${kept.hosted}, so group ${kept.group} does not ask its ${proxies} for ${same ? 'it' : kept.name}: protect_hosted_names`;
 }
 
-/** "unreachable" for a connection that failed (an errno code, a timeout, an open circuit), else "failed". */
+/**
+ * "unreachable" for a connection that failed (an errno code, a timeout, an open circuit),
+ * "answered" for an upstream that sent a copy that cannot be used (`answered: sent a zip archive
+ * with no end record …`), else "failed".
+ */
 function verb(failure: MemberFailure): string {
+  if (failure.badCopy === true) return 'answered';
   return /^[A-Z][A-Z0-9_]+$|^timeout$|^circuit open$/.test(failure.reason)
     ? 'unreachable'
     : 'failed';
@@ -263,7 +274,10 @@ export function describeFailure(member: string, err: RegistryError): MemberFailu
     typeof detail['upstream'] === 'string'
       ? detail['upstream']
       : (UPSTREAM_LEAD.exec(err.message)?.[1] ?? member);
-  if (typeof detail['reason'] === 'string') return { member, upstream, reason: detail['reason'] };
+  const badCopy = detail['badCopy'] === true ? { badCopy: true } : {};
+  if (typeof detail['reason'] === 'string') {
+    return { member, upstream, reason: detail['reason'], ...badCopy };
+  }
   if (err.code === 'UPSTREAM_TIMEOUT') return { member, upstream, reason: 'timeout' };
   const status = /answered (\d{3})/.exec(err.message)?.[1];
   const code = /\(([A-Z_0-9]+)\)$/.exec(err.message)?.[1];
@@ -276,6 +290,7 @@ export function describeFailure(member: string, err: RegistryError): MemberFailu
     upstream,
     reason:
       status !== undefined ? `HTTP ${status}` : (code ?? invalid ?? digest ?? said(err.message)),
+    ...badCopy,
   };
 }
 

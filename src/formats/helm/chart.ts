@@ -16,12 +16,17 @@
  * `yaml` library with alias expansion bounded (`maxAliasCount`): a "billion laughs" document is
  * refused, not expanded.
  */
-import { helmScalarText } from './yaml-number.ts';
+import {
+  HelmRefusal,
+  helmScalarText,
+  helmWrittenScalar,
+  type WrittenScalar,
+} from './yaml-number.ts';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import semver from 'semver';
 import tar from 'tar-stream';
-import { isScalar, Lexer, parse as parseYaml, parseDocument } from 'yaml';
+import { type Document, isScalar, Lexer, parse as parseYaml, parseDocument } from 'yaml';
 import { RegistryError } from '../../core/errors.ts';
 import { MARKUP_SNIFF_BYTES, markupStart } from '../../core/markup.ts';
 
@@ -180,21 +185,36 @@ function nestsTooDeep(text: string): boolean {
   return false;
 }
 
-/** Parses YAML text with aliases and nesting bounded; throws BAD_REQUEST naming `what`. */
-export function parseBoundedYaml(text: string, what: string): unknown {
+/**
+ * Parses YAML text with aliases and nesting bounded; throws BAD_REQUEST naming `what`. `edit`:
+ * called with the parsed document before it becomes plain values (upstream-index.ts rewrites
+ * scalars to Helm's reading there).
+ */
+export function parseBoundedYaml(
+  text: string,
+  what: string,
+  edit?: (doc: Document.Parsed) => void,
+): unknown {
   if (nestsTooDeep(text)) {
     throw new RegistryError(
       'BAD_REQUEST',
       `${what} is not valid YAML: nested deeper than ${MAX_YAML_DEPTH} levels`,
     );
   }
+  const options = {
+    maxAliasCount: MAX_YAML_ALIASES,
+    uniqueKeys: false,
+    prettyErrors: false,
+    strict: false,
+  } as const;
   try {
-    return parseYaml(text, {
-      maxAliasCount: MAX_YAML_ALIASES,
-      uniqueKeys: false,
-      prettyErrors: false,
-      strict: false,
-    }) as unknown;
+    if (edit === undefined) return parseYaml(text, options) as unknown;
+    // What parseYaml does (its first error thrown), with the document edited before toJS.
+    const doc = parseDocument(text, options);
+    const [first] = doc.errors;
+    if (first !== undefined) throw first as Error;
+    edit(doc);
+    return doc.toJS(options) as unknown;
   } catch (err) {
     throw new RegistryError(
       'BAD_REQUEST',
@@ -438,10 +458,13 @@ function optionalString(
   key: string,
   out: Json,
   path = '',
-  sourceOf: (key: string) => string | undefined = () => undefined,
+  sourceOf: (key: string) => WrittenScalar | undefined = () => undefined,
+  tagged = false,
 ): void {
   const value = meta[key];
   if (value === undefined || value === null) return;
+  // An upstream index entry's value Helm cannot read (upstream-index.ts, helmIndexScalars).
+  if (value instanceof HelmRefusal) throw bad(`${path}${key} ${value.message}`);
   // YAML reads `appVersion: 1.10` as a number, which Helm's YAML-to-JSON conversion turns into
   // the text "1.1" (it warns). A number whose text is the same either way (`appVersion: 2`,
   // `1.5`) is kept as that text; one whose text changes is refused, as `version: 1.0` is: the
@@ -451,22 +474,37 @@ function optionalString(
   // `1_000`, a string to YAML 1.2, is 1000 to it.
   // YAML 1.1 booleans too (trial 22 F4): `appVersion: yes` is "true" to Helm, and
   // `appVersion: true` is taken by Helm as "true".
+  // An explicit tag (trial 23 fmts F1) asks for the type: `!!bool yes` is stored as Helm reads
+  // it ("true"), and one go-yaml cannot decode (`!!float 1e400`, `!!bool maybe`) is refused.
   // The source is parsed again only when Helm may read the value otherwise: a number, a boolean,
-  // or text that would be one unquoted (a plain `v1.2.3` is read as written by every reader).
-  const mayDiffer = typeof value !== 'string' || helmScalarText(value) !== undefined;
-  const written =
-    (key === 'appVersion' || key === 'kubeVersion') && mayDiffer ? sourceOf(key) : undefined;
-  const read = written === undefined ? undefined : helmScalarText(written);
-  if (written !== undefined && read !== undefined && read.text !== written) {
+  // text that would be one unquoted (a plain `v1.2.3` is read as written by every reader), or
+  // a document with a tag in it.
+  const versionKey = key === 'appVersion' || key === 'kubeVersion';
+  const mayDiffer = tagged || typeof value !== 'string' || helmScalarText(value) !== undefined;
+  const written = versionKey && mayDiffer ? sourceOf(key) : undefined;
+  const read = written === undefined ? undefined : helmWrittenScalar(written);
+  if (read !== undefined && 'refused' in read) {
     throw bad(
-      `${path}${key} is the ${read.kind} ${written} in YAML, which Helm reads as ${read.text}: quote it (${key}: "${written}")`,
+      `${path}${key} is ${written?.tag?.replace(/^tag:yaml\.org,2002:/, '!!')} ${written?.source} in YAML, which Helm cannot read (${read.refused}): quote it without the tag (${key}: "${written?.source}")`,
     );
   }
-  if (
-    (typeof value === 'number' || typeof value === 'boolean') &&
-    (key === 'appVersion' || key === 'kubeVersion')
-  ) {
-    out[key] = read?.text ?? written ?? String(value);
+  if (written !== undefined && read !== undefined) {
+    if (written.tag === undefined && read.text !== written.source) {
+      throw bad(
+        `${path}${key} is the ${read.kind} ${written.source} in YAML, which Helm reads as ${read.text}: quote it (${key}: "${written.source}")`,
+      );
+    }
+    if (read.text !== undefined && read.text !== '') out[key] = read.text;
+    return;
+  }
+  if (versionKey && typeof value !== 'string' && written !== undefined) {
+    // A value the JS reader makes a number and Helm keeps as text (`1e400`: past float64, so
+    // go-yaml keeps it as written, where the JS reader says Infinity).
+    out[key] = written.source;
+    return;
+  }
+  if ((typeof value === 'number' || typeof value === 'boolean') && versionKey) {
+    out[key] = String(value);
     return;
   }
   if (typeof value !== 'string') throw bad(`${path}${key} must be a string`);
@@ -514,7 +552,8 @@ const DEPENDENCY_STRINGS = ['name', 'version', 'repository', 'condition', 'alias
  */
 export function chartMetadata(
   parsed: unknown,
-  sourceOf: (key: string) => string | undefined = () => undefined,
+  sourceOf: (key: string) => WrittenScalar | undefined = () => undefined,
+  tagged = false,
 ): IndexEntry {
   if (!isObject(parsed)) throw bad('not a mapping');
   const out: Json = {};
@@ -524,7 +563,7 @@ export function chartMetadata(
   const name = parsed['name'];
   // `name: 123` is the number 123 to YAML, not a missing name (trial 18 fmts F5).
   if (typeof name === 'number') {
-    const written = sourceOf('name') ?? String(name);
+    const written = sourceOf('name')?.source ?? String(name);
     throw bad(`name is the number ${written} in YAML, not a string: quote it (name: "${written}")`);
   }
   if (typeof name !== 'string' || !isChartName(name)) {
@@ -537,7 +576,7 @@ export function chartMetadata(
   if (typeof version === 'number') {
     // `version: 1.0` is the number 1 to YAML (and to Helm, which refuses it the same way); the
     // message quotes what was written (trial 19 fmts F6: it said "the number 1").
-    const written = sourceOf('version') ?? String(version);
+    const written = sourceOf('version')?.source ?? String(version);
     const suggested = isSemver2(written)
       ? written
       : /^\d+\.\d+$/.test(written)
@@ -552,7 +591,7 @@ export function chartMetadata(
   }
   out['version'] = version;
   for (const key of ['appVersion', 'description', 'home', 'icon', 'kubeVersion']) {
-    optionalString(parsed, key, out, '', sourceOf);
+    optionalString(parsed, key, out, '', sourceOf, tagged);
   }
   const type = parsed['type'];
   if (type !== undefined && type !== null) {
@@ -630,7 +669,13 @@ export async function readChartMetadata(source: Readable): Promise<IndexEntry> {
   // The top folder's name is not the chart's: Helm's loader and ChartMuseum take any single
   // folder and the name from Chart.yaml (`helm package` just happens to use the chart name).
   const text = bytes.toString('utf8');
-  return chartMetadata(parseBoundedYaml(text, 'Chart.yaml'), (key) => chartYamlSource(text, key));
+  // A `!` anywhere may be a tag (`appVersion: !!bool yes`): only then is a text value's source
+  // looked up (trial 23 fmts F1).
+  return chartMetadata(
+    parseBoundedYaml(text, 'Chart.yaml'),
+    (key) => chartYamlSource(text, key),
+    text.includes('!'),
+  );
 }
 
 /**
@@ -639,7 +684,7 @@ export async function readChartMetadata(source: Readable): Promise<IndexEntry> {
  * a 400 or for a version field Helm may read otherwise (optionalString). undefined when the key
  * is not a plain scalar with no tag.
  */
-function chartYamlSource(text: string, key: string): string | undefined {
+function chartYamlSource(text: string, key: string): WrittenScalar | undefined {
   try {
     // No alias expansion here (toJS is never called), and the depth was bounded by
     // parseBoundedYaml before.
@@ -648,17 +693,20 @@ function chartYamlSource(text: string, key: string): string | undefined {
       prettyErrors: false,
       strict: false,
     }).get(key, true);
-    // Only a plain scalar with no tag can be a number: a quoted "1.20" or `!!str 1.20` is text
-    // to every reader (trial 22 F4).
-    return isScalar(node) &&
-      node.type === 'PLAIN' &&
-      node.tag === undefined &&
-      typeof node.source === 'string'
-      ? node.source
-      : undefined;
+    return writtenScalar(node);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * How a YAML node was written, when it is a scalar: its text, explicit tag and whether it is
+ * plain. A quoted "1.20" or `!!str 1.20` is text to every reader (trial 22 F4); a tagged one is
+ * resolved by go-yaml as its tag says (trial 23 fmts F1).
+ */
+export function writtenScalar(node: unknown): WrittenScalar | undefined {
+  if (!isScalar(node) || typeof node.source !== 'string') return undefined;
+  return { source: node.source, tag: node.tag, plain: node.type === 'PLAIN' };
 }
 
 /**

@@ -4,6 +4,7 @@
  * a small index and in the index-parse worker (index-worker.ts, through index-parser.ts) for a
  * large one, with the same result and the same errors either way.
  */
+import { type Document, isMap, isScalar, isSeq } from 'yaml';
 import { RegistryError } from '../../core/errors.ts';
 import {
   chartFilename,
@@ -12,9 +13,11 @@ import {
   isChartName,
   isSemver2,
   parseBoundedYaml,
+  writtenScalar,
 } from './chart.ts';
 import { sortEntries } from './index-render.ts';
 import type { SnapshotEntry } from './model.ts';
+import { HelmRefusal, helmWrittenScalar } from './yaml-number.ts';
 
 /** One upstream chart version: its entry rewritten to us, and where its bytes are. */
 export interface UpstreamChart extends SnapshotEntry {
@@ -50,7 +53,7 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:
  * refuses, an Error for a document that is not an index.
  */
 export function parseUpstreamIndex(text: string, base: string, upstream: number): ParsedIndex {
-  const doc = parseBoundedYaml(text, 'index.yaml');
+  const doc = parseBoundedYaml(text, 'index.yaml', helmIndexScalars);
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     throw new Error('not an index (a mapping)');
   }
@@ -108,7 +111,8 @@ export function parseUpstreamIndex(text: string, base: string, upstream: number)
       // The field types Helm's Go structs expect, as for a hosted upload (chartMetadata): one
       // entry Helm cannot decode (`keywords: "cache"`) makes Helm refuse the whole index, the
       // merged group index with hosted charts included. Only Helm's fields are kept; a numeric
-      // appVersion becomes its text and a missing apiVersion is v1, as Helm reads them.
+      // appVersion becomes its text and a missing apiVersion is v1, as Helm reads them
+      // (helmIndexScalars put Helm's reading of appVersion and kubeVersion in place).
       let metadata: Record<string, unknown>;
       try {
         const apiVersion = entry['apiVersion'] ?? 'v1';
@@ -152,4 +156,41 @@ export function parseUpstreamIndex(text: string, base: string, upstream: number)
   }
   sortEntries(charts);
   return skippedCount === 0 ? { charts } : { charts, skipped: { count: skippedCount, examples } };
+}
+
+/**
+ * Puts Helm's reading (helmWrittenScalar) in place of every entry's `appVersion` and
+ * `kubeVersion` scalar, before the document becomes plain values: the JS reader follows YAML 1.2
+ * and leaves `yes` as "yes", `!!int 017` as 17, `1e400` as Infinity, where Helm (go-yaml v2,
+ * YAML 1.1) reads "true", "15" and "1e400" (trial 23 fmts F1). A value Helm cannot read
+ * (`!!float 1e400`) becomes a HelmRefusal, and chartMetadata skips its entry. Only the
+ * `entries` tree is walked, not the whole document.
+ */
+function helmIndexScalars(doc: Document.Parsed): void {
+  const entries = isMap(doc.contents) ? doc.contents.get('entries', true) : undefined;
+  if (!isMap(entries)) return;
+  for (const chart of entries.items) {
+    if (!isSeq(chart.value)) continue;
+    for (const entry of chart.value.items) {
+      if (!isMap(entry)) continue;
+      for (const pair of entry.items) {
+        const key = isScalar(pair.key) ? pair.key.value : undefined;
+        if (key !== 'appVersion' && key !== 'kubeVersion') continue;
+        const written = writtenScalar(pair.value);
+        if (written === undefined || !isScalar(pair.value) || pair.value.value === null) continue;
+        const read = helmWrittenScalar(written);
+        if (read === undefined) {
+          // Text to Helm; the JS reader may have made it a number (`1e400`, Infinity).
+          if (typeof pair.value.value !== 'string') pair.value.value = written.source;
+        } else if ('refused' in read) {
+          const tag = written.tag?.replace(/^tag:yaml\.org,2002:/, '!!') ?? '';
+          pair.value.value = new HelmRefusal(
+            `is ${tag} ${written.source} in YAML, which Helm cannot read (${read.refused})`,
+          );
+        } else {
+          pair.value.value = read.text ?? null;
+        }
+      }
+    }
+  }
 }

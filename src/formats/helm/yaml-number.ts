@@ -65,21 +65,157 @@ const UINT64_MAX = 2n ** 64n - 1n;
  * written). Special floats: `.inf` → `+Inf`, `-.inf` → `-Inf`, `.nan` → `NaN`, as Go prints them.
  */
 export function helmNumberText(written: string): string | undefined {
+  const number = goYamlNumber(written);
+  if (number === undefined) return undefined;
+  return number.kind === 'int' ? number.value.toString() : formatFloat32Shortest(number.value);
+}
+
+/**
+ * go-yaml v2's resolve of a scalar as a number: an int (int64, then uint64) or a float64;
+ * undefined when it stays text. Its first character decides whether a number is tried at all
+ * (its resolve table: a digit, a sign or `.`; `_1000` is text), `_` is dropped except after a
+ * leading `.` (that case goes to Go's ParseFloat as written, which refuses `_`), and a float
+ * out of float64's range is text too (Go's ParseFloat fails with a range error: `1e400` is read
+ * as "1e400", not +Inf).
+ */
+function goYamlNumber(
+  written: string,
+): { kind: 'int'; value: bigint } | { kind: 'float'; value: number } | undefined {
   const special = /^([-+]?)\.(inf|Inf|INF)$/.exec(written);
-  if (special) return special[1] === '-' ? '-Inf' : '+Inf';
-  if (/^\.(nan|NaN|NAN)$/.test(written)) return 'NaN';
-  const plain = written.replaceAll('_', '');
+  if (special) return { kind: 'float', value: special[1] === '-' ? -Infinity : Infinity };
+  if (/^\.(nan|NaN|NAN)$/.test(written)) return { kind: 'float', value: NaN };
+  if (!/^[-+.0-9]/.test(written)) return undefined;
+  const plain = written.startsWith('.') ? written : written.replaceAll('_', '');
   const int = GO_INT.exec(plain);
   if (int) {
     const [, sign, digits] = int as unknown as [string, string, string];
     const magnitude = parseGoUnsigned(digits);
     const value = sign === '-' ? -magnitude : magnitude;
     // int64 first, then uint64 (no sign), as go-yaml v2's resolve; past both it tries a float.
-    if (value >= INT64_MIN && value < -INT64_MIN) return value.toString();
-    if (sign === '' && value <= UINT64_MAX) return value.toString();
+    if (value >= INT64_MIN && value < -INT64_MIN) return { kind: 'int', value };
+    if (sign === '' && value <= UINT64_MAX) return { kind: 'int', value };
   }
   if (!YAML_FLOAT.test(plain)) return undefined;
-  return formatFloat32Shortest(Number(plain));
+  const value = Number(plain);
+  return Number.isFinite(value) ? { kind: 'float', value } : undefined;
+}
+
+/** What Helm makes of a scalar with its tag: see helmWrittenScalar. */
+export type HelmScalarReading =
+  | {
+      /** The text Helm's string field holds; undefined for a null (the field is absent). */
+      readonly text: string | undefined;
+      readonly kind: 'boolean' | 'number' | 'timestamp' | 'binary' | 'null';
+    }
+  | {
+      /** go-yaml's words for a scalar it cannot decode as its tag says; Helm refuses the file. */
+      readonly refused: string;
+    };
+
+/** How a scalar was written: its text (quotes and escapes resolved), explicit tag and style. */
+export interface WrittenScalar {
+  readonly source: string;
+  /** The explicit tag, as the `yaml` package names it (`tag:yaml.org,2002:bool`, `!foo`). */
+  readonly tag: string | undefined;
+  /** A plain (unquoted, not block) scalar: only those are resolved when untagged. */
+  readonly plain: boolean;
+}
+
+/** The YAML 1.1 tags go-yaml v2 resolves (its resolvableTag); any other tag keeps the text. */
+const RESOLVED_TAGS = new Set(['!!bool', '!!int', '!!float', '!!null', '!!timestamp']);
+const NULLS = new Set(['~', 'null', 'Null', 'NULL', '']);
+
+/**
+ * What Helm (sigs.k8s.io/yaml over go-yaml v2) reads into a Chart.yaml or index.yaml string field
+ * for a scalar written as `written`, explicit tag included (trial 23 fmts F1):
+ * - untagged plain: helmScalarText (`yes` → "true", `1.20` → "1.2"); untagged quoted: the text;
+ * - `!!str` and tags go-yaml does not resolve (`!foo`, `!`): the text (undefined);
+ * - `!!bool`, `!!int`, `!!float`, `!!null`, `!!timestamp`: go-yaml resolves the text as YAML 1.1
+ *   whatever its style, and the result must be of the tag's type (an int is taken as a
+ *   `!!float`): `!!bool yes` → "true", `!!int 017` → "15", `!!int 1_000` → "1000",
+ *   `!!float .inf` → "+Inf", `!!timestamp 2021-01-01` → "2021-01-01" (go-yaml keeps a
+ *   timestamp's text for a non-time target); otherwise `{ refused }` with go-yaml's error
+ *   (`cannot decode !!str \`1e400\` as a !!float`);
+ * - `!!binary`: the base64 text decoded (refused when it is not base64).
+ * undefined when Helm reads the text as written.
+ */
+export function helmWrittenScalar(written: WrittenScalar): HelmScalarReading | undefined {
+  const { source, plain } = written;
+  const tag = written.tag?.replace(/^tag:yaml\.org,2002:/, '!!');
+  if (tag === undefined) return plain ? helmScalarText(source) : undefined;
+  if (tag === '!!binary') {
+    const base64 = source.replace(/[\r\n]/g, '');
+    if (base64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) {
+      return { refused: `illegal base64 data in !!binary \`${source}\`` };
+    }
+    return { text: Buffer.from(base64, 'base64').toString('utf8'), kind: 'binary' };
+  }
+  if (!RESOLVED_TAGS.has(tag)) return undefined;
+  const resolved = goYamlResolve(source, tag === '!!timestamp');
+  const refuse = () => ({
+    refused: `cannot decode ${resolved.tag} \`${source}\` as a ${tag}`,
+  });
+  switch (tag) {
+    case '!!bool':
+      return resolved.tag === '!!bool' ? { text: resolved.text, kind: 'boolean' } : refuse();
+    case '!!int':
+      return resolved.tag === '!!int' ? { text: resolved.text, kind: 'number' } : refuse();
+    case '!!float':
+      return resolved.tag === '!!float' || resolved.tag === '!!int'
+        ? { text: formatFloat32Shortest(resolved.float), kind: 'number' }
+        : refuse();
+    case '!!null':
+      return resolved.tag === '!!null' ? { text: undefined, kind: 'null' } : refuse();
+    default:
+      return resolved.tag === '!!timestamp' ? { text: source, kind: 'timestamp' } : refuse();
+  }
+}
+
+/** go-yaml v2's resolve of a scalar's text: its type, Helm's text for it, its float value. */
+function goYamlResolve(
+  source: string,
+  timestamp: boolean,
+): { tag: string; text: string; float: number } {
+  if (YAML11_TRUE.has(source)) return { tag: '!!bool', text: 'true', float: NaN };
+  if (YAML11_FALSE.has(source)) return { tag: '!!bool', text: 'false', float: NaN };
+  if (NULLS.has(source)) return { tag: '!!null', text: '', float: NaN };
+  // Timestamps are tried before numbers, only for an explicit !!timestamp here (untagged ones
+  // are kept as their text by go-yaml for a non-time target, as every other reader keeps them).
+  if (timestamp && isGoYamlTimestamp(source)) {
+    return { tag: '!!timestamp', text: source, float: NaN };
+  }
+  const number = goYamlNumber(source);
+  if (number === undefined) return { tag: '!!str', text: source, float: NaN };
+  return number.kind === 'int'
+    ? { tag: '!!int', text: number.value.toString(), float: Number(number.value) }
+    : { tag: '!!float', text: formatFloat32Shortest(number.value), float: number.value };
+}
+
+/**
+ * go-yaml v2's timestamp forms (its allowedTimestampFormats): `2006-1-2`,
+ * `2006-1-2T15:4:5.999999999Z07:00` (`t` too) and `2006-1-2 15:4:5.999999999`, with Go's range
+ * checks on month, day, hour, minute and second.
+ */
+function isGoYamlTimestamp(source: string): boolean {
+  const m =
+    /^(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))|(?: (\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d+)?))?$/.exec(
+      source,
+    );
+  if (m === null) return false;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const hour = Number(m[4] ?? m[7] ?? 0);
+  const minute = Number(m[5] ?? m[8] ?? 0);
+  const second = Number(m[6] ?? m[9] ?? 0);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    hour < 24 &&
+    minute < 60 &&
+    second < 60
+  );
 }
 
 /** `0x1f`, `017` / `0o17`, `0b101` or decimal digits (no sign) as a BigInt, as Go's base 0. */
@@ -142,4 +278,15 @@ function evenOnTie(f: number, digits: string, exp: number): string {
   const lower = `${digits.slice(0, -1)}${last - 1}`;
   const value = Number(`${lower[0]}.${lower.slice(1)}e${exp}`);
   return Math.fround(value) === Math.abs(f) ? lower : digits;
+}
+
+/**
+ * An upstream index.yaml value Helm cannot read, put in place of the value before the entry is
+ * checked (upstream-index.ts): chartMetadata skips the entry with `message`.
+ */
+export class HelmRefusal {
+  readonly message: string;
+  constructor(message: string) {
+    this.message = message;
+  }
 }

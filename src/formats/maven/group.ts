@@ -96,6 +96,17 @@ function failureCode(failed: readonly RegistryError[]): ErrorCode {
   return first !== undefined && failed.every((e) => e.code === first) ? first : 'UPSTREAM_FAILED';
 }
 
+/**
+ * Whether an upstream failure is a copy the upstream sent that cannot be used (the Maven proxy's
+ * errors say `badCopy: true` in their detail), not an upstream that could not be asked.
+ */
+function isBadCopy(err: RegistryError): boolean {
+  const detail: unknown = err.detail;
+  return typeof detail === 'object' && detail !== null && 'badCopy' in detail
+    ? detail.badCopy === true
+    : false;
+}
+
 /** MavenSource of group repositories (see the module comment). */
 export class MavenGroup implements MavenSource {
   readonly #deps: MavenGroupDeps;
@@ -144,10 +155,17 @@ export class MavenGroup implements MavenSource {
       },
       (note, kept) => {
         if (failed.length > 0) {
-          return new RegistryError(
-            failureCode(failed),
-            `${path} is in no member that answered, and a member's upstream could not be asked${note}`,
-          );
+          // An upstream that answered with a damaged copy was asked: saying it "could not be
+          // asked" sent operators to check connectivity, and mvn shows only this line (trial 23
+          // fmts F5).
+          const bad = failed.filter(isBadCopy).length;
+          const why =
+            bad === failed.length
+              ? `no member has a good copy of ${path}: an upstream sent a damaged one`
+              : bad > 0
+                ? `${path} is in no member that answered, and a member's upstream could not be asked or sent a damaged copy`
+                : `${path} is in no member that answered, and a member's upstream could not be asked`;
+          return new RegistryError(failureCode(failed), `${why}${note}`);
         }
         // Nobody failed: the guard kept the proxies out of a hosted artifact. A miss like any
         // other (kept by the hot-file cache), its 404 saying why (MetadataValidity.missNote).

@@ -821,7 +821,13 @@ export class MavenProxy implements MavenSource {
       new RegistryError(
         'UPSTREAM_FAILED',
         `upstream ${target.label} sent an invalid .${algorithm} for ${path} (${why})`,
-        { detail: { upstream: target.label, reason: `sent an invalid .${algorithm} (${why})` } },
+        {
+          detail: {
+            upstream: target.label,
+            reason: `sent an invalid .${algorithm} (${why})`,
+            badCopy: true,
+          },
+        },
       );
     let body: Buffer;
     try {
@@ -904,6 +910,7 @@ export class MavenProxy implements MavenSource {
               throw new RegistryError(
                 'UPSTREAM_FAILED',
                 `upstream ${target.label} sent ${path} not matching its .${sum.algorithm} (expected ${sum.hex}, got ${got ?? '?'})`,
+                { detail: { upstream: target.label, badCopy: true } },
               );
             }
             if (sum === undefined && (ARCHIVE_FILE.test(path) || path.endsWith('.pom'))) {
@@ -914,7 +921,13 @@ export class MavenProxy implements MavenSource {
                 throw new RegistryError(
                   'UPSTREAM_FAILED',
                   `upstream ${target.label} sent ${why} for ${path}, with no checksum to verify it`,
-                  { detail: { upstream: target.label, reason: `sent ${why}, with no checksum` } },
+                  {
+                    detail: {
+                      upstream: target.label,
+                      reason: `sent ${why}, with no checksum`,
+                      badCopy: true,
+                    },
+                  },
                 );
               }
             }
@@ -949,6 +962,7 @@ export class MavenProxy implements MavenSource {
         throw new RegistryError(
           'UPSTREAM_FAILED',
           `upstream ${target.label} sent ${size} bytes of ${path}, announced ${announced}`,
+          { detail: { upstream: target.label, badCopy: true } },
         );
       }
       return {

@@ -80,7 +80,8 @@ describe('maven proxy: garbage and HTML from the upstream are never cached', () 
       // A file miss while a member failed is the failure's 502 through the group too (mvn caches
       // a 404 as "not found" in its local repository, never a transfer error).
       assert.equal(group.status, 502, group.body.toString());
-      assert.match(group.body.toString(), /\(upstream maven-proxy#0 failed: sent /);
+      assert.match(group.body.toString(), /\(upstream maven-proxy#0 answered: sent /);
+      assert.match(group.body.toString(), /^no member has a good copy of /);
       assert.match(group.body.toString(), reason);
       assert.doesNotMatch(group.body.toString(), /failed: failed/);
 

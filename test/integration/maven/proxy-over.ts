@@ -10,8 +10,11 @@ import { startTestServer, type TestServer } from '../../helpers/server.ts';
 export interface MavenProxyOver {
   /** The NORA asking the upstream (`maven-proxy`, a member of the group `/maven2/`); set in before. */
   readonly server: TestServer;
-  /** GET `path` (e.g. `/maven2/org/…/a-1.0.jar`) from NORA: its status and whole body. */
-  readonly get: (path: string) => Promise<{ status: number; body: Buffer }>;
+  /**
+   * GET `path` (e.g. `/maven2/org/…/a-1.0.jar`) from NORA: its status, whole body and the status
+   * line's reason phrase (what mvn prints).
+   */
+  readonly get: (path: string) => Promise<{ status: number; body: Buffer; statusMessage: string }>;
 }
 
 /**
@@ -51,7 +54,11 @@ export function mavenProxyOver(upstream: net.Server): MavenProxyOver {
     },
     get: async (path) => {
       const res = await fetch(`${started().url}${path}`);
-      return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
+      return {
+        status: res.status,
+        body: Buffer.from(await res.arrayBuffer()),
+        statusMessage: res.statusText,
+      };
     },
   };
 }

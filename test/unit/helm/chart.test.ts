@@ -477,6 +477,79 @@ describe('index.yaml rendering', () => {
     assert.match(parsed.skipped.examples.join('\n'), /nginx 6\.0\.0: keywords must be a list/);
   });
 
+  test('tagged appVersion/kubeVersion and 1e400 as Helm reads them, on upload and in an upstream index (trial 23 fmts F1)', async () => {
+    const read = async (chartYaml: string) =>
+      readChartMetadata(
+        Readable.from([await buildChart({ name: 'x', version: '1.0.0', chartYaml })]),
+      );
+    const head = 'apiVersion: v2\nname: x\nversion: 1.0.0\n';
+    // Written, what Helm (sigs.k8s.io/yaml v1.4.0) reads: the values of the trial's report.
+    const cases: [string, string][] = [
+      ['!!bool yes', 'true'],
+      ['!!bool on', 'true'],
+      ['!!bool no', 'false'],
+      ['!!int 017', '15'],
+      ['!!int 1_000', '1000'],
+      ['!!float .inf', '+Inf'],
+      ['!!timestamp 2021-01-01', '2021-01-01'],
+      ['1e400', '1e400'],
+      ['!!str 1.10', '1.10'],
+      ['"1.20"', '1.20'],
+    ];
+    for (const [written, helm] of cases) {
+      for (const key of ['appVersion', 'kubeVersion']) {
+        const meta = await read(`${head}${key}: ${written}\n`);
+        assert.equal(meta[key], helm, `upload ${key}: ${written}`);
+      }
+    }
+    // Untagged, the proxy side reads as Helm does too (the upload refuses these: "quote it").
+    const proxied: [string, string][] = [
+      ...cases,
+      ['yes', 'true'],
+      ['1.10', '1.1'],
+      ['0x1F', '31'],
+      ['true', 'true'],
+      ['2', '2'],
+    ];
+    const index = [
+      'entries:',
+      '  a:',
+      ...proxied.map(
+        ([written], i) =>
+          `  - {name: a, version: 1.0.${i}, appVersion: ${written}, kubeVersion: ${written}, urls: [a.tgz]}`,
+      ),
+    ].join('\n');
+    const parsed = parseUpstreamIndex(index, 'http://up.example/', 0);
+    for (const [i, [written, helm]] of proxied.entries()) {
+      const chart = parsed.charts.find((c) => c.version === `1.0.${i}`);
+      const entry = JSON.parse(chart?.fragment ?? '{}') as Record<string, unknown>;
+      assert.equal(entry['appVersion'], helm, `proxy appVersion: ${written}`);
+      assert.equal(entry['kubeVersion'], helm, `proxy kubeVersion: ${written}`);
+    }
+    // What go-yaml cannot decode as its tag says is refused (Helm refuses the whole file).
+    await assert.rejects(read(`${head}appVersion: !!float 1e400\n`), (err: Error) => {
+      assert.equal(code(err), 'BAD_REQUEST');
+      assert.equal(
+        err.message,
+        'invalid Chart.yaml: appVersion is !!float 1e400 in YAML, which Helm cannot read (cannot decode !!str `1e400` as a !!float): quote it without the tag (appVersion: "1e400")',
+      );
+      return true;
+    });
+    await assert.rejects(
+      read(`${head}kubeVersion: !!bool maybe\n`),
+      /cannot decode !!str `maybe` as a !!bool/,
+    );
+    const skipped = parseUpstreamIndex(
+      'entries:\n  a:\n  - {name: a, version: 1.0.0, appVersion: !!int 1.5, urls: [a.tgz]}\n',
+      'http://up.example/',
+      0,
+    );
+    assert.equal(skipped.charts.length, 0);
+    assert.deepEqual(skipped.skipped?.examples, [
+      'a 1.0.0: appVersion is !!int 1.5 in YAML, which Helm cannot read (cannot decode !!float `1.5` as a !!int)',
+    ]);
+  });
+
   test('upstream index: field types as Helm decodes them; numbers and a missing apiVersion as Helm reads them', () => {
     const parsed = parseUpstreamIndex(
       [
