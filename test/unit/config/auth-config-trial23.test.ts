@@ -1,0 +1,82 @@
+/**
+ * `[auth]` configuration as `nora config check`, start-up and SIGHUP judge it (trial 23 authx):
+ * - F8: a misspelt `NORA_AUTH_*` variable, and a `[[repositories]]` entry's misspelt
+ *   `anonymous_read`, are errors with a "did you mean", as the file's `[auth]` typos are.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, parseConfigObject } from '../../../src/config/load.ts';
+
+function configError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.message;
+  }
+  assert.fail('no ConfigError');
+}
+
+test('F8: an unknown NORA_AUTH_* variable is an error naming the variable it was meant to be', () => {
+  for (const [typo, meant] of [
+    ['NORA_AUTH_ENABLE', 'NORA_AUTH_ENABLED'],
+    ['NORA_AUTH_ANONYMOUS_READS', 'NORA_AUTH_ANONYMOUS_READ'],
+    ['NORA_AUTH_READ_ONLY_USER', 'NORA_AUTH_READ_ONLY_USERS'],
+    ['NORA_AUTH_OIDC_ENABLE', 'NORA_AUTH_OIDC_ENABLED'],
+  ] as const) {
+    const message = configError(() => parseConfigObject({}, { [typo]: 'x' }));
+    assert.ok(
+      message.startsWith(
+        `invalid configuration:\n  ${typo}: unknown NORA_AUTH_* variable (did you mean ${meant}?): refused`,
+      ),
+      message,
+    );
+    assert.doesNotMatch(message, /\(ignored\)/, 'a refused variable is not called ignored');
+  }
+  // With a schema error too: both are said, and the other unknown variables stay notes.
+  const both = configError(() =>
+    parseConfigObject(
+      { auth: { enable: true } },
+      { NORA_AUTH_ENABLE: 'true', NORA_PROT: '1', NORA_AUTH_ENABLED: 'true' },
+    ),
+  );
+  assert.match(both, /auth: unknown key "enable"/);
+  assert.match(both, /NORA_AUTH_ENABLE: unknown NORA_AUTH_\* variable/);
+  assert.match(both, /note: unknown environment variable NORA_PROT \(ignored\)/);
+  // Outside the NORA_AUTH_ prefix an unknown variable is still a warning.
+  const { warnings } = parseConfigObject({}, { NORA_PROT: '1', NORA_HTPASSWD_FILE: 'x' });
+  assert.deepEqual(warnings, [
+    'unknown environment variable NORA_HTPASSWD_FILE (ignored) (did you mean NORA_AUTH_HTPASSWD_FILE?)',
+    'unknown environment variable NORA_PROT (ignored) (did you mean NORA_PORT?)',
+  ]);
+  // The known ones are taken.
+  assert.equal(parseConfigObject({}, { NORA_AUTH_ENABLED: 'true' }).config.auth.enabled, true);
+});
+
+test('F8: a [[repositories]] entry misspelling anonymous_read is an error; other typos warn', () => {
+  const repo = (extra: Record<string, unknown>) => ({
+    repositories: [
+      { name: 'public-raw', format: 'raw', kind: 'hosted' },
+      { name: 'secret-raw', format: 'raw', kind: 'hosted', ...extra },
+    ],
+  });
+  for (const typo of ['anonymous_reads', 'anonymous_raed', 'anon_read']) {
+    const message = configError(() => parseConfigObject(repo({ [typo]: false })));
+    assert.ok(
+      message.includes(
+        `repositories[1]: unknown key "${typo}"${typo === 'anon_read' ? '' : ' (did you mean "anonymous_read"?)'}: refused, since a misspelt key here would otherwise leave access wider than written`,
+      ),
+      message,
+    );
+  }
+  // A typo that leaves nothing more open is still a warning.
+  const { warnings, config } = parseConfigObject(repo({ metadata_tll: 5 }));
+  assert.deepEqual(warnings, [
+    'unknown config key "repositories[1].metadata_tll" (ignored) (did you mean "repositories[1].metadata_ttl"?)',
+  ]);
+  assert.equal(config.repositories.length, 2);
+  assert.equal(
+    parseConfigObject(repo({ anonymous_read: false })).config.repositories[1]?.anonymous_read,
+    false,
+  );
+});
