@@ -1,11 +1,20 @@
 /**
  * `[auth]` configuration as `nora config check`, start-up and SIGHUP judge it (trial 23 authx):
+ * - F2: trusted_proxies ranges holding the IPv4-mapped space (`::ffff:0.0.0.0/96`, `::/8`) are
+ *   judged by their IPv4 share and warned as wide IPv4 ranges are;
  * - F8: a misspelt `NORA_AUTH_*` variable, and a `[[repositories]]` entry's misspelt
  *   `anonymous_read`, are errors with a "did you mean", as the file's `[auth]` typos are.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { checkConfig } from '../../../src/app.ts';
+import { ipv4Share } from '../../../src/auth/exposure.ts';
 import { ConfigError, parseConfigObject } from '../../../src/config/load.ts';
+
+function check(raw: Record<string, unknown>, env: Record<string, string> = {}): string[] {
+  const { config, origins } = parseConfigObject(raw, env);
+  return checkConfig(config, undefined, 'file-only', { origins });
+}
 
 function configError(fn: () => unknown): string {
   try {
@@ -78,5 +87,56 @@ test('F8: a [[repositories]] entry misspelling anonymous_read is an error; other
   assert.equal(
     parseConfigObject(repo({ anonymous_read: false })).config.repositories[1]?.anonymous_read,
     false,
+  );
+});
+
+test('F2: an IPv6 range holding IPv4-mapped addresses is judged by its IPv4 share', () => {
+  assert.deepEqual(ipv4Share('::ffff:0.0.0.0', 96), { address: '0.0.0.0', prefix: 0 });
+  assert.deepEqual(ipv4Share('::ffff:0.0.0.0', 97), { address: '0.0.0.0', prefix: 1 });
+  assert.deepEqual(ipv4Share('::ffff:10.0.0.0', 100), { address: '10.0.0.0', prefix: 4 });
+  assert.deepEqual(ipv4Share('::ffff:10.0.0.0', 104), { address: '10.0.0.0', prefix: 8 });
+  assert.deepEqual(ipv4Share('::', 8), { address: '0.0.0.0', prefix: 0 });
+  assert.deepEqual(ipv4Share('::', 80), { address: '0.0.0.0', prefix: 0 });
+  assert.equal(ipv4Share('fd00::', 8), undefined);
+  assert.equal(ipv4Share('::1', 128), undefined);
+  assert.equal(ipv4Share('::', 96), undefined, '::/96 is the IPv4-compatible block, not mapped');
+
+  const trusted = (entries: string[]) =>
+    check({ auth: { trusted_proxies: entries } }).filter((w) => w.includes('trusted_proxies'));
+  for (const [entry, share] of [
+    ['::ffff:0.0.0.0/96', '0.0.0.0/0'],
+    ['::ffff:0:0/96', '0.0.0.0/0'],
+    ['::ffff:0.0.0.0/97', '0.0.0.0/1'],
+    ['::ffff:128.0.0.0/97', '128.0.0.0/1'],
+    ['::ffff:10.0.0.0/100', '10.0.0.0/4'],
+    ['::/8', '0.0.0.0/0'],
+    ['::/64', '0.0.0.0/0'],
+  ]) {
+    const warned = trusted(['10.0.0.1', entry]);
+    assert.equal(warned.length, 1, `${entry}: ${warned.join('\n')}`);
+    assert.ok(
+      warned[0]?.startsWith(
+        `[auth] trusted_proxies trusts every address or a range wider than a /8 (IPv4) or /7 (IPv6), public addresses included, with ${entry} (${share} for IPv4 clients): any client can forge`,
+      ),
+      warned[0],
+    );
+  }
+  // A mapped /8 (or narrower), a single mapped address, ordinary IPv6 ranges: not warned.
+  assert.deepEqual(
+    trusted([
+      '::ffff:10.0.0.0/104',
+      '::ffff:10.1.2.3',
+      'fd00::/8',
+      'fc00::/7',
+      '::1',
+      '2001:db8::/32',
+    ]),
+    [],
+  );
+  // The variable is named when it set the value.
+  assert.ok(
+    check({}, { NORA_AUTH_TRUSTED_PROXIES: '::ffff:0.0.0.0/96' }).some((w) =>
+      w.startsWith('[auth] trusted_proxies (NORA_AUTH_TRUSTED_PROXIES) trusts every address or'),
+    ),
   );
 });
