@@ -133,18 +133,22 @@ function ipv6Bytes(address: string): number[] | undefined {
 
 /**
  * A rule's `tokens` names tokens by id (`nora token list`, 32 hex digits: what a principal's
- * tokenId is matched against). An item starting `nra_`/`nora_` is a secret or its start: it
- * matches no token, and a whole secret (looksLikeToken) is now written in the configuration.
- * The item itself is never repeated.
+ * tokenId is matched against). An item starting `nra_`/`nora_` (spaces around it ignored) is a
+ * secret or its start: it matches no token, and a whole secret (looksLikeToken) is now written
+ * in the configuration. The item itself is never repeated (`nora config check` masks it in the
+ * effective configuration too: describe.ts).
  */
 function secretsInRule(tokens: readonly string[], index: number): string[] {
-  return tokens.flatMap((token, item) => {
+  return tokens.flatMap((written, item) => {
+    // Spaces around a pasted secret do not make it less of one (trial 23 authx F3).
+    const token = written.trim();
     if (!token.startsWith(TOKEN_PREFIX) && !token.startsWith(LEGACY_TOKEN_PREFIX)) return [];
     const what = looksLikeToken(token)
       ? 'is a token secret, not a token id: it matches no token, and the secret is now written in the configuration; revoke that token (nora token revoke) and name tokens by id'
       : `starts like a token secret (${TOKEN_PREFIX}…), not a token id: it matches no token; name tokens by id`;
     return [
-      `auth.rules[${index}] tokens item ${item + 1} ${what} (the id column of nora token list)`,
+      // Numbered from 0, as the rules are (`auth.rules[0]`) and the config errors number items.
+      `auth.rules[${index}].tokens[${item}] ${what} (the id column of nora token list)`,
     ];
   });
 }
