@@ -2,12 +2,14 @@
  * `[auth]` configuration as `nora config check`, start-up and SIGHUP judge it (trial 23 authx):
  * - F2: trusted_proxies ranges holding the IPv4-mapped space (`::ffff:0.0.0.0/96`, `::/8`) are
  *   judged by their IPv4 share and warned as wide IPv4 ranges are;
+ * - F6: a rule's `users` (or an [auth.groups] list) naming an OIDC identity `<provider>:<sub>`
+ *   is not said to "have no effect"; one that could not sign in, or in admin_users, is;
  * - F8: a misspelt `NORA_AUTH_*` variable, and a `[[repositories]]` entry's misspelt
  *   `anonymous_read`, are errors with a "did you mean", as the file's `[auth]` typos are.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkConfig } from '../../../src/app.ts';
+import { checkConfig, listedNonUsers } from '../../../src/app.ts';
 import { ipv4Share } from '../../../src/auth/exposure.ts';
 import { ConfigError, parseConfigObject } from '../../../src/config/load.ts';
 
@@ -139,4 +141,69 @@ test('F2: an IPv6 range holding IPv4-mapped addresses is judged by its IPv4 shar
       w.startsWith('[auth] trusted_proxies (NORA_AUTH_TRUSTED_PROXIES) trusts every address or'),
     ),
   );
+});
+
+test('F6: a rule naming an OIDC identity <provider>:<sub> is not warned; one that cannot sign in is', () => {
+  const MAIN = 'gh:repo:myorg/app:ref:refs/heads/main';
+  const config = (oidc: Record<string, unknown>, provider: Record<string, unknown> = {}) =>
+    parseConfigObject({
+      auth: {
+        enabled: true,
+        oidc: {
+          enabled: true,
+          providers: [
+            {
+              name: 'gh',
+              issuer: 'https://issuer.example',
+              audience: 'https://reg',
+              role_rules: [{ pattern: 'repo:myorg/*:ref:refs/heads/main', role: 'write' }],
+              ...provider,
+            },
+          ],
+          ...oidc,
+        },
+        groups: { ci: [MAIN, 'alice'] },
+        rules: [
+          { repositories: ['raw-hosted'], paths: ['rel/**'], users: [MAIN], actions: ['write'] },
+          { repositories: ['raw-hosted'], paths: ['ci/**'], groups: ['ci'], actions: ['write'] },
+        ],
+      },
+    }).config;
+  const about = (warnings: string[]) => warnings.filter((w) => w.includes('gh:'));
+  // Works (rules.ts matches principal names): nothing said, in config check or at start-up.
+  assert.deepEqual(about(listedNonUsers(config({}), ['alice'], undefined)), []);
+  assert.deepEqual(about(listedNonUsers(config({}), ['alice'], new Set())), []);
+  // A sub no role rule matches: no token of it is accepted, so the rule names no one.
+  const pr = config(
+    {},
+    { role_rules: [{ pattern: 'repo:myorg/*:ref:refs/pull/*', role: 'read' }] },
+  );
+  assert.deepEqual(about(listedNonUsers(pr, ['alice'], undefined)), [
+    `auth.rules[0].users: "${MAIN}" is an identity of OIDC provider "gh", but no role rule of the provider matches sub "repo:myorg/app:ref:refs/heads/main", so no token of it is accepted: it has no effect`,
+    `[auth.groups] ci: "${MAIN}" is an identity of OIDC provider "gh", but no role rule of the provider matches sub "repo:myorg/app:ref:refs/heads/main", so no token of it is accepted: it has no effect`,
+  ]);
+  assert.match(
+    about(listedNonUsers(config({}, { enabled: false }), ['alice'], undefined))[0] ?? '',
+    /but the provider is disabled: it has no effect$/,
+  );
+  // admin_users does not reach OIDC identities (their role rules give their role): still warned.
+  const admin = parseConfigObject({
+    auth: {
+      enabled: true,
+      admin_users: [MAIN],
+      oidc: config({}).auth.oidc,
+    },
+  }).config;
+  assert.deepEqual(about(listedNonUsers(admin, ['alice'], undefined)), [
+    `[auth] admin_users: "${MAIN}" is an identity of OIDC provider "gh": it has no effect here, an OIDC identity's role is given by its provider's role_rules (a rule's users or an [auth.groups] list may name it)`,
+  ]);
+  // A name whose prefix is no configured provider is judged as any user name.
+  const other = listedNonUsers(
+    parseConfigObject({
+      auth: { enabled: true, rules: [{ users: ['gl:project_path:x'], actions: ['read'] }] },
+    }).config,
+    ['alice'],
+    undefined,
+  );
+  assert.match(other[0] ?? '', /user "gl:project_path:x" is not in the htpasswd file/);
 });
