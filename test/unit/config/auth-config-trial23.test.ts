@@ -113,7 +113,7 @@ test('F2: an IPv6 range holding IPv4-mapped addresses is judged by its IPv4 shar
     ['::ffff:10.0.0.0/100', '10.0.0.0/4'],
     ['::/8', '0.0.0.0/0'],
     ['::/64', '0.0.0.0/0'],
-  ]) {
+  ] as const) {
     const warned = trusted(['10.0.0.1', entry]);
     assert.equal(warned.length, 1, `${entry}: ${warned.join('\n')}`);
     assert.ok(
