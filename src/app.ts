@@ -383,8 +383,22 @@ export function listedNonUsers(
   if (!config.auth.enabled) return [];
   const warnings: string[] = [];
   for (const [where, names] of listedUserNames(config.auth, origins)) {
+    // Rules and groups match a principal by name, and an OIDC identity is one, `<provider>:<sub>`
+    // (oidc.ts): such a name is no htpasswd or store user and still works (trial 23 authx F6).
+    // admin_users and read_only_users do not reach OIDC identities: their role rules decide.
+    const identities = where.startsWith('auth.rules[') || where.startsWith('[auth.groups]');
     for (const name of names) {
       if (name === '*' || users.includes(name) || stored?.has(name) === true) continue;
+      const identity = oidcIdentity(config.auth.oidc, name);
+      if (identity !== undefined) {
+        if (identities && identity.problem === undefined) continue;
+        warnings.push(
+          identities
+            ? `${where}: ${JSON.stringify(name)} is an identity of OIDC provider "${identity.provider}", but ${identity.problem ?? ''}: it has no effect`
+            : `${where}: ${JSON.stringify(name)} is an identity of OIDC provider "${identity.provider}": it has no effect here, an OIDC identity's role is given by its provider's role_rules (a rule's users or an [auth.groups] list may name it)`,
+        );
+        continue;
+      }
       const near = closest(name, users);
       const hint =
         near === undefined
@@ -398,6 +412,31 @@ export function listedNonUsers(
     }
   }
   return warnings;
+}
+
+/**
+ * When `name` is in the form of an OIDC identity of a configured provider, `<provider>:<sub>`
+ * (the principal name oidc.ts gives), the provider and why the identity could not sign in, if it
+ * could not: OIDC off, the provider disabled, or no role rule of the provider matching `sub`.
+ * Undefined when the part before the first `:` names no configured provider.
+ */
+function oidcIdentity(
+  oidc: AppConfig['auth']['oidc'],
+  name: string,
+): { provider: string; problem: string | undefined } | undefined {
+  const colon = name.indexOf(':');
+  if (colon <= 0) return undefined;
+  const provider = oidc.providers.find((p) => p.name === name.slice(0, colon));
+  if (provider === undefined) return undefined;
+  const sub = name.slice(colon + 1);
+  const problem = !oidc.enabled
+    ? 'OIDC is off ([auth.oidc] enabled = false)'
+    : !provider.enabled
+      ? 'the provider is disabled'
+      : provider.role_rules.some((rule) => compileGlob(rule.pattern).test(sub))
+        ? undefined
+        : `no role rule of the provider matches sub ${JSON.stringify(sub)}, so no token of it is accepted`;
+  return { provider: provider.name, problem };
 }
 
 /**

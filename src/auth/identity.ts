@@ -109,7 +109,7 @@ export async function createIdentity(
 ): Promise<Identity> {
   const authDb: Kysely<AuthTables> = db.$extendTables<AuthTables>();
   const users = new UserStore(authDb);
-  const tokens = new TokenStore(authDb);
+  const tokens = new TokenStore(authDb, options.log);
   const htpasswd = new HtpasswdUsers({
     log: options.log,
     ...(options.htpasswdPollMs === undefined ? {} : { pollIntervalMs: options.htpasswdPollMs }),

@@ -156,7 +156,12 @@ export class OidcResolver implements CredentialResolver {
         `the token is valid for ${lifetime} s, more than max_token_lifetime_secs (${provider.max_token_lifetime_secs} s)`,
       );
     }
-    const sub = payload.sub ?? '';
+    // jose checks that `sub` is present, not its type (RFC 7519 §4.1.2: a StringOrURI): a
+    // number or an array would reach the role-rule globs, which split strings (a 500 before).
+    if (typeof payload.sub !== 'string') {
+      throw refuse(`invalid "sub" claim: not a string (${describeType(payload.sub)})`);
+    }
+    const sub = payload.sub;
     const compiled = this.#compile(provider);
     const match = compiled.rules.find((r) => r.subject.test(sub));
     if (match === undefined) {
@@ -290,6 +295,13 @@ export function candidateToken(authorization: string | undefined): string | unde
   const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
   const password = decoded.slice(decoded.indexOf(':') + 1);
   return decoded.includes(':') && JWT_SHAPE.test(password) ? password : undefined;
+}
+
+/** The JSON type of a claim's value, for a refusal (the value itself is not repeated). */
+function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 /** A jose verification failure in words a CI log reader can act on. */

@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
+import type { Logger } from '../core/logger.ts';
 import type { Role } from './access.ts';
 import type { AuthTables } from './migrations.ts';
 
@@ -407,8 +408,14 @@ export class TokenStore {
   /** The owner's account as the directory computes it (the UserDirectory, once it exists). */
   #owner: (user: string) => Promise<ListedOwner | undefined> = () => Promise.resolve(undefined);
 
-  constructor(db: Kysely<AuthTables>) {
+  /** Where a failed last-used write is reported (`touch`); none: not reported. */
+  readonly #log: Pick<Logger, 'warn'> | undefined;
+  /** When a failed last-used write was last reported (epoch ms): one warning per interval. */
+  #touchFailureLoggedAt = -Infinity;
+
+  constructor(db: Kysely<AuthTables>, log?: Pick<Logger, 'warn'>) {
     this.#db = db;
+    this.#log = log;
   }
 
   /**
@@ -679,17 +686,31 @@ export class TokenStore {
   /**
    * Records a use of `token` at `now` (epoch ms) unless one was recorded less than a minute ago:
    * at most one write per token per minute, however many requests it makes.
+   * Best-effort: never throws. `last_used_at` is bookkeeping (token listings), not a decision, so
+   * a failed write — a read-only database (a disk remounted `ro`, a read-only replica), a full
+   * or busy one — must not fail the request the token authenticated (it answered 503 once a
+   * minute per token: trial 23 authx F4). The failure is logged at warn, at most once per
+   * minute for all tokens, and the write is tried again a minute later.
    */
   async touch(token: TokenInfo, now = Date.now()): Promise<void> {
     const last = Math.max(token.lastUsedAt ?? 0, this.#touched.get(token.key) ?? 0);
     if (now - last < LAST_USED_RESOLUTION_MS) return;
     if (this.#touched.size > 10_000) this.#touched.clear();
     this.#touched.set(token.key, now);
-    await this.#db
-      .updateTable('auth_tokens')
-      .set({ last_used_at: now })
-      .where('key', '=', token.key)
-      .execute();
+    try {
+      await this.#db
+        .updateTable('auth_tokens')
+        .set({ last_used_at: now })
+        .where('key', '=', token.key)
+        .execute();
+    } catch (err) {
+      if (now - this.#touchFailureLoggedAt < LAST_USED_RESOLUTION_MS) return;
+      this.#touchFailureLoggedAt = now;
+      this.#log?.warn(
+        { err, token: token.key },
+        `could not record the last use of API token ${token.key} (last_used_at): ${(err as Error).message}; the request goes on (the time of last use is bookkeeping; this warning is logged at most once a minute)`,
+      );
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 /** Renders the effective configuration for humans (`nora config check`), secrets masked. */
 import { stringify } from 'smol-toml';
 import { z } from 'zod';
+import { looksLikeToken } from '../auth/users.ts';
 import { redactText } from '../core/redact.ts';
 import { fieldMeta, unwrap } from './env.ts';
 import { isRecord } from './load.ts';
@@ -33,8 +34,16 @@ function mask(value: unknown, schema: z.ZodType): unknown {
     return value.map((item) => mask(item, inner.element as z.ZodType));
   }
   if (inner instanceof z.ZodPipe) return mask(value, inner.in as z.ZodType);
-  // Credentials inside ordinary values (userinfo in an upstream URL) are masked too.
-  return typeof value === 'string' ? redactText(value) : value;
+  // Credentials inside ordinary values (userinfo in an upstream URL) are masked too, and so is a
+  // value that is an API token secret (a rule's `tokens` item, which config check warns about:
+  // its output ends up in CI logs; trial 23 authx F3), spaces around it or not.
+  if (typeof value !== 'string') return value;
+  return looksLikeToken(value.trim()) ? maskedToken(value.trim()) : redactText(value);
+}
+
+/** `nra_…(masked)`: the token's prefix, which says what it was, and nothing of the secret. */
+function maskedToken(token: string): string {
+  return `${token.slice(0, token.indexOf('_') + 1)}…(masked)`;
 }
 
 function isSecretField(schema: z.ZodType): boolean {

@@ -124,17 +124,27 @@ const NON_CONFIG_PREFIXES = ['NORA_TEST_', 'NORA_BENCH_'];
  * Variables of the test and tool scripts are not config and are left alone.
  */
 export function unknownEnvWarnings(schema: z.ZodType, env: NodeJS.ProcessEnv): string[] {
+  return unknownEnvVariables(schema, env).map(
+    ({ name, near }) =>
+      `unknown environment variable ${name} (ignored)${near === undefined ? '' : ` (did you mean ${near}?)`}`,
+  );
+}
+
+/**
+ * The `NORA_*` variables of `env` no config key reads, sorted, each with the known variable it is
+ * likely a typo of (see unknownEnvWarnings). Variables of the test and tool scripts are left out.
+ */
+export function unknownEnvVariables(
+  schema: z.ZodType,
+  env: NodeJS.ProcessEnv,
+): { name: string; near: string | undefined }[] {
   const known = envBindings(schema).flatMap((b) => b.names);
   const all = new Set([...known, ...NON_CONFIG_VARIABLES]);
   return Object.keys(env)
     .filter((name) => name.startsWith('NORA_') && !all.has(name))
     .filter((name) => !NON_CONFIG_PREFIXES.some((prefix) => name.startsWith(prefix)))
     .sort()
-    .map((name) => {
-      const close = closest(name, [...all]) ?? withSection(name, [...all]);
-      const hint = close === undefined ? '' : ` (did you mean ${close}?)`;
-      return `unknown environment variable ${name} (ignored)${hint}`;
-    });
+    .map((name) => ({ name, near: closest(name, [...all]) ?? withSection(name, [...all]) }));
 }
 
 /**

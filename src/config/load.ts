@@ -14,7 +14,7 @@ import {
   envBindings,
   EnvValueError,
   readEnvOverlay,
-  unknownEnvWarnings,
+  unknownEnvVariables,
   unwrap,
 } from './env.ts';
 import { type AppConfig, configSchema, type IssueOrigin } from './schema.ts';
@@ -127,13 +127,29 @@ export function parseConfigObject(
   raw: Record<string, unknown>,
   env: NodeJS.ProcessEnv = {},
 ): { config: AppConfig; warnings: string[]; overridden: EnvOverride[]; origins: KeyOrigins } {
-  const warnings = [
-    ...unknownKeys(raw, configSchema).map(
-      ({ key, near }) =>
+  // Unknown keys and variables are warnings, except where an ignored typo would leave access
+  // wider than written (`[auth]` and a rule are strict tables for that; the two below are not):
+  // those are refused with the schema's errors.
+  const refusals: string[] = [];
+  const warnings: string[] = [];
+  for (const { key, near } of unknownKeys(raw, configSchema)) {
+    if (widensAccess(key, near)) refusals.push(refusedKey(key, near));
+    else {
+      warnings.push(
         `unknown config key "${key}" (ignored)${near === undefined ? '' : ` (did you mean "${near}"?)`}`,
-    ),
-    ...unknownEnvWarnings(configSchema, env),
-  ];
+      );
+    }
+  }
+  for (const { name, near } of unknownEnvVariables(configSchema, env)) {
+    const hint = near === undefined ? '' : ` (did you mean ${near}?)`;
+    if (name.startsWith(AUTH_VARIABLE_PREFIX)) {
+      refusals.push(
+        `  ${name}: unknown ${AUTH_VARIABLE_PREFIX}* variable${hint}: refused, since a misspelt variable of [auth] would otherwise leave access wider than written (as an unknown key of the file's [auth] is)`,
+      );
+    } else {
+      warnings.push(`unknown environment variable ${name} (ignored)${hint}`);
+    }
+  }
   const overlay = (() => {
     try {
       return readEnvOverlay(configSchema, env);
@@ -144,12 +160,16 @@ export function parseConfigObject(
   })();
   // A table in a variable's array form (`NORA_MAVEN_PROXIES='[{ uri = "https://…" }]'`) is
   // checked as the file's is: its unknown keys named with the variable (trial 21 authx F2).
-  warnings.push(
-    ...unknownKeys(overlay.values, configSchema).map(({ key, near }) => {
-      const variable = variableOf(key, overlay.sources);
-      return `unknown key "${key}"${variable === undefined ? '' : ` (from ${variable})`} (ignored)${near === undefined ? '' : ` (did you mean "${near}"?)`}`;
-    }),
-  );
+  for (const { key, near } of unknownKeys(overlay.values, configSchema)) {
+    const variable = variableOf(key, overlay.sources);
+    const from = variable === undefined ? '' : ` (from ${variable})`;
+    if (widensAccess(key, near)) refusals.push(refusedKey(key, near, from));
+    else {
+      warnings.push(
+        `unknown key "${key}"${from} (ignored)${near === undefined ? '' : ` (did you mean "${near}"?)`}`,
+      );
+    }
+  }
   const origins: KeyOrigins = { variables: overlay.sources, fileKeys: new Set(tableKeys(raw)) };
   const merged = mergeTables(raw, overlay.values);
   const result = configSchema.safeParse(merged);
@@ -171,9 +191,16 @@ export function parseConfigObject(
           ![...refused].some((r) => w.startsWith(r))),
     );
     const notes = ignored.length === 0 ? '' : `\n${ignored.map((w) => `  note: ${w}`).join('\n')}`;
+    const refusedLines = refusals.length === 0 ? '' : `\n${refusals.join('\n')}`;
     throw new ConfigError(
-      formatIssues(result.error, overlay.sources, overlay.forms, env, origins) + notes,
+      formatIssues(result.error, overlay.sources, overlay.forms, env, origins) +
+        refusedLines +
+        notes,
     );
+  }
+  if (refusals.length > 0) {
+    const notes = warnings.map((w) => `\n  note: ${w}`).join('');
+    throw new ConfigError(`invalid configuration:\n${refusals.join('\n')}${notes}`);
   }
   return {
     config: result.data,
@@ -181,6 +208,33 @@ export function parseConfigObject(
     overridden: envOverrides(raw, overlay),
     origins,
   };
+}
+
+/** Unknown variables under this prefix are errors: they were meant for `[auth]` (trial 23 F8). */
+const AUTH_VARIABLE_PREFIX = 'NORA_AUTH_';
+
+/**
+ * Whether the unknown key `key` (dotted, as unknownKeys gives it, with its nearest known key
+ * `near`) was likely meant for a setting that narrows access, so that ignoring it leaves access
+ * wider than written: a `[[repositories]]` entry's `anonymous_read` (`anonymous_reads`,
+ * `anonymous_raed`, `anon_read`), which would otherwise fall back to `[auth] anonymous_read`
+ * (true by default). `[auth]`, its rules and `[auth.oidc]` are strict tables: their unknown keys
+ * are refused by the schema and never reach here.
+ */
+function widensAccess(key: string, near: string | undefined): boolean {
+  const entry = /^repositories\[\d+\]\.([^.[]+)$/.exec(key);
+  if (entry === null) return false;
+  return near?.endsWith('.anonymous_read') === true || /anon/i.test(entry[1] ?? '');
+}
+
+/** The error line of an unknown key widensAccess refuses, in the form of a strict table's. */
+function refusedKey(key: string, near: string | undefined, from = ''): string {
+  const at = key.lastIndexOf('.');
+  const table = key.slice(0, at);
+  const name = key.slice(at + 1);
+  const hint =
+    near === undefined ? '' : ` (did you mean "${near.slice(near.lastIndexOf('.') + 1)}"?)`;
+  return `  ${table}${from}: unknown key "${name}"${hint}: refused, since a misspelt key here would otherwise leave access wider than written`;
 }
 
 /**

@@ -24,6 +24,7 @@ import { compileGlob, patternProblem } from '../patterns.ts';
 import {
   capReason,
   expiryOf,
+  highestRole,
   isRole,
   type TokenCap,
   type TokenInfo,
@@ -144,6 +145,15 @@ export class TokenApi {
   async admin(principal: Principal, body: Json, address?: string): Promise<Json> {
     const subject = await this.#subject(principal, body, address);
     if (!subject.roles.includes('admin')) {
+      // An admin's read or write token lacks the admin role here: blaming `admin_users` sent
+      // the operator to a list that names the user (trial 23 authx F5). Say it is the credential.
+      const account = await this.#directory.account(subject.name);
+      if (account?.roles.includes('admin') === true) {
+        throw new RegistryError(
+          'DENIED',
+          `${subject.name} is an admin, but this credential has role ${highestRole(subject.roles) ?? 'read'}: the admin token API needs an admin credential, the password (Basic auth) or an admin token (POST /api/tokens with {"role":"admin"} and the password, or nora token create --role admin)`,
+        );
+      }
       throw new RegistryError('DENIED', 'this endpoint is for admins ([auth] admin_users)');
     }
     // A scope limits a credential to what it names: every user's tokens (even a listing) are

@@ -225,6 +225,37 @@ describe('OIDC tokens: validation', () => {
   });
 });
 
+// Its own server: the failed-authentication budget per address (429) of the validation suite's
+// server is spent by the refusals there.
+describe('OIDC tokens: claim types', () => {
+  let s: Setup;
+  before(async () => {
+    s = await setup();
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  test('a sub that is not a string (array, number, object) is a 401 saying so, not a 500', async () => {
+    for (const [sub, type] of [
+      [[SUB_MAIN], 'an array'],
+      [42, 'a number'],
+      [{ repo: 'myorg/app' }, 'an object'],
+    ] as const) {
+      const refused = await ping(s, await s.issuer.mint({ claims: { sub } as never }));
+      assert.equal(refused.status, 401, JSON.stringify(sub));
+      assert.match(
+        refused.text,
+        new RegExp(`provider "ci" refused: invalid "sub" claim: not a string \\(${type}\\)`),
+      );
+    }
+    // The npm shape too (JSON error), not only the OCI envelope.
+    const npm = await whoami(s, `Bearer ${await s.issuer.mint({ claims: { sub: 7 } as never })}`);
+    assert.equal(npm.status, 401);
+    assert.match(JSON.stringify(npm.body), /invalid \\"sub\\" claim: not a string/);
+  });
+});
+
 describe('OIDC tokens: JWKS cache', () => {
   test('an unknown kid refetches the JWKS once (key rotation), then not again within 30 s', async () => {
     const s = await setup();

@@ -234,6 +234,25 @@ describe('token API (/api/tokens)', () => {
       assert.equal(res.status, 403, authorization.slice(0, 12));
       assert.equal(typeof res.json['error'], 'string');
     }
+    // Refused for its role, an admin's read or write token says so, not "admins
+    // ([auth] admin_users)", which names root (trial 23 authx F5).
+    const rootRead = String((await create('root', { role: 'read' }))['token']);
+    for (const [token, role] of [
+      [rootWrite, 'write'],
+      [rootRead, 'read'],
+    ] as const) {
+      const res = await post('/api/v1/admin/tokens', {}, `Bearer ${token}`);
+      assert.equal(res.status, 403);
+      assert.equal(
+        res.json['error'],
+        `root is an admin, but this credential has role ${role}: the admin token API needs an admin credential, the password (Basic auth) or an admin token (POST /api/tokens with {"role":"admin"} and the password, or nora token create --role admin)`,
+      );
+    }
+    // A user who is no admin is still told the endpoint is for admins.
+    assert.equal(
+      (await post('/api/v1/admin/tokens', {}, `Bearer ${alicesWrite}`)).json['error'],
+      'this endpoint is for admins ([auth] admin_users)',
+    );
     const all = await post('/api/v1/admin/tokens', {}, `Bearer ${admin}`);
     assert.equal(all.status, 200);
     const users = new Set((all.json['tokens'] as Json[]).map((t) => t['user']));

@@ -188,10 +188,10 @@ test('F6: trusted_proxies of every address, allow_registration and a token secre
       ],
     },
   });
-  const tokens = all.filter((w) => w.includes('tokens item'));
+  const tokens = all.filter((w) => w.includes('.tokens['));
   assert.deepEqual(tokens, [
-    'auth.rules[1] tokens item 2 is a token secret, not a token id: it matches no token, and the secret is now written in the configuration; revoke that token (nora token revoke) and name tokens by id (the id column of nora token list)',
-    'auth.rules[1] tokens item 3 starts like a token secret (nra_…), not a token id: it matches no token; name tokens by id (the id column of nora token list)',
+    'auth.rules[1].tokens[1] is a token secret, not a token id: it matches no token, and the secret is now written in the configuration; revoke that token (nora token revoke) and name tokens by id (the id column of nora token list)',
+    'auth.rules[1].tokens[2] starts like a token secret (nra_…), not a token id: it matches no token; name tokens by id (the id column of nora token list)',
   ]);
   // Nor by the other warnings about the rule (the ownership trap names its tokens).
   assert.ok(
