@@ -15,7 +15,7 @@
  * spooled database and the blobs this restore added are removed again.
  */
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -195,6 +195,14 @@ class Restore {
   readonly #restored = new Set<string>();
   /** A blob spool file being written, removed on failure. */
   #spool: string | undefined;
+  /** The file stream an entry is being spooled into (closed before undo removes its file). */
+  #writing: WriteStream | undefined;
+  /**
+   * Rejects when the archive stream fails (not gzip, truncated): an entry cut short may never
+   * end (its stream torn down before a pipeline was attached to it), so each entry's work races
+   * this. Never resolves.
+   */
+  #failed: Promise<never> = new Promise<never>(() => undefined);
   blobs = 0;
   bytes = 0;
 
@@ -209,8 +217,9 @@ class Restore {
   async read(input: Readable): Promise<BackupMetadata> {
     const extract = tar.extract();
     const feeding = pipeline(input, createGunzip(), extract);
+    this.#failed = feeding.then(() => new Promise<never>(() => undefined));
     // Its failure is the loop's too (extract is destroyed with it); surfaced below.
-    feeding.catch(() => undefined);
+    this.#failed.catch(() => undefined);
     let metadata: BackupMetadata | undefined;
     for await (const entry of extract) {
       const { name, type, size } = entry.header;
@@ -220,7 +229,9 @@ class Restore {
             `not a NORA backup: its first entry is ${JSON.stringify(name.slice(0, 200))}, not ${METADATA_ENTRY}`,
           );
         }
-        metadata = parseMetadata(await readSmall(entry as unknown as Readable, size));
+        metadata = parseMetadata(
+          await Promise.race([readSmall(entry as unknown as Readable, size), this.#failed]),
+        );
         continue;
       }
       if (type !== 'file') {
@@ -232,10 +243,7 @@ class Restore {
         if (this.#sawDatabase) throw new RestoreCommandError(`two ${DATABASE_ENTRY} entries`);
         this.#sawDatabase = true;
         await fs.mkdir(path.dirname(this.#database), { recursive: true });
-        await pipeline(
-          entry,
-          createWriteStream(this.#spooledDatabase, { flags: 'wx', flush: true }),
-        );
+        await this.#spoolTo(entry as unknown as Readable, this.#spooledDatabase);
         continue;
       }
       const digest = digestOfEntryName(name);
@@ -277,7 +285,7 @@ class Restore {
     const spool = path.join(this.#driver.spoolDir(), `restore-${randomUUID()}`);
     this.#spool = spool;
     await fs.mkdir(this.#driver.spoolDir(), { recursive: true });
-    await pipeline(entry, tap, createWriteStream(spool, { flags: 'wx' }));
+    await this.#spoolTo(entry, spool, tap);
     const actual = hash.digest('hex');
     if (actual !== digest.hex) {
       throw new RestoreCommandError(
@@ -294,6 +302,17 @@ class Restore {
     this.#restored.add(name);
     this.blobs += 1;
     this.bytes += size;
+  }
+
+  /** Writes an entry (through `tap`) to a new file, fsynced; fails when the archive does. */
+  async #spoolTo(entry: Readable, file: string, tap?: Transform): Promise<void> {
+    const out = createWriteStream(file, { flags: 'wx', flush: true });
+    this.#writing = out;
+    await Promise.race([
+      tap === undefined ? pipeline(entry, out) : pipeline(entry, tap, out),
+      this.#failed,
+    ]);
+    this.#writing = undefined;
   }
 
   /**
@@ -352,6 +371,18 @@ class Restore {
 
   /** Removes what this restore wrote (its spool files, the spooled database, the blobs it added). */
   async undo(): Promise<void> {
+    const writing = this.#writing;
+    if (writing !== undefined) {
+      // Closed first: a stream still opening its file would create it after the removal below.
+      // Not events.once: it rejects on the 'error' a write after the destroy emits.
+      const closed = new Promise<void>((resolve) => {
+        if (writing.closed) resolve();
+        else writing.on('close', resolve);
+      });
+      writing.on('error', () => undefined);
+      writing.destroy();
+      await closed;
+    }
     if (this.#spool !== undefined) await fs.rm(this.#spool, { force: true });
     for (const suffix of ['', '-wal', '-shm', '-journal']) {
       await fs.rm(`${this.#spooledDatabase}${suffix}`, { force: true });

@@ -156,6 +156,17 @@ describe('nora backup / nora restore', () => {
     const garbageHex = sha256hex(garbage);
     assert.ok(!blobNames.some((name) => name.endsWith(garbageHex)));
 
+    // Cut inside the database entry (as a full disk or an interrupted copy leaves it): the
+    // restore used to wait forever for the cut entry to end (exit 13, "unsettled top-level
+    // await") and leave its spooled database behind.
+    const cut = path.join(target.path, 'cut.tar.gz');
+    await fs.writeFile(cut, bytes.subarray(0, 1000));
+    const cutStorage = path.join(target.path, 'cut');
+    const truncated = await nora(['restore', '-i', cut], { NORA_STORAGE_PATH: cutStorage });
+    assert.equal(truncated.code, 1, truncated.stderr);
+    assert.match(truncated.stderr, /^nora restore: the archive is truncated/);
+    assert.deepEqual(await filesUnder(cutStorage), []);
+
     const restored = await nora(['restore', '-i', archive], { NORA_STORAGE_PATH: targetStorage });
     assert.equal(restored.code, 0, restored.stderr);
     assert.match(
