@@ -659,6 +659,15 @@ async function otherServers(dir: string): Promise<number[]> {
   return live;
 }
 
+/**
+ * The PIDs of live NORA servers on the local storage directory `storage` (named in its
+ * `.nora-serve/`; the files of processes gone are removed): what `nora restore` refuses to run
+ * beside. Empty when there is none, or no such directory.
+ */
+export async function liveServers(storage: string): Promise<number[]> {
+  return await otherServers(path.join(path.resolve(storage), SERVING_DIR));
+}
+
 /** Whether `pid` is a live process that may be a NORA server. */
 async function isNoraProcess(pid: number): Promise<boolean> {
   try {

@@ -1,9 +1,12 @@
 /**
  * The `nora` command line: `nora serve` (default), `nora config check [FILE]`,
  * `nora token create|list|revoke` (offline, on the configured database), `nora gc [--apply]
- * [--grace <seconds>]` (offline, on the configured storage and database), `--version`, `--help`; the other verbs of NORA's CLI are listed and say they are not in this build yet.
+ * [--grace <seconds>]` and `nora verify [--remove]` (offline, on the configured storage and
+ * database), `nora backup -o FILE` / `nora restore -i FILE [--force]` (src/backup/), `nora go
+ * publish|delete`, `--version`, `--help`; the other verbs of NORA's CLI are listed and say they
+ * are not in this build yet.
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage (unknown command or
- * option, a verb not built yet).
+ * option, a verb not built yet, a restore refused over data or beside a running server).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -18,6 +21,8 @@ import {
   type TokenCliContext,
   TokenCommandError,
 } from './auth/token-cli.ts';
+import { BackupCommandError, type BackupReport, runBackup } from './backup/backup.ts';
+import { RestoreCommandError, RestoreRefusedError, runRestore } from './backup/restore.ts';
 import { describeConfig } from './config/describe.ts';
 import {
   ConfigError,
@@ -45,8 +50,6 @@ export const EXIT_CONFIG = 2;
 
 /** NORA's CLI verbs that this build does not have yet (each answers so, exit 2). */
 export const NOT_YET_BUILT = [
-  ['backup', 'write a backup archive of the storage'],
-  ['restore', 'restore a backup archive'],
   ['migrate', 'copy the storage between backends'],
   ['migrate-docker-keys', 'migrate pre-0.9 Docker storage keys'],
   ['mirror', 'pre-fetch packages through a running server (air-gap)'],
@@ -131,6 +134,7 @@ export function buildProgram(): Command {
   addTokenCommands(program);
   addGcCommand(program);
   addVerifyCommand(program);
+  addBackupCommands(program);
   addGoCommands(program);
   addHealthcheckCommand(program);
 
@@ -466,6 +470,55 @@ function timeoutSeconds(value: string): number {
   return seconds;
 }
 
+/** `nora backup` and `nora restore` (src/backup/): one tar.gz of the storage and database. */
+function addBackupCommands(program: Command): void {
+  const configured = async (file: string | undefined) => {
+    const loaded = await loadCheckedConfig({
+      env: process.env,
+      ...(file === undefined ? {} : { file }),
+    });
+    for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+    return loaded.config;
+  };
+  program
+    .command('backup')
+    .description(
+      'write the database and every blob it references to one tar.gz (safe while the server runs)',
+    )
+    .requiredOption('-o, --output <file>', 'the archive to write (FILE.tar.gz), or - for stdout')
+    .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
+    .action(async (opts: { output: string; config?: string }) => {
+      const report = await runBackup(await configured(opts.config), { output: opts.output });
+      // With -o - the archive is stdout: the summary goes to stderr.
+      const out = opts.output === '-' ? process.stderr : process.stdout;
+      out.write(`${describeBackup(report)}\n`);
+    });
+  program
+    .command('restore')
+    .description(
+      'restore a `nora backup` archive into the configured storage and database (the server stopped)',
+    )
+    .requiredOption('-i, --input <file>', 'the archive to read, or - for stdin')
+    .option('--force', 'restore over a storage or database that already holds data')
+    .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
+    .action(async (opts: { input: string; force?: boolean; config?: string }) => {
+      const report = await runRestore(await configured(opts.config), {
+        input: opts.input,
+        force: opts.force === true,
+      });
+      process.stdout.write(
+        `nora restore: ${report.blobs} blobs, ${report.bytes} bytes and the database ${report.database} restored in ${report.seconds.toFixed(3)} s (backup of ${report.metadata.created_at}, NORA ${report.metadata.nora_version})\n`,
+      );
+    });
+}
+
+function describeBackup(report: BackupReport): string {
+  const { metadata } = report;
+  const where = report.output === '-' ? 'stdout' : report.output;
+  const size = report.archiveBytes === undefined ? '' : `, ${report.archiveBytes} bytes compressed`;
+  return `nora backup: wrote ${where}: the database (${metadata.database_bytes} bytes) and ${metadata.blobs} blobs (${metadata.blob_bytes} bytes)${size}, in ${report.seconds.toFixed(3)} s`;
+}
+
 function emptyToUndefined(value: string | undefined): string | undefined {
   return value === '' ? undefined : value;
 }
@@ -656,6 +709,17 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (err instanceof VerifyCommandError) {
       process.stderr.write(`nora verify: ${redactText(err.message)}\n`);
       process.exitCode = EXIT_RUNTIME;
+      return;
+    }
+    if (err instanceof BackupCommandError) {
+      process.stderr.write(`nora backup: ${redactText(err.message)}\n`);
+      process.exitCode = EXIT_RUNTIME;
+      return;
+    }
+    if (err instanceof RestoreCommandError || err instanceof RestoreRefusedError) {
+      process.stderr.write(`nora restore: ${redactText(err.message)}\n`);
+      // A refusal touched nothing and is the operator's to decide (--force, stop the server).
+      process.exitCode = err instanceof RestoreRefusedError ? EXIT_CONFIG : EXIT_RUNTIME;
       return;
     }
     if (err instanceof TokenCommandError) {
