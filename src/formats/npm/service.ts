@@ -16,7 +16,7 @@ import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { compileGlob, type Glob } from '../../auth/patterns.ts';
 import type { RuleConfig } from '../../auth/rules.ts';
 import { parseDigest } from '../../core/digest.ts';
-import { isRegistryError, RegistryError } from '../../core/errors.ts';
+import { isRegistryError, methodNotAllowed, RegistryError } from '../../core/errors.ts';
 import { type GroupReader, missNote } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -680,13 +680,11 @@ export class NpmService {
         .cached(name)
         .catch(() => false);
       if (!cached) continue;
-      const methods = allow.includes('GET') ? [...allow, 'HEAD'] : allow;
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
+      throw methodNotAllowed(
         `package ${name} is not hosted in ${target.name}, the write member of group ${repo.name}: ` +
           `the group serves it from its proxy member ${member.name}, which is read-only ` +
           `(its dist-tags, deprecations and unpublishes are the upstream's)`,
-        { headers: { allow: methods.join(', ') } },
+        allow,
       );
     }
   }

@@ -13,7 +13,7 @@ import {
   type Action,
   type Principal,
 } from '../../auth/access.ts';
-import { isRegistryError, RegistryError } from '../../core/errors.ts';
+import { isRegistryError, methodNotAllowed, RegistryError } from '../../core/errors.ts';
 import { missNote } from '../../repos/group-read.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import { readAllBounded } from '../../core/streams.ts';
@@ -395,12 +395,12 @@ export class PypiService {
       if (!listed) continue;
       const what =
         version === undefined ? `project ${project}` : `release ${version} of project ${project}`;
-      return new RegistryError(
-        'METHOD_NOT_ALLOWED',
+      return methodNotAllowed(
         `${what} is not hosted in ${target.name}, the write member of group ${repo.name}: ` +
           `the group serves it from its proxy member ${member.name}, which is read-only ` +
           `(it cannot be ${doing} here: its releases are the upstream's)`,
-        { cause: err, headers: { allow: '' } },
+        [],
+        { cause: err },
       );
     }
     return err;

@@ -11,7 +11,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import type { AppConfig } from '../../config/schema.ts';
-import { RegistryError } from '../../core/errors.ts';
+import { methodNotAllowed, RegistryError } from '../../core/errors.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { RawHosted } from './hosted.ts';
 import type { OpenedRawFile, RawListing, RawListingEntry, RawSource } from './model.ts';
@@ -262,12 +262,11 @@ export class RawService {
         .cached?.(member, path)
         .catch(() => false);
       if (cached !== true) continue;
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
+      throw methodNotAllowed(
         `${path} is not stored in ${target.name}, the write member of group ${repo.name}: ` +
           `the group serves it from its proxy member ${member.name}, which caches it from its ` +
           `upstream (read-only: cached upstream files cannot be deleted, NORA has no way to evict them)`,
-        { headers: { allow: 'GET, HEAD, PUT' } },
+        ['GET', 'HEAD', 'PUT'],
       );
     }
   }

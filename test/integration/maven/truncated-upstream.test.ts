@@ -53,9 +53,11 @@ describe('maven proxy: an upstream body cut short is named as such', () => {
         `upstream maven-proxy#0 (failed: )?sent a truncated body: ${BIG - 1000} of ${BIG} bytes`,
       ),
     ],
+    // The same for a clean close: undici ends the body with an error that may overtake a chunk
+    // not yet read (a loaded CI machine saw "0 bytes received"): the wording is the point.
     [
       'chunked',
-      /upstream maven-proxy#0 (failed: )?closed the connection before the body was complete \(1000 bytes received\)/,
+      /upstream maven-proxy#0 (failed: )?closed the connection before the body was complete \(\d+ bytes received\)/,
     ],
     [
       'chunked-reset',
