@@ -13,27 +13,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { checkConfig } from '../../../src/app.ts';
-import { ConfigError, parseConfigObject } from '../../../src/config/load.ts';
+import { parseConfigObject } from '../../../src/config/load.ts';
 import { PROJECT_ROOT } from '../../helpers/tools.ts';
+import { configWarnings as check, configError } from '../../helpers/config.ts';
 
 /** Any readable file: the htpasswd check only needs one to exist. */
 const HTPASSWD = path.join(PROJECT_ROOT, 'package.json');
-
-function check(raw: Record<string, unknown>, env: Record<string, string> = {}): string[] {
-  const { config, origins } = parseConfigObject(raw, env);
-  return checkConfig(config, undefined, 'file-only', { origins });
-}
-
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.message;
-  }
-  assert.fail('no ConfigError');
-}
 
 test('F1: bracketed IPv6 in trusted_proxies is the address, in the variable and the file', () => {
   const proxies = (raw: Record<string, unknown>, env: Record<string, string> = {}) =>

@@ -9,24 +9,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkConfig, listedNonUsers } from '../../../src/app.ts';
+import { listedNonUsers } from '../../../src/app.ts';
 import { ipv4Share } from '../../../src/auth/exposure.ts';
-import { ConfigError, parseConfigObject } from '../../../src/config/load.ts';
-
-function check(raw: Record<string, unknown>, env: Record<string, string> = {}): string[] {
-  const { config, origins } = parseConfigObject(raw, env);
-  return checkConfig(config, undefined, 'file-only', { origins });
-}
-
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.message;
-  }
-  assert.fail('no ConfigError');
-}
+import { parseConfigObject } from '../../../src/config/load.ts';
+import { configWarnings as check, configError } from '../../helpers/config.ts';
 
 test('F8: an unknown NORA_AUTH_* variable is an error naming the variable it was meant to be', () => {
   for (const [typo, meant] of [

@@ -10,6 +10,7 @@ import { envBindings } from '../../../src/config/env.ts';
 import { ConfigError, loadConfig, parseConfigObject } from '../../../src/config/load.ts';
 import { configSchema } from '../../../src/config/schema.ts';
 import { PROJECT_ROOT } from '../../helpers/tools.ts';
+import { configError } from '../../helpers/config.ts';
 
 test('defaults match NORA: 127.0.0.1:4000, data under ./data, Docker Hub upstream', () => {
   const { config } = parseConfigObject({});
@@ -143,16 +144,6 @@ test('an invalid value names the key, the variable and the expected form', () =>
 });
 
 /** The ConfigError message `fn` throws (fails the test when it does not throw one). */
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message;
-    throw err;
-  }
-  assert.fail('expected a ConfigError');
-}
-
 test('an upstream list takes bare URL strings as shorthand for { url = … } (as NORA does)', () => {
   const { config } = parseConfigObject({
     maven: { proxies: ['https://m2.example/maven2', { url: 'https://b.example', auth: 'u:p' }] },

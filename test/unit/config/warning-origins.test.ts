@@ -13,17 +13,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { checkConfig, loadCheckedConfig } from '../../../src/app.ts';
+import { loadCheckedConfig } from '../../../src/app.ts';
 import { originNote, parseConfigObject } from '../../../src/config/load.ts';
 import { htpasswdOf } from '../../helpers/auth.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { configWarnings as check } from '../../helpers/config.ts';
 
 /** checkConfig of `raw` + `env` as the loader hands it over (with where each value came from). */
-function check(raw: Record<string, unknown>, env: Record<string, string> = {}): string[] {
-  const { config, origins } = parseConfigObject(raw, env);
-  return checkConfig(config, undefined, 'file-only', { origins });
-}
-
 test('originNote: the variable that set a key, "(default)" when nothing did, nothing for the file', () => {
   const { origins } = parseConfigObject(
     { auth: { enabled: false, oidc: { enabled: false } } },
