@@ -68,3 +68,53 @@ export class NegativeCache {
     return this.#misses.size;
   }
 }
+
+/**
+ * Where a read collects what its 404 says about remembered upstream misses (Go and raw sources
+ * take one as their last argument; a group hands its own to every member). Maven's
+ * MetadataValidity.missNote is the same field.
+ */
+export interface MissNotes {
+  /** `upstream go-proxy#0 said 404/410 at 12:00:01Z (remembered for 60 s, …)`; several: `; `. */
+  missNote?: string;
+}
+
+/** Adds `note` to `notes`' miss note (when `notes` is given). */
+export function noteMiss(notes: MissNotes | undefined, note: string): void {
+  if (notes === undefined) return;
+  notes.missNote = notes.missNote === undefined ? note : `${notes.missNote}; ${note}`;
+}
+
+/**
+ * What a 404 answered from the remembered miss `key` of `repo` says (trial 23 fmts F2: a version
+ * just published upstream stays missing until the TTL ends, and the user must be able to tell
+ * why): which upstreams said it (host-free labels `<repo>#<index>`, as in-order.ts names them),
+ * when, and for how long it is remembered, naming the setting, e.g.
+ *
+ *   upstream maven-proxy#0 said 404 at 12:00:01Z (remembered for 60 s, [maven] negative_cache_ttl)
+ *
+ * `ttlSeconds` is the setting's value (-1: `remembered until a restart`); `section` the config
+ * section (`maven`, `go`, `raw`); `said` the status words (`404`, Go's `404/410`). Undefined when
+ * the setting is 0 or `key` is not remembered.
+ */
+export function rememberedMissText(
+  misses: NegativeCache,
+  key: string,
+  repo: { readonly name: string; readonly upstreams: UpstreamList },
+  ttlSeconds: number,
+  section: string,
+  said = '404',
+  now = Date.now(),
+): string | undefined {
+  if (ttlSeconds === 0) return undefined;
+  const expiry = misses.expiry(key);
+  if (expiry === undefined) return undefined;
+  const labels = repo.upstreams.map((_u, i) => `${repo.name}#${i}`);
+  const who = `upstream${labels.length > 1 ? 's' : ''} ${labels.join(', ')}`;
+  if (ttlSeconds < 0 || expiry === Infinity) {
+    return `${who} said ${said} (remembered until a restart, [${section}] negative_cache_ttl = ${ttlSeconds})`;
+  }
+  const at = expiry - ttlSeconds * 1000;
+  const when = at <= now ? ` at ${new Date(at).toISOString().slice(11, 19)}Z` : '';
+  return `${who} said ${said}${when} (remembered for ${ttlSeconds} s, [${section}] negative_cache_ttl)`;
+}

@@ -19,6 +19,7 @@ import type { GroupDeps, KeptOut, NameGuard } from '../../repos/group-read.ts';
 import { hostedNameGuard, keptOutText } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
+import type { MissNotes } from '../../proxy/negative-cache.ts';
 import { sortVersions } from './module.ts';
 
 /** What the group needs from hosted repositories for the dependency-confusion guard. */
@@ -68,6 +69,7 @@ export class GoGroup implements GoSource {
     module: string,
     what: string,
     read: (source: GoSource, member: Repository) => Promise<T | undefined>,
+    miss: MissNotes | undefined,
     version?: string,
   ): Promise<T | undefined> {
     // The members that may answer for the module (one a member reserved is that member's).
@@ -77,7 +79,7 @@ export class GoGroup implements GoSource {
         group,
         members,
         (member) => read(this.#deps.sourceOf(member), member),
-        (note, kept) => groupMiss(what, note, kept),
+        (note, kept) => groupMiss(what, note, kept, miss),
         this.#guard(group, members, module),
       );
     } catch (err) {
@@ -91,13 +93,17 @@ export class GoGroup implements GoSource {
     }
   }
 
-  async list(group: Repository, module: string): Promise<VersionList | undefined> {
+  async list(
+    group: Repository,
+    module: string,
+    miss?: MissNotes,
+  ): Promise<VersionList | undefined> {
     const members = this.#deps.membersOf(group, module);
     const answers = await this.#deps.reader.some(
       group,
       members,
-      (member) => this.#deps.sourceOf(member).list(member, module),
-      (note, kept) => groupMiss(`${module}/@v/list`, note, kept),
+      (member) => this.#deps.sourceOf(member).list(member, module, miss),
+      (note, kept) => groupMiss(`${module}/@v/list`, note, kept, miss),
       this.#guard(group, members, module),
     );
     if (answers === undefined) return undefined;
@@ -110,36 +116,60 @@ export class GoGroup implements GoSource {
     return stale ? { versions, stale } : { versions };
   }
 
-  latest(group: Repository, module: string): Promise<VersionInfo | undefined> {
-    return this.#first(group, module, `${module}@latest`, (s, m) => s.latest(m, module));
+  latest(group: Repository, module: string, miss?: MissNotes): Promise<VersionInfo | undefined> {
+    return this.#first(
+      group,
+      module,
+      `${module}@latest`,
+      (s, m) => s.latest(m, module, miss),
+      miss,
+    );
   }
 
-  info(group: Repository, module: string, version: string): Promise<VersionInfo | undefined> {
+  info(
+    group: Repository,
+    module: string,
+    version: string,
+    miss?: MissNotes,
+  ): Promise<VersionInfo | undefined> {
     return this.#first(
       group,
       module,
       `${module}@${version}`,
-      (s, m) => s.info(m, module, version),
+      (s, m) => s.info(m, module, version, miss),
+      miss,
       version,
     );
   }
 
-  mod(group: Repository, module: string, version: string): Promise<OpenedModuleFile | undefined> {
+  mod(
+    group: Repository,
+    module: string,
+    version: string,
+    miss?: MissNotes,
+  ): Promise<OpenedModuleFile | undefined> {
     return this.#first(
       group,
       module,
       `${module}@${version}.mod`,
-      (s, m) => s.mod(m, module, version),
+      (s, m) => s.mod(m, module, version, miss),
+      miss,
       version,
     );
   }
 
-  zip(group: Repository, module: string, version: string): Promise<OpenedModuleFile | undefined> {
+  zip(
+    group: Repository,
+    module: string,
+    version: string,
+    miss?: MissNotes,
+  ): Promise<OpenedModuleFile | undefined> {
     return this.#first(
       group,
       module,
       `${module}@${version}.zip`,
-      (s, m) => s.zip(m, module, version),
+      (s, m) => s.zip(m, module, version, miss),
+      miss,
       version,
     );
   }
@@ -176,8 +206,18 @@ class HostedMiss extends RegistryError {
   }
 }
 
-function groupMiss(what: string, note: string, kept: KeptOut | undefined): RegistryError {
-  const message = `not found: ${what}${note}`;
+/**
+ * A group's 404 when a member failed or the guard kept members out (`note`: group-read.ts
+ * `missNote`); a proxy member's remembered upstream miss (`miss`) is said first, as a 404 of no
+ * failure says it (service.ts `notFound`).
+ */
+function groupMiss(
+  what: string,
+  note: string,
+  kept: KeptOut | undefined,
+  miss: MissNotes | undefined,
+): RegistryError {
+  const message = `not found: ${what}${rememberedNote(miss)}${note}`;
   if (kept === undefined) return new RegistryError('NOT_FOUND', message);
   if (kept.held === kept.name) return new HostedMiss(message, kept, note);
   return new TreeMiss(message, kept, message.replace(keptOutText(kept), keptOutText(kept, false)));
@@ -218,4 +258,13 @@ export function hostedVersionMiss(
   const proxies = kept.members.length === 1 ? 'proxy' : 'proxies';
   const why = `group ${kept.group} does not ask its ${proxies} for a module hosted in ${kept.hosted}: protect_hosted_names`;
   return `not found: ${what}: ${kept.hosted} has no such version (${has})${note.replace(keptOutText(kept), why)}`;
+}
+
+/**
+ * `: upstream go-proxy#0 said 404/410 at 12:00:01Z (remembered for 60 s, [go]
+ * negative_cache_ttl)` when a proxy answered from its remembered miss (`miss.missNote`), else
+ * empty: what a Go 404's text ends in after `not found: <what>`.
+ */
+export function rememberedNote(miss: MissNotes | undefined): string {
+  return miss?.missNote === undefined ? '' : `: ${miss.missNote}`;
 }

@@ -9,6 +9,7 @@
 import type { Readable } from 'node:stream';
 import type { Repository } from '../../repos/repository.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
+import type { MissNotes } from '../../proxy/negative-cache.ts';
 
 /** The JSON of `@v/<version>.info` and `@latest` (`{"Version":…,"Time":…}`). */
 export interface VersionInfo {
@@ -48,17 +49,34 @@ export interface VersionList {
 /**
  * What one repository kind answers. Absent = undefined, never an error (the routes answer the
  * 404/410 `go` falls through on); a proxy whose upstreams failed throws the upstream error
- * (isUpstreamFailure), which a group treats as "not here".
+ * (isUpstreamFailure), which a group treats as "not here". `miss`, when given, collects what the
+ * 404 of an absence says about a proxy's remembered upstream miss (negative-cache.ts
+ * `rememberedMissText`); a group passes it to its members.
  */
 export interface GoSource {
   /** `@v/list`: the module's known tagged versions (not pseudo-versions), any order. */
-  list(repo: Repository, module: string): Promise<VersionList | undefined>;
+  list(repo: Repository, module: string, miss?: MissNotes): Promise<VersionList | undefined>;
   /** `@v/<version>.info`. */
-  info(repo: Repository, module: string, version: string): Promise<VersionInfo | undefined>;
+  info(
+    repo: Repository,
+    module: string,
+    version: string,
+    miss?: MissNotes,
+  ): Promise<VersionInfo | undefined>;
   /** `@latest`: the version `go` should take when `list` is empty (or the newest). */
-  latest(repo: Repository, module: string): Promise<VersionInfo | undefined>;
+  latest(repo: Repository, module: string, miss?: MissNotes): Promise<VersionInfo | undefined>;
   /** `@v/<version>.mod`. */
-  mod(repo: Repository, module: string, version: string): Promise<OpenedModuleFile | undefined>;
+  mod(
+    repo: Repository,
+    module: string,
+    version: string,
+    miss?: MissNotes,
+  ): Promise<OpenedModuleFile | undefined>;
   /** `@v/<version>.zip`. */
-  zip(repo: Repository, module: string, version: string): Promise<OpenedModuleFile | undefined>;
+  zip(
+    repo: Repository,
+    module: string,
+    version: string,
+    miss?: MissNotes,
+  ): Promise<OpenedModuleFile | undefined>;
 }

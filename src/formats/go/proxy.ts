@@ -42,7 +42,12 @@ import {
 import { asUpstreamError, repositoryTargets } from '../../proxy/in-order.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
-import { NegativeCache } from '../../proxy/negative-cache.ts';
+import {
+  type MissNotes,
+  NegativeCache,
+  noteMiss,
+  rememberedMissText,
+} from '../../proxy/negative-cache.ts';
 import type { GoSection } from './config.ts';
 import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
 import {
@@ -274,13 +279,14 @@ export class GoProxy implements GoSource {
     return answers.includes('unknown') ? { unknown: true } : { absent: true };
   }
 
-  async list(repo: Repository, module: string): Promise<VersionList | undefined> {
+  async list(repo: Repository, module: string, miss?: MissNotes): Promise<VersionList | undefined> {
     const got = await this.#get(
       repo,
       'list',
       module,
       undefined,
       () => `${escapePath(module)}/@v/list`,
+      miss,
     );
     if (got === undefined) return undefined;
     let list = this.#parsed.get(got.entry.digest) as VersionList | undefined;
@@ -291,20 +297,35 @@ export class GoProxy implements GoSource {
     return got.stale ? { versions: list.versions, stale: true } : list;
   }
 
-  async latest(repo: Repository, module: string): Promise<VersionInfo | undefined> {
+  async latest(
+    repo: Repository,
+    module: string,
+    miss?: MissNotes,
+  ): Promise<VersionInfo | undefined> {
     const got = await this.#get(
       repo,
       'latest',
       module,
       undefined,
       () => `${escapePath(module)}/@latest`,
+      miss,
     );
     return got === undefined ? undefined : this.#infoOf(got);
   }
 
-  async info(repo: Repository, module: string, version: string): Promise<VersionInfo | undefined> {
-    const got = await this.#get(repo, 'info', module, version, () =>
-      fileUrl(module, version, 'info'),
+  async info(
+    repo: Repository,
+    module: string,
+    version: string,
+    miss?: MissNotes,
+  ): Promise<VersionInfo | undefined> {
+    const got = await this.#get(
+      repo,
+      'info',
+      module,
+      version,
+      () => fileUrl(module, version, 'info'),
+      miss,
     );
     return got === undefined ? undefined : this.#infoOf(got);
   }
@@ -338,9 +359,15 @@ export class GoProxy implements GoSource {
     repo: Repository,
     module: string,
     version: string,
+    miss?: MissNotes,
   ): Promise<OpenedModuleFile | undefined> {
-    const got = await this.#get(repo, 'mod', module, version, () =>
-      fileUrl(module, version, 'mod'),
+    const got = await this.#get(
+      repo,
+      'mod',
+      module,
+      version,
+      () => fileUrl(module, version, 'mod'),
+      miss,
     );
     if (got === undefined) return undefined;
     if (got.entry.size > MEMORY_MOD_BYTES) return this.#opened(got.entry);
@@ -352,9 +379,15 @@ export class GoProxy implements GoSource {
     repo: Repository,
     module: string,
     version: string,
+    miss?: MissNotes,
   ): Promise<OpenedModuleFile | undefined> {
-    const got = await this.#get(repo, 'zip', module, version, () =>
-      fileUrl(module, version, 'zip'),
+    const got = await this.#get(
+      repo,
+      'zip',
+      module,
+      version,
+      () => fileUrl(module, version, 'zip'),
+      miss,
     );
     return got === undefined ? undefined : this.#opened(got.entry);
   }
@@ -362,7 +395,7 @@ export class GoProxy implements GoSource {
   /**
    * One protocol file through the engine: immutable (TTL -1) for a canonical version's
    * `.info`/`.mod`/`.zip`, else the metadata TTL. Undefined when private, not a proxy, or every
-   * upstream answered 404/410 (remembered).
+   * upstream answered 404/410 (remembered; `miss` is told so: #noteMiss).
    */
   async #get(
     repo: Repository,
@@ -370,13 +403,17 @@ export class GoProxy implements GoSource {
     module: string,
     version: string | undefined,
     url: () => string,
+    miss: MissNotes | undefined,
   ): Promise<{ entry: CachedEntry; stale: boolean } | undefined> {
     if (!this.#serves(repo, module)) return undefined;
     const key = `${kind}:${module}${version === undefined ? '' : `@${version}`}`;
     const missKey = `${repo.name}\n${key}`;
     // The upstream list asked now: a miss is remembered for it (a reload may replace it meanwhile).
     const upstreams = repo.upstreams;
-    if (this.#misses.has(missKey, upstreams)) return undefined;
+    if (this.#misses.has(missKey, upstreams)) {
+      this.#noteMiss(repo, missKey, miss);
+      return undefined;
+    }
     const now = Date.now();
     const memo = this.#fresh.get(missKey);
     if (memo !== undefined && memo.until > now) {
@@ -397,6 +434,7 @@ export class GoProxy implements GoSource {
     });
     if (resolved === undefined) {
       this.#misses.add(missKey, settings.negativeTtl, upstreams);
+      this.#noteMiss(repo, missKey, miss);
       return undefined;
     }
     const ttl = immutable ? -1 : settings.ttl;
@@ -413,6 +451,18 @@ export class GoProxy implements GoSource {
       });
     }
     return { entry: resolved.entry, stale: resolved.stale };
+  }
+
+  /**
+   * Tells `miss` that the absence of `missKey` is a remembered upstream 404/410: which upstreams,
+   * when, and for how long ([go] negative_cache_ttl), so a version just published upstream that
+   * is still a 404 here says why (trial 23 fmts F2). `go` prints it after "server response:".
+   */
+  #noteMiss(repo: Repository, missKey: string, miss: MissNotes | undefined): void {
+    if (miss === undefined) return;
+    const ttl = this.#settings(repo).negativeTtl;
+    const note = rememberedMissText(this.#misses, missKey, repo, ttl, 'go', '404/410');
+    if (note !== undefined) noteMiss(miss, note);
   }
 
   async #refresh(

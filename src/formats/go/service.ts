@@ -11,7 +11,8 @@
 import type { AccessControl, Principal } from '../../auth/access.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
-import { type HostedModules, TreeMiss } from './group.ts';
+import { type HostedModules, rememberedNote, TreeMiss } from './group.ts';
+import type { MissNotes } from '../../proxy/negative-cache.ts';
 import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
 import type { GoRoute } from './paths.ts';
 import type { GoSumdb, SumdbAnswer } from './sumdb.ts';
@@ -103,31 +104,35 @@ export class GoService {
 
   async #read(repo: Repository, route: Exclude<GoRoute, { kind: 'sumdb' }>): Promise<GoReadResult> {
     const source = this.sourceOf(repo);
+    // What a proxy's remembered upstream miss adds to the 404 (a group's members fill it too).
+    const miss: MissNotes = {};
+    const notFound = (what: string) =>
+      new RegistryError('NOT_FOUND', `not found: ${what}${rememberedNote(miss)}`);
     switch (route.kind) {
       case 'list': {
-        const list = await source.list(repo, route.module);
+        const list = await source.list(repo, route.module, miss);
         // An unknown module has an empty list at proxy.golang.org too; 404 lets `go` fall
         // through to the next GOPROXY entry, which is what a mirror should do.
         if (list === undefined) throw notFound(`${route.module}/@v/list`);
         return { kind: 'list', list };
       }
       case 'latest': {
-        const info = await source.latest(repo, route.module);
+        const info = await source.latest(repo, route.module, miss);
         if (info === undefined) throw notFound(`${route.module}@latest`);
         return { kind: 'info', info };
       }
       case 'info': {
-        const info = await source.info(repo, route.module, route.version);
+        const info = await source.info(repo, route.module, route.version, miss);
         if (info === undefined) throw notFound(`${route.module}@${route.version}`);
         return { kind: 'info', info };
       }
       case 'mod': {
-        const file = await source.mod(repo, route.module, route.version);
+        const file = await source.mod(repo, route.module, route.version, miss);
         if (file === undefined) throw notFound(`${route.module}@${route.version}.mod`);
         return { kind: 'file', file, contentType: 'text/plain; charset=utf-8' };
       }
       case 'zip': {
-        const file = await source.zip(repo, route.module, route.version);
+        const file = await source.zip(repo, route.module, route.version, miss);
         if (file === undefined) throw notFound(`${route.module}@${route.version}.zip`);
         return { kind: 'file', file, contentType: 'application/zip' };
       }
@@ -179,8 +184,4 @@ function hostedLookupRefusal(
       ? `${module} is hosted in ${held.repository.name}, so NORA does not ask ${database} about it`
       : `${held.module} is hosted in ${held.repository.name}, so NORA does not ask ${database} about ${module}, a prefix of its path`;
   return `not found: ${what} (NORA's copy may differ from the public one): set GOPRIVATE=${module} (or GONOSUMDB=${module}) for go`;
-}
-
-function notFound(what: string): RegistryError {
-  return new RegistryError('NOT_FOUND', `not found: ${what}`);
 }

@@ -146,11 +146,8 @@ export interface MetadataValidity {
   missNote?: string;
 }
 
-/** Adds `note` to `validity`'s miss note (when given). */
-export function noteMiss(validity: MetadataValidity | undefined, note: string): void {
-  if (validity === undefined) return;
-  validity.missNote = validity.missNote === undefined ? note : `${validity.missNote}; ${note}`;
-}
+/** Adds a note to a validity's miss note (when given): the proxies' one helper. */
+export { noteMiss } from '../../proxy/negative-cache.ts';
 
 /** Lowers `validity` (when given) to `until`. */
 export function bound(validity: MetadataValidity | undefined, until: number): void {

@@ -59,7 +59,7 @@ import { conditionalHeaders, validatorsOf } from '../../proxy/validators.ts';
 import type { AppConfig } from '../../config/schema.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
-import { NegativeCache } from '../../proxy/negative-cache.ts';
+import { NegativeCache, rememberedMissText } from '../../proxy/negative-cache.ts';
 import { HOT_BODY_MAX_BYTES } from './hot-files.ts';
 import { MAX_METADATA_BYTES, parseMetadata } from './metadata.ts';
 import {
@@ -382,24 +382,8 @@ export class MavenProxy implements MavenSource {
   #noteMiss(repo: Repository, missKey: string, validity: MetadataValidity | undefined): void {
     if (validity === undefined) return;
     const ttl = this.#settings(repo).negativeTtl;
-    if (ttl === 0) return;
-    const labels = repo.upstreams.map((_u, i) => `${repo.name}#${i}`);
-    const who = `upstream${labels.length > 1 ? 's' : ''} ${labels.join(', ')}`;
-    const expiry = this.#misses.expiry(missKey);
-    if (expiry === undefined) return;
-    if (ttl < 0 || expiry === Infinity) {
-      noteMiss(
-        validity,
-        `${who} said 404 (remembered until a restart, [maven] negative_cache_ttl = ${ttl})`,
-      );
-      return;
-    }
-    const at = expiry - ttl * 1000;
-    const when = at <= Date.now() ? ` at ${new Date(at).toISOString().slice(11, 19)}Z` : '';
-    noteMiss(
-      validity,
-      `${who} said 404${when} (remembered for ${ttl} s, [maven] negative_cache_ttl)`,
-    );
+    const note = rememberedMissText(this.#misses, missKey, repo, ttl, 'maven');
+    if (note !== undefined) noteMiss(validity, note);
   }
 
   /**

@@ -11,6 +11,7 @@
 import { RegistryError } from '../../core/errors.ts';
 import type { GroupDeps } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
+import type { MissNotes } from '../../proxy/negative-cache.ts';
 import type { OpenedRawFile, RawListing, RawListingEntry, RawSource } from './model.ts';
 import { compareNames } from './store.ts';
 
@@ -23,12 +24,17 @@ export class RawGroup implements RawSource {
     this.#deps = deps;
   }
 
-  openFile(group: Repository, path: string): Promise<OpenedRawFile | undefined> {
+  openFile(group: Repository, path: string, miss?: MissNotes): Promise<OpenedRawFile | undefined> {
     return this.#deps.reader.first(
       group,
       this.#deps.membersOf(group, path),
-      (member) => this.#deps.sourceOf(member).openFile(member, path),
-      (note) => new RegistryError('NOT_FOUND', `${path} not found${note}`),
+      (member) => this.#deps.sourceOf(member).openFile(member, path, miss),
+      // A proxy member's remembered upstream miss is said first, as service.ts says it.
+      (note) =>
+        new RegistryError(
+          'NOT_FOUND',
+          `${path} not found${miss?.missNote === undefined ? '' : `: ${miss.missNote}`}${note}`,
+        ),
     );
   }
 

@@ -3,6 +3,7 @@
  * interchangeable behind the service and routes (DESIGN.md §4). Paths are repository-relative and
  * already checked by paths.ts.
  */
+import type { MissNotes } from '../../proxy/negative-cache.ts';
 import type { Readable } from 'node:stream';
 import type { ReadRange } from '../../proxy/fill.ts';
 import type { Repository } from '../../repos/repository.ts';
@@ -60,7 +61,12 @@ export interface RawListing {
  * failed throws the upstream error (isUpstreamFailure), which a group treats as "not here".
  */
 export interface RawSource {
-  openFile(repo: Repository, path: string): Promise<OpenedRawFile | undefined>;
+  /**
+   * The file at `path`. `miss`, when given, collects what the 404 of an absence says about a
+   * proxy's remembered upstream miss (negative-cache.ts `rememberedMissText`); a group passes it
+   * to its members.
+   */
+  openFile(repo: Repository, path: string, miss?: MissNotes): Promise<OpenedRawFile | undefined>;
   /**
    * Proxies: whether a copy of the file `path` is cached here, never asking an upstream: what a
    * DELETE through a group checks to say the file is this proxy's (service.ts `remove`).

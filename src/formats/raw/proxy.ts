@@ -34,7 +34,12 @@ import {
 import { conditionalHeaders, validatorsOf } from '../../proxy/validators.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
-import { NegativeCache } from '../../proxy/negative-cache.ts';
+import {
+  type MissNotes,
+  NegativeCache,
+  noteMiss,
+  rememberedMissText,
+} from '../../proxy/negative-cache.ts';
 import type { OpenedRawFile, RawListing, RawSource } from './model.ts';
 import { encodePath } from './paths.ts';
 
@@ -97,10 +102,30 @@ export class RawProxy implements RawSource {
 
   /**
    * The file at `path`: cached and fresh, revalidated, or fetched now (streamed while it fills).
-   * Undefined when every upstream says 404. Throws the upstream error (502/504 class) when an
-   * upstream failed and nothing usable is cached.
+   * Undefined when every upstream says 404 (remembered for negative_cache_ttl: `miss` is told
+   * which upstreams said it, when, and for how long, so a file just put on the origin that is
+   * still a 404 here says why; trial 23 fmts F2). Throws the upstream error (502/504 class) when
+   * an upstream failed and nothing usable is cached.
    */
-  async openFile(repo: Repository, path: string): Promise<OpenedRawFile | undefined> {
+  async openFile(
+    repo: Repository,
+    path: string,
+    miss?: MissNotes,
+  ): Promise<OpenedRawFile | undefined> {
+    const file = await this.#open(repo, path);
+    if (file === undefined && miss !== undefined) {
+      const key = `${repo.name}\n${path}`;
+      // Only a miss of the current upstream list (a reload that changed them forgets it).
+      if (this.#misses.has(key, repo.upstreams)) {
+        const ttl = this.#settings(repo).negativeTtl;
+        const note = rememberedMissText(this.#misses, key, repo, ttl, 'raw');
+        if (note !== undefined) noteMiss(miss, note);
+      }
+    }
+    return file;
+  }
+
+  async #open(repo: Repository, path: string): Promise<OpenedRawFile | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
     const metrics = this.#deps.proxy.metrics;
     const flightKey = `${repo.name}\n${path}`;

@@ -11,6 +11,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import type { AppConfig } from '../../config/schema.ts';
+import type { MissNotes } from '../../proxy/negative-cache.ts';
 import { methodNotAllowed, RegistryError } from '../../core/errors.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { RawHosted } from './hosted.ts';
@@ -105,12 +106,15 @@ export class RawService {
     const source = this.sourceOf(repo);
     if (parsed.kind === 'file') {
       this.#deps.access.authorize(principal, repo, 'read', parsed.path);
-      const file = await source.openFile(repo, parsed.path);
+      // What a proxy's remembered upstream miss adds to the 404 (a group's members fill it too).
+      const miss: MissNotes = {};
+      const file = await source.openFile(repo, parsed.path, miss);
       if (file) return { kind: 'file', path: parsed.path, file };
       if ((await source.list(repo, parsed.path, undefined, 1)) !== undefined) {
         return { kind: 'folder', dir: parsed.path };
       }
-      throw new RegistryError('NOT_FOUND', `${parsed.path} not found in ${repo.name}`);
+      const note = miss.missNote === undefined ? '' : `: ${miss.missNote}`;
+      throw new RegistryError('NOT_FOUND', `${parsed.path} not found in ${repo.name}${note}`);
     }
     if (parsed.kind === 'root' && parsed.bare === true) {
       // Authorized first: whoever may not read gets the 401/403 a closed repository gives, not

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { artifactOfFile, artifactOfMetadataDir } from '../../../src/formats/maven/group.ts';
 import { parseChecksumFile, pomPackaging, upstreamPath } from '../../../src/formats/maven/proxy.ts';
-import { NegativeCache } from '../../../src/proxy/negative-cache.ts';
+import { NegativeCache, rememberedMissText } from '../../../src/proxy/negative-cache.ts';
 
 const SHA1 = 'a94a8fe5ccb19ba61c4c0873d391e987982fbbd3';
 
@@ -51,6 +51,26 @@ test('negative cache: a miss holds only for the upstream list it was asked of', 
   assert.equal(cache.has('x', [{ url: 'http://127.0.0.1:2/' }], 2000), false);
   assert.equal(cache.has('x', before, 2000), false);
   assert.equal(cache.size, 0);
+});
+
+test('rememberedMissText: who said it, when, for how long, which setting (maven, go, raw)', () => {
+  const cache = new NegativeCache();
+  const one = { name: 'go-proxy', upstreams: [{}] };
+  const two = { name: 'dl', upstreams: [{}, {}] };
+  const at = Date.parse('2026-12-05T12:00:01Z');
+  cache.add('a', 60, one.upstreams, at);
+  cache.add('b', -1, two.upstreams, at);
+  assert.equal(
+    rememberedMissText(cache, 'a', one, 60, 'go', '404/410', at + 5000),
+    'upstream go-proxy#0 said 404/410 at 12:00:01Z (remembered for 60 s, [go] negative_cache_ttl)',
+  );
+  assert.equal(
+    rememberedMissText(cache, 'b', two, -1, 'raw'),
+    'upstreams dl#0, dl#1 said 404 (remembered until a restart, [raw] negative_cache_ttl = -1)',
+  );
+  // Nothing remembered, or remembering off: nothing to say.
+  assert.equal(rememberedMissText(cache, 'c', one, 60, 'maven'), undefined);
+  assert.equal(rememberedMissText(cache, 'a', one, 0, 'go'), undefined);
 });
 
 test('upstream request paths are percent-encoded per segment', () => {
