@@ -17,7 +17,7 @@
 import { plainTextErrorHandler } from '../../http/format-errors.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
-import { RegistryError, toRegistryError } from '../../core/errors.ts';
+import { methodNotAllowed, RegistryError, toRegistryError } from '../../core/errors.ts';
 import { sendImmutableFile } from '../../http/immutable-file.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
@@ -71,9 +71,10 @@ export function registerGoRoutes(
       if (write !== undefined) {
         if (await write(repo, rest, request, reply)) return reply;
       }
-      throw new RegistryError('METHOD_NOT_ALLOWED', `${request.method} is not supported here`, {
-        headers: { allow: 'GET, HEAD' },
-      });
+      throw methodNotAllowed(
+        `${request.method} is not supported here`,
+        write === undefined || repo.kind === 'proxy' ? ['GET'] : writableMethods(rest),
+      );
     };
     scope.all(prefix, handler);
     scope.all(`${prefix}/*`, handler);
@@ -281,6 +282,21 @@ export function deleteHandler(deleter: GoDeleter): GoWriteHandler {
     void reply.code(200).type('text/plain; charset=utf-8').send(`${text}\n`);
     return true;
   };
+}
+
+/**
+ * What a URL of a repository taking writes serves (a trial found `GET, HEAD` at a hosted `.zip`):
+ * a version's `.zip` is also published (PUT) and deleted (DELETE), `@v/list` deletes the module.
+ */
+function writableMethods(rest: string): string[] {
+  let kind: string;
+  try {
+    kind = parseGoPath(rest).kind;
+  } catch {
+    return ['GET'];
+  }
+  if (kind === 'zip') return ['GET', 'PUT', 'DELETE'];
+  return kind === 'list' ? ['GET', 'DELETE'] : ['GET'];
 }
 
 /** The write handlers in turn: the first that answers (true) wins; false when none did. */

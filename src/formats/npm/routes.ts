@@ -258,8 +258,11 @@ async function dispatch(
  * npm commands that write: the reads they send first (npm 11's publish GETs the packument twice
  * to compare with the latest version) are steps of the write, and must not send the name to an
  * upstream. npm names its command in `npm-command` (npm 7+) and older clients in `referer`.
+ * Not `owner`: npm sends it for `owner ls` too, a read of any package (a proxied one answered
+ * "not found": trial 24 fmtsB F4), and `owner add/rm` is refused at its first request, the user
+ * lookup, before any packument is read (unsupported.ts).
  */
-const WRITE_COMMANDS = new Set(['publish', 'unpublish', 'deprecate', 'owner', 'access']);
+const WRITE_COMMANDS = new Set(['publish', 'unpublish', 'deprecate', 'access']);
 
 function readIntent(request: FastifyRequest): ReadIntent {
   const command = npmCommand(request);

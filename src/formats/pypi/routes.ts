@@ -195,7 +195,8 @@ export function parseJsonPath(rest: string, method: string): PypiRoute {
     if (redirectable) return { kind: 'redirect', location: `/${project.name}/${first}/json` };
     return { kind: 'json', project: project.name, version };
   }
-  if (tail.length === 2 && (second === 'yank' || second === 'unyank') && method === 'POST') {
+  // Whatever the method: the handler's 405 then names POST (a file is never named `yank`).
+  if (tail.length === 2 && (second === 'yank' || second === 'unyank')) {
     return { kind: 'yank', project: project.name, version, yank: second === 'yank' };
   }
   if (tail.length === 2 && second !== undefined && third === undefined) {

@@ -237,6 +237,29 @@ describe('405 answers carry Allow (auth off)', () => {
       allow: 'GET, HEAD',
       body: 'text',
     },
+    // A hosted module's .zip is also published and deleted, its @v/list deletes the module
+    // (trial 24 fmtsB F1: both said GET, HEAD).
+    {
+      method: 'POST',
+      url: '/repository/goh/example.com/demo/@v/v1.0.0.zip',
+      allow: 'GET, PUT, DELETE, HEAD',
+      body: 'text',
+    },
+    {
+      method: 'POST',
+      url: '/repository/goh/example.com/demo/@v/list',
+      allow: 'GET, DELETE, HEAD',
+      body: 'text',
+    },
+    {
+      method: 'POST',
+      url: '/repository/goh/example.com/demo/@latest',
+      allow: 'GET, HEAD',
+      body: 'text',
+    },
+    // PyPI's yank URLs serve POST (trial 24 fmtsB F3: a GET read as a file named "yank").
+    { method: 'DELETE', url: '/repository/pyh/pypi/demo/1.0/yank', allow: 'POST', body: 'text' },
+    { method: 'GET', url: '/repository/pyh/pypi/demo/1.0/unyank', allow: 'POST', body: 'text' },
   ];
 
   for (const c of cases) {

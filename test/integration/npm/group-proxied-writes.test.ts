@@ -100,6 +100,12 @@ describe('npm group: writes to a package its proxy member serves', () => {
     assert.equal(doc.versions['1.0.0']?.deprecated, undefined);
   });
 
+  test('npm owner ls of a proxied package reads it (npm sends npm-command: owner for ls too)', async () => {
+    const reply = await group.request('GET', '/up-lib', undefined, { 'npm-command': 'owner' });
+    assert.equal(reply.status, 200, reply.text);
+    assert.equal(reply.json<{ name: string }>().name, 'up-lib');
+  });
+
   test("npm publish's read of a proxied name stays a 404 (a first publish may shadow it)", async () => {
     const reply = await group.request('GET', '/up-lib?write=true', undefined, {
       'npm-command': 'publish',
