@@ -15,9 +15,10 @@
  * spooled database and the blobs this restore added are removed again.
  */
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -99,7 +100,7 @@ export async function runRestore(
   const input =
     options.input === '-' ? (options.stdin ?? process.stdin) : await open(options.input);
   try {
-    await refuseLiveServer(storage);
+    await refuseLiveServer(storage, database);
     const holds = await holdsData(storage, database);
     if (holds !== undefined && !options.force) {
       throw new RestoreRefusedError(
@@ -116,7 +117,7 @@ export async function runRestore(
     const metadata = await restore.read(input);
     await restore.check(metadata);
     // A server started meanwhile would keep the old database's -wal open beside the new file.
-    await refuseLiveServer(storage);
+    await refuseLiveServer(storage, database);
     await restore.commit();
     return {
       metadata,
@@ -144,12 +145,42 @@ async function open(file: string): Promise<Readable> {
   return handle.createReadStream();
 }
 
-async function refuseLiveServer(storage: string): Promise<void> {
+/**
+ * Refuses while a server uses the target: one named in the storage's `.nora-serve/`, or any
+ * process holding the database open — a server whose storage is elsewhere but whose `[database]
+ * path` is this one (trial 24 opsA F5: `--force` replaced a live database under it). In WAL mode
+ * every open connection holds a SHARED lock on the database file for as long as it is open, so an
+ * EXCLUSIVE lock taken without waiting fails exactly when some process has it open.
+ */
+async function refuseLiveServer(storage: string, database: string): Promise<void> {
   const live = await liveServers(storage);
   if (live.length > 0) {
     throw new RestoreRefusedError(
       `a NORA server (pid ${live.join(', ')}) is running on ${storage} (named in .nora-serve/): stop it first, then restore`,
     );
+  }
+  if (databaseInUse(database)) {
+    throw new RestoreRefusedError(
+      `the database ${database} is open in another process (a NORA server using it as [database] path, or nora gc): stop it first, then restore`,
+    );
+  }
+}
+
+/** Whether another process holds `database` open (see refuseLiveServer); false when it is absent. */
+function databaseInUse(database: string): boolean {
+  if (!existsSync(database)) return false;
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(database);
+    db.exec('PRAGMA busy_timeout = 0; PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;');
+    return false;
+  } catch (err) {
+    // SQLITE_BUSY / SQLITE_LOCKED: held by another connection. Anything else (not a database at
+    // all) is not "in use": the restore replaces it, as --force says.
+    const errcode = (err as { errcode?: unknown }).errcode;
+    return typeof errcode === 'number' && ((errcode & 0xff) === 5 || (errcode & 0xff) === 6);
+  } finally {
+    db?.close();
   }
 }
 

@@ -201,6 +201,10 @@ const UNWRITABLE_ERRNOS = new Set([
   'EMFILE',
   'ENFILE',
   'EISDIR',
+  // `blobs/` (or a shard of it) mounted apart from `.tmp/`: an upload's rename from its spool
+  // file cannot cross file systems (trial 24 opsA F1 answered a bare 500; docs/storage.md says
+  // the storage directory is one file system).
+  'EXDEV',
   // A storage directory gone from under the running server (a volume unmounted or a data
   // directory removed: /health says "reachable": false). Reads of a missing object are
   // StorageNotFoundError before they get here; an ENOENT that reaches this mapping is a write

@@ -141,6 +141,17 @@ describe('nora backup / nora restore', () => {
         beside.stderr,
         /nora restore: a NORA server \(pid \d+\) is running on .*stop it first/,
       );
+      // Another storage, but the running server's database as [database] path (trial 24 opsA
+      // F5: --force replaced the live database and deleted its -wal under the server).
+      const database = path.join(sourceStorage, 'nora.db');
+      const before = await fs.stat(database);
+      const shared = await nora(['restore', '-i', archive, '--force'], {
+        NORA_STORAGE_PATH: path.join(source.path, 'elsewhere'),
+        NORA_DATABASE_PATH: database,
+      });
+      assert.equal(shared.code, 2, shared.stderr);
+      assert.match(shared.stderr, /the database .*nora\.db is open in another process/);
+      assert.equal((await fs.stat(database)).ino, before.ino, 'the live database is untouched');
     }
 
     const bytes = await fs.readFile(archive);

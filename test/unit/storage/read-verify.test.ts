@@ -104,6 +104,13 @@ test('the refusal is a 503 naming the condition, not a 500', () => {
   assert.match(answer.message, /integrity check/);
 });
 
+test('blobs/ on another file system than .tmp/ (EXDEV on the rename) is a 503 naming it, not a 500', () => {
+  const answer = storageFault(Object.assign(new Error('cross-device link'), { code: 'EXDEV' }));
+  assert.ok(answer !== undefined);
+  assert.equal(answer.status, 503);
+  assert.match(answer.message, /storage is unavailable \(EXDEV\)/);
+});
+
 test('a large blob read as a stream errors before its last chunk when damaged', async () => {
   const { blobs, damaged, file } = await store();
   const data = Buffer.alloc(3 * 1024 * 1024 + 17);
