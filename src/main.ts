@@ -414,7 +414,7 @@ function addHealthcheckCommand(program: Command): void {
     .description(
       "probe a running server's /health for a container HEALTHCHECK: exit 0 healthy (or degraded), 1 otherwise",
     )
-    .option('--timeout-secs <seconds>', 'give up after this long (default 5)', timeoutSeconds, 5)
+    .option('--timeout-secs <seconds>', 'give up after this long', timeoutSeconds, 5)
     .option(
       '--url <url>',
       'the server to probe (default: http://[server] host:port of the configuration, a wildcard host probed on loopback)',
@@ -422,7 +422,7 @@ function addHealthcheckCommand(program: Command): void {
     .option('--ready', 'probe /ready instead (storage and database answer)')
     .option(
       '--strict',
-      'a degraded server (storage or database not writable, disk full) is unhealthy',
+      'a degraded server (storage or database not writable, disk full) is unhealthy (with --ready too: /health is asked as well)',
     )
     .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
     .action(
@@ -684,7 +684,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     await buildProgram().parseAsync([...argv], { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode === 0 ? 0 : EXIT_CONFIG;
+      // A HEALTHCHECK line with a bad option is unhealthy (1): Docker reserves exit 2.
+      const probe = argv.find((arg) => !arg.startsWith('-')) === 'healthcheck';
+      process.exitCode = err.exitCode === 0 ? 0 : probe ? EXIT_RUNTIME : EXIT_CONFIG;
       return;
     }
     if (err instanceof GoPublishError) {

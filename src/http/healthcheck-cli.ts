@@ -39,11 +39,40 @@ export async function probeHealth(
   base: string,
   options: HealthcheckOptions,
 ): Promise<HealthcheckResult> {
-  const url = `${base.replace(/\/+$/, '')}${options.ready === true ? '/ready' : '/health'}`;
+  if (options.ready === true && options.strict === true) {
+    // --strict asks about writes, which /ready does not answer: /health is asked too.
+    const ready = await probeOnce(base, options);
+    return ready.ok ? probeOnce(base, { ...options, ready: false }) : ready;
+  }
+  return probeOnce(base, options);
+}
+
+/**
+ * `<base>/health` or `/ready`: a base already ending in either (`--url http://h:4000/health`) is
+ * taken as the server's root, and credentials in it are never printed (trial 24 opsA F3, F13).
+ */
+function probeUrl(base: string, ready: boolean): { url: string; shown: string } | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(base);
+  } catch {
+    return undefined;
+  }
+  parsed.pathname = `${parsed.pathname.replace(/\/+$/, '').replace(/\/(?:health|ready)$/, '')}${ready ? '/ready' : '/health'}`;
+  const url = parsed.toString();
+  parsed.username = '';
+  parsed.password = '';
+  return { url, shown: parsed.toString() };
+}
+
+async function probeOnce(base: string, options: HealthcheckOptions): Promise<HealthcheckResult> {
+  const target = probeUrl(base, options.ready === true);
+  if (target === undefined) return { ok: false, line: `unhealthy: ${base} is not a URL` };
+  const { url: address, shown: url } = target;
   let status: number;
   let text: string;
   try {
-    const answer = await httpRequest(url, {
+    const answer = await httpRequest(address, {
       signal: AbortSignal.timeout(options.timeoutMs),
       headers: { accept: 'application/json' },
     });

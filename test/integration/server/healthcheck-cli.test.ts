@@ -13,11 +13,13 @@ import { localServerUrl } from '../../../src/config/server-url.ts';
 import { nora } from '../../helpers/cli.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 
-/** A fixture answering every request with `status` and `body`; never answers when `status` is 0. */
+/** A fixture answering `status` and `body` (/ready: ready); never answers when `status` is 0. */
 async function cannedServer(status: number, body: string): Promise<{ url: string; close(): void }> {
-  const server = http.createServer((_request, response) => {
+  const server = http.createServer((request, response) => {
     if (status === 0) return;
-    response.writeHead(status, { 'content-type': 'application/json' }).end(body);
+    // /ready answers as NORA's does when storage and database answer (degraded ones included).
+    const answer = request.url === '/ready' ? JSON.stringify({ status: 'ready' }) : body;
+    response.writeHead(status, { 'content-type': 'application/json' }).end(answer);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
@@ -108,14 +110,23 @@ describe('nora healthcheck', () => {
       const strict = await nora(['healthcheck', '--url', degraded.url, '--strict'], {});
       assert.equal(strict.code, 1);
       assert.match(strict.stderr, /--strict: unhealthy/);
+      // With --ready, --strict asks /health too (it was ignored: trial 24 opsA F4); a --url naming
+      // /health is the server's root (F3), and its credentials are not printed (F13).
+      const url = new URL(degraded.url);
+      url.username = 'ci';
+      url.password = 'secret';
+      const both = await nora(['healthcheck', '--ready', '--strict', '--url', `${url}health`], {});
+      assert.equal(both.code, 1);
+      assert.match(both.stderr, /degraded: .*\/health(?!\/health)/);
+      assert.doesNotMatch(both.stderr, /secret|\/health\/health/);
     } finally {
       degraded.close();
     }
   });
 
-  test('a bad --timeout-secs is a usage error', async () => {
+  test('a bad --timeout-secs is a usage error, exit 1 (Docker reserves 2)', async () => {
     const result = await nora(['healthcheck', '--timeout-secs', '0'], {});
-    assert.equal(result.code, 2);
+    assert.equal(result.code, 1);
     assert.match(result.stderr, /timeout-secs/);
   });
 });
