@@ -115,7 +115,10 @@ describe('nora healthcheck', () => {
       const url = new URL(degraded.url);
       url.username = 'ci';
       url.password = 'secret';
-      const both = await nora(['healthcheck', '--ready', '--strict', '--url', `${url}health`], {});
+      const both = await nora(
+        ['healthcheck', '--ready', '--strict', '--url', `${url.toString()}health`],
+        {},
+      );
       assert.equal(both.code, 1);
       assert.match(both.stderr, /degraded: .*\/health(?!\/health)/);
       assert.doesNotMatch(both.stderr, /secret|\/health\/health/);
