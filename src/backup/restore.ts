@@ -28,6 +28,7 @@ import { allMigrations, databaseFile, liveServers } from '../app.ts';
 import type { AppConfig } from '../config/schema.ts';
 import { createHasher, type Digest, formatDigest, parseDigest } from '../core/digest.ts';
 import { errnoCode } from '../core/errors.ts';
+import { readAllBounded } from '../core/streams.ts';
 import { openDatabase } from '../db/database.ts';
 import type { FormatModule } from '../formats/format.ts';
 import { FORMATS } from '../formats/index.ts';
@@ -429,9 +430,13 @@ async function readSmall(entry: Readable, size: number | undefined): Promise<Buf
       `${METADATA_ENTRY} is ${String(size)} bytes, more than a NORA backup's (at most ${MAX_METADATA_BYTES}): not a NORA backup`,
     );
   }
-  const chunks: Buffer[] = [];
-  for await (const chunk of entry) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  // The header's size is checked above; the bound holds for the bytes too (the one reader of
+  // small bodies the project has).
+  return await readAllBounded(
+    entry as AsyncIterable<Uint8Array>,
+    MAX_METADATA_BYTES,
+    METADATA_ENTRY,
+  );
 }
 
 function parseMetadata(bytes: Buffer): BackupMetadata {
