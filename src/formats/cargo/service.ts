@@ -22,6 +22,7 @@ import {
 import { compileGlob } from '../../auth/patterns.ts';
 import { isRegistryError, RegistryError } from '../../core/errors.ts';
 import { shadowedProxies, shadowedText } from '../../repos/group-read.ts';
+import { heldElsewhere } from '../../repos/group-write.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { CargoHosted, PublishResult } from './hosted.ts';
 import type { CargoSource, IndexFile, OpenedCrate } from './model.ts';
@@ -343,23 +344,28 @@ export class CargoService {
     if (!isRegistryError(err) || err.code !== 'NOT_FOUND' || repo.kind !== 'group') return err;
     const lower = name.toLowerCase();
     if ((await this.#deps.hosted.crateName(target, lower)) !== undefined) return err;
-    const proxies = this.#deps.repositories.membersOf(repo).filter((m) => m.kind === 'proxy');
+    const members = this.#deps.repositories.membersOf(repo);
     // Every proxy member for the spelling given before any other spelling is tried.
     for (const spelling of separatorSpellings(lower)) {
-      for (const member of proxies) {
-        const file = await this.#deps.proxy.indexFile(member, spelling).catch(() => undefined);
-        if (file === undefined) continue;
-        const respelt =
-          file.name.toLowerCase() === lower
-            ? ''
-            : ` (\`${name}\` names the same crate, since crates.io names are unique modulo \`-\`/\`_\`, but the upstream spells it \`${file.name}\`: use \`${file.name}\` with cargo)`;
-        return new RegistryError(
-          'METHOD_NOT_ALLOWED',
-          `crate \`${file.name}\` is not hosted in ${target.name}: the group ${repo.name} serves it ` +
-            `from its proxy member ${member.name} (read-only), ${consequence}${respelt}`,
-          { cause: err, headers: { allow: '' } },
-        );
-      }
+      const held = await heldElsewhere({
+        group: repo,
+        writeTo: target,
+        members,
+        kinds: ['proxy'],
+        holds: (member) => this.#deps.proxy.indexFile(member, spelling),
+      });
+      if (held === undefined) continue;
+      const file = held.held;
+      const respelt =
+        file.name.toLowerCase() === lower
+          ? ''
+          : ` (\`${name}\` names the same crate, since crates.io names are unique modulo \`-\`/\`_\`, but the upstream spells it \`${file.name}\`: use \`${file.name}\` with cargo)`;
+      return new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        `crate \`${file.name}\` is not hosted in ${target.name}: the group ${repo.name} serves it ` +
+          `from its proxy member ${held.member.name} (read-only), ${consequence}${respelt}`,
+        { cause: err, headers: { allow: '' } },
+      );
     }
     return err;
   }

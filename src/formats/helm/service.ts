@@ -17,6 +17,7 @@ import { compileGlob } from '../../auth/patterns.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { checkTakeover } from '../../repos/group-read.ts';
+import { heldElsewhere } from '../../repos/group-write.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import {
   chartFilename,
@@ -512,16 +513,21 @@ export class HelmService {
     // Only what the group itself lists: a version its guard withholds is not served (404).
     if (!listed(await indexOf(group))) return;
     const chart = `chart ${name}-${version}`;
-    for (const member of this.#deps.repositories.membersOf(group, name)) {
-      if (member.name === writeTo.name || !listed(await indexOf(member))) continue;
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
-        member.kind === 'proxy'
-          ? `${chart} is served from an upstream by proxy member ${member.name} of group ${group.name}, not stored in its write member ${writeTo.name}: upstream charts cannot be deleted through the group (NORA has no way to evict them)`
-          : `${chart} is stored in member ${member.name} of group ${group.name}, not in its write member ${writeTo.name}: delete it at /repository/${member.name}/api/charts/${name}/${version}`,
-        { headers: { allow: 'GET, HEAD' } },
-      );
-    }
+    const found = await heldElsewhere({
+      group,
+      writeTo,
+      members: this.#deps.repositories.membersOf(group, name),
+      holds: async (member) => listed(await indexOf(member)),
+    });
+    if (found === undefined) return;
+    const { member } = found;
+    throw new RegistryError(
+      'METHOD_NOT_ALLOWED',
+      member.kind === 'proxy'
+        ? `${chart} is served from an upstream by proxy member ${member.name} of group ${group.name}, not stored in its write member ${writeTo.name}: upstream charts cannot be deleted through the group (NORA has no way to evict them)`
+        : `${chart} is stored in member ${member.name} of group ${group.name}, not in its write member ${writeTo.name}: delete it at /repository/${member.name}/api/charts/${name}/${version}`,
+      { headers: { allow: 'GET, HEAD' } },
+    );
   }
 
   /** ChartMuseum `GET /api/charts`: `{<name>: [ChartVersion…]}`, versions newest first. */

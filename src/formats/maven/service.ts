@@ -17,6 +17,7 @@ import { RegistryError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { checkTakeover } from '../../repos/group-read.ts';
+import { heldElsewhere } from '../../repos/group-write.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import { dirRole, groupPath, isSnapshotVersion, type MavenPath } from './coordinates.ts';
 import {
@@ -613,21 +614,27 @@ export class MavenService {
     path: string,
     shown: string,
   ): Promise<void> {
-    for (const member of this.#deps.repositories.membersOf(group, path)) {
-      if (member.name === writeTo.name) continue;
-      const source = member.kind === 'hosted' ? this.#deps.hosted : this.#deps.sourceOf(member);
-      const held = await source.held?.(member, path);
-      if (held === undefined) continue;
-      // A groupId's directory gets the same answer whoever holds what is under it (trial13 F2).
-      if (dirRole(path.split('/'), held) === 'group') throw groupDeleteRefused(`${path}/`);
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
-        member.kind === 'proxy'
-          ? `${shown} is cached from an upstream by proxy member ${member.name} of group ${group.name}, not stored in its write member ${writeTo.name}: cached upstream files cannot be deleted through the group (NORA has no way to evict them)`
-          : `${shown} is stored in member ${member.name} of group ${group.name}, not in its write member ${writeTo.name}: delete it at /repository/${member.name}/${shown}`,
-        { headers: { allow: 'GET, HEAD' } },
-      );
-    }
+    const found = await heldElsewhere({
+      group,
+      writeTo,
+      members: this.#deps.repositories.membersOf(group, path),
+      holds: (member) =>
+        (member.kind === 'hosted' ? this.#deps.hosted : this.#deps.sourceOf(member)).held?.(
+          member,
+          path,
+        ) ?? Promise.resolve(undefined),
+    });
+    if (found === undefined) return;
+    const { member, held } = found;
+    // A groupId's directory gets the same answer whoever holds what is under it (trial13 F2).
+    if (dirRole(path.split('/'), held) === 'group') throw groupDeleteRefused(`${path}/`);
+    throw new RegistryError(
+      'METHOD_NOT_ALLOWED',
+      member.kind === 'proxy'
+        ? `${shown} is cached from an upstream by proxy member ${member.name} of group ${group.name}, not stored in its write member ${writeTo.name}: cached upstream files cannot be deleted through the group (NORA has no way to evict them)`
+        : `${shown} is stored in member ${member.name} of group ${group.name}, not in its write member ${writeTo.name}: delete it at /repository/${member.name}/${shown}`,
+      { headers: { allow: 'GET, HEAD' } },
+    );
   }
 
   /**

@@ -18,6 +18,12 @@ import type { RuleConfig } from '../../auth/rules.ts';
 import { parseDigest } from '../../core/digest.ts';
 import { isRegistryError, methodNotAllowed, RegistryError } from '../../core/errors.ts';
 import { type GroupReader, missNote } from '../../repos/group-read.ts';
+import {
+  creationRefusal,
+  type HeldElsewhere,
+  heldElsewhere,
+  refusalText,
+} from '../../repos/group-write.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { RenderedDocCache, type RenderedDoc, makeDoc } from '../../core/rendered-docs.ts';
@@ -361,6 +367,7 @@ export class NpmService {
             'BAD_REQUEST',
             'attachments are not accepted on a revision update',
           );
+        await this.#refuseSecondPackage(repo, target, name);
         const input = await ingestPublish(
           this.#deps.blobs,
           name,
@@ -386,8 +393,8 @@ export class NpmService {
       // A body without tarballs only changes a package that exists (deprecate, dist-tags,
       // unpublish of a version); for a new name, say what a publish lacks.
       if (!current) {
-        // A package the group serves from a proxy member: say so (405), not "not found".
-        await this.#refuseProxied(repo, target, name, rev === undefined ? ['GET'] : []);
+        // A package another member of the group holds: say so (405), not "not found".
+        await this.#refuseHeldElsewhere(repo, target, name, rev === undefined ? ['GET'] : []);
         // A write to a revision (`/-rev/<rev>`) of a package that does not exist is a 404; a
         // body that would create one but has no tarball is the client's mistake (400).
         if (rev !== undefined) throw notFound(name);
@@ -461,7 +468,7 @@ export class NpmService {
     } else {
       const current = await this.#deps.store.rev(target.name, name);
       if (current === undefined) {
-        await this.#refuseProxied(repo, target, name, ['GET']);
+        await this.#refuseHeldElsewhere(repo, target, name, ['GET']);
         throw notFound(name);
       }
       if (!(await this.#deps.store.knowsTarball(target.name, name, filename))) {
@@ -622,7 +629,7 @@ export class NpmService {
   /**
    * The answer to the read that is a step of `npm deprecate` or `npm unpublish` (`npm-command`)
    * of `name` through `repo`, when it found no hosted package (`err`, a NOT_FOUND): the 405 of
-   * #refuseProxied when the group serves the package from a proxy member, else `err`. Its
+   * #refuseHeldElsewhere when the group serves the package from a proxy member, else `err`. Its
    * `Allow` is `GET, HEAD`: the packument is read there, only not as a step of these writes.
    * npm prints the message after `405 Method Not Allowed - GET …?write=true`, where a 404 made
    * it add "could not be found or you do not have permission" (trial 23 fmts F3).
@@ -633,7 +640,7 @@ export class NpmService {
     return this.#proxiedAnswer(err, repo, target, name, ['GET']);
   }
 
-  /** `err` as it is, unless #refuseProxied has a 405 for it (a NOT_FOUND only). */
+  /** `err` as it is, unless #refuseHeldElsewhere has a 405 for it (a NOT_FOUND only). */
   async #proxiedAnswer(
     err: unknown,
     repo: Repository,
@@ -643,7 +650,7 @@ export class NpmService {
   ): Promise<unknown> {
     if (!isRegistryError(err) || err.code !== 'NOT_FOUND') return err;
     try {
-      await this.#refuseProxied(repo, target, name, allow);
+      await this.#refuseHeldElsewhere(repo, target, name, allow);
     } catch (refusal) {
       return refusal;
     }
@@ -651,42 +658,79 @@ export class NpmService {
   }
 
   /**
-   * Throws METHOD_NOT_ALLOWED (405, `Allow`: `allow`, HEAD added to GET) when a write through
-   * the group `repo` to `name`, which its hosted write member `target` does not hold, is to a
-   * package the group serves from a proxy member: "package … not found" contradicted `npm view`
-   * through the same URL (trial 23 fmts F3), so the answer names the proxy member, as Cargo's,
-   * Maven's and Helm's groups do for what a proxy member serves. Decided from the proxy members'
-   * cached packuments only (NpmUpstream.cached): a write never sends a name upstream, so a
-   * package nobody read through NORA yet keeps the 404. No answer (returns) when `repo` is not a
-   * group, `target` holds the package, or the dependency-confusion guard keeps the name from
-   * proxy members (a hosted member holds or held it).
+   * Throws METHOD_NOT_ALLOWED (405, `Allow`: `allow`, HEAD added to GET) when a change through
+   * the group `repo` (a dist-tag, a deprecation, an unpublish) of `name`, which its hosted write
+   * member `target` does not hold, is to a package another member of the group holds: the one
+   * group-write rule (repos/group-write.ts), so "package … not found" does not contradict `npm
+   * view` through the same URL (trial 23 fmts F3). A proxy member's packument counts from its
+   * cache only (NpmUpstream.cached: a write never sends a name upstream), and not when the
+   * dependency-confusion guard keeps the name from proxy members (a hosted member holds or held
+   * it); another hosted member's live package counts (it answered 404 before).
    */
-  async #refuseProxied(
+  async #refuseHeldElsewhere(
     repo: Repository,
     target: Repository,
     name: string,
     allow: readonly string[],
   ): Promise<void> {
+    const held = await this.#heldElsewhere(repo, target, name);
+    if (held === undefined) return;
+    throw methodNotAllowed(
+      refusalText(held, {
+        what: `package ${name}`,
+        kept: 'hosted',
+        proxy: "is read-only (its dist-tags, deprecations and unpublishes are the upstream's)",
+        hosted: `change its dist-tags, deprecations and versions there (npm <command> --registry <NORA>/repository/${held.member.name}/)`,
+      }),
+      allow,
+    );
+  }
+
+  /**
+   * The first publish of `name` in the write member `target` of the group `repo` is refused (409)
+   * while another hosted member of the group holds the package: the group would serve two
+   * packages of that name, merged (dependency confusion's ground). The client publishes to that
+   * member. A package the write member holds or held (a new version of it) is not asked about.
+   */
+  async #refuseSecondPackage(repo: Repository, target: Repository, name: string): Promise<void> {
     if (repo.kind !== 'group' || repo.name === target.name) return;
-    if ((await this.#deps.store.get(target.name, name)) !== undefined) return;
+    if (await this.#deps.store.claims(target.name, name)) return;
+    const held = await this.#heldElsewhere(repo, target, name, ['hosted']);
+    if (held === undefined) return;
+    throw creationRefusal(held, {
+      what: `package ${name}`,
+      kept: 'hosted',
+      doing: 'publishing',
+      instead:
+        `publish it to ${held.member.name} directly (npm publish --registry <NORA>/repository/${held.member.name}/), or under another name; ` +
+        `to keep versions in both members on purpose, publish its first version to ${target.name} directly (<NORA>/repository/${target.name}/)`,
+    });
+  }
+
+  /** group-write.ts `heldElsewhere` for npm: hosted members' live packages, proxies' caches. */
+  async #heldElsewhere(
+    repo: Repository,
+    target: Repository,
+    name: string,
+    kinds?: readonly ('hosted' | 'proxy')[],
+  ): Promise<HeldElsewhere<true> | undefined> {
+    if (repo.kind !== 'group' || repo.name === target.name) return undefined;
+    if ((await this.#deps.store.get(target.name, name)) !== undefined) return undefined;
     const members = this.#deps.repositories.membersOf(repo, name);
-    if (protectsHostedNames(repo)) {
-      for (const member of members.filter((m) => m.kind === 'hosted')) {
-        if (await this.#deps.store.claims(member.name, name)) return;
-      }
-    }
-    for (const member of this.#proxies(members)) {
-      const cached = await this.#upstreamOf(member)
-        .cached(name)
-        .catch(() => false);
-      if (!cached) continue;
-      throw methodNotAllowed(
-        `package ${name} is not hosted in ${target.name}, the write member of group ${repo.name}: ` +
-          `the group serves it from its proxy member ${member.name}, which is read-only ` +
-          `(its dist-tags, deprecations and unpublishes are the upstream's)`,
-        allow,
-      );
-    }
+    const proxies = this.#proxies(members);
+    return heldElsewhere({
+      group: repo,
+      writeTo: target,
+      members: members.filter((m) => m.kind === 'hosted' || proxies.includes(m)),
+      holds: async (member) =>
+        member.kind === 'hosted'
+          ? (await this.#deps.store.get(member.name, name)) !== undefined
+          : this.#upstreamOf(member).cached(name),
+      hostedClaims: protectsHostedNames(repo)
+        ? (member) => this.#deps.store.claims(member.name, name)
+        : undefined,
+      ...(kinds === undefined ? {} : { kinds }),
+    });
   }
 
   /**

@@ -27,7 +27,7 @@ export interface NpmUpstream {
   /**
    * Whether a packument of `name` is cached here (fetched before, not since answered absent),
    * without asking the upstream: what a write through a group checks to say the package is
-   * this proxy's (a write never sends a name upstream, NpmService #servedByProxy).
+   * this proxy's (a write never sends a name upstream, NpmService #heldElsewhere, repos/group-write.ts).
    */
   cached(name: string): Promise<boolean>;
   /** A tarball named in the upstream packument, verified against its integrity when filled. */

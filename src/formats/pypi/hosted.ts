@@ -162,6 +162,7 @@ export class PypiHosted implements PypiSource {
    * anything is stored (and early, while the file streams, when `name` comes first); it throws
    * to refuse (access rules per project). `refused`: the caller may not write the repository
    * as a whole; the form is read only until `authorize` can name the project (UploadLimits).
+   * `admit`: awaited with the project before anything is stored; rejects to refuse.
    */
   async upload(
     repo: Repository,
@@ -170,12 +171,14 @@ export class PypiHosted implements PypiSource {
     body: Readable,
     authorize?: (project: string) => void,
     refused?: RegistryError,
+    admit?: (project: string) => Promise<void>,
   ): Promise<UploadResult> {
     checkHosted(repo);
     return await receiveUpload(this.#blobs, this.store, repo.name, uploader, contentType, body, {
       maxFileBytes: this.#maxUploadBytes(),
       authorize,
       refused,
+      admit,
     });
   }
 

@@ -71,6 +71,7 @@ export function hostedOperations(hosted: PypiHosted): PypiHostedOperations {
         request.body,
         request.authorize,
         request.refused,
+        request.admit,
       ),
     setYanked: (repo, project, version, yanked) =>
       yanked === false

@@ -19,6 +19,12 @@ import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { MAX_CORE_METADATA_BYTES } from './core-metadata.ts';
 import type { OpenedDistFile, ProjectPage, PypiSource } from './model.ts';
+import {
+  creationRefusal,
+  type HeldElsewhere,
+  heldElsewhere,
+  refusalText,
+} from '../../repos/group-write.ts';
 import { proxiedJson } from './proxied-json.ts';
 import { parseVersion } from './versions.ts';
 
@@ -36,6 +42,12 @@ export interface UploadRequest {
    * throws UNAUTHORIZED/DENIED to refuse (rules may grant writes per project).
    */
   readonly authorize: (project: string) => void;
+  /**
+   * Called with the normalised project once the whole form is read and authorized, before
+   * anything is stored; rejects to refuse (a group's write member would create a second project
+   * of a name another member holds: PypiService #refuseSecondProject, 409).
+   */
+  readonly admit?: ((project: string) => Promise<void>) | undefined;
   /**
    * Set when the caller may not write the repository as a whole (see `upload`): `authorize`
    * then always refuses, naming the project, and no file byte is read before it is named.
@@ -282,6 +294,7 @@ export class PypiService {
           // Refused on the repository but not on the project: the repository's answer holds.
           if (refused !== undefined) throw refused;
         },
+        admit: (project) => this.#refuseSecondProject(repo, target, project),
         refused,
       });
     } catch (err) {
@@ -357,13 +370,14 @@ export class PypiService {
   /**
    * `err` as it is, unless it is a NOT_FOUND of a write through the group `repo` (a yank, an
    * unyank, a delete) of a release (`version`; undefined: the project) its hosted write member
-   * `target` does not hold while the group serves it from a proxy member: 405 naming that member
-   * (`doing`: what cannot be done, "deleted"), as Cargo's, Maven's and Helm's groups answer, not
-   * "no release …", the text of a release nobody has (trial 23 fmts F3). Its `Allow` is empty:
-   * these URLs serve nothing else. Decided from the proxy members' cached pages only
-   * (PypiSource.cachedPage): a write never sends a project name upstream, so a project nobody
-   * read through NORA keeps the 404; so does one the dependency-confusion guard keeps from
-   * proxy members (a hosted member holds or held it).
+   * `target` does not hold while another member of the group holds it: 405 naming that member
+   * (`doing`: what cannot be done, "deleted"), the one group-write rule (repos/group-write.ts),
+   * not "no release …", the text of a release nobody has (trial 23 fmts F3). Its `Allow` is
+   * empty: these URLs serve nothing else. A proxy member counts from its cached page only
+   * (PypiSource.cachedPage: a write never sends a project name upstream, so a project nobody
+   * read through NORA keeps the 404), and not when the dependency-confusion guard keeps the
+   * project from proxy members (a hosted member holds or held it); another hosted member counts
+   * when it has the release (the project: any release).
    */
   async #proxiedAnswer(
     err: unknown,
@@ -374,36 +388,77 @@ export class PypiService {
     doing: string,
   ): Promise<unknown> {
     if (!isRegistryError(err) || err.code !== 'NOT_FOUND') return err;
-    if (repo.kind !== 'group' || repo.name === target.name) return err;
-    const members = this.#deps.repositories.membersOf(repo, project);
-    if (repo.protectHostedNames) {
-      for (const member of members.filter((m) => m.kind === 'hosted')) {
-        const knows = this.#deps.operations?.knowsProject?.(member, project);
-        if (await (knows ?? Promise.resolve(false)).catch(() => false)) return err;
-      }
-    }
     const key = version === undefined ? undefined : parseVersion(version)?.key;
     if (version !== undefined && key === undefined) return err;
-    for (const member of members) {
-      if (member.kind !== 'proxy') continue;
-      const page = await this.#deps.proxy.cachedPage?.(member, project).catch(() => undefined);
-      const listed =
-        page !== undefined &&
-        (key === undefined
-          ? page.files.length > 0
-          : page.files.some((file) => parseVersion(file.version)?.key === key));
-      if (!listed) continue;
-      const what =
-        version === undefined ? `project ${project}` : `release ${version} of project ${project}`;
-      return methodNotAllowed(
-        `${what} is not hosted in ${target.name}, the write member of group ${repo.name}: ` +
-          `the group serves it from its proxy member ${member.name}, which is read-only ` +
-          `(it cannot be ${doing} here: its releases are the upstream's)`,
-        [],
-        { cause: err },
-      );
-    }
-    return err;
+    const lists = (versions: readonly string[]) =>
+      key === undefined ? versions.length > 0 : versions.some((v) => parseVersion(v)?.key === key);
+    const held = await this.#heldElsewhere(repo, target, project, lists);
+    if (held === undefined) return err;
+    const what =
+      version === undefined ? `project ${project}` : `release ${version} of project ${project}`;
+    return methodNotAllowed(
+      refusalText(held, {
+        what,
+        kept: 'hosted',
+        proxy: `is read-only (it cannot be ${doing} here: its releases are the upstream's)`,
+        hosted: `it can be ${doing} there, at /repository/${held.member.name}/`,
+      }),
+      [],
+      { cause: err },
+    );
+  }
+
+  /**
+   * group-write.ts `heldElsewhere` for PyPI: the member of the group `repo` other than its write
+   * member `target` whose versions of `project` (a hosted member's releases, a proxy member's
+   * cached page) satisfy `lists`.
+   */
+  async #heldElsewhere(
+    repo: Repository,
+    target: Repository,
+    project: string,
+    lists: (versions: readonly string[]) => boolean,
+    kinds?: readonly ('hosted' | 'proxy')[],
+  ): Promise<HeldElsewhere<true> | undefined> {
+    const operations = this.#deps.operations;
+    return heldElsewhere({
+      group: repo,
+      writeTo: target,
+      members: this.#deps.repositories.membersOf(repo, project),
+      holds: async (member) => {
+        if (member.kind === 'hosted') {
+          return lists((await operations?.projectVersions(member, project)) ?? []);
+        }
+        const page = await this.#deps.proxy.cachedPage?.(member, project);
+        return page !== undefined && lists(page.files.map((file) => file.version));
+      },
+      hostedClaims:
+        repo.protectHostedNames && operations?.knowsProject !== undefined
+          ? (member) => operations.knowsProject?.(member, project) ?? Promise.resolve(false)
+          : undefined,
+      ...(kinds === undefined ? {} : { kinds }),
+    });
+  }
+
+  /**
+   * The first upload of `project` to the write member `target` of the group `repo` is refused
+   * (409) while another hosted member of the group holds the project: the group would serve
+   * two projects of that name, their files merged (dependency confusion's ground). Twine uploads
+   * to that member. A project the write member holds or held is not asked about.
+   */
+  async #refuseSecondProject(repo: Repository, target: Repository, project: string): Promise<void> {
+    if (repo.kind !== 'group' || repo.name === target.name) return;
+    if (await (this.#deps.operations?.knowsProject?.(target, project) ?? false)) return;
+    const held = await this.#heldElsewhere(repo, target, project, (v) => v.length > 0, ['hosted']);
+    if (held === undefined) return;
+    throw creationRefusal(held, {
+      what: `project ${project}`,
+      kept: 'hosted',
+      doing: 'uploading',
+      instead:
+        `upload it to ${held.member.name} directly (twine upload --repository-url <NORA>/repository/${held.member.name}/), or under another name; ` +
+        `to keep releases in both members on purpose, upload its first file to ${target.name} directly (<NORA>/repository/${target.name}/)`,
+    });
   }
 
   /** Whether writes addressed to `repo` land somewhere (hosted, or a group's write member). */

@@ -93,6 +93,11 @@ export interface UploadLimits {
    */
   readonly authorize?: ((project: string) => void) | undefined;
   /**
+   * Awaited with the normalised project once the form is read and `authorize` passed, before
+   * anything is stored; rejects to refuse (a group's second project of a name: 409).
+   */
+  readonly admit?: ((project: string) => Promise<void>) | undefined;
+  /**
    * The refusal of a caller who may not write the repository as a whole (a user without the
    * role, whom a rule may still refuse or allow per project): the form is read only up to the
    * `name` field, so `authorize` refuses naming the project (`bob may not write corp-pkg in
@@ -158,7 +163,7 @@ export async function receiveUpload(
   const spool = await blobs.spoolPath('pypi-upload');
   try {
     const form = await readForm(contentType, body, spool, limits);
-    return await storeUpload(blobs, store, repo, uploader, form, limits.authorize);
+    return await storeUpload(blobs, store, repo, uploader, form, limits.authorize, limits.admit);
   } finally {
     await fs.rm(spool, { force: true });
   }
@@ -386,6 +391,7 @@ async function storeUpload(
   uploader: string | undefined,
   form: ReceivedForm,
   authorize: ((project: string) => void) | undefined,
+  admit?: (project: string) => Promise<void>,
 ): Promise<UploadResult> {
   const { fields, file } = form;
   const action = single(fields, ':action');
@@ -439,6 +445,8 @@ async function storeUpload(
 
   const formRequiresPython = single(fields, 'requires_python')?.trim();
   checkRequiresPython(formRequiresPython, 'requires_python');
+  // A well-formed upload: what the caller decides of the project itself (a group's rule).
+  await admit?.(project);
 
   if (await store.filenameDeleted(repo, file.filename)) throw filenameUsedError(file.filename);
   const existing = await store.file(repo, project, file.filename);

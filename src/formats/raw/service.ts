@@ -13,6 +13,12 @@ import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import type { AppConfig } from '../../config/schema.ts';
 import type { MissNotes } from '../../proxy/negative-cache.ts';
 import { methodNotAllowed, RegistryError } from '../../core/errors.ts';
+import {
+  creationRefusal,
+  type HeldElsewhere,
+  heldElsewhere,
+  refusalText,
+} from '../../repos/group-write.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { RawHosted } from './hosted.ts';
 import type { OpenedRawFile, RawListing, RawListingEntry, RawSource } from './model.ts';
@@ -209,6 +215,7 @@ export class RawService {
         `${headers.contentLength} bytes exceed the raw file limit of ${raw.max_file_size} bytes (max_file_size)`,
       );
     }
+    await this.#refuseSecondFile(repo, target, path);
     // A file whose bytes are missing from storage: the body is read (repair), see RawHosted.
     const repairOf = await this.#deps.hosted.precheck(target, path, condition);
     // `[server] body_limit_mb` is the outer bound (docs/raw.md): the hooks check it against a
@@ -242,8 +249,8 @@ export class RawService {
         ifMatch === undefined ? undefined : strongEtags(ifMatch),
       );
     } catch (err) {
-      if (err instanceof RegistryError && err.code === 'NOT_FOUND' && repo.name !== target.name) {
-        await this.#refuseProxied(repo, target, path);
+      if (err instanceof RegistryError && err.code === 'NOT_FOUND') {
+        await this.#refuseHeldElsewhere(repo, target, path);
       }
       throw err;
     }
@@ -251,28 +258,64 @@ export class RawService {
 
   /**
    * A DELETE through the group `repo` found no file at `path` in its write member `target`: when
-   * a proxy member the group reads it from has it cached, 405 naming that member (trial 23 fmts
-   * F3: "… not found in raw-hosted" while a GET through the group serves it), as Maven's and
-   * Helm's groups answer. A cached upstream file is not deleted (NORA has no way to evict it).
-   * `Allow` is what the group serves at the path: GET and HEAD, and PUT (which stores a file in
-   * `target`). Decided from what the proxies have cached (RawSource.cached), never asking an
-   * upstream: a file not cached keeps the 404.
+   * another member the group reads it from has it, 405 naming that member, the one group-write
+   * rule (repos/group-write.ts; trial 23 fmts F3: "… not found in raw-hosted" while a GET through
+   * the group serves it). A proxy member counts when it has the file cached (RawSource.cached,
+   * never asking an upstream: a file not cached keeps the 404); a cached upstream file is not
+   * deleted (NORA has no way to evict it). Another hosted member is named with the URL to delete
+   * it at. `Allow` is what the group serves at the path: GET and HEAD, and PUT (which stores a
+   * file in `target`).
    */
-  async #refuseProxied(repo: Repository, target: Repository, path: string): Promise<void> {
-    for (const member of this.#deps.repositories.membersOf(repo, path)) {
-      if (member.kind !== 'proxy') continue;
-      const cached = await this.#deps
-        .sourceOf(member)
-        .cached?.(member, path)
-        .catch(() => false);
-      if (cached !== true) continue;
-      throw methodNotAllowed(
-        `${path} is not stored in ${target.name}, the write member of group ${repo.name}: ` +
-          `the group serves it from its proxy member ${member.name}, which caches it from its ` +
-          `upstream (read-only: cached upstream files cannot be deleted, NORA has no way to evict them)`,
-        ['GET', 'HEAD', 'PUT'],
-      );
-    }
+  async #refuseHeldElsewhere(repo: Repository, target: Repository, path: string): Promise<void> {
+    const held = await this.#heldElsewhere(repo, target, path);
+    if (held === undefined) return;
+    throw methodNotAllowed(
+      refusalText(held, {
+        what: path,
+        kept: 'stored',
+        proxy:
+          'caches it from its upstream (read-only: cached upstream files cannot be deleted, NORA has no way to evict them)',
+        hosted: `delete it at /repository/${held.member.name}/${path}`,
+      }),
+      ['GET', 'HEAD', 'PUT'],
+    );
+  }
+
+  /**
+   * A PUT through the group `repo` of a file new to its write member `target` is refused (409)
+   * while another hosted member of the group stores a file at `path`: the group would then
+   * answer that path from whichever member comes first, and the other file would be shadowed.
+   */
+  async #refuseSecondFile(repo: Repository, target: Repository, path: string): Promise<void> {
+    if (repo.kind !== 'group' || repo.name === target.name) return;
+    if ((await this.#deps.hosted.openFile(target, path)) !== undefined) return;
+    const held = await this.#heldElsewhere(repo, target, path, ['hosted']);
+    if (held === undefined) return;
+    throw creationRefusal(held, {
+      what: path,
+      kept: 'stored',
+      doing: 'storing',
+      instead: `PUT it at /repository/${held.member.name}/${path} to replace that file, at /repository/${target.name}/${path} to store a second one on purpose, or use another path`,
+    });
+  }
+
+  /** group-write.ts `heldElsewhere` for raw: hosted members' files, proxies' cached copies. */
+  async #heldElsewhere(
+    repo: Repository,
+    target: Repository,
+    path: string,
+    kinds?: readonly ('hosted' | 'proxy')[],
+  ): Promise<HeldElsewhere<true> | undefined> {
+    return heldElsewhere({
+      group: repo,
+      writeTo: target,
+      members: this.#deps.repositories.membersOf(repo, path),
+      holds: async (member) =>
+        member.kind === 'hosted'
+          ? (await this.#deps.hosted.openFile(member, path)) !== undefined
+          : this.#deps.sourceOf(member).cached?.(member, path),
+      ...(kinds === undefined ? {} : { kinds }),
+    });
   }
 
   /** The hosted repository a write through `repo` lands in, authorized on both. */

@@ -1,0 +1,150 @@
+/**
+ * The one rule every format's group writes by (DESIGN.md §4), next to the one it reads by
+ * (group-read.ts): a write sent through a group lands in its write member, so a write to
+ * something the write member does not hold, while the group serves it from another member, must
+ * not answer "not found" (the group's own read contradicts that) nor quietly create a second copy
+ * beside the one the group serves. The answer names the member that holds it:
+ *
+ * - held by a PROXY member: 405 (the proxy is read-only: what it serves is its upstream's);
+ * - held by another HOSTED member: 405 for a change of what exists (a tag, a yank, a delete),
+ *   409 for a write that would create the name in the write member (a publish, an upload, a
+ *   PUT), which would put a second package of that name behind the group (dependency
+ *   confusion's ground): the client is told to write to that member directly.
+ *
+ * `heldElsewhere` makes the decision, from a per-format probe (does this member serve or hold this
+ * name?); the format words the answer in its protocol's error shape (`refusalText`,
+ * `methodNotAllowed`, or its own sentence). A proxy member's probe reads its cache only: a write
+ * never sends a name upstream (it may be a private name), so a name nobody read through NORA yet
+ * keeps the 404.
+ */
+import { RegistryError } from '../core/errors.ts';
+import type { Repository } from './repository.ts';
+
+/** The member of a group, not its write member, that holds what a write through it addressed. */
+export interface HeldElsewhere<T> {
+  /** The group the write was sent to. */
+  readonly group: Repository;
+  /** Its write member, which does not hold it. */
+  readonly writeTo: Repository;
+  /** The first member (in read order) that holds it: `hosted` or `proxy`. */
+  readonly member: Repository;
+  /** What the probe answered for `member` (a path held, an index file, `true`). */
+  readonly held: T;
+}
+
+/** What `heldElsewhere` asks, for one write through `group` to one name. */
+export interface GroupWrite<T> {
+  /** The repository the write was addressed to (nothing to decide unless it is a group). */
+  readonly group: Repository;
+  /** Where the write lands (RepositoryRegistry.requireWriteTarget): never probed. */
+  readonly writeTo: Repository;
+  /** The members that may answer for the name, in read order (`membersOf(group, name)`). */
+  readonly members: readonly Repository[];
+  /**
+   * Whether `member` holds the name: undefined or false for no. A proxy member answers from its
+   * cache only. A probe that throws counts as "does not hold it" (a failing member is not here).
+   */
+  readonly holds: (member: Repository) => Promise<T | undefined | false>;
+  /** Which kinds of member are probed (default both): Cargo asks its proxies only. */
+  readonly kinds?: readonly ('hosted' | 'proxy')[];
+  /**
+   * The dependency-confusion guard (`protect_hosted_names`), given only when the group applies
+   * it: true when the hosted member holds or ever held the name. Then no proxy member serves the
+   * name, so none is probed (hosted members, the write member included, are asked).
+   */
+  readonly hostedClaims?: ((hosted: Repository) => Promise<boolean>) | undefined;
+}
+
+/**
+ * The member of `write.group` other than its write member that holds the name, the first in
+ * member order; undefined when the addressed repository is not a group (or is its own write
+ * member) or no other member holds it. The caller has already found that the write member does
+ * not hold it (its NOT_FOUND), or checks that first (`holds` is never asked about `writeTo`).
+ */
+export async function heldElsewhere<T>(
+  write: GroupWrite<T>,
+): Promise<HeldElsewhere<NonNullable<T>> | undefined> {
+  const { group, writeTo } = write;
+  if (group.kind !== 'group' || group.name === writeTo.name) return undefined;
+  const kinds = write.kinds ?? ['hosted', 'proxy'];
+  let guarded: Promise<boolean> | undefined;
+  for (const member of write.members) {
+    if (member.name === writeTo.name || member.kind === 'group') continue;
+    if (!kinds.includes(member.kind)) continue;
+    if (member.kind === 'proxy' && write.hostedClaims !== undefined) {
+      guarded ??= anyClaims(write.members, write.hostedClaims);
+      if (await guarded) continue;
+    }
+    const held = await write.holds(member).catch(() => undefined);
+    if (held !== undefined && held !== false && held !== null) {
+      return { group, writeTo, member, held };
+    }
+  }
+  return undefined;
+}
+
+async function anyClaims(
+  members: readonly Repository[],
+  claims: (hosted: Repository) => Promise<boolean>,
+): Promise<boolean> {
+  for (const member of members) {
+    if (member.kind !== 'hosted') continue;
+    if (await claims(member).catch(() => false)) return true;
+  }
+  return false;
+}
+
+/** How a format words `refusalText` for its names. */
+export interface RefusalWords {
+  /** What was addressed: `package lodash`, `release 1.0 of project six`, `docs/a.txt`. */
+  readonly what: string;
+  /** How the format says a member has it: `hosted` (packages) or `stored` (files). */
+  readonly kept: 'hosted' | 'stored';
+  /** After "…from its proxy member X, which ": `is read-only (its … are the upstream's)`. */
+  readonly proxy: string;
+  /** After "…hosted in the group's member X; ": what to do there (`yank it there: …`). */
+  readonly hosted: string;
+}
+
+/**
+ * The sentence of a refusal for `held` (see the module comment):
+ * `package lodash is not hosted in npm-hosted, the write member of group npm: the group serves it
+ * from its proxy member npm-proxy, which is read-only (…)`, or for a hosted member
+ * `… : it is hosted in the group's member npm-team, not in its write member; <words.hosted>`.
+ * Names only the client's name and repository names (never an upstream host).
+ */
+export function refusalText(held: HeldElsewhere<unknown>, words: RefusalWords): string {
+  const lead = `${words.what} is not ${words.kept} in ${held.writeTo.name}, the write member of group ${held.group.name}: `;
+  return held.member.kind === 'proxy'
+    ? `${lead}the group serves it from its proxy member ${held.member.name}, which ${words.proxy}`
+    : `${lead}it is ${words.kept} in the group's member ${held.member.name}, not in its write member; ${words.hosted}`;
+}
+
+/** What a format says in `creationRefusal` (see there). */
+export interface CreationWords {
+  /** What the write would create: `package lib`, `project six`, `docs/a.txt`. */
+  readonly what: string;
+  readonly kept: 'hosted' | 'stored';
+  /** The write, as a gerund: `publishing`, `uploading`, `storing`. */
+  readonly doing: string;
+  /** What to do instead (write to that member, or to the write member directly on purpose). */
+  readonly instead: string;
+}
+
+/**
+ * CONFLICT (409) for a write through a group that would create `what` in the write member
+ * while another hosted member of the group holds it (`held`, from `heldElsewhere` with
+ * `kinds: ['hosted']`): `package lib is hosted in npm-team, another member of group npm:
+ * publishing it through the group would create a second package lib in its write member
+ * npm-hosted, which the group would serve beside npm-team's (a name two members answer for is
+ * dependency confusion's ground); <instead>`. Not a 405: the method is served at that URL, the
+ * state of the group is what refuses it.
+ */
+export function creationRefusal(held: HeldElsewhere<unknown>, words: CreationWords): RegistryError {
+  return new RegistryError(
+    'CONFLICT',
+    `${words.what} is ${words.kept} in ${held.member.name}, another member of group ${held.group.name}: ` +
+      `${words.doing} it through the group would create a second ${words.what} in its write member ${held.writeTo.name}, ` +
+      `which the group would serve beside ${held.member.name}'s (a name two members answer for is dependency confusion's ground); ${words.instead}`,
+  );
+}
