@@ -28,6 +28,7 @@ import {
   ConfigError,
   describeOverride,
   loadConfig,
+  loadServerAddress,
   type LoadedConfig,
   type LoadOptions,
 } from './config/load.ts';
@@ -442,12 +443,24 @@ function addHealthcheckCommand(program: Command): void {
             });
             base = localServerUrl(config.server.host, config.server.port);
           } catch (err) {
-            // Exit 2 is reserved in Docker's HEALTHCHECK: a probe that cannot run says unhealthy.
+            // A file the running server refused at SIGHUP keeps it serving on the previous
+            // configuration: probe the address the file still names (trial 25 ops F9).
+            const fallback = await loadServerAddress({
+              env: process.env,
+              ...(opts.config === undefined ? {} : { file: opts.config }),
+            }).catch(() => undefined);
+            if (fallback === undefined) {
+              // Exit 2 is reserved in Docker's HEALTHCHECK: a probe that cannot run says unhealthy.
+              process.stderr.write(
+                `unhealthy: cannot read the configuration: ${(err as Error).message}\n`,
+              );
+              process.exitCode = 1;
+              return;
+            }
             process.stderr.write(
-              `unhealthy: cannot read the configuration: ${(err as Error).message}\n`,
+              `note: the configuration does not validate (${oneLine((err as Error).message)}); probing the [server] address it names\n`,
             );
-            process.exitCode = 1;
-            return;
+            base = localServerUrl(fallback.host, fallback.port);
           }
         }
         const result = await probeHealth(base, {
@@ -459,6 +472,15 @@ function addHealthcheckCommand(program: Command): void {
         if (!result.ok) process.exitCode = 1;
       },
     );
+}
+
+/** A multi-line configuration error on the one line a health log keeps. */
+function oneLine(message: string): string {
+  return message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .join('; ');
 }
 
 /** `--timeout-secs`: a positive number of seconds, at most an hour. */

@@ -122,6 +122,46 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   return { ...parseConfigObject(raw, env), file: used };
 }
 
+/**
+ * Only `[server] host` and `port` (with NORA_HOST / NORA_PORT), for a command that just needs to
+ * reach the running server (`nora healthcheck`) when the whole file does not validate: the
+ * server keeps serving on its previous configuration after a SIGHUP refused an edit, and a
+ * probe failing on an unrelated key would have it restarted into the same error (trial 25 ops
+ * F9). Throws ConfigError when even these do not read (no file where one is required, TOML
+ * that does not parse, a bad host or port).
+ */
+export async function loadServerAddress(
+  options: LoadOptions = {},
+): Promise<{ host: string; port: number }> {
+  const env = options.env ?? {};
+  const explicit = options.file ?? env['NORA_CONFIG_PATH'];
+  const file =
+    explicit === undefined || explicit === ''
+      ? path.join(options.cwd ?? process.cwd(), 'config.toml')
+      : path.resolve(options.cwd ?? process.cwd(), explicit);
+  let server: unknown;
+  try {
+    server = parseTomlText(await fs.readFile(file, 'utf8'), file)['server'];
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    if (errnoCode(err) !== 'ENOENT' || (explicit !== undefined && explicit !== '')) {
+      throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+  }
+  const raw: Record<string, unknown> = {};
+  if (isRecord(server)) {
+    raw['server'] = Object.fromEntries(
+      Object.entries(server).filter(([key]) => key === 'host' || key === 'port'),
+    );
+  }
+  const addressEnv: NodeJS.ProcessEnv = {};
+  for (const name of ['NORA_HOST', 'NORA_PORT']) {
+    if (env[name] !== undefined) addressEnv[name] = env[name];
+  }
+  const { host, port } = parseConfigObject(raw, addressEnv).config.server;
+  return { host, port };
+}
+
 /** Validates an already-parsed TOML object merged with the environment. */
 export function parseConfigObject(
   raw: Record<string, unknown>,

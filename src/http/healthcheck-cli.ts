@@ -58,6 +58,8 @@ function probeUrl(base: string, ready: boolean): { url: string; shown: string } 
   } catch {
     return undefined;
   }
+  // `user:pw@host:4000` (the scheme forgotten) parses as a URL of scheme `user:`.
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return undefined;
   parsed.pathname = `${parsed.pathname.replace(/\/+$/, '').replace(/\/(?:health|ready)$/, '')}${ready ? '/ready' : '/health'}`;
   const url = parsed.toString();
   parsed.username = '';
@@ -67,7 +69,12 @@ function probeUrl(base: string, ready: boolean): { url: string; shown: string } 
 
 async function probeOnce(base: string, options: HealthcheckOptions): Promise<HealthcheckResult> {
   const target = probeUrl(base, options.ready === true);
-  if (target === undefined) return { ok: false, line: `unhealthy: ${base} is not a URL` };
+  if (target === undefined) {
+    return {
+      ok: false,
+      line: `unhealthy: ${withoutUserinfo(base)} is not an http:// or https:// URL`,
+    };
+  }
   const { url: address, shown: url } = target;
   let status: number;
   let text: string;
@@ -160,6 +167,19 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A `--url` that does not parse, shown without what looks like credentials: everything before
+ * the last `@` of its authority (`http://u:pw@h:99999/` → `http://[redacted]@h:99999/`), as
+ * a mistyped port is exactly when the password would reach the health log (trial 25 ops F1).
+ */
+function withoutUserinfo(text: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? '';
+  const rest = text.slice(scheme.length);
+  const end = rest.search(/[/?#]/);
+  const at = (end === -1 ? rest : rest.slice(0, end)).lastIndexOf('@');
+  return at === -1 ? text : `${scheme}[redacted]@${rest.slice(at + 1)}`;
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {

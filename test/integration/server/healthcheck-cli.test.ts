@@ -6,6 +6,9 @@
  * The canned answers come from a fixture server shaped as /health answers.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import http from 'node:http';
 import type net from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -124,6 +127,44 @@ describe('nora healthcheck', () => {
       assert.doesNotMatch(both.stderr, /secret|\/health\/health/);
     } finally {
       degraded.close();
+    }
+  });
+
+  test('a config file the running server refused at SIGHUP: its [server] address is probed, exit 0 (trial 25 ops F9)', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-hc-'));
+    try {
+      const file = path.join(dir, 'config.toml');
+      await fs.writeFile(
+        file,
+        `[server]\nhost = "0.0.0.0"\nport = ${server.port}\n\n[auth]\nanonymous_reads = false\n`,
+      );
+      const result = await nora(['healthcheck', '--config', file], {});
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /^healthy: /);
+      assert.match(
+        result.stderr,
+        /^note: the configuration does not validate \(.*anonymous_reads.*\); probing the \[server\] address it names\n$/,
+      );
+      // TOML that does not parse names no address: unhealthy, saying why.
+      await fs.writeFile(file, '[server\nport = 1\n');
+      const broken = await nora(['healthcheck', '--config', file], {});
+      assert.equal(broken.code, 1);
+      assert.match(broken.stderr, /^unhealthy: cannot read the configuration: /);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a --url that does not parse or is not http(s): credentials never printed (trial 25 ops F1)', async () => {
+    for (const url of [
+      'http://user:s3cretpw@127.0.0.1:99999/',
+      'user:s3cretpw@127.0.0.1:14501',
+      'http://user:s3cretpw@[::1',
+    ]) {
+      const result = await nora(['healthcheck', '--url', url], {});
+      assert.equal(result.code, 1, url);
+      assert.doesNotMatch(result.stdout + result.stderr, /s3cretpw/, url);
+      assert.match(result.stderr, /^unhealthy: .* is not an http:\/\/ or https:\/\/ URL\n$/, url);
     }
   });
 
