@@ -720,6 +720,9 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     onWrite: () => {
       writes.bump();
     },
+    // A data directory made read-only (a stopped server's volume mounted ro, chmod a-w): reads
+    // go on, degraded, as for a database file that cannot be written (trial 25 devA F2).
+    readOnlyFallback: true,
   });
   const blobs = new BlobStore(driver, new SqlBlobIndex(db));
   const repositories = RepositoryRegistry.build(

@@ -22,7 +22,12 @@ import {
   TokenCommandError,
 } from './auth/token-cli.ts';
 import { BackupCommandError, type BackupReport, runBackup } from './backup/backup.ts';
-import { RestoreCommandError, RestoreRefusedError, runRestore } from './backup/restore.ts';
+import {
+  RestoreCommandError,
+  RestoreInterruptedError,
+  RestoreRefusedError,
+  runRestore,
+} from './backup/restore.ts';
 import { describeConfig } from './config/describe.ts';
 import {
   ConfigError,
@@ -738,6 +743,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (err instanceof BackupCommandError) {
       process.stderr.write(`nora backup: ${redactText(err.message)}\n`);
       process.exitCode = EXIT_RUNTIME;
+      return;
+    }
+    if (err instanceof RestoreInterruptedError) {
+      process.stderr.write(`nora restore: ${err.message}\n`);
+      // 130 / 143: what a shell reports for a process its signal ended, which it would have.
+      process.exitCode = err.exitCode;
       return;
     }
     if (err instanceof RestoreCommandError || err instanceof RestoreRefusedError) {

@@ -224,13 +224,33 @@ export class SigningKeys {
           private_jwk: JSON.stringify(jwk),
           created_at: Date.now(),
         })
-        .execute();
+        .execute()
+        .catch((err: unknown) => {
+          throw unstorableKey(err);
+        });
       // Two instances starting together may both insert: both then sign with the same newest key.
       row = await newest();
       if (row === undefined) throw new Error('the signing key was not stored');
     }
     return toSigningKey(row.kid, row.private_jwk);
   }
+}
+
+/**
+ * Why the first key could not be stored, when it is that the database is read-only (SQLITE_READONLY
+ * or SQLITE_CANTOPEN: a server started on a data directory it cannot write, database.ts
+ * openReadOnly): a 503 that says so and what to do, not the bare "not writable" every upload
+ * gets; a key stored before is used as it is. Any other error is returned unchanged.
+ */
+function unstorableKey(err: unknown): unknown {
+  const errcode = (err as { errcode?: unknown } | undefined)?.errcode;
+  const primary = typeof errcode === 'number' ? errcode & 0xff : undefined;
+  if (primary !== 8 && primary !== 14) return err;
+  return new RegistryError(
+    'UNAVAILABLE',
+    'no registry-token signing key exists yet, and none can be stored: the metadata database is read-only (its data directory cannot be written); make the data directory writable and restart NORA',
+    { cause: err },
+  );
 }
 
 async function toSigningKey(kid: string, privateJwk: string): Promise<SigningKey> {

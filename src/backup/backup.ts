@@ -13,16 +13,17 @@
  *    them live is safe; one removed meanwhile (`nora gc` after a delete) or damaged fails the
  *    backup, naming it.
  *
- * Written to `FILE.tmp` and renamed to FILE at the end (fsynced first): a failed backup leaves no
- * file that looks whole. `-o -` writes to stdout (then a failure shows as a non-zero exit and a
- * truncated stream, which `nora restore` refuses).
+ * Written to `FILE.<pid>.<random>.tmp` (one per backup: two at once to the same FILE never write
+ * into one temp file) and renamed to FILE at the end (fsynced first): a failed backup removes its
+ * temp file and leaves no file that looks whole. `-o -` writes to stdout (then a failure shows as
+ * the same one-line error and exit 1, and a truncated stream, which `nora restore` refuses).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { Transform, type Writable } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { sql } from 'kysely';
@@ -79,7 +80,7 @@ const NAMED = 10;
 /**
  * Writes the archive. Throws BackupCommandError when there is nothing to back up (memory
  * storage, no database), a reference cannot be read, a referenced blob is missing or damaged, or
- * the archive cannot be written; FILE is then untouched and `FILE.tmp` removed.
+ * the archive cannot be written; FILE is then untouched and its temp file removed.
  */
 export async function runBackup(config: AppConfig, options: BackupOptions): Promise<BackupReport> {
   const started = performance.now();
@@ -115,11 +116,13 @@ export async function runBackup(config: AppConfig, options: BackupOptions): Prom
     };
     const entries = (pack: tar.Pack) => writeEntries(pack, metadata, snapshot, blobs, driver);
     if (options.output === '-') {
-      await writeArchive(options.stdout ?? process.stdout, entries);
+      await writeArchive(borrowed(options.stdout ?? process.stdout), entries);
       return { output: '-', metadata, seconds: (performance.now() - started) / 1000 };
     }
     const output = path.resolve(options.output);
-    const temp = `${output}.tmp`;
+    // Its own name: two backups to one FILE at once (two cron entries, a manual run beside the
+    // timer's) wrote into one `FILE.tmp` and renamed each other's half-written bytes.
+    const temp = `${output}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
       // flush: fsynced before the rename, so a crash after it never leaves a short archive.
       await writeArchive(createWriteStream(temp, { flush: true }), entries);
@@ -261,7 +264,6 @@ async function writeArchive(
 ): Promise<void> {
   const pack = tar.pack();
   const gzip = createGzip();
-  // process.stdout is not ended by pipeline (it stays the process's); a file is.
   const done = pipeline(pack, gzip, sink);
   // Only a failure of the sink side settles this race: a resolved `done` never wins it.
   const failed = done.then(() => new Promise<never>(() => undefined));
@@ -274,6 +276,39 @@ async function writeArchive(
     await done.catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * A writable that passes its bytes on to `out` (stdout) without owning it: a failed backup
+ * destroys this, not `out`. pipeline() destroys its last stream with the failure, and
+ * process.stdout destroyed with an error emits it as an 'error' event, which the CLI's
+ * broken-pipe listener rethrows: a damaged blob under `-o -` printed a stack trace instead of the
+ * one-line message `-o FILE` gives (trial 25 devA F3). `out`'s own failure (a closed pipe) fails
+ * the backup.
+ */
+function borrowed(out: Writable): Writable {
+  const onError = (err: Error): void => {
+    wrapper.destroy(err);
+  };
+  const wrapper: Writable = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (out.write(chunk)) callback();
+      else
+        out.once('drain', () => {
+          callback();
+        });
+    },
+    final(callback) {
+      out.off('error', onError);
+      callback();
+    },
+    destroy(err, callback) {
+      out.off('error', onError);
+      callback(err);
+    },
+  });
+  out.on('error', onError);
+  return wrapper;
 }
 
 async function writeEntries(

@@ -12,7 +12,8 @@
  * database is spooled beside its final place, checked (SQLite's quick_check; every blob it
  * references is in storage) and renamed into place last, so an interrupted restore never leaves
  * a database that names blobs that were not restored. On any failure the spool files, the
- * spooled database and the blobs this restore added are removed again.
+ * spooled database and the blobs this restore added are removed again; so too on SIGINT or
+ * SIGTERM before the database is put in place (RestoreInterruptedError: exit 130 / 143).
  */
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
@@ -62,6 +63,27 @@ export class RestoreCommandError extends Error {
   }
 }
 
+/**
+ * SIGINT or SIGTERM arrived before the restore put its database in place: what it had written
+ * was removed. `exitCode` is the shell's for that signal (130, 143).
+ */
+export class RestoreInterruptedError extends Error {
+  readonly signal: NodeJS.Signals;
+  readonly exitCode: number;
+
+  constructor(signal: NodeJS.Signals) {
+    super(
+      `interrupted (${signal}): the blobs and the database it had written so far were removed; nothing was restored`,
+    );
+    this.name = 'RestoreInterruptedError';
+    this.signal = signal;
+    this.exitCode = 128 + (signal === 'SIGINT' ? 2 : 15);
+  }
+}
+
+/** The signals a restore catches to clean up after itself (an operator's Ctrl-C, `kill`). */
+const INTERRUPTS = ['SIGINT', 'SIGTERM'] as const;
+
 export interface RestoreOptions {
   /** The archive's path, or `-` for stdin. */
   readonly input: string;
@@ -83,7 +105,8 @@ export interface RestoreReport {
 
 /**
  * Restores `options.input` into `config`'s storage and database. Throws RestoreRefusedError
- * (nothing touched) or RestoreCommandError (what it wrote removed again).
+ * (nothing touched), RestoreCommandError (what it wrote removed again) or, on SIGINT / SIGTERM
+ * before the database is in place, RestoreInterruptedError (what it wrote removed again).
  */
 export async function runRestore(
   config: AppConfig,
@@ -114,11 +137,31 @@ export async function runRestore(
   }
   const driver = await createStorageDriver(config.storage);
   const restore = new Restore(driver, database, formats);
+  // Until the database is in place, a signal must not end the process with the spooled database
+  // and the blobs added so far left in the target (Node's default action for both): it stops
+  // the reading, and the failure path below removes them, as for any failure.
+  let interrupted: NodeJS.Signals | undefined;
+  let committing = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // Once the rename is under way the restore is complete a moment later; a second signal
+    // while the cleanup runs is the same request.
+    if (committing || interrupted !== undefined) return;
+    interrupted = signal;
+    input.destroy(new RestoreInterruptedError(signal));
+  };
+  const stopIfInterrupted = (): void => {
+    if (interrupted !== undefined) throw new RestoreInterruptedError(interrupted);
+  };
+  for (const signal of INTERRUPTS) process.on(signal, onSignal);
   try {
     const metadata = await restore.read(input);
+    stopIfInterrupted();
     await restore.check(metadata);
+    stopIfInterrupted();
     // A server started meanwhile would keep the old database's -wal open beside the new file.
     await refuseLiveServer(storage, database);
+    stopIfInterrupted();
+    committing = true;
     await restore.commit();
     return {
       metadata,
@@ -130,9 +173,12 @@ export async function runRestore(
   } catch (err) {
     input.destroy();
     await restore.undo();
+    // Whatever the signal broke (a stream torn down mid-entry) is its doing, not the archive's.
+    if (interrupted !== undefined) throw new RestoreInterruptedError(interrupted);
     if (err instanceof RestoreCommandError || err instanceof RestoreRefusedError) throw err;
     throw new RestoreCommandError(archiveError(err), { cause: err });
   } finally {
+    for (const signal of INTERRUPTS) process.off(signal, onSignal);
     await driver.close();
   }
 }

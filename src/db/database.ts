@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { pathToFileURL } from 'node:url';
 import { Kysely, SqliteDialect } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import { adaptNodeSqlite } from './node-sqlite-dialect.ts';
@@ -29,16 +30,57 @@ export interface OpenDatabaseOptions {
    * on a full disk; 0: none. Default RESERVE_BYTES for a file, none in memory.
    */
   readonly reserveBytes?: number;
+  /**
+   * `nora serve` only: when the database cannot be opened for writing because its directory
+   * cannot be written (SQLite makes the `-wal` and `-shm` there), open it read-only
+   * (openReadOnly: reads go on, every write fails SQLITE_READONLY) instead of failing. Without
+   * it, or when a read-only open is not safe, openDatabase throws DatabaseUnusableError.
+   */
+  readonly readOnlyFallback?: boolean;
 }
 
+/** The metadata database cannot be opened at all: the message names the file and what to do. */
+export class DatabaseUnusableError extends Error {
+  override readonly name = 'DatabaseUnusableError';
+}
+
+/**
+ * Opens (creating when absent) and migrates the database. Throws DatabaseUnusableError when its
+ * directory cannot be written and a read-only open is not allowed (`readOnlyFallback`) or not
+ * safe, else SQLite's own error (a damaged file) or a migration's.
+ */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
   if (options.file !== ':memory:')
     fs.mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
-  const sqlite = new DatabaseSync(options.file, {
-    timeout: 5000,
-    enableForeignKeyConstraints: true,
-  });
-  sqlite.exec('PRAGMA journal_mode = WAL');
+  let sqlite: DatabaseSync | undefined;
+  try {
+    sqlite = new DatabaseSync(options.file, {
+      timeout: 5000,
+      enableForeignKeyConstraints: true,
+    });
+    sqlite.exec('PRAGMA journal_mode = WAL');
+  } catch (err) {
+    sqlite?.close();
+    const primary = sqlitePrimary(err);
+    // SQLITE_CANTOPEN / SQLITE_READONLY: a database in a directory this process cannot write has
+    // no `-wal` / `-shm` and cannot get them ("unable to open database file", trial 25 devA F2).
+    if (options.file === ':memory:' || (primary !== 14 && primary !== 8)) throw err;
+    const blocker = databaseWriteBlocker(options.file);
+    if (blocker === undefined) throw err;
+    if (options.readOnlyFallback !== true) {
+      throw new DatabaseUnusableError(
+        `the metadata database ${path.resolve(options.file)} cannot be opened: ${blocker.path}; SQLite keeps its -wal and -shm files beside it: make the directory writable for this user`,
+        { cause: err },
+      );
+    }
+    const readOnly = openReadOnly(options.file, blocker);
+    refusePendingMigrations(readOnly, options.file, {
+      ...coreMigrations,
+      ...options.migrations,
+    });
+    const handle = new SqliteHandle(readOnly, options.file, options.onWrite, undefined, true);
+    return kyselyOn(readOnly, handle, options.onWrite, undefined);
+  }
   sqlite.exec('PRAGMA synchronous = NORMAL');
   sqlite.exec('PRAGMA foreign_keys = ON');
   // NORMAL in WAL mode: commits are atomic and consistent but not synced; writers that answer
@@ -52,7 +94,18 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
   // Made now when the disk has room (kept when an earlier run left it).
   reserve?.ensure();
   const handle = new SqliteHandle(sqlite, options.file, options.onWrite, reserve);
-  const database = adaptNodeSqlite(sqlite, options.onWrite, reserve);
+  const db = kyselyOn(sqlite, handle, options.onWrite, reserve);
+  await migrate(db, { ...coreMigrations, ...options.migrations });
+  return db;
+}
+
+function kyselyOn(
+  sqlite: DatabaseSync,
+  handle: SqliteHandle,
+  onWrite: (() => void) | undefined,
+  reserve: SpaceReserve | undefined,
+): Db {
+  const database = adaptNodeSqlite(sqlite, onWrite, reserve);
   const db = new Kysely<CoreTables>({
     dialect: new SqliteDialect({
       database: {
@@ -65,8 +118,77 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
     }),
   });
   registerSqliteHandle(db as unknown as Kysely<never>, handle);
-  await migrate(db, { ...coreMigrations, ...options.migrations });
   return db;
+}
+
+/** SQLite's primary result code of an error of node:sqlite, else undefined. */
+function sqlitePrimary(err: unknown): number | undefined {
+  const errcode = (err as { errcode?: unknown } | undefined)?.errcode;
+  return typeof errcode === 'number' ? errcode & 0xff : undefined;
+}
+
+/**
+ * The database of a directory this process cannot write, opened read-only. SQLite opens a WAL
+ * database read-only only when its `-wal` and `-shm` exist or can be made, or when it is opened
+ * `immutable=1` (no locks, no `-wal`: it trusts the file not to change;
+ * https://sqlite.org/uri.html). That is safe here when every commit is in the file itself: no
+ * `-wal` with content beside it (a clean stop leaves none), and no writer can add one, since the
+ * directory cannot be written (a writer with more rights, or one after a `chmod`, is the
+ * operator's to keep away: docs/storage.md, "Read-only data directory"). Throws
+ * DatabaseUnusableError naming the file and what to do when the database is missing or its
+ * `-wal` holds commits not yet in it (replaying them needs a writable directory).
+ */
+function openReadOnly(file: string, blocker: { path: string }): DatabaseSync {
+  const resolved = path.resolve(file);
+  const dir = path.dirname(resolved);
+  const fix = `make ${dir} writable for this user (chmod u+w, chown, chattr -i, or mount it read-write) and start NORA again`;
+  if (!fs.existsSync(resolved)) {
+    throw new DatabaseUnusableError(
+      `the metadata database ${resolved} does not exist and cannot be created: ${blocker.path}; ${fix}`,
+    );
+  }
+  const walBytes = fileSize(`${resolved}-wal`);
+  if (walBytes !== undefined && walBytes > 0) {
+    throw new DatabaseUnusableError(
+      `the metadata database ${resolved} cannot be opened: ${blocker.path}, and its ${path.basename(resolved)}-wal holds ${walBytes} bytes of commits not yet in the database (the last stop was not clean), which SQLite can only apply in a writable directory; ${fix}`,
+    );
+  }
+  const url = pathToFileURL(resolved);
+  url.searchParams.set('immutable', '1');
+  return new DatabaseSync(url, {
+    readOnly: true,
+    timeout: 5000,
+    enableForeignKeyConstraints: true,
+  });
+}
+
+function fileSize(file: string): number | undefined {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A read-only database must already be at this build's schema (no migration can run): throws
+ * DatabaseUnusableError naming what is missing (a database of an older NORA), else nothing.
+ */
+function refusePendingMigrations(sqlite: DatabaseSync, file: string, migrations: Migrations): void {
+  let applied: Set<string>;
+  try {
+    const rows = sqlite.prepare('SELECT name FROM kysely_migration').all() as { name: string }[];
+    applied = new Set(rows.map((row) => row.name));
+  } catch {
+    applied = new Set();
+  }
+  const pending = Object.keys(migrations).filter((name) => !applied.has(name));
+  if (pending.length > 0) {
+    sqlite.close();
+    throw new DatabaseUnusableError(
+      `the metadata database ${path.resolve(file)} cannot be written (its directory is not writable) and lacks ${pending.length} migration${pending.length === 1 ? '' : 's'} this NORA needs (${pending.slice(0, 3).join(', ')}${pending.length > 3 ? ', …' : ''}): make ${path.dirname(path.resolve(file))} writable for this user and start NORA again`,
+    );
+  }
 }
 
 async function migrate(db: Db, migrations: Migrations): Promise<void> {
@@ -176,6 +298,18 @@ export function databaseWriteBlocker(file: string): { name: string; path: string
 export async function probeDatabaseWrite(db: Db, file: string): Promise<void> {
   const handle = sqliteHandleOf(db);
   if (handle === undefined) return;
+  if (handle.readOnly) {
+    // Opened read-only at start (openReadOnly): no write can succeed until a restart, even once
+    // the directory is writable again; say why, and that a restart is what ends it.
+    const blocker = databaseWriteBlocker(file);
+    const why = (text: string | undefined) =>
+      `${text ?? 'it was not writable at start-up'}; opened read-only at start-up: restart NORA once it is writable`;
+    throw new DatabaseWriteError(
+      'SQLITE_READONLY',
+      { name: why(blocker?.name), path: why(blocker?.path) },
+      undefined,
+    );
+  }
   const probe = (): void => {
     const sqlite = handle.db;
     sqlite.exec('PRAGMA busy_timeout = 0');

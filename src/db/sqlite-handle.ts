@@ -51,8 +51,21 @@ export class SqliteHandle {
   /** The disk space kept for writes on a full disk (db/reserve.ts); none in memory. */
   readonly reserve: SpaceReserve | undefined;
 
-  constructor(db: DatabaseSync, file: string, onWrite?: () => void, reserve?: SpaceReserve) {
+  /**
+   * Opened read-only (database.ts openReadOnly: its directory could not be written at start):
+   * every write fails SQLITE_READONLY until a restart.
+   */
+  readonly readOnly: boolean;
+
+  constructor(
+    db: DatabaseSync,
+    file: string,
+    onWrite?: () => void,
+    reserve?: SpaceReserve,
+    readOnly = false,
+  ) {
     this.db = db;
+    this.readOnly = readOnly;
     this.onWrite = onWrite;
     this.reserve = reserve;
     this.#wal = file === ':memory:' || file === '' ? undefined : `${path.resolve(file)}-wal`;
