@@ -6,12 +6,15 @@
  * - after it: the files of the same build that would list the version (the POM unless its
  *   packaging is `pom`, a `.module`) are refused for a while (RefusedArchives), as `mvn
  *   deploy:deploy-file` sends its POM after the jar (trial 21);
- * - before it: what the same uploader stored new in that version directory moments before (`mvn
- *   deploy` of a project sends its POM first) is withdrawn, under guards (`#withdrawBefore`,
- *   trial 23). Who stored what is remembered in memory, bounded.
+ * - before it: what the same uploader stored new in that version directory — for a timestamped
+ *   snapshot build, in that build — moments before (`mvn deploy` of a project sends its POM
+ *   first) is withdrawn, under guards (`#withdrawBefore`, trial 23).
+ *
+ * Both memories are in the database (`maven_refused_archives`, `maven_recent_deploys`:
+ * migrations.ts), so a restart between the requests of one deploy, or a deploy whose requests
+ * reach two nodes over one database, is judged as in one process.
  */
 import { RegistryError } from '../../core/errors.ts';
-import { ExpiringMap } from '../../core/expiring-map.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Repository } from '../../repos/repository.ts';
 import { type ArchiveRefusal, isArchiveExtension } from './archive-check.ts';
@@ -26,10 +29,9 @@ import { listsVersion, type MavenStore } from './store.ts';
  */
 export const WITHDRAW_WINDOW_MS = 5 * 60 * 1000;
 /**
- * Files stored new a moment ago, remembered with who stored them: at most this many paths (oldest
- * forgotten first), for this long (the window, plus the refused archive's own upload time).
+ * Files stored new a moment ago, remembered with who stored them (`maven_recent_deploys`) for
+ * this long: the window, plus the refused archive's own upload time.
  */
-export const MAX_RECENT_DEPLOYS = 10_000;
 export const RECENT_DEPLOY_TTL_MS = 60 * 60 * 1000;
 
 /** Who sent a deploy request and when it began (epoch ms of DeployWithdrawalDeps.now). */
@@ -45,41 +47,40 @@ export interface DeployWithdrawalDeps {
   readonly refusedArchiveTtlMs?: number | undefined;
   /** Where a withdrawal is logged (one line). */
   readonly log?: Logger | undefined;
-  /** The clock of the recent deploys (tests drive it); Date.now by default. */
+  /** The clock of the recent deploys and the refusals (tests drive it); Date.now by default. */
   readonly now?: (() => number) | undefined;
 }
 
 export class DeployWithdrawal {
   readonly #store: MavenStore;
   readonly #log: Logger | undefined;
+  readonly #now: () => number;
   /**
    * Main archives refused a moment ago, per build: the files the same deploy sends after one
    * (mvn deploy-file's POM) are refused instead of listing the version with no archive.
    */
   readonly #refused: RefusedArchives;
   readonly #refusedTtlMs: number;
-  /**
-   * `<repo>\n<path>` → who stored the file new at that path a moment ago (`deploy`'s `uploader`):
-   * what a refused main archive may withdraw of its own deploy (`#withdrawBefore`). In memory: a
-   * restart or another node forgets, and then nothing is withdrawn (the safe side).
-   */
-  readonly #recent: ExpiringMap<string, string>;
 
   constructor(deps: DeployWithdrawalDeps) {
     this.#store = deps.store;
     this.#log = deps.log;
+    this.#now = deps.now ?? Date.now;
     this.#refusedTtlMs = deps.refusedArchiveTtlMs ?? REFUSED_ARCHIVE_TTL_MS;
-    this.#refused = new RefusedArchives({ ttlMs: this.#refusedTtlMs });
-    this.#recent = new ExpiringMap({
-      max: MAX_RECENT_DEPLOYS,
-      ttlMs: RECENT_DEPLOY_TTL_MS,
-      now: deps.now,
-    });
+    this.#refused = new RefusedArchives(deps.store.db, { ttlMs: this.#refusedTtlMs });
   }
 
   /** The clock's time now, epoch ms: a deploy's `startedAt`. */
   now(): number {
-    return this.#recent.now();
+    return this.#now();
+  }
+
+  /**
+   * What MavenStore.put records of who stores a file (PutOptions.deployedBy): the uploader of
+   * `origin` (a file new at its path is remembered for RECENT_DEPLOY_TTL_MS), at now.
+   */
+  deployedBy(origin: DeployOrigin): { uploader: string | undefined; at: number; ttlMs: number } {
+    return { uploader: origin.uploader, at: this.#now(), ttlMs: RECENT_DEPLOY_TTL_MS };
   }
 
   /**
@@ -90,12 +91,12 @@ export class DeployWithdrawal {
    * `<release>`, with no jar. The message names the refused archive, in the reason phrase's
    * first 200 characters. Undefined when nothing is remembered or the file lists nothing.
    */
-  afterRefusedArchive(
+  async afterRefusedArchive(
     repo: Repository,
     coordinate: MavenFileCoordinate,
-  ): RegistryError | undefined {
+  ): Promise<RegistryError | undefined> {
     if (!listsVersion(coordinate)) return undefined;
-    const refused = this.#refused.find(repo.name, coordinate);
+    const refused = await this.#refused.find(repo.name, coordinate);
     if (refused === undefined) return undefined;
     const seconds = Math.max(0, Math.round((Date.now() - refused.at) / 1000));
     const ext = refused.extension;
@@ -120,7 +121,7 @@ export class DeployWithdrawal {
   ): Promise<RegistryError> {
     const withdrawn = await this.#withdrawBefore(repo, coordinate, refusal.why, origin);
     if (withdrawn.length === 0) {
-      this.#refused.remember(repo.name, coordinate, refusal.why);
+      await this.#refused.remember(repo.name, coordinate, refusal.why);
       return refusal.error;
     }
     // Not remembered: this deploy sent its POM first (`mvn deploy`), so a rerun sends the POM
@@ -134,44 +135,49 @@ export class DeployWithdrawal {
 
   /**
    * A file was recorded at `coordinate`: a whole main archive (`mainArchive`), or a POM of
-   * packaging `pom` (which says there is no archive to wait for), clears the build's refusal;
-   * a file new at its path (`existed` false) is remembered with its uploader for a later
-   * withdrawal, one that replaced a file is not (it was published before).
+   * packaging `pom` (which says there is no archive to wait for), clears the build's refusal.
+   * (Who stored it was recorded with it: `deployedBy`.)
    */
-  stored(
+  async stored(
     repo: Repository,
     coordinate: MavenFileCoordinate,
-    facts: { existed: boolean; mainArchive: boolean; packaging: string | undefined },
-    origin: DeployOrigin,
-  ): void {
-    if (facts.mainArchive || facts.packaging === 'pom') this.#refused.clear(repo.name, coordinate);
-    const recentKey = `${repo.name}\n${coordinate.path}`;
-    if (!facts.existed && origin.uploader !== undefined) {
-      this.#recent.set(recentKey, origin.uploader);
-    } else this.#recent.delete(recentKey);
+    facts: { mainArchive: boolean; packaging: string | undefined },
+  ): Promise<void> {
+    if (facts.mainArchive || facts.packaging === 'pom') {
+      await this.#refused.clear(repo.name, coordinate);
+    }
   }
 
   /**
    * Forgets the refusals of `repo` under groupId:artifactId, or one version of it (a DELETE of
    * the artifact or version starts it over).
    */
-  clearUnder(repo: Repository, groupId: string, artifactId: string, version?: string): void {
-    this.#refused.clearUnder(repo.name, groupId, artifactId, version);
+  async clearUnder(
+    repo: Repository,
+    groupId: string,
+    artifactId: string,
+    version?: string,
+  ): Promise<void> {
+    await this.#refused.clearUnder(repo.name, groupId, artifactId, version);
   }
 
   /**
    * After the main archive `coordinate` (new at its path) was refused: removes the files the same
    * deploy stored in its version directory just before (`mvn deploy` of a project sends the POM,
    * its checksums, then the jar), so that the version is not left listed in maven-metadata.xml,
-   * maybe as `<latest>`/`<release>`, with no archive. Guards, all required, else nothing goes:
-   * the uploader is known; every file of that version directory (of `repo`, exactly that
-   * groupId:artifactId:version) has no classifier and is no archive (ARCHIVE_EXTENSIONS; a
-   * jar, war or classified file stored earlier means the version was published), nor a POM of
-   * packaging `pom` (whole by itself); and each was stored new at its path by the same uploader
-   * at most WITHDRAW_WINDOW_MS before the refused request began (not replaced since, not an
-   * older file). The removal is one transaction that keeps everything when the directory
-   * changed meanwhile (MavenStore.withdraw). Logs one line when something went. Returns the
-   * paths withdrawn (none: [] ).
+   * maybe as `<latest>`/`<release>`, with no archive. For a timestamped snapshot build
+   * (`…-20261205.101010-2.jar`) only that build's files are considered: earlier builds of the
+   * version stay, and maven-metadata.xml names the newest of them again (until the twenty-first
+   * session the new build's POM was kept as soon as earlier builds were there).
+   *
+   * Guards, all required, else nothing goes: the uploader is known; every file considered (of
+   * `repo`, exactly that groupId:artifactId:version, and that build) has no classifier and is no
+   * archive (ARCHIVE_EXTENSIONS; a jar, war or classified file stored earlier means the version
+   * or build was published), nor a POM of packaging `pom` (whole by itself); and each was stored
+   * new at its path by the same uploader (`maven_recent_deploys`) at most WITHDRAW_WINDOW_MS
+   * before the refused request began (not replaced since, not an older file). The removal is one
+   * transaction that keeps everything when those files changed meanwhile (MavenStore.withdraw).
+   * Logs one line when something went. Returns the paths withdrawn (none: [] ).
    */
   async #withdrawBefore(
     repo: Repository,
@@ -181,20 +187,39 @@ export class DeployWithdrawal {
   ): Promise<string[]> {
     const uploader = origin.uploader;
     if (uploader === undefined) return [];
-    const rows = await this.#store.versionFiles(
-      repo.name,
-      coordinate.groupId,
-      coordinate.artifactId,
-      coordinate.version,
+    const snapshot = coordinate.snapshot;
+    const build =
+      snapshot === undefined
+        ? undefined
+        : { snapshot_ts: snapshot.timestamp, build_number: snapshot.buildNumber };
+    const rows = (
+      await this.#store.versionFiles(
+        repo.name,
+        coordinate.groupId,
+        coordinate.artifactId,
+        coordinate.version,
+      )
+    ).filter(
+      (row) =>
+        build === undefined ||
+        (row.snapshot_ts === build.snapshot_ts && row.build_number === build.build_number),
     );
     if (rows.length === 0) return [];
     for (const row of rows) {
       if (row.classifier !== '' || isArchiveExtension(row.extension)) return [];
       // A POM of packaging `pom` is a whole deploy by itself (a parent, a BOM): never withdrawn.
       if (row.packaging === 'pom') return [];
-      const recent = this.#recent.entry(`${repo.name}\n${row.path}`);
-      if (recent?.value !== uploader) return [];
-      if (recent.at < origin.startedAt - WITHDRAW_WINDOW_MS) return [];
+    }
+    const recent = await this.#store.recentDeploys(
+      repo.name,
+      rows.map((row) => row.path),
+    );
+    const now = this.#now();
+    for (const row of rows) {
+      const entry = recent.get(row.path);
+      if (entry?.uploader !== uploader) return [];
+      if (now - entry.at > RECENT_DEPLOY_TTL_MS) return [];
+      if (entry.at < origin.startedAt - WITHDRAW_WINDOW_MS) return [];
     }
     const withdrawn = await this.#store.withdraw(
       repo.name,
@@ -202,10 +227,10 @@ export class DeployWithdrawal {
         groupId: coordinate.groupId,
         artifactId: coordinate.artifactId,
         version: coordinate.version,
+        ...(build === undefined ? {} : { build }),
       },
       rows,
     );
-    for (const path of withdrawn) this.#recent.delete(`${repo.name}\n${path}`);
     if (withdrawn.length > 0) {
       this.#log?.warn(
         { repository: repo.name, refused: coordinate.path, withdrawn, uploader },

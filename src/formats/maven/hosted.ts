@@ -64,11 +64,7 @@ export {
   EXPECTED_CHECKSUM_TTL_MS,
   MAX_EXPECTED_CHECKSUM_PATHS,
 } from './checksum-sidecars.ts';
-export {
-  MAX_RECENT_DEPLOYS,
-  RECENT_DEPLOY_TTL_MS,
-  WITHDRAW_WINDOW_MS,
-} from './deploy-withdrawal.ts';
+export { RECENT_DEPLOY_TTL_MS, WITHDRAW_WINDOW_MS } from './deploy-withdrawal.ts';
 
 /** `version_policy` of a hosted repository. */
 export type VersionPolicy = 'release' | 'snapshot' | 'mixed';
@@ -312,7 +308,7 @@ export class MavenHosted implements MavenSource, HostedNames {
     // replaces one already stored: the version is listed by it already, and `mvn deploy` of a
     // project, rerun after its jar was refused, sends its POM again before the jar.
     if (!mainArchive && !pomFile && !existed) {
-      const refusal = this.#withdrawal.afterRefusedArchive(repo, coordinate);
+      const refusal = await this.#withdrawal.afterRefusedArchive(repo, coordinate);
       if (refusal !== undefined) throw refusal;
     }
     // A POM is held to MAX_POM_BYTES as it arrives (a chunked body; a declared length past it is
@@ -353,7 +349,7 @@ export class MavenHosted implements MavenSource, HostedNames {
       try {
         pom = await this.#pomFacts(ingested.digest, coordinate);
         if (pom.packaging !== 'pom' && !existed) {
-          const refusal = this.#withdrawal.afterRefusedArchive(repo, coordinate);
+          const refusal = await this.#withdrawal.afterRefusedArchive(repo, coordinate);
           if (refusal !== undefined) throw refusal;
         }
       } catch (err) {
@@ -397,15 +393,15 @@ export class MavenHosted implements MavenSource, HostedNames {
         plugin_name:
           pom?.name ?? (plugin?.goalPrefix === undefined ? undefined : plugin.name) ?? null,
       },
-      { immutable, keepSnapshots: snapshot ? settings.keepSnapshots : 0 },
+      {
+        immutable,
+        keepSnapshots: snapshot ? settings.keepSnapshots : 0,
+        // Who stored it new, for the withdrawal a refused archive of the same deploy may make.
+        deployedBy: this.#withdrawal.deployedBy(origin),
+      },
     );
-    // A whole archive, or a `pom` POM, clears a refusal; a file new at its path may be withdrawn.
-    this.#withdrawal.stored(
-      repo,
-      coordinate,
-      { existed, mainArchive, packaging: pom?.packaging },
-      origin,
-    );
+    // A whole archive, or a `pom` POM, clears a refusal.
+    await this.#withdrawal.stored(repo, coordinate, { mainArchive, packaging: pom?.packaging });
     return { created: !existed, pruned };
   }
 
@@ -487,7 +483,7 @@ export class MavenHosted implements MavenSource, HostedNames {
       if (await store.hasArtifact(repo.name, groupId, artifactId)) {
         const removed = await store.delete(repo.name, { groupId, artifactId });
         // A DELETE starts the artifact over: a refusal remembered under it no longer applies.
-        this.#withdrawal.clearUnder(repo, groupId, artifactId);
+        await this.#withdrawal.clearUnder(repo, groupId, artifactId);
         return { removed, what: `${groupId}:${artifactId}` };
       }
     }
@@ -496,7 +492,7 @@ export class MavenHosted implements MavenSource, HostedNames {
       const artifactId = segments.at(-2) ?? '';
       const version = segments.at(-1) ?? '';
       const removed = await store.delete(repo.name, { groupId, artifactId, version });
-      this.#withdrawal.clearUnder(repo, groupId, artifactId, version);
+      await this.#withdrawal.clearUnder(repo, groupId, artifactId, version);
       if (removed > 0) return { removed, what: `${groupId}:${artifactId}:${version}` };
     }
     const dir = segments.join('/');
