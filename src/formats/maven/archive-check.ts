@@ -17,6 +17,7 @@ import {
   ZIP_END_BYTES,
   ZIP_END_WINDOW,
   ZIP_PREFIX_SCAN,
+  ZipEntryScanner,
 } from './zip-end.ts';
 
 /** Extensions of zip archives: a deploy of one that is empty, a web page or no zip is refused. */
@@ -69,8 +70,11 @@ function describeStart(head: Uint8Array): string {
  * become the release in maven-metadata.xml; nor is a signature near the end (trial 20 fmts F1): a
  * fat jar cut after one of the jars it stores has that jar's record. A jar with a launch script
  * before the zip, Spring Boot's "fully executable" jar, has its end record and is taken.
- * Nothing else is judged (a jar is not otherwise read). Reads at most ZIP_PREFIX_SCAN bytes of
- * the start and ZIP_END_WINDOW of the end of the ingested blob.
+ * Nothing else is judged (a jar is not otherwise read). Reads ZIP_PREFIX_SCAN bytes of the start
+ * and ZIP_END_WINDOW of the end of the ingested blob; and only for a file that would be taken
+ * with an archive starting past its first ZIP_PREFIX_SCAN bytes, none of them a zip entry (a
+ * launch script longer than 64 KiB), the bytes after them up to its first zip entry, streamed
+ * (`firstEntryAfterHead`), so that a zip entry in such a prefix is seen as in a shorter one.
  *
  * Undefined when taken (or not an archive). When refused, the ingested bytes are discarded if
  * they were new to the store (`created`): nothing refers to them.
@@ -103,16 +107,19 @@ export async function archiveRefusal(
     if (page !== undefined) {
       problem = `is a web page (it starts with ${JSON.stringify(page)})`;
       why = 'a web page';
-    } else if (!(await hasZipEnd(blobs, ingested.digest, ingested.size, head))) {
-      const damaged = `has no zip end record: a truncated or damaged .${coordinate.extension}; nothing stored: check the file you deploy`;
-      const entryAt = firstZipEntryAt(head);
-      const zipLike = startsLikeZip(head);
-      why = zipLike || entryAt > 0 ? 'no zip end record' : 'not a zip';
-      notZip = zipLike
-        ? `${coordinate.path} starts with PK but ${damaged}`
-        : entryAt > 0
-          ? `${coordinate.path} starts with ${describeStart(head)} and holds a zip entry from byte ${entryAt} (an executable jar?) but is no whole zip (no end record of its own, or its first entry is not where the record says): a truncated or damaged .${coordinate.extension}; nothing stored: check the file you deploy`
-          : `${coordinate.path} starts with ${describeStart(head)}, not a .${coordinate.extension} (a zip archive starts with PK); nothing stored: check the file you deploy`;
+    } else {
+      const zip = await zipEnd(blobs, ingested.digest, ingested.size, head);
+      if (!zip.whole) {
+        const damaged = `has no zip end record: a truncated or damaged .${coordinate.extension}; nothing stored: check the file you deploy`;
+        const entryAt = zip.firstEntryAt;
+        const zipLike = startsLikeZip(head);
+        why = zipLike || entryAt > 0 ? 'no zip end record' : 'not a zip';
+        notZip = zipLike
+          ? `${coordinate.path} starts with PK but ${damaged}`
+          : entryAt > 0
+            ? `${coordinate.path} starts with ${describeStart(head)} and holds a zip entry from byte ${entryAt} (an executable jar?) but is no whole zip (no end record of its own, or its first entry is not where the record says): a truncated or damaged .${coordinate.extension}; nothing stored: check the file you deploy`
+            : `${coordinate.path} starts with ${describeStart(head)}, not a .${coordinate.extension} (a zip archive starts with PK); nothing stored: check the file you deploy`;
+      }
     }
   }
   if (problem === undefined && notZip === undefined) return undefined;
@@ -127,20 +134,57 @@ export async function archiveRefusal(
 
 /**
  * Whether the last ZIP_END_WINDOW bytes of a stored file, whose first min(size,
- * ZIP_PREFIX_SCAN) bytes are `head`, hold its own zip end record (zip-end.ts `hasWholeZipEnd`).
+ * ZIP_PREFIX_SCAN) bytes are `head`, hold its own zip end record (zip-end.ts `hasWholeZipEnd`),
+ * and where its first zip entry is as far as searched (-1: none found), for the message.
+ * When that holds with no zip entry in `head` and the file is longer (an archive after a prefix
+ * longer than `head`: a long launch script, or the cut copy of a fat jar behind one, whose
+ * nested jar's record would place the archive there), the check is made again knowing where the
+ * file's first zip entry really is (`firstEntryAfterHead`): a prefix holding one is refused, as
+ * it is within the first 64 KiB.
  */
-async function hasZipEnd(
+async function zipEnd(
   blobs: BlobStore,
   digest: Digest,
   size: number,
   head: Uint8Array,
-): Promise<boolean> {
-  if (size < ZIP_END_BYTES) return false;
+): Promise<{ whole: boolean; firstEntryAt: number }> {
+  const inHead = firstZipEntryAt(head);
+  if (size < ZIP_END_BYTES) return { whole: false, firstEntryAt: inHead };
   const start = Math.max(0, size - ZIP_END_WINDOW);
   const tail = await readAllBounded(
     await blobs.open(digest, { start, end: size - 1 }),
     ZIP_END_WINDOW,
     'file end',
   );
-  return hasWholeZipEnd({ head, tail, size });
+  if (!hasWholeZipEnd({ head, tail, size })) return { whole: false, firstEntryAt: inHead };
+  if (inHead >= 0 || head.length >= size) return { whole: true, firstEntryAt: inHead };
+  const firstEntry = await firstEntryAfterHead(blobs, digest, size, head);
+  return { whole: hasWholeZipEnd({ head, tail, size, firstEntry }), firstEntryAt: firstEntry.at };
+}
+
+/**
+ * Where the stored file's first zip entry is, searched from the end of `head` (which holds none)
+ * on, streamed (ZipEntryScanner: constant memory) and stopped at the first one found: for a
+ * whole executable jar that is right after its launch script, so the work is the script's
+ * length; at most the file is read once (bounded by the deploy's own size limit). `scanned` is
+ * the file's size when nothing was found.
+ */
+async function firstEntryAfterHead(
+  blobs: BlobStore,
+  digest: Digest,
+  size: number,
+  head: Uint8Array,
+): Promise<{ at: number; scanned: number }> {
+  // From 3 bytes before head's end: a signature split across that boundary is found too.
+  const from = Math.max(0, head.length - 3);
+  const scanner = new ZipEntryScanner(from);
+  const stream = await blobs.open(digest, { start: from, end: size - 1 });
+  try {
+    for await (const chunk of stream as AsyncIterable<Uint8Array>) {
+      if (scanner.push(chunk)) break;
+    }
+  } finally {
+    stream.destroy();
+  }
+  return { at: scanner.found, scanned: scanner.found >= 0 ? scanner.scanned : size };
 }
