@@ -11,16 +11,15 @@
  *   the newest build of that classifier/extension. `keep_snapshots = N` keeps the newest N builds.
  * - md5/sha1/sha256/sha512 are computed while the body streams into the blob store and recorded:
  *   checksum files are served from the row, never stored. A checksum uploaded BEFORE its file
- *   (some clients send that order) is remembered (`expectChecksum`, in memory, bounded) and
+ *   (some clients send that order) is remembered (`expectChecksum`, checksum-sidecars.ts) and
  *   compared when the file arrives: a disagreeing file is refused (400), nothing stored. It is
  *   compared once: the file's next arrival consumes it, whatever the outcome.
- * - A main archive refused at deploy (no zip, empty, a web page) with nothing at its path is
- *   remembered per build for a short while (refused-archives.ts, in memory, bounded): the files
- *   of that build that would list the version (the POM unless its packaging is `pom`, a
- *   `.module`) are refused meanwhile, as `mvn deploy:deploy-file` sends its POM after the jar.
- *   And what the same uploader stored in that version directory moments before (`mvn deploy` of
- *   a project sends its POM first) is withdrawn, when nothing else is there (`#withdrawBefore`;
- *   who stored what is remembered in memory, bounded).
+ * - A zip archive that is empty, a web page or no whole zip is refused (archive-check.ts).
+ * - A main archive refused at deploy with nothing at its path refuses for a short while the
+ *   files of that build that would list the version (the POM unless its packaging is `pom`, a
+ *   `.module`), as `mvn deploy:deploy-file` sends its POM after the jar; and what the same
+ *   uploader stored in that version directory moments before (`mvn deploy` of a project sends
+ *   its POM first) is withdrawn, under guards (deploy-withdrawal.ts).
  * - `maven-metadata.xml` is derived from the rows when asked for (artifact, snapshot-version and
  *   group/plugin levels): never read-modify-write, so concurrent deploys of different versions all
  *   appear. The POM of a deploy is parsed (bounded, DOCTYPE refused, entities off) for its
@@ -33,9 +32,7 @@ import type { Readable } from 'node:stream';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
-import { ExpiringMap } from '../../core/expiring-map.ts';
 import type { Logger } from '../../core/logger.ts';
-import { MARKUP_SNIFF_BYTES, markupStart } from '../../core/markup.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
@@ -57,16 +54,17 @@ import type {
 import type { HostedNames } from './group.ts';
 import { decodeText, EMPTY_METADATA } from './metadata.ts';
 import { type PluginDescriptor, readPluginDescriptor } from './plugin-descriptor.ts';
-import { REFUSED_ARCHIVE_TTL_MS, RefusedArchives } from './refused-archives.ts';
-import { listsVersion, type MavenStore, releaseConflict, type StoredMavenFile } from './store.ts';
-import {
-  firstZipEntryAt,
-  hasWholeZipEnd,
-  startsLikeZip,
-  ZIP_END_BYTES,
-  ZIP_END_WINDOW,
-  ZIP_PREFIX_SCAN,
-} from './zip-end.ts';
+import { type MavenStore, releaseConflict, type StoredMavenFile } from './store.ts';
+import { archiveRefusal, isMainArchive } from './archive-check.ts';
+import { ExpectedChecksums, uploadedChecksum } from './checksum-sidecars.ts';
+import { type DeployOrigin, DeployWithdrawal } from './deploy-withdrawal.ts';
+
+export {
+  checksumHex,
+  EXPECTED_CHECKSUM_TTL_MS,
+  MAX_EXPECTED_CHECKSUM_PATHS,
+} from './checksum-sidecars.ts';
+export { RECENT_DEPLOY_TTL_MS, WITHDRAW_WINDOW_MS } from './deploy-withdrawal.ts';
 
 /** `version_policy` of a hosted repository. */
 export type VersionPolicy = 'release' | 'snapshot' | 'mixed';
@@ -81,44 +79,6 @@ export interface DeploySettings {
   readonly maxBytes: number;
   /** `checksum_verify`: compare the file with checksums uploaded before it (400 on mismatch). */
   readonly checksumVerify?: boolean;
-}
-
-/**
- * Checksums uploaded before their file, remembered at most this many paths (oldest forgotten
- * first: the order checksum → file is one deploy's, seconds apart) and this long, or until the
- * file arrives and is compared with them (once).
- */
-export const MAX_EXPECTED_CHECKSUM_PATHS = 10_000;
-export const EXPECTED_CHECKSUM_TTL_MS = 60 * 60 * 1000;
-
-/**
- * Withdrawal of a half-published version (`#withdrawBefore`): a file is withdrawn only when it was
- * stored new at its path by the same uploader at most WITHDRAW_WINDOW_MS before the refused main
- * archive's request began (`mvn deploy` sends the POM, then the jar, seconds apart).
- */
-export const WITHDRAW_WINDOW_MS = 5 * 60 * 1000;
-/**
- * Files stored new a moment ago, remembered with who stored them: at most this many paths (oldest
- * forgotten first), for this long (the window, plus the refused archive's own upload time).
- */
-export const MAX_RECENT_DEPLOYS = 10_000;
-export const RECENT_DEPLOY_TTL_MS = 60 * 60 * 1000;
-
-/** The hex length of each checksum algorithm. */
-const HEX_LENGTH: Readonly<Record<ChecksumName, number>> = {
-  md5: 32,
-  sha1: 40,
-  sha256: 64,
-  sha512: 128,
-};
-
-/**
- * The hex digest of an uploaded checksum file (the hex, optionally followed by a file name, as
- * `sha1sum` writes it), lower-cased; undefined when it is not a digest of `algorithm`.
- */
-export function checksumHex(algorithm: ChecksumName, text: string): string | undefined {
-  const sent = text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
-  return sent.length === HEX_LENGTH[algorithm] && /^[0-9a-f]+$/.test(sent) ? sent : undefined;
 }
 
 /** Largest POM we parse for its packaging and plugin prefix (a bigger one is refused, 400). */
@@ -172,51 +132,19 @@ export interface DeployResult {
   readonly same?: boolean;
 }
 
-/** Extensions of zip archives: a deploy of one that is empty, a web page or no zip is refused. */
-const ARCHIVE_EXTENSIONS: ReadonlySet<string> = new Set(['jar', 'war', 'ear', 'aar', 'zip']);
-
-/** A body's first bytes for a message: up to 16 as quoted text when printable, else as hex. */
-function describeStart(head: Uint8Array): string {
-  const first = Buffer.from(head.subarray(0, 16));
-  // Text with line breaks or tabs (a launch script's `#!/bin/sh\n…`) is text: JSON shows them.
-  return /^[\x20-\x7e\t\r\n]*$/.test(first.toString('latin1'))
-    ? JSON.stringify(first.toString('latin1'))
-    : `bytes ${first.toString('hex').replace(/(..)(?!$)/g, '$1 ')}`;
-}
-
 export class MavenHosted implements MavenSource, HostedNames {
   readonly #deps: MavenHostedDeps;
-  /**
-   * `<repo>\n<path>` → checksums uploaded before the file at that path (`expectChecksum`), bounded
-   * (MAX_EXPECTED_CHECKSUM_PATHS, EXPECTED_CHECKSUM_TTL_MS). In memory: the checksum-first order is one client's deploy of one file, so a restart
-   * in between only skips that comparison (the file's own hashes are still computed and served).
-   */
-  readonly #expected = new ExpiringMap<string, Partial<Record<ChecksumName, string>>>({
-    max: MAX_EXPECTED_CHECKSUM_PATHS,
-    ttlMs: EXPECTED_CHECKSUM_TTL_MS,
-  });
-
-  /**
-   * Main archives refused a moment ago, per build: the files the same deploy sends after one
-   * (mvn deploy-file's POM) are refused instead of listing the version with no archive.
-   */
-  readonly #refused: RefusedArchives;
-  readonly #refusedTtlMs: number;
-
-  /**
-   * `<repo>\n<path>` → who stored the file new at that path a moment ago (`deploy`'s `uploader`):
-   * what a refused main archive may withdraw of its own deploy (`#withdrawBefore`). In memory: a
-   * restart or another node forgets, and then nothing is withdrawn (the safe side).
-   */
-  readonly #recent: ExpiringMap<string, string>;
+  /** Checksums uploaded before their file (checksum-sidecars.ts). */
+  readonly #expected = new ExpectedChecksums();
+  /** What a refused main archive does to the rest of its deploy (deploy-withdrawal.ts). */
+  readonly #withdrawal: DeployWithdrawal;
 
   constructor(deps: MavenHostedDeps) {
     this.#deps = deps;
-    this.#refusedTtlMs = deps.refusedArchiveTtlMs ?? REFUSED_ARCHIVE_TTL_MS;
-    this.#refused = new RefusedArchives({ ttlMs: this.#refusedTtlMs });
-    this.#recent = new ExpiringMap({
-      max: MAX_RECENT_DEPLOYS,
-      ttlMs: RECENT_DEPLOY_TTL_MS,
+    this.#withdrawal = new DeployWithdrawal({
+      store: deps.store,
+      refusedArchiveTtlMs: deps.refusedArchiveTtlMs,
+      log: deps.log,
       now: deps.now,
     });
   }
@@ -310,7 +238,7 @@ export class MavenHosted implements MavenSource, HostedNames {
     settings: DeploySettings,
     uploader?: string,
   ): Promise<DeployResult> {
-    const startedAt = this.#recent.now();
+    const startedAt = this.#withdrawal.now();
     const snapshot = isSnapshotVersion(coordinate.version);
     if (settings.versionPolicy === 'release' && snapshot) {
       throw new RegistryError(
@@ -355,129 +283,12 @@ export class MavenHosted implements MavenSource, HostedNames {
       .catch((err: unknown) => {
         throw pomFile && settings.maxBytes > MAX_POM_BYTES ? pomTooLarge(err) : err;
       });
-    await this.#refuseNonArchive(coordinate, ingested);
+    const refusal = await archiveRefusal(this.#deps.blobs, coordinate, ingested);
+    if (refusal !== undefined) throw refusal.error;
     if (ingested.digest.hex === existing.sha256) return { created: false, pruned: [], same: true };
     // Bytes nobody refers to (new to the store): removed; a blob that was there is someone else's.
     if (ingested.created) await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
     throw releaseConflict(coordinate.path);
-  }
-
-  /**
-   * BAD_REQUEST, the ingested bytes discarded when new to the store (nothing recorded), for a zip
-   * archive file (ARCHIVE_EXTENSIONS: `.jar`, `.war`, `.ear`, `.aar`, `.zip`, classifiers
-   * included) that is empty, a web page (starts with `<`, core/markup.ts) — the typical wrong
-   * deploy, `curl -T` of an error page saved in place of the artifact, which every build that
-   * resolved it would then fail on ("zip END header not found") — or otherwise no zip: its last
-   * 64 KiB + 22 bytes hold no end record of its own (`PK\x05\x06`, its comment ending the file,
-   * its central directory where it says: zip-end.ts), which every zip has, the empty one included.
-   * A first `PK` is not enough (trial 19 fmts F5): a truncated jar, or `PK\x03\x04` and garbage,
-   * would become the release in maven-metadata.xml; nor is a signature near the end (trial 20
-   * fmts F1): a fat jar cut after one of the jars it stores has that jar's record. A jar with
-   * a launch script before the zip, Spring Boot's "fully executable" jar, has its end record and
-   * is taken. The extension is matched without case (`.JAR` is a jar to a file system that
-   * ignores case, and to the user who typed it). Nothing else is judged (a jar is not otherwise
-   * read). Reads at most MARKUP_SNIFF_BYTES of the start and ZIP_END_WINDOW of the end of the
-   * ingested blob, before anything is recorded.
-   */
-  async #refuseNonArchive(
-    coordinate: MavenFileCoordinate,
-    ingested: { digest: Digest; size: number; created: boolean },
-  ): Promise<void> {
-    const refusal = await this.#archiveRefusal(coordinate, ingested);
-    if (refusal !== undefined) throw refusal.error;
-  }
-
-  /**
-   * `#refuseNonArchive`'s judgement without the throw: undefined when taken, else the error to
-   * throw and a few words saying why (`no zip end record`), for a later refusal of the files the
-   * same deploy sends after it (RefusedArchives). The ingested bytes are discarded when refused.
-   */
-  async #archiveRefusal(
-    coordinate: MavenFileCoordinate,
-    ingested: { digest: Digest; size: number; created: boolean },
-  ): Promise<{ error: RegistryError; why: string } | undefined> {
-    if (!ARCHIVE_EXTENSIONS.has(coordinate.extension.toLowerCase())) return undefined;
-    let problem: string | undefined;
-    let notZip: string | undefined;
-    let why = '';
-    if (ingested.size === 0) {
-      problem = 'is empty (0 bytes)';
-      why = 'empty';
-    } else {
-      // The first ZIP_PREFIX_SCAN bytes: the page sniff reads the first few; the zip check needs
-      // to see whether a prefix before the archive holds a zip entry (a cut fat jar behind a
-      // launch script).
-      const head = await readAllBounded(
-        await this.#deps.blobs.open(ingested.digest, {
-          start: 0,
-          end: Math.min(ingested.size, ZIP_PREFIX_SCAN) - 1,
-        }),
-        ZIP_PREFIX_SCAN,
-        'file start',
-      );
-      const page = markupStart(head.subarray(0, MARKUP_SNIFF_BYTES));
-      if (page !== undefined) {
-        problem = `is a web page (it starts with ${JSON.stringify(page)})`;
-        why = 'a web page';
-      } else if (!(await this.#hasZipEnd(ingested.digest, ingested.size, head))) {
-        const damaged = `has no zip end record: a truncated or damaged .${coordinate.extension}; nothing stored: check the file you deploy`;
-        const entryAt = firstZipEntryAt(head);
-        const zipLike = startsLikeZip(head);
-        why = zipLike || entryAt > 0 ? 'no zip end record' : 'not a zip';
-        notZip = zipLike
-          ? `${coordinate.path} starts with PK but ${damaged}`
-          : entryAt > 0
-            ? `${coordinate.path} starts with ${describeStart(head)} and holds a zip entry from byte ${entryAt} (an executable jar?) but is no whole zip (no end record of its own, or its first entry is not where the record says): a truncated or damaged .${coordinate.extension}; nothing stored: check the file you deploy`
-            : `${coordinate.path} starts with ${describeStart(head)}, not a .${coordinate.extension} (a zip archive starts with PK); nothing stored: check the file you deploy`;
-      }
-    }
-    if (problem === undefined && notZip === undefined) return undefined;
-    if (ingested.created) await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
-    const error = new RegistryError(
-      'BAD_REQUEST',
-      notZip ??
-        `${coordinate.path} ${problem ?? ''}, not a .${coordinate.extension} (a zip archive); nothing stored: check the file you deploy (an error page saved in place of the artifact?)`,
-    );
-    return { error, why };
-  }
-
-  /**
-   * BAD_REQUEST for a file that would list `coordinate`'s version (a main file that is no
-   * signature: MavenStore.versions) while the main archive of the same build was refused a
-   * moment ago (RefusedArchives): `mvn deploy:deploy-file` sends its generated POM after the
-   * refused jar, and that POM alone would make the version listed, maybe as `<latest>` and
-   * `<release>`, with no jar. The message names the refused archive, in the reason phrase's
-   * first 200 characters. Undefined when nothing is remembered or the file lists nothing.
-   */
-  #afterRefusedArchive(
-    repo: Repository,
-    coordinate: MavenFileCoordinate,
-  ): RegistryError | undefined {
-    if (!listsVersion(coordinate)) return undefined;
-    const refused = this.#refused.find(repo.name, coordinate);
-    if (refused === undefined) return undefined;
-    const seconds = Math.max(0, Math.round((Date.now() - refused.at) / 1000));
-    const ext = refused.extension;
-    const minutes = Math.round(this.#refusedTtlMs / 60_000);
-    return new RegistryError(
-      'BAD_REQUEST',
-      `${coordinate.path} not stored: ${refused.path} was refused ${seconds} s ago (${refused.reason}), and this file would list ${coordinate.version} in maven-metadata.xml with no .${ext}; deploy the whole .${ext} first (that clears this, else it is forgotten after ${minutes} minutes), or, if ${coordinate.version} has no .${ext}, a POM with <packaging>pom</packaging>`,
-    );
-  }
-
-  /**
-   * Whether the last ZIP_END_WINDOW bytes of a stored file, whose first min(size,
-   * ZIP_PREFIX_SCAN) bytes are `head`, hold its own zip end record (zip-end.ts `hasWholeZipEnd`).
-   */
-  async #hasZipEnd(digest: Digest, size: number, head: Uint8Array): Promise<boolean> {
-    if (size < ZIP_END_BYTES) return false;
-    const start = Math.max(0, size - ZIP_END_WINDOW);
-    const tail = await readAllBounded(
-      await this.#deps.blobs.open(digest, { start, end: size - 1 }),
-      ZIP_END_WINDOW,
-      'file end',
-    );
-    return hasWholeZipEnd({ head, tail, size });
   }
 
   async #store(
@@ -486,19 +297,18 @@ export class MavenHosted implements MavenSource, HostedNames {
     body: Readable,
     settings: DeploySettings,
     existed: boolean,
-    origin: { uploader: string | undefined; startedAt: number },
+    origin: DeployOrigin,
   ): Promise<DeployResult> {
     const snapshot = isSnapshotVersion(coordinate.version);
     const immutable = !snapshot && settings.immutableReleases;
     const pomFile = coordinate.extension === 'pom';
-    const mainArchive =
-      coordinate.classifier === '' && ARCHIVE_EXTENSIONS.has(coordinate.extension.toLowerCase());
+    const mainArchive = isMainArchive(coordinate);
     // After a refused main archive, the same deploy's other main files are refused (a POM once
     // its packaging is read: a `pom` one promises no archive and is taken). Not a file that
     // replaces one already stored: the version is listed by it already, and `mvn deploy` of a
     // project, rerun after its jar was refused, sends its POM again before the jar.
     if (!mainArchive && !pomFile && !existed) {
-      const refusal = this.#afterRefusedArchive(repo, coordinate);
+      const refusal = await this.#withdrawal.afterRefusedArchive(repo, coordinate);
       if (refusal !== undefined) throw refusal;
     }
     // A POM is held to MAX_POM_BYTES as it arrives (a chunked body; a declared length past it is
@@ -511,42 +321,26 @@ export class MavenHosted implements MavenSource, HostedNames {
       .catch((err: unknown) => {
         throw pomFile && settings.maxBytes > MAX_POM_BYTES ? pomTooLarge(err) : err;
       });
-    const refusal = await this.#archiveRefusal(coordinate, ingested);
+    const refusal = await archiveRefusal(this.#deps.blobs, coordinate, ingested);
     if (refusal !== undefined) {
       if (!mainArchive || existed) throw refusal.error;
       // Nothing at that path (a stored archive still serves the version): what the same deploy
       // stored just before (`mvn deploy`'s POM) is withdrawn, else the version stays listed with
       // no archive.
-      const withdrawn = await this.#withdrawBefore(repo, coordinate, refusal.why, origin);
-      if (withdrawn.length === 0) {
-        this.#refused.remember(repo.name, coordinate, refusal.why);
-        throw refusal.error;
-      }
-      // Not remembered: this deploy sent its POM first (`mvn deploy`), so a rerun sends the POM
-      // again before the right jar, and that POM must be taken.
-      const files = withdrawn.join(', ');
-      throw new RegistryError(
-        'BAD_REQUEST',
-        `${refusal.error.message}; withdrawn with it, as this deploy stored them just before: ${files} (${coordinate.version} is not listed in maven-metadata.xml; deploy it again with the whole .${coordinate.extension})`,
-      );
+      throw await this.#withdrawal.archiveRefused(repo, coordinate, refusal, origin);
     }
     const hex = (name: 'md5' | 'sha1' | 'sha256' | 'sha512') => ingested.hashes[name] ?? '';
     if (settings.checksumVerify === true) {
-      // Checksums uploaded before this file are compared with it once, whatever the outcome, and
-      // forgotten: after a refusal the client has been told, and a retry of the file (a CI re-run
-      // uploads files first, as mvn does) is judged on its own or on a checksum uploaded again
-      // before it — never refused for an hour by the first attempt's checksum (trial13 F4).
-      const key = `${repo.name}\n${coordinate.path}`;
-      const expected = this.#expected.get(key);
-      if (expected !== undefined) this.#expected.delete(key);
-      for (const [algorithm, sent] of Object.entries(expected ?? {}) as [ChecksumName, string][]) {
-        if (sent === hex(algorithm)) continue;
+      // Checksums uploaded before this file are compared with it once, whatever the outcome.
+      const mismatch = this.#expected.takeMismatch(repo.name, coordinate.path, hex);
+      if (mismatch !== undefined) {
+        const { algorithm, actual, sent } = mismatch;
         // Refused whole: the bytes were new (nobody refers to them) or belong to someone else.
         if (ingested.created)
           await this.#deps.blobs.discardCreated(ingested.digest).catch(() => false);
         throw new RegistryError(
           'BAD_REQUEST',
-          `checksum mismatch: ${coordinate.path} hashes to ${algorithm} ${hex(algorithm)}, the ${algorithm} uploaded before it says ${sent}; nothing stored, and that ${algorithm} is forgotten (upload the file again, after its right checksum if you send checksums first)`,
+          `checksum mismatch: ${coordinate.path} hashes to ${algorithm} ${actual}, the ${algorithm} uploaded before it says ${sent}; nothing stored, and that ${algorithm} is forgotten (upload the file again, after its right checksum if you send checksums first)`,
         );
       }
     }
@@ -555,7 +349,7 @@ export class MavenHosted implements MavenSource, HostedNames {
       try {
         pom = await this.#pomFacts(ingested.digest, coordinate);
         if (pom.packaging !== 'pom' && !existed) {
-          const refusal = this.#afterRefusedArchive(repo, coordinate);
+          const refusal = await this.#withdrawal.afterRefusedArchive(repo, coordinate);
           if (refusal !== undefined) throw refusal;
         }
       } catch (err) {
@@ -599,71 +393,16 @@ export class MavenHosted implements MavenSource, HostedNames {
         plugin_name:
           pom?.name ?? (plugin?.goalPrefix === undefined ? undefined : plugin.name) ?? null,
       },
-      { immutable, keepSnapshots: snapshot ? settings.keepSnapshots : 0 },
-    );
-    // A whole archive is what the refusal waited for; a `pom` POM says there is none to wait for.
-    if (mainArchive || pom?.packaging === 'pom') this.#refused.clear(repo.name, coordinate);
-    // Only a file new at its path may be withdrawn later: one it replaced was published before.
-    const recentKey = `${repo.name}\n${coordinate.path}`;
-    if (!existed && origin.uploader !== undefined) this.#recent.set(recentKey, origin.uploader);
-    else this.#recent.delete(recentKey);
-    return { created: !existed, pruned };
-  }
-
-  /**
-   * After the main archive `coordinate` (new at its path) was refused: removes the files the same
-   * deploy stored in its version directory just before (`mvn deploy` of a project sends the POM,
-   * its checksums, then the jar), so that the version is not left listed in maven-metadata.xml,
-   * maybe as `<latest>`/`<release>`, with no archive. Guards, all required, else nothing goes:
-   * the uploader is known; every file of that version directory (of `repo`, exactly that
-   * groupId:artifactId:version) has no classifier and is no archive (ARCHIVE_EXTENSIONS; a
-   * jar, war or classified file stored earlier means the version was published), nor a POM of
-   * packaging `pom` (whole by itself); and each was
-   * stored new at its path by the same uploader at most WITHDRAW_WINDOW_MS before the refused
-   * request began (not replaced since, not an older file). The removal is one transaction that
-   * keeps everything when the directory changed meanwhile (MavenStore.withdraw). Logs one line
-   * when something went. Returns the paths withdrawn (none: [] ).
-   */
-  async #withdrawBefore(
-    repo: Repository,
-    coordinate: MavenFileCoordinate,
-    why: string,
-    origin: { uploader: string | undefined; startedAt: number },
-  ): Promise<string[]> {
-    const uploader = origin.uploader;
-    if (uploader === undefined) return [];
-    const rows = await this.#deps.store.versionFiles(
-      repo.name,
-      coordinate.groupId,
-      coordinate.artifactId,
-      coordinate.version,
-    );
-    if (rows.length === 0) return [];
-    for (const row of rows) {
-      if (row.classifier !== '' || ARCHIVE_EXTENSIONS.has(row.extension.toLowerCase())) return [];
-      // A POM of packaging `pom` is a whole deploy by itself (a parent, a BOM): never withdrawn.
-      if (row.packaging === 'pom') return [];
-      const recent = this.#recent.entry(`${repo.name}\n${row.path}`);
-      if (recent?.value !== uploader) return [];
-      if (recent.at < origin.startedAt - WITHDRAW_WINDOW_MS) return [];
-    }
-    const withdrawn = await this.#deps.store.withdraw(
-      repo.name,
       {
-        groupId: coordinate.groupId,
-        artifactId: coordinate.artifactId,
-        version: coordinate.version,
+        immutable,
+        keepSnapshots: snapshot ? settings.keepSnapshots : 0,
+        // Who stored it new, for the withdrawal a refused archive of the same deploy may make.
+        deployedBy: this.#withdrawal.deployedBy(origin),
       },
-      rows,
     );
-    for (const path of withdrawn) this.#recent.delete(`${repo.name}\n${path}`);
-    if (withdrawn.length > 0) {
-      this.#deps.log?.warn(
-        { repository: repo.name, refused: coordinate.path, withdrawn, uploader },
-        `maven deploy: ${coordinate.path} refused (${why}); withdrew ${withdrawn.join(', ')}, stored by the same deploy (${uploader}) just before, so ${coordinate.version} is not listed with no .${coordinate.extension}`,
-      );
-    }
-    return withdrawn;
+    // A whole archive, or a `pom` POM, clears a refusal.
+    await this.#withdrawal.stored(repo, coordinate, { mainArchive, packaging: pom?.packaging });
+    return { created: !existed, pruned };
   }
 
   /**
@@ -678,13 +417,7 @@ export class MavenHosted implements MavenSource, HostedNames {
     algorithm: ChecksumName,
     text: string,
   ): Promise<'match' | 'mismatch' | 'unknown'> {
-    const sent = checksumHex(algorithm, text);
-    if (sent === undefined) {
-      throw new RegistryError(
-        'BAD_REQUEST',
-        `the uploaded ${algorithm} of ${path} is not a ${algorithm} digest (${HEX_LENGTH[algorithm]} hex digits)`,
-      );
-    }
+    const sent = uploadedChecksum(algorithm, path, text);
     const row = await this.#row(repo, path);
     if (!row) return 'unknown';
     return sent === row[algorithm] ? 'match' : 'mismatch';
@@ -696,21 +429,12 @@ export class MavenHosted implements MavenSource, HostedNames {
    * of `algorithm`. A later upload of the same algorithm replaces it.
    */
   expectChecksum(repo: Repository, path: string, algorithm: ChecksumName, text: string): void {
-    const sent = checksumHex(algorithm, text);
-    if (sent === undefined) {
-      throw new RegistryError(
-        'BAD_REQUEST',
-        `the uploaded ${algorithm} of ${path} is not a ${algorithm} digest (${HEX_LENGTH[algorithm]} hex digits)`,
-      );
-    }
-    const key = `${repo.name}\n${path}`;
-    const sums = this.#expected.get(key) ?? {};
-    this.#expected.set(key, { ...sums, [algorithm]: sent });
+    this.#expected.expect(repo.name, path, algorithm, text);
   }
 
   /** Forgets a remembered checksum (the file arrived meanwhile and was compared by the caller). */
   forgetExpectedChecksum(repo: Repository, path: string): void {
-    this.#expected.delete(`${repo.name}\n${path}`);
+    this.#expected.forget(repo.name, path);
   }
 
   /**
@@ -759,7 +483,7 @@ export class MavenHosted implements MavenSource, HostedNames {
       if (await store.hasArtifact(repo.name, groupId, artifactId)) {
         const removed = await store.delete(repo.name, { groupId, artifactId });
         // A DELETE starts the artifact over: a refusal remembered under it no longer applies.
-        this.#refused.clearUnder(repo.name, groupId, artifactId);
+        await this.#withdrawal.clearUnder(repo, groupId, artifactId);
         return { removed, what: `${groupId}:${artifactId}` };
       }
     }
@@ -768,7 +492,7 @@ export class MavenHosted implements MavenSource, HostedNames {
       const artifactId = segments.at(-2) ?? '';
       const version = segments.at(-1) ?? '';
       const removed = await store.delete(repo.name, { groupId, artifactId, version });
-      this.#refused.clearUnder(repo.name, groupId, artifactId, version);
+      await this.#withdrawal.clearUnder(repo, groupId, artifactId, version);
       if (removed > 0) return { removed, what: `${groupId}:${artifactId}:${version}` };
     }
     const dir = segments.join('/');

@@ -2,6 +2,7 @@
  * Maven metadata (`0500_maven_*`): one row per stored file of a hosted repository. Everything a
  * `maven-metadata.xml` says is derived from these rows when it is asked for (never a document
  * read, modified and written back), so two concurrent deploys of different versions both appear.
+ * And (`0910_maven_deploy_memory`) what a deploy's guards remember between its requests.
  */
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
@@ -37,8 +38,46 @@ export type MavenFilesTable = {
   updated_at: number;
 };
 
+/**
+ * A main archive refused at deploy, per build (refused-archives.ts): the files the same deploy
+ * sends after it that would list the version are refused while it is fresh. In the database so
+ * that a restart, or another node over the same database, still refuses them.
+ */
+export type MavenRefusedArchivesTable = {
+  repo: string;
+  group_id: string;
+  artifact_id: string;
+  version: string;
+  /** A timestamped snapshot build's `<timestamp>-<buildNumber>`; '' for a release or non-unique name. */
+  build: string;
+  /** The refused archive's layout path and extension. */
+  path: string;
+  extension: string;
+  /** A few words: `no zip end record`, `a web page`… */
+  reason: string;
+  /** When it was refused, ms since the epoch; forgotten REFUSED_ARCHIVE_TTL_MS later. */
+  refused_at: number;
+};
+
+/**
+ * Who stored a file new at its path a moment ago (deploy-withdrawal.ts): what a refused main
+ * archive may withdraw of its own deploy. Written in the transaction that records the file
+ * (MavenStore.put), removed when the file is replaced or withdrawn, forgotten
+ * RECENT_DEPLOY_TTL_MS after `stored_at`.
+ */
+export type MavenRecentDeploysTable = {
+  repo: string;
+  path: string;
+  /** `user <name>` or `anonymous from <address>` (service.ts `uploaderOf`). */
+  uploader: string;
+  /** ms since the epoch. */
+  stored_at: number;
+};
+
 export type MavenTables = {
   maven_files: MavenFilesTable;
+  maven_refused_archives: MavenRefusedArchivesTable;
+  maven_recent_deploys: MavenRecentDeploysTable;
 };
 
 export const mavenMigrations: Record<string, Migration> = {
@@ -72,6 +111,49 @@ export const mavenMigrations: Record<string, Migration> = {
         .createIndex('maven_files_gav')
         .on('maven_files')
         .columns(['repo', 'group_id', 'artifact_id', 'version'])
+        .execute();
+    },
+  },
+  // Named after every migration before it (Kysely refuses, on an existing database, a new name
+  // that sorts before one already run), not in the 05xx block.
+  '0910_maven_deploy_memory': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('maven_refused_archives')
+        .addColumn('repo', 'text', (c) => c.notNull())
+        .addColumn('group_id', 'text', (c) => c.notNull())
+        .addColumn('artifact_id', 'text', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('build', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('extension', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('refused_at', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('maven_refused_archives_pk', [
+          'repo',
+          'group_id',
+          'artifact_id',
+          'version',
+          'build',
+        ])
+        .execute();
+      await db.schema
+        .createIndex('maven_refused_archives_at')
+        .on('maven_refused_archives')
+        .column('refused_at')
+        .execute();
+      await db.schema
+        .createTable('maven_recent_deploys')
+        .addColumn('repo', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('uploader', 'text', (c) => c.notNull())
+        .addColumn('stored_at', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('maven_recent_deploys_pk', ['repo', 'path'])
+        .execute();
+      await db.schema
+        .createIndex('maven_recent_deploys_at')
+        .on('maven_recent_deploys')
+        .column('stored_at')
         .execute();
     },
   },

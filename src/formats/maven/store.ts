@@ -18,6 +18,19 @@ export interface PutOptions {
   readonly immutable: boolean;
   /** Keep only this many timestamped builds of the row's snapshot version (0 = all). */
   readonly keepSnapshots: number;
+  /**
+   * Who deploys the file and when (deploy-withdrawal.ts): recorded in `maven_recent_deploys` when
+   * the file is new at its path, in the same transaction; a file that replaces one, or whose
+   * uploader is not known (undefined), clears what was recorded of its path. Rows older than
+   * `ttlMs` are removed meanwhile.
+   */
+  readonly deployedBy?: { uploader: string | undefined; at: number; ttlMs: number } | undefined;
+}
+
+/** A build of a snapshot version: `snapshot_ts` and `build_number` as in `maven_files`. */
+export interface SnapshotBuild {
+  readonly snapshot_ts: string;
+  readonly build_number: number;
 }
 
 export interface VersionSummary {
@@ -40,6 +53,11 @@ export class MavenStore {
   constructor(db: Kysely<MavenTables>) {
     this.#db = db;
     this.#sqlite = sqliteHandleOf(db);
+  }
+
+  /** The database the rows are in (the deploy guards' tables are there too: refused-archives.ts). */
+  get db(): Kysely<MavenTables> {
+    return this.#db;
   }
 
   /** `statement` run on the SQLite connection while no Kysely transaction is open on it. */
@@ -130,6 +148,27 @@ export class MavenStore {
           .insertInto('maven_files')
           .values({ ...row, repo, created_at: now, updated_at: now })
           .execute();
+      }
+      const deployedBy = options.deployedBy;
+      if (deployedBy !== undefined) {
+        await trx
+          .deleteFrom('maven_recent_deploys')
+          .where('stored_at', '<', deployedBy.at - deployedBy.ttlMs)
+          .execute();
+        if (existing === undefined && deployedBy.uploader !== undefined) {
+          const recent = { uploader: deployedBy.uploader, stored_at: deployedBy.at };
+          await trx
+            .insertInto('maven_recent_deploys')
+            .values({ repo, path: row.path, ...recent })
+            .onConflict((oc) => oc.columns(['repo', 'path']).doUpdateSet(recent))
+            .execute();
+        } else {
+          await trx
+            .deleteFrom('maven_recent_deploys')
+            .where('repo', '=', repo)
+            .where('path', '=', row.path)
+            .execute();
+        }
       }
       if (row.snapshot_ts === null || options.keepSnapshots <= 0) return [];
       const builds = await trx
@@ -267,27 +306,53 @@ export class MavenStore {
   }
 
   /**
-   * Removes the rows `files` (path and `updated_at` as read) of one version, in one transaction,
-   * only if they are still exactly the version's rows: none replaced since read, none added
-   * (a concurrent deploy of the version keeps everything). Returns the paths removed: all of
-   * `files`, or none. The bytes stay until GC finds them unused. For hosted.ts's withdrawal of a
-   * POM whose deploy's main archive was refused.
+   * Who stored each of `paths` new at its path (`maven_recent_deploys`, recorded by `put`) and
+   * when (epoch ms), for the paths that have such a record; the caller judges its age.
+   */
+  async recentDeploys(
+    repo: string,
+    paths: readonly string[],
+  ): Promise<Map<string, { uploader: string; at: number }>> {
+    const found = new Map<string, { uploader: string; at: number }>();
+    if (paths.length === 0) return found;
+    const rows = await this.#db
+      .selectFrom('maven_recent_deploys')
+      .select(['path', 'uploader', 'stored_at'])
+      .where('repo', '=', repo)
+      .where('path', 'in', paths)
+      .execute();
+    for (const row of rows) found.set(row.path, { uploader: row.uploader, at: row.stored_at });
+    return found;
+  }
+
+  /**
+   * Removes the rows `files` (path and `updated_at` as read) of one version — of one timestamped
+   * build of it when `version.build` is given — in one transaction, only if they are still
+   * exactly that version's (build's) rows: none replaced since read, none added (a concurrent
+   * deploy keeps everything). Their `maven_recent_deploys` records go with them. Returns the
+   * paths removed: all of `files`, or none. The bytes stay until GC finds them unused. For
+   * deploy-withdrawal.ts's withdrawal of a POM whose deploy's main archive was refused.
    */
   async withdraw(
     repo: string,
-    version: { groupId: string; artifactId: string; version: string },
+    version: { groupId: string; artifactId: string; version: string; build?: SnapshotBuild },
     files: readonly { path: string; updated_at: number }[],
   ): Promise<string[]> {
     if (files.length === 0) return [];
     return this.#db.transaction().execute(async (trx) => {
-      const rows = await trx
+      let query = trx
         .selectFrom('maven_files')
         .select(['path', 'updated_at'])
         .where('repo', '=', repo)
         .where('group_id', '=', version.groupId)
         .where('artifact_id', '=', version.artifactId)
-        .where('version', '=', version.version)
-        .execute();
+        .where('version', '=', version.version);
+      if (version.build !== undefined) {
+        query = query
+          .where('snapshot_ts', '=', version.build.snapshot_ts)
+          .where('build_number', '=', version.build.build_number);
+      }
+      const rows = await query.execute();
       const expected = new Map(files.map((f) => [f.path, f.updated_at]));
       const same =
         rows.length === expected.size &&
@@ -296,6 +361,11 @@ export class MavenStore {
       for (const file of files) {
         await trx
           .deleteFrom('maven_files')
+          .where('repo', '=', repo)
+          .where('path', '=', file.path)
+          .execute();
+        await trx
+          .deleteFrom('maven_recent_deploys')
           .where('repo', '=', repo)
           .where('path', '=', file.path)
           .execute();

@@ -37,7 +37,9 @@ export const ZIP_END_WINDOW = ZIP_END_BYTES + 0xffff;
 /**
  * How many of a file's first bytes a caller should pass as `head`: a launch script (Spring
  * Boot's is about 10 KiB) and the zip entry that follows it fit, so a prefix that holds a zip
- * entry of its own shows (hasWholeZipEnd).
+ * entry of its own shows (hasWholeZipEnd). It is no bound of the check itself: the end record
+ * says where the archive starts, so the prefix to search is exactly the bytes before that; a
+ * caller that can read further passes `firstEntry` (ZipEntryScanner) for a longer prefix.
  */
 export const ZIP_PREFIX_SCAN = 64 * 1024;
 
@@ -52,6 +54,12 @@ export interface ZipEnds {
   readonly tail: Uint8Array;
   /** The file's length, bytes. */
   readonly size: number;
+  /**
+   * Where the file's first zip entry (`PK\x03\x04`) is, found by a search of its first `scanned`
+   * bytes (`at` -1: none there), when the caller searched further than `head` (ZipEntryScanner).
+   * Without it, `head` is that search.
+   */
+  readonly firstEntry?: { readonly at: number; readonly scanned: number } | undefined;
 }
 
 /**
@@ -81,13 +89,13 @@ export function hasWholeZipEnd(ends: ZipEnds): boolean {
   const tailStart = size - tail.length;
   const floor = Math.max(0, tail.length - ZIP_END_WINDOW);
   const head = Buffer.from(ends.head.buffer, ends.head.byteOffset, ends.head.length);
-  const firstEntryAt = firstZipEntryAt(head);
+  const firstEntry = ends.firstEntry ?? { at: firstZipEntryAt(head), scanned: head.length };
   for (
     let at = tail.lastIndexOf(ZIP_END_RECORD, tail.length - ZIP_END_BYTES);
     at >= floor;
     at = at === 0 ? -1 : tail.lastIndexOf(ZIP_END_RECORD, at - 1)
   ) {
-    if (isOwnEndRecord(tail, tailStart, at, size, head, firstEntryAt)) return true;
+    if (isOwnEndRecord(tail, tailStart, at, size, head, firstEntry)) return true;
   }
   return false;
 }
@@ -99,8 +107,9 @@ function isOwnEndRecord(
   at: number,
   size: number,
   head: Buffer,
-  firstEntryAt: number,
+  firstEntry: { readonly at: number; readonly scanned: number },
 ): boolean {
+  const firstEntryAt = firstEntry.at;
   const recordAt = tailStart + at;
   const commentEnd = recordAt + ZIP_END_BYTES + tail.readUInt16LE(at + 20);
   if (commentEnd > size) return false;
@@ -129,7 +138,7 @@ function isOwnEndRecord(
     // After a prefix the archive must be one: entries, the first of them where the archive
     // starts. Any text followed by an empty archive's 22-byte record is no jar (trial 21 fmts F1).
     if (entries === 0) return false;
-    if (archiveStart < head.length && firstEntryAt !== archiveStart) return false;
+    if (archiveStart < firstEntry.scanned && firstEntryAt !== archiveStart) return false;
   }
   const directoryAt = directoryEnd - directorySize - tailStart;
   if (entries === 0 || directoryAt < 0) return true;
@@ -196,4 +205,47 @@ export function firstZipEntryAt(head: Uint8Array): number {
 /** Whether a body's first bytes are a zip's (`PK`: a local file header, or an empty archive's end record); only for messages. */
 export function startsLikeZip(head: Uint8Array): boolean {
   return head[0] === 0x50 && head[1] === 0x4b;
+}
+
+/**
+ * Finds a file's first zip entry (`PK\x03\x04`) in its bytes pushed in order, chunk by chunk
+ * (a signature split between two chunks is found), holding 3 bytes between chunks: memory is
+ * constant whatever the length searched. `found` is its offset once seen (-1 until then),
+ * `scanned` how many bytes were searched; `hasWholeZipEnd`'s `firstEntry` is `{ at: found,
+ * scanned }`.
+ */
+export class ZipEntryScanner {
+  #carry: Buffer = Buffer.alloc(0);
+  #scanned: number;
+  #found = -1;
+
+  /** `from`: the file offset of the first byte pushed. */
+  constructor(from = 0) {
+    this.#scanned = from;
+  }
+
+  get found(): number {
+    return this.#found;
+  }
+
+  get scanned(): number {
+    return this.#scanned;
+  }
+
+  /** Searches the next bytes; true once the entry is found (later pushes are ignored). */
+  push(chunk: Uint8Array): boolean {
+    if (this.#found >= 0) return true;
+    const bytes = Buffer.concat([this.#carry, chunk]);
+    const start = this.#scanned - this.#carry.length;
+    const at = bytes.indexOf(LOCAL_HEADER);
+    this.#scanned += chunk.length;
+    if (at >= 0) {
+      this.#found = start + at;
+      return true;
+    }
+    this.#carry = Buffer.from(
+      bytes.subarray(Math.max(0, bytes.length - (LOCAL_HEADER.length - 1))),
+    );
+    return false;
+  }
 }

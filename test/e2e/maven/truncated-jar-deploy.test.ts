@@ -8,7 +8,9 @@
  * refused too and the version is not listed (trial 21); the whole jar then deploys under that
  * version, POM and all. The whole jar deploys and is listed. `mvn deploy` of a project sends
  * the POM BEFORE the jar: when that jar is refused (cut between `mvn package` and `mvn deploy`), the
- * POM it stored just before is withdrawn and the version is not listed (trial 23). nginx serves the machine's local
+ * POM it stored just before is withdrawn and the version is not listed (trial 23); for a SNAPSHOT
+ * with an earlier build, only the new build's POM is withdrawn and the metadata names the earlier
+ * build again (twenty-first session). nginx serves the machine's local
  * Maven repository as the upstream, for maven-deploy-plugin's tree; the test skips when mvn,
  * nginx or that repository is missing (mavenMissing).
  */
@@ -203,6 +205,74 @@ describe('mvn deploy-file of a truncated jar is refused, nothing stored', { skip
       await pom.arrayBuffer();
       assert.equal(pom.status, 404, 'the POM stored just before was withdrawn');
       assert.equal(await listed('2.0.0'), false, 'no maven-metadata.xml lists 2.0.0');
+    },
+  );
+
+  // A SNAPSHOT with an earlier build: build 1 deploys whole, build 2's jar is cut. Build 2's POM
+  // (sent first) is withdrawn, build 1 stays, and the snapshot's maven-metadata.xml names build 1
+  // again; until the twenty-first session build 2's POM was kept once earlier builds were there.
+  test(
+    'mvn deploy of a SNAPSHOT whose second build has a cut jar: that build withdrawn, the first stays newest',
+    { timeout: TIMEOUT },
+    async () => {
+      const project = path.join(work, 'project-snapshot');
+      await fs.mkdir(path.join(project, 'src/main/resources'), { recursive: true });
+      await fs.writeFile(
+        path.join(project, 'pom.xml'),
+        `<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>com.acme</groupId><artifactId>cut</artifactId><version>3.0.0-SNAPSHOT</version>
+  <packaging>jar</packaging>
+  <properties><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>
+  <build>
+    <pluginManagement><plugins>${pinnedPlugins().join('')}</plugins></pluginManagement>
+  </build>
+</project>
+`,
+      );
+      const resource = path.join(project, 'src/main/resources/cut.txt');
+      const localRepo = path.join(work, 'm2-project-snapshot');
+      const deploy = () =>
+        mvn(['deploy', `-DaltDeploymentRepository=nora::${serverUrl()}/maven2/`], {
+          cwd: project,
+          settings,
+          localRepo,
+        });
+      const dir = `${serverUrl()}/maven2/${GROUP_PATH}/3.0.0-SNAPSHOT`;
+      const buildOf = async () => {
+        const res = await fetch(`${dir}/maven-metadata.xml`);
+        const xml = await res.text();
+        assert.equal(res.status, 200, xml);
+        return /<buildNumber>(\d+)<\/buildNumber>/.exec(xml)?.[1];
+      };
+
+      await fs.writeFile(resource, 'build one\n'.repeat(500));
+      const first = await deploy();
+      assert.equal(first.code, 0, tail(first));
+      assert.equal(await buildOf(), '1');
+      const firstJar = Buffer.from(
+        await (await fetch(`${dir}/cut-3.0.0-SNAPSHOT.jar`)).arrayBuffer(),
+      );
+      assert.equal(firstJar.subarray(0, 2).toString('latin1'), 'PK');
+
+      await fs.writeFile(resource, 'build two\n'.repeat(500));
+      const built = await mvn(['package'], { cwd: project, settings, localRepo });
+      assert.equal(built.code, 0, tail(built));
+      await fs.truncate(path.join(project, 'target/cut-3.0.0-SNAPSHOT.jar'), 100);
+      const second = await deploy();
+      assert.notEqual(second.code, 0, tail(second));
+      const output = second.stdout + second.stderr;
+      const sent = /Uploading to nora: \S+\/(cut-3\.0\.0-(\d{8}\.\d{6})-2)\.pom/.exec(output);
+      assert.ok(sent, `mvn sent build 2's POM first\n${tail(second)}`);
+      assert.match(output, /status: 400 Bad Request - \S*cut-3\.0\.0-\S+-2\.jar starts with PK/);
+      const pom = await fetch(`${dir}/${sent[1] ?? ''}.pom`);
+      await pom.arrayBuffer();
+      assert.equal(pom.status, 404, "build 2's POM was withdrawn");
+      assert.equal(await buildOf(), '1', 'the snapshot metadata names build 1 again');
+      const served = await fetch(`${dir}/cut-3.0.0-SNAPSHOT.jar`);
+      assert.deepEqual(Buffer.from(await served.arrayBuffer()), firstJar, 'build 1 is served');
+      assert.equal(await listed('3.0.0-SNAPSHOT'), true);
     },
   );
 });

@@ -178,4 +178,36 @@ describe('Maven: an empty or HTML archive deploy is a 400, nothing stored', () =
     assert.equal((await fetch(`${server.url}/maven2/${path}`)).status, 404);
     assert.equal((await put(path, fat)).status, 201, 'the whole fat jar is taken');
   });
+
+  // The prefix before the archive was searched for a zip entry in its first 64 KiB only: behind
+  // a longer launch script, a copy cut exactly at a nested jar's record was taken (docs named the
+  // limit). The whole prefix the end record implies is now searched, streamed.
+  test('behind a launch script longer than 64 KiB: a fat jar cut at a nested record is a 400, the whole one is taken', async () => {
+    const script = Buffer.concat([
+      Buffer.from('#!/bin/bash\nexec java -jar "$0" "$@"\n'),
+      Buffer.from(`# ${'x'.repeat(78)}\n`.repeat(1_200)),
+    ]);
+    assert.ok(script.length > 64 * 1024 + 10_000);
+    const inner = makeZip([{ name: 'lib/Inner.class', data: randomBytes(3000) }]);
+    const fat = makeZip([
+      { name: 'META-INF/MANIFEST.MF', data: Buffer.from('Manifest-Version: 1.0\r\n\r\n') },
+      { name: 'BOOT-INF/lib/inner.jar', data: inner, store: true },
+      { name: 'BOOT-INF/lib/after.bin', data: randomBytes(30_000), store: true },
+    ]);
+    const cut = Buffer.concat([script, fat.subarray(0, fat.indexOf(inner) + inner.length)]);
+    const path = 'com/acme/longexe/1.0/longexe-1.0.jar';
+    const r = await put(path, cut);
+    const text = await r.text();
+    assert.equal(r.status, 400, text);
+    assert.match(
+      text,
+      /starts with "#!\/bin\/bash\\nexec" and holds a zip entry from byte \d+ \(an executable jar\?\) but is no whole zip/,
+    );
+    assert.equal((await fetch(`${server.url}/maven2/${path}`)).status, 404);
+    assert.equal(
+      (await put(path, Buffer.concat([script, fat]))).status,
+      201,
+      'the whole executable jar behind the long script is taken',
+    );
+  });
 });

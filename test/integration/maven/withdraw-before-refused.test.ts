@@ -193,4 +193,49 @@ describe('MavenHosted: a refused main archive withdraws what the same deploy sto
     assert.match(await refusal(`${d}/tsnap-2.0-20261205.101010-1.jar`, cut), /withdrawn/);
     assert.deepEqual(await listed('tsnap'), []);
   });
+
+  test('a timestamped snapshot build after earlier builds: only its POM withdrawn, the last good build stays newest', async () => {
+    const d = 'esnap/3.0-SNAPSHOT';
+    // Build 1, whole (a day earlier: out of any window), then build 2's POM and its cut jar.
+    await put(`${d}/esnap-3.0-20261204.101010-1.pom`, pom('esnap', '3.0-SNAPSHOT'));
+    await put(`${d}/esnap-3.0-20261204.101010-1.jar`, jar);
+    now += 24 * 60 * 60 * 1000;
+    await put(`${d}/esnap-3.0-20261205.101010-2.pom`, pom('esnap', '3.0-SNAPSHOT'));
+    now += 2_000;
+    const message = await refusal(`${d}/esnap-3.0-20261205.101010-2.jar`, cut);
+    assert.match(
+      message,
+      /; withdrawn with it, as this deploy stored them just before: com\/acme\/esnap\/3\.0-SNAPSHOT\/esnap-3\.0-20261205\.101010-2\.pom /,
+    );
+    assert.deepEqual(await paths('esnap', '3.0-SNAPSHOT'), [
+      `com/acme/${d}/esnap-3.0-20261204.101010-1.jar`,
+      `com/acme/${d}/esnap-3.0-20261204.101010-1.pom`,
+    ]);
+    assert.deepEqual(await listed('esnap'), ['3.0-SNAPSHOT']);
+    const metadata = await hosted.metadata(repo, `com/acme/${d}`);
+    assert.ok(metadata);
+    assert.deepEqual(metadata.snapshot, { timestamp: '20261204.101010', buildNumber: 1 });
+    assert.deepEqual(
+      metadata.snapshotVersions.map((v) => v.value),
+      ['3.0-20261204.101010-1', '3.0-20261204.101010-1'],
+    );
+    // Build 2 again, whole (POM first, as mvn does): taken, and the newest.
+    await put(`${d}/esnap-3.0-20261205.101010-2.pom`, pom('esnap', '3.0-SNAPSHOT'));
+    assert.equal((await put(`${d}/esnap-3.0-20261205.101010-2.jar`, jar)).created, true);
+    const again = await hosted.metadata(repo, `com/acme/${d}`);
+    assert.deepEqual(again?.snapshot, { timestamp: '20261205.101010', buildNumber: 2 });
+  });
+
+  test("a snapshot build whose own files include an archive, or another uploader's POM, keeps everything", async () => {
+    const d = 'ksnap/1.0-SNAPSHOT';
+    await put(`${d}/ksnap-1.0-20261204.101010-1.pom`, pom('ksnap', '1.0-SNAPSHOT'));
+    await put(`${d}/ksnap-1.0-20261204.101010-1.jar`, jar);
+    await put(`${d}/ksnap-1.0-20261205.101010-2.pom`, pom('ksnap', '1.0-SNAPSHOT'), BOB);
+    assert.doesNotMatch(await refusal(`${d}/ksnap-1.0-20261205.101010-2.jar`, cut), /withdrawn/);
+    assert.equal((await paths('ksnap', '1.0-SNAPSHOT')).length, 3);
+    await put(`${d}/ksnap-1.0-20261206.101010-3.pom`, pom('ksnap', '1.0-SNAPSHOT'));
+    await put(`${d}/ksnap-1.0-20261206.101010-3-sources.jar`, jar);
+    assert.doesNotMatch(await refusal(`${d}/ksnap-1.0-20261206.101010-3.jar`, cut), /withdrawn/);
+    assert.equal((await paths('ksnap', '1.0-SNAPSHOT')).length, 5);
+  });
 });

@@ -1,11 +1,23 @@
 /**
- * RefusedArchives (src/formats/maven/refused-archives.ts): per build, bounded in count and time,
- * cleared per build or per DELETE'd version/artifact.
+ * RefusedArchives (src/formats/maven/refused-archives.ts): per build, in the database
+ * (`maven_refused_archives`), bounded in time, cleared per build or per DELETE'd
+ * version/artifact; a second instance over the same database (a restart, another node) sees
+ * what the first remembered.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Kysely } from 'kysely';
+import { coreMigrations } from '../../../src/db/core-migrations.ts';
+import { openDatabase } from '../../../src/db/database.ts';
 import { fileCoordinate } from '../../../src/formats/maven/coordinates.ts';
+import { type MavenTables, mavenMigrations } from '../../../src/formats/maven/migrations.ts';
 import { refusalKey, RefusedArchives } from '../../../src/formats/maven/refused-archives.ts';
+
+/** A fresh in-memory database with the Maven tables (closed by the test). */
+const database = async (): Promise<Kysely<MavenTables>> =>
+  (
+    await openDatabase({ file: ':memory:', migrations: { ...coreMigrations, ...mavenMigrations } })
+  ).$extendTables<MavenTables>();
 
 const at = (path: string) => {
   const coordinate = fileCoordinate(path.split('/'), path);
@@ -28,51 +40,71 @@ test('a build is its version, and for a timestamped snapshot its build stamp', (
   );
 });
 
-test('remembered until the TTL, then forgotten', () => {
+test('remembered until the TTL, then forgotten (and removed)', async () => {
+  const db = await database();
   let now = 1_000;
-  const refused = new RefusedArchives({ now: () => now, ttlMs: 60_000 });
-  refused.remember('r', at('com/acme/a/1.0/a-1.0.jar'), 'no zip end record');
-  const found = refused.find('r', at('com/acme/a/1.0/a-1.0.pom'));
+  const refused = new RefusedArchives(db, { now: () => now, ttlMs: 60_000 });
+  await refused.remember('r', at('com/acme/a/1.0/a-1.0.jar'), 'no zip end record');
+  const found = await refused.find('r', at('com/acme/a/1.0/a-1.0.pom'));
   assert.deepEqual(found, {
     path: 'com/acme/a/1.0/a-1.0.jar',
     extension: 'jar',
     reason: 'no zip end record',
     at: 1_000,
   });
-  assert.equal(refused.find('r', at('com/acme/a/1.1/a-1.1.pom')), undefined);
+  assert.equal(await refused.find('r', at('com/acme/a/1.1/a-1.1.pom')), undefined);
   now += 60_000;
-  assert.ok(refused.find('r', at('com/acme/a/1.0/a-1.0.pom')));
+  assert.ok(await refused.find('r', at('com/acme/a/1.0/a-1.0.pom')));
   now += 1;
-  assert.equal(refused.find('r', at('com/acme/a/1.0/a-1.0.pom')), undefined);
-  assert.equal(refused.size, 0, 'an expired entry is dropped when looked up');
+  assert.equal(await refused.find('r', at('com/acme/a/1.0/a-1.0.pom')), undefined);
+  assert.equal(await refused.size(), 0, 'an expired entry is removed when looked up');
+  await db.destroy();
 });
 
-test('bounded: the oldest is forgotten first; a refusal again refreshes it', () => {
-  const refused = new RefusedArchives({ max: 3 });
-  for (const v of ['1', '2', '3']) refused.remember('r', at(`g/a/${v}/a-${v}.jar`), 'empty');
-  refused.remember('r', at('g/a/1/a-1.jar'), 'empty');
-  refused.remember('r', at('g/a/4/a-4.jar'), 'empty');
-  assert.equal(refused.size, 3);
-  assert.equal(refused.find('r', at('g/a/2/a-2.pom')), undefined, 'the oldest went');
-  for (const v of ['1', '3', '4']) assert.ok(refused.find('r', at(`g/a/${v}/a-${v}.pom`)), v);
+test('expired refusals are removed when one is remembered; a refusal again refreshes it', async () => {
+  const db = await database();
+  let now = 1_000;
+  const refused = new RefusedArchives(db, { now: () => now, ttlMs: 60_000 });
+  for (const v of ['1', '2']) await refused.remember('r', at(`g/a/${v}/a-${v}.jar`), 'empty');
+  now += 30_000;
+  await refused.remember('r', at('g/a/1/a-1.jar'), 'a web page');
+  now += 30_001;
+  await refused.remember('r', at('g/a/3/a-3.jar'), 'empty');
+  assert.equal(await refused.size(), 2, 'the refusal of 2 expired and was removed');
+  assert.equal((await refused.find('r', at('g/a/1/a-1.pom')))?.reason, 'a web page');
+  assert.equal(await refused.find('r', at('g/a/2/a-2.pom')), undefined);
+  await db.destroy();
 });
 
-test('clear forgets one build; clearUnder a version or an artifact', () => {
-  const refused = new RefusedArchives();
+test('a second instance over the same database (a restart, another node) sees it', async () => {
+  const db = await database();
+  await new RefusedArchives(db).remember('r', at('g/a/1.0/a-1.0.jar'), 'not a zip');
+  const after = new RefusedArchives(db);
+  assert.equal((await after.find('r', at('g/a/1.0/a-1.0.pom')))?.path, 'g/a/1.0/a-1.0.jar');
+  await db.destroy();
+});
+
+test('clear forgets one build; clearUnder a version or an artifact', async () => {
+  const db = await database();
+  const refused = new RefusedArchives(db);
   for (const path of [
     'g/a/1.0/a-1.0.jar',
     'g/a/1.1/a-1.1.jar',
     'g/a/1.1-SNAPSHOT/a-1.1-20261204.101010-1.jar',
     'g/ab/1.0/ab-1.0.jar',
   ]) {
-    refused.remember('r', at(path), 'empty');
+    await refused.remember('r', at(path), 'empty');
   }
-  refused.clear('r', at('g/a/1.0/a-1.0.jar'));
-  assert.equal(refused.find('r', at('g/a/1.0/a-1.0.pom')), undefined);
-  refused.clearUnder('r', 'g', 'a', '1.1-SNAPSHOT');
-  assert.equal(refused.find('r', at('g/a/1.1-SNAPSHOT/a-1.1-20261204.101010-1.pom')), undefined);
-  assert.ok(refused.find('r', at('g/a/1.1/a-1.1.pom')));
-  refused.clearUnder('r', 'g', 'a');
-  assert.equal(refused.find('r', at('g/a/1.1/a-1.1.pom')), undefined);
-  assert.ok(refused.find('r', at('g/ab/1.0/ab-1.0.pom')), 'artifact ab is not under a');
+  await refused.clear('r', at('g/a/1.0/a-1.0.jar'));
+  assert.equal(await refused.find('r', at('g/a/1.0/a-1.0.pom')), undefined);
+  await refused.clearUnder('r', 'g', 'a', '1.1-SNAPSHOT');
+  assert.equal(
+    await refused.find('r', at('g/a/1.1-SNAPSHOT/a-1.1-20261204.101010-1.pom')),
+    undefined,
+  );
+  assert.ok(await refused.find('r', at('g/a/1.1/a-1.1.pom')));
+  await refused.clearUnder('r', 'g', 'a');
+  assert.equal(await refused.find('r', at('g/a/1.1/a-1.1.pom')), undefined);
+  assert.ok(await refused.find('r', at('g/ab/1.0/ab-1.0.pom')), 'artifact ab is not under a');
+  await db.destroy();
 });

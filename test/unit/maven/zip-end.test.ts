@@ -12,6 +12,7 @@ import {
   hasWholeZipEnd,
   ZIP_END_WINDOW,
   ZIP_PREFIX_SCAN,
+  ZipEntryScanner,
 } from '../../../src/formats/maven/zip-end.ts';
 import { makeZip } from '../../integration/pypi/fixtures.ts';
 
@@ -186,5 +187,57 @@ describe('maven zip end record', () => {
       }),
       false,
     );
+  });
+});
+
+describe('a launch script longer than ZIP_PREFIX_SCAN: the prefix searched further (ZipEntryScanner)', () => {
+  const inner = makeZip([MANIFEST, { name: 'lib/Inner.class', data: randomBytes(3_000) }]);
+  const fat = makeZip([
+    MANIFEST,
+    { name: 'BOOT-INF/lib/inner.jar', data: inner, store: true },
+    { name: 'BOOT-INF/lib/after.bin', data: randomBytes(30_000), store: true },
+  ]);
+  const script = Buffer.concat([SCRIPT, Buffer.alloc(100_000, '#')]);
+
+  /** The scan a caller makes after the head, in chunks of `step` bytes. */
+  const scanned = (file: Buffer, step: number) => {
+    const from = ZIP_PREFIX_SCAN - 3;
+    const scanner = new ZipEntryScanner(from);
+    for (let at = from; at < file.length; at += step) {
+      if (scanner.push(file.subarray(at, at + step))) break;
+    }
+    return {
+      at: scanner.found,
+      scanned: scanner.found >= 0 ? scanner.scanned : file.length,
+    };
+  };
+  const wholeScanned = (file: Buffer, step: number) =>
+    hasWholeZipEnd({
+      head: file.subarray(0, ZIP_PREFIX_SCAN),
+      tail: file.subarray(Math.max(0, file.length - ZIP_END_WINDOW)),
+      size: file.length,
+      firstEntry: scanned(file, step),
+    });
+
+  test('the scanner finds the first entry wherever the chunks split it', () => {
+    const file = Buffer.concat([script, fat]);
+    for (const step of [1, 2, 3, 5, 4096, 65_536, 1 << 20]) {
+      assert.equal(scanned(file, step).at, script.length, `chunks of ${step}`);
+    }
+    assert.equal(new ZipEntryScanner().push(Buffer.from('no entry here')), false);
+  });
+
+  test('a cut at a nested record is refused, the whole executable jar taken', () => {
+    const cut = Buffer.concat([script, fat.subarray(0, fat.indexOf(inner) + inner.length)]);
+    // The first 64 KiB alone cannot tell (the limit the scan lifts).
+    assert.equal(whole(cut), true, 'head only: the cut passes');
+    for (const step of [7, 65_536]) {
+      assert.equal(wholeScanned(cut, step), false, `scanned in chunks of ${step}`);
+      assert.equal(wholeScanned(Buffer.concat([script, fat]), step), true);
+    }
+    // Text then an archive whose first entry is not where its record says: refused too.
+    const shifted = Buffer.concat([script, fat]);
+    shifted.write('XX', script.length);
+    assert.equal(wholeScanned(shifted, 65_536), false);
   });
 });
