@@ -227,8 +227,12 @@ export function tarballPath(mount: string, name: string, version: string): strin
   return `${mount}/${encodeName(name)}/-/${encodeURIComponent(unscoped)}-${encodeURIComponent(version)}.tgz`;
 }
 
+/** Each part percent-encoded, the scope's `@` kept: NORA (as npm's registry) reads `@scope`. */
 function encodeName(name: string): string {
-  return name.split('/').map(encodeURIComponent).join('/');
+  return name
+    .split('/')
+    .map((part) => encodeURIComponent(part).replace(/^%40/, '@'))
+    .join('/');
 }
 
 /**
