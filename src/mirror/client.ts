@@ -71,7 +71,7 @@ export function createMirrorClient(base: string, options: MirrorClientOptions): 
         signal: controller.signal,
       });
     } catch (err) {
-      throw new Error(`GET ${path}: ${failure(err)}`);
+      throw new Error(`GET ${path}: ${failure(err)}`, { cause: err });
     } finally {
       clearTimeout(timer);
     }
@@ -169,7 +169,7 @@ async function fetchRegistryToken(
       signal: AbortSignal.timeout(options.idleTimeoutMs),
     });
   } catch (err) {
-    throw new Error(`token for ${path} from ${shown}: ${failure(err)}`);
+    throw new Error(`token for ${path} from ${shown}: ${failure(err)}`, { cause: err });
   }
   const text = (await readAllBounded(answer.body, MAX_TOKEN_ANSWER, 'token answer')).toString();
   if (answer.status !== 200) {
@@ -255,7 +255,9 @@ function wrapAnswer(
         for (const hash of hashes) hash.update(chunk);
       }
     } catch (err) {
-      throw new Error(`GET ${path}: the body broke off after ${bytes} bytes: ${failure(err)}`);
+      throw new Error(`GET ${path}: the body broke off after ${bytes} bytes: ${failure(err)}`, {
+        cause: err,
+      });
     } finally {
       clearTimeout(timer);
     }
@@ -272,7 +274,7 @@ function wrapAnswer(
         );
       } catch (err) {
         answer.body.destroy();
-        throw new Error(`GET ${path}: ${failure(err)}`);
+        throw new Error(`GET ${path}: ${failure(err)}`, { cause: err });
       }
     },
     drain() {

@@ -91,7 +91,10 @@ export function parsePackageLock(text: string, file = 'package-lock.json'): NpmL
       const name = stringField(entry, 'name') ?? location.slice(at + 'node_modules/'.length);
       const label = `npm ${name}`;
       if (entry['link'] === true) {
-        skipped.push({ label, reason: `a link to ${String(entry['resolved'] ?? '?')} (local)` });
+        skipped.push({
+          label,
+          reason: `a link to ${stringField(entry, 'resolved') ?? '?'} (local)`,
+        });
         continue;
       }
       if (entry['inBundle'] === true) {
@@ -330,7 +333,7 @@ async function planPackages(
           : semver.validRange(selector) === null
             ? null
             : semver.maxSatisfying([...packument.versions.keys()], selector));
-      if (version === null || version === undefined || !packument.versions.has(version)) {
+      if (version === null || !packument.versions.has(version)) {
         items.push(failing(label, new Error(`${path} has no version or dist-tag "${selector}"`)));
         continue;
       }

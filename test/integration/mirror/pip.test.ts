@@ -69,10 +69,10 @@ describe('nora mirror pip through a proxy NORA', () => {
           [
             '# pip-compile --generate-hashes style',
             'nora-mirror-base==1.2.0 \\',
-            `${(await hashes('nora_mirror_base_1_2_0_')).join(' \\\n')}`,
+            (await hashes('nora_mirror_base_1_2_0_')).join(' \\\n'),
             '    # via nora-mirror-lib',
             'nora-mirror-lib==2.0 ; python_version >= "3"  \\',
-            `${(await hashes('nora_mirror_lib_2_0_0_')).join(' \\\n')}`,
+            (await hashes('nora_mirror_lib_2_0_0_')).join(' \\\n'),
             '',
           ].join('\n'),
         );

@@ -289,10 +289,11 @@ describe('requirements.txt', () => {
   const files: Record<string, string> = {
     'req/base.txt': 'six==1.16.0  # via -r req/main.txt\n',
   };
-  const read = async (file: string) => {
+  const read = (file: string) => {
     const text = files[file];
-    if (text === undefined) throw new MirrorInputError(`cannot read ${file}: no such file`);
-    return text;
+    return text === undefined
+      ? Promise.reject(new MirrorInputError(`cannot read ${file}: no such file`))
+      : Promise.resolve(text);
   };
 
   test('pins, hashes over continuation lines, extras, markers, -r, options and skips', async () => {
