@@ -3,7 +3,7 @@
  * `nora token create|list|revoke` (offline, on the configured database), `nora gc [--apply]
  * [--grace <seconds>]` and `nora verify [--remove]` (offline, on the configured storage and
  * database), `nora backup -o FILE` / `nora restore -i FILE [--force]` (src/backup/), `nora go
- * publish|delete`, `--version`, `--help`; the other verbs of NORA's CLI are listed and say they
+ * publish|delete`, `nora mirror <format>` (src/mirror/), `--version`, `--help`; the other verbs of NORA's CLI are listed and say they
  * are not in this build yet.
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage (unknown command or
  * option, a verb not built yet, a restore refused over data or beside a running server).
@@ -48,6 +48,7 @@ import { probeHealth } from './http/healthcheck-cli.ts';
 import { GcFailedError, GcRefusedError } from './gc/collector.ts';
 import { describeGcReport } from './gc/report.ts';
 import { describeVerifyReport, runVerifyOffline, VerifyCommandError } from './gc/verify.ts';
+import { addMirrorCommand } from './mirror/run.ts';
 import { startServer } from './server.ts';
 import { VERSION } from './version.ts';
 
@@ -58,7 +59,6 @@ export const EXIT_CONFIG = 2;
 export const NOT_YET_BUILT = [
   ['migrate', 'copy the storage between backends'],
   ['migrate-docker-keys', 'migrate pre-0.9 Docker storage keys'],
-  ['mirror', 'pre-fetch packages through a running server (air-gap)'],
   ['retention-plan', 'show what the retention rules would delete'],
   ['retention-apply', 'apply the retention rules'],
   ['import', 'import from Artifactory or Nexus'],
@@ -143,6 +143,7 @@ export function buildProgram(): Command {
   addBackupCommands(program);
   addGoCommands(program);
   addHealthcheckCommand(program);
+  addMirrorCommand(program);
 
   for (const [verb, what] of NOT_YET_BUILT) {
     program
