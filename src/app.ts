@@ -1117,15 +1117,19 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     gc,
     reload(next: AppConfig): string[] {
       // Throws (RepositoryConfigError) before anything is applied when the new set is invalid.
-      const nextRepositories = RepositoryRegistry.build(
+      // A default proxy the file no longer makes (`[helm] proxies` emptied) keeps running
+      // without upstreams (withRunningProxies), described, not closed as a renamed repository is.
+      const nextDefaults = withRunningProxies(
         defaultRepositories(formats, next),
+        repositories,
         next.repositories,
       );
+      const nextRepositories = RepositoryRegistry.build(nextDefaults.defaults, next.repositories);
       const previous = config;
       const needsRestart = restartOnlyChanges(config, next);
       // Format keys whose change adds or removes a default repository (routes are mounted at
       // start): named, and kept at their running values, as `enabled`.
-      const routing = routingChanges(formats, config, next);
+      const routing = routingChanges(formats, config, next, repositories);
       for (const key of [...repositories.reload(nextRepositories), ...routing]) {
         if (!needsRestart.includes(key)) needsRestart.push(key);
       }
@@ -1143,6 +1147,11 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
           ...previous.repositories.filter((entry) => undescribed.has(entry.name)),
         ],
       };
+      // Said when applied: a reload that also reshapes the repository set applies no upstreams.
+      const emptied = nextDefaults.emptied.filter(
+        (name) => repositories.get(name)?.upstreams.length === 0,
+      );
+      if (emptied.length > 0) log.warn({ repositories: emptied }, emptiedProxiesWarning(emptied));
       if (undescribed.size > 0 && config.auth.enabled) {
         log.warn(
           { repositories: [...undescribed.keys()] },
@@ -1412,22 +1421,24 @@ function restartOnlyChanges(current: AppConfig, next: AppConfig): string[] {
  * keys whose change alone adds, removes or reshapes a default repository (`[helm] proxies` from
  * none to some makes helm-proxy and a member of `/helm/`): repositories and their routes are
  * built at start, so such a change needs a restart. A change that keeps the shape (another
- * upstream URL) is applied live (RepositoryRegistry.reload).
+ * upstream URL) is applied live (RepositoryRegistry.reload), and so is one emptying the list of
+ * a default proxy `registry` (the running repositories) runs: withRunningProxies keeps it.
  */
 function routingChanges(
   formats: readonly FormatModule[],
   current: AppConfig,
   next: AppConfig,
+  registry?: RepositoryRegistry,
 ): string[] {
+  const made = (config: AppConfig) => {
+    const defaults = defaultRepositories(formats, config);
+    return registry === undefined
+      ? defaults
+      : withRunningProxies(defaults, registry, config.repositories).defaults;
+  };
   const shape = (config: AppConfig) =>
     JSON.stringify(
-      defaultRepositories(formats, config).map((r) => [
-        r.name,
-        r.format,
-        r.kind,
-        r.members,
-        r.write_member ?? null,
-      ]),
+      made(config).map((r) => [r.name, r.format, r.kind, r.members, r.write_member ?? null]),
     );
   const running = shape(current);
   const out: string[] = [];
@@ -1441,6 +1452,74 @@ function routingChanges(
     }
   }
   return out;
+}
+
+/**
+ * `defaults` (the default repositories a reloaded configuration makes) with every running default
+ * proxy they lack put back without upstreams, in the default groups that run it, at its place
+ * (`emptied`: their names). Emptying `[helm] proxies` or `[docker] upstreams` removes the default
+ * proxy at the next start; until then it runs, and the reload applies the empty list to it (a
+ * group's reads of it find nothing, a miss is a 404, as a proxy whose upstreams no longer have
+ * a file), rather than leaving it out of the reloaded set, where it and its group were closed to
+ * all but admins as an undescribed repository (undescribedRepositories) until the restart.
+ * Put back only where the default group otherwise has its running members, so nothing else of
+ * the shape changes; a proxy the running server never had is not made (that needs the restart).
+ */
+function withRunningProxies(
+  defaults: readonly RepositoryConfig[],
+  running: RepositoryRegistry,
+  named: readonly RepositoryConfig[],
+): { defaults: RepositoryConfig[]; emptied: string[] } {
+  const out = [...defaults];
+  const emptied: string[] = [];
+  // A `[[repositories]]` entry taking the name is another repository (that needs the restart).
+  const names = new Set([...defaults, ...named].map((r) => r.name));
+  for (const proxy of running.all()) {
+    if (!proxy.isDefault || proxy.kind !== 'proxy' || names.has(proxy.name)) continue;
+    const groups = out.flatMap((entry, index) => {
+      const group = running.get(entry.name);
+      if (entry.kind !== 'group' || group?.kind !== 'group' || !group.members.includes(proxy.name))
+        return [];
+      const without = group.members.filter((m) => m !== proxy.name);
+      return isDeepStrictEqual(without, entry.members) ? [{ index, members: group.members }] : [];
+    });
+    if (groups.length === 0) continue;
+    for (const { index, members } of groups) {
+      const entry = out[index];
+      if (entry !== undefined) out[index] = { ...entry, members: [...members] };
+    }
+    // Before its first group, where the format module puts it (the shape compares the order).
+    out.splice(Math.min(...groups.map((g) => g.index)), 0, {
+      name: proxy.name,
+      format: proxy.format,
+      kind: 'proxy',
+      members: [],
+      upstreams: [],
+      ...(proxy.proxyTimeout === undefined ? {} : { proxy_timeout: proxy.proxyTimeout }),
+      ...(proxy.metadataTtl === undefined ? {} : { metadata_ttl: proxy.metadataTtl }),
+      ...(proxy.serveStale === undefined ? {} : { serve_stale: proxy.serveStale }),
+    });
+    emptied.push(proxy.name);
+  }
+  return { defaults: out, emptied };
+}
+
+/**
+ * The reload's warning when it left default proxies without upstreams (withRunningProxies):
+ * `… helm-proxy (…, is empty): it keeps running without upstreams until the restart, which
+ * removes it; …`.
+ */
+function emptiedProxiesWarning(names: readonly string[]): string {
+  const them = names.join(', ');
+  const one = names.length === 1;
+  return (
+    `the reloaded configuration makes no ${them} (its format's upstream list, [docker] ` +
+    'upstreams or [maven]/[helm] proxies, is empty): ' +
+    `${one ? 'it keeps' : 'they keep'} running without upstreams until the restart, which ` +
+    `removes ${one ? 'it; until then it asks' : 'them; until then they ask'} no upstream, and ` +
+    `${one ? 'its groups answer' : 'their groups answer'} from the other members: a name only ` +
+    'an upstream had is a 404'
+  );
 }
 
 /**

@@ -155,6 +155,12 @@ export interface Permissions {
    */
   ownedThrough?(target: AccessTarget, action?: Action): string | undefined;
   /**
+   * Why the repository `name` is closed to all but admins until the restart (a running
+   * repository a SIGHUP reload does not describe, or a group containing one), for a refusal's
+   * message: `private-raw is not in the reloaded configuration`; undefined when it is not.
+   */
+  closedUntilRestart?(name: string): string | undefined;
+  /**
    * Which of a group's direct `members` may answer for `target` (a group and a path): the ones
    * holding a member that reserved the path (docs/auth.md "Semantics": the file is the
    * member's); undefined when no member reserved it (all answer).
@@ -555,6 +561,12 @@ export class AccessControl {
       );
     }
     const allowed = ruled ?? hasRole(principal.roles, neededRole(action));
+    const closed = allowed
+      ? undefined
+      : this.#permissions.closedUntilRestart?.(target.repository.name);
+    if (closed !== undefined) {
+      throw new RegistryError('DENIED', closedRefusal(principal, closed, target, action, where));
+    }
     if (!allowed) {
       // Refused by a rule: say which repository's rule when it is not the target's own.
       const why =
@@ -565,6 +577,40 @@ export class AccessControl {
       );
     }
   }
+}
+
+/**
+ * The refusal of a non-admin's `action` on a repository closed to all but admins until the
+ * restart (`why`: Permissions.closedUntilRestart): says it is closed and why, and what the
+ * credential lacks — "admin may not read" for the read-only API token of a user called admin
+ * read as if admins were refused (trial 25 devD F2). E.g. `this API token of admin may not read
+ * s.txt in private-raw: private-raw is not in the reloaded configuration, so it is closed to
+ * non-admins until the server restarts, and the token's role is read, not admin (…)`.
+ */
+function closedRefusal(
+  principal: UserPrincipal,
+  why: string,
+  target: AccessTarget,
+  action: Action,
+  where: string,
+): string {
+  const repository = target.repository.name;
+  const closed = why.startsWith(`${repository} `) ? 'it' : repository;
+  const role = hasRole(principal.roles, 'write')
+    ? 'write'
+    : hasRole(principal.roles, 'read')
+      ? 'read'
+      : 'none';
+  const [who, lacks] =
+    principal.credential === 'token'
+      ? [
+          `this API token of ${principal.name}`,
+          `the token's role is ${role}, not admin (a token is held to its role, whatever its user's)`,
+        ]
+      : principal.credential === 'registry-token'
+        ? [`this registry token of ${principal.name}`, `its role is ${role}, not admin`]
+        : [principal.name, `${principal.name} is not an admin`];
+  return `${who} may not ${actionText(action)} ${where}: ${why}, so ${closed} is closed to non-admins until the server restarts, and ${lacks}`;
 }
 
 /**

@@ -762,14 +762,26 @@ export class RuleSet implements Permissions {
    * for a reason, so neither opens it.
    */
   #undescribed(name: string): string | undefined {
+    const why = this.closedUntilRestart(name);
+    return why === undefined
+      ? undefined
+      : `${why}: only admins may use it until the server restarts`;
+  }
+
+  /**
+   * Why `name` is closed to all but admins until the restart (see #undescribed), without the
+   * consequence: `private-raw is not in the reloaded configuration`, `its member private-raw is
+   * a raw proxy repository in the reloaded configuration, a raw hosted one while running`.
+   * Undefined when it is not closed.
+   */
+  closedUntilRestart(name: string): string | undefined {
     const undescribed = this.#options.undescribed;
     if (undescribed === undefined || undescribed.size === 0) return undefined;
-    const until = 'only admins may use it until the server restarts';
     const own = undescribed.get(name);
-    if (own !== undefined) return `${name} ${own}: ${until}`;
+    if (own !== undefined) return `${name} ${own}`;
     const member = (this.#options.membersOf?.(name) ?? []).find((m) => undescribed.has(m));
     if (member === undefined) return undefined;
-    return `its member ${member} ${undescribed.get(member) ?? ''}: ${until}`;
+    return `its member ${member} ${undescribed.get(member) ?? ''}`;
   }
 
   /**

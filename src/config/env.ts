@@ -119,8 +119,9 @@ const NON_CONFIG_PREFIXES = ['NORA_TEST_', 'NORA_BENCH_'];
 
 /**
  * One warning per `NORA_*` variable in `env` that no config key reads (a typo is otherwise
- * silently ignored), with a "did you mean" when a known variable is close (edit distance ≤ 3)
- * or is the same name with its section (`NORA_AUTH_…`) left out.
+ * silently ignored), with a "did you mean" when a known variable has the same letters (underscores
+ * aside: `NORA_AUTHENABLED`), is close (edit distance ≤ 3), is the same name with its section
+ * (`NORA_AUTH_…`) left out, or the same name with one more word (`NORA_AUTH_HTPASSWD_FILE`).
  * Variables of the test and tool scripts are not config and are left alone.
  */
 export function unknownEnvWarnings(schema: z.ZodType, env: NodeJS.ProcessEnv): string[] {
@@ -144,7 +145,34 @@ export function unknownEnvVariables(
     .filter((name) => name.startsWith('NORA_') && !all.has(name))
     .filter((name) => !NON_CONFIG_PREFIXES.some((prefix) => name.startsWith(prefix)))
     .sort()
-    .map((name) => ({ name, near: closest(name, [...all]) ?? withSection(name, [...all]) }));
+    .map((name) => ({
+      name,
+      near:
+        sameLetters(name, [...all]) ??
+        closest(name, [...all]) ??
+        withSection(name, [...all]) ??
+        withLastWord(name, [...all]),
+    }));
+}
+
+/**
+ * The known variable that is `name` with underscores left out or put in (`NORA_AUTHENABLED`,
+ * `NORA_AUTH_ANONYMOUSREAD` → `NORA_AUTH_ANONYMOUS_READ`), if one is: the same letters name the
+ * same key, whatever the edit distance says (loadConfig refuses such a near miss of a
+ * `NORA_AUTH_*` variable as it refuses a misspelt `NORA_AUTH_*` one).
+ */
+export function sameLetters(name: string, candidates: readonly string[]): string | undefined {
+  const letters = name.replaceAll('_', '');
+  return candidates.find((candidate) => candidate.replaceAll('_', '') === letters);
+}
+
+/**
+ * The one candidate that is `name` with a last word added (`NORA_AUTH_HTPASSWD` →
+ * `NORA_AUTH_HTPASSWD_FILE`), if exactly one is: too far by edit distance to be found as a typo.
+ */
+function withLastWord(name: string, candidates: readonly string[]): string | undefined {
+  const found = candidates.filter((candidate) => candidate.startsWith(`${name}_`));
+  return found.length === 1 ? found[0] : undefined;
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   envBindings,
   EnvValueError,
   readEnvOverlay,
+  sameLetters,
   unknownEnvVariables,
   unwrap,
 } from './env.ts';
@@ -182,9 +183,17 @@ export function parseConfigObject(
   }
   for (const { name, near } of unknownEnvVariables(configSchema, env)) {
     const hint = near === undefined ? '' : ` (did you mean ${near}?)`;
-    if (name.startsWith(AUTH_VARIABLE_PREFIX)) {
+    // `NORA_AUTHENABLED` is NORA_AUTH_ENABLED with an underscore left out: a variable of [auth]
+    // as much as a misspelt NORA_AUTH_* one is, and as dangerous ignored.
+    const authFamily =
+      name.startsWith(AUTH_VARIABLE_PREFIX) ||
+      (near?.startsWith(AUTH_VARIABLE_PREFIX) === true && sameLetters(name, [near]) === near);
+    if (authFamily) {
+      const what = name.startsWith(AUTH_VARIABLE_PREFIX)
+        ? `unknown ${AUTH_VARIABLE_PREFIX}* variable`
+        : 'unknown variable';
       refusals.push(
-        `  ${name}: unknown ${AUTH_VARIABLE_PREFIX}* variable${hint}: refused, since a misspelt variable of [auth] would otherwise leave access wider than written (as an unknown key of the file's [auth] is)`,
+        `  ${name}: ${what}${hint}: refused, since a misspelt variable of [auth] would otherwise leave access wider than written (as an unknown key of the file's [auth] is)`,
       );
     } else {
       warnings.push(`unknown environment variable ${name} (ignored)${hint}`);

@@ -23,6 +23,9 @@ import { type CargoMount, registerCargoRoutes } from './routes.ts';
 import { CargoService } from './service.ts';
 import { canonicalName } from './names.ts';
 
+/** How many cached index keys sharing a name's first word a 404's spelling hint reads at most. */
+const SPELLING_SCAN = 1000;
+
 export const CARGO_MOUNT = '/cargo';
 
 /** `/config.json` and the web API (`/api/v1/crates…`); index files have no telling shape. */
@@ -152,6 +155,18 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
         servedIndex: async (member, name) =>
           (await context.proxy.lookup(member.name, indexKey(name))) !== undefined,
         shadowNames: () => context.config().cargo.shadow_names,
+        // Another spelling's index file in a proxy's cache, for a 404's "published as" (one
+        // range read of the keys sharing the name's first word, on a miss only).
+        cachedSpelling: async (member, name) => {
+          const cut = name.search(/[-_]/);
+          if (cut < 0) return undefined;
+          const prefix = indexKey(name.slice(0, cut));
+          const keys = await context.proxy.state.keys(member.name, prefix, SPELLING_SCAN);
+          const found = keys
+            .map((key) => key.slice(indexKey('').length))
+            .find((other) => other !== name && canonicalName(other) === canonicalName(name));
+          return found;
+        },
       });
       registerCargoRoutes(scope, context.repositories.byFormat('cargo').map(cargoMountOf), {
         service,

@@ -58,6 +58,11 @@ export interface CargoServiceDeps {
    */
   readonly servedIndex?: (proxy: Repository, name: string) => Promise<boolean>;
   /**
+   * Another spelling of crate `name` (lower-cased; `-` and `_` swapped somewhere) whose index
+   * file the proxy repository `proxy` has cached, or undefined: for a 404's "published as".
+   */
+  readonly cachedSpelling?: (proxy: Repository, name: string) => Promise<string | undefined>;
+  /**
    * `[cargo] shadow_names`: the crate name globs whose first publish may take a name over from a
    * group's proxy (see `publish`). Default: none.
    */
@@ -130,12 +135,67 @@ export class CargoService {
     }
   }
 
-  /** The index file of `name` (lower-cased); NOT_FOUND when absent. */
+  /**
+   * The index file of `name` (lower-cased); NOT_FOUND when absent, naming the spelling that
+   * exists when another one does (#otherSpelling). The index itself stays exact but for case, as
+   * crates.io's is: cargo asks other spellings itself, only to suggest one after a miss.
+   */
   async indexFile(repo: Repository, name: string, principal: Principal): Promise<IndexFile> {
     this.#authorizeCargoRead(principal, repo, name);
-    const file = await this.sourceOf(repo).indexFile(repo, name);
-    if (file === undefined) throw new RegistryError('NOT_FOUND', `crate \`${name}\` not found`);
+    let file: IndexFile | undefined;
+    try {
+      file = await this.sourceOf(repo).indexFile(repo, name);
+    } catch (err) {
+      throw await this.#spellingAnswer(err, repo, name);
+    }
+    if (file === undefined) {
+      throw await this.#spellingAnswer(
+        new RegistryError('NOT_FOUND', `crate \`${name}\` not found`),
+        repo,
+        name,
+      );
+    }
     return file;
+  }
+
+  /**
+   * `err` as it is, unless it is a NOT_FOUND of crate `name` (as asked) while another spelling
+   * of it (`-` for `_` or back, any case) exists in `repo`: then a NOT_FOUND saying which
+   * (`crate \`a-b_c\` not found; it is published as \`a_b-c\` …`), since a bare 404 sent the
+   * client looking for a crate that is there (trial 25 devD F5).
+   */
+  async #spellingAnswer(err: unknown, repo: Repository, name: string): Promise<unknown> {
+    if (!isRegistryError(err) || err.code !== 'NOT_FOUND') return err;
+    const other = await this.#otherSpelling(repo, name).catch(() => undefined);
+    if (other === undefined) return err;
+    const where = repo.kind === 'group' ? ` in ${other.member}` : '';
+    return new RegistryError(
+      'NOT_FOUND',
+      `crate \`${name}\` not found; it is published as \`${other.name}\`${where} (cargo treats - and _ as the same crate name: ask for \`${other.name}\`)`,
+    );
+  }
+
+  /**
+   * The spelling other than `name` (compared lower-cased) that `repo`, or a member of it,
+   * holds the crate under: a hosted repository's published name, or the name of an index file a
+   * proxy has cached; undefined when none does.
+   */
+  async #otherSpelling(
+    repo: Repository,
+    name: string,
+  ): Promise<{ name: string; member: string } | undefined> {
+    const lower = name.toLowerCase();
+    for (const member of this.#deps.repositories.membersOf(repo, lower)) {
+      if (member.kind === 'hosted') {
+        const published = await this.#deps.hosted.crateName(member, lower);
+        if (published !== undefined && published.displayName.toLowerCase() !== lower)
+          return { name: published.displayName, member: member.name };
+      } else if (member.kind === 'proxy') {
+        const cached = await this.#deps.cachedSpelling?.(member, lower);
+        if (cached !== undefined) return { name: cached, member: member.name };
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -152,12 +212,19 @@ export class CargoService {
     const lower = name.toLowerCase();
     this.#authorizeCargoRead(principal, repo, lower);
     const published = await this.#published(repo, lower);
-    const crate = await this.sourceOf(repo).openCrate(repo, published?.name ?? lower, version);
+    let crate: OpenedCrate | undefined;
+    try {
+      crate = await this.sourceOf(repo).openCrate(repo, published?.name ?? lower, version);
+    } catch (err) {
+      throw published === undefined ? await this.#spellingAnswer(err, repo, name) : err;
+    }
     if (crate === undefined) {
-      throw new RegistryError(
+      const missing = new RegistryError(
         'NOT_FOUND',
         `crate \`${published?.displayName ?? name}\` has no version \`${version}\``,
       );
+      // A proxied crate is known by its index file's spelling alone: say which one it has.
+      throw published === undefined ? await this.#spellingAnswer(missing, repo, name) : missing;
     }
     return crate;
   }

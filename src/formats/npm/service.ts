@@ -523,8 +523,13 @@ export class NpmService {
   ): Promise<Json> {
     const target = this.#writeTarget(repo, principal, 'write', name, []);
     checkName(name);
-    if (tag === 'latest')
+    if (tag === 'latest') {
+      // Through a group, a package another member holds (its proxy member serves it): the write
+      // goes nowhere, which is the first thing to say (the 405 naming the member), not that
+      // latest stays (trial 25 devD F3).
+      await this.#refuseHeldElsewhere(repo, target, name, []);
       throw new RegistryError('BAD_REQUEST', 'the "latest" dist-tag cannot be removed');
+    }
     try {
       await this.#deps.store.removeTag(target.name, name, tag);
     } catch (err) {

@@ -62,6 +62,19 @@ function reload(
   });
 }
 
+/** The refusal's message, whatever shape the body has (raw answers JSON `{ error }`). */
+function message(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown; errors?: { message?: unknown }[] };
+    if (typeof parsed.error === 'string') return parsed.error;
+    const first = parsed.errors?.[0]?.message;
+    if (typeof first === 'string') return first;
+  } catch {
+    // not JSON: the body is the message
+  }
+  return body.trim();
+}
+
 async function get(server: TestServer, url: string, user?: string): Promise<number> {
   const res = await server.app.fastify.inject({
     method: 'GET',
@@ -106,13 +119,40 @@ describe('running repositories a reload does not describe', () => {
     });
     assert.equal(refusal.statusCode, 403);
     assert.match(
-      refusal.body,
-      /private-raw is a raw proxy repository in the reloaded configuration, a raw hosted one while running: only admins may use it until the server restarts/,
+      message(refusal.body),
+      /^carol may not write c\.txt in private-raw: private-raw is a raw proxy repository in the reloaded configuration, a raw hosted one while running, so it is closed to non-admins until the server restarts, and carol is not an admin$/,
     );
     // Through a running group containing it: closed too.
     assert.equal(await get(server, '/repository/all-raw/p.txt'), 401);
     assert.equal(await get(server, '/repository/all-raw/s.txt', 'carol'), 403);
     assert.equal(await get(server, '/repository/all-raw/s.txt', 'root'), 200);
+    // An admin's API token with a read-only role: refused, and the refusal says it is the
+    // token's role, not that admins are refused (trial 25 devD F2: "root may not read").
+    const { tokens } = server.app.context.identity;
+    const readToken = await tokens.create('root', { role: 'read', description: 'root read' });
+    const adminToken = await tokens.create('root', { role: 'admin', description: 'root admin' });
+    const asToken = (secret: string, url: string) =>
+      server.app.fastify.inject({
+        method: 'GET',
+        url,
+        headers: { authorization: `Bearer ${secret}` },
+      });
+    const byToken = await asToken(readToken.secret, '/repository/private-raw/s.txt');
+    assert.equal(byToken.statusCode, 403, byToken.body);
+    assert.match(
+      message(byToken.body),
+      /^this API token of root may not read s\.txt in private-raw: private-raw is a raw proxy repository in the reloaded configuration, a raw hosted one while running, so it is closed to non-admins until the server restarts, and the token's role is read, not admin \(a token is held to its role, whatever its user's\)$/,
+    );
+    const throughGroup = await asToken(readToken.secret, '/repository/all-raw/s.txt');
+    assert.equal(throughGroup.statusCode, 403, throughGroup.body);
+    assert.match(
+      message(throughGroup.body),
+      /^this API token of root may not read s\.txt in all-raw: its member private-raw is a raw proxy repository in the reloaded configuration, a raw hosted one while running, so all-raw is closed to non-admins until the server restarts, and the token's role is read, not admin/,
+    );
+    assert.equal(
+      (await asToken(adminToken.secret, '/repository/private-raw/s.txt')).statusCode,
+      200,
+    );
     // The other repositories follow the reloaded rule.
     assert.equal(await get(server, '/repository/pub-raw/p.txt'), 200);
     // private-raw keeps its running entry (anonymous_read = false), not the file's.

@@ -4,7 +4,9 @@
  * DELETEs that follow) answers 405 naming the proxy member, in npm's `{"error": …}` shape with
  * `Allow`, not 404 "package … not found" (which `npm view` through the same URL contradicts). A
  * hosted package's writes through the group work as before; a name nobody has, or one the proxy
- * has not cached (a write never asks the upstream), keeps the 404. Upstream: a second NORA.
+ * has not cached (a write never asks the upstream), keeps the 404. `dist-tag rm … latest` of a
+ * proxied package is the same 405, not "the latest dist-tag cannot be removed" (trial 25 devD
+ * F3), which a hosted package keeps. Upstream: a second NORA.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -62,6 +64,13 @@ describe('npm group: writes to a package its proxy member serves', () => {
       '',
       'dist-tag rm',
     );
+    // `npm dist-tag rm up-lib latest`: the write goes nowhere, which the 405 says first, not
+    // that latest cannot be removed (trial 25 devD F3).
+    assertRefused(
+      await group.request('DELETE', '/-/package/up-lib/dist-tags/latest'),
+      '',
+      'dist-tag rm latest',
+    );
     // The upstream's tags are untouched, and the group still shows them.
     const tags = await group.request('GET', '/-/package/up-lib/dist-tags');
     assert.deepEqual(tags.json(), { latest: '1.1.0' });
@@ -118,6 +127,9 @@ describe('npm group: writes to a package its proxy member serves', () => {
     assert.equal(add.status, 201, add.text);
     const rm = await group.request('DELETE', '/-/package/own-lib/dist-tags/stable');
     assert.equal(rm.status, 200, rm.text);
+    const latest = await group.request('DELETE', '/-/package/own-lib/dist-tags/latest');
+    assert.equal(latest.status, 400, latest.text);
+    assert.match(latest.json<{ error: string }>().error, /the "latest" dist-tag cannot be removed/);
     const read = await group.request('GET', '/own-lib?write=true', undefined, {
       'npm-command': 'deprecate',
     });
