@@ -22,12 +22,7 @@ import {
   TokenCommandError,
 } from './auth/token-cli.ts';
 import { BackupCommandError, type BackupReport, runBackup } from './backup/backup.ts';
-import {
-  RestoreCommandError,
-  RestoreInterruptedError,
-  RestoreRefusedError,
-  runRestore,
-} from './backup/restore.ts';
+import { RestoreCommandError, RestoreRefusedError, runRestore } from './backup/restore.ts';
 import { describeConfig } from './config/describe.ts';
 import {
   ConfigError,
@@ -38,6 +33,7 @@ import {
   type LoadOptions,
 } from './config/load.ts';
 import { errnoCode } from './core/errors.ts';
+import { InterruptedError } from './core/interrupts.ts';
 import { openDatabase } from './db/database.ts';
 import { redactText } from './core/redact.ts';
 import { GoDeleteError, goDelete } from './formats/go/delete-cli.ts';
@@ -514,9 +510,16 @@ function addBackupCommands(program: Command): void {
       'write the database and every blob it references to one tar.gz (safe while the server runs)',
     )
     .requiredOption('-o, --output <file>', 'the archive to write (FILE.tar.gz), or - for stdout')
+    .option(
+      '--snapshot-dir <dir>',
+      "where the database snapshot is made (needs the database's size free; default: beside FILE, the storage's .tmp/ for -o -)",
+    )
     .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
-    .action(async (opts: { output: string; config?: string }) => {
-      const report = await runBackup(await configured(opts.config), { output: opts.output });
+    .action(async (opts: { output: string; snapshotDir?: string; config?: string }) => {
+      const report = await runBackup(await configured(opts.config), {
+        output: opts.output,
+        ...(opts.snapshotDir === undefined ? {} : { snapshotDir: opts.snapshotDir }),
+      });
       // With -o - the archive is stdout: the summary goes to stderr.
       const out = opts.output === '-' ? process.stderr : process.stdout;
       out.write(`${describeBackup(report)}\n`);
@@ -746,8 +749,8 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = EXIT_RUNTIME;
       return;
     }
-    if (err instanceof RestoreInterruptedError) {
-      process.stderr.write(`nora restore: ${err.message}\n`);
+    if (err instanceof InterruptedError) {
+      process.stderr.write(`nora ${err.command}: ${err.message}\n`);
       // 130 / 143: what a shell reports for a process its signal ended, which it would have.
       process.exitCode = err.exitCode;
       return;

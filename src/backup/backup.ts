@@ -3,7 +3,9 @@
  * (src/backup/archive.ts has the layout), safe while `nora serve` runs on them:
  *
  * 1. a consistent snapshot of the SQLite database (`VACUUM INTO`, one read transaction: WAL
- *    writers go on meanwhile) into a work directory under the storage's spool directory;
+ *    writers go on meanwhile) into a work directory beside FILE (`--snapshot-dir` names another
+ *    place; the storage's spool directory for `-o -`): not the storage's disk, which may be the
+ *    full one;
  * 2. in that snapshot, the rows that name files the archive does not hold are dropped: index
  *    rows (`blobs`) of blobs nothing references (garbage `nora gc` would remove; it may be doing
  *    so right now) and open upload sessions (their spool files under `.tmp/` are not archived);
@@ -13,13 +15,14 @@
  *    them live is safe; one removed meanwhile (`nora gc` after a delete) or damaged fails the
  *    backup, naming it.
  *
- * Written to `FILE.<pid>.<random>.tmp` (one per backup: two at once to the same FILE never write
- * into one temp file) and renamed to FILE at the end (fsynced first): a failed backup removes its
- * temp file and leaves no file that looks whole. `-o -` writes to stdout (then a failure shows as
- * the same one-line error and exit 1, and a truncated stream, which `nora restore` refuses).
+ * Written into the work directory `FILE.<pid>.<random>.tmp/` (one per backup: two at once to the
+ * same FILE never share one) and renamed to FILE at the end (fsynced first): a failed backup
+ * removes that directory and leaves no file that looks whole; so does one stopped by SIGINT or
+ * SIGTERM (exit 130 / 143). `-o -` writes to stdout (then a failure shows as the same one-line
+ * error and exit 1, and a truncated stream, which `nora restore` refuses).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, statfsSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -31,7 +34,8 @@ import tar from 'tar-stream';
 import { allMigrations, existingDatabase } from '../app.ts';
 import type { AppConfig } from '../config/schema.ts';
 import { createHasher, type Digest, formatDigest, parseDigest } from '../core/digest.ts';
-import { openDatabase } from '../db/database.ts';
+import { InterruptedError, watchInterrupts } from '../core/interrupts.ts';
+import { DatabaseUnusableError, openDatabase, openForReading } from '../db/database.ts';
 import type { FormatModule } from '../formats/format.ts';
 import { FORMATS } from '../formats/index.ts';
 import { describeReferences, mark } from '../gc/collector.ts';
@@ -56,9 +60,32 @@ export class BackupCommandError extends Error {
   }
 }
 
+/**
+ * SIGINT or SIGTERM arrived before the archive was complete: the unfinished archive and the
+ * database snapshot were removed (exit 130 / 143). `output` is FILE's absolute path, undefined
+ * for stdout.
+ */
+export class BackupInterruptedError extends InterruptedError {
+  constructor(signal: NodeJS.Signals, output: string | undefined) {
+    super(
+      'backup',
+      signal,
+      output === undefined
+        ? 'the database snapshot was removed; the archive on stdout is incomplete (nora restore refuses it)'
+        : `the unfinished archive and the database snapshot were removed; nothing was written to ${output}`,
+    );
+    this.name = 'BackupInterruptedError';
+  }
+}
+
 export interface BackupOptions {
   /** The archive's path, or `-` for stdout. */
   readonly output: string;
+  /**
+   * The directory the database snapshot is made in (it needs the database's size free there).
+   * Default: beside the archive (FILE's directory), or the storage's `.tmp/` for stdout.
+   */
+  readonly snapshotDir?: string;
   /** Where `-` writes (default process.stdout). */
   readonly stdout?: Writable;
   readonly formats?: readonly FormatModule[];
@@ -79,8 +106,10 @@ const NAMED = 10;
 
 /**
  * Writes the archive. Throws BackupCommandError when there is nothing to back up (memory
- * storage, no database), a reference cannot be read, a referenced blob is missing or damaged, or
- * the archive cannot be written; FILE is then untouched and its temp file removed.
+ * storage, no database), the snapshot cannot be made (a full disk: which one, and what to do),
+ * a reference cannot be read, a referenced blob is missing or damaged, or the archive cannot be
+ * written; BackupInterruptedError on SIGINT / SIGTERM before the archive is in place. FILE is
+ * then untouched, and the work directories (the unfinished archive, the snapshot) are removed.
  */
 export async function runBackup(config: AppConfig, options: BackupOptions): Promise<BackupReport> {
   const started = performance.now();
@@ -95,13 +124,46 @@ export async function runBackup(config: AppConfig, options: BackupOptions): Prom
   });
   const formats = options.formats ?? FORMATS;
   const driver = await createStorageDriver(config.storage);
-  // On the storage's disk (the snapshot is as large as the database), removed at the end.
-  const work = path.join(driver.spoolDir(), `backup-${randomUUID()}`);
+  const output = options.output === '-' ? undefined : path.resolve(options.output);
+  // FILE's own work directory (two backups to one FILE at once, two cron entries or a manual run
+  // beside the timer's, never share one): the archive while it is written, and the database
+  // snapshot. Beside FILE, not in the storage: a backup is what an operator wants when the
+  // storage disk is full (trial 25 ops F11), and `-o` then names another disk.
+  const tag = `${process.pid}.${randomBytes(4).toString('hex')}`;
+  const temp = output === undefined ? undefined : `${output}.${tag}.tmp`;
+  const snapshotDir =
+    options.snapshotDir !== undefined
+      ? path.join(path.resolve(options.snapshotDir), `nora-backup-${tag}.tmp`)
+      : (temp ?? path.join(driver.spoolDir(), `backup-${randomUUID()}`));
+  const made: string[] = [];
+  // A signal aborts the archive's pipeline; the failure path removes what was written (the
+  // default action ended the process with both left behind: trial 25 ops F13).
+  const abort = new AbortController();
+  using interrupts = watchInterrupts(
+    (signal) => new BackupInterruptedError(signal, output),
+    (signal) => {
+      abort.abort(new BackupInterruptedError(signal, output));
+    },
+  );
   try {
-    await fs.mkdir(work, { recursive: true });
-    const snapshot = path.join(work, DATABASE_ENTRY);
-    snapshotDatabase(file, snapshot);
-    const blobs = await prepareSnapshot(snapshot, formats, driver);
+    if (temp !== undefined) {
+      await fs.mkdir(temp, { mode: 0o700 }).catch((err: unknown) => {
+        throw new BackupCommandError(`could not write ${output}: ${message(err)}`, { cause: err });
+      });
+      made.push(temp);
+    }
+    if (snapshotDir !== temp) {
+      await makeSnapshotDir(snapshotDir, file, options.snapshotDir !== undefined);
+      made.push(snapshotDir);
+    }
+    interrupts.throwIfInterrupted();
+    const snapshot = path.join(snapshotDir, DATABASE_ENTRY);
+    snapshotDatabase(file, snapshot, output);
+    interrupts.throwIfInterrupted();
+    const blobs = await prepareSnapshot(snapshot, formats, driver).catch((err: unknown) => {
+      throw isDiskFull(err) ? snapshotDiskFull(file, snapshot, output, err) : err;
+    });
+    interrupts.throwIfInterrupted();
     const databaseBytes = (await fs.stat(snapshot)).size;
     const blobBytes = blobs.reduce((sum, blob) => sum + blob.size, 0);
     const metadata: BackupMetadata = {
@@ -115,25 +177,30 @@ export async function runBackup(config: AppConfig, options: BackupOptions): Prom
       total_bytes: databaseBytes + blobBytes,
     };
     const entries = (pack: tar.Pack) => writeEntries(pack, metadata, snapshot, blobs, driver);
-    if (options.output === '-') {
-      await writeArchive(borrowed(options.stdout ?? process.stdout), entries);
+    if (output === undefined || temp === undefined) {
+      await writeArchive(borrowed(options.stdout ?? process.stdout), entries, abort.signal);
       return { output: '-', metadata, seconds: (performance.now() - started) / 1000 };
     }
-    const output = path.resolve(options.output);
-    // Its own name: two backups to one FILE at once (two cron entries, a manual run beside the
-    // timer's) wrote into one `FILE.tmp` and renamed each other's half-written bytes.
-    const temp = `${output}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const unfinished = path.join(temp, path.basename(output));
+    // flush: fsynced before the rename, so a crash after it never leaves a short archive.
+    const sink = createWriteStream(unfinished, { flush: true });
     try {
-      // flush: fsynced before the rename, so a crash after it never leaves a short archive.
-      await writeArchive(createWriteStream(temp, { flush: true }), entries);
-      await fs.rename(temp, output);
+      await writeArchive(sink, entries, abort.signal);
+      interrupts.throwIfInterrupted();
+      // The archive is whole: the rename completes it a moment later.
+      interrupts.commit();
+      await fs.rename(unfinished, output);
     } catch (err) {
-      await fs.rm(temp, { force: true });
-      if (err instanceof BackupCommandError) throw err;
-      throw new BackupCommandError(
-        `could not write ${output}: ${err instanceof Error ? err.message : String(err)}`,
-        { cause: err },
-      );
+      // Closed before the directory is removed: a stream still opening its file would make it
+      // again inside the directory being removed.
+      await closed(sink);
+      if (interrupts.signal !== undefined || err instanceof BackupCommandError) throw err;
+      throw isDiskFull(err)
+        ? new BackupCommandError(
+            `could not write ${output}: ${diskFull(path.dirname(output))}; free space there, or write the backup to another disk with -o`,
+            { cause: err },
+          )
+        : new BackupCommandError(`could not write ${output}: ${message(err)}`, { cause: err });
     }
     return {
       output,
@@ -141,25 +208,143 @@ export async function runBackup(config: AppConfig, options: BackupOptions): Prom
       archiveBytes: (await fs.stat(output)).size,
       seconds: (performance.now() - started) / 1000,
     };
+  } catch (err) {
+    // Whatever the signal tore down (an aborted pipeline) is its doing.
+    throw interrupts.errorFor(err);
   } finally {
-    await fs.rm(work, { recursive: true, force: true });
+    for (const dir of made) await fs.rm(dir, { recursive: true, force: true });
     await driver.close();
   }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Makes the directory the snapshot is written in (the storage's `.tmp/` for `-o -`, or the one
+ * `--snapshot-dir` names), mode 0700 (the snapshot holds users, token hashes and the signing
+ * key). Throws BackupCommandError naming it and the way out (a read-only storage, `.tmp/`
+ * immutable: the bare EPERM said neither).
+ */
+async function makeSnapshotDir(dir: string, database: string, chosen: boolean): Promise<void> {
+  try {
+    // The storage's .tmp/ may be missing (removed by hand); a directory the operator named must
+    // exist, as -o's must.
+    await fs.mkdir(chosen ? dir : path.dirname(dir), { recursive: !chosen, mode: 0o700 });
+    if (!chosen) await fs.mkdir(dir, { mode: 0o700 });
+  } catch (err) {
+    throw new BackupCommandError(
+      `cannot make ${dir} for the database snapshot (${message(err)}): it needs about ${fileBytes(database)} bytes (the database's size) in a writable directory; pass --snapshot-dir DIR naming one${chosen ? '' : ' (with -o FILE the snapshot is made beside FILE)'}`,
+      { cause: err },
+    );
+  }
+}
+
+/** Waits until `stream` has closed its file (destroying it first when it is still open). */
+async function closed(stream: Writable): Promise<void> {
+  if (stream.closed) return;
+  const done = new Promise<void>((resolve) => stream.once('close', resolve));
+  stream.on('error', () => undefined);
+  stream.destroy();
+  await done;
+}
+
+/** A full disk: ENOSPC from Node's fs, SQLITE_FULL from SQLite, through any `cause`. */
+function isDiskFull(err: unknown): boolean {
+  let e = err;
+  for (let depth = 0; depth < 8 && typeof e === 'object' && e !== null; depth += 1) {
+    const { code, errcode, cause } = e as { code?: unknown; errcode?: unknown; cause?: unknown };
+    if (code === 'ENOSPC' || (typeof errcode === 'number' && (errcode & 0xff) === 13)) return true;
+    e = cause;
+  }
+  return false;
+}
+
+/**
+ * Which disk is full, in words: the directory, the mount point of its file system and what is
+ * free there (df's answer), e.g. "the disk holding /srv/b (the file system mounted at /srv) is
+ * full (131072 bytes free)".
+ */
+function diskFull(dir: string): string {
+  let free = '';
+  try {
+    const stats = statfsSync(dir);
+    free = ` (${stats.bavail * stats.bsize} bytes free)`;
+  } catch {
+    // The directory is gone: the mount point still says which disk.
+  }
+  return `the disk holding ${dir} (the file system mounted at ${mountPoint(dir)}) is full${free}`;
+}
+
+/** The mount point of the file system `dir` is on: its highest ancestor on the same device. */
+function mountPoint(dir: string): string {
+  let current = path.resolve(dir);
+  let device: number | undefined;
+  while (device === undefined) {
+    try {
+      device = statSync(current).dev;
+    } catch {
+      const parent = path.dirname(current);
+      if (parent === current) return current;
+      current = parent;
+    }
+  }
+  for (;;) {
+    const parent = path.dirname(current);
+    if (parent === current) return current;
+    try {
+      if (statSync(parent).dev !== device) return current;
+    } catch {
+      return current;
+    }
+    current = parent;
+  }
+}
+
+function fileBytes(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The snapshot did not fit: which disk, how much it needs, and the ways out. */
+function snapshotDiskFull(
+  source: string,
+  snapshot: string,
+  output: string | undefined,
+  err: unknown,
+): BackupCommandError {
+  const dir = path.dirname(snapshot);
+  const elsewhere =
+    output === undefined
+      ? 'pass --snapshot-dir DIR naming a directory on a disk with room'
+      : 'write the backup to another disk with -o (the snapshot is made beside it), or pass --snapshot-dir DIR naming a directory on a disk with room';
+  return new BackupCommandError(
+    `could not snapshot the database ${path.resolve(source)}: ${diskFull(path.dirname(dir))}; the snapshot needs about ${fileBytes(source)} bytes (the database's size) there: free space on it, or ${elsewhere}`,
+    { cause: err },
+  );
 }
 
 /**
  * A consistent copy of the live database: `VACUUM INTO` reads it in one transaction (a WAL
  * reader: the server's writes go on meanwhile and are not in the copy) and writes a compact file.
- * The source is only read; no migration is run on it.
+ * The source is only read; no migration is run on it. A database whose directory cannot be
+ * written (a stopped server's volume mounted read-only) is read the way `nora serve` reads it
+ * there (db/database.ts openForReading). Throws BackupCommandError (a full disk: which one).
  */
-function snapshotDatabase(source: string, target: string): void {
+function snapshotDatabase(source: string, target: string, output: string | undefined): void {
   let db: DatabaseSync | undefined;
   try {
-    db = new DatabaseSync(source, { timeout: 5000 });
+    db = openForReading(source, 'run the backup again');
     db.prepare('VACUUM INTO ?').run(target);
   } catch (err) {
+    if (err instanceof DatabaseUnusableError) throw new BackupCommandError(err.message);
+    if (isDiskFull(err)) throw snapshotDiskFull(source, target, output, err);
     throw new BackupCommandError(
-      `could not snapshot the database ${path.resolve(source)}: ${err instanceof Error ? err.message : String(err)}`,
+      `could not snapshot the database ${path.resolve(source)}: ${message(err)}`,
       { cause: err },
     );
   } finally {
@@ -256,15 +441,17 @@ function missingBlobs(missing: readonly string[], rows: Map<string, string[]>): 
 
 /**
  * Streams `entries` through a tar packer and gzip into `sink`; rejects with the first failure
- * (an entry's, or the sink's: a full disk), the packer then destroyed.
+ * (an entry's, or the sink's: a full disk; or `signal` aborted: SIGINT / SIGTERM), the packer
+ * then destroyed.
  */
 async function writeArchive(
   sink: Writable,
   entries: (pack: tar.Pack) => Promise<void>,
+  signal: AbortSignal,
 ): Promise<void> {
   const pack = tar.pack();
   const gzip = createGzip();
-  const done = pipeline(pack, gzip, sink);
+  const done = pipeline(pack, gzip, sink, { signal });
   // Only a failure of the sink side settles this race: a resolved `done` never wins it.
   const failed = done.then(() => new Promise<never>(() => undefined));
   try {

@@ -29,6 +29,7 @@ import { allMigrations, databaseFile, liveServers } from '../app.ts';
 import type { AppConfig } from '../config/schema.ts';
 import { createHasher, type Digest, formatDigest, parseDigest } from '../core/digest.ts';
 import { errnoCode } from '../core/errors.ts';
+import { InterruptedError, watchInterrupts } from '../core/interrupts.ts';
 import { readAllBounded } from '../core/streams.ts';
 import { openDatabase } from '../db/database.ts';
 import type { FormatModule } from '../formats/format.ts';
@@ -67,22 +68,16 @@ export class RestoreCommandError extends Error {
  * SIGINT or SIGTERM arrived before the restore put its database in place: what it had written
  * was removed. `exitCode` is the shell's for that signal (130, 143).
  */
-export class RestoreInterruptedError extends Error {
-  readonly signal: NodeJS.Signals;
-  readonly exitCode: number;
-
+export class RestoreInterruptedError extends InterruptedError {
   constructor(signal: NodeJS.Signals) {
     super(
-      `interrupted (${signal}): the blobs and the database it had written so far were removed; nothing was restored`,
+      'restore',
+      signal,
+      'the blobs and the database it had written so far were removed; nothing was restored',
     );
     this.name = 'RestoreInterruptedError';
-    this.signal = signal;
-    this.exitCode = 128 + (signal === 'SIGINT' ? 2 : 15);
   }
 }
-
-/** The signals a restore catches to clean up after itself (an operator's Ctrl-C, `kill`). */
-const INTERRUPTS = ['SIGINT', 'SIGTERM'] as const;
 
 export interface RestoreOptions {
   /** The archive's path, or `-` for stdin. */
@@ -140,28 +135,22 @@ export async function runRestore(
   // Until the database is in place, a signal must not end the process with the spooled database
   // and the blobs added so far left in the target (Node's default action for both): it stops
   // the reading, and the failure path below removes them, as for any failure.
-  let interrupted: NodeJS.Signals | undefined;
-  let committing = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    // Once the rename is under way the restore is complete a moment later; a second signal
-    // while the cleanup runs is the same request.
-    if (committing || interrupted !== undefined) return;
-    interrupted = signal;
-    input.destroy(new RestoreInterruptedError(signal));
-  };
-  const stopIfInterrupted = (): void => {
-    if (interrupted !== undefined) throw new RestoreInterruptedError(interrupted);
-  };
-  for (const signal of INTERRUPTS) process.on(signal, onSignal);
+  using interrupts = watchInterrupts(
+    (signal) => new RestoreInterruptedError(signal),
+    (signal) => {
+      input.destroy(new RestoreInterruptedError(signal));
+    },
+  );
   try {
     const metadata = await restore.read(input);
-    stopIfInterrupted();
+    interrupts.throwIfInterrupted();
     await restore.check(metadata);
-    stopIfInterrupted();
+    interrupts.throwIfInterrupted();
     // A server started meanwhile would keep the old database's -wal open beside the new file.
     await refuseLiveServer(storage, database);
-    stopIfInterrupted();
-    committing = true;
+    interrupts.throwIfInterrupted();
+    // Once the rename is under way the restore is complete a moment later.
+    interrupts.commit();
     await restore.commit();
     return {
       metadata,
@@ -174,11 +163,15 @@ export async function runRestore(
     input.destroy();
     await restore.undo();
     // Whatever the signal broke (a stream torn down mid-entry) is its doing, not the archive's.
-    if (interrupted !== undefined) throw new RestoreInterruptedError(interrupted);
-    if (err instanceof RestoreCommandError || err instanceof RestoreRefusedError) throw err;
+    const error = interrupts.errorFor(err);
+    if (
+      error instanceof RestoreInterruptedError ||
+      error instanceof RestoreCommandError ||
+      error instanceof RestoreRefusedError
+    )
+      throw error;
     throw new RestoreCommandError(archiveError(err), { cause: err });
   } finally {
-    for (const signal of INTERRUPTS) process.off(signal, onSignal);
     await driver.close();
   }
 }

@@ -138,10 +138,14 @@ function sqlitePrimary(err: unknown): number | undefined {
  * DatabaseUnusableError naming the file and what to do when the database is missing or its
  * `-wal` holds commits not yet in it (replaying them needs a writable directory).
  */
-function openReadOnly(file: string, blocker: { path: string }): DatabaseSync {
+function openReadOnly(
+  file: string,
+  blocker: { path: string },
+  again = 'start NORA again',
+): DatabaseSync {
   const resolved = path.resolve(file);
   const dir = path.dirname(resolved);
-  const fix = `make ${dir} writable for this user (chmod u+w, chown, chattr -i, or mount it read-write) and start NORA again`;
+  const fix = `make ${dir} writable for this user (chmod u+w, chown, chattr -i, or mount it read-write) and ${again}`;
   if (!fs.existsSync(resolved)) {
     throw new DatabaseUnusableError(
       `the metadata database ${resolved} does not exist and cannot be created: ${blocker.path}; ${fix}`,
@@ -160,6 +164,31 @@ function openReadOnly(file: string, blocker: { path: string }): DatabaseSync {
     timeout: 5000,
     enableForeignKeyConstraints: true,
   });
+}
+
+/**
+ * A connection for a command that only reads the database and never migrates it (`nora backup`'s
+ * `VACUUM INTO`): an ordinary one (a WAL reader beside a running server's writes), or, when
+ * that cannot read because the database's directory cannot be written (SQLite makes no `-wal` /
+ * `-shm` there: "unable to open database file"), the read-only `immutable` open `nora serve`
+ * falls back to there (openReadOnly), under the same conditions: no `-wal` with commits beside
+ * it. Throws DatabaseUnusableError naming the file and what to do when that is not safe (`again`
+ * ends its advice, e.g. "run the backup again"), else SQLite's own error (not a database).
+ */
+export function openForReading(file: string, again: string): DatabaseSync {
+  const sqlite = new DatabaseSync(file, { timeout: 5000 });
+  try {
+    // The open is lazy: the first read is what needs the -shm.
+    sqlite.prepare('SELECT count(*) FROM sqlite_schema').get();
+    return sqlite;
+  } catch (err) {
+    sqlite.close();
+    const primary = sqlitePrimary(err);
+    if (primary !== 14 && primary !== 8) throw err;
+    const blocker = databaseWriteBlocker(file);
+    if (blocker === undefined) throw err;
+    return openReadOnly(file, blocker, again);
+  }
 }
 
 function fileSize(file: string): number | undefined {
