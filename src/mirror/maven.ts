@@ -11,6 +11,7 @@
  * dependency:3.6.1:list (default-cli) @ app ---`, download logs) is ignored; ANSI colours are
  * stripped. The coordinate form is `groupId:artifactId:type[:classifier]:version:scope`.
  */
+import { createHash } from 'node:crypto';
 import { expectOk, mountPath } from './response.ts';
 import { type MirrorClient, MirrorInputError, type MirrorItem } from './types.ts';
 
@@ -99,36 +100,30 @@ export interface MavenMirrorOptions {
 
 /**
  * One item per artifact, labelled `maven g:a:v` (`maven g:a:type:classifier:v` when it has a
- * classifier): its POM (once per g:a:v in a run, as a classifier's artifact shares it) and its
- * file, each checked against its `.sha1` when the server has one (404: not checked; a mismatch
- * fails the item).
+ * classifier): its POM, the POMs that POM needs to be read at all — its `<parent>` chain and the
+ * BOMs its `<dependencyManagement>` imports (`<scope>import</scope>`), which
+ * `dependency:list` does not list but Maven fetches to build the model — and its file. Each
+ * file is checked against its `.sha1` when the server has one (404: not checked; a mismatch
+ * fails the item). A POM is fetched once per run, whichever item needs it first.
  */
 export function mavenItems(
   artifacts: readonly MavenArtifact[],
   options: MavenMirrorOptions = {},
 ): MirrorItem[] {
   const root = mountPath('/maven2', options.repo);
-  const poms = new WeakMap<MirrorClient, Map<string, Promise<number>>>();
+  const runs = new WeakMap<MirrorClient, Map<string, Promise<number>>>();
   return artifacts.map((artifact) => {
     const { pom, file } = artifactPaths(artifact);
     const { groupId, artifactId, type, classifier, version } = artifact;
     return {
       label: `maven ${groupId}:${artifactId}:${classifier === '' ? '' : `${type}:${classifier}:`}${version}`,
       async fetch(client) {
-        let seen = poms.get(client);
-        if (seen === undefined) {
-          seen = new Map();
-          poms.set(client, seen);
+        let poms = runs.get(client);
+        if (poms === undefined) {
+          poms = new Map();
+          runs.set(client, poms);
         }
-        let bytes = 0;
-        let pomFetch = seen.get(pom);
-        if (pomFetch === undefined) {
-          pomFetch = fetchChecked(client, `${root}/${pom}`);
-          seen.set(pom, pomFetch);
-          bytes += await pomFetch;
-        } else {
-          await pomFetch;
-        }
+        let bytes = await fetchPomTree(client, root, pom, poms, 0);
         if (file !== undefined) bytes += await fetchChecked(client, `${root}/${file}`);
         return bytes;
       },
@@ -136,20 +131,146 @@ export function mavenItems(
   });
 }
 
+/** Parent chains and BOM imports deeper than this are a loop or a mistake. */
+const MAX_POM_DEPTH = 20;
+const MAX_POM_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Fetches the POM at `pom` (repository-relative) and, recursively, the POMs it names as parent
+ * and as imported BOMs; `poms` remembers each one's fetch for the run (its bytes are counted by
+ * the item that fetched it first).
+ */
+async function fetchPomTree(
+  client: MirrorClient,
+  root: string,
+  pom: string,
+  poms: Map<string, Promise<number>>,
+  depth: number,
+): Promise<number> {
+  const known = poms.get(pom);
+  if (known !== undefined) {
+    await known;
+    return 0;
+  }
+  const fetching = (async () => {
+    const { text, bytes } = await fetchPom(client, `${root}/${pom}`);
+    let total = bytes;
+    if (depth >= MAX_POM_DEPTH) return total;
+    for (const needed of pomReferences(text)) {
+      total += await fetchPomTree(client, root, artifactPaths(needed).pom, poms, depth + 1);
+    }
+    return total;
+  })();
+  poms.set(pom, fetching);
+  return fetching;
+}
+
+/**
+ * The POMs a POM needs to be read: its `<parent>` and the `<dependencyManagement>` imports
+ * whose coordinates are literal or use `${…}` properties it defines itself (or
+ * `project.version`/`project.groupId`/`project.parent.version`); others are left out (their
+ * value comes from a parent: Maven fetches that parent, so it is fetched here too).
+ */
+export function pomReferences(text: string): MavenArtifact[] {
+  const xml = text.replace(/<!--[\s\S]*?-->/g, '');
+  const tag = (block: string, name: string) =>
+    new RegExp(`<${name}>\\s*([^<]*?)\\s*</${name}>`).exec(block)?.[1];
+  const out: MavenArtifact[] = [];
+  const parentBlock = /<parent>([\s\S]*?)<\/parent>/.exec(xml)?.[1];
+  const parent =
+    parentBlock === undefined
+      ? undefined
+      : {
+          groupId: tag(parentBlock, 'groupId'),
+          artifactId: tag(parentBlock, 'artifactId'),
+          version: tag(parentBlock, 'version'),
+        };
+  if (parent?.groupId && parent.artifactId && parent.version) {
+    out.push(pomArtifact(parent.groupId, parent.artifactId, parent.version));
+  }
+  // The project's own coordinates: outside <parent>, <dependencies>, <build>, <profiles>.
+  const own = xml
+    .replace(/<parent>[\s\S]*?<\/parent>/, '')
+    .replace(
+      /<(dependencyManagement|dependencies|build|profiles|reporting|plugins)>[\s\S]*?<\/\1>/g,
+      '',
+    );
+  const props = new Map<string, string>();
+  const propsBlock = /<properties>([\s\S]*?)<\/properties>/.exec(own)?.[1] ?? '';
+  for (const m of propsBlock.matchAll(/<([A-Za-z0-9_.-]+)>\s*([^<]*?)\s*<\/\1>/g)) {
+    if (m[1] !== undefined && m[2] !== undefined) props.set(m[1], m[2]);
+  }
+  const version = tag(own, 'version') ?? parent?.version;
+  const groupId = tag(own, 'groupId') ?? parent?.groupId;
+  if (version !== undefined) props.set('project.version', version).set('pom.version', version);
+  if (groupId !== undefined) props.set('project.groupId', groupId).set('pom.groupId', groupId);
+  if (parent?.version !== undefined) props.set('project.parent.version', parent.version);
+  const resolve = (value: string | undefined): string | undefined => {
+    let v = value;
+    for (let i = 0; v?.includes('${') === true && i < 5; i++) {
+      v = v.replace(/\$\{([^}]+)\}/g, (whole, name: string) => props.get(name) ?? whole);
+    }
+    return v === undefined || v.includes('${') || v === '' ? undefined : v;
+  };
+  const managed = /<dependencyManagement>([\s\S]*?)<\/dependencyManagement>/.exec(xml)?.[1] ?? '';
+  for (const m of managed.matchAll(/<dependency>([\s\S]*?)<\/dependency>/g)) {
+    const dep = m[1] ?? '';
+    if (tag(dep, 'scope') !== 'import') continue;
+    const g = resolve(tag(dep, 'groupId'));
+    const a = resolve(tag(dep, 'artifactId'));
+    const v = resolve(tag(dep, 'version'));
+    if (g && a && v) out.push(pomArtifact(g, a, v));
+  }
+  return out;
+}
+
+function pomArtifact(groupId: string, artifactId: string, version: string): MavenArtifact {
+  return { groupId, artifactId, type: 'pom', classifier: '', version, scope: 'import' };
+}
+
+/** GETs a `.sha1` when there is one: the hex it holds, or undefined (404). */
+async function sha1Of(client: MirrorClient, path: string): Promise<string | undefined> {
+  const sumRes = await client.get(`${path}.sha1`);
+  if (sumRes.status === 404) {
+    await sumRes.drain();
+    return undefined;
+  }
+  await expectOk(sumRes, `${path}.sha1`);
+  // `<hex>` or `<hex>  <file name>` (older deployers).
+  const token = (await sumRes.text(1024)).trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+  if (!/^[0-9a-f]{40}$/.test(token)) throw new Error(`${path}.sha1 is not a SHA-1: ${token}`);
+  return token;
+}
+
+/**
+ * GETs a POM as text (bounded), verified against its `.sha1`. A POM that is not UTF-8 (old
+ * ISO-8859-1 ones) does not hash the same once decoded: its bytes are then fetched again and
+ * hashed as they are, so only a real mismatch fails.
+ */
+async function fetchPom(
+  client: MirrorClient,
+  path: string,
+): Promise<{ text: string; bytes: number }> {
+  const expected = await sha1Of(client, path);
+  const res = await client.get(path);
+  await expectOk(res, path);
+  const text = await res.text(MAX_POM_BYTES);
+  const body = Buffer.from(text, 'utf8');
+  if (expected !== undefined && createHash('sha1').update(body).digest('hex') !== expected) {
+    const again = await client.get(path);
+    await expectOk(again, path);
+    const got = await again.drainDigest('sha1');
+    if (got.hex !== expected) {
+      throw new Error(`checksum mismatch: ${path} has sha1 ${got.hex}, its .sha1 says ${expected}`);
+    }
+    return { text, bytes: got.bytes };
+  }
+  return { text, bytes: body.length };
+}
+
 /** GETs `path.sha1` (when there) and `path`, verifying the one against the other. */
 async function fetchChecked(client: MirrorClient, path: string): Promise<number> {
-  const sumRes = await client.get(`${path}.sha1`);
-  let expected: string | undefined;
-  if (sumRes.status === 200) {
-    // `<hex>` or `<hex>  <file name>` (older deployers).
-    const token = (await sumRes.text(1024)).trim().split(/\s+/)[0]?.toLowerCase() ?? '';
-    if (!/^[0-9a-f]{40}$/.test(token)) throw new Error(`${path}.sha1 is not a SHA-1: ${token}`);
-    expected = token;
-  } else if (sumRes.status === 404) {
-    await sumRes.drain();
-  } else {
-    await expectOk(sumRes, `${path}.sha1`);
-  }
+  const expected = await sha1Of(client, path);
   const res = await client.get(path);
   await expectOk(res, path);
   const got = await res.drainDigest('sha1');

@@ -16,7 +16,12 @@ import {
   parseImageReference,
   parsePlatform,
 } from '../../../src/mirror/docker.ts';
-import { artifactPaths, mavenItems, parseDependencyList } from '../../../src/mirror/maven.ts';
+import {
+  artifactPaths,
+  mavenItems,
+  parseDependencyList,
+  pomReferences,
+} from '../../../src/mirror/maven.ts';
 import { MirrorInputError } from '../../../src/mirror/types.ts';
 import { fetchClient, runItems } from '../../helpers/mirror-client.ts';
 
@@ -237,6 +242,51 @@ describe('mvn dependency:list', () => {
     const [snap] = parseDependencyList('   g.h:a:jar:1.0-20261130.101010-3:compile\n');
     assert.ok(snap);
     assert.equal(artifactPaths(snap).file, 'g/h/a/1.0-SNAPSHOT/a-1.0-20261130.101010-3.jar');
+  });
+});
+
+describe('POM references', () => {
+  test('the parent and the imported BOMs, properties resolved', () => {
+    const pom = `<?xml version="1.0" encoding="UTF-8"?>
+<project>
+  <modelVersion>4.0.0</modelVersion>
+  <parent>
+    <groupId>org.apache.commons</groupId>
+    <artifactId>commons-parent</artifactId>
+    <version>69</version>
+  </parent>
+  <!-- <parent><groupId>not</groupId></parent> -->
+  <artifactId>commons-io</artifactId>
+  <version>2.16.1</version>
+  <properties>
+    <junit.version>5.10.2</junit.version>
+  </properties>
+  <dependencyManagement>
+    <dependencies>
+      <dependency>
+        <groupId>org.junit</groupId><artifactId>junit-bom</artifactId>
+        <version>\${junit.version}</version><type>pom</type><scope>import</scope>
+      </dependency>
+      <dependency>
+        <groupId>\${project.groupId}</groupId><artifactId>own-bom</artifactId>
+        <version>\${project.version}</version><type>pom</type><scope>import</scope>
+      </dependency>
+      <dependency>
+        <groupId>x</groupId><artifactId>from-parent</artifactId>
+        <version>\${defined.elsewhere}</version><type>pom</type><scope>import</scope>
+      </dependency>
+      <dependency><groupId>x</groupId><artifactId>plain</artifactId><version>1</version></dependency>
+    </dependencies>
+  </dependencyManagement>
+</project>`;
+    assert.deepEqual(
+      pomReferences(pom).map((a) => `${a.groupId}:${a.artifactId}:${a.version}`),
+      [
+        'org.apache.commons:commons-parent:69',
+        'org.junit:junit-bom:5.10.2',
+        'org.apache.commons:own-bom:2.16.1',
+      ],
+    );
   });
 });
 
