@@ -12,9 +12,17 @@
  * its hosted crates and crates.io's); `git+URL` crates cannot be served by a registry (skipped,
  * reported); no `source` is a path or workspace member (the project itself, left out).
  */
+import type { Command } from 'commander';
 import { parse as parseToml } from 'smol-toml';
 import { indexPath } from '../formats/cargo/index-file.ts';
-import { expectOk, mountPath } from './response.ts';
+import {
+  type MirrorFormat,
+  type MirrorPlan,
+  type MirrorSkip,
+  readInputFile,
+  repositoryMount,
+} from './format.ts';
+import { drainVerified, getOk } from './pull.ts';
 import { type MirrorClient, MirrorInputError, type MirrorItem } from './types.ts';
 
 /** One package of a Cargo.lock. */
@@ -33,8 +41,8 @@ export interface CargoLockPlan {
   readonly version: number;
   /** Registry packages, one per name + version + source, in file order. */
   readonly crates: readonly CargoLockPackage[];
-  /** Packages from git (`cargo git-dep 0.1.0: git source …`): a registry cannot serve them. */
-  readonly skipped: readonly string[];
+  /** Packages from git: a registry cannot serve them (`reason`: `git source … is not a …`). */
+  readonly skipped: readonly MirrorSkip[];
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -74,7 +82,7 @@ export function parseCargoLock(text: string): CargoLockPlan {
     }
   }
   const crates: CargoLockPackage[] = [];
-  const skipped: string[] = [];
+  const skipped: MirrorSkip[] = [];
   const seen = new Set<string>();
   packages.forEach((entry: unknown, i) => {
     const table = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<
@@ -92,9 +100,10 @@ export function parseCargoLock(text: string): CargoLockPlan {
     }
     if (source === undefined) return; // the workspace's own packages and path dependencies
     if (!source.startsWith('registry+') && !source.startsWith('sparse+')) {
-      skipped.push(
-        `cargo ${name} ${pkgVersion}: ${source.split('+')[0] ?? source} source ${source.replace(/#.*$/, '')} is not a registry; cargo fetches it itself`,
-      );
+      skipped.push({
+        label: `cargo ${name} ${pkgVersion}`,
+        reason: `${source.split('+')[0] ?? source} source ${source.replace(/#.*$/, '')} is not a registry; cargo fetches it itself`,
+      });
       return;
     }
     const sum =
@@ -131,7 +140,7 @@ const MAX_CONFIG_BYTES = 64 * 1024;
  * requested through the client's server whatever host `dl` names, and verifies its SHA-256.
  */
 export function cargoItems(plan: CargoLockPlan, options: CargoMirrorOptions = {}): MirrorItem[] {
-  const index = `${mountPath('/cargo', options.repo)}/index`;
+  const index = `${repositoryMount('/cargo', options.repo)}/index`;
   // Per client: the config.json and the index files several versions of one crate share.
   const shared = new WeakMap<MirrorClient, RunCache>();
   const cacheOf = (client: MirrorClient): RunCache => {
@@ -169,14 +178,12 @@ export function cargoItems(plan: CargoLockPlan, options: CargoMirrorOptions = {}
         );
       }
       const download = downloadPath(dl, client.base, crate.name, crate.version, cksum);
-      const res = await client.get(download);
-      await expectOk(res, download);
-      const got = await res.drainDigest('sha256');
-      const want = crate.checksum ?? cksum;
-      if (got.hex !== want) {
-        throw new Error(`checksum mismatch: ${download} has sha256 ${got.hex}, expected ${want}`);
-      }
-      return bytes + got.bytes;
+      const res = await getOk(client, download);
+      const pin = crate.checksum ?? cksum;
+      const pinnedBy = crate.checksum === undefined ? filePath : 'Cargo.lock';
+      return (
+        bytes + (await drainVerified(res, download, [{ algorithm: 'sha256', hex: pin }], pinnedBy))
+      );
     },
   }));
 }
@@ -187,8 +194,7 @@ interface RunCache {
 }
 
 async function readDl(client: MirrorClient, path: string): Promise<{ dl: string; bytes: number }> {
-  const res = await client.get(path);
-  await expectOk(res, path);
+  const res = await getOk(client, path);
   const text = await res.text(MAX_CONFIG_BYTES);
   let dl: unknown;
   try {
@@ -204,8 +210,7 @@ async function readIndexFile(
   client: MirrorClient,
   path: string,
 ): Promise<{ versions: Map<string, string>; bytes: number }> {
-  const res = await client.get(path);
-  await expectOk(res, path);
+  const res = await getOk(client, path);
   const text = await res.text(MAX_INDEX_BYTES);
   const versions = new Map<string, string>();
   for (const line of text.split('\n')) {
@@ -267,3 +272,16 @@ function prefixOf(name: string): string {
       return `${name.slice(0, 2)}/${name.slice(2, 4)}`;
   }
 }
+
+/** `nora mirror cargo --lockfile Cargo.lock` (run.ts MIRROR_FORMATS). */
+export const cargoFormat: MirrorFormat = {
+  description:
+    'crates of a Cargo.lock (v1-v4; registry sources), index file and .crate each, through /cargo/',
+  options(command: Command) {
+    command.requiredOption('--lockfile <file>', 'the Cargo.lock (- for stdin)');
+  },
+  async plan(options, context): Promise<MirrorPlan> {
+    const plan = parseCargoLock(await readInputFile(options['lockfile'] as string));
+    return { items: cargoItems(plan, { repo: context.repo }), skipped: plan.skipped };
+  },
+};

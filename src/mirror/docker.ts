@@ -14,13 +14,10 @@
  */
 import { createHash } from 'node:crypto';
 import { isValidName, isValidTag } from '../formats/oci/reference.ts';
-import { expectOk } from './response.ts';
-import {
-  type MirrorClient,
-  type MirrorDigestAlgorithm,
-  MirrorInputError,
-  type MirrorItem,
-} from './types.ts';
+import type { Command } from 'commander';
+import { type MirrorFormat, type MirrorPlan, readInputFile, repositoryMount } from './format.ts';
+import { drainVerified, getOk } from './pull.ts';
+import { type MirrorClient, MirrorInputError, type MirrorItem } from './types.ts';
 
 /** A parsed image reference. */
 export interface ImageReference {
@@ -148,8 +145,7 @@ export function dockerItems(
   options: DockerMirrorOptions = {},
 ): MirrorItem[] {
   const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);
-  const v2 =
-    options.repo === undefined ? '/v2' : `/repository/${encodeURIComponent(options.repo)}/v2`;
+  const v2 = `${repositoryMount('', options.repo)}/v2`;
   return images.map((image) => {
     const prefix = image.host === undefined ? undefined : options.prefixes?.[image.host];
     const name = prefix === undefined ? image.name : `${prefix}/${image.name}`;
@@ -189,19 +185,15 @@ export function dockerItems(
         for (const list of images) for (const blob of list) blobs.set(blob.digest, blob);
         for (const blob of blobs.values()) {
           const path = `${base}/blobs/${blob.digest}`;
-          const res = await client.get(path);
-          await expectOk(res, path);
+          const res = await getOk(client, path);
           const [algorithm = '', hex = ''] = blob.digest.split(':');
-          const got = await res.drainDigest(algorithm as MirrorDigestAlgorithm);
-          if (got.hex !== hex) {
-            throw new Error(`digest mismatch: ${path} has ${algorithm}:${got.hex}`);
-          }
-          if (got.bytes !== blob.size) {
+          const got = await drainVerified(res, path, [{ algorithm, hex }], 'the manifest');
+          if (got !== blob.size) {
             throw new Error(
-              `size mismatch: ${path} has ${got.bytes} bytes, manifest says ${blob.size}`,
+              `size mismatch: ${path} has ${got} bytes, the manifest says ${blob.size}`,
             );
           }
-          bytes += got.bytes;
+          bytes += got;
         }
         return bytes;
       },
@@ -217,8 +209,7 @@ async function getManifest(
   expected: string | undefined,
 ): Promise<{ doc: Record<string, unknown>; mediaType: string; bytes: number; path: string }> {
   const path = `${base}/manifests/${reference}`;
-  const res = await client.get(path, { accept: ACCEPT });
-  await expectOk(res, path);
+  const res = await getOk(client, path, { accept: ACCEPT });
   const text = await res.text(MAX_MANIFEST_BYTES);
   const body = Buffer.from(text, 'utf8');
   const want = expected ?? res.header('docker-content-digest');
@@ -271,4 +262,60 @@ function descriptor(d: unknown, path: string, where: string): Descriptor {
     throw new Error(`${path}: ${where} is not a descriptor with a digest and size`);
   }
   return desc;
+}
+
+/** `nora mirror docker --images a:1,b@sha256:… | --images-file F` (run.ts MIRROR_FORMATS). */
+export const dockerFormat: MirrorFormat = {
+  description:
+    'images (every platform, or --platform) with every blob, through /v2/ (Docker Hub names get library/)',
+  options(command: Command) {
+    command
+      .option(
+        '--images <list>',
+        'image references, comma-separated (alpine:3.20,ghcr.io/x/y@sha256:…)',
+      )
+      .option('--images-file <file>', 'image references, one per line, # comments (- for stdin)')
+      .option(
+        '--platform <os/arch[/variant]>',
+        "only this platform's manifest of a multi-platform image",
+      )
+      .option(
+        '--prefix <host=prefix,…>',
+        "reach another registry's images under a routing prefix ([docker] upstreams prefix): ghcr.io=ghcr",
+      );
+  },
+  async plan(options, context): Promise<MirrorPlan> {
+    const list = options['images'] as string | undefined;
+    const file = options['imagesFile'] as string | undefined;
+    if ((list === undefined) === (file === undefined)) {
+      throw new MirrorInputError('give one of --images and --images-file');
+    }
+    const images =
+      list === undefined
+        ? parseImageList(await readInputFile(file ?? '-'), 'lines')
+        : parseImageList(list, 'comma');
+    const platform = options['platform'] as string | undefined;
+    if (platform !== undefined) parsePlatform(platform);
+    const prefixes = parsePrefixes(options['prefix'] as string | undefined);
+    return {
+      items: dockerItems(images, { platform, prefixes, repo: context.repo }),
+      skipped: [],
+    };
+  },
+};
+
+/** `--prefix ghcr.io=ghcr,quay.io=quay`: host → routing prefix. MirrorInputError when malformed. */
+export function parsePrefixes(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (text ?? '').split(',')) {
+    if (part.trim() === '') continue;
+    const match = /^([a-z0-9.-]+(?::\d+)?)=([a-z0-9]+(?:[._/-][a-z0-9]+)*)$/.exec(part.trim());
+    if (match === null) {
+      throw new MirrorInputError(
+        `--prefix ${JSON.stringify(part)}: expected host=prefix (ghcr.io=ghcr)`,
+      );
+    }
+    out[match[1] ?? ''] = match[2] ?? '';
+  }
+  return out;
 }

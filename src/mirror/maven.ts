@@ -12,7 +12,9 @@
  * stripped. The coordinate form is `groupId:artifactId:type[:classifier]:version:scope`.
  */
 import { createHash } from 'node:crypto';
-import { expectOk, mountPath } from './response.ts';
+import type { Command } from 'commander';
+import { type MirrorFormat, type MirrorPlan, readInputFile, repositoryMount } from './format.ts';
+import { drainVerified, getOk } from './pull.ts';
 import { type MirrorClient, MirrorInputError, type MirrorItem } from './types.ts';
 
 /** One resolved artifact. */
@@ -110,7 +112,7 @@ export function mavenItems(
   artifacts: readonly MavenArtifact[],
   options: MavenMirrorOptions = {},
 ): MirrorItem[] {
-  const root = mountPath('/maven2', options.repo);
+  const root = repositoryMount('/maven2', options.repo);
   const runs = new WeakMap<MirrorClient, Map<string, Promise<number>>>();
   return artifacts.map((artifact) => {
     const { pom, file } = artifactPaths(artifact);
@@ -230,15 +232,19 @@ function pomArtifact(groupId: string, artifactId: string, version: string): Mave
 
 /** GETs a `.sha1` when there is one: the hex it holds, or undefined (404). */
 async function sha1Of(client: MirrorClient, path: string): Promise<string | undefined> {
-  const sumRes = await client.get(`${path}.sha1`);
+  const sumPath = `${path}.sha1`;
+  const sumRes = await client.get(sumPath);
   if (sumRes.status === 404) {
     await sumRes.drain();
     return undefined;
   }
-  await expectOk(sumRes, `${path}.sha1`);
+  if (sumRes.status !== 200) {
+    await sumRes.drain();
+    throw new Error(`${sumRes.status} from ${sumPath}`);
+  }
   // `<hex>` or `<hex>  <file name>` (older deployers).
   const token = (await sumRes.text(1024)).trim().split(/\s+/)[0]?.toLowerCase() ?? '';
-  if (!/^[0-9a-f]{40}$/.test(token)) throw new Error(`${path}.sha1 is not a SHA-1: ${token}`);
+  if (!/^[0-9a-f]{40}$/.test(token)) throw new Error(`${sumPath} is not a SHA-1: ${token}`);
   return token;
 }
 
@@ -252,18 +258,17 @@ async function fetchPom(
   path: string,
 ): Promise<{ text: string; bytes: number }> {
   const expected = await sha1Of(client, path);
-  const res = await client.get(path);
-  await expectOk(res, path);
-  const text = await res.text(MAX_POM_BYTES);
+  const text = await (await getOk(client, path)).text(MAX_POM_BYTES);
   const body = Buffer.from(text, 'utf8');
   if (expected !== undefined && createHash('sha1').update(body).digest('hex') !== expected) {
-    const again = await client.get(path);
-    await expectOk(again, path);
-    const got = await again.drainDigest('sha1');
-    if (got.hex !== expected) {
-      throw new Error(`checksum mismatch: ${path} has sha1 ${got.hex}, its .sha1 says ${expected}`);
-    }
-    return { text, bytes: got.bytes };
+    const again = await getOk(client, path);
+    const bytes = await drainVerified(
+      again,
+      path,
+      [{ algorithm: 'sha1', hex: expected }],
+      'its .sha1',
+    );
+    return { text, bytes };
   }
   return { text, bytes: body.length };
 }
@@ -271,11 +276,27 @@ async function fetchPom(
 /** GETs `path.sha1` (when there) and `path`, verifying the one against the other. */
 async function fetchChecked(client: MirrorClient, path: string): Promise<number> {
   const expected = await sha1Of(client, path);
-  const res = await client.get(path);
-  await expectOk(res, path);
-  const got = await res.drainDigest('sha1');
-  if (expected !== undefined && got.hex !== expected) {
-    throw new Error(`checksum mismatch: ${path} has sha1 ${got.hex}, its .sha1 says ${expected}`);
-  }
-  return got.bytes;
+  const res = await getOk(client, path);
+  return drainVerified(
+    res,
+    path,
+    expected === undefined ? [] : [{ algorithm: 'sha1', hex: expected }],
+    'its .sha1',
+  );
 }
+
+/** `nora mirror maven --lockfile deps.txt` (run.ts MIRROR_FORMATS). */
+export const mavenFormat: MirrorFormat = {
+  description:
+    'artifacts of `mvn dependency:list` output (POM with parents and BOMs, and the file), through /maven2/',
+  options(command: Command) {
+    command.requiredOption(
+      '--lockfile <file>',
+      'the output of mvn dependency:list (console or -DoutputFile; - for stdin)',
+    );
+  },
+  async plan(options, context): Promise<MirrorPlan> {
+    const artifacts = parseDependencyList(await readInputFile(options['lockfile'] as string));
+    return { items: mavenItems(artifacts, { repo: context.repo }), skipped: [] };
+  },
+};

@@ -23,7 +23,7 @@ import {
   pomReferences,
 } from '../../../src/mirror/maven.ts';
 import { MirrorInputError } from '../../../src/mirror/types.ts';
-import { fetchClient, runItems } from '../../helpers/mirror-client.ts';
+import { mirrorClient, runItems } from '../../helpers/mirror-client.ts';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const sha1 = (b: Buffer | string) => createHash('sha1').update(b).digest('hex');
@@ -129,7 +129,11 @@ describe('Cargo.lock', () => {
       ['upcrate'],
     );
     assert.equal(plan.skipped.length, 1);
-    assert.match(plan.skipped[0] ?? '', /^cargo helper 0\.2\.0: git source .*helper\?branch=main /);
+    assert.equal(plan.skipped[0]?.label, 'cargo helper 0.2.0');
+    assert.match(
+      plan.skipped[0]?.reason ?? '',
+      /^git source .*helper\?branch=main is not a registry/,
+    );
   });
 
   test('bad input is a MirrorInputError saying what', () => {
@@ -368,7 +372,7 @@ describe('items against a registry', () => {
     await using server = await serve(routes);
     const lock = (version: string, checksum: string) =>
       `version = 4\n[[package]]\nname = "itoa"\nversion = "${version}"\nsource = "registry+https://github.com/rust-lang/crates.io-index"\nchecksum = "${checksum}"\n`;
-    const client = fetchClient(server.url.replace(/\/$/, ''));
+    const client = mirrorClient(server.url.replace(/\/$/, ''));
     // config.json names another host (srv): the download still goes to the server asked.
     const lines = await runItems(
       [
@@ -382,7 +386,7 @@ describe('items against a registry', () => {
     assert.match(lines[0] ?? '', /^ok cargo itoa 1\.0\.9 \d+$/);
     assert.match(
       lines[1] ?? '',
-      /^fail cargo itoa 1\.0\.10: checksum mismatch: \/cargo\/api\/v1\/crates\/itoa\/1\.0\.10\/download has sha256 /,
+      /^fail cargo itoa 1\.0\.10: sha256 mismatch for \/cargo\/api\/v1\/crates\/itoa\/1\.0\.10\/download: Cargo\.lock pins [0-9a-f]{64}, the server sent [0-9a-f]{64} \(17 bytes\)$/,
     );
     assert.match(lines[2] ?? '', /^fail cargo itoa 1\.0\.9: checksum mismatch: Cargo\.lock pins /);
     assert.equal(
@@ -411,7 +415,7 @@ describe('items against a registry', () => {
       .join('')}`;
     const lines = await runItems(
       cargoItems(parseCargoLock(lock), { repo: 'crates' }),
-      fetchClient(server.url),
+      mirrorClient(server.url),
     );
     assert.deepEqual(
       lines.map((l) => l.replace(/ \d+$/, '')),
@@ -442,11 +446,11 @@ describe('items against a registry', () => {
         '[INFO]    g:gone:jar:1:compile',
       ].join('\n'),
     );
-    const lines = await runItems(mavenItems(list), fetchClient(server.url));
+    const lines = await runItems(mavenItems(list), mirrorClient(server.url));
     assert.equal(lines[0], `ok maven org.slf4j:slf4j-api:2.0.13 ${pom.length + jar.length}`);
     assert.match(
       lines[1] ?? '',
-      /^fail maven org\.slf4j:slf4j-api:jar:sources:2\.0\.13: checksum mismatch: .*-sources\.jar has sha1 /,
+      /^fail maven org\.slf4j:slf4j-api:jar:sources:2\.0\.13: sha1 mismatch for \/maven2\/.*-sources\.jar: its \.sha1 pins /,
     );
     assert.equal(lines[2], `ok maven g:nosum:1 ${pom.length + jar.length}`);
     assert.equal(lines[3], 'fail maven g:gone:1: 404 from /maven2/g/gone/1/gone-1.pom: not here');
@@ -527,7 +531,7 @@ describe('items against a registry', () => {
         { 'docker-content-digest': `sha256:${sha256('x')}` },
       ],
     });
-    const client = fetchClient(server.url);
+    const client = mirrorClient(server.url);
     const all = await runItems(
       dockerItems(
         parseImageList(`alpine:3.20,ghcr.io/x/y@sha256:${sha256(amd)},broken:1,lying:1`, 'comma'),
@@ -554,7 +558,7 @@ describe('items against a registry', () => {
     );
     assert.match(
       all[2] ?? '',
-      /^fail docker broken:1: digest mismatch: \/v2\/library\/broken\/blobs\/sha256:/,
+      /^fail docker broken:1: sha256 mismatch for \/v2\/library\/broken\/blobs\/sha256:[0-9a-f]{64}: the manifest pins /,
     );
     assert.match(
       all[3] ?? '',
