@@ -12,8 +12,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { indexPath } from '../../../src/formats/cargo/index-file.ts';
-import { cargoItems, parseCargoLock } from '../../../src/mirror/cargo.ts';
-import { fetchClient, runItems } from '../../helpers/mirror-client.ts';
+import { parseCargoLock } from '../../../src/mirror/cargo.ts';
+import { nora } from '../../helpers/cli.ts';
 import { serveNora } from '../../helpers/process.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { findTool, missingTools, output, run } from '../../helpers/tools.ts';
@@ -47,7 +47,7 @@ describe('nora mirror cargo', { skip }, () => {
       try {
         const noraDir = path.join(work.path, 'nora');
         await fs.mkdir(noraDir);
-        await using nora = await serveNora({ dir: noraDir }, { NORA_CARGO_PROXY: nginx.index });
+        await using server = await serveNora({ dir: noraDir }, { NORA_CARGO_PROXY: nginx.index });
         const cargo = (args: string[], cwd: string, home: string) =>
           run(CARGO ?? 'cargo', args, {
             cwd,
@@ -67,10 +67,20 @@ describe('nora mirror cargo', { skip }, () => {
         assert.equal(plan.crates.length, locked.length - 1, 'every package but the consumer');
         assert.ok(plan.crates.every((c) => c.checksum !== undefined));
 
-        const client = fetchClient(nora.url);
-        const lines = await runItems(cargoItems(plan), client);
-        const failed = lines.filter((l) => !l.startsWith('ok '));
-        assert.deepEqual(failed, [], failed.join('\n'));
+        const lockfile = path.join(consumer, 'Cargo.lock');
+        const mirrored = await nora([
+          'mirror',
+          'cargo',
+          '--lockfile',
+          lockfile,
+          '--registry',
+          server.url,
+        ]);
+        assert.equal(mirrored.code, 0, output(mirrored));
+        assert.equal(
+          mirrored.stdout.split('\n').filter((l) => l.startsWith('ok   cargo ')).length,
+          plan.crates.length,
+        );
 
         // A wrong pin, a crate nobody has, a git dependency.
         const first = plan.crates[0];
@@ -87,28 +97,58 @@ name = "from-git"
 version = "0.3.0"
 source = "git+https://example.invalid/from-git?rev=abc#abcdef0123"
 `;
-        const bad = parseCargoLock(tampered);
-        assert.deepEqual(bad.skipped, [
-          'cargo from-git 0.3.0: git source git+https://example.invalid/from-git?rev=abc is not a registry; cargo fetches it itself',
+        const tamperedFile = path.join(work.path, 'tampered.lock');
+        await fs.writeFile(tamperedFile, tampered);
+        const bad = await nora([
+          'mirror',
+          'cargo',
+          '--lockfile',
+          tamperedFile,
+          '--registry',
+          server.url,
         ]);
-        const badLines = await runItems(cargoItems(bad), client);
+        assert.equal(bad.code, 1, output(bad));
+        const lines = bad.stdout.split('\n');
         assert.ok(
-          badLines.includes(
+          lines.includes(
+            'skip cargo from-git 0.3.0: git source git+https://example.invalid/from-git?rev=abc is not a registry; cargo fetches it itself',
+          ),
+          bad.stdout,
+        );
+        assert.ok(
+          lines.includes(
             `fail cargo ${first.name} ${first.version}: checksum mismatch: Cargo.lock pins ${'f'.repeat(64)}, /cargo/index/${indexPath(first.name)} says ${first.checksum}`,
           ),
-          badLines.join('\n'),
+          bad.stdout,
         );
         assert.match(
-          badLines.at(-1) ?? '',
-          /^fail cargo no-such-crate 1\.0\.0: 404 from \/cargo\/index\/no\/-s\/no-such-crate/,
+          bad.stdout,
+          /^fail cargo no-such-crate 1\.0\.0: 404 from \/cargo\/index\/no\/-s\/no-such-crate/m,
+        );
+        assert.match(bad.stdout, / 2 failed, 1 skipped /);
+
+        const garbage = path.join(work.path, 'garbage.lock');
+        await fs.writeFile(garbage, '{"lockfileVersion": 3}\n');
+        const input = await nora([
+          'mirror',
+          'cargo',
+          '--lockfile',
+          garbage,
+          '--registry',
+          server.url,
+        ]);
+        assert.equal(input.code, 2, output(input));
+        assert.match(
+          input.stderr,
+          /^nora mirror cargo: not a Cargo\.lock \(TOML does not parse\): /m,
         );
 
         // The upstream gone: cargo gets everything from NORA.
         await nginx.stop();
-        await writeSourceReplacement(consumer, `${nora.url}/cargo/index/`);
+        await writeSourceReplacement(consumer, `${server.url}/cargo/index/`);
         const home = path.join(work.path, 'home-1');
         res = await cargo(['fetch', '--locked'], consumer, home);
-        assert.equal(res.code, 0, `${output(res)}\n${nora.output().slice(-3000)}`);
+        assert.equal(res.code, 0, `${output(res)}\n${server.output().slice(-3000)}`);
         assert.equal((await downloadedCrates(home)).size, plan.crates.length);
       } finally {
         await nginx.stop();

@@ -10,8 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { dockerItems, parseImageList } from '../../../src/mirror/docker.ts';
-import { fetchClient, runItems } from '../../helpers/mirror-client.ts';
+import { nora } from '../../helpers/cli.ts';
 import { serveNora } from '../../helpers/process.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { missingTools, output, run } from '../../helpers/tools.ts';
@@ -63,26 +62,48 @@ describe('nora mirror docker', { skip }, () => {
         { dir: downDir },
         { NORA_DOCKER_UPSTREAMS: upstream.url },
       );
-      const client = fetchClient(proxy.url);
-      const lines = await runItems(
-        dockerItems(
-          parseImageList(`alpine:3.20,other.example/team/app@${appDigest},nope:1`, 'comma'),
-        ),
-        client,
+      const images = path.join(work.path, 'images.txt');
+      await fs.writeFile(
+        images,
+        `# what the air-gapped hosts run\nalpine:3.20\nother.example/team/app@${appDigest}  # by digest\n`,
       );
+      const mirrored = await nora([
+        'mirror',
+        'docker',
+        '--images-file',
+        images,
+        '--registry',
+        proxy.url,
+      ]);
+      assert.equal(mirrored.code, 0, output(mirrored));
       const multiBytes = multi.layers.reduce((n, l) => n + l.size, 0);
-      assert.match(lines[0] ?? '', /^ok docker alpine:3\.20 (\d+)$/, lines.join('\n'));
-      assert.ok(
-        Number(/(\d+)$/.exec(lines[0] ?? '')?.[1]) > multiBytes,
-        'every layer of both platforms',
-      );
+      const alpine = /^ok {3}docker alpine:3\.20 {2}\((.+)\)$/m.exec(mirrored.stdout);
+      assert.ok(alpine, mirrored.stdout);
+      assert.ok(!/ B$/.test(alpine[1] ?? '') && multiBytes > 600_000, 'both platforms pulled');
       assert.match(
-        lines[1] ?? '',
-        new RegExp(`^ok docker other\\.example/team/app@${appDigest} \\d+$`),
+        mirrored.stdout,
+        new RegExp(`^ok {3}docker other\\.example/team/app@${appDigest} `, 'm'),
       );
+      assert.match(mirrored.stdout, /nora mirror docker: 2 fetched .*, 0 failed/);
+
+      const missing = await nora([
+        'mirror',
+        'docker',
+        '--images',
+        'alpine:3.20,nope:1',
+        '--registry',
+        proxy.url,
+      ]);
+      assert.equal(missing.code, 1, output(missing));
       assert.match(
-        lines[2] ?? '',
-        /^fail docker nope:1: 404 from \/v2\/library\/nope\/manifests\/1/,
+        missing.stdout,
+        /^fail docker nope:1: 404 from \/v2\/library\/nope\/manifests\/1/m,
+      );
+      const bad = await nora(['mirror', 'docker', '--images', 'Alpine:3', '--registry', proxy.url]);
+      assert.equal(bad.code, 2, output(bad));
+      assert.match(
+        bad.stderr,
+        /^nora mirror docker: image "Alpine:3": "Alpine" is not a repository name$/m,
       );
 
       // The upstream gone: the proxy alone serves both images to skopeo.
