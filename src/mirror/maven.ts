@@ -113,7 +113,7 @@ export function mavenItems(
   options: MavenMirrorOptions = {},
 ): MirrorItem[] {
   const root = repositoryMount('/maven2', options.repo);
-  const runs = new WeakMap<MirrorClient, Map<string, Promise<number>>>();
+  const runs = new WeakMap<MirrorClient, Map<string, Promise<void>>>();
   return artifacts.map((artifact) => {
     const { pom, file } = artifactPaths(artifact);
     const { groupId, artifactId, type, classifier, version } = artifact;
@@ -139,14 +139,15 @@ const MAX_POM_BYTES = 4 * 1024 * 1024;
 
 /**
  * Fetches the POM at `pom` (repository-relative) and, recursively, the POMs it names as parent
- * and as imported BOMs; `poms` remembers each one's fetch for the run (its bytes are counted by
- * the item that fetched it first).
+ * and as imported BOMs. `poms` remembers each POM's own fetch for the run: a POM another item
+ * (or this chain) already fetches is waited for alone, never its descendants, so a cycle of
+ * parents or imports cannot make two items wait for each other; its bytes count once.
  */
 async function fetchPomTree(
   client: MirrorClient,
   root: string,
   pom: string,
-  poms: Map<string, Promise<number>>,
+  poms: Map<string, Promise<void>>,
   depth: number,
 ): Promise<number> {
   const known = poms.get(pom);
@@ -154,17 +155,18 @@ async function fetchPomTree(
     await known;
     return 0;
   }
-  const fetching = (async () => {
-    const { text, bytes } = await fetchPom(client, `${root}/${pom}`);
-    let total = bytes;
-    if (depth >= MAX_POM_DEPTH) return total;
-    for (const needed of pomReferences(text)) {
-      total += await fetchPomTree(client, root, artifactPaths(needed).pom, poms, depth + 1);
-    }
-    return total;
-  })();
-  poms.set(pom, fetching);
-  return fetching;
+  const own = fetchPom(client, `${root}/${pom}`);
+  const settled = own.then(() => undefined);
+  // Marked handled: an item that never waits for it must not make the rejection unhandled.
+  settled.catch(() => undefined);
+  poms.set(pom, settled);
+  const { text, bytes } = await own;
+  let total = bytes;
+  if (depth >= MAX_POM_DEPTH) return total;
+  for (const needed of pomReferences(text)) {
+    total += await fetchPomTree(client, root, artifactPaths(needed).pom, poms, depth + 1);
+  }
+  return total;
 }
 
 /**

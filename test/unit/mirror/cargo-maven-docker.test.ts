@@ -457,6 +457,29 @@ describe('items against a registry', () => {
     assert.equal(server.asked.filter((p) => p === `${dir}/slf4j-api-2.0.13.pom`).length, 1);
   });
 
+  test(
+    'maven: parents are followed, a parent cycle across items ends (no item waits forever)',
+    { timeout: 10_000 },
+    async () => {
+      const pomOf = (a: string, parent: string) =>
+        `<project><parent><groupId>g</groupId><artifactId>${parent}</artifactId><version>1</version></parent><artifactId>${a}</artifactId></project>`;
+      await using server = await serve({
+        '/maven2/g/a/1/a-1.pom': pomOf('a', 'b'),
+        '/maven2/g/b/1/b-1.pom': pomOf('b', 'a'),
+        '/maven2/g/a/1/a-1.jar': 'a',
+        '/maven2/g/b/1/b-1.jar': 'b',
+      });
+      const items = mavenItems(parseDependencyList('   g:a:jar:1:compile\n   g:b:jar:1:compile\n'));
+      const client = mirrorClient(server.url);
+      const results = await Promise.all(items.map((item) => item.fetch(client)));
+      assert.equal(
+        results.reduce((n, b) => n + b, 0),
+        pomOf('a', 'b').length * 2 + 2,
+      );
+      assert.equal(server.asked.filter((p) => p.endsWith('.pom')).length, 2, 'each POM once');
+    },
+  );
+
   test('docker: an index, each platform (or one), every blob once, digests and sizes verified', async () => {
     const blob = (s: string) => ({ bytes: Buffer.from(s), digest: `sha256:${sha256(s)}` });
     const config = blob('{"architecture":"amd64"}');
