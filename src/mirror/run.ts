@@ -11,10 +11,13 @@
  * a lock file that does not parse, a missing file; credentials in --registry).
  */
 import { type Command, InvalidArgumentError } from 'commander';
+import { cargoFormat } from './cargo.ts';
 import { createMirrorClient, type MirrorCredentials } from './client.ts';
+import { dockerFormat } from './docker.ts';
 import type { MirrorFormat, MirrorPlan, MirrorSkip } from './format.ts';
 import { npmFormat } from './npm.ts';
 import { pipFormat } from './pip.ts';
+import { mavenFormat } from './maven.ts';
 import { formatBytes } from './pull.ts';
 import { type MirrorClient, MirrorInputError, type MirrorItem } from './types.ts';
 import { yarnFormat } from './yarn.ts';
@@ -27,6 +30,9 @@ export const MIRROR_FORMATS: Record<string, MirrorFormat> = {
   npm: npmFormat,
   yarn: yarnFormat,
   pip: pipFormat,
+  cargo: cargoFormat,
+  maven: mavenFormat,
+  docker: dockerFormat,
 };
 
 /** The reference's default: a NORA on this host's port 4000. */
