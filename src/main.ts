@@ -23,7 +23,7 @@ import {
 } from './auth/token-cli.ts';
 import { BackupCommandError, type BackupReport, runBackup } from './backup/backup.ts';
 import { RestoreCommandError, RestoreRefusedError, runRestore } from './backup/restore.ts';
-import { describeConfig } from './config/describe.ts';
+import { describeConfig, maskTokensIn } from './config/describe.ts';
 import {
   ConfigError,
   describeOverride,
@@ -122,10 +122,15 @@ export function buildProgram(): Command {
         env: process.env,
         ...(file === undefined ? {} : { file }),
       });
-      for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+      // Values quoted in these lines are masked as the dump masks them (trial 25 ops F3).
+      for (const warning of loaded.warnings) {
+        process.stderr.write(`warning: ${redactText(maskTokensIn(warning))}\n`);
+      }
       // A file value a variable overrides is not what runs, at start or on SIGHUP (trial 18
       // authx F11); the same value in both is no news.
-      for (const note of overrideNotes(loaded)) process.stderr.write(`note: ${note}\n`);
+      for (const note of overrideNotes(loaded)) {
+        process.stderr.write(`note: ${redactText(maskTokensIn(note))}\n`);
+      }
       process.stdout.write(
         `# effective configuration (${loaded.file ?? 'defaults + environment'})\n`,
       );
@@ -769,7 +774,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (err instanceof ConfigError || err instanceof UsageError) {
       const command = err instanceof PublishConfigError ? err.command : 'nora';
       process.stderr.write(
-        err instanceof UsageError ? `${err.message}\n` : `${command}: ${redactText(err.message)}\n`,
+        err instanceof UsageError
+          ? `${err.message}\n`
+          : `${command}: ${redactText(maskTokensIn(err.message))}\n`,
       );
       process.exitCode = EXIT_CONFIG;
       return;

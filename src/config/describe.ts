@@ -41,6 +41,21 @@ function mask(value: unknown, schema: z.ZodType): unknown {
   return looksLikeToken(value.trim()) ? maskedToken(value.trim()) : redactText(value);
 }
 
+/**
+ * `text` (an error, warning or note line about the configuration) with every API-token-shaped
+ * word (`looksLikeToken`: `nra_`/`nora_` and 20 or more base64url characters) written
+ * `nra_…(masked)`, as the dump writes such a value: a token pasted into the wrong variable was
+ * masked in the dump but quoted whole in the line saying it is wrong, which lands in CI logs
+ * (trial 25 ops F3). Other text is unchanged (the caller still applies `redactText`).
+ */
+export function maskTokensIn(text: string): string {
+  if (!text.includes('ra_')) return text;
+  return text.replace(TOKEN_WORD, (word) => maskedToken(word));
+}
+
+/** A token-shaped word: not inside a longer base64url run (`x_nra_…` is no token). */
+const TOKEN_WORD = /(?<![A-Za-z0-9_-])(?:nra|nora)_[A-Za-z0-9_-]{20,}/g;
+
 /** `nra_…(masked)`: the token's prefix, which says what it was, and nothing of the secret. */
 function maskedToken(token: string): string {
   return `${token.slice(0, token.indexOf('_') + 1)}…(masked)`;

@@ -185,7 +185,12 @@ function withSection(name: string, candidates: readonly string[]): string | unde
   return found.length === 1 ? found[0] : undefined;
 }
 
-/** The candidate nearest to `name` by edit distance, if near enough to be a likely typo. */
+/**
+ * The candidate nearest to `name` by edit distance, if near enough to be a likely typo; else the
+ * one candidate that is `name` with more words after it (`leeway` → `leeway_secs`,
+ * `NORA_AUTH_OIDC_LEEWAY` → `NORA_AUTH_OIDC_LEEWAY_SECS`: a unit left out is too far by edit
+ * distance; trial 25 ops F3), if exactly one is.
+ */
 export function closest(name: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.min(3, Math.floor(name.length / 3)) + 1;
@@ -196,7 +201,9 @@ export function closest(name: string, candidates: readonly string[]): string | u
       bestDistance = distance;
     }
   }
-  return best;
+  if (best !== undefined || name.length < 3) return best;
+  const longer = candidates.filter((candidate) => candidate.startsWith(`${name}_`));
+  return longer.length === 1 ? longer[0] : undefined;
 }
 
 /**
@@ -371,10 +378,20 @@ export function tomlArray(value: string, items: 'strings' | 'upstreams'): unknow
   );
 }
 
-/** Leaves the string as-is when it is not a number, so the schema reports the right key. */
+/**
+ * Plain decimal digits, a fraction allowed (the schema refuses one where the key is an integer,
+ * as it does in the file). `Number()` alone also took JavaScript's literals: `NORA_PORT=0x10`
+ * listened on port 16, `0b11` on 3, `1e3` was 1000 (trial 25 ops F8); nobody means those.
+ */
+const DECIMAL = /^[+-]?\d+(?:\.\d+)?$/;
+
+/**
+ * A decimal number (`DECIMAL`, spaces around it ignored); any other text is left as it is, so the
+ * schema reports the right key and load.ts `envValueMessage` says what is expected.
+ */
 function parseNumber(value: string): unknown {
   const trimmed = value.trim();
-  return trimmed !== '' && Number.isFinite(Number(trimmed)) ? Number(trimmed) : value;
+  return DECIMAL.test(trimmed) && Number.isFinite(Number(trimmed)) ? Number(trimmed) : value;
 }
 
 function parseBoolean(value: string): unknown {

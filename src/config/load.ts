@@ -430,7 +430,9 @@ function envValueMessage(issue: z.core.$ZodIssue, value: string | undefined): st
   if (issue.expected === 'boolean') {
     return `expected true or false (also 1/0, yes/no, on/off; any case), ${got}`;
   }
-  if (issue.expected === 'number') return `expected a number, ${got}`;
+  if (issue.expected === 'number') {
+    return `expected a number in decimal digits (such as 30 or 2.5; no 0x, 0o, 0b or exponent forms), ${got}`;
+  }
   return undefined;
 }
 

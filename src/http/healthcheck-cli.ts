@@ -90,10 +90,7 @@ async function probeOnce(base: string, options: HealthcheckOptions): Promise<Hea
   }
   const body = parseObject(text);
   if (body === undefined || typeof body['status'] !== 'string') {
-    return {
-      ok: false,
-      line: `unhealthy: ${url} answered ${status} without NORA's JSON status (is another server on that port?)`,
-    };
+    return { ok: false, line: `unhealthy: ${url} ${notNoraStatus(url, status)}` };
   }
   return options.ready === true
     ? readyResult(url, status, body)
@@ -151,14 +148,48 @@ function degradedReasons(body: Record<string, unknown>): string {
   return reasons.length === 0 ? 'uploads may fail' : `${reasons.join('; ')}: uploads fail`;
 }
 
-/** A failed exchange as a reader wants it: the timeout, a refused connection, or the error. */
+/**
+ * An answer without NORA's JSON status, said as what it likely means. Every NORA answers
+ * `/health` at its root, so a 404 at a `--url` with a path before `/health`
+ * (`http://h:4000/raw/`) is that path, not another server (trial 25 ops F12).
+ */
+function notNoraStatus(url: string, status: number): string {
+  const path = new URL(url).pathname.replace(/\/(?:health|ready)$/, '');
+  if (status === 404 && path !== '') {
+    return `answered 404: no /health under ${path}/ (a --url names the server's root, such as http://host:4000, or its /health; not a repository's URL)`;
+  }
+  return `answered ${status} without NORA's JSON status (is another server on that port?)`;
+}
+
+/**
+ * A failed exchange as a reader wants it, on one line: the timeout, a refused connection, a TLS
+ * handshake that failed (OpenSSL's multi-line text reduced to its reason: an https:// URL of a
+ * plain-HTTP server gives `wrong version number`; trial 25 ops F12), or the error's first line.
+ */
 function failure(err: unknown, timeoutMs: number): string {
-  const error = err as Error & { code?: string };
+  const error = err as Error & { code?: string; reason?: string; library?: string };
   if (error.name === 'TimeoutError' || error.name === 'AbortError') {
     return `no answer within ${timeoutMs / 1000} s`;
   }
   if (error.code === 'ECONNREFUSED') return 'connection refused (no server listening there)';
-  return error.message;
+  if (error.code === 'ERR_SSL_WRONG_VERSION_NUMBER') {
+    return 'TLS handshake failed (wrong version number): is the server plain HTTP? use http://';
+  }
+  if (error.code?.startsWith('ERR_SSL_') === true || error.library === 'SSL routines') {
+    const reason = error.reason ?? error.code ?? 'unknown reason';
+    return `TLS handshake failed (${reason})`;
+  }
+  return firstLine(error.message);
+}
+
+/** The first non-blank line of `text`, trimmed (an error message may end in a newline). */
+function firstLine(text: string): string {
+  return (
+    text
+      .split('\n')
+      .map((line) => line.trim())
+      .find((line) => line !== '') ?? text.trim()
+  );
 }
 
 function parseObject(text: string): Record<string, unknown> | undefined {

@@ -134,7 +134,11 @@ export const goFormat: FormatModule = {
     registerGoRoutes(
       scope,
       mounts,
-      { service, config: context.config },
+      {
+        service,
+        config: context.config,
+        takesWrites: (repo) => context.repositories.writeTarget(repo) !== undefined,
+      },
       writeHandlers(publishHandler(publisher), deleteHandler(deleter)),
     );
     return Promise.resolve();

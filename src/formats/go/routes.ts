@@ -31,18 +31,27 @@ import type { GoService } from './service.ts';
 export interface GoRouteDeps {
   readonly service: GoService;
   readonly config: () => AppConfig;
+  /**
+   * Whether writes addressed to a repository land anywhere (hosted; a group with a hosted
+   * member): only then does a 405's `Allow` list a URL's writes (`writableMethods`).
+   */
+  readonly takesWrites: (repo: Repository) => boolean;
 }
 
 /**
  * A handler for methods other than GET/HEAD (go-hosted's uploads); resolves true when it answered,
  * false when the request is not one it serves, so the route answers 405. (A boolean, not the
  * reply: a Fastify reply is a thenable, and awaiting it resolves to undefined once it is sent.)
+ * `allow` is what the URL serves in `repo`'s mode, the `Allow` of any 405 it answers itself, so
+ * one URL has one `Allow` whichever method was refused (trial 25 fmts F1: a PUT at a group's
+ * `@v/list` said `GET, HEAD`, a PATCH `GET, DELETE, HEAD`).
  */
 export type GoWriteHandler = (
   repo: Repository,
   rest: string,
   request: FastifyRequest,
   reply: FastifyReply,
+  allow: readonly string[],
 ) => Promise<boolean>;
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -68,13 +77,12 @@ export function registerGoRoutes(
       if (request.method === 'GET' || request.method === 'HEAD') {
         return read(repo, rest, request, reply, deps);
       }
+      const allow =
+        write === undefined || !deps.takesWrites(repo) ? ['GET'] : writableMethods(rest);
       if (write !== undefined) {
-        if (await write(repo, rest, request, reply)) return reply;
+        if (await write(repo, rest, request, reply, allow)) return reply;
       }
-      throw methodNotAllowed(
-        `${request.method} is not supported here`,
-        write === undefined || repo.kind === 'proxy' ? ['GET'] : writableMethods(rest),
-      );
+      throw methodNotAllowed(`${request.method} is not supported here`, allow);
     };
     scope.all(prefix, handler);
     scope.all(`${prefix}/*`, handler);
@@ -208,14 +216,13 @@ function sendSmall(
  * 413 too large (a declared Content-Length over `[go] max_zip_size` before the body is read).
  */
 export function publishHandler(publisher: GoPublisher): GoWriteHandler {
-  return async (repo, rest, request, reply) => {
+  return async (repo, rest, request, reply, allow) => {
     if (request.method !== 'PUT') return false;
     const route = parseGoPath(rest);
     if (route.kind !== 'zip') {
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
+      throw methodNotAllowed(
         'publish a module version with PUT <module>/@v/<version>.zip (the module zip)',
-        { headers: { allow: 'GET, HEAD' } },
+        allow,
       );
     }
     const declared = request.headers['content-length'];
@@ -267,14 +274,13 @@ function shadowAsked(url: string): boolean {
  * `@latest`). Anything else that is not DELETE resolves false.
  */
 export function deleteHandler(deleter: GoDeleter): GoWriteHandler {
-  return async (repo, rest, request, reply) => {
+  return async (repo, rest, request, reply, allow) => {
     if (request.method !== 'DELETE') return false;
     const route = parseGoPath(rest);
     if (route.kind !== 'zip' && route.kind !== 'list') {
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
+      throw methodNotAllowed(
         'delete a module version with DELETE <module>/@v/<version>.zip, a whole module with DELETE <module>/@v/list',
-        { headers: { allow: 'GET, HEAD' } },
+        allow,
       );
     }
     const version = route.kind === 'zip' ? route.version : undefined;
@@ -301,9 +307,9 @@ function writableMethods(rest: string): string[] {
 
 /** The write handlers in turn: the first that answers (true) wins; false when none did. */
 export function writeHandlers(...handlers: readonly GoWriteHandler[]): GoWriteHandler {
-  return async (repo, rest, request, reply) => {
+  return async (repo, rest, request, reply, allow) => {
     for (const handler of handlers) {
-      if (await handler(repo, rest, request, reply)) return true;
+      if (await handler(repo, rest, request, reply, allow)) return true;
     }
     return false;
   };

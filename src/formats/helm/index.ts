@@ -116,7 +116,10 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
         prefix: repo.name === 'helm' && repo.isDefault ? HELM_MOUNT : `/repository/${repo.name}`,
         repo,
       }));
-      registerHelmRoutes(scope, mounts, { service });
+      registerHelmRoutes(scope, mounts, {
+        service,
+        takesWrites: (repo) => context.repositories.writeTarget(repo) !== undefined,
+      });
       return Promise.resolve();
     },
   };

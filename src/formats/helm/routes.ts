@@ -17,7 +17,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { RegistryError, toRegistryError } from '../../core/errors.ts';
+import { methodNotAllowed, RegistryError, toRegistryError } from '../../core/errors.ts';
 import { discard } from '../../core/streams.ts';
 import { etagMatches } from '../../core/http-conditional.ts';
 import { refuseHeadOfMissing, sendRanged } from '../../http/send-body.ts';
@@ -29,6 +29,12 @@ import type { HelmService, StagedUpload } from './service.ts';
 
 export interface HelmRouteDeps {
   readonly service: HelmService;
+  /**
+   * Whether writes addressed to a repository land anywhere (hosted; a group with a hosted
+   * member): a 405's `Allow` lists the write methods only then, as the write refusal of a proxy
+   * (`requireWriteTarget`: `GET, HEAD`) says (trial 25 fmts F1).
+   */
+  readonly takesWrites: (repo: Repository) => boolean;
 }
 
 export function registerHelmRoutes(
@@ -67,10 +73,22 @@ function segmentsOf(rest: string): string[] {
   });
 }
 
-function notAllowed(method: string, allow: string): never {
-  throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
-    headers: { allow },
-  });
+/**
+ * 405 for `method`, whose `Allow` is `reads` (GET, HEAD), plus `writes` where writes to `repo`
+ * land: a proxy's upload and delete answer 405 `GET, HEAD` (`requireWriteTarget`), so no other
+ * method's 405 may list them there (trial 25 fmts F1). `reads` empty: a write-only URL.
+ */
+function notAllowed(
+  method: string,
+  repo: Repository,
+  deps: HelmRouteDeps,
+  reads: readonly string[],
+  writes: readonly string[] = [],
+): never {
+  throw methodNotAllowed(
+    `${method} is not supported here`,
+    deps.takesWrites(repo) ? [...reads, ...writes] : reads,
+  );
 }
 
 function forceOf(request: FastifyRequest): boolean {
@@ -92,28 +110,28 @@ async function dispatch(
   const segments = segmentsOf(rest);
   const [first, second, third] = segments;
   if (segments.length === 0) {
-    if (!read) notAllowed(method, 'GET, HEAD');
+    if (!read) notAllowed(method, repo, deps, ['GET', 'HEAD']);
     service.authorize(request.principal, repo, 'read', undefined);
     return reply
       .type('text/plain; charset=utf-8')
       .send(`Helm chart repository "${repo.name}": helm repo add <name> <this URL>\n`);
   }
   if (first === 'index.yaml' && segments.length === 1) {
-    if (!read) notAllowed(method, 'GET, HEAD');
+    if (!read) notAllowed(method, repo, deps, ['GET', 'HEAD']);
     return sendIndex(await service.index(repo, request.principal), request, reply);
   }
   if (first === 'api') {
     if (second === 'charts' && segments.length === 2) {
       if (method === 'POST') return upload(repo, request, reply, service, 'chart');
-      if (!read) notAllowed(method, 'GET, HEAD, POST');
+      if (!read) notAllowed(method, repo, deps, ['GET', 'HEAD'], ['POST']);
       return reply.send(await service.listAll(repo, request.principal));
     }
     if (second === 'prov' && segments.length === 2) {
-      if (method !== 'POST') notAllowed(method, 'POST');
+      if (method !== 'POST') notAllowed(method, repo, deps, [], ['POST']);
       return upload(repo, request, reply, service, 'prov');
     }
     if (second === 'charts' && third !== undefined && segments.length === 3) {
-      if (!read) notAllowed(method, 'GET, HEAD');
+      if (!read) notAllowed(method, repo, deps, ['GET', 'HEAD']);
       return reply.send(await service.listVersions(repo, third, request.principal));
     }
     if (second === 'charts' && third !== undefined && segments.length === 4) {
@@ -122,10 +140,10 @@ async function dispatch(
         await service.remove(repo, third, version, request.principal);
         return reply.send({ deleted: true });
       }
-      if (!read) notAllowed(method, 'GET, HEAD, DELETE');
+      if (!read) notAllowed(method, repo, deps, ['GET', 'HEAD'], ['DELETE']);
       return reply.send(await service.oneVersion(repo, third, version, request.principal));
     }
-    if (!read) notAllowed(method, 'GET, HEAD');
+    if (!read) notAllowed(method, repo, deps, ['GET', 'HEAD']);
     service.authorize(request.principal, repo, 'read', undefined);
     throw new RegistryError('NOT_FOUND', 'no such API route');
   }
@@ -136,7 +154,7 @@ async function dispatch(
         ? second
         : undefined;
   if (filename === undefined) {
-    if (!read) notAllowed(method, 'GET, HEAD');
+    if (!read) notAllowed(method, repo, deps, ['GET', 'HEAD']);
     service.authorize(request.principal, repo, 'read', undefined);
     throw new RegistryError('NOT_FOUND', `${segments.join('/')} not found`);
   }
@@ -172,7 +190,7 @@ async function dispatch(
       version: parsed.version,
     });
   }
-  notAllowed(method, 'GET, HEAD, PUT');
+  notAllowed(method, repo, deps, ['GET', 'HEAD'], ['PUT']);
 }
 
 /** Uploads a chart or provenance file: raw body, or multipart `chart` (+ `prov`) / `prov`. */
@@ -188,7 +206,9 @@ async function upload(
   // its 401/403, never a 400 about the body. A PUT names the chart in its URL, so the check is
   // on that name (`[[auth.rules]] paths`); a POST carries the name only in its body, so it is
   // checked on the repository here and on the name in `commit`.
-  const target = service.writeTarget(repo, request.principal, 'write', expect?.name);
+  // `api/prov` (a provenance POST) serves nothing else: its 405 on a proxy lists no method.
+  const reads = kind === 'prov' && expect === undefined ? [] : ['GET'];
+  const target = service.writeTarget(repo, request.principal, 'write', expect?.name, reads);
   refuseEncodedBody(request);
   const declared = request.headers['content-length'];
   const max = service.uploadLimit(declared === undefined ? undefined : Number(declared));

@@ -242,10 +242,20 @@ export class HelmService {
     return readings.find((r) => listed.has(`${r.name}\n${r.version}`));
   }
 
-  /** The hosted repository a write through `repo` lands in, authorized (repository level). */
-  writeTarget(repo: Repository, principal: Principal, action: Action, name?: string): Repository {
+  /**
+   * The hosted repository a write through `repo` lands in, authorized (repository level); else
+   * 405 whose `Allow` is `allow`, what the URL serves on a read-only repository (`['GET']`;
+   * `[]` for `api/prov`, which only uploads).
+   */
+  writeTarget(
+    repo: Repository,
+    principal: Principal,
+    action: Action,
+    name?: string,
+    allow: readonly string[] = ['GET'],
+  ): Repository {
     this.authorize(principal, repo, action, name);
-    const target = this.#deps.repositories.requireWriteTarget(repo);
+    const target = this.#deps.repositories.requireWriteTarget(repo, { allow });
     if (target.name !== repo.name)
       this.#deps.access.authorize(principal, target, action, name, { via: repo });
     return target;

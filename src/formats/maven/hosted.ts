@@ -458,6 +458,42 @@ export class MavenHosted implements MavenSource, HostedNames {
     }
   }
 
+  /**
+   * A DELETE of a snapshot file's non-unique name (`…/2.0-SNAPSHOT/demo-2.0-SNAPSHOT.jar`), which
+   * no deploy stores but a GET answers with the newest build: 409 naming the builds stored and
+   * how to delete one or all (trial 25 fmts F5), not a 404 "no such file" the next GET
+   * contradicts (a script reading 404 as "already gone" would be wrong). Deleting the newest
+   * build instead would make the same URL answer the build before it: a DELETE that leaves its
+   * target in place. Returns when the name is not such an alias or no build is stored.
+   */
+  async #refuseSnapshotAlias(
+    repo: Repository,
+    path: string,
+    coordinate: NonNullable<ReturnType<typeof fileCoordinate>>,
+  ): Promise<void> {
+    if (coordinate.snapshot !== undefined || !isSnapshotVersion(coordinate.version)) return;
+    const builds = await this.#deps.store.snapshotBuilds(
+      repo.name,
+      coordinate.groupId,
+      coordinate.artifactId,
+      coordinate.version,
+      coordinate.classifier,
+      coordinate.extension,
+    );
+    const newest = builds[0];
+    if (newest === undefined) return;
+    const dir = path.slice(0, path.lastIndexOf('/') + 1);
+    const name = (row: { path: string }) => row.path.slice(row.path.lastIndexOf('/') + 1);
+    const shown = builds.slice(0, 5).map(name).join(', ');
+    const more = builds.length > 5 ? `, and ${builds.length - 5} more` : '';
+    throw new RegistryError(
+      'CONFLICT',
+      `${path} names no stored file: it is the snapshot name a GET answers with the newest build, ${name(newest)}; ` +
+        `DELETE ${dir}${name(newest)} deletes that build (the name then answers the one before it), DELETE ${dir} every build of ${coordinate.version}. ` +
+        `Builds stored (newest first): ${shown}${more}`,
+    );
+  }
+
   async #remove(
     repo: Repository,
     target: { kind: 'dir'; segments: readonly string[] } | { kind: 'file'; path: string },
@@ -468,7 +504,9 @@ export class MavenHosted implements MavenSource, HostedNames {
       const removed = await store.delete(repo.name, { path: target.path });
       if (removed > 0) return { removed, what: target.path };
       // A layout file path names a file, nothing else: say that file is not here (trial13 F2).
-      if (fileCoordinate(segments, target.path) !== undefined) {
+      const coordinate = fileCoordinate(segments, target.path);
+      if (coordinate !== undefined) {
+        await this.#refuseSnapshotAlias(repo, target.path, coordinate);
         throw new RegistryError(
           'NOT_FOUND',
           `${target.path} is not stored in ${repo.name}: no such file to delete`,

@@ -139,7 +139,11 @@ export const mavenFormat: FormatModule = {
       prefix: repo.name === 'maven' && repo.isDefault ? MAVEN_MOUNT : `/repository/${repo.name}`,
       repo,
     }));
-    registerMavenRoutes(scope, mounts, { service, config: context.config });
+    registerMavenRoutes(scope, mounts, {
+      service,
+      config: context.config,
+      takesWrites: (repo) => context.repositories.writeTarget(repo) !== undefined,
+    });
     return Promise.resolve();
   },
 };

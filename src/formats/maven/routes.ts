@@ -14,7 +14,7 @@
 import { plainTextErrorHandler } from '../../http/format-errors.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
-import { RegistryError } from '../../core/errors.ts';
+import { methodNotAllowed, RegistryError } from '../../core/errors.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
 import { refuseHeadOfMissing, sendRanged } from '../../http/send-body.ts';
 import { rawPath, refuseEncodedBody, useRawBodies } from '../../http/request.ts';
@@ -35,6 +35,12 @@ import type { HotFile } from './hot-files.ts';
 export interface MavenRouteDeps {
   readonly service: MavenService;
   readonly config: () => AppConfig;
+  /**
+   * Whether writes addressed to a repository land anywhere (hosted; a group with a hosted
+   * member): a 405's `Allow` lists PUT and DELETE only then, as the write refusal of a proxy
+   * (`requireWriteTarget`: `GET, HEAD`) says (trial 25 fmts F1).
+   */
+  readonly takesWrites: (repo: Repository) => boolean;
 }
 
 export function registerMavenRoutes(
@@ -127,16 +133,22 @@ async function dispatch(
     case 'MKCOL':
       // wagon-webdav (`dav:` deploy URLs) asks for each directory before its PUT and takes a
       // 405 as "it exists": the PUT follows. A Maven repository has no directories to make.
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
+      throw methodNotAllowed(
         'MKCOL is not supported here: a Maven repository needs no directories, deploy each file with PUT',
-        { headers: { allow: 'GET, HEAD, PUT, DELETE' } },
+        servedMethods(repo, deps),
       );
     default:
-      throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
-        headers: { allow: 'GET, HEAD, PUT, DELETE' },
-      });
+      throw methodNotAllowed(`${method} is not supported here`, servedMethods(repo, deps));
   }
+}
+
+/**
+ * What any Maven URL of `repo` serves, a 405's `Allow`: GET (and HEAD), plus PUT and DELETE where
+ * writes land. A proxy's PUT and DELETE answer 405 `GET, HEAD` (`requireWriteTarget`), so a
+ * POST there must not list them (trial 25 fmts F1).
+ */
+function servedMethods(repo: Repository, deps: MavenRouteDeps): string[] {
+  return deps.takesWrites(repo) ? ['GET', 'HEAD', 'PUT', 'DELETE'] : ['GET', 'HEAD'];
 }
 
 async function sendRead(

@@ -93,6 +93,32 @@ export class MavenStore {
    * The newest file of a snapshot version for one classifier/extension: the highest timestamped
    * build, or the non-unique file when it was written after that build (or no build exists).
    */
+  /**
+   * The timestamped builds of one snapshot file (`classifier`/`extension` of `version`), newest
+   * first: what a DELETE of its non-unique name is told to delete instead (hosted.ts `#remove`).
+   */
+  async snapshotBuilds(
+    repo: string,
+    groupId: string,
+    artifactId: string,
+    version: string,
+    classifier: string,
+    extension: string,
+  ): Promise<StoredMavenFile[]> {
+    const rows = await this.#db
+      .selectFrom('maven_files')
+      .selectAll()
+      .where('repo', '=', repo)
+      .where('group_id', '=', groupId)
+      .where('artifact_id', '=', artifactId)
+      .where('version', '=', version)
+      .where('classifier', '=', classifier)
+      .where('extension', '=', extension)
+      .where('snapshot_ts', 'is not', null)
+      .execute();
+    return rows.sort((a, b) => compareBuilds(b, a));
+  }
+
   async newestSnapshotFile(
     repo: string,
     groupId: string,

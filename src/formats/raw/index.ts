@@ -71,7 +71,11 @@ export const rawFormat: FormatModule = {
           : `/repository/${repo.name}`,
       repo,
     }));
-    registerRawRoutes(scope, mounts, { service, config: context.config });
+    registerRawRoutes(scope, mounts, {
+      service,
+      config: context.config,
+      takesWrites: (repo) => context.repositories.writeTarget(repo) !== undefined,
+    });
     return Promise.resolve();
   },
 };

@@ -15,7 +15,7 @@
 import { plainTextErrorHandler } from '../../http/format-errors.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
-import { RegistryError } from '../../core/errors.ts';
+import { methodNotAllowed, RegistryError } from '../../core/errors.ts';
 import { memoizeAnswer } from '../../http/answer-memo.ts';
 import { refuseHeadOfMissing, sendBody, sendRanged } from '../../http/send-body.ts';
 import { rawPath, refuseEncodedBody, useRawBodies } from '../../http/request.ts';
@@ -34,6 +34,12 @@ import {
 export interface RawRouteDeps {
   readonly service: RawService;
   readonly config: () => AppConfig;
+  /**
+   * Whether writes addressed to a repository land anywhere (hosted; a group with a hosted
+   * member): a 405's `Allow` lists the write methods only then, as the write refusal of a proxy
+   * (`requireWriteTarget`: `GET, HEAD`) says (trial 25 fmts F1).
+   */
+  readonly takesWrites: (repo: Repository) => boolean;
 }
 
 /**
@@ -153,9 +159,11 @@ async function dispatch(
       return reply.code(204).send();
     }
     default:
-      throw new RegistryError('METHOD_NOT_ALLOWED', `${method} is not supported here`, {
-        headers: { allow: 'GET, HEAD, PUT, DELETE' },
-      });
+      // A proxy's PUT and DELETE answer 405 `GET, HEAD`: a POST there does not list them.
+      throw methodNotAllowed(
+        `${method} is not supported here`,
+        deps.takesWrites(repo) ? ['GET', 'HEAD', 'PUT', 'DELETE'] : ['GET', 'HEAD'],
+      );
   }
 }
 

@@ -168,6 +168,34 @@ describe('nora healthcheck', () => {
     }
   });
 
+  test('https:// to a plain-HTTP server, and a --url with a path: one clear line each (trial 25 ops F12)', async () => {
+    const tls = await nora(['healthcheck', '--url', server.url.replace('http://', 'https://')], {});
+    assert.equal(tls.code, 1);
+    assert.match(
+      tls.stderr,
+      /^unhealthy: https:\/\/127\.0\.0\.1:\d+\/health: TLS handshake failed \(wrong version number\): is the server plain HTTP\? use http:\/\/\n$/,
+    );
+    assert.doesNotMatch(tls.stderr, /SSL routines|openssl/);
+    // NORA's own 404 under a repository's path is not "another server on that port".
+    for (const url of [`${server.url}/raw/`, `${server.url}/raw/health`]) {
+      const result = await nora(['healthcheck', '--url', url], {});
+      assert.equal(result.code, 1, url);
+      assert.match(
+        result.stderr,
+        /^unhealthy: http:\/\/127\.0\.0\.1:\d+\/raw\/health answered 404: no \/health under \/raw\/ \(a --url names the server's root, such as http:\/\/host:4000, or its \/health; not a repository's URL\)\n$/,
+        url,
+      );
+    }
+    // A 404 at the root's /health is no NORA: the other-server note stays.
+    const other = await cannedServer(404, 'not found');
+    try {
+      const result = await nora(['healthcheck', '--url', other.url], {});
+      assert.match(result.stderr, /answered 404 without NORA's JSON status \(is another server/);
+    } finally {
+      other.close();
+    }
+  });
+
   test('a bad --timeout-secs is a usage error, exit 1 (Docker reserves 2)', async () => {
     const result = await nora(['healthcheck', '--timeout-secs', '0'], {});
     assert.equal(result.code, 1);

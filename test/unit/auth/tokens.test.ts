@@ -22,6 +22,7 @@ import { type Db, openDatabase } from '../../../src/db/database.ts';
 import type { Repository } from '../../../src/repos/repository.ts';
 import { htpasswdOf, quietLogger } from '../../helpers/auth.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { PROJECT_ROOT } from '../../helpers/tools.ts';
 
 const repo = (name: string) => ({ name }) as unknown as Repository;
 const basic = (user: string, password: string) =>
@@ -80,7 +81,7 @@ describe('API tokens', () => {
 
   const bearer = (secret: string) => access.authenticate({ authorization: `Bearer ${secret}` });
 
-  test('a token is nra_ + 256 bits, stored only as its sha256; its principal says what it is', async () => {
+  test('a token is nra_ + 256 bits, stored as its sha256 and its first 6 characters (docs/auth.md says so); its principal says what it is', async () => {
     const { secret, info } = await identity.tokens.create('sam', {
       role: 'write',
       description: 'ci',
@@ -94,6 +95,12 @@ describe('API tokens', () => {
     assert.equal(rows.length, 1);
     assert.ok(!JSON.stringify(rows).includes(secret.slice(4)), 'the secret is not stored');
     assert.equal(rows[0]?.['token_hash'], sha256Hex(secret));
+    // `nra_` + 6 of its 43 characters (36 of 256 bits) are kept for `npm token list`; the docs
+    // said "only its sha256 is stored" (trial 25 ops F7).
+    assert.equal(rows[0]['token_prefix'], `${secret.slice(0, 10)}…`);
+    const docs = await fs.readFile(path.join(PROJECT_ROOT, 'docs/auth.md'), 'utf8');
+    assert.doesNotMatch(docs, /only its sha256 is stored/);
+    assert.match(docs, /its sha256 and its first 6 characters are stored/);
     assert.equal(info.hashPrefix, sha256Hex(secret).slice(0, 16));
     const principal = await bearer(secret);
     assert.deepEqual(principal, {

@@ -111,7 +111,9 @@ test('an invalid value names the key, the variable and the expected form', () =>
       err instanceof ConfigError &&
       err.message.includes('server.port') &&
       err.message.includes('NORA_PORT') &&
-      err.message.includes('expected a number, got "eighty"'),
+      err.message.includes(
+        'expected a number in decimal digits (such as 30 or 2.5; no 0x, 0o, 0b or exponent forms), got "eighty"',
+      ),
   );
   // Every variable is text: the message names the texts accepted, not zod's types.
   assert.throws(
