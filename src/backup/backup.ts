@@ -498,6 +498,24 @@ function borrowed(out: Writable): Writable {
   return wrapper;
 }
 
+/**
+ * `pack.entry(header)` with its own 'error' listener. Destroying the packer (a signal's abort, a
+ * failed sink) destroys an entry it still holds, which then emits 'error'; once the pipeline that
+ * wrote it has settled nothing listens, and the process died on an unhandled 'error' instead of
+ * exiting 130 (seen on a loaded machine). The failure is reported by that pipeline or the
+ * archive's own.
+ */
+function packEntry(
+  pack: tar.Pack,
+  header: Parameters<tar.Pack['entry']>[0],
+  buffer?: Buffer,
+  callback?: (err?: Error | null) => void,
+): ReturnType<tar.Pack['entry']> {
+  const entry = buffer === undefined ? pack.entry(header) : pack.entry(header, buffer, callback);
+  entry.on('error', () => undefined);
+  return entry;
+}
+
 async function writeEntries(
   pack: tar.Pack,
   metadata: BackupMetadata,
@@ -507,7 +525,7 @@ async function writeEntries(
 ): Promise<void> {
   const json = Buffer.from(`${JSON.stringify(metadata, null, 2)}\n`);
   await new Promise<void>((resolve, reject) => {
-    pack.entry({ name: METADATA_ENTRY, size: json.length, mode: 0o644 }, json, (err) => {
+    packEntry(pack, { name: METADATA_ENTRY, size: json.length, mode: 0o644 }, json, (err) => {
       if (err) reject(err);
       else resolve();
     });
@@ -515,7 +533,7 @@ async function writeEntries(
   const db = await fs.open(snapshot);
   await pipeline(
     db.createReadStream(),
-    pack.entry({ name: DATABASE_ENTRY, size: metadata.database_bytes, mode: 0o644 }),
+    packEntry(pack, { name: DATABASE_ENTRY, size: metadata.database_bytes, mode: 0o644 }),
   );
   for (const blob of blobs) await writeBlob(pack, blob, driver);
 }
@@ -545,7 +563,7 @@ async function writeBlob(
       `blob ${name} was removed from storage while the backup ran (a delete, then a gc pass?): run the backup again`,
     );
   }
-  const entry = pack.entry({
+  const entry = packEntry(pack, {
     name: blobEntryName(blob.digest),
     size: blob.size,
     mode: 0o644,
