@@ -226,20 +226,22 @@ function takenText(taken: readonly HeldElsewhere<unknown>[]): string {
  * CONFLICT (409) for a first publish that would take a name over from a proxy (`taken`, from
  * `proxyTakeovers`, not empty) while `[<section>] shadow_names` does not list it, as Maven's,
  * Helm's, Cargo's and Go's (without `--shadow`) are: `refusing to publish package lodash, new in
- * npm-hosted: group npm serves it from its proxy member npm-proxy, and from then on would serve
- * only npm-hosted's versions of it (protect_hosted_names), hiding the upstream's. …`. Names only
- * the client's name and repository names (never an upstream host).
+ * npm-hosted: group npm serves it from its proxy member npm-proxy and would stop serving its
+ * upstream versions ([npm] shadow_names allows it). …`. What matters comes first: twine prints
+ * the reason phrase, cut at 200 characters. Names only the client's name and repository names
+ * (never an upstream host).
  */
 export function takeoverRefusal(
   taken: readonly HeldElsewhere<unknown>[],
   words: TakeoverWords,
 ): RegistryError {
-  const first = taken[0];
-  const target = first?.writeTo.name ?? '';
+  const target = taken[0]?.writeTo.name ?? '';
   const groups = [...new Set(taken.map((t) => t.group.name))].join(', ');
+  const one = taken.length === 1;
   return new RegistryError(
     'CONFLICT',
-    `refusing to ${words.doing} ${words.what}, new in ${target}: ${takenText(taken)}, and from then on ${taken.length === 1 ? 'it' : 'they'} would serve only ${target}'s ${words.versions} of it (protect_hosted_names), hiding the upstream's from every client of group ${groups} (until ${words.undo}). ` +
+    `refusing to ${words.doing} ${words.what}, new in ${target}: ${takenText(taken)} and ${one ? 'would stop serving its' : 'they would stop serving their'} upstream ${words.versions} ([${words.section}] shadow_names allows it). ` +
+      `From then on group ${groups} would serve only ${target}'s ${words.versions} of it (protect_hosted_names), until ${words.undo}. ` +
       `To take the name over on purpose, an operator adds it to [${words.section}] shadow_names in NORA's configuration (NORA_${words.section.toUpperCase()}_SHADOW_NAMES; e.g. shadow_names = ["${words.name}"] or a glob such as "${words.glob}"); to keep the proxied one, ${words.doing} under another name (${words.docs}).`,
   );
 }
