@@ -17,7 +17,7 @@
  * never sends a name upstream (it may be a private name), so a name nobody read through NORA yet
  * keeps the 404.
  */
-import { RegistryError } from '../core/errors.ts';
+import { RegistryError, type RegistryErrorOptions } from '../core/errors.ts';
 import type { Repository } from './repository.ts';
 
 /** The member of a group, not its write member, that holds what a write through it addressed. */
@@ -174,9 +174,7 @@ export interface TakeoverProbe {
  * its readers. Empty when no group would change: none guards, no proxy has it cached, or a hosted
  * member already holds the name (the proxies are already not asked).
  */
-export async function proxyTakeovers(
-  probe: TakeoverProbe,
-): Promise<HeldElsewhere<true>[]> {
+export async function proxyTakeovers(probe: TakeoverProbe): Promise<HeldElsewhere<true>[]> {
   const out: HeldElsewhere<true>[] = [];
   for (const group of probe.repositories) {
     if (group.kind !== 'group' || !group.protectHostedNames) continue;
@@ -234,6 +232,7 @@ function takenText(taken: readonly HeldElsewhere<unknown>[]): string {
 export function takeoverRefusal(
   taken: readonly HeldElsewhere<unknown>[],
   words: TakeoverWords,
+  options?: RegistryErrorOptions,
 ): RegistryError {
   const target = taken[0]?.writeTo.name ?? '';
   const groups = [...new Set(taken.map((t) => t.group.name))].join(', ');
@@ -243,6 +242,7 @@ export function takeoverRefusal(
     `refusing to ${words.doing} ${words.what}, new in ${target}: ${takenText(taken)} and ${one ? 'would stop serving its' : 'they would stop serving their'} upstream ${words.versions} ([${words.section}] shadow_names allows it). ` +
       `From then on group ${groups} would serve only ${target}'s ${words.versions} of it (protect_hosted_names), until ${words.undo}. ` +
       `To take the name over on purpose, an operator adds it to [${words.section}] shadow_names in NORA's configuration (NORA_${words.section.toUpperCase()}_SHADOW_NAMES; e.g. shadow_names = ["${words.name}"] or a glob such as "${words.glob}"); to keep the proxied one, ${words.doing} under another name (${words.docs}).`,
+    options,
   );
 }
 

@@ -279,7 +279,13 @@ export class NpmService {
     if (kept.length === 0) return '';
     for (const member of members.filter((m) => m.kind === 'hosted')) {
       if (await this.#holds(member, name)) {
-        return missNote([], { group: repo.name, name, hosted: member.name, held: name, members: kept });
+        return missNote([], {
+          group: repo.name,
+          name,
+          hosted: member.name,
+          held: name,
+          members: kept,
+        });
       }
     }
     return '';

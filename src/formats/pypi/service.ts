@@ -506,7 +506,8 @@ export class PypiService {
       membersOf: (group, path) => repositories.membersOf(group, path),
       target,
       name: project,
-      cached: async (member) => ((await proxy.cachedPage?.(member, project))?.files.length ?? 0) > 0,
+      cached: async (member) =>
+        ((await proxy.cachedPage?.(member, project))?.files.length ?? 0) > 0,
       hostedHolds: holds,
     });
     if (taken.length === 0) return;
