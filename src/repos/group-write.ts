@@ -17,7 +17,7 @@
  * never sends a name upstream (it may be a private name), so a name nobody read through NORA yet
  * keeps the 404.
  */
-import { RegistryError } from '../core/errors.ts';
+import { RegistryError, type RegistryErrorOptions } from '../core/errors.ts';
 import type { Repository } from './repository.ts';
 
 /** The member of a group, not its write member, that holds what a write through it addressed. */
@@ -147,4 +147,110 @@ export function creationRefusal(held: HeldElsewhere<unknown>, words: CreationWor
       `${words.doing} it through the group would create a second ${words.what} in its write member ${held.writeTo.name}, ` +
       `which the group would serve beside ${held.member.name}'s (a name two members answer for is dependency confusion's ground); ${words.instead}`,
   );
+}
+
+/** What `proxyTakeovers` asks: the first publish of `name` into the hosted repository `target`. */
+export interface TakeoverProbe {
+  /** The repositories of the publish's format (its groups are checked). */
+  readonly repositories: readonly Repository[];
+  readonly membersOf: (group: Repository, path?: string) => readonly Repository[];
+  /** The hosted repository the new name lands in (addressed directly or as a write member). */
+  readonly target: Repository;
+  /** The name as group membership paths spell it. */
+  readonly name: string;
+  /** Whether the proxy member serves the name, from its CACHE only (a write never goes upstream). */
+  readonly cached: (proxy: Repository) => Promise<boolean>;
+  /** Whether a hosted member holds the name now: then no proxy serves it through the group. */
+  readonly hostedHolds: (hosted: Repository) => Promise<boolean>;
+}
+
+/**
+ * The takeovers a first publish of a name into a hosted repository would make (npm, PyPI, OCI;
+ * Maven, Helm, Cargo and Go keep their own probes, which may also ask the upstream): for each
+ * group guarding hosted names (`protect_hosted_names`) that has `target` among the members
+ * answering for the name, the first proxy member that serves it now (`heldElsewhere` with
+ * `kinds: ['proxy']`, `writeTo` = `target`). From the publish on, such a group would answer the
+ * name from its hosted members only, hiding every upstream version (cached ones included) from
+ * its readers. Empty when no group would change: none guards, no proxy has it cached, or a hosted
+ * member already holds the name (the proxies are already not asked).
+ */
+export async function proxyTakeovers(probe: TakeoverProbe): Promise<HeldElsewhere<true>[]> {
+  const out: HeldElsewhere<true>[] = [];
+  for (const group of probe.repositories) {
+    if (group.kind !== 'group' || !group.protectHostedNames) continue;
+    if (group.format !== probe.target.format) continue;
+    const members = probe.membersOf(group, probe.name);
+    if (!members.some((m) => m.name === probe.target.name)) continue;
+    const held = await heldElsewhere({
+      group,
+      writeTo: probe.target,
+      members,
+      kinds: ['proxy'],
+      holds: (proxy) => probe.cached(proxy),
+      hostedClaims: probe.hostedHolds,
+    });
+    if (held !== undefined) out.push(held);
+  }
+  return out;
+}
+
+/** What a format says in `takeoverRefusal` and `takeoverWarnings`. */
+export interface TakeoverWords {
+  /** What the write would create: `package lodash`, `project six`, `image library/nginx`. */
+  readonly what: string;
+  /** The write, as a verb: `publish`, `upload`, `push`. */
+  readonly doing: string;
+  /** The versions the proxy serves: `versions`, `releases`, `tags`. */
+  readonly versions: string;
+  /** The format's configuration section: `npm`, `pypi`, `docker`. */
+  readonly section: string;
+  /** The name to quote in the `shadow_names` example, and a glob example (`@corp/*`). */
+  readonly name: string;
+  readonly glob: string;
+  /** What gives the name back: `unpublishing every version of it`. */
+  readonly undo: string;
+  /** Where the docs say it: `docs/npm.md, "Group"`. */
+  readonly docs: string;
+}
+
+/** `group npm serves it from its proxy member npm-proxy` for each takeover, `; and `-joined. */
+function takenText(taken: readonly HeldElsewhere<unknown>[]): string {
+  return taken
+    .map((t) => `group ${t.group.name} serves it from its proxy member ${t.member.name}`)
+    .join('; and ');
+}
+
+/**
+ * CONFLICT (409) for a first publish that would take a name over from a proxy (`taken`, from
+ * `proxyTakeovers`, not empty) while `[<section>] shadow_names` does not list it, as Maven's,
+ * Helm's, Cargo's and Go's (without `--shadow`) are: `refusing to publish package lodash, new in
+ * npm-hosted: group npm serves it from its proxy member npm-proxy and would stop serving its
+ * upstream versions ([npm] shadow_names allows it). …`. What matters comes first: twine prints
+ * the reason phrase, cut at 200 characters. Names only the client's name and repository names
+ * (never an upstream host).
+ */
+export function takeoverRefusal(
+  taken: readonly HeldElsewhere<unknown>[],
+  words: TakeoverWords,
+  options?: RegistryErrorOptions,
+): RegistryError {
+  const target = taken[0]?.writeTo.name ?? '';
+  const groups = [...new Set(taken.map((t) => t.group.name))].join(', ');
+  const one = taken.length === 1;
+  return new RegistryError(
+    'CONFLICT',
+    `refusing to ${words.doing} ${words.what}, new in ${target}: ${takenText(taken)} and ${one ? 'would stop serving its' : 'they would stop serving their'} upstream ${words.versions} ([${words.section}] shadow_names allows it). ` +
+      `From then on group ${groups} would serve only ${target}'s ${words.versions} of it (protect_hosted_names), until ${words.undo}. ` +
+      `To take the name over on purpose, an operator adds it to [${words.section}] shadow_names in NORA's configuration (NORA_${words.section.toUpperCase()}_SHADOW_NAMES; e.g. shadow_names = ["${words.name}"] or a glob such as "${words.glob}"); to keep the proxied one, ${words.doing} under another name (${words.docs}).`,
+    options,
+  );
+}
+
+/** The log line of a takeover `shadow_names` allowed (the clients print nothing of a success). */
+export function takeoverWarning(
+  taken: readonly HeldElsewhere<unknown>[],
+  words: Pick<TakeoverWords, 'what' | 'versions'>,
+): string {
+  const target = taken[0]?.writeTo.name ?? '';
+  return `${words.what} is new in ${target} and ${takenText(taken)}; from now on ${taken.length === 1 ? 'that group serves' : 'those groups serve'} only ${target}'s ${words.versions} of it (protect_hosted_names; allowed by shadow_names)`;
 }

@@ -17,10 +17,25 @@ export const npmSectionSchema = z.object({
    */
   packument_cache_mb: z.number().int().nonnegative().default(64),
   /**
-   * The default `/npm/` group serves a package name that npm-hosted has (or ever had) from
+   * The default `/npm/` group serves a package name that npm-hosted has (a live version) from
    * npm-hosted only, never from the upstream (the dependency-confusion guard).
    */
   protect_hosted_names: z.boolean().default(true),
+  /**
+   * Package names (globs: `*` = any run of characters, `@corp/*`) whose first publish may take the
+   * name over from a group's proxy (NORA_NPM_SHADOW_NAMES, comma-separated). Any other first
+   * publish of a name a guarding group's proxy member serves (from its cache) is refused (409),
+   * as Maven's, Helm's and Cargo's are: the takeover hides every upstream version of the package
+   * from the installs through the group (docs/npm.md, "Group").
+   */
+  shadow_names: z
+    .array(
+      z.string().regex(/^[A-Za-z0-9@/_.~*-]{1,214}$/, {
+        message:
+          'expected a package name or a glob of one ("@corp/*", "corp-*"): letters, digits, "@", "/", ".", "-", "_", "~", "*"',
+      }),
+    )
+    .default([]),
 });
 
 export type NpmSection = z.infer<typeof npmSectionSchema>;

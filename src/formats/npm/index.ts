@@ -99,6 +99,8 @@ export const npmFormat: FormatModule = {
         failures: context.metrics.groupMemberFailures,
       }),
       rules: () => context.config().auth.rules,
+      shadowNames: () => context.config().npm.shadow_names,
+      log: context.log,
     });
     const accounts = new NpmAccounts(context.identity.directory, users, tokens, {
       allowRegistration: () => context.config().auth.allow_registration,

@@ -3,8 +3,10 @@
  * search over hosted, proxy and group repositories. No HTTP types here: routes.ts translates.
  *
  * Group semantics: hosted members are read first and merged (first member wins per version and
- * per tag); a name that a hosted member has ever published is never looked up upstream (the
+ * per tag); a name that a hosted member holds (a live version) is never looked up upstream (the
  * dependency-confusion guard, `protect_hosted_names`); otherwise proxy members are asked in order.
+ * The first publish of a name a guarding group serves from a proxy member is refused (409) unless
+ * `[npm] shadow_names` lists it (#refuseTakeover).
  * A proxy member whose upstream fails is "not here" (the shared group rule, repos/group-read.ts):
  * a total miss is a 404 naming the failed upstream, never a 502 from a group. A read that is
  * part of a write (`npm publish` asks for the packument first) never reaches an upstream: the
@@ -22,8 +24,12 @@ import {
   creationRefusal,
   type HeldElsewhere,
   heldElsewhere,
+  proxyTakeovers,
   refusalText,
+  takeoverRefusal,
+  takeoverWarning,
 } from '../../repos/group-write.ts';
+import type { Logger } from '../../core/logger.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { RenderedDocCache, type RenderedDoc, makeDoc } from '../../core/rendered-docs.ts';
@@ -93,6 +99,12 @@ export interface NpmServiceDeps {
   readonly reader: GroupReader;
   /** `[[auth.rules]]` as running (audit forwarding keeps the namespaces they own here). */
   readonly rules?: () => readonly RuleConfig[];
+  /**
+   * `[npm] shadow_names` as running: the package name globs whose first publish may take a name
+   * over from a guarding group's proxy member (#refuseTakeover). Absent: none.
+   */
+  readonly shadowNames?: () => readonly string[];
+  readonly log?: Logger | undefined;
 }
 
 /**
@@ -190,8 +202,12 @@ export class NpmService {
       ? findEqualVersion(spec, Object.keys(packument.versions))
       : packument['dist-tags'][spec];
     const manifest = version === undefined ? undefined : packument.versions[version];
-    if (!manifest)
-      throw new RegistryError('NOT_FOUND', `version or tag "${spec}" of ${name} not found`);
+    if (!manifest) {
+      throw new RegistryError(
+        'NOT_FOUND',
+        `version or tag "${spec}" of ${name} not found${await this.#guardNote(repo, name)}`,
+      );
+    }
     return { manifest, stale: doc.headers['x-nora-stale'] === 'true' };
   }
 
@@ -219,11 +235,7 @@ export class NpmService {
           present: () => bytes.present(),
         };
       }
-      if (
-        protect &&
-        claimedBy === undefined &&
-        (await this.#deps.store.claims(member.name, name))
-      ) {
+      if (protect && claimedBy === undefined && (await this.#holds(member, name))) {
         claimedBy = member.name;
       }
     }
@@ -252,6 +264,31 @@ export class NpmService {
       headers: found.stale ? { 'x-nora-stale': 'true' } : {},
       open: (range) => found.open(range),
     };
+  }
+
+  /**
+   * The note of a group 404 for `name` that the dependency-confusion guard kept from the group's
+   * proxies (` (lib is hosted in npm-hosted, so group npm does not ask its proxy for it:
+   * protect_hosted_names)`, group-read.ts missNote), as the tarball's 404 says it (trial 25 fmts
+   * F4); '' when the guard did not apply (not a group, no proxy, no hosted member holds it).
+   */
+  async #guardNote(repo: Repository, name: string): Promise<string> {
+    if (repo.kind !== 'group' || !protectsHostedNames(repo)) return '';
+    const members = this.#deps.repositories.membersOf(repo, name);
+    const kept = this.#proxies(members).map((m) => m.name);
+    if (kept.length === 0) return '';
+    for (const member of members.filter((m) => m.kind === 'hosted')) {
+      if (await this.#holds(member, name)) {
+        return missNote([], {
+          group: repo.name,
+          name,
+          hosted: member.name,
+          held: name,
+          members: kept,
+        });
+      }
+    }
+    return '';
   }
 
   /**
@@ -307,12 +344,6 @@ export class NpmService {
     }
     // A step of a write never sends the name upstream: it may be a private name.
     if (intent === 'write') return undefined;
-    if (protect && found.length === 0) {
-      for (const member of hosted) {
-        // Unpublished everywhere but claimed: still never fetched from upstream.
-        if (await this.#deps.store.claims(member.name, name)) return undefined;
-      }
-    }
     const { answers, failures } = await this.#deps.reader.all(
       repo,
       this.#proxies(members),
@@ -368,6 +399,7 @@ export class NpmService {
             'attachments are not accepted on a revision update',
           );
         await this.#refuseSecondPackage(repo, target, name);
+        await this.#refuseTakeover(target, name);
         const input = await ingestPublish(
           this.#deps.blobs,
           name,
@@ -712,6 +744,58 @@ export class NpmService {
     });
   }
 
+  /**
+   * The takeover check of a publish of `name` into the hosted repository `target`, addressed
+   * directly or through a group (trial 25 fmts F2), as Maven's, Helm's, Cargo's and Go's: the
+   * first version of a name `target` does not hold, while a group guarding hosted names
+   * (`protect_hosted_names`) that has `target` among its members serves the name from a proxy
+   * member, would make that group serve only `target`'s versions from then on, hiding every
+   * upstream version from `npm install` through it. Refused (409, npm prints it) unless
+   * `[npm] shadow_names` lists the name; then it goes ahead and the log says what it took over
+   * (npm prints nothing of a successful answer). "Serves": the proxy's cached packument
+   * (NpmUpstream.cached): a write never sends a name upstream, so a public name nobody installed
+   * through NORA yet is not refused. Unpublishing every version gives the name back (#holds).
+   */
+  async #refuseTakeover(target: Repository, name: string): Promise<void> {
+    if ((await this.#deps.store.get(target.name, name)) !== undefined) return;
+    const repositories = this.#deps.repositories;
+    const taken = await proxyTakeovers({
+      repositories: repositories.byFormat('npm'),
+      membersOf: (group, path) => repositories.membersOf(group, path),
+      target,
+      name,
+      cached: async (proxy) =>
+        this.#deps.upstream(proxy) !== undefined && (await this.#upstreamOf(proxy).cached(name)),
+      hostedHolds: (member) => this.#holds(member, name),
+    });
+    if (taken.length === 0) return;
+    const words = { what: `package ${name}`, versions: 'versions' };
+    if ((this.#deps.shadowNames?.() ?? []).some((glob) => compileGlob(glob).test(name))) {
+      this.#deps.log?.warn({ package: name }, `npm publish: ${takeoverWarning(taken, words)}`);
+      return;
+    }
+    throw takeoverRefusal(taken, {
+      ...words,
+      doing: 'publish',
+      section: 'npm',
+      name,
+      glob: name.startsWith('@') ? `${name.slice(0, name.indexOf('/'))}/*` : 'corp-*',
+      undo: `every version of it in ${target.name} is unpublished`,
+      docs: 'docs/npm.md, "Group"',
+    });
+  }
+
+  /**
+   * True when the hosted repository `member` holds `name` now (a live version): the question of
+   * the dependency-confusion guard (`protect_hosted_names`). A name whose versions were all
+   * unpublished is no longer hosted: the group asks its proxies for it again (trial 25 fmts F2),
+   * as Cargo and Go do once an admin deletes a crate or module. Its versions stay immutable
+   * (store.claims: an unpublished version is never published again).
+   */
+  async #holds(member: Repository, name: string): Promise<boolean> {
+    return (await this.#deps.store.rev(member.name, name)) !== undefined;
+  }
+
   /** group-write.ts `heldElsewhere` for npm: hosted members' live packages, proxies' caches. */
   async #heldElsewhere(
     repo: Repository,
@@ -731,9 +815,7 @@ export class NpmService {
         member.kind === 'hosted'
           ? (await this.#deps.store.get(member.name, name)) !== undefined
           : this.#upstreamOf(member).cached(name),
-      hostedClaims: protectsHostedNames(repo)
-        ? (member) => this.#deps.store.claims(member.name, name)
-        : undefined,
+      hostedClaims: protectsHostedNames(repo) ? (member) => this.#holds(member, name) : undefined,
       ...(kinds === undefined ? {} : { kinds }),
     });
   }

@@ -75,6 +75,12 @@ export interface OciBackend {
   statBlob(name: string, digest: string): Promise<BlobHandle | undefined>;
   /** Tags of `name`, sorted lexically; undefined when the name is unknown here. */
   listTags(name: string): Promise<readonly string[] | undefined>;
+  /**
+   * True when this repository holds `name`: a manifest of it (tagged or not), stored (hosted) or
+   * cached (proxy: never asks an upstream). Blob links alone do not count. The group guard
+   * (`protect_hosted_names`) and the push takeover check ask it; absent: `listTags` answers.
+   */
+  holds?(name: string): Promise<boolean>;
   /** Image names this repository holds, sorted lexically (what `_catalog` lists). */
   catalog(): Promise<readonly string[]>;
   /** Manifests of `name` whose `subject` is `digest` (the referrers API), unfiltered. */

@@ -56,11 +56,26 @@ export const dockerSectionSchema = z.object({
    */
   prefetch_layers: z.boolean().default(true),
   /**
-   * The default `/v2/` group serves an image name that has content in docker-hosted from
+   * The default `/v2/` group serves an image name that has a manifest in docker-hosted from
    * docker-hosted only: tags and manifests by tag are never taken from an upstream for it
    * (the dependency-confusion guard; `[[repositories]] protect_hosted_names` for named groups).
    */
   protect_hosted_names: z.boolean().default(true),
+  /**
+   * Image names (globs: `*` = any run of characters but `/`, `**` any run) whose first push may
+   * take the name over from a group's proxy (NORA_DOCKER_SHADOW_NAMES, comma-separated). Any other
+   * first push of a name a guarding group's proxy member has cached is refused (409 DENIED), as
+   * npm's, PyPI's, Maven's and Helm's are: the takeover hides every upstream tag of the image from
+   * the pulls through the group (docs/oci.md, "Repositories and URLs").
+   */
+  shadow_names: z
+    .array(
+      z.string().regex(/^[a-z0-9._/*-]{1,255}$/, {
+        message:
+          'expected an image name or a glob of one ("corp/*"): lowercase letters, digits, ".", "-", "_", "/", "*"',
+      }),
+    )
+    .default([]),
   upstreams: withMeta(
     z.array(upstreamEntry(dockerUpstreamSchema)).default([{ url: 'https://registry-1.docker.io' }]),
     {

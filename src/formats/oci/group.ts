@@ -3,8 +3,8 @@
  * answers; listings (tags, catalog, referrers) are merged. The shared group rule
  * (src/repos/group-read.ts) applies to every read: a member whose upstream fails counts as "not
  * here" (a total miss is the OCI 404 naming the failed upstream, never a 502), and an image name
- * with content in a hosted member takes its tags and manifests-by-tag from hosted members only
- * (`protect_hosted_names`). Reads by digest are not guarded: the bytes are what was asked for.
+ * with a manifest in a hosted member takes its tags and manifests-by-tag from hosted members only
+ * (`protect_hosted_names`; blob links alone do not count). Reads by digest are not guarded: the bytes are what was asked for.
  * Every read of an image asks only the members that may answer for its name: a name a rule on a
  * member reserved is read from that member alone (RepositoryRegistry.membersOf).
  */
@@ -47,7 +47,12 @@ export class GroupBackend implements OciBackend {
       this.repository,
       this.#members(name),
       name,
-      async (member) => (await member.listTags(name)) !== undefined,
+      // A manifest, not blob links alone: a name whose pushed manifests were all deleted goes
+      // back to the proxies (trial 25 fmts F3).
+      async (member) =>
+        member.holds !== undefined
+          ? member.holds(name)
+          : (await member.listTags(name)) !== undefined,
     );
   }
 

@@ -363,6 +363,10 @@ export class HostedBackend implements OciBackend {
     return this.#hosted.sql.tags(this.repository.name, name);
   }
 
+  holds(name: string): Promise<boolean> {
+    return this.#hosted.sql.hasManifest(this.repository.name, name);
+  }
+
   catalog(): Promise<readonly string[]> {
     return this.#hosted.sql.names(this.repository.name);
   }

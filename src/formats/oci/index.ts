@@ -154,6 +154,8 @@ function register(
     defaultRepository: 'docker',
     namedRepositories: () => named,
     maxRequestBytes: () => Math.min(limits().maxRequestBytes, limits().maxSessionBytes),
+    shadowNames: () => context.config().docker.shadow_names,
+    log: context.log,
   });
   const endpoint = new TokenEndpoint({
     access: context.access,

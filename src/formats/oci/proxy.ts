@@ -562,6 +562,11 @@ export class OciProxyBackend implements OciBackend {
     return mine.length > 0 ? mine : undefined;
   }
 
+  /** A manifest of `name` cached here (never asks an upstream: a write's probe, the guard's). */
+  holds(name: string): Promise<boolean> {
+    return this.#cache.holds?.(name) ?? Promise.resolve(false);
+  }
+
   catalog(): Promise<readonly string[]> {
     return this.#cache.catalog();
   }

@@ -12,7 +12,10 @@ import { ifRangeHolds } from '../../core/http-conditional.ts';
 import { contentRangeHeader, parseRange } from '../../core/http-range.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { isUpstreamFailure } from '../../proxy/engine.ts';
+import { compileGlob } from '../../auth/patterns.ts';
+import type { Logger } from '../../core/logger.ts';
 import { isNotFound } from '../../repos/group-read.ts';
+import { proxyTakeovers, takeoverRefusal, takeoverWarning } from '../../repos/group-write.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import type { OciBackend } from './backend.ts';
@@ -57,6 +60,12 @@ export interface OciServiceDeps {
   /** Named (non-default) docker repositories reachable as `/v2/<repo>/<image>`. */
   readonly namedRepositories: () => readonly string[];
   readonly maxRequestBytes: () => number;
+  /**
+   * `[docker] shadow_names` as running: the image name globs whose first push may take a name
+   * over from a guarding group's proxy member (#refuseTakeover). Absent: none.
+   */
+  readonly shadowNames?: () => readonly string[];
+  readonly log?: Logger | undefined;
 }
 
 /** Where a URL's name lands. */
@@ -442,6 +451,7 @@ export class OciService {
       }
     }
     const expected = reference.kind === 'digest' ? reference.digest : undefined;
+    await this.#refuseTakeover(target, repo);
     if (target.repo.name !== repo) await this.#supplyReferences(target, repo, body, contentType, 1);
     const result = await this.#deps.hosted.putManifest(
       repo,
@@ -458,6 +468,54 @@ export class OciService {
     };
     if (result.subject !== undefined) headers['oci-subject'] = result.subject;
     return { status: 201, headers };
+  }
+
+  /**
+   * The takeover check of a manifest push of `target.name` into the hosted repository `repo`
+   * (addressed directly or through a group; trial 25 fmts F3), as npm's, PyPI's, Maven's and
+   * Helm's: the first manifest of an image name `repo` does not hold (blob links alone do not
+   * count), while a group guarding hosted names (`protect_hosted_names`) that has `repo` among
+   * its members serves the name from a proxy member, would make that group take the name's tags
+   * and manifests by tag from its hosted members only from then on, hiding every upstream tag.
+   * Refused (409, code DENIED, before the manifest is stored; skopeo and docker print the
+   * message) unless `[docker] shadow_names` lists the name; then it goes ahead and the log says
+   * what it took over. "Serves": a manifest of the name in the proxy's cache (a write never asks
+   * an upstream). Deleting every pushed manifest gives the name back.
+   */
+  async #refuseTakeover(target: Target, repo: string): Promise<void> {
+    const { repositories, backends } = this.#deps;
+    const hosted = repositories.get(repo);
+    if (hosted === undefined) return;
+    const holds = (member: Repository) =>
+      backends.get(member.name)?.holds?.(target.name) ?? Promise.resolve(false);
+    if (await holds(hosted)) return;
+    const taken = await proxyTakeovers({
+      repositories: repositories.byFormat('docker'),
+      membersOf: (group, path) => repositories.membersOf(group, path),
+      target: hosted,
+      name: target.name,
+      cached: holds,
+      hostedHolds: holds,
+    });
+    if (taken.length === 0) return;
+    const words = { what: `image ${target.urlName}`, versions: 'tags' };
+    if ((this.#deps.shadowNames?.() ?? []).some((glob) => compileGlob(glob).test(target.name))) {
+      this.#deps.log?.warn({ image: target.name }, `docker push: ${takeoverWarning(taken, words)}`);
+      return;
+    }
+    throw takeoverRefusal(
+      taken,
+      {
+        ...words,
+        doing: 'push',
+        section: 'docker',
+        name: target.name,
+        glob: 'corp/*',
+        undo: `every manifest of it in ${hosted.name} is deleted`,
+        docs: 'docs/oci.md, "Repositories and URLs"',
+      },
+      { protocolCode: 'DENIED' },
+    );
   }
 
   /**

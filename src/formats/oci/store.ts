@@ -369,6 +369,21 @@ export class OciStore {
     return blob ? [] : undefined;
   }
 
+  /**
+   * True when repo/name has a manifest (tagged or not): the name is held there. Blob links alone
+   * (what a push leaves once its manifests are deleted) do not hold it (trial 25 fmts F3).
+   */
+  async hasManifest(repo: string, name: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('oci_manifests')
+      .select('digest')
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** The manifests of repo/name with one of `mediaTypes` (the indexes a delete must consult). */
   async manifestsOfTypes(
     repo: string,

@@ -44,10 +44,25 @@ export const pypiSectionSchema = z.object({
   /** Largest file an upload may carry, MB. Our addition. */
   max_upload_mb: z.number().int().positive().default(1024),
   /**
-   * The default `/simple/` group serves a project that pypi-hosted has (or ever had) from
+   * The default `/simple/` group serves a project that pypi-hosted has (a file of it) from
    * pypi-hosted only, never from an upstream (the dependency-confusion guard).
    */
   protect_hosted_names: z.boolean().default(true),
+  /**
+   * Project names (globs: `*` = any run of characters; compared PEP 503-normalised) whose first
+   * upload may take the name over from a group's proxy (NORA_PYPI_SHADOW_NAMES, comma-separated).
+   * Any other first upload of a project a guarding group's proxy member serves (from its cache)
+   * is refused (409), as Maven's, Helm's and Cargo's are: the takeover hides every upstream
+   * release from the installs through the group (docs/pypi.md, "Group").
+   */
+  shadow_names: z
+    .array(
+      z.string().regex(/^[A-Za-z0-9_.*-]{1,200}$/, {
+        message:
+          'expected a project name or a glob of one ("corp-*"): letters, digits, ".", "-", "_", "*"',
+      }),
+    )
+    .default([]),
   /**
    * Proxies fetch ahead what pip asks for next (our addition): the PEP 658 metadata of the newest
    * release's wheels once a project page is fetched, and a wheel once its metadata is asked for.

@@ -6,7 +6,7 @@
  * - project page: the merge of the members' pages in member order, one entry per filename (the
  *   first member listing a filename wins); a member that fails (upstream down) is "not here";
  *   404 naming the failures only when no member has the project;
- * - the guard (`protect_hosted_names`): a project a hosted member holds (or ever held) is served
+ * - the guard (`protect_hosted_names`): a project a hosted member holds (a file of it) is served
  *   from hosted members only, so an upstream can never add files to a private name;
  * - file and core-metadata reads: the first member (the guard applied) whose page lists the
  *   filename, so a file is always served by the member whose page named it;
@@ -24,7 +24,7 @@ import type { DistFile, OpenedDistFile, ProjectPage, PypiSource } from './model.
 
 export interface PypiGroupDeps extends GroupDeps<PypiSource> {
   /**
-   * True when the hosted member holds or ever held `project` (the guard's question). Defaults to
+   * True when the hosted member holds `project` now (the guard's question). Defaults to
    * "its page exists" when the hosted source offers nothing better.
    */
   readonly hostedKnows?: (member: Repository, project: string) => Promise<boolean>;

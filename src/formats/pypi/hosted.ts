@@ -6,8 +6,8 @@
  *
  * Deleting removes rows only: the bytes stay in the content-addressed blob store (other rows may
  * share them) until a garbage collection finds them unreferenced. A project whose files are all
- * deleted stays known (`hasProject`), so a group keeps refusing that name from its upstreams
- * (the dependency-confusion guard). A deleted file's name is never accepted again
+ * deleted stays known (`hasProject`) but is no longer hosted: a group asks its upstreams for it
+ * again (the dependency-confusion guard asks for a file, `projectPage`). A deleted file's name is never accepted again
  * (store.ts `pypi_deleted_files`, the public index's rule): a name keeps meaning one set of bytes.
  *
  * Methods take plain values (repository, names, streams); no HTTP framework types.

@@ -97,7 +97,9 @@ export function hostedOperations(hosted: PypiHosted): PypiHostedOperations {
       await hosted.deleteFile(repo, project, filename);
       return { project, version, deleted: [filename] };
     },
-    knowsProject: (repo, project) => hosted.hasProject(repo, project),
+    // The guard's question: a file of it now (a project whose files were all deleted is no
+    // longer hosted, and the group asks its proxies again; its filenames stay refused).
+    holdsProject: async (repo, project) => (await hosted.projectPage(repo, project)) !== undefined,
   };
 }
 
@@ -195,10 +197,10 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
         }),
         membersOf: (repo, path) => repositories.membersOf(repo, path),
         sourceOf,
-        ...(operations?.knowsProject !== undefined
+        ...(operations?.holdsProject !== undefined
           ? {
               hostedKnows: (member: Repository, project: string) =>
-                operations.knowsProject?.(member, project) ?? Promise.resolve(false),
+                operations.holdsProject?.(member, project) ?? Promise.resolve(false),
             }
           : {}),
       });
@@ -210,6 +212,8 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
         group,
         operations,
         jsonApi: backends.jsonApi,
+        shadowNames: () => context.config().pypi.shadow_names,
+        log: context.log,
       });
       registerPypiRoutes(scope, repositories.byFormat('pypi').map(pypiMountOf), {
         service,

@@ -23,8 +23,14 @@ import {
   creationRefusal,
   type HeldElsewhere,
   heldElsewhere,
+  proxyTakeovers,
   refusalText,
+  takeoverRefusal,
+  takeoverWarning,
 } from '../../repos/group-write.ts';
+import { compileGlob } from '../../auth/patterns.ts';
+import type { Logger } from '../../core/logger.ts';
+import { normalizeProjectName } from './names.ts';
 import { proxiedJson } from './proxied-json.ts';
 import { parseVersion } from './versions.ts';
 
@@ -84,8 +90,12 @@ export interface PypiHostedOperations {
     version: string,
     filename: string,
   ): Promise<unknown>;
-  /** True when the hosted repository holds or ever held `project` (the group guard). */
-  knowsProject?(repo: Repository, project: string): Promise<boolean>;
+  /**
+   * True when the hosted repository holds `project` now (a file of it): the group guard's
+   * question. A project whose files were all deleted is no longer hosted: the group asks its
+   * proxies for it again (trial 25 fmts F2); its deleted filenames stay refused.
+   */
+  holdsProject?(repo: Repository, project: string): Promise<boolean>;
 }
 
 /** The absolute URL of a file for the JSON API's `url` fields. */
@@ -110,6 +120,12 @@ export interface PypiServiceDeps {
   readonly group: PypiSource;
   readonly operations?: PypiHostedOperations | undefined;
   readonly jsonApi?: PypiJsonApi | undefined;
+  /**
+   * `[pypi] shadow_names` as running: the project name globs whose first upload may take a name
+   * over from a guarding group's proxy member (#refuseTakeover). Absent: none.
+   */
+  readonly shadowNames?: () => readonly string[];
+  readonly log?: Logger | undefined;
 }
 
 export class PypiService {
@@ -294,7 +310,10 @@ export class PypiService {
           // Refused on the repository but not on the project: the repository's answer holds.
           if (refused !== undefined) throw refused;
         },
-        admit: (project) => this.#refuseSecondProject(repo, target, project),
+        admit: async (project) => {
+          await this.#refuseSecondProject(repo, target, project);
+          await this.#refuseTakeover(target, project);
+        },
         refused,
       });
     } catch (err) {
@@ -433,8 +452,8 @@ export class PypiService {
         return page !== undefined && lists(page.files.map((file) => file.version));
       },
       hostedClaims:
-        repo.protectHostedNames && operations?.knowsProject !== undefined
-          ? (member) => operations.knowsProject?.(member, project) ?? Promise.resolve(false)
+        repo.protectHostedNames && operations?.holdsProject !== undefined
+          ? (member) => operations.holdsProject?.(member, project) ?? Promise.resolve(false)
           : undefined,
       ...(kinds === undefined ? {} : { kinds }),
     });
@@ -448,7 +467,7 @@ export class PypiService {
    */
   async #refuseSecondProject(repo: Repository, target: Repository, project: string): Promise<void> {
     if (repo.kind !== 'group' || repo.name === target.name) return;
-    if (await (this.#deps.operations?.knowsProject?.(target, project) ?? false)) return;
+    if (await (this.#deps.operations?.holdsProject?.(target, project) ?? false)) return;
     const held = await this.#heldElsewhere(repo, target, project, (v) => v.length > 0, ['hosted']);
     if (held === undefined) return;
     throw creationRefusal(held, {
@@ -458,6 +477,54 @@ export class PypiService {
       instead:
         `upload it to ${held.member.name} directly (twine upload --repository-url <NORA>/repository/${held.member.name}/), or under another name; ` +
         `to keep releases in both members on purpose, upload its first file to ${target.name} directly (<NORA>/repository/${target.name}/)`,
+    });
+  }
+
+  /**
+   * The takeover check of an upload of `project` into the hosted repository `target`, addressed
+   * directly or through a group (trial 25 fmts F2), as Maven's, Helm's, Cargo's and Go's: the
+   * first file of a project `target` does not hold, while a group guarding hosted names
+   * (`protect_hosted_names`) that has `target` among its members serves the project from a proxy
+   * member, would make that group serve only `target`'s files from then on, hiding every
+   * upstream release from pip through it. Refused (409, before anything is stored; twine prints
+   * it) unless `[pypi] shadow_names` lists the project; then it goes ahead and the log says what
+   * it took over (twine prints nothing of a success). "Serves": the proxy's cached page
+   * (PypiSource.cachedPage: a write never sends a project name upstream, so a public project
+   * nobody installed through NORA yet is not refused). Deleting every hosted file gives the name
+   * back (`holdsProject`).
+   */
+  async #refuseTakeover(target: Repository, project: string): Promise<void> {
+    const operations = this.#deps.operations;
+    const proxy = this.#deps.proxy;
+    if (operations?.holdsProject === undefined || proxy.cachedPage === undefined) return;
+    const holds = (member: Repository) =>
+      operations.holdsProject?.(member, project) ?? Promise.resolve(false);
+    if (await holds(target)) return;
+    const repositories = this.#deps.repositories;
+    const taken = await proxyTakeovers({
+      repositories: repositories.byFormat('pypi'),
+      membersOf: (group, path) => repositories.membersOf(group, path),
+      target,
+      name: project,
+      cached: async (member) =>
+        ((await proxy.cachedPage?.(member, project))?.files.length ?? 0) > 0,
+      hostedHolds: holds,
+    });
+    if (taken.length === 0) return;
+    const words = { what: `project ${project}`, versions: 'releases' };
+    const globs = this.#deps.shadowNames?.() ?? [];
+    if (globs.some((glob) => compileGlob(normalizeProjectName(glob)).test(project))) {
+      this.#deps.log?.warn({ project }, `pypi upload: ${takeoverWarning(taken, words)}`);
+      return;
+    }
+    throw takeoverRefusal(taken, {
+      ...words,
+      doing: 'upload',
+      section: 'pypi',
+      name: project,
+      glob: 'corp-*',
+      undo: `every file of it in ${target.name} is deleted`,
+      docs: 'docs/pypi.md, "Group"',
     });
   }
 

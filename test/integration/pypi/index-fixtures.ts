@@ -42,7 +42,6 @@ function opened(bytes: Buffer): OpenedDistFile {
 export class FakeHosted implements PypiSource, PypiHostedOperations {
   readonly #repos = new Map<string, Map<string, Map<string, StoredFile>>>();
   /** Projects ever held (the guard's "ever"). */
-  readonly #ever = new Set<string>();
   readonly uploads: { repo: string; contentType: string | undefined; bytes: number }[] = [];
   readonly yanks: { repo: string; project: string; version: string; yanked: false | string }[] = [];
   /** Called on every change: the app's write generation, as the real store bumps it. */
@@ -77,7 +76,6 @@ export class FakeHosted implements PypiSource, PypiHostedOperations {
         ...extra,
       },
     });
-    this.#ever.add(`${repo}/${project}`);
   }
 
   #project(repo: string, project: string, create: boolean): Map<string, StoredFile> | undefined {
@@ -170,8 +168,8 @@ export class FakeHosted implements PypiSource, PypiHostedOperations {
     return Promise.resolve({ deleted: filename });
   }
 
-  knowsProject(repo: Repository, project: string): Promise<boolean> {
-    return Promise.resolve(this.#ever.has(`${repo.name}/${project}`));
+  holdsProject(repo: Repository, project: string): Promise<boolean> {
+    return Promise.resolve((this.#project(repo.name, project, false)?.size ?? 0) > 0);
   }
 }
 

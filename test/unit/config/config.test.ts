@@ -494,6 +494,9 @@ test('every list-valued NORA_* variable takes the TOML array form as its comma l
     NORA_MAVEN_SHADOW_NAMES: ['com.corp,org.corp', ['com.corp', 'org.corp']],
     NORA_CARGO_SHADOW_NAMES: ['corp-a,corp-b', ['corp-a', 'corp-b']],
     NORA_HELM_SHADOW_NAMES: ['corp-a,corp-b', ['corp-a', 'corp-b']],
+    NORA_NPM_SHADOW_NAMES: ['@corp/*,corp-b', ['@corp/*', 'corp-b']],
+    NORA_PYPI_SHADOW_NAMES: ['corp-a,corp-b', ['corp-a', 'corp-b']],
+    NORA_DOCKER_SHADOW_NAMES: ['corp/*,lib/app', ['corp/*', 'lib/app']],
     NORA_GO_PRIVATE: ['corp.example.com/*,*.internal', ['corp.example.com/*', '*.internal']],
     NORA_GO_SUMDB: [
       'https://sum.golang.org,sum.test=http://127.0.0.1:9/db',

@@ -1,0 +1,97 @@
+/**
+ * Trial 25 fmts F2 with the real twine: an upload through the default `/simple/` group of a
+ * project the group serves from its proxy member (the upstream: a second NORA, its page cached
+ * by a read through the group) is refused with 409 naming the proxy member and
+ * `[pypi] shadow_names`, and the upstream's releases stay installable. A project nobody read
+ * through NORA is not probed upstream (the probe is cache-only) and uploads. With `shadow_names`
+ * listing it, the upload takes the project over; deleting every hosted release gives it back to
+ * the upstream.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { startTestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import {
+  buildProjects,
+  indexUrl,
+  missingPython,
+  output,
+  pythonHome,
+  twineUpload,
+} from '../../helpers/python.ts';
+
+const CREDENTIALS = { username: 'u', password: 'p' };
+
+/** The filenames the `/simple/<project>/` page of `server` lists (PEP 691 JSON). */
+async function listed(serverUrl: string, project: string): Promise<string[]> {
+  const res = await fetch(`${serverUrl}/simple/${project}/`, {
+    headers: { accept: 'application/vnd.pypi.simple.v1+json' },
+  });
+  if (res.status === 404) return [];
+  assert.equal(res.status, 200, await res.clone().text());
+  const page = (await res.json()) as { files: { filename: string }[] };
+  return page.files.map((f) => f.filename).sort();
+}
+
+describe('real twine: an upload through the group onto a proxied project', () => {
+  test(
+    '409 naming the proxy member and shadow_names; shadow_names lets it through; deleting the hosted releases gives the name back',
+    { skip: missingPython('build', 'twine'), timeout: 300_000 },
+    async () => {
+      await using work = await tempDir('nora-e2e-pypi-takeover-');
+      const home = await pythonHome(path.join(work.path, 'home'));
+      const [upstreamFiles, ownFiles, unreadFiles] = await Promise.all([
+        buildProjects(home, path.join(work.path, 'up'), [{ name: 'up-take', version: '1.0' }]),
+        buildProjects(home, path.join(work.path, 'own'), [{ name: 'up-take', version: '9.0' }]),
+        buildProjects(home, path.join(work.path, 'unread'), [
+          { name: 'up-unread', version: '9.0' },
+        ]),
+      ]);
+      await using upstream = await startTestServer();
+      const seeded = await twineUpload(home, indexUrl(upstream.url), CREDENTIALS, upstreamFiles);
+      assert.equal(seeded.code, 0, output(seeded));
+      const upstreamNames = upstreamFiles.map((f) => path.basename(f)).sort();
+
+      await using server = await startTestServer({
+        config: { pypi: { proxy: indexUrl(upstream.url), metadata_ttl: 0 } },
+      });
+      assert.deepEqual(await listed(server.url, 'up-take'), upstreamNames);
+      const refused = await twineUpload(home, indexUrl(server.url), CREDENTIALS, ownFiles);
+      const text = output(refused);
+      assert.notEqual(refused.code, 0, text);
+      assert.match(text, /409/, text);
+      // twine prints the reason phrase (cut at 200 characters), wrapped over lines.
+      assert.match(
+        text.replace(/\s+/g, ' '),
+        /refusing to upload project up-take, new in pypi-hosted: group pypi serves it from its proxy member pypi-proxy and would stop serving its upstream releases \(\[pypi\] shadow_names allows it\)/,
+        text,
+      );
+      assert.deepEqual(await listed(server.url, 'up-take'), upstreamNames, 'nothing taken over');
+      // Never read through this NORA: nothing cached, and a write never asks the upstream.
+      const unread = await twineUpload(home, indexUrl(server.url), CREDENTIALS, unreadFiles);
+      assert.equal(unread.code, 0, output(unread));
+
+      await using allowed = await startTestServer({
+        config: {
+          pypi: { proxy: indexUrl(upstream.url), metadata_ttl: 0, shadow_names: ['UP_*'] },
+        },
+      });
+      assert.deepEqual(await listed(allowed.url, 'up-take'), upstreamNames);
+      const taken = await twineUpload(home, indexUrl(allowed.url), CREDENTIALS, ownFiles);
+      assert.equal(taken.code, 0, output(taken));
+      assert.deepEqual(
+        await listed(allowed.url, 'up-take'),
+        ownFiles.map((f) => path.basename(f)).sort(),
+        'the hosted project hides the upstream one (protect_hosted_names)',
+      );
+      const deleted = await fetch(`${allowed.url}/pypi/up-take/9.0`, { method: 'DELETE' });
+      assert.equal(deleted.status, 200, await deleted.text());
+      assert.deepEqual(
+        await listed(allowed.url, 'up-take'),
+        upstreamNames,
+        'no hosted file left: the group asks its proxy again',
+      );
+    },
+  );
+});
