@@ -126,3 +126,53 @@ test('the client does the token dance with the credentials, and verifies what it
   }
   assert.equal(parseBearerChallenge('Basic realm="nora"'), undefined);
 });
+
+test('no request climbs out of the server: `..` segments, plain or encoded, are refused before sending (trial 26 mirrorR F9)', async () => {
+  const seen: string[] = [];
+  const server = http.createServer((request, response) => {
+    seen.push(request.url ?? '');
+    response.end('{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const client = createMirrorClient(`http://127.0.0.1:${port}/nora`, {
+      credentials: { kind: 'token', token: 'nra_secret' },
+      idleTimeoutMs: 5000,
+    });
+    for (const path of [
+      '/npm/a/../../other-app/admin',
+      '/npm/%2e%2e/x',
+      '/npm/..%2fadmin',
+      '/npm/a/..\\admin',
+      'npm/relative',
+    ]) {
+      await assert.rejects(client.get(path), /not a path below the server/, path);
+    }
+    const ok = await client.get('/npm/@scope%2fname');
+    await ok.drain();
+    assert.deepEqual(seen, ['/nora/npm/@scope%2fname']);
+  } finally {
+    server.close();
+  }
+});
+
+test('a metadata body that stalls is cut after the idle timeout, as an artifact body is (trial 26 mirrorR F4)', async () => {
+  const server = http.createServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.write('{"name":'); // and then nothing
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const client = createMirrorClient(`http://127.0.0.1:${port}`, {
+      credentials: { kind: 'none' },
+      idleTimeoutMs: 300,
+    });
+    const answer = await client.get('/npm/stalls');
+    await assert.rejects(answer.text(1024 * 1024), /stalled for 0\.3 s/);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
