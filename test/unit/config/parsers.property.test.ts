@@ -148,7 +148,12 @@ test('variables read back as the numbers, booleans and lists they spell', () => 
   fc.assert(
     fc.property(
       fc.constantFrom(...typed),
-      fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })).map((x) => x + 0),
+      // Numbers as decimal digits spell them: exponent forms (`5e-324`, `1e21`) are refused
+      // by design (trial 25 ops F8), so they are not generated here.
+      fc
+        .oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }))
+        .map((x) => x + 0)
+        .filter((x) => !/e/i.test(String(x))),
       fc.boolean(),
       fc.array(fc.stringMatching(/^[a-z0-9:/._-]{1,6}$/), { maxLength: 4 }),
       fc.constantFrom('', ' ', '\t'),
