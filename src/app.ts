@@ -720,6 +720,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     onWrite: () => {
       writes.bump();
     },
+    warn: (message) => openingWarnings.push(message),
   });
   const blobs = new BlobStore(driver, new SqlBlobIndex(db));
   const repositories = RepositoryRegistry.build(

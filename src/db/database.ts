@@ -8,9 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Kysely, SqliteDialect } from 'kysely';
-import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
+import type { Migration } from 'kysely/migration';
 import { adaptNodeSqlite } from './node-sqlite-dialect.ts';
 import { coreMigrations } from './core-migrations.ts';
+import { runMigrations } from './migrate.ts';
 import { RESERVE_BYTES, SpaceReserve } from './reserve.ts';
 import { registerSqliteHandle, SqliteHandle, sqliteHandleOf } from './sqlite-handle.ts';
 import type { CoreTables } from './tables.ts';
@@ -29,6 +30,11 @@ export interface OpenDatabaseOptions {
    * on a full disk; 0: none. Default RESERVE_BYTES for a file, none in memory.
    */
   readonly reserveBytes?: number;
+  /**
+   * Told what start-up repaired (db/migrate.ts: the leftovers of a migration a process stopped
+   * inside, before migrations ran in transactions).
+   */
+  readonly warn?: (message: string) => void;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
@@ -65,19 +71,19 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
     }),
   });
   registerSqliteHandle(db as unknown as Kysely<never>, handle);
-  await migrate(db, { ...coreMigrations, ...options.migrations });
-  return db;
-}
-
-async function migrate(db: Db, migrations: Migrations): Promise<void> {
-  const provider: MigrationProvider = { getMigrations: () => Promise.resolve({ ...migrations }) };
-  const migrator = new Migrator({ db, provider });
-  const { error, results } = await migrator.migrateToLatest();
-  const failed = results?.find((r) => r.status === 'Error');
-  if (error !== undefined || failed) {
-    const name = failed?.migrationName ?? 'unknown';
-    throw new Error(`database migration ${name} failed: ${String(error)}`, { cause: error });
+  try {
+    // Each migration and its bookkeeping row in one transaction (trial 25 ops F14).
+    await runMigrations(
+      db as unknown as Kysely<unknown>,
+      { ...coreMigrations, ...options.migrations },
+      options.warn,
+    );
+  } catch (err) {
+    // Not left open: a caller that reports the error and goes on would keep the file locked.
+    await db.destroy().catch(() => undefined);
+    throw err;
   }
+  return db;
 }
 
 /** Readiness probe. */
