@@ -46,10 +46,23 @@ export async function runMigrations(
 ): Promise<string[]> {
   const names = Object.keys(migrations).sort();
   return await db.connection().execute(async (conn) => {
-    await sql`CREATE TABLE IF NOT EXISTS ${sql.table(MIGRATION_TABLE)} (
-      name varchar(255) NOT NULL PRIMARY KEY,
-      timestamp varchar(255) NOT NULL
-    )`.execute(conn);
+    // Nothing is written when nothing is pending: a database that cannot be written (a
+    // read-only `nora.db-shm`) still opens, and /health says why (db/database.ts).
+    const table = await sql<{
+      name: string;
+    }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${MIGRATION_TABLE}`.execute(
+      conn,
+    );
+    if (table.rows.length > 0) {
+      const executed = await executedMigrations(conn);
+      checkRecorded(names, executed);
+      if (names.every((name) => executed.names.has(name))) return [];
+    } else {
+      await sql`CREATE TABLE IF NOT EXISTS ${sql.table(MIGRATION_TABLE)} (
+        name varchar(255) NOT NULL PRIMARY KEY,
+        timestamp varchar(255) NOT NULL
+      )`.execute(conn);
+    }
     const applied: string[] = [];
     for (;;) {
       const done = await sql`BEGIN IMMEDIATE`.execute(conn).then(async () => {
