@@ -64,6 +64,7 @@ import {
 import { sqliteHandleOf } from './db/sqlite-handle.ts';
 import { freesSpace } from './db/reserve.ts';
 import { databaseInUse } from './db/in-use.ts';
+import { StorageSpace } from './storage/free-space.ts';
 import type { FormatContext, FormatModule } from './formats/format.ts';
 import { FORMATS } from './formats/index.ts';
 import { type GcScheduler, startGcScheduler } from './gc/scheduler.ts';
@@ -1117,6 +1118,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     done();
   });
 
+  // The storage disk's room for /health: statfs, and the full disk uploads met (F10).
+  const storageSpace =
+    initial.storage.mode === 'local' ? new StorageSpace(initial.storage.path) : undefined;
+  if (storageSpace !== undefined) closeTasks.push(() => storageSpace.close());
   registerSystemRoutes(fastify, {
     version: VERSION,
     metrics,
@@ -1132,6 +1137,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       reserve.ensure();
       return { full: reserve.full, reserve: reserve.state };
     },
+    ...(storageSpace === undefined ? {} : { freeSpace: () => storageSpace.state() }),
     totalSizeBytes: () => blobs.totalSize(),
     registries: () => new Map(formats.map((f) => [f.format, isEnabled(config, f.format)])),
     upstreams: () => proxy.circuits(),
