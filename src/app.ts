@@ -65,6 +65,7 @@ import { sqliteHandleOf } from './db/sqlite-handle.ts';
 import { freesSpace } from './db/reserve.ts';
 import { databaseInUse } from './db/in-use.ts';
 import { StorageSpace } from './storage/free-space.ts';
+import { unconfiguredRepositories, unconfiguredWarning } from './repos/unconfigured.ts';
 import type { FormatContext, FormatModule } from './formats/format.ts';
 import { FORMATS } from './formats/index.ts';
 import { type GcScheduler, startGcScheduler } from './gc/scheduler.ts';
@@ -802,6 +803,16 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     defaultRepositories(formats, config),
     config.repositories,
   );
+  // A renamed repository starts empty and the old name's files are not served: said at start
+  // (trial 25 ops F4). A failing look-up is no reason to stop a start.
+  const unconfigured = unconfiguredWarning(
+    await unconfiguredRepositories(
+      db,
+      formats.flatMap((f) => (f.blobReferences ?? []).map((ref) => ref.table)),
+      new Set(repositories.all().map((repo) => repo.name)),
+    ).catch(() => []),
+  );
+  if (unconfigured !== undefined) openingWarnings.push(unconfigured);
   const memo = new AnswerMemo({
     generation: writes,
     freshSeconds: proxiedFreshness(formats, repositories, () => config),
