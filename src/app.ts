@@ -1132,7 +1132,11 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   // The storage disk's room for /health: statfs, and the full disk uploads met (F10).
   const storageSpace =
     initial.storage.mode === 'local' ? new StorageSpace(initial.storage.path) : undefined;
-  if (storageSpace !== undefined) closeTasks.push(() => storageSpace.close());
+  if (storageSpace !== undefined) {
+    closeTasks.push(() => {
+      storageSpace.close();
+    });
+  }
   registerSystemRoutes(fastify, {
     version: VERSION,
     metrics,

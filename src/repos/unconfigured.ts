@@ -69,8 +69,8 @@ export async function unconfiguredRepositories(
     const list = byRepo.get(row.repo) ?? [];
     list.push({
       table: row.tbl,
-      count: Math.min(Number(row.count), MAX_COUNTED),
-      atLeast: Number(row.count) > MAX_COUNTED,
+      count: Math.min(row.count, MAX_COUNTED),
+      atLeast: row.count > MAX_COUNTED,
     });
     byRepo.set(row.repo, list);
   }
