@@ -539,7 +539,8 @@ async function openStorage(
       SERVING_DIR,
     );
     const others = await otherServers(servers);
-    await refuseSharedDatabase(database, path.dirname(servers));
+    const storageId = await realPath(path.dirname(servers));
+    await refuseSharedDatabase(database, storageId);
     if (others.length === 0) await wipeRequestSpools(driver.spoolDir());
     else {
       warn(
@@ -552,9 +553,9 @@ async function openStorage(
     // the uploads themselves report. The file says which storage and database (ServingMarker);
     // a database kept apart from the storage gets a marker of its own beside it, which
     // refuseSharedDatabase reads.
-    const resolved = database === ':memory:' ? database : path.resolve(database);
+    const resolved = database === ':memory:' ? database : await realPath(database);
     const content = JSON.stringify({
-      storage: path.dirname(servers),
+      storage: storageId,
       database: resolved,
     } satisfies ServingMarker);
     const dirs = [servers];
@@ -724,7 +725,7 @@ interface ServingMarker {
  */
 async function refuseSharedDatabase(database: string, storage: string): Promise<void> {
   if (database === ':memory:') return;
-  const file = path.resolve(database);
+  const file = await realPath(database);
   const dir = path.join(path.dirname(file), SERVING_DIR);
   const holders: number[] = [];
   for (const pid of await otherServers(dir)) {
@@ -738,6 +739,17 @@ async function refuseSharedDatabase(database: string, storage: string): Promise<
   throw new DatabaseInUseError(
     `the database ${file} is in use by the NORA server (pid ${holders.join(', ')}) of another storage: two servers sharing a database but not a storage answer 410 for each other's files; give this one its own [database] path (NORA_DATABASE_PATH), or stop pid ${holders.join(', ')} first`,
   );
+}
+
+/**
+ * `file` with its directory's symbolic links resolved (a storage reached through a link is the
+ * same storage), the file itself need not exist; `path.resolve` of it when the directory does
+ * not exist yet either.
+ */
+async function realPath(file: string): Promise<string> {
+  const resolved = path.resolve(file);
+  const dir = await fs.realpath(path.dirname(resolved)).catch(() => undefined);
+  return dir === undefined ? resolved : path.join(dir, path.basename(resolved));
 }
 
 /** Whether `pid` is a live process that may be a NORA server. */

@@ -57,6 +57,12 @@ test('a serve on the database of a running server with another storage is refuse
     lines[0],
     `nora: the database ${database} is in use by the NORA server (pid ${String(server.child.pid)}) of another storage: two servers sharing a database but not a storage answer 410 for each other's files; give this one its own [database] path (NORA_DATABASE_PATH), or stop pid ${String(server.child.pid)} first`,
   );
+  // The same database reached through a symbolic link is the same database.
+  const link = path.join(dir.path, 'd1link');
+  await fs.symlink(first, link);
+  const linked = await refusedServe(path.join(dir.path, 'd8'), path.join(link, 'nora.db'));
+  assert.equal(linked.code, 1, linked.stderr);
+  assert.match(linked.stderr, /is in use by the NORA server \(pid \d+\) of another storage/);
   // Nothing of the refused server is left to name it.
   assert.deepEqual(await fs.readdir(path.join(second, '.nora-serve')).catch(() => []), []);
   // The running server is untouched.
