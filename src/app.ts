@@ -3,7 +3,7 @@
  * It never listens (server.ts does), so tests drive it in-process with `app.inject()` or on an
  * ephemeral port.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -63,6 +63,9 @@ import {
 } from './db/database.ts';
 import { sqliteHandleOf } from './db/sqlite-handle.ts';
 import { freesSpace } from './db/reserve.ts';
+import { databaseInUse } from './db/in-use.ts';
+import { StorageSpace } from './storage/free-space.ts';
+import { unconfiguredRepositories, unconfiguredWarning } from './repos/unconfigured.ts';
 import type { FormatContext, FormatModule } from './formats/format.ts';
 import { FORMATS } from './formats/index.ts';
 import { type GcScheduler, startGcScheduler } from './gc/scheduler.ts';
@@ -139,6 +142,11 @@ export interface NoraApp {
   readonly routes: readonly { readonly method: string; readonly url: string }[];
   /** Requests not yet answered: a shutdown that gives up on them logs them (`cut`). */
   readonly inFlight: InFlightRequests;
+  /**
+   * Removes, synchronously, the `.nora-serve/<pid>` files naming this process: for an exit that
+   * does not wait for close() (a shutdown cut short by `shutdown_timeout`; trial 25 ops F6).
+   */
+  forgetMarkers(): void;
   close(): Promise<void>;
 }
 
@@ -513,9 +521,14 @@ const REQUEST_SPOOLS = ['ingest', 'pypi-upload', 'go-upload', 'cargo-publish'];
  * The storage driver, its request spools wiped. A local storage directory that cannot be made or
  * written (a regular file on the path, a read-only mount, a pseudo file system, no permission)
  * fails start-up with an error naming the setting, the path and the cause, not a bare errno line.
+ * `database`: the metadata database file; a server that uses it with another storage refuses
+ * this start (refuseSharedDatabase). `markers`: the `.nora-serve/<pid>` files this process made
+ * are added to it (removed at close, and by a shutdown cut short: NoraApp.forgetMarkers).
  */
 async function openStorage(
   storage: AppConfig['storage'],
+  database: string,
+  markers: string[],
   onClose: (task: () => Promise<void>) => void,
   warn: (message: string) => void,
 ): Promise<StorageDriver> {
@@ -526,6 +539,8 @@ async function openStorage(
       SERVING_DIR,
     );
     const others = await otherServers(servers);
+    const storageId = await realPath(path.dirname(servers));
+    await refuseSharedDatabase(database, storageId);
     if (others.length === 0) await wipeRequestSpools(driver.spoolDir());
     else {
       warn(
@@ -535,16 +550,33 @@ async function openStorage(
     // Every server names itself, also one started beside another (a rolling restart on one
     // host): once the first stops, a third start must still see the second. Best effort: a
     // storage that cannot take this file cannot take uploads either, which the write probe and
-    // the uploads themselves report.
-    const own = path.join(servers, String(process.pid));
-    const named = await fs
-      .mkdir(servers, { recursive: true })
-      .then(() => fs.writeFile(own, ''))
-      .then(
-        () => true,
-        () => false,
-      );
-    if (named) onClose(() => fs.rm(own, { force: true }));
+    // the uploads themselves report. The file says which storage and database (ServingMarker);
+    // a database kept apart from the storage gets a marker of its own beside it, which
+    // refuseSharedDatabase reads.
+    const resolved = database === ':memory:' ? database : await realPath(database);
+    const content = JSON.stringify({
+      storage: storageId,
+      database: resolved,
+    } satisfies ServingMarker);
+    const dirs = [servers];
+    if (resolved !== ':memory:') {
+      const beside = path.join(path.dirname(resolved), SERVING_DIR);
+      if (beside !== servers) dirs.push(beside);
+    }
+    for (const dir of dirs) {
+      const own = path.join(dir, String(process.pid));
+      const named = await fs
+        .mkdir(dir, { recursive: true })
+        .then(() => fs.writeFile(own, content))
+        .then(
+          () => true,
+          () => false,
+        );
+      if (named) {
+        markers.push(own);
+        onClose(() => fs.rm(own, { force: true }));
+      }
+    }
     return driver;
   } catch (err) {
     const code = errnoCode(err);
@@ -668,6 +700,58 @@ export async function liveServers(storage: string): Promise<number[]> {
   return await otherServers(path.join(path.resolve(storage), SERVING_DIR));
 }
 
+/** `nora serve` found its database used by a NORA server with another storage (trial 25 ops F5). */
+export class DatabaseInUseError extends Error {
+  override readonly name = 'DatabaseInUseError';
+}
+
+/** What a `.nora-serve/<pid>` file holds (empty from builds before 2026-12-06). */
+interface ServingMarker {
+  /** The storage's `.nora-serve/` parent: the local storage directory, or the spool (S3). */
+  readonly storage: string;
+  /** The database file, resolved. */
+  readonly database: string;
+}
+
+/**
+ * Refuses a start on a database another live NORA server uses with another storage: both would
+ * then record blobs the other's storage does not hold, and answer 410 "missing from storage" for
+ * each other's files (trial 25 ops F5). Such a server is named in the `.nora-serve/` beside the
+ * database (ServingMarker: same database, another storage), and holds the database open
+ * (databaseInUse, the probe `nora restore` refuses with), which rules out a marker whose PID a
+ * new process reused. A process holding the database that no marker names (`nora gc`,
+ * `nora backup`) is no reason to refuse, nor is a server of the same storage (the caller warns).
+ * Throws DatabaseInUseError naming the PIDs and what to do.
+ */
+async function refuseSharedDatabase(database: string, storage: string): Promise<void> {
+  if (database === ':memory:') return;
+  const file = await realPath(database);
+  const dir = path.join(path.dirname(file), SERVING_DIR);
+  const holders: number[] = [];
+  for (const pid of await otherServers(dir)) {
+    const marker = await fs
+      .readFile(path.join(dir, String(pid)), 'utf8')
+      .then((text) => JSON.parse(text) as Partial<ServingMarker>)
+      .catch(() => undefined);
+    if (marker?.database === file && marker.storage !== storage) holders.push(pid);
+  }
+  if (holders.length === 0 || !databaseInUse(file)) return;
+  throw new DatabaseInUseError(
+    `the database ${file} is in use by the NORA server (pid ${holders.join(', ')}) of another storage: two servers sharing a database but not a storage answer 410 for each other's files; give this one its own [database] path (NORA_DATABASE_PATH), or stop pid ${holders.join(', ')} first`,
+  );
+}
+
+/**
+ * `file` with its directory's symbolic links resolved (a storage reached through a link is the
+ * same storage), the file itself need not exist; `path.resolve` of it when the directory does
+ * not exist yet either.
+ */
+async function realPath(file: string): Promise<string> {
+  const resolved = path.resolve(file);
+  const dir = await fs.realpath(path.dirname(resolved)).catch(() => undefined);
+  return dir === undefined ? resolved : path.join(dir, path.basename(resolved));
+}
+
 /** Whether `pid` is a live process that may be a NORA server. */
 async function isNoraProcess(pid: number): Promise<boolean> {
   try {
@@ -708,8 +792,12 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   await refuseMissingStorage(config);
   // Found before the logger exists: logged once it does.
   const openingWarnings: string[] = [];
+  // The `.nora-serve/<pid>` files this process made (NoraApp.forgetMarkers).
+  const markers: string[] = [];
   const driver = await openStorage(
     config.storage,
+    databaseFile(config),
+    markers,
     (task) => closeTasks.push(task),
     (message) => openingWarnings.push(message),
   );
@@ -723,12 +811,23 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     // A data directory made read-only (a stopped server's volume mounted ro, chmod a-w): reads
     // go on, degraded, as for a database file that cannot be written (trial 25 devA F2).
     readOnlyFallback: true,
+    warn: (message) => openingWarnings.push(message),
   });
   const blobs = new BlobStore(driver, new SqlBlobIndex(db));
   const repositories = RepositoryRegistry.build(
     defaultRepositories(formats, config),
     config.repositories,
   );
+  // A renamed repository starts empty and the old name's files are not served: said at start
+  // (trial 25 ops F4). A failing look-up is no reason to stop a start.
+  const unconfigured = unconfiguredWarning(
+    await unconfiguredRepositories(
+      db,
+      formats.flatMap((f) => (f.blobReferences ?? []).map((ref) => ref.table)),
+      new Set(repositories.all().map((repo) => repo.name)),
+    ).catch(() => []),
+  );
+  if (unconfigured !== undefined) openingWarnings.push(unconfigured);
   const memo = new AnswerMemo({
     generation: writes,
     freshSeconds: proxiedFreshness(formats, repositories, () => config),
@@ -1045,6 +1144,14 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     done();
   });
 
+  // The storage disk's room for /health: statfs, and the full disk uploads met (F10).
+  const storageSpace =
+    initial.storage.mode === 'local' ? new StorageSpace(initial.storage.path) : undefined;
+  if (storageSpace !== undefined) {
+    closeTasks.push(() => {
+      storageSpace.close();
+    });
+  }
   registerSystemRoutes(fastify, {
     version: VERSION,
     metrics,
@@ -1060,6 +1167,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       reserve.ensure();
       return { full: reserve.full, reserve: reserve.state };
     },
+    ...(storageSpace === undefined ? {} : { freeSpace: () => storageSpace.state() }),
     totalSizeBytes: () => blobs.totalSize(),
     registries: () => new Map(formats.map((f) => [f.format, isEnabled(config, f.format)])),
     upstreams: () => proxy.circuits(),
@@ -1114,6 +1222,9 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     context,
     routes,
     inFlight,
+    forgetMarkers: () => {
+      for (const marker of markers) rmSync(marker, { force: true });
+    },
     gc,
     reload(next: AppConfig): string[] {
       // Throws (RepositoryConfigError) before anything is applied when the new set is invalid.

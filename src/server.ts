@@ -91,6 +91,14 @@ export async function startServer(
         // now with `"cut":"shutdown"`, are the only trace of them (which uploads were lost).
         const cut = app.inFlight.cut('shutdown');
         log.error({ cut }, `in-flight requests did not finish within ${seconds}s; exiting`);
+        // close() never finished, so its removal of `.nora-serve/<pid>` did not run: a marker
+        // left behind names a server that is gone, which a process reusing the PID (a new
+        // container's `node`) would seem to be (trial 25 ops F6).
+        try {
+          app.forgetMarkers();
+        } catch {
+          // Best effort, as when it was made; the next start removes a dead process's file.
+        }
         void flushLog(log).finally(() => process.exit(1));
       }, seconds * 1000);
       timer.unref();

@@ -16,10 +16,9 @@
  * SIGTERM before the database is put in place (RestoreInterruptedError: exit 130 / 143).
  */
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -30,6 +29,7 @@ import type { AppConfig } from '../config/schema.ts';
 import { createHasher, type Digest, formatDigest, parseDigest } from '../core/digest.ts';
 import { errnoCode } from '../core/errors.ts';
 import { InterruptedError, watchInterrupts } from '../core/interrupts.ts';
+import { databaseInUse } from '../db/in-use.ts';
 import { readAllBounded } from '../core/streams.ts';
 import { openDatabase } from '../db/database.ts';
 import type { FormatModule } from '../formats/format.ts';
@@ -203,24 +203,6 @@ async function refuseLiveServer(storage: string, database: string): Promise<void
     throw new RestoreRefusedError(
       `the database ${database} is open in another process (a NORA server using it as [database] path, or nora gc): stop it first, then restore`,
     );
-  }
-}
-
-/** Whether another process holds `database` open (see refuseLiveServer); false when it is absent. */
-function databaseInUse(database: string): boolean {
-  if (!existsSync(database)) return false;
-  let db: DatabaseSync | undefined;
-  try {
-    db = new DatabaseSync(database);
-    db.exec('PRAGMA busy_timeout = 0; PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;');
-    return false;
-  } catch (err) {
-    // SQLITE_BUSY / SQLITE_LOCKED: held by another connection. Anything else (not a database at
-    // all) is not "in use": the restore replaces it, as --force says.
-    const errcode = (err as { errcode?: unknown }).errcode;
-    return typeof errcode === 'number' && ((errcode & 0xff) === 5 || (errcode & 0xff) === 6);
-  } finally {
-    db?.close();
   }
 }
 

@@ -4,6 +4,8 @@
  * A `protocolCode` lets a format carry its exact wire code (e.g. OCI `BLOB_UNKNOWN`) while the
  * generic code still decides the HTTP status.
  */
+import { noteDiskFull } from './disk-full.ts';
+
 export const ERROR_STATUS = {
   BAD_REQUEST: 400,
   NAME_INVALID: 400,
@@ -248,6 +250,8 @@ export function storageFault(err: unknown): RegistryError | undefined {
   const code = errnoCode(err);
   if (code === undefined) return undefined;
   if (FULL_ERRNOS.has(code)) {
+    // /health says so until space is freed (trial 25 ops F10: it said healthy through 507s).
+    noteDiskFull(err);
     return new RegistryError('INSUFFICIENT_STORAGE', 'insufficient storage: the disk is full', {
       cause: err,
     });

@@ -9,9 +9,10 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { pathToFileURL } from 'node:url';
 import { Kysely, SqliteDialect } from 'kysely';
-import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
+import type { Migration } from 'kysely/migration';
 import { adaptNodeSqlite } from './node-sqlite-dialect.ts';
 import { coreMigrations } from './core-migrations.ts';
+import { runMigrations } from './migrate.ts';
 import { RESERVE_BYTES, SpaceReserve } from './reserve.ts';
 import { registerSqliteHandle, SqliteHandle, sqliteHandleOf } from './sqlite-handle.ts';
 import type { CoreTables } from './tables.ts';
@@ -37,6 +38,11 @@ export interface OpenDatabaseOptions {
    * it, or when a read-only open is not safe, openDatabase throws DatabaseUnusableError.
    */
   readonly readOnlyFallback?: boolean;
+  /**
+   * Told what start-up repaired (db/migrate.ts: the leftovers of a migration a process stopped
+   * inside, before migrations ran in transactions).
+   */
+  readonly warn?: (message: string) => void;
 }
 
 /** The metadata database cannot be opened at all: the message names the file and what to do. */
@@ -95,7 +101,18 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
   reserve?.ensure();
   const handle = new SqliteHandle(sqlite, options.file, options.onWrite, reserve);
   const db = kyselyOn(sqlite, handle, options.onWrite, reserve);
-  await migrate(db, { ...coreMigrations, ...options.migrations });
+  try {
+    // Each migration and its bookkeeping row in one transaction (trial 25 ops F14).
+    await runMigrations(
+      db as unknown as Kysely<unknown>,
+      { ...coreMigrations, ...options.migrations },
+      options.warn,
+    );
+  } catch (err) {
+    // Not left open: a caller that reports the error and goes on would keep the file locked.
+    await db.destroy().catch(() => undefined);
+    throw err;
+  }
   return db;
 }
 
@@ -217,17 +234,6 @@ function refusePendingMigrations(sqlite: DatabaseSync, file: string, migrations:
     throw new DatabaseUnusableError(
       `the metadata database ${path.resolve(file)} cannot be written (its directory is not writable) and lacks ${pending.length} migration${pending.length === 1 ? '' : 's'} this NORA needs (${pending.slice(0, 3).join(', ')}${pending.length > 3 ? ', …' : ''}): make ${path.dirname(path.resolve(file))} writable for this user and start NORA again`,
     );
-  }
-}
-
-async function migrate(db: Db, migrations: Migrations): Promise<void> {
-  const provider: MigrationProvider = { getMigrations: () => Promise.resolve({ ...migrations }) };
-  const migrator = new Migrator({ db, provider });
-  const { error, results } = await migrator.migrateToLatest();
-  const failed = results?.find((r) => r.status === 'Error');
-  if (error !== undefined || failed) {
-    const name = failed?.migrationName ?? 'unknown';
-    throw new Error(`database migration ${name} failed: ${String(error)}`, { cause: error });
   }
 }
 

@@ -140,12 +140,19 @@ function degradedReasons(body: Record<string, unknown>): string {
   if (storage?.['writable'] === false) {
     reasons.push(`storage not writable (${stringOr(storage['write_error'], 'no reason given')})`);
   }
+  if (storage?.['full'] === true) reasons.push('storage met a full disk');
   const database = asRecord(body['database']);
   if (database?.['writable'] === false) {
     reasons.push(`database not writable (${stringOr(database['write_error'], 'no reason given')})`);
   }
   if (database?.['full'] === true) reasons.push('database met a full disk');
-  return reasons.length === 0 ? 'uploads may fail' : `${reasons.join('; ')}: uploads fail`;
+  const failing = reasons.length;
+  // Nearly full (storage/free-space.ts): the next big upload fails, small ones may still pass.
+  if (typeof storage?.['low_space'] === 'string') {
+    reasons.push(`storage disk nearly full (${storage['low_space']})`);
+  }
+  if (reasons.length === 0) return 'uploads may fail';
+  return `${reasons.join('; ')}: uploads ${failing === 0 ? 'may ' : ''}fail`;
 }
 
 /**

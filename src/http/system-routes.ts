@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FormatName } from '../config/schema.ts';
 import { errnoCode } from '../core/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { lowSpaceReason, type SpaceState } from '../storage/free-space.ts';
 
 export interface HealthSources {
   readonly version: string;
@@ -31,6 +32,11 @@ export interface HealthSources {
    */
   readonly databaseSpace?: () =>
     { readonly full: boolean; readonly reserve: 'held' | 'released' | 'none' } | undefined;
+  /**
+   * The storage's disk (storage/free-space.ts StorageSpace); undefined where there is none to ask
+   * (S3). Nearly full (lowSpaceReason), or `full` (a write met ENOSPC), is `degraded`.
+   */
+  readonly freeSpace?: () => Promise<SpaceState | undefined>;
   readonly totalSizeBytes: () => Promise<number>;
   /** Format → enabled; answers `registries` in /health. */
   readonly registries: () => ReadonlyMap<FormatName, boolean>;
@@ -87,13 +93,21 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
     const space = sources.databaseSpace?.();
     const databaseFull = space?.full === true;
     const total = reachable ? await sources.totalSizeBytes().catch(() => 0) : 0;
+    // The write probe stores one byte: it passes on a disk with room for no real upload, so
+    // free space is judged too (trial 25 ops F10).
+    const room = reachable ? await sources.freeSpace?.().catch(() => undefined) : undefined;
+    const lowSpace = room === undefined ? undefined : lowSpaceReason(room);
     const registries = Object.fromEntries(
       [...sources.registries()].map(([name, enabled]) => [name, enabled ? 'ok' : 'disabled']),
     );
     const body = {
       status: !reachable
         ? 'unhealthy'
-        : writable && databaseError === undefined && !databaseFull
+        : writable &&
+            databaseError === undefined &&
+            !databaseFull &&
+            lowSpace === undefined &&
+            room?.full !== true
           ? 'healthy'
           : 'degraded',
       version: sources.version,
@@ -104,6 +118,9 @@ export function registerSystemRoutes(app: FastifyInstance, sources: HealthSource
         writable,
         ...(writeError === undefined ? {} : { write_error: writeError }),
         total_size_bytes: total,
+        // A write met a full disk (ENOSPC, EDQUOT), and the space is not back.
+        ...(room === undefined ? {} : { full: room.full, free_bytes: room.free }),
+        ...(lowSpace === undefined ? {} : { low_space: lowSpace }),
       },
       database: {
         writable: databaseError === undefined,

@@ -1,7 +1,8 @@
 /**
  * A request still in flight when a SIGTERM's graceful stop gives up on it (`shutdown_timeout`)
  * leaves an access line with `"cut":"shutdown"` (trial F11): before, the process exited without
- * writing one, so an operator could not tell which uploads were lost.
+ * writing one, so an operator could not tell which uploads were lost. It also removes its
+ * `.nora-serve/<pid>` marker (trial 25 ops F6).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -64,6 +65,9 @@ test('SIGTERM with a slow upload in flight: the upload is logged cut by the shut
     assert.equal(typeof line['ms'], 'number');
     const exitLine = lines.find((l) => String(l['msg']).includes('did not finish within 1s'));
     assert.equal(exitLine?.['cut'], 1, server.output());
+    // Its `.nora-serve/<pid>` went with it (trial 25 ops F6: only a stop that finished removed
+    // it, so a process reusing the PID, a new container's node, seemed a live server).
+    assert.deepEqual(await fs.readdir(path.join(dir, 'storage', '.nora-serve')), []);
   } finally {
     if (server.child.exitCode === null) server.child.kill('SIGKILL');
     await removeDir(dir);
