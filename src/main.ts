@@ -465,7 +465,7 @@ function addHealthcheckCommand(program: Command): void {
               return;
             }
             process.stderr.write(
-              `note: the configuration does not validate (${oneLine((err as Error).message)}); probing the [server] address it names\n`,
+              `note: the configuration does not validate (${oneLine((err as Error).message)}); probing the address its [server] host/port (or NORA_HOST/NORA_PORT) give\n`,
             );
             base = localServerUrl(fallback.host, fallback.port);
           }
@@ -487,7 +487,8 @@ function oneLine(message: string): string {
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '')
-    .join('; ');
+    .join('; ')
+    .replaceAll(':; ', ': ');
 }
 
 /** `--timeout-secs`: a positive number of seconds, at most an hour. */

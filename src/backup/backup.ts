@@ -183,7 +183,9 @@ export async function runBackup(config: AppConfig, options: BackupOptions): Prom
     }
     const unfinished = path.join(temp, path.basename(output));
     // flush: fsynced before the rename, so a crash after it never leaves a short archive.
-    const sink = createWriteStream(unfinished, { flush: true });
+    // The archive holds the signing key and token hashes: readable by its owner only (trial 26
+    // opsR F1).
+    const sink = createWriteStream(unfinished, { flush: true, mode: 0o600 });
     try {
       await writeArchive(sink, entries, abort.signal);
       interrupts.throwIfInterrupted();

@@ -9,6 +9,7 @@
  */
 import { isRecord } from '../config/load.ts';
 import { httpRequest } from '../core/http-client.ts';
+import { redactText } from '../core/redact.ts';
 import { readAllBounded } from '../core/streams.ts';
 
 /** What one probe found: `ok` decides the exit code (0 or 1), `line` says why. */
@@ -64,7 +65,8 @@ function probeUrl(base: string, ready: boolean): { url: string; shown: string } 
   const url = parsed.toString();
   parsed.username = '';
   parsed.password = '';
-  return { url, shown: parsed.toString() };
+  // A `?token=…` is a credential too (trial 26 opsR F6).
+  return { url, shown: redactText(parsed.toString()) };
 }
 
 async function probeOnce(base: string, options: HealthcheckOptions): Promise<HealthcheckResult> {
@@ -209,15 +211,14 @@ function parseObject(text: string): Record<string, unknown> | undefined {
 
 /**
  * A `--url` that does not parse, shown without what looks like credentials: everything before
- * the last `@` of its authority (`http://u:pw@h:99999/` → `http://[redacted]@h:99999/`), as
- * a mistyped port is exactly when the password would reach the health log (trial 25 ops F1).
+ * its last `@` (`http://u:pw@h:99999/` → `[redacted]@h:99999/`), wherever a typo put the
+ * scheme's `://` (`http//u:pw@h`, `//u:pw@h`: trial 26 opsR F5), then the project's redaction
+ * (a `?token=`). A mistyped URL is exactly when the password would reach the health log
+ * (trial 25 ops F1); hiding a path with an `@` too is the lesser harm.
  */
 function withoutUserinfo(text: string): string {
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? '';
-  const rest = text.slice(scheme.length);
-  const end = rest.search(/[/?#]/);
-  const at = (end === -1 ? rest : rest.slice(0, end)).lastIndexOf('@');
-  return at === -1 ? text : `${scheme}[redacted]@${rest.slice(at + 1)}`;
+  const at = text.lastIndexOf('@');
+  return redactText(at === -1 ? text : `[redacted]@${text.slice(at + 1)}`);
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {

@@ -125,6 +125,8 @@ describe('nora backup / nora restore', () => {
         backup.stdout,
         /^nora backup: wrote .*backup\.tar\.gz: the database \(\d+ bytes\) and 5 blobs/,
       );
+      // The archive holds the signing key and token hashes: its owner's only (trial 26 opsR F1).
+      assert.equal((await fs.stat(archive)).mode & 0o777, 0o600);
       // No half-file, no work directory left behind.
       await assert.rejects(fs.stat(`${archive}.tmp`));
       assert.deepEqual(

@@ -143,13 +143,20 @@ describe('nora healthcheck', () => {
       assert.match(result.stdout, /^healthy: /);
       assert.match(
         result.stderr,
-        /^note: the configuration does not validate \(.*anonymous_reads.*\); probing the \[server\] address it names\n$/,
+        /^note: the configuration does not validate \(.*anonymous_reads.*\); probing the address its \[server\] host\/port \(or NORA_HOST\/NORA_PORT\) give\n$/,
       );
-      // TOML that does not parse names no address: unhealthy, saying why.
+      // TOML that does not parse names no address: unhealthy, saying why…
       await fs.writeFile(file, '[server\nport = 1\n');
       const broken = await nora(['healthcheck', '--config', file], {});
       assert.equal(broken.code, 1);
       assert.match(broken.stderr, /^unhealthy: cannot read the configuration: /);
+      // …unless NORA_PORT does (trial 26 opsR F3).
+      const byEnv = await nora(['healthcheck', '--config', file], {
+        NORA_PORT: String(server.port),
+      });
+      assert.equal(byEnv.code, 0, byEnv.stderr);
+      assert.match(byEnv.stderr, /^note: the configuration does not validate \(/);
+      assert.doesNotMatch(byEnv.stderr, /:; /);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
@@ -160,12 +167,18 @@ describe('nora healthcheck', () => {
       'http://user:s3cretpw@127.0.0.1:99999/',
       'user:s3cretpw@127.0.0.1:14501',
       'http://user:s3cretpw@[::1',
+      'http//user:s3cretpw@127.0.0.1:14501',
+      '//user:s3cretpw@127.0.0.1:14501',
     ]) {
       const result = await nora(['healthcheck', '--url', url], {});
       assert.equal(result.code, 1, url);
       assert.doesNotMatch(result.stdout + result.stderr, /s3cretpw/, url);
       assert.match(result.stderr, /^unhealthy: .* is not an http:\/\/ or https:\/\/ URL\n$/, url);
     }
+    // A URL that parses: a `?token=` in it is not printed either (trial 26 opsR F6).
+    const gone = await nora(['healthcheck', '--url', 'http://127.0.0.1:9/?token=s3cretpw'], {});
+    assert.equal(gone.code, 1);
+    assert.doesNotMatch(gone.stdout + gone.stderr, /s3cretpw/);
   });
 
   test('https:// to a plain-HTTP server, and a --url with a path: one clear line each (trial 25 ops F12)', async () => {
