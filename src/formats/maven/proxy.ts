@@ -314,8 +314,9 @@ export class MavenProxy implements MavenSource {
     dir: string,
     waitMs: number,
   ): Promise<'served' | 'absent' | 'unknown'> {
-    if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return 'absent';
+    if (repo.kind !== 'proxy') return 'absent';
     if ((await this.held(repo, dir)) !== undefined) return 'served';
+    if (repo.upstreams.length === 0) return 'absent';
     if ((await this.#deps.proxy.lookup(repo.name, `metadata:${dir}`)) !== undefined)
       return 'served';
     // Not cached: do its upstreams have the artifact now? The same request a read of its
@@ -427,7 +428,7 @@ export class MavenProxy implements MavenSource {
     path: string,
     validity?: MetadataValidity,
   ): Promise<OpenedMavenFile | undefined> {
-    if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
+    if (repo.kind !== 'proxy') return undefined;
     const key = `${repo.name}\n${path}`;
     let filling = this.#filling.get(key) ?? this.#takeHandOver(key);
     // A streamed fill that failed (its readers see it before its `verified` rejects, which the
@@ -445,6 +446,9 @@ export class MavenProxy implements MavenSource {
       this.#deps.proxy.metrics.record(repo.name, 'hit');
       return cached;
     }
+    // A proxy whose upstream list a reload emptied serves what it cached, and nothing else
+    // (trial 26 opsR F10: the cache answered 404 too).
+    if (repo.upstreams.length === 0) return undefined;
     const missKey = `${repo.name}\nfile:${path}`;
     // The upstream list asked now: a miss is remembered for it (a reload may replace it meanwhile).
     const upstreams = repo.upstreams;

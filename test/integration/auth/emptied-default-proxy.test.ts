@@ -8,6 +8,9 @@
  * a second reload putting the upstreams back applies them at once.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { AppConfig } from '../../../src/config/schema.ts';
 import { buildChart } from '../../helpers/helm.ts';
@@ -116,4 +119,41 @@ describe('SIGHUP emptying a format’s default proxy list', () => {
       [DOCKER_UPSTREAM],
     );
   });
+});
+
+test('maven: what the proxy cached is still served after a reload emptied [maven] proxies (trial 26 opsR F10)', async () => {
+  const pom = Buffer.from(
+    '<project><modelVersion>4.0.0</modelVersion><groupId>org.example</groupId><artifactId>cached</artifactId><version>1.0</version></project>\n',
+  );
+  const sha1 = createHash('sha1').update(pom).digest('hex');
+  const upstream = http.createServer((request, response) => {
+    if (request.url === '/maven2/org/example/cached/1.0/cached-1.0.pom') response.end(pom);
+    else if (request.url === '/maven2/org/example/cached/1.0/cached-1.0.pom.sha1')
+      response.end(sha1);
+    else response.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const { port } = upstream.address() as AddressInfo;
+  const server = await startTestServer({
+    config: { maven: { proxies: [`http://127.0.0.1:${port}/maven2`] } },
+  });
+  try {
+    const url = `${server.url}/maven2/org/example/cached/1.0/cached-1.0.pom`;
+    const first = await fetch(url);
+    assert.equal(first.status, 200, await first.clone().text());
+    assert.deepEqual(Buffer.from(await first.arrayBuffer()), pom);
+    const running = server.app.context.config();
+    assert.deepEqual(
+      server.app.reload({ ...running, maven: { ...running.maven, proxies: [] } }),
+      [],
+    );
+    const cached = await fetch(url);
+    assert.equal(cached.status, 200, await cached.clone().text());
+    assert.deepEqual(Buffer.from(await cached.arrayBuffer()), pom);
+    const miss = await fetch(`${server.url}/maven2/org/example/other/1.0/other-1.0.pom`);
+    assert.equal(miss.status, 404);
+  } finally {
+    await server.close();
+    upstream.close();
+  }
 });
