@@ -351,14 +351,7 @@ export class OciStore {
     // A name with only untagged manifests, or only blobs (its last manifest was just deleted),
     // still exists: an empty list, not 404 (the conformance suite lists tags right after
     // deleting the only tagged manifest and expects 200).
-    const manifest = await this.#db
-      .selectFrom('oci_manifests')
-      .select('digest')
-      .where('repo', '=', repo)
-      .where('name', '=', name)
-      .limit(1)
-      .executeTakeFirst();
-    if (manifest) return [];
+    if (await this.hasManifest(repo, name)) return [];
     const blob = await this.#db
       .selectFrom('oci_blob_links')
       .select('digest')
