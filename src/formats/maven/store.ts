@@ -90,10 +90,6 @@ export class MavenStore {
   }
 
   /**
-   * The newest file of a snapshot version for one classifier/extension: the highest timestamped
-   * build, or the non-unique file when it was written after that build (or no build exists).
-   */
-  /**
    * The timestamped builds of one snapshot file (`classifier`/`extension` of `version`), newest
    * first: what a DELETE of its non-unique name is told to delete instead (hosted.ts `#remove`).
    */
@@ -105,20 +101,21 @@ export class MavenStore {
     classifier: string,
     extension: string,
   ): Promise<StoredMavenFile[]> {
-    const rows = await this.#db
-      .selectFrom('maven_files')
-      .selectAll()
-      .where('repo', '=', repo)
-      .where('group_id', '=', groupId)
-      .where('artifact_id', '=', artifactId)
-      .where('version', '=', version)
-      .where('classifier', '=', classifier)
-      .where('extension', '=', extension)
-      .where('snapshot_ts', 'is not', null)
-      .execute();
-    return rows.sort((a, b) => compareBuilds(b, a));
+    const rows = await this.#snapshotFiles(
+      repo,
+      groupId,
+      artifactId,
+      version,
+      classifier,
+      extension,
+    );
+    return rows.filter((row) => row.snapshot_ts !== null).sort((a, b) => compareBuilds(b, a));
   }
 
+  /**
+   * The newest file of a snapshot version for one classifier/extension: the highest timestamped
+   * build, or the non-unique file when it was written after that build (or no build exists).
+   */
   async newestSnapshotFile(
     repo: string,
     groupId: string,
@@ -127,7 +124,34 @@ export class MavenStore {
     classifier: string,
     extension: string,
   ): Promise<StoredMavenFile | undefined> {
-    const rows = await this.#db
+    const rows = await this.#snapshotFiles(
+      repo,
+      groupId,
+      artifactId,
+      version,
+      classifier,
+      extension,
+    );
+    let build: StoredMavenFile | undefined;
+    let plain: StoredMavenFile | undefined;
+    for (const row of rows) {
+      if (row.snapshot_ts === null) plain = row;
+      else if (build === undefined || compareBuilds(row, build) > 0) build = row;
+    }
+    if (build && plain) return plain.updated_at > build.updated_at ? plain : build;
+    return build ?? plain;
+  }
+
+  /** Every row of one snapshot file (`classifier`/`extension` of `version`): builds and plain. */
+  #snapshotFiles(
+    repo: string,
+    groupId: string,
+    artifactId: string,
+    version: string,
+    classifier: string,
+    extension: string,
+  ): Promise<StoredMavenFile[]> {
+    return this.#db
       .selectFrom('maven_files')
       .selectAll()
       .where('repo', '=', repo)
@@ -137,14 +161,6 @@ export class MavenStore {
       .where('classifier', '=', classifier)
       .where('extension', '=', extension)
       .execute();
-    let build: StoredMavenFile | undefined;
-    let plain: StoredMavenFile | undefined;
-    for (const row of rows) {
-      if (row.snapshot_ts === null) plain = row;
-      else if (build === undefined || compareBuilds(row, build) > 0) build = row;
-    }
-    if (build && plain) return plain.updated_at > build.updated_at ? plain : build;
-    return build ?? plain;
   }
 
   /**
