@@ -22,7 +22,7 @@ import {
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { RawHosted } from './hosted.ts';
 import type { OpenedRawFile, RawListing, RawListingEntry, RawSource } from './model.ts';
-import type { RawPath } from './paths.ts';
+import { ancestors, type RawPath } from './paths.ts';
 import { preconditionFailed, type WriteCondition } from './store.ts';
 import { splitEntityTags } from '../../core/http-conditional.ts';
 
@@ -283,20 +283,62 @@ export class RawService {
 
   /**
    * A PUT through the group `repo` of a file new to its write member `target` is refused (409)
-   * while another hosted member of the group stores a file at `path`: the group would then
-   * answer that path from whichever member comes first, and the other file would be shadowed.
+   * while another hosted member of the group holds the path in a way the new file would clash
+   * with (the group answers a path from whichever member comes first, and lists the members'
+   * folders merged), by the one group-write rule (repos/group-write.ts `heldElsewhere`):
+   * - a file at `path`: the other file would be shadowed (`creationRefusal`);
+   * - a folder at `path` (`docs` while team has `docs/a.txt`): the group would list `docs` as a
+   *   file, hiding the folder, and refuse every later PUT under it (trial 26 mirrorR F6);
+   * - a file at a folder of `path` (`docs/a.txt` while team has the file `docs`): the converse,
+   *   a folder the group would serve beside that file.
+   * Within one hosted repository the store refuses the last two itself ("a path is a file or a
+   * folder, never both"); this keeps a group, which merges its members, to the same rule.
    */
   async #refuseSecondFile(repo: Repository, target: Repository, path: string): Promise<void> {
     if (repo.kind !== 'group' || repo.name === target.name) return;
     if ((await this.#deps.hosted.openFile(target, path)) !== undefined) return;
-    const held = await this.#heldElsewhere(repo, target, path, ['hosted']);
-    if (held === undefined) return;
-    throw creationRefusal(held, {
-      what: path,
-      kept: 'stored',
-      doing: 'storing',
-      instead: `PUT it at /repository/${held.member.name}/${path} to replace that file, at /repository/${target.name}/${path} to store a second one on purpose, or use another path`,
+    const held = await heldElsewhere<PathClash>({
+      group: repo,
+      writeTo: target,
+      members: this.#deps.repositories.membersOf(repo, path),
+      kinds: ['hosted'],
+      holds: (member) => this.#clashIn(member, path),
     });
+    if (held === undefined) return;
+    const member = held.member.name;
+    const instead = `to store it in ${target.name} on purpose, PUT it at /repository/${target.name}/${path}; or use another path`;
+    if (held.held.kind === 'file') {
+      throw creationRefusal(held, {
+        what: path,
+        kept: 'stored',
+        doing: 'storing',
+        instead: `PUT it at /repository/${member}/${path} to replace that file, at /repository/${target.name}/${path} to store a second one on purpose, or use another path`,
+      });
+    }
+    if (held.held.kind === 'folder') {
+      throw new RegistryError(
+        'CONFLICT',
+        `${path} is a folder in ${member}, another member of group ${repo.name}: storing a file ${path} through the group would put it in its write member ${target.name}, and the group would then answer ${path} with that file, hiding ${member}'s folder ${path}/ from its listing and refusing every later PUT under it (a path is a file or a folder, never both); ${instead}`,
+      );
+    }
+    const above = held.held.path;
+    throw new RegistryError(
+      'CONFLICT',
+      `${above} is a file in ${member}, another member of group ${repo.name}, so it cannot be a folder of ${path} through the group: storing ${path} in its write member ${target.name} would make the group serve ${above} as a file and ${above}/ as a folder (a path is a file or a folder, never both); ${instead}`,
+    );
+  }
+
+  /** How `path` clashes with what the hosted `member` stores (see `#refuseSecondFile`). */
+  async #clashIn(member: Repository, path: string): Promise<PathClash | undefined> {
+    const hosted = this.#deps.hosted;
+    if ((await hosted.openFile(member, path)) !== undefined) return { kind: 'file', path };
+    if (await hosted.isDir(member, path)) return { kind: 'folder', path };
+    for (const above of ancestors(path)) {
+      if ((await hosted.openFile(member, above)) !== undefined) {
+        return { kind: 'file-above', path: above };
+      }
+    }
+    return undefined;
   }
 
   /** group-write.ts `heldElsewhere` for raw: hosted members' files, proxies' cached copies. */
@@ -304,7 +346,6 @@ export class RawService {
     repo: Repository,
     target: Repository,
     path: string,
-    kinds?: readonly ('hosted' | 'proxy')[],
   ): Promise<HeldElsewhere<true> | undefined> {
     return heldElsewhere({
       group: repo,
@@ -314,7 +355,6 @@ export class RawService {
         member.kind === 'hosted'
           ? (await this.#deps.hosted.openFile(member, path)) !== undefined
           : this.#deps.sourceOf(member).cached?.(member, path),
-      ...(kinds === undefined ? {} : { kinds }),
     });
   }
 
@@ -327,6 +367,15 @@ export class RawService {
     }
     return target;
   }
+}
+
+/**
+ * What another hosted member of a group holds that a new file at a path would clash with: a file
+ * at the path, a folder at the path, or a file at one of its folders (`path`: that file).
+ */
+interface PathClash {
+  readonly kind: 'file' | 'folder' | 'file-above';
+  readonly path: string;
 }
 
 function listingOf(
