@@ -420,11 +420,27 @@ export class PypiService {
         what,
         kept: 'hosted',
         proxy: `is read-only (it cannot be ${doing} here: its releases are the upstream's)`,
-        hosted: `it can be ${doing} there, at /repository/${held.member.name}/`,
+        hosted:
+          version === undefined && held.member.kind === 'hosted'
+            ? await this.#wholeProjectWords(held.member, project)
+            : `it can be ${doing} there, at /repository/${held.member.name}/`,
       }),
       [],
       { cause: err },
     );
+  }
+
+  /**
+   * What a DELETE of the whole `project` through a group is told about the hosted `member`
+   * holding it: not "it can be deleted there" (a project is not deleted whole there either:
+   * pypi/routes.ts answers 405, trial 26 mirrorR F7) but what that member says, releases one by
+   * one at its URLs: `a project is not deleted whole there either: delete its releases one by one,
+   * DELETE /repository/team/pypi/six/<version> (its releases: 1.0.0, 1.1.0)`.
+   */
+  async #wholeProjectWords(member: Repository, project: string): Promise<string> {
+    const versions = (await this.#deps.operations?.projectVersions(member, project)) ?? [];
+    const named = versions.length > 10 ? [...versions.slice(0, 10), '…'] : versions;
+    return `a project is not deleted whole there either: delete its releases one by one, DELETE /repository/${member.name}/pypi/${project}/<version> (its releases: ${named.join(', ')})`;
   }
 
   /**

@@ -61,7 +61,6 @@ describe('pypi group: writes to a project another hosted member holds', () => {
       ['POST', '/pypi/team-pkg/1.0/unyank', 'release 1.0 of project team-pkg'],
       ['DELETE', '/pypi/team-pkg/1.0.0', 'release 1.0.0 of project team-pkg'],
       ['DELETE', `/pypi/team-pkg/1.0.0/${file}`, 'release 1.0.0 of project team-pkg'],
-      ['DELETE', '/pypi/team-pkg', 'project team-pkg'],
     ] as const) {
       const res = await fetch(`${group}${path}`, { method });
       const text = await res.text();
@@ -75,6 +74,19 @@ describe('pypi group: writes to a project another hosted member holds', () => {
       );
       assert.match(text, /there, at \/repository\/team\//);
     }
+    // The whole project: not "it can be deleted there" (team refuses a whole-project DELETE
+    // too: trial 26 mirrorR F7) but what team says, releases one by one at its URLs.
+    const whole = await fetch(`${group}/pypi/team-pkg`, { method: 'DELETE' });
+    const wholeText = await whole.text();
+    assert.equal(whole.status, 405, wholeText);
+    assert.equal(whole.headers.get('allow'), '');
+    assert.equal(
+      wholeText.trim(),
+      "project team-pkg is not hosted in main, the write member of group g: it is hosted in the group's member team, not in its write member; a project is not deleted whole there either: delete its releases one by one, DELETE /repository/team/pypi/team-pkg/<version> (its releases: 1.0.0)",
+    );
+    const there = await fetch(`${team}/pypi/team-pkg`, { method: 'DELETE' });
+    assert.equal(there.status, 405, 'team refuses it too, as the group says');
+    assert.match(await there.text(), /DELETE \/repository\/team\/pypi\/team-pkg\/<version>/);
     const page = await fetch(`${team}/simple/team-pkg/`, {
       headers: { accept: 'application/vnd.pypi.simple.v1+json' },
     });
