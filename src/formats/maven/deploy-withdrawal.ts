@@ -129,8 +129,36 @@ export class DeployWithdrawal {
     const files = withdrawn.join(', ');
     return new RegistryError(
       'BAD_REQUEST',
-      `${refusal.error.message}; withdrawn with it, as this deploy stored them just before: ${files} (${coordinate.version} is not listed in maven-metadata.xml; deploy it again with the whole .${coordinate.extension})`,
+      `${refusal.error.message}; withdrawn with it, as this deploy stored them just before: ${files} (${await this.#listedAfter(repo, coordinate)}; deploy it again with the whole .${coordinate.extension})`,
     );
+  }
+
+  /**
+   * What maven-metadata.xml lists of `coordinate`'s version once its deploy was withdrawn, for
+   * the 400: `1.1 is not listed in maven-metadata.xml`; for a timestamped snapshot build whose
+   * earlier builds stay (only that build goes), not that (trial 26 mirrorR F8: the version was
+   * still listed) but `build 20261205.101010-2 is not listed in maven-metadata.xml: 1.0-SNAPSHOT
+   * still resolves to build 20261204.101010-1`, the newest .<extension> left.
+   */
+  async #listedAfter(repo: Repository, coordinate: MavenFileCoordinate): Promise<string> {
+    const { version, snapshot } = coordinate;
+    const gone = `${version} is not listed in maven-metadata.xml`;
+    if (snapshot === undefined) return gone;
+    const listed = await this.#store.versions(repo.name, coordinate.groupId, coordinate.artifactId);
+    if (!listed.some((v) => v.version === version)) return gone;
+    const build = `build ${snapshot.timestamp}-${snapshot.buildNumber} is not listed in maven-metadata.xml`;
+    const newest = await this.#store.newestSnapshotFile(
+      repo.name,
+      coordinate.groupId,
+      coordinate.artifactId,
+      version,
+      '',
+      coordinate.extension,
+    );
+    if (newest === undefined) return `${build}, but earlier files of ${version} are`;
+    return newest.snapshot_ts === null
+      ? `${build}: ${version} still resolves to its last .${coordinate.extension} deployed without a timestamp`
+      : `${build}: ${version} still resolves to build ${newest.snapshot_ts}-${newest.build_number}`;
   }
 
   /**
