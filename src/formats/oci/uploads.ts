@@ -103,16 +103,24 @@ export class UploadManager {
     const spool = await this.#blobs.spoolPath('uploads');
     await fs.writeFile(spool, '', { flag: 'wx' });
     const now = Date.now();
-    await this.#store.createUpload({
-      uuid,
-      repo,
-      name,
-      offset: 0,
-      spool_path: spool,
-      started_at: now,
-      updated_at: now,
-      client,
-    });
+    try {
+      await this.#store.createUpload({
+        uuid,
+        repo,
+        name,
+        offset: 0,
+        spool_path: spool,
+        started_at: now,
+        updated_at: now,
+        client,
+      });
+    } catch (err) {
+      // No session row (a read-only, busy or full database): the client never learns this
+      // UUID, so nothing would ever write to or cancel the spool file. Leave none behind
+      // (trial 26 opsR F2: one empty file per refused POST, a retrying client multiplied them).
+      await fs.rm(spool, { force: true }).catch(() => undefined);
+      throw err;
+    }
     this.#live.set(uuid, { hash: createHasher('sha256') });
     return { uuid, offset: 0 };
   }
