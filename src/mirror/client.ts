@@ -191,10 +191,14 @@ async function fetchRegistryToken(
 
 /**
  * A short note from an error body (`: unauthorized: …`), one line, at most 200 characters; empty
- * when the body says nothing readable.
+ * when the body says nothing readable. The message of a JSON body (`error`, `message`,
+ * `errors[0].message`) is kept as written: NORA's texts name placeholders such as
+ * `/repository/<name>/`, which tag stripping mangled (trial 26 mirrorR F1). Tags are stripped only
+ * from an HTML page (a body starting with `<`: a proxy's or a web server's error page). What a
+ * terminal would act on is escaped, not printed: control characters (ESC, BEL, C1…) as `\x1b`.
  */
 export function errorNote(text: string): string {
-  let note = text;
+  let note: string | undefined;
   try {
     const body = JSON.parse(text) as unknown;
     if (typeof body === 'object' && body !== null) {
@@ -204,18 +208,25 @@ export function errorNote(text: string): string {
       else if (typeof record['message'] === 'string') note = record['message'];
       else if (Array.isArray(errors) && typeof errors[0] === 'object' && errors[0] !== null) {
         const first = errors[0] as Record<string, unknown>;
-        note = typeof first['message'] === 'string' ? first['message'] : text;
+        if (typeof first['message'] === 'string') note = first['message'];
       }
     }
   } catch {
     // not JSON: the text itself
   }
-  const line = note
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
+  note ??= /^\s*</.test(text) ? text.replace(/<[^>]*>/g, ' ') : text;
+  const line = escapeControls(note.replace(/\s+/g, ' ').trim());
   if (line === '') return '';
   return `: ${line.length > 200 ? `${line.slice(0, 200)}…` : line}`;
+}
+
+/** `text` with C0/C1 control characters and DEL as `\xNN` (whitespace was collapsed before). */
+function escapeControls(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 /** Why no answer came, without a stack: a timeout, a refused connection, or the error. */
