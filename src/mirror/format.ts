@@ -16,6 +16,11 @@ export interface MirrorContext {
    * the format's default mount; undefined for the default.
    */
   readonly repo: string | undefined;
+  /**
+   * `--concurrency`: at most this many requests at once, also while planning (npm `--packages`
+   * reads its packuments in a pool of this size).
+   */
+  readonly concurrency: number;
 }
 
 /** An input entry the format does not pull, with the reason the report prints. */

@@ -298,63 +298,85 @@ function readPackument(text: string, path: string): PackumentVersions {
 }
 
 /**
- * Plans `--packages`: reads each name's packument through the server and picks the versions
- * (every one with `allVersions`; else the selector's: a version, a dist-tag, a range's highest,
- * `latest` by default). A name whose packument or version cannot be had becomes a failing item
- * naming why, so the report lists it and the exit code is 1.
+ * Plans `--packages`: reads each name's packument through the server, at most `concurrency` at
+ * once (`--concurrency`, as the items themselves: one at a time made a long list behind a slow
+ * or silent server take N × the timeout, trial 26 mirrorR F5), and picks the versions (every one
+ * with `allVersions`; else the selector's: a version, a dist-tag, a range's highest, `latest` by
+ * default). A name whose packument or version cannot be had becomes a failing item naming why, so
+ * the report lists it and the exit code is 1. The items keep the list's order.
  */
 async function planPackages(
   mount: string,
   specs: readonly NpmPackageSpec[],
   allVersions: boolean,
   client: MirrorClient,
+  concurrency: number,
 ): Promise<MirrorItem[]> {
-  const items: MirrorItem[] = [];
-  for (const spec of specs) {
-    const label = `npm ${spec.name}${spec.selector === undefined ? '' : `@${spec.selector}`}`;
-    const path = packumentPath(mount, spec.name);
-    let packument: PackumentVersions;
-    try {
-      const res = await getOk(client, path, { accept: PACKUMENT_ACCEPT });
-      packument = readPackument(await res.text(MAX_PACKUMENT_BYTES), path);
-    } catch (err) {
-      items.push(failing(label, err));
-      continue;
+  const planned = new Array<MirrorItem[]>(specs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < specs.length) {
+      const index = next;
+      next += 1;
+      planned[index] = await planPackage(
+        mount,
+        specs[index] as NpmPackageSpec,
+        allVersions,
+        client,
+      );
     }
-    let chosen: string[];
-    if (allVersions) {
-      chosen = [...packument.versions.keys()];
-    } else {
-      const selector = spec.selector ?? 'latest';
-      const version =
-        packument.tags.get(selector) ??
-        (packument.versions.has(selector)
-          ? selector
-          : semver.validRange(selector) === null
-            ? null
-            : semver.maxSatisfying([...packument.versions.keys()], selector));
-      if (version === null || !packument.versions.has(version)) {
-        items.push(failing(label, new Error(`${path} has no version or dist-tag "${selector}"`)));
-        continue;
-      }
-      chosen = [version];
-    }
-    // The packument was just read: the items pull the tarballs only.
-    items.push(
-      ...chosen.map((version) => {
-        const integrity = packument.versions.get(version);
-        const tarball = tarballPath(mount, spec.name, version);
-        return {
-          label: `npm ${spec.name}@${version}`,
-          async fetch(c: MirrorClient) {
-            const res = await getOk(c, tarball);
-            return drainVerified(res, tarball, parseSri(integrity), 'the packument');
-          },
-        };
-      }),
-    );
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(Math.max(1, concurrency), specs.length) }, worker),
+  );
+  return planned.flat();
+}
+
+/** The items of one `--packages` entry (see planPackages): its tarballs, or one failing item. */
+async function planPackage(
+  mount: string,
+  spec: NpmPackageSpec,
+  allVersions: boolean,
+  client: MirrorClient,
+): Promise<MirrorItem[]> {
+  const label = `npm ${spec.name}${spec.selector === undefined ? '' : `@${spec.selector}`}`;
+  const path = packumentPath(mount, spec.name);
+  let packument: PackumentVersions;
+  try {
+    const res = await getOk(client, path, { accept: PACKUMENT_ACCEPT });
+    packument = readPackument(await res.text(MAX_PACKUMENT_BYTES), path);
+  } catch (err) {
+    return [failing(label, err)];
   }
-  return items;
+  let chosen: string[];
+  if (allVersions) {
+    chosen = [...packument.versions.keys()];
+  } else {
+    const selector = spec.selector ?? 'latest';
+    const version =
+      packument.tags.get(selector) ??
+      (packument.versions.has(selector)
+        ? selector
+        : semver.validRange(selector) === null
+          ? null
+          : semver.maxSatisfying([...packument.versions.keys()], selector));
+    if (version === null || !packument.versions.has(version)) {
+      return [failing(label, new Error(`${path} has no version or dist-tag "${selector}"`))];
+    }
+    chosen = [version];
+  }
+  // The packument was just read: the items pull the tarballs only.
+  return chosen.map((version) => {
+    const integrity = packument.versions.get(version);
+    const tarball = tarballPath(mount, spec.name, version);
+    return {
+      label: `npm ${spec.name}@${version}`,
+      async fetch(c: MirrorClient) {
+        const res = await getOk(c, tarball);
+        return drainVerified(res, tarball, parseSri(integrity), 'the packument');
+      },
+    };
+  });
 }
 
 function failing(label: string, err: unknown): MirrorItem {
@@ -389,7 +411,10 @@ export const npmFormat: MirrorFormat = {
       return { items: npmItems(mount, lock.packages), skipped: lock.skipped };
     }
     const specs = parsePackageList(packages ?? '');
-    return { items: await planPackages(mount, specs, allVersions, context.client), skipped: [] };
+    return {
+      items: await planPackages(mount, specs, allVersions, context.client, context.concurrency),
+      skipped: [],
+    };
   },
 };
 

@@ -136,7 +136,11 @@ export async function runMirror(
       credentials: credentialsFromEnv(process.env),
       idleTimeoutMs: options.timeoutSecs * 1000,
     });
-    plan = await format.plan(formatOptions, { client, repo: options.repo });
+    plan = await format.plan(formatOptions, {
+      client,
+      repo: options.repo,
+      concurrency: options.concurrency,
+    });
   } catch (err) {
     if (err instanceof MirrorInputError) {
       process.stderr.write(`${command}: ${err.message}\n`);
