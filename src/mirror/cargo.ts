@@ -275,6 +275,7 @@ function prefixOf(name: string): string {
 
 /** `nora mirror cargo --lockfile Cargo.lock` (run.ts MIRROR_FORMATS). */
 export const cargoFormat: MirrorFormat = {
+  probe: { path: '/index/config.json', kind: 'a Cargo', mount: '/cargo/' },
   description:
     'crates of a Cargo.lock (v1-v4; registry sources), index file and .crate each, through /cargo/',
   options(command: Command) {

@@ -266,6 +266,14 @@ function descriptor(d: unknown, path: string, where: string): Descriptor {
 
 /** `nora mirror docker --images a:1,b@sha256:… | --images-file F` (run.ts MIRROR_FORMATS). */
 export const dockerFormat: MirrorFormat = {
+  // The registry's base, 200 or a 401 challenge: either way with the API version header.
+  probe: {
+    path: '/v2/',
+    kind: 'an OCI (docker)',
+    mount: '/v2/',
+    answers: (status, header) =>
+      (status === 200 || status === 401) && header('docker-distribution-api-version') !== undefined,
+  },
   description:
     'images (every platform, or --platform) with every blob, through /v2/ (Docker Hub names get library/)',
   options(command: Command) {

@@ -34,9 +34,27 @@ export interface MirrorPlan {
   readonly skipped: readonly MirrorSkip[];
 }
 
+/**
+ * How `--repo NAME` is checked before anything is planned (run.ts `checkRepo`, one request): a
+ * path every repository of the format answers cheaply from the server itself (never an upstream),
+ * under `/repository/<name>`.
+ */
+export interface RepoProbe {
+  /** Under the repository's mount: `/-/ping`, `/simple/`. */
+  readonly path: string;
+  /** The format as a message names one of its repositories: `an npm`, `a PyPI`. */
+  readonly kind: string;
+  /** The default mount, read without `--repo`: `/npm/`. */
+  readonly mount: string;
+  /** Whether the answer is the format's (default: a 2xx). */
+  readonly answers?: (status: number, header: (name: string) => string | undefined) => boolean;
+}
+
 export interface MirrorFormat {
   /** One line for `nora mirror --help`. */
   readonly description: string;
+  /** How `--repo` is checked up front; none: not checked (its items say what is wrong). */
+  readonly probe?: RepoProbe;
   /** Adds the format's own options (`--lockfile`, `--packages`, …) to its subcommand. */
   options(command: Command): void;
   /**

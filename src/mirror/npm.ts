@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import semver from 'semver';
 import {
   type MirrorContext,
+  type RepoProbe,
   type MirrorFormat,
   type MirrorPlan,
   type MirrorSkip,
@@ -384,8 +385,12 @@ function failing(label: string, err: unknown): MirrorItem {
   return { label, fetch: () => Promise.reject(error) };
 }
 
+/** `--repo` is an npm repository when it answers npm's ping (npm.ts and yarn.ts). */
+export const NPM_PROBE: RepoProbe = { path: '/-/ping', kind: 'an npm', mount: '/npm/' };
+
 /** `npm` for run.ts's MIRROR_FORMATS. */
 export const npmFormat: MirrorFormat = {
+  probe: NPM_PROBE,
   description:
     'npm packages: --lockfile package-lock.json (v1-v3) or --packages a,b@1.2.3 [--all-versions], through /npm/',
   options(command: Command) {

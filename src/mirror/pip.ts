@@ -342,6 +342,8 @@ export function pipItem(mount: string, requirement: PipRequirement): MirrorItem 
 
 /** `pip` for run.ts's MIRROR_FORMATS. */
 export const pipFormat: MirrorFormat = {
+  // The simple index's root: a hosted repository's names, a proxy's cached ones (never upstream).
+  probe: { path: '/simple/', kind: 'a PyPI', mount: '/simple/' },
   description:
     'PyPI projects of a requirements.txt (pins, --hash, -r; all files of each version), through /simple/',
   options(command: Command) {

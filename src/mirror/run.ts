@@ -12,9 +12,9 @@
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import { cargoFormat } from './cargo.ts';
-import { createMirrorClient, type MirrorCredentials } from './client.ts';
+import { createMirrorClient, errorNote, type MirrorCredentials } from './client.ts';
 import { dockerFormat } from './docker.ts';
-import type { MirrorFormat, MirrorPlan, MirrorSkip } from './format.ts';
+import type { MirrorFormat, MirrorPlan, MirrorSkip, RepoProbe } from './format.ts';
 import { npmFormat } from './npm.ts';
 import { pipFormat } from './pip.ts';
 import { mavenFormat } from './maven.ts';
@@ -136,6 +136,9 @@ export async function runMirror(
       credentials: credentialsFromEnv(process.env),
       idleTimeoutMs: options.timeoutSecs * 1000,
     });
+    if (options.repo !== undefined && format.probe !== undefined) {
+      await checkRepo(client, options.repo, format.probe, name);
+    }
     plan = await format.plan(formatOptions, {
       client,
       repo: options.repo,
@@ -182,6 +185,54 @@ export async function runMirror(
     process.stdout.write(`${summaryLine(command, outcomes, plan.skipped, client.base, seconds)}\n`);
   }
   return failed === 0 ? EXIT_OK : EXIT_FAILED;
+}
+
+/**
+ * `--repo NAME` checked with one request before anything is planned (trial 26 mirrorR F2: the
+ * default group's name, or a repository of another format, failed every item with a 404, exit 1):
+ * GET `/repository/<name><probe.path>`. Resolves when the repository answers as the format's
+ * (`probe.answers`), and also when the answer cannot tell (no answer, 401/403 with the
+ * credentials given, a 5xx: the items then report it as before). A 404 is a MirrorInputError
+ * (exit 2) saying what `--repo` named, from the server's own words: this format's default group
+ * (served at its mount: leave `--repo` out), another format's, no repository of that name, or a
+ * repository that does not answer as this format's. The server does not list its repositories
+ * (their names may not be public), so the message says what to pass instead of naming them.
+ */
+export async function checkRepo(
+  client: MirrorClient,
+  repo: string,
+  probe: RepoProbe,
+  command: string,
+): Promise<void> {
+  const path = `/repository/${encodeURIComponent(repo)}${probe.path}`;
+  const res = await client.get(path).catch(() => undefined);
+  if (res === undefined) return;
+  const answers = probe.answers ?? ((status: number) => status >= 200 && status < 300);
+  if (answers(res.status, (name) => res.header(name)) || res.status !== 404) {
+    await res.drain().catch(() => 0);
+    return;
+  }
+  const note = errorNote(await res.text(16 * 1024).catch(() => '')).replace(/^: /, '');
+  const instead = `name ${probe.kind} repository (hosted, proxy or group: /repository/<name>/ as [[repositories]] in the server's configuration names them), or leave --repo out to read through ${probe.mount}`;
+  const served = /the repository "([^"]*)" is served at (\S+?)\/?, not under \/repository\//.exec(
+    note,
+  );
+  if (served !== null && `${served[2] ?? ''}/` === probe.mount) {
+    throw new MirrorInputError(
+      `--repo ${repo}: the repository "${repo}" is this server's default ${probe.kind.replace(/^an? /, '')} repository, served at ${probe.mount}, which nora mirror ${command} reads without --repo: leave --repo out`,
+    );
+  }
+  if (served !== null) {
+    throw new MirrorInputError(
+      `--repo ${repo}: the repository "${repo}" is served at ${served[2] ?? ''}/, not ${probe.kind} repository: ${instead}`,
+    );
+  }
+  if (note.startsWith('no repository named')) {
+    throw new MirrorInputError(`--repo ${repo}: ${note}; ${instead}`);
+  }
+  throw new MirrorInputError(
+    `--repo ${repo} is not ${probe.kind} repository (GET ${path} answered 404${note === '' ? '' : `: ${note}`}): ${instead}`,
+  );
 }
 
 /** `ok   npm lodash@4.17.21  (123 KB)` or `fail npm x@1.0.0: 404 from /npm/x/-/x-1.0.0.tgz`. */

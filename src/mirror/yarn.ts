@@ -17,7 +17,7 @@ import {
   readInputFile,
   repositoryMount,
 } from './format.ts';
-import { notFromRegistry, npmItems, type NpmCoordinate } from './npm.ts';
+import { notFromRegistry, NPM_PROBE, npmItems, type NpmCoordinate } from './npm.ts';
 import { MirrorInputError } from './types.ts';
 
 export interface YarnLockContents {
@@ -168,6 +168,7 @@ function berryEntry(entry: Entry): NpmCoordinate | MirrorSkip | undefined {
 
 /** `yarn` for run.ts's MIRROR_FORMATS. */
 export const yarnFormat: MirrorFormat = {
+  probe: NPM_PROBE,
   description: 'npm packages of a yarn.lock (yarn classic v1 or berry), through /npm/',
   options(command: Command) {
     command.requiredOption('--lockfile <file>', 'the yarn.lock (- for stdin)');
