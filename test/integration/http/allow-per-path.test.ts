@@ -9,14 +9,21 @@
  *   Maven directory or root (PUT) and generated metadata or checksum (DELETE), a groupId's
  *   directory (DELETE), a Helm file name that is no chart's (PUT). They are no longer listed.
  *
- * Requests as curl sends them (any body, no client). Upstreams: a second NORA (raw, Helm) and
- * a static Maven tree.
+ * - npm and PyPI URLs that only write (npm's `/<name>/-rev/<rev>` and dist-tag URLs, PyPI's
+ *   yank, unyank, release and file deletions): through a group, for what only its proxy member
+ *   serves, the write answered 405 with an empty `Allow` while any other method there listed
+ *   the write. Now every 405 there has an empty `Allow`.
+ *
+ * Requests as curl sends them (any body, no client). Upstreams: a second NORA (raw, Helm, npm,
+ * PyPI) and a static Maven tree.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildChart } from '../../helpers/helm.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { startFixtureUpstream, type FixtureUpstream } from '../maven/fixture-upstream.ts';
+import { NpmHttp } from '../npm/client.ts';
+import { makeWheel, multipartBody, MULTIPART, twineFields } from '../pypi/fixtures.ts';
 
 interface Answer {
   readonly status: number;
@@ -24,16 +31,21 @@ interface Answer {
   readonly text: string;
 }
 
-async function send(url: string, method: string): Promise<Answer> {
+async function send(url: string, method: string, body = 'x'): Promise<Answer> {
   const withBody = method === 'POST' || method === 'PUT' || method === 'PATCH';
-  const res = await fetch(url, withBody ? { method, body: 'x' } : { method });
+  const res = await fetch(url, withBody ? { method, body } : { method });
   return { status: res.status, allow: res.headers.get('allow'), text: await res.text() };
 }
 
-/** Every one of `methods` at `url` answers 405 with `allow`. */
-async function all405(url: string, methods: readonly string[], allow: string): Promise<void> {
+/** Every one of `methods` at `url` answers 405 with `allow` (`body`: what PUT/POST/PATCH send). */
+async function all405(
+  url: string,
+  methods: readonly string[],
+  allow: string,
+  body?: string,
+): Promise<void> {
   for (const method of methods) {
-    const answer = await send(url, method);
+    const answer = await send(url, method, body);
     assert.equal(answer.status, 405, `${method} ${url}: ${answer.text}`);
     assert.equal(answer.allow, allow, `${method} ${url}`);
   }
@@ -180,5 +192,79 @@ describe('405 Allow names what the very path serves', { concurrency: false }, ()
     await all405(`${server.url}/helm/notes.txt`, OTHERS, 'GET, HEAD');
     await answers(`${server.url}/helm/notes.txt`, 'PUT', 400, /is not a chart file name/);
     await all405(`${server.url}/helm/nginx-2.0.0.tgz`, OTHERS, 'GET, HEAD, PUT');
+  });
+});
+
+describe('405 Allow at npm and PyPI write-only URLs of a group', { concurrency: false }, () => {
+  let upstream: TestServer;
+  let server: TestServer;
+  let wheel: string;
+
+  /** Uploads `name` `version` as twine does; returns the wheel's file name. */
+  async function upload(base: string, name: string, version: string): Promise<string> {
+    const file = makeWheel(name, version);
+    const res = await fetch(`${base}/simple/`, {
+      method: 'POST',
+      headers: { 'content-type': MULTIPART },
+      body: multipartBody(twineFields(name, version, file), file),
+    });
+    assert.equal(res.status, 200, await res.text());
+    return file.filename;
+  }
+
+  before(async () => {
+    upstream = await startTestServer({ env: { NORA_PYPI_PROXY: 'none' } });
+    const up = new NpmHttp(`${upstream.url}/npm`);
+    assert.equal((await up.publish({ name: 'up-lib', version: '1.0.0' })).status, 201);
+    wheel = await upload(upstream.url, 'up-pkg', '1.0.0');
+    server = await startTestServer({
+      config: {
+        npm: { proxy: `${upstream.url}/npm/` },
+        pypi: { proxy: `${upstream.url}/simple/` },
+      },
+    });
+    const own = new NpmHttp(`${server.url}/npm`);
+    assert.equal((await own.publish({ name: 'own-lib', version: '1.0.0' })).status, 201);
+    await upload(server.url, 'own-pkg', '1.0.0');
+    // Reads through the groups fill the proxies' caches.
+    assert.equal((await send(`${server.url}/npm/up-lib`, 'GET')).status, 200);
+    assert.equal((await send(`${server.url}/simple/up-pkg/`, 'GET')).status, 200);
+    await until(
+      async () =>
+        (await send(`${server.url}/npm/-/package/up-lib/dist-tags/beta`, 'DELETE')).status === 405,
+      'the npm proxy to record its cached packument',
+    );
+  });
+  after(async () => {
+    await server.close();
+    await upstream.close();
+  });
+
+  test('npm: a revision and a dist-tag of a package only the proxy member serves', async () => {
+    const rev = `${server.url}/npm/up-lib/-rev/1-0000000000000000`;
+    await all405(rev, ['GET', 'HEAD', 'OPTIONS', 'POST', 'PATCH', 'PUT', 'DELETE'], '', '{}');
+    const tag = `${server.url}/npm/-/package/up-lib/dist-tags/beta`;
+    await all405(tag, ['GET', 'OPTIONS', 'PATCH', 'DELETE'], '');
+    await all405(tag, ['PUT', 'POST'], '', '"1.0.0"');
+    // The hosted package's: its writes are served.
+    const ownRev = `${server.url}/npm/own-lib/-rev/1-0000000000000000`;
+    await all405(ownRev, ['GET', 'OPTIONS', 'POST'], 'PUT, DELETE');
+    const ownTag = `${server.url}/npm/-/package/own-lib/dist-tags/beta`;
+    await all405(ownTag, ['GET', 'OPTIONS', 'PATCH'], 'PUT, POST, DELETE');
+  });
+
+  test('PyPI: yank, unyank, release and file URLs of a release only the proxy serves', async () => {
+    // Each URL's own write (POST at a yank, DELETE at a release or file) is among them.
+    for (const url of [
+      `${server.url}/pypi/up-pkg/1.0.0/yank`,
+      `${server.url}/pypi/up-pkg/1.0/unyank`,
+      `${server.url}/pypi/up-pkg/1.0.0`,
+      `${server.url}/pypi/up-pkg/1.0.0/${wheel}`,
+    ]) {
+      await all405(url, ['GET', 'OPTIONS', 'POST', 'PATCH', 'PUT', 'DELETE'], '', '{}');
+    }
+    // The hosted release's: its writes are served.
+    await all405(`${server.url}/pypi/own-pkg/1.0.0/yank`, ['GET', 'OPTIONS', 'PUT'], 'POST');
+    await all405(`${server.url}/pypi/own-pkg/1.0.0`, ['GET', 'OPTIONS', 'POST'], 'DELETE');
   });
 });
