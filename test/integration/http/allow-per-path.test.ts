@@ -9,8 +9,9 @@
  *   Maven directory or root (PUT) and generated metadata or checksum (DELETE), a groupId's
  *   directory (DELETE), a Helm file name that is no chart's (PUT). They are no longer listed.
  *
- * - npm and PyPI URLs that only write (npm's `/<name>/-rev/<rev>` and dist-tag URLs, PyPI's
- *   yank, unyank, release and file deletions): through a group, for what only its proxy member
+ * - npm, PyPI and Cargo URLs that only write (npm's `/<name>/-rev/<rev>` and dist-tag URLs,
+ *   PyPI's yank, unyank, release and file deletions, Cargo's yank, unyank, deletion and a
+ *   crate's owners): through a group, for what only its proxy member
  *   serves, the write answered 405 with an empty `Allow` while any other method there listed
  *   the write. Now every 405 there has an empty `Allow`.
  *
@@ -22,6 +23,7 @@ import { after, before, describe, test } from 'node:test';
 import { buildChart } from '../../helpers/helm.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { startFixtureUpstream, type FixtureUpstream } from '../maven/fixture-upstream.ts';
+import { CargoFixtureUpstream, fakeCrate } from '../cargo-proxy/fixture.ts';
 import { NpmHttp } from '../npm/client.ts';
 import { makeWheel, multipartBody, MULTIPART, twineFields } from '../pypi/fixtures.ts';
 
@@ -31,9 +33,11 @@ interface Answer {
   readonly text: string;
 }
 
-async function send(url: string, method: string, body = 'x'): Promise<Answer> {
+async function send(url: string, method: string, body?: string): Promise<Answer> {
+  // PUT, POST and PATCH carry a body (`x` unless told); DELETE only when told (Cargo's owners).
   const withBody = method === 'POST' || method === 'PUT' || method === 'PATCH';
-  const res = await fetch(url, withBody ? { method, body } : { method });
+  const sent = withBody ? (body ?? 'x') : method === 'DELETE' ? body : undefined;
+  const res = await fetch(url, sent === undefined ? { method } : { method, body: sent });
   return { status: res.status, allow: res.headers.get('allow'), text: await res.text() };
 }
 
@@ -266,5 +270,40 @@ describe('405 Allow at npm and PyPI write-only URLs of a group', { concurrency: 
     // The hosted release's: its writes are served.
     await all405(`${server.url}/pypi/own-pkg/1.0.0/yank`, ['GET', 'OPTIONS', 'PUT'], 'POST');
     await all405(`${server.url}/pypi/own-pkg/1.0.0`, ['GET', 'OPTIONS', 'POST'], 'DELETE');
+  });
+});
+
+describe('405 Allow at Cargo write URLs of a group', { concurrency: false }, () => {
+  const upstream = new CargoFixtureUpstream();
+  let server: TestServer;
+
+  before(async () => {
+    await upstream.start();
+    upstream.add('up-other', { vers: '1.0.0', body: fakeCrate('up-other', '1.0.0') });
+    server = await startTestServer({ config: { cargo: { proxy: upstream.url } } });
+    // What cargo reads first: the group serves the crate's index file from its proxy member.
+    assert.equal((await send(`${server.url}/cargo/index/up/-o/up-other`, 'GET')).status, 200);
+  });
+  after(async () => {
+    await server.close();
+    await upstream.stop();
+  });
+
+  test('yank, unyank, deletion and owners of a crate only the proxy member serves', async () => {
+    const api = `${server.url}/cargo/api/v1/crates`;
+    const users = '{"users":["bob"]}';
+    for (const url of [
+      `${api}/up-other/1.0.0/yank`,
+      `${api}/up-other/1.0.0/unyank`,
+      `${api}/up-other/1.0.0`,
+      `${api}/up-other/owners`,
+      // The other spelling names the same crate.
+      `${api}/up_other/owners`,
+    ]) {
+      await all405(url, ['GET', 'OPTIONS', 'POST', 'PATCH', 'PUT', 'DELETE'], '', users);
+    }
+    // A crate nobody has: the writes are served (their answer is a 404).
+    await all405(`${api}/nobody/1.0.0/yank`, ['GET', 'OPTIONS'], 'DELETE');
+    await all405(`${api}/nobody/owners`, ['POST', 'OPTIONS'], 'GET, PUT, DELETE, HEAD');
   });
 });
