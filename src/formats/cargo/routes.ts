@@ -169,6 +169,13 @@ async function dispatch(
   // land (hosted, a group with a hosted member), not on a proxy.
   const writes = (reads: readonly string[], written: readonly string[]) =>
     service.acceptsWrites(repo) ? [...reads, ...written] : reads;
+  // The 405 of a method a crate's write-only URL (a yank, an unyank, a deletion) or its owners
+  // do not take: nothing is listed for a group's crate a proxy member serves, whose every
+  // served method answers 405 with an empty `Allow` itself (trial 27 devA).
+  const refuse = async (name: string, served: readonly string[]): Promise<never> => {
+    const refused = await service.writesRefused(repo, name, principal);
+    throw methodNotAllowed(`${request.method} is not supported here`, refused ? [] : served);
+  };
   switch (route.kind) {
     case 'not-found':
       if (method === 'GET') service.authorize(principal, repo, 'read');
@@ -223,7 +230,7 @@ async function dispatch(
       return sendImmutableFile(request, reply, crate, 'application/gzip');
     }
     case 'crate':
-      allowMethods(method, ['DELETE'], writes([], ['DELETE']));
+      if (method !== 'DELETE') await refuse(route.name, writes([], ['DELETE']));
       return reply
         .type('application/json')
         .send(okAnswer(await service.deleteCrate(repo, route.name, route.version, principal)));
@@ -269,15 +276,17 @@ async function dispatch(
       return reply.type('application/json').send(searchAnswer(found.crates, found.total));
     }
     case 'yank':
-      allowMethods(method, ['DELETE'], writes([], ['DELETE']));
+      if (method !== 'DELETE') await refuse(route.name, writes([], ['DELETE']));
       await service.setYanked(repo, route.name, route.version, true, principal);
       return reply.type('application/json').send(okAnswer());
     case 'unyank':
-      allowMethods(method, ['PUT'], writes([], ['PUT']));
+      if (method !== 'PUT') await refuse(route.name, writes([], ['PUT']));
       await service.setYanked(repo, route.name, route.version, false, principal);
       return reply.type('application/json').send(okAnswer());
     case 'owners': {
-      allowMethods(method, ['GET', 'PUT', 'DELETE'], writes(['GET'], ['PUT', 'DELETE']));
+      if (method !== 'GET' && method !== 'PUT' && method !== 'DELETE') {
+        await refuse(route.name, writes(['GET'], ['PUT', 'DELETE']));
+      }
       if (method === 'GET') {
         const owners = await service.owners(repo, route.name, principal);
         return reply.type('application/json').send(ownersAnswer(owners));

@@ -387,6 +387,26 @@ export class CargoService {
   }
 
   /**
+   * Whether the writes to crate `name` through the group `repo` — a yank, an unyank, a crate's
+   * or a version's deletion, its owners — answer 405 with an empty `Allow` (#proxiedHint): its
+   * write member does not host the crate and a proxy member serves it (any `-`/`_` spelling). A
+   * 405 of another method at those URLs must then not list their methods (RFC 9110 §15.5.6;
+   * trial 27 devA). False for anything but a group with a write member, and for a `principal`
+   * that may not read `name` (its writes answer 401/403 first, and `Allow` must not tell it what
+   * a member serves). Asks the proxy members as #proxiedHint does: for 405s only, which are rare.
+   */
+  async writesRefused(repo: Repository, name: string, principal: Principal): Promise<boolean> {
+    if (repo.kind !== 'group') return false;
+    const lower = name.toLowerCase();
+    if (!this.#deps.access.can(principal, repo, 'read', lower)) return false;
+    const target = this.#deps.repositories.writeTarget(repo);
+    if (target === undefined || target.name === repo.name) return false;
+    const missing = new RegistryError('NOT_FOUND', `crate \`${name}\` does not exist`);
+    const hint = await this.#proxiedHint(missing, repo, target, name, '').catch(() => missing);
+    return hint !== missing;
+  }
+
+  /**
    * `err` as it is, unless it is a NOT_FOUND of a request through a group for a crate its hosted
    * write member `target` does not hold while a proxy member serves it: "does not exist" would
    * contradict the group's own index (Cargo just built with it), so the answer names the proxy

@@ -140,7 +140,12 @@ async function dispatch(
         await service.remove(repo, third, version, request.principal);
         return reply.send({ deleted: true });
       }
-      if (!read) notAllowed(method, repo, deps, ['GET', 'HEAD'], ['DELETE']);
+      if (!read) {
+        // A group's version that another member holds answers DELETE 405 `GET, HEAD`: then no
+        // other method's 405 lists DELETE there (trial 27 devA).
+        const refused = await service.deleteRefused(repo, third, version, request.principal);
+        notAllowed(method, repo, deps, ['GET', 'HEAD'], refused ? [] : ['DELETE']);
+      }
       return reply.send(await service.oneVersion(repo, third, version, request.principal));
     }
     if (!read) notAllowed(method, repo, deps, ['GET', 'HEAD']);
@@ -190,7 +195,8 @@ async function dispatch(
       version: parsed.version,
     });
   }
-  notAllowed(method, repo, deps, ['GET', 'HEAD'], ['PUT']);
+  // A PUT of a name that is no chart file name answers 400: PUT is listed where it can work.
+  notAllowed(method, repo, deps, ['GET', 'HEAD'], parseChartFilename(filename) ? ['PUT'] : []);
 }
 
 /** Uploads a chart or provenance file: raw body, or multipart `chart` (+ `prov`) / `prov`. */

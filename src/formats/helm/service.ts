@@ -17,7 +17,7 @@ import { compileGlob } from '../../auth/patterns.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { checkTakeover } from '../../repos/group-read.ts';
-import { heldElsewhere } from '../../repos/group-write.ts';
+import { heldElsewhere, type HeldElsewhere } from '../../repos/group-write.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import {
   chartFilename,
@@ -511,6 +511,30 @@ export class HelmService {
     name: string,
     version: string,
   ): Promise<void> {
+    const found = await this.#listedElsewhere(group, writeTo, name, version);
+    if (found === undefined) return;
+    const chart = `chart ${name}-${version}`;
+    const { member } = found;
+    throw new RegistryError(
+      'METHOD_NOT_ALLOWED',
+      member.kind === 'proxy'
+        ? `${chart} is served from an upstream by proxy member ${member.name} of group ${group.name}, not stored in its write member ${writeTo.name}: upstream charts cannot be deleted through the group (NORA has no way to evict them)`
+        : `${chart} is stored in member ${member.name} of group ${group.name}, not in its write member ${writeTo.name}: delete it at /repository/${member.name}/api/charts/${name}/${version}`,
+      { headers: { allow: 'GET, HEAD' } },
+    );
+  }
+
+  /**
+   * The member of `group`, not `writeTo`, whose index lists `name` `version` while the group's
+   * own index.yaml lists it (`heldElsewhere`); undefined otherwise. A member that cannot be read
+   * now is passed over.
+   */
+  async #listedElsewhere(
+    group: Repository,
+    writeTo: Repository,
+    name: string,
+    version: string,
+  ): Promise<HeldElsewhere<boolean> | undefined> {
     const listed = (snapshot: IndexSnapshot | undefined) =>
       snapshot?.entries.some((e) => e.name === name && e.version === version) === true;
     const indexOf = async (repo: Repository) => {
@@ -521,23 +545,38 @@ export class HelmService {
       }
     };
     // Only what the group itself lists: a version its guard withholds is not served (404).
-    if (!listed(await indexOf(group))) return;
-    const chart = `chart ${name}-${version}`;
-    const found = await heldElsewhere({
+    if (!listed(await indexOf(group))) return undefined;
+    return heldElsewhere({
       group,
       writeTo,
       members: this.#deps.repositories.membersOf(group, name),
       holds: async (member) => listed(await indexOf(member)),
     });
-    if (found === undefined) return;
-    const { member } = found;
-    throw new RegistryError(
-      'METHOD_NOT_ALLOWED',
-      member.kind === 'proxy'
-        ? `${chart} is served from an upstream by proxy member ${member.name} of group ${group.name}, not stored in its write member ${writeTo.name}: upstream charts cannot be deleted through the group (NORA has no way to evict them)`
-        : `${chart} is stored in member ${member.name} of group ${group.name}, not in its write member ${writeTo.name}: delete it at /repository/${member.name}/api/charts/${name}/${version}`,
-      { headers: { allow: 'GET, HEAD' } },
-    );
+  }
+
+  /**
+   * Whether `DELETE <base>/api/charts/<name>/<version>` through the group `repo` answers 405
+   * (`#heldElsewhere`): its write member does not hold the version and another member the group
+   * lists it from does. A 405 of another method at that URL must then not list DELETE in its
+   * `Allow` (RFC 9110 §15.5.6). False for anything but a group with a write member, and for a
+   * `principal` that may not read `name` (its DELETE answers 401/403 first, and the `Allow` must
+   * not tell it what a member holds). Reads the members' indexes: for 405s only, which are rare.
+   */
+  async deleteRefused(
+    repo: Repository,
+    name: string,
+    version: string,
+    principal: Principal,
+  ): Promise<boolean> {
+    if (repo.kind !== 'group' || !isChartName(name)) return false;
+    if (!this.#deps.access.can(principal, repo, 'read', name)) return false;
+    const target = this.#deps.repositories.writeTarget(repo);
+    if (target === undefined || target.name === repo.name) return false;
+    const own = await this.sourceOf(target)
+      .index(target)
+      .catch(() => undefined);
+    if (own?.entries.some((e) => e.name === name && e.version === version) === true) return false;
+    return (await this.#listedElsewhere(repo, target, name, version)) !== undefined;
   }
 
   /** ChartMuseum `GET /api/charts`: `{<name>: [ChartVersion…]}`, versions newest first. */

@@ -135,20 +135,36 @@ async function dispatch(
       // 405 as "it exists": the PUT follows. A Maven repository has no directories to make.
       throw methodNotAllowed(
         'MKCOL is not supported here: a Maven repository needs no directories, deploy each file with PUT',
-        servedMethods(repo, deps),
+        await servedMethods(repo, parsed, request, deps),
       );
     default:
-      throw methodNotAllowed(`${method} is not supported here`, servedMethods(repo, deps));
+      throw methodNotAllowed(
+        `${method} is not supported here`,
+        await servedMethods(repo, parsed, request, deps),
+      );
   }
 }
 
 /**
- * What any Maven URL of `repo` serves, a 405's `Allow`: GET (and HEAD), plus PUT and DELETE where
- * writes land. A proxy's PUT and DELETE answer 405 `GET, HEAD` (`requireWriteTarget`), so a
- * POST there must not list them (trial 25 fmts F1).
+ * What the Maven URL `parsed` of `repo` serves, a 405's `Allow` (RFC 9110 §15.5.6): GET (and
+ * HEAD), plus PUT and DELETE where writes land and each works there as far as the method goes (a
+ * 404 or 409 is the path's state). A proxy's PUT and DELETE answer 405 `GET, HEAD`
+ * (`requireWriteTarget`), so a POST there must not list them (trial 25 fmts F1). A directory or
+ * the root takes no PUT (400: a deploy needs a file path); DELETE is left out where
+ * `MavenService.deleteRefused` says it is refused (metadata, checksums, the root, a groupId's
+ * directory, a group's path only another member holds; trial 27 devA).
  */
-function servedMethods(repo: Repository, deps: MavenRouteDeps): string[] {
-  return deps.takesWrites(repo) ? ['GET', 'HEAD', 'PUT', 'DELETE'] : ['GET', 'HEAD'];
+async function servedMethods(
+  repo: Repository,
+  parsed: MavenPath,
+  request: FastifyRequest,
+  deps: MavenRouteDeps,
+): Promise<string[]> {
+  if (!deps.takesWrites(repo)) return ['GET', 'HEAD'];
+  const methods = ['GET', 'HEAD'];
+  if (parsed.kind !== 'dir' && parsed.kind !== 'root') methods.push('PUT');
+  if (!(await deps.service.deleteRefused(repo, parsed, request.principal))) methods.push('DELETE');
+  return methods;
 }
 
 async function sendRead(

@@ -17,7 +17,7 @@ import { RegistryError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { checkTakeover } from '../../repos/group-read.ts';
-import { heldElsewhere } from '../../repos/group-write.ts';
+import { heldElsewhere, type HeldElsewhere } from '../../repos/group-write.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import { dirRole, groupPath, isSnapshotVersion, type MavenPath } from './coordinates.ts';
 import {
@@ -614,16 +614,7 @@ export class MavenService {
     path: string,
     shown: string,
   ): Promise<void> {
-    const found = await heldElsewhere({
-      group,
-      writeTo,
-      members: this.#deps.repositories.membersOf(group, path),
-      holds: (member) =>
-        (member.kind === 'hosted' ? this.#deps.hosted : this.#deps.sourceOf(member)).held?.(
-          member,
-          path,
-        ) ?? Promise.resolve(undefined),
-    });
+    const found = await this.#holderElsewhere(group, writeTo, path);
     if (found === undefined) return;
     const { member, held } = found;
     // A groupId's directory gets the same answer whoever holds what is under it (trial13 F2).
@@ -633,8 +624,56 @@ export class MavenService {
       member.kind === 'proxy'
         ? `${shown} is cached from an upstream by proxy member ${member.name} of group ${group.name}, not stored in its write member ${writeTo.name}: cached upstream files cannot be deleted through the group (NORA has no way to evict them)`
         : `${shown} is stored in member ${member.name} of group ${group.name}, not in its write member ${writeTo.name}: delete it at /repository/${member.name}/${shown}`,
-      { headers: { allow: 'GET, HEAD' } },
+      // What the path serves (routes.ts servedMethods): a file still takes a deploy (PUT), a
+      // directory does not (400).
+      { headers: { allow: shown.endsWith('/') ? 'GET, HEAD' : 'GET, HEAD, PUT' } },
     );
+  }
+
+  /** `heldElsewhere` for Maven: a file at or under `path` another member of `group` holds. */
+  #holderElsewhere(
+    group: Repository,
+    writeTo: Repository,
+    path: string,
+  ): Promise<HeldElsewhere<string> | undefined> {
+    return heldElsewhere({
+      group,
+      writeTo,
+      members: this.#deps.repositories.membersOf(group, path),
+      holds: (member) =>
+        (member.kind === 'hosted' ? this.#deps.hosted : this.#deps.sourceOf(member)).held?.(
+          member,
+          path,
+        ) ?? Promise.resolve(undefined),
+    });
+  }
+
+  /**
+   * Whether a DELETE of `parsed` in `repo` (one that takes writes) is refused whatever the
+   * state of the one path: generated metadata and checksums and the root answer 400; a groupId's
+   * directory with files under it answers 400 (`groupDeleteRefused`); through a group, what its
+   * write member does not hold while another member does answers 405 (`remove`). A 405 of
+   * another method there must then not list DELETE in its `Allow` (RFC 9110 §15.5.6; trial 27
+   * devA: a POST listed DELETE where the DELETE's own 405 said `GET, HEAD`). False for a
+   * `principal` that may not read `path` (its DELETE answers 401/403 first, and the `Allow` must
+   * not tell it what a member holds). Costs a lookup per member: for 405s only, which are rare.
+   */
+  async deleteRefused(repo: Repository, parsed: MavenPath, principal: Principal): Promise<boolean> {
+    if (parsed.kind === 'root' || parsed.kind === 'metadata' || parsed.kind === 'checksum') {
+      return true;
+    }
+    const path = parsed.kind === 'dir' ? parsed.segments.join('/') : parsed.path;
+    if (!this.#deps.access.can(principal, repo, 'read', path)) return false;
+    const target = this.#deps.repositories.writeTarget(repo);
+    if (target === undefined) return false;
+    const held = await this.#deps.hosted.held(target, path);
+    if (held === undefined) {
+      // Another member's: 405, or for a groupId's directory 400, either way refused.
+      return (
+        repo.name !== target.name && (await this.#holderElsewhere(repo, target, path)) !== undefined
+      );
+    }
+    return parsed.kind === 'dir' && dirRole(parsed.segments, held) === 'group';
   }
 
   /**

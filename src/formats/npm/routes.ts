@@ -169,12 +169,17 @@ async function dispatch(
       if (method === 'DELETE')
         return reply.send(await service.removeDistTag(repo, route.name, route.tag, principal));
       // A tag is set (PUT, POST) and removed (DELETE), not read, here: on a repository that
-      // takes no writes nothing is served (the service's 405 for a write says why).
-      allowMethods(
-        method,
-        ['PUT', 'POST'],
-        service.acceptsWrites(repo) ? ['PUT', 'POST', 'DELETE'] : [],
-      );
+      // takes no writes, or for a group's package another member serves (its writes answer 405
+      // with an empty `Allow`, trial 27 devA), nothing is served (the service's 405 says why).
+      if (method !== 'PUT' && method !== 'POST') {
+        const served =
+          service.acceptsWrites(repo) &&
+          !(await service.changesRefused(repo, route.name, principal));
+        throw methodNotAllowed(
+          `${method} is not supported here`,
+          served ? ['PUT', 'POST', 'DELETE'] : [],
+        );
+      }
       // Refuse before reading the body: a caller without the right gets 401/403, not a 400.
       service.authorize(principal, repo, 'write', route.name);
       return reply
@@ -200,8 +205,14 @@ async function dispatch(
           : writable
             ? ['PUT', 'DELETE']
             : [];
+      // A revision of a group's package another member serves takes no write (its PUT and
+      // DELETE answer 405 with an empty `Allow`): no other method's 405 lists them (trial 27 devA).
+      const revServed = async () =>
+        served.length > 0 && (await service.changesRefused(repo, route.name, principal))
+          ? []
+          : served;
       if (method === 'GET' || method === 'HEAD') {
-        if (route.rev !== undefined) throw methodNotAllowed('use GET /<name>', served);
+        if (route.rev !== undefined) throw methodNotAllowed('use GET /<name>', await revServed());
         return sendPackument(route.name, repo, mountUrl(), request, reply, service);
       }
       if (method === 'PUT') {
@@ -228,7 +239,10 @@ async function dispatch(
       if (method === 'DELETE' && route.rev !== undefined) {
         return reply.send(await service.unpublishPackage(repo, route.name, route.rev, principal));
       }
-      throw methodNotAllowed(`${method} is not supported here`, served);
+      throw methodNotAllowed(
+        `${method} is not supported here`,
+        route.rev === undefined ? served : await revServed(),
+      );
     }
     case 'tarball':
       if (method === 'DELETE' && route.rev !== undefined) {

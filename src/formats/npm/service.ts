@@ -148,6 +148,24 @@ export class NpmService {
     return this.#deps.repositories.writeTarget(repo) !== undefined;
   }
 
+  /**
+   * Whether changes to `name` through the group `repo` — a dist-tag set or removed, a revision
+   * PUT, an unpublish — answer 405 with an empty `Allow` (#refuseHeldElsewhere): its write member
+   * does not hold the package and another member the group serves it from does (a proxy member
+   * from its cache). A 405 of another method at those write-only URLs must then not list their
+   * writes (RFC 9110 §15.5.6; trial 27 devA). False for anything but a group with a write member,
+   * and for a `principal` that may not read `name` (its writes answer 401/403 first, and `Allow`
+   * must not tell it what a member holds). A lookup per member: for 405s only, which are rare.
+   */
+  async changesRefused(repo: Repository, name: string, principal: Principal): Promise<boolean> {
+    if (repo.kind !== 'group') return false;
+    if (!this.#deps.access.can(principal, repo, 'read', name)) return false;
+    const target = this.#deps.repositories.writeTarget(repo);
+    if (target === undefined) return false;
+    const held = await this.#heldElsewhere(repo, target, name).catch(() => undefined);
+    return held !== undefined;
+  }
+
   // ---------------------------------------------------------------- reads
 
   /** The rendered packument (cached per repository, name, form and mount URL). */

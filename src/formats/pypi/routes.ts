@@ -22,7 +22,7 @@
 import { etagMatches } from '../../core/http-conditional.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
-import { RegistryError, toRegistryError } from '../../core/errors.ts';
+import { methodNotAllowed, RegistryError, toRegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { allowMethods, baseUrl, rawPath, useRawBodies } from '../../http/request.ts';
 import { sendImmutableFile } from '../../http/immutable-file.ts';
@@ -294,6 +294,17 @@ async function dispatch(
   // land (hosted, a group with a hosted member), not on a proxy.
   const writes = (reads: readonly string[], written: readonly string[]) =>
     service.acceptsWrites(repo) ? [...reads, ...written] : reads;
+  // The 405 of a method other than its write at a release's write-only URL (a yank, a delete):
+  // the write is listed only where it can work, not at a group's release another member serves,
+  // whose write answers 405 with an empty `Allow` itself (trial 27 devA).
+  const refuseWrite = async (
+    project: string,
+    version: string,
+    written: readonly string[],
+  ): Promise<never> => {
+    const refused = await service.writesRefused(repo, project, version, principal);
+    throw methodNotAllowed(`${method} is not supported here`, refused ? [] : writes([], written));
+  };
   switch (route.kind) {
     case 'redirect': {
       allowMethods(method, ['GET']);
@@ -387,7 +398,7 @@ async function dispatch(
       return reply.type('application/json').header('cache-control', 'no-cache').send(document);
     }
     case 'yank': {
-      allowMethods(method, ['POST'], writes([], ['POST']));
+      if (method !== 'POST') await refuseWrite(route.project, route.version, ['POST']);
       // Refused before the body is read when the caller may not write.
       service.authorize(principal, repo, 'write', route.project);
       const reason = route.yank ? await readYankReason(request) : false;
@@ -409,10 +420,10 @@ async function dispatch(
       );
     }
     case 'release':
-      allowMethods(method, ['DELETE'], writes([], ['DELETE']));
+      if (method !== 'DELETE') await refuseWrite(route.project, route.version, ['DELETE']);
       return reply.send(await service.deleteRelease(repo, route.project, route.version, principal));
     case 'release-file':
-      allowMethods(method, ['DELETE'], writes([], ['DELETE']));
+      if (method !== 'DELETE') await refuseWrite(route.project, route.version, ['DELETE']);
       return reply.send(
         await service.deleteFile(repo, route.project, route.version, route.filename, principal),
       );

@@ -444,6 +444,38 @@ export class PypiService {
   }
 
   /**
+   * Whether the writes to release `version` of `project` through the group `repo` — a yank, an
+   * unyank, a delete of the release or of one of its files — answer 405 with an empty `Allow`
+   * (#proxiedAnswer): its write member does not have the release and another member the group
+   * serves it from does (a proxy member from its cached page). A 405 of another method at those
+   * write-only URLs must then not list the write (RFC 9110 §15.5.6; trial 27 devA). False for
+   * anything but a group with a write member, and for a `principal` that may not read `project`
+   * (its writes answer 401/403 first, and `Allow` must not tell it what a member holds). A lookup
+   * per member: for 405s only, which are rare.
+   */
+  async writesRefused(
+    repo: Repository,
+    project: string,
+    version: string,
+    principal: Principal,
+  ): Promise<boolean> {
+    if (repo.kind !== 'group') return false;
+    if (!this.#deps.access.can(principal, repo, 'read', project)) return false;
+    const target = this.#deps.repositories.writeTarget(repo);
+    if (target === undefined || target.name === repo.name) return false;
+    const key = parseVersion(version)?.key;
+    if (key === undefined) return false;
+    const lists = (versions: readonly string[]) =>
+      versions.some((v) => parseVersion(v)?.key === key);
+    const own = await Promise.resolve(this.#deps.operations?.projectVersions(target, project))
+      .then((versions) => versions ?? [])
+      .catch(() => []);
+    if (lists(own)) return false;
+    const held = await this.#heldElsewhere(repo, target, project, lists).catch(() => undefined);
+    return held !== undefined;
+  }
+
+  /**
    * group-write.ts `heldElsewhere` for PyPI: the member of the group `repo` other than its write
    * member `target` whose versions of `project` (a hosted member's releases, a proxy member's
    * cached page) satisfy `lists`.

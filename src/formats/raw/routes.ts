@@ -22,7 +22,7 @@ import { rawPath, refuseEncodedBody, useRawBodies } from '../../http/request.ts'
 import type { Repository } from '../../repos/repository.ts';
 import { listingHtml, listingJson, nextPageUrl, type ListingView } from './listing.ts';
 import type { OpenedRawFile } from './model.ts';
-import { contentTypeOf, encodePath, parseRawPath } from './paths.ts';
+import { contentTypeOf, encodePath, parseRawPath, type RawPath } from './paths.ts';
 import {
   MAX_PAGE,
   parseEtags,
@@ -159,12 +159,32 @@ async function dispatch(
       return reply.code(204).send();
     }
     default:
-      // A proxy's PUT and DELETE answer 405 `GET, HEAD`: a POST there does not list them.
       throw methodNotAllowed(
         `${method} is not supported here`,
-        deps.takesWrites(repo) ? ['GET', 'HEAD', 'PUT', 'DELETE'] : ['GET', 'HEAD'],
+        await servedMethods(repo, parsed, request, deps),
       );
   }
+}
+
+/**
+ * What `parsed` serves in `repo`, a 405's `Allow` (RFC 9110 §15.5.6), so that every method it
+ * lists works there as far as the method goes (a 404, 409 or 412 is the state of the path, not
+ * the method): GET and HEAD everywhere; PUT and DELETE on a file path where writes land (a proxy
+ * answers them 405 `GET, HEAD`, `requireWriteTarget`), never on a folder path (`dir/`, the
+ * root), which answers them 400; and no DELETE on a group's file that another member serves
+ * while its write member does not store it, which answers 405 (`RawService.deleteRefused`; trial
+ * 27 devA: a POST there listed DELETE, the DELETE's own 405 did not).
+ */
+async function servedMethods(
+  repo: Repository,
+  parsed: RawPath,
+  request: FastifyRequest,
+  deps: RawRouteDeps,
+): Promise<string[]> {
+  if (parsed.kind !== 'file' || !deps.takesWrites(repo)) return ['GET', 'HEAD'];
+  return (await deps.service.deleteRefused(repo, parsed.path, request.principal))
+    ? ['GET', 'HEAD', 'PUT']
+    : ['GET', 'HEAD', 'PUT', 'DELETE'];
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {

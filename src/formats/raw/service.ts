@@ -341,6 +341,24 @@ export class RawService {
     return undefined;
   }
 
+  /**
+   * Whether a DELETE of the file `path` through the group `repo` answers 405
+   * (`#refuseHeldElsewhere`): its write member does not store the file and another member the
+   * group reads it from does (a proxy member's cached copy counts, the upstream is never asked).
+   * A 405 of another method there must then not list DELETE in its `Allow` (RFC 9110 §15.5.6).
+   * False for anything but a group with a write member, and for a `principal` that may not read
+   * `path` (its DELETE answers 401/403 before any 405, and the `Allow` must not tell it which
+   * paths a member holds). Costs one lookup per member: for 405s only, which are rare.
+   */
+  async deleteRefused(repo: Repository, path: string, principal: Principal): Promise<boolean> {
+    if (repo.kind !== 'group') return false;
+    if (!this.#deps.access.can(principal, repo, 'read', path)) return false;
+    const target = this.#deps.repositories.writeTarget(repo);
+    if (target === undefined || target.name === repo.name) return false;
+    if ((await this.#deps.hosted.openFile(target, path)) !== undefined) return false;
+    return (await this.#heldElsewhere(repo, target, path)) !== undefined;
+  }
+
   /** group-write.ts `heldElsewhere` for raw: hosted members' files, proxies' cached copies. */
   async #heldElsewhere(
     repo: Repository,

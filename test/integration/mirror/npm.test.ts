@@ -1,5 +1,5 @@
 /**
- * `nora mirror npm` and `nora mirror yarn`, the real thing: an upstream NORA hosts a dependency
+ * `nora mirror npm`, the real thing (yarn's: yarn.test.ts): an upstream NORA hosts a dependency
  * tree; the real npm writes package-lock.json against it; a second NORA whose npm proxy is the
  * first is pre-fetched by the real `bin/nora.js mirror npm`; the upstream stops; then `npm ci`
  * (and a fresh `npm install`, which needs the packuments) work against the second alone.
