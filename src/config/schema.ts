@@ -67,7 +67,7 @@ const storageSchema = z.object({
 });
 
 const databaseSchema = z.object({
-  /** SQLite file; default `<storage.path>/../metadata.db` next to the storage directory. */
+  /** SQLite file; default `<storage.path>/nora.db` (local and s3), `:memory:` for memory. */
   path: z.string().min(1).optional(),
 });
 
