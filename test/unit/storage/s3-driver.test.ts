@@ -143,6 +143,53 @@ if (MOTO_MISSING) {
   });
 }
 
+test(
+  "SigV4: a store that checks signatures takes the driver's, and refuses a wrong secret",
+  { skip: MOTO_MISSING },
+  async () => {
+    await using s3 = await startFakeS3({ signed: true, buckets: ['signed'] });
+    const keys = s3.credentials;
+    assert.ok(keys !== undefined);
+    const open = async (secretKey: string, extra: Partial<S3DriverOptions> = {}) =>
+      S3Driver.open({
+        url: s3.url,
+        bucket: 'signed',
+        accessKey: keys.accessKey,
+        secretKey,
+        region: 'us-east-1',
+        localDir: await localDir(),
+        ...extra,
+      });
+    const driver = await open(keys.secretKey, { multipartThreshold: 1024 });
+    try {
+      await driver.check();
+      const blob = key('blobs/sha256/ab/abcdef0123');
+      await driver.write(blob, Buffer.from('signed bytes'));
+      assert.equal((await driver.stat(blob))?.size, 12);
+      assert.equal(await text(await driver.read(blob, { start: 7, end: 10 })), 'byte');
+      // Multipart: CreateMultipartUpload, UploadPart and Complete carry query parameters.
+      const file = path.join(driver.spoolDir(), 'multi');
+      await fs.writeFile(file, Buffer.alloc(6 * 1024 * 1024, 7));
+      assert.equal((await driver.writeFile(key('blobs/sha256/cd/cdef'), file)).size, 6291456);
+      assert.equal((await driver.stat(key('blobs/sha256/cd/cdef')))?.size, 6291456);
+      assert.equal(await driver.delete(blob), true);
+      assert.equal(await driver.stat(blob), undefined);
+    } finally {
+      await driver.close();
+    }
+    const wrong = await open('not-the-secret');
+    try {
+      await assert.rejects(wrong.check(), /access denied .*\(HTTP 403\)/);
+      await assert.rejects(
+        wrong.write(key('blobs/x'), Buffer.from('x')),
+        /HTTP 403 SignatureDoesNotMatch/,
+      );
+    } finally {
+      await wrong.close();
+    }
+  },
+);
+
 test('check: denied (403) and unreachable are said with endpoint and bucket, never the secret', async () => {
   const server = http.createServer((_req, res) => {
     res.writeHead(403).end();
