@@ -226,3 +226,44 @@ test('check: denied (403) and unreachable are said with endpoint and bucket, nev
   await assert.rejects(gone.check(), /bucket "registry" is unreachable: ECONNREFUSED/);
   await gone.close();
 });
+
+test("addressing: path-style by default (under the URL's path), virtual-hosted on request", async () => {
+  const options = {
+    bucket: 'registry',
+    accessKey: 'AKIDEXAMPLE',
+    secretKey: 'secret',
+    region: 'eu-west-1',
+    localDir: await localDir(),
+  };
+  const pathStyle = await S3Driver.open({ ...options, url: 'https://s3.example.net/base/' });
+  const virtual = await S3Driver.open({
+    ...options,
+    url: 'https://s3.example.net',
+    virtualHosted: true,
+  });
+  try {
+    const a = new URL((await pathStyle.signedUrl(key('blobs/sha256/ab/abc'), 60)) ?? '');
+    assert.equal(a.host, 's3.example.net');
+    assert.equal(a.pathname, '/base/registry/blobs/sha256/ab/abc');
+    assert.equal(a.searchParams.get('X-Amz-Expires'), '60');
+    assert.match(
+      a.searchParams.get('X-Amz-Credential') ?? '',
+      /^AKIDEXAMPLE\/\d{8}\/eu-west-1\/s3\//,
+    );
+    assert.ok(!a.href.includes('secret'));
+    const b = new URL((await virtual.signedUrl(key('blobs/sha256/ab/abc'), 60)) ?? '');
+    assert.equal(b.host, 'registry.s3.example.net');
+    assert.equal(b.pathname, '/blobs/sha256/ab/abc');
+    // Anonymous: nothing to sign, no URL.
+    const anonymous = await S3Driver.open({
+      ...options,
+      accessKey: '',
+      url: 'https://s3.example.net',
+    });
+    assert.equal(await anonymous.signedUrl(key('blobs/x'), 60), undefined);
+    await anonymous.close();
+  } finally {
+    await pathStyle.close();
+    await virtual.close();
+  }
+});
