@@ -256,7 +256,7 @@ export class S3Driver implements StorageDriver {
       key,
       headers: { 'Content-Length': String(size) },
       // In memory already (the blob store's small bodies): sent as the pieces, never joined.
-      body: pieces.length === 1 ? Buffer.from(pieces[0] as Uint8Array) : Readable.from(pieces),
+      body: pieces.length === 1 ? asBuffer(pieces[0] as Uint8Array) : Readable.from(pieces),
     });
     return this.#written(key, size, response);
   }
@@ -554,6 +554,13 @@ function errorFromText(what: string, status: number, text: string): S3RequestErr
   if (!text.includes('<Error>')) return new S3RequestError(what, status, undefined, undefined);
   const parsed = xml.parse(text) as { Error?: { Code?: string; Message?: string } };
   return new S3RequestError(what, status, parsed.Error?.Code, parsed.Error?.Message);
+}
+
+/** A Buffer view of the same bytes (Buffer.from(uint8Array) would copy them). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function escapeXml(text: string): string {
