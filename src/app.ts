@@ -534,8 +534,16 @@ async function openStorage(
 ): Promise<StorageDriver> {
   try {
     const driver = await createStorageDriver(storage);
+    // A store NORA cannot use (unreachable, no bucket, denied) stops start-up here, naming the
+    // endpoint and the bucket, instead of failing every request later.
+    if (storage.mode === 's3') {
+      await driver.check().catch(async (err: unknown) => {
+        await driver.close();
+        throw new StorageUnusableError((err as Error).message);
+      });
+    }
     const servers = path.join(
-      storage.mode === 'local' ? path.resolve(storage.path) : driver.spoolDir(),
+      storage.mode === 'memory' ? driver.spoolDir() : path.resolve(storage.path),
       SERVING_DIR,
     );
     const others = await otherServers(servers);
@@ -1426,10 +1434,11 @@ export function databaseFile(config: AppConfig): string {
   switch (config.storage.mode) {
     case 'memory':
       return ':memory:';
+    // s3: `[storage] path` is the local directory for what stays on disk (this database and the
+    // spool), as it is the storage directory in local mode.
     case 'local':
-      return path.join(config.storage.path, 'nora.db');
     case 's3':
-      return path.join('data', 'nora.db');
+      return path.join(config.storage.path, 'nora.db');
   }
 }
 

@@ -56,6 +56,8 @@ const storageSchema = z.object({
   s3_access_key: withMeta(z.string().optional(), { secret: true }),
   s3_secret_key: withMeta(z.string().optional(), { secret: true }),
   s3_region: z.string().default('us-east-1'),
+  /** s3: `<bucket>.<host>/<key>` (virtual-hosted style) instead of `<host>/<bucket>/<key>`. */
+  s3_virtual_hosted: z.boolean().default(false),
   /**
    * local: fsync every stored file and its directory before answering (default). false trades
    * durability across a power loss for write speed (writes stay atomic): what nginx WebDAV,
@@ -65,7 +67,7 @@ const storageSchema = z.object({
 });
 
 const databaseSchema = z.object({
-  /** SQLite file; default `<storage.path>/../metadata.db` next to the storage directory. */
+  /** SQLite file; default `<storage.path>/nora.db` (local and s3), `:memory:` for memory. */
   path: z.string().min(1).optional(),
 });
 
@@ -345,14 +347,6 @@ export const configSchema = z
     repositories: z.array(repositorySchema).default([]),
   })
   .superRefine((config, ctx) => {
-    // Part of the schema, so `nora config check` refuses what `nora serve` would.
-    if (config.storage.mode === 's3') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['storage', 'mode'],
-        message: '"s3" is not available in this build yet: use "local" (or "memory" for tests)',
-      });
-    }
     // An admin passes every check and a read-only user may change nothing: no user is both, and
     // neither list silently wins over the other.
     const admins = new Set(config.auth.admin_users);

@@ -1,10 +1,10 @@
 /** Builds the configured storage driver, always wrapped by the key guard. */
 import type { StorageConfig } from '../../config/schema.ts';
-import { RegistryError } from '../../core/errors.ts';
 import type { StorageDriver } from '../driver.ts';
 import { GuardedDriver } from '../guarded-driver.ts';
 import { FsDriver } from './fs-driver.ts';
 import { MemoryDriver } from './memory-driver.ts';
+import { S3Driver } from './s3-driver.ts';
 
 export async function createStorageDriver(config: StorageConfig): Promise<StorageDriver> {
   switch (config.mode) {
@@ -13,9 +13,17 @@ export async function createStorageDriver(config: StorageConfig): Promise<Storag
     case 'memory':
       return new GuardedDriver(await MemoryDriver.open());
     case 's3':
-      throw new RegistryError(
-        'NOT_IMPLEMENTED',
-        'storage.mode = "s3" is not built yet: use "local" (NORA_STORAGE_MODE=local)',
+      // The bucket is not reached here: start-up calls check() (openStorage in app.ts).
+      return new GuardedDriver(
+        await S3Driver.open({
+          url: config.s3_url,
+          bucket: config.bucket,
+          accessKey: config.s3_access_key,
+          secretKey: config.s3_secret_key,
+          region: config.s3_region,
+          virtualHosted: config.s3_virtual_hosted,
+          localDir: config.path,
+        }),
       );
   }
 }

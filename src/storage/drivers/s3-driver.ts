@@ -1,0 +1,568 @@
+/**
+ * The S3 driver (`[storage] mode = "s3"`): objects in one bucket of an S3-compatible store
+ * (AWS S3, MinIO, Ceph RGW, Garage, SeaweedFS, …), spoken as the S3 REST API over undici with
+ * AWS Signature Version 4 (the `aws4` package signs; anonymous when no keys are set).
+ *
+ * Writes: every body is first a complete local file (the blob store spools and verifies before it
+ * calls writeFile; write() of a stream spools here), then one PUT with a known Content-Length
+ * streamed from that file, or a multipart upload of file ranges for files over
+ * MULTIPART_THRESHOLD. Memory stays bounded (streams only, no part is held in memory), and an
+ * object appears under its key only whole: a PUT or a multipart upload is visible only once it
+ * completes (S3's own atomicity), so no unverified or partial object is ever readable.
+ *
+ * Reads stream the GET body; ReadOptions become a `Range` header. The metadata database and the
+ * spool stay on local disk, in `[storage] path` (the driver's `localDir`).
+ */
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import aws4 from 'aws4';
+import { XMLParser } from 'fast-xml-parser';
+import { Agent, request, type Dispatcher } from 'undici';
+import { StorageNotFoundError } from '../driver.ts';
+import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from '../driver.ts';
+import { tagIdentity } from '../local-file.ts';
+
+export interface S3DriverOptions {
+  /** Endpoint, `http(s)://host[:port][/base]` (`[storage] s3_url`). */
+  readonly url: string;
+  readonly bucket: string;
+  /** Both set: requests are signed (SigV4); either empty or absent: anonymous. */
+  readonly accessKey?: string | undefined;
+  readonly secretKey?: string | undefined;
+  readonly region: string;
+  /** `bucket.host/key` instead of `host/bucket/key` (`[storage] s3_virtual_hosted`). */
+  readonly virtualHosted?: boolean;
+  /** Local directory for the spool (`<localDir>/.tmp`): `[storage] path`. */
+  readonly localDir: string;
+  /** Files larger than this go up as a multipart upload (tests lower it). */
+  readonly multipartThreshold?: number;
+  /** Multipart part size, at least 5 MiB (S3's minimum for every part but the last). */
+  readonly partSize?: number;
+}
+
+/** A single PUT above this would be slow to retry and S3 caps one PUT at 5 GiB. */
+const MULTIPART_THRESHOLD = 64 * 1024 * 1024;
+const PART_SIZE = 16 * 1024 * 1024;
+/** S3's limits: 10,000 parts, 5 MiB minimum part. */
+const MAX_PARTS = 10_000;
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+const TMP_DIR = '.tmp';
+/** Objects named so are the write probe's: `list` never shows them. */
+const PROBE_PREFIX = '.nora-probe-';
+
+/** An S3 answer that was not the one expected: status, S3 error code and message. */
+export class S3RequestError extends Error {
+  readonly status: number;
+  readonly code: string | undefined;
+  constructor(what: string, status: number, code: string | undefined, message: string | undefined) {
+    super(
+      `S3 ${what}: HTTP ${status}${code === undefined ? '' : ` ${code}`}${message ? ` (${message})` : ''}`,
+    );
+    this.name = 'S3RequestError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+interface SendOptions {
+  readonly method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
+  /** Object key, or undefined for the bucket itself. */
+  readonly key?: string;
+  /** Query parameters, encoded here (RFC 3986). */
+  readonly query?: Readonly<Record<string, string>>;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: Readable | Buffer | string;
+}
+
+/** RFC 3986 encoding as SigV4 canonicalizes it: encodeURIComponent leaves !'()* alone. */
+function encodeRfc3986(text: string): string {
+  return encodeURIComponent(text).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+const xml = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: true });
+
+function asArray<T>(value: T | T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+export class S3Driver implements StorageDriver {
+  readonly name = 's3';
+  readonly #endpoint: URL;
+  readonly #bucket: string;
+  readonly #credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  readonly #region: string;
+  readonly #virtualHosted: boolean;
+  readonly #spool: string;
+  readonly #threshold: number;
+  readonly #partSize: number;
+  readonly #agent: Agent;
+
+  private constructor(options: S3DriverOptions, spool: string) {
+    this.#endpoint = new URL(options.url);
+    this.#bucket = options.bucket;
+    this.#credentials =
+      options.accessKey && options.secretKey
+        ? { accessKeyId: options.accessKey, secretAccessKey: options.secretKey }
+        : undefined;
+    this.#region = options.region;
+    this.#virtualHosted = options.virtualHosted === true;
+    this.#spool = spool;
+    this.#threshold = options.multipartThreshold ?? MULTIPART_THRESHOLD;
+    this.#partSize = Math.max(options.partSize ?? PART_SIZE, MIN_PART_SIZE);
+    this.#agent = new Agent({ keepAliveTimeout: 10_000, connections: 64 });
+  }
+
+  /**
+   * Makes the local spool folder; does not reach the store (check() does: start-up calls it).
+   * Errors: those of mkdir on `localDir`.
+   */
+  static async open(options: S3DriverOptions): Promise<S3Driver> {
+    const spool = path.join(path.resolve(options.localDir), TMP_DIR);
+    await fs.mkdir(spool, { recursive: true });
+    return new S3Driver(options, spool);
+  }
+
+  /** Where this driver stores: `<url> bucket "<bucket>"`, for messages (never the keys). */
+  describe(): string {
+    return `${this.#endpoint.origin}${this.#basePath()} bucket "${this.#bucket}"`;
+  }
+
+  #basePath(): string {
+    return this.#endpoint.pathname.replace(/\/+$/, '');
+  }
+
+  /** The request's host and path (with query) for the bucket or one of its keys. */
+  #target(key: string | undefined, query: Readonly<Record<string, string>> = {}) {
+    const encodedKey = key === undefined ? '' : `/${key.split('/').map(encodeRfc3986).join('/')}`;
+    const host = this.#virtualHosted
+      ? `${this.#bucket}.${this.#endpoint.host}`
+      : this.#endpoint.host;
+    const bucketPart = this.#virtualHosted ? '' : `/${encodeRfc3986(this.#bucket)}`;
+    let pathname = `${this.#basePath()}${bucketPart}${encodedKey}`;
+    if (pathname === '') pathname = '/';
+    const search = Object.keys(query)
+      .sort()
+      .map((name) => {
+        const value = query[name] ?? '';
+        return `${encodeRfc3986(name)}=${encodeRfc3986(value)}`;
+      })
+      .join('&');
+    return { host, path: search === '' ? pathname : `${pathname}?${search}` };
+  }
+
+  /** Signs (when keyed) and sends one request; the caller consumes or dumps the body. */
+  async #send(options: SendOptions): Promise<Dispatcher.ResponseData> {
+    const { host, path: requestPath } = this.#target(options.key, options.query);
+    const headers: Record<string, string> = { ...options.headers };
+    if (this.#credentials !== undefined) {
+      // The payload is not hashed (a streamed body would need a second pass over the file):
+      // S3 accepts UNSIGNED-PAYLOAD in the header signature; TLS protects the bytes in transit
+      // and the blob store verifies every digest on read.
+      headers['X-Amz-Content-Sha256'] = 'UNSIGNED-PAYLOAD';
+      const signed = aws4.sign(
+        {
+          host,
+          path: requestPath,
+          method: options.method,
+          service: 's3',
+          region: this.#region,
+          headers,
+        },
+        this.#credentials,
+      );
+      Object.assign(headers, signed.headers as Record<string, string>);
+    }
+    const origin = `${this.#endpoint.protocol}//${host}`;
+    return request(`${origin}${requestPath}`, {
+      method: options.method,
+      headers,
+      body: options.body ?? null,
+      dispatcher: this.#agent,
+    });
+  }
+
+  /** The error an unexpected answer stands for, its body read for S3's Code and Message. */
+  async #failure(what: string, response: Dispatcher.ResponseData): Promise<S3RequestError> {
+    const body = await response.body.text().catch(() => '');
+    let code: string | undefined;
+    let message: string | undefined;
+    if (body.includes('<Error>')) {
+      const parsed = xml.parse(body) as { Error?: { Code?: string; Message?: string } };
+      code = parsed.Error?.Code;
+      message = parsed.Error?.Message;
+    }
+    return new S3RequestError(what, response.statusCode, code, message);
+  }
+
+  async stat(key: StorageKey): Promise<ObjectInfo | undefined> {
+    const response = await this.#send({ method: 'HEAD', key });
+    await response.body.dump();
+    if (response.statusCode === 404) return undefined;
+    if (response.statusCode !== 200) throw await this.#failure(`HEAD ${key}`, response);
+    return infoOf(key, response.headers);
+  }
+
+  async read(key: StorageKey, options: ReadOptions = {}): Promise<Readable> {
+    const headers: Record<string, string> = {};
+    const ranged = (options.start !== undefined && options.start > 0) || options.end !== undefined;
+    if (ranged) headers.Range = `bytes=${options.start ?? 0}-${options.end ?? ''}`;
+    const response = await this.#send({ method: 'GET', key, headers });
+    if (response.statusCode === 404) {
+      await response.body.dump();
+      throw new StorageNotFoundError(key);
+    }
+    // A range starting past the end: no bytes, as a local file read from there gives.
+    if (response.statusCode === 416) {
+      await response.body.dump();
+      return Readable.from([]);
+    }
+    if (response.statusCode !== 200 && response.statusCode !== 206) {
+      throw await this.#failure(`GET ${key}`, response);
+    }
+    const etag = header(response.headers, 'etag');
+    const body = response.body as unknown as Readable;
+    return etag === undefined ? body : tagIdentity(body, `s3:${etag}`);
+  }
+
+  async write(
+    key: StorageKey,
+    body: Readable | Uint8Array | readonly Uint8Array[],
+  ): Promise<ObjectInfo> {
+    if (body instanceof Readable) {
+      // Unknown length: spooled to a local file first (bounded memory; a failing source leaves
+      // nothing in the store), then uploaded with its length known.
+      const spool = path.join(this.#spool, `s3-write-${randomUUID()}`);
+      try {
+        await pipeline(body, createWriteStream(spool, { flags: 'wx' }));
+      } catch (err) {
+        await fs.rm(spool, { force: true });
+        throw err;
+      }
+      return this.writeFile(key, spool);
+    }
+    const pieces = body instanceof Uint8Array ? [body] : body;
+    let size = 0;
+    for (const piece of pieces) size += piece.length;
+    const response = await this.#send({
+      method: 'PUT',
+      key,
+      headers: { 'Content-Length': String(size) },
+      // In memory already (the blob store's small bodies): sent as the pieces, never joined.
+      body: pieces.length === 1 ? asBuffer(pieces[0] as Uint8Array) : Readable.from(pieces),
+    });
+    return this.#written(key, size, response);
+  }
+
+  async #written(
+    key: StorageKey,
+    size: number,
+    response: Dispatcher.ResponseData,
+  ): Promise<ObjectInfo> {
+    if (response.statusCode !== 200) throw await this.#failure(`PUT ${key}`, response);
+    await response.body.dump();
+    const etag = header(response.headers, 'etag');
+    return {
+      key,
+      size,
+      modifiedAt: new Date(),
+      ...(etag === undefined ? {} : { identity: `s3:${etag}` }),
+    };
+  }
+
+  async writeFile(key: StorageKey, localPath: string): Promise<ObjectInfo> {
+    const { size } = await fs.stat(localPath);
+    const info =
+      size > this.#threshold
+        ? await this.#multipart(key, localPath, size)
+        : await this.#send({
+            method: 'PUT',
+            key,
+            headers: { 'Content-Length': String(size) },
+            body: createReadStream(localPath),
+          }).then((response) => this.#written(key, size, response));
+    await fs.rm(localPath, { force: true });
+    return info;
+  }
+
+  /**
+   * A multipart upload of `localPath`, each part a file range streamed with its length: the
+   * object appears only at CompleteMultipartUpload; any failure aborts the upload (its parts
+   * are freed, nothing visible).
+   */
+  async #multipart(key: StorageKey, localPath: string, size: number): Promise<ObjectInfo> {
+    const partSize = Math.max(this.#partSize, Math.ceil(size / MAX_PARTS));
+    const created = await this.#send({ method: 'POST', key, query: { uploads: '' } });
+    if (created.statusCode !== 200)
+      throw await this.#failure(`CreateMultipartUpload ${key}`, created);
+    const parsed = xml.parse(await created.body.text()) as {
+      InitiateMultipartUploadResult?: { UploadId?: string };
+    };
+    const uploadId = parsed.InitiateMultipartUploadResult?.UploadId;
+    if (uploadId === undefined) throw new Error(`S3 CreateMultipartUpload ${key}: no UploadId`);
+    try {
+      const etags: string[] = [];
+      for (let start = 0, part = 1; start < size; start += partSize, part += 1) {
+        const length = Math.min(partSize, size - start);
+        const response = await this.#send({
+          method: 'PUT',
+          key,
+          query: { partNumber: String(part), uploadId },
+          headers: { 'Content-Length': String(length) },
+          body: createReadStream(localPath, { start, end: start + length - 1 }),
+        });
+        if (response.statusCode !== 200) throw await this.#failure(`UploadPart ${key}`, response);
+        await response.body.dump();
+        const etag = header(response.headers, 'etag');
+        if (etag === undefined) throw new Error(`S3 UploadPart ${key}: no ETag`);
+        etags.push(etag);
+      }
+      const manifest = `<CompleteMultipartUpload>${etags
+        .map(
+          (etag, i) =>
+            `<Part><PartNumber>${i + 1}</PartNumber><ETag>${escapeXml(etag)}</ETag></Part>`,
+        )
+        .join('')}</CompleteMultipartUpload>`;
+      const done = await this.#send({
+        method: 'POST',
+        key,
+        query: { uploadId },
+        headers: {
+          'Content-Type': 'application/xml',
+          'Content-Length': String(Buffer.byteLength(manifest)),
+        },
+        body: manifest,
+      });
+      // S3 may answer 200 and still fail (an <Error> body): both are checked.
+      const text = await done.body.text();
+      if (done.statusCode !== 200 || text.includes('<Error>')) {
+        throw errorFromText(`CompleteMultipartUpload ${key}`, done.statusCode, text);
+      }
+      const result = xml.parse(text) as { CompleteMultipartUploadResult?: { ETag?: string } };
+      const etag = result.CompleteMultipartUploadResult?.ETag;
+      return {
+        key,
+        size,
+        modifiedAt: new Date(),
+        ...(etag === undefined ? {} : { identity: `s3:${etag}` }),
+      };
+    } catch (err) {
+      await this.#send({ method: 'DELETE', key, query: { uploadId } }).then(
+        (response) => response.body.dump(),
+        () => undefined,
+      );
+      throw err;
+    }
+  }
+
+  /** S3's DELETE answers 204 whether or not the key existed: a HEAD first tells which. */
+  async delete(key: StorageKey): Promise<boolean> {
+    if ((await this.stat(key)) === undefined) return false;
+    const response = await this.#send({ method: 'DELETE', key });
+    if (response.statusCode !== 204 && response.statusCode !== 200) {
+      throw await this.#failure(`DELETE ${key}`, response);
+    }
+    await response.body.dump();
+    return true;
+  }
+
+  /**
+   * Downloads the object to a fresh spool file, then deletes it from the bucket. Unlike fs (one
+   * rename), this needs local room for the object; a failed delete removes the local copy and
+   * throws, leaving the object in place.
+   */
+  async setAside(key: StorageKey): Promise<string | undefined> {
+    let stream: Readable;
+    try {
+      stream = await this.read(key);
+    } catch (err) {
+      if (err instanceof StorageNotFoundError) return undefined;
+      throw err;
+    }
+    const held = path.join(this.#spool, `gc-${randomUUID()}`);
+    try {
+      await pipeline(stream, createWriteStream(held, { flags: 'wx' }));
+      const response = await this.#send({ method: 'DELETE', key });
+      if (response.statusCode !== 204 && response.statusCode !== 200) {
+        throw await this.#failure(`DELETE ${key}`, response);
+      }
+      await response.body.dump();
+    } catch (err) {
+      await fs.rm(held, { force: true });
+      throw err;
+    }
+    return held;
+  }
+
+  /** ListObjectsV2 under `prefix/`, following continuation tokens: S3 lists keys sorted. */
+  async *list(prefix: StorageKey): AsyncIterable<ObjectInfo> {
+    const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
+    let token: string | undefined;
+    do {
+      const query: Record<string, string> = { 'list-type': '2', prefix: base };
+      if (token !== undefined) query['continuation-token'] = token;
+      const response = await this.#send({ method: 'GET', query });
+      if (response.statusCode !== 200) throw await this.#failure(`ListObjectsV2 ${base}`, response);
+      const parsed = xml.parse(await response.body.text()) as {
+        ListBucketResult?: {
+          Contents?: ListedObject | ListedObject[];
+          IsTruncated?: string;
+          NextContinuationToken?: string;
+        };
+      };
+      const result = parsed.ListBucketResult;
+      for (const object of asArray(result?.Contents)) {
+        const key = object.Key;
+        if (key === undefined || key.endsWith('/')) continue;
+        if (key.slice(key.lastIndexOf('/') + 1).startsWith(PROBE_PREFIX)) continue;
+        yield {
+          key: key as StorageKey,
+          size: Number(object.Size ?? 0),
+          modifiedAt: new Date(object.LastModified ?? 0),
+          ...(object.ETag === undefined ? {} : { identity: `s3:${object.ETag}` }),
+        };
+      }
+      token = result?.IsTruncated === 'true' ? result.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  /** CopyObject (server side, up to S3's 5 GiB copy limit). Missing source: StorageNotFoundError. */
+  async copy(from: StorageKey, to: StorageKey): Promise<ObjectInfo> {
+    const source = `/${encodeRfc3986(this.#bucket)}/${from.split('/').map(encodeRfc3986).join('/')}`;
+    const response = await this.#send({
+      method: 'PUT',
+      key: to,
+      headers: { 'x-amz-copy-source': source },
+    });
+    const text = await response.body.text();
+    if (response.statusCode === 404) throw new StorageNotFoundError(from);
+    // CopyObject may answer 200 with an <Error> body.
+    if (response.statusCode !== 200 || text.includes('<Error>')) {
+      throw errorFromText(`CopyObject ${from} -> ${to}`, response.statusCode, text);
+    }
+    const info = await this.stat(to);
+    if (info === undefined) throw new StorageNotFoundError(to);
+    return info;
+  }
+
+  /** A presigned GET (SigV4 query signing); undefined for an anonymous store (nothing to sign). */
+  signedUrl(key: StorageKey, expiresInSeconds: number): Promise<string | undefined> {
+    if (this.#credentials === undefined) return Promise.resolve(undefined);
+    const { host, path: requestPath } = this.#target(key, {
+      'X-Amz-Expires': String(Math.max(1, Math.min(604_800, Math.floor(expiresInSeconds)))),
+    });
+    const signed = aws4.sign(
+      {
+        host,
+        path: requestPath,
+        method: 'GET',
+        service: 's3',
+        region: this.#region,
+        signQuery: true,
+      },
+      this.#credentials,
+    );
+    return Promise.resolve(`${this.#endpoint.protocol}//${host}${signed.path ?? requestPath}`);
+  }
+
+  spoolDir(): string {
+    return this.#spool;
+  }
+
+  /**
+   * HEAD of the bucket. Throws S3UnusableError naming the endpoint, the bucket and what went
+   * wrong (unreachable, no such bucket, access denied, HTTP status): never the keys.
+   */
+  async check(): Promise<void> {
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.#send({ method: 'HEAD' });
+    } catch (err) {
+      const cause = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+      const code = cause.code ?? cause.cause?.code;
+      throw new S3UnusableError(
+        `S3 storage ${this.describe()} is unreachable: ${code ?? cause.message}`,
+      );
+    }
+    await response.body.dump();
+    const status = response.statusCode;
+    if (status === 200) return;
+    const why =
+      status === 404
+        ? 'the bucket does not exist (create it first: NORA does not)'
+        : status === 403 || status === 401
+          ? 'access denied (check [storage] s3_access_key / s3_secret_key, NORA_STORAGE_S3_ACCESS_KEY / NORA_STORAGE_S3_SECRET_KEY, and the bucket policy)'
+          : status === 301 || status === 400
+            ? `the store refused the request (wrong [storage] s3_region "${this.#region}" or addressing style?)`
+            : 'unexpected answer';
+    throw new S3UnusableError(`S3 storage ${this.describe()}: ${why} (HTTP ${status})`);
+  }
+
+  /** Stores and removes a one-byte object named so that `list` never shows it. */
+  async probeWrite(prefix: StorageKey): Promise<void> {
+    const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
+    const key = `${base}${PROBE_PREFIX}${randomUUID()}` as StorageKey;
+    await this.write(key, Buffer.from('.'));
+    const response = await this.#send({ method: 'DELETE', key });
+    await response.body.dump();
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+}
+
+/** The store cannot be used (check()): start-up stops with this message. */
+export class S3UnusableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'S3UnusableError';
+  }
+}
+
+interface ListedObject {
+  readonly Key?: string;
+  readonly Size?: string;
+  readonly LastModified?: string;
+  readonly ETag?: string;
+}
+
+function header(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function infoOf(key: StorageKey, headers: Dispatcher.ResponseData['headers']): ObjectInfo {
+  const etag = header(headers, 'etag');
+  const modified = header(headers, 'last-modified');
+  return {
+    key,
+    size: Number(header(headers, 'content-length') ?? 0),
+    modifiedAt: modified === undefined ? new Date(0) : new Date(modified),
+    ...(etag === undefined ? {} : { identity: `s3:${etag}` }),
+  };
+}
+
+function errorFromText(what: string, status: number, text: string): S3RequestError {
+  if (!text.includes('<Error>')) return new S3RequestError(what, status, undefined, undefined);
+  const parsed = xml.parse(text) as { Error?: { Code?: string; Message?: string } };
+  return new S3RequestError(what, status, parsed.Error?.Code, parsed.Error?.Message);
+}
+
+/** A Buffer view of the same bytes (Buffer.from(uint8Array) would copy them). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
