@@ -103,6 +103,7 @@ import type { StorageDriver } from './storage/driver.ts';
 import { createStorageDriver } from './storage/drivers/index.ts';
 import { BLOBS_PREFIX } from './storage/keys.ts';
 import { VERSION } from './version.ts';
+import { RetentionAdapters } from './retention/types.ts';
 import { dropRepresentationHeaders } from './http/format-errors.ts';
 
 export interface BuildOptions {
@@ -1006,6 +1007,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     proxy,
     onClose: (task) => closeTasks.push(task),
     onReload: (task) => reloadTasks.push(task),
+    retention: new RetentionAdapters(),
   };
 
   const routes: { method: string; url: string }[] = [];
