@@ -13,6 +13,7 @@ import type { RepositoryRegistry } from '../repos/repository.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ProxyEngine } from '../proxy/engine.ts';
+import type { RetentionRegistry, RetentionSupport } from '../retention/types.ts';
 
 /** Everything a format gets from the composition root. */
 export interface FormatContext {
@@ -40,6 +41,11 @@ export interface FormatContext {
    * before and the one running now (`config()`). It must not throw; app.ts logs it if it does.
    */
   readonly onReload: (task: (previous: AppConfig, next: AppConfig) => void) => void;
+  /**
+   * Where a format with `FormatModule.retention` hands its retention adapter from `register()`,
+   * built over the services its routes use (src/retention/types.ts).
+   */
+  readonly retention: RetentionRegistry;
 }
 
 /**
@@ -129,6 +135,12 @@ export interface FormatModule {
    * treats several spellings as one name (auth/rules.ts PathForm). Absent: as written.
    */
   readonly rulePath?: (path: string) => string;
+  /**
+   * Retention (`[[retention.rules]]`): what a name and a version are in this format. A format
+   * setting it provides its adapter from `register()` (`context.retention.provide`); absent: the
+   * rules never touch this format (src/retention/types.ts).
+   */
+  readonly retention?: RetentionSupport;
   /** Recognising this format's paths under an unknown repository name. Absent: never claims. */
   readonly protocolPath?: ProtocolPath;
   /**
