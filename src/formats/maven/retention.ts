@@ -28,7 +28,7 @@ export const MAVEN_RETENTION: RetentionSupport = {
   version: 'version (a SNAPSHOT with all its builds)',
 };
 
-/** The coordinate `delete` is handed back (a groupId may hold `:` nowhere, but say it exactly). */
+/** The coordinate `delete` is handed back (exact, rather than split again from `name`). */
 interface MavenHandle {
   readonly groupId: string;
   readonly artifactId: string;
