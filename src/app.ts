@@ -104,6 +104,7 @@ import { createStorageDriver } from './storage/drivers/index.ts';
 import { BLOBS_PREFIX } from './storage/keys.ts';
 import { VERSION } from './version.ts';
 import { RetentionAdapters } from './retention/types.ts';
+import { type RetentionScheduler, startRetentionScheduler } from './retention/scheduler.ts';
 import { dropRepresentationHeaders } from './http/format-errors.ts';
 
 export interface BuildOptions {
@@ -116,6 +117,13 @@ export interface BuildOptions {
   readonly proxyAddressPolicy?: AddressPolicy;
   /** Where log lines go instead of stdout (tests that read them). */
   readonly logStream?: { write(line: string): void };
+  /**
+   * Built for an offline command (`nora retention-apply`), never listening: the gc and retention
+   * timers do not fire (their passes are the command's to run, or not).
+   */
+  readonly offline?: boolean;
+  /** Overrides the retention scheduler's first-pass delay, ms (tests). */
+  readonly retentionFirstDelayMs?: number;
 }
 
 export interface NoraApp {
@@ -139,6 +147,8 @@ export interface NoraApp {
   listedUserWarnings(origins?: KeyOrigins): Promise<string[]>;
   /** The `[gc]` scheduler (runNow: one pass with the configured settings). */
   readonly gc: GcScheduler;
+  /** The `[retention]` scheduler (runNow: one pass; src/retention/scheduler.ts). */
+  readonly retention: RetentionScheduler;
   /** Every route Fastify registered (method, URL pattern), for checks over all routes. */
   readonly routes: readonly { readonly method: string; readonly url: string }[];
   /** Requests not yet answered: a shutdown that gives up on them logs them (`cut`). */
@@ -777,6 +787,9 @@ async function wipeRequestSpools(spoolDir: string): Promise<void> {
   }
 }
 
+/** A timer delay that never comes in an offline command's life (setTimeout's longest). */
+const NEVER_MS = 2 ** 31 - 1;
+
 export async function buildApp(initial: AppConfig, options: BuildOptions = {}): Promise<NoraApp> {
   let config = initial;
   const formats = options.formats ?? FORMATS;
@@ -1216,8 +1229,26 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     freesSpace: (work) => freesSpace(sqliteHandleOf(db)?.reserve, work),
     // Space freed: the reserve a full disk used up is made again (db/reserve.ts).
     afterPass: () => sqliteHandleOf(db)?.reserve?.ensure(),
+    ...(options.offline === true ? { firstDelayMs: NEVER_MS } : {}),
   });
   closeTasks.push(() => gc.stop());
+  // Retention per [retention] (src/retention/scheduler.ts), over the adapters the formats
+  // provided in register(): the same services their routes use.
+  const retention = startRetentionScheduler({
+    config: () => config,
+    repositories,
+    adapters: context.retention,
+    metrics,
+    log: () => log,
+    ...(options.offline === true
+      ? { firstDelayMs: NEVER_MS }
+      : options.retentionFirstDelayMs === undefined
+        ? {}
+        : { firstDelayMs: options.retentionFirstDelayMs }),
+  });
+  // Close tasks run last-pushed first: a running pass (deleting rows) ends before the database
+  // and the formats' services close.
+  closeTasks.push(() => retention.stop());
 
   return {
     fastify,
@@ -1228,6 +1259,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       for (const marker of markers) rmSync(marker, { force: true });
     },
     gc,
+    retention,
     reload(next: AppConfig): string[] {
       // Throws (RepositoryConfigError) before anything is applied when the new set is invalid.
       // A default proxy the file no longer makes (`[helm] proxies` emptied) keeps running
@@ -1291,6 +1323,11 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       // settings must not wait for it.
       if (previous.gc.enabled !== config.gc.enabled || previous.gc.interval !== config.gc.interval)
         gc.reschedule();
+      if (
+        previous.retention.enabled !== config.retention.enabled ||
+        previous.retention.interval !== config.retention.interval
+      )
+        retention.reschedule();
       for (const task of reloadTasks) {
         try {
           task(previous, config);

@@ -43,6 +43,8 @@ import { localServerUrl } from './config/server-url.ts';
 import { probeHealth } from './http/healthcheck-cli.ts';
 import { GcFailedError, GcRefusedError } from './gc/collector.ts';
 import { describeGcReport } from './gc/report.ts';
+import { RetentionCommandError, runRetentionOffline } from './retention/cli.ts';
+import { describeRetentionReport, type RetentionReport, reportJson } from './retention/engine.ts';
 import { describeVerifyReport, runVerifyOffline, VerifyCommandError } from './gc/verify.ts';
 import { addMirrorCommand } from './mirror/run.ts';
 import { startServer } from './server.ts';
@@ -55,8 +57,6 @@ export const EXIT_CONFIG = 2;
 export const NOT_YET_BUILT = [
   ['migrate', 'copy the storage between backends'],
   ['migrate-docker-keys', 'migrate pre-0.9 Docker storage keys'],
-  ['retention-plan', 'show what the retention rules would delete'],
-  ['retention-apply', 'apply the retention rules'],
   ['import', 'import from Artifactory or Nexus'],
   ['re-pin', 'repair a hash pin'],
   ['curation', 'validate or explain the curation policy'],
@@ -140,6 +140,7 @@ export function buildProgram(): Command {
 
   addTokenCommands(program);
   addGcCommand(program);
+  addRetentionCommands(program);
   addVerifyCommand(program);
   addBackupCommands(program);
   addGoCommands(program);
@@ -383,6 +384,59 @@ function addGcCommand(program: Command): void {
         ...(opts.grace === undefined ? {} : { graceSeconds: opts.grace }),
       });
       for (const line of describeGcReport(report)) process.stdout.write(`${line}\n`);
+    });
+}
+
+/**
+ * `nora retention-plan [--json]` (what `[[retention.rules]]` would delete) and
+ * `nora retention-apply --yes` (delete it), offline: src/retention/cli.ts.
+ */
+function addRetentionCommands(program: Command): void {
+  const configOption = [
+    '-c, --config <file>',
+    'config file (default: NORA_CONFIG_PATH or ./config.toml)',
+  ] as const;
+  const load = async (file: string | undefined) => {
+    const loaded = await loadCheckedConfig({
+      env: process.env,
+      ...(file === undefined ? {} : { file }),
+    });
+    for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+    return loaded.config;
+  };
+  const print = (report: RetentionReport, json: boolean | undefined): void => {
+    if (json === true) process.stdout.write(`${JSON.stringify(reportJson(report), null, 2)}\n`);
+    else for (const line of describeRetentionReport(report)) process.stdout.write(`${line}\n`);
+  };
+  program
+    .command('retention-plan')
+    .description(
+      'show what the [[retention.rules]] would delete from hosted repositories (deletes nothing)',
+    )
+    .option('--json', 'print the plan as JSON')
+    .option(...configOption)
+    .action(async (opts: { json?: boolean; config?: string }) => {
+      const config = await load(opts.config);
+      print(await runRetentionOffline(config, { apply: false }), opts.json);
+    });
+  program
+    .command('retention-apply')
+    .description(
+      'delete what the [[retention.rules]] select from hosted repositories (needs --yes)',
+    )
+    .option('--yes', 'really delete (without it nothing is deleted)')
+    .option('--json', 'print the report as JSON')
+    .option(...configOption)
+    .action(async (opts: { yes?: boolean; json?: boolean; config?: string }) => {
+      if (opts.yes !== true) {
+        throw new UsageError(
+          'nora retention-apply: nothing deleted: pass --yes to delete what `nora retention-plan` lists',
+        );
+      }
+      const config = await load(opts.config);
+      const report = await runRetentionOffline(config, { apply: true });
+      print(report, opts.json);
+      if (report.failures.length > 0) process.exitCode = EXIT_RUNTIME;
     });
 }
 
@@ -742,6 +796,13 @@ export async function main(argv: readonly string[]): Promise<void> {
       err instanceof GcFailedError
     ) {
       process.stderr.write(`nora gc: ${redactText(err.message)}\n`);
+      process.exitCode = EXIT_RUNTIME;
+      return;
+    }
+    if (err instanceof RetentionCommandError) {
+      process.stderr.write(
+        `nora ${argv.find((arg) => arg.startsWith('retention-')) ?? 'retention'}: ${redactText(err.message)}\n`,
+      );
       process.exitCode = EXIT_RUNTIME;
       return;
     }

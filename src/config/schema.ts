@@ -240,6 +240,53 @@ const gcSchema = z.object({
   grace: z.number().int().min(0).default(604_800),
 });
 
+/**
+ * One `[[retention.rules]]` entry (src/retention/): which hosted versions it judges (`registry`:
+ * a format name or `*`; `repository`: a glob on the repository name, our addition; `name_glob`:
+ * a glob on the name, the access rules' segment-aware syntax, auth/patterns.ts) and what it keeps
+ * (`keep_last` newest versions per name; `older_than_days`: only versions older than that are
+ * deleted; `exclude_tags`: globs on tags whose versions are never deleted). A rule needs
+ * `keep_last` or `older_than_days`: one with neither would delete every version it matches.
+ */
+const retentionRuleSchema = z
+  .object({
+    registry: z
+      .string()
+      .refine((value) => value === '*' || (FORMAT_NAMES as readonly string[]).includes(value), {
+        message: `expected "*" or a format name (${FORMAT_NAMES.join(', ')})`,
+      })
+      .default('*'),
+    repository: z.string().min(1).default('*'),
+    name_glob: z.string().min(1).default('**'),
+    keep_last: z.number().int().min(0).optional(),
+    older_than_days: z.number().positive().optional(),
+    exclude_tags: z.array(z.string().min(1)).default([]),
+  })
+  .strict()
+  .superRefine((rule, ctx) => {
+    if (rule.keep_last === undefined && rule.older_than_days === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'a retention rule needs keep_last or older_than_days (or both): without either it would delete every version it matches',
+      });
+    }
+  });
+
+/**
+ * Retention (src/retention/): NORA's `[retention]` keys and defaults. Passes run in the server
+ * as gc's do (first shortly after start-up, then every `interval` seconds), read at each pass.
+ */
+const retentionSchema = z.object({
+  enabled: z.boolean().default(false),
+  /** Seconds between passes; the first runs shortly after start-up. */
+  interval: z.number().int().positive().default(86_400),
+  /** Log what a pass would delete, delete nothing. */
+  dry_run: z.boolean().default(false),
+  /** First matching rule wins; a version no rule matches is kept. */
+  rules: z.array(retentionRuleSchema).default([]),
+});
+
 const repositoryNamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /**
@@ -334,6 +381,7 @@ export const configSchema = z
     circuit_breaker: circuitBreakerSchema.default(() => circuitBreakerSchema.parse({})),
     rate_limit: rateLimitSchema.default(() => rateLimitSchema.parse({})),
     gc: gcSchema.default(() => gcSchema.parse({})),
+    retention: retentionSchema.default(() => retentionSchema.parse({})),
     docker: dockerSectionSchema.default(() => dockerSectionSchema.parse({})),
     npm: npmSectionSchema.default(() => npmSectionSchema.parse({})),
     pypi: pypiSectionSchema.default(() => pypiSectionSchema.parse({})),
@@ -418,6 +466,8 @@ export type AppConfig = z.infer<typeof configSchema>;
 export type ServerConfig = AppConfig['server'];
 export type StorageConfig = AppConfig['storage'];
 export type GcConfig = AppConfig['gc'];
+export type RetentionConfig = AppConfig['retention'];
+export type RetentionRule = RetentionConfig['rules'][number];
 
 // Re-exported so format code can name upstream credentials without reaching into config fields.
 export { credentials };

@@ -13,6 +13,7 @@ import { npmMigrations, type NpmTables } from './migrations.ts';
 import { registerNpmRoutes } from './routes.ts';
 import { NpmService } from './service.ts';
 import { NpmStore } from './store.ts';
+import { npmRetention } from './retention.ts';
 import { createUpstreams } from './proxy.ts';
 import { GroupReader } from '../../repos/group-read.ts';
 
@@ -43,6 +44,7 @@ export const npmFormat: FormatModule = {
   migrations: npmMigrations,
   // An unpublished version keeps its row (name@version is never reused) but not its tarball.
   blobReferences: [{ table: 'npm_versions', column: 'digest', tombstone: 'unpublished_at' }],
+  retention: { name: 'package', version: 'version' },
   defaultRepositories(config: AppConfig): RepositoryConfig[] {
     const hosted: RepositoryConfig = {
       name: 'npm-hosted',
@@ -83,6 +85,7 @@ export const npmFormat: FormatModule = {
     const { users, tokens } = context.identity;
     const store = new NpmStore(context.db.$extendTables<NpmTables>());
     const upstreams = createUpstreams(context, store);
+    const cache = new RenderedDocCache(() => context.config().npm.packument_cache_mb * 1024 * 1024);
     const service = new NpmService({
       store,
       blobs: context.blobs,
@@ -93,7 +96,7 @@ export const npmFormat: FormatModule = {
       recordCacheHit: (registry) => {
         context.proxy.metrics.record(registry, 'hit');
       },
-      cache: new RenderedDocCache(() => context.config().npm.packument_cache_mb * 1024 * 1024),
+      cache,
       reader: new GroupReader({
         log: context.log,
         failures: context.metrics.groupMemberFailures,
@@ -108,6 +111,7 @@ export const npmFormat: FormatModule = {
       checkPassword: (user, address, verify) => context.access.checkPassword(user, address, verify),
       namedByConfig: (name) => namedByConfig(context.config().auth, name),
     });
+    context.retention.provide(npmRetention(store, cache));
     const npmRepos = context.repositories.byFormat('npm');
     const mounts = npmRepos.map((repo) => ({
       prefix: repo.name === 'npm' && repo.isDefault ? NPM_MOUNT : `/repository/${repo.name}`,

@@ -150,6 +150,17 @@ export class NpmStore {
     };
   }
 
+  /** The names of the packages `repo` holds live versions of, sorted (retention's listing). */
+  async names(repo: string): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('npm_packages')
+      .select('name')
+      .where('repo', '=', repo)
+      .orderBy('name')
+      .execute();
+    return rows.map((r) => r.name);
+  }
+
   /**
    * The names among `names` ever published (live or unpublished) in one of `repos`: claimed
    * there. A few queries of at most 500 names each, whatever the number of repositories.

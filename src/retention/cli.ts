@@ -1,0 +1,77 @@
+/**
+ * `nora retention-plan [--json]` and `nora retention-apply --yes`: one retention pass offline,
+ * on the storage and database the configuration names, through the same adapters a server uses
+ * (the app is built, not listening, so every delete goes through its format's own delete path).
+ *
+ * Refused while another process holds the database (a running server, `nora gc`, a second
+ * retention command): a server keeps answers in memory (rendered packuments, Helm index
+ * snapshots, raw's warm rows) that a delete made by another process would leave stale. A running
+ * server's retention is its scheduler (`[retention] enabled`) or its admin endpoint
+ * (`POST /api/v1/admin/retention`, http/retention-api.ts).
+ */
+import path from 'node:path';
+import { buildApp, databaseFile, existingDatabase, liveServers } from '../app.ts';
+import type { AppConfig } from '../config/schema.ts';
+import { databaseInUse } from '../db/in-use.ts';
+import type { FormatModule } from '../formats/format.ts';
+import { runRetention, type RetentionReport } from './engine.ts';
+
+/** A reason the command did not run (nothing was read or deleted). */
+export class RetentionCommandError extends Error {
+  override readonly name = 'RetentionCommandError';
+}
+
+export interface RetentionCommandOptions {
+  readonly apply: boolean;
+  readonly formats?: readonly FormatModule[];
+  /** ms since the epoch the ages are computed at (tests); default now. */
+  readonly now?: number;
+}
+
+const USE_THE_SERVER =
+  'its in-memory answers would go on serving what this command deleted. Use the server instead: [retention] enabled = true (its scheduler), or POST /api/v1/admin/retention (plan; ?apply=true deletes) as an admin';
+
+/**
+ * Runs one pass on `config`'s storage and database. Throws RetentionCommandError when there is
+ * nothing to judge (memory storage, no database) or another process holds the database.
+ */
+export async function runRetentionOffline(
+  config: AppConfig,
+  options: RetentionCommandOptions,
+): Promise<RetentionReport> {
+  if (config.storage.mode === 'memory') {
+    throw new RetentionCommandError(
+      'storage.mode = "memory" keeps nothing between processes: enable [retention] in the server instead',
+    );
+  }
+  const file = await existingDatabase(config, 'nothing to judge').catch((err: unknown) => {
+    throw new RetentionCommandError((err as Error).message);
+  });
+  const servers = config.storage.mode === 'local' ? await liveServers(config.storage.path) : [];
+  if (servers.length > 0) {
+    throw new RetentionCommandError(
+      `a NORA server (pid ${servers.join(', ')}) is running on ${path.resolve(config.storage.path)}: ${USE_THE_SERVER}`,
+    );
+  }
+  if (databaseInUse(file)) {
+    throw new RetentionCommandError(
+      `the database ${path.resolve(databaseFile(config))} is open in another process (a NORA server, nora gc, another retention command): ${USE_THE_SERVER}`,
+    );
+  }
+  const app = await buildApp(config, {
+    logLevel: 'silent',
+    offline: true,
+    ...(options.formats === undefined ? {} : { formats: options.formats }),
+  });
+  try {
+    return await runRetention({
+      rules: config.retention.rules,
+      repositories: app.context.repositories,
+      adapters: app.context.retention,
+      apply: options.apply,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
+  } finally {
+    await app.close();
+  }
+}
