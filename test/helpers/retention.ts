@@ -1,12 +1,13 @@
 /**
- * A rule `keep_last = N` applied to one hosted repository through a format's retention adapter
- * (src/retention/types.ts) of a listening test server: versions grouped by name, newest first by
- * `storedAt`, the ones past the first N deleted through the adapter. The e2e tests of the PyPI,
- * Maven, Cargo and Go adapters use it to check what the real clients see afterwards; the rule
- * engine itself (planner, config, CLI) has its own tests.
+ * A rule `keep_last = N` for one hosted repository, run as a server's retention pass runs it
+ * (src/retention/engine.ts runRetention: the format's adapter lists, the planner judges, the
+ * adapter deletes through the format's own delete path) over a listening test server's app. The
+ * e2e tests of the PyPI, Maven, Cargo and Go adapters use it to check what the real clients see
+ * afterwards; the planner, config and CLI have their own tests.
  */
 import assert from 'node:assert/strict';
-import type { FormatName } from '../../src/config/schema.ts';
+import type { FormatName, RetentionRule } from '../../src/config/schema.ts';
+import { runRetention } from '../../src/retention/engine.ts';
 import type { RetentionVersion } from '../../src/retention/types.ts';
 import type { TestServer } from './server.ts';
 
@@ -15,9 +16,9 @@ export interface KeepLastResult {
   readonly deleted: readonly string[];
   /** `name@version` of the versions kept, sorted. */
   readonly kept: readonly string[];
-  /** Bytes the adapter reported for the deleted versions. */
+  /** Bytes of the versions deleted, as the pass reported them. */
   readonly bytes: number;
-  /** What `versions()` listed before the deletes. */
+  /** What the adapter listed before the pass. */
   readonly listed: readonly RetentionVersion[];
 }
 
@@ -28,34 +29,40 @@ export function adapterOf(server: TestServer, format: FormatName) {
   return adapter;
 }
 
-/** Applies `keep_last = keep` to every name of the hosted repository `repoName` of `format`. */
+/**
+ * Applies `[[retention.rules]] registry = format, repository = repoName, keep_last = keep` to
+ * `server` (one pass, deleting); asserts every planned delete was done, none failed.
+ */
 export async function keepLast(
   server: TestServer,
   format: FormatName,
   repoName: string,
   keep: number,
 ): Promise<KeepLastResult> {
-  const adapter = adapterOf(server, format);
-  const repo = server.app.context.repositories.get(repoName);
+  const { repositories, retention } = server.app.context;
+  const repo = repositories.get(repoName);
   assert.ok(repo, `no repository ${repoName}`);
-  const listed = await adapter.versions(repo);
-  const byName = new Map<string, RetentionVersion[]>();
-  for (const v of listed) byName.set(v.name, [...(byName.get(v.name) ?? []), v]);
-  const deleted: string[] = [];
-  const kept: string[] = [];
-  let bytes = 0;
-  for (const versions of byName.values()) {
-    versions.sort((a, b) => b.storedAt - a.storedAt);
-    for (const [i, v] of versions.entries()) {
-      if (i < keep) {
-        kept.push(`${v.name}@${v.version}`);
-        continue;
-      }
-      const done = await adapter.delete(repo, v);
-      assert.equal(done.deleted, true, `${v.name}@${v.version} was not deleted`);
-      deleted.push(`${v.name}@${v.version}`);
-      bytes += done.bytes;
-    }
-  }
-  return { deleted: deleted.sort(), kept: kept.sort(), bytes, listed };
+  const listed = await adapterOf(server, format).versions(repo);
+  const rule: RetentionRule = {
+    registry: format,
+    repository: repoName,
+    name_glob: '**',
+    keep_last: keep,
+    exclude_tags: [],
+  };
+  const report = await runRetention({
+    rules: [rule],
+    repositories,
+    adapters: retention,
+    apply: true,
+  });
+  assert.deepEqual(report.failures, []);
+  assert.equal(report.deleted, report.plan.delete.length, 'every planned version was deleted');
+  const id = (v: RetentionVersion) => `${v.name}@${v.version}`;
+  const deleted = report.plan.delete.map((p) => id(p.version)).sort();
+  const kept = listed
+    .map(id)
+    .filter((v) => !deleted.includes(v))
+    .sort();
+  return { deleted, kept, bytes: report.bytes, listed };
 }

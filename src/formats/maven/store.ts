@@ -301,7 +301,7 @@ export class MavenStore {
       groupId: r.group_id,
       artifactId: r.artifact_id,
       version: r.version,
-      updatedAt: Number(r.updated_at),
+      updatedAt: r.updated_at,
       bytes: Number(r.bytes),
     }));
   }
