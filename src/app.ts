@@ -13,6 +13,7 @@ import { answerClientError } from './http/client-error.ts';
 import { continueOnFirstRead } from './http/expect-continue.ts';
 import { AccessControl } from './auth/access.ts';
 import { registerTokenRoutes } from './http/tokens-api.ts';
+import { registerRetentionRoutes } from './http/retention-api.ts';
 import { TokenApi } from './auth/api/tokens.ts';
 import { createIdentity } from './auth/identity.ts';
 import { exposureWarnings } from './auth/exposure.ts';
@@ -1188,6 +1189,26 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     upstreams: () => proxy.circuits(),
   });
 
+  // Retention per [retention] (src/retention/scheduler.ts), over the adapters the formats
+  // provided in register(): the same services their routes use.
+  const retention = startRetentionScheduler({
+    config: () => config,
+    repositories,
+    adapters: context.retention,
+    metrics,
+    log: () => log,
+    ...(options.offline === true
+      ? { firstDelayMs: NEVER_MS }
+      : options.retentionFirstDelayMs === undefined
+        ? {}
+        : { firstDelayMs: options.retentionFirstDelayMs }),
+  });
+  // Close tasks run last-pushed first: a running pass (deleting rows) ends before the database
+  // and the formats' services close. Started here, before the routes are sealed, for its admin
+  // endpoint; it reads the adapters the formats provide in register() at each pass.
+  closeTasks.push(() => retention.stop());
+  registerRetentionRoutes(fastify, retention, () => config.auth.enabled);
+
   // NORA's token API: at the root, owned by no format.
   registerTokenRoutes(
     fastify,
@@ -1232,23 +1253,6 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     ...(options.offline === true ? { firstDelayMs: NEVER_MS } : {}),
   });
   closeTasks.push(() => gc.stop());
-  // Retention per [retention] (src/retention/scheduler.ts), over the adapters the formats
-  // provided in register(): the same services their routes use.
-  const retention = startRetentionScheduler({
-    config: () => config,
-    repositories,
-    adapters: context.retention,
-    metrics,
-    log: () => log,
-    ...(options.offline === true
-      ? { firstDelayMs: NEVER_MS }
-      : options.retentionFirstDelayMs === undefined
-        ? {}
-        : { firstDelayMs: options.retentionFirstDelayMs }),
-  });
-  // Close tasks run last-pushed first: a running pass (deleting rows) ends before the database
-  // and the formats' services close.
-  closeTasks.push(() => retention.stop());
 
   return {
     fastify,

@@ -42,6 +42,8 @@ export interface TestServerOptions {
   readonly proxyAddressPolicy?: AddressPolicy;
   /** Where the server's log lines go instead of stdout (set logLevel too). */
   readonly logStream?: { write(line: string): void };
+  /** The retention scheduler's first-pass delay, ms (default 5 s, FIRST_PASS_DELAY_MS). */
+  readonly retentionFirstDelayMs?: number;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -69,6 +71,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ? {}
       : { proxyAddressPolicy: options.proxyAddressPolicy }),
     ...(options.logStream === undefined ? {} : { logStream: options.logStream }),
+    ...(options.retentionFirstDelayMs === undefined
+      ? {}
+      : { retentionFirstDelayMs: options.retentionFirstDelayMs }),
   });
   await app.fastify.listen({ host: '127.0.0.1', port: config.server.port });
   const address = app.fastify.server.address();

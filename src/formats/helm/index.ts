@@ -4,6 +4,7 @@
  * member helm-hosted); named Helm repositories at `/repository/<name>`. Charts pushed over OCI
  * (`/v2/`) are the Docker/OCI format's and unrelated to these (docs/helm.md).
  */
+import { helmRetention } from './retention.ts';
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import { GroupReader } from '../../repos/group-read.ts';
@@ -78,9 +79,11 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
       });
       return repos;
     },
+    retention: { name: 'chart', version: 'version' },
     register(scope: FastifyInstance, context: FormatContext): Promise<void> {
       const store = new HelmStore(context.db.$extendTables<HelmTables>());
       const hosted = new HelmHosted({ store, blobs: context.blobs });
+      context.retention.provide(helmRetention(store, hosted));
       const parser = options.indexParser?.() ?? new UpstreamIndexParser();
       context.onClose(() => parser.close());
       const proxySource = new HelmProxy({

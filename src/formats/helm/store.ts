@@ -37,6 +37,17 @@ export class HelmStore {
       .execute();
   }
 
+  /** Every version row of `repo`'s charts (retention's listing: helm/retention.ts). */
+  allVersions(
+    repo: string,
+  ): Promise<Pick<StoredChart, 'name' | 'version' | 'size' | 'prov_size' | 'updated_at'>[]> {
+    return this.#db
+      .selectFrom('helm_charts')
+      .select(['name', 'version', 'size', 'prov_size', 'updated_at'])
+      .where('repo', '=', repo)
+      .execute();
+  }
+
   /** What an index needs of every row: name, version, entry, updated_at (unordered). */
   entries(repo: string): Promise<Pick<StoredChart, 'name' | 'version' | 'entry' | 'updated_at'>[]> {
     return this.#db

@@ -2,6 +2,7 @@
  * The Docker/OCI format module (OCI Distribution Spec 1.1), mounted at `/v2` for the default
  * `docker` group and at `/repository/<name>/v2` (and `/v2/<name>/<image>`) for named repositories.
  */
+import { ociRetention } from './retention.ts';
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import type { FormatContext, FormatModule, ProtocolPath } from '../format.ts';
@@ -64,6 +65,7 @@ export function createOciFormat(
     defaultRepositories,
     protocolPath: OCI_PROTOCOL_PATH,
     register: (scope, context) => register(scope, context, factories),
+    retention: { name: 'image', version: 'tag' },
   };
 }
 
@@ -110,6 +112,7 @@ function register(
     context.blobs,
     new ManifestCache(() => context.config().docker.manifest_cache_mb * MB),
   );
+  context.retention.provide(ociRetention(hosted));
   const dockerRepos = context.repositories.byFormat('docker');
   const backends = new Map<string, OciBackend>();
   const reader = new GroupReader({

@@ -407,6 +407,26 @@ export class OciStore {
     return rows.map((r) => r.tag);
   }
 
+  /**
+   * Every tag of `repo` with its manifest's digest and size and when it was last set (retention's
+   * listing: oci/retention.ts).
+   */
+  async tagRows(
+    repo: string,
+  ): Promise<{ name: string; tag: string; digest: string; updated_at: number; size: number }[]> {
+    return this.#db
+      .selectFrom('oci_tags as t')
+      .innerJoin('oci_manifests as m', (join) =>
+        join
+          .onRef('m.repo', '=', 't.repo')
+          .onRef('m.name', '=', 't.name')
+          .onRef('m.digest', '=', 't.digest'),
+      )
+      .select(['t.name', 't.tag', 't.digest', 't.updated_at', 'm.size'])
+      .where('t.repo', '=', repo)
+      .execute();
+  }
+
   async names(repo: string): Promise<string[]> {
     const rows = await this.#db
       .selectFrom('oci_manifests')

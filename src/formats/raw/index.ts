@@ -3,6 +3,7 @@
  * `/raw`, so NORA's URLs (`PUT/GET/HEAD/DELETE /raw/<path>`) work unchanged; named raw
  * repositories (hosted, proxy of any HTTP origin, group) at `/repository/<name>`.
  */
+import { rawRetention } from './retention.ts';
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import { GroupReader } from '../../repos/group-read.ts';
@@ -40,6 +41,7 @@ export const rawFormat: FormatModule = {
       { name: RAW_DEFAULT_REPOSITORY, format: 'raw', kind: 'hosted', members: [], upstreams: [] },
     ];
   },
+  retention: { name: 'folder', version: 'file' },
   register(scope: FastifyInstance, context: FormatContext): Promise<void> {
     const store = new RawStore(context.db.$extendTables<RawTables>());
     const hosted = new RawHosted({
@@ -47,6 +49,7 @@ export const rawFormat: FormatModule = {
       blobs: context.blobs,
       durable: () => context.config().storage.fsync,
     });
+    context.retention.provide(rawRetention(store, hosted));
     const proxySource = new RawProxy({
       config: context.config,
       blobs: context.blobs,

@@ -290,6 +290,24 @@ export class RawStore {
     });
   }
 
+  /** Every file row of `repo` (retention's listing: raw/retention.ts). */
+  allFiles(repo: string): Promise<
+    {
+      path: string;
+      parent: string;
+      name: string;
+      digest: string;
+      size: number;
+      updated_at: number;
+    }[]
+  > {
+    return this.#db
+      .selectFrom('raw_files')
+      .select(['path', 'parent', 'name', 'digest', 'size', 'updated_at'])
+      .where('repo', '=', repo)
+      .execute();
+  }
+
   /** Makes every commit made so far durable (a DELETE's answer waits for it, like a PUT's). */
   async sync(): Promise<void> {
     await this.#sqlite?.syncWal();

@@ -35,7 +35,10 @@ describe('CLI verbs, commands and options', () => {
     assert.match(help.stdout, /migrate\s+copy the storage between backends \(not available/);
     // Built verbs are no longer listed as "not available".
     assert.match(help.stdout, /backup \[options\]\s+write the database and every blob/);
-    assert.doesNotMatch(help.stdout, /(backup|restore)\s.*not available/);
+    assert.doesNotMatch(
+      help.stdout,
+      /(backup|restore|retention-plan|retention-apply)\s.*not available/,
+    );
   });
 
   test('an unknown command is named as one, not as an argument of serve', async () => {

@@ -1,0 +1,72 @@
+/**
+ * `POST /api/v1/admin/retention[?apply=true]`: one retention pass in the running server, over the
+ * adapters its formats provided (so deletes go through their live services and in-memory
+ * answers follow), queued behind a scheduled pass. Without `apply=true` it is the plan only.
+ * Answers the report as JSON (retention/engine.ts reportJson), `cache-control: no-store`.
+ *
+ * Who may call it: with auth on, an admin credential without a scope (`[auth] admin_users`, the
+ * password or an admin token); with auth off, a client on the server's own host (a loopback
+ * address), since every other client is anonymous and equal then. `nora retention-apply` cannot
+ * run beside a server (retention/cli.ts): this is how to apply on demand.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '../auth/access.ts';
+import { RegistryError } from '../core/errors.ts';
+import { reportJson } from '../retention/engine.ts';
+import type { RetentionScheduler } from '../retention/scheduler.ts';
+
+export const RETENTION_ROUTE = '/api/v1/admin/retention';
+
+/** Why `principal` from `address` may not run retention, or undefined when it may. */
+function refusal(
+  principal: Principal,
+  address: string,
+  authEnabled: boolean,
+): RegistryError | undefined {
+  if (!authEnabled) {
+    if (address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1')
+      return undefined;
+    return new RegistryError(
+      'DENIED',
+      `with [auth] enabled = false only a client on the server's host (a loopback address) may run retention: call ${RETENTION_ROUTE} from there, or enable auth and use an admin credential`,
+    );
+  }
+  if (principal.kind !== 'user') {
+    return new RegistryError('UNAUTHORIZED', 'authentication required (an admin credential)', {
+      headers: { 'www-authenticate': 'Basic realm="nora"' },
+    });
+  }
+  if (
+    !principal.roles.includes('admin') ||
+    principal.scope !== undefined ||
+    principal.readOnly === true
+  ) {
+    return new RegistryError(
+      'DENIED',
+      'retention is for admins ([auth] admin_users) with an admin credential without a scope',
+    );
+  }
+  return undefined;
+}
+
+export function registerRetentionRoutes(
+  app: FastifyInstance,
+  retention: RetentionScheduler,
+  authEnabled: () => boolean,
+): void {
+  app.all(RETENTION_ROUTE, async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.method !== 'POST') {
+      throw new RegistryError(
+        'METHOD_NOT_ALLOWED',
+        `${request.method} is not supported here: POST ${RETENTION_ROUTE} plans, POST ${RETENTION_ROUTE}?apply=true deletes`,
+        { headers: { allow: 'POST' } },
+      );
+    }
+    const refused = refusal(request.principal, request.ip, authEnabled());
+    if (refused) throw refused;
+    const query = request.query as Record<string, unknown>;
+    const apply = query['apply'] === 'true' || query['apply'] === '1';
+    const report = await retention.runNow(apply);
+    return reply.code(200).header('cache-control', 'no-store').send(reportJson(report));
+  });
+}
