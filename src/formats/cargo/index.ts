@@ -22,6 +22,7 @@ import { createCargoProxy, indexKey } from './proxy.ts';
 import { type CargoMount, registerCargoRoutes } from './routes.ts';
 import { CargoService } from './service.ts';
 import { canonicalName } from './names.ts';
+import { CARGO_RETENTION, cargoRetention } from './retention.ts';
 
 /** How many cached index keys sharing a name's first word a 404's spelling hint reads at most. */
 const SPELLING_SCAN = 1000;
@@ -97,12 +98,14 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
     // `Corp-App` and `corp_app` are one crate: a rule on `corp-*` holds both spellings.
     rulePath: canonicalName,
     protocolPath: CARGO_PROTOCOL_PATH,
+    retention: CARGO_RETENTION,
     async register(scope: FastifyInstance, context: FormatContext): Promise<void> {
       const hosted = new CargoHosted({
         db: context.db.$extendTables<CargoTables>(),
         blobs: context.blobs,
         maxCrateBytes: () => context.config().cargo.max_upload_mb * MB,
       });
+      context.retention.provide(cargoRetention(hosted));
       // Crates published while auth was off have no owner: with auth on only an admin may change
       // them (service.ts). Said once at start-up and when a reload turns auth on.
       const warnOwnerless = async (): Promise<void> => {

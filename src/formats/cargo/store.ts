@@ -211,6 +211,16 @@ export class CargoStore {
     return rows.map(toStoredVersion);
   }
 
+  /** Every version of every crate in `repo` (`crate`: its lower-cased key), any order: retention. */
+  async allVersions(repo: string): Promise<(StoredVersion & { readonly crate: string })[]> {
+    const rows = await this.#db
+      .selectFrom('cargo_versions')
+      .selectAll()
+      .where('repo', '=', repo)
+      .execute();
+    return rows.map((row) => ({ ...toStoredVersion(row), crate: row.crate }));
+  }
+
   async version(
     repo: string,
     name: string,

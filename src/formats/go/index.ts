@@ -18,6 +18,7 @@ import { GoDeleter } from './delete.ts';
 import { deleteHandler, publishHandler, registerGoRoutes, writeHandlers } from './routes.ts';
 import { GoService } from './service.ts';
 import { GoSumdb } from './sumdb.ts';
+import { GO_RETENTION, goRetention } from './retention.ts';
 
 export const GO_MOUNT = '/go';
 
@@ -42,6 +43,7 @@ export const GO_PROTOCOL_PATH: ProtocolPath = {
 export const goFormat: FormatModule = {
   format: 'go',
   protocolPath: GO_PROTOCOL_PATH,
+  retention: GO_RETENTION,
   mount: GO_MOUNT,
   defaultRepository: 'go',
   proxiedMetadataTtl: (config) => config.go.metadata_ttl,
@@ -86,6 +88,7 @@ export const goFormat: FormatModule = {
       blobs: context.blobs,
       maxZipSize: () => context.config().go.max_zip_size,
     });
+    context.retention.provide(goRetention(hosted));
     const proxySource = new GoProxy({
       config: context.config,
       blobs: context.blobs,

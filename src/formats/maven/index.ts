@@ -23,6 +23,7 @@ import { registerMavenRoutes } from './routes.ts';
 import { type HostedSettings, MavenService } from './service.ts';
 import { MavenStore } from './store.ts';
 import { compareMavenVersions } from './version.ts';
+import { MAVEN_RETENTION, mavenRetention } from './retention.ts';
 
 export const MAVEN_MOUNT = '/maven2';
 
@@ -38,6 +39,7 @@ export const MAVEN_PROTOCOL_PATH: ProtocolPath = {
 export const mavenFormat: FormatModule = {
   format: 'maven',
   protocolPath: MAVEN_PROTOCOL_PATH,
+  retention: MAVEN_RETENTION,
   mount: MAVEN_MOUNT,
   defaultRepository: 'maven',
   proxiedMetadataTtl: (config) => config.maven.metadata_ttl,
@@ -100,6 +102,7 @@ export const mavenFormat: FormatModule = {
         hotFiles.changed(repository);
       },
     });
+    context.retention.provide(mavenRetention(hosted));
     const settingsOf = (repo: Repository): HostedSettings => {
       const config = context.config();
       const entry =

@@ -39,6 +39,17 @@ export interface VersionSummary {
   readonly updatedAt: number;
 }
 
+/** One version of an artifact as retention sees it (MavenStore.versionTotals). */
+export interface VersionTotal {
+  readonly groupId: string;
+  readonly artifactId: string;
+  readonly version: string;
+  /** Newest `updated_at` of its files, ms (a SNAPSHOT's newest build). */
+  readonly updatedAt: number;
+  /** Sum of its files' sizes. */
+  readonly bytes: number;
+}
+
 export class MavenStore {
   readonly #db: Kysely<MavenTables>;
   /**
@@ -267,6 +278,32 @@ export class MavenStore {
       .groupBy('version')
       .execute();
     return rows.map((r) => ({ version: r.version, updatedAt: r.updated_at }));
+  }
+
+  /**
+   * Every version of every artifact `repo` holds (any file: classifiers and signatures too), with
+   * its files' total size and its newest file's `updated_at` (ms): what retention judges.
+   */
+  async versionTotals(repo: string): Promise<VersionTotal[]> {
+    const rows = await this.#db
+      .selectFrom('maven_files')
+      .select([
+        'group_id',
+        'artifact_id',
+        'version',
+        (eb) => eb.fn.max('updated_at').as('updated_at'),
+        (eb) => eb.fn.sum<number | bigint>('size').as('bytes'),
+      ])
+      .where('repo', '=', repo)
+      .groupBy(['group_id', 'artifact_id', 'version'])
+      .execute();
+    return rows.map((r) => ({
+      groupId: r.group_id,
+      artifactId: r.artifact_id,
+      version: r.version,
+      updatedAt: r.updated_at,
+      bytes: Number(r.bytes),
+    }));
   }
 
   /** Every file of one version. */

@@ -21,6 +21,8 @@ import { type PypiMount, registerPypiRoutes } from './routes.ts';
 import { PageRenderCache } from './simple-index.ts';
 import { type PypiHostedOperations, type PypiJsonApi, PypiService } from './service.ts';
 import { normalizeProjectName } from './names.ts';
+import { PYPI_RETENTION, pypiRetention } from './retention.ts';
+import type { RetentionAdapter } from '../../retention/types.ts';
 
 export const PYPI_MOUNT = '/simple';
 export const PYPI_JSON_MOUNT = '/pypi';
@@ -31,6 +33,8 @@ export interface PypiBackends {
   readonly proxy: PypiSource;
   readonly operations?: PypiHostedOperations | undefined;
   readonly jsonApi?: PypiJsonApi | undefined;
+  /** Retention over the same hosted store (retention.ts); absent: the rules skip PyPI. */
+  readonly retention?: RetentionAdapter | undefined;
 }
 
 export interface PypiFormatOptions {
@@ -55,6 +59,7 @@ function defaultBackends(context: FormatContext): PypiBackends {
     proxy,
     operations: hostedOperations(hosted),
     jsonApi: (repo, project, version, fileUrl) => hosted.json(repo, project, version, fileUrl),
+    retention: pypiRetention(hosted),
   };
 }
 
@@ -184,8 +189,10 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
     // PEP 503: `My_Pkg` and `my-pkg` are one project: a rule on either spelling holds both.
     rulePath: normalizeProjectName,
     protocolPath: PYPI_PROTOCOL_PATH,
+    retention: PYPI_RETENTION,
     async register(scope: FastifyInstance, context: FormatContext): Promise<void> {
       const backends = await (options.backends ?? defaultBackends)(context);
+      if (backends.retention !== undefined) context.retention.provide(backends.retention);
       const { repositories } = context;
       const sourceOf = (member: Repository): PypiSource =>
         member.kind === 'proxy' ? backends.proxy : backends.hosted;
