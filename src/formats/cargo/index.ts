@@ -160,6 +160,7 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
         servedIndex: async (member, name) =>
           (await context.proxy.lookup(member.name, indexKey(name))) !== undefined,
         shadowNames: () => context.config().cargo.shadow_names,
+        curation: context.curation,
         // Another spelling's index file in a proxy's cache, for a 404's "published as" (one
         // range read of the keys sharing the name's first word, on a miss only).
         cachedSpelling: async (member, name) => {
