@@ -549,10 +549,15 @@ export function syntaxErrorOffset(text: string): number | undefined {
         fail();
       }
     }
-    if (c === '"') return string();
-    if (c === 't') return literal('true');
-    if (c === 'f') return literal('false');
-    if (c === 'n') return literal('null');
+    if (c === '"') {
+      string();
+      return;
+    }
+    const word = c === 't' ? 'true' : c === 'f' ? 'false' : c === 'n' ? 'null' : undefined;
+    if (word !== undefined) {
+      literal(word);
+      return;
+    }
     const number = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 512));
     if (number === null) fail();
     i += number?.[0].length ?? 0;

@@ -24,13 +24,20 @@ import { Metrics } from '../../../src/metrics/metrics.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 function logger(lines: string[]): Logger {
+  const said = (level: string, a: object | string, b?: string): void => {
+    lines.push(`${level} ${b ?? (typeof a === 'string' ? a : JSON.stringify(a))}`);
+  };
   const log: Logger = {
-    error: (a: object | string, b?: string) => lines.push(`error ${b ?? String(a)}`),
-    warn: (a: object | string, b?: string) => lines.push(`warn ${b ?? String(a)}`),
+    error: (a: object | string, b?: string) => {
+      said('error', a, b);
+    },
+    warn: (a: object | string, b?: string) => {
+      said('warn', a, b);
+    },
     info: () => undefined,
     debug: () => undefined,
     child: () => log,
-  } as Logger;
+  };
   return log;
 }
 
@@ -178,7 +185,7 @@ describe('matching', () => {
 });
 
 describe('engine', () => {
-  async function engineWith(over: Partial<CurationConfig>, env: NodeJS.ProcessEnv = {}) {
+  function engineWith(over: Partial<CurationConfig>, env: NodeJS.ProcessEnv = {}) {
     const lines: string[] = [];
     const metrics = new Metrics();
     const engine = new CurationEngine(loadPolicy(config(over), env, false), metrics, logger(lines));
@@ -189,7 +196,7 @@ describe('engine', () => {
     await using tmp = await tempDir('nora-cur-');
     const file = path.join(tmp.path, 'block.json');
     await fs.writeFile(file, BLOCKLIST);
-    const { engine, metrics } = await engineWith({ blocklist_path: file });
+    const { engine, metrics } = engineWith({ blocklist_path: file });
     assert.throws(
       () => engine.guard({ registry: 'npm', name: 'left-pad', version: '1.2.0' }),
       (err: unknown) =>
@@ -219,7 +226,7 @@ describe('engine', () => {
     await using tmp = await tempDir('nora-cur-');
     const file = path.join(tmp.path, 'block.json');
     await fs.writeFile(file, BLOCKLIST);
-    const audit = await engineWith({ mode: 'audit', blocklist_path: file });
+    const audit = engineWith({ mode: 'audit', blocklist_path: file });
     const verdict = audit.engine.guard({ registry: 'cargo', name: 'bad_crate', version: '0.2.0' });
     assert.equal(verdict.decision, 'audited');
     assert.equal(
@@ -227,7 +234,7 @@ describe('engine', () => {
       false,
     );
     assert.match(audit.lines.join('\n'), /curation \(audit\): cargo bad_crate@0\.2\.0 is blocked/);
-    const { engine } = await engineWith(
+    const { engine } = engineWith(
       { blocklist_path: file },
       { NORA_CURATION_BYPASS_TOKEN: 's3cret' },
     );
@@ -243,14 +250,14 @@ describe('engine', () => {
     });
   });
 
-  test('on_failure: closed refuses every proxied download, open serves', async () => {
-    const closed = await engineWith({ blocklist_path: '/nonexistent/block.json' });
+  test('on_failure: closed refuses every proxied download, open serves', () => {
+    const closed = engineWith({ blocklist_path: '/nonexistent/block.json' });
     assert.throws(
       () => closed.engine.guard({ registry: 'pypi', name: 'x', version: '1' }),
       /policy could not be loaded \(on_failure = "closed"\)/,
     );
     assert.match(closed.lines.join('\n'), /every proxied download is refused/);
-    const open = await engineWith({
+    const open = engineWith({
       blocklist_path: '/nonexistent/block.json',
       on_failure: 'open',
     });
@@ -273,7 +280,7 @@ describe('engine', () => {
         ],
       }),
     );
-    const { engine } = await engineWith({ allowlist_path: file });
+    const { engine } = engineWith({ allowlist_path: file });
     assert.equal(engine.decide({ registry: 'npm', name: 'ok', version: '1.5.0' }).refuse, false);
     assert.equal(
       engine.decide({ registry: 'npm', name: 'ok', version: '2.0.0' }).reason,
@@ -295,15 +302,15 @@ describe('engine', () => {
         .refuse,
       false,
     );
-    const strict = await engineWith({ allowlist_path: file, require_integrity: true });
+    const strict = engineWith({ allowlist_path: file, require_integrity: true });
     assert.equal(
       strict.engine.decide({ registry: 'npm', name: 'ok', version: '1.0.0' }).reason,
       'integrity',
     );
   });
 
-  test('internal namespaces apply in every mode, off included', async () => {
-    const { engine } = await engineWith({
+  test('internal namespaces apply in every mode, off included', () => {
+    const { engine } = engineWith({
       mode: 'off',
       internal_namespaces: ['npm:@corp/**', 'corp-*'],
     });
@@ -320,7 +327,7 @@ describe('engine', () => {
     await using tmp = await tempDir('nora-cur-');
     const file = path.join(tmp.path, 'block.json');
     await fs.writeFile(file, BLOCKLIST);
-    const { engine, lines } = await engineWith({ blocklist_path: file });
+    const { engine, lines } = engineWith({ blocklist_path: file });
     const key = engine.viewKey();
     await fs.writeFile(file, '{\n  "version": 1,\n  "rules": [\n    oops\n  ]\n}\n');
     const error = reloadCuration(engine, config({ blocklist_path: file }), {}, logger(lines));
