@@ -107,6 +107,8 @@ import { VERSION } from './version.ts';
 import { RetentionAdapters } from './retention/types.ts';
 import { type RetentionScheduler, startRetentionScheduler } from './retention/scheduler.ts';
 import { dropRepresentationHeaders } from './http/format-errors.ts';
+import { BYPASS_HEADER, curationRequest } from './curation/context.ts';
+import { CurationEngine, loadPolicy, reloadCuration } from './curation/engine.ts';
 
 export interface BuildOptions {
   readonly formats?: readonly FormatModule[];
@@ -125,6 +127,8 @@ export interface BuildOptions {
   readonly offline?: boolean;
   /** Overrides the retention scheduler's first-pass delay, ms (tests). */
   readonly retentionFirstDelayMs?: number;
+  /** The environment curation's env-only settings come from (NORA_CURATION_BYPASS_TOKEN); process.env. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface NoraApp {
@@ -924,7 +928,14 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
             return;
           }
           // memoDuties is set below, before the server listens.
-          if (!memo.serve(req, res, memoDuties)) handler(req, res);
+          if (memo.serve(req, res, memoDuties)) return;
+          // Curation reads the client's bypass token from here (curation/context.ts).
+          const bypass = req.headers[BYPASS_HEADER];
+          if (typeof bypass === 'string') {
+            curationRequest.run({ bypassToken: bypass }, () => {
+              handler(req, res);
+            });
+          } else handler(req, res);
         },
         // Read per request: a SIGHUP reload's `body_timeout` bounds the next request's body.
         () => config.server.body_timeout * 1000,
@@ -1014,6 +1025,12 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       : { addressPolicy: options.proxyAddressPolicy }),
   });
   closeTasks.push(() => proxy.close());
+  const curationEnv = options.env ?? process.env;
+  const curation = new CurationEngine(
+    loadPolicy(config.curation, curationEnv, false),
+    metrics,
+    log,
+  );
 
   const reloadTasks: ((previous: AppConfig, next: AppConfig) => void)[] = [];
   const context: FormatContext = {
@@ -1027,6 +1044,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     metrics,
     log,
     proxy,
+    curation,
     onClose: (task) => closeTasks.push(task),
     onReload: (task) => reloadTasks.push(task),
     retention: new RetentionAdapters(),
@@ -1327,6 +1345,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       void identity.reload(config.auth);
       trustedProxies = new NetworkList(config.auth.trusted_proxies);
       rateLimiter.configure(config.rate_limit);
+      // Mode, lists and bypass token; a list that does not load keeps the running policy (warned).
+      reloadCuration(curation, config.curation, curationEnv, log);
       // Kept answers were anonymous's under the old rules and repository set.
       memo.clear();
       // Child loggers are made per request from this one, so the next request logs at the new level.

@@ -114,6 +114,8 @@ const NON_CONFIG_VARIABLES = new Set([
   'NORA_TOOLS_DIR',
   'NORA_APT_MAX_AGE_MIN',
   'NORA_SKIP_NPM_TOOLS',
+  // Env only (never a file key): src/curation/engine.ts reads it at start and on SIGHUP.
+  'NORA_CURATION_BYPASS_TOKEN',
 ]);
 const NON_CONFIG_PREFIXES = ['NORA_TEST_', 'NORA_BENCH_'];
 

@@ -289,6 +289,26 @@ const retentionSchema = z.object({
   rules: z.array(retentionRuleSchema).default([]),
 });
 
+/**
+ * Curation (src/curation/, docs/curation.md): NORA's supply-chain policy on proxied downloads.
+ * Hot-reloaded on SIGHUP with the list files it names. The bypass token is env only
+ * (NORA_CURATION_BYPASS_TOKEN, read by src/curation/engine.ts), never a file key.
+ */
+const curationSchema = z.object({
+  mode: z.enum(['off', 'audit', 'enforce']).default('off'),
+  /** A list that cannot be read or parsed: closed refuses proxied downloads (enforce), open serves. */
+  on_failure: z.enum(['closed', 'open']).default('closed'),
+  /** JSON `{version: 1, rules: [...]}`; '' = none. */
+  blocklist_path: z.string().default(''),
+  /** JSON `{version: 1, entries: [...]}`; '' = none. */
+  allowlist_path: z.string().default(''),
+  require_integrity: z.boolean().default(false),
+  /** Names never fetched from an upstream: `prefix/**`, `prefix.**`, `prefix*`, `*`, exact. */
+  internal_namespaces: withMeta(z.array(z.string().min(1)).default([]), {
+    env: ['NORA_CURATION_INTERNAL_NS', 'NORA_CURATION_INTERNAL_NAMESPACES'],
+  }),
+});
+
 const repositoryNamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /**
@@ -384,6 +404,7 @@ export const configSchema = z
     rate_limit: rateLimitSchema.default(() => rateLimitSchema.parse({})),
     gc: gcSchema.default(() => gcSchema.parse({})),
     retention: retentionSchema.default(() => retentionSchema.parse({})),
+    curation: curationSchema.default(() => curationSchema.parse({})),
     docker: dockerSectionSchema.default(() => dockerSectionSchema.parse({})),
     npm: npmSectionSchema.default(() => npmSectionSchema.parse({})),
     pypi: pypiSectionSchema.default(() => pypiSectionSchema.parse({})),
@@ -441,6 +462,20 @@ export const configSchema = z
         code: 'custom',
         path: ['auth', 'groups', group],
         message: `the user name "*" means "any signed-in user" only in a rule's users; a group's members are user names, so here it would name a user called "*": for every signed-in user, write users = ["*"] in the rule instead of groups = ["${group}"], or list the members by name`,
+      });
+    }
+    const curation = config.curation;
+    if (
+      curation.mode === 'enforce' &&
+      curation.blocklist_path === '' &&
+      curation.allowlist_path === '' &&
+      curation.internal_namespaces.length === 0
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['curation', 'mode'],
+        message:
+          '"enforce" needs at least one active control: set blocklist_path, allowlist_path or internal_namespaces (NORA_CURATION_BLOCKLIST_PATH, NORA_CURATION_ALLOWLIST_PATH, NORA_CURATION_INTERNAL_NS), or use "audit"/"off"',
       });
     }
     const seen = new Set<string>();

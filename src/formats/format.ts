@@ -14,6 +14,7 @@ import type { BlobStore } from '../storage/blob-store.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ProxyEngine } from '../proxy/engine.ts';
 import type { RetentionRegistry, RetentionSupport } from '../retention/types.ts';
+import type { CurationGate } from '../curation/types.ts';
 
 /** Everything a format gets from the composition root. */
 export interface FormatContext {
@@ -34,6 +35,11 @@ export interface FormatContext {
   readonly log: Logger;
   /** The shared proxy engine (upstream client, circuit breakers, fills) for proxy repositories. */
   readonly proxy: ProxyEngine;
+  /**
+   * The curation policy's gate (src/curation/types.ts): asked on the proxy side of every read
+   * (internal names never go upstream; blocked versions refused and hidden). Reloaded in place.
+   */
+  readonly curation: CurationGate;
   /** Registers a task to run on shutdown (timers, pools). */
   readonly onClose: (task: () => Promise<void> | void) => void;
   /**

@@ -181,7 +181,14 @@ export class AnswerMemo {
    * store's generation now. Anything else is left unmarked and never stored.
    */
   markRequest(request: FastifyRequest): void {
-    if (request.method !== 'GET' || request.headers.authorization !== undefined) return;
+    // A curation bypass token changes what a proxy serves (curation/types.ts): never kept.
+    if (
+      request.method !== 'GET' ||
+      request.headers.authorization !== undefined ||
+      request.headers['x-nora-bypass-token'] !== undefined
+    ) {
+      return;
+    }
     (request as MarkedRequest)[MARK] = { generation: this.#generation.current, expiresAt: 0 };
   }
 
@@ -256,6 +263,7 @@ export class AnswerMemo {
     const h = req.headers;
     if (
       h.authorization !== undefined ||
+      h['x-nora-bypass-token'] !== undefined ||
       h.range !== undefined ||
       h['if-range'] !== undefined ||
       h['if-match'] !== undefined ||

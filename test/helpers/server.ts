@@ -74,6 +74,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.retentionFirstDelayMs === undefined
       ? {}
       : { retentionFirstDelayMs: options.retentionFirstDelayMs }),
+    // Env-only settings (NORA_CURATION_BYPASS_TOKEN) from `env` alone, never the test's own.
+    env: options.env ?? {},
   });
   await app.fastify.listen({ host: '127.0.0.1', port: config.server.port });
   const address = app.fastify.server.address();

@@ -19,6 +19,7 @@ import { CargoHosted } from './hosted.ts';
 import { type CargoTables, cargoMigrations } from './migrations.ts';
 import type { CargoSource } from './model.ts';
 import { createCargoProxy, indexKey } from './proxy.ts';
+import { curatedCargoSource } from './curated.ts';
 import { type CargoMount, registerCargoRoutes } from './routes.ts';
 import { CargoService } from './service.ts';
 import { canonicalName } from './names.ts';
@@ -130,7 +131,11 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
       context.onReload((previous, next) => {
         if (!previous.auth.enabled && next.auth.enabled) void warnOwnerless();
       });
-      const proxy = (options.proxy ?? createCargoProxy)(context);
+      // Every proxy read passes curation (curated.ts): a proxy's and a group's proxy members'.
+      const proxy = curatedCargoSource(
+        (options.proxy ?? createCargoProxy)(context),
+        context.curation,
+      );
       const sourceOf = (member: Repository): CargoSource =>
         member.kind === 'hosted' ? hosted : proxy;
       const group = new CargoGroup({
@@ -158,6 +163,7 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
         servedIndex: async (member, name) =>
           (await context.proxy.lookup(member.name, indexKey(name))) !== undefined,
         shadowNames: () => context.config().cargo.shadow_names,
+        curation: context.curation,
         // Another spelling's index file in a proxy's cache, for a 404's "published as" (one
         // range read of the keys sharing the name's first word, on a miss only).
         cachedSpelling: async (member, name) => {

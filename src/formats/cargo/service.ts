@@ -23,6 +23,7 @@ import { compileGlob } from '../../auth/patterns.ts';
 import { isRegistryError, RegistryError } from '../../core/errors.ts';
 import { shadowedProxies, shadowedText } from '../../repos/group-read.ts';
 import { heldElsewhere } from '../../repos/group-write.ts';
+import type { CurationGate } from '../../curation/types.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { CargoHosted, PublishResult } from './hosted.ts';
 import type { CargoSource, IndexFile, OpenedCrate } from './model.ts';
@@ -67,6 +68,8 @@ export interface CargoServiceDeps {
    * group's proxy (see `publish`). Default: none.
    */
   readonly shadowNames?: () => readonly string[];
+  /** Curation (src/curation/types.ts): names the rule when a group's crate is a blocked version. */
+  readonly curation?: CurationGate;
 }
 
 /** `cargo publish`'s outcome: what hosted.publish stored and the lines for `warnings.other`. */
@@ -219,6 +222,11 @@ export class CargoService {
       throw published === undefined ? await this.#spellingAnswer(err, repo, name) : err;
     }
     if (crate === undefined) {
+      // A group reads a crate from the member whose index lists it, and curation took a blocked
+      // version off the proxy's index: say why (403 and the rule) rather than a bare 404.
+      const gate = this.#deps.curation;
+      const subject = { registry: 'cargo' as const, name: published?.name ?? lower, version };
+      if (repo.kind !== 'hosted' && gate?.hides(subject)) gate.guard(subject);
       const missing = new RegistryError(
         'NOT_FOUND',
         `crate \`${published?.displayName ?? name}\` has no version \`${version}\``,

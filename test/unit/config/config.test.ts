@@ -497,6 +497,7 @@ test('every list-valued NORA_* variable takes the TOML array form as its comma l
     NORA_NPM_SHADOW_NAMES: ['@corp/*,corp-b', ['@corp/*', 'corp-b']],
     NORA_PYPI_SHADOW_NAMES: ['corp-a,corp-b', ['corp-a', 'corp-b']],
     NORA_DOCKER_SHADOW_NAMES: ['corp/*,lib/app', ['corp/*', 'lib/app']],
+    NORA_CURATION_INTERNAL_NS: ['npm:@corp/**,com.corp.**', ['npm:@corp/**', 'com.corp.**']],
     NORA_GO_PRIVATE: ['corp.example.com/*,*.internal', ['corp.example.com/*', '*.internal']],
     NORA_GO_SUMDB: [
       'https://sum.golang.org,sum.test=http://127.0.0.1:9/db',

@@ -1,0 +1,317 @@
+/**
+ * The curation engine: the one `CurationGate` of an app (src/curation/types.ts), built from
+ * `[curation]` and the list files it names, replaced in place by `reload` (SIGHUP). A reload
+ * that cannot read or parse a list keeps the running policy and says why; a list that cannot be
+ * read at start leaves the policy "unavailable": in enforce, `on_failure = "closed"` refuses
+ * every proxied download, `"open"` lets them through (both counted with reason
+ * policy_unavailable).
+ */
+import { readFileSync } from 'node:fs';
+import { timingSafeEqual } from 'node:crypto';
+import type { Counter } from 'prom-client';
+import type { AppConfig } from '../config/schema.ts';
+import { RegistryError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import { curationRequest } from './context.ts';
+import {
+  type Allowlist,
+  type Blocklist,
+  type InternalNamespace,
+  parseInternalNamespace,
+  parseList,
+  PolicyError,
+  ruleMatches,
+} from './policy.ts';
+import type {
+  CurationGate,
+  CurationMode,
+  CurationReason,
+  CurationRegistry,
+  CurationSubject,
+  CurationVerdict,
+} from './types.ts';
+
+export type CurationConfig = AppConfig['curation'];
+
+/** One loaded policy: what `decide` reads. Immutable; a reload builds another. */
+export interface Policy {
+  readonly mode: CurationMode;
+  readonly onFailure: 'closed' | 'open';
+  readonly blocklist: Blocklist | undefined;
+  readonly allowlist: Allowlist | undefined;
+  readonly requireIntegrity: boolean;
+  readonly internal: readonly InternalNamespace[];
+  readonly bypassToken: string | undefined;
+  /** Why a configured list is not in force (start-up only), else undefined. */
+  readonly unavailable: string | undefined;
+}
+
+/**
+ * Loads the policy `config` describes, reading its list files. `strict`: a list that cannot be
+ * read or parsed throws (`PolicyError`, or the read error); otherwise it is recorded in
+ * `unavailable` (start-up: on_failure decides).
+ */
+export function loadPolicy(
+  config: CurationConfig,
+  env: NodeJS.ProcessEnv,
+  strict: boolean,
+): Policy {
+  let unavailable: string | undefined;
+  const read = <K extends 'blocklist' | 'allowlist'>(
+    kind: K,
+    path: string,
+  ): (K extends 'blocklist' ? Blocklist : Allowlist) | undefined => {
+    if (path === '') return undefined;
+    try {
+      return parseList(kind, path, readFileSync(path, 'utf8')) as K extends 'blocklist'
+        ? Blocklist
+        : Allowlist;
+    } catch (err) {
+      if (strict) throw err;
+      const why = err instanceof Error ? err.message : String(err);
+      unavailable = unavailable === undefined ? why : `${unavailable}; ${why}`;
+      return undefined;
+    }
+  };
+  const blocklist = read('blocklist', config.blocklist_path);
+  const allowlist = read('allowlist', config.allowlist_path);
+  const token = env.NORA_CURATION_BYPASS_TOKEN;
+  return {
+    mode: config.mode,
+    onFailure: config.on_failure,
+    blocklist,
+    allowlist,
+    requireIntegrity: config.require_integrity,
+    internal: config.internal_namespaces.map(parseInternalNamespace),
+    bypassToken: token === undefined || token === '' ? undefined : token,
+    unavailable,
+  };
+}
+
+interface Found {
+  readonly reason: CurationReason;
+  readonly rule: string | undefined;
+  readonly why: string;
+}
+
+/**
+ * What the lists say of `subject` regardless of mode: undefined (nothing refuses it) or why a
+ * rule refuses it. Blocklist rules win over the allowlist; the allowlist applies to the
+ * registries it has entries for (or every registry, with an entry of registry `*`).
+ */
+export function findRefusal(policy: Policy, subject: CurationSubject): Found | undefined {
+  if (policy.unavailable !== undefined && policy.onFailure === 'closed') {
+    return {
+      reason: 'policy_unavailable',
+      rule: undefined,
+      why: `the curation policy could not be loaded (on_failure = "closed"): ${policy.unavailable}`,
+    };
+  }
+  for (const rule of policy.blocklist?.rules ?? []) {
+    if (!ruleMatches(rule, subject)) continue;
+    return {
+      reason: 'blocklist',
+      rule: `blocklist rule ${rule.index} (${rule.registry} ${rule.name.source} ${rule.version.source}${rule.line === undefined ? '' : `, ${policy.blocklist?.file}:${rule.line}`})`,
+      why: rule.reason,
+    };
+  }
+  const entries = policy.allowlist?.entries;
+  if (entries === undefined) return undefined;
+  const governs = entries.some((e) => e.registry === '*' || e.registry === subject.registry);
+  if (!governs) return undefined;
+  const matching = entries.filter((e) => ruleMatches(e, subject));
+  if (matching.length === 0) {
+    return {
+      reason: 'allowlist',
+      rule: `allowlist ${policy.allowlist?.file}`,
+      why: `not on the ${subject.registry} allowlist`,
+    };
+  }
+  const pinned = matching.filter((e) => e.integrity !== undefined);
+  if (pinned.length === 0) {
+    if (!policy.requireIntegrity) return undefined;
+    const entry = matching[0];
+    return {
+      reason: 'integrity',
+      rule: `allowlist entry ${entry?.index} (${entry?.name.source} ${entry?.version.source})`,
+      why: 'require_integrity is on and the allowlist entry has no integrity',
+    };
+  }
+  if (subject.integrity !== undefined && pinned.some((e) => e.integrity === subject.integrity)) {
+    return undefined;
+  }
+  // An entry pinned to an integrity is not honoured while the integrity is unknown.
+  if (subject.integrity === undefined && !policy.requireIntegrity) return undefined;
+  const entry = pinned[0];
+  return {
+    reason: 'integrity',
+    rule: `allowlist entry ${entry?.index} (${entry?.name.source} ${entry?.version.source})`,
+    why:
+      subject.integrity === undefined
+        ? 'its integrity is not known before download and require_integrity is on'
+        : `integrity ${subject.integrity} differs from the allowlist's ${entry?.integrity}`,
+  };
+}
+
+/** `npm left-pad@1.3.0` */
+export function describeSubject(subject: CurationSubject): string {
+  return `${subject.registry} ${subject.name}${subject.version === undefined ? '' : `@${subject.version}`}`;
+}
+
+/** The gate of one app: the running policy, counted and logged. */
+export class CurationEngine implements CurationGate {
+  #policy: Policy;
+  #epoch = 0;
+  readonly #log: Logger;
+  readonly #decisions: Counter<'registry' | 'decision' | 'reason'>;
+  readonly #upstreamBlocked: Counter<'registry' | 'reason'>;
+
+  constructor(policy: Policy, metrics: Metrics, log: Logger) {
+    this.#policy = policy;
+    this.#log = log;
+    this.#decisions = metrics.counter(
+      'nora_curation_decisions_total',
+      'Curation decisions on proxied downloads, by registry, decision (allowed, blocked, audited, bypassed) and reason',
+      ['registry', 'decision', 'reason'],
+    );
+    this.#upstreamBlocked = metrics.counter(
+      'nora_upstream_policy_blocked_total',
+      'Upstream requests curation kept from being made (internal namespaces), by registry and reason',
+      ['registry', 'reason'],
+    );
+    if (policy.unavailable !== undefined && policy.mode !== 'off') {
+      log.warn(
+        { error: policy.unavailable, on_failure: policy.onFailure },
+        `curation policy could not be loaded: ${policy.onFailure === 'closed' && policy.mode === 'enforce' ? 'every proxied download is refused' : 'proxied downloads are not curated'} until a reload loads it (on_failure = "${policy.onFailure}")`,
+      );
+    }
+  }
+
+  get policy(): Policy {
+    return this.#policy;
+  }
+
+  /** Puts `policy` in force (every later decision uses it). */
+  replace(policy: Policy): void {
+    this.#policy = policy;
+    this.#epoch++;
+  }
+
+  readonly mode = (): CurationMode => this.#policy.mode;
+
+  isInternal(registry: CurationRegistry, name: string): boolean {
+    const internal = this.#policy.internal.some(
+      (ns) =>
+        (ns.registry === '*' || ns.registry === registry) && ns.pattern.matches(registry, name),
+    );
+    if (internal) this.#upstreamBlocked.inc({ registry, reason: 'internal_namespace' });
+    return internal;
+  }
+
+  decide(subject: CurationSubject): CurationVerdict {
+    const policy = this.#policy;
+    if (policy.mode === 'off')
+      return { decision: 'allowed', reason: 'none', refuse: false, message: '' };
+    const found = findRefusal(policy, subject);
+    if (found === undefined) {
+      return { decision: 'allowed', reason: 'none', refuse: false, message: '' };
+    }
+    // on_failure = "open" with an unavailable policy falls through to the lists that did load.
+    const what = describeSubject(subject);
+    const said = `${what} is blocked by curation${found.rule === undefined ? '' : ` (${found.rule})`}: ${found.why}`;
+    if (this.#bypassed()) {
+      return {
+        decision: 'bypassed',
+        reason: found.reason,
+        refuse: false,
+        message: `curation: ${said}; served: bypass token`,
+        rule: found.rule,
+      };
+    }
+    if (policy.mode === 'audit') {
+      return {
+        decision: 'audited',
+        reason: found.reason,
+        refuse: false,
+        message: `curation (audit): ${said}; served: audit mode`,
+        rule: found.rule,
+      };
+    }
+    return {
+      decision: 'blocked',
+      reason: found.reason,
+      refuse: true,
+      message: `curation: ${said}`,
+      rule: found.rule,
+    };
+  }
+
+  guard(subject: CurationSubject): CurationVerdict {
+    if (this.#policy.mode === 'off') return this.decide(subject);
+    const verdict = this.decide(subject);
+    this.#decisions.inc({
+      registry: subject.registry,
+      decision: verdict.decision,
+      reason: verdict.reason,
+    });
+    if (verdict.decision !== 'allowed') {
+      this.#log.warn(
+        {
+          curation: {
+            ...subject,
+            decision: verdict.decision,
+            reason: verdict.reason,
+            rule: verdict.rule,
+          },
+        },
+        verdict.message,
+      );
+    }
+    if (verdict.refuse) throw new RegistryError('DENIED', verdict.message);
+    return verdict;
+  }
+
+  hides(subject: CurationSubject): boolean {
+    const policy = this.#policy;
+    if (policy.mode !== 'enforce') return false;
+    // A listing stays whole when the policy could not load: the download check refuses (closed)
+    // or lets through (open) each file, and an empty listing would read as "no such package".
+    if (policy.unavailable !== undefined) return false;
+    return this.decide(subject).refuse;
+  }
+
+  viewKey(): string {
+    if (this.#policy.mode === 'off') return '';
+    return `c${this.#epoch}${this.#bypassed() ? 'b' : ''}`;
+  }
+
+  #bypassed(): boolean {
+    const expected = this.#policy.bypassToken;
+    const sent = curationRequest.getStore()?.bypassToken;
+    if (expected === undefined || sent === undefined) return false;
+    const a = Buffer.from(sent);
+    const b = Buffer.from(expected);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+}
+
+/**
+ * SIGHUP: loads the policy `config` describes and puts it in force, or keeps the running one
+ * when a list cannot be read or parsed. Returns the error's text when it kept the old policy.
+ */
+export function reloadCuration(
+  engine: CurationEngine,
+  config: CurationConfig,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): string | undefined {
+  try {
+    engine.replace(loadPolicy(config, env, true));
+    return undefined;
+  } catch (err) {
+    const error = err instanceof PolicyError || err instanceof Error ? err.message : String(err);
+    log.warn({ error }, `curation policy reload failed, keeping the previous policy: ${error}`);
+    return error;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * `nora curation validate FILE` (exit 0 / 1 with every problem and its line) and `nora curation
+ * explain registry:name@version` (the decision and the rule), as an operator runs them.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { nora } from '../../helpers/cli.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+test('nora curation validate: ok, and precise errors with exit 1', async () => {
+  await using tmp = await tempDir('nora-cur-cli-');
+  const good = path.join(tmp.path, 'good.json');
+  await fs.writeFile(
+    good,
+    JSON.stringify({
+      version: 1,
+      rules: [{ registry: 'npm', name: 'x', version: '<2', reason: 'r' }],
+    }),
+  );
+  const ok = await nora(['curation', 'validate', good]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout, `ok: ${good}: blocklist, 1 rule\n`);
+  const allow = path.join(tmp.path, 'allow.json');
+  await fs.writeFile(allow, '{"version":1,"entries":[]}');
+  assert.equal(
+    (await nora(['curation', 'validate', allow])).stdout,
+    `ok: ${allow}: allowlist, 0 entries\n`,
+  );
+  const bad = path.join(tmp.path, 'bad.json');
+  await fs.writeFile(
+    bad,
+    '{\n  "version": 1,\n  "rules": [\n    { "registry": "npm", "name": "x", "version": "not a range", "reason": "r" },\n    { "registry": "pip", "name": "y", "version": "*", "reason": "r" }\n  ]\n}\n',
+  );
+  const res = await nora(['curation', 'validate', bad]);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /bad\.json:4: rules\[0\]\.version: "not a range" is not a SemVer range/);
+  assert.match(res.stderr, /bad\.json:5: rules\[1\]\.registry: unknown registry "pip"/);
+  const syntax = path.join(tmp.path, 'syntax.json');
+  await fs.writeFile(syntax, '{\n  "version": 1,\n  "rules": [,]\n}\n');
+  const broken = await nora(['curation', 'validate', syntax]);
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, /syntax\.json:3: invalid JSON at column 13/);
+});
+
+test('nora curation explain: decision, reason and rule under the configuration', async () => {
+  await using tmp = await tempDir('nora-cur-cli-');
+  const blocklist = path.join(tmp.path, 'block.json');
+  await fs.writeFile(
+    blocklist,
+    JSON.stringify({
+      version: 1,
+      rules: [{ registry: 'npm', name: '@evil/*', version: '*', reason: 'typosquat scope' }],
+    }),
+  );
+  const env = {
+    NORA_STORAGE_PATH: path.join(tmp.path, 'storage'),
+    NORA_CURATION_MODE: 'enforce',
+    NORA_CURATION_BLOCKLIST_PATH: blocklist,
+    NORA_CURATION_INTERNAL_NS: 'npm:@corp/**',
+  };
+  const blocked = await nora(['curation', 'explain', 'npm:@evil/pkg@1.0.0'], env, tmp.path);
+  assert.equal(blocked.code, 0, blocked.stderr);
+  assert.match(blocked.stdout, /^subject: npm @evil\/pkg@1\.0\.0\nmode: enforce\n/);
+  assert.match(
+    blocked.stdout,
+    /decision: blocked \(403\)\nreason: blocklist: typosquat scope\nrule: blocklist rule 1 \(npm @evil\/\* \*/,
+  );
+  const allowed = await nora(['curation', 'explain', 'npm:lodash@4.17.21'], env, tmp.path);
+  assert.match(allowed.stdout, /decision: allowed \(no rule refuses it\)/);
+  const internal = await nora(['curation', 'explain', 'npm:@corp/tool@1.0.0'], env, tmp.path);
+  assert.match(
+    internal.stdout,
+    /internal namespace: npm:@corp\/\*\* \(never fetched from an upstream/,
+  );
+  const wrong = await nora(['curation', 'explain', 'rubygems:rails@7'], env, tmp.path);
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /expected registry:name@version/);
+});
