@@ -115,6 +115,7 @@ export const mavenFormat: FormatModule = {
       db: context.db,
       blobs: context.blobs,
       proxy: context.proxy,
+      curation: context.curation,
     });
     context.onClose(() => proxySource.close());
     const groupSource = new MavenGroup({
@@ -134,6 +135,7 @@ export const mavenFormat: FormatModule = {
       metadataCache,
       hotFiles,
       log: context.log,
+      curation: context.curation,
     });
     const mounts = context.repositories.byFormat('maven').map((repo) => ({
       prefix: repo.name === 'maven' && repo.isDefault ? MAVEN_MOUNT : `/repository/${repo.name}`,
