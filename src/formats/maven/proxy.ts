@@ -41,7 +41,7 @@ import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import { ByteLru } from '../../core/byte-lru.ts';
 import { type Digest, formatDigest, parseDigest, tryParseDigest } from '../../core/digest.ts';
-import { RegistryError } from '../../core/errors.ts';
+import { isRegistryError, RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Db } from '../../db/database.ts';
 import { exclusive, type SqliteHandle, sqliteHandleOf } from '../../db/sqlite-handle.ts';
@@ -60,7 +60,7 @@ import type { AppConfig } from '../../config/schema.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { NegativeCache, rememberedMissText } from '../../proxy/negative-cache.ts';
-import type { CurationGate, CurationSubject } from '../../curation/types.ts';
+import type { CurationGate, CurationSubject, CurationVerdict } from '../../curation/types.ts';
 import { artifactOfFile, artifactOfMetadataDir } from './group.ts';
 import { HOT_BODY_MAX_BYTES } from './hot-files.ts';
 import { MAX_METADATA_BYTES, parseMetadata } from './metadata.ts';
@@ -465,7 +465,7 @@ export class MavenProxy implements MavenSource {
   #refuseBeforeFetch(subject: CurationSubject | undefined): void {
     const gate = this.#deps.curation;
     if (subject === undefined || gate === undefined || gate.mode() === 'off') return;
-    if (gate.decide(subject).refuse) gate.guard(subject);
+    if (gate.decide(subject).refuse) guardMavenFile(gate, subject);
   }
 
   /** openFile, for a client's read or a prefetch (which is not a delivery). */
@@ -1273,4 +1273,34 @@ export function parseChecksumFile(text: string, algorithm: ChecksumName): string
     text.trim(),
   );
   return match?.[1]?.toLowerCase();
+}
+
+/**
+ * A curation refusal reworded for mvn, which prints only the status line: the reason phrase
+ * (at most 200 characters) leads with the rule's reason, and the rule (which names the list
+ * file and line) comes after it, instead of before it where the reason was cut off. Any other
+ * error, or a message not of the engine's shape, is returned as it is.
+ */
+function reasonFirst(err: unknown, verdict: CurationVerdict): unknown {
+  if (!isRegistryError(err) || err.code !== 'DENIED' || verdict.rule === undefined) return err;
+  const marker = ` is blocked by curation (${verdict.rule}): `;
+  const at = err.message.indexOf(marker);
+  if (at < 0) return err;
+  const what = err.message.slice(0, at);
+  const why = err.message.slice(at + marker.length);
+  return new RegistryError('DENIED', `${what} is blocked: ${why} (${verdict.rule})`, {
+    cause: err,
+  });
+}
+
+/**
+ * `gate.guard(subject)` (counts; throws DENIED in enforce) with the refusal worded for mvn
+ * (reasonFirst): what the proxy and the service call for a proxied file.
+ */
+export function guardMavenFile(gate: CurationGate, subject: CurationSubject): void {
+  try {
+    gate.guard(subject);
+  } catch (err) {
+    throw reasonFirst(err, gate.decide(subject));
+  }
 }

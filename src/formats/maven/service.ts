@@ -36,6 +36,7 @@ import {
 } from './model.ts';
 import type { RenderedDocCache, RenderedDoc } from '../../core/rendered-docs.ts';
 import type { CurationGate, CurationSubject } from '../../curation/types.ts';
+import { guardMavenFile } from './proxy.ts';
 import { type HotFile, type HotFiles, hotFile, NOT_KEPT } from './hot-files.ts';
 import { compareMavenVersions, isSnapshot } from './version.ts';
 
@@ -235,8 +236,8 @@ export class MavenService {
   #curate(subject: CurationSubject, checksum: boolean): void {
     const gate = this.#deps.curation;
     if (gate === undefined || gate.mode() === 'off') return;
-    if (!checksum) gate.guard(subject);
-    else if (gate.decide(subject).refuse) gate.guard(subject);
+    if (checksum && !gate.decide(subject).refuse) return;
+    guardMavenFile(gate, subject);
   }
 
   /** The file at `path`: the hot-file cache's answer when kept, else the source's. */
