@@ -13,6 +13,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { allMigrations, databaseFile, loadCheckedConfig } from './app.ts';
+import { addCurationCommands } from './curation/cli.ts';
 import type { Role } from './auth/access.ts';
 import {
   createTokenOffline,
@@ -59,7 +60,6 @@ export const NOT_YET_BUILT = [
   ['retention-apply', 'apply the retention rules'],
   ['import', 'import from Artifactory or Nexus'],
   ['re-pin', 'repair a hash pin'],
-  ['curation', 'validate or explain the curation policy'],
 ] as const;
 
 /** A command-line mistake: its message is printed as is (it starts with `nora …:`), exit 2. */
@@ -145,6 +145,7 @@ export function buildProgram(): Command {
   addGoCommands(program);
   addHealthcheckCommand(program);
   addMirrorCommand(program);
+  addCurationCommands(program);
 
   for (const [verb, what] of NOT_YET_BUILT) {
     program

@@ -401,14 +401,19 @@ function jsonIssue(text: string, err: unknown): PolicyIssue {
   if (lineCol) {
     line = Number(lineCol[1]);
     column = Number(lineCol[2]);
-  } else if (position) {
-    const before = text.slice(0, Number(position[1]));
+  }
+  // V8 names no position for an unexpected token: find where the syntax breaks ourselves.
+  const offset = position ? Number(position[1]) : lineCol ? undefined : syntaxErrorOffset(text);
+  if (offset !== undefined) {
+    const before = text.slice(0, offset);
     line = before.split('\n').length;
     column = before.length - before.lastIndexOf('\n');
   }
+  // V8 quotes a snippet of the text after the token (newlines and all): the line says where.
   const what = message
     .replace(/\s*\(line \d+ column \d+\)/, '')
-    .replace(/,? ?"[^"]*"? is not valid JSON$/, '');
+    .replace(/, (\.\.\.)?".*$/s, '')
+    .replace(/ in JSON at position \d+/, '');
   return {
     line,
     path: '',
@@ -452,4 +457,112 @@ function elementLines(text: string): number[] {
     else if (c === ',' && depth === 2) expectElement = true;
   }
   return lines;
+}
+
+/**
+ * The offset where `text` stops being JSON (RFC 8259 grammar), for messages only: a small
+ * recursive-descent scan run after JSON.parse failed. Undefined when it finds no fault.
+ */
+export function syntaxErrorOffset(text: string): number | undefined {
+  let i = 0;
+  const ws = (): void => {
+    while (i < text.length && ' \t\n\r'.includes(text[i] ?? '')) i++;
+  };
+  class Fault extends Error {}
+  const fail = (): never => {
+    throw new Fault();
+  };
+  const literal = (word: string): void => {
+    if (text.startsWith(word, i)) i += word.length;
+    else fail();
+  };
+  const string = (): void => {
+    if (text[i] !== '"') fail();
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      const c = text.charCodeAt(i);
+      if (c < 0x20) fail();
+      if (text[i] === '\\') {
+        const e = text[i + 1] ?? '';
+        if (e === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) fail();
+          i += 6;
+          continue;
+        }
+        if (!'"\\/bfnrt'.includes(e) || e === '') fail();
+        i += 2;
+        continue;
+      }
+      i++;
+    }
+    if (i >= text.length) fail();
+    i++;
+  };
+  const value = (depth: number): void => {
+    if (depth > 512) fail();
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        string();
+        ws();
+        if (text[i] !== ':') fail();
+        i++;
+        value(depth + 1);
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          return;
+        }
+        fail();
+      }
+    }
+    if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return;
+      }
+      for (;;) {
+        value(depth + 1);
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === ']') {
+          i++;
+          return;
+        }
+        fail();
+      }
+    }
+    if (c === '"') return string();
+    if (c === 't') return literal('true');
+    if (c === 'f') return literal('false');
+    if (c === 'n') return literal('null');
+    const number = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 512));
+    if (number === null) fail();
+    i += number?.[0].length ?? 0;
+  };
+  try {
+    value(0);
+    ws();
+    return i < text.length ? i : undefined;
+  } catch (err) {
+    if (err instanceof Fault) return i;
+    throw err;
+  }
 }

@@ -19,6 +19,7 @@ import { CargoHosted } from './hosted.ts';
 import { type CargoTables, cargoMigrations } from './migrations.ts';
 import type { CargoSource } from './model.ts';
 import { createCargoProxy, indexKey } from './proxy.ts';
+import { curatedCargoSource } from './curated.ts';
 import { type CargoMount, registerCargoRoutes } from './routes.ts';
 import { CargoService } from './service.ts';
 import { canonicalName } from './names.ts';
@@ -127,7 +128,11 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
       context.onReload((previous, next) => {
         if (!previous.auth.enabled && next.auth.enabled) void warnOwnerless();
       });
-      const proxy = (options.proxy ?? createCargoProxy)(context);
+      // Every proxy read passes curation (curated.ts): a proxy's and a group's proxy members'.
+      const proxy = curatedCargoSource(
+        (options.proxy ?? createCargoProxy)(context),
+        context.curation,
+      );
       const sourceOf = (member: Repository): CargoSource =>
         member.kind === 'hosted' ? hosted : proxy;
       const group = new CargoGroup({

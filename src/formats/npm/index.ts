@@ -101,6 +101,7 @@ export const npmFormat: FormatModule = {
       rules: () => context.config().auth.rules,
       shadowNames: () => context.config().npm.shadow_names,
       log: context.log,
+      curation: context.curation,
     });
     const accounts = new NpmAccounts(context.identity.directory, users, tokens, {
       allowRegistration: () => context.config().auth.allow_registration,

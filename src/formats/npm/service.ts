@@ -13,6 +13,7 @@
  * name may be private.
  */
 import { createHash } from 'node:crypto';
+import semver from 'semver';
 import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { compileGlob, type Glob } from '../../auth/patterns.ts';
@@ -30,6 +31,7 @@ import {
   takeoverWarning,
 } from '../../repos/group-write.ts';
 import type { Logger } from '../../core/logger.ts';
+import type { CurationGate } from '../../curation/types.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { RenderedDocCache, type RenderedDoc, makeDoc } from '../../core/rendered-docs.ts';
@@ -105,6 +107,12 @@ export interface NpmServiceDeps {
    */
   readonly shadowNames?: () => readonly string[];
   readonly log?: Logger | undefined;
+  /**
+   * Curation (src/curation/types.ts): internal names never go to a proxy member; a proxied
+   * tarball is checked before it is served; blocked versions leave proxied packuments (enforce).
+   * Absent: nothing curated (unit tests).
+   */
+  readonly curation?: CurationGate;
 }
 
 /**
@@ -163,7 +171,9 @@ export class NpmService {
     checkName(name);
     // The epoch: new rules may pick other members for the name (RepositoryRegistry.membersOf).
     const epoch = repo.kind === 'group' ? this.#deps.repositories.answeringEpoch : 0;
-    const key = `${repo.name}\n${name}\n${form}\n${mountUrl}\n${intent}\n${epoch}`;
+    // The curation view: a reload or a bypass token changes which proxied versions show.
+    const curated = this.#deps.curation?.viewKey() ?? '';
+    const key = `${repo.name}\n${name}\n${form}\n${mountUrl}\n${intent}\n${epoch}\n${curated}`;
     const cached = this.#cache.get(key, name);
     if (cached) {
       for (const proxy of cached.proxied ?? []) this.#deps.recordCacheHit?.(proxy);
@@ -250,9 +260,19 @@ export class NpmService {
           : missNote([], { group: repo.name, name, hosted: claimedBy, held: name, members: kept }),
       );
     }
+    const proxies = this.#askable(members, name);
+    // Before the proxy serves it, cached or fetched: a blocked version is refused in enforce
+    // (403, npm prints the reason), counted in audit. Hosted tarballs above are trusted.
+    if (proxies.length > 0) {
+      this.#deps.curation?.guard({
+        registry: 'npm',
+        name,
+        version: versionOfTarball(name, filename),
+      });
+    }
     const found = await this.#deps.reader.first(
       repo,
-      this.#proxies(members),
+      proxies,
       (member) => this.#upstreamOf(member).tarball(name, filename),
       missing,
     );
@@ -310,6 +330,44 @@ export class NpmService {
     return members.filter((m) => m.kind === 'proxy' && this.#deps.upstream(m) !== undefined);
   }
 
+  /**
+   * The proxy members that may be asked about `name`: none for a name in curation's internal
+   * namespaces (dependency-confusion defence: a group answers from its hosted members only, a
+   * proxy answers 404).
+   */
+  #askable(members: readonly Repository[], name: string): Repository[] {
+    if (this.#deps.curation?.isInternal('npm', name) === true) return [];
+    return this.#proxies(members);
+  }
+
+  /**
+   * A proxied view without the versions curation blocks (enforce), so `npm install pkg` picks
+   * an allowed version and `pkg@blocked` fails with "no matching version"; a dist-tag naming a
+   * removed version is repointed (`curatedTags`).
+   */
+  #curated(view: PackageView): PackageView {
+    const gate = this.#deps.curation;
+    if (gate?.mode() !== 'enforce') return view;
+    const versions = view.versions.filter(
+      (v) =>
+        !gate.hides({
+          registry: 'npm',
+          name: view.name,
+          version: v.version,
+          integrity: v.integrity,
+        }),
+    );
+    if (versions.length === view.versions.length) return view;
+    return {
+      ...view,
+      versions,
+      tags: curatedTags(
+        view.tags,
+        versions.map((v) => v.version),
+      ),
+    };
+  }
+
   #upstreamOf(member: Repository): NpmUpstream {
     const upstream = this.#deps.upstream(member);
     if (!upstream) throw new Error(`repository ${member.name} has no upstream`);
@@ -346,10 +404,10 @@ export class NpmService {
     if (intent === 'write') return undefined;
     const { answers, failures } = await this.#deps.reader.all(
       repo,
-      this.#proxies(members),
+      this.#askable(members, name),
       (member) => this.#upstreamOf(member).packument(name),
     );
-    const results = answers.map((a) => a.value);
+    const results = answers.map((a) => ({ ...a.value, view: this.#curated(a.value.view) }));
     if (hostedViews.length === 0 && results.length === 0) {
       // A group's upstream that failed is "not here", but the 404 says why; so does a rule that
       // reserved the name for some members (the others were not asked: group-read.ts missNote).
@@ -1046,6 +1104,46 @@ export function stripAuditNames(endpoint: string, body: Json, names: ReadonlySet
   if (typeof body['name'] === 'string' && names.has(body['name'])) {
     delete out['name'];
     delete out['version'];
+  }
+  return out;
+}
+
+/**
+ * The version of an npm tarball file name (`<unscoped name>-<version>.tgz`), or undefined when
+ * the name is not of that shape (then only curation rules of version `*` apply to it).
+ */
+export function versionOfTarball(name: string, filename: string): string | undefined {
+  const base = name.startsWith('@') ? name.slice(name.indexOf('/') + 1) : name;
+  if (!filename.startsWith(`${base}-`) || !filename.endsWith('.tgz')) return undefined;
+  const version = filename.slice(base.length + 1, -'.tgz'.length);
+  return version === '' ? undefined : version;
+}
+
+/**
+ * dist-tags after curation removed versions: a tag naming a kept version stays; `latest` naming
+ * a removed one moves to the highest kept release below it (else the highest kept release, else
+ * the highest kept version); any other tag naming a removed version is dropped.
+ */
+export function curatedTags(
+  tags: Readonly<Record<string, string>>,
+  kept: readonly string[],
+): Record<string, string> {
+  const keep = new Set(kept);
+  const out: Record<string, string> = {};
+  for (const [tag, version] of Object.entries(tags)) {
+    if (keep.has(version)) out[tag] = version;
+  }
+  const latest = tags.latest;
+  if (latest !== undefined && !keep.has(latest)) {
+    const valid = kept.filter((v) => semver.valid(v, { loose: true }) !== null);
+    const sorted = [...valid].sort((a, b) => semver.rcompare(a, b, { loose: true }));
+    const releases = sorted.filter((v) => semver.prerelease(v, { loose: true }) === null);
+    const below =
+      semver.valid(latest, { loose: true }) === null
+        ? undefined
+        : releases.find((v) => semver.lt(v, latest, { loose: true }));
+    const pick = below ?? releases[0] ?? sorted[0];
+    if (pick !== undefined) out.latest = pick;
   }
   return out;
 }

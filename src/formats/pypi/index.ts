@@ -16,6 +16,7 @@ import { PypiHosted } from './hosted.ts';
 import { type PypiTables, pypiMigrations } from './migrations.ts';
 import { PypiProxy } from './proxy.ts';
 import { parseVersion } from './versions.ts';
+import { curatedPypiSource } from './curated.ts';
 import type { PypiSource } from './model.ts';
 import { type PypiMount, registerPypiRoutes } from './routes.ts';
 import { PageRenderCache } from './simple-index.ts';
@@ -185,7 +186,9 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
     rulePath: normalizeProjectName,
     protocolPath: PYPI_PROTOCOL_PATH,
     async register(scope: FastifyInstance, context: FormatContext): Promise<void> {
-      const backends = await (options.backends ?? defaultBackends)(context);
+      const built = await (options.backends ?? defaultBackends)(context);
+      // Every proxy read passes curation (curated.ts): a proxy's and a group's proxy members'.
+      const backends = { ...built, proxy: curatedPypiSource(built.proxy, context.curation) };
       const { repositories } = context;
       const sourceOf = (member: Repository): PypiSource =>
         member.kind === 'proxy' ? backends.proxy : backends.hosted;

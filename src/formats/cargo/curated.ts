@@ -1,0 +1,31 @@
+/**
+ * Curation on the Cargo proxy (src/curation/types.ts): the proxy source wrapped so every proxy
+ * read (a proxy repository's, a group's proxy members', a publish's dependency look-up) passes
+ * the gate. A crate in an internal namespace is never asked upstream. In enforce, a blocked
+ * version's line leaves the index file (removed, not marked yanked: a yanked line still
+ * resolves for a Cargo.lock that pins it, and the build would then fail at the download
+ * instead of at resolution with the version named), and its `.crate` download is refused with
+ * 403 and the reason, also when the file is already cached.
+ */
+import type { CurationGate } from '../../curation/types.ts';
+import type { CargoSource } from './model.ts';
+
+/** `source` (the proxy's) behind `gate`. */
+export function curatedCargoSource(source: CargoSource, gate: CurationGate): CargoSource {
+  return {
+    async indexFile(repo, name) {
+      if (gate.isInternal('cargo', name)) return undefined;
+      const file = await source.indexFile(repo, name);
+      if (file === undefined || gate.mode() !== 'enforce') return file;
+      const entries = file.entries.filter(
+        (entry) => !gate.hides({ registry: 'cargo', name: entry.name, version: entry.vers }),
+      );
+      return entries.length === file.entries.length ? file : { ...file, entries };
+    },
+    async openCrate(repo, name, version) {
+      if (gate.isInternal('cargo', name)) return undefined;
+      gate.guard({ registry: 'cargo', name, version });
+      return source.openCrate(repo, name, version);
+    },
+  };
+}
