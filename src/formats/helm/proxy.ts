@@ -200,9 +200,17 @@ export class HelmProxy implements HelmSource {
       curated = known.snapshot;
     } else {
       const enforce = gate.mode() === 'enforce';
+      // Asked once per chart name (entries are sorted by name): isInternal counts each "yes" as
+      // an upstream request kept from being made.
+      const internal = new Map<string, boolean>();
+      const isInternal = (name: string) => {
+        let known = internal.get(name);
+        if (known === undefined) internal.set(name, (known = gate.isInternal('helm', name)));
+        return known;
+      };
       const entries = snapshot.entries.filter(
         (e) =>
-          !gate.isInternal('helm', e.name) &&
+          !isInternal(e.name) &&
           !(enforce && gate.hides({ registry: 'helm', name: e.name, version: e.version })),
       );
       curated =
