@@ -69,8 +69,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ? {}
       : { proxyAddressPolicy: options.proxyAddressPolicy }),
     ...(options.logStream === undefined ? {} : { logStream: options.logStream }),
-    // Env-only settings (NORA_CURATION_BYPASS_TOKEN) come from the test's variables too.
-    ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
+    // Env-only settings (NORA_CURATION_BYPASS_TOKEN) from `env` alone, never the test's own.
+    env: options.env ?? {},
   });
   await app.fastify.listen({ host: '127.0.0.1', port: config.server.port });
   const address = app.fastify.server.address();

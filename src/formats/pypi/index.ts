@@ -217,6 +217,7 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
         jsonApi: backends.jsonApi,
         shadowNames: () => context.config().pypi.shadow_names,
         log: context.log,
+        curation: context.curation,
       });
       registerPypiRoutes(scope, repositories.byFormat('pypi').map(pypiMountOf), {
         service,

@@ -30,7 +30,9 @@ import {
 } from '../../repos/group-write.ts';
 import { compileGlob } from '../../auth/patterns.ts';
 import type { Logger } from '../../core/logger.ts';
+import type { CurationGate } from '../../curation/types.ts';
 import { normalizeProjectName } from './names.ts';
+import { parseDistFilename } from './filenames.ts';
 import { proxiedJson } from './proxied-json.ts';
 import { parseVersion } from './versions.ts';
 
@@ -126,6 +128,8 @@ export interface PypiServiceDeps {
    */
   readonly shadowNames?: () => readonly string[];
   readonly log?: Logger | undefined;
+  /** Curation (src/curation/types.ts): names the rule when a group's file is a blocked version. */
+  readonly curation?: CurationGate;
 }
 
 export class PypiService {
@@ -181,7 +185,16 @@ export class PypiService {
   ): Promise<OpenedDistFile> {
     this.authorize(principal, repo, 'read', project);
     const file = await this.sourceOf(repo).openFile(repo, project, filename);
-    if (file === undefined) throw notFound(`${project}/${filename}`);
+    if (file === undefined) {
+      // A group reads a file from the member whose page lists it, and curation took a blocked
+      // version off the proxy's page: say why (403 and the rule) rather than a bare 404.
+      const version = parseDistFilename(filename, project)?.version;
+      const gate = this.#deps.curation;
+      if (repo.kind !== 'hosted' && gate?.hides({ registry: 'pypi', name: project, version })) {
+        gate.guard({ registry: 'pypi', name: project, version });
+      }
+      throw notFound(`${project}/${filename}`);
+    }
     return file;
   }
 
