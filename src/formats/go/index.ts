@@ -94,6 +94,7 @@ export const goFormat: FormatModule = {
       blobs: context.blobs,
       proxy: context.proxy,
       log: context.log,
+      curation: context.curation,
     });
     const sourceOfMember = (member: Repository): GoSource =>
       member.kind === 'hosted' ? hosted : proxySource;
@@ -107,6 +108,7 @@ export const goFormat: FormatModule = {
       config: context.config,
       proxy: context.proxy,
       blobs: context.blobs,
+      curation: context.curation,
     });
     const service = new GoService({
       access: context.access,

@@ -21,6 +21,7 @@
  *   alone answers 502/504 for an uncached miss).
  * - Private modules ([go] private, GOPRIVATE syntax): never asked of an upstream, absent here.
  */
+import type { CurationGate } from '../../curation/types.ts';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { pipeline, Readable, Transform } from 'node:stream';
@@ -92,6 +93,8 @@ export interface GoProxyDeps {
   readonly proxy: ProxyEngine;
   /** Where a refused upstream `.zip` is reported (optional: tests). */
   readonly log?: Logger | undefined;
+  /** The curation gate (FormatContext.curation). Absent: nothing curated (tests). */
+  readonly curation?: CurationGate | undefined;
 }
 
 /**
@@ -154,7 +157,32 @@ export class GoProxy implements GoSource {
     return (
       repo.kind === 'proxy' &&
       repo.upstreams.length > 0 &&
-      !isPrivateModule(this.#section().private, module)
+      !isPrivateModule(this.#section().private, module) &&
+      // `[curation] internal_namespaces`: as a private path, never asked of an upstream.
+      this.#deps.curation?.isInternal('go', module) !== true
+    );
+  }
+
+  /**
+   * Curation of one version's file, before the cache or an upstream is asked: a refused version
+   * (enforce) is a 403 for its `.info`, `.mod` and `.zip` alike, counted where refused; a served
+   * version counts once, at its `.zip` (the download; `go` asks `.info` and `.mod` first).
+   */
+  #curate(kind: Kind, module: string, version: string): void {
+    const gate = this.#deps.curation;
+    if (gate === undefined || gate.mode() === 'off') return;
+    const subject = { registry: 'go', name: module, version } as const;
+    if (kind === 'zip') gate.guard(subject);
+    else if (gate.decide(subject).refuse) gate.guard(subject);
+  }
+
+  /** Whether enforce leaves `module@version` out of `@v/list` and `@latest`. */
+  #hidden(module: string, version: string): boolean {
+    const gate = this.#deps.curation;
+    return (
+      gate !== undefined &&
+      gate.mode() === 'enforce' &&
+      gate.hides({ registry: 'go', name: module, version })
     );
   }
 
@@ -294,6 +322,12 @@ export class GoProxy implements GoSource {
       list = { versions: listedVersions(await this.#read(got.entry, MAX_LIST_BYTES)).versions };
       this.#remember(got.entry.digest, list);
     }
+    // Enforce: the versions the policy refuses are not offered, so `go get <module>` and
+    // `go list -m -versions` pick among the allowed ones.
+    const versions = list.versions.filter((v) => !this.#hidden(module, v));
+    if (versions.length !== list.versions.length) {
+      return got.stale ? { versions, stale: true } : { versions };
+    }
     return got.stale ? { versions: list.versions, stale: true } : list;
   }
 
@@ -310,7 +344,10 @@ export class GoProxy implements GoSource {
       () => `${escapePath(module)}/@latest`,
       miss,
     );
-    return got === undefined ? undefined : this.#infoOf(got);
+    if (got === undefined) return undefined;
+    const info = await this.#infoOf(got);
+    // A refused `@latest` is no answer (404): `go` asks it only when the list offers nothing.
+    return info !== undefined && this.#hidden(module, info.Version) ? undefined : info;
   }
 
   async info(
@@ -406,6 +443,7 @@ export class GoProxy implements GoSource {
     miss: MissNotes | undefined,
   ): Promise<{ entry: CachedEntry; stale: boolean } | undefined> {
     if (!this.#serves(repo, module)) return undefined;
+    if (version !== undefined) this.#curate(kind, module, version);
     const key = `${kind}:${module}${version === undefined ? '' : `@${version}`}`;
     const missKey = `${repo.name}\n${key}`;
     // The upstream list asked now: a miss is remembered for it (a reload may replace it meanwhile).

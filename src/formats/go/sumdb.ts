@@ -19,6 +19,7 @@
  * - A lookup of a private module ([go] private) is never forwarded: 404, so the name cannot leak.
  *   Nor, through a group, one of a module path a hosted member holds (service.ts checks that).
  */
+import type { CurationGate } from '../../curation/types.ts';
 import type { AppConfig } from '../../config/schema.ts';
 import { formatDigest, parseDigest } from '../../core/digest.ts';
 import { isRegistryError, RegistryError } from '../../core/errors.ts';
@@ -44,6 +45,8 @@ export interface GoSumdbDeps {
   readonly config: () => AppConfig;
   readonly proxy: ProxyEngine;
   readonly blobs: BlobStore;
+  /** The curation gate: a module of `[curation] internal_namespaces` is never looked up. */
+  readonly curation?: CurationGate | undefined;
 }
 
 /** A checksum-database answer. */
@@ -80,6 +83,9 @@ export class GoSumdb {
       return { body: Buffer.alloc(0), contentType: 'text/plain; charset=utf-8', stale: false };
     }
     if (module !== undefined && isPrivateModule(go.private, module)) return undefined;
+    // An internal module's name must not reach the database either (dependency confusion).
+    if (module !== undefined && this.#deps.curation?.isInternal('go', module) === true)
+      return undefined;
     const target = this.#deps.proxy.upstream({
       label: `sumdb:${name}`,
       registry: SUMDB_REGISTRY,

@@ -93,6 +93,7 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
         proxy: context.proxy,
         parser,
         log: context.log,
+        curation: context.curation,
       });
       const groupSource = new HelmGroup({
         reader: new GroupReader({

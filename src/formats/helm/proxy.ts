@@ -22,6 +22,7 @@
  *   public address) is left out of the index, logged once, rather than listed and then a
  *   failure when Helm downloads it.
  */
+import type { CurationGate } from '../../curation/types.ts';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Logger } from '../../core/logger.ts';
@@ -65,6 +66,8 @@ export interface HelmProxyDeps {
   readonly parser: UpstreamIndexParser;
   /** Where skipped upstream entries are reported (once per parse of an index). */
   readonly log?: Logger | undefined;
+  /** The curation gate (FormatContext.curation). Absent: nothing curated (tests). */
+  readonly curation?: CurationGate | undefined;
 }
 
 export class HelmProxy implements HelmSource {
@@ -81,6 +84,14 @@ export class HelmProxy implements HelmSource {
   readonly #snapshots = new Map<
     string,
     { snapshot: IndexSnapshot; byFile: Map<string, UpstreamChart> }
+  >();
+  /**
+   * Each repository's last curated index (#curated): the snapshot it was made from, the config
+   * and curation view it was made under, and the result (the same object when nothing was left out).
+   */
+  readonly #curatedSnapshots = new Map<
+    string,
+    { base: string; config: AppConfig; view: string; snapshot: IndexSnapshot }
   >();
   /** `<repo>\n<chart URL>` of refused chart URLs already logged (#refusedUrls). */
   readonly #refusalsLogged = new Set<string>();
@@ -167,7 +178,83 @@ export class HelmProxy implements HelmSource {
    * says 404; throws the upstream error when none answered and nothing is cached.
    */
   async index(repo: Repository): Promise<IndexSnapshot | undefined> {
-    return (await this.#index(repo))?.snapshot;
+    const snapshot = (await this.#index(repo))?.snapshot;
+    return snapshot === undefined ? undefined : this.#curated(repo, snapshot);
+  }
+
+  /**
+   * The snapshot as curation lets it be listed: without the charts `[curation]
+   * internal_namespaces` names (every mode: never fetched from an upstream, so not offered) and,
+   * in enforce, without the versions the policy refuses (Helm then resolves a range to an allowed
+   * one). A filtered snapshot has a key of its own (rendered once per key by the service; a
+   * group's merge keys by its members' keys); worked out once per (snapshot, config, view).
+   */
+  #curated(repo: Repository, snapshot: IndexSnapshot): IndexSnapshot {
+    const gate = this.#deps.curation;
+    if (gate === undefined) return snapshot;
+    const config = this.#deps.config();
+    const view = gate.viewKey();
+    const known = this.#curatedSnapshots.get(repo.name);
+    let curated: IndexSnapshot;
+    if (known?.base === snapshot.key && known.config === config && known.view === view) {
+      curated = known.snapshot;
+    } else {
+      const enforce = gate.mode() === 'enforce';
+      // Asked once per chart name (entries are sorted by name): isInternal counts each "yes" as
+      // an upstream request kept from being made.
+      const internal = new Map<string, boolean>();
+      const isInternal = (name: string) => {
+        let known = internal.get(name);
+        if (known === undefined) internal.set(name, (known = gate.isInternal('helm', name)));
+        return known;
+      };
+      const entries = snapshot.entries.filter(
+        (e) =>
+          !isInternal(e.name) &&
+          !(enforce && gate.hides({ registry: 'helm', name: e.name, version: e.version })),
+      );
+      curated =
+        entries.length === snapshot.entries.length
+          ? snapshot
+          : { ...snapshot, key: `${snapshot.key}\ncuration:${view}`, entries };
+      this.#curatedSnapshots.set(repo.name, {
+        base: snapshot.key,
+        config,
+        view,
+        snapshot: curated,
+      });
+    }
+    if (curated === snapshot) return snapshot;
+    // Freshness is the one asked now, not the one the filtered copy was made under.
+    const answered: IndexSnapshot = {
+      key: curated.key,
+      validUntil: snapshot.validUntil,
+      entries: curated.entries,
+      modifiedAt: curated.modifiedAt,
+    };
+    return snapshot.stale === true ? { ...answered, stale: true } : answered;
+  }
+
+  /**
+   * Curation of one chart file before the cache or an upstream is asked: internal → absent (the
+   * 404); refused (enforce) → 403, counted. An archive counts as the download; its provenance
+   * file is refused with it, not counted. `sha256` (the index's digest) is the integrity an
+   * allowlist entry may pin.
+   */
+  #curate(name: string, version: string, prov: boolean, sha256: string | undefined): boolean {
+    const gate = this.#deps.curation;
+    if (gate === undefined) return true;
+    if (gate.isInternal('helm', name)) return false;
+    if (gate.mode() === 'off') return true;
+    const subject = {
+      registry: 'helm',
+      name,
+      version,
+      ...(sha256 === undefined ? {} : { integrity: `sha256:${sha256}` }),
+    } as const;
+    if (!prov) gate.guard(subject);
+    else if (gate.decide(subject).refuse) gate.guard(subject);
+    return true;
   }
 
   /** `revalidate`: ask the upstreams now (conditionally) even while the cached copies are fresh. */
@@ -309,6 +396,7 @@ export class HelmProxy implements HelmSource {
    * upstreams have no index.
    */
   async serves(repo: Repository, name: string): Promise<'served' | 'absent' | 'unknown'> {
+    if (this.#deps.curation?.isInternal('helm', name) === true) return 'absent';
     const lists = (found: { snapshot: IndexSnapshot } | undefined) =>
       found?.snapshot.entries.some((e) => e.name === name) === true;
     let known: { snapshot: IndexSnapshot } | undefined;
@@ -438,9 +526,11 @@ export class HelmProxy implements HelmSource {
     version: string,
     prov: boolean,
   ): Promise<OpenedChartFile | undefined> {
+    if (this.#deps.curation?.isInternal('helm', name) === true) return undefined;
     const found = await this.#index(repo);
     const chart = found?.byFile.get(chartFilename(name, version));
     if (!chart) return undefined;
+    if (!this.#curate(name, version, prov, chart.sha256)) return undefined;
     if (!prov && chart.sha256 !== undefined) return this.#verified(repo, chart, chart.sha256);
     return this.#unverified(repo, chart, prov);
   }

@@ -286,6 +286,7 @@ export function hotFile(
       ? {}
       : { present: async () => keptBody() !== undefined || (await present()) }),
     ...(found.verified === undefined ? {} : { verified: found.verified }),
+    ...(found.curation === undefined ? {} : { curation: found.curation }),
     size: found.size,
     checksums: found.checksums,
     modifiedAt: found.modifiedAt,

@@ -118,6 +118,7 @@ export const mavenFormat: FormatModule = {
       db: context.db,
       blobs: context.blobs,
       proxy: context.proxy,
+      curation: context.curation,
     });
     context.onClose(() => proxySource.close());
     const groupSource = new MavenGroup({
@@ -137,6 +138,7 @@ export const mavenFormat: FormatModule = {
       metadataCache,
       hotFiles,
       log: context.log,
+      curation: context.curation,
     });
     const mounts = context.repositories.byFormat('maven').map((repo) => ({
       prefix: repo.name === 'maven' && repo.isDefault ? MAVEN_MOUNT : `/repository/${repo.name}`,

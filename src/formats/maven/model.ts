@@ -6,6 +6,7 @@
  * Paths are repository-relative Maven 2 layout paths (`org/example/demo/1.0/demo-1.0.jar`),
  * already validated (no empty, `.` or `..` segments, no encoded separators) by coordinates.ts.
  */
+import type { CurationSubject } from '../../curation/types.ts';
 import type { Readable } from 'node:stream';
 import type { Repository } from '../../repos/repository.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
@@ -46,6 +47,12 @@ export interface OpenedMavenFile {
    * never kept.
    */
   readonly verified?: Promise<OpenedMavenFile>;
+  /**
+   * Set on a file a proxy serves (fetched or cached from an upstream): the artifact curation
+   * decides it by (`groupId:artifactId`, version). The service asks the gate with it on every
+   * answer, the hot-file cache's included; hosted files have none (trusted, never curated).
+   */
+  readonly curation?: CurationSubject | undefined;
 }
 
 /** One `<snapshotVersion>` of a snapshot version's metadata. */

@@ -41,7 +41,7 @@ import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import { ByteLru } from '../../core/byte-lru.ts';
 import { type Digest, formatDigest, parseDigest, tryParseDigest } from '../../core/digest.ts';
-import { RegistryError } from '../../core/errors.ts';
+import { isRegistryError, RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import type { Db } from '../../db/database.ts';
 import { exclusive, type SqliteHandle, sqliteHandleOf } from '../../db/sqlite-handle.ts';
@@ -60,6 +60,8 @@ import type { AppConfig } from '../../config/schema.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { NegativeCache, rememberedMissText } from '../../proxy/negative-cache.ts';
+import type { CurationGate, CurationSubject, CurationVerdict } from '../../curation/types.ts';
+import { artifactOfFile, artifactOfMetadataDir } from './group.ts';
 import { HOT_BODY_MAX_BYTES } from './hot-files.ts';
 import { MAX_METADATA_BYTES, parseMetadata } from './metadata.ts';
 import {
@@ -160,6 +162,24 @@ export interface MavenProxyDeps {
   readonly db: Db;
   readonly blobs: BlobStore;
   readonly proxy: ProxyEngine;
+  /** The curation gate (FormatContext.curation). Absent: nothing curated (unit tests). */
+  readonly curation?: CurationGate | undefined;
+}
+
+/**
+ * The curation subject of a file path `<group dirs>/<artifactId>/<version>/<file>`
+ * (`groupId:artifactId`, the version directory), or undefined for a path that names no artifact
+ * version (root files such as `archetype-catalog.xml`).
+ */
+export function curationSubjectOf(path: string): CurationSubject | undefined {
+  const artifact = artifactOfFile(path);
+  if (artifact === undefined) return undefined;
+  const segments = path.split('/');
+  return {
+    registry: 'maven',
+    name: `${artifact.groupId}:${artifact.artifactId}`,
+    version: segments.at(-2),
+  };
 }
 
 type UpstreamChecksum = { readonly algorithm: ChecksumName; readonly hex: string };
@@ -415,11 +435,37 @@ export class MavenProxy implements MavenSource {
     validity?: MetadataValidity,
   ): Promise<OpenedMavenFile | undefined> {
     this.#awaitingRead.delete(`${repo.name}\n${path}`);
-    const file = await this.#open(repo, path, validity);
+    const subject = this.#curation(repo, path);
+    if (subject === 'internal') return undefined;
+    const file = await this.#open(repo, path, validity, subject);
     if (file?.body !== undefined) this.#delivered.add(file);
     // An answer still streaming is not kept: the next read finds the verified file.
     if (file?.verified !== undefined) bound(validity, 0);
-    return file;
+    // The service asks the gate with it on every answer (the hot-file cache keeps it along).
+    return file === undefined || subject === undefined ? file : { ...file, curation: subject };
+  }
+
+  /**
+   * What curation knows of `path`: 'internal' when `[curation] internal_namespaces` names its
+   * artifact (never asked of an upstream nor served from this cache: the 404 a proxy answers),
+   * else its subject (undefined: the path names no artifact version, or no gate).
+   */
+  #curation(repo: Repository, path: string): CurationSubject | 'internal' | undefined {
+    const gate = this.#deps.curation;
+    if (gate === undefined || repo.kind !== 'proxy') return undefined;
+    const subject = curationSubjectOf(path);
+    if (subject === undefined) return undefined;
+    return gate.isInternal('maven', subject.name) ? 'internal' : subject;
+  }
+
+  /**
+   * Refuses (403, counted) before any upstream is asked a file the policy refuses: a blocked
+   * version costs the upstream nothing. Already-cached copies are refused by the service.
+   */
+  #refuseBeforeFetch(subject: CurationSubject | undefined): void {
+    const gate = this.#deps.curation;
+    if (subject === undefined || gate === undefined || gate.mode() === 'off') return;
+    if (gate.decide(subject).refuse) guardMavenFile(gate, subject);
   }
 
   /** openFile, for a client's read or a prefetch (which is not a delivery). */
@@ -427,6 +473,7 @@ export class MavenProxy implements MavenSource {
     repo: Repository,
     path: string,
     validity?: MetadataValidity,
+    subject?: CurationSubject,
   ): Promise<OpenedMavenFile | undefined> {
     if (repo.kind !== 'proxy') return undefined;
     const key = `${repo.name}\n${path}`;
@@ -457,6 +504,7 @@ export class MavenProxy implements MavenSource {
       this.#noteMiss(repo, missKey, validity);
       return undefined;
     }
+    this.#refuseBeforeFetch(subject);
     const flight = this.#fetches.run(key, () => this.#fetchFile(repo, path));
     if (flight.joined) this.#deps.proxy.metrics.record(repo.name, 'coalesced');
     const fetched = await flight.promise;
@@ -684,6 +732,10 @@ export class MavenProxy implements MavenSource {
     const packaging = pomPackaging(pom);
     if (packaging !== undefined && !JAR_PACKAGINGS.has(packaging)) return;
     const jarPath = `${pomPath.slice(0, -'.pom'.length)}.jar`;
+    // Never fetch ahead what curation keeps from upstream or refuses (its POM was served in
+    // audit or through a bypass: the jar's own request decides).
+    const subject = this.#curation(repo, jarPath);
+    if (subject === 'internal' || (subject && this.#deps.curation?.decide(subject).refuse)) return;
     const key = `${repo.name}\n${jarPath}`;
     if (this.#prefetched.has(key) || this.#prefetchQueue.length >= PREFETCH_QUEUE) return;
     if (this.#prefetched.size >= PREFETCHED_KEPT) this.#prefetched.clear();
@@ -983,6 +1035,10 @@ export class MavenProxy implements MavenSource {
     validity?: MetadataValidity,
   ): Promise<MavenMetadata | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
+    const artifact = artifactOfMetadataDir(dir);
+    const name = artifact && `${artifact.groupId}:${artifact.artifactId}`;
+    const gate = this.#deps.curation;
+    if (name !== undefined && gate?.isInternal('maven', name) === true) return undefined;
     const missKey = `${repo.name}\nmetadata:${dir}`;
     const upstreams = repo.upstreams;
     if (this.#misses.has(missKey, upstreams)) {
@@ -1004,7 +1060,9 @@ export class MavenProxy implements MavenSource {
       this.#noteMiss(repo, missKey, validity);
       return undefined;
     }
-    const metadata = await this.#loadMetadata(resolved.entry);
+    const loaded = await this.#loadMetadata(resolved.entry);
+    const metadata =
+      name === undefined || gate === undefined ? loaded : withoutHidden(loaded, name, gate);
     if (resolved.stale && validity !== undefined) validity.stale = true;
     // A stale copy (every upstream failed) is not kept: the next read tries the upstreams again.
     const ttl = settings.ttl;
@@ -1095,6 +1153,27 @@ export class MavenProxy implements MavenSource {
 }
 
 /** Estimated memory of a parsed document (strings count 2 bytes a char, plus overhead). */
+/**
+ * In enforce, the versions the policy refuses are left out of the proxied `maven-metadata.xml`
+ * (a version range or `LATEST`/`RELEASE` then resolves to an allowed one); `latest`/`release`
+ * pointing at a removed version move to the newest remaining one. Unchanged (the same object)
+ * when nothing is hidden. The service keys its rendered metadata by the gate's viewKey.
+ */
+function withoutHidden(metadata: MavenMetadata, name: string, gate: CurationGate): MavenMetadata {
+  if (gate.mode() !== 'enforce' || metadata.versions.length === 0) return metadata;
+  const hidden = (version: string | undefined) =>
+    version !== undefined && gate.hides({ registry: 'maven', name, version });
+  const versions = metadata.versions.filter((v) => !hidden(v));
+  if (versions.length === metadata.versions.length) return metadata;
+  const releases = versions.filter((v) => !v.endsWith('-SNAPSHOT'));
+  return {
+    ...metadata,
+    versions,
+    latest: hidden(metadata.latest) ? versions.at(-1) : metadata.latest,
+    release: hidden(metadata.release) ? releases.at(-1) : metadata.release,
+  };
+}
+
 function metadataBytes(metadata: MavenMetadata): number {
   let bytes = 512;
   for (const v of metadata.versions) bytes += 64 + 2 * v.length;
@@ -1194,4 +1273,34 @@ export function parseChecksumFile(text: string, algorithm: ChecksumName): string
     text.trim(),
   );
   return match?.[1]?.toLowerCase();
+}
+
+/**
+ * A curation refusal reworded for mvn, which prints only the status line: the reason phrase
+ * (at most 200 characters) leads with the rule's reason, and the rule (which names the list
+ * file and line) comes after it, instead of before it where the reason was cut off. Any other
+ * error, or a message not of the engine's shape, is returned as it is.
+ */
+function reasonFirst(err: unknown, verdict: CurationVerdict): unknown {
+  if (!isRegistryError(err) || err.code !== 'DENIED' || verdict.rule === undefined) return err;
+  const marker = ` is blocked by curation (${verdict.rule}): `;
+  const at = err.message.indexOf(marker);
+  if (at < 0) return err;
+  const what = err.message.slice(0, at);
+  const why = err.message.slice(at + marker.length);
+  return new RegistryError('DENIED', `${what} is blocked: ${why} (${verdict.rule})`, {
+    cause: err,
+  });
+}
+
+/**
+ * `gate.guard(subject)` (counts; throws DENIED in enforce) with the refusal worded for mvn
+ * (reasonFirst): what the proxy and the service call for a proxied file.
+ */
+export function guardMavenFile(gate: CurationGate, subject: CurationSubject): void {
+  try {
+    gate.guard(subject);
+  } catch (err) {
+    throw reasonFirst(err, gate.decide(subject));
+  }
 }

@@ -35,6 +35,8 @@ import {
   type MetadataValidity,
 } from './model.ts';
 import type { RenderedDocCache, RenderedDoc } from '../../core/rendered-docs.ts';
+import type { CurationGate, CurationSubject } from '../../curation/types.ts';
+import { guardMavenFile } from './proxy.ts';
 import { type HotFile, type HotFiles, hotFile, NOT_KEPT } from './hot-files.ts';
 import { compareMavenVersions, isSnapshot } from './version.ts';
 
@@ -70,6 +72,8 @@ export interface MavenServiceDeps {
   readonly hotFiles?: HotFiles | undefined;
   /** Where a deploy's takeover warnings are logged (see `deploy`). */
   readonly log?: Logger | undefined;
+  /** The curation gate (FormatContext.curation): proxied files are checked on every answer. */
+  readonly curation?: CurationGate | undefined;
 }
 
 /** A rendered metadata document and its four checksum documents. */
@@ -161,7 +165,8 @@ export class MavenService {
     let file = await this.#file(source, repo, target.path);
     // A checksum of a file still streaming in from an upstream: its hashes once it is verified.
     if (parsed.kind === 'checksum' && file?.verified !== undefined) {
-      file = hotFile(await file.verified);
+      const streaming = file;
+      file = { ...hotFile(await file.verified), curation: streaming.curation };
     }
     return this.#fileResult(repo, parsed, target.path, file);
   }
@@ -180,7 +185,7 @@ export class MavenService {
     this.#syncConfig();
     if (target.kind === 'metadata') {
       const hit = this.#deps.metadataCache?.get(
-        `${this.#epoch}\n${repo.name}\n${target.dir}`,
+        `${this.#epoch}\n${this.#view()}${repo.name}\n${target.dir}`,
         metadataScope(target.dir),
       ) as CachedMetadata | undefined;
       if (hit === undefined) return undefined;
@@ -203,6 +208,7 @@ export class MavenService {
     path: string,
     file: HotFile | undefined,
   ): MavenReadResult {
+    if (file?.curation !== undefined) this.#curate(file.curation, parsed.kind === 'checksum');
     if (!file) {
       // An absence a proxy remembers says so: the upstream's 404, when, and for how long.
       const note = this.#deps.hotFiles?.missNote(repo, path);
@@ -222,6 +228,18 @@ export class MavenService {
     };
   }
 
+  /**
+   * Curation of a proxied file, on every answer (a kept one too: a reload that blocks a cached
+   * version refuses it at once): throws DENIED (403) in enforce. The file counts as one decision
+   * (nora_curation_decisions_total); its checksum files are refused with it but not counted.
+   */
+  #curate(subject: CurationSubject, checksum: boolean): void {
+    const gate = this.#deps.curation;
+    if (gate === undefined || gate.mode() === 'off') return;
+    if (checksum && !gate.decide(subject).refuse) return;
+    guardMavenFile(gate, subject);
+  }
+
   /** The file at `path`: the hot-file cache's answer when kept, else the source's. */
   async #file(source: MavenSource, repo: Repository, path: string): Promise<HotFile | undefined> {
     this.#syncConfig();
@@ -231,6 +249,15 @@ export class MavenService {
     }
     const found = await source.openFile(repo, path);
     return found === undefined ? undefined : hotFile(found);
+  }
+
+  /**
+   * The curation view rendered metadata is kept under (proxied metadata leaves out the versions
+   * enforce refuses: a policy reload or a bypass token sees other documents). '' when off.
+   */
+  #view(): string {
+    const view = this.#deps.curation?.viewKey() ?? '';
+    return view === '' ? '' : `${view}\n`;
   }
 
   /** A config reload (members, upstreams, TTLs) starts new metadata keys and forgets answers. */
@@ -255,7 +282,7 @@ export class MavenService {
   ): Promise<CachedMetadata> {
     const cache = this.#deps.metadataCache;
     this.#syncConfig();
-    const key = `${this.#epoch}\n${repo.name}\n${dir}`;
+    const key = `${this.#epoch}\n${this.#view()}${repo.name}\n${dir}`;
     const scope = metadataScope(dir);
     const hit = cache?.get(key, scope) as CachedMetadata | undefined;
     if (hit !== undefined) return hit;

@@ -57,6 +57,7 @@ import {
 } from './proxy-upstream.ts';
 import type { Reference } from './reference.ts';
 import { UpstreamSweeper, upstreamId } from '../../proxy/upstream-id.ts';
+import type { CurationSubject } from '../../curation/types.ts';
 
 /** The factory registered for `proxy` repositories in OCI_BACKEND_FACTORIES. */
 export function createOciProxyBackend(repository: Repository, deps: OciBackendDeps): OciBackend {
@@ -186,15 +187,42 @@ export class OciProxyBackend implements OciBackend {
   }
 
   async getManifest(name: string, reference: Reference): Promise<ManifestContent | undefined> {
+    if (this.#internal(name)) return undefined;
+    this.#refuseBlocked(name, reference);
     const manifest =
       reference.kind === 'digest'
         ? await this.#manifestByDigest(name, reference.digest)
         : await this.#manifestByTag(name, reference.tag);
     if (manifest) {
+      // A pull is a manifest GET: counted (and refused in enforce) here, once per GET.
+      this.#context.curation.guard(curationSubject(name, reference, manifest.digest));
       this.#downloads.inc();
       this.#rememberImage(name, manifest);
     }
     return manifest;
+  }
+
+  /**
+   * `[curation] internal_namespaces` names this image: never asked of an upstream nor served
+   * from what the proxy cached before the namespace was declared (the protocol's 404; a group
+   * answers from its hosted members).
+   */
+  #internal(name: string): boolean {
+    return this.#context.curation.isInternal('docker', curationName(name));
+  }
+
+  /**
+   * Refuses, before any upstream is asked, a reference the policy refuses without knowing its
+   * digest (a blocklisted tag, a name-wide rule): a blocked tag costs the upstream nothing and
+   * answers 403 even while the upstream is down. A refusal that needs the digest (an allowlist
+   * entry's integrity) is made once the manifest is resolved (getManifest / statManifest).
+   */
+  #refuseBlocked(name: string, reference: Reference): void {
+    const gate = this.#context.curation;
+    if (gate.mode() === 'off') return;
+    const subject = curationSubject(name, reference, undefined);
+    const verdict = gate.decide(subject);
+    if (verdict.refuse && verdict.reason !== 'integrity') gate.guard(subject);
   }
 
   /**
@@ -215,11 +243,16 @@ export class OciProxyBackend implements OciBackend {
   }
 
   async statManifest(name: string, reference: Reference): Promise<ManifestInfo | undefined> {
+    if (this.#internal(name)) return undefined;
+    this.#refuseBlocked(name, reference);
     const manifest =
       reference.kind === 'digest'
         ? await this.#manifestByDigest(name, reference.digest)
         : await this.#manifestByTag(name, reference.tag);
     if (!manifest) return undefined;
+    // A HEAD downloads nothing: refused like a GET, but only the GET counts as a decision.
+    const subject = curationSubject(name, reference, manifest.digest);
+    if (this.#context.curation.decide(subject).refuse) this.#context.curation.guard(subject);
     return {
       digest: manifest.digest,
       mediaType: manifest.mediaType,
@@ -376,6 +409,7 @@ export class OciProxyBackend implements OciBackend {
    * nobody will read; the handle downloads only if it is opened.
    */
   async statBlob(name: string, digest: string): Promise<BlobHandle | undefined> {
+    if (this.#internal(name)) return undefined;
     const parsed = parseDigest(digest);
     if (this.#engine.isFilling(parsed) || (await this.#context.blobs.stat(parsed)) !== undefined)
       return this.getBlob(name, digest);
@@ -405,6 +439,7 @@ export class OciProxyBackend implements OciBackend {
    * same bytes any upstream would send for that digest.
    */
   async getBlob(name: string, digest: string): Promise<BlobHandle | undefined> {
+    if (this.#internal(name)) return undefined;
     const linked = await this.#cache.getBlob(name, digest);
     if (linked) {
       this.#engine.metrics.record(this.repository.name, 'hit');
@@ -526,6 +561,7 @@ export class OciProxyBackend implements OciBackend {
    * would ask the new upstream); the cached ones alone when the upstreams are down.
    */
   async listTags(name: string): Promise<readonly string[] | undefined> {
+    if (this.#internal(name)) return undefined;
     const candidates = this.#candidates(name);
     const cached = await this.#cachedTags(name, candidates);
     let remote: string[] | undefined;
@@ -537,8 +573,17 @@ export class OciProxyBackend implements OciBackend {
       // Upstreams down: the cached tags are the best answer we have.
       if (!isUpstreamFailure(err) || cached === undefined) throw err;
     }
-    if (remote === undefined) return cached;
-    return [...new Set([...remote, ...(cached ?? [])])].sort(compare);
+    const tags =
+      remote === undefined ? cached : [...new Set([...remote, ...(cached ?? [])])].sort(compare);
+    return tags === undefined ? undefined : this.#visibleTags(name, tags);
+  }
+
+  /** In enforce, the tags the policy refuses are left out of tags/list (a pull of them is a 403). */
+  #visibleTags(name: string, tags: readonly string[]): readonly string[] {
+    const gate = this.#context.curation;
+    if (gate.mode() !== 'enforce') return tags;
+    const image = curationName(name);
+    return tags.filter((tag) => !gate.hides({ registry: 'docker', name: image, version: tag }));
   }
 
   /**
@@ -581,6 +626,7 @@ export class OciProxyBackend implements OciBackend {
    * would read as "unsigned".
    */
   async referrers(name: string, digest: string): Promise<readonly Descriptor[]> {
+    if (this.#internal(name)) return [];
     const local = await this.#cache.referrers(name, digest);
     const settings = this.#settings();
     const candidates = this.#candidates(name, settings);
@@ -723,6 +769,34 @@ export class OciProxyBackend implements OciBackend {
  * another order are another route). Remote names are not part of it: they follow from the name
  * and the same config. Empty when nothing is asked (no row is written then).
  */
+/**
+ * The image name curation rules use: Docker Hub's spelling, so `alpine` and `library/alpine`
+ * (which pull the same image from Hub) are one subject.
+ */
+export function curationName(name: string): string {
+  return name.includes('/') ? name : `library/${name}`;
+}
+
+/**
+ * What curation decides a manifest request by: the image and, by tag, the tag as its version.
+ * A request by digest asks about the name only (rules with version `*`: a tag rule cannot know
+ * which digests its tag pointed at over time). `digest` (once known) is the integrity an
+ * allowlist entry may pin.
+ */
+function curationSubject(
+  name: string,
+  reference: Reference,
+  digest: string | undefined,
+): CurationSubject {
+  const resolved = digest ?? (reference.kind === 'digest' ? reference.digest : undefined);
+  return {
+    registry: 'docker',
+    name: curationName(name),
+    version: reference.kind === 'tag' ? reference.tag : undefined,
+    ...(resolved === undefined ? {} : { integrity: resolved }),
+  };
+}
+
 function routeOf(candidates: readonly Candidate[]): string {
   const urls: string[] = [];
   for (const candidate of candidates) {
