@@ -2,13 +2,14 @@
  * The in-server garbage collector: NORA's `[gc]` (enabled, interval, dry_run, grace), read from
  * the running configuration at each pass so a SIGHUP reload applies to the next one; a reload that
  * changes `enabled` or `interval` also moves the timer (reschedule). The first pass runs shortly
- * after start-up, off the start-up path; passes never overlap. Metrics:
+ * after start-up, off the start-up path; passes never overlap (the timer: src/core/periodic-pass.ts). Metrics:
  * src/metrics/gc.ts. The pass is the one `nora gc` runs (src/gc/collector.ts).
  */
 import type { AppConfig } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Db } from '../db/database.ts';
 import type { FormatModule } from '../formats/format.ts';
+import { startPeriodicPass } from '../core/periodic-pass.ts';
 import { GcMetrics } from '../metrics/gc.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
@@ -51,17 +52,9 @@ export interface GcScheduler {
 
 export function startGcScheduler(options: GcSchedulerOptions): GcScheduler {
   const metrics = new GcMetrics(options.metrics);
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<GcReport | undefined> = Promise.resolve(undefined);
-  let stopped = false;
-  /** When the last pass (one that ran, `enabled`) started, ms since the epoch. */
-  let lastPassAt: number | undefined;
-  const firstDelayMs = options.firstDelayMs ?? FIRST_PASS_DELAY_MS;
 
   const pass = async (): Promise<GcReport | undefined> => {
     const settings = options.config().gc;
-    if (!settings.enabled || stopped) return undefined;
-    lastPassAt = Date.now();
     try {
       const collect = (): ReturnType<typeof collectGarbage> =>
         collectGarbage({
@@ -94,44 +87,18 @@ export function startGcScheduler(options: GcSchedulerOptions): GcScheduler {
     }
   };
 
-  const schedule = (ms: number): void => {
-    if (stopped) return;
-    clearTimeout(timer);
-    // setTimeout's longest delay is 2^31-1 ms (~24.8 days); a longer interval waits that long.
-    timer = setTimeout(
-      () => {
-        timer = undefined;
-        running = running.then(pass);
-        void running.finally(() => {
-          schedule(options.config().gc.interval * 1000);
-        });
-      },
-      Math.min(ms, 2 ** 31 - 1),
-    );
-    timer.unref();
-  };
-  schedule(firstDelayMs);
+  const timer = startPeriodicPass({
+    firstDelayMs: options.firstDelayMs ?? FIRST_PASS_DELAY_MS,
+    intervalSeconds: () => options.config().gc.interval,
+    enabled: () => options.config().gc.enabled,
+    pass,
+  });
 
   return {
-    runNow() {
-      running = running.then(pass);
-      return running;
+    runNow: () => timer.queueTimed(pass),
+    reschedule: () => {
+      timer.reschedule();
     },
-    reschedule() {
-      // No timer: the timer's pass is queued or running, and its end schedules with the new
-      // interval.
-      if (stopped || timer === undefined) return;
-      const intervalMs = options.config().gc.interval * 1000;
-      schedule(
-        lastPassAt === undefined
-          ? Math.min(firstDelayMs, intervalMs)
-          : Math.max(0, lastPassAt + intervalMs - Date.now()),
-      );
-    },
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
+    stop: () => timer.stop(),
   };
 }

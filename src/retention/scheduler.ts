@@ -1,12 +1,13 @@
 /**
  * The in-server retention pass: NORA's `[retention]` (enabled, interval, dry_run, rules), read
  * from the running configuration at each pass so a SIGHUP reload applies to the next one; a
- * reload that changes `enabled` or `interval` moves the timer. Built on gc's scheduler pattern
- * (src/gc/scheduler.ts): first pass FIRST_PASS_DELAY_MS after start-up, passes never overlap,
- * and the admin endpoint's passes queue behind the timer's. A dry run logs the plan.
+ * reload that changes `enabled` or `interval` moves the timer. The timer is gc's
+ * (src/core/periodic-pass.ts): first pass FIRST_PASS_DELAY_MS after start-up, passes never
+ * overlap, and the admin endpoint's passes queue behind the timer's. A dry run logs the plan.
  */
 import type { AppConfig } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
+import { startPeriodicPass } from '../core/periodic-pass.ts';
 import { FIRST_PASS_DELAY_MS } from '../gc/scheduler.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { RetentionMetrics } from '../metrics/retention.ts';
@@ -43,11 +44,6 @@ export interface RetentionScheduler {
 
 export function startRetentionScheduler(options: RetentionSchedulerOptions): RetentionScheduler {
   const metrics = new RetentionMetrics(options.metrics);
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = Promise.resolve();
-  let stopped = false;
-  let lastPassAt: number | undefined;
-  const firstDelayMs = options.firstDelayMs ?? FIRST_PASS_DELAY_MS;
 
   const pass = async (apply: boolean): Promise<RetentionReport> => {
     const settings = options.config().retention;
@@ -69,54 +65,24 @@ export function startRetentionScheduler(options: RetentionSchedulerOptions): Ret
     return report;
   };
 
-  const timed = async (): Promise<void> => {
-    const settings = options.config().retention;
-    if (!settings.enabled || stopped) return;
-    lastPassAt = Date.now();
-    try {
-      await pass(!settings.dry_run);
-    } catch (err) {
-      options.log().error({ err }, 'retention pass failed: nothing more was deleted');
-    }
-  };
-
-  const schedule = (ms: number): void => {
-    if (stopped) return;
-    clearTimeout(timer);
-    timer = setTimeout(
-      () => {
-        timer = undefined;
-        const next = running.then(timed);
-        running = next;
-        void next.finally(() => {
-          schedule(options.config().retention.interval * 1000);
-        });
-      },
-      Math.min(ms, 2 ** 31 - 1),
-    );
-    timer.unref();
-  };
-  schedule(firstDelayMs);
+  const timer = startPeriodicPass({
+    firstDelayMs: options.firstDelayMs ?? FIRST_PASS_DELAY_MS,
+    intervalSeconds: () => options.config().retention.interval,
+    enabled: () => options.config().retention.enabled,
+    pass: async () => {
+      try {
+        await pass(!options.config().retention.dry_run);
+      } catch (err) {
+        options.log().error({ err }, 'retention pass failed: nothing more was deleted');
+      }
+    },
+  });
 
   return {
-    runNow(apply) {
-      const next = running.then(() => pass(apply ?? !options.config().retention.dry_run));
-      running = next.catch(() => undefined);
-      return next;
+    runNow: (apply) => timer.queue(() => pass(apply ?? !options.config().retention.dry_run)),
+    reschedule: () => {
+      timer.reschedule();
     },
-    reschedule() {
-      if (stopped || timer === undefined) return;
-      const intervalMs = options.config().retention.interval * 1000;
-      schedule(
-        lastPassAt === undefined
-          ? Math.min(firstDelayMs, intervalMs)
-          : Math.max(0, lastPassAt + intervalMs - Date.now()),
-      );
-    },
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
+    stop: () => timer.stop(),
   };
 }
