@@ -17,6 +17,7 @@ import {
   validRange as pep440Range,
   parse as pep440Parse,
 } from '@renovatebot/pep440';
+import { findNodeAtLocation, type ParseError, parseTree } from 'jsonc-parser';
 import semver from 'semver';
 import { FORMAT_NAMES } from '../config/schema.ts';
 import type { CurationRegistry, CurationSubject } from './types.ts';
@@ -291,7 +292,7 @@ export function parseList(kind: ListKind, file: string, text: string): Blocklist
     });
     throw new PolicyError(file, issues);
   }
-  const lines = elementLines(text);
+  const lines = elementLines(text, key);
   const parsed: (BlockRule | AllowEntry)[] = [];
   list.forEach((item: unknown, i) => {
     const line = lines[i];
@@ -402,8 +403,9 @@ function jsonIssue(text: string, err: unknown): PolicyIssue {
     line = Number(lineCol[1]);
     column = Number(lineCol[2]);
   }
-  // V8 names no position for an unexpected token: find where the syntax breaks ourselves.
-  const offset = position ? Number(position[1]) : lineCol ? undefined : syntaxErrorOffset(text);
+  // V8 names no position for some errors (an unexpected token, the end of the text): the
+  // first fault jsonc-parser's scan reports is where the syntax breaks.
+  const offset = position ? Number(position[1]) : lineCol ? undefined : firstFault(text);
   if (offset !== undefined) {
     const before = text.slice(0, offset);
     line = before.split('\n').length;
@@ -421,153 +423,28 @@ function jsonIssue(text: string, err: unknown): PolicyIssue {
   };
 }
 
-// The line of the first `"key":` in the text (top-level keys are unique enough for messages).
+/** The 1-based line of `offset` in `text`. */
+function lineAt(text: string, offset: number): number {
+  return text.slice(0, offset).split('\n').length;
+}
+
+/** The offset of the first syntax fault of `text` (RFC 8259: no comments), if any. */
+function firstFault(text: string): number | undefined {
+  const errors: ParseError[] = [];
+  parseTree(text, errors, { disallowComments: true, allowTrailingComma: false });
+  return errors[0]?.offset;
+}
+
+// The line of the root object's `"key":` (jsonc-parser's tree keeps each node's offset).
 function lineOfKey(text: string, key: string): number | undefined {
-  const at = text.indexOf(`"${key}"`);
-  return at < 0 ? undefined : text.slice(0, at).split('\n').length;
+  const tree = parseTree(text);
+  const property = tree && findNodeAtLocation(tree, [key])?.parent;
+  return property === undefined ? undefined : lineAt(text, property.offset);
 }
 
-/**
- * The 1-based line each element of the root object's array starts on (values nested two deep:
- * the root `{`, then the array's `[`), in order: the document has one such array.
- */
-function elementLines(text: string): number[] {
-  const lines: number[] = [];
-  let depth = 0;
-  let line = 1;
-  let inString = false;
-  let expectElement = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '\n') line++;
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-      continue;
-    }
-    if (depth === 2 && expectElement && c !== undefined && !/[\s,\]]/.test(c)) {
-      lines.push(line);
-      expectElement = false;
-    }
-    if (c === '"') inString = true;
-    else if (c === '{' || c === '[') {
-      depth++;
-      if (depth === 2 && c === '[') expectElement = true;
-    } else if (c === '}' || c === ']') depth--;
-    else if (c === ',' && depth === 2) expectElement = true;
-  }
-  return lines;
-}
-
-/**
- * The offset where `text` stops being JSON (RFC 8259 grammar), for messages only: a small
- * recursive-descent scan run after JSON.parse failed. Undefined when it finds no fault.
- */
-export function syntaxErrorOffset(text: string): number | undefined {
-  let i = 0;
-  const ws = (): void => {
-    while (i < text.length && ' \t\n\r'.includes(text[i] ?? '')) i++;
-  };
-  class Fault extends Error {}
-  const fail = (): never => {
-    throw new Fault();
-  };
-  const literal = (word: string): void => {
-    if (text.startsWith(word, i)) i += word.length;
-    else fail();
-  };
-  const string = (): void => {
-    if (text[i] !== '"') fail();
-    i++;
-    while (i < text.length && text[i] !== '"') {
-      const c = text.charCodeAt(i);
-      if (c < 0x20) fail();
-      if (text[i] === '\\') {
-        const e = text[i + 1] ?? '';
-        if (e === 'u') {
-          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) fail();
-          i += 6;
-          continue;
-        }
-        if (!'"\\/bfnrt'.includes(e) || e === '') fail();
-        i += 2;
-        continue;
-      }
-      i++;
-    }
-    if (i >= text.length) fail();
-    i++;
-  };
-  const value = (depth: number): void => {
-    if (depth > 512) fail();
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        string();
-        ws();
-        if (text[i] !== ':') fail();
-        i++;
-        value(depth + 1);
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return;
-        }
-        fail();
-      }
-    }
-    if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value(depth + 1);
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return;
-        }
-        fail();
-      }
-    }
-    if (c === '"') {
-      string();
-      return;
-    }
-    const word = c === 't' ? 'true' : c === 'f' ? 'false' : c === 'n' ? 'null' : undefined;
-    if (word !== undefined) {
-      literal(word);
-      return;
-    }
-    const number = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 512));
-    if (number === null) fail();
-    i += number?.[0].length ?? 0;
-  };
-  try {
-    value(0);
-    ws();
-    return i < text.length ? i : undefined;
-  } catch (err) {
-    if (err instanceof Fault) return i;
-    throw err;
-  }
+/** The 1-based line each element of the root object's array `key` starts on, in order. */
+function elementLines(text: string, key: string): number[] {
+  const tree = parseTree(text);
+  const array = tree && findNodeAtLocation(tree, [key]);
+  return array?.children?.map((element) => lineAt(text, element.offset)) ?? [];
 }
