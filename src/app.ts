@@ -106,6 +106,7 @@ import { BLOBS_PREFIX } from './storage/keys.ts';
 import { VERSION } from './version.ts';
 import { RetentionAdapters } from './retention/types.ts';
 import { type RetentionScheduler, startRetentionScheduler } from './retention/scheduler.ts';
+import { rulesMatchingNothing } from './retention/rule-targets.ts';
 import { dropRepresentationHeaders } from './http/format-errors.ts';
 import { BYPASS_HEADER, curationRequest } from './curation/context.ts';
 import { CurationEngine, loadPolicy, reloadCuration } from './curation/engine.ts';
@@ -217,7 +218,8 @@ export interface CheckOptions {
  * redundant, `shadowedByRules`; a rule naming only some users over everything, which locks
  * everyone else out, `ownershipLockouts`; a rule granting write to a read-only user,
  * `readOnlyUserGrants`; a rule that shuts a group's proxies out, `proxiesShutOut`; an anonymous
- * rule on some crates of a Cargo repository closed to anonymous reads, `cargoAnonymousRules`).
+ * rule on some crates of a Cargo repository closed to anonymous reads, `cargoAnonymousRules`; a
+ * retention rule matching no hosted repository of its registry, `rulesMatchingNothing`).
  */
 export function checkConfig(
   config: AppConfig,
@@ -254,6 +256,7 @@ export function checkConfig(
     ...proxiesShutOut(config, registry),
     ...exposureWarnings(config.auth, origins),
     ...cargoAnonymousRules(config, registry),
+    ...rulesMatchingNothing(config.retention.rules, registry.all()),
   ];
 }
 

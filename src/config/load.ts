@@ -458,7 +458,7 @@ const TOML_TYPES: Readonly<Record<string, string>> = {
  * a string or a list is said in TOML's words (`[[auth.rules]]` written as `rules = ["…"]`); a
  * missing key is said to be missing ("Invalid input: expected string, received undefined" was
  * zod's, trial 21 authx F2); an unknown key in a strict table (`[auth]`, a rule) is named with
- * the nearest key of `table` (trial 21 authx F7).
+ * the nearest key of `table` (trial 21 authx F7); in a retention rule, with the valid keys.
  */
 function issueMessage(issue: z.core.$ZodIssue, table: z.ZodType | undefined): string {
   if (issue.code === 'unrecognized_keys') {
@@ -467,7 +467,13 @@ function issueMessage(issue: z.core.$ZodIssue, table: z.ZodType | undefined): st
       const near = nearKey(key, shape);
       return `"${key}"${near === undefined ? '' : ` (did you mean "${near}"?)`}`;
     });
-    return `unknown ${named.length === 1 ? 'key' : 'keys'} ${named.join(', ')}: refused, since a misspelt key here would otherwise leave access wider than written`;
+    const unknown = `unknown ${named.length === 1 ? 'key' : 'keys'} ${named.join(', ')}`;
+    // A retention rule's risk is the opposite of an access rule's: a misspelt key there deletes
+    // what it was meant to keep (trial 27 newR F3).
+    if (issue.path[0] === 'retention') {
+      return `${unknown}: not a retention rule key (they are ${shape.join(', ')}): refused, since a misspelt key here could delete versions it was meant to keep`;
+    }
+    return `${unknown}: refused, since a misspelt key here would otherwise leave access wider than written`;
   }
   if (issue.code !== 'invalid_type') return issue.message;
   // zod leaves `input` out of issues; its message ends in "received <type>".

@@ -248,7 +248,8 @@ const gcSchema = z.object({
  * a glob on the name, the access rules' segment-aware syntax, auth/patterns.ts) and what it keeps
  * (`keep_last` newest versions per name; `older_than_days`: only versions older than that are
  * deleted; `exclude_tags`: globs on tags whose versions are never deleted). A rule needs
- * `keep_last` or `older_than_days`: one with neither would delete every version it matches.
+ * `keep_last` or `older_than_days`, and `keep_last = 0` needs `older_than_days`: otherwise it
+ * would delete every version it matches.
  */
 const retentionRuleSchema = z
   .object({
@@ -271,6 +272,14 @@ const retentionRuleSchema = z
         code: 'custom',
         message:
           'a retention rule needs keep_last or older_than_days (or both): without either it would delete every version it matches',
+      });
+    } else if (rule.keep_last === 0 && rule.older_than_days === undefined) {
+      // keep_last = 0 keeps nothing: alone it is the rule with neither key (trial 27 newR F2).
+      ctx.addIssue({
+        code: 'custom',
+        path: ['keep_last'],
+        message:
+          'keep_last = 0 keeps no version: it needs older_than_days as well (delete what is older than that), or it would delete every version the rule matches',
       });
     }
   });

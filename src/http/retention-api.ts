@@ -49,6 +49,34 @@ function refusal(
   return undefined;
 }
 
+/**
+ * Whether the query string of `url` asks to apply: `apply=true` or `apply=false` (or no query:
+ * a plan). A destructive endpoint refuses what it does not understand (trial 27 newR F8:
+ * `apply=1` applied, `apply=yes`, `aply=true` and `dry_run=true` were silently plans): any other
+ * parameter, value or a repeated `apply` is a 400 (`BAD_REQUEST`) naming the valid ones.
+ */
+export function applyParameter(url: string): boolean {
+  const at = url.indexOf('?');
+  const params = new URLSearchParams(at === -1 ? '' : url.slice(at + 1));
+  const usage = `the only parameter is apply=true (delete) or apply=false (plan only, as without it)`;
+  const unknown = [...new Set(params.keys())].filter((key) => key !== 'apply');
+  if (unknown.length > 0) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `unknown query ${unknown.length === 1 ? 'parameter' : 'parameters'} ${unknown.map((k) => JSON.stringify(k)).join(', ')}: ${usage}; nothing was run`,
+    );
+  }
+  const values = params.getAll('apply');
+  if (values.length === 0) return false;
+  if (values.length > 1 || (values[0] !== 'true' && values[0] !== 'false')) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `apply=${values.join('&apply=')} is not understood: ${usage}; nothing was run`,
+    );
+  }
+  return values[0] === 'true';
+}
+
 export function registerRetentionRoutes(
   app: FastifyInstance,
   retention: RetentionScheduler,
@@ -64,8 +92,7 @@ export function registerRetentionRoutes(
     }
     const refused = refusal(request.principal, request.ip, authEnabled());
     if (refused) throw refused;
-    const query = request.query as Record<string, unknown>;
-    const apply = query['apply'] === 'true' || query['apply'] === '1';
+    const apply = applyParameter(request.url);
     const report = await retention.runNow(apply);
     return reply.code(200).header('cache-control', 'no-store').send(reportJson(report));
   });

@@ -132,6 +132,13 @@ export async function runMirror(
   let plan: MirrorPlan;
   try {
     const base = registryBase(options.registry);
+    // An empty value (an unset shell variable, `--repo "$REPO"`) is no repository name: said so,
+    // not probed as `/repository//` (trial 27 newR F9). Maven's items are not probed either.
+    if (options.repo !== undefined && options.repo.trim() === '') {
+      throw new MirrorInputError(
+        `--repo needs a name (it was given ${options.repo === '' ? 'an empty value' : 'only spaces'}, e.g. from an unset shell variable): name a repository (/repository/<name>/), or leave --repo out to read through ${format.probe?.mount ?? 'the default mount'}`,
+      );
+    }
     client = createMirrorClient(base, {
       credentials: credentialsFromEnv(process.env),
       idleTimeoutMs: options.timeoutSecs * 1000,

@@ -15,6 +15,7 @@ import {
   type RetentionInput,
   type RetentionPlan,
 } from './planner.ts';
+import { rulesMatchingNothing } from './rule-targets.ts';
 import type { RetentionRegistry } from './types.ts';
 
 export interface RetentionRunOptions {
@@ -49,6 +50,8 @@ export interface RetentionReport {
    * retention in this build (or is disabled): nothing of them was judged.
    */
   readonly unsupported: readonly string[];
+  /** Rules that match no hosted repository of their registry (rule-targets.ts): they judge nothing. */
+  readonly warnings: readonly string[];
   readonly seconds: number;
 }
 
@@ -125,11 +128,15 @@ export async function runRetention(options: RetentionRunOptions): Promise<Retent
     bytes,
     failures,
     unsupported,
+    warnings: rulesMatchingNothing(options.rules, options.repositories.all()),
     seconds: (performance.now() - started) / 1000,
   };
 }
 
-/** A planned version as JSON (`--json`, the admin endpoint, log fields). */
+/**
+ * A planned version as JSON (`--json`, the admin endpoint, log fields). `rule` counts from 1, as
+ * the text plan does (the first `[[retention.rules]]` is rule 1; trial 27 newR F4).
+ */
 export function describePlanned(planned: PlannedVersion): Record<string, unknown> {
   return {
     repository: planned.repository,
@@ -139,7 +146,7 @@ export function describePlanned(planned: PlannedVersion): Record<string, unknown
     stored_at: new Date(planned.version.storedAt).toISOString(),
     bytes: planned.version.bytes,
     tags: planned.version.tags,
-    rule: planned.rule,
+    rule: planned.rule + 1,
     reason: planned.reason,
   };
 }
@@ -158,6 +165,7 @@ export function reportJson(report: RetentionReport): Record<string, unknown> {
     spared: report.plan.spared.map(describePlanned),
     failures: report.failures,
     unsupported: report.unsupported,
+    warnings: report.warnings,
     seconds: report.seconds,
   };
 }
@@ -181,6 +189,7 @@ export function describeRetentionReport(report: RetentionReport): string[] {
       `  keep ${p.repository} ${p.version.name} ${p.version.version}: rule ${p.rule + 1}, ${p.reason}`,
     );
   }
+  for (const warning of report.warnings) lines.push(`warning: ${warning}`);
   if (report.unsupported.length > 0) {
     lines.push(
       `not judged (their format has no retention in this build or is disabled): ${report.unsupported.join(', ')}`,

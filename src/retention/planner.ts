@@ -30,7 +30,7 @@ export interface PlannedVersion {
   readonly repository: string;
   readonly format: FormatName;
   readonly version: RetentionVersion;
-  /** Index of the rule that judged it in `[[retention.rules]]` (0-based). */
+  /** Index of the rule that judged it in `[[retention.rules]]` (0-based; JSON and text say index + 1). */
   readonly rule: number;
   /** Why it is deleted or kept, in words (`not among the newest 3; stored 40 days ago`). */
   readonly reason: string;

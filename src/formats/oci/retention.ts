@@ -39,13 +39,20 @@ export function ociRetention(hosted: Hosted): RetentionAdapter {
       if (current?.digest !== digest) return { deleted: false, bytes: 0 };
       const deleted = await hosted.sql.deleteTag(repo.name, version.name, version.version);
       if (!deleted) return { deleted: false, bytes: 0 };
+      // Bytes freed are the manifest's only when the manifest goes: a tag whose manifest another
+      // tag (or an index) still holds frees nothing, now or after gc (trial 27 newR F7).
+      let freed = 0;
       if ((await hosted.sql.tagsOf(repo.name, version.name, digest)).length === 0) {
-        await hosted.deleteManifest(repo.name, version.name, digest).catch((err: unknown) => {
-          // Listed by an index of the name: kept (untagged), as the API's DELETE would refuse.
-          if (!(err instanceof RegistryError && err.status === 409)) throw err;
-        });
+        freed = await hosted.deleteManifest(repo.name, version.name, digest).then(
+          () => version.bytes,
+          (err: unknown) => {
+            // Listed by an index of the name: kept (untagged), as the API's DELETE would refuse.
+            if (!(err instanceof RegistryError && err.status === 409)) throw err;
+            return 0;
+          },
+        );
       }
-      return { deleted: true, bytes: version.bytes };
+      return { deleted: true, bytes: freed };
     },
   };
 }

@@ -65,6 +65,25 @@ describe('nora mirror --repo: the repository checked up front', () => {
     );
   });
 
+  test('an empty --repo (an unset shell variable): exit 2, "--repo needs a name", no probe (trial 27 newR F9)', async () => {
+    for (const [value, said] of [
+      ['', 'an empty value'],
+      ['  ', 'only spaces'],
+    ]) {
+      const res = await mirror(['--repo', value ?? '', 'npm', '--packages', 'repo-check']);
+      assert.equal(res.code, 2, res.stdout + res.stderr);
+      assert.equal(res.stdout, '', 'nothing fetched, no item line');
+      assert.equal(
+        res.stderr.trim(),
+        `nora mirror npm: --repo needs a name (it was given ${said}, e.g. from an unset shell variable): name a repository (/repository/<name>/), or leave --repo out to read through /npm/`,
+      );
+    }
+    // Maven has no probe: still refused before any item.
+    const maven = await mirror(['--repo', '', 'maven', '--lockfile', requirements]);
+    assert.equal(maven.code, 2, maven.stdout + maven.stderr);
+    assert.match(maven.stderr, /--repo needs a name/);
+  });
+
   test('a repository of another format, or another default group: exit 2, what to pass', async () => {
     const pypi = await mirror(['--repo', 'py-hosted', 'npm', '--packages', 'repo-check']);
     assert.equal(pypi.code, 2, pypi.stdout + pypi.stderr);

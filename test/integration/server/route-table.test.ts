@@ -305,6 +305,22 @@ function tokenApiSamples(url: string, need: Need): Record<string, Sample[]> {
   };
 }
 
+/**
+ * The admin retention pass: POST only (a plan, or `?apply=true`), for an admin credential without
+ * a scope; every other method 405 for any caller (a bad credential still 401). The plan runs over
+ * an empty storage here, so an admin's POST deletes nothing either way.
+ */
+function retentionSamples(url: string): Record<string, Sample[]> {
+  const other: Sample[] = [{ url, need: 'unsupported' }];
+  return {
+    ...Object.fromEntries([...NPM_METHODS, ...WEBDAV_METHODS].map((m) => [m, other])),
+    POST: [
+      { url, need: 'admin' },
+      { url: `${url}?apply=false`, need: 'admin' },
+    ],
+  };
+}
+
 /** Maven samples under a prefix (`/maven2`, `/repository/<maven repo>`), per method. */
 function mavenSamples(p: string): Record<string, Sample[]> {
   const dir = `${p}/org/example/demo`;
@@ -456,6 +472,7 @@ const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
   '/api/tokens/list': () => tokenApiSamples('/api/tokens/list', 'identity'),
   '/api/tokens/revoke': () => tokenApiSamples('/api/tokens/revoke', 'account-change'),
   '/api/v1/admin/tokens': () => tokenApiSamples('/api/v1/admin/tokens', 'admin'),
+  '/api/v1/admin/retention': () => retentionSamples('/api/v1/admin/retention'),
   '/v2': ociBase,
   // The Docker token endpoint: anonymous gets a token granting what anonymous may do; a bad
   // credential is refused (so `docker login` with a wrong password fails).

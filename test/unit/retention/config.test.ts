@@ -53,3 +53,32 @@ describe('[retention] configuration', () => {
     );
   });
 });
+
+describe('[retention] configuration: trial 27 newR', () => {
+  it('keep_last = 0 without older_than_days is refused like a rule with neither (F2)', () => {
+    assert.throws(
+      () => parseConfigObject({ retention: { rules: [{ keep_last: 0 }] } }),
+      /retention\.rules\[0\]\.keep_last.*keep_last = 0 keeps no version.*older_than_days/s,
+    );
+    // With older_than_days it is a rule: delete every version older than that.
+    const { config } = parseConfigObject({
+      retention: { rules: [{ keep_last: 0, older_than_days: 30 }] },
+    });
+    assert.equal(config.retention.rules[0]?.keep_last, 0);
+  });
+
+  it('an unknown key is called a retention rule key, with the valid keys (F3)', () => {
+    assert.throws(
+      () => parseConfigObject({ retention: { rules: [{ keep_last: 1, exclude_tag: ['x'] }] } }),
+      (error: Error) => {
+        assert.match(error.message, /unknown key "exclude_tag" \(did you mean "exclude_tags"\?\)/);
+        assert.match(
+          error.message,
+          /not a retention rule key \(they are registry, repository, name_glob, keep_last, older_than_days, exclude_tags\)/,
+        );
+        assert.doesNotMatch(error.message, /access wider/);
+        return true;
+      },
+    );
+  });
+});
