@@ -5,7 +5,15 @@
  * Which repository may see a blob is metadata (SQL), not this module's concern.
  */
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, existsSync, fstat, read as readCallback } from 'node:fs';
+import {
+  close as closeCallback,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  fstat,
+  open as openCallback,
+  read as readCallback,
+} from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -21,7 +29,14 @@ import {
 import { limitBytes, overLimit } from '../core/streams.ts';
 import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from './driver.ts';
 import { blobKey } from './keys.ts';
-import { bytesOf, identityOf, localFileOf, tagLocalFile, type ReadVerifier } from './local-file.ts';
+import {
+  bytesOf,
+  identityOf,
+  lengthOf,
+  localFileOf,
+  tagLocalFile,
+  type ReadVerifier,
+} from './local-file.ts';
 import { makeDirUnder } from './make-dir.ts';
 
 /**
@@ -366,7 +381,8 @@ export class BlobStore {
   /**
    * The blob's bytes, `options` an inclusive byte range. A whole read is verified against the
    * digest unless this very file (ObjectInfo.identity) was verified before in this process: a
-   * small blob (read whole by the driver) or a local file of at most PRECHECK_FILE_BYTES (64 MiB)
+   * small blob (read whole by the driver), a local file of at most PRECHECK_FILE_BYTES (64 MiB)
+   * or a remote object (S3) of at most that size (downloaded to a spool file, see #spooled)
    * before this returns, a larger one as it is sent, the
    * last chunk held back until the digest matches (send-body.ts for files, else the stream
    * errors instead of ending). Damaged bytes are removed from the store, so the next upload or
@@ -410,7 +426,80 @@ export class BlobStore {
         throw new BlobIntegrityError(digest);
       }
     }
+    const length = lengthOf(stream);
+    if (file === undefined && length !== undefined && length <= this.#precheckBytes) {
+      return this.#spooled(stream, digest, check, length);
+    }
     return verifying(stream, digest, check);
+  }
+
+  /**
+   * A remote store's whole blob (`stream`, at most the precheck size) downloaded to a spool file
+   * while `check` hashes it, so a damaged one is refused (BlobIntegrityError, after its removal)
+   * before any byte goes out, as a local file of that size is. Memory stays one chunk per read
+   * (not the blob). The good bytes are answered from that file as a local file stream (sent by
+   * send-body.ts with reused buffers); the file is unlinked as soon as it is open, so no path
+   * (an error, a client that goes away, the stream never read) leaves it behind: the open fd
+   * keeps its bytes until the stream closes. Only a crash mid-download leaves one, which gc's
+   * spool sweep removes. Errors: those of the download or of the spool (ENOSPC), the damaged
+   * object left in place for a download that did not finish.
+   */
+  async #spooled(
+    stream: Readable,
+    digest: Digest,
+    check: ReadCheck,
+    length: number,
+  ): Promise<Readable> {
+    let spool: string;
+    try {
+      spool = await this.spoolPath('read');
+    } catch (err) {
+      stream.destroy();
+      throw err;
+    }
+    let fd: number;
+    let received = 0;
+    try {
+      await pipeline(
+        stream,
+        hashingTap((chunk) => {
+          received += chunk.length;
+          check.update(chunk);
+        }),
+        createWriteStream(spool, { flags: 'wx' }),
+      );
+      // A body cut short is a failed download, not damage: the object is not judged (or removed).
+      if (received !== length) {
+        throw new Error(`stored blob ${formatDigest(digest)}: read ${received} of ${length} bytes`);
+      }
+      fd = await new Promise<number>((resolve, reject) => {
+        openCallback(spool, 'r', (err, opened) => {
+          if (err) reject(err);
+          else resolve(opened);
+        });
+      });
+    } finally {
+      await fs.rm(spool, { force: true });
+    }
+    if (!check.finish()) {
+      closeCallback(fd, () => undefined);
+      await check.removed();
+      throw new BlobIntegrityError(digest);
+    }
+    let size: number;
+    try {
+      size = await fileSize(fd);
+    } catch (err) {
+      closeCallback(fd, () => undefined);
+      throw err;
+    }
+    const body = createReadStream('', {
+      fd,
+      autoClose: true,
+      highWaterMark: Math.max(1, Math.min(1024 * 1024, size)),
+      start: 0,
+    });
+    return tagLocalFile(body, { fd, start: 0, end: undefined, size });
   }
 
   /**

@@ -101,3 +101,19 @@ export function bytesStream(bytes: Buffer): Readable {
 export function bytesOf(body: unknown): Buffer | undefined {
   return wholeBytes.get(body);
 }
+
+const declaredLength = streamTag<number>('nora.declaredLength');
+
+/**
+ * Marks `stream` (a whole object streamed from a remote store, e.g. an S3 GET) with the length
+ * its store announced (Content-Length), so the blob store can tell, before reading a byte,
+ * whether it is small enough to be checked before answering (BlobStore.open).
+ */
+export function tagLength<T extends Readable>(stream: T, length: number): T {
+  return declaredLength.set(stream, length);
+}
+
+/** The announced length of a stream tagged by tagLength (not read yet); undefined otherwise. */
+export function lengthOf(stream: Readable): number | undefined {
+  return declaredLength.get(stream);
+}

@@ -10,7 +10,9 @@
  * object appears under its key only whole: a PUT or a multipart upload is visible only once it
  * completes (S3's own atomicity), so no unverified or partial object is ever readable.
  *
- * Reads stream the GET body; ReadOptions become a `Range` header. The metadata database and the
+ * Reads stream the GET body, tagged with its announced length (the blob store downloads a whole
+ * object of up to 64 MiB to a spool file and checks its digest before answering, see
+ * BlobStore.open); ReadOptions become a `Range` header. The metadata database and the
  * spool stay on local disk, in `[storage] path` (the driver's `localDir`).
  */
 import { randomUUID } from 'node:crypto';
@@ -24,7 +26,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { Agent, request, type Dispatcher } from 'undici';
 import { StorageNotFoundError } from '../driver.ts';
 import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from '../driver.ts';
-import { tagIdentity } from '../local-file.ts';
+import { tagIdentity, tagLength } from '../local-file.ts';
 
 export interface S3DriverOptions {
   /** Endpoint, `http(s)://host[:port][/base]` (`[storage] s3_url`). */
@@ -229,6 +231,12 @@ export class S3Driver implements StorageDriver {
     }
     const etag = header(response.headers, 'etag');
     const body = response.body as unknown as Readable;
+    // A whole object's announced length: the blob store downloads one small enough to a spool
+    // file and checks it before any byte is sent (BlobStore.open).
+    const length = Number(header(response.headers, 'content-length'));
+    if (response.statusCode === 200 && Number.isSafeInteger(length) && length >= 0) {
+      tagLength(body, length);
+    }
     return etag === undefined ? body : tagIdentity(body, `s3:${etag}`);
   }
 

@@ -4,10 +4,17 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { text } from 'node:stream/consumers';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { buffer, text } from 'node:stream/consumers';
+import { BlobIntegrityError, BlobStore } from '../../../src/storage/blob-store.ts';
 import type { StorageKey } from '../../../src/storage/driver.ts';
 import { S3Driver, type S3DriverOptions } from '../../../src/storage/drivers/s3-driver.ts';
+import { GuardedDriver } from '../../../src/storage/guarded-driver.ts';
+import { blobKey } from '../../../src/storage/keys.ts';
+import { localFileOf } from '../../../src/storage/local-file.ts';
 import { MOTO_MISSING, startFakeS3, type FakeS3 } from '../../helpers/fake-s3.ts';
+import { MapIndex } from '../../helpers/storage.ts';
 import { runDriverContract } from './driver-contract.ts';
 
 const key = (k: string) => k as StorageKey;
@@ -15,6 +22,14 @@ let buckets = 0;
 
 async function localDir(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'nora-s3-local-'));
+}
+
+/** Every file (not folder) under `dir`, relative names: what a read left in the spool. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => !e.isDirectory())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
 }
 
 if (MOTO_MISSING) {
@@ -114,6 +129,76 @@ if (MOTO_MISSING) {
         await driver.write(key('i/x'), Buffer.from('two'));
         assert.notEqual((await driver.stat(key('i/x')))?.identity, first);
         assert.equal(await text(await driver.read(key('i/x'))), 'two');
+      } finally {
+        await driver.close();
+      }
+    });
+
+    test('a damaged blob of up to 64 MiB is refused before any byte, as on local storage; a good one is served from a spool file left nowhere', async () => {
+      const driver = await driverOn();
+      const blobs = new BlobStore(new GuardedDriver(driver), new MapIndex());
+      const removals: Promise<boolean>[] = [];
+      blobs.observeReads(({ removal }) => removals.push(removal));
+      try {
+        const bytes = randomBytes(1_000_000);
+        const { digest } = await blobs.ingest(Readable.from([bytes]));
+        // Damaged in the bucket (a new ETag, as any rewrite of the object gives).
+        const damaged = Buffer.from(bytes);
+        damaged[10] = (damaged[10] ?? 0) ^ 1;
+        await driver.write(blobKey(digest), damaged);
+        // Refused by open() itself: the HTTP layer answers 410/503 with no byte of the blob.
+        const outcome = await blobs.open(digest).then(
+          (stream) => {
+            stream.destroy(); // before the fix: served, to be cut once the last chunk is hashed
+            return 'a stream of the damaged bytes';
+          },
+          (err: unknown) => err,
+        );
+        assert.ok(outcome instanceof BlobIntegrityError, String(outcome));
+        assert.deepEqual(await Promise.all(removals), [true]);
+        assert.equal(await driver.stat(blobKey(digest)), undefined);
+        assert.deepEqual(await filesUnder(driver.spoolDir()), []);
+
+        // Good bytes: answered from the spool file (a local file stream), the file unlinked.
+        const good = randomBytes(2_000_000);
+        const stored = await blobs.ingest(Readable.from([good]));
+        const stream = await blobs.open(stored.digest);
+        assert.ok(localFileOf(stream) !== undefined);
+        assert.deepEqual(await filesUnder(driver.spoolDir()), []);
+        assert.ok((await buffer(stream)).equals(good));
+        // A read dropped unread (a client gone) leaves nothing either; then the ETag memo
+        // serves the verified object straight from the bucket.
+        const again = await blobs.hosted(stored.digest).open();
+        again.destroy();
+        assert.deepEqual(await filesUnder(driver.spoolDir()), []);
+        // Ranged reads are not checked (a part cannot be) and stream from the bucket.
+        const part = await blobs.open(stored.digest, { start: 5, end: 9 });
+        assert.ok((await buffer(part)).equals(good.subarray(5, 10)));
+      } finally {
+        await driver.close();
+      }
+    });
+
+    test('a damaged hosted blob on S3 answers 410 (hostedContentDamaged), as on local storage', async () => {
+      const driver = await driverOn();
+      const blobs = new BlobStore(new GuardedDriver(driver), new MapIndex());
+      try {
+        const bytes = randomBytes(300_000);
+        const { digest } = await blobs.ingest(Readable.from([bytes]));
+        const damaged = Buffer.from(bytes);
+        damaged[0] = (damaged[0] ?? 0) ^ 1;
+        await driver.write(blobKey(digest), damaged);
+        const outcome = await blobs
+          .hosted(digest)
+          .open()
+          .then(
+            (stream) => {
+              stream.destroy();
+              return { status: 200, message: 'a stream of the damaged bytes' };
+            },
+            (err: unknown) => err as Error & { status?: number },
+          );
+        assert.equal(outcome.status, 410, outcome.message);
       } finally {
         await driver.close();
       }
