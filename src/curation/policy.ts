@@ -229,8 +229,10 @@ export function versionMatcher(
         pep440Satisfies(version, source, { prereleases: true }),
     };
   }
-  if (/[\s<>^~|]/.test(source)) {
-    return `${registry} versions have no range syntax here: write one exact version or "*", got ${JSON.stringify(spec)}`;
+  // Maven's own ranges (`[1.0,2.0)`, `(,1.0]`) and globs (`1.*`) are no Maven, Docker or raw
+  // version: accepted, they would be compared as exact strings and block nothing.
+  if (/[\s<>^~|,*?()[\]]/.test(source)) {
+    return `${registry} versions have no range syntax here (neither Maven's "[1.0,2.0)" nor a glob "1.*"): write one exact version or "*", got ${JSON.stringify(spec)}`;
   }
   return { source, matches: (version) => version === source };
 }

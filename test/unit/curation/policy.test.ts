@@ -122,6 +122,26 @@ describe('list parsing', () => {
     );
   });
 
+  test('Maven ranges and globs are errors for maven, docker and raw (they would match nothing)', () => {
+    for (const registry of ['maven', 'docker', 'raw'] as const) {
+      for (const spec of ['[1.0,2.0)', '(,1.0]', '[1.0]', '1.*', '1.0,2.0']) {
+        const matcher = versionMatcher(registry, spec);
+        assert.equal(typeof matcher, 'string', `${registry} ${spec}`);
+        assert.match(matcher as string, /no range syntax/);
+      }
+      assert.notEqual(typeof versionMatcher(registry, '1.0-SNAPSHOT'), 'string');
+    }
+    assert.throws(
+      () =>
+        parseList(
+          'blocklist',
+          'm.json',
+          '{"version":1,"rules":[{"registry":"maven","name":"g:a","version":"[1.0,2.0)","reason":"r"}]}',
+        ),
+      /rules\[0\]\.version: maven versions have no range syntax/,
+    );
+  });
+
   test('an allowlist takes entries with an optional integrity', () => {
     const list = parseList(
       'allowlist',
