@@ -163,6 +163,11 @@ export interface NoraApp {
    * does not wait for close() (a shutdown cut short by `shutdown_timeout`; trial 25 ops F6).
    */
   forgetMarkers(): void;
+  /**
+   * The error of the last reload's curation policy (a list that did not load: the previous
+   * policy and `[curation]` stay in force), or undefined when it was loaded or nothing reloaded.
+   */
+  curationReloadFailure(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -805,6 +810,7 @@ const NEVER_MS = 2 ** 31 - 1;
 
 export async function buildApp(initial: AppConfig, options: BuildOptions = {}): Promise<NoraApp> {
   let config = initial;
+  let curationReloadFailure: string | undefined;
   const formats = options.formats ?? FORMATS;
   // What checkConfig refuses (its warnings were the loader's to give): nothing is opened for a
   // configuration that fails. Not the htpasswd file, which identity reads below.
@@ -1345,8 +1351,11 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       void identity.reload(config.auth);
       trustedProxies = new NetworkList(config.auth.trusted_proxies);
       rateLimiter.configure(config.rate_limit);
-      // Mode, lists and bypass token; a list that does not load keeps the running policy (warned).
-      reloadCuration(curation, config.curation, curationEnv, log);
+      // Mode, lists and bypass token; a list that does not load keeps the running policy (warned),
+      // mode included: the running config keeps the previous [curation] too, so the reload's log
+      // line does not call a mode change applied that is not (trial 27 newC F2).
+      curationReloadFailure = reloadCuration(curation, config.curation, curationEnv, log);
+      if (curationReloadFailure !== undefined) config = { ...config, curation: previous.curation };
       // Kept answers were anonymous's under the old rules and repository set.
       memo.clear();
       // Child loggers are made per request from this one, so the next request logs at the new level.
@@ -1369,6 +1378,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       }
       return needsRestart;
     },
+    curationReloadFailure: () => curationReloadFailure,
     async listedUserWarnings(origins) {
       const running = config;
       if (!running.auth.enabled) return [];

@@ -1,0 +1,65 @@
+/**
+ * Curation findings of trial 27 newC around a running server: a reload whose list does not load
+ * keeps the previous `[curation]` (mode included) and the reload's log line says the curation
+ * part was NOT applied (F2).
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parseConfigObject } from '../../../src/config/load.ts';
+import { reloadMessage } from '../../../src/server.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+describe('curation reload with a broken list (trial 27 newC F2)', () => {
+  let work: Awaited<ReturnType<typeof tempDir>>;
+  let server: TestServer;
+  let blocklist: string;
+
+  before(async () => {
+    work = await tempDir('nora-curation-reload-');
+    blocklist = path.join(work.path, 'blocklist.json');
+    await fs.writeFile(blocklist, JSON.stringify({ version: 1, rules: [] }));
+    server = await startTestServer({
+      config: { curation: { mode: 'audit', blocklist_path: blocklist } },
+    });
+  });
+  after(async () => {
+    await server.close();
+    await work[Symbol.asyncDispose]();
+  });
+
+  test('the previous mode stays in the running config and the failure is reported', async () => {
+    await fs.writeFile(
+      blocklist,
+      JSON.stringify({
+        version: 1,
+        rules: [{ registry: 'npm', name: 'a', version: '<<1', reason: 'r' }],
+      }),
+    );
+    const { config: next } = parseConfigObject(
+      {
+        server: { host: '127.0.0.1', port: 0, log_level: 'silent' },
+        storage: { path: server.dataDir },
+        curation: { mode: 'enforce', blocklist_path: blocklist },
+      },
+      {},
+    );
+    server.app.reload({ ...server.config, curation: next.curation });
+    assert.equal(server.app.context.config().curation.mode, 'audit');
+    assert.match(server.app.curationReloadFailure() ?? '', /not a SemVer range/);
+
+    await fs.writeFile(blocklist, JSON.stringify({ version: 1, rules: [] }));
+    server.app.reload({ ...server.config, curation: next.curation });
+    assert.equal(server.app.context.config().curation.mode, 'enforce');
+    assert.equal(server.app.curationReloadFailure(), undefined);
+  });
+
+  test('the reload line names the curation keys as NOT applied, never as applied', () => {
+    const line = reloadMessage([], [], ['curation.mode']);
+    assert.doesNotMatch(line, /applied curation\.mode/);
+    assert.match(line, /curation NOT applied \(curation\.mode\)/);
+    assert.equal(reloadMessage([], []), 'configuration reloaded: nothing changed');
+  });
+});
