@@ -107,7 +107,7 @@ import { VERSION } from './version.ts';
 import { RetentionAdapters } from './retention/types.ts';
 import { type RetentionScheduler, startRetentionScheduler } from './retention/scheduler.ts';
 import { dropRepresentationHeaders } from './http/format-errors.ts';
-import { BYPASS_HEADER, curationRequest } from './curation/context.ts';
+import { BYPASS_HEADER, curationRequest, privateBypassAnswer } from './curation/context.ts';
 import { CurationEngine, loadPolicy, reloadCuration } from './curation/engine.ts';
 
 export interface BuildOptions {
@@ -938,6 +938,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
           // Curation reads the client's bypass token from here (curation/context.ts).
           const bypass = req.headers[BYPASS_HEADER];
           if (typeof bypass === 'string') {
+            privateBypassAnswer(res);
             curationRequest.run({ bypassToken: bypass }, () => {
               handler(req, res);
             });

@@ -1,7 +1,8 @@
 /**
  * Curation findings of trial 27 newC around a running server: a reload whose list does not load
  * keeps the previous `[curation]` (mode included) and the reload's log line says the curation
- * part was NOT applied (F2).
+ * part was NOT applied (F2); an answer to a request carrying the bypass header is never
+ * cacheable by a shared cache (F5).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -61,5 +62,40 @@ describe('curation reload with a broken list (trial 27 newC F2)', () => {
     assert.doesNotMatch(line, /applied curation\.mode/);
     assert.match(line, /curation NOT applied \(curation\.mode\)/);
     assert.equal(reloadMessage([], []), 'configuration reloaded: nothing changed');
+  });
+});
+
+describe('answers to a bypass request are private (trial 27 newC F5)', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer({
+      config: {
+        raw: { cache_control: 'public, max-age=31536000, immutable' },
+        repositories: [{ name: 'files', format: 'raw', kind: 'hosted' }],
+      },
+      env: { NORA_CURATION_BYPASS_TOKEN: 'tok-F5' },
+    });
+    const put = await fetch(`${server.url}/repository/files/a.txt`, { method: 'PUT', body: 'a' });
+    assert.equal(put.status, 201);
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('Cache-Control: private, no-store and Vary: X-Nora-Bypass-Token, the token right or wrong', async () => {
+    const url = `${server.url}/repository/files/a.txt`;
+    const plain = await fetch(url);
+    assert.equal(plain.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    for (const token of ['tok-F5', 'wrong']) {
+      const res = await fetch(url, { headers: { 'X-Nora-Bypass-Token': token } });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), 'a');
+      assert.equal(res.headers.get('cache-control'), 'private, no-store');
+      assert.match(res.headers.get('vary') ?? '', /X-Nora-Bypass-Token/);
+    }
+    const missing = await fetch(`${url}x`, { headers: { 'X-Nora-Bypass-Token': 'tok-F5' } });
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers.get('cache-control'), 'private, no-store');
   });
 });
