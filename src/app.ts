@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { answerClientError } from './http/client-error.ts';
 import { continueOnFirstRead } from './http/expect-continue.ts';
-import { AccessControl } from './auth/access.ts';
+import { AccessControl, type Principal } from './auth/access.ts';
 import { registerTokenRoutes } from './http/tokens-api.ts';
 import { registerRetentionRoutes } from './http/retention-api.ts';
 import { TokenApi } from './auth/api/tokens.ts';
@@ -1058,6 +1058,24 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   };
 
   const routes: { method: string; url: string }[] = [];
+  // The bypass header is judged once per request, now that the principal is known: with auth on
+  // only an authenticated user may use it, and every use or refusal names who (trial 27 newC F6).
+  fastify.addHook('preHandler', (request, _reply, done) => {
+    const store = curationRequest.getStore();
+    if (store?.bypassToken !== undefined) {
+      const principal = (request as { readonly principal: Principal | null }).principal;
+      curation.admitBypass(
+        store,
+        {
+          reqId: request.id,
+          user: principal?.kind === 'user' ? principal.name : 'anonymous',
+          client: request.ip,
+        },
+        access.authEnabled ? principal?.kind === 'user' : undefined,
+      );
+    }
+    done();
+  });
   fastify.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
   });

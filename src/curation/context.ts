@@ -9,6 +9,23 @@ import type { ServerResponse } from 'node:http';
 export interface CurationRequest {
   /** The `X-Nora-Bypass-Token` header as sent, if any. */
   readonly bypassToken: string | undefined;
+  /**
+   * Who sent the request, once authentication has run (CurationEngine.admitBypass): named on
+   * every `bypassed` log line, so the use of the override is attributable.
+   */
+  who?: BypassWho;
+  /**
+   * Whether the bypass is granted, judged once per request by CurationEngine.admitBypass (the
+   * token, and with auth on an authenticated principal); undefined: not judged yet.
+   */
+  granted?: boolean;
+}
+
+/** The request a bypass is logged with: request id, principal (user name or `anonymous`), client. */
+export interface BypassWho {
+  readonly reqId: string;
+  readonly user: string;
+  readonly client: string | undefined;
 }
 
 export const curationRequest = new AsyncLocalStorage<CurationRequest>();

@@ -13,7 +13,7 @@ import type { AppConfig } from '../config/schema.ts';
 import { RegistryError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import { curationRequest } from './context.ts';
+import { type BypassWho, type CurationRequest, curationRequest } from './context.ts';
 import {
   type Allowlist,
   type Blocklist,
@@ -256,8 +256,12 @@ export class CurationEngine implements CurationGate {
       reason: verdict.reason,
     });
     if (verdict.decision !== 'allowed') {
+      // A bypass names who used it (request id, principal, client address): the override is
+      // attributable without matching timestamps against request lines (trial 27 newC F6).
+      const who = curationRequest.getStore()?.who;
       this.#log.warn(
         {
+          ...(verdict.decision === 'bypassed' ? who : undefined),
           curation: {
             ...subject,
             decision: verdict.decision,
@@ -286,9 +290,34 @@ export class CurationEngine implements CurationGate {
     return `c${this.#epoch}${this.#bypassed() ? 'b' : ''}`;
   }
 
+  /**
+   * Judges the request's bypass header once, after authentication (app.ts, preHandler): granted
+   * when the token is right and, with auth on, the principal is authenticated (`authenticated`);
+   * the route's own read check still applies. A wrong token, or the right one from an anonymous
+   * client under auth, is logged (WARN, never the token) once per request with `who`.
+   */
+  admitBypass(store: CurationRequest, who: BypassWho, authenticated: boolean | undefined): void {
+    store.who = who;
+    if (store.bypassToken === undefined || this.#policy.mode === 'off') return;
+    const right = this.#tokenMatches(store.bypassToken);
+    store.granted = right && authenticated !== false;
+    if (store.granted) return;
+    this.#log.warn(
+      { ...who, curation: { bypass: right ? 'anonymous' : 'wrong_token' } },
+      right
+        ? 'curation bypass refused: the bypass token needs an authenticated user when auth is on'
+        : 'curation bypass refused: wrong X-Nora-Bypass-Token',
+    );
+  }
+
   #bypassed(): boolean {
+    const store = curationRequest.getStore();
+    if (store?.granted !== undefined) return store.granted;
+    return this.#tokenMatches(store?.bypassToken);
+  }
+
+  #tokenMatches(sent: string | undefined): boolean {
     const expected = this.#policy.bypassToken;
-    const sent = curationRequest.getStore()?.bypassToken;
     if (expected === undefined || sent === undefined) return false;
     const a = Buffer.from(sent);
     const b = Buffer.from(expected);
