@@ -126,7 +126,9 @@ export async function explain(subject: CurationSubject, file: string | undefined
   } else {
     const decision = policy.mode === 'enforce' ? 'blocked (403)' : 'audited (served, logged)';
     lines.push(`decision: ${decision}`, `reason: ${found.reason}: ${found.why}`);
-    if (found.rule !== undefined) lines.push(`rule: ${found.rule}`);
+    if (found.rule !== undefined) {
+      lines.push(`rule: ${found.rule}${found.source === undefined ? '' : `, ${found.source}`}`);
+    }
     if (policy.bypassToken !== undefined) {
       lines.push('bypass: a request with the X-Nora-Bypass-Token header would be served');
     }

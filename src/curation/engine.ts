@@ -91,7 +91,10 @@ export function loadPolicy(
 
 interface Found {
   readonly reason: CurationReason;
+  /** What clients are told: the list kind and rule number (`blocklist rule 1 (npm a <1)`). */
   readonly rule: string | undefined;
+  /** Where the rule is (`/etc/nora/blocklist.json:4`): for logs and explain, never clients. */
+  readonly source?: string | undefined;
   readonly why: string;
 }
 
@@ -112,7 +115,9 @@ export function findRefusal(policy: Policy, subject: CurationSubject): Found | u
     if (!ruleMatches(rule, subject)) continue;
     return {
       reason: 'blocklist',
-      rule: `blocklist rule ${rule.index} (${rule.registry} ${rule.name.source} ${rule.version.source}${rule.line === undefined ? '' : `, ${policy.blocklist?.file}:${rule.line}`})`,
+      // The server's file path stays out of client answers (trial 27 newC F9).
+      rule: `blocklist rule ${rule.index} (${rule.registry} ${rule.name.source} ${rule.version.source})`,
+      source: `${policy.blocklist?.file}${rule.line === undefined ? '' : `:${rule.line}`}`,
       why: rule.reason,
     };
   }
@@ -124,7 +129,8 @@ export function findRefusal(policy: Policy, subject: CurationSubject): Found | u
   if (matching.length === 0) {
     return {
       reason: 'allowlist',
-      rule: `allowlist ${policy.allowlist?.file}`,
+      rule: `the ${subject.registry} allowlist`,
+      source: policy.allowlist?.file,
       why: `not on the ${subject.registry} allowlist`,
     };
   }
@@ -135,6 +141,7 @@ export function findRefusal(policy: Policy, subject: CurationSubject): Found | u
     return {
       reason: 'integrity',
       rule: `allowlist entry ${entry?.index} (${entry?.name.source} ${entry?.version.source})`,
+      source: `${policy.allowlist?.file}${entry?.line === undefined ? '' : `:${entry.line}`}`,
       why: 'require_integrity is on and the allowlist entry has no integrity',
     };
   }
@@ -147,6 +154,7 @@ export function findRefusal(policy: Policy, subject: CurationSubject): Found | u
   return {
     reason: 'integrity',
     rule: `allowlist entry ${entry?.index} (${entry?.name.source} ${entry?.version.source})`,
+    source: `${policy.allowlist?.file}${entry?.line === undefined ? '' : `:${entry.line}`}`,
     why:
       subject.integrity === undefined
         ? 'its integrity is not known before download and require_integrity is on'
@@ -227,6 +235,7 @@ export class CurationEngine implements CurationGate {
         refuse: false,
         message: `curation: ${said}; served: bypass token`,
         rule: found.rule,
+        source: found.source,
       };
     }
     if (policy.mode === 'audit') {
@@ -236,6 +245,7 @@ export class CurationEngine implements CurationGate {
         refuse: false,
         message: `curation (audit): ${said}; served: audit mode`,
         rule: found.rule,
+        source: found.source,
       };
     }
     return {
@@ -244,6 +254,7 @@ export class CurationEngine implements CurationGate {
       refuse: true,
       message: `curation: ${said}`,
       rule: found.rule,
+      source: found.source,
     };
   }
 
@@ -267,6 +278,7 @@ export class CurationEngine implements CurationGate {
             decision: verdict.decision,
             reason: verdict.reason,
             rule: verdict.rule,
+            source: verdict.source,
           },
         },
         verdict.message,

@@ -212,6 +212,36 @@ describe('engine', () => {
     return { engine, lines, metrics };
   }
 
+  test("a refusal tells the client the rule's list and number, never the server's file path", async () => {
+    await using tmp = await tempDir('nora-cur-');
+    const file = path.join(tmp.path, 'block.json');
+    await fs.writeFile(file, BLOCKLIST);
+    const allow = path.join(tmp.path, 'allow.json');
+    await fs.writeFile(
+      allow,
+      '{"version":1,"entries":[{"registry":"cargo","name":"good","version":"*"}]}',
+    );
+    const { engine, lines } = engineWith({ blocklist_path: file, allowlist_path: allow });
+    for (const subject of [
+      { registry: 'npm', name: 'left-pad', version: '1.2.0' },
+      { registry: 'cargo', name: 'other', version: '1.0.0' },
+    ] as const) {
+      assert.throws(
+        () => engine.guard(subject),
+        (err: unknown) =>
+          err instanceof RegistryError &&
+          /blocklist rule 1 \(npm left-pad <1\.3\.0\)|the cargo allowlist/.test(err.message) &&
+          !err.message.includes(tmp.path),
+      );
+    }
+    // The log line's `curation.source` (and explain) keep where the rule is.
+    assert.match(
+      engine.decide({ registry: 'npm', name: 'left-pad', version: '1.2.0' }).source ?? '',
+      /block\.json:4$/,
+    );
+    assert.doesNotMatch(lines.join('\n'), new RegExp(tmp.path));
+  });
+
   test('enforce refuses a blocklisted version with 403 and the reason, counts it', async () => {
     await using tmp = await tempDir('nora-cur-');
     const file = path.join(tmp.path, 'block.json');
