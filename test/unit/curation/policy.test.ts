@@ -53,6 +53,9 @@ function config(over: Partial<CurationConfig>): CurationConfig {
   };
 }
 
+// A real npm dist.integrity (88 base64 characters).
+const SHA512 = `sha512-${'q'.repeat(86)}==`;
+
 const BLOCKLIST = `{
   "version": 1,
   "rules": [
@@ -146,9 +149,30 @@ describe('list parsing', () => {
     const list = parseList(
       'allowlist',
       'a.json',
-      '{"version":1,"entries":[{"registry":"npm","name":"x","version":"^1","integrity":"sha512-abc"}]}',
+      `{"version":1,"entries":[{"registry":"npm","name":"x","version":"^1","integrity":"${SHA512}"}]}`,
     );
-    assert.equal(list.entries[0]?.integrity, 'sha512-abc');
+    assert.equal(list.entries[0]?.integrity, SHA512);
+  });
+
+  test('an integrity must be SRI sha256/384/512 of the right length or sha256:<hex>', () => {
+    const entry = (integrity: string) =>
+      `{"version":1,"entries":[{"registry":"npm","name":"x","version":"*","integrity":${JSON.stringify(integrity)}}]}`;
+    for (const good of [SHA512, `sha256-${'A'.repeat(43)}=`, `sha256:${'a'.repeat(64)}`]) {
+      assert.doesNotThrow(() => parseList('allowlist', 'a.json', entry(good)), good);
+    }
+    for (const bad of [
+      'md5-xx',
+      'sha512-',
+      'sha512-abc',
+      `sha256:${'a'.repeat(63)}`,
+      'sha1-abc=',
+    ]) {
+      assert.throws(
+        () => parseList('allowlist', 'a.json', entry(bad)),
+        /entries\[0\]\.integrity: .* is not an integrity NORA can compare/,
+        bad,
+      );
+    }
   });
 });
 
@@ -326,7 +350,7 @@ describe('engine', () => {
         version: 1,
         entries: [
           { registry: 'npm', name: 'ok', version: '^1.0.0' },
-          { registry: 'npm', name: 'pinned', version: '2.0.0', integrity: 'sha512-good' },
+          { registry: 'npm', name: 'pinned', version: '2.0.0', integrity: SHA512 },
         ],
       }),
     );
@@ -348,7 +372,7 @@ describe('engine', () => {
       'integrity',
     );
     assert.equal(
-      engine.decide({ registry: 'npm', name: 'pinned', version: '2.0.0', integrity: 'sha512-good' })
+      engine.decide({ registry: 'npm', name: 'pinned', version: '2.0.0', integrity: SHA512 })
         .refuse,
       false,
     );
