@@ -168,6 +168,8 @@ export interface NoraApp {
    * policy and `[curation]` stay in force), or undefined when it was loaded or nothing reloaded.
    */
   curationReloadFailure(): string | undefined;
+  /** The curation lists in force (`blocklist 3 rules, allowlist 1 entry`), undefined if none. */
+  curationLists(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -1398,6 +1400,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       return needsRestart;
     },
     curationReloadFailure: () => curationReloadFailure,
+    curationLists: () => curation.lists(),
     async listedUserWarnings(origins) {
       const running = config;
       if (!running.auth.enabled) return [];

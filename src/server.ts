@@ -148,7 +148,14 @@ export async function startServer(
             requires_restart: restart,
             ...(failure === undefined ? {} : { not_applied: notApplied }),
           },
-          reloadMessage(applied, restart, failure === undefined ? undefined : notApplied),
+          reloadMessage(
+            applied,
+            restart,
+            failure === undefined ? undefined : notApplied,
+            // The lists are re-read on every reload: an edit of a list file alone is applied
+            // too, and the line says so with the counts in force (trial 27 newC F3).
+            failure === undefined ? app.curationLists() : undefined,
+          ),
         );
       })
       .catch((err: unknown) => {
@@ -221,7 +228,9 @@ export function listenError(err: unknown, host: string, port: number): unknown {
  * are the line's `applied` and `requires_restart` fields): `configuration reloaded: applied
  * maven.header_timeout, helm.shadow_names; needs a restart to take effect: helm.enabled`, or
  * `configuration reloaded: nothing changed`; `curationNotApplied` (the changed `[curation]` keys
- * of a reload whose curation lists did not load) adds `curation NOT applied (curation.mode): …`.
+ * of a reload whose curation lists did not load) adds `curation NOT applied (curation.mode): …`;
+ * `curationLists` (the lists a successful reload read) adds `curation lists re-read (blocklist 3
+ * rules)`.
  * Keys are `<section>.<key>` (`repositories` for a
  * change of the repository set).
  */
@@ -229,6 +238,7 @@ export function reloadMessage(
   applied: readonly string[],
   restart: readonly string[],
   curationNotApplied?: readonly string[],
+  curationLists?: string,
 ): string {
   const parts: string[] = [];
   if (applied.length > 0) parts.push(`applied ${applied.join(', ')}`);
@@ -241,6 +251,7 @@ export function reloadMessage(
       `curation NOT applied${keys}: a list did not load, the previous policy stays in force`,
     );
   }
+  if (curationLists !== undefined) parts.push(`curation lists re-read (${curationLists})`);
   return `configuration reloaded: ${parts.length === 0 ? 'nothing changed' : parts.join('; ')}`;
 }
 

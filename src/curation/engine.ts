@@ -208,6 +208,24 @@ export class CurationEngine implements CurationGate {
 
   readonly mode = (): CurationMode => this.#policy.mode;
 
+  /**
+   * The lists in force, for the reload's log line: `blocklist 3 rules, allowlist 1 entry`, or
+   * undefined when no list is configured.
+   */
+  lists(): string | undefined {
+    const { blocklist, allowlist } = this.#policy;
+    const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+    const parts = [
+      ...(blocklist === undefined
+        ? []
+        : [`blocklist ${count(blocklist.rules.length, 'rule', 'rules')}`]),
+      ...(allowlist === undefined
+        ? []
+        : [`allowlist ${count(allowlist.entries.length, 'entry', 'entries')}`]),
+    ];
+    return parts.length === 0 ? undefined : parts.join(', ');
+  }
+
   isInternal(registry: CurationRegistry, name: string): boolean {
     const internal = this.#policy.internal.some(
       (ns) =>

@@ -1,7 +1,7 @@
 /**
  * Curation findings of trial 27 newC around a running server: a reload whose list does not load
  * keeps the previous `[curation]` (mode included) and the reload's log line says the curation
- * part was NOT applied (F2); an answer to a request carrying the bypass header is never
+ * part was NOT applied (F2), and one that re-reads the lists says so (F3); an answer to a request carrying the bypass header is never
  * cacheable by a shared cache (F5); with auth on, the bypass needs an authenticated user, and
  * every use or refusal of it is logged with request id, principal and client address, never the
  * token (F6).
@@ -66,6 +66,22 @@ describe('curation reload with a broken list (trial 27 newC F2)', () => {
     assert.doesNotMatch(line, /applied curation\.mode/);
     assert.match(line, /curation NOT applied \(curation\.mode\)/);
     assert.equal(reloadMessage([], []), 'configuration reloaded: nothing changed');
+  });
+
+  test('a reload that re-reads the lists says so with their counts (F3)', async () => {
+    await fs.writeFile(
+      blocklist,
+      JSON.stringify({
+        version: 1,
+        rules: [{ registry: 'npm', name: 'is-odd', version: '*', reason: 'r' }],
+      }),
+    );
+    server.app.reload({ ...server.config });
+    assert.equal(server.app.curationLists(), 'blocklist 1 rule');
+    assert.equal(
+      reloadMessage([], [], undefined, server.app.curationLists()),
+      'configuration reloaded: curation lists re-read (blocklist 1 rule)',
+    );
   });
 });
 
