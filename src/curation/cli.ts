@@ -128,6 +128,15 @@ export async function explain(subject: CurationSubject, file: string | undefined
       `internal namespace: ${internal.entry} (never fetched from an upstream: proxies answer 404, groups serve their hosted copy)`,
     );
   }
+  // An internal name never reaches the lists: the proxy answers 404 without asking, a hosted
+  // copy is served (hosted is never curated). The decision says that, not what a rule would do
+  // to a proxied download no request gets (trial 27 newC F8).
+  if (internal !== undefined) {
+    lines.push(
+      'decision: not proxied (a proxy answers 404 without asking its upstream; a hosted copy is served, never curated)',
+    );
+    return `${lines.join('\n')}\n`;
+  }
   if (policy.unavailable !== undefined) {
     lines.push(`policy unavailable (on_failure = "${policy.onFailure}"): ${policy.unavailable}`);
   }

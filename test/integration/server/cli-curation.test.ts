@@ -74,6 +74,9 @@ test('nora curation explain: decision, reason and rule under the configuration',
     internal.stdout,
     /internal namespace: npm:@corp\/\*\* \(never fetched from an upstream/,
   );
+  // No "blocked"/"allowed" for an internal name: no request gets either (trial 27 newC F8).
+  assert.match(internal.stdout, /decision: not proxied \(a proxy answers 404/);
+  assert.doesNotMatch(internal.stdout, /decision: (blocked|allowed)/);
   // No version: a usage error, not "allowed" (trial 27 newC F7); Maven's g:a:v is named.
   const gav = await nora(['curation', 'explain', 'maven:com.acme:lib:2.0'], env, tmp.path);
   assert.equal(gav.code, 2);
