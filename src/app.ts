@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { answerClientError } from './http/client-error.ts';
 import { continueOnFirstRead } from './http/expect-continue.ts';
-import { AccessControl } from './auth/access.ts';
+import { AccessControl, type Principal } from './auth/access.ts';
 import { registerTokenRoutes } from './http/tokens-api.ts';
 import { registerRetentionRoutes } from './http/retention-api.ts';
 import { TokenApi } from './auth/api/tokens.ts';
@@ -108,7 +108,7 @@ import { RetentionAdapters } from './retention/types.ts';
 import { type RetentionScheduler, startRetentionScheduler } from './retention/scheduler.ts';
 import { rulesMatchingNothing } from './retention/rule-targets.ts';
 import { dropRepresentationHeaders } from './http/format-errors.ts';
-import { BYPASS_HEADER, curationRequest } from './curation/context.ts';
+import { BYPASS_HEADER, curationRequest, privateBypassAnswer } from './curation/context.ts';
 import { CurationEngine, loadPolicy, reloadCuration } from './curation/engine.ts';
 
 export interface BuildOptions {
@@ -164,6 +164,13 @@ export interface NoraApp {
    * does not wait for close() (a shutdown cut short by `shutdown_timeout`; trial 25 ops F6).
    */
   forgetMarkers(): void;
+  /**
+   * The error of the last reload's curation policy (a list that did not load: the previous
+   * policy and `[curation]` stay in force), or undefined when it was loaded or nothing reloaded.
+   */
+  curationReloadFailure(): string | undefined;
+  /** The curation lists in force (`blocklist 3 rules, allowlist 1 entry`), undefined if none. */
+  curationLists(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -808,6 +815,7 @@ const NEVER_MS = 2 ** 31 - 1;
 
 export async function buildApp(initial: AppConfig, options: BuildOptions = {}): Promise<NoraApp> {
   let config = initial;
+  let curationReloadFailure: string | undefined;
   const formats = options.formats ?? FORMATS;
   // What checkConfig refuses (its warnings were the loader's to give): nothing is opened for a
   // configuration that fails. Not the htpasswd file, which identity reads below.
@@ -935,6 +943,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
           // Curation reads the client's bypass token from here (curation/context.ts).
           const bypass = req.headers[BYPASS_HEADER];
           if (typeof bypass === 'string') {
+            privateBypassAnswer(res);
             curationRequest.run({ bypassToken: bypass }, () => {
               handler(req, res);
             });
@@ -1054,6 +1063,24 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   };
 
   const routes: { method: string; url: string }[] = [];
+  // The bypass header is judged once per request, now that the principal is known: with auth on
+  // only an authenticated user may use it, and every use or refusal names who (trial 27 newC F6).
+  fastify.addHook('preHandler', (request, _reply, done) => {
+    const store = curationRequest.getStore();
+    if (store?.bypassToken !== undefined) {
+      const principal = (request as { readonly principal: Principal | null }).principal;
+      curation.admitBypass(
+        store,
+        {
+          reqId: request.id,
+          user: principal?.kind === 'user' ? principal.name : 'anonymous',
+          client: request.ip,
+        },
+        access.authEnabled ? principal?.kind === 'user' : undefined,
+      );
+    }
+    done();
+  });
   fastify.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
   });
@@ -1348,8 +1375,11 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       void identity.reload(config.auth);
       trustedProxies = new NetworkList(config.auth.trusted_proxies);
       rateLimiter.configure(config.rate_limit);
-      // Mode, lists and bypass token; a list that does not load keeps the running policy (warned).
-      reloadCuration(curation, config.curation, curationEnv, log);
+      // Mode, lists and bypass token; a list that does not load keeps the running policy (warned),
+      // mode included: the running config keeps the previous [curation] too, so the reload's log
+      // line does not call a mode change applied that is not (trial 27 newC F2).
+      curationReloadFailure = reloadCuration(curation, config.curation, curationEnv, log);
+      if (curationReloadFailure !== undefined) config = { ...config, curation: previous.curation };
       // Kept answers were anonymous's under the old rules and repository set.
       memo.clear();
       // Child loggers are made per request from this one, so the next request logs at the new level.
@@ -1372,6 +1402,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       }
       return needsRestart;
     },
+    curationReloadFailure: () => curationReloadFailure,
+    curationLists: () => curation.lists(),
     async listedUserWarnings(origins) {
       const running = config;
       if (!running.auth.enabled) return [];

@@ -135,7 +135,28 @@ export async function startServer(
         // The reload that opens the server to anonymous writes says so, as start-up does: it
         // logged only what waits for auth (trial 20 authx F8).
         if (before.auth.enabled && !app.context.config().auth.enabled) log.warn(AUTH_DISABLED);
-        log.info({ applied, requires_restart: restart }, reloadMessage(applied, restart));
+        // A curation list that did not load keeps the previous policy, `[curation]` included:
+        // its changed keys are named as not applied (trial 27 newC F2).
+        const failure = app.curationReloadFailure();
+        const notApplied =
+          failure === undefined
+            ? []
+            : changedKeys(before.curation, loaded.config.curation, 'curation');
+        log.info(
+          {
+            applied,
+            requires_restart: restart,
+            ...(failure === undefined ? {} : { not_applied: notApplied }),
+          },
+          reloadMessage(
+            applied,
+            restart,
+            failure === undefined ? undefined : notApplied,
+            // The lists are re-read on every reload: an edit of a list file alone is applied
+            // too, and the line says so with the counts in force (trial 27 newC F3).
+            failure === undefined ? app.curationLists() : undefined,
+          ),
+        );
       })
       .catch((err: unknown) => {
         const reason =
@@ -206,15 +227,31 @@ export function listenError(err: unknown, host: string, port: number): unknown {
  * The reload's log message, saying what took effect and what waits for a restart (the same lists
  * are the line's `applied` and `requires_restart` fields): `configuration reloaded: applied
  * maven.header_timeout, helm.shadow_names; needs a restart to take effect: helm.enabled`, or
- * `configuration reloaded: nothing changed`. Keys are `<section>.<key>` (`repositories` for a
+ * `configuration reloaded: nothing changed`; `curationNotApplied` (the changed `[curation]` keys
+ * of a reload whose curation lists did not load) adds `curation NOT applied (curation.mode): …`;
+ * `curationLists` (the lists a successful reload read) adds `curation lists re-read (blocklist 3
+ * rules)`.
+ * Keys are `<section>.<key>` (`repositories` for a
  * change of the repository set).
  */
-export function reloadMessage(applied: readonly string[], restart: readonly string[]): string {
+export function reloadMessage(
+  applied: readonly string[],
+  restart: readonly string[],
+  curationNotApplied?: readonly string[],
+  curationLists?: string,
+): string {
   const parts: string[] = [];
   if (applied.length > 0) parts.push(`applied ${applied.join(', ')}`);
   if (restart.length > 0) {
     parts.push(`needs a restart to take effect: ${restart.join(', ')}`);
   }
+  if (curationNotApplied !== undefined) {
+    const keys = curationNotApplied.length > 0 ? ` (${curationNotApplied.join(', ')})` : '';
+    parts.push(
+      `curation NOT applied${keys}: a list did not load, the previous policy stays in force`,
+    );
+  }
+  if (curationLists !== undefined) parts.push(`curation lists re-read (${curationLists})`);
   return `configuration reloaded: ${parts.length === 0 ? 'nothing changed' : parts.join('; ')}`;
 }
 

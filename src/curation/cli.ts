@@ -28,7 +28,8 @@ export class CurationCliError extends Error {
   }
 }
 
-/** `registry:name@version` → subject (`npm:@scope/pkg@1.2.3`, `pypi:requests@2.31.0`, `cargo:serde`). */
+/** `registry:name@version` → subject (`npm:@scope/pkg@1.2.3`, `pypi:requests@2.31.0`, `cargo:serde@*`: every version, a
+ * name-level question). Throws CurationCliError (exit 2) for an unknown registry, no name, no version. */
 export function parseSubject(text: string): CurationSubject {
   const colon = text.indexOf(':');
   const registry = colon < 0 ? '' : text.slice(0, colon);
@@ -46,10 +47,24 @@ export function parseSubject(text: string): CurationSubject {
   if (name === '') {
     throw new CurationCliError(`nora curation explain: no name in ${JSON.stringify(text)}`, 2);
   }
+  // Without a version the answer would be for a name-level question (only `*` rules refuse it)
+  // and read "allowed" for a name a version rule blocks: a usage error, `@*` asks it on purpose
+  // (trial 27 newC F7). Maven's `group:artifact:version` is the likely slip: named.
+  if (version === undefined || version === '') {
+    const parts = name.split(':');
+    const hint =
+      registry === 'maven' && parts.length === 3
+        ? ` (Maven: ${registry}:${parts[0]}:${parts[1]}@${parts[2]})`
+        : '';
+    throw new CurationCliError(
+      `nora curation explain: no version in ${JSON.stringify(text)}: expected registry:name@version${hint}, or name@* for what applies to every version`,
+      2,
+    );
+  }
   return {
     registry: registry as CurationRegistry,
     name,
-    ...(version === undefined || version === '' ? {} : { version }),
+    ...(version === '*' ? {} : { version }),
   };
 }
 
@@ -113,6 +128,15 @@ export async function explain(subject: CurationSubject, file: string | undefined
       `internal namespace: ${internal.entry} (never fetched from an upstream: proxies answer 404, groups serve their hosted copy)`,
     );
   }
+  // An internal name never reaches the lists: the proxy answers 404 without asking, a hosted
+  // copy is served (hosted is never curated). The decision says that, not what a rule would do
+  // to a proxied download no request gets (trial 27 newC F8).
+  if (internal !== undefined) {
+    lines.push(
+      'decision: not proxied (a proxy answers 404 without asking its upstream; a hosted copy is served, never curated)',
+    );
+    return `${lines.join('\n')}\n`;
+  }
   if (policy.unavailable !== undefined) {
     lines.push(`policy unavailable (on_failure = "${policy.onFailure}"): ${policy.unavailable}`);
   }
@@ -126,7 +150,9 @@ export async function explain(subject: CurationSubject, file: string | undefined
   } else {
     const decision = policy.mode === 'enforce' ? 'blocked (403)' : 'audited (served, logged)';
     lines.push(`decision: ${decision}`, `reason: ${found.reason}: ${found.why}`);
-    if (found.rule !== undefined) lines.push(`rule: ${found.rule}`);
+    if (found.rule !== undefined) {
+      lines.push(`rule: ${found.rule}${found.source === undefined ? '' : `, ${found.source}`}`);
+    }
     if (policy.bypassToken !== undefined) {
       lines.push('bypass: a request with the X-Nora-Bypass-Token header would be served');
     }

@@ -13,7 +13,7 @@ import type { AppConfig } from '../config/schema.ts';
 import { RegistryError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import { curationRequest } from './context.ts';
+import { type BypassWho, type CurationRequest, curationRequest } from './context.ts';
 import {
   type Allowlist,
   type Blocklist,
@@ -91,7 +91,10 @@ export function loadPolicy(
 
 interface Found {
   readonly reason: CurationReason;
+  /** What clients are told: the list kind and rule number (`blocklist rule 1 (npm a <1)`). */
   readonly rule: string | undefined;
+  /** Where the rule is (`/etc/nora/blocklist.json:4`): for logs and explain, never clients. */
+  readonly source?: string | undefined;
   readonly why: string;
 }
 
@@ -112,7 +115,9 @@ export function findRefusal(policy: Policy, subject: CurationSubject): Found | u
     if (!ruleMatches(rule, subject)) continue;
     return {
       reason: 'blocklist',
-      rule: `blocklist rule ${rule.index} (${rule.registry} ${rule.name.source} ${rule.version.source}${rule.line === undefined ? '' : `, ${policy.blocklist?.file}:${rule.line}`})`,
+      // The server's file path stays out of client answers (trial 27 newC F9).
+      rule: `blocklist rule ${rule.index} (${rule.registry} ${rule.name.source} ${rule.version.source})`,
+      source: `${policy.blocklist?.file}${rule.line === undefined ? '' : `:${rule.line}`}`,
       why: rule.reason,
     };
   }
@@ -124,7 +129,8 @@ export function findRefusal(policy: Policy, subject: CurationSubject): Found | u
   if (matching.length === 0) {
     return {
       reason: 'allowlist',
-      rule: `allowlist ${policy.allowlist?.file}`,
+      rule: `the ${subject.registry} allowlist`,
+      source: policy.allowlist?.file,
       why: `not on the ${subject.registry} allowlist`,
     };
   }
@@ -135,6 +141,7 @@ export function findRefusal(policy: Policy, subject: CurationSubject): Found | u
     return {
       reason: 'integrity',
       rule: `allowlist entry ${entry?.index} (${entry?.name.source} ${entry?.version.source})`,
+      source: `${policy.allowlist?.file}${entry?.line === undefined ? '' : `:${entry.line}`}`,
       why: 'require_integrity is on and the allowlist entry has no integrity',
     };
   }
@@ -147,6 +154,7 @@ export function findRefusal(policy: Policy, subject: CurationSubject): Found | u
   return {
     reason: 'integrity',
     rule: `allowlist entry ${entry?.index} (${entry?.name.source} ${entry?.version.source})`,
+    source: `${policy.allowlist?.file}${entry?.line === undefined ? '' : `:${entry.line}`}`,
     why:
       subject.integrity === undefined
         ? 'its integrity is not known before download and require_integrity is on'
@@ -200,6 +208,24 @@ export class CurationEngine implements CurationGate {
 
   readonly mode = (): CurationMode => this.#policy.mode;
 
+  /**
+   * The lists in force, for the reload's log line: `blocklist 3 rules, allowlist 1 entry`, or
+   * undefined when no list is configured.
+   */
+  lists(): string | undefined {
+    const { blocklist, allowlist } = this.#policy;
+    const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+    const parts = [
+      ...(blocklist === undefined
+        ? []
+        : [`blocklist ${count(blocklist.rules.length, 'rule', 'rules')}`]),
+      ...(allowlist === undefined
+        ? []
+        : [`allowlist ${count(allowlist.entries.length, 'entry', 'entries')}`]),
+    ];
+    return parts.length === 0 ? undefined : parts.join(', ');
+  }
+
   isInternal(registry: CurationRegistry, name: string): boolean {
     const internal = this.#policy.internal.some(
       (ns) =>
@@ -227,6 +253,7 @@ export class CurationEngine implements CurationGate {
         refuse: false,
         message: `curation: ${said}; served: bypass token`,
         rule: found.rule,
+        source: found.source,
       };
     }
     if (policy.mode === 'audit') {
@@ -236,6 +263,7 @@ export class CurationEngine implements CurationGate {
         refuse: false,
         message: `curation (audit): ${said}; served: audit mode`,
         rule: found.rule,
+        source: found.source,
       };
     }
     return {
@@ -244,6 +272,7 @@ export class CurationEngine implements CurationGate {
       refuse: true,
       message: `curation: ${said}`,
       rule: found.rule,
+      source: found.source,
     };
   }
 
@@ -256,13 +285,18 @@ export class CurationEngine implements CurationGate {
       reason: verdict.reason,
     });
     if (verdict.decision !== 'allowed') {
+      // A bypass names who used it (request id, principal, client address): the override is
+      // attributable without matching timestamps against request lines (trial 27 newC F6).
+      const who = curationRequest.getStore()?.who;
       this.#log.warn(
         {
+          ...(verdict.decision === 'bypassed' ? who : undefined),
           curation: {
             ...subject,
             decision: verdict.decision,
             reason: verdict.reason,
             rule: verdict.rule,
+            source: verdict.source,
           },
         },
         verdict.message,
@@ -286,9 +320,34 @@ export class CurationEngine implements CurationGate {
     return `c${this.#epoch}${this.#bypassed() ? 'b' : ''}`;
   }
 
+  /**
+   * Judges the request's bypass header once, after authentication (app.ts, preHandler): granted
+   * when the token is right and, with auth on, the principal is authenticated (`authenticated`);
+   * the route's own read check still applies. A wrong token, or the right one from an anonymous
+   * client under auth, is logged (WARN, never the token) once per request with `who`.
+   */
+  admitBypass(store: CurationRequest, who: BypassWho, authenticated: boolean | undefined): void {
+    store.who = who;
+    if (store.bypassToken === undefined || this.#policy.mode === 'off') return;
+    const right = this.#tokenMatches(store.bypassToken);
+    store.granted = right && authenticated !== false;
+    if (store.granted) return;
+    this.#log.warn(
+      { ...who, curation: { bypass: right ? 'anonymous' : 'wrong_token' } },
+      right
+        ? 'curation bypass refused: the bypass token needs an authenticated user when auth is on'
+        : 'curation bypass refused: wrong X-Nora-Bypass-Token',
+    );
+  }
+
   #bypassed(): boolean {
+    const store = curationRequest.getStore();
+    if (store?.granted !== undefined) return store.granted;
+    return this.#tokenMatches(store?.bypassToken);
+  }
+
+  #tokenMatches(sent: string | undefined): boolean {
     const expected = this.#policy.bypassToken;
-    const sent = curationRequest.getStore()?.bypassToken;
     if (expected === undefined || sent === undefined) return false;
     const a = Buffer.from(sent);
     const b = Buffer.from(expected);

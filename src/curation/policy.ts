@@ -229,10 +229,28 @@ export function versionMatcher(
         pep440Satisfies(version, source, { prereleases: true }),
     };
   }
-  if (/[\s<>^~|]/.test(source)) {
-    return `${registry} versions have no range syntax here: write one exact version or "*", got ${JSON.stringify(spec)}`;
+  // Maven's own ranges (`[1.0,2.0)`, `(,1.0]`) and globs (`1.*`) are no Maven, Docker or raw
+  // version: accepted, they would be compared as exact strings and block nothing.
+  if (/[\s<>^~|,*?()[\]]/.test(source)) {
+    return `${registry} versions have no range syntax here (neither Maven's "[1.0,2.0)" nor a glob "1.*"): write one exact version or "*", got ${JSON.stringify(spec)}`;
   }
   return { source, matches: (version) => version === source };
+}
+
+// Base64 length of each SRI digest (W3C Subresource Integrity §3.5: `<alg>-<base64 digest>`).
+const SRI_LENGTHS: Readonly<Record<string, number>> = { sha256: 44, sha384: 64, sha512: 88 };
+
+/**
+ * Why `integrity` is not a digest NORA compares, or undefined: an SRI string (`sha256-`,
+ * `sha384-`, `sha512-` and the base64 digest of that length, as npm's `dist.integrity`) or
+ * `sha256:<64 hex>` (Helm's index digest, OCI). Anything else (`md5-…`, `sha512-`) would match no
+ * artifact and refuse every version as an integrity mismatch (trial 27 newC F10).
+ */
+export function integrityProblem(integrity: string): string | undefined {
+  if (/^sha256:[0-9a-f]{64}$/.test(integrity)) return undefined;
+  const sri = /^(sha256|sha384|sha512)-([A-Za-z0-9+/]+={0,2})$/.exec(integrity);
+  if (sri?.[1] !== undefined && sri[2]?.length === SRI_LENGTHS[sri[1]]) return undefined;
+  return `${JSON.stringify(integrity)} is not an integrity NORA can compare: expected "sha512-<88 base64 characters>" (also sha256-/sha384-, as npm's dist.integrity) or "sha256:<64 hex digits>" (Helm, OCI)`;
 }
 
 // 1.0 and 1.0.0 are one PyPI release (PEP 440 zero padding).
@@ -340,6 +358,10 @@ export function parseList(kind: ListKind, file: string, text: string): Blocklist
         `unknown registry ${JSON.stringify(registry)} (expected one of ${FORMAT_NAMES.join(', ')} or "*")`,
       );
       return;
+    }
+    if (integrity !== undefined) {
+      const bad = integrityProblem(integrity);
+      if (bad !== undefined) problem('integrity', bad);
     }
     if (registry === undefined || name === undefined || version === undefined) return;
     const reg = registry as CurationRegistry | '*';

@@ -79,8 +79,10 @@ export interface CurationVerdict {
    * (left-pad 1.3.0): compromised release`. Empty for `allowed` without a rule.
    */
   readonly message: string;
-  /** The rule that decided, as `nora curation explain` prints it, if any. */
+  /** The rule that decided (list kind and number, as clients are told), if any. */
   readonly rule?: string | undefined;
+  /** Where that rule is (`/etc/nora/blocklist.json:4`): logged, never sent to clients. */
+  readonly source?: string | undefined;
 }
 
 /** The gate formats hold (`FormatContext.curation`). Never throws except `guard`'s refusal. */

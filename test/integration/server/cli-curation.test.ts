@@ -74,6 +74,18 @@ test('nora curation explain: decision, reason and rule under the configuration',
     internal.stdout,
     /internal namespace: npm:@corp\/\*\* \(never fetched from an upstream/,
   );
+  // No "blocked"/"allowed" for an internal name: no request gets either (trial 27 newC F8).
+  assert.match(internal.stdout, /decision: not proxied \(a proxy answers 404/);
+  assert.doesNotMatch(internal.stdout, /decision: (blocked|allowed)/);
+  // No version: a usage error, not "allowed" (trial 27 newC F7); Maven's g:a:v is named.
+  const gav = await nora(['curation', 'explain', 'maven:com.acme:lib:2.0'], env, tmp.path);
+  assert.equal(gav.code, 2);
+  assert.match(gav.stderr, /no version in .*maven:com\.acme:lib@2\.0/);
+  const bare = await nora(['curation', 'explain', 'npm:@evil/pkg'], env, tmp.path);
+  assert.equal(bare.code, 2);
+  const every = await nora(['curation', 'explain', 'npm:@evil/pkg@*'], env, tmp.path);
+  assert.equal(every.code, 0, every.stderr);
+  assert.match(every.stdout, /^subject: npm @evil\/pkg\n[^]*decision: blocked/);
   const wrong = await nora(['curation', 'explain', 'rubygems:rails@7'], env, tmp.path);
   assert.equal(wrong.code, 2);
   assert.match(wrong.stderr, /expected registry:name@version/);

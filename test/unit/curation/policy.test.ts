@@ -53,6 +53,9 @@ function config(over: Partial<CurationConfig>): CurationConfig {
   };
 }
 
+// A real npm dist.integrity (88 base64 characters).
+const SHA512 = `sha512-${'q'.repeat(86)}==`;
+
 const BLOCKLIST = `{
   "version": 1,
   "rules": [
@@ -122,13 +125,54 @@ describe('list parsing', () => {
     );
   });
 
+  test('Maven ranges and globs are errors for maven, docker and raw (they would match nothing)', () => {
+    for (const registry of ['maven', 'docker', 'raw'] as const) {
+      for (const spec of ['[1.0,2.0)', '(,1.0]', '[1.0]', '1.*', '1.0,2.0']) {
+        const matcher = versionMatcher(registry, spec);
+        assert.equal(typeof matcher, 'string', `${registry} ${spec}`);
+        assert.match(matcher as string, /no range syntax/);
+      }
+      assert.notEqual(typeof versionMatcher(registry, '1.0-SNAPSHOT'), 'string');
+    }
+    assert.throws(
+      () =>
+        parseList(
+          'blocklist',
+          'm.json',
+          '{"version":1,"rules":[{"registry":"maven","name":"g:a","version":"[1.0,2.0)","reason":"r"}]}',
+        ),
+      /rules\[0\]\.version: maven versions have no range syntax/,
+    );
+  });
+
   test('an allowlist takes entries with an optional integrity', () => {
     const list = parseList(
       'allowlist',
       'a.json',
-      '{"version":1,"entries":[{"registry":"npm","name":"x","version":"^1","integrity":"sha512-abc"}]}',
+      `{"version":1,"entries":[{"registry":"npm","name":"x","version":"^1","integrity":"${SHA512}"}]}`,
     );
-    assert.equal(list.entries[0]?.integrity, 'sha512-abc');
+    assert.equal(list.entries[0]?.integrity, SHA512);
+  });
+
+  test('an integrity must be SRI sha256/384/512 of the right length or sha256:<hex>', () => {
+    const entry = (integrity: string) =>
+      `{"version":1,"entries":[{"registry":"npm","name":"x","version":"*","integrity":${JSON.stringify(integrity)}}]}`;
+    for (const good of [SHA512, `sha256-${'A'.repeat(43)}=`, `sha256:${'a'.repeat(64)}`]) {
+      assert.doesNotThrow(() => parseList('allowlist', 'a.json', entry(good)), good);
+    }
+    for (const bad of [
+      'md5-xx',
+      'sha512-',
+      'sha512-abc',
+      `sha256:${'a'.repeat(63)}`,
+      'sha1-abc=',
+    ]) {
+      assert.throws(
+        () => parseList('allowlist', 'a.json', entry(bad)),
+        /entries\[0\]\.integrity: .* is not an integrity NORA can compare/,
+        bad,
+      );
+    }
   });
 });
 
@@ -191,6 +235,36 @@ describe('engine', () => {
     const engine = new CurationEngine(loadPolicy(config(over), env, false), metrics, logger(lines));
     return { engine, lines, metrics };
   }
+
+  test("a refusal tells the client the rule's list and number, never the server's file path", async () => {
+    await using tmp = await tempDir('nora-cur-');
+    const file = path.join(tmp.path, 'block.json');
+    await fs.writeFile(file, BLOCKLIST);
+    const allow = path.join(tmp.path, 'allow.json');
+    await fs.writeFile(
+      allow,
+      '{"version":1,"entries":[{"registry":"cargo","name":"good","version":"*"}]}',
+    );
+    const { engine, lines } = engineWith({ blocklist_path: file, allowlist_path: allow });
+    for (const subject of [
+      { registry: 'npm', name: 'left-pad', version: '1.2.0' },
+      { registry: 'cargo', name: 'other', version: '1.0.0' },
+    ] as const) {
+      assert.throws(
+        () => engine.guard(subject),
+        (err: unknown) =>
+          err instanceof RegistryError &&
+          /blocklist rule 1 \(npm left-pad <1\.3\.0\)|the cargo allowlist/.test(err.message) &&
+          !err.message.includes(tmp.path),
+      );
+    }
+    // The log line's `curation.source` (and explain) keep where the rule is.
+    assert.match(
+      engine.decide({ registry: 'npm', name: 'left-pad', version: '1.2.0' }).source ?? '',
+      /block\.json:4$/,
+    );
+    assert.doesNotMatch(lines.join('\n'), new RegExp(tmp.path));
+  });
 
   test('enforce refuses a blocklisted version with 403 and the reason, counts it', async () => {
     await using tmp = await tempDir('nora-cur-');
@@ -276,7 +350,7 @@ describe('engine', () => {
         version: 1,
         entries: [
           { registry: 'npm', name: 'ok', version: '^1.0.0' },
-          { registry: 'npm', name: 'pinned', version: '2.0.0', integrity: 'sha512-good' },
+          { registry: 'npm', name: 'pinned', version: '2.0.0', integrity: SHA512 },
         ],
       }),
     );
@@ -298,7 +372,7 @@ describe('engine', () => {
       'integrity',
     );
     assert.equal(
-      engine.decide({ registry: 'npm', name: 'pinned', version: '2.0.0', integrity: 'sha512-good' })
+      engine.decide({ registry: 'npm', name: 'pinned', version: '2.0.0', integrity: SHA512 })
         .refuse,
       false,
     );
