@@ -11,8 +11,8 @@
  * asks its proxies for the name again. The `.crate` blobs stay for `nora gc`. A version is stored
  * at its publish; `keep_last` counts in publish order.
  */
-import { isRegistryError } from '../../core/errors.ts';
 import type { Repository } from '../../repos/repository.ts';
+import { deleteUnlessGone } from '../../retention/delete.ts';
 import type {
   RetentionAdapter,
   RetentionDeleted,
@@ -36,15 +36,11 @@ export function cargoRetention(hosted: CargoHosted): RetentionAdapter {
         tags: [],
       }));
     },
-    async delete(repo: Repository, version: RetentionVersion): Promise<RetentionDeleted> {
-      try {
-        await hosted.deleteVersion(repo, version.name, version.version);
-        return { deleted: true, bytes: version.bytes };
-      } catch (err) {
-        // Deleted in between (a DELETE, another pass): nothing to do, nothing counted.
-        if (isRegistryError(err) && err.code === 'NOT_FOUND') return { deleted: false, bytes: 0 };
-        throw err;
-      }
+    delete(repo: Repository, version: RetentionVersion): Promise<RetentionDeleted> {
+      return deleteUnlessGone(
+        () => hosted.deleteVersion(repo, version.name, version.version),
+        version.bytes,
+      );
     },
   };
 }

@@ -12,8 +12,8 @@
  * proxies for that path's tree again, unless a sub-module still holds it), and the blobs stay for
  * `nora gc`. A go.mod requiring a deleted version no longer builds with a fresh module cache.
  */
-import { isRegistryError } from '../../core/errors.ts';
 import type { Repository } from '../../repos/repository.ts';
+import { deleteUnlessGone } from '../../retention/delete.ts';
 import type {
   RetentionAdapter,
   RetentionDeleted,
@@ -43,15 +43,11 @@ export function goRetention(hosted: GoHosted): RetentionAdapter {
       }
       return out;
     },
-    async delete(repo: Repository, version: RetentionVersion): Promise<RetentionDeleted> {
-      try {
-        await hosted.deleteVersion(repo, version.name, version.version);
-        return { deleted: true, bytes: version.bytes };
-      } catch (err) {
-        // Deleted in between (a DELETE, another pass): nothing to do, nothing counted.
-        if (isRegistryError(err) && err.code === 'NOT_FOUND') return { deleted: false, bytes: 0 };
-        throw err;
-      }
+    delete(repo: Repository, version: RetentionVersion): Promise<RetentionDeleted> {
+      return deleteUnlessGone(
+        () => hosted.deleteVersion(repo, version.name, version.version),
+        version.bytes,
+      );
     },
   };
 }

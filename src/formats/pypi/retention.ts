@@ -11,8 +11,8 @@
  * A project whose releases all go stops being hosted: a group guarding hosted names asks its
  * upstreams for it again, as after a DELETE.
  */
-import { isRegistryError } from '../../core/errors.ts';
 import type { Repository } from '../../repos/repository.ts';
+import { deleteUnlessGone } from '../../retention/delete.ts';
 import type {
   RetentionAdapter,
   RetentionDeleted,
@@ -54,16 +54,12 @@ export function pypiRetention(hosted: PypiHosted): RetentionAdapter {
       }
       return out;
     },
-    async delete(repo: Repository, version: RetentionVersion): Promise<RetentionDeleted> {
-      try {
-        // The release as stored: deleteRelease finds it by its PEP 440 key, any spelling.
-        await hosted.deleteRelease(repo, version.name, version.version);
-        return { deleted: true, bytes: version.bytes };
-      } catch (err) {
-        // Deleted in between (a DELETE, another pass): nothing to do, nothing counted.
-        if (isRegistryError(err) && err.code === 'NOT_FOUND') return { deleted: false, bytes: 0 };
-        throw err;
-      }
+    delete(repo: Repository, version: RetentionVersion): Promise<RetentionDeleted> {
+      // The release as stored: deleteRelease finds it by its PEP 440 key, any spelling.
+      return deleteUnlessGone(
+        () => hosted.deleteRelease(repo, version.name, version.version),
+        version.bytes,
+      );
     },
   };
 }
