@@ -48,6 +48,14 @@ import { RetentionCommandError, runRetentionOffline } from './retention/cli.ts';
 import { describeRetentionReport, type RetentionReport, reportJson } from './retention/engine.ts';
 import { describeVerifyReport, runVerifyOffline, VerifyCommandError } from './gc/verify.ts';
 import { addMirrorCommand } from './mirror/run.ts';
+import {
+  MigrateCommandError,
+  migrateBackend,
+  MigrateRefusedError,
+  type MigrateReport,
+  MigrateUsageError,
+  runMigrate,
+} from './storage/migrate.ts';
 import { startServer } from './server.ts';
 import { VERSION } from './version.ts';
 
@@ -56,7 +64,6 @@ export const EXIT_CONFIG = 2;
 
 /** NORA's CLI verbs that this build does not have yet (each answers so, exit 2). */
 export const NOT_YET_BUILT = [
-  ['migrate', 'copy the storage between backends'],
   ['migrate-docker-keys', 'migrate pre-0.9 Docker storage keys'],
   ['import', 'import from Artifactory or Nexus'],
   ['re-pin', 'repair a hash pin'],
@@ -145,6 +152,7 @@ export function buildProgram(): Command {
   addBackupCommands(program);
   addGoCommands(program);
   addHealthcheckCommand(program);
+  addMigrateCommand(program);
   addMirrorCommand(program);
   addCurationCommands(program);
 
@@ -439,6 +447,109 @@ function addRetentionCommands(program: Command): void {
       print(report, opts.json);
       if (report.failures.length > 0) process.exitCode = EXIT_RUNTIME;
     });
+}
+
+function concurrency(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 64) {
+    throw new InvalidArgumentError('expected a whole number from 1 to 64');
+  }
+  return n;
+}
+
+/**
+ * `nora migrate --from local|s3 --to local|s3 [--to-path DIR | --to-bucket NAME] [--dry-run]
+ * [--concurrency N] [--json]`: the storage copied to another backend, offline
+ * (src/storage/migrate.ts). Exit 0 when every object is at the target, 1 when any failed, 2 for
+ * a usage mistake or a refusal (a server running on the storage).
+ */
+function addMigrateCommand(program: Command): void {
+  program
+    .command('migrate')
+    .description(
+      'copy every stored object to another storage backend, verified, resumable (offline; the source is never changed)',
+    )
+    .requiredOption(
+      '--from <backend>',
+      'where the objects are: local or s3 (as [storage] configures it)',
+    )
+    .requiredOption('--to <backend>', 'where they go: local or s3')
+    .option('--to-path <dir>', 'a local target: this directory instead of [storage] path')
+    .option('--to-bucket <name>', 'an s3 target: this bucket instead of [storage] bucket')
+    .option('--dry-run', 'list what would be copied; copy nothing')
+    .option('--concurrency <n>', 'objects copied at once, 1 to 64', concurrency, 4)
+    .option('--json', 'print the report as JSON (no line per object)')
+    .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
+    .action(
+      async (opts: {
+        from: string;
+        to: string;
+        toPath?: string;
+        toBucket?: string;
+        dryRun?: boolean;
+        concurrency: number;
+        json?: boolean;
+        config?: string;
+      }) => {
+        const from = migrateBackend('--from', opts.from);
+        const to = migrateBackend('--to', opts.to);
+        const loaded = await loadCheckedConfig({
+          env: process.env,
+          ...(opts.config === undefined ? {} : { file: opts.config }),
+        });
+        for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+        const report = await runMigrate(loaded.config, {
+          from,
+          to,
+          ...(opts.toPath === undefined ? {} : { toPath: opts.toPath }),
+          ...(opts.toBucket === undefined ? {} : { toBucket: opts.toBucket }),
+          dryRun: opts.dryRun === true,
+          concurrency: opts.concurrency,
+          ...(opts.json === true
+            ? {}
+            : {
+                onObject: (event) => {
+                  const line = `${event.outcome} ${event.key} (${event.size} bytes)${
+                    event.error === undefined ? '' : `: ${event.error}`
+                  }`;
+                  if (event.outcome === 'failed') process.stderr.write(`${line}\n`);
+                  else if (event.outcome !== 'skipped') process.stdout.write(`${line}\n`);
+                },
+              }),
+        });
+        if (opts.json === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else for (const line of describeMigrateReport(report)) process.stdout.write(`${line}\n`);
+        if (report.failed.objects > 0) process.exitCode = EXIT_RUNTIME;
+      },
+    );
+}
+
+/** The text report: sides, counts and bytes, then the config change to make. */
+function describeMigrateReport(report: MigrateReport): string[] {
+  const tally = (t: { objects: number; bytes: number }) => `${t.objects} (${t.bytes} bytes)`;
+  const lines = [`from ${report.from}`, `to   ${report.to}`];
+  if (report.dryRun) {
+    lines.push(
+      `dry run: would copy ${tally(report.wouldCopy)}, already at the target ${tally(report.skipped)}; nothing was written`,
+    );
+    return lines;
+  }
+  lines.push(
+    `copied ${tally(report.copied)}, skipped (already at the target) ${tally(report.skipped)}, failed ${tally(report.failed)}`,
+  );
+  if (report.failed.objects > 0) {
+    lines.push(
+      'some objects were not copied (listed above): fix their cause and run the same command again; what was copied is skipped',
+    );
+  } else if (report.configChange.length > 0) {
+    lines.push(
+      '',
+      'every object is at the target. To serve from it, stop using the source and set:',
+      '',
+    );
+    lines.push(...report.configChange.map((line) => (line === '' ? '' : `  ${line}`)));
+  }
+  return lines;
 }
 
 function addVerifyCommand(program: Command): void {
@@ -805,6 +916,17 @@ export async function main(argv: readonly string[]): Promise<void> {
         `nora ${argv.find((arg) => arg.startsWith('retention-')) ?? 'retention'}: ${redactText(err.message)}\n`,
       );
       process.exitCode = EXIT_RUNTIME;
+      return;
+    }
+    if (err instanceof MigrateCommandError) {
+      process.stderr.write(`nora migrate: ${redactText(err.message)}\n`);
+      process.exitCode = EXIT_RUNTIME;
+      return;
+    }
+    if (err instanceof MigrateUsageError || err instanceof MigrateRefusedError) {
+      // Nothing was read or written: the operator's to fix (flags) or decide (stop the server).
+      process.stderr.write(`nora migrate: ${redactText(err.message)}\n`);
+      process.exitCode = EXIT_CONFIG;
       return;
     }
     if (err instanceof VerifyCommandError) {

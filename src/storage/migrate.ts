@@ -1,0 +1,473 @@
+/**
+ * `nora migrate --from local|s3 --to local|s3`: copies every stored object (`blobs/…`, the only
+ * keys NORA stores, keys.ts) from one storage backend to another, offline, through the drivers'
+ * streaming interfaces. NORA §3.2 / §3.9; docs/storage.md "Moving to another backend".
+ *
+ * Each object is streamed from the source into a spool file of the target (`spoolDir()`), hashed
+ * on the way, and moved in with `writeFile` only once its size and — for a content-addressed key,
+ * `blobs/<algorithm>/<xx>/<hex>` — its digest match: the target never holds a partial or damaged
+ * copy (the drivers' writes are atomic), so an interrupted run is resumed by running it again:
+ * what is at the target with the source's size is skipped (for a content-addressed key the name
+ * is the content; any other key is compared by hashing both sides). The source is only read.
+ *
+ * Refused while a NORA server uses the storage or its database (the checks `nora restore` and the
+ * offline retention commands make: `liveServers`, `databaseInUse`): a server writing to the
+ * source during the copy would record blobs the target never receives. The metadata database is
+ * not copied: it stays where it is (`[database] path`, default `<[storage] path>/nora.db`).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { databaseFile, liveServers } from '../app.ts';
+import type { AppConfig, StorageConfig } from '../config/schema.ts';
+import { errnoCode } from '../core/errors.ts';
+import { InterruptedError, watchInterrupts } from '../core/interrupts.ts';
+import { databaseInUse } from '../db/in-use.ts';
+import type { ObjectInfo, StorageDriver, StorageKey } from './driver.ts';
+import { createStorageDriver } from './drivers/index.ts';
+import { BLOBS_PREFIX } from './keys.ts';
+
+/** The backends `nora migrate` copies between. */
+export const MIGRATE_BACKENDS = ['local', 's3'] as const;
+export type MigrateBackend = (typeof MIGRATE_BACKENDS)[number];
+
+export interface MigrateOptions {
+  readonly from: MigrateBackend;
+  readonly to: MigrateBackend;
+  /** local target: its directory instead of `[storage] path`. */
+  readonly toPath?: string;
+  /** s3 target: its bucket instead of `[storage] bucket`. */
+  readonly toBucket?: string;
+  /** List what would be copied; write nothing. */
+  readonly dryRun: boolean;
+  /** Objects copied at once (1–64). */
+  readonly concurrency: number;
+  /** Called for each object copied, skipped, failed or (dry run) to copy, as it happens. */
+  readonly onObject?: (event: MigrateEvent) => void;
+}
+
+export interface MigrateEvent {
+  readonly outcome: 'copied' | 'skipped' | 'failed' | 'would copy';
+  readonly key: string;
+  readonly size: number;
+  readonly error?: string;
+}
+
+export interface MigrateTally {
+  objects: number;
+  bytes: number;
+}
+
+export interface MigrateReport {
+  /** `local /abs/dir` or `s3 <url> bucket "<name>"` (never a credential). */
+  readonly from: string;
+  readonly to: string;
+  readonly dryRun: boolean;
+  readonly copied: MigrateTally;
+  readonly skipped: MigrateTally;
+  readonly failed: MigrateTally;
+  /** Dry run: what a run would copy. */
+  readonly wouldCopy: MigrateTally;
+  readonly failures: { readonly key: string; readonly error: string }[];
+  /** The config change that makes a server use the target (empty for a dry run or failures). */
+  readonly configChange: string[];
+}
+
+/** A usage mistake found before anything was read (main.ts: exit 2). */
+export class MigrateUsageError extends Error {
+  override readonly name = 'MigrateUsageError';
+}
+
+/** Refused: a server holds the storage or database (nothing read or written; exit 2). */
+export class MigrateRefusedError extends Error {
+  override readonly name = 'MigrateRefusedError';
+}
+
+/** The copy could not run (a store unreachable, a listing failed): exit 1. */
+export class MigrateCommandError extends Error {
+  override readonly name = 'MigrateCommandError';
+}
+
+/** Reads `value` as a backend name; gcs and memory get their own sentence. */
+export function migrateBackend(flag: string, value: string): MigrateBackend {
+  if ((MIGRATE_BACKENDS as readonly string[]).includes(value)) return value as MigrateBackend;
+  if (value === 'gcs') {
+    throw new MigrateUsageError(
+      `${flag} gcs: Google Cloud Storage is not supported by this build (local or s3)`,
+    );
+  }
+  if (value === 'memory') {
+    throw new MigrateUsageError(
+      `${flag} memory: memory storage keeps nothing between processes (local or s3)`,
+    );
+  }
+  throw new MigrateUsageError(`${flag} ${JSON.stringify(value)}: expected local or s3`);
+}
+
+/** Both sides' storage settings, from `config` and the target overrides. */
+export function migrateSides(
+  config: AppConfig,
+  options: Pick<MigrateOptions, 'from' | 'to' | 'toPath' | 'toBucket'>,
+): { source: StorageConfig; target: StorageConfig } {
+  if (options.toPath !== undefined && options.to !== 'local') {
+    throw new MigrateUsageError(
+      '--to-path is the directory of a local target (--to local); an s3 target is chosen with --to-bucket',
+    );
+  }
+  if (options.toBucket !== undefined && options.to !== 's3') {
+    throw new MigrateUsageError(
+      '--to-bucket is the bucket of an s3 target (--to s3); a local target is chosen with --to-path',
+    );
+  }
+  const source: StorageConfig = { ...config.storage, mode: options.from };
+  const target: StorageConfig = {
+    ...config.storage,
+    mode: options.to,
+    ...(options.toPath === undefined ? {} : { path: options.toPath }),
+    ...(options.toBucket === undefined ? {} : { bucket: options.toBucket }),
+  };
+  return { source, target };
+}
+
+/** `local /abs/dir` or `s3 http://host:port bucket "b"`: for messages (no credential). */
+export function describeSide(storage: StorageConfig): string {
+  return storage.mode === 's3'
+    ? `s3 ${storage.s3_url.replace(/\/+$/, '')} bucket "${storage.bucket}"`
+    : `local ${path.resolve(storage.path)}`;
+}
+
+async function realOrResolved(dir: string): Promise<string> {
+  return await fs.realpath(dir).catch(() => path.resolve(dir));
+}
+
+async function samePlace(a: StorageConfig, b: StorageConfig): Promise<boolean> {
+  if (a.mode !== b.mode) return false;
+  if (a.mode === 'local') return (await realOrResolved(a.path)) === (await realOrResolved(b.path));
+  return (
+    new URL(a.s3_url).href.replace(/\/+$/, '') === new URL(b.s3_url).href.replace(/\/+$/, '') &&
+    a.bucket === b.bucket
+  );
+}
+
+/**
+ * Copies every object of `config`'s storage as `options.from` to `options.to`.
+ * Returns the report (failures counted, not thrown: the caller exits 1 when `failed.objects > 0`).
+ * Throws MigrateUsageError (flags that contradict each other, from == to), MigrateRefusedError
+ * (a NORA server on the storage, the database open elsewhere), MigrateCommandError (no local
+ * source, a store unusable, the source listing failed), InterruptedError (SIGINT/SIGTERM: the
+ * objects in flight are dropped, those copied stay; run again to resume).
+ */
+export async function runMigrate(
+  config: AppConfig,
+  options: MigrateOptions,
+): Promise<MigrateReport> {
+  const { source, target } = migrateSides(config, options);
+  if (await samePlace(source, target)) {
+    throw new MigrateUsageError(
+      `source and target are the same storage (${describeSide(source)}): name another with ${
+        options.to === 'local' ? '--to-path <dir>' : '--to-bucket <name>'
+      }`,
+    );
+  }
+  await refuseWhileServed(config, source, target);
+  if (source.mode === 'local') {
+    const found = await fs.stat(source.path).then(
+      (stats) => stats.isDirectory(),
+      () => false,
+    );
+    if (!found) {
+      throw new MigrateCommandError(
+        `no local storage at ${path.resolve(source.path)} ([storage] path, NORA_STORAGE_PATH): nothing to copy`,
+      );
+    }
+  }
+  const from = await openSide(source, 'source', false);
+  let to: StorageDriver | undefined;
+  try {
+    // A dry run makes no target directory: a missing one holds nothing.
+    to = await openSide(target, 'target', options.dryRun);
+    return await copyAll(from, to, source, target, config, options);
+  } finally {
+    await from.close();
+    await to?.close();
+  }
+}
+
+/**
+ * The same checks as `nora retention-apply` and `nora restore`: a NORA server named in the
+ * storage's `.nora-serve/` (local and s3 alike keep it in `[storage] path`), or in a local
+ * target's, and the database held open by another process.
+ */
+async function refuseWhileServed(
+  config: AppConfig,
+  source: StorageConfig,
+  target: StorageConfig,
+): Promise<void> {
+  const dirs = [source.path];
+  if (target.mode === 'local' && path.resolve(target.path) !== path.resolve(source.path)) {
+    dirs.push(target.path);
+  }
+  for (const dir of dirs) {
+    const servers = await liveServers(dir);
+    if (servers.length > 0) {
+      throw new MigrateRefusedError(
+        `a NORA server (pid ${servers.join(', ')}) is running on ${path.resolve(dir)}: stop it first (objects it stores during the copy would be missing from the target)`,
+      );
+    }
+  }
+  const database = databaseFile(config);
+  if (databaseInUse(database)) {
+    throw new MigrateRefusedError(
+      `the database ${path.resolve(database)} is open in another process (a NORA server, nora gc, …): stop it first (objects it stores during the copy would be missing from the target)`,
+    );
+  }
+}
+
+async function openSide(
+  storage: StorageConfig,
+  role: 'source' | 'target',
+  dryRun: false,
+): Promise<StorageDriver>;
+async function openSide(
+  storage: StorageConfig,
+  role: 'source' | 'target',
+  dryRun: boolean,
+): Promise<StorageDriver | undefined>;
+async function openSide(
+  storage: StorageConfig,
+  role: 'source' | 'target',
+  dryRun: boolean,
+): Promise<StorageDriver | undefined> {
+  if (dryRun && storage.mode === 'local') {
+    const exists = await fs.stat(storage.path).then(
+      () => true,
+      (err: unknown) => errnoCode(err) !== 'ENOENT',
+    );
+    if (!exists) return undefined;
+  }
+  let driver: StorageDriver;
+  try {
+    driver = await createStorageDriver(storage);
+  } catch (err) {
+    throw new MigrateCommandError(
+      `the ${role} (${describeSide(storage)}) cannot be opened: ${(err as Error).message}`,
+    );
+  }
+  try {
+    await driver.check();
+  } catch (err) {
+    await driver.close();
+    throw new MigrateCommandError(`the ${role}: ${(err as Error).message}`);
+  }
+  return driver;
+}
+
+function emptyTally(): MigrateTally {
+  return { objects: 0, bytes: 0 };
+}
+
+async function copyAll(
+  from: StorageDriver,
+  to: StorageDriver | undefined,
+  source: StorageConfig,
+  target: StorageConfig,
+  config: AppConfig,
+  options: MigrateOptions,
+): Promise<MigrateReport> {
+  const report = {
+    from: describeSide(source),
+    to: describeSide(target),
+    dryRun: options.dryRun,
+    copied: emptyTally(),
+    skipped: emptyTally(),
+    failed: emptyTally(),
+    wouldCopy: emptyTally(),
+    failures: [] as { key: string; error: string }[],
+    configChange: [] as string[],
+  };
+  const abort = new AbortController();
+  using interrupts = watchInterrupts(
+    (signal) =>
+      new InterruptedError(
+        'migrate',
+        signal,
+        `${report.copied.objects} objects copied so far stay at the target; run the same command again to copy the rest`,
+      ),
+    () => {
+      abort.abort();
+    },
+  );
+  const count = (tally: MigrateTally, size: number): void => {
+    tally.objects += 1;
+    tally.bytes += size;
+  };
+  // One listing shared by the workers: an async generator queues concurrent next() calls.
+  const listing = from.list(BLOBS_PREFIX)[Symbol.asyncIterator]();
+  let listError: unknown;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      if (abort.signal.aborted) return;
+      let next: IteratorResult<ObjectInfo>;
+      try {
+        next = await listing.next();
+      } catch (err) {
+        listError ??= err;
+        return;
+      }
+      if (next.done === true || listError !== undefined) return;
+      const info = next.value;
+      try {
+        const outcome = await copyOne(from, to, info, options.dryRun, abort.signal);
+        if (abort.signal.aborted) return;
+        count(
+          outcome === 'copied'
+            ? report.copied
+            : outcome === 'skipped'
+              ? report.skipped
+              : report.wouldCopy,
+          info.size,
+        );
+        options.onObject?.({ outcome, key: info.key, size: info.size });
+      } catch (err) {
+        if (abort.signal.aborted) return;
+        const error = (err as Error).message;
+        count(report.failed, info.size);
+        report.failures.push({ key: info.key, error });
+        options.onObject?.({ outcome: 'failed', key: info.key, size: info.size, error });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, () => worker()));
+  interrupts.throwIfInterrupted();
+  if (listError !== undefined) {
+    throw new MigrateCommandError(
+      `listing the source (${report.from}) failed after ${report.copied.objects + report.skipped.objects} objects: ${(listError as Error).message}; run it again to resume`,
+    );
+  }
+  if (!options.dryRun && report.failed.objects === 0) {
+    report.configChange.push(...configChange(config, source, target));
+  }
+  return report;
+}
+
+type Outcome = 'copied' | 'skipped' | 'would copy';
+
+/** `sha256:<hex>` → ['sha256', hex] for a content-addressed key, else undefined. */
+function contentDigest(key: string): { algorithm: string; hex: string } | undefined {
+  const match = /^blobs\/(sha256|sha512)\/([a-f0-9]{2})\/([a-f0-9]+)$/.exec(key);
+  if (match === null || !(match[3] ?? '').startsWith(match[2] ?? '')) return undefined;
+  return { algorithm: match[1] ?? '', hex: match[3] ?? '' };
+}
+
+async function hashOf(
+  driver: StorageDriver,
+  key: StorageKey,
+  signal: AbortSignal,
+): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(await driver.read(key), hash, { signal });
+  return hash.digest('hex');
+}
+
+/**
+ * One object: skipped when the target has it (same size; for a key that is not content-addressed
+ * also the same sha256), else streamed into a target spool file while hashed, checked (size,
+ * digest of a content-addressed key) and moved in. Throws the reason it was not copied.
+ */
+async function copyOne(
+  from: StorageDriver,
+  to: StorageDriver | undefined,
+  info: ObjectInfo,
+  dryRun: boolean,
+  signal: AbortSignal,
+): Promise<Outcome> {
+  const key = info.key;
+  const digest = contentDigest(key);
+  const present = to === undefined ? undefined : await to.stat(key);
+  if (present !== undefined && present.size === info.size) {
+    // A content-addressed key names its bytes, and every driver write is atomic and was
+    // verified: the same size is the same object. `nora verify` on the target hashes them all.
+    if (digest !== undefined) return 'skipped';
+    if (to !== undefined && (await hashOf(from, key, signal)) === (await hashOf(to, key, signal))) {
+      return 'skipped';
+    }
+  }
+  if (dryRun || to === undefined) return 'would copy';
+  const spool = path.join(to.spoolDir(), `migrate-${randomUUID()}`);
+  const hash = createHash(digest?.algorithm ?? 'sha256');
+  let size = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(await from.read(key), counter, createWriteStream(spool, { flags: 'wx' }), {
+      signal,
+    });
+    if (size !== info.size) {
+      throw new Error(`read ${size} bytes where the source lists ${info.size}: not copied`);
+    }
+    if (digest !== undefined) {
+      const actual = hash.digest('hex');
+      if (actual !== digest.hex) {
+        throw new Error(
+          `the source's bytes hash to ${digest.algorithm}:${actual}, not the digest the key names: damaged at the source, not copied (see nora verify)`,
+        );
+      }
+    }
+    const written = await to.writeFile(key, spool);
+    if (written.size !== info.size) {
+      throw new Error(`the target stored ${written.size} bytes of ${info.size}`);
+    }
+    return 'copied';
+  } finally {
+    await fs.rm(spool, { force: true });
+  }
+}
+
+/** What to change in the config file so a server uses the target: TOML lines, then notes. */
+function configChange(config: AppConfig, source: StorageConfig, target: StorageConfig): string[] {
+  const lines = ['[storage]', `mode = ${JSON.stringify(target.mode)}`];
+  const env = [`NORA_STORAGE_MODE=${target.mode}`];
+  if (target.mode === 'local' && path.resolve(target.path) !== path.resolve(config.storage.path)) {
+    lines.push(`path = ${JSON.stringify(path.resolve(target.path))}`);
+    env.push(`NORA_STORAGE_PATH=${path.resolve(target.path)}`);
+  }
+  if (target.mode === 's3') {
+    if (target.bucket !== config.storage.bucket) {
+      lines.push(`bucket = ${JSON.stringify(target.bucket)}`);
+      env.push(`NORA_STORAGE_BUCKET=${target.bucket}`);
+    }
+  }
+  const database = path.resolve(databaseFile(config));
+  // The default database is `<[storage] path>/nora.db`: a new local path would move it.
+  const moves =
+    config.database.path === undefined &&
+    target.mode === 'local' &&
+    path.resolve(target.path) !== path.resolve(config.storage.path);
+  if (moves) {
+    lines.push('', '[database]', `path = ${JSON.stringify(database)}`);
+    env.push(`NORA_DATABASE_PATH=${database}`);
+  }
+  const notes = [
+    `(or the variables: ${env.join(' ')})`,
+    `The metadata database is not copied: it stays at ${database}${
+      moves ? ' (the [database] path above keeps it there)' : ''
+    }.`,
+  ];
+  if (target.mode === 's3' && source.mode === 'local') {
+    notes.push(
+      `[storage] path (${path.resolve(config.storage.path)}) stays the local directory of the database and the spool; the blobs under it are no longer read once the server runs on s3 (remove them when satisfied).`,
+    );
+  }
+  if (target.mode === 's3' && source.mode === 's3') {
+    notes.push('The S3 endpoint and keys stay those configured ([storage] s3_url, s3_*_key).');
+  }
+  return [...lines, '', ...notes];
+}
