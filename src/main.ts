@@ -3,7 +3,8 @@
  * `nora token create|list|revoke` (offline, on the configured database), `nora gc [--apply]
  * [--grace <seconds>]` and `nora verify [--remove]` (offline, on the configured storage and
  * database), `nora backup -o FILE` / `nora restore -i FILE [--force]` (src/backup/), `nora go
- * publish|delete`, `nora mirror <format>` (src/mirror/), `--version`, `--help`; the other verbs of NORA's CLI are listed and say they
+ * publish|delete`, `nora mirror <format>` (src/mirror/), `nora migrate --from … --to …`
+ * (src/storage/migrate.ts), `--version`, `--help`; the other verbs of NORA's CLI are listed and say they
  * are not in this build yet.
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage (unknown command or
  * option, a verb not built yet, a restore refused over data or beside a running server).

@@ -300,6 +300,8 @@ async function copyAll(
       abort.abort();
     },
   );
+  // A function, not the property: TypeScript would keep its narrowing across the awaits.
+  const stopped = (): boolean => abort.signal.aborted;
   const count = (tally: MigrateTally, size: number): void => {
     tally.objects += 1;
     tally.bytes += size;
@@ -320,8 +322,8 @@ async function copyAll(
       if (next.done === true || listError !== undefined) return;
       const info = next.value;
       try {
+        // One that completed as the signal came is at the target: it counts as copied.
         const outcome = await copyOne(from, to, info, options.dryRun, abort.signal);
-        if (abort.signal.aborted) return;
         count(
           outcome === 'copied'
             ? report.copied
@@ -332,7 +334,8 @@ async function copyAll(
         );
         options.onObject?.({ outcome, key: info.key, size: info.size });
       } catch (err) {
-        if (abort.signal.aborted) return;
+        // Torn down by the signal: not a failure of this object.
+        if (stopped()) return;
         const error = (err as Error).message;
         count(report.failed, info.size);
         report.failures.push({ key: info.key, error });

@@ -32,12 +32,16 @@ describe('CLI verbs, commands and options', () => {
       assert.equal(res.stderr, `nora ${verb}: not available in this build yet\n`, verb);
     }
     const help = await nora(['--help']);
-    assert.match(help.stdout, /migrate\s+copy the storage between backends \(not available/);
+    assert.match(help.stdout, /import\s+import from Artifactory or Nexus \(not available/);
     // Built verbs are no longer listed as "not available".
     assert.match(help.stdout, /backup \[options\]\s+write the database and every blob/);
+    assert.match(
+      help.stdout,
+      /migrate \[options\]\s+copy every stored object to another storage\s+backend/,
+    );
     assert.doesNotMatch(
       help.stdout,
-      /(backup|restore|retention-plan|retention-apply)\s.*not available/,
+      /^ +(backup|restore|retention-plan|retention-apply|migrate) .*not available/m,
     );
   });
 
