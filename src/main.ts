@@ -7,7 +7,8 @@
  * (src/storage/migrate.ts), `--version`, `--help`; the other verbs of NORA's CLI are listed and say they
  * are not in this build yet.
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage (unknown command or
- * option, a verb not built yet, a restore refused over data or beside a running server).
+ * option, a verb not built yet, a restore refused over data or beside a running server, a
+ * migrate refused beside one).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';

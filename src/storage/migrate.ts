@@ -91,7 +91,11 @@ export class MigrateCommandError extends Error {
   override readonly name = 'MigrateCommandError';
 }
 
-/** Reads `value` as a backend name; gcs and memory get their own sentence. */
+/**
+ * Reads `value` (a `--from`/`--to` argument, `flag` names which) as a backend name. Throws
+ * MigrateUsageError for anything else; gcs (NORA's, not in this build) and memory (nothing to
+ * copy) get their own sentence.
+ */
 export function migrateBackend(flag: string, value: string): MigrateBackend {
   if ((MIGRATE_BACKENDS as readonly string[]).includes(value)) return value as MigrateBackend;
   if (value === 'gcs') {
@@ -107,7 +111,12 @@ export function migrateBackend(flag: string, value: string): MigrateBackend {
   throw new MigrateUsageError(`${flag} ${JSON.stringify(value)}: expected local or s3`);
 }
 
-/** Both sides' storage settings, from `config` and the target overrides. */
+/**
+ * Both sides' `[storage]` settings: `config.storage` with `mode` set to each side's backend, the
+ * target's `path` / `bucket` replaced by `--to-path` / `--to-bucket`. Throws MigrateUsageError
+ * for an override of the other kind of target (`--to-path` with `--to s3`, `--to-bucket` with
+ * `--to local`).
+ */
 export function migrateSides(
   config: AppConfig,
   options: Pick<MigrateOptions, 'from' | 'to' | 'toPath' | 'toBucket'>,
