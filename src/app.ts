@@ -105,6 +105,8 @@ import { createStorageDriver } from './storage/drivers/index.ts';
 import { BLOBS_PREFIX } from './storage/keys.ts';
 import { VERSION } from './version.ts';
 import { RetentionAdapters } from './retention/types.ts';
+import { BrowseSources, NO_ACTIVITY } from './ui/types.ts';
+import { registerUiRoutes } from './ui/routes.ts';
 import { type RetentionScheduler, startRetentionScheduler } from './retention/scheduler.ts';
 import { rulesMatchingNothing } from './retention/rule-targets.ts';
 import { dropRepresentationHeaders } from './http/format-errors.ts';
@@ -1060,6 +1062,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     onClose: (task) => closeTasks.push(task),
     onReload: (task) => reloadTasks.push(task),
     retention: new RetentionAdapters(),
+    browse: new BrowseSources(),
   };
 
   const routes: { method: string; url: string }[] = [];
@@ -1276,6 +1279,17 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     ),
     () => config.auth.enabled,
   );
+
+  // The web UI (src/ui/routes.ts): reads the browse sources the formats provide in register().
+  registerUiRoutes(fastify, {
+    config: () => config,
+    formats,
+    isEnabled: (format) => isEnabled(config, format),
+    repositories,
+    access,
+    browse: context.browse,
+    activity: () => NO_ACTIVITY,
+  });
 
   for (const format of formats) {
     await fastify.register(async (scope) => {

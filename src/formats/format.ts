@@ -15,6 +15,7 @@ import type { Logger } from '../core/logger.ts';
 import type { ProxyEngine } from '../proxy/engine.ts';
 import type { RetentionRegistry, RetentionSupport } from '../retention/types.ts';
 import type { CurationGate } from '../curation/types.ts';
+import type { BrowseRegistry } from '../ui/types.ts';
 
 /** Everything a format gets from the composition root. */
 export interface FormatContext {
@@ -52,6 +53,11 @@ export interface FormatContext {
    * built over the services its routes use (src/retention/types.ts).
    */
   readonly retention: RetentionRegistry;
+  /**
+   * Where a browsable format hands its web UI browse source from `register()`
+   * (`context.browse.provide(source)`, src/ui/types.ts), built over the services its routes use.
+   */
+  readonly browse: BrowseRegistry;
 }
 
 /**
