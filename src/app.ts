@@ -111,6 +111,7 @@ import { type RetentionScheduler, startRetentionScheduler } from './retention/sc
 import { rulesMatchingNothing } from './retention/rule-targets.ts';
 import { dropRepresentationHeaders } from './http/format-errors.ts';
 import { BYPASS_HEADER, curationRequest, privateBypassAnswer } from './curation/context.ts';
+import { ActivityOnlySink } from './audit/sink.ts';
 import { CurationEngine, loadPolicy, reloadCuration } from './curation/engine.ts';
 
 export interface BuildOptions {
@@ -1046,6 +1047,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     log,
   );
 
+  const audit = new ActivityOnlySink();
   const reloadTasks: ((previous: AppConfig, next: AppConfig) => void)[] = [];
   const context: FormatContext = {
     config: () => config,
@@ -1059,6 +1061,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     log,
     proxy,
     curation,
+    audit,
+    activity: audit.feed,
     onClose: (task) => closeTasks.push(task),
     onReload: (task) => reloadTasks.push(task),
     retention: new RetentionAdapters(),
