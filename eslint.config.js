@@ -41,6 +41,7 @@ export default tseslint.config(
       'src/formats/*/index.ts',
       'src/formats/*/routes.ts',
       'src/formats/*/routes/**',
+      'src/ui/routes.ts',
       'test/**',
       'bench/**',
     ],

@@ -55,6 +55,9 @@ APT_PACKAGES=(
   # test/helpers/gotree; x/mod also holds the module/zip rules src/formats/go mirrors
   golang-golang-x-mod-dev golang-github-stretchr-testify-dev golang-github-pkg-errors-dev
   golang-golang-x-term-dev golang-gopkg-check.v1-dev golang-github-kr-pretty-dev openssl
+  # The web UI's browser test (test/e2e/ui): Debian's chromium, driven by playwright-core
+  # (executablePath /usr/bin/chromium; never a browser download)
+  chromium
   # Maven side: Debian's Maven 3.8.7 and Gradle 4.4.1 (~100 MB with its libraries; runs on the
   # default JDK 17). Plugins come from the machine's local Maven repository (test/helpers/maven.ts).
   maven gradle

@@ -191,6 +191,12 @@ const authSchema = z.strictObject({
    * enabled, a scrape needs an authenticated principal (any user or token, any role).
    */
   public_metrics: z.boolean().default(true),
+  /**
+   * May the web UI (`/ui/`) and its JSON API (`/api/ui/`) be used without credentials? NORA's
+   * NORA_AUTH_PUBLIC_WEB_UI, default no: with auth enabled they need a user (Basic, a token as
+   * password, or Bearer). A public UI shows only what anonymous may read (docs/ui.md).
+   */
+  public_web_ui: z.boolean().default(false),
 });
 
 const rps = z.number().positive();

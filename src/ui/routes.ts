@@ -1,0 +1,385 @@
+/**
+ * The web UI's routes (NORA §3.14): `/ui/` (dashboard), `/ui/tokens`, the browse mount point
+ * `/ui/<format>[/<name…>]`, and the JSON twins `/api/ui/stats`, `/api/ui/dashboard`,
+ * `/api/ui/<format>/list`, `/api/ui/<format>/search`, `/api/ui/<format>/<name…>`.
+ *
+ * Gating (`[auth] public_web_ui`, NORA_AUTH_PUBLIC_WEB_UI, default false): with auth on and the
+ * UI not public, an anonymous request gets 401 — `WWW-Authenticate: Basic realm="NORA"` on pages
+ * (the browser prompts; the same credentials as the clients, a token as password too) and a JSON
+ * `{"error"}` on `/api/ui`. A public UI still shows only what anonymous may read (the browse
+ * sources check access per name).
+ *
+ * Every UI answer carries a strict CSP (no script at all; the embedded style by hash;
+ * `frame-ancestors 'none'`) and `Cache-Control: no-store` (pages show per-user data).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AccessControl, Principal } from '../auth/access.ts';
+import type { AppConfig, FormatName } from '../config/schema.ts';
+import type { TokenApi } from '../auth/api/tokens.ts';
+import { RegistryError, toRegistryError } from '../core/errors.ts';
+import { readAllBounded } from '../core/streams.ts';
+import type { FormatModule } from '../formats/format.ts';
+import { baseUrl } from '../http/request.ts';
+import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
+import { browseDetailPage, browseListPage } from './browse-pages.ts';
+import { CSS_HASH, type Html, type NavItem, renderPage } from './layout.ts';
+import type { BrowseQuery, BrowseRegistry, BrowseRequest } from './types.ts';
+import { type DashboardSources, gatherDashboard, renderDashboard } from './dashboard.ts';
+import {
+  checkSameOrigin,
+  createBody,
+  CsrfTokens,
+  type TokensOutcome,
+  tokensBody,
+  tokensNeedAuth,
+} from './tokens-page.ts';
+
+/** Where the UI and its API are mounted (below `[server] public_url`'s path, if any). */
+export const UI_PATH = '/ui';
+export const UI_API_PATH = '/api/ui';
+
+/** The CSP of every UI answer: nothing but our own embedded style, no script, no framing. */
+export const UI_CSP = `default-src 'self'; script-src 'none'; style-src ${CSS_HASH}; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'`;
+
+/** Largest `limit` a list takes. */
+export const MAX_LIST_LIMIT = 200;
+
+export interface UiDeps extends DashboardSources {
+  readonly config: () => AppConfig;
+  /** Every format module (the enabled ones are read per request: a reload may change them). */
+  readonly formats: readonly FormatModule[];
+  readonly isEnabled: (format: FormatName) => boolean;
+  readonly repositories: RepositoryRegistry;
+  readonly access: AccessControl;
+  readonly browse: BrowseRegistry;
+  /** The token API's service (`/api/tokens` uses the same one). */
+  readonly tokens: TokenApi;
+  /** The CSRF tokens' key holder (default: a fresh random key). */
+  readonly csrf?: CsrfTokens | undefined;
+}
+
+/** A token form is a few short fields. */
+const MAX_FORM_BYTES = 16 * 1024;
+
+/** What a UI handler knows of its request. */
+export interface UiRequest {
+  readonly principal: Principal;
+  /** The server's public base URL, no trailing `/` (`[server] public_url` or the request's). */
+  readonly base: string;
+  /** The UI's own path prefix, no trailing `/`: `/ui`, `/nora/ui` under a sub-path public URL. */
+  readonly uiRoot: string;
+  readonly nav: readonly NavItem[];
+  readonly user: string | undefined;
+}
+
+/**
+ * The UI root's path: `[server] public_url`'s path (sub-path mounting behind a reverse proxy:
+ * `https://tools.example/nora` → `/nora/ui`) + `/ui`.
+ */
+export function uiRootOf(publicUrl: string | undefined): string {
+  if (publicUrl === undefined) return UI_PATH;
+  const path = new URL(publicUrl).pathname.replace(/\/+$/, '');
+  return `${path}${UI_PATH}`;
+}
+
+/** Registers every UI route on `app` (the root scope). */
+export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
+  const enabledFormats = (): FormatModule[] => deps.formats.filter((f) => deps.isEnabled(f.format));
+
+  /** The gate and the per-request facts; throws the 401 of a closed UI. */
+  const uiRequest = (request: FastifyRequest, reply: FastifyReply, api: boolean): UiRequest => {
+    void reply
+      .header('content-security-policy', UI_CSP)
+      .header('cache-control', 'no-store')
+      .header('x-content-type-options', 'nosniff')
+      .header('x-frame-options', 'DENY');
+    const config = deps.config();
+    const principal = request.principal;
+    if (config.auth.enabled && !config.auth.public_web_ui && principal.kind !== 'user') {
+      throw new RegistryError(
+        'UNAUTHORIZED',
+        api
+          ? 'authentication required for /api/ui ([auth] public_web_ui is false): send the same credentials as the clients (a user and password or an API token as Basic, or Bearer <token>)'
+          : 'authentication required for the web UI ([auth] public_web_ui is false)',
+        { headers: { 'www-authenticate': 'Basic realm="NORA", charset="UTF-8"' } },
+      );
+    }
+    const uiRoot = uiRootOf(config.server.public_url);
+    const nav: NavItem[] = [
+      { label: 'Dashboard', path: '' },
+      ...enabledFormats().map((f) => ({ label: formatLabel(f.format), path: f.format })),
+      { label: 'Tokens', path: 'tokens' },
+    ];
+    return {
+      principal,
+      base: baseUrl(request, config.server.public_url),
+      uiRoot,
+      nav,
+      user: principal.kind === 'user' ? principal.name : undefined,
+    };
+  };
+
+  const sendPage = (
+    reply: FastifyReply,
+    ui: UiRequest,
+    title: string,
+    current: string,
+    body: Html,
+    status = 200,
+  ): FastifyReply =>
+    reply
+      .code(status)
+      .type('text/html; charset=utf-8')
+      .send(renderPage({ title, uiRoot: ui.uiRoot, nav: ui.nav, current, user: ui.user, body }));
+
+  // `/ui` → `/ui/` (relative links resolve from the folder).
+  app.get(UI_PATH, (request, reply) => {
+    const ui = uiRequest(request, reply, false);
+    return reply.redirect(`${ui.uiRoot}/`, 308);
+  });
+
+  app.get(`${UI_PATH}/`, async (request, reply) => {
+    const ui = uiRequest(request, reply, false);
+    const data = await gatherDashboard(deps, ui.principal, ui.base);
+    const body = renderDashboard(data, (format) => `${ui.uiRoot}/${format}`);
+    return sendPage(reply, ui, 'Dashboard', '', body);
+  });
+  app.get(`${UI_API_PATH}/dashboard`, async (request, reply) => {
+    const ui = uiRequest(request, reply, true);
+    return reply.send(await gatherDashboard(deps, ui.principal, ui.base));
+  });
+  app.get(`${UI_API_PATH}/stats`, async (request, reply) => {
+    const ui = uiRequest(request, reply, true);
+    return reply.send((await gatherDashboard(deps, ui.principal, ui.base)).stats);
+  });
+
+  // The browse mount point: `/ui/<format>` lists the format's repository (`?repo=<name>`, default:
+  // its default repository; `?q=`, `?offset=`, `?limit=`), `/ui/<format>/<name…>` shows a name.
+  const browseTarget = (
+    request: FastifyRequest<{
+      Params: { format: string };
+      Querystring: Record<string, string | undefined>;
+    }>,
+  ): { format: FormatModule; repo: Repository } => {
+    const format = enabledFormats().find((f) => f.format === request.params.format);
+    if (format === undefined) {
+      throw new RegistryError(
+        'NOT_FOUND',
+        `no enabled format named ${JSON.stringify(request.params.format)}`,
+      );
+    }
+    const wanted = request.query['repo'];
+    const repo =
+      wanted === undefined || wanted === ''
+        ? deps.repositories.byFormat(format.format).find((r) => r.isDefault)
+        : deps.repositories.get(wanted);
+    if (repo?.format !== format.format) {
+      throw new RegistryError(
+        'NOT_FOUND',
+        `no ${format.format} repository named ${JSON.stringify(wanted ?? format.defaultRepository)}`,
+      );
+    }
+    return { format, repo };
+  };
+  const browseRequest = (ui: UiRequest, format: FormatModule, repo: Repository): BrowseRequest => ({
+    principal: ui.principal,
+    repositoryUrl: `${ui.base}${repo.isDefault ? format.mount : `/repository/${repo.name}`}`,
+  });
+
+  type BrowseRoute = FastifyRequest<{
+    Params: { format: string; '*'?: string };
+    Querystring: Record<string, string | undefined>;
+  }>;
+
+  app.get(`${UI_PATH}/:format`, async (request: BrowseRoute, reply) => {
+    const ui = uiRequest(request, reply, false);
+    const { format, repo } = browseTarget(request);
+    const source = deps.browse.source(format.format);
+    const query = browseQuery(request.query);
+    const list =
+      source === undefined
+        ? undefined
+        : await source.list(repo, query, browseRequest(ui, format, repo));
+    const body = browseListPage({
+      ui,
+      format: format.format,
+      repo,
+      repositories: deps.repositories.byFormat(format.format),
+      query,
+      list,
+    });
+    return sendPage(reply, ui, `${formatLabel(format.format)} · ${repo.name}`, format.format, body);
+  });
+
+  app.get(`${UI_PATH}/:format/*`, async (request: BrowseRoute, reply) => {
+    const ui = uiRequest(request, reply, false);
+    const { format, repo } = browseTarget(request);
+    const name = request.params['*'] ?? '';
+    const source = deps.browse.source(format.format);
+    const detail =
+      source === undefined
+        ? undefined
+        : await source.detail(repo, name, browseRequest(ui, format, repo));
+    const body = browseDetailPage({ ui, format: format.format, repo, name, detail });
+    return sendPage(reply, ui, name, format.format, body, detail === undefined ? 404 : 200);
+  });
+
+  // The JSON twins.
+  app.get(`${UI_API_PATH}/:format/list`, async (request: BrowseRoute, reply) => {
+    const ui = uiRequest(request, reply, true);
+    const { format, repo } = browseTarget(request);
+    const source = deps.browse.source(format.format);
+    const query = browseQuery(request.query);
+    const list =
+      source === undefined
+        ? { entries: [] }
+        : await source.list(repo, query, browseRequest(ui, format, repo));
+    return reply.send({ format: format.format, repository: repo.name, ...query, ...list });
+  });
+  app.get(`${UI_API_PATH}/:format/search`, async (request: BrowseRoute, reply) => {
+    const ui = uiRequest(request, reply, true);
+    const { format, repo } = browseTarget(request);
+    const source = deps.browse.source(format.format);
+    const query = browseQuery(request.query);
+    const list =
+      source === undefined
+        ? { entries: [] }
+        : await source.list(repo, query, browseRequest(ui, format, repo));
+    return reply.send({ format: format.format, repository: repo.name, ...query, ...list });
+  });
+  app.get(`${UI_API_PATH}/:format/*`, async (request: BrowseRoute, reply) => {
+    const ui = uiRequest(request, reply, true);
+    const { format, repo } = browseTarget(request);
+    const name = request.params['*'] ?? '';
+    const source = deps.browse.source(format.format);
+    const detail =
+      source === undefined
+        ? undefined
+        : await source.detail(repo, name, browseRequest(ui, format, repo));
+    if (detail === undefined)
+      throw new RegistryError('NOT_FOUND', `${name} not found in ${repo.name}`);
+    return reply.send({ format: format.format, repository: repo.name, ...detail });
+  });
+
+  // `/ui/tokens`: a static route, it wins over `/ui/:format`.
+  const csrf = deps.csrf ?? new CsrfTokens();
+  const tokensPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    outcome: TokensOutcome = {},
+    status = 200,
+  ): Promise<FastifyReply> => {
+    const ui = uiRequest(request, reply, false);
+    const principal = ui.principal;
+    if (!deps.config().auth.enabled) {
+      return sendPage(reply, ui, 'Tokens', 'tokens', tokensNeedAuth());
+    }
+    if (principal.kind !== 'user') throw signInRequired();
+    const token = csrf.issue(principal.name, request.headers.authorization);
+    const body = await tokensBody(deps.tokens, principal, token, `${ui.uiRoot}/tokens`, outcome);
+    return sendPage(reply, ui, 'Tokens', 'tokens', body, status);
+  };
+  app.get(`${UI_PATH}/tokens`, (request, reply) => tokensPage(request, reply));
+  app.post(`${UI_PATH}/tokens`, async (request, reply) => {
+    const ui = uiRequest(request, reply, false);
+    const config = deps.config();
+    if (!config.auth.enabled) {
+      throw new RegistryError('METHOD_NOT_ALLOWED', 'API tokens need [auth] enabled = true', {
+        headers: { allow: 'GET, HEAD' },
+      });
+    }
+    const principal = ui.principal;
+    if (principal.kind !== 'user') throw signInRequired();
+    checkSameOrigin({
+      origin: request.headers.origin,
+      secFetchSite: single(request.headers['sec-fetch-site']),
+      ownOrigins: ownOrigins(request, config.server.public_url),
+    });
+    const form = await readForm(request);
+    if (
+      !csrf.verify(form.get('csrf') ?? undefined, principal.name, request.headers.authorization)
+    ) {
+      throw new RegistryError(
+        'DENIED',
+        "the form's CSRF token is missing or not this session's: reload /ui/tokens and submit its form again",
+      );
+    }
+    const op = form.get('op');
+    try {
+      if (op === 'create') {
+        const created = await deps.tokens.create(principal, createBody(form), request.ip);
+        return await tokensPage(request, reply, { created });
+      }
+      if (op === 'revoke') {
+        const id = form.get('id') ?? '';
+        const revoked = await deps.tokens.revoke(principal, { id }, request.ip);
+        const prefix = revoked['hash_prefix'];
+        return await tokensPage(request, reply, {
+          revoked: typeof prefix === 'string' ? prefix : id,
+        });
+      }
+    } catch (err) {
+      // The token API's refusal, shown on the page with its status (the form stays usable).
+      const refusal = toRegistryError(err);
+      if (refusal.status >= 500) throw err;
+      return tokensPage(request, reply, { error: refusal.message }, refusal.status);
+    }
+    throw new RegistryError('BAD_REQUEST', 'op must be "create" or "revoke"');
+  });
+}
+
+/** The 401 a page needing a user answers anonymous (a public UI's tokens page). */
+function signInRequired(): RegistryError {
+  return new RegistryError('UNAUTHORIZED', 'sign in to manage your tokens', {
+    headers: { 'www-authenticate': 'Basic realm="NORA", charset="UTF-8"' },
+  });
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The origins that are this server's: `public_url`'s and the request's own scheme + Host. */
+function ownOrigins(request: FastifyRequest, publicUrl: string | undefined): string[] {
+  const origins = [`${request.protocol}://${request.host}`];
+  if (publicUrl !== undefined) origins.push(new URL(publicUrl).origin);
+  return origins;
+}
+
+/** An `application/x-www-form-urlencoded` body (what a browser's form sends). */
+async function readForm(request: FastifyRequest): Promise<URLSearchParams> {
+  const type = request.headers['content-type'] ?? '';
+  if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
+    throw new RegistryError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      'send the form as application/x-www-form-urlencoded',
+    );
+  }
+  return new URLSearchParams((await readAllBounded(request.raw, MAX_FORM_BYTES)).toString('utf8'));
+}
+
+/** `?q=&offset=&limit=` as a BrowseQuery (limit 1..200, default 50). */
+export function browseQuery(query: Record<string, string | undefined>): BrowseQuery {
+  const offset = Number.parseInt(query['offset'] ?? '0', 10);
+  const limit = Number.parseInt(query['limit'] ?? '50', 10);
+  return {
+    q: (query['q'] ?? '').slice(0, 200),
+    offset: Number.isFinite(offset) && offset > 0 ? offset : 0,
+    limit: Number.isFinite(limit) && limit > 0 ? Math.min(limit, MAX_LIST_LIMIT) : 50,
+  };
+}
+
+/** A format's display name. */
+export function formatLabel(format: FormatName): string {
+  const labels: Record<FormatName, string> = {
+    docker: 'Docker',
+    npm: 'npm',
+    pypi: 'PyPI',
+    maven: 'Maven',
+    cargo: 'Cargo',
+    raw: 'Raw',
+    go: 'Go',
+    helm: 'Helm',
+  };
+  return labels[format];
+}
