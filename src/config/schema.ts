@@ -16,6 +16,7 @@ import { pypiSectionSchema } from '../formats/pypi/config.ts';
 import { rawSectionSchema } from '../formats/raw/config.ts';
 import { credentials, httpUrl, listenHost, upstreamEntry, withMeta } from './fields.ts';
 import { AUDIT_ACTIONS, DEFAULT_AUDIT_ACTIONS } from '../audit/types.ts';
+import { parseListVariable } from './env.ts';
 
 export const FORMAT_NAMES = [
   'docker',
@@ -252,18 +253,10 @@ const auditSchema = z.object({
    * Actions recorded (NORA_AUDIT_ACTIONS, a comma list): NORA's seven by default; ours,
    * `token-create`, `token-revoke` and `login-failed`, when listed.
    */
-  actions: z
-    .preprocess(
-      (value) =>
-        typeof value === 'string'
-          ? value
-              .split(',')
-              .map((action) => action.trim())
-              .filter((action) => action !== '')
-          : value,
-      z.array(z.enum(AUDIT_ACTIONS)),
-    )
-    .default([...DEFAULT_AUDIT_ACTIONS]),
+  actions: withMeta(z.array(z.enum(AUDIT_ACTIONS)).default([...DEFAULT_AUDIT_ACTIONS]), {
+    fromEnv: parseListVariable,
+    envForm: 'a comma list of actions',
+  }),
 });
 
 /**
