@@ -22,6 +22,11 @@ export interface AuditSlot {
   overwrote?: boolean;
   /** An event the handler names itself (tokens): replaces the method/status classification. */
   note?: AuditNote;
+  /**
+   * What the request stored, when its path does not say (a PyPI upload posts to the
+   * repository's root, a crate to `api/v1/crates/new`): `<project>/<file>`, `<crate>@<version>`.
+   */
+  artifact?: string;
 }
 
 export interface AuditNote {
@@ -66,6 +71,12 @@ export function noteProxyResult(result: string): void {
 export function noteOverwrite(): void {
   const slot = auditScope.getStore();
   if (slot !== undefined) slot.overwrote = true;
+}
+
+/** The current request stored `artifact` (its path names an endpoint, not the artifact). */
+export function noteArtifact(artifact: string): void {
+  const slot = auditScope.getStore();
+  if (slot !== undefined) slot.artifact = artifact;
 }
 
 /** The current request's event is `note` (token create/revoke), whatever its method. */
@@ -160,8 +171,9 @@ export class RequestAuditor {
     }
     if (action === undefined || !this.#sink.wants(action)) return;
     const target = this.#target(pathname);
+    const artifact = note?.artifact ?? slot?.artifact ?? target?.artifact ?? '';
     if (note === undefined && action !== 'login-failed') {
-      if (target === undefined || isPlumbing(target.format, target.artifact)) return;
+      if (target === undefined || isPlumbing(target.format, artifact)) return;
     }
     const actor =
       action === 'login-failed' ? (by.userTried ?? 'anonymous') : (by.user ?? 'anonymous');
@@ -169,7 +181,7 @@ export class RequestAuditor {
       ts: new Date().toISOString(),
       action,
       actor,
-      artifact: note?.artifact ?? target?.artifact ?? '',
+      artifact,
       registry: target?.format ?? 'system',
       detail: note?.detail,
       repository: target?.repository,
