@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
 import { auditFile, untilEvents } from '../../e2e/audit/helpers.ts';
 import { crateBody } from '../cargo/fixtures.ts';
+import { NpmHttp } from '../npm/client.ts';
 import { makeWheel, makeZip, MULTIPART, multipartBody, twineFields } from '../pypi/fixtures.ts';
 
 test('PyPI upload, crate publish, Maven deploy: push names the artifact; reads are pulls', async () => {
@@ -49,5 +50,32 @@ test('PyPI upload, crate publish, Maven deploy: push names the artifact; reads a
       'push maven com/example/lib/1.0/lib-1.0.jar',
       'pull maven com/example/lib/1.0/lib-1.0.jar',
     ],
+  );
+});
+
+test('a retention pass records each version it deletes as retention-apply', async () => {
+  await using server = await startTestServer({
+    config: { retention: { rules: [{ registry: 'npm', keep_last: 1 }] } },
+  });
+  const npm = new NpmHttp(`${server.url}/npm`);
+  for (const version of ['1.0.0', '2.0.0']) {
+    assert.equal((await npm.publish({ name: 'old-pkg', version })).status, 201);
+  }
+  const report = await server.app.retention.runNow(true);
+  assert.equal(report.deleted, 1);
+  const events = await untilEvents(auditFile(server), (all) =>
+    all.some((e) => e.action === 'retention-apply'),
+  );
+  const applied = events.filter((e) => e.action === 'retention-apply');
+  assert.equal(applied.length, 1);
+  const [event] = applied;
+  assert.ok(event);
+  assert.equal(event.artifact, 'old-pkg@1.0.0');
+  assert.equal(event.actor, 'system');
+  assert.equal(event.registry, 'npm');
+  assert.match(event.detail ?? '', /^rule 1: /);
+  assert.deepEqual(
+    server.app.context.activity.recent(1).map((e) => e.action),
+    ['retention-apply'],
   );
 });

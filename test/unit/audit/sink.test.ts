@@ -39,8 +39,8 @@ interface Logged {
   readonly errors: string[];
 }
 const logger = (logged: Logged) => ({
-  error: (_fields: object, message: string) => {
-    logged.errors.push(message);
+  error: (first: object | string, message?: string) => {
+    logged.errors.push(typeof first === 'string' ? first : (message ?? ''));
   },
   warn: () => undefined,
 });
