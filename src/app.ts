@@ -111,7 +111,9 @@ import { type RetentionScheduler, startRetentionScheduler } from './retention/sc
 import { rulesMatchingNothing } from './retention/rule-targets.ts';
 import { dropRepresentationHeaders } from './http/format-errors.ts';
 import { BYPASS_HEADER, curationRequest, privateBypassAnswer } from './curation/context.ts';
-import { ActivityOnlySink } from './audit/sink.ts';
+import { AuditLog } from './audit/sink.ts';
+import { attachSlot, auditScope, RequestAuditor, type AuditTarget } from './audit/requests.ts';
+import type { AuditSettings } from './audit/types.ts';
 import { CurationEngine, loadPolicy, reloadCuration } from './curation/engine.ts';
 
 export interface BuildOptions {
@@ -167,6 +169,11 @@ export interface NoraApp {
    * does not wait for close() (a shutdown cut short by `shutdown_timeout`; trial 25 ops F6).
    */
   forgetMarkers(): void;
+  /**
+   * Writes the audit events still queued, synchronously, and closes the audit log: for an exit
+   * that does not wait for close() (a shutdown cut short by `shutdown_timeout`).
+   */
+  closeAudit(): void;
   /**
    * The error of the last reload's curation policy (a list that did not load: the previous
    * policy and `[curation]` stay in force), or undefined when it was loaded or nothing reloaded.
@@ -933,24 +940,28 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       httpServer(
         opts,
         (req, res) => {
+          // The request's audit slot (src/audit/requests.ts): what its handlers note (a proxy
+          // fetch, an overwrite, a token) for the event recordAnswer makes of the request.
           // A DELETE frees space: on a full disk its writes may use the database's space
           // reserve (db/reserve.ts), so an operator can free space through NORA.
           if (req.method === 'DELETE') {
+            const slot = attachSlot(req);
             freesSpace(sqliteHandleOf(db)?.reserve, () => {
-              handler(req, res);
+              auditScope.run(slot, handler, req, res);
             });
             return;
           }
           // memoDuties is set below, before the server listens.
           if (memo.serve(req, res, memoDuties)) return;
+          const slot = attachSlot(req);
           // Curation reads the client's bypass token from here (curation/context.ts).
           const bypass = req.headers[BYPASS_HEADER];
           if (typeof bypass === 'string') {
             privateBypassAnswer(res);
             curationRequest.run({ bypassToken: bypass }, () => {
-              handler(req, res);
+              auditScope.run(slot, handler, req, res);
             });
-          } else handler(req, res);
+          } else auditScope.run(slot, handler, req, res);
         },
         // Read per request: a SIGHUP reload's `body_timeout` bounds the next request's body.
         () => config.server.body_timeout * 1000,
@@ -964,6 +975,12 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   for (const method of WEBDAV_METHODS) fastify.addHttpMethod(method, { hasBody: true });
   const log = fastify.log as unknown as Logger;
   for (const warning of openingWarnings) log.warn(warning);
+  // The audit log (src/audit/): [audit] is read at start. Closed last (close tasks run in
+  // reverse), after the requests and retention passes whose events it writes.
+  const audit = AuditLog.open({ settings: auditSettings(config), metrics, log });
+  closeTasks.push(() => {
+    audit.close();
+  });
   // A database this process cannot write (a `nora.db` restored with mode 444, a read-only
   // `nora.db-shm` SQLite left beside it, a read-only mount) opens and serves reads, but every
   // upload answers 503: say so now, naming the file, and again whenever /health's probe finds
@@ -1047,7 +1064,6 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     log,
   );
 
-  const audit = new ActivityOnlySink();
   const reloadTasks: ((previous: AppConfig, next: AppConfig) => void)[] = [];
   const context: FormatContext = {
     config: () => config,
@@ -1147,6 +1163,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   const hookOptions = {
     access,
     metrics,
+    audit: new RequestAuditor(audit, (pathname) => auditTarget(formats, repositories, pathname)),
     bodyLimitBytes: () => config.server.body_limit_mb * MB,
     registryLabel: registryLabeler(formats, repositories),
     rateLimiter,
@@ -1189,6 +1206,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       },
     );
   });
+  // Set by proxyHit, read by answered: the memo calls both, in that order, for one hit.
+  let memoProxyHit = false;
   const memoDuties: MemoHitDuties = {
     rateLimiter,
     // One clock read while no address is locked; behind a proxy, Fastify works out the client.
@@ -1198,9 +1217,13 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     requestId: requestIdFrom,
     proxyHit: (repository) => {
       proxy.metrics.record(repository, 'hit');
+      memoProxyHit = true;
     },
     answered: (requestId, method, url, status, seconds, req) => {
       memoHits.inc();
+      // Its audit event: a pull, or a cache hit when the kept answer is a proxy's.
+      attachSlot(req, memoProxyHit ? { proxied: 'cache_hit' } : {});
+      memoProxyHit = false;
       const query = url.indexOf('?');
       recordAnswer(
         hookOptions,
@@ -1260,6 +1283,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     adapters: context.retention,
     metrics,
     log: () => log,
+    audit,
     ...(options.offline === true
       ? { firstDelayMs: NEVER_MS }
       : options.retentionFirstDelayMs === undefined
@@ -1339,6 +1363,9 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     inFlight,
     forgetMarkers: () => {
       for (const marker of markers) rmSync(marker, { force: true });
+    },
+    closeAudit: () => {
+      audit.close();
     },
     gc,
     retention,
@@ -1608,6 +1635,7 @@ function keepRestartOnly(
     server: { ...next.server, host: running.server.host, port: running.server.port },
     storage: running.storage,
     database: running.database,
+    audit: running.audit,
   };
 }
 
@@ -1647,6 +1675,8 @@ function restartOnlyChanges(current: AppConfig, next: AppConfig): string[] {
     ['server.port', current.server.port, next.server.port],
     ['storage', JSON.stringify(current.storage), JSON.stringify(next.storage)],
     ['database', JSON.stringify(current.database), JSON.stringify(next.database)],
+    // The audit file is opened, and its actions read, at start (src/audit/sink.ts).
+    ['audit', JSON.stringify(current.audit), JSON.stringify(next.audit)],
     ...FORMAT_NAMES.map((f): [string, unknown, unknown] => [
       `${f}.enabled`,
       current[f].enabled,
@@ -1873,6 +1903,52 @@ function repositoryAt(
     : formats.find((f) => pathname === f.mount || pathname.startsWith(`${f.mount}/`))
         ?.defaultRepository;
   return name === undefined ? undefined : repositories.get(name);
+}
+
+/**
+ * The repository a request path is in and the artifact path below it, for audit events
+ * (src/audit/requests.ts): `/repository/<name>/<artifact>` or `<mount>/<artifact>`. The
+ * artifact is the path as sent (percent-encoded), without the leading `/`.
+ */
+function auditTarget(
+  formats: readonly FormatModule[],
+  repositories: RepositoryRegistry,
+  pathname: string,
+): AuditTarget | undefined {
+  let name: string | undefined;
+  let rest: string;
+  if (pathname.startsWith('/repository/')) {
+    const slash = pathname.indexOf('/', 12);
+    name = pathname.slice(12, slash === -1 ? undefined : slash);
+    rest = slash === -1 ? '' : pathname.slice(slash + 1);
+  } else {
+    const format = formats.find((f) => pathname === f.mount || pathname.startsWith(`${f.mount}/`));
+    if (format === undefined) return undefined;
+    name = format.defaultRepository;
+    rest = pathname.slice(format.mount.length + 1);
+  }
+  const repo = repositories.get(name);
+  if (repo === undefined) return undefined;
+  return { repository: repo.name, format: repo.format, artifact: rest };
+}
+
+/**
+ * `[audit]` as the sink takes it: the file defaults to `audit.jsonl` in `[storage] path` (the
+ * storage directory in local mode, the local data directory beside `nora.db` in s3 mode); with
+ * memory storage and no `path` nothing is written to disk (`log = "file"` keeps the feed only).
+ */
+export function auditSettings(config: AppConfig): AuditSettings {
+  const audit = config.audit;
+  const inMemory = config.storage.mode === 'memory' && audit.path === undefined;
+  let log = audit.log;
+  if (inMemory) log = log === 'both' ? 'stdout' : log === 'file' ? 'off' : log;
+  return {
+    log,
+    path: path.resolve(audit.path ?? path.join(config.storage.path, 'audit.jsonl')),
+    maxSizeMb: audit.max_size_mb,
+    keep: audit.keep,
+    actions: audit.actions,
+  };
 }
 
 export type { Db, StorageDriver };

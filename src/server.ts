@@ -96,6 +96,8 @@ export async function startServer(
         // container's `node`) would seem to be (trial 25 ops F6).
         try {
           app.forgetMarkers();
+          // The audit events of what did finish, which close() would have written.
+          app.closeAudit();
         } catch {
           // Best effort, as when it was made; the next start removes a dead process's file.
         }

@@ -3,6 +3,7 @@
  * random salt, timing-safe compare); tokens are random secrets of which only the sha256 is kept,
  * so a leaked database does not leak usable tokens.
  */
+import { noteAudit } from '../audit/requests.ts';
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { Logger } from '../core/logger.ts';
@@ -468,6 +469,8 @@ export class TokenStore {
         .execute();
       await trx.insertInto('auth_tokens').values(row).execute();
     });
+    // The request's audit event (when made by one: src/audit/requests.ts); its public id only.
+    noteAudit({ action: 'token-create', artifact: row.key, detail: `user ${user}, role ${role}` });
     return { secret, info: tokenInfo(row) };
   }
 
@@ -644,7 +647,9 @@ export class TokenStore {
     if (user !== undefined) query = query.where('user_name', '=', user);
     const result = await query.executeTakeFirst();
     this.#touched.delete(key);
-    return Number(result.numDeletedRows) > 0;
+    const revoked = Number(result.numDeletedRows) > 0;
+    if (revoked) noteAudit({ action: 'token-revoke', artifact: key });
+    return revoked;
   }
 
   /** Revokes a token by its secret (`npm logout`); false when unknown. */
@@ -653,7 +658,10 @@ export class TokenStore {
       .deleteFrom('auth_tokens')
       .where('token_hash', '=', sha256Hex(secret))
       .executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+    const revoked = Number(result.numDeletedRows) > 0;
+    // The secret is all this request names: the event says how, not which (never the secret).
+    if (revoked) noteAudit({ action: 'token-revoke', artifact: '', detail: 'logout' });
+    return revoked;
   }
 
   /**

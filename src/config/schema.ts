@@ -15,6 +15,8 @@ import { dockerSectionSchema, dockerUpstreamSchema } from '../formats/oci/config
 import { pypiSectionSchema } from '../formats/pypi/config.ts';
 import { rawSectionSchema } from '../formats/raw/config.ts';
 import { credentials, httpUrl, listenHost, upstreamEntry, withMeta } from './fields.ts';
+import { AUDIT_ACTIONS, DEFAULT_AUDIT_ACTIONS } from '../audit/types.ts';
+import { parseListVariable } from './env.ts';
 
 export const FORMAT_NAMES = [
   'docker',
@@ -236,6 +238,34 @@ const circuitBreakerSchema = z.object({
 });
 
 /**
+ * The audit log (src/audit/, docs/audit.md; NORA §3.8): one JSON line per push, pull, delete,
+ * cache hit, proxy fetch, overwrite and retention apply. NORA's keys (`log`, `path`) plus
+ * size-based rotation, ours: NORA's file grows forever.
+ */
+const auditSchema = z.object({
+  /** Where lines go: `file` (default), `stdout`, `both`, `off` (NORA_AUDIT_LOG). */
+  log: z.enum(['file', 'stdout', 'both', 'off']).default('file'),
+  /**
+   * The JSONL file. Default: `<storage.path>/audit.jsonl` with local storage; with S3 (or memory)
+   * storage, `audit.jsonl` in the directory of the metadata database (`[database] path`).
+   * Opened with O_APPEND. Read at start.
+   */
+  path: z.string().min(1).optional(),
+  /** Rotate the file when it would pass this many MiB (`audit.jsonl.1`, …); 0 never rotates. */
+  max_size_mb: z.number().int().min(0).default(100),
+  /** Rotated files kept besides the current one; older ones are deleted. */
+  keep: z.number().int().min(0).default(5),
+  /**
+   * Actions recorded (NORA_AUDIT_ACTIONS, a comma list): NORA's seven by default; ours,
+   * `token-create`, `token-revoke` and `login-failed`, when listed.
+   */
+  actions: withMeta(z.array(z.enum(AUDIT_ACTIONS)).default([...DEFAULT_AUDIT_ACTIONS]), {
+    fromEnv: parseListVariable,
+    envForm: 'a comma list of actions',
+  }),
+});
+
+/**
  * Garbage collection of unreferenced blobs (src/gc/): NORA's `[gc]` keys and defaults. `grace`
  * seconds protect what is being written (a blob younger than it is never removed).
  */
@@ -418,6 +448,7 @@ export const configSchema = z
     circuit_breaker: circuitBreakerSchema.default(() => circuitBreakerSchema.parse({})),
     rate_limit: rateLimitSchema.default(() => rateLimitSchema.parse({})),
     gc: gcSchema.default(() => gcSchema.parse({})),
+    audit: auditSchema.default(() => auditSchema.parse({})),
     retention: retentionSchema.default(() => retentionSchema.parse({})),
     curation: curationSchema.default(() => curationSchema.parse({})),
     docker: dockerSectionSchema.default(() => dockerSectionSchema.parse({})),

@@ -13,6 +13,7 @@ import { ANONYMOUS, type AccessControl, type Principal, userTriedOf } from '../a
 import { addressKey } from '../core/address-key.ts';
 import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { type RequestAuditor, slotOf } from '../audit/requests.ts';
 import type { AnswerMemo } from './answer-memo.ts';
 import { cacheHeaders } from './cache-control.ts';
 import { forwardedClient } from './client-address.ts';
@@ -115,6 +116,8 @@ export interface HookOptions {
    * a request whose stream was destroyed (recordAnswer); none: the socket peer is the client.
    */
   readonly trusted?: ((address: string | undefined) => boolean) | undefined;
+  /** Makes audit events of answered requests (src/audit/requests.ts); none: no events. */
+  readonly audit?: RequestAuditor | undefined;
 }
 
 /** Probes: never limited, never authenticated (a wrong credential must not fail a probe). */
@@ -360,7 +363,7 @@ export const USER_AGENT_MAX = 256;
  * answered (never with credentials: anonymous; `clientAddress` works out its client).
  */
 export function recordAnswer(
-  options: Pick<HookOptions, 'metrics' | 'registryLabel'>,
+  options: Pick<HookOptions, 'metrics' | 'registryLabel' | 'audit'>,
   log: AccessLog,
   pathname: string,
   method: string,
@@ -386,27 +389,44 @@ export function recordAnswer(
   extra?: Readonly<Record<string, unknown>>,
 ): void {
   options.metrics.recordRequest(options.registryLabel(pathname), method, status, seconds);
+  // The audit event of the request, if it is one (a push, pull, delete…): every answered
+  // request passes here, answer-memo hits included.
+  if (options.audit !== undefined && !aborted) {
+    const req = from instanceof IncomingMessage ? from : from.raw;
+    const slot = slotOf(req);
+    const principal =
+      from instanceof IncomingMessage
+        ? ANONYMOUS
+        : (from as { readonly principal: Principal | null }).principal;
+    options.audit.answered(
+      pathname,
+      method,
+      status,
+      requestId ?? (from instanceof IncomingMessage ? undefined : from.id),
+      {
+        user:
+          principal === null ? undefined : principal.kind === 'user' ? principal.name : 'anonymous',
+        userTried:
+          from instanceof IncomingMessage
+            ? undefined
+            : ((from as { readonly userTried: string | null }).userTried ?? undefined),
+        credentials: from.headers.authorization !== undefined,
+        client: () => clientOf(from, clientAddress, detached),
+      },
+      slot,
+    );
+  }
   // The raw URL: the logger redacts credentials in it (npm logout's token path) for every line.
   // Skipped, with its object, when the level is above info (benches and quiet deployments).
   if (!INFO_OR_LOWER.has(log.level)) return;
   const ms = Math.round(seconds * 10_000) / 10;
-  let client: string | undefined;
+  const client = clientOf(from, clientAddress, detached);
   let principal: Principal | null;
   let headers: IncomingMessage['headers'];
   if (from instanceof IncomingMessage) {
-    client = clientAddress === undefined ? from.socket.remoteAddress : clientAddress(from);
     principal = ANONYMOUS;
     headers = from.headers;
   } else {
-    // Fastify's own: the socket peer, or the client a trusted proxy forwarded for.
-    client =
-      (from.raw.socket as Socket | null) === null
-        ? forwardedClient(
-            detached?.socket?.remoteAddress,
-            from.headers['x-forwarded-for'],
-            detached?.trusted ?? (() => false),
-          )
-        : from.ip;
     // Null (Fastify's decorated default) when authentication failed or never ran (a refusal
     // before it): the type says otherwise.
     principal = (from as { readonly principal: Principal | null }).principal;
@@ -438,6 +458,30 @@ export function recordAnswer(
   if (aborted) fields['aborted'] = true;
   if (extra !== undefined) Object.assign(fields, extra);
   log.info(fields, 'request');
+}
+
+/** Who sent `from`, as recordAnswer's access line names the client. */
+function clientOf(
+  from: FastifyRequest | IncomingMessage,
+  clientAddress: ((req: IncomingMessage) => string | undefined) | undefined,
+  detached:
+    | {
+        readonly socket: Socket | null;
+        readonly trusted?: ((address: string | undefined) => boolean) | undefined;
+      }
+    | undefined,
+): string | undefined {
+  if (from instanceof IncomingMessage) {
+    return clientAddress === undefined ? from.socket.remoteAddress : clientAddress(from);
+  }
+  // Fastify's own: the socket peer, or the client a trusted proxy forwarded for.
+  return (from.raw.socket as Socket | null) === null
+    ? forwardedClient(
+        detached?.socket?.remoteAddress,
+        from.headers['x-forwarded-for'],
+        detached?.trusted ?? (() => false),
+      )
+    : from.ip;
 }
 
 /** Levels at which the access log line is written (the config's levels, schema.ts). */

@@ -1,6 +1,7 @@
 /** The proxy engine's metrics, declared through the app's get-or-create helpers. */
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { Metrics } from '../metrics/metrics.ts';
+import { noteProxyResult } from '../audit/requests.ts';
 
 export type CacheResult = 'hit' | 'miss' | 'stale' | 'revalidated' | 'coalesced' | 'error';
 
@@ -46,8 +47,13 @@ export class ProxyMetrics {
     );
   }
 
-  /** Records one lookup: `hit`/`revalidated`/`stale` count as hits, `miss` as a miss. */
+  /**
+   * Records one lookup: `hit`/`revalidated`/`stale` count as hits, `miss` as a miss. Also what
+   * makes the current request's audit event a `cache_hit` or `proxy_fetch` (src/audit/requests.ts):
+   * every format's proxy calls this, so the audit needs no call of its own in each.
+   */
   record(registry: string, result: CacheResult): void {
+    noteProxyResult(result);
     this.cacheRequests.inc({ registry, result });
     if (result === 'hit' || result === 'revalidated' || result === 'stale') this.cacheHits.inc();
     else if (result === 'miss') this.cacheMisses.inc();

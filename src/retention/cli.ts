@@ -69,6 +69,8 @@ export async function runRetentionOffline(
       repositories: app.context.repositories,
       adapters: app.context.retention,
       apply: options.apply,
+      // The command's deletions go to the audit log as the server's do (`system`: no login).
+      audit: app.context.audit,
       ...(options.now === undefined ? {} : { now: options.now }),
     });
   } finally {

@@ -17,6 +17,7 @@ import {
 } from './planner.ts';
 import { rulesMatchingNothing } from './rule-targets.ts';
 import type { RetentionRegistry } from './types.ts';
+import type { AuditSink } from '../audit/types.ts';
 
 export interface RetentionRunOptions {
   readonly rules: readonly RetentionRule[];
@@ -27,6 +28,10 @@ export interface RetentionRunOptions {
   /** ms since the epoch the ages are computed at (default now). */
   readonly now?: number;
   readonly log?: Logger;
+  /** Where each deletion is recorded as `retention-apply` (src/audit/); none: not recorded. */
+  readonly audit?: AuditSink;
+  /** The audit events' actor: the admin who asked (the admin endpoint), else `system`. */
+  readonly actor?: string;
 }
 
 /** A version whose delete failed (the pass went on with the others). */
@@ -101,6 +106,16 @@ export async function runRetention(options: RetentionRunOptions): Promise<Retent
         if (result.deleted) {
           deleted++;
           bytes += result.bytes;
+          options.audit?.record({
+            ts: new Date().toISOString(),
+            action: 'retention-apply',
+            actor: options.actor ?? 'system',
+            artifact: `${planned.version.name}@${planned.version.version}`,
+            registry: planned.format,
+            detail: `rule ${planned.rule + 1}: ${planned.reason}`,
+            repository: planned.repository,
+            format: planned.format,
+          });
           options.log?.info(
             { retention: describePlanned(planned) },
             `retention deleted ${planned.repository} ${planned.version.name} ${planned.version.version} (${planned.reason})`,

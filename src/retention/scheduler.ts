@@ -19,6 +19,7 @@ import {
   runRetention,
 } from './engine.ts';
 import type { RetentionRegistry } from './types.ts';
+import type { AuditSink } from '../audit/types.ts';
 
 export interface RetentionSchedulerOptions {
   readonly config: () => AppConfig;
@@ -26,6 +27,8 @@ export interface RetentionSchedulerOptions {
   readonly adapters: RetentionRegistry;
   readonly metrics: Metrics;
   readonly log: () => Logger;
+  /** Where deletions are recorded (`retention-apply`, src/audit/). */
+  readonly audit?: AuditSink;
   /** Overrides FIRST_PASS_DELAY_MS (tests). */
   readonly firstDelayMs?: number;
 }
@@ -53,6 +56,7 @@ export function startRetentionScheduler(options: RetentionSchedulerOptions): Ret
       adapters: options.adapters,
       apply,
       log: options.log(),
+      ...(options.audit === undefined ? {} : { audit: options.audit }),
     });
     metrics.record(report.deleted, report.bytes, report.seconds);
     const { delete: planned, spared, ...summary } = reportJson(report);

@@ -15,6 +15,7 @@
  * Errors are Cargo's: `{"errors": [{"detail": "…"}]}` with the status (Cargo prints the detail).
  * Cargo sends its token as the bare Authorization value (auth/resolvers.ts takes it).
  */
+import { noteArtifact } from '../../audit/requests.ts';
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
@@ -262,6 +263,8 @@ async function dispatch(
       const bodyLength =
         declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : undefined;
       const published = await service.publish(repo, request.raw, principal, bodyLength);
+      // The audit event's artifact: the path is the publish endpoint, not the crate.
+      noteArtifact(`${published.name}@${published.vers}`);
       return reply.type('application/json').send(publishAnswer(published.warnings));
     }
     case 'search': {

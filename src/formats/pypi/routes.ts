@@ -19,6 +19,7 @@
  * too (twine prints it); a 401 carries `WWW-Authenticate: Basic realm="nora"` so pip and twine
  * fall back to keyring/netrc/prompted credentials.
  */
+import { noteArtifact } from '../../audit/requests.ts';
 import { etagMatches } from '../../core/http-conditional.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
@@ -382,6 +383,8 @@ async function dispatch(
         principal,
         reads,
       );
+      // The audit event's artifact: the upload posts to the repository's root.
+      noteArtifact(`${result.project}/${result.filename}`);
       return reply.type('text/plain; charset=utf-8').send(`OK: ${result.filename} stored\n`);
     }
     case 'json': {

@@ -12,6 +12,7 @@
  *   DELETE    <p>/<path>        delete a file (If-Match honoured)
  *   POST      <p>/-/reindex     NORA's; nothing to do (the metadata store is the source of truth)
  */
+import { noteOverwrite } from '../../audit/requests.ts';
 import { plainTextErrorHandler } from '../../http/format-errors.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
@@ -139,6 +140,8 @@ async function dispatch(
         ifNoneMatch: header(request, 'if-none-match'),
         contentLength: declared === undefined ? undefined : Number(declared),
       });
+      // 200: an existing file replaced, which the audit log records as `overwrite`.
+      if (answer.status === 200) noteOverwrite();
       return reply
         .code(answer.status)
         .header('etag', `"${answer.sha256}"`)

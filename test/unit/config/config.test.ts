@@ -503,6 +503,7 @@ test('every list-valued NORA_* variable takes the TOML array form as its comma l
       'https://sum.golang.org,sum.test=http://127.0.0.1:9/db',
       ['https://sum.golang.org', 'sum.test=http://127.0.0.1:9/db'],
     ],
+    NORA_AUDIT_ACTIONS: ['push,token-create', ['push', 'token-create']],
   };
   // The test covers every list variable there is (a new one must take both forms too).
   const defaults = parseConfigObject({}, {}).config as unknown as Record<

@@ -1,0 +1,196 @@
+/**
+ * The one place a request becomes an audit event: `RequestAuditor.answered`, called by
+ * `recordAnswer` (src/http/hooks.ts) for every answered request — Fastify's and the answer
+ * memo's alike — where the `nora_http_*` metrics are counted.
+ *
+ * What a request was is read from its method, status and path, refined by what the code that
+ * answered it noted on the request's `AuditSlot` (an async-local store app.ts runs each request
+ * in): the proxy engine's hit/miss accounting (`noteProxyResult`, called by ProxyMetrics.record,
+ * which every format's proxy already calls), a replaced file (`noteOverwrite`), a token minted or
+ * revoked (`noteAudit`).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage } from 'node:http';
+import type { FormatName } from '../config/schema.ts';
+import type { AuditAction, AuditEvent, AuditSink } from './types.ts';
+
+/** What the handlers of one request noted for its audit event. */
+export interface AuditSlot {
+  /** The proxy lookups of the request: any fetch upstream wins over cache hits. */
+  proxied?: 'cache_hit' | 'proxy_fetch';
+  /** The write replaced an existing artifact (`overwrite` instead of `push`). */
+  overwrote?: boolean;
+  /** An event the handler names itself (tokens): replaces the method/status classification. */
+  note?: AuditNote;
+  /**
+   * What the request stored, when its path does not say (a PyPI upload posts to the
+   * repository's root, a crate to `api/v1/crates/new`): `<project>/<file>`, `<crate>@<version>`.
+   */
+  artifact?: string;
+}
+
+export interface AuditNote {
+  readonly action: AuditAction;
+  /** A public identifier (a token's id), never a secret. */
+  readonly artifact?: string | undefined;
+  readonly detail?: string | undefined;
+}
+
+/** The slot of the request being handled (app.ts `auditScope.run`); none outside requests. */
+export const auditScope = new AsyncLocalStorage<AuditSlot>();
+
+/** Where app.ts keeps a request's slot on node's request, for `recordAnswer` to read. */
+export const AUDIT_SLOT: unique symbol = Symbol('nora.auditSlot');
+
+/** The request's slot, if it has one. */
+export function slotOf(req: IncomingMessage): AuditSlot | undefined {
+  return (req as IncomingMessage & { [AUDIT_SLOT]?: AuditSlot })[AUDIT_SLOT];
+}
+
+/** Gives `req` a fresh slot and returns it. */
+export function attachSlot(req: IncomingMessage, slot: AuditSlot = {}): AuditSlot {
+  (req as IncomingMessage & { [AUDIT_SLOT]?: AuditSlot })[AUDIT_SLOT] = slot;
+  return slot;
+}
+
+/**
+ * One proxy cache lookup of the current request (ProxyMetrics.record's results): `miss` and
+ * `coalesced` fetched from the upstream (`proxy_fetch`), `hit`, `stale` and `revalidated`
+ * answered from the cache (`cache_hit`). No-op outside a request (background refreshes).
+ */
+export function noteProxyResult(result: string): void {
+  const slot = auditScope.getStore();
+  if (slot === undefined) return;
+  if (result === 'miss' || result === 'coalesced') slot.proxied = 'proxy_fetch';
+  else if ((result === 'hit' || result === 'stale' || result === 'revalidated') && !slot.proxied) {
+    slot.proxied = 'cache_hit';
+  }
+}
+
+/** The current request's write replaced an existing artifact. */
+export function noteOverwrite(): void {
+  const slot = auditScope.getStore();
+  if (slot !== undefined) slot.overwrote = true;
+}
+
+/** The current request stored `artifact` (its path names an endpoint, not the artifact). */
+export function noteArtifact(artifact: string): void {
+  const slot = auditScope.getStore();
+  if (slot !== undefined) slot.artifact = artifact;
+}
+
+/** The current request's event is `note` (token create/revoke), whatever its method. */
+export function noteAudit(note: AuditNote): void {
+  const slot = auditScope.getStore();
+  if (slot !== undefined) slot.note = note;
+}
+
+/** What a path is: a repository of a format, and the artifact path below it. */
+export interface AuditTarget {
+  readonly repository: string;
+  readonly format: FormatName;
+  /** The path below the repository's root, without a leading `/`, never the query string. */
+  readonly artifact: string;
+}
+
+/** Who sent an answered request, as the access log line names them. */
+export interface AnsweredBy {
+  /** A user's name, `anonymous`, or undefined when authentication failed or never ran. */
+  readonly user: string | undefined;
+  /** For a refused login: the existing user it claimed to be (never a password). */
+  readonly userTried: string | undefined;
+  /** Whether the request carried an Authorization header. */
+  readonly credentials: boolean;
+  readonly client: () => string | undefined;
+}
+
+/**
+ * Paths below a repository that are the protocol's plumbing, not artifacts: OCI's `/v2/` ping,
+ * token endpoint and catalog; npm's `/-/…` account, search and audit endpoints.
+ */
+function isPlumbing(format: FormatName, artifact: string): boolean {
+  if (artifact === '') return true;
+  if (format === 'docker') return artifact === 'token' || artifact === '_catalog';
+  if (format === 'npm') return artifact.startsWith('-/');
+  return false;
+}
+
+/** The event kinds of a request no handler noted, by method and status; undefined: none. */
+function classify(
+  method: string,
+  status: number,
+  slot: AuditSlot | undefined,
+): AuditAction | undefined {
+  if (method === 'GET') {
+    // HEAD sends no bytes (clients probe with it before a push); 304 sends none either.
+    if (status !== 200 && status !== 206) return undefined;
+    return slot?.proxied ?? 'pull';
+  }
+  if (method === 'PUT' || method === 'POST') {
+    // 202: an upload session opened or continued (OCI), not yet an artifact.
+    if (status !== 200 && status !== 201 && status !== 204) return undefined;
+    return slot?.overwrote === true ? 'overwrite' : 'push';
+  }
+  if (method === 'DELETE') {
+    return status === 200 || status === 202 || status === 204 ? 'delete' : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Turns answered requests into audit events. `target` says which repository a path is in
+ * (undefined: not a repository path — system routes, unknown repositories).
+ */
+export class RequestAuditor {
+  readonly #sink: AuditSink;
+  readonly #target: (pathname: string) => AuditTarget | undefined;
+
+  constructor(sink: AuditSink, target: (pathname: string) => AuditTarget | undefined) {
+    this.#sink = sink;
+    this.#target = target;
+  }
+
+  /** Records the event of one answered request, if it is one. Never throws. */
+  answered(
+    pathname: string,
+    method: string,
+    status: number,
+    requestId: string | undefined,
+    by: AnsweredBy,
+    slot: AuditSlot | undefined,
+  ): void {
+    const note = slot?.note;
+    let action: AuditAction | undefined;
+    if (note !== undefined) {
+      if (status >= 300) return;
+      action = note.action;
+    } else if (status === 401 && by.credentials && by.user === undefined) {
+      action = 'login-failed';
+    } else {
+      action = classify(method, status, slot);
+    }
+    if (action === undefined || !this.#sink.wants(action)) return;
+    const target = this.#target(pathname);
+    const artifact = note?.artifact ?? slot?.artifact ?? target?.artifact ?? '';
+    if (note === undefined && action !== 'login-failed') {
+      if (target === undefined || isPlumbing(target.format, artifact)) return;
+    }
+    const actor =
+      action === 'login-failed' ? (by.userTried ?? 'anonymous') : (by.user ?? 'anonymous');
+    const event: AuditEvent = {
+      ts: new Date().toISOString(),
+      action,
+      actor,
+      artifact,
+      registry: target?.format ?? 'system',
+      detail: note?.detail,
+      repository: target?.repository,
+      format: target?.format,
+      client: by.client(),
+      status,
+      method,
+      reqId: requestId,
+    };
+    this.#sink.record(event);
+  }
+}

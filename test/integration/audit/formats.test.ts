@@ -1,0 +1,81 @@
+/**
+ * The audit log over the formats whose uploads do not name the artifact in their path (a PyPI
+ * upload posts to the repository's root, a crate to `api/v1/crates/new`) and Maven's plain PUT:
+ * each push names what was stored, each read is a pull.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startTestServer } from '../../helpers/server.ts';
+import { auditFile, untilEvents } from '../../e2e/audit/helpers.ts';
+import { crateBody } from '../cargo/fixtures.ts';
+import { NpmHttp } from '../npm/client.ts';
+import { makeWheel, makeZip, MULTIPART, multipartBody, twineFields } from '../pypi/fixtures.ts';
+
+test('PyPI upload, crate publish, Maven deploy: push names the artifact; reads are pulls', async () => {
+  await using server = await startTestServer();
+  const wheel = makeWheel('audit-demo', '1.0');
+  const uploaded = await fetch(`${server.url}/simple/`, {
+    method: 'POST',
+    headers: { 'content-type': MULTIPART },
+    body: multipartBody(twineFields('audit-demo', '1.0', wheel), wheel),
+  });
+  assert.equal(uploaded.status, 200, await uploaded.text());
+  const page = await fetch(`${server.url}/simple/audit-demo/`);
+  assert.equal(page.status, 200);
+  await page.arrayBuffer();
+
+  const published = await fetch(`${server.url}/cargo/api/v1/crates/new`, {
+    method: 'PUT',
+    body: await crateBody('audit_crate', '0.1.0'),
+  });
+  assert.equal(published.status, 200, await published.text());
+
+  const jar = `${server.url}/maven2/com/example/lib/1.0/lib-1.0.jar`;
+  const deployed = await fetch(jar, {
+    method: 'PUT',
+    body: makeZip([{ name: 'META-INF/MANIFEST.MF', data: Buffer.from('Manifest-Version: 1.0\n') }]),
+  });
+  assert.equal(deployed.status, 201, await deployed.text());
+  const got = await fetch(jar);
+  assert.equal(got.status, 200);
+  await got.arrayBuffer();
+
+  const events = await untilEvents(auditFile(server), (all) => all.length >= 5);
+  assert.deepEqual(
+    events.map((e) => `${e.action} ${e.registry} ${e.artifact}`),
+    [
+      `push pypi audit-demo/${wheel.filename}`,
+      'pull pypi audit-demo/',
+      'push cargo audit_crate@0.1.0',
+      'push maven com/example/lib/1.0/lib-1.0.jar',
+      'pull maven com/example/lib/1.0/lib-1.0.jar',
+    ],
+  );
+});
+
+test('a retention pass records each version it deletes as retention-apply', async () => {
+  await using server = await startTestServer({
+    config: { retention: { rules: [{ registry: 'npm', keep_last: 1 }] } },
+  });
+  const npm = new NpmHttp(`${server.url}/npm`);
+  for (const version of ['1.0.0', '2.0.0']) {
+    assert.equal((await npm.publish({ name: 'old-pkg', version })).status, 201);
+  }
+  const report = await server.app.retention.runNow(true);
+  assert.equal(report.deleted, 1);
+  const events = await untilEvents(auditFile(server), (all) =>
+    all.some((e) => e.action === 'retention-apply'),
+  );
+  const applied = events.filter((e) => e.action === 'retention-apply');
+  assert.equal(applied.length, 1);
+  const [event] = applied;
+  assert.ok(event);
+  assert.equal(event.artifact, 'old-pkg@1.0.0');
+  assert.equal(event.actor, 'system');
+  assert.equal(event.registry, 'npm');
+  assert.match(event.detail ?? '', /^rule 1: /);
+  assert.deepEqual(
+    server.app.context.activity.recent(1).map((e) => e.action),
+    ['retention-apply'],
+  );
+});
