@@ -134,7 +134,7 @@ export class PrefetchQueue {
       try {
         started = next.task();
       } catch (err) {
-        started = Promise.reject(err);
+        started = Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
       const run = started.catch((err: unknown) => {
         this.#count('failed');

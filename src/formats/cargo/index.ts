@@ -134,7 +134,11 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
       // Every proxy read passes curation (curated.ts): a proxy's and a group's proxy members'.
       const proxySource = (options.proxy ?? createCargoProxy)(context);
       // Shutdown: the prefetches still waiting are dropped, not started against a closing store.
-      if (proxySource instanceof CargoProxy) context.onClose(() => proxySource.close());
+      if (proxySource instanceof CargoProxy) {
+        context.onClose(() => {
+          proxySource.close();
+        });
+      }
       const proxy = curatedCargoSource(proxySource, context.curation);
       const sourceOf = (member: Repository): CargoSource =>
         member.kind === 'hosted' ? hosted : proxy;

@@ -98,7 +98,9 @@ export const goFormat: FormatModule = {
       metrics: context.metrics,
     });
     // Shutdown: the prefetches still waiting are dropped, not started against a closing store.
-    context.onClose(() => proxySource.close());
+    context.onClose(() => {
+      proxySource.close();
+    });
     const sourceOfMember = (member: Repository): GoSource =>
       member.kind === 'hosted' ? hosted : proxySource;
     const groupSource = new GoGroup({

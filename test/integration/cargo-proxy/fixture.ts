@@ -63,7 +63,9 @@ export class CargoFixtureUpstream {
           userAgent: undefined,
           status: 0,
         });
-        void held.then(() => this.#handle(req, res, false));
+        void held.then(() => {
+          this.#handle(req, res, false);
+        });
       }
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));

@@ -47,7 +47,7 @@ async function coalesced(server: TestServer): Promise<number> {
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-describe('cargo proxy prefetch', () => {
+describe('cargo proxy prefetch', { timeout: 120_000 }, () => {
   const upstream = new CargoFixtureUpstream();
   let work: Awaited<ReturnType<typeof tempDir>>;
   let server: TestServer;

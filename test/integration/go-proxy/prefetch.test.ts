@@ -69,7 +69,7 @@ async function coalesced(server: TestServer): Promise<number> {
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-describe('go proxy prefetch against a scripted upstream', () => {
+describe('go proxy prefetch against a scripted upstream', { timeout: 120_000 }, () => {
   const upstream = new Upstream();
   let server: TestServer;
   let go: string;
