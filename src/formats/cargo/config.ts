@@ -59,6 +59,13 @@ export const cargoSectionSchema = z.object({
       }),
     )
     .default([]),
+  /**
+   * Our addition (NORA_CARGO_PREFETCH): an index file fetched from the upstream fetches ahead
+   * the index files of the crates its newest versions depend on (normal and build dependencies),
+   * which cargo asks in its next wave. Never for a name curation keeps internal or refuses
+   * (docs/cargo.md "Prefetch").
+   */
+  prefetch: z.boolean().default(true),
 });
 
 export type CargoSection = z.infer<typeof cargoSectionSchema>;

@@ -18,7 +18,7 @@ import { CargoGroup } from './group.ts';
 import { CargoHosted } from './hosted.ts';
 import { type CargoTables, cargoMigrations } from './migrations.ts';
 import type { CargoSource } from './model.ts';
-import { createCargoProxy, indexKey } from './proxy.ts';
+import { CargoProxy, createCargoProxy, indexKey } from './proxy.ts';
 import { curatedCargoSource } from './curated.ts';
 import { type CargoMount, registerCargoRoutes } from './routes.ts';
 import { CargoService } from './service.ts';
@@ -132,10 +132,14 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
         if (!previous.auth.enabled && next.auth.enabled) void warnOwnerless();
       });
       // Every proxy read passes curation (curated.ts): a proxy's and a group's proxy members'.
-      const proxy = curatedCargoSource(
-        (options.proxy ?? createCargoProxy)(context),
-        context.curation,
-      );
+      const proxySource = (options.proxy ?? createCargoProxy)(context);
+      // Shutdown: the prefetches still waiting are dropped, not started against a closing store.
+      if (proxySource instanceof CargoProxy) {
+        context.onClose(() => {
+          proxySource.close();
+        });
+      }
+      const proxy = curatedCargoSource(proxySource, context.curation);
       const sourceOf = (member: Repository): CargoSource =>
         member.kind === 'hosted' ? hosted : proxy;
       const group = new CargoGroup({

@@ -24,6 +24,12 @@
  *   Credentials go to the dl host only when it is the index's own origin (Cargo sends its token
  *   to `dl` only for registries that require auth, which are one origin in practice).
  *
+ * - Prefetch ([cargo] prefetch, see #prefetchDependencies): an index file filled from the upstream
+ *   queues the index files of the crates its newest versions depend on, which cargo asks in its
+ *   next resolution wave; each through #resolveIndex as cargo's own request would (single-flight:
+ *   cargo's request arriving meanwhile joins the fill), bounded by the shared queue
+ *   (src/proxy/prefetch.ts). No `.crate` is prefetched: see the method.
+ *
  * Upstream errors are RegistryErrors for which `isUpstreamFailure` is true, so a group treats
  * this member as "not here"; a proxy addressed alone answers 502/504 for an uncached miss.
  */
@@ -36,6 +42,7 @@ import { readAllBounded } from '../../core/streams.ts';
 import type { Refresh } from '../../proxy/engine.ts';
 import { type FillSource, fillSourceOf } from '../../proxy/fill.ts';
 import { FreshCopies, isFresh } from '../../proxy/freshness.ts';
+import { PrefetchQueue } from '../../proxy/prefetch.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import {
   answeredAbsent,
@@ -75,11 +82,23 @@ const FRESH_FILES = 4096;
 const KNOWN_CRATES = 65_536;
 /** Cached `.crate` versions of one crate compared with a new index file (see #pinCachedVersions). */
 const PINNED_SCAN = 100_000;
+/** Prefetches (see #prefetchDependencies) running at once; more wait their turn. */
+const PREFETCH_CONCURRENCY = 4;
+/** Prefetches waiting at most; beyond, new ones are dropped (cargo's own request comes). */
+export const PREFETCH_QUEUE = 256;
+/** Newest versions of an index file whose dependencies are prefetched. */
+export const PREFETCH_VERSIONS = 3;
+/** Crate names prefetched per index file, at most. */
+export const PREFETCH_NAMES = 32;
 /** Status codes Cargo reads as "no such crate" from a sparse index. */
 const ABSENT_STATUSES = [404, 410, 451];
 
 /** What the proxy needs from the composition root (a FormatContext has it all). */
-export type CargoProxyContext = Pick<FormatContext, 'config' | 'proxy' | 'blobs' | 'log'>;
+export type CargoProxyContext = Pick<FormatContext, 'config' | 'proxy' | 'blobs' | 'log'> &
+  Partial<Pick<FormatContext, 'curation' | 'metrics'>> & {
+    /** Prefetch queue bounds (tests); absent: PREFETCH_CONCURRENCY and PREFETCH_QUEUE. */
+    readonly prefetchBounds?: { readonly concurrency: number; readonly queue: number };
+  };
 
 /** The CargoSource of proxy repositories (index.ts calls this once at registration). */
 export function createCargoProxy(context: CargoProxyContext): CargoProxy {
@@ -147,9 +166,29 @@ export class CargoProxy implements CargoSource {
    * are the ones they were made from.
    */
   readonly #targetSets = new WeakMap<Repository, TargetSet>();
+  /** Prefetches ([cargo] prefetch), keyed `<repo>\n<name>` as #fresh. */
+  readonly #prefetches: PrefetchQueue;
 
   constructor(context: CargoProxyContext) {
     this.#ctx = context;
+    this.#prefetches = new PrefetchQueue({
+      format: 'cargo',
+      concurrency: context.prefetchBounds?.concurrency ?? PREFETCH_CONCURRENCY,
+      queue: context.prefetchBounds?.queue ?? PREFETCH_QUEUE,
+      enabled: () => context.config().cargo.prefetch,
+      log: context.log,
+      metrics: context.metrics,
+    });
+  }
+
+  /** The prefetch queue (tests: its bounds, `idle()`). */
+  get prefetches(): PrefetchQueue {
+    return this.#prefetches;
+  }
+
+  /** Drops the prefetches still waiting and queues none from now on (shutdown). */
+  close(): void {
+    this.#prefetches.close();
   }
 
   /**
@@ -158,6 +197,7 @@ export class CargoProxy implements CargoSource {
    * be a crate's); throws an upstream error when none answered and nothing is cached.
    */
   async indexFile(repo: Repository, name: string): Promise<IndexFile | undefined> {
+    this.#prefetches.used(`${repo.name}\n${name}`);
     const found = await this.#resolveIndex(repo, name);
     if (!found) return undefined;
     if (!found.stale) return found.parsed.file;
@@ -342,10 +382,62 @@ export class CargoProxy implements CargoSource {
     if (!resolved) return undefined;
     const parsed = await this.#load(name, resolved.entry);
     const upstream = upstreamIndex(repo, resolved.entry.upstream);
+    if (resolved.result === 'miss') this.#prefetchDependencies(repo, parsed.file);
     if (!resolved.stale) {
       this.#fresh.set(freshKey, { fetchedAt: resolved.entry.fetchedAt, parsed, upstream });
     }
     return { parsed, stale: resolved.stale, upstream };
+  }
+
+  /**
+   * Prefetch ([cargo] prefetch): cargo's resolver reads the index files of a crate's
+   * dependencies once it has read the crate's own (a wave per level of the graph, each wave
+   * waiting for the previous one, `cargo fetch` with a lock file included: it resolves again),
+   * so an index file filled from the upstream queues the index files of the crates that its
+   * PREFETCH_VERSIONS newest unyanked versions (in publish order, the file's) depend on: normal
+   * and build dependencies that are not optional (an optional one is read only when a feature
+   * turns it on) and come from this registry, at most PREFETCH_NAMES names. A prefetched file
+   * filled from the upstream queues its own the same way, so the prefetch runs ahead of cargo's
+   * waves. Never a name in a curation internal namespace nor one curation refuses whole (a rule
+   * for every version), nor one already fresh here. Each name once per process, queued after
+   * this answer's turn (the parse is not on cargo's path).
+   *
+   * No `.crate` is prefetched: which version cargo downloads is the lock file's (or the
+   * resolver's) choice, which the index does not tell, and cargo downloads the `.crate`s of a
+   * resolved graph many at a time (HTTP/2, up to its `http.multiplexing` limit), so they do not
+   * queue behind each other as the index waves do.
+   */
+  #prefetchDependencies(repo: Repository, file: IndexFile): void {
+    if (!this.#ctx.config().cargo.prefetch) return;
+    setImmediate(() => {
+      const names = new Set<string>();
+      const live = file.entries.filter((entry) => !entry.yanked);
+      for (const entry of live.slice(-PREFETCH_VERSIONS).reverse()) {
+        for (const dep of entry.deps) {
+          if (dep.kind === 'dev' || dep.optional || (dep.registry ?? null) !== null) continue;
+          const name = (dep.package ?? dep.name).toLowerCase();
+          if (isIndexName(name) && name !== file.name.toLowerCase()) names.add(name);
+        }
+      }
+      let queued = 0;
+      for (const name of names) {
+        if (queued >= PREFETCH_NAMES) break;
+        if (this.#prefetchIndex(repo, name)) queued++;
+      }
+    });
+  }
+
+  /** Queues the prefetch of `name`'s index file (see #prefetchDependencies); whether it was. */
+  #prefetchIndex(repo: Repository, name: string): boolean {
+    const key = `${repo.name}\n${name}`;
+    if (this.#prefetches.has(key)) return false;
+    if (this.#fresh.fresh(key, this.#settings(repo).ttl) !== undefined) return false;
+    const gate = this.#ctx.curation;
+    if (gate !== undefined) {
+      if (gate.isInternal('cargo', name)) return false;
+      if (gate.mode() !== 'off' && gate.decide({ registry: 'cargo', name }).refuse) return false;
+    }
+    return this.#prefetches.add(key, () => this.#resolveIndex(repo, name));
   }
 
   /**

@@ -134,6 +134,13 @@ export const goSectionSchema = z.object({
    * only, never from an upstream (the dependency-confusion guard).
    */
   protect_hosted_names: z.boolean().default(true),
+  /**
+   * Our addition (NORA_GO_PREFETCH): a `.mod` fetched from the upstream fetches ahead the `.mod`
+   * files of its requirements that `go` reads next, and a client's `.info` of a version fetches
+   * that version's `.zip` (`go mod download` asks `.info`, then `.zip`). Never for a private
+   * module or a version curation refuses (docs/go.md "Prefetch").
+   */
+  prefetch: z.boolean().default(true),
 });
 
 export type GoSection = z.infer<typeof goSectionSchema>;

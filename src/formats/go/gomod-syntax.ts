@@ -225,6 +225,44 @@ export function unknownGoModStatements(text: string): string[] {
   return errors;
 }
 
+/**
+ * What the Go proxy's prefetch (proxy.ts) reads of a dependency's go.mod `text`: its `go`
+ * directive's version (undefined when absent or not one go takes) and its `require` lines as
+ * `{ path, version }` (canonical version), in file order, as go's lax parse reads them:
+ * `require p v` statements and the lines of `require ( … )` blocks; a line go would refuse (bad
+ * quoting, a version that is no semantic version, a major that does not match the path) is
+ * skipped. `{ requires: [] }` when the text does not parse. Linear in the text's length.
+ */
+export function goModGraphFacts(text: string): {
+  go?: string | undefined;
+  requires: { path: string; version: string }[];
+} {
+  let statements: Statement[];
+  try {
+    statements = checkStructure(tokenize(text));
+  } catch (err) {
+    if (err instanceof GoModSyntaxError) return { requires: [] };
+    throw err;
+  }
+  let go: string | undefined;
+  const requires: { path: string; version: string }[] = [];
+  for (const s of statements) {
+    if (s.kind !== 'line' || unknownStatement(s) !== undefined) continue;
+    if (s.verb === 'go' && !s.inBlock && s.args.length === 1) {
+      const v = s.args[0] ?? '';
+      if (GO_VERSION.test(v)) go = v;
+      continue;
+    }
+    if (s.verb !== 'require' || checkRequire('require', s.args) !== undefined) continue;
+    const path = parseString(s.args[0] ?? '');
+    if (path.error !== undefined) continue;
+    const version = parseVersion('require', path.value, s.args[1] ?? '');
+    if (version.error !== undefined) continue;
+    requires.push({ path: path.value, version: version.value });
+  }
+  return go === undefined ? { requires } : { go, requires };
+}
+
 /** rule.go's verbs: what the newest go's modfile.Parse reads as a statement, and as a block. */
 const KNOWN_VERBS: ReadonlySet<string> = new Set([
   'module',

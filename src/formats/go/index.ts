@@ -95,6 +95,11 @@ export const goFormat: FormatModule = {
       proxy: context.proxy,
       log: context.log,
       curation: context.curation,
+      metrics: context.metrics,
+    });
+    // Shutdown: the prefetches still waiting are dropped, not started against a closing store.
+    context.onClose(() => {
+      proxySource.close();
     });
     const sourceOfMember = (member: Repository): GoSource =>
       member.kind === 'hosted' ? hosted : proxySource;

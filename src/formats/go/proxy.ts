@@ -20,6 +20,10 @@
  *   refused connection is an upstream failure (a group treats it as "not here"; a proxy addressed
  *   alone answers 502/504 for an uncached miss).
  * - Private modules ([go] private, GOPRIVATE syntax): never asked of an upstream, absent here.
+ * - Prefetch ([go] prefetch, see #prefetchRequires and #prefetchZip): a `.mod` filled from the
+ *   upstream queues the `.mod`s of its requirements, a client's `.info` of a version queues its
+ *   `.zip`; each through #get as the client's own request (single-flight: a request arriving
+ *   meanwhile joins the fill), bounded by the shared queue (src/proxy/prefetch.ts).
  */
 import type { CurationGate } from '../../curation/types.ts';
 import { createHash } from 'node:crypto';
@@ -33,6 +37,7 @@ import type { Logger } from '../../core/logger.ts';
 import { limitBytes, readAllBounded } from '../../core/streams.ts';
 import type { ProxyEngine, Refresh } from '../../proxy/engine.ts';
 import type { ReadRange } from '../../proxy/fill.ts';
+import { PrefetchQueue } from '../../proxy/prefetch.ts';
 import { type CachedEntry, lastModifiedOf } from '../../proxy/state.ts';
 import { conditionalHeaders, validatorsOf } from '../../proxy/validators.ts';
 import {
@@ -49,7 +54,9 @@ import {
   noteMiss,
   rememberedMissText,
 } from '../../proxy/negative-cache.ts';
+import type { Metrics } from '../../metrics/metrics.ts';
 import type { GoSection } from './config.ts';
+import { goModGraphFacts } from './gomod-syntax.ts';
 import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './model.ts';
 import {
   checkModuleVersion,
@@ -82,6 +89,13 @@ export const MAX_INFO_BYTES = 64 * 1024;
 /** Largest `.mod`, bytes (the `go` command's own limit for go.mod files is 16 MiB). */
 export const MAX_MOD_BYTES = 16 * 1024 * 1024;
 
+/** Prefetches (see #prefetchRequires) running at once; more wait their turn. */
+const PREFETCH_CONCURRENCY = 4;
+/** Prefetches waiting at most; beyond, new ones are dropped (the client's own request comes). */
+export const PREFETCH_QUEUE = 256;
+/** Requirements of one `.mod` prefetched at most (a go.mod lists a few dozen, rarely hundreds). */
+export const PREFETCH_REQUIRES = 64;
+
 /** True when `module` matches one of the GOPRIVATE-style globs (module.ts matchPrefixPatterns). */
 export function isPrivateModule(globs: readonly string[], module: string): boolean {
   return globs.length > 0 && matchPrefixPatterns(globs.join(','), module);
@@ -95,6 +109,10 @@ export interface GoProxyDeps {
   readonly log?: Logger | undefined;
   /** The curation gate (FormatContext.curation). Absent: nothing curated (tests). */
   readonly curation?: CurationGate | undefined;
+  /** Where the prefetch counters go (nora_proxy_prefetch_total). Absent: not counted (tests). */
+  readonly metrics?: Metrics | undefined;
+  /** Prefetch queue bounds (tests); absent: PREFETCH_CONCURRENCY and PREFETCH_QUEUE. */
+  readonly prefetchBounds?: { readonly concurrency: number; readonly queue: number } | undefined;
 }
 
 /**
@@ -130,9 +148,24 @@ export class GoProxy implements GoSource {
   readonly #parsed = new Map<string, VersionList | VersionInfo>();
   /** Upstream `.zip`s that failed the deferred check, by `<label>\n<urlPath>`: until when. */
   readonly #suspect = new Map<string, number>();
+  /** Prefetches ([go] prefetch), keyed `<repo>\n<engine key>` as #get's memo. */
+  readonly #prefetches: PrefetchQueue;
 
   constructor(deps: GoProxyDeps) {
     this.#deps = deps;
+    this.#prefetches = new PrefetchQueue({
+      format: 'go',
+      concurrency: deps.prefetchBounds?.concurrency ?? PREFETCH_CONCURRENCY,
+      queue: deps.prefetchBounds?.queue ?? PREFETCH_QUEUE,
+      enabled: () => deps.config().go.prefetch,
+      log: deps.log,
+      metrics: deps.metrics,
+    });
+  }
+
+  /** The prefetch queue (tests: its bounds, `idle()`). */
+  get prefetches(): PrefetchQueue {
+    return this.#prefetches;
   }
 
   #section(): GoSection {
@@ -184,6 +217,55 @@ export class GoProxy implements GoSource {
       gate.mode() === 'enforce' &&
       gate.hides({ registry: 'go', name: module, version })
     );
+  }
+
+  /** Whether curation refuses `module@version` (enforce): never prefetched. Not counted. */
+  #refused(module: string, version: string): boolean {
+    const gate = this.#deps.curation;
+    if (gate === undefined || gate.mode() === 'off') return false;
+    return gate.decide({ registry: 'go', name: module, version }).refuse;
+  }
+
+  /**
+   * Queues the prefetch of one `.mod`/`.zip` of a canonical `module@version`: through #get as the
+   * client's request (#serves: never a private or internal module; #refused: never a version
+   * curation refuses), unless prefetch is off, it is already fresh in memory, or it was queued
+   * before (each file once per process). Bounded by the queue (src/proxy/prefetch.ts).
+   */
+  #prefetchFile(repo: Repository, kind: 'mod' | 'zip', module: string, version: string): void {
+    if (!this.#section().prefetch || !this.#serves(repo, module)) return;
+    const missKey = `${repo.name}\n${kind}:${module}@${version}`;
+    if (this.#fresh.has(missKey) || this.#prefetches.has(missKey)) return;
+    if (this.#refused(module, version)) return;
+    this.#prefetches.add(missKey, () =>
+      this.#get(repo, kind, module, version, () => fileUrl(module, version, kind), undefined, true),
+    );
+  }
+
+  /**
+   * After a `.mod` was filled from the upstream: queues the `.mod` of each module version it
+   * requires (at most PREFETCH_REQUIRES), which `go` reads next while it walks the module graph
+   * (cmd/go/internal/modload: the go.mod of every module version in the graph, a few at a time).
+   * Only for a go.mod whose `go` directive is older than 1.17 or absent: from 1.17 on go prunes
+   * the graph (a dependency's own requirements are in the graph, but their go.mod files are read
+   * only when the main module requires those modules, at the versions it selects), so most of
+   * those would be fetched for nothing. Parsed after this turn's answer (not on `go`'s path).
+   */
+  #prefetchRequires(repo: Repository, entry: CachedEntry): void {
+    if (!this.#section().prefetch) return;
+    setImmediate(() => {
+      this.#read(entry, MAX_MOD_BYTES).then(
+        (body) => {
+          const facts = goModGraphFacts(body.toString('utf8'));
+          if (prunesGraph(facts.go)) return;
+          for (const { path, version } of facts.requires.slice(0, PREFETCH_REQUIRES)) {
+            if (checkModuleVersion(path, version) !== undefined) continue;
+            this.#prefetchFile(repo, 'mod', path, version);
+          }
+        },
+        () => undefined, // its blob is gone: nothing to read ahead from
+      );
+    });
   }
 
   /**
@@ -364,7 +446,12 @@ export class GoProxy implements GoSource {
       () => fileUrl(module, version, 'info'),
       miss,
     );
-    return got === undefined ? undefined : this.#infoOf(got);
+    if (got === undefined) return undefined;
+    // `go mod download` asks a version's `.info`, then its `.mod` (mostly cached by then: the
+    // module graph), then its `.zip`: fetch the zip while `go` is busy with the rest.
+    if (!got.stale && checkVersion(version) === undefined)
+      this.#prefetchFile(repo, 'zip', module, version);
+    return this.#infoOf(got);
   }
 
   /** The `.info`/`@latest` of `got`, marked stale (a copy of its own) when it is. */
@@ -441,11 +528,18 @@ export class GoProxy implements GoSource {
     version: string | undefined,
     url: () => string,
     miss: MissNotes | undefined,
+    prefetch = false,
   ): Promise<{ entry: CachedEntry; stale: boolean } | undefined> {
     if (!this.#serves(repo, module)) return undefined;
-    if (version !== undefined) this.#curate(kind, module, version);
     const key = `${kind}:${module}${version === undefined ? '' : `@${version}`}`;
     const missKey = `${repo.name}\n${key}`;
+    if (prefetch) {
+      // Decided, not counted nor logged: the client's own request, if it comes, is.
+      if (version !== undefined && this.#refused(module, version)) return undefined;
+    } else {
+      if (version !== undefined) this.#curate(kind, module, version);
+      this.#prefetches.used(missKey);
+    }
     // The upstream list asked now: a miss is remembered for it (a reload may replace it meanwhile).
     const upstreams = repo.upstreams;
     if (this.#misses.has(missKey, upstreams)) {
@@ -474,6 +568,9 @@ export class GoProxy implements GoSource {
       this.#misses.add(missKey, settings.negativeTtl, upstreams);
       this.#noteMiss(repo, missKey, miss);
       return undefined;
+    }
+    if (kind === 'mod' && resolved.result === 'miss' && version !== undefined) {
+      this.#prefetchRequires(repo, resolved.entry);
     }
     const ttl = immutable ? -1 : settings.ttl;
     if (!resolved.stale && ttl !== 0) {
@@ -823,6 +920,11 @@ export class GoProxy implements GoSource {
     return false;
   }
 
+  /** Drops the prefetches still waiting and queues none from now on (shutdown). */
+  close(): void {
+    this.#prefetches.close();
+  }
+
   /** Settles when every background blob write has (tests, shutdown). */
   async settled(): Promise<void> {
     await Promise.all([...this.#writes]);
@@ -854,6 +956,16 @@ export class GoProxy implements GoSource {
       },
     };
   }
+}
+
+/**
+ * Whether a go.mod with `go` directive `go` (undefined: none, read as go 1.16) has a pruned
+ * module graph (go 1.17 and later: cmd/go/internal/gover, modload.pruningForGoVersion).
+ */
+export function prunesGraph(go: string | undefined): boolean {
+  if (go === undefined) return false;
+  const [major = 0, minor = 0] = go.split(/[.a-z]/).map(Number);
+  return major > 1 || (major === 1 && minor >= 17);
 }
 
 /**

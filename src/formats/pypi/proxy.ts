@@ -49,6 +49,7 @@ import { readAllBounded, readExactly } from '../../core/streams.ts';
 import { isUpstreamFailure, type OpenedBlob, type Refresh } from '../../proxy/engine.ts';
 import { type FillSource, fillSourceOf } from '../../proxy/fill.ts';
 import { FreshCopies } from '../../proxy/freshness.ts';
+import { PrefetchQueue } from '../../proxy/prefetch.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import { joinUrl, toUpstreamError, type UpstreamTarget } from '../../proxy/upstream-client.ts';
@@ -102,7 +103,8 @@ const RANGED_METADATA_MIN_BYTES = 1024 * 1024;
 const MAX_FILE_HOSTS = 8;
 
 /** What the proxy needs from the composition root (a FormatContext has it all). */
-export type PypiProxyContext = Pick<FormatContext, 'config' | 'proxy' | 'blobs' | 'log'>;
+export type PypiProxyContext = Pick<FormatContext, 'config' | 'proxy' | 'blobs' | 'log'> &
+  Partial<Pick<FormatContext, 'metrics'>>;
 
 /** One file of a stored page: the upstream's facts plus which upstream listed it. */
 interface StoredFile extends UpstreamFile {
@@ -183,10 +185,8 @@ export class PypiProxy implements PypiSource {
    * for it, and revalidates the page rather than fetching it whole again.
    */
   readonly #pageWrites = new Map<string, Promise<void>>();
-  /** Prefetch keys started (see #prefetch), so each is tried once. */
-  readonly #prefetched = new Set<string>();
-  readonly #prefetchQueue: (() => Promise<unknown>)[] = [];
-  #prefetching = 0;
+  /** Prefetches (see #prefetch): bounded, each key once, closed on shutdown. */
+  readonly #prefetches: PrefetchQueue;
   #closed = false;
   readonly #fileHosts = new Map<string, number>();
   readonly #views = new WeakMap<StoredPage, readonly DistFile[]>();
@@ -195,6 +195,15 @@ export class PypiProxy implements PypiSource {
 
   constructor(context: PypiProxyContext) {
     this.#ctx = context;
+    this.#prefetches = new PrefetchQueue({
+      format: 'pypi',
+      concurrency: PREFETCH_CONCURRENCY,
+      queue: PREFETCH_QUEUE,
+      kept: PREFETCHED_KEPT,
+      enabled: () => context.config().pypi.prefetch,
+      log: context.log,
+      metrics: context.metrics,
+    });
   }
 
   /** The projects cached in this proxy (never the whole upstream index), normalised, sorted. */
@@ -265,6 +274,7 @@ export class PypiProxy implements PypiSource {
     if (repo.kind !== 'proxy' || !isSafeFilename(filename)) return undefined;
     const key = fileKey(project, filename);
     const memo = `${repo.name}\n${key}`;
+    this.#prefetches.used(memo);
     const kept = this.#files.get(memo);
     if (kept) {
       this.#ctx.proxy.metrics.record(repo.name, 'hit');
@@ -306,6 +316,9 @@ export class PypiProxy implements PypiSource {
     filename: string,
     options?: { readonly prefetch?: boolean },
   ): Promise<OpenedDistFile | undefined> {
+    if (options?.prefetch !== false) {
+      this.#prefetches.used(`${repo.name}\n${metaKey(project, filename)}`);
+    }
     const opened = await this.#coreMetadata(repo, project, filename);
     // pip downloads the wheel whose metadata it read unless the resolver drops it: fetch it now.
     if (opened && filename.endsWith('.whl') && options?.prefetch !== false) {
@@ -418,7 +431,7 @@ export class PypiProxy implements PypiSource {
   async settle(close = false): Promise<void> {
     if (close) {
       this.#closed = true;
-      this.#prefetchQueue.length = 0;
+      this.#prefetches.close();
     }
     while (this.#writes.size > 0) await Promise.all(this.#writes.values());
   }
@@ -436,28 +449,7 @@ export class PypiProxy implements PypiSource {
    * resolver drops. Bounded: PREFETCH_CONCURRENCY at once, PREFETCH_QUEUE waiting, each key once.
    */
   #prefetch(key: string, task: () => Promise<unknown>): void {
-    if (this.#closed || !this.#ctx.config().pypi.prefetch || this.#prefetched.has(key)) return;
-    if (this.#prefetchQueue.length >= PREFETCH_QUEUE) return;
-    if (this.#prefetched.size >= PREFETCHED_KEPT) this.#prefetched.clear();
-    this.#prefetched.add(key);
-    this.#prefetchQueue.push(task);
-    this.#pumpPrefetch();
-  }
-
-  #pumpPrefetch(): void {
-    while (this.#prefetching < PREFETCH_CONCURRENCY) {
-      const task = this.#prefetchQueue.shift();
-      if (task === undefined) return;
-      this.#prefetching += 1;
-      const run = task().catch((err: unknown) => {
-        // The client's own request, if it comes, asks again and reports the failure.
-        this.#ctx.log.debug({ error: describe(err) }, 'pypi prefetch failed');
-      });
-      void run.finally(() => {
-        this.#prefetching -= 1;
-        this.#pumpPrefetch();
-      });
-    }
+    this.#prefetches.add(key, task);
   }
 
   /** Prefetches the metadata of the newest final release's wheels of a fetched page. */

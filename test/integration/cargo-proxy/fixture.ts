@@ -41,6 +41,8 @@ export class CargoFixtureUpstream {
   etags = true;
   /** A hung upstream: every request is accepted and never answered (until stop()). */
   hang = false;
+  /** Answers held until the promise settles, by request URL (logged when they arrive). */
+  readonly held = new Map<string, Promise<void>>();
   readonly requests: {
     url: string;
     ifNoneMatch: string | undefined;
@@ -52,7 +54,19 @@ export class CargoFixtureUpstream {
 
   async start(port = 0): Promise<void> {
     const server = http.createServer((req, res) => {
-      this.#handle(req, res);
+      const held = this.held.get(req.url ?? '/');
+      if (held === undefined) this.#handle(req, res);
+      else {
+        this.requests.push({
+          url: req.url ?? '/',
+          ifNoneMatch: undefined,
+          userAgent: undefined,
+          status: 0,
+        });
+        void held.then(() => {
+          this.#handle(req, res, false);
+        });
+      }
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     this.#server = server;
@@ -104,11 +118,11 @@ export class CargoFixtureUpstream {
       .join('');
   }
 
-  #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  #handle(req: http.IncomingMessage, res: http.ServerResponse, logged = true): void {
     const url = req.url ?? '/';
     const ifNoneMatch = req.headers['if-none-match'];
     const log = { url, ifNoneMatch, userAgent: req.headers['user-agent'], status: 0 };
-    this.requests.push(log);
+    if (logged) this.requests.push(log);
     if (this.hang) return;
     const send = (status: number, body: Buffer | string = '', headers = {}): void => {
       log.status = status;
