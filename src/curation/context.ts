@@ -19,6 +19,11 @@ export interface CurationRequest {
    * token, and with auth on an authenticated principal); undefined: not judged yet.
    */
   granted?: boolean;
+  /**
+   * The decisions this request counted (`registry name version decision reason`): a group
+   * trying several proxy members counts one client request once (CurationEngine.guard).
+   */
+  counted?: Set<string>;
 }
 
 /** The request a bypass is logged with: request id, principal (user name or `anonymous`), client. */

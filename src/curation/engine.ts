@@ -108,7 +108,10 @@ export function findRefusal(policy: Policy, subject: CurationSubject): Found | u
     return {
       reason: 'policy_unavailable',
       rule: undefined,
-      why: `the curation policy could not be loaded (on_failure = "closed"): ${policy.unavailable}`,
+      // The load error names the list's path on the server (ENOENT …, '/etc/nora/…'): it goes
+      // to the log line and explain (`source`), the client reads a generic reason.
+      source: policy.unavailable,
+      why: 'the curation policy could not be loaded (on_failure = "closed"); the server log says why',
     };
   }
   for (const rule of policy.blocklist?.rules ?? []) {
@@ -279,31 +282,58 @@ export class CurationEngine implements CurationGate {
   guard(subject: CurationSubject): CurationVerdict {
     if (this.#policy.mode === 'off') return this.decide(subject);
     const verdict = this.decide(subject);
-    this.#decisions.inc({
-      registry: subject.registry,
-      decision: verdict.decision,
-      reason: verdict.reason,
-    });
-    if (verdict.decision !== 'allowed') {
-      // A bypass names who used it (request id, principal, client address): the override is
-      // attributable without matching timestamps against request lines (trial 27 newC F6).
-      const who = curationRequest.getStore()?.who;
-      this.#log.warn(
-        {
-          ...(verdict.decision === 'bypassed' ? who : undefined),
-          curation: {
-            ...subject,
-            decision: verdict.decision,
-            reason: verdict.reason,
-            rule: verdict.rule,
-            source: verdict.source,
-          },
-        },
-        verdict.message,
-      );
+    // A group asks the gate once per proxy member it tries (and a format may ask again before
+    // answering): one client request counts and logs each subject's outcome once.
+    if (this.#firstInRequest(subject, verdict)) {
+      this.#decisions.inc({
+        registry: subject.registry,
+        decision: verdict.decision,
+        reason: verdict.reason,
+      });
+      if (verdict.decision !== 'allowed') this.#logVerdict(subject, verdict);
     }
     if (verdict.refuse) throw new RegistryError('DENIED', verdict.message);
     return verdict;
+  }
+
+  /**
+   * True the first time this request (curationRequest's store) meets `subject` with this
+   * outcome; always true outside a request (CLI, tests), where each call is its own.
+   */
+  #firstInRequest(subject: CurationSubject, verdict: CurationVerdict): boolean {
+    const store = curationRequest.getStore();
+    if (store === undefined) return true;
+    const key = [
+      subject.registry,
+      subject.name,
+      subject.version ?? '',
+      verdict.decision,
+      verdict.reason,
+    ].join('\n');
+    store.counted ??= new Set();
+    if (store.counted.has(key)) return false;
+    store.counted.add(key);
+    return true;
+  }
+
+  /** The WARN line of a refused, audited or bypassed download (`curation.source`: where from). */
+  #logVerdict(subject: CurationSubject, verdict: CurationVerdict): void {
+    // A bypass names who used it (request id, principal, client address): the override is
+    // attributable without matching timestamps against request lines (trial 27 newC F6).
+    const who = curationRequest.getStore()?.who;
+    this.#log.warn(
+      {
+        ...(verdict.decision === 'bypassed' ? who : undefined),
+        curation: {
+          ...subject,
+          decision: verdict.decision,
+          reason: verdict.reason,
+          rule: verdict.rule,
+          source: verdict.source,
+        },
+      },
+      verdict.message,
+    );
   }
 
   hides(subject: CurationSubject): boolean {

@@ -77,6 +77,9 @@ export function registerGoRoutes(
       if (request.method === 'GET' || request.method === 'HEAD') {
         return read(repo, rest, request, reply, deps);
       }
+      // A URL that is no module proxy URL (`<module>/@v/`) serves no method: every method there
+      // answers the 400 its GET does, never a 405 whose Allow would list that GET.
+      if (rest !== '' && rest !== '/') parseGoPath(rest);
       const allow =
         write === undefined || !deps.takesWrites(repo) ? ['GET'] : writableMethods(rest);
       if (write !== undefined) {

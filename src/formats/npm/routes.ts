@@ -207,12 +207,14 @@ async function dispatch(
             : [];
       // A revision of a group's package another member serves takes no write (its PUT and
       // DELETE answer 405 with an empty `Allow`): no other method's 405 lists them (trial 27 devA).
-      const revServed = async () =>
-        served.length > 0 && (await service.changesRefused(repo, route.name, principal))
-          ? []
+      // Nor does `/<name>` of such a package take its PUT (a deprecation or dist-tag change there
+      // answers 405 `GET, HEAD`; a first publish 409): the other methods' 405 says `GET, HEAD` too.
+      const servedHere = async () =>
+        served.length > 1 && (await service.changesRefused(repo, route.name, principal))
+          ? served.filter((m) => m === 'GET')
           : served;
       if (method === 'GET' || method === 'HEAD') {
-        if (route.rev !== undefined) throw methodNotAllowed('use GET /<name>', await revServed());
+        if (route.rev !== undefined) throw methodNotAllowed('use GET /<name>', await servedHere());
         return sendPackument(route.name, repo, mountUrl(), request, reply, service);
       }
       if (method === 'PUT') {
@@ -239,10 +241,7 @@ async function dispatch(
       if (method === 'DELETE' && route.rev !== undefined) {
         return reply.send(await service.unpublishPackage(repo, route.name, route.rev, principal));
       }
-      throw methodNotAllowed(
-        `${method} is not supported here`,
-        route.rev === undefined ? served : await revServed(),
-      );
+      throw methodNotAllowed(`${method} is not supported here`, await servedHere());
     }
     case 'tarball':
       if (method === 'DELETE' && route.rev !== undefined) {

@@ -201,10 +201,19 @@ export class Hosted implements HostedMachinery, OciCacheWriter {
    *
    * Cost: the indexes of the name are read (bodies from the manifest cache or the store) and
    * searched for the digest, once per DELETE by digest.
+   *
+   * The manifest's config and layers that no other manifest of the name refers to then have
+   * their links under the name marked unreferenced (#markUnreferenced): `nora gc` no longer
+   * counts those links, so it frees the bytes unless another name or repository links them (the
+   * links were what kept them for ever; HTTP DELETE and retention both come here). The links stay
+   * until then, so the blobs still answer under the name (the distribution spec's conformance
+   * suite deletes them after their manifests), and a manifest PUT or an upload referring to one
+   * again clears the mark.
    */
   deleteManifest(repo: string, name: string, digest: string): Promise<boolean> {
     return this.#nameLocks.run(nameKey(repo, name), async () => {
-      if ((await this.#store.manifestByDigest(repo, name, digest)) === undefined) return false;
+      const row = await this.#store.manifestByDigest(repo, name, digest);
+      if (row === undefined) return false;
       const parents = await this.#indexesListing(repo, name, digest);
       if (parents.length > 0) {
         const listed = await Promise.all(
@@ -222,8 +231,52 @@ export class Hosted implements HostedMachinery, OciCacheWriter {
           { protocolCode: 'MANIFEST_REFERENCED', detail: { digest, referencedBy: listed } },
         );
       }
-      return this.#store.deleteManifest(repo, name, digest);
+      const blobs = await this.#blobsOf(row);
+      const deleted = await this.#store.deleteManifest(repo, name, digest);
+      if (deleted && blobs !== undefined) await this.#markUnreferenced(repo, name, blobs);
+      return deleted;
     });
+  }
+
+  /**
+   * The blobs (config, layers) the manifest `row` refers to; undefined when its body cannot be
+   * read or parsed (nothing is then unlinked: what it refers to is unknown).
+   */
+  async #blobsOf(row: ManifestRow): Promise<Set<string> | undefined> {
+    const body = await this.manifestBody(row).catch(() => undefined);
+    if (body === undefined) return undefined;
+    try {
+      return new Set(parseManifest(body, row.media_type).blobs);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Marks unreferenced the links under repo/name of each of `blobs` that no manifest still stored
+   * under the name refers to. A manifest whose body cannot be read or parsed might refer to any:
+   * then nothing is marked. Links of other names and repositories are their own rows, untouched.
+   * Cost: the name's other manifests are read (manifest cache or store) and byte-searched, once
+   * per delete. A push of the name racing a gc pass after this (a blob found by HEAD, then freed
+   * before the manifest PUT) is refused MANIFEST_BLOB_UNKNOWN; pushing again uploads the blob.
+   */
+  async #markUnreferenced(repo: string, name: string, blobs: Set<string>): Promise<void> {
+    const left = new Set(blobs);
+    for (const other of await this.#store.manifestsOf(repo, name)) {
+      if (left.size === 0) return;
+      const body = await this.manifestBody(other).catch(() => undefined);
+      if (body === undefined) return;
+      // A byte search first: most manifests of a name share nothing with the deleted one.
+      if (![...left].some((d) => body.includes(d))) continue;
+      let referred: readonly string[];
+      try {
+        referred = parseManifest(body, other.media_type).blobs;
+      } catch {
+        return;
+      }
+      for (const d of referred) left.delete(d);
+    }
+    await this.#store.markUnreferenced(repo, name, [...left]);
   }
 
   /** Digests of the indexes stored under repo/name whose `manifests[]` list `digest`. */
@@ -289,6 +342,8 @@ export class Hosted implements HostedMachinery, OciCacheWriter {
       },
       tags,
     );
+    // Referred to again (a manifest deleted, then pushed again): gc counts the links again.
+    await this.#store.markReferenced(repo, name, parsed.blobs);
   }
 
   async #checkReferences(repo: string, name: string, parsed: ParsedManifest): Promise<void> {

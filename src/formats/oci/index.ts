@@ -56,8 +56,9 @@ export function createOciFormat(
     defaultRepository: 'docker',
     migrations: ociMigrations,
     // Layers and configs are linked per repository; manifests are blobs too (tags name manifests).
+    // A link whose last manifest was deleted (unreferenced_at) no longer keeps its blob.
     blobReferences: [
-      { table: 'oci_blob_links', column: 'digest' },
+      { table: 'oci_blob_links', column: 'digest', tombstone: 'unreferenced_at' },
       { table: 'oci_manifests', column: 'digest' },
       { table: 'oci_tags', column: 'digest' },
     ],

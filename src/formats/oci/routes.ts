@@ -25,7 +25,9 @@ import { dropRepresentationHeaders } from '../../http/format-errors.ts';
 /** A token request form is a few short fields; anything bigger is not one. */
 const MAX_TOKEN_FORM_BYTES = 64 * 1024;
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+// OPTIONS too: a 405 with the URL's Allow, as every other method it does not take (it answered the
+// router's 404 before).
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 /** Generic error codes → the spec's codes, for errors thrown without a protocol code. */
 const OCI_CODES: Readonly<Record<string, string>> = {

@@ -15,6 +15,12 @@ export interface OciBlobLinksTable {
   digest: string;
   size: number;
   created_at: number;
+  /**
+   * Set when the last manifest of the name referring to the blob was deleted (0102): the link
+   * still serves the blob under the name, but gc no longer counts it (its tombstone column).
+   * Cleared when a manifest or an upload refers to the blob again.
+   */
+  unreferenced_at: number | null;
 }
 
 export interface OciManifestsTable {
@@ -136,6 +142,14 @@ export const ociMigrations: Migrations = {
         .createIndex('oci_uploads_client')
         .on('oci_uploads')
         .column('client')
+        .execute();
+    },
+  } satisfies Migration,
+  '0102_oci_blob_links_unreferenced': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .alterTable('oci_blob_links')
+        .addColumn('unreferenced_at', 'integer')
         .execute();
     },
   } satisfies Migration,
@@ -377,6 +391,17 @@ export class OciStore {
     return row !== undefined;
   }
 
+  /** Every manifest of repo/name, oldest first (what a manifest delete's unlinking consults). */
+  async manifestsOf(repo: string, name: string): Promise<ManifestRow[]> {
+    return this.#db
+      .selectFrom('oci_manifests')
+      .select(['digest', 'media_type', 'size'])
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .orderBy('created_at')
+      .execute();
+  }
+
   /** The manifests of repo/name with one of `mediaTypes` (the indexes a delete must consult). */
   async manifestsOfTypes(
     repo: string,
@@ -477,11 +502,40 @@ export class OciStore {
       .execute();
   }
 
+  /** Links `digest` under repo/name; an existing link counts for gc again (unreferenced_at). */
   async linkBlob(repo: string, name: string, digest: string, size: number): Promise<void> {
     await this.#db
       .insertInto('oci_blob_links')
-      .values({ repo, name, digest, size, created_at: Date.now() })
-      .onConflict((oc) => oc.columns(['repo', 'name', 'digest']).doNothing())
+      .values({ repo, name, digest, size, created_at: Date.now(), unreferenced_at: null })
+      .onConflict((oc) =>
+        oc.columns(['repo', 'name', 'digest']).doUpdateSet({ unreferenced_at: null }),
+      )
+      .execute();
+  }
+
+  /** Marks the links of `digests` under repo/name as no manifest's (gc frees their bytes). */
+  async markUnreferenced(repo: string, name: string, digests: readonly string[]): Promise<void> {
+    if (digests.length === 0) return;
+    await this.#db
+      .updateTable('oci_blob_links')
+      .set({ unreferenced_at: Date.now() })
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .where('digest', 'in', digests)
+      .where('unreferenced_at', 'is', null)
+      .execute();
+  }
+
+  /** Clears the mark of markUnreferenced on the links of `digests` under repo/name. */
+  async markReferenced(repo: string, name: string, digests: readonly string[]): Promise<void> {
+    if (digests.length === 0) return;
+    await this.#db
+      .updateTable('oci_blob_links')
+      .set({ unreferenced_at: null })
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .where('digest', 'in', digests)
+      .where('unreferenced_at', 'is not', null)
       .execute();
   }
 

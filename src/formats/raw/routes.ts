@@ -174,7 +174,8 @@ async function dispatch(
  * lists works there as far as the method goes (a 404, 409 or 412 is the state of the path, not
  * the method): GET and HEAD everywhere; PUT and DELETE on a file path where writes land (a proxy
  * answers them 405 `GET, HEAD`, `requireWriteTarget`), never on a folder path (`dir/`, the
- * root), which answers them 400; and no DELETE on a group's file that another member serves
+ * root), which answers them 400, nor on a folder's path without its slash (`dir`, 409: "is a
+ * folder", RawService.folderRefuses); and no DELETE on a group's file that another member serves
  * while its write member does not store it, which answers 405 (`RawService.deleteRefused`; trial
  * 27 devA: a POST there listed DELETE, the DELETE's own 405 did not).
  */
@@ -185,9 +186,13 @@ async function servedMethods(
   deps: RawRouteDeps,
 ): Promise<string[]> {
   if (parsed.kind !== 'file' || !deps.takesWrites(repo)) return ['GET', 'HEAD'];
-  return (await deps.service.deleteRefused(repo, parsed.path, request.principal))
-    ? ['GET', 'HEAD', 'PUT']
-    : ['GET', 'HEAD', 'PUT', 'DELETE'];
+  // `dir` without its trailing slash, a folder: PUT and DELETE answer 409 there whatever the
+  // body, so they are not the path's methods.
+  const folder = await deps.service.folderRefuses(repo, parsed.path, request.principal);
+  const put = !folder.put;
+  const del =
+    !folder.delete && !(await deps.service.deleteRefused(repo, parsed.path, request.principal));
+  return ['GET', 'HEAD', ...(put ? ['PUT'] : []), ...(del ? ['DELETE'] : [])];
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {

@@ -359,6 +359,38 @@ export class RawService {
     return (await this.#heldElsewhere(repo, target, path)) !== undefined;
   }
 
+  /**
+   * Which writes a folder at `path` refuses whatever their body (409 "is a folder"): `put` when
+   * the write member of `repo` (the repository itself when hosted) or, through a group, another
+   * hosted member holds a folder `path/` (`#refuseSecondFile`), `delete` when the write member
+   * does (RawHosted.remove: "delete its files"). A 405 elsewhere at `path` must not list them in
+   * its `Allow` (RFC 9110 §15.5.6; `dir` without its trailing slash). Nothing refused for a
+   * `principal` that may not read `path` (its writes answer 401/403 first, and the `Allow` must
+   * not tell it which folders exist), nor where writes do not land.
+   */
+  async folderRefuses(
+    repo: Repository,
+    path: string,
+    principal: Principal,
+  ): Promise<{ readonly put: boolean; readonly delete: boolean }> {
+    const none = { put: false, delete: false };
+    if (!this.#deps.access.can(principal, repo, 'read', path)) return none;
+    const target = this.#deps.repositories.writeTarget(repo);
+    if (target === undefined) return none;
+    if (await this.#deps.hosted.isDir(target, path)) return { put: true, delete: true };
+    if (repo.kind !== 'group' || target.name === repo.name) return none;
+    if ((await this.#deps.hosted.openFile(target, path)) !== undefined) return none;
+    const held = await heldElsewhere<PathClash>({
+      group: repo,
+      writeTo: target,
+      members: this.#deps.repositories.membersOf(repo, path),
+      kinds: ['hosted'],
+      holds: async (member) =>
+        (await this.#deps.hosted.isDir(member, path)) ? { kind: 'folder', path } : undefined,
+    });
+    return { put: held !== undefined, delete: false };
+  }
+
   /** group-write.ts `heldElsewhere` for raw: hosted members' files, proxies' cached copies. */
   async #heldElsewhere(
     repo: Repository,

@@ -44,7 +44,40 @@ export interface S3DriverOptions {
   readonly multipartThreshold?: number;
   /** Multipart part size, at least 5 MiB (S3's minimum for every part but the last). */
   readonly partSize?: number;
+  /** Retries of failed idempotent requests (see S3RetryPolicy); tests shorten the delays. */
+  readonly retry?: Partial<S3RetryPolicy>;
 }
+
+/**
+ * How a failed idempotent request is retried: up to `attempts` sends in all, waiting a random
+ * time in [0, min(maxDelayMs, baseDelayMs * 2^n)] before retry n ("full jitter"), or what a
+ * Retry-After header asks for (seconds or an HTTP date), capped at `maxRetryAfterMs`.
+ */
+export interface S3RetryPolicy {
+  readonly attempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly maxRetryAfterMs: number;
+}
+
+const DEFAULT_RETRY: S3RetryPolicy = {
+  attempts: 4,
+  baseDelayMs: 100,
+  maxDelayMs: 2_000,
+  maxRetryAfterMs: 10_000,
+};
+/** HTTP statuses worth another try: the store's transient failures (S3 InternalError, SlowDown). */
+const RETRY_STATUSES = new Set([500, 502, 503, 504]);
+/** S3 error codes worth another try, whatever the status (RequestTimeout comes as a 400). */
+const RETRY_CODES = new Set(['SlowDown', 'InternalError', 'RequestTimeout', 'ServiceUnavailable']);
+/** Socket errors that say the connection died under the request (not "nobody listens"). */
+const RETRY_ERRNOS = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /** A single PUT above this would be slow to retry and S3 caps one PUT at 5 GiB. */
 const MULTIPART_THRESHOLD = 64 * 1024 * 1024;
@@ -77,8 +110,15 @@ interface SendOptions {
   /** Query parameters, encoded here (RFC 3986). */
   readonly query?: Readonly<Record<string, string>>;
   readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: Readable | Buffer | string;
+  /**
+   * A Buffer or string can be sent again; a stream only once, so a request whose body is a
+   * stream is never retried: pass a function that opens the stream afresh (from the spool
+   * file) to make it retryable.
+   */
+  readonly body?: Body | (() => Body);
 }
+
+type Body = Readable | Buffer | string;
 
 /** RFC 3986 encoding as SigV4 canonicalizes it: encodeURIComponent leaves !'()* alone. */
 function encodeRfc3986(text: string): string {
@@ -106,6 +146,7 @@ export class S3Driver implements StorageDriver {
   readonly #threshold: number;
   readonly #partSize: number;
   readonly #agent: Agent;
+  readonly #retry: S3RetryPolicy;
 
   private constructor(options: S3DriverOptions, spool: string) {
     this.#endpoint = new URL(options.url);
@@ -120,6 +161,7 @@ export class S3Driver implements StorageDriver {
     this.#threshold = options.multipartThreshold ?? MULTIPART_THRESHOLD;
     this.#partSize = Math.max(options.partSize ?? PART_SIZE, MIN_PART_SIZE);
     this.#agent = new Agent({ keepAliveTimeout: 10_000, connections: 64 });
+    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
   }
 
   /**
@@ -160,8 +202,50 @@ export class S3Driver implements StorageDriver {
     return { host, path: search === '' ? pathname : `${pathname}?${search}` };
   }
 
-  /** Signs (when keyed) and sends one request; the caller consumes or dumps the body. */
+  /**
+   * Signs (when keyed) and sends one request, retried per the driver's S3RetryPolicy when it is
+   * idempotent (not POST: a second CreateMultipartUpload would leave an upload behind) and its
+   * body can be sent again: on a 500/502/503/504, an S3 error code in RETRY_CODES, or a
+   * connection reset. The last attempt's answer (or error) is the caller's, to consume or dump.
+   */
   async #send(options: SendOptions): Promise<Dispatcher.ResponseData> {
+    const retryable = options.method !== 'POST' && !(options.body instanceof Readable);
+    const attempts = retryable ? Math.max(1, this.#retry.attempts) : 1;
+    for (let attempt = 1; ; attempt += 1) {
+      const last = attempt >= attempts;
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await this.#sendOnce(options);
+      } catch (err) {
+        if (last || !RETRY_ERRNOS.has(errnoOf(err) ?? '')) throw err;
+        await sleep(this.#backoff(attempt, undefined));
+        continue;
+      }
+      if (last || response.statusCode < 400) return response;
+      const retryStatus = RETRY_STATUSES.has(response.statusCode);
+      // A 4xx is retried only for its S3 code (RequestTimeout): its body must be read to know,
+      // and is handed on as text when the answer stays the caller's.
+      if (!retryStatus && (options.method === 'HEAD' || response.statusCode !== 400)) {
+        return response;
+      }
+      const text = await response.body.text().catch(() => '');
+      const code = retryStatus ? undefined : codeOf(text);
+      if (!retryStatus && (code === undefined || !RETRY_CODES.has(code))) {
+        return { ...response, body: bodyOfText(text) };
+      }
+      await sleep(this.#backoff(attempt, header(response.headers, 'retry-after')));
+    }
+  }
+
+  /** The wait before the retry after attempt `attempt` (1-based), in milliseconds. */
+  #backoff(attempt: number, retryAfter: string | undefined): number {
+    const asked = retryAfterMs(retryAfter);
+    if (asked !== undefined) return Math.min(asked, this.#retry.maxRetryAfterMs);
+    const ceiling = Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** (attempt - 1));
+    return Math.random() * ceiling;
+  }
+
+  async #sendOnce(options: SendOptions): Promise<Dispatcher.ResponseData> {
     const { host, path: requestPath } = this.#target(options.key, options.query);
     const headers: Record<string, string> = { ...options.headers };
     if (this.#credentials !== undefined) {
@@ -183,10 +267,11 @@ export class S3Driver implements StorageDriver {
       Object.assign(headers, signed.headers as Record<string, string>);
     }
     const origin = `${this.#endpoint.protocol}//${host}`;
+    const body = typeof options.body === 'function' ? options.body() : options.body;
     return request(`${origin}${requestPath}`, {
       method: options.method,
       headers,
-      body: options.body ?? null,
+      body: body ?? null,
       dispatcher: this.#agent,
     });
   }
@@ -263,8 +348,9 @@ export class S3Driver implements StorageDriver {
       method: 'PUT',
       key,
       headers: { 'Content-Length': String(size) },
-      // In memory already (the blob store's small bodies): sent as the pieces, never joined.
-      body: pieces.length === 1 ? asBuffer(pieces[0] as Uint8Array) : Readable.from(pieces),
+      // In memory already (the blob store's small bodies): sent as the pieces, never joined;
+      // a function, so that a retry sends them again.
+      body: () => (pieces.length === 1 ? asBuffer(pieces[0] as Uint8Array) : Readable.from(pieces)),
     });
     return this.#written(key, size, response);
   }
@@ -294,7 +380,9 @@ export class S3Driver implements StorageDriver {
             method: 'PUT',
             key,
             headers: { 'Content-Length': String(size) },
-            body: createReadStream(localPath),
+            // Re-opened from the spool file for each attempt (a retry never resends a
+            // half-read stream).
+            body: () => createReadStream(localPath),
           }).then((response) => this.#written(key, size, response));
     await fs.rm(localPath, { force: true });
     return info;
@@ -324,7 +412,7 @@ export class S3Driver implements StorageDriver {
           key,
           query: { partNumber: String(part), uploadId },
           headers: { 'Content-Length': String(length) },
-          body: createReadStream(localPath, { start, end: start + length - 1 }),
+          body: () => createReadStream(localPath, { start, end: start + length - 1 }),
         });
         if (response.statusCode !== 200) throw await this.#failure(`UploadPart ${key}`, response);
         await response.body.dump();
@@ -556,6 +644,43 @@ function infoOf(key: StorageKey, headers: Dispatcher.ResponseData['headers']): O
     modifiedAt: modified === undefined ? new Date(0) : new Date(modified),
     ...(etag === undefined ? {} : { identity: `s3:${etag}` }),
   };
+}
+
+/** The errno-like code of a request failure (undici wraps the socket's in `cause`). */
+function errnoOf(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = e?.code ?? e?.cause?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** S3's `<Error><Code>` of an error body, if it has one. */
+function codeOf(text: string): string | undefined {
+  if (!text.includes('<Error>')) return undefined;
+  const parsed = xml.parse(text) as { Error?: { Code?: string } };
+  return parsed.Error?.Code;
+}
+
+/** Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP date, as milliseconds from now. */
+function retryAfterMs(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** A response body already read to `text`, offering what callers use of undici's (text, dump). */
+function bodyOfText(text: string): Dispatcher.ResponseData['body'] {
+  const stream = Readable.from([text]) as Readable & {
+    text: () => Promise<string>;
+    dump: () => Promise<void>;
+  };
+  stream.text = () => Promise.resolve(text);
+  stream.dump = () => Promise.resolve();
+  return stream as unknown as Dispatcher.ResponseData['body'];
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function errorFromText(what: string, status: number, text: string): S3RequestError {

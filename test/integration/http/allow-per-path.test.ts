@@ -101,6 +101,14 @@ describe('405 Allow names what the very path serves', { concurrency: false }, ()
             upstreams: [{ url: `${upstream.url}/raw` }],
           },
           { name: 'raw-all', format: 'raw', kind: 'group', members: ['files', 'raw-up'] },
+          { name: 'team', format: 'raw', kind: 'hosted' },
+          {
+            name: 'raw-both',
+            format: 'raw',
+            kind: 'group',
+            members: ['files', 'team'],
+            write_member: 'files',
+          },
         ],
       },
     });
@@ -148,6 +156,26 @@ describe('405 Allow names what the very path serves', { concurrency: false }, ()
       await answers(url, 'PUT', 400, /a PUT needs a file path/);
       await answers(url, 'DELETE', 400, /a DELETE needs a file path/);
     }
+    // A folder's path without its slash: PUT and DELETE answer 409 ("is a folder") whatever
+    // the body, so no 405 lists them (twenty-third session), in the hosted repository and
+    // through the group whose write member it is.
+    for (const folder of ['/repository/files/d', '/repository/raw-all/d']) {
+      const url = `${server.url}${folder}`;
+      await all405(url, OTHERS, 'GET, HEAD');
+      await answers(url, 'PUT', 409, /is a folder/);
+      await answers(url, 'DELETE', 409, /is a folder/);
+    }
+    // A folder of the group's other hosted member: a PUT would hide it (409); a DELETE finds
+    // nothing in the write member (404), a state, so DELETE stays listed.
+    const teamFile = await fetch(`${server.url}/repository/team/t/g.txt`, {
+      method: 'PUT',
+      body: 'g',
+    });
+    assert.equal(teamFile.status, 201, await teamFile.text());
+    const teamFolder = `${server.url}/repository/raw-both/t`;
+    await all405(teamFolder, OTHERS, 'GET, HEAD, DELETE');
+    await answers(teamFolder, 'PUT', 409, /is a folder in team/);
+    await answers(teamFolder, 'DELETE', 404);
     // A proxy serves reads only, as before.
     await all405(`${server.url}/repository/raw-up/a/b/one.txt`, [...OTHERS, 'PUT'], 'GET, HEAD');
   });
@@ -257,6 +285,17 @@ describe('405 Allow at npm and PyPI write-only URLs of a group', { concurrency: 
     await all405(ownTag, ['GET', 'OPTIONS', 'PATCH'], 'PUT, POST, DELETE');
   });
 
+  test('npm: /<name> of a package only the proxy member serves takes no PUT (twenty-third session)', async () => {
+    // `npm deprecate` PUTs the packument: 405 `GET, HEAD`, and so say the other methods.
+    const deprecate = JSON.stringify({
+      name: 'up-lib',
+      versions: { '1.0.0': { name: 'up-lib', version: '1.0.0', deprecated: 'old' } },
+    });
+    await all405(`${server.url}/npm/up-lib`, ['PUT', ...OTHERS, 'DELETE'], 'GET, HEAD', deprecate);
+    // The hosted package's `/<name>` is published and updated (PUT).
+    await all405(`${server.url}/npm/own-lib`, [...OTHERS, 'DELETE'], 'GET, PUT, HEAD');
+  });
+
   test('PyPI: yank, unyank, release and file URLs of a release only the proxy serves', async () => {
     // Each URL's own write (POST at a yank, DELETE at a release or file) is among them.
     for (const url of [
@@ -305,5 +344,55 @@ describe('405 Allow at Cargo write URLs of a group', { concurrency: false }, () 
     // A crate nobody has: the writes are served (their answer is a 404).
     await all405(`${api}/nobody/1.0.0/yank`, ['GET', 'OPTIONS'], 'DELETE');
     await all405(`${api}/nobody/owners`, ['POST', 'OPTIONS'], 'GET, PUT, DELETE, HEAD');
+  });
+});
+
+describe('405 Allow: Go and OCI leftovers (twenty-third session)', { concurrency: false }, () => {
+  let server: TestServer;
+
+  before(async () => {
+    // The default Go and Docker groups: no request below reaches an upstream.
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  test('Go: a URL that is no module proxy URL answers every method 400, never a 405 naming GET', async () => {
+    for (const path of [
+      '/go/example.com/mod/@v/',
+      '/go/example.com/mod',
+      '/go/example.com/mod/@v/x.txt',
+    ]) {
+      for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+        await answers(`${server.url}${path}`, method, 400, /not a module proxy URL/);
+      }
+    }
+    // The root and real protocol URLs keep their 405s.
+    await all405(`${server.url}/go/`, ['POST', 'OPTIONS'], 'GET, HEAD');
+    await all405(
+      `${server.url}/go/example.com/mod/@v/list`,
+      ['POST', 'OPTIONS'],
+      'GET, DELETE, HEAD',
+    );
+  });
+
+  test('OCI: OPTIONS answers 405 with the Allow of the URL, as POST there does', async () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    for (const [path, allow] of [
+      ['/v2/', 'GET, HEAD'],
+      ['/v2/lib/app/tags/list', 'GET, HEAD'],
+      ['/v2/lib/app/manifests/v1', 'GET, PUT, DELETE, HEAD'],
+      [`/v2/lib/app/blobs/${digest}`, 'GET, DELETE, HEAD'],
+      ['/v2/lib/app/blobs/uploads/', 'POST'],
+    ] as const) {
+      const options = await send(`${server.url}${path}`, 'OPTIONS');
+      assert.equal(options.status, 405, `OPTIONS ${path}: ${options.text}`);
+      assert.equal(options.allow, allow, `OPTIONS ${path}`);
+      assert.match(options.text, /UNSUPPORTED/);
+      const other = await send(
+        `${server.url}${path}`,
+        path.endsWith('/uploads/') ? 'PATCH' : 'POST',
+      );
+      assert.equal(other.allow, allow, path);
+    }
   });
 });

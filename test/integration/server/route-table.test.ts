@@ -148,6 +148,11 @@ function ociSamples(p: string): Record<string, Sample[]> {
       { url: `${p}/team/app/blobs/${DIGEST}`, need: 'delete' },
       { url: `${p}/team/app/blobs/uploads/${UUID}`, need: 'write' },
     ],
+    // A 405 naming the URL's methods, after the credential check (it was the router's 404).
+    OPTIONS: [
+      { url: `${p}/`, need: 'identity' },
+      { url: `${p}/team/app/manifests/v1`, need: 'unsupported' },
+    ],
   };
 }
 
@@ -161,6 +166,7 @@ function ociBase(p: string): Record<string, Sample[]> {
     PUT: one('identity'),
     PATCH: one('identity'),
     DELETE: one('identity'),
+    OPTIONS: one('identity'),
   };
 }
 

@@ -328,9 +328,18 @@ describe('engine', () => {
     const closed = engineWith({ blocklist_path: '/nonexistent/block.json' });
     assert.throws(
       () => closed.engine.guard({ registry: 'pypi', name: 'x', version: '1' }),
-      /policy could not be loaded \(on_failure = "closed"\)/,
+      (err: unknown) =>
+        err instanceof RegistryError &&
+        /policy could not be loaded \(on_failure = "closed"\)/.test(err.message) &&
+        // The load error names the server's path: the client never reads it, the log does.
+        !/nonexistent|block\.json|ENOENT/.test(err.message),
     );
     assert.match(closed.lines.join('\n'), /every proxied download is refused/);
+    // The refusal's log line keeps it (`curation.source`).
+    assert.match(
+      closed.engine.decide({ registry: 'pypi', name: 'x', version: '1' }).source ?? '',
+      /ENOENT.*nonexistent\/block\.json/,
+    );
     const open = engineWith({
       blocklist_path: '/nonexistent/block.json',
       on_failure: 'open',
@@ -339,6 +348,41 @@ describe('engine', () => {
       open.engine.guard({ registry: 'pypi', name: 'x', version: '1' }).decision,
       'allowed',
     );
+  });
+
+  test('one client request counts (and logs) a decision once, however often a group asks', async () => {
+    await using tmp = await tempDir('nora-cur-');
+    const file = path.join(tmp.path, 'block.json');
+    await fs.writeFile(file, BLOCKLIST);
+    const subject = { registry: 'npm', name: 'left-pad', version: '1.2.0' } as const;
+    for (const mode of ['enforce', 'audit'] as const) {
+      const { engine, lines, metrics } = engineWith({ mode, blocklist_path: file });
+      const decision = mode === 'enforce' ? 'blocked' : 'audited';
+      const ask = () => {
+        try {
+          engine.guard(subject);
+        } catch (err) {
+          if (!(err instanceof RegistryError)) throw err;
+        }
+      };
+      // A group of two proxy members: each member's source asks the gate.
+      curationRequest.run({ bypassToken: undefined }, () => {
+        ask();
+        ask();
+      });
+      const counted = async () =>
+        new RegExp(
+          `nora_curation_decisions_total\\{registry="npm",decision="${decision}",reason="blocklist"\\} (\\d+)`,
+        ).exec(await metrics.registry.metrics())?.[1];
+      assert.equal(await counted(), '1', mode);
+      assert.equal(lines.filter((l) => l.includes('left-pad@1.2.0')).length, 1, mode);
+      // Another client request counts again; the refusal is still thrown on every ask.
+      curationRequest.run({ bypassToken: undefined }, () => {
+        if (mode === 'enforce') assert.throws(() => engine.guard(subject), RegistryError);
+        ask();
+      });
+      assert.equal(await counted(), '2', mode);
+    }
   });
 
   test('allowlist: only listed versions of its registries; integrity when required', async () => {
