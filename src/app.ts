@@ -105,12 +105,13 @@ import { createStorageDriver } from './storage/drivers/index.ts';
 import { BLOBS_PREFIX } from './storage/keys.ts';
 import { VERSION } from './version.ts';
 import { RetentionAdapters } from './retention/types.ts';
-import { BrowseSources, NO_ACTIVITY } from './ui/types.ts';
+import { BrowseSources } from './ui/types.ts';
 import { registerUiRoutes } from './ui/routes.ts';
 import { type RetentionScheduler, startRetentionScheduler } from './retention/scheduler.ts';
 import { rulesMatchingNothing } from './retention/rule-targets.ts';
 import { dropRepresentationHeaders } from './http/format-errors.ts';
 import { BYPASS_HEADER, curationRequest, privateBypassAnswer } from './curation/context.ts';
+import { ActivityOnlySink } from './audit/sink.ts';
 import { CurationEngine, loadPolicy, reloadCuration } from './curation/engine.ts';
 
 export interface BuildOptions {
@@ -1046,6 +1047,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     log,
   );
 
+  const audit = new ActivityOnlySink();
   const reloadTasks: ((previous: AppConfig, next: AppConfig) => void)[] = [];
   const context: FormatContext = {
     config: () => config,
@@ -1059,6 +1061,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     log,
     proxy,
     curation,
+    audit,
+    activity: audit.feed,
     onClose: (task) => closeTasks.push(task),
     onReload: (task) => reloadTasks.push(task),
     retention: new RetentionAdapters(),
@@ -1268,17 +1272,14 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   closeTasks.push(() => retention.stop());
   registerRetentionRoutes(fastify, retention, () => config.auth.enabled);
 
-  // NORA's token API: at the root, owned by no format.
-  registerTokenRoutes(
-    fastify,
-    new TokenApi(
-      identity.directory,
-      identity.tokens,
-      (user, address, verify) => access.checkPassword(user, address, verify),
-      () => repositories.all().map((repo) => repo.name),
-    ),
-    () => config.auth.enabled,
+  // NORA's token API: at the root, owned by no format. The web UI's tokens page uses the same.
+  const tokenApi = new TokenApi(
+    identity.directory,
+    identity.tokens,
+    (user, address, verify) => access.checkPassword(user, address, verify),
+    () => repositories.all().map((repo) => repo.name),
   );
+  registerTokenRoutes(fastify, tokenApi, () => config.auth.enabled);
 
   // The web UI (src/ui/routes.ts): reads the browse sources the formats provide in register().
   registerUiRoutes(fastify, {
@@ -1288,7 +1289,14 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     repositories,
     access,
     browse: context.browse,
-    activity: () => NO_ACTIVITY,
+    retention: context.retention,
+    storageBytes: () => blobs.totalSize(),
+    cacheCounters: async () => ({
+      hits: await counterValue(proxy.metrics.cacheHits),
+      misses: await counterValue(proxy.metrics.cacheMisses),
+    }),
+    activity: context.activity,
+    tokens: tokenApi,
   });
 
   for (const format of formats) {
@@ -1868,3 +1876,10 @@ function repositoryAt(
 }
 
 export type { Db, StorageDriver };
+
+/** A label-less prom-client counter's value now. */
+async function counterValue(counter: {
+  get(): Promise<{ values: { value: number }[] }>;
+}): Promise<number> {
+  return (await counter.get()).values.reduce((sum, v) => sum + v.value, 0);
+}

@@ -16,6 +16,7 @@ import type { ProxyEngine } from '../proxy/engine.ts';
 import type { RetentionRegistry, RetentionSupport } from '../retention/types.ts';
 import type { CurationGate } from '../curation/types.ts';
 import type { BrowseRegistry } from '../ui/types.ts';
+import type { ActivityFeed, AuditSink } from '../audit/types.ts';
 
 /** Everything a format gets from the composition root. */
 export interface FormatContext {
@@ -41,6 +42,14 @@ export interface FormatContext {
    * (internal names never go upstream; blocked versions refused and hidden). Reloaded in place.
    */
   readonly curation: CurationGate;
+  /**
+   * The audit log (src/audit/types.ts): where events that no request carries are recorded
+   * (retention applies). Requests' push/pull/delete events are recorded for the formats by the
+   * HTTP layer (recordAnswer), so routes do not call it.
+   */
+  readonly audit: AuditSink;
+  /** The newest audit events, newest first, for the dashboard (src/ui/). */
+  readonly activity: ActivityFeed;
   /** Registers a task to run on shutdown (timers, pools). */
   readonly onClose: (task: () => Promise<void> | void) => void;
   /**

@@ -95,7 +95,13 @@ button.danger{background:var(--bad);border-color:var(--bad)}
 .secret{font-size:1rem;padding:.5rem;background:var(--bg);border:1px dashed var(--line);user-select:all}
 `;
 
-/** `'sha256-…'` of CSS, for the Content-Security-Policy's style-src. */
+/**
+ * The `<style>` element, built outside any `html` template: Prettier formats the markup of `html`
+ * templates, and a single character changed inside the element would break its CSP hash.
+ */
+const STYLE = raw(`<style>${CSS}</style>`);
+
+/** `'sha256-…'` of CSS (the style element's exact text), for the CSP's style-src. */
 export const CSS_HASH = `'sha256-${createHash('sha256').update(CSS).digest('base64')}'`;
 
 /** One nav entry: an enabled format's browse page. */
@@ -136,9 +142,7 @@ export function renderPage(page: Page): string {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="referrer" content="same-origin" />
         <title>${page.title} · NORA</title>
-        <style>
-          ${raw(CSS)}
-        </style>
+        ${STYLE}
       </head>
       <body>
         <header>

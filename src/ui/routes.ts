@@ -15,13 +15,24 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessControl, Principal } from '../auth/access.ts';
 import type { AppConfig, FormatName } from '../config/schema.ts';
-import { RegistryError } from '../core/errors.ts';
+import type { TokenApi } from '../auth/api/tokens.ts';
+import { RegistryError, toRegistryError } from '../core/errors.ts';
+import { readAllBounded } from '../core/streams.ts';
 import type { FormatModule } from '../formats/format.ts';
 import { baseUrl } from '../http/request.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
 import { browseDetailPage, browseListPage } from './browse-pages.ts';
-import { CSS_HASH, html, type Html, type NavItem, renderPage } from './layout.ts';
-import type { ActivityFeed, BrowseQuery, BrowseRegistry, BrowseRequest } from './types.ts';
+import { CSS_HASH, type Html, type NavItem, renderPage } from './layout.ts';
+import type { BrowseQuery, BrowseRegistry, BrowseRequest } from './types.ts';
+import { type DashboardSources, gatherDashboard, renderDashboard } from './dashboard.ts';
+import {
+  checkSameOrigin,
+  createBody,
+  CsrfTokens,
+  type TokensOutcome,
+  tokensBody,
+  tokensNeedAuth,
+} from './tokens-page.ts';
 
 /** Where the UI and its API are mounted (below `[server] public_url`'s path, if any). */
 export const UI_PATH = '/ui';
@@ -33,7 +44,7 @@ export const UI_CSP = `default-src 'self'; script-src 'none'; style-src ${CSS_HA
 /** Largest `limit` a list takes. */
 export const MAX_LIST_LIMIT = 200;
 
-export interface UiDeps {
+export interface UiDeps extends DashboardSources {
   readonly config: () => AppConfig;
   /** Every format module (the enabled ones are read per request: a reload may change them). */
   readonly formats: readonly FormatModule[];
@@ -41,8 +52,14 @@ export interface UiDeps {
   readonly repositories: RepositoryRegistry;
   readonly access: AccessControl;
   readonly browse: BrowseRegistry;
-  readonly activity: () => ActivityFeed;
+  /** The token API's service (`/api/tokens` uses the same one). */
+  readonly tokens: TokenApi;
+  /** The CSRF tokens' key holder (default: a fresh random key). */
+  readonly csrf?: CsrfTokens | undefined;
 }
+
+/** A token form is a few short fields. */
+const MAX_FORM_BYTES = 16 * 1024;
 
 /** What a UI handler knows of its request. */
 export interface UiRequest {
@@ -123,15 +140,17 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
 
   app.get(`${UI_PATH}/`, async (request, reply) => {
     const ui = uiRequest(request, reply, false);
-    const feed = await deps.activity().recent(50);
-    // Filled in by the dashboard (src/ui/dashboard.ts).
-    return sendPage(
-      reply,
-      ui,
-      'Dashboard',
-      '',
-      html`<p class="empty">${feed.length === 0 ? 'no activity yet' : ''}</p>`,
-    );
+    const data = await gatherDashboard(deps, ui.principal, ui.base);
+    const body = renderDashboard(data, (format) => `${ui.uiRoot}/${format}`);
+    return sendPage(reply, ui, 'Dashboard', '', body);
+  });
+  app.get(`${UI_API_PATH}/dashboard`, async (request, reply) => {
+    const ui = uiRequest(request, reply, true);
+    return reply.send(await gatherDashboard(deps, ui.principal, ui.base));
+  });
+  app.get(`${UI_API_PATH}/stats`, async (request, reply) => {
+    const ui = uiRequest(request, reply, true);
+    return reply.send((await gatherDashboard(deps, ui.principal, ui.base)).stats);
   });
 
   // The browse mount point: `/ui/<format>` lists the format's repository (`?repo=<name>`, default:
@@ -268,11 +287,101 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     return reply.send({ format: format.format, repository: repo.name, ...detail });
   });
 
-  // Filled in by src/ui/tokens-page.ts. A static route: it wins over `/ui/:format`.
-  app.get(`${UI_PATH}/tokens`, (request, reply) => {
+  // `/ui/tokens`: a static route, it wins over `/ui/:format`.
+  const csrf = deps.csrf ?? new CsrfTokens();
+  const tokensPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    outcome: TokensOutcome = {},
+    status = 200,
+  ): Promise<FastifyReply> => {
     const ui = uiRequest(request, reply, false);
-    return sendPage(reply, ui, 'Tokens', 'tokens', html`<p class="notice">tokens</p>`);
+    const principal = ui.principal;
+    if (!deps.config().auth.enabled) {
+      return sendPage(reply, ui, 'Tokens', 'tokens', tokensNeedAuth());
+    }
+    if (principal.kind !== 'user') throw signInRequired();
+    const token = csrf.issue(principal.name, request.headers.authorization);
+    const body = await tokensBody(deps.tokens, principal, token, `${ui.uiRoot}/tokens`, outcome);
+    return sendPage(reply, ui, 'Tokens', 'tokens', body, status);
+  };
+  app.get(`${UI_PATH}/tokens`, (request, reply) => tokensPage(request, reply));
+  app.post(`${UI_PATH}/tokens`, async (request, reply) => {
+    const ui = uiRequest(request, reply, false);
+    const config = deps.config();
+    if (!config.auth.enabled) {
+      throw new RegistryError('METHOD_NOT_ALLOWED', 'API tokens need [auth] enabled = true', {
+        headers: { allow: 'GET, HEAD' },
+      });
+    }
+    const principal = ui.principal;
+    if (principal.kind !== 'user') throw signInRequired();
+    checkSameOrigin({
+      origin: request.headers.origin,
+      secFetchSite: single(request.headers['sec-fetch-site']),
+      ownOrigins: ownOrigins(request, config.server.public_url),
+    });
+    const form = await readForm(request);
+    if (
+      !csrf.verify(form.get('csrf') ?? undefined, principal.name, request.headers.authorization)
+    ) {
+      throw new RegistryError(
+        'DENIED',
+        "the form's CSRF token is missing or not this session's: reload /ui/tokens and submit its form again",
+      );
+    }
+    const op = form.get('op');
+    try {
+      if (op === 'create') {
+        const created = await deps.tokens.create(principal, createBody(form), request.ip);
+        return await tokensPage(request, reply, { created });
+      }
+      if (op === 'revoke') {
+        const id = form.get('id') ?? '';
+        const revoked = await deps.tokens.revoke(principal, { id }, request.ip);
+        const prefix = revoked['hash_prefix'];
+        return await tokensPage(request, reply, {
+          revoked: typeof prefix === 'string' ? prefix : id,
+        });
+      }
+    } catch (err) {
+      // The token API's refusal, shown on the page with its status (the form stays usable).
+      const refusal = toRegistryError(err);
+      if (refusal.status >= 500) throw err;
+      return tokensPage(request, reply, { error: refusal.message }, refusal.status);
+    }
+    throw new RegistryError('BAD_REQUEST', 'op must be "create" or "revoke"');
   });
+}
+
+/** The 401 a page needing a user answers anonymous (a public UI's tokens page). */
+function signInRequired(): RegistryError {
+  return new RegistryError('UNAUTHORIZED', 'sign in to manage your tokens', {
+    headers: { 'www-authenticate': 'Basic realm="NORA", charset="UTF-8"' },
+  });
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The origins that are this server's: `public_url`'s and the request's own scheme + Host. */
+function ownOrigins(request: FastifyRequest, publicUrl: string | undefined): string[] {
+  const origins = [`${request.protocol}://${request.host}`];
+  if (publicUrl !== undefined) origins.push(new URL(publicUrl).origin);
+  return origins;
+}
+
+/** An `application/x-www-form-urlencoded` body (what a browser's form sends). */
+async function readForm(request: FastifyRequest): Promise<URLSearchParams> {
+  const type = request.headers['content-type'] ?? '';
+  if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
+    throw new RegistryError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      'send the form as application/x-www-form-urlencoded',
+    );
+  }
+  return new URLSearchParams((await readAllBounded(request.raw, MAX_FORM_BYTES)).toString('utf8'));
 }
 
 /** `?q=&offset=&limit=` as a BrowseQuery (limit 1..200, default 50). */

@@ -116,28 +116,3 @@ export class BrowseSources implements BrowseRegistry {
     return this.#byFormat.get(format);
   }
 }
-
-/** One line of the activity log (newest first on the dashboard). */
-export interface ActivityEntry {
-  /** ms since the epoch. */
-  readonly at: number;
-  /** What happened: `publish`, `delete`, `token.create`... as the feed names it. */
-  readonly action: string;
-  /** Who (a user name, `anonymous`, `server`). */
-  readonly actor: string;
-  readonly format?: FormatName | undefined;
-  readonly repository?: string | undefined;
-  /** The thing touched (`@scope/pkg@1.0.0`, `team/app:tag`). */
-  readonly target?: string | undefined;
-}
-
-/**
- * Where the dashboard reads its activity log from. Until the audit feed (branch `audit`) is
- * merged, `NO_ACTIVITY` answers an empty list ("no activity yet").
- */
-export interface ActivityFeed {
-  /** The newest `limit` entries, newest first. */
-  recent(limit: number): Promise<readonly ActivityEntry[]>;
-}
-
-export const NO_ACTIVITY: ActivityFeed = { recent: () => Promise.resolve([]) };

@@ -33,6 +33,8 @@ const UUID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
  * - login: the credentials are in the body (npm adduser of an unknown name, registration off): 401
  *   whoever calls, the wrong-password answer (which names exist is not told);
  * - unavailable: a format not built (or disabled): 404 for anyone with a valid credential.
+ * - csrf: the web UI's token form posted without the page's CSRF token: 401 to anonymous and bad
+ *   credentials, 403 to every valid one (a form never posts without it).
  */
 type Need =
   | 'public'
@@ -47,7 +49,8 @@ type Need =
   | 'admin'
   | 'account-change'
   | 'login'
-  | 'unavailable';
+  | 'unavailable'
+  | 'csrf';
 
 interface Sample {
   readonly url: string;
@@ -87,6 +90,7 @@ const EXPECTED: Record<Need, Record<Principal, Outcome>> = {
   'account-change': row(401, 403, 'ok', 'ok', 401),
   login: row(401, 401, 401, 401, 401),
   unavailable: row('ok', 'ok', 'ok', 'ok', 401),
+  csrf: row(401, 403, 403, 403, 401),
 };
 
 /** anonymous, read token, write user, admin; a bad credential (wrong password, other address, expired). */
@@ -306,6 +310,16 @@ function tokenApiSamples(url: string, need: Need): Record<string, Sample[]> {
 }
 
 /**
+ * The web UI (`[auth] public_web_ui` false, the default): every page and `/api/ui` answer needs a
+ * valid credential (any role); the token form's POST also needs the page's CSRF token.
+ */
+function uiSamples(url: string): Record<string, Sample[]> {
+  const reads: Sample[] = [{ url, need: 'identity' }];
+  return { GET: reads, HEAD: reads };
+}
+const form = { type: 'application/x-www-form-urlencoded', text: 'op=create&role=read' };
+
+/**
  * The admin retention pass: POST only (a plan, or `?apply=true`), for an admin credential without
  * a scope; every other method 405 for any caller (a bad credential still 401). The plan runs over
  * an empty storage here, so an admin's POST deletes nothing either way.
@@ -473,6 +487,19 @@ const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
   '/api/tokens/revoke': () => tokenApiSamples('/api/tokens/revoke', 'account-change'),
   '/api/v1/admin/tokens': () => tokenApiSamples('/api/v1/admin/tokens', 'admin'),
   '/api/v1/admin/retention': () => retentionSamples('/api/v1/admin/retention'),
+  '/ui': () => uiSamples('/ui'),
+  '/ui/': () => uiSamples('/ui/'),
+  '/ui/tokens': () => ({
+    ...uiSamples('/ui/tokens'),
+    POST: [{ url: '/ui/tokens', need: 'csrf', body: form }],
+  }),
+  '/ui/:format': () => uiSamples('/ui/npm'),
+  '/ui/:format/*': () => uiSamples('/ui/npm/left-pad'),
+  '/api/ui/stats': () => uiSamples('/api/ui/stats'),
+  '/api/ui/dashboard': () => uiSamples('/api/ui/dashboard'),
+  '/api/ui/:format/list': () => uiSamples('/api/ui/npm/list'),
+  '/api/ui/:format/search': () => uiSamples('/api/ui/npm/search?q=left'),
+  '/api/ui/:format/*': () => uiSamples('/api/ui/npm/left-pad'),
   '/v2': ociBase,
   // The Docker token endpoint: anonymous gets a token granting what anonymous may do; a bad
   // credential is refused (so `docker login` with a wrong password fails).

@@ -1,0 +1,351 @@
+/**
+ * The dashboard (NORA §3.14 `/ui/`, `/api/ui/stats`, `/api/ui/dashboard`): stat cards, a card per
+ * enabled format, the mount points with each client's setup line, and the activity log. Data is
+ * gathered here from the services the server already runs (no counting of its own): the
+ * retention adapters list hosted versions, the blob index sums storage, the proxy engine's
+ * `nora_cache_hits_total` / `nora_cache_misses_total` give the hit ratio, the audit ring the
+ * activity. `renderDashboard` turns it into the page body.
+ */
+import type { AccessControl, Principal } from '../auth/access.ts';
+import type { ActivityFeed, AuditEvent } from '../audit/types.ts';
+import type { FormatName, RepositoryKind } from '../config/schema.ts';
+import type { FormatModule } from '../formats/format.ts';
+import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
+import type { RetentionRegistry } from '../retention/types.ts';
+import { html, type Html } from './layout.ts';
+
+/** The dashboard's services (routes.ts hands them per request). */
+export interface DashboardSources {
+  readonly formats: readonly FormatModule[];
+  readonly isEnabled: (format: FormatName) => boolean;
+  readonly repositories: RepositoryRegistry;
+  readonly access: AccessControl;
+  readonly retention: RetentionRegistry;
+  /** Bytes the blob store holds (BlobStore.totalSize). */
+  readonly storageBytes: () => Promise<number>;
+  /** The proxy cache's counters since start (hits: served from cache; misses: fetched). */
+  readonly cacheCounters: () => Promise<{ hits: number; misses: number }>;
+  readonly activity: ActivityFeed;
+}
+
+/** `/api/ui/stats`. */
+export interface DashboardStats {
+  readonly formats_enabled: number;
+  readonly formats: readonly FormatName[];
+  readonly repositories: Readonly<Record<RepositoryKind, number>> & { readonly total: number };
+  /** Hosted content the principal may read: names, versions and their bytes. */
+  readonly hosted: { readonly names: number; readonly versions: number; readonly bytes: number };
+  /** Bytes the blob store holds (every repository; null when it cannot be read). */
+  readonly storage_bytes: number | null;
+  /** Proxy cache since start: ratio = hits / (hits + misses), null before any lookup. */
+  readonly cache: {
+    readonly hits: number;
+    readonly misses: number;
+    readonly hit_ratio: number | null;
+  };
+}
+
+export interface RepositoryCard {
+  readonly name: string;
+  readonly kind: RepositoryKind;
+  /** Where clients reach it. */
+  readonly url: string;
+  readonly default: boolean;
+  /** proxy: upstream URLs, credentials removed. */
+  readonly upstreams: readonly string[];
+  /** group: members in read order. */
+  readonly members: readonly string[];
+}
+
+export interface RegistryCard {
+  readonly format: FormatName;
+  readonly mount: string;
+  readonly url: string;
+  readonly repositories: readonly RepositoryCard[];
+}
+
+export interface MountPoint {
+  readonly format: FormatName;
+  readonly mount: string;
+  readonly url: string;
+  /** Client setup lines, one command or config line each. */
+  readonly setup: readonly string[];
+  /** A caveat (Docker under a sub-path). */
+  readonly note?: string | undefined;
+}
+
+/** `/api/ui/dashboard`. */
+export interface Dashboard {
+  readonly stats: DashboardStats;
+  readonly registries: readonly RegistryCard[];
+  readonly mounts: readonly MountPoint[];
+  /** Newest first, at most 50, only of repositories the principal may read. */
+  readonly activity: readonly AuditEvent[];
+}
+
+/** `url` without user info, query or fragment (upstream credentials never reach a page). */
+export function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    parsed.search = '';
+    parsed.hash = '';
+    return parsed.toString();
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+/** Where `repo` of `format` is reached: its fixed mount, or `/repository/<name>`. */
+export function repositoryUrl(base: string, format: FormatModule, repo: Repository): string {
+  return `${base}${repo.isDefault ? format.mount : `/repository/${encodeURIComponent(repo.name)}`}`;
+}
+
+/**
+ * The client setup lines for a format's fixed mount at `base` (the server's public URL, no
+ * trailing `/`, a sub-path kept). The same lines README.md's per-format sections give.
+ */
+export function setupLines(format: FormatName, base: string): { setup: string[]; note?: string } {
+  const url = new URL(`${base}/`);
+  const host = url.host;
+  switch (format) {
+    case 'docker': {
+      const setup = [
+        `docker login ${host}`,
+        `docker pull ${host}/library/alpine:latest`,
+        `skopeo copy oci:./layout:v1 docker://${host}/myapp:latest`,
+      ];
+      return url.pathname === '/'
+        ? { setup }
+        : {
+            setup,
+            note: `Docker clients reach a registry at the host's root (/v2/): a reverse proxy must route ${host}/v2/ to NORA's /v2/`,
+          };
+    }
+    case 'npm':
+      return { setup: [`npm config set registry ${base}/npm/`] };
+    case 'pypi':
+      return {
+        setup: [
+          `pip install --index-url ${base}/simple/ <package>`,
+          `twine upload --repository-url ${base}/simple/ dist/*`,
+        ],
+      };
+    case 'maven':
+      return {
+        setup: [
+          `<!-- ~/.m2/settings.xml --> <mirror><id>nora</id><mirrorOf>*</mirrorOf><url>${base}/maven2/</url></mirror>`,
+          `mvn deploy -DaltDeploymentRepository=nora::${base}/maven2/`,
+        ],
+      };
+    case 'cargo':
+      return {
+        setup: [
+          `# ~/.cargo/config.toml`,
+          `[registries.nora]`,
+          `index = "sparse+${base}/cargo/index/"`,
+        ],
+      };
+    case 'go':
+      return { setup: [`export GOPROXY=${base}/go`] };
+    case 'helm':
+      return { setup: [`helm repo add nora ${base}/helm`] };
+    case 'raw':
+      return {
+        setup: [
+          `curl -T tool-1.0.tar.gz ${base}/raw/tools/1.0/tool-1.0.tar.gz`,
+          `curl -O ${base}/raw/tools/1.0/tool-1.0.tar.gz`,
+        ],
+      };
+  }
+}
+
+const KINDS: readonly RepositoryKind[] = ['hosted', 'proxy', 'group'];
+
+/** Everything the dashboard shows `principal`, with `base` the server's public URL. */
+export async function gatherDashboard(
+  sources: DashboardSources,
+  principal: Principal,
+  base: string,
+): Promise<Dashboard> {
+  const enabled = sources.formats.filter((f) => sources.isEnabled(f.format));
+  // Only repositories the principal may read appear (a public UI shows anonymous' view).
+  const readable = (repo: Repository): boolean => sources.access.can(principal, repo, 'read');
+  const byKind = { hosted: 0, proxy: 0, group: 0 } as Record<RepositoryKind, number>;
+  const registries: RegistryCard[] = [];
+  const hosted = { names: 0, versions: 0, bytes: 0 };
+  const visible = new Set<string>();
+  for (const format of enabled) {
+    const repos = sources.repositories.byFormat(format.format).filter(readable);
+    for (const repo of repos) {
+      byKind[repo.kind] += 1;
+      visible.add(repo.name);
+    }
+    registries.push({
+      format: format.format,
+      mount: format.mount,
+      url: `${base}${format.mount}`,
+      repositories: repos.map((repo) => ({
+        name: repo.name,
+        kind: repo.kind,
+        url: repositoryUrl(base, format, repo),
+        default: repo.isDefault,
+        upstreams: repo.upstreams.map((u) => withoutCredentials(u.url)),
+        members: repo.members,
+      })),
+    });
+    const adapter = sources.retention.adapter(format.format);
+    if (adapter === undefined) continue;
+    for (const repo of repos.filter((r) => r.kind === 'hosted')) {
+      let versions;
+      try {
+        versions = await adapter.versions(repo);
+      } catch {
+        continue; // A storage failure leaves this repository out of the counts, not the page.
+      }
+      const names = new Set<string>();
+      for (const v of versions) {
+        if (!sources.access.can(principal, repo, 'read', v.name)) continue;
+        names.add(v.name);
+        hosted.versions += 1;
+        hosted.bytes += v.bytes;
+      }
+      hosted.names += names.size;
+    }
+  }
+  const [storage, cache] = await Promise.all([
+    sources.storageBytes().catch(() => null),
+    sources.cacheCounters(),
+  ]);
+  const lookups = cache.hits + cache.misses;
+  const stats: DashboardStats = {
+    formats_enabled: enabled.length,
+    formats: enabled.map((f) => f.format),
+    repositories: { ...byKind, total: KINDS.reduce((sum, k) => sum + byKind[k], 0) },
+    hosted,
+    storage_bytes: storage,
+    cache: {
+      hits: cache.hits,
+      misses: cache.misses,
+      hit_ratio: lookups === 0 ? null : cache.hits / lookups,
+    },
+  };
+  const mounts = enabled.map((format) => ({
+    format: format.format,
+    mount: format.mount,
+    url: `${base}${format.mount}`,
+    ...setupLines(format.format, base),
+  }));
+  const activity = sources.activity
+    .recent(50)
+    .filter((e) => e.repository === undefined || visible.has(e.repository));
+  return { stats, registries, mounts, activity };
+}
+
+/** `1536` → `1.5 KiB`. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit] ?? 'B'}`;
+}
+
+/** The dashboard page's body. `browse(format)`: the href of the format's browse page. */
+export function renderDashboard(data: Dashboard, browse: (format: FormatName) => string): Html {
+  const { stats } = data;
+  const card = (label: string, value: string | number, sub?: Html | string): Html =>
+    html`<div class="card">
+      <div class="label">${label}</div>
+      <div class="value">${value}</div>
+      ${sub === undefined ? '' : html`<div class="muted">${sub}</div>`}
+    </div>`;
+  const ratio =
+    stats.cache.hit_ratio === null ? '–' : `${(stats.cache.hit_ratio * 100).toFixed(1)}%`;
+  const cards = html`<section class="cards" aria-label="statistics">
+    ${card('Formats enabled', stats.formats_enabled, stats.formats.join(', '))}
+    ${card('Repositories', stats.repositories.total, `${stats.repositories.hosted} hosted · ${stats.repositories.proxy} proxy · ${stats.repositories.group} group`)}
+    ${card('Hosted versions', stats.hosted.versions, `${stats.hosted.names} names · ${formatBytes(stats.hosted.bytes)}`)}
+    ${card('Storage used', stats.storage_bytes === null ? '–' : formatBytes(stats.storage_bytes), 'blob store')}
+    ${card('Proxy cache hit ratio', ratio, `${stats.cache.hits} hits · ${stats.cache.misses} misses`)}
+  </section>`;
+  const registries = data.registries.map(
+    (r) =>
+      html`<div class="card registry" data-format="${r.format}">
+        <div class="label">${r.format}</div>
+        <div>
+          <a href="${browse(r.format)}"><strong>${r.mount}</strong></a>
+          <span class="muted">${r.url}</span>
+        </div>
+        <ul>
+          ${r.repositories.map(
+            (repo) =>
+              html`<li>
+                <strong>${repo.name}</strong>
+                <span class="muted">${repo.kind}</span
+                >${repo.upstreams.length > 0 ? html` ← ${repo.upstreams.join(', ')}` : ''}${repo.members.length > 0 ? html` = ${repo.members.join(' → ')}` : ''}
+              </li>`,
+          )}
+        </ul>
+      </div>`,
+  );
+  const mounts = data.mounts.map(
+    (m) =>
+      html`<tr>
+        <td>${m.format}</td>
+        <td><code>${m.mount}</code></td>
+        <td>
+          <pre><code>${m.setup.join('\n')}</code></pre>
+          ${m.note === undefined ? '' : html`<div class="muted">${m.note}</div>`}
+        </td>
+      </tr>`,
+  );
+  const activity =
+    data.activity.length === 0
+      ? html`<p class="empty" id="activity-empty">no activity yet</p>`
+      : html`<table id="activity">
+          <thead>
+            <tr>
+              <th>Time</th>
+              <th>Action</th>
+              <th>Who</th>
+              <th>Registry</th>
+              <th>Artifact</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${data.activity.map(
+              (e) =>
+                html`<tr>
+                  <td>${e.ts}</td>
+                  <td>${e.action}</td>
+                  <td>${e.actor}</td>
+                  <td>${e.repository ?? e.registry}</td>
+                  <td><code>${e.artifact}</code></td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>`;
+  return html`${cards}
+    <h2>Registries</h2>
+    <section class="cards registries">${registries}</section>
+    <h2>Mount points</h2>
+    <table id="mounts">
+      <thead>
+        <tr>
+          <th>Format</th>
+          <th>Mount</th>
+          <th>Client setup</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${mounts}
+      </tbody>
+    </table>
+    <h2>Activity</h2>
+    ${activity}`;
+}
