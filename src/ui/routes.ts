@@ -22,7 +22,7 @@ import type { FormatModule } from '../formats/format.ts';
 import { baseUrl } from '../http/request.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
 import { browseDetailPage, browseListPage } from './browse-pages.ts';
-import { CSS_HASH, type Html, type NavItem, renderPage } from './layout.ts';
+import { CSS_HASH, html, type Html, type NavItem, renderPage } from './layout.ts';
 import type { BrowseQuery, BrowseRegistry, BrowseRequest } from './types.ts';
 import { type DashboardSources, gatherDashboard, renderDashboard } from './dashboard.ts';
 import {
