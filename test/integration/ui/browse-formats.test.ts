@@ -1,15 +1,19 @@
 /**
  * The browse pages of PyPI, Cargo and Go: populated with what their clients send (twine's
  * legacy-upload form, cargo publish's body, `nora go publish`'s code path), then yanked
- * releases marked, versions newest first by PEP 440 / SemVer / Go's semver, and the commands.
+ * releases marked, versions newest first by PEP 440 / SemVer / Go's semver, and the commands;
+ * a Helm group's pages (its hosted members' names, the first member holding a name); and a big
+ * Go repository (rows written straight into its table) whose list pages stay fast.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { sql } from 'kysely';
 import { goPublish } from '../../../src/formats/go/publish-cli.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { buildChart } from '../../helpers/helm.ts';
 import { crateBody } from '../cargo/fixtures.ts';
 import { makeWheel, multipartBody, MULTIPART, twineFields } from '../pypi/fixtures.ts';
 
@@ -127,5 +131,66 @@ describe('browse pages of PyPI, Cargo and Go', () => {
       list.entries.map((e) => [e.name, e.versions, e.latest]),
       [['example.com/ui/mod', 3, 'v1.10.0']],
     );
+  });
+  test("a group lists its hosted members' names; a detail page is the first member holding it", async () => {
+    await using server = await startTestServer({
+      config: {
+        repositories: [
+          { name: 'h1', format: 'helm', kind: 'hosted' },
+          { name: 'h2', format: 'helm', kind: 'hosted' },
+          { name: 'hg', format: 'helm', kind: 'group', members: ['h1', 'h2'] },
+        ],
+      },
+    });
+    const upload = async (repo: string, name: string, version: string) => {
+      const up = await fetch(`${server.url}/repository/${repo}/api/charts`, {
+        method: 'POST',
+        body: await buildChart({ name, version }),
+      });
+      assert.equal(up.status, 201, await up.text());
+    };
+    await upload('h1', 'shared', '1.0.0');
+    await upload('h2', 'shared', '2.0.0');
+    await upload('h2', 'only-h2', '0.1.0');
+    const list = (await getJson(`${server.url}/api/ui/helm/list?repo=hg`)) as ListJson;
+    assert.deepEqual(
+      list.entries.map((e) => e.name),
+      ['only-h2', 'shared'],
+    );
+    const detail = (await getJson(`${server.url}/api/ui/helm/shared?repo=hg`)) as DetailJson & {
+      facts: [string, string][];
+    };
+    assert.deepEqual(
+      detail.versions.map((v) => v.version),
+      ['1.0.0'],
+    );
+    assert.deepEqual(detail.facts[0], ['Repository', 'h1']);
+    assert.match(detail.install ?? '', /--repo http:\/\/127\.0\.0\.1:\d+\/repository\/hg\/ /);
+  });
+
+  test('a big repository: a list page stays fast (50,000 versions of 10,000 modules)', async () => {
+    await using server = await startTestServer();
+    const db = server.app.context.db;
+    await sql`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 49999)
+      INSERT INTO go_module_versions (repo, module, version, pseudo, mod_blob, mod_size, zip_blob,
+        zip_size, time, created_at, uploader)
+      SELECT 'go-hosted', 'example.com/m' || (i / 5), 'v1.' || (i % 5) || '.0', 0, 'sha256:0', 1,
+        'sha256:0', 10, '2026-01-01T00:00:00Z', 1700000000000 + i, NULL FROM n`.execute(db);
+    const hosted = server.app.context.repositories.byFormat('go').find((r) => r.kind === 'hosted');
+    assert.equal(hosted?.name, 'go-hosted', 'the default hosted Go repository');
+    const started = performance.now();
+    const list = (await getJson(
+      `${server.url}/api/ui/go/search?repo=go-hosted&q=m99&limit=200`,
+    )) as ListJson;
+    const page = (await getJson(
+      `${server.url}/api/ui/go/list?repo=go-hosted&offset=9990&limit=200`,
+    )) as ListJson;
+    const took = performance.now() - started;
+    assert.equal(list.total, 111); // m99, m990…m999, m9900…m9999
+    assert.equal(page.entries.length, 10);
+    assert.equal(page.total, 10_000);
+    assert.deepEqual(page.entries[0]?.versions, 5);
+    assert.equal(page.entries[0].latest, 'v1.4.0');
+    assert.ok(took < 5_000, `two list pages took ${took} ms`);
   });
 });
