@@ -1,8 +1,9 @@
 /**
  * The browse pages' bodies (`/ui/<format>`, `/ui/<format>/<name…>`), rendered from what a
- * format's BrowseSource returns (src/ui/types.ts). A minimal generic rendering: the per-format
- * pages (devU2) refine it. Every value from a source is untrusted text, interpolated through
- * `html` (escaped).
+ * format's BrowseSource returns (src/ui/types.ts): a list with search and paging, and a detail
+ * page with the fetch command, the facts and every version newest first. Every value from a
+ * source is untrusted text (package names, descriptions, deprecation messages), interpolated
+ * through `html` (escaped); links are built from percent-encoded segments.
  */
 import type { FormatName } from '../config/schema.ts';
 import type { Repository } from '../repos/repository.ts';
@@ -30,19 +31,46 @@ export interface DetailPage {
   readonly detail: BrowseDetail | undefined;
 }
 
-/** `/ui/<format>/<name>` with each segment percent-encoded, `?repo=` for a named repository. */
+/** `?repo=` for a named repository ('' for the format's default one). */
+function repoQuery(repo: Repository, first: '?' | '&'): string {
+  return repo.isDefault ? '' : `${first}repo=${encodeURIComponent(repo.name)}`;
+}
+
+/**
+ * `/ui/<format>/<name>` with each segment percent-encoded, `?repo=` for a named repository. A
+ * name that is `/` alone (raw's root folder) is written `%2F`: an empty segment would not route.
+ */
 export function detailHref(
   ui: UiRequest,
   format: FormatName,
   repo: Repository,
   name: string,
 ): string {
-  const path = name.split('/').map(encodeURIComponent).join('/');
-  return `${ui.uiRoot}/${format}/${path}${repo.isDefault ? '' : `?repo=${encodeURIComponent(repo.name)}`}`;
+  const path = name === '/' ? '%2F' : name.split('/').map(encodeURIComponent).join('/');
+  return `${ui.uiRoot}/${format}/${path}${repoQuery(repo, '?')}`;
+}
+
+/** `1.5 MiB` for a byte count; '' when unknown. */
+export function formatBytes(bytes: number | undefined): string {
+  if (bytes === undefined || !Number.isFinite(bytes)) return '';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** `2026-12-05 12:03 UTC`; '' when unknown. */
+export function formatTime(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms) || ms <= 0) return '';
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
 export function browseListPage(page: ListPage): Html {
-  const { ui, format, repo, list } = page;
+  const { ui, format, repo, list, query } = page;
   const repoPicker =
     page.repositories.length > 1
       ? html`<p class="muted">
@@ -50,7 +78,8 @@ export function browseListPage(page: ListPage): Html {
           ${page.repositories.map(
             (r) =>
               html`<a
-                  href="${ui.uiRoot}/${format}${r.isDefault ? '' : `?repo=${encodeURIComponent(r.name)}`}"
+                  href="${ui.uiRoot}/${format}${repoQuery(r, '?')}"
+                  ${r.name === repo.name ? html`aria-current="page"` : ''}
                   >${r.name}</a
                 >
                 (${r.kind}) `,
@@ -67,58 +96,107 @@ export function browseListPage(page: ListPage): Html {
         <td><a href="${detailHref(ui, format, repo, e.name)}">${e.name}</a></td>
         <td>${e.latest ?? ''}</td>
         <td>${e.versions ?? ''}</td>
+        <td>${formatBytes(e.bytes)}</td>
+        <td>${formatTime(e.updatedAt)}</td>
         <td>${e.description ?? ''}</td>
       </tr>`,
   );
+  const pageHref = (offset: number): string =>
+    `${ui.uiRoot}/${format}?${new URLSearchParams({
+      ...(repo.isDefault ? {} : { repo: repo.name }),
+      ...(query.q === '' ? {} : { q: query.q }),
+      offset: String(offset),
+      limit: String(query.limit),
+    }).toString()}`;
+  const end = query.offset + list.entries.length;
+  const more = list.total === undefined ? list.entries.length === query.limit : end < list.total;
+  const pager = html`<p class="muted">
+    ${list.entries.length === 0 ? '' : html`${query.offset + 1}–${end}`}
+    ${list.total === undefined ? '' : html` of ${list.total}`}
+    ${
+      query.offset > 0
+        ? html` ·
+            <a rel="prev" href="${pageHref(Math.max(0, query.offset - query.limit))}">previous</a>`
+        : ''
+    }
+    ${more ? html` · <a rel="next" href="${pageHref(end)}">next</a>` : ''}
+  </p>`;
   return html`${repoPicker}
-    <form method="get" action="${ui.uiRoot}/${format}">
+    <form method="get" action="${ui.uiRoot}/${format}" role="search">
       ${repo.isDefault ? '' : html`<input type="hidden" name="repo" value="${repo.name}" />`}<input
         type="search"
         name="q"
-        value="${page.query.q}"
+        value="${query.q}"
+        maxlength="200"
         placeholder="filter by name"
+        aria-label="filter by name"
       />
       <button type="submit">Search</button>
     </form>
     ${
       rows.length === 0
-        ? html`<p class="empty">nothing here yet</p>`
+        ? html`<p class="empty">
+            ${query.q === '' ? 'nothing here yet' : html`no name contains “${query.q}”`}
+          </p>`
         : html`<table>
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Latest</th>
-                <th>Versions</th>
-                <th>Description</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${rows}
-            </tbody>
-          </table>`
+              <thead>
+                <tr>
+                  <th>Name</th>
+                  <th>Latest</th>
+                  <th>Versions</th>
+                  <th>Size</th>
+                  <th>Updated</th>
+                  <th>Description</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${rows}
+              </tbody>
+            </table>
+            ${pager}`
     }`;
 }
 
 export function browseDetailPage(page: DetailPage): Html {
-  const { detail } = page;
+  const { detail, ui, format, repo } = page;
   if (detail === undefined) {
-    return html`<p class="empty">${page.name} was not found in ${page.repo.name}.</p>`;
+    return html`<p class="empty">${page.name} was not found in ${page.repo.name}.</p>
+      <p><a href="${ui.uiRoot}/${format}${repoQuery(repo, '?')}">back to the list</a></p>`;
   }
+  // Raw's folder browser: a version ending in `/` is a subfolder, linked to its own page.
+  const folder = format === 'raw' ? (page.name === '/' ? '' : page.name.replace(/\/$/, '')) : '';
+  const versionCell = (version: string): Html | string =>
+    format === 'raw' && version.endsWith('/')
+      ? html`<a
+          href="${detailHref(ui, format, repo, folder === '' ? version.slice(0, -1) : `${folder}/${version.slice(0, -1)}`)}"
+          >${version}</a
+        >`
+      : version;
   const versions = detail.versions.map(
     (v) =>
       html`<tr>
-        <td>${v.version}</td>
-        <td>${v.tags?.join(', ') ?? ''}</td>
-        <td>${v.publishedAt === undefined ? '' : new Date(v.publishedAt).toISOString()}</td>
-        <td>${v.bytes ?? ''}</td>
+        <td>${versionCell(v.version)}</td>
+        <td>${(v.tags ?? []).join(', ')}</td>
+        <td>${(v.marks ?? []).map((m) => html`<span class="mark">${m}</span> `)}</td>
+        <td>${formatTime(v.publishedAt)}</td>
+        <td>${formatBytes(v.bytes)}</td>
+        <td><code>${v.digest ?? ''}</code></td>
       </tr>`,
   );
-  return html`${detail.description === undefined ? '' : html`<p>${detail.description}</p>`}
-    ${detail.install === undefined ? '' : html`<pre><code>${detail.install}</code></pre>`}
+  return html`<p class="muted">
+      <a href="${ui.uiRoot}/${format}${repoQuery(repo, '?')}">${repo.name}</a> (${repo.kind})
+    </p>
+    ${detail.description === undefined ? '' : html`<p>${detail.description}</p>`}
+    ${
+      detail.install === undefined
+        ? ''
+        : html`<h2>Fetch it</h2>
+            <pre><code class="install">${detail.install}</code></pre>`
+    }
     ${
       (detail.facts ?? []).length === 0
         ? ''
-        : html`<table>
+        : html`<table class="facts">
             ${(detail.facts ?? []).map(
               ([k, v]) =>
                 html`<tr>
@@ -128,18 +206,24 @@ export function browseDetailPage(page: DetailPage): Html {
             )}
           </table>`
     }
-    <h2>Versions</h2>
-    <table>
-      <thead>
-        <tr>
-          <th>Version</th>
-          <th>Tags</th>
-          <th>Published</th>
-          <th>Bytes</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${versions}
-      </tbody>
-    </table>`;
+    <h2>${format === 'raw' ? 'Contents' : 'Versions'} (${detail.versions.length})</h2>
+    ${
+      detail.versions.length === 0
+        ? html`<p class="empty">empty</p>`
+        : html`<table class="versions">
+            <thead>
+              <tr>
+                <th>${format === 'raw' ? 'Name' : 'Version'}</th>
+                <th>Tags</th>
+                <th>Marks</th>
+                <th>Published</th>
+                <th>Size</th>
+                <th>Digest</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${versions}
+            </tbody>
+          </table>`
+    }`;
 }

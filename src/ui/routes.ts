@@ -22,7 +22,7 @@ import type { FormatModule } from '../formats/format.ts';
 import { baseUrl } from '../http/request.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
 import { browseDetailPage, browseListPage } from './browse-pages.ts';
-import { CSS_HASH, type Html, type NavItem, renderPage } from './layout.ts';
+import { CSS_HASH, html, type Html, type NavItem, renderPage } from './layout.ts';
 import type { BrowseQuery, BrowseRegistry, BrowseRequest } from './types.ts';
 import { type DashboardSources, gatherDashboard, renderDashboard } from './dashboard.ts';
 import {
@@ -191,9 +191,29 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     Querystring: Record<string, string | undefined>;
   }>;
 
+  // A page for an unknown format or repository: 404 in the UI's layout (not the JSON error).
+  const notFoundPage = (reply: FastifyReply, ui: UiRequest, err: unknown): FastifyReply => {
+    if (!(err instanceof RegistryError) || err.status !== 404) throw err;
+    return sendPage(
+      reply,
+      ui,
+      'Not found',
+      '',
+      html`<p class="empty">${err.message}</p>
+        <p><a href="${ui.uiRoot}/">back to the dashboard</a></p>`,
+      404,
+    );
+  };
+
   app.get(`${UI_PATH}/:format`, async (request: BrowseRoute, reply) => {
     const ui = uiRequest(request, reply, false);
-    const { format, repo } = browseTarget(request);
+    let target: { format: FormatModule; repo: Repository };
+    try {
+      target = browseTarget(request);
+    } catch (err) {
+      return notFoundPage(reply, ui, err);
+    }
+    const { format, repo } = target;
     const source = deps.browse.source(format.format);
     const query = browseQuery(request.query);
     const list =
@@ -213,7 +233,13 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
 
   app.get(`${UI_PATH}/:format/*`, async (request: BrowseRoute, reply) => {
     const ui = uiRequest(request, reply, false);
-    const { format, repo } = browseTarget(request);
+    let target: { format: FormatModule; repo: Repository };
+    try {
+      target = browseTarget(request);
+    } catch (err) {
+      return notFoundPage(reply, ui, err);
+    }
+    const { format, repo } = target;
     const name = request.params['*'] ?? '';
     const source = deps.browse.source(format.format);
     const detail =

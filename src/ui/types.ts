@@ -55,6 +55,8 @@ export interface BrowseVersion {
   readonly digest?: string | undefined;
   /** Tags naming it (npm dist-tags; OCI: the tag itself is `version`). */
   readonly tags?: readonly string[] | undefined;
+  /** Warnings about it (`yanked: reason`, `deprecated: message`, `snapshot`): untrusted text. */
+  readonly marks?: readonly string[] | undefined;
 }
 
 /** The detail of one name. */

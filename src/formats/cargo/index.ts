@@ -24,6 +24,7 @@ import { type CargoMount, registerCargoRoutes } from './routes.ts';
 import { CargoService } from './service.ts';
 import { canonicalName } from './names.ts';
 import { CARGO_RETENTION, cargoRetention } from './retention.ts';
+import { cargoBrowse } from './browse.ts';
 
 /** How many cached index keys sharing a name's first word a 404's spelling hint reads at most. */
 const SPELLING_SCAN = 1000;
@@ -107,6 +108,9 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
         maxCrateBytes: () => context.config().cargo.max_upload_mb * MB,
       });
       context.retention.provide(cargoRetention(hosted));
+      context.browse.provide(
+        cargoBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
+      );
       // Crates published while auth was off have no owner: with auth on only an admin may change
       // them (service.ts). Said once at start-up and when a reload turns auth on.
       const warnOwnerless = async (): Promise<void> => {

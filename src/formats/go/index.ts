@@ -19,6 +19,7 @@ import { deleteHandler, publishHandler, registerGoRoutes, writeHandlers } from '
 import { GoService } from './service.ts';
 import { GoSumdb } from './sumdb.ts';
 import { GO_RETENTION, goRetention } from './retention.ts';
+import { goBrowse } from './browse.ts';
 
 export const GO_MOUNT = '/go';
 
@@ -89,6 +90,9 @@ export const goFormat: FormatModule = {
       maxZipSize: () => context.config().go.max_zip_size,
     });
     context.retention.provide(goRetention(hosted));
+    context.browse.provide(
+      goBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
+    );
     const proxySource = new GoProxy({
       config: context.config,
       blobs: context.blobs,

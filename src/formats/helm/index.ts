@@ -17,6 +17,7 @@ import { HelmProxy } from './proxy.ts';
 import { registerHelmRoutes } from './routes.ts';
 import { HelmService } from './service.ts';
 import { HelmStore } from './store.ts';
+import { helmBrowse } from './browse.ts';
 
 export const HELM_MOUNT = '/helm';
 
@@ -84,6 +85,9 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
       const store = new HelmStore(context.db.$extendTables<HelmTables>());
       const hosted = new HelmHosted({ store, blobs: context.blobs });
       context.retention.provide(helmRetention(store, hosted));
+      context.browse.provide(
+        helmBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
+      );
       const parser = options.indexParser?.() ?? new UpstreamIndexParser();
       context.onClose(() => parser.close());
       const proxySource = new HelmProxy({

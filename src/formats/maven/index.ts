@@ -24,6 +24,7 @@ import { type HostedSettings, MavenService } from './service.ts';
 import { MavenStore } from './store.ts';
 import { compareMavenVersions } from './version.ts';
 import { MAVEN_RETENTION, mavenRetention } from './retention.ts';
+import { mavenBrowse } from './browse.ts';
 
 export const MAVEN_MOUNT = '/maven2';
 
@@ -103,6 +104,9 @@ export const mavenFormat: FormatModule = {
       },
     });
     context.retention.provide(mavenRetention(hosted));
+    context.browse.provide(
+      mavenBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
+    );
     const settingsOf = (repo: Repository): HostedSettings => {
       const config = context.config();
       const entry =

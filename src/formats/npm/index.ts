@@ -16,6 +16,7 @@ import { NpmStore } from './store.ts';
 import { npmRetention } from './retention.ts';
 import { createUpstreams } from './proxy.ts';
 import { GroupReader } from '../../repos/group-read.ts';
+import { npmBrowse } from './browse.ts';
 
 export const NPM_MOUNT = '/npm';
 
@@ -113,6 +114,9 @@ export const npmFormat: FormatModule = {
       namedByConfig: (name) => namedByConfig(context.config().auth, name),
     });
     context.retention.provide(npmRetention(store, cache));
+    context.browse.provide(
+      npmBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
+    );
     const npmRepos = context.repositories.byFormat('npm');
     const mounts = npmRepos.map((repo) => ({
       prefix: repo.name === 'npm' && repo.isDefault ? NPM_MOUNT : `/repository/${repo.name}`,

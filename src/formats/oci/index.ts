@@ -19,6 +19,7 @@ import { OciService } from './service.ts';
 import { TokenEndpoint } from './token.ts';
 import { OciStore, ociMigrations } from './store.ts';
 import { UploadManager } from './uploads.ts';
+import { ociBrowse } from './browse.ts';
 
 const MB = 1024 * 1024;
 
@@ -114,6 +115,9 @@ function register(
     new ManifestCache(() => context.config().docker.manifest_cache_mb * MB),
   );
   context.retention.provide(ociRetention(hosted));
+  context.browse.provide(
+    ociBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
+  );
   const dockerRepos = context.repositories.byFormat('docker');
   const backends = new Map<string, OciBackend>();
   const reader = new GroupReader({

@@ -24,6 +24,7 @@ import { type PypiHostedOperations, type PypiJsonApi, PypiService } from './serv
 import { normalizeProjectName } from './names.ts';
 import { PYPI_RETENTION, pypiRetention } from './retention.ts';
 import type { RetentionAdapter } from '../../retention/types.ts';
+import { pypiBrowse } from './browse.ts';
 
 export const PYPI_MOUNT = '/simple';
 export const PYPI_JSON_MOUNT = '/pypi';
@@ -196,6 +197,9 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
       // Every proxy read passes curation (curated.ts): a proxy's and a group's proxy members'.
       const backends = { ...built, proxy: curatedPypiSource(built.proxy, context.curation) };
       if (backends.retention !== undefined) context.retention.provide(backends.retention);
+      context.browse.provide(
+        pypiBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
+      );
       const { repositories } = context;
       const sourceOf = (member: Repository): PypiSource =>
         member.kind === 'proxy' ? backends.proxy : backends.hosted;

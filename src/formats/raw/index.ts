@@ -15,6 +15,7 @@ import { RawProxy } from './proxy.ts';
 import { registerRawRoutes } from './routes.ts';
 import { RawService } from './service.ts';
 import { RawStore } from './store.ts';
+import { rawBrowse } from './browse.ts';
 
 export const RAW_MOUNT = '/raw';
 export const RAW_DEFAULT_REPOSITORY = 'raw-hosted';
@@ -50,6 +51,14 @@ export const rawFormat: FormatModule = {
       durable: () => context.config().storage.fsync,
     });
     context.retention.provide(rawRetention(store, hosted));
+    context.browse.provide(
+      rawBrowse({
+        db: context.db,
+        access: context.access,
+        repositories: context.repositories,
+        hosted,
+      }),
+    );
     const proxySource = new RawProxy({
       config: context.config,
       blobs: context.blobs,

@@ -1,0 +1,65 @@
+/**
+ * Go's web UI browse source (src/ui/types.ts, src/ui/browse-sql.ts): a name is a module path;
+ * its versions newest first by semver (x/mod/semver order), pseudo-versions marked, with the
+ * `.mod` + `.zip` sizes, the zip's digest and the `.info` time. Proxy repositories: nothing listed.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { AccessControl } from '../../auth/access.ts';
+import type { RepositoryRegistry } from '../../repos/repository.ts';
+import { descending, firstHolder, sqlBrowseSource, sqlList } from '../../ui/browse-sql.ts';
+import type { BrowseSource } from '../../ui/types.ts';
+import { compareSemver } from './module.ts';
+
+export function goBrowse(deps: {
+  db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  access: AccessControl;
+  repositories: RepositoryRegistry;
+}): BrowseSource {
+  const { db } = deps;
+  return sqlBrowseSource({
+    format: 'go',
+    db,
+    access: deps.access,
+    repositories: deps.repositories,
+    rows: {
+      select: `SELECT repo, module AS name, version, created_at AS at, mod_size + zip_size AS bytes
+        FROM go_module_versions`,
+      newestFirst: descending(compareSemver),
+    },
+    async detail(repos, name, request) {
+      const versions = firstHolder(
+        (
+          await sql<{
+            repo: string;
+            version: string;
+            pseudo: number;
+            mod_size: number;
+            zip_size: number;
+            zip_blob: string;
+            created_at: number;
+            time: string;
+          }>`SELECT repo, version, pseudo, mod_size, zip_size, zip_blob, created_at, time
+            FROM go_module_versions
+            WHERE repo IN (${sqlList(repos)}) AND module = ${name}`.execute(db)
+        ).rows,
+        repos,
+      );
+      const holder = versions[0]?.repo;
+      if (holder === undefined) return undefined;
+      const sorted = versions.sort((a, b) => compareSemver(b.version, a.version));
+      const newest = sorted.find((v) => v.pseudo === 0) ?? sorted[0];
+      return {
+        name,
+        versions: sorted.map((v) => ({
+          version: v.version,
+          publishedAt: v.created_at,
+          bytes: v.mod_size + v.zip_size,
+          digest: v.zip_blob,
+          marks: v.pseudo !== 0 ? ['pseudo-version'] : [],
+        })),
+        install: `GOPROXY=${request.repositoryUrl} go get ${name}${newest === undefined ? '' : `@${newest.version}`}`,
+        facts: [['Repository', holder]],
+      };
+    },
+  });
+}

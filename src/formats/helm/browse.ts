@@ -1,0 +1,82 @@
+/**
+ * Helm's web UI browse source (src/ui/types.ts, src/ui/browse-sql.ts): a name is a chart; its
+ * versions newest first by SemVer, with the archive (+ provenance) size, digest, and the
+ * description and app version of its index entry. Proxy repositories: nothing listed.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { AccessControl } from '../../auth/access.ts';
+import type { RepositoryRegistry } from '../../repos/repository.ts';
+import { firstHolder, sqlBrowseSource, sqlList } from '../../ui/browse-sql.ts';
+import type { BrowseSource } from '../../ui/types.ts';
+import { compareVersionsDesc } from './chart.ts';
+
+/** A field of an index entry (its JSON text), or undefined. */
+function entryValue(entry: string, field: string): unknown {
+  try {
+    return (JSON.parse(entry) as Record<string, unknown>)[field];
+  } catch {
+    return undefined;
+  }
+}
+
+function entryField(entry: string, field: string): string | undefined {
+  const value = entryValue(entry, field);
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function helmBrowse(deps: {
+  db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  access: AccessControl;
+  repositories: RepositoryRegistry;
+}): BrowseSource {
+  const { db } = deps;
+  return sqlBrowseSource({
+    format: 'helm',
+    db,
+    access: deps.access,
+    repositories: deps.repositories,
+    rows: {
+      select: `SELECT repo, name, version, updated_at AS at, size + COALESCE(prov_size, 0) AS bytes
+        FROM helm_charts`,
+      newestFirst: compareVersionsDesc,
+    },
+    async detail(repos, name, request) {
+      const versions = firstHolder(
+        (
+          await sql<{
+            repo: string;
+            version: string;
+            size: number;
+            prov_size: number | null;
+            digest: string;
+            entry: string;
+            updated_at: number;
+          }>`SELECT repo, version, size, prov_size, digest, entry, updated_at FROM helm_charts
+            WHERE repo IN (${sqlList(repos)}) AND name = ${name}`.execute(db)
+        ).rows,
+        repos,
+      );
+      const holder = versions[0]?.repo;
+      if (holder === undefined) return undefined;
+      const sorted = versions.sort((a, b) => compareVersionsDesc(a.version, b.version));
+      const newest = sorted[0];
+      const appVersion = newest === undefined ? undefined : entryField(newest.entry, 'appVersion');
+      return {
+        name,
+        description: newest === undefined ? undefined : entryField(newest.entry, 'description'),
+        versions: sorted.map((v) => ({
+          version: v.version,
+          publishedAt: v.updated_at,
+          bytes: v.size + (v.prov_size ?? 0),
+          digest: v.digest,
+          marks: entryValue(v.entry, 'deprecated') === true ? ['deprecated'] : [],
+        })),
+        install: `helm install ${name} ${name} --repo ${request.repositoryUrl}/${newest === undefined ? '' : ` --version ${newest.version}`}`,
+        facts: [
+          ['Repository', holder],
+          ...(appVersion === undefined ? [] : [['App version', appVersion] as const]),
+        ],
+      };
+    },
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * Docker/OCI's web UI browse source (src/ui/types.ts, src/ui/browse-sql.ts): a name is an
+ * image; its versions are its tags, most recently pushed first (tags have no order of their
+ * own), with the manifest's digest, media type and the size the manifest states. Proxy
+ * repositories list the images whose manifests they cached (rows of the same tables).
+ */
+import { sql, type Kysely } from 'kysely';
+import type { AccessControl } from '../../auth/access.ts';
+import type { RepositoryRegistry } from '../../repos/repository.ts';
+import {
+  firstHolder,
+  hostOf,
+  namedRepositoryOf,
+  sqlBrowseSource,
+  sqlList,
+} from '../../ui/browse-sql.ts';
+import type { BrowseSource } from '../../ui/types.ts';
+
+export function ociBrowse(deps: {
+  db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  access: AccessControl;
+  repositories: RepositoryRegistry;
+}): BrowseSource {
+  const { db } = deps;
+  return sqlBrowseSource({
+    format: 'docker',
+    db,
+    access: deps.access,
+    repositories: deps.repositories,
+    rows: {
+      select: `SELECT t.repo AS repo, t.name AS name, t.tag AS version, t.updated_at AS at,
+          m.size AS bytes
+        FROM oci_tags t JOIN oci_manifests m
+          ON m.repo = t.repo AND m.name = t.name AND m.digest = t.digest`,
+      proxied: true,
+    },
+    async detail(repos, name, request) {
+      const tags = firstHolder(
+        (
+          await sql<{
+            repo: string;
+            tag: string;
+            digest: string;
+            updated_at: number;
+            size: number;
+            media_type: string;
+          }>`SELECT t.repo AS repo, t.tag AS tag, t.digest AS digest, t.updated_at AS updated_at,
+              m.size AS size, m.media_type AS media_type
+            FROM oci_tags t JOIN oci_manifests m
+              ON m.repo = t.repo AND m.name = t.name AND m.digest = t.digest
+            WHERE t.repo IN (${sqlList(repos)}) AND t.name = ${name}`.execute(db)
+        ).rows,
+        repos,
+      );
+      const holder = tags[0]?.repo;
+      if (holder === undefined) return undefined;
+      const sorted = tags.sort((a, b) => b.updated_at - a.updated_at || a.tag.localeCompare(b.tag));
+      const newest = sorted.find((t) => t.tag === 'latest') ?? sorted[0];
+      const named = namedRepositoryOf(request.repositoryUrl);
+      const image = `${hostOf(request.repositoryUrl)}/${named === undefined ? '' : `${named}/`}${name}`;
+      return {
+        name,
+        versions: sorted.map((t) => ({
+          version: t.tag,
+          publishedAt: t.updated_at,
+          bytes: t.size,
+          digest: t.digest,
+        })),
+        install: `docker pull ${image}${newest === undefined ? '' : `:${newest.tag}`}`,
+        facts: [
+          ['Repository', holder],
+          ['Media type', newest?.media_type ?? ''],
+        ],
+      };
+    },
+  });
+}

@@ -1,0 +1,104 @@
+/**
+ * PyPI's web UI browse source (src/ui/types.ts, src/ui/browse-sql.ts): a name is a project in
+ * its PEP 503 normal form (what the simple index and the access rules name); its versions are
+ * the releases holding files, newest first by PEP 440, with their files' total size, the newest
+ * upload time and the yanked mark (PEP 592). Proxy repositories: nothing listed (their cache is
+ * blob storage, not rows).
+ */
+import { sql, type Kysely } from 'kysely';
+import type { AccessControl } from '../../auth/access.ts';
+import type { RepositoryRegistry } from '../../repos/repository.ts';
+import { descending, firstHolder, sqlBrowseSource, sqlList } from '../../ui/browse-sql.ts';
+import type { BrowseSource, BrowseVersion } from '../../ui/types.ts';
+import { normalizeProjectName } from './names.ts';
+import { compareVersions } from './versions.ts';
+
+export function pypiBrowse(deps: {
+  db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  access: AccessControl;
+  repositories: RepositoryRegistry;
+}): BrowseSource {
+  const { db } = deps;
+  return sqlBrowseSource({
+    format: 'pypi',
+    db,
+    access: deps.access,
+    repositories: deps.repositories,
+    canonical: normalizeProjectName,
+    rows: {
+      select: `SELECT f.repo AS repo, f.project AS name, r.version AS version,
+          f.upload_time AS at, f.size + COALESCE(f.metadata_size, 0) AS bytes
+        FROM pypi_files f JOIN pypi_releases r
+          ON r.repo = f.repo AND r.project = f.project AND r.version_key = f.version_key`,
+      newestFirst: descending(compareVersions),
+    },
+    async detail(repos, name, request) {
+      const files = firstHolder(
+        (
+          await sql<{
+            repo: string;
+            filename: string;
+            version: string;
+            size: number;
+            sha256: string;
+            upload_time: number;
+            yanked: number;
+            yanked_reason: string | null;
+            requires_python: string | null;
+          }>`SELECT f.repo AS repo, f.filename AS filename, r.version AS version, f.size AS size,
+              f.sha256 AS sha256, f.upload_time AS upload_time, r.yanked AS yanked,
+              r.yanked_reason AS yanked_reason, f.requires_python AS requires_python
+            FROM pypi_files f JOIN pypi_releases r
+              ON r.repo = f.repo AND r.project = f.project AND r.version_key = f.version_key
+            WHERE f.repo IN (${sqlList(repos)}) AND f.project = ${name}
+            ORDER BY f.filename`.execute(db)
+        ).rows,
+        repos,
+      );
+      const holder = files[0]?.repo;
+      if (holder === undefined) return undefined;
+      const project = await sql<{ display_name: string }>`SELECT display_name FROM pypi_projects
+        WHERE repo = ${holder} AND name = ${name}`.execute(db);
+      const byVersion = new Map<string, typeof files>();
+      for (const f of files) byVersion.set(f.version, [...(byVersion.get(f.version) ?? []), f]);
+      const versions: BrowseVersion[] = [...byVersion.entries()]
+        .sort(([a], [b]) => compareVersions(b, a))
+        .map(([version, fs]) => {
+          const first = fs[0];
+          return {
+            version,
+            publishedAt: Math.max(...fs.map((f) => f.upload_time)),
+            bytes: fs.reduce((n, f) => n + f.size, 0),
+            // One digest per file: shown for a single-file release only, all in the facts.
+            digest: fs.length === 1 && first !== undefined ? `sha256:${first.sha256}` : undefined,
+            marks:
+              first !== undefined && first.yanked !== 0
+                ? [`yanked${first.yanked_reason ? `: ${first.yanked_reason}` : ''}`]
+                : [],
+          };
+        });
+      const newest = versions.find((v) => (v.marks ?? []).length === 0) ?? versions[0];
+      const display = project.rows[0]?.display_name ?? name;
+      const simple = request.repositoryUrl.endsWith('/simple')
+        ? request.repositoryUrl
+        : `${request.repositoryUrl}/simple`;
+      return {
+        name: display,
+        versions,
+        install: `pip install --index-url ${simple}/ ${display}${newest === undefined ? '' : `==${newest.version}`}`,
+        facts: [
+          ['Repository', holder],
+          ...(newest === undefined
+            ? []
+            : (byVersion.get(newest.version) ?? []).map(
+                (f) =>
+                  [
+                    f.filename,
+                    `${f.size} bytes, sha256:${f.sha256}${f.requires_python ? `, requires ${f.requires_python}` : ''}`,
+                  ] as const,
+              )),
+        ],
+      };
+    },
+  });
+}

@@ -1,0 +1,114 @@
+/**
+ * Raw's web UI browse source (src/ui/types.ts, src/ui/browse-sql.ts): a name is a folder (`/`
+ * the root, `docs/v1` below it), listed with the files directly in it; a folder's detail is the
+ * folder browser: its subfolders and files from the hosted listing code (RawHosted.list, the one
+ * `GET <mount>/<dir>/` pages through), each entry filtered by the same access check the raw
+ * routes make (`<dir>/<name>`). Proxy repositories: nothing listed (their cache holds only what
+ * was fetched, and listing upstream is what the UI never does).
+ */
+import type { Kysely } from 'kysely';
+import type { AccessControl } from '../../auth/access.ts';
+import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
+import { sqlBrowseSource } from '../../ui/browse-sql.ts';
+import type { BrowseSource, BrowseVersion } from '../../ui/types.ts';
+import type { RawHosted } from './hosted.ts';
+import type { RawListingEntry } from './model.ts';
+import { compareNames } from './store.ts';
+import { encodePath, parseRawPath } from './paths.ts';
+
+/** Most entries a folder page shows (the raw listing API pages through the rest). */
+export const FOLDER_PAGE = 1000;
+
+/** The folder path of a browse name (`/` → `` the root), or undefined when it is no valid path. */
+export function folderOf(name: string): string | undefined {
+  if (name === '/') return '';
+  try {
+    const encoded = name
+      .replace(/\/$/, '')
+      .split('/')
+      .map((s) => encodeURIComponent(s))
+      .join('/');
+    const parsed = parseRawPath(`/${encoded}/`);
+    return parsed.kind === 'dir' ? parsed.path : undefined;
+  } catch {
+    // `..`, `.`, `//`, control characters, too deep or too long: refused like the routes refuse.
+    return undefined;
+  }
+}
+
+export function rawBrowse(deps: {
+  db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  access: AccessControl;
+  repositories: RepositoryRegistry;
+  hosted: RawHosted;
+}): BrowseSource {
+  const { access, hosted, repositories } = deps;
+  return sqlBrowseSource({
+    format: 'raw',
+    db: deps.db,
+    access,
+    repositories,
+    // A folder name is kept as the canonical form of its path ('' never reaches `detail`).
+    canonical: (name) => {
+      const dir = folderOf(name);
+      return dir === undefined ? '' : dir === '' ? '/' : dir;
+    },
+    accessPath: (name) => (name === '/' ? undefined : name),
+    rows: {
+      select: `SELECT repo, CASE parent WHEN '' THEN '/' ELSE parent END AS name, name AS version,
+          updated_at AS at, size AS bytes FROM raw_files
+        UNION ALL SELECT repo, path AS name, NULL AS version, updated_at AS at, 0 AS bytes
+          FROM raw_dirs
+        UNION ALL SELECT DISTINCT repo, '/' AS name, NULL AS version, NULL AS at, 0 AS bytes
+          FROM raw_dirs WHERE parent = ''`,
+    },
+    async detail(repos, name, request, repo: Repository) {
+      const dir = name === '/' ? '' : name;
+      const seen = new Map<string, RawListingEntry>();
+      let more = false;
+      let found = false;
+      for (const stored of repos) {
+        const member = repositories.get(stored);
+        if (member === undefined) continue;
+        const listing = await hosted.list(member, dir, undefined, FOLDER_PAGE);
+        if (listing === undefined) continue;
+        found = true;
+        more ||= listing.more;
+        for (const e of listing.entries) if (!seen.has(e.name)) seen.set(e.name, e);
+      }
+      if (!found) return undefined;
+      const visible = [...seen.values()]
+        .filter((e) =>
+          access.can(request.principal, repo, 'read', dir === '' ? e.name : `${dir}/${e.name}`),
+        )
+        .sort((a, b) =>
+          a.kind !== b.kind ? (a.kind === 'dir' ? -1 : 1) : compareNames(a.name, b.name),
+        );
+      const versions: BrowseVersion[] = visible.map((e) => ({
+        version: e.kind === 'dir' ? `${e.name}/` : e.name,
+        publishedAt: e.modifiedAt,
+        bytes: e.size,
+        digest: e.sha256 === undefined ? undefined : `sha256:${e.sha256}`,
+        marks: e.kind === 'dir' ? [`folder, ${e.files ?? 0} files`] : [],
+      }));
+      const prefix = dir === '' ? '' : `${encodePath(dir)}/`;
+      const firstFile = visible.find((e) => e.kind === 'file');
+      return {
+        name: dir === '' ? '/' : `${dir}/`,
+        versions,
+        install:
+          firstFile === undefined
+            ? `curl ${request.repositoryUrl}/${prefix}`
+            : `curl -O ${request.repositoryUrl}/${prefix}${encodePath(firstFile.name)}`,
+        facts: more
+          ? [
+              [
+                'Listing',
+                `the first ${FOLDER_PAGE} entries; the rest: GET ${request.repositoryUrl}/${prefix}`,
+              ],
+            ]
+          : [],
+      };
+    },
+  });
+}
