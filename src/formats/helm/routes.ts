@@ -18,6 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { methodNotAllowed, RegistryError, toRegistryError } from '../../core/errors.ts';
+import { noteArtifact } from '../../audit/requests.ts';
 import { discard } from '../../core/streams.ts';
 import { etagMatches } from '../../core/http-conditional.ts';
 import { refuseHeadOfMissing, sendRanged } from '../../http/send-body.ts';
@@ -238,6 +239,12 @@ async function upload(
     force: forceOf(request),
     expect,
   });
+  // A POST to `api/charts` / `api/prov` names no chart in its path: the audit line says which
+  // chart it stored (a PUT's path already does).
+  if (expect === undefined) {
+    const file = `${answer.name}-${answer.version}.tgz`;
+    noteArtifact(staged.chart === undefined ? `${file}.prov` : file);
+  }
   // `warnings`: what the upload took over from a group's proxy ([helm] shadow_names).
   return reply
     .code(answer.status === 201 ? 201 : 200)

@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import semver from 'semver';
 import type { Readable } from 'node:stream';
+import { noteArtifact } from '../../audit/requests.ts';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { compileGlob, type Glob } from '../../auth/patterns.ts';
 import type { RuleConfig } from '../../auth/rules.ts';
@@ -484,6 +485,9 @@ export class NpmService {
           scanned.spools,
         );
         const newRev = await this.#deps.store.publish(target.name, name, input);
+        // The path names the package percent-encoded (`@acme%2fwidget`) and no version: the
+        // audit line says which version(s) this publish stored, under the decoded name.
+        noteArtifact(`${name}@${input.versions.map((v) => v.version).join(',')}`);
         return { ok: true, id: name, rev: revString(newRev, name), success: true };
       }
       // `npm owner add/rm` and `npm star` PUT the packument with what they change: refused as

@@ -5,6 +5,7 @@
  * (405 UNSUPPORTED when there is none, e.g. a proxy).
  */
 import type { Readable } from 'node:stream';
+import { noteArtifact } from '../../audit/requests.ts';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { parseDigest } from '../../core/digest.ts';
 import { isRegistryError, methodNotAllowed, RegistryError } from '../../core/errors.ts';
@@ -919,6 +920,9 @@ function manifestHeaders(info: {
 }
 
 function blobCreated(request: OciRequest, target: Target, digest: string): OciReply {
+  // The request's path names the upload session (`…/blobs/uploads/<uuid>`) or nothing but
+  // `…/blobs/uploads/`: the audit line names the blob stored, as its Location does.
+  noteArtifact(`${target.urlName}/blobs/${digest}`);
   return {
     status: 201,
     headers: {

@@ -4,7 +4,9 @@
  * each push names what was stored, each read is a pull.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
+import { buildChart } from '../../helpers/helm.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { auditFile, untilEvents } from '../../e2e/audit/helpers.ts';
 import { crateBody } from '../cargo/fixtures.ts';
@@ -77,5 +79,43 @@ test('a retention pass records each version it deletes as retention-apply', asyn
   assert.deepEqual(
     server.app.context.activity.recent(1).map((e) => e.action),
     ['retention-apply'],
+  );
+});
+
+test('Helm API upload, OCI blob pushes, npm publish: the line names the chart, the digest, name@version (trial 28 newU F2)', async () => {
+  await using server = await startTestServer();
+  const chart = await buildChart({ name: 'mychart', version: '0.9.0' });
+  const helm = await fetch(`${server.url}/helm/api/charts`, { method: 'POST', body: chart });
+  assert.equal(helm.status, 201, await helm.text());
+
+  // A monolithic blob push (POST ?digest=) and a session upload (POST, then PUT ?digest=).
+  const blob = Buffer.from('art\n');
+  const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+  const mono = await fetch(`${server.url}/v2/team/app/blobs/uploads/?digest=${digest}`, {
+    method: 'POST',
+    body: blob,
+  });
+  assert.equal(mono.status, 201, await mono.text());
+  const other = Buffer.from('other\n');
+  const otherDigest = `sha256:${createHash('sha256').update(other).digest('hex')}`;
+  const session = await fetch(`${server.url}/v2/team/app/blobs/uploads/`, { method: 'POST' });
+  assert.equal(session.status, 202, await session.text());
+  const location = new URL(session.headers.get('location') ?? '', server.url);
+  location.searchParams.set('digest', otherDigest);
+  const done = await fetch(location, { method: 'PUT', body: other });
+  assert.equal(done.status, 201, await done.text());
+
+  const npm = new NpmHttp(`${server.url}/npm`);
+  assert.equal((await npm.publish({ name: '@acme/widget', version: '1.2.0' })).status, 201);
+
+  const events = await untilEvents(auditFile(server), (all) => all.length >= 4);
+  assert.deepEqual(
+    events.map((e) => `${e.action} ${e.registry} ${e.artifact}`),
+    [
+      'push helm mychart-0.9.0.tgz',
+      `push docker team/app/blobs/${digest}`,
+      `push docker team/app/blobs/${otherDigest}`,
+      'push npm @acme/widget@1.2.0',
+    ],
   );
 });
