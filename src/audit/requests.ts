@@ -27,6 +27,11 @@ export interface AuditSlot {
    * repository's root, a crate to `api/v1/crates/new`): `<project>/<file>`, `<crate>@<version>`.
    */
   artifact?: string;
+  /**
+   * Who the request acted as when its credentials came in its body, not its headers
+   * (`POST /api/tokens` with `username` and `password`, `npm login`): the event's actor.
+   */
+  actor?: string;
 }
 
 export interface AuditNote {
@@ -77,6 +82,16 @@ export function noteOverwrite(): void {
 export function noteArtifact(artifact: string): void {
   const slot = auditScope.getStore();
   if (slot !== undefined) slot.artifact = artifact;
+}
+
+/**
+ * The current request authenticated `user` with a password in its body (the token API, npm
+ * login): its event names that user as actor, not `anonymous` (the request had no header
+ * credentials). Call only once the password is verified.
+ */
+export function noteActor(user: string): void {
+  const slot = auditScope.getStore();
+  if (slot !== undefined) slot.actor = user;
 }
 
 /** The current request's event is `note` (token create/revoke), whatever its method. */
@@ -176,7 +191,9 @@ export class RequestAuditor {
       if (target === undefined || isPlumbing(target.format, artifact)) return;
     }
     const actor =
-      action === 'login-failed' ? (by.userTried ?? 'anonymous') : (by.user ?? 'anonymous');
+      action === 'login-failed'
+        ? (by.userTried ?? 'anonymous')
+        : (slot?.actor ?? by.user ?? 'anonymous');
     const event: AuditEvent = {
       ts: new Date().toISOString(),
       action,

@@ -16,6 +16,7 @@
  * read_only_users` names gets read tokens only (asking for more is a 403 that says so, not a
  * quietly weaker token); its password may still make and revoke its own tokens.
  */
+import { noteActor } from '../../audit/requests.ts';
 import { RegistryError } from '../../core/errors.ts';
 import { hasRole, type Principal, type Role } from '../access.ts';
 import type { UserDirectory } from '../directory.ts';
@@ -255,6 +256,8 @@ export class TokenApi {
         this.#directory.verify(username, password),
       );
       if (!account) throw new RegistryError('UNAUTHORIZED', 'invalid username or password');
+      // The request carries no header credentials: its audit line names this user, not anonymous.
+      noteActor(account.name);
       return {
         name: account.name,
         roles: account.roles,

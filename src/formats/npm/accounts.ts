@@ -10,6 +10,7 @@
  * exactly as powerful as no token (everything while auth is off, nothing once auth is on).
  */
 import { randomBytes } from 'node:crypto';
+import { noteActor } from '../../audit/requests.ts';
 import type { Principal } from '../../auth/access.ts';
 import type { PasswordGuard } from '../../auth/api/tokens.ts';
 import { readOnlyUserTokenProblem, requireAccountChangeBy } from '../../auth/api/tokens.ts';
@@ -131,6 +132,8 @@ export class NpmAccounts {
       // (`guarded` above): a different answer would tell which user names exist.
       throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
     }
+    // The password was in the body (no header credentials): the audit line names this user.
+    noteActor(urlName);
     const { secret } = await this.#tokens.create(urlName, {
       // npm login asks for no role: a user [auth] read_only_users names gets what it may hold
       // (a 403 would leave it unable to install with npm at all).
