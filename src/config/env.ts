@@ -20,6 +20,8 @@ export interface EnvBinding {
   readonly emptyIsValue: boolean;
   /** The variable's syntax, named in error messages (FieldMeta.envForm). */
   readonly form: string | undefined;
+  /** The file's array form, as an example (FieldMeta.fileForm). */
+  readonly fileForm: string | undefined;
 }
 
 /**
@@ -61,6 +63,7 @@ function collectBindings(
       secret: meta.secret === true || isSecret(field),
       emptyIsValue: meta.emptyIsValue === true,
       form: meta.envForm,
+      fileForm: meta.fileForm,
     });
   }
 }
@@ -69,14 +72,14 @@ export interface EnvOverlay {
   readonly values: Record<string, Record<string, unknown>>;
   /** config path → the variable that supplied it, for error messages. */
   readonly sources: Map<string, string>;
-  /** variable → its syntax, for the variables in `sources` that declare one. */
-  readonly forms: Map<string, string>;
+  /** variable → its syntax (and its file array form's example), for those that declare one. */
+  readonly forms: Map<string, { readonly env: string; readonly file: string | undefined }>;
 }
 
 export function readEnvOverlay(schema: z.ZodType, env: NodeJS.ProcessEnv): EnvOverlay {
   const values: Record<string, Record<string, unknown>> = {};
   const sources = new Map<string, string>();
-  const forms = new Map<string, string>();
+  const forms: EnvOverlay['forms'] = new Map();
   for (const binding of envBindings(schema)) {
     const name = binding.names.find(
       (n) => env[n] !== undefined && (env[n] !== '' || binding.emptyIsValue),
@@ -98,7 +101,7 @@ export function readEnvOverlay(schema: z.ZodType, env: NodeJS.ProcessEnv): EnvOv
       );
     }
     sources.set(binding.path.join('.'), name);
-    if (binding.form !== undefined) forms.set(name, binding.form);
+    if (binding.form !== undefined) forms.set(name, { env: binding.form, file: binding.fileForm });
   }
   return { values, sources, forms };
 }

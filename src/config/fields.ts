@@ -15,6 +15,11 @@ export interface FieldMeta {
   /** The variable's syntax for error messages when `fromEnv` is not obvious (`url1,url2|user:pass`). */
   readonly envForm?: string;
   /**
+   * The file's array form of a list variable, as an example for error messages beside `envForm`
+   * (`'["push", "delete"]'`); absent: an upstream list's (load.ts UPSTREAM_ARRAY_FORM).
+   */
+  readonly fileForm?: string;
+  /**
    * An empty variable is a value (handed to `fromEnv`), not "unset": `NORA_DOCKER_UPSTREAMS=""`
    * means no upstreams. Other fields treat an empty variable as absent.
    */

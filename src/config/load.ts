@@ -14,6 +14,7 @@ import {
   envBindings,
   EnvValueError,
   readEnvOverlay,
+  type EnvOverlay,
   sameLetters,
   unknownEnvVariables,
   unwrap,
@@ -375,7 +376,7 @@ function parseTomlText(text: string, file: string): Record<string, unknown> {
 function formatIssues(
   error: z.ZodError,
   sources: Map<string, string>,
-  forms: Map<string, string>,
+  forms: EnvOverlay['forms'],
   env: NodeJS.ProcessEnv,
   origins: KeyOrigins,
 ): string {
@@ -396,9 +397,12 @@ function formatIssues(
     const from = source ? ` (from ${source})` : '';
     const form = source === undefined ? undefined : forms.get(source);
     // Both forms the variable takes: the array form was not named to those who wrote it
-    // (trial 21 authx F2).
+    // (trial 21 authx F2); its example is the variable's own (an action list showed upstream
+    // URLs: trial 28 newU F13).
     const syntax =
-      form === undefined ? '' : `; ${source} takes "${form}" or ${UPSTREAM_ARRAY_FORM}`;
+      form === undefined
+        ? ''
+        : `; ${source} takes "${form.env}" or ${form.file === undefined ? UPSTREAM_ARRAY_FORM : `the file's array '${form.file}'`}`;
     const message = withOrigin(
       (source === undefined ? undefined : envValueMessage(issue, env[source])) ??
         issueMessage(issue, schemaAt(configSchema, issue.path)),

@@ -261,7 +261,8 @@ const auditSchema = z.object({
    */
   actions: withMeta(z.array(z.enum(AUDIT_ACTIONS)).default([...DEFAULT_AUDIT_ACTIONS]), {
     fromEnv: parseListVariable,
-    envForm: 'a comma list of actions',
+    envForm: 'a comma list of actions, such as push,delete,token-create',
+    fileForm: '["push", "delete", "token-create"]',
   }),
 });
 
