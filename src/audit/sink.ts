@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Counter } from 'prom-client';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { makeDirLevelsSync } from '../storage/make-dir.ts';
 import { ActivityRing } from './activity.ts';
 import type { ActivityFeed, AuditAction, AuditEvent, AuditSettings, AuditSink } from './types.ts';
 import { DEFAULT_AUDIT_ACTIONS } from './types.ts';
@@ -262,7 +263,8 @@ export class AuditLog implements AuditSink {
 
   #openFile(): void {
     const file = this.#settings.path;
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    // One level at a time: Node's recursive mkdir spins forever under /proc (trial 28 newU F14).
+    makeDirLevelsSync(path.dirname(file));
     // 'a': O_WRONLY | O_CREAT | O_APPEND, so every write lands at the end even when another
     // process (a second server on the same storage, a log shipper's truncation) moved it.
     this.#fd = fs.openSync(file, 'a', 0o640);

@@ -10,6 +10,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { pathToFileURL } from 'node:url';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Migration } from 'kysely/migration';
+import { makeDirLevelsSync } from '../storage/make-dir.ts';
 import { adaptNodeSqlite } from './node-sqlite-dialect.ts';
 import { coreMigrations } from './core-migrations.ts';
 import { runMigrations } from './migrate.ts';
@@ -57,7 +58,8 @@ export class DatabaseUnusableError extends Error {
  */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
   if (options.file !== ':memory:')
-    fs.mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
+    // One level at a time: Node's recursive mkdir spins forever under /proc (trial 28 newU F14).
+    makeDirLevelsSync(path.dirname(path.resolve(options.file)));
   let sqlite: DatabaseSync | undefined;
   try {
     sqlite = new DatabaseSync(options.file, {

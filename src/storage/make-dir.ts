@@ -6,7 +6,7 @@
  * with the real cause when the parent exists (EROFS, EACCES, ENOSPC…); the original error is
  * thrown when the parent is really missing.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../core/errors.ts';
@@ -101,6 +101,45 @@ export async function makeDirLevels(dir: string): Promise<void> {
   for (const level of missing) {
     try {
       await fs.mkdir(level);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+    }
+  }
+}
+
+/**
+ * makeDirLevels, synchronous: for directories made from configured paths before the server
+ * listens (the audit log's `[audit] path`, the database's `[database] path`). Under `/proc`
+ * (`NORA_AUDIT_PATH=/proc/nora/audit.jsonl`) Node's recursive mkdir never returns (trial 28
+ * newU F14); this fails at once with ENOENT on `/proc/nora`.
+ */
+export function makeDirLevelsSync(dir: string): void {
+  const missing: string[] = [];
+  let at = path.resolve(dir);
+  for (;;) {
+    let stat;
+    try {
+      stat = statSync(at);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    }
+    if (stat !== undefined) {
+      if (!stat.isDirectory()) {
+        throw Object.assign(new Error(`ENOTDIR: not a directory: ${at}`), {
+          code: 'ENOTDIR',
+          path: at,
+        });
+      }
+      break;
+    }
+    missing.unshift(at);
+    const parent = path.dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (const level of missing) {
+    try {
+      mkdirSync(level);
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw err;
     }

@@ -27,6 +27,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { StorageNotFoundError } from '../driver.ts';
 import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from '../driver.ts';
 import { tagIdentity, tagLength } from '../local-file.ts';
+import { makeDirLevels } from '../make-dir.ts';
 
 export interface S3DriverOptions {
   /** Endpoint, `http(s)://host[:port][/base]` (`[storage] s3_url`). */
@@ -170,7 +171,8 @@ export class S3Driver implements StorageDriver {
    */
   static async open(options: S3DriverOptions): Promise<S3Driver> {
     const spool = path.join(path.resolve(options.localDir), TMP_DIR);
-    await fs.mkdir(spool, { recursive: true });
+    // One level at a time: Node's recursive mkdir spins forever under /proc (trial 28 newU F14).
+    await makeDirLevels(spool);
     return new S3Driver(options, spool);
   }
 
