@@ -1163,7 +1163,11 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   const hookOptions = {
     access,
     metrics,
-    audit: new RequestAuditor(audit, (pathname) => auditTarget(formats, repositories, pathname)),
+    audit: new RequestAuditor(
+      audit,
+      (pathname) => auditTarget(formats, repositories, pathname),
+      (name) => repositories.get(name) !== undefined,
+    ),
     bodyLimitBytes: () => config.server.body_limit_mb * MB,
     registryLabel: registryLabeler(formats, repositories),
     rateLimiter,

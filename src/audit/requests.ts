@@ -27,6 +27,10 @@ export interface AuditSlot {
    * repository's root, a crate to `api/v1/crates/new`): `<project>/<file>`, `<crate>@<version>`.
    */
   artifact?: string;
+  /** The proxy repository whose cache lookup (or upstream fetch) answered (`noteProxyResult`). */
+  servedBy?: string;
+  /** The hosted repository the request's write landed in (`noteWriteTarget`). */
+  storedIn?: string;
   /**
    * Who the request acted as when its credentials came in its body, not its headers
    * (`POST /api/tokens` with `username` and `password`, `npm login`): the event's actor.
@@ -63,12 +67,18 @@ export function attachSlot(req: IncomingMessage, slot: AuditSlot = {}): AuditSlo
  * `coalesced` fetched from the upstream (`proxy_fetch`), `hit`, `stale` and `revalidated`
  * answered from the cache (`cache_hit`). No-op outside a request (background refreshes).
  */
-export function noteProxyResult(result: string): void {
+export function noteProxyResult(result: string, repository?: string): void {
   const slot = auditScope.getStore();
   if (slot === undefined) return;
-  if (result === 'miss' || result === 'coalesced') slot.proxied = 'proxy_fetch';
-  else if ((result === 'hit' || result === 'stale' || result === 'revalidated') && !slot.proxied) {
+  if (result === 'miss' || result === 'coalesced') {
+    slot.proxied = 'proxy_fetch';
+    if (repository !== undefined) slot.servedBy = repository;
+  } else if (
+    (result === 'hit' || result === 'stale' || result === 'revalidated') &&
+    !slot.proxied
+  ) {
     slot.proxied = 'cache_hit';
+    if (repository !== undefined) slot.servedBy = repository;
   }
 }
 
@@ -82,6 +92,16 @@ export function noteOverwrite(): void {
 export function noteArtifact(artifact: string): void {
   const slot = auditScope.getStore();
   if (slot !== undefined) slot.artifact = artifact;
+}
+
+/**
+ * The current request writes to (or deletes from) the hosted repository `repository`
+ * (RepositoryRegistry.requireWriteTarget, every format's write funnel): a group's write member
+ * becomes the event's `member`.
+ */
+export function noteWriteTarget(repository: string): void {
+  const slot = auditScope.getStore();
+  if (slot !== undefined) slot.storedIn = repository;
 }
 
 /**
@@ -159,10 +179,20 @@ function classify(
 export class RequestAuditor {
   readonly #sink: AuditSink;
   readonly #target: (pathname: string) => AuditTarget | undefined;
+  readonly #isRepository: (name: string) => boolean;
 
-  constructor(sink: AuditSink, target: (pathname: string) => AuditTarget | undefined) {
+  /**
+   * `isRepository` tells a configured repository's name from the format names some proxies
+   * account their lookups under: only a repository is written as `member`.
+   */
+  constructor(
+    sink: AuditSink,
+    target: (pathname: string) => AuditTarget | undefined,
+    isRepository: (name: string) => boolean = () => true,
+  ) {
     this.#sink = sink;
     this.#target = target;
+    this.#isRepository = isRepository;
   }
 
   /** Records the event of one answered request, if it is one. Never throws. */
@@ -194,6 +224,21 @@ export class RequestAuditor {
       action === 'login-failed'
         ? (by.userTried ?? 'anonymous')
         : (slot?.actor ?? by.user ?? 'anonymous');
+    // Who stored or served it: a write's hosted target, a proxy lookup's repository (a pull
+    // through a group from a hosted member names none).
+    const noted =
+      action === 'push' || action === 'overwrite' || action === 'delete'
+        ? slot?.storedIn
+        : action === 'proxy_fetch' || action === 'cache_hit'
+          ? slot?.servedBy
+          : undefined;
+    const member =
+      noted !== undefined &&
+      target !== undefined &&
+      noted !== target.repository &&
+      this.#isRepository(noted)
+        ? noted
+        : undefined;
     const event: AuditEvent = {
       ts: new Date().toISOString(),
       action,
@@ -202,6 +247,7 @@ export class RequestAuditor {
       registry: target?.format ?? 'system',
       detail: note?.detail,
       repository: target?.repository,
+      member,
       format: target?.format,
       client: by.client(),
       status,

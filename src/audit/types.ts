@@ -49,7 +49,7 @@ export const DEFAULT_AUDIT_ACTIONS: readonly AuditAction[] = [
  * are left out of the line, never written as null).
  *
  * NORA's fields: `ts`, `action`, `actor`, `artifact`, `registry`, `detail`. Ours: `repository`,
- * `format`, `client`, `status`, `method`, `reqId`.
+ * `member`, `format`, `client`, `status`, `method`, `reqId`.
  *
  * Never holds a secret: `artifact` is a request path without its query string, `actor` a user
  * name (never a token or password), `detail` a short fixed-vocabulary text.
@@ -73,8 +73,17 @@ export interface AuditEvent {
   readonly registry: string;
   /** Free text: why (`retention rule keep_last=3`), what (`HEAD`), never a secret. */
   readonly detail?: string | undefined;
-  /** The repository's configured name (`npm`, `npm-proxy`, `raw-team`). */
+  /**
+   * The configured repository the client addressed (`npm`, `npm-proxy`, `raw-team`): for a
+   * request through a group's mount, the group.
+   */
   readonly repository?: string | undefined;
+  /**
+   * The member of the group `repository` that stored or served the artifact (`npm-hosted` for a
+   * publish through `npm`, `npm-proxy` for a proxy fetch), when it is known and not
+   * `repository` itself; absent otherwise.
+   */
+  readonly member?: string | undefined;
   /** The format, as in `registry` (kept separate: `registry` may become a repository in NORA). */
   readonly format?: FormatName | undefined;
   /** The client's address (as the access log names it: a trusted proxy's X-Forwarded-For). */

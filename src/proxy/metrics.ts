@@ -53,7 +53,7 @@ export class ProxyMetrics {
    * every format's proxy calls this, so the audit needs no call of its own in each.
    */
   record(registry: string, result: CacheResult): void {
-    noteProxyResult(result);
+    noteProxyResult(result, registry);
     this.cacheRequests.inc({ registry, result });
     if (result === 'hit' || result === 'revalidated' || result === 'stale') this.cacheHits.inc();
     else if (result === 'miss') this.cacheMisses.inc();

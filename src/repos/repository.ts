@@ -4,6 +4,7 @@
  * one; writes go to its write member). NORA's fixed mounts are default repositories built from
  * the format sections; `[[repositories]]` adds named ones at `/repository/<name>/`.
  */
+import { noteWriteTarget } from '../audit/requests.ts';
 import { methodNotAllowed } from '../core/errors.ts';
 import type { DockerUpstreamConfig } from '../formats/oci/config.ts';
 import type { AppConfig, FormatName, RepositoryConfig, RepositoryKind } from '../config/schema.ts';
@@ -294,7 +295,11 @@ export class RepositoryRegistry {
     } = {},
   ): Repository {
     const target = this.writeTarget(repo);
-    if (target !== undefined) return target;
+    if (target !== undefined) {
+      // The audit line of the request names the member a group's write lands in (`member`).
+      noteWriteTarget(target.name);
+      return target;
+    }
     const verb = options.verb ?? 'write';
     throw methodNotAllowed(
       repo.kind === 'proxy'

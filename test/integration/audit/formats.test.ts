@@ -119,3 +119,29 @@ test('Helm API upload, OCI blob pushes, npm publish: the line names the chart, t
     ],
   );
 });
+
+test('through a group, `repository` is the group and `member` the repository that stored or fetched it (trial 28 newU F3)', async () => {
+  await using upstream = await startTestServer();
+  const up = new NpmHttp(`${upstream.url}/npm`);
+  assert.equal((await up.publish({ name: 'far-pkg', version: '1.0.0' })).status, 201);
+  await using server = await startTestServer({
+    config: { npm: { proxy: `${upstream.url}/npm/` } },
+  });
+  const npm = new NpmHttp(`${server.url}/npm`);
+  assert.equal((await npm.publish({ name: 'near-pkg', version: '1.0.0' })).status, 201);
+  const far = await npm.packument('far-pkg');
+  assert.equal(far.status, 200);
+  const raw = await fetch(`${server.url}/raw/a.txt`, { method: 'PUT', body: 'a' });
+  assert.equal(raw.status, 201, await raw.text());
+
+  const events = await untilEvents(auditFile(server), (all) => all.length >= 3);
+  assert.deepEqual(
+    events.map((e) => `${e.action} ${e.artifact} ${e.repository} ${e.member ?? '-'}`),
+    [
+      'push near-pkg@1.0.0 npm npm-hosted',
+      'proxy_fetch far-pkg npm npm-proxy',
+      // Addressed directly: no member to name.
+      'push a.txt raw-hosted -',
+    ],
+  );
+});
