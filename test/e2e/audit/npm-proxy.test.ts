@@ -56,7 +56,10 @@ test(
     );
     const of = (artifact: string) =>
       events.filter((e) => e.artifact === artifact).map((e) => e.action);
-    assert.deepEqual(of('near-pkg'), ['push', 'pull', 'pull']);
+    // A publish names the version it stored (trial 28 newU F2), in the group's hosted member.
+    assert.deepEqual(of('near-pkg@1.0.0'), ['push']);
+    assert.equal(events.find((e) => e.artifact === 'near-pkg@1.0.0')?.member, 'npm-hosted');
+    assert.deepEqual(of('near-pkg'), ['pull', 'pull']);
     assert.deepEqual(of(tarball), ['proxy_fetch', 'cache_hit']);
     assert.deepEqual(of('near-pkg/-/near-pkg-1.0.0.tgz'), ['pull', 'pull']);
     assert.equal(of('far-pkg')[0], 'proxy_fetch');
