@@ -239,8 +239,48 @@ export async function gatherDashboard(
   }));
   const activity = sources.activity
     .recent(50)
-    .filter((e) => e.repository === undefined || visible.has(e.repository));
+    .filter((e) => eventVisible(sources, principal, e, visible));
   return { stats, registries, mounts, activity };
+}
+
+/**
+ * True when `principal` may see `event` in the activity feed: the same read check a browse
+ * source makes, on the event's repository and on every prefix of its artifact path (percent-
+ * decoded, so `@hidden%2ftopsecret` meets a `@hidden/**` rule; a prefix so that a rule naming
+ * a package hides its tarball path too). Events outside any repository (token create/revoke,
+ * failed logins) name users: admins only, or everyone with auth off (there are none then
+ * beyond the feed's own). An artifact that cannot be decoded is hidden.
+ */
+export function eventVisible(
+  sources: Pick<DashboardSources, 'access' | 'repositories'>,
+  principal: Principal,
+  event: AuditEvent,
+  visible: ReadonlySet<string>,
+): boolean {
+  const { access } = sources;
+  if (event.repository === undefined) {
+    if (!access.authEnabled) return principal.kind === 'anonymous' || principal.scope === undefined;
+    return (
+      principal.kind === 'user' &&
+      principal.roles.includes('admin') &&
+      principal.scope === undefined
+    );
+  }
+  if (!visible.has(event.repository)) return false;
+  const repo = sources.repositories.get(event.repository);
+  if (repo === undefined) return false;
+  let path: string;
+  try {
+    path = decodeURIComponent(event.artifact);
+  } catch {
+    return false;
+  }
+  const segments = path.split('/').filter((s) => s !== '');
+  if (segments.length === 0) return access.can(principal, repo, 'read');
+  for (let i = 1; i <= segments.length; i++) {
+    if (!access.can(principal, repo, 'read', segments.slice(0, i).join('/'))) return false;
+  }
+  return true;
 }
 
 /** `1536` → `1.5 KiB`. */

@@ -26,10 +26,17 @@ describe('browse pages and access rules', { skip: missingTools('curl') }, () => 
     server = await startTestServer({
       dataDir: dir.path,
       config: {
+        audit: { actions: ['push', 'pull', 'login-failed', 'token-create'] },
         auth: {
           enabled: true,
           anonymous_read: false,
+          admin_users: ['root'],
           rules: [
+            {
+              repositories: ['closed'],
+              users: ['alice'],
+              actions: ['read', 'write'],
+            },
             {
               repositories: ['files'],
               paths: ['secret/**'],
@@ -47,12 +54,14 @@ describe('browse pages and access rules', { skip: missingTools('curl') }, () => 
         repositories: [
           { name: 'files', format: 'raw', kind: 'hosted' },
           { name: 'charts', format: 'helm', kind: 'hosted' },
+          { name: 'closed', format: 'raw', kind: 'hosted' },
         ],
       },
     });
     const { users } = server.app.context.identity;
     await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']);
     await users.create('bob', 'bob-pw-1', undefined, ['read']);
+    await users.create('root', 'root-pw-1', undefined, ['admin']);
     const file = path.join(dir.path, 'f.txt');
     await fs.writeFile(file, 'x\n');
     for (const p of ['secret/plans.txt', 'public/readme.txt']) {
@@ -143,5 +152,39 @@ describe('browse pages and access rules', { skip: missingTools('curl') }, () => 
     assert.equal((await get('/api/ui/helm/private-app?repo=charts', bob)).status, 404);
     assert.equal((await get('/api/ui/helm/private-app?repo=charts', alice)).status, 200);
     assert.equal((await get('/ui/helm/public-app?repo=charts', bob)).status, 200);
+  });
+
+  test('dashboard activity: only events whose repository and path the viewer may read', async () => {
+    // A failed login and a token of alice's: events outside any repository, for admins only.
+    assert.equal((await get('/ui/raw?repo=files', basic('alice', 'wrong'))).status, 401);
+    const made = await fetch(`${server.url}/api/tokens`, {
+      method: 'POST',
+      headers: { authorization: alice, 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'read' }),
+    });
+    assert.equal(made.status, 200, await made.clone().text());
+    const feed = async (authorization: string) => {
+      const reply = await get('/api/ui/dashboard', authorization);
+      assert.equal(reply.status, 200);
+      const body = (await reply.json()) as { activity: { action: string; artifact: string }[] };
+      return body.activity;
+    };
+    const artifacts = (events: { artifact: string }[]) => events.map((e) => e.artifact).join(' ');
+    const bobs = await feed(bob);
+    assert.match(artifacts(bobs), /public\/readme\.txt/);
+    assert.doesNotMatch(artifacts(bobs), /secret/);
+    assert.doesNotMatch(artifacts(bobs), /private-app/);
+    assert.ok(!bobs.some((e) => e.action === 'token-create' || e.action === 'login-failed'));
+    const page = await (await get('/ui/', bob)).text();
+    assert.doesNotMatch(page, /secret\/plans/);
+    assert.doesNotMatch(page, /login-failed|token-create/);
+    // alice reads secret/** but is no admin: her own token event is still left out.
+    const alices = await feed(alice);
+    assert.match(artifacts(alices), /secret\/plans\.txt/);
+    assert.ok(!alices.some((e) => e.action === 'token-create'));
+    const roots = await feed(basic('root', 'root-pw-1'));
+    assert.ok(roots.some((e) => e.action === 'token-create'));
+    assert.ok(roots.some((e) => e.action === 'login-failed'));
+    assert.match(artifacts(roots), /secret\/plans\.txt/);
   });
 });
