@@ -158,7 +158,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
   const browseTarget = (
     request: FastifyRequest<{
       Params: { format: string };
-      Querystring: Record<string, string | undefined>;
+      Querystring: Record<string, string | string[] | undefined>;
     }>,
   ): { format: FormatModule; repo: Repository } => {
     const format = enabledFormats().find((f) => f.format === request.params.format);
@@ -168,7 +168,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
         `no enabled format named ${JSON.stringify(request.params.format)}`,
       );
     }
-    const wanted = request.query['repo'];
+    const wanted = queryParam(request.query, 'repo');
     const repo =
       wanted === undefined || wanted === ''
         ? deps.repositories.byFormat(format.format).find((r) => r.isDefault)
@@ -188,34 +188,36 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
 
   type BrowseRoute = FastifyRequest<{
     Params: { format: string; '*'?: string };
-    Querystring: Record<string, string | undefined>;
+    Querystring: Record<string, string | string[] | undefined>;
   }>;
 
-  // A page for an unknown format or repository: 404 in the UI's layout (not the JSON error).
+  // A page for an unknown format or repository (404) or a bad query parameter (400), in the
+  // UI's layout (not the JSON error).
   const notFoundPage = (reply: FastifyReply, ui: UiRequest, err: unknown): FastifyReply => {
-    if (!(err instanceof RegistryError) || err.status !== 404) throw err;
+    if (!(err instanceof RegistryError) || (err.status !== 404 && err.status !== 400)) throw err;
     return sendPage(
       reply,
       ui,
-      'Not found',
+      err.status === 404 ? 'Not found' : 'Bad request',
       '',
       html`<p class="empty">${err.message}</p>
         <p><a href="${ui.uiRoot}/">back to the dashboard</a></p>`,
-      404,
+      err.status,
     );
   };
 
   app.get(`${UI_PATH}/:format`, async (request: BrowseRoute, reply) => {
     const ui = uiRequest(request, reply, false);
     let target: { format: FormatModule; repo: Repository };
+    let query: BrowseQuery;
     try {
       target = browseTarget(request);
+      query = browseQuery(request.query);
     } catch (err) {
       return notFoundPage(reply, ui, err);
     }
     const { format, repo } = target;
     const source = deps.browse.source(format.format);
-    const query = browseQuery(request.query);
     const list =
       source === undefined
         ? undefined
@@ -384,14 +386,54 @@ async function readForm(request: FastifyRequest): Promise<URLSearchParams> {
   return new URLSearchParams((await readAllBounded(request.raw, MAX_FORM_BYTES)).toString('utf8'));
 }
 
-/** `?q=&offset=&limit=` as a BrowseQuery (limit 1..200, default 50). */
-export function browseQuery(query: Record<string, string | undefined>): BrowseQuery {
-  const offset = Number.parseInt(query['offset'] ?? '0', 10);
-  const limit = Number.parseInt(query['limit'] ?? '50', 10);
+/** Largest `offset` a list takes (what SQLite binds as an integer, with room). */
+export const MAX_LIST_OFFSET = 1_000_000_000;
+
+/**
+ * A query parameter given at most once: its value, or undefined when absent. Throws
+ * BAD_REQUEST (400) when it is repeated (`?q=a&q=b` parses as an array).
+ */
+export function queryParam(
+  query: Record<string, string | string[] | undefined>,
+  key: string,
+): string | undefined {
+  const value = query[key];
+  if (Array.isArray(value)) {
+    throw new RegistryError('BAD_REQUEST', `query parameter ${key} is given more than once`);
+  }
+  return value;
+}
+
+/** A decimal integer in `min..max`, or BAD_REQUEST (400) naming the parameter and the bounds. */
+function boundedInteger(
+  query: Record<string, string | string[] | undefined>,
+  key: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const raw = queryParam(query, key);
+  if (raw === undefined || raw === '') return fallback;
+  const value = /^[0-9]{1,10}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(value >= min && value <= max)) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `query parameter ${key} must be an integer from ${min} to ${max}, not ${JSON.stringify(raw.slice(0, 40))}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * `?q=&offset=&limit=` as a BrowseQuery: `q` at most 200 characters are used, `offset` an
+ * integer 0..1,000,000,000 (default 0), `limit` 1..200 (default 50). Throws BAD_REQUEST (400)
+ * for a repeated parameter or a number out of bounds or not a plain decimal integer.
+ */
+export function browseQuery(query: Record<string, string | string[] | undefined>): BrowseQuery {
   return {
-    q: (query['q'] ?? '').slice(0, 200),
-    offset: Number.isFinite(offset) && offset > 0 ? offset : 0,
-    limit: Number.isFinite(limit) && limit > 0 ? Math.min(limit, MAX_LIST_LIMIT) : 50,
+    q: (queryParam(query, 'q') ?? '').slice(0, 200),
+    offset: boundedInteger(query, 'offset', 0, 0, MAX_LIST_OFFSET),
+    limit: boundedInteger(query, 'limit', 50, 1, MAX_LIST_LIMIT),
   };
 }
 
