@@ -191,6 +191,23 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     Querystring: Record<string, string | string[] | undefined>;
   }>;
 
+  // A repository the viewer may not read at all answers as an unknown one (a 200, even empty,
+  // would confirm it exists): closed as a whole and nothing in it readable (a path rule may open
+  // some names of a repository closed otherwise, then the list shows them).
+  const hiddenRepository = (
+    ui: UiRequest,
+    format: FormatModule,
+    repo: Repository,
+    list: { total?: number | undefined; entries: readonly unknown[] } | undefined,
+  ): RegistryError | undefined => {
+    if (deps.access.can(ui.principal, repo, 'read')) return undefined;
+    if (list !== undefined && (list.total ?? list.entries.length) > 0) return undefined;
+    return new RegistryError(
+      'NOT_FOUND',
+      `no ${format.format} repository named ${JSON.stringify(repo.name)}`,
+    );
+  };
+
   // A page for an unknown format or repository (404) or a bad query parameter (400), in the
   // UI's layout (not the JSON error).
   const notFoundPage = (reply: FastifyReply, ui: UiRequest, err: unknown): FastifyReply => {
@@ -222,11 +239,16 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
       source === undefined
         ? undefined
         : await source.list(repo, query, browseRequest(ui, format, repo));
+    const hidden = hiddenRepository(ui, format, repo, list);
+    if (hidden !== undefined) return notFoundPage(reply, ui, hidden);
     const body = browseListPage({
       ui,
       format: format.format,
       repo,
-      repositories: deps.repositories.byFormat(format.format),
+      // The picker names only repositories the viewer may read (and the one shown).
+      repositories: deps.repositories
+        .byFormat(format.format)
+        .filter((r) => r === repo || deps.access.can(ui.principal, r, 'read')),
       query,
       list,
     });
@@ -262,6 +284,8 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
       source === undefined
         ? { entries: [] }
         : await source.list(repo, query, browseRequest(ui, format, repo));
+    const hidden = hiddenRepository(ui, format, repo, list);
+    if (hidden !== undefined) throw hidden;
     return reply.send({ format: format.format, repository: repo.name, ...query, ...list });
   });
   app.get(`${UI_API_PATH}/:format/search`, async (request: BrowseRoute, reply) => {
@@ -273,6 +297,8 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
       source === undefined
         ? { entries: [] }
         : await source.list(repo, query, browseRequest(ui, format, repo));
+    const hidden = hiddenRepository(ui, format, repo, list);
+    if (hidden !== undefined) throw hidden;
     return reply.send({ format: format.format, repository: repo.name, ...query, ...list });
   });
   app.get(`${UI_API_PATH}/:format/*`, async (request: BrowseRoute, reply) => {

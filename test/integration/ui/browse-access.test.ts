@@ -154,6 +154,19 @@ describe('browse pages and access rules', { skip: missingTools('curl') }, () => 
     assert.equal((await get('/ui/helm/public-app?repo=charts', bob)).status, 200);
   });
 
+  test('a repository closed to the viewer answers 404 like an unknown one', async () => {
+    for (const url of [
+      '/ui/raw?repo=closed',
+      '/api/ui/raw/list?repo=closed',
+      '/api/ui/raw/search?repo=closed&q=a',
+    ]) {
+      assert.equal((await get(url, bob)).status, 404, url);
+      assert.equal((await get(url, alice)).status, 200, url);
+    }
+    const picker = await (await get('/ui/raw?repo=files', bob)).text();
+    assert.doesNotMatch(picker, /closed/);
+  });
+
   test('dashboard activity: only events whose repository and path the viewer may read', async () => {
     // A failed login and a token of alice's: events outside any repository, for admins only.
     assert.equal((await get('/ui/raw?repo=files', basic('alice', 'wrong'))).status, 401);
