@@ -13,6 +13,7 @@ import type { FormatModule } from '../formats/format.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
 import type { RetentionRegistry } from '../retention/types.ts';
 import { html, type Html } from './layout.ts';
+import { shellCommand, shellQuote } from './shell.ts';
 
 /** The dashboard's services (routes.ts hands them per request). */
 export interface DashboardSources {
@@ -111,10 +112,13 @@ export function setupLines(format: FormatName, base: string): { setup: string[];
   const host = url.host;
   switch (format) {
     case 'docker': {
+      // skopeo speaks HTTPS unless told; an http public URL needs the flag (docker trusts
+      // 127.0.0.0/8 only, another http host needs `insecure-registries` in daemon.json).
+      const tls = url.protocol === 'http:' ? ['--dest-tls-verify=false'] : [];
       const setup = [
-        `docker login ${host}`,
-        `docker pull ${host}/library/alpine:latest`,
-        `skopeo copy oci:./layout:v1 docker://${host}/myapp:latest`,
+        shellCommand('docker', 'login', host),
+        shellCommand('docker', 'pull', `${host}/library/alpine:latest`),
+        shellCommand('skopeo', 'copy', ...tls, 'oci:./layout:v1', `docker://${host}/myapp:latest`),
       ];
       return url.pathname === '/'
         ? { setup }
@@ -124,19 +128,19 @@ export function setupLines(format: FormatName, base: string): { setup: string[];
           };
     }
     case 'npm':
-      return { setup: [`npm config set registry ${base}/npm/`] };
+      return { setup: [shellCommand('npm', 'config', 'set', 'registry', `${base}/npm/`)] };
     case 'pypi':
       return {
         setup: [
-          `pip install --index-url ${base}/simple/ <package>`,
-          `twine upload --repository-url ${base}/simple/ dist/*`,
+          `${shellCommand('pip', 'install', '--index-url', `${base}/simple/`)} <package>`,
+          `${shellCommand('twine', 'upload', '--repository-url', `${base}/simple/`)} dist/*`,
         ],
       };
     case 'maven':
       return {
         setup: [
           `<!-- ~/.m2/settings.xml --> <mirror><id>nora</id><mirrorOf>*</mirrorOf><url>${base}/maven2/</url></mirror>`,
-          `mvn deploy -DaltDeploymentRepository=nora::${base}/maven2/`,
+          shellCommand('mvn', 'deploy', `-DaltDeploymentRepository=nora::${base}/maven2/`),
         ],
       };
     case 'cargo':
@@ -144,18 +148,18 @@ export function setupLines(format: FormatName, base: string): { setup: string[];
         setup: [
           `# ~/.cargo/config.toml`,
           `[registries.nora]`,
-          `index = "sparse+${base}/cargo/index/"`,
+          `index = ${JSON.stringify(`sparse+${base}/cargo/index/`)}`,
         ],
       };
     case 'go':
-      return { setup: [`export GOPROXY=${base}/go`] };
+      return { setup: [`export GOPROXY=${shellQuote(`${base}/go`)}`] };
     case 'helm':
-      return { setup: [`helm repo add nora ${base}/helm`] };
+      return { setup: [shellCommand('helm', 'repo', 'add', 'nora', `${base}/helm`)] };
     case 'raw':
       return {
         setup: [
-          `curl -T tool-1.0.tar.gz ${base}/raw/tools/1.0/tool-1.0.tar.gz`,
-          `curl -O ${base}/raw/tools/1.0/tool-1.0.tar.gz`,
+          shellCommand('curl', '-T', 'tool-1.0.tar.gz', `${base}/raw/tools/1.0/tool-1.0.tar.gz`),
+          shellCommand('curl', '-O', `${base}/raw/tools/1.0/tool-1.0.tar.gz`),
         ],
       };
   }

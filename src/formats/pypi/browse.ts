@@ -12,6 +12,7 @@ import { descending, firstHolder, sqlBrowseSource, sqlList } from '../../ui/brow
 import type { BrowseSource, BrowseVersion } from '../../ui/types.ts';
 import { normalizeProjectName } from './names.ts';
 import { compareVersions } from './versions.ts';
+import { shellCommand } from '../../ui/shell.ts';
 
 export function pypiBrowse(deps: {
   db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -85,7 +86,13 @@ export function pypiBrowse(deps: {
       return {
         name: display,
         versions,
-        install: `pip install --index-url ${simple}/ ${display}${newest === undefined ? '' : `==${newest.version}`}`,
+        install: shellCommand(
+          'pip',
+          'install',
+          '--index-url',
+          `${simple}/`,
+          `${display}${newest === undefined ? '' : `==${newest.version}`}`,
+        ),
         facts: [
           ['Repository', holder],
           ...(newest === undefined

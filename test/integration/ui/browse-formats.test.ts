@@ -96,9 +96,10 @@ describe('browse pages of PyPI, Cargo and Go', () => {
         ['0.9.0', []],
       ],
     );
+    // `cargo add` has no `--index`: the registry is named in config.toml, then `--registry`.
     assert.match(
       detail.install ?? '',
-      /^cargo add ui-crate@0\.10\.1-alpha\.1 --index sparse\+http:\/\/127\.0\.0\.1:\d+\/cargo\/index\/$/,
+      /^# ~\/\.cargo\/config\.toml\n\[registries\.nora\]\nindex = "sparse\+http:\/\/127\.0\.0\.1:\d+\/cargo\/index\/"\n\ncargo add ui-crate@0\.10\.1-alpha\.1 --registry nora$/,
     );
     const list = (await getJson(`${server.url}/api/ui/cargo/list`)) as ListJson;
     assert.deepEqual(
@@ -124,7 +125,7 @@ describe('browse pages of PyPI, Cargo and Go', () => {
     );
     assert.match(
       detail.install ?? '',
-      /^GOPROXY=http:\/\/127\.0\.0\.1:\d+\/go go get example\.com\/ui\/mod@v1\.10\.0$/,
+      /^GOPROXY=http:\/\/127\.0\.0\.1:\d+\/go GONOSUMDB=example\.com\/ui\/mod go get example\.com\/ui\/mod@v1\.10\.0$/,
     );
     const list = (await getJson(`${server.url}/api/ui/go/search?q=UI/`)) as ListJson;
     assert.deepEqual(

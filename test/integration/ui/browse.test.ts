@@ -95,7 +95,7 @@ describe('web UI browse pages', () => {
       const root = await page(`${server.url}/ui/raw/%2F`);
       assert.equal(root.status, 200, root.body);
       assert.match(root.body, /href="\/ui\/raw\/docs"/);
-      assert.match(root.body, /curl -O http:\/\/127\.0\.0\.1:\d+\/raw\/top\.txt/);
+      assert.match(root.body, /curl -o top\.txt http:\/\/127\.0\.0\.1:\d+\/raw\/top\.txt/);
       const evil = await page(`${server.url}/ui/raw/evil`);
       assert.equal(evil.status, 200);
       assert.doesNotMatch(evil.body, /<img src/);
@@ -281,6 +281,27 @@ describe('web UI browse pages', () => {
     assert.equal((await fetch(`${server.url}/api/ui/npm/absent`)).status, 404);
     assert.equal((await fetch(`${server.url}/api/ui/nope/list`)).status, 404);
   });
+
+  test(
+    'raw: the curl command runs as pasted for a name with quotes and spaces',
+    { skip: missingTools('curl', 'bash') },
+    async () => {
+      await using dir = await tempDir('nora-ui-quote-');
+      await using server = await startTestServer({ dataDir: path.join(dir.path, 'data') });
+      const name = `"q' ü $x.txt`;
+      const file = path.join(dir.path, 'f.txt');
+      await fs.writeFile(file, 'hello\n');
+      await curlPut(file, `${server.url}/raw/docs/${encodeURIComponent(name)}`);
+      const detail = await json<DetailJson>(`${server.url}/api/ui/raw/docs`);
+      assert.equal(detail.status, 200);
+      const command = detail.body.install ?? '';
+      const out = path.join(dir.path, 'out');
+      await fs.mkdir(out);
+      const ran = await run('bash', ['-c', `set -e; ${command}`], { cwd: out, check: false });
+      assert.equal(ran.code, 0, `${command}\n${output(ran)}`);
+      assert.equal(await fs.readFile(path.join(out, name), 'utf8'), 'hello\n');
+    },
+  );
 
   test('repeated or out-of-bounds query parameters: 400, never 500', async () => {
     await using server = await startTestServer();
