@@ -251,9 +251,10 @@ export async function gatherDashboard(
  * True when `principal` may see `event` in the activity feed: the same read check a browse
  * source makes, on the event's repository and on every prefix of its artifact path (percent-
  * decoded, so `@hidden%2ftopsecret` meets a `@hidden/**` rule; a prefix so that a rule naming
- * a package hides its tarball path too). Events outside any repository (token create/revoke,
- * failed logins) name users: admins only, or everyone with auth off (there are none then
- * beyond the feed's own). An artifact that cannot be decoded is hidden.
+ * a package hides its tarball path too). Events outside any repository and account events
+ * (token create/revoke, failed logins, which name users, a failed login also when it was a
+ * request to a repository): admins only, or everyone with auth off (there are none then beyond
+ * the feed's own). An artifact that cannot be decoded is hidden.
  */
 export function eventVisible(
   sources: Pick<DashboardSources, 'access' | 'repositories'>,
@@ -262,7 +263,13 @@ export function eventVisible(
   visible: ReadonlySet<string>,
 ): boolean {
   const { access } = sources;
-  if (event.repository === undefined) {
+  // A failed login names a user only when it exists (audit.md), also when it was a request to a
+  // repository's path; token events name other users' credentials: account matters, for admins.
+  const account =
+    event.action === 'login-failed' ||
+    event.action === 'token-create' ||
+    event.action === 'token-revoke';
+  if (event.repository === undefined || account) {
     if (!access.authEnabled) return principal.kind === 'anonymous' || principal.scope === undefined;
     return (
       principal.kind === 'user' &&
