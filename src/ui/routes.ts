@@ -132,6 +132,12 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
       .type('text/html; charset=utf-8')
       .send(renderPage({ title, uiRoot: ui.uiRoot, nav: ui.nav, current, user: ui.user, body }));
 
+  // Browsers ask every host for `/favicon.ico`; a 404 is a console error on every UI page. No
+  // content (204), cached for a day, for anyone: it says nothing about the server.
+  app.get('/favicon.ico', (_request, reply) =>
+    reply.code(204).header('cache-control', 'public, max-age=86400').send(),
+  );
+
   // `/ui` → `/ui/` (relative links resolve from the folder).
   app.get(UI_PATH, (request, reply) => {
     const ui = uiRequest(request, reply, false);

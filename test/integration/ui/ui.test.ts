@@ -67,6 +67,12 @@ describe('web UI with auth on (public_web_ui false, the default)', () => {
     await server.close();
   });
 
+  test('/favicon.ico: 204 without credentials (no console error in browsers)', async () => {
+    const reply = await fetch(`${server.url}/favicon.ico`);
+    assert.equal(reply.status, 204);
+    assert.equal(await reply.text(), '');
+  });
+
   test('anonymous: 401 with a Basic challenge on pages, a JSON 401 on /api/ui', async () => {
     for (const path of ['/ui/', '/ui', '/ui/tokens', '/ui/npm', '/ui/npm/left-pad']) {
       const page = await get(server, path);
