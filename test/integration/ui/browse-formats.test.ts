@@ -70,6 +70,15 @@ describe('browse pages of PyPI, Cargo and Go', () => {
     );
     const html = await (await fetch(`${server.url}/ui/pypi/my-tool`)).text();
     assert.match(html, /yanked: broken &lt;build&gt;/);
+    // The list's bytes are the sum of the detail's version sizes (the wheels' PEP 658 metadata
+    // files counted in both, as the dashboard counts them).
+    const listed = (await getJson(`${server.url}/api/ui/pypi/list`)) as {
+      entries: { bytes?: number }[];
+    };
+    const versionBytes = detail.versions.reduce((n, v) => n + (v.bytes ?? 0), 0);
+    assert.equal(listed.entries[0]?.bytes, versionBytes);
+    const stats = (await getJson(`${server.url}/api/ui/stats`)) as { hosted: { bytes: number } };
+    assert.equal(stats.hosted.bytes, versionBytes);
   });
 
   test('Cargo: SemVer order, yanked mark, cargo add command', async () => {
