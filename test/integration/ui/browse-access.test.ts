@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { basic } from '../../helpers/auth.ts';
 import { buildChart } from '../../helpers/helm.ts';
+import { publishBody } from '../npm/fixtures.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { missingTools, output, run } from '../../helpers/tools.ts';
@@ -44,6 +45,12 @@ describe('browse pages and access rules', { skip: missingTools('curl') }, () => 
               actions: ['read', 'write'],
             },
             {
+              repositories: ['npm-hosted'],
+              paths: ['@hidden/**'],
+              users: ['alice'],
+              actions: ['read', 'write'],
+            },
+            {
               repositories: ['charts'],
               paths: ['private-*'],
               users: ['alice'],
@@ -71,6 +78,14 @@ describe('browse pages and access rules', { skip: missingTools('curl') }, () => 
         { check: false },
       );
       assert.equal(put.code, 0, output(put));
+    }
+    for (const name of ['@hidden/topsecret', '@open/lib']) {
+      const put = await fetch(`${server.url}/npm/${name.replace('/', '%2f')}`, {
+        method: 'PUT',
+        headers: { authorization: alice, 'content-type': 'application/json' },
+        body: JSON.stringify(publishBody({ name, version: '1.0.0' })),
+      });
+      assert.ok(put.ok, `${name}: ${put.status} ${await put.text()}`);
     }
     for (const name of ['private-app', 'public-app']) {
       const chart = path.join(dir.path, `${name}.tgz`);
@@ -187,6 +202,10 @@ describe('browse pages and access rules', { skip: missingTools('curl') }, () => 
     assert.match(artifacts(bobs), /public\/readme\.txt/);
     assert.doesNotMatch(artifacts(bobs), /secret/);
     assert.doesNotMatch(artifacts(bobs), /private-app/);
+    // npm's artifact is percent-encoded and its repository the group the publish went through.
+    assert.match(artifacts(bobs), /@open%2flib/);
+    assert.doesNotMatch(artifacts(bobs), /hidden/);
+    assert.match(artifacts(await feed(alice)), /@hidden%2ftopsecret/);
     assert.ok(!bobs.some((e) => e.action === 'token-create' || e.action === 'login-failed'));
     const page = await (await get('/ui/', bob)).text();
     assert.doesNotMatch(page, /secret\/plans/);
@@ -195,6 +214,17 @@ describe('browse pages and access rules', { skip: missingTools('curl') }, () => 
     const alices = await feed(alice);
     assert.match(artifacts(alices), /secret\/plans\.txt/);
     assert.ok(!alices.some((e) => e.action === 'token-create'));
+    // A token of alice's scoped to public/**: public rows only, its scope as the lists apply it.
+    const scoped = await fetch(`${server.url}/api/tokens`, {
+      method: 'POST',
+      headers: { authorization: alice, 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'read', scope: 'files:public/**' }),
+    });
+    assert.equal(scoped.status, 200, await scoped.clone().text());
+    const { token } = (await scoped.json()) as { token: string };
+    const tokens = await feed(`Bearer ${token}`);
+    assert.match(artifacts(tokens), /public\/readme\.txt/);
+    assert.doesNotMatch(artifacts(tokens), /secret/);
     const roots = await feed(basic('root', 'root-pw-1'));
     assert.ok(roots.some((e) => e.action === 'token-create'));
     assert.ok(roots.some((e) => e.action === 'login-failed'));
