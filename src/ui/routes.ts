@@ -132,10 +132,11 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
       .type('text/html; charset=utf-8')
       .send(renderPage({ title, uiRoot: ui.uiRoot, nav: ui.nav, current, user: ui.user, body }));
 
-  // Browsers ask every host for `/favicon.ico`; a 404 is a console error on every UI page. No
-  // content (204), cached for a day, for anyone: it says nothing about the server.
+  // Browsers ask every host for `/favicon.ico`; a 404 is a console error on every UI page. A
+  // 1×1 icon (not a 204: a HEAD would then differ from the GET in Content-Length), cached for a
+  // day, for anyone: it says nothing about the server.
   app.get('/favicon.ico', (_request, reply) =>
-    reply.code(204).header('cache-control', 'public, max-age=86400').send(),
+    reply.type('image/x-icon').header('cache-control', 'public, max-age=86400').send(FAVICON),
   );
 
   // `/ui` → `/ui/` (relative links resolve from the folder).
@@ -417,6 +418,31 @@ async function readForm(request: FastifyRequest): Promise<URLSearchParams> {
   }
   return new URLSearchParams((await readAllBounded(request.raw, MAX_FORM_BYTES)).toString('utf8'));
 }
+
+/**
+ * A 1×1 ICO (70 bytes): ICONDIR (reserved, type 1 = icon, 1 image), its entry (1×1, 32 bits per
+ * pixel, 48 bytes at offset 22), then the image: a BITMAPINFOHEADER (height 2: colour rows and
+ * mask rows), one BGRA pixel (the UI's accent, opaque) and one AND-mask row padded to 4 bytes.
+ */
+export const FAVICON: Buffer = (() => {
+  const ico = Buffer.alloc(70);
+  ico.writeUInt16LE(1, 2); // type: icon
+  ico.writeUInt16LE(1, 4); // one image
+  ico.writeUInt8(1, 6); // width 1
+  ico.writeUInt8(1, 7); // height 1
+  ico.writeUInt16LE(1, 10); // planes
+  ico.writeUInt16LE(32, 12); // bits per pixel
+  ico.writeUInt32LE(48, 14); // bytes of the image
+  ico.writeUInt32LE(22, 18); // where it starts
+  ico.writeUInt32LE(40, 22); // BITMAPINFOHEADER size
+  ico.writeInt32LE(1, 26); // width
+  ico.writeInt32LE(2, 30); // height: colour + mask
+  ico.writeUInt16LE(1, 34); // planes
+  ico.writeUInt16LE(32, 36); // bits per pixel
+  ico.writeUInt32LE(8, 42); // image size: pixel + mask row
+  Buffer.from([0x88, 0x55, 0x22, 0xff]).copy(ico, 62); // B, G, R, A
+  return ico;
+})();
 
 /** Largest `offset` a list takes (what SQLite binds as an integer, with room). */
 export const MAX_LIST_OFFSET = 1_000_000_000;

@@ -67,10 +67,13 @@ describe('web UI with auth on (public_web_ui false, the default)', () => {
     await server.close();
   });
 
-  test('/favicon.ico: 204 without credentials (no console error in browsers)', async () => {
+  test('/favicon.ico: a tiny icon without credentials (no console error in browsers)', async () => {
     const reply = await fetch(`${server.url}/favicon.ico`);
-    assert.equal(reply.status, 204);
-    assert.equal(await reply.text(), '');
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers.get('content-type'), 'image/x-icon');
+    const icon = Buffer.from(await reply.arrayBuffer());
+    assert.equal(icon.length, 70);
+    assert.deepEqual([...icon.subarray(0, 6)], [0, 0, 1, 0, 1, 0]); // ICONDIR: icon, 1 image
   });
 
   test('anonymous: 401 with a Basic challenge on pages, a JSON 401 on /api/ui', async () => {
