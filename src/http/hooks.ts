@@ -120,8 +120,12 @@ export interface HookOptions {
   readonly audit?: RequestAuditor | undefined;
 }
 
-/** Probes: never limited, never authenticated (a wrong credential must not fail a probe). */
-const PROBES = new Set(['/health', '/ready']);
+/**
+ * Probes: never limited, never authenticated (a wrong credential must not fail a probe). Also
+ * `/favicon.ico`, which a browser asks for with whatever Basic credentials it holds for the host:
+ * the same icon for anyone, so a stale password must not turn it into a console error.
+ */
+const PROBES = new Set(['/health', '/ready', '/favicon.ico']);
 
 /** What installHooks hands back: the requests still in flight, for a shutdown that cuts them. */
 export interface InFlightRequests {

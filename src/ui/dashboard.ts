@@ -13,6 +13,7 @@ import type { FormatModule } from '../formats/format.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
 import type { RetentionRegistry } from '../retention/types.ts';
 import { html, type Html } from './layout.ts';
+import { shellCommand, shellQuote } from './shell.ts';
 
 /** The dashboard's services (routes.ts hands them per request). */
 export interface DashboardSources {
@@ -111,10 +112,13 @@ export function setupLines(format: FormatName, base: string): { setup: string[];
   const host = url.host;
   switch (format) {
     case 'docker': {
+      // skopeo speaks HTTPS unless told; an http public URL needs the flag (docker trusts
+      // 127.0.0.0/8 only, another http host needs `insecure-registries` in daemon.json).
+      const tls = url.protocol === 'http:' ? ['--dest-tls-verify=false'] : [];
       const setup = [
-        `docker login ${host}`,
-        `docker pull ${host}/library/alpine:latest`,
-        `skopeo copy oci:./layout:v1 docker://${host}/myapp:latest`,
+        shellCommand('docker', 'login', host),
+        shellCommand('docker', 'pull', `${host}/library/alpine:latest`),
+        shellCommand('skopeo', 'copy', ...tls, 'oci:./layout:v1', `docker://${host}/myapp:latest`),
       ];
       return url.pathname === '/'
         ? { setup }
@@ -124,19 +128,19 @@ export function setupLines(format: FormatName, base: string): { setup: string[];
           };
     }
     case 'npm':
-      return { setup: [`npm config set registry ${base}/npm/`] };
+      return { setup: [shellCommand('npm', 'config', 'set', 'registry', `${base}/npm/`)] };
     case 'pypi':
       return {
         setup: [
-          `pip install --index-url ${base}/simple/ <package>`,
-          `twine upload --repository-url ${base}/simple/ dist/*`,
+          `${shellCommand('pip', 'install', '--index-url', `${base}/simple/`)} <package>`,
+          `${shellCommand('twine', 'upload', '--repository-url', `${base}/simple/`)} dist/*`,
         ],
       };
     case 'maven':
       return {
         setup: [
           `<!-- ~/.m2/settings.xml --> <mirror><id>nora</id><mirrorOf>*</mirrorOf><url>${base}/maven2/</url></mirror>`,
-          `mvn deploy -DaltDeploymentRepository=nora::${base}/maven2/`,
+          shellCommand('mvn', 'deploy', `-DaltDeploymentRepository=nora::${base}/maven2/`),
         ],
       };
     case 'cargo':
@@ -144,18 +148,18 @@ export function setupLines(format: FormatName, base: string): { setup: string[];
         setup: [
           `# ~/.cargo/config.toml`,
           `[registries.nora]`,
-          `index = "sparse+${base}/cargo/index/"`,
+          `index = ${JSON.stringify(`sparse+${base}/cargo/index/`)}`,
         ],
       };
     case 'go':
-      return { setup: [`export GOPROXY=${base}/go`] };
+      return { setup: [`export GOPROXY=${shellQuote(`${base}/go`)}`] };
     case 'helm':
-      return { setup: [`helm repo add nora ${base}/helm`] };
+      return { setup: [shellCommand('helm', 'repo', 'add', 'nora', `${base}/helm`)] };
     case 'raw':
       return {
         setup: [
-          `curl -T tool-1.0.tar.gz ${base}/raw/tools/1.0/tool-1.0.tar.gz`,
-          `curl -O ${base}/raw/tools/1.0/tool-1.0.tar.gz`,
+          shellCommand('curl', '-T', 'tool-1.0.tar.gz', `${base}/raw/tools/1.0/tool-1.0.tar.gz`),
+          shellCommand('curl', '-O', `${base}/raw/tools/1.0/tool-1.0.tar.gz`),
         ],
       };
   }
@@ -239,8 +243,55 @@ export async function gatherDashboard(
   }));
   const activity = sources.activity
     .recent(50)
-    .filter((e) => e.repository === undefined || visible.has(e.repository));
+    .filter((e) => eventVisible(sources, principal, e, visible));
   return { stats, registries, mounts, activity };
+}
+
+/**
+ * True when `principal` may see `event` in the activity feed: the same read check a browse
+ * source makes, on the event's repository and on every prefix of its artifact path (percent-
+ * decoded, so `@hidden%2ftopsecret` meets a `@hidden/**` rule; a prefix so that a rule naming
+ * a package hides its tarball path too). Events outside any repository and account events
+ * (token create/revoke, failed logins, which name users, a failed login also when it was a
+ * request to a repository): admins only, or everyone with auth off (there are none then beyond
+ * the feed's own). An artifact that cannot be decoded is hidden.
+ */
+export function eventVisible(
+  sources: Pick<DashboardSources, 'access' | 'repositories'>,
+  principal: Principal,
+  event: AuditEvent,
+  visible: ReadonlySet<string>,
+): boolean {
+  const { access } = sources;
+  // A failed login names a user only when it exists (audit.md), also when it was a request to a
+  // repository's path; token events name other users' credentials: account matters, for admins.
+  const account =
+    event.action === 'login-failed' ||
+    event.action === 'token-create' ||
+    event.action === 'token-revoke';
+  if (event.repository === undefined || account) {
+    if (!access.authEnabled) return principal.kind === 'anonymous' || principal.scope === undefined;
+    return (
+      principal.kind === 'user' &&
+      principal.roles.includes('admin') &&
+      principal.scope === undefined
+    );
+  }
+  if (!visible.has(event.repository)) return false;
+  const repo = sources.repositories.get(event.repository);
+  if (repo === undefined) return false;
+  let path: string;
+  try {
+    path = decodeURIComponent(event.artifact);
+  } catch {
+    return false;
+  }
+  const segments = path.split('/').filter((s) => s !== '');
+  if (segments.length === 0) return access.can(principal, repo, 'read');
+  for (let i = 1; i <= segments.length; i++) {
+    if (!access.can(principal, repo, 'read', segments.slice(0, i).join('/'))) return false;
+  }
+  return true;
 }
 
 /** `1536` → `1.5 KiB`. */

@@ -132,6 +132,13 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
       .type('text/html; charset=utf-8')
       .send(renderPage({ title, uiRoot: ui.uiRoot, nav: ui.nav, current, user: ui.user, body }));
 
+  // Browsers ask every host for `/favicon.ico`; a 404 is a console error on every UI page. A
+  // 1×1 icon (not a 204: a HEAD would then differ from the GET in Content-Length), cached for a
+  // day, for anyone: it says nothing about the server.
+  app.get('/favicon.ico', (_request, reply) =>
+    reply.type('image/x-icon').header('cache-control', 'public, max-age=86400').send(FAVICON),
+  );
+
   // `/ui` → `/ui/` (relative links resolve from the folder).
   app.get(UI_PATH, (request, reply) => {
     const ui = uiRequest(request, reply, false);
@@ -158,7 +165,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
   const browseTarget = (
     request: FastifyRequest<{
       Params: { format: string };
-      Querystring: Record<string, string | undefined>;
+      Querystring: Record<string, string | string[] | undefined>;
     }>,
   ): { format: FormatModule; repo: Repository } => {
     const format = enabledFormats().find((f) => f.format === request.params.format);
@@ -168,7 +175,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
         `no enabled format named ${JSON.stringify(request.params.format)}`,
       );
     }
-    const wanted = request.query['repo'];
+    const wanted = queryParam(request.query, 'repo');
     const repo =
       wanted === undefined || wanted === ''
         ? deps.repositories.byFormat(format.format).find((r) => r.isDefault)
@@ -188,43 +195,67 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
 
   type BrowseRoute = FastifyRequest<{
     Params: { format: string; '*'?: string };
-    Querystring: Record<string, string | undefined>;
+    Querystring: Record<string, string | string[] | undefined>;
   }>;
 
-  // A page for an unknown format or repository: 404 in the UI's layout (not the JSON error).
+  // A repository the viewer may not read at all answers as an unknown one (a 200, even empty,
+  // would confirm it exists): closed as a whole and nothing in it readable (a path rule may open
+  // some names of a repository closed otherwise, then the list shows them).
+  const hiddenRepository = (
+    ui: UiRequest,
+    format: FormatModule,
+    repo: Repository,
+    list: { total?: number | undefined; entries: readonly unknown[] } | undefined,
+  ): RegistryError | undefined => {
+    if (deps.access.can(ui.principal, repo, 'read')) return undefined;
+    if (list !== undefined && (list.total ?? list.entries.length) > 0) return undefined;
+    return new RegistryError(
+      'NOT_FOUND',
+      `no ${format.format} repository named ${JSON.stringify(repo.name)}`,
+    );
+  };
+
+  // A page for an unknown format or repository (404) or a bad query parameter (400), in the
+  // UI's layout (not the JSON error).
   const notFoundPage = (reply: FastifyReply, ui: UiRequest, err: unknown): FastifyReply => {
-    if (!(err instanceof RegistryError) || err.status !== 404) throw err;
+    if (!(err instanceof RegistryError) || (err.status !== 404 && err.status !== 400)) throw err;
     return sendPage(
       reply,
       ui,
-      'Not found',
+      err.status === 404 ? 'Not found' : 'Bad request',
       '',
       html`<p class="empty">${err.message}</p>
         <p><a href="${ui.uiRoot}/">back to the dashboard</a></p>`,
-      404,
+      err.status,
     );
   };
 
   app.get(`${UI_PATH}/:format`, async (request: BrowseRoute, reply) => {
     const ui = uiRequest(request, reply, false);
     let target: { format: FormatModule; repo: Repository };
+    let query: BrowseQuery;
     try {
       target = browseTarget(request);
+      query = browseQuery(request.query);
     } catch (err) {
       return notFoundPage(reply, ui, err);
     }
     const { format, repo } = target;
     const source = deps.browse.source(format.format);
-    const query = browseQuery(request.query);
     const list =
       source === undefined
         ? undefined
         : await source.list(repo, query, browseRequest(ui, format, repo));
+    const hidden = hiddenRepository(ui, format, repo, list);
+    if (hidden !== undefined) return notFoundPage(reply, ui, hidden);
     const body = browseListPage({
       ui,
       format: format.format,
       repo,
-      repositories: deps.repositories.byFormat(format.format),
+      // The picker names only repositories the viewer may read (and the one shown).
+      repositories: deps.repositories
+        .byFormat(format.format)
+        .filter((r) => r === repo || deps.access.can(ui.principal, r, 'read')),
       query,
       list,
     });
@@ -260,6 +291,8 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
       source === undefined
         ? { entries: [] }
         : await source.list(repo, query, browseRequest(ui, format, repo));
+    const hidden = hiddenRepository(ui, format, repo, list);
+    if (hidden !== undefined) throw hidden;
     return reply.send({ format: format.format, repository: repo.name, ...query, ...list });
   });
   app.get(`${UI_API_PATH}/:format/search`, async (request: BrowseRoute, reply) => {
@@ -271,6 +304,8 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
       source === undefined
         ? { entries: [] }
         : await source.list(repo, query, browseRequest(ui, format, repo));
+    const hidden = hiddenRepository(ui, format, repo, list);
+    if (hidden !== undefined) throw hidden;
     return reply.send({ format: format.format, repository: repo.name, ...query, ...list });
   });
   app.get(`${UI_API_PATH}/:format/*`, async (request: BrowseRoute, reply) => {
@@ -384,14 +419,79 @@ async function readForm(request: FastifyRequest): Promise<URLSearchParams> {
   return new URLSearchParams((await readAllBounded(request.raw, MAX_FORM_BYTES)).toString('utf8'));
 }
 
-/** `?q=&offset=&limit=` as a BrowseQuery (limit 1..200, default 50). */
-export function browseQuery(query: Record<string, string | undefined>): BrowseQuery {
-  const offset = Number.parseInt(query['offset'] ?? '0', 10);
-  const limit = Number.parseInt(query['limit'] ?? '50', 10);
+/**
+ * A 1×1 ICO (70 bytes): ICONDIR (reserved, type 1 = icon, 1 image), its entry (1×1, 32 bits per
+ * pixel, 48 bytes at offset 22), then the image: a BITMAPINFOHEADER (height 2: colour rows and
+ * mask rows), one BGRA pixel (the UI's accent, opaque) and one AND-mask row padded to 4 bytes.
+ */
+export const FAVICON: Buffer = (() => {
+  const ico = Buffer.alloc(70);
+  ico.writeUInt16LE(1, 2); // type: icon
+  ico.writeUInt16LE(1, 4); // one image
+  ico.writeUInt8(1, 6); // width 1
+  ico.writeUInt8(1, 7); // height 1
+  ico.writeUInt16LE(1, 10); // planes
+  ico.writeUInt16LE(32, 12); // bits per pixel
+  ico.writeUInt32LE(48, 14); // bytes of the image
+  ico.writeUInt32LE(22, 18); // where it starts
+  ico.writeUInt32LE(40, 22); // BITMAPINFOHEADER size
+  ico.writeInt32LE(1, 26); // width
+  ico.writeInt32LE(2, 30); // height: colour + mask
+  ico.writeUInt16LE(1, 34); // planes
+  ico.writeUInt16LE(32, 36); // bits per pixel
+  ico.writeUInt32LE(8, 42); // image size: pixel + mask row
+  Buffer.from([0x88, 0x55, 0x22, 0xff]).copy(ico, 62); // B, G, R, A
+  return ico;
+})();
+
+/** Largest `offset` a list takes (what SQLite binds as an integer, with room). */
+export const MAX_LIST_OFFSET = 1_000_000_000;
+
+/**
+ * A query parameter given at most once: its value, or undefined when absent. Throws
+ * BAD_REQUEST (400) when it is repeated (`?q=a&q=b` parses as an array).
+ */
+export function queryParam(
+  query: Record<string, string | string[] | undefined>,
+  key: string,
+): string | undefined {
+  const value = query[key];
+  if (Array.isArray(value)) {
+    throw new RegistryError('BAD_REQUEST', `query parameter ${key} is given more than once`);
+  }
+  return value;
+}
+
+/** A decimal integer in `min..max`, or BAD_REQUEST (400) naming the parameter and the bounds. */
+function boundedInteger(
+  query: Record<string, string | string[] | undefined>,
+  key: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const raw = queryParam(query, key);
+  if (raw === undefined || raw === '') return fallback;
+  const value = /^[0-9]{1,10}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(value >= min && value <= max)) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `query parameter ${key} must be an integer from ${min} to ${max}, not ${JSON.stringify(raw.slice(0, 40))}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * `?q=&offset=&limit=` as a BrowseQuery: `q` at most 200 characters are used, `offset` an
+ * integer 0..1,000,000,000 (default 0), `limit` 1..200 (default 50). Throws BAD_REQUEST (400)
+ * for a repeated parameter or a number out of bounds or not a plain decimal integer.
+ */
+export function browseQuery(query: Record<string, string | string[] | undefined>): BrowseQuery {
   return {
-    q: (query['q'] ?? '').slice(0, 200),
-    offset: Number.isFinite(offset) && offset > 0 ? offset : 0,
-    limit: Number.isFinite(limit) && limit > 0 ? Math.min(limit, MAX_LIST_LIMIT) : 50,
+    q: (queryParam(query, 'q') ?? '').slice(0, 200),
+    offset: boundedInteger(query, 'offset', 0, 0, MAX_LIST_OFFSET),
+    limit: boundedInteger(query, 'limit', 50, 1, MAX_LIST_LIMIT),
   };
 }
 

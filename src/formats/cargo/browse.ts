@@ -9,6 +9,7 @@ import type { RepositoryRegistry } from '../../repos/repository.ts';
 import { descending, firstHolder, sqlBrowseSource, sqlList } from '../../ui/browse-sql.ts';
 import type { BrowseSource } from '../../ui/types.ts';
 import { compareVersions } from '../npm/names.ts';
+import { shellCommand } from '../../ui/shell.ts';
 
 export function cargoBrowse(deps: {
   db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -72,7 +73,21 @@ export function cargoBrowse(deps: {
           digest: `sha256:${v.cksum}`,
           marks: v.yanked !== 0 ? ['yanked'] : [],
         })),
-        install: `cargo add ${display}${newest === undefined ? '' : `@${newest.vers}`} --index sparse+${request.repositoryUrl}/index/`,
+        // `cargo add` reaches another registry only by name (it has no `--index`): the config
+        // lines that name this one come first.
+        install: [
+          '# ~/.cargo/config.toml',
+          '[registries.nora]',
+          `index = ${JSON.stringify(`sparse+${request.repositoryUrl}/index/`)}`,
+          '',
+          shellCommand(
+            'cargo',
+            'add',
+            `${display}${newest === undefined ? '' : `@${newest.vers}`}`,
+            '--registry',
+            'nora',
+          ),
+        ].join('\n'),
         facts: [['Repository', holder]],
       };
     },

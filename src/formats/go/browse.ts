@@ -9,6 +9,7 @@ import type { RepositoryRegistry } from '../../repos/repository.ts';
 import { descending, firstHolder, sqlBrowseSource, sqlList } from '../../ui/browse-sql.ts';
 import type { BrowseSource } from '../../ui/types.ts';
 import { compareSemver } from './module.ts';
+import { shellCommand, shellQuote } from '../../ui/shell.ts';
 
 export function goBrowse(deps: {
   db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -57,7 +58,9 @@ export function goBrowse(deps: {
           digest: v.zip_blob,
           marks: v.pseudo !== 0 ? ['pseudo-version'] : [],
         })),
-        install: `GOPROXY=${request.repositoryUrl} go get ${name}${newest === undefined ? '' : `@${newest.version}`}`,
+        // A hosted module is unknown to the public checksum database: GONOSUMDB skips it for
+        // this module only (go's own refusal names GOPRIVATE / GONOSUMDB).
+        install: `GOPROXY=${shellQuote(request.repositoryUrl)} GONOSUMDB=${shellQuote(name)} ${shellCommand('go', 'get', `${name}${newest === undefined ? '' : `@${newest.version}`}`)}`,
         facts: [['Repository', holder]],
       };
     },

@@ -9,6 +9,7 @@ import type { RepositoryRegistry } from '../../repos/repository.ts';
 import { firstHolder, sqlBrowseSource, sqlList } from '../../ui/browse-sql.ts';
 import type { BrowseSource } from '../../ui/types.ts';
 import { compareVersionsDesc } from './chart.ts';
+import { shellCommand } from '../../ui/shell.ts';
 
 /** A field of an index entry (its JSON text), or undefined. */
 function entryValue(entry: string, field: string): unknown {
@@ -71,7 +72,15 @@ export function helmBrowse(deps: {
           digest: v.digest,
           marks: entryValue(v.entry, 'deprecated') === true ? ['deprecated'] : [],
         })),
-        install: `helm install ${name} ${name} --repo ${request.repositoryUrl}/${newest === undefined ? '' : ` --version ${newest.version}`}`,
+        install: shellCommand(
+          'helm',
+          'install',
+          name,
+          name,
+          '--repo',
+          `${request.repositoryUrl}/`,
+          ...(newest === undefined ? [] : ['--version', newest.version]),
+        ),
         facts: [
           ['Repository', holder],
           ...(appVersion === undefined ? [] : [['App version', appVersion] as const]),

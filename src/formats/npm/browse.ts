@@ -11,6 +11,7 @@ import type { RepositoryRegistry } from '../../repos/repository.ts';
 import { descending, firstHolder, sqlBrowseSource, sqlList } from '../../ui/browse-sql.ts';
 import type { BrowseSource, BrowseVersion } from '../../ui/types.ts';
 import { compareVersions } from './names.ts';
+import { shellCommand } from '../../ui/shell.ts';
 
 export function npmBrowse(deps: {
   db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -89,7 +90,13 @@ export function npmBrowse(deps: {
           name,
           description: p.description || undefined,
           versions: [{ version: p.latest, publishedAt: p.modified_at, tags: ['latest'] }],
-          install: `npm install ${name}@${p.latest} --registry ${request.repositoryUrl}/`,
+          install: shellCommand(
+            'npm',
+            'install',
+            `${name}@${p.latest}`,
+            '--registry',
+            `${request.repositoryUrl}/`,
+          ),
           facts: [['Cached from', 'upstream (proxy)']],
         };
       }
@@ -117,7 +124,13 @@ export function npmBrowse(deps: {
         name,
         description: pkg.rows[0]?.description || undefined,
         versions: list,
-        install: `npm install ${name}${latest === undefined ? '' : `@${latest}`} --registry ${request.repositoryUrl}/`,
+        install: shellCommand(
+          'npm',
+          'install',
+          `${name}${latest === undefined ? '' : `@${latest}`}`,
+          '--registry',
+          `${request.repositoryUrl}/`,
+        ),
         facts: [
           ['Dist-tags', tags.rows.map((t) => `${t.tag}: ${t.version}`).join(', ')],
           ['Repository', holder],

@@ -15,6 +15,7 @@ import {
   sqlList,
 } from '../../ui/browse-sql.ts';
 import type { BrowseSource } from '../../ui/types.ts';
+import { shellCommand } from '../../ui/shell.ts';
 
 export function ociBrowse(deps: {
   db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -66,7 +67,11 @@ export function ociBrowse(deps: {
           bytes: t.size,
           digest: t.digest,
         })),
-        install: `docker pull ${image}${newest === undefined ? '' : `:${newest.tag}`}`,
+        install: shellCommand(
+          'docker',
+          'pull',
+          `${image}${newest === undefined ? '' : `:${newest.tag}`}`,
+        ),
         facts: [
           ['Repository', holder],
           ['Media type', newest?.media_type ?? ''],

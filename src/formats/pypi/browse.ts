@@ -1,7 +1,8 @@
 /**
  * PyPI's web UI browse source (src/ui/types.ts, src/ui/browse-sql.ts): a name is a project in
  * its PEP 503 normal form (what the simple index and the access rules name); its versions are
- * the releases holding files, newest first by PEP 440, with their files' total size, the newest
+ * the releases holding files, newest first by PEP 440, with their files' total size (PEP 658
+ * `.metadata` files included, in the list as in the detail), the newest
  * upload time and the yanked mark (PEP 592). Proxy repositories: nothing listed (their cache is
  * blob storage, not rows).
  */
@@ -12,6 +13,7 @@ import { descending, firstHolder, sqlBrowseSource, sqlList } from '../../ui/brow
 import type { BrowseSource, BrowseVersion } from '../../ui/types.ts';
 import { normalizeProjectName } from './names.ts';
 import { compareVersions } from './versions.ts';
+import { shellCommand } from '../../ui/shell.ts';
 
 export function pypiBrowse(deps: {
   db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -45,7 +47,9 @@ export function pypiBrowse(deps: {
             yanked: number;
             yanked_reason: string | null;
             requires_python: string | null;
+            metadata_size: number | null;
           }>`SELECT f.repo AS repo, f.filename AS filename, r.version AS version, f.size AS size,
+              f.metadata_size AS metadata_size,
               f.sha256 AS sha256, f.upload_time AS upload_time, r.yanked AS yanked,
               r.yanked_reason AS yanked_reason, f.requires_python AS requires_python
             FROM pypi_files f JOIN pypi_releases r
@@ -68,7 +72,9 @@ export function pypiBrowse(deps: {
           return {
             version,
             publishedAt: Math.max(...fs.map((f) => f.upload_time)),
-            bytes: fs.reduce((n, f) => n + f.size, 0),
+            // What the release holds, as the list and the dashboard count it (retention's
+            // adapter): its files and their PEP 658 `.metadata` files.
+            bytes: fs.reduce((n, f) => n + f.size + (f.metadata_size ?? 0), 0),
             // One digest per file: shown for a single-file release only, all in the facts.
             digest: fs.length === 1 && first !== undefined ? `sha256:${first.sha256}` : undefined,
             marks:
@@ -85,7 +91,13 @@ export function pypiBrowse(deps: {
       return {
         name: display,
         versions,
-        install: `pip install --index-url ${simple}/ ${display}${newest === undefined ? '' : `==${newest.version}`}`,
+        install: shellCommand(
+          'pip',
+          'install',
+          '--index-url',
+          `${simple}/`,
+          `${display}${newest === undefined ? '' : `==${newest.version}`}`,
+        ),
         facts: [
           ['Repository', holder],
           ...(newest === undefined
@@ -94,7 +106,7 @@ export function pypiBrowse(deps: {
                 (f) =>
                   [
                     f.filename,
-                    `${f.size} bytes, sha256:${f.sha256}${f.requires_python ? `, requires ${f.requires_python}` : ''}`,
+                    `${f.size} bytes${f.metadata_size === null ? '' : ` (+ ${f.metadata_size} bytes of PEP 658 metadata)`}, sha256:${f.sha256}${f.requires_python ? `, requires ${f.requires_python}` : ''}`,
                   ] as const,
               )),
         ],

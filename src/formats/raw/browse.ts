@@ -15,6 +15,7 @@ import type { RawHosted } from './hosted.ts';
 import type { RawListingEntry } from './model.ts';
 import { compareNames } from './store.ts';
 import { encodePath, parseRawPath } from './paths.ts';
+import { shellCommand } from '../../ui/shell.ts';
 
 /** Most entries a folder page shows (the raw listing API pages through the rest). */
 export const FOLDER_PAGE = 1000;
@@ -98,8 +99,14 @@ export function rawBrowse(deps: {
         versions,
         install:
           firstFile === undefined
-            ? `curl ${request.repositoryUrl}/${prefix}`
-            : `curl -O ${request.repositoryUrl}/${prefix}${encodePath(firstFile.name)}`,
+            ? shellCommand('curl', `${request.repositoryUrl}/${prefix}`)
+            : // `-o` with the file's own name: `-O` would save it under the percent-encoded one.
+              shellCommand(
+                'curl',
+                '-o',
+                firstFile.name,
+                `${request.repositoryUrl}/${prefix}${encodePath(firstFile.name)}`,
+              ),
         facts: more
           ? [
               [

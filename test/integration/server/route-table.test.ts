@@ -488,6 +488,7 @@ const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
   '/health': () => systemSamples('/health'),
   '/ready': () => systemSamples('/ready'),
   '/metrics': () => systemSamples('/metrics'),
+  '/favicon.ico': () => systemSamples('/favicon.ico'),
   '/api/tokens': () => tokenApiSamples('/api/tokens', 'account-change'),
   '/api/tokens/list': () => tokenApiSamples('/api/tokens/list', 'identity'),
   '/api/tokens/revoke': () => tokenApiSamples('/api/tokens/revoke', 'account-change'),

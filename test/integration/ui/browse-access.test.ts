@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { basic } from '../../helpers/auth.ts';
 import { buildChart } from '../../helpers/helm.ts';
+import { publishBody } from '../npm/fixtures.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { missingTools, output, run } from '../../helpers/tools.ts';
@@ -26,13 +27,26 @@ describe('browse pages and access rules', { skip: missingTools('curl') }, () => 
     server = await startTestServer({
       dataDir: dir.path,
       config: {
+        audit: { actions: ['push', 'pull', 'login-failed', 'token-create'] },
         auth: {
           enabled: true,
           anonymous_read: false,
+          admin_users: ['root'],
           rules: [
+            {
+              repositories: ['closed'],
+              users: ['alice'],
+              actions: ['read', 'write'],
+            },
             {
               repositories: ['files'],
               paths: ['secret/**'],
+              users: ['alice'],
+              actions: ['read', 'write'],
+            },
+            {
+              repositories: ['npm-hosted'],
+              paths: ['@hidden/**'],
               users: ['alice'],
               actions: ['read', 'write'],
             },
@@ -47,12 +61,14 @@ describe('browse pages and access rules', { skip: missingTools('curl') }, () => 
         repositories: [
           { name: 'files', format: 'raw', kind: 'hosted' },
           { name: 'charts', format: 'helm', kind: 'hosted' },
+          { name: 'closed', format: 'raw', kind: 'hosted' },
         ],
       },
     });
     const { users } = server.app.context.identity;
     await users.create('alice', 'alice-pw-1', undefined, ['read', 'write']);
     await users.create('bob', 'bob-pw-1', undefined, ['read']);
+    await users.create('root', 'root-pw-1', undefined, ['admin']);
     const file = path.join(dir.path, 'f.txt');
     await fs.writeFile(file, 'x\n');
     for (const p of ['secret/plans.txt', 'public/readme.txt']) {
@@ -62,6 +78,14 @@ describe('browse pages and access rules', { skip: missingTools('curl') }, () => 
         { check: false },
       );
       assert.equal(put.code, 0, output(put));
+    }
+    for (const name of ['@hidden/topsecret', '@open/lib']) {
+      const put = await fetch(`${server.url}/npm/${name.replace('/', '%2f')}`, {
+        method: 'PUT',
+        headers: { authorization: alice, 'content-type': 'application/json' },
+        body: JSON.stringify(publishBody({ name, version: '1.0.0' })),
+      });
+      assert.ok(put.ok, `${name}: ${put.status} ${await put.text()}`);
     }
     for (const name of ['private-app', 'public-app']) {
       const chart = path.join(dir.path, `${name}.tgz`);
@@ -143,5 +167,67 @@ describe('browse pages and access rules', { skip: missingTools('curl') }, () => 
     assert.equal((await get('/api/ui/helm/private-app?repo=charts', bob)).status, 404);
     assert.equal((await get('/api/ui/helm/private-app?repo=charts', alice)).status, 200);
     assert.equal((await get('/ui/helm/public-app?repo=charts', bob)).status, 200);
+  });
+
+  test('a repository closed to the viewer answers 404 like an unknown one', async () => {
+    for (const url of [
+      '/ui/raw?repo=closed',
+      '/api/ui/raw/list?repo=closed',
+      '/api/ui/raw/search?repo=closed&q=a',
+    ]) {
+      assert.equal((await get(url, bob)).status, 404, url);
+      assert.equal((await get(url, alice)).status, 200, url);
+    }
+    const picker = await (await get('/ui/raw?repo=files', bob)).text();
+    assert.doesNotMatch(picker, /closed/);
+  });
+
+  test('dashboard activity: only events whose repository and path the viewer may read', async () => {
+    // A failed login and a token of alice's: events outside any repository, for admins only.
+    assert.equal((await get('/ui/raw?repo=files', basic('alice', 'wrong'))).status, 401);
+    const made = await fetch(`${server.url}/api/tokens`, {
+      method: 'POST',
+      headers: { authorization: alice, 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'read' }),
+    });
+    assert.equal(made.status, 200, await made.clone().text());
+    const feed = async (authorization: string) => {
+      const reply = await get('/api/ui/dashboard', authorization);
+      assert.equal(reply.status, 200);
+      const body = (await reply.json()) as { activity: { action: string; artifact: string }[] };
+      return body.activity;
+    };
+    const artifacts = (events: { artifact: string }[]) => events.map((e) => e.artifact).join(' ');
+    const bobs = await feed(bob);
+    assert.match(artifacts(bobs), /public\/readme\.txt/);
+    assert.doesNotMatch(artifacts(bobs), /secret/);
+    assert.doesNotMatch(artifacts(bobs), /private-app/);
+    // npm's artifact is percent-encoded and its repository the group the publish went through.
+    assert.match(artifacts(bobs), /@open%2flib/);
+    assert.doesNotMatch(artifacts(bobs), /hidden/);
+    assert.match(artifacts(await feed(alice)), /@hidden%2ftopsecret/);
+    assert.ok(!bobs.some((e) => e.action === 'token-create' || e.action === 'login-failed'));
+    const page = await (await get('/ui/', bob)).text();
+    assert.doesNotMatch(page, /secret\/plans/);
+    assert.doesNotMatch(page, /login-failed|token-create/);
+    // alice reads secret/** but is no admin: her own token event is still left out.
+    const alices = await feed(alice);
+    assert.match(artifacts(alices), /secret\/plans\.txt/);
+    assert.ok(!alices.some((e) => e.action === 'token-create'));
+    // A token of alice's scoped to public/**: public rows only, its scope as the lists apply it.
+    const scoped = await fetch(`${server.url}/api/tokens`, {
+      method: 'POST',
+      headers: { authorization: alice, 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'read', scope: 'files:public/**' }),
+    });
+    assert.equal(scoped.status, 200, await scoped.clone().text());
+    const { token } = (await scoped.json()) as { token: string };
+    const tokens = await feed(`Bearer ${token}`);
+    assert.match(artifacts(tokens), /public\/readme\.txt/);
+    assert.doesNotMatch(artifacts(tokens), /secret/);
+    const roots = await feed(basic('root', 'root-pw-1'));
+    assert.ok(roots.some((e) => e.action === 'token-create'));
+    assert.ok(roots.some((e) => e.action === 'login-failed'));
+    assert.match(artifacts(roots), /secret\/plans\.txt/);
   });
 });

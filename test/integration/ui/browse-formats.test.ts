@@ -70,6 +70,15 @@ describe('browse pages of PyPI, Cargo and Go', () => {
     );
     const html = await (await fetch(`${server.url}/ui/pypi/my-tool`)).text();
     assert.match(html, /yanked: broken &lt;build&gt;/);
+    // The list's bytes are the sum of the detail's version sizes (the wheels' PEP 658 metadata
+    // files counted in both, as the dashboard counts them).
+    const listed = (await getJson(`${server.url}/api/ui/pypi/list`)) as {
+      entries: { bytes?: number }[];
+    };
+    const versionBytes = detail.versions.reduce((n, v) => n + (v.bytes ?? 0), 0);
+    assert.equal(listed.entries[0]?.bytes, versionBytes);
+    const stats = (await getJson(`${server.url}/api/ui/stats`)) as { hosted: { bytes: number } };
+    assert.equal(stats.hosted.bytes, versionBytes);
   });
 
   test('Cargo: SemVer order, yanked mark, cargo add command', async () => {
@@ -96,9 +105,10 @@ describe('browse pages of PyPI, Cargo and Go', () => {
         ['0.9.0', []],
       ],
     );
+    // `cargo add` has no `--index`: the registry is named in config.toml, then `--registry`.
     assert.match(
       detail.install ?? '',
-      /^cargo add ui-crate@0\.10\.1-alpha\.1 --index sparse\+http:\/\/127\.0\.0\.1:\d+\/cargo\/index\/$/,
+      /^# ~\/\.cargo\/config\.toml\n\[registries\.nora\]\nindex = "sparse\+http:\/\/127\.0\.0\.1:\d+\/cargo\/index\/"\n\ncargo add ui-crate@0\.10\.1-alpha\.1 --registry nora$/,
     );
     const list = (await getJson(`${server.url}/api/ui/cargo/list`)) as ListJson;
     assert.deepEqual(
@@ -124,7 +134,7 @@ describe('browse pages of PyPI, Cargo and Go', () => {
     );
     assert.match(
       detail.install ?? '',
-      /^GOPROXY=http:\/\/127\.0\.0\.1:\d+\/go go get example\.com\/ui\/mod@v1\.10\.0$/,
+      /^GOPROXY=http:\/\/127\.0\.0\.1:\d+\/go GONOSUMDB=example\.com\/ui\/mod go get example\.com\/ui\/mod@v1\.10\.0$/,
     );
     const list = (await getJson(`${server.url}/api/ui/go/search?q=UI/`)) as ListJson;
     assert.deepEqual(

@@ -95,7 +95,7 @@ describe('web UI browse pages', () => {
       const root = await page(`${server.url}/ui/raw/%2F`);
       assert.equal(root.status, 200, root.body);
       assert.match(root.body, /href="\/ui\/raw\/docs"/);
-      assert.match(root.body, /curl -O http:\/\/127\.0\.0\.1:\d+\/raw\/top\.txt/);
+      assert.match(root.body, /curl -o top\.txt http:\/\/127\.0\.0\.1:\d+\/raw\/top\.txt/);
       const evil = await page(`${server.url}/ui/raw/evil`);
       assert.equal(evil.status, 200);
       assert.doesNotMatch(evil.body, /<img src/);
@@ -112,10 +112,12 @@ describe('web UI browse pages', () => {
         assert.ok(['400', '404'].includes(status), `${bad}: ${status}`);
         assert.doesNotMatch(refused.stdout, /top\.txt|tool\.tgz/);
       }
-      // Bounded input: a huge q, a huge offset.
+      // Bounded input: a huge q is cut to 200 characters; a huge offset is refused (400).
       const huge = await json<ListJson & { q: string }>(
-        `${server.url}/api/ui/raw/search?q=${'x'.repeat(5000)}&offset=99999999999999999999999`,
+        `${server.url}/api/ui/raw/search?q=${'x'.repeat(5000)}&offset=1000000000`,
       );
+      const tooFar = await fetch(`${server.url}/api/ui/raw/search?offset=99999999999999999999999`);
+      assert.equal(tooFar.status, 400);
       assert.equal(huge.status, 200);
       assert.equal(huge.body.q.length, 200);
       assert.deepEqual(huge.body.entries, []);
@@ -278,6 +280,63 @@ describe('web UI browse pages', () => {
     }
     assert.equal((await fetch(`${server.url}/api/ui/npm/absent`)).status, 404);
     assert.equal((await fetch(`${server.url}/api/ui/nope/list`)).status, 404);
+  });
+
+  test(
+    'raw: the curl command runs as pasted for a name with quotes and spaces',
+    { skip: missingTools('curl', 'bash') },
+    async () => {
+      await using dir = await tempDir('nora-ui-quote-');
+      await using server = await startTestServer({ dataDir: path.join(dir.path, 'data') });
+      const name = `"q' ü $x.txt`;
+      const file = path.join(dir.path, 'f.txt');
+      await fs.writeFile(file, 'hello\n');
+      await curlPut(file, `${server.url}/raw/docs/${encodeURIComponent(name)}`);
+      const detail = await json<DetailJson>(`${server.url}/api/ui/raw/docs`);
+      assert.equal(detail.status, 200);
+      const command = detail.body.install ?? '';
+      const out = path.join(dir.path, 'out');
+      await fs.mkdir(out);
+      const ran = await run('bash', ['-c', `set -e; ${command}`], { cwd: out, check: false });
+      assert.equal(ran.code, 0, `${command}\n${output(ran)}`);
+      assert.equal(await fs.readFile(path.join(out, name), 'utf8'), 'hello\n');
+    },
+  );
+
+  test('repeated or out-of-bounds query parameters: 400, never 500', async () => {
+    await using server = await startTestServer();
+    const bad = [
+      '?q=a&q=b',
+      '?offset=1&offset=2',
+      '?limit=5&limit=6',
+      '?repo=npm&repo=npm',
+      '?offset=99999999999999999999',
+      '?offset=1e308',
+      '?offset=-1',
+      '?offset=1.5',
+      '?limit=-3',
+      '?limit=abc',
+      '?limit=0',
+      '?limit=201',
+    ];
+    for (const query of bad) {
+      const ui = await page(`${server.url}/ui/npm${query}`);
+      assert.equal(ui.status, 400, query);
+      assert.match(ui.type, /text\/html/, query);
+      assert.match(ui.body, /<header>/, query);
+      for (const api of ['list', 'search']) {
+        const reply = await fetch(`${server.url}/api/ui/npm/${api}${query}`);
+        assert.equal(reply.status, 400, `${api}${query}`);
+      }
+    }
+    assert.equal((await fetch(`${server.url}/api/ui/npm/x?repo=a&repo=b`)).status, 400);
+    assert.equal((await page(`${server.url}/ui/npm/x?repo=a&repo=b`)).status, 400);
+    const ok = await json<{ offset: number; limit: number }>(
+      `${server.url}/api/ui/npm/list?offset=1000000000&limit=200`,
+    );
+    assert.equal(ok.status, 200);
+    assert.deepEqual([ok.body.offset, ok.body.limit], [1_000_000_000, 200]);
+    assert.equal((await page(`${server.url}/ui/npm?q=&offset=&limit=`)).status, 200);
   });
 });
 

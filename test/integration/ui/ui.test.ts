@@ -67,6 +67,15 @@ describe('web UI with auth on (public_web_ui false, the default)', () => {
     await server.close();
   });
 
+  test('/favicon.ico: a tiny icon without credentials (no console error in browsers)', async () => {
+    const reply = await fetch(`${server.url}/favicon.ico`);
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers.get('content-type'), 'image/x-icon');
+    const icon = Buffer.from(await reply.arrayBuffer());
+    assert.equal(icon.length, 70);
+    assert.deepEqual([...icon.subarray(0, 6)], [0, 0, 1, 0, 1, 0]); // ICONDIR: icon, 1 image
+  });
+
   test('anonymous: 401 with a Basic challenge on pages, a JSON 401 on /api/ui', async () => {
     for (const path of ['/ui/', '/ui', '/ui/tokens', '/ui/npm', '/ui/npm/left-pad']) {
       const page = await get(server, path);
@@ -268,8 +277,12 @@ describe('web UI with public_web_ui = true', () => {
   let server: TestServer;
   before(async () => {
     server = await startTestServer({
-      config: { auth: { enabled: true, public_web_ui: true } },
+      config: {
+        auth: { enabled: true, public_web_ui: true },
+        audit: { actions: ['push', 'pull', 'login-failed', 'token-create'] },
+      },
     });
+    await server.app.context.identity.users.create('bob', 'bob-password-1', undefined, ['read']);
   });
   after(async () => {
     await server.close();
@@ -281,6 +294,24 @@ describe('web UI with public_web_ui = true', () => {
     const tokens = await get(server, '/ui/tokens');
     assert.equal(tokens.status, 401);
     assert.match(tokens.headers.get('www-authenticate') ?? '', /^Basic realm="NORA"/);
+  });
+
+  test('anonymous does not see failed logins (an existing user name) in the activity', async () => {
+    const wrong = await fetch(`${server.url}/raw/x.txt`, {
+      headers: { authorization: `Basic ${Buffer.from('bob:wrong').toString('base64')}` },
+    });
+    assert.equal(wrong.status, 401);
+    const reply = await get(server, '/api/ui/dashboard');
+    assert.equal(reply.status, 200);
+    const body = JSON.parse(reply.text) as { activity: { action: string; actor: string }[] };
+    assert.deepEqual(
+      body.activity.filter((e) => e.action === 'login-failed' || e.actor === 'bob'),
+      [],
+    );
+    assert.doesNotMatch((await get(server, '/ui/')).text, /login-failed/);
+    // The event was recorded: the filter, not its absence, keeps it off the page.
+    const feed = server.app.context.activity.recent(50);
+    assert.ok(feed.some((e) => e.action === 'login-failed'));
   });
 });
 
