@@ -254,7 +254,10 @@ export async function gatherDashboard(
  * a package hides its tarball path too). Events outside any repository and account events
  * (token create/revoke, failed logins, which name users, a failed login also when it was a
  * request to a repository): admins only, or everyone with auth off (there are none then beyond
- * the feed's own). An artifact that cannot be decoded is hidden.
+ * the feed's own). An artifact that cannot be decoded is hidden. Where rules speak about some
+ * paths only (or for a scoped credential), every name the artifact may stand for
+ * (`nameCandidates`) must be readable too: an artifact's path does not always name what the
+ * rules name.
  */
 export function eventVisible(
   sources: Pick<DashboardSources, 'access' | 'repositories'>,
@@ -291,7 +294,55 @@ export function eventVisible(
   for (let i = 1; i <= segments.length; i++) {
     if (!access.can(principal, repo, 'read', segments.slice(0, i).join('/'))) return false;
   }
-  return true;
+  // An artifact is not always the path its access rules name (`serde@1.0.0` and
+  // `api/v1/crates/serde/1.0.0/download` for the crate `serde`, `mychart-0.9.0.tgz` for the chart
+  // `mychart`): unless the viewer reads every path of the repository (and of the member that
+  // stored or served it), every name the artifact may stand for must be readable too.
+  const member = event.member === undefined ? undefined : sources.repositories.get(event.member);
+  if (
+    access.readsEveryPath(principal, repo) &&
+    (member === undefined || access.readsEveryPath(principal, member))
+  ) {
+    return true;
+  }
+  return nameCandidates(event.format ?? event.registry, segments).every(
+    (name) =>
+      access.can(principal, repo, 'read', name) &&
+      (member === undefined || access.can(principal, member, 'read', name)),
+  );
+}
+
+/**
+ * Formats whose access rules name a single path segment that their request paths nest below
+ * protocol segments (`api/v1/crates/serde/1.0.0/download`, `simple/requests/`,
+ * `charts/mychart-0.9.0.tgz`). The others' rules name the path itself (raw, Maven, Go, OCI) or a
+ * prefix of it (npm), which the prefix checks cover.
+ */
+const SEGMENT_NAMED = new Set<string>(['cargo', 'pypi', 'helm']);
+
+/**
+ * The names an artifact path (`segments`) of `format` may stand for in access rules, beyond its
+ * prefixes: each prefix without a trailing `@<version>` (`@scope/pkg@1.0.0`, `crate@1.0.0`), and
+ * for SEGMENT_NAMED formats each single segment, also cut before each `-<digit>`
+ * (`mychart-0.9.0.tgz` → `mychart`). Hiding on any of them only ever hides more. A few per
+ * segment (paths are bounded by the URL limit).
+ */
+export function nameCandidates(format: string, segments: readonly string[]): string[] {
+  const out = new Set<string>();
+  const single = SEGMENT_NAMED.has(format);
+  for (let i = 0; i < segments.length; i++) {
+    const last = segments[i] ?? '';
+    const dir = i === 0 ? '' : `${segments.slice(0, i).join('/')}/`;
+    const at = last.indexOf('@', 1);
+    if (at > 0) out.add(dir + last.slice(0, at));
+    if (!single) continue;
+    out.add(last);
+    if (at > 0) out.add(last.slice(0, at));
+    for (let j = 1; j < last.length - 1; j++) {
+      if (last[j] === '-' && /[0-9]/.test(last[j + 1] ?? '')) out.add(last.slice(0, j));
+    }
+  }
+  return [...out];
 }
 
 /** `1536` → `1.5 KiB`. */
