@@ -6,7 +6,7 @@
  * database is kept in the source directory names that server's own storage (F3).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -51,7 +51,7 @@ test('during the copy, nora serve and nora gc on the storage refuse, naming the 
   makeDatabase(path.join(source, 'nora.db'));
   const port = await freePort();
   const env = { ...cleanEnv(), ...BASE, NORA_STORAGE_PATH: source };
-  let seen: { serve?: ReturnType<typeof spawnSync>; gc?: ReturnType<typeof spawnSync> } = {};
+  const seen = new Map<string, SpawnSyncReturns<string>>();
   let held = false;
   const report = await runMigrate(await configFor(work.path, source), {
     from: 'local',
@@ -60,7 +60,7 @@ test('during the copy, nora serve and nora gc on the storage refuse, naming the 
     dryRun: false,
     concurrency: 1,
     onObject: () => {
-      if (seen.serve !== undefined) return;
+      if (seen.size > 0) return;
       held = databaseInUse(path.join(source, 'nora.db'));
       // Synchronous: the migrate is mid-copy while these start. A serve that wrongly starts is
       // killed by the timeout (status null).
@@ -72,7 +72,8 @@ test('during the copy, nora serve and nora gc on the storage refuse, naming the 
           timeout: 20_000,
           killSignal: 'SIGKILL',
         });
-      seen = { serve: run(['serve']), gc: run(['gc']) };
+      seen.set('serve', run(['serve']));
+      seen.set('gc', run(['gc']));
     },
   });
   assert.equal(report.copied.objects, 3);
@@ -80,11 +81,11 @@ test('during the copy, nora serve and nora gc on the storage refuse, naming the 
   const marker = new RegExp(
     `nora migrate \\(pid ${String(process.pid)}\\) is copying the storage ${source} to another backend`,
   );
-  assert.equal(seen.serve?.status, 1, String(seen.serve?.stderr));
-  assert.match(String(seen.serve?.stderr), marker);
-  assert.equal(seen.gc?.status, 1, String(seen.gc?.stderr));
-  assert.match(String(seen.gc?.stderr), /^nora gc: nora migrate \(pid \d+\) is copying/);
-  assert.match(String(seen.gc?.stderr), marker);
+  assert.equal(seen.get('serve')?.status, 1, String(seen.get('serve')?.stderr));
+  assert.match(String(seen.get('serve')?.stderr), marker);
+  assert.equal(seen.get('gc')?.status, 1, String(seen.get('gc')?.stderr));
+  assert.match(String(seen.get('gc')?.stderr), /^nora gc: nora migrate \(pid \d+\) is copying/);
+  assert.match(String(seen.get('gc')?.stderr), marker);
   // Released at the end: no marker of the migrate left, the database free.
   await assert.rejects(fs.stat(path.join(source, '.nora-serve', String(process.pid))), /ENOENT/);
   await assert.rejects(fs.stat(path.join(target, '.nora-serve', String(process.pid))), /ENOENT/);
