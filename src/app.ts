@@ -584,6 +584,7 @@ async function openStorage(
     );
     const others = await otherServers(servers);
     const storageId = await realPath(path.dirname(servers));
+    await refuseWhileMigrating(path.dirname(servers), database, 'a server (or offline command)');
     await refuseSharedDatabase(database, storageId);
     if (others.length === 0) await wipeRequestSpools(driver.spoolDir());
     else {
@@ -750,11 +751,75 @@ export class DatabaseInUseError extends Error {
 }
 
 /** What a `.nora-serve/<pid>` file holds (empty from builds before 2026-12-06). */
-interface ServingMarker {
+export interface ServingMarker {
   /** The storage's `.nora-serve/` parent: the local storage directory, or the spool (S3). */
   readonly storage: string;
   /** The database file, resolved. */
   readonly database: string;
+  /**
+   * `migrate`: a `nora migrate` copying that storage holds it (src/storage/migrate.ts); absent
+   * for a server (and the offline commands that open the storage as one).
+   */
+  readonly command?: 'migrate';
+}
+
+/** A live process named in a `.nora-serve/`: its PID and what its marker says (if readable). */
+export interface StorageHolder {
+  readonly pid: number;
+  readonly marker?: Partial<ServingMarker>;
+}
+
+/**
+ * The live NORA processes named in `<dir>/.nora-serve/` with their markers (files of processes
+ * gone are removed): liveServers with what each one is — a server, or a `nora migrate`, and on
+ * which storage (a marker beside a database kept apart names the server's own storage).
+ */
+export async function storageHolders(dir: string): Promise<StorageHolder[]> {
+  const serving = path.join(path.resolve(dir), SERVING_DIR);
+  const holders: StorageHolder[] = [];
+  for (const pid of await otherServers(serving)) {
+    const marker = await fs
+      .readFile(path.join(serving, String(pid)), 'utf8')
+      .then((text) => JSON.parse(text) as Partial<ServingMarker>)
+      .catch(() => undefined);
+    holders.push(marker === undefined ? { pid } : { pid, marker });
+  }
+  return holders;
+}
+
+/**
+ * `nora serve`, gc, the retention commands or restore was asked to start while a `nora migrate`
+ * holds the storage or database: what it stored would never reach the migrate's target.
+ */
+export class MigrateRunningError extends Error {
+  override readonly name = 'MigrateRunningError';
+}
+
+/**
+ * Throws MigrateRunningError when a live `nora migrate` named itself in the `.nora-serve/` of
+ * `storage` (a local storage directory, or the `[storage] path` of an S3 one) or beside
+ * `database` (trial 28 newO F1): `what` names the refused command for the message.
+ */
+export async function refuseWhileMigrating(
+  storage: string,
+  database: string,
+  what: string,
+): Promise<void> {
+  const dirs = [path.resolve(storage)];
+  if (database !== ':memory:') {
+    const beside = path.dirname(path.resolve(database));
+    if (!dirs.includes(beside)) dirs.push(beside);
+  }
+  for (const dir of dirs) {
+    const migrating = (await storageHolders(dir)).filter((h) => h.marker?.command === 'migrate');
+    const first = migrating[0];
+    if (first === undefined) continue;
+    throw new MigrateRunningError(
+      `nora migrate (pid ${migrating.map((h) => h.pid).join(', ')}) is copying the storage ${
+        first.marker?.storage ?? dir
+      } to another backend and holds ${dir}: ${what} would store or remove objects the copy would not carry over; wait for the migrate to end (or stop it), then start again`,
+    );
+  }
 }
 
 /**

@@ -550,6 +550,14 @@ function describeMigrateReport(report: MigrateReport): string[] {
       '',
     );
     lines.push(...report.configChange.map((line) => (line === '' ? '' : `  ${line}`)));
+    if (report.skippedUnhashed.objects > 0) {
+      // The skip trusts a content-addressed name and its size (trial 28 newO F2): say what
+      // was not checked, and what checks it.
+      lines.push(
+        '',
+        `${report.skippedUnhashed.objects} of the objects skipped as already at the target were taken as the same by their digest name and size, not re-hashed: before removing the source, run \`nora verify\` with the settings above (it hashes every blob of the target; \`nora verify --remove\` then this command again replaces a damaged one).`,
+      );
+    }
   }
   return lines;
 }

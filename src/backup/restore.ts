@@ -24,7 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { sql } from 'kysely';
 import tar from 'tar-stream';
-import { allMigrations, databaseFile, liveServers } from '../app.ts';
+import { allMigrations, databaseFile, liveServers, refuseWhileMigrating } from '../app.ts';
 import type { AppConfig } from '../config/schema.ts';
 import { createHasher, type Digest, formatDigest, parseDigest } from '../core/digest.ts';
 import { errnoCode } from '../core/errors.ts';
@@ -193,6 +193,10 @@ async function open(file: string): Promise<Readable> {
  * EXCLUSIVE lock taken without waiting fails exactly when some process has it open.
  */
 async function refuseLiveServer(storage: string, database: string): Promise<void> {
+  // Named before the server check, which would call the migrate "a NORA server" (trial 28 newO F1).
+  await refuseWhileMigrating(storage, database, 'nora restore').catch((err: unknown) => {
+    throw new RestoreRefusedError((err as Error).message);
+  });
   const live = await liveServers(storage);
   if (live.length > 0) {
     throw new RestoreRefusedError(

@@ -4,7 +4,7 @@
  * A dry run unless `--apply`. The pass is the server's (src/gc/collector.ts).
  */
 import path from 'node:path';
-import { allMigrations, existingDatabase } from '../app.ts';
+import { allMigrations, existingDatabase, refuseWhileMigrating } from '../app.ts';
 import type { AppConfig } from '../config/schema.ts';
 import { SqlBlobIndex } from '../db/blob-index.ts';
 import { openDatabase } from '../db/database.ts';
@@ -57,6 +57,10 @@ export async function runGcOffline(
     config,
     'refusing to sweep (every blob would look unreferenced)',
   ).catch((err: unknown) => {
+    throw new GcCommandError((err as Error).message);
+  });
+  // A sweep during `nora migrate` would remove objects the copy has listed (trial 28 newO F1).
+  await refuseWhileMigrating(config.storage.path, file, 'nora gc').catch((err: unknown) => {
     throw new GcCommandError((err as Error).message);
   });
   const formats = options.formats ?? FORMATS;

@@ -10,7 +10,13 @@
  * (`POST /api/v1/admin/retention`, http/retention-api.ts).
  */
 import path from 'node:path';
-import { buildApp, databaseFile, existingDatabase, liveServers } from '../app.ts';
+import {
+  buildApp,
+  databaseFile,
+  existingDatabase,
+  liveServers,
+  refuseWhileMigrating,
+} from '../app.ts';
 import type { AppConfig } from '../config/schema.ts';
 import { databaseInUse } from '../db/in-use.ts';
 import type { FormatModule } from '../formats/format.ts';
@@ -47,6 +53,12 @@ export async function runRetentionOffline(
   const file = await existingDatabase(config, 'nothing to judge').catch((err: unknown) => {
     throw new RetentionCommandError((err as Error).message);
   });
+  // Named before the server check, which would call the migrate "a NORA server" (trial 28 newO F1).
+  await refuseWhileMigrating(config.storage.path, file, 'a retention command').catch(
+    (err: unknown) => {
+      throw new RetentionCommandError((err as Error).message);
+    },
+  );
   const servers = config.storage.mode === 'local' ? await liveServers(config.storage.path) : [];
   if (servers.length > 0) {
     throw new RetentionCommandError(

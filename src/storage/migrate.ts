@@ -12,16 +12,23 @@
  *
  * Refused while a NORA server uses the storage or its database (the checks `nora restore` and the
  * offline retention commands make: `liveServers`, `databaseInUse`): a server writing to the
- * source during the copy would record blobs the target never receives. The metadata database is
- * not copied: it stays where it is (`[database] path`, default `<[storage] path>/nora.db`).
+ * source during the copy would record blobs the target never receives. For the whole copy the
+ * run then holds the storage the way a server does (trial 28 newO F1): a `.nora-serve/<pid>`
+ * marker saying `"command": "migrate"` (holdStorage) in the source's and a local target's
+ * `[storage] path` and beside the database, which `nora serve`, `nora gc`, the retention
+ * commands and `nora restore` refuse to start beside (app.ts refuseWhileMigrating), and the
+ * database held open, which every `databaseInUse` probe sees. At the end it looks again: a server
+ * that slipped in anyway (a build without that check) makes the run fail. The metadata database
+ * is not copied: it stays where it is (`[database] path`, default `<[storage] path>/nora.db`).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { databaseFile, liveServers } from '../app.ts';
+import { databaseFile, type ServingMarker, type StorageHolder, storageHolders } from '../app.ts';
 import type { AppConfig, StorageConfig } from '../config/schema.ts';
 import { errnoCode } from '../core/errors.ts';
 import { InterruptedError, watchInterrupts } from '../core/interrupts.ts';
@@ -68,6 +75,11 @@ export interface MigrateReport {
   readonly dryRun: boolean;
   readonly copied: MigrateTally;
   readonly skipped: MigrateTally;
+  /**
+   * Of `skipped`, the content-addressed ones taken as the same by name and size, not hashed
+   * (`nora verify` on the target hashes them).
+   */
+  readonly skippedUnhashed: MigrateTally;
   readonly failed: MigrateTally;
   /** Dry run: what a run would copy. */
   readonly wouldCopy: MigrateTally;
@@ -86,7 +98,10 @@ export class MigrateRefusedError extends Error {
   override readonly name = 'MigrateRefusedError';
 }
 
-/** The copy could not run (a store unreachable, a listing failed): exit 1. */
+/**
+ * The copy could not run (a store unreachable, a listing failed), or a server started on the
+ * storage during it: exit 1.
+ */
 export class MigrateCommandError extends Error {
   override readonly name = 'MigrateCommandError';
 }
@@ -165,9 +180,10 @@ async function samePlace(a: StorageConfig, b: StorageConfig): Promise<boolean> {
  * Copies every object of `config`'s storage as `options.from` to `options.to`.
  * Returns the report (failures counted, not thrown: the caller exits 1 when `failed.objects > 0`).
  * Throws MigrateUsageError (flags that contradict each other, from == to), MigrateRefusedError
- * (a NORA server on the storage, the database open elsewhere), MigrateCommandError (no local
- * source, a store unusable, the source listing failed), InterruptedError (SIGINT/SIGTERM: the
- * objects in flight are dropped, those copied stay; run again to resume).
+ * (a NORA server or another migrate on the storage, the database open elsewhere),
+ * MigrateCommandError (no local source, a store unusable, the source listing failed, a server
+ * found on the storage at the end), InterruptedError (SIGINT/SIGTERM: the objects in flight are
+ * dropped, those copied stay; run again to resume).
  */
 export async function runMigrate(
   config: AppConfig,
@@ -193,16 +209,155 @@ export async function runMigrate(
       );
     }
   }
-  const from = await openSide(source, 'source', false);
-  let to: StorageDriver | undefined;
+  // A dry run writes nothing, so nothing to guard (and it makes no target directory).
+  const hold = options.dryRun ? undefined : await holdStorage(config, source, target);
   try {
-    // A dry run makes no target directory: a missing one holds nothing.
-    to = await openSide(target, 'target', options.dryRun);
-    return await copyAll(from, to, source, target, config, options);
+    const from = await openSide(source, 'source', false);
+    let to: StorageDriver | undefined;
+    let report: MigrateReport;
+    try {
+      // A dry run makes no target directory: a missing one holds nothing.
+      to = await openSide(target, 'target', options.dryRun);
+      report = await copyAll(from, to, source, target, config, options);
+    } finally {
+      await from.close();
+      await to?.close();
+    }
+    if (hold !== undefined) {
+      hold.releaseDatabase();
+      await refuseLateServers(config, source, target, report);
+    }
+    return report;
   } finally {
-    await from.close();
-    await to?.close();
+    await hold?.release();
   }
+}
+
+/** The directories whose `.nora-serve/` name who uses the storage: source, local target, beside the database. */
+function holderDirs(config: AppConfig, source: StorageConfig, target: StorageConfig): string[] {
+  const dirs = [path.resolve(source.path)];
+  const add = (dir: string): void => {
+    if (!dirs.includes(path.resolve(dir))) dirs.push(path.resolve(dir));
+  };
+  if (target.mode === 'local') add(target.path);
+  const database = databaseFile(config);
+  if (database !== ':memory:') add(path.dirname(database));
+  return dirs;
+}
+
+interface StorageHold {
+  /** Closes the database connection held (before the closing databaseInUse probe). */
+  releaseDatabase(): void;
+  /** Removes the markers and closes the database. */
+  release(): Promise<void>;
+}
+
+/**
+ * Holds the storage for the copy as a server does (app.ts openStorage): a `.nora-serve/<pid>`
+ * marker with `"command": "migrate"` in every holderDirs directory — `nora serve`, `nora gc`,
+ * the retention commands and `nora restore` refuse to start beside it (refuseWhileMigrating) —
+ * and the database, when it exists, held open in a read transaction: a SHARED lock in any
+ * journal mode, which every `databaseInUse` probe (that of an older build too) reports as in
+ * use. Best effort, as for a server: a directory that cannot take the marker is left out.
+ */
+async function holdStorage(
+  config: AppConfig,
+  source: StorageConfig,
+  target: StorageConfig,
+): Promise<StorageHold> {
+  const database = databaseFile(config);
+  const content = JSON.stringify({
+    storage: await realOrResolved(source.path),
+    database: database === ':memory:' ? database : path.resolve(database),
+    command: 'migrate',
+  } satisfies ServingMarker);
+  const markers: string[] = [];
+  for (const dir of holderDirs(config, source, target)) {
+    const serving = path.join(dir, '.nora-serve');
+    const own = path.join(serving, String(process.pid));
+    const made = await fs
+      .mkdir(serving, { recursive: true })
+      .then(() => fs.writeFile(own, content))
+      .then(
+        () => true,
+        () => false,
+      );
+    if (made) markers.push(own);
+  }
+  let db: DatabaseSync | undefined;
+  if (database !== ':memory:' && existsSync(database)) {
+    try {
+      db = new DatabaseSync(database);
+      db.exec('BEGIN');
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+    } catch {
+      // Not a database NORA could open either: the markers still hold the storage.
+      db?.close();
+      db = undefined;
+    }
+  }
+  const releaseDatabase = (): void => {
+    if (db?.isOpen === true) db.close();
+  };
+  return {
+    releaseDatabase,
+    async release() {
+      releaseDatabase();
+      for (const marker of markers) await fs.rm(marker, { force: true }).catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * The holders of `dir` as a sentence: a `nora migrate`, a server on this storage, or a server of
+ * another storage whose database is kept in `dir` (trial 28 newO F3: that one was said to run on
+ * `dir`). Undefined when `holders` is empty.
+ */
+async function describeHolders(
+  dir: string,
+  holders: readonly StorageHolder[],
+): Promise<string | undefined> {
+  if (holders.length === 0) return undefined;
+  const migrating = holders.filter((h) => h.marker?.command === 'migrate');
+  if (migrating.length > 0) {
+    return `nora migrate (pid ${migrating.map((h) => h.pid).join(', ')}) is already copying the storage ${migrating[0]?.marker?.storage ?? dir}`;
+  }
+  const here = await realOrResolved(dir);
+  const elsewhere = holders.filter(
+    (h) => h.marker?.storage !== undefined && h.marker.storage !== here,
+  );
+  const first = elsewhere[0];
+  if (first !== undefined) {
+    return `the database ${first.marker?.database ?? dir} is open in a NORA server (pid ${elsewhere.map((h) => h.pid).join(', ')}) that runs on the storage ${first.marker?.storage ?? ''}`;
+  }
+  return `a NORA server (pid ${holders.map((h) => h.pid).join(', ')}) is running on ${dir}`;
+}
+
+/**
+ * After the copy: a server (or gc, …) that started on the storage during it — a build without
+ * refuseWhileMigrating, or one that raced the markers — may have stored objects the listing had
+ * passed. Throws MigrateCommandError (exit 1) saying so, with the counts; nothing is undone.
+ */
+async function refuseLateServers(
+  config: AppConfig,
+  source: StorageConfig,
+  target: StorageConfig,
+  report: MigrateReport,
+): Promise<void> {
+  let found: string | undefined;
+  for (const dir of holderDirs(config, source, target)) {
+    const holders = (await storageHolders(dir)).filter((h) => h.marker?.command !== 'migrate');
+    found = await describeHolders(dir, holders);
+    if (found !== undefined) break;
+  }
+  const database = databaseFile(config);
+  if (found === undefined && databaseInUse(database)) {
+    found = `the database ${path.resolve(database)} is open in another process (a NORA server, nora gc, …)`;
+  }
+  if (found === undefined) return;
+  throw new MigrateCommandError(
+    `${found}, started during the copy (copied ${report.copied.objects}, skipped ${report.skipped.objects}, failed ${report.failed.objects}): what it stored meanwhile may be missing from the target. Stop it, then run the same command again (what was copied is skipped) before switching`,
+  );
 }
 
 /**
@@ -215,15 +370,11 @@ async function refuseWhileServed(
   source: StorageConfig,
   target: StorageConfig,
 ): Promise<void> {
-  const dirs = [source.path];
-  if (target.mode === 'local' && path.resolve(target.path) !== path.resolve(source.path)) {
-    dirs.push(target.path);
-  }
-  for (const dir of dirs) {
-    const servers = await liveServers(dir);
-    if (servers.length > 0) {
+  for (const dir of holderDirs(config, source, target)) {
+    const holders = await describeHolders(dir, await storageHolders(dir));
+    if (holders !== undefined) {
       throw new MigrateRefusedError(
-        `a NORA server (pid ${servers.join(', ')}) is running on ${path.resolve(dir)}: stop it first (objects it stores during the copy would be missing from the target)`,
+        `${holders}: stop it first (objects it stores during the copy would be missing from the target)`,
       );
     }
   }
@@ -292,6 +443,7 @@ async function copyAll(
     dryRun: options.dryRun,
     copied: emptyTally(),
     skipped: emptyTally(),
+    skippedUnhashed: emptyTally(),
     failed: emptyTally(),
     wouldCopy: emptyTally(),
     failures: [] as { key: string; error: string }[],
@@ -341,6 +493,10 @@ async function copyAll(
               : report.wouldCopy,
           info.size,
         );
+        // Skipped by name and size alone (copyOne): not hashed.
+        if (outcome === 'skipped' && contentDigest(info.key) !== undefined) {
+          count(report.skippedUnhashed, info.size);
+        }
         options.onObject?.({ outcome, key: info.key, size: info.size });
       } catch (err) {
         // Torn down by the signal: not a failure of this object.
