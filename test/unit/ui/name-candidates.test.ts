@@ -6,8 +6,9 @@ import { nameCandidates } from '../../../src/ui/dashboard.ts';
 // names access rules speak of must be among the candidates (trial 28: npm publishes are recorded
 // as `@scope/pkg@1.0.0`, crates as `crate@1.0.0`, charts as `<chart>-<version>.tgz`).
 test('nameCandidates: the names rules speak of, for every format’s artifact shape', () => {
-  const has = (format: string, segments: string[], name: string) =>
+  const has = (format: string, segments: string[], name: string) => {
     assert.ok(nameCandidates(format, segments).includes(name), `${segments.join('/')} → ${name}`);
+  };
   has('npm', ['@hidden', 'topsecret@1.0.0'], '@hidden/topsecret');
   has('cargo', ['serde@1.0.0'], 'serde');
   has('cargo', ['api', 'v1', 'crates', 'serde', '1.0.0', 'download'], 'serde');
