@@ -63,11 +63,15 @@ describe('storage faults on a real file system', { skip }, () => {
   const answer = async (res: Response) => ({ status: res.status, text: await res.text() });
 
   before(async () => {
-    // The database elsewhere: the bind view can then be made read-only (no file open for write).
+    // The database and the audit log (which keeps its file open for append) elsewhere: the bind
+    // view can then be made read-only (no file open for write).
     fs.mkdirSync(path.join(base, 'db'));
     server = await startTestServer({
       dataDir: view,
-      config: { database: { path: path.join(base, 'db', 'nora.db') } },
+      config: {
+        database: { path: path.join(base, 'db', 'nora.db') },
+        audit: { path: path.join(base, 'db', 'audit.jsonl') },
+      },
     });
     const put = await fetch(url('/raw/fs/kept.bin'), { method: 'PUT', body: 'kept\n' });
     assert.equal(put.status, 201);
