@@ -449,7 +449,8 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
       assert.equal(res.status, 404, `GET ${p} after its DELETE`);
     }
     // Storage: blobs, the spool, the database (with its full-disk reserve, nora.db-reserve),
-    // the serving process's PID; nothing else.
+    // the serving process's PID, the audit log (NORA's `{storage_path}/audit.jsonl`, rotated
+    // copies `.1`…); nothing else.
     const root = server.config.storage.path;
     for (const file of await listFiles(root)) {
       const rel = path.relative(root, file);
@@ -457,8 +458,9 @@ describe('gc model: random publish / delete / gc sequences keep every artifact',
         rel.startsWith(`blobs${path.sep}`) ||
           rel.startsWith(`.tmp${path.sep}`) ||
           rel.startsWith(`.nora-serve${path.sep}`) ||
-          /\.db(-wal|-shm|-reserve)?$/.test(rel),
-        `a file outside blobs/, the spool, the database and the PID file: ${rel}`,
+          /\.db(-wal|-shm|-reserve)?$/.test(rel) ||
+          /^audit\.jsonl(\.\d+)?$/.test(rel),
+        `a file outside blobs/, the spool, the database, the PID file and the audit log: ${rel}`,
       );
     }
   }
