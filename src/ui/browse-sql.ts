@@ -65,12 +65,16 @@ export interface VersionRows {
   readonly proxied?: boolean | undefined;
 }
 
-export interface SqlBrowseOptions {
-  readonly format: FormatName;
+/** What a format's browse source reads: the app's database, access control and repositories. */
+export interface BrowseDeps {
   // Any format's tables: `select` is the format's own constant SQL.
   readonly db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   readonly access: AccessControl;
   readonly repositories: RepositoryRegistry;
+}
+
+export interface SqlBrowseOptions extends BrowseDeps {
+  readonly format: FormatName;
   readonly rows: VersionRows;
   /**
    * The path access rules see for a listed name (`com/example/lib` for `com.example:lib`);

@@ -3,25 +3,23 @@
  * lower-cased index name, what the access rules see); its versions newest first by SemVer, with
  * the `.crate` size, checksum and the yanked mark. Proxy repositories: nothing listed.
  */
-import { sql, type Kysely } from 'kysely';
-import type { AccessControl } from '../../auth/access.ts';
-import type { RepositoryRegistry } from '../../repos/repository.ts';
-import { descending, firstHolder, sqlBrowseSource, sqlList } from '../../ui/browse-sql.ts';
+import { sql } from 'kysely';
+import {
+  descending,
+  firstHolder,
+  sqlBrowseSource,
+  sqlList,
+  type BrowseDeps,
+} from '../../ui/browse-sql.ts';
 import type { BrowseSource } from '../../ui/types.ts';
 import { compareVersions } from '../npm/names.ts';
 import { shellCommand } from '../../ui/shell.ts';
 
-export function cargoBrowse(deps: {
-  db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  access: AccessControl;
-  repositories: RepositoryRegistry;
-}): BrowseSource {
+export function cargoBrowse(deps: BrowseDeps): BrowseSource {
   const { db } = deps;
   return sqlBrowseSource({
     format: 'cargo',
-    db,
-    access: deps.access,
-    repositories: deps.repositories,
+    ...deps,
     canonical: (name) => name.toLowerCase(),
     rows: {
       select: `SELECT repo, crate AS name, vers AS version, published_at AS at, size AS bytes

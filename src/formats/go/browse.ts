@@ -3,25 +3,23 @@
  * its versions newest first by semver (x/mod/semver order), pseudo-versions marked, with the
  * `.mod` + `.zip` sizes, the zip's digest and the `.info` time. Proxy repositories: nothing listed.
  */
-import { sql, type Kysely } from 'kysely';
-import type { AccessControl } from '../../auth/access.ts';
-import type { RepositoryRegistry } from '../../repos/repository.ts';
-import { descending, firstHolder, sqlBrowseSource, sqlList } from '../../ui/browse-sql.ts';
+import { sql } from 'kysely';
+import {
+  descending,
+  firstHolder,
+  sqlBrowseSource,
+  sqlList,
+  type BrowseDeps,
+} from '../../ui/browse-sql.ts';
 import type { BrowseSource } from '../../ui/types.ts';
 import { compareSemver } from './module.ts';
 import { shellCommand, shellQuote } from '../../ui/shell.ts';
 
-export function goBrowse(deps: {
-  db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  access: AccessControl;
-  repositories: RepositoryRegistry;
-}): BrowseSource {
+export function goBrowse(deps: BrowseDeps): BrowseSource {
   const { db } = deps;
   return sqlBrowseSource({
     format: 'go',
-    db,
-    access: deps.access,
-    repositories: deps.repositories,
+    ...deps,
     rows: {
       select: `SELECT repo, module AS name, version, created_at AS at, mod_size + zip_size AS bytes
         FROM go_module_versions`,

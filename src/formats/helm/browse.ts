@@ -3,10 +3,8 @@
  * versions newest first by SemVer, with the archive (+ provenance) size, digest, and the
  * description and app version of its index entry. Proxy repositories: nothing listed.
  */
-import { sql, type Kysely } from 'kysely';
-import type { AccessControl } from '../../auth/access.ts';
-import type { RepositoryRegistry } from '../../repos/repository.ts';
-import { firstHolder, sqlBrowseSource, sqlList } from '../../ui/browse-sql.ts';
+import { sql } from 'kysely';
+import { firstHolder, sqlBrowseSource, sqlList, type BrowseDeps } from '../../ui/browse-sql.ts';
 import type { BrowseSource } from '../../ui/types.ts';
 import { compareVersionsDesc } from './chart.ts';
 import { shellCommand } from '../../ui/shell.ts';
@@ -25,17 +23,11 @@ function entryField(entry: string, field: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-export function helmBrowse(deps: {
-  db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  access: AccessControl;
-  repositories: RepositoryRegistry;
-}): BrowseSource {
+export function helmBrowse(deps: BrowseDeps): BrowseSource {
   const { db } = deps;
   return sqlBrowseSource({
     format: 'helm',
-    db,
-    access: deps.access,
-    repositories: deps.repositories,
+    ...deps,
     rows: {
       select: `SELECT repo, name, version, updated_at AS at, size + COALESCE(prov_size, 0) AS bytes
         FROM helm_charts`,

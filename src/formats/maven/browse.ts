@@ -6,10 +6,14 @@
  * (`com/example/lib`), as the routes see its files' paths below it. Proxy repositories: nothing
  * listed.
  */
-import { sql, type Kysely } from 'kysely';
-import type { AccessControl } from '../../auth/access.ts';
-import type { RepositoryRegistry } from '../../repos/repository.ts';
-import { descending, firstHolder, sqlBrowseSource, sqlList } from '../../ui/browse-sql.ts';
+import { sql } from 'kysely';
+import {
+  descending,
+  firstHolder,
+  sqlBrowseSource,
+  sqlList,
+  type BrowseDeps,
+} from '../../ui/browse-sql.ts';
 import type { BrowseSource } from '../../ui/types.ts';
 import { compareMavenVersions } from './version.ts';
 
@@ -39,17 +43,11 @@ export function gaPath(ga: string): string {
   return `${group.replaceAll('.', '/')}/${artifact}`;
 }
 
-export function mavenBrowse(deps: {
-  db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  access: AccessControl;
-  repositories: RepositoryRegistry;
-}): BrowseSource {
+export function mavenBrowse(deps: BrowseDeps): BrowseSource {
   const { db } = deps;
   return sqlBrowseSource({
     format: 'maven',
-    db,
-    access: deps.access,
-    repositories: deps.repositories,
+    ...deps,
     canonical: gaOf,
     accessPath: gaPath,
     rows: {

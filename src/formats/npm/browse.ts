@@ -5,25 +5,23 @@
  * their proxy index (`npm_proxy_index`) holds of the packuments they cached; their versions are
  * not stored as rows, so a proxied package's detail shows its `latest` only.
  */
-import { sql, type Kysely } from 'kysely';
-import type { AccessControl } from '../../auth/access.ts';
-import type { RepositoryRegistry } from '../../repos/repository.ts';
-import { descending, firstHolder, sqlBrowseSource, sqlList } from '../../ui/browse-sql.ts';
+import { sql } from 'kysely';
+import {
+  descending,
+  firstHolder,
+  sqlBrowseSource,
+  sqlList,
+  type BrowseDeps,
+} from '../../ui/browse-sql.ts';
 import type { BrowseSource, BrowseVersion } from '../../ui/types.ts';
 import { compareVersions } from './names.ts';
 import { shellCommand } from '../../ui/shell.ts';
 
-export function npmBrowse(deps: {
-  db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  access: AccessControl;
-  repositories: RepositoryRegistry;
-}): BrowseSource {
+export function npmBrowse(deps: BrowseDeps): BrowseSource {
   const { db } = deps;
   return sqlBrowseSource({
     format: 'npm',
-    db,
-    access: deps.access,
-    repositories: deps.repositories,
+    ...deps,
     rows: {
       select: `SELECT repo, name, version, published_at AS at, size AS bytes FROM npm_versions
         WHERE unpublished_at IS NULL

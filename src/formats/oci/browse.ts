@@ -4,30 +4,23 @@
  * own), with the manifest's digest, media type and the size the manifest states. Proxy
  * repositories list the images whose manifests they cached (rows of the same tables).
  */
-import { sql, type Kysely } from 'kysely';
-import type { AccessControl } from '../../auth/access.ts';
-import type { RepositoryRegistry } from '../../repos/repository.ts';
+import { sql } from 'kysely';
 import {
   firstHolder,
   hostOf,
   namedRepositoryOf,
   sqlBrowseSource,
   sqlList,
+  type BrowseDeps,
 } from '../../ui/browse-sql.ts';
 import type { BrowseSource } from '../../ui/types.ts';
 import { shellCommand } from '../../ui/shell.ts';
 
-export function ociBrowse(deps: {
-  db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  access: AccessControl;
-  repositories: RepositoryRegistry;
-}): BrowseSource {
+export function ociBrowse(deps: BrowseDeps): BrowseSource {
   const { db } = deps;
   return sqlBrowseSource({
     format: 'docker',
-    db,
-    access: deps.access,
-    repositories: deps.repositories,
+    ...deps,
     rows: {
       select: `SELECT t.repo AS repo, t.name AS name, t.tag AS version, t.updated_at AS at,
           m.size AS bytes

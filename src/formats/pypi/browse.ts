@@ -6,26 +6,24 @@
  * upload time and the yanked mark (PEP 592). Proxy repositories: nothing listed (their cache is
  * blob storage, not rows).
  */
-import { sql, type Kysely } from 'kysely';
-import type { AccessControl } from '../../auth/access.ts';
-import type { RepositoryRegistry } from '../../repos/repository.ts';
-import { descending, firstHolder, sqlBrowseSource, sqlList } from '../../ui/browse-sql.ts';
+import { sql } from 'kysely';
+import {
+  descending,
+  firstHolder,
+  sqlBrowseSource,
+  sqlList,
+  type BrowseDeps,
+} from '../../ui/browse-sql.ts';
 import type { BrowseSource, BrowseVersion } from '../../ui/types.ts';
 import { normalizeProjectName } from './names.ts';
 import { compareVersions } from './versions.ts';
 import { shellCommand } from '../../ui/shell.ts';
 
-export function pypiBrowse(deps: {
-  db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  access: AccessControl;
-  repositories: RepositoryRegistry;
-}): BrowseSource {
+export function pypiBrowse(deps: BrowseDeps): BrowseSource {
   const { db } = deps;
   return sqlBrowseSource({
     format: 'pypi',
-    db,
-    access: deps.access,
-    repositories: deps.repositories,
+    ...deps,
     canonical: normalizeProjectName,
     rows: {
       select: `SELECT f.repo AS repo, f.project AS name, r.version AS version,

@@ -6,10 +6,8 @@
  * routes make (`<dir>/<name>`). Proxy repositories: nothing listed (their cache holds only what
  * was fetched, and listing upstream is what the UI never does).
  */
-import type { Kysely } from 'kysely';
-import type { AccessControl } from '../../auth/access.ts';
-import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
-import { sqlBrowseSource } from '../../ui/browse-sql.ts';
+import type { Repository } from '../../repos/repository.ts';
+import { sqlBrowseSource, type BrowseDeps } from '../../ui/browse-sql.ts';
 import type { BrowseSource, BrowseVersion } from '../../ui/types.ts';
 import type { RawHosted } from './hosted.ts';
 import type { RawListingEntry } from './model.ts';
@@ -37,12 +35,7 @@ export function folderOf(name: string): string | undefined {
   }
 }
 
-export function rawBrowse(deps: {
-  db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  access: AccessControl;
-  repositories: RepositoryRegistry;
-  hosted: RawHosted;
-}): BrowseSource {
+export function rawBrowse(deps: BrowseDeps & { readonly hosted: RawHosted }): BrowseSource {
   const { access, hosted, repositories } = deps;
   return sqlBrowseSource({
     format: 'raw',
