@@ -282,7 +282,8 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
   });
 
   // The JSON twins.
-  app.get(`${UI_API_PATH}/:format/list`, async (request: BrowseRoute, reply) => {
+  // `list` and `search` are one answer (NORA has both URLs; `q` filters either).
+  const listAnswer = async (request: BrowseRoute, reply: FastifyReply): Promise<unknown> => {
     const ui = uiRequest(request, reply, true);
     const { format, repo } = browseTarget(request);
     const source = deps.browse.source(format.format);
@@ -294,20 +295,9 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     const hidden = hiddenRepository(ui, format, repo, list);
     if (hidden !== undefined) throw hidden;
     return reply.send({ format: format.format, repository: repo.name, ...query, ...list });
-  });
-  app.get(`${UI_API_PATH}/:format/search`, async (request: BrowseRoute, reply) => {
-    const ui = uiRequest(request, reply, true);
-    const { format, repo } = browseTarget(request);
-    const source = deps.browse.source(format.format);
-    const query = browseQuery(request.query);
-    const list =
-      source === undefined
-        ? { entries: [] }
-        : await source.list(repo, query, browseRequest(ui, format, repo));
-    const hidden = hiddenRepository(ui, format, repo, list);
-    if (hidden !== undefined) throw hidden;
-    return reply.send({ format: format.format, repository: repo.name, ...query, ...list });
-  });
+  };
+  app.get(`${UI_API_PATH}/:format/list`, listAnswer);
+  app.get(`${UI_API_PATH}/:format/search`, listAnswer);
   app.get(`${UI_API_PATH}/:format/*`, async (request: BrowseRoute, reply) => {
     const ui = uiRequest(request, reply, true);
     const { format, repo } = browseTarget(request);
