@@ -58,6 +58,14 @@ import {
   MigrateUsageError,
   runMigrate,
 } from './storage/migrate.ts';
+import {
+  describeNoraImport,
+  NoraImportFailedError,
+  NoraImportUsageError,
+  runNoraImport,
+} from './formats/oci/nora-import.ts';
+import { OfflineWriteRefusedError } from './storage/offline-write.ts';
+import { describeRePin, RePinFailedError, RePinUsageError, runRePin } from './storage/re-pin.ts';
 import { startServer } from './server.ts';
 import { VERSION } from './version.ts';
 
@@ -65,11 +73,7 @@ export const EXIT_RUNTIME = 1;
 export const EXIT_CONFIG = 2;
 
 /** NORA's CLI verbs that this build does not have yet (each answers so, exit 2). */
-export const NOT_YET_BUILT = [
-  ['migrate-docker-keys', 'migrate pre-0.9 Docker storage keys'],
-  ['import', 'import from Artifactory or Nexus'],
-  ['re-pin', 'repair a hash pin'],
-] as const;
+export const NOT_YET_BUILT = [['import', 'import from Artifactory or Nexus']] as const;
 
 /** A command-line mistake: its message is printed as is (it starts with `nora …:`), exit 2. */
 class UsageError extends Error {}
@@ -158,6 +162,8 @@ export function buildProgram(): Command {
   addMirrorCommand(program);
   addCurationCommands(program);
 
+  addRePinCommand(program);
+  addMigrateDockerKeysCommand(program);
   for (const [verb, what] of NOT_YET_BUILT) {
     program
       .command(verb)
@@ -562,6 +568,89 @@ function describeMigrateReport(report: MigrateReport): string[] {
   return lines;
 }
 
+/** The configuration of an offline command, its warnings on stderr. */
+async function offlineConfig(file: string | undefined) {
+  const loaded = await loadCheckedConfig({
+    env: process.env,
+    ...(file === undefined ? {} : { file }),
+  });
+  for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+  return loaded.config;
+}
+
+/**
+ * `nora re-pin KEY --expected SHA256 [--file F] [--yes] [--json]` (src/storage/re-pin.ts): exit 0
+ * done or nothing to do, 1 refused over data (the bytes do not match, none stored), 2 a bad KEY
+ * or flag, a format it does not re-pin, --yes beside a running server.
+ */
+function addRePinCommand(program: Command): void {
+  program
+    .command('re-pin')
+    .description(
+      "point a stored file's name at the digest you vouch for (a hosted raw file), after checking a blob with it is stored or storing --file (dry run unless --yes)",
+    )
+    .argument('<key>', '<format>/<repository>/<path>, e.g. raw/raw-hosted/dist/app-1.0.bin')
+    .requiredOption('--expected <sha256>', 'the SHA-256 the file must have (64 hex digits)')
+    .option('--file <file>', 'the right bytes: stored when they hash to --expected')
+    .option('--yes', 'apply (default: only report what would change)')
+    .option('--json', 'print the report as JSON')
+    .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
+    .action(
+      async (
+        key: string,
+        opts: { expected: string; file?: string; yes?: boolean; json?: boolean; config?: string },
+      ) => {
+        const report = await runRePin(await offlineConfig(opts.config), {
+          key,
+          expected: opts.expected,
+          ...(opts.file === undefined ? {} : { file: opts.file }),
+          apply: opts.yes === true,
+        });
+        if (opts.json === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else for (const line of describeRePin(report)) process.stdout.write(`${line}\n`);
+      },
+    );
+}
+
+/**
+ * `nora migrate-docker-keys --from DIR [--repository NAME] [--dry-run] [--json]`: the images of a
+ * NORA (Rust) storage directory brought into a hosted Docker repository, offline
+ * (src/formats/oci/nora-import.ts). Exit 0 all there, 1 any image failed, 2 usage or refusal.
+ */
+function addMigrateDockerKeysCommand(program: Command): void {
+  program
+    .command('migrate-docker-keys')
+    .description(
+      'bring the Docker images of a NORA (Rust) storage directory (flat pre-0.9 or namespaced keys) into a hosted Docker repository, verified (offline)',
+    )
+    .requiredOption('--from <dir>', "NORA's storage directory (holding docker/)")
+    .option('--repository <name>', 'the hosted docker repository to fill', 'docker-hosted')
+    .option('--dry-run', 'list what would be brought in; write nothing')
+    .option('--json', 'print the report as JSON')
+    .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
+    .action(
+      async (opts: {
+        from: string;
+        repository: string;
+        dryRun?: boolean;
+        json?: boolean;
+        config?: string;
+      }) => {
+        const report = await runNoraImport(await offlineConfig(opts.config), {
+          from: opts.from,
+          repository: opts.repository,
+          dryRun: opts.dryRun === true,
+          ...(opts.json === true
+            ? {}
+            : { onLine: (line: string) => process.stdout.write(`${line}\n`) }),
+        });
+        if (opts.json === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else for (const line of describeNoraImport(report)) process.stdout.write(`${line}\n`);
+        if (report.failed.length > 0) process.exitCode = EXIT_RUNTIME;
+      },
+    );
+}
+
 function addVerifyCommand(program: Command): void {
   program
     .command('verify')
@@ -936,6 +1025,28 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (err instanceof MigrateUsageError || err instanceof MigrateRefusedError) {
       // Nothing was read or written: the operator's to fix (flags) or decide (stop the server).
       process.stderr.write(`nora migrate: ${redactText(err.message)}\n`);
+      process.exitCode = EXIT_CONFIG;
+      return;
+    }
+    if (err instanceof RePinFailedError || err instanceof NoraImportFailedError) {
+      const command = err instanceof RePinFailedError ? 'nora re-pin' : 'nora migrate-docker-keys';
+      process.stderr.write(`${command}: ${redactText(err.message)}\n`);
+      process.exitCode = EXIT_RUNTIME;
+      return;
+    }
+    if (
+      err instanceof RePinUsageError ||
+      err instanceof NoraImportUsageError ||
+      err instanceof OfflineWriteRefusedError
+    ) {
+      // Nothing was written: the operator's to fix (KEY, flags) or decide (stop the server).
+      const command =
+        err instanceof OfflineWriteRefusedError
+          ? err.command
+          : err instanceof RePinUsageError
+            ? 'nora re-pin'
+            : 'nora migrate-docker-keys';
+      process.stderr.write(`${command}: ${redactText(err.message)}\n`);
       process.exitCode = EXIT_CONFIG;
       return;
     }
