@@ -41,8 +41,14 @@ describe('CLI verbs, commands and options', () => {
     );
     assert.doesNotMatch(
       help.stdout,
-      /^ +(backup|restore|retention-plan|retention-apply|migrate) .*not available/m,
+      /^ +(backup|restore|retention-plan|retention-apply|migrate|re-pin|migrate-docker-keys) .*not available/m,
     );
+    assert.match(help.stdout, /re-pin \[options\] <key>\s+point a stored file's name/);
+    assert.match(help.stdout, /migrate-docker-keys \[options\]\s+bring the Docker images/);
+    // A missing required flag of a built verb is commander's usage error (exit 2), not "not built".
+    const rePin = await nora(['re-pin', 'raw/raw-hosted/a.bin']);
+    assert.equal(rePin.code, 2);
+    assert.match(rePin.stderr, /^nora re-pin: required option '--expected <sha256>' not specified/);
   });
 
   test('an unknown command is named as one, not as an argument of serve', async () => {
