@@ -4,11 +4,12 @@
  * [--grace <seconds>]` and `nora verify [--remove]` (offline, on the configured storage and
  * database), `nora backup -o FILE` / `nora restore -i FILE [--force]` (src/backup/), `nora go
  * publish|delete`, `nora mirror <format>` (src/mirror/), `nora migrate --from … --to …`
- * (src/storage/migrate.ts), `--version`, `--help`; the other verbs of NORA's CLI are listed and say they
- * are not in this build yet.
+ * (src/storage/migrate.ts), `nora re-pin` (src/storage/re-pin.ts), `nora migrate-docker-keys`
+ * (src/formats/oci/nora-import.ts), `--version`, `--help`; NORA's `import` is listed and says it
+ * is not in this build yet.
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage (unknown command or
  * option, a verb not built yet, a restore refused over data or beside a running server, a
- * migrate refused beside one).
+ * migrate, re-pin --yes or migrate-docker-keys refused beside one, a KEY re-pin cannot repair).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';

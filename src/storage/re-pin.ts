@@ -192,7 +192,7 @@ export async function runRePin(config: AppConfig, options: RePinOptions): Promis
     } satisfies RePinReport;
     if (!options.apply || (!repoint && !store)) return report;
     let size = state.size;
-    if (store && options.file !== undefined) {
+    if (store) {
       // Verified again while stored: the file may have changed since checkFile hashed it.
       const ingested = await blobs.ingest(createReadStream(options.file), { expected });
       size = ingested.size;

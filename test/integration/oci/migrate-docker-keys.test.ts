@@ -87,11 +87,19 @@ test('nora migrate-docker-keys: NORA layouts into docker-hosted, verified, idemp
     nora(['migrate-docker-keys', '--from', from, ...args], env, work.path);
   // The database must exist: a first server start makes it.
   {
-    await using server = await startNoraProcess({ env, port: await freePort(), cwd: work.path });
+    await using server = await startNoraProcess({
+      env,
+      port: await freePort(),
+      cwd: work.path,
+    });
     const refused = await migrate();
     assert.equal(refused.code, 2, refused.stderr);
-    assert.match(refused.stderr, /^nora migrate-docker-keys: a NORA server \(pid \d+\) is running/);
-    void server;
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `^nora migrate-docker-keys: a NORA server \\(pid ${String(server.child.pid)}\\) is running`,
+      ),
+    );
   }
   const bad = await nora(['migrate-docker-keys', '--from', work.path], env, work.path);
   assert.equal(bad.code, 2, bad.stderr);
