@@ -24,6 +24,7 @@ import {
   PolicyError,
   ruleMatches,
 } from './policy.ts';
+import { holdsCounter, quarantineVerdict } from './quarantine.ts';
 import { registrySettings } from './settings.ts';
 import type {
   CurationGate,
@@ -199,6 +200,13 @@ export function firstSeenKey(subject: CurationSubject): FirstSeenKey {
   };
 }
 
+const ALLOWED: CurationVerdict = {
+  decision: 'allowed',
+  reason: 'none',
+  refuse: false,
+  message: '',
+};
+
 /** The gate of one app: the running policy, counted and logged. */
 export class CurationEngine implements CurationGate {
   #policy: Policy;
@@ -206,6 +214,7 @@ export class CurationEngine implements CurationGate {
   readonly #log: Logger;
   readonly #decisions: Counter<'registry' | 'decision' | 'reason'>;
   readonly #upstreamBlocked: Counter<'registry' | 'reason'>;
+  readonly #holds: Counter<'registry' | 'mode'>;
   readonly #store: FirstSeenStore | undefined;
   readonly #now: () => number;
 
@@ -219,6 +228,7 @@ export class CurationEngine implements CurationGate {
       'Curation decisions on proxied downloads, by registry, decision (allowed, blocked, audited, bypassed) and reason',
       ['registry', 'decision', 'reason'],
     );
+    this.#holds = holdsCounter(metrics);
     this.#upstreamBlocked = metrics.counter(
       'nora_upstream_policy_blocked_total',
       'Upstream requests curation kept from being made (internal namespaces), by registry and reason',
@@ -273,12 +283,9 @@ export class CurationEngine implements CurationGate {
 
   decide(subject: CurationSubject): CurationVerdict {
     const policy = this.#policy;
-    if (policy.mode === 'off')
-      return { decision: 'allowed', reason: 'none', refuse: false, message: '' };
+    if (policy.mode === 'off') return this.#quarantined(subject) ?? ALLOWED;
     const found = findRefusal(policy, subject);
-    if (found === undefined) {
-      return { decision: 'allowed', reason: 'none', refuse: false, message: '' };
-    }
+    if (found === undefined) return this.#quarantined(subject) ?? ALLOWED;
     // on_failure = "open" with an unavailable policy falls through to the lists that did load.
     const what = describeSubject(subject);
     const said = `${what} is blocked by curation${found.rule === undefined ? '' : ` (${found.rule})`}: ${found.why}`;
@@ -313,8 +320,9 @@ export class CurationEngine implements CurationGate {
   }
 
   guard(subject: CurationSubject): CurationVerdict {
-    if (this.#policy.mode === 'off') return this.decide(subject);
     const verdict = this.decide(subject);
+    // Off counts nothing, but a quarantine hold (independent of mode) is counted and logged.
+    if (this.#policy.mode === 'off' && verdict.reason !== 'quarantine') return verdict;
     // A group asks the gate once per proxy member it tries (and a format may ask again before
     // answering): one client request counts and logs each subject's outcome once.
     if (this.#firstInRequest(subject, verdict)) {
@@ -324,6 +332,7 @@ export class CurationEngine implements CurationGate {
         reason: verdict.reason,
       });
       if (verdict.decision !== 'allowed') this.#logVerdict(subject, verdict);
+      if (verdict.reason === 'quarantine') this.#countHold(subject, verdict);
     }
     if (verdict.refuse) throw new RegistryError('DENIED', verdict.message);
     return verdict;
@@ -375,7 +384,10 @@ export class CurationEngine implements CurationGate {
     // A listing stays whole when the policy could not load: the download check refuses (closed)
     // or lets through (open) each file, and an empty listing would read as "no such package".
     if (policy.unavailable !== undefined) return false;
-    return this.decide(subject).refuse;
+    // A quarantine hold is not hidden (types.ts: the digest is rarely known in a listing): the
+    // download's 403 says when it is released.
+    const verdict = this.decide(subject);
+    return verdict.refuse && verdict.reason !== 'quarantine';
   }
 
   timeSettings(registry: CurationRegistry): RegistryTimeSettings {
@@ -430,6 +442,19 @@ export class CurationEngine implements CurationGate {
       until,
       refuse: times.quarantine === 'enforce' && !this.#bypassed(),
     };
+  }
+
+  /** The verdict of a quarantine hold on `subject` (src/curation/quarantine.ts), if held. */
+  #quarantined(subject: CurationSubject): CurationVerdict | undefined {
+    const hold = this.held(subject);
+    return hold === undefined ? undefined : quarantineVerdict(describeSubject(subject), hold);
+  }
+
+  /** nora_quarantine_holds_total: a held download, by the mode that held it. */
+  #countHold(subject: CurationSubject, verdict: CurationVerdict): void {
+    const mode = this.#policy.times[subject.registry].quarantine;
+    if (mode !== 'off' && verdict.decision !== 'bypassed')
+      this.#holds.inc({ registry: subject.registry, mode });
   }
 
   viewKey(): string {
