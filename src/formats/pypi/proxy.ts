@@ -302,6 +302,7 @@ export class PypiProxy implements PypiSource {
       size,
       sha256: file.sha256,
       modifiedAt: opened.storedAt,
+      filled: opened.source === 'upstream' && opened.started,
       open: (range) => opened.open(range),
     };
   }
