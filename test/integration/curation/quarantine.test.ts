@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { type FixtureUpstream, startFixtureUpstream } from '../maven/fixture-upstream.ts';
+import { NpmHttp } from '../npm/client.ts';
 
 const FILE = 'org/acme/widget/2.0/widget-2.0.jar';
 
@@ -64,5 +65,87 @@ describe('quarantine: maven proxy', () => {
     assert.equal(res.status, 200);
     assert.equal(await res.text(), 'jar bytes');
     assert.equal(await holds(observe, 'maven', 'observe'), 1);
+  });
+});
+
+describe('quarantine: npm and raw proxies of a second NORA', () => {
+  let upstream: TestServer;
+  let enforce: TestServer;
+  let observe: TestServer;
+
+  before(async () => {
+    upstream = await startTestServer({});
+    const up = new NpmHttp(`${upstream.url}/npm`);
+    assert.equal((await up.publish({ name: 'q-lib', version: '1.0.0' })).status, 201);
+    const put = await fetch(`${upstream.url}/raw/tools/q.bin`, {
+      method: 'PUT',
+      body: 'raw bytes',
+    });
+    assert.ok(put.status < 300, String(put.status));
+    const config = (mode: string, ttl: string) => ({
+      npm: { proxy: `${upstream.url}/npm/` },
+      repositories: [
+        {
+          name: 'rawpx',
+          format: 'raw',
+          kind: 'proxy',
+          upstreams: [{ url: `${upstream.url}/raw/` }],
+        },
+        { name: 'rawhosted', format: 'raw', kind: 'hosted' },
+      ],
+      curation: { quarantine: mode, quarantine_ttl: ttl },
+    });
+    enforce = await startTestServer({ config: config('enforce', '1s') });
+    observe = await startTestServer({ config: config('observe', '1h') });
+  });
+  after(async () => {
+    await enforce.close();
+    await observe.close();
+    await upstream.close();
+  });
+
+  const TARBALL = '/npm/q-lib/-/q-lib-1.0.0.tgz';
+
+  test('npm enforce: the tarball is 403 {"error": …until…}, served after the TTL', async () => {
+    const first = await fetch(`${enforce.url}${TARBALL}`);
+    assert.equal(first.status, 403);
+    const body = (await first.json()) as { error: string };
+    assert.match(body.error, /npm q-lib@1\.0\.0 is in quarantine \(first seen .*\) until \d{4}-/);
+    assert.equal(await holds(enforce, 'npm', 'enforce'), 1);
+    // Listings keep it (types.ts): the packument still lists 1.0.0.
+    const packument = (await (await fetch(`${enforce.url}/npm/q-lib`)).json()) as {
+      versions: Record<string, unknown>;
+    };
+    assert.ok('1.0.0' in packument.versions);
+    await sleep(1100);
+    const later = await fetch(`${enforce.url}${TARBALL}`);
+    assert.equal(later.status, 200);
+    await later.arrayBuffer();
+  });
+
+  test('raw enforce: 403, served after the TTL; a hosted raw file is never held', async () => {
+    const first = await fetch(`${enforce.url}/repository/rawpx/tools/q.bin`);
+    assert.equal(first.status, 403);
+    assert.match(await first.text(), /raw tools\/q\.bin is in quarantine/);
+    const hosted = await fetch(`${enforce.url}/repository/rawhosted/a.txt`, {
+      method: 'PUT',
+      body: 'mine',
+    });
+    assert.ok(hosted.status < 300, String(hosted.status));
+    assert.equal((await fetch(`${enforce.url}/repository/rawhosted/a.txt`)).status, 200);
+    await sleep(1100);
+    const later = await fetch(`${enforce.url}/repository/rawpx/tools/q.bin`);
+    assert.equal(later.status, 200);
+    assert.equal(await later.text(), 'raw bytes');
+  });
+
+  test('observe: npm and raw served and counted', async () => {
+    const tarball = await fetch(`${observe.url}${TARBALL}`);
+    assert.equal(tarball.status, 200);
+    await tarball.arrayBuffer();
+    const raw = await fetch(`${observe.url}/repository/rawpx/tools/q.bin`);
+    assert.equal(await raw.text(), 'raw bytes');
+    assert.equal(await holds(observe, 'npm', 'observe'), 1);
+    assert.equal(await holds(observe, 'raw', 'observe'), 1);
   });
 });
