@@ -17,6 +17,7 @@ import type {
   CurationSubject,
   CurationVerdict,
   QuarantineHold,
+  RegistryTimeSettings,
 } from './types.ts';
 
 /** `2026-12-23T10:00:00Z`: what clients and logs are told (no milliseconds). */
@@ -90,4 +91,16 @@ export function quarantineCheck(
  */
 export function quarantines(gate: CurationGate, registry: CurationRegistry): boolean {
   return gate.timeSettings(registry).quarantine !== 'off';
+}
+
+/**
+ * `nora curation explain`'s quarantine line for one registry: `quarantine: enforce, 14d (…)`.
+ * The first-seen times are the server's (its database): explain does not open it.
+ */
+export function quarantineLine(times: RegistryTimeSettings): string {
+  if (times.quarantine === 'off') return 'quarantine: off';
+  const ttl = times.quarantineTtl;
+  const human =
+    ttl % 86_400 === 0 ? `${ttl / 86_400}d` : ttl % 3600 === 0 ? `${ttl / 3600}h` : `${ttl}s`;
+  return `quarantine: ${times.quarantine}, ${human} from first seen (${times.quarantine === 'enforce' ? 'a proxy refuses an artifact it first stored less than that ago; the 403 says when it is released' : 'served, logged and counted while held'})`;
 }

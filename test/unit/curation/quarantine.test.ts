@@ -13,7 +13,7 @@ import type { Logger } from '../../../src/core/logger.ts';
 import { openDatabase } from '../../../src/db/database.ts';
 import { CurationEngine, loadPolicy } from '../../../src/curation/engine.ts';
 import { firstSeenMigrations, SqlFirstSeenStore } from '../../../src/curation/first-seen.ts';
-import { quarantineCheck } from '../../../src/curation/quarantine.ts';
+import { quarantineCheck, quarantineLine } from '../../../src/curation/quarantine.ts';
 import { FIRST_SEEN_KEEP_MS } from '../../../src/curation/types.ts';
 import { Metrics } from '../../../src/metrics/metrics.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -158,4 +158,15 @@ describe('SqlFirstSeenStore', () => {
     assert.equal(store.get({ ...key, name: 'old', digest: 'sha512-o' }), undefined);
     await db.destroy();
   });
+});
+
+test('explain says the quarantine of the registry', () => {
+  assert.equal(
+    quarantineLine({ minReleaseAge: 0, quarantine: 'off', quarantineTtl: 0 }),
+    'quarantine: off',
+  );
+  assert.match(
+    quarantineLine({ minReleaseAge: 0, quarantine: 'enforce', quarantineTtl: 14 * 86_400 }),
+    /^quarantine: enforce, 14d from first seen \(a proxy refuses/,
+  );
 });
