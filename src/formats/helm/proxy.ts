@@ -22,7 +22,7 @@
  *   public address) is left out of the index, logged once, rather than listed and then a
  *   failure when Helm downloads it.
  */
-import { quarantineCheck } from '../../curation/quarantine.ts';
+import { quarantineCheck, quarantines } from '../../curation/quarantine.ts';
 import type { CurationGate } from '../../curation/types.ts';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -246,7 +246,8 @@ export class HelmProxy implements HelmSource {
     const gate = this.#deps.curation;
     if (gate === undefined) return true;
     if (gate.isInternal('helm', name)) return false;
-    if (gate.mode() === 'off') return true;
+    // Quarantine is independent of mode: a held chart's `.prov` is refused with it.
+    if (gate.mode() === 'off' && !quarantines(gate, 'helm')) return true;
     const subject = {
       registry: 'helm',
       name,

@@ -2,8 +2,8 @@
  * Digest quarantine on proxies over HTTP: a proxy with a local upstream fetches an artifact
  * seen for the first time. enforce → 403 in the format's error shape naming the release time,
  * served once the TTL (1 s) has passed; observe → served and counted in
- * nora_quarantine_holds_total. Hosted artifacts are never held. Maven (fixture upstream), npm
- * and raw (a second NORA as upstream).
+ * nora_quarantine_holds_total. Hosted artifacts are never held. Maven and Go (fixture
+ * upstreams), npm and raw (a second NORA as upstream).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { type FixtureUpstream, startFixtureUpstream } from '../maven/fixture-upstream.ts';
 import { NpmHttp } from '../npm/client.ts';
+import { type GoUpstream, startGoUpstream } from '../../helpers/go-fixtures.ts';
 
 const FILE = 'org/acme/widget/2.0/widget-2.0.jar';
 
@@ -147,5 +148,38 @@ describe('quarantine: npm and raw proxies of a second NORA', () => {
     assert.equal(await raw.text(), 'raw bytes');
     assert.equal(await holds(observe, 'npm', 'observe'), 1);
     assert.equal(await holds(observe, 'raw', 'observe'), 1);
+  });
+});
+
+describe('quarantine: go proxy', () => {
+  let upstream: GoUpstream;
+  let server: TestServer;
+
+  before(async () => {
+    upstream = await startGoUpstream({ 'example.org/lib': ['v1.0.0'] });
+    server = await startTestServer({
+      config: {
+        go: { sumdb: [], negative_cache_ttl: 0 },
+        curation: { quarantine: 'enforce', quarantine_ttl: '1s' },
+      },
+      env: { NORA_GO_PROXY: upstream.url },
+    });
+  });
+  after(async () => {
+    await server.close();
+    await upstream.close();
+  });
+
+  test('the .zip is 403 as text with the release time, served after the TTL', async () => {
+    const zip = `${server.url}/go/example.org/lib/@v/v1.0.0.zip`;
+    const first = await fetch(zip);
+    assert.equal(first.status, 403);
+    assert.match(await first.text(), /go example\.org\/lib@v1\.0\.0 is in quarantine .* until /);
+    // `.info` of the held version is refused too (go asks it first on the next run).
+    assert.equal((await fetch(`${server.url}/go/example.org/lib/@v/v1.0.0.info`)).status, 403);
+    await sleep(1100);
+    const later = await fetch(zip);
+    assert.equal(later.status, 200);
+    await later.arrayBuffer();
   });
 });
