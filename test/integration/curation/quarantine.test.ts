@@ -3,7 +3,7 @@
  * seen for the first time. enforce → 403 in the format's error shape naming the release time,
  * served once the TTL (1 s) has passed; observe → served and counted in
  * nora_quarantine_holds_total. Hosted artifacts are never held. Maven and Go (fixture
- * upstreams), npm and raw (a second NORA as upstream).
+ * upstreams), npm, Helm and raw (a second NORA as upstream).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +12,8 @@ import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { type FixtureUpstream, startFixtureUpstream } from '../maven/fixture-upstream.ts';
 import { NpmHttp } from '../npm/client.ts';
 import { type GoUpstream, startGoUpstream } from '../../helpers/go-fixtures.ts';
+import { buildChart } from '../../helpers/helm.ts';
+import { parse as parseYaml } from 'yaml';
 
 const FILE = 'org/acme/widget/2.0/widget-2.0.jar';
 
@@ -179,6 +181,50 @@ describe('quarantine: go proxy', () => {
     assert.equal((await fetch(`${server.url}/go/example.org/lib/@v/v1.0.0.info`)).status, 403);
     await sleep(1100);
     const later = await fetch(zip);
+    assert.equal(later.status, 200);
+    await later.arrayBuffer();
+  });
+});
+
+describe('quarantine: helm proxy', () => {
+  let upstream: TestServer;
+  let server: TestServer;
+
+  before(async () => {
+    upstream = await startTestServer({});
+    const chart = await buildChart({ name: 'qchart', version: '1.0.0' });
+    const posted = await fetch(`${upstream.url}/helm/api/charts`, { method: 'POST', body: chart });
+    assert.equal(posted.status, 201);
+    server = await startTestServer({
+      config: {
+        repositories: [
+          {
+            name: 'hp',
+            format: 'helm',
+            kind: 'proxy',
+            upstreams: [{ url: `${upstream.url}/helm` }],
+          },
+        ],
+        curation: { quarantine: 'enforce', quarantine_ttl: '1s' },
+      },
+    });
+  });
+  after(async () => {
+    await server.close();
+    await upstream.close();
+  });
+
+  test('the chart is 403 {"error": …until…}, served after the TTL', async () => {
+    const index = parseYaml(
+      await (await fetch(`${server.url}/repository/hp/index.yaml`)).text(),
+    ) as { entries: Record<string, { urls: string[] }[]> };
+    const url = index.entries['qchart']?.[0]?.urls[0] ?? '';
+    const absolute = new URL(url, `${server.url}/repository/hp/`).href;
+    const first = await fetch(absolute);
+    assert.equal(first.status, 403);
+    assert.match(await first.text(), /helm qchart@1\.0\.0 is in quarantine .* until /);
+    await sleep(1100);
+    const later = await fetch(absolute);
     assert.equal(later.status, 200);
     await later.arrayBuffer();
   });
