@@ -12,7 +12,7 @@ import type { Migration } from 'kysely/migration';
 import type { Db } from '../db/database.ts';
 import { FIRST_SEEN_KEEP_MS, type FirstSeenKey, type FirstSeenStore } from './types.ts';
 
-// Type alias, not an interface: Kysely's withTables needs index-signature-compatible shapes.
+// Type alias, not an interface: Kysely's $extendTables needs index-signature-compatible shapes.
 export type FirstSeenTable = {
   registry: string;
   /** The name as the engine compares it (firstSeenKey). */
@@ -67,7 +67,7 @@ export class SqlFirstSeenStore implements FirstSeenStore {
 
   /** `db` undefined: memory only (tests, offline commands). */
   constructor(db: Db | undefined, onError: (err: unknown) => void) {
-    this.#db = db?.withTables<FirstSeenTables>();
+    this.#db = db?.$extendTables<FirstSeenTables>();
     this.#onError = onError;
   }
 

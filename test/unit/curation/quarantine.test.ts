@@ -25,7 +25,7 @@ function logger(lines: string[]): Logger {
   const log: Logger = {
     error: () => undefined,
     warn: (a: object | string, b?: string) => {
-      lines.push(b ?? String(a));
+      lines.push(b ?? (typeof a === 'string' ? a : JSON.stringify(a)));
     },
     info: () => undefined,
     debug: () => undefined,
