@@ -14,15 +14,7 @@ import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { findTool, output, run } from '../../helpers/tools.ts';
 import { NpmHttp } from '../../integration/npm/client.ts';
-import { writeUserNpmrc } from '../npm/clients.ts';
-
-function npmEnv(home: string, npmrc: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(npm_|NORA_)/i.test(key)) env[key] = value;
-  }
-  return { ...env, HOME: home, npm_config_userconfig: npmrc };
-}
+import { homeEnv, writeUserNpmrc } from '../npm/clients.ts';
 
 test(
   'npm through quarantine (enforce, 2 s): refused with the release time, installed after it',
@@ -42,7 +34,7 @@ test(
     const install = async (label: string) => {
       const home = path.join(tmp.path, `home-${label}`);
       await fs.mkdir(home, { recursive: true });
-      const npmrc = await writeUserNpmrc(home, registry);
+      await writeUserNpmrc(home, registry);
       const project = path.join(tmp.path, `project-${label}`);
       await fs.mkdir(project, { recursive: true });
       await fs.writeFile(
@@ -51,7 +43,7 @@ test(
       );
       return run('npm', ['install', '--no-audit', '--no-fund', 'q-lib', '--registry', registry], {
         cwd: project,
-        env: npmEnv(home, npmrc),
+        env: homeEnv(home),
         check: false,
         timeoutMs: 120_000,
       });
