@@ -115,6 +115,7 @@ import { AuditLog } from './audit/sink.ts';
 import { attachSlot, auditScope, RequestAuditor, type AuditTarget } from './audit/requests.ts';
 import type { AuditSettings } from './audit/types.ts';
 import { CurationEngine, loadPolicy, reloadCuration } from './curation/engine.ts';
+import { firstSeenMigrations, SqlFirstSeenStore } from './curation/first-seen.ts';
 
 export interface BuildOptions {
   readonly formats?: readonly FormatModule[];
@@ -1123,10 +1124,22 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   });
   closeTasks.push(() => proxy.close());
   const curationEnv = options.env ?? process.env;
+  // First-seen times of proxied artifacts (digest quarantine, min release age): rows older than
+  // 90 days are pruned here, at each start.
+  const firstSeen = new SqlFirstSeenStore(db, (err) => {
+    log.warn(
+      { error: err instanceof Error ? err.message : String(err) },
+      'curation: could not record a first-seen time',
+    );
+  });
+  const pruned = await firstSeen.load(Date.now());
+  if (pruned > 0) log.info({ pruned }, 'curation: pruned first-seen times older than 90 days');
+  closeTasks.push(() => firstSeen.flush().then(() => undefined));
   const curation = new CurationEngine(
     loadPolicy(config.curation, curationEnv, false),
     metrics,
     log,
+    { store: firstSeen },
   );
 
   const reloadTasks: ((previous: AppConfig, next: AppConfig) => void)[] = [];
@@ -1641,6 +1654,7 @@ export function allMigrations(formats: readonly FormatModule[] = FORMATS): Recor
     {},
     proxyMigrations,
     authMigrations,
+    firstSeenMigrations,
     ...formats.map((f) => f.migrations ?? {}),
   ) as Record<string, never>;
 }

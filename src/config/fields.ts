@@ -197,3 +197,55 @@ function describeValue(value: unknown): string {
   if (value === null || value === undefined) return 'nothing';
   return `${typeof value} ${JSON.stringify(value)}`;
 }
+
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  s: 1,
+  m: 60,
+  h: 3_600,
+  d: 86_400,
+  w: 604_800,
+};
+
+/**
+ * A duration in NORA's syntax → whole seconds: a number of seconds (`3600`), or digits with one
+ * unit `s`, `m`, `h`, `d` or `w` (`90s`, `30m`, `12h`, `3d`, `1w`; spaces around ignored, unit in
+ * any case). Undefined when `value` is none of these (a negative number, `1.5h`, `3 days`, `1d12h`).
+ */
+export function parseDuration(value: string | number): number | undefined {
+  if (typeof value === 'number') {
+    return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  }
+  const match = /^\s*(\d{1,12})\s*([smhdw]?)\s*$/i.exec(value);
+  if (match === null) return undefined;
+  const seconds = Number(match[1]) * (DURATION_UNITS[(match[2] ?? '').toLowerCase()] ?? 1);
+  return Number.isSafeInteger(seconds) ? seconds : undefined;
+}
+
+/** `3d`, `12h`, `90s`: the shortest exact spelling of `seconds` in parseDuration's syntax. */
+export function formatDuration(seconds: number): string {
+  for (const unit of ['w', 'd', 'h', 'm'] as const) {
+    const size = DURATION_UNITS[unit] ?? 1;
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}
+
+/**
+ * A duration key (`[curation] min_release_age`, `quarantine_ttl`): seconds as a TOML integer, or
+ * a string in parseDuration's syntax (`"12h"`, `"3d"`, `"1w"`), in config.toml as in its
+ * NORA_* variable. Parsed to whole seconds; anything else is refused naming both forms. Chain
+ * `.default()`/`.optional()` then `withMeta(…, DURATION_META)` last.
+ */
+export const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const seconds = parseDuration(value);
+  if (seconds !== undefined) return seconds;
+  ctx.addIssue({
+    code: 'custom',
+    input: value,
+    message: `expected a duration: seconds (3600) or a number with a unit s, m, h, d or w ("90s", "30m", "12h", "3d", "1w"), got ${JSON.stringify(value)}`,
+  });
+  return z.NEVER;
+});
+
+/** A duration's variable is read as the file's string (`NORA_CURATION_MIN_RELEASE_AGE=3d`). */
+export const DURATION_META: FieldMeta = { fromEnv: (value) => value };

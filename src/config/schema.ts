@@ -14,7 +14,15 @@ import { npmSectionSchema } from '../formats/npm/config.ts';
 import { dockerSectionSchema, dockerUpstreamSchema } from '../formats/oci/config.ts';
 import { pypiSectionSchema } from '../formats/pypi/config.ts';
 import { rawSectionSchema } from '../formats/raw/config.ts';
-import { credentials, httpUrl, listenHost, upstreamEntry, withMeta } from './fields.ts';
+import {
+  credentials,
+  duration,
+  DURATION_META,
+  httpUrl,
+  listenHost,
+  upstreamEntry,
+  withMeta,
+} from './fields.ts';
 import { AUDIT_ACTIONS, DEFAULT_AUDIT_ACTIONS } from '../audit/types.ts';
 import { parseListVariable } from './env.ts';
 
@@ -340,6 +348,26 @@ const retentionSchema = z.object({
  * Hot-reloaded on SIGHUP with the list files it names. The bypass token is env only
  * (NORA_CURATION_BYPASS_TOKEN, read by src/curation/engine.ts), never a file key.
  */
+/**
+ * `[curation.<registry>]` (NORA_CURATION_<REG>_*): one registry's overrides of the release-age
+ * and quarantine keys of `[curation]`; an unset key takes `[curation]`'s (src/curation/settings.ts
+ * registrySettings resolves them).
+ */
+const curationRegistrySchema = z.object({
+  /** Seconds; overrides `[curation] min_release_age` for this registry (0 turns it off here). */
+  min_release_age: withMeta(duration.optional(), DURATION_META),
+  quarantine: z.enum(['off', 'observe', 'enforce']).optional(),
+  /** Seconds; overrides `[curation] quarantine_ttl` for this registry. */
+  quarantine_ttl: withMeta(duration.optional(), DURATION_META),
+});
+
+const curationRegistries = Object.fromEntries(
+  FORMAT_NAMES.map((format) => [
+    format,
+    curationRegistrySchema.default(() => curationRegistrySchema.parse({})),
+  ]),
+) as Record<FormatName, z.ZodDefault<typeof curationRegistrySchema>>;
+
 const curationSchema = z.object({
   mode: z.enum(['off', 'audit', 'enforce']).default('off'),
   /** A list that cannot be read or parsed: closed refuses proxied downloads (enforce), open serves. */
@@ -353,6 +381,23 @@ const curationSchema = z.object({
   internal_namespaces: withMeta(z.array(z.string().min(1)).default([]), {
     env: ['NORA_CURATION_INTERNAL_NS', 'NORA_CURATION_INTERNAL_NAMESPACES'],
   }),
+  /**
+   * Minimum release age, seconds (`"12h"`, `"3d"`, `"1w"` or a number; 0 = off): a proxied
+   * version published less than this long ago is refused (enforce), counted (audit) and hidden
+   * from proxied listings (enforce). The publish time is the upstream's where the format has a
+   * trusted one (npm, PyPI, Go, Helm), else when NORA first saw the artifact (the first-seen
+   * store). Follows `mode`. Per registry: `[curation.<registry>] min_release_age`.
+   */
+  min_release_age: withMeta(duration.default(0), DURATION_META),
+  /**
+   * Digest quarantine (first-seen cooldown) on every proxy format: `observe` logs and counts
+   * (nora_quarantine_holds_total) what it would hold, `enforce` refuses an artifact first seen
+   * less than `quarantine_ttl` ago. Independent of `mode`. Per registry: `[curation.<registry>]`.
+   */
+  quarantine: z.enum(['off', 'observe', 'enforce']).default('off'),
+  /** How long quarantine holds a newly seen artifact, seconds (`"14d"`). */
+  quarantine_ttl: withMeta(duration.default(1_209_600), DURATION_META),
+  ...curationRegistries,
 });
 
 const repositoryNamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -516,13 +561,15 @@ export const configSchema = z
       curation.mode === 'enforce' &&
       curation.blocklist_path === '' &&
       curation.allowlist_path === '' &&
-      curation.internal_namespaces.length === 0
+      curation.internal_namespaces.length === 0 &&
+      curation.min_release_age === 0 &&
+      FORMAT_NAMES.every((format) => (curation[format].min_release_age ?? 0) === 0)
     ) {
       ctx.addIssue({
         code: 'custom',
         path: ['curation', 'mode'],
         message:
-          '"enforce" needs at least one active control: set blocklist_path, allowlist_path or internal_namespaces (NORA_CURATION_BLOCKLIST_PATH, NORA_CURATION_ALLOWLIST_PATH, NORA_CURATION_INTERNAL_NS), or use "audit"/"off"',
+          '"enforce" needs at least one active control: set blocklist_path, allowlist_path, internal_namespaces or min_release_age (NORA_CURATION_BLOCKLIST_PATH, NORA_CURATION_ALLOWLIST_PATH, NORA_CURATION_INTERNAL_NS, NORA_CURATION_MIN_RELEASE_AGE), or use "audit"/"off"',
       });
     }
     const seen = new Set<string>();

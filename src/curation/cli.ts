@@ -10,6 +10,7 @@
  *   download (mode, decision, reason, rule, internal namespace), exit 0; a list that does not
  *   load is reported as the server would treat it (on_failure).
  */
+import { quarantineLine } from './quarantine.ts';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FORMAT_NAMES } from '../config/schema.ts';
@@ -137,6 +138,7 @@ export async function explain(subject: CurationSubject, file: string | undefined
     );
     return `${lines.join('\n')}\n`;
   }
+  lines.push(quarantineLine(policy.times[subject.registry]));
   if (policy.unavailable !== undefined) {
     lines.push(`policy unavailable (on_failure = "${policy.onFailure}"): ${policy.unavailable}`);
   }

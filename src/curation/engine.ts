@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import type { Counter } from 'prom-client';
-import type { AppConfig } from '../config/schema.ts';
+import { type AppConfig, FORMAT_NAMES } from '../config/schema.ts';
 import { RegistryError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
@@ -17,12 +17,15 @@ import { type BypassWho, type CurationRequest, curationRequest } from './context
 import {
   type Allowlist,
   type Blocklist,
+  canonicalName,
   type InternalNamespace,
   parseInternalNamespace,
   parseList,
   PolicyError,
   ruleMatches,
 } from './policy.ts';
+import { holdsCounter, quarantineVerdict } from './quarantine.ts';
+import { registrySettings } from './settings.ts';
 import type {
   CurationGate,
   CurationMode,
@@ -30,6 +33,10 @@ import type {
   CurationRegistry,
   CurationSubject,
   CurationVerdict,
+  FirstSeenKey,
+  FirstSeenStore,
+  QuarantineHold,
+  RegistryTimeSettings,
 } from './types.ts';
 
 export type CurationConfig = AppConfig['curation'];
@@ -45,6 +52,8 @@ export interface Policy {
   readonly bypassToken: string | undefined;
   /** Why a configured list is not in force (start-up only), else undefined. */
   readonly unavailable: string | undefined;
+  /** Each registry's min release age and quarantine (`[curation.<registry>]` over `[curation]`). */
+  readonly times: Readonly<Record<CurationRegistry, RegistryTimeSettings>>;
 }
 
 /**
@@ -86,6 +95,9 @@ export function loadPolicy(
     internal: config.internal_namespaces.map(parseInternalNamespace),
     bypassToken: token === undefined || token === '' ? undefined : token,
     unavailable,
+    times: Object.fromEntries(
+      FORMAT_NAMES.map((registry) => [registry, registrySettings(config, registry)]),
+    ) as Record<CurationRegistry, RegistryTimeSettings>,
   };
 }
 
@@ -170,6 +182,31 @@ export function describeSubject(subject: CurationSubject): string {
   return `${subject.registry} ${subject.name}${subject.version === undefined ? '' : `@${subject.version}`}`;
 }
 
+/** What a CurationEngine needs besides its policy (all optional). */
+export interface CurationEngineOptions {
+  /** First-seen times (quarantine, min release age fallback); none: nothing is recorded. */
+  readonly store?: FirstSeenStore | undefined;
+  /** The clock, ms since the epoch (tests pass a fake one). */
+  readonly now?: (() => number) | undefined;
+}
+
+/** The first-seen key of `subject`: the name as the engine compares it, '' for unknowns. */
+export function firstSeenKey(subject: CurationSubject): FirstSeenKey {
+  return {
+    registry: subject.registry,
+    name: canonicalName(subject.registry, subject.name),
+    version: subject.version ?? '',
+    digest: subject.digest ?? '',
+  };
+}
+
+const ALLOWED: CurationVerdict = {
+  decision: 'allowed',
+  reason: 'none',
+  refuse: false,
+  message: '',
+};
+
 /** The gate of one app: the running policy, counted and logged. */
 export class CurationEngine implements CurationGate {
   #policy: Policy;
@@ -177,15 +214,21 @@ export class CurationEngine implements CurationGate {
   readonly #log: Logger;
   readonly #decisions: Counter<'registry' | 'decision' | 'reason'>;
   readonly #upstreamBlocked: Counter<'registry' | 'reason'>;
+  readonly #holds: Counter<'registry' | 'mode'>;
+  readonly #store: FirstSeenStore | undefined;
+  readonly #now: () => number;
 
-  constructor(policy: Policy, metrics: Metrics, log: Logger) {
+  constructor(policy: Policy, metrics: Metrics, log: Logger, options: CurationEngineOptions = {}) {
     this.#policy = policy;
     this.#log = log;
+    this.#store = options.store;
+    this.#now = options.now ?? Date.now;
     this.#decisions = metrics.counter(
       'nora_curation_decisions_total',
       'Curation decisions on proxied downloads, by registry, decision (allowed, blocked, audited, bypassed) and reason',
       ['registry', 'decision', 'reason'],
     );
+    this.#holds = holdsCounter(metrics);
     this.#upstreamBlocked = metrics.counter(
       'nora_upstream_policy_blocked_total',
       'Upstream requests curation kept from being made (internal namespaces), by registry and reason',
@@ -240,12 +283,9 @@ export class CurationEngine implements CurationGate {
 
   decide(subject: CurationSubject): CurationVerdict {
     const policy = this.#policy;
-    if (policy.mode === 'off')
-      return { decision: 'allowed', reason: 'none', refuse: false, message: '' };
+    if (policy.mode === 'off') return this.#quarantined(subject) ?? ALLOWED;
     const found = findRefusal(policy, subject);
-    if (found === undefined) {
-      return { decision: 'allowed', reason: 'none', refuse: false, message: '' };
-    }
+    if (found === undefined) return this.#quarantined(subject) ?? ALLOWED;
     // on_failure = "open" with an unavailable policy falls through to the lists that did load.
     const what = describeSubject(subject);
     const said = `${what} is blocked by curation${found.rule === undefined ? '' : ` (${found.rule})`}: ${found.why}`;
@@ -280,8 +320,9 @@ export class CurationEngine implements CurationGate {
   }
 
   guard(subject: CurationSubject): CurationVerdict {
-    if (this.#policy.mode === 'off') return this.decide(subject);
     const verdict = this.decide(subject);
+    // Off counts nothing, but a quarantine hold (independent of mode) is counted and logged.
+    if (this.#policy.mode === 'off' && verdict.reason !== 'quarantine') return verdict;
     // A group asks the gate once per proxy member it tries (and a format may ask again before
     // answering): one client request counts and logs each subject's outcome once.
     if (this.#firstInRequest(subject, verdict)) {
@@ -291,6 +332,7 @@ export class CurationEngine implements CurationGate {
         reason: verdict.reason,
       });
       if (verdict.decision !== 'allowed') this.#logVerdict(subject, verdict);
+      if (verdict.reason === 'quarantine') this.#countHold(subject, verdict);
     }
     if (verdict.refuse) throw new RegistryError('DENIED', verdict.message);
     return verdict;
@@ -342,7 +384,77 @@ export class CurationEngine implements CurationGate {
     // A listing stays whole when the policy could not load: the download check refuses (closed)
     // or lets through (open) each file, and an empty listing would read as "no such package".
     if (policy.unavailable !== undefined) return false;
-    return this.decide(subject).refuse;
+    // A quarantine hold is not hidden (types.ts: the digest is rarely known in a listing): the
+    // download's 403 says when it is released.
+    const verdict = this.decide(subject);
+    return verdict.refuse && verdict.reason !== 'quarantine';
+  }
+
+  timeSettings(registry: CurationRegistry): RegistryTimeSettings {
+    return this.#policy.times[registry];
+  }
+
+  /** Whether first-seen times matter for `registry` (quarantine on or a min release age). */
+  #needsFirstSeen(registry: CurationRegistry): boolean {
+    const times = this.#policy.times[registry];
+    return times.quarantine !== 'off' || times.minReleaseAge > 0;
+  }
+
+  recordFirstSeen(subject: CurationSubject): number | undefined {
+    const store = this.#store;
+    if (store === undefined || !this.#needsFirstSeen(subject.registry)) return undefined;
+    try {
+      return store.record(firstSeenKey(subject), this.#now());
+    } catch (err) {
+      this.#log.warn(
+        { error: err instanceof Error ? err.message : String(err), curation: { ...subject } },
+        'curation: could not record a first-seen time',
+      );
+      return undefined;
+    }
+  }
+
+  /** The first-seen time of `subject` (ms), undefined when never seen, no store or it failed. */
+  firstSeen(subject: CurationSubject): number | undefined {
+    const store = this.#store;
+    if (store === undefined) return undefined;
+    try {
+      return store.get(firstSeenKey(subject));
+    } catch (err) {
+      this.#log.warn(
+        { error: err instanceof Error ? err.message : String(err), curation: { ...subject } },
+        'curation: could not read a first-seen time',
+      );
+      return undefined;
+    }
+  }
+
+  held(subject: CurationSubject): QuarantineHold | undefined {
+    const times = this.#policy.times[subject.registry];
+    if (times.quarantine === 'off') return undefined;
+    const firstSeen = this.firstSeen(subject);
+    if (firstSeen === undefined) return undefined;
+    const until = firstSeen + times.quarantineTtl * 1000;
+    if (until <= this.#now()) return undefined;
+    return {
+      mode: times.quarantine,
+      firstSeen,
+      until,
+      refuse: times.quarantine === 'enforce' && !this.#bypassed(),
+    };
+  }
+
+  /** The verdict of a quarantine hold on `subject` (src/curation/quarantine.ts), if held. */
+  #quarantined(subject: CurationSubject): CurationVerdict | undefined {
+    const hold = this.held(subject);
+    return hold === undefined ? undefined : quarantineVerdict(describeSubject(subject), hold);
+  }
+
+  /** nora_quarantine_holds_total: a held download, by the mode that held it. */
+  #countHold(subject: CurationSubject, verdict: CurationVerdict): void {
+    const mode = this.#policy.times[subject.registry].quarantine;
+    if (mode !== 'off' && verdict.decision !== 'bypassed')
+      this.#holds.inc({ registry: subject.registry, mode });
   }
 
   viewKey(): string {

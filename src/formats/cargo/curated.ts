@@ -7,6 +7,7 @@
  * instead of at resolution with the version named), and its `.crate` download is refused with
  * 403 and the reason, also when the file is already cached.
  */
+import { quarantineCheck } from '../../curation/quarantine.ts';
 import type { CurationGate } from '../../curation/types.ts';
 import type { CargoSource } from './model.ts';
 
@@ -25,7 +26,17 @@ export function curatedCargoSource(source: CargoSource, gate: CurationGate): Car
     async openCrate(repo, name, version) {
       if (gate.isInternal('cargo', name)) return undefined;
       gate.guard({ registry: 'cargo', name, version });
-      return source.openCrate(repo, name, version);
+      const crate = await source.openCrate(repo, name, version);
+      if (crate !== undefined) {
+        const subject = {
+          registry: 'cargo' as const,
+          name,
+          version,
+          digest: `sha256:${crate.sha256}`,
+        };
+        quarantineCheck(gate, subject, crate.filled === true);
+      }
+      return crate;
     },
   };
 }

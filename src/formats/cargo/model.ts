@@ -62,6 +62,8 @@ export interface OpenedCrate {
   readonly sha256: string;
   /** When it was stored here (published, or fetched from an upstream), epoch ms: Last-Modified. */
   readonly modifiedAt?: number | undefined;
+  /** Fetched from the upstream now (a proxy fill), not the cache: quarantine's first seen. */
+  readonly filled?: boolean;
   /** Opens the bytes (a range when given); call once per response. */
   open(range?: ReadRange): Promise<Readable>;
   /**

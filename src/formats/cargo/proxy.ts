@@ -300,6 +300,7 @@ export class CargoProxy implements CargoSource {
       size,
       sha256: entry.cksum,
       modifiedAt: opened.storedAt,
+      filled: opened.source === 'upstream' && opened.started,
       open: (range) => opened.open(range),
     };
   }

@@ -25,6 +25,7 @@
  *   `.zip`; each through #get as the client's own request (single-flight: a request arriving
  *   meanwhile joins the fill), bounded by the shared queue (src/proxy/prefetch.ts).
  */
+import { quarantineCheck, quarantines } from '../../curation/quarantine.ts';
 import type { CurationGate } from '../../curation/types.ts';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -203,7 +204,8 @@ export class GoProxy implements GoSource {
    */
   #curate(kind: Kind, module: string, version: string): void {
     const gate = this.#deps.curation;
-    if (gate === undefined || gate.mode() === 'off') return;
+    // Quarantine is independent of mode: a held version's `.info` and `.mod` are refused too.
+    if (gate === undefined || (gate.mode() === 'off' && !quarantines(gate, 'go'))) return;
     const subject = { registry: 'go', name: module, version } as const;
     if (kind === 'zip') gate.guard(subject);
     else if (gate.decide(subject).refuse) gate.guard(subject);
@@ -571,6 +573,14 @@ export class GoProxy implements GoSource {
     }
     if (kind === 'mod' && resolved.result === 'miss' && version !== undefined) {
       this.#prefetchRequires(repo, resolved.entry);
+    }
+    if (kind === 'zip' && version !== undefined) {
+      // The `.zip` is the download: a fill records its first-seen time (a prefetch's too), and
+      // the client's read is held while quarantined (by module@version: go.sum's hash is not
+      // the proxy's).
+      const subject = { registry: 'go', name: module, version } as const;
+      if (!prefetch) quarantineCheck(this.#deps.curation, subject, resolved.result === 'miss');
+      else if (resolved.result === 'miss') this.#deps.curation?.recordFirstSeen(subject);
     }
     const ttl = immutable ? -1 : settings.ttl;
     if (!resolved.stale && ttl !== 0) {

@@ -22,6 +22,7 @@
  *   public address) is left out of the index, logged once, rather than listed and then a
  *   failure when Helm downloads it.
  */
+import { quarantineCheck, quarantines } from '../../curation/quarantine.ts';
 import type { CurationGate } from '../../curation/types.ts';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -245,7 +246,8 @@ export class HelmProxy implements HelmSource {
     const gate = this.#deps.curation;
     if (gate === undefined) return true;
     if (gate.isInternal('helm', name)) return false;
-    if (gate.mode() === 'off') return true;
+    // Quarantine is independent of mode: a held chart's `.prov` is refused with it.
+    if (gate.mode() === 'off' && !quarantines(gate, 'helm')) return true;
     const subject = {
       registry: 'helm',
       name,
@@ -531,7 +533,16 @@ export class HelmProxy implements HelmSource {
     const chart = found?.byFile.get(chartFilename(name, version));
     if (!chart) return undefined;
     if (!this.#curate(name, version, prov, chart.sha256)) return undefined;
-    if (!prov && chart.sha256 !== undefined) return this.#verified(repo, chart, chart.sha256);
+    if (!prov && chart.sha256 !== undefined) {
+      const opened = await this.#verified(repo, chart, chart.sha256);
+      // Quarantine (src/curation/quarantine.ts) by name@version: a `.prov` and a chart without
+      // an index digest are refused with it through #curate's decision.
+      if (opened !== undefined) {
+        const subject = { registry: 'helm', name, version } as const;
+        quarantineCheck(this.#deps.curation, subject, opened.size === undefined);
+      }
+      return opened;
+    }
     return this.#unverified(repo, chart, prov);
   }
 

@@ -561,6 +561,9 @@ export class MavenProxy implements MavenSource {
           continue;
         }
         this.#deps.proxy.metrics.record(repo.name, 'miss');
+        // A fill: the quarantine's first-seen time (src/curation/quarantine.ts), by version.
+        const subject = curationSubjectOf(path);
+        if (subject !== undefined) this.#deps.curation?.recordFirstSeen(subject);
         return { kind: 'file', file };
       } catch (err) {
         failure = err;

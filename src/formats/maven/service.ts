@@ -37,6 +37,7 @@ import {
 import type { RenderedDocCache, RenderedDoc } from '../../core/rendered-docs.ts';
 import type { CurationGate, CurationSubject } from '../../curation/types.ts';
 import { guardMavenFile } from './proxy.ts';
+import { quarantines } from '../../curation/quarantine.ts';
 import { type HotFile, type HotFiles, hotFile, NOT_KEPT } from './hot-files.ts';
 import { compareMavenVersions, isSnapshot } from './version.ts';
 
@@ -235,7 +236,7 @@ export class MavenService {
    */
   #curate(subject: CurationSubject, checksum: boolean): void {
     const gate = this.#deps.curation;
-    if (gate === undefined || gate.mode() === 'off') return;
+    if (gate === undefined || (gate.mode() === 'off' && !quarantines(gate, 'maven'))) return;
     if (checksum && !gate.decide(subject).refuse) return;
     guardMavenFile(gate, subject);
   }

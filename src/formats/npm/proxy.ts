@@ -458,6 +458,7 @@ class NpmProxyUpstream implements NpmUpstream {
       size: opened.size,
       etag: `"${formatDigest(digest)}"`,
       stale,
+      filled: opened.source === 'upstream' && opened.started,
       open: (range) => opened.open(range),
     };
   }
@@ -496,7 +497,8 @@ class NpmProxyUpstream implements NpmUpstream {
     const digest = await flight.promise;
     if (!digest) return undefined;
     const stat = await this.#context.blobs.stat(digest);
-    return stat ? this.#fromStore(digest, stat.size, stale) : undefined;
+    if (!stat) return undefined;
+    return { ...this.#fromStore(digest, stat.size, stale), filled: !flight.joined };
   }
 
   async #fetchTarball(

@@ -12,6 +12,7 @@
  * part of a write (`npm publish` asks for the packument first) never reaches an upstream: the
  * name may be private.
  */
+import { quarantineCheck } from '../../curation/quarantine.ts';
 import { createHash } from 'node:crypto';
 import semver from 'semver';
 import type { Readable } from 'node:stream';
@@ -297,6 +298,10 @@ export class NpmService {
     );
     if (!found)
       throw missing(missNote([], undefined, members.reserved) || this.#noProxyNote(repo, members));
+    if (proxies.length > 0) {
+      const subject = { registry: 'npm', name, version: versionOfTarball(name, filename) } as const;
+      quarantineCheck(this.#deps.curation, subject, found.filled === true);
+    }
     return {
       size: found.size,
       etag: found.etag,

@@ -17,6 +17,8 @@ export interface UpstreamTarball {
   readonly size: number | undefined;
   readonly etag: string | undefined;
   readonly stale: boolean;
+  /** Fetched from the upstream now (a fill), not served from the cache: quarantine's first seen. */
+  readonly filled?: boolean;
   /** Opens the bytes (a range when given; inclusive offsets). */
   open(range?: { start: number; end: number }): Promise<Readable>;
 }

@@ -399,6 +399,11 @@ export class OciProxyBackend implements OciBackend {
         `manifest digest ${info.digest} does not match ${expectedDigest}`,
       );
     }
+    // A fill: the digest quarantine's first-seen time of this manifest (src/curation/quarantine.ts);
+    // getManifest's guard (keyed by the same digest) holds it.
+    this.#context.curation.recordFirstSeen(
+      curationSubject(name, { kind: 'digest', digest: info.digest }, info.digest),
+    );
     return info;
   }
 
@@ -793,7 +798,7 @@ function curationSubject(
     registry: 'docker',
     name: curationName(name),
     version: reference.kind === 'tag' ? reference.tag : undefined,
-    ...(resolved === undefined ? {} : { integrity: resolved }),
+    ...(resolved === undefined ? {} : { integrity: resolved, digest: resolved }),
   };
 }
 

@@ -6,6 +6,7 @@
  * the project page (pip then picks another version, or says none matches) and its file
  * download is refused with 403 and the reason, also when the file is already cached.
  */
+import { quarantineCheck } from '../../curation/quarantine.ts';
 import type { CurationGate } from '../../curation/types.ts';
 import { parseDistFilename } from './filenames.ts';
 import type { PypiSource } from './model.ts';
@@ -37,7 +38,18 @@ export function curatedPypiSource(source: PypiSource, gate: CurationGate): PypiS
         name: project,
         version: parseDistFilename(filename, project)?.version,
       });
-      return source.openFile(repo, project, filename);
+      const file = await source.openFile(repo, project, filename);
+      if (file !== undefined) {
+        const version = parseDistFilename(filename, project)?.version;
+        const subject = {
+          registry: 'pypi' as const,
+          name: project,
+          version,
+          digest: `sha256:${file.sha256}`,
+        };
+        quarantineCheck(gate, subject, file.filled === true);
+      }
+      return file;
     },
     async openCoreMetadata(repo, project, filename, options) {
       if (internal(project)) return undefined;

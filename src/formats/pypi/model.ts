@@ -52,6 +52,8 @@ export interface OpenedDistFile {
   readonly sha256: string;
   /** When it was stored here (uploaded, or fetched from an upstream), epoch ms: Last-Modified. */
   readonly modifiedAt?: number | undefined;
+  /** Fetched from the upstream now (a proxy fill), not the cache: quarantine's first seen. */
+  readonly filled?: boolean;
   /** Opens the bytes (a range when given); call once per response. */
   open(range?: ReadRange): Promise<Readable>;
   /** The whole file, when it is in memory (sent as one buffer: no stream, no store read). */

@@ -62,7 +62,7 @@ import {
 import type { Repository } from '../../repos/repository.ts';
 import type { FormatContext } from '../format.ts';
 import { MAX_CORE_METADATA_BYTES, readWheelCoreMetadata } from './core-metadata.ts';
-import { isSafeFilename } from './filenames.ts';
+import { isSafeFilename, parseDistFilename } from './filenames.ts';
 import type { DistFile, OpenedDistFile, ProjectPage, PypiSource } from './model.ts';
 import {
   MAX_UPSTREAM_PAGE_BYTES,
@@ -104,7 +104,7 @@ const MAX_FILE_HOSTS = 8;
 
 /** What the proxy needs from the composition root (a FormatContext has it all). */
 export type PypiProxyContext = Pick<FormatContext, 'config' | 'proxy' | 'blobs' | 'log'> &
-  Partial<Pick<FormatContext, 'metrics'>>;
+  Partial<Pick<FormatContext, 'metrics' | 'curation'>>;
 
 /** One file of a stored page: the upstream's facts plus which upstream listed it. */
 interface StoredFile extends UpstreamFile {
@@ -302,6 +302,7 @@ export class PypiProxy implements PypiSource {
       size,
       sha256: file.sha256,
       modifiedAt: opened.storedAt,
+      filled: opened.source === 'upstream' && opened.started,
       open: (range) => opened.open(range),
     };
   }
@@ -859,6 +860,16 @@ export class PypiProxy implements PypiSource {
       },
     });
     if (!opened) return undefined;
+    if (opened.source === 'upstream' && opened.started) {
+      // A fill, the client's or the metadata prefetch's (pip reads a wheel's metadata first, and
+      // the prefetch may have stored the wheel before pip asks): the quarantine's first seen.
+      this.#ctx.curation?.recordFirstSeen({
+        registry: 'pypi',
+        name: project,
+        version: parseDistFilename(file.filename, project)?.version,
+        digest: `sha256:${sha256}`,
+      });
+    }
     const key = fileKey(project, file.filename);
     opened.committed.then(
       async (result) => {

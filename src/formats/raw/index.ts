@@ -63,6 +63,7 @@ export const rawFormat: FormatModule = {
       config: context.config,
       blobs: context.blobs,
       proxy: context.proxy,
+      curation: context.curation,
     });
     const groupSource = new RawGroup({
       reader: new GroupReader({ log: context.log, failures: context.metrics.groupMemberFailures }),

@@ -14,6 +14,8 @@ export interface OpenedRawFile {
   readonly size: number | undefined;
   /** Lowercase sha256 hex (the ETag), when known (a proxied file still arriving has none yet). */
   readonly sha256: string | undefined;
+  /** A proxy's answer fetched from the upstream now (a fill): quarantine's first seen. */
+  readonly filled?: boolean;
   /** ms since the epoch (Last-Modified): the write, or the upstream's Last-Modified / fetch. */
   readonly modifiedAt: number;
   /**

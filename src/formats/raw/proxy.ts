@@ -17,6 +17,8 @@
  * its published checksum and a gzip bomb stays its compressed size. NORA answers it without a
  * Content-Encoding (the bytes are the file, as for any stored raw file).
  */
+import { quarantineCheck } from '../../curation/quarantine.ts';
+import type { CurationGate } from '../../curation/types.ts';
 import { formatDigest, parseDigest, tryParseDigest } from '../../core/digest.ts';
 import { RegistryError } from '../../core/errors.ts';
 import type { AppConfig } from '../../config/schema.ts';
@@ -47,6 +49,8 @@ export interface RawProxyDeps {
   readonly config: () => AppConfig;
   readonly blobs: BlobStore;
   readonly proxy: ProxyEngine;
+  /** Curation (src/curation/): internal namespaces, `*` rules of raw paths and quarantine. */
+  readonly curation?: CurationGate | undefined;
 }
 
 type Fetched =
@@ -112,7 +116,17 @@ export class RawProxy implements RawSource {
     path: string,
     miss?: MissNotes,
   ): Promise<OpenedRawFile | undefined> {
+    const gate = this.#deps.curation;
+    if (repo.kind === 'proxy' && gate !== undefined) {
+      // A raw file is named by its path (no versions): only name-level rules (`*`) apply, and
+      // the quarantine keys it by path (its digest is not known before it is served).
+      if (gate.isInternal('raw', path)) return undefined;
+      gate.guard({ registry: 'raw', name: path });
+    }
     const file = await this.#open(repo, path);
+    if (file !== undefined && repo.kind === 'proxy') {
+      quarantineCheck(gate, { registry: 'raw', name: path }, file.filled === true);
+    }
     if (file === undefined && miss !== undefined) {
       const key = `${repo.name}\n${path}`;
       // Only a miss of the current upstream list (a reload that changed them forgets it).
@@ -142,7 +156,7 @@ export class RawProxy implements RawSource {
         await joined.recorded;
       } else {
         metrics.record(repo.name, 'coalesced');
-        return fileOf(await running.fetched);
+        return filledFile(await running.fetched);
       }
     }
     const cached = await this.#cached(repo, path);
@@ -167,7 +181,7 @@ export class RawProxy implements RawSource {
     if (fetched === 'late' && cached !== undefined) return this.#stale(repo, cached);
     if (fetched === 'late') return undefined;
     if (fetched.kind === 'file') this.#misses.delete(missKey);
-    return fileOf(fetched);
+    return filledFile(fetched);
   }
 
   /**
@@ -327,8 +341,10 @@ export class RawProxy implements RawSource {
   }
 }
 
-function fileOf(fetched: Fetched): OpenedRawFile | undefined {
-  return fetched.kind === 'file' ? fetched.file : undefined;
+/** An answer of an upstream flight: marked `filled` (quarantine's first seen) when it streams in. */
+function filledFile(fetched: Fetched): OpenedRawFile | undefined {
+  if (fetched.kind !== 'file') return undefined;
+  return fetched.filling ? { ...fetched.file, filled: true } : fetched.file;
 }
 
 function asUpstreamError(err: unknown, what: string): RegistryError {

@@ -19,6 +19,7 @@ import {
   versionMatcher,
 } from '../../../src/curation/policy.ts';
 import { parseConfigObject } from '../../../src/config/load.ts';
+import { configSchema } from '../../../src/config/schema.ts';
 import type { Logger } from '../../../src/core/logger.ts';
 import { Metrics } from '../../../src/metrics/metrics.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -42,15 +43,7 @@ function logger(lines: string[]): Logger {
 }
 
 function config(over: Partial<CurationConfig>): CurationConfig {
-  return {
-    mode: 'enforce',
-    on_failure: 'closed',
-    blocklist_path: '',
-    allowlist_path: '',
-    require_integrity: false,
-    internal_namespaces: [],
-    ...over,
-  };
+  return { ...configSchema.parse({}).curation, mode: 'enforce', ...over };
 }
 
 // A real npm dist.integrity (88 base64 characters).

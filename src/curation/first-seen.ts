@@ -1,0 +1,167 @@
+/**
+ * The first-seen store (src/curation/types.ts FirstSeenStore): when a proxy first stored an
+ * artifact, the digest quarantine's clock and the min release age's fallback. One table in the
+ * metadata database, `curation_first_seen`, so it survives a restart and is in `nora backup`
+ * with the rest of the database. The gate asks it synchronously inside `guard`: the rows are
+ * read into memory at start (`load`, which prunes rows older than 90 days first) and every
+ * record is written through in the background (a failed write is logged; the time stays in
+ * memory for this process).
+ */
+import type { Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+import type { Db } from '../db/database.ts';
+import { FIRST_SEEN_KEEP_MS, type FirstSeenKey, type FirstSeenStore } from './types.ts';
+
+// Type alias, not an interface: Kysely's $extendTables needs index-signature-compatible shapes.
+export type FirstSeenTable = {
+  registry: string;
+  /** The name as the engine compares it (firstSeenKey). */
+  name: string;
+  /** '' when unknown. */
+  version: string;
+  /** `sha256:<hex>` / npm `sha512-…`; '' when unknown. */
+  digest: string;
+  /** ms since the epoch. */
+  first_seen_at: number;
+};
+
+export type FirstSeenTables = { curation_first_seen: FirstSeenTable };
+
+export const firstSeenMigrations: Record<string, Migration> = {
+  // Named after every migration before it: on an existing database Kysely refuses a new name
+  // that sorts before one already run (db/migrate.ts checkRecorded), so not 01xx.
+  '0920_curation_first_seen': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('curation_first_seen')
+        .addColumn('registry', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('first_seen_at', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('curation_first_seen_pk', [
+          'registry',
+          'name',
+          'version',
+          'digest',
+        ])
+        .execute();
+    },
+  },
+};
+
+const byDigest = (key: FirstSeenKey): string => `${key.registry}\n${key.digest}`;
+const byVersion = (key: FirstSeenKey): string => `${key.registry}\n${key.name}\n${key.version}`;
+const byRow = (key: FirstSeenKey): string => `${byVersion(key)}\n${key.digest}`;
+
+/** SQL-backed, memory-served FirstSeenStore (module comment). */
+export class SqlFirstSeenStore implements FirstSeenStore {
+  readonly #db: Kysely<FirstSeenTables> | undefined;
+  readonly #onError: (err: unknown) => void;
+  /** Every row: key → time. */
+  readonly #rows = new Map<string, { key: FirstSeenKey; at: number }>();
+  /** Earliest time per registry + digest, and per registry + name + version. */
+  readonly #digests = new Map<string, number>();
+  readonly #versions = new Map<string, number>();
+  #writes: Promise<unknown> = Promise.resolve();
+
+  /** `db` undefined: memory only (tests, offline commands). */
+  constructor(db: Db | undefined, onError: (err: unknown) => void) {
+    this.#db = db?.$extendTables<FirstSeenTables>();
+    this.#onError = onError;
+  }
+
+  /** Deletes rows first seen before `now - 90 days`, then reads the rest; returns how many were pruned. */
+  async load(now: number): Promise<number> {
+    const db = this.#db;
+    if (db === undefined) return this.prune(now - FIRST_SEEN_KEEP_MS);
+    const result = await db
+      .deleteFrom('curation_first_seen')
+      .where('first_seen_at', '<', now - FIRST_SEEN_KEEP_MS)
+      .executeTakeFirst();
+    const rows = await db.selectFrom('curation_first_seen').selectAll().execute();
+    this.#rows.clear();
+    for (const row of rows) {
+      const key: FirstSeenKey = {
+        registry: row.registry as FirstSeenKey['registry'],
+        name: row.name,
+        version: row.version,
+        digest: row.digest,
+      };
+      this.#remember(key, row.first_seen_at);
+    }
+    this.#index();
+    return Number(result.numDeletedRows);
+  }
+
+  record(key: FirstSeenKey, at: number): number {
+    const known = this.get(key);
+    if (known !== undefined) return known;
+    this.#remember(key, at);
+    if (key.digest !== '') this.#earliest(this.#digests, byDigest(key), at);
+    this.#earliest(this.#versions, byVersion(key), at);
+    const db = this.#db;
+    if (db !== undefined) {
+      this.#writes = this.#writes
+        .then(() =>
+          db
+            .insertInto('curation_first_seen')
+            .values({ ...key, first_seen_at: at })
+            .onConflict((oc) => oc.doNothing())
+            .execute(),
+        )
+        .catch(this.#onError);
+    }
+    return at;
+  }
+
+  get(key: FirstSeenKey): number | undefined {
+    return key.digest !== ''
+      ? this.#digests.get(byDigest(key))
+      : this.#versions.get(byVersion(key));
+  }
+
+  prune(before: number): number {
+    let pruned = 0;
+    for (const [id, row] of this.#rows) {
+      if (row.at >= before) continue;
+      this.#rows.delete(id);
+      pruned++;
+    }
+    if (pruned > 0) {
+      this.#index();
+      const db = this.#db;
+      if (db !== undefined) {
+        this.#writes = this.#writes
+          .then(() =>
+            db.deleteFrom('curation_first_seen').where('first_seen_at', '<', before).execute(),
+          )
+          .catch(this.#onError);
+      }
+    }
+    return pruned;
+  }
+
+  /** Settles when every write so far is done (close, tests). */
+  flush(): Promise<unknown> {
+    return this.#writes;
+  }
+
+  #remember(key: FirstSeenKey, at: number): void {
+    this.#rows.set(byRow(key), { key, at });
+  }
+
+  #index(): void {
+    this.#digests.clear();
+    this.#versions.clear();
+    for (const { key, at } of this.#rows.values()) {
+      if (key.digest !== '') this.#earliest(this.#digests, byDigest(key), at);
+      this.#earliest(this.#versions, byVersion(key), at);
+    }
+  }
+
+  #earliest(map: Map<string, number>, id: string, at: number): void {
+    const known = map.get(id);
+    if (known === undefined || at < known) map.set(id, at);
+  }
+}
