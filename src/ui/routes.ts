@@ -24,7 +24,12 @@ import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
 import { browseDetailPage, browseListPage } from './browse-pages.ts';
 import { CSS_HASH, html, type Html, type NavItem, renderPage } from './layout.ts';
 import type { BrowseQuery, BrowseRegistry, BrowseRequest } from './types.ts';
-import { type DashboardSources, gatherDashboard, renderDashboard } from './dashboard.ts';
+import {
+  type DashboardSources,
+  gatherDashboard,
+  HostedCountsCache,
+  renderDashboard,
+} from './dashboard.ts';
 import {
   checkSameOrigin,
   createBody,
@@ -85,6 +90,8 @@ export function uiRootOf(publicUrl: string | undefined): string {
 /** Registers every UI route on `app` (the root scope). */
 export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
   const enabledFormats = (): FormatModule[] => deps.formats.filter((f) => deps.isEnabled(f.format));
+  // The dashboard's hosted counts, reused a few seconds (dashboard.ts HostedCountsCache).
+  const hostedCounts = new HostedCountsCache();
 
   /** The gate and the per-request facts; throws the 401 of a closed UI. */
   const uiRequest = (request: FastifyRequest, reply: FastifyReply, api: boolean): UiRequest => {
@@ -188,18 +195,18 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     `${UI_PATH}/`,
     page(async (request, reply) => {
       const ui = uiRequest(request, reply, false);
-      const data = await gatherDashboard(deps, ui.principal, ui.base);
+      const data = await gatherDashboard(deps, ui.principal, ui.base, hostedCounts);
       const body = renderDashboard(data, (format) => `${ui.uiRoot}/${format}`);
       return sendPage(reply, ui, 'Dashboard', '', body);
     }),
   );
   app.get(`${UI_API_PATH}/dashboard`, async (request, reply) => {
     const ui = uiRequest(request, reply, true);
-    return reply.send(await gatherDashboard(deps, ui.principal, ui.base));
+    return reply.send(await gatherDashboard(deps, ui.principal, ui.base, hostedCounts));
   });
   app.get(`${UI_API_PATH}/stats`, async (request, reply) => {
     const ui = uiRequest(request, reply, true);
-    return reply.send((await gatherDashboard(deps, ui.principal, ui.base)).stats);
+    return reply.send((await gatherDashboard(deps, ui.principal, ui.base, hostedCounts)).stats);
   });
 
   // The browse mount point: `/ui/<format>` lists the format's repository (`?repo=<name>`, default:
