@@ -810,7 +810,7 @@ function addBackupCommands(program: Command): void {
         force: opts.force === true,
       });
       process.stdout.write(
-        `nora restore: ${report.blobs} blobs, ${report.bytes} bytes and the database ${report.database} restored in ${report.seconds.toFixed(3)} s (backup of ${report.metadata.created_at}, NORA ${report.metadata.nora_version})\n`,
+        `nora restore: ${report.blobs} blobs, ${report.bytes} bytes, ${report.auditFiles} audit log files and the database ${report.database} restored in ${report.seconds.toFixed(3)} s (backup of ${report.metadata.created_at}, NORA ${report.metadata.nora_version})\n`,
       );
     });
 }

@@ -27,7 +27,10 @@ export interface AuditSlot {
    * repository's root, a crate to `api/v1/crates/new`): `<project>/<file>`, `<crate>@<version>`.
    */
   artifact?: string;
-  /** The proxy repository whose cache lookup (or upstream fetch) answered (`noteProxyResult`). */
+  /**
+   * The repository whose answer served the request: a proxy's cache lookup or upstream fetch
+   * (`noteProxyResult`), a group member that answered a read (`noteServedBy`).
+   */
   servedBy?: string;
   /** The hosted repository the request's write landed in (`noteWriteTarget`). */
   storedIn?: string;
@@ -80,6 +83,15 @@ export function noteProxyResult(result: string, repository?: string): void {
     slot.proxied = 'cache_hit';
     if (repository !== undefined) slot.servedBy = repository;
   }
+}
+
+/**
+ * The member `repository` of a group answered the current request's read (GroupReader.first):
+ * a pull's `member`, hosted or proxy. No-op outside a request.
+ */
+export function noteServedBy(repository: string): void {
+  const slot = auditScope.getStore();
+  if (slot !== undefined) slot.servedBy = repository;
 }
 
 /** The current request's write replaced an existing artifact. */
@@ -224,12 +236,12 @@ export class RequestAuditor {
       action === 'login-failed'
         ? (by.userTried ?? 'anonymous')
         : (slot?.actor ?? by.user ?? 'anonymous');
-    // Who stored or served it: a write's hosted target, a proxy lookup's repository (a pull
-    // through a group from a hosted member names none).
+    // Who stored or served it: a write's hosted target; a read's answering member (a proxy
+    // lookup's repository, the group member that had it).
     const noted =
       action === 'push' || action === 'overwrite' || action === 'delete'
         ? slot?.storedIn
-        : action === 'proxy_fetch' || action === 'cache_hit'
+        : action === 'proxy_fetch' || action === 'cache_hit' || action === 'pull'
           ? slot?.servedBy
           : undefined;
     const member =

@@ -4,9 +4,12 @@
  *
  *   metadata.json                     BackupMetadata (first, small)
  *   nora.db                           a consistent snapshot of the metadata database
+ *   audit.jsonl, audit.jsonl.<n>      the audit log and its rotated files, those that exist
+ *                                     (`[audit] path`, whatever its name; `.1` newest)
  *   blobs/<alg>/<xx>/<hex>            every blob the snapshot references (blobKey layout)
  *
- * Nothing else is written, and restore accepts nothing else.
+ * Nothing else is written, and restore accepts nothing else (an archive of an older build has
+ * no audit entries: restored all the same).
  */
 import { type Digest, tryParseDigest } from '../core/digest.ts';
 
@@ -48,4 +51,21 @@ export function digestOfEntryName(name: string): Digest | undefined {
   const digest = tryParseDigest(`${match[1] ?? ''}:${match[3] ?? ''}`);
   if (digest === undefined || digest.hex.slice(0, 2) !== match[2]) return undefined;
   return digest;
+}
+
+/** The entry name of the audit log: its rotated files are `audit.jsonl.<n>`. */
+export const AUDIT_ENTRY = 'audit.jsonl';
+
+/** Rotated audit files a backup takes at most (`[audit] keep` is far below it in practice). */
+export const MAX_AUDIT_ROTATIONS = 9_999;
+
+/**
+ * The suffix an audit entry name stands for (`''` for the log itself, `.3` for its third
+ * rotated file), or undefined when the name is no audit entry. The caller appends it to the
+ * configured `[audit] path`: the name itself is never used as a path.
+ */
+export function auditSuffixOfEntryName(name: string): string | undefined {
+  const match = /^audit\.jsonl(\.[1-9][0-9]{0,3})?$/.exec(name);
+  if (match === null) return undefined;
+  return match[1] ?? '';
 }

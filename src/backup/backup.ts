@@ -31,9 +31,10 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { sql } from 'kysely';
 import tar from 'tar-stream';
-import { allMigrations, existingDatabase } from '../app.ts';
+import { allMigrations, auditSettings, existingDatabase } from '../app.ts';
 import type { AppConfig } from '../config/schema.ts';
 import { createHasher, type Digest, formatDigest, parseDigest } from '../core/digest.ts';
+import { errnoCode } from '../core/errors.ts';
 import { InterruptedError, watchInterrupts } from '../core/interrupts.ts';
 import { DatabaseUnusableError, openDatabase, openForReading } from '../db/database.ts';
 import type { FormatModule } from '../formats/format.ts';
@@ -44,11 +45,13 @@ import { createStorageDriver } from '../storage/drivers/index.ts';
 import { blobKey } from '../storage/keys.ts';
 import { VERSION } from '../version.ts';
 import {
+  AUDIT_ENTRY,
   BACKUP_FORMAT,
   BACKUP_FORMAT_VERSION,
   type BackupMetadata,
   blobEntryName,
   DATABASE_ENTRY,
+  MAX_AUDIT_ROTATIONS,
   METADATA_ENTRY,
 } from './archive.ts';
 
@@ -176,7 +179,9 @@ export async function runBackup(config: AppConfig, options: BackupOptions): Prom
       blob_bytes: blobBytes,
       total_bytes: databaseBytes + blobBytes,
     };
-    const entries = (pack: tar.Pack) => writeEntries(pack, metadata, snapshot, blobs, driver);
+    const audit = auditFiles(config);
+    const entries = (pack: tar.Pack) =>
+      writeEntries(pack, metadata, snapshot, audit, blobs, driver);
     if (output === undefined || temp === undefined) {
       await writeArchive(borrowed(options.stdout ?? process.stdout), entries, abort.signal);
       return { output: '-', metadata, seconds: (performance.now() - started) / 1000 };
@@ -518,10 +523,61 @@ function packEntry(
   return entry;
 }
 
+/**
+ * The audit log's files a backup takes, as entry name and path: `[audit] path` and its rotated
+ * files `.1` … `.<keep>` (those missing are skipped when written). The log is the record of what
+ * happened to the artifacts the archive holds: a restore without it would start the history
+ * over.
+ */
+function auditFiles(config: AppConfig): { entry: string; file: string }[] {
+  const { path: file } = auditSettings(config);
+  const keep = Math.min(config.audit.keep, MAX_AUDIT_ROTATIONS);
+  const files = [{ entry: AUDIT_ENTRY, file }];
+  for (let n = 1; n <= keep; n++)
+    files.push({ entry: `${AUDIT_ENTRY}.${n}`, file: `${file}.${n}` });
+  return files;
+}
+
+/**
+ * One audit file's entry, as it is when opened: the server may append to it (the entry takes
+ * the bytes up to that moment's size) or rotate it (the open file is still the one read); one
+ * missing is skipped.
+ */
+async function writeAuditFile(pack: tar.Pack, entry: string, file: string): Promise<void> {
+  let handle;
+  try {
+    handle = await fs.open(file);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw new BackupCommandError(`cannot read the audit log ${file}: ${message(err)}`, {
+      cause: err,
+    });
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) {
+      await new Promise<void>((resolve, reject) => {
+        packEntry(pack, { name: entry, size, mode: 0o600 }, Buffer.alloc(0), (err) => {
+          if (err) reject(err);
+          else resolve();
+        });
+      });
+      return;
+    }
+    await pipeline(
+      handle.createReadStream({ start: 0, end: size - 1, autoClose: false }),
+      packEntry(pack, { name: entry, size, mode: 0o600 }),
+    );
+  } finally {
+    await handle.close();
+  }
+}
+
 async function writeEntries(
   pack: tar.Pack,
   metadata: BackupMetadata,
   snapshot: string,
+  audit: readonly { entry: string; file: string }[],
   blobs: readonly { digest: Digest; size: number; modifiedAt: Date }[],
   driver: StorageDriver,
 ): Promise<void> {
@@ -537,6 +593,7 @@ async function writeEntries(
     db.createReadStream(),
     packEntry(pack, { name: DATABASE_ENTRY, size: metadata.database_bytes, mode: 0o644 }),
   );
+  for (const { entry, file } of audit) await writeAuditFile(pack, entry, file);
   for (const blob of blobs) await writeBlob(pack, blob, driver);
 }
 

@@ -24,7 +24,13 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { sql } from 'kysely';
 import tar from 'tar-stream';
-import { allMigrations, databaseFile, liveServers, refuseWhileMigrating } from '../app.ts';
+import {
+  allMigrations,
+  auditSettings,
+  databaseFile,
+  liveServers,
+  refuseWhileMigrating,
+} from '../app.ts';
 import type { AppConfig } from '../config/schema.ts';
 import { createHasher, type Digest, formatDigest, parseDigest } from '../core/digest.ts';
 import { errnoCode } from '../core/errors.ts';
@@ -42,6 +48,8 @@ import {
   BACKUP_FORMAT,
   BACKUP_FORMAT_VERSION,
   type BackupMetadata,
+  AUDIT_ENTRY,
+  auditSuffixOfEntryName,
   DATABASE_ENTRY,
   digestOfEntryName,
   MAX_METADATA_BYTES,
@@ -94,6 +102,8 @@ export interface RestoreReport {
   /** Blobs restored, and those already in storage with the same bytes' name (--force). */
   readonly blobs: number;
   readonly bytes: number;
+  /** Audit log files restored (the log and its rotated files), put at `[audit] path`. */
+  readonly auditFiles: number;
   readonly database: string;
   readonly seconds: number;
 }
@@ -131,7 +141,7 @@ export async function runRestore(
     throw err;
   }
   const driver = await createStorageDriver(config.storage);
-  const restore = new Restore(driver, database, formats);
+  const restore = new Restore(driver, database, formats, auditSettings(config).path);
   // Until the database is in place, a signal must not end the process with the spooled database
   // and the blobs added so far left in the target (Node's default action for both): it stops
   // the reading, and the failure path below removes them, as for any failure.
@@ -156,6 +166,7 @@ export async function runRestore(
       metadata,
       blobs: restore.blobs,
       bytes: restore.bytes,
+      auditFiles: restore.auditFiles,
       database,
       seconds: (performance.now() - started) / 1000,
     };
@@ -260,13 +271,27 @@ class Restore {
    * this. Never resolves.
    */
   #failed: Promise<never> = new Promise<never>(() => undefined);
+  /** `[audit] path`: where the archive's audit files go. */
+  readonly #auditPath: string;
+  /** The archive's audit files, spooled beside their places: target path → spool path. */
+  readonly #audit = new Map<string, string>();
   blobs = 0;
   bytes = 0;
 
-  constructor(driver: StorageDriver, database: string, formats: readonly FormatModule[]) {
+  get auditFiles(): number {
+    return this.#audit.size;
+  }
+
+  constructor(
+    driver: StorageDriver,
+    database: string,
+    formats: readonly FormatModule[],
+    auditPath: string,
+  ) {
     this.#driver = driver;
     this.#database = database;
     this.#formats = formats;
+    this.#auditPath = auditPath;
     this.#spooledDatabase = `${database}.restore-${randomUUID()}`;
   }
 
@@ -303,10 +328,21 @@ class Restore {
         await this.#spoolTo(entry as unknown as Readable, this.#spooledDatabase);
         continue;
       }
+      const suffix = auditSuffixOfEntryName(name);
+      if (suffix !== undefined) {
+        // The configured path plus the validated suffix: the entry name is never the path.
+        const target = `${this.#auditPath}${suffix}`;
+        if (this.#audit.has(target)) throw new RestoreCommandError(`two ${name} entries`);
+        const spool = `${target}.restore-${randomUUID()}`;
+        this.#audit.set(target, spool);
+        await fs.mkdir(path.dirname(target), { recursive: true });
+        await this.#spoolTo(entry as unknown as Readable, spool);
+        continue;
+      }
       const digest = digestOfEntryName(name);
       if (digest === undefined) {
         throw new RestoreCommandError(
-          `unknown entry ${JSON.stringify(name.slice(0, 200))} in the archive (a NORA backup holds ${METADATA_ENTRY}, ${DATABASE_ENTRY} and blobs/<alg>/<xx>/<hex>): nothing was restored`,
+          `unknown entry ${JSON.stringify(name.slice(0, 200))} in the archive (a NORA backup holds ${METADATA_ENTRY}, ${DATABASE_ENTRY}, ${AUDIT_ENTRY}[.<n>] and blobs/<alg>/<xx>/<hex>): nothing was restored`,
         );
       }
       await this.#blob(digest, entry as unknown as Readable);
@@ -424,6 +460,9 @@ class Restore {
       await fs.rm(`${this.#database}${suffix}`, { force: true });
     }
     await fs.rename(this.#spooledDatabase, this.#database);
+    // The audit history the archive holds replaces the files of the same names (a rotated file
+    // of the target beyond the archive's is left: it is older history, not this one's).
+    for (const [target, spool] of this.#audit) await fs.rename(spool, target);
   }
 
   /** Removes what this restore wrote (its spool files, the spooled database, the blobs it added). */
@@ -444,6 +483,7 @@ class Restore {
     for (const suffix of ['', '-wal', '-shm', '-journal']) {
       await fs.rm(`${this.#spooledDatabase}${suffix}`, { force: true });
     }
+    for (const spool of this.#audit.values()) await fs.rm(spool, { force: true });
     for (const key of this.#added) await this.#driver.delete(key).catch(() => false);
   }
 }

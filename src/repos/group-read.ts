@@ -22,6 +22,7 @@
  * the proxy still has is not a silent mystery.
  */
 import type { Counter } from 'prom-client';
+import { noteServedBy } from '../audit/requests.ts';
 import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { isUpstreamFailure } from '../proxy/engine.ts';
@@ -114,7 +115,10 @@ export class GroupReader {
       for (const member of members) {
         if (guard !== undefined && !(await guard.allows(member))) continue;
         const value = await this.#ask(group, member, read, failures);
-        if (value !== undefined) return value;
+        if (value === undefined) continue;
+        // The audit event's `member` (a hosted member's pull names it as a proxy's fetch does).
+        if (group.kind === 'group') noteServedBy(repositoryOf(member).name);
+        return value;
       }
     } finally {
       this.#report(group, failures);

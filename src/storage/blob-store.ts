@@ -331,6 +331,18 @@ export class BlobStore {
   }
 
   /**
+   * Counts the blob as stored now for `nora gc`'s grace (its index row's time; the row is
+   * recorded when missing, as a store would), without writing any byte: for a blob a client was
+   * told exists and is about to refer to, while nothing refers to it yet (OCI: a HEAD of a layer
+   * whose manifests were deleted, then the manifest PUT). Call it before looking the file up:
+   * a pass removing the blob meanwhile then either keeps it or puts it back (see collect), or
+   * removed it before and the look finds it gone.
+   */
+  async touch(digest: Digest, size: number): Promise<void> {
+    await this.#index.record(formatDigest(digest), size);
+  }
+
+  /**
    * Whether a GET would find the blob's file (a HEAD's question): false when it is gone; throws
    * what its read would meet at open (EACCES: a file this user may not read, answered 503
    * "storage is unavailable (EACCES)" as its GET is). Reads no byte.

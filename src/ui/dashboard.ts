@@ -11,7 +11,7 @@ import type { ActivityFeed, AuditEvent } from '../audit/types.ts';
 import type { FormatName, RepositoryKind } from '../config/schema.ts';
 import type { FormatModule } from '../formats/format.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
-import type { RetentionRegistry } from '../retention/types.ts';
+import type { RetentionRegistry, RetentionVersion } from '../retention/types.ts';
 import { html, type Html } from './layout.ts';
 import { shellCommand, shellQuote } from './shell.ts';
 
@@ -167,11 +167,66 @@ export function setupLines(format: FormatName, base: string): { setup: string[];
 
 const KINDS: readonly RepositoryKind[] = ['hosted', 'proxy', 'group'];
 
-/** Everything the dashboard shows `principal`, with `base` the server's public URL. */
+const WRITE_ACTIONS: AuditEvent['action'][] = ['push', 'overwrite', 'delete', 'retention-apply'];
+
+/** How long the dashboard reuses a hosted repository's version list, ms. */
+export const HOSTED_COUNTS_TTL_MS = 5_000;
+
+type HostedVersions = RetentionVersion[];
+
+/**
+ * Each hosted repository's version list (the retention adapter's: one query or listing per
+ * repository), kept HOSTED_COUNTS_TTL_MS: the dashboard and `/api/ui/stats` were recounted on
+ * every request, so a monitor polling the stats, or a dashboard left open, cost a scan of every
+ * hosted repository each time. The list is the same for every viewer (what each may read is
+ * filtered per request); a write the activity feed records shows at once, others within the TTL. Requests arriving while a list is read
+ * share that read. A failed read is not kept.
+ */
+export class HostedCountsCache {
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #lists = new Map<
+    string,
+    { at: number; generation: unknown; list: Promise<HostedVersions> }
+  >();
+
+  constructor(ttlMs = HOSTED_COUNTS_TTL_MS, now: () => number = Date.now) {
+    this.#ttlMs = ttlMs;
+    this.#now = now;
+  }
+
+  /**
+   * The list of `key`, read again when older than the TTL or when `generation` (the newest write
+   * in the activity feed: a publish, delete or retention pass since) differs from the one it
+   * was read under.
+   */
+  versions(
+    key: string,
+    generation: unknown,
+    read: () => Promise<HostedVersions>,
+  ): Promise<HostedVersions> {
+    const now = this.#now();
+    const held = this.#lists.get(key);
+    if (held !== undefined && held.generation === generation && now - held.at < this.#ttlMs)
+      return held.list;
+    const list = read();
+    this.#lists.set(key, { at: now, generation, list });
+    list.catch(() => {
+      if (this.#lists.get(key)?.list === list) this.#lists.delete(key);
+    });
+    return list;
+  }
+}
+
+/**
+ * Everything the dashboard shows `principal`, with `base` the server's public URL; `counts`
+ * reuses the hosted version lists for a few seconds (the server's routes pass one).
+ */
 export async function gatherDashboard(
   sources: DashboardSources,
   principal: Principal,
   base: string,
+  counts?: HostedCountsCache,
 ): Promise<Dashboard> {
   const enabled = sources.formats.filter((f) => sources.isEnabled(f.format));
   // Only repositories the principal may read appear (a public UI shows anonymous' view).
@@ -179,6 +234,9 @@ export async function gatherDashboard(
   const byKind = { hosted: 0, proxy: 0, group: 0 } as Record<RepositoryKind, number>;
   const registries: RegistryCard[] = [];
   const hosted = { names: 0, versions: 0, bytes: 0 };
+  // A write since the counts were read makes them stale at once (the TTL bounds the rest:
+  // writes whose action `[audit] actions` leaves out).
+  const generation = sources.activity.recent(1, { actions: WRITE_ACTIONS })[0];
   const visible = new Set<string>();
   for (const format of enabled) {
     const repos = sources.repositories.byFormat(format.format).filter(readable);
@@ -204,7 +262,10 @@ export async function gatherDashboard(
     for (const repo of repos.filter((r) => r.kind === 'hosted')) {
       let versions;
       try {
-        versions = await adapter.versions(repo);
+        const read = () => adapter.versions(repo);
+        versions = await (counts === undefined
+          ? read()
+          : counts.versions(`${format.format}\n${repo.name}`, generation, read));
       } catch {
         continue; // A storage failure leaves this repository out of the counts, not the page.
       }

@@ -24,7 +24,12 @@ import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
 import { browseDetailPage, browseListPage } from './browse-pages.ts';
 import { CSS_HASH, html, type Html, type NavItem, renderPage } from './layout.ts';
 import type { BrowseQuery, BrowseRegistry, BrowseRequest } from './types.ts';
-import { type DashboardSources, gatherDashboard, renderDashboard } from './dashboard.ts';
+import {
+  type DashboardSources,
+  gatherDashboard,
+  HostedCountsCache,
+  renderDashboard,
+} from './dashboard.ts';
 import {
   checkSameOrigin,
   createBody,
@@ -85,6 +90,8 @@ export function uiRootOf(publicUrl: string | undefined): string {
 /** Registers every UI route on `app` (the root scope). */
 export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
   const enabledFormats = (): FormatModule[] => deps.formats.filter((f) => deps.isEnabled(f.format));
+  // The dashboard's hosted counts, reused a few seconds (dashboard.ts HostedCountsCache).
+  const hostedCounts = new HostedCountsCache();
 
   /** The gate and the per-request facts; throws the 401 of a closed UI. */
   const uiRequest = (request: FastifyRequest, reply: FastifyReply, api: boolean): UiRequest => {
@@ -132,6 +139,42 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
       .type('text/html; charset=utf-8')
       .send(renderPage({ title, uiRoot: ui.uiRoot, nav: ui.nav, current, user: ui.user, body }));
 
+  /**
+   * A page route whose 401 (a closed UI, the tokens page for anonymous) answers an HTML page,
+   * its Basic challenge kept: a browser shows the body when the user cancels the prompt, and a
+   * JSON document there read as a broken page. Other errors go to the app's handler as before.
+   */
+  const page =
+    <R extends FastifyRequest>(handler: (request: R, reply: FastifyReply) => unknown) =>
+    async (request: R, reply: FastifyReply): Promise<unknown> => {
+      try {
+        return await handler(request, reply);
+      } catch (err) {
+        const refusal = toRegistryError(err);
+        if (refusal.status !== 401) throw err;
+        const uiRoot = uiRootOf(deps.config().server.public_url);
+        return reply
+          .code(401)
+          .headers(refusal.headers ?? {})
+          .type('text/html; charset=utf-8')
+          .send(
+            renderPage({
+              title: 'Sign in required',
+              uiRoot,
+              nav: [],
+              current: '',
+              user: undefined,
+              body: html`<h1>Sign in required</h1>
+                <p class="empty">${refusal.message}</p>
+                <p>
+                  Reload the page to sign in with the user and password (or API token) your clients
+                  use.
+                </p>`,
+            }),
+          );
+      }
+    };
+
   // Browsers ask every host for `/favicon.ico`; a 404 is a console error on every UI page. A
   // 1×1 icon (not a 204: a HEAD would then differ from the GET in Content-Length), cached for a
   // day, for anyone: it says nothing about the server.
@@ -140,24 +183,30 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
   );
 
   // `/ui` → `/ui/` (relative links resolve from the folder).
-  app.get(UI_PATH, (request, reply) => {
-    const ui = uiRequest(request, reply, false);
-    return reply.redirect(`${ui.uiRoot}/`, 308);
-  });
+  app.get(
+    UI_PATH,
+    page((request, reply) => {
+      const ui = uiRequest(request, reply, false);
+      return reply.redirect(`${ui.uiRoot}/`, 308);
+    }),
+  );
 
-  app.get(`${UI_PATH}/`, async (request, reply) => {
-    const ui = uiRequest(request, reply, false);
-    const data = await gatherDashboard(deps, ui.principal, ui.base);
-    const body = renderDashboard(data, (format) => `${ui.uiRoot}/${format}`);
-    return sendPage(reply, ui, 'Dashboard', '', body);
-  });
+  app.get(
+    `${UI_PATH}/`,
+    page(async (request, reply) => {
+      const ui = uiRequest(request, reply, false);
+      const data = await gatherDashboard(deps, ui.principal, ui.base, hostedCounts);
+      const body = renderDashboard(data, (format) => `${ui.uiRoot}/${format}`);
+      return sendPage(reply, ui, 'Dashboard', '', body);
+    }),
+  );
   app.get(`${UI_API_PATH}/dashboard`, async (request, reply) => {
     const ui = uiRequest(request, reply, true);
-    return reply.send(await gatherDashboard(deps, ui.principal, ui.base));
+    return reply.send(await gatherDashboard(deps, ui.principal, ui.base, hostedCounts));
   });
   app.get(`${UI_API_PATH}/stats`, async (request, reply) => {
     const ui = uiRequest(request, reply, true);
-    return reply.send((await gatherDashboard(deps, ui.principal, ui.base)).stats);
+    return reply.send((await gatherDashboard(deps, ui.principal, ui.base, hostedCounts)).stats);
   });
 
   // The browse mount point: `/ui/<format>` lists the format's repository (`?repo=<name>`, default:
@@ -230,56 +279,68 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     );
   };
 
-  app.get(`${UI_PATH}/:format`, async (request: BrowseRoute, reply) => {
-    const ui = uiRequest(request, reply, false);
-    let target: { format: FormatModule; repo: Repository };
-    let query: BrowseQuery;
-    try {
-      target = browseTarget(request);
-      query = browseQuery(request.query);
-    } catch (err) {
-      return notFoundPage(reply, ui, err);
-    }
-    const { format, repo } = target;
-    const source = deps.browse.source(format.format);
-    const list =
-      source === undefined
-        ? undefined
-        : await source.list(repo, query, browseRequest(ui, format, repo));
-    const hidden = hiddenRepository(ui, format, repo, list);
-    if (hidden !== undefined) return notFoundPage(reply, ui, hidden);
-    const body = browseListPage({
-      ui,
-      format: format.format,
-      repo,
-      // The picker names only repositories the viewer may read (and the one shown).
-      repositories: deps.repositories
-        .byFormat(format.format)
-        .filter((r) => r === repo || deps.access.can(ui.principal, r, 'read')),
-      query,
-      list,
-    });
-    return sendPage(reply, ui, `${formatLabel(format.format)} · ${repo.name}`, format.format, body);
-  });
+  app.get(
+    `${UI_PATH}/:format`,
+    page(async (request: BrowseRoute, reply) => {
+      const ui = uiRequest(request, reply, false);
+      let target: { format: FormatModule; repo: Repository };
+      let query: BrowseQuery;
+      try {
+        target = browseTarget(request);
+        query = browseQuery(request.query);
+      } catch (err) {
+        return notFoundPage(reply, ui, err);
+      }
+      const { format, repo } = target;
+      const source = deps.browse.source(format.format);
+      const list =
+        source === undefined
+          ? undefined
+          : await source.list(repo, query, browseRequest(ui, format, repo));
+      const hidden = hiddenRepository(ui, format, repo, list);
+      if (hidden !== undefined) return notFoundPage(reply, ui, hidden);
+      const body = browseListPage({
+        ui,
+        format: format.format,
+        repo,
+        // The picker names only repositories the viewer may read (and the one shown).
+        repositories: deps.repositories
+          .byFormat(format.format)
+          .filter((r) => r === repo || deps.access.can(ui.principal, r, 'read')),
+        query,
+        list,
+      });
+      return sendPage(
+        reply,
+        ui,
+        `${formatLabel(format.format)} · ${repo.name}`,
+        format.format,
+        body,
+      );
+    }),
+  );
 
-  app.get(`${UI_PATH}/:format/*`, async (request: BrowseRoute, reply) => {
-    const ui = uiRequest(request, reply, false);
-    let target: { format: FormatModule; repo: Repository };
-    try {
-      target = browseTarget(request);
-    } catch (err) {
-      return notFoundPage(reply, ui, err);
-    }
-    const { format, repo } = target;
-    const name = request.params['*'] ?? '';
-    const source = deps.browse.source(format.format);
-    const detail =
-      source === undefined
-        ? undefined
-        : await source.detail(repo, name, browseRequest(ui, format, repo));
-    const body = browseDetailPage({ ui, format: format.format, repo, name, detail });
-    return sendPage(reply, ui, name, format.format, body, detail === undefined ? 404 : 200);
-  });
+  app.get(
+    `${UI_PATH}/:format/*`,
+    page(async (request: BrowseRoute, reply) => {
+      const ui = uiRequest(request, reply, false);
+      let target: { format: FormatModule; repo: Repository };
+      try {
+        target = browseTarget(request);
+      } catch (err) {
+        return notFoundPage(reply, ui, err);
+      }
+      const { format, repo } = target;
+      const name = request.params['*'] ?? '';
+      const source = deps.browse.source(format.format);
+      const detail =
+        source === undefined
+          ? undefined
+          : await source.detail(repo, name, browseRequest(ui, format, repo));
+      const body = browseDetailPage({ ui, format: format.format, repo, name, detail });
+      return sendPage(reply, ui, name, format.format, body, detail === undefined ? 404 : 200);
+    }),
+  );
 
   // The JSON twins.
   // `list` and `search` are one answer (NORA has both URLs; `q` filters either).
@@ -330,53 +391,59 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     const body = await tokensBody(deps.tokens, principal, token, `${ui.uiRoot}/tokens`, outcome);
     return sendPage(reply, ui, 'Tokens', 'tokens', body, status);
   };
-  app.get(`${UI_PATH}/tokens`, (request, reply) => tokensPage(request, reply));
-  app.post(`${UI_PATH}/tokens`, async (request, reply) => {
-    const ui = uiRequest(request, reply, false);
-    const config = deps.config();
-    if (!config.auth.enabled) {
-      throw new RegistryError('METHOD_NOT_ALLOWED', 'API tokens need [auth] enabled = true', {
-        headers: { allow: 'GET, HEAD' },
-      });
-    }
-    const principal = ui.principal;
-    if (principal.kind !== 'user') throw signInRequired();
-    checkSameOrigin({
-      origin: request.headers.origin,
-      secFetchSite: single(request.headers['sec-fetch-site']),
-      ownOrigins: ownOrigins(request, config.server.public_url),
-    });
-    const form = await readForm(request);
-    if (
-      !csrf.verify(form.get('csrf') ?? undefined, principal.name, request.headers.authorization)
-    ) {
-      throw new RegistryError(
-        'DENIED',
-        "the form's CSRF token is missing or not this session's: reload /ui/tokens and submit its form again",
-      );
-    }
-    const op = form.get('op');
-    try {
-      if (op === 'create') {
-        const created = await deps.tokens.create(principal, createBody(form), request.ip);
-        return await tokensPage(request, reply, { created });
-      }
-      if (op === 'revoke') {
-        const id = form.get('id') ?? '';
-        const revoked = await deps.tokens.revoke(principal, { id }, request.ip);
-        const prefix = revoked['hash_prefix'];
-        return await tokensPage(request, reply, {
-          revoked: typeof prefix === 'string' ? prefix : id,
+  app.get(
+    `${UI_PATH}/tokens`,
+    page((request, reply) => tokensPage(request, reply)),
+  );
+  app.post(
+    `${UI_PATH}/tokens`,
+    page(async (request, reply) => {
+      const ui = uiRequest(request, reply, false);
+      const config = deps.config();
+      if (!config.auth.enabled) {
+        throw new RegistryError('METHOD_NOT_ALLOWED', 'API tokens need [auth] enabled = true', {
+          headers: { allow: 'GET, HEAD' },
         });
       }
-    } catch (err) {
-      // The token API's refusal, shown on the page with its status (the form stays usable).
-      const refusal = toRegistryError(err);
-      if (refusal.status >= 500) throw err;
-      return tokensPage(request, reply, { error: refusal.message }, refusal.status);
-    }
-    throw new RegistryError('BAD_REQUEST', 'op must be "create" or "revoke"');
-  });
+      const principal = ui.principal;
+      if (principal.kind !== 'user') throw signInRequired();
+      checkSameOrigin({
+        origin: request.headers.origin,
+        secFetchSite: single(request.headers['sec-fetch-site']),
+        ownOrigins: ownOrigins(request, config.server.public_url),
+      });
+      const form = await readForm(request);
+      if (
+        !csrf.verify(form.get('csrf') ?? undefined, principal.name, request.headers.authorization)
+      ) {
+        throw new RegistryError(
+          'DENIED',
+          "the form's CSRF token is missing or not this session's: reload /ui/tokens and submit its form again",
+        );
+      }
+      const op = form.get('op');
+      try {
+        if (op === 'create') {
+          const created = await deps.tokens.create(principal, createBody(form), request.ip);
+          return await tokensPage(request, reply, { created });
+        }
+        if (op === 'revoke') {
+          const id = form.get('id') ?? '';
+          const revoked = await deps.tokens.revoke(principal, { id }, request.ip);
+          const prefix = revoked['hash_prefix'];
+          return await tokensPage(request, reply, {
+            revoked: typeof prefix === 'string' ? prefix : id,
+          });
+        }
+      } catch (err) {
+        // The token API's refusal, shown on the page with its status (the form stays usable).
+        const refusal = toRegistryError(err);
+        if (refusal.status >= 500) throw err;
+        return tokensPage(request, reply, { error: refusal.message }, refusal.status);
+      }
+      throw new RegistryError('BAD_REQUEST', 'op must be "create" or "revoke"');
+    }),
+  );
 }
 
 /** The 401 a page needing a user answers anonymous (a public UI's tokens page). */

@@ -16,7 +16,7 @@ import { quarantineCheck } from '../../curation/quarantine.ts';
 import { createHash } from 'node:crypto';
 import semver from 'semver';
 import type { Readable } from 'node:stream';
-import { noteArtifact } from '../../audit/requests.ts';
+import { noteArtifact, noteServedBy } from '../../audit/requests.ts';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { compileGlob, type Glob } from '../../auth/patterns.ts';
 import type { RuleConfig } from '../../auth/rules.ts';
@@ -256,6 +256,8 @@ export class NpmService {
     for (const member of members.filter((m) => m.kind === 'hosted')) {
       const ref = await this.#deps.store.tarball(member.name, name, filename);
       if (ref) {
+        // The audit event's `member` (group-read.ts does it for the reads it runs).
+        if (repo.kind === 'group') noteServedBy(member.name);
         const bytes = this.#deps.blobs.hosted(parseDigest(ref.digest), 'npm');
         return {
           size: ref.size,

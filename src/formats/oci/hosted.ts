@@ -140,10 +140,16 @@ export class Hosted implements HostedMachinery, OciCacheWriter {
    * mounts), and a re-push could then never repair the image.
    */
   async blobHandle(repo: string, name: string, digest: string): Promise<BlobHandle | undefined> {
-    const size = await this.#store.blobLink(repo, name, digest);
-    if (size === undefined) return undefined;
-    if ((await this.#blobs.stat(parseDigest(digest)))?.size !== size) return undefined;
-    return this.handleFor(digest, size);
+    const link = await this.#store.blobLink(repo, name, digest);
+    if (link === undefined) return undefined;
+    const address = parseDigest(digest);
+    // A link whose manifests were deleted keeps nothing from `nora gc`, yet a client told the
+    // blob exists skips its upload and names it in the manifest PUT that follows: the bytes
+    // count as stored now, so the pass's grace keeps them until then (touched before the look,
+    // so a pass removing them meanwhile puts them back or the look finds them gone).
+    if (link.unreferenced) await this.#blobs.touch(address, link.size);
+    if ((await this.#blobs.stat(address))?.size !== link.size) return undefined;
+    return this.handleFor(digest, link.size);
   }
 
   handleFor(digest: string, size: number): BlobHandle {
@@ -257,8 +263,8 @@ export class Hosted implements HostedMachinery, OciCacheWriter {
    * under the name refers to. A manifest whose body cannot be read or parsed might refer to any:
    * then nothing is marked. Links of other names and repositories are their own rows, untouched.
    * Cost: the name's other manifests are read (manifest cache or store) and byte-searched, once
-   * per delete. A push of the name racing a gc pass after this (a blob found by HEAD, then freed
-   * before the manifest PUT) is refused MANIFEST_BLOB_UNKNOWN; pushing again uploads the blob.
+   * per delete. A push of the name after this that finds such a blob by HEAD touches it
+   * (blobHandle), so a gc pass before its manifest PUT keeps it for the grace period.
    */
   async #markUnreferenced(repo: string, name: string, blobs: Set<string>): Promise<void> {
     const left = new Set(blobs);
@@ -349,14 +355,22 @@ export class Hosted implements HostedMachinery, OciCacheWriter {
   async #checkReferences(repo: string, name: string, parsed: ParsedManifest): Promise<void> {
     const stored = new Map<string, number>();
     for (const digest of new Set(parsed.blobs)) {
-      const size = await this.#store.blobLink(repo, name, digest);
-      if (size === undefined) {
-        throw new RegistryError('MANIFEST_INVALID', `manifest references unknown blob ${digest}`, {
-          protocolCode: 'MANIFEST_BLOB_UNKNOWN',
-          detail: { digest },
-        });
+      const link = await this.#store.blobLink(repo, name, digest);
+      // A link no manifest referred to may have lost its bytes to `nora gc` (past the grace, no
+      // HEAD since): accepted, the manifest would name a blob no pull can get.
+      const gone =
+        link?.unreferenced === true &&
+        (await this.#blobs.stat(parseDigest(digest)))?.size !== link.size;
+      if (link === undefined || gone) {
+        throw new RegistryError(
+          'MANIFEST_INVALID',
+          gone
+            ? `manifest references blob ${digest}, whose bytes were freed by garbage collection: upload it again`
+            : `manifest references unknown blob ${digest}`,
+          { protocolCode: 'MANIFEST_BLOB_UNKNOWN', detail: { digest } },
+        );
       }
-      stored.set(digest, size);
+      stored.set(digest, link.size);
     }
     for (const digest of new Set(parsed.children)) {
       const row = await this.#store.manifestByDigest(repo, name, digest);

@@ -474,15 +474,23 @@ export class OciStore {
       .execute();
   }
 
-  async blobLink(repo: string, name: string, digest: string): Promise<number | undefined> {
+  /**
+   * The link of `digest` under repo/name: its size, and whether no manifest refers to it any more
+   * (`unreferenced`: `nora gc` may free its bytes once they are older than the grace).
+   */
+  async blobLink(
+    repo: string,
+    name: string,
+    digest: string,
+  ): Promise<{ size: number; unreferenced: boolean } | undefined> {
     const row = await this.#db
       .selectFrom('oci_blob_links')
-      .select('size')
+      .select(['size', 'unreferenced_at'])
       .where('repo', '=', repo)
       .where('name', '=', name)
       .where('digest', '=', digest)
       .executeTakeFirst();
-    return row?.size;
+    return row && { size: row.size, unreferenced: row.unreferenced_at !== null };
   }
 
   /** Any name in `repo` linking `digest` (mount without `from`). */

@@ -145,3 +145,67 @@ test('through a group, `repository` is the group and `member` the repository tha
     ],
   );
 });
+
+test('a pull through a group served by a hosted member names that member, as a proxy member is named', async () => {
+  await using server = await startTestServer();
+  const npm = new NpmHttp(`${server.url}/npm`);
+  assert.equal((await npm.publish({ name: 'near-pkg', version: '1.0.0' })).status, 201);
+  const tarball = await fetch(`${server.url}/npm/near-pkg/-/near-pkg-1.0.0.tgz`);
+  assert.equal(tarball.status, 200);
+  await tarball.arrayBuffer();
+  const jar = `${server.url}/maven2/com/example/lib/1.0/lib-1.0.jar`;
+  const deployed = await fetch(jar, {
+    method: 'PUT',
+    body: makeZip([{ name: 'META-INF/MANIFEST.MF', data: Buffer.from('Manifest-Version: 1.0\n') }]),
+  });
+  assert.equal(deployed.status, 201, await deployed.text());
+  const got = await fetch(jar);
+  assert.equal(got.status, 200);
+  await got.arrayBuffer();
+
+  const wheel = makeWheel('member-demo', '1.0');
+  const uploaded = await fetch(`${server.url}/simple/`, {
+    method: 'POST',
+    headers: { 'content-type': MULTIPART },
+    body: multipartBody(twineFields('member-demo', '1.0', wheel), wheel),
+  });
+  assert.equal(uploaded.status, 200, await uploaded.text());
+  const page = await (await fetch(`${server.url}/simple/member-demo/`)).text();
+  const href = /href="([^"#]+)/.exec(page)?.[1] ?? '';
+  const file = await fetch(new URL(href, `${server.url}/simple/member-demo/`));
+  assert.equal(file.status, 200, href);
+  await file.arrayBuffer();
+  const published = await fetch(`${server.url}/cargo/api/v1/crates/new`, {
+    method: 'PUT',
+    body: await crateBody('member_crate', '0.1.0'),
+  });
+  assert.equal(published.status, 200, await published.text());
+  const crate = await fetch(`${server.url}/cargo/api/v1/crates/member_crate/0.1.0/download`);
+  assert.equal(crate.status, 200);
+  await crate.arrayBuffer();
+  const chart = await buildChart({ name: 'memberchart', version: '0.1.0' });
+  const helm = await fetch(`${server.url}/helm/api/charts`, { method: 'POST', body: chart });
+  assert.equal(helm.status, 201, await helm.text());
+  const tgz = await fetch(`${server.url}/helm/charts/memberchart-0.1.0.tgz`);
+  assert.equal(tgz.status, 200);
+  await tgz.arrayBuffer();
+
+  const events = await untilEvents(auditFile(server), (all) => all.length >= 11);
+  assert.deepEqual(
+    events
+      .filter((e) => e.action !== 'pull' || !e.artifact.endsWith('/'))
+      .map((e) => `${e.action} ${e.artifact} ${e.repository} ${e.member ?? '-'}`),
+    [
+      'push near-pkg@1.0.0 npm npm-hosted',
+      'pull near-pkg/-/near-pkg-1.0.0.tgz npm npm-hosted',
+      'push com/example/lib/1.0/lib-1.0.jar maven maven-hosted',
+      'pull com/example/lib/1.0/lib-1.0.jar maven maven-hosted',
+      `push member-demo/${wheel.filename} pypi pypi-hosted`,
+      `pull member-demo/${wheel.filename} pypi pypi-hosted`,
+      'push member_crate@0.1.0 cargo cargo-hosted',
+      'pull api/v1/crates/member_crate/0.1.0/download cargo cargo-hosted',
+      'push memberchart-0.1.0.tgz helm helm-hosted',
+      'pull charts/memberchart-0.1.0.tgz helm helm-hosted',
+    ],
+  );
+});

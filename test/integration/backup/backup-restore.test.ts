@@ -159,7 +159,7 @@ describe('nora backup / nora restore', () => {
     const bytes = await fs.readFile(archive);
     const names = await entryNames(bytes);
     assert.deepEqual(names.slice(0, 2), ['metadata.json', 'nora.db']);
-    const blobNames = names.slice(2);
+    const blobNames = names.slice(2).filter((name) => !name.startsWith('audit.jsonl'));
     assert.equal(blobNames.length, 5);
     for (const name of blobNames)
       assert.match(name, /^blobs\/sha(256|512)\/[0-9a-f]{2}\/[0-9a-f]+$/);
@@ -184,7 +184,7 @@ describe('nora backup / nora restore', () => {
     assert.equal(restored.code, 0, restored.stderr);
     assert.match(
       restored.stdout,
-      /^nora restore: 5 blobs, \d+ bytes and the database .*nora\.db restored/,
+      /^nora restore: 5 blobs, \d+ bytes, \d audit log files and the database .*nora\.db restored/,
     );
     assert.deepEqual(
       (await fs.readdir(path.join(targetStorage, '.tmp'))).filter((n) => n.startsWith('restore-')),
@@ -241,6 +241,50 @@ describe('nora backup / nora restore', () => {
     assert.equal(forced.code, 0, forced.stderr);
     const after = await nora(['verify'], { NORA_STORAGE_PATH: targetStorage });
     assert.equal(after.code, 0, after.stdout + after.stderr);
+  });
+
+  test('the audit log and its rotated files are backed up and restored', async () => {
+    await using source = await tempDir('nora-backup-audit-src-');
+    await using target = await tempDir('nora-backup-audit-dst-');
+    const sourceStorage = path.join(source.path, 'storage');
+    const targetStorage = path.join(target.path, 'storage');
+    const archive = path.join(source.path, 'backup.tar.gz');
+    {
+      await using server = await startTestServer({ dataDir: source.path });
+      const put = await fetch(`${server.url}/raw/audited.txt`, { method: 'PUT', body: 'a' });
+      assert.equal(put.status, 201, await put.text());
+    }
+    const log = path.join(sourceStorage, 'audit.jsonl');
+    const current = await fs.readFile(log, 'utf8');
+    assert.match(current, /"action":"push","actor":"anonymous","artifact":"audited.txt"/);
+    // A rotated file (as `[audit] max_size_mb` leaves it) and an empty one.
+    const older = '{"ts":"2026-01-01T00:00:00.000Z","action":"push","artifact":"older"}\n';
+    await fs.writeFile(`${log}.1`, older);
+    await fs.writeFile(`${log}.2`, '');
+
+    const backup = await nora(['backup', '-o', archive], { NORA_STORAGE_PATH: sourceStorage });
+    assert.equal(backup.code, 0, backup.stderr);
+    const names = await entryNames(await fs.readFile(archive));
+    assert.deepEqual(names.slice(0, 5), [
+      'metadata.json',
+      'nora.db',
+      'audit.jsonl',
+      'audit.jsonl.1',
+      'audit.jsonl.2',
+    ]);
+
+    const restored = await nora(['restore', '-i', archive], { NORA_STORAGE_PATH: targetStorage });
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.match(restored.stdout, /^nora restore: 1 blobs, \d+ bytes, 3 audit log files and/);
+    const back = path.join(targetStorage, 'audit.jsonl');
+    assert.equal(await fs.readFile(back, 'utf8'), current);
+    assert.equal(await fs.readFile(`${back}.1`, 'utf8'), older);
+    assert.equal(await fs.readFile(`${back}.2`, 'utf8'), '');
+    assert.deepEqual(
+      (await fs.readdir(targetStorage)).filter((n) => n.includes('.restore-')),
+      [],
+      'no spooled audit file left',
+    );
   });
 
   test('a damaged or missing blob fails the backup, naming it, and leaves no archive', async () => {

@@ -81,6 +81,11 @@ describe('web UI with auth on (public_web_ui false, the default)', () => {
       const page = await get(server, path);
       assert.equal(page.status, 401, path);
       assert.match(page.headers.get('www-authenticate') ?? '', /^Basic realm="NORA"/, path);
+      // An HTML body (what a browser shows when the prompt is cancelled), not JSON.
+      assert.match(page.headers.get('content-type') ?? '', /^text\/html; charset=utf-8/, path);
+      assert.match(page.text, /^<!DOCTYPE html>/, path);
+      assert.match(page.text, /Sign in required[\s\S]*public_web_ui/, path);
+      assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'none'/, path);
     }
     for (const path of ['/api/ui/stats', '/api/ui/dashboard', '/api/ui/npm/list']) {
       const api = await get(server, path);
@@ -294,6 +299,8 @@ describe('web UI with public_web_ui = true', () => {
     const tokens = await get(server, '/ui/tokens');
     assert.equal(tokens.status, 401);
     assert.match(tokens.headers.get('www-authenticate') ?? '', /^Basic realm="NORA"/);
+    assert.match(tokens.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(tokens.text, /sign in to manage your tokens/);
   });
 
   test('anonymous does not see failed logins (an existing user name) in the activity', async () => {
