@@ -17,11 +17,11 @@
  * 130 interrupted (Ctrl-C; a re-run resumes).
  */
 import path from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import type { FormatName } from '../config/schema.ts';
 import { loadConfig } from '../config/load.ts';
 import { formatBytes } from '../mirror/pull.ts';
-import { DEFAULT_REGISTRY, registryBase } from '../mirror/run.ts';
+import { concurrency, DEFAULT_REGISTRY, registryBase, timeoutSeconds } from '../mirror/run.ts';
 import { MirrorInputError } from '../mirror/types.ts';
 import { artifactorySource } from './artifactory.ts';
 import { nexusSource } from './nexus.ts';
@@ -55,7 +55,6 @@ import { expectedDigest, verifying } from './verify.ts';
 import { IMPORT_WRITERS } from './writers.ts';
 
 const DEFAULT_CONCURRENCY = 8;
-const MAX_CONCURRENCY = 64;
 const DEFAULT_TIMEOUT_SECS = 120;
 const MAX_FAILURES_KEPT = 1000;
 
@@ -135,22 +134,6 @@ export function addImportCommand(program: Command): void {
       process.exitCode = await runImport(mode, opts);
     });
   }
-}
-
-function concurrency(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY) {
-    throw new InvalidArgumentError(`a whole number from 1 to ${MAX_CONCURRENCY}`);
-  }
-  return n;
-}
-
-function timeoutSeconds(value: string): number {
-  const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) {
-    throw new InvalidArgumentError('a number of seconds above 0, at most 3600');
-  }
-  return seconds;
 }
 
 /** `--url`: http(s), no user info (credentials: NORA_IMPORT_AUTH), no query. */
@@ -343,15 +326,7 @@ export async function runImport(mode: 'assess' | 'run', options: ImportOptions):
   try {
     session = await openSession(options);
   } catch (err) {
-    if (err instanceof ImportUsageError) {
-      process.stderr.write(`${err.message}\n`);
-      return EXIT_USAGE;
-    }
-    if (err instanceof ImportSourceError) {
-      process.stderr.write(`${command}: ${err.message}\n`);
-      return EXIT_FAILED;
-    }
-    throw err;
+    return exitFor(err, command);
   }
   try {
     let catalog: TargetCatalog | undefined;
@@ -373,19 +348,24 @@ export async function runImport(mode: 'assess' | 'run', options: ImportOptions):
         ? await assess(session, catalog, options)
         : await importRun(session, catalog, options);
     } catch (err) {
-      if (err instanceof ImportUsageError) {
-        process.stderr.write(`${err.message}\n`);
-        return EXIT_USAGE;
-      }
-      if (err instanceof ImportSourceError) {
-        process.stderr.write(`${command}: ${err.message}\n`);
-        return EXIT_FAILED;
-      }
-      throw err;
+      return exitFor(err, command);
     }
   } finally {
     await session.http.close();
   }
+}
+
+/** A usage mistake → 2, the source unreadable → 1 (its message on stderr); anything else throws. */
+function exitFor(err: unknown, command: string): number {
+  if (err instanceof ImportUsageError) {
+    process.stderr.write(`${err.message}\n`);
+    return EXIT_USAGE;
+  }
+  if (err instanceof ImportSourceError) {
+    process.stderr.write(`${command}: ${err.message}\n`);
+    return EXIT_FAILED;
+  }
+  throw err;
 }
 
 async function assess(

@@ -12,9 +12,8 @@
  */
 import dns from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
-import { STATUS_CODES } from 'node:http';
 import { Agent, request } from 'undici';
-import type { HttpAnswer } from '../core/http-client.ts';
+import { answerOf, type HttpAnswer } from '../core/http-client.ts';
 import { ImportSourceError, ImportUsageError } from './types.ts';
 
 const MAX_REDIRECTS = 5;
@@ -196,18 +195,7 @@ export async function createSourceHttp(options: SourceHttpOptions): Promise<Sour
         target = new URL(location, target);
         continue;
       }
-      return {
-        status,
-        statusText: STATUS_CODES[status] ?? '',
-        ok: status >= 200 && status < 300,
-        header(name) {
-          const value = res.headers[name.toLowerCase()];
-          return Array.isArray(value) ? value[0] : value;
-        },
-        text: () => res.body.text(),
-        discard: () => res.body.dump(),
-        body: res.body,
-      };
+      return answerOf(res);
     }
   };
   return { root, get, close: () => agent.close() };
