@@ -5,10 +5,9 @@
  * database), `nora backup -o FILE` / `nora restore -i FILE [--force]` (src/backup/), `nora go
  * publish|delete`, `nora mirror <format>` (src/mirror/), `nora migrate --from … --to …`
  * (src/storage/migrate.ts), `nora re-pin` (src/storage/re-pin.ts), `nora migrate-docker-keys`
- * (src/formats/oci/nora-import.ts), `--version`, `--help`; NORA's `import` is listed and says it
- * is not in this build yet.
+ * (src/formats/oci/nora-import.ts), `nora import assess|run` (src/import/), `--version`, `--help`.
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage (unknown command or
- * option, a verb not built yet, a restore refused over data or beside a running server, a
+ * option, a restore refused over data or beside a running server, a
  * migrate, re-pin --yes or migrate-docker-keys refused beside one, a KEY re-pin cannot repair).
  */
 import fs from 'node:fs/promises';
@@ -51,6 +50,7 @@ import { RetentionCommandError, runRetentionOffline } from './retention/cli.ts';
 import { describeRetentionReport, type RetentionReport, reportJson } from './retention/engine.ts';
 import { describeVerifyReport, runVerifyOffline, VerifyCommandError } from './gc/verify.ts';
 import { addMirrorCommand } from './mirror/run.ts';
+import { addImportCommand } from './import/run.ts';
 import {
   MigrateCommandError,
   migrateBackend,
@@ -72,9 +72,6 @@ import { VERSION } from './version.ts';
 
 export const EXIT_RUNTIME = 1;
 export const EXIT_CONFIG = 2;
-
-/** NORA's CLI verbs that this build does not have yet (each answers so, exit 2). */
-export const NOT_YET_BUILT = [['import', 'import from Artifactory or Nexus']] as const;
 
 /** A command-line mistake: its message is printed as is (it starts with `nora …:`), exit 2. */
 class UsageError extends Error {}
@@ -161,20 +158,10 @@ export function buildProgram(): Command {
   addHealthcheckCommand(program);
   addMigrateCommand(program);
   addMirrorCommand(program);
+  addImportCommand(program);
   addCurationCommands(program);
-
   addRePinCommand(program);
   addMigrateDockerKeysCommand(program);
-  for (const [verb, what] of NOT_YET_BUILT) {
-    program
-      .command(verb)
-      .description(`${what} (not available in this build yet)`)
-      .allowUnknownOption(true)
-      .allowExcessArguments(true)
-      .action(() => {
-        throw new UsageError(`nora ${verb}: not available in this build yet`);
-      });
-  }
 
   nameCommandsInErrors(program);
   return program;

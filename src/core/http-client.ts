@@ -64,6 +64,11 @@ export async function httpRequest(
     ...(options.body === undefined ? {} : { body: options.body }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
+  return answerOf(res);
+}
+
+/** undici's response as an HttpAnswer (also for callers with their own dispatcher). */
+export function answerOf(res: Dispatcher.ResponseData<unknown>): HttpAnswer {
   const status = res.statusCode;
   return {
     status,

@@ -100,7 +100,7 @@ export function addMirrorCommand(program: Command): void {
 }
 
 /** `--concurrency`: a whole number from 1 to MAX_CONCURRENCY. */
-function concurrency(value: string): number {
+export function concurrency(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY) {
     throw new InvalidArgumentError(`a whole number from 1 to ${MAX_CONCURRENCY}`);
@@ -108,7 +108,8 @@ function concurrency(value: string): number {
   return n;
 }
 
-function timeoutSeconds(value: string): number {
+/** `--timeout-secs`: seconds above 0, at most an hour. */
+export function timeoutSeconds(value: string): number {
   const seconds = Number(value);
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) {
     throw new InvalidArgumentError('a number of seconds above 0, at most 3600');

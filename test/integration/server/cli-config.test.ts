@@ -32,7 +32,8 @@ describe('CLI verbs, commands and options', () => {
       assert.equal(res.stderr, `nora ${verb}: not available in this build yet\n`, verb);
     }
     const help = await nora(['--help']);
-    assert.match(help.stdout, /import\s+import from Artifactory or Nexus \(not available/);
+    assert.match(help.stdout, /re-pin\s+repair a hash pin \(not available/);
+    assert.match(help.stdout, /import\s+import the hosted repositories of an Artifactory/);
     // Built verbs are no longer listed as "not available".
     assert.match(help.stdout, /backup \[options\]\s+write the database and every blob/);
     assert.match(
@@ -41,7 +42,7 @@ describe('CLI verbs, commands and options', () => {
     );
     assert.doesNotMatch(
       help.stdout,
-      /^ +(backup|restore|retention-plan|retention-apply|migrate|re-pin|migrate-docker-keys) .*not available/m,
+      /^ +(backup|restore|retention-plan|retention-apply|migrate|re-pin|migrate-docker-keys|import) .*not available/m,
     );
     assert.match(help.stdout, /re-pin \[options\] <key>\s+point a stored file's name/);
     assert.match(help.stdout, /migrate-docker-keys \[options\]\s+bring the Docker images/);
