@@ -3,6 +3,7 @@
  * format has no writer here is listed by `assess` as not importable ("no writer for <format>").
  */
 import { cargoWriter } from './cargo.ts';
+import { dockerWriter } from './docker.ts';
 import { helmWriter } from './helm.ts';
 import { mavenWriter } from './maven.ts';
 import { npmWriter } from './npm.ts';
@@ -17,4 +18,5 @@ export const IMPORT_WRITERS: readonly ImportWriter[] = [
   pypiWriter,
   helmWriter,
   cargoWriter,
+  dockerWriter,
 ];

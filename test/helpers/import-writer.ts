@@ -46,7 +46,8 @@ export function defaultTarget(format: TargetRepository['format'], path: string):
 
 /**
  * Runs `writer` for `file` (a local path) listed at `sourcePath` of a source repository of
- * `packageType`, after checking that the writer takes it.
+ * `packageType`, after checking that the writer takes it; `sourceRegistryBase`: the source's
+ * registry API root (`/v2/…` under it) for the Docker writer.
  */
 export async function writeFile(
   writer: ImportWriter,
@@ -55,6 +56,7 @@ export async function writeFile(
   file: string,
   sourcePath: string,
   packageType: string = target.format,
+  sourceRegistryBase?: string,
 ): Promise<WriteOutcome> {
   const bytes = await fs.readFile(file);
   const source: SourceRepository = { name: `src-${packageType}`, packageType, kind: 'local' };
@@ -74,7 +76,12 @@ export async function writeFile(
     nora: noraTarget(base),
     open: () => Promise.resolve({ stream: createReadStream(file), length: bytes.length }),
     sourceRegistry: () => {
-      throw new Error('no Docker source in this test');
+      if (sourceRegistryBase === undefined) throw new Error('no Docker source in this test');
+      return {
+        base: sourceRegistryBase,
+        get: (path, headers) =>
+          httpRequest(`${sourceRegistryBase}${path}`, headers === undefined ? {} : { headers }),
+      };
     },
     signal: new AbortController().signal,
   };
