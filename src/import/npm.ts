@@ -69,6 +69,7 @@ async function publishTarball(ctx: WriteContext): Promise<WriteOutcome> {
     }
   }
 
+  const tarball = await ctx.open();
   const key = `${name}-${version}.tgz`;
   const placeholder = '\u0000tarball\u0000';
   const document = JSON.stringify({
@@ -79,11 +80,15 @@ async function publishTarball(ctx: WriteContext): Promise<WriteOutcome> {
       [version]: { ...manifest, name, version, _id: `${name}@${version}`, dist: {} },
     },
     _attachments: {
-      [key]: { content_type: 'application/octet-stream', data: placeholder, length: ctx.file.size },
+      [key]: {
+        content_type: 'application/octet-stream',
+        data: placeholder,
+        length: tarball.length,
+      },
     },
   });
-  const at = document.indexOf(JSON.stringify(placeholder));
-  const tarball = await ctx.open();
+  // The last occurrence: `_attachments` is the last key (a package.json could hold the text too).
+  const at = document.lastIndexOf(JSON.stringify(placeholder));
   const body = concatBody([
     `${document.slice(0, at)}"`,
     base64Stream(tarball.stream, tarball.length),
