@@ -5,7 +5,8 @@
  * as `Content-Length`.
  */
 import { Readable } from 'node:stream';
-import type { WriteOutcome } from './types.ts';
+import { answerReason } from './put.ts';
+import type { WriteContext, WriteOutcome } from './types.ts';
 
 /** One part of a body: small bytes, or a stream of `length` bytes. */
 export type BodyPart = Buffer | string | { readonly stream: Readable; readonly length: number };
@@ -59,4 +60,38 @@ export function base64Stream(
 export function failedOutcome(err: unknown): WriteOutcome {
   const message = err instanceof Error ? err.message : String(err);
   return { status: 'failed', reason: message.split('\n')[0] ?? message };
+}
+
+/** `write` that never throws: a thrown error is a `failed` outcome (failedOutcome). */
+export function guarded(
+  write: (ctx: WriteContext) => Promise<WriteOutcome>,
+): (ctx: WriteContext) => Promise<WriteOutcome> {
+  return async (ctx) => {
+    try {
+      return await write(ctx);
+    } catch (err) {
+      return failedOutcome(err);
+    }
+  };
+}
+
+/**
+ * Sends a built publish body to NORA: `imported` (`bytes`: the file's size) on 2xx, else
+ * `failed` with `<status> from <method> <path>: <NORA's message>`.
+ */
+export async function sendPublish(
+  ctx: WriteContext,
+  method: 'PUT' | 'POST',
+  path: string,
+  contentType: string,
+  body: { readonly stream: Readable; readonly length: number },
+  bytes: number,
+): Promise<WriteOutcome> {
+  const answer = await ctx.nora.request(method, path, {
+    headers: { 'content-type': contentType, 'content-length': String(body.length) },
+    body: body.stream,
+  });
+  if (!answer.ok) return { status: 'failed', reason: await answerReason(answer, method, path) };
+  await answer.discard();
+  return { status: 'imported', bytes };
 }

@@ -17,9 +17,8 @@
  * so a crate imported before its dependencies fails with NORA's reason; a re-run imports it.
  */
 import { parse as parseToml } from 'smol-toml';
-import { answerReason } from './put.ts';
 import { readTarMember, rootMember } from './archive.ts';
-import { concatBody, failedOutcome } from './body.ts';
+import { concatBody, guarded, sendPublish } from './body.ts';
 import type { ImportWriter, WriteContext, WriteOutcome } from './types.ts';
 
 /** Cargo.toml inside a crate (NORA's publish check reads at most as much). */
@@ -39,13 +38,7 @@ export const cargoWriter: ImportWriter = {
     if (file.path.endsWith('.crate')) return { action: 'take' };
     return { action: 'ignore', reason: 'Cargo index file: NORA builds its own' };
   },
-  async write(ctx) {
-    try {
-      return await publishCrate(ctx);
-    } catch (err) {
-      return failedOutcome(err);
-    }
-  },
+  write: guarded(publishCrate),
 };
 
 async function publishCrate(ctx: WriteContext): Promise<WriteOutcome> {
@@ -73,14 +66,7 @@ async function publishCrate(ctx: WriteContext): Promise<WriteOutcome> {
   const json = Buffer.from(JSON.stringify(metadata));
   const crate = await ctx.open();
   const body = concatBody([u32(json.length), json, u32(crate.length), crate]);
-  const answer = await ctx.nora.request('PUT', `${api}/new`, {
-    headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.length) },
-    body: body.stream,
-  });
-  if (!answer.ok)
-    return { status: 'failed', reason: await answerReason(answer, 'PUT', `${api}/new`) };
-  await answer.discard();
-  return { status: 'imported', bytes: crate.length };
+  return sendPublish(ctx, 'PUT', `${api}/new`, 'application/octet-stream', body, crate.length);
 }
 
 function u32(value: number): Buffer {

@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { readAllBounded } from '../core/streams.ts';
 import { answerReason } from './put.ts';
-import { failedOutcome } from './body.ts';
+import { guarded } from './body.ts';
 import type { ImportSource, ImportWriter, WriteContext, WriteOutcome } from './types.ts';
 
 /** A manifest or index is a small JSON document (NORA's own limit). */
@@ -54,15 +54,11 @@ export const dockerWriter: ImportWriter = {
     if (dockerTagOf(file.path) !== undefined) return { action: 'take' };
     return { action: 'ignore', reason: 'image blob or by-digest manifest: copied with its tag' };
   },
-  async write(ctx) {
+  write: guarded(async (ctx) => {
     const named = dockerTagOf(ctx.file.path);
     if (named === undefined) return { status: 'failed', reason: 'not a tag of an image' };
-    try {
-      return await copyTag(ctx, named.image, named.tag);
-    } catch (err) {
-      return failedOutcome(err);
-    }
-  },
+    return copyTag(ctx, named.image, named.tag);
+  }),
 };
 
 function imagePath(image: string): string {

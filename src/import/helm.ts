@@ -8,9 +8,9 @@
  * NORA rebuilds its own from the charts.
  */
 import { parseChartFilename } from '../formats/helm/chart.ts';
-import { answerReason, encodePath, putIfMissing } from './put.ts';
-import { failedOutcome } from './body.ts';
-import type { ImportWriter, WriteContext, WriteOutcome } from './types.ts';
+import { encodePath, putIfMissing } from './put.ts';
+import { guarded, sendPublish } from './body.ts';
+import type { ImportWriter } from './types.ts';
 
 export const helmWriter: ImportWriter = {
   format: 'helm',
@@ -30,23 +30,19 @@ export const helmWriter: ImportWriter = {
         'content-type': name.endsWith('.prov') ? 'application/pgp-signature' : 'application/gzip',
       });
     }
-    try {
-      return await postChart(ctx);
-    } catch (err) {
-      return failedOutcome(err);
-    }
+    return postChart(ctx);
   },
 };
 
 /** A chart under a file name that does not name it: NORA's upload API reads Chart.yaml. */
-async function postChart(ctx: WriteContext): Promise<WriteOutcome> {
-  const path = `${ctx.target.path}/api/charts`;
+const postChart = guarded(async (ctx) => {
   const body = await ctx.open();
-  const answer = await ctx.nora.request('POST', path, {
-    headers: { 'content-type': 'application/gzip', 'content-length': String(body.length) },
-    body: body.stream,
-  });
-  if (!answer.ok) return { status: 'failed', reason: await answerReason(answer, 'POST', path) };
-  await answer.discard();
-  return { status: 'imported', bytes: body.length };
-}
+  return sendPublish(
+    ctx,
+    'POST',
+    `${ctx.target.path}/api/charts`,
+    'application/gzip',
+    body,
+    body.length,
+  );
+});

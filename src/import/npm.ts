@@ -14,7 +14,7 @@
 import semver from 'semver';
 import { answerReason } from './put.ts';
 import { readTarMember, rootMember } from './archive.ts';
-import { base64Stream, concatBody, failedOutcome } from './body.ts';
+import { base64Stream, concatBody, guarded, sendPublish } from './body.ts';
 import type { ImportWriter, WriteContext, WriteOutcome } from './types.ts';
 
 /** The tarball's package.json: a manifest, never near this (NORA's own read allows 16 MiB). */
@@ -26,13 +26,7 @@ export const npmWriter: ImportWriter = {
     if (file.path.endsWith('.tgz')) return { action: 'take' };
     return { action: 'ignore', reason: 'npm metadata: NORA builds its packuments' };
   },
-  async write(ctx) {
-    try {
-      return await publishTarball(ctx);
-    } catch (err) {
-      return failedOutcome(err);
-    }
-  },
+  write: guarded(publishTarball),
 };
 
 /** `@scope/name` as npm puts it in a URL path (`@scope%2fname`). */
@@ -94,13 +88,7 @@ async function publishTarball(ctx: WriteContext): Promise<WriteOutcome> {
     base64Stream(tarball.stream, tarball.length),
     `"${document.slice(at + JSON.stringify(placeholder).length)}`,
   ]);
-  const answer = await ctx.nora.request('PUT', base, {
-    headers: { 'content-type': 'application/json', 'content-length': String(body.length) },
-    body: body.stream,
-  });
-  if (!answer.ok) return { status: 'failed', reason: await answerReason(answer, 'PUT', base) };
-  await answer.discard();
-  return { status: 'imported', bytes: tarball.length };
+  return sendPublish(ctx, 'PUT', base, 'application/json', body, tarball.length);
 }
 
 /** The tarball's root package.json, parsed (rejects naming what is wrong). */

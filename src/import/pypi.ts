@@ -12,8 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseDistFilename } from '../formats/pypi/filenames.ts';
-import { answerReason } from './put.ts';
-import { concatBody, failedOutcome } from './body.ts';
+import { concatBody, guarded, sendPublish } from './body.ts';
 import type { ImportWriter, TargetRepository, WriteContext, WriteOutcome } from './types.ts';
 
 export const pypiWriter: ImportWriter = {
@@ -26,13 +25,7 @@ export const pypiWriter: ImportWriter = {
     }
     return { action: 'refuse', reason: 'not a wheel or sdist file name' };
   },
-  async write(ctx) {
-    try {
-      return await upload(ctx);
-    } catch (err) {
-      return failedOutcome(err);
-    }
-  },
+  write: guarded(upload),
 };
 
 function basename(path: string): string {
@@ -77,21 +70,20 @@ async function upload(ctx: WriteContext): Promise<WriteOutcome> {
     `\r\n--${boundary}--\r\n`,
   ]);
   const url = `${simple}/`;
-  const answer = await ctx.nora.request('POST', url, {
-    headers: {
-      'content-type': `multipart/form-data; boundary=${boundary}`,
-      'content-length': String(body.length),
-    },
-    body: body.stream,
-  });
-  if (answer.ok) {
-    await answer.discard();
-    return { status: 'imported', bytes: file.length };
-  }
-  const reason = await answerReason(answer, 'POST', url);
+  const outcome = await sendPublish(
+    ctx,
+    'POST',
+    url,
+    `multipart/form-data; boundary=${boundary}`,
+    body,
+    file.length,
+  );
   // A concurrent import of the same file got there first (twine's --skip-existing wording).
-  if (answer.status === 400 && reason.includes(`File already exists ('${filename}')`)) {
+  if (
+    outcome.status === 'failed' &&
+    outcome.reason.includes(`File already exists ('${filename}')`)
+  ) {
     return { status: 'skipped', reason: `${filename} already in NORA` };
   }
-  return { status: 'failed', reason };
+  return outcome;
 }
