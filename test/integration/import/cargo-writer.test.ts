@@ -66,23 +66,18 @@ extra = []
 
 /** Both crates, written to `dir`: [base, app]. */
 async function crates(dir: string): Promise<[string, string]> {
-  const base = path.join(dir, 'imp-base-0.1.0.crate');
-  await fs.writeFile(
-    base,
-    await crate('imp-base', '0.1.0', {
-      'Cargo.toml': BASE_TOML,
-      'src/lib.rs': 'pub fn base() {}\n',
-    }),
-  );
-  const app = path.join(dir, 'imp-app-0.2.0.crate');
-  await fs.writeFile(
-    app,
-    await crate('imp-app', '0.2.0', {
-      'Cargo.toml': APP_TOML,
-      'src/lib.rs': 'pub use base::base;\n',
-    }),
-  );
-  return [base, app];
+  const specs = [
+    ['imp-base', '0.1.0', BASE_TOML, 'pub fn base() {}\n'],
+    ['imp-app', '0.2.0', APP_TOML, 'pub use base::base;\n'],
+  ] as const;
+  const files = specs.map(([name, vers]) => path.join(dir, `${name}-${vers}.crate`));
+  for (const [i, [name, vers, toml, lib]] of specs.entries()) {
+    await fs.writeFile(
+      files[i] ?? '',
+      await crate(name, vers, { 'Cargo.toml': toml, 'src/lib.rs': lib }),
+    );
+  }
+  return [files[0] ?? '', files[1] ?? ''];
 }
 
 const target = defaultTarget('cargo', '/cargo');

@@ -13,6 +13,7 @@ import { npmWriter } from '../../../src/import/npm.ts';
 import { defaultTarget, failureReason, writeFile } from '../../helpers/import-writer.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { npmHome } from '../../helpers/npm-ci.ts';
 import { missingTools, run } from '../../helpers/tools.ts';
 
 const skip = missingTools('npm');
@@ -28,9 +29,8 @@ async function pack(work: string, version: string): Promise<string> {
   await fs.writeFile(path.join(dir, 'index.js'), `module.exports = '${version}';\n`);
   const out = path.join(work, 'packed');
   await fs.mkdir(out, { recursive: true });
-  await run('npm', ['pack', '--pack-destination', out, '--cache', path.join(work, 'cache')], {
-    cwd: dir,
-  });
+  const env = await npmHome(path.join(work, 'home'), 'http://127.0.0.1:9/');
+  await run('npm', ['pack', '--pack-destination', out], { cwd: dir, env });
   return path.join(out, `acme-greet-${version}.tgz`);
 }
 
@@ -74,20 +74,8 @@ describe('nora import: npm writer', { skip }, () => {
     const app = path.join(work.path, 'app');
     await fs.mkdir(app);
     await fs.writeFile(path.join(app, 'package.json'), '{"name":"app","version":"1.0.0"}');
-    await run(
-      'npm',
-      [
-        'install',
-        '@acme/greet',
-        '--registry',
-        `${server.url}/npm/`,
-        '--cache',
-        path.join(work.path, 'cache-install'),
-        '--no-audit',
-        '--no-fund',
-      ],
-      { cwd: app },
-    );
+    const env = await npmHome(path.join(work.path, 'home-install'), `${server.url}/npm/`);
+    await run('npm', ['install', '@acme/greet'], { cwd: app, env });
     const installed = JSON.parse(
       await fs.readFile(path.join(app, 'node_modules/@acme/greet/package.json'), 'utf8'),
     ) as { version: string };
