@@ -50,6 +50,7 @@ import { RetentionCommandError, runRetentionOffline } from './retention/cli.ts';
 import { describeRetentionReport, type RetentionReport, reportJson } from './retention/engine.ts';
 import { describeVerifyReport, runVerifyOffline, VerifyCommandError } from './gc/verify.ts';
 import { addMirrorCommand } from './mirror/run.ts';
+import { addImportCommand } from './import/run.ts';
 import {
   MigrateCommandError,
   migrateBackend,
@@ -67,7 +68,6 @@ export const EXIT_CONFIG = 2;
 /** NORA's CLI verbs that this build does not have yet (each answers so, exit 2). */
 export const NOT_YET_BUILT = [
   ['migrate-docker-keys', 'migrate pre-0.9 Docker storage keys'],
-  ['import', 'import from Artifactory or Nexus'],
   ['re-pin', 'repair a hash pin'],
 ] as const;
 
@@ -156,6 +156,7 @@ export function buildProgram(): Command {
   addHealthcheckCommand(program);
   addMigrateCommand(program);
   addMirrorCommand(program);
+  addImportCommand(program);
   addCurationCommands(program);
 
   for (const [verb, what] of NOT_YET_BUILT) {

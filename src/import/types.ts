@@ -41,7 +41,7 @@ export interface SourceRepository {
 export interface SourceFile {
   /** Repository-relative, e.g. `org/acme/lib/1.0/lib-1.0.jar` (no leading `/`, not encoded). */
   readonly path: string;
-  /** Bytes, from the listing. */
+  /** Bytes, from the listing; -1 when the listing gives none (then `Content-Length` is used). */
   readonly size: number;
   /** Lower-case hex, when the source lists one (Artifactory `sha2`, Nexus `checksum.sha256`). */
   readonly sha256?: string | undefined;
@@ -133,8 +133,9 @@ export const PACKAGE_TYPE_FORMAT: Readonly<Record<string, FormatName>> = {
 /**
  * The running NORA, over HTTP (`--registry`, default `http://localhost:4000`), with the
  * credentials of NORA_IMPORT_TARGET_TOKEN (Bearer) or NORA_IMPORT_TARGET_USER +
- * NORA_IMPORT_TARGET_PASSWORD (Basic). Docker's token dance (401 + `Bearer realm=…`) is done
- * here, so writers just send requests.
+ * NORA_IMPORT_TARGET_PASSWORD (Basic), sent on every request: a token as Bearer, except on
+ * `/v2/…` where it goes as a Basic password (NORA's Docker API accepts Basic directly: no token
+ * dance needed), so writers just send requests.
  */
 export interface NoraTarget {
   /** The server's root, e.g. `http://127.0.0.1:4000` (no trailing slash). */

@@ -1,0 +1,189 @@
+/**
+ * A fixture server that answers as an Artifactory or a Nexus 3 for `nora import` tests: the
+ * listing and download APIs the sources use (src/import/artifactory.ts, nexus.ts), over files
+ * held in memory (read from the machine's local Maven repository, or made up).
+ *
+ * Artifactory: `GET /api/repositories`, `GET /api/storage/<repo>/?list&deep=1&listFolders=0`,
+ * `GET /<repo>/<path>`. Nexus: `GET /service/rest/v1/repositories`,
+ * `GET /service/rest/v1/assets?repository=<r>[&continuationToken=<t>]` (`pageSize` items a
+ * page), `GET /repository/<repo>/<path>`.
+ */
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FixtureFile {
+  readonly data: Buffer;
+  /** The sha256 the listing gives: a wrong one makes a checksum mismatch; null lists none. */
+  readonly sha256?: string | null;
+  /** The sha1 the listing gives (default: the real one); null lists none. */
+  readonly sha1?: string | null;
+}
+
+export interface FixtureRepo {
+  readonly name: string;
+  /** Artifactory packageType (`maven`, `generic`, …); Nexus format (`maven2`, `raw`). */
+  readonly packageType: string;
+  readonly kind: 'local' | 'remote' | 'virtual';
+  readonly files: ReadonlyMap<string, FixtureFile>;
+}
+
+export interface SourceFixtureOptions {
+  readonly flavour: 'artifactory' | 'nexus';
+  readonly repos: readonly FixtureRepo[];
+  /** Required `Authorization` header value; anything else gets 401. */
+  readonly authorization?: string;
+  /** Nexus: items per page (default 10). */
+  readonly pageSize?: number;
+  /** Each download waits this long before its body (to interrupt a run). */
+  readonly delayMs?: number;
+}
+
+export interface SourceFixture extends AsyncDisposable {
+  readonly url: string;
+  /** Every request's method and URL, in order. */
+  readonly requests: string[];
+}
+
+const sha = (algorithm: string, data: Buffer): string =>
+  createHash(algorithm).update(data).digest('hex');
+
+export async function startSourceFixture(options: SourceFixtureOptions): Promise<SourceFixture> {
+  const requests: string[] = [];
+  const pageSize = options.pageSize ?? 10;
+  const repo = (name: string): FixtureRepo | undefined =>
+    options.repos.find((r) => r.name === name);
+  const listed = (f: FixtureFile): { sha256: string | undefined; sha1: string | undefined } => ({
+    sha256: f.sha256 === null ? undefined : (f.sha256 ?? sha('sha256', f.data)),
+    sha1: f.sha1 === null ? undefined : (f.sha1 ?? sha('sha1', f.data)),
+  });
+  const json = (res: http.ServerResponse, body: unknown): void => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  const download = (res: http.ServerResponse, file: FixtureFile | undefined): void => {
+    if (file === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    setTimeout(() => {
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': file.data.length,
+      });
+      res.end(file.data);
+    }, options.delayMs ?? 0);
+  };
+  const server = http.createServer((req, res) => {
+    requests.push(`${req.method ?? ''} ${req.url ?? ''}`);
+    if (
+      options.authorization !== undefined &&
+      req.headers.authorization !== options.authorization
+    ) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end('{"errors":[{"status":401,"message":"Bad credentials"}]}');
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://fixture');
+    const parts = url.pathname.split('/').slice(1).map(decodeURIComponent);
+    if (options.flavour === 'artifactory') {
+      if (url.pathname === '/api/repositories') {
+        json(
+          res,
+          options.repos.map((r) => ({
+            key: r.name,
+            type: r.kind.toUpperCase(),
+            packageType: r.packageType,
+            url: `http://fixture/${r.name}`,
+          })),
+        );
+        return;
+      }
+      if (parts[0] === 'api' && parts[1] === 'storage' && url.searchParams.has('list')) {
+        const r = repo(parts[2] ?? '');
+        if (r === undefined) {
+          res.writeHead(404).end();
+          return;
+        }
+        json(res, {
+          uri: `http://fixture/api/storage/${r.name}`,
+          created: '2026-01-01T00:00:00.000Z',
+          files: [...r.files].map(([path, f]) => {
+            const sums = listed(f);
+            return {
+              uri: `/${path}`,
+              size: f.data.length,
+              lastModified: '2026-01-01T00:00:00.000Z',
+              folder: false,
+              ...(sums.sha1 === undefined ? {} : { sha1: sums.sha1 }),
+              ...(sums.sha256 === undefined ? {} : { sha2: sums.sha256 }),
+            };
+          }),
+        });
+        return;
+      }
+      download(res, repo(parts[0] ?? '')?.files.get(parts.slice(1).join('/')));
+      return;
+    }
+    if (url.pathname === '/service/rest/v1/repositories') {
+      json(
+        res,
+        options.repos.map((r) => ({
+          name: r.name,
+          format: r.packageType,
+          type: { local: 'hosted', remote: 'proxy', virtual: 'group' }[r.kind],
+          url: `http://fixture/repository/${r.name}`,
+        })),
+      );
+      return;
+    }
+    if (url.pathname === '/service/rest/v1/assets') {
+      const r = repo(url.searchParams.get('repository') ?? '');
+      if (r === undefined) {
+        res.writeHead(404).end();
+        return;
+      }
+      const start = Number(url.searchParams.get('continuationToken') ?? '0');
+      const all = [...r.files];
+      const page = all.slice(start, start + pageSize);
+      json(res, {
+        items: page.map(([path, f]) => {
+          const sums = listed(f);
+          return {
+            downloadUrl: `http://fixture/repository/${r.name}/${path}`,
+            path: `/${path}`,
+            id: path,
+            repository: r.name,
+            format: r.packageType,
+            checksum: {
+              ...(sums.sha1 === undefined ? {} : { sha1: sums.sha1 }),
+              ...(sums.sha256 === undefined ? {} : { sha256: sums.sha256 }),
+            },
+            fileSize: f.data.length,
+          };
+        }),
+        continuationToken: start + pageSize < all.length ? String(start + pageSize) : null,
+      });
+      return;
+    }
+    if (parts[0] === 'repository') {
+      download(res, repo(parts[1] ?? '')?.files.get(parts.slice(2).join('/')));
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    async [Symbol.asyncDispose]() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,359 @@
+/**
+ * `nora import assess|run` end to end: a fixture server answering as an Artifactory or a Nexus 3
+ * (test/helpers/import-source.ts) serves real Maven artifacts from the machine's local Maven
+ * repository and some raw files; `bin/nora.js import` copies them into a listening NORA (auth on
+ * and off), and curl reads them back byte for byte. Also: a checksum mismatch never lands, a
+ * re-run resumes from the state file (and after Ctrl-C), the SSRF guard refuses 127.0.0.1
+ * without --allow-private-cidrs, bad NORA_IMPORT_AUTH, Nexus paging, usage errors.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { htpasswdOf } from '../../helpers/auth.ts';
+import { BIN, cleanEnv, nora } from '../../helpers/cli.ts';
+import {
+  type FixtureFile,
+  type FixtureRepo,
+  startSourceFixture,
+} from '../../helpers/import-source.ts';
+import { M2_REPOSITORY } from '../../helpers/maven.ts';
+import { serveNora } from '../../helpers/process.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+/** Real artifacts of the local Maven repository (a jar, its POM, its parents' POMs). */
+const REAL = [
+  'commons-io/commons-io/2.16.1/commons-io-2.16.1.jar',
+  'commons-io/commons-io/2.16.1/commons-io-2.16.1.pom',
+];
+
+async function realFiles(): Promise<Map<string, FixtureFile> | undefined> {
+  const files = new Map<string, FixtureFile>();
+  for (const rel of REAL) {
+    const data = await fs.readFile(path.join(M2_REPOSITORY, rel)).catch(() => undefined);
+    if (data === undefined) return undefined;
+    files.set(rel, { data });
+  }
+  return files;
+}
+
+const real = await realFiles();
+const skip = real === undefined ? `${REAL.join(', ')} missing from ${M2_REPOSITORY}` : false;
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+function mavenRepo(extra: Record<string, FixtureFile> = {}): FixtureRepo {
+  const files = new Map(real);
+  // What an Artifactory holds besides artifacts: checksum files and metadata (ignored).
+  files.set('commons-io/commons-io/maven-metadata.xml', { data: Buffer.from('<metadata/>') });
+  files.set('commons-io/commons-io/2.16.1/commons-io-2.16.1.jar.sha1', {
+    data: Buffer.from('0000'),
+  });
+  for (const [p, f] of Object.entries(extra)) files.set(p, f);
+  return { name: 'libs-release-local', packageType: 'maven', kind: 'local', files };
+}
+
+function rawRepo(count: number, name = 'files'): FixtureRepo {
+  const files = new Map<string, FixtureFile>();
+  for (let i = 0; i < count; i++) {
+    files.set(`tools/v${i}/tool-${i}.txt`, { data: Buffer.from(`tool ${i}\n`.repeat(i + 1)) });
+  }
+  return { name, packageType: 'generic', kind: 'local', files };
+}
+
+const REMOTE: FixtureRepo = {
+  name: 'maven-central-cache',
+  packageType: 'maven',
+  kind: 'remote',
+  files: new Map(),
+};
+const UNKNOWN: FixtureRepo = {
+  name: 'conan-local',
+  packageType: 'conan',
+  kind: 'local',
+  files: new Map([['a/b', { data: Buffer.from('x') }]]),
+};
+
+async function get(url: string, auth?: string): Promise<{ status: number; body: Buffer }> {
+  const res = await fetch(url, auth === undefined ? {} : { headers: { authorization: auth } });
+  return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
+}
+
+describe('nora import', { skip }, () => {
+  test('artifactory: assess, then run into a NORA with auth on; a re-run skips everything', async () => {
+    await using work = await tempDir('nora-import-');
+    const htpasswd = path.join(work.path, 'users.htpasswd');
+    await fs.writeFile(htpasswd, htpasswdOf({ alice: 'alice-pw-1' }));
+    await using server = await serveNora(
+      { dir: work.path },
+      {
+        NORA_AUTH_ENABLED: 'true',
+        NORA_AUTH_HTPASSWD_FILE: htpasswd,
+        NORA_AUTH_ADMIN_USERS: 'alice',
+        NORA_MAVEN_PROXIES: 'none',
+      },
+    );
+    const auth = `Basic ${Buffer.from('svc:s3cret').toString('base64')}`;
+    await using source = await startSourceFixture({
+      flavour: 'artifactory',
+      authorization: auth,
+      repos: [mavenRepo(), rawRepo(3), REMOTE, UNKNOWN],
+    });
+    const env = {
+      NORA_IMPORT_AUTH: 'svc:s3cret',
+      NORA_IMPORT_TARGET_USER: 'alice',
+      NORA_IMPORT_TARGET_PASSWORD: 'alice-pw-1',
+    };
+    const common = [
+      '--source',
+      'artifactory',
+      '--url',
+      source.url,
+      '--registry',
+      server.url,
+      '--allow-private-cidrs',
+    ];
+    const assessed = await nora(['import', 'assess', ...common, '--json'], env);
+    assert.equal(assessed.code, 0, assessed.stderr);
+    const report = JSON.parse(assessed.stdout) as {
+      repositories: {
+        name: string;
+        action: string;
+        reason?: string;
+        target?: { path: string };
+        importable: { files: number; bytes: number };
+        ignored: Record<string, { files: number }>;
+      }[];
+      totals: { byFormat: Record<string, { files: number; bytes: number }> };
+    };
+    const byName = new Map(report.repositories.map((r) => [r.name, r]));
+    const maven = byName.get('libs-release-local');
+    assert.ok(maven !== undefined);
+    assert.equal(maven.action, 'import');
+    assert.equal(maven.target?.path, '/maven2');
+    assert.equal(maven.importable.files, 2);
+    assert.equal(
+      maven.importable.bytes,
+      [...(real ?? new Map<string, FixtureFile>()).values()].reduce((s, f) => s + f.data.length, 0),
+    );
+    assert.equal(
+      Object.values(maven.ignored).reduce((s, t) => s + t.files, 0),
+      2,
+    );
+    assert.equal(byName.get('files')?.target?.path, '/raw');
+    assert.match(byName.get('maven-central-cache')?.reason ?? '', /remote repository: a cache/);
+    assert.match(byName.get('conan-local')?.reason ?? '', /"conan": NORA has no such format/);
+    assert.deepEqual(report.totals.byFormat, {
+      maven: { files: 2, bytes: maven.importable.bytes },
+      raw: { files: 3, bytes: byName.get('files')?.importable.bytes },
+    });
+    const text = await nora(['import', 'assess', ...common], env);
+    assert.match(
+      text.stdout,
+      /import libs-release-local \(local maven\) → maven \(\/maven2\/\): 2 files/,
+    );
+
+    const state = path.join(work.path, 'state.jsonl');
+    const ran = await nora(['import', 'run', ...common, '--state', state], env);
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    assert.match(ran.stdout, /imported 5 files .*, 0 skipped, 0 failed/);
+    const basicAlice = `Basic ${Buffer.from('alice:alice-pw-1').toString('base64')}`;
+    for (const rel of REAL) {
+      const got = await get(`${server.url}/maven2/${rel}`, basicAlice);
+      assert.equal(got.status, 200, rel);
+      assert.equal(sha256(got.body), sha256(real?.get(rel)?.data ?? Buffer.alloc(0)), rel);
+    }
+    // NORA generated the metadata (the source's was not copied) and computes the checksums.
+    const metadata = await get(
+      `${server.url}/maven2/commons-io/commons-io/maven-metadata.xml`,
+      basicAlice,
+    );
+    assert.match(metadata.body.toString(), /<version>2\.16\.1<\/version>/);
+    const jarSha1 = await get(
+      `${server.url}/maven2/commons-io/commons-io/2.16.1/commons-io-2.16.1.jar.sha1`,
+      basicAlice,
+    );
+    assert.notEqual(jarSha1.body.toString().trim(), '0000');
+    const raw = await get(`${server.url}/raw/tools/v2/tool-2.txt`, basicAlice);
+    assert.equal(raw.body.toString(), 'tool 2\n'.repeat(3));
+
+    // Again: the state file says all is done, nothing is downloaded.
+    const before = source.requests.length;
+    const again = await nora(['import', 'run', ...common, '--state', state], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /imported 0 files .*, 5 skipped, 0 failed/);
+    assert.equal(
+      source.requests.slice(before).filter((r) => !r.includes('/api/')).length,
+      0,
+      'no download on a resumed run',
+    );
+    // Without the state: NORA already has them (HEAD), still nothing imported twice.
+    const fresh = await nora(['import', 'run', ...common, '--state', `${state}.2`], env);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    assert.match(fresh.stdout, /imported 0 files .*, 5 skipped, 0 failed/);
+
+    // Wrong NORA credentials: exit 1 naming the variables.
+    const badTarget = await nora(['import', 'run', ...common, '--state', state], {
+      ...env,
+      NORA_IMPORT_TARGET_PASSWORD: 'wrong',
+    });
+    assert.equal(badTarget.code, 1);
+    assert.match(badTarget.stderr, /401 .*NORA_IMPORT_TARGET_TOKEN/);
+  });
+
+  test('a checksum mismatch never lands in NORA; sha1-only and no-checksum files are refused', async () => {
+    await using work = await tempDir('nora-import-');
+    await using server = await serveNora({ dir: work.path }, { NORA_MAVEN_PROXIES: 'none' });
+    const data = Buffer.from('the real bytes\n');
+    await using source = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [
+        {
+          name: 'generic-local',
+          packageType: 'generic',
+          kind: 'local',
+          files: new Map<string, FixtureFile>([
+            ['bad/lying.bin', { data, sha256: sha256(Buffer.from('other bytes')) }],
+            ['ok/fine.bin', { data }],
+            ['old/sha1-only.bin', { data, sha256: null }],
+            ['old/none.bin', { data, sha256: null, sha1: null }],
+          ]),
+        },
+      ],
+    });
+    const args = ['import', 'run', '--source', 'artifactory', '--url', source.url];
+    const common = [...args, '--registry', server.url, '--allow-private-cidrs'];
+    const state = path.join(work.path, 's.jsonl');
+    const ran = await nora([...common, '--state', state]);
+    assert.equal(ran.code, 1, ran.stdout);
+    assert.match(ran.stdout, /FAILED generic-local\/bad\/lying\.bin: .*sha256 mismatch/);
+    assert.match(
+      ran.stdout,
+      /cannot import generic-local\/old\/sha1-only\.bin: only a sha1 .*--allow-sha1/,
+    );
+    assert.match(ran.stdout, /cannot import generic-local\/old\/none\.bin: no checksum listed/);
+    assert.equal((await get(`${server.url}/raw/bad/lying.bin`)).status, 404);
+    assert.equal((await get(`${server.url}/raw/ok/fine.bin`)).status, 200);
+    assert.equal((await get(`${server.url}/raw/old/sha1-only.bin`)).status, 404);
+
+    const sha1 = await nora([...common, '--state', state, '--allow-sha1', '--json']);
+    const report = JSON.parse(sha1.stdout) as {
+      totals: { imported: { files: number }; failed: number };
+      failures: { path: string; reason: string }[];
+    };
+    assert.equal(report.totals.imported.files, 1);
+    assert.deepEqual(
+      report.failures.map((f) => f.path),
+      ['bad/lying.bin'],
+    );
+    assert.equal(
+      (await get(`${server.url}/raw/old/sha1-only.bin`)).body.toString(),
+      data.toString(),
+    );
+
+    // The SSRF guard: 127.0.0.1 without --allow-private-cidrs is refused before any request.
+    const before = source.requests.length;
+    const refused = await nora([...args, '--registry', server.url]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /refusing 127\.0\.0\.1: .*loopback.*--allow-private-cidrs/);
+    assert.equal(source.requests.length, before);
+  });
+
+  test('nexus: paging, bad NORA_IMPORT_AUTH, Ctrl-C then resume', async () => {
+    await using work = await tempDir('nora-import-');
+    await using server = await serveNora({ dir: work.path }, { NORA_MAVEN_PROXIES: 'none' });
+    await using source = await startSourceFixture({
+      flavour: 'nexus',
+      authorization: 'Bearer nexus-token',
+      pageSize: 4,
+      delayMs: 150,
+      repos: [
+        { ...rawRepo(13, 'raw-hosted'), packageType: 'raw' },
+        { ...mavenRepo(), name: 'maven-releases', packageType: 'maven2' },
+      ],
+    });
+    const common = [
+      'import',
+      'run',
+      '--source',
+      'nexus',
+      '--url',
+      source.url,
+      '--registry',
+      server.url,
+      '--allow-private-cidrs',
+      '--concurrency',
+      '2',
+    ];
+    const bad = await nora(common, { NORA_IMPORT_AUTH: 'wrong-token' });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /401 Unauthorized from GET .*NORA_IMPORT_AUTH/);
+
+    // Ctrl-C after the first file: exit 130, what was done is in the state file.
+    const state = path.join(work.path, 'nexus.jsonl');
+    const child = spawn(process.execPath, [BIN, ...common, '--state', state], {
+      env: { ...cleanEnv(), NORA_IMPORT_AUTH: 'nexus-token' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (/imported raw-hosted\//.test(out)) resolve();
+      });
+    });
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, out);
+    assert.match(out, /INTERRUPTED: .*run the same command again to resume/);
+    const done = (await fs.readFile(state, 'utf8')).trim().split('\n').length;
+    assert.ok(done >= 1 && done < 15, `${done} lines in the state`);
+
+    const resumed = await nora([...common, '--state', state], { NORA_IMPORT_AUTH: 'nexus-token' });
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    const imported = Number(/imported (\d+) files/.exec(resumed.stdout)?.[1]);
+    const skipped = Number(/(\d+) skipped, 0 failed/.exec(resumed.stdout)?.[1]);
+    assert.equal(imported + skipped, 15, resumed.stdout);
+    assert.ok(skipped >= done, resumed.stdout);
+    // Paging: 13 raw files in pages of 4 = 4 pages.
+    const pages = source.requests.filter((r) =>
+      r.includes('/service/rest/v1/assets?repository=raw-hosted'),
+    );
+    assert.ok(
+      pages.some((p) => p.includes('continuationToken=12')),
+      pages.join('\n'),
+    );
+    for (let i = 0; i < 13; i++) {
+      const got = await get(`${server.url}/raw/tools/v${i}/tool-${i}.txt`);
+      assert.equal(got.body.toString(), `tool ${i}\n`.repeat(i + 1));
+    }
+  });
+
+  test('usage errors exit 2', async () => {
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [
+        ['--source', 'jfrog', '--url', 'http://127.0.0.1:9'],
+        {},
+        /--source jfrog: give artifactory or nexus/,
+      ],
+      [['--source', 'nexus', '--url', 'http://u:p@127.0.0.1:9'], {}, /must not hold credentials/],
+      [
+        ['--source', 'nexus', '--url', 'http://127.0.0.1:9', '--with-permissions'],
+        {},
+        /not available in this build/,
+      ],
+      [
+        ['--source', 'nexus', '--url', 'http://127.0.0.1:9'],
+        { NORA_IMPORT_AUTH: 'a\nb' },
+        /control character/,
+      ],
+    ];
+    for (const [args, env, message] of cases) {
+      const result = await nora(['import', 'run', ...args], env);
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+    }
+  });
+});
