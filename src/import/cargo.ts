@@ -1,0 +1,183 @@
+/**
+ * Cargo writer (Artifactory and Nexus Cargo repositories keep `.crate` files, e.g.
+ * `crates/<name>/<name>-<version>.crate`, next to an index they generate): every `.crate` is
+ * published as `cargo publish` does — `PUT <target>/api/v1/crates/new` with the Cargo book's
+ * frame (u32 LE JSON length, the metadata JSON, u32 LE crate length, the crate, streamed). The
+ * metadata comes from the crate's own `Cargo.toml` (the normalised one `cargo package` writes,
+ * read bounded from the archive): name, version, dependencies with their kinds, targets,
+ * features and renames, features, and the package texts. Index files of the source are ignored.
+ *
+ * Dependencies: `cargo package` writes one of an alternative registry with its `registry-index`,
+ * one of crates.io without. Those of an alternative registry are taken to be of the source
+ * registry (imported alongside: `registry` null, so NORA's own), those of crates.io keep
+ * crates.io's index as their `registry`, as `cargo publish` sent them to the source.
+ *
+ * Not carried: the yanked state (the source's index is not read: an imported version is not
+ * yanked). NORA refuses a crate whose dependency (from the same registry) it does not have yet,
+ * so a crate imported before its dependencies fails with NORA's reason; a re-run imports it.
+ */
+import { parse as parseToml } from 'smol-toml';
+import { readTarMember, rootMember } from './archive.ts';
+import { concatBody, guarded, sendPublish } from './body.ts';
+import type { ImportWriter, WriteContext, WriteOutcome } from './types.ts';
+
+/** Cargo.toml inside a crate (NORA's publish check reads at most as much). */
+export const MAX_CARGO_TOML_BYTES = 1024 * 1024;
+
+type Table = Record<string, unknown>;
+
+/**
+ * The index a dependency of crates.io is published with to any other registry (`cargo publish`
+ * sends it as the dependency's `registry`).
+ */
+export const CRATES_IO_INDEX = 'https://github.com/rust-lang/crates.io-index';
+
+export const cargoWriter: ImportWriter = {
+  format: 'cargo',
+  accepts(file) {
+    if (file.path.endsWith('.crate')) return { action: 'take' };
+    return { action: 'ignore', reason: 'Cargo index file: NORA builds its own' };
+  },
+  write: guarded(publishCrate),
+};
+
+async function publishCrate(ctx: WriteContext): Promise<WriteOutcome> {
+  const first = await ctx.open();
+  const raw = await readTarMember(first.stream, rootMember('Cargo.toml'), MAX_CARGO_TOML_BYTES);
+  if (raw === undefined) return { status: 'failed', reason: 'the .crate has no Cargo.toml' };
+  let manifest: Table;
+  try {
+    manifest = parseToml(raw.toString('utf8'));
+  } catch (err) {
+    return { status: 'failed', reason: `Cargo.toml in the .crate does not parse: ${String(err)}` };
+  }
+  const metadata = publishMetadata(manifest);
+  if (metadata === undefined) {
+    return { status: 'failed', reason: 'Cargo.toml in the .crate has no package name or version' };
+  }
+  const { name, vers } = metadata;
+  const api = `${ctx.target.path}/api/v1/crates`;
+  if (
+    await ctx.nora.exists(`${api}/${encodeURIComponent(name)}/${encodeURIComponent(vers)}/download`)
+  ) {
+    return { status: 'skipped', reason: `${name}@${vers} already in NORA` };
+  }
+
+  const json = Buffer.from(JSON.stringify(metadata));
+  const crate = await ctx.open();
+  const body = concatBody([u32(json.length), json, u32(crate.length), crate]);
+  return sendPublish(ctx, 'PUT', `${api}/new`, 'application/octet-stream', body, crate.length);
+}
+
+function u32(value: number): Buffer {
+  const buffer = Buffer.alloc(4);
+  buffer.writeUInt32LE(value);
+  return buffer;
+}
+
+function table(value: unknown): Table | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Table)
+    : undefined;
+}
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+/** One dependency of the publish metadata (Cargo book "Registry web API", publish). */
+interface PublishDependency {
+  name: string;
+  version_req: string;
+  features: string[];
+  optional: boolean;
+  default_features: boolean;
+  target: string | null;
+  kind: 'normal' | 'dev' | 'build';
+  registry: string | null;
+  explicit_name_in_toml: string | null;
+}
+
+/**
+ * The publish metadata `cargo publish` would send for this Cargo.toml, or undefined without a
+ * package name and version. Dependencies without a version (path-only, git) are left out, as
+ * `cargo package` leaves them out.
+ */
+export function publishMetadata(
+  manifest: Table,
+): (Record<string, unknown> & { name: string; vers: string }) | undefined {
+  const pkg = table(manifest['package']);
+  const name = pkg?.['name'];
+  const vers = pkg?.['version'];
+  if (pkg === undefined || typeof name !== 'string' || typeof vers !== 'string') return undefined;
+  const deps: PublishDependency[] = [];
+  const kinds = [
+    ['dependencies', 'normal'],
+    ['dev-dependencies', 'dev'],
+    ['build-dependencies', 'build'],
+  ] as const;
+  const collect = (scope: Table, target: string | null) => {
+    for (const [section, kind] of kinds) {
+      const underscored = section.replace('-', '_');
+      for (const [key, spec] of Object.entries(table(scope[section] ?? scope[underscored]) ?? {})) {
+        const dep = dependency(key, spec, kind, target);
+        if (dep !== undefined) deps.push(dep);
+      }
+    }
+  };
+  collect(manifest, null);
+  for (const [target, scope] of Object.entries(table(manifest['target']) ?? {})) {
+    const t = table(scope);
+    if (t !== undefined) collect(t, target);
+  }
+  const features: Record<string, string[]> = {};
+  for (const [feature, values] of Object.entries(table(manifest['features']) ?? {})) {
+    features[feature] = strings(values);
+  }
+  return {
+    name,
+    vers,
+    deps,
+    features,
+    authors: strings(pkg['authors']),
+    description: text(pkg['description']),
+    documentation: text(pkg['documentation']),
+    homepage: text(pkg['homepage']),
+    readme: null,
+    readme_file: text(pkg['readme']),
+    keywords: strings(pkg['keywords']),
+    categories: strings(pkg['categories']),
+    license: text(pkg['license']),
+    license_file: text(pkg['license-file']),
+    repository: text(pkg['repository']),
+    links: text(pkg['links']),
+    rust_version: text(pkg['rust-version']),
+  };
+}
+
+function dependency(
+  key: string,
+  spec: unknown,
+  kind: PublishDependency['kind'],
+  target: string | null,
+): PublishDependency | undefined {
+  const detail = typeof spec === 'string' ? { version: spec } : table(spec);
+  const version = detail?.['version'];
+  if (detail === undefined || typeof version !== 'string') return undefined;
+  const renamed = text(detail['package']);
+  return {
+    name: renamed ?? key,
+    version_req: version,
+    features: strings(detail['features']),
+    optional: detail['optional'] === true,
+    default_features: (detail['default-features'] ?? detail['default_features']) !== false,
+    target,
+    kind,
+    registry: detail['registry-index'] === undefined ? CRATES_IO_INDEX : null,
+    explicit_name_in_toml: renamed === null ? null : key,
+  };
+}

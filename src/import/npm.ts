@@ -1,0 +1,122 @@
+/**
+ * npm writer (Artifactory and Nexus `npm` repositories keep each version's tarball as
+ * `<name>/-/<name>-<version>.tgz`, scoped ones under `@scope/<name>/-/`): every `.tgz` is
+ * published as `npm publish` would publish it — `PUT <target>/<name>` with a publish document
+ * whose version manifest is the tarball's own `package.json` and whose attachment is the tarball
+ * in base64, streamed (the document around it is small: package.json is bounded by
+ * MAX_PACKAGE_JSON_BYTES). NORA checks the tarball against the manifest and computes `dist`
+ * (integrity, shasum) itself. The source's packuments are ignored: NORA builds its own.
+ *
+ * Dist-tags: a version becomes `latest` when it is not a prerelease and is newer than NORA's
+ * `latest` (so importing in any order ends with the newest release as `latest`; NORA sets
+ * `latest` itself when a package has none). The source's other tags are not carried.
+ */
+import semver from 'semver';
+import { answerReason } from './put.ts';
+import { readTarMember, rootMember } from './archive.ts';
+import { base64Stream, concatBody, guarded, sendPublish } from './body.ts';
+import type { ImportWriter, WriteContext, WriteOutcome } from './types.ts';
+
+/** The tarball's package.json: a manifest, never near this (NORA's own read allows 16 MiB). */
+export const MAX_PACKAGE_JSON_BYTES = 4 * 1024 * 1024;
+
+export const npmWriter: ImportWriter = {
+  format: 'npm',
+  accepts(file) {
+    if (file.path.endsWith('.tgz')) return { action: 'take' };
+    return { action: 'ignore', reason: 'npm metadata: NORA builds its packuments' };
+  },
+  write: guarded(publishTarball),
+};
+
+/** `@scope/name` as npm puts it in a URL path (`@scope%2fname`). */
+export function npmUrlName(name: string): string {
+  return name.startsWith('@') ? name.replace('/', '%2f') : encodeURIComponent(name);
+}
+
+async function publishTarball(ctx: WriteContext): Promise<WriteOutcome> {
+  const manifest = await readPackageJson(ctx);
+  const name = manifest['name'];
+  const rawVersion = manifest['version'];
+  if (typeof name !== 'string' || name === '' || typeof rawVersion !== 'string') {
+    return { status: 'failed', reason: 'package.json in the tarball has no name or version' };
+  }
+  // As npm publish reads it (`v1.0.0` is published as 1.0.0; NORA compares the same way).
+  const version = semver.clean(rawVersion) ?? rawVersion;
+  const base = `${ctx.target.path}/${npmUrlName(name)}`;
+
+  const existing = await ctx.nora.request('GET', `${base}/${encodeURIComponent(version)}`);
+  if (existing.ok) {
+    await existing.discard();
+    return { status: 'skipped', reason: `${name}@${version} already in NORA` };
+  }
+  if (existing.status !== 404) {
+    return { status: 'failed', reason: await answerReason(existing, 'GET', `${base}/${version}`) };
+  }
+  await existing.discard();
+
+  const tags: Record<string, string> = {};
+  if (semver.valid(version) !== null && semver.prerelease(version) === null) {
+    const latest = await currentLatest(ctx, name);
+    if (latest === undefined || semver.valid(latest) === null || semver.gt(version, latest)) {
+      tags['latest'] = version;
+    }
+  }
+
+  const tarball = await ctx.open();
+  const key = `${name}-${version}.tgz`;
+  const placeholder = '\u0000tarball\u0000';
+  const document = JSON.stringify({
+    _id: name,
+    name,
+    'dist-tags': tags,
+    versions: {
+      [version]: { ...manifest, name, version, _id: `${name}@${version}`, dist: {} },
+    },
+    _attachments: {
+      [key]: {
+        content_type: 'application/octet-stream',
+        data: placeholder,
+        length: tarball.length,
+      },
+    },
+  });
+  // The last occurrence: `_attachments` is the last key (a package.json could hold the text too).
+  const at = document.lastIndexOf(JSON.stringify(placeholder));
+  const body = concatBody([
+    `${document.slice(0, at)}"`,
+    base64Stream(tarball.stream, tarball.length),
+    `"${document.slice(at + JSON.stringify(placeholder).length)}`,
+  ]);
+  return sendPublish(ctx, 'PUT', base, 'application/json', body, tarball.length);
+}
+
+/** The tarball's root package.json, parsed (rejects naming what is wrong). */
+async function readPackageJson(ctx: WriteContext): Promise<Record<string, unknown>> {
+  const body = await ctx.open();
+  const raw = await readTarMember(body.stream, rootMember('package.json'), MAX_PACKAGE_JSON_BYTES);
+  if (raw === undefined) throw new Error('the tarball has no package.json at its root');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new Error('package.json in the tarball is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error('package.json in the tarball is not a JSON object');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** NORA's `latest` of `name`, or undefined when the package is new there. */
+async function currentLatest(ctx: WriteContext, name: string): Promise<string | undefined> {
+  const path = `${ctx.target.path}/-/package/${npmUrlName(name)}/dist-tags`;
+  const answer = await ctx.nora.request('GET', path);
+  if (answer.status === 404) {
+    await answer.discard();
+    return undefined;
+  }
+  if (!answer.ok) throw new Error(await answerReason(answer, 'GET', path));
+  const tags = JSON.parse(await answer.text()) as Record<string, unknown>;
+  return typeof tags['latest'] === 'string' ? tags['latest'] : undefined;
+}

@@ -1,0 +1,96 @@
+/**
+ * Runs one `nora import` writer on a local file against a listening test server: a WriteContext
+ * whose source is the file on disk (listed size and sha256 as a source would list them) and whose
+ * target is the server, over HTTP as the verb sends.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { httpRequest } from '../../src/core/http-client.ts';
+import type {
+  ImportWriter,
+  NoraTarget,
+  SourceRepository,
+  TargetRepository,
+  WriteContext,
+  WriteOutcome,
+} from '../../src/import/types.ts';
+
+/** The server at `base` as a NoraTarget, anonymous. */
+export function noraTarget(base: string): NoraTarget {
+  return {
+    base,
+    request: (method, path, options = {}) =>
+      httpRequest(`${base}${path}`, {
+        method,
+        ...(options.headers === undefined ? {} : { headers: options.headers }),
+        ...(options.body === undefined
+          ? {}
+          : { body: Buffer.isBuffer(options.body) ? Readable.from([options.body]) : options.body }),
+      }),
+    async exists(path) {
+      const answer = await httpRequest(`${base}${path}`, { method: 'HEAD' });
+      await answer.discard();
+      if (answer.ok) return true;
+      if (answer.status === 404) return false;
+      throw new Error(`${answer.status} from HEAD ${path}`);
+    },
+  };
+}
+
+/** The default repository of `format` on the server (`/npm`, `/simple`, `/helm`, `/cargo`). */
+export function defaultTarget(format: TargetRepository['format'], path: string): TargetRepository {
+  return { name: format, format, isDefault: true, path };
+}
+
+/**
+ * Runs `writer` for `file` (a local path) listed at `sourcePath` of a source repository of
+ * `packageType`, after checking that the writer takes it; `sourceRegistryBase`: the source's
+ * registry API root (`/v2/…` under it) for the Docker writer.
+ */
+export async function writeFile(
+  writer: ImportWriter,
+  base: string,
+  target: TargetRepository,
+  file: string,
+  sourcePath: string,
+  packageType: string = target.format,
+  sourceRegistryBase?: string,
+): Promise<WriteOutcome> {
+  const bytes = await fs.readFile(file);
+  const source: SourceRepository = { name: `src-${packageType}`, packageType, kind: 'local' };
+  const listed = {
+    path: sourcePath,
+    size: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  };
+  const acceptance = writer.accepts(listed, source);
+  if (acceptance.action !== 'take') {
+    throw new Error(`${writer.format} writer does not take ${sourcePath}: ${acceptance.reason}`);
+  }
+  const ctx: WriteContext = {
+    source,
+    file: listed,
+    target,
+    nora: noraTarget(base),
+    open: () => Promise.resolve({ stream: createReadStream(file), length: bytes.length }),
+    sourceRegistry: () => {
+      if (sourceRegistryBase === undefined) throw new Error('no Docker source in this test');
+      return {
+        base: sourceRegistryBase,
+        get: (path, headers) =>
+          httpRequest(`${sourceRegistryBase}${path}`, headers === undefined ? {} : { headers }),
+      };
+    },
+    signal: new AbortController().signal,
+  };
+  return writer.write(ctx);
+}
+
+/** The reason of a `failed` outcome (an assertion error for any other). */
+export function failureReason(outcome: WriteOutcome): string {
+  if (outcome.status !== 'failed')
+    throw new Error(`expected a failure, got ${JSON.stringify(outcome)}`);
+  return outcome.reason;
+}

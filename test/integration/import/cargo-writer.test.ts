@@ -1,0 +1,154 @@
+/**
+ * The `nora import` Cargo writer against a listening NORA, with `.crate` archives as `cargo
+ * package` writes them (a normalised Cargo.toml under `<name>-<vers>/`): the metadata is read
+ * from the crate (a renamed dependency, features, package texts), a crate imported before its
+ * dependency fails with NORA's reason and goes in on the next run, a second run skips, and the
+ * real `cargo fetch` then resolves both crates from NORA's index.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import tar from 'tar-stream';
+import { cargoWriter } from '../../../src/import/cargo.ts';
+import {
+  CARGO,
+  cargoEnv,
+  consumerManifest,
+  missingCargo,
+  writeCargoHome,
+  writeCrateFiles,
+} from '../../helpers/cargo.ts';
+import { defaultTarget, failureReason, writeFile } from '../../helpers/import-writer.ts';
+import { startTestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { run } from '../../helpers/tools.ts';
+
+/** A .crate: `files` under `<name>-<vers>/`, tarred and gzipped. */
+async function crate(name: string, vers: string, files: Record<string, string>): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const [file, text] of Object.entries(files)) {
+    pack.entry({ name: `${name}-${vers}/${file}`, mode: 0o644 }, text);
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack as AsyncIterable<Buffer>) chunks.push(chunk);
+  return gzipSync(Buffer.concat(chunks));
+}
+
+const BASE_TOML = `[package]
+edition = "2021"
+name = "imp-base"
+version = "0.1.0"
+authors = ["Nora Tester <tester@example.com>"]
+description = "imported base"
+license = "MIT"
+`;
+
+const APP_TOML = `[package]
+edition = "2021"
+name = "imp-app"
+version = "0.2.0"
+description = "imported app"
+license = "MIT OR Apache-2.0"
+keywords = ["noratest"]
+
+[dependencies.base]
+version = "^0.1"
+package = "imp-base"
+registry-index = "sparse+http://source.invalid/api/cargo/crates-local/index/"
+
+[features]
+default = []
+extra = []
+`;
+
+/** Both crates, written to `dir`: [base, app]. */
+async function crates(dir: string): Promise<[string, string]> {
+  const specs = [
+    ['imp-base', '0.1.0', BASE_TOML, 'pub fn base() {}\n'],
+    ['imp-app', '0.2.0', APP_TOML, 'pub use base::base;\n'],
+  ] as const;
+  const files = specs.map(([name, vers]) => path.join(dir, `${name}-${vers}.crate`));
+  for (const [i, [name, vers, toml, lib]] of specs.entries()) {
+    await fs.writeFile(
+      files[i] ?? '',
+      await crate(name, vers, { 'Cargo.toml': toml, 'src/lib.rs': lib }),
+    );
+  }
+  return [files[0] ?? '', files[1] ?? ''];
+}
+
+const target = defaultTarget('cargo', '/cargo');
+const BASE_AT = 'crates/imp-base/imp-base-0.1.0.crate';
+const APP_AT = 'crates/imp-app/imp-app-0.2.0.crate';
+
+describe('nora import: Cargo writer', () => {
+  test('publishes crates with the metadata of their Cargo.toml, skips on re-run', async () => {
+    await using work = await tempDir('nora-import-cargo-');
+    await using server = await startTestServer();
+    const [base, app] = await crates(work.path);
+    const source = { name: 'c', packageType: 'cargo', kind: 'local' } as const;
+    assert.equal(
+      cargoWriter.accepts({ path: 'index/im/p-/imp-app', size: 1 }, source).action,
+      'ignore',
+    );
+
+    // Before its dependency: NORA refuses, the reason says so; the next run imports it.
+    const early = await writeFile(cargoWriter, server.url, target, app, APP_AT);
+    assert.equal(early.status, 'failed');
+    assert.match(failureReason(early), /^400 .*imp-base/);
+    assert.equal(
+      (await writeFile(cargoWriter, server.url, target, base, BASE_AT)).status,
+      'imported',
+    );
+    assert.deepEqual(await writeFile(cargoWriter, server.url, target, app, APP_AT), {
+      status: 'imported',
+      bytes: (await fs.stat(app)).size,
+    });
+    assert.equal((await writeFile(cargoWriter, server.url, target, app, APP_AT)).status, 'skipped');
+
+    const index = await (await fetch(`${server.url}/cargo/index/im/p-/imp-app`)).text();
+    const line = JSON.parse(index.trim()) as {
+      deps: { name: string; package?: string; req: string; registry?: string }[];
+      features: Record<string, string[]>;
+      yanked: boolean;
+    };
+    assert.deepEqual(
+      line.deps.map((d) => [d.name, d.package, d.req, d.registry]),
+      [['base', 'imp-base', '^0.1', undefined]],
+    );
+    assert.deepEqual(line.features, { default: [], extra: [] });
+    assert.equal(line.yanked, false);
+    const downloaded = await fetch(`${server.url}/cargo/api/v1/crates/imp-app/0.2.0/download`);
+    assert.deepEqual(Buffer.from(await downloaded.arrayBuffer()), await fs.readFile(app));
+  });
+
+  test('cargo fetch resolves imported crates from NORA', { skip: missingCargo }, async () => {
+    await using work = await tempDir('nora-import-cargo-fetch-');
+    await using server = await startTestServer();
+    for (const [file, at] of (await crates(work.path)).map((f, i) => [
+      f,
+      i === 0 ? BASE_AT : APP_AT,
+    ])) {
+      assert.equal(
+        (await writeFile(cargoWriter, server.url, target, file ?? '', at ?? '')).status,
+        'imported',
+      );
+    }
+    const home = path.join(work.path, 'cargo-home');
+    await writeCargoHome(home, server.url);
+    const consumer = path.join(work.path, 'consumer');
+    await writeCrateFiles(consumer, {
+      'Cargo.toml': consumerManifest('consumer', [
+        'imp-app = { version = "0.2", registry = "nora" }',
+      ]),
+      'src/lib.rs': '',
+    });
+    await run(CARGO ?? 'cargo', ['fetch'], { cwd: consumer, env: cargoEnv(home, consumer) });
+    const lock = await fs.readFile(path.join(consumer, 'Cargo.lock'), 'utf8');
+    assert.match(lock, /name = "imp-base"\nversion = "0.1.0"/);
+    assert.match(lock, /name = "imp-app"\nversion = "0.2.0"/);
+  });
+});
