@@ -186,7 +186,7 @@ describe('min release age', () => {
     );
     assert.deepEqual(
       store.rows.map((r) => [r.name, r.version, r.at]),
-      [['serde-json', '1.0.0', NOW]],
+      [['serde_json', '1.0.0', NOW]],
     );
     clock.now = NOW + 6 * HOUR;
     assert.equal(engine.hides(crate), true);
