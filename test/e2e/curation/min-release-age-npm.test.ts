@@ -8,11 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { freePort, startNoraProcess, writeConfigToml } from '../../helpers/process.ts';
+import { startRewriter } from '../../helpers/rewriter.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { findTool, output, run } from '../../helpers/tools.ts';
@@ -20,33 +19,6 @@ import { NpmHttp } from '../../integration/npm/client.ts';
 import { writeUserNpmrc } from '../npm/clients.ts';
 
 const OLD = '2020-01-01T00:00:00.000Z';
-
-/** Forwards to `base`, rewriting packuments' `time`: 1.0.0 old, 1.1.0 an hour ago. */
-async function timeRewriter(base: string, young: string): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    void (async () => {
-      const answer = await fetch(`${base}${req.url ?? '/'}`, {
-        headers: { accept: req.headers.accept ?? '*/*' },
-      });
-      const body = Buffer.from(await answer.arrayBuffer());
-      const type = answer.headers.get('content-type') ?? 'application/octet-stream';
-      if (answer.status !== 200 || !type.includes('json') || req.url?.includes('/-/')) {
-        res.writeHead(answer.status, { 'content-type': type });
-        res.end(body);
-        return;
-      }
-      const doc = JSON.parse(body.toString('utf8')) as { time?: Record<string, string> };
-      doc.time = { ...doc.time, '1.0.0': OLD, '1.1.0': young };
-      res.writeHead(200, { 'content-type': type });
-      res.end(JSON.stringify(doc));
-    })().catch(() => {
-      res.writeHead(502);
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
-}
 
 function npmEnv(home: string, npmrc: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -71,12 +43,15 @@ test(
       true,
     );
     const young = new Date(Date.now() - 3_600_000).toISOString();
-    const rewriter = await timeRewriter(`${upstream.url}/npm`, young);
-    try {
-      const { port: fixturePort } = rewriter.address() as AddressInfo;
+    // Packuments (not tarballs' JSON errors): 1.0.0 published years ago, 1.1.0 an hour ago.
+    await using rewriter = await startRewriter(`${upstream.url}/npm`, (doc, url) => {
+      if (url.includes('/-/')) return;
+      doc.time = { ...(doc.time as object | undefined), '1.0.0': OLD, '1.1.0': young };
+    });
+    {
       const configLines = (age: string) => [
         '[npm]',
-        `proxy = "http://127.0.0.1:${fixturePort}/"`,
+        `proxy = "${rewriter.url}/"`,
         'metadata_ttl = 0',
         '[curation]',
         'mode = "enforce"',
@@ -153,8 +128,6 @@ test(
       const fresh = await npm('fresh', 'age-lib');
       assert.equal(fresh.result.code, 0, output(fresh.result));
       assert.equal(fresh.version, '1.1.0');
-    } finally {
-      await new Promise((resolve) => rewriter.close(resolve));
     }
   },
 );
