@@ -245,3 +245,10 @@ describe('min release age', () => {
     assert.equal(store.rows.length, 1);
   });
 });
+
+test("Helm: an index entry's created is its publish time", async () => {
+  const { createdOf } = await import('../../../src/formats/helm/proxy.ts');
+  const fragment = JSON.stringify({ name: 'c', version: '1.0.0', created: '2026-12-05T11:00:00Z' });
+  assert.equal(createdOf(fragment), NOW - HOUR);
+  assert.equal(createdOf('{"name":"c"}'), undefined);
+});
