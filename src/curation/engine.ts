@@ -359,7 +359,10 @@ export class CurationEngine implements CurationGate {
     if (this.#policy.mode === 'off') return this.decide(subject);
     // Without a trusted date the min release age counts from the first request: start the clock
     // now (a no-op when a time is recorded), so a refused version becomes available later.
-    if (subject.publishedAt === undefined && this.#policy.times[subject.registry].minReleaseAge > 0) {
+    if (
+      subject.publishedAt === undefined &&
+      this.#policy.times[subject.registry].minReleaseAge > 0
+    ) {
       this.recordFirstSeen(subject);
     }
     const verdict = this.decide(subject);
