@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import type { Counter } from 'prom-client';
 import { type AppConfig, FORMAT_NAMES } from '../config/schema.ts';
+import { formatDuration } from '../config/fields.ts';
 import { RegistryError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
@@ -177,6 +178,11 @@ export function findRefusal(policy: Policy, subject: CurationSubject): Found | u
   };
 }
 
+/** `2026-12-05T14:00:00Z` (ms since the epoch, to the second). */
+function iso(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+}
+
 /** `npm left-pad@1.3.0` */
 export function describeSubject(subject: CurationSubject): string {
   return `${subject.registry} ${subject.name}${subject.version === undefined ? '' : `@${subject.version}`}`;
@@ -281,10 +287,47 @@ export class CurationEngine implements CurationGate {
     return internal;
   }
 
+  /**
+   * Why the min release age refuses `subject`, or undefined: no age for its registry, no
+   * version, or old enough. The publish time is `subject.publishedAt`, else the first-seen
+   * time (by digest, else name@version); a version with neither is refused as just seen when a
+   * store is attached (its clock starts at the first download, `guard` records it) and let
+   * through without one (nothing to judge by: docs/curation.md "Minimum release age").
+   * `unknown = 'allow'` (listings): a version without a known time is not refused.
+   */
+  #tooYoung(subject: CurationSubject, unknown: 'now' | 'allow'): Found | undefined {
+    const age = this.#policy.times[subject.registry].minReleaseAge;
+    if (age <= 0 || subject.version === undefined) return undefined;
+    const now = this.#now();
+    let basis = 'published';
+    let at = subject.publishedAt;
+    if (at === undefined || !Number.isFinite(at)) {
+      basis = 'first seen';
+      at = this.firstSeen(subject);
+      if (at === undefined) {
+        if (unknown === 'allow' || this.#store === undefined) return undefined;
+        basis = 'not seen before';
+        at = now;
+      }
+    }
+    const from = at + age * 1000;
+    if (from <= now) return undefined;
+    const when = basis === 'not seen before' ? 'not seen before' : `${basis} ${iso(at)}`;
+    return {
+      reason: 'min_release_age',
+      rule: `min_release_age ${formatDuration(age)}`,
+      why: `${when}, younger than the minimum release age of ${formatDuration(age)}; available from ${iso(from)}`,
+    };
+  }
+
   decide(subject: CurationSubject): CurationVerdict {
+    return this.#decide(subject, 'now');
+  }
+
+  #decide(subject: CurationSubject, unknown: 'now' | 'allow'): CurationVerdict {
     const policy = this.#policy;
     if (policy.mode === 'off') return this.#quarantined(subject) ?? ALLOWED;
-    const found = findRefusal(policy, subject);
+    const found = findRefusal(policy, subject) ?? this.#tooYoung(subject, unknown);
     if (found === undefined) return this.#quarantined(subject) ?? ALLOWED;
     // on_failure = "open" with an unavailable policy falls through to the lists that did load.
     const what = describeSubject(subject);
@@ -320,6 +363,15 @@ export class CurationEngine implements CurationGate {
   }
 
   guard(subject: CurationSubject): CurationVerdict {
+    // Without a trusted date the min release age counts from the first request: start the clock
+    // now (a no-op when a time is recorded), so a refused version becomes available later.
+    if (
+      this.#policy.mode !== 'off' &&
+      subject.publishedAt === undefined &&
+      this.#policy.times[subject.registry].minReleaseAge > 0
+    ) {
+      this.recordFirstSeen(subject);
+    }
     const verdict = this.decide(subject);
     // Off counts nothing, but a quarantine hold (independent of mode) is counted and logged.
     if (this.#policy.mode === 'off' && verdict.reason !== 'quarantine') return verdict;
@@ -386,7 +438,7 @@ export class CurationEngine implements CurationGate {
     if (policy.unavailable !== undefined) return false;
     // A quarantine hold is not hidden (types.ts: the digest is rarely known in a listing): the
     // download's 403 says when it is released.
-    const verdict = this.decide(subject);
+    const verdict = this.#decide(subject, 'allow');
     return verdict.refuse && verdict.reason !== 'quarantine';
   }
 
@@ -459,7 +511,10 @@ export class CurationEngine implements CurationGate {
 
   viewKey(): string {
     if (this.#policy.mode === 'off') return '';
-    return `c${this.#epoch}${this.#bypassed() ? 'b' : ''}`;
+    // A min release age lets versions in as time passes: a filtered answer is kept a minute.
+    const aged = Object.values(this.#policy.times).some((t) => t.minReleaseAge > 0);
+    const minute = aged ? `t${Math.floor(this.#now() / 60_000)}` : '';
+    return `c${this.#epoch}${minute}${this.#bypassed() ? 'b' : ''}`;
   }
 
   /**

@@ -121,7 +121,7 @@ export interface QuarantineHold {
 
 /**
  * The key of a first-seen record. `name` as the engine compares it (PyPI PEP 503-normalized,
- * Cargo lower-case with `-`: the gate normalizes before calling the store); '' for an unknown
+ * Cargo lower-case with `_`: the gate normalizes before calling the store); '' for an unknown
  * version or digest.
  */
 export interface FirstSeenKey {

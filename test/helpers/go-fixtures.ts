@@ -26,6 +26,8 @@ export interface GoUpstream {
  */
 export async function startGoUpstream(
   modules: Readonly<Record<string, string | readonly string[]>>,
+  /** `.info` `Time` by `module@version` (min release age tests); else UPSTREAM_TIME. */
+  times: Readonly<Record<string, string>> = {},
 ): Promise<GoUpstream> {
   const requests: string[] = [];
   const server = http.createServer((req, res) => {
@@ -42,9 +44,12 @@ export async function startGoUpstream(
       if (url === `${base}list`) return void res.writeHead(200).end(`${versions.join('\n')}\n`);
       for (const version of versions) {
         if (url === `${base}${version}.info`) {
-          return void res
-            .writeHead(200)
-            .end(JSON.stringify({ Version: version, Time: UPSTREAM_TIME }));
+          return void res.writeHead(200).end(
+            JSON.stringify({
+              Version: version,
+              Time: times[`${module}@${version}`] ?? UPSTREAM_TIME,
+            }),
+          );
         }
         if (url === `${base}${version}.mod`) {
           return void res.writeHead(200).end(`module ${module}\n`);

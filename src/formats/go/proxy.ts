@@ -62,6 +62,7 @@ import type { GoSource, OpenedModuleFile, VersionInfo, VersionList } from './mod
 import {
   checkModuleVersion,
   checkVersion,
+  compareSemver,
   isValidSemver,
   escapePath,
   escapeVersion,
@@ -202,23 +203,82 @@ export class GoProxy implements GoSource {
    * (enforce) is a 403 for its `.info`, `.mod` and `.zip` alike, counted where refused; a served
    * version counts once, at its `.zip` (the download; `go` asks `.info` and `.mod` first).
    */
-  #curate(kind: Kind, module: string, version: string): void {
+  async #curate(repo: Repository, kind: Kind, module: string, version: string): Promise<void> {
     const gate = this.#deps.curation;
     // Quarantine is independent of mode: a held version's `.info` and `.mod` are refused too.
     if (gate === undefined || (gate.mode() === 'off' && !quarantines(gate, 'go'))) return;
-    const subject = { registry: 'go', name: module, version } as const;
+    const publishedAt =
+      gate.mode() === 'off' ? undefined : await this.#publishedAt(repo, module, version);
+    const subject = { registry: 'go', name: module, version, publishedAt } as const;
     if (kind === 'zip') gate.guard(subject);
     else if (gate.decide(subject).refuse) gate.guard(subject);
   }
 
+  /**
+   * The `.info` `Time` of `module@version` (ms), the min release age's publish time: read
+   * through the cache (immutable once fetched), not curated nor counted. Undefined when no age
+   * applies to Go, or the upstream gives none (the gate then falls back to first-seen).
+   */
+  async #publishedAt(
+    repo: Repository,
+    module: string,
+    version: string,
+  ): Promise<number | undefined> {
+    if ((this.#deps.curation?.timeSettings('go').minReleaseAge ?? 0) === 0) return undefined;
+    if (checkVersion(version) !== undefined) return undefined;
+    const got = await this.#get(
+      repo,
+      'info',
+      module,
+      version,
+      () => fileUrl(module, version, 'info'),
+      undefined,
+      'uncurated',
+    ).catch(() => undefined);
+    const info = got === undefined ? undefined : await this.#info(got.entry).catch(() => undefined);
+    const at = info?.Time === undefined ? Number.NaN : Date.parse(info.Time);
+    return Number.isNaN(at) ? undefined : at;
+  }
+
   /** Whether enforce leaves `module@version` out of `@v/list` and `@latest`. */
-  #hidden(module: string, version: string): boolean {
+  async #hidden(
+    repo: Repository,
+    module: string,
+    version: string,
+    publishedAt?: number,
+  ): Promise<boolean> {
     const gate = this.#deps.curation;
-    return (
-      gate !== undefined &&
-      gate.mode() === 'enforce' &&
-      gate.hides({ registry: 'go', name: module, version })
-    );
+    if (gate === undefined || gate.mode() !== 'enforce') return false;
+    const subject = { registry: 'go', name: module, version } as const;
+    if (!gate.hides(subject) && gate.timeSettings('go').minReleaseAge === 0) return false;
+    return gate.hides({
+      ...subject,
+      publishedAt: publishedAt ?? (await this.#publishedAt(repo, module, version)),
+    });
+  }
+
+  /**
+   * `versions` without those enforce hides. With a min release age each version's `.info` is
+   * read, newest first, until the first old-enough release: the versions below it are kept
+   * unread (an older line's release published later is refused at download, 403).
+   */
+  async #allowed(repo: Repository, module: string, versions: readonly string[]): Promise<string[]> {
+    const gate = this.#deps.curation;
+    if (gate === undefined || gate.mode() !== 'enforce') return [...versions];
+    const aged = gate.timeSettings('go').minReleaseAge > 0;
+    const newestFirst = [...versions].sort((a, b) => compareSemver(b, a));
+    const hidden = new Set<string>();
+    let settled = false;
+    for (const version of newestFirst) {
+      const subject = { registry: 'go', name: module, version } as const;
+      if (!aged || settled) {
+        if (gate.hides(subject)) hidden.add(version);
+        continue;
+      }
+      if (await this.#hidden(repo, module, version)) hidden.add(version);
+      else if (!version.includes('-')) settled = true;
+    }
+    return versions.filter((v) => !hidden.has(v));
   }
 
   /** Whether curation refuses `module@version` (enforce): never prefetched. Not counted. */
@@ -408,7 +468,7 @@ export class GoProxy implements GoSource {
     }
     // Enforce: the versions the policy refuses are not offered, so `go get <module>` and
     // `go list -m -versions` pick among the allowed ones.
-    const versions = list.versions.filter((v) => !this.#hidden(module, v));
+    const versions = await this.#allowed(repo, module, list.versions);
     if (versions.length !== list.versions.length) {
       return got.stale ? { versions, stale: true } : { versions };
     }
@@ -430,8 +490,15 @@ export class GoProxy implements GoSource {
     );
     if (got === undefined) return undefined;
     const info = await this.#infoOf(got);
-    // A refused `@latest` is no answer (404): `go` asks it only when the list offers nothing.
-    return info !== undefined && this.#hidden(module, info.Version) ? undefined : info;
+    if (info === undefined) return undefined;
+    const time = info.Time === undefined ? Number.NaN : Date.parse(info.Time);
+    const at = Number.isNaN(time) ? undefined : time;
+    if (!(await this.#hidden(repo, module, info.Version, at))) return info;
+    // A refused `@latest` answers the newest allowed version of the list (a min release age
+    // hides the newest release for a while), else nothing (404).
+    const allowed = (await this.list(repo, module))?.versions ?? [];
+    const newest = [...allowed].sort((a, b) => compareSemver(b, a))[0];
+    return newest === undefined ? undefined : this.info(repo, module, newest);
   }
 
   async info(
@@ -530,16 +597,16 @@ export class GoProxy implements GoSource {
     version: string | undefined,
     url: () => string,
     miss: MissNotes | undefined,
-    prefetch = false,
+    prefetch: boolean | 'uncurated' = false,
   ): Promise<{ entry: CachedEntry; stale: boolean } | undefined> {
     if (!this.#serves(repo, module)) return undefined;
     const key = `${kind}:${module}${version === undefined ? '' : `@${version}`}`;
     const missKey = `${repo.name}\n${key}`;
-    if (prefetch) {
+    if (prefetch === true) {
       // Decided, not counted nor logged: the client's own request, if it comes, is.
       if (version !== undefined && this.#refused(module, version)) return undefined;
-    } else {
-      if (version !== undefined) this.#curate(kind, module, version);
+    } else if (prefetch === false) {
+      if (version !== undefined) await this.#curate(repo, kind, module, version);
       this.#prefetches.used(missKey);
     }
     // The upstream list asked now: a miss is remembered for it (a reload may replace it meanwhile).

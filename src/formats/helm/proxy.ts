@@ -201,6 +201,7 @@ export class HelmProxy implements HelmSource {
       curated = known.snapshot;
     } else {
       const enforce = gate.mode() === 'enforce';
+      const aged = gate.timeSettings('helm').minReleaseAge > 0;
       // Asked once per chart name (entries are sorted by name): isInternal counts each "yes" as
       // an upstream request kept from being made.
       const internal = new Map<string, boolean>();
@@ -212,7 +213,15 @@ export class HelmProxy implements HelmSource {
       const entries = snapshot.entries.filter(
         (e) =>
           !isInternal(e.name) &&
-          !(enforce && gate.hides({ registry: 'helm', name: e.name, version: e.version })),
+          !(
+            enforce &&
+            gate.hides({
+              registry: 'helm',
+              name: e.name,
+              version: e.version,
+              publishedAt: aged ? createdOf(e.fragment) : undefined,
+            })
+          ),
       );
       curated =
         entries.length === snapshot.entries.length
@@ -242,7 +251,13 @@ export class HelmProxy implements HelmSource {
    * file is refused with it, not counted. `sha256` (the index's digest) is the integrity an
    * allowlist entry may pin.
    */
-  #curate(name: string, version: string, prov: boolean, sha256: string | undefined): boolean {
+  #curate(
+    name: string,
+    version: string,
+    prov: boolean,
+    sha256: string | undefined,
+    publishedAt?: number,
+  ): boolean {
     const gate = this.#deps.curation;
     if (gate === undefined) return true;
     if (gate.isInternal('helm', name)) return false;
@@ -252,6 +267,7 @@ export class HelmProxy implements HelmSource {
       registry: 'helm',
       name,
       version,
+      publishedAt,
       ...(sha256 === undefined ? {} : { integrity: `sha256:${sha256}` }),
     } as const;
     if (!prov) gate.guard(subject);
@@ -532,7 +548,12 @@ export class HelmProxy implements HelmSource {
     const found = await this.#index(repo);
     const chart = found?.byFile.get(chartFilename(name, version));
     if (!chart) return undefined;
-    if (!this.#curate(name, version, prov, chart.sha256)) return undefined;
+    const entry =
+      this.#deps.curation?.timeSettings('helm').minReleaseAge === 0
+        ? undefined
+        : found?.snapshot.entries.find((e) => e.name === name && e.version === version);
+    const publishedAt = entry === undefined ? undefined : createdOf(entry.fragment);
+    if (!this.#curate(name, version, prov, chart.sha256, publishedAt)) return undefined;
     if (!prov && chart.sha256 !== undefined) {
       const opened = await this.#verified(repo, chart, chart.sha256);
       // Quarantine (src/curation/quarantine.ts) by name@version: a `.prov` and a chart without
@@ -704,4 +725,14 @@ function asUpstreamError(err: unknown, what: string, label?: string): RegistryEr
   }
   if (label !== undefined) return toUpstreamError(err, label);
   return new RegistryError('UPSTREAM_FAILED', `the upstreams failed for ${what}`, { cause: err });
+}
+
+/**
+ * An index entry's `created` (Helm's ChartVersion, RFC 3339), ms: the min release age's publish
+ * time of a proxied chart. Undefined when absent or unreadable (first-seen applies).
+ */
+export function createdOf(fragment: string): number | undefined {
+  const match = /"created":"([^"]+)"/.exec(fragment);
+  const at = match?.[1] === undefined ? Number.NaN : Date.parse(match[1]);
+  return Number.isNaN(at) ? undefined : at;
 }

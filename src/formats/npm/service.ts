@@ -285,11 +285,13 @@ export class NpmService {
     const proxies = this.#askable(members, name);
     // Before the proxy serves it, cached or fetched: a blocked version is refused in enforce
     // (403, npm prints the reason), counted in audit. Hosted tarballs above are trusted.
-    if (proxies.length > 0) {
-      this.#deps.curation?.guard({
+    if (proxies.length > 0 && this.#deps.curation !== undefined) {
+      const version = versionOfTarball(name, filename);
+      this.#deps.curation.guard({
         registry: 'npm',
         name,
-        version: versionOfTarball(name, filename),
+        version,
+        publishedAt: await this.#publishedAt(proxies, name, version),
       });
     }
     const found = await this.#deps.reader.first(
@@ -367,6 +369,29 @@ export class NpmService {
   }
 
   /**
+   * The upstream's publish time of `name@version` (packument `time[version]`, ms), for the min
+   * release age of a tarball download; undefined when no age applies to npm, or no proxy's
+   * (cached) packument says (the gate then falls back to first-seen).
+   */
+  async #publishedAt(
+    proxies: readonly Repository[],
+    name: string,
+    version: string | undefined,
+  ): Promise<number | undefined> {
+    if (version === undefined || this.#deps.curation?.timeSettings('npm').minReleaseAge === 0) {
+      return undefined;
+    }
+    for (const member of proxies) {
+      const found = await this.#upstreamOf(member)
+        .packument(name)
+        .catch(() => undefined);
+      const time = found?.view.versions.find((v) => v.version === version)?.time;
+      if (time !== undefined) return Date.parse(time);
+    }
+    return undefined;
+  }
+
+  /**
    * A proxied view without the versions curation blocks (enforce), so `npm install pkg` picks
    * an allowed version and `pkg@blocked` fails with "no matching version"; a dist-tag naming a
    * removed version is repointed (`curatedTags`).
@@ -381,6 +406,7 @@ export class NpmService {
           name: view.name,
           version: v.version,
           integrity: v.integrity,
+          publishedAt: v.time === undefined ? undefined : Date.parse(v.time),
         }),
     );
     if (versions.length === view.versions.length) return view;
@@ -1149,30 +1175,34 @@ export function versionOfTarball(name: string, filename: string): string | undef
 }
 
 /**
- * dist-tags after curation removed versions: a tag naming a kept version stays; `latest` naming
- * a removed one moves to the highest kept release below it (else the highest kept release, else
- * the highest kept version); any other tag naming a removed version is dropped.
+ * dist-tags after curation removed versions (a blocklist, the min release age): a tag naming a
+ * kept version stays; `latest` naming a removed one moves to the highest kept release below it
+ * (else the highest kept release, else the highest kept version); any other tag naming a
+ * removed version moves to the highest kept version below it (SemVer), or is dropped.
  */
 export function curatedTags(
   tags: Readonly<Record<string, string>>,
   kept: readonly string[],
 ): Record<string, string> {
   const keep = new Set(kept);
+  const valid = kept.filter((v) => semver.valid(v, { loose: true }) !== null);
+  const sorted = [...valid].sort((a, b) => semver.rcompare(a, b, { loose: true }));
+  const releases = sorted.filter((v) => semver.prerelease(v, { loose: true }) === null);
   const out: Record<string, string> = {};
   for (const [tag, version] of Object.entries(tags)) {
-    if (keep.has(version)) out[tag] = version;
-  }
-  const latest = tags.latest;
-  if (latest !== undefined && !keep.has(latest)) {
-    const valid = kept.filter((v) => semver.valid(v, { loose: true }) !== null);
-    const sorted = [...valid].sort((a, b) => semver.rcompare(a, b, { loose: true }));
-    const releases = sorted.filter((v) => semver.prerelease(v, { loose: true }) === null);
-    const below =
-      semver.valid(latest, { loose: true }) === null
+    if (keep.has(version)) {
+      out[tag] = version;
+      continue;
+    }
+    // A tag on a hidden version moves to the newest kept version below it (what yarn's
+    // npmMinimalAgeGate users expect: `npm install pkg@next` gets the newest allowed one), a
+    // release for `latest`; a tag with nothing below it is dropped.
+    const below = (candidates: readonly string[]) =>
+      semver.valid(version, { loose: true }) === null
         ? undefined
-        : releases.find((v) => semver.lt(v, latest, { loose: true }));
-    const pick = below ?? releases[0] ?? sorted[0];
-    if (pick !== undefined) out.latest = pick;
+        : candidates.find((v) => semver.lt(v, version, { loose: true }));
+    const pick = tag === 'latest' ? (below(releases) ?? releases[0] ?? sorted[0]) : below(sorted);
+    if (pick !== undefined) out[tag] = pick;
   }
   return out;
 }

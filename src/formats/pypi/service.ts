@@ -33,6 +33,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { CurationGate } from '../../curation/types.ts';
 import { normalizeProjectName } from './names.ts';
 import { parseDistFilename } from './filenames.ts';
+import { hiddenPublishTime } from './curated.ts';
 import { proxiedJson } from './proxied-json.ts';
 import { parseVersion } from './versions.ts';
 
@@ -190,9 +191,9 @@ export class PypiService {
       // version off the proxy's page: say why (403 and the rule) rather than a bare 404.
       const version = parseDistFilename(filename, project)?.version;
       const gate = this.#deps.curation;
-      if (repo.kind !== 'hosted' && gate?.hides({ registry: 'pypi', name: project, version })) {
-        gate.guard({ registry: 'pypi', name: project, version });
-      }
+      const publishedAt = hiddenPublishTime(project, version);
+      const subject = { registry: 'pypi', name: project, version, publishedAt } as const;
+      if (repo.kind !== 'hosted' && gate?.hides(subject)) gate.guard(subject);
       throw notFound(`${project}/${filename}`);
     }
     return file;
