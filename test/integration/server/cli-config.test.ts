@@ -27,7 +27,7 @@ describe('CLI verbs, commands and options', () => {
   test('every verb of NORA is built: none is listed as not available', async () => {
     const help = await nora(['--help']);
     assert.doesNotMatch(help.stdout, /not available/);
-    assert.match(help.stdout, /import\s+import the hosted repositories of an Artifactory/);
+    assert.match(help.stdout, /import\s+import the hosted repositories of an\s+Artifactory/);
     // Built verbs are no longer listed as "not available".
     assert.match(help.stdout, /backup \[options\]\s+write the database and every blob/);
     assert.match(
