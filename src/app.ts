@@ -106,7 +106,7 @@ import { BLOBS_PREFIX } from './storage/keys.ts';
 import { VERSION } from './version.ts';
 import { RetentionAdapters } from './retention/types.ts';
 import { BrowseSources } from './ui/types.ts';
-import { registerUiRoutes } from './ui/routes.ts';
+import { registerUiRoutes, uiRefusal } from './ui/routes.ts';
 import { type RetentionScheduler, startRetentionScheduler } from './retention/scheduler.ts';
 import { rulesMatchingNothing } from './retention/rule-targets.ts';
 import { dropRepresentationHeaders } from './http/format-errors.ts';
@@ -1195,6 +1195,9 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     if (registryError.status >= 500) request.log.error({ err }, 'request failed');
     const { status, body } = genericErrorBody(registryError);
     dropRepresentationHeaders(reply);
+    // Credentials refused before routing (request hook) on a UI path: the UI's own 401.
+    const ui = uiRefusal(request.url, reply, registryError, config.server.public_url);
+    if (ui !== undefined) return ui;
     return reply
       .code(status)
       .headers(registryError.headers ?? {})

@@ -6,7 +6,9 @@
  * Gating (`[auth] public_web_ui`, NORA_AUTH_PUBLIC_WEB_UI, default false): with auth on and the
  * UI not public, an anonymous request gets 401 — `WWW-Authenticate: Basic realm="NORA"` on pages
  * (the browser prompts; the same credentials as the clients, a token as password too) and a JSON
- * `{"error"}` on `/api/ui`. A public UI still shows only what anonymous may read (the browse
+ * `{"error"}` on `/api/ui`. Refused credentials (wrong password, bad or expired token) get the
+ * same 401s with the challenge: the request hook refuses them before routing, and the app's
+ * error handler hands them to uiRefusal. A public UI still shows only what anonymous may read (the browse
  * sources check access per name).
  *
  * Every UI answer carries a strict CSP (no script at all; the embedded style by hash;
@@ -45,6 +47,9 @@ export const UI_API_PATH = '/api/ui';
 
 /** The CSP of every UI answer: nothing but our own embedded style, no script, no framing. */
 export const UI_CSP = `default-src 'self'; script-src 'none'; style-src ${CSS_HASH}; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'`;
+
+/** The Basic challenge of every UI 401 (pages and /api/ui): the browser prompts for it. */
+const UI_CHALLENGE = 'Basic realm="NORA", charset="UTF-8"';
 
 /** Largest `limit` a list takes. */
 export const MAX_LIST_LIMIT = 200;
@@ -95,11 +100,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
 
   /** The gate and the per-request facts; throws the 401 of a closed UI. */
   const uiRequest = (request: FastifyRequest, reply: FastifyReply, api: boolean): UiRequest => {
-    void reply
-      .header('content-security-policy', UI_CSP)
-      .header('cache-control', 'no-store')
-      .header('x-content-type-options', 'nosniff')
-      .header('x-frame-options', 'DENY');
+    uiHeaders(reply);
     const config = deps.config();
     const principal = request.principal;
     if (config.auth.enabled && !config.auth.public_web_ui && principal.kind !== 'user') {
@@ -108,7 +109,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
         api
           ? 'authentication required for /api/ui ([auth] public_web_ui is false): send the same credentials as the clients (a user and password or an API token as Basic, or Bearer <token>)'
           : 'authentication required for the web UI ([auth] public_web_ui is false)',
-        { headers: { 'www-authenticate': 'Basic realm="NORA", charset="UTF-8"' } },
+        { headers: { 'www-authenticate': UI_CHALLENGE } },
       );
     }
     const uiRoot = uiRootOf(config.server.public_url);
@@ -141,8 +142,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
 
   /**
    * A page route whose 401 (a closed UI, the tokens page for anonymous) answers an HTML page,
-   * its Basic challenge kept: a browser shows the body when the user cancels the prompt, and a
-   * JSON document there read as a broken page. Other errors go to the app's handler as before.
+   * its Basic challenge kept (signInPage). Other errors go to the app's handler as before.
    */
   const page =
     <R extends FastifyRequest>(handler: (request: R, reply: FastifyReply) => unknown) =>
@@ -152,26 +152,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
       } catch (err) {
         const refusal = toRegistryError(err);
         if (refusal.status !== 401) throw err;
-        const uiRoot = uiRootOf(deps.config().server.public_url);
-        return reply
-          .code(401)
-          .headers(refusal.headers ?? {})
-          .type('text/html; charset=utf-8')
-          .send(
-            renderPage({
-              title: 'Sign in required',
-              uiRoot,
-              nav: [],
-              current: '',
-              user: undefined,
-              body: html`<h1>Sign in required</h1>
-                <p class="empty">${refusal.message}</p>
-                <p>
-                  Reload the page to sign in with the user and password (or API token) your clients
-                  use.
-                </p>`,
-            }),
-          );
+        return signInPage(reply, refusal, deps.config().server.public_url);
       }
     };
 
@@ -449,8 +430,79 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
 /** The 401 a page needing a user answers anonymous (a public UI's tokens page). */
 function signInRequired(): RegistryError {
   return new RegistryError('UNAUTHORIZED', 'sign in to manage your tokens', {
-    headers: { 'www-authenticate': 'Basic realm="NORA", charset="UTF-8"' },
+    headers: { 'www-authenticate': UI_CHALLENGE },
   });
+}
+
+/** The headers of every UI answer (the module docstring says why). */
+function uiHeaders(reply: FastifyReply): void {
+  void reply
+    .header('content-security-policy', UI_CSP)
+    .header('cache-control', 'no-store')
+    .header('x-content-type-options', 'nosniff')
+    .header('x-frame-options', 'DENY');
+}
+
+/**
+ * A UI page's 401: an HTML "Sign in required" page with the Basic challenge (the refusal's own,
+ * else UI_CHALLENGE), so the browser prompts (again, after a mistyped password) and shows the
+ * body when the user cancels the prompt — a JSON document there reads as a broken page.
+ */
+function signInPage(
+  reply: FastifyReply,
+  refusal: RegistryError,
+  publicUrl: string | undefined,
+): FastifyReply {
+  uiHeaders(reply);
+  return reply
+    .code(401)
+    .header('www-authenticate', UI_CHALLENGE)
+    .headers(refusal.headers ?? {})
+    .type('text/html; charset=utf-8')
+    .send(
+      renderPage({
+        title: 'Sign in required',
+        uiRoot: uiRootOf(publicUrl),
+        nav: [],
+        current: '',
+        user: undefined,
+        body: html`<h1>Sign in required</h1>
+          <p class="empty">${refusal.message}</p>
+          <p>
+            Reload the page to sign in with the user and password (or API token) your clients use.
+          </p>`,
+      }),
+    );
+}
+
+/**
+ * The app error handler's answer to a 401 on a UI path that no UI handler saw: credentials the
+ * request hook refused before routing (a wrong password, an unknown user, a bad or expired
+ * token). A page (`/ui`, `/ui/…`) gets signInPage; `/api/ui/…` its JSON `{"error"}` with the
+ * Basic challenge, as its anonymous 401 has. Undefined for other paths and statuses (the
+ * handler answers as for any route). `url` is the request's raw URL (query allowed).
+ */
+export function uiRefusal(
+  url: string,
+  reply: FastifyReply,
+  refusal: RegistryError,
+  publicUrl: string | undefined,
+): FastifyReply | undefined {
+  if (refusal.status !== 401) return undefined;
+  const query = url.search(/[?#]/);
+  const pathname = query === -1 ? url : url.slice(0, query);
+  if (pathname === UI_PATH || pathname.startsWith(`${UI_PATH}/`)) {
+    return signInPage(reply, refusal, publicUrl);
+  }
+  if (pathname.startsWith(`${UI_API_PATH}/`)) {
+    uiHeaders(reply);
+    return reply
+      .code(401)
+      .header('www-authenticate', UI_CHALLENGE)
+      .headers(refusal.headers ?? {})
+      .send({ error: refusal.message });
+  }
+  return undefined;
 }
 
 function single(value: string | string[] | undefined): string | undefined {

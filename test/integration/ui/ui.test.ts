@@ -278,6 +278,58 @@ describe('web UI with auth on (public_web_ui false, the default)', () => {
   });
 });
 
+describe('web UI with auth on: refused credentials (wrong password, bad token, unknown user)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ config: { auth: { enabled: true } } });
+    await server.app.context.identity.users.create('carol', 'carol-password-1', undefined, [
+      'read',
+    ]);
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  /** What a browser gets: the HTML sign-in page with the Basic challenge (it prompts again). */
+  const assertSignInPage = (page: Awaited<ReturnType<typeof get>>, what: string) => {
+    assert.equal(page.status, 401, what);
+    assert.match(page.headers.get('www-authenticate') ?? '', /^Basic realm="NORA"/, what);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html; charset=utf-8/, what);
+    assert.match(
+      page.text,
+      /^<!DOCTYPE html>[\s\S]*Sign in required[\s\S]*invalid credentials/,
+      what,
+    );
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'none'/, what);
+    assert.equal(page.headers.get('cache-control'), 'no-store', what);
+  };
+
+  test('pages: HTML 401 with the challenge; /api/ui: JSON 401 with the challenge', async () => {
+    // Three failures, then a success (resets the address's count: 5 would lock it out).
+    assertSignInPage(await get(server, '/ui/', basic('carol', 'bad')), 'wrong password');
+    assertSignInPage(await get(server, '/ui/tokens', 'Bearer nora_not-a-token'), 'bad Bearer');
+    assertSignInPage(await get(server, '/ui/npm?q=x', basic('nobody', 'x')), 'unknown user');
+    assert.equal((await get(server, '/ui/', basic('carol', 'carol-password-1'))).status, 200);
+    const form = await post(
+      server,
+      '/ui/tokens',
+      { op: 'revoke', id: 'x' },
+      {
+        authorization: basic('carol', 'bad'),
+      },
+    );
+    assertSignInPage(form, 'POST /ui/tokens, wrong password');
+    const api = await get(server, '/api/ui/stats', basic('carol', 'bad'));
+    assert.equal(api.status, 401);
+    assert.match(api.headers.get('www-authenticate') ?? '', /^Basic realm="NORA"/);
+    assert.match(api.headers.get('content-type') ?? '', /application\/json/);
+    assert.deepEqual(JSON.parse(api.text), { error: 'invalid credentials' });
+    // Outside the UI a refused credential answers as before (no UI page).
+    const tokensApi = await get(server, '/api/tokens', basic('carol', 'bad'));
+    assert.doesNotMatch(tokensApi.headers.get('content-type') ?? '', /text\/html/);
+  });
+});
+
 describe('web UI with public_web_ui = true', () => {
   let server: TestServer;
   before(async () => {
