@@ -22,6 +22,8 @@ export const FLUSH_EVENTS = 1024;
 export const QUEUE_CAP = 50_000;
 /** A failing write is logged at most once a minute. */
 const FAILURE_LOG_MS = 60_000;
+/** The audit log's file mode (before the umask): owner and group only (it names users). */
+export const AUDIT_FILE_MODE = 0o640;
 const MIB = 1024 * 1024;
 
 /** The activity ring alone: what tests and offline commands without `[audit]` get. */
@@ -267,7 +269,7 @@ export class AuditLog implements AuditSink {
     makeDirLevelsSync(path.dirname(file));
     // 'a': O_WRONLY | O_CREAT | O_APPEND, so every write lands at the end even when another
     // process (a second server on the same storage, a log shipper's truncation) moved it.
-    this.#fd = fs.openSync(file, 'a', 0o640);
+    this.#fd = fs.openSync(file, 'a', AUDIT_FILE_MODE);
     this.#size = fs.fstatSync(this.#fd).size;
   }
 

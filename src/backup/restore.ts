@@ -31,6 +31,7 @@ import {
   liveServers,
   refuseWhileMigrating,
 } from '../app.ts';
+import { AUDIT_FILE_MODE } from '../audit/sink.ts';
 import type { AppConfig } from '../config/schema.ts';
 import { createHasher, type Digest, formatDigest, parseDigest } from '../core/digest.ts';
 import { errnoCode } from '../core/errors.ts';
@@ -336,7 +337,8 @@ class Restore {
         const spool = `${target}.restore-${randomUUID()}`;
         this.#audit.set(target, spool);
         await fs.mkdir(path.dirname(target), { recursive: true });
-        await this.#spoolTo(entry as unknown as Readable, spool);
+        // The server's mode, not the umask's default: the log names users and addresses.
+        await this.#spoolTo(entry as unknown as Readable, spool, undefined, AUDIT_FILE_MODE);
         continue;
       }
       const digest = digestOfEntryName(name);
@@ -397,9 +399,12 @@ class Restore {
     this.bytes += size;
   }
 
-  /** Writes an entry (through `tap`) to a new file, fsynced; fails when the archive does. */
-  async #spoolTo(entry: Readable, file: string, tap?: Transform): Promise<void> {
-    const out = createWriteStream(file, { flags: 'wx', flush: true });
+  /**
+   * Writes an entry (through `tap`) to a new file (`mode` before the umask; default 0666),
+   * fsynced; fails when the archive does.
+   */
+  async #spoolTo(entry: Readable, file: string, tap?: Transform, mode?: number): Promise<void> {
+    const out = createWriteStream(file, { flags: 'wx', flush: true, mode });
     this.#writing = out;
     await Promise.race([
       tap === undefined ? pipeline(entry, out) : pipeline(entry, tap, out),

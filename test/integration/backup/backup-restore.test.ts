@@ -280,6 +280,13 @@ describe('nora backup / nora restore', () => {
     assert.equal(await fs.readFile(back, 'utf8'), current);
     assert.equal(await fs.readFile(`${back}.1`, 'utf8'), older);
     assert.equal(await fs.readFile(`${back}.2`, 'utf8'), '');
+    // The server's mode (audit/sink.ts AUDIT_FILE_MODE), not the umask's 0644: the log names
+    // users and addresses.
+    const mode = (await fs.stat(log)).mode & 0o777;
+    assert.equal(mode, 0o640 & ~process.umask(), 'the server writes its audit log 0640');
+    for (const file of [back, `${back}.1`, `${back}.2`]) {
+      assert.equal(((await fs.stat(file)).mode & 0o777).toString(8), mode.toString(8), file);
+    }
     assert.deepEqual(
       (await fs.readdir(targetStorage)).filter((n) => n.includes('.restore-')),
       [],
