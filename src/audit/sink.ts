@@ -246,7 +246,12 @@ export class AuditLog implements AuditSink {
   #rotateFor(bytes: number): void {
     const max = this.#settings.maxSizeMb * MIB;
     if (this.#fd === undefined) this.#openFile();
-    if (max <= 0 || this.#size === 0 || this.#size + bytes <= max) return;
+    if (max <= 0) return;
+    // The file's real size, not only our own appends: another process (a second server on the
+    // same storage, an operator's `cat >>`) may have appended since, or a shipper truncated it.
+    // One fstat per flush (at most every FLUSH_MS or FLUSH_EVENTS events).
+    if (this.#fd !== undefined) this.#size = fs.fstatSync(this.#fd).size;
+    if (this.#size === 0 || this.#size + bytes <= max) return;
     const file = this.#settings.path;
     if (this.#fd !== undefined) fs.closeSync(this.#fd);
     this.#fd = undefined;

@@ -152,6 +152,31 @@ describe('AuditLog', () => {
     for (const line of kept) JSON.parse(line);
   });
 
+  test('rotation sees appends from outside the process (another writer, a `cat >>`)', async () => {
+    await using dir = await tempDir('nora-audit-');
+    const file = path.join(dir.path, 'audit.jsonl');
+    const audit = AuditLog.open({
+      settings: settings(file, { maxSizeMb: 1, keep: 2 }),
+      metrics: new Metrics(),
+      log: logger({ errors: [] }),
+    });
+    audit.record(event(1));
+    await audit.flush();
+    // 1.4 MB appended by someone else while the file is open: the next append rotates first.
+    const outside = `${JSON.stringify(event(2))}\n`.repeat(Math.ceil(1.4e6 / 150));
+    fs.appendFileSync(file, outside);
+    audit.record(event(3));
+    await audit.flush();
+    audit.close();
+    assert.deepEqual(fs.readdirSync(dir.path).sort(), ['audit.jsonl', 'audit.jsonl.1']);
+    assert.deepEqual(
+      lines(file).map((l) => (JSON.parse(l) as AuditEvent).artifact),
+      ['pkg/-/pkg-3.tgz'],
+    );
+    assert.ok(outside.length > 1024 * 1024);
+    assert.ok(fs.statSync(`${file}.1`).size > outside.length, 'the outside bytes are rotated');
+  });
+
   test('a full queue drops and counts (nora_audit_dropped_total), never throws', async () => {
     await using dir = await tempDir('nora-audit-');
     const metrics = new Metrics();
