@@ -57,6 +57,14 @@ const metric = async (metrics: Metrics, name: string): Promise<string> =>
     .filter((l) => l.startsWith(name))
     .join('\n');
 
+/** A file log rotating at 1 MiB, keeping 2 files. */
+const rotating = (file: string): AuditLog =>
+  AuditLog.open({
+    settings: settings(file, { maxSizeMb: 1, keep: 2 }),
+    metrics: new Metrics(),
+    log: logger({ errors: [] }),
+  });
+
 describe('AuditLog', () => {
   test('batches events into one append per flush; close writes what is queued', async () => {
     await using dir = await tempDir('nora-audit-');
@@ -126,11 +134,7 @@ describe('AuditLog', () => {
   test('rotates before an append would pass max_size_mb, keeping `keep` files', async () => {
     await using dir = await tempDir('nora-audit-');
     const file = path.join(dir.path, 'audit.jsonl');
-    const audit = AuditLog.open({
-      settings: settings(file, { maxSizeMb: 1, keep: 2 }),
-      metrics: new Metrics(),
-      log: logger({ errors: [] }),
-    });
+    const audit = rotating(file);
     // ~150 bytes a line: 3000 lines (~450 KB) a flush; four flushes pass 1 MiB, twice.
     let n = 0;
     for (let round = 0; round < 6; round++) {
@@ -155,11 +159,7 @@ describe('AuditLog', () => {
   test('rotation sees appends from outside the process (another writer, a `cat >>`)', async () => {
     await using dir = await tempDir('nora-audit-');
     const file = path.join(dir.path, 'audit.jsonl');
-    const audit = AuditLog.open({
-      settings: settings(file, { maxSizeMb: 1, keep: 2 }),
-      metrics: new Metrics(),
-      log: logger({ errors: [] }),
-    });
+    const audit = rotating(file);
     audit.record(event(1));
     await audit.flush();
     // 1.4 MB appended by someone else while the file is open: the next append rotates first.
