@@ -213,6 +213,11 @@ const ALLOWED: CurationVerdict = {
   message: '',
 };
 
+/** The verdict that decides among `verdicts`: the first refusal, else the first, else allowed. */
+function pick(verdicts: readonly CurationVerdict[]): CurationVerdict {
+  return verdicts.find((v) => v.refuse) ?? verdicts[0] ?? ALLOWED;
+}
+
 /** The gate of one app: the running policy, counted and logged. */
 export class CurationEngine implements CurationGate {
   #policy: Policy;
@@ -321,14 +326,27 @@ export class CurationEngine implements CurationGate {
   }
 
   decide(subject: CurationSubject): CurationVerdict {
-    return this.#decide(subject, 'now');
+    return pick(this.#verdicts(subject, 'now'));
   }
 
-  #decide(subject: CurationSubject, unknown: 'now' | 'allow'): CurationVerdict {
+  /**
+   * Every verdict that applies to `subject`: the lists' or the min release age's (following
+   * `mode`), then the quarantine's (independent of `mode`). Empty: allowed. Both are kept, so
+   * an audited min age and a quarantine hold are each counted and logged (`guard`), and a
+   * refusal by either wins over the other's pass (`pick`).
+   */
+  #verdicts(subject: CurationSubject, unknown: 'now' | 'allow'): CurationVerdict[] {
+    const listed = this.#listed(subject, unknown);
+    const held = this.#quarantined(subject);
+    return [...(listed === undefined ? [] : [listed]), ...(held === undefined ? [] : [held])];
+  }
+
+  /** The verdict of the lists and the min release age, undefined when they let it through. */
+  #listed(subject: CurationSubject, unknown: 'now' | 'allow'): CurationVerdict | undefined {
     const policy = this.#policy;
-    if (policy.mode === 'off') return this.#quarantined(subject) ?? ALLOWED;
+    if (policy.mode === 'off') return undefined;
     const found = findRefusal(policy, subject) ?? this.#tooYoung(subject, unknown);
-    if (found === undefined) return this.#quarantined(subject) ?? ALLOWED;
+    if (found === undefined) return undefined;
     // on_failure = "open" with an unavailable policy falls through to the lists that did load.
     const what = describeSubject(subject);
     const said = `${what} is blocked by curation${found.rule === undefined ? '' : ` (${found.rule})`}: ${found.why}`;
@@ -372,12 +390,25 @@ export class CurationEngine implements CurationGate {
     ) {
       this.recordFirstSeen(subject);
     }
-    const verdict = this.decide(subject);
+    return this.#act(subject, this.#verdicts(subject, 'now'));
+  }
+
+  guardHold(subject: CurationSubject): CurationVerdict {
+    const held = this.#quarantined(subject);
+    return this.#act(subject, held === undefined ? [] : [held]);
+  }
+
+  /**
+   * Counts and logs each of `verdicts` (none: one `allowed`, unless mode is off), then throws the
+   * refusal among them (DENIED) or returns the one that decided (`pick`).
+   */
+  #act(subject: CurationSubject, verdicts: readonly CurationVerdict[]): CurationVerdict {
     // Off counts nothing, but a quarantine hold (independent of mode) is counted and logged.
-    if (this.#policy.mode === 'off' && verdict.reason !== 'quarantine') return verdict;
+    const counted = verdicts.length > 0 ? verdicts : this.#policy.mode === 'off' ? [] : [ALLOWED];
     // A group asks the gate once per proxy member it tries (and a format may ask again before
     // answering): one client request counts and logs each subject's outcome once.
-    if (this.#firstInRequest(subject, verdict)) {
+    for (const verdict of counted) {
+      if (!this.#firstInRequest(subject, verdict)) continue;
       this.#decisions.inc({
         registry: subject.registry,
         decision: verdict.decision,
@@ -386,6 +417,7 @@ export class CurationEngine implements CurationGate {
       if (verdict.decision !== 'allowed') this.#logVerdict(subject, verdict);
       if (verdict.reason === 'quarantine') this.#countHold(subject, verdict);
     }
+    const verdict = pick(verdicts);
     if (verdict.refuse) throw new RegistryError('DENIED', verdict.message);
     return verdict;
   }
@@ -438,8 +470,7 @@ export class CurationEngine implements CurationGate {
     if (policy.unavailable !== undefined) return false;
     // A quarantine hold is not hidden (types.ts: the digest is rarely known in a listing): the
     // download's 403 says when it is released.
-    const verdict = this.#decide(subject, 'allow');
-    return verdict.refuse && verdict.reason !== 'quarantine';
+    return this.#listed(subject, 'allow')?.refuse === true;
   }
 
   timeSettings(registry: CurationRegistry): RegistryTimeSettings {
