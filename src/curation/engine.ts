@@ -294,7 +294,7 @@ export class CurationEngine implements CurationGate {
 
   /**
    * Why the min release age refuses `subject`, or undefined: no age for its registry, no
-   * version, or old enough. The publish time is `subject.publishedAt`, else the first-seen
+   * version (raw paths excepted), or old enough. The publish time is `subject.publishedAt`, else the first-seen
    * time (by digest, else name@version); a version with neither is refused as just seen when a
    * store is attached (its clock starts at the first download, `guard` records it) and let
    * through without one (nothing to judge by: docs/curation.md "Minimum release age").
@@ -302,7 +302,9 @@ export class CurationEngine implements CurationGate {
    */
   #tooYoung(subject: CurationSubject, unknown: 'now' | 'allow'): Found | undefined {
     const age = this.#policy.times[subject.registry].minReleaseAge;
-    if (age <= 0 || subject.version === undefined) return undefined;
+    // A name-level question (no version) is not aged, except raw's: a raw file has no version,
+    // its path names the artifact, aged from when NORA first saw that path.
+    if (age <= 0 || (subject.version === undefined && subject.registry !== 'raw')) return undefined;
     const now = this.#now();
     let basis = 'published';
     let at = subject.publishedAt;
