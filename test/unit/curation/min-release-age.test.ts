@@ -266,7 +266,12 @@ describe('min release age with quarantine', () => {
       { mode: 'audit', min_release_age: '1h', quarantine: 'enforce', quarantine_ttl: '1h' },
       store,
     );
-    const young = { registry: 'npm', name: 'q', version: '1.0.0', publishedAt: NOW - 60_000 };
+    const young = {
+      registry: 'npm',
+      name: 'q',
+      version: '1.0.0',
+      publishedAt: NOW - 60_000,
+    } as const;
     engine.recordFirstSeen(young);
     assert.equal(engine.decide(young).reason, 'quarantine');
     assert.throws(() => engine.guard(young), /npm q@1\.0\.0 is in quarantine/);
