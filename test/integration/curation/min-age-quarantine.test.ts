@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { NpmHttp } from '../npm/client.ts';
+import { type FixtureUpstream, startFixtureUpstream } from '../maven/fixture-upstream.ts';
 
 async function decisions(server: TestServer, labels: string): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`)).text();
@@ -110,6 +111,35 @@ describe('min release age and quarantine on proxies of a second NORA', () => {
     );
     assert.ok(
       (await decisions(audit, 'registry="npm",decision="blocked",reason="quarantine"')) >= 1,
+    );
+  });
+});
+
+describe('min release age on a maven proxy', () => {
+  let upstream: FixtureUpstream;
+  let server: TestServer;
+  before(async () => {
+    upstream = await startFixtureUpstream();
+    await upstream.put('com/newc/lib/1.0/lib-1.0.jar', 'jar bytes');
+    server = await startTestServer({
+      config: {
+        maven: { proxies: [{ url: upstream.url() }] },
+        curation: { mode: 'enforce', min_release_age: '1h' },
+      },
+    });
+  });
+  after(async () => {
+    await server.close();
+    await upstream.close();
+  });
+
+  test('the refusal reads as every format\'s: "is blocked by curation (min_release_age 1h)"', async () => {
+    const res = await fetch(`${server.url}/maven2/com/newc/lib/1.0/lib-1.0.jar`);
+    assert.equal(res.status, 403);
+    const said = `${res.statusText}\n${await res.text()}`;
+    assert.match(
+      said,
+      /curation: maven com\.newc:lib@1\.0 is blocked by curation \(min_release_age 1h\): first seen /,
     );
   });
 });
