@@ -335,3 +335,24 @@ test("Helm: an index entry's created is its publish time", async () => {
   assert.equal(createdOf(fragment), NOW - HOUR);
   assert.equal(createdOf('{"name":"c"}'), undefined);
 });
+
+test('npm dist-tags on hidden versions move to the newest kept version below them, else drop', async () => {
+  const { curatedTags } = await import('../../../src/formats/npm/service.ts');
+  const tags = { latest: '2.0.0', next: '3.0.0-rc.2', beta: '0.1.0-beta.1', old: '1.0.0' };
+  // 2.0.0 and 3.0.0-rc.2 too young: latest → the release below, next → the prerelease below.
+  assert.deepEqual(curatedTags(tags, ['0.1.0-beta.1', '1.0.0', '3.0.0-rc.1']), {
+    latest: '1.0.0',
+    next: '3.0.0-rc.1',
+    beta: '0.1.0-beta.1',
+    old: '1.0.0',
+  });
+  assert.deepEqual(curatedTags({ latest: '1.0.0', next: '2.0.0-rc.1' }, ['1.0.0']), {
+    latest: '1.0.0',
+    next: '1.0.0',
+  });
+  // Nothing kept below a tag: dropped (docs/curation.md); nothing kept at all: no tags.
+  assert.deepEqual(curatedTags({ latest: '1.0.0', next: '0.9.0-rc.1' }, ['1.0.0']), {
+    latest: '1.0.0',
+  });
+  assert.deepEqual(curatedTags({ latest: '1.0.0', next: '2.0.0-rc.1' }, []), {});
+});
