@@ -301,7 +301,9 @@ describe('min release age with quarantine', () => {
       assert.equal(engine.guard(published).decision, 'allowed');
       // The fill: quarantineCheck records it and the hold refuses, naming quarantine.
       assert.throws(
-        () => quarantineCheck(engine, subject, true),
+        () => {
+          quarantineCheck(engine, subject, true);
+        },
         (err: unknown) =>
           err instanceof RegistryError &&
           /is in quarantine/.test(err.message) &&
