@@ -3,6 +3,7 @@
  * It never listens (server.ts does), so tests drive it in-process with `app.inject()` or on an
  * ephemeral port.
  */
+import { curationWarnings } from './curation/settings.ts';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -264,6 +265,7 @@ export function checkConfig(
       ? listedNonUsers(config, htpasswd.users, undefined, origins)
       : []),
     ...ruleWarnings(config.auth.rules),
+    ...curationWarnings(config.curation),
     ...shadowedByRules(config.auth.rules),
     // With auth off rules decide nothing: "nobody keeps the role defaults" would be false
     // (trial 19 authx F10); unusedWithAuthOff says the rules wait for auth.

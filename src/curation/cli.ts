@@ -11,6 +11,8 @@
  *   load is reported as the server would treat it (on_failure).
  */
 import { quarantineLine } from './quarantine.ts';
+import { minAgeLine } from './settings.ts';
+import { formatDuration } from '../config/fields.ts';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FORMAT_NAMES } from '../config/schema.ts';
@@ -51,6 +53,8 @@ export function parseSubject(text: string): CurationSubject {
   // Without a version the answer would be for a name-level question (only `*` rules refuse it)
   // and read "allowed" for a name a version rule blocks: a usage error, `@*` asks it on purpose
   // (trial 27 newC F7). Maven's `group:artifact:version` is the likely slip: named.
+  // A raw file has no version: its path names it (`raw:tools/x.bin`).
+  if (registry === 'raw' && version === undefined) return { registry, name };
   if (version === undefined || version === '') {
     const parts = name.split(':');
     const hint =
@@ -138,12 +142,24 @@ export async function explain(subject: CurationSubject, file: string | undefined
     );
     return `${lines.join('\n')}\n`;
   }
-  lines.push(quarantineLine(policy.times[subject.registry]));
+  const times = policy.times[subject.registry];
+  lines.push(minAgeLine(times, subject.registry), quarantineLine(times));
   if (policy.unavailable !== undefined) {
     lines.push(`policy unavailable (on_failure = "${policy.onFailure}"): ${policy.unavailable}`);
   }
   const found = policy.mode === 'off' ? undefined : findRefusal(policy, subject);
-  if (found === undefined) {
+  // The age of one version is the server's to know (the upstream's date, its first-seen
+  // table): explain says what decides, not a verdict it cannot make (trial 29 F4).
+  const aged =
+    policy.mode !== 'off' &&
+    times.minReleaseAge > 0 &&
+    (subject.version !== undefined || subject.registry === 'raw');
+  if (found === undefined && aged) {
+    const refused = policy.mode === 'enforce' ? 'blocked (403)' : 'audited (served, logged)';
+    lines.push(
+      `decision: allowed by the lists; by age: ${refused} while younger than ${formatDuration(times.minReleaseAge)}, allowed after (reason min_release_age)`,
+    );
+  } else if (found === undefined) {
     lines.push(
       policy.mode === 'off'
         ? 'decision: allowed (curation is off; only internal namespaces apply)'
@@ -182,7 +198,7 @@ export function addCurationCommands(program: Command): void {
     });
   curation
     .command('explain')
-    .argument('<subject>', 'registry:name@version, e.g. npm:left-pad@1.3.0')
+    .argument('<subject>', 'registry:name@version (raw: raw:path), e.g. npm:left-pad@1.3.0')
     .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
     .description('print the decision curation would make for one proxied download, and why')
     .action(async (text: string, opts: { config?: string }) => {

@@ -213,6 +213,11 @@ const ALLOWED: CurationVerdict = {
   message: '',
 };
 
+/** The verdict that decides among `verdicts`: the first refusal, else the first, else allowed. */
+function pick(verdicts: readonly CurationVerdict[]): CurationVerdict {
+  return verdicts.find((v) => v.refuse) ?? verdicts[0] ?? ALLOWED;
+}
+
 /** The gate of one app: the running policy, counted and logged. */
 export class CurationEngine implements CurationGate {
   #policy: Policy;
@@ -289,7 +294,7 @@ export class CurationEngine implements CurationGate {
 
   /**
    * Why the min release age refuses `subject`, or undefined: no age for its registry, no
-   * version, or old enough. The publish time is `subject.publishedAt`, else the first-seen
+   * version (raw paths excepted), or old enough. The publish time is `subject.publishedAt`, else the first-seen
    * time (by digest, else name@version); a version with neither is refused as just seen when a
    * store is attached (its clock starts at the first download, `guard` records it) and let
    * through without one (nothing to judge by: docs/curation.md "Minimum release age").
@@ -297,7 +302,9 @@ export class CurationEngine implements CurationGate {
    */
   #tooYoung(subject: CurationSubject, unknown: 'now' | 'allow'): Found | undefined {
     const age = this.#policy.times[subject.registry].minReleaseAge;
-    if (age <= 0 || subject.version === undefined) return undefined;
+    // A name-level question (no version) is not aged, except raw's: a raw file has no version,
+    // its path names the artifact, aged from when NORA first saw that path.
+    if (age <= 0 || (subject.version === undefined && subject.registry !== 'raw')) return undefined;
     const now = this.#now();
     let basis = 'published';
     let at = subject.publishedAt;
@@ -321,14 +328,27 @@ export class CurationEngine implements CurationGate {
   }
 
   decide(subject: CurationSubject): CurationVerdict {
-    return this.#decide(subject, 'now');
+    return pick(this.#verdicts(subject, 'now'));
   }
 
-  #decide(subject: CurationSubject, unknown: 'now' | 'allow'): CurationVerdict {
+  /**
+   * Every verdict that applies to `subject`: the lists' or the min release age's (following
+   * `mode`), then the quarantine's (independent of `mode`). Empty: allowed. Both are kept, so
+   * an audited min age and a quarantine hold are each counted and logged (`guard`), and a
+   * refusal by either wins over the other's pass (`pick`).
+   */
+  #verdicts(subject: CurationSubject, unknown: 'now' | 'allow'): CurationVerdict[] {
+    const listed = this.#listed(subject, unknown);
+    const held = this.#quarantined(subject);
+    return [...(listed === undefined ? [] : [listed]), ...(held === undefined ? [] : [held])];
+  }
+
+  /** The verdict of the lists and the min release age, undefined when they let it through. */
+  #listed(subject: CurationSubject, unknown: 'now' | 'allow'): CurationVerdict | undefined {
     const policy = this.#policy;
-    if (policy.mode === 'off') return this.#quarantined(subject) ?? ALLOWED;
+    if (policy.mode === 'off') return undefined;
     const found = findRefusal(policy, subject) ?? this.#tooYoung(subject, unknown);
-    if (found === undefined) return this.#quarantined(subject) ?? ALLOWED;
+    if (found === undefined) return undefined;
     // on_failure = "open" with an unavailable policy falls through to the lists that did load.
     const what = describeSubject(subject);
     const said = `${what} is blocked by curation${found.rule === undefined ? '' : ` (${found.rule})`}: ${found.why}`;
@@ -372,12 +392,25 @@ export class CurationEngine implements CurationGate {
     ) {
       this.recordFirstSeen(subject);
     }
-    const verdict = this.decide(subject);
+    return this.#act(subject, this.#verdicts(subject, 'now'));
+  }
+
+  guardHold(subject: CurationSubject): CurationVerdict {
+    const held = this.#quarantined(subject);
+    return this.#act(subject, held === undefined ? [] : [held]);
+  }
+
+  /**
+   * Counts and logs each of `verdicts` (none: one `allowed`, unless mode is off), then throws the
+   * refusal among them (DENIED) or returns the one that decided (`pick`).
+   */
+  #act(subject: CurationSubject, verdicts: readonly CurationVerdict[]): CurationVerdict {
     // Off counts nothing, but a quarantine hold (independent of mode) is counted and logged.
-    if (this.#policy.mode === 'off' && verdict.reason !== 'quarantine') return verdict;
+    const counted = verdicts.length > 0 ? verdicts : this.#policy.mode === 'off' ? [] : [ALLOWED];
     // A group asks the gate once per proxy member it tries (and a format may ask again before
     // answering): one client request counts and logs each subject's outcome once.
-    if (this.#firstInRequest(subject, verdict)) {
+    for (const verdict of counted) {
+      if (!this.#firstInRequest(subject, verdict)) continue;
       this.#decisions.inc({
         registry: subject.registry,
         decision: verdict.decision,
@@ -386,6 +419,7 @@ export class CurationEngine implements CurationGate {
       if (verdict.decision !== 'allowed') this.#logVerdict(subject, verdict);
       if (verdict.reason === 'quarantine') this.#countHold(subject, verdict);
     }
+    const verdict = pick(verdicts);
     if (verdict.refuse) throw new RegistryError('DENIED', verdict.message);
     return verdict;
   }
@@ -438,8 +472,7 @@ export class CurationEngine implements CurationGate {
     if (policy.unavailable !== undefined) return false;
     // A quarantine hold is not hidden (types.ts: the digest is rarely known in a listing): the
     // download's 403 says when it is released.
-    const verdict = this.#decide(subject, 'allow');
-    return verdict.refuse && verdict.reason !== 'quarantine';
+    return this.#listed(subject, 'allow')?.refuse === true;
   }
 
   timeSettings(registry: CurationRegistry): RegistryTimeSettings {

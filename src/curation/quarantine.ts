@@ -71,7 +71,7 @@ export function holdsCounter(metrics: Metrics): Counter<'registry' | 'mode'> {
 /**
  * What a proxy format calls once it has opened a proxied artifact, before it answers: `filled`
  * (the bytes came from an upstream now, not the cache) records `subject` as first seen now
- * (the contract's step 4), then a held artifact goes through `guard` (counts and logs it;
+ * (the contract's step 4), then a held artifact goes through `guardHold` (counts and logs it;
  * throws the 403 in enforce). A no-op while quarantine is off for the registry. `subject` must
  * be keyed the same way at every call of one format (with its digest, or never with one).
  */
@@ -82,7 +82,9 @@ export function quarantineCheck(
 ): void {
   if (gate === undefined || gate.timeSettings(subject.registry).quarantine === 'off') return;
   if (filled) gate.recordFirstSeen(subject);
-  if (gate.held(subject) !== undefined) gate.guard(subject);
+  // Only the hold is judged here: the lists and the min release age were judged by the guard
+  // before the fetch, with the format's publish time, which this subject does not carry.
+  if (gate.held(subject) !== undefined) gate.guardHold(subject);
 }
 
 /**

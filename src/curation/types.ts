@@ -217,6 +217,12 @@ export interface CurationGate {
    */
   guard(subject: CurationSubject): CurationVerdict;
   /**
+   * `guard` for the quarantine alone (quarantineCheck, after a fill): counts, logs and throws
+   * DENIED for a hold in enforce; the lists and the min release age are not judged again (the
+   * subject after a fill carries no publish time, and they were judged before the fetch).
+   */
+  guardHold(subject: CurationSubject): CurationVerdict;
+  /**
    * Whether a proxied listing must leave this version out (enforce and refused by a list or by
    * the min release age with a known publish or first-seen time; never for quarantine; not
    * counted). Pass `publishedAt` where the listing carries it (npm `time`, PyPI `upload-time`,

@@ -1285,7 +1285,9 @@ export function parseChecksumFile(text: string, algorithm: ChecksumName): string
  * error, or a message not of the engine's shape, is returned as it is.
  */
 function reasonFirst(err: unknown, verdict: CurationVerdict): unknown {
-  if (!isRegistryError(err) || err.code !== 'DENIED' || verdict.rule === undefined) return err;
+  // A list rule's reason leads; an age refusal keeps every format's shape (trial 29 F7).
+  if (!isRegistryError(err) || err.code !== 'DENIED' || verdict.reason === 'min_release_age')
+    return err;
   const marker = ` is blocked by curation (${verdict.rule}): `;
   const at = err.message.indexOf(marker);
   if (at < 0) return err;

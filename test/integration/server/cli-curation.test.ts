@@ -90,3 +90,42 @@ test('nora curation explain: decision, reason and rule under the configuration',
   assert.equal(wrong.code, 2);
   assert.match(wrong.stderr, /expected registry:name@version/);
 });
+
+test('nora curation explain: the min release age and its basis; raw:path needs no version', async () => {
+  await using tmp = await tempDir('nora-cur-cli-');
+  const env = {
+    NORA_STORAGE_PATH: path.join(tmp.path, 'storage'),
+    NORA_CURATION_MODE: 'enforce',
+    NORA_CURATION_MIN_RELEASE_AGE: '1h',
+    NORA_CURATION_QUARANTINE: 'enforce',
+    NORA_CURATION_QUARANTINE_TTL: '3d',
+  };
+  const npm = await nora(['curation', 'explain', 'npm:lodash@4.17.21'], env, tmp.path);
+  assert.equal(npm.code, 0, npm.stderr);
+  assert.match(npm.stdout, /min_release_age: 1h, counted from the packument time\[version\]/);
+  assert.match(npm.stdout, /quarantine: enforce, 3d from first seen/);
+  assert.match(npm.stdout, /decision: allowed by the lists; by age: blocked \(403\) while younger/);
+  const raw = await nora(['curation', 'explain', 'raw:tools/x.bin'], env, tmp.path);
+  assert.equal(raw.code, 0, raw.stderr);
+  assert.match(raw.stdout, /^subject: raw tools\/x\.bin\n/);
+  assert.match(raw.stdout, /min_release_age: 1h, counted from when NORA first saw the artifact/);
+});
+
+test('nora config check warns of a min release age counted from first sight, and an idle quarantine', async () => {
+  await using tmp = await tempDir('nora-cur-cli-');
+  const env = {
+    NORA_STORAGE_PATH: path.join(tmp.path, 'storage'),
+    NORA_CURATION_MODE: 'enforce',
+    NORA_CURATION_MIN_RELEASE_AGE: '1h',
+    NORA_CURATION_MAVEN_MIN_RELEASE_AGE: '0',
+    NORA_CURATION_QUARANTINE: 'enforce',
+    NORA_CURATION_QUARANTINE_TTL: '0',
+  };
+  const check = await nora(['config', 'check'], env, tmp.path);
+  assert.equal(check.code, 0, check.stderr);
+  assert.match(
+    check.stderr,
+    /warning: curation: min_release_age counts from when NORA first saw an artifact for docker, cargo, raw .*\[curation\.docker\] min_release_age = 0/,
+  );
+  assert.match(check.stderr, /quarantine = "enforce" with quarantine_ttl = 0 holds nothing/);
+});

@@ -11,6 +11,7 @@ import { parseDuration } from '../../../src/config/fields.ts';
 import { RegistryError } from '../../../src/core/errors.ts';
 import type { Logger } from '../../../src/core/logger.ts';
 import { CurationEngine, loadPolicy, reloadCuration } from '../../../src/curation/engine.ts';
+import { quarantineCheck } from '../../../src/curation/quarantine.ts';
 import type { FirstSeenKey, FirstSeenStore } from '../../../src/curation/types.ts';
 import { Metrics } from '../../../src/metrics/metrics.ts';
 
@@ -246,9 +247,114 @@ describe('min release age', () => {
   });
 });
 
+describe('min release age with quarantine', () => {
+  /** The labels of nora_curation_decisions_total that were counted, as `decision/reason`. */
+  async function counted(metrics: Metrics): Promise<string[]> {
+    return (await metrics.registry.metrics())
+      .split('\n')
+      .filter((l) => l.startsWith('nora_curation_decisions_total{') && !l.endsWith(' 0'))
+      .map((l) => {
+        const m = /decision="(\w+)",reason="(\w+)"/.exec(l);
+        return `${m?.[1]}/${m?.[2]}`;
+      })
+      .sort();
+  }
+
+  test('audit min age + quarantine enforce: the hold refuses, both are counted', async () => {
+    const store = new MemoryStore();
+    const { engine, metrics } = engineWith(
+      { mode: 'audit', min_release_age: '1h', quarantine: 'enforce', quarantine_ttl: '1h' },
+      store,
+    );
+    const young = {
+      registry: 'npm',
+      name: 'q',
+      version: '1.0.0',
+      publishedAt: NOW - 60_000,
+    } as const;
+    engine.recordFirstSeen(young);
+    assert.equal(engine.decide(young).reason, 'quarantine');
+    assert.throws(() => engine.guard(young), /npm q@1\.0\.0 is in quarantine/);
+    assert.deepEqual(await counted(metrics), ['audited/min_release_age', 'blocked/quarantine']);
+    // A blocklist in audit likewise does not let a hold through.
+    const listed = engineWith(
+      { mode: 'audit', quarantine: 'enforce', internal_namespaces: [] },
+      new MemoryStore(),
+    ).engine;
+    const subject = { registry: 'npm', name: 'q', version: '1.0.0' } as const;
+    listed.recordFirstSeen(subject);
+    assert.equal(listed.decide(subject).refuse, true);
+  });
+
+  for (const [registry, subject] of [
+    ['npm', { registry: 'npm', name: 'old', version: '1.0.0' }],
+    ['pypi', { registry: 'pypi', name: 'old', version: '1.0', digest: 'sha256:aa' }],
+  ] as const) {
+    test(`${registry}: an old-enough first fill is held by quarantine; the age is the publish time`, async () => {
+      const store = new MemoryStore();
+      const { engine, metrics, clock } = engineWith(
+        { mode: 'enforce', min_release_age: '5m', quarantine: 'enforce', quarantine_ttl: '1h' },
+        store,
+      );
+      const published = { ...subject, publishedAt: NOW - 24 * HOUR };
+      // Before the fetch: the age passes on the upstream's date (not on a first-seen time).
+      assert.equal(engine.guard(published).decision, 'allowed');
+      // The fill: quarantineCheck records it and the hold refuses, naming quarantine.
+      assert.throws(
+        () => {
+          quarantineCheck(engine, subject, true);
+        },
+        (err: unknown) =>
+          err instanceof RegistryError &&
+          /is in quarantine/.test(err.message) &&
+          !/min_release_age/.test(err.message),
+      );
+      assert.deepEqual(await counted(metrics), ['allowed/none', 'blocked/quarantine']);
+      // The next request (a cache hit) is refused by the hold before the fetch too.
+      assert.throws(() => engine.guard(published), /is in quarantine/);
+      clock.now = NOW + HOUR;
+      assert.equal(engine.guard(published).decision, 'allowed');
+      quarantineCheck(engine, subject, false);
+    });
+  }
+
+  test('a young version is refused by the age before any fill, with its publish time', () => {
+    const { engine } = engineWith(
+      { mode: 'enforce', min_release_age: '1h', quarantine: 'enforce', quarantine_ttl: '1h' },
+      new MemoryStore(),
+    );
+    assert.throws(
+      () =>
+        engine.guard({ registry: 'pypi', name: 'y', version: '1.0', publishedAt: NOW - 60_000 }),
+      /published 2026-12-05T11:59:00Z, younger than the minimum release age of 1h/,
+    );
+  });
+});
+
 test("Helm: an index entry's created is its publish time", async () => {
   const { createdOf } = await import('../../../src/formats/helm/proxy.ts');
   const fragment = JSON.stringify({ name: 'c', version: '1.0.0', created: '2026-12-05T11:00:00Z' });
   assert.equal(createdOf(fragment), NOW - HOUR);
   assert.equal(createdOf('{"name":"c"}'), undefined);
+});
+
+test('npm dist-tags on hidden versions move to the newest kept version below them, else drop', async () => {
+  const { curatedTags } = await import('../../../src/formats/npm/service.ts');
+  const tags = { latest: '2.0.0', next: '3.0.0-rc.2', beta: '0.1.0-beta.1', old: '1.0.0' };
+  // 2.0.0 and 3.0.0-rc.2 too young: latest → the release below, next → the prerelease below.
+  assert.deepEqual(curatedTags(tags, ['0.1.0-beta.1', '1.0.0', '3.0.0-rc.1']), {
+    latest: '1.0.0',
+    next: '3.0.0-rc.1',
+    beta: '0.1.0-beta.1',
+    old: '1.0.0',
+  });
+  assert.deepEqual(curatedTags({ latest: '1.0.0', next: '2.0.0-rc.1' }, ['1.0.0']), {
+    latest: '1.0.0',
+    next: '1.0.0',
+  });
+  // Nothing kept below a tag: dropped (docs/curation.md); nothing kept at all: no tags.
+  assert.deepEqual(curatedTags({ latest: '1.0.0', next: '0.9.0-rc.1' }, ['1.0.0']), {
+    latest: '1.0.0',
+  });
+  assert.deepEqual(curatedTags({ latest: '1.0.0', next: '2.0.0-rc.1' }, []), {});
 });
