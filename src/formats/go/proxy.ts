@@ -25,7 +25,7 @@
  *   `.zip`; each through #get as the client's own request (single-flight: a request arriving
  *   meanwhile joins the fill), bounded by the shared queue (src/proxy/prefetch.ts).
  */
-import { quarantineCheck, quarantines } from '../../curation/quarantine.ts';
+import { quarantines } from '../../curation/quarantine.ts';
 import type { CurationGate, CurationSubject } from '../../curation/types.ts';
 import { refusedBeforeFetch } from '../curation-before-fetch.ts';
 import { createHash } from 'node:crypto';
@@ -231,7 +231,7 @@ export class GoProxy implements GoSource {
   #admit(kind: Kind, subject: CurationSubject, filled: boolean): void {
     const gate = this.#deps.curation;
     if (gate === undefined) return;
-    quarantineCheck(gate, subject, filled);
+    if (filled) gate.recordFirstSeen(subject);
     if (kind === 'zip') gate.guard(subject);
     else if (gate.decide(subject).refuse) gate.guard(subject);
   }

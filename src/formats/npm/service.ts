@@ -12,7 +12,6 @@
  * part of a write (`npm publish` asks for the packument first) never reaches an upstream: the
  * name may be private.
  */
-import { quarantineCheck } from '../../curation/quarantine.ts';
 import { createHash } from 'node:crypto';
 import semver from 'semver';
 import type { Readable } from 'node:stream';
@@ -310,9 +309,9 @@ export class NpmService {
     if (!found)
       throw missing(missNote([], undefined, members.reserved) || this.#noProxyNote(repo, members));
     if (gate !== undefined && subject !== undefined) {
-      // Quarantine is keyed by name@version alone (its first-seen row), as it always was here.
-      const held = { registry: 'npm', name, version: subject.version } as const;
-      quarantineCheck(gate, held, found.filled === true);
+      // Found: a fill starts its first-seen clock (quarantine, by name@version), then the one
+      // counted check (lists, min release age, a quarantine hold).
+      if (found.filled === true) gate.recordFirstSeen(subject);
       gate.guard(subject);
     }
     return {
