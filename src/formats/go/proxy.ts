@@ -25,8 +25,9 @@
  *   `.zip`; each through #get as the client's own request (single-flight: a request arriving
  *   meanwhile joins the fill), bounded by the shared queue (src/proxy/prefetch.ts).
  */
-import { quarantineCheck, quarantines } from '../../curation/quarantine.ts';
-import type { CurationGate } from '../../curation/types.ts';
+import { quarantines } from '../../curation/quarantine.ts';
+import type { CurationGate, CurationSubject } from '../../curation/types.ts';
+import { refusedBeforeFetch } from '../curation-before-fetch.ts';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { pipeline, Readable, Transform } from 'node:stream';
@@ -199,17 +200,38 @@ export class GoProxy implements GoSource {
   }
 
   /**
-   * Curation of one version's file, before the cache or an upstream is asked: a refused version
-   * (enforce) is a 403 for its `.info`, `.mod` and `.zip` alike, counted where refused; a served
-   * version counts once, at its `.zip` (the download; `go` asks `.info` and `.mod` first).
+   * Curation of one version's file, before the cache or an upstream is asked: only what refuses
+   * whether or not the version exists (a list rule, a hold, a min release age on a known time:
+   * refusedBeforeFetch) is a 403 here. Returns the subject #admit checks once the file is found
+   * (undefined: nothing curated).
    */
-  async #curate(repo: Repository, kind: Kind, module: string, version: string): Promise<void> {
+  async #curate(
+    repo: Repository,
+    module: string,
+    version: string,
+  ): Promise<CurationSubject | undefined> {
     const gate = this.#deps.curation;
     // Quarantine is independent of mode: a held version's `.info` and `.mod` are refused too.
-    if (gate === undefined || (gate.mode() === 'off' && !quarantines(gate, 'go'))) return;
+    if (gate === undefined || (gate.mode() === 'off' && !quarantines(gate, 'go'))) return undefined;
     const publishedAt =
-      gate.mode() === 'off' ? undefined : await this.#publishedAt(repo, module, version);
+      gate.mode() === 'off' ? undefined : await this.#publishedAt(repo, module, version, true);
     const subject = { registry: 'go', name: module, version, publishedAt } as const;
+    if (refusedBeforeFetch(gate, subject)) gate.guard(subject);
+    return subject;
+  }
+
+  /**
+   * Curation of a version's file once it is found (cached or fetched now: `filled`), before a
+   * byte is sent: a fill of any of its files records the version's first-seen time (quarantine,
+   * and the min release age without a `.info` `Time`), so its `.info`, `.mod` and `.zip` are
+   * held alike from the first one asked; a refused version (enforce) is a 403 for each, counted
+   * where refused; a served version counts once, at its `.zip` (the download; `go` asks `.info`
+   * and `.mod` first). A version no upstream has never gets here: its 404 records nothing.
+   */
+  #admit(kind: Kind, subject: CurationSubject, filled: boolean): void {
+    const gate = this.#deps.curation;
+    if (gate === undefined) return;
+    if (filled) gate.recordFirstSeen(subject);
     if (kind === 'zip') gate.guard(subject);
     else if (gate.decide(subject).refuse) gate.guard(subject);
   }
@@ -223,6 +245,7 @@ export class GoProxy implements GoSource {
     repo: Repository,
     module: string,
     version: string,
+    asked = false,
   ): Promise<number | undefined> {
     if ((this.#deps.curation?.timeSettings('go').minReleaseAge ?? 0) === 0) return undefined;
     if (checkVersion(version) !== undefined) return undefined;
@@ -235,6 +258,11 @@ export class GoProxy implements GoSource {
       undefined,
       'uncurated',
     ).catch(() => undefined);
+    // A client's read of this version filled its `.info` here: that starts the version's
+    // first-seen clock as the client's own fill would (the read then finds it cached).
+    if (asked && got?.filled === true) {
+      this.#deps.curation?.recordFirstSeen({ registry: 'go', name: module, version });
+    }
     const info = got === undefined ? undefined : await this.#info(got.entry).catch(() => undefined);
     const at = info?.Time === undefined ? Number.NaN : Date.parse(info.Time);
     return Number.isNaN(at) ? undefined : at;
@@ -498,7 +526,20 @@ export class GoProxy implements GoSource {
     // hides the newest release for a while), else nothing (404).
     const allowed = (await this.list(repo, module))?.versions ?? [];
     const newest = [...allowed].sort((a, b) => compareSemver(b, a))[0];
-    return newest === undefined ? undefined : this.info(repo, module, newest);
+    if (newest === undefined) {
+      // Every version is refused: the 404 says why (the newest's refusal, e.g. when a min
+      // release age makes it available), not a bare "not found".
+      const subject: CurationSubject = {
+        registry: 'go',
+        name: module,
+        version: info.Version,
+        publishedAt: at,
+      };
+      const verdict = this.#deps.curation?.decide(subject);
+      if (verdict?.refuse === true) noteMiss(miss, verdict.message);
+      return undefined;
+    }
+    return this.info(repo, module, newest);
   }
 
   async info(
@@ -598,15 +639,17 @@ export class GoProxy implements GoSource {
     url: () => string,
     miss: MissNotes | undefined,
     prefetch: boolean | 'uncurated' = false,
-  ): Promise<{ entry: CachedEntry; stale: boolean } | undefined> {
+  ): Promise<{ entry: CachedEntry; stale: boolean; filled: boolean } | undefined> {
     if (!this.#serves(repo, module)) return undefined;
     const key = `${kind}:${module}${version === undefined ? '' : `@${version}`}`;
     const missKey = `${repo.name}\n${key}`;
     if (prefetch === true) {
       // Decided, not counted nor logged: the client's own request, if it comes, is.
       if (version !== undefined && this.#refused(module, version)) return undefined;
-    } else if (prefetch === false) {
-      if (version !== undefined) await this.#curate(repo, kind, module, version);
+    }
+    let subject: CurationSubject | undefined;
+    if (prefetch === false) {
+      if (version !== undefined) subject = await this.#curate(repo, module, version);
       this.#prefetches.used(missKey);
     }
     // The upstream list asked now: a miss is remembered for it (a reload may replace it meanwhile).
@@ -618,8 +661,9 @@ export class GoProxy implements GoSource {
     const now = Date.now();
     const memo = this.#fresh.get(missKey);
     if (memo !== undefined && memo.until > now) {
+      if (subject !== undefined) this.#admit(kind, subject, false);
       this.#deps.proxy.metrics.record(repo.name, 'hit');
-      return { entry: memo.entry, stale: false };
+      return { entry: memo.entry, stale: false, filled: false };
     }
     const settings = this.#settings(repo);
     const immutable =
@@ -641,13 +685,13 @@ export class GoProxy implements GoSource {
     if (kind === 'mod' && resolved.result === 'miss' && version !== undefined) {
       this.#prefetchRequires(repo, resolved.entry);
     }
-    if (kind === 'zip' && version !== undefined) {
-      // The `.zip` is the download: a fill records its first-seen time (a prefetch's too), and
-      // the client's read is held while quarantined (by module@version: go.sum's hash is not
-      // the proxy's).
-      const subject = { registry: 'go', name: module, version } as const;
-      if (!prefetch) quarantineCheck(this.#deps.curation, subject, resolved.result === 'miss');
-      else if (resolved.result === 'miss') this.#deps.curation?.recordFirstSeen(subject);
+    const filled = resolved.result === 'miss';
+    // Found: the client's read is curated now (#admit; held while quarantined, by module@version:
+    // go.sum's hash is not the proxy's). A prefetch's fill of a version file records its
+    // first-seen time as the client's would.
+    if (subject !== undefined) this.#admit(kind, subject, filled);
+    else if (prefetch === true && filled && version !== undefined) {
+      this.#deps.curation?.recordFirstSeen({ registry: 'go', name: module, version });
     }
     const ttl = immutable ? -1 : settings.ttl;
     if (!resolved.stale && ttl !== 0) {
@@ -662,7 +706,7 @@ export class GoProxy implements GoSource {
         until: ttl < 0 ? Infinity : resolved.entry.fetchedAt + ttl * 1000,
       });
     }
-    return { entry: resolved.entry, stale: resolved.stale };
+    return { entry: resolved.entry, stale: resolved.stale, filled };
   }
 
   /**

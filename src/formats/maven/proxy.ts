@@ -61,6 +61,7 @@ import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { NegativeCache, rememberedMissText } from '../../proxy/negative-cache.ts';
 import type { CurationGate, CurationSubject, CurationVerdict } from '../../curation/types.ts';
+import { refusedBeforeFetch } from '../curation-before-fetch.ts';
 import { artifactOfFile, artifactOfMetadataDir } from './group.ts';
 import { HOT_BODY_MAX_BYTES } from './hot-files.ts';
 import { MAX_METADATA_BYTES, parseMetadata } from './metadata.ts';
@@ -460,12 +461,14 @@ export class MavenProxy implements MavenSource {
 
   /**
    * Refuses (403, counted) before any upstream is asked a file the policy refuses: a blocked
-   * version costs the upstream nothing. Already-cached copies are refused by the service.
+   * version costs the upstream nothing. Already-cached copies are refused by the service, as is
+   * a version judged by its first request (min release age, never seen): only once the file is
+   * found, so a file no upstream has is a 404 with no first-seen row (trial 29 F1).
    */
   #refuseBeforeFetch(subject: CurationSubject | undefined): void {
     const gate = this.#deps.curation;
     if (subject === undefined || gate === undefined || gate.mode() === 'off') return;
-    if (gate.decide(subject).refuse) guardMavenFile(gate, subject);
+    if (refusedBeforeFetch(gate, subject)) guardMavenFile(gate, subject);
   }
 
   /** openFile, for a client's read or a prefetch (which is not a delivery). */

@@ -12,7 +12,6 @@
  * part of a write (`npm publish` asks for the packument first) never reaches an upstream: the
  * name may be private.
  */
-import { quarantineCheck } from '../../curation/quarantine.ts';
 import { createHash } from 'node:crypto';
 import semver from 'semver';
 import type { Readable } from 'node:stream';
@@ -33,7 +32,8 @@ import {
   takeoverWarning,
 } from '../../repos/group-write.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { CurationGate } from '../../curation/types.ts';
+import type { CurationGate, CurationSubject } from '../../curation/types.ts';
+import { refusedBeforeFetch } from '../curation-before-fetch.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { RenderedDocCache, type RenderedDoc, makeDoc } from '../../core/rendered-docs.ts';
@@ -284,15 +284,21 @@ export class NpmService {
     }
     const proxies = this.#askable(members, name);
     // Before the proxy serves it, cached or fetched: a blocked version is refused in enforce
-    // (403, npm prints the reason), counted in audit. Hosted tarballs above are trusted.
-    if (proxies.length > 0 && this.#deps.curation !== undefined) {
+    // (403, npm prints the reason), counted in audit. Hosted tarballs above are trusted. Before
+    // the fetch only what refuses whether or not the version exists (refusedBeforeFetch): a
+    // version never seen and without a packument time is judged once found, so a tarball no
+    // upstream has is a 404 with no first-seen row (trial 29 F1).
+    const gate = proxies.length > 0 ? this.#deps.curation : undefined;
+    let subject: CurationSubject | undefined;
+    if (gate !== undefined) {
       const version = versionOfTarball(name, filename);
-      this.#deps.curation.guard({
+      subject = {
         registry: 'npm',
         name,
         version,
         publishedAt: await this.#publishedAt(proxies, name, version),
-      });
+      };
+      if (refusedBeforeFetch(gate, subject)) gate.guard(subject);
     }
     const found = await this.#deps.reader.first(
       repo,
@@ -302,9 +308,11 @@ export class NpmService {
     );
     if (!found)
       throw missing(missNote([], undefined, members.reserved) || this.#noProxyNote(repo, members));
-    if (proxies.length > 0) {
-      const subject = { registry: 'npm', name, version: versionOfTarball(name, filename) } as const;
-      quarantineCheck(this.#deps.curation, subject, found.filled === true);
+    if (gate !== undefined && subject !== undefined) {
+      // Found: a fill starts its first-seen clock (quarantine, by name@version), then the one
+      // counted check (lists, min release age, a quarantine hold).
+      if (found.filled === true) gate.recordFirstSeen(subject);
+      gate.guard(subject);
     }
     return {
       size: found.size,

@@ -58,6 +58,7 @@ import {
 import type { Reference } from './reference.ts';
 import { UpstreamSweeper, upstreamId } from '../../proxy/upstream-id.ts';
 import type { CurationSubject } from '../../curation/types.ts';
+import { refusedBeforeFetch } from '../curation-before-fetch.ts';
 
 /** The factory registered for `proxy` repositories in OCI_BACKEND_FACTORIES. */
 export function createOciProxyBackend(repository: Repository, deps: OciBackendDeps): OciBackend {
@@ -222,7 +223,11 @@ export class OciProxyBackend implements OciBackend {
     if (gate.mode() === 'off') return;
     const subject = curationSubject(name, reference, undefined);
     const verdict = gate.decide(subject);
-    if (verdict.refuse && verdict.reason !== 'integrity') gate.guard(subject);
+    // A min release age on a reference never seen is judged once the manifest is found: a tag
+    // no upstream has is a 404 with no first-seen row (refusedBeforeFetch, trial 29 F1).
+    if (verdict.refuse && verdict.reason !== 'integrity' && refusedBeforeFetch(gate, subject)) {
+      gate.guard(subject);
+    }
   }
 
   /**

@@ -6,6 +6,7 @@
  * naming the age and when it becomes available.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { goEnv, goRun } from '../../helpers/go.ts';
@@ -57,6 +58,39 @@ test(
         output(refused),
         new RegExp(`min_release_age 1d\\): published .*available from ${available}Z`),
       );
+    } finally {
+      await upstream.close();
+    }
+  },
+);
+
+test(
+  'go get of a package path through a min release age: the 404 of the path lets go fall back to its module',
+  { skip: missingTools('go'), timeout: 240_000 },
+  async () => {
+    await using work = await tempDir('nora-cur-age-go-fallback-');
+    // example.test/newc3 has v1.0.0 (years old); example.test/newc3/pkg is no module (404).
+    const upstream = await startGoUpstream({ 'example.test/newc3': ['v1.0.0'] });
+    try {
+      await using server = await startTestServer({
+        config: {
+          go: { sumdb: [], negative_cache_ttl: 0, metadata_ttl: 0 },
+          curation: { mode: 'enforce', min_release_age: '1h' },
+        },
+        env: { NORA_GO_PROXY: upstream.url },
+      });
+      await fs.writeFile(path.join(work.path, 'go.mod'), 'module example.test/app\n\ngo 1.21\n');
+      const env = goEnv(path.join(work.path, 'home'), {
+        GOPROXY: `${server.url}/go`,
+        GOSUMDB: 'off',
+        GONOSUMDB: '*',
+      });
+      const got = await goRun(['get', 'example.test/newc3/pkg@v1.0.0'], work.path, env, false);
+      // The module zip has no pkg/ directory: go finds the module (the fallback worked) and
+      // then says the package is not in it, never a 403 of the package path's probe.
+      assert.doesNotMatch(output(got), /403|curation/);
+      assert.match(output(got), /example\.test\/newc3@v1\.0\.0/);
+      assert.ok(upstream.requests.includes('/example.test/newc3/@v/v1.0.0.zip'));
     } finally {
       await upstream.close();
     }
