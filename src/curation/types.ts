@@ -34,7 +34,10 @@
  *   packument `time[version]`, PyPI `upload-time`, Go `.info` `Time`, Helm index `created`);
  *   otherwise it falls back to the first-seen time in the `FirstSeenStore` (by digest when known,
  *   else name@version). A version without either: `guard` records first-seen now (the cooldown
- *   starts at the first request, so a refused download still starts its clock) and refuses it;
+ *   starts at the first download, so a refused download still starts its clock) and refuses it.
+ *   Formats call `guard` for such a version only once the upstream has it (before the fetch
+ *   they ask `refusedBeforeFetch`, src/formats/curation-before-fetch.ts), so a missing artifact
+ *   stays the protocol's 404 and records nothing;
  *   `hides` keeps it listed (an unseen version is not known to be young, and hiding every unseen
  *   version would empty a cold cache's listings).
  * - Digest quarantine (`quarantine` = off|observe|enforce, `quarantine_ttl`, per registry):
