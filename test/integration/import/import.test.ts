@@ -357,3 +357,68 @@ describe('nora import', { skip }, () => {
     }
   });
 });
+
+describe('nora import: verification before the last byte', () => {
+  test('a 100 KB–1 MB file whose last byte differs from its listed sha256 never lands (artifactory, nexus)', async () => {
+    await using work = await tempDir('nora-import-');
+    await using server = await serveNora({ dir: work.path }, { NORA_MAVEN_PROXIES: 'none' });
+    const tampered = (size: number): FixtureFile => {
+      const data = Buffer.alloc(size, 7);
+      const listed = sha256(data);
+      const sent = Buffer.from(data);
+      sent[size - 1] = 8;
+      return { data: sent, sha256: listed };
+    };
+    for (const flavour of ['artifactory', 'nexus'] as const) {
+      await using source = await startSourceFixture({
+        flavour,
+        repos: [
+          {
+            name: `gen-${flavour}`,
+            packageType: flavour === 'artifactory' ? 'generic' : 'raw',
+            kind: 'local',
+            files: new Map<string, FixtureFile>([
+              [`${flavour}/small.bin`, tampered(100 * 1024)],
+              [`${flavour}/mid.bin`, tampered(300 * 1024 + 17)],
+              [`${flavour}/big.bin`, tampered(1024 * 1024)],
+            ]),
+          },
+          {
+            name: `mvn-${flavour}`,
+            packageType: flavour === 'artifactory' ? 'maven' : 'maven2',
+            kind: 'local',
+            files: new Map<string, FixtureFile>([
+              [`org/${flavour}/lib/1.0/lib-1.0.jar`, tampered(512 * 1024)],
+            ]),
+          },
+        ],
+      });
+      const ran = await nora([
+        'import',
+        'run',
+        '--source',
+        flavour,
+        '--url',
+        source.url,
+        '--registry',
+        server.url,
+        '--allow-private-cidrs',
+        '--state',
+        path.join(work.path, `${flavour}.jsonl`),
+      ]);
+      assert.equal(ran.code, 1, ran.stdout + ran.stderr);
+      assert.match(ran.stdout, /imported 0 files .*, 0 skipped, 4 failed/);
+      for (const name of ['small', 'mid', 'big']) {
+        assert.match(
+          ran.stdout,
+          new RegExp(`FAILED gen-${flavour}/${flavour}/${name}\\.bin: .*sha256 mismatch`),
+        );
+        assert.equal((await get(`${server.url}/raw/${flavour}/${name}.bin`)).status, 404, name);
+      }
+      assert.equal(
+        (await get(`${server.url}/maven2/org/${flavour}/lib/1.0/lib-1.0.jar`)).status,
+        404,
+      );
+    }
+  });
+});
