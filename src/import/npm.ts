@@ -9,7 +9,9 @@
  *
  * Dist-tags: a version becomes `latest` when it is not a prerelease and is newer than NORA's
  * `latest` (so importing in any order ends with the newest release as `latest`; NORA sets
- * `latest` itself when a package has none). The source's other tags are not carried.
+ * `latest` itself when a package has none). The source's other tags are not carried. Publishes
+ * of one package are serialized (a queue per target and name): two concurrent publishes would
+ * both read the same `latest` and the last one to land would win, whatever its version.
  */
 import semver from 'semver';
 import { answerReason } from './put.ts';
@@ -34,6 +36,22 @@ export function npmUrlName(name: string): string {
   return name.startsWith('@') ? name.replace('/', '%2f') : encodeURIComponent(name);
 }
 
+/** The publish in progress per `<target path>/<name>` (its end, never rejecting). */
+const publishing = new Map<string, Promise<unknown>>();
+
+/** Runs `task` after every earlier task of the same `key` has ended (a FIFO per key). */
+async function oneAtATime<T>(key: string, task: () => Promise<T>): Promise<T> {
+  const before = publishing.get(key) ?? Promise.resolve();
+  const mine = before.then(task, task);
+  const settled = mine.catch(() => undefined);
+  publishing.set(key, settled);
+  try {
+    return await mine;
+  } finally {
+    if (publishing.get(key) === settled) publishing.delete(key);
+  }
+}
+
 async function publishTarball(ctx: WriteContext): Promise<WriteOutcome> {
   const manifest = await readPackageJson(ctx);
   const name = manifest['name'];
@@ -44,7 +62,17 @@ async function publishTarball(ctx: WriteContext): Promise<WriteOutcome> {
   // As npm publish reads it (`v1.0.0` is published as 1.0.0; NORA compares the same way).
   const version = semver.clean(rawVersion) ?? rawVersion;
   const base = `${ctx.target.path}/${npmUrlName(name)}`;
+  return oneAtATime(base, () => publishVersion(ctx, manifest, name, version, base));
+}
 
+/** Publishes `name@version` at `base` unless NORA has it, moving `latest` only forward. */
+async function publishVersion(
+  ctx: WriteContext,
+  manifest: Record<string, unknown>,
+  name: string,
+  version: string,
+  base: string,
+): Promise<WriteOutcome> {
   const existing = await ctx.nora.request('GET', `${base}/${encodeURIComponent(version)}`);
   if (existing.ok) {
     await existing.discard();

@@ -1,0 +1,60 @@
+/**
+ * `nora import run` of an Artifactory npm repository end to end (bin/nora.js against a listening
+ * NORA, the fixture source of test/helpers/import-source.ts): `latest` ends on the newest release
+ * whatever the order and the concurrency (publishes of one package are serialized), and a
+ * tarball whose package.json names another package or version than its path is refused.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { nora } from '../../helpers/cli.ts';
+import { type FixtureFile, startSourceFixture } from '../../helpers/import-source.ts';
+import { serveNora } from '../../helpers/process.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { makeTarball } from '../npm/fixtures.ts';
+
+const tgz = (name: string, version: string): FixtureFile => ({
+  data: makeTarball({ 'package.json': JSON.stringify({ name, version }) }),
+});
+
+describe('nora import: npm', () => {
+  test('latest = the newest release after 5 versions at concurrency 8, whatever the order', async () => {
+    await using work = await tempDir('nora-import-npm-');
+    await using server = await serveNora({ dir: work.path });
+    // The newest first: every other publish must leave it `latest`. Three packages, so an
+    // unserialized run loses the race on at least one of them in practice.
+    const versions = ['1.4.0', '1.0.0', '1.3.0', '1.1.0', '1.2.0', '2.0.0-rc.1'];
+    const names = ['race-a', 'race-b', 'race-c'];
+    const files = new Map<string, FixtureFile>(
+      versions.flatMap((v) => names.map((n) => [`${n}/-/${n}-${v}.tgz`, tgz(n, v)] as const)),
+    );
+    await using source = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [{ name: 'npm-local', packageType: 'npm', kind: 'local', files }],
+    });
+    const ran = await nora([
+      'import',
+      'run',
+      '--source',
+      'artifactory',
+      '--url',
+      source.url,
+      '--registry',
+      server.url,
+      '--allow-private-cidrs',
+      '--concurrency',
+      '8',
+      '--state',
+      `${work.path}/s.jsonl`,
+    ]);
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    assert.match(ran.stdout, /imported 18 files/);
+    for (const name of names) {
+      const packument = (await (await fetch(`${server.url}/npm/${name}`)).json()) as {
+        'dist-tags': Record<string, string>;
+        versions: Record<string, unknown>;
+      };
+      assert.equal(packument['dist-tags']['latest'], '1.4.0', name);
+      assert.equal(Object.keys(packument.versions).length, 6, name);
+    }
+  });
+});
