@@ -55,3 +55,19 @@ export async function answerReason(
 export function encodePath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
 }
+
+/**
+ * Why a listed repository-relative path cannot be imported, or undefined when it is safe: an
+ * empty, `.` or `..` segment (a URL parser normalises it away, so the file would land outside
+ * its repository on NORA, or be read from outside it on the source), a backslash, NUL or another
+ * control character (C0, DEL, C1). Checked before anything is requested for the file.
+ */
+export function unsafePath(path: string): string | undefined {
+  if (/[\\\u0000-\u001f\u007f-\u009f]/.test(path)) {
+    return 'unsafe path: a backslash or a control character';
+  }
+  if (path.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+    return 'unsafe path: an empty, . or .. segment';
+  }
+  return undefined;
+}

@@ -26,6 +26,7 @@ import { MirrorInputError } from '../mirror/types.ts';
 import { artifactorySource } from './artifactory.ts';
 import { nexusSource } from './nexus.ts';
 import { createSourceHttp, parseSourceAuth, type SourceHttp } from './source-http.ts';
+import { unsafePath } from './put.ts';
 import { openState, type ImportState } from './state.ts';
 import {
   createNoraTarget,
@@ -479,13 +480,15 @@ type Verdict =
   | { readonly kind: 'take'; readonly algorithm: 'sha256' | 'sha1'; readonly digest: string }
   | { readonly kind: 'ignore' | 'refuse'; readonly reason: string };
 
-/** The writer's acceptance, then the checksum rule for what it takes. */
+/** The path's safety (unsafePath), the writer's acceptance, then the checksum rule. */
 function classify(
   writer: ImportWriter,
   file: SourceFile,
   repo: SourceRepository,
   allowSha1: boolean,
 ): Verdict {
+  const unsafe = unsafePath(file.path);
+  if (unsafe !== undefined) return { kind: 'refuse', reason: unsafe };
   const acceptance = writer.accepts(file, repo);
   if (acceptance.action !== 'take') {
     return { kind: acceptance.action, reason: acceptance.reason };
@@ -493,6 +496,14 @@ function classify(
   const expected = expectedDigest(file, allowSha1);
   if ('refused' in expected) return { kind: 'refuse', reason: expected.refused };
   return { kind: 'take', ...expected };
+}
+
+/** `text` with control characters as `\xNN`: a listed path is the source's, printed on a terminal. */
+function printable(text: string): string {
+  return text.replace(
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 /** The state file: `--state`, else under the configuration's storage path, else ./. */
@@ -612,7 +623,7 @@ async function importRun(
           if (verdict.kind === 'ignore') ignored += 1;
           else {
             unimportable += 1;
-            line(`cannot import ${repo.name}/${file.path}: ${verdict.reason}`);
+            line(`cannot import ${repo.name}/${printable(file.path)}: ${verdict.reason}`);
           }
           continue;
         }

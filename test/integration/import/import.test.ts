@@ -422,3 +422,61 @@ describe('nora import: verification before the last byte', () => {
     }
   });
 });
+
+describe('nora import: listed paths', () => {
+  test('a path with empty, . or .. segments, a backslash or a control character cannot be imported', async () => {
+    await using work = await tempDir('nora-import-');
+    await using server = await serveNora({ dir: work.path }, { NORA_MAVEN_PROXIES: 'none' });
+    const bad = [
+      '../repository/libs/evil/evil.txt',
+      'a/../../escape.txt',
+      'a/./dot.txt',
+      'a//empty.txt',
+      'a\\back.txt',
+      'a/ctl\u0001.txt',
+      'a/nul\u0000.txt',
+      'a/..',
+    ];
+    const files = new Map<string, FixtureFile>([
+      ...bad.map((p) => [p, { data: Buffer.from('evil\n') }] as const),
+      ['ok/fine.txt', { data: Buffer.from('fine\n') }],
+    ]);
+    await using source = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [{ name: 'files', packageType: 'generic', kind: 'local', files }],
+    });
+    const common = [
+      '--source',
+      'artifactory',
+      '--url',
+      source.url,
+      '--registry',
+      server.url,
+      '--allow-private-cidrs',
+    ];
+    const assessed = await nora(['import', 'assess', ...common, '--json']);
+    assert.equal(assessed.code, 0, assessed.stderr);
+    const report = JSON.parse(assessed.stdout) as {
+      totals: { importable: { files: number }; unimportable: { files: number } };
+    };
+    assert.equal(report.totals.importable.files, 1);
+    assert.equal(report.totals.unimportable.files, bad.length);
+
+    const ran = await nora(['import', 'run', ...common, '--state', path.join(work.path, 's')]);
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    assert.match(ran.stdout, /imported 1 files? \(/);
+    assert.equal(
+      (ran.stdout.match(/cannot import files\/.*: unsafe path/g) ?? []).length,
+      bad.length,
+      ran.stdout,
+    );
+    assert.equal((await get(`${server.url}/repository/libs/evil/evil.txt`)).status, 404);
+    assert.equal((await get(`${server.url}/escape.txt`)).status, 404);
+    assert.equal((await get(`${server.url}/raw/ok/fine.txt`)).status, 200);
+    // Nothing but the listing and the one good file was asked of the source.
+    assert.deepEqual(
+      source.requests.filter((r) => !r.includes('/api/')),
+      ['GET /files/ok/fine.txt'],
+    );
+  });
+});
