@@ -20,6 +20,7 @@ import {
   startSourceFixture,
 } from '../../helpers/import-source.ts';
 import { M2_REPOSITORY } from '../../helpers/maven.ts';
+import { makeTarball } from '../npm/fixtures.ts';
 import { serveNora } from '../../helpers/process.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
@@ -132,7 +133,8 @@ describe('nora import', { skip }, () => {
     const maven = byName.get('libs-release-local');
     assert.ok(maven !== undefined);
     assert.equal(maven.action, 'import');
-    assert.equal(maven.target?.path, '/maven2');
+    // The default hosted repository, not the /maven2 group (its proxy member may be unreachable).
+    assert.equal(maven.target?.path, '/repository/maven-hosted');
     assert.equal(maven.importable.files, 2);
     assert.equal(
       maven.importable.bytes,
@@ -152,7 +154,7 @@ describe('nora import', { skip }, () => {
     const text = await nora(['import', 'assess', ...common], env);
     assert.match(
       text.stdout,
-      /import libs-release-local \(local maven\) → maven \(\/maven2\/\): 2 files/,
+      /import libs-release-local \(local maven\) → maven-hosted \(\/repository\/maven-hosted\/\): 2 files/,
     );
 
     const state = path.join(work.path, 'state.jsonl');
@@ -478,5 +480,73 @@ describe('nora import: listed paths', () => {
       source.requests.filter((r) => !r.includes('/api/')),
       ['GET /files/ok/fine.txt'],
     );
+  });
+});
+
+describe('nora import: default targets', { skip }, () => {
+  test('maven and npm go to the default hosted repository, not a group whose proxy is unreachable; --map takes it', async () => {
+    await using work = await tempDir('nora-import-');
+    // Air-gapped: the proxies answer nothing (a closed port), so the groups' reads would be 502s.
+    await using server = await serveNora(
+      { dir: work.path },
+      { NORA_MAVEN_PROXIES: 'http://127.0.0.1:9/', NORA_NPM_PROXY: 'http://127.0.0.1:9/' },
+    );
+    const tarball = makeTarball({ 'package.json': '{"name":"offline","version":"1.0.0"}' });
+    await using source = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [
+        mavenRepo(),
+        { ...rawRepo(2, 'libs'), packageType: 'maven', files: new Map(mavenRepo().files) },
+        {
+          name: 'npm-local',
+          packageType: 'npm',
+          kind: 'local',
+          files: new Map([['offline/-/offline-1.0.0.tgz', { data: tarball }]]),
+        },
+      ],
+    });
+    const common = [
+      '--source',
+      'artifactory',
+      '--url',
+      source.url,
+      '--registry',
+      server.url,
+      '--allow-private-cidrs',
+    ];
+    const ran = await nora([
+      'import',
+      'run',
+      ...common,
+      '--repos',
+      'libs-release-local,npm-local',
+      '--state',
+      path.join(work.path, 's1'),
+    ]);
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    assert.match(ran.stdout, /→ maven-hosted \(\/repository\/maven-hosted\/\)/);
+    assert.match(ran.stdout, /→ npm-hosted \(\/repository\/npm-hosted\/\)/);
+    assert.match(ran.stdout, /imported 3 files/);
+    for (const rel of REAL) {
+      const got = await get(`${server.url}/repository/maven-hosted/${rel}`);
+      assert.equal(got.status, 200, rel);
+    }
+    const packument = await get(`${server.url}/repository/npm-hosted/offline`);
+    assert.equal(packument.status, 200);
+
+    // --map to the default hosted repository the dashboard lists: accepted (already there).
+    const mapped = await nora([
+      'import',
+      'run',
+      ...common,
+      '--repos',
+      'libs',
+      '--map',
+      'libs=maven-hosted',
+      '--state',
+      path.join(work.path, 's2'),
+    ]);
+    assert.equal(mapped.code, 0, mapped.stdout + mapped.stderr);
+    assert.match(mapped.stdout, /libs: 0 imported .*, 2 skipped, 0 failed/);
   });
 });
