@@ -36,6 +36,18 @@ export function npmUrlName(name: string): string {
   return name.startsWith('@') ? name.replace('/', '%2f') : encodeURIComponent(name);
 }
 
+/**
+ * Why a tarball cannot be imported under the name and version its package.json gives, or
+ * undefined: the source stores `<name>/-/<unscoped name>-<version>.tgz` (`@scope/name/-/…`), so a
+ * package.json naming another package or version than that path is refused (an
+ * `innocent/-/innocent-1.0.0.tgz` must not publish `lodash@99.0.0`).
+ */
+export function pathMismatch(path: string, name: string, version: string): string | undefined {
+  const unscoped = name.slice(name.lastIndexOf('/') + 1);
+  if (path === `${name}/-/${unscoped}-${version}.tgz`) return undefined;
+  return `cannot import: its package.json says ${name}@${version}, but the tarball is stored at ${path} (expected ${name}/-/${unscoped}-${version}.tgz)`;
+}
+
 /** The publish in progress per `<target path>/<name>` (its end, never rejecting). */
 const publishing = new Map<string, Promise<unknown>>();
 
@@ -59,6 +71,8 @@ async function publishTarball(ctx: WriteContext): Promise<WriteOutcome> {
   if (typeof name !== 'string' || name === '' || typeof rawVersion !== 'string') {
     return { status: 'failed', reason: 'package.json in the tarball has no name or version' };
   }
+  const mismatch = pathMismatch(ctx.file.path, name, rawVersion);
+  if (mismatch !== undefined) return { status: 'failed', reason: mismatch };
   // As npm publish reads it (`v1.0.0` is published as 1.0.0; NORA compares the same way).
   const version = semver.clean(rawVersion) ?? rawVersion;
   const base = `${ctx.target.path}/${npmUrlName(name)}`;

@@ -58,3 +58,45 @@ describe('nora import: npm', () => {
     }
   });
 });
+
+describe('nora import: npm tarball identity', () => {
+  test('a tarball whose package.json disagrees with its path is refused, nothing published', async () => {
+    await using work = await tempDir('nora-import-npm-');
+    await using server = await serveNora({ dir: work.path });
+    const files = new Map<string, FixtureFile>([
+      ['innocent/-/innocent-1.0.0.tgz', tgz('lodash', '99.0.0')],
+      ['other/-/other-1.0.0.tgz', tgz('other', '2.0.0')],
+      ['@acme/util/-/util-1.0.0.tgz', tgz('@evil/util', '1.0.0')],
+      ['@acme/good/-/good-1.0.0.tgz', tgz('@acme/good', '1.0.0')],
+    ]);
+    await using source = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [{ name: 'npm-local', packageType: 'npm', kind: 'local', files }],
+    });
+    const ran = await nora([
+      'import',
+      'run',
+      '--source',
+      'artifactory',
+      '--url',
+      source.url,
+      '--registry',
+      server.url,
+      '--allow-private-cidrs',
+      '--state',
+      `${work.path}/s.jsonl`,
+    ]);
+    assert.equal(ran.code, 1, ran.stdout + ran.stderr);
+    assert.match(
+      ran.stdout,
+      /FAILED npm-local\/innocent\/-\/innocent-1\.0\.0\.tgz: cannot import: its package.json says lodash@99\.0\.0/,
+    );
+    assert.match(ran.stdout, /FAILED npm-local\/other\/-\/other-1\.0\.0\.tgz: cannot import/);
+    assert.match(ran.stdout, /FAILED npm-local\/@acme\/util\/-\/util-1\.0\.0\.tgz: cannot import/);
+    assert.match(ran.stdout, /imported 1 files? .*, 3 failed/);
+    for (const name of ['lodash', 'other', '@evil%2futil']) {
+      assert.equal((await fetch(`${server.url}/npm/${name}`)).status, 404, name);
+    }
+    assert.equal((await fetch(`${server.url}/npm/@acme%2fgood`)).status, 200);
+  });
+});
