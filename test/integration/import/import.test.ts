@@ -550,3 +550,55 @@ describe('nora import: default targets', { skip }, () => {
     assert.match(mapped.stdout, /libs: 0 imported .*, 2 skipped, 0 failed/);
   });
 });
+
+describe('nora import: files NORA already has', () => {
+  test('different bytes at the path are a failure naming both digests; the same bytes are skipped', async () => {
+    await using work = await tempDir('nora-import-');
+    await using server = await serveNora({ dir: work.path }, { NORA_MAVEN_PROXIES: 'none' });
+    const same = Buffer.from('the same bytes\n');
+    const source = Buffer.from('the source bytes\n');
+    const theirs = Buffer.from('what NORA holds\n');
+    for (const [p, data] of [
+      ['keep/same.txt', same],
+      ['keep/differs.txt', theirs],
+    ] as const) {
+      const put = await fetch(`${server.url}/raw/${p}`, { method: 'PUT', body: data });
+      assert.equal(put.status, 201, p);
+    }
+    await using fixture = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [
+        {
+          name: 'files',
+          packageType: 'generic',
+          kind: 'local',
+          files: new Map<string, FixtureFile>([
+            ['keep/same.txt', { data: same }],
+            ['keep/differs.txt', { data: source }],
+          ]),
+        },
+      ],
+    });
+    const ran = await nora([
+      'import',
+      'run',
+      '--source',
+      'artifactory',
+      '--url',
+      fixture.url,
+      '--registry',
+      server.url,
+      '--allow-private-cidrs',
+      '--state',
+      path.join(work.path, 's'),
+    ]);
+    assert.equal(ran.code, 1, ran.stdout + ran.stderr);
+    assert.match(ran.stdout, /skipped files\/keep\/same\.txt: already in NORA \(same sha256\)/);
+    assert.match(
+      ran.stdout,
+      new RegExp(
+        `FAILED files/keep/differs\\.txt: NORA has different bytes at this path: sha256 ${sha256(theirs)}, source ${sha256(source)}`,
+      ),
+    );
+  });
+});
