@@ -37,7 +37,19 @@ export async function putIfMissing(
       await answer.discard().catch(() => undefined);
       return { status: 'imported', bytes: body.length };
     }
-    return { status: 'failed', reason: await answerReason(answer, 'PUT', path) };
+    const reason = await answerReason(answer, 'PUT', path);
+    if (answer.status === 409) {
+      // Stored since the HEAD (another run at once): the same bytes are done, not a failure.
+      const again = await ctx.nora.request('HEAD', path);
+      await again.discard().catch(() => undefined);
+      if (again.ok) {
+        const present = presentOutcome(ctx.file, again.header('etag'));
+        if (present.status === 'skipped' && !present.reason.includes('not compared')) {
+          return present;
+        }
+      }
+    }
+    return { status: 'failed', reason };
   } catch (err) {
     return { status: 'failed', reason: err instanceof Error ? err.message : String(err) };
   }
