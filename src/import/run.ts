@@ -506,16 +506,22 @@ function printable(text: string): string {
   );
 }
 
-/** The state file: `--state`, else under the configuration's storage path, else ./. */
+/**
+ * The state file: `--state`, else under the storage path of a loaded config file (or
+ * NORA_STORAGE_PATH), else ./nora-import-state/<host>.jsonl.
+ */
 async function statePath(options: ImportOptions, host: string): Promise<string> {
   if (options.state !== undefined) return path.resolve(options.state);
   const name = `${host.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`;
   try {
-    const { config } = await loadConfig({
+    const { config, file } = await loadConfig({
       env: process.env,
       ...(options.config === undefined ? {} : { file: options.config }),
     });
-    if (config.storage.mode === 'local') {
+    // Only a storage path someone chose (a config file, NORA_STORAGE_PATH): the built-in
+    // ./data/storage of a bare directory is no place an operator would look for it.
+    const chosen = file !== undefined || (process.env['NORA_STORAGE_PATH'] ?? '') !== '';
+    if (chosen && config.storage.mode === 'local') {
       return path.resolve(config.storage.path, 'import-state', name);
     }
   } catch {

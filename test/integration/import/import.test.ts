@@ -602,3 +602,21 @@ describe('nora import: files NORA already has', () => {
     );
   });
 });
+
+describe('nora import: default state path', () => {
+  test('with no config file the state goes to ./nora-import-state/<host>.jsonl', async () => {
+    await using work = await tempDir('nora-import-');
+    await fs.mkdir(path.join(work.path, 'nora'));
+    await using server = await serveNora({ dir: path.join(work.path, 'nora') });
+    await using fixture = await startSourceFixture({ flavour: 'nexus', repos: [rawRepo(1, 'r')] });
+    const cwd = path.join(work.path, 'here');
+    await fs.mkdir(cwd);
+    const args = ['import', 'run', '--source', 'nexus', '--url', fixture.url];
+    const ran = await nora([...args, '--registry', server.url, '--allow-private-cidrs'], {}, cwd);
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    const host = new URL(fixture.url).host.replace(':', '_');
+    const expected = path.join(cwd, 'nora-import-state', `${host}.jsonl`);
+    assert.match(ran.stdout, new RegExp(`resume state: ${expected.replaceAll('.', '\\.')}`));
+    assert.equal((await fs.readFile(expected, 'utf8')).trim().split('\n').length, 1);
+  });
+});
