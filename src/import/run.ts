@@ -25,7 +25,7 @@ import { concurrency, DEFAULT_REGISTRY, registryBase, timeoutSeconds } from '../
 import { MirrorInputError } from '../mirror/types.ts';
 import { artifactorySource } from './artifactory.ts';
 import { nexusSource } from './nexus.ts';
-import { createSourceHttp, parseSourceAuth, type SourceHttp } from './source-http.ts';
+import { createSourceHttp, parseSourceAuth, plainTimeout, type SourceHttp } from './source-http.ts';
 import { unsafePath } from './put.ts';
 import { openState, type ImportState } from './state.ts';
 import {
@@ -233,6 +233,12 @@ async function openSession(options: ImportOptions): Promise<Session> {
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s !== '');
+    if (wanted.length === 0) {
+      await http.close();
+      throw new ImportUsageError(
+        'nora import: --repos names no repository: give source repository names, comma-separated, or leave --repos out for all',
+      );
+    }
     const missing = wanted.filter((name) => !repos.some((r) => r.name === name));
     if (missing.length > 0) {
       await http.close();
@@ -290,6 +296,11 @@ function planRepository(
     return { skip: `the ${format} format is not enabled on the NORA server`, format };
   }
   return { format, writer, target };
+}
+
+/** `1 file`, `2 files`. */
+function files(count: number): string {
+  return `${count} file${count === 1 ? '' : 's'}`;
 }
 
 /** A mutable tally. */
@@ -457,7 +468,7 @@ async function assess(
     }
     const where = r.target === undefined ? '' : ` → ${r.target.name} (${r.target.path}/)`;
     out.push(
-      `import ${head}${where}: ${r.importable.files} files, ${formatBytes(r.importable.bytes)} of ${r.listed.files} listed`,
+      `import ${head}${where}: ${files(r.importable.files)}, ${formatBytes(r.importable.bytes)} of ${r.listed.files} listed`,
     );
     for (const [reason, t] of Object.entries(r.ignored)) {
       out.push(`         ignored ${t.files} (${formatBytes(t.bytes)}): ${reason}`);
@@ -467,10 +478,10 @@ async function assess(
     }
   }
   const formats = Object.entries(report.totals.byFormat)
-    .map(([f, t]) => `${f} ${t.files} files ${formatBytes(t.bytes)}`)
+    .map(([f, t]) => `${f} ${files(t.files)} ${formatBytes(t.bytes)}`)
     .join(', ');
   out.push(
-    `total: ${allImportable.files} files, ${formatBytes(allImportable.bytes)} importable${formats === '' ? '' : ` (${formats})`}; ${allUnimportable.files} cannot be imported; ${skippedRepositories} repositories not imported`,
+    `total: ${files(allImportable.files)}, ${formatBytes(allImportable.bytes)} importable${formats === '' ? '' : ` (${formats})`}; ${allUnimportable.files} cannot be imported; ${skippedRepositories} repositories not imported`,
   );
   process.stdout.write(`${out.join('\n')}\n`);
   return EXIT_OK;
@@ -572,7 +583,8 @@ async function importRun(
       let ignored = 0;
       let unimportable = 0;
       const inflight = new Set<Promise<void>>();
-      const fail = (file: SourceFile, reason: string): void => {
+      const fail = (file: SourceFile, why: string): void => {
+        const reason = plainTimeout(why, options.timeoutSecs * 1000);
         failed += 1;
         failedTotal += 1;
         if (failures.length < MAX_FAILURES_KEPT) {
@@ -683,7 +695,7 @@ async function importRun(
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
     line(
-      `${interrupted ? 'INTERRUPTED: ' : ''}${dryRun ? 'would import' : 'imported'} ${importedTotal.files} files (${formatBytes(importedTotal.bytes)}), ${skippedTotal} skipped, ${failedTotal} failed${interrupted ? '; run the same command again to resume' : ''}`,
+      `${interrupted ? 'INTERRUPTED: ' : ''}${dryRun ? 'would import' : 'imported'} ${files(importedTotal.files)} (${formatBytes(importedTotal.bytes)}), ${skippedTotal} skipped, ${failedTotal} failed${interrupted ? '; run the same command again to resume' : ''}${dryRun ? ' (dry run: neither NORA nor the resume state was checked, so files already imported are counted too)' : ''}`,
     );
   }
   if (interrupted) return EXIT_INTERRUPTED;

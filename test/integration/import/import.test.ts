@@ -620,3 +620,57 @@ describe('nora import: default state path', () => {
     assert.equal((await fs.readFile(expected, 'utf8')).trim().split('\n').length, 1);
   });
 });
+
+describe('nora import: wording', () => {
+  test('--repos "" is a usage error; 1 file; timeouts in words; a dry run says it checked nothing', async () => {
+    await using work = await tempDir('nora-import-');
+    await using server = await serveNora({ dir: work.path }, { NORA_MAVEN_PROXIES: 'none' });
+    await using fixture = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [rawRepo(1, 'one')],
+    });
+    const common = [
+      '--source',
+      'artifactory',
+      '--url',
+      fixture.url,
+      '--registry',
+      server.url,
+      '--allow-private-cidrs',
+    ];
+    const empty = await nora(['import', 'assess', ...common, '--repos', ' , ']);
+    assert.equal(empty.code, 2, empty.stdout + empty.stderr);
+    assert.match(empty.stderr, /--repos names no repository/);
+
+    const assessed = await nora(['import', 'assess', ...common]);
+    assert.match(assessed.stdout, /: 1 file, /);
+    assert.match(assessed.stdout, /total: 1 file, /);
+
+    const dry = await nora(['import', 'run', ...common, '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(
+      dry.stdout,
+      /would import 1 file \(.*neither NORA nor the resume state was checked/,
+    );
+
+    await using slow = await startSourceFixture({
+      flavour: 'artifactory',
+      delayMs: 2500,
+      repos: [rawRepo(1, 'slow')],
+    });
+    const timedOut = await nora([
+      'import',
+      'run',
+      ...common.slice(0, 3),
+      slow.url,
+      ...common.slice(4),
+      '--timeout-secs',
+      '1',
+      '--state',
+      path.join(work.path, 's'),
+    ]);
+    assert.equal(timedOut.code, 1, timedOut.stdout + timedOut.stderr);
+    assert.match(timedOut.stdout, /FAILED slow\/.*: .*no answer within 1 s/);
+    assert.doesNotMatch(timedOut.stdout, /Timeout Error/);
+  });
+});
