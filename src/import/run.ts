@@ -569,6 +569,20 @@ async function importRun(
   let failedTotal = 0;
   const importedTotal = new Count();
   let skippedTotal = 0;
+  // Set once NORA refuses connections: every later file would fail the same way.
+  let targetDown: string | undefined;
+  const checkTarget = async (reason: string): Promise<void> => {
+    if (targetDown !== undefined || !/ECONNREFUSED|ECONNRESET|other side closed/.test(reason)) {
+      return;
+    }
+    try {
+      const probe = await session.nora.request('HEAD', '/');
+      await probe.discard().catch(() => undefined);
+    } catch (err) {
+      targetDown = `NORA at ${session.nora.base} does not answer (${(err as Error).message}): stopped; run the same command again once it is up (the state resumes)`;
+      controller.abort(new Error(targetDown));
+    }
+  };
   try {
     for (const repo of session.repos) {
       if (controller.signal.aborted) break;
@@ -612,7 +626,12 @@ async function importRun(
               ),
           });
           if (outcome.status === 'failed') {
-            fail(file, controller.signal.aborted ? 'interrupted' : outcome.reason);
+            if (controller.signal.aborted) {
+              if (targetDown === undefined) fail(file, 'interrupted');
+              return;
+            }
+            fail(file, outcome.reason);
+            await checkTarget(outcome.reason);
             return;
           }
           state?.record(repo.name, file.path, expected.digest);
@@ -629,6 +648,7 @@ async function importRun(
           }
         } catch (err) {
           fail(file, (err as Error).message);
+          await checkTarget((err as Error).message);
         }
       };
       line(
@@ -682,7 +702,8 @@ async function importRun(
     process.off('SIGTERM', onSignal);
     await state?.close();
   }
-  const interrupted = controller.signal.aborted;
+  const interrupted = controller.signal.aborted && targetDown === undefined;
+  if (targetDown !== undefined) process.stderr.write(`nora import run: ${targetDown}\n`);
   const report: RunReport = {
     source: { kind: session.source.kind, url: session.source.url },
     dryRun,

@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { htpasswdOf } from '../../helpers/auth.ts';
@@ -672,5 +674,52 @@ describe('nora import: wording', () => {
     assert.equal(timedOut.code, 1, timedOut.stdout + timedOut.stderr);
     assert.match(timedOut.stdout, /FAILED slow\/.*: .*no answer within 1 s/);
     assert.doesNotMatch(timedOut.stdout, /Timeout Error/);
+  });
+});
+
+describe('nora import: NORA goes away', () => {
+  test('a NORA that refuses connections stops the run with one message, not one failure per file', async () => {
+    // A NORA that answers the dashboard, then stops listening: every later connection is refused.
+    const fake = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', connection: 'close' });
+      res.end(
+        JSON.stringify({
+          registries: [
+            {
+              format: 'raw',
+              mount: '/raw',
+              repositories: [{ name: 'raw-hosted', kind: 'hosted', default: true }],
+            },
+          ],
+        }),
+      );
+      fake.close();
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    const { port } = fake.address() as AddressInfo;
+    await using fixture = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [rawRepo(30, 'many')],
+    });
+    await using work = await tempDir('nora-import-');
+    const ran = await nora([
+      'import',
+      'run',
+      '--source',
+      'artifactory',
+      '--url',
+      fixture.url,
+      '--registry',
+      `http://127.0.0.1:${port}`,
+      '--allow-private-cidrs',
+      '--concurrency',
+      '2',
+      '--state',
+      path.join(work.path, 's'),
+    ]);
+    assert.equal(ran.code, 1, ran.stdout + ran.stderr);
+    assert.match(ran.stderr, /NORA at http:\/\/127\.0\.0\.1:\d+ does not answer .*: stopped/);
+    const failed = (ran.stdout.match(/^FAILED /gm) ?? []).length;
+    assert.ok(failed >= 1 && failed <= 2, ran.stdout);
   });
 });
