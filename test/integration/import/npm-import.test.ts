@@ -16,6 +16,29 @@ const tgz = (name: string, version: string): FixtureFile => ({
   data: makeTarball({ 'package.json': JSON.stringify({ name, version }) }),
 });
 
+/** `nora import run --concurrency 8` of an Artifactory npm repository holding `files`. */
+async function importNpm(files: Map<string, FixtureFile>, registry: string, state: string) {
+  await using source = await startSourceFixture({
+    flavour: 'artifactory',
+    repos: [{ name: 'npm-local', packageType: 'npm', kind: 'local', files }],
+  });
+  return await nora([
+    'import',
+    'run',
+    '--source',
+    'artifactory',
+    '--url',
+    source.url,
+    '--registry',
+    registry,
+    '--allow-private-cidrs',
+    '--concurrency',
+    '8',
+    '--state',
+    state,
+  ]);
+}
+
 describe('nora import: npm', () => {
   test('latest = the newest release after 5 versions at concurrency 8, whatever the order', async () => {
     await using work = await tempDir('nora-import-npm-');
@@ -27,25 +50,7 @@ describe('nora import: npm', () => {
     const files = new Map<string, FixtureFile>(
       versions.flatMap((v) => names.map((n) => [`${n}/-/${n}-${v}.tgz`, tgz(n, v)] as const)),
     );
-    await using source = await startSourceFixture({
-      flavour: 'artifactory',
-      repos: [{ name: 'npm-local', packageType: 'npm', kind: 'local', files }],
-    });
-    const ran = await nora([
-      'import',
-      'run',
-      '--source',
-      'artifactory',
-      '--url',
-      source.url,
-      '--registry',
-      server.url,
-      '--allow-private-cidrs',
-      '--concurrency',
-      '8',
-      '--state',
-      `${work.path}/s.jsonl`,
-    ]);
+    const ran = await importNpm(files, server.url, `${work.path}/s.jsonl`);
     assert.equal(ran.code, 0, ran.stdout + ran.stderr);
     assert.match(ran.stdout, /imported 18 files/);
     for (const name of names) {
@@ -69,23 +74,7 @@ describe('nora import: npm tarball identity', () => {
       ['@acme/util/-/util-1.0.0.tgz', tgz('@evil/util', '1.0.0')],
       ['@acme/good/-/good-1.0.0.tgz', tgz('@acme/good', '1.0.0')],
     ]);
-    await using source = await startSourceFixture({
-      flavour: 'artifactory',
-      repos: [{ name: 'npm-local', packageType: 'npm', kind: 'local', files }],
-    });
-    const ran = await nora([
-      'import',
-      'run',
-      '--source',
-      'artifactory',
-      '--url',
-      source.url,
-      '--registry',
-      server.url,
-      '--allow-private-cidrs',
-      '--state',
-      `${work.path}/s.jsonl`,
-    ]);
+    const ran = await importNpm(files, server.url, `${work.path}/s.jsonl`);
     assert.equal(ran.code, 1, ran.stdout + ran.stderr);
     assert.match(
       ran.stdout,
