@@ -104,6 +104,7 @@ export function encodePath(path: string): string {
  * control character (C0, DEL, C1). Checked before anything is requested for the file.
  */
 export function unsafePath(path: string): string | undefined {
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
   if (/[\\\u0000-\u001f\u007f-\u009f]/.test(path)) {
     return 'unsafe path: a backslash or a control character';
   }

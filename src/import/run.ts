@@ -512,6 +512,7 @@ function classify(
 /** `text` with control characters as `\xNN`: a listed path is the source's, printed on a terminal. */
 function printable(text: string): string {
   return text.replace(
+    // eslint-disable-next-line no-control-regex -- control characters are what it escapes
     /[\u0000-\u001f\u007f-\u009f]/g,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );
