@@ -9,7 +9,9 @@
  *
  * Dist-tags: a version becomes `latest` when it is not a prerelease and is newer than NORA's
  * `latest` (so importing in any order ends with the newest release as `latest`; NORA sets
- * `latest` itself when a package has none). The source's other tags are not carried.
+ * `latest` itself when a package has none). The source's other tags are not carried. Publishes
+ * of one package are serialized (a queue per target and name): two concurrent publishes would
+ * both read the same `latest` and the last one to land would win, whatever its version.
  */
 import semver from 'semver';
 import { answerReason } from './put.ts';
@@ -34,6 +36,34 @@ export function npmUrlName(name: string): string {
   return name.startsWith('@') ? name.replace('/', '%2f') : encodeURIComponent(name);
 }
 
+/**
+ * Why a tarball cannot be imported under the name and version its package.json gives, or
+ * undefined: the source stores `<name>/-/<unscoped name>-<version>.tgz` (`@scope/name/-/…`), so a
+ * package.json naming another package or version than that path is refused (an
+ * `innocent/-/innocent-1.0.0.tgz` must not publish `lodash@99.0.0`).
+ */
+export function pathMismatch(path: string, name: string, version: string): string | undefined {
+  const unscoped = name.slice(name.lastIndexOf('/') + 1);
+  if (path === `${name}/-/${unscoped}-${version}.tgz`) return undefined;
+  return `cannot import: its package.json says ${name}@${version}, but the tarball is stored at ${path} (expected ${name}/-/${unscoped}-${version}.tgz)`;
+}
+
+/** The publish in progress per `<target path>/<name>` (its end, never rejecting). */
+const publishing = new Map<string, Promise<unknown>>();
+
+/** Runs `task` after every earlier task of the same `key` has ended (a FIFO per key). */
+async function oneAtATime<T>(key: string, task: () => Promise<T>): Promise<T> {
+  const before = publishing.get(key) ?? Promise.resolve();
+  const mine = before.then(task, task);
+  const settled = mine.catch(() => undefined);
+  publishing.set(key, settled);
+  try {
+    return await mine;
+  } finally {
+    if (publishing.get(key) === settled) publishing.delete(key);
+  }
+}
+
 async function publishTarball(ctx: WriteContext): Promise<WriteOutcome> {
   const manifest = await readPackageJson(ctx);
   const name = manifest['name'];
@@ -41,10 +71,22 @@ async function publishTarball(ctx: WriteContext): Promise<WriteOutcome> {
   if (typeof name !== 'string' || name === '' || typeof rawVersion !== 'string') {
     return { status: 'failed', reason: 'package.json in the tarball has no name or version' };
   }
+  const mismatch = pathMismatch(ctx.file.path, name, rawVersion);
+  if (mismatch !== undefined) return { status: 'failed', reason: mismatch };
   // As npm publish reads it (`v1.0.0` is published as 1.0.0; NORA compares the same way).
   const version = semver.clean(rawVersion) ?? rawVersion;
   const base = `${ctx.target.path}/${npmUrlName(name)}`;
+  return oneAtATime(base, () => publishVersion(ctx, manifest, name, version, base));
+}
 
+/** Publishes `name@version` at `base` unless NORA has it, moving `latest` only forward. */
+async function publishVersion(
+  ctx: WriteContext,
+  manifest: Record<string, unknown>,
+  name: string,
+  version: string,
+  base: string,
+): Promise<WriteOutcome> {
   const existing = await ctx.nora.request('GET', `${base}/${encodeURIComponent(version)}`);
   if (existing.ok) {
     await existing.discard();

@@ -25,7 +25,8 @@ import { concurrency, DEFAULT_REGISTRY, registryBase, timeoutSeconds } from '../
 import { MirrorInputError } from '../mirror/types.ts';
 import { artifactorySource } from './artifactory.ts';
 import { nexusSource } from './nexus.ts';
-import { createSourceHttp, parseSourceAuth, type SourceHttp } from './source-http.ts';
+import { createSourceHttp, parseSourceAuth, plainTimeout, type SourceHttp } from './source-http.ts';
+import { unsafePath } from './put.ts';
 import { openState, type ImportState } from './state.ts';
 import {
   createNoraTarget,
@@ -232,6 +233,12 @@ async function openSession(options: ImportOptions): Promise<Session> {
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s !== '');
+    if (wanted.length === 0) {
+      await http.close();
+      throw new ImportUsageError(
+        'nora import: --repos names no repository: give source repository names, comma-separated, or leave --repos out for all',
+      );
+    }
     const missing = wanted.filter((name) => !repos.some((r) => r.name === name));
     if (missing.length > 0) {
       await http.close();
@@ -289,6 +296,11 @@ function planRepository(
     return { skip: `the ${format} format is not enabled on the NORA server`, format };
   }
   return { format, writer, target };
+}
+
+/** `1 file`, `2 files`. */
+function files(count: number): string {
+  return `${count} file${count === 1 ? '' : 's'}`;
 }
 
 /** A mutable tally. */
@@ -456,7 +468,7 @@ async function assess(
     }
     const where = r.target === undefined ? '' : ` → ${r.target.name} (${r.target.path}/)`;
     out.push(
-      `import ${head}${where}: ${r.importable.files} files, ${formatBytes(r.importable.bytes)} of ${r.listed.files} listed`,
+      `import ${head}${where}: ${files(r.importable.files)}, ${formatBytes(r.importable.bytes)} of ${r.listed.files} listed`,
     );
     for (const [reason, t] of Object.entries(r.ignored)) {
       out.push(`         ignored ${t.files} (${formatBytes(t.bytes)}): ${reason}`);
@@ -466,10 +478,10 @@ async function assess(
     }
   }
   const formats = Object.entries(report.totals.byFormat)
-    .map(([f, t]) => `${f} ${t.files} files ${formatBytes(t.bytes)}`)
+    .map(([f, t]) => `${f} ${files(t.files)} ${formatBytes(t.bytes)}`)
     .join(', ');
   out.push(
-    `total: ${allImportable.files} files, ${formatBytes(allImportable.bytes)} importable${formats === '' ? '' : ` (${formats})`}; ${allUnimportable.files} cannot be imported; ${skippedRepositories} repositories not imported`,
+    `total: ${files(allImportable.files)}, ${formatBytes(allImportable.bytes)} importable${formats === '' ? '' : ` (${formats})`}; ${allUnimportable.files} cannot be imported; ${skippedRepositories} repositories not imported`,
   );
   process.stdout.write(`${out.join('\n')}\n`);
   return EXIT_OK;
@@ -479,13 +491,15 @@ type Verdict =
   | { readonly kind: 'take'; readonly algorithm: 'sha256' | 'sha1'; readonly digest: string }
   | { readonly kind: 'ignore' | 'refuse'; readonly reason: string };
 
-/** The writer's acceptance, then the checksum rule for what it takes. */
+/** The path's safety (unsafePath), the writer's acceptance, then the checksum rule. */
 function classify(
   writer: ImportWriter,
   file: SourceFile,
   repo: SourceRepository,
   allowSha1: boolean,
 ): Verdict {
+  const unsafe = unsafePath(file.path);
+  if (unsafe !== undefined) return { kind: 'refuse', reason: unsafe };
   const acceptance = writer.accepts(file, repo);
   if (acceptance.action !== 'take') {
     return { kind: acceptance.action, reason: acceptance.reason };
@@ -495,16 +509,31 @@ function classify(
   return { kind: 'take', ...expected };
 }
 
-/** The state file: `--state`, else under the configuration's storage path, else ./. */
+/** `text` with control characters as `\xNN`: a listed path is the source's, printed on a terminal. */
+function printable(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex -- control characters are what it escapes
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
+/**
+ * The state file: `--state`, else under the storage path of a loaded config file (or
+ * NORA_STORAGE_PATH), else ./nora-import-state/<host>.jsonl.
+ */
 async function statePath(options: ImportOptions, host: string): Promise<string> {
   if (options.state !== undefined) return path.resolve(options.state);
   const name = `${host.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`;
   try {
-    const { config } = await loadConfig({
+    const { config, file } = await loadConfig({
       env: process.env,
       ...(options.config === undefined ? {} : { file: options.config }),
     });
-    if (config.storage.mode === 'local') {
+    // Only a storage path someone chose (a config file, NORA_STORAGE_PATH): the built-in
+    // ./data/storage of a bare directory is no place an operator would look for it.
+    const chosen = file !== undefined || (process.env['NORA_STORAGE_PATH'] ?? '') !== '';
+    if (chosen && config.storage.mode === 'local') {
       return path.resolve(config.storage.path, 'import-state', name);
     }
   } catch {
@@ -541,6 +570,20 @@ async function importRun(
   let failedTotal = 0;
   const importedTotal = new Count();
   let skippedTotal = 0;
+  // Set once NORA refuses connections: every later file would fail the same way.
+  let targetDown: string | undefined;
+  const checkTarget = async (reason: string): Promise<void> => {
+    if (targetDown !== undefined || !/ECONNREFUSED|ECONNRESET|other side closed/.test(reason)) {
+      return;
+    }
+    try {
+      const probe = await session.nora.request('HEAD', '/');
+      await probe.discard().catch(() => undefined);
+    } catch (err) {
+      targetDown = `NORA at ${session.nora.base} does not answer (${(err as Error).message}): stopped; run the same command again once it is up (the state resumes)`;
+      controller.abort(new Error(targetDown));
+    }
+  };
   try {
     for (const repo of session.repos) {
       if (controller.signal.aborted) break;
@@ -555,7 +598,8 @@ async function importRun(
       let ignored = 0;
       let unimportable = 0;
       const inflight = new Set<Promise<void>>();
-      const fail = (file: SourceFile, reason: string): void => {
+      const fail = (file: SourceFile, why: string): void => {
+        const reason = plainTimeout(why, options.timeoutSecs * 1000);
         failed += 1;
         failedTotal += 1;
         if (failures.length < MAX_FAILURES_KEPT) {
@@ -583,7 +627,12 @@ async function importRun(
               ),
           });
           if (outcome.status === 'failed') {
-            fail(file, controller.signal.aborted ? 'interrupted' : outcome.reason);
+            if (controller.signal.aborted) {
+              if (targetDown === undefined) fail(file, 'interrupted');
+              return;
+            }
+            fail(file, outcome.reason);
+            await checkTarget(outcome.reason);
             return;
           }
           state?.record(repo.name, file.path, expected.digest);
@@ -600,6 +649,7 @@ async function importRun(
           }
         } catch (err) {
           fail(file, (err as Error).message);
+          await checkTarget((err as Error).message);
         }
       };
       line(
@@ -612,7 +662,7 @@ async function importRun(
           if (verdict.kind === 'ignore') ignored += 1;
           else {
             unimportable += 1;
-            line(`cannot import ${repo.name}/${file.path}: ${verdict.reason}`);
+            line(`cannot import ${repo.name}/${printable(file.path)}: ${verdict.reason}`);
           }
           continue;
         }
@@ -653,7 +703,8 @@ async function importRun(
     process.off('SIGTERM', onSignal);
     await state?.close();
   }
-  const interrupted = controller.signal.aborted;
+  const interrupted = controller.signal.aborted && targetDown === undefined;
+  if (targetDown !== undefined) process.stderr.write(`nora import run: ${targetDown}\n`);
   const report: RunReport = {
     source: { kind: session.source.kind, url: session.source.url },
     dryRun,
@@ -666,7 +717,7 @@ async function importRun(
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
     line(
-      `${interrupted ? 'INTERRUPTED: ' : ''}${dryRun ? 'would import' : 'imported'} ${importedTotal.files} files (${formatBytes(importedTotal.bytes)}), ${skippedTotal} skipped, ${failedTotal} failed${interrupted ? '; run the same command again to resume' : ''}`,
+      `${interrupted ? 'INTERRUPTED: ' : ''}${dryRun ? 'would import' : 'imported'} ${files(importedTotal.files)} (${formatBytes(importedTotal.bytes)}), ${skippedTotal} skipped, ${failedTotal} failed${interrupted ? '; run the same command again to resume' : ''}${dryRun ? ' (dry run: neither NORA nor the resume state was checked, so files already imported are counted too)' : ''}`,
     );
   }
   if (interrupted) return EXIT_INTERRUPTED;

@@ -181,7 +181,9 @@ export async function createSourceHttp(options: SourceHttpOptions): Promise<Sour
           ...(signal === undefined ? {} : { signal }),
         });
       } catch (err) {
-        throw new ImportSourceError(`GET ${redact(target)}: ${(err as Error).message}`);
+        throw new ImportSourceError(
+          `GET ${redact(target)}: ${plainTimeout((err as Error).message, options.idleTimeoutMs)}`,
+        );
       }
       const status = res.statusCode;
       const location = res.headers['location'];
@@ -199,6 +201,17 @@ export async function createSourceHttp(options: SourceHttpOptions): Promise<Sour
     }
   };
   return { root, get, close: () => agent.close() };
+}
+
+/**
+ * undici's timeout wording ("Headers Timeout Error", "Body Timeout Error") in words a user
+ * reads: how long nothing came.
+ */
+export function plainTimeout(message: string, timeoutMs: number): string {
+  const secs = `${Math.round(timeoutMs / 100) / 10} s`;
+  return message
+    .replace('Headers Timeout Error', `no answer within ${secs}`)
+    .replace('Body Timeout Error', `the body stalled: nothing for ${secs}`);
 }
 
 /** A URL for messages: no user info, no query (tokens travel in queries sometimes). */

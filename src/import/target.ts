@@ -89,14 +89,22 @@ interface DashboardJson {
   }[];
 }
 
-/** The hosted repositories of the server, by format, and each format's mount. */
+/** The hosted repositories of the server, by format, and where each one publishes. */
 export interface TargetCatalog {
-  /** Named hosted repositories (not the default): format → names. */
-  readonly hosted: ReadonlyMap<FormatName, ReadonlySet<string>>;
-  /** The format's mount (`/maven2`), where its default repository publishes. */
+  /**
+   * Every hosted repository the dashboard lists, by format: name → the URL path it publishes
+   * at (the format's mount when it is the repository the mount serves, else
+   * `/repository/<name>`; Docker: `/v2` or `/v2/<name>`).
+   */
+  readonly hosted: ReadonlyMap<FormatName, ReadonlyMap<string, string>>;
+  /**
+   * Where an import goes by default, by format: the format's default HOSTED repository (a
+   * default group's proxy member may be unreachable from an air-gapped host: every HEAD through
+   * the group would then be a 502), else the repository behind the mount.
+   */
+  readonly defaults: ReadonlyMap<FormatName, { readonly name: string; readonly path: string }>;
+  /** The format's mount (`/maven2`). */
   readonly mounts: ReadonlyMap<FormatName, string>;
-  /** The name of the default repository behind the mount (a group or a hosted one). */
-  readonly defaults: ReadonlyMap<FormatName, string>;
 }
 
 /**
@@ -114,27 +122,46 @@ export async function readCatalog(nora: NoraTarget): Promise<TargetCatalog> {
     throw new Error(`${await answerReason(answer, 'GET', `${nora.base}${path}`)}${hint}`);
   }
   const body = JSON.parse(await answer.text()) as DashboardJson;
-  const hosted = new Map<FormatName, Set<string>>();
+  const hosted = new Map<FormatName, Map<string, string>>();
+  const defaults = new Map<FormatName, { name: string; path: string }>();
   const mounts = new Map<FormatName, string>();
-  const defaults = new Map<FormatName, string>();
   for (const registry of body.registries ?? []) {
     const format = registry.format as FormatName | undefined;
     if (format === undefined || typeof registry.mount !== 'string') continue;
-    mounts.set(format, registry.mount.replace(/\/+$/, ''));
-    const names = new Set<string>();
-    for (const repo of registry.repositories ?? []) {
-      if (typeof repo.name !== 'string') continue;
-      if (repo.default === true) defaults.set(format, repo.name);
-      else if (repo.kind === 'hosted') names.add(repo.name);
+    const mount = registry.mount.replace(/\/+$/, '');
+    mounts.set(format, mount);
+    const repos = (registry.repositories ?? []).filter(
+      (r): r is { name: string; kind?: string; default?: boolean } => typeof r.name === 'string',
+    );
+    // The mount serves the default group when there is one (its members answer under
+    // /repository/<name>/), else the default hosted repository itself (raw).
+    const defaultGroup = repos.find((r) => r.default === true && r.kind === 'group');
+    const names = new Map<string, string>();
+    for (const repo of repos) {
+      if (repo.kind !== 'hosted') continue;
+      const atMount = repo.default === true && (defaultGroup === undefined || format === 'docker');
+      const where = atMount
+        ? mount
+        : format === 'docker'
+          ? `/v2/${repo.name}`
+          : `/repository/${encodeURIComponent(repo.name)}`;
+      names.set(repo.name, where);
+      if (repo.default === true && !defaults.has(format)) {
+        defaults.set(format, { name: repo.name, path: where });
+      }
+    }
+    if (!defaults.has(format)) {
+      const behind = defaultGroup ?? repos.find((r) => r.default === true);
+      defaults.set(format, { name: behind?.name ?? format, path: mount });
     }
     hosted.set(format, names);
   }
-  return { hosted, mounts, defaults };
+  return { hosted, defaults, mounts };
 }
 
 /**
  * Where a source repository goes: `mapped` (from --map) or the source's own name when the server
- * has a hosted repository of that name and format, else the format's default (its mount).
+ * has a hosted repository of that name and format, else the format's default (catalog.defaults).
  * Undefined when the format is not enabled on the server; an ImportUsageError when --map names
  * a repository that is not hosted for that format.
  */
@@ -144,29 +171,25 @@ export function resolveTarget(
   sourceName: string,
   mapped: string | undefined,
 ): TargetRepository | undefined {
-  const mount = catalog.mounts.get(format);
-  if (mount === undefined) return undefined;
-  const hosted = catalog.hosted.get(format) ?? new Set<string>();
-  const named = (name: string): TargetRepository => ({
+  const fallback = catalog.defaults.get(format);
+  if (fallback === undefined) return undefined;
+  const hosted = catalog.hosted.get(format) ?? new Map<string, string>();
+  const target = (name: string, path: string): TargetRepository => ({
     name,
     format,
-    isDefault: false,
-    path: format === 'docker' ? `/v2/${name}` : `/repository/${encodeURIComponent(name)}`,
+    isDefault: path === catalog.mounts.get(format),
+    path,
   });
-  const fallback: TargetRepository = {
-    name: catalog.defaults.get(format) ?? format,
-    format,
-    isDefault: true,
-    path: mount,
-  };
   if (mapped !== undefined) {
-    if (mapped === fallback.name) return fallback;
-    if (!hosted.has(mapped)) {
+    if (mapped === fallback.name) return target(fallback.name, fallback.path);
+    const path = hosted.get(mapped);
+    if (path === undefined) {
       throw new ImportUsageError(
-        `nora import: --map ${sourceName}=${mapped}: the server has no hosted ${format} repository named ${mapped}`,
+        `nora import: --map ${sourceName}=${mapped}: the server has no hosted ${format} repository named ${mapped} (it has ${[...hosted.keys()].join(', ') || 'none'})`,
       );
     }
-    return named(mapped);
+    return target(mapped, path);
   }
-  return hosted.has(sourceName) ? named(sourceName) : fallback;
+  const own = hosted.get(sourceName);
+  return own === undefined ? target(fallback.name, fallback.path) : target(sourceName, own);
 }

@@ -1,8 +1,10 @@
 /**
  * verify-before-commit (NORA's import, reference §3.9): a file's bytes are hashed as they stream
  * from the source to NORA, and the stream ERRORS instead of ending when the digest or the length
- * differs from the listing. An upload fed from it is then aborted mid-body (its last bytes never
- * sent), so NORA never completes a file the source did not vouch for.
+ * differs from the listing. The last chunk is held back until the digest and the length are
+ * checked (as storage's read-verify holds its last chunk), so on a mismatch an upload fed from it
+ * is aborted with its last bytes never sent: NORA never receives a complete body the source did
+ * not vouch for, whatever the chunking.
  */
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
@@ -29,6 +31,8 @@ export class VerifyError extends Error {}
 /**
  * Wraps a download: the returned stream passes the bytes through, hashing and counting them, and
  * errors (VerifyError) at the end on a mismatch, or as soon as more than the length arrived.
+ * The latest chunk is always held back one step, and the last one is only released once the
+ * digest and length match: a mismatch errors the stream before the body's last byte is out.
  * The length is the listed size, else the download's Content-Length; neither → VerifyError.
  */
 export function verifying(
@@ -49,6 +53,7 @@ export function verifying(
   }
   const hash = createHash(expected.algorithm);
   let seen = 0;
+  let held: Buffer | undefined;
   const check = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       seen += chunk.length;
@@ -57,7 +62,9 @@ export function verifying(
         return;
       }
       hash.update(chunk);
-      callback(null, chunk);
+      const previous = held;
+      held = chunk;
+      callback(null, previous);
     },
     flush(callback) {
       const digest = hash.digest('hex');
@@ -70,7 +77,7 @@ export function verifying(
           ),
         );
       } else {
-        callback();
+        callback(null, held);
       }
     },
   });

@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { htpasswdOf } from '../../helpers/auth.ts';
@@ -20,6 +22,7 @@ import {
   startSourceFixture,
 } from '../../helpers/import-source.ts';
 import { M2_REPOSITORY } from '../../helpers/maven.ts';
+import { makeTarball } from '../npm/fixtures.ts';
 import { serveNora } from '../../helpers/process.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
@@ -132,7 +135,8 @@ describe('nora import', { skip }, () => {
     const maven = byName.get('libs-release-local');
     assert.ok(maven !== undefined);
     assert.equal(maven.action, 'import');
-    assert.equal(maven.target?.path, '/maven2');
+    // The default hosted repository, not the /maven2 group (its proxy member may be unreachable).
+    assert.equal(maven.target?.path, '/repository/maven-hosted');
     assert.equal(maven.importable.files, 2);
     assert.equal(
       maven.importable.bytes,
@@ -152,7 +156,7 @@ describe('nora import', { skip }, () => {
     const text = await nora(['import', 'assess', ...common], env);
     assert.match(
       text.stdout,
-      /import libs-release-local \(local maven\) → maven \(\/maven2\/\): 2 files/,
+      /import libs-release-local \(local maven\) → maven-hosted \(\/repository\/maven-hosted\/\): 2 files/,
     );
 
     const state = path.join(work.path, 'state.jsonl');
@@ -355,5 +359,367 @@ describe('nora import', { skip }, () => {
       assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stderr, message);
     }
+  });
+});
+
+describe('nora import: verification before the last byte', () => {
+  test('a 100 KB–1 MB file whose last byte differs from its listed sha256 never lands (artifactory, nexus)', async () => {
+    await using work = await tempDir('nora-import-');
+    await using server = await serveNora({ dir: work.path }, { NORA_MAVEN_PROXIES: 'none' });
+    const tampered = (size: number): FixtureFile => {
+      const data = Buffer.alloc(size, 7);
+      const listed = sha256(data);
+      const sent = Buffer.from(data);
+      sent[size - 1] = 8;
+      return { data: sent, sha256: listed };
+    };
+    for (const flavour of ['artifactory', 'nexus'] as const) {
+      await using source = await startSourceFixture({
+        flavour,
+        repos: [
+          {
+            name: `gen-${flavour}`,
+            packageType: flavour === 'artifactory' ? 'generic' : 'raw',
+            kind: 'local',
+            files: new Map<string, FixtureFile>([
+              [`${flavour}/small.bin`, tampered(100 * 1024)],
+              [`${flavour}/mid.bin`, tampered(300 * 1024 + 17)],
+              [`${flavour}/big.bin`, tampered(1024 * 1024)],
+            ]),
+          },
+          {
+            name: `mvn-${flavour}`,
+            packageType: flavour === 'artifactory' ? 'maven' : 'maven2',
+            kind: 'local',
+            files: new Map<string, FixtureFile>([
+              [`org/${flavour}/lib/1.0/lib-1.0.jar`, tampered(512 * 1024)],
+            ]),
+          },
+        ],
+      });
+      const ran = await nora([
+        'import',
+        'run',
+        '--source',
+        flavour,
+        '--url',
+        source.url,
+        '--registry',
+        server.url,
+        '--allow-private-cidrs',
+        '--state',
+        path.join(work.path, `${flavour}.jsonl`),
+      ]);
+      assert.equal(ran.code, 1, ran.stdout + ran.stderr);
+      assert.match(ran.stdout, /imported 0 files .*, 0 skipped, 4 failed/);
+      for (const name of ['small', 'mid', 'big']) {
+        assert.match(
+          ran.stdout,
+          new RegExp(`FAILED gen-${flavour}/${flavour}/${name}\\.bin: .*sha256 mismatch`),
+        );
+        assert.equal((await get(`${server.url}/raw/${flavour}/${name}.bin`)).status, 404, name);
+      }
+      assert.equal(
+        (await get(`${server.url}/maven2/org/${flavour}/lib/1.0/lib-1.0.jar`)).status,
+        404,
+      );
+    }
+  });
+});
+
+describe('nora import: listed paths', () => {
+  test('a path with empty, . or .. segments, a backslash or a control character cannot be imported', async () => {
+    await using work = await tempDir('nora-import-');
+    await using server = await serveNora({ dir: work.path }, { NORA_MAVEN_PROXIES: 'none' });
+    const bad = [
+      '../repository/libs/evil/evil.txt',
+      'a/../../escape.txt',
+      'a/./dot.txt',
+      'a//empty.txt',
+      'a\\back.txt',
+      'a/ctl\u0001.txt',
+      'a/nul\u0000.txt',
+      'a/..',
+    ];
+    const files = new Map<string, FixtureFile>([
+      ...bad.map((p) => [p, { data: Buffer.from('evil\n') }] as const),
+      ['ok/fine.txt', { data: Buffer.from('fine\n') }],
+    ]);
+    await using source = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [{ name: 'files', packageType: 'generic', kind: 'local', files }],
+    });
+    const common = [
+      '--source',
+      'artifactory',
+      '--url',
+      source.url,
+      '--registry',
+      server.url,
+      '--allow-private-cidrs',
+    ];
+    const assessed = await nora(['import', 'assess', ...common, '--json']);
+    assert.equal(assessed.code, 0, assessed.stderr);
+    const report = JSON.parse(assessed.stdout) as {
+      totals: { importable: { files: number }; unimportable: { files: number } };
+    };
+    assert.equal(report.totals.importable.files, 1);
+    assert.equal(report.totals.unimportable.files, bad.length);
+
+    const ran = await nora(['import', 'run', ...common, '--state', path.join(work.path, 's')]);
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    assert.match(ran.stdout, /imported 1 files? \(/);
+    assert.equal(
+      (ran.stdout.match(/cannot import files\/.*: unsafe path/g) ?? []).length,
+      bad.length,
+      ran.stdout,
+    );
+    assert.equal((await get(`${server.url}/repository/libs/evil/evil.txt`)).status, 404);
+    assert.equal((await get(`${server.url}/escape.txt`)).status, 404);
+    assert.equal((await get(`${server.url}/raw/ok/fine.txt`)).status, 200);
+    // Nothing but the listing and the one good file was asked of the source.
+    assert.deepEqual(
+      source.requests.filter((r) => !r.includes('/api/')),
+      ['GET /files/ok/fine.txt'],
+    );
+  });
+});
+
+describe('nora import: default targets', { skip }, () => {
+  test('maven and npm go to the default hosted repository, not a group whose proxy is unreachable; --map takes it', async () => {
+    await using work = await tempDir('nora-import-');
+    // Air-gapped: the proxies answer nothing (a closed port), so the groups' reads would be 502s.
+    await using server = await serveNora(
+      { dir: work.path },
+      { NORA_MAVEN_PROXIES: 'http://127.0.0.1:9/', NORA_NPM_PROXY: 'http://127.0.0.1:9/' },
+    );
+    const tarball = makeTarball({ 'package.json': '{"name":"offline","version":"1.0.0"}' });
+    await using source = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [
+        mavenRepo(),
+        { ...rawRepo(2, 'libs'), packageType: 'maven', files: new Map(mavenRepo().files) },
+        {
+          name: 'npm-local',
+          packageType: 'npm',
+          kind: 'local',
+          files: new Map([['offline/-/offline-1.0.0.tgz', { data: tarball }]]),
+        },
+      ],
+    });
+    const common = [
+      '--source',
+      'artifactory',
+      '--url',
+      source.url,
+      '--registry',
+      server.url,
+      '--allow-private-cidrs',
+    ];
+    const ran = await nora([
+      'import',
+      'run',
+      ...common,
+      '--repos',
+      'libs-release-local,npm-local',
+      '--state',
+      path.join(work.path, 's1'),
+    ]);
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    assert.match(ran.stdout, /→ maven-hosted \(\/repository\/maven-hosted\/\)/);
+    assert.match(ran.stdout, /→ npm-hosted \(\/repository\/npm-hosted\/\)/);
+    assert.match(ran.stdout, /imported 3 files/);
+    for (const rel of REAL) {
+      const got = await get(`${server.url}/repository/maven-hosted/${rel}`);
+      assert.equal(got.status, 200, rel);
+    }
+    const packument = await get(`${server.url}/repository/npm-hosted/offline`);
+    assert.equal(packument.status, 200);
+
+    // --map to the default hosted repository the dashboard lists: accepted (already there).
+    const mapped = await nora([
+      'import',
+      'run',
+      ...common,
+      '--repos',
+      'libs',
+      '--map',
+      'libs=maven-hosted',
+      '--state',
+      path.join(work.path, 's2'),
+    ]);
+    assert.equal(mapped.code, 0, mapped.stdout + mapped.stderr);
+    assert.match(mapped.stdout, /libs: 0 imported .*, 2 skipped, 0 failed/);
+  });
+});
+
+describe('nora import: files NORA already has', () => {
+  test('different bytes at the path are a failure naming both digests; the same bytes are skipped', async () => {
+    await using work = await tempDir('nora-import-');
+    await using server = await serveNora({ dir: work.path }, { NORA_MAVEN_PROXIES: 'none' });
+    const same = Buffer.from('the same bytes\n');
+    const source = Buffer.from('the source bytes\n');
+    const theirs = Buffer.from('what NORA holds\n');
+    for (const [p, data] of [
+      ['keep/same.txt', same],
+      ['keep/differs.txt', theirs],
+    ] as const) {
+      const put = await fetch(`${server.url}/raw/${p}`, { method: 'PUT', body: data });
+      assert.equal(put.status, 201, p);
+    }
+    await using fixture = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [
+        {
+          name: 'files',
+          packageType: 'generic',
+          kind: 'local',
+          files: new Map<string, FixtureFile>([
+            ['keep/same.txt', { data: same }],
+            ['keep/differs.txt', { data: source }],
+          ]),
+        },
+      ],
+    });
+    const ran = await nora([
+      'import',
+      'run',
+      '--source',
+      'artifactory',
+      '--url',
+      fixture.url,
+      '--registry',
+      server.url,
+      '--allow-private-cidrs',
+      '--state',
+      path.join(work.path, 's'),
+    ]);
+    assert.equal(ran.code, 1, ran.stdout + ran.stderr);
+    assert.match(ran.stdout, /skipped files\/keep\/same\.txt: already in NORA \(same sha256\)/);
+    assert.match(
+      ran.stdout,
+      new RegExp(
+        `FAILED files/keep/differs\\.txt: NORA has different bytes at this path: sha256 ${sha256(theirs)}, source ${sha256(source)}`,
+      ),
+    );
+  });
+});
+
+describe('nora import: default state path', () => {
+  test('with no config file the state goes to ./nora-import-state/<host>.jsonl', async () => {
+    await using work = await tempDir('nora-import-');
+    await fs.mkdir(path.join(work.path, 'nora'));
+    await using server = await serveNora({ dir: path.join(work.path, 'nora') });
+    await using fixture = await startSourceFixture({ flavour: 'nexus', repos: [rawRepo(1, 'r')] });
+    const cwd = path.join(work.path, 'here');
+    await fs.mkdir(cwd);
+    const args = ['import', 'run', '--source', 'nexus', '--url', fixture.url];
+    const ran = await nora([...args, '--registry', server.url, '--allow-private-cidrs'], {}, cwd);
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    const host = new URL(fixture.url).host.replace(':', '_');
+    const expected = path.join(cwd, 'nora-import-state', `${host}.jsonl`);
+    assert.match(ran.stdout, new RegExp(`resume state: ${expected.replaceAll('.', '\\.')}`));
+    assert.equal((await fs.readFile(expected, 'utf8')).trim().split('\n').length, 1);
+  });
+});
+
+describe('nora import: wording', () => {
+  test('--repos "" is a usage error; 1 file; timeouts in words; a dry run says it checked nothing', async () => {
+    await using work = await tempDir('nora-import-');
+    await using server = await serveNora({ dir: work.path }, { NORA_MAVEN_PROXIES: 'none' });
+    await using fixture = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [rawRepo(1, 'one')],
+    });
+    const common = [
+      '--source',
+      'artifactory',
+      '--url',
+      fixture.url,
+      '--registry',
+      server.url,
+      '--allow-private-cidrs',
+    ];
+    const empty = await nora(['import', 'assess', ...common, '--repos', ' , ']);
+    assert.equal(empty.code, 2, empty.stdout + empty.stderr);
+    assert.match(empty.stderr, /--repos names no repository/);
+
+    const assessed = await nora(['import', 'assess', ...common]);
+    assert.match(assessed.stdout, /: 1 file, /);
+    assert.match(assessed.stdout, /total: 1 file, /);
+
+    const dry = await nora(['import', 'run', ...common, '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(
+      dry.stdout,
+      /would import 1 file \(.*neither NORA nor the resume state was checked/,
+    );
+
+    await using slow = await startSourceFixture({
+      flavour: 'artifactory',
+      delayMs: 2500,
+      repos: [rawRepo(1, 'slow')],
+    });
+    const timedOut = await nora([
+      'import',
+      'run',
+      ...common.slice(0, 3),
+      slow.url,
+      ...common.slice(4),
+      '--timeout-secs',
+      '1',
+      '--state',
+      path.join(work.path, 's'),
+    ]);
+    assert.equal(timedOut.code, 1, timedOut.stdout + timedOut.stderr);
+    assert.match(timedOut.stdout, /FAILED slow\/.*: .*no answer within 1 s/);
+    assert.doesNotMatch(timedOut.stdout, /Timeout Error/);
+  });
+});
+
+describe('nora import: NORA goes away', () => {
+  test('a NORA that refuses connections stops the run with one message, not one failure per file', async () => {
+    // A NORA that answers the dashboard, then stops listening: every later connection is refused.
+    const fake = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', connection: 'close' });
+      res.end(
+        JSON.stringify({
+          registries: [
+            {
+              format: 'raw',
+              mount: '/raw',
+              repositories: [{ name: 'raw-hosted', kind: 'hosted', default: true }],
+            },
+          ],
+        }),
+      );
+      fake.close();
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    const { port } = fake.address() as AddressInfo;
+    await using fixture = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [rawRepo(30, 'many')],
+    });
+    await using work = await tempDir('nora-import-');
+    const ran = await nora([
+      'import',
+      'run',
+      '--source',
+      'artifactory',
+      '--url',
+      fixture.url,
+      '--registry',
+      `http://127.0.0.1:${port}`,
+      '--allow-private-cidrs',
+      '--concurrency',
+      '2',
+      '--state',
+      path.join(work.path, 's'),
+    ]);
+    assert.equal(ran.code, 1, ran.stdout + ran.stderr);
+    assert.match(ran.stderr, /NORA at http:\/\/127\.0\.0\.1:\d+ does not answer .*: stopped/);
+    const failed = (ran.stdout.match(/^FAILED /gm) ?? []).length;
+    assert.ok(failed >= 1 && failed <= 2, ran.stdout);
   });
 });

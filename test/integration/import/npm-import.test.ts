@@ -1,0 +1,91 @@
+/**
+ * `nora import run` of an Artifactory npm repository end to end (bin/nora.js against a listening
+ * NORA, the fixture source of test/helpers/import-source.ts): `latest` ends on the newest release
+ * whatever the order and the concurrency (publishes of one package are serialized), and a
+ * tarball whose package.json names another package or version than its path is refused.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { nora } from '../../helpers/cli.ts';
+import { type FixtureFile, startSourceFixture } from '../../helpers/import-source.ts';
+import { serveNora } from '../../helpers/process.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { makeTarball } from '../npm/fixtures.ts';
+
+const tgz = (name: string, version: string): FixtureFile => ({
+  data: makeTarball({ 'package.json': JSON.stringify({ name, version }) }),
+});
+
+/** `nora import run --concurrency 8` of an Artifactory npm repository holding `files`. */
+async function importNpm(files: Map<string, FixtureFile>, registry: string, state: string) {
+  await using source = await startSourceFixture({
+    flavour: 'artifactory',
+    repos: [{ name: 'npm-local', packageType: 'npm', kind: 'local', files }],
+  });
+  return await nora([
+    'import',
+    'run',
+    '--source',
+    'artifactory',
+    '--url',
+    source.url,
+    '--registry',
+    registry,
+    '--allow-private-cidrs',
+    '--concurrency',
+    '8',
+    '--state',
+    state,
+  ]);
+}
+
+describe('nora import: npm', () => {
+  test('latest = the newest release after 5 versions at concurrency 8, whatever the order', async () => {
+    await using work = await tempDir('nora-import-npm-');
+    await using server = await serveNora({ dir: work.path });
+    // The newest first: every other publish must leave it `latest`. Three packages, so an
+    // unserialized run loses the race on at least one of them in practice.
+    const versions = ['1.4.0', '1.0.0', '1.3.0', '1.1.0', '1.2.0', '2.0.0-rc.1'];
+    const names = ['race-a', 'race-b', 'race-c'];
+    const files = new Map<string, FixtureFile>(
+      versions.flatMap((v) => names.map((n) => [`${n}/-/${n}-${v}.tgz`, tgz(n, v)] as const)),
+    );
+    const ran = await importNpm(files, server.url, `${work.path}/s.jsonl`);
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    assert.match(ran.stdout, /imported 18 files/);
+    for (const name of names) {
+      const packument = (await (await fetch(`${server.url}/npm/${name}`)).json()) as {
+        'dist-tags': Record<string, string>;
+        versions: Record<string, unknown>;
+      };
+      assert.equal(packument['dist-tags']['latest'], '1.4.0', name);
+      assert.equal(Object.keys(packument.versions).length, 6, name);
+    }
+  });
+});
+
+describe('nora import: npm tarball identity', () => {
+  test('a tarball whose package.json disagrees with its path is refused, nothing published', async () => {
+    await using work = await tempDir('nora-import-npm-');
+    await using server = await serveNora({ dir: work.path });
+    const files = new Map<string, FixtureFile>([
+      ['innocent/-/innocent-1.0.0.tgz', tgz('lodash', '99.0.0')],
+      ['other/-/other-1.0.0.tgz', tgz('other', '2.0.0')],
+      ['@acme/util/-/util-1.0.0.tgz', tgz('@evil/util', '1.0.0')],
+      ['@acme/good/-/good-1.0.0.tgz', tgz('@acme/good', '1.0.0')],
+    ]);
+    const ran = await importNpm(files, server.url, `${work.path}/s.jsonl`);
+    assert.equal(ran.code, 1, ran.stdout + ran.stderr);
+    assert.match(
+      ran.stdout,
+      /FAILED npm-local\/innocent\/-\/innocent-1\.0\.0\.tgz: cannot import: its package.json says lodash@99\.0\.0/,
+    );
+    assert.match(ran.stdout, /FAILED npm-local\/other\/-\/other-1\.0\.0\.tgz: cannot import/);
+    assert.match(ran.stdout, /FAILED npm-local\/@acme\/util\/-\/util-1\.0\.0\.tgz: cannot import/);
+    assert.match(ran.stdout, /imported 1 files? .*, 3 failed/);
+    for (const name of ['lodash', 'other', '@evil%2futil']) {
+      assert.equal((await fetch(`${server.url}/npm/${name}`)).status, 404, name);
+    }
+    assert.equal((await fetch(`${server.url}/npm/@acme%2fgood`)).status, 200);
+  });
+});
