@@ -1131,7 +1131,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   const firstSeen = new SqlFirstSeenStore(db, (err) => {
     log.warn(
       { error: err instanceof Error ? err.message : String(err) },
-      'curation: could not record a first-seen time',
+      'curation: could not write first-seen times (kept in memory for this process)',
     );
   });
   const pruned = await firstSeen.load(Date.now());

@@ -294,10 +294,11 @@ export class CurationEngine implements CurationGate {
 
   /**
    * Why the min release age refuses `subject`, or undefined: no age for its registry, no
-   * version (raw paths excepted), or old enough. The publish time is `subject.publishedAt`, else the first-seen
-   * time (by digest, else name@version); a version with neither is refused as just seen when a
-   * store is attached (its clock starts at the first download, `guard` records it) and let
-   * through without one (nothing to judge by: docs/curation.md "Minimum release age").
+   * version (raw paths excepted), or old enough. The publish time is `subject.publishedAt`,
+   * else the first-seen time (by digest, else name@version); a version with neither is refused
+   * as just seen when a store is attached (its clock starts at the first download, `guard`
+   * records it) and let through without one (nothing to judge by: docs/curation.md "Minimum
+   * release age").
    * `unknown = 'allow'` (listings): a version without a known time is not refused.
    */
   #tooYoung(subject: CurationSubject, unknown: 'now' | 'allow'): Found | undefined {

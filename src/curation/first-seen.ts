@@ -71,14 +71,25 @@ export class SqlFirstSeenStore implements FirstSeenStore {
     this.#onError = onError;
   }
 
-  /** Deletes rows first seen before `now - 90 days`, then reads the rest; returns how many were pruned. */
+  /**
+   * Deletes rows first seen before `now - 90 days`, then reads the rest; returns how many were
+   * pruned. A database that cannot be written (a read-only data directory: the server starts
+   * degraded and still serves reads) fails only the prune, reported to `onError`: the rows are
+   * still read, and old ones are simply kept until a later start can delete them.
+   */
   async load(now: number): Promise<number> {
     const db = this.#db;
     if (db === undefined) return this.prune(now - FIRST_SEEN_KEEP_MS);
-    const result = await db
-      .deleteFrom('curation_first_seen')
-      .where('first_seen_at', '<', now - FIRST_SEEN_KEEP_MS)
-      .executeTakeFirst();
+    let pruned = 0;
+    try {
+      const result = await db
+        .deleteFrom('curation_first_seen')
+        .where('first_seen_at', '<', now - FIRST_SEEN_KEEP_MS)
+        .executeTakeFirst();
+      pruned = Number(result.numDeletedRows);
+    } catch (err) {
+      this.#onError(err);
+    }
     const rows = await db.selectFrom('curation_first_seen').selectAll().execute();
     this.#rows.clear();
     for (const row of rows) {
@@ -91,7 +102,7 @@ export class SqlFirstSeenStore implements FirstSeenStore {
       this.#remember(key, row.first_seen_at);
     }
     this.#index();
-    return Number(result.numDeletedRows);
+    return pruned;
   }
 
   record(key: FirstSeenKey, at: number): number {
