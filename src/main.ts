@@ -588,16 +588,48 @@ function addRePinCommand(program: Command): void {
         key: string,
         opts: { expected: string; file?: string; yes?: boolean; json?: boolean; config?: string },
       ) => {
-        const report = await runRePin(await offlineConfig(opts.config), {
-          key,
-          expected: opts.expected,
-          ...(opts.file === undefined ? {} : { file: opts.file }),
-          apply: opts.yes === true,
-        });
+        let report;
+        try {
+          report = await runRePin(await offlineConfig(opts.config), {
+            key,
+            expected: opts.expected,
+            ...(opts.file === undefined ? {} : { file: opts.file }),
+            apply: opts.yes === true,
+          });
+        } catch (err) {
+          // A script reading --json parses stdout: an empty one on failure left it nothing to
+          // parse. The error still goes on to runCli's handler (stderr line, exit code).
+          if (opts.json === true) {
+            process.stdout.write(`${JSON.stringify(rePinFailure(key, err), null, 2)}\n`);
+          }
+          throw err;
+        }
         if (opts.json === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         else for (const line of describeRePin(report)) process.stdout.write(`${line}\n`);
       },
     );
+}
+
+/**
+ * `nora re-pin --json`'s document on failure: `{key, error: {kind, message}}`, kind `usage` (exit
+ * 2: a bad KEY or flag, a refusal beside a running server, a bad configuration), `refused` (exit
+ * 1: the bytes do not match, none stored) or `error` (exit 1: anything else). The message is the
+ * stderr line's, redacted as it is.
+ */
+function rePinFailure(
+  key: string,
+  err: unknown,
+): { key: string; error: { kind: 'usage' | 'refused' | 'error'; message: string } } {
+  const kind =
+    err instanceof RePinUsageError ||
+    err instanceof OfflineWriteRefusedError ||
+    err instanceof ConfigError
+      ? 'usage'
+      : err instanceof RePinFailedError
+        ? 'refused'
+        : 'error';
+  const message = err instanceof Error ? err.message : String(err);
+  return { key, error: { kind, message: redactText(maskTokensIn(message)) } };
 }
 
 /**

@@ -26,6 +26,14 @@ import { MirrorInputError } from '../mirror/types.ts';
 import { artifactorySource } from './artifactory.ts';
 import { nexusSource } from './nexus.ts';
 import { createSourceHttp, parseSourceAuth, plainTimeout, type SourceHttp } from './source-http.ts';
+import {
+  type ImportedRepository,
+  mapPermissions,
+  readArtifactoryPermissions,
+  readNexusPermissions,
+  renderFragment,
+  writeFragment,
+} from './permissions.ts';
 import { unsafePath } from './put.ts';
 import { openState, type ImportState } from './state.ts';
 import {
@@ -79,6 +87,7 @@ interface ImportOptions {
   readonly allowSha1?: boolean;
   readonly withPermissions?: boolean;
   readonly grantWrite?: boolean;
+  readonly permissionsOut?: string;
   readonly timeoutSecs: number;
   readonly config?: string;
 }
@@ -113,8 +122,15 @@ export function addImportCommand(program: Command): void {
         'allow a source on a private, loopback or link-local address',
       )
       .option('--allow-sha1', 'verify files the source lists only a sha1 for (else refused)')
-      .option('--with-permissions', 'not available in this build')
-      .option('--grant-write', 'not available in this build')
+      .option(
+        '--with-permissions',
+        "write the source's permissions on the imported repositories as NORA [[auth.rules]] (a TOML fragment to review and paste into config.toml)",
+      )
+      .option('--grant-write', 'with --with-permissions: map write and delete too (else read only)')
+      .option(
+        '--permissions-out <file>',
+        'the fragment --with-permissions writes (default: next to the resume state, <host>.permissions.toml)',
+      )
       .option(
         '--timeout-secs <seconds>',
         'give up on a request whose answer (or body) is silent this long',
@@ -186,9 +202,12 @@ interface Session {
 }
 
 async function openSession(options: ImportOptions): Promise<Session> {
-  if (options.withPermissions === true || options.grantWrite === true) {
+  if (
+    options.withPermissions !== true &&
+    (options.grantWrite === true || options.permissionsOut !== undefined)
+  ) {
     throw new ImportUsageError(
-      'nora import: --with-permissions / --grant-write are not available in this build (NORA access rules are [[auth.rules]] in config.toml: write them by hand, docs/auth.md); leave the flag out',
+      `nora import: ${options.grantWrite === true ? '--grant-write' : '--permissions-out'} goes with --with-permissions`,
     );
   }
   const kind = options.source;
@@ -356,6 +375,11 @@ export async function runImport(mode: 'assess' | 'run', options: ImportOptions):
       );
     }
     try {
+      // Before any file moves: a credential that cannot read the permissions fails fast.
+      if (options.withPermissions === true) {
+        const written = await proposePermissions(session, catalog, options);
+        if (written !== EXIT_OK) return written;
+      }
       return mode === 'assess'
         ? await assess(session, catalog, options)
         : await importRun(session, catalog, options);
@@ -540,6 +564,55 @@ async function statePath(options: ImportOptions, host: string): Promise<string> 
     // no configuration here: the working directory
   }
   return path.resolve('nora-import-state', name);
+}
+
+/**
+ * `--with-permissions`: reads the source's permissions, maps them onto the NORA repositories the
+ * selected source repositories are imported into (permissions.ts) and writes the fragment
+ * (`--permissions-out`, else `<state dir>/<host>.permissions.toml`); says where on stderr with
+ * what was not mapped. Exit 1 when NORA's repositories are unknown (nothing to name in rules).
+ */
+async function proposePermissions(
+  session: Session,
+  catalog: TargetCatalog | undefined,
+  options: ImportOptions,
+): Promise<number> {
+  const command = 'nora import: --with-permissions';
+  if (catalog === undefined) {
+    process.stderr.write(`${command}: NORA's repositories are unknown, no rules written\n`);
+    return EXIT_FAILED;
+  }
+  const imported: ImportedRepository[] = [];
+  for (const repo of session.repos) {
+    const plan = planRepository(repo, catalog, session.map);
+    if ('skip' in plan) continue;
+    imported.push({
+      name: repo.name,
+      packageType: repo.packageType,
+      format: plan.format,
+      target: plan.target.name,
+    });
+  }
+  const permissions =
+    session.source.kind === 'artifactory'
+      ? await readArtifactoryPermissions(session.http)
+      : await readNexusPermissions(session.http);
+  const grantWrite = options.grantWrite === true;
+  const proposal = mapPermissions(permissions, imported, grantWrite);
+  const file =
+    options.permissionsOut === undefined
+      ? (await statePath(options, session.source.host)).replace(/\.jsonl$/, '.permissions.toml')
+      : path.resolve(options.permissionsOut);
+  await writeFragment(
+    file,
+    renderFragment(proposal, `${session.source.kind} ${session.source.url}`, grantWrite),
+  );
+  const lines = [
+    `permissions: ${proposal.rules.length} rule${proposal.rules.length === 1 ? '' : 's'} written to ${file} (review, then paste into config.toml)`,
+    ...proposal.unmapped.map((u) => `permissions: not mapped: ${printable(u)}`),
+  ];
+  process.stderr.write(`${lines.join('\n')}\n`);
+  return EXIT_OK;
 }
 
 async function importRun(

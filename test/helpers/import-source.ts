@@ -7,6 +7,12 @@
  * `GET /<repo>/<path>`. Nexus: `GET /service/rest/v1/repositories`,
  * `GET /service/rest/v1/assets?repository=<r>[&continuationToken=<t>]` (`pageSize` items a
  * page), `GET /repository/<repo>/<path>`.
+ *
+ * Permissions (`--with-permissions`, src/import/permissions.ts), when `security` is given:
+ * Artifactory `GET /api/v2/security/permissions[/<name>]` and
+ * `GET /api/security/groups/<name>?includeUsers=true` (404 for a group `groups` lacks); Nexus
+ * `GET /service/rest/v1/security/{privileges,roles,users,anonymous}`. Without it, 403 as for a
+ * credential that is no admin.
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
@@ -37,6 +43,22 @@ export interface SourceFixtureOptions {
   readonly pageSize?: number;
   /** Each download waits this long before its body (to interrupt a run). */
   readonly delayMs?: number;
+  /** The security APIs' answers (see the module comment); absent: 403. */
+  readonly security?: ArtifactorySecurity | NexusSecurity;
+}
+
+/** Artifactory: permission target name → its v2 document; group name → member names. */
+export interface ArtifactorySecurity {
+  readonly permissionTargets: Readonly<Record<string, unknown>>;
+  readonly groups: Readonly<Record<string, readonly string[]>>;
+}
+
+/** Nexus: the four documents as the Security API answers them. */
+export interface NexusSecurity {
+  readonly privileges: readonly unknown[];
+  readonly roles: readonly unknown[];
+  readonly users: readonly unknown[];
+  readonly anonymous: unknown;
 }
 
 export interface SourceFixture extends AsyncDisposable {
@@ -47,6 +69,34 @@ export interface SourceFixture extends AsyncDisposable {
 
 const sha = (algorithm: string, data: Buffer): string =>
   createHash(algorithm).update(data).digest('hex');
+
+/** The security API's answer to `pathname`, or undefined (403 without `sec`, else 404). */
+function security(
+  sec: ArtifactorySecurity | NexusSecurity | undefined,
+  pathname: string,
+  parts: readonly string[],
+): unknown {
+  if (sec === undefined) return undefined;
+  if ('permissionTargets' in sec) {
+    if (pathname === '/api/v2/security/permissions') {
+      return Object.keys(sec.permissionTargets).map((name) => ({ name, uri: `/${name}` }));
+    }
+    if (parts[2] === 'security' && parts[3] === 'permissions' && parts.length === 5) {
+      return sec.permissionTargets[parts[4] ?? ''];
+    }
+    if (parts[1] === 'security' && parts[2] === 'groups' && parts.length === 4) {
+      const members = sec.groups[parts[3] ?? ''];
+      return members === undefined ? undefined : { name: parts[3], userNames: members };
+    }
+    return undefined;
+  }
+  const which = parts[4];
+  if (which === 'privileges') return sec.privileges;
+  if (which === 'roles') return sec.roles;
+  if (which === 'users') return sec.users;
+  if (which === 'anonymous') return sec.anonymous;
+  return undefined;
+}
 
 export async function startSourceFixture(options: SourceFixtureOptions): Promise<SourceFixture> {
   const requests: string[] = [];
@@ -86,6 +136,12 @@ export async function startSourceFixture(options: SourceFixtureOptions): Promise
     }
     const url = new URL(req.url ?? '/', 'http://fixture');
     const parts = url.pathname.split('/').slice(1).map(decodeURIComponent);
+    if (/^\/(api\/(v2\/)?security|service\/rest\/v1\/security)\//.test(url.pathname)) {
+      const answer = security(options.security, url.pathname, parts);
+      if (answer === undefined) res.writeHead(options.security === undefined ? 403 : 404).end();
+      else json(res, answer);
+      return;
+    }
     if (options.flavour === 'artifactory') {
       if (url.pathname === '/api/repositories') {
         json(

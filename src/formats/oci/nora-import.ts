@@ -123,8 +123,8 @@ async function filesIn(dir: string): Promise<string[]> {
 }
 
 /**
- * Runs the import. Throws NoraImportUsageError (no such repository, not hosted docker; no
- * `docker/` under --from), OfflineWriteRefusedError (not a dry run, beside a server). Per-file
+ * Runs the import. Throws NoraImportUsageError (no such repository, not hosted docker; an empty
+ * --from; no `docker/` under --from), OfflineWriteRefusedError (not a dry run, beside a server). Per-file
  * failures (a blob that does not hash to its name, a manifest whose blobs are missing) are
  * reported in `failed`, the rest goes on.
  */
@@ -132,6 +132,13 @@ export async function runNoraImport(
   config: AppConfig,
   options: NoraImportOptions,
 ): Promise<NoraImportReport> {
+  // path.resolve('') is the working directory: an empty --from (an unset variable in a
+  // script) would quietly read wherever the command happens to run.
+  if (options.from.trim() === '') {
+    throw new NoraImportUsageError(
+      "--from is empty: give NORA's storage directory ([storage] path, NORA_STORAGE_PATH), the one holding docker/ (--from . for the current directory)",
+    );
+  }
   const docker = path.join(path.resolve(options.from), 'docker');
   const stat = await fs.stat(docker).catch(() => undefined);
   if (stat?.isDirectory() !== true) {

@@ -344,9 +344,9 @@ describe('nora import', { skip }, () => {
       ],
       [['--source', 'nexus', '--url', 'http://u:p@127.0.0.1:9'], {}, /must not hold credentials/],
       [
-        ['--source', 'nexus', '--url', 'http://127.0.0.1:9', '--with-permissions'],
+        ['--source', 'nexus', '--url', 'http://127.0.0.1:9', '--grant-write'],
         {},
-        /not available in this build/,
+        /--grant-write goes with --with-permissions/,
       ],
       [
         ['--source', 'nexus', '--url', 'http://127.0.0.1:9'],

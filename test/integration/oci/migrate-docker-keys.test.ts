@@ -101,6 +101,10 @@ test('nora migrate-docker-keys: NORA layouts into docker-hosted, verified, idemp
       ),
     );
   }
+  // An empty --from (an unset variable) is no "current directory", even where docker/ is.
+  const empty = await nora(['migrate-docker-keys', '--from', '', '--dry-run'], env, from);
+  assert.equal(empty.code, 2, empty.stdout + empty.stderr);
+  assert.match(empty.stderr, /^nora migrate-docker-keys: --from is empty: give NORA's storage/);
   const bad = await nora(['migrate-docker-keys', '--from', work.path], env, work.path);
   assert.equal(bad.code, 2, bad.stderr);
   assert.match(bad.stderr, /docker is no directory: --from names NORA's storage directory/);

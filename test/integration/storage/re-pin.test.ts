@@ -75,6 +75,28 @@ test('nora re-pin: refusals, dry run, apply, restore a missing blob, idempotence
   assert.equal(missing.code, 1, missing.stderr);
   assert.match(missing.stderr, /no blob sha256:[0-9a-f]{64} is stored: pass --file F/);
 
+  // --json on failure: one JSON document on stdout too, the same exit codes (it printed nothing).
+  for (const [args, code, kind, message] of [
+    [
+      ['nonsense', '--expected', sha256(newBytes)],
+      2,
+      'usage',
+      /is not <format>\/<repository>\/<path>/,
+    ],
+    [[key, '--expected', sha256(newBytes)], 1, 'refused', /no blob sha256:[0-9a-f]{64} is stored/],
+  ] as const) {
+    const failed = await rePin(...args, '--json');
+    assert.equal(failed.code, code, failed.stderr);
+    const doc = JSON.parse(failed.stdout) as {
+      key: string;
+      error: { kind: string; message: string };
+    };
+    assert.equal(doc.key, args[0]);
+    assert.equal(doc.error.kind, kind);
+    assert.match(doc.error.message, message);
+    assert.match(failed.stderr, message);
+  }
+
   // Dry run: says what would change, changes nothing.
   const dry = await rePin(key, '--expected', sha256(newBytes), '--file', good, '--json');
   assert.equal(dry.code, 0, dry.stderr);
