@@ -71,10 +71,11 @@ export function formatTime(ms: number | undefined): string {
 
 export function browseListPage(page: ListPage): Html {
   const { ui, format, repo, list, query } = page;
+  const { t } = ui;
   const repoPicker =
     page.repositories.length > 1
       ? html`<p class="muted">
-          Repositories:
+          ${t('browse.repositories')}
           ${page.repositories.map(
             (r) =>
               html`<a
@@ -88,7 +89,7 @@ export function browseListPage(page: ListPage): Html {
       : '';
   if (list === undefined) {
     return html`${repoPicker}
-      <p class="empty">Browsing ${format} repositories is not available yet.</p>`;
+      <p class="empty">${t('browse.unavailable', { format })}</p>`;
   }
   const rows = list.entries.map(
     (e) =>
@@ -112,14 +113,16 @@ export function browseListPage(page: ListPage): Html {
   const more = list.total === undefined ? list.entries.length === query.limit : end < list.total;
   const pager = html`<p class="muted">
     ${list.entries.length === 0 ? '' : html`${query.offset + 1}–${end}`}
-    ${list.total === undefined ? '' : html` of ${list.total}`}
+    ${list.total === undefined ? '' : html` ${t('browse.of', { total: list.total })}`}
     ${
       query.offset > 0
         ? html` ·
-            <a rel="prev" href="${pageHref(Math.max(0, query.offset - query.limit))}">previous</a>`
+            <a rel="prev" href="${pageHref(Math.max(0, query.offset - query.limit))}"
+              >${t('browse.previous')}</a
+            >`
         : ''
     }
-    ${more ? html` · <a rel="next" href="${pageHref(end)}">next</a>` : ''}
+    ${more ? html` · <a rel="next" href="${pageHref(end)}">${t('browse.next')}</a>` : ''}
   </p>`;
   return html`${repoPicker}
     <form method="get" action="${ui.uiRoot}/${format}" role="search">
@@ -128,25 +131,25 @@ export function browseListPage(page: ListPage): Html {
         name="q"
         value="${query.q}"
         maxlength="200"
-        placeholder="filter by name"
-        aria-label="filter by name"
+        placeholder="${t('browse.filter')}"
+        aria-label="${t('browse.filter')}"
       />
-      <button type="submit">Search</button>
+      <button type="submit">${t('browse.search')}</button>
     </form>
     ${
       rows.length === 0
         ? html`<p class="empty">
-            ${query.q === '' ? 'nothing here yet' : html`no name contains “${query.q}”`}
+            ${query.q === '' ? t('browse.nothingYet') : t('browse.noMatch', { q: query.q })}
           </p>`
         : html`<table>
               <thead>
                 <tr>
-                  <th>Name</th>
-                  <th>Latest</th>
-                  <th>Versions</th>
-                  <th>Size</th>
-                  <th>Updated</th>
-                  <th>Description</th>
+                  <th>${t('th.name')}</th>
+                  <th>${t('th.latest')}</th>
+                  <th>${t('th.versions')}</th>
+                  <th>${t('th.size')}</th>
+                  <th>${t('th.updated')}</th>
+                  <th>${t('th.description')}</th>
                 </tr>
               </thead>
               <tbody>
@@ -159,9 +162,12 @@ export function browseListPage(page: ListPage): Html {
 
 export function browseDetailPage(page: DetailPage): Html {
   const { detail, ui, format, repo } = page;
+  const { t } = ui;
   if (detail === undefined) {
-    return html`<p class="empty">${page.name} was not found in ${page.repo.name}.</p>
-      <p><a href="${ui.uiRoot}/${format}${repoQuery(repo, '?')}">back to the list</a></p>`;
+    return html`<p class="empty">
+        ${t('browse.notFound', { name: page.name, repo: page.repo.name })}
+      </p>
+      <p><a href="${ui.uiRoot}/${format}${repoQuery(repo, '?')}">${t('browse.backToList')}</a></p>`;
   }
   // Raw's folder browser: a version ending in `/` is a subfolder, linked to its own page.
   const folder = format === 'raw' ? (page.name === '/' ? '' : page.name.replace(/\/$/, '')) : '';
@@ -190,7 +196,7 @@ export function browseDetailPage(page: DetailPage): Html {
     ${
       detail.install === undefined
         ? ''
-        : html`<h2>Fetch it</h2>
+        : html`<h2>${t('browse.fetchIt')}</h2>
             <pre><code class="install">${detail.install}</code></pre>`
     }
     ${
@@ -206,19 +212,21 @@ export function browseDetailPage(page: DetailPage): Html {
             )}
           </table>`
     }
-    <h2>${format === 'raw' ? 'Contents' : 'Versions'} (${detail.versions.length})</h2>
+    <h2>
+      ${t(format === 'raw' ? 'browse.contents' : 'browse.versions')} (${detail.versions.length})
+    </h2>
     ${
       detail.versions.length === 0
-        ? html`<p class="empty">empty</p>`
+        ? html`<p class="empty">${t('browse.empty')}</p>`
         : html`<table class="versions">
             <thead>
               <tr>
-                <th>${format === 'raw' ? 'Name' : 'Version'}</th>
-                <th>Tags</th>
-                <th>Marks</th>
-                <th>Published</th>
-                <th>Size</th>
-                <th>Digest</th>
+                <th>${t(format === 'raw' ? 'th.name' : 'th.version')}</th>
+                <th>${t('th.tags')}</th>
+                <th>${t('th.marks')}</th>
+                <th>${t('th.published')}</th>
+                <th>${t('th.size')}</th>
+                <th>${t('th.digest')}</th>
               </tr>
             </thead>
             <tbody>

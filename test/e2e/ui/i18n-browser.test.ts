@@ -1,0 +1,117 @@
+/**
+ * The UI's languages in a real browser (Debian's chromium driven by playwright-core; docs/ui.md
+ * "Languages"): a browser whose locale is Russian sends `Accept-Language: ru-RU…` and gets
+ * Russian pages (`<html lang="ru">`); clicking the switcher's 中文 link sets the `nora_lang`
+ * cookie, so the next page (reached by the nav, no `?lang=`) is Chinese; English again from its
+ * link. Data (a package's name) is the same in every language. Skipped, saying so, when
+ * /usr/bin/chromium or playwright-core is missing (scripts/install-test-clients.sh installs
+ * chromium; playwright-core is a dev dependency).
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { translator } from '../../../src/ui/i18n.ts';
+import { escapedName, publishBody } from '../../integration/npm/fixtures.ts';
+import { startTestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+/** The little of playwright-core this test drives (loaded only when installed). */
+interface Page {
+  goto(url: string): Promise<unknown>;
+  click(selector: string): Promise<void>;
+  url(): string;
+  textContent(selector: string): Promise<string | null>;
+  getAttribute(selector: string, name: string): Promise<string | null>;
+  on(event: 'console', listener: (message: { type(): string; text(): string }) => void): void;
+}
+interface BrowserContext {
+  newPage(): Promise<Page>;
+  cookies(): Promise<{ name: string; value: string; path: string }[]>;
+  close(): Promise<void>;
+}
+interface Chromium {
+  launchPersistentContext(dir: string, options: Record<string, unknown>): Promise<BrowserContext>;
+}
+
+// A variable specifier: the module is optional (the test skips without it).
+const PLAYWRIGHT = 'playwright-core';
+const chromium = await import(PLAYWRIGHT).then(
+  (m: unknown) => (m as { chromium: Chromium }).chromium,
+  () => undefined,
+);
+
+const skip = !existsSync(CHROMIUM)
+  ? `${CHROMIUM} is not installed (apt-get install chromium; scripts/install-test-clients.sh)`
+  : chromium === undefined
+    ? 'playwright-core is not installed (npm ci)'
+    : false;
+
+describe('the UI languages in chromium', () => {
+  test(
+    'Accept-Language from the locale, the switcher, its cookie',
+    { skip, timeout: 120_000 },
+    async () => {
+      assert.ok(chromium !== undefined);
+      await using work = await tempDir('nora-e2e-i18n-');
+      await using server = await startTestServer();
+      const name = 'langs-demo';
+      const published = await fetch(`${server.url}/npm/${escapedName(name)}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(publishBody({ name, version: '2.0.0' })),
+      });
+      assert.equal(published.status, 201, await published.text());
+      const context = await chromium.launchPersistentContext(path.join(work.path, 'profile'), {
+        executablePath: CHROMIUM,
+        headless: true,
+        locale: 'ru-RU',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+      });
+      try {
+        const page = await context.newPage();
+        const complaints: string[] = [];
+        page.on('console', (m) => {
+          if (m.type() === 'error') complaints.push(m.text());
+        });
+        const ru = translator('ru');
+        const zh = translator('zh');
+        const en = translator('en');
+
+        await page.goto(`${server.url}/ui/npm`);
+        assert.equal(await page.getAttribute('html', 'lang'), 'ru');
+        assert.equal(await page.textContent('main table thead th'), ru('th.name'));
+        assert.equal(await page.textContent('form[role=search] button'), ru('browse.search'));
+        assert.match((await page.textContent('main table tbody')) ?? '', /langs-demo/);
+
+        // The switcher: 中文, then the nav to another page keeps Chinese (the cookie).
+        await page.click('header .langs a[hreflang=zh]');
+        assert.equal(await page.getAttribute('html', 'lang'), 'zh');
+        assert.equal(new URL(page.url()).pathname, '/ui/npm');
+        assert.ok(
+          (await context.cookies()).some(
+            (c) => c.name === 'nora_lang' && c.value === 'zh' && c.path === '/ui',
+          ),
+        );
+        await page.click('nav a[href="/ui/"]');
+        assert.equal(new URL(page.url()).search, '');
+        assert.equal(await page.getAttribute('html', 'lang'), 'zh');
+        assert.equal(await page.textContent('main h1'), zh('nav.dashboard'));
+        await page.click('main table tbody a, .registry a[href="/ui/npm"]');
+        assert.equal(await page.getAttribute('html', 'lang'), 'zh');
+        assert.match((await page.textContent('main')) ?? '', /langs-demo/);
+        assert.equal(await page.textContent('main table thead th'), zh('th.name'));
+
+        // And back to English.
+        await page.click('header .langs a[hreflang=en]');
+        assert.equal(await page.getAttribute('html', 'lang'), 'en');
+        assert.equal(await page.textContent('main table thead th'), en('th.name'));
+        assert.deepEqual(complaints, []);
+      } finally {
+        await context.close();
+      }
+    },
+  );
+});
