@@ -9,7 +9,7 @@ import type { FormatName } from '../config/schema.ts';
 import type { Repository } from '../repos/repository.ts';
 import { html, type Html } from './layout.ts';
 import type { UiRequest } from './routes.ts';
-import type { BrowseDetail, BrowseList, BrowseQuery } from './types.ts';
+import type { BrowseDetail, BrowseFile, BrowseList, BrowseQuery } from './types.ts';
 
 export interface ListPage {
   readonly ui: UiRequest;
@@ -160,6 +160,41 @@ export function browseListPage(page: ListPage): Html {
     }`;
 }
 
+/** The parent folder's page of a raw file `name` (`/` for a file at the root). */
+function parentFolder(name: string): string {
+  const at = name.lastIndexOf('/');
+  return at === -1 ? '/' : name.slice(0, at);
+}
+
+/** One file's page (raw): its facts, the download link, the curl command. */
+function fileDetailPage(page: DetailPage, detail: BrowseDetail, file: BrowseFile): Html {
+  const { ui, format, repo } = page;
+  const { t } = ui;
+  const parent = parentFolder(detail.name);
+  const row = (label: string, value: Html | string): Html =>
+    html`<tr>
+      <th>${label}</th>
+      <td>${value}</td>
+    </tr>`;
+  return html`<p class="muted">
+      <a href="${ui.uiRoot}/${format}${repoQuery(repo, '?')}">${repo.name}</a> (${repo.kind}) ·
+      <a href="${detailHref(ui, format, repo, parent)}">${parent === '/' ? '/' : `${parent}/`}</a>
+    </p>
+    <table class="facts file">
+      ${row(t('th.size'), `${formatBytes(file.bytes)} (${file.bytes} B)`)}
+      ${row(t('th.digest'), html`<code>${file.digest}</code>`)}
+      ${row(t('browse.modified'), formatTime(file.modifiedAt))}
+      ${row(t('browse.contentType'), html`<code>${file.contentType}</code>`)}
+      ${row(t('browse.download'), html`<a class="download" href="${file.url}" download>${file.url}</a>`)}
+    </table>
+    ${
+      detail.install === undefined
+        ? ''
+        : html`<h2>${t('browse.fetchIt')}</h2>
+            <pre><code class="install">${detail.install}</code></pre>`
+    }`;
+}
+
 export function browseDetailPage(page: DetailPage): Html {
   const { detail, ui, format, repo } = page;
   const { t } = ui;
@@ -169,15 +204,18 @@ export function browseDetailPage(page: DetailPage): Html {
       </p>
       <p><a href="${ui.uiRoot}/${format}${repoQuery(repo, '?')}">${t('browse.backToList')}</a></p>`;
   }
-  // Raw's folder browser: a version ending in `/` is a subfolder, linked to its own page.
+  if (detail.file !== undefined) return fileDetailPage(page, detail, detail.file);
+  // Raw's folder browser: a version ending in `/` is a subfolder, any other a file, each linked
+  // to its own page (a folder's, a file's).
   const folder = format === 'raw' ? (page.name === '/' ? '' : page.name.replace(/\/$/, '')) : '';
-  const versionCell = (version: string): Html | string =>
-    format === 'raw' && version.endsWith('/')
-      ? html`<a
-          href="${detailHref(ui, format, repo, folder === '' ? version.slice(0, -1) : `${folder}/${version.slice(0, -1)}`)}"
-          >${version}</a
-        >`
-      : version;
+  const versionCell = (version: string): Html | string => {
+    if (format !== 'raw') return version;
+    const child = version.replace(/\/$/, '');
+    return html`<a
+      href="${detailHref(ui, format, repo, folder === '' ? child : `${folder}/${child}`)}"
+      >${version}</a
+    >`;
+  };
   const versions = detail.versions.map(
     (v) =>
       html`<tr>

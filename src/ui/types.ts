@@ -72,6 +72,22 @@ export interface BrowseDetail {
   readonly install?: string | undefined;
   /** Further facts as label → value (license, homepage, dependencies…): shown as a table. */
   readonly facts?: readonly (readonly [string, string])[] | undefined;
+  /** Set when the name is one file (raw's file page): the page shows it instead of versions. */
+  readonly file?: BrowseFile | undefined;
+}
+
+/** One stored file's facts (raw's file page). */
+export interface BrowseFile {
+  /** Bytes. */
+  readonly bytes: number;
+  /** `sha256:<hex>`. */
+  readonly digest: string;
+  /** When it was written (ms since the epoch). */
+  readonly modifiedAt: number;
+  /** The Content-Type a GET answers with. */
+  readonly contentType: string;
+  /** Where a GET fetches its bytes (absolute: the repository's URL + the encoded path). */
+  readonly url: string;
 }
 
 /** What a browse call knows of its request besides the repository. */

@@ -3,16 +3,18 @@
  * the root, `docs/v1` below it), listed with the files directly in it; a folder's detail is the
  * folder browser: its subfolders and files from the hosted listing code (RawHosted.list, the one
  * `GET <mount>/<dir>/` pages through), each entry filtered by the same access check the raw
- * routes make (`<dir>/<name>`). Proxy repositories: nothing listed (their cache holds only what
+ * routes make (`<dir>/<name>`). A name that is a file (no folder there) shows the file page:
+ * size, digest, modified, content type, download URL and the curl command, from the first
+ * member holding it (a group reads in member order). Proxy repositories: nothing listed (their cache holds only what
  * was fetched, and listing upstream is what the UI never does).
  */
 import type { Repository } from '../../repos/repository.ts';
 import { sqlBrowseSource, type BrowseDeps } from '../../ui/browse-sql.ts';
-import type { BrowseSource, BrowseVersion } from '../../ui/types.ts';
+import type { BrowseDetail, BrowseSource, BrowseVersion } from '../../ui/types.ts';
 import type { RawHosted } from './hosted.ts';
 import type { RawListingEntry } from './model.ts';
 import { compareNames } from './store.ts';
-import { encodePath, parseRawPath } from './paths.ts';
+import { contentTypeOf, encodePath, parseRawPath } from './paths.ts';
 import { shellCommand } from '../../ui/shell.ts';
 
 /** Most entries a folder page shows (the raw listing API pages through the rest). */
@@ -37,6 +39,35 @@ export function folderOf(name: string): string | undefined {
 
 export function rawBrowse(deps: BrowseDeps & { readonly hosted: RawHosted }): BrowseSource {
   const { access, hosted, repositories } = deps;
+  // The file `path` in the first of `repos` holding it, as a file page; undefined when none does.
+  const fileDetail = async (
+    repos: readonly string[],
+    path: string,
+    repositoryUrl: string,
+  ): Promise<BrowseDetail | undefined> => {
+    for (const stored of repos) {
+      const member = repositories.get(stored);
+      if (member === undefined) continue;
+      const file = await hosted.openFile(member, path);
+      if (file?.size === undefined || file.sha256 === undefined) continue;
+      const url = `${repositoryUrl}/${encodePath(path)}`;
+      const name = path.slice(path.lastIndexOf('/') + 1);
+      return {
+        name: path,
+        versions: [],
+        // `-o` with the file's own name: `-O` would save it under the percent-encoded one.
+        install: shellCommand('curl', '-o', name, url),
+        file: {
+          bytes: file.size,
+          digest: `sha256:${file.sha256}`,
+          modifiedAt: file.modifiedAt,
+          contentType: contentTypeOf(path),
+          url,
+        },
+      };
+    }
+    return undefined;
+  };
   return sqlBrowseSource({
     format: 'raw',
     db: deps.db,
@@ -70,7 +101,7 @@ export function rawBrowse(deps: BrowseDeps & { readonly hosted: RawHosted }): Br
         more ||= listing.more;
         for (const e of listing.entries) if (!seen.has(e.name)) seen.set(e.name, e);
       }
-      if (!found) return undefined;
+      if (!found) return dir === '' ? undefined : fileDetail(repos, dir, request.repositoryUrl);
       const visible = [...seen.values()]
         .filter((e) =>
           access.can(request.principal, repo, 'read', dir === '' ? e.name : `${dir}/${e.name}`),
