@@ -94,7 +94,10 @@ export function browseListPage(page: ListPage): Html {
   const rows = list.entries.map(
     (e) =>
       html`<tr>
-        <td><a href="${detailHref(ui, format, repo, e.name)}">${e.name}</a></td>
+        <td>
+          <a href="${detailHref(ui, format, repo, e.name)}">${e.name}</a>
+          ${e.cached === true ? html`<span class="mark cached">${t('browse.cached')}</span>` : ''}
+        </td>
         <td>${e.latest ?? ''}</td>
         <td>${e.versions ?? ''}</td>
         <td>${formatBytes(e.bytes)}</td>

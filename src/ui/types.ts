@@ -37,6 +37,8 @@ export interface BrowseEntry {
   readonly bytes?: number | undefined;
   /** One line of description (the package's own: untrusted text, the UI escapes it). */
   readonly description?: string | undefined;
+  /** True when listed from a proxy's cache (what was fetched through it, not the upstream's). */
+  readonly cached?: boolean | undefined;
 }
 
 /** A page of a list. */
