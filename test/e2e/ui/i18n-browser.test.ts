@@ -8,46 +8,15 @@
  * chromium; playwright-core is a dev dependency).
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { translator } from '../../../src/ui/i18n.ts';
 import { escapedName, publishBody } from '../../integration/npm/fixtures.ts';
+import { CHROMIUM, chromium, chromiumMissing } from '../../helpers/chromium.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-
-/** The little of playwright-core this test drives (loaded only when installed). */
-interface Page {
-  goto(url: string): Promise<unknown>;
-  click(selector: string): Promise<void>;
-  url(): string;
-  textContent(selector: string): Promise<string | null>;
-  getAttribute(selector: string, name: string): Promise<string | null>;
-  on(event: 'console', listener: (message: { type(): string; text(): string }) => void): void;
-}
-interface BrowserContext {
-  newPage(): Promise<Page>;
-  cookies(): Promise<{ name: string; value: string; path: string }[]>;
-  close(): Promise<void>;
-}
-interface Chromium {
-  launchPersistentContext(dir: string, options: Record<string, unknown>): Promise<BrowserContext>;
-}
-
-// A variable specifier: the module is optional (the test skips without it).
-const PLAYWRIGHT = 'playwright-core';
-const chromium = await import(PLAYWRIGHT).then(
-  (m: unknown) => (m as { chromium: Chromium }).chromium,
-  () => undefined,
-);
-
-const skip = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is not installed (apt-get install chromium; scripts/install-test-clients.sh)`
-  : chromium === undefined
-    ? 'playwright-core is not installed (npm ci)'
-    : false;
+const skip = chromiumMissing();
 
 describe('the UI languages in chromium', () => {
   test(
