@@ -9,7 +9,7 @@ import type { FormatName } from '../config/schema.ts';
 import type { Repository } from '../repos/repository.ts';
 import { html, type Html } from './layout.ts';
 import type { UiRequest } from './routes.ts';
-import type { BrowseDetail, BrowseList, BrowseQuery } from './types.ts';
+import type { BrowseDetail, BrowseFile, BrowseList, BrowseQuery } from './types.ts';
 
 export interface ListPage {
   readonly ui: UiRequest;
@@ -71,10 +71,11 @@ export function formatTime(ms: number | undefined): string {
 
 export function browseListPage(page: ListPage): Html {
   const { ui, format, repo, list, query } = page;
+  const { t } = ui;
   const repoPicker =
     page.repositories.length > 1
       ? html`<p class="muted">
-          Repositories:
+          ${t('browse.repositories')}
           ${page.repositories.map(
             (r) =>
               html`<a
@@ -88,12 +89,15 @@ export function browseListPage(page: ListPage): Html {
       : '';
   if (list === undefined) {
     return html`${repoPicker}
-      <p class="empty">Browsing ${format} repositories is not available yet.</p>`;
+      <p class="empty">${t('browse.unavailable', { format })}</p>`;
   }
   const rows = list.entries.map(
     (e) =>
       html`<tr>
-        <td><a href="${detailHref(ui, format, repo, e.name)}">${e.name}</a></td>
+        <td>
+          <a href="${detailHref(ui, format, repo, e.name)}">${e.name}</a>
+          ${e.cached === true ? html`<span class="mark cached">${t('browse.cached')}</span>` : ''}
+        </td>
         <td>${e.latest ?? ''}</td>
         <td>${e.versions ?? ''}</td>
         <td>${formatBytes(e.bytes)}</td>
@@ -112,14 +116,16 @@ export function browseListPage(page: ListPage): Html {
   const more = list.total === undefined ? list.entries.length === query.limit : end < list.total;
   const pager = html`<p class="muted">
     ${list.entries.length === 0 ? '' : html`${query.offset + 1}–${end}`}
-    ${list.total === undefined ? '' : html` of ${list.total}`}
+    ${list.total === undefined ? '' : html` ${t('browse.of', { total: list.total })}`}
     ${
       query.offset > 0
         ? html` ·
-            <a rel="prev" href="${pageHref(Math.max(0, query.offset - query.limit))}">previous</a>`
+            <a rel="prev" href="${pageHref(Math.max(0, query.offset - query.limit))}"
+              >${t('browse.previous')}</a
+            >`
         : ''
     }
-    ${more ? html` · <a rel="next" href="${pageHref(end)}">next</a>` : ''}
+    ${more ? html` · <a rel="next" href="${pageHref(end)}">${t('browse.next')}</a>` : ''}
   </p>`;
   return html`${repoPicker}
     <form method="get" action="${ui.uiRoot}/${format}" role="search">
@@ -128,25 +134,25 @@ export function browseListPage(page: ListPage): Html {
         name="q"
         value="${query.q}"
         maxlength="200"
-        placeholder="filter by name"
-        aria-label="filter by name"
+        placeholder="${t('browse.filter')}"
+        aria-label="${t('browse.filter')}"
       />
-      <button type="submit">Search</button>
+      <button type="submit">${t('browse.search')}</button>
     </form>
     ${
       rows.length === 0
         ? html`<p class="empty">
-            ${query.q === '' ? 'nothing here yet' : html`no name contains “${query.q}”`}
+            ${query.q === '' ? t('browse.nothingYet') : t('browse.noMatch', { q: query.q })}
           </p>`
         : html`<table>
               <thead>
                 <tr>
-                  <th>Name</th>
-                  <th>Latest</th>
-                  <th>Versions</th>
-                  <th>Size</th>
-                  <th>Updated</th>
-                  <th>Description</th>
+                  <th>${t('th.name')}</th>
+                  <th>${t('th.latest')}</th>
+                  <th>${t('th.versions')}</th>
+                  <th>${t('th.size')}</th>
+                  <th>${t('th.updated')}</th>
+                  <th>${t('th.description')}</th>
                 </tr>
               </thead>
               <tbody>
@@ -157,21 +163,62 @@ export function browseListPage(page: ListPage): Html {
     }`;
 }
 
+/** The parent folder's page of a raw file `name` (`/` for a file at the root). */
+function parentFolder(name: string): string {
+  const at = name.lastIndexOf('/');
+  return at === -1 ? '/' : name.slice(0, at);
+}
+
+/** One file's page (raw): its facts, the download link, the curl command. */
+function fileDetailPage(page: DetailPage, detail: BrowseDetail, file: BrowseFile): Html {
+  const { ui, format, repo } = page;
+  const { t } = ui;
+  const parent = parentFolder(detail.name);
+  const row = (label: string, value: Html | string): Html =>
+    html`<tr>
+      <th>${label}</th>
+      <td>${value}</td>
+    </tr>`;
+  return html`<p class="muted">
+      <a href="${ui.uiRoot}/${format}${repoQuery(repo, '?')}">${repo.name}</a> (${repo.kind}) ·
+      <a href="${detailHref(ui, format, repo, parent)}">${parent === '/' ? '/' : `${parent}/`}</a>
+    </p>
+    <table class="facts file">
+      ${row(t('th.size'), `${formatBytes(file.bytes)} (${file.bytes} B)`)}
+      ${row(t('th.digest'), html`<code>${file.digest}</code>`)}
+      ${row(t('browse.modified'), formatTime(file.modifiedAt))}
+      ${row(t('browse.contentType'), html`<code>${file.contentType}</code>`)}
+      ${row(t('browse.download'), html`<a class="download" href="${file.url}" download>${file.url}</a>`)}
+    </table>
+    ${
+      detail.install === undefined
+        ? ''
+        : html`<h2>${t('browse.fetchIt')}</h2>
+            <pre><code class="install">${detail.install}</code></pre>`
+    }`;
+}
+
 export function browseDetailPage(page: DetailPage): Html {
   const { detail, ui, format, repo } = page;
+  const { t } = ui;
   if (detail === undefined) {
-    return html`<p class="empty">${page.name} was not found in ${page.repo.name}.</p>
-      <p><a href="${ui.uiRoot}/${format}${repoQuery(repo, '?')}">back to the list</a></p>`;
+    return html`<p class="empty">
+        ${t('browse.notFound', { name: page.name, repo: page.repo.name })}
+      </p>
+      <p><a href="${ui.uiRoot}/${format}${repoQuery(repo, '?')}">${t('browse.backToList')}</a></p>`;
   }
-  // Raw's folder browser: a version ending in `/` is a subfolder, linked to its own page.
+  if (detail.file !== undefined) return fileDetailPage(page, detail, detail.file);
+  // Raw's folder browser: a version ending in `/` is a subfolder, any other a file, each linked
+  // to its own page (a folder's, a file's).
   const folder = format === 'raw' ? (page.name === '/' ? '' : page.name.replace(/\/$/, '')) : '';
-  const versionCell = (version: string): Html | string =>
-    format === 'raw' && version.endsWith('/')
-      ? html`<a
-          href="${detailHref(ui, format, repo, folder === '' ? version.slice(0, -1) : `${folder}/${version.slice(0, -1)}`)}"
-          >${version}</a
-        >`
-      : version;
+  const versionCell = (version: string): Html | string => {
+    if (format !== 'raw') return version;
+    const child = version.replace(/\/$/, '');
+    return html`<a
+      href="${detailHref(ui, format, repo, folder === '' ? child : `${folder}/${child}`)}"
+      >${version}</a
+    >`;
+  };
   const versions = detail.versions.map(
     (v) =>
       html`<tr>
@@ -190,7 +237,7 @@ export function browseDetailPage(page: DetailPage): Html {
     ${
       detail.install === undefined
         ? ''
-        : html`<h2>Fetch it</h2>
+        : html`<h2>${t('browse.fetchIt')}</h2>
             <pre><code class="install">${detail.install}</code></pre>`
     }
     ${
@@ -206,19 +253,21 @@ export function browseDetailPage(page: DetailPage): Html {
             )}
           </table>`
     }
-    <h2>${format === 'raw' ? 'Contents' : 'Versions'} (${detail.versions.length})</h2>
+    <h2>
+      ${t(format === 'raw' ? 'browse.contents' : 'browse.versions')} (${detail.versions.length})
+    </h2>
     ${
       detail.versions.length === 0
-        ? html`<p class="empty">empty</p>`
+        ? html`<p class="empty">${t('browse.empty')}</p>`
         : html`<table class="versions">
             <thead>
               <tr>
-                <th>${format === 'raw' ? 'Name' : 'Version'}</th>
-                <th>Tags</th>
-                <th>Marks</th>
-                <th>Published</th>
-                <th>Size</th>
-                <th>Digest</th>
+                <th>${t(format === 'raw' ? 'th.name' : 'th.version')}</th>
+                <th>${t('th.tags')}</th>
+                <th>${t('th.marks')}</th>
+                <th>${t('th.published')}</th>
+                <th>${t('th.size')}</th>
+                <th>${t('th.digest')}</th>
               </tr>
             </thead>
             <tbody>

@@ -172,7 +172,10 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
         const found = await aggregates(repos, match, query);
         const total = await sql<{ n: number }>`SELECT COUNT(DISTINCT name) AS n FROM ${from} AS v
           WHERE repo IN (${inList(repos)}) AND ${match}`.execute(db);
-        return { entries: await entries(repos, found), total: total.rows[0]?.n ?? 0 };
+        return {
+          entries: cachedMark(repo, await entries(repos, found)),
+          total: total.rows[0]?.n ?? 0,
+        };
       }
       // Path rules or a scoped credential: filter names one by one, as the routes would.
       const names = await sql<{ name: string }>`SELECT DISTINCT name FROM ${from} AS v
@@ -182,7 +185,7 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
       const pageNames = visible.slice(query.offset, query.offset + query.limit);
       if (pageNames.length === 0) return { entries: [], total: visible.length };
       const found = await aggregates(repos, sql`name IN (${inList(pageNames)})`, undefined);
-      return { entries: await entries(repos, found), total: visible.length };
+      return { entries: cachedMark(repo, await entries(repos, found)), total: visible.length };
     },
     async detail(
       repo: Repository,
@@ -196,6 +199,11 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
       return options.detail(repos, wanted, request, repo);
     },
   };
+}
+
+/** `entries` marked `cached` when `repo` is a proxy (all it lists is its cache). */
+function cachedMark(repo: Repository, entries: BrowseEntry[]): BrowseEntry[] {
+  return repo.kind === 'proxy' ? entries.map((e) => ({ ...e, cached: true })) : entries;
 }
 
 /**

@@ -12,6 +12,7 @@ import type { FormatName, RepositoryKind } from '../config/schema.ts';
 import type { FormatModule } from '../formats/format.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
 import type { RetentionRegistry, RetentionVersion } from '../retention/types.ts';
+import type { Translate } from './i18n.ts';
 import { html, type Html } from './layout.ts';
 import { shellCommand, shellQuote } from './shell.ts';
 
@@ -419,7 +420,11 @@ export function formatBytes(bytes: number): string {
 }
 
 /** The dashboard page's body. `browse(format)`: the href of the format's browse page. */
-export function renderDashboard(data: Dashboard, browse: (format: FormatName) => string): Html {
+export function renderDashboard(
+  data: Dashboard,
+  browse: (format: FormatName) => string,
+  t: Translate,
+): Html {
   const { stats } = data;
   const card = (label: string, value: string | number, sub?: Html | string): Html =>
     html`<div class="card">
@@ -430,11 +435,11 @@ export function renderDashboard(data: Dashboard, browse: (format: FormatName) =>
   const ratio =
     stats.cache.hit_ratio === null ? '–' : `${(stats.cache.hit_ratio * 100).toFixed(1)}%`;
   const cards = html`<section class="cards" aria-label="statistics">
-    ${card('Formats enabled', stats.formats_enabled, stats.formats.join(', '))}
-    ${card('Repositories', stats.repositories.total, `${stats.repositories.hosted} hosted · ${stats.repositories.proxy} proxy · ${stats.repositories.group} group`)}
-    ${card('Hosted versions', stats.hosted.versions, `${stats.hosted.names} names · ${formatBytes(stats.hosted.bytes)}`)}
-    ${card('Storage used', stats.storage_bytes === null ? '–' : formatBytes(stats.storage_bytes), 'blob store')}
-    ${card('Proxy cache hit ratio', ratio, `${stats.cache.hits} hits · ${stats.cache.misses} misses`)}
+    ${card(t('dash.formatsEnabled'), stats.formats_enabled, stats.formats.join(', '))}
+    ${card(t('dash.repositories'), stats.repositories.total, t('dash.repositoriesSub', stats.repositories))}
+    ${card(t('dash.hostedVersions'), stats.hosted.versions, t('dash.hostedSub', { names: stats.hosted.names, bytes: formatBytes(stats.hosted.bytes) }))}
+    ${card(t('dash.storageUsed'), stats.storage_bytes === null ? '–' : formatBytes(stats.storage_bytes), t('dash.blobStore'))}
+    ${card(t('dash.hitRatio'), ratio, t('dash.hitSub', { hits: stats.cache.hits, misses: stats.cache.misses }))}
   </section>`;
   const registries = data.registries.map(
     (r) =>
@@ -469,15 +474,15 @@ export function renderDashboard(data: Dashboard, browse: (format: FormatName) =>
   );
   const activity =
     data.activity.length === 0
-      ? html`<p class="empty" id="activity-empty">no activity yet</p>`
+      ? html`<p class="empty" id="activity-empty">${t('dash.noActivity')}</p>`
       : html`<table id="activity">
           <thead>
             <tr>
-              <th>Time</th>
-              <th>Action</th>
-              <th>Who</th>
-              <th>Registry</th>
-              <th>Artifact</th>
+              <th>${t('th.time')}</th>
+              <th>${t('th.action')}</th>
+              <th>${t('th.who')}</th>
+              <th>${t('th.registry')}</th>
+              <th>${t('th.artifact')}</th>
             </tr>
           </thead>
           <tbody>
@@ -494,21 +499,21 @@ export function renderDashboard(data: Dashboard, browse: (format: FormatName) =>
           </tbody>
         </table>`;
   return html`${cards}
-    <h2>Registries</h2>
+    <h2>${t('dash.registries')}</h2>
     <section class="cards registries">${registries}</section>
-    <h2>Mount points</h2>
+    <h2>${t('dash.mountPoints')}</h2>
     <table id="mounts">
       <thead>
         <tr>
-          <th>Format</th>
-          <th>Mount</th>
-          <th>Client setup</th>
+          <th>${t('th.format')}</th>
+          <th>${t('th.mount')}</th>
+          <th>${t('th.clientSetup')}</th>
         </tr>
       </thead>
       <tbody>
         ${mounts}
       </tbody>
     </table>
-    <h2>Activity</h2>
+    <h2>${t('dash.activity')}</h2>
     ${activity}`;
 }

@@ -9,6 +9,7 @@
  * are untrusted (anyone who may publish writes them): never build markup by string concatenation.
  */
 import { createHash } from 'node:crypto';
+import { type Language, LANGUAGES, MESSAGES, type Translate } from './i18n.ts';
 
 /** Markup known to be safe (escaped or written by us). */
 export class Html {
@@ -67,6 +68,8 @@ nav a{color:var(--muted);text-decoration:none;padding:.2rem .45rem;border-radius
 nav a:hover{color:var(--fg)}
 nav a[aria-current=page]{color:var(--accent);background:var(--bg)}
 header .user{margin-left:auto;color:var(--muted)}
+header .langs a{color:var(--muted);text-decoration:none;padding:.1rem .3rem}
+header .langs a[aria-current=true]{color:var(--accent);font-weight:600}
 main{max-width:1200px;margin:0 auto;padding:1rem 1.2rem 3rem}
 h1{font-size:1.4rem;margin:.4rem 0 1rem}
 h2{font-size:1.1rem;margin:1.6rem 0 .6rem}
@@ -123,6 +126,14 @@ export interface Page {
   /** Who is signed in, shown in the header; undefined: anonymous. */
   readonly user?: string | undefined;
   readonly body: Html;
+  /** The page's language (`<html lang>`) and its messages (src/ui/i18n.ts). */
+  readonly language: Language;
+  readonly t: Translate;
+  /**
+   * The switcher's link for `language`: this page's URL with `?lang=` set (routes.ts builds it;
+   * the answer to it sets the cookie). Undefined: no switcher (none of the links would work).
+   */
+  readonly languageHref?: ((language: Language) => string) | undefined;
 }
 
 /** The whole HTML document of `page` (UTF-8; send it as `text/html; charset=utf-8`). */
@@ -135,8 +146,24 @@ export function renderPage(page: Page): string {
         >${item.label}</a
       >`,
   );
+  const { t, languageHref } = page;
+  const switcher =
+    languageHref === undefined
+      ? ''
+      : html`<span class="langs" aria-label="${t('lang.label')}"
+          >${LANGUAGES.map(
+            (l) =>
+              html` <a
+                href="${languageHref(l)}"
+                hreflang="${l}"
+                lang="${l}"
+                ${l === page.language ? raw(' aria-current="true"') : ''}
+                >${MESSAGES[l]['lang.name']}</a
+              >`,
+          )}</span
+        >`;
   return html`<!DOCTYPE html>
-    <html lang="en">
+    <html lang="${page.language}">
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -149,8 +176,9 @@ export function renderPage(page: Page): string {
           <a class="brand" href="${page.uiRoot}/">NORA</a>
           <nav>${nav}</nav>
           <span class="user"
-            >${page.user === undefined ? 'anonymous' : html`signed in as <strong>${page.user}</strong>`}</span
+            >${page.user === undefined ? t('header.anonymous') : html`${t('header.signedInAs')} <strong>${page.user}</strong>`}</span
           >
+          ${switcher}
         </header>
         <main>
           <h1>${page.title}</h1>

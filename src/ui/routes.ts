@@ -25,6 +25,15 @@ import { baseUrl } from '../http/request.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
 import { browseDetailPage, browseListPage } from './browse-pages.ts';
 import { CSS_HASH, html, type Html, type NavItem, renderPage } from './layout.ts';
+import {
+  asLanguage,
+  type Language,
+  LANGUAGE_COOKIE,
+  type MessageKey,
+  pickLanguage,
+  type Translate,
+  translator,
+} from './i18n.ts';
 import type { BrowseQuery, BrowseRegistry, BrowseRequest } from './types.ts';
 import {
   type DashboardSources,
@@ -80,6 +89,49 @@ export interface UiRequest {
   readonly uiRoot: string;
   readonly nav: readonly NavItem[];
   readonly user: string | undefined;
+  /** The request's language (src/ui/i18n.ts pickLanguage) and its messages. */
+  readonly language: Language;
+  readonly t: Translate;
+  /** The language switcher's link for a language (this page, `?lang=` set). */
+  readonly languageHref: (language: Language) => string;
+}
+
+/**
+ * The language of `request` (`?lang=`, the `nora_lang` cookie, Accept-Language) with its
+ * messages and switcher links. A valid `?lang=` also sets the cookie on `reply` (path: the UI
+ * root, a year), so the choice holds on the next pages.
+ */
+export function requestLanguage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  uiRoot: string,
+): Pick<UiRequest, 'language' | 't' | 'languageHref'> {
+  const query = request.query as Record<string, string | string[] | undefined> | undefined;
+  const asked = query?.['lang'];
+  const chosen = asLanguage(typeof asked === 'string' ? asked : undefined);
+  const language = pickLanguage({
+    query: chosen,
+    cookie: request.headers.cookie,
+    acceptLanguage: request.headers['accept-language'],
+  });
+  if (chosen !== undefined) {
+    void reply.header(
+      'set-cookie',
+      `${LANGUAGE_COOKIE}=${chosen}; Path=${uiRoot}; Max-Age=31536000; SameSite=Lax`,
+    );
+  }
+  void reply.header('vary', 'Accept-Language, Cookie');
+  // A relative `?…` link: the same path whatever prefix a reverse proxy adds.
+  const at = request.url.indexOf('?');
+  const params = new URLSearchParams(at === -1 ? '' : request.url.slice(at + 1));
+  return {
+    language,
+    t: translator(language),
+    languageHref: (l) => {
+      params.set('lang', l);
+      return `?${params.toString()}`;
+    },
+  };
 }
 
 /**
@@ -113,12 +165,15 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
       );
     }
     const uiRoot = uiRootOf(config.server.public_url);
+    const language = requestLanguage(request, reply, uiRoot);
+    const { t } = language;
     const nav: NavItem[] = [
-      { label: 'Dashboard', path: '' },
+      { label: t('nav.dashboard'), path: '' },
       ...enabledFormats().map((f) => ({ label: formatLabel(f.format), path: f.format })),
-      { label: 'Tokens', path: 'tokens' },
+      { label: t('nav.tokens'), path: 'tokens' },
     ];
     return {
+      ...language,
       principal,
       base: baseUrl(request, config.server.public_url),
       uiRoot,
@@ -138,7 +193,19 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     reply
       .code(status)
       .type('text/html; charset=utf-8')
-      .send(renderPage({ title, uiRoot: ui.uiRoot, nav: ui.nav, current, user: ui.user, body }));
+      .send(
+        renderPage({
+          title,
+          uiRoot: ui.uiRoot,
+          nav: ui.nav,
+          current,
+          user: ui.user,
+          body,
+          language: ui.language,
+          t: ui.t,
+          languageHref: ui.languageHref,
+        }),
+      );
 
   /**
    * A page route whose 401 (a closed UI, the tokens page for anonymous) answers an HTML page,
@@ -152,7 +219,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
       } catch (err) {
         const refusal = toRegistryError(err);
         if (refusal.status !== 401) throw err;
-        return signInPage(reply, refusal, deps.config().server.public_url);
+        return signInPage(request, reply, refusal, deps.config().server.public_url);
       }
     };
 
@@ -177,8 +244,8 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     page(async (request, reply) => {
       const ui = uiRequest(request, reply, false);
       const data = await gatherDashboard(deps, ui.principal, ui.base, hostedCounts);
-      const body = renderDashboard(data, (format) => `${ui.uiRoot}/${format}`);
-      return sendPage(reply, ui, 'Dashboard', '', body);
+      const body = renderDashboard(data, (format) => `${ui.uiRoot}/${format}`, ui.t);
+      return sendPage(reply, ui, ui.t('nav.dashboard'), '', body);
     }),
   );
   app.get(`${UI_API_PATH}/dashboard`, async (request, reply) => {
@@ -252,10 +319,10 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     return sendPage(
       reply,
       ui,
-      err.status === 404 ? 'Not found' : 'Bad request',
+      ui.t(err.status === 404 ? 'error.notFound' : 'error.badRequest'),
       '',
       html`<p class="empty">${err.message}</p>
-        <p><a href="${ui.uiRoot}/">back to the dashboard</a></p>`,
+        <p><a href="${ui.uiRoot}/">${ui.t('error.backToDashboard')}</a></p>`,
       err.status,
     );
   };
@@ -365,12 +432,19 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     const ui = uiRequest(request, reply, false);
     const principal = ui.principal;
     if (!deps.config().auth.enabled) {
-      return sendPage(reply, ui, 'Tokens', 'tokens', tokensNeedAuth());
+      return sendPage(reply, ui, ui.t('nav.tokens'), 'tokens', tokensNeedAuth(ui.t));
     }
     if (principal.kind !== 'user') throw signInRequired();
     const token = csrf.issue(principal.name, request.headers.authorization);
-    const body = await tokensBody(deps.tokens, principal, token, `${ui.uiRoot}/tokens`, outcome);
-    return sendPage(reply, ui, 'Tokens', 'tokens', body, status);
+    const body = await tokensBody(
+      deps.tokens,
+      principal,
+      token,
+      `${ui.uiRoot}/tokens`,
+      ui.t,
+      outcome,
+    );
+    return sendPage(reply, ui, ui.t('nav.tokens'), 'tokens', body, status);
   };
   app.get(
     `${UI_PATH}/tokens`,
@@ -444,57 +518,115 @@ function uiHeaders(reply: FastifyReply): void {
 }
 
 /**
- * A UI page's 401: an HTML "Sign in required" page with the Basic challenge (the refusal's own,
- * else UI_CHALLENGE), so the browser prompts (again, after a mistyped password) and shows the
- * body when the user cancels the prompt — a JSON document there reads as a broken page.
+ * A UI error page outside any UI handler (no UiRequest: the request may not have passed the
+ * gate): the language from the request, no nav, `status`, the refusal's headers kept.
  */
-function signInPage(
+function errorPage(
+  request: FastifyRequest,
   reply: FastifyReply,
+  status: number,
   refusal: RegistryError,
   publicUrl: string | undefined,
+  title: MessageKey,
+  body: (t: Translate) => Html,
 ): FastifyReply {
   uiHeaders(reply);
+  const uiRoot = uiRootOf(publicUrl);
+  const { language, t, languageHref } = requestLanguage(request, reply, uiRoot);
   return reply
-    .code(401)
-    .header('www-authenticate', UI_CHALLENGE)
+    .code(status)
     .headers(refusal.headers ?? {})
     .type('text/html; charset=utf-8')
     .send(
       renderPage({
-        title: 'Sign in required',
-        uiRoot: uiRootOf(publicUrl),
+        title: t(title),
+        uiRoot,
         nav: [],
         current: '',
         user: undefined,
-        body: html`<h1>Sign in required</h1>
-          <p class="empty">${refusal.message}</p>
-          <p>
-            Reload the page to sign in with the user and password (or API token) your clients use.
-          </p>`,
+        body: body(t),
+        language,
+        t,
+        languageHref,
       }),
     );
 }
 
 /**
- * The app error handler's answer to a 401 on a UI path that no UI handler saw: credentials the
- * request hook refused before routing (a wrong password, an unknown user, a bad or expired
- * token). A page (`/ui`, `/ui/…`) gets signInPage; `/api/ui/…` its JSON `{"error"}` with the
- * Basic challenge, as its anonymous 401 has. Undefined for other paths and statuses (the
- * handler answers as for any route). `url` is the request's raw URL (query allowed).
+ * A UI page's 401: an HTML "Sign in required" page with the Basic challenge (the refusal's own,
+ * else UI_CHALLENGE), so the browser prompts (again, after a mistyped password) and shows the
+ * body when the user cancels the prompt — a JSON document there reads as a broken page.
+ */
+function signInPage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  refusal: RegistryError,
+  publicUrl: string | undefined,
+): FastifyReply {
+  void reply.header('www-authenticate', UI_CHALLENGE);
+  return errorPage(
+    request,
+    reply,
+    401,
+    refusal,
+    publicUrl,
+    'signin.title',
+    (t) =>
+      html`<p class="empty">${refusal.message}</p>
+        <p>${t('signin.reload')}</p>`,
+  );
+}
+
+/**
+ * A UI page's 429 (the failed-login lockout, src/auth/lockout.ts): an HTML page saying when to
+ * try again, `Retry-After` kept (a JSON document in a browser reads as a broken page).
+ */
+function lockedOutPage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  refusal: RegistryError,
+  publicUrl: string | undefined,
+): FastifyReply {
+  const retry = Object.entries(refusal.headers ?? {}).find(
+    ([k]) => k.toLowerCase() === 'retry-after',
+  )?.[1];
+  return errorPage(
+    request,
+    reply,
+    429,
+    refusal,
+    publicUrl,
+    'error.tooManyRequests',
+    (t) =>
+      html`<p class="empty">${refusal.message}</p>
+        ${retry === undefined ? '' : html`<p>${t('error.retryAfter', { seconds: retry })}</p>`}`,
+  );
+}
+
+/**
+ * The app error handler's answer to a 401 or 429 on a UI path that no UI handler saw:
+ * credentials the request hook refused before routing (a wrong password, an unknown user, a bad
+ * or expired token; the failed-login lockout). A page (`/ui`, `/ui/…`) gets signInPage or
+ * lockedOutPage (HTML); `/api/ui/…` a 401's JSON `{"error"}` with the Basic challenge, as its
+ * anonymous 401 has (a 429 there: undefined, the handler's JSON). Undefined for other paths and
+ * statuses (the handler answers as for any route).
  */
 export function uiRefusal(
-  url: string,
+  request: FastifyRequest,
   reply: FastifyReply,
   refusal: RegistryError,
   publicUrl: string | undefined,
 ): FastifyReply | undefined {
-  if (refusal.status !== 401) return undefined;
+  if (refusal.status !== 401 && refusal.status !== 429) return undefined;
+  const url = request.url;
   const query = url.search(/[?#]/);
   const pathname = query === -1 ? url : url.slice(0, query);
   if (pathname === UI_PATH || pathname.startsWith(`${UI_PATH}/`)) {
-    return signInPage(reply, refusal, publicUrl);
+    return refusal.status === 401
+      ? signInPage(request, reply, refusal, publicUrl)
+      : lockedOutPage(request, reply, refusal, publicUrl);
   }
-  if (pathname.startsWith(`${UI_API_PATH}/`)) {
+  if (refusal.status === 401 && pathname.startsWith(`${UI_API_PATH}/`)) {
     uiHeaders(reply);
     return reply
       .code(401)

@@ -15,6 +15,7 @@ import { highestRole } from '../auth/users.ts';
 import type { Principal, Role } from '../auth/access.ts';
 import type { Json, TokenApi } from '../auth/api/tokens.ts';
 import { RegistryError } from '../core/errors.ts';
+import type { Translate } from './i18n.ts';
 import { html, type Html } from './layout.ts';
 
 /** Issues and checks the per-session CSRF tokens; one key per app (a restart ends them). */
@@ -110,6 +111,7 @@ export async function tokensBody(
   principal: Principal & { kind: 'user' },
   csrf: string,
   action: string,
+  tr: Translate,
   outcome: TokensOutcome = {},
 ): Promise<Html> {
   const listed = (await api.list(principal, {})) as { tokens: Json[] };
@@ -123,7 +125,7 @@ export async function tokensBody(
         <td>${str(t['description'])}</td>
         <td>${str(t['created_at'])}</td>
         <td>
-          ${t['expires_at'] === null ? 'never' : str(t['expires_at'])}${t['expired'] === true ? ' (expired)' : ''}
+          ${t['expires_at'] === null ? tr('tokens.never') : str(t['expires_at'])}${t['expired'] === true ? ` ${tr('tokens.expired')}` : ''}
         </td>
         <td>${t['last_used_at'] === null ? '–' : str(t['last_used_at'])}</td>
         <td>
@@ -136,7 +138,7 @@ export async function tokensBody(
               class="danger"
               type="submit"
             >
-              Revoke
+              ${tr('tokens.revoke')}
             </button>
           </form>
         </td>
@@ -147,30 +149,29 @@ export async function tokensBody(
     outcome.created === undefined
       ? ''
       : html`<div class="notice good" id="created">
-          <p>Token created. Copy it now: it is shown only once.</p>
+          <p>${tr('tokens.created')}</p>
           <p><code class="secret" id="secret">${str(outcome.created['token'])}</code></p>
           <p class="muted">
-            Use it as the password with any user name (npm <code>_authToken</code>,
-            <code>docker login</code>, pip, cargo, curl <code>-u x:TOKEN</code> or
-            <code>Authorization: Bearer TOKEN</code>).
+            ${tr('tokens.useIt')} npm <code>_authToken</code>, <code>docker login</code>, pip,
+            cargo, curl <code>-u x:TOKEN</code>, <code>Authorization: Bearer TOKEN</code>.
           </p>
         </div>`;
   return html`${created}
-    ${outcome.revoked === undefined ? '' : html`<div class="notice good" id="revoked">Token ${outcome.revoked} revoked.</div>`}
+    ${outcome.revoked === undefined ? '' : html`<div class="notice good" id="revoked">${tr('tokens.revoked', { id: outcome.revoked })}</div>`}
     ${outcome.error === undefined ? '' : html`<div class="notice bad" id="error">${outcome.error}</div>`}
-    <h2>Your tokens</h2>
+    <h2>${tr('tokens.yours')}</h2>
     ${
       rows.length === 0
-        ? html`<p class="empty">no tokens yet</p>`
+        ? html`<p class="empty">${tr('tokens.none')}</p>`
         : html`<table id="tokens">
             <thead>
               <tr>
-                <th>Id</th>
-                <th>Role</th>
-                <th>Description</th>
-                <th>Created</th>
-                <th>Expires</th>
-                <th>Last used</th>
+                <th>${tr('th.id')}</th>
+                <th>${tr('th.role')}</th>
+                <th>${tr('th.description')}</th>
+                <th>${tr('th.created')}</th>
+                <th>${tr('th.expires')}</th>
+                <th>${tr('th.lastUsed')}</th>
                 <th></th>
               </tr>
             </thead>
@@ -179,7 +180,7 @@ export async function tokensBody(
             </tbody>
           </table>`
     }
-    <h2>Create a token</h2>
+    <h2>${tr('tokens.create')}</h2>
     <form class="stack" method="post" action="${action}" id="create">
       <input type="hidden" name="csrf" value="${csrf}" /><input
         type="hidden"
@@ -187,27 +188,29 @@ export async function tokensBody(
         value="create"
       />
       <label
-        >Role
+        >${tr('tokens.role')}
         <select name="role">
           ${roles.map((r) => html`<option value="${r}" ${r === 'read' ? html` selected` : ''}>${r}</option>`)}
         </select></label
       >
       <label
-        >Expires after (days, empty: never)
-        <input name="ttl_days" type="number" min="1" max="3650" value="90"
+        >${tr('tokens.ttl')} <input name="ttl_days" type="number" min="1" max="3650" value="90"
       /></label>
       <label
-        >Description <input name="description" maxlength="256" placeholder="CI on build-01"
+        >${tr('tokens.description')}
+        <input
+          name="description"
+          maxlength="256"
+          placeholder="${tr('tokens.descriptionPlaceholder')}"
       /></label>
-      <button type="submit">Create token</button>
+      <button type="submit">${tr('tokens.createButton')}</button>
     </form>`;
 }
 
 /** The page body with auth off. */
-export function tokensNeedAuth(): Html {
+export function tokensNeedAuth(t: Translate): Html {
   return html`<div class="notice" id="auth-off">
-    API tokens need authentication: set
-    <code>[auth] enabled = true</code> (<code>NORA_AUTH_ENABLED=true</code>). With auth off every
-    request may read and write, so a token would stand for no one.
+    ${t('tokens.authOff')} <code>[auth] enabled = true</code> (<code>NORA_AUTH_ENABLED=true</code>).
+    ${t('tokens.authOffWhy')}
   </div>`;
 }

@@ -37,6 +37,8 @@ export interface BrowseEntry {
   readonly bytes?: number | undefined;
   /** One line of description (the package's own: untrusted text, the UI escapes it). */
   readonly description?: string | undefined;
+  /** True when listed from a proxy's cache (what was fetched through it, not the upstream's). */
+  readonly cached?: boolean | undefined;
 }
 
 /** A page of a list. */
@@ -72,6 +74,22 @@ export interface BrowseDetail {
   readonly install?: string | undefined;
   /** Further facts as label → value (license, homepage, dependencies…): shown as a table. */
   readonly facts?: readonly (readonly [string, string])[] | undefined;
+  /** Set when the name is one file (raw's file page): the page shows it instead of versions. */
+  readonly file?: BrowseFile | undefined;
+}
+
+/** One stored file's facts (raw's file page). */
+export interface BrowseFile {
+  /** Bytes. */
+  readonly bytes: number;
+  /** `sha256:<hex>`. */
+  readonly digest: string;
+  /** When it was written (ms since the epoch). */
+  readonly modifiedAt: number;
+  /** The Content-Type a GET answers with. */
+  readonly contentType: string;
+  /** Where a GET fetches its bytes (absolute: the repository's URL + the encoded path). */
+  readonly url: string;
 }
 
 /** What a browse call knows of its request besides the repository. */

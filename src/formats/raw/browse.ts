@@ -3,20 +3,29 @@
  * the root, `docs/v1` below it), listed with the files directly in it; a folder's detail is the
  * folder browser: its subfolders and files from the hosted listing code (RawHosted.list, the one
  * `GET <mount>/<dir>/` pages through), each entry filtered by the same access check the raw
- * routes make (`<dir>/<name>`). Proxy repositories: nothing listed (their cache holds only what
- * was fetched, and listing upstream is what the UI never does).
+ * routes make (`<dir>/<name>`). A name that is a file (no folder there) shows the file page:
+ * size, digest, modified, content type, download URL and the curl command, from the first
+ * member holding it (a group reads in member order). Proxy repositories: what their cache
+ * holds, read from the proxy engine's rows (`proxy_entries`, key `file:<path>`), never from the
+ * upstream (an HTTP origin has no listing protocol, and the UI never asks upstream), marked
+ * `cached`; their folders are the parents of cached files.
  */
 import type { Repository } from '../../repos/repository.ts';
 import { sqlBrowseSource, type BrowseDeps } from '../../ui/browse-sql.ts';
-import type { BrowseSource, BrowseVersion } from '../../ui/types.ts';
+import type { BrowseDetail, BrowseSource, BrowseVersion } from '../../ui/types.ts';
 import type { RawHosted } from './hosted.ts';
-import type { RawListingEntry } from './model.ts';
+import type { OpenedRawFile, RawListingEntry } from './model.ts';
+import { type Kysely, sql } from 'kysely';
+import type { ProxyTables } from '../../proxy/state.ts';
 import { compareNames } from './store.ts';
-import { encodePath, parseRawPath } from './paths.ts';
+import { contentTypeOf, encodePath, parseRawPath } from './paths.ts';
 import { shellCommand } from '../../ui/shell.ts';
 
 /** Most entries a folder page shows (the raw listing API pages through the rest). */
 export const FOLDER_PAGE = 1000;
+
+/** Most cached paths a proxy's folder page reads (its files and its subfolders' files). */
+export const MAX_CACHED_ROWS = 10_000;
 
 /** The folder path of a browse name (`/` → `` the root), or undefined when it is no valid path. */
 export function folderOf(name: string): string | undefined {
@@ -37,6 +46,105 @@ export function folderOf(name: string): string | undefined {
 
 export function rawBrowse(deps: BrowseDeps & { readonly hosted: RawHosted }): BrowseSource {
   const { access, hosted, repositories } = deps;
+  const db = deps.db as Kysely<ProxyTables>;
+  /** A proxy's cached file `path` (its proxy_entries row), undefined when not cached. */
+  const cachedFile = async (
+    repo: string,
+    path: string,
+  ): Promise<Pick<OpenedRawFile, 'size' | 'sha256' | 'modifiedAt'> | undefined> => {
+    const row = await db
+      .selectFrom('proxy_entries')
+      .select(['digest', 'size', 'fetched_at', 'modified_at'])
+      .where('repository', '=', repo)
+      .where('key', '=', `file:${path}`)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    return {
+      size: row.size,
+      sha256: row.digest.replace(/^sha256:/, ''),
+      modifiedAt: row.modified_at ?? row.fetched_at,
+    };
+  };
+  /**
+   * The folder `dir` of a proxy's cache: its cached files and the subfolders holding cached
+   * files deeper down (the first MAX_CACHED_ROWS cached paths below it, by path), undefined
+   * when nothing below it is cached.
+   */
+  const cachedListing = async (
+    repo: string,
+    dir: string,
+  ): Promise<{ entries: RawListingEntry[]; more: boolean } | undefined> => {
+    const prefix = `file:${dir === '' ? '' : `${dir}/`}`;
+    const rows = await db
+      .selectFrom('proxy_entries')
+      .select(['key', 'digest', 'size', 'fetched_at', 'modified_at'])
+      .where('repository', '=', repo)
+      .where(sql<boolean>`substr(key, 1, ${prefix.length}) = ${prefix}`)
+      .orderBy('key')
+      .limit(MAX_CACHED_ROWS + 1)
+      .execute();
+    if (rows.length === 0) return undefined;
+    const byName = new Map<string, RawListingEntry>();
+    for (const row of rows.slice(0, MAX_CACHED_ROWS)) {
+      const rest = row.key.slice(prefix.length);
+      const slash = rest.indexOf('/');
+      const at = row.modified_at ?? row.fetched_at;
+      if (slash === -1) {
+        byName.set(rest, {
+          kind: 'file',
+          name: rest,
+          size: row.size,
+          sha256: row.digest.replace(/^sha256:/, ''),
+          files: undefined,
+          modifiedAt: at,
+        });
+        continue;
+      }
+      const name = rest.slice(0, slash);
+      const folder = byName.get(name);
+      byName.set(name, {
+        kind: 'dir',
+        name,
+        size: undefined,
+        sha256: undefined,
+        files: (folder?.files ?? 0) + 1,
+        modifiedAt: Math.max(folder?.modifiedAt ?? 0, at),
+      });
+    }
+    return { entries: [...byName.values()], more: rows.length > MAX_CACHED_ROWS };
+  };
+  // The file `path` in the first of `repos` holding it, as a file page; undefined when none does.
+  const fileDetail = async (
+    repos: readonly string[],
+    path: string,
+    repositoryUrl: string,
+  ): Promise<BrowseDetail | undefined> => {
+    for (const stored of repos) {
+      const member = repositories.get(stored);
+      if (member === undefined) continue;
+      const file =
+        member.kind === 'proxy'
+          ? await cachedFile(stored, path)
+          : await hosted.openFile(member, path);
+      if (file?.size === undefined || file.sha256 === undefined) continue;
+      const url = `${repositoryUrl}/${encodePath(path)}`;
+      const name = path.slice(path.lastIndexOf('/') + 1);
+      return {
+        name: path,
+        versions: [],
+        // `-o` with the file's own name: `-O` would save it under the percent-encoded one.
+        install: shellCommand('curl', '-o', name, url),
+        file: {
+          bytes: file.size,
+          digest: `sha256:${file.sha256}`,
+          modifiedAt: file.modifiedAt,
+          contentType: contentTypeOf(path),
+          url,
+        },
+      };
+    }
+    return undefined;
+  };
   return sqlBrowseSource({
     format: 'raw',
     db: deps.db,
@@ -54,23 +162,40 @@ export function rawBrowse(deps: BrowseDeps & { readonly hosted: RawHosted }): Br
         UNION ALL SELECT repo, path AS name, NULL AS version, updated_at AS at, 0 AS bytes
           FROM raw_dirs
         UNION ALL SELECT DISTINCT repo, '/' AS name, NULL AS version, NULL AS at, 0 AS bytes
-          FROM raw_dirs WHERE parent = ''`,
+          FROM raw_dirs WHERE parent = ''
+        UNION ALL SELECT repository AS repo,
+          CASE d WHEN '' THEN '/' ELSE substr(d, 1, length(d) - 1) END AS name,
+          substr(p, length(d) + 1) AS version, fetched_at AS at, size AS bytes
+          FROM (SELECT repository, fetched_at, size, substr(key, 6) AS p,
+              rtrim(substr(key, 6), replace(substr(key, 6), '/', '')) AS d
+            FROM proxy_entries WHERE substr(key, 1, 5) = 'file:')`,
+      // A raw proxy's cached files are rows of proxy_entries (above).
+      proxied: true,
     },
     async detail(repos, name, request, repo: Repository) {
       const dir = name === '/' ? '' : name;
       const seen = new Map<string, RawListingEntry>();
       let more = false;
       let found = false;
+      // Files listed from a proxy's cache (marked `cached`).
+      const cachedFiles = new Set<string>();
       for (const stored of repos) {
         const member = repositories.get(stored);
         if (member === undefined) continue;
-        const listing = await hosted.list(member, dir, undefined, FOLDER_PAGE);
+        const listing =
+          member.kind === 'proxy'
+            ? await cachedListing(stored, dir)
+            : await hosted.list(member, dir, undefined, FOLDER_PAGE);
         if (listing === undefined) continue;
         found = true;
         more ||= listing.more;
-        for (const e of listing.entries) if (!seen.has(e.name)) seen.set(e.name, e);
+        for (const e of listing.entries) {
+          if (seen.has(e.name)) continue;
+          seen.set(e.name, e);
+          if (member.kind === 'proxy' && e.kind === 'file') cachedFiles.add(e.name);
+        }
       }
-      if (!found) return undefined;
+      if (!found) return dir === '' ? undefined : fileDetail(repos, dir, request.repositoryUrl);
       const visible = [...seen.values()]
         .filter((e) =>
           access.can(request.principal, repo, 'read', dir === '' ? e.name : `${dir}/${e.name}`),
@@ -83,7 +208,12 @@ export function rawBrowse(deps: BrowseDeps & { readonly hosted: RawHosted }): Br
         publishedAt: e.modifiedAt,
         bytes: e.size,
         digest: e.sha256 === undefined ? undefined : `sha256:${e.sha256}`,
-        marks: e.kind === 'dir' ? [`folder, ${e.files ?? 0} files`] : [],
+        marks:
+          e.kind === 'dir'
+            ? [`folder, ${e.files ?? 0} files`]
+            : cachedFiles.has(e.name)
+              ? ['cached']
+              : [],
       }));
       const prefix = dir === '' ? '' : `${encodePath(dir)}/`;
       const firstFile = visible.find((e) => e.kind === 'file');

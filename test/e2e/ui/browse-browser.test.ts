@@ -7,47 +7,16 @@
  * (scripts/install-test-clients.sh installs chromium; playwright-core is a dev dependency).
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { buildChart } from '../../helpers/helm.ts';
+import { CHROMIUM, chromium, chromiumMissing } from '../../helpers/chromium.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { missingTools, output, run } from '../../helpers/tools.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-
-/** The little of playwright-core this test drives (loaded only when installed). */
-interface Page {
-  goto(url: string): Promise<unknown>;
-  click(selector: string): Promise<void>;
-  fill(selector: string, value: string): Promise<void>;
-  url(): string;
-  textContent(selector: string): Promise<string | null>;
-  title(): Promise<string>;
-  on(event: 'console', listener: (message: { type(): string; text(): string }) => void): void;
-}
-interface BrowserContext {
-  newPage(): Promise<Page>;
-  close(): Promise<void>;
-}
-interface Chromium {
-  launchPersistentContext(dir: string, options: Record<string, unknown>): Promise<BrowserContext>;
-}
-
-// A variable specifier: the module is optional (the test skips without it).
-const PLAYWRIGHT = 'playwright-core';
-const chromium = await import(PLAYWRIGHT).then(
-  (m: unknown) => (m as { chromium: Chromium }).chromium,
-  () => undefined,
-);
-
-const skip = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is not installed (apt-get install chromium; scripts/install-test-clients.sh)`
-  : chromium === undefined
-    ? 'playwright-core is not installed (npm ci)'
-    : missingTools('curl');
+const skip = chromiumMissing() || missingTools('curl');
 
 describe('the browse pages in chromium', () => {
   test('dashboard → Helm list → search → detail', { skip, timeout: 120_000 }, async () => {

@@ -1,0 +1,373 @@
+/**
+ * The web UI's languages (NORA §3.14): English, Russian and Chinese. Every fixed string a page
+ * shows (titles, headings, table heads, buttons, empty states, error pages) comes from one
+ * message table per language below; data (names, versions, repository names, error details a
+ * service wrote) is never translated, only interpolated into a message's `{placeholder}`.
+ *
+ * The language of a request (`pickLanguage`): `?lang=<en|ru|zh>` (the switcher's links; routes.ts
+ * then sets the `nora_lang` cookie so it sticks), else the `nora_lang` cookie, else the best
+ * match of `Accept-Language` (RFC 9110 §12.5.4: q-values, `zh-CN` matches `zh`), else English.
+ */
+
+/** A language the UI speaks, as `<html lang>` writes it. */
+export type Language = 'en' | 'ru' | 'zh';
+
+/** Every language, in the switcher's order. */
+export const LANGUAGES: readonly Language[] = ['en', 'ru', 'zh'];
+
+/** The cookie the switcher sets (a year; `SameSite=Lax`, no secret in it). */
+export const LANGUAGE_COOKIE = 'nora_lang';
+
+/** The English table: its keys are every message's key. */
+const EN = {
+  'lang.name': 'English',
+  'lang.label': 'Language',
+  'nav.dashboard': 'Dashboard',
+  'nav.tokens': 'Tokens',
+  'header.anonymous': 'anonymous',
+  'header.signedInAs': 'signed in as',
+  'error.notFound': 'Not found',
+  'error.badRequest': 'Bad request',
+  'error.backToDashboard': 'back to the dashboard',
+  'error.tooManyRequests': 'Too many failed sign-ins',
+  'error.retryAfter': 'Try again in {seconds} seconds.',
+  'signin.title': 'Sign in required',
+  'signin.reload':
+    'Reload the page to sign in with the user and password (or API token) your clients use.',
+  'browse.repositories': 'Repositories:',
+  'browse.unavailable': 'Browsing {format} repositories is not available yet.',
+  'browse.of': 'of {total}',
+  'browse.previous': 'previous',
+  'browse.next': 'next',
+  'browse.filter': 'filter by name',
+  'browse.search': 'Search',
+  'browse.nothingYet': 'nothing here yet',
+  'browse.noMatch': 'no name contains “{q}”',
+  'browse.notFound': '{name} was not found in {repo}.',
+  'browse.backToList': 'back to the list',
+  'browse.fetchIt': 'Fetch it',
+  'browse.contents': 'Contents',
+  'browse.versions': 'Versions',
+  'browse.empty': 'empty',
+  'browse.cached': 'cached',
+  'browse.download': 'Download',
+  'browse.modified': 'Modified',
+  'browse.contentType': 'Content type',
+  'th.name': 'Name',
+  'th.latest': 'Latest',
+  'th.versions': 'Versions',
+  'th.size': 'Size',
+  'th.updated': 'Updated',
+  'th.description': 'Description',
+  'th.version': 'Version',
+  'th.tags': 'Tags',
+  'th.marks': 'Marks',
+  'th.published': 'Published',
+  'th.digest': 'Digest',
+  'th.time': 'Time',
+  'th.action': 'Action',
+  'th.who': 'Who',
+  'th.registry': 'Registry',
+  'th.artifact': 'Artifact',
+  'th.format': 'Format',
+  'th.mount': 'Mount',
+  'th.clientSetup': 'Client setup',
+  'th.id': 'Id',
+  'th.role': 'Role',
+  'th.created': 'Created',
+  'th.expires': 'Expires',
+  'th.lastUsed': 'Last used',
+  'dash.formatsEnabled': 'Formats enabled',
+  'dash.repositories': 'Repositories',
+  'dash.repositoriesSub': '{hosted} hosted · {proxy} proxy · {group} group',
+  'dash.hostedVersions': 'Hosted versions',
+  'dash.hostedSub': '{names} names · {bytes}',
+  'dash.storageUsed': 'Storage used',
+  'dash.blobStore': 'blob store',
+  'dash.hitRatio': 'Proxy cache hit ratio',
+  'dash.hitSub': '{hits} hits · {misses} misses',
+  'dash.registries': 'Registries',
+  'dash.mountPoints': 'Mount points',
+  'dash.activity': 'Activity',
+  'dash.noActivity': 'no activity yet',
+  'tokens.yours': 'Your tokens',
+  'tokens.none': 'no tokens yet',
+  'tokens.never': 'never',
+  'tokens.expired': '(expired)',
+  'tokens.revoke': 'Revoke',
+  'tokens.created': 'Token created. Copy it now: it is shown only once.',
+  'tokens.useIt': 'Use it as the password with any user name:',
+  'tokens.revoked': 'Token {id} revoked.',
+  'tokens.create': 'Create a token',
+  'tokens.role': 'Role',
+  'tokens.ttl': 'Expires after (days, empty: never)',
+  'tokens.description': 'Description',
+  'tokens.descriptionPlaceholder': 'CI on build-01',
+  'tokens.createButton': 'Create token',
+  'tokens.authOff': 'API tokens need authentication: set',
+  'tokens.authOffWhy':
+    'With auth off every request may read and write, so a token would stand for no one.',
+} as const;
+
+/** A message's key. */
+export type MessageKey = keyof typeof EN;
+
+/** One language's table: every key, each a string. */
+export type MessageTable = Readonly<Record<MessageKey, string>>;
+
+const RU: MessageTable = {
+  'lang.name': 'Русский',
+  'lang.label': 'Язык',
+  'nav.dashboard': 'Обзор',
+  'nav.tokens': 'Токены',
+  'header.anonymous': 'аноним',
+  'header.signedInAs': 'вы вошли как',
+  'error.notFound': 'Не найдено',
+  'error.badRequest': 'Неверный запрос',
+  'error.backToDashboard': 'назад к обзору',
+  'error.tooManyRequests': 'Слишком много неудачных входов',
+  'error.retryAfter': 'Повторите через {seconds} с.',
+  'signin.title': 'Требуется вход',
+  'signin.reload':
+    'Перезагрузите страницу, чтобы войти с теми же именем и паролем (или API-токеном), что и клиенты.',
+  'browse.repositories': 'Репозитории:',
+  'browse.unavailable': 'Просмотр репозиториев {format} пока недоступен.',
+  'browse.of': 'из {total}',
+  'browse.previous': 'назад',
+  'browse.next': 'вперёд',
+  'browse.filter': 'фильтр по имени',
+  'browse.search': 'Найти',
+  'browse.nothingYet': 'здесь пока ничего нет',
+  'browse.noMatch': 'нет имён, содержащих «{q}»',
+  'browse.notFound': '{name} не найден в {repo}.',
+  'browse.backToList': 'назад к списку',
+  'browse.fetchIt': 'Как получить',
+  'browse.contents': 'Содержимое',
+  'browse.versions': 'Версии',
+  'browse.empty': 'пусто',
+  'browse.cached': 'в кэше',
+  'browse.download': 'Скачать',
+  'browse.modified': 'Изменён',
+  'browse.contentType': 'Тип содержимого',
+  'th.name': 'Имя',
+  'th.latest': 'Последняя',
+  'th.versions': 'Версии',
+  'th.size': 'Размер',
+  'th.updated': 'Обновлено',
+  'th.description': 'Описание',
+  'th.version': 'Версия',
+  'th.tags': 'Теги',
+  'th.marks': 'Отметки',
+  'th.published': 'Опубликовано',
+  'th.digest': 'Дайджест',
+  'th.time': 'Время',
+  'th.action': 'Действие',
+  'th.who': 'Кто',
+  'th.registry': 'Реестр',
+  'th.artifact': 'Артефакт',
+  'th.format': 'Формат',
+  'th.mount': 'Путь',
+  'th.clientSetup': 'Настройка клиента',
+  'th.id': 'Id',
+  'th.role': 'Роль',
+  'th.created': 'Создан',
+  'th.expires': 'Истекает',
+  'th.lastUsed': 'Последнее использование',
+  'dash.formatsEnabled': 'Включённые форматы',
+  'dash.repositories': 'Репозитории',
+  'dash.repositoriesSub': 'локальных {hosted} · прокси {proxy} · групп {group}',
+  'dash.hostedVersions': 'Локальные версии',
+  'dash.hostedSub': 'имён {names} · {bytes}',
+  'dash.storageUsed': 'Занято в хранилище',
+  'dash.blobStore': 'хранилище блобов',
+  'dash.hitRatio': 'Попадания в кэш прокси',
+  'dash.hitSub': 'попаданий {hits} · промахов {misses}',
+  'dash.registries': 'Реестры',
+  'dash.mountPoints': 'Точки подключения',
+  'dash.activity': 'Активность',
+  'dash.noActivity': 'активности пока нет',
+  'tokens.yours': 'Ваши токены',
+  'tokens.none': 'токенов пока нет',
+  'tokens.never': 'никогда',
+  'tokens.expired': '(истёк)',
+  'tokens.revoke': 'Отозвать',
+  'tokens.created': 'Токен создан. Скопируйте его сейчас: он показывается только один раз.',
+  'tokens.useIt': 'Используйте его как пароль с любым именем пользователя:',
+  'tokens.revoked': 'Токен {id} отозван.',
+  'tokens.create': 'Создать токен',
+  'tokens.role': 'Роль',
+  'tokens.ttl': 'Истекает через (дней, пусто: никогда)',
+  'tokens.description': 'Описание',
+  'tokens.descriptionPlaceholder': 'CI на build-01',
+  'tokens.createButton': 'Создать токен',
+  'tokens.authOff': 'Для API-токенов нужна аутентификация: задайте',
+  'tokens.authOffWhy':
+    'Без аутентификации любой запрос может читать и писать, и токен никого бы не представлял.',
+};
+
+const ZH: MessageTable = {
+  'lang.name': '中文',
+  'lang.label': '语言',
+  'nav.dashboard': '概览',
+  'nav.tokens': '令牌',
+  'header.anonymous': '匿名',
+  'header.signedInAs': '已登录：',
+  'error.notFound': '未找到',
+  'error.badRequest': '请求无效',
+  'error.backToDashboard': '返回概览',
+  'error.tooManyRequests': '登录失败次数过多',
+  'error.retryAfter': '请在 {seconds} 秒后重试。',
+  'signin.title': '需要登录',
+  'signin.reload': '请刷新页面，使用客户端所用的用户名和密码（或 API 令牌）登录。',
+  'browse.repositories': '仓库：',
+  'browse.unavailable': '暂不支持浏览 {format} 仓库。',
+  'browse.of': '共 {total}',
+  'browse.previous': '上一页',
+  'browse.next': '下一页',
+  'browse.filter': '按名称筛选',
+  'browse.search': '搜索',
+  'browse.nothingYet': '这里还没有内容',
+  'browse.noMatch': '没有名称包含“{q}”',
+  'browse.notFound': '在 {repo} 中未找到 {name}。',
+  'browse.backToList': '返回列表',
+  'browse.fetchIt': '获取方式',
+  'browse.contents': '内容',
+  'browse.versions': '版本',
+  'browse.empty': '空',
+  'browse.cached': '已缓存',
+  'browse.download': '下载',
+  'browse.modified': '修改时间',
+  'browse.contentType': '内容类型',
+  'th.name': '名称',
+  'th.latest': '最新',
+  'th.versions': '版本数',
+  'th.size': '大小',
+  'th.updated': '更新时间',
+  'th.description': '描述',
+  'th.version': '版本',
+  'th.tags': '标签',
+  'th.marks': '标记',
+  'th.published': '发布时间',
+  'th.digest': '摘要',
+  'th.time': '时间',
+  'th.action': '操作',
+  'th.who': '用户',
+  'th.registry': '仓库',
+  'th.artifact': '制品',
+  'th.format': '格式',
+  'th.mount': '挂载路径',
+  'th.clientSetup': '客户端设置',
+  'th.id': 'Id',
+  'th.role': '角色',
+  'th.created': '创建时间',
+  'th.expires': '过期时间',
+  'th.lastUsed': '最近使用',
+  'dash.formatsEnabled': '已启用格式',
+  'dash.repositories': '仓库',
+  'dash.repositoriesSub': '托管 {hosted} · 代理 {proxy} · 组 {group}',
+  'dash.hostedVersions': '托管版本',
+  'dash.hostedSub': '{names} 个名称 · {bytes}',
+  'dash.storageUsed': '已用存储',
+  'dash.blobStore': 'Blob 存储',
+  'dash.hitRatio': '代理缓存命中率',
+  'dash.hitSub': '命中 {hits} · 未命中 {misses}',
+  'dash.registries': '注册表',
+  'dash.mountPoints': '挂载点',
+  'dash.activity': '动态',
+  'dash.noActivity': '暂无动态',
+  'tokens.yours': '你的令牌',
+  'tokens.none': '还没有令牌',
+  'tokens.never': '永不',
+  'tokens.expired': '（已过期）',
+  'tokens.revoke': '吊销',
+  'tokens.created': '令牌已创建。请立即复制：它只显示这一次。',
+  'tokens.useIt': '将其作为密码使用，用户名任意：',
+  'tokens.revoked': '令牌 {id} 已吊销。',
+  'tokens.create': '创建令牌',
+  'tokens.role': '角色',
+  'tokens.ttl': '有效天数（留空：永不过期）',
+  'tokens.description': '描述',
+  'tokens.descriptionPlaceholder': 'build-01 上的 CI',
+  'tokens.createButton': '创建令牌',
+  'tokens.authOff': 'API 令牌需要启用认证：设置',
+  'tokens.authOffWhy': '未启用认证时任何请求都可读写，令牌不代表任何人。',
+};
+
+/** The message tables, by language (exported for the completeness test). */
+export const MESSAGES: Readonly<Record<Language, MessageTable>> = { en: EN, ru: RU, zh: ZH };
+
+/**
+ * A language's messages: `t(key, vars)` is the key's text with each `{name}` replaced by
+ * `vars.name` (plain text: the caller's `html` template escapes it; a missing var stays as is).
+ */
+export type Translate = (
+  key: MessageKey,
+  vars?: Readonly<Record<string, string | number>>,
+) => string;
+
+/** The `Translate` of `language`. */
+export function translator(language: Language): Translate {
+  const table = MESSAGES[language];
+  return (key, vars) => {
+    const text = table[key];
+    if (vars === undefined) return text;
+    return text.replace(/\{([a-z]+)\}/g, (whole, name: string) =>
+      name in vars ? String(vars[name]) : whole,
+    );
+  };
+}
+
+/** `value` when it names a language (case-insensitive), else undefined. */
+export function asLanguage(value: string | undefined): Language | undefined {
+  const lower = value?.trim().toLowerCase();
+  return LANGUAGES.find((l) => l === lower);
+}
+
+/**
+ * The best language of an `Accept-Language` header (RFC 9110 §12.5.4): the highest q-value
+ * among the ranges whose primary subtag is one we speak (`ru-RU` → ru, `zh-Hans-CN` → zh; the
+ * header's order breaks ties), undefined when none is (or the header is absent). `q=0` ranges
+ * are refused ones, skipped.
+ */
+export function fromAcceptLanguage(header: string | undefined): Language | undefined {
+  if (header === undefined) return undefined;
+  let best: { language: Language; q: number } | undefined;
+  for (const part of header.split(',').slice(0, 50)) {
+    const [range = '', ...params] = part.split(';');
+    const language = asLanguage(range.trim().split('-')[0]);
+    if (language === undefined) continue;
+    const qParam = params.map((p) => p.trim()).find((p) => /^q=/i.test(p));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    if (!(q > 0 && q <= 1)) continue;
+    if (best === undefined || q > best.q) best = { language, q };
+  }
+  return best?.language;
+}
+
+/** The value of cookie `name` in a `Cookie` header (RFC 6265 §5.4), undefined when absent. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const pair of header.split(';')) {
+    const at = pair.indexOf('=');
+    if (at !== -1 && pair.slice(0, at).trim() === name) return pair.slice(at + 1).trim();
+  }
+  return undefined;
+}
+
+/** What a request says about its language. */
+export interface LanguageHints {
+  /** `?lang=` (the switcher). */
+  readonly query?: string | undefined;
+  readonly cookie?: string | undefined;
+  readonly acceptLanguage?: string | undefined;
+}
+
+/** The request's language: `?lang=`, the cookie, Accept-Language, English (module docstring). */
+export function pickLanguage(hints: LanguageHints): Language {
+  return (
+    asLanguage(hints.query) ??
+    asLanguage(cookieValue(hints.cookie, LANGUAGE_COOKIE)) ??
+    fromAcceptLanguage(hints.acceptLanguage) ??
+    'en'
+  );
+}
