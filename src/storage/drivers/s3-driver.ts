@@ -117,6 +117,18 @@ interface SendOptions {
    * file) to make it retryable.
    */
   readonly body?: Body | (() => Body);
+  /**
+   * The operation may answer HTTP 200 and still fail, the error in the body (S3's
+   * CompleteMultipartUpload, CopyObject, UploadPartCopy): a 200 is read whole and an `<Error>`
+   * in it counts as that error, retried when its code is in RETRY_CODES. The caller gets the
+   * body as text either way and must still check it for a non-retryable `<Error>`.
+   */
+  readonly errorIn200?: boolean;
+  /**
+   * Retried although a POST: sending it twice does no harm (CompleteMultipartUpload names its
+   * upload; a second one after a success answers NoSuchUpload, which the caller resolves).
+   */
+  readonly idempotent?: boolean;
 }
 
 type Body = Readable | Buffer | string;
@@ -206,12 +218,14 @@ export class S3Driver implements StorageDriver {
 
   /**
    * Signs (when keyed) and sends one request, retried per the driver's S3RetryPolicy when it is
-   * idempotent (not POST: a second CreateMultipartUpload would leave an upload behind) and its
-   * body can be sent again: on a 500/502/503/504, an S3 error code in RETRY_CODES, or a
-   * connection reset. The last attempt's answer (or error) is the caller's, to consume or dump.
+   * idempotent (not POST: a second CreateMultipartUpload would leave an upload behind; unless
+   * `idempotent`) and its body can be sent again: on a 500/502/503/504, an S3 error code in
+   * RETRY_CODES (also in a 200's body, see `errorIn200`), or a connection reset. The last attempt's answer (or error) is the caller's, to consume or dump.
    */
   async #send(options: SendOptions): Promise<Dispatcher.ResponseData> {
-    const retryable = options.method !== 'POST' && !(options.body instanceof Readable);
+    const retryable =
+      (options.method !== 'POST' || options.idempotent === true) &&
+      !(options.body instanceof Readable);
     const attempts = retryable ? Math.max(1, this.#retry.attempts) : 1;
     for (let attempt = 1; ; attempt += 1) {
       const last = attempt >= attempts;
@@ -220,6 +234,17 @@ export class S3Driver implements StorageDriver {
         response = await this.#sendOnce(options);
       } catch (err) {
         if (last || !RETRY_ERRNOS.has(errnoOf(err) ?? '')) throw err;
+        await sleep(this.#backoff(attempt, undefined));
+        continue;
+      }
+      if (response.statusCode === 200 && options.errorIn200 === true) {
+        // Not a success until the body says so: the store sends 200 (and whitespace) at once
+        // and the outcome at the end.
+        const text = await response.body.text();
+        const code = codeOf(text);
+        if (last || code === undefined || !RETRY_CODES.has(code)) {
+          return { ...response, body: bodyOfText(text) };
+        }
         await sleep(this.#backoff(attempt, undefined));
         continue;
       }
@@ -437,14 +462,29 @@ export class S3Driver implements StorageDriver {
           'Content-Length': String(Buffer.byteLength(manifest)),
         },
         body: manifest,
+        // S3 may answer 200 and still fail (an <Error> body, InternalError when the assembly
+        // failed): retried like a 500, as the AWS SDKs do.
+        errorIn200: true,
+        idempotent: true,
       });
-      // S3 may answer 200 and still fail (an <Error> body): both are checked.
       const text = await done.body.text();
       if (done.statusCode !== 200 || text.includes('<Error>')) {
-        throw errorFromText(`CompleteMultipartUpload ${key}`, done.statusCode, text);
+        // An earlier attempt that completed although its answer was lost (a reset) makes the
+        // retry's NoSuchUpload: the object whole under its key, at its size, is that success
+        // (keys are content-addressed; a failed upload never shows an object).
+        const completed =
+          codeOf(text) === 'NoSuchUpload' ? await this.stat(key).catch(() => undefined) : undefined;
+        if (completed?.size !== size) {
+          throw errorFromText(`CompleteMultipartUpload ${key}`, done.statusCode, text);
+        }
+        return completed;
       }
       const result = xml.parse(text) as { CompleteMultipartUploadResult?: { ETag?: string } };
-      const etag = result.CompleteMultipartUploadResult?.ETag;
+      // A 200 that is neither an error nor a result (a body cut short) is no success either.
+      if (result.CompleteMultipartUploadResult === undefined) {
+        throw new Error(`S3 CompleteMultipartUpload ${key}: no CompleteMultipartUploadResult`);
+      }
+      const etag = result.CompleteMultipartUploadResult.ETag;
       return {
         key,
         size,
@@ -538,10 +578,11 @@ export class S3Driver implements StorageDriver {
       method: 'PUT',
       key: to,
       headers: { 'x-amz-copy-source': source },
+      // CopyObject may answer 200 with an <Error> body: retried when its code is transient.
+      errorIn200: true,
     });
     const text = await response.body.text();
     if (response.statusCode === 404) throw new StorageNotFoundError(from);
-    // CopyObject may answer 200 with an <Error> body.
     if (response.statusCode !== 200 || text.includes('<Error>')) {
       throw errorFromText(`CopyObject ${from} -> ${to}`, response.statusCode, text);
     }

@@ -16,9 +16,15 @@ import { S3Driver } from '../../../src/storage/drivers/s3-driver.ts';
 
 const key = (k: string) => k as StorageKey;
 
-/** One planned failure: an HTTP status with an S3 code, or a reset connection. */
+/**
+ * One planned failure: an HTTP status with an S3 code (a 200 with an `<Error>` body as S3's
+ * CompleteMultipartUpload and CopyObject may send), a reset connection, or `lost`: the request
+ * is carried out, then the connection reset instead of the answer.
+ */
 type Failure =
-  { readonly status: number; readonly code: string; readonly retryAfter?: string } | 'reset';
+  | { readonly status: number; readonly code: string; readonly retryAfter?: string }
+  | 'reset'
+  | 'lost';
 
 interface Stand {
   readonly url: string;
@@ -26,7 +32,10 @@ interface Stand {
   readonly seen: string[];
   /** Bytes of every PUT body received (whole or not), in order. */
   readonly putSizes: number[];
-  /** Failures for the next requests matching `method` (any method when undefined). */
+  /**
+   * Failures for the next requests matching `method` (any method when undefined; `POST?uploadId`:
+   * a POST whose query has `uploadId`, CompleteMultipartUpload).
+   */
   fail(failures: readonly Failure[], method?: string): void;
   close(): Promise<void>;
 }
@@ -49,13 +58,19 @@ async function startStand(): Promise<Stand> {
       seen.push(`${method} ${url.pathname}${url.search}`);
       const body = Buffer.concat(chunks);
       if (method === 'PUT') putSizes.push(body.length);
-      if (plan.method === undefined || plan.method === method) {
+      const [planMethod, planQuery] = (plan.method ?? '').split('?');
+      let lost = false;
+      if (
+        plan.method === undefined ||
+        (planMethod === method && (planQuery === undefined || url.searchParams.has(planQuery)))
+      ) {
         const failure = plan.failures.shift();
+        lost = failure === 'lost';
         if (failure === 'reset') {
           req.socket.destroy();
           return;
         }
-        if (failure !== undefined) {
+        if (failure !== undefined && failure !== 'lost') {
           const headers: Record<string, string> = { 'Content-Type': 'application/xml' };
           if (failure.retryAfter !== undefined) headers['Retry-After'] = failure.retryAfter;
           res.writeHead(failure.status, headers);
@@ -66,6 +81,16 @@ async function startStand(): Promise<Stand> {
           );
           return;
         }
+      }
+      if (lost) {
+        // Carried out, its answer lost: a server that is to reset the connection answers it
+        // with nothing (the request's effect stays).
+        const destroy = () => {
+          req.socket.destroy();
+          return res;
+        };
+        res.writeHead = destroy;
+        res.end = destroy;
       }
       const objectKey = url.pathname;
       const uploadId = url.searchParams.get('uploadId');
@@ -80,14 +105,28 @@ async function startStand(): Promise<Stand> {
         uploads.get(uploadId)?.set(part, body);
         res.writeHead(200, { ETag: `"p${part}"` }).end();
       } else if (method === 'POST' && uploadId !== null) {
-        const parts = [...(uploads.get(uploadId) ?? new Map<number, Buffer>()).entries()]
-          .sort(([a], [b]) => a - b)
-          .map(([, bytes]) => bytes);
+        const upload = uploads.get(uploadId);
+        if (upload === undefined) {
+          res.writeHead(404).end('<Error><Code>NoSuchUpload</Code></Error>');
+          return;
+        }
+        const parts = [...upload.entries()].sort(([a], [b]) => a - b).map(([, bytes]) => bytes);
         objects.set(objectKey, Buffer.concat(parts));
         uploads.delete(uploadId);
         res.end(
           '<CompleteMultipartUploadResult><ETag>"multi"</ETag></CompleteMultipartUploadResult>',
         );
+      } else if (method === 'PUT' && req.headers['x-amz-copy-source'] !== undefined) {
+        const source = objects.get(String(req.headers['x-amz-copy-source']));
+        if (source === undefined) {
+          res.writeHead(404).end('<Error><Code>NoSuchKey</Code></Error>');
+          return;
+        }
+        objects.set(objectKey, source);
+        res.end('<CopyObjectResult><ETag>"e"</ETag></CopyObjectResult>');
+      } else if (method === 'DELETE' && uploadId !== null) {
+        uploads.delete(uploadId);
+        res.writeHead(204).end();
       } else if (method === 'PUT') {
         objects.set(objectKey, body);
         res.writeHead(200, { ETag: '"e"' }).end();
@@ -246,6 +285,73 @@ test('S3 retries: a multipart part is re-sent from its range of the spool; POSTs
     stand.fail([{ status: 503, code: 'SlowDown' }], 'POST');
     await assert.rejects(driver.writeFile(key('blobs/multi2'), file2), /HTTP 503 SlowDown/);
     assert.equal(count(stand.seen, 'POST ') - posts, 1);
+  } finally {
+    await driver.close();
+    await stand.close();
+  }
+});
+
+test('S3 200 with an <Error> body: CompleteMultipartUpload and CopyObject are errors, retried when transient', async () => {
+  const stand = await startStand();
+  const driver = await driverOn(stand, { multipartThreshold: 1024, partSize: 5 * 1024 * 1024 });
+  const bytes = Buffer.alloc(6 * 1024 * 1024, 7);
+  const spooled = async (name: string) => {
+    const file = path.join(driver.spoolDir(), name);
+    await fs.writeFile(file, bytes);
+    return file;
+  };
+  try {
+    // 200 InternalError, 200 SlowDown: the assembly failed; sent again, then it succeeds.
+    stand.fail(
+      [
+        { status: 200, code: 'InternalError' },
+        { status: 200, code: 'SlowDown' },
+      ],
+      'POST?uploadId',
+    );
+    assert.equal((await driver.writeFile(key('blobs/m1'), await spooled('m1'))).size, bytes.length);
+    assert.equal(count(stand.seen, 'POST /registry/blobs/m1?uploadId'), 3);
+    assert.deepEqual(await buffer(await driver.read(key('blobs/m1'))), bytes);
+
+    // A 200 whose error is not transient: the write fails with it, nothing is stored, the
+    // upload is aborted.
+    stand.fail([{ status: 200, code: 'InvalidPart' }], 'POST?uploadId');
+    await assert.rejects(
+      driver.writeFile(key('blobs/m2'), await spooled('m2')),
+      /CompleteMultipartUpload blobs\/m2: HTTP 200 InvalidPart \(planned\)/,
+    );
+    assert.equal(await driver.stat(key('blobs/m2')), undefined);
+    assert.equal(count(stand.seen, 'DELETE /registry/blobs/m2?uploadId'), 1);
+
+    // Transient every time: bounded, then the last error.
+    stand.fail(
+      Array.from({ length: 10 }, () => ({ status: 200, code: 'InternalError' })),
+      'POST?uploadId',
+    );
+    await assert.rejects(
+      driver.writeFile(key('blobs/m3'), await spooled('m3')),
+      /HTTP 200 InternalError/,
+    );
+    assert.equal(count(stand.seen, 'POST /registry/blobs/m3?uploadId'), 4);
+    assert.equal(await driver.stat(key('blobs/m3')), undefined);
+
+    // Completed, its answer lost: the retry's NoSuchUpload with the whole object stored is
+    // that success.
+    stand.fail(['lost'], 'POST?uploadId');
+    assert.equal((await driver.writeFile(key('blobs/m4'), await spooled('m4'))).size, bytes.length);
+    assert.deepEqual(await buffer(await driver.read(key('blobs/m4'))), bytes);
+
+    // CopyObject: 200 SlowDown is retried; 200 AccessDenied fails the copy.
+    await driver.write(key('blobs/src'), Buffer.from('copied'));
+    stand.fail([{ status: 200, code: 'SlowDown' }], 'PUT');
+    assert.equal((await driver.copy(key('blobs/src'), key('blobs/dst'))).size, 6);
+    assert.equal(await text(await driver.read(key('blobs/dst'))), 'copied');
+    stand.fail([{ status: 200, code: 'AccessDenied' }], 'PUT');
+    await assert.rejects(
+      driver.copy(key('blobs/src'), key('blobs/dst2')),
+      /CopyObject blobs\/src -> blobs\/dst2: HTTP 200 AccessDenied/,
+    );
+    assert.equal(await driver.stat(key('blobs/dst2')), undefined);
   } finally {
     await driver.close();
     await stand.close();
