@@ -573,11 +573,7 @@ export class S3Driver implements StorageDriver {
         return completed;
       }
       const result = xml.parse(text) as { CompleteMultipartUploadResult?: { ETag?: string } };
-      // A 200 that is neither an error nor a result (a body cut short) is no success either.
-      if (result.CompleteMultipartUploadResult === undefined) {
-        throw new Error(`S3 CompleteMultipartUpload ${key}: no CompleteMultipartUploadResult`);
-      }
-      const etag = result.CompleteMultipartUploadResult.ETag;
+      const etag = result.CompleteMultipartUploadResult?.ETag;
       return {
         key,
         size,
