@@ -12,7 +12,9 @@
  *
  * Reads stream the GET body, tagged with its announced length (the blob store downloads a whole
  * object of up to 64 MiB to a spool file and checks its digest before answering, see
- * BlobStore.open); ReadOptions become a `Range` header. The metadata database and the
+ * BlobStore.open); ReadOptions become a `Range` header. A body that breaks before its announced
+ * length is resumed from the byte reached (`Range` + `If-Match` on its ETag, bounded), or ends in
+ * an error: never a short body that looks whole. The metadata database and the
  * spool stay on local disk, in `[storage] path` (the driver's `localDir`).
  */
 import { randomUUID } from 'node:crypto';
@@ -117,6 +119,18 @@ interface SendOptions {
    * file) to make it retryable.
    */
   readonly body?: Body | (() => Body);
+  /**
+   * The operation may answer HTTP 200 and still fail, the error in the body (S3's
+   * CompleteMultipartUpload, CopyObject, UploadPartCopy): a 200 is read whole and an `<Error>`
+   * in it counts as that error, retried when its code is in RETRY_CODES. The caller gets the
+   * body as text either way and must still check it for a non-retryable `<Error>`.
+   */
+  readonly errorIn200?: boolean;
+  /**
+   * Retried although a POST: sending it twice does no harm (CompleteMultipartUpload names its
+   * upload; a second one after a success answers NoSuchUpload, which the caller resolves).
+   */
+  readonly idempotent?: boolean;
 }
 
 type Body = Readable | Buffer | string;
@@ -206,12 +220,14 @@ export class S3Driver implements StorageDriver {
 
   /**
    * Signs (when keyed) and sends one request, retried per the driver's S3RetryPolicy when it is
-   * idempotent (not POST: a second CreateMultipartUpload would leave an upload behind) and its
-   * body can be sent again: on a 500/502/503/504, an S3 error code in RETRY_CODES, or a
-   * connection reset. The last attempt's answer (or error) is the caller's, to consume or dump.
+   * idempotent (not POST: a second CreateMultipartUpload would leave an upload behind; unless
+   * `idempotent`) and its body can be sent again: on a 500/502/503/504, an S3 error code in
+   * RETRY_CODES (also in a 200's body, see `errorIn200`), or a connection reset. The last attempt's answer (or error) is the caller's, to consume or dump.
    */
   async #send(options: SendOptions): Promise<Dispatcher.ResponseData> {
-    const retryable = options.method !== 'POST' && !(options.body instanceof Readable);
+    const retryable =
+      (options.method !== 'POST' || options.idempotent === true) &&
+      !(options.body instanceof Readable);
     const attempts = retryable ? Math.max(1, this.#retry.attempts) : 1;
     for (let attempt = 1; ; attempt += 1) {
       const last = attempt >= attempts;
@@ -220,6 +236,17 @@ export class S3Driver implements StorageDriver {
         response = await this.#sendOnce(options);
       } catch (err) {
         if (last || !RETRY_ERRNOS.has(errnoOf(err) ?? '')) throw err;
+        await sleep(this.#backoff(attempt, undefined));
+        continue;
+      }
+      if (response.statusCode === 200 && options.errorIn200 === true) {
+        // Not a success until the body says so: the store sends 200 (and whitespace) at once
+        // and the outcome at the end.
+        const text = await response.body.text();
+        const code = codeOf(text);
+        if (last || code === undefined || !RETRY_CODES.has(code)) {
+          return { ...response, body: bodyOfText(text) };
+        }
         await sleep(this.#backoff(attempt, undefined));
         continue;
       }
@@ -299,32 +326,123 @@ export class S3Driver implements StorageDriver {
     return infoOf(key, response.headers);
   }
 
+  /**
+   * GET of the object (a `Range` for ReadOptions). The body is resumed when it breaks before
+   * its announced length: a new GET `Range: bytes=<reached>-<end>` with `If-Match: <ETag>`, so
+   * bytes of a rewritten object are never stitched on (see #resumed).
+   * Errors: StorageNotFoundError; S3RequestError for other answers.
+   */
   async read(key: StorageKey, options: ReadOptions = {}): Promise<Readable> {
+    const start = options.start ?? 0;
+    const response = await this.#get(key, start, options.end, undefined);
+    if (response === undefined) return Readable.from([]);
+    const etag = header(response.headers, 'etag');
+    const length = Number(header(response.headers, 'content-length'));
+    const announced = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+    const first = response.body as unknown as Readable;
+    // Without a length a short body cannot be told, and without an ETag a resume could stitch
+    // another object's bytes on: such a body is passed on as it comes.
+    let body = first;
+    if (announced !== undefined && etag !== undefined) {
+      // The GET body being read, for the resumes to replace and a destroy to reach: a consumer
+      // that drops the stream unread must free the connection (the generator never started).
+      const current = { body: first };
+      body = Readable.from(
+        this.#resumed(key, current, { start, end: options.end, announced, etag }),
+        { objectMode: false },
+      );
+      body.once('close', () => current.body.destroy());
+    }
+    // A whole object's announced length: the blob store downloads one small enough to a spool
+    // file and checks it before any byte is sent (BlobStore.open).
+    if (response.statusCode === 200 && announced !== undefined) tagLength(body, announced);
+    return etag === undefined ? body : tagIdentity(body, `s3:${etag}`);
+  }
+
+  /**
+   * One GET of `key` from byte `start` to `end` (inclusive; undefined: to the end), only while
+   * its ETag is `ifMatch` when given. undefined: a range starting past the end (416: no bytes,
+   * as a local file read from there gives). Errors: StorageNotFoundError (404), S3RequestError
+   * (412 when the ETag changed, any other unexpected answer).
+   */
+  async #get(
+    key: StorageKey,
+    start: number,
+    end: number | undefined,
+    ifMatch: string | undefined,
+  ): Promise<Dispatcher.ResponseData | undefined> {
     const headers: Record<string, string> = {};
-    const ranged = (options.start !== undefined && options.start > 0) || options.end !== undefined;
-    if (ranged) headers.Range = `bytes=${options.start ?? 0}-${options.end ?? ''}`;
+    if (start > 0 || end !== undefined) headers.Range = `bytes=${start}-${end ?? ''}`;
+    if (ifMatch !== undefined) headers['If-Match'] = ifMatch;
     const response = await this.#send({ method: 'GET', key, headers });
     if (response.statusCode === 404) {
       await response.body.dump();
       throw new StorageNotFoundError(key);
     }
-    // A range starting past the end: no bytes, as a local file read from there gives.
     if (response.statusCode === 416) {
       await response.body.dump();
-      return Readable.from([]);
+      return undefined;
     }
     if (response.statusCode !== 200 && response.statusCode !== 206) {
       throw await this.#failure(`GET ${key}`, response);
     }
-    const etag = header(response.headers, 'etag');
-    const body = response.body as unknown as Readable;
-    // A whole object's announced length: the blob store downloads one small enough to a spool
-    // file and checks it before any byte is sent (BlobStore.open).
-    const length = Number(header(response.headers, 'content-length'));
-    if (response.statusCode === 200 && Number.isSafeInteger(length) && length >= 0) {
-      tagLength(body, length);
+    return response;
+  }
+
+  /**
+   * The bytes of a GET body, resumed when it breaks (a socket error, or an end before the
+   * `announced` length): up to `attempts - 1` more GETs (S3RetryPolicy, with its backoff), each
+   * from the byte reached, with `If-Match: etag`. A resume that cannot continue the same bytes
+   * (412: the object was rewritten; a 200 to a ranged GET: the store ignored the Range) or the
+   * last break ends the stream with an error naming the bytes reached: the consumer never sees
+   * a short body end as if whole.
+   */
+  async *#resumed(
+    key: StorageKey,
+    current: { body: Readable },
+    at: { start: number; end: number | undefined; announced: number; etag: string },
+  ): AsyncGenerator<Buffer> {
+    let received = 0;
+    for (let resumes = 0; ; resumes += 1) {
+      let cause: unknown;
+      try {
+        for await (const chunk of current.body as AsyncIterable<Buffer>) {
+          received += chunk.length;
+          yield chunk;
+        }
+        if (received >= at.announced) return;
+        cause = new Error('the body ended early');
+      } catch (err) {
+        cause = err;
+      }
+      const reached = `${received} of ${at.announced} bytes`;
+      if (resumes + 1 >= this.#retry.attempts) {
+        throw new Error(`S3 GET ${key}: the body broke at ${reached}, ${resumes} resumes`, {
+          cause,
+        });
+      }
+      await sleep(this.#backoff(resumes + 1, undefined));
+      const from = at.start + received;
+      let next: Dispatcher.ResponseData | undefined;
+      try {
+        next = await this.#get(key, from, at.end, at.etag);
+      } catch (err) {
+        const changed = err instanceof S3RequestError && err.status === 412;
+        throw new Error(
+          changed
+            ? `S3 GET ${key}: the object changed (ETag no longer ${at.etag}) after ${reached}; not resumed`
+            : `S3 GET ${key}: the body broke at ${reached} and its resume failed: ${String(err)}`,
+          { cause: err },
+        );
+      }
+      if (next?.statusCode !== 206) {
+        await next?.body.dump();
+        throw new Error(
+          `S3 GET ${key}: the body broke at ${reached} and the store did not answer its resume from byte ${from} with a range (HTTP ${next?.statusCode ?? 416})`,
+        );
+      }
+      current.body = next.body;
     }
-    return etag === undefined ? body : tagIdentity(body, `s3:${etag}`);
   }
 
   async write(
@@ -437,11 +555,22 @@ export class S3Driver implements StorageDriver {
           'Content-Length': String(Buffer.byteLength(manifest)),
         },
         body: manifest,
+        // S3 may answer 200 and still fail (an <Error> body, InternalError when the assembly
+        // failed): retried like a 500, as the AWS SDKs do.
+        errorIn200: true,
+        idempotent: true,
       });
-      // S3 may answer 200 and still fail (an <Error> body): both are checked.
       const text = await done.body.text();
       if (done.statusCode !== 200 || text.includes('<Error>')) {
-        throw errorFromText(`CompleteMultipartUpload ${key}`, done.statusCode, text);
+        // An earlier attempt that completed although its answer was lost (a reset) makes the
+        // retry's NoSuchUpload: the object whole under its key, at its size, is that success
+        // (keys are content-addressed; a failed upload never shows an object).
+        const completed =
+          codeOf(text) === 'NoSuchUpload' ? await this.stat(key).catch(() => undefined) : undefined;
+        if (completed?.size !== size) {
+          throw errorFromText(`CompleteMultipartUpload ${key}`, done.statusCode, text);
+        }
+        return completed;
       }
       const result = xml.parse(text) as { CompleteMultipartUploadResult?: { ETag?: string } };
       const etag = result.CompleteMultipartUploadResult?.ETag;
@@ -538,10 +667,11 @@ export class S3Driver implements StorageDriver {
       method: 'PUT',
       key: to,
       headers: { 'x-amz-copy-source': source },
+      // CopyObject may answer 200 with an <Error> body: retried when its code is transient.
+      errorIn200: true,
     });
     const text = await response.body.text();
     if (response.statusCode === 404) throw new StorageNotFoundError(from);
-    // CopyObject may answer 200 with an <Error> body.
     if (response.statusCode !== 200 || text.includes('<Error>')) {
       throw errorFromText(`CopyObject ${from} -> ${to}`, response.statusCode, text);
     }
