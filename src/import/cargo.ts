@@ -19,6 +19,9 @@
 import { parse as parseToml } from 'smol-toml';
 import { readTarMember, rootMember } from './archive.ts';
 import { concatBody, guarded, sendPublish } from './body.ts';
+import { alreadyInNora } from './existing.ts';
+import { answerReason } from './put.ts';
+import { indexPath } from '../formats/cargo/index-file.ts';
 import type { ImportWriter, WriteContext, WriteOutcome } from './types.ts';
 
 /** Cargo.toml inside a crate (NORA's publish check reads at most as much). */
@@ -57,16 +60,45 @@ async function publishCrate(ctx: WriteContext): Promise<WriteOutcome> {
   }
   const { name, vers } = metadata;
   const api = `${ctx.target.path}/api/v1/crates`;
-  if (
-    await ctx.nora.exists(`${api}/${encodeURIComponent(name)}/${encodeURIComponent(vers)}/download`)
-  ) {
-    return { status: 'skipped', reason: `${name}@${vers} already in NORA` };
-  }
+  const held = await indexLine(ctx, name, vers);
+  if (held !== undefined) return alreadyInNora(ctx, `${name}@${vers}`, 'sha256', held.cksum);
 
   const json = Buffer.from(JSON.stringify(metadata));
   const crate = await ctx.open();
   const body = concatBody([u32(json.length), json, u32(crate.length), crate]);
   return sendPublish(ctx, 'PUT', `${api}/new`, 'application/octet-stream', body, crate.length);
+}
+
+/** One version's line of NORA's sparse index for the target (what `cargo` reads). */
+interface IndexLine {
+  readonly vers: string;
+  /** sha256 of the .crate, hex. */
+  readonly cksum?: string;
+  readonly yanked?: boolean;
+}
+
+/**
+ * `name@vers`'s line in the target's index (`<target>/index/<prefix>/<name>`), or undefined when
+ * NORA does not have that version (404: no version of the crate). Rejects on another non-2xx.
+ */
+async function indexLine(
+  ctx: WriteContext,
+  name: string,
+  vers: string,
+): Promise<IndexLine | undefined> {
+  const path = `${ctx.target.path}/index/${indexPath(name)}`;
+  const answer = await ctx.nora.request('GET', path);
+  if (answer.status === 404) {
+    await answer.discard();
+    return undefined;
+  }
+  if (!answer.ok) throw new Error(await answerReason(answer, 'GET', path));
+  for (const line of (await answer.text()).split('\n')) {
+    if (line.trim() === '') continue;
+    const parsed = JSON.parse(line) as IndexLine;
+    if (parsed.vers === vers) return parsed;
+  }
+  return undefined;
 }
 
 function u32(value: number): Buffer {

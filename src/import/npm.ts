@@ -15,6 +15,7 @@
  */
 import semver from 'semver';
 import { answerReason } from './put.ts';
+import { alreadyInNora } from './existing.ts';
 import { readTarMember, rootMember } from './archive.ts';
 import { base64Stream, concatBody, guarded, sendPublish } from './body.ts';
 import type { ImportWriter, WriteContext, WriteOutcome } from './types.ts';
@@ -79,7 +80,10 @@ async function publishTarball(ctx: WriteContext): Promise<WriteOutcome> {
   return oneAtATime(base, () => publishVersion(ctx, manifest, name, version, base));
 }
 
-/** Publishes `name@version` at `base` unless NORA has it, moving `latest` only forward. */
+/**
+ * Publishes `name@version` at `base` unless NORA has it (then skipped when NORA's `dist.integrity`
+ * is the tarball's, a failure when it differs), moving `latest` only forward.
+ */
 async function publishVersion(
   ctx: WriteContext,
   manifest: Record<string, unknown>,
@@ -89,8 +93,15 @@ async function publishVersion(
 ): Promise<WriteOutcome> {
   const existing = await ctx.nora.request('GET', `${base}/${encodeURIComponent(version)}`);
   if (existing.ok) {
-    await existing.discard();
-    return { status: 'skipped', reason: `${name}@${version} already in NORA` };
+    const dist = (JSON.parse(await existing.text()) as { dist?: Record<string, unknown> }).dist;
+    const integrity = typeof dist?.['integrity'] === 'string' ? dist['integrity'] : '';
+    // `sha512-<base64>` (what npm checks); older records may hold only the sha1 `shasum`.
+    if (integrity.startsWith('sha512-')) {
+      const hex = Buffer.from(integrity.slice('sha512-'.length), 'base64').toString('hex');
+      return alreadyInNora(ctx, `${name}@${version}`, 'sha512', hex);
+    }
+    const shasum = typeof dist?.['shasum'] === 'string' ? dist['shasum'] : undefined;
+    return alreadyInNora(ctx, `${name}@${version}`, 'sha1', shasum);
   }
   if (existing.status !== 404) {
     return { status: 'failed', reason: await answerReason(existing, 'GET', `${base}/${version}`) };

@@ -2,7 +2,8 @@
  * The `nora import` Cargo writer against a listening NORA, with `.crate` archives as `cargo
  * package` writes them (a normalised Cargo.toml under `<name>-<vers>/`): the metadata is read
  * from the crate (a renamed dependency, features, package texts), a crate imported before its
- * dependency fails with NORA's reason and goes in on the next run, a second run skips, and the
+ * dependency fails with NORA's reason and goes in on the next run, a second run skips (another
+ * crate of the same version fails: other bytes), and the
  * real `cargo fetch` then resolves both crates from NORA's index.
  */
 import assert from 'node:assert/strict';
@@ -108,6 +109,14 @@ describe('nora import: Cargo writer', () => {
       bytes: (await fs.stat(app)).size,
     });
     assert.equal((await writeFile(cargoWriter, server.url, target, app, APP_AT)).status, 'skipped');
+    // imp-base 0.1.0 again with another lib.rs: the index's cksum differs, a failure.
+    const other = path.join(work.path, 'other.crate');
+    await fs.writeFile(
+      other,
+      await crate('imp-base', '0.1.0', { 'Cargo.toml': BASE_TOML, 'src/lib.rs': '// changed\n' }),
+    );
+    const differs = await writeFile(cargoWriter, server.url, target, other, BASE_AT);
+    assert.match(failureReason(differs), /^imp-base@0\.1\.0 in NORA with different bytes/);
 
     const index = await (await fetch(`${server.url}/cargo/index/im/p-/imp-app`)).text();
     const line = JSON.parse(index.trim()) as {
