@@ -12,9 +12,12 @@
  * registry (imported alongside: `registry` null, so NORA's own), those of crates.io keep
  * crates.io's index as their `registry`, as `cargo publish` sent them to the source.
  *
+ * Dependency order: NORA refuses a crate whose dependency from the same registry it does not have
+ * yet, so a crate whose dependency is not in NORA's index is not sent: it is `deferred`, and the
+ * run writes it again after the repository's other crates (rounds, while they make progress).
+ *
  * Not carried: the yanked state (the source's index is not read: an imported version is not
- * yanked). NORA refuses a crate whose dependency (from the same registry) it does not have yet,
- * so a crate imported before its dependencies fails with NORA's reason; a re-run imports it.
+ * yanked).
  */
 import { parse as parseToml } from 'smol-toml';
 import { readTarMember, rootMember } from './archive.ts';
@@ -60,17 +63,60 @@ async function publishCrate(ctx: WriteContext): Promise<WriteOutcome> {
   }
   const { name, vers } = metadata;
   const api = `${ctx.target.path}/api/v1/crates`;
-  const held = await indexLine(ctx, name, vers);
+  const held = (await indexLines(ctx, name))?.find((line) => line.vers === vers);
   if (held !== undefined) return alreadyInNora(ctx, `${name}@${vers}`, 'sha256', held.cksum);
+  const missing = await missingDependencies(ctx, metadata);
+  if (missing.length > 0) return waiting(name, vers, missing);
 
   const json = Buffer.from(JSON.stringify(metadata));
   const crate = await ctx.open();
   const body = concatBody([u32(json.length), json, u32(crate.length), crate]);
-  return sendPublish(ctx, 'PUT', `${api}/new`, 'application/octet-stream', body, crate.length);
+  const outcome = await sendPublish(
+    ctx,
+    'PUT',
+    `${api}/new`,
+    'application/octet-stream',
+    body,
+    crate.length,
+  );
+  // A dependency removed between the check and the publish: wait for it like a missing one.
+  if (outcome.status === 'failed' && outcome.reason.includes('no known crate named')) {
+    return { status: 'deferred', reason: outcome.reason };
+  }
+  return outcome;
+}
+
+/** `deferred`: `name@vers` waits for crates of this registry NORA does not have yet. */
+function waiting(name: string, vers: string, missing: readonly string[]): WriteOutcome {
+  return {
+    status: 'deferred',
+    reason: `${name}@${vers} depends on ${missing.join(', ')}, not in NORA (imported neither before nor in this run): not imported`,
+  };
+}
+
+/**
+ * The dependencies of this registry (`registry` null) that NORA's index of the target does not
+ * name yet — what NORA's publish would refuse with "no known crate named" (the crate itself
+ * excepted, as NORA does).
+ */
+async function missingDependencies(
+  ctx: WriteContext,
+  metadata: { name: string; deps: readonly PublishDependency[] },
+): Promise<string[]> {
+  const names = new Set(
+    metadata.deps.filter((d) => d.registry === null && d.name !== metadata.name).map((d) => d.name),
+  );
+  const missing: string[] = [];
+  for (const name of [...names].sort()) {
+    const lines = await indexLines(ctx, name);
+    if (lines === undefined || !lines.some((line) => line.name === name)) missing.push(name);
+  }
+  return missing;
 }
 
 /** One version's line of NORA's sparse index for the target (what `cargo` reads). */
 interface IndexLine {
+  readonly name: string;
   readonly vers: string;
   /** sha256 of the .crate, hex. */
   readonly cksum?: string;
@@ -78,14 +124,10 @@ interface IndexLine {
 }
 
 /**
- * `name@vers`'s line in the target's index (`<target>/index/<prefix>/<name>`), or undefined when
- * NORA does not have that version (404: no version of the crate). Rejects on another non-2xx.
+ * The lines of `name`'s file in the target's index (`<target>/index/<prefix>/<name>`, one per
+ * version), or undefined when NORA has no version of it (404). Rejects on another non-2xx.
  */
-async function indexLine(
-  ctx: WriteContext,
-  name: string,
-  vers: string,
-): Promise<IndexLine | undefined> {
+async function indexLines(ctx: WriteContext, name: string): Promise<IndexLine[] | undefined> {
   const path = `${ctx.target.path}/index/${indexPath(name)}`;
   const answer = await ctx.nora.request('GET', path);
   if (answer.status === 404) {
@@ -93,12 +135,10 @@ async function indexLine(
     return undefined;
   }
   if (!answer.ok) throw new Error(await answerReason(answer, 'GET', path));
-  for (const line of (await answer.text()).split('\n')) {
-    if (line.trim() === '') continue;
-    const parsed = JSON.parse(line) as IndexLine;
-    if (parsed.vers === vers) return parsed;
-  }
-  return undefined;
+  return (await answer.text())
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as IndexLine);
 }
 
 function u32(value: number): Buffer {
@@ -141,7 +181,9 @@ interface PublishDependency {
  */
 export function publishMetadata(
   manifest: Table,
-): (Record<string, unknown> & { name: string; vers: string }) | undefined {
+):
+  | (Record<string, unknown> & { name: string; vers: string; deps: PublishDependency[] })
+  | undefined {
   const pkg = table(manifest['package']);
   const name = pkg?.['name'];
   const vers = pkg?.['version'];

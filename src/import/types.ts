@@ -211,11 +211,16 @@ export interface WriteContext {
  * What happened to one file. `skipped`: NORA already has it (the writer checked, e.g. HEAD) —
  * counted as done and recorded in the resume state. `failed`: `reason` is one line naming the
  * cause (`409 from PUT /maven2/…: release already deployed with other bytes`), no stack.
+ * `deferred`: not yet — it needs another file of the same repository in NORA first (a crate's
+ * dependency); nothing was published. The run writes it again once the repository's other files
+ * are done, round after round while a round makes progress; one still deferred when a round
+ * imports nothing fails with `reason`.
  */
 export type WriteOutcome =
   | { readonly status: 'imported'; readonly bytes: number }
   | { readonly status: 'skipped'; readonly reason: string }
-  | { readonly status: 'failed'; readonly reason: string };
+  | { readonly status: 'failed'; readonly reason: string }
+  | { readonly status: 'deferred'; readonly reason: string };
 
 /**
  * Which files of a source repository a writer takes. `take`: `write` is called for it.
