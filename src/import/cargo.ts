@@ -16,8 +16,9 @@
  * yet, so a crate whose dependency is not in NORA's index is not sent: it is `deferred`, and the
  * run writes it again after the repository's other crates (rounds, while they make progress).
  *
- * Not carried: the yanked state (the source's index is not read: an imported version is not
- * yanked).
+ * Yanked versions: the source's sparse index (`index/<prefix>/<name>` under its Cargo API) is read
+ * after each publish (or skip); a version yanked there is yanked in NORA through its yank API.
+ * A source that serves no index (404) leaves the versions unyanked.
  */
 import { parse as parseToml } from 'smol-toml';
 import { readTarMember, rootMember } from './archive.ts';
@@ -64,7 +65,10 @@ async function publishCrate(ctx: WriteContext): Promise<WriteOutcome> {
   const { name, vers } = metadata;
   const api = `${ctx.target.path}/api/v1/crates`;
   const held = (await indexLines(ctx, name))?.find((line) => line.vers === vers);
-  if (held !== undefined) return alreadyInNora(ctx, `${name}@${vers}`, 'sha256', held.cksum);
+  if (held !== undefined) {
+    const outcome = await alreadyInNora(ctx, `${name}@${vers}`, 'sha256', held.cksum);
+    return held.yanked === true ? outcome : carryYank(ctx, name, vers, outcome);
+  }
   const missing = await missingDependencies(ctx, metadata);
   if (missing.length > 0) return waiting(name, vers, missing);
 
@@ -83,6 +87,47 @@ async function publishCrate(ctx: WriteContext): Promise<WriteOutcome> {
   if (outcome.status === 'failed' && outcome.reason.includes('no known crate named')) {
     return { status: 'deferred', reason: outcome.reason };
   }
+  return carryYank(ctx, name, vers, outcome);
+}
+
+/**
+ * Yanks `name@vers` in NORA (`DELETE …/yank`, as `cargo yank` does) when the source's sparse
+ * index (`<source package API>/index/<prefix>/<name>`) says it is yanked; `outcome` (imported or
+ * skipped) otherwise, and also when the source serves no index (404: the state is not carried).
+ * A yank NORA refuses turns `outcome` into a failure naming it (the crate itself is in).
+ */
+async function carryYank(
+  ctx: WriteContext,
+  name: string,
+  vers: string,
+  outcome: WriteOutcome,
+): Promise<WriteOutcome> {
+  if (outcome.status !== 'imported' && outcome.status !== 'skipped') return outcome;
+  const source = ctx.sourceRegistry(ctx.source);
+  const indexFile = `/index/${indexPath(name)}`;
+  const answer = await source.get(indexFile);
+  if (answer.status === 404) {
+    await answer.discard();
+    return outcome;
+  }
+  if (!answer.ok) {
+    return {
+      status: 'failed',
+      reason: `${name}@${vers} is in NORA, but its yanked state could not be read: ${await answerReason(answer, 'GET', `${source.base}${indexFile}`)}`,
+    };
+  }
+  const lines = (await answer.text()).split('\n').filter((line) => line.trim() !== '');
+  const line = lines.map((l) => JSON.parse(l) as IndexLine).find((l) => l.vers === vers);
+  if (line?.yanked !== true) return outcome;
+  const path = `${ctx.target.path}/api/v1/crates/${encodeURIComponent(name)}/${encodeURIComponent(vers)}/yank`;
+  const yank = await ctx.nora.request('DELETE', path);
+  if (!yank.ok) {
+    return {
+      status: 'failed',
+      reason: `${name}@${vers} is in NORA, but yanking it (yanked at the source) failed: ${await answerReason(yank, 'DELETE', path)}`,
+    };
+  }
+  await yank.discard();
   return outcome;
 }
 

@@ -2,7 +2,8 @@
  * `nora import run` of an Artifactory Cargo repository end to end (bin/nora.js against a
  * listening NORA, the fixture source of test/helpers/import-source.ts): crates listed before the
  * crates they depend on all go in within one run (deferred, then written in dependency order), and
- * a crate whose dependency is in neither NORA nor the source fails naming it.
+ * a crate whose dependency is in neither NORA nor the source fails naming it; a version yanked in
+ * the source's sparse index is yanked in NORA.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -23,7 +24,7 @@ async function crate(name: string, vers: string, deps: readonly string[]): Promi
 }
 
 describe('nora import: Cargo dependency order', () => {
-  test('a chain listed backwards goes in within one run; a missing dependency fails naming it', async () => {
+  test('a chain listed backwards goes in within one run; a missing dependency fails; yanks carried', async () => {
     await using work = await tempDir('nora-import-cargo-');
     await using server = await serveNora({ dir: work.path });
     const at = (name: string, vers: string) => `crates/${name}/${name}-${vers}.crate`;
@@ -37,7 +38,19 @@ describe('nora import: Cargo dependency order', () => {
     ]);
     await using source = await startSourceFixture({
       flavour: 'artifactory',
-      repos: [{ name: 'crates-local', packageType: 'cargo', kind: 'local', files }],
+      repos: [
+        {
+          name: 'crates-local',
+          packageType: 'cargo',
+          kind: 'local',
+          files,
+          // The source's sparse index: dep-b 1.0.0 is yanked there, dep-a is not.
+          api: new Map([
+            ['index/de/p-/dep-b', '{"name":"dep-b","vers":"1.0.0","deps":[],"yanked":true}\n'],
+            ['index/de/p-/dep-a', '{"name":"dep-a","vers":"1.0.0","deps":[],"yanked":false}\n'],
+          ]),
+        },
+      ],
     });
     const ran = await nora([
       'import',
@@ -73,5 +86,14 @@ describe('nora import: Cargo dependency order', () => {
       (m) => m[1],
     );
     assert.deepEqual(order, ['dep-a', 'dep-b', 'dep-c', 'dep-d']);
+    // The yanked state is carried (through NORA's yank API).
+    const yanked = async (name: string) =>
+      (
+        JSON.parse(await (await fetch(`${server.url}/cargo/index/de/p-/${name}`)).text()) as {
+          yanked: boolean;
+        }
+      ).yanked;
+    assert.equal(await yanked('dep-b'), true);
+    assert.equal(await yanked('dep-a'), false);
   });
 });
