@@ -9,7 +9,8 @@
  *
  * Dist-tags: a version becomes `latest` when it is not a prerelease and is newer than NORA's
  * `latest` (so importing in any order ends with the newest release as `latest`; NORA sets
- * `latest` itself when a package has none). The source's other tags are not carried. Publishes
+ * `latest` itself when a package has none). The source's other tags (`beta`, `next`…) are set
+ * through NORA's dist-tag API once the version they point at is in (carryTags). Publishes
  * of one package are serialized (a queue per target and name): two concurrent publishes would
  * both read the same `latest` and the last one to land would win, whatever its version.
  */
@@ -77,7 +78,52 @@ async function publishTarball(ctx: WriteContext): Promise<WriteOutcome> {
   // As npm publish reads it (`v1.0.0` is published as 1.0.0; NORA compares the same way).
   const version = semver.clean(rawVersion) ?? rawVersion;
   const base = `${ctx.target.path}/${npmUrlName(name)}`;
-  return oneAtATime(base, () => publishVersion(ctx, manifest, name, version, base));
+  return oneAtATime(base, async () =>
+    carryTags(ctx, name, version, await publishVersion(ctx, manifest, name, version, base)),
+  );
+}
+
+/**
+ * Sets in NORA each dist-tag other than `latest` that the source's packument
+ * (`<source package API>/<name>`) points at `version` (`PUT /-/package/<name>/dist-tags/<tag>`,
+ * as `npm dist-tag add`), once the version is in NORA (`outcome` imported or skipped). A source
+ * that serves no packument (404) carries none; a tag NORA refuses is a failure naming it.
+ */
+async function carryTags(
+  ctx: WriteContext,
+  name: string,
+  version: string,
+  outcome: WriteOutcome,
+): Promise<WriteOutcome> {
+  if (outcome.status !== 'imported' && outcome.status !== 'skipped') return outcome;
+  const source = ctx.sourceRegistry(ctx.source);
+  const answer = await source.get(`/${npmUrlName(name)}`);
+  if (answer.status === 404) {
+    await answer.discard();
+    return outcome;
+  }
+  if (!answer.ok) {
+    const reason = await answerReason(answer, 'GET', `${source.base}/${npmUrlName(name)}`);
+    return { status: 'failed', reason: `${name}@${version} is in NORA, but its tags: ${reason}` };
+  }
+  const packument = JSON.parse(await answer.text()) as { 'dist-tags'?: Record<string, unknown> };
+  for (const [tag, tagged] of Object.entries(packument['dist-tags'] ?? {})) {
+    if (tag === 'latest' || tagged !== version) continue;
+    const path = `${ctx.target.path}/-/package/${npmUrlName(name)}/dist-tags/${encodeURIComponent(tag)}`;
+    const put = await ctx.nora.request('PUT', path, {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(version),
+    });
+    if (!put.ok) {
+      const reason = await answerReason(put, 'PUT', path);
+      return {
+        status: 'failed',
+        reason: `${name}@${version} is in NORA, but tag ${tag}: ${reason}`,
+      };
+    }
+    await put.discard();
+  }
+  return outcome;
 }
 
 /**
