@@ -5,7 +5,7 @@
  * whose version manifest is the tarball's own `package.json` and whose attachment is the tarball
  * in base64, streamed (the document around it is small: package.json is bounded by
  * MAX_PACKAGE_JSON_BYTES). NORA checks the tarball against the manifest and computes `dist`
- * (integrity, shasum) itself. The source's packuments are ignored: NORA builds its own.
+ * (integrity, shasum) itself and builds its own packuments (the source's is read for its tags).
  *
  * Dist-tags: a version becomes `latest` when it is not a prerelease and is newer than NORA's
  * `latest` (so importing in any order ends with the newest release as `latest`; NORA sets
