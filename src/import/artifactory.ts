@@ -76,7 +76,10 @@ export function artifactorySource(http: SourceHttp, url: string, host: string): 
       return download(http, `/${encodeURIComponent(repo.name)}/${encodePath(path)}`, signal);
     },
     dockerRegistry(repo) {
-      const base = `${http.root}/api/docker/${encodeURIComponent(repo.name)}`;
+      // The package API of the repository's type: `/api/docker/<repo>` (`/v2/…` under it),
+      // `/api/cargo/<repo>` (the sparse index, `/index/…`), `/api/npm/<repo>` (packuments).
+      const type = encodeURIComponent(repo.packageType);
+      const base = `${http.root}/api/${type}/${encodeURIComponent(repo.name)}`;
       return { base, get: (path, headers) => http.get(`${base}${path}`, headers) };
     },
   };

@@ -12,13 +12,20 @@
  * registry (imported alongside: `registry` null, so NORA's own), those of crates.io keep
  * crates.io's index as their `registry`, as `cargo publish` sent them to the source.
  *
- * Not carried: the yanked state (the source's index is not read: an imported version is not
- * yanked). NORA refuses a crate whose dependency (from the same registry) it does not have yet,
- * so a crate imported before its dependencies fails with NORA's reason; a re-run imports it.
+ * Dependency order: NORA refuses a crate whose dependency from the same registry it does not have
+ * yet, so a crate whose dependency is not in NORA's index is not sent: it is `deferred`, and the
+ * run writes it again after the repository's other crates (rounds, while they make progress).
+ *
+ * Yanked versions: the source's sparse index (`index/<prefix>/<name>` under its Cargo API) is read
+ * after each publish (or skip); a version yanked there is yanked in NORA through its yank API.
+ * A source that serves no index (404) leaves the versions unyanked.
  */
 import { parse as parseToml } from 'smol-toml';
 import { readTarMember, rootMember } from './archive.ts';
 import { concatBody, guarded, sendPublish } from './body.ts';
+import { alreadyInNora } from './existing.ts';
+import { answerReason } from './put.ts';
+import { indexPath } from '../formats/cargo/index-file.ts';
 import type { ImportWriter, WriteContext, WriteOutcome } from './types.ts';
 
 /** Cargo.toml inside a crate (NORA's publish check reads at most as much). */
@@ -57,16 +64,126 @@ async function publishCrate(ctx: WriteContext): Promise<WriteOutcome> {
   }
   const { name, vers } = metadata;
   const api = `${ctx.target.path}/api/v1/crates`;
-  if (
-    await ctx.nora.exists(`${api}/${encodeURIComponent(name)}/${encodeURIComponent(vers)}/download`)
-  ) {
-    return { status: 'skipped', reason: `${name}@${vers} already in NORA` };
+  const held = (await indexLines(ctx, name))?.find((line) => line.vers === vers);
+  if (held !== undefined) {
+    const outcome = await alreadyInNora(ctx, `${name}@${vers}`, 'sha256', held.cksum);
+    return held.yanked === true ? outcome : carryYank(ctx, name, vers, outcome);
   }
+  const missing = await missingDependencies(ctx, metadata);
+  if (missing.length > 0) return waiting(name, vers, missing);
 
   const json = Buffer.from(JSON.stringify(metadata));
   const crate = await ctx.open();
   const body = concatBody([u32(json.length), json, u32(crate.length), crate]);
-  return sendPublish(ctx, 'PUT', `${api}/new`, 'application/octet-stream', body, crate.length);
+  const outcome = await sendPublish(
+    ctx,
+    'PUT',
+    `${api}/new`,
+    'application/octet-stream',
+    body,
+    crate.length,
+  );
+  // A dependency removed between the check and the publish: wait for it like a missing one.
+  if (outcome.status === 'failed' && outcome.reason.includes('no known crate named')) {
+    return { status: 'deferred', reason: outcome.reason };
+  }
+  return carryYank(ctx, name, vers, outcome);
+}
+
+/**
+ * Yanks `name@vers` in NORA (`DELETE …/yank`, as `cargo yank` does) when the source's sparse
+ * index (`<source package API>/index/<prefix>/<name>`) says it is yanked; `outcome` (imported or
+ * skipped) otherwise, and also when the source serves no index (404: the state is not carried).
+ * A yank NORA refuses turns `outcome` into a failure naming it (the crate itself is in).
+ */
+async function carryYank(
+  ctx: WriteContext,
+  name: string,
+  vers: string,
+  outcome: WriteOutcome,
+): Promise<WriteOutcome> {
+  if (outcome.status !== 'imported' && outcome.status !== 'skipped') return outcome;
+  const source = ctx.sourceRegistry(ctx.source);
+  const indexFile = `/index/${indexPath(name)}`;
+  const answer = await source.get(indexFile);
+  if (answer.status === 404) {
+    await answer.discard();
+    return outcome;
+  }
+  if (!answer.ok) {
+    return {
+      status: 'failed',
+      reason: `${name}@${vers} is in NORA, but its yanked state could not be read: ${await answerReason(answer, 'GET', `${source.base}${indexFile}`)}`,
+    };
+  }
+  const lines = (await answer.text()).split('\n').filter((line) => line.trim() !== '');
+  const line = lines.map((l) => JSON.parse(l) as IndexLine).find((l) => l.vers === vers);
+  if (line?.yanked !== true) return outcome;
+  const path = `${ctx.target.path}/api/v1/crates/${encodeURIComponent(name)}/${encodeURIComponent(vers)}/yank`;
+  const yank = await ctx.nora.request('DELETE', path);
+  if (!yank.ok) {
+    return {
+      status: 'failed',
+      reason: `${name}@${vers} is in NORA, but yanking it (yanked at the source) failed: ${await answerReason(yank, 'DELETE', path)}`,
+    };
+  }
+  await yank.discard();
+  return outcome;
+}
+
+/** `deferred`: `name@vers` waits for crates of this registry NORA does not have yet. */
+function waiting(name: string, vers: string, missing: readonly string[]): WriteOutcome {
+  return {
+    status: 'deferred',
+    reason: `${name}@${vers} depends on ${missing.join(', ')}, not in NORA (imported neither before nor in this run): not imported`,
+  };
+}
+
+/**
+ * The dependencies of this registry (`registry` null) that NORA's index of the target does not
+ * name yet — what NORA's publish would refuse with "no known crate named" (the crate itself
+ * excepted, as NORA does).
+ */
+async function missingDependencies(
+  ctx: WriteContext,
+  metadata: { name: string; deps: readonly PublishDependency[] },
+): Promise<string[]> {
+  const names = new Set(
+    metadata.deps.filter((d) => d.registry === null && d.name !== metadata.name).map((d) => d.name),
+  );
+  const missing: string[] = [];
+  for (const name of [...names].sort()) {
+    const lines = await indexLines(ctx, name);
+    if (lines === undefined || !lines.some((line) => line.name === name)) missing.push(name);
+  }
+  return missing;
+}
+
+/** One version's line of NORA's sparse index for the target (what `cargo` reads). */
+interface IndexLine {
+  readonly name: string;
+  readonly vers: string;
+  /** sha256 of the .crate, hex. */
+  readonly cksum?: string;
+  readonly yanked?: boolean;
+}
+
+/**
+ * The lines of `name`'s file in the target's index (`<target>/index/<prefix>/<name>`, one per
+ * version), or undefined when NORA has no version of it (404). Rejects on another non-2xx.
+ */
+async function indexLines(ctx: WriteContext, name: string): Promise<IndexLine[] | undefined> {
+  const path = `${ctx.target.path}/index/${indexPath(name)}`;
+  const answer = await ctx.nora.request('GET', path);
+  if (answer.status === 404) {
+    await answer.discard();
+    return undefined;
+  }
+  if (!answer.ok) throw new Error(await answerReason(answer, 'GET', path));
+  return (await answer.text())
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as IndexLine);
 }
 
 function u32(value: number): Buffer {
@@ -109,7 +226,9 @@ interface PublishDependency {
  */
 export function publishMetadata(
   manifest: Table,
-): (Record<string, unknown> & { name: string; vers: string }) | undefined {
+):
+  | (Record<string, unknown> & { name: string; vers: string; deps: PublishDependency[] })
+  | undefined {
   const pkg = table(manifest['package']);
   const name = pkg?.['name'];
   const vers = pkg?.['version'];

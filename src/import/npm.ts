@@ -5,16 +5,18 @@
  * whose version manifest is the tarball's own `package.json` and whose attachment is the tarball
  * in base64, streamed (the document around it is small: package.json is bounded by
  * MAX_PACKAGE_JSON_BYTES). NORA checks the tarball against the manifest and computes `dist`
- * (integrity, shasum) itself. The source's packuments are ignored: NORA builds its own.
+ * (integrity, shasum) itself and builds its own packuments (the source's is read for its tags).
  *
  * Dist-tags: a version becomes `latest` when it is not a prerelease and is newer than NORA's
  * `latest` (so importing in any order ends with the newest release as `latest`; NORA sets
- * `latest` itself when a package has none). The source's other tags are not carried. Publishes
+ * `latest` itself when a package has none). The source's other tags (`beta`, `next`…) are set
+ * through NORA's dist-tag API once the version they point at is in (carryTags). Publishes
  * of one package are serialized (a queue per target and name): two concurrent publishes would
  * both read the same `latest` and the last one to land would win, whatever its version.
  */
 import semver from 'semver';
 import { answerReason } from './put.ts';
+import { alreadyInNora } from './existing.ts';
 import { readTarMember, rootMember } from './archive.ts';
 import { base64Stream, concatBody, guarded, sendPublish } from './body.ts';
 import type { ImportWriter, WriteContext, WriteOutcome } from './types.ts';
@@ -76,10 +78,58 @@ async function publishTarball(ctx: WriteContext): Promise<WriteOutcome> {
   // As npm publish reads it (`v1.0.0` is published as 1.0.0; NORA compares the same way).
   const version = semver.clean(rawVersion) ?? rawVersion;
   const base = `${ctx.target.path}/${npmUrlName(name)}`;
-  return oneAtATime(base, () => publishVersion(ctx, manifest, name, version, base));
+  return oneAtATime(base, async () =>
+    carryTags(ctx, name, version, await publishVersion(ctx, manifest, name, version, base)),
+  );
 }
 
-/** Publishes `name@version` at `base` unless NORA has it, moving `latest` only forward. */
+/**
+ * Sets in NORA each dist-tag other than `latest` that the source's packument
+ * (`<source package API>/<name>`) points at `version` (`PUT /-/package/<name>/dist-tags/<tag>`,
+ * as `npm dist-tag add`), once the version is in NORA (`outcome` imported or skipped). A source
+ * that serves no packument (404) carries none; a tag NORA refuses is a failure naming it.
+ */
+async function carryTags(
+  ctx: WriteContext,
+  name: string,
+  version: string,
+  outcome: WriteOutcome,
+): Promise<WriteOutcome> {
+  if (outcome.status !== 'imported' && outcome.status !== 'skipped') return outcome;
+  const source = ctx.sourceRegistry(ctx.source);
+  const answer = await source.get(`/${npmUrlName(name)}`);
+  if (answer.status === 404) {
+    await answer.discard();
+    return outcome;
+  }
+  if (!answer.ok) {
+    const reason = await answerReason(answer, 'GET', `${source.base}/${npmUrlName(name)}`);
+    return { status: 'failed', reason: `${name}@${version} is in NORA, but its tags: ${reason}` };
+  }
+  const packument = JSON.parse(await answer.text()) as { 'dist-tags'?: Record<string, unknown> };
+  for (const [tag, tagged] of Object.entries(packument['dist-tags'] ?? {})) {
+    if (tag === 'latest' || tagged !== version) continue;
+    const path = `${ctx.target.path}/-/package/${npmUrlName(name)}/dist-tags/${encodeURIComponent(tag)}`;
+    const put = await ctx.nora.request('PUT', path, {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(version),
+    });
+    if (!put.ok) {
+      const reason = await answerReason(put, 'PUT', path);
+      return {
+        status: 'failed',
+        reason: `${name}@${version} is in NORA, but tag ${tag}: ${reason}`,
+      };
+    }
+    await put.discard();
+  }
+  return outcome;
+}
+
+/**
+ * Publishes `name@version` at `base` unless NORA has it (then skipped when NORA's `dist.integrity`
+ * is the tarball's, a failure when it differs), moving `latest` only forward.
+ */
 async function publishVersion(
   ctx: WriteContext,
   manifest: Record<string, unknown>,
@@ -89,8 +139,15 @@ async function publishVersion(
 ): Promise<WriteOutcome> {
   const existing = await ctx.nora.request('GET', `${base}/${encodeURIComponent(version)}`);
   if (existing.ok) {
-    await existing.discard();
-    return { status: 'skipped', reason: `${name}@${version} already in NORA` };
+    const dist = (JSON.parse(await existing.text()) as { dist?: Record<string, unknown> }).dist;
+    const integrity = typeof dist?.['integrity'] === 'string' ? dist['integrity'] : '';
+    // `sha512-<base64>` (what npm checks); older records may hold only the sha1 `shasum`.
+    if (integrity.startsWith('sha512-')) {
+      const hex = Buffer.from(integrity.slice('sha512-'.length), 'base64').toString('hex');
+      return alreadyInNora(ctx, `${name}@${version}`, 'sha512', hex);
+    }
+    const shasum = typeof dist?.['shasum'] === 'string' ? dist['shasum'] : undefined;
+    return alreadyInNora(ctx, `${name}@${version}`, 'sha1', shasum);
   }
   if (existing.status !== 404) {
     return { status: 'failed', reason: await answerReason(existing, 'GET', `${base}/${version}`) };

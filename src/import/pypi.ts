@@ -8,11 +8,14 @@
  * That is what the upload needs: NORA reads a wheel's METADATA itself (Requires-Python, the
  * PEP 658 metadata file). An sdist's core metadata (summary, Requires-Python in PKG-INFO) is not
  * read: its release shows no summary until a wheel of it is imported. Index pages and
- * `.metadata` files of the source are ignored (NORA builds its own).
+ * `.metadata` files of the source are ignored (NORA builds its own). A file NORA already holds is
+ * skipped when the sha256 its PEP 691 page lists is the source's, else reported as a failure.
  */
 import { randomBytes } from 'node:crypto';
 import { parseDistFilename } from '../formats/pypi/filenames.ts';
 import { concatBody, guarded, sendPublish } from './body.ts';
+import { alreadyInNora } from './existing.ts';
+import { answerReason } from './put.ts';
 import type { ImportWriter, TargetRepository, WriteContext, WriteOutcome } from './types.ts';
 
 export const pypiWriter: ImportWriter = {
@@ -44,7 +47,12 @@ async function upload(ctx: WriteContext): Promise<WriteOutcome> {
   const simple = simplePath(ctx.target);
   const filePath = `${simple}/${encodeURIComponent(dist.project)}/${encodeURIComponent(filename)}`;
   if (await ctx.nora.exists(filePath)) {
-    return { status: 'skipped', reason: `${filename} already in NORA` };
+    return alreadyInNora(
+      ctx,
+      filename,
+      'sha256',
+      await noraSha256(ctx, simple, dist.project, filename),
+    );
   }
 
   const fields: [string, string][] = [
@@ -78,12 +86,43 @@ async function upload(ctx: WriteContext): Promise<WriteOutcome> {
     body,
     file.length,
   );
-  // A concurrent import of the same file got there first (twine's --skip-existing wording).
+  // A concurrent import of the same file got there first (twine's --skip-existing wording):
+  // the same bytes are a skip, others a failure.
   if (
     outcome.status === 'failed' &&
     outcome.reason.includes(`File already exists ('${filename}')`)
   ) {
-    return { status: 'skipped', reason: `${filename} already in NORA` };
+    return alreadyInNora(
+      ctx,
+      filename,
+      'sha256',
+      await noraSha256(ctx, simple, dist.project, filename),
+    );
   }
   return outcome;
+}
+
+/**
+ * The sha256 NORA lists for `filename` on `project`'s PEP 691 JSON page (`files[].hashes.sha256`),
+ * or undefined when the page does not list the file. Rejects naming NORA's answer on a non-2xx.
+ */
+async function noraSha256(
+  ctx: WriteContext,
+  simple: string,
+  project: string,
+  filename: string,
+): Promise<string | undefined> {
+  const page = `${simple}/${encodeURIComponent(project)}/`;
+  const answer = await ctx.nora.request('GET', page, {
+    headers: { accept: 'application/vnd.pypi.simple.v1+json' },
+  });
+  if (!answer.ok) throw new Error(await answerReason(answer, 'GET', page));
+  const files = (JSON.parse(await answer.text()) as { files?: unknown }).files;
+  if (!Array.isArray(files)) return undefined;
+  for (const file of files as { filename?: unknown; hashes?: { sha256?: unknown } }[]) {
+    if (file.filename === filename && typeof file.hashes?.sha256 === 'string') {
+      return file.hashes.sha256;
+    }
+  }
+  return undefined;
 }

@@ -61,6 +61,10 @@ import {
   type TargetRepository,
 } from './types.ts';
 import { expectedDigest, verifying } from './verify.ts';
+import type { Expected } from './verify.ts';
+
+/** The digest a taken file is verified against. */
+type Digest = Exclude<Expected, { readonly refused: string }>;
 import { IMPORT_WRITERS } from './writers.ts';
 
 const DEFAULT_CONCURRENCY = 8;
@@ -680,10 +684,11 @@ async function importRun(
         }
         line(`FAILED ${repo.name}/${file.path}: ${reason}`);
       };
-      const one = async (
-        file: SourceFile,
-        expected: { algorithm: 'sha256' | 'sha1'; digest: string },
-      ): Promise<void> => {
+      // Files a writer deferred (waiting for another file of this repository), and why.
+      let deferred: { file: SourceFile; expected: Digest; reason: string }[] = [];
+      // Files imported or skipped: a round of deferred files that adds none made no progress.
+      let progress = 0;
+      const one = async (file: SourceFile, expected: Digest): Promise<void> => {
         try {
           const outcome = await plan.writer.write({
             source: repo,
@@ -699,6 +704,10 @@ async function importRun(
                 expected,
               ),
           });
+          if (outcome.status === 'deferred') {
+            deferred.push({ file, expected, reason: outcome.reason });
+            return;
+          }
           if (outcome.status === 'failed') {
             if (controller.signal.aborted) {
               if (targetDown === undefined) fail(file, 'interrupted');
@@ -709,6 +718,7 @@ async function importRun(
             return;
           }
           state?.record(repo.name, file.path, expected.digest);
+          progress += 1;
           if (outcome.status === 'imported') {
             imported.files += 1;
             imported.bytes += outcome.bytes;
@@ -724,6 +734,13 @@ async function importRun(
           fail(file, (err as Error).message);
           await checkTarget((err as Error).message);
         }
+      };
+      /** Starts `one`, waiting first while `--concurrency` files are under way. */
+      const schedule = async (file: SourceFile, expected: Digest): Promise<void> => {
+        const task = one(file, expected).finally(() => inflight.delete(task));
+        inflight.add(task);
+        if (inflight.size >= (options.concurrency ?? DEFAULT_CONCURRENCY))
+          await Promise.race(inflight);
       };
       line(
         `${dryRun ? 'would import' : 'importing'} ${repo.name} (${repo.packageType}) → ${plan.target.name} (${plan.target.path}/)`,
@@ -750,12 +767,23 @@ async function importRun(
           line(`would import ${repo.name}/${file.path} (${formatBytes(Math.max(0, file.size))})`);
           continue;
         }
-        const task = one(file, verdict).finally(() => inflight.delete(task));
-        inflight.add(task);
-        if (inflight.size >= (options.concurrency ?? DEFAULT_CONCURRENCY))
-          await Promise.race(inflight);
+        await schedule(file, verdict);
       }
       await Promise.all(inflight);
+      // Dependency order: the deferred files again, in rounds, while a round lets one more in
+      // (a crate goes in after the crates it depends on, however the listing ordered them).
+      while (deferred.length > 0 && !stopped()) {
+        const round = deferred;
+        deferred = [];
+        const before = progress;
+        for (const { file, expected } of round) {
+          if (stopped()) break;
+          await schedule(file, expected);
+        }
+        await Promise.all(inflight);
+        if (progress === before) break;
+      }
+      for (const { file, reason } of deferred) fail(file, reason);
       repositories.push({
         name: repo.name,
         target: { name: plan.target.name, path: plan.target.path },

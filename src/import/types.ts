@@ -90,9 +90,10 @@ export interface ImportSource {
   /** Downloads one file (the bytes as stored; the caller verifies them). */
   open(repo: SourceRepository, path: string, signal?: AbortSignal): Promise<SourceBody>;
   /**
-   * For Docker repositories: the source's Docker Registry API v2 for `repo`. `base` is the URL
-   * that `/v2/` paths go under (Artifactory `<url>/api/docker/<repo>`, so manifests are at
-   * `<base>/v2/<image>/manifests/<ref>`; Nexus `<url>/repository/<repo>`). `get` sends a GET
+   * The source's package API for `repo` (named for its first use, Docker's Registry API v2):
+   * `base` is Artifactory `<url>/api/<packageType>/<repo>`, Nexus `<url>/repository/<repo>`, so
+   * Docker manifests are at `<base>/v2/<image>/manifests/<ref>` and Cargo's sparse index at
+   * `<base>/index/<prefix>/<name>`. `get` sends a GET
    * to `base + path` (`path` starts with `/v2/`, percent-encoded by the caller) with the source's
    * credentials and the same SSRF guard, following the registry's token dance (401 with a
    * `Bearer realm=…` challenge); it resolves with the answer whatever its status.
@@ -201,7 +202,7 @@ export interface WriteContext {
   readonly nora: NoraTarget;
   /** Opens the file's bytes (verified as they stream). Rejects with ImportSourceError. */
   open(): Promise<VerifiedBody>;
-  /** For Docker: the source's registry API (ImportSource.dockerRegistry of `source`). */
+  /** The source's package API (ImportSource.dockerRegistry of `source`: Docker, Cargo's index). */
   readonly sourceRegistry: ImportSource['dockerRegistry'];
   /** Aborted on Ctrl-C: stop, do not leave half an upload. */
   readonly signal: AbortSignal;
@@ -211,11 +212,16 @@ export interface WriteContext {
  * What happened to one file. `skipped`: NORA already has it (the writer checked, e.g. HEAD) —
  * counted as done and recorded in the resume state. `failed`: `reason` is one line naming the
  * cause (`409 from PUT /maven2/…: release already deployed with other bytes`), no stack.
+ * `deferred`: not yet — it needs another file of the same repository in NORA first (a crate's
+ * dependency); nothing was published. The run writes it again once the repository's other files
+ * are done, round after round while a round makes progress; one still deferred when a round
+ * imports nothing fails with `reason`.
  */
 export type WriteOutcome =
   | { readonly status: 'imported'; readonly bytes: number }
   | { readonly status: 'skipped'; readonly reason: string }
-  | { readonly status: 'failed'; readonly reason: string };
+  | { readonly status: 'failed'; readonly reason: string }
+  | { readonly status: 'deferred'; readonly reason: string };
 
 /**
  * Which files of a source repository a writer takes. `take`: `write` is called for it.

@@ -32,6 +32,12 @@ export interface FixtureRepo {
   readonly packageType: string;
   readonly kind: 'local' | 'remote' | 'virtual';
   readonly files: ReadonlyMap<string, FixtureFile>;
+  /**
+   * The repository's package API (path under its root → JSON or text body): Artifactory
+   * `/api/<packageType>/<repo>/<path>`, Nexus `/repository/<repo>/<path>` — e.g. Cargo's sparse
+   * index `index/3/a/abc`, npm's packument `@scope%2fname`.
+   */
+  readonly api?: ReadonlyMap<string, string>;
 }
 
 export interface SourceFixtureOptions {
@@ -124,6 +130,14 @@ export async function startSourceFixture(options: SourceFixtureOptions): Promise
       res.end(file.data);
     }, options.delayMs ?? 0);
   };
+  const packageApi = (res: http.ServerResponse, r: FixtureRepo | undefined, path: string) => {
+    const body = r?.api?.get(path);
+    if (body === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  };
   const server = http.createServer((req, res) => {
     requests.push(`${req.method ?? ''} ${req.url ?? ''}`);
     if (
@@ -178,6 +192,10 @@ export async function startSourceFixture(options: SourceFixtureOptions): Promise
         });
         return;
       }
+      if (parts[0] === 'api' && repo(parts[2] ?? '')?.packageType === parts[1]) {
+        packageApi(res, repo(parts[2] ?? ''), url.pathname.split('/').slice(4).join('/'));
+        return;
+      }
       download(res, repo(parts[0] ?? '')?.files.get(parts.slice(1).join('/')));
       return;
     }
@@ -220,6 +238,11 @@ export async function startSourceFixture(options: SourceFixtureOptions): Promise
         }),
         continuationToken: start + pageSize < all.length ? String(start + pageSize) : null,
       });
+      return;
+    }
+    const apiPath = url.pathname.split('/').slice(3).join('/');
+    if (parts[0] === 'repository' && repo(parts[1] ?? '')?.api?.has(apiPath) === true) {
+      packageApi(res, repo(parts[1] ?? ''), apiPath);
       return;
     }
     if (parts[0] === 'repository') {

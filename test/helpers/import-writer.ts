@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { httpRequest } from '../../src/core/http-client.ts';
+import { httpRequest, type HttpAnswer } from '../../src/core/http-client.ts';
 import type {
   ImportWriter,
   NoraTarget,
@@ -16,6 +16,19 @@ import type {
   WriteContext,
   WriteOutcome,
 } from '../../src/import/types.ts';
+
+/** An answer 404 with an empty body, made here (no request). */
+function notFound(): Promise<HttpAnswer> {
+  return Promise.resolve({
+    status: 404,
+    statusText: 'Not Found',
+    ok: false,
+    header: () => undefined,
+    text: () => Promise.resolve(''),
+    discard: () => Promise.resolve(),
+    body: Readable.from([]),
+  });
+}
 
 /** The server at `base` as a NoraTarget, anonymous. */
 export function noraTarget(base: string): NoraTarget {
@@ -47,7 +60,8 @@ export function defaultTarget(format: TargetRepository['format'], path: string):
 /**
  * Runs `writer` for `file` (a local path) listed at `sourcePath` of a source repository of
  * `packageType`, after checking that the writer takes it; `sourceRegistryBase`: the source's
- * registry API root (`/v2/…` under it) for the Docker writer.
+ * package API root (`/v2/…` under it) for the Docker writer; without it every package API path is
+ * absent (404).
  */
 export async function writeFile(
   writer: ImportWriter,
@@ -76,7 +90,8 @@ export async function writeFile(
     nora: noraTarget(base),
     open: () => Promise.resolve({ stream: createReadStream(file), length: bytes.length }),
     sourceRegistry: () => {
-      if (sourceRegistryBase === undefined) throw new Error('no Docker source in this test');
+      // A source without a package API: every path is absent (Cargo's index: no yanked state).
+      if (sourceRegistryBase === undefined) return { base: 'http://source.invalid', get: notFound };
       return {
         base: sourceRegistryBase,
         get: (path, headers) =>

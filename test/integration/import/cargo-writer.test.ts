@@ -1,16 +1,15 @@
 /**
  * The `nora import` Cargo writer against a listening NORA, with `.crate` archives as `cargo
  * package` writes them (a normalised Cargo.toml under `<name>-<vers>/`): the metadata is read
- * from the crate (a renamed dependency, features, package texts), a crate imported before its
- * dependency fails with NORA's reason and goes in on the next run, a second run skips, and the
+ * from the crate (a renamed dependency, features, package texts), a crate written before its
+ * dependency is deferred (not sent) and goes in once the dependency is there, a second run skips (another
+ * crate of the same version fails: other bytes), and the
  * real `cargo fetch` then resolves both crates from NORA's index.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { gzipSync } from 'node:zlib';
-import tar from 'tar-stream';
 import { cargoWriter } from '../../../src/import/cargo.ts';
 import {
   CARGO,
@@ -20,22 +19,13 @@ import {
   writeCargoHome,
   writeCrateFiles,
 } from '../../helpers/cargo.ts';
+import { crateArchive } from '../../helpers/crate-archive.ts';
 import { defaultTarget, failureReason, writeFile } from '../../helpers/import-writer.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { run } from '../../helpers/tools.ts';
 
-/** A .crate: `files` under `<name>-<vers>/`, tarred and gzipped. */
-async function crate(name: string, vers: string, files: Record<string, string>): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const [file, text] of Object.entries(files)) {
-    pack.entry({ name: `${name}-${vers}/${file}`, mode: 0o644 }, text);
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack as AsyncIterable<Buffer>) chunks.push(chunk);
-  return gzipSync(Buffer.concat(chunks));
-}
+const crate = crateArchive;
 
 const BASE_TOML = `[package]
 edition = "2021"
@@ -95,10 +85,14 @@ describe('nora import: Cargo writer', () => {
       'ignore',
     );
 
-    // Before its dependency: NORA refuses, the reason says so; the next run imports it.
+    // Before its dependency: deferred (nothing sent to NORA), the reason names it; the run
+    // writes it again once its dependency is in.
     const early = await writeFile(cargoWriter, server.url, target, app, APP_AT);
-    assert.equal(early.status, 'failed');
-    assert.match(failureReason(early), /^400 .*imp-base/);
+    assert.deepEqual(early, {
+      status: 'deferred',
+      reason:
+        'imp-app@0.2.0 depends on imp-base, not in NORA (imported neither before nor in this run): not imported',
+    });
     assert.equal(
       (await writeFile(cargoWriter, server.url, target, base, BASE_AT)).status,
       'imported',
@@ -108,6 +102,14 @@ describe('nora import: Cargo writer', () => {
       bytes: (await fs.stat(app)).size,
     });
     assert.equal((await writeFile(cargoWriter, server.url, target, app, APP_AT)).status, 'skipped');
+    // imp-base 0.1.0 again with another lib.rs: the index's cksum differs, a failure.
+    const other = path.join(work.path, 'other.crate');
+    await fs.writeFile(
+      other,
+      await crate('imp-base', '0.1.0', { 'Cargo.toml': BASE_TOML, 'src/lib.rs': '// changed\n' }),
+    );
+    const differs = await writeFile(cargoWriter, server.url, target, other, BASE_AT);
+    assert.match(failureReason(differs), /^imp-base@0\.1\.0 in NORA with different bytes/);
 
     const index = await (await fetch(`${server.url}/cargo/index/im/p-/imp-app`)).text();
     const line = JSON.parse(index.trim()) as {

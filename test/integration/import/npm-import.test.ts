@@ -1,7 +1,8 @@
 /**
  * `nora import run` of an Artifactory npm repository end to end (bin/nora.js against a listening
  * NORA, the fixture source of test/helpers/import-source.ts): `latest` ends on the newest release
- * whatever the order and the concurrency (publishes of one package are serialized), and a
+ * whatever the order and the concurrency (publishes of one package are serialized), the source
+ * packument's other dist-tags are carried, and a
  * tarball whose package.json names another package or version than its path is refused.
  */
 import assert from 'node:assert/strict';
@@ -17,10 +18,17 @@ const tgz = (name: string, version: string): FixtureFile => ({
 });
 
 /** `nora import run --concurrency 8` of an Artifactory npm repository holding `files`. */
-async function importNpm(files: Map<string, FixtureFile>, registry: string, state: string) {
+async function importNpm(
+  files: Map<string, FixtureFile>,
+  registry: string,
+  state: string,
+  api?: ReadonlyMap<string, string>,
+) {
   await using source = await startSourceFixture({
     flavour: 'artifactory',
-    repos: [{ name: 'npm-local', packageType: 'npm', kind: 'local', files }],
+    repos: [
+      { name: 'npm-local', packageType: 'npm', kind: 'local', files, ...(api ? { api } : {}) },
+    ],
   });
   return await nora([
     'import',
@@ -61,6 +69,23 @@ describe('nora import: npm', () => {
       assert.equal(packument['dist-tags']['latest'], '1.4.0', name);
       assert.equal(Object.keys(packument.versions).length, 6, name);
     }
+  });
+});
+
+describe('nora import: npm dist-tags', () => {
+  test("the source packument's other tags are carried; latest stays on the newest release", async () => {
+    await using work = await tempDir('nora-import-npm-');
+    await using server = await serveNora({ dir: work.path });
+    const versions = ['1.0.0', '2.0.0-beta.1', '1.1.0'];
+    const files = new Map<string, FixtureFile>(
+      versions.map((v) => [`@acme/tagged/-/tagged-${v}.tgz`, tgz('@acme/tagged', v)] as const),
+    );
+    const tags = { latest: '1.1.0', beta: '2.0.0-beta.1', legacy: '1.0.0' };
+    const api = new Map([['@acme%2ftagged', JSON.stringify({ 'dist-tags': tags })]]);
+    const ran = await importNpm(files, server.url, `${work.path}/s.jsonl`, api);
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    const got = await fetch(`${server.url}/npm/-/package/@acme%2ftagged/dist-tags`);
+    assert.deepEqual(await got.json(), tags);
   });
 });
 

@@ -2,7 +2,7 @@
  * The `nora import` npm writer against a listening NORA, with tarballs `npm pack` made of a
  * small scoped package: each version is published from its tarball alone (package.json read
  * from it), `latest` ends on the newest release whatever the import order, a second run skips
- * what NORA has, a file that is no tarball fails with a reason, and the real `npm install`
+ * what NORA has (and fails another tarball of the same version: other bytes), a file that is no tarball fails with a reason, and the real `npm install`
  * then installs the package from NORA.
  */
 import assert from 'node:assert/strict';
@@ -19,14 +19,14 @@ import { missingTools, run } from '../../helpers/tools.ts';
 const skip = missingTools('npm');
 
 /** `npm pack` of @acme/greet at `version` into `out`; the tarball's path. */
-async function pack(work: string, version: string): Promise<string> {
+async function pack(work: string, version: string, text = version): Promise<string> {
   const dir = path.join(work, `src-${version}`);
   await fs.mkdir(dir, { recursive: true });
   await fs.writeFile(
     path.join(dir, 'package.json'),
     JSON.stringify({ name: '@acme/greet', version, main: 'index.js', license: 'MIT' }),
   );
-  await fs.writeFile(path.join(dir, 'index.js'), `module.exports = '${version}';\n`);
+  await fs.writeFile(path.join(dir, 'index.js'), `module.exports = '${text}';\n`);
   const out = path.join(work, 'packed');
   await fs.mkdir(out, { recursive: true });
   const env = await npmHome(path.join(work, 'home'), 'http://127.0.0.1:9/');
@@ -62,6 +62,11 @@ describe('nora import: npm writer', { skip }, () => {
 
     const again = await writeFile(npmWriter, server.url, target, older, at('1.0.0'));
     assert.equal(again.status, 'skipped');
+
+    // Another tarball of the same name and version (other bytes): a failure, never a skip.
+    const other = await pack(path.join(work.path, 'other'), '1.0.0', 'changed');
+    const differs = await writeFile(npmWriter, server.url, target, other, at('1.0.0'));
+    assert.match(failureReason(differs), /@acme\/greet@1\.0\.0 in NORA with different bytes/);
 
     // A file that is no tarball: failed, with the reason, and nothing published.
     const junk = path.join(work.path, 'junk.tgz');

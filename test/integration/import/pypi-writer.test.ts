@@ -1,7 +1,8 @@
 /**
  * The `nora import` PyPI writer against a listening NORA, with Debian's real wheels: each is
  * uploaded through the legacy upload API into the default repository and a named one (their
- * simple URLs differ: `/simple/`, `/repository/<name>/simple/`), a second run skips them, a wheel
+ * simple URLs differ: `/simple/`, `/repository/<name>/simple/`), a second run skips them (and
+ * fails a file of the same name with other bytes), a wheel
  * NORA refuses fails with NORA's reason, and the real
  * `pip download` then fetches the wheels from NORA's index.
  */
@@ -40,6 +41,12 @@ describe('nora import: PyPI writer', { skip }, () => {
         assert.deepEqual(first, { status: 'imported', bytes: (await fs.stat(wheel)).size });
         const again = await writeFile(pypiWriter, server.url, target, wheel, listed);
         assert.equal(again.status, 'skipped');
+        // The same file name with other bytes: a failure naming it, never a skip.
+        const changed = path.join(work.path, 'changed', path.basename(wheel));
+        await fs.mkdir(path.dirname(changed), { recursive: true });
+        await fs.writeFile(changed, Buffer.concat([await fs.readFile(wheel), Buffer.from('x')]));
+        const differs = await writeFile(pypiWriter, server.url, target, changed, listed);
+        assert.match(failureReason(differs), /in NORA with different bytes \(sha256 /);
       }
     }
 
