@@ -7,9 +7,10 @@
  * record is written through in the background (a failed write is logged; the time stays in
  * memory for this process).
  */
+import fs from 'node:fs';
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
-import type { Db } from '../db/database.ts';
+import { type Db, openForReading } from '../db/database.ts';
 import { FIRST_SEEN_KEEP_MS, type FirstSeenKey, type FirstSeenStore } from './types.ts';
 
 // Type alias, not an interface: Kysely's $extendTables needs index-signature-compatible shapes.
@@ -174,5 +175,48 @@ export class SqlFirstSeenStore implements FirstSeenStore {
   #earliest(map: Map<string, number>, id: string, at: number): void {
     const known = map.get(id);
     if (known === undefined || at < known) map.set(id, at);
+  }
+}
+
+/** One first-seen clock of an artifact as `nora curation explain` shows it. */
+export interface FirstSeenEntry {
+  /** The content digest the clock is keyed by; undefined: keyed by name@version (or raw path). */
+  readonly digest: string | undefined;
+  /** ms since the epoch: the earliest time of the digest (any name), else of name@version. */
+  readonly at: number;
+}
+
+/**
+ * The first-seen clocks of `key` (its digest left out: every digest stored for the name and
+ * version) in the metadata database `file`, read as the gate reads them (SqlFirstSeenStore.get):
+ * a digest's clock is its earliest row under any name, the version's the earliest of its rows.
+ * Oldest first; empty when never seen or the file or table does not exist. Opens the file for
+ * reading only (db/database.ts openForReading: beside a running server's writes too), never
+ * migrates it. Throws the database's error (a damaged file, DatabaseUnusableError).
+ */
+export function readFirstSeen(file: string, key: FirstSeenKey): FirstSeenEntry[] {
+  if (file === ':memory:' || !fs.existsSync(file)) return [];
+  const db = openForReading(file, 'run nora curation explain again');
+  try {
+    const table = db
+      .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'curation_first_seen'")
+      .get();
+    if (table === undefined) return [];
+    const rows = db
+      .prepare(
+        'SELECT digest, min(first_seen_at) AS at FROM curation_first_seen WHERE registry = ? AND name = ? AND version = ? GROUP BY digest',
+      )
+      .all(key.registry, key.name, key.version) as { digest: string; at: number }[];
+    const byDigest = db.prepare(
+      'SELECT min(first_seen_at) AS at FROM curation_first_seen WHERE registry = ? AND digest = ?',
+    );
+    const entries = rows.map((row): FirstSeenEntry => {
+      if (row.digest === '') return { digest: undefined, at: row.at };
+      const earliest = byDigest.get(key.registry, row.digest) as { at: number } | undefined;
+      return { digest: row.digest, at: earliest?.at ?? row.at };
+    });
+    return entries.sort((a, b) => a.at - b.at);
+  } finally {
+    db.close();
   }
 }
