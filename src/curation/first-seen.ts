@@ -205,14 +205,7 @@ export class SqlFirstSeenStore implements FirstSeenStore {
     if (this.#sqlite !== undefined) {
       // The rows are in SQL only: deleted there (counted by load at start); the LRU forgets all.
       this.#lru.clear();
-      const db = this.#db;
-      if (db !== undefined) {
-        this.#writes = this.#writes
-          .then(() =>
-            db.deleteFrom('curation_first_seen').where('first_seen_at', '<', before).execute(),
-          )
-          .catch(this.#onError);
-      }
+      this.#deleteBefore(before);
       return 0;
     }
     let pruned = 0;
@@ -223,16 +216,20 @@ export class SqlFirstSeenStore implements FirstSeenStore {
     }
     if (pruned > 0) {
       this.#index();
-      const db = this.#db;
-      if (db !== undefined) {
-        this.#writes = this.#writes
-          .then(() =>
-            db.deleteFrom('curation_first_seen').where('first_seen_at', '<', before).execute(),
-          )
-          .catch(this.#onError);
-      }
+      this.#deleteBefore(before);
     }
     return pruned;
+  }
+
+  /** Deletes the rows first seen before `before` from the table, in the background. */
+  #deleteBefore(before: number): void {
+    const db = this.#db;
+    if (db === undefined) return;
+    this.#writes = this.#writes
+      .then(() =>
+        db.deleteFrom('curation_first_seen').where('first_seen_at', '<', before).execute(),
+      )
+      .catch(this.#onError);
   }
 
   /** Settles when every write so far is done (close, tests). */
