@@ -8,18 +8,21 @@
  * - explain: loads the configuration as `serve` does (`-c`, NORA_CONFIG_PATH, NORA_*), reads the
  *   lists it names, and prints the decision the running server would make for one proxied
  *   download (mode, decision, reason, rule, internal namespace), exit 0; a list that does not
- *   load is reported as the server would treat it (on_failure).
+ *   load is reported as the server would treat it (on_failure). With quarantine or a min
+ *   release age on, also the artifact's first-seen times from the server's database (read
+ *   only) and when its hold ends; `--json`: the same as one object (ExplainReport).
  */
-import { quarantineLine } from './quarantine.ts';
-import { minAgeLine } from './settings.ts';
+import { isoSeconds, quarantineLine } from './quarantine.ts';
+import { minAgeLine, PUBLISH_TIMES } from './settings.ts';
+import { type FirstSeenEntry, readFirstSeen } from './first-seen.ts';
 import { formatDuration } from '../config/fields.ts';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FORMAT_NAMES } from '../config/schema.ts';
-import { loadCheckedConfig } from '../app.ts';
-import { describeSubject, findRefusal, loadPolicy } from './engine.ts';
+import { databaseFile, loadCheckedConfig } from '../app.ts';
+import { describeSubject, findRefusal, firstSeenKey, loadPolicy } from './engine.ts';
 import { parseInternalNamespace, parseList, PolicyError } from './policy.ts';
-import type { CurationRegistry, CurationSubject } from './types.ts';
+import type { CurationRegistry, CurationSubject, RegistryTimeSettings } from './types.ts';
 
 /** Thrown for a usage mistake (exit 2 through main.ts's UsageError handling is not reachable here). */
 export class CurationCliError extends Error {
@@ -112,8 +115,57 @@ export function validateFile(file: string): string {
   }
 }
 
-/** The lines `explain` prints for `subject` under the configuration in force. */
-export async function explain(subject: CurationSubject, file: string | undefined): Promise<string> {
+/**
+ * What `explain --json` prints: the text's facts, one key each. Times are ISO 8601 to the
+ * second (UTC), durations seconds.
+ */
+export interface ExplainReport {
+  readonly subject: {
+    readonly registry: CurationRegistry;
+    readonly name: string;
+    readonly version: string | null;
+  };
+  readonly mode: string;
+  /** The `internal_namespaces` entry the name matches (never proxied), else null. */
+  readonly internal_namespace: string | null;
+  /** `allowed`, `blocked`, `audited`, `not proxied`, or `allowed by the lists` (age decides). */
+  decision: string;
+  reason: string | null;
+  rule: string | null;
+  /** Where the rule is (`/etc/nora/blocklist.json:4`). */
+  source: string | null;
+  policy_unavailable: string | null;
+  readonly min_release_age_seconds: number;
+  readonly quarantine: { readonly mode: string; readonly ttl_seconds: number };
+  /** The artifact's first-seen clocks (FirstSeenEntry); null when not read (see first_seen_error). */
+  first_seen: FirstSeenReport[] | null;
+  /** The metadata database read for first_seen. */
+  first_seen_store: string | null;
+  first_seen_error: string | null;
+  /** The text output's lines. */
+  readonly lines: string[];
+}
+
+/** One first-seen clock with the times it ends. */
+export interface FirstSeenReport {
+  readonly digest: string | null;
+  readonly first_seen: string;
+  /** When the quarantine hold ends (null: quarantine off); `held`: not yet. */
+  readonly quarantine_until: string | null;
+  readonly held: boolean;
+  /**
+   * When the min release age counted from first sight ends (null: no age): the age's basis for
+   * registries without an upstream date, or a version whose upstream gives none.
+   */
+  readonly min_age_until: string | null;
+}
+
+/** The report `explain` prints for `subject` under the configuration in force. */
+export async function explainReport(
+  subject: CurationSubject,
+  file: string | undefined,
+  now = Date.now(),
+): Promise<ExplainReport> {
   const loaded = await loadCheckedConfig({
     env: process.env,
     ...(file === undefined ? {} : { file }),
@@ -128,6 +180,23 @@ export async function explain(subject: CurationSubject, file: string | undefined
         (ns.registry === '*' || ns.registry === subject.registry) &&
         ns.pattern.matches(subject.registry, subject.name),
     );
+  const times = policy.times[subject.registry];
+  const report: ExplainReport = {
+    subject: { registry: subject.registry, name: subject.name, version: subject.version ?? null },
+    mode: policy.mode,
+    internal_namespace: internal?.entry ?? null,
+    decision: 'allowed',
+    reason: null,
+    rule: null,
+    source: null,
+    policy_unavailable: null,
+    min_release_age_seconds: times.minReleaseAge,
+    quarantine: { mode: times.quarantine, ttl_seconds: times.quarantineTtl },
+    first_seen: null,
+    first_seen_store: null,
+    first_seen_error: null,
+    lines,
+  };
   if (internal !== undefined) {
     lines.push(
       `internal namespace: ${internal.entry} (never fetched from an upstream: proxies answer 404, groups serve their hosted copy)`,
@@ -137,14 +206,16 @@ export async function explain(subject: CurationSubject, file: string | undefined
   // copy is served (hosted is never curated). The decision says that, not what a rule would do
   // to a proxied download no request gets (trial 27 newC F8).
   if (internal !== undefined) {
+    report.decision = 'not proxied';
     lines.push(
       'decision: not proxied (a proxy answers 404 without asking its upstream; a hosted copy is served, never curated)',
     );
-    return `${lines.join('\n')}\n`;
+    return report;
   }
-  const times = policy.times[subject.registry];
   lines.push(minAgeLine(times, subject.registry), quarantineLine(times));
+  firstSeenLines(report, subject, databaseFile(loaded.config), times, now);
   if (policy.unavailable !== undefined) {
+    report.policy_unavailable = policy.unavailable;
     lines.push(`policy unavailable (on_failure = "${policy.onFailure}"): ${policy.unavailable}`);
   }
   const found = policy.mode === 'off' ? undefined : findRefusal(policy, subject);
@@ -156,6 +227,7 @@ export async function explain(subject: CurationSubject, file: string | undefined
     (subject.version !== undefined || subject.registry === 'raw');
   if (found === undefined && aged) {
     const refused = policy.mode === 'enforce' ? 'blocked (403)' : 'audited (served, logged)';
+    report.decision = 'allowed by the lists';
     lines.push(
       `decision: allowed by the lists; by age: ${refused} while younger than ${formatDuration(times.minReleaseAge)}, allowed after (reason min_release_age)`,
     );
@@ -167,6 +239,10 @@ export async function explain(subject: CurationSubject, file: string | undefined
     );
   } else {
     const decision = policy.mode === 'enforce' ? 'blocked (403)' : 'audited (served, logged)';
+    report.decision = policy.mode === 'enforce' ? 'blocked' : 'audited';
+    report.reason = found.reason;
+    report.rule = found.rule ?? null;
+    report.source = found.source ?? null;
     lines.push(`decision: ${decision}`, `reason: ${found.reason}: ${found.why}`);
     if (found.rule !== undefined) {
       lines.push(`rule: ${found.rule}${found.source === undefined ? '' : `, ${found.source}`}`);
@@ -175,7 +251,82 @@ export async function explain(subject: CurationSubject, file: string | undefined
       lines.push('bypass: a request with the X-Nora-Bypass-Token header would be served');
     }
   }
-  return `${lines.join('\n')}\n`;
+  return report;
+}
+
+/**
+ * The artifact's first-seen clocks from the server's first-seen store (the metadata database
+ * `store`, read only), and when its quarantine and a min release age counted from them end:
+ * `first seen: 2026-12-05T10:00:00Z; quarantine until 2026-12-19T10:00:00Z (held now)`, one line
+ * per digest where the registry keys them by digest. Only when quarantine or an age is on (the
+ * store is not read otherwise) and the subject names a version (or a raw path).
+ */
+function firstSeenLines(
+  report: ExplainReport,
+  subject: CurationSubject,
+  store: string,
+  times: RegistryTimeSettings,
+  now: number,
+): void {
+  const lines = report.lines;
+  if (times.quarantine === 'off' && times.minReleaseAge <= 0) return;
+  if (subject.version === undefined && subject.registry !== 'raw') return;
+  if (store === ':memory:') {
+    lines.push('first seen: unknown (storage mode memory: the server keeps no first-seen store)');
+    return;
+  }
+  report.first_seen_store = store;
+  let entries: FirstSeenEntry[];
+  try {
+    entries = readFirstSeen(store, firstSeenKey(subject));
+  } catch (err) {
+    report.first_seen_error = err instanceof Error ? err.message : String(err);
+    lines.push(
+      `first seen: unknown (the first-seen store could not be read: ${report.first_seen_error})`,
+    );
+    return;
+  }
+  report.first_seen = entries.map((entry) => {
+    const quarantineUntil =
+      times.quarantine === 'off' ? undefined : entry.at + times.quarantineTtl * 1000;
+    const ageUntil = times.minReleaseAge > 0 ? entry.at + times.minReleaseAge * 1000 : undefined;
+    return {
+      digest: entry.digest ?? null,
+      first_seen: isoSeconds(entry.at),
+      quarantine_until: quarantineUntil === undefined ? null : isoSeconds(quarantineUntil),
+      held: quarantineUntil !== undefined && quarantineUntil > now,
+      min_age_until: ageUntil === undefined ? null : isoSeconds(ageUntil),
+    };
+  });
+  if (report.first_seen.length === 0) {
+    lines.push(
+      `first seen: never (no proxy stored it from an upstream yet; its clock starts at the first download), ${store}`,
+    );
+    return;
+  }
+  for (const entry of report.first_seen) {
+    const parts = [
+      `first seen: ${entry.first_seen}${entry.digest === null ? '' : ` (${entry.digest})`}`,
+    ];
+    if (entry.quarantine_until !== null) {
+      parts.push(
+        `quarantine until ${entry.quarantine_until} (${entry.held ? `held now${times.quarantine === 'enforce' ? ': a download is refused until then' : ': served, logged (observe)'}` : 'released'})`,
+      );
+    }
+    if (entry.min_age_until !== null) {
+      const basis = PUBLISH_TIMES[subject.registry];
+      parts.push(
+        `min_release_age from first seen until ${entry.min_age_until}${basis === undefined ? '' : ` (used only when ${basis} is missing)`}`,
+      );
+    }
+    lines.push(parts.join('; '));
+  }
+  lines.push(`first-seen store: ${store}`);
+}
+
+/** The lines `explain` prints for `subject` under the configuration in force. */
+export async function explain(subject: CurationSubject, file: string | undefined): Promise<string> {
+  return `${(await explainReport(subject, file)).lines.join('\n')}\n`;
 }
 
 /** Adds `nora curation validate|explain` to `program`. */
@@ -200,10 +351,18 @@ export function addCurationCommands(program: Command): void {
     .command('explain')
     .argument('<subject>', 'registry:name@version (raw: raw:path), e.g. npm:left-pad@1.3.0')
     .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
-    .description('print the decision curation would make for one proxied download, and why')
-    .action(async (text: string, opts: { config?: string }) => {
+    .option('--json', 'print the report as one JSON object')
+    .description(
+      'print the decision curation would make for one proxied download, and why; with quarantine or a min release age, when the server first saw the artifact and when its hold ends',
+    )
+    .action(async (text: string, opts: { config?: string; json?: boolean }) => {
       try {
-        process.stdout.write(await explain(parseSubject(text), opts.config));
+        const report = await explainReport(parseSubject(text), opts.config);
+        process.stdout.write(
+          opts.json === true
+            ? `${JSON.stringify(report, null, 2)}\n`
+            : `${report.lines.join('\n')}\n`,
+        );
       } catch (err) {
         if (!(err instanceof CurationCliError)) throw err;
         process.stderr.write(`${err.message}\n`);

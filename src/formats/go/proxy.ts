@@ -128,6 +128,14 @@ const SUSPECT_ENTRIES = 1_000;
 
 type Kind = 'list' | 'latest' | 'info' | 'mod' | 'zip';
 
+/**
+ * Whether a fill of `kind` starts its version's first-seen clock: the files go.sum hashes
+ * (`h1:` of the `.zip` and of `/go.mod`), the version's content. Not `.info` (name and date).
+ */
+function firstSeenFile(kind: Kind): boolean {
+  return kind === 'mod' || kind === 'zip';
+}
+
 const CONTENT_TYPE: Readonly<Record<Kind, string>> = {
   list: 'text/plain',
   latest: 'application/json',
@@ -214,7 +222,7 @@ export class GoProxy implements GoSource {
     // Quarantine is independent of mode: a held version's `.info` and `.mod` are refused too.
     if (gate === undefined || (gate.mode() === 'off' && !quarantines(gate, 'go'))) return undefined;
     const publishedAt =
-      gate.mode() === 'off' ? undefined : await this.#publishedAt(repo, module, version, true);
+      gate.mode() === 'off' ? undefined : await this.#publishedAt(repo, module, version);
     const subject = { registry: 'go', name: module, version, publishedAt } as const;
     if (refusedBeforeFetch(gate, subject)) gate.guard(subject);
     return subject;
@@ -222,16 +230,19 @@ export class GoProxy implements GoSource {
 
   /**
    * Curation of a version's file once it is found (cached or fetched now: `filled`), before a
-   * byte is sent: a fill of any of its files records the version's first-seen time (quarantine,
-   * and the min release age without a `.info` `Time`), so its `.info`, `.mod` and `.zip` are
-   * held alike from the first one asked; a refused version (enforce) is a 403 for each, counted
-   * where refused; a served version counts once, at its `.zip` (the download; `go` asks `.info`
-   * and `.mod` first). A version no upstream has never gets here: its 404 records nothing.
+   * byte is sent. The version's first-seen clock (quarantine, and the min release age without a
+   * `.info` `Time`) starts at the first fill of a file go.sum hashes, its `.mod` or `.zip`
+   * (firstSeenFile), never at a `.info` (a version's name and date, which the listing filter
+   * reads too: a listing or a `.info` request must not start a hold the client's download then
+   * finds half over). Once started, `.info`, `.mod` and `.zip` are held alike; a refused version
+   * (enforce) is a 403 for each, counted where refused; a served version counts once, at its
+   * `.zip` (the download; `go` asks `.info` and `.mod` first). A version no upstream has never
+   * gets here: its 404 records nothing.
    */
   #admit(kind: Kind, subject: CurationSubject, filled: boolean): void {
     const gate = this.#deps.curation;
     if (gate === undefined) return;
-    if (filled) gate.recordFirstSeen(subject);
+    if (filled && firstSeenFile(kind)) gate.recordFirstSeen(subject);
     if (kind === 'zip') gate.guard(subject);
     else if (gate.decide(subject).refuse) gate.guard(subject);
   }
@@ -245,7 +256,6 @@ export class GoProxy implements GoSource {
     repo: Repository,
     module: string,
     version: string,
-    asked = false,
   ): Promise<number | undefined> {
     if ((this.#deps.curation?.timeSettings('go').minReleaseAge ?? 0) === 0) return undefined;
     if (checkVersion(version) !== undefined) return undefined;
@@ -258,11 +268,8 @@ export class GoProxy implements GoSource {
       undefined,
       'uncurated',
     ).catch(() => undefined);
-    // A client's read of this version filled its `.info` here: that starts the version's
-    // first-seen clock as the client's own fill would (the read then finds it cached).
-    if (asked && got?.filled === true) {
-      this.#deps.curation?.recordFirstSeen({ registry: 'go', name: module, version });
-    }
+    // A `.info` starts no first-seen clock, read here for a listing or a client's request alike
+    // (#admit).
     const info = got === undefined ? undefined : await this.#info(got.entry).catch(() => undefined);
     const at = info?.Time === undefined ? Number.NaN : Date.parse(info.Time);
     return Number.isNaN(at) ? undefined : at;
@@ -690,7 +697,7 @@ export class GoProxy implements GoSource {
     // go.sum's hash is not the proxy's). A prefetch's fill of a version file records its
     // first-seen time as the client's would.
     if (subject !== undefined) this.#admit(kind, subject, filled);
-    else if (prefetch === true && filled && version !== undefined) {
+    else if (prefetch === true && filled && version !== undefined && firstSeenFile(kind)) {
       this.#deps.curation?.recordFirstSeen({ registry: 'go', name: module, version });
     }
     const ttl = immutable ? -1 : settings.ttl;

@@ -428,6 +428,38 @@ export class NpmService {
     };
   }
 
+  /**
+   * Why a name has no version to show when curation removed every version the proxies listed
+   * (enforce: all too young for the min release age, or all blocked), else undefined. An empty
+   * packument would make npm say only `ETARGET` / `No matching version found for pkg@latest`;
+   * the 404 this becomes (npm's `{"error": …}`, which npm prints after `404 Not Found - GET …`)
+   * names curation and the version allowed first with when (`available from …`), else the
+   * newest version's refusal. Not counted (no download was asked).
+   */
+  #everyVersionRefused(views: readonly PackageView[]): string | undefined {
+    const gate = this.#deps.curation;
+    const listed = views.flatMap((view) => view.versions.map((v) => ({ name: view.name, ...v })));
+    if (gate === undefined || listed.length === 0) return undefined;
+    const judged = listed.map((v) => {
+      const publishedAt = v.time === undefined ? undefined : Date.parse(v.time);
+      const subject = { registry: 'npm', name: v.name, version: v.version, publishedAt } as const;
+      return { ...subject, verdict: gate.decide({ ...subject, integrity: v.integrity }) };
+    });
+    const aged = judged
+      .filter((j) => j.verdict.reason === 'min_release_age' && j.publishedAt !== undefined)
+      .sort((a, b) => (a.publishedAt ?? 0) - (b.publishedAt ?? 0));
+    const newest = judged
+      .filter((j) => semver.valid(j.version, { loose: true }) !== null)
+      .sort((a, b) => semver.rcompare(a.version, b.version, { loose: true }));
+    const first = aged[0] ?? newest[0];
+    if (first === undefined || !first.verdict.refuse) return undefined;
+    const why = first.verdict.message.replace(/^curation: /, '');
+    const which = aged[0] === undefined ? 'the newest' : 'the first to be allowed';
+    const count =
+      judged.length === 1 ? 'its only version' : `${which} of its ${judged.length} versions`;
+    return `package ${first.name} has no version curation allows: ${why} (${count})`;
+  }
+
   #upstreamOf(member: Repository): NpmUpstream {
     const upstream = this.#deps.upstream(member);
     if (!upstream) throw new Error(`repository ${member.name} has no upstream`);
@@ -476,8 +508,13 @@ export class NpmService {
       if (note !== '') throw notFound(name, note);
       return undefined;
     }
+    const view = withTargetRev(mergeViews([...hostedViews, ...results.map((r) => r.view)]));
+    if (view.versions.length === 0) {
+      const refused = this.#everyVersionRefused(answers.map((a) => a.value.view));
+      if (refused !== undefined) throw new RegistryError('NOT_FOUND', refused);
+    }
     return {
-      view: withTargetRev(mergeViews([...hostedViews, ...results.map((r) => r.view)])),
+      view,
       validUntil: Math.min(Infinity, ...results.map((r) => r.validUntil)),
       stale: results.some((r) => r.stale) || failures.length > 0,
       proxied: answers.map((a) => a.member.name),

@@ -168,11 +168,14 @@ describe('min release age and quarantine: go proxy', () => {
     assert.match(body, /available from \d{4}-/);
   });
 
-  test('quarantine: the first .info or .mod of a version is held like its .zip', async () => {
+  test('quarantine: the first .mod of a version starts its hold (not a .info), then every file is held', async () => {
     const go = `${held.url}/go/example.test/q/@v`;
+    // A `.info` is the version's name and date, not a file go.sum hashes: it starts no clock.
     const info = await fetch(`${go}/v1.0.0.info`);
-    assert.equal(info.status, 403);
-    assert.match(await info.text(), /is in quarantine .* until /);
+    assert.equal(info.status, 200, await info.text());
+    const first = await fetch(`${go}/v1.0.0.mod`);
+    assert.equal(first.status, 403);
+    assert.match(await first.text(), /is in quarantine .* until /);
     assert.equal((await fetch(`${go}/v1.0.0.info`)).status, 403);
     assert.equal((await fetch(`${go}/v1.0.0.mod`)).status, 403);
     const mod = await fetch(`${go}/v1.1.0.mod`);

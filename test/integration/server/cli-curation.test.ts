@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { nora } from '../../helpers/cli.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -128,4 +129,72 @@ test('nora config check warns of a min release age counted from first sight, and
     /warning: curation: min_release_age counts from when NORA first saw an artifact for docker, cargo, raw .*\[curation\.docker\] min_release_age = 0/,
   );
   assert.match(check.stderr, /quarantine = "enforce" with quarantine_ttl = 0 holds nothing/);
+});
+
+test('nora curation explain: the first-seen time from the server database and when its hold and age end, text and --json', async () => {
+  await using tmp = await tempDir('nora-cur-cli-');
+  const storage = path.join(tmp.path, 'storage');
+  await fs.mkdir(storage, { recursive: true });
+  const env = {
+    NORA_STORAGE_PATH: storage,
+    NORA_CURATION_MODE: 'enforce',
+    NORA_CURATION_MIN_RELEASE_AGE: '1d',
+    NORA_CURATION_QUARANTINE: 'enforce',
+    NORA_CURATION_QUARANTINE_TTL: '3d',
+  };
+  // No database yet: never seen.
+  const none = await nora(['curation', 'explain', 'go:example.com/lib@v1.0.0'], env, tmp.path);
+  assert.equal(none.code, 0, none.stderr);
+  assert.match(none.stdout, /first seen: never \(no proxy stored it from an upstream yet/);
+  // The table as the server writes it (src/curation/first-seen.ts), a running server's rows.
+  const seen = Date.now() - 3_600_000;
+  const earlier = Date.now() - 5 * 86_400_000;
+  const db = new DatabaseSync(path.join(storage, 'nora.db'));
+  db.exec(
+    'CREATE TABLE curation_first_seen (registry text not null, name text not null, version text not null, digest text not null, first_seen_at integer not null, PRIMARY KEY (registry, name, version, digest))',
+  );
+  const insert = db.prepare('INSERT INTO curation_first_seen VALUES (?, ?, ?, ?, ?)');
+  insert.run('go', 'example.com/lib', 'v1.0.0', '', seen);
+  // PyPI keys by file digest: the wheel was first seen under another name five days ago.
+  insert.run('pypi', 'req-lib', '2.0.0', 'sha256:aa', seen);
+  insert.run('pypi', 'other', '1.0.0', 'sha256:aa', earlier);
+  insert.run('pypi', 'req-lib', '2.0.0', 'sha256:bb', seen);
+  db.close();
+  const iso = (ms: number) => new Date(ms).toISOString().slice(0, 19) + 'Z';
+
+  const go = await nora(['curation', 'explain', 'go:example.com/lib@v1.0.0'], env, tmp.path);
+  assert.equal(go.code, 0, go.stderr);
+  assert.match(
+    go.stdout,
+    new RegExp(
+      `first seen: ${iso(seen)}; quarantine until ${iso(seen + 3 * 86_400_000)} \\(held now: a download is refused until then\\); min_release_age from first seen until ${iso(seen + 86_400_000)} \\(used only when the \\.info Time is missing`,
+    ),
+  );
+  assert.match(go.stdout, new RegExp(`first-seen store: ${storage}/nora\\.db`));
+
+  const json = await nora(['curation', 'explain', '--json', 'pypi:Req_Lib@2.0.0'], env, tmp.path);
+  assert.equal(json.code, 0, json.stderr);
+  const report = JSON.parse(json.stdout) as {
+    subject: { registry: string; version: string };
+    decision: string;
+    quarantine: { mode: string; ttl_seconds: number };
+    first_seen: { digest: string; first_seen: string; quarantine_until: string; held: boolean }[];
+  };
+  assert.equal(report.subject.version, '2.0.0');
+  assert.equal(report.decision, 'allowed by the lists');
+  assert.deepEqual(report.quarantine, { mode: 'enforce', ttl_seconds: 3 * 86_400 });
+  assert.deepEqual(
+    report.first_seen.map((e) => [e.digest, e.first_seen, e.quarantine_until, e.held]),
+    [
+      ['sha256:aa', iso(earlier), iso(earlier + 3 * 86_400_000), false],
+      ['sha256:bb', iso(seen), iso(seen + 3 * 86_400_000), true],
+    ],
+  );
+  const text = await nora(['curation', 'explain', 'pypi:req-lib@2.0.0'], env, tmp.path);
+  assert.match(
+    text.stdout,
+    new RegExp(
+      `first seen: ${iso(earlier)} \\(sha256:aa\\); quarantine until ${iso(earlier + 3 * 86_400_000)} \\(released\\)`,
+    ),
+  );
 });

@@ -12,7 +12,11 @@ import { RegistryError } from '../../../src/core/errors.ts';
 import type { Logger } from '../../../src/core/logger.ts';
 import { openDatabase } from '../../../src/db/database.ts';
 import { CurationEngine, loadPolicy } from '../../../src/curation/engine.ts';
-import { firstSeenMigrations, SqlFirstSeenStore } from '../../../src/curation/first-seen.ts';
+import {
+  firstSeenMigrations,
+  type FirstSeenTables,
+  SqlFirstSeenStore,
+} from '../../../src/curation/first-seen.ts';
 import { quarantineCheck, quarantineLine } from '../../../src/curation/quarantine.ts';
 import { FIRST_SEEN_KEEP_MS } from '../../../src/curation/types.ts';
 import { Metrics } from '../../../src/metrics/metrics.ts';
@@ -156,6 +160,40 @@ describe('SqlFirstSeenStore', () => {
     assert.equal(store.get(key), T0 - DAY);
     assert.equal(store.get({ ...key, digest: '' }), T0 - DAY, 'by name@version too');
     assert.equal(store.get({ ...key, name: 'old', digest: 'sha512-o' }), undefined);
+    await db.destroy();
+  });
+
+  test('on SQLite each look-up asks the table (nothing read whole at load), pending records included', async () => {
+    await using tmp = await tempDir('nora-first-seen-');
+    const db = await openDatabase({ file: `${tmp.path}/nora.db`, migrations: firstSeenMigrations });
+    const store = new SqlFirstSeenStore(db, (err) => {
+      throw err;
+    });
+    await store.load(T0);
+    // A row the store never read into memory (as a table of 1,000,000 rows is not).
+    await db
+      .$extendTables<FirstSeenTables>()
+      .insertInto('curation_first_seen')
+      .values({
+        registry: 'pypi',
+        name: 'w',
+        version: '1.0',
+        digest: 'sha256:aa',
+        first_seen_at: T0 - DAY,
+      })
+      .execute();
+    const wheel = { registry: 'pypi', name: 'other', version: '2.0', digest: 'sha256:aa' } as const;
+    assert.equal(store.get(wheel), T0 - DAY, 'the digest under any name');
+    assert.equal(store.get({ ...wheel, name: 'w', version: '1.0', digest: '' }), T0 - DAY);
+    // Recorded and not yet written: answered from memory, then from the table.
+    const fresh = { registry: 'npm', name: 'n', version: '1.0.0', digest: '' } as const;
+    assert.equal(store.get(fresh), undefined);
+    assert.equal(store.record(fresh, T0), T0);
+    assert.equal(store.get(fresh), T0);
+    await store.flush();
+    const again = new SqlFirstSeenStore(db, () => undefined);
+    assert.equal(again.get(fresh), T0);
+    assert.equal(again.record(fresh, T0 + DAY), T0, 'the first time stays');
     await db.destroy();
   });
 });
