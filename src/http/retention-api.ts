@@ -17,18 +17,25 @@ import type { RetentionScheduler } from '../retention/scheduler.ts';
 
 export const RETENTION_ROUTE = '/api/v1/admin/retention';
 
-/** Why `principal` from `address` may not run retention, or undefined when it may. */
-function refusal(
+/**
+ * Why `principal` from `address` may not call the admin endpoint `route` (which does `what`:
+ * "run retention", "reindex"), or undefined when it may: with auth on, an admin credential
+ * without a scope; with auth off, a client on a loopback address (every other client is
+ * anonymous and equal then). DENIED (403) or UNAUTHORIZED (401 with a Basic challenge).
+ */
+export function adminRefusal(
   principal: Principal,
   address: string,
   authEnabled: boolean,
+  what: string,
+  route: string,
 ): RegistryError | undefined {
   if (!authEnabled) {
     if (address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1')
       return undefined;
     return new RegistryError(
       'DENIED',
-      `with [auth] enabled = false only a client on the server's host (a loopback address) may run retention: call ${RETENTION_ROUTE} from there, or enable auth and use an admin credential`,
+      `with [auth] enabled = false only a client on the server's host (a loopback address) may ${what}: call ${route} from there, or enable auth and use an admin credential`,
     );
   }
   if (principal.kind !== 'user') {
@@ -43,7 +50,7 @@ function refusal(
   ) {
     return new RegistryError(
       'DENIED',
-      'retention is for admins ([auth] admin_users) with an admin credential without a scope',
+      `${route} is for admins ([auth] admin_users) with an admin credential without a scope`,
     );
   }
   return undefined;
@@ -90,7 +97,13 @@ export function registerRetentionRoutes(
         { headers: { allow: 'POST' } },
       );
     }
-    const refused = refusal(request.principal, request.ip, authEnabled());
+    const refused = adminRefusal(
+      request.principal,
+      request.ip,
+      authEnabled(),
+      'run retention',
+      RETENTION_ROUTE,
+    );
     if (refused) throw refused;
     const apply = applyParameter(request.url);
     const report = await retention.runNow(apply);

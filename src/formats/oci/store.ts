@@ -251,6 +251,11 @@ export class OciStore {
     }
   }
 
+  /** Forgets every remembered tag lookup (`POST /api/v1/admin/reindex`): the next asks SQL. */
+  forgetTags(): void {
+    this.#tagsChanged();
+  }
+
   #tagsChanged(): void {
     this.#generation += 1;
     this.#tagRows.clear();
