@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FORMAT_NAMES, type FormatName } from '../config/schema.ts';
 import { RegistryError } from '../core/errors.ts';
 import type { Reindexers } from '../core/reindex.ts';
-import { adminRefusal } from './retention-api.ts';
+import { requireAdminPost } from './retention-api.ts';
 
 export const REINDEX_ROUTE = '/api/v1/admin/reindex';
 
@@ -47,21 +47,12 @@ export function registerReindexRoutes(
   authEnabled: () => boolean,
 ): void {
   app.all(REINDEX_ROUTE, async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.method !== 'POST') {
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
-        `${request.method} is not supported here: POST ${REINDEX_ROUTE}[?registry=<format>]`,
-        { headers: { allow: 'POST' } },
-      );
-    }
-    const refused = adminRefusal(
-      request.principal,
-      request.ip,
+    requireAdminPost(
+      request,
       authEnabled(),
       'reindex',
-      REINDEX_ROUTE,
+      `POST ${REINDEX_ROUTE}[?registry=<format>]`,
     );
-    if (refused) throw refused;
     const format = registryParameter(request.url);
     const start = reindexers.request(format);
     if (!start.started) {

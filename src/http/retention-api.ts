@@ -57,6 +57,28 @@ export function adminRefusal(
 }
 
 /**
+ * Throws unless `request` is a POST (405 naming `usage`, the valid calls) by a caller
+ * `adminRefusal` lets do `what` on the request's path.
+ */
+export function requireAdminPost(
+  request: FastifyRequest,
+  authEnabled: boolean,
+  what: string,
+  usage: string,
+): void {
+  if (request.method !== 'POST') {
+    throw new RegistryError(
+      'METHOD_NOT_ALLOWED',
+      `${request.method} is not supported here: ${usage}`,
+      { headers: { allow: 'POST' } },
+    );
+  }
+  const route = request.url.split('?', 1)[0] ?? request.url;
+  const refused = adminRefusal(request.principal, request.ip, authEnabled, what, route);
+  if (refused) throw refused;
+}
+
+/**
  * Whether the query string of `url` asks to apply: `apply=true` or `apply=false` (or no query:
  * a plan). A destructive endpoint refuses what it does not understand (trial 27 newR F8:
  * `apply=1` applied, `apply=yes`, `aply=true` and `dry_run=true` were silently plans): any other
@@ -90,21 +112,12 @@ export function registerRetentionRoutes(
   authEnabled: () => boolean,
 ): void {
   app.all(RETENTION_ROUTE, async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.method !== 'POST') {
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
-        `${request.method} is not supported here: POST ${RETENTION_ROUTE} plans, POST ${RETENTION_ROUTE}?apply=true deletes`,
-        { headers: { allow: 'POST' } },
-      );
-    }
-    const refused = adminRefusal(
-      request.principal,
-      request.ip,
+    requireAdminPost(
+      request,
       authEnabled(),
       'run retention',
-      RETENTION_ROUTE,
+      `POST ${RETENTION_ROUTE} plans, POST ${RETENTION_ROUTE}?apply=true deletes`,
     );
-    if (refused) throw refused;
     const apply = applyParameter(request.url);
     const report = await retention.runNow(apply);
     return reply.code(200).header('cache-control', 'no-store').send(reportJson(report));

@@ -37,15 +37,18 @@ test(
     await buildOciLayout(path.join(work.path, 'layout'), 'v1', { layerSizes: [1024, 2048] });
     const creds = `erin:${PASSWORD}`;
     const image = `docker://${server.host}/team/app:v1`;
-    const copyIn = await work.tool('skopeo', [
-      'copy',
-      '--dest-tls-verify=false',
-      '--dest-creds',
-      creds,
-      `oci:${path.join(work.path, 'layout')}:v1`,
-      image,
-    ]);
-    assert.equal(copyIn.code, 0, copyIn.stderr);
+    const copyIn = async (layout: string): Promise<void> => {
+      const copied = await work.tool('skopeo', [
+        'copy',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        creds,
+        `oci:${path.join(work.path, layout)}:v1`,
+        image,
+      ]);
+      assert.equal(copied.code, 0, copied.stderr);
+    };
+    await copyIn('layout');
     const copyOut = await work.tool('skopeo', [
       'copy',
       '--src-tls-verify=false',
@@ -57,17 +60,7 @@ test(
     assert.equal(copyOut.code, 0, copyOut.stderr);
     // A changed image under the same tag, twice: the tag moves once.
     await buildOciLayout(path.join(work.path, 'changed'), 'v1', { layerSizes: [512] });
-    for (let i = 0; i < 2; i++) {
-      const again = await work.tool('skopeo', [
-        'copy',
-        '--dest-tls-verify=false',
-        '--dest-creds',
-        creds,
-        `oci:${path.join(work.path, 'changed')}:v1`,
-        image,
-      ]);
-      assert.equal(again.code, 0, again.stderr);
-    }
+    for (let i = 0; i < 2; i++) await copyIn('changed');
 
     const file = auditFile(server);
     const events = await untilEvents(
