@@ -14,6 +14,7 @@ import { answerClientError } from './http/client-error.ts';
 import { continueOnFirstRead } from './http/expect-continue.ts';
 import { AccessControl, type Principal } from './auth/access.ts';
 import { registerTokenRoutes } from './http/tokens-api.ts';
+import { registerReindexRoutes } from './http/reindex-api.ts';
 import { registerRetentionRoutes } from './http/retention-api.ts';
 import { TokenApi } from './auth/api/tokens.ts';
 import { createIdentity } from './auth/identity.ts';
@@ -106,6 +107,7 @@ import { createStorageDriver } from './storage/drivers/index.ts';
 import { BLOBS_PREFIX } from './storage/keys.ts';
 import { VERSION } from './version.ts';
 import { RetentionAdapters } from './retention/types.ts';
+import { Reindexers } from './core/reindex.ts';
 import { BrowseSources } from './ui/types.ts';
 import { registerUiRoutes, uiRefusal } from './ui/routes.ts';
 import { type RetentionScheduler, startRetentionScheduler } from './retention/scheduler.ts';
@@ -162,6 +164,8 @@ export interface NoraApp {
   readonly gc: GcScheduler;
   /** The `[retention]` scheduler (runNow: one pass; src/retention/scheduler.ts). */
   readonly retention: RetentionScheduler;
+  /** `POST /api/v1/admin/reindex`'s runner (idle(): the running reindex is done). */
+  readonly reindex: Reindexers;
   /** Every route Fastify registered (method, URL pattern), for checks over all routes. */
   readonly routes: readonly { readonly method: string; readonly url: string }[];
   /** Requests not yet answered: a shutdown that gives up on them logs them (`cut`). */
@@ -1145,6 +1149,13 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   );
 
   const reloadTasks: ((previous: AppConfig, next: AppConfig) => void)[] = [];
+  // POST /api/v1/admin/reindex: the formats' tasks, then the answer memo's kept answers.
+  const reindexers = new Reindexers((err, format) => {
+    log.error({ err, registry: format }, 'a reindex task failed');
+  });
+  reindexers.provideAlways(() => {
+    memo.clear();
+  });
   const context: FormatContext = {
     config: () => config,
     db,
@@ -1162,6 +1173,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     onClose: (task) => closeTasks.push(task),
     onReload: (task) => reloadTasks.push(task),
     retention: new RetentionAdapters(),
+    reindex: reindexers,
     browse: new BrowseSources(),
   };
 
@@ -1382,6 +1394,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   // endpoint; it reads the adapters the formats provide in register() at each pass.
   closeTasks.push(() => retention.stop());
   registerRetentionRoutes(fastify, retention, () => config.auth.enabled);
+  registerReindexRoutes(fastify, reindexers, () => config.auth.enabled);
 
   // NORA's token API: at the root, owned by no format. The web UI's tokens page uses the same.
   const tokenApi = new TokenApi(
@@ -1456,6 +1469,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     },
     gc,
     retention,
+    reindex: reindexers,
     reload(next: AppConfig): string[] {
       // Throws (RepositoryConfigError) before anything is applied when the new set is invalid.
       // A default proxy the file no longer makes (`[helm] proxies` emptied) keeps running

@@ -163,6 +163,17 @@ export class RenderedDocCache {
     };
   }
 
+  /**
+   * Forgets every document (`POST /api/v1/admin/reindex`): every name's generation moves past
+   * any read before, so a render racing this stores nothing.
+   */
+  invalidateAll(): void {
+    this.#generations.clear();
+    this.#floor = ++this.#counter;
+    this.#entries.clear();
+    this.#keysByName.clear();
+  }
+
   invalidate(name: string): void {
     this.#generations.delete(name);
     this.#generations.set(name, ++this.#counter);

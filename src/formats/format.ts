@@ -13,6 +13,7 @@ import type { RepositoryRegistry } from '../repos/repository.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ProxyEngine } from '../proxy/engine.ts';
+import type { ReindexRegistry } from '../core/reindex.ts';
 import type { RetentionRegistry, RetentionSupport } from '../retention/types.ts';
 import type { CurationGate } from '../curation/types.ts';
 import type { BrowseRegistry } from '../ui/types.ts';
@@ -62,6 +63,11 @@ export interface FormatContext {
    * built over the services its routes use (src/retention/types.ts).
    */
   readonly retention: RetentionRegistry;
+  /**
+   * Where a format that keeps documents derived from its rows in memory hands the task that
+   * forgets them (`POST /api/v1/admin/reindex`, src/core/reindex.ts), from `register()`.
+   */
+  readonly reindex: ReindexRegistry;
   /**
    * Where a browsable format hands its web UI browse source from `register()`
    * (`context.browse.provide(source)`, src/ui/types.ts), built over the services its routes use.

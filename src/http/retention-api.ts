@@ -17,18 +17,25 @@ import type { RetentionScheduler } from '../retention/scheduler.ts';
 
 export const RETENTION_ROUTE = '/api/v1/admin/retention';
 
-/** Why `principal` from `address` may not run retention, or undefined when it may. */
-function refusal(
+/**
+ * Why `principal` from `address` may not call the admin endpoint `route` (which does `what`:
+ * "run retention", "reindex"), or undefined when it may: with auth on, an admin credential
+ * without a scope; with auth off, a client on a loopback address (every other client is
+ * anonymous and equal then). DENIED (403) or UNAUTHORIZED (401 with a Basic challenge).
+ */
+export function adminRefusal(
   principal: Principal,
   address: string,
   authEnabled: boolean,
+  what: string,
+  route: string,
 ): RegistryError | undefined {
   if (!authEnabled) {
     if (address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1')
       return undefined;
     return new RegistryError(
       'DENIED',
-      `with [auth] enabled = false only a client on the server's host (a loopback address) may run retention: call ${RETENTION_ROUTE} from there, or enable auth and use an admin credential`,
+      `with [auth] enabled = false only a client on the server's host (a loopback address) may ${what}: call ${route} from there, or enable auth and use an admin credential`,
     );
   }
   if (principal.kind !== 'user') {
@@ -43,10 +50,32 @@ function refusal(
   ) {
     return new RegistryError(
       'DENIED',
-      'retention is for admins ([auth] admin_users) with an admin credential without a scope',
+      `${route} is for admins ([auth] admin_users) with an admin credential without a scope`,
     );
   }
   return undefined;
+}
+
+/**
+ * Throws unless `request` is a POST (405 naming `usage`, the valid calls) by a caller
+ * `adminRefusal` lets do `what` on the request's path.
+ */
+export function requireAdminPost(
+  request: FastifyRequest,
+  authEnabled: boolean,
+  what: string,
+  usage: string,
+): void {
+  if (request.method !== 'POST') {
+    throw new RegistryError(
+      'METHOD_NOT_ALLOWED',
+      `${request.method} is not supported here: ${usage}`,
+      { headers: { allow: 'POST' } },
+    );
+  }
+  const route = request.url.split('?', 1)[0] ?? request.url;
+  const refused = adminRefusal(request.principal, request.ip, authEnabled, what, route);
+  if (refused) throw refused;
 }
 
 /**
@@ -83,15 +112,12 @@ export function registerRetentionRoutes(
   authEnabled: () => boolean,
 ): void {
   app.all(RETENTION_ROUTE, async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.method !== 'POST') {
-      throw new RegistryError(
-        'METHOD_NOT_ALLOWED',
-        `${request.method} is not supported here: POST ${RETENTION_ROUTE} plans, POST ${RETENTION_ROUTE}?apply=true deletes`,
-        { headers: { allow: 'POST' } },
-      );
-    }
-    const refused = refusal(request.principal, request.ip, authEnabled());
-    if (refused) throw refused;
+    requireAdminPost(
+      request,
+      authEnabled(),
+      'run retention',
+      `POST ${RETENTION_ROUTE} plans, POST ${RETENTION_ROUTE}?apply=true deletes`,
+    );
     const apply = applyParameter(request.url);
     const report = await retention.runNow(apply);
     return reply.code(200).header('cache-control', 'no-store').send(reportJson(report));

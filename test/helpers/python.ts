@@ -11,7 +11,7 @@
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { findTool, run, type RunResult } from './tools.ts';
+import { findTool, output, run, type RunResult } from './tools.ts';
 
 /** Debian's interpreter: the one python3-build, python3-venv, poetry, pdm and pipenv run on. */
 export const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -367,6 +367,23 @@ export function indexUrl(
     url.password = encodeURIComponent(credentials.password);
   }
   return url.toString();
+}
+
+/**
+ * A pip test's upstream set-up: builds `specs` as wheels under `workDir` and uploads them with
+ * twine to the NORA at `serverUrl` (its `/simple/`, any credentials). Returns the wheels' paths;
+ * throws with twine's output when the upload fails.
+ */
+export async function uploadWheels(
+  home: PythonHome,
+  workDir: string,
+  serverUrl: string,
+  specs: readonly ProjectSpec[],
+): Promise<string[]> {
+  const files = await buildProjects(home, workDir, specs, 'wheel');
+  const up = await twineUpload(home, indexUrl(serverUrl), { username: 'u', password: 'p' }, files);
+  if (up.code !== 0) throw new Error(`twine upload failed: ${output(up)}`);
+  return files;
 }
 
 /** `twine upload --repository-url <url> -u -p --non-interactive [extra…] files…`. */

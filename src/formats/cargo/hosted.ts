@@ -69,6 +69,15 @@ export class CargoHosted implements CargoSource {
     this.#maxCrateBytes = options.maxCrateBytes;
   }
 
+  /**
+   * Forgets every kept crate and name lookup (`POST /api/v1/admin/reindex`): the next read of an
+   * index file asks SQL.
+   */
+  forgetKept(): void {
+    this.#files.clear();
+    this.store.forgetNames();
+  }
+
   async indexFile(repo: Repository, name: string): Promise<IndexFile | undefined> {
     return (await this.#read(repo, name)).file;
   }

@@ -108,6 +108,9 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
         maxCrateBytes: () => context.config().cargo.max_upload_mb * MB,
       });
       context.retention.provide(cargoRetention(hosted));
+      context.reindex.provide('cargo', () => {
+        hosted.forgetKept();
+      });
       context.browse.provide(
         cargoBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
       );

@@ -104,6 +104,11 @@ export class CargoStore {
     this.#now = now;
   }
 
+  /** Forgets every remembered crateName answer (CargoHosted.forgetKept). */
+  forgetNames(): void {
+    this.#hasCrate.clear();
+  }
+
   /**
    * A change counter of `crate` in `repo`, bumped after every write to it (publish, yank,
    * unyank, delete) finished, committed or not. Read it BEFORE reading: what was read may be kept while

@@ -286,6 +286,12 @@ export class GoHosted implements GoSource {
     return sortVersions(rows.map((v) => v.version));
   }
 
+  /** Drops what reads remember of every repository (`POST /api/v1/admin/reindex`). */
+  forgetStates(): void {
+    this.#generation++;
+    this.#states.clear();
+  }
+
   /** Drops what reads remember of `repo` (after every write of go_module_versions). */
   #invalidate(repo: string): void {
     this.#generation++;

@@ -90,6 +90,9 @@ export const goFormat: FormatModule = {
       maxZipSize: () => context.config().go.max_zip_size,
     });
     context.retention.provide(goRetention(hosted));
+    context.reindex.provide('go', () => {
+      hosted.forgetStates();
+    });
     context.browse.provide(
       goBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
     );

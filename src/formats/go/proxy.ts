@@ -259,15 +259,9 @@ export class GoProxy implements GoSource {
   ): Promise<number | undefined> {
     if ((this.#deps.curation?.timeSettings('go').minReleaseAge ?? 0) === 0) return undefined;
     if (checkVersion(version) !== undefined) return undefined;
-    const got = await this.#get(
-      repo,
-      'info',
-      module,
-      version,
-      () => fileUrl(module, version, 'info'),
-      undefined,
-      'uncurated',
-    ).catch(() => undefined);
+    const got = await this.#getInfo(repo, module, version, undefined, 'uncurated').catch(
+      () => undefined,
+    );
     // A `.info` starts no first-seen clock, read here for a listing or a client's request alike
     // (#admit).
     const info = got === undefined ? undefined : await this.#info(got.entry).catch(() => undefined);
@@ -555,20 +549,32 @@ export class GoProxy implements GoSource {
     version: string,
     miss?: MissNotes,
   ): Promise<VersionInfo | undefined> {
-    const got = await this.#get(
-      repo,
-      'info',
-      module,
-      version,
-      () => fileUrl(module, version, 'info'),
-      miss,
-    );
+    const got = await this.#getInfo(repo, module, version, miss);
     if (got === undefined) return undefined;
     // `go mod download` asks a version's `.info`, then its `.mod` (mostly cached by then: the
     // module graph), then its `.zip`: fetch the zip while `go` is busy with the rest.
     if (!got.stale && checkVersion(version) === undefined)
       this.#prefetchFile(repo, 'zip', module, version);
     return this.#infoOf(got);
+  }
+
+  /** `module@version`'s `.info` through the cache (`#get`, whose `prefetch` this passes on). */
+  #getInfo(
+    repo: Repository,
+    module: string,
+    version: string,
+    miss: MissNotes | undefined,
+    prefetch: boolean | 'uncurated' = false,
+  ): Promise<{ entry: CachedEntry; stale: boolean; filled: boolean } | undefined> {
+    return this.#get(
+      repo,
+      'info',
+      module,
+      version,
+      () => fileUrl(module, version, 'info'),
+      miss,
+      prefetch,
+    );
   }
 
   /** The `.info`/`@latest` of `got`, marked stale (a copy of its own) when it is. */

@@ -66,6 +66,16 @@ export class HelmHosted implements HelmSource {
   }
 
   /**
+   * Drops every hosted repository's index snapshot (`POST /api/v1/admin/reindex`): the next
+   * `index.yaml` read builds it from the rows again and renders it anew (a new snapshot key).
+   */
+  forgetSnapshots(): void {
+    for (const repo of new Set([...this.#snapshots.keys(), ...this.#changes.keys()])) {
+      this.#changed(repo);
+    }
+  }
+
+  /**
    * Bumps `repo`'s change counter. With `delta` (what the committed write did) a cached snapshot
    * is updated in place of being dropped: a copy with the entry inserted at its sorted position
    * (binary search) or removed, O(n) copying and no SQL or sort, so the next index read after a

@@ -85,6 +85,9 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
       const store = new HelmStore(context.db.$extendTables<HelmTables>());
       const hosted = new HelmHosted({ store, blobs: context.blobs });
       context.retention.provide(helmRetention(store, hosted));
+      context.reindex.provide('helm', () => {
+        hosted.forgetSnapshots();
+      });
       context.browse.provide(
         helmBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
       );

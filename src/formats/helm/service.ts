@@ -11,6 +11,7 @@
  * refuses with 405).
  */
 import type { Readable } from 'node:stream';
+import { noteOverwrite } from '../../audit/requests.ts';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import type { AppConfig } from '../../config/schema.ts';
 import { compileGlob } from '../../auth/patterns.ts';
@@ -393,6 +394,8 @@ export class HelmService {
     const warnings = chart && !existing ? await this.#takeover(target, name) : [];
     if (chart) {
       const created = await this.#deps.hosted.commit(target, chart, prov, force);
+      // Replaced with ?force: the audit log's `overwrite`.
+      if (!created) noteOverwrite();
       return {
         status: created ? 201 : 200,
         name,
@@ -408,9 +411,10 @@ export class HelmService {
         restored,
       );
     }
-    if (prov && existing !== undefined && existing.prov_digest !== null && force)
-      this.authorize(principal, target, 'delete', name);
+    const replacesProv = prov && existing !== undefined && existing.prov_digest !== null && force;
+    if (replacesProv) this.authorize(principal, target, 'delete', name);
     await this.#deps.hosted.commitProv(target, prov as StagedProv, force);
+    if (replacesProv) noteOverwrite();
     return { status: 201, name, version };
   }
 

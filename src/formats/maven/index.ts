@@ -104,6 +104,10 @@ export const mavenFormat: FormatModule = {
       },
     });
     context.retention.provide(mavenRetention(hosted));
+    context.reindex.provide('maven', () => {
+      metadataCache.invalidateAll();
+      hotFiles.reset();
+    });
     context.browse.provide(
       mavenBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
     );

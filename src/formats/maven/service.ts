@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { noteOverwrite } from '../../audit/requests.ts';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import type { AppConfig } from '../../config/schema.ts';
 import { compileGlob } from '../../auth/patterns.ts';
@@ -505,6 +506,9 @@ export class MavenService {
         message: `${coordinate.path} is already stored with these bytes${warned}`,
       };
     }
+    // A release file replaced (`immutable_releases = false`) is the audit log's `overwrite`; a
+    // snapshot's files are replaced by design (each build gets its own timestamped files).
+    if (!result.created && !isSnapshotVersion(coordinate.version)) noteOverwrite();
     return result.created
       ? { status: 201, message: `stored ${coordinate.path}${warned}` }
       : { status: 200, message: `replaced ${coordinate.path}${warned}` };

@@ -114,6 +114,9 @@ export const npmFormat: FormatModule = {
       namedByConfig: (name) => namedByConfig(context.config().auth, name),
     });
     context.retention.provide(npmRetention(store, cache));
+    context.reindex.provide('npm', () => {
+      cache.invalidateAll();
+    });
     context.browse.provide(
       npmBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
     );

@@ -76,6 +76,8 @@ const ENTRY_OVERHEAD_BYTES = 256;
 export interface PutManifestResult {
   readonly digest: string;
   readonly subject: string | undefined;
+  /** A tag of the push pointed at another manifest before (`docker push` of a changed image). */
+  readonly retagged: boolean;
 }
 
 export class Hosted implements HostedMachinery, OciCacheWriter {
@@ -187,13 +189,15 @@ export class Hosted implements HostedMachinery, OciCacheWriter {
   ): Promise<PutManifestResult> {
     const parsed = parseManifest(body, contentType);
     const digest = manifestDigest(body, expectedDigest);
-    const store = async (): Promise<void> => {
+    const store = async (): Promise<boolean> => {
       await this.#checkReferences(repo, name, parsed);
-      await this.#storeManifest(repo, name, body, digest, parsed, tags);
+      return this.#storeManifest(repo, name, body, digest, parsed, tags);
     };
-    if (parsed.children.length === 0) await store();
-    else await this.#nameLocks.run(nameKey(repo, name), store);
-    return { digest, subject: parsed.subject };
+    const retagged =
+      parsed.children.length === 0
+        ? await store()
+        : await this.#nameLocks.run(nameKey(repo, name), store);
+    return { digest, subject: parsed.subject, retagged };
   }
 
   /**
@@ -328,13 +332,13 @@ export class Hosted implements HostedMachinery, OciCacheWriter {
     digest: string,
     parsed: ParsedManifest,
     tags: readonly string[],
-  ): Promise<void> {
+  ): Promise<boolean> {
     await this.#blobs.ingest(Readable.from([body]), {
       expected: parseDigest(digest),
       expectedSize: body.length,
     });
     this.#cache.set(digest, body);
-    await this.#store.putManifest(
+    const retagged = await this.#store.putManifest(
       repo,
       name,
       {
@@ -350,6 +354,7 @@ export class Hosted implements HostedMachinery, OciCacheWriter {
     );
     // Referred to again (a manifest deleted, then pushed again): gc counts the links again.
     await this.#store.markReferenced(repo, name, parsed.blobs);
+    return retagged;
   }
 
   async #checkReferences(repo: string, name: string, parsed: ParsedManifest): Promise<void> {

@@ -115,6 +115,9 @@ function register(
     new ManifestCache(() => context.config().docker.manifest_cache_mb * MB),
   );
   context.retention.provide(ociRetention(hosted));
+  context.reindex.provide('docker', () => {
+    store.forgetTags();
+  });
   context.browse.provide(
     ociBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
   );

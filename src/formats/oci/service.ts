@@ -5,7 +5,7 @@
  * (405 UNSUPPORTED when there is none, e.g. a proxy).
  */
 import type { Readable } from 'node:stream';
-import { noteArtifact } from '../../audit/requests.ts';
+import { noteArtifact, noteOverwrite } from '../../audit/requests.ts';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { parseDigest } from '../../core/digest.ts';
 import { isRegistryError, methodNotAllowed, RegistryError } from '../../core/errors.ts';
@@ -462,6 +462,8 @@ export class OciService {
       tags,
       expected,
     );
+    // A tag moved to another manifest: the image under that name was replaced.
+    if (result.retagged) noteOverwrite();
     const headers: Record<string, string> = {
       location: `${request.prefix}/${target.urlName}/manifests/${result.digest}`,
       'docker-content-digest': result.digest,

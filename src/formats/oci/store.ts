@@ -251,6 +251,11 @@ export class OciStore {
     }
   }
 
+  /** Forgets every remembered tag lookup (`POST /api/v1/admin/reindex`): the next asks SQL. */
+  forgetTags(): void {
+    this.#tagsChanged();
+  }
+
   #tagsChanged(): void {
     this.#generation += 1;
     this.#tagRows.clear();
@@ -270,12 +275,17 @@ export class OciStore {
       .executeTakeFirst();
   }
 
+  /**
+   * Records a manifest and points `tags` at it. Returns true when one of the tags pointed at
+   * another manifest before (a tag moved: the audit log's `overwrite`), false when every tag is
+   * new or already pointed here.
+   */
   putManifest(
     repo: string,
     name: string,
     manifest: NewManifest,
     tags: readonly string[],
-  ): Promise<void> {
+  ): Promise<boolean> {
     return this.#changingTags(() => this.#putManifest(repo, name, manifest, tags));
   }
 
@@ -284,9 +294,9 @@ export class OciStore {
     name: string,
     manifest: NewManifest,
     tags: readonly string[],
-  ): Promise<void> {
+  ): Promise<boolean> {
     const now = Date.now();
-    await this.#db.transaction().execute(async (trx) => {
+    return this.#db.transaction().execute(async (trx) => {
       await trx
         .insertInto('oci_manifests')
         .values({
@@ -304,7 +314,18 @@ export class OciStore {
         })
         .onConflict((oc) => oc.columns(['repo', 'name', 'digest']).doNothing())
         .execute();
+      let moved = false;
       for (const tag of tags) {
+        // Read inside the write's transaction: of two pushes racing to one tag, the second sees
+        // the first's digest.
+        const before = await trx
+          .selectFrom('oci_tags')
+          .select('digest')
+          .where('repo', '=', repo)
+          .where('name', '=', name)
+          .where('tag', '=', tag)
+          .executeTakeFirst();
+        if (before !== undefined && before.digest !== manifest.digest) moved = true;
         await trx
           .insertInto('oci_tags')
           .values({ repo, name, tag, digest: manifest.digest, updated_at: now })
@@ -315,6 +336,7 @@ export class OciStore {
           )
           .execute();
       }
+      return moved;
     });
   }
 

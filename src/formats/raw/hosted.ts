@@ -121,6 +121,12 @@ export class RawHosted implements RawSource {
     return bytes;
   }
 
+  /** Forgets every remembered row (`POST /api/v1/admin/reindex`): the next read asks SQL. */
+  forgetRows(): void {
+    this.#generation++;
+    this.#rows.clear();
+  }
+
   /** Called around every write: see the class comment. */
   #changed(repo: Repository, path: string): void {
     this.#generation++;

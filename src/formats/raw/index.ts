@@ -51,6 +51,9 @@ export const rawFormat: FormatModule = {
       durable: () => context.config().storage.fsync,
     });
     context.retention.provide(rawRetention(store, hosted));
+    context.reindex.provide('raw', () => {
+      hosted.forgetRows();
+    });
     context.browse.provide(
       rawBrowse({
         db: context.db,

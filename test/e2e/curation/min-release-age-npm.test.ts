@@ -16,17 +16,9 @@ import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { findTool, output, run } from '../../helpers/tools.ts';
 import { NpmHttp } from '../../integration/npm/client.ts';
-import { writeUserNpmrc } from '../npm/clients.ts';
+import { npmUserEnv as npmEnv, writeUserNpmrc } from '../npm/clients.ts';
 
 const OLD = '2020-01-01T00:00:00.000Z';
-
-function npmEnv(home: string, npmrc: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(npm_|NORA_)/i.test(key)) env[key] = value;
-  }
-  return { ...env, HOME: home, npm_config_userconfig: npmrc };
-}
 
 test(
   'npm through a min release age: the newest old-enough version installs, the young one is refused with its date, SIGHUP applies a new age',

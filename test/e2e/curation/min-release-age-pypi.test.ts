@@ -11,13 +11,12 @@ import { startRewriter } from '../../helpers/rewriter.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import {
-  buildProjects,
   createVenv,
   indexUrl,
   missingPython,
   output,
   pythonHome,
-  twineUpload,
+  uploadWheels,
 } from '../../helpers/python.ts';
 
 test(
@@ -27,22 +26,10 @@ test(
     await using work = await tempDir('nora-cur-age-pypi-');
     const home = await pythonHome(path.join(work.path, 'home'));
     await using upstream = await startTestServer({ env: { NORA_PYPI_PROXY: 'none' } });
-    const files = await buildProjects(
-      home,
-      path.join(work.path, 'src'),
-      [
-        { name: 'age-py', version: '1.0.0' },
-        { name: 'age-py', version: '2.0.0' },
-      ],
-      'wheel',
-    );
-    const up = await twineUpload(
-      home,
-      indexUrl(upstream.url),
-      { username: 'u', password: 'p' },
-      files,
-    );
-    assert.equal(up.code, 0, output(up));
+    const files = await uploadWheels(home, path.join(work.path, 'src'), upstream.url, [
+      { name: 'age-py', version: '1.0.0' },
+      { name: 'age-py', version: '2.0.0' },
+    ]);
     const young = new Date(Date.now() - 3_600_000).toISOString();
     await using rewriter = await startRewriter(upstream.url, (doc) => {
       const listed = doc.files;

@@ -16,17 +16,9 @@ import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { findTool, output, run } from '../../helpers/tools.ts';
 import { NpmHttp } from '../../integration/npm/client.ts';
-import { writeUserNpmrc } from '../npm/clients.ts';
+import { npmUserEnv as npmEnv, writeUserNpmrc } from '../npm/clients.ts';
 
 const REASON = 'compromised release (advisory CUR-1)';
-
-function npmEnv(home: string, npmrc: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(npm_|NORA_)/i.test(key)) env[key] = value;
-  }
-  return { ...env, HOME: home, npm_config_userconfig: npmrc };
-}
 
 test(
   'npm through curation: audit, SIGHUP to enforce, blocked version refused with its reason, bypass, internal namespace, broken reload',

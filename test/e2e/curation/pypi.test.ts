@@ -12,13 +12,12 @@ import { test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import {
-  buildProjects,
   createVenv,
   indexUrl,
   missingPython,
   output,
   pythonHome,
-  twineUpload,
+  uploadWheels,
 } from '../../helpers/python.ts';
 
 test(
@@ -33,23 +32,11 @@ test(
       logLevel: 'info',
       logStream: { write: (line) => upstreamLog.push(line) },
     });
-    const files = await buildProjects(
-      home,
-      path.join(work.path, 'src'),
-      [
-        { name: 'cur-py', version: '1.0.0' },
-        { name: 'cur-py', version: '2.0.0' },
-        { name: 'corp-secret', version: '1.0.0' },
-      ],
-      'wheel',
-    );
-    const up = await twineUpload(
-      home,
-      indexUrl(upstream.url),
-      { username: 'u', password: 'p' },
-      files,
-    );
-    assert.equal(up.code, 0, output(up));
+    const files = await uploadWheels(home, path.join(work.path, 'src'), upstream.url, [
+      { name: 'cur-py', version: '1.0.0' },
+      { name: 'cur-py', version: '2.0.0' },
+      { name: 'corp-secret', version: '1.0.0' },
+    ]);
     upstreamLog.length = 0;
 
     const blocklist = path.join(work.path, 'blocklist.json');

@@ -132,6 +132,18 @@ function writeNpmrc(ctx: ClientContext): Promise<string> {
   );
 }
 
+/**
+ * npm's environment for a test that wrote its own user config `npmrc`: `home` as HOME, no
+ * inherited npm settings and no NORA_ variable (the server's, not the client's).
+ */
+export function npmUserEnv(home: string, npmrc: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^(npm_|NORA_)/i.test(key)) env[key] = value;
+  }
+  return { ...env, HOME: home, npm_config_userconfig: npmrc };
+}
+
 /** A client's environment: `home` as HOME, its .npmrc and XDG directories, no inherited settings. */
 export function homeEnv(home: string): NodeJS.ProcessEnv {
   return {

@@ -209,3 +209,54 @@ test('a pull through a group served by a hosted member names that member, as a p
     ],
   );
 });
+
+test('overwrite: a Helm chart re-uploaded with ?force, a Maven release re-deployed (immutable_releases off); not a snapshot file replaced, not a dist-tag moved', async () => {
+  await using server = await startTestServer({
+    config: { maven: { immutable_releases: false } },
+  });
+  for (const [query, description, status] of [
+    ['', 'first', 201],
+    ['?force', 'second', 200],
+  ] as const) {
+    const chart = await buildChart({ name: 'forced', version: '1.0.0', description });
+    const helm = await fetch(`${server.url}/helm/api/charts${query}`, {
+      method: 'POST',
+      body: chart,
+    });
+    assert.equal(helm.status, status, await helm.text());
+  }
+
+  const deploy = async (path: string, text: string, status: number): Promise<void> => {
+    const put = await fetch(`${server.url}/maven2/com/example/${path}`, {
+      method: 'PUT',
+      body: makeZip([{ name: 'META-INF/MANIFEST.MF', data: Buffer.from(text) }]),
+    });
+    assert.equal(put.status, status, await put.text());
+  };
+  await deploy('rel/1.0/rel-1.0.jar', 'Manifest-Version: 1.0\n', 201);
+  await deploy('rel/1.0/rel-1.0.jar', 'Manifest-Version: 1.0\nBuilt-By: again\n', 200);
+  await deploy('snap/1.0-SNAPSHOT/snap-1.0-SNAPSHOT.jar', 'Manifest-Version: 1.0\n', 201);
+  await deploy('snap/1.0-SNAPSHOT/snap-1.0-SNAPSHOT.jar', 'Manifest-Version: 1.0\nX: 2\n', 200);
+
+  const npm = new NpmHttp(`${server.url}/npm`);
+  for (const version of ['1.0.0', '2.0.0']) {
+    assert.equal((await npm.publish({ name: 'tagged', version })).status, 201);
+  }
+  const moved = await npm.request('PUT', '/-/package/tagged/dist-tags/latest', '"1.0.0"');
+  assert.ok(moved.status < 300, moved.text);
+
+  const events = await untilEvents(auditFile(server), (all) => all.length >= 8);
+  assert.deepEqual(
+    events.map((e) => `${e.action} ${e.registry} ${e.artifact}`),
+    [
+      'push helm forced-1.0.0.tgz',
+      'overwrite helm forced-1.0.0.tgz',
+      'push maven com/example/rel/1.0/rel-1.0.jar',
+      'overwrite maven com/example/rel/1.0/rel-1.0.jar',
+      'push maven com/example/snap/1.0-SNAPSHOT/snap-1.0-SNAPSHOT.jar',
+      'push maven com/example/snap/1.0-SNAPSHOT/snap-1.0-SNAPSHOT.jar',
+      'push npm tagged@1.0.0',
+      'push npm tagged@2.0.0',
+    ],
+  );
+});

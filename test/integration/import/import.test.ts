@@ -45,6 +45,17 @@ async function realFiles(): Promise<Map<string, FixtureFile> | undefined> {
 const real = await realFiles();
 const skip = real === undefined ? `${REAL.join(', ')} missing from ${M2_REPOSITORY}` : false;
 
+/** `--source <flavour> --url <source> --registry <registry> --allow-private-cidrs`. */
+const sourceArgs = (flavour: string, source: string, registry: string): string[] => [
+  '--source',
+  flavour,
+  '--url',
+  source,
+  '--registry',
+  registry,
+  '--allow-private-cidrs',
+];
+
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 function mavenRepo(extra: Record<string, FixtureFile> = {}): FixtureRepo {
@@ -109,15 +120,7 @@ describe('nora import', { skip }, () => {
       NORA_IMPORT_TARGET_USER: 'alice',
       NORA_IMPORT_TARGET_PASSWORD: 'alice-pw-1',
     };
-    const common = [
-      '--source',
-      'artifactory',
-      '--url',
-      source.url,
-      '--registry',
-      server.url,
-      '--allow-private-cidrs',
-    ];
+    const common = sourceArgs('artifactory', source.url, server.url);
     const assessed = await nora(['import', 'assess', ...common, '--json'], env);
     assert.equal(assessed.code, 0, assessed.stderr);
     const report = JSON.parse(assessed.stdout) as {
@@ -400,13 +403,7 @@ describe('nora import: verification before the last byte', () => {
       const ran = await nora([
         'import',
         'run',
-        '--source',
-        flavour,
-        '--url',
-        source.url,
-        '--registry',
-        server.url,
-        '--allow-private-cidrs',
+        ...sourceArgs(flavour, source.url, server.url),
         '--state',
         path.join(work.path, `${flavour}.jsonl`),
       ]);
@@ -449,15 +446,7 @@ describe('nora import: listed paths', () => {
       flavour: 'artifactory',
       repos: [{ name: 'files', packageType: 'generic', kind: 'local', files }],
     });
-    const common = [
-      '--source',
-      'artifactory',
-      '--url',
-      source.url,
-      '--registry',
-      server.url,
-      '--allow-private-cidrs',
-    ];
+    const common = sourceArgs('artifactory', source.url, server.url);
     const assessed = await nora(['import', 'assess', ...common, '--json']);
     assert.equal(assessed.code, 0, assessed.stderr);
     const report = JSON.parse(assessed.stdout) as {
@@ -507,15 +496,7 @@ describe('nora import: default targets', { skip }, () => {
         },
       ],
     });
-    const common = [
-      '--source',
-      'artifactory',
-      '--url',
-      source.url,
-      '--registry',
-      server.url,
-      '--allow-private-cidrs',
-    ];
+    const common = sourceArgs('artifactory', source.url, server.url);
     const ran = await nora([
       'import',
       'run',
@@ -584,13 +565,7 @@ describe('nora import: files NORA already has', () => {
     const ran = await nora([
       'import',
       'run',
-      '--source',
-      'artifactory',
-      '--url',
-      fixture.url,
-      '--registry',
-      server.url,
-      '--allow-private-cidrs',
+      ...sourceArgs('artifactory', fixture.url, server.url),
       '--state',
       path.join(work.path, 's'),
     ]);

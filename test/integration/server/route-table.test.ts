@@ -494,6 +494,11 @@ const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
   '/api/tokens/revoke': () => tokenApiSamples('/api/tokens/revoke', 'account-change'),
   '/api/v1/admin/tokens': () => tokenApiSamples('/api/v1/admin/tokens', 'admin'),
   '/api/v1/admin/retention': () => retentionSamples('/api/v1/admin/retention'),
+  '/api/v1/admin/reindex': () => ({
+    ...retentionSamples('/api/v1/admin/reindex'),
+    // One POST: a second within 10 s is the debounce's 429.
+    POST: [{ url: '/api/v1/admin/reindex?registry=npm', need: 'admin' }],
+  }),
   '/ui': () => uiSamples('/ui'),
   '/ui/': () => uiSamples('/ui/'),
   '/ui/tokens': () => ({
