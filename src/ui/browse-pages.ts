@@ -224,7 +224,10 @@ export function browseDetailPage(page: DetailPage): Html {
       html`<tr>
         <td>${versionCell(v.version)}</td>
         <td>${(v.tags ?? []).join(', ')}</td>
-        <td>${(v.marks ?? []).map((m) => html`<span class="mark">${m}</span> `)}</td>
+        <td>
+          ${v.cached === true ? html`<span class="mark cached">${t('browse.cached')}</span> ` : ''}
+          ${(v.marks ?? []).map((m) => html`<span class="mark">${m}</span> `)}
+        </td>
         <td>${formatTime(v.publishedAt)}</td>
         <td>${formatBytes(v.bytes)}</td>
         <td><code>${v.digest ?? ''}</code></td>

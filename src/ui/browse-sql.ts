@@ -12,8 +12,9 @@
  * page's aggregates are asked for those names only.
  *
  * Which repositories are listed: a hosted repository its own rows; a group the rows of its hosted
- * members (recursively, in member order); a proxy nothing unless the format lists cached names
- * (`VersionRows.proxied`): caches live in blob storage, whose listing is not cheap.
+ * members (recursively, in member order); a proxy what its cache holds when the format lists
+ * cached names (`VersionRows.proxied`, `VersionRows.cached`: rows of the metadata store, never
+ * the upstream), marked cached.
  */
 import { type Kysely, sql, type RawBuilder } from 'kysely';
 import type { AccessControl, Principal } from '../auth/access.ts';
@@ -63,6 +64,25 @@ export interface VersionRows {
   ) => Promise<Map<string, string>>;
   /** True when proxy repositories' cached names are rows of `select` too (npm's proxy index). */
   readonly proxied?: boolean | undefined;
+  /**
+   * A proxy's cache as rows (PyPI, Cargo, Go, Helm, Maven): listed with `select`'s rows and
+   * answering a proxy member's detail page, marked cached. Read from the metadata store only,
+   * never from the upstream.
+   */
+  readonly cached?: CachedRows | undefined;
+}
+
+/** How a format's proxy cache rows are read (`VersionRows.cached`). */
+export interface CachedRows {
+  /**
+   * A SELECT (constant SQL written by the format) over the proxy engine's rows yielding one row
+   * per cached file of a proxy repository: `repo`, `name` (the format's browse name), `version`,
+   * `at` (ms since the epoch, when fetched), `bytes`, `file` (its file name) and `digest`
+   * (`sha256:…`). Rows that are no versioned file (index pages, metadata) are left out.
+   */
+  readonly select: string;
+  /** The client command fetching `version` (newest cached) of `name` through the repository. */
+  readonly install: (name: string, version: string | undefined, request: BrowseRequest) => string;
 }
 
 /** What a format's browse source reads: the app's database, access control and repositories. */
@@ -107,10 +127,15 @@ interface Aggregate {
 export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
   const { db, access, rows } = options;
   const accessPath = options.accessPath ?? ((name: string): string | undefined => name);
-  const from = sql.raw(`(${rows.select})`);
+  const cached = rows.cached;
+  const from = sql.raw(
+    cached === undefined
+      ? `(${rows.select})`
+      : `(${rows.select} UNION ALL SELECT repo, name, version, at, bytes FROM (${cached.select}))`,
+  );
 
   const stored = (repo: Repository): string[] =>
-    storedRepositories(options.repositories, repo, rows.proxied === true);
+    storedRepositories(options.repositories, repo, rows.proxied === true || cached !== undefined);
 
   const readable = (principal: Principal, repo: Repository, name: string): boolean =>
     access.can(principal, repo, 'read', accessPath(name));
@@ -196,9 +221,83 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
       if (wanted === '' || !readable(request.principal, repo, wanted)) return undefined;
       const repos = stored(repo);
       if (repos.length === 0) return undefined;
-      return options.detail(repos, wanted, request, repo);
+      if (cached === undefined) return options.detail(repos, wanted, request, repo);
+      // Member order, as a read through a group answers: a proxy member from its cache rows,
+      // each run of other members from the format's own detail.
+      let run: string[] = [];
+      for (const member of [...repos, undefined]) {
+        const proxy = member !== undefined && options.repositories.get(member)?.kind === 'proxy';
+        if (member !== undefined && !proxy) {
+          run.push(member);
+          continue;
+        }
+        if (run.length > 0) {
+          const found = await options.detail(run, wanted, request, repo);
+          if (found !== undefined) return found;
+          run = [];
+        }
+        if (member === undefined) return undefined;
+        const found = await cachedDetail(member, wanted, request);
+        if (found !== undefined) return found;
+      }
+      return undefined;
     },
   };
+
+  /**
+   * The detail of `name` as proxy `repo`'s cache holds it: its cached versions (newest first by
+   * the format's order), each marked cached, the newest one's files in the facts; undefined
+   * when nothing of it is cached.
+   */
+  async function cachedDetail(
+    repo: string,
+    name: string,
+    request: BrowseRequest,
+  ): Promise<BrowseDetail | undefined> {
+    if (cached === undefined) return undefined;
+    const files = await sql<{
+      version: string;
+      at: number;
+      bytes: number;
+      file: string;
+      digest: string;
+    }>`SELECT version, at, bytes, file, digest FROM ${sql.raw(`(${cached.select})`)} AS c
+      WHERE repo = ${repo} AND name = ${name} ORDER BY file`.execute(db);
+    if (files.rows.length === 0) return undefined;
+    const byVersion = new Map<string, typeof files.rows>();
+    for (const f of files.rows) byVersion.set(f.version, [...(byVersion.get(f.version) ?? []), f]);
+    const newest = newestOf(
+      [...byVersion.entries()].map(([version, fs]) => ({
+        version,
+        at: Math.max(...fs.map((f) => f.at)),
+      })),
+      rows.newestFirst,
+    );
+    const versions = [...byVersion.entries()].map(([version, fs]) => ({
+      version,
+      publishedAt: Math.max(...fs.map((f) => f.at)),
+      bytes: fs.reduce((n, f) => n + f.bytes, 0),
+      // One digest per file: shown for a single-file version only, the newest's in the facts.
+      digest: fs.length === 1 ? fs[0]?.digest : undefined,
+      cached: true,
+    }));
+    versions.sort(
+      rows.newestFirst === undefined
+        ? (a, b) => b.publishedAt - a.publishedAt
+        : (a, b) => rows.newestFirst?.(a.version, b.version) ?? 0,
+    );
+    return {
+      name,
+      versions,
+      install: cached.install(name, newest, request),
+      facts: [
+        ['Repository', repo],
+        ...(byVersion.get(newest ?? '') ?? []).map(
+          (f) => [f.file, `${f.bytes} bytes, ${f.digest}`] as const,
+        ),
+      ],
+    };
+  }
 }
 
 /** `entries` marked `cached` when `repo` is a proxy (all it lists is its cache). */

@@ -59,6 +59,8 @@ export interface BrowseVersion {
   readonly tags?: readonly string[] | undefined;
   /** Warnings about it (`yanked: reason`, `deprecated: message`, `snapshot`): untrusted text. */
   readonly marks?: readonly string[] | undefined;
+  /** True when read from a proxy's cache (fetched through it): shown as a translated mark. */
+  readonly cached?: boolean | undefined;
 }
 
 /** The detail of one name. */

@@ -15,6 +15,23 @@ import type { BrowseSource } from '../../ui/types.ts';
 import { compareVersions } from '../npm/names.ts';
 import { shellCommand } from '../../ui/shell.ts';
 
+/** The registry's config lines and `cargo add` of `crate` (`@version` when known). */
+function cargoInstall(crate: string, version: string | undefined, repositoryUrl: string): string {
+  return [
+    '# ~/.cargo/config.toml',
+    '[registries.nora]',
+    `index = ${JSON.stringify(`sparse+${repositoryUrl}/index/`)}`,
+    '',
+    shellCommand(
+      'cargo',
+      'add',
+      `${crate}${version === undefined ? '' : `@${version}`}`,
+      '--registry',
+      'nora',
+    ),
+  ].join('\n');
+}
+
 export function cargoBrowse(deps: BrowseDeps): BrowseSource {
   const { db } = deps;
   return sqlBrowseSource({
@@ -25,6 +42,16 @@ export function cargoBrowse(deps: BrowseDeps): BrowseSource {
       select: `SELECT repo, crate AS name, vers AS version, published_at AS at, size AS bytes
         FROM cargo_versions`,
       newestFirst: descending(compareVersions),
+      cached: {
+        // The proxy engine's `cargo-crate:<name>/<version>` rows: the .crate files fetched.
+        select: `SELECT repository AS repo, lower(crate) AS name, version, fetched_at AS at,
+            size AS bytes, crate || '-' || version || '.crate' AS file, digest
+          FROM (SELECT repository, fetched_at, size, digest,
+              substr(key, 13, instr(key, '/') - 13) AS crate,
+              substr(key, instr(key, '/') + 1) AS version
+            FROM proxy_entries WHERE substr(key, 1, 12) = 'cargo-crate:')`,
+        install: (name, version, request) => cargoInstall(name, version, request.repositoryUrl),
+      },
       async descriptions(repos, names) {
         const rows = await sql<{ repo: string; name: string; description: string | null }>`
           SELECT repo, name, description FROM cargo_crates
@@ -73,19 +100,7 @@ export function cargoBrowse(deps: BrowseDeps): BrowseSource {
         })),
         // `cargo add` reaches another registry only by name (it has no `--index`): the config
         // lines that name this one come first.
-        install: [
-          '# ~/.cargo/config.toml',
-          '[registries.nora]',
-          `index = ${JSON.stringify(`sparse+${request.repositoryUrl}/index/`)}`,
-          '',
-          shellCommand(
-            'cargo',
-            'add',
-            `${display}${newest === undefined ? '' : `@${newest.vers}`}`,
-            '--registry',
-            'nora',
-          ),
-        ].join('\n'),
+        install: cargoInstall(display, newest?.vers, request.repositoryUrl),
         facts: [['Repository', holder]],
       };
     },

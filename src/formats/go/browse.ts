@@ -24,6 +24,21 @@ export function goBrowse(deps: BrowseDeps): BrowseSource {
       select: `SELECT repo, module AS name, version, created_at AS at, mod_size + zip_size AS bytes
         FROM go_module_versions`,
       newestFirst: descending(compareSemver),
+      cached: {
+        // The proxy engine's `<kind>:<module>@<version>` rows of a version's files (.info, .mod,
+        // .zip); `list:` and `latest:` rows name no version.
+        select: `SELECT repository AS repo, substr(key, c + 1, a - c - 1) AS name,
+            substr(key, a + 1) AS version, fetched_at AS at, size AS bytes,
+            substr(key, a + 1) || '.' || substr(key, 1, c - 1) AS file, digest
+          FROM (SELECT repository, key, fetched_at, size, digest, instr(key, ':') AS c,
+              instr(key, '@') AS a
+            FROM proxy_entries
+            WHERE substr(key, 1, 4) IN ('mod:', 'zip:') OR substr(key, 1, 5) = 'info:')
+          WHERE a > c`,
+        // A module fetched through a proxy is a public one: the checksum database knows it.
+        install: (name, version, request) =>
+          `GOPROXY=${shellQuote(request.repositoryUrl)} ${shellCommand('go', 'get', `${name}${version === undefined ? '' : `@${version}`}`)}`,
+      },
     },
     async detail(repos, name, request) {
       const versions = firstHolder(

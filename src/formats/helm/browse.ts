@@ -23,6 +23,36 @@ function entryField(entry: string, field: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/**
+ * A Helm proxy's cached chart files (the proxy engine's `chart@<upstream id>:<name>-<version>.tgz`
+ * rows, and their `.prov`): the name ends before the first `-<digit>` (chart names rarely hold
+ * one; versions are SemVer, which starts with a digit).
+ */
+const CACHED_CHARTS = `SELECT repository AS repo, substr(base, 1, cut - 1) AS name,
+    substr(base, cut + 1) AS version, fetched_at AS at, size AS bytes, file, digest
+  FROM (SELECT repository, fetched_at, size, digest, file, base,
+      min(CASE instr(base, '-0') WHEN 0 THEN 1000000 ELSE instr(base, '-0') END, CASE instr(base, '-1') WHEN 0 THEN 1000000 ELSE instr(base, '-1') END, CASE instr(base, '-2') WHEN 0 THEN 1000000 ELSE instr(base, '-2') END, CASE instr(base, '-3') WHEN 0 THEN 1000000 ELSE instr(base, '-3') END, CASE instr(base, '-4') WHEN 0 THEN 1000000 ELSE instr(base, '-4') END, CASE instr(base, '-5') WHEN 0 THEN 1000000 ELSE instr(base, '-5') END, CASE instr(base, '-6') WHEN 0 THEN 1000000 ELSE instr(base, '-6') END, CASE instr(base, '-7') WHEN 0 THEN 1000000 ELSE instr(base, '-7') END, CASE instr(base, '-8') WHEN 0 THEN 1000000 ELSE instr(base, '-8') END, CASE instr(base, '-9') WHEN 0 THEN 1000000 ELSE instr(base, '-9') END) AS cut
+    FROM (SELECT repository, fetched_at, size, digest, file,
+        CASE WHEN file LIKE '%.tgz' THEN substr(file, 1, length(file) - 4)
+          ELSE substr(file, 1, length(file) - 9) END AS base
+      FROM (SELECT repository, fetched_at, size, digest, substr(key, instr(key, ':') + 1) AS file
+        FROM proxy_entries WHERE substr(key, 1, 6) = 'chart@')
+      WHERE file LIKE '%.tgz' OR file LIKE '%.tgz.prov'))
+  WHERE cut < 1000000`;
+
+/** `helm install` of chart `name` (`--version` when known) from the repository. */
+function helmInstall(name: string, version: string | undefined, repositoryUrl: string): string {
+  return shellCommand(
+    'helm',
+    'install',
+    name,
+    name,
+    '--repo',
+    `${repositoryUrl}/`,
+    ...(version === undefined ? [] : ['--version', version]),
+  );
+}
+
 export function helmBrowse(deps: BrowseDeps): BrowseSource {
   const { db } = deps;
   return sqlBrowseSource({
@@ -32,6 +62,10 @@ export function helmBrowse(deps: BrowseDeps): BrowseSource {
       select: `SELECT repo, name, version, updated_at AS at, size + COALESCE(prov_size, 0) AS bytes
         FROM helm_charts`,
       newestFirst: compareVersionsDesc,
+      cached: {
+        select: CACHED_CHARTS,
+        install: (name, version, request) => helmInstall(name, version, request.repositoryUrl),
+      },
     },
     async detail(repos, name, request) {
       const versions = firstHolder(
@@ -64,15 +98,7 @@ export function helmBrowse(deps: BrowseDeps): BrowseSource {
           digest: v.digest,
           marks: entryValue(v.entry, 'deprecated') === true ? ['deprecated'] : [],
         })),
-        install: shellCommand(
-          'helm',
-          'install',
-          name,
-          name,
-          '--repo',
-          `${request.repositoryUrl}/`,
-          ...(newest === undefined ? [] : ['--version', newest.version]),
-        ),
+        install: helmInstall(name, newest?.version, request.repositoryUrl),
         facts: [
           ['Repository', holder],
           ...(appVersion === undefined ? [] : [['App version', appVersion] as const]),

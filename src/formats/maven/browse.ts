@@ -3,8 +3,9 @@
  * `groupId:artifactId` (a detail page also takes its layout path, `com/example/lib`); its
  * versions newest first in Maven's own order (ComparableVersion: version.ts), with their files'
  * total size, the POM's packaging and a SNAPSHOT mark. Access rules see the GA's folder path
- * (`com/example/lib`), as the routes see its files' paths below it. Proxy repositories: nothing
- * listed.
+ * (`com/example/lib`), as the routes see its files' paths below it. Proxy repositories: the
+ * files fetched through them (`maven_proxy_files`: `<group path>/<artifact>/<version>/<file>`,
+ * files named `<artifact>-…`, checksums and metadata left out), marked cached.
  */
 import { sql } from 'kysely';
 import {
@@ -43,6 +44,45 @@ export function gaPath(ga: string): string {
   return `${group.replaceAll('.', '/')}/${artifact}`;
 }
 
+/**
+ * A Maven proxy's cached files, split from the right of their layout path in SQL (`rtrim(p,
+ * <p without '/'>)` is `p` up to its last `/`): file, version folder, artifact folder, group.
+ */
+const CACHED_FILES = `SELECT repository AS repo,
+    replace(substr(g, 1, length(g) - 1), '/', '.') || ':' || artifact AS name,
+    version, fetched_at AS at, size AS bytes, file, 'sha256:' || sha256 AS digest
+  FROM (SELECT *, substr(b, length(g) + 1) AS artifact
+    FROM (SELECT *, rtrim(b, replace(b, '/', '')) AS g
+      FROM (SELECT *, substr(a, length(v) + 1) AS version, substr(v, 1, length(v) - 1) AS b
+        FROM (SELECT *, rtrim(a, replace(a, '/', '')) AS v
+          FROM (SELECT repository, fetched_at, size, sha256, substr(path, length(d) + 1) AS file,
+              substr(d, 1, length(d) - 1) AS a
+            FROM (SELECT *, rtrim(path, replace(path, '/', '')) AS d FROM maven_proxy_files))))))
+  WHERE g <> '' AND substr(file, 1, length(artifact) + 1) = artifact || '-'
+    AND file NOT LIKE '%.sha1' AND file NOT LIKE '%.md5' AND file NOT LIKE '%.sha256'
+    AND file NOT LIKE '%.sha512' AND file NOT LIKE '%.asc'`;
+
+/** The POM `<dependency>` of `ga` at `version` (a `<type>` past jar), and the repository URL. */
+function mavenDependency(
+  ga: string,
+  version: string,
+  packaging: string | null | undefined,
+  repositoryUrl: string,
+): string {
+  const [groupId = '', artifactId = ''] = ga.split(':');
+  return [
+    '<dependency>',
+    `  <groupId>${groupId}</groupId>`,
+    `  <artifactId>${artifactId}</artifactId>`,
+    `  <version>${version}</version>`,
+    ...(packaging && packaging !== 'jar' && packaging !== 'bundle'
+      ? [`  <type>${packaging}</type>`]
+      : []),
+    '</dependency>',
+    `<!-- repository: <url>${repositoryUrl}/</url> -->`,
+  ].join('\n');
+}
+
 export function mavenBrowse(deps: BrowseDeps): BrowseSource {
   const { db } = deps;
   return sqlBrowseSource({
@@ -54,6 +94,11 @@ export function mavenBrowse(deps: BrowseDeps): BrowseSource {
       select: `SELECT repo, group_id || ':' || artifact_id AS name, version, updated_at AS at,
           size AS bytes FROM maven_files`,
       newestFirst: descending(compareMavenVersions),
+      cached: {
+        select: CACHED_FILES,
+        install: (name, version, request) =>
+          mavenDependency(name, version ?? '', undefined, request.repositoryUrl),
+      },
     },
     async detail(repos, name, request) {
       const [groupId = '', artifactId = ''] = name.split(':');
@@ -98,17 +143,7 @@ export function mavenBrowse(deps: BrowseDeps): BrowseSource {
             marks: version.endsWith('-SNAPSHOT') ? ['snapshot'] : [],
           };
         }),
-        install: [
-          '<dependency>',
-          `  <groupId>${groupId}</groupId>`,
-          `  <artifactId>${artifactId}</artifactId>`,
-          `  <version>${newest}</version>`,
-          ...(packaging && packaging !== 'jar' && packaging !== 'bundle'
-            ? [`  <type>${packaging}</type>`]
-            : []),
-          '</dependency>',
-          `<!-- repository: <url>${request.repositoryUrl}/</url> -->`,
-        ].join('\n'),
+        install: mavenDependency(name, newest, packaging, request.repositoryUrl),
         facts: [
           ['Repository', holder],
           ['Packaging', packaging ?? 'jar'],

@@ -3,8 +3,9 @@
  * its PEP 503 normal form (what the simple index and the access rules name); its versions are
  * the releases holding files, newest first by PEP 440, with their files' total size (PEP 658
  * `.metadata` files included, in the list as in the detail), the newest
- * upload time and the yanked mark (PEP 592). Proxy repositories: nothing listed (their cache is
- * blob storage, not rows).
+ * upload time and the yanked mark (PEP 592). Proxy repositories: the files fetched through them
+ * (the proxy engine's `pypi-file:<project>/<filename>` rows; the version read from the file name,
+ * whose project part is as long as the PEP 503 name), marked cached, never the upstream's.
  */
 import { sql } from 'kysely';
 import {
@@ -19,6 +20,36 @@ import { normalizeProjectName } from './names.ts';
 import { compareVersions } from './versions.ts';
 import { shellCommand } from '../../ui/shell.ts';
 
+/**
+ * A PyPI proxy's cached files (`pypi-file:<project>/<filename>`, project in PEP 503 form): the
+ * version is what follows `<project>-` in the file name up to the next `-` (a wheel's tags) or
+ * the sdist's extension. PEP 658 `.metadata` rows and project pages are no files of a version.
+ */
+const CACHED_FILES = `SELECT repository AS repo, project AS name,
+    CASE WHEN instr(rest, '-') > 0 THEN substr(rest, 1, instr(rest, '-') - 1)
+      WHEN rest LIKE '%.tar.gz' THEN substr(rest, 1, length(rest) - 7)
+      WHEN rest LIKE '%.tar.bz2' THEN substr(rest, 1, length(rest) - 8)
+      WHEN rest LIKE '%.zip' OR rest LIKE '%.tgz' THEN substr(rest, 1, length(rest) - 4)
+      ELSE rest END AS version,
+    fetched_at AS at, size AS bytes, file, digest
+  FROM (SELECT repository, fetched_at, size, digest, project, file,
+      substr(file, length(project) + 2) AS rest
+    FROM (SELECT repository, fetched_at, size, digest,
+        substr(key, 11, instr(key, '/') - 11) AS project, substr(key, instr(key, '/') + 1) AS file
+      FROM proxy_entries WHERE substr(key, 1, 10) = 'pypi-file:'))`;
+
+/** `pip install` of `project` (`==version` when known) from the repository's simple index. */
+function pipInstall(project: string, version: string | undefined, repositoryUrl: string): string {
+  const simple = repositoryUrl.endsWith('/simple') ? repositoryUrl : `${repositoryUrl}/simple`;
+  return shellCommand(
+    'pip',
+    'install',
+    '--index-url',
+    `${simple}/`,
+    `${project}${version === undefined ? '' : `==${version}`}`,
+  );
+}
+
 export function pypiBrowse(deps: BrowseDeps): BrowseSource {
   const { db } = deps;
   return sqlBrowseSource({
@@ -31,6 +62,10 @@ export function pypiBrowse(deps: BrowseDeps): BrowseSource {
         FROM pypi_files f JOIN pypi_releases r
           ON r.repo = f.repo AND r.project = f.project AND r.version_key = f.version_key`,
       newestFirst: descending(compareVersions),
+      cached: {
+        select: CACHED_FILES,
+        install: (name, version, request) => pipInstall(name, version, request.repositoryUrl),
+      },
     },
     async detail(repos, name, request) {
       const files = firstHolder(
@@ -83,19 +118,10 @@ export function pypiBrowse(deps: BrowseDeps): BrowseSource {
         });
       const newest = versions.find((v) => (v.marks ?? []).length === 0) ?? versions[0];
       const display = project.rows[0]?.display_name ?? name;
-      const simple = request.repositoryUrl.endsWith('/simple')
-        ? request.repositoryUrl
-        : `${request.repositoryUrl}/simple`;
       return {
         name: display,
         versions,
-        install: shellCommand(
-          'pip',
-          'install',
-          '--index-url',
-          `${simple}/`,
-          `${display}${newest === undefined ? '' : `==${newest.version}`}`,
-        ),
+        install: pipInstall(display, newest?.version, request.repositoryUrl),
         facts: [
           ['Repository', holder],
           ...(newest === undefined

@@ -208,12 +208,8 @@ export function rawBrowse(deps: BrowseDeps & { readonly hosted: RawHosted }): Br
         publishedAt: e.modifiedAt,
         bytes: e.size,
         digest: e.sha256 === undefined ? undefined : `sha256:${e.sha256}`,
-        marks:
-          e.kind === 'dir'
-            ? [`folder, ${e.files ?? 0} files`]
-            : cachedFiles.has(e.name)
-              ? ['cached']
-              : [],
+        marks: e.kind === 'dir' ? [`folder, ${e.files ?? 0} files`] : [],
+        cached: e.kind === 'file' && cachedFiles.has(e.name),
       }));
       const prefix = dir === '' ? '' : `${encodePath(dir)}/`;
       const firstFile = visible.find((e) => e.kind === 'file');

@@ -82,7 +82,7 @@ describe('web UI: a raw proxy lists its cache', () => {
       assert.match(folderHtml, /href="\/ui\/raw\/docs\/deep\?repo=dl"/);
       assert.match(folderHtml, /href="\/ui\/raw\/docs\/a\.txt\?repo=dl"/);
       assert.doesNotMatch(folderHtml, /b\.txt/);
-      assert.match(folderHtml, /<span class="mark">cached<\/span>/);
+      assert.match(folderHtml, /<span class="mark cached">cached<\/span>/);
 
       const digest = createHash('sha256').update('cached bytes\n').digest('hex');
       const page = await fetch(`${server.url}/ui/raw/docs/a.txt?repo=dl`);
