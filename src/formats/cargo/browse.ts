@@ -1,7 +1,8 @@
 /**
  * Cargo's web UI browse source (src/ui/types.ts, src/ui/browse-sql.ts): a name is a crate (its
  * lower-cased index name, what the access rules see); its versions newest first by SemVer, with
- * the `.crate` size, checksum and the yanked mark. Proxy repositories: nothing listed.
+ * the `.crate` size, checksum and the yanked mark. Proxy repositories: the
+ * `.crate` files fetched through them (`rows.cached` below), marked cached.
  */
 import { sql } from 'kysely';
 import {

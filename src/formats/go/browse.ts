@@ -1,7 +1,8 @@
 /**
  * Go's web UI browse source (src/ui/types.ts, src/ui/browse-sql.ts): a name is a module path;
  * its versions newest first by semver (x/mod/semver order), pseudo-versions marked, with the
- * `.mod` + `.zip` sizes, the zip's digest and the `.info` time. Proxy repositories: nothing listed.
+ * `.mod` + `.zip` sizes, the zip's digest and the `.info` time. Proxy repositories: the
+ * versions whose files were fetched through them (`rows.cached` below), marked cached.
  */
 import { sql } from 'kysely';
 import {

@@ -1,7 +1,8 @@
 /**
  * Helm's web UI browse source (src/ui/types.ts, src/ui/browse-sql.ts): a name is a chart; its
  * versions newest first by SemVer, with the archive (+ provenance) size, digest, and the
- * description and app version of its index entry. Proxy repositories: nothing listed.
+ * description and app version of its index entry. Proxy repositories: the
+ * chart files fetched through them (CACHED_CHARTS), marked cached.
  */
 import { sql } from 'kysely';
 import { firstHolder, sqlBrowseSource, sqlList, type BrowseDeps } from '../../ui/browse-sql.ts';

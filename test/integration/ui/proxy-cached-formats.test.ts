@@ -11,6 +11,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { sql } from 'kysely';
+import { basic } from '../../helpers/auth.ts';
 import { goPublish } from '../../../src/formats/go/publish-cli.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -220,5 +222,87 @@ describe('web UI: PyPI, Cargo, Go, Helm and Maven proxies list their caches', ()
     // The list page in Russian: the cached mark through the UI's message table.
     const ru = await (await ok(`${server.url}/ui/cargo?repo=cargo-px&lang=ru`)).text();
     assert.match(ru, /<span class="mark cached">в кэше<\/span>/);
+  });
+
+  test('a path rule hides a cached name as it hides a hosted one', async () => {
+    await using server = await startTestServer({
+      config: {
+        auth: {
+          enabled: true,
+          anonymous_read: false,
+          rules: [
+            {
+              repositories: ['hp'],
+              paths: ['private-*'],
+              users: ['alice'],
+              actions: ['read'],
+            },
+            {
+              repositories: ['mp'],
+              paths: ['com/example/secret/**'],
+              users: ['alice'],
+              actions: ['read'],
+            },
+          ],
+        },
+        repositories: [
+          { name: 'hp', format: 'helm', kind: 'proxy', upstreams: [{ url: 'http://127.0.0.1:9' }] },
+          {
+            name: 'mp',
+            format: 'maven',
+            kind: 'proxy',
+            upstreams: [{ url: 'http://127.0.0.1:9' }],
+          },
+        ],
+      },
+    });
+    const { users } = server.app.context.identity;
+    await users.create('alice', 'alice-pw-1', undefined, ['read']);
+    await users.create('bob', 'bob-pw-1', undefined, ['read']);
+    // The cache rows the proxies' fills write (no upstream is reachable here).
+    const db = server.app.context.db;
+    const digest = `sha256:${'a'.repeat(64)}`;
+    for (const chart of ['public-chart', 'private-chart']) {
+      await sql`INSERT INTO proxy_entries (repository, key, digest, size, fetched_at)
+        VALUES ('hp', ${`chart@0123456789abcdef:${chart}-1.0.0.tgz`}, ${digest}, 10, 1)`.execute(
+        db,
+      );
+    }
+    for (const a of ['open', 'secret']) {
+      await sql`INSERT INTO maven_proxy_files (repository, path, digest, size, md5, sha1, sha256,
+          sha512, verified_by, upstream, fetched_at)
+        VALUES ('mp', ${`com/example/${a}/1.0/${a}-1.0.jar`}, ${digest}, 10, '', '',
+          ${'a'.repeat(64)}, '', 'none', 'up', 1)`.execute(db);
+    }
+    const ui = `${server.url}/api/ui`;
+    const names = async (who: string, url: string): Promise<string[]> => {
+      const reply = await fetch(url, { headers: { authorization: who } });
+      assert.equal(reply.status, 200, url);
+      return ((await reply.json()) as ListJson).entries.map((e) => e.name);
+    };
+    const alice = basic('alice', 'alice-pw-1');
+    const bob = basic('bob', 'bob-pw-1');
+    assert.deepEqual(await names(alice, `${ui}/helm/list?repo=hp`), [
+      'private-chart',
+      'public-chart',
+    ]);
+    assert.deepEqual(await names(bob, `${ui}/helm/list?repo=hp`), ['public-chart']);
+    assert.deepEqual(await names(bob, `${ui}/maven/list?repo=mp`), ['com.example:open']);
+    assert.deepEqual(await names(alice, `${ui}/maven/list?repo=mp`), [
+      'com.example:open',
+      'com.example:secret',
+    ]);
+    for (const [url, status] of [
+      [`${ui}/helm/private-chart?repo=hp`, 404],
+      [`${ui}/maven/com.example:secret?repo=mp`, 404],
+      [`${ui}/maven/com.example:open?repo=mp`, 200],
+    ] as const) {
+      const reply = await fetch(url, { headers: { authorization: bob } });
+      assert.equal(reply.status, status, url);
+    }
+    const alicePage = await fetch(`${ui}/helm/private-chart?repo=hp`, {
+      headers: { authorization: alice },
+    });
+    assert.equal(alicePage.status, 200);
   });
 });
