@@ -179,6 +179,32 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
     }));
   };
 
+  /**
+   * `listed` marked `cached` when only a proxy's cache holds them: all of a proxy's names; a
+   * group's names that none of its other members (`repos` less the proxies) holds.
+   */
+  const cachedMark = async (
+    repo: Repository,
+    repos: readonly string[],
+    listed: BrowseEntry[],
+  ): Promise<BrowseEntry[]> => {
+    if (repo.kind === 'proxy') return listed.map((e) => ({ ...e, cached: true }));
+    const others = repos.filter((r) => options.repositories.get(r)?.kind !== 'proxy');
+    if (repo.kind !== 'group' || others.length === repos.length || listed.length === 0) {
+      return listed;
+    }
+    const held =
+      others.length === 0
+        ? []
+        : (
+            await sql<{ name: string }>`SELECT DISTINCT name FROM ${from} AS v
+              WHERE repo IN (${inList(others)})
+              AND name IN (${inList(listed.map((e) => e.name))})`.execute(db)
+          ).rows.map((r) => r.name);
+    const hosted = new Set(held);
+    return listed.map((e) => (hosted.has(e.name) ? e : { ...e, cached: true }));
+  };
+
   return {
     format: options.format,
     async list(repo: Repository, asked: BrowseQuery, request: BrowseRequest): Promise<BrowseList> {
@@ -198,7 +224,7 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
         const total = await sql<{ n: number }>`SELECT COUNT(DISTINCT name) AS n FROM ${from} AS v
           WHERE repo IN (${inList(repos)}) AND ${match}`.execute(db);
         return {
-          entries: cachedMark(repo, await entries(repos, found)),
+          entries: await cachedMark(repo, repos, await entries(repos, found)),
           total: total.rows[0]?.n ?? 0,
         };
       }
@@ -210,7 +236,10 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
       const pageNames = visible.slice(query.offset, query.offset + query.limit);
       if (pageNames.length === 0) return { entries: [], total: visible.length };
       const found = await aggregates(repos, sql`name IN (${inList(pageNames)})`, undefined);
-      return { entries: cachedMark(repo, await entries(repos, found)), total: visible.length };
+      return {
+        entries: await cachedMark(repo, repos, await entries(repos, found)),
+        total: visible.length,
+      };
     },
     async detail(
       repo: Repository,
@@ -298,11 +327,6 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
       ],
     };
   }
-}
-
-/** `entries` marked `cached` when `repo` is a proxy (all it lists is its cache). */
-function cachedMark(repo: Repository, entries: BrowseEntry[]): BrowseEntry[] {
-  return repo.kind === 'proxy' ? entries.map((e) => ({ ...e, cached: true })) : entries;
 }
 
 /**

@@ -4,8 +4,8 @@
  * format's own protocol (the requests its client sends: index, then file), the upstream is
  * stopped, and the list shows the cached names marked cached, the detail page the cached
  * versions only (marked cached, in the format's order) with its client's command; names never
- * fetched are not listed; a group lists its proxy member's cache; a path rule hides a cached
- * name as it hides a hosted one.
+ * fetched are not listed; a group lists its proxy member's cache (marked cached where no other
+ * member holds the name); a path rule hides a cached name as it hides a hosted one.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -128,7 +128,8 @@ describe('web UI: PyPI, Cargo, Go, Helm and Maven proxies list their caches', ()
             kind: 'proxy',
             upstreams: [{ url: `${up}/repository/maven-hosted` }],
           },
-          { name: 'mvn-group', format: 'maven', kind: 'group', members: ['mvn-px'] },
+          { name: 'mvn-h', format: 'maven', kind: 'hosted' },
+          { name: 'mvn-group', format: 'maven', kind: 'group', members: ['mvn-h', 'mvn-px'] },
         ],
       },
     });
@@ -157,6 +158,16 @@ describe('web UI: PyPI, Cargo, Go, Helm and Maven proxies list their caches', ()
     }
     // Stop the upstream: the UI reads the metadata store only.
     await upstream.close();
+    // The group's hosted member holds another artifact (its name not marked cached).
+    for (const ext of ['pom', 'jar']) {
+      await ok(`${down}/mvn-h/com/example/hosted-lib/2.0/hosted-lib-2.0.${ext}`, {
+        method: 'PUT',
+        body:
+          ext === 'pom'
+            ? '<project><modelVersion>4.0.0</modelVersion><groupId>com.example</groupId><artifactId>hosted-lib</artifactId><version>2.0</version></project>'
+            : makeZip([{ name: 'META-INF/MANIFEST.MF', data: Buffer.from('hosted\n') }]),
+      });
+    }
 
     const ui = `${server.url}/api/ui`;
     const cases = [
@@ -189,7 +200,10 @@ describe('web UI: PyPI, Cargo, Go, Helm and Maven proxies list their caches', ()
       const list = await json<ListJson>(`${ui}/${format}/list?repo=${repo}`);
       assert.deepEqual(
         list.entries.map((e) => [e.name, e.versions, e.latest, e.cached]),
-        [[name, 1, version, repo === 'mvn-group' ? undefined : true]],
+        [
+          [name, 1, version, true],
+          ...(repo === 'mvn-group' ? [['com.example:hosted-lib', 1, '2.0', undefined]] : []),
+        ],
         `${format} ${repo}`,
       );
       const detail = await json<DetailJson>(
