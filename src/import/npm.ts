@@ -10,7 +10,8 @@
  * Dist-tags: a version becomes `latest` when it is not a prerelease and is newer than NORA's
  * `latest` (so importing in any order ends with the newest release as `latest`; NORA sets
  * `latest` itself when a package has none). The source's other tags (`beta`, `next`…) are set
- * through NORA's dist-tag API once the version they point at is in (carryTags). Publishes
+ * through NORA's dist-tag API once the version they point at is in, and the version's
+ * deprecation as `npm deprecate` sends it (carryMetadata). Publishes
  * of one package are serialized (a queue per target and name): two concurrent publishes would
  * both read the same `latest` and the last one to land would win, whatever its version.
  */
@@ -79,17 +80,21 @@ async function publishTarball(ctx: WriteContext): Promise<WriteOutcome> {
   const version = semver.clean(rawVersion) ?? rawVersion;
   const base = `${ctx.target.path}/${npmUrlName(name)}`;
   return oneAtATime(base, async () =>
-    carryTags(ctx, name, version, await publishVersion(ctx, manifest, name, version, base)),
+    carryMetadata(ctx, name, version, await publishVersion(ctx, manifest, name, version, base)),
   );
 }
 
 /**
- * Sets in NORA each dist-tag other than `latest` that the source's packument
- * (`<source package API>/<name>`) points at `version` (`PUT /-/package/<name>/dist-tags/<tag>`,
- * as `npm dist-tag add`), once the version is in NORA (`outcome` imported or skipped). A source
- * that serves no packument (404) carries none; a tag NORA refuses is a failure naming it.
+ * Carries the source's metadata of `version` once it is in NORA (`outcome` imported or skipped),
+ * read from the source's packument (`<source package API>/<name>`): each dist-tag other than
+ * `latest` pointing at `version` (`PUT /-/package/<name>/dist-tags/<tag>`, as `npm dist-tag
+ * add`), and the version's `deprecated` message (`PUT /<name>` with a packument naming only that
+ * version, as `npm deprecate` sends it: NORA changes the deprecation of the versions the body
+ * names and nothing else). A source that serves no packument (404) carries none; a tag or
+ * deprecation NORA refuses is a failure naming it. A version the source does not deprecate is
+ * left as NORA has it (an import never un-deprecates).
  */
-async function carryTags(
+async function carryMetadata(
   ctx: WriteContext,
   name: string,
   version: string,
@@ -106,20 +111,32 @@ async function carryTags(
     const reason = await answerReason(answer, 'GET', `${source.base}/${npmUrlName(name)}`);
     return { status: 'failed', reason: `${name}@${version} is in NORA, but its tags: ${reason}` };
   }
-  const packument = JSON.parse(await answer.text()) as { 'dist-tags'?: Record<string, unknown> };
+  const packument = JSON.parse(await answer.text()) as {
+    'dist-tags'?: Record<string, unknown>;
+    versions?: Record<string, { deprecated?: unknown } | null>;
+  };
+  const writes: { what: string; path: string; body: unknown }[] = [];
   for (const [tag, tagged] of Object.entries(packument['dist-tags'] ?? {})) {
     if (tag === 'latest' || tagged !== version) continue;
     const path = `${ctx.target.path}/-/package/${npmUrlName(name)}/dist-tags/${encodeURIComponent(tag)}`;
+    writes.push({ what: `tag ${tag}`, path, body: version });
+  }
+  const deprecated = packument.versions?.[version]?.deprecated;
+  if (typeof deprecated === 'string' && deprecated !== '') {
+    writes.push({
+      what: 'its deprecation',
+      path: `${ctx.target.path}/${npmUrlName(name)}`,
+      body: { _id: name, name, versions: { [version]: { name, version, deprecated } } },
+    });
+  }
+  for (const { what, path, body } of writes) {
     const put = await ctx.nora.request('PUT', path, {
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(version),
+      body: JSON.stringify(body),
     });
     if (!put.ok) {
       const reason = await answerReason(put, 'PUT', path);
-      return {
-        status: 'failed',
-        reason: `${name}@${version} is in NORA, but tag ${tag}: ${reason}`,
-      };
+      return { status: 'failed', reason: `${name}@${version} is in NORA, but ${what}: ${reason}` };
     }
     await put.discard();
   }

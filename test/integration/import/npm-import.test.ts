@@ -2,7 +2,7 @@
  * `nora import run` of an Artifactory npm repository end to end (bin/nora.js against a listening
  * NORA, the fixture source of test/helpers/import-source.ts): `latest` ends on the newest release
  * whatever the order and the concurrency (publishes of one package are serialized), the source
- * packument's other dist-tags are carried, and a
+ * packument's other dist-tags and its deprecations are carried, and a
  * tarball whose package.json names another package or version than its path is refused.
  */
 import assert from 'node:assert/strict';
@@ -73,7 +73,7 @@ describe('nora import: npm', () => {
 });
 
 describe('nora import: npm dist-tags', () => {
-  test("the source packument's other tags are carried; latest stays on the newest release", async () => {
+  test("the source packument's other tags and deprecations are carried; latest stays on the newest release", async () => {
     await using work = await tempDir('nora-import-npm-');
     await using server = await serveNora({ dir: work.path });
     const versions = ['1.0.0', '2.0.0-beta.1', '1.1.0'];
@@ -81,11 +81,25 @@ describe('nora import: npm dist-tags', () => {
       versions.map((v) => [`@acme/tagged/-/tagged-${v}.tgz`, tgz('@acme/tagged', v)] as const),
     );
     const tags = { latest: '1.1.0', beta: '2.0.0-beta.1', legacy: '1.0.0' };
-    const api = new Map([['@acme%2ftagged', JSON.stringify({ 'dist-tags': tags })]]);
+    const deprecated = 'use 1.1.0: "1.0.0" leaks memory';
+    const sourceVersions = {
+      '1.0.0': { deprecated },
+      '1.1.0': {},
+      '2.0.0-beta.1': { deprecated: '' },
+    };
+    const api = new Map([
+      ['@acme%2ftagged', JSON.stringify({ 'dist-tags': tags, versions: sourceVersions })],
+    ]);
     const ran = await importNpm(files, server.url, `${work.path}/s.jsonl`, api);
     assert.equal(ran.code, 0, ran.stdout + ran.stderr);
     const got = await fetch(`${server.url}/npm/-/package/@acme%2ftagged/dist-tags`);
     assert.deepEqual(await got.json(), tags);
+    const packument = (await (await fetch(`${server.url}/npm/@acme%2ftagged`)).json()) as {
+      versions: Record<string, { deprecated?: string }>;
+    };
+    assert.equal(packument.versions['1.0.0']?.deprecated, deprecated);
+    assert.equal(packument.versions['1.1.0']?.deprecated, undefined);
+    assert.equal(packument.versions['2.0.0-beta.1']?.deprecated, undefined);
   });
 });
 
