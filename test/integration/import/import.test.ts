@@ -738,7 +738,9 @@ async function frontOf(
     [Symbol.asyncDispose]: () =>
       new Promise<void>((resolve) => {
         front.closeAllConnections();
-        front.close(() => resolve());
+        front.close(() => {
+          resolve();
+        });
       }),
   };
 }

@@ -59,9 +59,10 @@ describe(`${ROUTE} with auth on`, () => {
     assert.equal(got.headers.get('cache-control'), 'no-store');
     const listing = (await got.json()) as Listing;
     const npm = listing.registries.find((r) => r.format === 'npm');
-    assert.equal(npm?.mount, '/npm');
-    assert.ok(npm?.repositories.some((r) => r.kind === 'hosted' && r.name === 'open'));
-    assert.ok(npm?.repositories.some((r) => r.default));
+    assert.ok(npm, 'npm is listed');
+    assert.equal(npm.mount, '/npm');
+    assert.ok(npm.repositories.some((r) => r.kind === 'hosted' && r.name === 'open'));
+    assert.ok(npm.repositories.some((r) => r.default));
     assert.ok(listing.registries.some((r) => r.format === 'maven' && r.mount === '/maven2'));
     // The rule gives `closed` to bob alone.
     assert.ok(!npmNames(listing).includes('closed'));
