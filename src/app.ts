@@ -15,6 +15,7 @@ import { continueOnFirstRead } from './http/expect-continue.ts';
 import { AccessControl, type Principal } from './auth/access.ts';
 import { registerTokenRoutes } from './http/tokens-api.ts';
 import { registerReindexRoutes } from './http/reindex-api.ts';
+import { registerRepositoriesRoutes } from './http/repositories-api.ts';
 import { registerRetentionRoutes } from './http/retention-api.ts';
 import { TokenApi } from './auth/api/tokens.ts';
 import { createIdentity } from './auth/identity.ts';
@@ -1395,6 +1396,13 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   closeTasks.push(() => retention.stop());
   registerRetentionRoutes(fastify, retention, () => config.auth.enabled);
   registerReindexRoutes(fastify, reindexers, () => config.auth.enabled);
+  registerRepositoriesRoutes(fastify, {
+    formats,
+    isEnabled: (format) => isEnabled(config, format),
+    repositories,
+    access,
+    authEnabled: () => config.auth.enabled,
+  });
 
   // NORA's token API: at the root, owned by no format. The web UI's tokens page uses the same.
   const tokenApi = new TokenApi(

@@ -10,11 +10,15 @@
  * Dist-tags: a version becomes `latest` when it is not a prerelease and is newer than NORA's
  * `latest` (so importing in any order ends with the newest release as `latest`; NORA sets
  * `latest` itself when a package has none). The source's other tags (`beta`, `next`…) are set
- * through NORA's dist-tag API once the version they point at is in (carryTags). Publishes
+ * through NORA's dist-tag API once the version they point at is in, and the version's
+ * deprecation as `npm deprecate` sends it (carryMetadata). Publishes
  * of one package are serialized (a queue per target and name): two concurrent publishes would
- * both read the same `latest` and the last one to land would win, whatever its version.
+ * both read the same `latest` and the last one to land would win, whatever its version. Another
+ * run (another process) is not in that queue: a run that moved `latest` reads it again after
+ * its publish and moves it onto the newest release if an older one landed over it (settleLatest).
  */
 import semver from 'semver';
+import { ABBREVIATED_TYPE } from '../formats/npm/packument.ts';
 import { answerReason } from './put.ts';
 import { alreadyInNora } from './existing.ts';
 import { readTarMember, rootMember } from './archive.ts';
@@ -79,17 +83,21 @@ async function publishTarball(ctx: WriteContext): Promise<WriteOutcome> {
   const version = semver.clean(rawVersion) ?? rawVersion;
   const base = `${ctx.target.path}/${npmUrlName(name)}`;
   return oneAtATime(base, async () =>
-    carryTags(ctx, name, version, await publishVersion(ctx, manifest, name, version, base)),
+    carryMetadata(ctx, name, version, await publishVersion(ctx, manifest, name, version, base)),
   );
 }
 
 /**
- * Sets in NORA each dist-tag other than `latest` that the source's packument
- * (`<source package API>/<name>`) points at `version` (`PUT /-/package/<name>/dist-tags/<tag>`,
- * as `npm dist-tag add`), once the version is in NORA (`outcome` imported or skipped). A source
- * that serves no packument (404) carries none; a tag NORA refuses is a failure naming it.
+ * Carries the source's metadata of `version` once it is in NORA (`outcome` imported or skipped),
+ * read from the source's packument (`<source package API>/<name>`): each dist-tag other than
+ * `latest` pointing at `version` (`PUT /-/package/<name>/dist-tags/<tag>`, as `npm dist-tag
+ * add`), and the version's `deprecated` message (`PUT /<name>` with a packument naming only that
+ * version, as `npm deprecate` sends it: NORA changes the deprecation of the versions the body
+ * names and nothing else). A source that serves no packument (404) carries none; a tag or
+ * deprecation NORA refuses is a failure naming it. A version the source does not deprecate is
+ * left as NORA has it (an import never un-deprecates).
  */
-async function carryTags(
+async function carryMetadata(
   ctx: WriteContext,
   name: string,
   version: string,
@@ -106,20 +114,32 @@ async function carryTags(
     const reason = await answerReason(answer, 'GET', `${source.base}/${npmUrlName(name)}`);
     return { status: 'failed', reason: `${name}@${version} is in NORA, but its tags: ${reason}` };
   }
-  const packument = JSON.parse(await answer.text()) as { 'dist-tags'?: Record<string, unknown> };
+  const packument = JSON.parse(await answer.text()) as {
+    'dist-tags'?: Record<string, unknown>;
+    versions?: Record<string, { deprecated?: unknown } | null>;
+  };
+  const writes: { what: string; path: string; body: unknown }[] = [];
   for (const [tag, tagged] of Object.entries(packument['dist-tags'] ?? {})) {
     if (tag === 'latest' || tagged !== version) continue;
     const path = `${ctx.target.path}/-/package/${npmUrlName(name)}/dist-tags/${encodeURIComponent(tag)}`;
+    writes.push({ what: `tag ${tag}`, path, body: version });
+  }
+  const deprecated = packument.versions?.[version]?.deprecated;
+  if (typeof deprecated === 'string' && deprecated !== '') {
+    writes.push({
+      what: 'its deprecation',
+      path: `${ctx.target.path}/${npmUrlName(name)}`,
+      body: { _id: name, name, versions: { [version]: { name, version, deprecated } } },
+    });
+  }
+  for (const { what, path, body } of writes) {
     const put = await ctx.nora.request('PUT', path, {
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(version),
+      body: JSON.stringify(body),
     });
     if (!put.ok) {
       const reason = await answerReason(put, 'PUT', path);
-      return {
-        status: 'failed',
-        reason: `${name}@${version} is in NORA, but tag ${tag}: ${reason}`,
-      };
+      return { status: 'failed', reason: `${name}@${version} is in NORA, but ${what}: ${reason}` };
     }
     await put.discard();
   }
@@ -187,7 +207,68 @@ async function publishVersion(
     base64Stream(tarball.stream, tarball.length),
     `"${document.slice(at + JSON.stringify(placeholder).length)}`,
   ]);
-  return sendPublish(ctx, 'PUT', base, 'application/json', body, tarball.length);
+  const outcome = await sendPublish(ctx, 'PUT', base, 'application/json', body, tarball.length);
+  if (outcome.status !== 'imported' || tags['latest'] === undefined) return outcome;
+  return settleLatest(ctx, name, version, base, outcome);
+}
+
+/** Rounds of settleLatest's read-then-move before it gives up (each round sees a newer version). */
+const SETTLE_ROUNDS = 5;
+
+/**
+ * Moves `latest` back onto the newest release after this run's publish of `mine` set it there.
+ * The queue of oneAtATime serializes one process's publishes only: another `nora import run`
+ * against the same NORA may have read the same `latest` before a newer version landed and
+ * publish an older one over it. So every run that moved `latest` reads it again afterwards
+ * (the abbreviated packument: its dist-tags and versions) and, while `latest` is still the value
+ * it wrote and a newer release is in NORA, moves it there (`PUT …/dist-tags/latest`, as
+ * `npm dist-tag add`) and reads again. A `latest` someone else wrote is left to that writer's own
+ * read-after-write (an operator's `npm dist-tag add` of an older version included), so the last
+ * writer always checks, and `latest` ends on the newest release whatever the interleaving.
+ * Returns `outcome`, or a failure naming the read or write NORA refused (the version is in).
+ */
+async function settleLatest(
+  ctx: WriteContext,
+  name: string,
+  mine: string,
+  base: string,
+  outcome: WriteOutcome,
+): Promise<WriteOutcome> {
+  let wrote = mine;
+  for (let round = 0; round < SETTLE_ROUNDS; round++) {
+    const read = await ctx.nora.request('GET', base, { headers: { accept: ABBREVIATED_TYPE } });
+    if (!read.ok) {
+      const reason = await answerReason(read, 'GET', base);
+      return { status: 'failed', reason: `${name}@${mine} is in NORA, but latest: ${reason}` };
+    }
+    const packument = JSON.parse(await read.text()) as {
+      'dist-tags'?: Record<string, unknown>;
+      versions?: Record<string, unknown>;
+    };
+    if (packument['dist-tags']?.['latest'] !== wrote) return outcome;
+    const newest = newestRelease(Object.keys(packument.versions ?? {}));
+    if (newest === undefined || !semver.gt(newest, wrote)) return outcome;
+    const path = `${ctx.target.path}/-/package/${npmUrlName(name)}/dist-tags/latest`;
+    const put = await ctx.nora.request('PUT', path, {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(newest),
+    });
+    if (!put.ok) {
+      const reason = await answerReason(put, 'PUT', path);
+      return { status: 'failed', reason: `${name}@${mine} is in NORA, but latest: ${reason}` };
+    }
+    await put.discard();
+    wrote = newest;
+  }
+  return outcome;
+}
+
+/** The highest of `versions` that is valid semver without a prerelease part, or undefined. */
+function newestRelease(versions: readonly string[]): string | undefined {
+  const releases = versions.filter(
+    (v) => semver.valid(v) !== null && semver.prerelease(v) === null,
+  );
+  return releases.length === 0 ? undefined : semver.rsort(releases)[0];
 }
 
 /** The tarball's root package.json, parsed (rejects naming what is wrong). */

@@ -5,8 +5,10 @@
  * NORA_IMPORT_TARGET_TOKEN (an API token), or NORA_IMPORT_TARGET_USER +
  * NORA_IMPORT_TARGET_PASSWORD.
  *
- * Also finds the target repositories: `/api/ui/dashboard` lists each enabled format's mount and
- * repositories with their kind (any valid credential may read it, docs/ui.md).
+ * Also finds the target repositories: `/api/v1/repositories` (http/repositories-api.ts) lists
+ * each enabled format's mount and the repositories the credential may read or write, with their
+ * kind; a server without it (404: an older NORA) is read through `/api/ui/dashboard`, the same
+ * shape (any valid credential may read it, docs/ui.md).
  */
 import { Readable } from 'node:stream';
 import type { FormatName } from '../config/schema.ts';
@@ -81,7 +83,8 @@ export function createNoraTarget(base: string, credentials: MirrorCredentials): 
   return target;
 }
 
-interface DashboardJson {
+/** `/api/v1/repositories`' answer, and the part of `/api/ui/dashboard`'s it shares. */
+interface RepositoriesJson {
   registries?: {
     format?: string;
     mount?: string;
@@ -92,7 +95,7 @@ interface DashboardJson {
 /** The hosted repositories of the server, by format, and where each one publishes. */
 export interface TargetCatalog {
   /**
-   * Every hosted repository the dashboard lists, by format: name → the URL path it publishes
+   * Every hosted repository the server lists, by format: name → the URL path it publishes
    * at (the format's mount when it is the repository the mount serves, else
    * `/repository/<name>`; Docker: `/v2` or `/v2/<name>`).
    */
@@ -107,13 +110,22 @@ export interface TargetCatalog {
   readonly mounts: ReadonlyMap<FormatName, string>;
 }
 
+/** NORA's repository listing, and the older server's one (the web UI's dashboard). */
+const LISTINGS = ['/api/v1/repositories', '/api/ui/dashboard'] as const;
+
 /**
- * Reads `/api/ui/dashboard`. Rejects with an Error naming the status (401: the credentials) —
- * nothing can be imported into a server that cannot be read.
+ * Reads `/api/v1/repositories` (`/api/ui/dashboard` when that is a 404). Rejects with an Error
+ * naming the status (401: the credentials) — nothing can be imported into a server that cannot
+ * be read.
  */
 export async function readCatalog(nora: NoraTarget): Promise<TargetCatalog> {
-  const path = '/api/ui/dashboard';
-  const answer = await nora.request('GET', path, { headers: { accept: 'application/json' } });
+  let path: string = LISTINGS[0];
+  let answer = await nora.request('GET', path, { headers: { accept: 'application/json' } });
+  if (answer.status === 404) {
+    await answer.discard();
+    path = LISTINGS[1];
+    answer = await nora.request('GET', path, { headers: { accept: 'application/json' } });
+  }
   if (!answer.ok) {
     const hint =
       answer.status === 401 || answer.status === 403
@@ -121,7 +133,7 @@ export async function readCatalog(nora: NoraTarget): Promise<TargetCatalog> {
         : '';
     throw new Error(`${await answerReason(answer, 'GET', `${nora.base}${path}`)}${hint}`);
   }
-  const body = JSON.parse(await answer.text()) as DashboardJson;
+  const body = JSON.parse(await answer.text()) as RepositoriesJson;
   const hosted = new Map<FormatName, Map<string, string>>();
   const defaults = new Map<FormatName, { name: string; path: string }>();
   const mounts = new Map<FormatName, string>();

@@ -170,7 +170,7 @@ export interface TargetRepository {
   readonly isDefault: boolean;
   /**
    * The URL path the format's routes sit under, no trailing `/`: the mount for the default
-   * as the server's `/api/ui/dashboard` names it (`/maven2`, `/raw`, `/npm`…) or
+   * as the server's `/api/v1/repositories` names it (`/maven2`, `/raw`, `/npm`…) or
    * `/repository/<name>`.
    * Docker is the exception: its images are at `/v2/<image>` (default) or `/v2/<name>/<image>`.
    */

@@ -49,6 +49,11 @@ export interface SourceFixtureOptions {
   readonly pageSize?: number;
   /** Each download waits this long before its body (to interrupt a run). */
   readonly delayMs?: number;
+  /**
+   * Awaited before each download's answer, with the file's path in its repository (to hold one
+   * download until the test has done something else; the request is already in `requests`).
+   */
+  readonly beforeDownload?: (path: string) => Promise<void>;
   /** The security APIs' answers (see the module comment); absent: 403. */
   readonly security?: ArtifactorySecurity | NexusSecurity;
 }
@@ -117,18 +122,25 @@ export async function startSourceFixture(options: SourceFixtureOptions): Promise
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
-  const download = (res: http.ServerResponse, file: FixtureFile | undefined): void => {
+  const download = (
+    res: http.ServerResponse,
+    file: FixtureFile | undefined,
+    path: string,
+  ): void => {
     if (file === undefined) {
       res.writeHead(404).end();
       return;
     }
-    setTimeout(() => {
-      res.writeHead(200, {
-        'content-type': 'application/octet-stream',
-        'content-length': file.data.length,
-      });
-      res.end(file.data);
-    }, options.delayMs ?? 0);
+    const held = options.beforeDownload?.(path) ?? Promise.resolve();
+    void held.then(() =>
+      setTimeout(() => {
+        res.writeHead(200, {
+          'content-type': 'application/octet-stream',
+          'content-length': file.data.length,
+        });
+        res.end(file.data);
+      }, options.delayMs ?? 0),
+    );
   };
   const packageApi = (res: http.ServerResponse, r: FixtureRepo | undefined, path: string) => {
     const body = r?.api?.get(path);
@@ -196,7 +208,8 @@ export async function startSourceFixture(options: SourceFixtureOptions): Promise
         packageApi(res, repo(parts[2] ?? ''), url.pathname.split('/').slice(4).join('/'));
         return;
       }
-      download(res, repo(parts[0] ?? '')?.files.get(parts.slice(1).join('/')));
+      const inRepo = parts.slice(1).join('/');
+      download(res, repo(parts[0] ?? '')?.files.get(inRepo), inRepo);
       return;
     }
     if (url.pathname === '/service/rest/v1/repositories') {
@@ -246,7 +259,8 @@ export async function startSourceFixture(options: SourceFixtureOptions): Promise
       return;
     }
     if (parts[0] === 'repository') {
-      download(res, repo(parts[1] ?? '')?.files.get(parts.slice(2).join('/')));
+      const inRepo = parts.slice(2).join('/');
+      download(res, repo(parts[1] ?? '')?.files.get(inRepo), inRepo);
       return;
     }
     res.writeHead(404).end();

@@ -698,3 +698,84 @@ describe('nora import: NORA goes away', () => {
     assert.ok(failed >= 1 && failed <= 2, ran.stdout);
   });
 });
+
+/**
+ * A front for NORA at `upstream` answering `status` (empty body) for every path starting with
+ * `refused`, forwarding the rest: a reverse proxy that exposes only the registries (`/api/ui/`
+ * refused), or an older NORA without `/api/v1/repositories` (404).
+ */
+async function frontOf(
+  upstream: string,
+  refused: string,
+  status: number,
+): Promise<{ url: string } & AsyncDisposable> {
+  const target = new URL(upstream);
+  const front = http.createServer((req, res) => {
+    if ((req.url ?? '/').startsWith(refused)) {
+      res.writeHead(status).end();
+      return;
+    }
+    const forward = http.request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  const { port } = front.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    [Symbol.asyncDispose]: () =>
+      new Promise<void>((resolve) => {
+        front.closeAllConnections();
+        front.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
+
+describe('nora import: target discovery', () => {
+  test('works when /api/ui/ is refused (the repository API), and against an older NORA without that API (the dashboard)', async () => {
+    await using work = await tempDir('nora-import-');
+    await using server = await serveNora({ dir: work.path });
+    for (const [refused, status, name] of [
+      ['/api/ui/', 403, 'no-ui'],
+      ['/api/v1/repositories', 404, 'older'],
+    ] as const) {
+      await using front = await frontOf(server.url, refused, status);
+      await using fixture = await startSourceFixture({
+        flavour: 'artifactory',
+        repos: [
+          {
+            name,
+            packageType: 'generic',
+            kind: 'local',
+            files: new Map([[`${name}/file.txt`, { data: Buffer.from(`${name}\n`) }]]),
+          },
+        ],
+      });
+      const ran = await nora([
+        'import',
+        'run',
+        ...sourceArgs('artifactory', fixture.url, front.url),
+        '--state',
+        path.join(work.path, `${name}.jsonl`),
+      ]);
+      assert.equal(ran.code, 0, `${name}: ${ran.stdout}${ran.stderr}`);
+      assert.match(ran.stdout, /imported 1 file/, name);
+      const got = await fetch(`${server.url}/raw/${name}/file.txt`);
+      assert.equal(await got.text(), `${name}\n`, name);
+    }
+  });
+});

@@ -1,8 +1,9 @@
 /**
  * `nora import run` of an Artifactory npm repository end to end (bin/nora.js against a listening
  * NORA, the fixture source of test/helpers/import-source.ts): `latest` ends on the newest release
- * whatever the order and the concurrency (publishes of one package are serialized), the source
- * packument's other dist-tags are carried, and a
+ * whatever the order and the concurrency (publishes of one package are serialized) and with two
+ * runs at once (each re-reads `latest` after moving it), the source
+ * packument's other dist-tags and its deprecations are carried, and a
  * tarball whose package.json names another package or version than its path is refused.
  */
 import assert from 'node:assert/strict';
@@ -23,9 +24,11 @@ async function importNpm(
   registry: string,
   state: string,
   api?: ReadonlyMap<string, string>,
+  beforeDownload?: (path: string) => Promise<void>,
 ) {
   await using source = await startSourceFixture({
     flavour: 'artifactory',
+    ...(beforeDownload ? { beforeDownload } : {}),
     repos: [
       { name: 'npm-local', packageType: 'npm', kind: 'local', files, ...(api ? { api } : {}) },
     ],
@@ -73,7 +76,7 @@ describe('nora import: npm', () => {
 });
 
 describe('nora import: npm dist-tags', () => {
-  test("the source packument's other tags are carried; latest stays on the newest release", async () => {
+  test("the source packument's other tags and deprecations are carried; latest stays on the newest release", async () => {
     await using work = await tempDir('nora-import-npm-');
     await using server = await serveNora({ dir: work.path });
     const versions = ['1.0.0', '2.0.0-beta.1', '1.1.0'];
@@ -81,11 +84,68 @@ describe('nora import: npm dist-tags', () => {
       versions.map((v) => [`@acme/tagged/-/tagged-${v}.tgz`, tgz('@acme/tagged', v)] as const),
     );
     const tags = { latest: '1.1.0', beta: '2.0.0-beta.1', legacy: '1.0.0' };
-    const api = new Map([['@acme%2ftagged', JSON.stringify({ 'dist-tags': tags })]]);
+    const deprecated = 'use 1.1.0: "1.0.0" leaks memory';
+    const sourceVersions = {
+      '1.0.0': { deprecated },
+      '1.1.0': {},
+      '2.0.0-beta.1': { deprecated: '' },
+    };
+    const api = new Map([
+      ['@acme%2ftagged', JSON.stringify({ 'dist-tags': tags, versions: sourceVersions })],
+    ]);
     const ran = await importNpm(files, server.url, `${work.path}/s.jsonl`, api);
     assert.equal(ran.code, 0, ran.stdout + ran.stderr);
     const got = await fetch(`${server.url}/npm/-/package/@acme%2ftagged/dist-tags`);
     assert.deepEqual(await got.json(), tags);
+    const packument = (await (await fetch(`${server.url}/npm/@acme%2ftagged`)).json()) as {
+      versions: Record<string, { deprecated?: string }>;
+    };
+    assert.equal(packument.versions['1.0.0']?.deprecated, deprecated);
+    assert.equal(packument.versions['1.1.0']?.deprecated, undefined);
+    assert.equal(packument.versions['2.0.0-beta.1']?.deprecated, undefined);
+  });
+});
+
+describe('nora import: npm, two runs at once', () => {
+  test('an older version another run publishes after a newer one leaves latest on the newer', async () => {
+    await using work = await tempDir('nora-import-npm-');
+    await using server = await serveNora({ dir: work.path });
+    // The older run reads `latest` (none yet), then its publish's download is held until the
+    // newer run has imported 2.0.0: its publish lands last, claiming `latest` for 1.5.0.
+    let downloads = 0;
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding = (): void => undefined;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const older = importNpm(
+      new Map([['two-runs/-/two-runs-1.5.0.tgz', tgz('two-runs', '1.5.0')]]),
+      server.url,
+      `${work.path}/older.jsonl`,
+      undefined,
+      async () => {
+        downloads += 1;
+        if (downloads < 2) return;
+        holding();
+        await released;
+      },
+    );
+    await held;
+    const newer = await importNpm(
+      new Map([['two-runs/-/two-runs-2.0.0.tgz', tgz('two-runs', '2.0.0')]]),
+      server.url,
+      `${work.path}/newer.jsonl`,
+    );
+    assert.equal(newer.code, 0, newer.stdout + newer.stderr);
+    release();
+    const ran = await older;
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    assert.match(ran.stdout, /imported 1 file/);
+    const packument = (await (await fetch(`${server.url}/npm/two-runs`)).json()) as {
+      'dist-tags': Record<string, string>;
+      versions: Record<string, unknown>;
+    };
+    assert.deepEqual(Object.keys(packument.versions).sort(), ['1.5.0', '2.0.0']);
+    assert.equal(packument['dist-tags']['latest'], '2.0.0');
   });
 });
 

@@ -499,6 +499,16 @@ const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
     // One POST: a second within 10 s is the debounce's 429.
     POST: [{ url: '/api/v1/admin/reindex?registry=npm', need: 'admin' }],
   }),
+  // Tools' repository listing (`nora import`): any valid credential reads it; other methods 405.
+  '/api/v1/repositories': () => ({
+    ...Object.fromEntries(
+      [...NPM_METHODS, ...WEBDAV_METHODS].map((m) => [
+        m,
+        [{ url: '/api/v1/repositories', need: 'unsupported' as const }],
+      ]),
+    ),
+    ...uiSamples('/api/v1/repositories'),
+  }),
   '/ui': () => uiSamples('/ui'),
   '/ui/': () => uiSamples('/ui/'),
   '/ui/tokens': () => ({
