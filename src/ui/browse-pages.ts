@@ -15,6 +15,8 @@ export interface ListPage {
   readonly ui: UiRequest;
   readonly format: FormatName;
   readonly repo: Repository;
+  /** The repository `/ui/<format>` shows without `?repo=`: every other one's links carry it. */
+  readonly bare: string | undefined;
   /** Every repository of the format, for the repository picker. */
   readonly repositories: readonly Repository[];
   readonly query: BrowseQuery;
@@ -26,14 +28,20 @@ export interface DetailPage {
   readonly ui: UiRequest;
   readonly format: FormatName;
   readonly repo: Repository;
+  /** As ListPage.bare. */
+  readonly bare: string | undefined;
   readonly name: string;
   /** Undefined: absent, not readable, or no browse source. */
   readonly detail: BrowseDetail | undefined;
 }
 
-/** `?repo=` for a named repository ('' for the format's default one). */
-function repoQuery(repo: Repository, first: '?' | '&'): string {
-  return repo.isDefault ? '' : `${first}repo=${encodeURIComponent(repo.name)}`;
+/**
+ * `?repo=` for `repo`, '' for the `bare` one (what `/ui/<format>` shows without it). Not
+ * `isDefault`: a format has several default repositories (npm-hosted, npm-proxy, npm), and a link
+ * without `?repo=` to any but the first lands in the first (trial 30: npm-proxy's rows 404ed).
+ */
+function repoQuery(repo: Repository, bare: string | undefined, first: '?' | '&'): string {
+  return repo.name === bare ? '' : `${first}repo=${encodeURIComponent(repo.name)}`;
 }
 
 /**
@@ -44,10 +52,11 @@ export function detailHref(
   ui: UiRequest,
   format: FormatName,
   repo: Repository,
+  bare: string | undefined,
   name: string,
 ): string {
   const path = name === '/' ? '%2F' : name.split('/').map(encodeURIComponent).join('/');
-  return `${ui.uiRoot}/${format}/${path}${repoQuery(repo, '?')}`;
+  return `${ui.uiRoot}/${format}/${path}${repoQuery(repo, bare, '?')}`;
 }
 
 /** `1.5 MiB` for a byte count; '' when unknown. */
@@ -79,7 +88,7 @@ export function browseListPage(page: ListPage): Html {
           ${page.repositories.map(
             (r) =>
               html`<a
-                  href="${ui.uiRoot}/${format}${repoQuery(r, '?')}"
+                  href="${ui.uiRoot}/${format}${repoQuery(r, page.bare, '?')}"
                   ${r.name === repo.name ? html`aria-current="page"` : ''}
                   >${r.name}</a
                 >
@@ -95,7 +104,7 @@ export function browseListPage(page: ListPage): Html {
     (e) =>
       html`<tr>
         <td>
-          <a href="${detailHref(ui, format, repo, e.name)}">${e.name}</a>
+          <a href="${detailHref(ui, format, repo, page.bare, e.name)}">${e.name}</a>
           ${e.cached === true ? html`<span class="mark cached">${t('browse.cached')}</span>` : ''}
         </td>
         <td>${e.latest ?? ''}</td>
@@ -107,7 +116,7 @@ export function browseListPage(page: ListPage): Html {
   );
   const pageHref = (offset: number): string =>
     `${ui.uiRoot}/${format}?${new URLSearchParams({
-      ...(repo.isDefault ? {} : { repo: repo.name }),
+      ...(repo.name === page.bare ? {} : { repo: repo.name }),
       ...(query.q === '' ? {} : { q: query.q }),
       offset: String(offset),
       limit: String(query.limit),
@@ -129,7 +138,7 @@ export function browseListPage(page: ListPage): Html {
   </p>`;
   return html`${repoPicker}
     <form method="get" action="${ui.uiRoot}/${format}" role="search">
-      ${repo.isDefault ? '' : html`<input type="hidden" name="repo" value="${repo.name}" />`}<input
+      ${repo.name === page.bare ? '' : html`<input type="hidden" name="repo" value="${repo.name}" />`}<input
         type="search"
         name="q"
         value="${query.q}"
@@ -180,8 +189,11 @@ function fileDetailPage(page: DetailPage, detail: BrowseDetail, file: BrowseFile
       <td>${value}</td>
     </tr>`;
   return html`<p class="muted">
-      <a href="${ui.uiRoot}/${format}${repoQuery(repo, '?')}">${repo.name}</a> (${repo.kind}) ·
-      <a href="${detailHref(ui, format, repo, parent)}">${parent === '/' ? '/' : `${parent}/`}</a>
+      <a href="${ui.uiRoot}/${format}${repoQuery(repo, page.bare, '?')}">${repo.name}</a>
+      (${repo.kind}) ·
+      <a href="${detailHref(ui, format, repo, page.bare, parent)}"
+        >${parent === '/' ? '/' : `${parent}/`}</a
+      >
     </p>
     <table class="facts file">
       ${row(t('th.size'), `${formatBytes(file.bytes)} (${file.bytes} B)`)}
@@ -205,7 +217,11 @@ export function browseDetailPage(page: DetailPage): Html {
     return html`<p class="empty">
         ${t('browse.notFound', { name: page.name, repo: page.repo.name })}
       </p>
-      <p><a href="${ui.uiRoot}/${format}${repoQuery(repo, '?')}">${t('browse.backToList')}</a></p>`;
+      <p>
+        <a href="${ui.uiRoot}/${format}${repoQuery(repo, page.bare, '?')}"
+          >${t('browse.backToList')}</a
+        >
+      </p>`;
   }
   if (detail.file !== undefined) return fileDetailPage(page, detail, detail.file);
   // Raw's folder browser: a version ending in `/` is a subfolder, any other a file, each linked
@@ -215,7 +231,7 @@ export function browseDetailPage(page: DetailPage): Html {
     if (format !== 'raw') return version;
     const child = version.replace(/\/$/, '');
     return html`<a
-      href="${detailHref(ui, format, repo, folder === '' ? child : `${folder}/${child}`)}"
+      href="${detailHref(ui, format, repo, page.bare, folder === '' ? child : `${folder}/${child}`)}"
       >${version}</a
     >`;
   };
@@ -231,7 +247,8 @@ export function browseDetailPage(page: DetailPage): Html {
       </tr>`,
   );
   return html`<p class="muted">
-      <a href="${ui.uiRoot}/${format}${repoQuery(repo, '?')}">${repo.name}</a> (${repo.kind})
+      <a href="${ui.uiRoot}/${format}${repoQuery(repo, page.bare, '?')}">${repo.name}</a>
+      (${repo.kind})
     </p>
     ${detail.description === undefined ? '' : html`<p>${detail.description}</p>`}
     ${

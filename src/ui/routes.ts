@@ -259,6 +259,9 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
 
   // The browse mount point: `/ui/<format>` lists the format's repository (`?repo=<name>`, default:
   // its default repository; `?q=`, `?offset=`, `?limit=`), `/ui/<format>/<name…>` shows a name.
+  /** The repository `/ui/<format>` shows with no `?repo=` (the format's first default one). */
+  const bareRepository = (format: FormatModule): Repository | undefined =>
+    deps.repositories.byFormat(format.format).find((r) => r.isDefault);
   const browseTarget = (
     request: FastifyRequest<{
       Params: { format: string };
@@ -275,7 +278,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     const wanted = queryParam(request.query, 'repo');
     const repo =
       wanted === undefined || wanted === ''
-        ? deps.repositories.byFormat(format.format).find((r) => r.isDefault)
+        ? bareRepository(format)
         : deps.repositories.get(wanted);
     if (repo?.format !== format.format) {
       throw new RegistryError(
@@ -351,6 +354,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
         ui,
         format: format.format,
         repo,
+        bare: bareRepository(format)?.name,
         // The picker names only repositories the viewer may read (and the one shown).
         repositories: deps.repositories
           .byFormat(format.format)
@@ -385,7 +389,14 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
         source === undefined
           ? undefined
           : await source.detail(repo, name, browseRequest(ui, format, repo));
-      const body = browseDetailPage({ ui, format: format.format, repo, name, detail });
+      const body = browseDetailPage({
+        ui,
+        format: format.format,
+        repo,
+        bare: bareRepository(format)?.name,
+        name,
+        detail,
+      });
       return sendPage(reply, ui, name, format.format, body, detail === undefined ? 404 : 200);
     }),
   );
