@@ -7,6 +7,7 @@
  */
 import type { FormatName } from '../config/schema.ts';
 import type { Repository } from '../repos/repository.ts';
+import type { MessageKey, Translate } from './i18n.ts';
 import { html, type Html } from './layout.ts';
 import type { UiRequest } from './routes.ts';
 import type { BrowseDetail, BrowseFile, BrowseList, BrowseQuery } from './types.ts';
@@ -92,7 +93,7 @@ export function browseListPage(page: ListPage): Html {
                   ${r.name === repo.name ? html`aria-current="page"` : ''}
                   >${r.name}</a
                 >
-                (${r.kind}) `,
+                (${t(`kind.${r.kind}`)}) `,
           )}
         </p>`
       : '';
@@ -172,6 +173,51 @@ export function browseListPage(page: ListPage): Html {
     }`;
 }
 
+/** The fact labels the sources write (in English, as JSON keeps them), by message key. */
+const FACT_LABELS: Readonly<Record<string, MessageKey>> = {
+  Repository: 'fact.repository',
+  Packaging: 'fact.packaging',
+  'Dist-tags': 'fact.distTags',
+  'Cached from': 'fact.cachedFrom',
+  'Media type': 'fact.mediaType',
+  'App version': 'fact.appVersion',
+  Listing: 'fact.listing',
+};
+
+/**
+ * A source's fact `[label, value]` in `t`'s language: the labels of FACT_LABELS, and the fixed
+ * phrases of the values — npm's `upstream (proxy)`, raw's folder-listing limit, a file's
+ * `N bytes[ (+ N bytes of PEP 658 metadata)], sha256:…[, requires …]` (PyPI, Maven). Sources
+ * return plain data for both the page and the JSON twin (src/ui/types.ts), so the page
+ * translates here; anything else (names, digests, versions) stays as written.
+ */
+export function localFact(
+  [label, value]: readonly [string, string],
+  t: Translate,
+): readonly [string, string] {
+  const key = FACT_LABELS[label];
+  return [key === undefined ? label : t(key), localFactValue(value, t)];
+}
+
+function localFactValue(value: string, t: Translate): string {
+  if (value === 'upstream (proxy)') return t('fact.upstreamProxy');
+  const listing = /^the first (\d+) entries; the rest: GET (\S+)$/.exec(value);
+  if (listing !== null) {
+    return t('fact.listingFirst', { count: listing[1] ?? '', url: listing[2] ?? '' });
+  }
+  const file =
+    /^(\d+) bytes(?: \(\+ (\d+) bytes of PEP 658 metadata\))?(, sha256:[0-9a-f]+)(?:, requires (.+))?$/.exec(
+      value,
+    );
+  if (file === null) return value;
+  const [, bytes = '', metadata, digest = '', requires] = file;
+  const size =
+    metadata === undefined
+      ? t('fact.bytes', { bytes })
+      : t('fact.bytesMetadata', { bytes, metadata });
+  return `${size}${digest}${requires === undefined ? '' : `, ${t('fact.requires', { spec: requires })}`}`;
+}
+
 /** The parent folder's page of a raw file `name` (`/` for a file at the root). */
 function parentFolder(name: string): string {
   const at = name.lastIndexOf('/');
@@ -190,7 +236,7 @@ function fileDetailPage(page: DetailPage, detail: BrowseDetail, file: BrowseFile
     </tr>`;
   return html`<p class="muted">
       <a href="${ui.uiRoot}/${format}${repoQuery(repo, page.bare, '?')}">${repo.name}</a>
-      (${repo.kind}) ·
+      (${t(`kind.${repo.kind}`)}) ·
       <a href="${detailHref(ui, format, repo, page.bare, parent)}"
         >${parent === '/' ? '/' : `${parent}/`}</a
       >
@@ -248,7 +294,7 @@ export function browseDetailPage(page: DetailPage): Html {
   );
   return html`<p class="muted">
       <a href="${ui.uiRoot}/${format}${repoQuery(repo, page.bare, '?')}">${repo.name}</a>
-      (${repo.kind})
+      (${t(`kind.${repo.kind}`)})
     </p>
     ${detail.description === undefined ? '' : html`<p>${detail.description}</p>`}
     ${
@@ -261,13 +307,15 @@ export function browseDetailPage(page: DetailPage): Html {
       (detail.facts ?? []).length === 0
         ? ''
         : html`<table class="facts">
-            ${(detail.facts ?? []).map(
-              ([k, v]) =>
-                html`<tr>
-                  <th>${k}</th>
-                  <td>${v}</td>
-                </tr>`,
-            )}
+            ${(detail.facts ?? [])
+              .map((fact) => localFact(fact, t))
+              .map(
+                ([k, v]) =>
+                  html`<tr>
+                    <th>${k}</th>
+                    <td>${v}</td>
+                  </tr>`,
+              )}
           </table>`
     }
     <h2>

@@ -29,6 +29,7 @@ import {
   asLanguage,
   type Language,
   LANGUAGE_COOKIE,
+  MESSAGES,
   type MessageKey,
   pickLanguage,
   type Translate,
@@ -160,7 +161,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
         'UNAUTHORIZED',
         api
           ? 'authentication required for /api/ui ([auth] public_web_ui is false): send the same credentials as the clients (a user and password or an API token as Basic, or Bearer <token>)'
-          : 'authentication required for the web UI ([auth] public_web_ui is false)',
+          : MESSAGES.en['signin.required'],
         { headers: { 'www-authenticate': UI_CHALLENGE } },
       );
     }
@@ -514,7 +515,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
 
 /** The 401 a page needing a user answers anonymous (a public UI's tokens page). */
 function signInRequired(): RegistryError {
-  return new RegistryError('UNAUTHORIZED', 'sign in to manage your tokens', {
+  return new RegistryError('UNAUTHORIZED', MESSAGES.en['signin.tokens'], {
     headers: { 'www-authenticate': UI_CHALLENGE },
   });
 }
@@ -583,9 +584,22 @@ function signInPage(
     publicUrl,
     'signin.title',
     (t) =>
-      html`<p class="empty">${refusal.message}</p>
+      html`<p class="empty">${refusalText(refusal.message, t)}</p>
         <p>${t('signin.reload')}</p>`,
   );
+}
+
+/** The refusals a sign-in page says in the reader's language: their English text is the key's. */
+const SIGN_IN_REFUSALS: readonly MessageKey[] = [
+  'signin.invalid', // src/auth/access.ts: a wrong password or an unknown user
+  'signin.required',
+  'signin.tokens',
+];
+
+/** `message` in `t`'s language when it is a known refusal, else as the service wrote it. */
+function refusalText(message: string, t: Translate): string {
+  const key = SIGN_IN_REFUSALS.find((k) => MESSAGES.en[k] === message);
+  return key === undefined ? message : t(key);
 }
 
 /**
