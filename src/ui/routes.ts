@@ -378,13 +378,14 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     page(async (request: BrowseRoute, reply) => {
       const ui = uiRequest(request, reply, false);
       let target: { format: FormatModule; repo: Repository };
+      const name = request.params['*'] ?? '';
       try {
         target = browseTarget(request);
+        checkBrowseName(name);
       } catch (err) {
         return notFoundPage(reply, ui, err);
       }
       const { format, repo } = target;
-      const name = request.params['*'] ?? '';
       const source = deps.browse.source(format.format);
       const detail =
         source === undefined
@@ -423,6 +424,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     const ui = uiRequest(request, reply, true);
     const { format, repo } = browseTarget(request);
     const name = request.params['*'] ?? '';
+    checkBrowseName(name);
     const source = deps.browse.source(format.format);
     const detail =
       source === undefined
@@ -511,6 +513,22 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
       throw new RegistryError('BAD_REQUEST', 'op must be "create" or "revoke"');
     }),
   );
+}
+
+/**
+ * Refuses a browse name no format has (BAD_REQUEST, 400): an empty segment (`dir//x`, a leading
+ * `/` but for `/` alone, raw's root) or a control character. `.`/`..` segments and NUL never get
+ * here (src/http/hooks.ts checkRequestPath refuses them before routing); a name of no format's
+ * shape otherwise is the source's to answer as absent (404).
+ */
+export function checkBrowseName(name: string): void {
+  if (name !== '/' && (name.startsWith('/') || name.includes('//'))) {
+    throw new RegistryError('BAD_REQUEST', 'empty path segments are not allowed in a name');
+  }
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(name)) {
+    throw new RegistryError('BAD_REQUEST', 'control characters are not allowed in a name');
+  }
 }
 
 /** The 401 a page needing a user answers anonymous (a public UI's tokens page). */
@@ -629,12 +647,38 @@ function lockedOutPage(
 }
 
 /**
- * The app error handler's answer to a 401 or 429 on a UI path that no UI handler saw:
+ * A UI page's 400 that no UI handler answered: a path the request hook refused before routing
+ * (`..`/`.` segments, NUL, malformed escapes: src/http/hooks.ts checkRequestPath) or a handler's
+ * own refusal. The UI's "Bad request" page, the refusal's message (what was wrong) and a link
+ * back to the dashboard: a JSON document in a browser reads as a broken page.
+ */
+function badRequestPage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  refusal: RegistryError,
+  publicUrl: string | undefined,
+): FastifyReply {
+  const uiRoot = uiRootOf(publicUrl);
+  return errorPage(
+    request,
+    reply,
+    400,
+    refusal,
+    publicUrl,
+    'error.badRequest',
+    (t) =>
+      html`<p class="empty">${refusal.message}</p>
+        <p><a href="${uiRoot}/">${t('error.backToDashboard')}</a></p>`,
+  );
+}
+
+/**
+ * The app error handler's answer to a 400, 401 or 429 on a UI path that no UI handler answered:
  * credentials the request hook refused before routing (a wrong password, an unknown user, a bad
- * or expired token; the failed-login lockout). A page (`/ui`, `/ui/…`) gets signInPage or
- * lockedOutPage (HTML); `/api/ui/…` a 401's JSON `{"error"}` with the Basic challenge, as its
- * anonymous 401 has (a 429 there: undefined, the handler's JSON). Undefined for other paths and
- * statuses (the handler answers as for any route).
+ * or expired token; the failed-login lockout), a path it refused (400). A page (`/ui`, `/ui/…`)
+ * gets badRequestPage, signInPage or lockedOutPage (HTML); `/api/ui/…` a 401's JSON `{"error"}`
+ * with the Basic challenge, as its anonymous 401 has (a 400 or 429 there: undefined, the
+ * handler's JSON). Undefined for other paths and statuses (the handler answers as for any route).
  */
 export function uiRefusal(
   request: FastifyRequest,
@@ -642,11 +686,12 @@ export function uiRefusal(
   refusal: RegistryError,
   publicUrl: string | undefined,
 ): FastifyReply | undefined {
-  if (refusal.status !== 401 && refusal.status !== 429) return undefined;
+  if (refusal.status !== 400 && refusal.status !== 401 && refusal.status !== 429) return undefined;
   const url = request.url;
   const query = url.search(/[?#]/);
   const pathname = query === -1 ? url : url.slice(0, query);
   if (pathname === UI_PATH || pathname.startsWith(`${UI_PATH}/`)) {
+    if (refusal.status === 400) return badRequestPage(request, reply, refusal, publicUrl);
     return refusal.status === 401
       ? signInPage(request, reply, refusal, publicUrl)
       : lockedOutPage(request, reply, refusal, publicUrl);
