@@ -182,6 +182,7 @@ const FACT_LABELS: Readonly<Record<string, MessageKey>> = {
   'Media type': 'fact.mediaType',
   'App version': 'fact.appVersion',
   Listing: 'fact.listing',
+  Curation: 'fact.curation',
 };
 
 /**
