@@ -1210,7 +1210,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     if (registryError.status >= 500) request.log.error({ err }, 'request failed');
     const { status, body } = genericErrorBody(registryError);
     dropRepresentationHeaders(reply);
-    // Credentials refused before routing (request hook) on a UI path: the UI's own 401 or 429.
+    // Credentials or a path refused before routing (request hook) on a UI path: the UI's own
+    // 400, 401 or 429 page.
     const ui = uiRefusal(request, reply, registryError, config.server.public_url);
     if (ui !== undefined) return ui;
     return reply

@@ -7,6 +7,7 @@
  */
 import type { FormatName } from '../config/schema.ts';
 import type { Repository } from '../repos/repository.ts';
+import type { MessageKey, Translate } from './i18n.ts';
 import { html, type Html } from './layout.ts';
 import type { UiRequest } from './routes.ts';
 import type { BrowseDetail, BrowseFile, BrowseList, BrowseQuery } from './types.ts';
@@ -15,6 +16,8 @@ export interface ListPage {
   readonly ui: UiRequest;
   readonly format: FormatName;
   readonly repo: Repository;
+  /** The repository `/ui/<format>` shows without `?repo=`: every other one's links carry it. */
+  readonly bare: string | undefined;
   /** Every repository of the format, for the repository picker. */
   readonly repositories: readonly Repository[];
   readonly query: BrowseQuery;
@@ -26,14 +29,20 @@ export interface DetailPage {
   readonly ui: UiRequest;
   readonly format: FormatName;
   readonly repo: Repository;
+  /** As ListPage.bare. */
+  readonly bare: string | undefined;
   readonly name: string;
   /** Undefined: absent, not readable, or no browse source. */
   readonly detail: BrowseDetail | undefined;
 }
 
-/** `?repo=` for a named repository ('' for the format's default one). */
-function repoQuery(repo: Repository, first: '?' | '&'): string {
-  return repo.isDefault ? '' : `${first}repo=${encodeURIComponent(repo.name)}`;
+/**
+ * `?repo=` for `repo`, '' for the `bare` one (what `/ui/<format>` shows without it). Not
+ * `isDefault`: a format has several default repositories (npm-hosted, npm-proxy, npm), and a link
+ * without `?repo=` to any but the first lands in the first (trial 30: npm-proxy's rows 404ed).
+ */
+function repoQuery(repo: Repository, bare: string | undefined, first: '?' | '&'): string {
+  return repo.name === bare ? '' : `${first}repo=${encodeURIComponent(repo.name)}`;
 }
 
 /**
@@ -44,10 +53,11 @@ export function detailHref(
   ui: UiRequest,
   format: FormatName,
   repo: Repository,
+  bare: string | undefined,
   name: string,
 ): string {
   const path = name === '/' ? '%2F' : name.split('/').map(encodeURIComponent).join('/');
-  return `${ui.uiRoot}/${format}/${path}${repoQuery(repo, '?')}`;
+  return `${ui.uiRoot}/${format}/${path}${repoQuery(repo, bare, '?')}`;
 }
 
 /** `1.5 MiB` for a byte count; '' when unknown. */
@@ -79,11 +89,11 @@ export function browseListPage(page: ListPage): Html {
           ${page.repositories.map(
             (r) =>
               html`<a
-                  href="${ui.uiRoot}/${format}${repoQuery(r, '?')}"
+                  href="${ui.uiRoot}/${format}${repoQuery(r, page.bare, '?')}"
                   ${r.name === repo.name ? html`aria-current="page"` : ''}
                   >${r.name}</a
                 >
-                (${r.kind}) `,
+                (${t(`kind.${r.kind}`)}) `,
           )}
         </p>`
       : '';
@@ -95,7 +105,7 @@ export function browseListPage(page: ListPage): Html {
     (e) =>
       html`<tr>
         <td>
-          <a href="${detailHref(ui, format, repo, e.name)}">${e.name}</a>
+          <a href="${detailHref(ui, format, repo, page.bare, e.name)}">${e.name}</a>
           ${e.cached === true ? html`<span class="mark cached">${t('browse.cached')}</span>` : ''}
         </td>
         <td>${e.latest ?? ''}</td>
@@ -107,7 +117,7 @@ export function browseListPage(page: ListPage): Html {
   );
   const pageHref = (offset: number): string =>
     `${ui.uiRoot}/${format}?${new URLSearchParams({
-      ...(repo.isDefault ? {} : { repo: repo.name }),
+      ...(repo.name === page.bare ? {} : { repo: repo.name }),
       ...(query.q === '' ? {} : { q: query.q }),
       offset: String(offset),
       limit: String(query.limit),
@@ -129,7 +139,7 @@ export function browseListPage(page: ListPage): Html {
   </p>`;
   return html`${repoPicker}
     <form method="get" action="${ui.uiRoot}/${format}" role="search">
-      ${repo.isDefault ? '' : html`<input type="hidden" name="repo" value="${repo.name}" />`}<input
+      ${repo.name === page.bare ? '' : html`<input type="hidden" name="repo" value="${repo.name}" />`}<input
         type="search"
         name="q"
         value="${query.q}"
@@ -163,6 +173,52 @@ export function browseListPage(page: ListPage): Html {
     }`;
 }
 
+/** The fact labels the sources write (in English, as JSON keeps them), by message key. */
+const FACT_LABELS: Readonly<Record<string, MessageKey>> = {
+  Repository: 'fact.repository',
+  Packaging: 'fact.packaging',
+  'Dist-tags': 'fact.distTags',
+  'Cached from': 'fact.cachedFrom',
+  'Media type': 'fact.mediaType',
+  'App version': 'fact.appVersion',
+  Listing: 'fact.listing',
+  Curation: 'fact.curation',
+};
+
+/**
+ * A source's fact `[label, value]` in `t`'s language: the labels of FACT_LABELS, and the fixed
+ * phrases of the values — npm's `upstream (proxy)`, raw's folder-listing limit, a file's
+ * `N bytes[ (+ N bytes of PEP 658 metadata)], sha256:…[, requires …]` (PyPI, Maven). Sources
+ * return plain data for both the page and the JSON twin (src/ui/types.ts), so the page
+ * translates here; anything else (names, digests, versions) stays as written.
+ */
+export function localFact(
+  [label, value]: readonly [string, string],
+  t: Translate,
+): readonly [string, string] {
+  const key = FACT_LABELS[label];
+  return [key === undefined ? label : t(key), localFactValue(value, t)];
+}
+
+function localFactValue(value: string, t: Translate): string {
+  if (value === 'upstream (proxy)') return t('fact.upstreamProxy');
+  const listing = /^the first (\d+) entries; the rest: GET (\S+)$/.exec(value);
+  if (listing !== null) {
+    return t('fact.listingFirst', { count: listing[1] ?? '', url: listing[2] ?? '' });
+  }
+  const file =
+    /^(\d+) bytes(?: \(\+ (\d+) bytes of PEP 658 metadata\))?(, sha256:[0-9a-f]+)(?:, requires (.+))?$/.exec(
+      value,
+    );
+  if (file === null) return value;
+  const [, bytes = '', metadata, digest = '', requires] = file;
+  const size =
+    metadata === undefined
+      ? t('fact.bytes', { bytes })
+      : t('fact.bytesMetadata', { bytes, metadata });
+  return `${size}${digest}${requires === undefined ? '' : `, ${t('fact.requires', { spec: requires })}`}`;
+}
+
 /** The parent folder's page of a raw file `name` (`/` for a file at the root). */
 function parentFolder(name: string): string {
   const at = name.lastIndexOf('/');
@@ -180,8 +236,11 @@ function fileDetailPage(page: DetailPage, detail: BrowseDetail, file: BrowseFile
       <td>${value}</td>
     </tr>`;
   return html`<p class="muted">
-      <a href="${ui.uiRoot}/${format}${repoQuery(repo, '?')}">${repo.name}</a> (${repo.kind}) ·
-      <a href="${detailHref(ui, format, repo, parent)}">${parent === '/' ? '/' : `${parent}/`}</a>
+      <a href="${ui.uiRoot}/${format}${repoQuery(repo, page.bare, '?')}">${repo.name}</a>
+      (${t(`kind.${repo.kind}`)}) ·
+      <a href="${detailHref(ui, format, repo, page.bare, parent)}"
+        >${parent === '/' ? '/' : `${parent}/`}</a
+      >
     </p>
     <table class="facts file">
       ${row(t('th.size'), `${formatBytes(file.bytes)} (${file.bytes} B)`)}
@@ -205,7 +264,11 @@ export function browseDetailPage(page: DetailPage): Html {
     return html`<p class="empty">
         ${t('browse.notFound', { name: page.name, repo: page.repo.name })}
       </p>
-      <p><a href="${ui.uiRoot}/${format}${repoQuery(repo, '?')}">${t('browse.backToList')}</a></p>`;
+      <p>
+        <a href="${ui.uiRoot}/${format}${repoQuery(repo, page.bare, '?')}"
+          >${t('browse.backToList')}</a
+        >
+      </p>`;
   }
   if (detail.file !== undefined) return fileDetailPage(page, detail, detail.file);
   // Raw's folder browser: a version ending in `/` is a subfolder, any other a file, each linked
@@ -215,7 +278,7 @@ export function browseDetailPage(page: DetailPage): Html {
     if (format !== 'raw') return version;
     const child = version.replace(/\/$/, '');
     return html`<a
-      href="${detailHref(ui, format, repo, folder === '' ? child : `${folder}/${child}`)}"
+      href="${detailHref(ui, format, repo, page.bare, folder === '' ? child : `${folder}/${child}`)}"
       >${version}</a
     >`;
   };
@@ -234,7 +297,8 @@ export function browseDetailPage(page: DetailPage): Html {
       </tr>`,
   );
   return html`<p class="muted">
-      <a href="${ui.uiRoot}/${format}${repoQuery(repo, '?')}">${repo.name}</a> (${repo.kind})
+      <a href="${ui.uiRoot}/${format}${repoQuery(repo, page.bare, '?')}">${repo.name}</a>
+      (${t(`kind.${repo.kind}`)})
     </p>
     ${detail.description === undefined ? '' : html`<p>${detail.description}</p>`}
     ${
@@ -247,13 +311,15 @@ export function browseDetailPage(page: DetailPage): Html {
       (detail.facts ?? []).length === 0
         ? ''
         : html`<table class="facts">
-            ${(detail.facts ?? []).map(
-              ([k, v]) =>
-                html`<tr>
-                  <th>${k}</th>
-                  <td>${v}</td>
-                </tr>`,
-            )}
+            ${(detail.facts ?? [])
+              .map((fact) => localFact(fact, t))
+              .map(
+                ([k, v]) =>
+                  html`<tr>
+                    <th>${k}</th>
+                    <td>${v}</td>
+                  </tr>`,
+              )}
           </table>`
     }
     <h2>

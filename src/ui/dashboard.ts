@@ -454,7 +454,7 @@ export function renderDashboard(
             (repo) =>
               html`<li>
                 <strong>${repo.name}</strong>
-                <span class="muted">${repo.kind}</span
+                <span class="muted">${t(`kind.${repo.kind}`)}</span
                 >${repo.upstreams.length > 0 ? html` ← ${repo.upstreams.join(', ')}` : ''}${repo.members.length > 0 ? html` = ${repo.members.join(' → ')}` : ''}
               </li>`,
           )}
@@ -490,7 +490,7 @@ export function renderDashboard(
               (e) =>
                 html`<tr>
                   <td>${e.ts}</td>
-                  <td>${e.action}</td>
+                  <td data-action="${e.action}">${t(`action.${e.action}`)}</td>
                   <td>${e.actor}</td>
                   <td>${e.repository ?? e.registry}</td>
                   <td><code>${e.artifact}</code></td>

@@ -29,6 +29,7 @@ import {
   asLanguage,
   type Language,
   LANGUAGE_COOKIE,
+  MESSAGES,
   type MessageKey,
   pickLanguage,
   type Translate,
@@ -160,7 +161,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
         'UNAUTHORIZED',
         api
           ? 'authentication required for /api/ui ([auth] public_web_ui is false): send the same credentials as the clients (a user and password or an API token as Basic, or Bearer <token>)'
-          : 'authentication required for the web UI ([auth] public_web_ui is false)',
+          : MESSAGES.en['signin.required'],
         { headers: { 'www-authenticate': UI_CHALLENGE } },
       );
     }
@@ -259,6 +260,9 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
 
   // The browse mount point: `/ui/<format>` lists the format's repository (`?repo=<name>`, default:
   // its default repository; `?q=`, `?offset=`, `?limit=`), `/ui/<format>/<name…>` shows a name.
+  /** The repository `/ui/<format>` shows with no `?repo=` (the format's first default one). */
+  const bareRepository = (format: FormatModule): Repository | undefined =>
+    deps.repositories.byFormat(format.format).find((r) => r.isDefault);
   const browseTarget = (
     request: FastifyRequest<{
       Params: { format: string };
@@ -275,7 +279,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     const wanted = queryParam(request.query, 'repo');
     const repo =
       wanted === undefined || wanted === ''
-        ? deps.repositories.byFormat(format.format).find((r) => r.isDefault)
+        ? bareRepository(format)
         : deps.repositories.get(wanted);
     if (repo?.format !== format.format) {
       throw new RegistryError(
@@ -351,6 +355,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
         ui,
         format: format.format,
         repo,
+        bare: bareRepository(format)?.name,
         // The picker names only repositories the viewer may read (and the one shown).
         repositories: deps.repositories
           .byFormat(format.format)
@@ -373,19 +378,27 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     page(async (request: BrowseRoute, reply) => {
       const ui = uiRequest(request, reply, false);
       let target: { format: FormatModule; repo: Repository };
+      const name = request.params['*'] ?? '';
       try {
         target = browseTarget(request);
+        checkBrowseName(name);
       } catch (err) {
         return notFoundPage(reply, ui, err);
       }
       const { format, repo } = target;
-      const name = request.params['*'] ?? '';
       const source = deps.browse.source(format.format);
       const detail =
         source === undefined
           ? undefined
           : await source.detail(repo, name, browseRequest(ui, format, repo));
-      const body = browseDetailPage({ ui, format: format.format, repo, name, detail });
+      const body = browseDetailPage({
+        ui,
+        format: format.format,
+        repo,
+        bare: bareRepository(format)?.name,
+        name,
+        detail,
+      });
       return sendPage(reply, ui, name, format.format, body, detail === undefined ? 404 : 200);
     }),
   );
@@ -411,6 +424,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
     const ui = uiRequest(request, reply, true);
     const { format, repo } = browseTarget(request);
     const name = request.params['*'] ?? '';
+    checkBrowseName(name);
     const source = deps.browse.source(format.format);
     const detail =
       source === undefined
@@ -501,9 +515,25 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
   );
 }
 
+/**
+ * Refuses a browse name no format has (BAD_REQUEST, 400): an empty segment (`dir//x`, a leading
+ * `/` but for `/` alone, raw's root) or a control character. `.`/`..` segments and NUL never get
+ * here (src/http/hooks.ts checkRequestPath refuses them before routing); a name of no format's
+ * shape otherwise is the source's to answer as absent (404).
+ */
+export function checkBrowseName(name: string): void {
+  if (name !== '/' && (name.startsWith('/') || name.includes('//'))) {
+    throw new RegistryError('BAD_REQUEST', 'empty path segments are not allowed in a name');
+  }
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(name)) {
+    throw new RegistryError('BAD_REQUEST', 'control characters are not allowed in a name');
+  }
+}
+
 /** The 401 a page needing a user answers anonymous (a public UI's tokens page). */
 function signInRequired(): RegistryError {
-  return new RegistryError('UNAUTHORIZED', 'sign in to manage your tokens', {
+  return new RegistryError('UNAUTHORIZED', MESSAGES.en['signin.tokens'], {
     headers: { 'www-authenticate': UI_CHALLENGE },
   });
 }
@@ -572,9 +602,22 @@ function signInPage(
     publicUrl,
     'signin.title',
     (t) =>
-      html`<p class="empty">${refusal.message}</p>
+      html`<p class="empty">${refusalText(refusal.message, t)}</p>
         <p>${t('signin.reload')}</p>`,
   );
+}
+
+/** The refusals a sign-in page says in the reader's language: their English text is the key's. */
+const SIGN_IN_REFUSALS: readonly MessageKey[] = [
+  'signin.invalid', // src/auth/access.ts: a wrong password or an unknown user
+  'signin.required',
+  'signin.tokens',
+];
+
+/** `message` in `t`'s language when it is a known refusal, else as the service wrote it. */
+function refusalText(message: string, t: Translate): string {
+  const key = SIGN_IN_REFUSALS.find((k) => MESSAGES.en[k] === message);
+  return key === undefined ? message : t(key);
 }
 
 /**
@@ -604,12 +647,38 @@ function lockedOutPage(
 }
 
 /**
- * The app error handler's answer to a 401 or 429 on a UI path that no UI handler saw:
+ * A UI page's 400 that no UI handler answered: a path the request hook refused before routing
+ * (`..`/`.` segments, NUL, malformed escapes: src/http/hooks.ts checkRequestPath) or a handler's
+ * own refusal. The UI's "Bad request" page, the refusal's message (what was wrong) and a link
+ * back to the dashboard: a JSON document in a browser reads as a broken page.
+ */
+function badRequestPage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  refusal: RegistryError,
+  publicUrl: string | undefined,
+): FastifyReply {
+  const uiRoot = uiRootOf(publicUrl);
+  return errorPage(
+    request,
+    reply,
+    400,
+    refusal,
+    publicUrl,
+    'error.badRequest',
+    (t) =>
+      html`<p class="empty">${refusal.message}</p>
+        <p><a href="${uiRoot}/">${t('error.backToDashboard')}</a></p>`,
+  );
+}
+
+/**
+ * The app error handler's answer to a 400, 401 or 429 on a UI path that no UI handler answered:
  * credentials the request hook refused before routing (a wrong password, an unknown user, a bad
- * or expired token; the failed-login lockout). A page (`/ui`, `/ui/…`) gets signInPage or
- * lockedOutPage (HTML); `/api/ui/…` a 401's JSON `{"error"}` with the Basic challenge, as its
- * anonymous 401 has (a 429 there: undefined, the handler's JSON). Undefined for other paths and
- * statuses (the handler answers as for any route).
+ * or expired token; the failed-login lockout), a path it refused (400). A page (`/ui`, `/ui/…`)
+ * gets badRequestPage, signInPage or lockedOutPage (HTML); `/api/ui/…` a 401's JSON `{"error"}`
+ * with the Basic challenge, as its anonymous 401 has (a 400 or 429 there: undefined, the
+ * handler's JSON). Undefined for other paths and statuses (the handler answers as for any route).
  */
 export function uiRefusal(
   request: FastifyRequest,
@@ -617,11 +686,12 @@ export function uiRefusal(
   refusal: RegistryError,
   publicUrl: string | undefined,
 ): FastifyReply | undefined {
-  if (refusal.status !== 401 && refusal.status !== 429) return undefined;
+  if (refusal.status !== 400 && refusal.status !== 401 && refusal.status !== 429) return undefined;
   const url = request.url;
   const query = url.search(/[?#]/);
   const pathname = query === -1 ? url : url.slice(0, query);
   if (pathname === UI_PATH || pathname.startsWith(`${UI_PATH}/`)) {
+    if (refusal.status === 400) return badRequestPage(request, reply, refusal, publicUrl);
     return refusal.status === 401
       ? signInPage(request, reply, refusal, publicUrl)
       : lockedOutPage(request, reply, refusal, publicUrl);

@@ -3,7 +3,9 @@
  * versions are the live ones (unpublished tombstones left out), newest first by semver, with
  * their dist-tags, deprecation message, integrity and tarball size. Proxy repositories list what
  * their proxy index (`npm_proxy_index`) holds of the packuments they cached; their versions are
- * not stored as rows, so a proxied package's detail shows its `latest` only.
+ * not stored as rows, so a proxied package's detail shows its `latest` only — with the curation
+ * engine's refusal (`decide`, the decision a download of it gets) as a mark and a `Curation`
+ * fact when it would be refused, so its `npm install` line does not read as working.
  */
 import { sql } from 'kysely';
 import {
@@ -13,11 +15,13 @@ import {
   sqlList,
   type BrowseDeps,
 } from '../../ui/browse-sql.ts';
+import type { CurationGate } from '../../curation/types.ts';
 import type { BrowseSource, BrowseVersion } from '../../ui/types.ts';
 import { compareVersions } from './names.ts';
 import { shellCommand } from '../../ui/shell.ts';
 
-export function npmBrowse(deps: BrowseDeps): BrowseSource {
+/** `curation`: the app's gate (FormatContext.curation); absent, proxied versions show no verdict. */
+export function npmBrowse(deps: BrowseDeps, curation?: CurationGate): BrowseSource {
   const { db } = deps;
   return sqlBrowseSource({
     format: 'npm',
@@ -84,10 +88,20 @@ export function npmBrowse(deps: BrowseDeps): BrowseSource {
       if (versions[0]?.repo !== holder) {
         const p = proxied[0];
         if (p === undefined) return undefined;
+        // Not counted, not logged: only a download is a decision (CurationGate.decide).
+        const verdict = curation?.decide({ registry: 'npm', name, version: p.latest });
+        const refusal = verdict?.refuse === true ? verdict.message : undefined;
         return {
           name,
           description: p.description || undefined,
-          versions: [{ version: p.latest, publishedAt: p.modified_at, tags: ['latest'] }],
+          versions: [
+            {
+              version: p.latest,
+              publishedAt: p.modified_at,
+              tags: ['latest'],
+              ...(refusal === undefined ? {} : { marks: ['refused by curation'] }),
+            },
+          ],
           install: shellCommand(
             'npm',
             'install',
@@ -95,7 +109,10 @@ export function npmBrowse(deps: BrowseDeps): BrowseSource {
             '--registry',
             `${request.repositoryUrl}/`,
           ),
-          facts: [['Cached from', 'upstream (proxy)']],
+          facts: [
+            ['Cached from', 'upstream (proxy)'],
+            ...(refusal === undefined ? [] : [['Curation', refusal] as const]),
+          ],
         };
       }
       const tags = await sql<{

@@ -118,7 +118,10 @@ export const npmFormat: FormatModule = {
       cache.invalidateAll();
     });
     context.browse.provide(
-      npmBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
+      npmBrowse(
+        { db: context.db, access: context.access, repositories: context.repositories },
+        context.curation,
+      ),
     );
     const npmRepos = context.repositories.byFormat('npm');
     const mounts = npmRepos.map((repo) => ({

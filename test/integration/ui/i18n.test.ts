@@ -137,6 +137,45 @@ describe('UI pages in each language', () => {
     assert.doesNotMatch(en.text.replace(/>(Русский|中文)</g, '><'), /[\u0400-\u04ff\u4e00-\u9fff]/);
   });
 
+  test('fact labels, kind labels and activity actions follow the language (data does not)', async () => {
+    const pom =
+      '<project><modelVersion>4.0.0</modelVersion><groupId>com.lang</groupId>' +
+      '<artifactId>lib</artifactId><version>1.0</version><packaging>jar</packaging></project>';
+    const put = await fetch(`${server.url}/maven2/com/lang/lib/1.0/lib-1.0.pom`, {
+      method: 'PUT',
+      body: pom,
+    });
+    assert.ok(put.status < 300, String(put.status));
+    for (const language of ['ru', 'zh'] as const) {
+      const t = translator(language);
+      const accept = { 'accept-language': language };
+      const npm = await get(server, '/ui/npm/widget-lang', accept);
+      assert.equal(npm.status, 200, npm.text);
+      assert.ok(npm.text.includes(`<th>${t('fact.repository')}</th>`), `${language}: Repository`);
+      assert.ok(npm.text.includes(`<th>${t('fact.distTags')}</th>`), `${language}: Dist-tags`);
+      assert.ok(npm.text.includes(`(${t('kind.hosted')})`), `${language}: (hosted)`);
+      assert.ok(npm.text.includes('latest: 1.2.3'), 'the fact value is data');
+      assert.doesNotMatch(npm.text, /<th>(Repository|Dist-tags)<\/th>|\(hosted\)/);
+      const list = await get(server, '/ui/npm', accept);
+      assert.ok(list.text.includes(`(${t('kind.group')})`), `${language}: (group)`);
+      assert.doesNotMatch(list.text, /\((hosted|group)\)/);
+      const maven = await get(server, '/ui/maven/com.lang:lib', accept);
+      assert.equal(maven.status, 200, maven.text);
+      assert.ok(maven.text.includes(`<th>${t('fact.packaging')}</th>`), `${language}: Packaging`);
+      assert.ok(maven.text.includes(t('fact.bytes', { bytes: Buffer.byteLength(pom) })));
+      assert.doesNotMatch(maven.text, /<th>Packaging<\/th>|\d bytes/);
+      const dashboard = await get(server, '/ui/', accept);
+      assert.ok(
+        dashboard.text.includes(`<td data-action="push">${t('action.push')}</td>`),
+        `${language}: the activity's action`,
+      );
+      assert.ok(dashboard.text.includes(`${t('kind.hosted')}</span`), `${language}: card kinds`);
+    }
+    // English keeps NORA's action names (docs/audit.md).
+    const en = await get(server, '/ui/');
+    assert.ok(en.text.includes('<td data-action="push">push</td>'));
+  });
+
   test('?lang= sets the cookie (path: the UI root); the switcher links keep the query', async () => {
     const chosen = await get(server, '/ui/npm?q=widget&lang=zh', { 'accept-language': 'ru' });
     assert.match(chosen.text, /<html lang="zh">/);
@@ -157,6 +196,34 @@ describe('UI pages in each language', () => {
     assert.equal(bad.status, 200);
     assert.match(bad.text, /<html lang="ru">/);
     assert.equal(bad.headers.get('set-cookie'), null);
+  });
+});
+
+describe('UI: the sign-in page in each language', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ config: { auth: { enabled: true } } });
+    await server.app.context.identity.users.create('erin', 'erin-password-1', undefined, ['read']);
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('"invalid credentials" and "authentication required" are translated', async () => {
+    for (const language of ['ru', 'zh'] as const) {
+      const t = translator(language);
+      const accept = { 'accept-language': language };
+      const wrong = await get(server, '/ui/', { ...accept, authorization: basic('erin', 'no') });
+      assert.equal(wrong.status, 401);
+      assert.ok(wrong.text.includes(t('signin.invalid')), wrong.text);
+      assert.doesNotMatch(wrong.text, /invalid credentials/);
+      const anonymous = await get(server, '/ui/', accept);
+      assert.equal(anonymous.status, 401);
+      assert.ok(anonymous.text.includes(t('signin.required')), anonymous.text);
+    }
+    // /api/ui keeps the JSON as the service wrote it.
+    const api = await get(server, '/api/ui/stats', { authorization: basic('erin', 'no') });
+    assert.deepEqual(JSON.parse(api.text), { error: 'invalid credentials' });
   });
 });
 
