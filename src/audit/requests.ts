@@ -20,6 +20,11 @@ export interface AuditSlot {
   proxied?: 'cache_hit' | 'proxy_fetch';
   /** The write replaced an existing artifact (`overwrite` instead of `push`). */
   overwrote?: boolean;
+  /**
+   * What a successful write really was when its method says otherwise (a Cargo yank is a
+   * DELETE, an unyank and `npm deprecate` a PUT): replaces `push`/`overwrite`/`delete`.
+   */
+  relabel?: 'yank' | 'unyank' | 'deprecate';
   /** An event the handler names itself (tokens): replaces the method/status classification. */
   note?: AuditNote;
   /**
@@ -126,6 +131,17 @@ export function noteActor(user: string): void {
   if (slot !== undefined) slot.actor = user;
 }
 
+/**
+ * The current request's write, if it succeeds, is `action` on `artifact` (`<crate>@<version>`,
+ * `<package>@<versions>`, decoded): its path names an endpoint (`…/yank`, `@acme%2fgreet`).
+ */
+export function noteRelabel(action: 'yank' | 'unyank' | 'deprecate', artifact: string): void {
+  const slot = auditScope.getStore();
+  if (slot === undefined) return;
+  slot.relabel = action;
+  slot.artifact = artifact;
+}
+
 /** The current request's event is `note` (token create/revoke), whatever its method. */
 export function noteAudit(note: AuditNote): void {
   const slot = auditScope.getStore();
@@ -225,6 +241,8 @@ export class RequestAuditor {
       action = 'login-failed';
     } else {
       action = classify(method, status, slot);
+      if (action !== undefined && action !== 'pull' && slot?.relabel !== undefined)
+        action = slot.relabel;
     }
     if (action === undefined || !this.#sink.wants(action)) return;
     const target = this.#target(pathname);
@@ -239,7 +257,12 @@ export class RequestAuditor {
     // Who stored or served it: a write's hosted target; a read's answering member (a proxy
     // lookup's repository, the group member that had it).
     const noted =
-      action === 'push' || action === 'overwrite' || action === 'delete'
+      action === 'push' ||
+      action === 'overwrite' ||
+      action === 'delete' ||
+      action === 'yank' ||
+      action === 'unyank' ||
+      action === 'deprecate'
         ? slot?.storedIn
         : action === 'proxy_fetch' || action === 'cache_hit' || action === 'pull'
           ? slot?.servedBy

@@ -260,3 +260,37 @@ test('overwrite: a Helm chart re-uploaded with ?force, a Maven release re-deploy
     ],
   );
 });
+
+test('a Cargo yank and unyank, an npm deprecate: their own actions, the decoded name@version (trial 30 newA F3)', async () => {
+  await using server = await startTestServer();
+  const published = await fetch(`${server.url}/cargo/api/v1/crates/new`, {
+    method: 'PUT',
+    body: await crateBody('yanked_crate', '0.1.0'),
+  });
+  assert.equal(published.status, 200, await published.text());
+  const crate = `${server.url}/cargo/api/v1/crates/yanked_crate/0.1.0`;
+  assert.equal((await fetch(`${crate}/yank`, { method: 'DELETE' })).status, 200);
+  assert.equal((await fetch(`${crate}/unyank`, { method: 'PUT' })).status, 200);
+
+  const npm = new NpmHttp(`${server.url}/npm`);
+  assert.equal((await npm.publish({ name: '@acme/greet', version: '1.0.0' })).status, 201);
+  // What `npm deprecate` sends: the packument it read, with the version's message set.
+  const packument = (await npm.packument('@acme/greet')).json<{
+    versions: Record<string, Record<string, unknown>>;
+  }>();
+  packument.versions['1.0.0'] = { ...packument.versions['1.0.0'], deprecated: 'use 2' };
+  const deprecated = await npm.request('PUT', '/@acme%2fgreet', packument);
+  assert.equal(deprecated.status, 201, deprecated.text);
+
+  const events = await untilEvents(auditFile(server), (all) => all.length >= 6);
+  assert.deepEqual(
+    events.filter((e) => e.action !== 'pull').map((e) => `${e.action} ${e.registry} ${e.artifact}`),
+    [
+      'push cargo yanked_crate@0.1.0',
+      'yank cargo yanked_crate@0.1.0',
+      'unyank cargo yanked_crate@0.1.0',
+      'push npm @acme/greet@1.0.0',
+      'deprecate npm @acme/greet@1.0.0',
+    ],
+  );
+});
