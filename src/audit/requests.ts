@@ -20,6 +20,8 @@ export interface AuditSlot {
   proxied?: 'cache_hit' | 'proxy_fetch';
   /** The write replaced an existing artifact (`overwrite` instead of `push`). */
   overwrote?: boolean;
+  /** The digest the overwritten artifact had, when known: the event's detail. */
+  replaced?: string;
   /**
    * What a successful write really was when its method says otherwise (a Cargo yank is a
    * DELETE, an unyank and `npm deprecate` a PUT): replaces `push`/`overwrite`/`delete`.
@@ -99,10 +101,15 @@ export function noteServedBy(repository: string): void {
   if (slot !== undefined) slot.servedBy = repository;
 }
 
-/** The current request's write replaced an existing artifact. */
-export function noteOverwrite(): void {
+/**
+ * The current request's write replaced an existing artifact; `replaced`, the digest it had
+ * (`sha256:<hex>`), becomes the event's detail (`replaced sha256:…`).
+ */
+export function noteOverwrite(replaced?: string): void {
   const slot = auditScope.getStore();
-  if (slot !== undefined) slot.overwrote = true;
+  if (slot === undefined) return;
+  slot.overwrote = true;
+  if (replaced !== undefined) slot.replaced = replaced;
 }
 
 /** The current request stored `artifact` (its path names an endpoint, not the artifact). */
@@ -280,7 +287,11 @@ export class RequestAuditor {
       actor,
       artifact,
       registry: target?.format ?? 'system',
-      detail: note?.detail,
+      detail:
+        note?.detail ??
+        (action === 'overwrite' && slot?.replaced !== undefined
+          ? `replaced ${slot.replaced}`
+          : undefined),
       repository: target?.repository,
       member,
       format: target?.format,

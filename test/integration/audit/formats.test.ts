@@ -214,11 +214,15 @@ test('overwrite: a Helm chart re-uploaded with ?force, a Maven release re-deploy
   await using server = await startTestServer({
     config: { maven: { immutable_releases: false } },
   });
-  for (const [query, description, status] of [
-    ['', 'first', 201],
-    ['?force', 'second', 200],
+  // The same bytes again with ?force are a push (as OCI logs the same image again), other bytes
+  // an overwrite naming the digest they replaced.
+  const first = await buildChart({ name: 'forced', version: '1.0.0', description: 'first' });
+  const second = await buildChart({ name: 'forced', version: '1.0.0', description: 'second' });
+  for (const [query, chart, status] of [
+    ['', first, 201],
+    ['?force', first, 200],
+    ['?force', second, 200],
   ] as const) {
-    const chart = await buildChart({ name: 'forced', version: '1.0.0', description });
     const helm = await fetch(`${server.url}/helm/api/charts${query}`, {
       method: 'POST',
       body: chart,
@@ -234,6 +238,7 @@ test('overwrite: a Helm chart re-uploaded with ?force, a Maven release re-deploy
     assert.equal(put.status, status, await put.text());
   };
   await deploy('rel/1.0/rel-1.0.jar', 'Manifest-Version: 1.0\n', 201);
+  await deploy('rel/1.0/rel-1.0.jar', 'Manifest-Version: 1.0\n', 200);
   await deploy('rel/1.0/rel-1.0.jar', 'Manifest-Version: 1.0\nBuilt-By: again\n', 200);
   await deploy('snap/1.0-SNAPSHOT/snap-1.0-SNAPSHOT.jar', 'Manifest-Version: 1.0\n', 201);
   await deploy('snap/1.0-SNAPSHOT/snap-1.0-SNAPSHOT.jar', 'Manifest-Version: 1.0\nX: 2\n', 200);
@@ -245,12 +250,22 @@ test('overwrite: a Helm chart re-uploaded with ?force, a Maven release re-deploy
   const moved = await npm.request('PUT', '/-/package/tagged/dist-tags/latest', '"1.0.0"');
   assert.ok(moved.status < 300, moved.text);
 
-  const events = await untilEvents(auditFile(server), (all) => all.length >= 8);
+  const events = await untilEvents(auditFile(server), (all) => all.length >= 10);
+  const sha = (data: Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  const jar = sha(
+    makeZip([{ name: 'META-INF/MANIFEST.MF', data: Buffer.from('Manifest-Version: 1.0\n') }]),
+  );
+  assert.deepEqual(
+    events.filter((e) => e.action === 'overwrite').map((e) => `${e.registry} ${e.detail ?? ''}`),
+    [`helm replaced ${sha(first)}`, `maven replaced ${jar}`],
+  );
   assert.deepEqual(
     events.map((e) => `${e.action} ${e.registry} ${e.artifact}`),
     [
       'push helm forced-1.0.0.tgz',
+      'push helm forced-1.0.0.tgz',
       'overwrite helm forced-1.0.0.tgz',
+      'push maven com/example/rel/1.0/rel-1.0.jar',
       'push maven com/example/rel/1.0/rel-1.0.jar',
       'overwrite maven com/example/rel/1.0/rel-1.0.jar',
       'push maven com/example/snap/1.0-SNAPSHOT/snap-1.0-SNAPSHOT.jar',
