@@ -577,19 +577,26 @@ function addRePinCommand(program: Command): void {
     .description(
       "point a stored file's name at the digest you vouch for (a hosted raw file), after checking a blob with it is stored or storing --file (dry run unless --yes)",
     )
-    .argument('<key>', '<format>/<repository>/<path>, e.g. raw/raw-hosted/dist/app-1.0.bin')
-    .requiredOption('--expected <sha256>', 'the SHA-256 the file must have (64 hex digits)')
+    // KEY and --expected are checked in the action, not by commander: a missing one is then a
+    // usage error like any other (exit 2), with its --json document (docs/storage.md).
+    .argument('[key]', '<format>/<repository>/<path>, e.g. raw/raw-hosted/dist/app-1.0.bin')
+    .option('--expected <sha256>', 'the SHA-256 the file must have (64 hex digits); required')
     .option('--file <file>', 'the right bytes: stored when they hash to --expected')
     .option('--yes', 'apply (default: only report what would change)')
     .option('--json', 'print the report as JSON')
     .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
     .action(
       async (
-        key: string,
-        opts: { expected: string; file?: string; yes?: boolean; json?: boolean; config?: string },
+        given: string | undefined,
+        opts: { expected?: string; file?: string; yes?: boolean; json?: boolean; config?: string },
       ) => {
+        const key = given ?? '';
         let report;
         try {
+          if (given === undefined)
+            throw new RePinUsageError('missing KEY: nora re-pin KEY --expected SHA256');
+          if (opts.expected === undefined)
+            throw new RePinUsageError('missing --expected SHA256 (the digest you vouch for)');
           report = await runRePin(await offlineConfig(opts.config), {
             key,
             expected: opts.expected,

@@ -20,6 +20,13 @@ export interface AuditSlot {
   proxied?: 'cache_hit' | 'proxy_fetch';
   /** The write replaced an existing artifact (`overwrite` instead of `push`). */
   overwrote?: boolean;
+  /** The digest the overwritten artifact had, when known: the event's detail. */
+  replaced?: string;
+  /**
+   * What a successful write really was when its method says otherwise (a Cargo yank is a
+   * DELETE, an unyank and `npm deprecate` a PUT): replaces `push`/`overwrite`/`delete`.
+   */
+  relabel?: 'yank' | 'unyank' | 'deprecate';
   /** An event the handler names itself (tokens): replaces the method/status classification. */
   note?: AuditNote;
   /**
@@ -94,10 +101,15 @@ export function noteServedBy(repository: string): void {
   if (slot !== undefined) slot.servedBy = repository;
 }
 
-/** The current request's write replaced an existing artifact. */
-export function noteOverwrite(): void {
+/**
+ * The current request's write replaced an existing artifact; `replaced`, the digest it had
+ * (`sha256:<hex>`), becomes the event's detail (`replaced sha256:…`).
+ */
+export function noteOverwrite(replaced?: string): void {
   const slot = auditScope.getStore();
-  if (slot !== undefined) slot.overwrote = true;
+  if (slot === undefined) return;
+  slot.overwrote = true;
+  if (replaced !== undefined) slot.replaced = replaced;
 }
 
 /** The current request stored `artifact` (its path names an endpoint, not the artifact). */
@@ -124,6 +136,17 @@ export function noteWriteTarget(repository: string): void {
 export function noteActor(user: string): void {
   const slot = auditScope.getStore();
   if (slot !== undefined) slot.actor = user;
+}
+
+/**
+ * The current request's write, if it succeeds, is `action` on `artifact` (`<crate>@<version>`,
+ * `<package>@<versions>`, decoded): its path names an endpoint (`…/yank`, `@acme%2fgreet`).
+ */
+export function noteRelabel(action: 'yank' | 'unyank' | 'deprecate', artifact: string): void {
+  const slot = auditScope.getStore();
+  if (slot === undefined) return;
+  slot.relabel = action;
+  slot.artifact = artifact;
 }
 
 /** The current request's event is `note` (token create/revoke), whatever its method. */
@@ -225,6 +248,8 @@ export class RequestAuditor {
       action = 'login-failed';
     } else {
       action = classify(method, status, slot);
+      if (action !== undefined && action !== 'pull' && slot?.relabel !== undefined)
+        action = slot.relabel;
     }
     if (action === undefined || !this.#sink.wants(action)) return;
     const target = this.#target(pathname);
@@ -239,7 +264,12 @@ export class RequestAuditor {
     // Who stored or served it: a write's hosted target; a read's answering member (a proxy
     // lookup's repository, the group member that had it).
     const noted =
-      action === 'push' || action === 'overwrite' || action === 'delete'
+      action === 'push' ||
+      action === 'overwrite' ||
+      action === 'delete' ||
+      action === 'yank' ||
+      action === 'unyank' ||
+      action === 'deprecate'
         ? slot?.storedIn
         : action === 'proxy_fetch' || action === 'cache_hit' || action === 'pull'
           ? slot?.servedBy
@@ -257,7 +287,11 @@ export class RequestAuditor {
       actor,
       artifact,
       registry: target?.format ?? 'system',
-      detail: note?.detail,
+      detail:
+        note?.detail ??
+        (action === 'overwrite' && slot?.replaced !== undefined
+          ? `replaced ${slot.replaced}`
+          : undefined),
       repository: target?.repository,
       member,
       format: target?.format,

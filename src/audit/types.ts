@@ -27,13 +27,20 @@ export const AUDIT_ACTIONS = [
   'proxy_fetch',
   'overwrite',
   'retention-apply',
+  'yank',
+  'unyank',
+  'deprecate',
   'token-create',
   'token-revoke',
   'login-failed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-/** NORA's default set (`[audit] actions` absent): its seven actions, not ours. */
+/**
+ * The default set (`[audit] actions` absent): NORA's seven actions, and ours that split writes
+ * NORA logs as `push` or `delete` (`yank`, `unyank`, `deprecate`: logged by default as those
+ * were); not the token and login ones.
+ */
 export const DEFAULT_AUDIT_ACTIONS: readonly AuditAction[] = [
   'push',
   'pull',
@@ -42,6 +49,9 @@ export const DEFAULT_AUDIT_ACTIONS: readonly AuditAction[] = [
   'proxy_fetch',
   'overwrite',
   'retention-apply',
+  'yank',
+  'unyank',
+  'deprecate',
 ];
 
 /**

@@ -264,8 +264,8 @@ const auditSchema = z.object({
   /** Rotated files kept besides the current one; older ones are deleted. */
   keep: z.number().int().min(0).default(5),
   /**
-   * Actions recorded (NORA_AUDIT_ACTIONS, a comma list): NORA's seven by default; ours,
-   * `token-create`, `token-revoke` and `login-failed`, when listed.
+   * Actions recorded (NORA_AUDIT_ACTIONS, a comma list): NORA's seven and ours `yank`, `unyank`,
+   * `deprecate` by default; `token-create`, `token-revoke` and `login-failed` when listed.
    */
   actions: withMeta(z.array(z.enum(AUDIT_ACTIONS)).default([...DEFAULT_AUDIT_ACTIONS]), {
     fromEnv: parseListVariable,

@@ -4,7 +4,8 @@
  * SQL rows (one per version or file) are the only truth and every listing is derived from them,
  * so a reindex forgets every derived document kept in memory — the answer memo's kept answers,
  * npm packuments, Maven `maven-metadata.xml` renders and hot-file answers, Helm `index.yaml`
- * snapshots and renders, PyPI project pages — and each is rebuilt from the rows by the next read.
+ * snapshots and renders — and each is rebuilt from the rows by the next read (PyPI pages are
+ * checked against the rows on each request: nothing to forget, a covered no-op).
  * Useful after rows changed behind the running server's back (`nora restore`, a `nora import`
  * or a hand-edited database while it ran) and as NORA's scripts expect the endpoint.
  *
@@ -12,7 +13,7 @@
  * answer (202), one at a time: a request while one runs, or within `cooldownMs` of the last
  * start, is refused with how long to wait (NORA's debounced 429).
  */
-import type { FormatName } from '../config/schema.ts';
+import { FORMAT_NAMES, type FormatName } from '../config/schema.ts';
 
 /** Forgets one format's derived documents (sync or async); it must not leave them half-forgotten. */
 export type ReindexTask = () => void | Promise<void>;
@@ -72,7 +73,9 @@ export class Reindexers implements ReindexRegistry {
       };
     }
     this.#lastStart = now;
-    const formats = format === undefined ? [...this.#tasks.keys()] : [format];
+    // Without a format: every format, in FORMAT_NAMES order, as the docs and the 202 say; one
+    // with no task (PyPI: its pages are checked against the rows on each request) is a no-op.
+    const formats = format === undefined ? [...FORMAT_NAMES] : [format];
     const run = async (): Promise<void> => {
       // After the 202 is on its way: the caller does not wait for the forgetting.
       await new Promise((resolve) => setImmediate(resolve));

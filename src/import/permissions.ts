@@ -272,6 +272,26 @@ const str = (s: string): string => JSON.stringify(s);
 const list = (items: readonly string[]): string => `[${items.map(str).join(', ')}]`;
 
 /**
+ * A rule granting write over every path of a repository: pasted as is, it shuts the proxies of
+ * every group holding that repository out (auth/rules.ts `proxiesShutOut`, docs/auth.md "Write
+ * permission can shadow a public name").
+ */
+function shutsProxiesOut(rule: ProposedRule): boolean {
+  return rule.actions.includes('write') && rule.paths.some((p) => p === '**');
+}
+
+/** The header lines saying so, and what to do (docs/import.md, Permissions). */
+const SHUT_OUT_NOTE: readonly string[] = [
+  '# CAUTION: a rule below grants write over every path ("**") of a hosted repository. If that',
+  '# repository is a member of a group with proxy members (maven-hosted in maven, pypi-hosted in',
+  '# pypi, …), the group then answers every name from it only: a name only the upstream has is a',
+  '# 404 at /maven2/, /simple/ … (`nora config check` warns). Before pasting, narrow those',
+  '# rules\' paths to your own namespaces (e.g. paths = ["com/example/**"]), or drop the write',
+  '# rules and grant write on the group instead (docs/auth.md "Write permission can shadow a',
+  '# public name").',
+];
+
+/**
  * The fragment: a header saying what it is and how to apply it, `[auth.groups]`, one
  * `[[auth.rules]]` per proposed rule (with its origin as a comment), and the unmapped list as
  * comments at the end.
@@ -292,6 +312,7 @@ export function renderFragment(
     grantWrite
       ? '# --grant-write: write and delete are proposed where the source granted them.'
       : '# Read only (no --grant-write): the covered repositories become read-only for non-admins.',
+    ...(proposal.rules.some(shutsProxiesOut) ? SHUT_OUT_NOTE : []),
     '',
   ];
   if (proposal.groups.size > 0) {

@@ -29,15 +29,15 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
-import { buildApp } from '../app.ts';
+import { buildApp, existingDatabase } from '../app.ts';
 import type { AppConfig } from '../config/schema.ts';
 import { FORMAT_NAMES, type FormatName } from '../config/schema.ts';
 import { formatDigest, type Digest } from '../core/digest.ts';
 import { hashFile } from '../core/hash-file.ts';
-import { RegistryError } from '../core/errors.ts';
+import { errnoCode, RegistryError } from '../core/errors.ts';
 import { parseRawPath } from '../formats/raw/paths.ts';
 import type { RawTables } from '../formats/raw/migrations.ts';
-import { refuseWhileServed } from './offline-write.ts';
+import { OfflineWriteRefusedError, refuseWhileServed } from './offline-write.ts';
 
 /** A KEY or flag that names nothing this verb can re-pin (exit 2, nothing read or written). */
 export class RePinUsageError extends Error {
@@ -138,6 +138,13 @@ export async function runRePin(config: AppConfig, options: RePinOptions): Promis
   const rawPath = rawFilePath(target.path);
   if (options.file !== undefined) await checkFile(options.file, expected);
   if (options.apply) await refuseWhileServed(config, 'nora re-pin');
+  else {
+    // A dry run writes nothing: opening a wrong storage path would create an empty database
+    // (and audit.jsonl, .tmp/ …) there, as --yes refuses to.
+    await existingDatabase(config, 'nothing to re-pin').catch((err: unknown) => {
+      throw new OfflineWriteRefusedError('nora re-pin', (err as Error).message);
+    });
+  }
   const app = await buildApp(config, { logLevel: 'silent', offline: true });
   try {
     const { repositories, blobs, db } = app.context;
@@ -243,7 +250,14 @@ function rawFilePath(value: string): string {
 /** `--file` hashed, streamed; throws RePinFailedError when it is unreadable or hashes elsewhere. */
 async function checkFile(file: string, expected: Digest): Promise<void> {
   const stat = await fs.stat(file).catch((err: unknown) => {
-    throw new RePinFailedError(`--file ${path.resolve(file)}: ${(err as Error).message}`);
+    const code = errnoCode(err);
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'not readable (permission denied)'
+          : (err as Error).message;
+    throw new RePinFailedError(`--file ${path.resolve(file)}: ${why}: nothing was changed`);
   });
   if (!stat.isFile())
     throw new RePinFailedError(`--file ${path.resolve(file)} is not a regular file`);

@@ -15,7 +15,7 @@
  * Errors are Cargo's: `{"errors": [{"detail": "…"}]}` with the status (Cargo prints the detail).
  * Cargo sends its token as the bare Authorization value (auth/resolvers.ts takes it).
  */
-import { noteArtifact } from '../../audit/requests.ts';
+import { noteArtifact, noteRelabel } from '../../audit/requests.ts';
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
@@ -281,10 +281,12 @@ async function dispatch(
     case 'yank':
       if (method !== 'DELETE') await refuse(route.name, writes([], ['DELETE']));
       await service.setYanked(repo, route.name, route.version, true, principal);
+      noteRelabel('yank', `${route.name}@${route.version}`);
       return reply.type('application/json').send(okAnswer());
     case 'unyank':
       if (method !== 'PUT') await refuse(route.name, writes([], ['PUT']));
       await service.setYanked(repo, route.name, route.version, false, principal);
+      noteRelabel('unyank', `${route.name}@${route.version}`);
       return reply.type('application/json').send(okAnswer());
     case 'owners': {
       if (method !== 'GET' && method !== 'PUT' && method !== 'DELETE') {

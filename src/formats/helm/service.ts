@@ -394,8 +394,9 @@ export class HelmService {
     const warnings = chart && !existing ? await this.#takeover(target, name) : [];
     if (chart) {
       const created = await this.#deps.hosted.commit(target, chart, prov, force);
-      // Replaced with ?force: the audit log's `overwrite`.
-      if (!created) noteOverwrite();
+      // Replaced with ?force by other bytes: the audit log's `overwrite`, naming what it
+      // replaced; the same bytes again are a `push`.
+      if (!created && existing?.digest !== chart.digest) noteOverwrite(existing?.digest);
       return {
         status: created ? 201 : 200,
         name,

@@ -135,6 +135,9 @@ export interface DeployResult {
   readonly pruned: readonly string[];
   /** True when an immutable release file was deployed again with the same bytes (nothing done). */
   readonly same?: boolean;
+  /** A file replaced: the digest it had (`sha256:<hex>`) and whether the new bytes are the same. */
+  readonly replaced?: string;
+  readonly unchanged?: boolean;
 }
 
 export class MavenHosted implements MavenSource, HostedNames {
@@ -261,7 +264,7 @@ export class MavenHosted implements MavenSource, HostedNames {
     const existing = await this.#deps.store.file(repo.name, coordinate.path);
     if (existing && immutable) return this.#redeploy(coordinate, body, settings, existing);
     try {
-      return await this.#store(repo, coordinate, body, settings, existing !== undefined, {
+      return await this.#store(repo, coordinate, body, settings, existing?.sha256, {
         uploader,
         startedAt,
       });
@@ -301,9 +304,10 @@ export class MavenHosted implements MavenSource, HostedNames {
     coordinate: MavenFileCoordinate,
     body: Readable,
     settings: DeploySettings,
-    existed: boolean,
+    previous: string | undefined,
     origin: DeployOrigin,
   ): Promise<DeployResult> {
+    const existed = previous !== undefined;
     const snapshot = isSnapshotVersion(coordinate.version);
     const immutable = !snapshot && settings.immutableReleases;
     const pomFile = coordinate.extension === 'pom';
@@ -407,7 +411,14 @@ export class MavenHosted implements MavenSource, HostedNames {
     );
     // A whole archive, or a `pom` POM, clears a refusal.
     await this.#withdrawal.stored(repo, coordinate, { mainArchive, packaging: pom?.packaging });
-    return { created: !existed, pruned };
+    if (!existed) return { created: true, pruned };
+    // Which bytes were replaced, or that they were these same bytes (the audit log's `overwrite`).
+    return {
+      created: false,
+      pruned,
+      replaced: `sha256:${previous}`,
+      unchanged: hex('sha256') === previous,
+    };
   }
 
   /**

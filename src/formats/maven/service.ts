@@ -508,7 +508,9 @@ export class MavenService {
     }
     // A release file replaced (`immutable_releases = false`) is the audit log's `overwrite`; a
     // snapshot's files are replaced by design (each build gets its own timestamped files).
-    if (!result.created && !isSnapshotVersion(coordinate.version)) noteOverwrite();
+    // The same bytes again are a `push`: nothing was overwritten.
+    if (!result.created && result.unchanged !== true && !isSnapshotVersion(coordinate.version))
+      noteOverwrite(result.replaced);
     return result.created
       ? { status: 201, message: `stored ${coordinate.path}${warned}` }
       : { status: 200, message: `replaced ${coordinate.path}${warned}` };

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import semver from 'semver';
 import type { Readable } from 'node:stream';
-import { noteArtifact, noteServedBy } from '../../audit/requests.ts';
+import { noteArtifact, noteRelabel, noteServedBy } from '../../audit/requests.ts';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { compileGlob, type Glob } from '../../auth/patterns.ts';
 import type { RuleConfig } from '../../auth/rules.ts';
@@ -602,6 +602,16 @@ export class NpmService {
       const changes = analyzeUpdate(name, body, live, rev !== undefined);
       // Checked again inside the write's transaction: a write in between also conflicts.
       await this.#deps.store.update(target.name, name, changes, revCheck);
+      // `npm deprecate` (a message, or "" lifting it): the audit line names the versions whose
+      // deprecation changed, under the decoded name, not a `push` of `@acme%2fgreet`.
+      const deprecated = [...changes.deprecations]
+        .filter(
+          ([v, d]) =>
+            (current.versions.find((x) => x.version === v)?.deprecated ?? '') !== (d ?? ''),
+        )
+        .map(([v]) => v);
+      if (changes.remove.length === 0 && deprecated.length > 0)
+        noteRelabel('deprecate', `${name}@${deprecated.join(',')}`);
       return { ok: true, id: name, rev: revString(current.rev + 1, name) };
     } finally {
       await scanned.cleanup();

@@ -214,11 +214,15 @@ test('overwrite: a Helm chart re-uploaded with ?force, a Maven release re-deploy
   await using server = await startTestServer({
     config: { maven: { immutable_releases: false } },
   });
-  for (const [query, description, status] of [
-    ['', 'first', 201],
-    ['?force', 'second', 200],
+  // The same bytes again with ?force are a push (as OCI logs the same image again), other bytes
+  // an overwrite naming the digest they replaced.
+  const first = await buildChart({ name: 'forced', version: '1.0.0', description: 'first' });
+  const second = await buildChart({ name: 'forced', version: '1.0.0', description: 'second' });
+  for (const [query, chart, status] of [
+    ['', first, 201],
+    ['?force', first, 200],
+    ['?force', second, 200],
   ] as const) {
-    const chart = await buildChart({ name: 'forced', version: '1.0.0', description });
     const helm = await fetch(`${server.url}/helm/api/charts${query}`, {
       method: 'POST',
       body: chart,
@@ -234,6 +238,7 @@ test('overwrite: a Helm chart re-uploaded with ?force, a Maven release re-deploy
     assert.equal(put.status, status, await put.text());
   };
   await deploy('rel/1.0/rel-1.0.jar', 'Manifest-Version: 1.0\n', 201);
+  await deploy('rel/1.0/rel-1.0.jar', 'Manifest-Version: 1.0\n', 200);
   await deploy('rel/1.0/rel-1.0.jar', 'Manifest-Version: 1.0\nBuilt-By: again\n', 200);
   await deploy('snap/1.0-SNAPSHOT/snap-1.0-SNAPSHOT.jar', 'Manifest-Version: 1.0\n', 201);
   await deploy('snap/1.0-SNAPSHOT/snap-1.0-SNAPSHOT.jar', 'Manifest-Version: 1.0\nX: 2\n', 200);
@@ -245,18 +250,62 @@ test('overwrite: a Helm chart re-uploaded with ?force, a Maven release re-deploy
   const moved = await npm.request('PUT', '/-/package/tagged/dist-tags/latest', '"1.0.0"');
   assert.ok(moved.status < 300, moved.text);
 
-  const events = await untilEvents(auditFile(server), (all) => all.length >= 8);
+  const events = await untilEvents(auditFile(server), (all) => all.length >= 10);
+  const sha = (data: Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  const jar = sha(
+    makeZip([{ name: 'META-INF/MANIFEST.MF', data: Buffer.from('Manifest-Version: 1.0\n') }]),
+  );
+  assert.deepEqual(
+    events.filter((e) => e.action === 'overwrite').map((e) => `${e.registry} ${e.detail ?? ''}`),
+    [`helm replaced ${sha(first)}`, `maven replaced ${jar}`],
+  );
   assert.deepEqual(
     events.map((e) => `${e.action} ${e.registry} ${e.artifact}`),
     [
       'push helm forced-1.0.0.tgz',
+      'push helm forced-1.0.0.tgz',
       'overwrite helm forced-1.0.0.tgz',
+      'push maven com/example/rel/1.0/rel-1.0.jar',
       'push maven com/example/rel/1.0/rel-1.0.jar',
       'overwrite maven com/example/rel/1.0/rel-1.0.jar',
       'push maven com/example/snap/1.0-SNAPSHOT/snap-1.0-SNAPSHOT.jar',
       'push maven com/example/snap/1.0-SNAPSHOT/snap-1.0-SNAPSHOT.jar',
       'push npm tagged@1.0.0',
       'push npm tagged@2.0.0',
+    ],
+  );
+});
+
+test('a Cargo yank and unyank, an npm deprecate: their own actions, the decoded name@version (trial 30 newA F3)', async () => {
+  await using server = await startTestServer();
+  const published = await fetch(`${server.url}/cargo/api/v1/crates/new`, {
+    method: 'PUT',
+    body: await crateBody('yanked_crate', '0.1.0'),
+  });
+  assert.equal(published.status, 200, await published.text());
+  const crate = `${server.url}/cargo/api/v1/crates/yanked_crate/0.1.0`;
+  assert.equal((await fetch(`${crate}/yank`, { method: 'DELETE' })).status, 200);
+  assert.equal((await fetch(`${crate}/unyank`, { method: 'PUT' })).status, 200);
+
+  const npm = new NpmHttp(`${server.url}/npm`);
+  assert.equal((await npm.publish({ name: '@acme/greet', version: '1.0.0' })).status, 201);
+  // What `npm deprecate` sends: the packument it read, with the version's message set.
+  const packument = (await npm.packument('@acme/greet')).json<{
+    versions: Record<string, Record<string, unknown>>;
+  }>();
+  packument.versions['1.0.0'] = { ...packument.versions['1.0.0'], deprecated: 'use 2' };
+  const deprecated = await npm.request('PUT', '/@acme%2fgreet', packument);
+  assert.equal(deprecated.status, 201, deprecated.text);
+
+  const events = await untilEvents(auditFile(server), (all) => all.length >= 6);
+  assert.deepEqual(
+    events.filter((e) => e.action !== 'pull').map((e) => `${e.action} ${e.registry} ${e.artifact}`),
+    [
+      'push cargo yanked_crate@0.1.0',
+      'yank cargo yanked_crate@0.1.0',
+      'unyank cargo yanked_crate@0.1.0',
+      'push npm @acme/greet@1.0.0',
+      'deprecate npm @acme/greet@1.0.0',
     ],
   );
 });

@@ -218,6 +218,11 @@ describe('nora import --with-permissions', () => {
       /"anonymous-read", anonymous on .*: write not mapped \(NORA's anonymous rules may only read\)/,
     );
     assert.match(fragment, /users = \["carol"\]\nactions = \["read", "write"\]/);
+    // A write rule over "**" of a hosted member shuts its group's proxies out: the header says
+    // so and what to do (config check warns the same); the read-only fragment has no such rule.
+    assert.match(fragment, /# CAUTION: a rule below grants write over every path \("\*\*"\)/);
+    assert.match(fragment, /narrow those\n# rules' paths to your own namespaces/);
+    assert.doesNotMatch(readOnly, /CAUTION/);
 
     // NORA's own validation, then NORA's own enforcement.
     await fs.writeFile(config, `${await fs.readFile(config, 'utf8')}\n${fragment}`);

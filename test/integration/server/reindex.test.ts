@@ -76,6 +76,7 @@ test('reindex: Helm index.yaml, npm packuments, Cargo index files and raw rows a
   assert.equal(started.headers.get('cache-control'), 'no-store');
   const body = (await started.json()) as { accepted: boolean; registries: string[] };
   assert.equal(body.accepted, true);
+  // Every format, pypi too (nothing to forget there), as docs/storage.md says.
   assert.deepEqual([...body.registries].sort(), [
     'cargo',
     'docker',
@@ -83,6 +84,7 @@ test('reindex: Helm index.yaml, npm packuments, Cargo index files and raw rows a
     'helm',
     'maven',
     'npm',
+    'pypi',
     'raw',
   ]);
   // Debounced: while it runs and for 10 s after it started.

@@ -155,3 +155,36 @@ test('nora re-pin: refusals, dry run, apply, restore a missing blob, idempotence
     assert.equal(await got.text(), newBytes);
   }
 });
+
+test('nora re-pin: a missing KEY or --expected is a usage error with its --json document; --file that is not there says so; a dry run on a wrong storage path writes nothing', async () => {
+  await using work = await tempDir('nora-re-pin-usage-');
+  const storage = path.join(work.path, 'not-a-storage');
+  await fs.mkdir(storage);
+  const env = { ...BASE, NORA_STORAGE_PATH: storage };
+  const rePin = (...args: string[]) => nora(['re-pin', ...args], env, work.path);
+  const digest = sha256('x');
+  const key = 'raw/raw-hosted/a.bin';
+  for (const [args, message] of [
+    [['--expected', digest, '--json'], /missing KEY/],
+    [[key, '--json'], /missing --expected SHA256/],
+  ] as const) {
+    const failed = await rePin(...args);
+    assert.equal(failed.code, 2, failed.stderr);
+    const doc = JSON.parse(failed.stdout) as {
+      key: string;
+      error: { kind: string; message: string };
+    };
+    assert.equal(doc.error.kind, 'usage');
+    assert.match(doc.error.message, message);
+    assert.match(failed.stderr, message);
+  }
+  const nope = path.join(work.path, 'nope');
+  const noFile = await rePin(key, '--expected', digest, '--file', nope);
+  assert.equal(noFile.code, 1, noFile.stderr);
+  assert.equal(noFile.stderr, `nora re-pin: --file ${nope}: no such file: nothing was changed\n`);
+  // A dry run against a directory holding no NORA: refused as --yes is, nothing created there.
+  const dry = await rePin(key, '--expected', digest);
+  assert.equal(dry.code, 2, dry.stderr);
+  assert.match(dry.stderr, /^nora re-pin: no database at .*: nothing to re-pin/);
+  assert.deepEqual(await fs.readdir(storage), []);
+});
