@@ -147,7 +147,7 @@ export function addImportCommand(program: Command): void {
         .option('--concurrency <n>', 'files imported at once', concurrency, DEFAULT_CONCURRENCY)
         .option(
           '--state <file>',
-          'the resume state (default <[storage] path>/import-state/<source host>.jsonl)',
+          'the resume state (default <[storage] path>/import-state/<source host>-to-<NORA host>.jsonl)',
         )
         .option('-c, --config <file>', 'config file giving [storage] path for the state');
     }
@@ -548,11 +548,14 @@ function printable(text: string): string {
 
 /**
  * The state file: `--state`, else under the storage path of a loaded config file (or
- * NORA_STORAGE_PATH), else ./nora-import-state/<host>.jsonl.
+ * NORA_STORAGE_PATH), else ./nora-import-state/; named `<source host>-to-<NORA host>.jsonl`
+ * (`<source host>.jsonl` without `target`: the permissions fragment's name), so a run into another
+ * NORA starts its own state.
  */
-async function statePath(options: ImportOptions, host: string): Promise<string> {
+async function statePath(options: ImportOptions, host: string, target?: string): Promise<string> {
   if (options.state !== undefined) return path.resolve(options.state);
-  const name = `${host.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`;
+  const safe = (h: string): string => h.replace(/[^A-Za-z0-9._-]/g, '_');
+  const name = `${safe(host)}${target === undefined ? '' : `-to-${safe(new URL(target).host)}`}.jsonl`;
   try {
     const { config, file } = await loadConfig({
       env: process.env,
@@ -632,7 +635,11 @@ async function importRun(
   };
   const state: ImportState | undefined = dryRun
     ? undefined
-    : await openState(await statePath(options, session.source.host));
+    : await openState(
+        await statePath(options, session.source.host, session.nora.base),
+        session.nora.base,
+        options.state === undefined,
+      );
   if (state !== undefined) line(`resume state: ${state.file}`);
   const controller = new AbortController();
   const onSignal = (): void => {

@@ -1,16 +1,19 @@
 /**
  * The resume state of `nora import run`: a JSON-lines file, one line per file done (imported, or
- * found already in NORA): `{"repo":"libs-release","path":"org/…/x.jar","digest":"<hex>"}`.
- * A re-run skips every file whose repository, path and digest are in it (a file changed at the
- * source since has another digest: imported again). Lines are appended as files finish, so an
+ * found already in NORA):
+ * `{"target":"https://nora:4000","repo":"libs-release","path":"org/…/x.jar","digest":"<hex>"}`.
+ * A re-run into the same NORA skips every file whose repository, path and digest are in it (a
+ * file changed at the source since has another digest: imported again). A line naming another
+ * NORA (or none: a state from before targets were recorded) is never taken as done, so the same
+ * command into a second NORA copies everything. Lines are appended as files finish, so an
  * interrupted run (Ctrl-C, a crash) keeps what it did; a torn last line is ignored.
  *
- * Default place: `<[storage] path>/import-state/<source host>.jsonl` of the local configuration
- * (or `./nora-import-state/<source host>.jsonl` when none loads); `--state FILE` sets it.
+ * Default place: `<[storage] path>/import-state/<source host>-to-<NORA host>.jsonl` of the local
+ * configuration (or `./nora-import-state/…` when none loads); `--state FILE` sets it.
  */
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { ImportUsageError } from './types.ts';
 
 export interface ImportState {
   readonly file: string;
@@ -23,18 +26,39 @@ export interface ImportState {
 const key = (repo: string, filePath: string, digest: string): string =>
   `${repo}\n${filePath}\n${digest}`;
 
-/** Loads `file` (missing → empty) and opens it for appending (creating its folder). */
-export async function openState(file: string): Promise<ImportState> {
+/**
+ * Loads `file` (missing → empty) and opens it for appending; only lines naming `target` (a NORA
+ * base URL) count as done. `createDir`: make the file's folder (the default place); an explicit
+ * `--state` must be in a folder that exists.
+ *
+ * @throws ImportUsageError naming the file when it cannot be read or appended to (a directory,
+ *   a missing folder, /proc, no permission): before any file is imported.
+ */
+export async function openState(
+  file: string,
+  target: string,
+  createDir: boolean,
+): Promise<ImportState> {
+  const bad = (err: unknown): ImportUsageError =>
+    new ImportUsageError(
+      `nora import run: --state ${file}: cannot use it as the resume state (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   const done = new Set<string>();
   const text = await fsp.readFile(file, 'utf8').catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw err;
+    throw bad(err);
   });
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     try {
-      const entry = JSON.parse(line) as { repo?: unknown; path?: unknown; digest?: unknown };
+      const entry = JSON.parse(line) as {
+        target?: unknown;
+        repo?: unknown;
+        path?: unknown;
+        digest?: unknown;
+      };
       if (
+        entry.target === target &&
         typeof entry.repo === 'string' &&
         typeof entry.path === 'string' &&
         typeof entry.digest === 'string'
@@ -45,21 +69,32 @@ export async function openState(file: string): Promise<ImportState> {
       // a line torn by a crash: that file is simply done again
     }
   }
-  await fsp.mkdir(path.dirname(file), { recursive: true });
+  if (createDir) await fsp.mkdir(path.dirname(file), { recursive: true }).catch(() => undefined);
+  // Opened here, not lazily by the stream: a file that cannot be appended to is a usage error
+  // now, not an unhandled 'error' event after the first file is imported.
+  const handle = await fsp.open(file, 'a').catch((err: unknown) => {
+    throw bad(err);
+  });
+  const out = handle.createWriteStream();
+  // A later write failure (disk full) fails `close`, never the process.
+  let failure: Error | undefined;
+  out.on('error', (err) => {
+    failure ??= err;
+  });
   // A torn last line must not glue onto the next record.
-  const out = fs.createWriteStream(file, { flags: 'a' });
   if (text !== '' && !text.endsWith('\n')) out.write('\n');
   return {
     file,
     has: (repo, filePath, digest) => done.has(key(repo, filePath, digest)),
     record(repo, filePath, digest) {
       done.add(key(repo, filePath, digest));
-      out.write(`${JSON.stringify({ repo, path: filePath, digest })}\n`);
+      out.write(`${JSON.stringify({ target, repo, path: filePath, digest })}\n`);
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
         out.end((err?: Error | null) => {
-          if (err) reject(err);
+          const why = err ?? failure;
+          if (why) reject(why);
           else resolve();
         });
       }),

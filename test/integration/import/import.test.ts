@@ -592,9 +592,63 @@ describe('nora import: default state path', () => {
     const ran = await nora([...args, '--registry', server.url, '--allow-private-cidrs'], {}, cwd);
     assert.equal(ran.code, 0, ran.stdout + ran.stderr);
     const host = new URL(fixture.url).host.replace(':', '_');
-    const expected = path.join(cwd, 'nora-import-state', `${host}.jsonl`);
+    const to = new URL(server.url).host.replace(':', '_');
+    const expected = path.join(cwd, 'nora-import-state', `${host}-to-${to}.jsonl`);
     assert.match(ran.stdout, new RegExp(`resume state: ${expected.replaceAll('.', '\\.')}`));
     assert.equal((await fs.readFile(expected, 'utf8')).trim().split('\n').length, 1);
+  });
+
+  test('the same command into a second NORA copies everything: the state is per target', async () => {
+    await using work = await tempDir('nora-import-');
+    await using fixture = await startSourceFixture({ flavour: 'nexus', repos: [rawRepo(3, 'r')] });
+    const cwd = path.join(work.path, 'here');
+    await fs.mkdir(cwd);
+    // The default state, then one --state file given to both runs.
+    for (const [round, more] of [[], ['--state', path.join(work.path, 'shared.jsonl')]].entries()) {
+      await fs.mkdir(path.join(work.path, `a${round}`));
+      await fs.mkdir(path.join(work.path, `b${round}`));
+      await using a = await serveNora({ dir: path.join(work.path, `a${round}`) });
+      await using b = await serveNora({ dir: path.join(work.path, `b${round}`) });
+      const run = (registry: string) =>
+        nora(['import', 'run', ...sourceArgs('nexus', fixture.url, registry), ...more], {}, cwd);
+      const intoA = await run(a.url);
+      assert.equal(intoA.code, 0, intoA.stdout + intoA.stderr);
+      assert.match(intoA.stdout, /imported 3 files .*, 0 skipped/);
+      // B is another NORA: nothing the state says about A counts as done there.
+      const intoB = await run(b.url);
+      assert.equal(intoB.code, 0, intoB.stdout + intoB.stderr);
+      assert.match(intoB.stdout, /imported 3 files .*, 0 skipped/);
+      const got = await get(`${b.url}/raw/tools/v2/tool-2.txt`);
+      assert.equal(got.status, 200);
+      assert.equal(got.body.toString(), 'tool 2\n'.repeat(3));
+      // Into A again: its state still says done.
+      const again = await run(a.url);
+      assert.match(again.stdout, /imported 0 files .*, 3 skipped/);
+    }
+  });
+
+  test('a --state that cannot be written is a usage error before anything is imported', async () => {
+    await using work = await tempDir('nora-import-');
+    await fs.mkdir(path.join(work.path, 'nora'));
+    await using server = await serveNora({ dir: path.join(work.path, 'nora') });
+    await using fixture = await startSourceFixture({ flavour: 'nexus', repos: [rawRepo(1, 'r')] });
+    const missing = path.join(work.path, 'no', 'such', 's.jsonl');
+    for (const state of ['/proc/x.jsonl', work.path, missing]) {
+      const ran = await nora([
+        'import',
+        'run',
+        ...sourceArgs('nexus', fixture.url, server.url),
+        '--state',
+        state,
+      ]);
+      assert.equal(ran.code, 2, `${state}: ${ran.stdout}${ran.stderr}`);
+      assert.ok(ran.stderr.includes(`--state ${state}: cannot use it`), ran.stderr);
+      assert.doesNotMatch(ran.stderr, /\n\s+at /, 'no stack trace');
+      assert.doesNotMatch(ran.stdout, /imported/);
+    }
+    await assert.rejects(fs.stat(path.dirname(missing)), 'its folders are not created');
+    const got = await get(`${server.url}/raw/tools/v0/tool-0.txt`);
+    assert.equal(got.status, 404);
   });
 });
 
