@@ -103,7 +103,14 @@ import {
 } from './repos/repository.ts';
 import { BlobStore } from './storage/blob-store.ts';
 import type { StorageDriver } from './storage/driver.ts';
+import {
+  BucketLeaseHeldError,
+  claimLease,
+  LEASE_KEY,
+  type BucketLease,
+} from './storage/bucket-lease.ts';
 import { createStorageDriver } from './storage/drivers/index.ts';
+import { GuardedDriver } from './storage/guarded-driver.ts';
 import { BLOBS_PREFIX } from './storage/keys.ts';
 import { VERSION } from './version.ts';
 import { RetentionAdapters } from './retention/types.ts';
@@ -574,6 +581,7 @@ async function openStorage(
   markers: string[],
   onClose: (task: () => Promise<void>) => void,
   warn: (message: string) => void,
+  onLease: (lease: BucketLease) => void = () => undefined,
 ): Promise<StorageDriver> {
   try {
     const driver = await createStorageDriver(storage);
@@ -584,6 +592,26 @@ async function openStorage(
         await driver.close();
         throw new StorageUnusableError((err as Error).message);
       });
+      // Another installation on this bucket would delete this one's blobs (and this one
+      // theirs) at its next gc: one owner per bucket (src/storage/bucket-lease.ts).
+      const where = `${storage.s3_url} bucket "${storage.bucket}"`;
+      const lease = await claimLease(driver, { localDir: storage.path, warn, where }).catch(
+        async (err: unknown) => {
+          await driver.close();
+          throw err instanceof BucketLeaseHeldError ? new StorageUnusableError(err.message) : err;
+        },
+      );
+      if (driver instanceof GuardedDriver) {
+        driver.guardDeletes(() => {
+          if (lease.lost) {
+            throw new BucketLeaseHeldError(
+              `refusing to delete from S3 storage ${where}: its lease (${LEASE_KEY}) was taken by another NORA installation`,
+            );
+          }
+        });
+      }
+      onLease(lease);
+      onClose(() => lease.release());
     }
     const servers = path.join(
       storage.mode === 'memory' ? driver.spoolDir() : path.resolve(storage.path),
@@ -914,12 +942,14 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   const openingWarnings: string[] = [];
   // The `.nora-serve/<pid>` files this process made (NoraApp.forgetMarkers).
   const markers: string[] = [];
+  let lease: BucketLease | undefined;
   const driver = await openStorage(
     config.storage,
     databaseFile(config),
     markers,
     (task) => closeTasks.push(task),
     (message) => openingWarnings.push(message),
+    (claimed) => (lease = claimed),
   );
   const writes = new WriteGeneration();
   const db = await openDatabase({
@@ -1047,6 +1077,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   for (const method of WEBDAV_METHODS) fastify.addHttpMethod(method, { hasBody: true });
   const log = fastify.log as unknown as Logger;
   for (const warning of openingWarnings) log.warn(warning);
+  // TypeScript narrows `lease` to never (assigned in a callback): read it through a cast.
+  (lease as BucketLease | undefined)?.logTo((message) => log.warn(message));
   // The audit log (src/audit/): [audit] is read at start. Closed last (close tasks run in
   // reverse), after the requests and retention passes whose events it writes.
   const audit = AuditLog.open({ settings: auditSettings(config), metrics, log });
