@@ -235,7 +235,11 @@ export class S3Driver implements StorageDriver {
       try {
         response = await this.#sendOnce(options);
       } catch (err) {
-        if (last || !RETRY_ERRNOS.has(errnoOf(err) ?? '')) throw err;
+        if (last || !RETRY_ERRNOS.has(errnoOf(err) ?? '')) {
+          // Named, so that a request answers 503 "storage is unavailable" (core/errors.ts
+          // storageFault), not a 500 with a stack (trial 30 newB).
+          throw new S3UnreachableError(errnoOf(err) ?? (err as Error).message);
+        }
         await sleep(this.#backoff(attempt, undefined));
         continue;
       }
@@ -713,11 +717,8 @@ export class S3Driver implements StorageDriver {
     try {
       response = await this.#send({ method: 'HEAD' });
     } catch (err) {
-      const cause = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-      const code = cause.code ?? cause.cause?.code;
-      throw new S3UnusableError(
-        `S3 storage ${this.describe()} is unreachable: ${code ?? cause.message}`,
-      );
+      const why = err instanceof S3UnreachableError ? err.reason : (err as Error).message;
+      throw new S3UnusableError(`S3 storage ${this.describe()} is unreachable: ${why}`);
     }
     await response.body.dump();
     const status = response.statusCode;
@@ -744,6 +745,23 @@ export class S3Driver implements StorageDriver {
 
   async close(): Promise<void> {
     await this.#agent.close();
+  }
+}
+
+/**
+ * No answer from the store after the retries (connection refused, reset, DNS failure, TLS):
+ * `reason` is the socket's code (`ECONNREFUSED`) or the error's message. core/errors.ts
+ * storageFault answers it 503 `storage is unavailable (S3: <reason>)`, by name.
+ */
+export class S3UnreachableError extends Error {
+  readonly reason: string;
+  constructor(reason: string) {
+    super(`S3 store unreachable: ${reason}`);
+    this.name = 'S3UnreachableError';
+    this.reason = reason;
+    // An outage, not a bug: its log line says what happened, with no stack trace to read past
+    // (trial 30 newB: one per request while the store was down).
+    this.stack = `${this.name}: ${this.message}`;
   }
 }
 
