@@ -100,6 +100,10 @@ export class GuardedDriver implements StorageDriver {
     await this.#inner.probeRead?.(validateKey(key));
   }
 
+  async abortStaleUploads(prefix: StorageKey, before: Date): Promise<number> {
+    return (await this.#inner.abortStaleUploads?.(validatePrefix(prefix), before)) ?? 0;
+  }
+
   close(): Promise<void> {
     return this.#inner.close();
   }

@@ -664,6 +664,53 @@ export class S3Driver implements StorageDriver {
     } while (token !== undefined);
   }
 
+  /**
+   * ListMultipartUploads under `prefix/` (following its key and upload-id markers), then
+   * AbortMultipartUpload (DELETE `?uploadId=`) of each begun before `before`. A failed abort is
+   * left for the next pass; the count is of those aborted.
+   */
+  async abortStaleUploads(prefix: StorageKey, before: Date): Promise<number> {
+    const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
+    const stale: { key: string; uploadId: string }[] = [];
+    let markers: Record<string, string> = {};
+    for (;;) {
+      const response = await this.#send({
+        method: 'GET',
+        query: { uploads: '', prefix: base, ...markers },
+      });
+      if (response.statusCode !== 200) {
+        throw await this.#failure(`ListMultipartUploads ${base}`, response);
+      }
+      const parsed = xml.parse(await response.body.text()) as {
+        ListMultipartUploadsResult?: {
+          Upload?: ListedUpload | ListedUpload[];
+          IsTruncated?: string;
+          NextKeyMarker?: string;
+          NextUploadIdMarker?: string;
+        };
+      };
+      const result = parsed.ListMultipartUploadsResult;
+      for (const upload of asArray(result?.Upload)) {
+        const begun = Date.parse(upload.Initiated ?? '');
+        if (upload.Key === undefined || upload.UploadId === undefined) continue;
+        if (Number.isNaN(begun) || begun >= before.getTime()) continue;
+        stale.push({ key: upload.Key, uploadId: upload.UploadId });
+      }
+      if (result?.IsTruncated !== 'true' || result.NextKeyMarker === undefined) break;
+      markers = {
+        'key-marker': result.NextKeyMarker,
+        'upload-id-marker': result.NextUploadIdMarker ?? '',
+      };
+    }
+    let aborted = 0;
+    for (const { key, uploadId } of stale) {
+      const response = await this.#send({ method: 'DELETE', key, query: { uploadId } });
+      await response.body.dump();
+      if (response.statusCode === 204 || response.statusCode === 200) aborted += 1;
+    }
+    return aborted;
+  }
+
   /** CopyObject (server side, up to S3's 5 GiB copy limit). Missing source: StorageNotFoundError. */
   async copy(from: StorageKey, to: StorageKey): Promise<ObjectInfo> {
     const source = `/${encodeRfc3986(this.#bucket)}/${from.split('/').map(encodeRfc3986).join('/')}`;
@@ -771,6 +818,12 @@ export class S3UnusableError extends Error {
     super(message);
     this.name = 'S3UnusableError';
   }
+}
+
+interface ListedUpload {
+  readonly Key?: string;
+  readonly UploadId?: string;
+  readonly Initiated?: string;
 }
 
 interface ListedObject {
