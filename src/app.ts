@@ -105,6 +105,7 @@ import { BlobStore } from './storage/blob-store.ts';
 import type { StorageDriver } from './storage/driver.ts';
 import {
   BucketLeaseHeldError,
+  bucketWhere,
   claimLease,
   LEASE_KEY,
   type BucketLease,
@@ -594,7 +595,7 @@ async function openStorage(
       });
       // Another installation on this bucket would delete this one's blobs (and this one
       // theirs) at its next gc: one owner per bucket (src/storage/bucket-lease.ts).
-      const where = `${storage.s3_url} bucket "${storage.bucket}"`;
+      const where = bucketWhere(storage);
       const lease = await claimLease(driver, { localDir: storage.path, warn, where }).catch(
         async (err: unknown) => {
           await driver.close();
@@ -1099,8 +1100,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   for (const method of WEBDAV_METHODS) fastify.addHttpMethod(method, { hasBody: true });
   const log = fastify.log as unknown as Logger;
   for (const warning of openingWarnings) log.warn(warning);
-  // TypeScript narrows `lease` to never (assigned in a callback): read it through a cast.
-  (lease as BucketLease | undefined)?.logTo((message) => log.warn(message));
+  // Later heartbeats report to the server's log.
+  lease?.logTo((message) => {
+    log.warn(message);
+  });
   // The audit log (src/audit/): [audit] is read at start. Closed last (close tasks run in
   // reverse), after the requests and retention passes whose events it writes.
   const audit = AuditLog.open({ settings: auditSettings(config), metrics, log });

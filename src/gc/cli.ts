@@ -70,13 +70,8 @@ export async function runGcOffline(
   });
   try {
     // Another installation's bucket: its blobs would all look unreferenced here.
-    if (config.storage.mode === 's3' && options.apply) {
-      await refuseForeignLease(
-        driver,
-        config.storage.path,
-        'nora gc --apply',
-        `${config.storage.s3_url} bucket "${config.storage.bucket}"`,
-      ).catch((err: unknown) => {
+    if (options.apply) {
+      await refuseForeignLease(driver, config.storage, 'nora gc --apply').catch((err: unknown) => {
         throw err instanceof BucketLeaseHeldError ? new GcCommandError(err.message) : err;
       });
     }

@@ -218,15 +218,12 @@ export async function runVerifyOffline(
   const driver = await createStorageDriver(config.storage);
   try {
     // Another installation's bucket: its blobs are not in this database's index.
-    if (config.storage.mode === 's3' && options.remove) {
-      await refuseForeignLease(
-        driver,
-        config.storage.path,
-        'nora verify --remove',
-        `${config.storage.s3_url} bucket "${config.storage.bucket}"`,
-      ).catch((err: unknown) => {
-        throw err instanceof BucketLeaseHeldError ? new VerifyCommandError(err.message) : err;
-      });
+    if (options.remove) {
+      await refuseForeignLease(driver, config.storage, 'nora verify --remove').catch(
+        (err: unknown) => {
+          throw err instanceof BucketLeaseHeldError ? new VerifyCommandError(err.message) : err;
+        },
+      );
     }
     const db = await openDatabase({ file, migrations: allMigrations() });
     try {

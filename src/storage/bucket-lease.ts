@@ -25,6 +25,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { StorageConfig } from '../config/schema.ts';
 import { StorageNotFoundError, type StorageDriver, type StorageKey } from './driver.ts';
 
 export const LEASE_KEY = 'nora-lease.json' as StorageKey;
@@ -245,18 +246,25 @@ export async function claimLease(
   return lease;
 }
 
+/** The bucket as messages name it: `<s3_url> bucket "<bucket>"` (never the keys). */
+export function bucketWhere(storage: StorageConfig): string {
+  return `${storage.s3_url} bucket "${storage.bucket}"`;
+}
+
 /**
  * For anything that deletes from the bucket (`what`: "nora gc --apply"): throws
- * BucketLeaseHeldError when the bucket's lease belongs to another installation, live or stale
+ * BucketLeaseHeldError when the (S3: any other mode passes) bucket's lease belongs to another installation, live or stale
  * (a stopped installation's blobs are still in the bucket). No lease, or this installation's
  * own (its server running or not): nothing is refused.
  */
 export async function refuseForeignLease(
   driver: StorageDriver,
-  localDir: string,
+  storage: StorageConfig,
   what: string,
-  where: string,
 ): Promise<void> {
+  if (storage.mode !== 's3') return;
+  const localDir = storage.path;
+  const where = bucketWhere(storage);
   const current = await readLease(driver);
   if (current === undefined) return;
   const owner = await installationId(localDir);
