@@ -104,7 +104,15 @@ import {
 } from './repos/repository.ts';
 import { BlobStore } from './storage/blob-store.ts';
 import type { StorageDriver } from './storage/driver.ts';
+import {
+  BucketLeaseHeldError,
+  bucketWhere,
+  claimLease,
+  LEASE_KEY,
+  type BucketLease,
+} from './storage/bucket-lease.ts';
 import { createStorageDriver } from './storage/drivers/index.ts';
+import { GuardedDriver } from './storage/guarded-driver.ts';
 import { BLOBS_PREFIX } from './storage/keys.ts';
 import { VERSION } from './version.ts';
 import { RetentionAdapters } from './retention/types.ts';
@@ -575,6 +583,7 @@ async function openStorage(
   markers: string[],
   onClose: (task: () => Promise<void>) => void,
   warn: (message: string) => void,
+  onLease: (lease: BucketLease) => void = () => undefined,
 ): Promise<StorageDriver> {
   try {
     const driver = await createStorageDriver(storage);
@@ -585,6 +594,45 @@ async function openStorage(
         await driver.close();
         throw new StorageUnusableError((err as Error).message);
       });
+      // Another installation on this bucket would delete this one's blobs (and this one
+      // theirs) at its next gc: one owner per bucket (src/storage/bucket-lease.ts).
+      const where = bucketWhere(storage);
+      const lease = await claimLease(driver, { localDir: storage.path, warn, where }).catch(
+        async (err: unknown) => {
+          await driver.close();
+          throw err instanceof BucketLeaseHeldError ? new StorageUnusableError(err.message) : err;
+        },
+      );
+      if (driver instanceof GuardedDriver) {
+        driver.guardDeletes(() => {
+          if (lease.lost) {
+            throw new BucketLeaseHeldError(
+              `refusing to delete from S3 storage ${where}: its lease (${LEASE_KEY}) was taken by another NORA installation`,
+            );
+          }
+        });
+      }
+      onLease(lease);
+      onClose(() => lease.release());
+      // A crash (kill -9) mid-upload leaves its multipart upload in the bucket, its parts kept
+      // (and billed) forever: this installation's own, under blobs/, older than a day (no
+      // upload of NORA's takes that long) are aborted. Best effort: a store refusing the list
+      // (no s3:ListBucketMultipartUploads) is a warning, not a failed start.
+      const before = new Date(Date.now() - STALE_UPLOAD_SECONDS * 1000);
+      await driver.abortStaleUploads?.(BLOBS_PREFIX, before).then(
+        (count) => {
+          if (count > 0) {
+            warn(
+              `aborted ${count} incomplete multipart upload(s) older than 24 h in the S3 bucket (left by a crash mid-upload)`,
+            );
+          }
+        },
+        (err: unknown) => {
+          warn(
+            `could not list the S3 bucket's incomplete multipart uploads: ${(err as Error).message}`,
+          );
+        },
+      );
     }
     const servers = path.join(
       storage.mode === 'memory' ? driver.spoolDir() : path.resolve(storage.path),
@@ -727,6 +775,9 @@ export class StorageUnusableError extends Error {
  * restart (trial ops F6).
  */
 const SERVING_DIR = '.nora-serve';
+
+/** S3 multipart uploads begun longer ago than this are a crash's: aborted at start. */
+const STALE_UPLOAD_SECONDS = 24 * 3600;
 
 /**
  * The PIDs of other live NORA processes named in `dir` (files of processes gone — a crash or
@@ -915,12 +966,14 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   const openingWarnings: string[] = [];
   // The `.nora-serve/<pid>` files this process made (NoraApp.forgetMarkers).
   const markers: string[] = [];
+  let lease: BucketLease | undefined;
   const driver = await openStorage(
     config.storage,
     databaseFile(config),
     markers,
     (task) => closeTasks.push(task),
     (message) => openingWarnings.push(message),
+    (claimed) => (lease = claimed),
   );
   const writes = new WriteGeneration();
   const db = await openDatabase({
@@ -1048,6 +1101,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   for (const method of WEBDAV_METHODS) fastify.addHttpMethod(method, { hasBody: true });
   const log = fastify.log as unknown as Logger;
   for (const warning of openingWarnings) log.warn(warning);
+  // Later heartbeats report to the server's log.
+  lease?.logTo((message) => {
+    log.warn(message);
+  });
   // The audit log (src/audit/): [audit] is read at start. Closed last (close tasks run in
   // reverse), after the requests and retention passes whose events it writes.
   const audit = AuditLog.open({ settings: auditSettings(config), metrics, log });

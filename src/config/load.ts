@@ -179,6 +179,7 @@ export function parseConfigObject(
   const warnings: string[] = [];
   for (const { key, near } of unknownKeys(raw, configSchema)) {
     if (widensAccess(key, near)) refusals.push(refusedKey(key, near));
+    else if (BUCKET_PREFIX_KEY.test(key)) refusals.push(refusedPrefix(`[storage] ${key.slice(8)}`));
     else {
       warnings.push(
         `unknown config key "${key}" (ignored)${near === undefined ? '' : ` (did you mean "${near}"?)`}`,
@@ -192,7 +193,9 @@ export function parseConfigObject(
     const authFamily =
       name.startsWith(AUTH_VARIABLE_PREFIX) ||
       (near?.startsWith(AUTH_VARIABLE_PREFIX) === true && sameLetters(name, [near]) === near);
-    if (authFamily) {
+    if (BUCKET_PREFIX_VARIABLE.test(name)) {
+      refusals.push(refusedPrefix(name));
+    } else if (authFamily) {
       const what = name.startsWith(AUTH_VARIABLE_PREFIX)
         ? `unknown ${AUTH_VARIABLE_PREFIX}* variable`
         : 'unknown variable';
@@ -278,6 +281,19 @@ function widensAccess(key: string, near: string | undefined): boolean {
   const entry = /^repositories\[\d+\]\.([^.[]+)$/.exec(key);
   if (entry === null) return false;
   return near?.endsWith('.anonymous_read') === true || /anon/i.test(entry[1] ?? '');
+}
+
+/**
+ * A key prefix inside the bucket (`[storage] prefix`, `NORA_STORAGE_S3_PREFIX`, …), which NORA
+ * does not have: ignored, it would put this installation at the bucket's root beside whatever
+ * the operator meant to keep apart (another NORA's blobs, which a gc here would take for
+ * unreferenced). Refused, not warned about (trial 30 newB).
+ */
+const BUCKET_PREFIX_KEY = /^storage\.(s3_)?(key_)?prefix$/;
+const BUCKET_PREFIX_VARIABLE = /^NORA_STORAGE_(S3_)?(KEY_)?PREFIX$/;
+
+function refusedPrefix(what: string): string {
+  return `  ${what}: refused: NORA has no key prefix inside a bucket (it stores at the bucket's root, blobs/…), so it would not keep this installation apart from anything else in the bucket; give each NORA installation a bucket of its own (the bucket's lease, nora-lease.json, stops a second one)`;
 }
 
 /** The error line of an unknown key widensAccess refuses, in the form of a strict table's. */

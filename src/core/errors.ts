@@ -222,6 +222,26 @@ const SQLITE_BUSY = new Set([5 /* BUSY */, 6 /* LOCKED */]);
 const BUSY_RETRY_AFTER_SECONDS = 5;
 
 /**
+ * Why the S3 store failed a request, when it is the store's fault and not the request's: no
+ * answer (storage/drivers/s3-driver.ts S3UnreachableError: `ECONNREFUSED`, …) or, after the
+ * driver's retries, a 5xx or a refusal of NORA's credentials (401/403, `HTTP 503 SlowDown`).
+ * By name, as core does not import storage. undefined for anything else.
+ */
+function s3Fault(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  if (err.name === 'S3UnreachableError') {
+    const reason = (err as { reason?: unknown }).reason;
+    return typeof reason === 'string' ? reason : 'unreachable';
+  }
+  if (err.name !== 'S3RequestError') return undefined;
+  const { status, code } = err as { status?: unknown; code?: unknown };
+  if (typeof status !== 'number' || !(status >= 500 || status === 401 || status === 403)) {
+    return undefined;
+  }
+  return `HTTP ${String(status)}${typeof code === 'string' ? ` ${code}` : ''}`;
+}
+
+/**
  * The one mapping of a server-side storage failure (a blob, spool or database write or read
  * refused by the file system) to its answer, for every format: disk or database full → 507
  * INSUFFICIENT_STORAGE, read-only / permission / I/O failure → 503 UNAVAILABLE, database write
@@ -246,6 +266,10 @@ export function storageFault(err: unknown): RegistryError | undefined {
       'stored content failed its integrity check and was removed; upload it again (a proxy fetches it again on the next request)',
       { cause: err },
     );
+  }
+  const s3 = s3Fault(err);
+  if (s3 !== undefined) {
+    return new RegistryError('UNAVAILABLE', `storage is unavailable (S3: ${s3})`, { cause: err });
   }
   const code = errnoCode(err);
   if (code === undefined) return undefined;

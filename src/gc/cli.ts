@@ -11,6 +11,7 @@ import { openDatabase } from '../db/database.ts';
 import type { FormatModule } from '../formats/format.ts';
 import { FORMATS } from '../formats/index.ts';
 import { BlobStore } from '../storage/blob-store.ts';
+import { BucketLeaseHeldError, refuseForeignLease } from '../storage/bucket-lease.ts';
 import { createStorageDriver } from '../storage/drivers/index.ts';
 import { collectGarbage, GcFailedError, type GcReport, storageAdvice } from './collector.ts';
 
@@ -68,6 +69,12 @@ export async function runGcOffline(
     throw opening(`the storage at ${path.resolve(config.storage.path)}`, err);
   });
   try {
+    // Another installation's bucket: its blobs would all look unreferenced here.
+    if (options.apply) {
+      await refuseForeignLease(driver, config.storage, 'nora gc --apply').catch((err: unknown) => {
+        throw err instanceof BucketLeaseHeldError ? new GcCommandError(err.message) : err;
+      });
+    }
     const db = await openDatabase({ file, migrations: allMigrations(formats) }).catch(
       (err: unknown) => {
         throw opening(`the database at ${path.resolve(file)}`, err);

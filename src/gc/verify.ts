@@ -15,6 +15,7 @@ import { openDatabase } from '../db/database.ts';
 import { allMigrations, existingDatabase } from '../app.ts';
 import { BlobStore } from '../storage/blob-store.ts';
 import type { StorageDriver } from '../storage/driver.ts';
+import { BucketLeaseHeldError, refuseForeignLease } from '../storage/bucket-lease.ts';
 import { createStorageDriver } from '../storage/drivers/index.ts';
 import { BLOBS_PREFIX, blobKey, digestFromBlobKey } from '../storage/keys.ts';
 import type { Db } from '../db/database.ts';
@@ -216,6 +217,14 @@ export async function runVerifyOffline(
   });
   const driver = await createStorageDriver(config.storage);
   try {
+    // Another installation's bucket: its blobs are not in this database's index.
+    if (options.remove) {
+      await refuseForeignLease(driver, config.storage, 'nora verify --remove').catch(
+        (err: unknown) => {
+          throw err instanceof BucketLeaseHeldError ? new VerifyCommandError(err.message) : err;
+        },
+      );
+    }
     const db = await openDatabase({ file, migrations: allMigrations() });
     try {
       return await verifyBlobs(driver, new BlobStore(driver, new SqlBlobIndex(db)), {

@@ -88,6 +88,12 @@ export interface StorageDriver {
    * not checked.
    */
   probeRead?(key: StorageKey): Promise<void>;
+  /**
+   * Object stores: aborts the incomplete multipart uploads under `prefix` begun before `before`
+   * (left by a crash, a `kill -9` mid-upload: S3 keeps and bills their parts forever). Returns how
+   * many were aborted. Absent: nothing of the kind exists (fs, memory).
+   */
+  abortStaleUploads?(prefix: StorageKey, before: Date): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -14,9 +14,18 @@ import { validateKey, validatePrefix } from './keys.ts';
 
 export class GuardedDriver implements StorageDriver {
   readonly #inner: StorageDriver;
+  #deletable: (() => void) | undefined;
 
   constructor(inner: StorageDriver) {
     this.#inner = inner;
+  }
+
+  /**
+   * `check` runs before every delete and setAside and throws to refuse it: an S3 bucket whose
+   * lease another installation took (src/storage/bucket-lease.ts).
+   */
+  guardDeletes(check: () => void): void {
+    this.#deletable = check;
   }
 
   get name(): string {
@@ -51,10 +60,12 @@ export class GuardedDriver implements StorageDriver {
   }
 
   async delete(key: StorageKey): Promise<boolean> {
+    this.#deletable?.();
     return await this.#inner.delete(validateKey(key));
   }
 
   async setAside(key: StorageKey): Promise<string | undefined> {
+    this.#deletable?.();
     return await this.#inner.setAside(validateKey(key));
   }
 
@@ -87,6 +98,10 @@ export class GuardedDriver implements StorageDriver {
 
   async probeRead(key: StorageKey): Promise<void> {
     await this.#inner.probeRead?.(validateKey(key));
+  }
+
+  async abortStaleUploads(prefix: StorageKey, before: Date): Promise<number> {
+    return (await this.#inner.abortStaleUploads?.(validatePrefix(prefix), before)) ?? 0;
   }
 
   close(): Promise<void> {

@@ -235,7 +235,11 @@ export class S3Driver implements StorageDriver {
       try {
         response = await this.#sendOnce(options);
       } catch (err) {
-        if (last || !RETRY_ERRNOS.has(errnoOf(err) ?? '')) throw err;
+        if (last || !RETRY_ERRNOS.has(errnoOf(err) ?? '')) {
+          // Named, so that a request answers 503 "storage is unavailable" (core/errors.ts
+          // storageFault), not a 500 with a stack (trial 30 newB).
+          throw new S3UnreachableError(errnoOf(err) ?? (err as Error).message);
+        }
         await sleep(this.#backoff(attempt, undefined));
         continue;
       }
@@ -660,6 +664,53 @@ export class S3Driver implements StorageDriver {
     } while (token !== undefined);
   }
 
+  /**
+   * ListMultipartUploads under `prefix/` (following its key and upload-id markers), then
+   * AbortMultipartUpload (DELETE `?uploadId=`) of each begun before `before`. A failed abort is
+   * left for the next pass; the count is of those aborted.
+   */
+  async abortStaleUploads(prefix: StorageKey, before: Date): Promise<number> {
+    const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
+    const stale: { key: string; uploadId: string }[] = [];
+    let markers: Record<string, string> = {};
+    for (;;) {
+      const response = await this.#send({
+        method: 'GET',
+        query: { uploads: '', prefix: base, ...markers },
+      });
+      if (response.statusCode !== 200) {
+        throw await this.#failure(`ListMultipartUploads ${base}`, response);
+      }
+      const parsed = xml.parse(await response.body.text()) as {
+        ListMultipartUploadsResult?: {
+          Upload?: ListedUpload | ListedUpload[];
+          IsTruncated?: string;
+          NextKeyMarker?: string;
+          NextUploadIdMarker?: string;
+        };
+      };
+      const result = parsed.ListMultipartUploadsResult;
+      for (const upload of asArray(result?.Upload)) {
+        const begun = Date.parse(upload.Initiated ?? '');
+        if (upload.Key === undefined || upload.UploadId === undefined) continue;
+        if (Number.isNaN(begun) || begun >= before.getTime()) continue;
+        stale.push({ key: upload.Key, uploadId: upload.UploadId });
+      }
+      if (result?.IsTruncated !== 'true' || result.NextKeyMarker === undefined) break;
+      markers = {
+        'key-marker': result.NextKeyMarker,
+        'upload-id-marker': result.NextUploadIdMarker ?? '',
+      };
+    }
+    let aborted = 0;
+    for (const { key, uploadId } of stale) {
+      const response = await this.#send({ method: 'DELETE', key, query: { uploadId } });
+      await response.body.dump();
+      if (response.statusCode === 204 || response.statusCode === 200) aborted += 1;
+    }
+    return aborted;
+  }
+
   /** CopyObject (server side, up to S3's 5 GiB copy limit). Missing source: StorageNotFoundError. */
   async copy(from: StorageKey, to: StorageKey): Promise<ObjectInfo> {
     const source = `/${encodeRfc3986(this.#bucket)}/${from.split('/').map(encodeRfc3986).join('/')}`;
@@ -713,11 +764,8 @@ export class S3Driver implements StorageDriver {
     try {
       response = await this.#send({ method: 'HEAD' });
     } catch (err) {
-      const cause = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-      const code = cause.code ?? cause.cause?.code;
-      throw new S3UnusableError(
-        `S3 storage ${this.describe()} is unreachable: ${code ?? cause.message}`,
-      );
+      const why = err instanceof S3UnreachableError ? err.reason : (err as Error).message;
+      throw new S3UnusableError(`S3 storage ${this.describe()} is unreachable: ${why}`);
     }
     await response.body.dump();
     const status = response.statusCode;
@@ -747,12 +795,35 @@ export class S3Driver implements StorageDriver {
   }
 }
 
+/**
+ * No answer from the store after the retries (connection refused, reset, DNS failure, TLS):
+ * `reason` is the socket's code (`ECONNREFUSED`) or the error's message. core/errors.ts
+ * storageFault answers it 503 `storage is unavailable (S3: <reason>)`, by name.
+ */
+export class S3UnreachableError extends Error {
+  readonly reason: string;
+  constructor(reason: string) {
+    super(`S3 store unreachable: ${reason}`);
+    this.name = 'S3UnreachableError';
+    this.reason = reason;
+    // An outage, not a bug: its log line says what happened, with no stack trace to read past
+    // (trial 30 newB: one per request while the store was down).
+    this.stack = `${this.name}: ${this.message}`;
+  }
+}
+
 /** The store cannot be used (check()): start-up stops with this message. */
 export class S3UnusableError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'S3UnusableError';
   }
+}
+
+interface ListedUpload {
+  readonly Key?: string;
+  readonly UploadId?: string;
+  readonly Initiated?: string;
 }
 
 interface ListedObject {
