@@ -10,7 +10,8 @@
  *   download (mode, decision, reason, rule, internal namespace), exit 0; a list that does not
  *   load is reported as the server would treat it (on_failure). With quarantine or a min
  *   release age on, also the artifact's first-seen times from the server's database (read
- *   only) and when its hold ends; `--json`: the same as one object (ExplainReport).
+ *   only) and when its hold ends; `--json`: the same as one object (ExplainReport). Which
+ *   configuration file it read (or that none was found) goes to stderr.
  */
 import { isoSeconds, quarantineLine } from './quarantine.ts';
 import { minAgeLine, PUBLISH_TIMES } from './settings.ts';
@@ -149,6 +150,8 @@ export interface ExplainReport {
   /** The metadata database read for first_seen. */
   first_seen_store: string | null;
   first_seen_error: string | null;
+  /** The configuration file read (`-c`, NORA_CONFIG_PATH, ./config.toml); null: none found. */
+  readonly config_file: string | null;
   /** The text output's lines. */
   readonly lines: string[];
 }
@@ -203,6 +206,7 @@ export async function explainReport(
     first_seen: null,
     first_seen_store: null,
     first_seen_error: null,
+    config_file: loaded.file ?? null,
     lines,
   };
   if (internal !== undefined) {
@@ -436,6 +440,11 @@ export function addCurationCommands(program: Command): void {
     .action(async (text: string, opts: { config?: string; json?: boolean }) => {
       try {
         const report = await explainReport(parseSubject(text), opts.config);
+        // Which configuration the answer is for, as other verbs say it: a missing ./config.toml
+        // silently meant the defaults (trial 30 F4).
+        process.stderr.write(
+          `nora curation explain: configuration from ${report.config_file ?? 'defaults + environment (no config file: -c, NORA_CONFIG_PATH or ./config.toml)'}\n`,
+        );
         process.stdout.write(
           opts.json === true
             ? `${JSON.stringify(report, null, 2)}\n`

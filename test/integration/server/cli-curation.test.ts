@@ -257,3 +257,16 @@ test('nora curation explain: a quarantine hold or a min release age from first s
   const old = await explainJson('cargo:old@1.0.0', ageEnv);
   assert.deepEqual([old.decision, old.reason], ['allowed by the lists', null]);
 });
+
+test('nora curation explain says which configuration it read, or that none was found (stderr)', async () => {
+  await using tmp = await tempDir('nora-cur-cli-');
+  const none = await nora(['curation', 'explain', 'npm:left-pad@1.3.0'], {}, tmp.path);
+  assert.equal(none.code, 0, none.stderr);
+  assert.match(none.stderr, /configuration from defaults \+ environment \(no config file/);
+  const file = path.join(tmp.path, 'config.toml');
+  await fs.writeFile(file, '[curation]\nmode = "audit"\n');
+  const found = await nora(['curation', 'explain', '--json', 'npm:left-pad@1.3.0'], {}, tmp.path);
+  assert.equal(found.code, 0, found.stderr);
+  assert.match(found.stderr, /configuration from .*config\.toml\n/);
+  assert.match((JSON.parse(found.stdout) as { config_file: string }).config_file, /config\.toml$/);
+});
