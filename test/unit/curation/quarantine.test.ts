@@ -162,7 +162,7 @@ describe('SqlFirstSeenStore', () => {
     const count = await db
       .$extendTables<FirstSeenTables>()
       .selectFrom('curation_first_seen')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .select((eb) => eb.fn.countAll().as('n'))
       .executeTakeFirstOrThrow();
     assert.equal(Number(count.n), 5000);
     assert.equal(
