@@ -131,6 +131,15 @@ test('nora config check warns of a min release age counted from first sight, and
   assert.match(check.stderr, /quarantine = "enforce" with quarantine_ttl = 0 holds nothing/);
 });
 
+/** The first-seen table as the server writes it (src/curation/first-seen.ts) in `storage`'s database. */
+function firstSeenTable(storage: string) {
+  const db = new DatabaseSync(path.join(storage, 'nora.db'));
+  db.exec(
+    'CREATE TABLE curation_first_seen (registry text not null, name text not null, version text not null, digest text not null, first_seen_at integer not null, PRIMARY KEY (registry, name, version, digest))',
+  );
+  return { db, insert: db.prepare('INSERT INTO curation_first_seen VALUES (?, ?, ?, ?, ?)') };
+}
+
 test('nora curation explain: the first-seen time from the server database and when its hold and age end, text and --json', async () => {
   await using tmp = await tempDir('nora-cur-cli-');
   const storage = path.join(tmp.path, 'storage');
@@ -149,11 +158,7 @@ test('nora curation explain: the first-seen time from the server database and wh
   // The table as the server writes it (src/curation/first-seen.ts), a running server's rows.
   const seen = Date.now() - 3_600_000;
   const earlier = Date.now() - 5 * 86_400_000;
-  const db = new DatabaseSync(path.join(storage, 'nora.db'));
-  db.exec(
-    'CREATE TABLE curation_first_seen (registry text not null, name text not null, version text not null, digest text not null, first_seen_at integer not null, PRIMARY KEY (registry, name, version, digest))',
-  );
-  const insert = db.prepare('INSERT INTO curation_first_seen VALUES (?, ?, ?, ?, ?)');
+  const { db, insert } = firstSeenTable(storage);
   insert.run('go', 'example.com/lib', 'v1.0.0', '', seen);
   // PyPI keys by file digest: the wheel was first seen under another name five days ago.
   insert.run('pypi', 'req-lib', '2.0.0', 'sha256:aa', seen);
@@ -214,11 +219,7 @@ test('nora curation explain: a quarantine hold or a min release age from first s
     NORA_CURATION_QUARANTINE_TTL: '3d',
   };
   const seen = Date.now() - 3_600_000;
-  const db = new DatabaseSync(path.join(storage, 'nora.db'));
-  db.exec(
-    'CREATE TABLE curation_first_seen (registry text not null, name text not null, version text not null, digest text not null, first_seen_at integer not null, PRIMARY KEY (registry, name, version, digest))',
-  );
-  const insert = db.prepare('INSERT INTO curation_first_seen VALUES (?, ?, ?, ?, ?)');
+  const { db, insert } = firstSeenTable(storage);
   insert.run('go', 'example.com/lib', 'v1.0.0', '', seen);
   insert.run('cargo', 'serde', '1.0.0', '', seen);
   insert.run('cargo', 'old', '1.0.0', '', seen - 10 * 86_400_000);
