@@ -10,7 +10,8 @@
  *   download (mode, decision, reason, rule, internal namespace), exit 0; a list that does not
  *   load is reported as the server would treat it (on_failure). With quarantine or a min
  *   release age on, also the artifact's first-seen times from the server's database (read
- *   only) and when its hold ends; `--json`: the same as one object (ExplainReport).
+ *   only) and when its hold ends; `--json`: the same as one object (ExplainReport). Which
+ *   configuration file it read (or that none was found) goes to stderr.
  */
 import { isoSeconds, quarantineLine } from './quarantine.ts';
 import { minAgeLine, PUBLISH_TIMES } from './settings.ts';
@@ -128,8 +129,15 @@ export interface ExplainReport {
   readonly mode: string;
   /** The `internal_namespaces` entry the name matches (never proxied), else null. */
   readonly internal_namespace: string | null;
-  /** `allowed`, `blocked`, `audited`, `not proxied`, or `allowed by the lists` (age decides). */
+  /**
+   * What the server does with the download now: `allowed`, `blocked`, `audited`, `not proxied`,
+   * or `allowed by the lists` (the upstream's publish date, which explain cannot read, decides).
+   * A quarantine hold or a min release age counted from first seen (read from the server's
+   * database) refuses (`blocked`) or logs (`audited`) it here, whatever the lists say.
+   */
   decision: string;
+  /** The lists' verdict alone (`allowed`, `blocked`, `audited`, `allowed by the lists`). */
+  lists_decision: string | null;
   reason: string | null;
   rule: string | null;
   /** Where the rule is (`/etc/nora/blocklist.json:4`). */
@@ -142,6 +150,8 @@ export interface ExplainReport {
   /** The metadata database read for first_seen. */
   first_seen_store: string | null;
   first_seen_error: string | null;
+  /** The configuration file read (`-c`, NORA_CONFIG_PATH, ./config.toml); null: none found. */
+  readonly config_file: string | null;
   /** The text output's lines. */
   readonly lines: string[];
 }
@@ -186,6 +196,7 @@ export async function explainReport(
     mode: policy.mode,
     internal_namespace: internal?.entry ?? null,
     decision: 'allowed',
+    lists_decision: null,
     reason: null,
     rule: null,
     source: null,
@@ -195,6 +206,7 @@ export async function explainReport(
     first_seen: null,
     first_seen_store: null,
     first_seen_error: null,
+    config_file: loaded.file ?? null,
     lines,
   };
   if (internal !== undefined) {
@@ -219,6 +231,8 @@ export async function explainReport(
     lines.push(`policy unavailable (on_failure = "${policy.onFailure}"): ${policy.unavailable}`);
   }
   const found = policy.mode === 'off' ? undefined : findRefusal(policy, subject);
+  // The lists' decision line: `lists:` when a hold or an age decides instead (timeVerdict).
+  const decisionLine = lines.length;
   // The age of one version is the server's to know (the upstream's date, its first-seen
   // table): explain says what decides, not a verdict it cannot make (trial 29 F4).
   const aged =
@@ -232,6 +246,7 @@ export async function explainReport(
       `decision: allowed by the lists; by age: ${refused} while younger than ${formatDuration(times.minReleaseAge)}, allowed after (reason min_release_age)`,
     );
   } else if (found === undefined) {
+    report.decision = 'allowed';
     lines.push(
       policy.mode === 'off'
         ? 'decision: allowed (curation is off; only internal namespaces apply)'
@@ -251,7 +266,74 @@ export async function explainReport(
       lines.push('bypass: a request with the X-Nora-Bypass-Token header would be served');
     }
   }
+  report.lists_decision = report.decision;
+  timeVerdict(report, subject, times, policy.mode, decisionLine, now);
   return report;
+}
+
+/**
+ * Puts the first-seen clocks' verdict in `report.decision` when it is worse than the lists'
+ * (blocked over audited over allowed, as the gate's `pick`): a quarantine hold on any of the
+ * artifact's digests (`quarantine`, independent of `mode`), or, for a registry without an
+ * upstream publish date, a min release age not yet over since first seen, or never seen (the
+ * first download is refused as just seen). The lists' line at `at` becomes `lists: …`, and
+ * `decision:` and `reason:` lines say what the server does now (trial 30 F1).
+ */
+function timeVerdict(
+  report: ExplainReport,
+  subject: CurationSubject,
+  times: RegistryTimeSettings,
+  mode: string,
+  at: number,
+  now: number,
+): void {
+  const entries = report.first_seen;
+  if (entries === null) return;
+  const rank = (decision: string): number =>
+    decision === 'blocked' ? 2 : decision === 'audited' ? 1 : 0;
+  let verdict: { decision: string; reason: string; why: string } | undefined;
+  const held = entries.find((entry) => entry.held);
+  if (held !== undefined) {
+    verdict = {
+      decision: times.quarantine === 'enforce' ? 'blocked' : 'audited',
+      reason: 'quarantine',
+      why: `in quarantine (first seen ${held.first_seen}${held.digest === null ? '' : `, ${held.digest}`}) until ${held.quarantine_until ?? ''}`,
+    };
+  }
+  const undated = PUBLISH_TIMES[subject.registry] === undefined;
+  if (mode !== 'off' && times.minReleaseAge > 0 && undated) {
+    // The gate reads the version's clock: its earliest row (entries are oldest first).
+    const first = entries[0];
+    const until = first?.min_age_until;
+    const young =
+      first === undefined || (until !== null && until !== undefined && Date.parse(until) > now);
+    const decision = mode === 'enforce' ? 'blocked' : 'audited';
+    if (young && (verdict === undefined || rank(decision) > rank(verdict.decision))) {
+      verdict = {
+        decision,
+        reason: 'min_release_age',
+        why:
+          first === undefined
+            ? `not seen before, younger than the minimum release age of ${formatDuration(times.minReleaseAge)} (its clock starts at the first download)`
+            : `first seen ${first.first_seen}, younger than the minimum release age of ${formatDuration(times.minReleaseAge)}; available from ${until ?? ''}`,
+      };
+    }
+  }
+  const listed = report.lists_decision ?? 'allowed';
+  if (verdict === undefined || rank(verdict.decision) <= rank(listed)) return;
+  const lines = report.lines;
+  lines[at] = (lines[at] ?? '').replace(/^decision: /, 'lists: ');
+  report.decision = verdict.decision;
+  report.reason = verdict.reason;
+  report.rule =
+    verdict.reason === 'quarantine'
+      ? `quarantine ${times.quarantine}`
+      : `min_release_age ${formatDuration(times.minReleaseAge)}`;
+  report.source = null;
+  lines.push(
+    `decision: ${verdict.decision === 'blocked' ? 'blocked (403)' : 'audited (served, logged)'}`,
+    `reason: ${verdict.reason}: ${verdict.why}`,
+  );
 }
 
 /**
@@ -358,6 +440,11 @@ export function addCurationCommands(program: Command): void {
     .action(async (text: string, opts: { config?: string; json?: boolean }) => {
       try {
         const report = await explainReport(parseSubject(text), opts.config);
+        // Which configuration the answer is for, as other verbs say it: a missing ./config.toml
+        // silently meant the defaults (trial 30 F4).
+        process.stderr.write(
+          `nora curation explain: configuration from ${report.config_file ?? 'defaults + environment (no config file: -c, NORA_CONFIG_PATH or ./config.toml)'}\n`,
+        );
         process.stdout.write(
           opts.json === true
             ? `${JSON.stringify(report, null, 2)}\n`

@@ -480,15 +480,11 @@ export class CurationEngine implements CurationGate {
     return this.#policy.times[registry];
   }
 
-  /** Whether first-seen times matter for `registry` (quarantine on or a min release age). */
-  #needsFirstSeen(registry: CurationRegistry): boolean {
-    const times = this.#policy.times[registry];
-    return times.quarantine !== 'off' || times.minReleaseAge > 0;
-  }
-
   recordFirstSeen(subject: CurationSubject): number | undefined {
+    // Recorded whatever the settings: quarantine or an age turned on later counts from the
+    // artifact's real first fill, not from the first request after the reload (trial 30 F2).
     const store = this.#store;
-    if (store === undefined || !this.#needsFirstSeen(subject.registry)) return undefined;
+    if (store === undefined) return undefined;
     try {
       return store.record(firstSeenKey(subject), this.#now());
     } catch (err) {

@@ -7,11 +7,13 @@
  * name@version, an index the digest), remembered in a bounded LRU (LRU_ENTRIES, "not seen"
  * too), so memory and start-up time do not grow with the table (at 1,000,000 rows, reading it
  * all at start took 36 s and 1.1 GiB RSS); `load` only prunes rows older than 90 days. Every
- * record is written through in the background and kept in memory until written (a failed write
+ * record is written in the background, in batches (one transaction per BATCH_MS burst), and kept
+ * in memory until written (a failed write
  * is logged; the time stays in memory for this process). Without SQLite (tests, offline
  * commands) the rows are kept in memory.
  */
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import { type Db, openForReading } from '../db/database.ts';
@@ -67,6 +69,11 @@ export const firstSeenMigrations: Record<string, Migration> = {
   },
 };
 
+/** How long a first record waits for others to share its write (ms). */
+const BATCH_MS = 20;
+/** Rows per INSERT statement (5 bound values each: well under SQLite's variable limit). */
+const BATCH_ROWS = 500;
+
 /** First-seen look-ups remembered (SQLite mode), at most; the oldest used leaves first. */
 export const LRU_ENTRIES = 100_000;
 
@@ -95,6 +102,8 @@ export class SqlFirstSeenStore implements FirstSeenStore {
   readonly #lru = new Map<string, number | null>();
   /** SQLite mode: times recorded and not yet written, by byDigest / byVersion id. */
   readonly #pending = new Map<string, number>();
+  /** Rows recorded and not yet handed to a write (record, #writeQueued). */
+  readonly #queue: { key: FirstSeenKey; at: number; ids: string[] }[] = [];
 
   /** `db` undefined: memory only (tests, offline commands). */
   constructor(db: Db | undefined, onError: (err: unknown) => void) {
@@ -156,19 +165,37 @@ export class SqlFirstSeenStore implements FirstSeenStore {
     }
     const db = this.#db;
     if (db !== undefined) {
-      this.#writes = this.#writes
-        .then(async () => {
-          await db
-            .insertInto('curation_first_seen')
-            .values({ ...key, first_seen_at: at })
-            .onConflict((oc) => oc.doNothing())
-            .execute();
-          // Written: SQL answers for it from now on (a failed write keeps it pending).
-          for (const id of ids) if (this.#pending.get(id) === at) this.#pending.delete(id);
-        })
-        .catch(this.#onError);
+      this.#queue.push({ key, at, ids });
+      // One write per batch: every fill is recorded (whatever the curation settings), so a cold
+      // fill of many files must not cost a statement and a commit each.
+      if (this.#queue.length === 1) {
+        this.#writes = this.#writes
+          .then(() => sleep(BATCH_MS))
+          .then(() => this.#writeQueued(db))
+          .catch(this.#onError);
+      }
     }
     return at;
+  }
+
+  /** Inserts every queued row, BATCH_ROWS per statement, in one transaction. */
+  async #writeQueued(db: Kysely<FirstSeenTables>): Promise<void> {
+    const rows = this.#queue.splice(0);
+    await db.transaction().execute(async (trx) => {
+      for (let i = 0; i < rows.length; i += BATCH_ROWS) {
+        await trx
+          .insertInto('curation_first_seen')
+          .values(
+            rows.slice(i, i + BATCH_ROWS).map(({ key, at }) => ({ ...key, first_seen_at: at })),
+          )
+          .onConflict((oc) => oc.doNothing())
+          .execute();
+      }
+    });
+    // Written: SQL answers for them from now on (a failed write keeps them pending).
+    for (const { ids, at } of rows) {
+      for (const id of ids) if (this.#pending.get(id) === at) this.#pending.delete(id);
+    }
   }
 
   get(key: FirstSeenKey): number | undefined {

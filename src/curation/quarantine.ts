@@ -71,8 +71,9 @@ export function holdsCounter(metrics: Metrics): Counter<'registry' | 'mode'> {
 /**
  * What a proxy format calls once it has opened a proxied artifact, before it answers: `filled`
  * (the bytes came from an upstream now, not the cache) records `subject` as first seen now
- * (the contract's step 4), then a held artifact goes through `guardHold` (counts and logs it;
- * throws the 403 in enforce). A no-op while quarantine is off for the registry. `subject` must
+ * (the contract's step 4, whatever the curation settings), then a held artifact goes through
+ * `guardHold` (counts and logs it; throws the 403 in enforce); nothing more while quarantine is
+ * off for the registry. `subject` must
  * be keyed the same way at every call of one format (with its digest, or never with one).
  */
 export function quarantineCheck(
@@ -80,8 +81,10 @@ export function quarantineCheck(
   subject: CurationSubject,
   filled: boolean,
 ): void {
-  if (gate === undefined || gate.timeSettings(subject.registry).quarantine === 'off') return;
+  if (gate === undefined) return;
+  // Recorded with quarantine off too: turned on later, it counts from this fill (trial 30 F2).
   if (filled) gate.recordFirstSeen(subject);
+  if (gate.timeSettings(subject.registry).quarantine === 'off') return;
   // Only the hold is judged here: the lists and the min release age were judged by the guard
   // before the fetch, with the format's publish time, which this subject does not carry.
   if (gate.held(subject) !== undefined) gate.guardHold(subject);

@@ -23,7 +23,8 @@
  * 4. On a proxy fill (an artifact fetched from an upstream and stored in the cache now, not a
  *    cache hit): `gate.recordFirstSeen({ registry, name, version, digest, publishedAt })` once
  *    the bytes are stored, before step 2's `guard` for that download. Every proxy format, by its
- *    proxy path (quarantine, below). Cheap and a no-op when nothing needs first-seen times.
+ *    proxy path (quarantine, below), whatever the curation settings (a quarantine or an age
+ *    turned on later counts from the real first fill); the store batches its writes.
  *
  * Two time-based controls sit beside the lists (docs/curation.md):
  *

@@ -701,9 +701,10 @@ export class GoProxy implements GoSource {
     const filled = resolved.result === 'miss';
     // Found: the client's read is curated now (#admit; held while quarantined, by module@version:
     // go.sum's hash is not the proxy's). A prefetch's fill of a version file records its
-    // first-seen time as the client's would.
+    // first-seen time as the client's would, and so does a fill while curation is off (a
+    // quarantine turned on later counts from it).
     if (subject !== undefined) this.#admit(kind, subject, filled);
-    else if (prefetch === true && filled && version !== undefined && firstSeenFile(kind)) {
+    else if (filled && version !== undefined && firstSeenFile(kind)) {
       this.#deps.curation?.recordFirstSeen({ registry: 'go', name: module, version });
     }
     const ttl = immutable ? -1 : settings.ttl;

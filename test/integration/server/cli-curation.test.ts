@@ -131,6 +131,15 @@ test('nora config check warns of a min release age counted from first sight, and
   assert.match(check.stderr, /quarantine = "enforce" with quarantine_ttl = 0 holds nothing/);
 });
 
+/** The first-seen table as the server writes it (src/curation/first-seen.ts) in `storage`'s database. */
+function firstSeenTable(storage: string) {
+  const db = new DatabaseSync(path.join(storage, 'nora.db'));
+  db.exec(
+    'CREATE TABLE curation_first_seen (registry text not null, name text not null, version text not null, digest text not null, first_seen_at integer not null, PRIMARY KEY (registry, name, version, digest))',
+  );
+  return { db, insert: db.prepare('INSERT INTO curation_first_seen VALUES (?, ?, ?, ?, ?)') };
+}
+
 test('nora curation explain: the first-seen time from the server database and when its hold and age end, text and --json', async () => {
   await using tmp = await tempDir('nora-cur-cli-');
   const storage = path.join(tmp.path, 'storage');
@@ -149,11 +158,7 @@ test('nora curation explain: the first-seen time from the server database and wh
   // The table as the server writes it (src/curation/first-seen.ts), a running server's rows.
   const seen = Date.now() - 3_600_000;
   const earlier = Date.now() - 5 * 86_400_000;
-  const db = new DatabaseSync(path.join(storage, 'nora.db'));
-  db.exec(
-    'CREATE TABLE curation_first_seen (registry text not null, name text not null, version text not null, digest text not null, first_seen_at integer not null, PRIMARY KEY (registry, name, version, digest))',
-  );
-  const insert = db.prepare('INSERT INTO curation_first_seen VALUES (?, ?, ?, ?, ?)');
+  const { db, insert } = firstSeenTable(storage);
   insert.run('go', 'example.com/lib', 'v1.0.0', '', seen);
   // PyPI keys by file digest: the wheel was first seen under another name five days ago.
   insert.run('pypi', 'req-lib', '2.0.0', 'sha256:aa', seen);
@@ -177,11 +182,14 @@ test('nora curation explain: the first-seen time from the server database and wh
   const report = JSON.parse(json.stdout) as {
     subject: { registry: string; version: string };
     decision: string;
+    lists_decision: string;
     quarantine: { mode: string; ttl_seconds: number };
     first_seen: { digest: string; first_seen: string; quarantine_until: string; held: boolean }[];
   };
   assert.equal(report.subject.version, '2.0.0');
-  assert.equal(report.decision, 'allowed by the lists');
+  // The lists let it through; the held wheel (sha256:bb) is refused now (trial 30 F1).
+  assert.equal(report.decision, 'blocked');
+  assert.equal(report.lists_decision, 'allowed by the lists');
   assert.deepEqual(report.quarantine, { mode: 'enforce', ttl_seconds: 3 * 86_400 });
   assert.deepEqual(
     report.first_seen.map((e) => [e.digest, e.first_seen, e.quarantine_until, e.held]),
@@ -197,4 +205,69 @@ test('nora curation explain: the first-seen time from the server database and wh
       `first seen: ${iso(earlier)} \\(sha256:aa\\); quarantine until ${iso(earlier + 3 * 86_400_000)} \\(released\\)`,
     ),
   );
+});
+
+test('nora curation explain: a quarantine hold or a min release age from first seen refuses now, whatever the lists say', async () => {
+  await using tmp = await tempDir('nora-cur-cli-');
+  const storage = path.join(tmp.path, 'storage');
+  await fs.mkdir(storage, { recursive: true });
+  const env = {
+    NORA_STORAGE_PATH: storage,
+    NORA_CURATION_MODE: 'enforce',
+    NORA_CURATION_INTERNAL_NS: 'npm:@corp/**',
+    NORA_CURATION_QUARANTINE: 'enforce',
+    NORA_CURATION_QUARANTINE_TTL: '3d',
+  };
+  const seen = Date.now() - 3_600_000;
+  const { db, insert } = firstSeenTable(storage);
+  insert.run('go', 'example.com/lib', 'v1.0.0', '', seen);
+  insert.run('cargo', 'serde', '1.0.0', '', seen);
+  insert.run('cargo', 'old', '1.0.0', '', seen - 10 * 86_400_000);
+  db.close();
+  type Report = { decision: string; lists_decision: string; reason: string | null };
+  const explainJson = async (subject: string, extra: Record<string, string> = {}) => {
+    const out = await nora(
+      ['curation', 'explain', '--json', subject],
+      { ...env, ...extra },
+      tmp.path,
+    );
+    assert.equal(out.code, 0, out.stderr);
+    return JSON.parse(out.stdout) as Report;
+  };
+  // Go: held by the quarantine (enforce) an hour after its first fill.
+  const go = await explainJson('go:example.com/lib@v1.0.0');
+  assert.deepEqual([go.decision, go.reason], ['blocked', 'quarantine']);
+  const goText = await nora(['curation', 'explain', 'go:example.com/lib@v1.0.0'], env, tmp.path);
+  assert.match(goText.stdout, /\nlists: allowed \(no rule refuses it\)\n/);
+  assert.match(goText.stdout, /\ndecision: blocked \(403\)\nreason: quarantine: in quarantine/);
+  // Quarantine applies with mode off too.
+  const off = await explainJson('go:example.com/lib@v1.0.0', { NORA_CURATION_MODE: 'off' });
+  assert.deepEqual([off.decision, off.reason], ['blocked', 'quarantine']);
+  // Cargo (no upstream date): younger than the age since first seen; an old one is allowed.
+  const ageEnv = { NORA_CURATION_QUARANTINE: 'off', NORA_CURATION_MIN_RELEASE_AGE: '2d' };
+  const young = await explainJson('cargo:serde@1.0.0', ageEnv);
+  assert.deepEqual(
+    [young.decision, young.lists_decision, young.reason],
+    ['blocked', 'allowed by the lists', 'min_release_age'],
+  );
+  const audited = await explainJson('cargo:serde@1.0.0', {
+    ...ageEnv,
+    NORA_CURATION_MODE: 'audit',
+  });
+  assert.deepEqual([audited.decision, audited.reason], ['audited', 'min_release_age']);
+  const old = await explainJson('cargo:old@1.0.0', ageEnv);
+  assert.deepEqual([old.decision, old.reason], ['allowed by the lists', null]);
+});
+
+test('nora curation explain says which configuration it read, or that none was found (stderr)', async () => {
+  await using tmp = await tempDir('nora-cur-cli-');
+  const none = await nora(['curation', 'explain', 'npm:left-pad@1.3.0'], {}, tmp.path);
+  assert.equal(none.code, 0, none.stderr);
+  assert.match(none.stderr, /configuration from defaults \+ environment \(no config file/);
+  const file = path.join(tmp.path, 'config.toml');
+  await fs.writeFile(file, '[curation]\nmode = "audit"\n');
+  const found = await nora(['curation', 'explain', '--json', 'npm:left-pad@1.3.0'], {}, tmp.path);
+  assert.equal(found.code, 0, found.stderr);
+  assert.match(found.stderr, /configuration from .*config\.toml\n/);
+  assert.match((JSON.parse(found.stdout) as { config_file: string }).config_file, /config\.toml$/);
 });

@@ -235,15 +235,15 @@ describe('min release age', () => {
     assert.notEqual(engine.viewKey(), before);
   });
 
-  test('first-seen is recorded only where quarantine or a min age needs it', () => {
+  test('first-seen is recorded on every fill, whatever the settings (trial 30 F2)', () => {
     const store = new MemoryStore();
     const { engine } = engineWith({ mode: 'audit', npm: { min_release_age: '1d' } }, store);
-    assert.equal(engine.recordFirstSeen({ registry: 'pypi', name: 'x', version: '1' }), undefined);
+    assert.equal(engine.recordFirstSeen({ registry: 'pypi', name: 'x', version: '1' }), NOW);
     assert.equal(
       engine.recordFirstSeen({ registry: 'npm', name: 'x', version: '1', digest: 'sha256:ab' }),
       NOW,
     );
-    assert.equal(store.rows.length, 1);
+    assert.equal(store.rows.length, 2);
   });
 });
 
