@@ -68,7 +68,7 @@ describe('web UI: raw file pages', () => {
         html,
         /<code class="install">curl -o &#39;q ü&amp;&lt;\.json&#39; http:\/\/127\.0\.0\.1:\d+\/raw\/docs\/q%20%C3%BC%26%3C\.json<\/code>/,
       );
-      assert.match(html, /href="\/ui\/raw\/docs"\s*>docs\/<\/a>/, 'a link back to the folder');
+      assert.match(html, /href="\/ui\/raw\/docs"\s*>docs\/<\/a\s*>/, 'a link back to the folder');
       assert.doesNotMatch(html, /<h2>Versions|<h2>Contents/);
       // The link fetches the bytes; the command, run, writes them under the file's own name.
       assert.equal(await curl(link), bytes.toString());
@@ -96,7 +96,7 @@ describe('web UI: raw file pages', () => {
 
       // A file at the root; its page links back to `/`.
       const top = await (await fetch(`${server.url}/ui/raw/top.json`)).text();
-      assert.match(top, /href="\/ui\/raw\/%2F"\s*>\/<\/a>/);
+      assert.match(top, /href="\/ui\/raw\/%2F"\s*>\/<\/a\s*>/);
       // A group: the first member holding the path (`more`), its URL the group's.
       const grouped = await (
         await fetch(`${server.url}/ui/raw/docs/q%20%C3%BC%26%3C.json?repo=all`)
