@@ -63,6 +63,8 @@ async function publishCrate(ctx: WriteContext): Promise<WriteOutcome> {
     return { status: 'failed', reason: 'Cargo.toml in the .crate has no package name or version' };
   }
   const { name, vers } = metadata;
+  const mismatch = crateFileMismatch(ctx.file.path, name, vers);
+  if (mismatch !== undefined) return { status: 'failed', reason: mismatch };
   const api = `${ctx.target.path}/api/v1/crates`;
   const held = (await indexLines(ctx, name))?.find((line) => line.vers === vers);
   if (held !== undefined) {
@@ -88,6 +90,19 @@ async function publishCrate(ctx: WriteContext): Promise<WriteOutcome> {
     return { status: 'deferred', reason: outcome.reason };
   }
   return carryYank(ctx, name, vers, outcome);
+}
+
+/**
+ * Why a `.crate` cannot be imported under the name and version its Cargo.toml gives, or
+ * undefined: `cargo package` names the file `<name>-<version>.crate` and every source layout
+ * keeps that file name, so a Cargo.toml naming another crate or version than the file is refused
+ * (an `innocent-1.0.0.crate` must not publish, or be "already in NORA" as, another crate; trial 30
+ * newA F5). Only the file name is compared: the folders differ between sources.
+ */
+export function crateFileMismatch(path: string, name: string, vers: string): string | undefined {
+  const file = path.slice(path.lastIndexOf('/') + 1);
+  if (file === `${name}-${vers}.crate`) return undefined;
+  return `cannot import: its Cargo.toml says ${name}@${vers}, but the crate is stored as ${file} (expected ${name}-${vers}.crate)`;
 }
 
 /**

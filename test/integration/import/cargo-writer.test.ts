@@ -110,6 +110,14 @@ describe('nora import: Cargo writer', () => {
     );
     const differs = await writeFile(cargoWriter, server.url, target, other, BASE_AT);
     assert.match(failureReason(differs), /^imp-base@0\.1\.0 in NORA with different bytes/);
+    // A crate stored under another crate's file name is refused, whether NORA has it or not
+    // (it was "skipped: already in NORA", or would have been published as the crate inside).
+    for (const at of ['crates/imp-x/imp-x-1.0.0.crate', 'crates/imp-app/imp-app-0.3.0.crate']) {
+      assert.match(
+        failureReason(await writeFile(cargoWriter, server.url, target, app, at)),
+        /^cannot import: its Cargo\.toml says imp-app@0\.2\.0, but the crate is stored as imp-(x-1\.0\.0|app-0\.3\.0)\.crate/,
+      );
+    }
 
     const index = await (await fetch(`${server.url}/cargo/index/im/p-/imp-app`)).text();
     const line = JSON.parse(index.trim()) as {
