@@ -89,6 +89,15 @@ async function publishCrate(ctx: WriteContext): Promise<WriteOutcome> {
   if (outcome.status === 'failed' && outcome.reason.includes('no known crate named')) {
     return { status: 'deferred', reason: outcome.reason };
   }
+  // Another `nora import run` published this version since the check above (trial 30 newA F4):
+  // the same bytes are a skip, others a failure, as when NORA had it before.
+  if (outcome.status === 'failed' && outcome.reason.startsWith('409 ')) {
+    const now = (await indexLines(ctx, name))?.find((line) => line.vers === vers);
+    if (now !== undefined) {
+      const again = await alreadyInNora(ctx, `${name}@${vers}`, 'sha256', now.cksum);
+      return now.yanked === true ? again : carryYank(ctx, name, vers, again);
+    }
+  }
   return carryYank(ctx, name, vers, outcome);
 }
 

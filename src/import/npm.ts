@@ -147,16 +147,16 @@ async function carryMetadata(
 }
 
 /**
- * Publishes `name@version` at `base` unless NORA has it (then skipped when NORA's `dist.integrity`
- * is the tarball's, a failure when it differs), moving `latest` only forward.
+ * The outcome when NORA already holds `name@version` (skipped when its `dist.integrity` — or,
+ * on older records, `dist.shasum` — is the tarball's, a failure when it differs), or undefined
+ * when NORA answers 404 for the version.
  */
-async function publishVersion(
+async function heldVersion(
   ctx: WriteContext,
-  manifest: Record<string, unknown>,
   name: string,
   version: string,
   base: string,
-): Promise<WriteOutcome> {
+): Promise<WriteOutcome | undefined> {
   const existing = await ctx.nora.request('GET', `${base}/${encodeURIComponent(version)}`);
   if (existing.ok) {
     const dist = (JSON.parse(await existing.text()) as { dist?: Record<string, unknown> }).dist;
@@ -173,6 +173,22 @@ async function publishVersion(
     return { status: 'failed', reason: await answerReason(existing, 'GET', `${base}/${version}`) };
   }
   await existing.discard();
+  return undefined;
+}
+
+/**
+ * Publishes `name@version` at `base` unless NORA has it (then skipped when NORA's `dist.integrity`
+ * is the tarball's, a failure when it differs), moving `latest` only forward.
+ */
+async function publishVersion(
+  ctx: WriteContext,
+  manifest: Record<string, unknown>,
+  name: string,
+  version: string,
+  base: string,
+): Promise<WriteOutcome> {
+  const held = await heldVersion(ctx, name, version, base);
+  if (held !== undefined) return held;
 
   const tags: Record<string, string> = {};
   if (semver.valid(version) !== null && semver.prerelease(version) === null) {
@@ -208,6 +224,11 @@ async function publishVersion(
     `"${document.slice(at + JSON.stringify(placeholder).length)}`,
   ]);
   const outcome = await sendPublish(ctx, 'PUT', base, 'application/json', body, tarball.length);
+  // Another `nora import run` published this version since the check above (trial 30 newA F4):
+  // the same bytes are a skip, others a failure, as when NORA had it before.
+  if (outcome.status === 'failed' && outcome.reason.startsWith('409 ')) {
+    return (await heldVersion(ctx, name, version, base)) ?? outcome;
+  }
   if (outcome.status !== 'imported' || tags['latest'] === undefined) return outcome;
   return settleLatest(ctx, name, version, base, outcome);
 }

@@ -97,3 +97,61 @@ describe('nora import: Cargo dependency order', () => {
     assert.equal(await yanked('dep-a'), false);
   });
 });
+
+describe('nora import: Cargo, the same version by two runs', () => {
+  test('the run whose publish meets the other run’s identical crate skips it (409 → digest check)', async () => {
+    await using work = await tempDir('nora-import-cargo-');
+    await using server = await serveNora({ dir: work.path });
+    const at = 'crates/dep-same/dep-same-1.0.0.crate';
+    // The first run reads the crate, finds it absent from NORA's index, then its publish's
+    // download is held until the second run has imported the same crate: its publish answers
+    // 409 (trial 30 newA F4).
+    let downloads = 0;
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding = (): void => undefined;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    await using source = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [
+        {
+          name: 'crates-local',
+          packageType: 'cargo',
+          kind: 'local',
+          files: new Map([[at, await crate('dep-same', '1.0.0', [])]]),
+        },
+      ],
+      beforeDownload: async () => {
+        downloads += 1;
+        if (downloads !== 2) return;
+        holding();
+        await released;
+      },
+    });
+    const run = (state: string) =>
+      nora([
+        'import',
+        'run',
+        '--source',
+        'artifactory',
+        '--url',
+        source.url,
+        '--registry',
+        server.url,
+        '--allow-private-cidrs',
+        '--state',
+        `${work.path}/${state}`,
+      ]);
+    const first = run('first.jsonl');
+    await held;
+    const second = await run('second.jsonl');
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    release();
+    const ran = await first;
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    assert.match(
+      ran.stdout,
+      /skipped crates-local\/crates\/dep-same\/dep-same-1\.0\.0\.crate: dep-same@1\.0\.0 already in NORA/,
+    );
+  });
+});

@@ -149,6 +149,37 @@ describe('nora import: npm, two runs at once', () => {
   });
 });
 
+describe('nora import: npm, the same version by two runs', () => {
+  test('the run whose publish meets the other run’s identical version skips it (409 → digest check)', async () => {
+    await using work = await tempDir('nora-import-npm-');
+    await using server = await serveNora({ dir: work.path });
+    // The first run finds 1.0.0 absent, then its publish's download is held until the second
+    // run has imported the same tarball: its publish answers 409 (trial 30 newA F4).
+    const files = new Map([['same-v/-/same-v-1.0.0.tgz', tgz('same-v', '1.0.0')]]);
+    let downloads = 0;
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding = (): void => undefined;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const first = importNpm(files, server.url, `${work.path}/first.jsonl`, undefined, async () => {
+      downloads += 1;
+      if (downloads < 2) return;
+      holding();
+      await released;
+    });
+    await held;
+    const second = await importNpm(files, server.url, `${work.path}/second.jsonl`);
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    release();
+    const ran = await first;
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    assert.match(
+      ran.stdout,
+      /skipped npm-local\/same-v\/-\/same-v-1\.0\.0\.tgz: same-v@1\.0\.0 already in NORA/,
+    );
+  });
+});
+
 describe('nora import: npm tarball identity', () => {
   test('a tarball whose package.json disagrees with its path is refused, nothing published', async () => {
     await using work = await tempDir('nora-import-npm-');
