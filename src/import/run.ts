@@ -509,7 +509,7 @@ async function assess(
     .map(([f, t]) => `${f} ${files(t.files)} ${formatBytes(t.bytes)}`)
     .join(', ');
   out.push(
-    `total: ${files(allImportable.files)}, ${formatBytes(allImportable.bytes)} importable${formats === '' ? '' : ` (${formats})`}; ${allUnimportable.files} cannot be imported; ${skippedRepositories} repositories not imported`,
+    `total: ${files(allImportable.files)}, ${formatBytes(allImportable.bytes)} importable${formats === '' ? '' : ` (${formats})`}; ${allUnimportable.files} cannot be imported; ${skippedRepositories} ${skippedRepositories === 1 ? 'repository' : 'repositories'} not imported`,
   );
   process.stdout.write(`${out.join('\n')}\n`);
   return EXIT_OK;

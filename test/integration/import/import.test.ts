@@ -676,6 +676,23 @@ describe('nora import: wording', () => {
     const assessed = await nora(['import', 'assess', ...common]);
     assert.match(assessed.stdout, /: 1 file, /);
     assert.match(assessed.stdout, /total: 1 file, /);
+    assert.match(assessed.stdout, /; 0 repositories not imported\n/);
+    // One remote repository beside it: "1 repository", singular (trial 30 newA F12).
+    await using withRemote = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [
+        rawRepo(1, 'one'),
+        { name: 'far', packageType: 'generic', kind: 'remote', files: new Map() },
+      ],
+    });
+    const one = await nora([
+      'import',
+      'assess',
+      ...common.slice(0, 3),
+      withRemote.url,
+      ...common.slice(4),
+    ]);
+    assert.match(one.stdout, /; 1 repository not imported\n/, one.stdout + one.stderr);
 
     const dry = await nora(['import', 'run', ...common, '--dry-run']);
     assert.equal(dry.code, 0, dry.stderr);
