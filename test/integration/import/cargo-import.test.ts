@@ -23,6 +23,24 @@ async function crate(name: string, vers: string, deps: readonly string[]): Promi
   return { data: await crateArchive(name, vers, { 'Cargo.toml': toml, 'src/lib.rs': '' }) };
 }
 
+/** `nora import run` of the Artifactory fixture at `sourceUrl` into the NORA at `noraUrl`. */
+function importRun(sourceUrl: string, noraUrl: string, state: string, extra: string[] = []) {
+  return nora([
+    'import',
+    'run',
+    '--source',
+    'artifactory',
+    '--url',
+    sourceUrl,
+    '--registry',
+    noraUrl,
+    '--allow-private-cidrs',
+    '--state',
+    state,
+    ...extra,
+  ]);
+}
+
 describe('nora import: Cargo dependency order', () => {
   test('a chain listed backwards goes in within one run; a missing dependency fails; yanks carried', async () => {
     await using work = await tempDir('nora-import-cargo-');
@@ -52,20 +70,9 @@ describe('nora import: Cargo dependency order', () => {
         },
       ],
     });
-    const ran = await nora([
-      'import',
-      'run',
-      '--source',
-      'artifactory',
-      '--url',
-      source.url,
-      '--registry',
-      server.url,
-      '--allow-private-cidrs',
+    const ran = await importRun(source.url, server.url, `${work.path}/s.jsonl`, [
       '--concurrency',
       '4',
-      '--state',
-      `${work.path}/s.jsonl`,
     ]);
     assert.equal(ran.code, 1, ran.stdout + ran.stderr);
     assert.match(ran.stdout, /imported 4 files .*, 0 skipped, 1 failed/);
@@ -128,20 +135,7 @@ describe('nora import: Cargo, the same version by two runs', () => {
         await released;
       },
     });
-    const run = (state: string) =>
-      nora([
-        'import',
-        'run',
-        '--source',
-        'artifactory',
-        '--url',
-        source.url,
-        '--registry',
-        server.url,
-        '--allow-private-cidrs',
-        '--state',
-        `${work.path}/${state}`,
-      ]);
+    const run = (state: string) => importRun(source.url, server.url, `${work.path}/${state}`);
     const first = run('first.jsonl');
     await held;
     const second = await run('second.jsonl');
