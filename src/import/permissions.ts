@@ -24,11 +24,13 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { Action } from '../auth/access.ts';
+import type { RuleConfig } from '../auth/rules.ts';
 import { getJson, type SourceHttp } from './source-http.ts';
 import { ImportSourceError } from './types.ts';
 
 /** NORA rule actions an import may propose (never `admin`). */
-export type RuleAction = 'read' | 'write' | 'delete';
+export type RuleAction = Exclude<Action, 'admin'>;
 
 /** Who a source grant is for. */
 export type Principal =
@@ -69,14 +71,12 @@ export interface ImportedRepository {
   readonly target: string;
 }
 
-/** One proposed `[[auth.rules]]` entry. */
-export interface ProposedRule {
+/**
+ * One proposed `[[auth.rules]]` entry: the config's own rule shape (auth/rules.ts), without
+ * `tokens` (a source's grants name users and groups only), with a comment saying where it came from.
+ */
+export interface ProposedRule extends Omit<RuleConfig, 'tokens' | 'actions'> {
   readonly comment: string;
-  readonly repositories: readonly string[];
-  readonly paths: readonly string[];
-  readonly users: readonly string[];
-  readonly groups: readonly string[];
-  readonly anonymous: boolean;
   readonly actions: readonly RuleAction[];
 }
 
