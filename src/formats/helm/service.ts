@@ -115,7 +115,7 @@ export class HelmService {
     const full = await this.#renderedFull(repo, snapshot);
     const rendered = this.#deps.access.readsEveryPath(principal, repo)
       ? full
-      : this.#filtered(repo, snapshot, full, principal);
+      : await this.#filtered(repo, snapshot, full, principal);
     return snapshot.stale === true ? { ...rendered, stale: true } : rendered;
   }
 
@@ -126,12 +126,12 @@ export class HelmService {
    * rendering of its own (own body, own ETag), kept for a few (snapshot, hidden names) pairs so
    * repeated reads by the same kind of principal render once.
    */
-  #filtered(
+  async #filtered(
     repo: Repository,
     snapshot: IndexSnapshot,
     full: RenderedIndex,
     principal: Principal,
-  ): RenderedIndex {
+  ): Promise<RenderedIndex> {
     const hidden: string[] = [];
     let last: string | undefined;
     for (const entry of snapshot.entries) {
@@ -148,7 +148,7 @@ export class HelmService {
         ? known
         : { ...known, validUntil: snapshot.validUntil };
     const hiddenSet = new Set(hidden);
-    const rendered = renderIndex({
+    const rendered = await renderIndex({
       key,
       validUntil: snapshot.validUntil,
       modifiedAt: snapshot.modifiedAt,
