@@ -15,6 +15,7 @@ import { continueOnFirstRead } from './http/expect-continue.ts';
 import { AccessControl, type Principal } from './auth/access.ts';
 import { registerTokenRoutes } from './http/tokens-api.ts';
 import { registerReindexRoutes } from './http/reindex-api.ts';
+import { registerUploadsRoutes } from './http/uploads-api.ts';
 import { registerRepositoriesRoutes } from './http/repositories-api.ts';
 import { registerRetentionRoutes } from './http/retention-api.ts';
 import { TokenApi } from './auth/api/tokens.ts';
@@ -117,6 +118,7 @@ import { BLOBS_PREFIX } from './storage/keys.ts';
 import { VERSION } from './version.ts';
 import { RetentionAdapters } from './retention/types.ts';
 import { Reindexers } from './core/reindex.ts';
+import { UploadSessionsSlot } from './core/upload-sessions.ts';
 import { BrowseSources } from './ui/types.ts';
 import { registerUiRoutes, uiRefusal } from './ui/routes.ts';
 import { type RetentionScheduler, startRetentionScheduler } from './retention/scheduler.ts';
@@ -1233,6 +1235,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     retention: new RetentionAdapters(),
     reindex: reindexers,
     browse: new BrowseSources(),
+    uploadSessions: new UploadSessionsSlot(),
   };
 
   const routes: { method: string; url: string }[] = [];
@@ -1454,6 +1457,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   closeTasks.push(() => retention.stop());
   registerRetentionRoutes(fastify, retention, () => config.auth.enabled);
   registerReindexRoutes(fastify, reindexers, () => config.auth.enabled);
+  registerUploadsRoutes(fastify, context.uploadSessions, () => config.auth.enabled);
   registerRepositoriesRoutes(fastify, {
     formats,
     isEnabled: (format) => isEnabled(config, format),

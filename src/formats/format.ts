@@ -14,6 +14,7 @@ import type { BlobStore } from '../storage/blob-store.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ProxyEngine } from '../proxy/engine.ts';
 import type { ReindexRegistry } from '../core/reindex.ts';
+import type { UploadSessionsSlot } from '../core/upload-sessions.ts';
 import type { RetentionRegistry, RetentionSupport } from '../retention/types.ts';
 import type { CurationGate } from '../curation/types.ts';
 import type { BrowseRegistry } from '../ui/types.ts';
@@ -73,6 +74,11 @@ export interface FormatContext {
    * (`context.browse.provide(source)`, src/ui/types.ts), built over the services its routes use.
    */
   readonly browse: BrowseRegistry;
+  /**
+   * Where the Docker format hands its open upload sessions from `register()`, for the admin API
+   * (`GET/DELETE /api/v1/admin/uploads`, src/core/upload-sessions.ts).
+   */
+  readonly uploadSessions: UploadSessionsSlot;
 }
 
 /**

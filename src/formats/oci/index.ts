@@ -154,6 +154,10 @@ function register(
     };
   };
   const uploads = new UploadManager(store, context.blobs, limits, context.log);
+  context.uploadSessions.provide({
+    list: () => uploads.sessions(),
+    cancel: (uuid) => uploads.cancelAny(uuid),
+  });
   const named = dockerRepos.filter((r) => !r.isDefault).map((r) => r.name);
   const service = new OciService({
     repositories: context.repositories,

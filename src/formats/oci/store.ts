@@ -626,6 +626,16 @@ export class OciStore {
     return { all: row?.n ?? 0, client: row?.mine ?? 0 };
   }
 
+  /** Every open session, oldest first (bounded by [docker] max_upload_sessions). */
+  async allUploads(): Promise<OciUploadsTable[]> {
+    return this.#db
+      .selectFrom('oci_uploads')
+      .selectAll()
+      .orderBy('started_at')
+      .orderBy('uuid')
+      .execute();
+  }
+
   /** The sessions `client` opened, least recently written first. */
   async clientUploads(client: string): Promise<OciUploadsTable[]> {
     return this.#db

@@ -20,6 +20,7 @@ import { createHasher, formatDigest, parseDigest } from '../../core/digest.ts';
 import { errnoCode, RegistryError } from '../../core/errors.ts';
 import { KeyedMutex } from '../../core/keyed-mutex.ts';
 import type { Logger } from '../../core/logger.ts';
+import type { UploadSessionInfo } from '../../core/upload-sessions.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import type { OciStore, OciUploadsTable } from './store.ts';
 
@@ -275,6 +276,38 @@ export class UploadManager {
       const row = await this.#row(repo, name, uuid, client);
       await this.#discard(row);
     });
+  }
+
+  /** Every open session, oldest first, for the admin API (`GET /api/v1/admin/uploads`). */
+  async sessions(): Promise<UploadSessionInfo[]> {
+    return (await this.#store.allUploads()).map((row) => this.#info(row));
+  }
+
+  /**
+   * An admin's cancel (`DELETE /api/v1/admin/uploads/<uuid>`) of any client's session, under the
+   * session's lock (a PATCH streaming into it finishes or fails first): the session as it was,
+   * or undefined when there is none. Its client's next request gets BLOB_UPLOAD_UNKNOWN.
+   */
+  async cancelAny(uuid: string): Promise<UploadSessionInfo | undefined> {
+    return this.#locks.run(uuid, async () => {
+      const row = await this.#store.upload(uuid);
+      if (row === undefined) return undefined;
+      await this.#discard(row);
+      return this.#info(row);
+    });
+  }
+
+  #info(row: OciUploadsTable): UploadSessionInfo {
+    return {
+      repository: row.repo,
+      name: row.name,
+      uuid: row.uuid,
+      bytes: row.offset,
+      started: new Date(row.started_at).toISOString(),
+      last_activity: new Date(row.updated_at).toISOString(),
+      client: row.client,
+      receiving: this.#inFlight.has(row.uuid),
+    };
   }
 
   /** Drops sessions idle longer than the TTL, and spool files no session owns. */
