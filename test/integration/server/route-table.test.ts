@@ -331,14 +331,23 @@ const form = { type: 'application/x-www-form-urlencoded', text: 'op=create&role=
  * an empty storage here, so an admin's POST deletes nothing either way.
  */
 function retentionSamples(url: string): Record<string, Sample[]> {
-  const other: Sample[] = [{ url, need: 'unsupported' }];
   return {
-    ...Object.fromEntries([...NPM_METHODS, ...WEBDAV_METHODS].map((m) => [m, other])),
+    ...adminSamples(url, []),
     POST: [
       { url, need: 'admin' },
       { url: `${url}?apply=false`, need: 'admin' },
     ],
   };
+}
+
+/** An admin endpoint taking `methods` (admins only); any other method is unsupported. */
+function adminSamples(url: string, methods: readonly string[]): Record<string, Sample[]> {
+  return Object.fromEntries(
+    [...NPM_METHODS, ...WEBDAV_METHODS].map((m) => [
+      m,
+      [{ url, need: methods.includes(m) ? ('admin' as const) : ('unsupported' as const) }],
+    ]),
+  );
 }
 
 /** Maven samples under a prefix (`/maven2`, `/repository/<maven repo>`), per method. */
@@ -499,6 +508,10 @@ const TABLE: Record<string, (prefix: string) => Record<string, Sample[]>> = {
     // One POST: a second within 10 s is the debounce's 429.
     POST: [{ url: '/api/v1/admin/reindex?registry=npm', need: 'admin' }],
   }),
+  // OCI upload sessions (docs/oci.md): an admin lists (GET) and cancels (DELETE; an unknown
+  // session is a 404, let through); other methods 405 to everyone.
+  '/api/v1/admin/uploads': () => adminSamples('/api/v1/admin/uploads', ['GET', 'HEAD']),
+  '/api/v1/admin/uploads/:uuid': () => adminSamples(`/api/v1/admin/uploads/${UUID}`, ['DELETE']),
   // Tools' repository listing (`nora import`): any valid credential reads it; other methods 405.
   '/api/v1/repositories': () => ({
     ...Object.fromEntries(
