@@ -6,49 +6,32 @@
  * client's POST + PATCH without the closing PUT (what an interrupted `docker push` leaves).
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import bcrypt from 'bcryptjs';
 import type { UploadSessionInfo } from '../../../src/core/upload-sessions.ts';
+import { startAuthServer } from '../../helpers/auth-server.ts';
+import { basic } from '../../helpers/auth.ts';
 import type { TestServer } from '../../helpers/server.ts';
-import { tempDir } from '../../helpers/tmp.ts';
 import { startOciServer } from './helpers.ts';
 
-const basic = (user: string, password: string) =>
-  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const ADMIN = basic('root', 'rootpw');
 const BOB = basic('bob', 'bobpw');
 const ROUTE = '/api/v1/admin/uploads';
 
 describe('the admin API of OCI upload sessions', () => {
   let server: TestServer;
-  let dir: Awaited<ReturnType<typeof tempDir>>;
 
   before(async () => {
-    dir = await tempDir('uploads-admin-');
-    const file = path.join(dir.path, 'users.htpasswd');
-    await fs.writeFile(
-      file,
-      `root:${bcrypt.hashSync('rootpw', 4)}\nbob:${bcrypt.hashSync('bobpw', 4)}\n`,
-    );
-    server = await startOciServer({
+    server = await startAuthServer({
+      start: startOciServer,
+      auth: { admin_users: ['root'] },
       config: {
         docker: { upstreams: [] },
-        auth: {
-          enabled: true,
-          anonymous_read: false,
-          htpasswd_file: file,
-          admin_users: ['root'],
-        },
         repositories: [{ name: 'team-images', format: 'docker', kind: 'hosted' }],
       },
+      users: { root: 'rootpw', bob: 'bobpw' },
     });
   });
-  after(async () => {
-    await server.close();
-    await dir[Symbol.asyncDispose]();
-  });
+  after(() => server.close());
 
   const call = (location: string, method: string, authorization?: string, body?: string) =>
     fetch(new URL(location, server.url), {
