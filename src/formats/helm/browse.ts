@@ -97,12 +97,14 @@ export function helmBrowse(deps: BrowseDeps): BrowseSource {
           publishedAt: v.updated_at,
           bytes: v.size + (v.prov_size ?? 0),
           digest: v.digest,
-          marks: entryValue(v.entry, 'deprecated') === true ? ['deprecated'] : [],
+          marks: entryValue(v.entry, 'deprecated') === true ? [{ mark: 'deprecated' }] : [],
         })),
         install: helmInstall(name, newest?.version, request.repositoryUrl),
         facts: [
-          ['Repository', holder],
-          ...(appVersion === undefined ? [] : [['App version', appVersion] as const]),
+          { label: 'repository', value: holder },
+          ...(appVersion === undefined
+            ? []
+            : [{ label: 'appVersion', value: appVersion } as const]),
         ],
       };
     },

@@ -27,7 +27,7 @@ interface DetailJson {
   name: string;
   install?: string;
   versions: { version: string; cached?: boolean; digest?: string; bytes?: number }[];
-  facts?: [string, string][];
+  facts?: ({ label: string } | { file: string })[];
 }
 
 async function ok(url: string, init?: RequestInit): Promise<Response> {
@@ -227,8 +227,8 @@ describe('web UI: PyPI, Cargo, Go, Helm and Maven proxies list their caches', ()
     // Go's detail: one version of three cached files (.info, .mod, .zip) in the facts.
     const go = await json<DetailJson>(`${ui}/go/example.com/cached/mod?repo=go-px`);
     assert.deepEqual(
-      go.facts?.map(([k]) => k),
-      ['Repository', 'v1.2.0.info', 'v1.2.0.mod', 'v1.2.0.zip'],
+      go.facts?.map((f) => ('file' in f ? f.file : f.label)),
+      ['repository', 'v1.2.0.info', 'v1.2.0.mod', 'v1.2.0.zip'],
     );
     // Not cached: not found, the upstream not asked.
     assert.equal((await fetch(`${ui}/pypi/never-fetched?repo=py-px`)).status, 404);
