@@ -7,10 +7,17 @@
  */
 import type { FormatName } from '../config/schema.ts';
 import type { Repository } from '../repos/repository.ts';
-import type { MessageKey, Translate } from './i18n.ts';
+import type { Translate } from './i18n.ts';
 import { html, type Html } from './layout.ts';
 import type { UiRequest } from './routes.ts';
-import type { BrowseDetail, BrowseFile, BrowseList, BrowseQuery } from './types.ts';
+import type {
+  BrowseDetail,
+  BrowseFact,
+  BrowseFile,
+  BrowseList,
+  BrowseMark,
+  BrowseQuery,
+} from './types.ts';
 
 export interface ListPage {
   readonly ui: UiRequest;
@@ -173,50 +180,38 @@ export function browseListPage(page: ListPage): Html {
     }`;
 }
 
-/** The fact labels the sources write (in English, as JSON keeps them), by message key. */
-const FACT_LABELS: Readonly<Record<string, MessageKey>> = {
-  Repository: 'fact.repository',
-  Packaging: 'fact.packaging',
-  'Dist-tags': 'fact.distTags',
-  'Cached from': 'fact.cachedFrom',
-  'Media type': 'fact.mediaType',
-  'App version': 'fact.appVersion',
-  Listing: 'fact.listing',
-  Curation: 'fact.curation',
-};
-
 /**
- * A source's fact `[label, value]` in `t`'s language: the labels of FACT_LABELS, and the fixed
- * phrases of the values — npm's `upstream (proxy)`, raw's folder-listing limit, a file's
- * `N bytes[ (+ N bytes of PEP 658 metadata)], sha256:…[, requires …]` (PyPI, Maven). Sources
- * return plain data for both the page and the JSON twin (src/ui/types.ts), so the page
- * translates here; anything else (names, digests, versions) stays as written.
+ * A source's fact as a table row `[label, value]` in `t`'s language: the label keyed
+ * `fact.<label>` (a file fact's label is the file's name), the fixed phrases (a proxy's upstream,
+ * raw's folder-listing limit, a file's `N bytes[ (+ N bytes of PEP 658 metadata)], sha256:…[,
+ * requires …]`) from the message table; data (names, digests, specifiers) stays as written.
  */
-export function localFact(
-  [label, value]: readonly [string, string],
-  t: Translate,
-): readonly [string, string] {
-  const key = FACT_LABELS[label];
-  return [key === undefined ? label : t(key), localFactValue(value, t)];
+export function localFact(fact: BrowseFact, t: Translate): readonly [string, string] {
+  if ('file' in fact) {
+    const bytes = fact.bytes;
+    const size =
+      fact.metadataBytes === undefined
+        ? t('fact.bytes', { bytes })
+        : t('fact.bytesMetadata', { bytes, metadata: fact.metadataBytes });
+    const requires =
+      fact.requires === undefined ? '' : `, ${t('fact.requires', { spec: fact.requires })}`;
+    return [fact.file, `${size}, ${fact.digest}${requires}`];
+  }
+  const label = t(`fact.${fact.label}`);
+  if ('upstream' in fact) return [label, t('fact.upstreamProxy')];
+  if ('first' in fact)
+    return [label, t('fact.listingFirst', { count: fact.first, url: fact.rest })];
+  return [label, fact.value];
 }
 
-function localFactValue(value: string, t: Translate): string {
-  if (value === 'upstream (proxy)') return t('fact.upstreamProxy');
-  const listing = /^the first (\d+) entries; the rest: GET (\S+)$/.exec(value);
-  if (listing !== null) {
-    return t('fact.listingFirst', { count: listing[1] ?? '', url: listing[2] ?? '' });
-  }
-  const file =
-    /^(\d+) bytes(?: \(\+ (\d+) bytes of PEP 658 metadata\))?(, sha256:[0-9a-f]+)(?:, requires (.+))?$/.exec(
-      value,
-    );
-  if (file === null) return value;
-  const [, bytes = '', metadata, digest = '', requires] = file;
-  const size =
-    metadata === undefined
-      ? t('fact.bytes', { bytes })
-      : t('fact.bytesMetadata', { bytes, metadata });
-  return `${size}${digest}${requires === undefined ? '' : `, ${t('fact.requires', { spec: requires })}`}`;
+/**
+ * A version's badge in `t`'s language: `mark.<mark>`, then the source's detail (a yank reason, a
+ * deprecation message) as written after `: `; a raw folder's badge counts its files.
+ */
+export function localMark(mark: BrowseMark, t: Translate): string {
+  if (mark.mark === 'folder') return t('mark.folder', { files: mark.files ?? 0 });
+  const text = t(`mark.${mark.mark}`);
+  return mark.detail === undefined || mark.detail === '' ? text : `${text}: ${mark.detail}`;
 }
 
 /** The parent folder's page of a raw file `name` (`/` for a file at the root). */
@@ -289,7 +284,7 @@ export function browseDetailPage(page: DetailPage): Html {
         <td>${(v.tags ?? []).join(', ')}</td>
         <td>
           ${v.cached === true ? html`<span class="mark cached">${t('browse.cached')}</span> ` : ''}
-          ${(v.marks ?? []).map((m) => html`<span class="mark">${m}</span> `)}
+          ${(v.marks ?? []).map((m) => html`<span class="mark">${localMark(m, t)}</span> `)}
         </td>
         <td>${formatTime(v.publishedAt)}</td>
         <td>${formatBytes(v.bytes)}</td>

@@ -320,10 +320,12 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
       versions,
       install: cached.install(name, newest, request),
       facts: [
-        ['Repository', repo],
-        ...(byVersion.get(newest ?? '') ?? []).map(
-          (f) => [f.file, `${f.bytes} bytes, ${f.digest}`] as const,
-        ),
+        { label: 'repository', value: repo },
+        ...(byVersion.get(newest ?? '') ?? []).map((f) => ({
+          file: f.file,
+          bytes: f.bytes,
+          digest: f.digest,
+        })),
       ],
     };
   }

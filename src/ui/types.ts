@@ -57,10 +57,59 @@ export interface BrowseVersion {
   readonly digest?: string | undefined;
   /** Tags naming it (npm dist-tags; OCI: the tag itself is `version`). */
   readonly tags?: readonly string[] | undefined;
-  /** Warnings about it (`yanked: reason`, `deprecated: message`, `snapshot`): untrusted text. */
-  readonly marks?: readonly string[] | undefined;
+  /** Warnings about it (yanked, deprecated, snapshot…): shown as translated badges. */
+  readonly marks?: readonly BrowseMark[] | undefined;
   /** True when read from a proxy's cache (fetched through it): shown as a translated mark. */
   readonly cached?: boolean | undefined;
+}
+
+/**
+ * A version's badge: `mark` keys the UI's message `mark.<mark>` (src/ui/i18n.ts), so the page
+ * reads it in its language; `detail` is data shown after it as written (a yank reason, a
+ * deprecation message: untrusted text); `files` is a raw folder's file count.
+ */
+export interface BrowseMark {
+  readonly mark:
+    'yanked' | 'deprecated' | 'snapshot' | 'pseudoVersion' | 'refusedByCuration' | 'folder';
+  readonly detail?: string | undefined;
+  readonly files?: number | undefined;
+}
+
+/** A fact's label: keys the UI's message `fact.<label>` (src/ui/i18n.ts). */
+export type FactLabel =
+  | 'repository'
+  | 'packaging'
+  | 'distTags'
+  | 'cachedFrom'
+  | 'mediaType'
+  | 'appVersion'
+  | 'listing'
+  | 'curation';
+
+/**
+ * One row of a detail's facts, as data the UI renders in the page's language (the JSON twin sends
+ * it as it is): a labelled value shown as written (a repository name, a media type, a refusal
+ * reason); a proxy's `cachedFrom` upstream; raw's folder-listing limit (`first` entries shown,
+ * the rest at `rest`); or one stored file (its name as the label, bytes, digest, PyPI's PEP 658
+ * metadata bytes and Requires-Python).
+ */
+export type BrowseFact =
+  | { readonly label: FactLabel; readonly value: string }
+  | { readonly label: 'cachedFrom'; readonly upstream: true }
+  | { readonly label: 'listing'; readonly first: number; readonly rest: string }
+  | BrowseFileFact;
+
+/** A stored file as a fact (the newest version's files: PyPI, Maven, a proxy's cache). */
+export interface BrowseFileFact {
+  /** The file's name (data: the row's label). */
+  readonly file: string;
+  readonly bytes: number;
+  /** `sha256:<hex>`. */
+  readonly digest: string;
+  /** Bytes of its PEP 658 core metadata file, when it has one (PyPI). */
+  readonly metadataBytes?: number | undefined;
+  /** Its Requires-Python specifier (PyPI), when declared. */
+  readonly requires?: string | undefined;
 }
 
 /** The detail of one name. */
@@ -74,8 +123,8 @@ export interface BrowseDetail {
    * built by the source from `baseUrl` (the server's public URL + the repository's mount).
    */
   readonly install?: string | undefined;
-  /** Further facts as label → value (license, homepage, dependencies…): shown as a table. */
-  readonly facts?: readonly (readonly [string, string])[] | undefined;
+  /** Further facts (the repository, a media type, the newest version's files…): shown as a table. */
+  readonly facts?: readonly BrowseFact[] | undefined;
   /** Set when the name is one file (raw's file page): the page shows it instead of versions. */
   readonly file?: BrowseFile | undefined;
 }

@@ -97,12 +97,12 @@ export function cargoBrowse(deps: BrowseDeps): BrowseSource {
           publishedAt: v.published_at,
           bytes: v.size,
           digest: `sha256:${v.cksum}`,
-          marks: v.yanked !== 0 ? ['yanked'] : [],
+          marks: v.yanked !== 0 ? [{ mark: 'yanked' }] : [],
         })),
         // `cargo add` reaches another registry only by name (it has no `--index`): the config
         // lines that name this one come first.
         install: cargoInstall(display, newest?.vers, request.repositoryUrl),
-        facts: [['Repository', holder]],
+        facts: [{ label: 'repository', value: holder }],
       };
     },
   });

@@ -70,12 +70,12 @@ export function goBrowse(deps: BrowseDeps): BrowseSource {
           publishedAt: v.created_at,
           bytes: v.mod_size + v.zip_size,
           digest: v.zip_blob,
-          marks: v.pseudo !== 0 ? ['pseudo-version'] : [],
+          marks: v.pseudo !== 0 ? [{ mark: 'pseudoVersion' }] : [],
         })),
         // A hosted module is unknown to the public checksum database: GONOSUMDB skips it for
         // this module only (go's own refusal names GOPRIVATE / GONOSUMDB).
         install: `GOPROXY=${shellQuote(request.repositoryUrl)} GONOSUMDB=${shellQuote(name)} ${shellCommand('go', 'get', `${name}${newest === undefined ? '' : `@${newest.version}`}`)}`,
-        facts: [['Repository', holder]],
+        facts: [{ label: 'repository', value: holder }],
       };
     },
   });

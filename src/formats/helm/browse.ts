@@ -26,20 +26,14 @@ function entryField(entry: string, field: string): string | undefined {
 
 /**
  * A Helm proxy's cached chart files (the proxy engine's `chart@<upstream id>:<name>-<version>.tgz`
- * rows, and their `.prov`): the name ends before the first `-<digit>` (chart names rarely hold
- * one; versions are SemVer, which starts with a digit).
+ * rows, and their `.prov`), named by what the proxy recorded when it fetched them (the index
+ * entry's name and version, `helm_proxy_charts`): a file name alone cannot be split (a chart
+ * `nginx-1-ingress` at `1.2.3-rc.1`). Indexed: both tables' keys are (repository, key).
  */
-const CACHED_CHARTS = `SELECT repository AS repo, substr(base, 1, cut - 1) AS name,
-    substr(base, cut + 1) AS version, fetched_at AS at, size AS bytes, file, digest
-  FROM (SELECT repository, fetched_at, size, digest, file, base,
-      min(CASE instr(base, '-0') WHEN 0 THEN 1000000 ELSE instr(base, '-0') END, CASE instr(base, '-1') WHEN 0 THEN 1000000 ELSE instr(base, '-1') END, CASE instr(base, '-2') WHEN 0 THEN 1000000 ELSE instr(base, '-2') END, CASE instr(base, '-3') WHEN 0 THEN 1000000 ELSE instr(base, '-3') END, CASE instr(base, '-4') WHEN 0 THEN 1000000 ELSE instr(base, '-4') END, CASE instr(base, '-5') WHEN 0 THEN 1000000 ELSE instr(base, '-5') END, CASE instr(base, '-6') WHEN 0 THEN 1000000 ELSE instr(base, '-6') END, CASE instr(base, '-7') WHEN 0 THEN 1000000 ELSE instr(base, '-7') END, CASE instr(base, '-8') WHEN 0 THEN 1000000 ELSE instr(base, '-8') END, CASE instr(base, '-9') WHEN 0 THEN 1000000 ELSE instr(base, '-9') END) AS cut
-    FROM (SELECT repository, fetched_at, size, digest, file,
-        CASE WHEN file LIKE '%.tgz' THEN substr(file, 1, length(file) - 4)
-          ELSE substr(file, 1, length(file) - 9) END AS base
-      FROM (SELECT repository, fetched_at, size, digest, substr(key, instr(key, ':') + 1) AS file
-        FROM proxy_entries WHERE substr(key, 1, 6) = 'chart@')
-      WHERE file LIKE '%.tgz' OR file LIKE '%.tgz.prov'))
-  WHERE cut < 1000000`;
+const CACHED_CHARTS = `SELECT p.repository AS repo, c.name AS name, c.version AS version,
+    p.fetched_at AS at, p.size AS bytes, substr(p.key, instr(p.key, ':') + 1) AS file, p.digest
+  FROM proxy_entries AS p
+  JOIN helm_proxy_charts AS c ON c.repository = p.repository AND c.key = p.key`;
 
 /** `helm install` of chart `name` (`--version` when known) from the repository. */
 function helmInstall(name: string, version: string | undefined, repositoryUrl: string): string {
@@ -97,12 +91,14 @@ export function helmBrowse(deps: BrowseDeps): BrowseSource {
           publishedAt: v.updated_at,
           bytes: v.size + (v.prov_size ?? 0),
           digest: v.digest,
-          marks: entryValue(v.entry, 'deprecated') === true ? ['deprecated'] : [],
+          marks: entryValue(v.entry, 'deprecated') === true ? [{ mark: 'deprecated' }] : [],
         })),
         install: helmInstall(name, newest?.version, request.repositoryUrl),
         facts: [
-          ['Repository', holder],
-          ...(appVersion === undefined ? [] : [['App version', appVersion] as const]),
+          { label: 'repository', value: holder },
+          ...(appVersion === undefined
+            ? []
+            : [{ label: 'appVersion', value: appVersion } as const]),
         ],
       };
     },

@@ -38,7 +38,25 @@ export type HelmNamesTable = {
   first_published_at: number;
 };
 
-export type HelmTables = { helm_charts: HelmChartsTable; helm_names: HelmNamesTable };
+/**
+ * What a Helm proxy knows of each chart file it caches (`0852`): the cache row's key
+ * (`chart@<upstream id>:<file>`, in `proxy_entries`) → the chart's name and version, as the
+ * upstream index entry it was fetched for gave them. The web UI lists a proxy's cached charts
+ * from these (a file name `<name>-<version>.tgz` cannot be split: names hold dashes and digits,
+ * versions dashes). A row without its cache row is ignored (the join drops it).
+ */
+export type HelmProxyChartsTable = {
+  repository: string;
+  key: string;
+  name: string;
+  version: string;
+};
+
+export type HelmTables = {
+  helm_charts: HelmChartsTable;
+  helm_names: HelmNamesTable;
+  helm_proxy_charts: HelmProxyChartsTable;
+};
 
 export const helmMigrations: Record<string, Migration> = {
   '0850_helm_charts': {
@@ -78,6 +96,18 @@ export const helmMigrations: Record<string, Migration> = {
       // Names published before this table existed (deleted ones are gone: nothing to recover).
       await sql`INSERT INTO helm_names (repo, name, first_published_at)
         SELECT repo, name, MIN(created_at) FROM helm_charts GROUP BY repo, name`.execute(db);
+    },
+  },
+  '0852_helm_proxy_charts': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('helm_proxy_charts')
+        .addColumn('repository', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('helm_proxy_charts_pk', ['repository', 'key'])
+        .execute();
     },
   },
 };

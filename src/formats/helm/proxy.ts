@@ -45,6 +45,7 @@ import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
 import { chartFilename, readChartYaml } from './chart.ts';
 import type { UpstreamIndexParser } from './index-parser.ts';
+import type { HelmTables } from './migrations.ts';
 import { sortEntries } from './index-render.ts';
 import type { HelmSource, IndexSnapshot, OpenedChartFile } from './model.ts';
 import type { ParsedIndex, UpstreamChart } from './upstream-index.ts';
@@ -606,6 +607,7 @@ export class HelmProxy implements HelmSource {
             upstream: `${repo.name}#${chart.upstream}`,
           }),
         )
+        .then(() => this.#recordChart(repo, key, chart))
         .catch(() => undefined);
     }
     return {
@@ -683,12 +685,30 @@ export class HelmProxy implements HelmSource {
       etag: undefined,
       upstream: `${repo.name}#${chart.upstream}`,
     });
+    await this.#recordChart(repo, key, chart);
     return {
       size: stored.size,
       sha256: stored.digest.hex,
       modifiedAt: entry.fetchedAt,
       open: (r) => blobs.open(stored.digest, r),
     };
+  }
+
+  /**
+   * Records which chart the cache row `key` holds (migrations.ts `helm_proxy_charts`): the name
+   * and version of the upstream index entry it was fetched for, so the web UI lists cached
+   * charts by them instead of splitting the file name (`nginx-1-ingress-1.2.3-rc.1.tgz`).
+   */
+  async #recordChart(repo: Repository, key: string, chart: UpstreamChart): Promise<void> {
+    const row = { repository: repo.name, key, name: chart.name, version: chart.version };
+    await this.#deps.db
+      .$extendTables<HelmTables>()
+      .insertInto('helm_proxy_charts')
+      .values(row)
+      .onConflict((oc) =>
+        oc.columns(['repository', 'key']).doUpdateSet({ name: row.name, version: row.version }),
+      )
+      .execute();
   }
 
   /** The cache key of a chart file taken from `chart`'s upstream: `chart@<url id>:<file>`. */

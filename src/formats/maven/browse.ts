@@ -140,14 +140,18 @@ export function mavenBrowse(deps: BrowseDeps): BrowseSource {
             publishedAt: Math.max(...fs.map((f) => f.updated_at)),
             bytes: fs.reduce((n, f) => n + f.size, 0),
             digest: main === undefined ? undefined : `sha256:${main.sha256}`,
-            marks: version.endsWith('-SNAPSHOT') ? ['snapshot'] : [],
+            marks: version.endsWith('-SNAPSHOT') ? [{ mark: 'snapshot' }] : [],
           };
         }),
         install: mavenDependency(name, newest, packaging, request.repositoryUrl),
         facts: [
-          ['Repository', holder],
-          ['Packaging', packaging ?? 'jar'],
-          ...newestFiles.map((f) => [f.path, `${f.size} bytes, sha256:${f.sha256}`] as const),
+          { label: 'repository', value: holder },
+          { label: 'packaging', value: packaging ?? 'jar' },
+          ...newestFiles.map((f) => ({
+            file: f.path,
+            bytes: f.size,
+            digest: `sha256:${f.sha256}`,
+          })),
         ],
       };
     },

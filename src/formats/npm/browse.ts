@@ -99,7 +99,7 @@ export function npmBrowse(deps: BrowseDeps, curation?: CurationGate): BrowseSour
               version: p.latest,
               publishedAt: p.modified_at,
               tags: ['latest'],
-              ...(refusal === undefined ? {} : { marks: ['refused by curation'] }),
+              ...(refusal === undefined ? {} : { marks: [{ mark: 'refusedByCuration' } as const] }),
             },
           ],
           install: shellCommand(
@@ -110,8 +110,8 @@ export function npmBrowse(deps: BrowseDeps, curation?: CurationGate): BrowseSour
             `${request.repositoryUrl}/`,
           ),
           facts: [
-            ['Cached from', 'upstream (proxy)'],
-            ...(refusal === undefined ? [] : [['Curation', refusal] as const]),
+            { label: 'cachedFrom', upstream: true },
+            ...(refusal === undefined ? [] : [{ label: 'curation', value: refusal } as const]),
           ],
         };
       }
@@ -132,7 +132,9 @@ export function npmBrowse(deps: BrowseDeps, curation?: CurationGate): BrowseSour
           bytes: v.size,
           digest: v.integrity,
           tags: tagsOf.get(v.version) ?? [],
-          ...(v.deprecated ? { marks: [`deprecated: ${v.deprecated}`] } : {}),
+          ...(v.deprecated
+            ? { marks: [{ mark: 'deprecated', detail: v.deprecated } as const] }
+            : {}),
         }));
       const latest = tags.rows.find((t) => t.tag === 'latest')?.version ?? list[0]?.version;
       return {
@@ -147,8 +149,11 @@ export function npmBrowse(deps: BrowseDeps, curation?: CurationGate): BrowseSour
           `${request.repositoryUrl}/`,
         ),
         facts: [
-          ['Dist-tags', tags.rows.map((t) => `${t.tag}: ${t.version}`).join(', ')],
-          ['Repository', holder],
+          {
+            label: 'distTags',
+            value: tags.rows.map((t) => `${t.tag}: ${t.version}`).join(', '),
+          },
+          { label: 'repository', value: holder },
         ],
       };
     },

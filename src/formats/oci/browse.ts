@@ -66,8 +66,8 @@ export function ociBrowse(deps: BrowseDeps): BrowseSource {
           `${image}${newest === undefined ? '' : `:${newest.tag}`}`,
         ),
         facts: [
-          ['Repository', holder],
-          ['Media type', newest?.media_type ?? ''],
+          { label: 'repository', value: holder },
+          { label: 'mediaType', value: newest?.media_type ?? '' },
         ],
       };
     },

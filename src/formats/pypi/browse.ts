@@ -112,7 +112,7 @@ export function pypiBrowse(deps: BrowseDeps): BrowseSource {
             digest: fs.length === 1 && first !== undefined ? `sha256:${first.sha256}` : undefined,
             marks:
               first !== undefined && first.yanked !== 0
-                ? [`yanked${first.yanked_reason ? `: ${first.yanked_reason}` : ''}`]
+                ? [{ mark: 'yanked', detail: first.yanked_reason || undefined } as const]
                 : [],
           };
         });
@@ -123,16 +123,16 @@ export function pypiBrowse(deps: BrowseDeps): BrowseSource {
         versions,
         install: pipInstall(display, newest?.version, request.repositoryUrl),
         facts: [
-          ['Repository', holder],
+          { label: 'repository', value: holder },
           ...(newest === undefined
             ? []
-            : (byVersion.get(newest.version) ?? []).map(
-                (f) =>
-                  [
-                    f.filename,
-                    `${f.size} bytes${f.metadata_size === null ? '' : ` (+ ${f.metadata_size} bytes of PEP 658 metadata)`}, sha256:${f.sha256}${f.requires_python ? `, requires ${f.requires_python}` : ''}`,
-                  ] as const,
-              )),
+            : (byVersion.get(newest.version) ?? []).map((f) => ({
+                file: f.filename,
+                bytes: f.size,
+                digest: `sha256:${f.sha256}`,
+                metadataBytes: f.metadata_size ?? undefined,
+                requires: f.requires_python || undefined,
+              }))),
         ],
       };
     },

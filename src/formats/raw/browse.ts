@@ -208,7 +208,7 @@ export function rawBrowse(deps: BrowseDeps & { readonly hosted: RawHosted }): Br
         publishedAt: e.modifiedAt,
         bytes: e.size,
         digest: e.sha256 === undefined ? undefined : `sha256:${e.sha256}`,
-        marks: e.kind === 'dir' ? [`folder, ${e.files ?? 0} files`] : [],
+        marks: e.kind === 'dir' ? [{ mark: 'folder', files: e.files ?? 0 } as const] : [],
         cached: e.kind === 'file' && cachedFiles.has(e.name),
       }));
       const prefix = dir === '' ? '' : `${encodePath(dir)}/`;
@@ -228,10 +228,11 @@ export function rawBrowse(deps: BrowseDeps & { readonly hosted: RawHosted }): Br
               ),
         facts: more
           ? [
-              [
-                'Listing',
-                `the first ${FOLDER_PAGE} entries; the rest: GET ${request.repositoryUrl}/${prefix}`,
-              ],
+              {
+                label: 'listing',
+                first: FOLDER_PAGE,
+                rest: `${request.repositoryUrl}/${prefix}`,
+              } as const,
             ]
           : [],
       };

@@ -20,7 +20,12 @@ import { makeWheel, multipartBody, MULTIPART, twineFields } from '../pypi/fixtur
 interface DetailJson {
   name: string;
   install?: string;
-  versions: { version: string; marks?: string[]; digest?: string; bytes?: number }[];
+  versions: {
+    version: string;
+    marks?: { mark: string; detail?: string; files?: number }[];
+    digest?: string;
+    bytes?: number;
+  }[];
 }
 interface ListJson {
   entries: { name: string; versions?: number; latest?: string }[];
@@ -57,7 +62,7 @@ describe('browse pages of PyPI, Cargo and Go', () => {
       detail.versions.map((v) => v.version),
       ['2.0rc1', '1.10', '1.9', '1.0'],
     );
-    assert.deepEqual(detail.versions[2]?.marks, ['yanked: broken <build>']);
+    assert.deepEqual(detail.versions[2]?.marks, [{ mark: 'yanked', detail: 'broken <build>' }]);
     assert.match(detail.versions[0]?.digest ?? '', /^sha256:[0-9a-f]{64}$/);
     assert.match(
       detail.install ?? '',
@@ -70,6 +75,9 @@ describe('browse pages of PyPI, Cargo and Go', () => {
     );
     const html = await (await fetch(`${server.url}/ui/pypi/my-tool`)).text();
     assert.match(html, /yanked: broken &lt;build&gt;/);
+    // The badge in the page's language, the reason as written.
+    const ru = await (await fetch(`${server.url}/ui/pypi/my-tool?lang=ru`)).text();
+    assert.match(ru, /<span class="mark">отозвана: broken &lt;build&gt;<\/span>/);
     // The list's bytes are the sum of the detail's version sizes (the wheels' PEP 658 metadata
     // files counted in both, as the dashboard counts them).
     const listed = (await getJson(`${server.url}/api/ui/pypi/list`)) as {
@@ -101,7 +109,7 @@ describe('browse pages of PyPI, Cargo and Go', () => {
       detail.versions.map((v) => [v.version, v.marks]),
       [
         ['0.10.1-alpha.1', []],
-        ['0.10.0', ['yanked']],
+        ['0.10.0', [{ mark: 'yanked' }]],
         ['0.9.0', []],
       ],
     );
@@ -168,13 +176,13 @@ describe('browse pages of PyPI, Cargo and Go', () => {
       ['only-h2', 'shared'],
     );
     const detail = (await getJson(`${server.url}/api/ui/helm/shared?repo=hg`)) as DetailJson & {
-      facts: [string, string][];
+      facts: { label: string; value: string }[];
     };
     assert.deepEqual(
       detail.versions.map((v) => v.version),
       ['1.0.0'],
     );
-    assert.deepEqual(detail.facts[0], ['Repository', 'h1']);
+    assert.deepEqual(detail.facts[0], { label: 'repository', value: 'h1' });
     assert.match(detail.install ?? '', /--repo http:\/\/127\.0\.0\.1:\d+\/repository\/hg\/ /);
   });
 

@@ -39,7 +39,12 @@ interface ListJson {
 interface DetailJson {
   name: string;
   install?: string;
-  versions: { version: string; tags?: string[]; marks?: string[]; digest?: string }[];
+  versions: {
+    version: string;
+    tags?: string[];
+    marks?: { mark: string; detail?: string; files?: number }[];
+    digest?: string;
+  }[];
 }
 
 async function curlPut(file: string, url: string): Promise<void> {
@@ -147,7 +152,7 @@ describe('web UI browse pages', () => {
         detail.body.versions.map((v) => v.version),
         ['2.0-SNAPSHOT', '1.10', '1.9', '1.0', '1.0-alpha'],
       );
-      assert.deepEqual(detail.body.versions[0]?.marks, ['snapshot']);
+      assert.deepEqual(detail.body.versions[0]?.marks, [{ mark: 'snapshot' }]);
       assert.match(detail.body.install ?? '', /<version>1\.10<\/version>/);
       // The layout path names the same GA; traversal is refused.
       const byPath = await json<DetailJson>(`${server.url}/api/ui/maven/com/example/lib`);
@@ -227,7 +232,7 @@ describe('web UI browse pages', () => {
         detail.body.versions.map((v) => v.tags),
         [['next'], ['latest'], []],
       );
-      assert.deepEqual(detail.body.versions[2]?.marks, ['deprecated: use 1.9']);
+      assert.deepEqual(detail.body.versions[2]?.marks, [{ mark: 'deprecated', detail: 'use 1.9' }]);
       assert.match(
         detail.body.install ?? '',
         /^npm install @ui\/widget@1\.9\.0 --registry http:\/\/127\.0\.0\.1:\d+\/npm\/$/,

@@ -16,8 +16,8 @@ import { translator } from '../../../src/ui/i18n.ts';
 
 interface DetailJson {
   install?: string;
-  versions: { version: string; marks?: string[] }[];
-  facts?: [string, string][];
+  versions: { version: string; marks?: { mark: string }[] }[];
+  facts?: { label: string; value?: string }[];
 }
 
 describe('web UI: a proxied npm package curation refuses', () => {
@@ -66,8 +66,8 @@ describe('web UI: a proxied npm package curation refuses', () => {
     const res = await fetch(`${server.url}/api/ui/npm/cursed-lib?repo=npm-proxy`);
     const detail = (await res.json()) as DetailJson;
     assert.equal(res.status, 200, JSON.stringify(detail));
-    assert.deepEqual(detail.versions[0]?.marks, ['refused by curation']);
-    const fact = detail.facts?.find(([k]) => k === 'Curation')?.[1] ?? '';
+    assert.deepEqual(detail.versions[0]?.marks, [{ mark: 'refusedByCuration' }]);
+    const fact = detail.facts?.find((f) => f.label === 'curation')?.value ?? '';
     assert.match(
       fact,
       /^curation: npm cursed-lib@2\.0\.0 is blocked by curation \(blocklist rule 1 .*compromised$/,
@@ -79,7 +79,11 @@ describe('web UI: a proxied npm package curation refuses', () => {
     const html = await page.text();
     assert.equal(page.status, 200, html);
     assert.ok(html.includes(`<th>${translator('ru')('fact.curation')}</th>`), html);
-    assert.ok(html.includes('refused by curation'));
+    assert.ok(
+      html.includes(`<span class="mark">${translator('ru')('mark.refusedByCuration')}</span>`),
+      html,
+    );
+    assert.ok(!html.includes('refused by curation'));
     assert.ok(html.includes('cursed-lib@2.0.0 is blocked by curation (blocklist rule 1'));
 
     const fine = (await (
@@ -87,7 +91,7 @@ describe('web UI: a proxied npm package curation refuses', () => {
     ).json()) as DetailJson;
     assert.equal(fine.versions[0]?.marks, undefined);
     assert.equal(
-      fine.facts?.find(([k]) => k === 'Curation'),
+      fine.facts?.find((f) => f.label === 'curation'),
       undefined,
     );
   });

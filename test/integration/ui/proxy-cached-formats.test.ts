@@ -27,7 +27,7 @@ interface DetailJson {
   name: string;
   install?: string;
   versions: { version: string; cached?: boolean; digest?: string; bytes?: number }[];
-  facts?: [string, string][];
+  facts?: ({ label: string } | { file: string })[];
 }
 
 async function ok(url: string, init?: RequestInit): Promise<Response> {
@@ -78,8 +78,10 @@ describe('web UI: PyPI, Cargo, Go, Helm and Maven proxies list their caches', ()
       await goPublish({ dir: mod, version: v, registry: `${up}/go` });
     }
     for (const [name, version] of [
-      ['cached-chart', '1.2.0'],
-      ['cached-chart', '1.10.0'],
+      // Digits and dashes in both: the file name `nginx-1-ingress-1.2.3-rc.1.tgz` alone
+      // cannot be split; the UI names it by what the proxy recorded at fill time.
+      ['nginx-1-ingress', '1.2.3-rc.1'],
+      ['nginx-1-ingress', '1.10.0'],
       ['never-chart', '0.1.0'],
     ] as const) {
       await ok(`${up}/repository/helm-hosted/api/charts`, {
@@ -150,7 +152,7 @@ describe('web UI: PyPI, Cargo, Go, Helm and Maven proxies list their caches', ()
       await ok(`${down}/go-px/example.com/cached/mod/@v/${file}`);
     }
     const index = await (await ok(`${down}/helm-px/index.yaml`)).text();
-    const chartUrl = /"([^"\s]*cached-chart-1\.10\.0\.tgz)"/.exec(index)?.[1];
+    const chartUrl = /"([^"\s]*nginx-1-ingress-1\.2\.3-rc\.1\.tgz)"/.exec(index)?.[1];
     assert.ok(chartUrl !== undefined, index);
     await ok(new URL(chartUrl, `${down}/helm-px/`).href);
     for (const ext of ['pom', 'jar']) {
@@ -192,7 +194,13 @@ describe('web UI: PyPI, Cargo, Go, Helm and Maven proxies list their caches', ()
         'v1.2.0',
         /^GOPROXY=\S+\/go-px go get example\.com\/cached\/mod@v1\.2\.0$/,
       ],
-      ['helm', 'helm-px', 'cached-chart', '1.10.0', /--repo \S+\/helm-px\/ --version 1\.10\.0$/],
+      [
+        'helm',
+        'helm-px',
+        'nginx-1-ingress',
+        '1.2.3-rc.1',
+        /--repo \S+\/helm-px\/ --version 1\.2\.3-rc\.1$/,
+      ],
       ['maven', 'mvn-px', 'com.example:cached-lib', '1.0', /<version>1\.0<\/version>/],
       ['maven', 'mvn-group', 'com.example:cached-lib', '1.0', /<version>1\.0<\/version>/],
     ] as const;
@@ -227,8 +235,8 @@ describe('web UI: PyPI, Cargo, Go, Helm and Maven proxies list their caches', ()
     // Go's detail: one version of three cached files (.info, .mod, .zip) in the facts.
     const go = await json<DetailJson>(`${ui}/go/example.com/cached/mod?repo=go-px`);
     assert.deepEqual(
-      go.facts?.map(([k]) => k),
-      ['Repository', 'v1.2.0.info', 'v1.2.0.mod', 'v1.2.0.zip'],
+      go.facts?.map((f) => ('file' in f ? f.file : f.label)),
+      ['repository', 'v1.2.0.info', 'v1.2.0.mod', 'v1.2.0.zip'],
     );
     // Not cached: not found, the upstream not asked.
     assert.equal((await fetch(`${ui}/pypi/never-fetched?repo=py-px`)).status, 404);
@@ -277,10 +285,11 @@ describe('web UI: PyPI, Cargo, Go, Helm and Maven proxies list their caches', ()
     const db = server.app.context.db;
     const digest = `sha256:${'a'.repeat(64)}`;
     for (const chart of ['public-chart', 'private-chart']) {
+      const key = `chart@0123456789abcdef:${chart}-1.0.0.tgz`;
       await sql`INSERT INTO proxy_entries (repository, key, digest, size, fetched_at)
-        VALUES ('hp', ${`chart@0123456789abcdef:${chart}-1.0.0.tgz`}, ${digest}, 10, 1)`.execute(
-        db,
-      );
+        VALUES ('hp', ${key}, ${digest}, 10, 1)`.execute(db);
+      await sql`INSERT INTO helm_proxy_charts (repository, key, name, version)
+        VALUES ('hp', ${key}, ${chart}, '1.0.0')`.execute(db);
     }
     for (const a of ['open', 'secret']) {
       await sql`INSERT INTO maven_proxy_files (repository, path, digest, size, md5, sha1, sha256,
