@@ -51,6 +51,7 @@ import {
   ImportSourceError,
   ImportUsageError,
   type ImportWriter,
+  KIND_WORDS,
   type NoraTarget,
   PACKAGE_TYPE_FORMAT,
   type RunReport,
@@ -290,16 +291,18 @@ type Plan =
     };
 
 function planRepository(
+  source: ImportSource,
   repo: SourceRepository,
   catalog: TargetCatalog | undefined,
   map: ReadonlyMap<string, string>,
 ): Plan {
   const format = PACKAGE_TYPE_FORMAT[repo.packageType] ?? null;
+  const word = KIND_WORDS[source.kind][repo.kind];
   if (repo.kind === 'remote') {
-    return { skip: 'remote repository: a cache of an upstream, not imported', format };
+    return { skip: `${word} repository: a cache of an upstream, not imported`, format };
   }
   if (repo.kind === 'virtual') {
-    return { skip: 'virtual repository: a view over others, not imported', format };
+    return { skip: `${word} repository: a view over others, not imported`, format };
   }
   if (format === null) {
     return {
@@ -419,11 +422,12 @@ async function assess(
   const allUnimportable = new Count();
   let skippedRepositories = 0;
   for (const repo of session.repos) {
-    const plan = planRepository(repo, catalog, session.map);
+    const plan = planRepository(session.source, repo, catalog, session.map);
     const common = {
       name: repo.name,
       packageType: repo.packageType,
       kind: repo.kind,
+      type: KIND_WORDS[session.source.kind][repo.kind],
       format: plan.format,
     };
     if ('skip' in plan) {
@@ -489,7 +493,7 @@ async function assess(
   }
   const out: string[] = [`${session.source.kind} ${session.source.url}`];
   for (const r of repositories) {
-    const head = `${r.name} (${r.kind} ${r.packageType || '?'})`;
+    const head = `${r.name} (${r.type} ${r.packageType || '?'})`;
     if (r.action === 'skip') {
       out.push(`skip   ${head}: ${r.reason ?? ''}`);
       continue;
@@ -591,7 +595,7 @@ async function proposePermissions(
   }
   const imported: ImportedRepository[] = [];
   for (const repo of session.repos) {
-    const plan = planRepository(repo, catalog, session.map);
+    const plan = planRepository(session.source, repo, catalog, session.map);
     if ('skip' in plan) continue;
     imported.push({
       name: repo.name,
@@ -671,7 +675,7 @@ async function importRun(
   try {
     for (const repo of session.repos) {
       if (controller.signal.aborted) break;
-      const plan = planRepository(repo, catalog, session.map);
+      const plan = planRepository(session.source, repo, catalog, session.map);
       if ('skip' in plan) {
         line(`skip ${repo.name}: ${plan.skip}`);
         continue;
@@ -749,8 +753,14 @@ async function importRun(
         if (inflight.size >= (options.concurrency ?? DEFAULT_CONCURRENCY))
           await Promise.race(inflight);
       };
+      // A dry run goes on without NORA's catalog (runImport said why on stderr): say so here
+      // too rather than print a `?` for the target.
+      const where =
+        catalog === undefined
+          ? `target unknown: NORA at ${session.nora.base} could not be read`
+          : `${plan.target.name} (${plan.target.path}/)`;
       line(
-        `${dryRun ? 'would import' : 'importing'} ${repo.name} (${repo.packageType}) → ${plan.target.name} (${plan.target.path}/)`,
+        `${dryRun ? 'would import' : 'importing'} ${repo.name} (${repo.packageType}) → ${where}`,
       );
       for await (const file of session.source.listFiles(repo, controller.signal)) {
         if (stopped()) break;

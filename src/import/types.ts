@@ -25,6 +25,12 @@ export type SourceKind = 'artifactory' | 'nexus';
  */
 export type SourceRepoKind = 'local' | 'remote' | 'virtual';
 
+/** Each source's own word for a SourceRepoKind, as its UI and API spell it (what NORA prints). */
+export const KIND_WORDS: Readonly<Record<SourceKind, Readonly<Record<SourceRepoKind, string>>>> = {
+  artifactory: { local: 'local', remote: 'remote', virtual: 'virtual' },
+  nexus: { local: 'hosted', remote: 'proxy', virtual: 'group' },
+};
+
 export interface SourceRepository {
   /** The source's repository key (Artifactory) or name (Nexus), as its URLs spell it. */
   readonly name: string;
@@ -267,11 +273,16 @@ export interface AssessRepository {
   readonly name: string;
   readonly packageType: string;
   readonly kind: SourceRepoKind;
+  /** The source's own word for `kind` (KIND_WORDS: Nexus `hosted`, `proxy`, `group`). */
+  readonly type: string;
   /** The NORA format, or null when the package type has none. */
   readonly format: FormatName | null;
   /** `import`: its files would be imported into `target`. `skip`: not at all, see `reason`. */
   readonly action: 'import' | 'skip';
-  /** Set when action is `skip`: `remote repository: a cache of an upstream, not imported`. */
+  /**
+   * Set when action is `skip`: `remote repository: a cache of an upstream, not imported` (in
+   * the source's words: Nexus `proxy repository: …`).
+   */
   readonly reason?: string;
   /** Target repository name and URL path, when action is `import`. */
   readonly target?: { readonly name: string; readonly path: string };
