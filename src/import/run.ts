@@ -655,6 +655,8 @@ async function importRun(
   process.once('SIGTERM', onSignal);
   const repositories: RunRepository[] = [];
   const failures: ImportFailure[] = [];
+  // Said again under the total: a line among thousands of `imported` ones is easily missed.
+  const notes: string[] = [];
   let failedTotal = 0;
   const importedTotal = new Count();
   let skippedTotal = 0;
@@ -730,6 +732,9 @@ async function importRun(
           }
           state?.record(repo.name, file.path, expected.digest);
           progress += 1;
+          if (outcome.note !== undefined && notes.length < MAX_FAILURES_KEPT) {
+            notes.push(outcome.note);
+          }
           if (outcome.status === 'imported') {
             imported.files += 1;
             imported.bytes += outcome.bytes;
@@ -830,6 +835,7 @@ async function importRun(
     failures,
     totals: { imported: importedTotal.tally, skipped: skippedTotal, failed: failedTotal },
     interrupted,
+    notes,
   };
   if (json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -837,6 +843,7 @@ async function importRun(
     line(
       `${interrupted ? 'INTERRUPTED: ' : ''}${dryRun ? 'would import' : 'imported'} ${files(importedTotal.files)} (${formatBytes(importedTotal.bytes)}), ${skippedTotal} skipped, ${failedTotal} failed${interrupted ? '; run the same command again to resume' : ''}${dryRun ? ' (dry run: neither NORA nor the resume state was checked, so files already imported are counted too)' : ''}`,
     );
+    for (const note of notes) line(`note: ${note}`);
   }
   if (interrupted) return EXIT_INTERRUPTED;
   return failedTotal === 0 ? EXIT_OK : EXIT_FAILED;

@@ -224,8 +224,8 @@ export interface WriteContext {
  * imports nothing fails with `reason`.
  */
 export type WriteOutcome =
-  | { readonly status: 'imported'; readonly bytes: number }
-  | { readonly status: 'skipped'; readonly reason: string }
+  | { readonly status: 'imported'; readonly bytes: number; readonly note?: string }
+  | { readonly status: 'skipped'; readonly reason: string; readonly note?: string }
   | { readonly status: 'failed'; readonly reason: string }
   | { readonly status: 'deferred'; readonly reason: string };
 
@@ -344,6 +344,11 @@ export interface RunReport {
   };
   /** True when Ctrl-C stopped it (exit 130; a re-run resumes). */
   readonly interrupted: boolean;
+  /**
+   * What was imported but not exactly as the source has it (at most 1,000): e.g. an npm
+   * source's `latest` rolled back below a release NORA got from elsewhere.
+   */
+  readonly notes: readonly string[];
 }
 
 /** Bad usage or input (unknown --source, credentials in --url, …): exit 2 with this message. */

@@ -738,8 +738,8 @@ describe('nora import: wording', () => {
     ]);
     assert.equal(nx.code, 0, nx.stdout + nx.stderr);
     assert.match(nx.stdout, /import one \(hosted /);
-    assert.match(nx.stdout, /skip   far \(proxy raw\): proxy repository: a cache of an upstream/);
-    assert.match(nx.stdout, /skip   all \(group raw\): group repository: a view over others/);
+    assert.match(nx.stdout, /skip {3}far \(proxy raw\): proxy repository: a cache of an upstream/);
+    assert.match(nx.stdout, /skip {3}all \(group raw\): group repository: a view over others/);
     assert.doesNotMatch(nx.stdout, /local|remote|virtual/);
 
     await using slow = await startSourceFixture({
