@@ -7,11 +7,14 @@
  * MAX_PACKAGE_JSON_BYTES). NORA checks the tarball against the manifest and computes `dist`
  * (integrity, shasum) itself and builds its own packuments (the source's is read for its tags).
  *
- * Dist-tags: a version becomes `latest` when it is not a prerelease and is newer than NORA's
- * `latest` (so importing in any order ends with the newest release as `latest`; NORA sets
+ * Dist-tags: a version becomes `latest` when it is not a prerelease, is newer than NORA's
+ * `latest` and is not newer than the source's own `latest` (so importing in any order ends with
+ * the source's `latest`, the newest release unless the source rolled it back; NORA sets
  * `latest` itself when a package has none). The source's other tags (`beta`, `next`…) are set
- * through NORA's dist-tag API once the version they point at is in, and the version's
- * deprecation as `npm deprecate` sends it (carryMetadata). Publishes
+ * through NORA's dist-tag API once the version they point at is in, its `latest` when NORA's
+ * differs and NORA has no newer release the source lacks (else the run's summary says it was not
+ * carried), and the version's deprecation as `npm deprecate` sends it unless NORA already has
+ * that message (carryMetadata). Publishes
  * of one package are serialized (a queue per target and name): two concurrent publishes would
  * both read the same `latest` and the last one to land would win, whatever its version. Another
  * run (another process) is not in that queue: a run that moved `latest` reads it again after
@@ -82,53 +85,110 @@ async function publishTarball(ctx: WriteContext): Promise<WriteOutcome> {
   // As npm publish reads it (`v1.0.0` is published as 1.0.0; NORA compares the same way).
   const version = semver.clean(rawVersion) ?? rawVersion;
   const base = `${ctx.target.path}/${npmUrlName(name)}`;
-  return oneAtATime(base, async () =>
-    carryMetadata(ctx, name, version, await publishVersion(ctx, manifest, name, version, base)),
-  );
+  return oneAtATime(base, async () => {
+    const source = await sourcePackument(ctx, name, version);
+    if ('status' in source) return source;
+    const cap = releaseOrUndefined(source['dist-tags']?.['latest']);
+    const outcome = await publishVersion(ctx, manifest, name, version, base, cap);
+    return carryMetadata(ctx, name, version, base, source, outcome);
+  });
+}
+
+/** What the import reads of the source's packument. */
+interface SourcePackument {
+  readonly 'dist-tags'?: Record<string, unknown>;
+  readonly versions?: Record<string, { deprecated?: unknown } | null>;
+}
+
+/**
+ * The source's packument of `name` (`<source package API>/<name>`): `{}` when it serves none
+ * (404: nothing to carry), a failure naming the answer otherwise (nothing is published then: a
+ * re-run tries again).
+ */
+async function sourcePackument(
+  ctx: WriteContext,
+  name: string,
+  version: string,
+): Promise<SourcePackument | Extract<WriteOutcome, { status: 'failed' }>> {
+  const source = ctx.sourceRegistry(ctx.source);
+  const answer = await source.get(`/${npmUrlName(name)}`);
+  if (answer.status === 404) {
+    await answer.discard();
+    return {};
+  }
+  if (!answer.ok) {
+    const reason = await answerReason(answer, 'GET', `${source.base}/${npmUrlName(name)}`);
+    return { status: 'failed', reason: `${name}@${version}: its tags at the source: ${reason}` };
+  }
+  return JSON.parse(await answer.text()) as SourcePackument;
+}
+
+/** `value` when it is a semver release (no prerelease part), else undefined. */
+function releaseOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' && newestRelease([value]) !== undefined ? value : undefined;
 }
 
 /**
  * Carries the source's metadata of `version` once it is in NORA (`outcome` imported or skipped),
- * read from the source's packument (`<source package API>/<name>`): each dist-tag other than
- * `latest` pointing at `version` (`PUT /-/package/<name>/dist-tags/<tag>`, as `npm dist-tag
- * add`), and the version's `deprecated` message (`PUT /<name>` with a packument naming only that
- * version, as `npm deprecate` sends it: NORA changes the deprecation of the versions the body
- * names and nothing else). A source that serves no packument (404) carries none; a tag or
- * deprecation NORA refuses is a failure naming it. A version the source does not deprecate is
- * left as NORA has it (an import never un-deprecates).
+ * from the source's packument (`source`, `{}` when it serves none) compared with NORA's
+ * (abbreviated, one GET): each dist-tag other than `latest` pointing at `version` (`PUT
+ * /-/package/<name>/dist-tags/<tag>`, as `npm dist-tag add`); the source's `latest` when it is
+ * `version` and NORA's differs — moved there when every release NORA has above it came from the
+ * source (a rollback at the source is carried; a newer version published into NORA from
+ * elsewhere is not undone, the outcome's `note` says so); and the version's `deprecated` message
+ * unless NORA has the same one (`PUT /<name>` with a packument naming only that version, as `npm
+ * deprecate` sends it). A tag or deprecation NORA refuses is a failure naming it. A version the
+ * source does not deprecate is left as NORA has it (an import never un-deprecates).
  */
 async function carryMetadata(
   ctx: WriteContext,
   name: string,
   version: string,
+  base: string,
+  source: SourcePackument,
   outcome: WriteOutcome,
 ): Promise<WriteOutcome> {
   if (outcome.status !== 'imported' && outcome.status !== 'skipped') return outcome;
-  const source = ctx.sourceRegistry(ctx.source);
-  const answer = await source.get(`/${npmUrlName(name)}`);
-  if (answer.status === 404) {
-    await answer.discard();
-    return outcome;
-  }
-  if (!answer.ok) {
-    const reason = await answerReason(answer, 'GET', `${source.base}/${npmUrlName(name)}`);
+  const sourceTags = source['dist-tags'] ?? {};
+  const deprecated = source.versions?.[version]?.deprecated;
+  const wantsDeprecation = typeof deprecated === 'string' && deprecated !== '';
+  const tagged = Object.entries(sourceTags).filter(([, v]) => v === version);
+  if (tagged.length === 0 && !wantsDeprecation) return outcome;
+  const read = await ctx.nora.request('GET', base, { headers: { accept: ABBREVIATED_TYPE } });
+  if (!read.ok) {
+    const reason = await answerReason(read, 'GET', base);
     return { status: 'failed', reason: `${name}@${version} is in NORA, but its tags: ${reason}` };
   }
-  const packument = JSON.parse(await answer.text()) as {
+  const nora = JSON.parse(await read.text()) as {
     'dist-tags'?: Record<string, unknown>;
     versions?: Record<string, { deprecated?: unknown } | null>;
   };
+  const noraTags = nora['dist-tags'] ?? {};
+  let note: string | undefined;
   const writes: { what: string; path: string; body: unknown }[] = [];
-  for (const [tag, tagged] of Object.entries(packument['dist-tags'] ?? {})) {
-    if (tag === 'latest' || tagged !== version) continue;
+  for (const [tag] of tagged) {
+    if (noraTags[tag] === version) continue;
+    if (tag === 'latest') {
+      // Releases NORA has above the source's latest that the source does not list: published
+      // into NORA from elsewhere, newer than what the source calls latest — left as they are.
+      const foreign = Object.keys(nora.versions ?? {}).filter(
+        (v) =>
+          releaseOrUndefined(v) !== undefined &&
+          semver.gt(v, version) &&
+          source.versions?.[v] === undefined,
+      );
+      if (foreign.length > 0) {
+        note = `${name}: the source's latest ${version} is not carried: NORA has ${semver.rsort(foreign).join(', ')} from elsewhere (latest stays ${String(noraTags['latest'])}; npm dist-tag add ${name}@${version} latest moves it)`;
+        continue;
+      }
+    }
     const path = `${ctx.target.path}/-/package/${npmUrlName(name)}/dist-tags/${encodeURIComponent(tag)}`;
     writes.push({ what: `tag ${tag}`, path, body: version });
   }
-  const deprecated = packument.versions?.[version]?.deprecated;
-  if (typeof deprecated === 'string' && deprecated !== '') {
+  if (wantsDeprecation && nora.versions?.[version]?.deprecated !== deprecated) {
     writes.push({
       what: 'its deprecation',
-      path: `${ctx.target.path}/${npmUrlName(name)}`,
+      path: base,
       body: { _id: name, name, versions: { [version]: { name, version, deprecated } } },
     });
   }
@@ -143,7 +203,7 @@ async function carryMetadata(
     }
     await put.discard();
   }
-  return outcome;
+  return note === undefined ? outcome : { ...outcome, note };
 }
 
 /**
@@ -178,7 +238,8 @@ async function heldVersion(
 
 /**
  * Publishes `name@version` at `base` unless NORA has it (then skipped when NORA's `dist.integrity`
- * is the tarball's, a failure when it differs), moving `latest` only forward.
+ * is the tarball's, a failure when it differs), moving `latest` only forward and never above
+ * `cap` (the source's `latest`, when it is a release).
  */
 async function publishVersion(
   ctx: WriteContext,
@@ -186,12 +247,14 @@ async function publishVersion(
   name: string,
   version: string,
   base: string,
+  cap: string | undefined,
 ): Promise<WriteOutcome> {
   const held = await heldVersion(ctx, name, version, base);
   if (held !== undefined) return held;
 
   const tags: Record<string, string> = {};
-  if (semver.valid(version) !== null && semver.prerelease(version) === null) {
+  const aboveCap = cap !== undefined && semver.valid(version) !== null && semver.gt(version, cap);
+  if (semver.valid(version) !== null && semver.prerelease(version) === null && !aboveCap) {
     const latest = await currentLatest(ctx, name);
     if (latest === undefined || semver.valid(latest) === null || semver.gt(version, latest)) {
       tags['latest'] = version;
@@ -230,7 +293,7 @@ async function publishVersion(
     return (await heldVersion(ctx, name, version, base)) ?? outcome;
   }
   if (outcome.status !== 'imported' || tags['latest'] === undefined) return outcome;
-  return settleLatest(ctx, name, version, base, outcome);
+  return settleLatest(ctx, name, version, base, cap, outcome);
 }
 
 /** Rounds of settleLatest's read-then-move before it gives up (each round sees a newer version). */
@@ -245,7 +308,8 @@ const SETTLE_ROUNDS = 5;
  * it wrote and a newer release is in NORA, moves it there (`PUT …/dist-tags/latest`, as
  * `npm dist-tag add`) and reads again. A `latest` someone else wrote is left to that writer's own
  * read-after-write (an operator's `npm dist-tag add` of an older version included), so the last
- * writer always checks, and `latest` ends on the newest release whatever the interleaving.
+ * writer always checks, and `latest` ends on the newest release (not above `cap`, the source's
+ * `latest`) whatever the interleaving.
  * Returns `outcome`, or a failure naming the read or write NORA refused (the version is in).
  */
 async function settleLatest(
@@ -253,6 +317,7 @@ async function settleLatest(
   name: string,
   mine: string,
   base: string,
+  cap: string | undefined,
   outcome: WriteOutcome,
 ): Promise<WriteOutcome> {
   let wrote = mine;
@@ -267,7 +332,11 @@ async function settleLatest(
       versions?: Record<string, unknown>;
     };
     if (packument['dist-tags']?.['latest'] !== wrote) return outcome;
-    const newest = newestRelease(Object.keys(packument.versions ?? {}));
+    const newest = newestRelease(
+      Object.keys(packument.versions ?? {}).filter(
+        (v) => cap === undefined || semver.valid(v) === null || !semver.gt(v, cap),
+      ),
+    );
     if (newest === undefined || !semver.gt(newest, wrote)) return outcome;
     const path = `${ctx.target.path}/-/package/${npmUrlName(name)}/dist-tags/latest`;
     const put = await ctx.nora.request('PUT', path, {

@@ -51,6 +51,7 @@ import {
   ImportSourceError,
   ImportUsageError,
   type ImportWriter,
+  KIND_WORDS,
   type NoraTarget,
   PACKAGE_TYPE_FORMAT,
   type RunReport,
@@ -290,16 +291,18 @@ type Plan =
     };
 
 function planRepository(
+  source: ImportSource,
   repo: SourceRepository,
   catalog: TargetCatalog | undefined,
   map: ReadonlyMap<string, string>,
 ): Plan {
   const format = PACKAGE_TYPE_FORMAT[repo.packageType] ?? null;
+  const word = KIND_WORDS[source.kind][repo.kind];
   if (repo.kind === 'remote') {
-    return { skip: 'remote repository: a cache of an upstream, not imported', format };
+    return { skip: `${word} repository: a cache of an upstream, not imported`, format };
   }
   if (repo.kind === 'virtual') {
-    return { skip: 'virtual repository: a view over others, not imported', format };
+    return { skip: `${word} repository: a view over others, not imported`, format };
   }
   if (format === null) {
     return {
@@ -419,11 +422,12 @@ async function assess(
   const allUnimportable = new Count();
   let skippedRepositories = 0;
   for (const repo of session.repos) {
-    const plan = planRepository(repo, catalog, session.map);
+    const plan = planRepository(session.source, repo, catalog, session.map);
     const common = {
       name: repo.name,
       packageType: repo.packageType,
       kind: repo.kind,
+      type: KIND_WORDS[session.source.kind][repo.kind],
       format: plan.format,
     };
     if ('skip' in plan) {
@@ -489,7 +493,7 @@ async function assess(
   }
   const out: string[] = [`${session.source.kind} ${session.source.url}`];
   for (const r of repositories) {
-    const head = `${r.name} (${r.kind} ${r.packageType || '?'})`;
+    const head = `${r.name} (${r.type} ${r.packageType || '?'})`;
     if (r.action === 'skip') {
       out.push(`skip   ${head}: ${r.reason ?? ''}`);
       continue;
@@ -591,7 +595,7 @@ async function proposePermissions(
   }
   const imported: ImportedRepository[] = [];
   for (const repo of session.repos) {
-    const plan = planRepository(repo, catalog, session.map);
+    const plan = planRepository(session.source, repo, catalog, session.map);
     if ('skip' in plan) continue;
     imported.push({
       name: repo.name,
@@ -651,6 +655,8 @@ async function importRun(
   process.once('SIGTERM', onSignal);
   const repositories: RunRepository[] = [];
   const failures: ImportFailure[] = [];
+  // Said again under the total: a line among thousands of `imported` ones is easily missed.
+  const notes: string[] = [];
   let failedTotal = 0;
   const importedTotal = new Count();
   let skippedTotal = 0;
@@ -671,7 +677,7 @@ async function importRun(
   try {
     for (const repo of session.repos) {
       if (controller.signal.aborted) break;
-      const plan = planRepository(repo, catalog, session.map);
+      const plan = planRepository(session.source, repo, catalog, session.map);
       if ('skip' in plan) {
         line(`skip ${repo.name}: ${plan.skip}`);
         continue;
@@ -726,6 +732,9 @@ async function importRun(
           }
           state?.record(repo.name, file.path, expected.digest);
           progress += 1;
+          if (outcome.note !== undefined && notes.length < MAX_FAILURES_KEPT) {
+            notes.push(outcome.note);
+          }
           if (outcome.status === 'imported') {
             imported.files += 1;
             imported.bytes += outcome.bytes;
@@ -749,8 +758,14 @@ async function importRun(
         if (inflight.size >= (options.concurrency ?? DEFAULT_CONCURRENCY))
           await Promise.race(inflight);
       };
+      // A dry run goes on without NORA's catalog (runImport said why on stderr): say so here
+      // too rather than print a `?` for the target.
+      const where =
+        catalog === undefined
+          ? `target unknown: NORA at ${session.nora.base} could not be read`
+          : `${plan.target.name} (${plan.target.path}/)`;
       line(
-        `${dryRun ? 'would import' : 'importing'} ${repo.name} (${repo.packageType}) → ${plan.target.name} (${plan.target.path}/)`,
+        `${dryRun ? 'would import' : 'importing'} ${repo.name} (${repo.packageType}) → ${where}`,
       );
       for await (const file of session.source.listFiles(repo, controller.signal)) {
         if (stopped()) break;
@@ -820,6 +835,7 @@ async function importRun(
     failures,
     totals: { imported: importedTotal.tally, skipped: skippedTotal, failed: failedTotal },
     interrupted,
+    notes,
   };
   if (json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -827,6 +843,7 @@ async function importRun(
     line(
       `${interrupted ? 'INTERRUPTED: ' : ''}${dryRun ? 'would import' : 'imported'} ${files(importedTotal.files)} (${formatBytes(importedTotal.bytes)}), ${skippedTotal} skipped, ${failedTotal} failed${interrupted ? '; run the same command again to resume' : ''}${dryRun ? ' (dry run: neither NORA nor the resume state was checked, so files already imported are counted too)' : ''}`,
     );
+    for (const note of notes) line(`note: ${note}`);
   }
   if (interrupted) return EXIT_INTERRUPTED;
   return failedTotal === 0 ? EXIT_OK : EXIT_FAILED;

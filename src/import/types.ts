@@ -25,6 +25,12 @@ export type SourceKind = 'artifactory' | 'nexus';
  */
 export type SourceRepoKind = 'local' | 'remote' | 'virtual';
 
+/** Each source's own word for a SourceRepoKind, as its UI and API spell it (what NORA prints). */
+export const KIND_WORDS: Readonly<Record<SourceKind, Readonly<Record<SourceRepoKind, string>>>> = {
+  artifactory: { local: 'local', remote: 'remote', virtual: 'virtual' },
+  nexus: { local: 'hosted', remote: 'proxy', virtual: 'group' },
+};
+
 export interface SourceRepository {
   /** The source's repository key (Artifactory) or name (Nexus), as its URLs spell it. */
   readonly name: string;
@@ -218,8 +224,8 @@ export interface WriteContext {
  * imports nothing fails with `reason`.
  */
 export type WriteOutcome =
-  | { readonly status: 'imported'; readonly bytes: number }
-  | { readonly status: 'skipped'; readonly reason: string }
+  | { readonly status: 'imported'; readonly bytes: number; readonly note?: string }
+  | { readonly status: 'skipped'; readonly reason: string; readonly note?: string }
   | { readonly status: 'failed'; readonly reason: string }
   | { readonly status: 'deferred'; readonly reason: string };
 
@@ -267,11 +273,16 @@ export interface AssessRepository {
   readonly name: string;
   readonly packageType: string;
   readonly kind: SourceRepoKind;
+  /** The source's own word for `kind` (KIND_WORDS: Nexus `hosted`, `proxy`, `group`). */
+  readonly type: string;
   /** The NORA format, or null when the package type has none. */
   readonly format: FormatName | null;
   /** `import`: its files would be imported into `target`. `skip`: not at all, see `reason`. */
   readonly action: 'import' | 'skip';
-  /** Set when action is `skip`: `remote repository: a cache of an upstream, not imported`. */
+  /**
+   * Set when action is `skip`: `remote repository: a cache of an upstream, not imported` (in
+   * the source's words: Nexus `proxy repository: …`).
+   */
   readonly reason?: string;
   /** Target repository name and URL path, when action is `import`. */
   readonly target?: { readonly name: string; readonly path: string };
@@ -333,6 +344,11 @@ export interface RunReport {
   };
   /** True when Ctrl-C stopped it (exit 130; a re-run resumes). */
   readonly interrupted: boolean;
+  /**
+   * What was imported but not exactly as the source has it (at most 1,000): e.g. an npm
+   * source's `latest` rolled back below a release NORA got from elsewhere.
+   */
+  readonly notes: readonly string[];
 }
 
 /** Bad usage or input (unknown --source, credentials in --url, …): exit 2 with this message. */

@@ -701,6 +701,47 @@ describe('nora import: wording', () => {
       /would import 1 file \(.*neither NORA nor the resume state was checked/,
     );
 
+    // NORA unreadable (nothing listens on port 9): the line says why the target is unknown.
+    const blind = await nora([
+      'import',
+      'run',
+      ...common.slice(0, 4),
+      '--registry',
+      'http://127.0.0.1:9',
+      '--allow-private-cidrs',
+      '--dry-run',
+    ]);
+    assert.equal(blind.code, 0, blind.stdout + blind.stderr);
+    assert.match(
+      blind.stdout,
+      /would import one \(generic\) → target unknown: NORA at http:\/\/127\.0\.0\.1:9 could not be read\n/,
+    );
+    assert.doesNotMatch(blind.stdout, /\?/);
+
+    // Nexus repositories in Nexus's words (hosted, proxy, group), never Artifactory's.
+    await using nexus = await startSourceFixture({
+      flavour: 'nexus',
+      repos: [
+        rawRepo(1, 'one'),
+        { name: 'far', packageType: 'raw', kind: 'remote', files: new Map() },
+        { name: 'all', packageType: 'raw', kind: 'virtual', files: new Map() },
+      ],
+    });
+    const nx = await nora([
+      'import',
+      'assess',
+      '--source',
+      'nexus',
+      ...common.slice(2, 3),
+      nexus.url,
+      ...common.slice(4),
+    ]);
+    assert.equal(nx.code, 0, nx.stdout + nx.stderr);
+    assert.match(nx.stdout, /import one \(hosted /);
+    assert.match(nx.stdout, /skip {3}far \(proxy raw\): proxy repository: a cache of an upstream/);
+    assert.match(nx.stdout, /skip {3}all \(group raw\): group repository: a view over others/);
+    assert.doesNotMatch(nx.stdout, /local|remote|virtual/);
+
     await using slow = await startSourceFixture({
       flavour: 'artifactory',
       delayMs: 2500,

@@ -7,6 +7,8 @@
  * tarball whose package.json names another package or version than its path is refused.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { nora } from '../../helpers/cli.ts';
 import { type FixtureFile, startSourceFixture } from '../../helpers/import-source.ts';
@@ -103,6 +105,107 @@ describe('nora import: npm dist-tags', () => {
     assert.equal(packument.versions['1.0.0']?.deprecated, deprecated);
     assert.equal(packument.versions['1.1.0']?.deprecated, undefined);
     assert.equal(packument.versions['2.0.0-beta.1']?.deprecated, undefined);
+  });
+});
+
+describe('nora import: npm, the source rolled latest back', () => {
+  test("the source's latest below its newest release is carried; under a newer release from elsewhere it is said", async () => {
+    await using work = await tempDir('nora-import-npm-');
+    await using server = await serveNora({ dir: work.path });
+    const versions = ['1.1.0', '1.0.0'];
+    const packument = () =>
+      JSON.stringify({
+        'dist-tags': { latest: '1.0.0' },
+        versions: Object.fromEntries(versions.map((v) => [v, {}])),
+      });
+    const files = (name: string) =>
+      new Map<string, FixtureFile>(
+        versions.map((v) => [`${name}/-/${name}-${v}.tgz`, tgz(name, v)] as const),
+      );
+    const ran = await importNpm(
+      files('rolled'),
+      server.url,
+      `${work.path}/a.jsonl`,
+      new Map([['rolled', packument()]]),
+    );
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    const tags = async (name: string) =>
+      (await (await fetch(`${server.url}/npm/-/package/${name}/dist-tags`)).json()) as Record<
+        string,
+        string
+      >;
+    assert.equal((await tags('rolled'))['latest'], '1.0.0');
+    assert.doesNotMatch(ran.stdout, /note: /);
+
+    // 2.0.0 published into NORA from elsewhere first: the rollback is not carried, and said.
+    const other = await importNpm(
+      new Map([['kept/-/kept-2.0.0.tgz', tgz('kept', '2.0.0')]]),
+      server.url,
+      `${work.path}/b.jsonl`,
+    );
+    assert.equal(other.code, 0, other.stdout + other.stderr);
+    const again = await importNpm(
+      files('kept'),
+      server.url,
+      `${work.path}/c.jsonl`,
+      new Map([['kept', packument()]]),
+    );
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.equal((await tags('kept'))['latest'], '2.0.0');
+    assert.match(
+      again.stdout,
+      /\nnote: kept: the source's latest 1\.0\.0 is not carried: NORA has 2\.0\.0 from elsewhere/,
+    );
+  });
+
+  test('a deprecation NORA already has is not sent again', async () => {
+    await using work = await tempDir('nora-import-npm-');
+    await using server = await serveNora({ dir: work.path });
+    const files = new Map([['old/-/old-1.0.0.tgz', tgz('old', '1.0.0')]]);
+    const api = new Map([
+      ['old', JSON.stringify({ versions: { '1.0.0': { deprecated: 'do not use' } } })],
+    ]);
+    // Every request the runs send to NORA goes through this forwarder, which notes the PUTs.
+    const puts: string[] = [];
+    const target = new URL(server.url);
+    const forwarder = http.createServer((req, res) => {
+      if (req.method === 'PUT') puts.push(req.url ?? '');
+      const out = http.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          path: req.url,
+          method: req.method,
+          headers: req.headers,
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      req.pipe(out);
+    });
+    await new Promise<void>((resolve) => forwarder.listen(0, '127.0.0.1', resolve));
+    const via = `http://127.0.0.1:${(forwarder.address() as AddressInfo).port}`;
+    try {
+      const first = await importNpm(files, via, `${work.path}/a.jsonl`, api);
+      assert.equal(first.code, 0, first.stdout + first.stderr);
+      // The publish and the deprecation.
+      assert.deepEqual(puts, ['/repository/npm-hosted/old', '/repository/npm-hosted/old']);
+      // A fresh state (a wiped state file, another machine): the version is skipped as held,
+      // and its deprecation, which NORA has, is not sent again.
+      const second = await importNpm(files, via, `${work.path}/b.jsonl`, api);
+      assert.equal(second.code, 0, second.stdout + second.stderr);
+      assert.match(second.stdout, /skipped npm-local\/old\/-\/old-1\.0\.0\.tgz/);
+      assert.deepEqual(puts, ['/repository/npm-hosted/old', '/repository/npm-hosted/old']);
+    } finally {
+      forwarder.closeAllConnections();
+      await new Promise((resolve) => forwarder.close(resolve));
+    }
+    const manifest = (await (await fetch(`${server.url}/npm/old/1.0.0`)).json()) as {
+      deprecated?: string;
+    };
+    assert.equal(manifest.deprecated, 'do not use');
   });
 });
 
