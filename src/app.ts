@@ -126,7 +126,13 @@ import { rulesMatchingNothing } from './retention/rule-targets.ts';
 import { dropRepresentationHeaders } from './http/format-errors.ts';
 import { BYPASS_HEADER, curationRequest, privateBypassAnswer } from './curation/context.ts';
 import { AuditLog } from './audit/sink.ts';
-import { attachSlot, auditScope, RequestAuditor, type AuditTarget } from './audit/requests.ts';
+import {
+  attachSlot,
+  auditScope,
+  RequestAuditor,
+  type AuditSlot,
+  type AuditTarget,
+} from './audit/requests.ts';
 import type { AuditSettings } from './audit/types.ts';
 import { CurationEngine, loadPolicy, reloadCuration } from './curation/engine.ts';
 import { firstSeenMigrations, SqlFirstSeenStore } from './curation/first-seen.ts';
@@ -1322,7 +1328,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     metrics,
     audit: new RequestAuditor(
       audit,
-      (pathname) => auditTarget(formats, repositories, pathname),
+      auditTargeter(formats, repositories),
       (name) => repositories.get(name) !== undefined,
     ),
     bodyLimitBytes: () => config.server.body_limit_mb * MB,
@@ -1367,6 +1373,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       },
     );
   });
+  // The audit slots of memo hits: nothing runs in a hit's scope to note anything, so every hit
+  // shares one of two frozen slots (recordAnswer only reads them) instead of a new one each.
+  const MEMO_SLOT: AuditSlot = Object.freeze({});
+  const MEMO_PROXY_SLOT: AuditSlot = Object.freeze({ proxied: 'cache_hit' });
   // Set by proxyHit, read by answered: the memo calls both, in that order, for one hit.
   let memoProxyHit = false;
   const memoDuties: MemoHitDuties = {
@@ -1383,7 +1393,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     answered: (requestId, method, url, status, seconds, req) => {
       memoHits.inc();
       // Its audit event: a pull, or a cache hit when the kept answer is a proxy's.
-      attachSlot(req, memoProxyHit ? { proxied: 'cache_hit' } : {});
+      attachSlot(req, memoProxyHit ? MEMO_PROXY_SLOT : MEMO_SLOT);
       memoProxyHit = false;
       const query = url.indexOf('?');
       recordAnswer(
@@ -2018,16 +2028,30 @@ function notFoundMessage(
 
 /** Bounded metric label from a path: a format name, a configured repository, or "system". */
 function registryLabeler(formats: readonly FormatModule[], repositories: RepositoryRegistry) {
-  const mounts = formats.map((f) => [f.mount, f.format] as const);
+  const mountOf = mountMatcher(formats);
   return (pathname: string): string => {
     if (pathname.startsWith('/repository/')) {
       const name = pathname.split('/')[2] ?? '';
       return repositories.get(name)?.name ?? 'unknown';
     }
-    for (const [mount, format] of mounts) {
-      if (pathname === mount || pathname.startsWith(`${mount}/`)) return format;
+    return mountOf(pathname)?.format ?? 'system';
+  };
+}
+
+/**
+ * The format whose mount (`/raw`, `/npm`…) `pathname` is or is under. Every answered request
+ * asks it twice (metrics label, audit target): the `<mount>/` prefixes are made once here, not
+ * one string per format per request.
+ */
+function mountMatcher(
+  formats: readonly FormatModule[],
+): (pathname: string) => FormatModule | undefined {
+  const mounts = formats.map((f) => ({ format: f, mount: f.mount, prefix: `${f.mount}/` }));
+  return (pathname) => {
+    for (const m of mounts) {
+      if (pathname === m.mount || pathname.startsWith(m.prefix)) return m.format;
     }
-    return 'system';
+    return undefined;
   };
 }
 
@@ -2082,26 +2106,28 @@ function repositoryAt(
  * (src/audit/requests.ts): `/repository/<name>/<artifact>` or `<mount>/<artifact>`. The
  * artifact is the path as sent (percent-encoded), without the leading `/`.
  */
-function auditTarget(
+function auditTargeter(
   formats: readonly FormatModule[],
   repositories: RepositoryRegistry,
-  pathname: string,
-): AuditTarget | undefined {
-  let name: string | undefined;
-  let rest: string;
-  if (pathname.startsWith('/repository/')) {
-    const slash = pathname.indexOf('/', 12);
-    name = pathname.slice(12, slash === -1 ? undefined : slash);
-    rest = slash === -1 ? '' : pathname.slice(slash + 1);
-  } else {
-    const format = formats.find((f) => pathname === f.mount || pathname.startsWith(`${f.mount}/`));
-    if (format === undefined) return undefined;
-    name = format.defaultRepository;
-    rest = pathname.slice(format.mount.length + 1);
-  }
-  const repo = repositories.get(name);
-  if (repo === undefined) return undefined;
-  return { repository: repo.name, format: repo.format, artifact: rest };
+): (pathname: string) => AuditTarget | undefined {
+  const mountOf = mountMatcher(formats);
+  return (pathname) => {
+    let name: string | undefined;
+    let rest: string;
+    if (pathname.startsWith('/repository/')) {
+      const slash = pathname.indexOf('/', 12);
+      name = pathname.slice(12, slash === -1 ? undefined : slash);
+      rest = slash === -1 ? '' : pathname.slice(slash + 1);
+    } else {
+      const format = mountOf(pathname);
+      if (format === undefined) return undefined;
+      name = format.defaultRepository;
+      rest = pathname.slice(format.mount.length + 1);
+    }
+    const repo = repositories.get(name);
+    if (repo === undefined) return undefined;
+    return { repository: repo.name, format: repo.format, artifact: rest };
+  };
 }
 
 /**
