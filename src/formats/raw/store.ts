@@ -213,7 +213,8 @@ export class RawStore {
         return;
       } finally {
         this.#syncing = false;
-        this.#schedule();
+        // The PUTs held meanwhile commit now (not a turn later): their sync can start at once.
+        if (!this.#scheduled && this.#queue.length > 0) void this.#flush();
       }
     }
     batch.forEach((p, i) => {
