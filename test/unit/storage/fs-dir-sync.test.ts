@@ -19,7 +19,7 @@ async function heldDriver(): Promise<{
   driver: FsDriver;
   synced: string[];
   held: Set<string>;
-  release(): void;
+  release: () => void;
 }> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-fs-dirsync-'));
   const synced: string[] = [];
