@@ -193,14 +193,16 @@ async function benchPut(
     `-- A fresh path per request: <prefix>/<thread>-<n>.bin, body of args[2] bytes.
 local threads = 0
 function setup(thread) thread:set("tid", threads); threads = threads + 1 end
--- Every body differs (its first bytes name the request), so no upload is a duplicate.
+-- Every body differs (its first bytes name the request, prefix included: the warm-up and each
+-- timed run count from 1 again, and the same bytes would be deduplicated, with no file written).
 function init(args)
   prefix = args[1]; body = string.rep("x", tonumber(args[2])); counter = 0
 end
 function request()
   counter = counter + 1
   local name = tid .. "-" .. counter
-  local unique = name .. ":" .. string.sub(body, #name + 2)
+  local label = prefix .. "/" .. name
+  local unique = label .. ":" .. string.sub(body, #label + 2)
   return wrk.format("PUT", prefix .. "/" .. name .. ".bin",
     { ["Content-Type"] = "application/octet-stream" }, unique)
 end

@@ -19,6 +19,7 @@ import {
   constants as fsConstants,
   createReadStream,
   createWriteStream,
+  existsSync,
   fsync as fsyncCallback,
   closeSync,
   fstatSync,
@@ -56,6 +57,11 @@ export interface FsDriverOptions {
    * stay atomic but may be lost, never half-visible, on a power loss (`[storage] fsync`).
    */
   readonly fsync?: boolean;
+  /**
+   * Called as each directory fsync starts, with the directory's path; the fsync waits for it.
+   * For tests: holding it shows that no write resolves before the sync that covers it.
+   */
+  readonly onDirSync?: (dir: string) => Promise<void> | void;
 }
 
 export class FsDriver implements StorageDriver {
@@ -63,23 +69,25 @@ export class FsDriver implements StorageDriver {
   readonly #root: string;
   readonly #tmp: string;
   readonly #fsync: boolean;
+  readonly #onDirSync: ((dir: string) => Promise<void> | void) | undefined;
   readonly #knownDirs = new Set<string>();
   /** Per directory: the sync waiting to start (joined by later renames) and the one running. */
   readonly #dirSyncs = new Map<string, DirSync>();
   /** Temp files opened ahead for #writeBytes (made on the first small write). */
   #stock: TempStock | undefined;
 
-  private constructor(root: string, fsync: boolean) {
+  private constructor(root: string, options: FsDriverOptions) {
     this.#root = root;
     this.#tmp = path.join(root, TMP_DIR);
-    this.#fsync = fsync;
+    this.#fsync = options.fsync ?? true;
+    this.#onDirSync = options.onDirSync;
   }
 
   static async open(root: string, options: FsDriverOptions = {}): Promise<FsDriver> {
     const absolute = path.resolve(root);
     await makeDirLevels(path.join(absolute, TMP_DIR));
     await TempStock.removeStale(path.join(absolute, TMP_DIR));
-    return new FsDriver(absolute, options.fsync ?? true);
+    return new FsDriver(absolute, options);
   }
 
   /** writeFile fsyncs what it moves in, unless told it is synced already. */
@@ -328,7 +336,7 @@ export class FsDriver implements StorageDriver {
     if (!this.#fsync) return Promise.resolve();
     let group = this.#dirSyncs.get(dir);
     if (group === undefined) {
-      const created = new DirSync(dir, () => {
+      const created = new DirSync(dir, this.#onDirSync, () => {
         // Idle: keep the directory open for the next sync while the cache has room.
         if (this.#dirSyncs.size <= MAX_OPEN_DIRS && this.#dirSyncs.get(dir) === created) {
           return true;
@@ -524,9 +532,17 @@ export class FsDriver implements StorageDriver {
     return this.#stock;
   }
 
+  /**
+   * Makes `dir` (and missing levels above it) unless known. With fsync, each level made is synced
+   * into its parent before the write goes on: the directory sync after the rename makes the
+   * file's entry durable, not the new directory's own entry (a power loss could drop the new
+   * shard directory with the file in it). Once per directory made, so rare.
+   */
   async #ensureDir(dir: string): Promise<void> {
     if (this.#knownDirs.has(dir)) return;
+    const made = this.#fsync ? missingLevels(this.#root, dir) : [];
     await makeDirUnder(this.#root, dir);
+    await Promise.all(made.map((level) => this.#syncDir(path.dirname(level))));
     this.#rememberDir(dir);
   }
 
@@ -535,6 +551,16 @@ export class FsDriver implements StorageDriver {
     if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
     this.#knownDirs.add(dir);
   }
+}
+
+/** The levels of `dir` below `root` that do not exist yet, deepest first (a few stats). */
+function missingLevels(root: string, dir: string): string[] {
+  const missing: string[] = [];
+  for (let level = dir; level.startsWith(root + path.sep); level = path.dirname(level)) {
+    if (existsSync(level)) break;
+    missing.push(level);
+  }
+  return missing;
 }
 
 /** A directory `depth` levels below `dir`, each level picked at random; undefined when none. */
@@ -692,12 +718,18 @@ class DirSync {
   readonly #dir: string;
   /** Called when nothing runs or waits; true to keep the descriptor open. */
   readonly #idle: () => boolean;
+  readonly #onSync: ((dir: string) => Promise<void> | void) | undefined;
   readonly #syncs: SharedSync;
   #fd: number | undefined;
   #retired = false;
 
-  constructor(dir: string, idle: () => boolean) {
+  constructor(
+    dir: string,
+    onSync: ((dir: string) => Promise<void> | void) | undefined,
+    idle: () => boolean,
+  ) {
     this.#dir = dir;
+    this.#onSync = onSync;
     this.#idle = idle;
     this.#syncs = new SharedSync(
       () => this.#sync(),
@@ -726,6 +758,7 @@ class DirSync {
   async #sync(): Promise<void> {
     try {
       this.#fd ??= await openFd(this.#dir, 'r');
+      await this.#onSync?.(this.#dir);
       await fsyncFd(this.#fd);
     } catch (err) {
       this.#release(); // reopened by the next sync

@@ -9,6 +9,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { RegistryError } from '../../../src/core/errors.ts';
 import { openDatabase, type Db } from '../../../src/db/database.ts';
+import { sqliteHandleOf } from '../../../src/db/sqlite-handle.ts';
 import { rawMigrations, type RawTables } from '../../../src/formats/raw/migrations.ts';
 import { RawStore } from '../../../src/formats/raw/store.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -181,5 +182,47 @@ test('durable PUTs on a file database: committed rows are in the synced WAL', as
     .get('dur', 'a');
   other.close();
   assert.equal(row?.['files'], 20);
+  await db.destroy();
+});
+
+test('RawStore: durable PUTs arriving while the log syncs commit together, before the next sync', async () => {
+  const db = await openDatabase({ file: ':memory:', migrations: rawMigrations });
+  const store = new RawStore(db.$extendTables<RawTables>());
+  const sqlite = sqliteHandleOf(db);
+  assert.ok(sqlite !== undefined);
+  // The log sync is held until released; commits are counted.
+  const syncs: (() => void)[] = [];
+  Object.defineProperty(sqlite, 'syncWal', {
+    value: () => new Promise<void>((resolve) => syncs.push(resolve)),
+  });
+  let commits = 0;
+  const prepare = sqlite.prepare.bind(sqlite);
+  Object.defineProperty(sqlite, 'prepare', {
+    value: (sql: string) => {
+      if (sql === 'COMMIT') commits++;
+      return prepare(sql);
+    },
+  });
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  const first = store.put('r', 'a/0.bin', d('a0'), 1, { kind: 'create' }, { durable: true });
+  while (syncs.length === 0) await turn();
+  assert.equal(commits, 1);
+  // Three PUTs in three turns while the first one's sync runs: none commits yet…
+  const later: Promise<unknown>[] = [];
+  for (const i of [1, 2, 3]) {
+    later.push(store.put('r', `a/${i}.bin`, d(`a${i}`), 1, { kind: 'create' }, { durable: true }));
+    await turn();
+    await turn();
+  }
+  assert.equal(commits, 1);
+  assert.equal(await store.file('r', 'a/1.bin'), undefined);
+  // …and once it ends they commit in one transaction, then wait for their own sync.
+  syncs.shift()?.();
+  await first;
+  while (syncs.length === 0) await turn();
+  assert.equal(commits, 2);
+  assert.equal((await store.file('r', 'a/3.bin'))?.digest, d('a3'));
+  syncs.shift()?.();
+  await Promise.all(later);
   await db.destroy();
 });
