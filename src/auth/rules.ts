@@ -655,7 +655,8 @@ export class RuleSet implements Permissions {
    * Which of a group's direct `members` may answer for `target` (the group and a path), or
    * undefined when every member may. A member holds the path's files — only such members answer,
    * in their order — when it is not a proxy and a *claiming* rule names it: an owning rule that
-   * covers the path, grants `write`, and names some but not all of the group's members. So a
+   * covers the path, grants `write` and `read` (claimsFiles), and names some but not all of the
+   * group's members. So a
    * writer of one hosted member cannot shadow through the group a name that a rule gives to
    * another member (the ninth trial's finding), while rules that say only who may read (a
    * read rule on the proxy member, a catch-all `users = ["*"]`) or that name every member alike
@@ -673,8 +674,7 @@ export class RuleSet implements Permissions {
       rule.repositories.some((glob) => glob.test(repository));
     const claiming = this.#rules.filter(
       (rule) =>
-        rule.owns &&
-        rule.actions.has('write') &&
+        claimsFiles(rule) &&
         !members.every((member) => names(rule, member)) &&
         pathGlobs(rule, form).some((glob) => glob.test(path)),
     );
@@ -949,8 +949,18 @@ const NAMESPACE_EXAMPLE: Record<FormatName, string> = {
 };
 
 /**
+ * Whether an owning rule says whose files a path holds (RuleSet.answeringMembers): it grants
+ * `write` and `read` there. A rule granting `write` without `read` restricts who may write and
+ * chooses no member: `nora import --grant-write` writes the source's writers so, beside a read
+ * rule, and pasting it leaves the group's proxies answering (trial finding, 26th session).
+ */
+function claimsFiles(rule: CompiledRule): boolean {
+  return rule.owns && rule.actions.has('write') && rule.actions.has('read');
+}
+
+/**
  * `nora config check` (and start-up, SIGHUP) warnings, auth on: a rule over every path (`**`)
- * of a member of a group with proxy members that grants `write` to someone (and names some,
+ * of a member of a group with proxy members that grants `write` and `read` to someone (and names some,
  * not all, of the group's members) reserves every name of that group for the members it names
  * (`RuleSet.answeringMembers`): the group answers every name from them only, so its proxies no
  * longer answer through it for any name, not only for the member's own (docs/auth.md
@@ -962,7 +972,7 @@ export function proxiesShutOut(config: AppConfig, registry: RepositoryRegistry):
   const warnings: string[] = [];
   config.auth.rules.forEach((rule, i) => {
     const compiled = compile(rule);
-    if (!compiled.owns || !compiled.actions.has('write') || !compiled.allPaths) return;
+    if (!claimsFiles(compiled) || !compiled.allPaths) return;
     const names = (repository: Repository): boolean =>
       compiled.repositories.some((glob) => glob.test(repository.name));
     for (const group of registry.all()) {
