@@ -596,7 +596,7 @@ export class RuleSet implements Permissions {
     return this.#defaults(principal, { repository: target.repository }, action);
   }
 
-  ownedThrough(target: AccessTarget, action?: Action): string | undefined {
+  ownedThrough(target: AccessTarget, action?: Action, principal?: Principal): string | undefined {
     const name = target.repository.name;
     const undescribed = this.#undescribed(name);
     if (undescribed !== undefined) return undescribed;
@@ -610,6 +610,15 @@ export class RuleSet implements Permissions {
     const lands = change ? this.#options.writeMemberOf?.(name) : undefined;
     // What lands there: a refused DELETE said "the write lands in its member" (trial 20 authx F5).
     const what = action === 'delete' || action === 'admin' ? 'the delete' : 'the write';
+    // Only rules that name the caller are named: a refusal never points at (or describes) a rule
+    // about someone else (trial finding: bob's 403 named carol's rule). Such a refusal says
+    // only that nothing there grants the caller the action.
+    const mine = (rule: CompiledRule): boolean =>
+      principal === undefined || this.#names(rule, principal);
+    const none =
+      principal?.kind === 'user'
+        ? `no rule there grants ${principal.name} ${action === 'admin' ? 'admin' : (action ?? 'read')}`
+        : 'no rule there grants it';
     // A repository's own rules reserve the target: they decide, whoever else covers it. A
     // refused change names the rule owning the path (trial 19 fmts F7: `bob may not write
     // corp/a.txt in raw-hosted` named none); through a group reserved by its own rule (docs/auth.md
@@ -617,19 +626,25 @@ export class RuleSet implements Permissions {
     if (reserved.includes(name)) {
       if (action === undefined || action === 'read') return undefined;
       const owning = this.#rules.findIndex(
-        (rule) => rule.owns && rules.includes(rule) && names(rule, [name]) !== undefined,
+        (rule) =>
+          rule.owns && rules.includes(rule) && names(rule, [name]) !== undefined && mine(rule),
       );
-      if (owning < 0) return undefined;
+      if (owning < 0)
+        return lands === undefined || lands === name
+          ? none
+          : `${what} lands in its member ${lands}, ${none}`;
       return lands === undefined || lands === name
         ? `owned by auth.rules[${owning}]`
         : `${what} lands in its member ${lands}, owned by auth.rules[${owning}] on ${name}`;
     }
     if (lands !== undefined && reserved.includes(lands)) {
       const owning = this.#rules.findIndex(
-        (rule) => rule.owns && rules.includes(rule) && names(rule, [lands]) !== undefined,
+        (rule) =>
+          rule.owns && rules.includes(rule) && names(rule, [lands]) !== undefined && mine(rule),
       );
-      if (owning >= 0)
-        return `${what} lands in its member ${lands}, owned by auth.rules[${owning}]`;
+      return owning >= 0
+        ? `${what} lands in its member ${lands}, owned by auth.rules[${owning}]`
+        : `${what} lands in its member ${lands}, ${none}`;
     }
     const reserving = reserved[0];
     if (reserving !== undefined) return `a rule on its member ${reserving} owns it`;
@@ -642,6 +657,7 @@ export class RuleSet implements Permissions {
       if (rule.repositories.some((glob) => glob.test(name))) return undefined;
       const group = names(rule, this.#options.groupsContaining?.(name) ?? []);
       if (group === undefined) continue;
+      if (change && !mine(rule)) return none;
       // A change refused at the member itself names the group's rule as a change refused
       // through the group does (trial 20 authx F5); a refused read names no index.
       return change
