@@ -152,6 +152,12 @@ export interface BuildOptions {
    * timers do not fire (their passes are the command's to run, or not).
    */
   readonly offline?: boolean;
+  /**
+   * With `offline`: a dry run that writes nothing to the storage or the database (`nora re-pin`
+   * without --yes): the database opened read-only, no `.nora-serve/<pid>` marker, no spool wiped,
+   * no S3 lease claimed nor stale upload aborted.
+   */
+  readonly readOnly?: boolean;
   /** Overrides the retention scheduler's first-pass delay, ms (tests). */
   readonly retentionFirstDelayMs?: number;
   /** The environment curation's env-only settings come from (NORA_CURATION_BYPASS_TOKEN); process.env. */
@@ -584,6 +590,7 @@ const REQUEST_SPOOLS = ['ingest', 'pypi-upload', 'go-upload', 'cargo-publish'];
  * `database`: the metadata database file; a server that uses it with another storage refuses
  * this start (refuseSharedDatabase). `markers`: the `.nora-serve/<pid>` files this process made
  * are added to it (removed at close, and by a shutdown cut short: NoraApp.forgetMarkers).
+ * `readOnly` (a dry run): the driver only, checked, with none of these writes.
  */
 async function openStorage(
   storage: AppConfig['storage'],
@@ -592,6 +599,7 @@ async function openStorage(
   onClose: (task: () => Promise<void>) => void,
   warn: (message: string) => void,
   onLease: (lease: BucketLease) => void = () => undefined,
+  readOnly = false,
 ): Promise<StorageDriver> {
   try {
     const driver = await createStorageDriver(storage);
@@ -602,6 +610,10 @@ async function openStorage(
         await driver.close();
         throw new StorageUnusableError((err as Error).message);
       });
+    }
+    // A dry run leaves the store as it found it: no lease, marker or spool wipe (below).
+    if (readOnly) return driver;
+    if (storage.mode === 's3') {
       // Another installation on this bucket would delete this one's blobs (and this one
       // theirs) at its next gc: one owner per bucket (src/storage/bucket-lease.ts).
       const where = bucketWhere(storage);
@@ -982,6 +994,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     (task) => closeTasks.push(task),
     (message) => openingWarnings.push(message),
     (claimed) => (lease = claimed),
+    options.readOnly === true,
   );
   const writes = new WriteGeneration();
   const db = await openDatabase({
@@ -993,6 +1006,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     // A data directory made read-only (a stopped server's volume mounted ro, chmod a-w): reads
     // go on, degraded, as for a database file that cannot be written (trial 25 devA F2).
     readOnlyFallback: true,
+    readOnly: options.readOnly === true,
     warn: (message) => openingWarnings.push(message),
   });
   const blobs = new BlobStore(driver, new SqlBlobIndex(db));
@@ -1115,7 +1129,13 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   });
   // The audit log (src/audit/): [audit] is read at start. Closed last (close tasks run in
   // reverse), after the requests and retention passes whose events it writes.
-  const audit = AuditLog.open({ settings: auditSettings(config), metrics, log });
+  // A dry run makes no audit.jsonl (it records nothing: it changes nothing).
+  const settings = auditSettings(config);
+  const audit = AuditLog.open({
+    settings: options.readOnly === true ? { ...settings, log: 'off' } : settings,
+    metrics,
+    log,
+  });
   closeTasks.push(() => {
     audit.close();
   });

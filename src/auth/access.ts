@@ -151,9 +151,10 @@ export interface Permissions {
    * auth.rules[0]` (`the delete lands …` for a delete); for a change refused by the target's own
    * rule, that rule: `owned by auth.rules[1]`; by a rule on a group the target is in: `owned by
    * auth.rules[3] on npm`. Undefined when no rule owns it, or for a read the target's own rules
-   * decide.
+   * decide. A rule is named only when it names `principal`; else `no rule there grants bob
+   * write` (a refusal says nothing of rules about other users).
    */
-  ownedThrough?(target: AccessTarget, action?: Action): string | undefined;
+  ownedThrough?(target: AccessTarget, action?: Action, principal?: Principal): string | undefined;
   /**
    * Why the repository `name` is closed to all but admins until the restart (a running
    * repository a SIGHUP reload does not describe, or a group containing one), for a refusal's
@@ -570,7 +571,9 @@ export class AccessControl {
     if (!allowed) {
       // Refused by a rule: say which repository's rule when it is not the target's own.
       const why =
-        ruled === undefined ? undefined : this.#permissions.ownedThrough?.(target, action);
+        ruled === undefined
+          ? undefined
+          : this.#permissions.ownedThrough?.(target, action, principal);
       throw new RegistryError(
         'DENIED',
         `${principal.name} may not ${actionText(action)} ${where}${why === undefined ? '' : ` (${why})`}`,

@@ -596,7 +596,7 @@ export class RuleSet implements Permissions {
     return this.#defaults(principal, { repository: target.repository }, action);
   }
 
-  ownedThrough(target: AccessTarget, action?: Action): string | undefined {
+  ownedThrough(target: AccessTarget, action?: Action, principal?: Principal): string | undefined {
     const name = target.repository.name;
     const undescribed = this.#undescribed(name);
     if (undescribed !== undefined) return undescribed;
@@ -610,6 +610,15 @@ export class RuleSet implements Permissions {
     const lands = change ? this.#options.writeMemberOf?.(name) : undefined;
     // What lands there: a refused DELETE said "the write lands in its member" (trial 20 authx F5).
     const what = action === 'delete' || action === 'admin' ? 'the delete' : 'the write';
+    // Only rules that name the caller are named: a refusal never points at (or describes) a rule
+    // about someone else (trial finding: bob's 403 named carol's rule). Such a refusal says
+    // only that nothing there grants the caller the action.
+    const mine = (rule: CompiledRule): boolean =>
+      principal === undefined || this.#names(rule, principal);
+    const none =
+      principal?.kind === 'user'
+        ? `no rule there grants ${principal.name} ${action === 'admin' ? 'admin' : (action ?? 'read')}`
+        : 'no rule there grants it';
     // A repository's own rules reserve the target: they decide, whoever else covers it. A
     // refused change names the rule owning the path (trial 19 fmts F7: `bob may not write
     // corp/a.txt in raw-hosted` named none); through a group reserved by its own rule (docs/auth.md
@@ -617,19 +626,25 @@ export class RuleSet implements Permissions {
     if (reserved.includes(name)) {
       if (action === undefined || action === 'read') return undefined;
       const owning = this.#rules.findIndex(
-        (rule) => rule.owns && rules.includes(rule) && names(rule, [name]) !== undefined,
+        (rule) =>
+          rule.owns && rules.includes(rule) && names(rule, [name]) !== undefined && mine(rule),
       );
-      if (owning < 0) return undefined;
+      if (owning < 0)
+        return lands === undefined || lands === name
+          ? none
+          : `${what} lands in its member ${lands}, ${none}`;
       return lands === undefined || lands === name
         ? `owned by auth.rules[${owning}]`
         : `${what} lands in its member ${lands}, owned by auth.rules[${owning}] on ${name}`;
     }
     if (lands !== undefined && reserved.includes(lands)) {
       const owning = this.#rules.findIndex(
-        (rule) => rule.owns && rules.includes(rule) && names(rule, [lands]) !== undefined,
+        (rule) =>
+          rule.owns && rules.includes(rule) && names(rule, [lands]) !== undefined && mine(rule),
       );
-      if (owning >= 0)
-        return `${what} lands in its member ${lands}, owned by auth.rules[${owning}]`;
+      return owning >= 0
+        ? `${what} lands in its member ${lands}, owned by auth.rules[${owning}]`
+        : `${what} lands in its member ${lands}, ${none}`;
     }
     const reserving = reserved[0];
     if (reserving !== undefined) return `a rule on its member ${reserving} owns it`;
@@ -642,6 +657,7 @@ export class RuleSet implements Permissions {
       if (rule.repositories.some((glob) => glob.test(name))) return undefined;
       const group = names(rule, this.#options.groupsContaining?.(name) ?? []);
       if (group === undefined) continue;
+      if (change && !mine(rule)) return none;
       // A change refused at the member itself names the group's rule as a change refused
       // through the group does (trial 20 authx F5); a refused read names no index.
       return change
@@ -655,7 +671,8 @@ export class RuleSet implements Permissions {
    * Which of a group's direct `members` may answer for `target` (the group and a path), or
    * undefined when every member may. A member holds the path's files — only such members answer,
    * in their order — when it is not a proxy and a *claiming* rule names it: an owning rule that
-   * covers the path, grants `write`, and names some but not all of the group's members. So a
+   * covers the path, grants `write` and `read` (claimsFiles), and names some but not all of the
+   * group's members. So a
    * writer of one hosted member cannot shadow through the group a name that a rule gives to
    * another member (the ninth trial's finding), while rules that say only who may read (a
    * read rule on the proxy member, a catch-all `users = ["*"]`) or that name every member alike
@@ -673,8 +690,7 @@ export class RuleSet implements Permissions {
       rule.repositories.some((glob) => glob.test(repository));
     const claiming = this.#rules.filter(
       (rule) =>
-        rule.owns &&
-        rule.actions.has('write') &&
+        claimsFiles(rule) &&
         !members.every((member) => names(rule, member)) &&
         pathGlobs(rule, form).some((glob) => glob.test(path)),
     );
@@ -949,8 +965,18 @@ const NAMESPACE_EXAMPLE: Record<FormatName, string> = {
 };
 
 /**
+ * Whether an owning rule says whose files a path holds (RuleSet.answeringMembers): it grants
+ * `write` and `read` there. A rule granting `write` without `read` restricts who may write and
+ * chooses no member: `nora import --grant-write` writes the source's writers so, beside a read
+ * rule, and pasting it leaves the group's proxies answering (trial finding, 26th session).
+ */
+function claimsFiles(rule: CompiledRule): boolean {
+  return rule.owns && rule.actions.has('write') && rule.actions.has('read');
+}
+
+/**
  * `nora config check` (and start-up, SIGHUP) warnings, auth on: a rule over every path (`**`)
- * of a member of a group with proxy members that grants `write` to someone (and names some,
+ * of a member of a group with proxy members that grants `write` and `read` to someone (and names some,
  * not all, of the group's members) reserves every name of that group for the members it names
  * (`RuleSet.answeringMembers`): the group answers every name from them only, so its proxies no
  * longer answer through it for any name, not only for the member's own (docs/auth.md
@@ -962,7 +988,7 @@ export function proxiesShutOut(config: AppConfig, registry: RepositoryRegistry):
   const warnings: string[] = [];
   config.auth.rules.forEach((rule, i) => {
     const compiled = compile(rule);
-    if (!compiled.owns || !compiled.actions.has('write') || !compiled.allPaths) return;
+    if (!claimsFiles(compiled) || !compiled.allPaths) return;
     const names = (repository: Repository): boolean =>
       compiled.repositories.some((glob) => glob.test(repository.name));
     for (const group of registry.all()) {

@@ -44,6 +44,13 @@ export interface OpenDatabaseOptions {
    * inside, before migrations ran in transactions).
    */
   readonly warn?: (message: string) => void;
+  /**
+   * A dry run (`nora re-pin` without --yes): open read-only from the start and write nothing —
+   * no `-wal`/`-shm`/`-reserve` made, no checkpoint at close, no migration (pending ones are
+   * refused). `immutable` when no `-wal` holds commits; beside a running server's `-wal`, a
+   * read-only WAL reader of the files it keeps.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** The metadata database cannot be opened at all: the message names the file and what to do. */
@@ -57,6 +64,20 @@ export class DatabaseUnusableError extends Error {
  * safe, else SQLite's own error (a damaged file) or a migration's.
  */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
+  if (options.readOnly === true && options.file !== ':memory:') {
+    const resolved = path.resolve(options.file);
+    const walBytes = fileSize(`${resolved}-wal`);
+    const readOnly =
+      walBytes !== undefined && walBytes > 0
+        ? new DatabaseSync(resolved, { readOnly: true, timeout: 5000 })
+        : openReadOnly(resolved, { path: 'opened read-only (a dry run writes nothing)' });
+    refusePendingMigrations(readOnly, options.file, {
+      ...coreMigrations,
+      ...options.migrations,
+    });
+    const handle = new SqliteHandle(readOnly, options.file, options.onWrite, undefined, true);
+    return kyselyOn(readOnly, handle, options.onWrite, undefined);
+  }
   if (options.file !== ':memory:')
     // One level at a time: Node's recursive mkdir spins forever under /proc (trial 28 newU F14).
     makeDirLevelsSync(path.dirname(path.resolve(options.file)));

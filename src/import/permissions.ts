@@ -91,6 +91,10 @@ const MAX_BYTES = 16 * 1024 * 1024;
 
 const ACTION_ORDER: readonly RuleAction[] = ['read', 'write', 'delete'];
 
+/** The comment's ending on a rule granting write without read (docs/import.md, Permissions). */
+const WRITE_ONLY =
+  ' (write without read: restricts writes, leaves the groups holding these repositories answering from every member)';
+
 /** `principal` as said in messages. */
 function who(p: Principal): string {
   return p.kind === 'anonymous' ? 'anonymous' : `${p.kind} ${p.name}`;
@@ -172,30 +176,41 @@ export function mapPermissions(
     }
     const repositories = [...new Set(repos.map((r) => r.target))].sort();
     const sorted = ACTION_ORDER.filter((a) => actions.includes(a));
-    const key = JSON.stringify([
-      grant.origin,
-      repositories,
-      paths,
-      sorted,
-      grant.principal.kind === 'anonymous',
-    ]);
-    let rule = rules.get(key);
-    if (rule === undefined) {
-      rule = {
-        comment: `${grant.origin}: ${repos.map((r) => `${r.name} → ${r.target}`).join(', ')}`,
+    // A rule granting read and write says whose files the paths are: a group holding the target
+    // would answer them from the target only, its proxies shut out (docs/auth.md, Semantics 3).
+    // Here the source's writers are restricted, not its groups' answers: write without read
+    // restricts who writes and chooses no member, so read goes into a rule of its own.
+    const parts =
+      sorted.includes('read') && sorted.includes('write')
+        ? [['read'] as RuleAction[], sorted.filter((a) => a !== 'read')]
+        : [sorted];
+    for (const part of parts) {
+      const key = JSON.stringify([
+        grant.origin,
         repositories,
         paths,
-        users: new Set(),
-        groups: new Set(),
-        anonymous: grant.principal.kind === 'anonymous',
-        actions: sorted,
-      };
-      rules.set(key, rule);
-    }
-    if (grant.principal.kind === 'user') rule.users.add(grant.principal.name);
-    if (grant.principal.kind === 'group') {
-      rule.groups.add(grant.principal.name);
-      usedGroups.add(grant.principal.name);
+        part,
+        grant.principal.kind === 'anonymous',
+      ]);
+      let rule = rules.get(key);
+      if (rule === undefined) {
+        const onto = repos.map((r) => `${r.name} → ${r.target}`).join(', ');
+        rule = {
+          comment: `${grant.origin}: ${onto}${part.includes('read') || !part.includes('write') ? '' : WRITE_ONLY}`,
+          repositories,
+          paths,
+          users: new Set(),
+          groups: new Set(),
+          anonymous: grant.principal.kind === 'anonymous',
+          actions: part,
+        };
+        rules.set(key, rule);
+      }
+      if (grant.principal.kind === 'user') rule.users.add(grant.principal.name);
+      if (grant.principal.kind === 'group') {
+        rule.groups.add(grant.principal.name);
+        usedGroups.add(grant.principal.name);
+      }
     }
   }
   const groups = new Map<string, readonly string[] | undefined>();
@@ -272,26 +287,6 @@ const str = (s: string): string => JSON.stringify(s);
 const list = (items: readonly string[]): string => `[${items.map(str).join(', ')}]`;
 
 /**
- * A rule granting write over every path of a repository: pasted as is, it shuts the proxies of
- * every group holding that repository out (auth/rules.ts `proxiesShutOut`, docs/auth.md "Write
- * permission can shadow a public name").
- */
-function shutsProxiesOut(rule: ProposedRule): boolean {
-  return rule.actions.includes('write') && rule.paths.some((p) => p === '**');
-}
-
-/** The header lines saying so, and what to do (docs/import.md, Permissions). */
-const SHUT_OUT_NOTE: readonly string[] = [
-  '# CAUTION: a rule below grants write over every path ("**") of a hosted repository. If that',
-  '# repository is a member of a group with proxy members (maven-hosted in maven, pypi-hosted in',
-  '# pypi, …), the group then answers every name from it only: a name only the upstream has is a',
-  '# 404 at /maven2/, /simple/ … (`nora config check` warns). Before pasting, narrow those',
-  '# rules\' paths to your own namespaces (e.g. paths = ["com/example/**"]), or drop the write',
-  '# rules and grant write on the group instead (docs/auth.md "Write permission can shadow a',
-  '# public name").',
-];
-
-/**
  * The fragment: a header saying what it is and how to apply it, `[auth.groups]`, one
  * `[[auth.rules]]` per proposed rule (with its origin as a comment), and the unmapped list as
  * comments at the end.
@@ -309,10 +304,15 @@ export function renderFragment(
     '# non-admin may do only what a rule grants (docs/auth.md, Semantics), as on the source. A',
     "# user needs a NORA account whose role allows the rule's actions (roles cap grants); an",
     '# importing credential that is no admin needs a rule too to import again.',
-    grantWrite
-      ? '# --grant-write: write and delete are proposed where the source granted them.'
-      : '# Read only (no --grant-write): the covered repositories become read-only for non-admins.',
-    ...(proposal.rules.some(shutsProxiesOut) ? SHUT_OUT_NOTE : []),
+    ...(grantWrite
+      ? [
+          '# --grant-write: write and delete are proposed where the source granted them, in rules',
+          '# without read (read has its own rule): a rule granting read and write would make a group',
+          '# holding the repository answer from it only, its proxies shut out (docs/auth.md).',
+        ]
+      : [
+          '# Read only (no --grant-write): the covered repositories become read-only for non-admins.',
+        ]),
     '',
   ];
   if (proposal.groups.size > 0) {

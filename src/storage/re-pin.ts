@@ -145,7 +145,12 @@ export async function runRePin(config: AppConfig, options: RePinOptions): Promis
       throw new OfflineWriteRefusedError('nora re-pin', (err as Error).message);
     });
   }
-  const app = await buildApp(config, { logLevel: 'silent', offline: true });
+  // A dry run writes nothing at all: no database checkpoint, server marker, spool wipe, lease.
+  const app = await buildApp(config, {
+    logLevel: 'silent',
+    offline: true,
+    readOnly: !options.apply,
+  });
   try {
     const { repositories, blobs, db } = app.context;
     const repository = repositories.get(target.repository);

@@ -100,7 +100,7 @@ describe(
       assert.equal(refused.code, 1, refused.stdout);
       assert.match(
         refused.stderr,
-        /403 Forbidden: refusing to publish corp\.example\.com@v1\.0\.1: its zip holds the package corp\.example\.com\/platform\/x \(directory platform\/x\/\), and carol may not write corp\.example\.com\/platform\/x in go \(the write lands in its member go-hosted, owned by auth\.rules\[0\]\)/,
+        /403 Forbidden: refusing to publish corp\.example\.com@v1\.0\.1: its zip holds the package corp\.example\.com\/platform\/x \(directory platform\/x\/\), and carol may not write corp\.example\.com\/platform\/x in go \(the write lands in its member go-hosted, no rule there grants carol write\)/,
       );
       const list = await fetch(`${server.url}/go/corp.example.com/@v/list`, {
         headers: { authorization: `Basic ${Buffer.from('carol:carol-pw-1').toString('base64')}` },

@@ -21,8 +21,8 @@ import { serveNora, waitFor, writeConfigToml } from '../../helpers/process.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 const file = (text: string): FixtureFile => ({ data: Buffer.from(text) });
-const pom = (version: string): string =>
-  `<project><modelVersion>4.0.0</modelVersion><groupId>com.acme</groupId><artifactId>lib</artifactId><version>${version}</version></project>`;
+const pom = (version: string, group = 'com.acme', artifact = 'lib'): string =>
+  `<project><modelVersion>4.0.0</modelVersion><groupId>${group}</groupId><artifactId>${artifact}</artifactId><version>${version}</version></project>`;
 
 const MAVEN: FixtureRepo = {
   name: 'libs-release-local',
@@ -127,13 +127,26 @@ describe('nora import --with-permissions', () => {
   test('artifactory: read-only fragment, then --grant-write; config check accepts it and NORA enforces it', async () => {
     await using work = await tempDir('nora-import-perm-');
     await fs.writeFile(path.join(work.path, 'users.htpasswd'), htpasswdOf(USERS));
+    // The upstream of /maven2/'s proxy member: a second NORA holding a public artifact.
+    await using upstreamDir = await tempDir('nora-import-perm-up-');
+    await using upstream = await serveNora({ dir: upstreamDir.path });
+    const publicPom = 'org/up/pub/1.0/pub-1.0.pom';
+    assert.equal(
+      await status(
+        `${upstream.url}/maven2/${publicPom}`,
+        undefined,
+        'PUT',
+        pom('1.0', 'org.up', 'pub'),
+      ),
+      201,
+    );
     const base = [
       '[auth]',
       'enabled = true',
       `htpasswd_file = ${JSON.stringify(path.join(work.path, 'users.htpasswd'))}`,
       'admin_users = ["admin"]',
       '[maven]',
-      'proxies = []',
+      `proxies = [${JSON.stringify(`${upstream.url}/maven2`)}]`,
     ];
     const config = await writeConfigToml(work.path, base);
     await using server = await serveNora({ dir: work.path });
@@ -211,23 +224,27 @@ describe('nora import --with-permissions', () => {
     );
     assert.equal(assessed.code, 0, assessed.stderr);
     const fragment = await fs.readFile(out, 'utf8');
-    assert.match(fragment, /users = \["bob"\]\nactions = \["read", "write", "delete"\]/);
-    assert.match(fragment, /groups = \["builders"\]\nactions = \["read", "write"\]/);
+    // Read and write in rules of their own: a rule granting both over "**" of maven-hosted would
+    // make /maven2/ answer every name from maven-hosted only, its proxy shut out.
+    assert.match(
+      fragment,
+      /users = \["bob", "carol"\]\ngroups = \["builders"\]\nactions = \["read"\]\n\n# Artifactory permission target "devs": libs-release-local → maven-hosted \(write without read: restricts writes, leaves the groups holding these repositories answering from every member\)\n/,
+    );
+    assert.match(fragment, /users = \["bob"\]\nactions = \["write", "delete"\]/);
+    assert.match(fragment, /groups = \["builders"\]\nactions = \["write"\]/);
+    assert.doesNotMatch(fragment, /actions = \["read", "write"/);
     assert.match(
       fragment,
       /"anonymous-read", anonymous on .*: write not mapped \(NORA's anonymous rules may only read\)/,
     );
-    assert.match(fragment, /users = \["carol"\]\nactions = \["read", "write"\]/);
-    // A write rule over "**" of a hosted member shuts its group's proxies out: the header says
-    // so and what to do (config check warns the same); the read-only fragment has no such rule.
-    assert.match(fragment, /# CAUTION: a rule below grants write over every path \("\*\*"\)/);
-    assert.match(fragment, /narrow those\n# rules' paths to your own namespaces/);
-    assert.doesNotMatch(readOnly, /CAUTION/);
+    assert.match(fragment, /paths = \["tools\/\*\*"\]\nusers = \["carol"\]\nactions = \["write"\]/);
+    assert.match(fragment, /in rules\n# without read \(read has its own rule\)/);
 
     // NORA's own validation, then NORA's own enforcement.
     await fs.writeFile(config, `${await fs.readFile(config, 'utf8')}\n${fragment}`);
     const checked = await nora(['config', 'check', config]);
     assert.equal(checked.code, 0, checked.stderr);
+    assert.doesNotMatch(checked.stderr, /no longer answers/, 'no rule shuts the proxy out');
     assert.match(checked.stdout, /effective configuration/);
     server.child.kill('SIGHUP');
     await waitFor(() => server.output().includes('configuration reloaded'));
@@ -237,6 +254,15 @@ describe('nora import --with-permissions', () => {
     const next = `${server.url}/repository/maven-hosted/com/acme/lib/1.1/lib-1.1.pom`;
     assert.equal(await status(next, 'carol', 'PUT', pom('1.1')), 403, 'carol only reads');
     assert.equal(await status(next, 'frank', 'PUT', pom('1.1')), 201, 'builders write');
+    // Through the group: whom the source let read still gets the proxy's artifacts (carol reads
+    // only, frank writes too); a publish through it is the writers' alone.
+    const group = `${server.url}/maven2`;
+    assert.equal(await status(`${group}/${publicPom}`, 'carol'), 200, 'proxied, reader');
+    assert.equal(await status(`${group}/${publicPom}`, 'frank'), 200, 'proxied, writer');
+    assert.equal(await status(`${group}/com/acme/lib/1.0/lib-1.0.pom`, 'carol'), 200);
+    const viaGroup = `${group}/com/acme/lib/1.2/lib-1.2.pom`;
+    assert.equal(await status(viaGroup, 'carol', 'PUT', pom('1.2')), 403, 'carol only reads');
+    assert.equal(await status(viaGroup, 'frank', 'PUT', pom('1.2')), 201, 'builders write');
     assert.equal(await status(`${server.url}/raw/tools/b.txt`, 'carol', 'PUT', 'b'), 201);
     assert.equal(await status(`${server.url}/raw/other/c.txt`, 'carol', 'PUT', 'c'), 403);
     assert.equal(await status(`${server.url}/raw/tools/a.txt`, 'dave'), 200, 'anonymous rule');
@@ -338,7 +364,7 @@ describe('nora import --with-permissions', () => {
     assert.match(fragment, /\[auth\.groups\]\n"dev" = \["bob"\]\n"readers" = \["carol"\]/);
     assert.match(
       fragment,
-      /maven-releases → maven-hosted\n\[\[auth\.rules\]\]\nrepositories = \["maven-hosted"\]\npaths = \["\*\*"\]\ngroups = \["dev"\]\nactions = \["read", "write", "delete"\]/,
+      /maven-releases → maven-hosted\n\[\[auth\.rules\]\]\nrepositories = \["maven-hosted"\]\npaths = \["\*\*"\]\ngroups = \["dev"\]\nactions = \["read"\]\n\n# [^\n]*\(write without read[^\n]*\n\[\[auth\.rules\]\]\nrepositories = \["maven-hosted"\]\npaths = \["\*\*"\]\ngroups = \["dev"\]\nactions = \["write", "delete"\]/,
     );
     // dev holds readers' privileges too (nested role), readers its own.
     assert.match(

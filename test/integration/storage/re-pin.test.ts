@@ -18,6 +18,16 @@ import { tempDir } from '../../helpers/tmp.ts';
 const BASE = { NORA_RATE_LIMIT_ENABLED: 'false', NORA_AUTH_ENABLED: 'false' };
 const sha256 = (data: string) => createHash('sha256').update(data).digest('hex');
 
+/** Every entry under `dir`: relative name → kind, size and mtime (ns), to compare before/after. */
+async function tree(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const name of (await fs.readdir(dir, { recursive: true })).sort()) {
+    const stat = await fs.lstat(path.join(dir, name), { bigint: true });
+    out[name] = `${stat.isDirectory() ? 'dir' : 'file'} ${stat.size} ${stat.mtimeNs}`;
+  }
+  return out;
+}
+
 test('nora re-pin: refusals, dry run, apply, restore a missing blob, idempotence', async () => {
   await using work = await tempDir('nora-re-pin-');
   const storage = path.join(work.path, 'storage');
@@ -97,9 +107,14 @@ test('nora re-pin: refusals, dry run, apply, restore a missing blob, idempotence
     assert.match(failed.stderr, message);
   }
 
-  // Dry run: says what would change, changes nothing.
+  // Dry run: says what would change, changes nothing: no file of the storage (database, its
+  // -wal/-shm, audit.jsonl, .tmp/) is created, removed, resized or touched.
+  // Without audit.jsonl, as a storage whose server had no audit file yet: none is made.
+  await fs.rm(path.join(storage, 'audit.jsonl'));
+  const before = await tree(storage);
   const dry = await rePin(key, '--expected', sha256(newBytes), '--file', good, '--json');
   assert.equal(dry.code, 0, dry.stderr);
+  assert.deepEqual(await tree(storage), before);
   const planned = JSON.parse(dry.stdout) as Record<string, unknown>;
   assert.deepEqual(
     [

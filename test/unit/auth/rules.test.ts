@@ -506,7 +506,14 @@ describe('answeringMembers: which members a group reads a reserved path from', (
         users: ['alice'],
         actions: ['read', 'write'],
       }),
-      rule({ repositories: ['team'], paths: ['x/shared/**'], users: ['bob'], actions: ['write'] }),
+      rule({
+        repositories: ['team'],
+        paths: ['x/shared/**'],
+        users: ['bob'],
+        actions: ['read', 'write'],
+      }),
+      // Write without read: restricts who writes, chooses no member (26th session).
+      rule({ repositories: ['team'], paths: ['w/**'], users: ['bob'], actions: ['write'] }),
       rule({ repositories: ['pub'], paths: ['readers/**'], users: ['carol'], actions: ['read'] }),
       rule({ repositories: ['all'], users: ['*'], actions: ['read'] }),
       rule({ repositories: ['*'], paths: ['open/**'], users: ['*'], actions: ['read', 'write'] }),
@@ -526,6 +533,7 @@ describe('answeringMembers: which members a group reads a reserved path from', (
   });
   it('no member holds it (the group own rule, an anonymous-only rule, no path): every member', () => {
     assert.equal(pick('all', 'y/top.txt'), undefined);
+    assert.equal(pick('all', 'w/a.txt'), undefined, 'a rule granting write without read');
     assert.equal(pick('all', 'anon/a.txt'), undefined);
     assert.equal(pick('all', undefined), undefined);
   });
