@@ -114,6 +114,7 @@ import {
 import { createStorageDriver } from './storage/drivers/index.ts';
 import { GuardedDriver } from './storage/guarded-driver.ts';
 import { BLOBS_PREFIX } from './storage/keys.ts';
+import { abortStaleUploadsOnce, sweepStaleUploads } from './storage/stale-uploads.ts';
 import { VERSION } from './version.ts';
 import { RetentionAdapters } from './retention/types.ts';
 import { Reindexers } from './core/reindex.ts';
@@ -615,24 +616,10 @@ async function openStorage(
       onLease(lease);
       onClose(() => lease.release());
       // A crash (kill -9) mid-upload leaves its multipart upload in the bucket, its parts kept
-      // (and billed) forever: this installation's own, under blobs/, older than a day (no
-      // upload of NORA's takes that long) are aborted. Best effort: a store refusing the list
-      // (no s3:ListBucketMultipartUploads) is a warning, not a failed start.
-      const before = new Date(Date.now() - STALE_UPLOAD_SECONDS * 1000);
-      await driver.abortStaleUploads?.(BLOBS_PREFIX, before).then(
-        (count) => {
-          if (count > 0) {
-            warn(
-              `aborted ${count} incomplete multipart upload(s) older than 24 h in the S3 bucket (left by a crash mid-upload)`,
-            );
-          }
-        },
-        (err: unknown) => {
-          warn(
-            `could not list the S3 bucket's incomplete multipart uploads: ${(err as Error).message}`,
-          );
-        },
-      );
+      // (and billed) forever: aborted at start, then hourly (src/storage/stale-uploads.ts).
+      await abortStaleUploadsOnce(driver, BLOBS_PREFIX, warn);
+      const sweeps = sweepStaleUploads(driver, BLOBS_PREFIX, warn);
+      onClose(() => sweeps.stop());
     }
     const servers = path.join(
       storage.mode === 'memory' ? driver.spoolDir() : path.resolve(storage.path),
@@ -775,9 +762,6 @@ export class StorageUnusableError extends Error {
  * restart (trial ops F6).
  */
 const SERVING_DIR = '.nora-serve';
-
-/** S3 multipart uploads begun longer ago than this are a crash's: aborted at start. */
-const STALE_UPLOAD_SECONDS = 24 * 3600;
 
 /**
  * The PIDs of other live NORA processes named in `dir` (files of processes gone — a crash or
