@@ -128,7 +128,7 @@ import { AuditLog } from './audit/sink.ts';
 import { attachSlot, auditScope, RequestAuditor, type AuditTarget } from './audit/requests.ts';
 import type { AuditSettings } from './audit/types.ts';
 import { CurationEngine, loadPolicy, reloadCuration } from './curation/engine.ts';
-import { firstSeenMigrations, SqlFirstSeenStore } from './curation/first-seen.ts';
+import { firstSeenMigrations, SqlFirstSeenStore, startPruning } from './curation/first-seen.ts';
 
 export interface BuildOptions {
   readonly formats?: readonly FormatModule[];
@@ -1173,7 +1173,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   closeTasks.push(() => proxy.close());
   const curationEnv = options.env ?? process.env;
   // First-seen times of proxied artifacts (digest quarantine, min release age): rows older than
-  // 90 days are pruned here, at each start.
+  // 90 days are pruned here, at each start, and hourly.
   const firstSeen = new SqlFirstSeenStore(db, (err) => {
     log.warn(
       { error: err instanceof Error ? err.message : String(err) },
@@ -1181,8 +1181,19 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     );
   });
   const pruned = await firstSeen.load(Date.now());
-  if (pruned > 0) log.info({ pruned }, 'curation: pruned first-seen times older than 90 days');
-  closeTasks.push(() => firstSeen.flush().then(() => undefined));
+  const prunedOld = (count: number): void => {
+    if (count > 0)
+      log.info({ pruned: count }, 'curation: pruned first-seen times older than 90 days');
+  };
+  prunedOld(pruned);
+  // Then hourly, bounded per run: the table grows with every proxied artifact.
+  const prunes = startPruning(firstSeen, prunedOld, (err) => {
+    log.warn({ error: (err as Error).message }, 'curation: could not prune first-seen times');
+  });
+  closeTasks.push(async () => {
+    await prunes.stop();
+    await firstSeen.flush();
+  });
   const curation = new CurationEngine(
     loadPolicy(config.curation, curationEnv, false),
     metrics,
