@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Kysely, sql } from 'kysely';
 import type { Migration } from 'kysely/migration';
-import { type PeriodicPass, startPeriodicPass } from '../core/periodic-pass.ts';
+import { type PeriodicPass, startEveryInterval } from '../core/periodic-pass.ts';
 import { type Db, openForReading } from '../db/database.ts';
 import { type SqliteHandle, sqliteHandleOf } from '../db/sqlite-handle.ts';
 import { FIRST_SEEN_KEEP_MS, type FirstSeenKey, type FirstSeenStore } from './types.ts';
@@ -378,10 +378,7 @@ export function startPruning(
   onError: (err: unknown) => void,
   intervalSeconds = PRUNE_INTERVAL_SECONDS,
 ): PeriodicPass {
-  return startPeriodicPass({
-    firstDelayMs: intervalSeconds * 1000,
-    intervalSeconds: () => intervalSeconds,
-    enabled: () => true,
-    pass: () => store.pruneOld(Date.now()).then(onPruned, onError),
-  });
+  return startEveryInterval(intervalSeconds, () =>
+    store.pruneOld(Date.now()).then(onPruned, onError),
+  );
 }

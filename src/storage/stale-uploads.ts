@@ -6,7 +6,7 @@
  * pass stays short; the rest wait for the next. Best effort: a store refusing the list (no
  * s3:ListBucketMultipartUploads) is a warning, never a failed start or a crash.
  */
-import { type PeriodicPass, startPeriodicPass } from '../core/periodic-pass.ts';
+import { type PeriodicPass, startEveryInterval } from '../core/periodic-pass.ts';
 import type { StorageDriver, StorageKey } from './driver.ts';
 
 /** Multipart uploads begun longer ago than this (seconds) are a crash's. */
@@ -54,10 +54,5 @@ export function sweepStaleUploads(
   warn: (message: string) => void,
   intervalSeconds = STALE_UPLOAD_PASS_SECONDS,
 ): PeriodicPass {
-  return startPeriodicPass({
-    firstDelayMs: intervalSeconds * 1000,
-    intervalSeconds: () => intervalSeconds,
-    enabled: () => true,
-    pass: () => abortStaleUploadsOnce(driver, prefix, warn),
-  });
+  return startEveryInterval(intervalSeconds, () => abortStaleUploadsOnce(driver, prefix, warn));
 }
