@@ -115,6 +115,7 @@ import {
 import { createStorageDriver } from './storage/drivers/index.ts';
 import { GuardedDriver } from './storage/guarded-driver.ts';
 import { BLOBS_PREFIX } from './storage/keys.ts';
+import { abortStaleUploadsOnce, sweepStaleUploads } from './storage/stale-uploads.ts';
 import { VERSION } from './version.ts';
 import { RetentionAdapters } from './retention/types.ts';
 import { Reindexers } from './core/reindex.ts';
@@ -135,7 +136,7 @@ import {
 } from './audit/requests.ts';
 import type { AuditSettings } from './audit/types.ts';
 import { CurationEngine, loadPolicy, reloadCuration } from './curation/engine.ts';
-import { firstSeenMigrations, SqlFirstSeenStore } from './curation/first-seen.ts';
+import { firstSeenMigrations, SqlFirstSeenStore, startPruning } from './curation/first-seen.ts';
 
 export interface BuildOptions {
   readonly formats?: readonly FormatModule[];
@@ -635,24 +636,10 @@ async function openStorage(
       onLease(lease);
       onClose(() => lease.release());
       // A crash (kill -9) mid-upload leaves its multipart upload in the bucket, its parts kept
-      // (and billed) forever: this installation's own, under blobs/, older than a day (no
-      // upload of NORA's takes that long) are aborted. Best effort: a store refusing the list
-      // (no s3:ListBucketMultipartUploads) is a warning, not a failed start.
-      const before = new Date(Date.now() - STALE_UPLOAD_SECONDS * 1000);
-      await driver.abortStaleUploads?.(BLOBS_PREFIX, before).then(
-        (count) => {
-          if (count > 0) {
-            warn(
-              `aborted ${count} incomplete multipart upload(s) older than 24 h in the S3 bucket (left by a crash mid-upload)`,
-            );
-          }
-        },
-        (err: unknown) => {
-          warn(
-            `could not list the S3 bucket's incomplete multipart uploads: ${(err as Error).message}`,
-          );
-        },
-      );
+      // (and billed) forever: aborted at start, then hourly (src/storage/stale-uploads.ts).
+      await abortStaleUploadsOnce(driver, BLOBS_PREFIX, warn);
+      const sweeps = sweepStaleUploads(driver, BLOBS_PREFIX, warn);
+      onClose(() => sweeps.stop());
     }
     const servers = path.join(
       storage.mode === 'memory' ? driver.spoolDir() : path.resolve(storage.path),
@@ -795,9 +782,6 @@ export class StorageUnusableError extends Error {
  * restart (trial ops F6).
  */
 const SERVING_DIR = '.nora-serve';
-
-/** S3 multipart uploads begun longer ago than this are a crash's: aborted at start. */
-const STALE_UPLOAD_SECONDS = 24 * 3600;
 
 /**
  * The PIDs of other live NORA processes named in `dir` (files of processes gone — a crash or
@@ -1217,7 +1201,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   closeTasks.push(() => proxy.close());
   const curationEnv = options.env ?? process.env;
   // First-seen times of proxied artifacts (digest quarantine, min release age): rows older than
-  // 90 days are pruned here, at each start.
+  // 90 days are pruned here, at each start, and hourly.
   const firstSeen = new SqlFirstSeenStore(db, (err) => {
     log.warn(
       { error: err instanceof Error ? err.message : String(err) },
@@ -1225,8 +1209,19 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     );
   });
   const pruned = await firstSeen.load(Date.now());
-  if (pruned > 0) log.info({ pruned }, 'curation: pruned first-seen times older than 90 days');
-  closeTasks.push(() => firstSeen.flush().then(() => undefined));
+  const prunedOld = (count: number): void => {
+    if (count > 0)
+      log.info({ pruned: count }, 'curation: pruned first-seen times older than 90 days');
+  };
+  prunedOld(pruned);
+  // Then hourly, bounded per run: the table grows with every proxied artifact.
+  const prunes = startPruning(firstSeen, prunedOld, (err) => {
+    log.warn({ error: (err as Error).message }, 'curation: could not prune first-seen times');
+  });
+  closeTasks.push(async () => {
+    await prunes.stop();
+    await firstSeen.flush();
+  });
   const curation = new CurationEngine(
     loadPolicy(config.curation, curationEnv, false),
     metrics,

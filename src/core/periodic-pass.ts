@@ -104,3 +104,19 @@ export function startPeriodicPass(options: PeriodicPassOptions): PeriodicPass {
     },
   };
 }
+
+/**
+ * A fixed-interval housekeeping pass that is always on (S3 stale uploads, first-seen prunes):
+ * the first `intervalSeconds` after start (the start did its own), then every `intervalSeconds`.
+ */
+export function startEveryInterval(
+  intervalSeconds: number,
+  pass: () => Promise<unknown>,
+): PeriodicPass {
+  return startPeriodicPass({
+    firstDelayMs: intervalSeconds * 1000,
+    intervalSeconds: () => intervalSeconds,
+    enabled: () => true,
+    pass,
+  });
+}

@@ -6,7 +6,8 @@
  * server) each look-up is a prepared statement on the connection (the primary key answers
  * name@version, an index the digest), remembered in a bounded LRU (LRU_ENTRIES, "not seen"
  * too), so memory and start-up time do not grow with the table (at 1,000,000 rows, reading it
- * all at start took 36 s and 1.1 GiB RSS); `load` only prunes rows older than 90 days. Every
+ * all at start took 36 s and 1.1 GiB RSS); `load` only prunes rows older than 90 days, and a
+ * running server prunes hourly (startPruning), each run bounded (PRUNE_ROWS_PER_RUN). Every
  * record is written in the background, in batches (one transaction per BATCH_MS burst), and kept
  * in memory until written (a failed write
  * is logged; the time stays in memory for this process). Without SQLite (tests, offline
@@ -14,8 +15,9 @@
  */
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Migration } from 'kysely/migration';
+import { type PeriodicPass, startEveryInterval } from '../core/periodic-pass.ts';
 import { type Db, openForReading } from '../db/database.ts';
 import { type SqliteHandle, sqliteHandleOf } from '../db/sqlite-handle.ts';
 import { FIRST_SEEN_KEEP_MS, type FirstSeenKey, type FirstSeenStore } from './types.ts';
@@ -67,7 +69,25 @@ export const firstSeenMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // The prune (pruneOld) deletes the oldest rows in bounded batches, hourly: without it each
+  // batch would scan the table.
+  '0922_curation_first_seen_at': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createIndex('curation_first_seen_at')
+        .on('curation_first_seen')
+        .column('first_seen_at')
+        .execute();
+    },
+  },
 };
+
+/** Rows one DELETE of a prune removes, at most (a short write transaction each). */
+export const PRUNE_BATCH_ROWS = 5_000;
+/** Rows one prune run removes, at most: the rest wait for the next run (hourly). */
+export const PRUNE_ROWS_PER_RUN = 50_000;
+/** Seconds between the prunes of a running server. */
+export const PRUNE_INTERVAL_SECONDS = 3600;
 
 /** How long a first record waits for others to share its write (ms). */
 const BATCH_MS = 20;
@@ -113,24 +133,18 @@ export class SqlFirstSeenStore implements FirstSeenStore {
   }
 
   /**
-   * Deletes rows first seen before `now - 90 days`, then reads the rest; returns how many were
-   * pruned. A database that cannot be written (a read-only data directory: the server starts
-   * degraded and still serves reads) fails only the prune, reported to `onError`: the rows are
-   * still read, and old ones are simply kept until a later start can delete them.
+   * Prunes (pruneOld), then reads the rest; returns how many were pruned. A database that
+   * cannot be written (a read-only data directory: the server starts degraded and still serves
+   * reads) fails only the prune, reported to `onError`: the rows are still read, and old ones
+   * are simply kept until a later prune can delete them.
    */
   async load(now: number): Promise<number> {
     const db = this.#db;
     if (db === undefined) return this.prune(now - FIRST_SEEN_KEEP_MS);
-    let pruned = 0;
-    try {
-      const result = await db
-        .deleteFrom('curation_first_seen')
-        .where('first_seen_at', '<', now - FIRST_SEEN_KEEP_MS)
-        .executeTakeFirst();
-      pruned = Number(result.numDeletedRows);
-    } catch (err) {
+    const pruned = await this.pruneOld(now).catch((err: unknown) => {
       this.#onError(err);
-    }
+      return 0;
+    });
     this.#lru.clear();
     if (this.#sqlite !== undefined) return pruned;
     const rows = await db.selectFrom('curation_first_seen').selectAll().execute();
@@ -248,6 +262,33 @@ export class SqlFirstSeenStore implements FirstSeenStore {
     return pruned;
   }
 
+  /**
+   * Deletes the rows first seen before `now - 90 days`, oldest first, at most `maxRows`
+   * (PRUNE_BATCH_ROWS per statement, the event loop let go between them), so one run stays
+   * short however large the table grew; returns how many. Errors are the database's.
+   */
+  async pruneOld(now: number, maxRows = PRUNE_ROWS_PER_RUN): Promise<number> {
+    const db = this.#db;
+    const before = now - FIRST_SEEN_KEEP_MS;
+    if (db === undefined) return this.prune(before);
+    let pruned = 0;
+    while (pruned < maxRows) {
+      const batch = Math.min(PRUNE_BATCH_ROWS, maxRows - pruned);
+      // rowid IN (… LIMIT): SQLite's DELETE takes no LIMIT unless built with it.
+      const result =
+        await sql`DELETE FROM curation_first_seen WHERE rowid IN (SELECT rowid FROM curation_first_seen WHERE first_seen_at < ${before} ORDER BY first_seen_at LIMIT ${batch})`.execute(
+          db,
+        );
+      const deleted = Number(result.numAffectedRows ?? 0n);
+      pruned += deleted;
+      if (deleted < batch) break;
+      await sleep(0);
+    }
+    // The LRU may hold a pruned row's time.
+    if (pruned > 0) this.#lru.clear();
+    return pruned;
+  }
+
   /** Deletes the rows first seen before `before` from the table, in the background. */
   #deleteBefore(before: number): void {
     const db = this.#db;
@@ -324,4 +365,20 @@ export function readFirstSeen(file: string, key: FirstSeenKey): FirstSeenEntry[]
   } finally {
     db.close();
   }
+}
+
+/**
+ * The running server's prunes after the one at load: every `intervalSeconds` (default
+ * PRUNE_INTERVAL_SECONDS, unref'd timer, never two at once), each bounded (pruneOld).
+ * `onPruned` hears each run's count, `onError` a failed run. `stop()` at close.
+ */
+export function startPruning(
+  store: SqlFirstSeenStore,
+  onPruned: (count: number) => void,
+  onError: (err: unknown) => void,
+  intervalSeconds = PRUNE_INTERVAL_SECONDS,
+): PeriodicPass {
+  return startEveryInterval(intervalSeconds, () =>
+    store.pruneOld(Date.now()).then(onPruned, onError),
+  );
 }

@@ -140,7 +140,7 @@ export interface FirstSeenKey {
  * fallback where a format has no trusted upstream date. SQLite-backed (a table in the metadata
  * database, synchronous like node:sqlite: the gate asks it inside `guard`/`hides`); times in ms
  * since the epoch. Only the gate calls it; formats call `CurationGate.recordFirstSeen`.
- * Rows older than 90 days (FIRST_SEEN_KEEP_MS) are pruned (start-up and daily): an artifact
+ * Rows older than 90 days (FIRST_SEEN_KEEP_MS) are pruned (start-up and hourly): an artifact
  * fetched again after that starts a new first-seen (cache hits never record, so a cached
  * artifact is not re-held).
  */

@@ -17,16 +17,24 @@
  *   stopped only for now, and its blobs are in this bucket); the server also refuses deletes
  *   once its heartbeat finds the lease taken by another owner.
  *
- * S3 offers no compare-and-swap on every store, so two servers started within the same second
- * may both claim; the next heartbeat of the loser finds the other owner and logs it, and its
- * deletes stop from then on.
+ * Every write of the lease is conditional on what was just read (S3 conditional writes:
+ * `If-None-Match: *` creates it only while absent, `If-Match: <etag>` rewrites it only while it is
+ * the object read), so of two servers started within the same second on one bucket exactly one
+ * claims it; the other reads the winner's live lease and stops. A store without conditional
+ * writes (501 / NotImplemented) gets plain writes: there both may claim, the next heartbeat of
+ * the loser finds the other owner and logs it, and its deletes stop from then on.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { StorageConfig } from '../config/schema.ts';
-import { StorageNotFoundError, type StorageDriver, type StorageKey } from './driver.ts';
+import {
+  StorageNotFoundError,
+  type StorageDriver,
+  type StorageKey,
+  type WriteCondition,
+} from './driver.ts';
 
 export const LEASE_KEY = 'nora-lease.json' as StorageKey;
 /** The installation's id file in the local `[storage] path`. */
@@ -124,13 +132,46 @@ export interface ClaimOptions {
 }
 
 /**
+ * The lease as seen before a rewrite, and the condition that rewrite is made on: created only
+ * while absent (`If-None-Match: *`), replaced only while still the object read (`If-Match`), so
+ * that a decision made on what was read never overwrites another server's newer claim.
+ * `condition` undefined: the store gave no identity to name it by (plain write).
+ */
+interface SeenLease {
+  readonly record: LeaseRecord | undefined;
+  readonly condition: WriteCondition | undefined;
+}
+
+/** Rewrites tried when another writer keeps winning the conditional write, at most. */
+const WRITE_ATTEMPTS = 3;
+
+/**
+ * The lease and the condition to rewrite it on. The object's identity is taken BEFORE it is read:
+ * the bytes read are then at least as new as that identity, so a newer claim read makes the
+ * condition fail rather than be overwritten.
+ */
+async function seeLease(driver: StorageDriver): Promise<SeenLease> {
+  const info = await driver.stat(LEASE_KEY);
+  if (info === undefined) return { record: undefined, condition: { ifNoneMatch: '*' } };
+  const record = await readLease(driver);
+  return {
+    record,
+    condition: info.identity === undefined ? undefined : { ifMatch: info.identity },
+  };
+}
+
+/**
  * A claimed lease, kept fresh by a timer (unref'd) until `release()`. `lost` turns true when a
  * heartbeat finds another owner's lease (it is then never rewritten, and deletes refuse).
+ * Every rewrite is a conditional write on the lease just read (seeLease) while the store
+ * supports them; a store answering 'unsupported' gets plain writes from then on.
  */
 export class BucketLease {
   readonly owner: string;
   #lost = false;
   #timer: NodeJS.Timeout | undefined;
+  /** False once the store said it has no conditional writes. */
+  #conditional = true;
   readonly #driver: StorageDriver;
   readonly #record: Omit<LeaseRecord, 'heartbeat'>;
   #warn: (message: string) => void;
@@ -155,29 +196,52 @@ export class BucketLease {
     return this.#lost;
   }
 
-  /** Writes the lease with a new heartbeat (`stopped`: marked so, by a clean shutdown). */
-  async write(stopped = false): Promise<void> {
+  /** True when the store has shown it honours conditional writes (or has not refused them yet). */
+  get conditional(): boolean {
+    return this.#conditional;
+  }
+
+  /**
+   * Writes the lease with a new heartbeat (`stopped`: marked so, by a clean shutdown), on
+   * `condition`; false when the condition failed (another writer was first: read again).
+   */
+  async put(condition: WriteCondition | undefined, stopped = false): Promise<boolean> {
     const heartbeat = new Date().toISOString();
     const record: LeaseRecord = {
       ...this.#record,
       heartbeat,
       ...(stopped ? { stopped: heartbeat } : {}),
     };
-    await this.#driver.write(LEASE_KEY, Buffer.from(`${JSON.stringify(record, null, 2)}\n`));
+    const body = Buffer.from(`${JSON.stringify(record, null, 2)}\n`);
+    if (this.#conditional && condition !== undefined && this.#driver.writeIf !== undefined) {
+      const outcome = await this.#driver.writeIf(LEASE_KEY, body, condition);
+      if (outcome === 'conflict') return false;
+      if (outcome !== 'unsupported') return true;
+      // S3 without conditional writes (an older store): today's read-then-write, whose race
+      // the next heartbeat detects (module comment).
+      this.#conditional = false;
+    }
+    await this.#driver.write(LEASE_KEY, body);
+    return true;
   }
 
-  /** One heartbeat: re-reads the lease; rewrites it while ours. Errors are the store's. */
+  /**
+   * One heartbeat: re-reads the lease; rewrites it (on the condition it is still the one read)
+   * while ours. Errors are the store's.
+   */
   async heartbeat(): Promise<void> {
-    if (this.#lost) return;
-    const current = await readLease(this.#driver);
-    if (current !== undefined && current.owner !== this.owner) {
-      this.#lost = true;
-      this.#warn(
-        `the S3 bucket's lease (${LEASE_KEY}) was taken by ${describeLease(current, Date.now())}: two NORA installations on one bucket are not supported; this server no longer deletes anything from the bucket (gc, retention): stop one of them`,
-      );
-      return;
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS && !this.#lost; attempt += 1) {
+      const seen = await seeLease(this.#driver);
+      if (seen.record !== undefined && seen.record.owner !== this.owner) {
+        this.#lost = true;
+        this.#warn(
+          `the S3 bucket's lease (${LEASE_KEY}) was taken by ${describeLease(seen.record, Date.now())}: two NORA installations on one bucket are not supported; this server no longer deletes anything from the bucket (gc, retention): stop one of them`,
+        );
+        return;
+      }
+      if (await this.put(seen.condition)) return;
     }
-    await this.write();
+    if (!this.#lost) throw new Error(`the lease kept changing while it was rewritten`);
   }
 
   start(): void {
@@ -197,53 +261,63 @@ export class BucketLease {
   async release(): Promise<void> {
     clearInterval(this.#timer);
     if (this.#lost) return;
-    const current = await readLease(this.#driver).catch(() => undefined);
+    const seen = await seeLease(this.#driver).catch(() => undefined);
+    const current = seen?.record;
     // Only this process's claim: an offline command of the same installation (which builds
     // the app) must not remove its running server's lease.
     const mine =
       current?.owner === this.owner &&
       current.pid === this.#record.pid &&
       current.started === this.#record.started;
-    if (mine) await this.write(true).catch(() => undefined);
+    if (mine) await this.put(seen?.condition, true).catch(() => undefined);
   }
 }
 
 /**
  * Claims the bucket for a server (see the module comment) and starts its heartbeat. Throws
- * BucketLeaseHeldError when another installation's lease is live.
+ * BucketLeaseHeldError when another installation's lease is live, also when that lease was
+ * written between this claim's read and its (conditional) write: of two servers started at
+ * once on a store with conditional writes, exactly one wins.
  */
 export async function claimLease(
   driver: StorageDriver,
   options: ClaimOptions,
 ): Promise<BucketLease> {
   const owner = await installationId(options.localDir);
-  const now = Date.now();
-  const current = await readLease(driver);
-  if (current !== undefined && current.owner !== owner) {
-    if (leaseIsLive(current, now)) {
+  for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt += 1) {
+    const now = Date.now();
+    const seen = await seeLease(driver);
+    const current = seen.record;
+    if (current !== undefined && current.owner !== owner && leaseIsLive(current, now)) {
       throw new BucketLeaseHeldError(
         `S3 storage ${options.where} is in use by ${describeLease(current, now)}: two NORA installations on one bucket would delete each other's blobs (each has its own database). Use another bucket, or stop that server; if it is gone for good, its lease is taken over once its heartbeat is ${STALE_HEARTBEATS * current.heartbeatSeconds} s old, or at once after deleting the object ${LEASE_KEY} from the bucket`,
       );
     }
-    options.warn(
-      `took over the S3 bucket's ${current.stopped === undefined ? 'stale ' : ''}lease (${LEASE_KEY}) of ${describeLease(current, now)}: if that installation still exists, stop it: two installations on one bucket delete each other's blobs`,
+    const lease = new BucketLease(
+      driver,
+      {
+        owner,
+        host: os.hostname(),
+        pid: process.pid,
+        storage: path.resolve(options.localDir),
+        started: new Date(now).toISOString(),
+        heartbeatSeconds: options.heartbeatSeconds ?? HEARTBEAT_SECONDS,
+      },
+      options.warn,
     );
+    // Lost the race (another server wrote the lease since it was read): judge its claim.
+    if (!(await lease.put(seen.condition))) continue;
+    if (current !== undefined && current.owner !== owner) {
+      options.warn(
+        `took over the S3 bucket's ${current.stopped === undefined ? 'stale ' : ''}lease (${LEASE_KEY}) of ${describeLease(current, now)}: if that installation still exists, stop it: two installations on one bucket delete each other's blobs`,
+      );
+    }
+    lease.start();
+    return lease;
   }
-  const lease = new BucketLease(
-    driver,
-    {
-      owner,
-      host: os.hostname(),
-      pid: process.pid,
-      storage: path.resolve(options.localDir),
-      started: new Date(now).toISOString(),
-      heartbeatSeconds: options.heartbeatSeconds ?? HEARTBEAT_SECONDS,
-    },
-    options.warn,
+  throw new BucketLeaseHeldError(
+    `S3 storage ${options.where}: its lease (${LEASE_KEY}) kept changing while this server claimed it: another NORA server is starting on this bucket; start only one`,
   );
-  await lease.write();
-  lease.start();
-  return lease;
 }
 
 /** The bucket as messages name it: `<s3_url> bucket "<bucket>"` (never the keys). */

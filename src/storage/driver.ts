@@ -20,6 +20,15 @@ export interface ObjectInfo {
   readonly identity?: string;
 }
 
+/**
+ * A conditional write's condition: `ifNoneMatch: '*'`: only when the key does not exist;
+ * `ifMatch`: only while the object's ObjectInfo.identity is this one (not rewritten since).
+ */
+export type WriteCondition = { readonly ifNoneMatch: '*' } | { readonly ifMatch: string };
+
+/** A conditional write's outcome: the written object's identity, or why it was not written. */
+export type ConditionalWrite = { readonly identity: string } | 'conflict' | 'unsupported';
+
 export interface ReadOptions {
   /** Inclusive byte offsets. */
   readonly start?: number;
@@ -93,7 +102,15 @@ export interface StorageDriver {
    * (left by a crash, a `kill -9` mid-upload: S3 keeps and bills their parts forever). Returns how
    * many were aborted. Absent: nothing of the kind exists (fs, memory).
    */
-  abortStaleUploads?(prefix: StorageKey, before: Date): Promise<number>;
+  abortStaleUploads?(prefix: StorageKey, before: Date, limit?: number): Promise<number>;
+  /**
+   * Object stores with conditional writes (S3 PutObject `If-None-Match: *` / `If-Match`): writes
+   * the small object `body` only when `condition` holds, atomically (the bucket lease,
+   * src/storage/bucket-lease.ts). 'conflict': the condition failed (another writer was first);
+   * 'unsupported': the store has no conditional writes (the caller falls back to plain writes).
+   * Absent: no such stores (fs, memory).
+   */
+  writeIf?(key: StorageKey, body: Uint8Array, condition: WriteCondition): Promise<ConditionalWrite>;
   close(): Promise<void>;
 }
 

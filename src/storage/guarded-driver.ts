@@ -4,10 +4,12 @@
  */
 import type { Readable } from 'node:stream';
 import type {
+  ConditionalWrite,
   ObjectInfo,
   ReadOptions,
   StorageDriver,
   StorageKey,
+  WriteCondition,
   WriteFileOptions,
 } from './driver.ts';
 import { validateKey, validatePrefix } from './keys.ts';
@@ -100,8 +102,16 @@ export class GuardedDriver implements StorageDriver {
     await this.#inner.probeRead?.(validateKey(key));
   }
 
-  async abortStaleUploads(prefix: StorageKey, before: Date): Promise<number> {
-    return (await this.#inner.abortStaleUploads?.(validatePrefix(prefix), before)) ?? 0;
+  async abortStaleUploads(prefix: StorageKey, before: Date, limit?: number): Promise<number> {
+    return (await this.#inner.abortStaleUploads?.(validatePrefix(prefix), before, limit)) ?? 0;
+  }
+
+  async writeIf(
+    key: StorageKey,
+    body: Uint8Array,
+    condition: WriteCondition,
+  ): Promise<ConditionalWrite> {
+    return (await this.#inner.writeIf?.(validateKey(key), body, condition)) ?? 'unsupported';
   }
 
   close(): Promise<void> {

@@ -27,7 +27,14 @@ import aws4 from 'aws4';
 import { XMLParser } from 'fast-xml-parser';
 import { Agent, request, type Dispatcher } from 'undici';
 import { StorageNotFoundError } from '../driver.ts';
-import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from '../driver.ts';
+import type {
+  ConditionalWrite,
+  ObjectInfo,
+  ReadOptions,
+  StorageDriver,
+  StorageKey,
+  WriteCondition,
+} from '../driver.ts';
 import { tagIdentity, tagLength } from '../local-file.ts';
 import { makeDirLevels } from '../make-dir.ts';
 
@@ -666,10 +673,11 @@ export class S3Driver implements StorageDriver {
 
   /**
    * ListMultipartUploads under `prefix/` (following its key and upload-id markers), then
-   * AbortMultipartUpload (DELETE `?uploadId=`) of each begun before `before`. A failed abort is
-   * left for the next pass; the count is of those aborted.
+   * AbortMultipartUpload (DELETE `?uploadId=`) of each begun before `before`, at most `limit`
+   * (the rest wait for the next pass). A failed abort is left for the next pass; the count is of
+   * those aborted.
    */
-  async abortStaleUploads(prefix: StorageKey, before: Date): Promise<number> {
+  async abortStaleUploads(prefix: StorageKey, before: Date, limit = Infinity): Promise<number> {
     const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
     const stale: { key: string; uploadId: string }[] = [];
     let markers: Record<string, string> = {};
@@ -695,7 +703,9 @@ export class S3Driver implements StorageDriver {
         if (upload.Key === undefined || upload.UploadId === undefined) continue;
         if (Number.isNaN(begun) || begun >= before.getTime()) continue;
         stale.push({ key: upload.Key, uploadId: upload.UploadId });
+        if (stale.length >= limit) break;
       }
+      if (stale.length >= limit) break;
       if (result?.IsTruncated !== 'true' || result.NextKeyMarker === undefined) break;
       markers = {
         'key-marker': result.NextKeyMarker,
@@ -709,6 +719,44 @@ export class S3Driver implements StorageDriver {
       if (response.statusCode === 204 || response.statusCode === 200) aborted += 1;
     }
     return aborted;
+  }
+
+  /**
+   * PutObject with `If-None-Match: *` or `If-Match: <etag>` (S3 conditional writes; the etag is
+   * the one in ObjectInfo.identity, `s3:<etag>`). A failed condition is 412 Precondition Failed,
+   * or 409 ConditionalRequestConflict (a concurrent conditional write), or 404 (If-Match on a
+   * deleted object): 'conflict'. A store without conditional writes answers 501 (or S3 code
+   * NotImplemented): 'unsupported'. A store that ignores the headers cannot be told apart: the
+   * write happens, as a plain one would (the lease's fallback). Other answers: S3RequestError.
+   */
+  async writeIf(
+    key: StorageKey,
+    body: Uint8Array,
+    condition: WriteCondition,
+  ): Promise<ConditionalWrite> {
+    const headers: Record<string, string> = { 'Content-Length': String(body.length) };
+    if ('ifMatch' in condition) {
+      if (!condition.ifMatch.startsWith('s3:')) return 'conflict';
+      headers['If-Match'] = condition.ifMatch.slice('s3:'.length);
+    } else headers['If-None-Match'] = '*';
+    const response = await this.#send({ method: 'PUT', key, headers, body: () => asBuffer(body) });
+    const status = response.statusCode;
+    if (status === 412 || status === 409 || status === 404) {
+      await response.body.dump();
+      return 'conflict';
+    }
+    if (status === 501) {
+      await response.body.dump();
+      return 'unsupported';
+    }
+    if (status !== 200) {
+      const failure = await this.#failure(`PUT ${key}`, response);
+      if (failure.code === 'NotImplemented') return 'unsupported';
+      throw failure;
+    }
+    const { identity } = await this.#written(key, body.length, response);
+    // No ETag in the answer: the next condition could not name this write.
+    return identity === undefined ? 'unsupported' : { identity };
   }
 
   /** CopyObject (server side, up to S3's 5 GiB copy limit). Missing source: StorageNotFoundError. */
